@@ -1,0 +1,33 @@
+"""ObjectId-compatible ids (24 hex digits: 4-byte time, 5 random bytes, 3-byte counter) and UTC clocks."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import time
+from datetime import UTC, datetime
+
+__all__ = ["is_object_id", "new_id", "utcnow"]
+
+_RANDOM = os.urandom(5)
+_COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
+_PID = os.getpid()
+_HEX24 = re.compile(r"[0-9a-f]{24}")
+
+
+def new_id() -> str:
+    """A new id in MongoDB ObjectId format, unique across processes and sortable by creation time."""
+    global _RANDOM, _PID
+    if os.getpid() != _PID:  # forked: never share the random part with the parent
+        _RANDOM, _PID = os.urandom(5), os.getpid()
+    counter = next(_COUNTER) & 0xFFFFFF
+    return (int(time.time()).to_bytes(4, "big") + _RANDOM + counter.to_bytes(3, "big")).hex()
+
+
+def is_object_id(value: str) -> bool:
+    return bool(_HEX24.fullmatch(value))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,153 @@
+"""The events an orchestration emits, in the order it emits them.
+
+Each event is a pydantic model with a `type` discriminator; `Event` is their union and
+`EVENT_ADAPTER` parses or serialises any of them (the WebSocket sends exactly this JSON).
+Every event carries `orchestration_id`, `thread_id`, `session_id`, `seq` (contiguous per session,
+from 1) and `timestamp`, plus the fields the API spec gives it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from ._ids import utcnow
+from .records import StopReason
+
+__all__ = [
+    "EVENT_ADAPTER",
+    "EVENT_TYPES",
+    "EvaluationCompleted",
+    "Event",
+    "EventHandler",
+    "ModelSelected",
+    "OrchestrationCompleted",
+    "OrchestrationFailed",
+    "OrchestrationStarted",
+    "ResponseGenerated",
+    "dispatch",
+]
+
+logger = logging.getLogger("orchestratex.events")
+
+
+class _EventBase(BaseModel):
+    orchestration_id: str
+    thread_id: str
+    session_id: str
+    seq: int = 0
+    """Position in the session's event stream: 1, 2, 3, … with no gap. Set when the event is stored."""
+    timestamp: datetime = Field(default_factory=utcnow)
+
+
+class OrchestrationStarted(_EventBase):
+    """The orchestration began (or was resumed after a crash: `resumed` is then true)."""
+
+    type: Literal["orchestration_started"] = "orchestration_started"
+    prompt: str
+    domain: str
+    max_iterations: int
+    evaluation_threshold: float
+    simulated: bool = False
+    """True when the models are simulated offline (no provider key configured)."""
+
+
+class ModelSelected(_EventBase):
+    """The router chose the model for an iteration."""
+
+    type: Literal["model_selected"] = "model_selected"
+    model_name: str
+    reasoning: str
+    iteration: int
+    scores: dict[str, float] = Field(default_factory=dict)
+
+
+class ResponseGenerated(_EventBase):
+    """The chosen model answered."""
+
+    type: Literal["response_generated"] = "response_generated"
+    model_name: str
+    response_preview: str
+    tokens_used: int
+    iteration: int
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    latency_ms: float = 0.0
+
+
+class EvaluationCompleted(_EventBase):
+    """The judges scored an answer (`score` is their median)."""
+
+    type: Literal["evaluation_completed"] = "evaluation_completed"
+    evaluator_model: str
+    """The judge, or the judges joined by commas when a panel scored it."""
+    score: float
+    feedback: str
+    iteration: int
+    cost: float = 0.0
+
+
+class OrchestrationCompleted(_EventBase):
+    """The orchestration finished with an answer: the best-scoring one, not merely the last."""
+
+    type: Literal["orchestration_completed"] = "orchestration_completed"
+    final_response: str
+    iterations: int
+    final_score: float
+    total_cost: float
+    stop_reason: StopReason
+    model_name: str
+
+
+class OrchestrationFailed(_EventBase):
+    """The orchestration ended without an answer it could give."""
+
+    type: Literal["orchestration_failed"] = "orchestration_failed"
+    reason: StopReason
+    error: str
+    iterations: int
+    total_cost: float
+
+
+Event: TypeAlias = Annotated[
+    OrchestrationStarted
+    | ModelSelected
+    | ResponseGenerated
+    | EvaluationCompleted
+    | OrchestrationCompleted
+    | OrchestrationFailed,
+    Field(discriminator="type"),
+]
+"""Any orchestration event."""
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+"""Validates and serialises any `Event`, e.g. `EVENT_ADAPTER.validate_json(text)`."""
+
+EVENT_TYPES: tuple[str, ...] = (
+    "orchestration_started",
+    "model_selected",
+    "response_generated",
+    "evaluation_completed",
+    "orchestration_completed",
+    "orchestration_failed",
+)
+
+EventHandler: TypeAlias = Callable[[Event], Awaitable[Any] | Any]
+"""A sync or async callable that receives each event."""
+
+
+async def dispatch(handlers: Sequence[EventHandler], event: Event) -> None:
+    """Call every handler with `event`; a handler that raises is logged and never breaks the run."""
+    for handler in handlers:
+        try:
+            result = handler(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            logger.exception("event handler %r failed on %s (seq %d)", handler, event.type, event.seq)

@@ -1,0 +1,208 @@
+"""The one exception tree of OrchestrateX.
+
+```
+OrchestrateXError
+├── UserError                     you used it wrong; the message says how to fix it
+│   ├── ConfigurationError        bad settings, catalog or store URL
+│   ├── ProviderNotConfigured     a provider's API key (or SDK) is missing
+│   ├── UnknownModelError         a model name not in the catalog
+│   └── UnknownPriceError         a model without a price: costs are never silently $0
+├── ProviderError                 a model call failed
+│   ├── ProviderHTTPError         the provider answered with an HTTP error
+│   │   ├── AuthenticationError   401/403: never retried
+│   │   ├── RateLimited           429: retried, honouring Retry-After
+│   │   ├── ProviderServerError   5xx: retried with backoff
+│   │   ├── ContextLengthExceeded the prompt does not fit: fall back to a larger window
+│   │   └── ContentFiltered       the provider refused the content: recorded, then fallback
+│   ├── ProviderTimeout           no answer in time: retried with backoff
+│   ├── ProviderConnectionError   could not reach the provider: retried with backoff
+│   ├── MalformedResponse         the body could not be understood
+│   └── CircuitOpen               the model failed repeatedly and is cooling down
+├── EvaluationError               no judge produced a usable verdict
+├── BudgetExceeded                no call fits what is left of the budget
+├── StoreError                    the store failed or is unreachable
+│   ├── NotFound                  no such record
+│   └── Conflict                  the record changed under us (invalid transition, lease held)
+└── OrchestrationCancelled        the run was cancelled
+```
+
+Adapters translate vendor exceptions into this tree at their edge; the server maps it to HTTP
+status codes in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "AuthenticationError",
+    "BudgetExceeded",
+    "CircuitOpen",
+    "ConfigurationError",
+    "Conflict",
+    "ContentFiltered",
+    "ContextLengthExceeded",
+    "EvaluationError",
+    "MalformedResponse",
+    "NotFound",
+    "OrchestrateXError",
+    "OrchestrationCancelled",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderHTTPError",
+    "ProviderNotConfigured",
+    "ProviderServerError",
+    "ProviderTimeout",
+    "RateLimited",
+    "StoreError",
+    "UnknownModelError",
+    "UnknownPriceError",
+    "UserError",
+]
+
+
+class OrchestrateXError(Exception):
+    """Base class of every error raised by OrchestrateX."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UserError(OrchestrateXError):
+    """The library was used wrongly; the message says what to change."""
+
+
+class ConfigurationError(UserError):
+    """Invalid settings, catalog file or store URL."""
+
+
+class ProviderNotConfigured(UserError):
+    """A provider cannot be used: its API key or its adapter package is missing."""
+
+    def __init__(self, message: str, *, provider: str, env_var: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.env_var = env_var
+
+
+class UnknownModelError(UserError):
+    """A model name (or alias) that the catalog does not know."""
+
+    def __init__(self, name: str, known: list[str] | None = None) -> None:
+        hint = f"; known models: {', '.join(sorted(known))}" if known else ""
+        super().__init__(f"unknown model {name!r}{hint}")
+        self.name = name
+
+
+class UnknownPriceError(UserError):
+    """A model has no price: OrchestrateX never counts a call as free by accident."""
+
+
+class ProviderError(OrchestrateXError):
+    """A call to a model failed."""
+
+    retryable: bool = False
+    """Whether the orchestrator retries the same model before falling back."""
+
+    def __init__(self, message: str, *, model: str | None = None, provider: str | None = None) -> None:
+        super().__init__(message)
+        self.model = model
+        self.provider = provider
+
+
+class ProviderHTTPError(ProviderError):
+    """The provider answered with an HTTP error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: object = None,
+        headers: Mapping[str, str] | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+    ) -> None:
+        super().__init__(message, model=model, provider=provider)
+        self.status_code = status_code
+        self.body = body
+        self.headers = dict(headers or {})
+
+
+class AuthenticationError(ProviderHTTPError):
+    """401/403: the key is missing, wrong or lacks permission. Never retried."""
+
+
+class RateLimited(ProviderHTTPError):
+    """429: too many requests. Retried after `retry_after` seconds when the provider says so."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        kwargs.setdefault("status_code", 429)
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ProviderServerError(ProviderHTTPError):
+    """5xx: the provider failed. Retried with exponential backoff."""
+
+    retryable = True
+
+
+class ContextLengthExceeded(ProviderHTTPError):
+    """The prompt does not fit the model's context window: the orchestrator falls back to a larger one."""
+
+
+class ContentFiltered(ProviderHTTPError):
+    """The provider refused the prompt or the answer on content grounds: recorded, then fallback."""
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer in time. Retried with backoff."""
+
+    retryable = True
+
+
+class ProviderConnectionError(ProviderError):
+    """The provider could not be reached. Retried with backoff."""
+
+    retryable = True
+
+
+class MalformedResponse(ProviderError):
+    """The provider's answer could not be understood."""
+
+
+class CircuitOpen(ProviderError):
+    """The model failed repeatedly and is kept out of routing while it cools down."""
+
+
+class EvaluationError(OrchestrateXError):
+    """No judge produced a usable verdict (e.g. nothing in the judges' answers parsed as a score)."""
+
+
+class BudgetExceeded(OrchestrateXError):
+    """No model call fits in what is left of the budget."""
+
+    def __init__(self, message: str, *, remaining: float | None = None, needed: float | None = None) -> None:
+        super().__init__(message)
+        self.remaining = remaining
+        self.needed = needed
+
+
+class StoreError(OrchestrateXError):
+    """The store failed or is unreachable."""
+
+
+class NotFound(StoreError):
+    """No record with that id (or not visible to the caller)."""
+
+
+class Conflict(StoreError):
+    """The request conflicts with the record's state: an invalid status transition, a held lease."""
+
+
+class OrchestrationCancelled(OrchestrateXError):
+    """The orchestration was cancelled before it finished."""

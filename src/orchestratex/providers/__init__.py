@@ -1,0 +1,40 @@
+"""Providers: the connection to each model vendor, behind `Provider.generate`.
+
+Built in: `FunctionProvider` (your function answers; for tests and notebooks) and
+`SimulatedProvider` (an offline simulator of a model ecosystem; the default without API keys).
+Adapters for OpenAI, Anthropic and Gemini are separate packages that register themselves under
+the `orchestratex.providers` entry point, exactly as a third-party adapter would.
+"""
+
+from __future__ import annotations
+
+from ._base import (
+    Generation,
+    GenerationRequest,
+    Message,
+    Provider,
+    check_allow_model_requests,
+    estimate_input_tokens,
+)
+from ._registry import load_provider_class, provider_names, providers_from_env
+from .function import FunctionProvider
+from .simulated import Faults, SimulatedProvider
+
+ALLOW_MODEL_REQUESTS: bool = True
+"""Set to False to make every adapter that would reach the network raise instead (the tests do)."""
+
+__all__ = [
+    "ALLOW_MODEL_REQUESTS",
+    "Faults",
+    "FunctionProvider",
+    "Generation",
+    "GenerationRequest",
+    "Message",
+    "Provider",
+    "SimulatedProvider",
+    "check_allow_model_requests",
+    "estimate_input_tokens",
+    "load_provider_class",
+    "provider_names",
+    "providers_from_env",
+]

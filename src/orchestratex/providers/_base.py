@@ -1,0 +1,127 @@
+"""The `Provider` contract: one vendor's connection and protocol, behind one async method."""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import ClassVar, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+from ..catalog import ModelProfile
+from ..exceptions import UserError
+from ..usage import Usage
+
+__all__ = [
+    "Generation",
+    "GenerationRequest",
+    "Message",
+    "Provider",
+    "check_allow_model_requests",
+    "estimate_input_tokens",
+]
+
+
+def check_allow_model_requests() -> None:
+    """Raise when real model requests are switched off (`orchestratex.providers.ALLOW_MODEL_REQUESTS`)."""
+    from . import ALLOW_MODEL_REQUESTS as allowed  # read at call time so tests can flip it
+
+    if not allowed:
+        raise UserError("real model requests are disabled: orchestratex.providers.ALLOW_MODEL_REQUESTS is False")
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class GenerationRequest(BaseModel):
+    """What to ask one model."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model: ModelProfile
+    messages: list[Message]
+    max_output_tokens: int = Field(default=2048, ge=1)
+    temperature: float | None = None
+    stop: list[str] | None = None
+    json_output: bool = False
+    """Ask for a JSON object (judges use it); providers that support structured output enforce it."""
+    purpose: Literal["generate", "judge"] = "generate"
+    domain: str = "general"
+    """The task's domain: informational for real providers, used by the simulator."""
+
+    @property
+    def system(self) -> str | None:
+        parts = [m.content for m in self.messages if m.role == "system"]
+        return "\n\n".join(parts) if parts else None
+
+
+class Generation(BaseModel):
+    """A model's answer: text, exact token usage, latency and why it stopped."""
+
+    text: str
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float = 0.0
+    finish_reason: str | None = None
+    """`stop`, `length`, `content_filter`, … as normalised by the adapter."""
+    model_name: str = ""
+    cost: float = 0.0
+    """Filled in by the orchestrator from the catalog's prices."""
+
+
+def estimate_input_tokens(request: GenerationRequest) -> int:
+    """An upper bound of the input tokens of `request`, without a tokenizer.
+
+    Every BPE token covers at least one byte, so the UTF-8 length plus a per-message overhead
+    bounds the count. The budget reserves against this bound, which is why spending never
+    exceeds the limit.
+    """
+    return sum(len(m.content.encode("utf-8")) + 8 for m in request.messages) + 8
+
+
+class Provider(ABC):
+    """Connection and protocol for one vendor.
+
+    Subclasses implement `generate`. Adapters map every vendor error to `orchestratex.exceptions`
+    and switch their SDK's own retries off: the orchestrator is the one retry owner.
+    """
+
+    name: ClassVar[str] = ""
+    """The provider name used in model names (`openai` in `openai:gpt-4.1`)."""
+    env_vars: ClassVar[tuple[str, ...]] = ()
+    """Environment variables that configure the provider (any one suffices)."""
+    simulated: ClassVar[bool] = False
+
+    @abstractmethod
+    async def generate(self, request: GenerationRequest) -> Generation:
+        """Generate one answer for `request`."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        """Build the provider from environment variables, or raise `ProviderNotConfigured` naming them."""
+        raise NotImplementedError(f"{cls.__name__}.from_env")
+
+    @classmethod
+    def is_configured(cls, env: Mapping[str, str] | None = None) -> bool:
+        """Whether the environment holds what `from_env` needs."""
+        env = os.environ if env is None else env
+        return any(env.get(var) for var in cls.env_vars)
+
+    def count_input_tokens(self, request: GenerationRequest) -> int:
+        """An upper bound of the input tokens (used to reserve budget); override with an exact tokenizer."""
+        return estimate_input_tokens(request)
+
+    async def aclose(self) -> None:
+        """Release connections this provider opened (never an injected client)."""
+        return None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,52 @@
+"""Finding providers: the `orchestratex.providers` entry points, and which of them are configured."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cache
+from importlib.metadata import entry_points
+
+from ..exceptions import ProviderNotConfigured
+from ._base import Provider
+
+__all__ = ["load_provider_class", "provider_names", "providers_from_env"]
+
+_INSTALL_HINT = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini"}
+
+
+@cache
+def _entry_points() -> dict[str, object]:
+    return {ep.name: ep for ep in entry_points(group="orchestratex.providers")}
+
+
+def provider_names() -> list[str]:
+    """Names of every installed provider (built-ins included)."""
+    return sorted(_entry_points())
+
+
+def load_provider_class(name: str) -> type[Provider]:
+    """The provider class registered as `name`, or `ProviderNotConfigured` saying what to install."""
+    ep = _entry_points().get(name)
+    if ep is None:
+        extra = _INSTALL_HINT.get(name)
+        hint = f": pip install 'orchestratex[{extra}]'" if extra else ""
+        raise ProviderNotConfigured(f"no provider {name!r} is installed{hint}", provider=name)
+    cls = ep.load()  # type: ignore[attr-defined]
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise ProviderNotConfigured(f"entry point {name!r} does not name a Provider subclass", provider=name)
+    return cls
+
+
+def providers_from_env(names: list[str], env: Mapping[str, str] | None = None) -> dict[str, Provider]:
+    """Instantiate each named provider that is installed and configured in `env` (default: os.environ)."""
+    env = os.environ if env is None else env
+    found: dict[str, Provider] = {}
+    for name in names:
+        if name not in _entry_points():
+            continue
+        cls = load_provider_class(name)
+        if cls.simulated or not cls.is_configured(env):
+            continue
+        found[name] = cls.from_env(env)
+    return found

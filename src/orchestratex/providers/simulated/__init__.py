@@ -1,0 +1,2 @@
+from ._provider import Faults, SimulatedProvider
+__all__ = ["Faults", "SimulatedProvider"]

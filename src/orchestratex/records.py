@@ -1,0 +1,217 @@
+"""The documents OrchestrateX keeps: sessions, threads, orchestrations and their iterations.
+
+Every document has an `id` (serialised as `_id`, a 24-hex ObjectId string), `created_at` and
+`updated_at`, as the REST API shows them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._ids import new_id, utcnow
+from .usage import Usage
+
+__all__ = [
+    "TERMINAL_ORCHESTRATION_STATUSES",
+    "ApiKey",
+    "CallRecord",
+    "Document",
+    "Evaluation",
+    "Iteration",
+    "JudgeVerdict",
+    "Orchestration",
+    "OrchestrationSettings",
+    "OrchestrationStatus",
+    "RoutingDecision",
+    "Session",
+    "SessionSettings",
+    "SessionStatus",
+    "StopReason",
+    "Thread",
+]
+
+SessionStatus = Literal["active", "paused", "completed", "cancelled"]
+OrchestrationStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
+StopReason = Literal["threshold", "max_iterations", "budget", "no_improvement", "cancelled", "error"]
+TERMINAL_ORCHESTRATION_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+
+class Document(BaseModel):
+    """Fields every stored document has."""
+
+    model_config = ConfigDict(populate_by_name=True, validate_assignment=False)
+
+    id: str = Field(default_factory=new_id, alias="_id")
+    """A 24-hex ObjectId string (`_id` in JSON)."""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SessionSettings(BaseModel):
+    """Settings that apply to every orchestration of a session."""
+
+    preferred_models: list[str] | None = None
+    """Route only among these models (names or aliases); all active models when unset."""
+    cost_limit: float | None = Field(default=None, ge=0)
+    """US dollars the session may spend in all; spending never exceeds it. Unlimited when unset."""
+
+
+class Session(Document):
+    """A user's working session: a budget and defaults shared by its threads and orchestrations."""
+
+    user_id: str
+    session_start: datetime = Field(default_factory=utcnow)
+    session_end: datetime | None = None
+    max_iterations: int = Field(default=5, ge=1, le=50)
+    status: SessionStatus = "active"
+    total_cost: float = 0.0
+    """US dollars spent by the session's orchestrations (exact)."""
+    reserved_cost: float = 0.0
+    """US dollars reserved by calls in flight (worst case); released when each call settles."""
+    settings: SessionSettings = Field(default_factory=SessionSettings)
+
+
+class Thread(Document):
+    """A conversation thread: one original prompt, its domain and context, within a session."""
+
+    session_id: str
+    user_id: str
+    original_prompt: str
+    domain: str | None = None
+    context: str | None = None
+
+
+class JudgeVerdict(BaseModel):
+    """One judge's verdict on one answer."""
+
+    judge_model: str
+    score: float | None = None
+    """0–10, or None when the judge failed."""
+    feedback: str = ""
+    cost: float = 0.0
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float = 0.0
+    error: str | None = None
+
+
+class Evaluation(BaseModel):
+    """The aggregated verdict of a panel of judges on one answer."""
+
+    score: float = Field(ge=0, le=10)
+    """The median of the judges' scores."""
+    feedback: str
+    judge_models: list[str]
+    verdicts: list[JudgeVerdict] = Field(default_factory=list)
+    cost: float = 0.0
+
+
+class RoutingDecision(BaseModel):
+    """What the router chose and why."""
+
+    model_name: str
+    reasoning: str
+    """One human-readable sentence."""
+    scores: dict[str, float] = Field(default_factory=dict)
+    """The router's utility for each candidate considered (higher is better)."""
+    domain: str = "general"
+
+
+class Iteration(BaseModel):
+    """One attempt: a model's answer to the (possibly refined) prompt and the judges' evaluation of it."""
+
+    index: int
+    """1-based."""
+    model_name: str
+    reasoning: str = ""
+    prompt: str
+    phase: Literal["selected", "generated", "evaluated", "failed"] = "selected"
+    response: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    cost: float = 0.0
+    """The generation's cost (the judges' cost is in `evaluation.cost`)."""
+    latency_ms: float = 0.0
+    finish_reason: str | None = None
+    evaluation: Evaluation | None = None
+    error: str | None = None
+    """Why this attempt failed (after retries), when it did."""
+
+    @property
+    def score(self) -> float | None:
+        return self.evaluation.score if self.evaluation else None
+
+    @property
+    def tokens_used(self) -> int:
+        return self.usage.total_tokens
+
+
+class OrchestrationSettings(BaseModel):
+    """How one orchestration runs. Unset fields take the session's (then the orchestrator's) defaults."""
+
+    max_iterations: int = Field(default=5, ge=1, le=50)
+    preferred_models: list[str] | None = None
+    evaluation_threshold: float = Field(default=8.0, ge=0, le=10)
+    cost_limit: float | None = Field(default=None, ge=0)
+    """A cap for this orchestration alone, within the session's budget."""
+    max_output_tokens: int = Field(default=2048, ge=1)
+    """The most each generation may produce (the worst case the budget reserves)."""
+    patience: int = Field(default=2, ge=1)
+    """Stop with `no_improvement` after this many refinements in a row that did not raise the best score."""
+
+
+class Orchestration(Document):
+    """One run of the orchestration loop for one prompt, with every iteration it made."""
+
+    thread_id: str
+    session_id: str
+    user_id: str
+    prompt: str
+    domain: str | None = None
+    context: str | None = None
+    settings: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
+    status: OrchestrationStatus = "pending"
+    iterations: list[Iteration] = Field(default_factory=list)
+    final_response: str | None = None
+    final_score: float | None = None
+    final_model: str | None = None
+    total_cost: float = 0.0
+    """Everything this orchestration spent: generations and judges (exact)."""
+    stop_reason: StopReason | None = None
+    error: str | None = None
+    interrupted_calls: int = 0
+    """Calls in flight when a previous process died; the provider may have billed them."""
+
+    @property
+    def best_iteration(self) -> Iteration | None:
+        scored = [it for it in self.iterations if it.evaluation is not None]
+        return max(scored, key=lambda it: (it.evaluation.score, -it.index)) if scored else None  # type: ignore[union-attr]
+
+
+class CallRecord(BaseModel):
+    """One model call, kept for analytics and per-model statistics."""
+
+    orchestration_id: str
+    session_id: str
+    user_id: str
+    model_name: str
+    role: Literal["generate", "judge"]
+    domain: str
+    cost: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: float = 0.0
+    score: float | None = None
+    """For a generation: the evaluation's score once known; for a judge: the score it gave."""
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(Document):
+    """An API key of the server, stored only as its SHA-256 hash."""
+
+    key_hash: str
+    user_id: str
+    admin: bool = False
+    label: str | None = None

@@ -1,0 +1,272 @@
+"""The `Store` contract: async persistence of everything an orchestrator and the server keep.
+
+Every method is atomic on its own. `commit` is the durability seam of the orchestration loop:
+it saves an orchestration's new state, the cost it spent, the budget it releases and the events
+it emits in one step, so a crash never leaves a paid result unsaved but counted, nor an event
+stored twice or lost.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from typing import Self
+
+from pydantic import BaseModel, Field
+
+from ..events import Event
+from ..records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
+
+__all__ = [
+    "SESSION_TRANSITIONS",
+    "Analytics",
+    "DomainUsage",
+    "ModelStats",
+    "ModelUsage",
+    "RoutingStat",
+    "Store",
+    "check_session_transition",
+]
+
+SESSION_TRANSITIONS: dict[str, frozenset[str]] = {
+    "active": frozenset({"paused", "completed", "cancelled"}),
+    "paused": frozenset({"active", "completed", "cancelled"}),
+    "completed": frozenset(),
+    "cancelled": frozenset(),
+}
+"""Allowed session status changes; `completed` and `cancelled` are final."""
+
+
+def check_session_transition(current: str, new: str) -> None:
+    from ..exceptions import Conflict
+
+    if new == current:
+        return
+    if new not in SESSION_TRANSITIONS.get(current, frozenset()):
+        allowed = ", ".join(sorted(SESSION_TRANSITIONS.get(current, ()))) or "none (it is final)"
+        raise Conflict(f"a session cannot go from {current!r} to {new!r}; allowed from {current!r}: {allowed}")
+
+
+class RoutingStat(BaseModel):
+    """What a router has observed for one model in one domain (sums, so updates are atomic increments)."""
+
+    domain: str
+    model_name: str
+    n: int = 0
+    score_sum: float = 0.0
+    score_sq_sum: float = 0.0
+    cost_sum: float = 0.0
+    latency_ms_sum: float = 0.0
+    output_tokens_sum: int = 0
+
+    @property
+    def mean_score(self) -> float | None:
+        return self.score_sum / self.n if self.n else None
+
+
+class ModelUsage(BaseModel):
+    model_name: str
+    calls: int
+    generations: int
+    judgements: int
+    cost: float
+    mean_score: float | None
+    """Mean evaluation score of this model's answers."""
+    errors: int = 0
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+
+
+class DomainUsage(BaseModel):
+    domain: str
+    orchestrations: int
+    cost: float
+    mean_final_score: float | None
+
+
+class ModelStats(BaseModel):
+    """Live statistics of one model, from the recorded calls."""
+
+    model_name: str
+    requests: int = 0
+    errors: int = 0
+    error_rate: float = 0.0
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    mean_score_by_domain: dict[str, float] = Field(default_factory=dict)
+    """Mean evaluation score of the model's answers, per domain."""
+
+
+class Analytics(BaseModel):
+    """Aggregates over a session's or a user's orchestrations, computed inside the store."""
+
+    scope: str
+    """`session` or `user`."""
+    scope_id: str
+    sessions: int = 0
+    threads: int = 0
+    orchestrations: int = 0
+    by_status: dict[str, int] = Field(default_factory=dict)
+    total_cost: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_iterations: int = 0
+    mean_iterations: float | None = None
+    mean_final_score: float | None = None
+    median_final_score: float | None = None
+    latency_p50_ms: float | None = None
+    """Over all model calls."""
+    latency_p95_ms: float | None = None
+    models: list[ModelUsage] = Field(default_factory=list)
+    domains: list[DomainUsage] = Field(default_factory=list)
+
+
+class Store(ABC):
+    """Async persistence of sessions, threads, orchestrations, events, router statistics, API keys,
+    budget reservations, counters and leases.
+
+    Implementations: `MemoryStore`, `SQLiteStore` (built in), `MongoStore` (orchestratex-mongodb).
+    All pass `tests/stores/contract.py`. Listing methods return oldest first.
+    """
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Connect and create tables/indexes (idempotent). Called by `async with store`."""
+
+    async def close(self) -> None:
+        """Release what `open` acquired."""
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- sessions -----------------------------------------------------------------------------
+    @abstractmethod
+    async def create_session(self, session: Session) -> Session: ...
+
+    @abstractmethod
+    async def get_session(self, session_id: str) -> Session:
+        """Raise `NotFound` when absent."""
+
+    @abstractmethod
+    async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]: ...
+
+    @abstractmethod
+    async def set_session_status(self, session_id: str, status: SessionStatus) -> Session:
+        """Change status along `SESSION_TRANSITIONS` (else `Conflict`); a final status sets `session_end`."""
+
+    # -- threads ------------------------------------------------------------------------------
+    @abstractmethod
+    async def create_thread(self, thread: Thread) -> Thread: ...
+
+    @abstractmethod
+    async def get_thread(self, thread_id: str) -> Thread: ...
+
+    @abstractmethod
+    async def list_threads(self, session_id: str, *, limit: int = 100, offset: int = 0) -> list[Thread]: ...
+
+    # -- orchestrations -----------------------------------------------------------------------
+    @abstractmethod
+    async def create_orchestration(self, orchestration: Orchestration) -> Orchestration: ...
+
+    @abstractmethod
+    async def get_orchestration(self, orchestration_id: str) -> Orchestration: ...
+
+    @abstractmethod
+    async def list_orchestrations(
+        self, *, session_id: str | None = None, thread_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Orchestration]: ...
+
+    @abstractmethod
+    async def commit(
+        self,
+        orchestration: Orchestration,
+        events: Sequence[Event] = (),
+        *,
+        calls: Sequence[CallRecord] = (),
+        spent: float = 0.0,
+        released: float = 0.0,
+    ) -> Sequence[Event]:
+        """Atomically: save `orchestration` (replacing the stored one, `updated_at` set to now), add
+        `spent` to it session's `total_cost`, release `released` of the budget this orchestration
+        reserved, record `calls`, and append `events` with the session's next `seq` numbers
+        (assigned on the given objects, which are returned). All of it happens, or none."""
+
+    # -- budget -------------------------------------------------------------------------------
+    @abstractmethod
+    async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
+        """Reserve `amount` dollars if `total_cost + reserved_cost + amount <= cost_limit` (always when
+        the session has no limit); remember it against `orchestration_id`. Atomic; returns whether
+        it was reserved."""
+
+    @abstractmethod
+    async def release_reservations(self, session_id: str, orchestration_id: str) -> float:
+        """Release whatever `orchestration_id` still holds reserved (after a crash); returns the amount."""
+
+    # -- events -------------------------------------------------------------------------------
+    @abstractmethod
+    async def list_events(
+        self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
+    ) -> list[Event]:
+        """Events of the session with `seq > since`, in `seq` order."""
+
+    # -- leases (one process drives an orchestration at a time) ----------------------------------
+    @abstractmethod
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        """Take or renew the lease if it is free, expired or already `owner`'s. Atomic."""
+
+    @abstractmethod
+    async def release(self, orchestration_id: str, owner: str) -> None:
+        """Give the lease up (only if `owner` holds it)."""
+
+    @abstractmethod
+    async def list_resumable(self, *, limit: int = 100) -> list[str]:
+        """Ids of orchestrations `pending` or `running` whose lease is free or expired, oldest first."""
+
+    # -- counters (rate limits, concurrency) ----------------------------------------------------
+    @abstractmethod
+    async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        """Atomically add `amount` to counter `key` and return the new value. With `ttl_s`, a counter
+        created by this call expires after that many seconds (fixed windows)."""
+
+    # -- router statistics ----------------------------------------------------------------------
+    @abstractmethod
+    async def record_routing_outcome(
+        self,
+        router: str,
+        *,
+        domain: str,
+        model_name: str,
+        score: float,
+        cost: float,
+        latency_ms: float,
+        output_tokens: int,
+    ) -> None:
+        """Atomically add one observation to the statistics of (`router`, `domain`, `model_name`)."""
+
+    @abstractmethod
+    async def routing_stats(self, router: str) -> list[RoutingStat]: ...
+
+    # -- API keys -----------------------------------------------------------------------------
+    @abstractmethod
+    async def create_api_key(self, key: ApiKey) -> ApiKey: ...
+
+    @abstractmethod
+    async def get_api_key(self, key_hash: str) -> ApiKey | None: ...
+
+    # -- analytics ----------------------------------------------------------------------------
+    @abstractmethod
+    async def session_analytics(self, session_id: str) -> Analytics: ...
+
+    @abstractmethod
+    async def user_analytics(self, user_id: str) -> Analytics: ...
+
+    @abstractmethod
+    async def model_stats(self, model_name: str) -> ModelStats:
+        """Live statistics of one model over every recorded call (all users)."""
+
+

@@ -1,0 +1,54 @@
+"""Store URLs: `memory://`, `sqlite:///path.db`, and schemes registered by other packages."""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import entry_points
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ..exceptions import ConfigurationError
+from ._base import Store
+
+__all__ = ["default_store_url", "open_store", "store_from_url"]
+
+_SCHEME_ALIASES = {"mongodb+srv": "mongodb"}
+
+
+def default_store_url() -> str:
+    """`ORCHESTRATEX_STORE_URL`, else a SQLite file in the user's data directory."""
+    url = os.environ.get("ORCHESTRATEX_STORE_URL")
+    if url:
+        return url
+    from platformdirs import user_data_dir
+
+    return f"sqlite:///{Path(user_data_dir('orchestratex')) / 'orchestratex.db'}"
+
+
+def store_from_url(url: str) -> Store:
+    """The (unopened) store for `url`."""
+    scheme = urlsplit(url).scheme
+    if not scheme:
+        raise ConfigurationError(f"store URL {url!r} has no scheme: use memory://, sqlite:///path.db or mongodb://…")
+    name = _SCHEME_ALIASES.get(scheme, scheme)
+    if name == "memory":
+        from .memory import MemoryStore
+
+        return MemoryStore()
+    if name == "sqlite":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore.from_url(url)
+    for ep in entry_points(group="orchestratex.stores"):
+        if ep.name == name:
+            store_cls = ep.load()
+            return store_cls.from_url(url)  # type: ignore[no-any-return]
+    hint = " (pip install orchestratex[mongodb])" if name == "mongodb" else ""
+    raise ConfigurationError(f"no store is installed for {scheme}:// URLs{hint}")
+
+
+async def open_store(url: str | None = None) -> Store:
+    """The store for `url` (default: `default_store_url()`), opened."""
+    store = store_from_url(url or default_store_url())
+    await store.open()
+    return store
