@@ -1,0 +1,97 @@
+"""`FunctionProvider`: your own function answers every model call (for tests and notebooks).
+
+Like pydantic-ai's `FunctionModel`: the function receives the whole `GenerationRequest` and returns
+the answer text (usage is then estimated) or a complete `Generation` (passed through untouched).
+Nothing ever reaches the network, so it works with `ALLOW_MODEL_REQUESTS = False`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import ClassVar, TypeAlias
+
+from ..exceptions import UserError
+from ..usage import Usage
+from ._base import Generation, GenerationRequest, Provider
+
+__all__ = ["FunctionProvider", "GenerateFunction"]
+
+GenerateFunction: TypeAlias = Callable[
+    [GenerationRequest], "str | Generation | Awaitable[str] | Awaitable[Generation] | Awaitable[str | Generation]"
+]
+"""A sync or async callable taking a `GenerationRequest` and returning the answer text or a `Generation`."""
+
+
+def _ceil_quarter(chars: int) -> int:
+    return (chars + 3) // 4
+
+
+class FunctionProvider(Provider):
+    """A provider whose answers come from `fn`, a sync or async `(GenerationRequest) -> str | Generation`.
+
+    - A returned `str` becomes a `Generation` with estimated usage (about four characters per
+      token, in and out; never more input tokens than `estimate_input_tokens`), finish reason
+      `stop`, the measured latency and the request's model name.
+    - A returned `Generation` is passed through unchanged.
+    - Exceptions raised by `fn` propagate unchanged, so a test can raise `RateLimited`,
+      `ProviderTimeout`, … to exercise retries and fallbacks.
+
+    ```python
+    from orchestratex.providers import FunctionProvider
+
+    provider = FunctionProvider(lambda request: "42")
+    ```
+
+    Serve your models with it by giving them the provider name you pass as `name`
+    (`ModelProfile(name="function:echo", ...)` with the default name).
+    """
+
+    name: ClassVar[str] = "function"
+
+    def __init__(self, fn: GenerateFunction, *, name: str = "function") -> None:
+        if not callable(fn):
+            raise UserError(f"FunctionProvider needs a callable (GenerationRequest) -> str | Generation, got {fn!r}")
+        if not isinstance(name, str) or not name or ":" in name:
+            raise UserError(f"FunctionProvider name must be a non-empty string without ':', got {name!r}")
+        self.fn = fn
+        """The function that answers each request."""
+        if name != type(self).name:
+            # `Provider.name` is declared as a ClassVar; a per-instance name shadows it on purpose.
+            object.__setattr__(self, "name", name)
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        """Call the function and wrap a text answer into a `Generation`."""
+        start = time.perf_counter()
+        result = self.fn(request)
+        if inspect.isawaitable(result):
+            result = await result
+        if isinstance(result, Generation):
+            return result
+        if not isinstance(result, str):
+            raise UserError(
+                f"the function of FunctionProvider {self.name!r} returned {type(result).__name__}; "
+                "return a str or an orchestratex.providers.Generation"
+            )
+        latency_ms = (time.perf_counter() - start) * 1000.0
+        input_chars = 0
+        for message in request.messages:
+            input_chars += len(message.content)
+        usage = Usage(
+            input_tokens=_ceil_quarter(input_chars),
+            output_tokens=_ceil_quarter(len(result)),
+            cached_input_tokens=0,
+            reasoning_tokens=0,
+        )
+        return Generation(
+            text=result,
+            usage=usage,
+            latency_ms=latency_ms,
+            finish_reason="stop",
+            model_name=request.model.name,
+            cost=0.0,
+        )
+
+    def __repr__(self) -> str:
+        return f"FunctionProvider({getattr(self.fn, '__qualname__', self.fn)!r}, name={self.name!r})"

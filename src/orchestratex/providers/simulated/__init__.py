@@ -1,2 +1,6 @@
-from ._provider import Faults, SimulatedProvider
+"""The offline model-ecosystem simulator: `SimulatedProvider`, and the `Faults` it can inject."""
+
+from ._faults import Faults
+from ._provider import SimulatedProvider
+
 __all__ = ["Faults", "SimulatedProvider"]

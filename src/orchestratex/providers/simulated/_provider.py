@@ -1,1 +1,246 @@
+"""`SimulatedProvider`: an offline, seeded simulator of a whole model ecosystem."""
+
 from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from typing import ClassVar, Self
+
+from ...catalog import ModelProfile
+from ...exceptions import ConfigurationError
+from ...usage import Usage
+from .._base import Generation, GenerationRequest, Provider
+from ._faults import Faults, fault_error
+from ._quality import (
+    FOOTER_RE,
+    answer_under_evaluation,
+    footer,
+    hidden_offset,
+    judge_bias,
+    pseudo_quality,
+    specialty_bonus,
+)
+from ._random import Draws, digest, messages_bytes
+from ._text import answer_text, judge_feedback, task_summary
+from ._timing import JUDGE_OUTPUT_TOKENS, OUTPUT_TOKENS, input_tokens, latency_ms, output_tokens
+
+__all__ = ["SimulatedProvider"]
+
+SEED_ENV: str = "ORCHESTRATEX_SIM_SEED"
+LATENCY_SCALE_ENV: str = "ORCHESTRATEX_SIM_LATENCY_SCALE"
+_TRUNCATION_PENALTY = 3.0
+_TRUNCATED_NOTE = " … [cut off at max_output_tokens]"
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def _clip(value: float) -> float:
+    return 0.0 if value < 0.0 else 10.0 if value > 10.0 else value
+
+
+def _check_number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ConfigurationError(f"SimulatedProvider {name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+class SimulatedProvider(Provider):
+    """Answers every request offline, as a seeded simulation of the model it is asked for.
+
+    Each (model, domain) has a hidden quality: the catalog's `quality` prior, +0.5 in the model's
+    specialties (-0.3 elsewhere) and a seeded offset the catalog does not know, so a router has
+    something to learn. Every answer says plainly that it is simulated and ends with a footer
+    such as `[simulated by OrchestrateX · sim:gpt-4.1 · quality 7.4/10]`; a later prompt that
+    quotes it (a refinement) is answered better, and a judge prompt that quotes it is scored
+    around that quality. Tokens, latency and faults are simulated too.
+
+    Results depend only on the seed, the model and the messages: the same request gives the same
+    answer whatever the call order or concurrency.
+    """
+
+    name: ClassVar[str] = "sim"
+    env_vars: ClassVar[tuple[str, ...]] = ()
+    simulated: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        latency_scale: float = 1.0,
+        faults: Faults | None = None,
+        judge_noise: float = 0.5,
+        quality_noise: float = 0.4,
+        sleep: Sleep | None = None,
+    ) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigurationError(f"SimulatedProvider seed must be an int, got {seed!r}")
+        if faults is not None and not isinstance(faults, Faults):
+            raise ConfigurationError(f"SimulatedProvider faults must be a Faults instance, got {faults!r}")
+        if sleep is not None and not callable(sleep):
+            raise ConfigurationError(f"SimulatedProvider sleep must be an async callable, got {sleep!r}")
+        self.seed = seed
+        """Everything the simulator draws depends on this seed."""
+        self.latency_scale = _check_number("latency_scale", latency_scale)
+        """Multiplies the simulated latency before sleeping (0: never sleep)."""
+        self.faults = faults
+        """Injected faults, or None for none."""
+        self.judge_noise = _check_number("judge_noise", judge_noise)
+        """Standard deviation of a judge's score around the answer's quality."""
+        self.quality_noise = _check_number("quality_noise", quality_noise)
+        """Standard deviation of one answer's quality around the model's hidden quality."""
+        self._sleep: Sleep = sleep if sleep is not None else asyncio.sleep
+        self._offsets: dict[tuple[str, str], float] = {}
+        self._biases: dict[str, float] = {}
+        self._attempts: dict[bytes, int] = {}
+
+    # -- construction from the environment ----------------------------------------------------
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        """A default simulator; `ORCHESTRATEX_SIM_SEED` and `ORCHESTRATEX_SIM_LATENCY_SCALE` override seed and scale."""
+        env = os.environ if env is None else env
+        seed, scale = 0, 1.0
+        if raw := env.get(SEED_ENV, "").strip():
+            try:
+                seed = int(raw)
+            except ValueError:
+                raise ConfigurationError(f"{SEED_ENV} must be an integer, got {raw!r}") from None
+        if raw := env.get(LATENCY_SCALE_ENV, "").strip():
+            try:
+                scale = float(raw)
+            except ValueError:
+                raise ConfigurationError(f"{LATENCY_SCALE_ENV} must be a number >= 0, got {raw!r}") from None
+        return cls(seed=seed, latency_scale=scale)
+
+    @classmethod
+    def is_configured(cls, env: Mapping[str, str] | None = None) -> bool:
+        """Always: the simulator needs no key."""
+        return True
+
+    # -- the hidden truth (for tests and benchmarks) ------------------------------------------
+    def hidden_quality(self, model: ModelProfile, domain: str) -> float:
+        """The quality `model` really has in `domain` for this seed (what a perfect router would know)."""
+        key = (model.name, domain)
+        offset = self._offsets.get(key)
+        if offset is None:
+            offset = self._offsets[key] = hidden_offset(self.seed, model.name, domain)
+        return _clip(model.quality + specialty_bonus(model, domain) + offset)
+
+    def judge_bias(self, model: ModelProfile) -> float:
+        """How much `model` over- (positive) or under-scores answers when it judges, within ±0.3."""
+        bias = self._biases.get(model.name)
+        if bias is None:
+            bias = self._biases[model.name] = judge_bias(self.seed, model.name)
+        return bias
+
+    # -- generation ---------------------------------------------------------------------------
+    async def generate(self, request: GenerationRequest) -> Generation:
+        """Simulate one call: faults, then an answer (or a JSON verdict for a judge), usage and latency."""
+        model = request.model
+        faults = self.faults
+        if faults is not None:
+            scripted = faults.take_scripted(model)
+            if scripted is not None:
+                raise fault_error(scripted, model, retry_after=faults.retry_after, detail="scripted")
+        pairs: list[tuple[str, str]] = [(m.role, m.content) for m in request.messages]
+        chars = 0
+        for _, content in pairs:
+            chars += len(content)
+        in_tokens = input_tokens(chars)
+        if in_tokens + request.max_output_tokens > model.context_window:
+            raise fault_error(
+                "context_length",
+                model,
+                retry_after=0.0,
+                detail=f"{in_tokens} input + {request.max_output_tokens} output tokens > {model.context_window}",
+            )
+        key = digest(self.seed, model.name, request.purpose, messages_bytes(pairs))
+        if faults is not None and faults.total_rate > 0.0 and faults.applies_to(model):
+            self._random_fault(faults, model, key)
+        draws = Draws(key)
+        cap = min(request.max_output_tokens, model.max_output_tokens)
+        if request.purpose == "judge" or request.json_output:
+            text, out_tokens, finish = self._judge(request, pairs, draws, cap)
+        else:
+            text, out_tokens, finish = self._answer(request, pairs, draws, cap)
+        simulated_ms = latency_ms(model, out_tokens, draws)
+        delay = simulated_ms * self.latency_scale / 1000.0
+        if delay > 0.0:
+            await self._sleep(delay)
+        usage = Usage(input_tokens=in_tokens, output_tokens=out_tokens, cached_input_tokens=0, reasoning_tokens=0)
+        return Generation(
+            text=text, usage=usage, latency_ms=simulated_ms, finish_reason=finish, model_name=model.name, cost=0.0
+        )
+
+    def _random_fault(self, faults: Faults, model: ModelProfile, key: bytes) -> None:
+        attempt = self._attempts.get(key, 0)
+        self._attempts[key] = attempt + 1
+        u = Draws(digest(key, "fault", attempt)).uniform()
+        kind = None
+        if u < faults.timeout_rate:
+            kind = "timeout"
+        elif u < faults.timeout_rate + faults.rate_limit_rate:
+            kind = "rate_limit"
+        elif u < faults.total_rate:
+            kind = "server_error"
+        if kind is not None:
+            raise fault_error(kind, model, retry_after=faults.retry_after, detail=f"attempt {attempt + 1}")
+
+    def _answer(
+        self, request: GenerationRequest, pairs: list[tuple[str, str]], draws: Draws, cap: int
+    ) -> tuple[str, int, str]:
+        model, domain = request.model, request.domain
+        hidden = self.hidden_quality(model, domain)
+        previous: float | None = None
+        for role, content in pairs:
+            if role == "user" and "[simulated by OrchestrateX" in content:
+                for match in FOOTER_RE.finditer(content):
+                    value = float(match.group("quality"))
+                    previous = value if previous is None else max(previous, value)
+        if previous is None:
+            quality = _clip(hidden + draws.normal(0.0, self.quality_noise))
+        else:
+            previous = min(previous, 10.0)
+            gain = draws.uniform(0.2, 0.5)
+            quality = min(10.0, max(hidden, previous) + (10.0 - previous) * gain)
+        wanted = output_tokens(OUTPUT_TOKENS.get(domain, OUTPUT_TOKENS["general"]), draws)
+        last_user = next((content for role, content in reversed(pairs) if role == "user"), "")
+        body = answer_text(
+            domain=domain, task=task_summary(last_user), model_name=model.name, draws=draws, previous=previous
+        )
+        finish = "stop"
+        tokens = wanted
+        if wanted > cap:
+            tokens, finish = cap, "length"
+            quality = _clip(quality - _TRUNCATION_PENALTY * (1.0 - cap / wanted))
+            if len(body) > cap * 4:
+                body = body[: cap * 4] + _TRUNCATED_NOTE
+        return f"{body}\n\n{footer(model.name, quality)}", tokens, finish
+
+    def _judge(
+        self, request: GenerationRequest, pairs: list[tuple[str, str]], draws: Draws, cap: int
+    ) -> tuple[str, int, str]:
+        quality: float | None = None
+        for _, content in reversed(pairs):
+            if "[simulated by OrchestrateX" in content:
+                matches = FOOTER_RE.findall(content)
+                if matches:
+                    quality = float(matches[-1][1])
+                    break
+        if quality is None:
+            quality = pseudo_quality(answer_under_evaluation([c for r, c in pairs if r != "system"]))
+        noise = draws.normal(0.0, self.judge_noise)
+        score = round(_clip(quality + noise + self.judge_bias(request.model)), 1)
+        text = json.dumps({"score": score, "feedback": judge_feedback(request.domain, score, draws)})
+        tokens = output_tokens(JUDGE_OUTPUT_TOKENS, draws)
+        if tokens > cap:
+            return text, cap, "length"
+        return text, tokens, "stop"
+
+    def __repr__(self) -> str:
+        return (
+            f"SimulatedProvider(seed={self.seed}, latency_scale={self.latency_scale:g}, faults={self.faults!r}, "
+            f"judge_noise={self.judge_noise:g}, quality_noise={self.quality_noise:g})"
+        )
