@@ -33,7 +33,8 @@ class FunctionProvider(Provider):
 
     - A returned `str` becomes a `Generation` with estimated usage (about four characters per
       token, in and out; never more input tokens than `estimate_input_tokens`), finish reason
-      `stop`, the measured latency and the request's model name.
+      `stop`, the measured latency, the request's model name and its cost at the model's prices
+      (0 for an unpriced model).
     - A returned `Generation` is passed through unchanged.
     - Exceptions raised by `fn` propagate unchanged, so a test can raise `RateLimited`,
       `ProviderTimeout`, … to exercise retries and fallbacks.
@@ -90,7 +91,7 @@ class FunctionProvider(Provider):
             latency_ms=latency_ms,
             finish_reason="stop",
             model_name=request.model.name,
-            cost=0.0,
+            cost=request.model.cost(usage) if request.model.priced else 0.0,
         )
 
     def __repr__(self) -> str:

@@ -171,7 +171,12 @@ class SimulatedProvider(Provider):
             await self._sleep(delay)
         usage = Usage(input_tokens=in_tokens, output_tokens=out_tokens, cached_input_tokens=0, reasoning_tokens=0)
         return Generation(
-            text=text, usage=usage, latency_ms=simulated_ms, finish_reason=finish, model_name=model.name, cost=0.0
+            text=text,
+            usage=usage,
+            latency_ms=simulated_ms,
+            finish_reason=finish,
+            model_name=model.name,
+            cost=model.cost(usage) if model.priced else 0.0,
         )
 
     def _random_fault(self, faults: Faults, model: ModelProfile, key: bytes) -> None:

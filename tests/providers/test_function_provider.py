@@ -1,0 +1,160 @@
+"""FunctionProvider: a user function answers each request."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import pytest
+
+import orchestratex.providers
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.exceptions import ProviderTimeout, RateLimited, UserError
+from orchestratex.providers import (
+    FunctionProvider,
+    Generation,
+    GenerationRequest,
+    Message,
+    Provider,
+    estimate_input_tokens,
+)
+from orchestratex.usage import Usage
+
+MODEL = ModelProfile(name="function:echo", input_cost_per_1k=0.001, output_cost_per_1k=0.002)
+
+
+def make_request(content: str = "Name a prime number.", **overrides: Any) -> GenerationRequest:
+    return GenerationRequest(
+        model=overrides.pop("model", MODEL),
+        messages=[Message(role="system", content="Be terse."), Message(role="user", content=content)],
+        **overrides,
+    )
+
+
+async def test_sync_function_returning_text() -> None:
+    seen: list[GenerationRequest] = []
+
+    def answer(request: GenerationRequest) -> str:
+        seen.append(request)
+        return "Seven is prime."
+
+    provider = FunctionProvider(answer)
+    request = make_request()
+    generation = await provider.generate(request)
+    assert seen == [request]
+    assert generation.text == "Seven is prime."
+    assert generation.finish_reason == "stop"
+    assert generation.model_name == "function:echo"
+    # "Be terse." (9) + "Name a prime number." (20) = 29 chars -> 8 tokens; 15 chars out -> 4 tokens
+    assert generation.usage == Usage(input_tokens=8, output_tokens=4)
+    assert generation.cost == MODEL.cost(generation.usage) > 0
+    assert generation.latency_ms >= 0
+
+
+async def test_async_function_returning_text() -> None:
+    async def answer(request: GenerationRequest) -> str:
+        await asyncio.sleep(0)
+        return request.messages[-1].content.upper()
+
+    generation = await FunctionProvider(answer).generate(make_request("abc"))
+    assert generation.text == "ABC"
+    assert generation.usage.output_tokens == 1
+
+
+async def test_function_returning_an_awaitable() -> None:
+    async def later() -> str:
+        return "from a coroutine"
+
+    generation = await FunctionProvider(lambda request: later()).generate(make_request())
+    assert generation.text == "from a coroutine"
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_generation_is_passed_through_unchanged(is_async: bool) -> None:
+    prepared = Generation(
+        text="exact", usage=Usage(input_tokens=100, output_tokens=7, reasoning_tokens=3), latency_ms=1234.5
+    )
+
+    def sync_fn(request: GenerationRequest) -> Generation:
+        return prepared
+
+    async def async_fn(request: GenerationRequest) -> Generation:
+        return prepared
+
+    provider = FunctionProvider(async_fn if is_async else sync_fn)
+    assert await provider.generate(make_request()) is prepared
+
+
+@pytest.mark.parametrize("error", [RateLimited("slow down", retry_after=2.0), ProviderTimeout("late"), KeyError("x")])
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_exceptions_propagate_unchanged(error: Exception, is_async: bool) -> None:
+    def sync_fn(request: GenerationRequest) -> str:
+        raise error
+
+    async def async_fn(request: GenerationRequest) -> str:
+        raise error
+
+    provider = FunctionProvider(async_fn if is_async else sync_fn)
+    with pytest.raises(type(error)) as info:
+        await provider.generate(make_request())
+    assert info.value is error
+
+
+@pytest.mark.parametrize("content", ["", "a", "abcd", "abcde", "héllo wörld — ünïcode ✓ " * 7, "🙂" * 33])
+async def test_input_tokens_never_exceed_the_estimate(content: str) -> None:
+    request = make_request(content)
+    generation = await FunctionProvider(lambda r: content).generate(request)
+    chars = len("Be terse.") + len(content)
+    assert generation.usage.input_tokens == -(-chars // 4)
+    assert generation.usage.input_tokens <= estimate_input_tokens(request)
+    assert generation.usage.output_tokens == -(-len(content) // 4)
+
+
+async def test_unpriced_model_costs_nothing_but_still_answers() -> None:
+    unpriced = ModelProfile(name="function:free")
+    generation = await FunctionProvider(lambda r: "ok").generate(make_request(model=unpriced))
+    assert generation.cost == 0.0
+    assert generation.model_name == "function:free"
+
+
+async def test_wrong_return_type_is_a_clear_error() -> None:
+    provider = FunctionProvider(lambda r: 42)  # type: ignore[arg-type,return-value]
+    with pytest.raises(
+        UserError, match=re.escape("returned int; return a str or an orchestratex.providers.Generation")
+    ):
+        await provider.generate(make_request())
+
+
+def test_constructor_validates_its_arguments() -> None:
+    with pytest.raises(UserError, match="needs a callable"):
+        FunctionProvider("not callable")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="name must be a non-empty string"):
+        FunctionProvider(lambda r: "", name="")
+    with pytest.raises(UserError, match="without ':'"):
+        FunctionProvider(lambda r: "", name="a:b")
+
+
+def test_name_defaults_to_the_class_name_and_can_be_set_per_instance() -> None:
+    assert FunctionProvider.name == "function"
+    assert FunctionProvider(lambda r: "").name == "function"
+    custom = FunctionProvider(lambda r: "", name="fake")
+    assert custom.name == "fake"
+    assert FunctionProvider.name == "function"
+    assert isinstance(custom, Provider)
+    assert not FunctionProvider.simulated
+    assert "fake" in repr(custom)
+
+
+async def test_works_with_model_requests_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", False)
+    generation = await FunctionProvider(lambda r: "offline").generate(make_request())
+    assert generation.text == "offline"
+
+
+async def test_serves_catalog_models_as_an_async_context_manager() -> None:
+    model = ModelCatalog.default().get("gpt4")
+    async with FunctionProvider(lambda r: f"answer from {r.model.name}") as provider:
+        generation = await provider.generate(make_request(model=model))
+    assert generation.text == "answer from openai:gpt-4.1"
+    assert generation.cost == model.cost(generation.usage)

@@ -1,0 +1,527 @@
+"""SimulatedProvider: a seeded, offline simulator of a model ecosystem, with injected faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import re
+import statistics
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+import orchestratex.providers
+import orchestratex.providers.simulated
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.domains import DOMAINS
+from orchestratex.exceptions import (
+    ConfigurationError,
+    ContentFiltered,
+    ContextLengthExceeded,
+    ProviderError,
+    ProviderServerError,
+    ProviderTimeout,
+    RateLimited,
+)
+from orchestratex.providers import (
+    Faults,
+    FunctionProvider,
+    Generation,
+    GenerationRequest,
+    Message,
+    SimulatedProvider,
+    estimate_input_tokens,
+    load_provider_class,
+)
+
+CATALOG = ModelCatalog.default().simulated()
+MODELS = list(CATALOG)
+GPT41 = CATALOG.get("sim:gpt-4.1")
+FOOTER = re.compile(r"\[simulated by OrchestrateX · (sim:[\w.-]+) · quality (\d+\.\d)/10\]$")
+
+
+def make_request(model: ModelProfile = GPT41, content: str = "Explain recursion", **kw: Any) -> GenerationRequest:
+    return GenerationRequest(model=model, messages=[Message(role="user", content=content)], **kw)
+
+
+def footer_quality(text: str) -> float:
+    match = FOOTER.search(text)
+    assert match, f"no simulator footer at the end of {text!r}"
+    return float(match.group(2))
+
+
+def sim(**kw: Any) -> SimulatedProvider:
+    kw.setdefault("latency_scale", 0)
+    return SimulatedProvider(**kw)
+
+
+def requests_batch(n: int = 40) -> list[GenerationRequest]:
+    return [
+        make_request(MODELS[i % len(MODELS)], f"Task {i}: write about topic {i}", domain=DOMAINS[i % len(DOMAINS)])
+        for i in range(n)
+    ]
+
+
+def as_tuple(g: Generation) -> tuple[Any, ...]:
+    return (g.text, g.usage, g.latency_ms, g.finish_reason, g.model_name, g.cost)
+
+
+# -- identity and configuration -------------------------------------------------------------------
+def test_class_attributes_and_registration() -> None:
+    assert SimulatedProvider.name == "sim"
+    assert SimulatedProvider.simulated is True
+    assert SimulatedProvider.env_vars == ()
+    assert SimulatedProvider.is_configured({}) is True
+    assert orchestratex.providers.simulated.__all__ == ["Faults", "SimulatedProvider"]
+    assert load_provider_class("sim") is SimulatedProvider
+
+
+def test_from_env() -> None:
+    default = SimulatedProvider.from_env({})
+    assert (default.seed, default.latency_scale) == (0, 1.0)
+    configured = SimulatedProvider.from_env({"ORCHESTRATEX_SIM_SEED": "42", "ORCHESTRATEX_SIM_LATENCY_SCALE": "0.25"})
+    assert (configured.seed, configured.latency_scale) == (42, 0.25)
+    with pytest.raises(ConfigurationError, match="ORCHESTRATEX_SIM_SEED must be an integer"):
+        SimulatedProvider.from_env({"ORCHESTRATEX_SIM_SEED": "abc"})
+    with pytest.raises(ConfigurationError, match="ORCHESTRATEX_SIM_LATENCY_SCALE must be a number"):
+        SimulatedProvider.from_env({"ORCHESTRATEX_SIM_LATENCY_SCALE": "fast"})
+    with pytest.raises(ConfigurationError, match="latency_scale must be a finite number >= 0"):
+        SimulatedProvider.from_env({"ORCHESTRATEX_SIM_LATENCY_SCALE": "-1"})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"seed": "1"}, "seed must be an int"),
+        ({"seed": True}, "seed must be an int"),
+        ({"latency_scale": -0.5}, "latency_scale must be a finite number >= 0"),
+        ({"latency_scale": math.inf}, "latency_scale must be a finite number >= 0"),
+        ({"judge_noise": -1}, "judge_noise must be"),
+        ({"quality_noise": "high"}, "quality_noise must be"),
+        ({"faults": {"timeout_rate": 0.1}}, "faults must be a Faults instance"),
+        ({"sleep": 3}, "sleep must be an async callable"),
+    ],
+)
+def test_constructor_rejects_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        SimulatedProvider(**kwargs)
+
+
+async def test_works_with_model_requests_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", False)
+    generation = await sim().generate(make_request())
+    assert "Simulated" in generation.text
+
+
+# -- determinism ----------------------------------------------------------------------------------
+async def test_same_seed_same_outputs_different_seed_different_outputs() -> None:
+    batch = requests_batch()
+    first = [as_tuple(await sim(seed=3).generate(r)) for r in batch]
+    again = [as_tuple(await sim(seed=3).generate(r)) for r in batch]
+    other = [as_tuple(await sim(seed=4).generate(r)) for r in batch]
+    assert first == again
+    differing = sum(a != b for a, b in zip(first, other, strict=True))
+    assert differing >= len(batch) - 2
+    assert len({footer_quality(t[0]) for t in first}) > 10
+
+
+async def test_results_do_not_depend_on_call_order_or_concurrency() -> None:
+    batch = requests_batch()
+    sequential = {id(r): as_tuple(await sim(seed=9).generate(r)) for r in batch}
+    shuffled = batch[:]
+    random.Random(1).shuffle(shuffled)
+    provider = sim(seed=9)
+    concurrent = await asyncio.gather(*(provider.generate(r) for r in shuffled + shuffled))
+    for request, generation in zip(shuffled + shuffled, concurrent, strict=True):
+        assert as_tuple(generation) == sequential[id(request)]
+
+
+async def test_messages_seed_and_model_all_change_the_answer() -> None:
+    base = await sim().generate(make_request(content="Explain recursion"))
+    assert (await sim().generate(make_request(content="Explain recursion!"))).text != base.text
+    assert (await sim().generate(make_request(CATALOG.get("claude")))).text != base.text
+
+
+# -- quality --------------------------------------------------------------------------------------
+def test_hidden_quality_is_prior_plus_specialty_bonus_plus_a_seeded_offset() -> None:
+    in_minus_out = []
+    for seed in range(150):
+        provider = sim(seed=seed)
+        for model in MODELS:
+            for domain in DOMAINS:
+                hidden = provider.hidden_quality(model, domain)
+                assert 0 <= hidden <= 10
+                assert hidden == provider.hidden_quality(model, domain)
+                in_minus_out.append((domain in model.specialties, hidden - model.quality))
+    inside = statistics.mean(d for special, d in in_minus_out if special)
+    outside = statistics.mean(d for special, d in in_minus_out if not special)
+    assert inside == pytest.approx(0.5, abs=0.1)
+    assert outside == pytest.approx(-0.3, abs=0.1)
+    offsets = [d - (0.5 if special else -0.3) for special, d in in_minus_out]
+    assert statistics.stdev(offsets) == pytest.approx(0.6, abs=0.08)
+
+
+def test_the_catalog_prior_is_informative_but_imperfect() -> None:
+    provider = sim(seed=0)
+    reordered = 0
+    for domain in DOMAINS:
+        by_prior = sorted(MODELS, key=lambda m: m.quality)
+        by_hidden = sorted(MODELS, key=lambda m: provider.hidden_quality(m, domain))
+        assert (
+            statistics.correlation([m.quality for m in MODELS], [provider.hidden_quality(m, domain) for m in MODELS])
+            > 0.3
+        )
+        reordered += by_prior != by_hidden
+    assert reordered >= len(DOMAINS) - 1
+
+
+async def test_answer_quality_is_hidden_quality_plus_noise() -> None:
+    provider = sim(seed=5)
+    for model in (CATALOG.get("sim:gpt-5-nano"), CATALOG.get("sim:gpt-4.1-mini")):
+        hidden = provider.hidden_quality(model, "science")
+        assert 2 < hidden < 8.5  # far from the clipping bounds, so the mean is not biased
+        qualities = [
+            footer_quality((await provider.generate(make_request(model, f"Prompt {i}", domain="science"))).text)
+            for i in range(200)
+        ]
+        assert statistics.mean(qualities) == pytest.approx(hidden, abs=0.1)
+        assert statistics.stdev(qualities) == pytest.approx(0.4, abs=0.1)
+
+
+async def test_refinement_raises_quality_on_average() -> None:
+    provider = sim(seed=11)
+    gains = []
+    for i in range(200):
+        model, domain = MODELS[i % len(MODELS)], DOMAINS[i % len(DOMAINS)]
+        first = await provider.generate(make_request(model, f"Task: question {i}", domain=domain))
+        previous = footer_quality(first.text)
+        prompt = f"Task: question {i}\n\nBest answer so far:\n{first.text}\n\nFeedback: add an example."
+        refined = await provider.generate(make_request(model, prompt, domain=domain))
+        assert "refined answer" in refined.text
+        assert f"rated {previous:.1f}/10" in refined.text
+        gains.append(footer_quality(refined.text) - previous)
+    assert statistics.mean(gains) > 0.4
+    assert min(gains) >= -0.05  # only rounding of the footer can make it look lower
+
+
+async def test_a_footer_in_an_assistant_message_is_conversation_history_not_a_refinement() -> None:
+    provider = sim()
+    earlier = await provider.generate(make_request(content="Explain recursion"))
+    request = GenerationRequest(
+        model=GPT41,
+        messages=[
+            Message(role="user", content="Explain recursion"),
+            Message(role="assistant", content=earlier.text),
+            Message(role="user", content="Now explain iteration"),
+        ],
+    )
+    assert "refined answer" not in (await provider.generate(request)).text
+
+
+# -- judging --------------------------------------------------------------------------------------
+async def test_judge_scores_correlate_with_hidden_quality() -> None:
+    provider = sim(seed=7)
+    hidden, scores = [], []
+    for i in range(300):
+        model, judge, domain = MODELS[i % len(MODELS)], MODELS[(i + 5) % len(MODELS)], DOMAINS[i % len(DOMAINS)]
+        answer = await provider.generate(make_request(model, f"Task {i}: explain topic {i}", domain=domain))
+        prompt = f"Score the answer to 'Task {i}' from 0 to 10.\n<answer>{answer.text}</answer>"
+        verdict = await provider.generate(make_request(judge, prompt, domain=domain, purpose="judge"))
+        hidden.append(provider.hidden_quality(model, domain))
+        scores.append(json.loads(verdict.text)["score"])
+    assert statistics.correlation(hidden, scores) > 0.7
+
+
+async def test_judge_answers_strict_json_with_domain_feedback() -> None:
+    provider = sim(seed=1)
+    for domain in DOMAINS:
+        answer = await provider.generate(make_request(content="Task: sort a list", domain=domain))
+        request = make_request(
+            CATALOG.get("gemini"), f"Evaluate:\n{answer.text}", domain=domain, purpose="judge", json_output=True
+        )
+        verdict = await provider.generate(request)
+        data = json.loads(verdict.text)
+        assert set(data) == {"score", "feedback"}
+        assert 0 <= data["score"] <= 10
+        assert data["score"] == round(data["score"], 1)
+        assert data["feedback"].startswith("Simulated judge:")
+        assert abs(data["score"] - footer_quality(answer.text)) < 2.5
+        assert 20 <= verdict.usage.output_tokens <= 200
+        assert verdict.finish_reason == "stop"
+
+
+async def test_judge_noise_and_bias() -> None:
+    answer = (await sim().generate(make_request(content="Task: explain DNS"))).text
+    quality = footer_quality(answer)
+    judge = CATALOG.get("sim:gpt-5")
+    exact = sim(judge_noise=0)
+    verdict = await exact.generate(make_request(judge, f"<answer>{answer}</answer>", purpose="judge"))
+    assert abs(exact.judge_bias(judge)) <= 0.3
+    assert json.loads(verdict.text)["score"] == pytest.approx(quality + exact.judge_bias(judge), abs=0.051)
+    biases = [sim(seed=s).judge_bias(judge) for s in range(200)]
+    assert max(map(abs, biases)) <= 0.3
+    assert statistics.stdev(biases) > 0.1
+
+
+async def test_json_output_alone_makes_a_judge_call() -> None:
+    answer = (await sim().generate(make_request())).text
+    verdict = await sim().generate(make_request(CATALOG.get("claude"), answer, json_output=True))
+    assert set(json.loads(verdict.text)) == {"score", "feedback"}
+
+
+async def test_judging_an_answer_without_a_footer_uses_a_stable_pseudo_quality() -> None:
+    provider = sim(judge_noise=0)
+    judge = CATALOG.get("sim:gpt-5")
+    human_answer = await FunctionProvider(lambda r: "Paris is the capital of France.").generate(make_request())
+    prompt = f"Question: capital of France?\n<answer>{human_answer.text}</answer>"
+    first = json.loads((await provider.generate(make_request(judge, prompt, purpose="judge"))).text)
+    again = json.loads((await provider.generate(make_request(judge, prompt, purpose="judge"))).text)
+    assert first == again
+    assert 4 - 0.3 <= first["score"] <= 9 + 0.3
+    qualities = set()
+    for i in range(50):
+        verdict = await provider.generate(make_request(judge, f"<answer>answer number {i}</answer>", purpose="judge"))
+        score = json.loads(verdict.text)["score"]
+        assert 4 - 0.35 <= score <= 9 + 0.35
+        qualities.add(score)
+    assert len(qualities) > 20
+
+
+# -- text -----------------------------------------------------------------------------------------
+async def test_every_answer_says_plainly_that_it_is_simulated() -> None:
+    provider = sim()
+    for request in requests_batch(24):
+        text = (await provider.generate(request)).text
+        assert text.startswith("**Simulated answer** from ")
+        assert "no real model was called" in text
+        assert FOOTER.search(text).group(1) == request.model.name  # type: ignore[union-attr]
+
+
+async def test_coding_answer_has_a_python_block_named_after_the_prompt() -> None:
+    request = make_request(content="Write a Python function to reverse a linked list", domain="coding")
+    text = (await sim().generate(request)).text
+    assert "```python\ndef reverse_linked_list(data):" in text
+    assert "Write a Python function to reverse a linked list" in text
+
+
+async def test_writing_and_general_answers_echo_the_task() -> None:
+    for domain in ("writing", "math", "science", "analysis", "general"):
+        text = (await sim().generate(make_request(content="A haiku on autumn leaves", domain=domain))).text
+        assert "“A haiku on autumn leaves”" in text
+        assert "```" not in text
+
+
+# -- tokens, cost and latency ---------------------------------------------------------------------
+@pytest.mark.parametrize("content", ["", "abc", "héllo wörld ✓ " * 40, "🙂" * 101])
+async def test_input_tokens_are_a_quarter_of_the_characters_and_within_the_estimate(content: str) -> None:
+    request = make_request(content=content)
+    generation = await sim().generate(request)
+    assert generation.usage.input_tokens == -(-len(content) // 4)
+    assert generation.usage.input_tokens <= estimate_input_tokens(request)
+    assert generation.usage.reasoning_tokens == 0
+    assert generation.usage.cached_input_tokens == 0
+
+
+async def test_output_tokens_follow_the_domain() -> None:
+    provider = sim(seed=2)
+    means = {}
+    for domain in DOMAINS:
+        tokens = [
+            (await provider.generate(make_request(content=f"q{i}", domain=domain))).usage.output_tokens
+            for i in range(80)
+        ]
+        means[domain] = statistics.mean(tokens)
+    expected = {"coding": 350, "writing": 450, "math": 250, "science": 300, "analysis": 400, "general": 250}
+    for domain, mean in expected.items():
+        assert means[domain] == pytest.approx(mean, rel=0.12)
+
+
+async def test_output_is_capped_by_the_request_and_the_model() -> None:
+    provider = sim()
+    capped = await provider.generate(make_request(max_output_tokens=10))
+    assert capped.usage.output_tokens == 10
+    assert capped.finish_reason == "length"
+    assert "[cut off at max_output_tokens]" in capped.text
+    assert FOOTER.search(capped.text)
+    free = await provider.generate(make_request(max_output_tokens=5000))
+    assert free.finish_reason == "stop"
+    assert free.usage.output_tokens < 5000
+    small_model = GPT41.model_copy(update={"name": "sim:tiny", "max_output_tokens": 12})
+    by_model = await provider.generate(make_request(small_model))
+    assert (by_model.usage.output_tokens, by_model.finish_reason) == (12, "length")
+    verdict = await provider.generate(make_request(content=free.text, purpose="judge", max_output_tokens=5))
+    assert (verdict.usage.output_tokens, verdict.finish_reason) == (5, "length")
+    json.loads(verdict.text)
+
+
+async def test_truncated_answers_are_worse() -> None:
+    provider = sim(quality_noise=0)
+    full = footer_quality((await provider.generate(make_request())).text)
+    cut = footer_quality((await provider.generate(make_request(max_output_tokens=20))).text)
+    assert cut < full - 1
+
+
+async def test_cost_is_exact_at_the_model_prices() -> None:
+    for request in requests_batch(12):
+        generation = await sim().generate(request)
+        assert generation.cost == request.model.cost(generation.usage) > 0
+
+
+async def test_latency_zero_scale_never_sleeps_and_reports_simulated_latency() -> None:
+    slept: list[float] = []
+
+    async def record(seconds: float) -> None:
+        slept.append(seconds)
+
+    provider = sim(sleep=record)
+    results = [await provider.generate(r) for r in requests_batch(20)]
+    assert slept == []
+    assert all(g.latency_ms > 100 for g in results)
+
+
+async def test_latency_scale_sleeps_the_scaled_latency() -> None:
+    slept: list[float] = []
+
+    async def record(seconds: float) -> None:
+        slept.append(seconds)
+
+    generation = await SimulatedProvider(latency_scale=0.01, sleep=record).generate(make_request())
+    assert slept == [pytest.approx(generation.latency_ms * 0.01 / 1000)]
+
+
+async def test_cheap_models_are_faster() -> None:
+    provider = sim()
+    nano, opus = CATALOG.get("sim:gpt-5-nano"), CATALOG.get("sim:claude-opus-4-1")
+
+    async def median_latency(model: ModelProfile) -> float:
+        return statistics.median(
+            [(await provider.generate(make_request(model, f"q{i}"))).latency_ms for i in range(60)]
+        )
+
+    fast, slow = await median_latency(nano), await median_latency(opus)
+    assert 500 < fast < 3000
+    assert slow > 2 * fast
+
+
+# -- context window and faults --------------------------------------------------------------------
+async def test_prompt_beyond_the_context_window_is_refused() -> None:
+    small = GPT41.model_copy(update={"name": "sim:small-window", "context_window": 1000})
+    await sim().generate(make_request(small, "x" * 400, max_output_tokens=900))  # 100 + 900 fits
+    with pytest.raises(ContextLengthExceeded) as info:
+        await sim().generate(make_request(small, "x" * 404, max_output_tokens=900))
+    assert (info.value.status_code, info.value.model, info.value.provider) == (400, "sim:small-window", "sim")
+
+
+@pytest.mark.parametrize(
+    ("kind", "error_class", "status", "retryable"),
+    [
+        ("timeout", ProviderTimeout, None, True),
+        ("rate_limit", RateLimited, 429, True),
+        ("server_error", ProviderServerError, 503, True),
+        ("context_length", ContextLengthExceeded, 400, False),
+        ("content_filter", ContentFiltered, 400, False),
+    ],
+)
+async def test_scripted_faults_raise_the_matching_exception(
+    kind: Any, error_class: type[ProviderError], status: int | None, retryable: bool
+) -> None:
+    faults = Faults(retry_after=2.5).fail_next("sim:gpt-4.1", kind)
+    provider = sim(faults=faults)
+    with pytest.raises(error_class) as info:
+        await provider.generate(make_request())
+    error = info.value
+    assert (error.model, error.provider, error.retryable) == ("sim:gpt-4.1", "sim", retryable)
+    assert "simulated" in str(error)
+    assert getattr(error, "status_code", None) == status
+    if isinstance(error, RateLimited):
+        assert error.retry_after == 2.5
+        assert error.headers["retry-after"] == "2.5"
+    assert faults.pending("sim:gpt-4.1") == []
+    await provider.generate(make_request())  # the script is used up
+
+
+async def test_scripts_apply_in_order_to_the_named_model_only() -> None:
+    faults = Faults(script={"sim:gpt-4.1": ["timeout"]}).fail_next("sim:gpt-4.1", "rate_limit", times=2)
+    provider = sim(faults=faults)
+    await provider.generate(make_request(CATALOG.get("claude")))
+    for expected in (ProviderTimeout, RateLimited, RateLimited):
+        with pytest.raises(expected):
+            await provider.generate(make_request())
+    await provider.generate(make_request())
+
+
+@pytest.mark.parametrize("key", ["sim:gpt-4.1", "gpt-4.1", "openai:gpt-4.1"])
+async def test_a_script_key_may_be_the_name_the_model_id_or_a_profile_alias(key: str) -> None:
+    provider = sim(faults=Faults().fail_next(key, "server_error"))
+    with pytest.raises(ProviderServerError):
+        await provider.generate(make_request())
+
+
+def test_faults_validation() -> None:
+    with pytest.raises(ValidationError):
+        Faults(timeout_rate=1.5)
+    with pytest.raises(ValidationError):
+        Faults(rate_limit_rate=-0.1)
+    with pytest.raises(ValidationError, match="must be at most 1"):
+        Faults(timeout_rate=0.6, server_error_rate=0.6)
+    with pytest.raises(ValidationError):
+        Faults(script={"sim:gpt-4.1": ["explode"]})
+    with pytest.raises(ValidationError):
+        Faults(retry_after=-1)
+    with pytest.raises(ConfigurationError, match="unknown fault kind 'explode'"):
+        Faults().fail_next("sim:gpt-4.1", "explode")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="times must be a positive integer"):
+        Faults().fail_next("sim:gpt-4.1", "timeout", times=0)
+
+
+async def outcomes(provider: SimulatedProvider, batch: list[GenerationRequest]) -> list[str]:
+    result = []
+    for request in batch:
+        try:
+            await provider.generate(request)
+            result.append("ok")
+        except ProviderError as error:
+            result.append(type(error).__name__)
+    return result
+
+
+async def test_random_faults_are_deterministic_for_a_seed() -> None:
+    faults = {"timeout_rate": 0.1, "rate_limit_rate": 0.3, "server_error_rate": 0.1, "retry_after": 0.5}
+    batch = requests_batch(60)
+    first = await outcomes(sim(seed=1, faults=Faults(**faults)), batch)
+    again = await outcomes(sim(seed=1, faults=Faults(**faults)), batch)
+    other = await outcomes(sim(seed=2, faults=Faults(**faults)), batch)
+    assert first == again
+    assert first != other
+    assert {"ok", "RateLimited", "ProviderTimeout", "ProviderServerError"} <= set(first)
+    assert 0.3 < first.count("ok") / len(first) < 0.7
+
+
+async def test_retrying_the_same_request_can_succeed_with_the_same_answer() -> None:
+    batch = requests_batch(30)
+    clean = [as_tuple(await sim(seed=4).generate(r)) for r in batch]
+    provider = sim(seed=4, faults=Faults(rate_limit_rate=0.6, retry_after=3.0))
+    failed_first = 0
+    for request, expected in zip(batch, clean, strict=True):
+        for attempt in range(30):
+            try:
+                generation = await provider.generate(request)
+            except RateLimited as error:
+                assert error.retry_after == 3.0
+                failed_first += attempt == 0
+                continue
+            assert as_tuple(generation) == expected
+            break
+        else:
+            pytest.fail("a request never succeeded after 30 attempts")
+    assert failed_first >= 10
+
+
+async def test_random_faults_hit_only_the_listed_models() -> None:
+    provider = sim(faults=Faults(server_error_rate=1.0, models={"openai:gpt-4.1"}))
+    with pytest.raises(ProviderServerError):
+        await provider.generate(make_request(GPT41))
+    await provider.generate(make_request(CATALOG.get("claude")))
