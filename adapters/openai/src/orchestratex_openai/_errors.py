@@ -1,0 +1,122 @@
+"""The one place where OpenAI SDK exceptions become `orchestratex.exceptions` (as httpx maps httpcore's)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+
+import openai
+import pydantic
+
+from orchestratex.exceptions import (
+    AuthenticationError,
+    ContentFiltered,
+    ContextLengthExceeded,
+    MalformedResponse,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderServerError,
+    ProviderTimeout,
+    RateLimited,
+)
+
+__all__ = ["map_openai_errors", "retry_after_seconds"]
+
+_CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
+_CONTEXT_PHRASES = ("maximum context length", "context length", "context window", "too many tokens")
+_FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "invalid_prompt"})
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from `retry-after-ms` (milliseconds) or `retry-after` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(float(ms) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _status_error(exc: openai.APIStatusError, *, provider: str, model: str, api_key_env: str | None) -> ProviderError:
+    status = exc.status_code
+    headers = dict(exc.response.headers)
+    code = (exc.code or "").lower()
+    detail = _message(exc)
+
+    def http(cls: type[ProviderHTTPError], message: str) -> ProviderHTTPError:
+        return cls(message, status_code=status, body=exc.body, headers=headers, model=model, provider=provider)
+
+    if status in (401, 403):
+        hint = f"set {api_key_env} to a valid key" if api_key_env else "check the server's API key"
+        what = "rejected the API key" if status == 401 else "refused access (permission denied)"
+        return http(AuthenticationError, f"{provider} {what} ({status}): {detail}; {hint}")
+    if status == 429:
+        if code == "insufficient_quota":
+            return http(ProviderHTTPError, f"{provider} quota exhausted (429): {detail}")
+        return RateLimited(
+            f"{provider} rate limit (429): {detail}",
+            retry_after=retry_after_seconds(headers),
+            body=exc.body,
+            headers=headers,
+            model=model,
+            provider=provider,
+        )
+    if code in _CONTEXT_CODES or (status in (400, 413) and any(p in detail.lower() for p in _CONTEXT_PHRASES)):
+        return http(ContextLengthExceeded, f"{provider} model {model}: prompt too long ({status}): {detail}")
+    if code in _FILTER_CODES:
+        return http(ContentFiltered, f"{provider} content filter ({status}): {detail}")
+    if status == 408:
+        return ProviderTimeout(f"{provider} request timed out (408): {detail}", model=model, provider=provider)
+    if status >= 500:
+        return http(ProviderServerError, f"{provider} server error ({status}): {detail}")
+    return http(ProviderHTTPError, f"{provider} error ({status}): {detail}")
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, Mapping) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return exc.message
+
+
+@contextmanager
+def map_openai_errors(*, provider: str, model: str, api_key_env: str | None) -> Iterator[None]:
+    """Translate every exception the OpenAI SDK (or the response mapping) raises into the OrchestrateX tree.
+
+    `ProviderError`s raised inside the block get `model` and `provider` filled in when missing.
+    """
+    try:
+        yield
+    except ProviderError as exc:
+        exc.model = exc.model or model
+        exc.provider = exc.provider or provider
+        raise
+    except openai.APITimeoutError as exc:
+        raise ProviderTimeout(f"{provider} did not answer in time", model=model, provider=provider) from exc
+    except openai.APIConnectionError as exc:
+        raise ProviderConnectionError(
+            f"cannot reach {provider}: {exc.__cause__ or exc}", model=model, provider=provider
+        ) from exc
+    except openai.APIStatusError as exc:
+        raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
+    except (openai.APIResponseValidationError, json.JSONDecodeError, pydantic.ValidationError) as exc:
+        raise MalformedResponse(
+            f"{provider} answered with a body that is not a valid response: {exc}", model=model, provider=provider
+        ) from exc
+    except openai.OpenAIError as exc:
+        raise ProviderError(f"{provider} call failed: {exc}", model=model, provider=provider) from exc

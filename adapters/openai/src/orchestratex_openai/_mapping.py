@@ -1,0 +1,195 @@
+"""Protocol mapping: `GenerationRequest` → Chat Completions / Responses parameters, and their answers → `Generation`.
+
+Pure functions over plain data and the SDK's response objects; no I/O, no client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from typing import Any, Literal, get_args, get_origin
+
+from orchestratex.exceptions import ContentFiltered, MalformedResponse, ProviderServerError
+from orchestratex.providers import Generation, GenerationRequest
+from orchestratex.usage import Usage
+
+__all__ = [
+    "chat_params",
+    "generation_from_chat",
+    "generation_from_response",
+    "is_reasoning_model",
+    "json_object_text",
+    "response_params",
+    "responses_only_models",
+]
+
+JSON_INSTRUCTION = "Answer with a single JSON object and nothing else."
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls"}
+_FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
+
+
+@cache
+def responses_only_models() -> frozenset[str]:
+    """Model ids the installed SDK accepts only on the Responses API (in `ResponsesModel`, not in `ChatModel`)."""
+    from openai.types.shared.chat_model import ChatModel
+    from openai.types.shared.responses_model import ResponsesModel
+
+    def literals(tp: Any) -> set[str]:
+        if get_origin(tp) is Literal:
+            return {v for v in get_args(tp) if isinstance(v, str)}
+        return {v for arg in get_args(tp) for v in literals(arg)}
+
+    return frozenset(literals(ResponsesModel) - literals(ChatModel))
+
+
+def is_reasoning_model(model_id: str) -> bool:
+    """Whether `model_id` is an OpenAI reasoning model, which rejects `temperature` and `stop`."""
+    base = model_id.rsplit("/", 1)[-1]
+    return base.startswith(_REASONING_PREFIXES) and "-chat" not in base
+
+
+def _wants_json_instruction(request: GenerationRequest) -> bool:
+    # OpenAI's JSON mode requires the word "JSON" in the conversation.
+    return request.json_output and not any("json" in m.content.lower() for m in request.messages)
+
+
+def chat_params(request: GenerationRequest, *, max_tokens_param: str, reasoning: bool) -> dict[str, Any]:
+    """Keyword arguments for `client.chat.completions.create`."""
+    messages: list[dict[str, str]] = [{"role": m.role, "content": m.content} for m in request.messages]
+    if _wants_json_instruction(request):
+        messages.insert(0, {"role": "system", "content": JSON_INSTRUCTION})
+    params: dict[str, Any] = {
+        "model": request.model.version,
+        "messages": messages,
+        max_tokens_param: request.max_output_tokens,
+    }
+    if request.temperature is not None and not reasoning:
+        params["temperature"] = request.temperature
+    if request.stop and not reasoning:
+        params["stop"] = request.stop
+    if request.json_output:
+        params["response_format"] = {"type": "json_object"}
+    return params
+
+
+def response_params(request: GenerationRequest, *, reasoning: bool) -> dict[str, Any]:
+    """Keyword arguments for `client.responses.create` (stateless: `store=False`)."""
+    instructions = request.system
+    if _wants_json_instruction(request):
+        instructions = f"{instructions}\n\n{JSON_INSTRUCTION}" if instructions else JSON_INSTRUCTION
+    params: dict[str, Any] = {
+        "model": request.model.version,
+        "input": [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"],
+        "max_output_tokens": request.max_output_tokens,
+        "store": False,
+    }
+    if instructions:
+        params["instructions"] = instructions
+    if request.temperature is not None and not reasoning:
+        params["temperature"] = request.temperature
+    if request.json_output:
+        params["text"] = {"format": {"type": "json_object"}}
+    return params
+
+
+def json_object_text(text: str) -> str:
+    """The JSON object in `text` (bare, in a code fence, or surrounded by prose), or `MalformedResponse`."""
+    stripped = text.strip()
+    candidates = [stripped]
+    fenced = _FENCE.search(stripped)
+    if fenced:
+        candidates.append(fenced.group(1))
+    start, end = stripped.find("{"), stripped.rfind("}")
+    if 0 <= start < end:
+        candidates.append(stripped[start : end + 1])
+    for candidate in candidates:
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return candidate
+    raise MalformedResponse(f"asked for a JSON object, got: {text[:200]!r}")
+
+
+def _cut_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
+    cuts = [i for i in (text.find(s) for s in stop or ()) if i >= 0]
+    return (text[: min(cuts)], True) if cuts else (text, False)
+
+
+def _generation(text: str, finish: str, usage: Usage, request: GenerationRequest, *, stop_sent: bool) -> Generation:
+    if not stop_sent and request.stop:
+        text, cut = _cut_at_stop(text, request.stop)
+        finish = "stop" if cut else finish
+    if request.json_output:
+        text = json_object_text(text)
+    return Generation(
+        text=text, usage=usage, finish_reason=finish, model_name=request.model.name, cost=request.model.cost(usage)
+    )
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_sent: bool) -> Generation:
+    """A `Generation` with exact usage and cost from a `ChatCompletion` (the provider adds the latency)."""
+    choices = getattr(completion, "choices", None)
+    usage = getattr(completion, "usage", None)
+    if not choices or usage is None:
+        raise MalformedResponse("chat completion without choices or usage")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    finish = getattr(choice, "finish_reason", None)
+    content = getattr(message, "content", None)
+    if finish == "content_filter" or (not content and getattr(message, "refusal", None)):
+        raise ContentFiltered(
+            f"the answer was withheld: {getattr(message, 'refusal', None) or 'content filter'}",
+            status_code=200,
+            body=completion.model_dump() if hasattr(completion, "model_dump") else None,
+        )
+    if not isinstance(finish, str) or not isinstance(content, str | None):
+        raise MalformedResponse("chat completion choice without a finish reason or text")
+    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    completion_details = getattr(usage, "completion_tokens_details", None)
+    prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+    if not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
+        raise MalformedResponse("chat completion usage without token counts")
+    tokens = Usage(
+        input_tokens=prompt_tokens,
+        output_tokens=completion_tokens,
+        cached_input_tokens=_int(getattr(prompt_details, "cached_tokens", 0)),
+        reasoning_tokens=_int(getattr(completion_details, "reasoning_tokens", 0)),
+    )
+    return _generation(content or "", _FINISH.get(finish, finish), tokens, request, stop_sent=stop_sent)
+
+
+def generation_from_response(response: Any, request: GenerationRequest) -> Generation:
+    """A `Generation` with exact usage and cost from a Responses API `Response`."""
+    status = getattr(response, "status", None)
+    usage = getattr(response, "usage", None)
+    if status == "failed":
+        error = getattr(response, "error", None)
+        raise ProviderServerError(f"the response failed: {getattr(error, 'message', error)}", status_code=500)
+    reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
+    if reason == "content_filter":
+        raise ContentFiltered("the answer was withheld by the content filter", status_code=200)
+    if usage is None or not isinstance(getattr(response, "output", None), list):
+        raise MalformedResponse("response without output or usage")
+    input_tokens, output_tokens = getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)
+    if not isinstance(input_tokens, int) or not isinstance(output_tokens, int):
+        raise MalformedResponse("response usage without token counts")
+    for item in response.output:
+        for part in getattr(item, "content", None) or ():
+            if getattr(part, "type", None) == "refusal":
+                raise ContentFiltered(f"the answer was withheld: {part.refusal}", status_code=200)
+    finish = "length" if reason == "max_output_tokens" else "stop" if status == "completed" else str(reason or status)
+    tokens = Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_input_tokens=_int(getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", 0)),
+        reasoning_tokens=_int(getattr(getattr(usage, "output_tokens_details", None), "reasoning_tokens", 0)),
+    )
+    return _generation(response.output_text, finish, tokens, request, stop_sent=False)

@@ -1,0 +1,181 @@
+"""The connection to OpenAI (or an OpenAI-compatible server): key, base URL and the SDK client's lifecycle."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+
+from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
+from orchestratex.providers import Generation, GenerationRequest, Provider, check_allow_model_requests
+
+try:
+    import openai
+except ImportError as exc:  # pragma: no cover - exercised only without the SDK
+    raise ImportError("the OpenAI adapter needs the openai SDK: pip install 'orchestratex[openai]'") from exc
+
+from ._errors import map_openai_errors
+from ._mapping import (
+    chat_params,
+    generation_from_chat,
+    generation_from_response,
+    is_reasoning_model,
+    response_params,
+    responses_only_models,
+)
+
+if TYPE_CHECKING:
+    import httpx2
+
+__all__ = ["ApiMode", "OpenAIProvider"]
+
+ApiMode = Literal["auto", "chat", "responses"]
+"""Which OpenAI API serves a call: `chat` (Chat Completions), `responses`, or `auto`."""
+
+
+class OpenAIProvider(Provider):
+    """OpenAI models through the official SDK (`openai.AsyncOpenAI`), or any OpenAI-compatible server.
+
+    Calls use Chat Completions; with `api="auto"` (the default) a model the installed SDK offers
+    only on the Responses API (`gpt-5-pro`, `o3-pro`, …) goes through `client.responses.create`.
+    The SDK's own retries are off (`max_retries=0`): the orchestrator is the one retry owner.
+
+    ```python
+    from orchestratex_openai import OpenAIProvider
+
+    provider = OpenAIProvider(api_key="sk-...")                        # api.openai.com
+    local = OpenAIProvider(api_key="unused", base_url="http://localhost:11434/v1")  # Ollama
+    ```
+
+    Pass `client=` (an `openai.AsyncOpenAI`) or `http_client=` (an `httpx2.AsyncClient`) to inject
+    your own; they are never closed by `aclose()`. A provider that built its own HTTP connection
+    refuses to send anything while `orchestratex.providers.ALLOW_MODEL_REQUESTS` is False.
+    """
+
+    name: ClassVar[str] = "openai"
+    env_vars: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    api_key_env: ClassVar[str | None] = "OPENAI_API_KEY"
+    """The variable holding the API key (named in authentication errors)."""
+    base_url_env: ClassVar[str | None] = "OPENAI_BASE_URL"
+    """The variable that overrides the base URL."""
+    default_base_url: ClassVar[str] = "https://api.openai.com/v1"
+    """Where requests go when no base URL is configured."""
+    requires_api_key: ClassVar[bool] = True
+    """Whether the default server needs a key (local servers do not)."""
+    default_api: ClassVar[ApiMode] = "auto"
+    max_tokens_param: ClassVar[str] = "max_completion_tokens"
+    """The Chat Completions parameter carrying the output limit (`max_tokens` on most compatible servers)."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        client: openai.AsyncOpenAI | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+        timeout: float = 120.0,
+        api: ApiMode | None = None,
+    ) -> None:
+        if api not in (None, "auto", "chat", "responses"):
+            raise UserError(f"{type(self).__name__}: api must be 'auto', 'chat' or 'responses', got {api!r}")
+        self.api: ApiMode = api or self.default_api
+        """Which API serves calls (see `ApiMode`)."""
+        self._owns_connection = client is None and http_client is None
+        if client is not None:
+            if api_key is not None or base_url is not None or http_client is not None:
+                raise UserError(f"{type(self).__name__}: pass either client= or api_key/base_url/http_client, not both")
+            self._client = client.with_options(max_retries=0)
+            self._owns_client = False
+        else:
+            base_url = base_url or self._env(self.base_url_env) or self.default_base_url
+            api_key = api_key or self._env(self.api_key_env)
+            if not api_key:
+                if self._needs_key(base_url):
+                    raise self._not_configured()
+                api_key = "unused"  # local servers ignore it, but the SDK needs a string
+            self._client = openai.AsyncOpenAI(
+                api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client
+            )
+            self._owns_client = http_client is None
+        self.base_url: str = str(self._client.base_url)
+        """The server the provider talks to."""
+
+    # -- configuration ---------------------------------------------------------------------------
+    @staticmethod
+    def _env(var: str | None, env: Mapping[str, str] | None = None) -> str | None:
+        env = os.environ if env is None else env
+        return (env.get(var) or None) if var else None
+
+    @classmethod
+    def _not_configured(cls) -> ProviderNotConfigured:
+        var = cls.api_key_env or cls.base_url_env
+        return ProviderNotConfigured(
+            f"{cls.name}: no API key; set {var} (or pass api_key=)", provider=cls.name, env_var=var
+        )
+
+    @classmethod
+    def _needs_key(cls, base_url: str) -> bool:
+        """Whether calls to `base_url` need a key: those to the provider's own hosted server do."""
+        return cls.requires_api_key and base_url.rstrip("/") == cls.default_base_url.rstrip("/")
+
+    @classmethod
+    def is_configured(cls, env: Mapping[str, str] | None = None) -> bool:
+        """Whether `env` holds the API key, or sets the base URL of a server that needs none.
+
+        Servers that never need a key (`requires_api_key = False`) count as configured only when
+        their base-URL variable is set.
+        """
+        base_url = cls._env(cls.base_url_env, env)
+        if not cls.requires_api_key:
+            return base_url is not None
+        return cls._env(cls.api_key_env, env) is not None or (base_url is not None and not cls._needs_key(base_url))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        """The provider configured by `env` (default: `os.environ`), or `ProviderNotConfigured` naming the variable."""
+        if not cls.is_configured(env):
+            raise cls._not_configured()
+        return cls(
+            api_key=cls._env(cls.api_key_env, env) or "unused",
+            base_url=cls._env(cls.base_url_env, env) or cls.default_base_url,
+        )
+
+    def _uses_responses(self, model_id: str) -> bool:
+        if self.api == "auto":
+            return model_id in responses_only_models()
+        return self.api == "responses"
+
+    # -- calls -----------------------------------------------------------------------------------
+    async def generate(self, request: GenerationRequest) -> Generation:
+        """One call to the model `request.model.version`; errors are mapped to `orchestratex.exceptions`."""
+        model = request.model
+        if not model.priced:
+            raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
+        if self._owns_connection:
+            check_allow_model_requests()
+        reasoning = is_reasoning_model(model.version)
+        with map_openai_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
+            generation = await self._call(request, reasoning)
+        return generation
+
+    async def _call(self, request: GenerationRequest, reasoning: bool) -> Generation:
+        params: dict[str, Any]
+        start = time.perf_counter()  # latency covers the HTTP round trip, not the mapping
+        if self._uses_responses(request.model.version):
+            params = response_params(request, reasoning=reasoning)
+            response = await self._client.responses.create(**params)
+            latency_ms = (time.perf_counter() - start) * 1000
+            generation = generation_from_response(response, request)
+        else:
+            params = chat_params(request, max_tokens_param=self.max_tokens_param, reasoning=reasoning)
+            completion = await self._client.chat.completions.create(**params)
+            latency_ms = (time.perf_counter() - start) * 1000
+            generation = generation_from_chat(completion, request, stop_sent="stop" in params)
+        generation.latency_ms = latency_ms
+        return generation
+
+    async def aclose(self) -> None:
+        """Close the SDK client and its connections if this provider created them."""
+        if self._owns_client:
+            await self._client.close()

@@ -1,0 +1,455 @@
+"""The contract every provider adapter must pass, written once and reused by each adapter's tests.
+
+Subclass `ProviderContract` in your adapter's tests, implement its hooks (how to build your
+provider around a `MockServer`, and what your vendor's documented JSON looks like), and pytest
+runs every scenario against your adapter:
+
+```python
+from orchestratex.testing.provider_contract import MockServer, ProviderContract, Reply
+
+
+class TestMyAdapterContract(ProviderContract):
+    provider_class = MyProvider
+    api_key_env = "MY_API_KEY"
+    sdk_modules = ("my_sdk",)
+
+    def make_provider(self, server: MockServer) -> MyProvider:
+        return MyProvider(api_key="test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()))
+
+    def success_reply(self, usage: Usage, *, text: str, finish: str = "stop") -> Reply: ...
+    def error_reply(self, kind: ErrorKind, *, headers: Mapping[str, str] | None = None) -> Reply: ...
+    def blocked_reply(self) -> Reply: ...
+    def check_request(self, sent: RecordedRequest, request: GenerationRequest) -> None: ...
+    def check_json_request(self, sent: RecordedRequest) -> None: ...
+```
+
+Every scenario counts the HTTP requests the server received: one `generate()` makes exactly one
+request, even for a 429, a 500 or a timeout, because the orchestrator is the one retry owner.
+The end-to-end scenarios run a real `Orchestrator` with the adapter on the mock server: a 429
+followed by a success waits as the `Retry-After` header says, and a model that keeps answering
+500 is replaced by the next one.
+
+Needs pytest, and `httpx2` (or `httpx`) for the ready-made mock transports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import pytest
+
+from ..catalog import ModelProfile
+from ..exceptions import (
+    AuthenticationError,
+    ContentFiltered,
+    ContextLengthExceeded,
+    MalformedResponse,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderServerError,
+    ProviderTimeout,
+    RateLimited,
+    UnknownPriceError,
+    UserError,
+)
+from ..providers import Generation, GenerationRequest, Message, Provider, load_provider_class
+from ..usage import Usage
+
+if TYPE_CHECKING:
+    import httpx
+    import httpx2
+
+__all__ = [
+    "ErrorKind",
+    "MockServer",
+    "ProviderContract",
+    "RecordedRequest",
+    "Reply",
+]
+
+ErrorKind = Literal["rate_limit", "server", "auth", "forbidden", "context_length"]
+"""The vendor error answers an adapter must describe in `ProviderContract.error_reply`."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One canned answer of the `MockServer`."""
+
+    status: int = 200
+    """HTTP status code."""
+    json: Any = None
+    """A JSON body (ignored when `content` is given)."""
+    content: bytes | None = None
+    """A raw body, to send something that is not JSON."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Response headers (`content-type: application/json` is added for a `json` body)."""
+    fail: Literal["timeout", "connect"] | None = None
+    """Instead of answering, raise the transport's read timeout or connection error."""
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the `MockServer` received."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    """Header names in lower case."""
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+class MockServer:
+    """A scripted HTTP server: answers each request with the next queued `Reply` and records it.
+
+    `queue()` adds replies answered once each, in order; `always()` sets the reply used when the
+    queue is empty. A request with nothing to answer fails the test loudly.
+    """
+
+    def __init__(self, *replies: Reply) -> None:
+        self._queue: deque[Reply] = deque(replies)
+        self._default: Reply | None = None
+        self.requests: list[RecordedRequest] = []
+        """Every request received, in order."""
+
+    def queue(self, *replies: Reply) -> MockServer:
+        """Answer the next requests with `replies`, one each, in order."""
+        self._queue.extend(replies)
+        return self
+
+    def always(self, reply: Reply) -> MockServer:
+        """Answer with `reply` whenever the queue is empty."""
+        self._default = reply
+        return self
+
+    def next_reply(self, request: RecordedRequest) -> Reply:
+        """Record `request` and return the reply to send."""
+        self.requests.append(request)
+        if self._queue:
+            return self._queue.popleft()
+        if self._default is not None:
+            return self._default
+        raise AssertionError(f"MockServer: unexpected request #{len(self.requests)}: {request.method} {request.url}")
+
+    def _handle(self, module: Any, request: Any) -> Any:
+        recorded = RecordedRequest(
+            method=request.method,
+            url=str(request.url),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=request.read(),
+        )
+        reply = self.next_reply(recorded)
+        if reply.fail == "timeout":
+            raise module.ReadTimeout("mock read timeout", request=request)
+        if reply.fail == "connect":
+            raise module.ConnectError("mock connection refused", request=request)
+        headers = dict(reply.headers)
+        if reply.content is not None:
+            return module.Response(reply.status, content=reply.content, headers=headers)
+        if reply.json is None:
+            return module.Response(reply.status, content=b"", headers=headers)
+        return module.Response(reply.status, json=reply.json, headers=headers)
+
+    def httpx2_transport(self) -> httpx2.MockTransport:
+        """An `httpx2.MockTransport` served by this server (for SDKs built on httpx2)."""
+        import httpx2
+
+        return httpx2.MockTransport(lambda request: self._handle(httpx2, request))
+
+    def httpx_transport(self) -> httpx.MockTransport:
+        """An `httpx.MockTransport` served by this server (for SDKs built on httpx)."""
+        import httpx
+
+        return httpx.MockTransport(lambda request: self._handle(httpx, request))
+
+
+def _exact_cost(model: ModelProfile, usage: Usage) -> float:
+    """The expected cost, computed independently of `ModelProfile.cost`."""
+    assert model.input_cost_per_1k is not None and model.output_cost_per_1k is not None
+    cached_price = model.cached_input_cost_per_1k
+    if cached_price is None:
+        cached_price = model.input_cost_per_1k
+    fresh = usage.input_tokens - usage.cached_input_tokens
+    total = (
+        Decimal(fresh) * Decimal(str(model.input_cost_per_1k))
+        + Decimal(usage.cached_input_tokens) * Decimal(str(cached_price))
+        + Decimal(usage.output_tokens) * Decimal(str(model.output_cost_per_1k))
+    ) / 1000
+    return float(total.quantize(Decimal("1e-12")))
+
+
+class ProviderContract(ABC):
+    """The scenarios every provider adapter passes. Subclass it as `Test<Name>Contract` and fill the hooks."""
+
+    provider_class: ClassVar[type[Provider]]
+    """The adapter's `Provider` subclass (it must be registered under the `orchestratex.providers` entry point)."""
+    api_key_env: ClassVar[str]
+    """The environment variable `from_env` reads the API key from; error messages must name it."""
+    sdk_modules: ClassVar[tuple[str, ...]] = ()
+    """Top-level modules of the vendor SDK, which `import orchestratex` must not import."""
+
+    # -- hooks -----------------------------------------------------------------------------------
+    @abstractmethod
+    def make_provider(self, server: MockServer) -> Provider:
+        """The provider under test, sending its HTTP requests to `server` (through an injected client)."""
+
+    @abstractmethod
+    def success_reply(self, usage: Usage, *, text: str, finish: Literal["stop", "length"] = "stop") -> Reply:
+        """A documented success body answering `text` with exactly `usage` (output tokens include reasoning)."""
+
+    @abstractmethod
+    def error_reply(self, kind: ErrorKind, *, headers: Mapping[str, str] | None = None) -> Reply:
+        """The vendor's documented error answer for `kind`, with extra response `headers`."""
+
+    @abstractmethod
+    def blocked_reply(self) -> Reply:
+        """The vendor's answer when its safety system blocks the prompt or the response."""
+
+    @abstractmethod
+    def check_request(self, sent: RecordedRequest, request: GenerationRequest) -> None:
+        """Assert that `sent` carries `request`: model id, system and user messages, token limit, stop, temperature."""
+
+    @abstractmethod
+    def check_json_request(self, sent: RecordedRequest) -> None:
+        """Assert that `sent` asks the vendor for a JSON object (the request had `json_output=True`)."""
+
+    def model_profile(self) -> ModelProfile:
+        """A priced model served by the adapter; override to use one of your catalog's models."""
+        name = self.provider_class.name
+        return ModelProfile(
+            name=f"{name}:contract-model",
+            input_cost_per_1k=0.0025,
+            cached_input_cost_per_1k=0.00125,
+            output_cost_per_1k=0.01,
+            context_window=32_000,
+            max_output_tokens=4096,
+        )
+
+    def make_request(self, **overrides: Any) -> GenerationRequest:
+        """The request most scenarios send."""
+        data: dict[str, Any] = {
+            "model": self.model_profile(),
+            "messages": [
+                Message(role="system", content="You are terse."),
+                Message(role="user", content="Name a prime number."),
+            ],
+            "max_output_tokens": 321,
+            "temperature": 0.25,
+            "stop": ["END"],
+        }
+        data.update(overrides)
+        return GenerationRequest(**data)
+
+    def malformed_replies(self) -> list[Reply]:
+        """Answers the adapter must report as `MalformedResponse` (override to add vendor-specific ones)."""
+        return [
+            Reply(200, content=b'{"truncated": ', headers={"content-type": "application/json"}),
+            Reply(200, json={}),
+        ]
+
+    # -- fixtures --------------------------------------------------------------------------------
+    @pytest.fixture
+    def server(self) -> MockServer:
+        return MockServer()
+
+    @pytest.fixture
+    async def provider(self, server: MockServer) -> AsyncIterator[Provider]:
+        provider = self.make_provider(server)
+        yield provider
+        await provider.aclose()
+
+    async def _fail(self, provider: Provider, server: MockServer, reply: Reply) -> ProviderError:
+        server.queue(reply)
+        request = self.make_request()
+        with pytest.raises(ProviderError) as info:
+            await provider.generate(request)
+        assert len(server.requests) == 1, "one generate() must make exactly one HTTP request: no SDK retries"
+        return info.value
+
+    # -- success ---------------------------------------------------------------------------------
+    async def test_success_text_usage_and_exact_cost(self, provider: Provider, server: MockServer) -> None:
+        usage = Usage(input_tokens=1200, output_tokens=345, cached_input_tokens=200, reasoning_tokens=45)
+        server.queue(self.success_reply(usage, text="Seven."))
+        request = self.make_request()
+        generation = await provider.generate(request)
+        assert isinstance(generation, Generation)
+        assert generation.text == "Seven."
+        assert generation.usage == usage
+        assert generation.cost == _exact_cost(request.model, usage)
+        assert generation.cost == request.model.cost(usage) > 0
+        assert generation.finish_reason == "stop"
+        assert generation.model_name == request.model.name
+        assert generation.latency_ms >= 0
+        assert len(server.requests) == 1
+        self.check_request(server.requests[0], request)
+
+    async def test_usage_without_cache_or_reasoning(self, provider: Provider, server: MockServer) -> None:
+        usage = Usage(input_tokens=10, output_tokens=3)
+        server.queue(self.success_reply(usage, text="2"))
+        generation = await provider.generate(self.make_request())
+        assert generation.usage == usage
+        assert generation.cost == _exact_cost(self.model_profile(), usage)
+
+    async def test_length_finish_reason(self, provider: Provider, server: MockServer) -> None:
+        usage = Usage(input_tokens=20, output_tokens=321)
+        server.queue(self.success_reply(usage, text="Two, three, five, sev", finish="length"))
+        generation = await provider.generate(self.make_request())
+        assert generation.finish_reason == "length"
+        assert generation.usage == usage
+
+    async def test_minimal_request(self, provider: Provider, server: MockServer) -> None:
+        usage = Usage(input_tokens=5, output_tokens=1)
+        server.queue(self.success_reply(usage, text="ok"))
+        request = self.make_request(
+            messages=[Message(role="user", content="Say ok.")], temperature=None, stop=None, max_output_tokens=16
+        )
+        generation = await provider.generate(request)
+        assert generation.text == "ok"
+        self.check_request(server.requests[0], request)
+
+    # -- judges ----------------------------------------------------------------------------------
+    async def test_judge_json_output(self, provider: Provider, server: MockServer) -> None:
+        verdict = {"score": 8.5, "feedback": "Correct and concise."}
+        server.queue(self.success_reply(Usage(input_tokens=50, output_tokens=12), text=json.dumps(verdict)))
+        generation = await provider.generate(self.make_request(json_output=True, purpose="judge"))
+        assert json.loads(generation.text) == verdict
+        self.check_json_request(server.requests[0])
+
+    async def test_judge_json_in_a_code_fence_is_unwrapped(self, provider: Provider, server: MockServer) -> None:
+        text = 'Here is my verdict:\n```json\n{"score": 6, "feedback": "Too long."}\n```'
+        server.queue(self.success_reply(Usage(input_tokens=50, output_tokens=20), text=text))
+        generation = await provider.generate(self.make_request(json_output=True, purpose="judge"))
+        assert json.loads(generation.text) == {"score": 6, "feedback": "Too long."}
+
+    async def test_judge_answer_without_json_is_malformed(self, provider: Provider, server: MockServer) -> None:
+        reply = self.success_reply(Usage(input_tokens=50, output_tokens=5), text="I give it an eight.")
+        server.queue(reply)
+        with pytest.raises(MalformedResponse):
+            await provider.generate(self.make_request(json_output=True, purpose="judge"))
+
+    # -- errors: one HTTP request each, mapped to the exception tree ------------------------------
+    @pytest.mark.parametrize(
+        ("headers", "expected"),
+        [({"retry-after-ms": "1500"}, 1.5), ({"retry-after": "7"}, 7.0), ({}, None)],
+        ids=["retry-after-ms", "retry-after", "no-header"],
+    )
+    async def test_rate_limited_carries_retry_after(
+        self, provider: Provider, server: MockServer, headers: dict[str, str], expected: float | None
+    ) -> None:
+        error = await self._fail(provider, server, self.error_reply("rate_limit", headers=headers))
+        assert isinstance(error, RateLimited)
+        assert error.retryable
+        assert error.status_code == 429
+        assert error.retry_after == expected
+
+    async def test_server_error_is_retryable_and_not_retried_by_the_sdk(
+        self, provider: Provider, server: MockServer
+    ) -> None:
+        error = await self._fail(provider, server, self.error_reply("server"))
+        assert isinstance(error, ProviderServerError)
+        assert error.retryable
+        assert error.status_code >= 500
+
+    async def test_timeout(self, provider: Provider, server: MockServer) -> None:
+        error = await self._fail(provider, server, Reply(fail="timeout"))
+        assert isinstance(error, ProviderTimeout)
+        assert error.retryable
+
+    async def test_connection_error(self, provider: Provider, server: MockServer) -> None:
+        error = await self._fail(provider, server, Reply(fail="connect"))
+        assert isinstance(error, ProviderConnectionError)
+        assert error.retryable
+
+    async def test_malformed_body(self, provider: Provider, server: MockServer) -> None:
+        for reply in self.malformed_replies():
+            server.requests.clear()
+            error = await self._fail(provider, server, reply)
+            assert isinstance(error, MalformedResponse), f"{reply!r} gave {error!r}"
+            assert not error.retryable
+
+    @pytest.mark.parametrize("kind", ["auth", "forbidden"])
+    async def test_authentication_error_names_the_variable(
+        self, provider: Provider, server: MockServer, kind: ErrorKind
+    ) -> None:
+        error = await self._fail(provider, server, self.error_reply(kind))
+        assert isinstance(error, AuthenticationError)
+        assert error.status_code == (401 if kind == "auth" else 403)
+        assert not error.retryable
+        assert self.api_key_env in str(error)
+
+    async def test_context_length_exceeded(self, provider: Provider, server: MockServer) -> None:
+        error = await self._fail(provider, server, self.error_reply("context_length"))
+        assert isinstance(error, ContextLengthExceeded)
+        assert not error.retryable
+
+    async def test_content_filtered(self, provider: Provider, server: MockServer) -> None:
+        error = await self._fail(provider, server, self.blocked_reply())
+        assert isinstance(error, ContentFiltered)
+        assert not error.retryable
+
+    async def test_errors_name_model_and_provider(self, provider: Provider, server: MockServer) -> None:
+        error = await self._fail(provider, server, self.error_reply("server"))
+        assert error.model == self.model_profile().name
+        assert error.provider == self.provider_class.name
+
+    # -- configuration and lifecycle -------------------------------------------------------------
+    async def test_unpriced_model_is_refused_before_any_request(self, provider: Provider, server: MockServer) -> None:
+        unpriced = ModelProfile(name=f"{self.provider_class.name}:unpriced")
+        with pytest.raises(UnknownPriceError):
+            await provider.generate(self.make_request(model=unpriced))
+        assert server.requests == []
+
+    async def test_injected_client_survives_aclose(self, provider: Provider, server: MockServer) -> None:
+        await provider.aclose()
+        server.queue(self.success_reply(Usage(input_tokens=3, output_tokens=1), text="still here"))
+        generation = await provider.generate(self.make_request())
+        assert generation.text == "still here"
+
+    def test_missing_key_names_the_variable(self) -> None:
+        assert not self.provider_class.is_configured({})
+        with pytest.raises(ProviderNotConfigured) as info:
+            self.provider_class.from_env({})
+        assert self.api_key_env in str(info.value)
+        assert info.value.provider == self.provider_class.name
+
+    async def test_from_env_respects_allow_model_requests(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import orchestratex.providers
+
+        env = {self.api_key_env: "sk-test-not-a-real-key"}
+        assert self.provider_class.is_configured(env)
+        provider = self.provider_class.from_env(env)
+        monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", False)
+        try:
+            with pytest.raises(UserError, match="ALLOW_MODEL_REQUESTS"):
+                await provider.generate(self.make_request())
+        finally:
+            await provider.aclose()
+
+    def test_registered_through_the_entry_point(self) -> None:
+        assert load_provider_class(self.provider_class.name) is self.provider_class
+
+    def test_core_import_does_not_import_the_sdk(self) -> None:
+        if not self.sdk_modules:
+            pytest.skip("the adapter names no SDK modules")
+        code = (
+            "import sys, orchestratex, orchestratex.providers, orchestratex.catalog\n"
+            f"print([m for m in {list(self.sdk_modules)!r} if m in sys.modules])"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=dict(os.environ)
+        )
+        assert out.stdout.strip() == "[]"
