@@ -290,6 +290,40 @@ async def test_judging_an_answer_without_a_footer_uses_a_stable_pseudo_quality()
     assert len(qualities) > 20
 
 
+async def test_the_judged_answer_is_found_under_an_answer_heading() -> None:
+    provider = sim(judge_noise=0)
+    judge = CATALOG.get("sim:gpt-5")
+
+    async def score(prompt: str) -> float:
+        verdict = await provider.generate(make_request(judge, prompt, purpose="judge"))
+        return float(json.loads(verdict.text)["score"])
+
+    same_answer = {await score(f"TASK:\nQuestion {i}\n\nANSWER:\nParis is the capital.") for i in range(5)}
+    assert len(same_answer) == 1
+    assert same_answer == {await score("Question 9\n<answer>Paris is the capital.</answer>")}
+    other_answers = {await score(f"TASK:\nQuestion\n\nANSWER:\nAnswer {i}") for i in range(20)}
+    assert len(other_answers) > 5
+
+
+async def test_end_to_end_with_the_orchestrator_refinement_and_judging() -> None:
+    from orchestratex import Orchestrator
+
+    orchestrator = Orchestrator(providers=[SimulatedProvider(seed=1, latency_scale=0)])
+    result = await orchestrator.run(
+        "Write a Python function that merges two sorted lists", evaluation_threshold=10, max_iterations=3
+    )
+    assert result.status == "completed"
+    assert result.simulated
+    iterations = result.orchestration.iterations
+    assert len(iterations) == 3
+    for iteration in iterations:
+        assert iteration.response is not None and iteration.evaluation is not None
+        assert abs(iteration.evaluation.score - footer_quality(iteration.response)) < 2
+        assert iteration.evaluation.feedback.startswith("Simulated judge:")
+    assert all("refined answer" in (it.response or "") for it in iterations[1:])
+    assert footer_quality(iterations[-1].response or "") >= footer_quality(iterations[0].response or "")
+
+
 # -- text -----------------------------------------------------------------------------------------
 async def test_every_answer_says_plainly_that_it_is_simulated() -> None:
     provider = sim()

@@ -29,6 +29,7 @@ FOOTER_RE: Final = re.compile(
 """The footer every simulated answer ends with; its quality tells a later call what it is refining or judging."""
 
 _TAGGED_ANSWER: Final = re.compile(r"<(answer|response)>\s*(.*?)\s*</\1>", re.DOTALL | re.IGNORECASE)
+_ANSWER_HEADING: Final = re.compile(r"^(?:answer|response)\s*:[ \t]*\n", re.MULTILINE | re.IGNORECASE)
 
 
 def footer(model_name: str, quality: float) -> str:
@@ -57,9 +58,16 @@ def pseudo_quality(answer: str) -> float:
 
 
 def answer_under_evaluation(contents: list[str]) -> str:
-    """The answer a judge prompt asks about: `<answer>`/`<response>` tagged text, else the last message."""
+    """The answer a judge prompt asks about.
+
+    The text in the last `<answer>`/`<response>` tags, else after the last `ANSWER:` heading line,
+    else the whole last message.
+    """
     for content in reversed(contents):
         tagged = _TAGGED_ANSWER.findall(content)
         if tagged:
             return str(tagged[-1][1])
+        headings = list(_ANSWER_HEADING.finditer(content))
+        if headings:
+            return content[headings[-1].end() :].strip()
     return contents[-1] if contents else ""
