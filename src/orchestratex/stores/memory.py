@@ -1,0 +1,554 @@
+"""`MemoryStore`: everything in plain dicts of one process, for tests, notebooks and one-off runs.
+
+Every method runs without awaiting anything, so each is atomic with respect to the other tasks of
+the event loop. Nothing survives the process. Not thread-safe: use it from one event loop.
+
+Snapshots, not deep copies: `commit` keeps a shallow snapshot of the orchestration (its own fields,
+its `iterations` list and each iteration's fields, lists included), because a deep copy costs
+hundreds of microseconds. Reassigning fields, appending iterations or updating an iteration in place
+after a commit therefore never changes what is stored; only objects nested *below* an iteration
+(an `Evaluation`, its verdicts) and the orchestration's `settings` are shared, so replace those rather
+than mutating them in place once committed. Reads return fresh snapshots the caller may change freely.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from statistics import median
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel
+
+from .._ids import utcnow
+from ..events import Event
+from ..exceptions import ConfigurationError, Conflict, NotFound
+from ..records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
+from ._base import Analytics, DomainUsage, ModelStats, ModelUsage, RoutingStat, Store, check_session_transition
+
+__all__ = ["MemoryStore"]
+
+_M = TypeVar("_M", bound=BaseModel)
+_PICO = 1_000_000_000_000
+_DEFAULT_DOMAIN = "general"
+_RESUMABLE = frozenset({"pending", "running"})
+_new = object.__new__
+_setattr = object.__setattr__
+
+
+# -- helpers shared with the SQLite store (private to the stores package) ----------------------------
+
+
+def _to_pico(amount: float) -> int:
+    """US dollars as integer pico-dollars, rounded exactly as `orchestratex.usage.add_costs` rounds."""
+    scaled = amount * 1e12
+    as_int = int(scaled)
+    if as_int == scaled:  # the common case: an amount with at most 12 decimals
+        return as_int
+    return int(Decimal(repr(amount)).scaleb(12).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def _from_pico(pico: int) -> float:
+    return pico / _PICO  # int / int is correctly rounded: the same float as add_costs gives
+
+
+_MAX_AMOUNT = 1_000_000.0
+"""The most one amount may be (US dollars): sums are kept in 64-bit pico-dollars, up to ~9.2 million."""
+
+
+def _check_amount(name: str, amount: float) -> None:
+    if not math.isfinite(amount) or not 0 <= amount <= _MAX_AMOUNT:
+        raise ValueError(f"{name} must be a number of US dollars between 0 and {_MAX_AMOUNT:,.0f}, not {amount!r}")
+
+
+def _check_page(limit: int, offset: int) -> None:
+    if limit < 0 or offset < 0:
+        raise ValueError(f"limit and offset must be >= 0 (got limit={limit}, offset={offset})")
+
+
+def _check_commit(
+    session_id: str, events: Sequence[Event], calls: Sequence[CallRecord], spent: float, released: float
+) -> None:
+    if spent or released:
+        _check_amount("spent", spent)
+        _check_amount("released", released)
+    for event in events:
+        if event.session_id != session_id:
+            raise ValueError(f"event {event.type} belongs to session {event.session_id!r}, not {session_id!r}")
+    for call in calls:
+        if call.session_id != session_id:
+            raise ValueError(f"a call record of session {call.session_id!r} cannot commit to {session_id!r}")
+
+
+def _rank_offset(n: int, percent: int) -> int:
+    """0-based position of the nearest-rank `percent` percentile among `n` sorted values."""
+    return max(1, -(-percent * n // 100)) - 1
+
+
+def _domain(orchestration: Orchestration) -> str:
+    return orchestration.domain or _DEFAULT_DOMAIN
+
+
+def _snapshot(model: _M) -> _M:
+    """A copy of `model` that shares nested models but not lists (about 1 µs; `model_copy` is slower)."""
+    new = _new(model.__class__)
+    _setattr(new, "__dict__", {k: v.copy() if type(v) is list else v for k, v in model.__dict__.items()})
+    _setattr(new, "__pydantic_fields_set__", set(model.__pydantic_fields_set__))
+    _setattr(new, "__pydantic_extra__", model.__pydantic_extra__)
+    _setattr(new, "__pydantic_private__", model.__pydantic_private__)
+    return new
+
+
+def _snapshot_orchestration(orchestration: Orchestration) -> Orchestration:
+    new = _snapshot(orchestration)
+    new.__dict__["iterations"] = [_snapshot(it) for it in orchestration.iterations]
+    return new
+
+
+def _page(items: Iterable[_M], limit: int, offset: int) -> list[_M]:
+    ordered = sorted(items, key=lambda doc: doc.created_at.timestamp())  # type: ignore[attr-defined]
+    return ordered[offset : offset + limit]
+
+
+class _Budget:
+    """A session's money and event counter, in pico-dollars."""
+
+    __slots__ = ("limit", "reserved", "seq", "total")
+
+    def __init__(self, total: int, limit: int | None) -> None:
+        self.total = total
+        self.reserved = 0
+        self.limit = limit
+        self.seq = 0
+
+
+class MemoryStore(Store):
+    """A `Store` in plain dicts: fast, atomic within one event loop, gone when the process ends."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, Session] = {}
+        self._budgets: dict[str, _Budget] = {}
+        self._sessions_by_user: dict[str, list[str]] = {}
+        self._threads: dict[str, Thread] = {}
+        self._threads_by_session: dict[str, list[str]] = {}
+        self._orchestrations: dict[str, Orchestration] = {}
+        self._orchestrations_by_session: dict[str, list[str]] = {}
+        self._orchestrations_by_thread: dict[str, list[str]] = {}
+        self._active: dict[str, None] = {}
+        """Ids of pending/running orchestrations, in insertion order."""
+        self._events: dict[str, list[Event]] = {}
+        self._calls_by_user: dict[str, list[CallRecord]] = {}
+        self._calls_by_session: dict[str, list[CallRecord]] = {}
+        self._calls_by_model: dict[str, list[CallRecord]] = {}
+        self._reservations: dict[tuple[str, str], int] = {}
+        self._leases: dict[str, tuple[str, float]] = {}
+        self._counters: dict[str, list[Any]] = {}
+        self._routing: dict[tuple[str, str, str], RoutingStat] = {}
+        self._api_keys: dict[str, ApiKey] = {}
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        """`memory://` (nothing else may follow the scheme)."""
+        parts = urlsplit(url)
+        if parts.scheme != "memory" or parts.netloc or parts.path or parts.query or parts.fragment:
+            raise ConfigurationError(f"a memory store URL is exactly 'memory://', not {url!r}")
+        return cls()
+
+    # -- sessions -----------------------------------------------------------------------------
+    async def create_session(self, session: Session) -> Session:
+        if session.id in self._sessions:
+            raise Conflict(f"session {session.id!r} already exists")
+        if session.reserved_cost != 0:
+            raise ValueError("a new session cannot hold reserved budget (reserved_cost must be 0)")
+        _check_amount("total_cost", session.total_cost)
+        limit = session.settings.cost_limit
+        self._sessions[session.id] = _snapshot(session)
+        self._budgets[session.id] = _Budget(_to_pico(session.total_cost), None if limit is None else _to_pico(limit))
+        self._sessions_by_user.setdefault(session.user_id, []).append(session.id)
+        self._events[session.id] = []
+        return session
+
+    def _session(self, session_id: str) -> Session:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise NotFound(f"no session {session_id!r}")
+        return session
+
+    def _session_view(self, session: Session) -> Session:
+        view = session.model_copy(deep=True)
+        budget = self._budgets[session.id]
+        view.total_cost = _from_pico(budget.total)
+        view.reserved_cost = _from_pico(budget.reserved)
+        return view
+
+    async def get_session(self, session_id: str) -> Session:
+        return self._session_view(self._session(session_id))
+
+    async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
+        _check_page(limit, offset)
+        found = (self._sessions[i] for i in self._sessions_by_user.get(user_id, ()))
+        return [self._session_view(s) for s in _page(found, limit, offset)]
+
+    async def set_session_status(self, session_id: str, status: SessionStatus) -> Session:
+        session = self._session(session_id)
+        check_session_transition(session.status, status)
+        if status != session.status:
+            now = utcnow()
+            session.status = status
+            session.updated_at = now
+            if status in ("completed", "cancelled"):
+                session.session_end = now
+        return self._session_view(session)
+
+    # -- threads ------------------------------------------------------------------------------
+    async def create_thread(self, thread: Thread) -> Thread:
+        if thread.id in self._threads:
+            raise Conflict(f"thread {thread.id!r} already exists")
+        self._session(thread.session_id)
+        self._threads[thread.id] = _snapshot(thread)
+        self._threads_by_session.setdefault(thread.session_id, []).append(thread.id)
+        return thread
+
+    async def get_thread(self, thread_id: str) -> Thread:
+        thread = self._threads.get(thread_id)
+        if thread is None:
+            raise NotFound(f"no thread {thread_id!r}")
+        return _snapshot(thread)
+
+    async def list_threads(self, session_id: str, *, limit: int = 100, offset: int = 0) -> list[Thread]:
+        _check_page(limit, offset)
+        found = (self._threads[i] for i in self._threads_by_session.get(session_id, ()))
+        return [_snapshot(t) for t in _page(found, limit, offset)]
+
+    # -- orchestrations -----------------------------------------------------------------------
+    def _store_orchestration(self, orchestration: Orchestration) -> None:
+        oid = orchestration.id
+        if oid not in self._orchestrations:
+            self._orchestrations_by_session.setdefault(orchestration.session_id, []).append(oid)
+            self._orchestrations_by_thread.setdefault(orchestration.thread_id, []).append(oid)
+        self._orchestrations[oid] = _snapshot_orchestration(orchestration)
+        if orchestration.status in _RESUMABLE:
+            self._active[oid] = None
+        else:
+            self._active.pop(oid, None)
+
+    async def create_orchestration(self, orchestration: Orchestration) -> Orchestration:
+        if orchestration.id in self._orchestrations:
+            raise Conflict(f"orchestration {orchestration.id!r} already exists")
+        self._session(orchestration.session_id)
+        if orchestration.thread_id not in self._threads:
+            raise NotFound(f"no thread {orchestration.thread_id!r}")
+        self._store_orchestration(orchestration)
+        return orchestration
+
+    async def get_orchestration(self, orchestration_id: str) -> Orchestration:
+        orchestration = self._orchestrations.get(orchestration_id)
+        if orchestration is None:
+            raise NotFound(f"no orchestration {orchestration_id!r}")
+        return _snapshot_orchestration(orchestration)
+
+    async def list_orchestrations(
+        self, *, session_id: str | None = None, thread_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Orchestration]:
+        _check_page(limit, offset)
+        if thread_id is not None:
+            ids: Iterable[str] = self._orchestrations_by_thread.get(thread_id, ())
+        elif session_id is not None:
+            ids = self._orchestrations_by_session.get(session_id, ())
+        else:
+            ids = self._orchestrations
+        found = (self._orchestrations[i] for i in ids)
+        if session_id is not None and thread_id is not None:
+            found = (o for o in found if o.session_id == session_id)
+        return [_snapshot_orchestration(o) for o in _page(found, limit, offset)]
+
+    async def commit(
+        self,
+        orchestration: Orchestration,
+        events: Sequence[Event] = (),
+        *,
+        calls: Sequence[CallRecord] = (),
+        spent: float = 0.0,
+        released: float = 0.0,
+    ) -> Sequence[Event]:
+        session_id = orchestration.session_id
+        budget = self._budgets.get(session_id)
+        if budget is None:
+            raise NotFound(f"no session {session_id!r}")
+        _check_commit(session_id, events, calls, spent, released)
+        # Nothing below can fail: the commit is all-or-nothing.
+        if released:
+            key = (session_id, orchestration.id)
+            held = self._reservations.get(key, 0)
+            freed = min(held, _to_pico(released))
+            if held - freed:
+                self._reservations[key] = held - freed
+            else:
+                self._reservations.pop(key, None)
+            budget.reserved -= freed
+        if spent:
+            budget.total += _to_pico(spent)
+        orchestration.updated_at = utcnow()
+        self._store_orchestration(orchestration)
+        if calls:
+            for call in calls:
+                kept = _snapshot(call)
+                self._calls_by_user.setdefault(call.user_id, []).append(kept)
+                self._calls_by_session.setdefault(session_id, []).append(kept)
+                self._calls_by_model.setdefault(call.model_name, []).append(kept)
+        if events:
+            stream = self._events[session_id]
+            for event in events:
+                budget.seq += 1
+                event.seq = budget.seq
+                stream.append(_snapshot(event))
+        return events
+
+    # -- budget -------------------------------------------------------------------------------
+    async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
+        _check_amount("amount", amount)
+        budget = self._budgets.get(session_id)
+        if budget is None:
+            raise NotFound(f"no session {session_id!r}")
+        pico = _to_pico(amount)
+        if budget.limit is not None and budget.total + budget.reserved + pico > budget.limit:
+            return False
+        budget.reserved += pico
+        key = (session_id, orchestration_id)
+        self._reservations[key] = self._reservations.get(key, 0) + pico
+        return True
+
+    async def release_reservations(self, session_id: str, orchestration_id: str) -> float:
+        budget = self._budgets.get(session_id)
+        if budget is None:
+            raise NotFound(f"no session {session_id!r}")
+        held = self._reservations.pop((session_id, orchestration_id), 0)
+        budget.reserved -= held
+        return _from_pico(held)
+
+    # -- events -------------------------------------------------------------------------------
+    async def list_events(
+        self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
+    ) -> list[Event]:
+        _check_page(limit, since)
+        stream = self._events.get(session_id)
+        if stream is None:
+            raise NotFound(f"no session {session_id!r}")
+        if orchestration_id is None:
+            return [_snapshot(e) for e in stream[since : since + limit]]
+        out: list[Event] = []
+        for event in stream[since:]:
+            if len(out) >= limit:
+                break
+            if event.orchestration_id == orchestration_id:
+                out.append(_snapshot(event))
+        return out
+
+    # -- leases -------------------------------------------------------------------------------
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        if orchestration_id not in self._orchestrations:
+            raise NotFound(f"no orchestration {orchestration_id!r}")
+        now = time.time()
+        lease = self._leases.get(orchestration_id)
+        if lease is not None and lease[0] != owner and lease[1] > now:
+            return False
+        self._leases[orchestration_id] = (owner, now + ttl_s)
+        return True
+
+    async def release(self, orchestration_id: str, owner: str) -> None:
+        lease = self._leases.get(orchestration_id)
+        if lease is not None and lease[0] == owner:
+            del self._leases[orchestration_id]
+
+    async def list_resumable(self, *, limit: int = 100) -> list[str]:
+        _check_page(limit, 0)
+        now = time.time()
+        free = []
+        for oid in self._active:
+            lease = self._leases.get(oid)
+            if lease is None or lease[1] <= now:
+                free.append(self._orchestrations[oid])
+        return [o.id for o in _page(free, limit, 0)]
+
+    # -- counters -----------------------------------------------------------------------------
+    async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        if ttl_s is not None and not ttl_s > 0:
+            raise ValueError(f"a counter ttl_s must be > 0 seconds, not {ttl_s!r}")
+        now = time.time()
+        counter = self._counters.get(key)
+        if counter is None or (counter[1] is not None and counter[1] <= now):
+            if len(self._counters) > 10_000:
+                self._sweep_counters(now)
+            self._counters[key] = [amount, None if ttl_s is None else now + ttl_s]
+            return amount
+        counter[0] += amount
+        return int(counter[0])
+
+    def _sweep_counters(self, now: float) -> None:
+        for key in [k for k, (_, expires) in self._counters.items() if expires is not None and expires <= now]:
+            del self._counters[key]
+
+    # -- router statistics --------------------------------------------------------------------
+    async def record_routing_outcome(
+        self,
+        router: str,
+        *,
+        domain: str,
+        model_name: str,
+        score: float,
+        cost: float,
+        latency_ms: float,
+        output_tokens: int,
+    ) -> None:
+        key = (router, domain, model_name)
+        stat = self._routing.get(key)
+        if stat is None:
+            stat = self._routing[key] = RoutingStat(domain=domain, model_name=model_name)
+        stat.n += 1
+        stat.score_sum += score
+        stat.score_sq_sum += score * score
+        stat.cost_sum += cost
+        stat.latency_ms_sum += latency_ms
+        stat.output_tokens_sum += output_tokens
+
+    async def routing_stats(self, router: str) -> list[RoutingStat]:
+        found = [s for (r, _, _), s in self._routing.items() if r == router]
+        return [s.model_copy() for s in sorted(found, key=lambda s: (s.domain, s.model_name))]
+
+    # -- API keys -----------------------------------------------------------------------------
+    async def create_api_key(self, key: ApiKey) -> ApiKey:
+        if key.key_hash in self._api_keys:
+            raise Conflict("an API key with this hash already exists")
+        self._api_keys[key.key_hash] = _snapshot(key)
+        return key
+
+    async def get_api_key(self, key_hash: str) -> ApiKey | None:
+        key = self._api_keys.get(key_hash)
+        return None if key is None else _snapshot(key)
+
+    # -- analytics ----------------------------------------------------------------------------
+    async def session_analytics(self, session_id: str) -> Analytics:
+        self._session(session_id)
+        orchestrations = [self._orchestrations[i] for i in self._orchestrations_by_session.get(session_id, ())]
+        return _analytics(
+            "session",
+            session_id,
+            sessions=1,
+            threads=len(self._threads_by_session.get(session_id, ())),
+            orchestrations=orchestrations,
+            calls=self._calls_by_session.get(session_id, ()),
+        )
+
+    async def user_analytics(self, user_id: str) -> Analytics:
+        session_ids = self._sessions_by_user.get(user_id, ())
+        orchestrations = [o for o in self._orchestrations.values() if o.user_id == user_id]
+        threads = sum(1 for t in self._threads.values() if t.user_id == user_id)
+        return _analytics(
+            "user",
+            user_id,
+            sessions=len(session_ids),
+            threads=threads,
+            orchestrations=orchestrations,
+            calls=self._calls_by_user.get(user_id, ()),
+        )
+
+    async def model_stats(self, model_name: str) -> ModelStats:
+        calls = self._calls_by_model.get(model_name, ())
+        if not calls:
+            return ModelStats(model_name=model_name)
+        errors = sum(1 for c in calls if c.error is not None)
+        p50, p95 = _percentiles([c.latency_ms for c in calls])
+        by_domain: dict[str, list[float]] = {}
+        for c in calls:
+            if c.role == "generate" and c.score is not None:
+                by_domain.setdefault(c.domain, []).append(c.score)
+        return ModelStats(
+            model_name=model_name,
+            requests=len(calls),
+            errors=errors,
+            error_rate=errors / len(calls),
+            latency_p50_ms=p50,
+            latency_p95_ms=p95,
+            mean_score_by_domain={d: sum(s) / len(s) for d, s in sorted(by_domain.items())},
+        )
+
+
+def _percentiles(values: list[float]) -> tuple[float | None, float | None]:
+    """Nearest-rank p50 and p95."""
+    if not values:
+        return None, None
+    values.sort()
+    return values[_rank_offset(len(values), 50)], values[_rank_offset(len(values), 95)]
+
+
+def _model_usage(model_name: str, calls: list[CallRecord]) -> ModelUsage:
+    scores = [c.score for c in calls if c.role == "generate" and c.score is not None]
+    p50, p95 = _percentiles([c.latency_ms for c in calls])
+    return ModelUsage(
+        model_name=model_name,
+        calls=len(calls),
+        generations=sum(1 for c in calls if c.role == "generate"),
+        judgements=sum(1 for c in calls if c.role == "judge"),
+        cost=_from_pico(sum(_to_pico(c.cost) for c in calls)),
+        mean_score=sum(scores) / len(scores) if scores else None,
+        errors=sum(1 for c in calls if c.error is not None),
+        latency_p50_ms=p50,
+        latency_p95_ms=p95,
+    )
+
+
+def _analytics(
+    scope: str,
+    scope_id: str,
+    *,
+    sessions: int,
+    threads: int,
+    orchestrations: list[Orchestration],
+    calls: Sequence[CallRecord],
+) -> Analytics:
+    by_status: dict[str, int] = {}
+    by_domain: dict[str, list[Orchestration]] = {}
+    for o in orchestrations:
+        by_status[o.status] = by_status.get(o.status, 0) + 1
+        by_domain.setdefault(_domain(o), []).append(o)
+    scores = [o.final_score for o in orchestrations if o.final_score is not None]
+    iterations = sum(len(o.iterations) for o in orchestrations)
+    by_model: dict[str, list[CallRecord]] = {}
+    for c in calls:
+        by_model.setdefault(c.model_name, []).append(c)
+    p50, p95 = _percentiles([c.latency_ms for c in calls])
+    domains = []
+    for domain, group in sorted(by_domain.items()):
+        group_scores = [o.final_score for o in group if o.final_score is not None]
+        domains.append(
+            DomainUsage(
+                domain=domain,
+                orchestrations=len(group),
+                cost=_from_pico(sum(_to_pico(o.total_cost) for o in group)),
+                mean_final_score=sum(group_scores) / len(group_scores) if group_scores else None,
+            )
+        )
+    return Analytics(
+        scope=scope,
+        scope_id=scope_id,
+        sessions=sessions,
+        threads=threads,
+        orchestrations=len(orchestrations),
+        by_status=by_status,
+        total_cost=_from_pico(sum(_to_pico(o.total_cost) for o in orchestrations)),
+        input_tokens=sum(c.input_tokens for c in calls),
+        output_tokens=sum(c.output_tokens for c in calls),
+        total_iterations=iterations,
+        mean_iterations=iterations / len(orchestrations) if orchestrations else None,
+        mean_final_score=sum(scores) / len(scores) if scores else None,
+        median_final_score=median(scores) if scores else None,
+        latency_p50_ms=p50,
+        latency_p95_ms=p95,
+        models=[_model_usage(name, group) for name, group in sorted(by_model.items())],
+        domains=domains,
+    )

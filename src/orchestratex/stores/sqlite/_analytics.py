@@ -1,0 +1,191 @@
+"""Analytics as SQL aggregates over the indexed columns: nothing is loaded row by row into Python.
+
+Percentiles and medians are read with `ORDER BY … LIMIT 1 OFFSET k` on an index whose order is the
+value's order, scanning from whichever end is nearer, so a p95 over 300,000 calls reads ~15,000
+index entries and never sorts. Percentiles are nearest-rank; the median of an even count is the
+mean of the two middle values (like `statistics.median`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Literal
+
+from .._base import Analytics, DomainUsage, ModelStats, ModelUsage
+from ..memory import _from_pico, _rank_offset
+
+__all__ = ["model_stats", "scope_analytics"]
+
+
+class _Scope:
+    """Column, index hints and counts for one analytics scope."""
+
+    def __init__(self, scope: Literal["session", "user"]) -> None:
+        self.column = "session_id" if scope == "session" else "user_id"
+        user = scope == "user"
+        self.orchestrations = "INDEXED BY ix_orchestrations_user" if user else ""
+        self.scores = "INDEXED BY ix_orchestrations_user_score" if user else ""
+        self.calls_by_model = "INDEXED BY ix_calls_user_model" if user else "INDEXED BY ix_calls_session"
+        self.latency = "INDEXED BY ix_calls_user_latency" if user else ""
+
+
+_SCOPES = {"session": _Scope("session"), "user": _Scope("user")}
+
+
+def _nth(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], n: int, offset: int) -> float:
+    """The value at 0-based `offset` of `n` ordered values; `sql` ends with `ORDER BY x {order} LIMIT 1 OFFSET ?`."""
+    if offset <= (n - 1) // 2:
+        row = conn.execute(sql.format(order="ASC"), (*params, offset)).fetchone()
+    else:
+        row = conn.execute(sql.format(order="DESC"), (*params, n - 1 - offset)).fetchone()
+    return float(row[0])
+
+
+def _percentiles(
+    conn: sqlite3.Connection, sql: str, params: tuple[object, ...], n: int
+) -> tuple[float | None, float | None]:
+    if n == 0:
+        return None, None
+    return _nth(conn, sql, params, n, _rank_offset(n, 50)), _nth(conn, sql, params, n, _rank_offset(n, 95))
+
+
+def _median(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], n: int) -> float | None:
+    if n == 0:
+        return None
+    if n % 2:
+        return _nth(conn, sql, params, n, n // 2)
+    return (_nth(conn, sql, params, n, n // 2 - 1) + _nth(conn, sql, params, n, n // 2)) / 2
+
+
+def _model_usages(conn: sqlite3.Connection, s: _Scope, scope_id: str) -> tuple[list[ModelUsage], int, int, int]:
+    """Per-model usage, plus the scope's total input tokens, output tokens and number of calls."""
+    rows = conn.execute(
+        "SELECT model_name, COUNT(*), TOTAL(role = 'generate'), TOTAL(role = 'judge'), SUM(cost_pico),"
+        " SUM(input_tokens), SUM(output_tokens), SUM(CASE WHEN role = 'generate' THEN score END),"
+        " COUNT(CASE WHEN role = 'generate' THEN score END), SUM(failed)"
+        f" FROM calls {s.calls_by_model} WHERE {s.column} = ? GROUP BY model_name ORDER BY model_name",
+        (scope_id,),
+    ).fetchall()
+    latency_sql = (
+        f"SELECT latency_ms FROM calls {s.calls_by_model} WHERE {s.column} = ? AND model_name = ?"
+        " ORDER BY latency_ms {order} LIMIT 1 OFFSET ?"
+    )
+    models = []
+    input_tokens = output_tokens = calls = 0
+    for name, n, generations, judgements, cost, tokens_in, tokens_out, score_sum, scored, errors in rows:
+        p50, p95 = _percentiles(conn, latency_sql, (scope_id, name), n)
+        models.append(
+            ModelUsage(
+                model_name=name,
+                calls=n,
+                generations=int(generations),
+                judgements=int(judgements),
+                cost=_from_pico(cost),
+                mean_score=score_sum / scored if scored else None,
+                errors=errors,
+                latency_p50_ms=p50,
+                latency_p95_ms=p95,
+            )
+        )
+        input_tokens += tokens_in
+        output_tokens += tokens_out
+        calls += n
+    return models, input_tokens, output_tokens, calls
+
+
+def scope_analytics(
+    conn: sqlite3.Connection, scope: Literal["session", "user"], scope_id: str, sessions: int, threads: int
+) -> Analytics:
+    """Aggregates over the orchestrations and calls of one session or one user (call in a read transaction)."""
+    s = _SCOPES[scope]
+    by_status: dict[str, int] = {}
+    domains: dict[str, list[float]] = {}  # domain -> [orchestrations, pico, score sum, scored]
+    total_pico = iterations = scored = 0
+    score_sum = 0.0
+    for domain, status, n, pico, its, group_score_sum, group_scored in conn.execute(
+        "SELECT domain, status, COUNT(*), SUM(total_pico), SUM(iterations), TOTAL(final_score), COUNT(final_score)"
+        f" FROM orchestrations {s.orchestrations} WHERE {s.column} = ? GROUP BY domain, status",
+        (scope_id,),
+    ):
+        by_status[status] = by_status.get(status, 0) + n
+        acc = domains.setdefault(domain, [0, 0, 0.0, 0])
+        acc[0] += n
+        acc[1] += pico
+        acc[2] += group_score_sum
+        acc[3] += group_scored
+        total_pico += pico
+        iterations += its
+        score_sum += group_score_sum
+        scored += group_scored
+    orchestrations = sum(by_status.values())
+    models, input_tokens, output_tokens, calls = _model_usages(conn, s, scope_id)
+    median = _median(
+        conn,
+        f"SELECT final_score FROM orchestrations {s.scores} WHERE {s.column} = ? AND final_score IS NOT NULL"
+        " ORDER BY final_score {order} LIMIT 1 OFFSET ?",
+        (scope_id,),
+        scored,
+    )
+    p50, p95 = _percentiles(
+        conn,
+        f"SELECT latency_ms FROM calls {s.latency} WHERE {s.column} = ? ORDER BY latency_ms {{order}} LIMIT 1 OFFSET ?",
+        (scope_id,),
+        calls,
+    )
+    return Analytics(
+        scope=scope,
+        scope_id=scope_id,
+        sessions=sessions,
+        threads=threads,
+        orchestrations=orchestrations,
+        by_status=by_status,
+        total_cost=_from_pico(total_pico),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_iterations=iterations,
+        mean_iterations=iterations / orchestrations if orchestrations else None,
+        mean_final_score=score_sum / scored if scored else None,
+        median_final_score=median,
+        latency_p50_ms=p50,
+        latency_p95_ms=p95,
+        models=models,
+        domains=[
+            DomainUsage(
+                domain=domain,
+                orchestrations=int(n),
+                cost=_from_pico(int(pico)),
+                mean_final_score=ssum / count if count else None,
+            )
+            for domain, (n, pico, ssum, count) in sorted(domains.items())
+        ],
+    )
+
+
+def model_stats(conn: sqlite3.Connection, model_name: str) -> ModelStats:
+    """Statistics of one model over every recorded call (call in a read transaction)."""
+    requests, errors = conn.execute(
+        "SELECT COUNT(*), TOTAL(failed) FROM calls INDEXED BY ix_calls_model WHERE model_name = ?", (model_name,)
+    ).fetchone()
+    if not requests:
+        return ModelStats(model_name=model_name)
+    p50, p95 = _percentiles(
+        conn,
+        "SELECT latency_ms FROM calls INDEXED BY ix_calls_model WHERE model_name = ?"
+        " ORDER BY latency_ms {order} LIMIT 1 OFFSET ?",
+        (model_name,),
+        requests,
+    )
+    by_domain = conn.execute(
+        "SELECT domain, SUM(score), COUNT(score) FROM calls INDEXED BY ix_calls_model"
+        " WHERE model_name = ? AND role = 'generate' AND score IS NOT NULL GROUP BY domain ORDER BY domain",
+        (model_name,),
+    ).fetchall()
+    return ModelStats(
+        model_name=model_name,
+        requests=requests,
+        errors=int(errors),
+        error_rate=errors / requests,
+        latency_p50_ms=p50,
+        latency_p95_ms=p95,
+        mean_score_by_domain={domain: total / n for domain, total, n in by_domain},
+    )

@@ -1,0 +1,175 @@
+"""The SQLite schema: tables, indexes, pragmas and the schema version (for later migrations).
+
+Money is stored as integer pico-dollars (`*_pico` columns), so sums are exact in SQL. Documents
+are stored whole as JSON (`doc`), next to the columns that queries and analytics need.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ...exceptions import StoreError
+
+__all__ = ["SCHEMA_VERSION", "connect", "create_schema"]
+
+SCHEMA_VERSION = 1
+"""The version this code writes; `open` refuses a database created by a newer one."""
+
+BUSY_TIMEOUT_MS = 10_000
+"""How long a connection waits for another process's write lock before failing."""
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    total_pico INTEGER NOT NULL DEFAULT 0,
+    reserved_pico INTEGER NOT NULL DEFAULT 0,
+    limit_pico INTEGER,
+    event_seq INTEGER NOT NULL DEFAULT 0,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_sessions_user ON sessions (user_id, created_at);
+
+CREATE TABLE IF NOT EXISTS threads (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_threads_session ON threads (session_id, created_at);
+CREATE INDEX IF NOT EXISTS ix_threads_user ON threads (user_id);
+
+CREATE TABLE IF NOT EXISTS orchestrations (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    final_score REAL,
+    total_pico INTEGER NOT NULL,
+    iterations INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    lease_owner TEXT,
+    lease_expires REAL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_orchestrations_session ON orchestrations (session_id, created_at);
+CREATE INDEX IF NOT EXISTS ix_orchestrations_thread ON orchestrations (thread_id, created_at);
+CREATE INDEX IF NOT EXISTS ix_orchestrations_user
+    ON orchestrations (user_id, domain, status, total_pico, iterations, final_score);
+CREATE INDEX IF NOT EXISTS ix_orchestrations_user_score
+    ON orchestrations (user_id, final_score) WHERE final_score IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ix_orchestrations_resumable
+    ON orchestrations (created_at) WHERE status IN ('pending', 'running');
+
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY,
+    orchestration_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    model_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    cost_pico INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    score REAL,
+    failed INTEGER NOT NULL,
+    error TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_calls_user_model ON calls
+    (user_id, model_name, latency_ms, role, cost_pico, input_tokens, output_tokens, score, failed);
+CREATE INDEX IF NOT EXISTS ix_calls_user_latency ON calls (user_id, latency_ms);
+CREATE INDEX IF NOT EXISTS ix_calls_session ON calls (session_id, model_name, latency_ms);
+CREATE INDEX IF NOT EXISTS ix_calls_model ON calls (model_name, latency_ms, role, domain, score, failed);
+
+CREATE TABLE IF NOT EXISTS events (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    orchestration_id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS reservations (
+    session_id TEXT NOT NULL,
+    orchestration_id TEXT NOT NULL,
+    amount_pico INTEGER NOT NULL,
+    PRIMARY KEY (session_id, orchestration_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS counters (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL,
+    expires_at REAL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS routing_stats (
+    router TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    model_name TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    score_sum REAL NOT NULL,
+    score_sq_sum REAL NOT NULL,
+    cost_sum REAL NOT NULL,
+    latency_ms_sum REAL NOT NULL,
+    output_tokens_sum INTEGER NOT NULL,
+    PRIMARY KEY (router, domain, model_name)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+"""
+
+
+def connect(database: str) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, synchronous=NORMAL."""
+    conn = sqlite3.connect(
+        database,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=False,
+        cached_statements=256,
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = OFF")
+    return conn
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create every table and index if absent (idempotent, safe when several processes open at once)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+        if row is not None:
+            (version,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"this database has schema version {version}, newer than this OrchestrateX understands"
+                    f" ({SCHEMA_VERSION}): upgrade orchestratex"
+                )
+        for statement in _TABLES.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        if conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

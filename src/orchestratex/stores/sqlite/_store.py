@@ -1,0 +1,623 @@
+"""`SQLiteStore`: the embedded default store, one file shared safely by several processes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal, Self, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from ..._ids import utcnow
+from ...events import EVENT_ADAPTER, Event
+from ...exceptions import ConfigurationError, Conflict, NotFound, StoreError
+from ...records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
+from .._base import Analytics, ModelStats, RoutingStat, Store, check_session_transition
+from ..memory import _check_amount, _check_commit, _check_page, _domain, _from_pico, _to_pico
+from . import _analytics
+from ._schema import connect, create_schema
+from ._worker import Worker
+
+__all__ = ["SQLiteStore"]
+
+_T = TypeVar("_T")
+
+_UPSERT_ORCHESTRATION = """
+INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score, total_pico,
+                            iterations, created_at, updated_at, doc)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    session_id = excluded.session_id, thread_id = excluded.thread_id, user_id = excluded.user_id,
+    status = excluded.status, domain = excluded.domain, final_score = excluded.final_score,
+    total_pico = excluded.total_pico, iterations = excluded.iterations, created_at = excluded.created_at,
+    updated_at = excluded.updated_at, doc = excluded.doc
+"""
+_INSERT_CALL = """
+INSERT INTO calls (orchestration_id, session_id, user_id, model_name, role, domain, cost_pico, input_tokens,
+                   output_tokens, latency_ms, score, failed, error, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_BUMP_SESSION = """
+UPDATE sessions SET total_pico = total_pico + ?, reserved_pico = reserved_pico - ?, event_seq = event_seq + ?
+WHERE id = ? RETURNING event_seq
+"""
+_RESERVE = """
+UPDATE sessions SET reserved_pico = reserved_pico + :amount
+WHERE id = :session AND (limit_pico IS NULL OR total_pico + reserved_pico + :amount <= limit_pico)
+RETURNING 1
+"""
+_INCR = """
+INSERT INTO counters (key, value, expires_at) VALUES (:key, :amount, :expires)
+ON CONFLICT (key) DO UPDATE SET
+    value = CASE WHEN counters.expires_at <= :now THEN excluded.value ELSE counters.value + excluded.value END,
+    expires_at = CASE WHEN counters.expires_at <= :now THEN excluded.expires_at ELSE counters.expires_at END
+RETURNING value
+"""
+_RECORD_OUTCOME = """
+INSERT INTO routing_stats VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)
+ON CONFLICT (router, domain, model_name) DO UPDATE SET
+    n = n + 1, score_sum = score_sum + excluded.score_sum, score_sq_sum = score_sq_sum + excluded.score_sq_sum,
+    cost_sum = cost_sum + excluded.cost_sum, latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum,
+    output_tokens_sum = output_tokens_sum + excluded.output_tokens_sum
+"""
+
+
+def _orchestration_row(o: Orchestration) -> tuple[Any, ...]:
+    return (
+        o.id,
+        o.session_id,
+        o.thread_id,
+        o.user_id,
+        o.status,
+        _domain(o),
+        o.final_score,
+        _to_pico(o.total_cost),
+        len(o.iterations),
+        o.created_at.timestamp(),
+        o.updated_at.timestamp(),
+        o.model_dump_json(),
+    )
+
+
+def _call_row(c: CallRecord) -> tuple[Any, ...]:
+    return (
+        c.orchestration_id,
+        c.session_id,
+        c.user_id,
+        c.model_name,
+        c.role,
+        c.domain,
+        _to_pico(c.cost),
+        c.input_tokens,
+        c.output_tokens,
+        c.latency_ms,
+        c.score,
+        c.error is not None,
+        c.error,
+        c.created_at.timestamp(),
+    )
+
+
+class _Write:
+    """`with _Write(conn):` runs the block in one `BEGIN IMMEDIATE` transaction (the write lock)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._conn.execute("BEGIN IMMEDIATE")
+        return self._conn
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self._conn.execute("COMMIT")
+        elif self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+
+class _Read(_Write):
+    """`with _Read(conn):` one consistent snapshot for several queries."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._conn.execute("BEGIN")
+        return self._conn
+
+
+class SQLiteStore(Store):
+    """A `Store` in one SQLite file (or in memory), using the standard library's `sqlite3`.
+
+    The file is in WAL mode with `synchronous=NORMAL`: a commit survives a crash of the process (not
+    necessarily a power loss of the machine). Several processes may share the file: every write is
+    one `BEGIN IMMEDIATE` transaction, and a process waits up to 10 s for another's write lock. All
+    database work runs in one dedicated thread per store, so the event loop never blocks, and each
+    store method is exactly one hop to that thread.
+
+    Args:
+        path: the database file (its directory is created if needed), or `":memory:"`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
+        self.path = str(path)
+        """The database file, or `:memory:`."""
+        self._worker: Worker | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        """`sqlite:///relative.db`, `sqlite:////absolute/path.db`, or `sqlite://` (`sqlite:///:memory:`) in memory."""
+        parts = urlsplit(url)
+        if parts.scheme != "sqlite":
+            raise ConfigurationError(f"not a sqlite:// URL: {url!r}")
+        if parts.netloc or parts.query or parts.fragment:
+            raise ConfigurationError(
+                f"unsupported SQLite URL {url!r}: use sqlite:///relative.db, sqlite:////absolute/path.db or sqlite://"
+            )
+        path = unquote(parts.path)
+        if path in ("", "/", "/:memory:"):
+            return cls(":memory:")
+        return cls(path[1:])
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._worker is not None:
+            return
+        worker = Worker(f"orchestratex-sqlite:{self.path}")
+        try:
+            self._conn = await worker.run(self._open_sync)
+        except BaseException:
+            worker.stop()
+            raise
+        self._worker = worker
+
+    def _open_sync(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = connect(self.path)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        try:
+            create_schema(conn)
+            conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def close(self) -> None:
+        worker, conn = self._worker, self._conn
+        if worker is None or conn is None:
+            return
+        self._worker = self._conn = None
+        try:
+            await worker.run(conn.close)
+        finally:
+            worker.stop()
+
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        worker = self._worker
+        if worker is None:
+            raise StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
+        try:
+            return await worker.run(fn, *args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite error on {self.path!r}: {exc}") from exc
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        assert self._conn is not None
+        return self._conn
+
+    def _exists(self, table: Literal["sessions", "threads", "orchestrations"], doc_id: str) -> bool:
+        return self._db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (doc_id,)).fetchone() is not None
+
+    # -- sessions -----------------------------------------------------------------------------
+    async def create_session(self, session: Session) -> Session:
+        if session.reserved_cost != 0:
+            raise ValueError("a new session cannot hold reserved budget (reserved_cost must be 0)")
+        _check_amount("total_cost", session.total_cost)
+        limit = session.settings.cost_limit
+        row = (
+            session.id,
+            session.user_id,
+            session.status,
+            session.created_at.timestamp(),
+            _to_pico(session.total_cost),
+            None if limit is None else _to_pico(limit),
+            session.model_dump_json(),
+        )
+        await self._run(self._insert, "session", _INSERT_SESSION, row)
+        return session
+
+    def _insert(self, kind: str, sql: str, row: tuple[Any, ...]) -> None:
+        try:
+            self._db.execute(sql, row)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"{kind} {row[0]!r} already exists") from exc
+
+    def _session_sync(self, session_id: str) -> Session:
+        row = self._db.execute(
+            "SELECT doc, total_pico, reserved_pico FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no session {session_id!r}")
+        return _session_from(row)
+
+    async def get_session(self, session_id: str) -> Session:
+        return await self._run(self._session_sync, session_id)
+
+    async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
+        _check_page(limit, offset)
+        rows = await self._run(
+            self._fetch,
+            "SELECT doc, total_pico, reserved_pico FROM sessions WHERE user_id = ?"
+            " ORDER BY created_at, rowid LIMIT ? OFFSET ?",
+            (user_id, limit, offset),
+        )
+        return [_session_from(row) for row in rows]
+
+    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return self._db.execute(sql, params).fetchall()
+
+    async def set_session_status(self, session_id: str, status: SessionStatus) -> Session:
+        return await self._run(self._set_status_sync, session_id, status)
+
+    def _set_status_sync(self, session_id: str, status: SessionStatus) -> Session:
+        with _Write(self._db) as db:
+            session = self._session_sync(session_id)
+            check_session_transition(session.status, status)
+            if status != session.status:
+                now = utcnow()
+                session.status = status
+                session.updated_at = now
+                if status in ("completed", "cancelled"):
+                    session.session_end = now
+                db.execute(
+                    "UPDATE sessions SET status = ?, doc = ? WHERE id = ?",
+                    (status, session.model_dump_json(), session_id),
+                )
+            return session
+
+    # -- threads ------------------------------------------------------------------------------
+    async def create_thread(self, thread: Thread) -> Thread:
+        row = (thread.id, thread.session_id, thread.user_id, thread.created_at.timestamp(), thread.model_dump_json())
+        await self._run(self._create_thread_sync, row)
+        return thread
+
+    def _create_thread_sync(self, row: tuple[Any, ...]) -> None:
+        with _Write(self._db):
+            if not self._exists("sessions", row[1]):
+                raise NotFound(f"no session {row[1]!r}")
+            self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", row)
+
+    async def get_thread(self, thread_id: str) -> Thread:
+        rows = await self._run(self._fetch, "SELECT doc FROM threads WHERE id = ?", (thread_id,))
+        if not rows:
+            raise NotFound(f"no thread {thread_id!r}")
+        return Thread.model_validate_json(rows[0][0])
+
+    async def list_threads(self, session_id: str, *, limit: int = 100, offset: int = 0) -> list[Thread]:
+        _check_page(limit, offset)
+        rows = await self._run(
+            self._fetch,
+            "SELECT doc FROM threads WHERE session_id = ? ORDER BY created_at, rowid LIMIT ? OFFSET ?",
+            (session_id, limit, offset),
+        )
+        return [Thread.model_validate_json(doc) for (doc,) in rows]
+
+    # -- orchestrations -----------------------------------------------------------------------
+    async def create_orchestration(self, orchestration: Orchestration) -> Orchestration:
+        await self._run(self._create_orchestration_sync, _orchestration_row(orchestration))
+        return orchestration
+
+    def _create_orchestration_sync(self, row: tuple[Any, ...]) -> None:
+        with _Write(self._db):
+            if not self._exists("sessions", row[1]):
+                raise NotFound(f"no session {row[1]!r}")
+            if not self._exists("threads", row[2]):
+                raise NotFound(f"no thread {row[2]!r}")
+            self._insert(
+                "orchestration",
+                "INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score,"
+                " total_pico, iterations, created_at, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+    async def get_orchestration(self, orchestration_id: str) -> Orchestration:
+        rows = await self._run(self._fetch, "SELECT doc FROM orchestrations WHERE id = ?", (orchestration_id,))
+        if not rows:
+            raise NotFound(f"no orchestration {orchestration_id!r}")
+        return Orchestration.model_validate_json(rows[0][0])
+
+    async def list_orchestrations(
+        self, *, session_id: str | None = None, thread_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Orchestration]:
+        _check_page(limit, offset)
+        where, params = [], []
+        if session_id is not None:
+            where.append("session_id = ?")
+            params.append(session_id)
+        if thread_id is not None:
+            where.append("thread_id = ?")
+            params.append(thread_id)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = await self._run(
+            self._fetch,
+            f"SELECT doc FROM orchestrations {clause} ORDER BY created_at, rowid LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [Orchestration.model_validate_json(doc) for (doc,) in rows]
+
+    async def commit(
+        self,
+        orchestration: Orchestration,
+        events: Sequence[Event] = (),
+        *,
+        calls: Sequence[CallRecord] = (),
+        spent: float = 0.0,
+        released: float = 0.0,
+    ) -> Sequence[Event]:
+        _check_commit(orchestration.session_id, events, calls, spent, released)
+        orchestration.updated_at = utcnow()
+        await self._run(
+            self._commit_sync,
+            _orchestration_row(orchestration),
+            events,
+            [_call_row(c) for c in calls] if calls else None,
+            _to_pico(spent) if spent else 0,
+            _to_pico(released) if released else 0,
+        )
+        return events
+
+    def _commit_sync(
+        self,
+        row: tuple[Any, ...],
+        events: Sequence[Event],
+        call_rows: list[tuple[Any, ...]] | None,
+        spent: int,
+        released: int,
+    ) -> None:
+        orchestration_id, session_id = row[0], row[1]
+        previous = [e.seq for e in events]
+        try:
+            with _Write(self._db) as db:
+                freed = self._release_sync(session_id, orchestration_id, released) if released else 0
+                seq_row = db.execute(_BUMP_SESSION, (spent, freed, len(events), session_id)).fetchone()
+                if seq_row is None:
+                    raise NotFound(f"no session {session_id!r}")
+                db.execute(_UPSERT_ORCHESTRATION, row)
+                if call_rows:
+                    db.executemany(_INSERT_CALL, call_rows)
+                if events:
+                    seq = seq_row[0] - len(events)
+                    event_rows = []
+                    for event in events:
+                        seq += 1
+                        event.seq = seq
+                        event_rows.append((session_id, seq, event.orchestration_id, EVENT_ADAPTER.dump_json(event)))
+                    db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", event_rows)
+        except BaseException:
+            for event, seq in zip(events, previous, strict=True):
+                event.seq = seq
+            raise
+
+    def _release_sync(self, session_id: str, orchestration_id: str, amount: int) -> int:
+        """Take up to `amount` off the reservation of (session, orchestration); return what was freed."""
+        db = self._db
+        key = (session_id, orchestration_id)
+        row = db.execute(
+            "SELECT amount_pico FROM reservations WHERE session_id = ? AND orchestration_id = ?", key
+        ).fetchone()
+        if row is None:
+            return 0
+        freed: int = min(row[0], amount)
+        if row[0] > freed:
+            db.execute(
+                "UPDATE reservations SET amount_pico = ? WHERE session_id = ? AND orchestration_id = ?",
+                (row[0] - freed, *key),
+            )
+        else:
+            db.execute("DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ?", key)
+        return freed
+
+    # -- budget -------------------------------------------------------------------------------
+    async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
+        _check_amount("amount", amount)
+        return await self._run(self._reserve_sync, session_id, orchestration_id, _to_pico(amount))
+
+    def _reserve_sync(self, session_id: str, orchestration_id: str, amount: int) -> bool:
+        with _Write(self._db) as db:
+            if db.execute(_RESERVE, {"amount": amount, "session": session_id}).fetchone() is None:
+                if not self._exists("sessions", session_id):
+                    raise NotFound(f"no session {session_id!r}")
+                return False
+            db.execute(
+                "INSERT INTO reservations VALUES (?, ?, ?) ON CONFLICT (session_id, orchestration_id)"
+                " DO UPDATE SET amount_pico = amount_pico + excluded.amount_pico",
+                (session_id, orchestration_id, amount),
+            )
+            return True
+
+    async def release_reservations(self, session_id: str, orchestration_id: str) -> float:
+        return _from_pico(await self._run(self._release_all_sync, session_id, orchestration_id))
+
+    def _release_all_sync(self, session_id: str, orchestration_id: str) -> int:
+        with _Write(self._db) as db:
+            row = db.execute(
+                "DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ? RETURNING amount_pico",
+                (session_id, orchestration_id),
+            ).fetchone()
+            held: int = 0 if row is None else row[0]
+            updated = db.execute(
+                "UPDATE sessions SET reserved_pico = reserved_pico - ? WHERE id = ?", (held, session_id)
+            ).rowcount
+            if not updated:
+                raise NotFound(f"no session {session_id!r}")
+            return held
+
+    # -- events -------------------------------------------------------------------------------
+    async def list_events(
+        self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
+    ) -> list[Event]:
+        _check_page(limit, since)
+        docs = await self._run(self._events_sync, session_id, since, limit, orchestration_id)
+        return [EVENT_ADAPTER.validate_json(doc) for doc in docs]
+
+    def _events_sync(self, session_id: str, since: int, limit: int, orchestration_id: str | None) -> list[bytes]:
+        params: tuple[Any, ...]
+        if orchestration_id is None:
+            sql, params = "", (session_id, since, limit)
+        else:
+            sql, params = " AND orchestration_id = ?", (session_id, since, orchestration_id, limit)
+        rows = self._db.execute(
+            f"SELECT doc FROM events WHERE session_id = ? AND seq > ?{sql} ORDER BY seq LIMIT ?", params
+        ).fetchall()
+        if not rows and not self._exists("sessions", session_id):
+            raise NotFound(f"no session {session_id!r}")
+        return [doc for (doc,) in rows]
+
+    # -- leases -------------------------------------------------------------------------------
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        return await self._run(self._claim_sync, orchestration_id, owner, ttl_s)
+
+    def _claim_sync(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        now = time.time()
+        claimed = self._db.execute(
+            "UPDATE orchestrations SET lease_owner = ?, lease_expires = ?"
+            " WHERE id = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires <= ?)",
+            (owner, now + ttl_s, orchestration_id, owner, now),
+        ).rowcount
+        if not claimed and not self._exists("orchestrations", orchestration_id):
+            raise NotFound(f"no orchestration {orchestration_id!r}")
+        return bool(claimed)
+
+    async def release(self, orchestration_id: str, owner: str) -> None:
+        await self._run(
+            self._fetch,
+            "UPDATE orchestrations SET lease_owner = NULL, lease_expires = NULL WHERE id = ? AND lease_owner = ?",
+            (orchestration_id, owner),
+        )
+
+    async def list_resumable(self, *, limit: int = 100) -> list[str]:
+        _check_page(limit, 0)
+        rows = await self._run(
+            self._fetch,
+            "SELECT id FROM orchestrations INDEXED BY ix_orchestrations_resumable"
+            " WHERE status IN ('pending', 'running') AND (lease_owner IS NULL OR lease_expires <= ?)"
+            " ORDER BY created_at, rowid LIMIT ?",
+            (time.time(), limit),
+        )
+        return [oid for (oid,) in rows]
+
+    # -- counters -----------------------------------------------------------------------------
+    async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        if ttl_s is not None and not ttl_s > 0:
+            raise ValueError(f"a counter ttl_s must be > 0 seconds, not {ttl_s!r}")
+        return await self._run(self._incr_sync, key, amount, ttl_s)
+
+    def _incr_sync(self, key: str, amount: int, ttl_s: float | None) -> int:
+        now = time.time()
+        params = {"key": key, "amount": amount, "expires": None if ttl_s is None else now + ttl_s, "now": now}
+        value: int = self._db.execute(_INCR, params).fetchone()[0]
+        return value
+
+    # -- router statistics --------------------------------------------------------------------
+    async def record_routing_outcome(
+        self,
+        router: str,
+        *,
+        domain: str,
+        model_name: str,
+        score: float,
+        cost: float,
+        latency_ms: float,
+        output_tokens: int,
+    ) -> None:
+        row = (router, domain, model_name, score, score * score, cost, latency_ms, output_tokens)
+        await self._run(self._fetch, _RECORD_OUTCOME, row)
+
+    async def routing_stats(self, router: str) -> list[RoutingStat]:
+        rows = await self._run(
+            self._fetch,
+            "SELECT domain, model_name, n, score_sum, score_sq_sum, cost_sum, latency_ms_sum, output_tokens_sum"
+            " FROM routing_stats WHERE router = ? ORDER BY domain, model_name",
+            (router,),
+        )
+        return [
+            RoutingStat(
+                domain=d,
+                model_name=m,
+                n=n,
+                score_sum=s,
+                score_sq_sum=sq,
+                cost_sum=c,
+                latency_ms_sum=lat,
+                output_tokens_sum=tok,
+            )
+            for d, m, n, s, sq, c, lat, tok in rows
+        ]
+
+    # -- API keys -----------------------------------------------------------------------------
+    async def create_api_key(self, key: ApiKey) -> ApiKey:
+        row = (key.id, key.key_hash, key.user_id, key.model_dump_json())
+        try:
+            await self._run(self._fetch, "INSERT INTO api_keys VALUES (?, ?, ?, ?)", row)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, sqlite3.IntegrityError):
+                raise Conflict("an API key with this hash (or id) already exists") from exc
+            raise
+        return key
+
+    async def get_api_key(self, key_hash: str) -> ApiKey | None:
+        rows = await self._run(self._fetch, "SELECT doc FROM api_keys WHERE key_hash = ?", (key_hash,))
+        return ApiKey.model_validate_json(rows[0][0]) if rows else None
+
+    # -- analytics ----------------------------------------------------------------------------
+    async def session_analytics(self, session_id: str) -> Analytics:
+        return await self._run(self._session_analytics_sync, session_id)
+
+    def _session_analytics_sync(self, session_id: str) -> Analytics:
+        with _Read(self._db) as db:
+            if not self._exists("sessions", session_id):
+                raise NotFound(f"no session {session_id!r}")
+            (threads,) = db.execute("SELECT COUNT(*) FROM threads WHERE session_id = ?", (session_id,)).fetchone()
+            return _analytics.scope_analytics(db, "session", session_id, 1, threads)
+
+    async def user_analytics(self, user_id: str) -> Analytics:
+        return await self._run(self._user_analytics_sync, user_id)
+
+    def _user_analytics_sync(self, user_id: str) -> Analytics:
+        with _Read(self._db) as db:
+            (sessions,) = db.execute("SELECT COUNT(*) FROM sessions WHERE user_id = ?", (user_id,)).fetchone()
+            (threads,) = db.execute("SELECT COUNT(*) FROM threads WHERE user_id = ?", (user_id,)).fetchone()
+            return _analytics.scope_analytics(db, "user", user_id, sessions, threads)
+
+    async def model_stats(self, model_name: str) -> ModelStats:
+        return await self._run(self._model_stats_sync, model_name)
+
+    def _model_stats_sync(self, model_name: str) -> ModelStats:
+        with _Read(self._db) as db:
+            return _analytics.model_stats(db, model_name)
+
+
+_INSERT_SESSION = (
+    "INSERT INTO sessions (id, user_id, status, created_at, total_pico, limit_pico, doc) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _session_from(row: tuple[Any, ...]) -> Session:
+    session = Session.model_validate_json(row[0])
+    session.total_cost = _from_pico(row[1])
+    session.reserved_cost = _from_pico(row[2])
+    return session

@@ -1,0 +1,704 @@
+"""The contract every `Store` must pass: subclass `StoreContract` and give it a `store_factory` fixture.
+
+```python
+import pytest
+from orchestratex.stores import MemoryStore
+from orchestratex.testing.store_contract import StoreContract, StoreFactory
+
+
+class TestMyStore(StoreContract):
+    @pytest.fixture
+    def store_factory(self) -> StoreFactory:
+        return MemoryStore  # any callable returning a new, empty, unopened store
+```
+
+Each test opens a fresh store from the factory (the property tests open one per example) and
+closes it afterwards. The suite needs pytest, pytest-asyncio (`asyncio_mode = "auto"`) and
+hypothesis. It sleeps a few tenths of a second in all, to let leases and counter windows expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ..events import Event, ModelSelected
+from ..exceptions import Conflict, NotFound
+from ..records import (
+    ApiKey,
+    CallRecord,
+    Iteration,
+    Orchestration,
+    OrchestrationStatus,
+    Session,
+    SessionSettings,
+    Thread,
+)
+from ..stores import Analytics, DomainUsage, ModelStats, ModelUsage, RoutingStat, Store
+from ..usage import add_costs
+
+__all__ = ["StoreContract", "StoreFactory"]
+
+StoreFactory = Callable[[], Store]
+"""Returns a new, empty, unopened store each time it is called."""
+
+_T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _at(seconds: float) -> datetime:
+    return _T0 + timedelta(seconds=seconds)
+
+
+async def _session(store: Store, user_id: str = "alice", cost_limit: float | None = None, **kw: object) -> Session:
+    return await store.create_session(Session(user_id=user_id, settings=SessionSettings(cost_limit=cost_limit), **kw))
+
+
+async def _thread(store: Store, session: Session, **kw: object) -> Thread:
+    thread = Thread(session_id=session.id, user_id=session.user_id, original_prompt="Write a haiku", **kw)
+    return await store.create_thread(thread)
+
+
+async def _orchestration(store: Store, thread: Thread, **kw: object) -> Orchestration:
+    orchestration = Orchestration(
+        thread_id=thread.id,
+        session_id=thread.session_id,
+        user_id=thread.user_id,
+        prompt=thread.original_prompt,
+        **kw,
+    )
+    return await store.create_orchestration(orchestration)
+
+
+async def _tree(store: Store, cost_limit: float | None = None) -> tuple[Session, Thread, Orchestration]:
+    session = await _session(store, cost_limit=cost_limit)
+    thread = await _thread(store, session)
+    return session, thread, await _orchestration(store, thread)
+
+
+def _selected(o: Orchestration, iteration: int = 1) -> ModelSelected:
+    return ModelSelected(
+        orchestration_id=o.id,
+        thread_id=o.thread_id,
+        session_id=o.session_id,
+        model_name="sim:alpha",
+        reasoning="best for the domain",
+        iteration=iteration,
+    )
+
+
+def _iterations(n: int) -> list[Iteration]:
+    return [Iteration(index=i + 1, model_name="sim:alpha", prompt="p") for i in range(n)]
+
+
+def _call(
+    o: Orchestration,
+    model: str,
+    role: str,
+    domain: str,
+    cost: float,
+    tokens: tuple[int, int],
+    latency_ms: float,
+    score: float | None,
+    error: str | None = None,
+) -> CallRecord:
+    return CallRecord(
+        orchestration_id=o.id,
+        session_id=o.session_id,
+        user_id=o.user_id,
+        model_name=model,
+        role=role,
+        domain=domain,
+        cost=cost,
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
+        latency_ms=latency_ms,
+        score=score,
+        error=error,
+    )
+
+
+class StoreContract:
+    """The shared tests. Subclasses (named `Test…`) provide the `store_factory` fixture."""
+
+    @pytest.fixture
+    async def store(self, store_factory: StoreFactory) -> AsyncIterator[Store]:
+        async with store_factory() as store:
+            yield store
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def test_open_is_idempotent(self, store: Store) -> None:
+        await store.open()
+        session = await _session(store)
+        assert (await store.get_session(session.id)).id == session.id
+
+    # -- sessions -----------------------------------------------------------------------------
+    async def test_session_round_trip(self, store: Store) -> None:
+        session = await _session(store, cost_limit=2.5, max_iterations=7)
+        got = await store.get_session(session.id)
+        assert got.model_dump() == session.model_dump()
+        assert got.settings.cost_limit == 2.5
+        with pytest.raises(Conflict):
+            await store.create_session(session)
+
+    async def test_unknown_ids_are_not_found(self, store: Store) -> None:
+        missing = "0" * 24
+        for call in (
+            store.get_session(missing),
+            store.set_session_status(missing, "paused"),
+            store.get_thread(missing),
+            store.get_orchestration(missing),
+            store.list_events(missing),
+            store.reserve_budget(missing, missing, 0.1),
+            store.release_reservations(missing, missing),
+            store.claim(missing, "worker", 10),
+            store.session_analytics(missing),
+            store.create_thread(Thread(session_id=missing, user_id="u", original_prompt="p")),
+        ):
+            with pytest.raises(NotFound):
+                await call
+        assert await store.get_api_key("no-such-hash") is None
+
+    async def test_list_sessions_oldest_first_with_limit_and_offset(self, store: Store) -> None:
+        made = [await _session(store, created_at=_at(s)) for s in (30, 10, 20, 40, 0)]
+        await _session(store, user_id="bob")
+        listed = await store.list_sessions("alice")
+        ordered = sorted(made, key=lambda s: s.created_at)
+        assert [s.id for s in listed] == [s.id for s in ordered]
+        assert [s.id for s in await store.list_sessions("alice", limit=2, offset=1)] == [s.id for s in ordered[1:3]]
+        assert await store.list_sessions("alice", offset=10) == []
+        assert await store.list_sessions("nobody") == []
+        with pytest.raises(ValueError):
+            await store.list_sessions("alice", limit=-1)
+
+    async def test_session_status_transitions(self, store: Store) -> None:
+        session = await _session(store)
+        assert (await store.set_session_status(session.id, "paused")).status == "paused"
+        assert (await store.set_session_status(session.id, "paused")).status == "paused"
+        active = await store.set_session_status(session.id, "active")
+        assert active.status == "active" and active.session_end is None
+        done = await store.set_session_status(session.id, "completed")
+        assert done.status == "completed" and done.session_end is not None
+        for status in ("active", "paused", "cancelled"):
+            with pytest.raises(Conflict):
+                await store.set_session_status(session.id, status)
+        got = await store.get_session(session.id)
+        assert got.status == "completed" and got.session_end == done.session_end
+        other = await _session(store)
+        cancelled = await store.set_session_status(other.id, "cancelled")
+        assert cancelled.session_end is not None
+
+    # -- threads ------------------------------------------------------------------------------
+    async def test_threads(self, store: Store) -> None:
+        session = await _session(store)
+        other = await _session(store)
+        threads = [await _thread(store, session, created_at=_at(s), domain="coding") for s in (5, 1, 3)]
+        await _thread(store, other)
+        got = await store.get_thread(threads[0].id)
+        assert got.model_dump() == threads[0].model_dump()
+        ordered = sorted(threads, key=lambda t: t.created_at)
+        assert [t.id for t in await store.list_threads(session.id)] == [t.id for t in ordered]
+        assert [t.id for t in await store.list_threads(session.id, limit=1, offset=2)] == [ordered[2].id]
+        with pytest.raises(Conflict):
+            await store.create_thread(threads[0])
+
+    # -- orchestrations -----------------------------------------------------------------------
+    async def test_orchestrations(self, store: Store) -> None:
+        session, thread, first = await _tree(store)
+        second_thread = await _thread(store, session)
+        later = await _orchestration(store, thread, created_at=_at(100))
+        earlier = await _orchestration(store, second_thread, created_at=_at(50))
+        other_session, other_thread, elsewhere = await _tree(store)
+        got = await store.get_orchestration(first.id)
+        assert got.model_dump() == first.model_dump()
+        by_session = await store.list_orchestrations(session_id=session.id)
+        assert [o.id for o in by_session] == [earlier.id, later.id, first.id]
+        assert [o.id for o in await store.list_orchestrations(thread_id=thread.id)] == [later.id, first.id]
+        both = await store.list_orchestrations(session_id=session.id, thread_id=second_thread.id)
+        assert [o.id for o in both] == [earlier.id]
+        assert await store.list_orchestrations(session_id=other_session.id, thread_id=thread.id) == []
+        assert len(await store.list_orchestrations()) == 4
+        assert [o.id for o in await store.list_orchestrations(session_id=session.id, limit=1, offset=1)] == [later.id]
+        with pytest.raises(Conflict):
+            await store.create_orchestration(first)
+        with pytest.raises(NotFound):
+            await store.create_orchestration(
+                Orchestration(thread_id="0" * 24, session_id=session.id, user_id="alice", prompt="p")
+            )
+        assert elsewhere.thread_id == other_thread.id
+
+    async def test_commit_saves_orchestration_events_and_calls(self, store: Store) -> None:
+        session, _, o = await _tree(store)
+        before = o.updated_at
+        o.status = "running"
+        o.iterations = _iterations(2)
+        events = [_selected(o, 1), _selected(o, 2)]
+        returned = await store.commit(
+            o, events, calls=[_call(o, "sim:alpha", "generate", "general", 0.5, (1, 2), 9, 7)]
+        )
+        assert list(returned) == events and [e.seq for e in events] == [1, 2]
+        assert o.updated_at >= before
+        got = await store.get_orchestration(o.id)
+        assert got.status == "running" and len(got.iterations) == 2
+        assert got.model_dump() == o.model_dump()
+        stored = await store.list_events(session.id)
+        assert [e.model_dump() for e in stored] == [e.model_dump() for e in events]
+        assert isinstance(stored[0], ModelSelected)
+        assert (await store.model_stats("sim:alpha")).requests == 1
+
+    async def test_commit_stores_a_snapshot(self, store: Store) -> None:
+        _, _, o = await _tree(store)
+        o.iterations = _iterations(1)
+        await store.commit(o)
+        o.status = "failed"
+        o.iterations[0].response = "changed after the commit"
+        o.iterations.append(Iteration(index=2, model_name="x", prompt="p"))
+        got = await store.get_orchestration(o.id)
+        assert got.status == "pending" and len(got.iterations) == 1 and got.iterations[0].response is None
+        got.iterations.clear()
+        assert len((await store.get_orchestration(o.id)).iterations) == 1
+
+    async def test_commit_is_all_or_nothing(self, store: Store) -> None:
+        session, _, o = await _tree(store)
+        stray = Orchestration(thread_id="t" * 24, session_id="0" * 24, user_id="alice", prompt="p")
+        with pytest.raises(NotFound):
+            await store.commit(stray, [_selected(stray)], spent=1.0)
+        foreign = _selected(stray)
+        with pytest.raises(ValueError):
+            await store.commit(o, [_selected(o), foreign], spent=0.5)
+        with pytest.raises(ValueError):
+            await store.commit(o, spent=-1.0)
+        assert (await store.get_session(session.id)).total_cost == 0.0
+        assert await store.list_events(session.id) == []
+        with pytest.raises(NotFound):
+            await store.get_orchestration(stray.id)
+
+    async def test_list_events_since_limit_and_orchestration(self, store: Store) -> None:
+        session, thread, a = await _tree(store)
+        b = await _orchestration(store, thread)
+        for i in range(1, 4):
+            await store.commit(a, [_selected(a, i)])
+            await store.commit(b, [_selected(b, i)])
+        assert [e.seq for e in await store.list_events(session.id)] == [1, 2, 3, 4, 5, 6]
+        assert [e.seq for e in await store.list_events(session.id, since=2, limit=3)] == [3, 4, 5]
+        only_b = await store.list_events(session.id, since=1, orchestration_id=b.id)
+        assert [e.seq for e in only_b] == [2, 4, 6]
+        assert [e.seq for e in await store.list_events(session.id, orchestration_id=b.id, limit=2)] == [2, 4]
+        assert await store.list_events(session.id, since=6) == []
+
+    async def test_costs_add_up_exactly(self, store: Store) -> None:
+        session, _, o = await _tree(store)
+        amounts = [0.1, 0.2, 0.3, 0.07, 0.000123, 1e-12] * 20
+        for amount in amounts:
+            await store.commit(o, spent=amount)
+        total = (await store.get_session(session.id)).total_cost
+        assert total == add_costs(*amounts)
+        assert total == float(sum(Decimal(repr(a)) for a in amounts))
+
+    async def test_concurrent_commits_number_events_without_gaps(self, store: Store) -> None:
+        session, thread, _ = await _tree(store)
+        runs = [await _orchestration(store, thread) for _ in range(5)]
+
+        async def step(o: Orchestration, i: int) -> Sequence[Event]:
+            return await store.commit(o, [_selected(o, i), _selected(o, i)], spent=0.01)
+
+        results = await asyncio.gather(*(step(o, i) for o in runs for i in range(10)))
+        for pair in results:
+            assert pair[1].seq == pair[0].seq + 1
+        stored = await store.list_events(session.id, limit=1000)
+        assert [e.seq for e in stored] == list(range(1, 101))
+        assert sorted(e.seq for pair in results for e in pair) == list(range(1, 101))
+        assert (await store.get_session(session.id)).total_cost == 0.5
+
+    # -- budget -------------------------------------------------------------------------------
+    async def test_reservations_respect_the_limit(self, store: Store) -> None:
+        session, _, o = await _tree(store, cost_limit=1.0)
+        assert await store.reserve_budget(session.id, o.id, 0.6)
+        assert not await store.reserve_budget(session.id, o.id, 0.5)
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.0, 0.6)
+        await store.commit(o, spent=0.5, released=0.6)
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.5, 0.0)
+        assert await store.reserve_budget(session.id, o.id, 0.2)
+        assert await store.reserve_budget(session.id, o.id, 0.3)  # exactly up to the limit
+        assert not await store.reserve_budget(session.id, o.id, 1e-9)
+        assert await store.reserve_budget(session.id, o.id, 0.0)
+        with pytest.raises(ValueError):
+            await store.reserve_budget(session.id, o.id, -0.1)
+        with pytest.raises(ValueError):
+            await store.reserve_budget(session.id, o.id, float("nan"))
+
+    async def test_unlimited_session_always_reserves(self, store: Store) -> None:
+        session, _, o = await _tree(store)
+        assert await store.reserve_budget(session.id, o.id, 1000.0)
+        assert await store.reserve_budget(session.id, o.id, 0.25)
+        assert (await store.get_session(session.id)).reserved_cost == 1000.25
+        with pytest.raises(ValueError):
+            await store.reserve_budget(session.id, o.id, 1e9)
+
+    async def test_release_reservations_per_orchestration(self, store: Store) -> None:
+        session, thread, a = await _tree(store, cost_limit=10.0)
+        b = await _orchestration(store, thread)
+        assert await store.reserve_budget(session.id, a.id, 0.1)
+        assert await store.reserve_budget(session.id, a.id, 0.2)
+        assert await store.reserve_budget(session.id, b.id, 0.7)
+        assert await store.release_reservations(session.id, a.id) == 0.3
+        assert await store.release_reservations(session.id, a.id) == 0.0
+        assert (await store.get_session(session.id)).reserved_cost == 0.7
+        await store.commit(b, spent=0.25, released=5.0)  # releases only what b holds
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.25, 0.0)
+        assert await store.release_reservations(session.id, b.id) == 0.0
+
+    async def test_concurrent_reservations_never_exceed_the_limit(self, store: Store) -> None:
+        session, thread, _ = await _tree(store, cost_limit=1.0)
+        runs = [await _orchestration(store, thread) for _ in range(4)]
+        results = await asyncio.gather(
+            *(store.reserve_budget(session.id, runs[i % 4].id, 0.01) for i in range(200)), return_exceptions=True
+        )
+        assert results.count(True) == 100 and results.count(False) == 100
+        assert (await store.get_session(session.id)).reserved_cost == 1.0
+        released = await asyncio.gather(*(store.release_reservations(session.id, o.id) for o in runs))
+        assert add_costs(*released) == 1.0
+        assert (await store.get_session(session.id)).reserved_cost == 0.0
+
+    @settings(
+        max_examples=15,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+    )
+    @given(
+        ops=st.lists(
+            st.tuples(
+                st.sampled_from(["reserve", "settle", "release"]),
+                st.integers(0, 2),
+                st.sampled_from([0.01, 0.1, 0.2, 0.3, 0.07, 0.15, 0.000123]),
+            ),
+            max_size=25,
+        )
+    )
+    async def test_property_spent_plus_reserved_never_exceeds_limit(
+        self, store_factory: StoreFactory, ops: list[tuple[str, int, float]]
+    ) -> None:
+        limit = Decimal("0.5")
+        async with store_factory() as store:
+            session, thread, first = await _tree(store, cost_limit=float(limit))
+            runs = [first, await _orchestration(store, thread), await _orchestration(store, thread)]
+            spent, held = Decimal(0), [Decimal(0)] * 3
+            for op, i, amount in ops:
+                a, o = Decimal(repr(amount)), runs[i]
+                if op == "reserve":
+                    fits = spent + sum(held) + a <= limit
+                    assert await store.reserve_budget(session.id, o.id, amount) == fits
+                    held[i] += a if fits else 0
+                elif op == "settle":  # the call cost at most what was reserved
+                    cost = min(a, held[i])
+                    await store.commit(o, spent=float(cost), released=float(held[i]))
+                    spent, held[i] = spent + cost, Decimal(0)
+                else:
+                    assert await store.release_reservations(session.id, o.id) == float(held[i])
+                    held[i] = Decimal(0)
+                got = await store.get_session(session.id)
+                assert got.total_cost == float(spent) and got.reserved_cost == float(sum(held))
+                assert Decimal(repr(got.total_cost)) + Decimal(repr(got.reserved_cost)) <= limit
+
+    # -- leases -------------------------------------------------------------------------------
+    async def test_leases(self, store: Store) -> None:
+        _, _, o = await _tree(store)
+        assert await store.claim(o.id, "a", 30)
+        assert not await store.claim(o.id, "b", 30)
+        assert await store.claim(o.id, "a", 30)  # renewal
+        await store.release(o.id, "b")  # not b's: no effect
+        assert not await store.claim(o.id, "b", 30)
+        await store.release(o.id, "a")
+        assert await store.claim(o.id, "b", 0.05)
+        assert not await store.claim(o.id, "a", 30)
+        await asyncio.sleep(0.1)
+        assert await store.claim(o.id, "a", 30)  # b's lease expired
+        with pytest.raises(ValueError):
+            await store.claim(o.id, "a", 0)
+
+    async def test_list_resumable(self, store: Store) -> None:
+        session = await _session(store)
+        thread = await _thread(store, session)
+        newer = await _orchestration(store, thread, created_at=_at(20), status="running")
+        older = await _orchestration(store, thread, created_at=_at(10))
+        leased = await _orchestration(store, thread, created_at=_at(5), status="running")
+        expired = await _orchestration(store, thread, created_at=_at(30), status="running")
+        finished = await _orchestration(store, thread, created_at=_at(1))
+        finished.status = "completed"
+        await store.commit(finished)
+        assert await store.claim(leased.id, "me", 30)
+        assert await store.claim(expired.id, "me", 0.05)
+        await asyncio.sleep(0.1)
+        assert await store.list_resumable() == [older.id, newer.id, expired.id]
+        assert await store.list_resumable(limit=2) == [older.id, newer.id]
+        await store.release(leased.id, "me")
+        assert (await store.list_resumable())[0] == leased.id
+        newer.status = "completed"
+        await store.commit(newer)
+        assert newer.id not in await store.list_resumable()
+
+    # -- counters -----------------------------------------------------------------------------
+    async def test_counters(self, store: Store) -> None:
+        assert await store.incr("plain") == 1
+        assert await store.incr("plain", 5) == 6
+        assert await store.incr("plain", -6) == 0
+        results = await asyncio.gather(*(store.incr("busy") for _ in range(100)))
+        assert sorted(results) == list(range(1, 101))
+        assert await store.incr("other", 3) == 3
+
+    async def test_counter_windows_expire(self, store: Store) -> None:
+        assert await store.incr("window", ttl_s=0.15) == 1
+        assert await store.incr("window", ttl_s=0.15) == 2
+        assert await store.incr("forever", ttl_s=None) == 1
+        assert await store.incr("forever", ttl_s=0.05) == 2  # not created by this call: no expiry
+        await asyncio.sleep(0.2)
+        assert await store.incr("window", 4, ttl_s=0.15) == 4  # a new window
+        assert await store.incr("forever") == 3
+        with pytest.raises(ValueError):
+            await store.incr("window", ttl_s=0)
+
+    # -- router statistics --------------------------------------------------------------------
+    async def test_routing_stats(self, store: Store) -> None:
+        outcome = {"score": 8.0, "cost": 0.25, "latency_ms": 100.0, "output_tokens": 10}
+        await asyncio.gather(
+            *(store.record_routing_outcome("bandit", domain="coding", model_name="m1", **outcome) for _ in range(20))  # type: ignore[arg-type]
+        )
+        await store.record_routing_outcome(
+            "bandit", domain="coding", model_name="m0", score=4.0, cost=0.5, latency_ms=50.0, output_tokens=3
+        )
+        await store.record_routing_outcome(
+            "bandit", domain="analysis", model_name="m1", score=6.0, cost=0.0, latency_ms=1.0, output_tokens=0
+        )
+        await store.record_routing_outcome(
+            "other", domain="coding", model_name="m1", score=1.0, cost=0.0, latency_ms=1.0, output_tokens=0
+        )
+        stats = await store.routing_stats("bandit")
+        assert [(s.domain, s.model_name) for s in stats] == [("analysis", "m1"), ("coding", "m0"), ("coding", "m1")]
+        assert stats[2] == RoutingStat(
+            domain="coding",
+            model_name="m1",
+            n=20,
+            score_sum=160.0,
+            score_sq_sum=1280.0,
+            cost_sum=5.0,
+            latency_ms_sum=2000.0,
+            output_tokens_sum=200,
+        )
+        assert stats[2].mean_score == 8.0
+        assert await store.routing_stats("nobody") == []
+
+    # -- API keys -----------------------------------------------------------------------------
+    async def test_api_keys(self, store: Store) -> None:
+        key = await store.create_api_key(ApiKey(key_hash="ab" * 32, user_id="alice", label="laptop"))
+        got = await store.get_api_key("ab" * 32)
+        assert got is not None and got.model_dump() == key.model_dump()
+        with pytest.raises(Conflict):
+            await store.create_api_key(ApiKey(key_hash="ab" * 32, user_id="mallory", admin=True))
+        admin = await store.create_api_key(ApiKey(key_hash="cd" * 32, user_id="root", admin=True))
+        assert (await store.get_api_key("cd" * 32)) == admin
+
+    # -- analytics ----------------------------------------------------------------------------
+    async def _analytics_dataset(self, store: Store) -> tuple[Session, Session]:
+        """Two sessions of alice and one of bob; the expected figures below are worked out by hand."""
+        s1, s2, s3 = await _session(store), await _session(store), await _session(store, user_id="bob")
+        t1, t2, t3, t4 = [await _thread(store, s) for s in (s1, s1, s2, s3)]
+
+        async def run(
+            t: Thread, domain: str | None, status: OrchestrationStatus, score: float | None, cost: float, its: int
+        ) -> Orchestration:
+            o = await _orchestration(store, t, domain=domain)
+            o.status, o.final_score, o.total_cost, o.iterations = status, score, cost, _iterations(its)
+            return o
+
+        o1 = await run(t1, "coding", "completed", 8.0, 0.25, 2)
+        o2 = await run(t1, "coding", "completed", 6.5, 0.125, 3)
+        o3 = await run(t2, "writing", "failed", None, 0.1, 1)
+        o4 = await run(t3, None, "completed", 9.0, 0.2, 1)
+        o5 = await run(t3, "writing", "pending", None, 0.0, 0)
+        o6 = await run(t4, "coding", "completed", 2.0, 5.0, 4)
+        await store.commit(
+            o1,
+            calls=[
+                _call(o1, "m-a", "generate", "coding", 0.05, (100, 200), 120.0, 7.0),
+                _call(o1, "m-b", "judge", "coding", 0.01, (300, 20), 40.0, 7.5),
+                _call(o1, "m-a", "generate", "coding", 0.06, (150, 250), 100.0, 8.0),
+                _call(o1, "m-b", "judge", "coding", 0.01, (320, 20), 50.0, 8.0),
+            ],
+        )
+        await store.commit(
+            o2,
+            calls=[
+                _call(o2, "m-c", "generate", "coding", 0.02, (80, 90), 300.0, 6.5),
+                _call(o2, "m-b", "judge", "coding", 0.005, (200, 10), 30.0, 6.5),
+            ],
+        )
+        await store.commit(o3, calls=[_call(o3, "m-c", "generate", "writing", 0.0, (50, 0), 1000.0, None, "timeout")])
+        await store.commit(
+            o4,
+            calls=[
+                _call(o4, "m-a", "generate", "general", 0.08, (60, 400), 200.0, 9.0),
+                _call(o4, "m-b", "judge", "general", 0.0125, (400, 15), 60.0, 9.0),
+            ],
+        )
+        await store.commit(o5)
+        await store.commit(o6, calls=[_call(o6, "m-a", "generate", "coding", 1.0, (10, 10), 10.0, 2.0)])
+        return s1, s2
+
+    async def test_user_analytics(self, store: Store) -> None:
+        await self._analytics_dataset(store)
+        got = await store.user_analytics("alice")
+        assert got == Analytics(
+            scope="user",
+            scope_id="alice",
+            sessions=2,
+            threads=3,
+            orchestrations=5,
+            by_status={"completed": 3, "failed": 1, "pending": 1},
+            total_cost=0.675,
+            input_tokens=1660,
+            output_tokens=1005,
+            total_iterations=7,
+            mean_iterations=1.4,
+            mean_final_score=23.5 / 3,
+            median_final_score=8.0,
+            latency_p50_ms=100.0,  # 9 calls: 30 40 50 60 100 120 200 300 1000, nearest rank 5
+            latency_p95_ms=1000.0,
+            models=[
+                ModelUsage(
+                    model_name="m-a",
+                    calls=3,
+                    generations=3,
+                    judgements=0,
+                    cost=0.19,
+                    mean_score=8.0,
+                    errors=0,
+                    latency_p50_ms=120.0,
+                    latency_p95_ms=200.0,
+                ),
+                ModelUsage(
+                    model_name="m-b",
+                    calls=4,
+                    generations=0,
+                    judgements=4,
+                    cost=0.0375,
+                    mean_score=None,
+                    errors=0,
+                    latency_p50_ms=40.0,
+                    latency_p95_ms=60.0,
+                ),
+                ModelUsage(
+                    model_name="m-c",
+                    calls=2,
+                    generations=2,
+                    judgements=0,
+                    cost=0.02,
+                    mean_score=6.5,
+                    errors=1,
+                    latency_p50_ms=300.0,
+                    latency_p95_ms=1000.0,
+                ),
+            ],
+            domains=[
+                DomainUsage(domain="coding", orchestrations=2, cost=0.375, mean_final_score=7.25),
+                DomainUsage(domain="general", orchestrations=1, cost=0.2, mean_final_score=9.0),
+                DomainUsage(domain="writing", orchestrations=2, cost=0.1, mean_final_score=None),
+            ],
+        )
+        assert await store.user_analytics("nobody") == Analytics(scope="user", scope_id="nobody")
+
+    async def test_session_analytics(self, store: Store) -> None:
+        s1, s2 = await self._analytics_dataset(store)
+        got = await store.session_analytics(s1.id)
+        assert got == Analytics(
+            scope="session",
+            scope_id=s1.id,
+            sessions=1,
+            threads=2,
+            orchestrations=3,
+            by_status={"completed": 2, "failed": 1},
+            total_cost=0.475,
+            input_tokens=1200,
+            output_tokens=590,
+            total_iterations=6,
+            mean_iterations=2.0,
+            mean_final_score=7.25,
+            median_final_score=7.25,
+            latency_p50_ms=100.0,  # 7 calls: 30 40 50 100 120 300 1000, nearest rank 4
+            latency_p95_ms=1000.0,
+            models=[
+                ModelUsage(
+                    model_name="m-a",
+                    calls=2,
+                    generations=2,
+                    judgements=0,
+                    cost=0.11,
+                    mean_score=7.5,
+                    latency_p50_ms=100.0,
+                    latency_p95_ms=120.0,
+                ),
+                ModelUsage(
+                    model_name="m-b",
+                    calls=3,
+                    generations=0,
+                    judgements=3,
+                    cost=0.025,
+                    mean_score=None,
+                    latency_p50_ms=40.0,
+                    latency_p95_ms=50.0,
+                ),
+                ModelUsage(
+                    model_name="m-c",
+                    calls=2,
+                    generations=2,
+                    judgements=0,
+                    cost=0.02,
+                    mean_score=6.5,
+                    errors=1,
+                    latency_p50_ms=300.0,
+                    latency_p95_ms=1000.0,
+                ),
+            ],
+            domains=[
+                DomainUsage(domain="coding", orchestrations=2, cost=0.375, mean_final_score=7.25),
+                DomainUsage(domain="writing", orchestrations=1, cost=0.1, mean_final_score=None),
+            ],
+        )
+        second = await store.session_analytics(s2.id)
+        assert (second.orchestrations, second.by_status, second.median_final_score) == (
+            2,
+            {"completed": 1, "pending": 1},
+            9.0,
+        )
+        assert (second.latency_p50_ms, second.latency_p95_ms, second.total_cost) == (60.0, 200.0, 0.2)
+        empty = await _session(store)
+        assert await store.session_analytics(empty.id) == Analytics(scope="session", scope_id=empty.id, sessions=1)
+
+    async def test_model_stats(self, store: Store) -> None:
+        await self._analytics_dataset(store)
+        assert await store.model_stats("m-a") == ModelStats(
+            model_name="m-a",
+            requests=4,
+            errors=0,
+            error_rate=0.0,
+            latency_p50_ms=100.0,  # 10 100 120 200 (bob's call counts too)
+            latency_p95_ms=200.0,
+            mean_score_by_domain={"coding": 17 / 3, "general": 9.0},
+        )
+        assert await store.model_stats("m-c") == ModelStats(
+            model_name="m-c",
+            requests=2,
+            errors=1,
+            error_rate=0.5,
+            latency_p50_ms=300.0,
+            latency_p95_ms=1000.0,
+            mean_score_by_domain={"coding": 6.5},
+        )
+        assert await store.model_stats("unknown") == ModelStats(model_name="unknown")
