@@ -135,8 +135,8 @@ class Iteration(BaseModel):
     latency_ms: float = 0.0
     finish_reason: str | None = None
     evaluation: Evaluation | None = None
-    error: str | None = None
-    """Why this attempt failed (after retries), when it did."""
+    errors: list[str] = Field(default_factory=list)
+    """Failed calls of this iteration, e.g. a model that failed after retries before the fallback answered."""
 
     @property
     def score(self) -> float | None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
-
 
 from ..catalog import ModelProfile
 from ..exceptions import UserError
@@ -21,6 +20,7 @@ __all__ = [
     "Provider",
     "check_allow_model_requests",
     "estimate_input_tokens",
+    "estimate_message_tokens",
 ]
 
 
@@ -81,7 +81,12 @@ def estimate_input_tokens(request: GenerationRequest) -> int:
     bounds the count. The budget reserves against this bound, which is why spending never
     exceeds the limit.
     """
-    return sum(len(m.content.encode("utf-8")) + 8 for m in request.messages) + 8
+    return estimate_message_tokens(request.messages)
+
+
+def estimate_message_tokens(messages: Sequence[Message]) -> int:
+    """`estimate_input_tokens` for bare messages."""
+    return sum(len(m.content.encode("utf-8")) + 8 for m in messages) + 8
 
 
 class Provider(ABC):

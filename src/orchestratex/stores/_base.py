@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-
 from typing import Self
 
 from pydantic import BaseModel, Field
@@ -133,9 +132,11 @@ class Store(ABC):
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
         """Connect and create tables/indexes (idempotent). Called by `async with store`."""
+        return None
 
     async def close(self) -> None:
         """Release what `open` acquired."""
+        return None
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -268,5 +269,3 @@ class Store(ABC):
     @abstractmethod
     async def model_stats(self, model_name: str) -> ModelStats:
         """Live statistics of one model over every recorded call (all users)."""
-
-

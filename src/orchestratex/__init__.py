@@ -1,0 +1,103 @@
+"""OrchestrateX: send each prompt to the most suitable LLM, have other models judge the answer, and
+refine it until it is good enough — within a budget that is never exceeded."""
+
+from __future__ import annotations
+
+from .catalog import ModelCatalog, ModelProfile
+from .domains import DOMAINS, detect_domain
+from .evaluation import EvaluationTask, Evaluator, LLMJudgeEvaluator
+from .events import (
+    EVENT_ADAPTER,
+    EvaluationCompleted,
+    Event,
+    EventHandler,
+    ModelSelected,
+    OrchestrationCompleted,
+    OrchestrationFailed,
+    OrchestrationStarted,
+    ResponseGenerated,
+)
+from .exceptions import (
+    BudgetExceeded,
+    EvaluationError,
+    OrchestrateXError,
+    ProviderError,
+    UserError,
+)
+from .orchestrator import CircuitPolicy, Orchestrator, RetryPolicy, RunResult
+from .providers import (
+    FunctionProvider,
+    Generation,
+    GenerationRequest,
+    Message,
+    Provider,
+    SimulatedProvider,
+)
+from .records import (
+    Evaluation,
+    Iteration,
+    Orchestration,
+    OrchestrationSettings,
+    RoutingDecision,
+    Session,
+    SessionSettings,
+    Thread,
+)
+from .routing import BayesianRouter, Router, RoutingFeedback, Task
+from .stores import Analytics, MemoryStore, SQLiteStore, Store, open_store
+from .usage import Usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DOMAINS",
+    "EVENT_ADAPTER",
+    "Analytics",
+    "BayesianRouter",
+    "BudgetExceeded",
+    "CircuitPolicy",
+    "Evaluation",
+    "EvaluationCompleted",
+    "EvaluationError",
+    "EvaluationTask",
+    "Evaluator",
+    "Event",
+    "EventHandler",
+    "FunctionProvider",
+    "Generation",
+    "GenerationRequest",
+    "Iteration",
+    "LLMJudgeEvaluator",
+    "MemoryStore",
+    "Message",
+    "ModelCatalog",
+    "ModelProfile",
+    "ModelSelected",
+    "OrchestrateXError",
+    "Orchestration",
+    "OrchestrationCompleted",
+    "OrchestrationFailed",
+    "OrchestrationSettings",
+    "OrchestrationStarted",
+    "Orchestrator",
+    "Provider",
+    "ProviderError",
+    "ResponseGenerated",
+    "RetryPolicy",
+    "Router",
+    "RoutingDecision",
+    "RoutingFeedback",
+    "RunResult",
+    "SQLiteStore",
+    "Session",
+    "SessionSettings",
+    "SimulatedProvider",
+    "Store",
+    "Task",
+    "Thread",
+    "Usage",
+    "UserError",
+    "__version__",
+    "detect_domain",
+    "open_store",
+]

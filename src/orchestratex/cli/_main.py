@@ -1,0 +1,110 @@
+"""Argument parsing and dispatch; every user error ends with exit code 2 and one line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from ..exceptions import OrchestrateXError, UserError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _models(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one model name")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="orchestratex", description="Route, judge and refine LLM answers within a budget.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="orchestrate one prompt and show its events live")
+    run.add_argument("prompt", help="the prompt to orchestrate")
+    run.add_argument("--domain", help="coding, math, science, writing, analysis, general (detected when omitted)")
+    run.add_argument("--context", help="extra context for the models")
+    run.add_argument("--max-iterations", type=_int, help="most attempts (default 5)")
+    run.add_argument("--threshold", type=_float, help="stop once the judges' score reaches this (0–10, default 8)")
+    run.add_argument("--models", type=_models, help="comma-separated models to route among (names or aliases)")
+    run.add_argument("--cost-limit", type=_float, help="most US dollars to spend")
+    run.add_argument("--json", action="store_true", help="print the result document as JSON instead of the live view")
+    run.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    run.add_argument(
+        "--provider", help="'sim' forces the offline simulator; a name (or list) restricts routing to those providers"
+    )
+
+    demo = sub.add_parser("demo", help="a full orchestration offline, with simulated models")
+    demo.add_argument("--json", action="store_true", help="print the result document as JSON")
+    demo.add_argument("--fast", action="store_true", help="no simulated latency")
+
+    models = sub.add_parser("models", help="list the model catalog and which providers are configured")
+    models.add_argument("--json", action="store_true", help="print the catalog as JSON")
+
+    serve = sub.add_parser("serve", help="start the REST + WebSocket server (needs orchestratex[server])")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_int, default=8000)
+    serve.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+
+    keys = sub.add_parser("keys", help="manage the server's API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
+    create = keys_sub.add_parser("create", help="create an API key for a user and print it once")
+    create.add_argument("user_id")
+    create.add_argument("--admin", action="store_true", help="the key may see every user's data")
+    create.add_argument("--label", help="a note to recognise the key by")
+    create.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `orchestratex` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in ("run", "demo"):
+            from ._run import run_command
+
+            return run_command(args)
+        if args.command == "models":
+            from ._models import models_command
+
+            return models_command(args)
+        if args.command == "serve":
+            from ._serve import serve_command
+
+            return serve_command(args)
+        from ._keys import keys_command
+
+        return keys_command(args)
+    except UserError as exc:
+        print(f"orchestratex: error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except OrchestrateXError as exc:
+        print(f"orchestratex: {type(exc).__name__}: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("orchestratex: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,77 @@
+"""`orchestratex models`: the catalog, and which providers are configured."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from ..catalog import ModelCatalog
+from ..providers import load_provider_class, provider_names
+
+__all__ = ["models_command"]
+
+_KEYS = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY / GOOGLE_API_KEY",
+}
+
+
+def provider_states(catalog: ModelCatalog) -> dict[str, str]:
+    """For each provider of the catalog: `configured`, `no key (set …)` or `not installed (pip install …)`."""
+    installed = set(provider_names())
+    states = {}
+    for name in catalog.providers():
+        if name not in installed:
+            states[name] = f"not installed (pip install 'orchestratex[{name}]')"
+        elif load_provider_class(name).is_configured():
+            states[name] = "configured"
+        else:
+            states[name] = f"no key (set {_KEYS.get(name, name.upper() + '_API_KEY')})"
+    return states
+
+
+def models_command(args: argparse.Namespace) -> int:
+    catalog = ModelCatalog.default()
+    states = provider_states(catalog)
+    if args.json:
+        data = {
+            "providers": states,
+            "simulated": not any(s == "configured" for s in states.values()),
+            "models": [m.model_dump(mode="json") for m in catalog],
+            "aliases": catalog.aliases,
+        }
+        print(json.dumps(data, indent=2))
+        return 0
+    console = Console(highlight=False)
+    for name, state in states.items():
+        mark = "[green]✔[/]" if state == "configured" else "[red]✘[/]"
+        console.print(f"{mark} {name}: {state}")
+    if not any(s == "configured" for s in states.values()):
+        console.print("[yellow]No provider is configured: `orchestratex run` uses the offline simulator.[/]")
+    aliases: dict[str, list[str]] = {}
+    for alias, target in catalog.aliases.items():
+        aliases.setdefault(target, []).append(alias)
+    table = Table(title="Model catalog (US$ per 1M tokens)")
+    for col in ("model", "aliases", "in $", "out $", "context", "max out", "specialties", "status"):
+        table.add_column(col, justify="right" if col in ("in $", "out $", "context", "max out") else "left")
+    for m in catalog:
+        table.add_row(
+            m.name,
+            ", ".join(sorted(aliases.get(m.name, []))),
+            _price(m.input_cost_per_1k),
+            _price(m.output_cost_per_1k),
+            f"{m.context_window:,}",
+            f"{m.max_output_tokens:,}",
+            ", ".join(m.specialties),
+            m.status,
+        )
+    console.print(table)
+    return 0
+
+
+def _price(per_1k: float | None) -> str:
+    return "unpriced" if per_1k is None else f"{per_1k * 1000:.2f}"

@@ -1,0 +1,89 @@
+"""`orchestratex run` and `orchestratex demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+
+from ..catalog import ModelCatalog
+from ..exceptions import UserError
+from ..orchestrator import Orchestrator, RunResult
+from ..providers import SimulatedProvider
+from ..stores import Store, open_store
+from ._live import LiveView
+
+__all__ = ["DEMO_PROMPT", "run_command"]
+
+DEMO_PROMPT = "Write a Python function to calculate fibonacci numbers"
+
+
+def _orchestrator(args: argparse.Namespace, store: Store) -> Orchestrator:
+    provider = (getattr(args, "provider", None) or "").strip()
+    if args.command == "demo":
+        latency = 0.0 if args.fast else 0.25
+        sim = SimulatedProvider(seed=7, latency_scale=latency)
+        return Orchestrator(providers=[sim], store=store, evaluation_threshold=8.5)
+    if provider in ("", "auto"):
+        return Orchestrator(store=store)
+    if provider == "sim":
+        return Orchestrator(store=store, simulate=True)
+    names = [p.strip() for p in provider.split(",") if p.strip()]
+    catalog = ModelCatalog.default()
+    unknown = [n for n in names if n not in catalog.providers()]
+    if unknown:
+        raise UserError(f"unknown provider {unknown[0]!r}; known: sim, {', '.join(catalog.providers())}")
+    return Orchestrator(store=store, catalog=catalog.with_only(names), simulate=False)
+
+
+async def _run(args: argparse.Namespace) -> RunResult:
+    demo = args.command == "demo"
+    if not demo and args.cost_limit is not None and args.cost_limit < 0:
+        raise UserError("--cost-limit must be >= 0")
+    store = await open_store("memory://" if demo else args.store)
+    try:
+        orchestrator = _orchestrator(args, store)
+        view = None if args.json else LiveView()
+        try:
+            options = (
+                {}
+                if demo
+                else {
+                    "domain": args.domain,
+                    "context": args.context,
+                    "max_iterations": args.max_iterations,
+                    "evaluation_threshold": args.threshold,
+                    "preferred_models": args.models,
+                    "cost_limit": args.cost_limit,
+                }
+            )
+            if not demo and args.max_iterations is not None and args.max_iterations < 1:
+                raise UserError("--max-iterations must be at least 1")
+            result = await orchestrator.run(
+                DEMO_PROMPT if demo else args.prompt,
+                user_id=os.environ.get("USER", "local"),
+                on_event=view or (),
+                **{k: v for k, v in options.items() if v is not None},
+            )
+        finally:
+            if view is not None:
+                view.close()
+            await orchestrator.aclose()
+        if view is not None and result.final_response is not None:
+            tag = " (simulated)" if result.simulated else ""
+            view.final_answer(result.final_response, f"final answer by {result.final_model}{tag}")
+        return result
+    finally:
+        await store.close()
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.command == "run" and not args.prompt.strip():
+        raise UserError("the prompt is empty: give the text to orchestrate")
+    result = asyncio.run(_run(args))
+    if args.json:
+        json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    return 0 if result.status == "completed" else 1

@@ -1,0 +1,47 @@
+"""The `Evaluator` contract: score an answer from 0 to 10 with feedback for the next attempt."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..catalog import ModelProfile
+from ..providers import Generation, GenerationRequest
+from ..records import Evaluation
+
+__all__ = ["EvaluationTask", "Evaluator", "JudgeCall"]
+
+JudgeCall = Callable[[ModelProfile, GenerationRequest], Awaitable[Generation]]
+"""Calls a judge model through the orchestrator: budget reserved, retries and circuit breaker applied,
+`Generation.cost` filled in."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationTask:
+    """What an evaluator gets besides the answer."""
+
+    prompt: str
+    """The user's original prompt (the answer is judged against it, not against a refinement prompt)."""
+    domain: str
+    generating_model: str
+    judges: Sequence[ModelProfile]
+    """Models eligible as judges: never the generating model; active, affordable, circuit closed."""
+    call: JudgeCall
+    context: str | None = None
+    iteration: int = 1
+    max_output_tokens: int = 512
+    """The most a judge may write."""
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Evaluator(ABC):
+    """Scores answers. The orchestrator stops once the score reaches its threshold."""
+
+    @abstractmethod
+    async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
+        """Score `response` to `task` (0–10) with feedback; raise `EvaluationError` when no verdict can be had."""
+
+    def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
+        """How many judge calls one evaluation makes (used to keep budget for judging)."""
+        return 1

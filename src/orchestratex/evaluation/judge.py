@@ -1,0 +1,127 @@
+"""The default evaluator: a panel of LLM judges, never the generating model, aggregated by median."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+from collections.abc import Sequence
+
+from ..catalog import ModelProfile
+from ..exceptions import BudgetExceeded, EvaluationError, OrchestrateXError
+from ..providers import Generation, GenerationRequest, Message
+from ..records import Evaluation, JudgeVerdict
+from ..usage import add_costs
+from ._base import EvaluationTask, Evaluator
+from ._parse import parse_verdict
+
+__all__ = ["DEFAULT_RUBRIC", "LLMJudgeEvaluator"]
+
+DEFAULT_RUBRIC = """\
+You are a strict, fair reviewer. Judge how well the ANSWER fulfils the TASK.
+Consider correctness first, then completeness, then clarity. 10 means nothing could be improved;
+5 means usable with significant flaws; 0 means wrong or off-topic.
+Reply with a single JSON object and nothing else:
+{"score": <number from 0 to 10>, "feedback": "<the most important concrete improvements, in one or two sentences>"}"""
+
+
+class LLMJudgeEvaluator(Evaluator):
+    """Ask `panel_size` judge models to score the answer concurrently; the score is their median.
+
+    Judges are picked among the eligible models (never the generating one), preferring another
+    provider than the generator's, then the best quality for the cost (the same trade-off as the
+    default router, with `cost_sensitivity`). Pass `judges=[...]` to pin them. One failing judge
+    is tolerated as long as another one answers; when none does, `EvaluationError` is raised
+    (or `BudgetExceeded` when no judge fitted the budget).
+    """
+
+    def __init__(
+        self,
+        *,
+        panel_size: int = 1,
+        judges: Sequence[str] | None = None,
+        rubric: str = DEFAULT_RUBRIC,
+        cost_sensitivity: float = 1.0,
+        max_output_tokens: int = 512,
+    ) -> None:
+        if panel_size < 1:
+            raise ValueError("panel_size must be >= 1")
+        self.panel_size = panel_size
+        self.pinned = list(judges) if judges else None
+        self.rubric = rubric
+        self.cost_sensitivity = cost_sensitivity
+        self.max_output_tokens = max_output_tokens
+
+    def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
+        return min(self.panel_size, max(len(judges), 1))
+
+    def choose_judges(self, task: EvaluationTask) -> list[ModelProfile]:
+        """The panel for `task`: pinned judges if given, else the best value among `task.judges`."""
+        eligible = [j for j in task.judges if j.name != task.generating_model]
+        if self.pinned is not None:
+            pinned = [j for j in eligible if j.name in self.pinned or set(j.aliases) & set(self.pinned)]
+            return pinned[: self.panel_size]
+        if not eligible:
+            return []
+        generator_provider = task.generating_model.partition(":")[0]
+
+        def value(model: ModelProfile) -> tuple[bool, float]:
+            price = max((model.input_cost_per_1k or 0) + (model.output_cost_per_1k or 0), 1e-12)
+            return (model.provider == generator_provider, -(model.quality - self.cost_sensitivity * math.log10(price)))
+
+        return sorted(eligible, key=value)[: self.panel_size]
+
+    def build_request(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
+        context = f"\n\nCONTEXT:\n{task.context}" if task.context else ""
+        user = f"TASK:\n{task.prompt}{context}\n\nANSWER:\n{answer}"
+        return GenerationRequest(
+            model=judge,
+            messages=[Message(role="system", content=self.rubric), Message(role="user", content=user)],
+            max_output_tokens=min(task.max_output_tokens, self.max_output_tokens, judge.max_output_tokens),
+            temperature=0.0,
+            json_output=True,
+            purpose="judge",
+            domain=task.domain,
+        )
+
+    async def _judge(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> JudgeVerdict:
+        try:
+            generation: Generation = await task.call(judge, self.build_request(task, judge, answer))
+        except OrchestrateXError as exc:
+            return JudgeVerdict(judge_model=judge.name, error=f"{type(exc).__name__}: {exc.message}")
+        verdict = JudgeVerdict(
+            judge_model=judge.name,
+            cost=generation.cost,
+            usage=generation.usage,
+            latency_ms=generation.latency_ms,
+        )
+        try:
+            verdict.score, verdict.feedback = parse_verdict(generation.text)
+        except EvaluationError as exc:
+            verdict.error = exc.message
+        return verdict
+
+    async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
+        panel = self.choose_judges(task)
+        if not panel:
+            raise EvaluationError(
+                f"no judge available for an answer by {task.generating_model}: a judge must be another model "
+                "that is active, fits the budget and is not failing"
+            )
+        verdicts = list(await asyncio.gather(*(self._judge(task, j, response.text) for j in panel)))
+        scored = [v for v in verdicts if v.score is not None]
+        cost = add_costs(*(v.cost for v in verdicts))
+        if not scored:
+            reasons = "; ".join(f"{v.judge_model}: {v.error}" for v in verdicts)
+            if all((v.error or "").startswith("BudgetExceeded") for v in verdicts):
+                raise BudgetExceeded(f"no judge fits the remaining budget ({reasons})")
+            raise EvaluationError(f"no judge produced a verdict ({reasons})")
+        score = float(statistics.median(v.score for v in scored if v.score is not None))
+        feedback = " ".join(v.feedback for v in scored if v.feedback) or "No feedback."
+        return Evaluation(
+            score=round(score, 4),
+            feedback=feedback,
+            judge_models=[v.judge_model for v in scored],
+            verdicts=verdicts,
+            cost=cost,
+        )

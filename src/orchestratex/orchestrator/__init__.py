@@ -1,0 +1,9 @@
+"""The orchestration loop: `Orchestrator` and its policies."""
+
+from __future__ import annotations
+
+from ._circuit import CircuitBreaker, CircuitState
+from ._policies import CircuitPolicy, RetryPolicy
+from .orchestrator import Orchestrator, RunResult
+
+__all__ = ["CircuitBreaker", "CircuitPolicy", "CircuitState", "Orchestrator", "RetryPolicy", "RunResult"]

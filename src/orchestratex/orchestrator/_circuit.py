@@ -1,0 +1,67 @@
+"""A per-model circuit breaker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from ._policies import CircuitPolicy
+
+__all__ = ["CircuitBreaker", "CircuitState"]
+
+CircuitState = Literal["closed", "open", "half_open"]
+
+
+@dataclass(slots=True)
+class _Model:
+    failures: int = 0
+    opened_at: float | None = None
+    trial_in_flight: bool = False
+
+
+class CircuitBreaker:
+    """Tracks consecutive failures per model and keeps a failing model out while it cools down."""
+
+    def __init__(self, policy: CircuitPolicy | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.policy = policy or CircuitPolicy()
+        self._clock = clock
+        self._models: dict[str, _Model] = {}
+
+    def state(self, model: str) -> CircuitState:
+        entry = self._models.get(model)
+        if entry is None or entry.opened_at is None:
+            return "closed"
+        if self._clock() - entry.opened_at >= self.policy.cooldown_s:
+            return "half_open"
+        return "open"
+
+    def allows(self, model: str) -> bool:
+        """Whether a call to `model` may be made now (a half-open circuit allows one trial at a time)."""
+        state = self.state(model)
+        if state == "closed":
+            return True
+        if state == "half_open":
+            return not self._models[model].trial_in_flight
+        return False
+
+    def before_call(self, model: str) -> None:
+        entry = self._models.get(model)
+        if entry is not None and self.state(model) == "half_open":
+            entry.trial_in_flight = True
+
+    def record_success(self, model: str) -> None:
+        if model in self._models:
+            del self._models[model]
+
+    def record_failure(self, model: str) -> None:
+        entry = self._models.setdefault(model, _Model())
+        entry.trial_in_flight = False
+        entry.failures += 1
+        if entry.opened_at is not None or entry.failures >= self.policy.failure_threshold:
+            entry.opened_at = self._clock()
+
+    def snapshot(self) -> dict[str, CircuitState]:
+        """The state of every model that has failed recently."""
+        return {name: self.state(name) for name in self._models}

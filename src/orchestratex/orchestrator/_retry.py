@@ -1,0 +1,74 @@
+"""Retrying one model call with tenacity, honouring Retry-After, with a zero-cost fast path."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from ..exceptions import ProviderError, RateLimited
+from ._policies import RetryPolicy
+
+__all__ = ["call_with_retries", "retry_wait"]
+
+T = TypeVar("T")
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ProviderError) and exc.retryable
+
+
+def retry_wait(policy: RetryPolicy, attempt: int, exc: BaseException | None) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based)."""
+    backoff = random.uniform(0, min(policy.max_wait, policy.initial_wait * 2 ** (attempt - 1)))
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        return min(max(exc.retry_after, backoff), policy.max_wait)
+    return backoff
+
+
+async def call_with_retries(
+    fn: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    *,
+    on_failure: Callable[[BaseException], None] | None = None,
+) -> T:
+    """Await `fn()`; retry retryable `ProviderError`s per `policy` (tenacity owns the loop).
+
+    The first attempt runs outside tenacity so a successful call pays nothing for retrying.
+    `on_failure` sees every failed attempt (the circuit breaker counts them).
+    """
+    try:
+        return await fn()
+    except ProviderError as exc:
+        if on_failure is not None:
+            on_failure(exc)
+        if not exc.retryable or policy.max_attempts == 1:
+            raise
+        first: BaseException | None = exc
+
+    async def attempt() -> T:
+        nonlocal first
+        if first is not None:  # tenacity's attempt 1 is the one already made
+            exc, first = first, None
+            raise exc
+        try:
+            return await fn()
+        except ProviderError as err:
+            if on_failure is not None:
+                on_failure(err)
+            raise
+
+    def wait(state: RetryCallState) -> float:
+        outcome = state.outcome
+        return retry_wait(policy, state.attempt_number, outcome.exception() if outcome else None)
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(policy.max_attempts),
+        wait=wait,
+        retry=retry_if_exception(_retryable),
+        sleep=policy.sleep,
+        reraise=True,
+    )
+    return await retrying(attempt)

@@ -1,0 +1,503 @@
+"""Driving one orchestration through the loop of DESIGN §4, persisting every step before the next."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+from .._ids import utcnow
+from ..catalog import ModelProfile
+from ..evaluation import EvaluationTask
+from ..events import (
+    EvaluationCompleted,
+    Event,
+    EventHandler,
+    ModelSelected,
+    OrchestrationCompleted,
+    OrchestrationFailed,
+    OrchestrationStarted,
+    ResponseGenerated,
+    dispatch,
+)
+from ..exceptions import (
+    BudgetExceeded,
+    CircuitOpen,
+    ContextLengthExceeded,
+    EvaluationError,
+    OrchestrateXError,
+    ProviderError,
+)
+from ..providers import Generation, GenerationRequest, Message
+from ..providers._base import estimate_message_tokens
+from ..records import CallRecord, Iteration, Orchestration, StopReason
+from ..routing import RoutingFeedback, Task, detect_domain
+from ..usage import Usage, add_costs
+from ._prompts import build_messages
+from ._retry import call_with_retries
+
+if TYPE_CHECKING:
+    from .orchestrator import Orchestrator
+
+__all__ = ["Run"]
+
+logger = logging.getLogger("orchestratex.orchestrator")
+
+_EPS = 1e-12
+_PREVIEW = 200
+_JUDGE_OVERHEAD_BYTES = 1200
+
+
+_Role = Literal["generate", "judge"]
+
+
+class _Stop(Exception):
+    def __init__(self, reason: StopReason, error: str | None = None) -> None:
+        super().__init__(error or reason)
+        self.reason: StopReason = reason
+        self.error = error
+
+
+class _Ledger:
+    """What one step reserved, spent and called; settled by one store commit."""
+
+    __slots__ = ("calls", "reserved_in_store", "reserved_local", "spent")
+
+    def __init__(self) -> None:
+        self.reserved_in_store = 0.0
+        self.reserved_local = 0.0
+        self.spent: list[float] = []
+        self.calls: list[CallRecord] = []
+
+
+class Run:
+    """The state of one orchestration being driven by one orchestrator."""
+
+    def __init__(self, orchestrator: Orchestrator, doc: Orchestration, handlers: Sequence[EventHandler]) -> None:
+        self.o = orchestrator
+        self.doc = doc
+        self.handlers = handlers
+        self.failed: set[str] = set()
+        self.min_context = 0
+        self.inflight = 0.0
+        self.session_limit: float | None = None
+        self.session_base = 0.0
+
+    # -- the loop -----------------------------------------------------------------------------
+    async def drive(self) -> None:
+        try:
+            await self._prepare()
+            while True:
+                reason = self._stop_reason()
+                if reason is not None:
+                    raise _Stop(reason)
+                it = self.doc.iterations[-1] if self.doc.iterations else None
+                if it is None or it.phase in ("evaluated", "failed"):
+                    it = await self._select()
+                if it.phase == "selected":
+                    await self._generate(it)
+                if it.phase == "generated":
+                    await self._evaluate(it)
+        except _Stop as stop:
+            await self._finish(stop.reason, stop.error)
+        except asyncio.CancelledError:
+            await self._finish("cancelled", "the orchestration was cancelled")
+            raise
+        except OrchestrateXError as exc:
+            await self._finish("error", f"{type(exc).__name__}: {exc.message}")
+        except Exception as exc:
+            logger.exception("orchestration %s failed unexpectedly", self.doc.id)
+            await self._finish("error", f"{type(exc).__name__}: {exc}")
+            raise
+
+    async def _prepare(self) -> None:
+        doc, store = self.doc, self.o.store
+        session = await store.get_session(doc.session_id)
+        if doc.status == "pending":
+            doc.domain = doc.domain or detect_domain(doc.prompt)
+            doc.status = "running"
+            await self._commit(
+                [
+                    OrchestrationStarted(
+                        **self._ids(),
+                        prompt=doc.prompt,
+                        domain=doc.domain,
+                        max_iterations=doc.settings.max_iterations,
+                        evaluation_threshold=doc.settings.evaluation_threshold,
+                        simulated=self.o.simulated,
+                    )
+                ]
+            )
+        else:  # resumed after a crash: what the dead process held reserved is released
+            released = await store.release_reservations(doc.session_id, doc.id)
+            if released > 0:
+                doc.interrupted_calls += 1
+            session = await store.get_session(doc.session_id)
+            for it in doc.iterations:
+                self.failed.update(err.partition(":")[0] for err in it.errors)
+        self.session_limit = session.settings.cost_limit
+        self.session_base = session.total_cost + session.reserved_cost - doc.total_cost
+
+    def _stop_reason(self) -> StopReason | None:
+        doc = self.doc
+        if not doc.iterations or doc.iterations[-1].phase in ("selected", "generated"):
+            return None
+        scores = [it.evaluation.score for it in doc.iterations if it.evaluation is not None]
+        if scores and max(scores) >= doc.settings.evaluation_threshold:
+            return "threshold"
+        if len(doc.iterations) >= doc.settings.max_iterations:
+            return "max_iterations"
+        patience = doc.settings.patience
+        if len(scores) > patience and max(scores[-patience:]) <= max(scores[:-patience]):
+            return "no_improvement"
+        return None
+
+    # -- steps ----------------------------------------------------------------------------------
+    async def _select(self) -> Iteration:
+        doc = self.doc
+        prompt, messages = build_messages(doc, self.o.system_prompt)
+        task = self._task(prompt, messages)
+        candidates = self._candidates(task)
+        decision = await self.o.router.select(task, candidates)
+        if decision.model_name not in {m.name for m in candidates}:
+            raise _Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates")
+        it = Iteration(
+            index=len(doc.iterations) + 1, model_name=decision.model_name, reasoning=decision.reasoning, prompt=prompt
+        )
+        doc.iterations.append(it)
+        await self._commit([self._selected_event(it, decision.scores)])
+        return it
+
+    async def _generate(self, it: Iteration) -> None:
+        model = self.o.catalog.get(it.model_name)
+        request = GenerationRequest.model_construct(
+            model=model,
+            messages=[
+                Message.model_construct(role="system", content=self.o.system_prompt),
+                Message.model_construct(role="user", content=it.prompt),
+            ],
+            max_output_tokens=min(self.doc.settings.max_output_tokens, model.max_output_tokens),
+            temperature=None,
+            stop=None,
+            json_output=False,
+            purpose="generate",
+            domain=self.doc.domain or "general",
+        )
+        ledger = _Ledger()
+        try:
+            gen = await self._call(model, request, ledger, "generate")
+        except (ProviderError, BudgetExceeded) as exc:
+            await self._fallback(it, model, exc, ledger)
+            return
+        it.response = gen.text
+        it.usage = gen.usage
+        it.cost = gen.cost
+        it.latency_ms = gen.latency_ms
+        it.finish_reason = gen.finish_reason
+        it.phase = "generated"
+        event = ResponseGenerated(
+            **self._ids(),
+            model_name=model.name,
+            response_preview=gen.text[:_PREVIEW],
+            tokens_used=gen.usage.total_tokens,
+            iteration=it.index,
+            input_tokens=gen.usage.input_tokens,
+            output_tokens=gen.usage.output_tokens,
+            cost=gen.cost,
+            latency_ms=gen.latency_ms,
+        )
+        await self._commit([event], ledger)
+
+    async def _fallback(self, it: Iteration, model: ModelProfile, exc: Exception, ledger: _Ledger) -> None:
+        """The iteration's model failed: record it and let the router pick another model."""
+        detail = exc.message if isinstance(exc, OrchestrateXError) else str(exc)
+        it.errors.append(f"{model.name}: {type(exc).__name__}: {detail}")
+        if isinstance(exc, BudgetExceeded):
+            await self._refresh_session()
+        else:
+            self.failed.add(model.name)
+        if isinstance(exc, ContextLengthExceeded):
+            self.min_context = max(self.min_context, model.context_window + 1)
+        task = self._task(it.prompt, None)
+        try:
+            candidates = self._candidates(task, exclude={model.name})
+        except _Stop:
+            await self._commit([], ledger)
+            raise
+        decision = await self.o.router.select(task, candidates)
+        if decision.model_name not in {m.name for m in candidates}:
+            raise _Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates")
+        it.model_name = decision.model_name
+        it.reasoning = f"fallback after {model.name} failed ({type(exc).__name__}): {decision.reasoning}"
+        await self._commit([self._selected_event(it, decision.scores)], ledger)
+
+    async def _evaluate(self, it: Iteration) -> None:
+        doc = self.doc
+        ledger = _Ledger()
+        judge_max = self.o.judge_max_output_tokens
+
+        async def call(judge: ModelProfile, request: GenerationRequest) -> Generation:
+            return await self._call(judge, request, ledger, "judge")
+
+        etask = EvaluationTask(
+            prompt=doc.prompt,
+            domain=doc.domain or "general",
+            generating_model=it.model_name,
+            judges=self._judges(it),
+            call=call,
+            context=doc.context,
+            iteration=it.index,
+            max_output_tokens=judge_max,
+        )
+        answer = Generation.model_construct(
+            text=it.response or "",
+            usage=it.usage,
+            latency_ms=it.latency_ms,
+            finish_reason=it.finish_reason,
+            model_name=it.model_name,
+            cost=it.cost,
+        )
+        try:
+            evaluation = await self.o.evaluator.evaluate(etask, answer)
+        except (BudgetExceeded, EvaluationError) as exc:
+            it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
+            it.phase = "failed"
+            await self._commit([], ledger)
+            raise _Stop("budget" if isinstance(exc, BudgetExceeded) else "error", exc.message) from exc
+        it.evaluation = evaluation
+        it.phase = "evaluated"
+        scores = {v.judge_model: v.score for v in evaluation.verdicts}
+        for record in ledger.calls:
+            record.score = scores.get(record.model_name)
+        ledger.calls.append(self._record(it.model_name, "generate", it.cost, it.usage, it.latency_ms, evaluation.score))
+        event = EvaluationCompleted(
+            **self._ids(),
+            evaluator_model=",".join(evaluation.judge_models),
+            score=evaluation.score,
+            feedback=evaluation.feedback,
+            iteration=it.index,
+            cost=evaluation.cost,
+        )
+        await self._commit([event], ledger)
+        await self.o.router.observe(
+            RoutingFeedback(
+                domain=doc.domain or "general",
+                model_name=it.model_name,
+                score=evaluation.score,
+                cost=it.cost,
+                latency_ms=it.latency_ms,
+                output_tokens=it.usage.output_tokens,
+                prompt=doc.prompt,
+                iteration=it.index,
+            )
+        )
+
+    async def _finish(self, reason: StopReason, error: str | None) -> None:
+        doc = self.doc
+        best = doc.best_iteration
+        doc.stop_reason = reason
+        doc.error = error
+        if best is not None:
+            doc.final_response = best.response
+            doc.final_score = best.score
+            doc.final_model = best.model_name
+        event: Event
+        if reason != "cancelled" and best is not None and best.score is not None and best.response is not None:
+            doc.status = "completed"
+            event = OrchestrationCompleted(
+                **self._ids(),
+                final_response=best.response,
+                iterations=len(doc.iterations),
+                final_score=best.score,
+                total_cost=doc.total_cost,
+                stop_reason=reason,
+                model_name=best.model_name,
+            )
+        else:
+            doc.status = "cancelled" if reason == "cancelled" else "failed"
+            event = OrchestrationFailed(
+                **self._ids(),
+                reason=reason,
+                error=error or reason,
+                iterations=len(doc.iterations),
+                total_cost=doc.total_cost,
+            )
+        await asyncio.shield(self._commit([event]))
+
+    # -- calls and budget -------------------------------------------------------------------------
+    async def _call(self, model: ModelProfile, request: GenerationRequest, ledger: _Ledger, role: _Role) -> Generation:
+        circuit = self.o.circuit
+        if not circuit.allows(model.name):
+            raise CircuitOpen(f"{model.name} is cooling down after repeated failures", model=model.name)
+        provider = self.o.provider_for(model)
+        worst = model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
+        await self._reserve(worst, ledger)
+        circuit.before_call(model.name)
+
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, ContextLengthExceeded):
+                circuit.record_failure(model.name)
+
+        try:
+            gen = await call_with_retries(lambda: provider.generate(request), self.o.retry, on_failure=failed)
+        except ProviderError as exc:
+            ledger.calls.append(self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__))
+            raise
+        circuit.record_success(model.name)
+        gen.cost = model.cost(gen.usage)
+        if gen.cost > worst + _EPS:
+            logger.warning("%s cost $%.6f, above its reserved worst case $%.6f", model.name, gen.cost, worst)
+        if not gen.model_name:
+            gen.model_name = model.name
+        ledger.spent.append(gen.cost)
+        if role == "judge":
+            ledger.calls.append(self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None))
+        return gen
+
+    def _remaining(self) -> float | None:
+        doc = self.doc
+        limits = []
+        if doc.settings.cost_limit is not None:
+            limits.append(doc.settings.cost_limit - doc.total_cost - self.inflight)
+        if self.session_limit is not None:
+            limits.append(self.session_limit - self.session_base - doc.total_cost - self.inflight)
+        return min(limits) if limits else None
+
+    async def _reserve(self, amount: float, ledger: _Ledger) -> None:
+        remaining = self._remaining()
+        if remaining is not None and amount > remaining + _EPS:
+            raise BudgetExceeded(
+                f"a call may cost up to ${amount:.6f} but ${max(remaining, 0):.6f} is left",
+                remaining=remaining,
+                needed=amount,
+            )
+        if self.session_limit is not None:
+            if not await self.o.store.reserve_budget(self.doc.session_id, self.doc.id, amount):
+                raise BudgetExceeded(f"the session's budget cannot cover a call of up to ${amount:.6f}", needed=amount)
+            ledger.reserved_in_store += amount
+        ledger.reserved_local += amount
+        self.inflight += amount
+
+    async def _refresh_session(self) -> None:
+        session = await self.o.store.get_session(self.doc.session_id)
+        self.session_base = session.total_cost + session.reserved_cost - self.doc.total_cost - self.inflight
+
+    # -- candidates -------------------------------------------------------------------------------
+    def _task(self, prompt: str, messages: list[Message] | None) -> Task:
+        doc = self.doc
+        msgs = messages or [Message(role="system", content=self.o.system_prompt), Message(role="user", content=prompt)]
+        bound = estimate_message_tokens(msgs)
+        scores = [it.evaluation.score for it in doc.iterations if it.evaluation is not None]
+        return Task(
+            prompt=prompt,
+            domain=doc.domain or "general",
+            original_prompt=doc.prompt,
+            context=doc.context,
+            iteration=len(doc.iterations) + (0 if doc.iterations and doc.iterations[-1].phase == "selected" else 1),
+            input_tokens=bound,
+            max_output_tokens=doc.settings.max_output_tokens,
+            remaining_budget=self._remaining(),
+            previous_models=tuple(it.model_name for it in doc.iterations),
+            best_score=max(scores) if scores else None,
+            threshold=doc.settings.evaluation_threshold,
+        )
+
+    def _candidates(self, task: Task, exclude: set[str] | None = None) -> list[ModelProfile]:
+        """Models the router may choose: usable, preferred, fitting the window, the budget and the circuit."""
+        usable = self.o.usable_models(self.doc.settings.preferred_models)
+        usable = [
+            m
+            for m in usable
+            if m.name not in self.failed
+            and (not exclude or m.name not in exclude)
+            and m.context_window >= self.min_context
+            and task.input_tokens // 4 + min(task.max_output_tokens, m.max_output_tokens) <= m.context_window
+            and self.o.circuit.allows(m.name)
+        ]
+        if not usable:
+            raise _Stop("error", "no model is available: every candidate failed, is cooling down or is too small")
+        remaining = task.remaining_budget
+        if remaining is None:
+            return usable
+        judge_reserve = self._judge_reserve(task, usable)
+        fitting = [
+            m
+            for m in usable
+            if m.worst_case_cost(task.input_tokens, min(task.max_output_tokens, m.max_output_tokens)) + judge_reserve
+            <= remaining + _EPS
+        ]
+        if not fitting:
+            raise _Stop("budget", f"no model's worst-case cost fits the ${max(remaining, 0):.6f} left")
+        return fitting
+
+    def _judge_reserve(self, task: Task, usable: list[ModelProfile]) -> float:
+        """Budget to keep for judging the answer: the panel at the cheapest judges' worst case."""
+        judge_in = task.input_tokens + 4 * task.max_output_tokens + _JUDGE_OVERHEAD_BYTES
+        costs = sorted(m.worst_case_cost(judge_in, self.o.judge_max_output_tokens) for m in usable)
+        panel = self.o.evaluator.panel_size_for(usable)
+        return add_costs(*costs[:panel]) if len(costs) > 1 else 0.0
+
+    def _judges(self, it: Iteration) -> list[ModelProfile]:
+        return [
+            m
+            for m in self.o.usable_models(None)
+            if m.name != it.model_name and self.o.circuit.allows(m.name) and m.name not in self.failed
+        ]
+
+    # -- persistence ------------------------------------------------------------------------------
+    def _ids(self) -> dict[str, str]:
+        doc = self.doc
+        return {"orchestration_id": doc.id, "thread_id": doc.thread_id, "session_id": doc.session_id}
+
+    def _selected_event(self, it: Iteration, scores: dict[str, float]) -> ModelSelected:
+        return ModelSelected(
+            **self._ids(), model_name=it.model_name, reasoning=it.reasoning, iteration=it.index, scores=scores
+        )
+
+    def _record(
+        self,
+        model_name: str,
+        role: _Role,
+        cost: float,
+        usage: Usage,
+        latency_ms: float,
+        score: float | None,
+        *,
+        error: str | None = None,
+    ) -> CallRecord:
+        doc = self.doc
+        return CallRecord.model_construct(
+            orchestration_id=doc.id,
+            session_id=doc.session_id,
+            user_id=doc.user_id,
+            model_name=model_name,
+            role=role,
+            domain=doc.domain or "general",
+            cost=cost,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            latency_ms=latency_ms,
+            score=score,
+            error=error,
+            created_at=utcnow(),
+        )
+
+    async def _commit(self, events: list[Event], ledger: _Ledger | None = None) -> None:
+        doc = self.doc
+        spent = 0.0
+        if ledger is not None:
+            spent = add_costs(*ledger.spent) if ledger.spent else 0.0
+            if spent:
+                doc.total_cost = add_costs(doc.total_cost, spent)
+        await self.o.store.commit(
+            doc,
+            events,
+            calls=ledger.calls if ledger else (),
+            spent=spent,
+            released=ledger.reserved_in_store if ledger else 0.0,
+        )
+        if ledger is not None:
+            self.inflight -= ledger.reserved_local
+        for event in events:
+            await dispatch(self.handlers, event)

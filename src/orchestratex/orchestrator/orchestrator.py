@@ -1,0 +1,476 @@
+"""`Orchestrator`: routes, generates, judges and refines, within budget, persisting every step."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Self, TypeVar
+
+from pydantic import ValidationError
+
+from ..catalog import ModelCatalog, ModelProfile
+from ..evaluation import Evaluator, LLMJudgeEvaluator
+from ..events import EVENT_ADAPTER, Event, EventHandler
+from ..exceptions import Conflict, ProviderNotConfigured, UserError
+from ..providers import Provider, SimulatedProvider, provider_names, providers_from_env
+from ..records import Orchestration, OrchestrationSettings, Session, SessionSettings, Thread
+from ..routing import BayesianRouter, Router
+from ..stores import MemoryStore, Store
+from ._circuit import CircuitBreaker, CircuitState
+from ._policies import CircuitPolicy, RetryPolicy
+from ._prompts import DEFAULT_SYSTEM_PROMPT
+from ._run import Run
+
+__all__ = ["Orchestrator", "RunResult"]
+
+T = TypeVar("T")
+
+_KEY_VARS = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY or GOOGLE_API_KEY",
+}
+
+
+@dataclass(slots=True)
+class RunResult:
+    """The outcome of one orchestration: its document (with every iteration) and its events."""
+
+    orchestration: Orchestration
+    events: list[Event] = field(default_factory=list)
+    simulated: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.orchestration.id
+
+    @property
+    def final_response(self) -> str | None:
+        return self.orchestration.final_response
+
+    @property
+    def final_score(self) -> float | None:
+        return self.orchestration.final_score
+
+    @property
+    def final_model(self) -> str | None:
+        return self.orchestration.final_model
+
+    @property
+    def total_cost(self) -> float:
+        return self.orchestration.total_cost
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.orchestration.stop_reason
+
+    @property
+    def status(self) -> str:
+        return self.orchestration.status
+
+    @property
+    def iterations(self) -> int:
+        return len(self.orchestration.iterations)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready document: the orchestration's fields, `simulated`, and the list of `events`."""
+        data = self.orchestration.model_dump(mode="json", by_alias=True)
+        data["iterations_detail"] = data.pop("iterations")
+        data["iterations"] = len(self.orchestration.iterations)
+        data["simulated"] = self.simulated
+        data["events"] = [EVENT_ADAPTER.dump_python(e, mode="json") for e in self.events]
+        return data
+
+
+class Orchestrator:
+    """Sends each prompt to the most suitable model, has other models judge the answer, and refines
+    it until it is good enough — within a budget that is never exceeded.
+
+    With no `providers`, the providers whose API keys are set in the environment are used (each
+    from its installed adapter package); with none set, the offline `SimulatedProvider` serves a
+    simulated copy of the catalog, and `simulated` is true (every event and answer says so).
+
+    ```python
+    from orchestratex import Orchestrator
+
+    result = Orchestrator().run_sync("Write a Python function to calculate fibonacci numbers")
+    print(result.final_response, result.final_score, result.total_cost)
+    ```
+    """
+
+    def __init__(
+        self,
+        *,
+        providers: Mapping[str, Provider] | Iterable[Provider] | None = None,
+        catalog: ModelCatalog | None = None,
+        router: Router | None = None,
+        evaluator: Evaluator | None = None,
+        store: Store | None = None,
+        on_event: EventHandler | Sequence[EventHandler] = (),
+        retry: RetryPolicy | None = None,
+        circuit: CircuitPolicy | None = None,
+        max_iterations: int = 5,
+        evaluation_threshold: float = 8.0,
+        max_output_tokens: int = 2048,
+        judge_max_output_tokens: int = 512,
+        system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        simulate: bool | None = None,
+        lease_ttl_s: float = 60.0,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.defaults = _validated_settings(
+            max_iterations=max_iterations,
+            evaluation_threshold=evaluation_threshold,
+            max_output_tokens=max_output_tokens,
+        )
+        self._owned_providers: list[Provider] = []
+        self.providers, self.catalog, self.simulated = self._resolve_providers(providers, catalog, simulate, env)
+        self.router: Router = router or BayesianRouter()
+        self.evaluator: Evaluator = evaluator or LLMJudgeEvaluator()
+        self._owns_store = store is None
+        self.store: Store = store or MemoryStore()
+        self.handlers: list[EventHandler] = [on_event] if callable(on_event) else list(on_event)
+        self.retry = retry or RetryPolicy()
+        self.circuit = CircuitBreaker(circuit)
+        self.judge_max_output_tokens = judge_max_output_tokens
+        self.system_prompt = system_prompt
+        self.lease_ttl_s = lease_ttl_s
+        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._ready: asyncio.Future[None] | None = None
+        self._tasks: dict[str, asyncio.Task[RunResult]] = {}
+        self._active: set[str] = set()
+        self._keeper: asyncio.Task[None] | None = None
+        self._usable_cache: dict[tuple[str, ...] | None, list[ModelProfile]] = {}
+
+    # -- set-up -------------------------------------------------------------------------------
+    def _resolve_providers(
+        self,
+        providers: Mapping[str, Provider] | Iterable[Provider] | None,
+        catalog: ModelCatalog | None,
+        simulate: bool | None,
+        env: Mapping[str, str] | None,
+    ) -> tuple[dict[str, Provider], ModelCatalog, bool]:
+        base = catalog if catalog is not None else ModelCatalog.default()
+        if providers is not None:
+            found = dict(providers) if isinstance(providers, Mapping) else {p.name: p for p in providers}
+            simulated = bool(found) and all(p.simulated for p in found.values())
+            if catalog is None:
+                base = base.simulated() if simulated else base
+                base = base.with_only(found)
+            return found, base, simulated
+        if simulate is not True:
+            names = [n for n in base.providers() if n in provider_names()]
+            found = providers_from_env(names, env)
+            self._owned_providers.extend(found.values())
+            if found:
+                return found, base.with_only(found), False
+            if simulate is False:
+                wanted = " or ".join(f"{n} ({_KEY_VARS.get(n, n.upper() + '_API_KEY')})" for n in base.providers())
+                raise ProviderNotConfigured(f"no provider is configured: set the API key of {wanted}", provider="*")
+        sim = SimulatedProvider.from_env(env)
+        self._owned_providers.append(sim)
+        return {"sim": sim}, base.simulated(), True
+
+    async def _ensure_ready(self) -> None:
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+            try:
+                await self.store.open()
+                await self.router.attach(self.store)
+            except BaseException as exc:
+                self._ready.set_exception(exc)
+                self._ready.exception()  # mark retrieved
+                self._ready = None
+                raise
+            self._ready.set_result(None)
+        elif not self._ready.done():
+            await self._ready
+
+    async def aclose(self) -> None:
+        """Stop lease renewal; close the providers and the store this orchestrator created."""
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+        for provider in self._owned_providers:
+            await provider.aclose()
+        if self._owns_store:
+            await self.store.close()
+
+    async def __aenter__(self) -> Self:
+        await self._ensure_ready()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- models -------------------------------------------------------------------------------
+    def provider_for(self, model: ModelProfile) -> Provider:
+        try:
+            return self.providers[model.provider]
+        except KeyError:
+            hint = _KEY_VARS.get(model.provider)
+            raise ProviderNotConfigured(
+                f"model {model.name} needs provider {model.provider!r}, which is not configured"
+                + (f": set {hint}" if hint else ""),
+                provider=model.provider,
+            ) from None
+
+    def usable_models(self, preferred: Sequence[str] | None) -> list[ModelProfile]:
+        """Models that are not disabled, whose provider is configured, among `preferred` when given."""
+        key = tuple(preferred) if preferred else None
+        cached = self._usable_cache.get(key)
+        if cached is None:
+            allowed = {self.catalog.get(n).name for n in preferred} if preferred else None
+            cached = [
+                m
+                for m in self.catalog
+                if m.status != "disabled"
+                and m.provider in self.providers
+                and m.priced
+                and (allowed is None or m.name in allowed)
+            ]
+            self._usable_cache[key] = cached
+        return cached
+
+    def model_status(self, name: str) -> str:
+        """`active`, `deprecated` or `disabled` from the catalog, or the circuit state when it is not closed."""
+        model = self.catalog.get(name)
+        state: CircuitState = self.circuit.state(model.name)
+        return "circuit_open" if state == "open" else "circuit_half_open" if state == "half_open" else model.status
+
+    # -- sessions and threads -----------------------------------------------------------------------
+    async def create_session(
+        self,
+        user_id: str = "local",
+        *,
+        max_iterations: int | None = None,
+        preferred_models: Sequence[str] | None = None,
+        cost_limit: float | None = None,
+    ) -> Session:
+        """A new active session whose budget (`cost_limit`) and defaults apply to its orchestrations."""
+        await self._ensure_ready()
+        if not user_id or not user_id.strip():
+            raise UserError("user_id must not be empty")
+        preferred = [self.catalog.get(n).name for n in preferred_models] if preferred_models else None
+        try:
+            session = Session(
+                user_id=user_id,
+                max_iterations=self.defaults.max_iterations if max_iterations is None else max_iterations,
+                settings=SessionSettings(preferred_models=preferred, cost_limit=cost_limit),
+            )
+        except ValidationError as exc:
+            raise UserError(_first_error(exc)) from None
+        return await self.store.create_session(session)
+
+    async def create_thread(
+        self, session_id: str, prompt: str, *, domain: str | None = None, context: str | None = None
+    ) -> Thread:
+        """A new thread in an active session."""
+        await self._ensure_ready()
+        session = await self.store.get_session(session_id)
+        if session.status != "active":
+            raise Conflict(f"session {session_id} is {session.status}: threads can only be added to an active session")
+        return await self.store.create_thread(
+            Thread(
+                session_id=session.id,
+                user_id=session.user_id,
+                original_prompt=_check_prompt(prompt),
+                domain=domain,
+                context=context,
+            )
+        )
+
+    # -- running ------------------------------------------------------------------------------
+    async def prepare(
+        self,
+        prompt: str,
+        *,
+        session: Session | str | None = None,
+        thread: Thread | str | None = None,
+        user_id: str = "local",
+        domain: str | None = None,
+        context: str | None = None,
+        max_iterations: int | None = None,
+        evaluation_threshold: float | None = None,
+        preferred_models: Sequence[str] | None = None,
+        cost_limit: float | None = None,
+        max_output_tokens: int | None = None,
+        patience: int | None = None,
+    ) -> Orchestration:
+        """Validate the request and store a `pending` orchestration (and its session and thread when
+        not given); `drive` runs it. `run` is `prepare` then `drive`."""
+        await self._ensure_ready()
+        prompt = _check_prompt(prompt)
+        if preferred_models is not None:
+            if not preferred_models:
+                raise UserError("preferred_models is empty: name at least one model or leave it unset")
+            preferred_models = [self.catalog.get(n).name for n in preferred_models]
+        if isinstance(thread, str):
+            thread = await self.store.get_thread(thread)
+        if isinstance(session, str):
+            session = await self.store.get_session(session)
+        if session is None and thread is not None:
+            session = await self.store.get_session(thread.session_id)
+        if session is None:
+            session = await self.create_session(user_id, cost_limit=cost_limit, max_iterations=max_iterations)
+            cost_limit = None  # the session carries it
+        if session.status != "active":
+            raise Conflict(f"session {session.id} is {session.status}: orchestrations start only in an active session")
+        settings = _validated_settings(
+            max_iterations=session.max_iterations if max_iterations is None else max_iterations,
+            evaluation_threshold=(
+                evaluation_threshold if evaluation_threshold is not None else self.defaults.evaluation_threshold
+            ),
+            preferred_models=preferred_models or session.settings.preferred_models,
+            cost_limit=cost_limit,
+            max_output_tokens=self.defaults.max_output_tokens if max_output_tokens is None else max_output_tokens,
+            patience=patience,
+        )
+        if thread is None:
+            thread = await self.create_thread(session.id, prompt, domain=domain, context=context)
+        elif thread.session_id != session.id:
+            raise UserError(f"thread {thread.id} belongs to session {thread.session_id}, not {session.id}")
+        doc = Orchestration(
+            thread_id=thread.id,
+            session_id=session.id,
+            user_id=session.user_id,
+            prompt=prompt,
+            domain=domain or thread.domain,
+            context=context if context is not None else thread.context,
+            settings=settings,
+        )
+        return await self.store.create_orchestration(doc)
+
+    async def drive(
+        self, orchestration: Orchestration | str, *, on_event: EventHandler | Sequence[EventHandler] = ()
+    ) -> RunResult:
+        """Run a stored orchestration to its end (or resume one a dead process left unfinished)."""
+        await self._ensure_ready()
+        doc = orchestration if isinstance(orchestration, Orchestration) else None
+        oid = doc.id if doc else str(orchestration)
+        if not await self.store.claim(oid, self.owner, self.lease_ttl_s):
+            raise Conflict(f"orchestration {oid} is being run by another process")
+        try:
+            if doc is None or doc.status != "pending":
+                doc = await self.store.get_orchestration(oid)
+            if doc.status in ("completed", "failed", "cancelled"):
+                return RunResult(doc, await self._events(doc), self.simulated)
+            extra = [on_event] if callable(on_event) else list(on_event)
+            self._active.add(oid)
+            self._start_keeper()
+            await Run(self, doc, [*self.handlers, *extra]).drive()
+        finally:
+            self._active.discard(oid)
+            await asyncio.shield(self.store.release(oid, self.owner))
+        return RunResult(doc, await self._events(doc), self.simulated)
+
+    async def run(
+        self, prompt: str, *, on_event: EventHandler | Sequence[EventHandler] = (), **options: Any
+    ) -> RunResult:
+        """Orchestrate `prompt` to the end and return the result. Options are those of `prepare`."""
+        doc = await self.prepare(prompt, **options)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks[doc.id] = task
+        try:
+            return await self.drive(doc, on_event=on_event)
+        finally:
+            self._tasks.pop(doc.id, None)
+
+    def run_sync(self, prompt: str, **options: Any) -> RunResult:
+        """`run` for code without an event loop (scripts). Inside a running loop (Jupyter), it runs in a
+        separate thread: there, prefer `await orchestrator.run(...)`."""
+        return _run_blocking(lambda: self.run(prompt, **options))
+
+    def start(self, orchestration: Orchestration | str) -> asyncio.Task[RunResult]:
+        """Drive a prepared orchestration in the background; `cancel(id)` stops it."""
+        oid = orchestration.id if isinstance(orchestration, Orchestration) else orchestration
+        task = asyncio.create_task(self.drive(orchestration), name=f"orchestration-{oid}")
+        self._tasks[oid] = task
+        task.add_done_callback(lambda _: self._tasks.pop(oid, None))
+        return task
+
+    async def cancel(self, orchestration_id: str) -> bool:
+        """Cancel a running orchestration of this process; it ends with `stop_reason="cancelled"`."""
+        task = self._tasks.get(orchestration_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        return True
+
+    async def resume_pending(self, *, limit: int = 100) -> list[RunResult]:
+        """Resume every orchestration a dead process left `pending` or `running` (their lease expired),
+        from its last persisted step: no saved paid call is repeated, no event lost or duplicated."""
+        await self._ensure_ready()
+        results = []
+        for oid in await self.store.list_resumable(limit=limit):
+            with contextlib.suppress(Conflict):
+                results.append(await self.drive(oid))
+        return results
+
+    # -- internals ----------------------------------------------------------------------------
+    async def _events(self, doc: Orchestration) -> list[Event]:
+        return await self.store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
+
+    def _start_keeper(self) -> None:
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep_leases(), name="orchestratex-lease-keeper")
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of this process's running orchestrations, so no other process resumes them."""
+        while self._active:
+            await asyncio.sleep(self.lease_ttl_s / 3)
+            for oid in list(self._active):
+                with contextlib.suppress(Exception):
+                    await self.store.claim(oid, self.owner, self.lease_ttl_s)
+
+
+def _check_prompt(prompt: object) -> str:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise UserError("the prompt is empty: give the text to orchestrate")
+    return prompt
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}" if where else str(err["msg"])
+
+
+def _validated_settings(**values: Any) -> OrchestrationSettings:
+    try:
+        return OrchestrationSettings(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise UserError(_first_error(exc)) from None
+
+
+def _run_blocking(factory: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
+        return await factory()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = asyncio.run(main())
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="orchestratex-run-sync")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]  # type: ignore[no-any-return]

@@ -1,0 +1,13 @@
+"""Routing: which model answers a task.
+
+`Router` is the contract; `BayesianRouter` is the default, learning from its own evaluation
+scores. Fitted routers trained on outcome data live in `orchestratex.lab`.
+"""
+
+from __future__ import annotations
+
+from ..domains import DOMAINS, detect_domain
+from ._base import Router, RoutingFeedback, Task
+from .bandit import BayesianRouter
+
+__all__ = ["DOMAINS", "BayesianRouter", "Router", "RoutingFeedback", "Task", "detect_domain"]

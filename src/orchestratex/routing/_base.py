@@ -1,0 +1,76 @@
+"""The `Router` contract: pick a model for a task among the candidates, and learn from outcomes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..catalog import ModelProfile
+from ..records import RoutingDecision
+
+if TYPE_CHECKING:
+    from ..stores import Store
+
+__all__ = ["Router", "RoutingFeedback", "Task"]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """What a router (and an evaluator) knows about the work at hand."""
+
+    prompt: str
+    """The prompt the model will be sent (a refinement prompt after the first iteration)."""
+    domain: str = "general"
+    original_prompt: str = ""
+    """The user's prompt, before any refinement."""
+    context: str | None = None
+    iteration: int = 1
+    input_tokens: int = 0
+    """An upper bound of the prompt's tokens."""
+    max_output_tokens: int = 2048
+    remaining_budget: float | None = None
+    """US dollars left for this orchestration, or None when unlimited."""
+    previous_models: tuple[str, ...] = ()
+    """Models already tried in this orchestration, in order."""
+    best_score: float | None = None
+    threshold: float = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingFeedback:
+    """One observed outcome: what `model_name` scored on a task of `domain`, and what it cost."""
+
+    domain: str
+    model_name: str
+    score: float
+    cost: float
+    latency_ms: float
+    output_tokens: int = 0
+    prompt: str = ""
+    iteration: int = 1
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Router(ABC):
+    """Chooses which model answers.
+
+    The orchestrator passes only *eligible* candidates (active, preferred, fitting the context
+    window and the remaining budget, circuit closed) and rejects a decision outside them.
+    """
+
+    name: str = "router"
+    """Key under which the router's statistics persist in the store."""
+
+    @abstractmethod
+    async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        """Choose one of `candidates` (never empty) for `task`."""
+
+    async def observe(self, feedback: RoutingFeedback) -> None:
+        """Learn from an evaluated outcome. The default router updates its statistics; others may ignore it."""
+        return None
+
+    async def attach(self, store: Store) -> None:
+        """Called once before the first `select` with the orchestrator's store (load persisted statistics)."""
+        return None

@@ -1,0 +1,160 @@
+"""The default router: a Bayesian bandit over (domain, model) judge scores, traded off against cost."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..catalog import ModelProfile
+from ..records import RoutingDecision
+from ._base import Router, RoutingFeedback, Task
+
+if TYPE_CHECKING:
+    from ..stores import Store
+
+__all__ = ["BayesianRouter"]
+
+_DEFAULT_OUTPUT_TOKENS = {"coding": 400, "writing": 450, "analysis": 400, "science": 300, "math": 300}
+
+
+@dataclass(slots=True)
+class _Stat:
+    n: int = 0
+    score_sum: float = 0.0
+    score_sq_sum: float = 0.0
+    output_tokens_sum: int = 0
+
+
+class BayesianRouter(Router):
+    """Route by expected judge score per domain, learned from outcomes, against expected cost.
+
+    Each model's expected score in a domain starts from a prior (the catalog's `quality`, plus
+    `specialty_bonus` when the domain is among its `specialties`) worth `prior_strength`
+    observations, and moves with every evaluated answer (a normal model with known noise
+    `score_sd`). The choice maximises
+
+        utility = expected score − cost_sensitivity × log10(expected cost / cheapest expected cost)
+
+    so `cost_sensitivity` is the number of score points you would give up for a 10× cheaper
+    call: 0 picks the best model whatever it costs, large values pick the cheapest. With
+    `explore=True` the expected score is drawn from its posterior (Thompson sampling), so models
+    with few observations get tried in proportion to the chance that they are best. Costs use
+    the catalog's prices at decision time, so a price change moves the choice at once.
+    Statistics persist in the orchestrator's store and survive restarts.
+    """
+
+    name = "bayesian"
+
+    def __init__(
+        self,
+        *,
+        cost_sensitivity: float = 1.0,
+        explore: bool = True,
+        seed: int | None = None,
+        prior_strength: float = 2.0,
+        score_sd: float = 1.5,
+        specialty_bonus: float = 0.5,
+        name: str | None = None,
+    ) -> None:
+        if cost_sensitivity < 0:
+            raise ValueError("cost_sensitivity must be >= 0")
+        if prior_strength <= 0 or score_sd <= 0:
+            raise ValueError("prior_strength and score_sd must be > 0")
+        self.cost_sensitivity = cost_sensitivity
+        self.explore = explore
+        self.prior_strength = prior_strength
+        self.score_sd = score_sd
+        self.specialty_bonus = specialty_bonus
+        if name:
+            self.name = name
+        self._rng = random.Random(seed)
+        self._stats: dict[tuple[str, str], _Stat] = {}
+        self._store: Store | None = None
+
+    # -- learning -----------------------------------------------------------------------------
+    async def attach(self, store: Store) -> None:
+        self._store = store
+        for stat in await store.routing_stats(self.name):
+            self._stats[(stat.domain, stat.model_name)] = _Stat(
+                stat.n, stat.score_sum, stat.score_sq_sum, stat.output_tokens_sum
+            )
+
+    async def observe(self, feedback: RoutingFeedback) -> None:
+        self.update(feedback)
+        if self._store is not None:
+            await self._store.record_routing_outcome(
+                self.name,
+                domain=feedback.domain,
+                model_name=feedback.model_name,
+                score=feedback.score,
+                cost=feedback.cost,
+                latency_ms=feedback.latency_ms,
+                output_tokens=feedback.output_tokens,
+            )
+
+    def update(self, feedback: RoutingFeedback) -> None:
+        """Add one observation in memory only (what `observe` does before persisting it)."""
+        stat = self._stats.setdefault((feedback.domain, feedback.model_name), _Stat())
+        stat.n += 1
+        stat.score_sum += feedback.score
+        stat.score_sq_sum += feedback.score * feedback.score
+        stat.output_tokens_sum += feedback.output_tokens
+
+    # -- beliefs ------------------------------------------------------------------------------
+    def prior_mean(self, model: ModelProfile, domain: str) -> float:
+        return model.quality + (self.specialty_bonus if domain in model.specialties else 0.0)
+
+    def posterior(self, model: ModelProfile, domain: str) -> tuple[float, float, int]:
+        """(mean, standard deviation, observations) of the model's expected score in `domain`."""
+        stat = self._stats.get((domain, model.name))
+        n = stat.n if stat else 0
+        n0 = self.prior_strength
+        total = n0 * self.prior_mean(model, domain) + (stat.score_sum if stat else 0.0)
+        return total / (n0 + n), self.score_sd / math.sqrt(n0 + n), n
+
+    def expected_cost(self, model: ModelProfile, task: Task) -> float:
+        stat = self._stats.get((task.domain, model.name))
+        if stat and stat.n:
+            out = stat.output_tokens_sum / stat.n
+        else:
+            out = _DEFAULT_OUTPUT_TOKENS.get(task.domain, 250)
+        out = min(out, task.max_output_tokens, model.max_output_tokens)
+        inp = task.input_tokens / 4  # input_tokens is an upper bound in bytes; ~4 bytes a token
+        price_in = model.input_cost_per_1k or 0.0
+        price_out = model.output_cost_per_1k or 0.0
+        return (inp * price_in + out * price_out) / 1000
+
+    # -- choice -------------------------------------------------------------------------------
+    async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        return self.decide(task, candidates)
+
+    def decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        """The synchronous core of `select`."""
+        if not candidates:
+            raise ValueError("no candidates to route to")
+        costs = [max(self.expected_cost(m, task), 1e-9) for m in candidates]
+        cheapest = min(costs)
+        rows = []
+        for model, cost in zip(candidates, costs, strict=True):
+            mean, sd, n = self.posterior(model, task.domain)
+            quality = self._rng.gauss(mean, sd) if self.explore else mean
+            utility = min(quality, 10.0) - self.cost_sensitivity * math.log10(cost / cheapest)
+            rows.append((utility, mean, n, cost, model))
+        rows.sort(key=lambda r: r[0], reverse=True)
+        utility, mean, n, cost, best = rows[0]
+        basis = "catalog prior" if n == 0 else f"{n} observed answer{'s' if n != 1 else ''}"
+        reasoning = (
+            f"{best.name}: best value for {task.domain} — expected score {mean:.1f}/10 ({basis}) at ~${cost:.4f}"
+        )
+        if len(rows) > 1:
+            _, mean2, _, cost2, second = rows[1]
+            reasoning += f"; runner-up {second.name} ({mean2:.1f}/10, ~${cost2:.4f})"
+        return RoutingDecision(
+            model_name=best.name,
+            reasoning=reasoning + ".",
+            scores={r[4].name: round(r[0], 4) for r in rows},
+            domain=task.domain,
+        )
