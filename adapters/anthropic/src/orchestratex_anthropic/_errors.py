@@ -1,0 +1,111 @@
+"""The one place where Anthropic SDK exceptions become `orchestratex.exceptions` (as httpx maps httpcore's)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+
+import anthropic
+import pydantic
+
+from orchestratex.exceptions import (
+    AuthenticationError,
+    ContentFiltered,
+    ContextLengthExceeded,
+    MalformedResponse,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderServerError,
+    ProviderTimeout,
+    RateLimited,
+)
+
+__all__ = ["map_anthropic_errors", "retry_after_seconds"]
+
+_CONTEXT_PHRASES = ("prompt is too long", "context window", "context length", "too many tokens")
+_FILTER_PHRASES = ("content filtering", "output blocked", "usage policy")
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from `retry-after-ms` (milliseconds) or `retry-after` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(float(ms) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _status_error(exc: anthropic.APIStatusError, *, provider: str, model: str, api_key_env: str) -> ProviderError:
+    status = exc.status_code
+    headers = dict(exc.response.headers)
+    detail = exc.api_message or exc.message
+    lowered = detail.lower()
+
+    def http(cls: type[ProviderHTTPError], message: str) -> ProviderHTTPError:
+        return cls(message, status_code=status, body=exc.body, headers=headers, model=model, provider=provider)
+
+    if status in (401, 403):
+        what = "rejected the API key" if status == 401 else "refused access (permission denied)"
+        return http(AuthenticationError, f"{provider} {what} ({status}): {detail}; set {api_key_env} to a valid key")
+    if status == 429:
+        return RateLimited(
+            f"{provider} rate limit (429): {detail}",
+            retry_after=retry_after_seconds(headers),
+            body=exc.body,
+            headers=headers,
+            model=model,
+            provider=provider,
+        )
+    if status in (400, 413) and any(p in lowered for p in _CONTEXT_PHRASES):
+        return http(ContextLengthExceeded, f"{provider} model {model}: prompt too long ({status}): {detail}")
+    if status == 400 and any(p in lowered for p in _FILTER_PHRASES):
+        return http(ContentFiltered, f"{provider} content filter ({status}): {detail}")
+    if status == 408:
+        return ProviderTimeout(f"{provider} request timed out (408): {detail}", model=model, provider=provider)
+    if status >= 500:  # 500 api_error, 529 overloaded_error, 504 timeout_error
+        return http(ProviderServerError, f"{provider} server error ({status} {exc.type or ''}): {detail}")
+    return http(ProviderHTTPError, f"{provider} error ({status} {exc.type or ''}): {detail}")
+
+
+@contextmanager
+def map_anthropic_errors(*, provider: str, model: str, api_key_env: str) -> Iterator[None]:
+    """Translate every exception the Anthropic SDK (or the response mapping) raises into the OrchestrateX tree.
+
+    `ProviderError`s raised inside the block get `model` and `provider` filled in when missing.
+    """
+    try:
+        yield
+    except ProviderError as exc:
+        exc.model = exc.model or model
+        exc.provider = exc.provider or provider
+        raise
+    except anthropic.APITimeoutError as exc:
+        raise ProviderTimeout(f"{provider} did not answer in time", model=model, provider=provider) from exc
+    except anthropic.APIConnectionError as exc:
+        raise ProviderConnectionError(
+            f"cannot reach {provider}: {exc.__cause__ or exc}", model=model, provider=provider
+        ) from exc
+    except anthropic.APIStatusError as exc:
+        raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
+    except (anthropic.APIResponseValidationError, json.JSONDecodeError, pydantic.ValidationError) as exc:
+        raise MalformedResponse(
+            f"{provider} answered with a body that is not a valid message: {exc}", model=model, provider=provider
+        ) from exc
+    except anthropic.AnthropicError as exc:
+        raise ProviderError(f"{provider} call failed: {exc}", model=model, provider=provider) from exc

@@ -1,0 +1,115 @@
+"""Protocol mapping: `GenerationRequest` → Messages API parameters, and a `Message` → `Generation`.
+
+Pure functions; no I/O, no client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from orchestratex.exceptions import ContentFiltered, MalformedResponse, UserError
+from orchestratex.providers import Generation, GenerationRequest
+from orchestratex.usage import Usage
+
+__all__ = ["generation_from_message", "json_object_text", "message_params"]
+
+JSON_INSTRUCTION = "Answer with a single JSON object and nothing else: no prose, no code fence."
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+}
+_FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
+
+
+def message_params(request: GenerationRequest) -> dict[str, Any]:
+    """Keyword arguments for `client.messages.create`.
+
+    `temperature` is not sent: Anthropic's API version 2026-10-21 (the SDK's default) removed the
+    sampling parameters and answers 400 to a request that carries one.
+    """
+    messages = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
+    if not messages:
+        raise UserError("an Anthropic request needs at least one user message besides the system prompt")
+    params: dict[str, Any] = {
+        "model": request.model.version,
+        "max_tokens": request.max_output_tokens,
+        "messages": messages,
+    }
+    system = request.system
+    if request.json_output:
+        system = f"{system}\n\n{JSON_INSTRUCTION}" if system else JSON_INSTRUCTION
+    if system:
+        params["system"] = system
+    if request.stop:
+        params["stop_sequences"] = request.stop
+    return params
+
+
+def json_object_text(text: str) -> str:
+    """The JSON object in `text` (bare, in a code fence, or surrounded by prose), or `MalformedResponse`."""
+    stripped = text.strip()
+    candidates = [stripped]
+    fenced = _FENCE.search(stripped)
+    if fenced:
+        candidates.append(fenced.group(1))
+    start, end = stripped.find("{"), stripped.rfind("}")
+    if 0 <= start < end:
+        candidates.append(stripped[start : end + 1])
+    for candidate in candidates:
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return candidate
+    raise MalformedResponse(f"asked for a JSON object, got: {text[:200]!r}")
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def generation_from_message(message: Any, request: GenerationRequest) -> Generation:
+    """A `Generation` with exact usage and cost from a Messages API `Message` (the provider adds the latency).
+
+    Input tokens add the cache reads (and any cache writes) to `input_tokens`, which Anthropic
+    reports without them; output tokens include thinking.
+    """
+    content = getattr(message, "content", None)
+    usage = getattr(message, "usage", None)
+    stop_reason = getattr(message, "stop_reason", None)
+    if stop_reason == "refusal":
+        details = getattr(message, "stop_details", None)
+        raise ContentFiltered(
+            f"Claude declined to answer: {getattr(details, 'explanation', None) or 'refusal'}",
+            status_code=200,
+            body=message.model_dump() if hasattr(message, "model_dump") else None,
+        )
+    if not isinstance(content, list) or usage is None or not isinstance(stop_reason, str):
+        raise MalformedResponse("message without content, usage or stop reason")
+    input_tokens, output_tokens = getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)
+    if not isinstance(input_tokens, int) or not isinstance(output_tokens, int):
+        raise MalformedResponse("message usage without token counts")
+    cache_read = _int(getattr(usage, "cache_read_input_tokens", 0))
+    cache_write = _int(getattr(usage, "cache_creation_input_tokens", 0))
+    tokens = Usage(
+        input_tokens=input_tokens + cache_read + cache_write,
+        output_tokens=output_tokens,
+        cached_input_tokens=cache_read,
+        reasoning_tokens=_int(getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", 0)),
+    )
+    text = "".join(block.text for block in content if getattr(block, "type", None) == "text")
+    if request.json_output:
+        text = json_object_text(text)
+    return Generation(
+        text=text,
+        usage=tokens,
+        finish_reason=_FINISH.get(stop_reason, stop_reason),
+        model_name=request.model.name,
+        cost=request.model.cost(tokens),
+    )

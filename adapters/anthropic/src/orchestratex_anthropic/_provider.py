@@ -1,0 +1,119 @@
+"""The connection to Anthropic: key, base URL and the SDK client's lifecycle."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar, Self
+
+from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
+from orchestratex.providers import Generation, GenerationRequest, Provider, check_allow_model_requests
+
+try:
+    import anthropic
+except ImportError as exc:  # pragma: no cover - exercised only without the SDK
+    raise ImportError("the Anthropic adapter needs the anthropic SDK: pip install 'orchestratex[anthropic]'") from exc
+
+from ._errors import map_anthropic_errors
+from ._mapping import generation_from_message, message_params
+
+if TYPE_CHECKING:
+    import httpx2
+
+__all__ = ["AnthropicProvider"]
+
+
+class AnthropicProvider(Provider):
+    """Claude models through Anthropic's Messages API (`anthropic.AsyncAnthropic().messages.create`).
+
+    The SDK's own retries are off (`max_retries=0`): the orchestrator is the one retry owner.
+    `temperature` is not sent: the API version the SDK speaks (2026-10-21) removed it.
+
+    ```python
+    from orchestratex_anthropic import AnthropicProvider
+
+    provider = AnthropicProvider(api_key="sk-ant-...")
+    ```
+
+    Pass `client=` (an `anthropic.AsyncAnthropic`) or `http_client=` (an `httpx2.AsyncClient`) to
+    inject your own; they are never closed by `aclose()`. A provider that built its own HTTP
+    connection refuses to send anything while `orchestratex.providers.ALLOW_MODEL_REQUESTS` is False.
+    """
+
+    name: ClassVar[str] = "anthropic"
+    env_vars: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
+    api_key_env: ClassVar[str] = "ANTHROPIC_API_KEY"
+    """The variable holding the API key (named in authentication errors)."""
+    base_url_env: ClassVar[str] = "ANTHROPIC_BASE_URL"
+    """The variable that overrides the base URL."""
+    default_base_url: ClassVar[str] = "https://api.anthropic.com"
+    """Where requests go when no base URL is configured."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        client: anthropic.AsyncAnthropic | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        self._owns_connection = client is None and http_client is None
+        if client is not None:
+            if api_key is not None or base_url is not None or http_client is not None:
+                raise UserError("AnthropicProvider: pass either client= or api_key/base_url/http_client, not both")
+            self._client = client.with_options(max_retries=0)
+            self._owns_client = False
+        else:
+            api_key = api_key or os.environ.get(self.api_key_env) or None
+            if not api_key:
+                raise self._not_configured()
+            self._client = anthropic.AsyncAnthropic(
+                api_key=api_key,
+                base_url=base_url or os.environ.get(self.base_url_env) or self.default_base_url,
+                max_retries=0,
+                timeout=timeout,
+                http_client=http_client,
+            )
+            self._owns_client = http_client is None
+        self.base_url: str = str(self._client.base_url)
+        """The server the provider talks to."""
+
+    @classmethod
+    def _not_configured(cls) -> ProviderNotConfigured:
+        return ProviderNotConfigured(
+            f"anthropic: no API key; set {cls.api_key_env} (or pass api_key=)",
+            provider=cls.name,
+            env_var=cls.api_key_env,
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        """The provider configured by `env` (default: `os.environ`), or `ProviderNotConfigured` naming the variable."""
+        env = os.environ if env is None else env
+        api_key = env.get(cls.api_key_env)
+        if not api_key:
+            raise cls._not_configured()
+        return cls(api_key=api_key, base_url=env.get(cls.base_url_env) or cls.default_base_url)
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        """One Messages API call to `request.model.version`; errors are mapped to `orchestratex.exceptions`."""
+        model = request.model
+        if not model.priced:
+            raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
+        if self._owns_connection:
+            check_allow_model_requests()
+        params = message_params(request)
+        with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
+            start = time.perf_counter()
+            message = await self._client.messages.create(**params)
+            latency_ms = (time.perf_counter() - start) * 1000
+            generation = generation_from_message(message, request)
+        generation.latency_ms = latency_ms
+        return generation
+
+    async def aclose(self) -> None:
+        """Close the SDK client and its connections if this provider created them."""
+        if self._owns_client:
+            await self._client.close()

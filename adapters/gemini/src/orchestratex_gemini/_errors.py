@@ -1,0 +1,131 @@
+"""The one place where google-genai and HTTP exceptions become `orchestratex.exceptions` (as httpx maps httpcore's).
+
+The google-genai SDK raises `errors.ClientError`/`errors.ServerError` for HTTP errors and lets the
+HTTP library's own timeouts and connection errors through, so both httpx2's and httpx's are mapped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx2
+import pydantic
+from google.genai import errors
+
+from orchestratex.exceptions import (
+    AuthenticationError,
+    ContextLengthExceeded,
+    MalformedResponse,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderServerError,
+    ProviderTimeout,
+    RateLimited,
+)
+
+try:
+    import httpx
+except ImportError:  # pragma: no cover - httpx is optional for the SDK
+    httpx = None  # type: ignore[assignment]
+
+__all__ = ["map_gemini_errors", "retry_after_seconds"]
+
+_TIMEOUTS: tuple[type[BaseException], ...] = (httpx2.TimeoutException,) + ((httpx.TimeoutException,) if httpx else ())
+_TRANSPORT: tuple[type[BaseException], ...] = (httpx2.TransportError,) + ((httpx.TransportError,) if httpx else ())
+_CONTEXT_PHRASES = ("exceeds the maximum number of tokens", "input token count", "context length", "too long")
+_AUTH_REASONS = ("API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED")
+
+
+def _seconds(value: str) -> float | None:
+    try:
+        return max(float(value.removesuffix("s")), 0.0)
+    except ValueError:
+        return None
+
+
+def retry_after_seconds(headers: Mapping[str, str], body: Any = None) -> float | None:
+    """Seconds to wait: `retry-after-ms`, `retry-after` (seconds or HTTP date), or the body's `RetryInfo.retryDelay`."""
+    ms = headers.get("retry-after-ms")
+    if ms and (value := _seconds(ms)) is not None:
+        return value / 1000
+    header = headers.get("retry-after")
+    if header:
+        if (value := _seconds(header)) is not None:
+            return value
+        try:
+            return max(parsedate_to_datetime(header).timestamp() - time.time(), 0.0)
+        except (TypeError, ValueError):
+            pass
+    for detail in _details(body):
+        delay = detail.get("retryDelay")
+        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo") and isinstance(delay, str):
+            return _seconds(delay)
+    return None
+
+
+def _details(body: Any) -> list[dict[str, Any]]:
+    error = body.get("error", body) if isinstance(body, Mapping) else None
+    details = error.get("details") if isinstance(error, Mapping) else None
+    return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+
+
+def _status_error(exc: errors.APIError, *, provider: str, model: str, api_key_env: str) -> ProviderError:
+    status = int(exc.code or 0)
+    response = getattr(exc, "response", None)
+    headers = {k.lower(): v for k, v in response.headers.items()} if response is not None else {}
+    body = exc.details
+    detail = f"{exc.status or ''} {exc.message or ''}".strip()
+    reasons = {str(d.get("reason")) for d in _details(body)}
+
+    def http(cls: type[ProviderHTTPError], message: str) -> ProviderHTTPError:
+        return cls(message, status_code=status, body=body, headers=headers, model=model, provider=provider)
+
+    if status in (401, 403) or reasons & set(_AUTH_REASONS):
+        what = "refused access (permission denied)" if status == 403 else "rejected the API key"
+        return http(AuthenticationError, f"{provider} {what} ({status}): {detail}; set {api_key_env} to a valid key")
+    if status == 429:
+        return RateLimited(
+            f"{provider} rate limit (429): {detail}",
+            retry_after=retry_after_seconds(headers, body),
+            body=body,
+            headers=headers,
+            model=model,
+            provider=provider,
+        )
+    if status in (400, 413) and any(p in (exc.message or "").lower() for p in _CONTEXT_PHRASES):
+        return http(ContextLengthExceeded, f"{provider} model {model}: prompt too long ({status}): {detail}")
+    if status in (408, 504) and exc.status == "DEADLINE_EXCEEDED":
+        return ProviderTimeout(f"{provider} deadline exceeded ({status}): {detail}", model=model, provider=provider)
+    if status >= 500:
+        return http(ProviderServerError, f"{provider} server error ({status}): {detail}")
+    return http(ProviderHTTPError, f"{provider} error ({status}): {detail}")
+
+
+@contextmanager
+def map_gemini_errors(*, provider: str, model: str, api_key_env: str) -> Iterator[None]:
+    """Translate every exception google-genai (or the response mapping) raises into the OrchestrateX tree.
+
+    `ProviderError`s raised inside the block get `model` and `provider` filled in when missing.
+    """
+    try:
+        yield
+    except ProviderError as exc:
+        exc.model = exc.model or model
+        exc.provider = exc.provider or provider
+        raise
+    except errors.APIError as exc:
+        raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
+    except _TIMEOUTS as exc:
+        raise ProviderTimeout(f"{provider} did not answer in time", model=model, provider=provider) from exc
+    except _TRANSPORT as exc:
+        raise ProviderConnectionError(f"cannot reach {provider}: {exc}", model=model, provider=provider) from exc
+    except (json.JSONDecodeError, pydantic.ValidationError) as exc:
+        raise MalformedResponse(
+            f"{provider} answered with a body that is not a valid response: {exc}", model=model, provider=provider
+        ) from exc

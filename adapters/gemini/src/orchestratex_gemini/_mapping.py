@@ -1,0 +1,122 @@
+"""Protocol mapping: `GenerationRequest` → `generate_content` arguments, and a `GenerateContentResponse` → `Generation`.
+
+Pure functions; no I/O, no client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from google.genai import types
+
+from orchestratex.exceptions import ContentFiltered, MalformedResponse, UserError
+from orchestratex.providers import Generation, GenerationRequest
+from orchestratex.usage import Usage
+
+__all__ = ["NO_SDK_RETRIES", "generate_content_args", "generation_from_response", "json_object_text"]
+
+NO_SDK_RETRIES = types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1))
+"""Per-request HTTP options: one attempt, so even an injected client never retries (the orchestrator does)."""
+
+_ROLES = {"user": "user", "assistant": "model"}
+_FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "MALFORMED_FUNCTION_CALL": "tool_calls"}
+_FILTERED = frozenset(
+    {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
+)
+_FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
+
+
+def generate_content_args(request: GenerationRequest) -> dict[str, Any]:
+    """Keyword arguments for `client.aio.models.generate_content`."""
+    contents = [
+        types.Content(role=_ROLES[m.role], parts=[types.Part(text=m.content)])
+        for m in request.messages
+        if m.role != "system"
+    ]
+    if not contents:
+        raise UserError("a Gemini request needs at least one user message besides the system prompt")
+    config = types.GenerateContentConfig(
+        system_instruction=request.system,
+        max_output_tokens=request.max_output_tokens,
+        temperature=request.temperature,
+        stop_sequences=request.stop or None,
+        response_mime_type="application/json" if request.json_output else None,
+        http_options=NO_SDK_RETRIES,
+    )
+    return {"model": request.model.version, "contents": contents, "config": config}
+
+
+def json_object_text(text: str) -> str:
+    """The JSON object in `text` (bare, in a code fence, or surrounded by prose), or `MalformedResponse`."""
+    stripped = text.strip()
+    candidates = [stripped]
+    fenced = _FENCE.search(stripped)
+    if fenced:
+        candidates.append(fenced.group(1))
+    start, end = stripped.find("{"), stripped.rfind("}")
+    if 0 <= start < end:
+        candidates.append(stripped[start : end + 1])
+    for candidate in candidates:
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return candidate
+    raise MalformedResponse(f"asked for a JSON object, got: {text[:200]!r}")
+
+
+def _name(value: Any) -> str | None:
+    """An enum member's name, or the raw string the SDK kept for a value it does not know."""
+    return getattr(value, "name", None) or (value if isinstance(value, str) else None)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def generation_from_response(response: types.GenerateContentResponse, request: GenerationRequest) -> Generation:
+    """A `Generation` with exact usage and cost (the provider adds the latency).
+
+    Output tokens are `candidatesTokenCount` plus `thoughtsTokenCount`, which Gemini reports apart.
+    """
+    feedback = response.prompt_feedback
+    block = _name(feedback.block_reason) if feedback is not None else None
+    if block:
+        raise ContentFiltered(
+            f"Gemini blocked the prompt: {block} {feedback.block_reason_message or ''}".strip(),  # type: ignore[union-attr]
+            status_code=200,
+            body=response.model_dump(mode="json", exclude_none=True),
+        )
+    candidates = response.candidates
+    meta = response.usage_metadata
+    if not candidates or meta is None or not isinstance(meta.prompt_token_count, int):
+        raise MalformedResponse("response without candidates or usage metadata")
+    candidate = candidates[0]
+    finish = _name(candidate.finish_reason) or ""
+    if finish in _FILTERED:
+        raise ContentFiltered(
+            f"Gemini withheld the answer: {finish}",
+            status_code=200,
+            body=response.model_dump(mode="json", exclude_none=True),
+        )
+    parts = candidate.content.parts if candidate.content is not None else None
+    text = "".join(p.text for p in parts or () if p.text and not p.thought)
+    if request.json_output:
+        text = json_object_text(text)
+    thoughts = _int(meta.thoughts_token_count)
+    usage = Usage(
+        input_tokens=meta.prompt_token_count,
+        output_tokens=_int(meta.candidates_token_count) + thoughts,
+        cached_input_tokens=_int(meta.cached_content_token_count),
+        reasoning_tokens=thoughts,
+    )
+    return Generation(
+        text=text,
+        usage=usage,
+        finish_reason=_FINISH.get(finish, finish.lower() or None),
+        model_name=request.model.name,
+        cost=request.model.cost(usage),
+    )

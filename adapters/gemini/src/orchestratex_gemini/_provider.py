@@ -1,0 +1,128 @@
+"""The connection to the Gemini API: key, base URL and the google-genai client's lifecycle."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar, Self
+
+from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
+from orchestratex.providers import Generation, GenerationRequest, Provider, check_allow_model_requests
+
+try:
+    from google import genai
+    from google.genai import types
+except ImportError as exc:  # pragma: no cover - exercised only without the SDK
+    raise ImportError("the Gemini adapter needs the google-genai SDK: pip install 'orchestratex[gemini]'") from exc
+
+from ._errors import map_gemini_errors
+from ._mapping import generate_content_args, generation_from_response
+
+if TYPE_CHECKING:
+    import httpx
+    import httpx2
+
+__all__ = ["GeminiProvider"]
+
+
+class GeminiProvider(Provider):
+    """Gemini models through the google-genai SDK (`client.aio.models.generate_content`).
+
+    The SDK's retries are off: the client is built with `HttpRetryOptions(attempts=1)` and every
+    call repeats it, so even an injected client makes one attempt; the orchestrator is the one
+    retry owner.
+
+    ```python
+    from orchestratex_gemini import GeminiProvider
+
+    provider = GeminiProvider(api_key="AIza...")
+    ```
+
+    Pass `client=` (a `google.genai.Client`) or `http_client=` (an `httpx2.AsyncClient` or
+    `httpx.AsyncClient`) to inject your own; they are never closed by `aclose()`. A provider that
+    built its own HTTP connection refuses to send anything while
+    `orchestratex.providers.ALLOW_MODEL_REQUESTS` is False.
+    """
+
+    name: ClassVar[str] = "gemini"
+    env_vars: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    api_key_env: ClassVar[str] = "GEMINI_API_KEY"
+    """The variable named in authentication errors (`GOOGLE_API_KEY` works too and wins when both are set)."""
+    base_url_env: ClassVar[str] = "GOOGLE_GEMINI_BASE_URL"
+    """The variable that overrides the base URL."""
+    default_base_url: ClassVar[str] = "https://generativelanguage.googleapis.com/"
+    """Where requests go when no base URL is configured."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        client: genai.Client | None = None,
+        http_client: httpx2.AsyncClient | httpx.AsyncClient | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        self._owns_connection = client is None and http_client is None
+        if client is not None:
+            if api_key is not None or base_url is not None or http_client is not None:
+                raise UserError("GeminiProvider: pass either client= or api_key/base_url/http_client, not both")
+            self._client = client
+            self._owns_client = False
+        else:
+            api_key = api_key or self._key_from(os.environ)
+            if not api_key:
+                raise self._not_configured()
+            options = types.HttpOptions(
+                base_url=base_url or os.environ.get(self.base_url_env) or self.default_base_url,
+                timeout=int(timeout * 1000),
+                retry_options=types.HttpRetryOptions(attempts=1),
+                httpx_async_client=http_client,
+            )
+            self._client = genai.Client(api_key=api_key, vertexai=False, http_options=options)
+            self._owns_client = True
+        self.base_url: str = str(self._client._api_client._http_options.base_url or self.default_base_url)
+        """The server the provider talks to."""
+
+    @classmethod
+    def _key_from(cls, env: Mapping[str, str]) -> str | None:
+        # google-genai prefers GOOGLE_API_KEY when both are set; so do we.
+        return env.get("GOOGLE_API_KEY") or env.get("GEMINI_API_KEY") or None
+
+    @classmethod
+    def _not_configured(cls) -> ProviderNotConfigured:
+        return ProviderNotConfigured(
+            "gemini: no API key; set GEMINI_API_KEY (or GOOGLE_API_KEY, or pass api_key=)",
+            provider=cls.name,
+            env_var=cls.api_key_env,
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
+        """The provider configured by `env` (default: `os.environ`), or `ProviderNotConfigured` naming the variables."""
+        env = os.environ if env is None else env
+        api_key = cls._key_from(env)
+        if not api_key:
+            raise cls._not_configured()
+        return cls(api_key=api_key, base_url=env.get(cls.base_url_env) or cls.default_base_url)
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        """One `generate_content` call to `request.model.version`; errors are mapped to `orchestratex.exceptions`."""
+        model = request.model
+        if not model.priced:
+            raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
+        if self._owns_connection:
+            check_allow_model_requests()
+        args = generate_content_args(request)
+        with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
+            start = time.perf_counter()
+            response = await self._client.aio.models.generate_content(**args)
+            latency_ms = (time.perf_counter() - start) * 1000
+            generation = generation_from_response(response, request)
+        generation.latency_ms = latency_ms
+        return generation
+
+    async def aclose(self) -> None:
+        """Close the SDK client and its connections if this provider created them (never an injected HTTP client)."""
+        if self._owns_client:
+            await self._client.aio.aclose()
