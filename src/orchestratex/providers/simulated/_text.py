@@ -48,8 +48,14 @@ def task_summary(text: str) -> str:
 
 def function_name(task: str) -> str:
     """A snake_case Python identifier from the task's first meaningful words (`solve` when there are none)."""
-    words = [w.lower() for w in _WORD.findall(task) if w.lower() not in _STOPWORDS]
-    name = "_".join(words[:3]) or "solve"
+    words: list[str] = []
+    for match in _WORD.finditer(task):
+        word = match.group().lower()
+        if word not in _STOPWORDS:
+            words.append(word)
+            if len(words) == 3:
+                break
+    name = "_".join(words) or "solve"
     if keyword.iskeyword(name):
         name += "_"
     return name
