@@ -47,7 +47,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pytest
 
-from ..catalog import ModelProfile
+from ..catalog import ModelCatalog, ModelProfile
+from ..evaluation import LLMJudgeEvaluator
 from ..exceptions import (
     AuthenticationError,
     ContentFiltered,
@@ -62,7 +63,8 @@ from ..exceptions import (
     UnknownPriceError,
     UserError,
 )
-from ..providers import Generation, GenerationRequest, Message, Provider, load_provider_class
+from ..orchestrator import Orchestrator, RetryPolicy, RunResult
+from ..providers import FunctionProvider, Generation, GenerationRequest, Message, Provider, load_provider_class
 from ..usage import Usage
 
 if TYPE_CHECKING:
@@ -190,6 +192,19 @@ def _exact_cost(model: ModelProfile, usage: Usage) -> float:
         + Decimal(usage.output_tokens) * Decimal(str(model.output_cost_per_1k))
     ) / 1000
     return float(total.quantize(Decimal("1e-12")))
+
+
+_JUDGE = ModelProfile(name="function:judge", cost_per_1k_tokens=0.001, context_window=200_000, quality=1.0)
+
+
+class _Waits:
+    """An injected `RetryPolicy.sleep` that records the waits instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.seconds.append(seconds)
 
 
 class ProviderContract(ABC):
@@ -453,3 +468,95 @@ class ProviderContract(ABC):
             [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=dict(os.environ)
         )
         assert out.stdout.strip() == "[]"
+
+    # -- end to end: a real Orchestrator drives the adapter (retries, fallback) --------------------
+    def fallback_profile(self) -> ModelProfile:
+        """The model the orchestrator falls back to: same provider, larger context window, lower prior quality."""
+        main = self.model_profile()
+        return main.model_copy(
+            update={
+                "name": f"{main.name}-fallback",
+                "version": f"{main.version}-fallback",
+                "context_window": main.context_window * 2,
+                "quality": 5.0,
+                "aliases": (),
+            }
+        )
+
+    async def _orchestrate(self, provider: Provider, waits: _Waits) -> RunResult:
+        main = self.model_profile().model_copy(update={"quality": 9.9})
+        catalog = ModelCatalog([main, self.fallback_profile(), _JUDGE])
+        judge = FunctionProvider(lambda request: '{"score": 9, "feedback": "Correct."}')
+        orchestrator = Orchestrator(
+            providers={provider.name: provider, "function": judge},
+            catalog=catalog,
+            evaluator=LLMJudgeEvaluator(judges=[_JUDGE.name]),
+            retry=RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=60, sleep=waits),
+        )
+        async with orchestrator:
+            return await orchestrator.run(
+                "Name a prime number.", max_iterations=1, preferred_models=[main.name, self.fallback_profile().name]
+            )
+
+    def _models_called(self, server: MockServer) -> list[str]:
+        versions = {self.model_profile().version: "main", self.fallback_profile().version: "fallback"}
+        called = []
+        for sent in server.requests:
+            found = [version for version in versions if version.encode() in sent.url.encode() + sent.body]
+            called.append(versions[max(found, key=len)] if found else "?")
+        return called
+
+    async def test_orchestrated_rate_limit_then_success_waits_as_the_header_says(
+        self, provider: Provider, server: MockServer
+    ) -> None:
+        waits = _Waits()
+        usage = Usage(input_tokens=40, output_tokens=4)
+        server.queue(
+            self.error_reply("rate_limit", headers={"retry-after-ms": "1500"}), self.success_reply(usage, text="7")
+        )
+        result = await self._orchestrate(provider, waits)
+        assert result.status == "completed", result.orchestration.error
+        assert result.final_response == "7"
+        assert result.final_model == self.model_profile().name
+        assert waits.seconds == [1.5]
+        assert self._models_called(server) == ["main", "main"]
+        assert result.orchestration.iterations[0].cost == self.model_profile().cost(usage)
+
+    async def test_orchestrated_rate_limit_attempts_are_bounded(self, provider: Provider, server: MockServer) -> None:
+        waits = _Waits()
+        limited = self.error_reply("rate_limit", headers={"retry-after": "2"})
+        server.queue(limited, limited, limited, self.success_reply(Usage(input_tokens=40, output_tokens=4), text="11"))
+        result = await self._orchestrate(provider, waits)
+        assert self._models_called(server) == ["main", "main", "main", "fallback"]
+        assert waits.seconds == [2.0, 2.0]
+        assert result.final_model == self.fallback_profile().name
+        assert result.final_response == "11"
+
+    async def test_orchestrated_repeated_server_error_falls_back(self, provider: Provider, server: MockServer) -> None:
+        failing = self.error_reply("server")
+        server.queue(failing, failing, failing, self.success_reply(Usage(input_tokens=40, output_tokens=4), text="13"))
+        result = await self._orchestrate(provider, _Waits())
+        assert self._models_called(server) == ["main", "main", "main", "fallback"]
+        assert result.final_model == self.fallback_profile().name
+        errors = result.orchestration.iterations[0].errors
+        assert errors and "ProviderServerError" in errors[0]
+
+    async def test_orchestrated_content_filter_is_recorded_then_falls_back(
+        self, provider: Provider, server: MockServer
+    ) -> None:
+        server.queue(self.blocked_reply(), self.success_reply(Usage(input_tokens=40, output_tokens=4), text="17"))
+        result = await self._orchestrate(provider, _Waits())
+        assert self._models_called(server) == ["main", "fallback"]
+        assert result.final_response == "17"
+        errors = result.orchestration.iterations[0].errors
+        assert errors and "ContentFiltered" in errors[0]
+
+    async def test_orchestrated_context_too_long_falls_back_to_a_larger_window(
+        self, provider: Provider, server: MockServer
+    ) -> None:
+        server.queue(
+            self.error_reply("context_length"), self.success_reply(Usage(input_tokens=40, output_tokens=4), text="19")
+        )
+        result = await self._orchestrate(provider, _Waits())
+        assert self._models_called(server) == ["main", "fallback"]
+        assert result.final_model == self.fallback_profile().name

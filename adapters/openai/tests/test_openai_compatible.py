@@ -1,0 +1,97 @@
+"""OpenAI-compatible servers under their own provider names (Ollama, vLLM, LM Studio, OpenRouter)."""
+
+from __future__ import annotations
+
+import tomllib
+
+import httpx2
+import pytest
+
+from orchestratex.catalog import ModelCatalog
+from orchestratex.exceptions import AuthenticationError, ProviderNotConfigured, UnknownPriceError
+from orchestratex.providers import GenerationRequest, Message, load_provider_class
+from orchestratex.testing.provider_contract import MockServer, Reply
+from orchestratex.usage import Usage
+from orchestratex_openai import (
+    LMStudioProvider,
+    OllamaProvider,
+    OpenAICompatibleProvider,
+    OpenRouterProvider,
+    VLLMProvider,
+)
+
+from .test_openai_contract import chat_completion
+
+LOCAL_CATALOG = """
+[[models]]
+name = "ollama:llama3.2"
+input_cost_per_1k = 0
+output_cost_per_1k = 0
+context_window = 131072
+
+[[models]]
+name = "ollama:qwen3"
+context_window = 40960
+"""
+
+
+def ask(model_name: str, catalog: ModelCatalog) -> GenerationRequest:
+    return GenerationRequest(
+        model=catalog.get(model_name), messages=[Message(role="user", content="hi")], max_output_tokens=50, stop=["\n"]
+    )
+
+
+@pytest.mark.parametrize("cls", [OllamaProvider, VLLMProvider, LMStudioProvider, OpenRouterProvider])
+def test_registered_under_their_own_names(cls: type[OpenAICompatibleProvider]) -> None:
+    assert load_provider_class(cls.name) is cls
+
+
+def test_local_servers_are_configured_only_by_their_base_url_variable() -> None:
+    assert not OllamaProvider.is_configured({})
+    assert not OllamaProvider.is_configured({"OPENAI_API_KEY": "sk"})
+    assert OllamaProvider.is_configured({"OLLAMA_BASE_URL": "http://gpu-box:11434/v1"})
+    assert (
+        OllamaProvider.from_env({"OLLAMA_BASE_URL": "http://gpu-box:11434/v1"}).base_url == "http://gpu-box:11434/v1/"
+    )
+    assert VLLMProvider.is_configured({"VLLM_BASE_URL": "http://localhost:8000/v1"})
+    assert not VLLMProvider.is_configured({"VLLM_API_KEY": "token"})
+    with pytest.raises(ProviderNotConfigured, match="OLLAMA_BASE_URL"):
+        OllamaProvider.from_env({})
+
+
+def test_openrouter_needs_its_key() -> None:
+    assert not OpenRouterProvider.is_configured({})
+    with pytest.raises(ProviderNotConfigured, match="OPENROUTER_API_KEY"):
+        OpenRouterProvider.from_env({})
+    provider = OpenRouterProvider.from_env({"OPENROUTER_API_KEY": "sk-or-test"})
+    assert provider.base_url == "https://openrouter.ai/api/v1/"
+
+
+async def test_ollama_model_priced_free_explicitly() -> None:
+    catalog = ModelCatalog.from_mapping(tomllib.loads(LOCAL_CATALOG))
+    server = MockServer(Reply(200, json=chat_completion(Usage(input_tokens=26, output_tokens=9), text="Hello!")))
+    provider = OllamaProvider(
+        base_url="http://localhost:11434/v1", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    generation = await provider.generate(ask("ollama:llama3.2", catalog))
+    assert generation.cost == 0.0 and generation.usage.output_tokens == 9
+    sent = server.requests[0]
+    assert sent.url == "http://localhost:11434/v1/chat/completions"
+    assert sent.json["max_tokens"] == 50 and "max_completion_tokens" not in sent.json
+    assert sent.json["stop"] == ["\n"]
+    assert sent.json["model"] == "llama3.2"
+    with pytest.raises(UnknownPriceError):  # no price configured: never silently free
+        await provider.generate(ask("ollama:qwen3", catalog))
+    assert len(server.requests) == 1
+
+
+async def test_keyed_server_errors_name_its_variable() -> None:
+    server = MockServer(Reply(401, json={"error": {"message": "No auth credentials found", "code": 401}}))
+    provider = OpenRouterProvider(
+        api_key="sk-or-bad", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    catalog = ModelCatalog.from_mapping(
+        {"models": [{"name": "openrouter:meta-llama/llama-3.3-70b-instruct", "cost_per_1k_tokens": 0.0001}]}
+    )
+    with pytest.raises(AuthenticationError, match="OPENROUTER_API_KEY"):
+        await provider.generate(ask("openrouter:meta-llama/llama-3.3-70b-instruct", catalog))

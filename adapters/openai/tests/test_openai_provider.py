@@ -1,0 +1,177 @@
+"""OpenAI-specific behaviour beyond the shared contract: API choice, reasoning models, injected clients, errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.exceptions import (
+    ContentFiltered,
+    MalformedResponse,
+    ProviderHTTPError,
+    ProviderNotConfigured,
+    ProviderServerError,
+    RateLimited,
+    UserError,
+)
+from orchestratex.providers import GenerationRequest, Message
+from orchestratex.testing.provider_contract import MockServer, Reply
+from orchestratex.usage import Usage
+from orchestratex_openai import OpenAIProvider
+from orchestratex_openai._errors import retry_after_seconds
+from orchestratex_openai._mapping import is_reasoning_model, responses_only_models
+
+from .test_openai_contract import chat_completion, responses_object
+
+CATALOG = ModelCatalog.default()
+
+
+def request(model: str | ModelProfile = "openai:gpt-4.1", **overrides: Any) -> GenerationRequest:
+    profile = CATALOG.get(model) if isinstance(model, str) else model
+    data: dict[str, Any] = {
+        "model": profile,
+        "messages": [Message(role="system", content="Be brief."), Message(role="user", content="Count to ten.")],
+        "max_output_tokens": 100,
+    }
+    data.update(overrides)
+    return GenerationRequest(**data)
+
+
+def provider_on(server: MockServer) -> OpenAIProvider:
+    return OpenAIProvider(api_key="sk-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()))
+
+
+OK = Reply(200, json=chat_completion(Usage(input_tokens=10, output_tokens=5), text="1, 2, 3 STOP 4"))
+
+
+async def test_auto_api_uses_responses_for_responses_only_models() -> None:
+    assert "gpt-5-pro" in responses_only_models()
+    assert "gpt-4.1" not in responses_only_models() and "gpt-5" not in responses_only_models()
+    pro = ModelProfile(name="openai:gpt-5-pro", input_cost_per_1k=0.015, output_cost_per_1k=0.12)
+    server = MockServer(
+        Reply(200, json=responses_object(Usage(input_tokens=9, output_tokens=30, reasoning_tokens=20), text="ten"))
+    )
+    server.queue(OK)
+    provider = provider_on(server)
+    generation = await provider.generate(request(pro))
+    assert server.requests[0].url.endswith("/v1/responses")
+    assert generation.usage == Usage(input_tokens=9, output_tokens=30, reasoning_tokens=20)
+    await provider.generate(request())
+    assert server.requests[1].url.endswith("/v1/chat/completions")
+
+
+async def test_reasoning_models_get_no_temperature_or_stop_and_stop_is_applied_to_the_text() -> None:
+    assert is_reasoning_model("gpt-5-mini") and is_reasoning_model("o3") and not is_reasoning_model("gpt-4.1")
+    assert not is_reasoning_model("gpt-5-chat-latest")
+    server = MockServer(OK)
+    generation = await provider_on(server).generate(request("openai:gpt-5-mini", temperature=0.3, stop=["STOP"]))
+    body = server.requests[0].json
+    assert "temperature" not in body and "stop" not in body
+    assert body["max_completion_tokens"] == 100
+    assert generation.text == "1, 2, 3 "
+    assert generation.finish_reason == "stop"
+
+
+async def test_injected_sdk_client_has_its_retries_switched_off() -> None:
+    server = MockServer().always(Reply(500, json={"error": {"message": "boom", "type": "server_error"}}))
+    http = httpx2.AsyncClient(transport=server.httpx2_transport())
+    client = openai.AsyncOpenAI(api_key="sk-test", max_retries=5, http_client=http)
+    provider = OpenAIProvider(client=client)
+    with pytest.raises(ProviderServerError):
+        await provider.generate(request())
+    assert len(server.requests) == 1
+    await provider.aclose()
+    assert not http.is_closed  # never closes what it did not open
+    await client.close()
+
+
+def test_bad_arguments_are_user_errors() -> None:
+    client = openai.AsyncOpenAI(api_key="sk-test")
+    with pytest.raises(UserError, match="either client"):
+        OpenAIProvider(api_key="sk-other", client=client)
+    with pytest.raises(UserError, match="api must be"):
+        OpenAIProvider(api_key="sk-test", api="completions")  # type: ignore[arg-type]
+
+
+async def test_owned_client_is_closed() -> None:
+    provider = OpenAIProvider(api_key="sk-test")
+    await provider.aclose()
+    assert provider._client.is_closed()
+
+
+def test_from_env_reads_key_and_base_url() -> None:
+    provider = OpenAIProvider.from_env({"OPENAI_API_KEY": "sk-env", "OPENAI_BASE_URL": "https://proxy.example/v1"})
+    assert provider.base_url == "https://proxy.example/v1/"
+    assert OpenAIProvider.from_env({"OPENAI_API_KEY": "sk-env"}).base_url == "https://api.openai.com/v1/"
+
+
+def test_openai_base_url_alone_configures_a_keyless_local_server() -> None:
+    assert OpenAIProvider.is_configured({"OPENAI_BASE_URL": "http://localhost:11434/v1"})
+    assert not OpenAIProvider.is_configured({"OPENAI_BASE_URL": "https://api.openai.com/v1"})
+    provider = OpenAIProvider.from_env({"OPENAI_BASE_URL": "http://localhost:11434/v1"})
+    assert provider.base_url == "http://localhost:11434/v1/"
+    with pytest.raises(ProviderNotConfigured, match="OPENAI_API_KEY"):
+        OpenAIProvider(api_key=None, base_url="https://api.openai.com/v1/")
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "expected"),
+    [
+        (
+            429,
+            {"message": "You exceeded your current quota", "type": "insufficient_quota", "code": "insufficient_quota"},
+            ProviderHTTPError,
+        ),
+        (
+            400,
+            {
+                "message": "Your request was rejected by our safety system",
+                "type": "invalid_request_error",
+                "code": "content_policy_violation",
+            },
+            ContentFiltered,
+        ),
+        (503, {"message": "The engine is currently overloaded", "type": "server_error"}, ProviderServerError),
+        (
+            404,
+            {"message": "The model `gpt-9` does not exist", "type": "invalid_request_error", "code": "model_not_found"},
+            ProviderHTTPError,
+        ),
+    ],
+)
+async def test_more_error_bodies(status: int, error: dict[str, object], expected: type[Exception]) -> None:
+    server = MockServer(Reply(status, json={"error": error}))
+    with pytest.raises(ProviderHTTPError) as info:
+        await provider_on(server).generate(request())
+    assert type(info.value) is expected
+    assert not isinstance(info.value, RateLimited)
+    assert len(server.requests) == 1
+
+
+async def test_refusal_is_content_filtered() -> None:
+    body = chat_completion(Usage(input_tokens=10, output_tokens=5), text="")
+    body["choices"][0]["message"] = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
+    with pytest.raises(ContentFiltered, match="can't help"):
+        await provider_on(MockServer(Reply(200, json=body))).generate(request())
+
+
+async def test_missing_usage_is_malformed() -> None:
+    body = chat_completion(Usage(input_tokens=10, output_tokens=5), text="hi")
+    del body["usage"]
+    with pytest.raises(MalformedResponse):
+        await provider_on(MockServer(Reply(200, json=body))).generate(request())
+
+
+def test_retry_after_header_forms() -> None:
+    assert retry_after_seconds({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    assert retry_after_seconds({"retry-after": "3"}) == 3.0
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 < (retry_after_seconds({"retry-after": later}) or 0) <= 30
+    assert retry_after_seconds({"retry-after": "soon"}) is None
+    assert retry_after_seconds({}) is None
