@@ -1,0 +1,132 @@
+"""Anthropic-specific behaviour beyond the shared contract: injected clients, overload, cache tokens, thinking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+
+from orchestratex.catalog import ModelCatalog
+from orchestratex.exceptions import ProviderHTTPError, ProviderServerError, UserError
+from orchestratex.providers import GenerationRequest, Message
+from orchestratex.testing.provider_contract import MockServer, Reply
+from orchestratex.usage import Usage
+from orchestratex_anthropic import AnthropicProvider
+
+MODEL = ModelCatalog.default().get("anthropic:claude-haiku-4-5")  # sonnet-4-5: SDK DeprecationWarning
+
+
+def request(**overrides: Any) -> GenerationRequest:
+    data: dict[str, Any] = {
+        "model": MODEL,
+        "messages": [Message(role="user", content="Hello")],
+        "max_output_tokens": 64,
+    }
+    data.update(overrides)
+    return GenerationRequest(**data)
+
+
+def provider_on(server: MockServer) -> AnthropicProvider:
+    return AnthropicProvider(api_key="sk-ant-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()))
+
+
+def message_body(usage: dict[str, Any], content: list[dict[str, Any]], stop_reason: str = "end_turn") -> dict[str, Any]:
+    return {
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5",
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": usage,
+    }
+
+
+async def test_cache_reads_and_writes_count_as_input_and_thinking_as_output() -> None:
+    usage = {
+        "input_tokens": 50,
+        "cache_read_input_tokens": 1000,
+        "cache_creation_input_tokens": 200,
+        "output_tokens": 300,
+        "output_tokens_details": {"thinking_tokens": 120},
+    }
+    content = [
+        {"type": "thinking", "thinking": "Let me think.", "signature": "sig"},
+        {"type": "text", "text": "Hello "},
+        {"type": "text", "text": "there."},
+    ]
+    server = MockServer(Reply(200, json=message_body(usage, content)))
+    generation = await provider_on(server).generate(request())
+    assert generation.text == "Hello there."
+    assert generation.usage == Usage(
+        input_tokens=1250, output_tokens=300, cached_input_tokens=1000, reasoning_tokens=120
+    )
+    assert generation.cost == MODEL.cost(generation.usage)
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "finish"),
+    [("stop_sequence", "stop"), ("model_context_window_exceeded", "length"), ("tool_use", "tool_calls")],
+)
+async def test_stop_reasons(stop_reason: str, finish: str) -> None:
+    body = message_body({"input_tokens": 5, "output_tokens": 2}, [{"type": "text", "text": "ok"}], stop_reason)
+    generation = await provider_on(MockServer(Reply(200, json=body))).generate(request())
+    assert generation.finish_reason == finish
+
+
+async def test_overloaded_529_is_a_server_error() -> None:
+    body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    server = MockServer(Reply(529, json=body))
+    with pytest.raises(ProviderServerError) as info:
+        await provider_on(server).generate(request())
+    assert info.value.status_code == 529 and info.value.retryable
+    assert len(server.requests) == 1
+
+
+async def test_other_invalid_requests_are_not_retryable() -> None:
+    body = {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: must be positive"}}
+    with pytest.raises(ProviderHTTPError) as info:
+        await provider_on(MockServer(Reply(400, json=body))).generate(request())
+    assert type(info.value) is ProviderHTTPError and not info.value.retryable
+
+
+async def test_injected_sdk_client_has_its_retries_switched_off() -> None:
+    server = MockServer().always(Reply(500, json={"type": "error", "error": {"type": "api_error", "message": "x"}}))
+    http = httpx2.AsyncClient(transport=server.httpx2_transport())
+    client = anthropic.AsyncAnthropic(api_key="sk-ant-test", max_retries=4, http_client=http)
+    provider = AnthropicProvider(client=client)
+    with pytest.raises(ProviderServerError):
+        await provider.generate(request())
+    assert len(server.requests) == 1
+    await provider.aclose()
+    assert not http.is_closed
+    await client.close()
+
+
+def test_bad_arguments_are_user_errors() -> None:
+    client = anthropic.AsyncAnthropic(api_key="sk-ant-test")
+    with pytest.raises(UserError, match="either client"):
+        AnthropicProvider(api_key="sk-ant-other", client=client)
+
+
+async def test_system_only_request_is_a_user_error() -> None:
+    server = MockServer()
+    with pytest.raises(UserError, match="user message"):
+        await provider_on(server).generate(request(messages=[Message(role="system", content="Be brief.")]))
+    assert server.requests == []
+
+
+def test_from_env_reads_the_base_url() -> None:
+    provider = AnthropicProvider.from_env(
+        {"ANTHROPIC_API_KEY": "sk-ant-env", "ANTHROPIC_BASE_URL": "https://gateway.example"}
+    )
+    assert provider.base_url.startswith("https://gateway.example")
+
+
+async def test_owned_client_is_closed() -> None:
+    provider = AnthropicProvider(api_key="sk-ant-test")
+    await provider.aclose()
+    assert provider._client.is_closed()

@@ -1,0 +1,136 @@
+"""Gemini-specific behaviour beyond the contract: thoughts, safety finishes, RetryInfo, httpx, injected clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+from google import genai
+from google.genai import types
+
+from orchestratex.catalog import ModelCatalog
+from orchestratex.exceptions import AuthenticationError, ContentFiltered, ProviderServerError, RateLimited, UserError
+from orchestratex.providers import GenerationRequest, Message
+from orchestratex.testing.provider_contract import MockServer, Reply
+from orchestratex.usage import Usage
+from orchestratex_gemini import GeminiProvider
+from orchestratex_gemini._errors import retry_after_seconds
+
+MODEL = ModelCatalog.default().get("gemini:gemini-2.5-flash")
+
+
+def request(**overrides: Any) -> GenerationRequest:
+    data: dict[str, Any] = {
+        "model": MODEL,
+        "messages": [
+            Message(role="user", content="Hi"),
+            Message(role="assistant", content="Hello!"),
+            Message(role="user", content="Bye"),
+        ],
+        "max_output_tokens": 64,
+    }
+    data.update(overrides)
+    return GenerationRequest(**data)
+
+
+def provider_on(server: MockServer) -> GeminiProvider:
+    return GeminiProvider(api_key="AIza-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()))
+
+
+def body(finish: str = "STOP", parts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "candidates": [{"content": {"role": "model", "parts": parts or [{"text": "ok"}]}, "finishReason": finish}],
+        "usageMetadata": {"promptTokenCount": 8, "candidatesTokenCount": 2, "totalTokenCount": 10},
+    }
+
+
+async def test_assistant_turns_become_model_turns_and_thoughts_are_not_text() -> None:
+    parts: list[dict[str, Any]] = [{"text": "Thinking about goodbyes", "thought": True}, {"text": "Good"}, {"text": "bye."}]
+    server = MockServer(Reply(200, json=body(parts=parts)))
+    generation = await provider_on(server).generate(request())
+    assert generation.text == "Goodbye."
+    assert [c["role"] for c in server.requests[0].json["contents"]] == ["user", "model", "user"]
+    assert generation.usage == Usage(input_tokens=8, output_tokens=2)
+
+
+@pytest.mark.parametrize("finish", ["SAFETY", "PROHIBITED_CONTENT", "RECITATION", "BLOCKLIST", "SPII"])
+async def test_safety_finishes_are_content_filtered(finish: str) -> None:
+    with pytest.raises(ContentFiltered, match=finish):
+        await provider_on(MockServer(Reply(200, json=body(finish)))).generate(request())
+
+
+async def test_unknown_finish_reason_is_passed_through_lower_case() -> None:
+    generation = await provider_on(MockServer(Reply(200, json=body("OTHER")))).generate(request())
+    assert generation.finish_reason == "other"
+
+
+async def test_rate_limit_retry_delay_from_the_body() -> None:
+    error = {
+        "code": 429,
+        "message": "Resource has been exhausted (e.g. check quota).",
+        "status": "RESOURCE_EXHAUSTED",
+        "details": [
+            {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "26s"},
+        ],
+    }
+    with pytest.raises(RateLimited) as info:
+        await provider_on(MockServer(Reply(429, json={"error": error}))).generate(request())
+    assert info.value.retry_after == 26.0
+    assert retry_after_seconds({"retry-after": "3"}, {"error": error}) == 3.0
+
+
+async def test_invalid_api_key_400_is_an_authentication_error() -> None:
+    error = {
+        "code": 400,
+        "message": "API key not valid. Please pass a valid API key.",
+        "status": "INVALID_ARGUMENT",
+        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}],
+    }
+    with pytest.raises(AuthenticationError, match="GEMINI_API_KEY"):
+        await provider_on(MockServer(Reply(400, json={"error": error}))).generate(request())
+
+
+async def test_works_over_an_httpx_client_too() -> None:
+    server = MockServer(Reply(200, json=body()))
+    provider = GeminiProvider(api_key="AIza-test", http_client=httpx.AsyncClient(transport=server.httpx_transport()))
+    assert (await provider.generate(request())).text == "ok"
+    server.queue(Reply(fail="timeout"))
+    with pytest.raises(Exception) as info:
+        await provider.generate(request())
+    assert type(info.value).__name__ == "ProviderTimeout"
+
+
+async def test_injected_client_with_retries_still_makes_one_attempt() -> None:
+    server = MockServer().always(
+        Reply(503, json={"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}})
+    )
+    http = httpx2.AsyncClient(transport=server.httpx2_transport())
+    options = types.HttpOptions(
+        retry_options=types.HttpRetryOptions(attempts=5, initial_delay=0, max_delay=0), httpx_async_client=http
+    )
+    client = genai.Client(api_key="AIza-test", vertexai=False, http_options=options)
+    provider = GeminiProvider(client=client)
+    with pytest.raises(ProviderServerError):
+        await provider.generate(request())
+    assert len(server.requests) == 1
+    await provider.aclose()
+    assert not http.is_closed
+
+
+def test_google_api_key_works_too_and_wins() -> None:
+    assert GeminiProvider.is_configured({"GOOGLE_API_KEY": "AIza-g"})
+    provider = GeminiProvider.from_env({"GOOGLE_API_KEY": "AIza-g", "GEMINI_API_KEY": "AIza-m"})
+    assert provider._client._api_client.api_key == "AIza-g"
+
+
+def test_from_env_reads_the_base_url() -> None:
+    provider = GeminiProvider.from_env({"GEMINI_API_KEY": "AIza-m", "GOOGLE_GEMINI_BASE_URL": "https://proxy.example/"})
+    assert provider.base_url == "https://proxy.example/"
+
+
+def test_bad_arguments_are_user_errors() -> None:
+    with pytest.raises(UserError, match="either client"):
+        GeminiProvider(api_key="AIza", client=genai.Client(api_key="AIza", vertexai=False))
