@@ -1,0 +1,30 @@
+"""`orchestratex serve`: the REST + WebSocket API under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..exceptions import UserError
+from ..stores import default_store_url
+
+__all__ = ["serve_command"]
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from ..server import ServerSettings, create_app
+    except ImportError:
+        raise UserError("the server needs FastAPI and uvicorn: pip install 'orchestratex[server]'") from None
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be between 0 and 65535, not {args.port}")
+    url = args.store or default_store_url()
+    app = create_app(store_url=url, settings=ServerSettings.from_env())
+    state = app.state.server
+    where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
+    print(f"orchestratex: serving http://{args.host}:{args.port} (store {url}, {where})", file=sys.stderr, flush=True)
+    print(f"orchestratex: API docs at http://{args.host}:{args.port}/docs", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_max_size=16 * 1024 * 1024)
+    return 0

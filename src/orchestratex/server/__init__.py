@@ -1,0 +1,22 @@
+"""The REST + WebSocket API of OrchestrateX (`pip install 'orchestratex[server]'`).
+
+```python
+from orchestratex.server import create_app
+
+app = create_app()  # uvicorn serves it: `orchestratex serve` does exactly this
+```
+"""
+
+from __future__ import annotations
+
+try:
+    import fastapi  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError("orchestratex.server needs FastAPI and uvicorn: pip install 'orchestratex[server]'") from exc
+
+from ._app import ServerState, create_app
+from ._auth import Principal, hash_key, issue_api_key
+from ._settings import ServerSettings
+from ._ws import CLOSE_TOO_SLOW
+
+__all__ = ["CLOSE_TOO_SLOW", "Principal", "ServerSettings", "ServerState", "create_app", "hash_key", "issue_api_key"]

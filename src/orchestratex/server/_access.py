@@ -1,0 +1,37 @@
+"""Loading a record the caller may see: anything else is `NotFound`, exactly as a missing record."""
+
+from __future__ import annotations
+
+from .._ids import is_object_id
+from ..exceptions import NotFound
+from ..records import Orchestration, Session, Thread
+from ._app import ServerState
+from ._auth import Principal, ensure_owner
+
+__all__ = ["load_orchestration", "load_session", "load_thread"]
+
+
+def _check_id(kind: str, ident: str) -> None:
+    if not is_object_id(ident):
+        raise NotFound(f"no {kind} {ident!r} (ids are 24 hexadecimal digits)")
+
+
+async def load_session(state: ServerState, principal: Principal, session_id: str) -> Session:
+    _check_id("session", session_id)
+    session = await state.store.get_session(session_id)
+    ensure_owner(principal, session.user_id, "session", session_id)
+    return session
+
+
+async def load_thread(state: ServerState, principal: Principal, thread_id: str) -> Thread:
+    _check_id("thread", thread_id)
+    thread = await state.store.get_thread(thread_id)
+    ensure_owner(principal, thread.user_id, "thread", thread_id)
+    return thread
+
+
+async def load_orchestration(state: ServerState, principal: Principal, orchestration_id: str) -> Orchestration:
+    _check_id("orchestration", orchestration_id)
+    doc = await state.store.get_orchestration(orchestration_id)
+    ensure_owner(principal, doc.user_id, "orchestration", orchestration_id)
+    return doc

@@ -1,0 +1,33 @@
+"""Analytics API: aggregates of a session's or a user's orchestrations, computed by the store."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from ..exceptions import NotFound
+from ._access import load_session
+from ._app import state_of
+from ._auth import CurrentUser
+from ._errors import ERROR_RESPONSES
+from ._schemas import Analytics, document
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/analytics", tags=["analytics"], responses=ERROR_RESPONSES)
+
+
+@router.get("/session/{session_id}", response_model=Analytics, summary="Get Session Analytics")
+async def session_analytics(session_id: str, request: Request, user: CurrentUser) -> Response:
+    """Orchestrations by status, cost, tokens, iterations, scores, latency percentiles, per model and per domain."""
+    state = state_of(request)
+    await load_session(state, user, session_id)
+    headers = await state.rate.hit(session_id)
+    return document(await state.store.session_analytics(session_id), headers=headers)
+
+
+@router.get("/user/{user_id}", response_model=Analytics, summary="Get User Analytics")
+async def user_analytics(user_id: str, request: Request, user: CurrentUser) -> Response:
+    """The same aggregates over all of a user's sessions (a non-admin key may only ask for its own user)."""
+    if not user.may_see(user_id):
+        raise NotFound(f"no user {user_id!r}")
+    return document(await state_of(request).store.user_analytics(user_id))

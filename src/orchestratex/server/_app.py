@@ -1,0 +1,127 @@
+"""`create_app`: the FastAPI application of the spec, a thin layer over an `Orchestrator`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+
+from ..orchestrator import Orchestrator
+from ..stores import Store, store_from_url
+from ._auth import Authenticator
+from ._errors import install_error_handlers
+from ._hub import EventHub
+from ._limits import BodySizeLimit, ConcurrencyLimiter, RateLimiter
+from ._runner import Runner
+from ._settings import ServerSettings
+
+__all__ = ["ServerState", "create_app", "state_of"]
+
+_DESCRIPTION = """\
+Routes each prompt to the most suitable model, has other models judge the answer and refines it
+within a budget. Every route needs an API key (`Authorization: Bearer <key>` or `X-API-Key`),
+created with `orchestratex keys create USER_ID`. Events stream on `ws://…/ws/{session_id}?since=N`.
+"""
+
+
+@dataclass(slots=True)
+class ServerState:
+    """Everything the routes use, kept on `app.state.server`."""
+
+    orchestrator: Orchestrator
+    store: Store
+    settings: ServerSettings
+    auth: Authenticator
+    rate: RateLimiter
+    concurrency: ConcurrencyLimiter
+    hub: EventHub
+    runner: Runner
+
+
+def state_of(request: Request) -> ServerState:
+    state: ServerState = request.app.state.server
+    return state
+
+
+def create_app(
+    store: Store | None = None,
+    orchestrator: Orchestrator | None = None,
+    *,
+    store_url: str | None = None,
+    settings: ServerSettings | None = None,
+) -> FastAPI:
+    """The REST + WebSocket API of the spec.
+
+    Args:
+        store: where everything persists; opened at start-up, and left open at shutdown (you own it).
+        orchestrator: the orchestrator to run prompts with (its store is used); by default one is
+            built on `store` with the providers configured in the environment (else the simulator).
+        store_url: with neither `store` nor `orchestrator`, the store to open (and close) with the
+            app; default `ORCHESTRATEX_STORE_URL`, else the SQLite file in the user's data directory.
+        settings: limits and timings (default `ServerSettings.from_env()`).
+    """
+    from ..stores import default_store_url
+
+    settings = settings or ServerSettings.from_env()
+    owns_store = store is None and orchestrator is None
+    owns_orchestrator = orchestrator is None
+    if orchestrator is None:
+        store = store if store is not None else store_from_url(store_url or default_store_url())
+        orchestrator = Orchestrator(store=store, lease_ttl_s=settings.lease_ttl_s)
+    elif store is not None and store is not orchestrator.store:
+        from ..exceptions import ConfigurationError
+
+        raise ConfigurationError("give either an orchestrator or a store (the orchestrator's store is used)")
+    store = orchestrator.store
+    concurrency = ConcurrencyLimiter(store, settings.max_concurrent)
+    state = ServerState(
+        orchestrator=orchestrator,
+        store=store,
+        settings=settings,
+        auth=Authenticator(store, settings.auth_cache_s),
+        rate=RateLimiter(store, settings.rate_limit, settings.rate_window_s),
+        concurrency=concurrency,
+        hub=EventHub(store, settings.poll_interval_s),
+        runner=Runner(orchestrator, concurrency, settings.resume_every_s),
+    )
+    orchestrator.handlers.append(state.hub.publish)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await store.open()
+        await orchestrator.__aenter__()
+        state.runner.start_resuming()
+        try:
+            yield
+        finally:
+            await state.runner.aclose(settings.shutdown_grace_s)
+            await state.hub.aclose()
+            if owns_orchestrator:
+                await orchestrator.aclose()
+            if owns_store:
+                await store.close()
+
+    app = FastAPI(
+        title="OrchestrateX",
+        version=_version(),
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.server = state
+    app.state.auth = state.auth
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    from . import _analytics, _models, _orchestrations, _sessions, _threads, _ws
+
+    for module in (_sessions, _threads, _orchestrations, _models, _analytics):
+        app.include_router(module.router)
+    app.include_router(_ws.router)
+    return app
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

@@ -1,0 +1,130 @@
+"""Errors as HTTP answers, in one place: the `orchestratex.exceptions` tree, validation and HTTP errors
+all become `{"detail": ..., "status_code": ...}`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..exceptions import (
+    BudgetExceeded,
+    Conflict,
+    EvaluationError,
+    NotFound,
+    OrchestrateXError,
+    OrchestrationCancelled,
+    ProviderError,
+    StoreError,
+    UserError,
+)
+
+__all__ = ["ERROR_RESPONSES", "ApiError", "ErrorBody", "error_response", "install_error_handlers", "status_for"]
+
+logger = logging.getLogger("orchestratex.server")
+
+_STATUS: tuple[tuple[type[OrchestrateXError], int], ...] = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (BudgetExceeded, 409),
+    (OrchestrationCancelled, 409),
+    (UserError, 400),
+    (ProviderError, 502),
+    (EvaluationError, 502),
+    (StoreError, 500),
+)
+"""Most specific first: the first class an error is an instance of gives its status."""
+
+
+class ErrorBody(BaseModel):
+    """Every error the server answers."""
+
+    detail: str
+    """What went wrong, and what to do about it."""
+    status_code: int
+    """The HTTP status, repeated in the body."""
+    errors: list[dict[str, Any]] | None = Field(default=None)
+    """For 422 only: each invalid field, as pydantic reports it."""
+
+
+class ApiError(StarletteHTTPException):
+    """An HTTP error raised by the server itself (401, 404, 413, 429), with optional headers."""
+
+    def __init__(self, status_code: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status_code=status_code, detail=detail, headers=dict(headers) if headers else None)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
+        (400, "Bad request (the library refused the input)"),
+        (401, "Missing or unknown API key"),
+        (404, "No such resource, or not yours"),
+        (409, "Conflicts with the resource's state (e.g. an invalid status transition)"),
+        (413, "Request body over the size limit"),
+        (422, "Validation error"),
+        (429, "Rate or concurrency limit reached"),
+        (500, "Internal error"),
+    )
+}
+"""The error answers every route documents in the OpenAPI schema."""
+
+
+def status_for(exc: OrchestrateXError) -> int:
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def error_response(
+    status_code: int, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"detail": detail, "status_code": status_code, **extra}
+    return JSONResponse(body, status_code=status_code, headers=dict(headers) if headers else None)
+
+
+def _field(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{k: v for k, v in err.items() if k in ("loc", "msg", "type")} for err in exc.errors()]
+    if any(err["type"] == "json_invalid" for err in errors):
+        return error_response(400, "the request body is not valid JSON")
+    detail = "; ".join(f"{_field(err['loc'])}: {err['msg']}" for err in errors) or "invalid request"
+    return error_response(422, detail, errors=errors)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(exc.status_code, str(exc.detail), exc.headers)
+
+
+async def _library(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OrchestrateXError)
+    status = status_for(exc)
+    if status >= 500:
+        logger.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc.message)
+    return error_response(status, exc.message)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the one mapping from exceptions to error answers."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(OrchestrateXError, _library)
+    app.add_exception_handler(Exception, _unexpected)

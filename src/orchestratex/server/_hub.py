@@ -1,0 +1,126 @@
+"""In-process fan-out of orchestration events to WebSocket subscribers.
+
+Events reach a session's channel from the orchestrator's event handler (this process's runs) and
+from a poller that reads the store by `seq` while the session is watched (runs of other server
+processes sharing the store). Each event is serialised once; each subscriber has a bounded queue
+that `publish` never waits on: a subscriber that falls behind is flagged `overflowed` and its
+socket is closed (code 4008), so a slow client never slows an orchestration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from ..events import EVENT_ADAPTER, Event
+from ..stores import Store
+
+__all__ = ["EventHub", "Subscriber", "encode"]
+
+logger = logging.getLogger("orchestratex.server")
+
+
+def encode(event: Event) -> str:
+    """The WebSocket JSON of `event`."""
+    return EVENT_ADAPTER.dump_json(event).decode()
+
+
+class Subscriber:
+    """One WebSocket's view of a session: a bounded queue of `(seq, json)` and an overflow flag."""
+
+    def __init__(self, session_id: str, maxsize: int) -> None:
+        self.session_id = session_id
+        self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(maxsize)
+        self.overflowed = asyncio.Event()
+
+    def offer(self, seq: int, text: str) -> None:
+        if self.overflowed.is_set():
+            return
+        try:
+            self.queue.put_nowait((seq, text))
+        except asyncio.QueueFull:
+            self.overflowed.set()
+
+
+class _Channel:
+    def __init__(self) -> None:
+        self.subscribers: set[Subscriber] = set()
+        self.high: int | None = None
+        """The highest `seq` seen for the session (None until a subscriber has replayed the store)."""
+        self.poller: asyncio.Task[None] | None = None
+
+
+class EventHub:
+    """Channels per watched session; `publish` is the orchestrator's event handler."""
+
+    def __init__(self, store: Store, poll_interval_s: float) -> None:
+        self.store = store
+        self.poll_interval_s = poll_interval_s
+        self._channels: dict[str, _Channel] = {}
+
+    def publish(self, event: Event) -> None:
+        channel = self._channels.get(event.session_id)
+        if channel is not None:
+            self._fan_out(channel, event.seq, encode(event))
+
+    def _fan_out(self, channel: _Channel, seq: int, text: str) -> None:
+        if channel.high is None or seq > channel.high:
+            channel.high = seq
+        for subscriber in channel.subscribers:
+            subscriber.offer(seq, text)
+
+    def subscribe(self, session_id: str, maxsize: int) -> Subscriber:
+        channel = self._channels.get(session_id)
+        if channel is None:
+            channel = self._channels[session_id] = _Channel()
+            channel.poller = asyncio.create_task(
+                self._poll(session_id, channel), name=f"orchestratex-poll-{session_id}"
+            )
+        subscriber = Subscriber(session_id, maxsize)
+        channel.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        channel = self._channels.get(subscriber.session_id)
+        if channel is None:
+            return
+        channel.subscribers.discard(subscriber)
+        if not channel.subscribers:
+            del self._channels[subscriber.session_id]
+            if channel.poller is not None:
+                channel.poller.cancel()
+
+    def advance(self, session_id: str, seq: int) -> None:
+        """A subscriber has replayed the store up to `seq`: the poller may start from there."""
+        channel = self._channels.get(session_id)
+        if channel is not None and (channel.high is None or seq > channel.high):
+            channel.high = seq
+
+    @property
+    def watched(self) -> int:
+        """Sessions with at least one subscriber."""
+        return len(self._channels)
+
+    async def _poll(self, session_id: str, channel: _Channel) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval_s)
+            if channel.high is None:
+                continue
+            try:
+                events = await self.store.list_events(session_id, since=channel.high, limit=500)
+            except Exception as exc:  # a store hiccup must not end the stream
+                logger.warning("polling events of session %s failed: %s", session_id, exc)
+                continue
+            for event in events:
+                if channel.high is None or event.seq > channel.high:
+                    self._fan_out(channel, event.seq, encode(event))
+
+    async def aclose(self) -> None:
+        pollers = [c.poller for c in self._channels.values() if c.poller is not None]
+        self._channels.clear()
+        for poller in pollers:
+            poller.cancel()
+        for poller in pollers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller

@@ -1,0 +1,54 @@
+"""Models API: the catalog, each model with its live status and statistics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from ..catalog import ModelProfile
+from ..exceptions import NotFound, UnknownModelError
+from ._app import ServerState, state_of
+from ._auth import CurrentUser
+from ._errors import ERROR_RESPONSES
+from ._schemas import ModelOut, document
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/models", tags=["models"], responses=ERROR_RESPONSES)
+
+
+async def _describe(state: ServerState, model: ModelProfile) -> ModelOut:
+    orchestrator = state.orchestrator
+    aliases = sorted(a for a, target in orchestrator.catalog.aliases.items() if target == model.name)
+    return ModelOut(
+        name=model.name,
+        provider=model.provider,
+        version=model.version,
+        specialties=list(model.specialties),
+        cost_per_1k_tokens=model.cost_per_1k_tokens,
+        input_cost_per_1k=model.input_cost_per_1k,
+        output_cost_per_1k=model.output_cost_per_1k,
+        context_window=model.context_window,
+        max_output_tokens=model.max_output_tokens,
+        status=orchestrator.model_status(model.name),
+        circuit=orchestrator.circuit.state(model.name),
+        aliases=aliases,
+        stats=await state.store.model_stats(model.name),
+    )
+
+
+@router.get("/", response_model=list[ModelOut], summary="List Available Models")
+async def list_models(request: Request, user: CurrentUser) -> Response:
+    """Every model of the catalog (simulated ones are `sim:<model>` and answer to the real names)."""
+    state = state_of(request)
+    return document([await _describe(state, m) for m in state.orchestrator.catalog])
+
+
+@router.get("/{model_name}", response_model=ModelOut, summary="Get Model Profile")
+async def get_model(model_name: str, request: Request, user: CurrentUser) -> Response:
+    """One model by name or alias (`gpt4`, `openai:gpt-4.1`, `sim:gpt-4.1`)."""
+    state = state_of(request)
+    try:
+        model = state.orchestrator.catalog.get(model_name)
+    except UnknownModelError as exc:
+        raise NotFound(exc.message) from None
+    return document(await _describe(state, model))

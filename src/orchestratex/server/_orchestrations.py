@@ -1,0 +1,58 @@
+"""Orchestration API: start one in the background (202), read its status."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from ._access import load_orchestration, load_session, load_thread
+from ._app import state_of
+from ._auth import CurrentUser
+from ._errors import ERROR_RESPONSES
+from ._schemas import Orchestration, OrchestrationStart, document
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/orchestration", tags=["orchestration"], responses=ERROR_RESPONSES)
+
+
+@router.post("/start", status_code=202, response_model=Orchestration, summary="Start Orchestration")
+async def start_orchestration(body: OrchestrationStart, request: Request, user: CurrentUser) -> Response:
+    """Store a `pending` orchestration of the thread's prompt (or `prompt`) and run it in the background.
+
+    Unset settings take the session's (`max_iterations`, `preferred_models`); the session's
+    `cost_limit` bounds every call. 409 when the session is not active; 429 when the user already
+    runs the most orchestrations allowed at once. Follow it on `/ws/{session_id}` or
+    `GET /api/orchestration/status/{id}`.
+    """
+    state = state_of(request)
+    thread = await load_thread(state, user, body.thread_id)
+    headers = await state.rate.hit(thread.session_id)
+    session = await load_session(state, user, thread.session_id)
+    await state.concurrency.acquire(session.user_id)
+    try:
+        s = body.settings
+        doc = await state.orchestrator.prepare(
+            body.prompt if body.prompt is not None else thread.original_prompt,
+            session=session,
+            thread=thread,
+            max_iterations=s.max_iterations,
+            evaluation_threshold=s.evaluation_threshold,
+            preferred_models=s.preferred_models,
+            cost_limit=s.cost_limit,
+        )
+        await state.concurrency.mark(doc.id)
+    except BaseException:
+        await state.concurrency.release(session.user_id)
+        raise
+    answer = document(doc, 202, headers)  # serialised before the run can change it
+    state.runner.launch(doc)
+    return answer
+
+
+@router.get("/status/{orchestration_id}", response_model=Orchestration, summary="Get Orchestration Status")
+async def get_orchestration_status(orchestration_id: str, request: Request, user: CurrentUser) -> Response:
+    """The stored orchestration: status, every iteration so far (model, response, tokens, cost,
+    evaluation), and once ended the final response, score, model, cost and stop reason."""
+    state = state_of(request)
+    doc = await load_orchestration(state, user, orchestration_id)
+    return document(doc, headers=await state.rate.hit(doc.session_id))

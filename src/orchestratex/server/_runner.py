@@ -1,0 +1,107 @@
+"""Background orchestrations: started by the API, resumed from the store when a process died."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from ..exceptions import Conflict
+from ..orchestrator import Orchestrator
+from ..records import TERMINAL_ORCHESTRATION_STATUSES, Orchestration
+from ._limits import ConcurrencyLimiter
+
+__all__ = ["Runner"]
+
+logger = logging.getLogger("orchestratex.server")
+
+
+class Runner:
+    """Drives orchestrations in the background of the server's event loop.
+
+    Every `resume_every_s` seconds (and at start-up) it resumes the orchestrations the store lists
+    as resumable: `pending` or `running` with no live lease, i.e. left by a process that died.
+    Whichever process ends an orchestration gives its user's concurrency slot back.
+    """
+
+    def __init__(self, orchestrator: Orchestrator, concurrency: ConcurrencyLimiter, resume_every_s: float) -> None:
+        self.orchestrator = orchestrator
+        self.concurrency = concurrency
+        self.resume_every_s = resume_every_s
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._settling: set[asyncio.Task[None]] = set()
+        self._resumer: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> int:
+        """Orchestrations this process is driving now."""
+        return len(self._tasks)
+
+    def launch(self, orchestration: Orchestration | str) -> None:
+        oid = orchestration.id if isinstance(orchestration, Orchestration) else orchestration
+        if oid in self._tasks:
+            return
+        task = self.orchestrator.start(orchestration)
+        self._tasks[oid] = task
+        task.add_done_callback(lambda t: self._ended(oid, t))
+
+    def _ended(self, oid: str, task: asyncio.Task[Any]) -> None:
+        self._tasks.pop(oid, None)
+        if not task.cancelled():
+            exc = task.exception()
+            if isinstance(exc, Conflict):  # another process holds its lease and will settle it
+                return
+            if exc is not None:
+                logger.error("orchestration %s stopped: %s: %s", oid, type(exc).__name__, exc)
+        settle = asyncio.get_running_loop().create_task(self._settle(oid), name=f"orchestratex-settle-{oid}")
+        self._settling.add(settle)
+        settle.add_done_callback(self._settling.discard)
+
+    async def _settle(self, oid: str) -> None:
+        try:
+            doc = await self.orchestrator.store.get_orchestration(oid)
+            if doc.status in TERMINAL_ORCHESTRATION_STATUSES:
+                await self.concurrency.settle(oid, doc.user_id)
+        except Exception as exc:
+            logger.warning("could not settle orchestration %s: %s", oid, exc)
+
+    def start_resuming(self) -> None:
+        self._resumer = asyncio.create_task(self._resume_loop(), name="orchestratex-resumer")
+
+    async def resume_once(self) -> list[str]:
+        """Launch every resumable orchestration not already running here; returns their ids."""
+        launched = []
+        for oid in await self.orchestrator.store.list_resumable(limit=100):
+            if oid not in self._tasks:
+                self.launch(oid)
+                launched.append(oid)
+        return launched
+
+    async def _resume_loop(self) -> None:
+        while True:
+            try:
+                launched = await self.resume_once()
+                if launched:
+                    logger.info("resumed %d orchestration(s): %s", len(launched), ", ".join(launched))
+            except Exception as exc:
+                logger.warning("looking for orchestrations to resume failed: %s", exc)
+            await asyncio.sleep(self.resume_every_s)
+
+    async def aclose(self, grace_s: float) -> None:
+        """Stop resuming; let running orchestrations finish for `grace_s` seconds, then cancel them."""
+        if self._resumer is not None:
+            self._resumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resumer
+        tasks = list(self._tasks.values())
+        if tasks and grace_s > 0:
+            await asyncio.wait(tasks, timeout=grace_s)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        await asyncio.sleep(0)
+        while self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)

@@ -1,0 +1,124 @@
+"""Request bodies and response documents of the REST API (documents carry `_id`, `created_at`, `updated_at`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Literal
+
+from fastapi import Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..records import Orchestration, Session, SessionStatus, Thread
+from ..stores import Analytics, ModelStats
+
+__all__ = [
+    "Analytics",
+    "Limit",
+    "ModelOut",
+    "Offset",
+    "Orchestration",
+    "OrchestrationStart",
+    "Session",
+    "SessionCreate",
+    "SessionSettingsIn",
+    "SessionStatusUpdate",
+    "StartSettings",
+    "Thread",
+    "ThreadCreate",
+    "document",
+]
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip")]
+Domain = Literal["coding", "math", "science", "writing", "analysis", "general"]
+_ID = Field(min_length=1, max_length=64)
+_MAX_DOLLARS = 1_000_000.0
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SessionSettingsIn(_In):
+    """Settings applied to every orchestration of the session."""
+
+    preferred_models: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    """Route only among these models (names or aliases, as `GET /api/models/` lists them)."""
+    cost_limit: float | None = Field(default=None, ge=0, le=_MAX_DOLLARS)
+    """US dollars the session may spend in all; never exceeded."""
+
+
+class SessionCreate(_In):
+    """`POST /api/sessions/`."""
+
+    user_id: str | None = Field(default=None, min_length=1, max_length=200)
+    """The session's owner; defaults to the API key's user. A non-admin key may only name its own user."""
+    max_iterations: int | None = Field(default=None, ge=1, le=50)
+    """Most attempts per orchestration (default 5)."""
+    settings: SessionSettingsIn = Field(default_factory=SessionSettingsIn)
+
+
+class SessionStatusUpdate(_In):
+    """`PATCH /api/sessions/{session_id}/status`: `active` ⇄ `paused`, then `completed` or `cancelled` (final)."""
+
+    status: SessionStatus
+
+
+class ThreadCreate(_In):
+    """`POST /api/threads/`."""
+
+    session_id: str = _ID
+    original_prompt: str = Field(min_length=1)
+    domain: Domain | None = None
+    """Detected from the prompt when omitted."""
+    context: str | None = None
+
+
+class StartSettings(_In):
+    """How this orchestration runs; unset fields take the session's settings, then the defaults."""
+
+    max_iterations: int | None = Field(default=None, ge=1, le=50)
+    preferred_models: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    evaluation_threshold: float | None = Field(default=None, ge=0, le=10)
+    cost_limit: float | None = Field(default=None, ge=0, le=_MAX_DOLLARS)
+    """A cap for this orchestration alone, within the session's budget."""
+
+
+class OrchestrationStart(_In):
+    """`POST /api/orchestration/start`."""
+
+    thread_id: str = _ID
+    prompt: str | None = Field(default=None, min_length=1)
+    """Defaults to the thread's `original_prompt`."""
+    settings: StartSettings = Field(default_factory=StartSettings)
+
+
+class ModelOut(BaseModel):
+    """A model of the catalog with its live status."""
+
+    name: str
+    provider: str
+    version: str
+    specialties: list[str]
+    cost_per_1k_tokens: float | None
+    input_cost_per_1k: float | None
+    output_cost_per_1k: float | None
+    context_window: int
+    max_output_tokens: int
+    status: str
+    """`active`, `deprecated`, `disabled`, or `circuit_open` / `circuit_half_open` while the model cools down."""
+    circuit: Literal["closed", "open", "half_open"]
+    aliases: list[str]
+    stats: ModelStats
+    """Live statistics over every recorded call: requests, error rate, latency p50/p95, mean score per domain."""
+
+
+def document(
+    model: BaseModel | Sequence[BaseModel], status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """`model` (or a list of models) as JSON with `_id` aliases, skipping FastAPI's re-validation."""
+    if isinstance(model, BaseModel):
+        body = model.model_dump_json(by_alias=True)
+    else:
+        body = "[" + ",".join(m.model_dump_json(by_alias=True) for m in model) + "]"
+    return Response(body, status_code=status_code, media_type="application/json", headers=headers)

@@ -1,0 +1,44 @@
+"""Threads API: create, read, list a session's."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from ._access import load_session, load_thread
+from ._app import state_of
+from ._auth import CurrentUser
+from ._errors import ERROR_RESPONSES
+from ._schemas import Limit, Offset, Thread, ThreadCreate, document
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/threads", tags=["threads"], responses=ERROR_RESPONSES)
+
+
+@router.post("/", status_code=201, response_model=Thread, summary="Create Thread")
+async def create_thread(body: ThreadCreate, request: Request, user: CurrentUser) -> Response:
+    """A new thread in an active session (409 when the session is paused or ended)."""
+    state = state_of(request)
+    await load_session(state, user, body.session_id)
+    headers = await state.rate.hit(body.session_id)
+    thread = await state.orchestrator.create_thread(
+        body.session_id, body.original_prompt, domain=body.domain, context=body.context
+    )
+    return document(thread, 201, headers)
+
+
+@router.get("/session/{session_id}", response_model=list[Thread], summary="List Session Threads")
+async def list_session_threads(
+    session_id: str, request: Request, user: CurrentUser, limit: Limit = 100, offset: Offset = 0
+) -> Response:
+    state = state_of(request)
+    await load_session(state, user, session_id)
+    headers = await state.rate.hit(session_id)
+    return document(await state.store.list_threads(session_id, limit=limit, offset=offset), headers=headers)
+
+
+@router.get("/{thread_id}", response_model=Thread, summary="Get Thread")
+async def get_thread(thread_id: str, request: Request, user: CurrentUser) -> Response:
+    state = state_of(request)
+    thread = await load_thread(state, user, thread_id)
+    return document(thread, headers=await state.rate.hit(thread.session_id))

@@ -1,0 +1,139 @@
+"""`/ws/{session_id}`: a session's events, stored ones with `seq > since` first, then live ones.
+
+Protocol:
+- Authenticate with `Authorization: Bearer <key>`, `X-API-Key`, or `?token=<key>`. A refused
+  handshake answers HTTP 401, 404, 422 or 429 with the usual error body.
+- `?since=N` (default 0): replay every stored event with `seq > N`, in `seq` order, then stream
+  new ones as they happen. Events arrive in `seq` order, each once, with no gap.
+- After `heartbeat_s` seconds without an event the server sends
+  `{"type": "heartbeat", "session_id": ..., "seq": <last seq sent>, "timestamp": ...}`.
+- A client too slow to keep up with `ws_queue_size` buffered events is closed with code 4008
+  (`CLOSE_TOO_SLOW`); reconnecting with `since=<last seq received>` loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from .._ids import utcnow
+from ..exceptions import OrchestrateXError
+from ._access import load_session
+from ._app import ServerState
+from ._auth import key_of
+from ._errors import ApiError, error_response, status_for
+from ._hub import Subscriber, encode
+
+__all__ = ["CLOSE_TOO_SLOW", "router"]
+
+CLOSE_TOO_SLOW = 4008
+"""Close code for a subscriber whose queue overflowed: reconnect with `since`."""
+
+_PAGE = 500
+
+router = APIRouter()
+
+
+def _since(websocket: WebSocket) -> int:
+    raw = websocket.query_params.get("since", "0")
+    try:
+        since = int(raw)
+    except ValueError:
+        since = -1
+    if since < 0:
+        raise ApiError(422, f"since: must be a whole number >= 0, not {raw!r}")
+    return since
+
+
+async def _refuse(websocket: WebSocket, status: int, detail: str) -> None:
+    try:
+        await websocket.send_denial_response(error_response(status, detail))
+    except RuntimeError:  # the server does not support denial responses: say it with a close code
+        await websocket.accept()
+        await websocket.close(code=4000 + status, reason=detail[:120])
+
+
+@router.websocket("/ws/{session_id}")
+async def stream_events(websocket: WebSocket, session_id: str) -> None:
+    state: ServerState = websocket.app.state.server
+    try:
+        principal = await state.auth.principal(key_of(websocket))
+        since = _since(websocket)
+        await load_session(state, principal, session_id)
+        await state.rate.hit(session_id)
+    except ApiError as exc:
+        await _refuse(websocket, exc.status_code, str(exc.detail))
+        return
+    except OrchestrateXError as exc:
+        await _refuse(websocket, status_for(exc), exc.message)
+        return
+    await websocket.accept()
+    subscriber = state.hub.subscribe(session_id, state.settings.ws_queue_size)
+    try:
+        await _serve(websocket, state, subscriber, since)
+    finally:
+        state.hub.unsubscribe(subscriber)
+
+
+async def _serve(websocket: WebSocket, state: ServerState, subscriber: Subscriber, since: int) -> None:
+    pump = asyncio.create_task(_pump(websocket, state, subscriber, since))
+    reader = asyncio.create_task(_drain(websocket))
+    overflow = asyncio.create_task(subscriber.overflowed.wait())
+    try:
+        done, _ = await asyncio.wait({pump, reader, overflow}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pump, reader, overflow):
+            task.cancel()
+        for task in (pump, reader, overflow):
+            with contextlib.suppress(BaseException):
+                await task
+    if overflow in done:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with ?since=<last seq received>"), 5
+            )
+    elif pump in done and pump.exception() is not None:
+        with contextlib.suppress(Exception):
+            await websocket.close(1011, "server error while streaming: reconnect with ?since=<last seq received>")
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, until it disconnects."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+async def _pump(websocket: WebSocket, state: ServerState, subscriber: Subscriber, since: int) -> None:
+    store, session_id = state.store, subscriber.session_id
+    last = since
+    while True:  # replay what is stored
+        events = await store.list_events(session_id, since=last, limit=_PAGE)
+        for event in events:
+            await websocket.send_text(encode(event))
+            last = event.seq
+        if len(events) < _PAGE:
+            break
+    state.hub.advance(session_id, last)
+    heartbeat_s = state.settings.heartbeat_s
+    while True:  # then live events, in seq order, filling any gap from the store
+        try:
+            seq, text = await asyncio.wait_for(subscriber.queue.get(), heartbeat_s)
+        except TimeoutError:
+            beat = {"type": "heartbeat", "session_id": session_id, "seq": last, "timestamp": utcnow().isoformat()}
+            await websocket.send_text(json.dumps(beat))
+            continue
+        if seq <= last:
+            continue
+        if seq > last + 1:
+            for event in await store.list_events(session_id, since=last, limit=seq - last - 1):
+                await websocket.send_text(encode(event))
+                last = event.seq
+        await websocket.send_text(text)
+        last = seq
