@@ -1,4 +1,7 @@
-"""Analytics as SQL aggregates over the indexed columns: nothing is loaded row by row into Python.
+"""Analytics as SQL aggregates over indexed columns and running sums: nothing is loaded row by row into Python.
+
+Orchestration figures are aggregated from a covering index; call figures come from `call_stats`, the
+running sums a trigger keeps per (user, model), (session, model) and (model, domain) as calls are inserted.
 
 Percentiles and medians are read with `ORDER BY … LIMIT 1 OFFSET k` on an index whose order is the
 value's order, scanning from whichever end is nearer, so a p95 over 300,000 calls reads ~15,000
@@ -21,6 +24,7 @@ class _Scope:
     """Column, index hints and counts for one analytics scope."""
 
     def __init__(self, scope: Literal["session", "user"]) -> None:
+        self.name = scope
         self.column = "session_id" if scope == "session" else "user_id"
         user = scope == "user"
         self.orchestrations = "INDEXED BY ix_orchestrations_user" if user else ""
@@ -58,13 +62,11 @@ def _median(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], n: i
 
 
 def _model_usages(conn: sqlite3.Connection, s: _Scope, scope_id: str) -> tuple[list[ModelUsage], int, int, int]:
-    """Per-model usage, plus the scope's total input tokens, output tokens and number of calls."""
+    """Per-model usage (from the running sums in `call_stats`), plus the scope's input tokens, output tokens, calls."""
     rows = conn.execute(
-        "SELECT model_name, COUNT(*), TOTAL(role = 'generate'), TOTAL(role = 'judge'), SUM(cost_pico),"
-        " SUM(input_tokens), SUM(output_tokens), SUM(CASE WHEN role = 'generate' THEN score END),"
-        " COUNT(CASE WHEN role = 'generate' THEN score END), SUM(failed)"
-        f" FROM calls {s.calls_by_model} WHERE {s.column} = ? GROUP BY model_name ORDER BY model_name",
-        (scope_id,),
+        "SELECT model_name, calls, generations, judgements, cost_pico, input_tokens, output_tokens, score_sum,"
+        " scored, errors FROM call_stats WHERE scope = ? AND scope_id = ? AND domain = '' ORDER BY model_name",
+        (s.name, scope_id),
     ).fetchall()
     latency_sql = (
         f"SELECT latency_ms FROM calls {s.calls_by_model} WHERE {s.column} = ? AND model_name = ?"
@@ -78,8 +80,8 @@ def _model_usages(conn: sqlite3.Connection, s: _Scope, scope_id: str) -> tuple[l
             ModelUsage(
                 model_name=name,
                 calls=n,
-                generations=int(generations),
-                judgements=int(judgements),
+                generations=generations,
+                judgements=judgements,
                 cost=_from_pico(cost),
                 mean_score=score_sum / scored if scored else None,
                 errors=errors,
@@ -163,11 +165,15 @@ def scope_analytics(
 
 def model_stats(conn: sqlite3.Connection, model_name: str) -> ModelStats:
     """Statistics of one model over every recorded call (call in a read transaction)."""
-    requests, errors = conn.execute(
-        "SELECT COUNT(*), TOTAL(failed) FROM calls INDEXED BY ix_calls_model WHERE model_name = ?", (model_name,)
-    ).fetchone()
+    rows = conn.execute(
+        "SELECT domain, calls, errors, score_sum, scored FROM call_stats"
+        " WHERE scope = 'model' AND scope_id = '' AND model_name = ? ORDER BY domain",
+        (model_name,),
+    ).fetchall()
+    requests = sum(row[1] for row in rows)
     if not requests:
         return ModelStats(model_name=model_name)
+    errors = sum(row[2] for row in rows)
     p50, p95 = _percentiles(
         conn,
         "SELECT latency_ms FROM calls INDEXED BY ix_calls_model WHERE model_name = ?"
@@ -175,17 +181,12 @@ def model_stats(conn: sqlite3.Connection, model_name: str) -> ModelStats:
         (model_name,),
         requests,
     )
-    by_domain = conn.execute(
-        "SELECT domain, SUM(score), COUNT(score) FROM calls INDEXED BY ix_calls_model"
-        " WHERE model_name = ? AND role = 'generate' AND score IS NOT NULL GROUP BY domain ORDER BY domain",
-        (model_name,),
-    ).fetchall()
     return ModelStats(
         model_name=model_name,
         requests=requests,
-        errors=int(errors),
+        errors=errors,
         error_rate=errors / requests,
         latency_p50_ms=p50,
         latency_p95_ms=p95,
-        mean_score_by_domain={domain: total / n for domain, total, n in by_domain},
+        mean_score_by_domain={domain: total / scored for domain, _, _, total, scored in rows if scored},
     )

@@ -87,11 +87,31 @@ CREATE TABLE IF NOT EXISTS calls (
     error TEXT,
     created_at REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS ix_calls_user_model ON calls
-    (user_id, model_name, latency_ms, role, cost_pico, input_tokens, output_tokens, score, failed);
+CREATE INDEX IF NOT EXISTS ix_calls_user_model ON calls (user_id, model_name, latency_ms);
 CREATE INDEX IF NOT EXISTS ix_calls_user_latency ON calls (user_id, latency_ms);
 CREATE INDEX IF NOT EXISTS ix_calls_session ON calls (session_id, model_name, latency_ms);
-CREATE INDEX IF NOT EXISTS ix_calls_model ON calls (model_name, latency_ms, role, domain, score, failed);
+CREATE INDEX IF NOT EXISTS ix_calls_model ON calls (model_name, latency_ms);
+
+CREATE TABLE IF NOT EXISTS call_stats (
+    scope TEXT NOT NULL,
+    scope_id TEXT NOT NULL,
+    model_name TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    calls INTEGER NOT NULL,
+    generations INTEGER NOT NULL,
+    judgements INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    cost_pico INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    score_sum REAL NOT NULL,
+    scored INTEGER NOT NULL,
+    PRIMARY KEY (scope, scope_id, model_name, domain)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS calls_summarise AFTER INSERT ON calls BEGIN
+{summaries}
+END;
 
 CREATE TABLE IF NOT EXISTS events (
     session_id TEXT NOT NULL,
@@ -136,6 +156,34 @@ CREATE TABLE IF NOT EXISTS api_keys (
 """
 
 
+_SUMMARY = """
+    INSERT INTO call_stats VALUES (
+        '{scope}', {scope_id}, NEW.model_name, {domain}, 1, NEW.role = 'generate', NEW.role = 'judge', NEW.failed,
+        NEW.cost_pico, NEW.input_tokens, NEW.output_tokens,
+        CASE WHEN NEW.role = 'generate' AND NEW.score IS NOT NULL THEN NEW.score ELSE 0.0 END,
+        NEW.role = 'generate' AND NEW.score IS NOT NULL
+    ) ON CONFLICT (scope, scope_id, model_name, domain) DO UPDATE SET
+        calls = calls + 1, generations = generations + excluded.generations,
+        judgements = judgements + excluded.judgements, errors = errors + excluded.errors,
+        cost_pico = cost_pico + excluded.cost_pico, input_tokens = input_tokens + excluded.input_tokens,
+        output_tokens = output_tokens + excluded.output_tokens, score_sum = score_sum + excluded.score_sum,
+        scored = scored + excluded.scored;"""
+
+_TABLES = _TABLES.replace(
+    "{summaries}",
+    "\n".join(
+        _SUMMARY.format(scope=scope, scope_id=scope_id, domain=domain)
+        for scope, scope_id, domain in (
+            ("user", "NEW.user_id", "''"),
+            ("session", "NEW.session_id", "''"),
+            ("model", "''", "NEW.domain"),
+        )
+    ),
+)
+"""`call_stats` keeps running sums of the calls per (user, model), (session, model) and (model, domain), so
+analytics read a few rows instead of aggregating every call; the trigger keeps them in the same transaction."""
+
+
 def connect(database: str) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, synchronous=NORMAL."""
     conn = sqlite3.connect(
@@ -148,8 +196,20 @@ def connect(database: str) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA wal_autocheckpoint = 8192")  # a safety net: `Checkpointer` does it in the background
+    conn.execute("PRAGMA journal_size_limit = 67108864")
     conn.execute("PRAGMA foreign_keys = OFF")
     return conn
+
+
+def _execute_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run each complete statement of `script` (inside the caller's transaction, unlike `executescript`)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
@@ -164,9 +224,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
                     f"this database has schema version {version}, newer than this OrchestrateX understands"
                     f" ({SCHEMA_VERSION}): upgrade orchestratex"
                 )
-        for statement in _TABLES.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        _execute_script(conn, _TABLES)
         if conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
         conn.execute("COMMIT")

@@ -17,6 +17,7 @@ from ...records import ApiKey, CallRecord, Orchestration, Session, SessionStatus
 from .._base import Analytics, ModelStats, RoutingStat, Store, check_session_transition
 from ..memory import _check_amount, _check_commit, _check_page, _domain, _from_pico, _to_pico
 from . import _analytics
+from ._checkpoint import Checkpointer
 from ._schema import connect, create_schema
 from ._worker import Worker
 
@@ -29,11 +30,12 @@ INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, 
                             iterations, created_at, updated_at, doc)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
-    session_id = excluded.session_id, thread_id = excluded.thread_id, user_id = excluded.user_id,
     status = excluded.status, domain = excluded.domain, final_score = excluded.final_score,
-    total_pico = excluded.total_pico, iterations = excluded.iterations, created_at = excluded.created_at,
-    updated_at = excluded.updated_at, doc = excluded.doc
+    total_pico = excluded.total_pico, iterations = excluded.iterations, updated_at = excluded.updated_at,
+    doc = excluded.doc
 """
+# Only the columns that change: an index none of whose columns is SET is not rewritten. The ids and
+# created_at of an orchestration never change (a commit that changes them would corrupt the listings).
 _INSERT_CALL = """
 INSERT INTO calls (orchestration_id, session_id, user_id, model_name, role, domain, cost_pico, input_tokens,
                    output_tokens, latency_ms, score, failed, error, created_at)
@@ -147,6 +149,7 @@ class SQLiteStore(Store):
         """The database file, or `:memory:`."""
         self._worker: Worker | None = None
         self._conn: sqlite3.Connection | None = None
+        self._checkpointer: Checkpointer | None = None
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -177,6 +180,8 @@ class SQLiteStore(Store):
             worker.stop()
             raise
         self._worker = worker
+        if self.path != ":memory:":
+            self._checkpointer = Checkpointer(self.path)
 
     def _open_sync(self) -> sqlite3.Connection:
         if self.path != ":memory:":
@@ -198,6 +203,9 @@ class SQLiteStore(Store):
         if worker is None or conn is None:
             return
         self._worker = self._conn = None
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         try:
             await worker.run(conn.close)
         finally:
@@ -403,7 +411,9 @@ class SQLiteStore(Store):
                     for event in events:
                         seq += 1
                         event.seq = seq
-                        event_rows.append((session_id, seq, event.orchestration_id, EVENT_ADAPTER.dump_json(event)))
+                        event_rows.append(
+                            (session_id, seq, event.orchestration_id, EVENT_ADAPTER.dump_json(event).decode())
+                        )
                     db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", event_rows)
         except BaseException:
             for event, seq in zip(events, previous, strict=True):

@@ -1,0 +1,207 @@
+"""SQLiteStore specifics: URLs, the file on disk, schema versions, atomicity, several connections and processes."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestratex.events import ModelSelected
+from orchestratex.exceptions import ConfigurationError, StoreError
+from orchestratex.records import Orchestration, Session, SessionSettings, Thread
+from orchestratex.stores import SQLiteStore, open_store, store_from_url
+
+
+def _event(o: Orchestration) -> ModelSelected:
+    return ModelSelected(
+        orchestration_id=o.id,
+        thread_id=o.thread_id,
+        session_id=o.session_id,
+        model_name="m",
+        reasoning="r",
+        iteration=1,
+    )
+
+
+async def _tree(store: SQLiteStore, cost_limit: float | None = None) -> tuple[Session, Thread, Orchestration]:
+    session = await store.create_session(Session(user_id="u", settings=SessionSettings(cost_limit=cost_limit)))
+    thread = await store.create_thread(Thread(session_id=session.id, user_id="u", original_prompt="p"))
+    o = await store.create_orchestration(
+        Orchestration(thread_id=thread.id, session_id=session.id, user_id="u", prompt="p")
+    )
+    return session, thread, o
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///relative.db", "relative.db"),
+        ("sqlite:///data/dir/x.db", "data/dir/x.db"),
+        ("sqlite:////abs/path.db", "/abs/path.db"),
+        ("sqlite:////with%20space.db", "/with space.db"),
+        ("sqlite://", ":memory:"),
+        ("sqlite:///:memory:", ":memory:"),
+    ],
+)
+def test_from_url(url: str, path: str) -> None:
+    store = SQLiteStore.from_url(url)
+    assert isinstance(store, SQLiteStore) and store.path == path
+    assert isinstance(store_from_url(url), SQLiteStore)
+
+
+@pytest.mark.parametrize("url", ["sqlite://host/x.db", "sqlite:///x.db?mode=ro", "memory://", "sqlite:///x.db#f"])
+def test_from_url_rejects(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        SQLiteStore.from_url(url)
+
+
+async def test_open_store_creates_the_directory_and_a_wal_file(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "ox.db"
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        assert isinstance(store, SQLiteStore)
+        await _tree(store)
+    finally:
+        await store.close()
+    await store.close()  # idempotent
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    conn.close()
+
+
+async def test_use_before_open_is_a_clear_error(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "x.db")
+    with pytest.raises(StoreError, match="not open"):
+        await store.get_session("0" * 24)
+
+
+async def test_data_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    async with SQLiteStore(path) as store:
+        session, _, o = await _tree(store, cost_limit=1.0)
+        assert await store.reserve_budget(session.id, o.id, 0.4)
+        await store.commit(o, [_event(o)], spent=0.1)
+        await store.incr("k", 5)
+    async with SQLiteStore(path) as store:
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.1, 0.4)
+        await store.commit(o, [_event(o)])
+        assert [e.seq for e in await store.list_events(session.id)] == [1, 2]
+        assert await store.release_reservations(session.id, o.id) == 0.4
+        assert await store.incr("k") == 6
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    async with SQLiteStore(path):
+        pass
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE schema_version SET version = 99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        await SQLiteStore(path).open()
+
+
+async def test_a_failed_commit_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    async with SQLiteStore(path) as store:
+        session, _, o = await _tree(store, cost_limit=1.0)
+        assert await store.reserve_budget(session.id, o.id, 0.5)
+        conn = sqlite3.connect(path)  # a stray row where the commit's second event goes
+        conn.execute("INSERT INTO events VALUES (?, 2, 'x', '{}')", (session.id,))
+        conn.commit()
+        conn.close()
+        o.status = "running"
+        events = [_event(o), _event(o)]
+        with pytest.raises(StoreError):
+            await store.commit(o, events, spent=0.25, released=0.5)
+        assert [e.seq for e in events] == [0, 0]
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.0, 0.5)
+        assert (await store.get_orchestration(o.id)).status == "pending"
+
+
+async def test_two_connections_share_one_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    async with SQLiteStore(path) as first, SQLiteStore(path) as second:
+        session, thread, a = await _tree(first, cost_limit=1.0)
+        b = await second.create_orchestration(
+            Orchestration(thread_id=thread.id, session_id=session.id, user_id="u", prompt="p")
+        )
+        steps = [s.commit(o, [_event(o)]) for _ in range(30) for s, o in ((first, a), (second, b))]
+        reserves = [s.reserve_budget(session.id, a.id, 0.03) for _ in range(30) for s in (first, second)]
+        await asyncio.gather(*steps)
+        granted = await asyncio.gather(*reserves)
+        assert granted.count(True) == 33
+        assert [e.seq for e in await second.list_events(session.id)] == list(range(1, 61))
+        assert (await first.get_session(session.id)).reserved_cost == 0.99
+
+
+_WORKER = textwrap.dedent(
+    """
+    import asyncio, json, os, sys, time
+    from orchestratex.events import ModelSelected
+    from orchestratex.records import Orchestration
+    from orchestratex.stores import SQLiteStore
+
+    async def main(path, session_id, thread_id, go, n):
+        async with SQLiteStore(path) as store:
+            o = await store.create_orchestration(
+                Orchestration(thread_id=thread_id, session_id=session_id, user_id="u", prompt="p"))
+            while not os.path.exists(go):
+                time.sleep(0.005)
+            granted, seqs = 0, []
+            for i in range(n):
+                ok = await store.reserve_budget(session_id, o.id, 0.01)
+                granted += ok
+                event = ModelSelected(orchestration_id=o.id, thread_id=thread_id, session_id=session_id,
+                                      model_name="m", reasoning="r", iteration=i + 1)
+                await store.commit(o, [event], spent=0.01 if ok else 0.0, released=0.01 if ok else 0.0)
+                seqs.append(event.seq)
+                await asyncio.sleep(0.002)  # a model call would take far longer
+            print(json.dumps({"id": o.id, "granted": granted, "seqs": seqs}))
+
+    asyncio.run(main(*sys.argv[1:5], int(sys.argv[5])))
+    """
+)
+
+
+@pytest.mark.slow
+async def test_two_processes_commit_and_reserve_on_one_file(tmp_path: Path) -> None:
+    path, go, n = tmp_path / "shared.db", tmp_path / "go", 200
+    async with SQLiteStore(path) as store:
+        session, thread, _ = await _tree(store, cost_limit=3.0)
+    args = [str(path), session.id, thread.id, str(go), str(n)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WORKER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    time.sleep(0.2)
+    go.touch()
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+        results.append(json.loads(out))
+    assert sum(r["granted"] for r in results) == 300  # 3.00 $ of 0.01 $ reservations out of 400 attempts
+    for r in results:
+        assert r["seqs"] == sorted(r["seqs"]) and len(r["seqs"]) == n
+    assert sorted(s for r in results for s in r["seqs"]) == list(range(1, 2 * n + 1))
+    async with SQLiteStore(path) as store:
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (3.0, 0.0)
+        events = await store.list_events(session.id, limit=10_000)
+        assert [e.seq for e in events] == list(range(1, 2 * n + 1))
+        assert {e.orchestration_id for e in events} == {r["id"] for r in results}
+        switches = sum(1 for x, y in itertools.pairwise(events) if x.orchestration_id != y.orchestration_id)
+        assert switches > 1  # the two processes really ran at the same time
