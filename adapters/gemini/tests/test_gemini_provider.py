@@ -47,7 +47,11 @@ def body(finish: str = "STOP", parts: list[dict[str, Any]] | None = None) -> dic
 
 
 async def test_assistant_turns_become_model_turns_and_thoughts_are_not_text() -> None:
-    parts: list[dict[str, Any]] = [{"text": "Thinking about goodbyes", "thought": True}, {"text": "Good"}, {"text": "bye."}]
+    parts: list[dict[str, Any]] = [
+        {"text": "Thinking about goodbyes", "thought": True},
+        {"text": "Good"},
+        {"text": "bye."},
+    ]
     server = MockServer(Reply(200, json=body(parts=parts)))
     generation = await provider_on(server).generate(request())
     assert generation.text == "Goodbye."
