@@ -43,6 +43,7 @@ async def test_sigkill_mid_run_then_resume(tmp_path: Path, kill_after: int) -> N
             await asyncio.sleep(0.02)
     child.send_signal(signal.SIGKILL)
     child.wait()
+    child.stdout.close()
     before = await _event_types(db, session_id)
     assert before[-1] not in ("orchestration_completed", "orchestration_failed")
 
@@ -61,6 +62,8 @@ async def test_sigkill_mid_run_then_resume(tmp_path: Path, kill_after: int) -> N
     assert types.count("orchestration_started") == 1
     assert types[-1] == "orchestration_completed"
     doc = result.orchestration
+    if kill_after == 2:  # killed while the first generation was in flight: its reservation was released
+        assert doc.interrupted_calls == 1
     for it in doc.iterations:  # each iteration selected, answered and judged exactly once
         mine = [e for e in events if getattr(e, "iteration", None) == it.index]
         assert [e.type for e in mine] == ["model_selected", "response_generated", "evaluation_completed"]

@@ -152,12 +152,11 @@ class ModelCatalog:
             raw = path.read_bytes()
         except OSError as exc:
             raise ConfigurationError(f"cannot read catalog file {str(path)!r}: {exc.strerror}") from exc
+        kind = "JSON" if path.suffix == ".json" else "TOML"
         try:
-            data = json.loads(raw) if path.suffix == ".json" else tomllib.loads(raw.decode("utf-8"))
+            data = json.loads(raw) if kind == "JSON" else tomllib.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(
-                f"catalog file {str(path)!r} is not valid {path.suffix[1:] or 'TOML'}: {exc}"
-            ) from exc
+            raise ConfigurationError(f"catalog file {str(path)!r} is not valid {kind}: {exc}") from exc
         return self.merge_mapping(data, source=str(path))
 
     def merge_mapping(self, data: Mapping[str, Any], *, source: str = "catalog data") -> ModelCatalog:

@@ -56,8 +56,12 @@ def models_command(args: argparse.Namespace) -> int:
     for alias, target in catalog.aliases.items():
         aliases.setdefault(target, []).append(alias)
     table = Table(title="Model catalog (US$ per 1M tokens)")
-    for col in ("model", "aliases", "in $", "out $", "context", "max out", "specialties", "status"):
-        table.add_column(col, justify="right" if col in ("in $", "out $", "context", "max out") else "left")
+    table.add_column("model", no_wrap=True)
+    table.add_column("aliases")
+    for col in ("in $", "out $", "context", "max out"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("specialties")
+    table.add_column("status", no_wrap=True)
     for m in catalog:
         table.add_row(
             m.name,

@@ -12,12 +12,14 @@ from ..catalog import ModelCatalog
 from ..exceptions import UserError
 from ..orchestrator import Orchestrator, RunResult
 from ..providers import SimulatedProvider
+from ..routing import BayesianRouter
 from ..stores import Store, open_store
 from ._live import LiveView
 
 __all__ = ["DEMO_PROMPT", "run_command"]
 
 DEMO_PROMPT = "Write a Python function to calculate fibonacci numbers"
+DEMO_THRESHOLD = 8.5
 
 
 def _orchestrator(args: argparse.Namespace, store: Store) -> Orchestrator:
@@ -25,7 +27,8 @@ def _orchestrator(args: argparse.Namespace, store: Store) -> Orchestrator:
     if args.command == "demo":
         latency = 0.0 if args.fast else 0.25
         sim = SimulatedProvider(seed=7, latency_scale=latency)
-        return Orchestrator(providers=[sim], store=store, evaluation_threshold=8.5)
+        router = BayesianRouter(seed=7)
+        return Orchestrator(providers=[sim], router=router, store=store, evaluation_threshold=DEMO_THRESHOLD)
     if provider in ("", "auto"):
         return Orchestrator(store=store)
     if provider == "sim":

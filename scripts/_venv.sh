@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Create or update the project's virtual environment in .venv, idempotently.
+#   scripts/_venv.sh core   the library and its CLI (enough for `orchestratex demo`)
+#   scripts/_venv.sh dev    everything: extras, adapters, test and lint tools
+# A stamp per level records a hash of every pyproject.toml, so a second run with nothing
+# changed costs a few milliseconds and a changed pyproject reinstalls.
+set -euo pipefail
+level="${1:-dev}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+python=""
+for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+  [ -n "$candidate" ] || continue
+  if command -v "$candidate" >/dev/null 2>&1 &&
+     "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    python="$candidate"; break
+  fi
+done
+if [ -z "$python" ]; then
+  echo "error: OrchestrateX needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2
+  exit 2
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "creating .venv with $("$python" --version)" >&2
+  "$python" -m venv .venv
+fi
+
+hash="$(cat pyproject.toml adapters/*/pyproject.toml 2>/dev/null | "$python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+stamp=".venv/.stamp-$level"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
+  exit 0
+fi
+
+pip=(.venv/bin/python -m pip install --disable-pip-version-check --progress-bar off -q)
+echo "installing OrchestrateX ($level) into .venv …" >&2
+"${pip[@]}" --upgrade pip >/dev/null
+if [ "$level" = core ]; then
+  "${pip[@]}" -e .
+else
+  adapters=()
+  for dir in adapters/*/; do
+    [ -f "$dir/pyproject.toml" ] && adapters+=(-e "$dir")
+  done
+  "${pip[@]}" -e ".[dev,server,lab]" "${adapters[@]}"
+  echo "$hash" > .venv/.stamp-core
+fi
+echo "$hash" > "$stamp"

@@ -1,0 +1,81 @@
+"""LLMJudgeEvaluator on its own: judge choice, concurrency, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from orchestratex import EvaluationTask, Generation, GenerationRequest, LLMJudgeEvaluator, ModelCatalog, ModelProfile
+from orchestratex.exceptions import BudgetExceeded, EvaluationError, ProviderTimeout
+
+CATALOG = ModelCatalog(
+    [
+        ModelProfile(name="openai:gen", cost_per_1k_tokens=0.01, quality=9),
+        ModelProfile(name="openai:cheap", cost_per_1k_tokens=0.0001, quality=7),
+        ModelProfile(name="anthropic:good", cost_per_1k_tokens=0.005, quality=9),
+        ModelProfile(name="gemini:ok", cost_per_1k_tokens=0.001, quality=8),
+    ]
+)
+
+
+def task(call: object, judges: list[str] | None = None) -> EvaluationTask:
+    return EvaluationTask(
+        prompt="Write a haiku",
+        domain="writing",
+        generating_model="openai:gen",
+        judges=[CATALOG.get(n) for n in (judges or [m.name for m in CATALOG])],
+        call=call,  # type: ignore[arg-type]
+    )
+
+
+async def test_never_picks_the_generator_and_prefers_other_providers() -> None:
+    evaluator = LLMJudgeEvaluator(panel_size=2)
+    chosen = [m.name for m in evaluator.choose_judges(task(None))]
+    assert "openai:gen" not in chosen
+    assert all(not name.startswith("openai:") for name in chosen)
+
+
+async def test_panel_runs_concurrently() -> None:
+    running, peak = 0, 0
+
+    async def call(model: ModelProfile, request: GenerationRequest) -> Generation:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        assert request.json_output and request.purpose == "judge"
+        return Generation(text=json.dumps({"score": 8, "feedback": model.name}), cost=0.001)
+
+    evaluation = await LLMJudgeEvaluator(panel_size=3).evaluate(task(call), Generation(text="answer"))
+    assert peak == 3
+    assert evaluation.score == 8 and evaluation.cost == 0.003
+    assert len(evaluation.judge_models) == 3
+
+
+async def test_all_judges_failing_is_an_evaluation_error() -> None:
+    async def call(model: ModelProfile, request: GenerationRequest) -> Generation:
+        raise ProviderTimeout("slow", model=model.name)
+
+    with pytest.raises(EvaluationError, match="no judge produced a verdict"):
+        await LLMJudgeEvaluator(panel_size=2).evaluate(task(call), Generation(text="answer"))
+
+
+async def test_no_affordable_judge_is_budget_exceeded() -> None:
+    async def call(model: ModelProfile, request: GenerationRequest) -> Generation:
+        raise BudgetExceeded("no money")
+
+    with pytest.raises(BudgetExceeded):
+        await LLMJudgeEvaluator().evaluate(task(call), Generation(text="answer"))
+
+
+async def test_no_eligible_judge() -> None:
+    with pytest.raises(EvaluationError, match="no judge available"):
+        await LLMJudgeEvaluator().evaluate(task(None, judges=["openai:gen"]), Generation(text="answer"))
+
+
+def test_pinned_judges_by_alias_or_name() -> None:
+    evaluator = LLMJudgeEvaluator(panel_size=2, judges=["gemini:ok", "openai:gen"])
+    assert [m.name for m in evaluator.choose_judges(task(None))] == ["gemini:ok"]

@@ -1,0 +1,108 @@
+"""ModelCatalog and ModelProfile: the default catalog, lookups, files, exact costs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from orchestratex import ModelCatalog, ModelProfile, Usage
+from orchestratex.exceptions import ConfigurationError, UnknownModelError, UnknownPriceError
+
+
+def test_default_catalog_has_current_models_of_three_providers_and_spec_aliases() -> None:
+    catalog = ModelCatalog.default()
+    assert set(catalog.providers()) == {"openai", "anthropic", "gemini"}
+    assert catalog.get("gpt4").name == "openai:gpt-4.1"
+    assert catalog.get("claude").provider == "anthropic"
+    for model in catalog:
+        assert (model.priced and model.context_window > model.max_output_tokens) or model.provider == "openai"
+        assert model.cost_per_1k_tokens == pytest.approx((model.input_cost_per_1k + model.output_cost_per_1k) / 2)
+
+
+def test_lookup_by_full_name_alias_and_bare_id() -> None:
+    catalog = ModelCatalog.default()
+    assert catalog.get("openai:gpt-4.1") is catalog.get("gpt4") is catalog.get("gpt-4.1")
+    assert "gpt4" in catalog and "gpt-17" not in catalog
+    with pytest.raises(UnknownModelError, match="unknown model 'gpt-17'; known models: anthropic:"):
+        catalog.get("gpt-17")
+
+
+def test_cost_is_exact_with_cached_tokens() -> None:
+    model = ModelProfile(name="x:y", input_cost_per_1k=0.003, output_cost_per_1k=0.015, cached_input_cost_per_1k=0.0003)
+    usage = Usage(input_tokens=1000, cached_input_tokens=200, output_tokens=500)
+    assert model.cost(usage) == 0.00996
+    assert model.worst_case_cost(1000, 500) == 0.0105
+    assert sum(ModelProfile(name="a:b", cost_per_1k_tokens=0.1).cost(Usage(output_tokens=1)) for _ in range(3)) > 0
+
+
+def test_unpriced_model_is_an_error_not_free() -> None:
+    model = ModelProfile(name="local:llama")
+    assert not model.priced
+    with pytest.raises(UnknownPriceError, match="has no price"):
+        model.cost(Usage(input_tokens=10))
+    free = ModelProfile(name="local:llama", cost_per_1k_tokens=0)
+    assert free.cost(Usage(input_tokens=10, output_tokens=10)) == 0
+
+
+def test_name_must_say_the_provider() -> None:
+    with pytest.raises(ValueError, match="provider:model"):
+        ModelProfile(name="just-a-name", cost_per_1k_tokens=1)
+
+
+def test_merge_toml_overrides_and_adds(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(
+        '[aliases]\nfast = "openai:gpt-4.1-mini"\n\n'
+        '[[models]]\nname = "openai:gpt-4.1"\ninput_cost_per_1k = 0.0018\noutput_cost_per_1k = 0.0072\n\n'
+        '[[models]]\nname = "ollama:llama3.2"\nprovider = "openai"\nversion = "llama3.2"\ncost_per_1k_tokens = 0\n'
+    )
+    catalog = ModelCatalog.default().merge_file(path)
+    assert catalog.get("gpt4").input_cost_per_1k == 0.0018
+    assert catalog.get("fast").name == "openai:gpt-4.1-mini"
+    assert catalog.get("ollama:llama3.2").provider == "openai"
+
+
+def test_merge_json(tmp_path: Path) -> None:
+    path = tmp_path / "models.json"
+    path.write_text(json.dumps({"models": [{"name": "acme:m1", "cost_per_1k_tokens": 0.001}]}))
+    assert ModelCatalog.from_file(path).get("m1").name == "acme:m1"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('[[models]]\nname = "a:b"\ninput_cost_per_1k = -1\n', "models[0] input_cost_per_1k"),
+        ("[[models]\n", "is not valid TOML"),
+        ('models = "nope"\n', "'models' must be a list"),
+        ('[aliases]\nx = "no:such"\n', "unknown model 'no:such'"),
+    ],
+)
+def test_bad_catalog_file_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(content)
+    with pytest.raises((ConfigurationError, UnknownModelError), match=re.escape(message)):
+        ModelCatalog.default().merge_file(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot read catalog file"):
+        ModelCatalog.from_file(tmp_path / "nope.toml")
+
+
+def test_simulated_copy_keeps_prices_and_resolves_real_names() -> None:
+    sim = ModelCatalog.default().simulated()
+    model = sim.get("openai:gpt-4.1")
+    assert model.name == "sim:gpt-4.1" and model.provider == "sim"
+    assert model.input_cost_per_1k == ModelCatalog.default().get("gpt4").input_cost_per_1k
+    assert sim.get("claude").name == "sim:claude-sonnet-4-5"
+
+
+def test_duplicate_add_needs_replace() -> None:
+    catalog = ModelCatalog([ModelProfile(name="a:b", cost_per_1k_tokens=1)])
+    with pytest.raises(ConfigurationError, match="already in the catalog"):
+        catalog.add(ModelProfile(name="a:b", cost_per_1k_tokens=2))
+    catalog.add(ModelProfile(name="a:b", cost_per_1k_tokens=2), replace=True)
+    assert catalog.get("a:b").cost_per_1k_tokens == 2

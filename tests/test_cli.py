@@ -1,0 +1,122 @@
+"""The `orchestratex` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestratex.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _fast_sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    monkeypatch.setenv("ORCHESTRATEX_STORE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+
+
+def test_run_json_prints_the_result_document(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "Write a Python function to calculate fibonacci numbers", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    for key in ("_id", "final_response", "final_score", "iterations", "total_cost", "stop_reason", "events"):
+        assert key in out
+    assert out["simulated"] is True
+    assert out["events"][0]["type"] == "orchestration_started"
+    assert out["events"][-1]["type"] == "orchestration_completed"
+    assert out["iterations"] == len(out["iterations_detail"]) >= 1
+
+
+def test_run_persists_router_statistics_across_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for _ in range(2):
+        assert main(["run", "Write a Python function to sort a list", "--json", "--domain", "coding"]) == 0
+    capsys.readouterr()
+    import asyncio
+
+    from orchestratex import SQLiteStore
+
+    async def stats() -> int:
+        async with SQLiteStore(tmp_path / "cli.db") as store:
+            return sum(s.n for s in await store.routing_stats("bayesian"))
+
+    assert asyncio.run(stats()) >= 2
+
+
+def test_run_shows_a_live_view(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "Explain photosynthesis", "--threshold", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "SIMULATED" in out
+    assert "routed to" in out and "answered" in out and "judged" in out and "completed" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "   "], "prompt is empty"),
+        (["run", "hi", "--models", "gpt-17"], "unknown model 'gpt-17'"),
+        (["run", "hi", "--cost-limit", "-1"], "--cost-limit must be >= 0"),
+        (["run", "hi", "--threshold", "11"], "evaluation_threshold"),
+        (["run", "hi", "--threshold", "high"], "'high' is not a number"),
+        (["run", "hi", "--max-iterations", "0"], "--max-iterations must be at least 1"),
+        (["run", "hi", "--provider", "nope"], "unknown provider 'nope'"),
+        (["run", "hi", "--store", "nosuch://x"], "no store is installed for nosuch://"),
+        (["run"], "the following arguments are required: prompt"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) if argv == ["run"] or "high" in argv else _returns() as outcome:
+        code = main(argv)
+        outcome.code = code  # type: ignore[attr-defined]
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert message in lines[0]
+    assert "Traceback" not in captured.err
+    assert getattr(outcome, "code", None) == 2 or getattr(outcome, "value", None).code == 2  # type: ignore[union-attr]
+
+
+class _returns:
+    def __enter__(self) -> _returns:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_real_provider_without_key_names_the_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "hi", "--provider", "anthropic"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "ANTHROPIC_API_KEY" in err
+
+
+def test_models_lists_catalog_and_provider_state(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["simulated"] is True
+    assert "openai:gpt-4.1" in [m["name"] for m in data["models"]]
+    assert data["aliases"]["gpt4"] == "openai:gpt-4.1"
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "offline" in out and "gpt-4.1" in out
+
+
+def test_demo_runs_a_full_orchestration_offline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--fast", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    types = [e["type"] for e in data["events"]]
+    assert types[0] == "orchestration_started" and types[-1] == "orchestration_completed"
+    assert types.count("evaluation_completed") >= 2, "the demo should show a refinement"
+
+
+def test_console_script_entry_point(tmp_path: Path) -> None:
+    env = {**os.environ, "ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestratex.cli", "run", "", "--json"], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "orchestratex: error: the prompt is empty: give the text to orchestrate"
