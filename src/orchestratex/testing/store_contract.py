@@ -315,6 +315,30 @@ class StoreContract:
         assert sorted(e.seq for pair in results for e in pair) == list(range(1, 101))
         assert (await store.get_session(session.id)).total_cost == 0.5
 
+    @settings(
+        max_examples=10,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+    )
+    @given(batches=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 4)), min_size=1, max_size=20))
+    async def test_property_events_are_numbered_contiguously(
+        self, store_factory: StoreFactory, batches: list[tuple[int, int]]
+    ) -> None:
+        async with store_factory() as store:
+            session, thread, first = await _tree(store)
+            runs = [first, await _orchestration(store, thread), await _orchestration(store, thread)]
+            committed = await asyncio.gather(
+                *(store.commit(runs[i], [_selected(runs[i], k) for k in range(size)]) for i, size in batches)
+            )
+            for batch in committed:
+                assert [e.seq for e in batch] == list(range(batch[0].seq, batch[0].seq + len(batch))) if batch else True
+            total = sum(size for _, size in batches)
+            stored = await store.list_events(session.id, limit=total + 1)
+            assert [e.seq for e in stored] == list(range(1, total + 1))
+            for i, run in enumerate(runs):
+                mine = await store.list_events(session.id, orchestration_id=run.id)
+                assert len(mine) == sum(size for j, size in batches if j == i)
+
     # -- budget -------------------------------------------------------------------------------
     async def test_reservations_respect_the_limit(self, store: Store) -> None:
         session, _, o = await _tree(store, cost_limit=1.0)

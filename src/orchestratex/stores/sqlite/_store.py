@@ -115,10 +115,12 @@ class _Write:
         return self._conn
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            self._conn.execute("COMMIT")
-        elif self._conn.in_transaction:
-            self._conn.execute("ROLLBACK")
+        try:
+            if exc_type is None:
+                self._conn.execute("COMMIT")
+        finally:
+            if self._conn.in_transaction:  # the block or COMMIT itself failed
+                self._conn.execute("ROLLBACK")
 
 
 class _Read(_Write):
