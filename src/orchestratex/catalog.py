@@ -11,6 +11,7 @@ import json
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -91,7 +92,9 @@ class ModelProfile(BaseModel):
         """Whether input and output prices are both known."""
         return self.input_cost_per_1k is not None and self.output_cost_per_1k is not None
 
+    @cached_property
     def _prices(self) -> tuple[Decimal, Decimal, Decimal]:
+        """Input, output and cached-input prices as decimals (computed once per profile)."""
         if self.input_cost_per_1k is None or self.output_cost_per_1k is None:
             raise UnknownPriceError(
                 f"model {self.name!r} has no price: set input_cost_per_1k and output_cost_per_1k "
@@ -106,14 +109,14 @@ class ModelProfile(BaseModel):
 
     def cost(self, usage: Usage) -> float:
         """The exact US-dollar cost of `usage` at this model's prices (to 1e-12 $)."""
-        inp, out, cached = self._prices()
+        inp, out, cached = self._prices
         fresh = max(usage.input_tokens - usage.cached_input_tokens, 0)
         total = (fresh * inp + usage.cached_input_tokens * cached + usage.output_tokens * out) / _THOUSAND
         return float(total.quantize(_PLACES))
 
     def worst_case_cost(self, input_tokens: int, max_output_tokens: int) -> float:
         """The most a call can cost with `input_tokens` in and at most `max_output_tokens` out."""
-        inp, out, _ = self._prices()
+        inp, out, _ = self._prices
         total = (input_tokens * inp + max_output_tokens * out) / _THOUSAND
         return float(total.quantize(_PLACES))
 

@@ -108,7 +108,10 @@ class LLMJudgeEvaluator(Evaluator):
                 f"no judge available for an answer by {task.generating_model}: a judge must be another model "
                 "that is active, fits the budget and is not failing"
             )
-        verdicts = list(await asyncio.gather(*(self._judge(task, j, response.text) for j in panel)))
+        if len(panel) == 1:  # no task to spawn for a single judge
+            verdicts = [await self._judge(task, panel[0], response.text)]
+        else:
+            verdicts = list(await asyncio.gather(*(self._judge(task, j, response.text) for j in panel)))
         scored = [v for v in verdicts if v.score is not None]
         cost = add_costs(*(v.cost for v in verdicts))
         if not scored:

@@ -83,6 +83,9 @@ class Run:
         self.inflight = 0.0
         self.session_limit: float | None = None
         self.session_base = 0.0
+        self.resumed = doc.status != "pending"
+        self.emitted: list[Event] = []
+        """Events this run committed, in order (a resumed run's earlier ones are in the store)."""
 
     # -- the loop -----------------------------------------------------------------------------
     async def drive(self) -> None:
@@ -323,7 +326,10 @@ class Run:
                 iterations=len(doc.iterations),
                 total_cost=doc.total_cost,
             )
-        await asyncio.shield(self._commit([event]))
+        if reason == "cancelled":  # the task is being cancelled: the final commit must still happen
+            await asyncio.shield(self._commit([event]))
+        else:
+            await self._commit([event])
 
     # -- calls and budget -------------------------------------------------------------------------
     async def _call(self, model: ModelProfile, request: GenerationRequest, ledger: _Ledger, role: _Role) -> Generation:
@@ -499,5 +505,6 @@ class Run:
         )
         if ledger is not None:
             self.inflight -= ledger.reserved_local
+        self.emitted.extend(events)
         for event in events:
             await dispatch(self.handlers, event)

@@ -364,11 +364,20 @@ class Orchestrator:
             extra = [on_event] if callable(on_event) else list(on_event)
             self._active.add(oid)
             self._start_keeper()
-            await Run(self, doc, [*self.handlers, *extra]).drive()
-        finally:
+            run = Run(self, doc, [*self.handlers, *extra])
+            await run.drive()
+        except asyncio.CancelledError:
             self._active.discard(oid)
             await asyncio.shield(self.store.release(oid, self.owner))
-        return RunResult(doc, await self._events(doc), self.simulated)
+            raise
+        except BaseException:
+            self._active.discard(oid)
+            await self.store.release(oid, self.owner)
+            raise
+        self._active.discard(oid)
+        await self.store.release(oid, self.owner)
+        events = await self._events(doc) if run.resumed else run.emitted
+        return RunResult(doc, events, self.simulated)
 
     async def run(
         self, prompt: str, *, on_event: EventHandler | Sequence[EventHandler] = (), **options: Any
