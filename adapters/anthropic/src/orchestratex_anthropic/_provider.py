@@ -7,13 +7,10 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Self
 
+import anthropic
+
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, check_allow_model_requests
-
-try:
-    import anthropic
-except ImportError as exc:  # pragma: no cover - exercised only without the SDK
-    raise ImportError("the Anthropic adapter needs the anthropic SDK: pip install 'orchestratex[anthropic]'") from exc
 
 from ._errors import map_anthropic_errors
 from ._mapping import generation_from_message, message_params

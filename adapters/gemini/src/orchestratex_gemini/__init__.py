@@ -6,6 +6,11 @@ package (or google-genai) itself.
 
 from __future__ import annotations
 
+try:
+    import google.genai as _sdk  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError("the Gemini adapter needs the google-genai SDK: pip install 'orchestratex[gemini]'") from exc
+
 from ._errors import map_gemini_errors
 from ._provider import GeminiProvider
 

@@ -7,14 +7,11 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Self
 
+from google import genai
+from google.genai import types
+
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, check_allow_model_requests
-
-try:
-    from google import genai
-    from google.genai import types
-except ImportError as exc:  # pragma: no cover - exercised only without the SDK
-    raise ImportError("the Gemini adapter needs the google-genai SDK: pip install 'orchestratex[gemini]'") from exc
 
 from ._errors import map_gemini_errors
 from ._mapping import generate_content_args, generation_from_response

@@ -7,13 +7,10 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
+import openai
+
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, check_allow_model_requests
-
-try:
-    import openai
-except ImportError as exc:  # pragma: no cover - exercised only without the SDK
-    raise ImportError("the OpenAI adapter needs the openai SDK: pip install 'orchestratex[openai]'") from exc
 
 from ._errors import map_openai_errors
 from ._mapping import (
