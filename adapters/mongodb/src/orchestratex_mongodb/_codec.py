@@ -1,0 +1,218 @@
+"""Records to and from MongoDB documents, and exact money as integer pico-dollars.
+
+Each record is stored as its JSON-mode pydantic dump (so datetimes keep their microseconds, which a
+BSON date would round to milliseconds) with the record's 24-hex id as an ObjectId `_id`, plus a few
+derived fields the store queries and aggregates on:
+
+- `created_us`: `created_at` in integer microseconds since the epoch (the sort key of every listing);
+- `*_pico`: US-dollar amounts as `Int64` pico-dollars, so sums are exact;
+- orchestrations: `domain_key` (the domain or `general`), `n_iterations`, `stamp` (which commit wrote it)
+  and the lease (`lease_owner`, `lease_expires`);
+- sessions: `total_pico`, `reserved_pico`, `limit_pico`, `event_seq`, `commit_no`, `reservations`
+  (pico-dollars held per orchestration) and `pending` (commits in flight, see `_store.py`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from bson import Int64, ObjectId
+
+from orchestratex.events import EVENT_ADAPTER, Event
+from orchestratex.records import ApiKey, CallRecord, Orchestration, Session, Thread
+
+__all__ = [
+    "MAX_AMOUNT",
+    "api_key_doc",
+    "api_key_from",
+    "call_doc",
+    "check_amount",
+    "check_commit",
+    "check_key",
+    "check_page",
+    "doc_id",
+    "event_doc",
+    "event_from",
+    "from_pico",
+    "micros",
+    "orchestration_fields",
+    "orchestration_from",
+    "session_doc",
+    "session_from",
+    "thread_doc",
+    "thread_from",
+    "to_pico",
+]
+
+_PICO = 1_000_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HEX24 = re.compile(r"[0-9a-f]{24}")
+_DEFAULT_DOMAIN = "general"
+
+MAX_AMOUNT = 1_000_000.0
+"""The most one amount may be (US dollars): sums are kept in 64-bit pico-dollars, up to ~9.2 million."""
+
+
+# -- validation (the same rules and messages as the built-in stores) -----------------------------------
+
+
+def to_pico(amount: float) -> int:
+    """US dollars as integer pico-dollars, rounded exactly as `orchestratex.usage.add_costs` rounds."""
+    scaled = amount * 1e12
+    as_int = int(scaled)
+    if as_int == scaled:
+        return as_int
+    return int(Decimal(repr(amount)).scaleb(12).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def from_pico(pico: int) -> float:
+    """Integer pico-dollars as a float of US dollars (int / int is correctly rounded)."""
+    return int(pico) / _PICO
+
+
+def check_amount(name: str, amount: float) -> None:
+    if not math.isfinite(amount) or not 0 <= amount <= MAX_AMOUNT:
+        raise ValueError(f"{name} must be a number of US dollars between 0 and {MAX_AMOUNT:,.0f}, not {amount!r}")
+
+
+def check_page(limit: int, offset: int) -> None:
+    if limit < 0 or offset < 0:
+        raise ValueError(f"limit and offset must be >= 0 (got limit={limit}, offset={offset})")
+
+
+def check_key(name: str, value: str) -> None:
+    """`value` becomes part of a field path (`reservations.<id>`): no dots, no leading `$`, not empty."""
+    if not value or "." in value or value.startswith("$") or "\x00" in value:
+        raise ValueError(f"{name} {value!r} cannot be stored: it must be non-empty, without '.' or a leading '$'")
+
+
+def check_commit(
+    session_id: str, events: Sequence[Event], calls: Sequence[CallRecord], spent: float, released: float
+) -> None:
+    if spent or released:
+        check_amount("spent", spent)
+        check_amount("released", released)
+    for event in events:
+        if event.session_id != session_id:
+            raise ValueError(f"event {event.type} belongs to session {event.session_id!r}, not {session_id!r}")
+    for call in calls:
+        if call.session_id != session_id:
+            raise ValueError(f"a call record of session {call.session_id!r} cannot commit to {session_id!r}")
+
+
+# -- ids and times -----------------------------------------------------------------------------------
+
+
+def doc_id(value: str) -> ObjectId | str:
+    """The `_id` for a record id: an ObjectId for a 24-hex id (every id OrchestrateX makes), else the string."""
+    return ObjectId(value) if _HEX24.fullmatch(value) else value
+
+
+def _str_id(doc: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(doc)
+    out["_id"] = str(out["_id"])
+    return out
+
+
+def micros(moment: datetime) -> int:
+    """Integer microseconds since the epoch (a naive datetime is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+# -- sessions ----------------------------------------------------------------------------------------
+
+SESSION_PROJECTION = {"reservations": 0, "pending": 0}
+"""Reading a session as a record never needs its bookkeeping sub-documents."""
+
+
+def session_doc(session: Session) -> dict[str, Any]:
+    limit = session.settings.cost_limit
+    doc = session.model_dump(mode="json", exclude={"id", "total_cost", "reserved_cost"})
+    doc.update(
+        _id=doc_id(session.id),
+        created_us=micros(session.created_at),
+        total_pico=Int64(to_pico(session.total_cost)),
+        reserved_pico=Int64(0),
+        limit_pico=None if limit is None else Int64(to_pico(limit)),
+        event_seq=Int64(0),
+        commit_no=Int64(0),
+        reservations={},
+        pending={},
+    )
+    return doc
+
+
+def session_from(doc: Mapping[str, Any]) -> Session:
+    fields = _str_id(doc)
+    fields["total_cost"] = from_pico(doc["total_pico"])
+    fields["reserved_cost"] = from_pico(doc["reserved_pico"])
+    return Session.model_validate(fields)
+
+
+# -- threads, orchestrations, events, calls, keys ------------------------------------------------------
+
+
+def thread_doc(thread: Thread) -> dict[str, Any]:
+    doc = thread.model_dump(mode="json", exclude={"id"})
+    doc.update(_id=doc_id(thread.id), created_us=micros(thread.created_at))
+    return doc
+
+
+def thread_from(doc: Mapping[str, Any]) -> Thread:
+    return Thread.model_validate(_str_id(doc))
+
+
+def orchestration_fields(orchestration: Orchestration) -> dict[str, Any]:
+    """Every stored field of an orchestration except `_id`, `stamp` and the lease (a commit `$set`s these)."""
+    doc = orchestration.model_dump(mode="json", exclude={"id"})
+    doc.update(
+        created_us=micros(orchestration.created_at),
+        domain_key=orchestration.domain or _DEFAULT_DOMAIN,
+        total_pico=Int64(to_pico(orchestration.total_cost)),
+        n_iterations=len(orchestration.iterations),
+    )
+    return doc
+
+
+def orchestration_from(doc: Mapping[str, Any]) -> Orchestration:
+    return Orchestration.model_validate(_str_id(doc))
+
+
+def event_doc(event: Event) -> dict[str, Any]:
+    """The event as stored (its `seq` is set when the commit's numbers are known)."""
+    doc: dict[str, Any] = EVENT_ADAPTER.dump_python(event, mode="json")
+    return doc
+
+
+def event_from(doc: Mapping[str, Any]) -> Event:
+    fields = dict(doc)
+    fields.pop("_id", None)
+    return EVENT_ADAPTER.validate_python(fields)
+
+
+def call_doc(call: CallRecord) -> dict[str, Any]:
+    doc = call.model_dump(mode="json")
+    doc.update(
+        _id=ObjectId(),
+        created_us=micros(call.created_at),
+        cost_pico=Int64(to_pico(call.cost)),
+        failed=call.error is not None,
+    )
+    return doc
+
+
+def api_key_doc(key: ApiKey) -> dict[str, Any]:
+    doc = key.model_dump(mode="json", exclude={"id"})
+    doc.update(_id=doc_id(key.id), created_us=micros(key.created_at))
+    return doc
+
+
+def api_key_from(doc: Mapping[str, Any]) -> ApiKey:
+    return ApiKey.model_validate(_str_id(doc))

@@ -1,0 +1,210 @@
+"""Journaled commits: one orchestration step written as several documents, all or nothing.
+
+See the module docstring of `_store.py` for the protocol. `Committer.journaled` is the path for
+standalone servers (and the mongomock stand-in); `Committer.in_transaction` the path for replica sets
+and sharded clusters; `Committer.recover` rolls forward what a dead process left half-done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from bson import Int64
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.mongo_client import AsyncMongoClient
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.write_concern import WriteConcern
+
+from orchestratex.exceptions import NotFound, StoreError
+
+from ._codec import doc_id
+from ._errors import Retrier, is_duplicate_only
+
+if TYPE_CHECKING:
+    from ._store import _Collections
+
+__all__ = ["Committer"]
+
+_Doc = dict[str, Any]
+_Coll = AsyncCollection[_Doc]
+
+
+class Committer:
+    """Writes commits (and rolls forward abandoned ones) on the store's collections."""
+
+    def __init__(self, cols: _Collections, run: Retrier, client: AsyncMongoClient[_Doc]) -> None:
+        self.cols = cols
+        self.run = run
+        self.client = client
+
+    async def journaled(self, journal: _Doc) -> int:
+        c, cid = self.cols, journal["_id"]
+        try:
+            await self.run("journaling a commit", lambda: c.commits.insert_one(journal))
+        except DuplicateKeyError:
+            pass  # a retried insert that had succeeded
+        try:
+            after = await self.run("allocating seq numbers", lambda: self._allocate(journal))
+        except NotFound:
+            await self.run("dropping a journal entry", lambda: c.commits.delete_one({"_id": cid}))
+            raise
+        entry = after["pending"][str(cid)]
+        try:
+            await self._apply(journal, int(entry["seq"]), int(entry["stamp"]))
+            await self._finish(journal)
+        except StoreError as exc:
+            raise StoreError(
+                f"{exc.message}. The step is recorded and completes when the orchestration is next claimed"
+                " or the store is next opened"
+            ) from exc
+        return int(entry["seq"])
+
+    def _allocation(self, journal: _Doc, *, pending: bool) -> tuple[_Doc, list[_Doc]]:
+        """The session filter and pipeline update of commit step 2 (one atomic single-document write)."""
+        oid, cid, n = journal["orchestration_id"], str(journal["_id"]), len(journal["events"])
+        sets: _Doc = {
+            "total_pico": {"$add": ["$total_pico", journal["spent"]]},
+            "event_seq": {"$add": ["$event_seq", n]},
+            "commit_no": {"$add": ["$commit_no", 1]},
+        }
+        if journal["released"]:
+            held = {"$ifNull": [f"$reservations.{oid}", Int64(0)]}
+            freed = {"$min": [held, journal["released"]]}
+            sets["reserved_pico"] = {"$subtract": ["$reserved_pico", freed]}
+            sets[f"reservations.{oid}"] = {"$subtract": [held, freed]}
+        query: _Doc = {"_id": doc_id(journal["session_id"])}
+        if pending:
+            sets[f"pending.{cid}"] = {
+                "seq": {"$add": ["$event_seq", 1]},
+                "n": n,
+                "stamp": {"$add": ["$commit_no", 1]},
+                "at": journal["at"],
+            }
+            query[f"pending.{cid}"] = {"$exists": False}
+        return query, [{"$set": sets}]
+
+    async def _allocate(self, journal: _Doc) -> _Doc:
+        sessions, cid = self.cols.sessions, str(journal["_id"])
+        query, update = self._allocation(journal, pending=True)
+        projection = {f"pending.{cid}": 1}
+        after = await sessions.find_one_and_update(
+            query, update, projection=projection, return_document=ReturnDocument.AFTER
+        )
+        if after is None:  # no such session, or a retry after the update had been applied
+            after = await sessions.find_one({"_id": query["_id"]}, projection)
+            if after is None:
+                raise NotFound(f"no session {journal['session_id']!r}")
+            if cid not in after.get("pending", {}):
+                raise StoreError(f"commit {cid} was neither applied nor pending on session {journal['session_id']!r}")
+        return after
+
+    async def _apply(self, journal: _Doc, first: int, stamp: int, session: AsyncClientSession | None = None) -> None:
+        """Commit step 3: idempotent writes of the orchestration, events and calls (or plain ones in a transaction)."""
+        c, guarded = self.cols, session is None
+        fields = {**journal["orchestration"], "stamp": Int64(stamp)}
+        query: _Doc = {"_id": doc_id(journal["orchestration_id"])}
+        if guarded:
+            query["stamp"] = {"$lt": Int64(stamp)}
+
+        async def save() -> None:
+            try:
+                await c.orchestrations.update_one(query, {"$set": fields}, upsert=True, session=session)
+            except DuplicateKeyError:
+                if not guarded:
+                    raise  # a newer commit saved it already (only possible when rolling forward)
+
+        async def insert(coll: _Coll, docs: list[_Doc]) -> None:
+            try:
+                await coll.insert_many(docs, ordered=False, session=session)
+            except BulkWriteError as exc:
+                if not (guarded and is_duplicate_only(exc)):
+                    raise
+
+        events = [{**e, "seq": Int64(first + i)} for i, e in enumerate(journal["events"])]
+        calls = [dict(call) for call in journal["calls"]]
+        await self._step("saving the orchestration", save, session)
+        if events:
+            await self._step("inserting events", lambda: insert(c.events, events), session)
+        if calls:
+            await self._step("inserting call records", lambda: insert(c.calls, calls), session)
+
+    async def _step(self, what: str, op: Callable[[], Awaitable[None]], session: AsyncClientSession | None) -> None:
+        if session is None:
+            await self.run(what, op)
+        else:
+            await op()  # inside a transaction: `with_transaction` owns the retries
+
+    async def _finish(self, journal: _Doc) -> None:
+        """Commit step 4: the session forgets the pending commit (and a reservation left at 0), then the journal."""
+        c, cid, oid = self.cols, str(journal["_id"]), journal["orchestration_id"]
+        query = {"_id": doc_id(journal["session_id"])}
+        unset = {f"pending.{cid}": ""}
+        if journal["released"]:
+            result = await self.run(
+                "finishing a commit",
+                lambda: c.sessions.update_one(
+                    {**query, f"reservations.{oid}": 0}, {"$unset": {**unset, f"reservations.{oid}": ""}}
+                ),
+            )
+            if result.matched_count:
+                unset = {}
+        if unset:
+            await self.run("finishing a commit", lambda: c.sessions.update_one(query, {"$unset": unset}))
+        await self.run("dropping a journal entry", lambda: c.commits.delete_one({"_id": journal["_id"]}))
+
+    async def in_transaction(self, journal: _Doc) -> int:
+        c, n = self.cols, len(journal["events"])
+        client = self.client
+
+        async def body(session: AsyncClientSession) -> int:
+            query, update = self._allocation(journal, pending=False)
+            after = await c.sessions.find_one_and_update(
+                query,
+                update,
+                projection={"event_seq": 1, "commit_no": 1},
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+            if after is None:
+                raise NotFound(f"no session {journal['session_id']!r}")
+            first = int(after["event_seq"]) - n + 1
+            await self._apply(journal, first, int(after["commit_no"]), session)
+            if journal["released"]:
+                oid = journal["orchestration_id"]
+                await c.sessions.update_one(
+                    {"_id": query["_id"], f"reservations.{oid}": 0},
+                    {"$unset": {f"reservations.{oid}": ""}},
+                    session=session,
+                )
+            return first
+
+        async def transaction() -> int:
+            async with client.start_session() as session:
+                first: int = await session.with_transaction(body, write_concern=WriteConcern("majority"))
+                return first
+
+        return await self.run("committing in a transaction", transaction, idempotent=False)
+
+    async def recover(self, query: _Doc) -> int:
+        """Roll forward (or drop) the journaled commits matching `query`; returns how many there were."""
+        c = self.cols
+
+        async def read() -> list[_Doc]:
+            return await c.commits.find(query).sort("at", 1).limit(1000).to_list(1000)
+
+        entries = await self.run("reading the commit journal", read)
+        for journal in entries:
+            cid = str(journal["_id"])
+            query = {"_id": doc_id(journal["session_id"])}
+            session = await self.run("reading a session", partial(c.sessions.find_one, query, {f"pending.{cid}": 1}))
+            entry = (session or {}).get("pending", {}).get(cid)
+            if entry is None:  # never allocated (the committer died before step 2), or already finished
+                await self.run("dropping a journal entry", partial(c.commits.delete_one, {"_id": journal["_id"]}))
+                continue
+            await self._apply(journal, int(entry["seq"]), int(entry["stamp"]))
+            await self._finish(journal)
+        return len(entries)

@@ -1,0 +1,71 @@
+"""PyMongo's exceptions mapped to `orchestratex.exceptions` at the edge, with bounded retries.
+
+Transient errors (`ConnectionFailure`: `AutoReconnect`, `NetworkTimeout`, `NotPrimaryError`,
+`ServerSelectionTimeoutError`) are retried a bounded number of times with exponential backoff, but
+only for operations that are safe to repeat (reads, and writes the store made idempotent). Every
+other PyMongo error, and a transient one that outlasts the retries, becomes a `StoreError` whose
+message carries the URL with its password redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
+
+from orchestratex.exceptions import StoreError
+
+__all__ = ["Retrier", "is_duplicate_only", "redact_url"]
+
+_T = TypeVar("_T")
+_PASSWORD = re.compile(r"(?P<head>^[a-z0-9+.-]+://[^:@/]*:)[^@/]*@", re.IGNORECASE)
+_DUPLICATE_KEY = 11000
+
+
+def redact_url(url: str) -> str:
+    """`url` with the password replaced by `***` (`mongodb://user:***@host/db`)."""
+    return _PASSWORD.sub(r"\g<head>***@", url)
+
+
+def is_duplicate_only(exc: BulkWriteError) -> bool:
+    """Whether every write error of a bulk insert is a duplicate key (the documents were already there)."""
+    errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
+    return (
+        bool(errors)
+        and all(e.get("code") == _DUPLICATE_KEY for e in errors)
+        and not exc.details.get("writeConcernErrors")
+    )
+
+
+class Retrier:
+    """Runs one database operation: retries transient failures of idempotent ones, maps errors to `StoreError`."""
+
+    def __init__(self, where: str, *, retries: int, backoff_s: float) -> None:
+        if retries < 0 or backoff_s < 0:
+            raise ValueError(f"retries and retry_backoff_s must be >= 0 (got {retries}, {backoff_s})")
+        self.where = where
+        """The redacted URL (or a description of an injected client), for messages."""
+        self.retries = retries
+        self.backoff_s = backoff_s
+
+    async def __call__(self, what: str, op: Callable[[], Awaitable[_T]], *, idempotent: bool = True) -> _T:
+        attempt = 0
+        while True:
+            try:
+                return await op()
+            except DuplicateKeyError:
+                raise  # the caller decides what a duplicate means (Conflict, or already written)
+            except ConnectionFailure as exc:
+                attempt += 1
+                if not idempotent or attempt > self.retries:
+                    tried = f" after {attempt} attempts" if idempotent and attempt > 1 else ""
+                    raise StoreError(
+                        f"MongoDB at {self.where} is unavailable ({what} failed{tried}): {redact_url(str(exc))}"
+                    ) from exc
+                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random()))
+            except PyMongoError as exc:
+                raise StoreError(f"MongoDB at {self.where}: {what} failed: {redact_url(str(exc))}") from exc

@@ -1,0 +1,686 @@
+"""`MongoStore`: the `Store` contract on MongoDB, shared safely by several server processes.
+
+Atomicity without transactions. A session's money and event counter live in the session document
+(`total_pico`, `reserved_pico`, `reservations.<orchestration id>`, `event_seq`, `commit_no`), so
+reserving budget, releasing it and allocating `seq` numbers are single-document atomic updates.
+
+A `commit` writes several documents, so it is journaled:
+
+1. the whole step (orchestration fields, events, call records, amounts) is inserted into `commits`;
+2. one atomic pipeline update of the session adds `spent`, frees what the orchestration held (up to
+   `released`), takes the next `len(events)` seq numbers and the next commit stamp, and records
+   `pending.<commit id>` = {seq, n, stamp}. From here on the commit has happened: it is never undone;
+3. the orchestration is upserted only if its stored `stamp` is older; events are inserted under the
+   unique index (session_id, seq); call records under ids fixed in the journal. Each write is
+   idempotent, so repeating it (a retry, or another process helping) changes nothing;
+4. `pending.<commit id>` is removed, then the journal entry.
+
+A crash before 2 leaves a journal entry no session refers to: it is dropped. A crash after 2 leaves
+`pending.<commit id>`: the step is rolled forward from the journal by whoever meets it first — the
+process that claims the orchestration's lease next, `list_events` once the entry is older than
+`recover_after_s`, or `open()`. Readers never see a seq gap: `list_events` returns events only below
+the lowest seq still pending. With `transactions` (auto-detected on replica sets and sharded clusters),
+steps 2–3 run in one multi-document transaction instead, and no journal is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, Self
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from bson import Int64, ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.mongo_client import AsyncMongoClient
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.write_concern import WriteConcern
+
+from orchestratex._ids import utcnow
+from orchestratex.events import Event
+from orchestratex.exceptions import ConfigurationError, Conflict, NotFound, StoreError
+from orchestratex.records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
+from orchestratex.stores import Analytics, ModelStats, RoutingStat, Store, check_session_transition
+
+from . import _analytics
+from ._codec import (
+    SESSION_PROJECTION,
+    api_key_doc,
+    api_key_from,
+    call_doc,
+    check_amount,
+    check_commit,
+    check_key,
+    check_page,
+    doc_id,
+    event_doc,
+    event_from,
+    from_pico,
+    orchestration_fields,
+    orchestration_from,
+    session_doc,
+    session_from,
+    thread_doc,
+    thread_from,
+    to_pico,
+)
+from ._commit import Committer
+from ._errors import Retrier, redact_url
+
+__all__ = ["MongoStore"]
+
+_Doc = dict[str, Any]
+_Coll = AsyncCollection[_Doc]
+_ORDER = [("created_us", 1), ("_id", 1)]
+_RESUMABLE = ["pending", "running"]
+_CAS_ATTEMPTS = 50
+_INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
+    "sessions": [([("user_id", 1), *_ORDER], {})],
+    "threads": [([("session_id", 1), *_ORDER], {}), ([("user_id", 1)], {})],
+    "orchestrations": [
+        ([("session_id", 1), *_ORDER], {}),
+        ([("thread_id", 1), *_ORDER], {}),
+        (_ORDER, {}),
+        ([("status", 1), *_ORDER], {}),
+        *((keys, {}) for keys in _analytics.ANALYTICS_INDEXES["orchestrations"]),
+    ],
+    "events": [
+        ([("session_id", 1), ("seq", 1)], {"unique": True}),
+        ([("session_id", 1), ("orchestration_id", 1), ("seq", 1)], {}),
+    ],
+    "calls": [(keys, {}) for keys in _analytics.ANALYTICS_INDEXES["calls"]],
+    "routing_stats": [([("router", 1), ("domain", 1), ("model_name", 1)], {"unique": True})],
+    "api_keys": [([("key_hash", 1)], {"unique": True})],
+    "counters": [([("expires_at", 1)], {"expireAfterSeconds": 0})],
+    "commits": [([("session_id", 1), ("at", 1)], {}), ([("orchestration_id", 1)], {}), ([("at", 1)], {})],
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class _Collections:
+    """The store's collections. Orchestration steps, money and events are written with `w: majority`."""
+
+    def __init__(self, client: AsyncMongoClient[_Doc], database: str) -> None:
+        db = client.get_database(database)
+        majority = WriteConcern("majority")
+
+        def get(name: str, wc: WriteConcern | None = majority) -> _Coll:
+            return db.get_collection(name, write_concern=wc) if wc is not None else db.get_collection(name)
+
+        self.sessions = get("sessions")
+        self.threads = get("threads")
+        self.orchestrations = get("orchestrations")
+        self.events = get("events")
+        self.calls = get("calls")
+        self.commits = get("commits")
+        self.api_keys = get("api_keys")
+        self.routing_stats = get("routing_stats", None)
+        self.counters = get("counters", None)
+
+    def all(self) -> dict[str, _Coll]:
+        return {name: getattr(self, name) for name in _INDEXES}
+
+
+class MongoStore(Store):
+    """A `Store` on MongoDB through PyMongo's native async client (`pymongo.AsyncMongoClient`).
+
+    Several processes may share one database: leases, budget reservations, seq numbers and counters
+    are atomic in the database, and `watch_events` streams what any process commits.
+
+    Args:
+        url: `mongodb://…` or `mongodb+srv://…`; the path names the database (default `orchestratex`).
+            Standard URI options (`replicaSet`, `authSource`, `w`, `serverSelectionTimeoutMS`, …) apply.
+        database: the database name, overriding the URL's.
+        client: an `AsyncMongoClient` to use instead of making one from `url` (the store does not close it).
+        server_selection_timeout_ms: how long `open()` waits for a server before failing (unless the URL sets
+            `serverSelectionTimeoutMS`).
+        retries: how many times an idempotent operation is retried after a transient network error.
+        retry_backoff_s: the first retry's delay; it doubles each time (with jitter).
+        transactions: run each commit in a multi-document transaction; default: when the deployment
+            supports them (replica set or sharded cluster).
+        change_streams: wake `watch_events` with a change stream; default: when the deployment supports it.
+        recover_after_s: a journaled commit still pending after this long is presumed abandoned by a dead
+            process and rolled forward by readers (a lease takeover rolls forward at once).
+    """
+
+    def __init__(
+        self,
+        url: str = "mongodb://localhost:27017/orchestratex",
+        *,
+        database: str | None = None,
+        client: AsyncMongoClient[_Doc] | None = None,
+        server_selection_timeout_ms: int = 5000,
+        retries: int = 3,
+        retry_backoff_s: float = 0.1,
+        transactions: bool | None = None,
+        change_streams: bool | None = None,
+        recover_after_s: float = 60.0,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mongodb", "mongodb+srv"):
+            raise ConfigurationError(f"a MongoDB store URL starts with mongodb:// or mongodb+srv://, not {url!r}")
+        if server_selection_timeout_ms <= 0 or recover_after_s <= 0:
+            raise ValueError("server_selection_timeout_ms and recover_after_s must be > 0")
+        self.url = url
+        """The connection URL (use `redacted_url` in anything you print)."""
+        self.database = database or unquote(parts.path.lstrip("/")) or "orchestratex"
+        """The database holding the store's collections."""
+        self.server_selection_timeout_ms = server_selection_timeout_ms
+        self.transactions = transactions
+        """Whether commits use transactions (`None`: decided by `open()` from the deployment)."""
+        self.change_streams = change_streams
+        """Whether `watch_events` uses change streams (`None`: decided by `open()`)."""
+        self.recover_after_s = recover_after_s
+        self._injected = client
+        self._client: AsyncMongoClient[_Doc] | None = None
+        self._cols: _Collections | None = None
+        self._committer: Committer
+        self._run = Retrier(self.redacted_url, retries=retries, backoff_s=retry_backoff_s)
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        """The store for a `mongodb://` or `mongodb+srv://` URL (what `open_store(url)` calls)."""
+        return cls(url)
+
+    @property
+    def redacted_url(self) -> str:
+        """`url` with its password replaced by `***`."""
+        return redact_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"MongoStore({self.redacted_url!r}, database={self.database!r})"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Connect (failing fast if no server answers), detect the deployment, create indexes, and roll
+        forward commits a dead process left half-done. Idempotent."""
+        if self._cols is not None:
+            return
+        client = self._injected if self._injected is not None else self._make_client()
+        try:
+            hello = await self._hello(client)
+            replicated = "setName" in hello or hello.get("msg") == "isdbgrid"
+            cols = _Collections(client, self.database)
+            for name, coll in cols.all().items():
+                for keys, options in _INDEXES[name]:
+                    await self._run(f"creating an index on {name}", partial(coll.create_index, keys, **options))
+        except BaseException:
+            if client is not self._injected:
+                await client.close()
+            raise
+        if self.transactions is None:
+            self.transactions = replicated
+        if self.change_streams is None:
+            self.change_streams = replicated
+        self._client, self._cols = client, cols
+        self._committer = Committer(cols, self._run, client)
+        await self._committer.recover({"at": {"$lte": _now() - timedelta(seconds=self.recover_after_s)}})
+
+    def _make_client(self) -> AsyncMongoClient[_Doc]:
+        given = {key.lower() for key, _ in parse_qsl(urlsplit(self.url).query)}
+        options: dict[str, Any] = {}
+        for key, value in (
+            ("serverSelectionTimeoutMS", self.server_selection_timeout_ms),
+            ("retryWrites", True),
+            ("appname", "orchestratex"),
+        ):
+            if key.lower() not in given:
+                options[key] = value
+        try:
+            return AsyncMongoClient(self.url, **options)
+        except (PyMongoError, ValueError, TypeError) as exc:
+            raise ConfigurationError(f"invalid MongoDB URL {self.redacted_url}: {redact_url(str(exc))}") from exc
+
+    async def _hello(self, client: AsyncMongoClient[_Doc]) -> Mapping[str, Any]:
+        try:
+            await client.admin.command("ping")
+            hello: Mapping[str, Any] = await client.admin.command("hello")
+            return hello
+        except PyMongoError as exc:
+            raise StoreError(
+                f"cannot reach MongoDB at {self.redacted_url} (server selection timeout"
+                f" {self.server_selection_timeout_ms} ms): {redact_url(str(exc))}"
+            ) from exc
+
+    async def close(self) -> None:
+        client, self._client, self._cols = self._client, None, None
+        if client is not None and client is not self._injected:
+            await client.close()
+
+    @property
+    def _c(self) -> _Collections:
+        if self._cols is None:
+            raise StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
+        return self._cols
+
+    # -- small helpers ------------------------------------------------------------------------
+    async def _find(self, what: str, coll: _Coll, query: _Doc, *, limit: int, skip: int = 0) -> list[_Doc]:
+        if limit == 0:
+            return []
+
+        async def read() -> list[_Doc]:
+            return await coll.find(query).sort(_ORDER).skip(skip).limit(limit).to_list(limit)
+
+        return await self._run(what, read)
+
+    async def _one(self, what: str, coll: _Coll, query: _Doc, projection: _Doc | None = None) -> _Doc | None:
+        return await self._run(what, lambda: coll.find_one(query, projection))
+
+    async def _exists(self, coll: _Coll, record_id: str) -> bool:
+        return await self._one(f"looking up {record_id!r}", coll, {"_id": doc_id(record_id)}, {"_id": 1}) is not None
+
+    async def _insert(self, kind: str, coll: _Coll, doc: _Doc) -> None:
+        try:
+            await self._run(f"inserting a {kind}", lambda: coll.insert_one(doc))
+        except DuplicateKeyError as exc:
+            raise Conflict(f"{kind} {str(doc['_id'])!r} already exists") from exc
+
+    # -- sessions -----------------------------------------------------------------------------
+    async def create_session(self, session: Session) -> Session:
+        if session.reserved_cost != 0:
+            raise ValueError("a new session cannot hold reserved budget (reserved_cost must be 0)")
+        check_amount("total_cost", session.total_cost)
+        await self._insert("session", self._c.sessions, session_doc(session))
+        return session
+
+    async def get_session(self, session_id: str) -> Session:
+        doc = await self._one("reading a session", self._c.sessions, {"_id": doc_id(session_id)}, SESSION_PROJECTION)
+        if doc is None:
+            raise NotFound(f"no session {session_id!r}")
+        return session_from(doc)
+
+    async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
+        check_page(limit, offset)
+        docs = await self._find("listing sessions", self._c.sessions, {"user_id": user_id}, limit=limit, skip=offset)
+        return [session_from(doc) for doc in docs]
+
+    async def set_session_status(self, session_id: str, status: SessionStatus) -> Session:
+        for _ in range(_CAS_ATTEMPTS):
+            session = await self.get_session(session_id)
+            current = session.status
+            check_session_transition(current, status)
+            if status == current:
+                return session
+            now = utcnow()
+            session.status, session.updated_at = status, now
+            if status in ("completed", "cancelled"):
+                session.session_end = now
+            fields = session.model_dump(mode="json", include={"status", "updated_at", "session_end"})
+            query = {"_id": doc_id(session_id), "status": current}
+            result = await self._run(
+                "changing a session's status", partial(self._c.sessions.update_one, query, {"$set": fields})
+            )
+            if result.matched_count:
+                return session
+        raise StoreError(f"session {session_id!r} kept changing while its status was being set; try again")
+
+    # -- threads ------------------------------------------------------------------------------
+    async def create_thread(self, thread: Thread) -> Thread:
+        if not await self._exists(self._c.sessions, thread.session_id):
+            raise NotFound(f"no session {thread.session_id!r}")
+        await self._insert("thread", self._c.threads, thread_doc(thread))
+        return thread
+
+    async def get_thread(self, thread_id: str) -> Thread:
+        doc = await self._one("reading a thread", self._c.threads, {"_id": doc_id(thread_id)})
+        if doc is None:
+            raise NotFound(f"no thread {thread_id!r}")
+        return thread_from(doc)
+
+    async def list_threads(self, session_id: str, *, limit: int = 100, offset: int = 0) -> list[Thread]:
+        check_page(limit, offset)
+        query = {"session_id": session_id}
+        return [
+            thread_from(d)
+            for d in await self._find("listing threads", self._c.threads, query, limit=limit, skip=offset)
+        ]
+
+    # -- orchestrations -----------------------------------------------------------------------
+    async def create_orchestration(self, orchestration: Orchestration) -> Orchestration:
+        check_key("an orchestration id", orchestration.id)
+        if not await self._exists(self._c.sessions, orchestration.session_id):
+            raise NotFound(f"no session {orchestration.session_id!r}")
+        if not await self._exists(self._c.threads, orchestration.thread_id):
+            raise NotFound(f"no thread {orchestration.thread_id!r}")
+        doc = orchestration_fields(orchestration)
+        doc.update(_id=doc_id(orchestration.id), stamp=Int64(0), lease_owner=None, lease_expires=None)
+        await self._insert("orchestration", self._c.orchestrations, doc)
+        return orchestration
+
+    async def get_orchestration(self, orchestration_id: str) -> Orchestration:
+        query = {"_id": doc_id(orchestration_id)}
+        doc = await self._one("reading an orchestration", self._c.orchestrations, query)
+        if doc is None:
+            raise NotFound(f"no orchestration {orchestration_id!r}")
+        return orchestration_from(doc)
+
+    async def list_orchestrations(
+        self, *, session_id: str | None = None, thread_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Orchestration]:
+        check_page(limit, offset)
+        query: _Doc = {}
+        if session_id is not None:
+            query["session_id"] = session_id
+        if thread_id is not None:
+            query["thread_id"] = thread_id
+        docs = await self._find("listing orchestrations", self._c.orchestrations, query, limit=limit, skip=offset)
+        return [orchestration_from(doc) for doc in docs]
+
+    async def commit(
+        self,
+        orchestration: Orchestration,
+        events: Sequence[Event] = (),
+        *,
+        calls: Sequence[CallRecord] = (),
+        spent: float = 0.0,
+        released: float = 0.0,
+    ) -> Sequence[Event]:
+        check_commit(orchestration.session_id, events, calls, spent, released)
+        check_key("an orchestration id", orchestration.id)
+        self._c  # noqa: B018 -- fail before changing anything when the store is not open
+        orchestration.updated_at = utcnow()
+        journal: _Doc = {
+            "_id": ObjectId(),
+            "session_id": orchestration.session_id,
+            "orchestration_id": orchestration.id,
+            "at": _now(),
+            "spent": Int64(to_pico(spent) if spent else 0),
+            "released": Int64(to_pico(released) if released else 0),
+            "orchestration": orchestration_fields(orchestration),
+            "events": [event_doc(e) for e in events],
+            "calls": [call_doc(c) for c in calls],
+        }
+        if self.transactions:
+            first = await self._committer.in_transaction(journal)
+        else:
+            first = await self._committer.journaled(journal)
+        for i, event in enumerate(events):
+            event.seq = first + i
+        return events
+
+    # -- budget -------------------------------------------------------------------------------
+    async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
+        check_amount("amount", amount)
+        check_key("an orchestration id", orchestration_id)
+        pico = Int64(to_pico(amount))
+        fits = {"$lte": [{"$add": ["$total_pico", "$reserved_pico", pico]}, "$limit_pico"]}
+        query = {"_id": doc_id(session_id), "$or": [{"limit_pico": None}, {"$expr": fits}]}
+        update = {"$inc": {"reserved_pico": pico, f"reservations.{orchestration_id}": pico}}
+        sessions = self._c.sessions
+        done = await self._run(
+            "reserving budget",
+            lambda: sessions.find_one_and_update(query, update, projection={"_id": 1}),
+            idempotent=False,
+        )
+        if done is None:
+            if not await self._exists(sessions, session_id):
+                raise NotFound(f"no session {session_id!r}")
+            return False
+        return True
+
+    async def release_reservations(self, session_id: str, orchestration_id: str) -> float:
+        check_key("an orchestration id", orchestration_id)
+        sessions, field = self._c.sessions, f"reservations.{orchestration_id}"
+        for _ in range(_CAS_ATTEMPTS):
+            doc = await self._one("reading a reservation", sessions, {"_id": doc_id(session_id)}, {field: 1})
+            if doc is None:
+                raise NotFound(f"no session {session_id!r}")
+            held = int(doc.get("reservations", {}).get(orchestration_id, 0))
+            if not held:
+                return 0.0
+            query = {"_id": doc_id(session_id), field: held}
+            update = {"$unset": {field: ""}, "$inc": {"reserved_pico": Int64(-held)}}
+            result = await self._run("releasing a reservation", partial(sessions.update_one, query, update))
+            if result.matched_count:
+                return from_pico(held)
+        raise StoreError(f"the reservation of {orchestration_id!r} kept changing while being released; try again")
+
+    # -- events -------------------------------------------------------------------------------
+    async def list_events(
+        self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
+    ) -> list[Event]:
+        check_page(limit, since)
+        c = self._c
+        horizon = await self._event_horizon(session_id)
+        if limit == 0 or horizon <= since:
+            return []
+        query: _Doc = {"session_id": session_id, "seq": {"$gt": since, "$lte": horizon}}
+        if orchestration_id is not None:
+            query["orchestration_id"] = orchestration_id
+
+        async def read() -> list[_Doc]:
+            return await c.events.find(query).sort("seq", 1).limit(limit).to_list(limit)
+
+        return [event_from(doc) for doc in await self._run("reading events", read)]
+
+    async def _event_horizon(self, session_id: str) -> int:
+        """The highest seq below which every allocated event is written (commits in flight hold it back)."""
+        sessions, query = self._c.sessions, {"_id": doc_id(session_id)}
+        recovered = False
+        while True:
+            doc = await self._one("reading a session", sessions, query, {"event_seq": 1, "pending": 1})
+            if doc is None:
+                raise NotFound(f"no session {session_id!r}")
+            pending = [p for p in (doc.get("pending") or {}).values() if p["n"]]
+            cutoff = _now() - timedelta(seconds=self.recover_after_s)
+            if recovered or not any(_aware(p["at"]) <= cutoff for p in pending):
+                return min((int(p["seq"]) for p in pending), default=int(doc["event_seq"]) + 1) - 1
+            await self._committer.recover({"session_id": session_id, "at": {"$lte": cutoff}})
+            recovered = True
+
+    async def watch_events(
+        self, session_id: str, since: int = 0, *, poll_interval_s: float = 0.25, batch: int = 1000
+    ) -> AsyncIterator[Event]:
+        """Every event of the session with `seq > since`, in order, then each new one as it is committed
+        (by any process), forever: close the iterator to stop (`contextlib.aclosing`).
+
+        A change stream on `events` wakes it when the deployment supports change streams (replica set,
+        sharded cluster); otherwise it polls by `seq` every `poll_interval_s`. Either way it reads through
+        `list_events`, so it never skips a seq and never yields one twice. Raises `NotFound` for an
+        unknown session.
+        """
+        if not poll_interval_s > 0 or batch < 1:
+            raise ValueError("poll_interval_s must be > 0 and batch >= 1")
+        stream = await self._open_change_stream(session_id, poll_interval_s) if self.change_streams else None
+        last = since
+        try:
+            while True:
+                found = await self.list_events(session_id, since=last, limit=batch)
+                for event in found:
+                    last = event.seq
+                    yield event
+                if len(found) == batch:
+                    continue
+                if stream is None:
+                    await asyncio.sleep(poll_interval_s)
+                else:
+                    await self._run("waiting for events", stream.try_next)
+        finally:
+            if stream is not None:
+                await stream.close()
+
+    async def _open_change_stream(self, session_id: str, poll_interval_s: float) -> Any:
+        pipeline = [{"$match": {"operationType": "insert", "fullDocument.session_id": session_id}}]
+        try:
+            return await self._c.events.watch(pipeline, max_await_time_ms=max(1, int(poll_interval_s * 1000)))
+        except OperationFailure:  # a standalone server: no change streams, poll instead
+            self.change_streams = False
+            return None
+
+    # -- leases -------------------------------------------------------------------------------
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        now = _now()
+        free = [{"lease_owner": None}, {"lease_owner": owner}, {"lease_expires": {"$lte": now}}]
+        query = {"_id": doc_id(orchestration_id), "$or": free}
+        update = {"$set": {"lease_owner": owner, "lease_expires": now + timedelta(seconds=ttl_s)}}
+        orchestrations = self._c.orchestrations
+        before = await self._run(
+            "claiming a lease",
+            lambda: orchestrations.find_one_and_update(query, update, projection={"lease_owner": 1}),
+        )
+        if before is None:
+            if not await self._exists(orchestrations, orchestration_id):
+                raise NotFound(f"no orchestration {orchestration_id!r}")
+            return False
+        if before.get("lease_owner") != owner:  # taken over: finish what the previous owner left half-done
+            await self._committer.recover({"orchestration_id": orchestration_id})
+        return True
+
+    async def release(self, orchestration_id: str, owner: str) -> None:
+        query = {"_id": doc_id(orchestration_id), "lease_owner": owner}
+        update = {"$set": {"lease_owner": None, "lease_expires": None}}
+        await self._run("releasing a lease", lambda: self._c.orchestrations.update_one(query, update))
+
+    async def list_resumable(self, *, limit: int = 100) -> list[str]:
+        check_page(limit, 0)
+        if limit == 0:
+            return []
+        query = {
+            "status": {"$in": _RESUMABLE},
+            "$or": [{"lease_owner": None}, {"lease_expires": {"$lte": _now()}}],
+        }
+        orchestrations = self._c.orchestrations
+
+        async def read() -> list[_Doc]:
+            return await orchestrations.find(query, {"_id": 1}).sort(_ORDER).limit(limit).to_list(limit)
+
+        return [str(doc["_id"]) for doc in await self._run("listing resumable orchestrations", read)]
+
+    # -- counters -----------------------------------------------------------------------------
+    async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        if ttl_s is not None and not ttl_s > 0:
+            raise ValueError(f"a counter ttl_s must be > 0 seconds, not {ttl_s!r}")
+        now = _now()
+        expires = None if ttl_s is None else now + timedelta(seconds=ttl_s)
+        fresh = {
+            "$or": [
+                {"$eq": [{"$ifNull": ["$value", None]}, None]},
+                {"$and": [{"$ne": [{"$ifNull": ["$expires_at", None]}, None]}, {"$lte": ["$expires_at", now]}]},
+            ]
+        }
+        update = [
+            {
+                "$set": {
+                    "value": {"$cond": [fresh, Int64(amount), {"$add": ["$value", Int64(amount)]}]},
+                    "expires_at": {"$cond": [fresh, expires, "$expires_at"]},
+                }
+            }
+        ]
+        counters = self._c.counters
+        for _ in range(_CAS_ATTEMPTS):
+            try:
+                doc = await self._run(
+                    "incrementing a counter",
+                    lambda: counters.find_one_and_update(
+                        {"_id": key}, update, upsert=True, return_document=ReturnDocument.AFTER
+                    ),
+                    idempotent=False,
+                )
+            except DuplicateKeyError:
+                continue  # two processes created it at once: the other won, increment theirs
+            assert doc is not None
+            return int(doc["value"])
+        raise StoreError(f"counter {key!r} could not be incremented; try again")
+
+    # -- router statistics --------------------------------------------------------------------
+    async def record_routing_outcome(
+        self,
+        router: str,
+        *,
+        domain: str,
+        model_name: str,
+        score: float,
+        cost: float,
+        latency_ms: float,
+        output_tokens: int,
+    ) -> None:
+        query = {"router": router, "domain": domain, "model_name": model_name}
+        increments = {
+            "n": 1,
+            "score_sum": float(score),
+            "score_sq_sum": float(score) * float(score),
+            "cost_sum": float(cost),
+            "latency_ms_sum": float(latency_ms),
+            "output_tokens_sum": int(output_tokens),
+        }
+        stats = self._c.routing_stats
+        for _ in range(_CAS_ATTEMPTS):
+            try:
+                await self._run(
+                    "recording a routing outcome",
+                    lambda: stats.update_one(query, {"$inc": increments}, upsert=True),
+                    idempotent=False,
+                )
+                return
+            except DuplicateKeyError:
+                continue  # a concurrent first upsert won: now it exists, increment it
+        raise StoreError("the routing statistics could not be updated; try again")
+
+    async def routing_stats(self, router: str) -> list[RoutingStat]:
+        stats = self._c.routing_stats
+
+        async def read() -> list[_Doc]:
+            cursor = stats.find({"router": router}).sort([("domain", 1), ("model_name", 1)])
+            return await cursor.to_list(None)
+
+        return [
+            RoutingStat(
+                domain=d["domain"],
+                model_name=d["model_name"],
+                n=int(d["n"]),
+                score_sum=float(d["score_sum"]),
+                score_sq_sum=float(d["score_sq_sum"]),
+                cost_sum=float(d["cost_sum"]),
+                latency_ms_sum=float(d["latency_ms_sum"]),
+                output_tokens_sum=int(d["output_tokens_sum"]),
+            )
+            for d in await self._run("reading routing statistics", read)
+        ]
+
+    # -- API keys -----------------------------------------------------------------------------
+    async def create_api_key(self, key: ApiKey) -> ApiKey:
+        try:
+            await self._run("inserting an API key", lambda: self._c.api_keys.insert_one(api_key_doc(key)))
+        except DuplicateKeyError as exc:
+            raise Conflict("an API key with this hash (or id) already exists") from exc
+        return key
+
+    async def get_api_key(self, key_hash: str) -> ApiKey | None:
+        doc = await self._one("reading an API key", self._c.api_keys, {"key_hash": key_hash})
+        return None if doc is None else api_key_from(doc)
+
+    # -- analytics ----------------------------------------------------------------------------
+    async def _count(self, coll: _Coll, query: _Doc) -> int:
+        return await self._run("counting", lambda: coll.count_documents(query))
+
+    async def session_analytics(self, session_id: str) -> Analytics:
+        c = self._c
+        if not await self._exists(c.sessions, session_id):
+            raise NotFound(f"no session {session_id!r}")
+        threads = await self._count(c.threads, {"session_id": session_id})
+        return await _analytics.scope_analytics(
+            self._run, c.orchestrations, c.calls, "session", session_id, sessions=1, threads=threads
+        )
+
+    async def user_analytics(self, user_id: str) -> Analytics:
+        c = self._c
+        sessions = await self._count(c.sessions, {"user_id": user_id})
+        threads = await self._count(c.threads, {"user_id": user_id})
+        return await _analytics.scope_analytics(
+            self._run, c.orchestrations, c.calls, "user", user_id, sessions=sessions, threads=threads
+        )
+
+    async def model_stats(self, model_name: str) -> ModelStats:
+        return await _analytics.model_stats(self._run, self._c.calls, model_name)

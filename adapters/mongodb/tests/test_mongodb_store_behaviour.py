@@ -1,0 +1,319 @@
+"""MongoStore beyond the shared contract, on the mongomock stand-in: URLs and discovery, failing fast,
+bounded retries, crashes between the writes of a commit, several processes on one database, and
+`watch_events` by polling. Transactions and change streams are in `test_mongodb_real_server.py` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from bson import ObjectId
+from pymongo.errors import AutoReconnect, NetworkTimeout
+
+from orchestratex.events import Event, ModelSelected
+from orchestratex.exceptions import ConfigurationError, NotFound, StoreError
+from orchestratex.records import CallRecord, Iteration, Orchestration, Session, SessionSettings, Thread
+from orchestratex.stores import store_from_url
+from orchestratex_mongodb import MongoStore, redact_url
+
+Factory = Callable[[], Any]
+
+
+class Crash(BaseException):
+    """The process dies here (nothing in the store catches it)."""
+
+
+@pytest.fixture
+def client(mock_client_factory: Factory) -> Any:
+    return mock_client_factory()
+
+
+@pytest.fixture
+async def store(client: Any) -> AsyncIterator[MongoStore]:
+    async with MongoStore(client=client, retry_backoff_s=0) as store:
+        yield store
+
+
+async def _tree(store: MongoStore, cost_limit: float | None = None) -> tuple[Session, Orchestration]:
+    session = await store.create_session(Session(user_id="alice", settings=SessionSettings(cost_limit=cost_limit)))
+    thread = await store.create_thread(Thread(session_id=session.id, user_id="alice", original_prompt="p"))
+    o = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
+    return session, await store.create_orchestration(o)
+
+
+def _selected(o: Orchestration, iteration: int) -> ModelSelected:
+    return ModelSelected(
+        orchestration_id=o.id,
+        thread_id=o.thread_id,
+        session_id=o.session_id,
+        model_name="sim:alpha",
+        reasoning="r",
+        iteration=iteration,
+    )
+
+
+def _call(o: Orchestration, cost: float = 0.25) -> CallRecord:
+    return CallRecord(
+        orchestration_id=o.id,
+        session_id=o.session_id,
+        user_id=o.user_id,
+        model_name="sim:alpha",
+        role="generate",
+        domain="general",
+        cost=cost,
+        latency_ms=10.0,
+        score=7.0,
+    )
+
+
+def _seqs(events: list[Event]) -> list[int]:
+    return [e.seq for e in events]
+
+
+# -- URLs, discovery, lifecycle ---------------------------------------------------------------------
+
+
+def test_store_urls_resolve_through_the_entry_point() -> None:
+    store = store_from_url("mongodb+srv://bob:hunter2@cluster0.example.net/prod?retryWrites=true")
+    assert isinstance(store, MongoStore)
+    assert store.database == "prod"
+    assert "hunter2" not in repr(store) and "bob:***@" in repr(store)
+    assert MongoStore.from_url("mongodb://localhost:27017").database == "orchestratex"
+    assert MongoStore("mongodb://h/a", database="b").database == "b"
+    with pytest.raises(ConfigurationError, match="mongodb://"):
+        MongoStore("postgres://localhost/db")
+
+
+def test_redact_url() -> None:
+    assert (
+        redact_url("mongodb://u:p%40ss@h1:1,h2:2/db?authSource=admin")
+        == "mongodb://u:***@h1:1,h2:2/db?authSource=admin"
+    )
+    assert redact_url("mongodb+srv://user:secret@c.example.net") == "mongodb+srv://user:***@c.example.net"
+    assert redact_url("mongodb://localhost/db") == "mongodb://localhost/db"
+    assert redact_url("mongodb://onlyuser@h/db") == "mongodb://onlyuser@h/db"
+
+
+async def test_open_fails_fast_with_the_password_redacted() -> None:
+    store = MongoStore("mongodb://alice:s3cret-pw@127.0.0.1:9/x", server_selection_timeout_ms=200)
+    with pytest.raises(StoreError) as caught:
+        await store.open()
+    assert "s3cret-pw" not in str(caught.value) and "alice:***@127.0.0.1:9" in str(caught.value)
+    with pytest.raises(StoreError, match="not open"):
+        await store.get_session("0" * 24)
+
+
+async def test_open_reports_an_invalid_url_as_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match=r"u:\*\*\*@h:99999.*Port must be"):
+        await MongoStore("mongodb://u:pw@h:99999/db").open()
+
+
+async def test_open_creates_indexes_idempotently_and_close_keeps_an_injected_client(client: Any) -> None:
+    store = MongoStore(client=client)
+    await store.open()
+    await store.open()
+    db = client.get_database("orchestratex")
+    events = db.raw("events").index_information()
+    assert any(spec.get("unique") and spec["key"] == [("session_id", 1), ("seq", 1)] for spec in events.values())
+    counters = db.raw("counters").index_information()
+    assert any(spec.get("expireAfterSeconds") == 0 for spec in counters.values())
+    await store.close()
+    assert not client.closed
+    assert store.transactions is False and store.change_streams is False  # a standalone server
+
+
+async def test_documents_use_object_ids_and_exact_integer_amounts(store: MongoStore, client: Any) -> None:
+    session, o = await _tree(store, cost_limit=1.0)
+    assert await store.reserve_budget(session.id, o.id, 0.3)
+    await store.commit(o, [_selected(o, 1)], calls=[_call(o, 0.1)], spent=0.1, released=0.3)
+    db = client.get_database("orchestratex")
+    raw = db.raw("sessions").find_one({"_id": ObjectId(session.id)})
+    assert raw is not None and raw["total_pico"] == 100_000_000_000
+    assert raw["reserved_pico"] == 0 and raw["reservations"] == {} and raw["pending"] == {}
+    assert db.raw("orchestrations").find_one({"_id": ObjectId(o.id)}) is not None
+    assert db.raw("calls").find_one({"orchestration_id": o.id})["cost_pico"] == 100_000_000_000
+    assert db.raw("commits").count_documents({}) == 0
+
+
+async def test_bad_orchestration_ids_cannot_become_field_names(store: MongoStore) -> None:
+    session, _ = await _tree(store)
+    for bad in ("a.b", "$x", ""):
+        with pytest.raises(ValueError, match="cannot be stored"):
+            await store.reserve_budget(session.id, bad, 0.1)
+
+
+# -- retries and unavailability ---------------------------------------------------------------------
+
+
+async def test_transient_errors_are_retried_a_bounded_number_of_times(store: MongoStore, client: Any) -> None:
+    session, _ = await _tree(store)
+    client.faults.fail("sessions", "find_one", AutoReconnect("connection reset"), times=2)
+    assert (await store.get_session(session.id)).id == session.id
+    client.faults.fail("sessions", "find_one", NetworkTimeout("timed out"), times=4)
+    with pytest.raises(StoreError, match=r"unavailable.*after 4 attempts"):
+        await store.get_session(session.id)
+
+
+async def test_non_idempotent_writes_are_not_retried_and_leave_nothing(store: MongoStore, client: Any) -> None:
+    session, o = await _tree(store, cost_limit=1.0)
+    client.faults.fail("sessions", "find_one_and_update", AutoReconnect("primary stepped down"))
+    with pytest.raises(StoreError, match="unavailable"):
+        await store.reserve_budget(session.id, o.id, 0.5)
+    assert (await store.get_session(session.id)).reserved_cost == 0.0
+
+
+async def test_a_commit_that_cannot_start_changes_nothing(store: MongoStore, client: Any) -> None:
+    session, o = await _tree(store)
+    client.faults.fail("commits", "insert_one", AutoReconnect("down"), times=10)
+    with pytest.raises(StoreError, match="unavailable"):
+        await store.commit(o, [_selected(o, 1)], spent=0.5)
+    assert (await store.get_session(session.id)).total_cost == 0.0
+    assert await store.list_events(session.id) == []
+
+
+async def test_lost_replies_are_retried_idempotently(store: MongoStore, client: Any) -> None:
+    session, o = await _tree(store)
+    # each write is applied, then its reply is lost: the retries must not apply anything twice
+    for coll, method in [
+        ("commits", "insert_one"),
+        ("sessions", "find_one_and_update"),
+        ("orchestrations", "update_one"),
+        ("events", "insert_many"),
+        ("calls", "insert_many"),
+    ]:
+        client.faults.fail(coll, method, AutoReconnect("reply lost"), after=True)
+    o.status = "running"
+    events = await store.commit(o, [_selected(o, 1), _selected(o, 2)], calls=[_call(o)], spent=0.25)
+    assert _seqs(list(events)) == [1, 2]
+    assert (await store.get_session(session.id)).total_cost == 0.25
+    assert _seqs(await store.list_events(session.id)) == [1, 2]
+    assert (await store.model_stats("sim:alpha")).requests == 1
+    assert (await store.get_orchestration(o.id)).status == "running"
+    assert _seqs(list(await store.commit(o, [_selected(o, 3)]))) == [3]
+
+
+# -- crashes in the middle of a commit ----------------------------------------------------------------
+
+
+async def test_a_crash_before_the_session_update_is_dropped(client: Any) -> None:
+    async with MongoStore(client=client) as first:
+        session, o = await _tree(first)
+        client.faults.fail("sessions", "find_one_and_update", Crash())
+        with pytest.raises(Crash):
+            await first.commit(o, [_selected(o, 1)], spent=0.5)
+    assert client.get_database("orchestratex").raw("commits").count_documents({}) == 1
+    async with MongoStore(client=client, recover_after_s=1e-6) as second:  # the next process opens the store
+        assert client.get_database("orchestratex").raw("commits").count_documents({}) == 0
+        assert (await second.get_session(session.id)).total_cost == 0.0
+        assert await second.list_events(session.id) == []
+        assert _seqs(list(await second.commit(o, [_selected(o, 1)]))) == [1]
+
+
+@pytest.mark.parametrize("crash_at", ["orchestrations.update_one", "events.insert_many", "calls.insert_many"])
+async def test_a_crash_after_the_session_update_is_rolled_forward_on_takeover(client: Any, crash_at: str) -> None:
+    first = MongoStore(client=client)
+    await first.open()
+    session, o = await _tree(first, cost_limit=5.0)
+    assert await first.claim(o.id, "process-1", 0.05)
+    assert await first.commit(o, [_selected(o, 1)])
+    assert await first.reserve_budget(session.id, o.id, 1.0)
+    o.status, o.iterations = "running", [Iteration(index=1, model_name="sim:alpha", prompt="p", response="paid")]
+    client.faults.fail(*crash_at.split("."), Crash())
+    with pytest.raises(Crash):
+        await first.commit(o, [_selected(o, 2), _selected(o, 3)], calls=[_call(o)], spent=0.25, released=1.0)
+    # decided but not yet visible: the money is counted, readers see no gap
+    second = MongoStore(client=client)  # another process, same database
+    await second.open()
+    got = await second.get_session(session.id)
+    assert (got.total_cost, got.reserved_cost) == (0.25, 0.0)
+    assert _seqs(await second.list_events(session.id)) == [1]
+    await asyncio.sleep(0.1)  # the first process's lease expires
+    assert await second.claim(o.id, "process-2", 30)  # taking over rolls the step forward
+    resumed = await second.get_orchestration(o.id)
+    assert resumed.status == "running" and resumed.iterations[0].response == "paid"
+    assert _seqs(await second.list_events(session.id)) == [1, 2, 3]
+    assert (await second.model_stats("sim:alpha")).requests == 1
+    assert client.get_database("orchestratex").raw("commits").count_documents({}) == 0
+    assert _seqs(list(await second.commit(resumed, [_selected(resumed, 4)], spent=0.5))) == [4]
+    assert (await second.get_session(session.id)).total_cost == 0.75
+    assert (await second.reserve_budget(session.id, o.id, 4.25)) and not await second.reserve_budget(
+        session.id, o.id, 1e-6
+    )
+
+
+async def test_readers_roll_forward_an_abandoned_commit(client: Any) -> None:
+    async with MongoStore(client=client) as first:
+        session, o = await _tree(first)
+        client.faults.fail("events", "insert_many", Crash())
+        with pytest.raises(Crash):
+            await first.commit(o, [_selected(o, 1)])
+        assert await first.list_events(session.id) == []  # not abandoned yet (recover_after_s = 60)
+    async with MongoStore(client=client, recover_after_s=1e-6) as reader:
+        assert _seqs(await reader.list_events(session.id)) == [1]
+
+
+async def test_rolling_forward_never_overwrites_a_newer_step(client: Any) -> None:
+    store = MongoStore(client=client, recover_after_s=1e-6)
+    await store.open()
+    session, o = await _tree(store)
+    o.final_response = "old"
+    client.faults.fail("orchestrations", "update_one", Crash())
+    with pytest.raises(Crash):
+        await store.commit(o, [_selected(o, 1)])
+    o.final_response = "new"
+    await store.commit(o, [_selected(o, 2)])  # a newer step of the same orchestration
+    assert _seqs(await store.list_events(session.id)) == [1, 2]  # the reader rolled the old step forward
+    assert (await store.get_orchestration(o.id)).final_response == "new"
+
+
+# -- several processes on one database ------------------------------------------------------------------
+
+
+async def test_two_processes_share_budget_leases_and_counters(client: Any) -> None:
+    async with MongoStore(client=client) as a, MongoStore(client=client) as b:
+        session, o = await _tree(a, cost_limit=1.0)
+        results = await asyncio.gather(*(s.reserve_budget(session.id, o.id, 0.01) for s in (a, b) * 100))
+        assert results.count(True) == 100
+        assert await a.claim(o.id, "a", 30) and not await b.claim(o.id, "b", 30)
+        counts = await asyncio.gather(*(s.incr("rate:alice", ttl_s=60) for s in (a, b) * 25))
+        assert sorted(counts) == list(range(1, 51))
+        orchestrations = [
+            o,
+            *[await b.create_orchestration(o.model_copy(update={"id": ObjectId().__str__()})) for _ in range(3)],
+        ]
+        await asyncio.gather(*(s.commit(x, [_selected(x, 1)]) for x in orchestrations for s in (a, b)))
+        assert _seqs(await a.list_events(session.id)) == list(range(1, 9))
+
+
+# -- live events --------------------------------------------------------------------------------------
+
+
+async def test_watch_events_replays_then_follows_by_polling(store: MongoStore) -> None:
+    session, o = await _tree(store)
+    await store.commit(o, [_selected(o, 1), _selected(o, 2)])
+    seen: list[int] = []
+    async with contextlib.aclosing(store.watch_events(session.id, since=1, poll_interval_s=0.01)) as events:
+
+        async def later() -> None:
+            await asyncio.sleep(0.05)
+            await store.commit(o, [_selected(o, 3)])
+            await store.commit(o, [_selected(o, 4), _selected(o, 5)])
+
+        writer = asyncio.create_task(later())
+        async for event in events:
+            seen.append(event.seq)
+            if event.seq == 5:
+                break
+        await writer
+    assert seen == [2, 3, 4, 5]
+
+
+async def test_watch_events_rejects_unknown_sessions_and_bad_arguments(store: MongoStore) -> None:
+    with pytest.raises(NotFound):
+        await anext(store.watch_events("0" * 24))
+    with pytest.raises(ValueError):
+        await anext(store.watch_events("0" * 24, poll_interval_s=0))
