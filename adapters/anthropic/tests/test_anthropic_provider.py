@@ -130,3 +130,12 @@ async def test_owned_client_is_closed() -> None:
     provider = AnthropicProvider(api_key="sk-ant-test")
     await provider.aclose()
     assert provider._client.is_closed()
+
+
+async def test_whitespace_stop_sequences_are_applied_to_the_text() -> None:
+    body = message_body({"input_tokens": 5, "output_tokens": 9}, [{"type": "text", "text": "line one\nline two"}])
+    server = MockServer(Reply(200, json=body))
+    generation = await provider_on(server).generate(request(stop=["\n", "END"]))
+    assert server.requests[0].json["stop_sequences"] == ["END"]
+    assert generation.text == "line one"
+    assert generation.finish_reason == "stop"

@@ -30,7 +30,8 @@ def message_params(request: GenerationRequest) -> dict[str, Any]:
     """Keyword arguments for `client.messages.create`.
 
     `temperature` is not sent: Anthropic's API version 2026-10-21 (the SDK's default) removed the
-    sampling parameters and answers 400 to a request that carries one.
+    sampling parameters and answers 400 to a request that carries one. Whitespace-only stop
+    sequences, which the API rejects, are applied to the returned text instead.
     """
     messages = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
     if not messages:
@@ -45,9 +46,16 @@ def message_params(request: GenerationRequest) -> dict[str, Any]:
         system = f"{system}\n\n{JSON_INSTRUCTION}" if system else JSON_INSTRUCTION
     if system:
         params["system"] = system
-    if request.stop:
-        params["stop_sequences"] = request.stop
+    sendable = [s for s in request.stop or () if s.strip()]
+    if sendable:
+        params["stop_sequences"] = sendable
     return params
+
+
+def _cut_at_whitespace_stops(text: str, stop: list[str] | None) -> tuple[str, bool]:
+    """Apply the whitespace-only stop sequences, which the API rejects, to the returned text."""
+    cuts = [i for i in (text.find(s) for s in stop or () if not s.strip()) if i >= 0]
+    return (text[: min(cuts)], True) if cuts else (text, False)
 
 
 def json_object_text(text: str) -> str:
@@ -104,12 +112,16 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
         reasoning_tokens=_int(getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", 0)),
     )
     text = "".join(block.text for block in content if getattr(block, "type", None) == "text")
+    finish = _FINISH.get(stop_reason, stop_reason)
+    text, cut = _cut_at_whitespace_stops(text, request.stop)
+    if cut:
+        finish = "stop"
     if request.json_output:
         text = json_object_text(text)
     return Generation(
         text=text,
         usage=tokens,
-        finish_reason=_FINISH.get(stop_reason, stop_reason),
+        finish_reason=finish,
         model_name=request.model.name,
         cost=request.model.cost(tokens),
     )

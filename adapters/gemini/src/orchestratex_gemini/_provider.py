@@ -70,15 +70,16 @@ class GeminiProvider(Provider):
             api_key = api_key or self._key_from(os.environ)
             if not api_key:
                 raise self._not_configured()
-            options = types.HttpOptions(
+            http_options = types.HttpOptions(
                 base_url=base_url or os.environ.get(self.base_url_env) or self.default_base_url,
                 timeout=int(timeout * 1000),
                 retry_options=types.HttpRetryOptions(attempts=1),
                 httpx_async_client=http_client,
             )
-            self._client = genai.Client(api_key=api_key, vertexai=False, http_options=options)
+            self._client = genai.Client(api_key=api_key, vertexai=False, http_options=http_options)
             self._owns_client = True
-        self.base_url: str = str(self._client._api_client._http_options.base_url or self.default_base_url)
+        options = getattr(getattr(self._client, "_api_client", None), "_http_options", None)
+        self.base_url: str = str(getattr(options, "base_url", None) or self.default_base_url)
         """The server the provider talks to."""
 
     @classmethod
