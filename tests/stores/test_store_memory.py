@@ -50,3 +50,6 @@ async def test_expired_counters_are_swept() -> None:
         await store.incr(f"k{i}", ttl_s=1e-6)
     await store.incr("last")
     assert len(store._counters) < 10
+    for i in range(12_000):  # live counters: sweeps become rarer instead of running on every new key
+        await store.incr(f"live{i}")
+    assert store._sweep_at > 12_000 and await store.incr("live0") == 2

@@ -205,3 +205,16 @@ async def test_two_processes_commit_and_reserve_on_one_file(tmp_path: Path) -> N
         assert {e.orchestration_id for e in events} == {r["id"] for r in results}
         switches = sum(1 for x, y in itertools.pairwise(events) if x.orchestration_id != y.orchestration_id)
         assert switches > 1  # the two processes really ran at the same time
+
+
+async def test_expired_counters_are_deleted_now_and_then(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    async with SQLiteStore(path) as store:
+        await store.incr("old", ttl_s=1e-6)
+        await store.incr("kept")
+        for _ in range(1000):
+            await store.incr("busy")
+        conn = sqlite3.connect(path)
+        keys = {key for (key,) in conn.execute("SELECT key FROM counters")}
+        conn.close()
+        assert keys == {"kept", "busy"}

@@ -35,6 +35,8 @@ _M = TypeVar("_M", bound=BaseModel)
 _PICO = 1_000_000_000_000
 _DEFAULT_DOMAIN = "general"
 _RESUMABLE = frozenset({"pending", "running"})
+_SWEEP_AT = 10_000
+"""Expired counters are swept when this many exist (and then when the live ones double)."""
 _new = object.__new__
 _setattr = object.__setattr__
 
@@ -150,6 +152,7 @@ class MemoryStore(Store):
         self._reservations: dict[tuple[str, str], int] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         self._counters: dict[str, list[Any]] = {}
+        self._sweep_at = _SWEEP_AT
         self._routing: dict[tuple[str, str, str], RoutingStat] = {}
         self._api_keys: dict[str, ApiKey] = {}
 
@@ -386,7 +389,7 @@ class MemoryStore(Store):
         now = time.time()
         counter = self._counters.get(key)
         if counter is None or (counter[1] is not None and counter[1] <= now):
-            if len(self._counters) > 10_000:
+            if len(self._counters) >= self._sweep_at:
                 self._sweep_counters(now)
             self._counters[key] = [amount, None if ttl_s is None else now + ttl_s]
             return amount
@@ -394,8 +397,10 @@ class MemoryStore(Store):
         return int(counter[0])
 
     def _sweep_counters(self, now: float) -> None:
+        """Forget expired counters; the next sweep waits until the live ones have doubled (amortised O(1))."""
         for key in [k for k, (_, expires) in self._counters.items() if expires is not None and expires <= now]:
             del self._counters[key]
+        self._sweep_at = max(_SWEEP_AT, 2 * len(self._counters))
 
     # -- router statistics --------------------------------------------------------------------
     async def record_routing_outcome(

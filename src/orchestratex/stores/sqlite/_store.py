@@ -152,6 +152,7 @@ class SQLiteStore(Store):
         self._worker: Worker | None = None
         self._conn: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
+        self._incrs = 0
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -542,6 +543,9 @@ class SQLiteStore(Store):
         now = time.time()
         params = {"key": key, "amount": amount, "expires": None if ttl_s is None else now + ttl_s, "now": now}
         value: int = self._db.execute(_INCR, params).fetchone()[0]
+        self._incrs += 1
+        if self._incrs % 1000 == 0:  # forget expired windows now and then (amortised: ~1 µs per call)
+            self._db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
         return value
 
     # -- router statistics --------------------------------------------------------------------
