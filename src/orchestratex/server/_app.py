@@ -38,6 +38,8 @@ class ServerState:
     concurrency: ConcurrencyLimiter
     hub: EventHub
     runner: Runner
+    running: bool = False
+    """Whether the app's lifespan has started (an app serves one event loop at a time)."""
 
 
 def state_of(request: Request) -> ServerState:
@@ -90,6 +92,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.running:
+            raise RuntimeError("this app is already running: create one app per server (create_app)")
+        state.running = True
         await store.open()
         await orchestrator.__aenter__()
         state.runner.start_resuming()
@@ -102,6 +107,7 @@ def create_app(
                 await orchestrator.aclose()
             if owns_store:
                 await store.close()
+            state.running = False
 
     app = FastAPI(
         title="OrchestrateX",

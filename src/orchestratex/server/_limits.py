@@ -135,7 +135,8 @@ class BodySizeLimit:
 
     def refusal(self) -> Response:
         mb = self.max_bytes / (1024 * 1024)
-        return error_response(413, f"request body too large: the limit is {self.max_bytes} bytes ({mb:g} MB)")
+        size = f"{self.max_bytes} bytes" + (f" ({mb:g} MB)" if mb >= 1 else "")
+        return error_response(413, f"request body too large: the limit is {size}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -1,0 +1,68 @@
+"""The one mapping from the exception tree to HTTP answers, and the error format of every status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+from orchestratex import exceptions as x
+from orchestratex.server._errors import status_for
+
+from .conftest import Api
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (x.NotFound("no session 'a'"), 404),
+        (x.Conflict("bad transition"), 409),
+        (x.BudgetExceeded("no budget"), 409),
+        (x.OrchestrationCancelled("cancelled"), 409),
+        (x.UserError("bad"), 400),
+        (x.ConfigurationError("bad"), 400),
+        (x.UnknownModelError("gpt-17"), 400),
+        (x.ProviderNotConfigured("no key", provider="openai"), 400),
+        (x.ProviderTimeout("slow"), 502),
+        (x.RateLimited("429", retry_after=1.0), 502),
+        (x.EvaluationError("no verdict"), 502),
+        (x.StoreError("disk full"), 500),
+        (x.OrchestrateXError("?"), 500),
+    ],
+)
+def test_status_for_each_error(error: x.OrchestrateXError, status: int) -> None:
+    assert status_for(error) == status
+
+
+def test_library_errors_and_crashes_answer_in_the_error_format(make_api: Callable[..., Api]) -> None:
+    api = make_api()
+    sid = api.session()["_id"]
+
+    async def broken_store(session_id: str) -> object:
+        raise x.StoreError("the disk is full")
+
+    async def crash(session_id: str) -> object:
+        raise RuntimeError("a bug")
+
+    store = api.store
+    original = store.get_session
+    try:
+        store.get_session = broken_store  # type: ignore[method-assign]
+        r = api.client.get(f"/api/sessions/{sid}", headers=api.alice)
+        assert r.status_code == 500
+        assert r.json() == {"detail": "the disk is full", "status_code": 500}
+        store.get_session = crash  # type: ignore[method-assign]
+        quiet = TestClient(api.client.app, raise_server_exceptions=False)  # same running app, no second lifespan
+        r = quiet.get(f"/api/sessions/{sid}", headers=api.alice)
+        assert r.status_code == 500
+        assert r.json() == {"detail": "internal server error", "status_code": 500}
+    finally:
+        store.get_session = original  # type: ignore[method-assign]
+
+
+def test_unknown_paths_answer_404_in_the_error_format(make_api: Callable[..., Api]) -> None:
+    api = make_api()
+    r = api.client.get("/api/nothing", headers=api.alice)
+    assert r.status_code == 404
+    assert r.json() == {"detail": "Not Found", "status_code": 404}

@@ -1,0 +1,145 @@
+"""Limits: requests per session, concurrent orchestrations per user, body size."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+from starlette.types import Message, Scope
+
+from orchestratex.server._limits import BodySizeLimit
+
+from .conftest import Api
+
+
+def test_rate_limit_per_session_with_headers(make_api: Callable[..., Api]) -> None:
+    api = make_api(rate_limit=5)
+    sid = api.session()["_id"]
+    other = api.session()["_id"]
+    for i in range(5):
+        r = api.client.get(f"/api/sessions/{sid}", headers=api.alice)
+        assert r.status_code == 200
+        assert r.headers["RateLimit-Policy"] == '"session";q=5;w=60'
+        assert re.fullmatch(rf'"session";r={4 - i};t=\d+', r.headers["RateLimit"])
+    r = api.client.get(f"/api/sessions/{sid}", headers=api.alice)
+    assert r.status_code == 429
+    assert r.json()["status_code"] == 429
+    assert "5 requests per 60 s" in r.json()["detail"]
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    assert r.headers["RateLimit-Policy"] == '"session";q=5;w=60'
+    assert re.fullmatch(r'"session";r=0;t=\d+', r.headers["RateLimit"])
+    for path in (f"/api/threads/session/{sid}", f"/api/analytics/session/{sid}"):
+        assert api.client.get(path, headers=api.alice).status_code == 429
+    assert (
+        api.client.post(
+            "/api/threads/", json={"session_id": sid, "original_prompt": "x"}, headers=api.alice
+        ).status_code
+        == 429
+    )
+    assert api.client.get(f"/api/sessions/{other}", headers=api.alice).status_code == 200
+
+
+def test_requests_refused_as_not_found_do_not_count(make_api: Callable[..., Api]) -> None:
+    api = make_api(rate_limit=2)
+    sid = api.session()["_id"]
+    for _ in range(5):
+        assert api.client.get(f"/api/sessions/{sid}", headers=api.bob).status_code == 404
+    assert api.client.get(f"/api/sessions/{sid}", headers=api.alice).status_code == 200
+
+
+def test_concurrent_orchestrations_per_user(make_api: Callable[..., Api]) -> None:
+    api = make_api(max_concurrent=2, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.05"})
+    tid = api.thread(api.session()["_id"])["_id"]
+    slow = {"settings": {"max_iterations": 3, "evaluation_threshold": 10}}
+    running = [api.start(tid, **slow)["_id"] for _ in range(2)]
+    r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice)
+    assert r.status_code == 429
+    assert r.json()["detail"] == "user alice already has 2 orchestrations running (the limit): wait for one to end"
+    bob_tid = api.thread(api.session(api.bob)["_id"], api.bob)["_id"]
+    api.wait(api.start(bob_tid, api.bob)["_id"], api.bob)  # another user is not affected
+    for oid in running:
+        api.wait(oid)
+    for _ in range(50):  # the slots are given back as each run settles
+        if api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice).status_code == 202:
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError("the slots were not given back")
+
+
+def test_a_refused_start_gives_its_slot_back(make_api: Callable[..., Api]) -> None:
+    api = make_api(max_concurrent=1)
+    tid = api.thread(api.session()["_id"])["_id"]
+    for _ in range(3):
+        r = api.client.post(
+            "/api/orchestration/start",
+            json={"thread_id": tid, "settings": {"preferred_models": ["x"]}},
+            headers=api.alice,
+        )
+        assert r.status_code == 400
+    api.wait(api.start(tid)["_id"])
+
+
+def test_bodies_over_the_limit_answer_413(make_api: Callable[..., Api]) -> None:
+    api = make_api(max_body_bytes=1000)
+    big = {"user_id": "alice", "padding": "x" * 2000}
+    r = api.client.post("/api/sessions/", json=big, headers=api.alice)
+    assert r.status_code == 413
+    assert r.json() == {"detail": "request body too large: the limit is 1000 bytes", "status_code": 413}
+
+    def chunks() -> object:
+        for _ in range(10):
+            yield b" " * 300
+
+    r = api.client.post("/api/sessions/", content=chunks(), headers={**api.alice, "Content-Type": "application/json"})
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 413
+    assert api.client.post("/api/sessions/", json={}, headers=api.alice).status_code == 201
+
+
+async def test_the_body_is_not_read_past_the_limit() -> None:
+    received: list[int] = []
+    sent: list[Message] = []
+    app_calls: list[bytes] = []
+
+    async def app(scope: Scope, receive: object, send: object) -> None:
+        body = b""
+        while True:
+            message = await receive()  # type: ignore[operator]
+            if message["type"] == "http.disconnect":
+                raise RuntimeError("client disconnected")
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        app_calls.append(body)
+
+    async def receive() -> Message:
+        received.append(1)
+        return {"type": "http.request", "body": b"x" * 1000, "more_body": True}  # an endless stream
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+    await BodySizeLimit(app, max_bytes=2500)(scope, receive, send)
+    assert len(received) == 3  # stopped at the first chunk past the limit
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
+    assert app_calls == []
+
+
+async def test_a_declared_length_over_the_limit_is_refused_before_reading() -> None:
+    sent: list[Message] = []
+
+    async def app(scope: Scope, receive: object, send: object) -> None:
+        raise AssertionError("the app must not be called")
+
+    async def receive() -> Message:
+        raise AssertionError("nothing must be read")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "http", "method": "POST", "path": "/", "headers": [(b"content-length", b"6000000")]}
+    await BodySizeLimit(app, max_bytes=5 * 1024 * 1024)(scope, receive, send)
+    assert sent[0]["status"] == 413

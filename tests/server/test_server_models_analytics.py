@@ -1,0 +1,73 @@
+"""Models API (catalog + live statistics) and Analytics API (store-side aggregates), with tenant isolation."""
+
+from __future__ import annotations
+
+from .conftest import Api
+
+
+def test_list_models(api: Api) -> None:
+    r = api.client.get("/api/models/", headers=api.alice)
+    assert r.status_code == 200
+    models = r.json()
+    assert len(models) >= 3
+    for m in models:
+        assert {"name", "provider", "version", "specialties", "cost_per_1k_tokens", "context_window", "status"} <= set(
+            m
+        )
+        assert m["status"] == "active" and m["circuit"] == "closed"
+        assert m["stats"]["requests"] == 0
+    gpt4 = next(m for m in models if "gpt4" in m["aliases"])
+    assert gpt4["provider"] == "sim"  # no provider key in tests: the simulated catalog
+
+
+def test_get_model_by_alias_with_live_statistics(api: Api) -> None:
+    sid = api.session(settings={"preferred_models": ["gpt4"]})["_id"]
+    final = api.wait(api.start(api.thread(sid, domain="coding")["_id"])["_id"])
+    r = api.client.get("/api/models/gpt4", headers=api.alice)
+    assert r.status_code == 200
+    model = r.json()
+    assert model["name"] == final["final_model"]
+    assert api.client.get(f"/api/models/{model['name']}", headers=api.alice).json()["name"] == model["name"]
+    stats = model["stats"]
+    assert stats["requests"] == len(final["iterations"])
+    assert stats["error_rate"] == 0.0
+    assert stats["latency_p50_ms"] is not None and stats["latency_p95_ms"] >= stats["latency_p50_ms"]
+    assert set(stats["mean_score_by_domain"]) == {"coding"}
+
+
+def test_unknown_model_answers_404(api: Api) -> None:
+    r = api.client.get("/api/models/gpt-17", headers=api.alice)
+    assert r.status_code == 404
+    assert r.json()["detail"].startswith("unknown model 'gpt-17'")
+
+
+def test_models_need_a_key(api: Api) -> None:
+    assert api.client.get("/api/models/").status_code == 401
+
+
+def test_session_and_user_analytics(api: Api) -> None:
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    finals = [api.wait(api.start(tid, settings={"max_iterations": 2})["_id"]) for _ in range(2)]
+    r = api.client.get(f"/api/analytics/session/{sid}", headers=api.alice)
+    assert r.status_code == 200
+    session = r.json()
+    assert session["scope"] == "session" and session["scope_id"] == sid
+    assert session["orchestrations"] == 2 and session["threads"] == 1
+    assert session["by_status"] == {"completed": 2}
+    assert session["total_cost"] == api.client.get(f"/api/sessions/{sid}", headers=api.alice).json()["total_cost"]
+    assert session["total_iterations"] == sum(len(f["iterations"]) for f in finals)
+    assert session["models"] and session["domains"]
+    api.session()
+    user = api.client.get("/api/analytics/user/alice", headers=api.alice).json()
+    assert user["scope"] == "user" and user["sessions"] == 2 and user["orchestrations"] == 2
+
+
+def test_analytics_of_other_users_answer_404(api: Api) -> None:
+    sid = api.session()["_id"]
+    assert api.client.get(f"/api/analytics/session/{sid}", headers=api.bob).status_code == 404
+    r = api.client.get("/api/analytics/user/alice", headers=api.bob)
+    assert r.status_code == 404
+    assert r.json() == {"detail": "no user 'alice'", "status_code": 404}
+    assert api.client.get("/api/analytics/user/alice", headers=api.admin).json()["sessions"] == 1
+    assert api.client.get(f"/api/analytics/session/{sid}", headers=api.admin).status_code == 200

@@ -1,0 +1,126 @@
+"""Orchestration API: background runs, status, session settings, budget, tenant isolation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from orchestratex.usage import add_costs
+
+from .conftest import Api
+
+
+def test_start_answers_202_pending_then_the_run_completes(api: Api) -> None:
+    sid = api.session(max_iterations=3)["_id"]
+    tid = api.thread(sid)["_id"]
+    doc = api.start(
+        tid,
+        prompt="Write a Python function to calculate fibonacci numbers",
+        settings={"max_iterations": 2, "evaluation_threshold": 9.9},
+    )
+    assert doc["status"] == "pending"
+    assert doc["thread_id"] == tid and doc["session_id"] == sid
+    assert doc["prompt"] == "Write a Python function to calculate fibonacci numbers"
+    assert doc["settings"]["max_iterations"] == 2
+    assert doc["settings"]["evaluation_threshold"] == 9.9
+    final = api.wait(doc["_id"])
+    assert final["status"] == "completed"
+    assert 1 <= len(final["iterations"]) <= 2
+    it = final["iterations"][0]
+    assert it["response"] and it["usage"]["output_tokens"] > 0 and it["cost"] > 0
+    assert it["evaluation"]["score"] >= 0
+    assert final["final_response"] and final["final_score"] is not None and final["final_model"]
+    assert final["total_cost"] > 0
+
+
+def test_the_prompt_defaults_to_the_thread_prompt(api: Api) -> None:
+    tid = api.thread(api.session()["_id"], original_prompt="Prove that sqrt(2) is irrational")["_id"]
+    assert api.start(tid)["prompt"] == "Prove that sqrt(2) is irrational"
+
+
+def test_session_settings_apply_to_its_orchestrations(api: Api) -> None:
+    session = api.session(max_iterations=2, settings={"preferred_models": ["gpt4"]})
+    tid = api.thread(session["_id"])["_id"]
+    doc = api.start(tid, settings={"evaluation_threshold": 10})
+    assert doc["settings"]["max_iterations"] == 2
+    assert doc["settings"]["preferred_models"] == session["settings"]["preferred_models"]
+    final = api.wait(doc["_id"])
+    assert len(final["iterations"]) <= 2
+    assert {it["model_name"] for it in final["iterations"]} == set(session["settings"]["preferred_models"])
+
+
+def test_total_cost_is_exact_across_orchestrations(api: Api) -> None:
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    finals = [api.wait(api.start(tid, settings={"max_iterations": 2})["_id"]) for _ in range(3)]
+    session = api.client.get(f"/api/sessions/{sid}", headers=api.alice).json()
+    assert session["total_cost"] == add_costs(*(f["total_cost"] for f in finals))
+    for final in finals:
+        parts = [it["cost"] for it in final["iterations"]]
+        parts += [it["evaluation"]["cost"] for it in final["iterations"] if it["evaluation"]]
+        assert final["total_cost"] == add_costs(*parts)
+
+
+def test_the_session_budget_is_never_exceeded(api: Api) -> None:
+    sid = api.session(settings={"cost_limit": 0.004})["_id"]
+    tid = api.thread(sid)["_id"]
+    finals = [api.wait(api.start(tid, settings={"evaluation_threshold": 10})["_id"]) for _ in range(3)]
+    session = api.client.get(f"/api/sessions/{sid}", headers=api.alice).json()
+    assert session["total_cost"] <= 0.004
+    assert "budget" in {f["stop_reason"] for f in finals}
+
+
+def test_no_orchestration_in_a_session_that_is_not_active(api: Api) -> None:
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    for status in ("paused", "cancelled"):
+        api.client.patch(f"/api/sessions/{sid}/status", json={"status": status}, headers=api.alice)
+        r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice)
+        assert r.status_code == 409
+        assert r.json()["detail"].endswith(f"is {status}: orchestrations start only in an active session")
+
+
+def test_bad_start_requests(api: Api) -> None:
+    tid = api.thread(api.session()["_id"])["_id"]
+    r = api.client.post(
+        "/api/orchestration/start",
+        json={"thread_id": tid, "settings": {"preferred_models": ["nope"]}},
+        headers=api.alice,
+    )
+    assert r.status_code == 400 and "unknown model 'nope'" in r.json()["detail"]
+    r = api.client.post(
+        "/api/orchestration/start", json={"thread_id": tid, "settings": {"evaluation_threshold": 11}}, headers=api.alice
+    )
+    assert r.status_code == 422 and r.json()["detail"].startswith("settings.evaluation_threshold:")
+    r = api.client.post("/api/orchestration/start", json={"thread_id": "0" * 24}, headers=api.alice)
+    assert r.status_code == 404 and r.json()["detail"] == f"no thread {'0' * 24!r}"
+
+
+def test_orchestrations_of_other_users_answer_404(api: Api) -> None:
+    tid = api.thread(api.session()["_id"])["_id"]
+    oid = api.start(tid)["_id"]
+    r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.bob)
+    assert r.status_code == 404
+    r = api.client.get(f"/api/orchestration/status/{oid}", headers=api.bob)
+    assert r.status_code == 404
+    assert r.json() == {"detail": f"no orchestration {oid!r}", "status_code": 404}
+    assert api.client.get(f"/api/orchestration/status/{oid}", headers=api.admin).status_code == 200
+    api.wait(oid)
+
+
+def test_status_shows_progress_while_running(make_api: Callable[..., Api]) -> None:
+    api = make_api(env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.02"}, rate_limit=100_000)
+    tid = api.thread(api.session()["_id"])["_id"]
+    oid = api.start(tid, settings={"max_iterations": 3, "evaluation_threshold": 10})["_id"]
+    seen: list[tuple[str, int]] = []
+    while True:
+        doc = api.client.get(f"/api/orchestration/status/{oid}", headers=api.alice).json()
+        seen.append((doc["status"], len(doc["iterations"])))
+        if doc["status"] not in ("pending", "running"):
+            break
+        time.sleep(0.01)
+    assert doc["status"] == "completed"
+    running = [n for status, n in seen if status == "running"]
+    assert running, seen
+    assert running == sorted(running)  # iterations only ever grow
+    assert len(doc["iterations"]) >= max(running)

@@ -1,0 +1,156 @@
+"""Sessions API: creation, reading, listing, status transitions, tenant isolation, auth."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from .conftest import Api
+
+
+def test_create_session_answers_201_with_the_spec_fields(api: Api) -> None:
+    body = {
+        "user_id": "alice",
+        "max_iterations": 5,
+        "settings": {"preferred_models": ["gpt4", "claude"], "cost_limit": 10.0},
+    }
+    r = api.client.post("/api/sessions/", json=body, headers=api.alice)
+    assert r.status_code == 201
+    doc = r.json()
+    assert len(doc["_id"]) == 24 and int(doc["_id"], 16) >= 0
+    assert doc["user_id"] == "alice"
+    assert doc["status"] == "active"
+    assert doc["session_end"] is None
+    assert doc["max_iterations"] == 5
+    assert doc["total_cost"] == 0.0
+    assert doc["settings"]["cost_limit"] == 10.0
+    assert len(doc["settings"]["preferred_models"]) == 2  # resolved to the catalog's full names
+    for field in ("created_at", "updated_at", "session_start"):
+        datetime.fromisoformat(doc[field])
+
+
+def test_user_id_defaults_to_the_key_user(api: Api) -> None:
+    assert api.session()["user_id"] == "alice"
+    assert api.session(api.bob)["user_id"] == "bob"
+
+
+def test_a_user_cannot_create_a_session_for_another_user(api: Api) -> None:
+    r = api.client.post("/api/sessions/", json={"user_id": "bob"}, headers=api.alice)
+    assert r.status_code == 404
+    assert r.json() == {"detail": "no user 'bob'", "status_code": 404}
+    assert api.session(api.admin, user_id="bob")["user_id"] == "bob"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"max_iterations": 0}, "max_iterations"),
+        ({"max_iterations": 51}, "max_iterations"),
+        ({"settings": {"cost_limit": -1}}, "settings.cost_limit"),
+        ({"settings": {"preferred_models": []}}, "settings.preferred_models"),
+        ({"user_id": ""}, "user_id"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_invalid_session_bodies_answer_422(api: Api, body: dict[str, object], field: str) -> None:
+    r = api.client.post("/api/sessions/", json=body, headers=api.alice)
+    assert r.status_code == 422
+    doc = r.json()
+    assert doc["status_code"] == 422
+    assert doc["detail"].startswith(f"{field}:")
+
+
+def test_unknown_preferred_model_answers_400(api: Api) -> None:
+    r = api.client.post("/api/sessions/", json={"settings": {"preferred_models": ["gpt-17"]}}, headers=api.alice)
+    assert r.status_code == 400
+    assert "unknown model 'gpt-17'" in r.json()["detail"]
+
+
+def test_malformed_json_answers_400(api: Api) -> None:
+    r = api.client.post(
+        "/api/sessions/", content=b'{"user_id": ', headers={**api.alice, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 400
+    assert r.json() == {"detail": "the request body is not valid JSON", "status_code": 400}
+
+
+def test_get_session(api: Api) -> None:
+    created = api.session()
+    r = api.client.get(f"/api/sessions/{created['_id']}", headers=api.alice)
+    assert r.status_code == 200
+    assert r.json() == created
+
+
+def test_sessions_of_other_users_answer_404_as_missing_ones(api: Api) -> None:
+    sid = api.session()["_id"]
+    mine = api.client.get(f"/api/sessions/{sid}", headers=api.bob)
+    missing = api.client.get("/api/sessions/0123456789abcdef01234567", headers=api.bob)
+    assert mine.status_code == missing.status_code == 404
+    assert mine.json() == {"detail": f"no session {sid!r}", "status_code": 404}
+    assert (
+        api.client.patch(f"/api/sessions/{sid}/status", json={"status": "paused"}, headers=api.bob).status_code == 404
+    )
+    assert api.client.get(f"/api/sessions/{sid}", headers=api.admin).status_code == 200
+
+
+def test_a_malformed_id_answers_404(api: Api) -> None:
+    r = api.client.get("/api/sessions/not-an-id", headers=api.alice)
+    assert r.status_code == 404
+    assert "24 hexadecimal digits" in r.json()["detail"]
+
+
+def test_list_user_sessions(api: Api) -> None:
+    first, second = api.session(), api.session()
+    api.session(api.bob)
+    r = api.client.get("/api/sessions/user/alice", headers=api.alice)
+    assert r.status_code == 200
+    assert [s["_id"] for s in r.json()] == [first["_id"], second["_id"]]
+    assert [
+        s["_id"] for s in api.client.get("/api/sessions/user/alice?limit=1&offset=1", headers=api.alice).json()
+    ] == [second["_id"]]
+    assert api.client.get("/api/sessions/user/bob", headers=api.alice).status_code == 404
+    assert len(api.client.get("/api/sessions/user/bob", headers=api.admin).json()) == 1
+    assert api.client.get("/api/sessions/user/alice?limit=0", headers=api.alice).status_code == 422
+
+
+def test_status_transitions_and_session_end(api: Api) -> None:
+    sid = api.session()["_id"]
+
+    def patch(status: str) -> dict[str, object]:
+        r = api.client.patch(f"/api/sessions/{sid}/status", json={"status": status}, headers=api.alice)
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    assert patch("paused")["session_end"] is None
+    assert patch("active")["status"] == "active"
+    done = patch("completed")
+    assert done["status"] == "completed"
+    assert done["session_end"] is not None
+    r = api.client.patch(f"/api/sessions/{sid}/status", json={"status": "active"}, headers=api.alice)
+    assert r.status_code == 409
+    assert r.json()["detail"] == (
+        "a session cannot go from 'completed' to 'active'; allowed from 'completed': none (it is final)"
+    )
+
+
+def test_an_unknown_status_answers_422(api: Api) -> None:
+    sid = api.session()["_id"]
+    r = api.client.patch(f"/api/sessions/{sid}/status", json={"status": "finished"}, headers=api.alice)
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("status: Input should be 'active', 'paused', 'completed' or 'cancelled'")
+
+
+def test_requests_without_a_valid_key_answer_401(api: Api) -> None:
+    for headers in ({}, {"Authorization": "Bearer ox_nope"}, {"X-API-Key": "ox_nope"}, {"Authorization": "Basic x"}):
+        r = api.client.post("/api/sessions/", json={}, headers=headers)
+        assert r.status_code == 401
+        assert r.headers["WWW-Authenticate"] == "Bearer"
+        assert r.json()["status_code"] == 401
+    assert api.client.post("/api/sessions/", json={}, headers={"X-API-Key": api.keys["alice"]}).status_code == 201
+
+
+def test_wrong_method_answers_405_in_the_error_format(api: Api) -> None:
+    r = api.client.delete("/api/sessions/", headers=api.alice)
+    assert r.status_code == 405
+    assert r.json() == {"detail": "Method Not Allowed", "status_code": 405}

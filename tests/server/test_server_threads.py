@@ -1,0 +1,69 @@
+"""Threads API: creation in an active session, reading, listing, tenant isolation."""
+
+from __future__ import annotations
+
+from .conftest import Api
+
+
+def test_create_thread_answers_201(api: Api) -> None:
+    sid = api.session()["_id"]
+    body = {
+        "session_id": sid,
+        "original_prompt": "Write a Python function to calculate fibonacci numbers",
+        "domain": "coding",
+        "context": "This is for a beginner programming tutorial",
+    }
+    r = api.client.post("/api/threads/", json=body, headers=api.alice)
+    assert r.status_code == 201
+    doc = r.json()
+    assert {k: doc[k] for k in body} == body
+    assert doc["user_id"] == "alice"
+    assert {"_id", "created_at", "updated_at"} <= set(doc)
+
+
+def test_get_and_list_threads(api: Api) -> None:
+    sid = api.session()["_id"]
+    first, second = api.thread(sid), api.thread(sid, domain="math")
+    r = api.client.get(f"/api/threads/{first['_id']}", headers=api.alice)
+    assert r.status_code == 200
+    assert r.json() == first
+    listed = api.client.get(f"/api/threads/session/{sid}", headers=api.alice)
+    assert [t["_id"] for t in listed.json()] == [first["_id"], second["_id"]]
+
+
+def test_threads_of_other_users_answer_404(api: Api) -> None:
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    assert api.client.get(f"/api/threads/{tid}", headers=api.bob).status_code == 404
+    assert api.client.get(f"/api/threads/session/{sid}", headers=api.bob).status_code == 404
+    r = api.client.post("/api/threads/", json={"session_id": sid, "original_prompt": "hi"}, headers=api.bob)
+    assert r.status_code == 404
+    assert r.json() == {"detail": f"no session {sid!r}", "status_code": 404}
+    assert api.client.get(f"/api/threads/{tid}", headers=api.admin).status_code == 200
+
+
+def test_no_thread_in_a_session_that_is_not_active(api: Api) -> None:
+    sid = api.session()["_id"]
+    api.client.patch(f"/api/sessions/{sid}/status", json={"status": "paused"}, headers=api.alice)
+    r = api.client.post("/api/threads/", json={"session_id": sid, "original_prompt": "hi"}, headers=api.alice)
+    assert r.status_code == 409
+    assert "paused" in r.json()["detail"]
+
+
+def test_invalid_thread_bodies_answer_422(api: Api) -> None:
+    sid = api.session()["_id"]
+    for body, field in (
+        ({"session_id": sid, "original_prompt": ""}, "original_prompt"),
+        ({"session_id": sid, "original_prompt": "x", "domain": "cooking"}, "domain"),
+        ({"original_prompt": "x"}, "session_id"),
+    ):
+        r = api.client.post("/api/threads/", json=body, headers=api.alice)
+        assert r.status_code == 422, body
+        assert r.json()["detail"].startswith(f"{field}:")
+
+
+def test_a_blank_prompt_is_refused_by_the_library_with_400(api: Api) -> None:
+    sid = api.session()["_id"]
+    r = api.client.post("/api/threads/", json={"session_id": sid, "original_prompt": "   "}, headers=api.alice)
+    assert r.status_code == 400
+    assert r.json()["detail"] == "the prompt is empty: give the text to orchestrate"

@@ -1,0 +1,140 @@
+"""`/ws/{session_id}`: replay with `since`, live events, heartbeats, events of other processes, slow clients."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from starlette.testclient import WebSocketDenialResponse
+from starlette.websockets import WebSocketDisconnect
+
+from orchestratex import Orchestrator
+from orchestratex.events import OrchestrationStarted
+from orchestratex.server import CLOSE_TOO_SLOW, ServerState
+
+from .conftest import Api
+
+TERMINAL = ("orchestration_completed", "orchestration_failed")
+
+
+def receive_until_end(ws: Any) -> list[dict[str, Any]]:
+    events = []
+    while True:
+        message = json.loads(ws.receive_text())
+        if message["type"] == "heartbeat":
+            continue
+        events.append(message)
+        if message["type"] in TERMINAL:
+            return events
+
+
+def test_live_events_then_replay_since(api: Api) -> None:
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice) as ws:
+        oid = api.start(tid, settings={"max_iterations": 2})["_id"]
+        live = receive_until_end(ws)
+    assert [e["seq"] for e in live] == list(range(1, len(live) + 1))
+    assert live[0]["type"] == "orchestration_started"
+    assert {"model_selected", "response_generated", "evaluation_completed"} <= {e["type"] for e in live}
+    assert all(e["orchestration_id"] == oid and e["thread_id"] == tid and e["session_id"] == sid for e in live)
+    first = live[0]
+    assert {"type", "thread_id", "timestamp"} <= set(first)
+    selected = next(e for e in live if e["type"] == "model_selected")
+    assert selected["model_name"] and selected["reasoning"]
+    generated = next(e for e in live if e["type"] == "response_generated")
+    assert generated["response_preview"] and generated["tokens_used"] > 0
+    judged = next(e for e in live if e["type"] == "evaluation_completed")
+    assert judged["evaluator_model"] and 0 <= judged["score"] <= 10 and "feedback" in judged
+    done = live[-1]
+    assert {"final_response", "iterations", "final_score", "total_cost"} <= set(done)
+
+    with api.client.websocket_connect(f"/ws/{sid}?since=2&token={api.keys['alice']}") as ws:
+        assert receive_until_end(ws) == live[2:]
+
+
+def test_heartbeats_carry_the_last_seq(make_api: Callable[..., Api]) -> None:
+    api = make_api(heartbeat_s=0.05)
+    sid = api.session()["_id"]
+    with api.client.websocket_connect(f"/ws/{sid}", headers={"X-API-Key": api.keys["alice"]}) as ws:
+        beat = json.loads(ws.receive_text())
+    assert beat["type"] == "heartbeat"
+    assert beat["session_id"] == sid and beat["seq"] == 0 and beat["timestamp"]
+
+
+def test_events_of_another_process_sharing_the_store_are_streamed(make_api: Callable[..., Api]) -> None:
+    api = make_api(poll_interval_s=0.02)
+    sid = api.session()["_id"]
+    other = Orchestrator(store=api.store)  # not the app's orchestrator: its events bypass the app
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice) as ws:
+        result = api.client.portal.call(lambda: other.run("Explain photosynthesis briefly", session=sid))
+        events = receive_until_end(ws)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[-1]["orchestration_id"] == result.id
+
+
+def test_a_slow_subscriber_is_closed_with_4008_and_loses_nothing_on_reconnect(make_api: Callable[..., Api]) -> None:
+    api = make_api(heartbeat_s=0.05, ws_queue_size=3)
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    stored = api.wait(api.start(tid)["_id"])
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice) as ws:
+        replayed = receive_until_end(ws)
+        assert json.loads(ws.receive_text())["type"] == "heartbeat"  # now waiting for live events
+        last = replayed[-1]["seq"]
+        state: ServerState = api.client.app.state.server  # type: ignore[attr-defined]
+
+        def burst() -> None:  # faster than any socket: the sender gets no chance to drain in between
+            for seq in range(last + 1, last + 11):
+                state.hub.publish(
+                    OrchestrationStarted(
+                        orchestration_id=stored["_id"],
+                        thread_id=tid,
+                        session_id=sid,
+                        seq=seq,
+                        prompt="x",
+                        domain="general",
+                        max_iterations=1,
+                        evaluation_threshold=8,
+                    )
+                )
+
+        api.client.portal.call(burst)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                ws.receive_text()
+    assert closed.value.code == CLOSE_TOO_SLOW
+    assert "since" in closed.value.reason
+    with api.client.websocket_connect(f"/ws/{sid}?since=0", headers=api.alice) as ws:
+        assert receive_until_end(ws) == replayed
+
+
+@pytest.mark.parametrize(
+    ("path", "who", "status"),
+    [
+        ("/ws/{sid}", None, 401),
+        ("/ws/{sid}?token=ox_wrong", None, 401),
+        ("/ws/{sid}", "bob", 404),
+        ("/ws/0123456789abcdef01234567", "alice", 404),
+        ("/ws/{sid}?since=-1", "alice", 422),
+        ("/ws/{sid}?since=x", "alice", 422),
+    ],
+)
+def test_refused_handshakes_answer_http_errors(api: Api, path: str, who: str | None, status: int) -> None:
+    sid = api.session()["_id"]
+    headers = {"bob": api.bob, "alice": api.alice}.get(who or "", {})
+    with pytest.raises(WebSocketDenialResponse) as refused:
+        with api.client.websocket_connect(path.format(sid=sid), headers=headers):
+            pass
+    assert refused.value.status_code == status
+    assert refused.value.json()["status_code"] == status
+
+
+def test_an_admin_may_watch_any_session(api: Api) -> None:
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    api.wait(api.start(tid)["_id"])
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.admin) as ws:
+        assert receive_until_end(ws)[0]["seq"] == 1
