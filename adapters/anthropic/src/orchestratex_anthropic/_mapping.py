@@ -13,7 +13,7 @@ from orchestratex.exceptions import ContentFiltered, MalformedResponse, UserErro
 from orchestratex.providers import Generation, GenerationRequest
 from orchestratex.usage import Usage
 
-__all__ = ["generation_from_message", "json_object_text", "message_params"]
+__all__ = ["generation_from_message", "message_params", "unwrap_json_object"]
 
 JSON_INSTRUCTION = "Answer with a single JSON object and nothing else: no prose, no code fence."
 _FINISH = {
@@ -58,8 +58,12 @@ def _cut_at_whitespace_stops(text: str, stop: list[str] | None) -> tuple[str, bo
     return (text[: min(cuts)], True) if cuts else (text, False)
 
 
-def json_object_text(text: str) -> str:
-    """The JSON object in `text` (bare, in a code fence, or surrounded by prose), or `MalformedResponse`."""
+def unwrap_json_object(text: str) -> str:
+    """The JSON object in `text` (bare, in a code fence, or amid prose); `text` itself when there is none.
+
+    A judge's answer without JSON is passed through untouched: the evaluator's tolerant parser
+    still finds a score in prose like `8/10`.
+    """
     stripped = text.strip()
     candidates = [stripped]
     fenced = _FENCE.search(stripped)
@@ -75,7 +79,7 @@ def json_object_text(text: str) -> str:
             continue
         if isinstance(value, dict):
             return candidate
-    raise MalformedResponse(f"asked for a JSON object, got: {text[:200]!r}")
+    return text
 
 
 def _int(value: Any) -> int:
@@ -117,7 +121,7 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
     if cut:
         finish = "stop"
     if request.json_output:
-        text = json_object_text(text)
+        text = unwrap_json_object(text)
     return Generation(
         text=text,
         usage=tokens,

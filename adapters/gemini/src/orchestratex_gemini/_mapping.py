@@ -15,7 +15,7 @@ from orchestratex.exceptions import ContentFiltered, MalformedResponse, UserErro
 from orchestratex.providers import Generation, GenerationRequest
 from orchestratex.usage import Usage
 
-__all__ = ["NO_SDK_RETRIES", "generate_content_args", "generation_from_response", "json_object_text"]
+__all__ = ["NO_SDK_RETRIES", "generate_content_args", "generation_from_response", "unwrap_json_object"]
 
 NO_SDK_RETRIES = types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1))
 """Per-request HTTP options: one attempt, so even an injected client never retries (the orchestrator does)."""
@@ -48,8 +48,12 @@ def generate_content_args(request: GenerationRequest) -> dict[str, Any]:
     return {"model": request.model.version, "contents": contents, "config": config}
 
 
-def json_object_text(text: str) -> str:
-    """The JSON object in `text` (bare, in a code fence, or surrounded by prose), or `MalformedResponse`."""
+def unwrap_json_object(text: str) -> str:
+    """The JSON object in `text` (bare, in a code fence, or amid prose); `text` itself when there is none.
+
+    A judge's answer without JSON is passed through untouched: the evaluator's tolerant parser
+    still finds a score in prose like `8/10`.
+    """
     stripped = text.strip()
     candidates = [stripped]
     fenced = _FENCE.search(stripped)
@@ -65,7 +69,7 @@ def json_object_text(text: str) -> str:
             continue
         if isinstance(value, dict):
             return candidate
-    raise MalformedResponse(f"asked for a JSON object, got: {text[:200]!r}")
+    return text
 
 
 def _name(value: Any) -> str | None:
@@ -105,7 +109,7 @@ def generation_from_response(response: types.GenerateContentResponse, request: G
     parts = candidate.content.parts if candidate.content is not None else None
     text = "".join(p.text for p in parts or () if p.text and not p.thought)
     if request.json_output:
-        text = json_object_text(text)
+        text = unwrap_json_object(text)
     thoughts = _int(meta.thoughts_token_count)
     usage = Usage(
         input_tokens=meta.prompt_token_count,

@@ -19,9 +19,9 @@ __all__ = [
     "generation_from_chat",
     "generation_from_response",
     "is_reasoning_model",
-    "json_object_text",
     "response_params",
     "responses_only_models",
+    "unwrap_json_object",
 ]
 
 JSON_INSTRUCTION = "Answer with a single JSON object and nothing else."
@@ -94,8 +94,12 @@ def response_params(request: GenerationRequest, *, reasoning: bool) -> dict[str,
     return params
 
 
-def json_object_text(text: str) -> str:
-    """The JSON object in `text` (bare, in a code fence, or surrounded by prose), or `MalformedResponse`."""
+def unwrap_json_object(text: str) -> str:
+    """The JSON object in `text` (bare, in a code fence, or amid prose); `text` itself when there is none.
+
+    A judge's answer without JSON is passed through untouched: the evaluator's tolerant parser
+    still finds a score in prose like `8/10`.
+    """
     stripped = text.strip()
     candidates = [stripped]
     fenced = _FENCE.search(stripped)
@@ -111,7 +115,7 @@ def json_object_text(text: str) -> str:
             continue
         if isinstance(value, dict):
             return candidate
-    raise MalformedResponse(f"asked for a JSON object, got: {text[:200]!r}")
+    return text
 
 
 def _cut_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
@@ -124,7 +128,7 @@ def _generation(text: str, finish: str, usage: Usage, request: GenerationRequest
         text, cut = _cut_at_stop(text, request.stop)
         finish = "stop" if cut else finish
     if request.json_output:
-        text = json_object_text(text)
+        text = unwrap_json_object(text)
     return Generation(
         text=text, usage=usage, finish_reason=finish, model_name=request.model.name, cost=request.model.cost(usage)
     )
