@@ -532,6 +532,14 @@ class ProviderContract(ABC):
         assert result.final_model == self.fallback_profile().name
         assert result.final_response == "11"
 
+    async def test_orchestrated_timeout_is_retried_with_backoff(self, provider: Provider, server: MockServer) -> None:
+        waits = _Waits()
+        server.queue(Reply(fail="timeout"), self.success_reply(Usage(input_tokens=40, output_tokens=4), text="5"))
+        result = await self._orchestrate(provider, waits)
+        assert self._models_called(server) == ["main", "main"]
+        assert len(waits.seconds) == 1 and 0 <= waits.seconds[0] <= 0.01  # backoff: initial_wait with jitter
+        assert result.final_model == self.model_profile().name
+
     async def test_orchestrated_repeated_server_error_falls_back(self, provider: Provider, server: MockServer) -> None:
         failing = self.error_reply("server")
         server.queue(failing, failing, failing, self.success_reply(Usage(input_tokens=40, output_tokens=4), text="13"))
