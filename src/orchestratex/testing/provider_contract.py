@@ -16,7 +16,7 @@ class TestMyAdapterContract(ProviderContract):
     def make_provider(self, server: MockServer) -> MyProvider:
         return MyProvider(api_key="test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()))
 
-    def success_reply(self, usage: Usage, *, text: str, finish: str = "stop") -> Reply: ...
+    def success_reply(self, usage: Usage, *, text: str, finish: Literal["stop", "length"] = "stop") -> Reply: ...
     def error_reply(self, kind: ErrorKind, *, headers: Mapping[str, str] | None = None) -> Reply: ...
     def blocked_reply(self) -> Reply: ...
     def check_request(self, sent: RecordedRequest, request: GenerationRequest) -> None: ...
@@ -25,9 +25,10 @@ class TestMyAdapterContract(ProviderContract):
 
 Every scenario counts the HTTP requests the server received: one `generate()` makes exactly one
 request, even for a 429, a 500 or a timeout, because the orchestrator is the one retry owner.
-The end-to-end scenarios run a real `Orchestrator` with the adapter on the mock server: a 429
-followed by a success waits as the `Retry-After` header says, and a model that keeps answering
-500 is replaced by the next one.
+The end-to-end scenarios run a real `Orchestrator` with the adapter on the mock server (and a
+`FunctionProvider` judge): a 429 followed by a success waits as the `Retry-After` header says,
+attempts are bounded, a timeout is retried with backoff, and a model that keeps answering 500,
+is blocked by a content filter, or whose context window is too small is replaced by the next one.
 
 Needs pytest, and `httpx2` (or `httpx`) for the ready-made mock transports.
 """
