@@ -218,3 +218,10 @@ async def test_expired_counters_are_deleted_now_and_then(tmp_path: Path) -> None
         keys = {key for (key,) in conn.execute("SELECT key FROM counters")}
         conn.close()
         assert keys == {"kept", "busy"}
+
+
+async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, just some text that is long enough " * 200)
+    with pytest.raises(StoreError, match="cannot open SQLite database"):
+        await SQLiteStore(path).open()

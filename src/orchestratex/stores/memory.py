@@ -172,7 +172,9 @@ class MemoryStore(Store):
             raise ValueError("a new session cannot hold reserved budget (reserved_cost must be 0)")
         _check_amount("total_cost", session.total_cost)
         limit = session.settings.cost_limit
-        self._sessions[session.id] = session.model_copy(deep=True)
+        stored = _snapshot(session)
+        stored.__dict__["settings"] = _snapshot(session.settings)
+        self._sessions[session.id] = stored
         self._budgets[session.id] = _Budget(_to_pico(session.total_cost), None if limit is None else _to_pico(limit))
         self._sessions_by_user.setdefault(session.user_id, []).append(session.id)
         self._events[session.id] = []
@@ -185,10 +187,12 @@ class MemoryStore(Store):
         return session
 
     def _session_view(self, session: Session) -> Session:
-        view = session.model_copy(deep=True)
+        view = _snapshot(session)
+        fields = view.__dict__
+        fields["settings"] = _snapshot(session.settings)
         budget = self._budgets[session.id]
-        view.total_cost = _from_pico(budget.total)
-        view.reserved_cost = _from_pico(budget.reserved)
+        fields["total_cost"] = _from_pico(budget.total)
+        fields["reserved_cost"] = _from_pico(budget.reserved)
         return view
 
     async def get_session(self, session_id: str) -> Session:

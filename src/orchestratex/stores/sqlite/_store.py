@@ -189,15 +189,16 @@ class SQLiteStore(Store):
     def _open_sync(self) -> sqlite3.Connection:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn: sqlite3.Connection | None = None
         try:
             conn = connect(self.path)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
-        try:
             create_schema(conn)
             conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
-        except BaseException:
-            conn.close()
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
             raise
         return conn
 
