@@ -20,7 +20,7 @@ hypothesis. It sleeps a few tenths of a second in all, to let leases and counter
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -148,20 +148,21 @@ class StoreContract:
 
     async def test_unknown_ids_are_not_found(self, store: Store) -> None:
         missing = "0" * 24
-        for call in (
-            store.get_session(missing),
-            store.set_session_status(missing, "paused"),
-            store.get_thread(missing),
-            store.get_orchestration(missing),
-            store.list_events(missing),
-            store.reserve_budget(missing, missing, 0.1),
-            store.release_reservations(missing, missing),
-            store.claim(missing, "worker", 10),
-            store.session_analytics(missing),
-            store.create_thread(Thread(session_id=missing, user_id="u", original_prompt="p")),
-        ):
+        calls: list[Callable[[], Awaitable[object]]] = [
+            lambda: store.get_session(missing),
+            lambda: store.set_session_status(missing, "paused"),
+            lambda: store.get_thread(missing),
+            lambda: store.get_orchestration(missing),
+            lambda: store.list_events(missing),
+            lambda: store.reserve_budget(missing, missing, 0.1),
+            lambda: store.release_reservations(missing, missing),
+            lambda: store.claim(missing, "worker", 10),
+            lambda: store.session_analytics(missing),
+            lambda: store.create_thread(Thread(session_id=missing, user_id="u", original_prompt="p")),
+        ]
+        for call in calls:
             with pytest.raises(NotFound):
-                await call
+                await call()
         assert await store.get_api_key("no-such-hash") is None
 
     async def test_list_sessions_oldest_first_with_limit_and_offset(self, store: Store) -> None:
