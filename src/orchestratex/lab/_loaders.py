@@ -1,0 +1,272 @@
+"""Load outcome tables: RouterBench CSVs, RouteLLM's benchmark files, and a user's own history."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from ._table import OutcomeTable
+
+if TYPE_CHECKING:
+    from ..stores import Store
+
+__all__ = [
+    "DATA_ENV",
+    "ROUTELLM_STRONG",
+    "ROUTELLM_WEAK",
+    "ROUTERBENCH_TASKS",
+    "data_dir",
+    "load_history",
+    "load_routellm",
+    "load_routerbench",
+]
+
+DATA_ENV = "ORCHESTRATEX_ROUTING_DATA"
+"""Environment variable naming the routing data directory (the one holding `routerbench/` and `routellm/`)."""
+ROUTERBENCH_TASKS = ("arc_challenge", "mbpp", "winograde")
+"""The RouterBench files shipped in the data directory (file stems, as `<task>_<split>.csv`)."""
+ROUTELLM_STRONG = "gpt-4-1106-preview"
+ROUTELLM_WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+
+_COST = "|total_cost"
+_RESPONSE = "|model_response"
+
+
+def data_dir(root: str | Path | None = None) -> Path:
+    """The routing data directory: `$ORCHESTRATEX_ROUTING_DATA`, else `<root>/../shared/data/routing`.
+
+    `root` is the project root (the current directory when not given). The path may not exist:
+    check `.is_dir()` and skip what needs it.
+    """
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return Path(env).expanduser()
+    return (Path(root) if root is not None else Path.cwd()).resolve().parent / "shared" / "data" / "routing"
+
+
+def _open_dir(directory: str | Path, sub: str) -> Path:
+    path = Path(directory) / sub
+    if not path.is_dir():
+        raise FileNotFoundError(f"no {sub!r} directory in {str(directory)!r}: point {DATA_ENV} at the routing data")
+    return path
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    csv.field_size_limit(sys.maxsize)
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _prompt_text(cell: str) -> str:
+    """RouterBench stores a prompt as a Python list literal of strings: join its parts."""
+    if cell.startswith("["):
+        try:
+            parts = ast.literal_eval(cell)
+        except (ValueError, SyntaxError):
+            return cell
+        if isinstance(parts, list):
+            return "\n".join(str(p) for p in parts)
+    return cell
+
+
+def load_routerbench(
+    directory: str | Path, split: Literal["train", "test"], *, tasks: Sequence[str] = ROUTERBENCH_TASKS
+) -> OutcomeTable:
+    """RouterBench outcomes of `split` for `tasks`, concatenated: 1/0 correctness and dollar cost per model.
+
+    `directory` is the routing data directory (see `data_dir`). Rows with an empty quality or
+    cost cell are skipped, as the data's README says.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if not tasks:
+        raise ValueError("name at least one task")
+    folder = _open_dir(directory, "routerbench")
+    tables = []
+    for task in tasks:
+        path = folder / f"{task}_{split}.csv"
+        if not path.is_file():
+            known = sorted({p.stem.rsplit("_", 1)[0] for p in folder.glob("*.csv")})
+            raise FileNotFoundError(f"no RouterBench file {path.name!r} in {str(folder)!r}; tasks there: {known}")
+        tables.append(routerbench_table(_read_csv(path), name=f"routerbench/{task}_{split}", task=task))
+    return OutcomeTable.concat(tables, name=f"routerbench/{split}")
+
+
+def routerbench_table(rows: Sequence[dict[str, str]], *, name: str, task: str | None = None) -> OutcomeTable:
+    """An outcome table from rows of a RouterBench CSV (as `csv.DictReader` gives them)."""
+    if not rows:
+        raise ValueError(f"{name}: no rows")
+    models = tuple(c[: -len(_COST)] for c in rows[0] if c.endswith(_COST))
+    if not models:
+        raise ValueError(f"{name}: no '<model>|total_cost' columns: is this a RouterBench CSV?")
+    prompts: list[str] = []
+    quality: list[list[float]] = []
+    cost: list[list[float]] = []
+    chars: list[list[int]] = []
+    tasks: list[str] = []
+    ids: list[str] = []
+    for row in rows:
+        cells = [row.get(m, "") for m in models] + [row.get(m + _COST, "") for m in models]
+        if any(c is None or c.strip() == "" for c in cells):
+            continue
+        prompts.append(_prompt_text(row["prompt"]))
+        quality.append([float(row[m]) for m in models])
+        cost.append([float(row[m + _COST]) for m in models])
+        chars.append([len(row.get(m + _RESPONSE) or "") for m in models])
+        tasks.append(task or row.get("eval_name", "general"))
+        ids.append(row.get("sample_id") or str(len(ids)))
+    return OutcomeTable(
+        name=name,
+        models=models,
+        prompts=tuple(prompts),
+        quality=np.asarray(quality),
+        cost=np.asarray(cost),
+        tasks=tuple(tasks),
+        ids=tuple(ids),
+        output_chars=np.asarray(chars, dtype=np.float64),
+    )
+
+
+def _contaminated(folder: Path) -> set[str]:
+    path = folder / "contaminated_prompts.jsonl"
+    if not path.is_file():
+        return set()
+    with path.open(encoding="utf-8") as fh:
+        return {json.loads(line)["eval_prompt"].strip() for line in fh if line.strip()}
+
+
+def _truth(cell: str) -> float:
+    value = cell.strip().lower()
+    if value in ("true", "1", "1.0"):
+        return 1.0
+    if value in ("false", "0", "0.0"):
+        return 0.0
+    raise ValueError(f"expected True/False, got {cell!r}")
+
+
+def load_routellm(
+    directory: str | Path,
+    benchmark: Literal["gsm8k", "mmlu", "mt_bench"],
+    *,
+    exclude_contaminated: bool = True,
+) -> OutcomeTable:
+    """A RouteLLM evaluation set: the strong (GPT-4) and weak (Mixtral) model's quality on each prompt.
+
+    Columns are `(ROUTELLM_STRONG, ROUTELLM_WEAK)`; cost is 1 for a strong call and 0 for a weak
+    one, so a router's mean cost is its share of strong-model calls. GSM8K and MMLU quality is
+    1/0 correctness (MMLU's task is the subject); MT-Bench quality is the GPT-4 judge's score
+    (1–10) averaged over a question's two turns, the prompt is the first turn and the task the
+    category. Prompts listed in `contaminated_prompts.jsonl` are dropped unless told otherwise.
+    """
+    folder = _open_dir(directory, f"routellm/{benchmark}") if benchmark in ("gsm8k", "mmlu", "mt_bench") else None
+    if folder is None:
+        raise ValueError(f"benchmark must be 'gsm8k', 'mmlu' or 'mt_bench', got {benchmark!r}")
+    skip = _contaminated(folder) if exclude_contaminated else set()
+    if benchmark == "mt_bench":
+        return _mt_bench(folder, skip)
+    files = sorted(folder.glob("mmlu_*.csv")) if benchmark == "mmlu" else [folder / "gsm8k_responses.csv"]
+    prompts, quality, tasks = [], [], []
+    for path in files:
+        task = path.stem.removeprefix("mmlu_") if benchmark == "mmlu" else "gsm8k"
+        for row in _read_csv(path):
+            if row["prompt"].strip() in skip:
+                continue
+            prompts.append(row["prompt"])
+            quality.append([_truth(row[ROUTELLM_STRONG]), _truth(row[ROUTELLM_WEAK])])
+            tasks.append(task)
+    return _two_model_table(f"routellm/{benchmark}", prompts, quality, tasks)
+
+
+def _two_model_table(name: str, prompts: list[str], quality: list[list[float]], tasks: list[str]) -> OutcomeTable:
+    n = len(prompts)
+    cost = np.tile(np.array([1.0, 0.0]), (n, 1))
+    return OutcomeTable(
+        name=name,
+        models=(ROUTELLM_STRONG, ROUTELLM_WEAK),
+        prompts=tuple(prompts),
+        quality=np.asarray(quality, dtype=np.float64).reshape(n, 2),
+        cost=cost,
+        tasks=tuple(tasks),
+    )
+
+
+def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
+    with (folder / "question.jsonl").open(encoding="utf-8") as fh:
+        questions = [json.loads(line) for line in fh if line.strip()]
+    scores: dict[tuple[int, str], list[float]] = {}
+    with (folder / "judgements.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                j = json.loads(line)
+                scores.setdefault((int(j["question_id"]), j["model"]), []).append(float(j["score"]))
+    prompts, quality, tasks = [], [], []
+    for q in questions:
+        if q["turns"][0].strip() in skip:
+            continue
+        row = []
+        for model in (ROUTELLM_STRONG, ROUTELLM_WEAK):
+            got = scores.get((int(q["question_id"]), model))
+            if not got:
+                raise ValueError(f"MT-Bench question {q['question_id']} has no judgement of {model}")
+            row.append(sum(got) / len(got))
+        prompts.append(q["turns"][0])
+        quality.append(row)
+        tasks.append(q.get("category", "general"))
+    return _two_model_table("routellm/mt_bench", prompts, quality, tasks)
+
+
+async def load_history(
+    store: Store,
+    *,
+    session_id: str | None = None,
+    thread_id: str | None = None,
+    models: Iterable[str] | None = None,
+    page_size: int = 500,
+) -> OutcomeTable:
+    """A user's own orchestrations as an outcome table: the judges' score (0–10) and cost of each model tried.
+
+    One row per orchestration (its original prompt and domain); a model's cell holds its first
+    evaluated attempt in that orchestration. Models never tried on a prompt are unobserved (NaN):
+    fit a router on the table, or replay on `table.complete()`.
+    """
+    found: list[tuple[str, str, dict[str, tuple[float, float]]]] = []
+    offset = 0
+    while True:
+        page = await store.list_orchestrations(
+            session_id=session_id, thread_id=thread_id, limit=page_size, offset=offset
+        )
+        for orch in page:
+            cells: dict[str, tuple[float, float]] = {}
+            for it in sorted(orch.iterations, key=lambda i: i.index):
+                if it.evaluation is not None and it.model_name not in cells:
+                    cells[it.model_name] = (float(it.evaluation.score), float(it.cost))
+            if cells:
+                found.append((orch.prompt, orch.domain or "general", cells))
+        if len(page) < page_size:
+            break
+        offset += page_size
+    if not found:
+        raise ValueError("the store holds no evaluated orchestrations for this selection")
+    names = tuple(models) if models is not None else tuple(dict.fromkeys(m for _, _, c in found for m in c))
+    quality = np.full((len(found), len(names)), np.nan)
+    cost = np.full((len(found), len(names)), np.nan)
+    for r, (_, _, cells) in enumerate(found):
+        for c, model in enumerate(names):
+            if model in cells:
+                quality[r, c], cost[r, c] = cells[model]
+    return OutcomeTable(
+        name="history",
+        models=names,
+        prompts=tuple(p for p, _, _ in found),
+        quality=quality,
+        cost=cost,
+        tasks=tuple(d for _, d, _ in found),
+    )

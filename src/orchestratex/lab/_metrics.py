@@ -1,0 +1,159 @@
+"""Cost–quality curves and the metrics of RouterBench (AIQ) and RouteLLM (PGR, APGR, CPT)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+__all__ = ["Curve", "OperatingPoint", "aiq", "apgr", "cpt", "hull", "pgr"]
+
+
+@dataclass(frozen=True, slots=True)
+class OperatingPoint:
+    """What a router achieves at one setting of its cost knob, averaged over a table's prompts."""
+
+    cost: float
+    """Mean cost per prompt (US dollars, or the share of strong-model calls on a two-model set)."""
+    quality: float
+    """Mean quality per prompt, on the table's scale."""
+    knob: float | None = None
+    """The setting that produced it (e.g. `cost_weight`), when there is one."""
+    shares: Mapping[str, float] = field(default_factory=dict)
+    """Share of prompts routed to each model."""
+
+
+@dataclass(frozen=True, slots=True)
+class Curve:
+    """A router's operating points, cheapest first."""
+
+    name: str
+    points: tuple[OperatingPoint, ...]
+
+    def __post_init__(self) -> None:
+        if not self.points:
+            raise ValueError(f"curve {self.name!r} has no points")
+        object.__setattr__(self, "points", tuple(sorted(self.points, key=lambda p: (p.cost, -p.quality))))
+
+    @property
+    def max_cost(self) -> float:
+        return self.points[-1].cost
+
+    def best_within(self, max_cost: float) -> OperatingPoint | None:
+        """The best-quality point whose mean cost is at most `max_cost` (None if all cost more)."""
+        fitting = [p for p in self.points if p.cost <= max_cost]
+        return max(fitting, key=lambda p: (p.quality, -p.cost)) if fitting else None
+
+    def cheapest_reaching(self, quality: float) -> OperatingPoint | None:
+        """The cheapest point of at least `quality` (None if none reaches it)."""
+        reaching = [p for p in self.points if p.quality >= quality]
+        return min(reaching, key=lambda p: (p.cost, -p.quality)) if reaching else None
+
+    def hull(self) -> list[tuple[float, float]]:
+        """The non-decreasing convex hull of the points (see `hull`)."""
+        return hull([(p.cost, p.quality) for p in self.points])
+
+    def as_rows(self) -> list[dict[str, float | None]]:
+        """The points as plain dictionaries (cost, quality, knob)."""
+        return [{"cost": p.cost, "quality": p.quality, "knob": p.knob} for p in self.points]
+
+
+def hull(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The non-decreasing convex hull of (cost, quality) points, as RouterBench defines it.
+
+    The upper convex hull from the cheapest point (best quality among the cheapest) up to the
+    best-quality point (cheapest among the best): what a router can reach at each cost by
+    mixing its operating points at random, never paying more for less.
+    """
+    if not points:
+        raise ValueError("no points")
+    pts = sorted(set(points), key=lambda p: (p[0], -p[1]))
+    start = pts[0]
+    top = max(pts, key=lambda p: (p[1], -p[0]))
+    pts = [p for p in pts if start[0] <= p[0] <= top[0]]
+    upper: list[tuple[float, float]] = []
+    for p in pts:
+        if upper and p[0] == upper[-1][0]:
+            continue  # same cost, lower quality (sorted so)
+        while len(upper) >= 2:
+            (x1, y1), (x2, y2) = upper[-2], upper[-1]
+            if (x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1) >= 0:
+                upper.pop()
+            else:
+                break
+        upper.append(p)
+    out = [upper[0]]
+    for p in upper[1:]:
+        if p[1] > out[-1][1]:
+            out.append(p)
+    return out
+
+
+def aiq(curves: Sequence[Curve], *, max_cost: float | None = None) -> dict[str, float]:
+    """Average improvement in quality (RouterBench) of each curve.
+
+    The area under each curve's non-decreasing convex hull, extended flat to `max_cost` (by
+    default the largest cost among the compared curves), divided by `max_cost`. Nothing is
+    counted below a curve's cheapest point.
+    """
+    if not curves:
+        raise ValueError("no curves to compare")
+    top = max_cost if max_cost is not None else max(c.max_cost for c in curves)
+    if top <= 0:
+        raise ValueError("AIQ needs a positive largest cost")
+    result = {}
+    for curve in curves:
+        h = [p for p in curve.hull() if p[0] <= top]
+        if not h:
+            result[curve.name] = 0.0
+            continue
+        area = sum((x2 - x1) * (y1 + y2) / 2 for (x1, y1), (x2, y2) in itertools.pairwise(h))
+        area += (top - h[-1][0]) * h[-1][1]
+        result[curve.name] = area / top
+    return result
+
+
+def pgr(quality: float, *, weak: float, strong: float) -> float:
+    """Performance gap recovered (RouteLLM): (router − weak) / (strong − weak)."""
+    if strong == weak:
+        raise ValueError("PGR is undefined when the strong and weak models score the same")
+    return (quality - weak) / (strong - weak)
+
+
+def _pgr_line(curve: Curve, weak: float, strong: float) -> list[tuple[float, float]]:
+    """(share of strong calls, PGR) from 0 to 1, cheapest point first, pinned to the weak model at 0."""
+    pts = [(p.cost, pgr(p.quality, weak=weak, strong=strong)) for p in curve.points]
+    if any(not -1e-9 <= s <= 1 + 1e-9 for s, _ in pts):
+        raise ValueError(f"curve {curve.name!r}: costs must be shares of strong-model calls (0–1)")
+    if pts[0][0] > 0:
+        pts.insert(0, (0.0, 0.0))
+    if pts[-1][0] < 1:
+        pts.append((1.0, pts[-1][1]))
+    return pts
+
+
+def apgr(curve: Curve, *, weak: float, strong: float) -> float:
+    """Average PGR (RouteLLM): the area under PGR against the share of strong-model calls, 0 to 1.
+
+    The curve's costs must be shares of strong-model calls (as `load_routellm` tables give);
+    between points PGR is interpolated linearly, and past the last point it stays flat.
+    """
+    pts = _pgr_line(curve, weak, strong)
+    return sum((x2 - x1) * (y1 + y2) / 2 for (x1, y1), (x2, y2) in itertools.pairwise(pts))
+
+
+def cpt(curve: Curve, target: float, *, weak: float, strong: float) -> float | None:
+    """Call-performance threshold (RouteLLM): the least share of strong calls at which PGR reaches `target`.
+
+    `target` is a fraction (0.5 for CPT(50%)); linear between points; None when never reached.
+    """
+    pts = _pgr_line(curve, weak, strong)
+    prev = pts[0]
+    if prev[1] >= target:
+        return prev[0]
+    for point in pts[1:]:
+        if point[1] >= target:
+            (x1, y1), (x2, y2) = prev, point
+            return x1 + (x2 - x1) * (target - y1) / (y2 - y1)
+        prev = point
+    return None

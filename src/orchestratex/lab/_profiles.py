@@ -1,0 +1,71 @@
+"""Model profiles for a table's models, with prices that reproduce the table's per-prompt costs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..catalog import ModelProfile
+from ._deps import require
+from ._table import OutcomeTable
+
+__all__ = ["PriceFit", "fit_prices", "profiles_for"]
+
+CHARS_PER_TOKEN = 4.0
+"""The token estimate used when a table has text but no token counts."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceFit:
+    """Prices per 1k tokens fitted to one model's costs, and how well they reproduce them."""
+
+    model: str
+    input_cost_per_1k: float
+    output_cost_per_1k: float
+    relative_error: float
+    """Mean absolute error of the reproduced per-prompt costs, relative to their mean."""
+
+
+def fit_prices(table: OutcomeTable) -> list[PriceFit]:
+    """Non-negative input and output prices per 1k tokens that best reproduce each model's costs.
+
+    Tokens are estimated as characters / 4 (prompt in, answer out). Without answer lengths in
+    the table, one blended price per 1k prompt tokens is fitted.
+    """
+    nnls = require("scipy.optimize").nnls
+    prompt_tokens = np.asarray([len(p) for p in table.prompts], dtype=np.float64) / CHARS_PER_TOKEN
+    fits = []
+    for j, model in enumerate(table.models):
+        rows = table.observed[:, j]
+        y = table.cost[rows, j]
+        x_in = prompt_tokens[rows] / 1000
+        if table.output_chars is not None:
+            x = np.stack([x_in, table.output_chars[rows, j] / CHARS_PER_TOKEN / 1000], axis=1)
+            (p_in, p_out), _ = nnls(x, y)
+        else:
+            (p_in,), _ = nnls(x_in[:, None], y)
+            p_out = p_in
+            x = np.stack([x_in, np.zeros_like(x_in)], axis=1)
+        reproduced = x @ np.array([p_in, p_out if table.output_chars is not None else 0.0])
+        mean = float(y.mean()) if y.size else 0.0
+        error = float(np.abs(reproduced - y).mean() / mean) if mean > 0 else 0.0
+        fits.append(PriceFit(model, float(p_in), float(p_out), error))
+    return fits
+
+
+def profiles_for(table: OutcomeTable, *, provider: str = "lab") -> list[ModelProfile]:
+    """One `ModelProfile` per table model, named `<provider>:<model>`, priced by `fit_prices`.
+
+    The profile's `version` is the table's model name, so routers and `replay` match them.
+    """
+    return [
+        ModelProfile(
+            name=f"{provider}:{fit.model}",
+            provider=provider,
+            version=fit.model,
+            input_cost_per_1k=round(fit.input_cost_per_1k, 9),
+            output_cost_per_1k=round(fit.output_cost_per_1k, 9),
+        )
+        for fit in fit_prices(table)
+    ]

@@ -1,0 +1,212 @@
+"""Replay routers over an outcome table, offline: no provider is called, the table says what each answer scored."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..catalog import ModelProfile
+from ..routing import Router, RoutingFeedback, Task
+from ..routing.fitted import FittedRouter
+from ._metrics import Curve, OperatingPoint
+from ._table import FloatArray, IntArray, OutcomeTable
+
+__all__ = [
+    "Replay",
+    "default_cost_weights",
+    "fitted_curve",
+    "oracle_curve",
+    "random_point",
+    "ranking_curve",
+    "replay",
+    "single_model_points",
+    "sweep",
+    "zero_router_curve",
+]
+
+
+def _point(table: OutcomeTable, choice: IntArray, knob: float | None = None) -> OperatingPoint:
+    rows = np.arange(len(table))
+    counts = np.bincount(choice, minlength=len(table.models)) / max(len(table), 1)
+    return OperatingPoint(
+        cost=float(table.cost[rows, choice].mean()),
+        quality=float(table.quality[rows, choice].mean()),
+        knob=knob,
+        shares={m: float(s) for m, s in zip(table.models, counts, strict=True) if s > 0},
+    )
+
+
+def default_cost_weights(cost: FloatArray, count: int = 160) -> list[float]:
+    """Cost-knob values spanning "quality only" (0) to "cheapest only", log-spaced for a cost scale like `cost`."""
+    positive = cost[cost > 0]
+    if positive.size == 0:
+        return [0.0]
+    low, high = 1e-3 / float(positive.max()), 10.0 / float(positive.min())
+    return [0.0, *np.geomspace(low, high, count - 1).tolist()]
+
+
+def sweep(
+    table: OutcomeTable,
+    predicted_quality: FloatArray,
+    predicted_cost: FloatArray,
+    *,
+    name: str,
+    cost_weights: Sequence[float] | None = None,
+) -> Curve:
+    """The curve of the rule `argmax(predicted quality − w × predicted cost)` at each cost weight `w`.
+
+    Predictions are (rows, models) arrays aligned with `table.models`; the outcome of each
+    choice is read from the table.
+    """
+    table.require_complete()
+    shape = (len(table), len(table.models))
+    if predicted_quality.shape != shape or predicted_cost.shape != shape:
+        raise ValueError(f"predictions must have shape {shape} (rows, models of {table.name!r})")
+    weights = default_cost_weights(predicted_cost) if cost_weights is None else list(cost_weights)
+    points = [_point(table, np.argmax(predicted_quality - w * predicted_cost, axis=1), w) for w in weights]
+    return Curve(name, tuple(points))
+
+
+def ranking_curve(table: OutcomeTable, gain: FloatArray, *, name: str, strong: int = 0) -> Curve:
+    """A two-model router's curve: send the `k` prompts of highest `gain` to model `strong`, for every k.
+
+    `gain` is the router's score for "the strong model is needed" (e.g. predicted quality of
+    strong − weak). This is the threshold sweep RouteLLM's APGR and CPT are computed on.
+    """
+    table.require_complete()
+    if len(table.models) != 2:
+        raise ValueError("a ranking curve is for two-model tables")
+    if gain.shape != (len(table),):
+        raise ValueError(f"gain must have one value per row ({len(table)})")
+    weak = 1 - strong
+    order = np.argsort(-gain, kind="stable")
+    choice = np.full(len(table), weak, dtype=np.int64)
+    points = [_point(table, choice.copy(), 0.0)]
+    for k, row in enumerate(order, start=1):
+        choice[row] = strong
+        points.append(_point(table, choice.copy(), float(k)))
+    return Curve(name, tuple(points))
+
+
+def single_model_points(table: OutcomeTable) -> dict[str, OperatingPoint]:
+    """Each model alone: its mean cost and quality."""
+    table.require_complete()
+    return {m: _point(table, np.full(len(table), j, dtype=np.int64)) for j, m in enumerate(table.models)}
+
+
+def random_point(table: OutcomeTable) -> OperatingPoint:
+    """Routing uniformly at random among all models (in expectation)."""
+    table.require_complete()
+    m = len(table.models)
+    return OperatingPoint(
+        cost=float(table.cost.mean()),
+        quality=float(table.quality.mean()),
+        shares=dict.fromkeys(table.models, 1 / m),
+    )
+
+
+def zero_router_curve(table: OutcomeTable) -> Curve:
+    """RouterBench's zero router: random mixtures of single models, i.e. the hull of their points."""
+    points = single_model_points(table)
+    return Curve("zero router (random mix)", tuple(OperatingPoint(p.cost, p.quality) for p in points.values()))
+
+
+def oracle_curve(table: OutcomeTable, *, cost_weights: Sequence[float] | None = None) -> Curve:
+    """The oracle: knows every outcome in advance, best quality − w × cost for each weight `w`.
+
+    At `w = 0` it picks, for each prompt, the best model and among those the cheapest.
+    """
+    table.require_complete()
+    tie_break = table.quality - 1e-9 * table.cost / max(float(table.cost.max()), 1e-30)
+    weights = default_cost_weights(table.cost) if cost_weights is None else list(cost_weights)
+    points = [_point(table, np.argmax(tie_break - w * table.cost, axis=1), w) for w in weights]
+    return Curve("oracle", tuple(points))
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a router chose on each row of a table, and what that earned and cost."""
+
+    table: OutcomeTable
+    choices: IntArray
+    """The column chosen on each row."""
+
+    @property
+    def quality(self) -> FloatArray:
+        return self.table.quality[np.arange(len(self.table)), self.choices]
+
+    @property
+    def cost(self) -> FloatArray:
+        return self.table.cost[np.arange(len(self.table)), self.choices]
+
+    def point(self, start: int = 0, stop: int | None = None) -> OperatingPoint:
+        """Mean cost and quality over rows `start:stop` (e.g. the last half of a stream)."""
+        rows = np.arange(len(self.table))[start:stop]
+        if rows.size == 0:
+            raise ValueError("no rows in that range")
+        return _point(self.table.subset(rows), self.choices[rows])
+
+
+def _profile_index(table: OutcomeTable, profiles: Sequence[ModelProfile]) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for p in profiles:
+        col = next((j for j, m in enumerate(table.models) if m in (p.name, p.version)), None)
+        if col is None:
+            raise ValueError(f"profile {p.name!r} names no model of table {table.name!r}")
+        index[p.name] = col
+    missing = set(range(len(table.models))) - set(index.values())
+    if missing:
+        raise ValueError(f"no profile for {[table.models[j] for j in sorted(missing)]}")
+    return index
+
+
+async def replay(
+    router: Router,
+    table: OutcomeTable,
+    profiles: Sequence[ModelProfile],
+    *,
+    learn: bool = True,
+    score_scale: float | None = None,
+) -> Replay:
+    """Run `router` over the table's prompts in order, as a stream, without calling any provider.
+
+    Each prompt becomes a `Task` (its table task as the domain) routed among `profiles` (one
+    per table model, matched by name or version: see `profiles_for`). With `learn=True` the
+    router then observes the chosen model's outcome only (bandit feedback): a score on the
+    0–10 scale (`quality × score_scale`, by default 10 for 0/1 tables and 1 for 1–10 ones), its
+    cost, and its output tokens when the table knows them.
+    """
+    table.require_complete()
+    index = _profile_index(table, profiles)
+    scale = score_scale if score_scale is not None else (10.0 if float(table.quality.max()) <= 1 else 1.0)
+    chars = table.output_chars
+    choices = np.empty(len(table), dtype=np.int64)
+    for row, prompt in enumerate(table.prompts):
+        domain = table.task_of(row)
+        task = Task(prompt=prompt, domain=domain, original_prompt=prompt, input_tokens=len(prompt.encode()))
+        decision = await router.select(task, profiles)
+        if decision.model_name not in index:
+            raise ValueError(f"router {router.name!r} chose {decision.model_name!r}, which is not a candidate")
+        col = index[decision.model_name]
+        choices[row] = col
+        if learn:
+            await router.observe(
+                RoutingFeedback(
+                    domain=domain,
+                    model_name=decision.model_name,
+                    score=float(min(10.0, max(0.0, table.quality[row, col] * scale))),
+                    cost=float(table.cost[row, col]),
+                    latency_ms=0.0,
+                    output_tokens=int(chars[row, col] / 4) if chars is not None else 0,
+                    prompt=prompt,
+                )
+            )
+    return Replay(table, choices)
+
+
+def fitted_curve(router: FittedRouter, table: OutcomeTable, *, name: str | None = None) -> Curve:
+    """The curve of a fitted router's `quality − w × cost` rule over `table` (predictions made once)."""
+    q, c = router.predict_table(table.with_models(*router.models))
+    return sweep(table.with_models(*router.models), q, c, name=name or router.name)

@@ -1,0 +1,202 @@
+"""`OutcomeTable`: what each model scored and cost on each prompt, the raw material of the lab."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["FloatArray", "IntArray", "OutcomeTable"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class OutcomeTable:
+    """Per-prompt outcomes of several models: one row a prompt, one column a model.
+
+    `quality` is on the data's own scale (1/0 for correct/wrong, or a 1–10 judge score);
+    `cost` is US dollars per call (or a relative cost where the data has no prices, as for
+    RouteLLM's two-model sets: 1 for the strong model, 0 for the weak one). A cell that was
+    never observed (a user's own history only shows the models it routed to) is NaN in both;
+    a fitted router learns from the observed cells, a replay needs `complete()` rows.
+    """
+
+    name: str
+    """What the table holds (e.g. `routerbench/test`)."""
+    models: tuple[str, ...]
+    """Model names, in column order."""
+    prompts: tuple[str, ...]
+    """The prompt of each row."""
+    quality: FloatArray
+    """(rows, models) quality of each model's answer."""
+    cost: FloatArray
+    """(rows, models) what each model's call cost."""
+    tasks: tuple[str, ...] = ()
+    """The task (benchmark or domain) of each row; empty when unknown."""
+    ids: tuple[str, ...] = ()
+    """A stable identifier of each row; row numbers when not given."""
+    output_chars: FloatArray | None = field(default=None, repr=False)
+    """(rows, models) length in characters of each model's answer, when known (for token estimates)."""
+
+    def __post_init__(self) -> None:
+        n, m = len(self.prompts), len(self.models)
+        if m == 0:
+            raise ValueError(f"table {self.name!r} has no models")
+        if len(set(self.models)) != m:
+            raise ValueError(f"table {self.name!r} names a model twice: {list(self.models)}")
+        quality = np.asarray(self.quality, dtype=np.float64)
+        cost = np.asarray(self.cost, dtype=np.float64)
+        for label, array in (("quality", quality), ("cost", cost)):
+            if array.shape != (n, m):
+                raise ValueError(f"table {self.name!r}: {label} has shape {array.shape}, expected {(n, m)}")
+            if np.any(np.isinf(array)):
+                raise ValueError(f"table {self.name!r}: {label} has infinite values")
+        if not np.array_equal(np.isnan(quality), np.isnan(cost)):
+            raise ValueError(f"table {self.name!r}: a cell is unobserved (NaN) in quality but not in cost, or back")
+        if np.any(cost < 0):
+            raise ValueError(f"table {self.name!r}: costs must be >= 0")
+        object.__setattr__(self, "quality", quality)
+        object.__setattr__(self, "cost", cost)
+        self._check_rows(n, m)
+
+    def _check_rows(self, n: int, m: int) -> None:
+        if self.tasks and len(self.tasks) != n:
+            raise ValueError(f"table {self.name!r}: {len(self.tasks)} tasks for {n} rows")
+        if not self.ids:
+            object.__setattr__(self, "ids", tuple(str(i) for i in range(n)))
+        elif len(self.ids) != n:
+            raise ValueError(f"table {self.name!r}: {len(self.ids)} ids for {n} rows")
+        if self.output_chars is not None:
+            chars = np.asarray(self.output_chars, dtype=np.float64)
+            if chars.shape != (n, m):
+                raise ValueError(f"table {self.name!r}: output_chars has shape {chars.shape}, expected {(n, m)}")
+            object.__setattr__(self, "output_chars", chars)
+
+    # -- shape --------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def __repr__(self) -> str:
+        return f"OutcomeTable({self.name!r}, rows={len(self)}, models={len(self.models)})"
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        """The distinct tasks, in order of first appearance."""
+        return tuple(dict.fromkeys(self.tasks))
+
+    def task_of(self, row: int) -> str:
+        """The task of `row` (`general` when the table has none)."""
+        return self.tasks[row] if self.tasks else "general"
+
+    def model_index(self, model: str) -> int:
+        """The column of `model`; a clear error when the table does not have it."""
+        try:
+            return self.models.index(model)
+        except ValueError:
+            raise KeyError(f"table {self.name!r} has no model {model!r}; it has {list(self.models)}") from None
+
+    @property
+    def observed(self) -> NDArray[np.bool_]:
+        """(rows, models) whether each cell was observed."""
+        return ~np.isnan(self.quality)
+
+    @property
+    def is_complete(self) -> bool:
+        """Whether every model's outcome is known on every row (what a replay needs)."""
+        return bool(self.observed.all())
+
+    def complete(self) -> OutcomeTable:
+        """Only the rows where every model's outcome is known."""
+        return self.subset(np.flatnonzero(self.observed.all(axis=1)), name=f"{self.name}[complete]")
+
+    def require_complete(self) -> None:
+        """Raise a clear error unless every cell is observed."""
+        if not self.is_complete:
+            missing = int((~self.observed).sum())
+            raise ValueError(
+                f"table {self.name!r} has {missing} unobserved outcomes; replaying a router needs every model's "
+                "outcome on every prompt: use table.complete() (or fit a router on it instead)"
+            )
+
+    # -- slicing ------------------------------------------------------------------------------
+    def subset(self, rows: Sequence[int] | IntArray, *, name: str | None = None) -> OutcomeTable:
+        """The table restricted to `rows` (in that order)."""
+        idx = np.asarray(rows, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"row index out of range for table {self.name!r} of {len(self)} rows")
+        pick = idx.tolist()
+        return OutcomeTable(
+            name=name or self.name,
+            models=self.models,
+            prompts=tuple(self.prompts[i] for i in pick),
+            quality=self.quality[idx],
+            cost=self.cost[idx],
+            tasks=tuple(self.tasks[i] for i in pick) if self.tasks else (),
+            ids=tuple(self.ids[i] for i in pick),
+            output_chars=None if self.output_chars is None else self.output_chars[idx],
+        )
+
+    def with_task(self, *tasks: str) -> OutcomeTable:
+        """Only the rows of the given tasks."""
+        unknown = set(tasks) - set(self.task_names)
+        if unknown:
+            raise KeyError(f"table {self.name!r} has no task {sorted(unknown)}; it has {list(self.task_names)}")
+        rows = [i for i, t in enumerate(self.tasks) if t in tasks]
+        return self.subset(rows, name=f"{self.name}[{','.join(tasks)}]")
+
+    def with_models(self, *models: str) -> OutcomeTable:
+        """Only the columns of the given models, in that order."""
+        cols = [self.model_index(m) for m in models]
+        return OutcomeTable(
+            name=self.name,
+            models=tuple(models),
+            prompts=self.prompts,
+            quality=self.quality[:, cols],
+            cost=self.cost[:, cols],
+            tasks=self.tasks,
+            ids=self.ids,
+            output_chars=None if self.output_chars is None else self.output_chars[:, cols],
+        )
+
+    def kfold(self, k: int = 5, *, seed: int = 0) -> Iterator[tuple[IntArray, IntArray]]:
+        """`k` (train rows, test rows) splits of a seeded shuffle, stratified by task when the table has tasks."""
+        if not 2 <= k <= len(self):
+            raise ValueError(f"k must be between 2 and the number of rows ({len(self)}), got {k}")
+        rng = np.random.default_rng(seed)
+        fold = np.empty(len(self), dtype=np.int64)
+        groups: dict[str, list[int]] = {}
+        for i in range(len(self)):
+            groups.setdefault(self.task_of(i), []).append(i)
+        offset = 0
+        for rows in groups.values():
+            perm = rng.permutation(np.asarray(rows, dtype=np.int64))
+            fold[perm] = (np.arange(len(perm)) + offset) % k
+            offset += len(perm)
+        everything = np.arange(len(self), dtype=np.int64)
+        for f in range(k):
+            yield everything[fold != f], everything[fold == f]
+
+    @staticmethod
+    def concat(tables: Sequence[OutcomeTable], *, name: str | None = None) -> OutcomeTable:
+        """Rows of several tables with the same models, one after the other."""
+        if not tables:
+            raise ValueError("nothing to concatenate")
+        models = tables[0].models
+        for t in tables[1:]:
+            if t.models != models:
+                raise ValueError(f"tables {tables[0].name!r} and {t.name!r} have different models")
+        chars = [t.output_chars for t in tables]
+        return OutcomeTable(
+            name=name or "+".join(t.name for t in tables),
+            models=models,
+            prompts=tuple(p for t in tables for p in t.prompts),
+            quality=np.concatenate([t.quality for t in tables]),
+            cost=np.concatenate([t.cost for t in tables]),
+            tasks=tuple(t.task_of(i) for t in tables for i in range(len(t))),
+            ids=tuple(i for t in tables for i in t.ids),
+            output_chars=None if any(c is None for c in chars) else np.concatenate(chars),  # type: ignore[arg-type]
+        )

@@ -1,0 +1,172 @@
+"""An online router for bandit feedback: Thompson sampling per (domain, model), pooled across domains."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..catalog import ModelProfile
+from ..records import RoutingDecision
+from ._base import Router, RoutingFeedback, Task
+
+if TYPE_CHECKING:
+    from ..stores import Store
+
+__all__ = ["ContextualRouter"]
+
+_CHARS_PER_TOKEN = 4.0
+
+
+@dataclass(slots=True)
+class _Stat:
+    n: int = 0
+    score_sum: float = 0.0
+    """Scores on the 0–1 scale."""
+    output_tokens_sum: int = 0
+
+
+class ContextualRouter(Router):
+    """Learns online which model is worth its price for each domain, from its own evaluation scores.
+
+    Only the chosen model's outcome is seen (bandit feedback). A model's expected score (0–1,
+    the judges' 0–10 divided by 10) in a domain is a normal posterior whose prior is the same
+    model's mean over *all* domains (worth `pool_strength` observations), itself starting from
+    `prior_mean` (worth `prior_strength`): a model seen doing well elsewhere starts ahead in a
+    new domain. The choice maximises
+
+        sampled expected score − cost_weight × expected cost in $
+
+    the same rule and knob as `FittedRouter`: `cost_weight` is how much score (0–1) a dollar is
+    worth. The expected cost uses the candidate's catalog prices at decision time, the prompt's
+    length and the output tokens observed for that model, so a price change moves the choice
+    at once. Exploration is Thompson sampling (`explore=True`): a model is tried in proportion
+    to the chance that it is the best value, so expensive models are explored only when their
+    plausible gain pays for their cost, and never when their expected cost exceeds the task's
+    remaining budget. Statistics persist in the orchestrator's store (router `name`).
+    """
+
+    name = "contextual"
+
+    def __init__(
+        self,
+        *,
+        cost_weight: float = 0.0,
+        explore: bool = True,
+        seed: int | None = None,
+        prior_mean: float = 0.5,
+        prior_strength: float = 1.0,
+        pool_strength: float = 2.0,
+        score_sd: float = 0.25,
+        default_output_tokens: int = 250,
+        name: str | None = None,
+    ) -> None:
+        if cost_weight < 0:
+            raise ValueError("cost_weight must be >= 0")
+        if not 0 <= prior_mean <= 1:
+            raise ValueError("prior_mean is on the 0–1 scale")
+        if prior_strength <= 0 or pool_strength <= 0 or score_sd <= 0:
+            raise ValueError("prior_strength, pool_strength and score_sd must be > 0")
+        if default_output_tokens < 0:
+            raise ValueError("default_output_tokens must be >= 0")
+        self.cost_weight = cost_weight
+        self.explore = explore
+        self.prior_mean = prior_mean
+        self.prior_strength = prior_strength
+        self.pool_strength = pool_strength
+        self.score_sd = score_sd
+        self.default_output_tokens = default_output_tokens
+        if name:
+            self.name = name
+        self._rng = random.Random(seed)
+        self._stats: dict[tuple[str, str], _Stat] = {}
+        self._pooled: dict[str, _Stat] = {}
+        self._store: Store | None = None
+
+    # -- learning -----------------------------------------------------------------------------
+    async def attach(self, store: Store) -> None:
+        self._store = store
+        for stat in await store.routing_stats(self.name):
+            self._add(stat.domain, stat.model_name, stat.n, stat.score_sum / 10, stat.output_tokens_sum)
+
+    async def observe(self, feedback: RoutingFeedback) -> None:
+        self.update(feedback)
+        if self._store is not None:
+            await self._store.record_routing_outcome(
+                self.name,
+                domain=feedback.domain,
+                model_name=feedback.model_name,
+                score=feedback.score,
+                cost=feedback.cost,
+                latency_ms=feedback.latency_ms,
+                output_tokens=feedback.output_tokens,
+            )
+
+    def update(self, feedback: RoutingFeedback) -> None:
+        """Add one observation in memory only (what `observe` does before persisting it)."""
+        if not 0 <= feedback.score <= 10:
+            raise ValueError(f"a score is on the 0–10 scale, got {feedback.score}")
+        self._add(feedback.domain, feedback.model_name, 1, feedback.score / 10, feedback.output_tokens)
+
+    def _add(self, domain: str, model: str, n: int, score_sum: float, output_tokens: int) -> None:
+        for stat in (self._stats.setdefault((domain, model), _Stat()), self._pooled.setdefault(model, _Stat())):
+            stat.n += n
+            stat.score_sum += score_sum
+            stat.output_tokens_sum += output_tokens
+
+    # -- beliefs ------------------------------------------------------------------------------
+    def posterior(self, model: str, domain: str) -> tuple[float, float, int]:
+        """(mean, standard deviation, observations) of the model's expected score (0–1) in `domain`."""
+        pooled = self._pooled.get(model, _Stat())
+        prior = (self.prior_strength * self.prior_mean + pooled.score_sum) / (self.prior_strength + pooled.n)
+        stat = self._stats.get((domain, model), _Stat())
+        weight = self.pool_strength + stat.n
+        return (self.pool_strength * prior + stat.score_sum) / weight, self.score_sd / math.sqrt(weight), stat.n
+
+    def expected_output_tokens(self, model: ModelProfile, domain: str) -> float:
+        for stat in (self._stats.get((domain, model.name)), self._pooled.get(model.name)):
+            if stat and stat.n:
+                return stat.output_tokens_sum / stat.n
+        return float(min(self.default_output_tokens, model.max_output_tokens))
+
+    def expected_cost(self, model: ModelProfile, task: Task) -> float:
+        """US dollars a call is expected to cost at the model's current catalog prices (0 when unpriced)."""
+        out = min(self.expected_output_tokens(model, task.domain), task.max_output_tokens)
+        inp = len(task.prompt) / _CHARS_PER_TOKEN
+        return (inp * (model.input_cost_per_1k or 0.0) + out * (model.output_cost_per_1k or 0.0)) / 1000
+
+    # -- choice -------------------------------------------------------------------------------
+    async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        return self.decide(task, candidates)
+
+    def decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        """The synchronous core of `select`."""
+        if not candidates:
+            raise ValueError("no candidates to route to")
+        costs = [self.expected_cost(m, task) for m in candidates]
+        affordable = [
+            (m, c)
+            for m, c in zip(candidates, costs, strict=True)
+            if task.remaining_budget is None or c <= task.remaining_budget
+        ]
+        if not affordable:
+            affordable = [min(zip(candidates, costs, strict=True), key=lambda mc: mc[1])]
+        rows = []
+        for model, cost in affordable:
+            mean, sd, n = self.posterior(model.name, task.domain)
+            drawn = self._rng.gauss(mean, sd) if self.explore else mean
+            rows.append((drawn - self.cost_weight * cost, mean, n, cost, model))
+        rows.sort(key=lambda r: r[0], reverse=True)
+        _, mean, n, cost, best = rows[0]
+        basis = "no observation yet" if n == 0 else f"{n} observed answer{'s' if n != 1 else ''}"
+        return RoutingDecision(
+            model_name=best.name,
+            reasoning=(
+                f"{best.name}: best sampled value for {task.domain} — expected score {mean * 10:.1f}/10 ({basis})"
+                f" at ~${cost:.5f}."
+            ),
+            scores={r[4].name: round(r[0], 6) for r in rows},
+            domain=task.domain,
+        )

@@ -1,0 +1,426 @@
+"""A router fitted on outcome data: predicts each model's quality for a prompt, then trades it against cost.
+
+Needs the `lab` extra (numpy; scikit-learn only to fit): `pip install 'orchestratex[lab]'`.
+
+    from orchestratex.lab import load_routerbench
+    from orchestratex.routing.fitted import FittedRouter
+
+    router = FittedRouter(cost_weight=100).fit(load_routerbench(data, "train"))
+    router.save("router.npz")
+    orchestrator = Orchestrator(router=FittedRouter.load("router.npz"), ...)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..catalog import ModelProfile
+from ..records import RoutingDecision
+from ._base import Router, Task
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from ..lab import OutcomeTable
+
+__all__ = ["FittedRouter", "TextFeaturizer"]
+
+_FORMAT = "orchestratex.fitted-router/1"
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _np() -> Any:
+    try:
+        import numpy
+    except ImportError as exc:  # pragma: no cover - numpy ships with the lab extra
+        raise ImportError("FittedRouter needs numpy: pip install 'orchestratex[lab]'") from exc
+    return numpy
+
+
+def _price(model: ModelProfile) -> float | None:
+    """A model's blended price per 1k tokens (None when unpriced)."""
+    if model.cost_per_1k_tokens is not None:
+        return model.cost_per_1k_tokens
+    if model.input_cost_per_1k is not None and model.output_cost_per_1k is not None:
+        return (model.input_cost_per_1k + model.output_cost_per_1k) / 2
+    return None
+
+
+class TextFeaturizer:
+    """Hashed TF-IDF of a prompt's words and word pairs: no vocabulary, no download, stable across processes.
+
+    Only the prompt's last paragraph (after the last blank line, at most `tail_chars`
+    characters) is read, so the question of a few-shot prompt is not drowned by its examples;
+    a few length features describe the whole prompt. Tokens are hashed with CRC-32 into
+    `2**bits` buckets; `idf` weights are learned by `fit`.
+    """
+
+    def __init__(self, *, bits: int = 18, tail_chars: int = 1500, bigrams: bool = True) -> None:
+        if not 8 <= bits <= 24:
+            raise ValueError("bits must be between 8 and 24")
+        if tail_chars <= 0:
+            raise ValueError("tail_chars must be > 0")
+        self.bits = bits
+        self.tail_chars = tail_chars
+        self.bigrams = bigrams
+        self.idf: NDArray[np.float64] | None = None
+
+    @property
+    def size(self) -> int:
+        return 1 << self.bits
+
+    def tokens(self, text: str) -> list[str]:
+        """The hashed tokens of `text`: tail words, tail word pairs, and length buckets."""
+        tail = text.rstrip().rsplit("\n\n", 1)[-1][-self.tail_chars :]
+        words = _WORD.findall(tail.lower())
+        tokens = ["w:" + w for w in words]
+        if self.bigrams:
+            tokens += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
+        tokens.append(f"len:{int(math.log2(1 + len(text)))}")
+        tokens.append(f"tail:{int(math.log2(1 + len(words)))}")
+        return tokens
+
+    def counts(self, text: str) -> dict[int, float]:
+        """Bucket → sublinear term frequency (1 + log count)."""
+        mask = self.size - 1
+        raw: dict[int, int] = {}
+        for tok in self.tokens(text):
+            h = zlib.crc32(tok.encode()) & mask
+            raw[h] = raw.get(h, 0) + 1
+        return {h: 1.0 + math.log(c) for h, c in raw.items()}
+
+    def fit(self, texts: Sequence[str]) -> TextFeaturizer:
+        """Learn inverse document frequencies (smoothed, as scikit-learn's `TfidfVectorizer`)."""
+        np = _np()
+        df = np.zeros(self.size)
+        for text in texts:
+            df[list(self.counts(text))] += 1
+        self.idf = np.log((1 + len(texts)) / (1 + df)) + 1.0
+        return self
+
+    def transform_one(self, text: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """(buckets, l2-normalised TF-IDF values) of one text."""
+        np = _np()
+        if self.idf is None:
+            raise RuntimeError("TextFeaturizer.fit must run before transform")
+        counts = self.counts(text)
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        val = np.fromiter(counts.values(), dtype=np.float64, count=len(counts)) * self.idf[idx]
+        norm = float(np.sqrt(val @ val))
+        return idx, (val / norm if norm > 0 else val)
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        """A scipy CSR matrix (rows, 2**bits) of the texts' features."""
+        np = _np()
+        from scipy import sparse
+
+        indptr, indices, values = [0], [], []
+        for text in texts:
+            idx, val = self.transform_one(text)
+            indices.append(idx)
+            values.append(val)
+            indptr.append(indptr[-1] + len(idx))
+        return sparse.csr_matrix(
+            (
+                np.concatenate(values) if values else np.zeros(0),
+                np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
+                np.asarray(indptr),
+            ),
+            shape=(len(texts), self.size),
+        )
+
+
+class FittedRouter(Router):
+    """Predicts each model's quality on a prompt from outcome data, then picks by value for money.
+
+    The prediction is the model's mean quality on the prompt's domain (shrunk toward its mean
+    over all domains by `domain_prior` pseudo-rows) plus a ridge regression of the residual on
+    the prompt's hashed TF-IDF features (`text=False` keeps the domain means alone: routing by
+    task). Quality is divided by `quality_scale` (1 for 0/1 correctness, 10 for judge scores),
+    so it lies in [0, 1].
+
+    The choice, among the candidates the router knows:
+
+    * `target_quality=None` (default): maximise `quality − cost_weight × expected cost in $`;
+      `cost_weight` is how much quality (on the 0–1 scale) a dollar is worth giving up.
+    * `target_quality=q`: the cheapest model expected to reach `q`, else the best expected one.
+
+    Expected cost is the model's mean cost per call on the domain in the training table, scaled
+    by the candidate's current catalog price relative to its price when the router was fitted
+    (`fit(..., profiles=...)`), so a price change moves the choice without refitting.
+    Candidates the router has never seen are used only when it knows none of them (then the
+    one with the best catalog `quality` prior wins).
+    """
+
+    name = "fitted"
+
+    def __init__(
+        self,
+        *,
+        cost_weight: float = 0.0,
+        target_quality: float | None = None,
+        alpha: float = 10.0,
+        text: bool = True,
+        domain_prior: float = 5.0,
+        featurizer: TextFeaturizer | None = None,
+    ) -> None:
+        if cost_weight < 0:
+            raise ValueError("cost_weight must be >= 0")
+        if target_quality is not None and not 0 <= target_quality <= 1:
+            raise ValueError("target_quality is on the 0–1 scale: between 0 and 1")
+        if alpha <= 0 or domain_prior < 0:
+            raise ValueError("alpha must be > 0 and domain_prior >= 0")
+        self.cost_weight = cost_weight
+        self.target_quality = target_quality
+        self.alpha = alpha
+        self.text = text
+        self.domain_prior = domain_prior
+        self.featurizer = featurizer or TextFeaturizer()
+        self.models: tuple[str, ...] = ()
+        self.quality_scale = 1.0
+        self._domains: dict[str, int] = {}
+        self._mean_q: Any = None  # (domains + 1, models): last row = over all domains
+        self._mean_c: Any = None
+        self._buckets: Any = None  # sorted hashed buckets with a coefficient
+        self._coef: Any = None  # (models, buckets)
+        self._fit_prices: dict[str, float] = {}
+
+    # -- fitting ------------------------------------------------------------------------------
+    @property
+    def fitted(self) -> bool:
+        return self._mean_q is not None
+
+    def fit(self, table: OutcomeTable, *, profiles: Sequence[ModelProfile] = ()) -> FittedRouter:
+        """Learn from `table` (unobserved cells are skipped); `profiles` give the prices the costs were paid at."""
+        np = _np()
+        if len(table) < 2:
+            raise ValueError(f"table {table.name!r} has {len(table)} rows: fitting needs at least 2")
+        observed = table.observed
+        if not observed.any(axis=0).all():
+            seen = [bool(s) for s in observed.any(axis=0)]
+            empty = [m for m, s in zip(table.models, seen, strict=True) if not s]
+            raise ValueError(f"table {table.name!r} has no outcome for {empty}")
+        top = float(np.nanmax(table.quality))
+        self.quality_scale = 1.0 if top <= 1.0 else 10.0
+        quality = table.quality / self.quality_scale
+        self.models = table.models
+        domains = [table.task_of(i) for i in range(len(table))]
+        self._domains = {d: i for i, d in enumerate(dict.fromkeys(domains))}
+        dom = np.asarray([self._domains[d] for d in domains])
+        self._mean_q = self._domain_means(quality, observed, dom)
+        self._mean_c = self._domain_means(np.where(observed, table.cost, np.nan), observed, dom)
+        by_name = {p.name: p for p in profiles} | {p.version: p for p in profiles}
+        self._fit_prices = {}
+        for m in self.models:
+            price = _price(by_name[m]) if m in by_name else None
+            if price:
+                self._fit_prices[m] = price
+        self._buckets = np.zeros(0, dtype=np.int64)
+        self._coef = np.zeros((len(self.models), 0))
+        if self.text:
+            self._fit_text(table, quality, observed, dom)
+        return self
+
+    def _domain_means(self, values: Any, observed: Any, dom: Any) -> Any:
+        np = _np()
+        v = np.where(observed, values, 0.0)
+        overall = v.sum(axis=0) / np.maximum(observed.sum(axis=0), 1)
+        out = np.empty((len(self._domains) + 1, values.shape[1]))
+        out[-1] = overall
+        for d in range(len(self._domains)):
+            rows = dom == d
+            n = observed[rows].sum(axis=0)
+            out[d] = (v[rows].sum(axis=0) + self.domain_prior * overall) / (n + self.domain_prior)
+        return out
+
+    def _fit_text(self, table: OutcomeTable, quality: Any, observed: Any, dom: Any) -> None:
+        np = _np()
+        try:
+            from sklearn.linear_model import Ridge
+        except ImportError as exc:
+            raise ImportError("fitting a FittedRouter needs scikit-learn: pip install 'orchestratex[lab]'") from exc
+        self.featurizer.fit(table.prompts)
+        x = self.featurizer.transform(table.prompts)
+        used = np.flatnonzero(np.asarray(x.getnnz(axis=0)) > 0)
+        x = x[:, used]
+        residual = quality - self._mean_q[dom]
+        coef = np.zeros((len(self.models), len(used)))
+        if observed.all():
+            coef[:] = Ridge(alpha=self.alpha, fit_intercept=False).fit(x, residual).coef_
+        else:
+            for j in range(len(self.models)):
+                rows = observed[:, j]
+                if rows.sum() >= 2:
+                    coef[j] = Ridge(alpha=self.alpha, fit_intercept=False).fit(x[rows], residual[rows, j]).coef_
+        self._buckets = used.astype(np.int64)
+        self._coef = coef
+
+    # -- prediction ---------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not self.fitted:
+            raise RuntimeError("this FittedRouter is not fitted: call fit(table) or FittedRouter.load(path)")
+
+    def predict_quality(self, prompt: str, domain: str = "general") -> NDArray[np.float64]:
+        """Expected quality (0–1) of each of `self.models` on `prompt`."""
+        np = _np()
+        self._check_fitted()
+        base = self._mean_q[self._domains.get(domain, -1)].copy()
+        if self.text and self._buckets.size:
+            idx, val = self.featurizer.transform_one(prompt)
+            pos = np.searchsorted(self._buckets, idx)
+            pos[pos >= self._buckets.size] = 0
+            hit = self._buckets[pos] == idx
+            base += self._coef[:, pos[hit]] @ val[hit]
+        return base  # type: ignore[no-any-return]
+
+    def predict_cost(self, domain: str = "general", prices: Mapping[str, float | None] | None = None) -> Any:
+        """Expected cost ($) of each of `self.models` on a prompt of `domain`, at `prices` (model → price per 1k)."""
+        np = _np()
+        self._check_fitted()
+        cost = self._mean_c[self._domains.get(domain, -1)].copy()
+        if prices:
+            scale = [
+                (prices[m] or 0.0) / self._fit_prices[m] if prices.get(m) is not None and m in self._fit_prices else 1.0
+                for m in self.models
+            ]
+            cost *= np.asarray(scale)
+        return cost
+
+    def predict_table(self, table: OutcomeTable) -> tuple[Any, Any]:
+        """(expected quality 0–1, expected cost) arrays of shape (rows, len(self.models)) for a whole table."""
+        np = _np()
+        self._check_fitted()
+        q = np.stack([self.predict_quality(p, table.task_of(i)) for i, p in enumerate(table.prompts)])
+        c = np.stack([self.predict_cost(table.task_of(i)) for i in range(len(table))])
+        return q, c
+
+    # -- choice -------------------------------------------------------------------------------
+    def choose(self, quality: Any, cost: Any) -> int:
+        """The index (into the arrays) of the model the router's rule picks from expected quality and cost."""
+        np = _np()
+        if self.target_quality is not None:
+            good = np.flatnonzero(quality >= self.target_quality)
+            if good.size:
+                return int(good[np.argmin(cost[good])])
+            return int(np.argmax(quality))
+        return int(np.argmax(quality - self.cost_weight * cost))
+
+    async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        return self.decide(task, candidates)
+
+    def decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        """The synchronous core of `select`."""
+        np = _np()
+        if not candidates:
+            raise ValueError("no candidates to route to")
+        self._check_fitted()
+        index = {m: j for j, m in enumerate(self.models)}
+        known = [(c, index.get(c.name, index.get(c.version))) for c in candidates]
+        pairs = [(c, j) for c, j in known if j is not None]
+        if not pairs:
+            best = max(candidates, key=lambda c: c.quality)
+            return RoutingDecision(
+                model_name=best.name,
+                reasoning=f"{best.name}: none of the candidates is in the fitted router's data; best catalog prior.",
+                scores={c.name: c.quality / 10 for c in candidates},
+                domain=task.domain,
+            )
+        text = task.original_prompt if task.iteration > 1 and task.original_prompt else task.prompt
+        q_all = self.predict_quality(text, task.domain)
+        c_all = self.predict_cost(task.domain, {self.models[j]: _price(c) for c, j in pairs})
+        cols = [j for _, j in pairs]
+        q, c = q_all[cols], c_all[cols]
+        pick = self.choose(q, c)
+        utility = q - self.cost_weight * c
+        chosen = pairs[pick][0]
+        rule = (
+            f"cheapest expected to reach {self.target_quality:.2f}"
+            if self.target_quality is not None
+            else f"best quality − {self.cost_weight:g}×cost"
+        )
+        return RoutingDecision(
+            model_name=chosen.name,
+            reasoning=(
+                f"{chosen.name}: {rule} for {task.domain} — expected quality {q[pick]:.2f} at ~${c[pick]:.5f}"
+                f" (fitted on {len(self._domains)} domain{'s' if len(self._domains) != 1 else ''})."
+            ),
+            scores={cand.name: round(float(u), 6) for (cand, _), u in zip(pairs, np.asarray(utility), strict=True)},
+            domain=task.domain,
+        )
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted router to `path` (a numpy `.npz`, no pickle); returns the path written."""
+        np = _np()
+        self._check_fitted()
+        path = Path(path)
+        meta = {
+            "format": _FORMAT,
+            "models": list(self.models),
+            "domains": list(self._domains),
+            "quality_scale": self.quality_scale,
+            "fit_prices": self._fit_prices,
+            "cost_weight": self.cost_weight,
+            "target_quality": self.target_quality,
+            "alpha": self.alpha,
+            "text": self.text,
+            "domain_prior": self.domain_prior,
+            "idf_unseen": float(self.featurizer.idf.max()) if self.featurizer.idf is not None else 1.0,
+            "featurizer": {
+                "bits": self.featurizer.bits,
+                "tail_chars": self.featurizer.tail_chars,
+                "bigrams": self.featurizer.bigrams,
+            },
+        }
+        idf = self.featurizer.idf if self.featurizer.idf is not None else np.zeros(0)
+        with path.open("wb") as fh:
+            np.savez_compressed(
+                fh,
+                meta=np.asarray(json.dumps(meta)),
+                mean_q=self._mean_q,
+                mean_c=self._mean_c,
+                buckets=self._buckets,
+                coef=self._coef,
+                idf=idf[self._buckets] if idf.size else idf,
+            )
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> FittedRouter:
+        """A router saved by `save`."""
+        np = _np()
+        try:
+            with np.load(Path(path), allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                arrays = {k: data[k] for k in ("mean_q", "mean_c", "buckets", "coef", "idf")}
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"{str(path)!r} is not a saved FittedRouter: {exc}") from exc
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"{str(path)!r} is not a saved FittedRouter (format {meta.get('format')!r})")
+        router = cls(
+            cost_weight=meta["cost_weight"],
+            target_quality=meta["target_quality"],
+            alpha=meta["alpha"],
+            text=meta["text"],
+            domain_prior=meta["domain_prior"],
+            featurizer=TextFeaturizer(**meta["featurizer"]),
+        )
+        router.models = tuple(meta["models"])
+        router._domains = {d: i for i, d in enumerate(meta["domains"])}
+        router.quality_scale = float(meta["quality_scale"])
+        router._fit_prices = {k: float(v) for k, v in meta["fit_prices"].items()}
+        router._mean_q, router._mean_c = arrays["mean_q"], arrays["mean_c"]
+        router._buckets, router._coef = arrays["buckets"].astype(np.int64), arrays["coef"]
+        idf = np.full(router.featurizer.size, float(meta["idf_unseen"]))
+        if arrays["idf"].size:
+            idf[router._buckets] = arrays["idf"]
+        router.featurizer.idf = idf
+        return router
