@@ -8,6 +8,7 @@ import json
 import pytest
 
 from orchestratex import (
+    BayesianRouter,
     EVENT_ADAPTER,
     FunctionProvider,
     Generation,
@@ -37,6 +38,7 @@ from .helpers import NO_WAIT, answer_attempt, attempt_number, catalog, score_of_
 
 def make(provider: FunctionProvider, *names: str, **kwargs: object) -> Orchestrator:
     kwargs.setdefault("retry", NO_WAIT)
+    kwargs.setdefault("router", BayesianRouter(explore=False))
     return Orchestrator(providers=[provider], catalog=catalog(*names), **kwargs)  # type: ignore[arg-type]
 
 
@@ -186,7 +188,12 @@ async def test_retries_are_bounded_then_fallback_to_next_model() -> None:
         return "answer from b"
 
     q = {"a": 9.9, "b": 6.0, "c": 6.0}
-    orch = Orchestrator(providers=[FunctionProvider(fn)], catalog=catalog("a", "b", "c", quality=q), retry=NO_WAIT)
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=catalog("a", "b", "c", quality=q),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
     result = await orch.run("Hello there", max_iterations=1)
     assert attempts["function:a"] == 3  # NO_WAIT allows 3 attempts
     assert result.final_model in ("function:b", "function:c")
@@ -208,7 +215,12 @@ async def test_authentication_error_is_not_retried() -> None:
         return "fine"
 
     q = {"a": 9.9, "b": 6.0, "c": 6.0}
-    orch = Orchestrator(providers=[FunctionProvider(fn)], catalog=catalog("a", "b", "c", quality=q), retry=NO_WAIT)
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=catalog("a", "b", "c", quality=q),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
     result = await orch.run("Hello there", max_iterations=1)
     assert attempts["n"] == 1
     assert result.status == "completed"
@@ -230,7 +242,12 @@ async def test_context_length_falls_back_to_a_larger_window() -> None:
     ]
     from orchestratex import ModelCatalog
 
-    orch = Orchestrator(providers=[FunctionProvider(fn)], catalog=ModelCatalog(models), retry=NO_WAIT)
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=ModelCatalog(models),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
     result = await orch.run("Hello there", max_iterations=1, max_output_tokens=500)
     assert result.final_model in ("function:big", "function:judge")
     errors = result.orchestration.iterations[0].errors
@@ -246,7 +263,12 @@ async def test_content_filter_is_recorded_and_falls_back() -> None:
         return "fine"
 
     q = {"a": 9.9, "b": 6.0, "c": 6.0}
-    orch = Orchestrator(providers=[FunctionProvider(fn)], catalog=catalog("a", "b", "c", quality=q), retry=NO_WAIT)
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=catalog("a", "b", "c", quality=q),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
     result = await orch.run("Hello there", max_iterations=1)
     assert "ContentFiltered" in result.orchestration.iterations[0].errors[0]
     assert result.status == "completed"
@@ -265,6 +287,7 @@ async def test_circuit_opens_after_repeated_failures() -> None:
         providers=[FunctionProvider(fn)],
         catalog=catalog("a", "b", "c", quality=q),
         retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
         circuit=CircuitPolicy(failure_threshold=3, cooldown_s=60),
     )
     await orch.run("first", max_iterations=1)
@@ -337,7 +360,12 @@ async def test_costs_are_exact_from_catalog_prices() -> None:
         ),
         ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.005, quality=5.0),
     ]
-    orch = Orchestrator(providers=[FunctionProvider(fn)], catalog=ModelCatalog(models), retry=NO_WAIT)
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=ModelCatalog(models),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
     result = await orch.run("Hello", preferred_models=["function:gen"])
     it = result.orchestration.iterations[0]
     assert it.cost == 0.00996  # 800*0.003/1000 + 200*0.0003/1000 + 500*0.015/1000

@@ -32,7 +32,7 @@ _THOUSAND = Decimal(1000)
 class ModelProfile(BaseModel):
     """What OrchestrateX knows about one model: who serves it, what it costs, what it is good at."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     """Unique name, `provider:model` (e.g. `openai:gpt-4.1`)."""

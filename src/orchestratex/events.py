@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ._ids import utcnow
 from .records import StopReason
@@ -37,6 +37,8 @@ logger = logging.getLogger("orchestratex.events")
 
 
 class _EventBase(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     orchestration_id: str
     thread_id: str
     session_id: str

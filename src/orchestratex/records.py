@@ -42,7 +42,7 @@ TERMINAL_ORCHESTRATION_STATUSES: frozenset[str] = frozenset({"completed", "faile
 class Document(BaseModel):
     """Fields every stored document has."""
 
-    model_config = ConfigDict(populate_by_name=True, validate_assignment=False)
+    model_config = ConfigDict(populate_by_name=True, validate_assignment=False, defer_build=True)
 
     id: str = Field(default_factory=new_id, alias="_id")
     """A 24-hex ObjectId string (`_id` in JSON)."""
@@ -52,6 +52,8 @@ class Document(BaseModel):
 
 class SessionSettings(BaseModel):
     """Settings that apply to every orchestration of a session."""
+
+    model_config = ConfigDict(defer_build=True)
 
     preferred_models: list[str] | None = None
     """Route only among these models (names or aliases); all active models when unset."""
@@ -87,6 +89,8 @@ class Thread(Document):
 class JudgeVerdict(BaseModel):
     """One judge's verdict on one answer."""
 
+    model_config = ConfigDict(defer_build=True)
+
     judge_model: str
     score: float | None = None
     """0–10, or None when the judge failed."""
@@ -100,6 +104,8 @@ class JudgeVerdict(BaseModel):
 class Evaluation(BaseModel):
     """The aggregated verdict of a panel of judges on one answer."""
 
+    model_config = ConfigDict(defer_build=True)
+
     score: float = Field(ge=0, le=10)
     """The median of the judges' scores."""
     feedback: str
@@ -111,6 +117,8 @@ class Evaluation(BaseModel):
 class RoutingDecision(BaseModel):
     """What the router chose and why."""
 
+    model_config = ConfigDict(defer_build=True)
+
     model_name: str
     reasoning: str
     """One human-readable sentence."""
@@ -121,6 +129,8 @@ class RoutingDecision(BaseModel):
 
 class Iteration(BaseModel):
     """One attempt: a model's answer to the (possibly refined) prompt and the judges' evaluation of it."""
+
+    model_config = ConfigDict(defer_build=True)
 
     index: int
     """1-based."""
@@ -149,6 +159,8 @@ class Iteration(BaseModel):
 
 class OrchestrationSettings(BaseModel):
     """How one orchestration runs. Unset fields take the session's (then the orchestrator's) defaults."""
+
+    model_config = ConfigDict(defer_build=True)
 
     max_iterations: int = Field(default=5, ge=1, le=50)
     preferred_models: list[str] | None = None
@@ -191,6 +203,8 @@ class Orchestration(Document):
 
 class CallRecord(BaseModel):
     """One model call, kept for analytics and per-model statistics."""
+
+    model_config = ConfigDict(defer_build=True)
 
     orchestration_id: str
     session_id: str

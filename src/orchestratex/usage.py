@@ -14,7 +14,7 @@ _COST_PLACES = Decimal("1e-12")
 class Usage(BaseModel):
     """Tokens one model call consumed, as the provider reported them."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     input_tokens: int = 0
     """Prompt tokens, including cached ones."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
+from typing import Any
 
 from ..exceptions import UserError
 from ..stores import default_store_url
@@ -26,5 +28,14 @@ def serve_command(args: argparse.Namespace) -> int:
     where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
     print(f"orchestratex: serving http://{args.host}:{args.port} (store {url}, {where})", file=sys.stderr, flush=True)
     print(f"orchestratex: API docs at http://{args.host}:{args.port}/docs", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_max_size=16 * 1024 * 1024)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=_log_config(), ws_max_size=16 * 1024 * 1024)
     return 0
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus the `orchestratex` loggers (resumed runs, failures) on the same handler."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["orchestratex"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from typing import TYPE_CHECKING, TypeVar
 
 from ..exceptions import ProviderError, RateLimited
 from ._policies import RetryPolicy
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 __all__ = ["call_with_retries", "retry_wait"]
 
@@ -59,6 +60,9 @@ async def call_with_retries(
             if on_failure is not None:
                 on_failure(err)
             raise
+
+    # tenacity is imported only once a call has failed: the fast path never pays for it
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome

@@ -33,7 +33,7 @@ def check_allow_model_requests() -> None:
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     role: Literal["system", "user", "assistant"]
     content: str
@@ -42,7 +42,7 @@ class Message(BaseModel):
 class GenerationRequest(BaseModel):
     """What to ask one model."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
     model: ModelProfile
     messages: list[Message]
@@ -63,6 +63,8 @@ class GenerationRequest(BaseModel):
 
 class Generation(BaseModel):
     """A model's answer: text, exact token usage, latency and why it stopped."""
+
+    model_config = ConfigDict(defer_build=True)
 
     text: str
     usage: Usage = Field(default_factory=Usage)

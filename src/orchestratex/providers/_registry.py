@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cache
-from importlib.metadata import entry_points
 
 from ..exceptions import ProviderNotConfigured
 from ._base import Provider
@@ -17,6 +16,8 @@ _INSTALL_HINT = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini
 
 @cache
 def _entry_points() -> dict[str, object]:
+    from importlib.metadata import entry_points  # imported here: scanning distributions is slow
+
     return {ep.name: ep for ep in entry_points(group="orchestratex.providers")}
 
 

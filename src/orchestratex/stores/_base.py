@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..events import Event
 from ..records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
@@ -50,6 +50,8 @@ def check_session_transition(current: str, new: str) -> None:
 class RoutingStat(BaseModel):
     """What a router has observed for one model in one domain (sums, so updates are atomic increments)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     domain: str
     model_name: str
     n: int = 0
@@ -65,6 +67,8 @@ class RoutingStat(BaseModel):
 
 
 class ModelUsage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     model_name: str
     calls: int
     generations: int
@@ -78,6 +82,8 @@ class ModelUsage(BaseModel):
 
 
 class DomainUsage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     domain: str
     orchestrations: int
     cost: float
@@ -86,6 +92,8 @@ class DomainUsage(BaseModel):
 
 class ModelStats(BaseModel):
     """Live statistics of one model, from the recorded calls."""
+
+    model_config = ConfigDict(defer_build=True)
 
     model_name: str
     requests: int = 0
@@ -99,6 +107,8 @@ class ModelStats(BaseModel):
 
 class Analytics(BaseModel):
     """Aggregates over a session's or a user's orchestrations, computed inside the store."""
+
+    model_config = ConfigDict(defer_build=True)
 
     scope: str
     """`session` or `user`."""

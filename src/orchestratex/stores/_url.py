@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from importlib.metadata import entry_points
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,6 +38,8 @@ def store_from_url(url: str) -> Store:
         from .sqlite import SQLiteStore
 
         return SQLiteStore.from_url(url)
+    from importlib.metadata import entry_points  # imported here: scanning distributions is slow
+
     for ep in entry_points(group="orchestratex.stores"):
         if ep.name == name:
             store_cls = ep.load()
