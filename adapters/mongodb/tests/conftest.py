@@ -8,7 +8,8 @@ and there are no transactions. Write concerns are accepted and ignored. Those pa
 by the real-server tests (`test_mongodb_real_server.py`).
 
 `client.faults` injects failures: `fail("events", "insert_many", error)` raises `error` on the next call,
-before the operation (`after=True`: after it was applied, like a reply lost on the network).
+before the operation (`after=True`: after it was applied, like a reply lost on the network; `skip=n`:
+on the call after the next `n`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class _Fault:
     error: BaseException
     times: int
     after: bool
+    skip: int
 
 
 @dataclass
@@ -40,14 +42,20 @@ class Faults:
     calls: dict[str, int] = field(default_factory=dict)
     """How many times each `collection.method` was called."""
 
-    def fail(self, collection: str, method: str, error: BaseException, *, times: int = 1, after: bool = False) -> None:
-        self.pending.append(_Fault(collection, method, error, times, after))
+    def fail(
+        self, collection: str, method: str, error: BaseException, *, times: int = 1, after: bool = False, skip: int = 0
+    ) -> None:
+        """Raise `error` on `times` calls of `collection.method`, after letting the next `skip` calls through."""
+        self.pending.append(_Fault(collection, method, error, times, after, skip))
 
     def take(self, collection: str, method: str) -> _Fault | None:
         key = f"{collection}.{method}"
         self.calls[key] = self.calls.get(key, 0) + 1
         for fault in self.pending:
             if fault.collection == collection and fault.method == method:
+                if fault.skip:
+                    fault.skip -= 1
+                    return None
                 fault.times -= 1
                 if fault.times <= 0:
                     self.pending.remove(fault)

@@ -12,6 +12,11 @@ Installing the package registers `MongoStore` under the `orchestratex.stores` en
 
 from __future__ import annotations
 
+try:
+    import pymongo as _driver  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError("the MongoDB store needs PyMongo: pip install 'orchestratex[mongodb]'") from exc
+
 from ._errors import redact_url
 from ._store import MongoStore
 

@@ -1,0 +1,77 @@
+"""The orchestrator end to end on `MongoStore` (mongomock stand-in): a full run, then a process that dies
+in the middle of a commit and another process that resumes the orchestration from the store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from orchestratex import Orchestrator, SimulatedProvider
+from orchestratex.usage import add_costs
+from orchestratex_mongodb import MongoStore
+
+
+class Crash(BaseException):
+    """The process dies here."""
+
+
+def _orchestrator(client: Any, **options: Any) -> Orchestrator:
+    store = MongoStore(client=client, retry_backoff_s=0)
+    return Orchestrator(providers=[SimulatedProvider(seed=3, latency_scale=0)], store=store, **options)
+
+
+async def test_a_run_on_mongodb_is_stored_like_on_sqlite(mock_client_factory: Callable[[], Any]) -> None:
+    orchestrator = _orchestrator(mock_client_factory())
+    async with orchestrator:
+        result = await orchestrator.run("Write a Python function that reverses a list", cost_limit=0.5)
+        store = orchestrator.store
+        stored = await store.get_orchestration(result.id)
+        assert stored.status == "completed" and stored.final_response == result.final_response
+        events = await store.list_events(stored.session_id)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert events[0].type == "orchestration_started" and events[-1].type == "orchestration_completed"
+        session = await store.get_session(stored.session_id)
+        assert session.total_cost == stored.total_cost <= 0.5 and session.reserved_cost == 0.0
+        analytics = await store.session_analytics(stored.session_id)
+        assert analytics.orchestrations == 1 and analytics.total_cost == stored.total_cost
+        assert await store.list_resumable() == []
+
+
+@pytest.mark.parametrize("crash_on_commit", [1, 2, 4])
+async def test_a_run_that_dies_mid_commit_is_resumed_by_another_process(
+    mock_client_factory: Callable[[], Any], crash_on_commit: int
+) -> None:
+    client = mock_client_factory()
+    first = _orchestrator(client, lease_ttl_s=0.2)
+    await first.store.open()
+    o = await first.prepare("Explain the CAP theorem briefly", cost_limit=1.0)
+    client.faults.fail("events", "insert_many", Crash(), skip=crash_on_commit - 1)  # dies inside that commit
+    with pytest.raises(Crash):
+        await first.drive(o)
+    session_id = o.session_id
+    journal = client.get_database("orchestratex").raw("commits")
+    assert journal.count_documents({}) == 1  # the step was decided, its events not yet written
+    before = [e.type for e in await first.store.list_events(session_id)]
+    assert "orchestration_completed" not in before
+
+    await asyncio.sleep(0.3)  # the dead process's lease expires
+    second = _orchestrator(client, lease_ttl_s=5)
+    async with second:
+        results = await second.resume_pending()
+        assert [r.id for r in results] == [o.id]
+        assert results[0].status == "completed"
+        store = second.store
+        events = await store.list_events(session_id)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        types = [e.type for e in events]
+        assert types[: len(before)] == before and journal.count_documents({}) == 0
+        assert types.count("orchestration_completed") == 1 and types[-1] == "orchestration_completed"
+        stored = await store.get_orchestration(o.id)
+        session = await store.get_session(session_id)
+        assert session.reserved_cost == 0.0
+        assert session.total_cost == stored.total_cost <= 1.0
+        paid = [e for e in events if e.type == "response_generated"]
+        assert add_costs(*(e.cost for e in paid)) <= session.total_cost
