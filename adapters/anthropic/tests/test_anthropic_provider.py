@@ -9,11 +9,12 @@ import httpx2
 import pytest
 
 from orchestratex.catalog import ModelCatalog
-from orchestratex.exceptions import ProviderHTTPError, ProviderServerError, UserError
+from orchestratex.exceptions import ContentFiltered, ProviderHTTPError, ProviderServerError, UserError
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex.usage import Usage
 from orchestratex_anthropic import AnthropicProvider
+from orchestratex_anthropic._errors import retry_after_seconds
 
 MODEL = ModelCatalog.default().get("anthropic:claude-haiku-4-5")  # sonnet-4-5: SDK DeprecationWarning
 
@@ -139,3 +140,18 @@ async def test_whitespace_stop_sequences_are_applied_to_the_text() -> None:
     assert server.requests[0].json["stop_sequences"] == ["END"]
     assert generation.text == "line one"
     assert generation.finish_reason == "stop"
+
+
+async def test_output_blocked_error_is_content_filtered() -> None:
+    body = {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": "Output blocked by content filtering policy"},
+    }
+    with pytest.raises(ContentFiltered):
+        await provider_on(MockServer(Reply(400, json=body))).generate(request())
+
+
+def test_retry_after_header_forms() -> None:
+    assert retry_after_seconds({"retry-after-ms": "oops", "retry-after": "4"}) == 4.0
+    assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # a date in the past
+    assert retry_after_seconds({"retry-after": "later"}) is None

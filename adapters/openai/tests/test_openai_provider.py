@@ -175,3 +175,23 @@ def test_retry_after_header_forms() -> None:
     assert 25 < (retry_after_seconds({"retry-after": later}) or 0) <= 30
     assert retry_after_seconds({"retry-after": "soon"}) is None
     assert retry_after_seconds({}) is None
+
+
+def responses_provider(server: MockServer) -> OpenAIProvider:
+    return OpenAIProvider(
+        api_key="sk-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()), api="responses"
+    )
+
+
+async def test_responses_refusal_is_content_filtered() -> None:
+    body = responses_object(Usage(input_tokens=10, output_tokens=5), text="")
+    body["output"][0]["content"] = [{"type": "refusal", "refusal": "I can't help with that."}]
+    with pytest.raises(ContentFiltered, match="can't help"):
+        await responses_provider(MockServer(Reply(200, json=body))).generate(request())
+
+
+async def test_failed_response_is_a_server_error() -> None:
+    body = responses_object(Usage(input_tokens=10, output_tokens=0), text="")
+    body.update(status="failed", error={"code": "server_error", "message": "The model failed."}, output=[])
+    with pytest.raises(ProviderServerError, match="model failed"):
+        await responses_provider(MockServer(Reply(200, json=body))).generate(request())
