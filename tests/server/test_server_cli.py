@@ -1,0 +1,61 @@
+"""`orchestratex keys create` and `orchestratex serve` argument handling."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from orchestratex.cli import main
+from orchestratex.records import ApiKey
+from orchestratex.server import hash_key
+from orchestratex.stores import SQLiteStore
+
+
+async def stored(path: Path, key: str) -> ApiKey | None:
+    async with SQLiteStore(path) as store:
+        return await store.get_api_key(hash_key(key))
+
+
+def test_keys_create_prints_a_key_once_and_stores_its_hash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "keys.db"
+    assert main(["keys", "create", "alice", "--store", f"sqlite:///{path}", "--label", "laptop"]) == 0
+    out, err = capsys.readouterr()
+    key = out.strip()
+    assert key.startswith("ox_") and len(key) > 40
+    assert "shown only once" in err
+    record = asyncio.run(stored(path, key))
+    assert record is not None
+    assert (record.user_id, record.admin, record.label) == ("alice", False, "laptop")
+    assert record.key_hash != key and key not in path.read_bytes().decode(errors="replace")
+
+    assert main(["keys", "create", "root", "--admin", "--store", f"sqlite:///{path}"]) == 0
+    admin = asyncio.run(stored(path, capsys.readouterr().out.strip()))
+    assert admin is not None and admin.admin
+
+
+def test_keys_create_reads_the_store_url_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "env.db"
+    monkeypatch.setenv("ORCHESTRATEX_STORE_URL", f"sqlite:///{path}")
+    assert main(["keys", "create", "bob"]) == 0
+    record = asyncio.run(stored(path, capsys.readouterr().out.strip()))
+    assert record is not None and record.user_id == "bob"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["keys", "create", "alice", "--store", "memory://"], "memory:// store is lost"),
+        (["keys", "create", "  ", "--store", "sqlite:///{tmp}/k.db"], "the user id is empty"),
+        (["serve", "--port", "70000", "--store", "sqlite:///{tmp}/s.db"], "--port must be between 0 and 65535"),
+        (["serve", "--store", "nowhere"], "has no scheme"),
+    ],
+)
+def test_bad_arguments_end_with_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,153 @@
+"""Real uvicorn processes on 127.0.0.1: HTTP and WebSocket clients, a SIGKILL mid-run, two processes on one store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+from orchestratex.usage import add_costs
+
+from .server_process import ServerProcess, create_key
+
+pytestmark = pytest.mark.slow
+
+TERMINAL = ("orchestration_completed", "orchestration_failed")
+
+
+async def collect(url: str, until_orchestration: str | None = None, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Events from a WebSocket until the terminal event (of `until_orchestration` when given)."""
+    events = []
+    async with websockets.connect(url, open_timeout=10) as ws:
+        async with asyncio.timeout(timeout):
+            async for raw in ws:
+                event = json.loads(raw)
+                if event["type"] == "heartbeat":
+                    continue
+                events.append(event)
+                if event["type"] in TERMINAL and until_orchestration in (None, event["orchestration_id"]):
+                    return events
+    raise AssertionError("the stream closed before the orchestration ended")
+
+
+def wait_status(client: httpx.Client, oid: str, done: Any, timeout: float = 90.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = client.get(f"/api/orchestration/status/{oid}")
+        if r.status_code == 200 and done(r.json()):
+            return r.json()  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"orchestration {oid} never reached the awaited state")
+
+
+def test_the_spec_walkthrough_against_a_real_server(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    assert key.startswith("ox_")
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.01"}) as server:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            session = client.post(
+                "/api/sessions/",
+                json={"user_id": "alice", "max_iterations": 3, "settings": {"preferred_models": ["gpt4", "claude"]}},
+            )
+            assert session.status_code == 201, session.text
+            sid = session.json()["_id"]
+            thread = client.post(
+                "/api/threads/",
+                json={"session_id": sid, "original_prompt": "Write a Python function to calculate fibonacci numbers"},
+            )
+            assert thread.status_code == 201
+            start = client.post("/api/orchestration/start", json={"thread_id": thread.json()["_id"]})
+            assert start.status_code == 202 and start.json()["status"] == "pending"
+            oid = start.json()["_id"]
+            events = asyncio.run(collect(f"{server.ws_url}/ws/{sid}?token={key}"))
+            assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+            assert events[-1]["orchestration_id"] == oid
+            status = client.get(f"/api/orchestration/status/{oid}").json()
+            assert status["status"] == "completed"
+            analytics = client.get(f"/api/analytics/session/{sid}").json()
+            assert analytics["orchestrations"] == 1 and analytics["total_cost"] == status["total_cost"]
+            assert client.get(f"/api/models/{status['final_model']}").json()["stats"]["requests"] >= 1
+
+        async def refused() -> int:
+            try:
+                async with websockets.connect(f"{server.ws_url}/ws/{sid}?token=ox_wrong"):
+                    return 101
+            except InvalidStatus as exc:
+                return exc.response.status_code
+
+        assert asyncio.run(refused()) == 401
+        assert httpx.get(f"{server.base_url}/api/sessions/{sid}").status_code == 401
+        big = httpx.post(
+            f"{server.base_url}/api/sessions/",
+            content=b"x" * (5 * 1024 * 1024 + 1),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        assert big.status_code == 413
+
+
+def test_sigkill_mid_orchestration_then_restart_completes_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.5", "ORCHESTRATEX_LEASE_TTL_S": "2"}
+    headers = {"Authorization": f"Bearer {key}"}
+    first = ServerProcess(url, tmp_path, env=env, name="first").start()
+    try:
+        with httpx.Client(base_url=first.base_url, headers=headers, timeout=30) as client:
+            sid = client.post("/api/sessions/", json={}).json()["_id"]
+            tid = client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain TCP slow start"})
+            body = {"thread_id": tid.json()["_id"], "settings": {"max_iterations": 3, "evaluation_threshold": 10}}
+            oid = client.post("/api/orchestration/start", json=body).json()["_id"]
+            wait_status(client, oid, lambda d: d["status"] == "running" and len(d["iterations"]) >= 1, timeout=60)
+    finally:
+        first.kill()
+    with ServerProcess(url, tmp_path, env=env, name="second") as second:
+        with httpx.Client(base_url=second.base_url, headers=headers, timeout=30) as client:
+            final = wait_status(client, oid, lambda d: d["status"] in ("completed", "failed", "cancelled"))
+            assert final["status"] == "completed", final
+            events = asyncio.run(collect(f"{second.ws_url}/ws/{sid}?token={key}", oid))
+            session = client.get(f"/api/sessions/{sid}").json()
+        assert f"resumed 1 orchestration(s): {oid}" in second.log()
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert [e["type"] for e in events].count("orchestration_started") == 1
+    assert sum(e["type"] in TERMINAL for e in events) == 1
+    assert session["total_cost"] == final["total_cost"]  # counted once
+    parts = [it["cost"] for it in final["iterations"]]
+    parts += [it["evaluation"]["cost"] for it in final["iterations"] if it["evaluation"]]
+    assert final["total_cost"] == add_costs(*parts)
+
+
+def _wait_for_a_fresh_window(window_s: int = 60, margin_s: float = 5.0) -> None:
+    if window_s - time.time() % window_s < margin_s:
+        time.sleep(window_s - time.time() % window_s + 0.1)
+
+
+def test_two_processes_on_one_store_share_the_limits_and_the_streams(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    headers = {"Authorization": f"Bearer {key}"}
+    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.2", "ORCHESTRATEX_RATE_LIMIT": "20", "ORCHESTRATEX_MAX_CONCURRENT": "3"}
+    with ServerProcess(url, tmp_path, env=env, name="a") as a, ServerProcess(url, tmp_path, env=env, name="b") as b:
+        ca = httpx.Client(base_url=a.base_url, headers=headers, timeout=30)
+        cb = httpx.Client(base_url=b.base_url, headers=headers, timeout=30)
+        with ca, cb:
+            _wait_for_a_fresh_window()
+            sid = ca.post("/api/sessions/", json={}).json()["_id"]
+            codes = [(ca if i % 2 else cb).get(f"/api/sessions/{sid}").status_code for i in range(25)]
+            assert codes.count(200) == 20 and codes.count(429) == 5, codes
+
+            work = ca.post("/api/sessions/", json={}).json()["_id"]
+            tid = cb.post("/api/threads/", json={"session_id": work, "original_prompt": "Explain quicksort"}).json()
+            body = {"thread_id": tid["_id"], "settings": {"max_iterations": 3, "evaluation_threshold": 10}}
+            starts = [(ca if i % 2 else cb).post("/api/orchestration/start", json=body) for i in range(4)]
+            assert [r.status_code for r in starts] == [202, 202, 202, 429]
+            ran_on_a = starts[1].json()["_id"]  # watched from b: its events reach b through the store
+            events = asyncio.run(collect(f"{b.ws_url}/ws/{work}?token={key}", ran_on_a, timeout=120))
+            assert [e["seq"] for e in events] == list(range(1, len(events) + 1))

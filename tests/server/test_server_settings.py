@@ -1,0 +1,26 @@
+"""`ServerSettings.from_env`: every field from `ORCHESTRATEX_<FIELD>`, bad values named."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestratex.exceptions import ConfigurationError
+from orchestratex.server import ServerSettings
+
+
+def test_defaults_are_the_spec_limits() -> None:
+    s = ServerSettings.from_env({})
+    assert (s.rate_limit, s.rate_window_s, s.max_concurrent, s.max_body_bytes) == (100, 60, 10, 5 * 1024 * 1024)
+    assert s.resume_every_s == s.lease_ttl_s / 2
+
+
+def test_values_come_from_the_environment_then_overrides() -> None:
+    env = {"ORCHESTRATEX_RATE_LIMIT": "7", "ORCHESTRATEX_HEARTBEAT_S": "2.5", "ORCHESTRATEX_LEASE_TTL_S": " "}
+    s = ServerSettings.from_env(env, max_concurrent=3)
+    assert (s.rate_limit, s.heartbeat_s, s.max_concurrent, s.lease_ttl_s) == (7, 2.5, 3, 60.0)
+
+
+@pytest.mark.parametrize(("name", "value"), [("RATE_LIMIT", "0"), ("HEARTBEAT_S", "often"), ("MAX_BODY_BYTES", "-1")])
+def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"ORCHESTRATEX_{name}: "):
+        ServerSettings.from_env({f"ORCHESTRATEX_{name}": value})
