@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from rich.console import Console
 from rich.table import Table
 
 from ..catalog import ModelCatalog
 from ..providers import load_provider_class, provider_names
+from ..providers._registry import KNOWN_ENV_VARS
 
 __all__ = ["models_command"]
 
@@ -27,7 +29,9 @@ def provider_states(catalog: ModelCatalog) -> dict[str, str]:
     for name in catalog.providers():
         if name not in installed:
             states[name] = f"not installed (pip install 'orchestratex[{name}]')"
-        elif load_provider_class(name).is_configured():
+        elif any(os.environ.get(v) for v in KNOWN_ENV_VARS.get(name, ())) or (
+            name not in KNOWN_ENV_VARS and load_provider_class(name).is_configured()
+        ):
             states[name] = "configured"
         else:
             states[name] = f"no key (set {_KEYS.get(name, name.upper() + '_API_KEY')})"

@@ -13,6 +13,18 @@ __all__ = ["load_provider_class", "provider_names", "providers_from_env"]
 
 _INSTALL_HINT = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini"}
 
+KNOWN_ENV_VARS: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "ollama": ("OLLAMA_BASE_URL",),
+    "vllm": ("VLLM_BASE_URL",),
+    "lmstudio": ("LMSTUDIO_BASE_URL",),
+    "openrouter": ("OPENROUTER_API_KEY",),
+}
+"""The variables that configure our own adapters. Checked before loading an adapter, because loading
+one imports its vendor SDK (a second or more); other providers are loaded to ask them."""
+
 
 @cache
 def _entry_points() -> dict[str, object]:
@@ -45,6 +57,9 @@ def providers_from_env(names: list[str], env: Mapping[str, str] | None = None) -
     found: dict[str, Provider] = {}
     for name in names:
         if name not in _entry_points():
+            continue
+        known = KNOWN_ENV_VARS.get(name)
+        if known is not None and not any(env.get(var) for var in known):
             continue
         cls = load_provider_class(name)
         if cls.simulated or not cls.is_configured(env):

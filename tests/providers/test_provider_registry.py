@@ -1,0 +1,49 @@
+"""Finding providers through entry points, and choosing real providers or the simulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestratex import Orchestrator
+from orchestratex.exceptions import ProviderNotConfigured
+from orchestratex.providers import load_provider_class, provider_names, providers_from_env
+from orchestratex.providers._registry import KNOWN_ENV_VARS
+
+
+def test_builtin_simulator_is_registered_like_a_third_party() -> None:
+    assert "sim" in provider_names()
+    assert load_provider_class("sim").simulated
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_ENV_VARS))
+def test_known_env_vars_match_the_installed_adapters(name: str) -> None:
+    if name not in provider_names():
+        pytest.skip(f"adapter {name!r} is not installed")
+    assert load_provider_class(name).env_vars == KNOWN_ENV_VARS[name]
+
+
+def test_missing_adapter_says_what_to_install() -> None:
+    with pytest.raises(ProviderNotConfigured, match="no provider 'nope' is installed"):
+        load_provider_class("nope")
+
+
+def test_only_configured_providers_are_built() -> None:
+    assert providers_from_env(["openai", "anthropic", "gemini"], env={}) == {}
+    if "anthropic" in provider_names():
+        found = providers_from_env(["openai", "anthropic"], env={"ANTHROPIC_API_KEY": "sk-test"})
+        assert list(found) == ["anthropic"]
+
+
+def test_a_key_switches_from_the_simulator_to_the_real_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    if "anthropic" not in provider_names():
+        pytest.skip("the anthropic adapter is not installed")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    orch = Orchestrator()
+    assert not orch.simulated
+    assert set(orch.providers) == {"anthropic"}
+    assert {m.provider for m in orch.catalog} == {"anthropic"}
+
+
+def test_simulate_false_without_keys_names_the_variables() -> None:
+    with pytest.raises(ProviderNotConfigured, match="OPENAI_API_KEY"):
+        Orchestrator(simulate=False)
