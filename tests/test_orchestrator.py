@@ -8,8 +8,8 @@ import json
 import pytest
 
 from orchestratex import (
-    BayesianRouter,
     EVENT_ADAPTER,
+    BayesianRouter,
     FunctionProvider,
     Generation,
     GenerationRequest,
