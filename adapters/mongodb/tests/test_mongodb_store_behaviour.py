@@ -86,8 +86,15 @@ def test_store_urls_resolve_through_the_entry_point() -> None:
     assert "hunter2" not in repr(store) and "bob:***@" in repr(store)
     assert MongoStore.from_url("mongodb://localhost:27017").database == "orchestratex"
     assert MongoStore("mongodb://h/a", database="b").database == "b"
-    with pytest.raises(ConfigurationError, match="mongodb://"):
-        MongoStore("postgres://localhost/db")
+    assert MongoStore().url == "mongodb://localhost:27017/orchestratex"
+    with pytest.raises(ConfigurationError, match=r"mongodb://.*postgres://u:\*\*\*@"):
+        MongoStore("postgres://u:pw@localhost/db")
+
+
+def test_an_injected_client_is_named_as_such(client: Any) -> None:
+    store = MongoStore(client=client)
+    assert store.url is None and store.database == "orchestratex"
+    assert repr(store) == "MongoStore('an injected client', database='orchestratex')"
 
 
 def test_redact_url() -> None:

@@ -76,6 +76,7 @@ _Doc = dict[str, Any]
 _Coll = AsyncCollection[_Doc]
 _ORDER = [("created_us", 1), ("_id", 1)]
 _RESUMABLE = ["pending", "running"]
+_DEFAULT_URL = "mongodb://localhost:27017/orchestratex"
 _CAS_ATTEMPTS = 50
 _INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "sessions": [([("user_id", 1), *_ORDER], {})],
@@ -140,6 +141,7 @@ class MongoStore(Store):
     Args:
         url: `mongodb://…` or `mongodb+srv://…`; the path names the database (default `orchestratex`).
             Standard URI options (`replicaSet`, `authSource`, `w`, `serverSelectionTimeoutMS`, …) apply.
+            Default: `mongodb://localhost:27017/orchestratex`, unless a `client` is given.
         database: the database name, overriding the URL's.
         client: an `AsyncMongoClient` to use instead of making one from `url` (the store does not close it).
         server_selection_timeout_ms: how long `open()` waits for a server before failing (unless the URL sets
@@ -155,7 +157,7 @@ class MongoStore(Store):
 
     def __init__(
         self,
-        url: str = "mongodb://localhost:27017/orchestratex",
+        url: str | None = None,
         *,
         database: str | None = None,
         client: AsyncMongoClient[_Doc] | None = None,
@@ -166,13 +168,17 @@ class MongoStore(Store):
         change_streams: bool | None = None,
         recover_after_s: float = 60.0,
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mongodb", "mongodb+srv"):
-            raise ConfigurationError(f"a MongoDB store URL starts with mongodb:// or mongodb+srv://, not {url!r}")
+        if url is None and client is None:
+            url = _DEFAULT_URL
+        parts = urlsplit(url or "")
+        if url is not None and parts.scheme not in ("mongodb", "mongodb+srv"):
+            raise ConfigurationError(
+                f"a MongoDB store URL starts with mongodb:// or mongodb+srv://, not {redact_url(url)!r}"
+            )
         if server_selection_timeout_ms <= 0 or recover_after_s <= 0:
             raise ValueError("server_selection_timeout_ms and recover_after_s must be > 0")
         self.url = url
-        """The connection URL (use `redacted_url` in anything you print)."""
+        """The connection URL (use `redacted_url` in anything you print); None with an injected client."""
         self.database = database or unquote(parts.path.lstrip("/")) or "orchestratex"
         """The database holding the store's collections."""
         self.server_selection_timeout_ms = server_selection_timeout_ms
@@ -185,6 +191,7 @@ class MongoStore(Store):
         self._client: AsyncMongoClient[_Doc] | None = None
         self._cols: _Collections | None = None
         self._committer: Committer
+        self._opening = asyncio.Lock()
         self._run = Retrier(self.redacted_url, retries=retries, backoff_s=retry_backoff_s)
 
     @classmethod
@@ -194,8 +201,8 @@ class MongoStore(Store):
 
     @property
     def redacted_url(self) -> str:
-        """`url` with its password replaced by `***`."""
-        return redact_url(self.url)
+        """`url` with its password replaced by `***` (for an injected client: a description of it)."""
+        return redact_url(self.url) if self.url is not None else "an injected client"
 
     def __repr__(self) -> str:
         return f"MongoStore({self.redacted_url!r}, database={self.database!r})"
@@ -204,8 +211,11 @@ class MongoStore(Store):
     async def open(self) -> None:
         """Connect (failing fast if no server answers), detect the deployment, create indexes, and roll
         forward commits a dead process left half-done. Idempotent."""
-        if self._cols is not None:
-            return
+        async with self._opening:
+            if self._cols is None:
+                await self._open()
+
+    async def _open(self) -> None:
         client = self._injected if self._injected is not None else self._make_client()
         try:
             hello = await self._hello(client)
@@ -227,6 +237,7 @@ class MongoStore(Store):
         await self._committer.recover({"at": {"$lte": _now() - timedelta(seconds=self.recover_after_s)}})
 
     def _make_client(self) -> AsyncMongoClient[_Doc]:
+        assert self.url is not None
         given = {key.lower() for key, _ in parse_qsl(urlsplit(self.url).query)}
         options: dict[str, Any] = {}
         for key, value in (
