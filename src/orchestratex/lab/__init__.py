@@ -16,9 +16,9 @@ APGR and CPT against baselines. Needs the `lab` extra: `pip install 'orchestrate
 
 from __future__ import annotations
 
-from ._deps import require
+from ._deps import require as _require
 
-require("numpy")
+_require("numpy")
 
 from ._loaders import (  # noqa: E402
     DATA_ENV,

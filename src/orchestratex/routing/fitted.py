@@ -205,7 +205,7 @@ class FittedRouter(Router):
             raise ValueError(f"table {table.name!r} has {len(table)} rows: fitting needs at least 2")
         observed = table.observed
         if not observed.any(axis=0).all():
-            seen = [bool(s) for s in observed.any(axis=0)]
+            seen = np.asarray(observed.any(axis=0), dtype=bool).tolist()
             empty = [m for m, s in zip(table.models, seen, strict=True) if not s]
             raise ValueError(f"table {table.name!r} has no outcome for {empty}")
         top = float(np.nanmax(table.quality))
@@ -269,7 +269,7 @@ class FittedRouter(Router):
             raise RuntimeError("this FittedRouter is not fitted: call fit(table) or FittedRouter.load(path)")
 
     def predict_quality(self, prompt: str, domain: str = "general") -> NDArray[np.float64]:
-        """Expected quality (0–1) of each of `self.models` on `prompt`."""
+        """Expected quality (0–1, clipped) of each of `self.models` on `prompt`."""
         np = _np()
         self._check_fitted()
         base = self._mean_q[self._domains.get(domain, -1)].copy()
@@ -279,7 +279,7 @@ class FittedRouter(Router):
             pos[pos >= self._buckets.size] = 0
             hit = self._buckets[pos] == idx
             base += self._coef[:, pos[hit]] @ val[hit]
-        return base  # type: ignore[no-any-return]
+        return np.clip(base, 0.0, 1.0)  # type: ignore[no-any-return]
 
     def predict_cost(self, domain: str = "general", prices: Mapping[str, float | None] | None = None) -> Any:
         """Expected cost ($) of each of `self.models` on a prompt of `domain`, at `prices` (model → price per 1k)."""

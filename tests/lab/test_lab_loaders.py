@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orchestratex import lab
+from orchestratex.records import Evaluation, Iteration, Orchestration, Session, Thread
+from orchestratex.stores import MemoryStore
+
+MODELS = ("m-a", "m-b")
+
+
+def _write_routerbench(folder: Path, task: str, split: str, rows: list[tuple[str, list[str], list[str]]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    header = ["", "sample_id", "prompt", "eval_name", *MODELS]
+    header += [f"{m}|model_response" for m in MODELS] + [f"{m}|total_cost" for m in MODELS]
+    header.append("oracle_model_to_route_to")
+    with (folder / f"{task}_{split}.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for i, (prompt, quality, cost) in enumerate(rows):
+            writer.writerow([i, f"{task}.{i}", repr([prompt]), task, *quality, "['yes']", "['no!']", *cost, "m-a"])
+
+
+def test_routerbench_csv(tmp_path: Path) -> None:
+    folder = tmp_path / "routerbench"
+    _write_routerbench(
+        folder,
+        "arc",
+        "train",
+        [("Q1\n\nWhat?", ["1.0", "0.0"], ["0.01", "0.001"]), ("Q2", ["", "1.0"], ["0.01", "0.001"])],
+    )
+    _write_routerbench(folder, "mbpp", "train", [("Write code", ["0.0", "1.0"], ["0.02", "0.002"])])
+    table = lab.load_routerbench(tmp_path, "train", tasks=("arc", "mbpp"))
+    assert table.models == MODELS
+    assert table.prompts == ("Q1\n\nWhat?", "Write code")  # the row with an empty cell is skipped
+    assert table.tasks == ("arc", "mbpp")
+    np.testing.assert_allclose(table.cost, [[0.01, 0.001], [0.02, 0.002]])
+    np.testing.assert_allclose(table.output_chars, [[len("['yes']"), len("['no!']")]] * 2)
+    with pytest.raises(FileNotFoundError, match="tasks there"):
+        lab.load_routerbench(tmp_path, "train", tasks=("winogrande",))
+    with pytest.raises(ValueError, match="split"):
+        lab.load_routerbench(tmp_path, "dev")  # type: ignore[arg-type]
+    with pytest.raises(FileNotFoundError, match=lab.DATA_ENV):
+        lab.load_routerbench(tmp_path / "nowhere", "train")
+
+
+def test_routellm_formats_and_contamination(tmp_path: Path) -> None:
+    gsm = tmp_path / "routellm" / "gsm8k"
+    gsm.mkdir(parents=True)
+    with (gsm / "gsm8k_responses.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["prompt", lab.ROUTELLM_WEAK, lab.ROUTELLM_STRONG])
+        writer.writerows([["1+1?", "True", "True"], ["leaked", "False", "True"], ["hard", "False", "True"]])
+    (gsm / "contaminated_prompts.jsonl").write_text(json.dumps({"eval_prompt": "leaked "}) + "\n")
+    table = lab.load_routellm(tmp_path, "gsm8k")
+    assert table.models == (lab.ROUTELLM_STRONG, lab.ROUTELLM_WEAK)
+    assert table.prompts == ("1+1?", "hard")
+    np.testing.assert_array_equal(table.quality, [[1, 1], [1, 0]])
+    np.testing.assert_array_equal(table.cost, [[1, 0], [1, 0]])
+    assert len(lab.load_routellm(tmp_path, "gsm8k", exclude_contaminated=False)) == 3
+
+    mt = tmp_path / "routellm" / "mt_bench"
+    mt.mkdir()
+    (mt / "question.jsonl").write_text(
+        json.dumps({"question_id": 81, "category": "writing", "turns": ["Write a poem", "Shorter"]}) + "\n"
+    )
+    judgements = [
+        {"question_id": 81, "model": model, "turn": turn, "score": score}
+        for model, scores in ((lab.ROUTELLM_STRONG, (9, 10)), (lab.ROUTELLM_WEAK, (7, 8)))
+        for turn, score in zip((1, 2), scores, strict=True)
+    ]
+    (mt / "judgements.jsonl").write_text("".join(json.dumps(j) + "\n" for j in judgements))
+    bench = lab.load_routellm(tmp_path, "mt_bench")
+    np.testing.assert_allclose(bench.quality, [[9.5, 7.5]])
+    assert bench.tasks == ("writing",)
+    with pytest.raises(ValueError, match="benchmark must be"):
+        lab.load_routellm(tmp_path, "humaneval")  # type: ignore[arg-type]
+
+
+def test_data_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(lab.DATA_ENV, str(tmp_path))
+    assert lab.data_dir() == tmp_path
+    monkeypatch.delenv(lab.DATA_ENV)
+    assert lab.data_dir(tmp_path / "repo") == tmp_path / "shared" / "data" / "routing"
+
+
+def _orchestration(prompt: str, tried: list[tuple[str, float, float]]) -> Orchestration:
+    iterations = [
+        Iteration(
+            index=i + 1,
+            model_name=model,
+            prompt=prompt,
+            phase="evaluated",
+            cost=cost,
+            evaluation=Evaluation(score=score, feedback="", judge_models=["judge"]),
+        )
+        for i, (model, score, cost) in enumerate(tried)
+    ]
+    return Orchestration(
+        thread_id=THREAD.id, session_id=SESSION.id, user_id="u", prompt=prompt, domain="coding", iterations=iterations
+    )
+
+
+SESSION = Session(user_id="u")
+THREAD = Thread(session_id=SESSION.id, user_id="u", original_prompt="p")
+
+
+async def test_history_from_a_store() -> None:
+    async with MemoryStore() as store:
+        await store.create_session(SESSION)
+        await store.create_thread(THREAD)
+        await store.create_orchestration(_orchestration("fix my bug", [("sim:a", 6.0, 0.01), ("sim:b", 9.0, 0.1)]))
+        await store.create_orchestration(_orchestration("sort a list", [("sim:b", 8.0, 0.2), ("sim:b", 9.5, 0.2)]))
+        await store.create_orchestration(_orchestration("unanswered", []))
+        table = await lab.load_history(store, page_size=2)
+    assert table.models == ("sim:a", "sim:b")
+    assert table.prompts == ("fix my bug", "sort a list")
+    assert table.tasks == ("coding", "coding")
+    np.testing.assert_allclose(table.quality, [[6.0, 9.0], [np.nan, 8.0]])
+    assert table.complete().prompts == ("fix my bug",)
+
+
+async def test_history_of_an_empty_store_is_an_error() -> None:
+    async with MemoryStore() as store:
+        with pytest.raises(ValueError, match="no evaluated orchestrations"):
+            await lab.load_history(store)
+
+
+DATA = lab.data_dir(Path(__file__).resolve().parents[2])
+
+
+@pytest.mark.skipif(
+    not (DATA / "routerbench").is_dir(), reason=f"routing data not found at {DATA} (set {lab.DATA_ENV})"
+)
+def test_real_routerbench_slice_loads() -> None:
+    table = lab.load_routerbench(DATA, "test", tasks=("mbpp",))
+    assert len(table) == 128 and len(table.models) == 11
+    assert table.quality.max() == 1.0 and (table.cost > 0).all()

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+
+from orchestratex.lab import Curve, OperatingPoint, aiq, apgr, cpt, hull, pgr
+
+
+def _curve(name: str, *points: tuple[float, float]) -> Curve:
+    return Curve(name, tuple(OperatingPoint(c, q) for c, q in points))
+
+
+def test_hull_is_upper_convex_and_non_decreasing() -> None:
+    points = [(0.0, 0.5), (1.0, 0.6), (2.0, 0.9), (3.0, 0.8), (4.0, 1.0), (1.5, 0.55), (5.0, 0.95)]
+    # (1.0, 0.6) lies under the chord from (0, 0.5) to (2, 0.9); (3, 0.8) under (2, 0.9)–(4, 1.0);
+    # nothing after the best point (4, 1.0) counts.
+    assert hull(points) == [(0.0, 0.5), (2.0, 0.9), (4.0, 1.0)]
+    assert hull([(1.0, 0.7), (1.0, 0.9)]) == [(1.0, 0.9)]
+    with pytest.raises(ValueError):
+        hull([])
+
+
+def test_aiq_integrates_the_hull_extended_flat_to_the_largest_cost() -> None:
+    a = _curve("a", (0.0, 0.5), (2.0, 0.9), (4.0, 1.0))
+    b = _curve("b", (1.0, 0.6), (8.0, 0.8))
+    result = aiq([a, b])
+    # a: trapezoids 2×0.7 + 2×0.95 = 3.3, then flat 1.0 from 4 to 8 = 4  → 7.3 / 8
+    assert result["a"] == pytest.approx(7.3 / 8)
+    # b: nothing below its cheapest point; 7 × 0.7 = 4.9 → 4.9 / 8
+    assert result["b"] == pytest.approx(4.9 / 8)
+    assert aiq([a], max_cost=4.0)["a"] == pytest.approx(3.3 / 4)
+    with pytest.raises(ValueError):
+        aiq([])
+
+
+def test_pgr_apgr_and_cpt() -> None:
+    assert pgr(0.75, weak=0.5, strong=1.0) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="undefined"):
+        pgr(0.5, weak=0.7, strong=0.7)
+    linear = _curve("linear", (0.0, 0.5), (1.0, 1.0))
+    assert apgr(linear, weak=0.5, strong=1.0) == pytest.approx(0.5)
+    assert cpt(linear, 0.5, weak=0.5, strong=1.0) == pytest.approx(0.5)
+    assert cpt(linear, 0.8, weak=0.5, strong=1.0) == pytest.approx(0.8)
+    good = _curve("good", (0.0, 0.5), (0.2, 0.9), (1.0, 1.0))
+    # PGR 0 → 0.8 over [0, 0.2], 0.8 → 1 over [0.2, 1]: 0.08 + 0.72
+    assert apgr(good, weak=0.5, strong=1.0) == pytest.approx(0.8)
+    assert cpt(good, 0.5, weak=0.5, strong=1.0) == pytest.approx(0.125)
+    assert cpt(_curve("flat", (0.0, 0.5), (1.0, 0.6)), 0.8, weak=0.5, strong=1.0) is None
+    with pytest.raises(ValueError, match="shares"):
+        apgr(_curve("dollars", (0.0, 0.5), (3.0, 1.0)), weak=0.5, strong=1.0)
+
+
+def test_curve_queries() -> None:
+    curve = _curve("c", (0.3, 0.7), (0.1, 0.5), (0.2, 0.8))
+    assert [p.cost for p in curve.points] == [0.1, 0.2, 0.3]
+    assert curve.best_within(0.25) == OperatingPoint(0.2, 0.8)
+    assert curve.best_within(0.05) is None
+    assert curve.cheapest_reaching(0.6) == OperatingPoint(0.2, 0.8)
+    assert curve.cheapest_reaching(0.9) is None
+    assert curve.as_rows()[0] == {"cost": 0.1, "quality": 0.5, "knob": None}
+    with pytest.raises(ValueError, match="no points"):
+        Curve("empty", ())

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from orchestratex import lab
+from orchestratex.catalog import ModelProfile
+from orchestratex.records import RoutingDecision
+from orchestratex.routing import Router, RoutingFeedback, Task
+from orchestratex.routing.fitted import FittedRouter
+
+from .lab_synthetic import COSTS, MODELS, synthetic_table
+
+
+class _Always(Router):
+    """Routes every prompt to one model and records what it observes."""
+
+    name = "always"
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.seen: list[RoutingFeedback] = []
+
+    async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        return RoutingDecision(model_name=self.model, reasoning="fixed")
+
+    async def observe(self, feedback: RoutingFeedback) -> None:
+        self.seen.append(feedback)
+
+
+def test_single_models_random_and_oracle() -> None:
+    table = synthetic_table(60)
+    singles = lab.single_model_points(table)
+    assert singles["large"].quality == 1.0 and singles["large"].cost == pytest.approx(COSTS[2])
+    assert singles["small"].quality == pytest.approx(table.quality[:, 0].mean())
+    rnd = lab.random_point(table)
+    assert rnd.cost == pytest.approx(np.mean(COSTS))
+    oracle = lab.oracle_curve(table, cost_weights=[0.0]).points[0]
+    assert oracle.quality == 1.0
+    # the oracle takes the cheapest right answer: small on easy prompts, medium when it is right
+    assert oracle.cost < singles["large"].cost
+    zero = lab.zero_router_curve(table)
+    assert len(zero.points) == 3
+
+
+def test_sweep_moves_along_the_knob() -> None:
+    table = synthetic_table(60)
+    q = np.tile([0.5, 0.75, 1.0], (len(table), 1))
+    c = table.cost.copy()
+    curve = lab.sweep(table, q, c, name="prior", cost_weights=[0.0, 1e6])
+    by_knob = {p.knob: p for p in curve.points}
+    assert by_knob[0.0].shares == {"large": 1.0}
+    assert by_knob[1e6].shares == {"small": 1.0}
+    with pytest.raises(ValueError, match="shape"):
+        lab.sweep(table, q[:5], c, name="bad")
+    assert lab.default_cost_weights(c)[0] == 0.0
+
+
+def test_ranking_curve_covers_every_share() -> None:
+    table = synthetic_table(20).with_models("large", "small")
+    gain = 1.0 - table.quality[:, 1]  # the prompts small gets wrong first
+    curve = lab.ranking_curve(table, gain, name="perfect")
+    assert len(curve.points) == 21
+    assert curve.points[0].cost == pytest.approx(0.0001) and curve.points[-1].cost == pytest.approx(0.01)
+    weak, strong = table.quality[:, 1].mean(), 1.0
+    shares = table.with_models("large", "small")
+    two = lab.OutcomeTable(
+        name="two",
+        models=shares.models,
+        prompts=shares.prompts,
+        quality=shares.quality,
+        cost=np.tile([1.0, 0.0], (len(shares), 1)),
+    )
+    perfect = lab.ranking_curve(two, gain, name="perfect")
+    hard_share = (two.quality[:, 1] == 0).mean()
+    assert lab.cpt(perfect, 1.0, weak=weak, strong=strong) == pytest.approx(hard_share)
+    assert lab.apgr(perfect, weak=weak, strong=strong) > 0.5
+    with pytest.raises(ValueError, match="two-model"):
+        lab.ranking_curve(synthetic_table(5), np.zeros(5), name="x")
+
+
+async def test_replay_streams_prompts_and_gives_bandit_feedback() -> None:
+    table = synthetic_table(12)
+    profiles = lab.profiles_for(table, provider="syn")
+    router = _Always("syn:medium")
+    played = await lab.replay(router, table, profiles)
+    assert played.choices.tolist() == [1] * 12
+    assert [f.model_name for f in router.seen] == ["syn:medium"] * 12
+    assert [f.score for f in router.seen] == (table.quality[:, 1] * 10).tolist()
+    assert router.seen[0].output_tokens == 20  # 80 characters / 4
+    assert played.point(6).quality == pytest.approx(table.quality[6:, 1].mean())
+    with pytest.raises(ValueError, match="not a candidate"):
+        await lab.replay(_Always("elsewhere:model"), table, profiles)
+    with pytest.raises(ValueError, match="no profile"):
+        await lab.replay(router, table, profiles[:2])
+
+
+def test_profiles_reproduce_costs() -> None:
+    table = synthetic_table(30)
+    fits = lab.fit_prices(table)
+    assert [f.model for f in fits] == list(MODELS)
+    for fit, profile in zip(fits, lab.profiles_for(table), strict=True):
+        assert fit.relative_error < 0.35
+        assert profile.name == f"lab:{fit.model}" and profile.version == fit.model and profile.priced
+
+
+def test_fitted_curve_beats_random_and_plots() -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    train, test = synthetic_table(200, seed=1), synthetic_table(100, seed=2, name="test")
+    router = FittedRouter(alpha=1.0).fit(train)
+    curve = lab.fitted_curve(router, test)
+    assert curve.best_within(0.006) is not None
+    assert curve.best_within(0.006).quality > lab.random_point(test).quality  # type: ignore[union-attr]
+    scores = lab.aiq([curve, lab.oracle_curve(test)])
+    assert scores["oracle"] >= scores["fitted"] > 0
+    ax = lab.plot_curves([curve], lab.single_model_points(test), title="synthetic")
+    assert ax.get_title() == "synthetic"
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from orchestratex.catalog import ModelProfile
+from orchestratex.routing import RoutingFeedback, Task
+from orchestratex.routing.contextual import ContextualRouter
+from orchestratex.stores import MemoryStore
+
+CHEAP = ModelProfile(name="sim:cheap", input_cost_per_1k=0.0001, output_cost_per_1k=0.0002)
+GOOD = ModelProfile(name="sim:good", input_cost_per_1k=0.001, output_cost_per_1k=0.002)
+PRICEY = ModelProfile(name="sim:pricey", input_cost_per_1k=0.05, output_cost_per_1k=0.1)
+MODELS = [CHEAP, GOOD, PRICEY]
+TRUE_SCORE = {
+    ("math", "sim:cheap"): 3.0,
+    ("math", "sim:good"): 9.0,
+    ("math", "sim:pricey"): 9.5,
+    ("chat", "sim:cheap"): 8.0,
+    ("chat", "sim:good"): 8.5,
+    ("chat", "sim:pricey"): 9.0,
+}
+
+
+def _play(router: ContextualRouter, rounds: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    chosen = []
+    for i in range(rounds):
+        domain = "math" if i % 2 else "chat"
+        task = Task(prompt="x" * 400, domain=domain)
+        model = router.decide(task, MODELS).model_name
+        chosen.append(f"{domain}:{model}")
+        score = min(10.0, max(0.0, rng.gauss(TRUE_SCORE[(domain, model)], 1.0)))
+        router.update(
+            RoutingFeedback(domain=domain, model_name=model, score=score, cost=0.0, latency_ms=0, output_tokens=200)
+        )
+    return chosen
+
+
+def test_learns_the_best_value_per_domain_from_bandit_feedback() -> None:
+    router = ContextualRouter(cost_weight=100.0, seed=1)
+    late = _play(router, 400)[200:]
+    assert late.count("math:sim:good") / sum(c.startswith("math") for c in late) > 0.8
+    assert sum(c == "chat:sim:cheap" for c in late) / sum(c.startswith("chat") for c in late) > 0.6
+    mean, sd, n = router.posterior("sim:good", "math")
+    assert 0.8 < mean < 1.0 and n > 50 and sd < 0.05
+
+
+def test_quality_only_knob_prefers_the_best_model() -> None:
+    router = ContextualRouter(cost_weight=0.0, explore=False)
+    for _ in range(5):
+        router.update(RoutingFeedback(domain="math", model_name="sim:pricey", score=9.5, cost=0.1, latency_ms=0))
+        router.update(RoutingFeedback(domain="math", model_name="sim:good", score=9.0, cost=0.01, latency_ms=0))
+    assert router.decide(Task(prompt="p", domain="math"), MODELS).model_name == "sim:pricey"
+
+
+def test_pooling_carries_a_model_across_domains() -> None:
+    router = ContextualRouter(explore=False)
+    for _ in range(20):
+        router.update(RoutingFeedback(domain="math", model_name="sim:good", score=10.0, cost=0, latency_ms=0))
+        router.update(RoutingFeedback(domain="math", model_name="sim:cheap", score=0.0, cost=0, latency_ms=0))
+    assert router.posterior("sim:good", "poetry")[0] > router.posterior("sim:cheap", "poetry")[0] + 0.5
+
+
+def test_prices_and_budget_bound_the_choice() -> None:
+    router = ContextualRouter(cost_weight=0.0, explore=False)
+    router.update(
+        RoutingFeedback(domain="d", model_name="sim:pricey", score=10, cost=1, latency_ms=0, output_tokens=1000)
+    )
+    task = Task(prompt="y" * 4000, domain="d")
+    assert router.decide(task, MODELS).model_name == "sim:pricey"
+    assert router.expected_cost(PRICEY, task) == pytest.approx((1000 * 0.05 + 1000 * 0.1) / 1000)
+    tight = Task(prompt="y" * 4000, domain="d", remaining_budget=0.01)
+    assert router.decide(tight, MODELS).model_name != "sim:pricey"
+    broke = Task(prompt="y" * 4000, domain="d", remaining_budget=0.0)
+    assert router.decide(broke, MODELS).model_name == "sim:cheap"
+    cheaper = [m if m is not PRICEY else m.model_copy(update={"output_cost_per_1k": 0.0}) for m in MODELS]
+    assert router.expected_cost(cheaper[2], task) < router.expected_cost(PRICEY, task)
+
+
+async def test_statistics_persist_in_the_store() -> None:
+    async with MemoryStore() as store:
+        first = ContextualRouter(name="ctx-test")
+        await first.attach(store)
+        for _ in range(3):
+            await first.observe(
+                RoutingFeedback(
+                    domain="math", model_name="sim:good", score=9.0, cost=0.01, latency_ms=5, output_tokens=100
+                )
+            )
+        second = ContextualRouter(name="ctx-test")
+        await second.attach(store)
+        assert second.posterior("sim:good", "math") == pytest.approx(first.posterior("sim:good", "math"))
+        assert second.expected_output_tokens(GOOD, "math") == 100
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="cost_weight"):
+        ContextualRouter(cost_weight=-1)
+    with pytest.raises(ValueError, match="0–1"):
+        ContextualRouter(prior_mean=5)
+    with pytest.raises(ValueError, match="no candidates"):
+        ContextualRouter().decide(Task(prompt="p"), [])
+    with pytest.raises(ValueError, match="0–10"):
+        ContextualRouter().update(RoutingFeedback(domain="d", model_name="m", score=11, cost=0, latency_ms=0))

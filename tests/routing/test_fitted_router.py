@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orchestratex.catalog import ModelProfile
+from orchestratex.routing import Task
+from orchestratex.routing.fitted import FittedRouter, TextFeaturizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
+from lab_synthetic import MODELS, synthetic_table
+
+PRICES = {"small": 0.0001, "medium": 0.001, "large": 0.01}
+PROFILES = [ModelProfile(name=f"syn:{m}", cost_per_1k_tokens=p) for m, p in PRICES.items()]
+EASY = "Question 1.\n\nwhat colour is the sky on a day number 7"
+HARD = "Question 2.\n\nprove the theorem about primes and integrals number 8"
+
+
+@pytest.fixture(scope="module")
+def router() -> FittedRouter:
+    return FittedRouter(cost_weight=20.0, alpha=1.0).fit(synthetic_table(200, seed=3), profiles=PROFILES)
+
+
+def test_predicts_quality_from_the_prompt_text(router: FittedRouter) -> None:
+    easy, hard = router.predict_quality(EASY, "facts"), router.predict_quality(HARD, "facts")
+    assert easy[0] > 0.8 and hard[0] < 0.5
+    assert ((0 <= easy) & (easy <= 1)).all()
+    assert hard[2] > 0.9
+    assert router.models == MODELS
+
+
+async def test_routes_easy_prompts_cheap_and_hard_ones_strong(router: FittedRouter) -> None:
+    easy = await router.select(Task(prompt=EASY, domain="facts"), PROFILES)
+    hard = await router.select(Task(prompt=HARD, domain="proofs"), PROFILES)
+    assert easy.model_name == "syn:small"
+    assert hard.model_name == "syn:large"
+    assert set(hard.scores) == {p.name for p in PROFILES}
+    assert "expected quality" in hard.reasoning
+
+
+def test_a_price_change_moves_the_choice_without_refitting(router: FittedRouter) -> None:
+    task = Task(prompt=HARD, domain="proofs")
+    assert router.decide(task, PROFILES).model_name == "syn:large"
+    pricier = [p if p.version != "large" else p.model_copy(update={"cost_per_1k_tokens": 1.0}) for p in PROFILES]
+    assert router.decide(task, pricier).model_name != "syn:large"
+
+
+def test_target_quality_picks_the_cheapest_good_enough(router: FittedRouter) -> None:
+    strict = FittedRouter(target_quality=0.9, alpha=1.0).fit(synthetic_table(200, seed=3))
+    assert strict.decide(Task(prompt=EASY, domain="facts"), PROFILES).model_name == "syn:small"
+    assert strict.decide(Task(prompt=HARD, domain="proofs"), PROFILES).model_name == "syn:large"
+    unreachable = FittedRouter(target_quality=1.0, alpha=1.0).fit(synthetic_table(200, seed=3))
+    assert unreachable.decide(Task(prompt=HARD, domain="proofs"), PROFILES[:2]).model_name == "syn:medium"
+
+
+def test_only_known_candidates_and_unknown_domains(router: FittedRouter) -> None:
+    decision = router.decide(Task(prompt=HARD, domain="poetry"), [*PROFILES, ModelProfile(name="x:unknown")])
+    assert decision.model_name in {p.name for p in PROFILES}
+    stranger = [ModelProfile(name="x:a", quality=5), ModelProfile(name="x:b", quality=8)]
+    assert router.decide(Task(prompt=HARD), stranger).model_name == "x:b"
+    with pytest.raises(ValueError, match="no candidates"):
+        router.decide(Task(prompt=HARD), [])
+
+
+def test_save_and_load_round_trip(router: FittedRouter, tmp_path: Path) -> None:
+    path = router.save(tmp_path / "router.npz")
+    loaded = FittedRouter.load(path)
+    for prompt in (EASY, HARD, "something new entirely\n\nunseen words here"):
+        np.testing.assert_allclose(loaded.predict_quality(prompt, "proofs"), router.predict_quality(prompt, "proofs"))
+    assert loaded.cost_weight == router.cost_weight and loaded.models == router.models
+    assert loaded.decide(Task(prompt=HARD, domain="proofs"), PROFILES).model_name == "syn:large"
+    (tmp_path / "junk.npz").write_bytes(b"not a router")
+    with pytest.raises(ValueError, match="not a saved FittedRouter"):
+        FittedRouter.load(tmp_path / "junk.npz")
+
+
+def test_learns_from_partial_history() -> None:
+    table = synthetic_table(120, seed=4)
+    quality = table.quality.copy()
+    quality[::2, 0] = np.nan
+    cost = table.cost.copy()
+    cost[::2, 0] = np.nan
+    partial = type(table)(
+        name="partial", models=table.models, prompts=table.prompts, quality=quality, cost=cost, tasks=table.tasks
+    )
+    router = FittedRouter(alpha=1.0).fit(partial)
+    assert router.predict_quality(HARD, "proofs")[0] < 0.5
+
+
+def test_task_only_and_misuse() -> None:
+    task_only = FittedRouter(text=False).fit(synthetic_table(100))
+    np.testing.assert_allclose(task_only.predict_quality(EASY, "facts"), task_only.predict_quality(HARD, "facts"))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        FittedRouter().predict_quality(EASY)
+    with pytest.raises(ValueError, match="cost_weight"):
+        FittedRouter(cost_weight=-1)
+    with pytest.raises(ValueError, match="target_quality"):
+        FittedRouter(target_quality=7.0)
+    with pytest.raises(ValueError, match="at least 2"):
+        FittedRouter().fit(synthetic_table(1))
+
+
+def test_featurizer_is_stable_and_reads_the_last_paragraph() -> None:
+    f = TextFeaturizer(bits=12)
+    assert f.tokens("examples\n\nThe Question")[:2] == ["w:the", "w:question"]
+    assert f.counts("a b a") == TextFeaturizer(bits=12).counts("a b a")
+    with pytest.raises(RuntimeError, match="fit"):
+        f.transform_one("x")
+    with pytest.raises(ValueError, match="bits"):
+        TextFeaturizer(bits=40)
