@@ -1,0 +1,35 @@
+"""`examples/routing_lab.ipynb` runs top to bottom in this interpreter (skipped without the routing data)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestratex import lab
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "examples" / "routing_lab.ipynb"
+DATA = lab.data_dir(ROOT)
+
+
+@pytest.mark.skipif(
+    not (DATA / "routerbench").is_dir(), reason=f"routing data not found at {DATA}: set {lab.DATA_ENV} to run it"
+)
+def test_routing_lab_notebook_executes() -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("matplotlib")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(ROOT / "examples")}}
+    )
+    client.execute()
+    text = "\n".join(
+        out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+    )
+    assert f"interpreter: {sys.prefix}" in text
+    assert "AIQ oracle" in text and "AIQ fitted" in text
+    images = [out for cell in nb.cells for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
+    assert images, "the notebook drew no plot"
