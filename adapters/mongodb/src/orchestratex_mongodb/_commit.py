@@ -8,6 +8,7 @@ and sharded clusters; `Committer.recover` rolls forward what a dead process left
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,12 @@ __all__ = ["Committer"]
 
 _Doc = dict[str, Any]
 _Coll = AsyncCollection[_Doc]
+_ORPHAN_AFTER = timedelta(hours=1)
+"""A journal entry no session refers to is dropped after this long (its committer died before step 2)."""
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class Committer:
@@ -103,7 +110,9 @@ class Committer:
         return after
 
     async def _apply(self, journal: _Doc, first: int, stamp: int, session: AsyncClientSession | None = None) -> None:
-        """Commit step 3: idempotent writes of the orchestration, events and calls (or plain ones in a transaction)."""
+        """Commit step 3: idempotent writes of the events, the calls, then the orchestration (plain writes in a
+        transaction). The orchestration goes last: until it is saved, a crashed step's orchestration still shows
+        its previous state, so it stays resumable and whoever resumes it rolls this step forward."""
         c, guarded = self.cols, session is None
         fields = {**journal["orchestration"], "stamp": Int64(stamp)}
         query: _Doc = {"_id": doc_id(journal["orchestration_id"])}
@@ -115,7 +124,8 @@ class Committer:
                 await c.orchestrations.update_one(query, {"$set": fields}, upsert=True, session=session)
             except DuplicateKeyError:
                 if not guarded:
-                    raise  # a newer commit saved it already (only possible when rolling forward)
+                    raise
+                # else: a newer commit saved it already (when rolling an old step forward): keep the newer one
 
         async def insert(coll: _Coll, docs: list[_Doc]) -> None:
             try:
@@ -126,11 +136,11 @@ class Committer:
 
         events = [{**e, "seq": Int64(first + i)} for i, e in enumerate(journal["events"])]
         calls = [dict(call) for call in journal["calls"]]
-        await self._step("saving the orchestration", save, session)
         if events:
             await self._step("inserting events", lambda: insert(c.events, events), session)
         if calls:
             await self._step("inserting call records", lambda: insert(c.calls, calls), session)
+        await self._step("saving the orchestration", save, session)
 
     async def _step(self, what: str, op: Callable[[], Awaitable[None]], session: AsyncClientSession | None) -> None:
         if session is None:
@@ -190,8 +200,11 @@ class Committer:
         return await self.run("committing in a transaction", transaction, idempotent=False)
 
     async def recover(self, query: _Doc) -> int:
-        """Roll forward (or drop) the journaled commits matching `query`; returns how many there were."""
-        c = self.cols
+        """Roll forward the journaled commits matching `query` whose session update happened, and drop those
+        that never reached it once they are older than an hour (a younger one may be about to); returns how
+        many were rolled forward."""
+        c, done = self.cols, 0
+        orphaned = datetime.now(UTC) - _ORPHAN_AFTER
 
         async def read() -> list[_Doc]:
             return await c.commits.find(query).sort("at", 1).limit(1000).to_list(1000)
@@ -202,9 +215,11 @@ class Committer:
             query = {"_id": doc_id(journal["session_id"])}
             session = await self.run("reading a session", partial(c.sessions.find_one, query, {f"pending.{cid}": 1}))
             entry = (session or {}).get("pending", {}).get(cid)
-            if entry is None:  # never allocated (the committer died before step 2), or already finished
-                await self.run("dropping a journal entry", partial(c.commits.delete_one, {"_id": journal["_id"]}))
+            if entry is None:  # not allocated (the committer died before step 2, or is slow), or already finished
+                if _aware(journal["at"]) <= orphaned:
+                    await self.run("dropping a journal entry", partial(c.commits.delete_one, {"_id": journal["_id"]}))
                 continue
             await self._apply(journal, int(entry["seq"]), int(entry["stamp"]))
             await self._finish(journal)
-        return len(entries)
+            done += 1
+        return done

@@ -10,17 +10,19 @@ A `commit` writes several documents, so it is journaled:
 2. one atomic pipeline update of the session adds `spent`, frees what the orchestration held (up to
    `released`), takes the next `len(events)` seq numbers and the next commit stamp, and records
    `pending.<commit id>` = {seq, n, stamp}. From here on the commit has happened: it is never undone;
-3. the orchestration is upserted only if its stored `stamp` is older; events are inserted under the
-   unique index (session_id, seq); call records under ids fixed in the journal. Each write is
+3. events are inserted under the unique index (session_id, seq), call records under ids fixed in the
+   journal, then the orchestration is upserted only if its stored `stamp` is older. Each write is
    idempotent, so repeating it (a retry, or another process helping) changes nothing;
 4. `pending.<commit id>` is removed, then the journal entry.
 
-A crash before 2 leaves a journal entry no session refers to: it is dropped. A crash after 2 leaves
-`pending.<commit id>`: the step is rolled forward from the journal by whoever meets it first — the
-process that claims the orchestration's lease next, `list_events` once the entry is older than
-`recover_after_s`, or `open()`. Readers never see a seq gap: `list_events` returns events only below
-the lowest seq still pending. With `transactions` (auto-detected on replica sets and sharded clusters),
-steps 2–3 run in one multi-document transaction instead, and no journal is written.
+A crash before 2 leaves a journal entry no session refers to: nothing happened, and it is dropped
+after an hour. A crash after 2 leaves `pending.<commit id>`, and the orchestration still shows its
+previous state (it is written last), so it stays resumable: the step is rolled forward from the
+journal by whoever meets it first — `claim` by a new owner, `list_resumable` (for orchestrations
+nobody holds a lease on), `list_events` once the entry is older than `recover_after_s`, or `open()`.
+Readers never see a seq gap: `list_events` returns events only below the lowest seq still pending.
+With `transactions` (auto-detected on replica sets and sharded clusters), steps 2–3 run in one
+multi-document transaction instead, and no journal is written.
 """
 
 from __future__ import annotations
@@ -166,7 +168,7 @@ class MongoStore(Store):
         retry_backoff_s: float = 0.1,
         transactions: bool | None = None,
         change_streams: bool | None = None,
-        recover_after_s: float = 60.0,
+        recover_after_s: float = 10.0,
     ) -> None:
         if url is None and client is None:
             url = _DEFAULT_URL
@@ -558,6 +560,7 @@ class MongoStore(Store):
         check_page(limit, 0)
         if limit == 0:
             return []
+        await self._recover_unleased()
         query = {
             "status": {"$in": _RESUMABLE},
             "$or": [{"lease_owner": None}, {"lease_expires": {"$lte": _now()}}],
@@ -568,6 +571,29 @@ class MongoStore(Store):
             return await orchestrations.find(query, {"_id": 1}).sort(_ORDER).limit(limit).to_list(limit)
 
         return [str(doc["_id"]) for doc in await self._run("listing resumable orchestrations", read)]
+
+    async def _recover_unleased(self) -> None:
+        """Roll forward journaled commits of orchestrations nobody holds a lease on (their driver died)."""
+        c = self._c
+
+        async def journaled() -> list[str]:
+            docs = await c.commits.find({}, {"orchestration_id": 1}).limit(1000).to_list(1000)
+            return sorted({doc["orchestration_id"] for doc in docs})
+
+        ids = await self._run("reading the commit journal", journaled)
+        if not ids:
+            return
+        query = {
+            "_id": {"$in": [doc_id(i) for i in ids]},
+            "$or": [{"lease_owner": None}, {"lease_expires": {"$lte": _now()}}],
+        }
+
+        async def unleased() -> list[_Doc]:
+            return await c.orchestrations.find(query, {"_id": 1}).to_list(None)
+
+        free = [str(doc["_id"]) for doc in await self._run("reading leases", unleased)]
+        if free:
+            await self._committer.recover({"orchestration_id": {"$in": free}})
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
