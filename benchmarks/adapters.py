@@ -55,7 +55,7 @@ ANTHROPIC_BODY = {
     "id": "msg_1",
     "type": "message",
     "role": "assistant",
-    "model": "claude-haiku-4-5",
+    "model": "claude-haiku-5-5",
     "content": [{"type": "text", "text": ANSWER}],
     "stop_reason": "end_turn",
     "stop_sequence": None,
@@ -64,7 +64,7 @@ ANTHROPIC_BODY = {
 GEMINI_BODY = {
     "candidates": [{"content": {"role": "model", "parts": [{"text": ANSWER}]}, "finishReason": "STOP", "index": 0}],
     "usageMetadata": {"promptTokenCount": 31, "candidatesTokenCount": 19, "totalTokenCount": 50},
-    "modelVersion": "gemini-2.5-flash",
+    "modelVersion": "gemini-4-hydrogen",
 }
 
 
@@ -110,7 +110,7 @@ def openai_pair() -> tuple[str, Provider, Call, Call]:
 
 
 def anthropic_pair() -> tuple[str, Provider, Call, Call]:
-    req = request("anthropic:claude-haiku-4-5")
+    req = request("anthropic:claude-haiku-5-5")
     http = httpx2.AsyncClient(transport=transport(ANTHROPIC_BODY))
     provider = AnthropicProvider(api_key="sk-ant-bench", http_client=http)
     client = anthropic.AsyncAnthropic(
@@ -122,7 +122,7 @@ def anthropic_pair() -> tuple[str, Provider, Call, Call]:
 
     async def direct() -> object:
         message = await client.messages.create(
-            model="claude-haiku-4-5",
+            model="claude-haiku-5-5",
             max_tokens=200,
             system=SYSTEM,
             messages=[{"role": "user", "content": PROMPT}],
@@ -133,7 +133,7 @@ def anthropic_pair() -> tuple[str, Provider, Call, Call]:
 
 
 def gemini_pair() -> tuple[str, Provider, Call, Call]:
-    req = request("gemini:gemini-2.5-flash")
+    req = request("gemini:gemini-4-hydrogen")
     provider = GeminiProvider(api_key="AIza-bench", http_client=httpx2.AsyncClient(transport=transport(GEMINI_BODY)))
     options = types.HttpOptions(
         base_url="https://generativelanguage.googleapis.com/",
@@ -144,7 +144,7 @@ def gemini_pair() -> tuple[str, Provider, Call, Call]:
 
     async def direct() -> object:
         response = await client.aio.models.generate_content(
-            model="gemini-2.5-flash",
+            model="gemini-4-hydrogen",
             contents=[types.Content(role="user", parts=[types.Part(text=PROMPT)])],
             config=types.GenerateContentConfig(system_instruction=SYSTEM, max_output_tokens=200, temperature=0.5),
         )

@@ -97,7 +97,7 @@ def test_simulated_copy_keeps_prices_and_resolves_real_names() -> None:
     model = sim.get("openai:gpt-4.1")
     assert model.name == "sim:gpt-4.1" and model.provider == "sim"
     assert model.input_cost_per_1k == ModelCatalog.default().get("gpt4").input_cost_per_1k
-    assert sim.get("claude").name == "sim:claude-sonnet-4-5"
+    assert sim.get("claude").name == "sim:claude-sonnet-5-5"
 
 
 def test_duplicate_add_needs_replace() -> None:

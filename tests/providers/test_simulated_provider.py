@@ -182,7 +182,7 @@ def test_the_catalog_prior_is_informative_but_imperfect() -> None:
 
 async def test_answer_quality_is_hidden_quality_plus_noise() -> None:
     provider = sim(seed=5)
-    for model in (CATALOG.get("sim:gpt-5-nano"), CATALOG.get("sim:gpt-4.1-mini")):
+    for model in (CATALOG.get("sim:gpt-6-luna"), CATALOG.get("sim:gpt-4.1-mini")):
         hidden = provider.hidden_quality(model, "science")
         assert 2 < hidden < 8.5  # far from the clipping bounds, so the mean is not biased
         qualities = [
@@ -258,7 +258,7 @@ async def test_judge_answers_strict_json_with_domain_feedback() -> None:
 async def test_judge_noise_and_bias() -> None:
     answer = (await sim().generate(make_request(content="Task: explain DNS"))).text
     quality = footer_quality(answer)
-    judge = CATALOG.get("sim:gpt-5")
+    judge = CATALOG.get("sim:gpt-6.2-sol")
     exact = sim(judge_noise=0)
     verdict = await exact.generate(make_request(judge, f"<answer>{answer}</answer>", purpose="judge"))
     assert abs(exact.judge_bias(judge)) <= 0.3
@@ -276,7 +276,7 @@ async def test_json_output_alone_makes_a_judge_call() -> None:
 
 async def test_judging_an_answer_without_a_footer_uses_a_stable_pseudo_quality() -> None:
     provider = sim(judge_noise=0)
-    judge = CATALOG.get("sim:gpt-5")
+    judge = CATALOG.get("sim:gpt-6.2-sol")
     human_answer = await FunctionProvider(lambda r: "Paris is the capital of France.").generate(make_request())
     prompt = f"Question: capital of France?\n<answer>{human_answer.text}</answer>"
     first = json.loads((await provider.generate(make_request(judge, prompt, purpose="judge"))).text)
@@ -294,7 +294,7 @@ async def test_judging_an_answer_without_a_footer_uses_a_stable_pseudo_quality()
 
 async def test_the_judged_answer_is_found_under_an_answer_heading() -> None:
     provider = sim(judge_noise=0)
-    judge = CATALOG.get("sim:gpt-5")
+    judge = CATALOG.get("sim:gpt-6.2-sol")
 
     async def score(prompt: str) -> float:
         verdict = await provider.generate(make_request(judge, prompt, purpose="judge"))
@@ -433,7 +433,7 @@ async def test_latency_scale_sleeps_the_scaled_latency() -> None:
 
 async def test_cheap_models_are_faster() -> None:
     provider = sim()
-    nano, opus = CATALOG.get("sim:gpt-5-nano"), CATALOG.get("sim:claude-opus-4-1")
+    nano, opus = CATALOG.get("sim:gpt-6-luna"), CATALOG.get("sim:claude-opus-5-5")
 
     async def median_latency(model: ModelProfile) -> float:
         return statistics.median(

@@ -16,7 +16,7 @@ from orchestratex_anthropic import AnthropicProvider
 @pytest.mark.skipif(not os.environ.get("ANTHROPIC_API_KEY"), reason="ANTHROPIC_API_KEY is not set")
 async def test_live_anthropic_call(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)
-    model = ModelCatalog.default().get("anthropic:claude-haiku-4-5")
+    model = ModelCatalog.default().get("anthropic:claude-haiku-5-5")
     request = GenerationRequest(
         model=model, messages=[Message(role="user", content="Reply with the word: pong")], max_output_tokens=16
     )

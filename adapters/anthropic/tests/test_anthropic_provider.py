@@ -16,7 +16,7 @@ from orchestratex.usage import Usage
 from orchestratex_anthropic import AnthropicProvider
 from orchestratex_anthropic._errors import retry_after_seconds
 
-MODEL = ModelCatalog.default().get("anthropic:claude-haiku-4-5")  # sonnet-4-5: SDK DeprecationWarning
+MODEL = ModelCatalog.default().get("anthropic:claude-haiku-5-5")
 
 
 def request(**overrides: Any) -> GenerationRequest:

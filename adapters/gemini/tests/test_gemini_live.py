@@ -18,7 +18,7 @@ from orchestratex_gemini import GeminiProvider
 )
 async def test_live_gemini_call(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)
-    model = ModelCatalog.default().get("gemini:gemini-2.5-flash-lite")
+    model = ModelCatalog.default().get("gemini:gemini-4-hydrogen")
     request = GenerationRequest(
         model=model, messages=[Message(role="user", content="Reply with the word: pong")], max_output_tokens=16
     )

@@ -18,7 +18,7 @@ from orchestratex.usage import Usage
 from orchestratex_gemini import GeminiProvider
 from orchestratex_gemini._errors import retry_after_seconds
 
-MODEL = ModelCatalog.default().get("gemini:gemini-2.5-flash")
+MODEL = ModelCatalog.default().get("gemini:gemini-4-hydrogen")
 
 
 def request(**overrides: Any) -> GenerationRequest:

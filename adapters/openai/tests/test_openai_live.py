@@ -16,7 +16,7 @@ from orchestratex_openai import OpenAIProvider
 @pytest.mark.skipif(not os.environ.get("OPENAI_API_KEY"), reason="OPENAI_API_KEY is not set")
 async def test_live_openai_call(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)
-    model = ModelCatalog.default().get("openai:gpt-4.1-mini")
+    model = ModelCatalog.default().get("openai:gpt-6-luna")
     request = GenerationRequest(
         model=model, messages=[Message(role="user", content="Reply with the word: pong")], max_output_tokens=16
     )

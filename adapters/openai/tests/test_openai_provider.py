@@ -68,9 +68,10 @@ async def test_auto_api_uses_responses_for_responses_only_models() -> None:
 
 async def test_reasoning_models_get_no_temperature_or_stop_and_stop_is_applied_to_the_text() -> None:
     assert is_reasoning_model("gpt-5-mini") and is_reasoning_model("o3") and not is_reasoning_model("gpt-4.1")
+    assert is_reasoning_model("gpt-6.2-sol") and is_reasoning_model("gpt-6-luna")
     assert not is_reasoning_model("gpt-5-chat-latest")
     server = MockServer(OK)
-    generation = await provider_on(server).generate(request("openai:gpt-5-mini", temperature=0.3, stop=["STOP"]))
+    generation = await provider_on(server).generate(request("openai:gpt-6.2-sol", temperature=0.3, stop=["STOP"]))
     body = server.requests[0].json
     assert "temperature" not in body and "stop" not in body
     assert body["max_completion_tokens"] == 100

@@ -60,7 +60,8 @@ class LiveView:
         self._wait("routing…")
 
     def _on_model_selected(self, e: ModelSelected) -> None:
-        self.console.print(f"[bold]#{e.iteration} routed[/] to [green]{e.model_name}[/]: {_short(e.reasoning, 160)}")
+        reasoning = e.reasoning.removeprefix(f"{e.model_name}: ")
+        self.console.print(f"[bold]#{e.iteration} routed[/] to [green]{e.model_name}[/]: {_short(reasoning, 160)}")
         self._wait(f"{e.model_name} is answering…")
 
     def _on_response_generated(self, e: ResponseGenerated) -> None:

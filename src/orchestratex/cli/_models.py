@@ -60,22 +60,20 @@ def models_command(args: argparse.Namespace) -> int:
     for alias, target in catalog.aliases.items():
         aliases.setdefault(target, []).append(alias)
     table = Table(title="Model catalog (US$ per 1M tokens)")
-    table.add_column("model", no_wrap=True)
-    table.add_column("aliases")
+    table.add_column("model (aliases)", no_wrap=True)
     for col in ("in $", "out $", "context", "max out"):
         table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("specialties")
-    table.add_column("status", no_wrap=True)
+    table.add_column("specialties", min_width=12, overflow="fold")
     for m in catalog:
         table.add_row(
-            m.name,
-            ", ".join(sorted(aliases.get(m.name, []))),
+            m.name
+            + (f" [yellow]({m.status})[/]" if m.status != "active" else "")
+            + (f"\n[dim]{', '.join(sorted(aliases[m.name]))}[/]" if m.name in aliases else ""),
             _price(m.input_cost_per_1k),
             _price(m.output_cost_per_1k),
-            f"{m.context_window:,}",
-            f"{m.max_output_tokens:,}",
+            _tokens(m.context_window),
+            _tokens(m.max_output_tokens),
             ", ".join(m.specialties),
-            m.status,
         )
     console.print(table)
     return 0
@@ -83,3 +81,11 @@ def models_command(args: argparse.Namespace) -> int:
 
 def _price(per_1k: float | None) -> str:
     return "unpriced" if per_1k is None else f"{per_1k * 1000:.2f}"
+
+
+def _tokens(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.3g}M"
+    if n >= 1000:
+        return f"{n // 1024}K" if n % 1024 == 0 else f"{n / 1000:.0f}K"
+    return str(n)

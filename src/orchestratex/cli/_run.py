@@ -19,15 +19,15 @@ from ._live import LiveView
 __all__ = ["DEMO_PROMPT", "run_command"]
 
 DEMO_PROMPT = "Write a Python function to calculate fibonacci numbers"
-DEMO_THRESHOLD = 8.5
+DEMO_THRESHOLD = 9.0
 
 
 def _orchestrator(args: argparse.Namespace, store: Store) -> Orchestrator:
     provider = (getattr(args, "provider", None) or "").strip()
     if args.command == "demo":
         latency = 0.0 if args.fast else 0.25
-        sim = SimulatedProvider(seed=7, latency_scale=latency)
-        router = BayesianRouter(seed=7)
+        sim = SimulatedProvider(seed=11, latency_scale=latency)
+        router = BayesianRouter(seed=11)
         return Orchestrator(providers=[sim], router=router, store=store, evaluation_threshold=DEMO_THRESHOLD)
     if provider in ("", "auto"):
         return Orchestrator(store=store)

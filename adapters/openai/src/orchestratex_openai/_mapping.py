@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 JSON_INSTRUCTION = "Answer with a single JSON object and nothing else."
-_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5", "gpt-6")
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls"}
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 
