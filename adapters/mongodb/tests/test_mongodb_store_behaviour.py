@@ -362,3 +362,16 @@ async def test_list_resumable_rolls_forward_steps_of_unleased_orchestrations(cli
         assert await store.list_resumable() == []  # rolled forward: completed, so not resumable
         assert (await store.get_orchestration(o.id)).status == "completed"
         assert _seqs(await store.list_events(session.id)) == [1]
+
+
+async def test_a_pending_mark_without_a_journal_entry_does_not_block_the_stream(client: Any) -> None:
+    async with MongoStore(client=client, recover_after_s=1e-6) as store:
+        session, o = await _tree(store)
+        client.faults.fail("events", "insert_many", Crash())
+        with pytest.raises(Crash):
+            await store.commit(o, [_selected(o, 1)])
+        client.get_database("orchestratex").raw("commits").delete_many({})  # its journal entry is gone
+        await store.commit(o, [_selected(o, 2)])
+        assert _seqs(await store.list_events(session.id)) == [2]  # seq 1 is lost, the stream goes on
+        raw = client.get_database("orchestratex").raw("sessions").find_one({"_id": ObjectId(session.id)})
+        assert raw is not None and raw["pending"] == {}

@@ -7,12 +7,13 @@ and sharded clusters; `Committer.recover` rolls forward what a dead process left
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from bson import Int64
+from bson import Int64, ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from ._store import _Collections
 
 __all__ = ["Committer"]
+
+logger = logging.getLogger("orchestratex_mongodb")
 
 _Doc = dict[str, Any]
 _Coll = AsyncCollection[_Doc]
@@ -223,3 +226,24 @@ class Committer:
             await self._finish(journal)
             done += 1
         return done
+
+    async def drop_orphans(self, session_id: str, cids: list[str]) -> None:
+        """Remove pending marks of `session_id` that no journal entry backs. That takes a committer stalled for
+        over an hour between journaling and its session update (so its entry was dropped as unallocated), which
+        then died before finishing: the step's money is counted but its unwritten events cannot be recovered,
+        and the stream must not stay blocked behind them."""
+        c = self.cols
+        ids = [ObjectId(cid) for cid in cids]
+
+        async def present() -> set[str]:
+            docs = await c.commits.find({"_id": {"$in": ids}}, {"_id": 1}).to_list(None)
+            return {str(doc["_id"]) for doc in docs}
+
+        orphans = set(cids) - await self.run("reading the commit journal", present)
+        if orphans:
+            logger.warning("session %s: dropping pending commits without a journal entry: %s", session_id, orphans)
+            unset = {f"pending.{cid}": "" for cid in orphans}
+            query = {"_id": doc_id(session_id)}
+            await self.run(
+                "dropping orphaned pending commits", partial(c.sessions.update_one, query, {"$unset": unset})
+            )

@@ -477,18 +477,25 @@ class MongoStore(Store):
         return [event_from(doc) for doc in await self._run("reading events", read)]
 
     async def _event_horizon(self, session_id: str) -> int:
-        """The highest seq below which every allocated event is written (commits in flight hold it back)."""
+        """The highest seq below which every allocated event is written (commits in flight hold it back).
+
+        Commits pending longer than `recover_after_s` are rolled forward first; a pending mark that no
+        journal entry backs any more (see `Committer.drop_orphans`) is dropped rather than block the stream."""
         sessions, query = self._c.sessions, {"_id": doc_id(session_id)}
         recovered = False
         while True:
             doc = await self._one("reading a session", sessions, query, {"event_seq": 1, "pending": 1})
             if doc is None:
                 raise NotFound(f"no session {session_id!r}")
-            pending = [p for p in (doc.get("pending") or {}).values() if p["n"]]
+            pending = {cid: p for cid, p in (doc.get("pending") or {}).items() if p["n"]}
             cutoff = _now() - timedelta(seconds=self.recover_after_s)
-            if recovered or not any(_aware(p["at"]) <= cutoff for p in pending):
-                return min((int(p["seq"]) for p in pending), default=int(doc["event_seq"]) + 1) - 1
-            await self._committer.recover({"session_id": session_id, "at": {"$lte": cutoff}})
+            stale = [cid for cid, p in pending.items() if _aware(p["at"]) <= cutoff]
+            if not stale:
+                return min((int(p["seq"]) for p in pending.values()), default=int(doc["event_seq"]) + 1) - 1
+            if recovered:
+                await self._committer.drop_orphans(session_id, stale)
+            else:
+                await self._committer.recover({"session_id": session_id, "at": {"$lte": cutoff}})
             recovered = True
 
     async def watch_events(
