@@ -6,7 +6,7 @@ orchestrator = Orchestrator()  # no API key is set: simulated models, and every 
 result = orchestrator.run_sync(
     "Write a Python function to calculate fibonacci numbers",
     cost_limit=0.05,  # US dollars for the whole run; never exceeded
-    evaluation_threshold=8.5,  # stop once the judges score an answer this high
+    evaluation_threshold=9.0,  # stop once the judges score an answer this high
 )
 for it in result.orchestration.iterations:
     print(f"#{it.index} {it.model_name:26} score {it.score:.1f}  ${it.cost:.5f}")

@@ -79,3 +79,18 @@ async def test_no_eligible_judge() -> None:
 def test_pinned_judges_by_alias_or_name() -> None:
     evaluator = LLMJudgeEvaluator(panel_size=2, judges=["gemini:ok", "openai:gen"])
     assert [m.name for m in evaluator.choose_judges(task(None))] == ["gemini:ok"]
+
+
+def test_simulated_judges_prefer_another_maker() -> None:
+    sim = ModelCatalog.default().simulated()
+    generator = sim.get("anthropic:claude-haiku-5-5")
+    etask = EvaluationTask(
+        prompt="x",
+        domain="coding",
+        generating_model=generator.name,
+        generator=generator,
+        judges=[m for m in sim if m.name != generator.name],
+        call=None,  # type: ignore[arg-type]
+    )
+    chosen = LLMJudgeEvaluator(panel_size=2).choose_judges(etask)
+    assert all(not m.name.startswith("sim:claude") for m in chosen)

@@ -32,6 +32,8 @@ class EvaluationTask:
     iteration: int = 1
     max_output_tokens: int = 512
     """The most a judge may write."""
+    generator: ModelProfile | None = None
+    """The generating model's profile, when known (judges from another maker are preferred)."""
     extra: dict[str, object] = field(default_factory=dict)
 
 

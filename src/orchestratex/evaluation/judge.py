@@ -63,11 +63,12 @@ class LLMJudgeEvaluator(Evaluator):
             return pinned[: self.panel_size]
         if not eligible:
             return []
-        generator_provider = task.generating_model.partition(":")[0]
+        generator = task.generator
+        generator_family = _family(generator) if generator else task.generating_model.partition(":")[0]
 
         def value(model: ModelProfile) -> tuple[bool, float]:
             price = max((model.input_cost_per_1k or 0) + (model.output_cost_per_1k or 0), 1e-12)
-            return (model.provider == generator_provider, -(model.quality - self.cost_sensitivity * math.log10(price)))
+            return (_family(model) == generator_family, -(model.quality - self.cost_sensitivity * math.log10(price)))
 
         return sorted(eligible, key=value)[: self.panel_size]
 
@@ -128,3 +129,12 @@ class LLMJudgeEvaluator(Evaluator):
             verdicts=verdicts,
             cost=cost,
         )
+
+
+def _family(model: ModelProfile) -> str:
+    """Who made the model: its provider, or for a simulated model the provider it imitates."""
+    if model.provider == "sim":
+        for alias in model.aliases:
+            if ":" in alias:
+                return alias.partition(":")[0]
+    return model.provider

@@ -84,6 +84,9 @@ class Run:
         self.session_limit: float | None = None
         self.session_base = 0.0
         self.resumed = doc.status != "pending"
+        self.done = False
+        self._pending: list[Event] = []
+        """Events to store with the next commit (the start is committed with the first routing decision)."""
         self.emitted: list[Event] = []
         """Events this run committed, in order (a resumed run's earlier ones are in the store)."""
 
@@ -91,7 +94,7 @@ class Run:
     async def drive(self) -> None:
         try:
             await self._prepare()
-            while True:
+            while not self.done:
                 reason = self._stop_reason()
                 if reason is not None:
                     raise _Stop(reason)
@@ -120,17 +123,15 @@ class Run:
         if doc.status == "pending":
             doc.domain = doc.domain or detect_domain(doc.prompt)
             doc.status = "running"
-            await self._commit(
-                [
-                    OrchestrationStarted(
-                        **self._ids(),
-                        prompt=doc.prompt,
-                        domain=doc.domain,
-                        max_iterations=doc.settings.max_iterations,
-                        evaluation_threshold=doc.settings.evaluation_threshold,
-                        simulated=self.o.simulated,
-                    )
-                ]
+            self._pending.append(
+                OrchestrationStarted(
+                    **self._ids(),
+                    prompt=doc.prompt,
+                    domain=doc.domain,
+                    max_iterations=doc.settings.max_iterations,
+                    evaluation_threshold=doc.settings.evaluation_threshold,
+                    simulated=self.o.simulated,
+                )
             )
         else:  # resumed after a crash: what the dead process held reserved is released
             released = await store.release_reservations(doc.session_id, doc.id)
@@ -247,6 +248,7 @@ class Run:
             prompt=doc.prompt,
             domain=doc.domain or "general",
             generating_model=it.model_name,
+            generator=self.o.catalog.get(it.model_name),
             judges=self._judges(it),
             call=call,
             context=doc.context,
@@ -282,7 +284,11 @@ class Run:
             iteration=it.index,
             cost=evaluation.cost,
         )
-        await self._commit([event], ledger)
+        reason = self._stop_reason()
+        if reason is None:
+            await self._commit([event], ledger)
+        else:  # the evaluation ends the run: one commit for both
+            await self._finish(reason, None, events=[event], ledger=ledger)
         await self.o.router.observe(
             RoutingFeedback(
                 domain=doc.domain or "general",
@@ -296,7 +302,10 @@ class Run:
             )
         )
 
-    async def _finish(self, reason: StopReason, error: str | None) -> None:
+    async def _finish(
+        self, reason: StopReason, error: str | None, *, events: Sequence[Event] = (), ledger: _Ledger | None = None
+    ) -> None:
+        self.done = True
         doc = self.doc
         best = doc.best_iteration
         doc.stop_reason = reason
@@ -326,10 +335,11 @@ class Run:
                 iterations=len(doc.iterations),
                 total_cost=doc.total_cost,
             )
+        final = [*events, event]
         if reason == "cancelled":  # the task is being cancelled: the final commit must still happen
-            await asyncio.shield(self._commit([event]))
+            await asyncio.shield(self._commit(final, ledger))
         else:
-            await self._commit([event])
+            await self._commit(final, ledger)
 
     # -- calls and budget -------------------------------------------------------------------------
     async def _call(self, model: ModelProfile, request: GenerationRequest, ledger: _Ledger, role: _Role) -> Generation:
@@ -490,6 +500,9 @@ class Run:
         )
 
     async def _commit(self, events: list[Event], ledger: _Ledger | None = None) -> None:
+        if self._pending:
+            events = [*self._pending, *events]
+            self._pending.clear()
         doc = self.doc
         spent = 0.0
         if ledger is not None:
