@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bson import Int64, ObjectId
 from pymongo import ReturnDocument
@@ -24,10 +24,8 @@ from pymongo.write_concern import WriteConcern
 from orchestratex.exceptions import NotFound, StoreError
 
 from ._codec import doc_id
+from ._connection import Collections
 from ._errors import Retrier, is_duplicate_only
-
-if TYPE_CHECKING:
-    from ._store import _Collections
 
 __all__ = ["Committer"]
 
@@ -46,7 +44,7 @@ def _aware(moment: datetime) -> datetime:
 class Committer:
     """Writes commits (and rolls forward abandoned ones) on the store's collections."""
 
-    def __init__(self, cols: _Collections, run: Retrier, client: AsyncMongoClient[_Doc]) -> None:
+    def __init__(self, cols: Collections, run: Retrier, client: AsyncMongoClient[_Doc]) -> None:
         self.cols = cols
         self.run = run
         self.client = client
@@ -247,3 +245,48 @@ class Committer:
             await self.run(
                 "dropping orphaned pending commits", partial(c.sessions.update_one, query, {"$unset": unset})
             )
+
+    async def horizon(self, session_id: str, recover_after_s: float) -> int:
+        """The highest seq below which every allocated event is written (commits in flight hold it back).
+
+        Commits pending longer than `recover_after_s` are rolled forward first; a pending mark that no
+        journal entry backs any more (see `Committer.drop_orphans`) is dropped rather than block the stream."""
+        sessions, query = self.cols.sessions, {"_id": doc_id(session_id)}
+        recovered = False
+        while True:
+            doc = await self.run("reading a session", partial(sessions.find_one, query, {"event_seq": 1, "pending": 1}))
+            if doc is None:
+                raise NotFound(f"no session {session_id!r}")
+            pending = {cid: p for cid, p in (doc.get("pending") or {}).items() if p["n"]}
+            cutoff = datetime.now(UTC) - timedelta(seconds=recover_after_s)
+            stale = [cid for cid, p in pending.items() if _aware(p["at"]) <= cutoff]
+            if not stale:
+                return min((int(p["seq"]) for p in pending.values()), default=int(doc["event_seq"]) + 1) - 1
+            if recovered:
+                await self.drop_orphans(session_id, stale)
+            else:
+                await self.recover({"session_id": session_id, "at": {"$lte": cutoff}})
+            recovered = True
+
+    async def recover_unleased(self) -> None:
+        """Roll forward journaled commits of orchestrations nobody holds a lease on (their driver died)."""
+        c = self.cols
+
+        async def journaled() -> list[str]:
+            docs = await c.commits.find({}, {"orchestration_id": 1}).limit(1000).to_list(1000)
+            return sorted({doc["orchestration_id"] for doc in docs})
+
+        ids = await self.run("reading the commit journal", journaled)
+        if not ids:
+            return
+        query = {
+            "_id": {"$in": [doc_id(i) for i in ids]},
+            "$or": [{"lease_owner": None}, {"lease_expires": {"$lte": datetime.now(UTC)}}],
+        }
+
+        async def unleased() -> list[_Doc]:
+            return await c.orchestrations.find(query, {"_id": 1}).to_list(None)
+
+        free = [str(doc["_id"]) for doc in await self.run("reading leases", unleased)]
+        if free:
+            await self.recover({"orchestration_id": {"$in": free}})

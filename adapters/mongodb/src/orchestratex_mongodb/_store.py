@@ -28,18 +28,17 @@ multi-document transaction instead, and no journal is written.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Self
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from bson import Int64, ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
-from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
-from pymongo.write_concern import WriteConcern
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from orchestratex._ids import utcnow
 from orchestratex.events import Event
@@ -70,68 +69,20 @@ from ._codec import (
     to_pico,
 )
 from ._commit import Committer
+from ._connection import ORDER, Collections, handshake, make_client
 from ._errors import Retrier, redact_url
 
 __all__ = ["MongoStore"]
 
 _Doc = dict[str, Any]
 _Coll = AsyncCollection[_Doc]
-_ORDER = [("created_us", 1), ("_id", 1)]
 _RESUMABLE = ["pending", "running"]
 _DEFAULT_URL = "mongodb://localhost:27017/orchestratex"
 _CAS_ATTEMPTS = 50
-_INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
-    "sessions": [([("user_id", 1), *_ORDER], {})],
-    "threads": [([("session_id", 1), *_ORDER], {}), ([("user_id", 1)], {})],
-    "orchestrations": [
-        ([("session_id", 1), *_ORDER], {}),
-        ([("thread_id", 1), *_ORDER], {}),
-        (_ORDER, {}),
-        ([("status", 1), *_ORDER], {}),
-        *((keys, {}) for keys in _analytics.ANALYTICS_INDEXES["orchestrations"]),
-    ],
-    "events": [
-        ([("session_id", 1), ("seq", 1)], {"unique": True}),
-        ([("session_id", 1), ("orchestration_id", 1), ("seq", 1)], {}),
-    ],
-    "calls": [(keys, {}) for keys in _analytics.ANALYTICS_INDEXES["calls"]],
-    "routing_stats": [([("router", 1), ("domain", 1), ("model_name", 1)], {"unique": True})],
-    "api_keys": [([("key_hash", 1)], {"unique": True})],
-    "counters": [([("expires_at", 1)], {"expireAfterSeconds": 0})],
-    "commits": [([("session_id", 1), ("at", 1)], {}), ([("orchestration_id", 1)], {}), ([("at", 1)], {})],
-}
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-class _Collections:
-    """The store's collections. Orchestration steps, money and events are written with `w: majority`."""
-
-    def __init__(self, client: AsyncMongoClient[_Doc], database: str) -> None:
-        db = client.get_database(database)
-        majority = WriteConcern("majority")
-
-        def get(name: str, wc: WriteConcern | None = majority) -> _Coll:
-            return db.get_collection(name, write_concern=wc) if wc is not None else db.get_collection(name)
-
-        self.sessions = get("sessions")
-        self.threads = get("threads")
-        self.orchestrations = get("orchestrations")
-        self.events = get("events")
-        self.calls = get("calls")
-        self.commits = get("commits")
-        self.api_keys = get("api_keys")
-        self.routing_stats = get("routing_stats", None)
-        self.counters = get("counters", None)
-
-    def all(self) -> dict[str, _Coll]:
-        return {name: getattr(self, name) for name in _INDEXES}
 
 
 class MongoStore(Store):
@@ -191,7 +142,7 @@ class MongoStore(Store):
         self.recover_after_s = recover_after_s
         self._injected = client
         self._client: AsyncMongoClient[_Doc] | None = None
-        self._cols: _Collections | None = None
+        self._cols: Collections | None = None
         self._committer: Committer
         self._opening = asyncio.Lock()
         self._run = Retrier(self.redacted_url, retries=retries, backoff_s=retry_backoff_s)
@@ -220,12 +171,9 @@ class MongoStore(Store):
     async def _open(self) -> None:
         client = self._injected if self._injected is not None else self._make_client()
         try:
-            hello = await self._hello(client)
-            replicated = "setName" in hello or hello.get("msg") == "isdbgrid"
-            cols = _Collections(client, self.database)
-            for name, coll in cols.all().items():
-                for keys, options in _INDEXES[name]:
-                    await self._run(f"creating an index on {name}", partial(coll.create_index, keys, **options))
+            replicated = await handshake(client, self.redacted_url, self.server_selection_timeout_ms)
+            cols = Collections(client, self.database)
+            await cols.create_indexes(self._run)
         except BaseException:
             if client is not self._injected:
                 await client.close()
@@ -240,30 +188,7 @@ class MongoStore(Store):
 
     def _make_client(self) -> AsyncMongoClient[_Doc]:
         assert self.url is not None
-        given = {key.lower() for key, _ in parse_qsl(urlsplit(self.url).query)}
-        options: dict[str, Any] = {}
-        for key, value in (
-            ("serverSelectionTimeoutMS", self.server_selection_timeout_ms),
-            ("retryWrites", True),
-            ("appname", "orchestratex"),
-        ):
-            if key.lower() not in given:
-                options[key] = value
-        try:
-            return AsyncMongoClient(self.url, **options)
-        except (PyMongoError, ValueError, TypeError) as exc:
-            raise ConfigurationError(f"invalid MongoDB URL {self.redacted_url}: {redact_url(str(exc))}") from exc
-
-    async def _hello(self, client: AsyncMongoClient[_Doc]) -> Mapping[str, Any]:
-        try:
-            await client.admin.command("ping")
-            hello: Mapping[str, Any] = await client.admin.command("hello")
-            return hello
-        except PyMongoError as exc:
-            raise StoreError(
-                f"cannot reach MongoDB at {self.redacted_url} (server selection timeout"
-                f" {self.server_selection_timeout_ms} ms): {redact_url(str(exc))}"
-            ) from exc
+        return make_client(self.url, server_selection_timeout_ms=self.server_selection_timeout_ms)
 
     async def close(self) -> None:
         client, self._client, self._cols = self._client, None, None
@@ -271,7 +196,7 @@ class MongoStore(Store):
             await client.close()
 
     @property
-    def _c(self) -> _Collections:
+    def _c(self) -> Collections:
         if self._cols is None:
             raise StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
         return self._cols
@@ -282,7 +207,7 @@ class MongoStore(Store):
             return []
 
         async def read() -> list[_Doc]:
-            return await coll.find(query).sort(_ORDER).skip(skip).limit(limit).to_list(limit)
+            return await coll.find(query).sort(ORDER).skip(skip).limit(limit).to_list(limit)
 
         return await self._run(what, read)
 
@@ -464,7 +389,7 @@ class MongoStore(Store):
     ) -> list[Event]:
         check_page(limit, since)
         c = self._c
-        horizon = await self._event_horizon(session_id)
+        horizon = await self._committer.horizon(session_id, self.recover_after_s)
         if limit == 0 or horizon <= since:
             return []
         query: _Doc = {"session_id": session_id, "seq": {"$gt": since, "$lte": horizon}}
@@ -475,28 +400,6 @@ class MongoStore(Store):
             return await c.events.find(query).sort("seq", 1).limit(limit).to_list(limit)
 
         return [event_from(doc) for doc in await self._run("reading events", read)]
-
-    async def _event_horizon(self, session_id: str) -> int:
-        """The highest seq below which every allocated event is written (commits in flight hold it back).
-
-        Commits pending longer than `recover_after_s` are rolled forward first; a pending mark that no
-        journal entry backs any more (see `Committer.drop_orphans`) is dropped rather than block the stream."""
-        sessions, query = self._c.sessions, {"_id": doc_id(session_id)}
-        recovered = False
-        while True:
-            doc = await self._one("reading a session", sessions, query, {"event_seq": 1, "pending": 1})
-            if doc is None:
-                raise NotFound(f"no session {session_id!r}")
-            pending = {cid: p for cid, p in (doc.get("pending") or {}).items() if p["n"]}
-            cutoff = _now() - timedelta(seconds=self.recover_after_s)
-            stale = [cid for cid, p in pending.items() if _aware(p["at"]) <= cutoff]
-            if not stale:
-                return min((int(p["seq"]) for p in pending.values()), default=int(doc["event_seq"]) + 1) - 1
-            if recovered:
-                await self._committer.drop_orphans(session_id, stale)
-            else:
-                await self._committer.recover({"session_id": session_id, "at": {"$lte": cutoff}})
-            recovered = True
 
     async def watch_events(
         self, session_id: str, since: int = 0, *, poll_interval_s: float = 0.25, batch: int = 1000
@@ -567,7 +470,7 @@ class MongoStore(Store):
         check_page(limit, 0)
         if limit == 0:
             return []
-        await self._recover_unleased()
+        await self._committer.recover_unleased()
         query = {
             "status": {"$in": _RESUMABLE},
             "$or": [{"lease_owner": None}, {"lease_expires": {"$lte": _now()}}],
@@ -575,32 +478,9 @@ class MongoStore(Store):
         orchestrations = self._c.orchestrations
 
         async def read() -> list[_Doc]:
-            return await orchestrations.find(query, {"_id": 1}).sort(_ORDER).limit(limit).to_list(limit)
+            return await orchestrations.find(query, {"_id": 1}).sort(ORDER).limit(limit).to_list(limit)
 
         return [str(doc["_id"]) for doc in await self._run("listing resumable orchestrations", read)]
-
-    async def _recover_unleased(self) -> None:
-        """Roll forward journaled commits of orchestrations nobody holds a lease on (their driver died)."""
-        c = self._c
-
-        async def journaled() -> list[str]:
-            docs = await c.commits.find({}, {"orchestration_id": 1}).limit(1000).to_list(1000)
-            return sorted({doc["orchestration_id"] for doc in docs})
-
-        ids = await self._run("reading the commit journal", journaled)
-        if not ids:
-            return
-        query = {
-            "_id": {"$in": [doc_id(i) for i in ids]},
-            "$or": [{"lease_owner": None}, {"lease_expires": {"$lte": _now()}}],
-        }
-
-        async def unleased() -> list[_Doc]:
-            return await c.orchestrations.find(query, {"_id": 1}).to_list(None)
-
-        free = [str(doc["_id"]) for doc in await self._run("reading leases", unleased)]
-        if free:
-            await self._committer.recover({"orchestration_id": {"$in": free}})
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:

@@ -1,0 +1,108 @@
+"""The connection: the client (made from a URL with fail-fast defaults), the handshake, the collections
+with their write concerns, and the indexes `open()` creates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.mongo_client import AsyncMongoClient
+from pymongo.errors import PyMongoError
+from pymongo.write_concern import WriteConcern
+
+from orchestratex.exceptions import ConfigurationError, StoreError
+
+from . import _analytics
+from ._errors import Retrier, redact_url
+
+__all__ = ["ORDER", "Collections", "handshake", "make_client"]
+
+_Doc = dict[str, Any]
+_Coll = AsyncCollection[_Doc]
+
+ORDER = [("created_us", 1), ("_id", 1)]
+"""The order of every listing: creation time, then id."""
+
+_INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
+    "sessions": [([("user_id", 1), *ORDER], {})],
+    "threads": [([("session_id", 1), *ORDER], {}), ([("user_id", 1)], {})],
+    "orchestrations": [
+        ([("session_id", 1), *ORDER], {}),
+        ([("thread_id", 1), *ORDER], {}),
+        (ORDER, {}),
+        ([("status", 1), *ORDER], {}),
+        *((keys, {}) for keys in _analytics.ANALYTICS_INDEXES["orchestrations"]),
+    ],
+    "events": [
+        ([("session_id", 1), ("seq", 1)], {"unique": True}),
+        ([("session_id", 1), ("orchestration_id", 1), ("seq", 1)], {}),
+    ],
+    "calls": [(keys, {}) for keys in _analytics.ANALYTICS_INDEXES["calls"]],
+    "routing_stats": [([("router", 1), ("domain", 1), ("model_name", 1)], {"unique": True})],
+    "api_keys": [([("key_hash", 1)], {"unique": True})],
+    "counters": [([("expires_at", 1)], {"expireAfterSeconds": 0})],
+    "commits": [([("session_id", 1), ("at", 1)], {}), ([("orchestration_id", 1)], {}), ([("at", 1)], {})],
+}
+
+
+def make_client(url: str, *, server_selection_timeout_ms: int) -> AsyncMongoClient[_Doc]:
+    """A client for `url`, with retryable writes and a short server selection timeout unless the URL says otherwise."""
+    given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
+    options: dict[str, Any] = {}
+    for key, value in (
+        ("serverSelectionTimeoutMS", server_selection_timeout_ms),
+        ("retryWrites", True),
+        ("appname", "orchestratex"),
+    ):
+        if key.lower() not in given:
+            options[key] = value
+    try:
+        return AsyncMongoClient(url, **options)
+    except (PyMongoError, ValueError, TypeError) as exc:
+        raise ConfigurationError(f"invalid MongoDB URL {redact_url(url)}: {redact_url(str(exc))}") from exc
+
+
+async def handshake(client: AsyncMongoClient[_Doc], where: str, timeout_ms: int) -> bool:
+    """Ping the deployment (failing within the server selection timeout); whether it is a replica set or a
+    sharded cluster (so transactions and change streams work)."""
+    try:
+        await client.admin.command("ping")
+        hello: Mapping[str, Any] = await client.admin.command("hello")
+    except PyMongoError as exc:
+        raise StoreError(
+            f"cannot reach MongoDB at {where} (server selection timeout {timeout_ms} ms): {redact_url(str(exc))}"
+        ) from exc
+    return "setName" in hello or hello.get("msg") == "isdbgrid"
+
+
+class Collections:
+    """The store's collections. Orchestration steps, money and events are written with `w: majority`."""
+
+    def __init__(self, client: AsyncMongoClient[_Doc], database: str) -> None:
+        db = client.get_database(database)
+        majority = WriteConcern("majority")
+
+        def get(name: str, wc: WriteConcern | None = majority) -> _Coll:
+            return db.get_collection(name, write_concern=wc) if wc is not None else db.get_collection(name)
+
+        self.sessions = get("sessions")
+        self.threads = get("threads")
+        self.orchestrations = get("orchestrations")
+        self.events = get("events")
+        self.calls = get("calls")
+        self.commits = get("commits")
+        self.api_keys = get("api_keys")
+        self.routing_stats = get("routing_stats", None)
+        self.counters = get("counters", None)
+
+    def all(self) -> dict[str, _Coll]:
+        return {name: getattr(self, name) for name in _INDEXES}
+
+    async def create_indexes(self, run: Retrier) -> None:
+        """Create every index the store relies on (idempotent)."""
+        for name, coll in self.all().items():
+            for keys, options in _INDEXES[name]:
+                await run(f"creating an index on {name}", partial(coll.create_index, keys, **options))
