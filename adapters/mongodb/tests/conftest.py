@@ -105,15 +105,16 @@ class AsyncMockCursor:
 class AsyncMockCollection:
     """The async `AsyncCollection` methods the store uses, over a mongomock collection."""
 
-    def __init__(self, coll: mongomock.collection.Collection, faults: Faults) -> None:
+    def __init__(self, coll: mongomock.collection.Collection, faults: Faults, *, sessions: bool = False) -> None:
         self._coll = coll
         self._faults = faults
+        self._sessions = sessions
         self.name: str = coll.name
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         await asyncio.sleep(0)
         session = kwargs.pop("session", None)
-        if session is not None:
+        if session is not None and not self._sessions:
             raise NotImplementedError("the mongomock stand-in has no sessions or transactions")
         fault = self._faults.take(self.name, method)
         if fault is not None and not fault.after:
@@ -164,14 +165,16 @@ class AsyncMockCollection:
 
 
 class AsyncMockDatabase:
-    def __init__(self, db: mongomock.database.Database, faults: Faults) -> None:
+    def __init__(self, db: mongomock.database.Database, faults: Faults, *, sessions: bool = False) -> None:
         self._db = db
         self._faults = faults
+        self._sessions = sessions
         self._collections: dict[str, AsyncMockCollection] = {}
 
     def get_collection(self, name: str, **options: Any) -> AsyncMockCollection:
         if name not in self._collections:
-            self._collections[name] = AsyncMockCollection(self._db.get_collection(name), self._faults)
+            coll = self._db.get_collection(name)
+            self._collections[name] = AsyncMockCollection(coll, self._faults, sessions=self._sessions)
         return self._collections[name]
 
     def raw(self, name: str) -> mongomock.collection.Collection:
@@ -195,11 +198,30 @@ class _Admin:
         raise NotImplementedError(f"the mongomock stand-in does not run the {name!r} command")
 
 
-class AsyncMockClient:
-    """Stands in for `pymongo.AsyncMongoClient` (a standalone server) in the tests."""
+class _PlumbingSession:
+    """`start_session()` with `fake_sessions`: runs the callback once, with NO isolation and NO rollback."""
 
-    def __init__(self, mock: mongomock.MongoClient | None = None) -> None:
+    async def __aenter__(self) -> _PlumbingSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def with_transaction(self, callback: Callable[[Any], Any], **options: Any) -> Any:
+        return await callback(self)
+
+
+class AsyncMockClient:
+    """Stands in for `pymongo.AsyncMongoClient` (a standalone server) in the tests.
+
+    With `fake_sessions=True` it accepts `session=` arguments and `start_session().with_transaction(...)`
+    just runs the callback: that executes the *code* of the store's transaction path, but proves nothing
+    about transactions (no isolation, no rollback); only the real-server tests do.
+    """
+
+    def __init__(self, mock: mongomock.MongoClient | None = None, *, fake_sessions: bool = False) -> None:
         self.mock = mock if mock is not None else mongomock.MongoClient()
+        self.fake_sessions = fake_sessions
         self.faults = Faults()
         self.admin = _Admin(self.faults)
         self.closed = False
@@ -207,8 +229,14 @@ class AsyncMockClient:
 
     def get_database(self, name: str, **options: Any) -> AsyncMockDatabase:
         if name not in self._databases:
-            self._databases[name] = AsyncMockDatabase(self.mock.get_database(name), self.faults)
+            db = self.mock.get_database(name)
+            self._databases[name] = AsyncMockDatabase(db, self.faults, sessions=self.fake_sessions)
         return self._databases[name]
+
+    def start_session(self) -> _PlumbingSession:
+        if not self.fake_sessions:
+            raise NotImplementedError("the mongomock stand-in has no sessions or transactions")
+        return _PlumbingSession()
 
     async def close(self) -> None:
         self.closed = True
