@@ -23,12 +23,20 @@ def serve_command(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be between 0 and 65535, not {args.port}")
     url = args.store or default_store_url()
-    app = create_app(store_url=url, settings=ServerSettings.from_env())
+    settings = ServerSettings.from_env()
+    app = create_app(store_url=url, settings=settings)
     state = app.state.server
     where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
     print(f"orchestratex: serving http://{args.host}:{args.port} (store {url}, {where})", file=sys.stderr, flush=True)
     print(f"orchestratex: API docs at http://{args.host}:{args.port}/docs", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=_log_config(), ws_max_size=16 * 1024 * 1024)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=_log_config(),
+        access_log=settings.access_log,
+        ws_max_size=16 * 1024 * 1024,
+    )
     return 0
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from ..exceptions import NotFound
 from ._access import load_session
 from ._app import state_of
-from ._auth import CurrentUser
+from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
 from ._schemas import Analytics, document
 
@@ -17,8 +17,9 @@ router = APIRouter(prefix="/api/analytics", tags=["analytics"], responses=ERROR_
 
 
 @router.get("/session/{session_id}", response_model=Analytics, summary="Get Session Analytics")
-async def session_analytics(session_id: str, request: Request, user: CurrentUser) -> Response:
+async def session_analytics(session_id: str, request: Request) -> Response:
     """Orchestrations by status, cost, tokens, iterations, scores, latency percentiles, per model and per domain."""
+    user = principal_of(request)
     state = state_of(request)
     await load_session(state, user, session_id)
     headers = await state.rate.hit(session_id)
@@ -26,8 +27,9 @@ async def session_analytics(session_id: str, request: Request, user: CurrentUser
 
 
 @router.get("/user/{user_id}", response_model=Analytics, summary="Get User Analytics")
-async def user_analytics(user_id: str, request: Request, user: CurrentUser) -> Response:
+async def user_analytics(user_id: str, request: Request) -> Response:
     """The same aggregates over all of a user's sessions (a non-admin key may only ask for its own user)."""
+    user = principal_of(request)
     if not user.may_see(user_id):
         raise NotFound(f"no user {user_id!r}")
     return document(await state_of(request).store.user_analytics(user_id))

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 
 from ..orchestrator import Orchestrator
 from ..stores import Store, store_from_url
-from ._auth import Authenticator
+from ._auth import SECURITY_SCHEMES, Authenticator, AuthMiddleware
 from ._errors import install_error_handlers
 from ._hub import EventHub
 from ._limits import BodySizeLimit, ConcurrencyLimiter, RateLimiter
@@ -98,6 +100,7 @@ def create_app(
         await store.open()
         await orchestrator.__aenter__()
         state.runner.start_resuming()
+        gc.freeze()  # what start-up allocated is never garbage: keep it out of every later collection
         try:
             yield
         finally:
@@ -118,13 +121,33 @@ def create_app(
     app.state.server = state
     app.state.auth = state.auth
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuthMiddleware, authenticator=state.auth)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)  # added last: runs first
     from . import _analytics, _models, _orchestrations, _sessions, _threads, _ws
 
     for module in (_sessions, _threads, _orchestrations, _models, _analytics):
         app.include_router(module.router)
     app.include_router(_ws.router)
+    _document_security(app)
     return app
+
+
+def _document_security(app: FastAPI) -> None:
+    """Every `/api/` operation requires a key: say so in the OpenAPI schema."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()  # FastAPI keeps it in app.openapi_schema
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+            for path, item in schema["paths"].items():
+                if path.startswith("/api/"):
+                    for operation in item.values():
+                        operation["security"] = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _version() -> str:

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Request, Response
 from ..catalog import ModelProfile
 from ..exceptions import NotFound, UnknownModelError
 from ._app import ServerState, state_of
-from ._auth import CurrentUser
 from ._errors import ERROR_RESPONSES
 from ._schemas import ModelOut, document
 
@@ -37,14 +36,14 @@ async def _describe(state: ServerState, model: ModelProfile) -> ModelOut:
 
 
 @router.get("/", response_model=list[ModelOut], summary="List Available Models")
-async def list_models(request: Request, user: CurrentUser) -> Response:
+async def list_models(request: Request) -> Response:
     """Every model of the catalog (simulated ones are `sim:<model>` and answer to the real names)."""
     state = state_of(request)
     return document([await _describe(state, m) for m in state.orchestrator.catalog])
 
 
 @router.get("/{model_name}", response_model=ModelOut, summary="Get Model Profile")
-async def get_model(model_name: str, request: Request, user: CurrentUser) -> Response:
+async def get_model(model_name: str, request: Request) -> Response:
     """One model by name or alias (`gpt4`, `openai:gpt-4.1`, `sim:gpt-4.1`)."""
     state = state_of(request)
     try:

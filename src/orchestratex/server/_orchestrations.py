@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from ._access import load_orchestration, load_session, load_thread
 from ._app import state_of
-from ._auth import CurrentUser
+from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
 from ._schemas import Orchestration, OrchestrationStart, document
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/orchestration", tags=["orchestration"], response
 
 
 @router.post("/start", status_code=202, response_model=Orchestration, summary="Start Orchestration")
-async def start_orchestration(body: OrchestrationStart, request: Request, user: CurrentUser) -> Response:
+async def start_orchestration(body: OrchestrationStart, request: Request) -> Response:
     """Store a `pending` orchestration of the thread's prompt (or `prompt`) and run it in the background.
 
     Unset settings take the session's (`max_iterations`, `preferred_models`); the session's
@@ -24,6 +24,7 @@ async def start_orchestration(body: OrchestrationStart, request: Request, user: 
     runs the most orchestrations allowed at once. Follow it on `/ws/{session_id}` or
     `GET /api/orchestration/status/{id}`.
     """
+    user = principal_of(request)
     state = state_of(request)
     thread = await load_thread(state, user, body.thread_id)
     headers = await state.rate.hit(thread.session_id)
@@ -50,9 +51,10 @@ async def start_orchestration(body: OrchestrationStart, request: Request, user: 
 
 
 @router.get("/status/{orchestration_id}", response_model=Orchestration, summary="Get Orchestration Status")
-async def get_orchestration_status(orchestration_id: str, request: Request, user: CurrentUser) -> Response:
+async def get_orchestration_status(orchestration_id: str, request: Request) -> Response:
     """The stored orchestration: status, every iteration so far (model, response, tokens, cost,
     evaluation), and once ended the final response, score, model, cost and stop reason."""
+    user = principal_of(request)
     state = state_of(request)
     doc = await load_orchestration(state, user, orchestration_id)
     return document(doc, headers=await state.rate.hit(doc.session_id))

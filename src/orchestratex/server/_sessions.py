@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from ..exceptions import NotFound
 from ._access import load_session
 from ._app import state_of
-from ._auth import CurrentUser
+from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
 from ._schemas import Limit, Offset, Session, SessionCreate, SessionStatusUpdate, document
 
@@ -17,9 +17,10 @@ router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ERROR_RE
 
 
 @router.post("/", status_code=201, response_model=Session, summary="Create Session")
-async def create_session(body: SessionCreate, request: Request, user: CurrentUser) -> Response:
+async def create_session(body: SessionCreate, request: Request) -> Response:
     """A new active session. `user_id` defaults to the key's user; a non-admin key naming another
     user answers 404, as for anything of another user."""
+    user = principal_of(request)
     user_id = body.user_id if body.user_id is not None else user.user_id
     if not user.may_see(user_id):
         raise NotFound(f"no user {user_id!r}")
@@ -33,27 +34,26 @@ async def create_session(body: SessionCreate, request: Request, user: CurrentUse
 
 
 @router.get("/user/{user_id}", response_model=list[Session], summary="List User Sessions")
-async def list_user_sessions(
-    user_id: str, request: Request, user: CurrentUser, limit: Limit = 100, offset: Offset = 0
-) -> Response:
+async def list_user_sessions(user_id: str, request: Request, limit: Limit = 100, offset: Offset = 0) -> Response:
     """The user's sessions, oldest first (a non-admin key may only ask for its own user)."""
+    user = principal_of(request)
     if not user.may_see(user_id):
         raise NotFound(f"no user {user_id!r}")
     return document(await state_of(request).store.list_sessions(user_id, limit=limit, offset=offset))
 
 
 @router.get("/{session_id}", response_model=Session, summary="Get Session")
-async def get_session(session_id: str, request: Request, user: CurrentUser) -> Response:
+async def get_session(session_id: str, request: Request) -> Response:
+    user = principal_of(request)
     state = state_of(request)
     session = await load_session(state, user, session_id)
     return document(session, headers=await state.rate.hit(session.id))
 
 
 @router.patch("/{session_id}/status", response_model=Session, summary="Update Session Status")
-async def update_session_status(
-    session_id: str, body: SessionStatusUpdate, request: Request, user: CurrentUser
-) -> Response:
+async def update_session_status(session_id: str, body: SessionStatusUpdate, request: Request) -> Response:
     """`active` ⇄ `paused`, or to `completed` / `cancelled` (final; sets `session_end`). 409 otherwise."""
+    user = principal_of(request)
     state = state_of(request)
     await load_session(state, user, session_id)
     headers = await state.rate.hit(session_id)

@@ -40,6 +40,8 @@ class ServerSettings(BaseModel):
     """How often to look for orchestrations left by a dead process (default: half the lease)."""
     shutdown_grace_s: float = Field(default=5.0, ge=0)
     """On shutdown, how long running orchestrations may still finish before they are cancelled."""
+    access_log: bool = True
+    """Whether `orchestratex serve` logs every request (uvicorn's access log)."""
     auth_cache_s: float = Field(default=60.0, ge=0)
     """How long a verified API key is remembered in the process (keys cannot be revoked yet)."""
 

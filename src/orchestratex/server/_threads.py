@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from ._access import load_session, load_thread
 from ._app import state_of
-from ._auth import CurrentUser
+from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
 from ._schemas import Limit, Offset, Thread, ThreadCreate, document
 
@@ -16,8 +16,9 @@ router = APIRouter(prefix="/api/threads", tags=["threads"], responses=ERROR_RESP
 
 
 @router.post("/", status_code=201, response_model=Thread, summary="Create Thread")
-async def create_thread(body: ThreadCreate, request: Request, user: CurrentUser) -> Response:
+async def create_thread(body: ThreadCreate, request: Request) -> Response:
     """A new thread in an active session (409 when the session is paused or ended)."""
+    user = principal_of(request)
     state = state_of(request)
     await load_session(state, user, body.session_id)
     headers = await state.rate.hit(body.session_id)
@@ -28,9 +29,8 @@ async def create_thread(body: ThreadCreate, request: Request, user: CurrentUser)
 
 
 @router.get("/session/{session_id}", response_model=list[Thread], summary="List Session Threads")
-async def list_session_threads(
-    session_id: str, request: Request, user: CurrentUser, limit: Limit = 100, offset: Offset = 0
-) -> Response:
+async def list_session_threads(session_id: str, request: Request, limit: Limit = 100, offset: Offset = 0) -> Response:
+    user = principal_of(request)
     state = state_of(request)
     await load_session(state, user, session_id)
     headers = await state.rate.hit(session_id)
@@ -38,7 +38,8 @@ async def list_session_threads(
 
 
 @router.get("/{thread_id}", response_model=Thread, summary="Get Thread")
-async def get_thread(thread_id: str, request: Request, user: CurrentUser) -> Response:
+async def get_thread(thread_id: str, request: Request) -> Response:
+    user = principal_of(request)
     state = state_of(request)
     thread = await load_thread(state, user, thread_id)
     return document(thread, headers=await state.rate.hit(thread.session_id))

@@ -1,0 +1,313 @@
+"""Server figures against a real uvicorn on 127.0.0.1 (targets from the spec and issue 4).
+
+    .venv/bin/python benchmarks/server.py [--seconds 5] [--connections 50] [--subscribers 1000]
+                                          [--orchestrations 100000]
+
+1. Sessions API at 50 concurrent keep-alive connections: p50/p99 of `GET /api/sessions/{id}` and
+   of `POST /api/sessions/` (target p99 < 100 ms).
+2. Create-session throughput against a bare FastAPI endpoint (`POST` answering a small JSON
+   document with 201) served by the same uvicorn settings in the same run (target >= 40%).
+3. Analytics p99 with 100,000 orchestrations stored for one user (~300,000 call records),
+   loaded through `benchmarks/analytics.py`'s bulk path on the store's own schema (target < 100 ms).
+4. 1,000 concurrent WebSocket subscribers of one session, each of which must receive every event
+   of an orchestration run while they watch, in `seq` order.
+
+The load generator is a minimal asyncio HTTP/1.1 client (pre-built requests, keep-alive), so the
+client costs little of the two cores it shares with the server. Rate limits are raised for the
+run (`ORCHESTRATEX_RATE_LIMIT`), but each request still pays for its store counter. Neither server
+writes an access log (`ORCHESTRATEX_ACCESS_LOG=false`; uvicorn's `log_level="warning"` for the baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from pydantic import BaseModel
+
+HERE = Path(__file__).resolve().parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _quantile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+# -- processes -------------------------------------------------------------------------------------
+
+
+class BareBody(BaseModel):
+    """The baseline's request body."""
+
+    user_id: str | None = None
+
+
+def bare_app() -> Any:
+    """The baseline: a FastAPI endpoint that validates a small body and answers a small document."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.post("/bare", status_code=201)
+    async def bare(body: BareBody) -> dict[str, Any]:
+        return {"_id": "0" * 24, "user_id": body.user_id or "bench", "status": "active", "total_cost": 0.0}
+
+    return app
+
+
+def _start(args: list[str], env: dict[str, str], port: int, probe: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{args} exited:\n{log.read_text()}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=1)
+            return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{args} did not start:\n{log.read_text()}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# -- a minimal HTTP/1.1 load generator ---------------------------------------------------------------
+
+
+def _request(method: str, path: str, key: str | None, body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+    if body:
+        lines.append("Content-Type: application/json")
+    if key:
+        lines.append(f"Authorization: Bearer {key}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+async def load(port: int, requests: list[bytes], connections: int, seconds: float) -> tuple[list[float], int, int]:
+    """Each connection sends its request in a loop for `seconds`; returns latencies (ms), answers, errors."""
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def worker(request: bytes) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < stop_at:
+                start = time.perf_counter()
+                status = await _exchange(reader, writer, request)
+                latencies.append((time.perf_counter() - start) * 1000)
+                if status >= 400:
+                    errors += 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker(requests[i % len(requests)]) for i in range(connections)))
+    return latencies, len(latencies), errors
+
+
+# -- the figures -----------------------------------------------------------------------------------
+
+
+def _line(name: str, latencies: list[float], seconds: float | None = None) -> str:
+    rate = f"   {len(latencies) / seconds:8.0f} req/s" if seconds else ""
+    return f"  {name:<44} p50 {_quantile(latencies, 0.5):7.2f} ms   p99 {_quantile(latencies, 0.99):7.2f} ms{rate}"
+
+
+async def _phase(name: str, port: int, requests: list[bytes], connections: int, seconds: float) -> float:
+    lat, _, errors = await load(port, requests, connections, seconds)
+    print(_line(name, lat, seconds) + (f"   ({errors} errors)" if errors else ""))
+    return len(lat) / seconds
+
+
+async def sessions_api(
+    port: int, bare_port: int, key: str, session_ids: list[str], connections: int, seconds: float, rounds: int
+) -> None:
+    print(f"Sessions API, {connections} concurrent keep-alive connections, {seconds:g} s per phase:")
+    gets = [_request("GET", f"/api/sessions/{sid}", key) for sid in session_ids]
+    await _phase("GET /api/sessions/{id}", port, gets, connections, seconds)
+    posts = [_request("POST", "/api/sessions/", key, b'{"settings": {"cost_limit": 1.0}}')]
+    bare = [_request("POST", "/bare", None, b'{"user_id": "bench"}')]
+    ratios = []
+    for _ in range(rounds):  # interleaved, so both see the same machine load
+        ours = await _phase("POST /api/sessions/", port, posts, connections, seconds)
+        baseline = await _phase("bare FastAPI POST (baseline, same uvicorn)", bare_port, bare, connections, seconds)
+        ratios.append(ours / baseline)
+    shown = ", ".join(f"{r:.0%}" for r in ratios)
+    print(
+        f"  create-session throughput / bare FastAPI: median {sorted(ratios)[len(ratios) // 2]:.0%} ({shown});"
+        " target >= 40%"
+    )
+
+
+async def analytics(port: int, key: str, session_id: str, n: int) -> None:
+    print(f"Analytics, {n} sequential requests each:")
+    for name, path in (
+        ("GET /api/analytics/user/{id} (100k orch.)", "/api/analytics/user/bench-user"),
+        ("GET /api/analytics/session/{id}", f"/api/analytics/session/{session_id}"),
+    ):
+        _, _, errors = await load(port, [_request("GET", path, key)], 1, 0.0001)  # warm-up: one request
+        samples = []
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(n):
+            start = time.perf_counter()
+            status = await _exchange(reader, writer, _request("GET", path, key))
+            samples.append((time.perf_counter() - start) * 1000)
+            errors += status >= 400
+        writer.close()
+        print(_line(name, samples) + (f"   ({errors} errors)" if errors else ""))
+
+
+async def subscribers(port: int, key: str, count: int) -> None:
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+        sid = (await client.post("/api/sessions/", json={})).json()["_id"]
+        tid = (await client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain DNS"})).json()
+        sockets = []
+        start = time.perf_counter()
+        for i in range(0, count, 100):  # connect in batches of 100
+            batch = [
+                websockets.connect(f"ws://127.0.0.1:{port}/ws/{sid}?token={key}", open_timeout=60)
+                for _ in range(min(100, count - i))
+            ]
+            sockets.extend(await asyncio.gather(*batch))
+        connected = time.perf_counter() - start
+        received: list[list[int]] = [[] for _ in sockets]
+
+        async def listen(i: int, ws: Any) -> float:
+            async for raw in ws:
+                event = json.loads(raw)
+                if event["type"] == "heartbeat":
+                    continue
+                received[i].append(event["seq"])
+                if event["type"] in ("orchestration_completed", "orchestration_failed"):
+                    return time.perf_counter()
+            return float("nan")
+
+        listeners = [asyncio.create_task(listen(i, ws)) for i, ws in enumerate(sockets)]
+        started = time.perf_counter()
+        body = {"thread_id": tid["_id"], "settings": {"max_iterations": 3, "evaluation_threshold": 10}}
+        oid = (await client.post("/api/orchestration/start", json=body)).json()["_id"]
+        ends = await asyncio.wait_for(asyncio.gather(*listeners), 300)
+        final = (await client.get(f"/api/orchestration/status/{oid}")).json()
+        for ws in sockets:
+            await ws.close()
+    expected = list(range(1, len(received[0]) + 1))
+    complete = sum(r == expected for r in received)
+    print(f"WebSocket fan-out, {count} subscribers of one session:")
+    print(f"  connected in {connected:.2f} s; orchestration {final['status']} in {max(ends) - started:.2f} s")
+    print(f"  {len(expected)} events each; {complete}/{count} subscribers received every event in seq order")
+
+
+async def run(args: argparse.Namespace) -> None:
+    spec = importlib.util.spec_from_file_location("bench_analytics", HERE / "analytics.py")
+    assert spec is not None and spec.loader is not None
+    bench_analytics = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_analytics)
+    from orchestratex.server import issue_api_key
+    from orchestratex.stores import SQLiteStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "server.db"
+        async with SQLiteStore(db):
+            pass  # creates the schema
+        t0 = time.perf_counter()
+        user_sessions = bench_analytics.bulk_load(db, args.orchestrations)
+        print(f"loaded {args.orchestrations:,} orchestrations of one user in {time.perf_counter() - t0:.1f} s")
+        async with SQLiteStore(db) as store:
+            key = await issue_api_key(store, "bench-user")
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")},
+            "ORCHESTRATEX_RATE_LIMIT": "100000000",
+            "ORCHESTRATEX_ACCESS_LOG": "false",  # the baseline has no access log either
+            "ORCHESTRATEX_SIM_LATENCY_SCALE": str(args.latency_scale),
+        }
+        port, bare_port = _free_port(), _free_port()
+        server = _start(
+            [sys.executable, "-m", "orchestratex.cli", "serve", "--port", str(port), "--store", f"sqlite:///{db}"],
+            env,
+            port,
+            "/openapi.json",
+            Path(tmp) / "server.log",
+        )
+        bare = _start(
+            [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(bare_port)],
+            env,
+            bare_port,
+            "/docs",
+            Path(tmp) / "bare.log",
+        )
+        try:
+            await sessions_api(
+                port, bare_port, key, user_sessions[: args.connections], args.connections, args.seconds, args.rounds
+            )
+            await analytics(port, key, user_sessions[0], args.analytics_requests)
+            await subscribers(port, key, args.subscribers)
+        finally:
+            _stop(server)
+            _stop(bare)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load phase")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved create-session / baseline rounds")
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--orchestrations", type=int, default=100_000)
+    parser.add_argument("--analytics-requests", type=int, default=100)
+    parser.add_argument("--latency-scale", type=float, default=0.05, help="simulated model latency factor")
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        import uvicorn
+
+        uvicorn.run(bare_app(), host="127.0.0.1", port=args.serve_bare, log_level="warning")
+        return
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
