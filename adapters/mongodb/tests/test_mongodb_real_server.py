@@ -115,6 +115,14 @@ async def test_real_server_write_concern_and_int64_amounts(store: MongoStore) ->
     assert raw is not None and isinstance(raw["total_pico"], Int64) and raw["total_pico"] == 10**11
 
 
+async def test_real_server_stores_fields_named_with_dots(store: MongoStore) -> None:
+    session, o = await _tree(store)
+    event = _selected(o, 1)
+    event.scores = {"openai:gpt-4.1": 0.75}
+    await store.commit(o, [event])
+    assert (await store.list_events(session.id))[0].model_dump() == event.model_dump()
+
+
 async def test_real_server_transaction_rolls_back_a_failed_step(store: MongoStore, monkeypatch: Any) -> None:
     _replica_set_only(store)
     session, o = await _tree(store)

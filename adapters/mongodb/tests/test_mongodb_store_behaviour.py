@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
-from pymongo.errors import AutoReconnect, NetworkTimeout
+from pymongo.errors import AutoReconnect, NetworkTimeout, OperationFailure
 
 from orchestratex.events import Event, ModelSelected
 from orchestratex.exceptions import ConfigurationError, NotFound, StoreError
@@ -375,3 +375,53 @@ async def test_a_pending_mark_without_a_journal_entry_does_not_block_the_stream(
         assert _seqs(await store.list_events(session.id)) == [2]  # seq 1 is lost, the stream goes on
         raw = client.get_database("orchestratex").raw("sessions").find_one({"_id": ObjectId(session.id)})
         assert raw is not None and raw["pending"] == {}
+
+
+async def test_events_keyed_by_dotted_model_names_round_trip(store: MongoStore) -> None:
+    session, o = await _tree(store)
+    event = _selected(o, 1)
+    event.scores = {"openai:gpt-4.1": 0.75, "anthropic:claude-3.5-haiku": 0.5}
+    await store.commit(o, [event])
+    (stored,) = await store.list_events(session.id)
+    assert stored.model_dump() == event.model_dump()
+
+
+class _FailingChangeStream:
+    """A change stream that wakes its reader once, then fails (as one that cannot resume)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.closed = False
+
+    async def try_next(self) -> dict[str, Any] | None:
+        self.calls += 1
+        await asyncio.sleep(0.01)
+        if self.calls > 1:
+            raise OperationFailure("change stream history lost", code=286)
+        return None
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+async def test_watch_events_falls_back_to_polling_when_its_change_stream_fails(store: MongoStore) -> None:
+    session, o = await _tree(store)
+    stream = _FailingChangeStream()
+
+    async def watch(*args: Any, **kwargs: Any) -> _FailingChangeStream:
+        return stream
+
+    store.change_streams = True
+    store._c.events.watch = watch  # type: ignore[method-assign]  # the stand-in has no change streams
+    seen: list[int] = []
+    async with contextlib.aclosing(store.watch_events(session.id, poll_interval_s=0.01)) as events:
+        writer = asyncio.create_task(store.commit(o, [_selected(o, 1)]))
+        async for event in events:
+            seen.append(event.seq)
+            if len(seen) == 1:
+                await writer
+                await asyncio.sleep(0.05)  # the stream fails meanwhile
+                await store.commit(o, [_selected(o, 2)])
+            else:
+                break
+    assert seen == [1, 2] and stream.calls >= 2 and stream.closed

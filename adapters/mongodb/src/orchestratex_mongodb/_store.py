@@ -28,6 +28,8 @@ multi-document transaction instead, and no journal is written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -38,7 +40,7 @@ from bson import Int64, ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from orchestratex._ids import utcnow
 from orchestratex.events import Event
@@ -73,6 +75,8 @@ from ._connection import ORDER, Collections, handshake, make_client
 from ._errors import Retrier, redact_url
 
 __all__ = ["MongoStore"]
+
+logger = logging.getLogger("orchestratex_mongodb")
 
 _Doc = dict[str, Any]
 _Coll = AsyncCollection[_Doc]
@@ -426,8 +430,14 @@ class MongoStore(Store):
                     continue
                 if stream is None:
                     await asyncio.sleep(poll_interval_s)
-                else:
+                    continue
+                try:
                     await self._run("waiting for events", stream.try_next)
+                except StoreError as exc:  # the stream could not resume: poll from here on
+                    logger.warning("change stream on session %s ended (%s); polling instead", session_id, exc)
+                    with contextlib.suppress(PyMongoError):
+                        await stream.close()
+                    stream = None
         finally:
             if stream is not None:
                 await stream.close()
