@@ -104,3 +104,23 @@ def test_bad_inputs() -> None:
         ContextualRouter().decide(Task(prompt="p"), [])
     with pytest.raises(ValueError, match="0–10"):
         ContextualRouter().update(RoutingFeedback(domain="d", model_name="m", score=11, cost=0, latency_ms=0))
+
+
+def test_exploration_of_pricier_models_stays_within_its_budget() -> None:
+    def picks(share: float) -> set[str]:
+        router = ContextualRouter(cost_weight=1.0, score_sd=2.0, explore_share=share, min_tries=0, seed=3)
+        for model, score in (("sim:cheap", 8.0), ("sim:pricey", 7.0)):
+            for _ in range(4):
+                router.update(RoutingFeedback(domain="d", model_name=model, score=score, cost=0, latency_ms=0))
+        chosen = set()
+        for _ in range(60):
+            decision = router.decide(Task(prompt="p" * 400, domain="d"), [CHEAP, PRICEY])
+            chosen.add(decision.model_name)
+            if decision.model_name == "sim:pricey":
+                assert "exploring" in decision.reasoning
+        return chosen
+
+    assert picks(0.0) == {"sim:cheap"}
+    assert picks(1.0) == {"sim:cheap", "sim:pricey"}
+    with pytest.raises(ValueError, match="explore_share"):
+        ContextualRouter(explore_share=2)

@@ -32,20 +32,25 @@ class ContextualRouter(Router):
     """Learns online which model is worth its price for each domain, from its own evaluation scores.
 
     Only the chosen model's outcome is seen (bandit feedback). A model's expected score (0–1,
-    the judges' 0–10 divided by 10) in a domain is a normal posterior whose prior is the same
-    model's mean over *all* domains (worth `pool_strength` observations), itself starting from
-    `prior_mean` (worth `prior_strength`): a model seen doing well elsewhere starts ahead in a
-    new domain. The choice maximises
+    the judges' 0–10 divided by 10) in a domain is a normal posterior (noise `score_sd`) whose
+    prior, worth `pool_strength` observations, is the domain's mean over all models (itself
+    shrunk toward `prior_mean` by `prior_strength`) plus the model's *skill*: how much better
+    than each domain's mean it scored elsewhere. A model seen doing well in other domains
+    starts ahead in a new one. The choice maximises
 
-        sampled expected score − cost_weight × expected cost in $
+        expected score − cost_weight × expected cost in $
 
     the same rule and knob as `FittedRouter`: `cost_weight` is how much score (0–1) a dollar is
     worth. The expected cost uses the candidate's catalog prices at decision time, the prompt's
-    length and the output tokens observed for that model, so a price change moves the choice
-    at once. Exploration is Thompson sampling (`explore=True`): a model is tried in proportion
-    to the chance that it is the best value, so expensive models are explored only when their
-    plausible gain pays for their cost, and never when their expected cost exceeds the task's
-    remaining budget. Statistics persist in the orchestrator's store (router `name`).
+    length and the output tokens observed for that model in that domain (else the domain's,
+    else the model's), so a price change moves the choice at once.
+
+    Exploration is Thompson sampling (`explore=True`) within a budget: a sampled model more
+    expensive than the best expected one is taken only while the extra spend on such
+    exploration stays under `explore_share` of all expected spend (each model gets `min_tries`
+    tries in a domain regardless; exploring a cheaper model is free). A model whose expected
+    cost exceeds the task's remaining budget is never chosen. Statistics persist in the
+    orchestrator's store (router `name`) as the default router's do.
     """
 
     name = "contextual"
@@ -59,8 +64,10 @@ class ContextualRouter(Router):
         prior_mean: float = 0.5,
         prior_strength: float = 1.0,
         pool_strength: float = 2.0,
-        score_sd: float = 0.25,
+        score_sd: float = 0.1,
         default_output_tokens: int = 250,
+        explore_share: float = 0.2,
+        min_tries: int = 3,
         name: str | None = None,
     ) -> None:
         if cost_weight < 0:
@@ -69,6 +76,8 @@ class ContextualRouter(Router):
             raise ValueError("prior_mean is on the 0–1 scale")
         if prior_strength <= 0 or pool_strength <= 0 or score_sd <= 0:
             raise ValueError("prior_strength, pool_strength and score_sd must be > 0")
+        if not 0 <= explore_share <= 1:
+            raise ValueError("explore_share must be between 0 and 1")
         if default_output_tokens < 0:
             raise ValueError("default_output_tokens must be >= 0")
         self.cost_weight = cost_weight
@@ -78,11 +87,16 @@ class ContextualRouter(Router):
         self.pool_strength = pool_strength
         self.score_sd = score_sd
         self.default_output_tokens = default_output_tokens
+        self.explore_share = explore_share
+        self.min_tries = min_tries
         if name:
             self.name = name
         self._rng = random.Random(seed)
         self._stats: dict[tuple[str, str], _Stat] = {}
-        self._pooled: dict[str, _Stat] = {}
+        self._spent = 0.0
+        self._explore_spent = 0.0
+        self._domains: dict[str, _Stat] = {}
+        self._models: dict[str, _Stat] = {}
         self._store: Store | None = None
 
     # -- learning -----------------------------------------------------------------------------
@@ -111,22 +125,43 @@ class ContextualRouter(Router):
         self._add(feedback.domain, feedback.model_name, 1, feedback.score / 10, feedback.output_tokens)
 
     def _add(self, domain: str, model: str, n: int, score_sum: float, output_tokens: int) -> None:
-        for stat in (self._stats.setdefault((domain, model), _Stat()), self._pooled.setdefault(model, _Stat())):
+        for stat in (
+            self._stats.setdefault((domain, model), _Stat()),
+            self._domains.setdefault(domain, _Stat()),
+            self._models.setdefault(model, _Stat()),
+        ):
             stat.n += n
             stat.score_sum += score_sum
             stat.output_tokens_sum += output_tokens
 
     # -- beliefs ------------------------------------------------------------------------------
+    def domain_mean(self, domain: str) -> float:
+        """The mean score (0–1) of every model's answers in `domain`, shrunk toward `prior_mean`."""
+        stat = self._domains.get(domain, _Stat())
+        return (self.prior_strength * self.prior_mean + stat.score_sum) / (self.prior_strength + stat.n)
+
+    def skill(self, model: str) -> float:
+        """How much better (or worse) than the domain's mean the model scores, pooled over domains, shrunk to 0."""
+        total, n = 0.0, 0
+        for (domain, name), stat in self._stats.items():
+            if name == model:
+                total += stat.score_sum - stat.n * self.domain_mean(domain)
+                n += stat.n
+        return total / (self.prior_strength + n)
+
     def posterior(self, model: str, domain: str) -> tuple[float, float, int]:
-        """(mean, standard deviation, observations) of the model's expected score (0–1) in `domain`."""
-        pooled = self._pooled.get(model, _Stat())
-        prior = (self.prior_strength * self.prior_mean + pooled.score_sum) / (self.prior_strength + pooled.n)
+        """(mean, standard deviation, observations) of the model's expected score (0–1) in `domain`.
+
+        The prior is the domain's mean plus the model's skill elsewhere, worth `pool_strength` observations.
+        """
+        prior = self.domain_mean(domain) + self.skill(model)
         stat = self._stats.get((domain, model), _Stat())
         weight = self.pool_strength + stat.n
         return (self.pool_strength * prior + stat.score_sum) / weight, self.score_sd / math.sqrt(weight), stat.n
 
     def expected_output_tokens(self, model: ModelProfile, domain: str) -> float:
-        for stat in (self._stats.get((domain, model.name)), self._pooled.get(model.name)):
+        """Tokens the model is expected to write in `domain`: its own mean there, else the domain's, else its own."""
+        for stat in (self._stats.get((domain, model.name)), self._domains.get(domain), self._models.get(model.name)):
             if stat and stat.n:
                 return stat.output_tokens_sum / stat.n
         return float(min(self.default_output_tokens, model.max_output_tokens))
@@ -157,16 +192,26 @@ class ContextualRouter(Router):
         for model, cost in affordable:
             mean, sd, n = self.posterior(model.name, task.domain)
             drawn = self._rng.gauss(mean, sd) if self.explore else mean
-            rows.append((drawn - self.cost_weight * cost, mean, n, cost, model))
-        rows.sort(key=lambda r: r[0], reverse=True)
-        _, mean, n, cost, best = rows[0]
+            rows.append((drawn - self.cost_weight * cost, mean - self.cost_weight * cost, mean, n, cost, model))
+        sampled = max(rows, key=lambda r: r[0])
+        greedy = max(rows, key=lambda r: r[1])
+        pick, how = sampled, "best sampled value"
+        if sampled is not greedy:
+            extra = max(sampled[4] - greedy[4], 0.0)
+            allowed = self.explore_share * (self._spent + sampled[4])
+            if sampled[3] >= self.min_tries and self._explore_spent + extra > allowed:
+                pick, how = greedy, "best expected value (exploration budget spent)"
+            else:
+                self._explore_spent += extra
+                how = "exploring"
+        self._spent += pick[4]
+        _, _, mean, n, cost, best = pick
         basis = "no observation yet" if n == 0 else f"{n} observed answer{'s' if n != 1 else ''}"
         return RoutingDecision(
             model_name=best.name,
             reasoning=(
-                f"{best.name}: best sampled value for {task.domain} — expected score {mean * 10:.1f}/10 ({basis})"
-                f" at ~${cost:.5f}."
+                f"{best.name}: {how} for {task.domain} — expected score {mean * 10:.1f}/10 ({basis}) at ~${cost:.5f}."
             ),
-            scores={r[4].name: round(r[0], 6) for r in rows},
+            scores={r[5].name: round(r[0], 6) for r in rows},
             domain=task.domain,
         )
