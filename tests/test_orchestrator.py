@@ -493,3 +493,20 @@ async def test_router_learns_from_evaluations() -> None:
     await orch.run("Write a Python function", domain="coding")
     stats = await orch.store.routing_stats("bayesian")
     assert len(stats) == 1 and stats[0].domain == "coding" and stats[0].score_sum == 9.0
+
+
+async def test_judges_draw_on_the_budget_reserved_with_the_generation() -> None:
+    class Counting(MemoryStore):
+        reserves = 0
+
+        async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
+            Counting.reserves += 1
+            return await super().reserve_budget(session_id, orchestration_id, amount)
+
+    store = Counting()
+    orch = make(scripted(answer_attempt, score_of_answer({1: 6.0, 2: 9.0})), "a", "b", store=store)
+    result = await orch.run("Hello", cost_limit=1.0, evaluation_threshold=8)
+    assert result.iterations == 2
+    assert Counting.reserves == 2  # one per iteration: the generation and its judge together
+    session = await store.get_session(result.orchestration.session_id)
+    assert session.reserved_cost == 0 and session.total_cost == result.total_cost

@@ -3,6 +3,8 @@ refine it until it is good enough — within a budget that is never exceeded."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .catalog import ModelCatalog, ModelProfile
 from .domains import DOMAINS, detect_domain
 from .evaluation import EvaluationTask, Evaluator, LLMJudgeEvaluator
@@ -31,7 +33,6 @@ from .providers import (
     GenerationRequest,
     Message,
     Provider,
-    SimulatedProvider,
 )
 from .records import (
     Evaluation,
@@ -44,10 +45,32 @@ from .records import (
     Thread,
 )
 from .routing import BayesianRouter, Router, RoutingFeedback, Task
-from .stores import Analytics, MemoryStore, SQLiteStore, Store, open_store
+from .stores import Analytics, MemoryStore, Store, open_store
 from .usage import Usage
 
+if TYPE_CHECKING:
+    from .providers.simulated import SimulatedProvider
+    from .stores.sqlite import SQLiteStore
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # the SQLite store and the simulator load on first use, keeping `import orchestratex` light
+    if name == "SQLiteStore":
+        from .stores.sqlite import SQLiteStore
+
+        return SQLiteStore
+    if name == "SimulatedProvider":
+        from .providers.simulated import SimulatedProvider
+
+        return SimulatedProvider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "DOMAINS",

@@ -8,11 +8,9 @@ prices of OpenAI, Anthropic and Google models. Extend or override it from code
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -136,6 +134,9 @@ class ModelCatalog:
     @classmethod
     def default(cls) -> ModelCatalog:
         """The catalog shipped with OrchestrateX (current OpenAI, Anthropic and Google models)."""
+        import tomllib
+        from importlib import resources
+
         text = resources.files("orchestratex").joinpath("data/catalog.toml").read_text(encoding="utf-8")
         return cls.from_mapping(tomllib.loads(text), source="the default catalog")
 
@@ -155,6 +156,8 @@ class ModelCatalog:
             raw = path.read_bytes()
         except OSError as exc:
             raise ConfigurationError(f"cannot read catalog file {str(path)!r}: {exc.strerror}") from exc
+        import tomllib
+
         kind = "JSON" if path.suffix == ".json" else "TOML"
         try:
             data = json.loads(raw) if kind == "JSON" else tomllib.loads(raw.decode("utf-8"))

@@ -128,7 +128,7 @@ Event: TypeAlias = Annotated[
 ]
 """Any orchestration event."""
 
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(defer_build=True))
 """Validates and serialises any `Event`, e.g. `EVENT_ADAPTER.validate_json(text)`."""
 
 EVENT_TYPES: tuple[str, ...] = (

@@ -81,6 +81,8 @@ class Run:
         self.failed: set[str] = set()
         self.min_context = 0
         self.inflight = 0.0
+        self.prepaid = 0.0
+        """Reserved in the store with a generation for the judges that follow it (one store call, not two)."""
         self.session_limit: float | None = None
         self.session_base = 0.0
         self.resumed = doc.status != "pending"
@@ -189,8 +191,11 @@ class Run:
             domain=self.doc.domain or "general",
         )
         ledger = _Ledger()
+        prepay = (
+            self._judge_reserve(self._task(it.prompt, None), self.o.usable_models(None)) if self.session_limit else 0.0
+        )
         try:
-            gen = await self._call(model, request, ledger, "generate")
+            gen = await self._call(model, request, ledger, "generate", prepay=prepay)
         except (ProviderError, BudgetExceeded) as exc:
             await self._fallback(it, model, exc, ledger)
             return
@@ -217,6 +222,7 @@ class Run:
         """The iteration's model failed: record it and let the router pick another model."""
         detail = exc.message if isinstance(exc, OrchestrateXError) else str(exc)
         it.errors.append(f"{model.name}: {type(exc).__name__}: {detail}")
+        self._release_prepaid(ledger)
         if isinstance(exc, BudgetExceeded):
             await self._refresh_session()
         else:
@@ -268,10 +274,12 @@ class Run:
         except (BudgetExceeded, EvaluationError) as exc:
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
             it.phase = "failed"
+            self._release_prepaid(ledger)
             await self._commit([], ledger)
             raise _Stop("budget" if isinstance(exc, BudgetExceeded) else "error", exc.message) from exc
         it.evaluation = evaluation
         it.phase = "evaluated"
+        self._release_prepaid(ledger)
         scores = {v.judge_model: v.score for v in evaluation.verdicts}
         for record in ledger.calls:
             record.score = scores.get(record.model_name)
@@ -336,19 +344,24 @@ class Run:
                 total_cost=doc.total_cost,
             )
         final = [*events, event]
+        if self.prepaid:
+            ledger = ledger or _Ledger()
+            self._release_prepaid(ledger)
         if reason == "cancelled":  # the task is being cancelled: the final commit must still happen
             await asyncio.shield(self._commit(final, ledger))
         else:
             await self._commit(final, ledger)
 
     # -- calls and budget -------------------------------------------------------------------------
-    async def _call(self, model: ModelProfile, request: GenerationRequest, ledger: _Ledger, role: _Role) -> Generation:
+    async def _call(
+        self, model: ModelProfile, request: GenerationRequest, ledger: _Ledger, role: _Role, *, prepay: float = 0.0
+    ) -> Generation:
         circuit = self.o.circuit
         if not circuit.allows(model.name):
             raise CircuitOpen(f"{model.name} is cooling down after repeated failures", model=model.name)
         provider = self.o.provider_for(model)
         worst = model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
-        await self._reserve(worst, ledger)
+        await self._reserve(worst, ledger, prepay=prepay)
         circuit.before_call(model.name)
 
         def failed(exc: BaseException) -> None:
@@ -380,7 +393,13 @@ class Run:
             limits.append(self.session_limit - self.session_base - doc.total_cost - self.inflight)
         return min(limits) if limits else None
 
-    async def _reserve(self, amount: float, ledger: _Ledger) -> None:
+    async def _reserve(self, amount: float, ledger: _Ledger, *, prepay: float = 0.0) -> None:
+        """Reserve `amount` for one call (plus `prepay` for the judges to come, when it fits)."""
+        if self.prepaid and amount <= self.prepaid + _EPS:  # already reserved in the store with the generation
+            self.prepaid = max(self.prepaid - amount, 0.0)
+            ledger.reserved_in_store += amount
+            ledger.reserved_local += amount
+            return
         remaining = self._remaining()
         if remaining is not None and amount > remaining + _EPS:
             raise BudgetExceeded(
@@ -389,11 +408,23 @@ class Run:
                 needed=amount,
             )
         if self.session_limit is not None:
-            if not await self.o.store.reserve_budget(self.doc.session_id, self.doc.id, amount):
+            store, sid, oid = self.o.store, self.doc.session_id, self.doc.id
+            with_judges = bool(prepay) and remaining is not None and amount + prepay <= remaining + _EPS
+            if with_judges and await store.reserve_budget(sid, oid, amount + prepay):
+                self.prepaid += prepay
+                self.inflight += prepay
+            elif not await store.reserve_budget(sid, oid, amount):
                 raise BudgetExceeded(f"the session's budget cannot cover a call of up to ${amount:.6f}", needed=amount)
             ledger.reserved_in_store += amount
         ledger.reserved_local += amount
         self.inflight += amount
+
+    def _release_prepaid(self, ledger: _Ledger) -> None:
+        """Hand what is left of the judges' prepaid reservation to `ledger`, released by its commit."""
+        if self.prepaid:
+            ledger.reserved_in_store += self.prepaid
+            ledger.reserved_local += self.prepaid
+            self.prepaid = 0.0
 
     async def _refresh_session(self) -> None:
         session = await self.o.store.get_session(self.doc.session_id)

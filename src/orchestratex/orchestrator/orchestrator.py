@@ -17,7 +17,7 @@ from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import EVENT_ADAPTER, Event, EventHandler
 from ..exceptions import Conflict, ProviderNotConfigured, UserError
-from ..providers import Provider, SimulatedProvider, provider_names, providers_from_env
+from ..providers import Provider, provider_names, providers_from_env
 from ..records import Orchestration, OrchestrationSettings, Session, SessionSettings, Thread
 from ..routing import BayesianRouter, Router
 from ..stores import MemoryStore, Store
@@ -172,6 +172,8 @@ class Orchestrator:
             if simulate is False:
                 wanted = " or ".join(f"{n} ({_KEY_VARS.get(n, n.upper() + '_API_KEY')})" for n in base.providers())
                 raise ProviderNotConfigured(f"no provider is configured: set the API key of {wanted}", provider="*")
+        from ..providers.simulated import SimulatedProvider
+
         sim = SimulatedProvider.from_env(env)
         self._owned_providers.append(sim)
         return {"sim": sim}, base.simulated(), True

@@ -8,6 +8,8 @@ the `orchestratex.providers` entry point, exactly as a third-party adapter would
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._base import (
     Generation,
     GenerationRequest,
@@ -18,7 +20,9 @@ from ._base import (
 )
 from ._registry import load_provider_class, provider_names, providers_from_env
 from .function import FunctionProvider
-from .simulated import Faults, SimulatedProvider
+
+if TYPE_CHECKING:
+    from .simulated import Faults, SimulatedProvider
 
 ALLOW_MODEL_REQUESTS: bool = True
 """Set to False to make every adapter that would reach the network raise instead (the tests do)."""
@@ -38,3 +42,12 @@ __all__ = [
     "provider_names",
     "providers_from_env",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # the simulator loads on first use, keeping `import orchestratex` light
+    if name in ("Faults", "SimulatedProvider"):
+        from . import simulated
+
+        return getattr(simulated, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

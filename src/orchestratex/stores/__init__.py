@@ -7,6 +7,8 @@ orchestratex-mongodb).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._base import (
     SESSION_TRANSITIONS,
     Analytics,
@@ -19,7 +21,19 @@ from ._base import (
 )
 from ._url import default_store_url, open_store, store_from_url
 from .memory import MemoryStore
-from .sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from .sqlite import SQLiteStore
+
+
+def __getattr__(name: str) -> object:
+    # SQLiteStore (and sqlite3) load on first use, keeping `import orchestratex` light
+    if name == "SQLiteStore":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "SESSION_TRANSITIONS",
