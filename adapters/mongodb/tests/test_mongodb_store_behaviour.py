@@ -190,6 +190,15 @@ async def test_non_idempotent_writes_are_not_retried_and_leave_nothing(store: Mo
     assert (await store.get_session(session.id)).reserved_cost == 0.0
 
 
+async def test_creating_a_record_is_not_repeated_after_a_lost_reply(store: MongoStore, client: Any) -> None:
+    client.faults.fail("sessions", "insert_one", AutoReconnect("reply lost"), after=True)
+    session = Session(user_id="alice")
+    with pytest.raises(StoreError, match="unavailable"):  # not a Conflict with its own first attempt
+        await store.create_session(session)
+    assert client.faults.calls["sessions.insert_one"] == 1
+    assert (await store.get_session(session.id)).id == session.id  # it was written after all
+
+
 async def test_a_commit_that_cannot_start_changes_nothing(store: MongoStore, client: Any) -> None:
     session, o = await _tree(store)
     client.faults.fail("commits", "insert_one", AutoReconnect("down"), times=10)

@@ -223,7 +223,9 @@ class MongoStore(Store):
 
     async def _insert(self, kind: str, coll: _Coll, doc: _Doc) -> None:
         try:
-            await self._run(f"inserting a {kind}", lambda: coll.insert_one(doc))
+            # not retried here: after a lost reply the retry would answer Conflict for our own insert (the
+            # driver's retryable writes repeat it exactly once where the deployment supports them)
+            await self._run(f"inserting a {kind}", lambda: coll.insert_one(doc), idempotent=False)
         except DuplicateKeyError as exc:
             raise Conflict(f"{kind} {str(doc['_id'])!r} already exists") from exc
 
@@ -586,7 +588,9 @@ class MongoStore(Store):
     # -- API keys -----------------------------------------------------------------------------
     async def create_api_key(self, key: ApiKey) -> ApiKey:
         try:
-            await self._run("inserting an API key", lambda: self._c.api_keys.insert_one(api_key_doc(key)))
+            await self._run(
+                "inserting an API key", lambda: self._c.api_keys.insert_one(api_key_doc(key)), idempotent=False
+            )
         except DuplicateKeyError as exc:
             raise Conflict("an API key with this hash (or id) already exists") from exc
         return key
