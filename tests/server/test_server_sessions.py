@@ -150,6 +150,11 @@ def test_requests_without_a_valid_key_answer_401(api: Api) -> None:
     assert api.client.post("/api/sessions/", json={}, headers={"X-API-Key": api.keys["alice"]}).status_code == 201
 
 
+def test_authentication_comes_before_validation(api: Api) -> None:
+    r = api.client.post("/api/sessions/", json={"max_iterations": "many"})
+    assert r.status_code == 401
+
+
 def test_wrong_method_answers_405_in_the_error_format(api: Api) -> None:
     r = api.client.delete("/api/sessions/", headers=api.alice)
     assert r.status_code == 405

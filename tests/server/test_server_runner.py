@@ -1,0 +1,57 @@
+"""Background runs: resumed at start-up, cancelled after the grace period on shutdown, slots given back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import orchestratex.server as server_package
+from orchestratex import Orchestrator
+from orchestratex.server import ServerSettings, create_app, issue_api_key
+from orchestratex.stores import SQLiteStore
+
+from .conftest import Api, bearer
+
+
+def test_orchestrations_left_pending_are_resumed_at_start_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    path = tmp_path / "resume.db"
+
+    async def leave_pending() -> tuple[str, str]:
+        async with SQLiteStore(path) as store:
+            orchestrator = Orchestrator(store=store)
+            doc = await orchestrator.prepare("Explain recursion", user_id="alice")
+            return doc.id, await issue_api_key(store, "alice")
+
+    oid, key = asyncio.run(leave_pending())
+    with TestClient(create_app(SQLiteStore(path), settings=ServerSettings())) as client:
+        api = Api(client, client.app.state.server.store, bearer(key), {}, {}, {"alice": key})  # type: ignore[attr-defined]
+        final = api.wait(oid)
+    assert final["status"] == "completed"
+
+
+def test_a_graceful_stop_cancels_runs_after_the_grace_and_gives_slots_back(
+    tmp_path: Path, make_api: Callable[..., Api]
+) -> None:
+    path = tmp_path / "stop.db"
+    api = make_api(SQLiteStore(path), env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "1"}, shutdown_grace_s=0.05)
+    tid = api.thread(api.session()["_id"])["_id"]
+    oid = api.start(tid)["_id"]
+    api.client.__exit__(None, None, None)
+
+    async def after() -> tuple[str, int]:
+        async with SQLiteStore(path) as store:
+            doc = await store.get_orchestration(oid)
+            return doc.status, await store.incr("running:alice", 0)
+
+    assert asyncio.run(after()) == ("cancelled", 0)
+
+
+def test_the_package_exports_exactly_its_public_names() -> None:
+    public = {n for n in vars(server_package) if not n.startswith("_") and n not in ("annotations", "fastapi")}
+    assert set(server_package.__all__) == public
+    assert server_package.__all__ == sorted(server_package.__all__)
