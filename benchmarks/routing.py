@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from orchestratex import lab
 from orchestratex.catalog import ModelProfile
@@ -45,12 +48,14 @@ ALPHAS = (3.0, 10.0, 30.0, 100.0)
 BUDGETS = (0.0020, 0.0005)
 
 
-def cv_predictions(table: lab.OutcomeTable, make: type[FittedRouter] | object, k: int = 5) -> tuple:  # type: ignore[type-arg]
+def cv_predictions(
+    table: lab.OutcomeTable, make: Callable[[], FittedRouter], k: int = 5
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Out-of-fold (quality, cost) predictions of routers built by `make()` and fitted on the other folds."""
     q = np.zeros_like(table.quality)
     c = np.zeros_like(table.cost)
     for train_rows, test_rows in table.kfold(k, seed=0):
-        router = make().fit(table.subset(train_rows))  # type: ignore[operator]
+        router = make().fit(table.subset(train_rows))
         q[test_rows], c[test_rows] = router.predict_table(table.subset(test_rows))
     return q, c
 
@@ -74,7 +79,7 @@ def routerbench(data: Path) -> tuple[float, FittedRouter, list[ModelProfile], la
     cv_aiq = {}
     cv_curves = {}
     for alpha in ALPHAS:
-        q, c = cv_predictions(train, lambda a=alpha: FittedRouter(alpha=a))
+        q, c = cv_predictions(train, functools.partial(FittedRouter, alpha=alpha))
         cv_curves[alpha] = lab.sweep(train, q, c, name=f"alpha={alpha:g}")
         cv_aiq[alpha] = lab.aiq([cv_curves[alpha]], max_cost=scale)[cv_curves[alpha].name]
     alpha = max(cv_aiq, key=lambda a: cv_aiq[a])
@@ -157,7 +162,7 @@ def latency(router: FittedRouter, profiles: list[ModelProfile], test: lab.Outcom
 def routellm(data: Path) -> None:
     print("\n== RouteLLM (gpt-4-1106-preview vs Mixtral-8x7B), 5-fold CV, contaminated prompts excluded")
     for bench in ("gsm8k", "mmlu", "mt_bench"):
-        table = lab.load_routellm(data, bench)  # type: ignore[arg-type]
+        table = lab.load_routellm(data, bench)
         strong, weak = (float(v) for v in table.quality.mean(axis=0))
         q, _ = cv_predictions(table, FittedRouter)
         curve = lab.ranking_curve(table, q[:, 0] - q[:, 1], name="fitted")
@@ -196,7 +201,11 @@ def online(knob: float, fitted: FittedRouter, profiles: list[ModelProfile], test
         f"last half, mean over {seeds} seeds; cost knob {knob:.4g} (chosen on train for <= $0.0020)"
     )
     half = len(test) // 2
-    rows = {"fitted (same knob, no learning)": [], "ContextualRouter": [], "BayesianRouter (default, as is)": []}
+    rows: dict[str, list[lab.OperatingPoint]] = {
+        "fitted (same knob, no learning)": [],
+        "ContextualRouter": [],
+        "BayesianRouter (default, as is)": [],
+    }
     for seed in range(seeds):
         order = np.random.default_rng(100 + seed).permutation(len(test))
         stream = test.subset(order)

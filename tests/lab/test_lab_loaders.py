@@ -40,6 +40,7 @@ def test_routerbench_csv(tmp_path: Path) -> None:
     assert table.prompts == ("Q1\n\nWhat?", "Write code")  # the row with an empty cell is skipped
     assert table.tasks == ("arc", "mbpp")
     np.testing.assert_allclose(table.cost, [[0.01, 0.001], [0.02, 0.002]])
+    assert table.output_chars is not None
     np.testing.assert_allclose(table.output_chars, [[len("['yes']"), len("['no!']")]] * 2)
     with pytest.raises(FileNotFoundError, match="tasks there"):
         lab.load_routerbench(tmp_path, "train", tasks=("winogrande",))

@@ -124,3 +124,15 @@ def test_exploration_of_pricier_models_stays_within_its_budget() -> None:
     assert picks(1.0) == {"sim:cheap", "sim:pricey"}
     with pytest.raises(ValueError, match="explore_share"):
         ContextualRouter(explore_share=2)
+
+
+async def test_drives_an_orchestrator(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestratex import Orchestrator
+
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    router = ContextualRouter(cost_weight=10.0, seed=1)
+    async with Orchestrator(router=router, max_iterations=2) as orchestrator:
+        result = await orchestrator.run("Write a Python function that reverses a list", domain="coding")
+    first = result.orchestration.iterations[0]
+    assert first.reasoning.startswith(first.model_name)
+    assert router.posterior(first.model_name, "coding")[2] >= 1

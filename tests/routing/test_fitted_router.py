@@ -111,3 +111,23 @@ def test_featurizer_is_stable_and_reads_the_last_paragraph() -> None:
         f.transform_one("x")
     with pytest.raises(ValueError, match="bits"):
         TextFeaturizer(bits=40)
+
+
+async def test_drives_an_orchestrator(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestratex import Orchestrator
+    from orchestratex.lab import OutcomeTable
+
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    async with Orchestrator(max_iterations=1) as orchestrator:
+        names = [m.name for m in orchestrator.usable_models(None)][:2]
+        table = OutcomeTable(
+            name="two",
+            models=tuple(names),
+            prompts=("Write a function", "Sort a list", "Explain a proof"),
+            quality=np.array([[0.2, 0.9], [0.3, 0.8], [0.1, 0.9]]),
+            cost=np.full((3, 2), 0.001),
+            tasks=("coding",) * 3,
+        )
+        orchestrator.router = FittedRouter(alpha=1.0).fit(table)
+        result = await orchestrator.run("Write a Python function that reverses a list", domain="coding")
+    assert result.orchestration.iterations[0].model_name == names[1]
