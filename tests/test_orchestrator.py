@@ -510,3 +510,40 @@ async def test_judges_draw_on_the_budget_reserved_with_the_generation() -> None:
     assert Counting.reserves == 2  # one per iteration: the generation and its judge together
     session = await store.get_session(result.orchestration.session_id)
     assert session.reserved_cost == 0 and session.total_cost == result.total_cost
+
+
+async def test_resume_keeps_models_that_failed_before_the_crash_out() -> None:
+    from orchestratex import Evaluation, Iteration, Orchestration, Thread
+
+    called: list[str] = []
+
+    def answers(request: GenerationRequest) -> str:
+        called.append(request.model.name)
+        return answer_attempt(request)
+
+    orch = make(scripted(answers, lambda r: 9.0), "a", "b", "c")
+    session = await orch.create_session("bob")
+    thread = await orch.store.create_thread(Thread(session_id=session.id, user_id="bob", original_prompt="Hello"))
+    doc = Orchestration(
+        thread_id=thread.id,
+        session_id=session.id,
+        user_id="bob",
+        prompt="Hello",
+        domain="general",
+        status="running",
+        iterations=[
+            Iteration(
+                index=1,
+                model_name="function:b",
+                prompt="Hello",
+                phase="evaluated",
+                response="answer by function:b, attempt 1",
+                evaluation=Evaluation(score=5.0, feedback="more", judge_models=["function:c"]),
+                errors=["function:a: ProviderServerError: boom"],
+            )
+        ],
+    )
+    await orch.store.create_orchestration(doc)
+    result = await orch.drive(doc.id)
+    assert result.status == "completed" and result.iterations == 2
+    assert "function:a" not in called

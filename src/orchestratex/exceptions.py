@@ -20,7 +20,8 @@ OrchestrateXError
 │   └── CircuitOpen               the model failed repeatedly and is cooling down
 ├── EvaluationError               no judge produced a usable verdict
 ├── BudgetExceeded                no call fits what is left of the budget
-├── StoreError                    the store failed or is unreachable
+├── StoreError                    the store failed
+│   ├── StoreUnavailable          the database cannot be reached (after bounded retries)
 │   ├── NotFound                  no such record
 │   └── Conflict                  the record changed under us (invalid transition, lease held)
 └── OrchestrationCancelled        the run was cancelled
@@ -55,6 +56,7 @@ __all__ = [
     "ProviderTimeout",
     "RateLimited",
     "StoreError",
+    "StoreUnavailable",
     "UnknownModelError",
     "UnknownPriceError",
     "UserError",
@@ -194,6 +196,10 @@ class BudgetExceeded(OrchestrateXError):
 
 class StoreError(OrchestrateXError):
     """The store failed or is unreachable."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached, even after bounded retries; nothing was half-written."""
 
 
 class NotFound(StoreError):

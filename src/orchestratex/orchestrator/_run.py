@@ -53,10 +53,13 @@ _Role = Literal["generate", "judge"]
 
 
 class _Stop(Exception):
-    def __init__(self, reason: StopReason, error: str | None = None) -> None:
+    """Ends the run with `reason`; `ledger` holds what the step spent and reserved, settled by the final commit."""
+
+    def __init__(self, reason: StopReason, error: str | None = None, ledger: _Ledger | None = None) -> None:
         super().__init__(error or reason)
         self.reason: StopReason = reason
         self.error = error
+        self.ledger = ledger
 
 
 class _Ledger:
@@ -108,7 +111,7 @@ class Run:
                 if it.phase == "generated":
                     await self._evaluate(it)
         except _Stop as stop:
-            await self._finish(stop.reason, stop.error)
+            await self._finish(stop.reason, stop.error, ledger=stop.ledger)
         except asyncio.CancelledError:
             await self._finish("cancelled", "the orchestration was cancelled")
             raise
@@ -121,7 +124,6 @@ class Run:
 
     async def _prepare(self) -> None:
         doc, store = self.doc, self.o.store
-        session = await store.get_session(doc.session_id)
         if doc.status == "pending":
             doc.domain = doc.domain or detect_domain(doc.prompt)
             doc.status = "running"
@@ -139,9 +141,9 @@ class Run:
             released = await store.release_reservations(doc.session_id, doc.id)
             if released > 0:
                 doc.interrupted_calls += 1
-            session = await store.get_session(doc.session_id)
-            for it in doc.iterations:
-                self.failed.update(err.partition(":")[0] for err in it.errors)
+            for it in doc.iterations:  # errors read "<model>: <exception>: <detail>"
+                self.failed.update(e.split(": ", 1)[0] for e in it.errors if not e.startswith("evaluation: "))
+        session = await store.get_session(doc.session_id)
         self.session_limit = session.settings.cost_limit
         self.session_base = session.total_cost + session.reserved_cost - doc.total_cost
 
@@ -232,8 +234,8 @@ class Run:
         task = self._task(it.prompt, None)
         try:
             candidates = self._candidates(task, exclude={model.name})
-        except _Stop:
-            await self._commit([], ledger)
+        except _Stop as stop:
+            stop.ledger = ledger
             raise
         decision = await self.o.router.select(task, candidates)
         if decision.model_name not in {m.name for m in candidates}:
@@ -274,9 +276,7 @@ class Run:
         except (BudgetExceeded, EvaluationError) as exc:
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
             it.phase = "failed"
-            self._release_prepaid(ledger)
-            await self._commit([], ledger)
-            raise _Stop("budget" if isinstance(exc, BudgetExceeded) else "error", exc.message) from exc
+            raise _Stop("budget" if isinstance(exc, BudgetExceeded) else "error", exc.message, ledger) from exc
         it.evaluation = evaluation
         it.phase = "evaluated"
         self._release_prepaid(ledger)
