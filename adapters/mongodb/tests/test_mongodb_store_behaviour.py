@@ -126,7 +126,7 @@ def test_open_fails_fast_with_the_password_redacted() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     failed_open, not_open = out.splitlines()[:2]
-    assert failed_open.startswith("StoreError cannot reach MongoDB at mongodb://alice:***@127.0.0.1:9/x")
+    assert failed_open.startswith("StoreUnavailable cannot reach MongoDB at mongodb://alice:***@127.0.0.1:9/x")
     assert "s3cret-pw" not in out
     assert not_open.startswith("StoreError") and "is not open" in not_open
 

@@ -13,7 +13,7 @@ from pymongo.asynchronous.mongo_client import AsyncMongoClient
 from pymongo.errors import PyMongoError
 from pymongo.write_concern import WriteConcern
 
-from orchestratex.exceptions import ConfigurationError, StoreError
+from orchestratex.exceptions import ConfigurationError, StoreUnavailable
 
 from . import _analytics
 from ._errors import Retrier, redact_url
@@ -72,7 +72,7 @@ async def handshake(client: AsyncMongoClient[_Doc], where: str, timeout_ms: int)
         await client.admin.command("ping")
         hello: Mapping[str, Any] = await client.admin.command("hello")
     except PyMongoError as exc:
-        raise StoreError(
+        raise StoreUnavailable(
             f"cannot reach MongoDB at {where} (server selection timeout {timeout_ms} ms): {redact_url(str(exc))}"
         ) from exc
     return "setName" in hello or hello.get("msg") == "isdbgrid"

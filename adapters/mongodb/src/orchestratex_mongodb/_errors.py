@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
-from orchestratex.exceptions import StoreError
+from orchestratex.exceptions import StoreError, StoreUnavailable
 
 __all__ = ["Retrier", "is_duplicate_only", "redact_url"]
 
@@ -63,7 +63,7 @@ class Retrier:
                 attempt += 1
                 if not idempotent or attempt > self.retries:
                     tried = f" after {attempt} attempts" if idempotent and attempt > 1 else ""
-                    raise StoreError(
+                    raise StoreUnavailable(
                         f"MongoDB at {self.where} is unavailable ({what} failed{tried}): {redact_url(str(exc))}"
                     ) from exc
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random()))
