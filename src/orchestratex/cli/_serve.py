@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import sys
 from typing import Any
 
@@ -32,6 +33,8 @@ def serve_command(args: argparse.Namespace) -> int:
     # The SQLite store works in its own thread; under load the event loop holds the GIL most of the time and
     # that thread would wait up to the default 5 ms switch interval for every statement. 0.5 ms keeps it moving.
     sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
+    gc.collect()
+    gc.freeze()  # modules, schemas and the app live as long as the process: keep them out of every collection
     uvicorn.run(
         app,
         host=args.host,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +99,6 @@ def create_app(
         await store.open()
         await orchestrator.__aenter__()
         state.runner.start_resuming()
-        gc.freeze()  # what start-up allocated is never garbage: keep it out of every later collection
         try:
             yield
         finally:
