@@ -138,3 +138,30 @@ def test_an_admin_may_watch_any_session(api: Api) -> None:
     api.wait(api.start(tid)["_id"])
     with api.client.websocket_connect(f"/ws/{sid}", headers=api.admin) as ws:
         assert receive_until_end(ws)[0]["seq"] == 1
+
+
+def test_a_gap_in_live_events_is_filled_from_the_store(make_api: Callable[..., Api]) -> None:
+    api = make_api(heartbeat_s=0.05, poll_interval_s=3600)  # no polling: only the gap filling can help
+    sid = api.session()["_id"]
+    other = Orchestrator(store=api.store)  # its events are stored but never published to the app's hub
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice) as ws:
+        assert json.loads(ws.receive_text())["type"] == "heartbeat"
+        result = api.client.portal.call(lambda: other.run("Explain photosynthesis briefly", session=sid))
+        state: ServerState = api.client.app.state.server  # type: ignore[attr-defined]
+        api.client.portal.call(lambda: state.hub.publish(result.events[-1]))  # only the last one arrives live
+        events = receive_until_end(ws)
+    assert [e["seq"] for e in events] == [e.seq for e in result.events] == list(range(1, len(events) + 1))
+
+
+def test_websocket_connections_count_against_the_session_rate_limit(make_api: Callable[..., Api]) -> None:
+    api = make_api(rate_limit=2)
+    sid = api.session()["_id"]
+    for _ in range(2):
+        with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):
+            pass
+    with pytest.raises(WebSocketDenialResponse) as refused:
+        with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):
+            pass
+    assert refused.value.status_code == 429
+    assert "rate limit reached" in refused.value.json()["detail"]
+    assert int(refused.value.headers["Retry-After"]) >= 1

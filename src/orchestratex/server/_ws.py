@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
@@ -49,9 +50,9 @@ def _since(websocket: WebSocket) -> int:
     return since
 
 
-async def _refuse(websocket: WebSocket, status: int, detail: str) -> None:
+async def _refuse(websocket: WebSocket, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
     try:
-        await websocket.send_denial_response(error_response(status, detail))
+        await websocket.send_denial_response(error_response(status, detail, headers))
     except RuntimeError:  # the server does not support denial responses: say it with a close code
         await websocket.accept()
         await websocket.close(code=4000 + status, reason=detail[:120])
@@ -66,7 +67,7 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
         await load_session(state, principal, session_id)
         await state.rate.hit(session_id)
     except ApiError as exc:
-        await _refuse(websocket, exc.status_code, str(exc.detail))
+        await _refuse(websocket, exc.status_code, str(exc.detail), exc.headers)
         return
     except OrchestrateXError as exc:
         await _refuse(websocket, status_for(exc), exc.message)
