@@ -96,8 +96,12 @@ def create_app(
         if state.running:
             raise RuntimeError("this app is already running: create one app per server (create_app)")
         state.running = True
-        await store.open()
-        await orchestrator.__aenter__()
+        try:
+            await store.open()
+            await orchestrator.__aenter__()
+        except BaseException:
+            state.running = False
+            raise
         state.runner.start_resuming()
         try:
             yield
@@ -117,7 +121,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.server = state
-    app.state.auth = state.auth
     install_error_handlers(app)
     app.add_middleware(AuthMiddleware, authenticator=state.auth)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)  # added last: runs first
