@@ -165,3 +165,14 @@ def test_websocket_connections_count_against_the_session_rate_limit(make_api: Ca
     assert refused.value.status_code == 429
     assert "rate limit reached" in refused.value.json()["detail"]
     assert int(refused.value.headers["Retry-After"]) >= 1
+
+
+def test_a_since_beyond_the_stream_does_not_hide_other_processes_events(make_api: Callable[..., Api]) -> None:
+    api = make_api(poll_interval_s=0.02)
+    sid = api.session()["_id"]
+    other = Orchestrator(store=api.store)
+    with api.client.websocket_connect(f"/ws/{sid}?since=1000000", headers=api.alice):
+        with api.client.websocket_connect(f"/ws/{sid}?since=0", headers=api.alice) as ws:
+            result = api.client.portal.call(lambda: other.run("Explain photosynthesis briefly", session=sid))
+            events = receive_until_end(ws)
+    assert [e["seq"] for e in events] == [e.seq for e in result.events]

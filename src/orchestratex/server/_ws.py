@@ -111,6 +111,20 @@ async def _drain(websocket: WebSocket) -> None:
                 return
 
 
+async def _share_position(state: ServerState, session_id: str, since: int, last: int) -> None:
+    """Tell the hub where the stored stream ends, so its poller reads other processes' events from there.
+
+    Only a `seq` known to be stored counts: a client's `since` past the end of the stream must not
+    make the poller skip events that other subscribers are waiting for.
+    """
+    if last > since or since == 0:
+        state.hub.advance(session_id, last)
+        return
+    probe = await state.store.list_events(session_id, since=since - 1, limit=1)
+    if probe and probe[0].seq == since:
+        state.hub.advance(session_id, since)
+
+
 async def _pump(websocket: WebSocket, state: ServerState, subscriber: Subscriber, since: int) -> None:
     store, session_id = state.store, subscriber.session_id
     last = since
@@ -121,7 +135,7 @@ async def _pump(websocket: WebSocket, state: ServerState, subscriber: Subscriber
             last = event.seq
         if len(events) < _PAGE:
             break
-    state.hub.advance(session_id, last)
+    await _share_position(state, session_id, since, last)
     heartbeat_s = state.settings.heartbeat_s
     while True:  # then live events, in seq order, filling any gap from the store
         try:
