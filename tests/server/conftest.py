@@ -72,6 +72,7 @@ def make_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Api]]:
         for name, value in {**FAST, **(env or {})}.items():
             monkeypatch.setenv(name, value)
         store = store if store is not None else SQLiteStore(":memory:")
+        settings.setdefault("heartbeat_s", 0.2)  # a stream that stalls shows up as heartbeats, never as a hang
         app = create_app(store, settings=ServerSettings(**settings))
         client = TestClient(app)
         client.__enter__()

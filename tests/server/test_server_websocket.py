@@ -19,12 +19,17 @@ from .conftest import Api
 TERMINAL = ("orchestration_completed", "orchestration_failed")
 
 
-def receive_until_end(ws: Any) -> list[dict[str, Any]]:
+def receive_until_end(ws: Any, max_silent_heartbeats: int = 150) -> list[dict[str, Any]]:
+    """Events until the terminal one; fails (rather than hanging) after too many heartbeats in a row."""
     events = []
+    silent = 0
     while True:
         message = json.loads(ws.receive_text())
         if message["type"] == "heartbeat":
+            silent += 1
+            assert silent < max_silent_heartbeats, f"the stream stalled after {len(events)} events"
             continue
+        silent = 0
         events.append(message)
         if message["type"] in TERMINAL:
             return events
