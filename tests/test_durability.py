@@ -41,6 +41,7 @@ async def test_sigkill_mid_run_then_resume(tmp_path: Path, kill_after: int) -> N
             assert time.monotonic() < deadline, "the child made no progress"
             assert child.poll() is None, "the child finished before it could be killed"
             await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)  # let the child reserve and start the next call (each takes 0.2 s or more)
     child.send_signal(signal.SIGKILL)
     child.wait()
     child.stdout.close()

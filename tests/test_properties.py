@@ -103,6 +103,7 @@ def test_loop_invariants(s: dict[str, object]) -> None:
     assert types[-1] in ("orchestration_completed", "orchestration_failed")
     assert types.count("orchestration_completed") + types.count("orchestration_failed") == 1
     assert [e.seq for e in result.events] == list(range(1, len(types) + 1))
+    assert result.events[-1].total_cost == doc.total_cost  # type: ignore[union-attr]
 
     # iterations <= max_iterations
     assert len(doc.iterations) <= s["max_iterations"]  # type: ignore[operator]

@@ -65,13 +65,15 @@ class _Stop(Exception):
 class _Ledger:
     """What one step reserved, spent and called; settled by one store commit."""
 
-    __slots__ = ("calls", "reserved_in_store", "reserved_local", "spent")
+    __slots__ = ("calls", "reserved_in_store", "reserved_local", "settled", "spent")
 
     def __init__(self) -> None:
         self.reserved_in_store = 0.0
         self.reserved_local = 0.0
         self.spent: list[float] = []
         self.calls: list[CallRecord] = []
+        self.settled: float | None = None
+        """The step's spending once added to the orchestration's `total_cost` (it is added once)."""
 
 
 class Run:
@@ -315,6 +317,8 @@ class Run:
     ) -> None:
         self.done = True
         doc = self.doc
+        if ledger is not None:
+            self._settle(ledger)  # the final event reports a total that includes this step
         best = doc.best_iteration
         doc.stop_reason = reason
         doc.error = error
@@ -418,6 +422,14 @@ class Run:
             ledger.reserved_in_store += amount
         ledger.reserved_local += amount
         self.inflight += amount
+
+    def _settle(self, ledger: _Ledger) -> float:
+        """Add what the step spent to the orchestration's total (once); return it."""
+        if ledger.settled is None:
+            ledger.settled = add_costs(*ledger.spent) if ledger.spent else 0.0
+            if ledger.settled:
+                self.doc.total_cost = add_costs(self.doc.total_cost, ledger.settled)
+        return ledger.settled
 
     def _release_prepaid(self, ledger: _Ledger) -> None:
         """Hand what is left of the judges' prepaid reservation to `ledger`, released by its commit."""
@@ -535,11 +547,7 @@ class Run:
             events = [*self._pending, *events]
             self._pending.clear()
         doc = self.doc
-        spent = 0.0
-        if ledger is not None:
-            spent = add_costs(*ledger.spent) if ledger.spent else 0.0
-            if spent:
-                doc.total_cost = add_costs(doc.total_cost, spent)
+        spent = self._settle(ledger) if ledger is not None else 0.0
         await self.o.store.commit(
             doc,
             events,
