@@ -28,6 +28,7 @@ from .conftest import Api
         (x.RateLimited("429", retry_after=1.0), 502),
         (x.EvaluationError("no verdict"), 502),
         (x.StoreError("disk full"), 500),
+        (x.StoreUnavailable("cannot reach MongoDB"), 503),
         (x.OrchestrateXError("?"), 500),
     ],
 )

@@ -22,6 +22,7 @@ from ..exceptions import (
     OrchestrationCancelled,
     ProviderError,
     StoreError,
+    StoreUnavailable,
     UserError,
 )
 
@@ -37,6 +38,7 @@ _STATUS: tuple[tuple[type[OrchestrateXError], int], ...] = (
     (UserError, 400),
     (ProviderError, 502),
     (EvaluationError, 502),
+    (StoreUnavailable, 503),
     (StoreError, 500),
 )
 """Most specific first: the first class an error is an instance of gives its status."""
@@ -71,6 +73,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "Validation error"),
         (429, "Rate or concurrency limit reached"),
         (500, "Internal error"),
+        (503, "The database is unreachable"),
     )
 }
 """The error answers every route documents in the OpenAPI schema."""

@@ -35,6 +35,7 @@ CLOSE_TOO_SLOW = 4008
 """Close code for a subscriber whose queue overflowed: reconnect with `since`."""
 
 _PAGE = 500
+_GAP_WAIT_S = 2.0
 
 router = APIRouter()
 
@@ -147,8 +148,22 @@ async def _pump(websocket: WebSocket, state: ServerState, subscriber: Subscriber
         if seq <= last:
             continue
         if seq > last + 1:
-            for event in await store.list_events(session_id, since=last, limit=seq - last - 1):
-                await websocket.send_text(encode(event))
-                last = event.seq
+            last = await _fill_gap(websocket, state, session_id, last, seq)
         await websocket.send_text(text)
         last = seq
+
+
+async def _fill_gap(websocket: WebSocket, state: ServerState, session_id: str, last: int, seq: int) -> int:
+    """Send the stored events between `last` and `seq`; returns the last one sent.
+
+    An event can arrive live before an earlier one is readable from the store (another process's
+    commit still being written): re-read for up to `_GAP_WAIT_S` rather than skip it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _GAP_WAIT_S
+    while True:
+        for event in await state.store.list_events(session_id, since=last, limit=seq - last - 1):
+            await websocket.send_text(encode(event))
+            last = event.seq
+        if last >= seq - 1 or loop.time() > deadline:
+            return last
+        await asyncio.sleep(0.05)
