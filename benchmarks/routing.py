@@ -5,7 +5,12 @@
 Reads the data from `$ORCHESTRATEX_ROUTING_DATA`, else `../shared/data/routing` next to the repo.
 Held-out data stays held out: every hyper-parameter (the ridge `alpha`, the cost knob of each
 budget) is chosen by 5-fold cross-validation inside RouterBench *train*; the test split is
-scored once, at the end. RouteLLM's sets have no split: they are scored by 5-fold CV.
+scored once, at the end. RouteLLM's sets have no split: they are scored by 5-fold CV (on
+MT-Bench the ridge `alpha` is chosen by an inner 5-fold CV inside each outer training fold).
+
+Each measurement runs for the hashed TF-IDF features (default) and, when the `embeddings` extra
+is installed, for MiniLM sentence embeddings too (`FittedRouter(features="minilm")`; adds about
+two minutes: every prompt is embedded once, MMLU's 14k prompts are left out).
 
 Prints:
 1. RouterBench test (arc_challenge + mbpp + winogrande, 945 prompts, 11 models): the fitted and
@@ -39,13 +44,31 @@ from numpy.typing import NDArray
 
 from orchestratex import lab
 from orchestratex.catalog import ModelProfile
+from orchestratex.lab._embed import embeddings_available
 from orchestratex.routing import BayesianRouter, Router, Task
 from orchestratex.routing.contextual import ContextualRouter
 from orchestratex.routing.fitted import FittedRouter
 
 ROOT = Path(__file__).resolve().parent.parent
 ALPHAS = (3.0, 10.0, 30.0, 100.0)
+MT_ALPHAS = (1.0, 3.0, 10.0, 30.0)
 BUDGETS = (0.0020, 0.0005)
+GOALS = {0.0020: 0.880, 0.0005: 0.850}
+
+
+@functools.cache
+def _make(features: str) -> Callable[..., FittedRouter]:
+    """A FittedRouter factory for a feature set; MiniLM routers share one embedder (and its cache)."""
+    if features == "minilm":
+        from orchestratex.lab._embed import MiniLMEmbedder
+
+        embedder = MiniLMEmbedder(cache_size=20_000)
+        return functools.partial(FittedRouter, features="minilm", embedder=embedder)
+    return FittedRouter
+
+
+def feature_sets() -> list[str]:
+    return ["tfidf", "minilm"] if embeddings_available() else ["tfidf"]
 
 
 def cv_predictions(
@@ -64,7 +87,7 @@ def fmt_point(p: lab.OperatingPoint | None) -> str:
     return "—" if p is None else f"accuracy {p.quality:.4f} at ${p.cost:.5f}/prompt"
 
 
-def routerbench(data: Path) -> tuple[float, FittedRouter, list[ModelProfile], lab.OutcomeTable]:
+def routerbench(data: Path) -> tuple[float, dict[str, FittedRouter], list[ModelProfile], lab.OutcomeTable]:
     train = lab.load_routerbench(data, "train")
     test = lab.load_routerbench(data, "test")
     profiles = lab.profiles_for(train, provider="routerbench")
@@ -74,120 +97,160 @@ def routerbench(data: Path) -> tuple[float, FittedRouter, list[ModelProfile], la
         f"== RouterBench: train {len(train)} prompts (fit, CV), test {len(test)} prompts (scored once), "
         f"{len(train.models)} models"
     )
-
-    # -- choose alpha by 5-fold CV on train (AIQ of the CV curve) --------------------------------
-    cv_aiq = {}
-    cv_curves = {}
-    for alpha in ALPHAS:
-        q, c = cv_predictions(train, functools.partial(FittedRouter, alpha=alpha))
-        cv_curves[alpha] = lab.sweep(train, q, c, name=f"alpha={alpha:g}")
-        cv_aiq[alpha] = lab.aiq([cv_curves[alpha]], max_cost=scale)[cv_curves[alpha].name]
-    alpha = max(cv_aiq, key=lambda a: cv_aiq[a])
-    print(
-        "train 5-fold CV AIQ by ridge alpha: "
-        + ", ".join(f"{a:g}: {v:.4f}" for a, v in cv_aiq.items())
-        + f" -> alpha={alpha:g}"
-    )
     q_task, c_task = cv_predictions(train, lambda: FittedRouter(text=False))
     cv_task = lab.sweep(train, q_task, c_task, name="task-only")
-
-    knobs = {}
+    task_knobs = {b: (p.knob if (p := cv_task.best_within(b)) else None) for b in BUDGETS}
     for budget in BUDGETS:
-        fitted_pt = cv_curves[alpha].best_within(budget)
-        task_pt = cv_task.best_within(budget)
-        knobs[budget] = (fitted_pt.knob if fitted_pt else None, task_pt.knob if task_pt else None)
+        point = cv_task.best_within(budget)
+        print(f"  task-only knob for <= ${budget:.4f} (train CV): {task_knobs[budget]} ({fmt_point(point)})")
+
+    # -- per feature set: alpha by 5-fold CV on train (AIQ of the CV curve), then each budget's knob --
+    routers: dict[str, FittedRouter] = {}
+    knobs: dict[str, dict[float, float | None]] = {}
+    for features in feature_sets():
+        make = _make(features)
+        cv_aiq, cv_curves = {}, {}
+        for alpha in ALPHAS:
+            q, c = cv_predictions(train, functools.partial(make, alpha=alpha))
+            cv_curves[alpha] = lab.sweep(train, q, c, name=f"alpha={alpha:g}")
+            cv_aiq[alpha] = lab.aiq([cv_curves[alpha]], max_cost=scale)[cv_curves[alpha].name]
+        alpha = max(cv_aiq, key=lambda a: cv_aiq[a])
         print(
-            f"  knob for <= ${budget:.4f} (train CV): fitted cost_weight={knobs[budget][0]:.4g} "
-            f"({fmt_point(fitted_pt)}); task-only cost_weight={knobs[budget][1]:.4g} ({fmt_point(task_pt)})"
+            f"  {features}: train 5-fold CV AIQ by ridge alpha: "
+            + ", ".join(f"{a:g}: {v:.4f}" for a, v in cv_aiq.items())
+            + f" -> alpha={alpha:g} (task-only {lab.aiq([cv_task], max_cost=scale)['task-only']:.4f})"
         )
-
-    # -- fit on all of train, score test once ----------------------------------------------------
-    fitted = FittedRouter(alpha=alpha).fit(train, profiles=profiles)
+        knobs[features] = {}
+        for budget in BUDGETS:
+            point = cv_curves[alpha].best_within(budget)
+            knobs[features][budget] = point.knob if point else None
+            print(f"    knob for <= ${budget:.4f} (train CV): {knobs[features][budget]} ({fmt_point(point)})")
+        routers[features] = make(alpha=alpha).fit(train, profiles=profiles)
     task_only = FittedRouter(text=False).fit(train, profiles=profiles)
-    q_fit, c_fit = fitted.predict_table(test)
-    q_tk, c_tk = task_only.predict_table(test)
+
+    score_test(test, routers, task_only, knobs, task_knobs)
+    return knobs["tfidf"][0.0020] or 0.0, routers, profiles, test
+
+
+def score_test(
+    test: lab.OutcomeTable,
+    routers: dict[str, FittedRouter],
+    task_only: FittedRouter,
+    knobs: dict[str, dict[float, float | None]],
+    task_knobs: dict[float, float | None],
+) -> None:
+    """Score RouterBench test once, at the knobs chosen on train."""
     print("\nRouterBench TEST (scored once):")
+    preds = {f"fitted/{f}": r.predict_table(test) for f, r in routers.items()}
+    preds["task-only"] = task_only.predict_table(test)
     for budget in BUDGETS:
-        for label, (q, c), knob in (
-            ("fitted", (q_fit, c_fit), knobs[budget][0]),
-            ("task-only", (q_tk, c_tk), knobs[budget][1]),
-        ):
+        for label, (q, c) in preds.items():
+            knob = task_knobs[budget] if label == "task-only" else knobs[label.split("/")[1]][budget]
             if knob is None:
-                print(f"  {label:9s} target <= ${budget:.4f}: no train-CV knob fits that budget")
+                print(f"  {label:14s} target <= ${budget:.4f}: no train-CV knob fits that budget")
                 continue
             p = lab.sweep(test, q, c, name=label, cost_weights=[knob]).points[0]
             verdict = ""
-            if label == "fitted":
-                goal = 0.880 if budget == 0.0020 else 0.850
+            if label != "task-only":
+                goal = GOALS[budget]
                 ok = p.quality >= goal and p.cost <= budget
                 verdict = f"  [target >= {goal:.3f} at <= ${budget:.4f}: {'MET' if ok else 'MISSED'}]"
-            print(f"  {label:9s} knob {knob:8.4g} (chosen on train for <= ${budget:.4f}): {fmt_point(p)}{verdict}")
+            print(f"  {label:14s} knob {knob:8.4g} (chosen on train for <= ${budget:.4f}): {fmt_point(p)}{verdict}")
 
-    curves = [
-        lab.sweep(test, q_fit, c_fit, name="fitted (hashed TF-IDF + domain)"),
-        lab.sweep(test, q_tk, c_tk, name="task-only"),
-        lab.zero_router_curve(test),
-        lab.oracle_curve(test),
-    ]
+    curves = [lab.sweep(test, q, c, name=label) for label, (q, c) in preds.items()]
+    curves += [lab.zero_router_curve(test), lab.oracle_curve(test)]
     top = max(c.max_cost for c in curves)
     print(f"  AIQ (hull extended flat to ${top:.5f}, divided by it):")
     for name, value in lab.aiq(curves).items():
         print(f"    {name:34s} {value:.4f}")
-    print("  operating points of the fitted router on test (ex post, for the curve; not used to choose):")
-    for budget in (0.0005, 0.0010, 0.0015, 0.0020, 0.0030):
-        print(f"    best within ${budget:.4f}: {fmt_point(curves[0].best_within(budget))}")
+    for curve in curves[: len(routers)]:
+        print(f"  operating points of {curve.name} on test (ex post, for the curve; not used to choose):")
+        for budget in (0.0005, 0.0010, 0.0015, 0.0020, 0.0030):
+            print(f"    best within ${budget:.4f}: {fmt_point(curve.best_within(budget))}")
     print("  baselines on test:")
     for name, p in lab.single_model_points(test).items():
         print(f"    {name:34s} {fmt_point(p)}")
     print(f"    {'random (uniform)':34s} {fmt_point(lab.random_point(test))}")
     print(f"    {'oracle (best, then cheapest)':34s} {fmt_point(lab.oracle_curve(test, cost_weights=[0.0]).points[0])}")
-    return knobs[0.0020][0] or 0.0, fitted, profiles, test
 
 
 def latency(router: FittedRouter, profiles: list[ModelProfile], test: lab.OutcomeTable) -> None:
     times = []
+    embedder, kept = router.embedder, 0
+    if embedder is not None:  # measure a first sight of each prompt, not a cache hit
+        embedder.clear_cache()
+        kept, embedder.cache_size = embedder.cache_size, 0
     for i, prompt in enumerate(test.prompts):
         task = Task(prompt=prompt, domain=test.task_of(i))
         start = time.perf_counter()
         router.decide(task, profiles)
         times.append(time.perf_counter() - start)
+    if embedder is not None:
+        embedder.cache_size = kept
     times.sort()
     print(
-        f"\n== Decision latency, FittedRouter over {len(profiles)} candidates, {len(times)} test prompts: "
+        f"\n== Decision latency, FittedRouter ({router.features}) over {len(profiles)} candidates, "
+        f"{len(times)} test prompts: "
         f"median {statistics.median(times) * 1e3:.3f} ms, p95 {times[int(0.95 * len(times))] * 1e3:.3f} ms "
         f"[target <= 1 ms median: {'MET' if statistics.median(times) <= 1e-3 else 'MISSED'}]"
     )
 
 
+def nested_cv_gain(table: lab.OutcomeTable, make: Callable[..., FittedRouter], k: int = 5) -> NDArray[np.float64]:
+    """Out-of-fold strong − weak predicted quality; in each outer fold, alpha is chosen by inner k-fold CV (APGR)."""
+    strong, weak = (float(v) for v in table.quality.mean(axis=0))
+    gain = np.zeros(len(table))
+    for train_rows, test_rows in table.kfold(k, seed=0):
+        inner = table.subset(train_rows)
+        scores = {}
+        for alpha in MT_ALPHAS:
+            q, _ = cv_predictions(inner, functools.partial(make, alpha=alpha), k)
+            scores[alpha] = lab.apgr(
+                lab.ranking_curve(inner, q[:, 0] - q[:, 1], name="inner"), weak=weak, strong=strong
+            )
+        best = max(scores, key=lambda a: scores[a])
+        q, _ = make(alpha=best).fit(inner).predict_table(table.subset(test_rows))
+        gain[test_rows] = q[:, 0] - q[:, 1]
+    return gain
+
+
 def routellm(data: Path) -> None:
     print("\n== RouteLLM (gpt-4-1106-preview vs Mixtral-8x7B), 5-fold CV, contaminated prompts excluded")
+
+    def c(x: float | None) -> str:
+        return "never" if x is None else f"{x * 100:.1f}%"
+
     for bench in ("gsm8k", "mmlu", "mt_bench"):
         table = lab.load_routellm(data, bench)
         strong, weak = (float(v) for v in table.quality.mean(axis=0))
-        q, _ = cv_predictions(table, FittedRouter)
-        curve = lab.ranking_curve(table, q[:, 0] - q[:, 1], name="fitted")
         rng = np.random.default_rng(0)
-        random_curve = lab.ranking_curve(table, rng.random(len(table)), name="random")
-
-        def c(x: float | None) -> str:
-            return "never" if x is None else f"{x * 100:.1f}%"
-
-        base = lab.apgr(random_curve, weak=weak, strong=strong)
-        print(
-            f"  {bench:8s} n={len(table):5d} weak {weak:.4f} strong {strong:.4f}: "
-            f"APGR {lab.apgr(curve, weak=weak, strong=strong):.4f} (random {base:.4f}), "
-            f"CPT(50%) {c(lab.cpt(curve, 0.5, weak=weak, strong=strong))}, "
-            f"CPT(80%) {c(lab.cpt(curve, 0.8, weak=weak, strong=strong))}"
-        )
-        if bench == "mt_bench":
-            at25 = curve.best_within(0.25)
-            need = curve.cheapest_reaching(8.7579)
-            ok = need is not None and need.cost <= 0.25
+        base = lab.apgr(lab.ranking_curve(table, rng.random(len(table)), name="random"), weak=weak, strong=strong)
+        print(f"  {bench:8s} n={len(table):5d} weak {weak:.4f} strong {strong:.4f}, random routing APGR {base:.4f}")
+        for features in feature_sets():
+            if features == "minilm" and bench == "mmlu":
+                print("    minilm   (left out: embedding 14k prompts takes several minutes)")
+                continue
+            make = _make(features)
+            if bench == "mt_bench":
+                gain, how = nested_cv_gain(table, make), "alpha by inner CV"
+            else:
+                q, _ = cv_predictions(table, make)
+                gain, how = q[:, 0] - q[:, 1], "alpha 10"
+            curve = lab.ranking_curve(table, gain, name=features)
             print(
-                f"    MT-Bench score at <= 25% GPT-4 calls: {at25.quality:.4f} ({at25.cost * 100:.1f}%); "  # type: ignore[union-attr]
-                f"8.7579 first reached at {c(need.cost if need else None)} GPT-4 calls "
-                f"[target <= 25%: {'MET' if ok else 'MISSED'}]"
+                f"    {features:8s} ({how}): APGR {lab.apgr(curve, weak=weak, strong=strong):.4f}, "
+                f"CPT(50%) {c(lab.cpt(curve, 0.5, weak=weak, strong=strong))}, "
+                f"CPT(80%) {c(lab.cpt(curve, 0.8, weak=weak, strong=strong))}"
             )
+            if bench == "mt_bench":
+                at25 = curve.best_within(0.25)
+                need = curve.cheapest_reaching(8.7579)
+                ok = need is not None and need.cost <= 0.25
+                print(
+                    f"      MT-Bench score at <= 25% GPT-4 calls: {at25.quality:.4f} ({at25.cost * 100:.1f}%); "  # type: ignore[union-attr]
+                    f"8.7579 first reached at {c(need.cost if need else None)} GPT-4 calls "
+                    f"[target <= 25%: {'MET' if ok else 'MISSED'}]"
+                )
 
 
 async def stream_run(router: Router, stream: lab.OutcomeTable, profiles: list[ModelProfile]) -> lab.OperatingPoint:
@@ -240,10 +303,11 @@ def main() -> None:
     data = lab.data_dir(ROOT)
     if not data.is_dir():
         sys.exit(f"routing data not found at {data}: set {lab.DATA_ENV}")
-    knob, fitted, profiles, test = routerbench(data)
-    latency(fitted, profiles, test)
+    knob, routers, profiles, test = routerbench(data)
+    for router in routers.values():
+        latency(router, profiles, test)
     routellm(data)
-    online(knob, fitted, profiles, test, args.seeds)
+    online(knob, routers["tfidf"], profiles, test, args.seeds)
 
 
 if __name__ == "__main__":

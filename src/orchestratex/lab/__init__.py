@@ -20,6 +20,7 @@ from ._deps import require as _require
 
 _require("numpy")
 
+from ._embed import MiniLMEmbedder, embeddings_available  # noqa: E402
 from ._loaders import (  # noqa: E402
     DATA_ENV,
     ROUTELLM_STRONG,
@@ -53,6 +54,7 @@ __all__ = [
     "ROUTELLM_WEAK",
     "ROUTERBENCH_TASKS",
     "Curve",
+    "MiniLMEmbedder",
     "OperatingPoint",
     "OutcomeTable",
     "PriceFit",
@@ -62,6 +64,7 @@ __all__ = [
     "cpt",
     "data_dir",
     "default_cost_weights",
+    "embeddings_available",
     "fit_prices",
     "fitted_curve",
     "hull",
