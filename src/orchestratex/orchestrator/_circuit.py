@@ -39,6 +39,8 @@ class CircuitBreaker:
 
     def allows(self, model: str) -> bool:
         """Whether a call to `model` may be made now (a half-open circuit allows one trial at a time)."""
+        if model not in self._models:  # the common case: no recent failure
+            return True
         state = self.state(model)
         if state == "closed":
             return True

@@ -181,11 +181,11 @@ class Run:
 
     async def _generate(self, it: Iteration) -> None:
         model = self.o.catalog.get(it.model_name)
-        request = GenerationRequest.model_construct(
+        request = GenerationRequest(
             model=model,
             messages=[
-                Message.model_construct(role="system", content=self.o.system_prompt),
-                Message.model_construct(role="user", content=it.prompt),
+                Message(role="system", content=self.o.system_prompt),
+                Message(role="user", content=it.prompt),
             ],
             max_output_tokens=min(self.doc.settings.max_output_tokens, model.max_output_tokens),
             temperature=None,
@@ -265,7 +265,7 @@ class Run:
             iteration=it.index,
             max_output_tokens=judge_max,
         )
-        answer = Generation.model_construct(
+        answer = Generation(
             text=it.response or "",
             usage=it.usage,
             latency_ms=it.latency_ms,
@@ -526,7 +526,7 @@ class Run:
         error: str | None = None,
     ) -> CallRecord:
         doc = self.doc
-        return CallRecord.model_construct(
+        return CallRecord(
             orchestration_id=doc.id,
             session_id=doc.session_id,
             user_id=doc.user_id,
