@@ -59,6 +59,15 @@ def test_minilm_features_without_the_extra_name_the_install_command(monkeypatch:
     assert FittedRouter(features="minilm", text=False).embedder is None  # task-only needs no embedder
 
 
+def test_an_embedder_needs_a_model_directory(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"config\.json"):
+        MiniLMEmbedder(tmp_path)
+    with pytest.raises(ValueError, match="max_tokens"):
+        MiniLMEmbedder(tmp_path, max_tokens=2)
+    with pytest.raises(ValueError, match="cache_size"):
+        MiniLMEmbedder(tmp_path, cache_size=-1)
+
+
 @pytest.fixture(scope="module")
 def embedder() -> MiniLMEmbedder:
     if not embeddings_available():

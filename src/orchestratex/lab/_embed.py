@@ -85,14 +85,14 @@ class MiniLMEmbedder:
             raise ValueError("max_tokens must be >= 8")
         if cache_size < 0:
             raise ValueError("cache_size must be >= 0")
-        try:
-            tokenizer_class = importlib.import_module("tokenizers").Tokenizer
-        except ImportError as exc:
-            raise ImportError(f"MiniLM features need Hugging Face tokenizers: {EMBEDDINGS_HINT}") from exc
         folder = Path(model_dir) if model_dir is not None else _bundled_model_dir()
         for name in ("config.json", "tokenizer.json", "model.safetensors"):
             if not (folder / name).is_file():
                 raise FileNotFoundError(f"no {name} in {str(folder)!r}: is it a sentence-transformers model directory?")
+        try:
+            tokenizer_class = importlib.import_module("tokenizers").Tokenizer
+        except ImportError as exc:
+            raise ImportError(f"MiniLM features need Hugging Face tokenizers: {EMBEDDINGS_HINT}") from exc
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         self.model_dir = folder
         self.max_tokens = min(max_tokens, int(config.get("max_position_embeddings", 512)))
