@@ -104,8 +104,8 @@ def test_fitted_router_on_minilm_features(embedder: MiniLMEmbedder, tmp_path: Pa
     assert easy[0] > hard[0] + 0.3
     q, _ = router.predict_table(table)
     np.testing.assert_allclose(q[0], router.predict_quality(table.prompts[0], table.task_of(0)), atol=1e-6)
-    loaded = FittedRouter.load(router.save(tmp_path / "minilm.npz"))
-    assert loaded.features == "minilm"
+    loaded = FittedRouter.load(router.save(tmp_path / "minilm.npz"), embedder=embedder)
+    assert loaded.features == "minilm" and loaded.embedder is embedder
     np.testing.assert_allclose(
         loaded.predict_quality(table.prompts[3], "proofs"),
         router.predict_quality(table.prompts[3], "proofs"),

@@ -435,8 +435,8 @@ class FittedRouter(Router):
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> FittedRouter:
-        """A router saved by `save`."""
+    def load(cls, path: str | Path, *, embedder: MiniLMEmbedder | None = None) -> FittedRouter:
+        """A router saved by `save`; a MiniLM router uses `embedder`, else the bundled model."""
         np = _np()
         try:
             with np.load(Path(path), allow_pickle=False) as data:
@@ -454,6 +454,7 @@ class FittedRouter(Router):
             domain_prior=meta["domain_prior"],
             featurizer=TextFeaturizer(**meta["featurizer"]),
             features=meta.get("features", "tfidf"),
+            embedder=embedder,
         )
         router.models = tuple(meta["models"])
         router._domains = {d: i for i, d in enumerate(meta["domains"])}
