@@ -19,6 +19,7 @@ from ._base import (
     estimate_input_tokens,
 )
 from ._registry import load_provider_class, provider_names, providers_from_env
+from ._support import retry_after_seconds, unwrap_json_object
 from .function import FunctionProvider
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ __all__ = [
     "load_provider_class",
     "provider_names",
     "providers_from_env",
+    "retry_after_seconds",
+    "unwrap_json_object",
 ]
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from email.utils import parsedate_to_datetime
 
 import anthropic
 import pydantic
@@ -23,32 +21,12 @@ from orchestratex.exceptions import (
     ProviderTimeout,
     RateLimited,
 )
+from orchestratex.providers import retry_after_seconds
 
 __all__ = ["map_anthropic_errors", "retry_after_seconds"]
 
 _CONTEXT_PHRASES = ("prompt is too long", "context window", "context length", "too many tokens")
 _FILTER_PHRASES = ("content filtering", "output blocked", "usage policy")
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait, from `retry-after-ms` (milliseconds) or `retry-after` (seconds or an HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(float(ms) / 1000, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError):
-        return None
 
 
 def _status_error(exc: anthropic.APIStatusError, *, provider: str, model: str, api_key_env: str) -> ProviderError:

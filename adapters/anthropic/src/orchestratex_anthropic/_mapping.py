@@ -5,12 +5,10 @@ Pure functions; no I/O, no client.
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from orchestratex.exceptions import ContentFiltered, MalformedResponse, UserError
-from orchestratex.providers import Generation, GenerationRequest
+from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
 from orchestratex.usage import Usage
 
 __all__ = ["generation_from_message", "message_params", "unwrap_json_object"]
@@ -23,7 +21,6 @@ _FINISH = {
     "model_context_window_exceeded": "length",
     "tool_use": "tool_calls",
 }
-_FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 
 
 def message_params(request: GenerationRequest) -> dict[str, Any]:
@@ -56,30 +53,6 @@ def _cut_at_whitespace_stops(text: str, stop: list[str] | None) -> tuple[str, bo
     """Apply the whitespace-only stop sequences, which the API rejects, to the returned text."""
     cuts = [i for i in (text.find(s) for s in stop or () if not s.strip()) if i >= 0]
     return (text[: min(cuts)], True) if cuts else (text, False)
-
-
-def unwrap_json_object(text: str) -> str:
-    """The JSON object in `text` (bare, in a code fence, or amid prose); `text` itself when there is none.
-
-    A judge's answer without JSON is passed through untouched: the evaluator's tolerant parser
-    still finds a score in prose like `8/10`.
-    """
-    stripped = text.strip()
-    candidates = [stripped]
-    fenced = _FENCE.search(stripped)
-    if fenced:
-        candidates.append(fenced.group(1))
-    start, end = stripped.find("{"), stripped.rfind("}")
-    if 0 <= start < end:
-        candidates.append(stripped[start : end + 1])
-    for candidate in candidates:
-        try:
-            value = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return candidate
-    return text
 
 
 def _int(value: Any) -> int:

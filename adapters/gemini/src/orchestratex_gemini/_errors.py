@@ -7,10 +7,8 @@ HTTP library's own timeouts and connection errors through, so both httpx2's and 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx2
@@ -28,6 +26,7 @@ from orchestratex.exceptions import (
     ProviderTimeout,
     RateLimited,
 )
+from orchestratex.providers import retry_after_seconds as header_retry_after
 
 try:
     import httpx
@@ -51,17 +50,9 @@ def _seconds(value: str) -> float | None:
 
 def retry_after_seconds(headers: Mapping[str, str], body: Any = None) -> float | None:
     """Seconds to wait: `retry-after-ms`, `retry-after` (seconds or HTTP date), or the body's `RetryInfo.retryDelay`."""
-    ms = headers.get("retry-after-ms")
-    if ms and (value := _seconds(ms)) is not None:
-        return value / 1000
-    header = headers.get("retry-after")
-    if header:
-        if (value := _seconds(header)) is not None:
-            return value
-        try:
-            return max(parsedate_to_datetime(header).timestamp() - time.time(), 0.0)
-        except (TypeError, ValueError):
-            pass
+    from_headers = header_retry_after(headers)
+    if from_headers is not None:
+        return from_headers
     for detail in _details(body):
         delay = detail.get("retryDelay")
         if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo") and isinstance(delay, str):

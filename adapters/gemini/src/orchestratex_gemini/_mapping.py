@@ -5,14 +5,12 @@ Pure functions; no I/O, no client.
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from google.genai import types
 
 from orchestratex.exceptions import ContentFiltered, MalformedResponse, UserError
-from orchestratex.providers import Generation, GenerationRequest
+from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
 from orchestratex.usage import Usage
 
 __all__ = ["NO_SDK_RETRIES", "generate_content_args", "generation_from_response", "unwrap_json_object"]
@@ -25,7 +23,6 @@ _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "MALFORMED_FUNCTION_CALL": "t
 _FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
 )
-_FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 
 
 def generate_content_args(request: GenerationRequest) -> dict[str, Any]:
@@ -46,30 +43,6 @@ def generate_content_args(request: GenerationRequest) -> dict[str, Any]:
         http_options=NO_SDK_RETRIES,
     )
     return {"model": request.model.version, "contents": contents, "config": config}
-
-
-def unwrap_json_object(text: str) -> str:
-    """The JSON object in `text` (bare, in a code fence, or amid prose); `text` itself when there is none.
-
-    A judge's answer without JSON is passed through untouched: the evaluator's tolerant parser
-    still finds a score in prose like `8/10`.
-    """
-    stripped = text.strip()
-    candidates = [stripped]
-    fenced = _FENCE.search(stripped)
-    if fenced:
-        candidates.append(fenced.group(1))
-    start, end = stripped.find("{"), stripped.rfind("}")
-    if 0 <= start < end:
-        candidates.append(stripped[start : end + 1])
-    for candidate in candidates:
-        try:
-            value = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return candidate
-    return text
 
 
 def _name(value: Any) -> str | None:

@@ -5,13 +5,11 @@ Pure functions over plain data and the SDK's response objects; no I/O, no client
 
 from __future__ import annotations
 
-import json
-import re
 from functools import cache
 from typing import Any, Literal, get_args, get_origin
 
 from orchestratex.exceptions import ContentFiltered, MalformedResponse, ProviderServerError
-from orchestratex.providers import Generation, GenerationRequest
+from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
 from orchestratex.usage import Usage
 
 __all__ = [
@@ -27,7 +25,6 @@ __all__ = [
 JSON_INSTRUCTION = "Answer with a single JSON object and nothing else."
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5", "gpt-6")
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls"}
-_FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 
 
 @cache
@@ -92,30 +89,6 @@ def response_params(request: GenerationRequest, *, reasoning: bool) -> dict[str,
     if request.json_output:
         params["text"] = {"format": {"type": "json_object"}}
     return params
-
-
-def unwrap_json_object(text: str) -> str:
-    """The JSON object in `text` (bare, in a code fence, or amid prose); `text` itself when there is none.
-
-    A judge's answer without JSON is passed through untouched: the evaluator's tolerant parser
-    still finds a score in prose like `8/10`.
-    """
-    stripped = text.strip()
-    candidates = [stripped]
-    fenced = _FENCE.search(stripped)
-    if fenced:
-        candidates.append(fenced.group(1))
-    start, end = stripped.find("{"), stripped.rfind("}")
-    if 0 <= start < end:
-        candidates.append(stripped[start : end + 1])
-    for candidate in candidates:
-        try:
-            value = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return candidate
-    return text
 
 
 def _cut_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:

@@ -1,0 +1,58 @@
+"""Helpers every HTTP provider adapter needs: reading a retry delay, unwrapping a judge's JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+
+__all__ = ["retry_after_seconds", "unwrap_json_object"]
+
+_FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from `retry-after-ms` (milliseconds) or `retry-after` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(float(ms) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def unwrap_json_object(text: str) -> str:
+    """The JSON object in `text` (bare, in a code fence, or amid prose); `text` itself when there is none.
+
+    A judge's answer without JSON is passed through untouched: the evaluator's tolerant parser
+    still finds a score in prose like `8/10`.
+    """
+    stripped = text.strip()
+    candidates = [stripped]
+    fenced = _FENCE.search(stripped)
+    if fenced:
+        candidates.append(fenced.group(1))
+    start, end = stripped.find("{"), stripped.rfind("}")
+    if 0 <= start < end:
+        candidates.append(stripped[start : end + 1])
+    for candidate in candidates:
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return candidate
+    return text

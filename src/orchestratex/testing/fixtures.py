@@ -1,0 +1,57 @@
+"""Pytest fixtures for test suites that use OrchestrateX (ours, the adapters', and yours).
+
+In a `conftest.py`:
+
+```python
+from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables
+
+block_model_requests()
+```
+
+`hide_provider_variables` is an autouse fixture: importing it into a conftest applies it to every
+test there. Tests marked `live` keep the variables (and may call real providers when the test
+itself allows requests again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import orchestratex.providers
+
+__all__ = ["PROVIDER_VARIABLES", "block_model_requests", "hide_provider_variables"]
+
+PROVIDER_VARIABLES: tuple[str, ...] = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "OLLAMA_BASE_URL",
+    "VLLM_BASE_URL",
+    "VLLM_API_KEY",
+    "LMSTUDIO_BASE_URL",
+    "OPENROUTER_API_KEY",
+    "OPENROUTER_BASE_URL",
+    "ORCHESTRATEX_STORE_URL",
+)
+"""The environment variables that would make a test depend on the developer's machine."""
+
+
+def block_model_requests() -> None:
+    """Make every adapter that would reach a real provider raise instead (`ALLOW_MODEL_REQUESTS = False`)."""
+    orchestratex.providers.ALLOW_MODEL_REQUESTS = False
+
+
+@pytest.fixture(autouse=True)
+def hide_provider_variables(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Remove `PROVIDER_VARIABLES` for the test (not for tests marked `live`), so without keys the
+    simulator is the default and results never depend on the machine running them."""
+    if request.node.get_closest_marker("live") is None:
+        for var in PROVIDER_VARIABLES:
+            monkeypatch.delenv(var, raising=False)
+    yield
