@@ -13,10 +13,8 @@ than mutating them in place once committed. Reads return fresh snapshots the cal
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
 from statistics import median
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
@@ -28,11 +26,11 @@ from ..events import Event
 from ..exceptions import ConfigurationError, Conflict, NotFound
 from ..records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
 from ._base import Analytics, DomainUsage, ModelStats, ModelUsage, RoutingStat, Store, check_session_transition
+from .checks import check_amount, check_commit, check_page, from_pico, to_pico
 
 __all__ = ["MemoryStore"]
 
 _M = TypeVar("_M", bound=BaseModel)
-_PICO = 1_000_000_000_000
 _DEFAULT_DOMAIN = "general"
 _RESUMABLE = frozenset({"pending", "running"})
 _SWEEP_AT = 10_000
@@ -42,47 +40,6 @@ _setattr = object.__setattr__
 
 
 # -- helpers shared with the SQLite store (private to the stores package) ----------------------------
-
-
-def _to_pico(amount: float) -> int:
-    """US dollars as integer pico-dollars, rounded exactly as `orchestratex.usage.add_costs` rounds."""
-    scaled = amount * 1e12
-    as_int = int(scaled)
-    if as_int == scaled:  # the common case: an amount with at most 12 decimals
-        return as_int
-    return int(Decimal(repr(amount)).scaleb(12).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-
-
-def _from_pico(pico: int) -> float:
-    return pico / _PICO  # int / int is correctly rounded: the same float as add_costs gives
-
-
-_MAX_AMOUNT = 1_000_000.0
-"""The most one amount may be (US dollars): sums are kept in 64-bit pico-dollars, up to ~9.2 million."""
-
-
-def _check_amount(name: str, amount: float) -> None:
-    if not math.isfinite(amount) or not 0 <= amount <= _MAX_AMOUNT:
-        raise ValueError(f"{name} must be a number of US dollars between 0 and {_MAX_AMOUNT:,.0f}, not {amount!r}")
-
-
-def _check_page(limit: int, offset: int) -> None:
-    if limit < 0 or offset < 0:
-        raise ValueError(f"limit and offset must be >= 0 (got limit={limit}, offset={offset})")
-
-
-def _check_commit(
-    session_id: str, events: Sequence[Event], calls: Sequence[CallRecord], spent: float, released: float
-) -> None:
-    if spent or released:
-        _check_amount("spent", spent)
-        _check_amount("released", released)
-    for event in events:
-        if event.session_id != session_id:
-            raise ValueError(f"event {event.type} belongs to session {event.session_id!r}, not {session_id!r}")
-    for call in calls:
-        if call.session_id != session_id:
-            raise ValueError(f"a call record of session {call.session_id!r} cannot commit to {session_id!r}")
 
 
 def _rank_offset(n: int, percent: int) -> int:
@@ -170,12 +127,12 @@ class MemoryStore(Store):
             raise Conflict(f"session {session.id!r} already exists")
         if session.reserved_cost != 0:
             raise ValueError("a new session cannot hold reserved budget (reserved_cost must be 0)")
-        _check_amount("total_cost", session.total_cost)
+        check_amount("total_cost", session.total_cost)
         limit = session.settings.cost_limit
         stored = _snapshot(session)
         stored.__dict__["settings"] = _snapshot(session.settings)
         self._sessions[session.id] = stored
-        self._budgets[session.id] = _Budget(_to_pico(session.total_cost), None if limit is None else _to_pico(limit))
+        self._budgets[session.id] = _Budget(to_pico(session.total_cost), None if limit is None else to_pico(limit))
         self._sessions_by_user.setdefault(session.user_id, []).append(session.id)
         self._events[session.id] = []
         return session
@@ -191,15 +148,15 @@ class MemoryStore(Store):
         fields = view.__dict__
         fields["settings"] = _snapshot(session.settings)
         budget = self._budgets[session.id]
-        fields["total_cost"] = _from_pico(budget.total)
-        fields["reserved_cost"] = _from_pico(budget.reserved)
+        fields["total_cost"] = from_pico(budget.total)
+        fields["reserved_cost"] = from_pico(budget.reserved)
         return view
 
     async def get_session(self, session_id: str) -> Session:
         return self._session_view(self._session(session_id))
 
     async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
-        _check_page(limit, offset)
+        check_page(limit, offset)
         found = (self._sessions[i] for i in self._sessions_by_user.get(user_id, ()))
         return [self._session_view(s) for s in _page(found, limit, offset)]
 
@@ -230,7 +187,7 @@ class MemoryStore(Store):
         return _snapshot(thread)
 
     async def list_threads(self, session_id: str, *, limit: int = 100, offset: int = 0) -> list[Thread]:
-        _check_page(limit, offset)
+        check_page(limit, offset)
         found = (self._threads[i] for i in self._threads_by_session.get(session_id, ()))
         return [_snapshot(t) for t in _page(found, limit, offset)]
 
@@ -264,7 +221,7 @@ class MemoryStore(Store):
     async def list_orchestrations(
         self, *, session_id: str | None = None, thread_id: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[Orchestration]:
-        _check_page(limit, offset)
+        check_page(limit, offset)
         if thread_id is not None:
             ids: Iterable[str] = self._orchestrations_by_thread.get(thread_id, ())
         elif session_id is not None:
@@ -289,19 +246,19 @@ class MemoryStore(Store):
         budget = self._budgets.get(session_id)
         if budget is None:
             raise NotFound(f"no session {session_id!r}")
-        _check_commit(session_id, events, calls, spent, released)
+        check_commit(session_id, events, calls, spent, released)
         # Nothing below can fail: the commit is all-or-nothing.
         if released:
             key = (session_id, orchestration.id)
             held = self._reservations.get(key, 0)
-            freed = min(held, _to_pico(released))
+            freed = min(held, to_pico(released))
             if held - freed:
                 self._reservations[key] = held - freed
             else:
                 self._reservations.pop(key, None)
             budget.reserved -= freed
         if spent:
-            budget.total += _to_pico(spent)
+            budget.total += to_pico(spent)
         orchestration.updated_at = utcnow()
         self._store_orchestration(orchestration)
         if calls:
@@ -320,11 +277,11 @@ class MemoryStore(Store):
 
     # -- budget -------------------------------------------------------------------------------
     async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
-        _check_amount("amount", amount)
+        check_amount("amount", amount)
         budget = self._budgets.get(session_id)
         if budget is None:
             raise NotFound(f"no session {session_id!r}")
-        pico = _to_pico(amount)
+        pico = to_pico(amount)
         if budget.limit is not None and budget.total + budget.reserved + pico > budget.limit:
             return False
         budget.reserved += pico
@@ -338,13 +295,13 @@ class MemoryStore(Store):
             raise NotFound(f"no session {session_id!r}")
         held = self._reservations.pop((session_id, orchestration_id), 0)
         budget.reserved -= held
-        return _from_pico(held)
+        return from_pico(held)
 
     # -- events -------------------------------------------------------------------------------
     async def list_events(
         self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
     ) -> list[Event]:
-        _check_page(limit, since)
+        check_page(limit, since)
         stream = self._events.get(session_id)
         if stream is None:
             raise NotFound(f"no session {session_id!r}")
@@ -377,7 +334,7 @@ class MemoryStore(Store):
             del self._leases[orchestration_id]
 
     async def list_resumable(self, *, limit: int = 100) -> list[str]:
-        _check_page(limit, 0)
+        check_page(limit, 0)
         now = time.time()
         free = []
         for oid in self._active:
@@ -507,7 +464,7 @@ def _model_usage(model_name: str, calls: list[CallRecord]) -> ModelUsage:
         calls=len(calls),
         generations=sum(1 for c in calls if c.role == "generate"),
         judgements=sum(1 for c in calls if c.role == "judge"),
-        cost=_from_pico(sum(_to_pico(c.cost) for c in calls)),
+        cost=from_pico(sum(to_pico(c.cost) for c in calls)),
         mean_score=sum(scores) / len(scores) if scores else None,
         errors=sum(1 for c in calls if c.error is not None),
         latency_p50_ms=p50,
@@ -542,7 +499,7 @@ def _analytics(
             DomainUsage(
                 domain=domain,
                 orchestrations=len(group),
-                cost=_from_pico(sum(_to_pico(o.total_cost) for o in group)),
+                cost=from_pico(sum(to_pico(o.total_cost) for o in group)),
                 mean_final_score=sum(group_scores) / len(group_scores) if group_scores else None,
             )
         )
@@ -553,7 +510,7 @@ def _analytics(
         threads=threads,
         orchestrations=len(orchestrations),
         by_status=by_status,
-        total_cost=_from_pico(sum(_to_pico(o.total_cost) for o in orchestrations)),
+        total_cost=from_pico(sum(to_pico(o.total_cost) for o in orchestrations)),
         input_tokens=sum(c.input_tokens for c in calls),
         output_tokens=sum(c.output_tokens for c in calls),
         total_iterations=iterations,

@@ -14,17 +14,16 @@ derived fields the store queries and aggregates on:
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from bson import Int64, ObjectId
 
 from orchestratex.events import EVENT_ADAPTER, Event
 from orchestratex.records import ApiKey, CallRecord, Orchestration, Session, Thread
+from orchestratex.stores.checks import MAX_AMOUNT, check_amount, check_commit, check_page, from_pico, to_pico
 
 __all__ = [
     "MAX_AMOUNT",
@@ -49,60 +48,18 @@ __all__ = [
     "to_pico",
 ]
 
-_PICO = 1_000_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HEX24 = re.compile(r"[0-9a-f]{24}")
 _DEFAULT_DOMAIN = "general"
 
-MAX_AMOUNT = 1_000_000.0
-"""The most one amount may be (US dollars): sums are kept in 64-bit pico-dollars, up to ~9.2 million."""
-
 
 # -- validation (the same rules and messages as the built-in stores) -----------------------------------
-
-
-def to_pico(amount: float) -> int:
-    """US dollars as integer pico-dollars, rounded exactly as `orchestratex.usage.add_costs` rounds."""
-    scaled = amount * 1e12
-    as_int = int(scaled)
-    if as_int == scaled:
-        return as_int
-    return int(Decimal(repr(amount)).scaleb(12).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-
-
-def from_pico(pico: int) -> float:
-    """Integer pico-dollars as a float of US dollars (int / int is correctly rounded)."""
-    return int(pico) / _PICO
-
-
-def check_amount(name: str, amount: float) -> None:
-    if not math.isfinite(amount) or not 0 <= amount <= MAX_AMOUNT:
-        raise ValueError(f"{name} must be a number of US dollars between 0 and {MAX_AMOUNT:,.0f}, not {amount!r}")
-
-
-def check_page(limit: int, offset: int) -> None:
-    if limit < 0 or offset < 0:
-        raise ValueError(f"limit and offset must be >= 0 (got limit={limit}, offset={offset})")
 
 
 def check_key(name: str, value: str) -> None:
     """`value` becomes part of a field path (`reservations.<id>`): no dots, no leading `$`, not empty."""
     if not value or "." in value or value.startswith("$") or "\x00" in value:
         raise ValueError(f"{name} {value!r} cannot be stored: it must be non-empty, without '.' or a leading '$'")
-
-
-def check_commit(
-    session_id: str, events: Sequence[Event], calls: Sequence[CallRecord], spent: float, released: float
-) -> None:
-    if spent or released:
-        check_amount("spent", spent)
-        check_amount("released", released)
-    for event in events:
-        if event.session_id != session_id:
-            raise ValueError(f"event {event.type} belongs to session {event.session_id!r}, not {session_id!r}")
-    for call in calls:
-        if call.session_id != session_id:
-            raise ValueError(f"a call record of session {call.session_id!r} cannot commit to {session_id!r}")
 
 
 # -- ids and times -----------------------------------------------------------------------------------

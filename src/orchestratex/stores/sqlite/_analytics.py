@@ -15,7 +15,8 @@ import sqlite3
 from typing import Literal
 
 from .._base import Analytics, DomainUsage, ModelStats, ModelUsage
-from ..memory import _from_pico, _rank_offset
+from ..checks import from_pico
+from ..memory import _rank_offset
 
 __all__ = ["model_stats", "scope_analytics"]
 
@@ -82,7 +83,7 @@ def _model_usages(conn: sqlite3.Connection, s: _Scope, scope_id: str) -> tuple[l
                 calls=n,
                 generations=generations,
                 judgements=judgements,
-                cost=_from_pico(cost),
+                cost=from_pico(cost),
                 mean_score=score_sum / scored if scored else None,
                 errors=errors,
                 latency_p50_ms=p50,
@@ -141,7 +142,7 @@ def scope_analytics(
         threads=threads,
         orchestrations=orchestrations,
         by_status=by_status,
-        total_cost=_from_pico(total_pico),
+        total_cost=from_pico(total_pico),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         total_iterations=iterations,
@@ -155,7 +156,7 @@ def scope_analytics(
             DomainUsage(
                 domain=domain,
                 orchestrations=int(n),
-                cost=_from_pico(int(pico)),
+                cost=from_pico(int(pico)),
                 mean_final_score=ssum / count if count else None,
             )
             for domain, (n, pico, ssum, count) in sorted(domains.items())

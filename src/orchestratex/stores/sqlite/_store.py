@@ -15,7 +15,8 @@ from ...events import EVENT_ADAPTER, Event
 from ...exceptions import ConfigurationError, Conflict, NotFound, StoreError
 from ...records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
 from .._base import Analytics, ModelStats, RoutingStat, Store, check_session_transition
-from ..memory import _check_amount, _check_commit, _check_page, _domain, _from_pico, _to_pico
+from ..checks import check_amount, check_commit, check_page, from_pico, to_pico
+from ..memory import _domain
 from . import _analytics
 from ._checkpoint import Checkpointer
 from ._schema import connect, create_schema
@@ -75,7 +76,7 @@ def _orchestration_row(o: Orchestration) -> tuple[Any, ...]:
         o.status,
         _domain(o),
         o.final_score,
-        _to_pico(o.total_cost),
+        to_pico(o.total_cost),
         len(o.iterations),
         o.created_at.timestamp(),
         o.updated_at.timestamp(),
@@ -91,7 +92,7 @@ def _call_row(c: CallRecord) -> tuple[Any, ...]:
         c.model_name,
         c.role,
         c.domain,
-        _to_pico(c.cost),
+        to_pico(c.cost),
         c.input_tokens,
         c.output_tokens,
         c.latency_ms,
@@ -236,15 +237,15 @@ class SQLiteStore(Store):
     async def create_session(self, session: Session) -> Session:
         if session.reserved_cost != 0:
             raise ValueError("a new session cannot hold reserved budget (reserved_cost must be 0)")
-        _check_amount("total_cost", session.total_cost)
+        check_amount("total_cost", session.total_cost)
         limit = session.settings.cost_limit
         row = (
             session.id,
             session.user_id,
             session.status,
             session.created_at.timestamp(),
-            _to_pico(session.total_cost),
-            None if limit is None else _to_pico(limit),
+            to_pico(session.total_cost),
+            None if limit is None else to_pico(limit),
             session.model_dump_json(),
         )
         await self._run(self._insert, "session", _INSERT_SESSION, row)
@@ -268,7 +269,7 @@ class SQLiteStore(Store):
         return await self._run(self._session_sync, session_id)
 
     async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
-        _check_page(limit, offset)
+        check_page(limit, offset)
         rows = await self._run(
             self._fetch,
             "SELECT doc, total_pico, reserved_pico FROM sessions WHERE user_id = ?"
@@ -318,7 +319,7 @@ class SQLiteStore(Store):
         return Thread.model_validate_json(rows[0][0])
 
     async def list_threads(self, session_id: str, *, limit: int = 100, offset: int = 0) -> list[Thread]:
-        _check_page(limit, offset)
+        check_page(limit, offset)
         rows = await self._run(
             self._fetch,
             "SELECT doc FROM threads WHERE session_id = ? ORDER BY created_at, rowid LIMIT ? OFFSET ?",
@@ -353,7 +354,7 @@ class SQLiteStore(Store):
     async def list_orchestrations(
         self, *, session_id: str | None = None, thread_id: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[Orchestration]:
-        _check_page(limit, offset)
+        check_page(limit, offset)
         where, params = [], []
         if session_id is not None:
             where.append("session_id = ?")
@@ -378,15 +379,15 @@ class SQLiteStore(Store):
         spent: float = 0.0,
         released: float = 0.0,
     ) -> Sequence[Event]:
-        _check_commit(orchestration.session_id, events, calls, spent, released)
+        check_commit(orchestration.session_id, events, calls, spent, released)
         orchestration.updated_at = utcnow()
         await self._run(
             self._commit_sync,
             _orchestration_row(orchestration),
             events,
             [_call_row(c) for c in calls] if calls else None,
-            _to_pico(spent) if spent else 0,
-            _to_pico(released) if released else 0,
+            to_pico(spent) if spent else 0,
+            to_pico(released) if released else 0,
         )
         return events
 
@@ -445,8 +446,8 @@ class SQLiteStore(Store):
 
     # -- budget -------------------------------------------------------------------------------
     async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
-        _check_amount("amount", amount)
-        return await self._run(self._reserve_sync, session_id, orchestration_id, _to_pico(amount))
+        check_amount("amount", amount)
+        return await self._run(self._reserve_sync, session_id, orchestration_id, to_pico(amount))
 
     def _reserve_sync(self, session_id: str, orchestration_id: str, amount: int) -> bool:
         with _Write(self._db) as db:
@@ -462,7 +463,7 @@ class SQLiteStore(Store):
             return True
 
     async def release_reservations(self, session_id: str, orchestration_id: str) -> float:
-        return _from_pico(await self._run(self._release_all_sync, session_id, orchestration_id))
+        return from_pico(await self._run(self._release_all_sync, session_id, orchestration_id))
 
     def _release_all_sync(self, session_id: str, orchestration_id: str) -> int:
         with _Write(self._db) as db:
@@ -482,7 +483,7 @@ class SQLiteStore(Store):
     async def list_events(
         self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
     ) -> list[Event]:
-        _check_page(limit, since)
+        check_page(limit, since)
         docs = await self._run(self._events_sync, session_id, since, limit, orchestration_id)
         return [EVENT_ADAPTER.validate_json(doc) for doc in docs]
 
@@ -524,7 +525,7 @@ class SQLiteStore(Store):
         )
 
     async def list_resumable(self, *, limit: int = 100) -> list[str]:
-        _check_page(limit, 0)
+        check_page(limit, 0)
         rows = await self._run(
             self._fetch,
             "SELECT id FROM orchestrations INDEXED BY ix_orchestrations_resumable"
@@ -635,6 +636,6 @@ _INSERT_SESSION = (
 
 def _session_from(row: tuple[Any, ...]) -> Session:
     session = Session.model_validate_json(row[0])
-    session.total_cost = _from_pico(row[1])
-    session.reserved_cost = _from_pico(row[2])
+    session.total_cost = from_pico(row[1])
+    session.reserved_cost = from_pico(row[2])
     return session

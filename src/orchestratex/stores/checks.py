@@ -1,0 +1,64 @@
+"""Money and argument checks every Store implementation shares (the built-in stores and
+orchestratex-mongodb use them; a third-party store should too, so all stores refuse the same
+inputs with the same messages and round money the same way).
+
+Stores keep US dollars as integer pico-dollars: sums are then exact, and `from_pico(to_pico(x))`
+gives the float that `orchestratex.usage.add_costs` gives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from ..events import Event
+from ..records import CallRecord
+
+__all__ = ["MAX_AMOUNT", "check_amount", "check_commit", "check_page", "from_pico", "to_pico"]
+
+_PICO = 10**12
+
+MAX_AMOUNT = 1_000_000.0
+"""The most one amount may be (US dollars): sums are kept in 64-bit pico-dollars, up to ~9.2 million."""
+
+
+def to_pico(amount: float) -> int:
+    """US dollars as integer pico-dollars, rounded exactly as `orchestratex.usage.add_costs` rounds."""
+    scaled = amount * 1e12
+    as_int = int(scaled)
+    if as_int == scaled:  # the common case: an amount with at most 12 decimals
+        return as_int
+    return int(Decimal(repr(amount)).scaleb(12).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def from_pico(pico: int) -> float:
+    """Integer pico-dollars as a float of US dollars (int / int is correctly rounded)."""
+    return int(pico) / _PICO
+
+
+def check_amount(name: str, amount: float) -> None:
+    """Refuse a negative, non-finite or too large amount of US dollars."""
+    if not math.isfinite(amount) or not 0 <= amount <= MAX_AMOUNT:
+        raise ValueError(f"{name} must be a number of US dollars between 0 and {MAX_AMOUNT:,.0f}, not {amount!r}")
+
+
+def check_page(limit: int, offset: int) -> None:
+    """Refuse a negative page size or offset."""
+    if limit < 0 or offset < 0:
+        raise ValueError(f"limit and offset must be >= 0 (got limit={limit}, offset={offset})")
+
+
+def check_commit(
+    session_id: str, events: Sequence[Event], calls: Sequence[CallRecord], spent: float, released: float
+) -> None:
+    """Refuse a commit whose amounts are invalid or whose events or calls belong to another session."""
+    if spent or released:
+        check_amount("spent", spent)
+        check_amount("released", released)
+    for event in events:
+        if event.session_id != session_id:
+            raise ValueError(f"event {event.type} belongs to session {event.session_id!r}, not {session_id!r}")
+    for call in calls:
+        if call.session_id != session_id:
+            raise ValueError(f"a call record of session {call.session_id!r} cannot commit to {session_id!r}")
