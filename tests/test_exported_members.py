@@ -14,6 +14,8 @@ PACKAGES = [
     "orchestratex.routing",
     "orchestratex.evaluation",
     "orchestratex.stores",
+    "orchestratex.stores.checks",
+    "orchestratex.testing.fixtures",
     "orchestratex.orchestrator",
     "orchestratex.exceptions",
     "orchestratex.events",
