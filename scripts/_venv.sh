@@ -33,9 +33,9 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
   exit 0
 fi
 
-pip=(.venv/bin/python -m pip install --disable-pip-version-check --progress-bar off -q)
+pip=(.venv/bin/python -m pip install --disable-pip-version-check --progress-bar off)
 echo "installing OrchestrateX ($level) into .venv …" >&2
-"${pip[@]}" --upgrade pip >/dev/null
+"${pip[@]}" -q --upgrade pip
 if [ "$level" = core ]; then
   "${pip[@]}" -e .
 else
