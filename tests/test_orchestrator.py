@@ -547,3 +547,22 @@ async def test_resume_keeps_models_that_failed_before_the_crash_out() -> None:
     result = await orch.drive(doc.id)
     assert result.status == "completed" and result.iterations == 2
     assert "function:a" not in called
+
+
+async def test_a_run_that_stops_during_a_fallback_releases_its_reservation() -> None:
+    class FirstThenRogue(Router):
+        calls = 0
+
+        async def select(self, task: Task, candidates: object) -> RoutingDecision:
+            FirstThenRogue.calls += 1
+            name = "function:a" if FirstThenRogue.calls == 1 else "function:nope"
+            return RoutingDecision(model_name=name, reasoning="scripted")
+
+    def fn(request: GenerationRequest) -> str:
+        raise ProviderServerError("down", status_code=500)
+
+    orch = make(FunctionProvider(fn), "a", "b", router=FirstThenRogue())
+    result = await orch.run("Hello", cost_limit=1.0)
+    assert result.stop_reason == "error" and "not among the candidates" in (result.orchestration.error or "")
+    session = await orch.store.get_session(result.orchestration.session_id)
+    assert session.reserved_cost == 0 and session.total_cost == 0

@@ -233,6 +233,8 @@ class Run:
             self.failed.add(model.name)
         if isinstance(exc, ContextLengthExceeded):
             self.min_context = max(self.min_context, model.context_window + 1)
+        if len(it.errors) > 2 * len(self.o.catalog):  # a budget race that keeps flipping between models
+            raise _Stop("budget" if isinstance(exc, BudgetExceeded) else "error", detail, ledger)
         task = self._task(it.prompt, None)
         try:
             candidates = self._candidates(task, exclude={model.name})
@@ -241,7 +243,7 @@ class Run:
             raise
         decision = await self.o.router.select(task, candidates)
         if decision.model_name not in {m.name for m in candidates}:
-            raise _Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates")
+            raise _Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates", ledger)
         it.model_name = decision.model_name
         it.reasoning = f"fallback after {model.name} failed ({type(exc).__name__}): {decision.reasoning}"
         await self._commit([self._selected_event(it, decision.scores)], ledger)
