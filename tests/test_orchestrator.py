@@ -566,3 +566,25 @@ async def test_a_run_that_stops_during_a_fallback_releases_its_reservation() -> 
     assert result.stop_reason == "error" and "not among the candidates" in (result.orchestration.error or "")
     session = await orch.store.get_session(result.orchestration.session_id)
     assert session.reserved_cost == 0 and session.total_cost == 0
+
+
+async def test_cancelling_during_judging_releases_reservations_and_counts_what_was_spent() -> None:
+    judging = asyncio.Event()
+
+    async def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            judging.set()
+            await asyncio.sleep(30)
+        return "answer"
+
+    orch = make(FunctionProvider(fn), "a", "b")
+    doc = await orch.prepare("Hello", cost_limit=1.0)
+    task = orch.start(doc)
+    await judging.wait()
+    assert await orch.cancel(doc.id)
+    stored = await orch.store.get_orchestration(doc.id)
+    session = await orch.store.get_session(doc.session_id)
+    assert stored.status == "cancelled"
+    assert session.reserved_cost == 0
+    assert stored.total_cost == session.total_cost == stored.iterations[0].cost > 0
+    assert task.cancelled()

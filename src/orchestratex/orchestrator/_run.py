@@ -87,6 +87,9 @@ class Run:
         self.min_context = 0
         self.inflight = 0.0
         self.prepaid = 0.0
+        self._open: _Ledger | None = None
+        """The current step's ledger until its commit: a run that ends mid-step (error, cancellation)
+        settles it in the final commit, so no reservation outlives the run."""
         """Reserved in the store with a generation for the judges that follow it (one store call, not two)."""
         self.session_limit: float | None = None
         self.session_base = 0.0
@@ -194,7 +197,7 @@ class Run:
             purpose="generate",
             domain=self.doc.domain or "general",
         )
-        ledger = _Ledger()
+        ledger = self._open = _Ledger()
         prepay = (
             self._judge_reserve(self._task(it.prompt, None), self.o.usable_models(None)) if self.session_limit else 0.0
         )
@@ -250,7 +253,7 @@ class Run:
 
     async def _evaluate(self, it: Iteration) -> None:
         doc = self.doc
-        ledger = _Ledger()
+        ledger = self._open = _Ledger()
         judge_max = self.o.judge_max_output_tokens
 
         async def call(judge: ModelProfile, request: GenerationRequest) -> Generation:
@@ -319,6 +322,7 @@ class Run:
     ) -> None:
         self.done = True
         doc = self.doc
+        ledger = ledger or self._open
         if ledger is not None:
             self._settle(ledger)  # the final event reports a total that includes this step
         best = doc.best_iteration
@@ -559,6 +563,8 @@ class Run:
         )
         if ledger is not None:
             self.inflight -= ledger.reserved_local
+            if ledger is self._open:
+                self._open = None
         self.emitted.extend(events)
         for event in events:
             await dispatch(self.handlers, event)
