@@ -11,15 +11,9 @@ from rich.table import Table
 
 from ..catalog import ModelCatalog
 from ..providers import load_provider_class, provider_names
-from ..providers._registry import KNOWN_ENV_VARS
+from ..providers._registry import KNOWN_ENV_VARS, key_hint
 
 __all__ = ["models_command"]
-
-_KEYS = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "gemini": "GEMINI_API_KEY / GOOGLE_API_KEY",
-}
 
 
 def provider_states(catalog: ModelCatalog) -> dict[str, str]:
@@ -34,7 +28,7 @@ def provider_states(catalog: ModelCatalog) -> dict[str, str]:
         ):
             states[name] = "configured"
         else:
-            states[name] = f"no key (set {_KEYS.get(name, name.upper() + '_API_KEY')})"
+            states[name] = f"no key (set {key_hint(name)})"
     return states
 
 

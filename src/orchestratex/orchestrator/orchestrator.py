@@ -18,6 +18,7 @@ from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import EVENT_ADAPTER, Event, EventHandler
 from ..exceptions import Conflict, ProviderNotConfigured, UserError
 from ..providers import Provider, provider_names, providers_from_env
+from ..providers._registry import key_hint
 from ..records import Orchestration, OrchestrationSettings, Session, SessionSettings, Thread
 from ..routing import BayesianRouter, Router
 from ..stores import MemoryStore, Store
@@ -29,12 +30,6 @@ from ._run import Run
 __all__ = ["Orchestrator", "RunResult"]
 
 T = TypeVar("T")
-
-_KEY_VARS = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "gemini": "GEMINI_API_KEY or GOOGLE_API_KEY",
-}
 
 
 @dataclass(slots=True)
@@ -170,7 +165,7 @@ class Orchestrator:
             if found:
                 return found, base.with_only(found), False
             if simulate is False:
-                wanted = " or ".join(f"{n} ({_KEY_VARS.get(n, n.upper() + '_API_KEY')})" for n in base.providers())
+                wanted = " or ".join(f"{n} ({key_hint(n)})" for n in base.providers())
                 raise ProviderNotConfigured(f"no provider is configured: set the API key of {wanted}", provider="*")
         from ..providers.simulated import SimulatedProvider
 
@@ -216,10 +211,9 @@ class Orchestrator:
         try:
             return self.providers[model.provider]
         except KeyError:
-            hint = _KEY_VARS.get(model.provider)
             raise ProviderNotConfigured(
-                f"model {model.name} needs provider {model.provider!r}, which is not configured"
-                + (f": set {hint}" if hint else ""),
+                f"model {model.name} needs provider {model.provider!r}, which is not configured: "
+                f"set {key_hint(model.provider)}",
                 provider=model.provider,
             ) from None
 

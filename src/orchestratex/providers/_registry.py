@@ -9,9 +9,18 @@ from functools import cache
 from ..exceptions import ProviderNotConfigured
 from ._base import Provider
 
-__all__ = ["load_provider_class", "provider_names", "providers_from_env"]
+__all__ = ["key_hint", "load_provider_class", "provider_names", "providers_from_env"]
 
-_INSTALL_HINT = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini"}
+_INSTALL_HINT = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "gemini",
+    "ollama": "openai",
+    "vllm": "openai",
+    "lmstudio": "openai",
+    "openrouter": "openai",
+}
+"""Which extra installs the adapter serving each provider (the OpenAI adapter serves the compatible ones)."""
 
 KNOWN_ENV_VARS: dict[str, tuple[str, ...]] = {
     "openai": ("OPENAI_API_KEY",),
@@ -24,6 +33,11 @@ KNOWN_ENV_VARS: dict[str, tuple[str, ...]] = {
 }
 """The variables that configure our own adapters. Checked before loading an adapter, because loading
 one imports its vendor SDK (a second or more); other providers are loaded to ask them."""
+
+
+def key_hint(provider: str) -> str:
+    """What to set to configure `provider`, e.g. `GEMINI_API_KEY or GOOGLE_API_KEY`."""
+    return " or ".join(KNOWN_ENV_VARS.get(provider, (f"{provider.upper()}_API_KEY",)))
 
 
 @cache
