@@ -11,9 +11,9 @@ from ..catalog import ModelProfile
 from ..records import RoutingDecision
 
 if TYPE_CHECKING:
-    from ..stores import Store
+    from ..stores import RoutingStat, Store
 
-__all__ = ["Router", "RoutingFeedback", "Task"]
+__all__ = ["LearningRouter", "Router", "RoutingFeedback", "Task"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +74,39 @@ class Router(ABC):
     async def attach(self, store: Store) -> None:
         """Called once before the first `select` with the orchestrator's store (load persisted statistics)."""
         return None
+
+
+class LearningRouter(Router):
+    """A router that learns from every evaluated outcome and keeps what it learned in the store,
+    under its `name`, so routing improves with use and survives restarts.
+
+    Subclasses implement `update` (learn one outcome in memory) and `restore` (rebuild from the
+    statistics persisted in the store); `observe` does `update` and then persists the outcome.
+    """
+
+    _store: Store | None = None
+
+    async def attach(self, store: Store) -> None:
+        self._store = store
+        self.restore(await store.routing_stats(self.name))
+
+    async def observe(self, feedback: RoutingFeedback) -> None:
+        self.update(feedback)
+        if self._store is not None:
+            await self._store.record_routing_outcome(
+                self.name,
+                domain=feedback.domain,
+                model_name=feedback.model_name,
+                score=feedback.score,
+                cost=feedback.cost,
+                latency_ms=feedback.latency_ms,
+                output_tokens=feedback.output_tokens,
+            )
+
+    @abstractmethod
+    def update(self, feedback: RoutingFeedback) -> None:
+        """Add one observation in memory only (what `observe` does before persisting it)."""
+
+    @abstractmethod
+    def restore(self, stats: Sequence[RoutingStat]) -> None:
+        """Add the statistics persisted in the store (called once, by `attach`)."""

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from ..catalog import ModelProfile
 from ..records import RoutingDecision
-from ._base import Router, RoutingFeedback, Task
+from ._base import LearningRouter, RoutingFeedback, Task
 
 if TYPE_CHECKING:
-    from ..stores import Store
+    from ..stores import RoutingStat
 
 __all__ = ["BayesianRouter"]
 
@@ -28,7 +28,7 @@ class _Stat:
     output_tokens_sum: int = 0
 
 
-class BayesianRouter(Router):
+class BayesianRouter(LearningRouter):
     """Route by expected judge score per domain, learned from outcomes, against expected cost.
 
     Each model's expected score in a domain starts from a prior (the catalog's `quality`, plus
@@ -72,27 +72,12 @@ class BayesianRouter(Router):
             self.name = name
         self._rng = random.Random(seed)
         self._stats: dict[tuple[str, str], _Stat] = {}
-        self._store: Store | None = None
 
     # -- learning -----------------------------------------------------------------------------
-    async def attach(self, store: Store) -> None:
-        self._store = store
-        for stat in await store.routing_stats(self.name):
+    def restore(self, stats: Sequence[RoutingStat]) -> None:
+        for stat in stats:
             self._stats[(stat.domain, stat.model_name)] = _Stat(
                 stat.n, stat.score_sum, stat.score_sq_sum, stat.output_tokens_sum
-            )
-
-    async def observe(self, feedback: RoutingFeedback) -> None:
-        self.update(feedback)
-        if self._store is not None:
-            await self._store.record_routing_outcome(
-                self.name,
-                domain=feedback.domain,
-                model_name=feedback.model_name,
-                score=feedback.score,
-                cost=feedback.cost,
-                latency_ms=feedback.latency_ms,
-                output_tokens=feedback.output_tokens,
             )
 
     def update(self, feedback: RoutingFeedback) -> None:

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from ..catalog import ModelProfile
 from ..records import RoutingDecision
-from ._base import Router, RoutingFeedback, Task
+from ._base import LearningRouter, RoutingFeedback, Task
 
 if TYPE_CHECKING:
-    from ..stores import Store
+    from ..stores import RoutingStat
 
 __all__ = ["ContextualRouter"]
 
@@ -28,7 +28,7 @@ class _Stat:
     output_tokens_sum: int = 0
 
 
-class ContextualRouter(Router):
+class ContextualRouter(LearningRouter):
     """Learns online which model is worth its price for each domain, from its own evaluation scores.
 
     Only the chosen model's outcome is seen (bandit feedback). A model's expected score (0–1,
@@ -97,26 +97,11 @@ class ContextualRouter(Router):
         self._explore_spent = 0.0
         self._domains: dict[str, _Stat] = {}
         self._models: dict[str, _Stat] = {}
-        self._store: Store | None = None
 
     # -- learning -----------------------------------------------------------------------------
-    async def attach(self, store: Store) -> None:
-        self._store = store
-        for stat in await store.routing_stats(self.name):
+    def restore(self, stats: Sequence[RoutingStat]) -> None:
+        for stat in stats:
             self._add(stat.domain, stat.model_name, stat.n, stat.score_sum / 10, stat.output_tokens_sum)
-
-    async def observe(self, feedback: RoutingFeedback) -> None:
-        self.update(feedback)
-        if self._store is not None:
-            await self._store.record_routing_outcome(
-                self.name,
-                domain=feedback.domain,
-                model_name=feedback.model_name,
-                score=feedback.score,
-                cost=feedback.cost,
-                latency_ms=feedback.latency_ms,
-                output_tokens=feedback.output_tokens,
-            )
 
     def update(self, feedback: RoutingFeedback) -> None:
         """Add one observation in memory only (what `observe` does before persisting it)."""
