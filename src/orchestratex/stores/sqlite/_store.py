@@ -16,122 +16,28 @@ from ...exceptions import ConfigurationError, Conflict, NotFound, StoreError
 from ...records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
 from .._base import Analytics, ModelStats, RoutingStat, Store, check_session_transition
 from ..checks import check_amount, check_commit, check_page, from_pico, to_pico
-from ..memory import _domain
 from . import _analytics
 from ._checkpoint import Checkpointer
+from ._rows import (
+    BUMP_SESSION,
+    INCR,
+    INSERT_CALL,
+    INSERT_SESSION,
+    RECORD_OUTCOME,
+    RESERVE,
+    UPSERT_ORCHESTRATION,
+    Read,
+    Write,
+    call_row,
+    orchestration_row,
+    session_from,
+)
 from ._schema import connect, create_schema
 from ._worker import Worker
 
 __all__ = ["SQLiteStore"]
 
 _T = TypeVar("_T")
-
-_UPSERT_ORCHESTRATION = """
-INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score, total_pico,
-                            iterations, created_at, updated_at, doc)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET
-    status = excluded.status, domain = excluded.domain, final_score = excluded.final_score,
-    total_pico = excluded.total_pico, iterations = excluded.iterations, updated_at = excluded.updated_at,
-    doc = excluded.doc
-"""
-# Only the columns that change: an index none of whose columns is SET is not rewritten. The ids and
-# created_at of an orchestration never change (a commit that changes them would corrupt the listings).
-_INSERT_CALL = """
-INSERT INTO calls (orchestration_id, session_id, user_id, model_name, role, domain, cost_pico, input_tokens,
-                   output_tokens, latency_ms, score, failed, error, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-_BUMP_SESSION = """
-UPDATE sessions SET total_pico = total_pico + ?, reserved_pico = reserved_pico - ?, event_seq = event_seq + ?
-WHERE id = ? RETURNING event_seq
-"""
-_RESERVE = """
-UPDATE sessions SET reserved_pico = reserved_pico + :amount
-WHERE id = :session AND (limit_pico IS NULL OR total_pico + reserved_pico + :amount <= limit_pico)
-RETURNING 1
-"""
-_INCR = """
-INSERT INTO counters (key, value, expires_at) VALUES (:key, :amount, :expires)
-ON CONFLICT (key) DO UPDATE SET
-    value = CASE WHEN counters.expires_at <= :now THEN excluded.value ELSE counters.value + excluded.value END,
-    expires_at = CASE WHEN counters.expires_at <= :now THEN excluded.expires_at ELSE counters.expires_at END
-RETURNING value
-"""
-_RECORD_OUTCOME = """
-INSERT INTO routing_stats VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)
-ON CONFLICT (router, domain, model_name) DO UPDATE SET
-    n = n + 1, score_sum = score_sum + excluded.score_sum, score_sq_sum = score_sq_sum + excluded.score_sq_sum,
-    cost_sum = cost_sum + excluded.cost_sum, latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum,
-    output_tokens_sum = output_tokens_sum + excluded.output_tokens_sum
-"""
-
-
-def _orchestration_row(o: Orchestration) -> tuple[Any, ...]:
-    return (
-        o.id,
-        o.session_id,
-        o.thread_id,
-        o.user_id,
-        o.status,
-        _domain(o),
-        o.final_score,
-        to_pico(o.total_cost),
-        len(o.iterations),
-        o.created_at.timestamp(),
-        o.updated_at.timestamp(),
-        o.model_dump_json(),
-    )
-
-
-def _call_row(c: CallRecord) -> tuple[Any, ...]:
-    return (
-        c.orchestration_id,
-        c.session_id,
-        c.user_id,
-        c.model_name,
-        c.role,
-        c.domain,
-        to_pico(c.cost),
-        c.input_tokens,
-        c.output_tokens,
-        c.latency_ms,
-        c.score,
-        c.error is not None,
-        c.error,
-        c.created_at.timestamp(),
-    )
-
-
-class _Write:
-    """`with _Write(conn):` runs the block in one `BEGIN IMMEDIATE` transaction (the write lock)."""
-
-    __slots__ = ("_conn",)
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._conn.execute("BEGIN IMMEDIATE")
-        return self._conn
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        try:
-            if exc_type is None:
-                self._conn.execute("COMMIT")
-        finally:
-            if self._conn.in_transaction:  # the block or COMMIT itself failed
-                self._conn.execute("ROLLBACK")
-
-
-class _Read(_Write):
-    """`with _Read(conn):` one consistent snapshot for several queries."""
-
-    __slots__ = ()
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._conn.execute("BEGIN")
-        return self._conn
 
 
 class SQLiteStore(Store):
@@ -248,7 +154,7 @@ class SQLiteStore(Store):
             None if limit is None else to_pico(limit),
             session.model_dump_json(),
         )
-        await self._run(self._insert, "session", _INSERT_SESSION, row)
+        await self._run(self._insert, "session", INSERT_SESSION, row)
         return session
 
     def _insert(self, kind: str, sql: str, row: tuple[Any, ...]) -> None:
@@ -263,7 +169,7 @@ class SQLiteStore(Store):
         ).fetchone()
         if row is None:
             raise NotFound(f"no session {session_id!r}")
-        return _session_from(row)
+        return session_from(row)
 
     async def get_session(self, session_id: str) -> Session:
         return await self._run(self._session_sync, session_id)
@@ -276,7 +182,7 @@ class SQLiteStore(Store):
             " ORDER BY created_at, rowid LIMIT ? OFFSET ?",
             (user_id, limit, offset),
         )
-        return [_session_from(row) for row in rows]
+        return [session_from(row) for row in rows]
 
     def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return self._db.execute(sql, params).fetchall()
@@ -285,7 +191,7 @@ class SQLiteStore(Store):
         return await self._run(self._set_status_sync, session_id, status)
 
     def _set_status_sync(self, session_id: str, status: SessionStatus) -> Session:
-        with _Write(self._db) as db:
+        with Write(self._db) as db:
             session = self._session_sync(session_id)
             check_session_transition(session.status, status)
             if status != session.status:
@@ -307,7 +213,7 @@ class SQLiteStore(Store):
         return thread
 
     def _create_thread_sync(self, row: tuple[Any, ...]) -> None:
-        with _Write(self._db):
+        with Write(self._db):
             if not self._exists("sessions", row[1]):
                 raise NotFound(f"no session {row[1]!r}")
             self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", row)
@@ -329,11 +235,11 @@ class SQLiteStore(Store):
 
     # -- orchestrations -----------------------------------------------------------------------
     async def create_orchestration(self, orchestration: Orchestration) -> Orchestration:
-        await self._run(self._create_orchestration_sync, _orchestration_row(orchestration))
+        await self._run(self._create_orchestration_sync, orchestration_row(orchestration))
         return orchestration
 
     def _create_orchestration_sync(self, row: tuple[Any, ...]) -> None:
-        with _Write(self._db):
+        with Write(self._db):
             if not self._exists("sessions", row[1]):
                 raise NotFound(f"no session {row[1]!r}")
             if not self._exists("threads", row[2]):
@@ -383,9 +289,9 @@ class SQLiteStore(Store):
         orchestration.updated_at = utcnow()
         await self._run(
             self._commit_sync,
-            _orchestration_row(orchestration),
+            orchestration_row(orchestration),
             events,
-            [_call_row(c) for c in calls] if calls else None,
+            [call_row(c) for c in calls] if calls else None,
             to_pico(spent) if spent else 0,
             to_pico(released) if released else 0,
         )
@@ -402,14 +308,14 @@ class SQLiteStore(Store):
         orchestration_id, session_id = row[0], row[1]
         previous = [e.seq for e in events]
         try:
-            with _Write(self._db) as db:
+            with Write(self._db) as db:
                 freed = self._release_sync(session_id, orchestration_id, released) if released else 0
-                seq_row = db.execute(_BUMP_SESSION, (spent, freed, len(events), session_id)).fetchone()
+                seq_row = db.execute(BUMP_SESSION, (spent, freed, len(events), session_id)).fetchone()
                 if seq_row is None:
                     raise NotFound(f"no session {session_id!r}")
-                db.execute(_UPSERT_ORCHESTRATION, row)
+                db.execute(UPSERT_ORCHESTRATION, row)
                 if call_rows:
-                    db.executemany(_INSERT_CALL, call_rows)
+                    db.executemany(INSERT_CALL, call_rows)
                 if events:
                     seq = seq_row[0] - len(events)
                     event_rows = []
@@ -450,8 +356,8 @@ class SQLiteStore(Store):
         return await self._run(self._reserve_sync, session_id, orchestration_id, to_pico(amount))
 
     def _reserve_sync(self, session_id: str, orchestration_id: str, amount: int) -> bool:
-        with _Write(self._db) as db:
-            if db.execute(_RESERVE, {"amount": amount, "session": session_id}).fetchone() is None:
+        with Write(self._db) as db:
+            if db.execute(RESERVE, {"amount": amount, "session": session_id}).fetchone() is None:
                 if not self._exists("sessions", session_id):
                     raise NotFound(f"no session {session_id!r}")
                 return False
@@ -466,7 +372,7 @@ class SQLiteStore(Store):
         return from_pico(await self._run(self._release_all_sync, session_id, orchestration_id))
 
     def _release_all_sync(self, session_id: str, orchestration_id: str) -> int:
-        with _Write(self._db) as db:
+        with Write(self._db) as db:
             row = db.execute(
                 "DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ? RETURNING amount_pico",
                 (session_id, orchestration_id),
@@ -544,7 +450,7 @@ class SQLiteStore(Store):
     def _incr_sync(self, key: str, amount: int, ttl_s: float | None) -> int:
         now = time.time()
         params = {"key": key, "amount": amount, "expires": None if ttl_s is None else now + ttl_s, "now": now}
-        value: int = self._db.execute(_INCR, params).fetchone()[0]
+        value: int = self._db.execute(INCR, params).fetchone()[0]
         self._incrs += 1
         if self._incrs % 1000 == 0:  # forget expired windows now and then (amortised: ~1 µs per call)
             self._db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
@@ -563,7 +469,7 @@ class SQLiteStore(Store):
         output_tokens: int,
     ) -> None:
         row = (router, domain, model_name, score, score * score, cost, latency_ms, output_tokens)
-        await self._run(self._fetch, _RECORD_OUTCOME, row)
+        await self._run(self._fetch, RECORD_OUTCOME, row)
 
     async def routing_stats(self, router: str) -> list[RoutingStat]:
         rows = await self._run(
@@ -606,7 +512,7 @@ class SQLiteStore(Store):
         return await self._run(self._session_analytics_sync, session_id)
 
     def _session_analytics_sync(self, session_id: str) -> Analytics:
-        with _Read(self._db) as db:
+        with Read(self._db) as db:
             if not self._exists("sessions", session_id):
                 raise NotFound(f"no session {session_id!r}")
             (threads,) = db.execute("SELECT COUNT(*) FROM threads WHERE session_id = ?", (session_id,)).fetchone()
@@ -616,7 +522,7 @@ class SQLiteStore(Store):
         return await self._run(self._user_analytics_sync, user_id)
 
     def _user_analytics_sync(self, user_id: str) -> Analytics:
-        with _Read(self._db) as db:
+        with Read(self._db) as db:
             (sessions,) = db.execute("SELECT COUNT(*) FROM sessions WHERE user_id = ?", (user_id,)).fetchone()
             (threads,) = db.execute("SELECT COUNT(*) FROM threads WHERE user_id = ?", (user_id,)).fetchone()
             return _analytics.scope_analytics(db, "user", user_id, sessions, threads)
@@ -625,17 +531,5 @@ class SQLiteStore(Store):
         return await self._run(self._model_stats_sync, model_name)
 
     def _model_stats_sync(self, model_name: str) -> ModelStats:
-        with _Read(self._db) as db:
+        with Read(self._db) as db:
             return _analytics.model_stats(db, model_name)
-
-
-_INSERT_SESSION = (
-    "INSERT INTO sessions (id, user_id, status, created_at, total_pico, limit_pico, doc) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _session_from(row: tuple[Any, ...]) -> Session:
-    session = Session.model_validate_json(row[0])
-    session.total_cost = from_pico(row[1])
-    session.reserved_cost = from_pico(row[2])
-    return session

@@ -1,0 +1,144 @@
+"""The SQL statements of `SQLiteStore`, rows to and from records, and its transaction helpers."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from ...records import CallRecord, Orchestration, Session
+from ..checks import from_pico, to_pico
+from ..memory import _domain
+
+__all__ = [
+    "BUMP_SESSION",
+    "INCR",
+    "INSERT_CALL",
+    "INSERT_SESSION",
+    "RECORD_OUTCOME",
+    "RESERVE",
+    "UPSERT_ORCHESTRATION",
+    "Read",
+    "Write",
+    "call_row",
+    "orchestration_row",
+    "session_from",
+]
+
+UPSERT_ORCHESTRATION = """
+INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score, total_pico,
+                            iterations, created_at, updated_at, doc)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    status = excluded.status, domain = excluded.domain, final_score = excluded.final_score,
+    total_pico = excluded.total_pico, iterations = excluded.iterations, updated_at = excluded.updated_at,
+    doc = excluded.doc
+"""
+# Only the columns that change: an index none of whose columns is SET is not rewritten. The ids and
+# created_at of an orchestration never change (a commit that changes them would corrupt the listings).
+INSERT_CALL = """
+INSERT INTO calls (orchestration_id, session_id, user_id, model_name, role, domain, cost_pico, input_tokens,
+                   output_tokens, latency_ms, score, failed, error, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+BUMP_SESSION = """
+UPDATE sessions SET total_pico = total_pico + ?, reserved_pico = reserved_pico - ?, event_seq = event_seq + ?
+WHERE id = ? RETURNING event_seq
+"""
+RESERVE = """
+UPDATE sessions SET reserved_pico = reserved_pico + :amount
+WHERE id = :session AND (limit_pico IS NULL OR total_pico + reserved_pico + :amount <= limit_pico)
+RETURNING 1
+"""
+INCR = """
+INSERT INTO counters (key, value, expires_at) VALUES (:key, :amount, :expires)
+ON CONFLICT (key) DO UPDATE SET
+    value = CASE WHEN counters.expires_at <= :now THEN excluded.value ELSE counters.value + excluded.value END,
+    expires_at = CASE WHEN counters.expires_at <= :now THEN excluded.expires_at ELSE counters.expires_at END
+RETURNING value
+"""
+RECORD_OUTCOME = """
+INSERT INTO routing_stats VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)
+ON CONFLICT (router, domain, model_name) DO UPDATE SET
+    n = n + 1, score_sum = score_sum + excluded.score_sum, score_sq_sum = score_sq_sum + excluded.score_sq_sum,
+    cost_sum = cost_sum + excluded.cost_sum, latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum,
+    output_tokens_sum = output_tokens_sum + excluded.output_tokens_sum
+"""
+
+
+def orchestration_row(o: Orchestration) -> tuple[Any, ...]:
+    return (
+        o.id,
+        o.session_id,
+        o.thread_id,
+        o.user_id,
+        o.status,
+        _domain(o),
+        o.final_score,
+        to_pico(o.total_cost),
+        len(o.iterations),
+        o.created_at.timestamp(),
+        o.updated_at.timestamp(),
+        o.model_dump_json(),
+    )
+
+
+def call_row(c: CallRecord) -> tuple[Any, ...]:
+    return (
+        c.orchestration_id,
+        c.session_id,
+        c.user_id,
+        c.model_name,
+        c.role,
+        c.domain,
+        to_pico(c.cost),
+        c.input_tokens,
+        c.output_tokens,
+        c.latency_ms,
+        c.score,
+        c.error is not None,
+        c.error,
+        c.created_at.timestamp(),
+    )
+
+
+class Write:
+    """`with Write(conn):` runs the block in one `BEGIN IMMEDIATE` transaction (the write lock)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._conn.execute("BEGIN IMMEDIATE")
+        return self._conn
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        try:
+            if exc_type is None:
+                self._conn.execute("COMMIT")
+        finally:
+            if self._conn.in_transaction:  # the block or COMMIT itself failed
+                self._conn.execute("ROLLBACK")
+
+
+class Read(Write):
+    """`with Read(conn):` one consistent snapshot for several queries."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._conn.execute("BEGIN")
+        return self._conn
+
+
+INSERT_SESSION = (
+    "INSERT INTO sessions (id, user_id, status, created_at, total_pico, limit_pico, doc) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def session_from(row: tuple[Any, ...]) -> Session:
+    session = Session.model_validate_json(row[0])
+    session.total_cost = from_pico(row[1])
+    session.reserved_cost = from_pico(row[2])
+    return session
