@@ -588,3 +588,30 @@ async def test_cancelling_during_judging_releases_reservations_and_counts_what_w
     assert session.reserved_cost == 0
     assert stored.total_cost == session.total_cost == stored.iterations[0].cost > 0
     assert task.cancelled()
+
+
+async def test_a_cancellation_while_a_commit_is_in_flight_counts_its_cost_once() -> None:
+    applied = asyncio.Event()
+
+    class SlowAfterCommit(MemoryStore):
+        """Applies a commit, then keeps the caller waiting (as a store whose reply is slow would)."""
+
+        async def commit(self, orchestration, events=(), **kwargs):  # type: ignore[no-untyped-def]
+            result = await super().commit(orchestration, events, **kwargs)
+            if any(e.type == "evaluation_completed" for e in events) and not applied.is_set():
+                applied.set()
+                await asyncio.sleep(30)
+            return result
+
+    store = SlowAfterCommit()
+    orch = make(scripted(answer_attempt, lambda r: 5.0), "a", "b", store=store)
+    doc = await orch.prepare("Hello", cost_limit=1.0, evaluation_threshold=9.5)
+    orch.start(doc)
+    await applied.wait()
+    assert await orch.cancel(doc.id)
+    stored = await store.get_orchestration(doc.id)
+    session = await store.get_session(doc.session_id)
+    it = stored.iterations[0]
+    assert it.evaluation is not None
+    assert stored.total_cost == session.total_cost == pytest.approx(it.cost + it.evaluation.cost, abs=1e-12)
+    assert session.reserved_cost == 0

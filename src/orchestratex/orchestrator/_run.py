@@ -554,6 +554,11 @@ class Run:
             self._pending.clear()
         doc = self.doc
         spent = self._settle(ledger) if ledger is not None else 0.0
+        if ledger is not None:
+            # handed to the store exactly once: a cancellation during this await must not settle it again
+            self.inflight -= ledger.reserved_local
+            if ledger is self._open:
+                self._open = None
         await self.o.store.commit(
             doc,
             events,
@@ -561,10 +566,6 @@ class Run:
             spent=spent,
             released=ledger.reserved_in_store if ledger else 0.0,
         )
-        if ledger is not None:
-            self.inflight -= ledger.reserved_local
-            if ledger is self._open:
-                self._open = None
         self.emitted.extend(events)
         for event in events:
             await dispatch(self.handlers, event)
