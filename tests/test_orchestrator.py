@@ -615,3 +615,40 @@ async def test_a_cancellation_while_a_commit_is_in_flight_counts_its_cost_once()
     assert it.evaluation is not None
     assert stored.total_cost == session.total_cost == pytest.approx(it.cost + it.evaluation.cost, abs=1e-12)
     assert session.reserved_cost == 0
+
+
+async def test_suspend_hands_a_run_back_for_any_process_to_resume() -> None:
+    generating = asyncio.Event()
+    slow = {"on": True}
+
+    async def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 6.0 if "attempt 1" in request.messages[-1].content else 9.0, "feedback": "x"})
+        if slow["on"] and "scored" in request.messages[-1].content:  # the second attempt hangs
+            generating.set()
+            await asyncio.sleep(30)
+        return answer_attempt(request)
+
+    store = MemoryStore()
+    first = make(FunctionProvider(fn), "a", "b", store=store)
+    doc = await first.prepare("Hello", cost_limit=1.0, evaluation_threshold=8)
+    first.start(doc)
+    await generating.wait()
+    assert await first.suspend(doc.id)
+
+    stored = await store.get_orchestration(doc.id)
+    session = await store.get_session(doc.session_id)
+    assert stored.status == "running" and stored.stop_reason is None
+    assert session.reserved_cost == 0
+    assert doc.id in await store.list_resumable()  # the lease was given up
+    types_before = [e.type for e in await store.list_events(doc.session_id)]
+    assert "orchestration_failed" not in types_before
+
+    slow["on"] = False
+    second = make(FunctionProvider(fn), "a", "b", store=store)
+    [result] = await second.resume_pending()
+    assert result.status == "completed" and result.final_score == 9.0
+    events = await store.list_events(doc.session_id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert [e.type for e in events].count("orchestration_started") == 1
+    assert (await store.get_session(doc.session_id)).total_cost == result.total_cost

@@ -1,4 +1,4 @@
-"""Background runs: resumed at start-up, cancelled after the grace period on shutdown, slots given back."""
+"""Background runs: resumed at start-up, handed back after the grace period on shutdown, slots given back."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def test_orchestrations_left_pending_are_resumed_at_start_up(tmp_path: Path, mon
     assert final["status"] == "completed"
 
 
-def test_a_graceful_stop_cancels_runs_after_the_grace_and_gives_slots_back(
-    tmp_path: Path, make_api: Callable[..., Api]
+def test_a_graceful_stop_hands_runs_back_after_the_grace_and_the_next_start_finishes_them(
+    tmp_path: Path, make_api: Callable[..., Api], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "stop.db"
     api = make_api(SQLiteStore(path), env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "1"}, shutdown_grace_s=0.05)
@@ -48,7 +48,13 @@ def test_a_graceful_stop_cancels_runs_after_the_grace_and_gives_slots_back(
             doc = await store.get_orchestration(oid)
             return doc.status, await store.incr("running:alice", 0)
 
-    assert asyncio.run(after()) == ("cancelled", 0)
+    assert asyncio.run(after()) == ("running", 1)  # suspended, not ended: its slot is still held
+
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    with TestClient(create_app(SQLiteStore(path), settings=ServerSettings())) as client:
+        final = Api(client, client.app.state.server.store, api.alice, {}, {}, {}).wait(oid)  # type: ignore[attr-defined]
+    assert final["status"] == "completed"
+    assert asyncio.run(after()) == ("completed", 0)
 
 
 def test_the_package_exports_exactly_its_public_names() -> None:

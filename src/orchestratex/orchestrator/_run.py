@@ -118,7 +118,10 @@ class Run:
         except _Stop as stop:
             await self._finish(stop.reason, stop.error, ledger=stop.ledger)
         except asyncio.CancelledError:
-            await self._finish("cancelled", "the orchestration was cancelled")
+            if self.doc.id in self.o.suspending:
+                await asyncio.shield(self._suspend())
+            else:
+                await self._finish("cancelled", "the orchestration was cancelled")
             raise
         except OrchestrateXError as exc:
             await self._finish("error", f"{type(exc).__name__}: {exc.message}")
@@ -361,6 +364,16 @@ class Run:
             await asyncio.shield(self._commit(final, ledger))
         else:
             await self._commit(final, ledger)
+
+    async def _suspend(self) -> None:
+        """Stop without ending: settle the step in progress (what it spent is counted, its reservations
+        released) and leave the orchestration `running`, for any process's `resume_pending()`."""
+        ledger = self._open
+        if self.prepaid:
+            ledger = ledger or _Ledger()
+            self._release_prepaid(ledger)
+        if ledger is not None or self._pending:
+            await self._commit([], ledger)
 
     # -- calls and budget -------------------------------------------------------------------------
     async def _call(

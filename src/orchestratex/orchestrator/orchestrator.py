@@ -138,6 +138,8 @@ class Orchestrator:
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._ready: asyncio.Future[None] | None = None
         self._tasks: dict[str, asyncio.Task[RunResult]] = {}
+        self.suspending: set[str] = set()
+        """Orchestrations being suspended (see `suspend`); read by the run being stopped."""
         self._active: set[str] = set()
         self._keeper: asyncio.Task[None] | None = None
         self._usable_cache: dict[tuple[str, ...] | None, list[ModelProfile]] = {}
@@ -409,6 +411,25 @@ class Orchestrator:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+        return True
+
+    async def suspend(self, orchestration_id: str) -> bool:
+        """Stop driving a running orchestration of this process without ending it (a graceful shutdown).
+
+        The step in progress is abandoned — what it already spent is counted and its reservations are
+        released — the orchestration stays `running` and its lease is given up, so `resume_pending()`
+        in any process continues it from its last committed step.
+        """
+        task = self._tasks.get(orchestration_id)
+        if task is None or task.done():
+            return False
+        self.suspending.add(orchestration_id)
+        try:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        finally:
+            self.suspending.discard(orchestration_id)
         return True
 
     async def resume_pending(self, *, limit: int = 100) -> list[RunResult]:

@@ -21,7 +21,8 @@ class Runner:
     """Drives orchestrations in the background of the server's event loop.
 
     Every `resume_every_s` seconds (and at start-up) it resumes the orchestrations the store lists
-    as resumable: `pending` or `running` with no live lease, i.e. left by a process that died.
+    as resumable: `pending` or `running` with no live lease, i.e. left by a process that died or
+    stopped.
     Whichever process ends an orchestration gives its user's concurrency slot back.
     """
 
@@ -89,7 +90,9 @@ class Runner:
             await asyncio.sleep(self.resume_every_s)
 
     async def aclose(self, grace_s: float) -> None:
-        """Stop resuming; let running orchestrations finish for `grace_s` seconds, then cancel them."""
+        """Stop resuming; let running orchestrations finish for `grace_s` seconds, then suspend the rest:
+        they stay `running`, their leases are given up, and the next server to start on this store (or
+        another one sharing it) resumes them from their last committed step."""
         if self._resumer is not None:
             self._resumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -97,9 +100,10 @@ class Runner:
         tasks = list(self._tasks.values())
         if tasks and grace_s > 0:
             await asyncio.wait(tasks, timeout=grace_s)
+        for oid in list(self._tasks):
+            await self.orchestrator.suspend(oid)
         for task in tasks:
-            task.cancel()
-        for task in tasks:
+            task.cancel()  # one the orchestrator did not start (suspend found nothing to stop)
             with contextlib.suppress(BaseException):
                 await task
         await asyncio.sleep(0)
