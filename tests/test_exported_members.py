@@ -14,6 +14,7 @@ PACKAGES = [
     "orchestratex.routing",
     "orchestratex.evaluation",
     "orchestratex.stores",
+    "orchestratex.stores.aggregate",
     "orchestratex.stores.checks",
     "orchestratex.testing.fixtures",
     "orchestratex.orchestrator",

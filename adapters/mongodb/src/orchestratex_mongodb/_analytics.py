@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from orchestratex.stores import Analytics, DomainUsage, ModelStats, ModelUsage
+from orchestratex.stores import Analytics, ModelStats, ModelUsage
+from orchestratex.stores.aggregate import OrchestrationTotals
 
 from ._codec import from_pico
 from ._errors import Retrier
@@ -177,52 +178,33 @@ async def scope_analytics(
         ],
         "aggregating orchestrations",
     )
-    by_status: dict[str, int] = {}
-    domains: dict[str, list[float]] = {}  # domain -> [orchestrations, pico, score sum, scored]
-    total_pico = iterations = scored = 0
-    score_sum = 0.0
+    totals = OrchestrationTotals()
     for row in groups:
-        status, domain, n = row["_id"]["status"], row["_id"]["domain"], int(row["n"])
-        by_status[status] = by_status.get(status, 0) + n
-        acc = domains.setdefault(domain, [0, 0, 0.0, 0])
-        acc[0] += n
-        acc[1] += int(row["pico"])
-        acc[2] += row["score_sum"]
-        acc[3] += int(row["scored"])
-        total_pico += int(row["pico"])
-        iterations += int(row["iterations"])
-        score_sum += row["score_sum"]
-        scored += int(row["scored"])
-    count = sum(by_status.values())
+        totals.add(
+            domain=row["_id"]["domain"],
+            status=row["_id"]["status"],
+            n=int(row["n"]),
+            pico=int(row["pico"]),
+            iterations=int(row["iterations"]),
+            score_sum=row["score_sum"],
+            scored=int(row["scored"]),
+        )
     models, input_tokens, output_tokens, n_calls = await _model_usages(run, calls, column, scope_id)
-    median = await _median(run, orchestrations, {column: scope_id, "final_score": {"$ne": None}}, "final_score", scored)
+    median = await _median(
+        run, orchestrations, {column: scope_id, "final_score": {"$ne": None}}, "final_score", totals.scored
+    )
     p50, p95 = await _percentiles(run, calls, {column: scope_id}, "latency_ms", n_calls)
-    return Analytics(
+    return totals.analytics(
         scope=scope,
         scope_id=scope_id,
         sessions=sessions,
         threads=threads,
-        orchestrations=count,
-        by_status=by_status,
-        total_cost=from_pico(total_pico),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
-        total_iterations=iterations,
-        mean_iterations=iterations / count if count else None,
-        mean_final_score=score_sum / scored if scored else None,
         median_final_score=median,
         latency_p50_ms=p50,
         latency_p95_ms=p95,
         models=models,
-        domains=[
-            DomainUsage(
-                domain=domain,
-                orchestrations=int(n),
-                cost=from_pico(int(pico)),
-                mean_final_score=ssum / k if k else None,
-            )
-            for domain, (n, pico, ssum, k) in sorted(domains.items())
-        ],
     )
 
 

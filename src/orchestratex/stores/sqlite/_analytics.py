@@ -14,7 +14,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Literal
 
-from .._base import Analytics, DomainUsage, ModelStats, ModelUsage
+from .._base import Analytics, ModelStats, ModelUsage
+from ..aggregate import OrchestrationTotals
 from ..checks import from_pico
 from ..memory import _rank_offset
 
@@ -101,33 +102,22 @@ def scope_analytics(
 ) -> Analytics:
     """Aggregates over the orchestrations and calls of one session or one user (call in a read transaction)."""
     s = _SCOPES[scope]
-    by_status: dict[str, int] = {}
-    domains: dict[str, list[float]] = {}  # domain -> [orchestrations, pico, score sum, scored]
-    total_pico = iterations = scored = 0
-    score_sum = 0.0
+    totals = OrchestrationTotals()
     for domain, status, n, pico, its, group_score_sum, group_scored in conn.execute(
         "SELECT domain, status, COUNT(*), SUM(total_pico), SUM(iterations), TOTAL(final_score), COUNT(final_score)"
         f" FROM orchestrations {s.orchestrations} WHERE {s.column} = ? GROUP BY domain, status",
         (scope_id,),
     ):
-        by_status[status] = by_status.get(status, 0) + n
-        acc = domains.setdefault(domain, [0, 0, 0.0, 0])
-        acc[0] += n
-        acc[1] += pico
-        acc[2] += group_score_sum
-        acc[3] += group_scored
-        total_pico += pico
-        iterations += its
-        score_sum += group_score_sum
-        scored += group_scored
-    orchestrations = sum(by_status.values())
+        totals.add(
+            domain=domain, status=status, n=n, pico=pico, iterations=its, score_sum=group_score_sum, scored=group_scored
+        )
     models, input_tokens, output_tokens, calls = _model_usages(conn, s, scope_id)
     median = _median(
         conn,
         f"SELECT final_score FROM orchestrations {s.scores} WHERE {s.column} = ? AND final_score IS NOT NULL"
         " ORDER BY final_score {order} LIMIT 1 OFFSET ?",
         (scope_id,),
-        scored,
+        totals.scored,
     )
     p50, p95 = _percentiles(
         conn,
@@ -135,32 +125,17 @@ def scope_analytics(
         (scope_id,),
         calls,
     )
-    return Analytics(
+    return totals.analytics(
         scope=scope,
         scope_id=scope_id,
         sessions=sessions,
         threads=threads,
-        orchestrations=orchestrations,
-        by_status=by_status,
-        total_cost=from_pico(total_pico),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
-        total_iterations=iterations,
-        mean_iterations=iterations / orchestrations if orchestrations else None,
-        mean_final_score=score_sum / scored if scored else None,
         median_final_score=median,
         latency_p50_ms=p50,
         latency_p95_ms=p95,
         models=models,
-        domains=[
-            DomainUsage(
-                domain=domain,
-                orchestrations=int(n),
-                cost=from_pico(int(pico)),
-                mean_final_score=ssum / count if count else None,
-            )
-            for domain, (n, pico, ssum, count) in sorted(domains.items())
-        ],
     )
 
 

@@ -1,0 +1,91 @@
+"""Building an `Analytics` document from the group sums a store's query returns.
+
+A store aggregates its orchestrations by (domain, status) in its own query language (SQL, a
+MongoDB pipeline) and feeds each group to `OrchestrationTotals.add`; the totals, means and the
+per-domain breakdown are then derived the same way for every store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ._base import Analytics, DomainUsage, ModelUsage
+from .checks import from_pico
+
+__all__ = ["OrchestrationTotals"]
+
+
+class OrchestrationTotals:
+    """Running sums over groups of orchestrations (money in pico-dollars)."""
+
+    def __init__(self) -> None:
+        self.by_status: dict[str, int] = {}
+        self.total_pico = 0
+        self.iterations = 0
+        self.score_sum = 0.0
+        self.scored = 0
+        """How many orchestrations have a final score."""
+        self._domains: dict[str, list[float]] = {}  # domain -> [orchestrations, pico, score sum, scored]
+
+    def add(
+        self, *, domain: str, status: str, n: int, pico: int, iterations: int, score_sum: float, scored: int
+    ) -> None:
+        """Add one group: `n` orchestrations of `domain` in `status`, with their summed figures."""
+        self.by_status[status] = self.by_status.get(status, 0) + n
+        acc = self._domains.setdefault(domain, [0, 0, 0.0, 0])
+        acc[0] += n
+        acc[1] += pico
+        acc[2] += score_sum
+        acc[3] += scored
+        self.total_pico += pico
+        self.iterations += iterations
+        self.score_sum += score_sum
+        self.scored += scored
+
+    @property
+    def orchestrations(self) -> int:
+        return sum(self.by_status.values())
+
+    def analytics(
+        self,
+        *,
+        scope: str,
+        scope_id: str,
+        sessions: int,
+        threads: int,
+        input_tokens: int,
+        output_tokens: int,
+        median_final_score: float | None,
+        latency_p50_ms: float | None,
+        latency_p95_ms: float | None,
+        models: Sequence[ModelUsage],
+    ) -> Analytics:
+        """The `Analytics` document: these sums plus what the store computed from its call records."""
+        count = self.orchestrations
+        return Analytics(
+            scope=scope,
+            scope_id=scope_id,
+            sessions=sessions,
+            threads=threads,
+            orchestrations=count,
+            by_status=self.by_status,
+            total_cost=from_pico(self.total_pico),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            total_iterations=self.iterations,
+            mean_iterations=self.iterations / count if count else None,
+            mean_final_score=self.score_sum / self.scored if self.scored else None,
+            median_final_score=median_final_score,
+            latency_p50_ms=latency_p50_ms,
+            latency_p95_ms=latency_p95_ms,
+            models=list(models),
+            domains=[
+                DomainUsage(
+                    domain=domain,
+                    orchestrations=int(n),
+                    cost=from_pico(int(pico)),
+                    mean_final_score=ssum / k if k else None,
+                )
+                for domain, (n, pico, ssum, k) in sorted(self._domains.items())
+            ],
+        )
