@@ -91,6 +91,10 @@ def test_the_spec_walkthrough_against_a_real_server(tmp_path: Path) -> None:
             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
         )
         assert big.status_code == 413
+        # the key passed as `?token=` (and the refused one) never reaches uvicorn's logs
+        log = server.log()
+        assert "token=***" in log
+        assert key not in log and "ox_wrong" not in log
 
 
 def test_sigkill_mid_orchestration_then_restart_completes_it(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from ._auth import SECURITY_SCHEMES, Authenticator, AuthMiddleware
 from ._errors import install_error_handlers
 from ._hub import EventHub
 from ._limits import BodySizeLimit, ConcurrencyLimiter, RateLimiter
+from ._redact import install_token_redaction
 from ._runner import Runner
 from ._settings import ServerSettings
 
@@ -121,6 +122,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.server = state
+    install_token_redaction()  # a WebSocket's `?token=<key>` would otherwise reach uvicorn's logs
     install_error_handlers(app)
     app.add_middleware(AuthMiddleware, authenticator=state.auth)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)  # added last: runs first

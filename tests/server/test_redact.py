@@ -1,0 +1,56 @@
+"""No API key passed as `?token=` reaches the logs uvicorn writes request paths to."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from orchestratex.server import create_app
+from orchestratex.server._redact import LOGGERS, TokenRedactingFilter, install_token_redaction, redact
+from orchestratex.stores import MemoryStore
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/ws/abc?token=ox_secret", "/ws/abc?token=***"),
+        ("/ws/abc?since=3&token=ox_secret", "/ws/abc?since=3&token=***"),
+        ("/ws/abc?token=ox_secret&since=3", "/ws/abc?token=***&since=3"),
+        ("/ws/abc?since=3", "/ws/abc?since=3"),
+        ("/api/x?mytoken=keep", "/api/x?mytoken=keep"),
+    ],
+)
+def test_redact_replaces_only_token_values(path: str, expected: str) -> None:
+    assert redact(path) == expected
+
+
+def test_the_filter_rewrites_uvicorn_style_records() -> None:
+    access = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/ws/s1?token=ox_secret", "1.1", 101), None,
+    )  # fmt: skip
+    handshake = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5000", "/ws/s1?since=2&token=ox_secret"), None,
+    )  # fmt: skip
+    inline = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, "GET /ws?token=ox_secret", None, None)
+    for record in (access, handshake, inline):
+        assert TokenRedactingFilter().filter(record) is True
+        assert "ox_secret" not in record.getMessage()
+        assert "token=***" in record.getMessage()
+
+
+def test_create_app_installs_the_filter_once(caplog: pytest.LogCaptureFixture) -> None:
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        for f in [f for f in logger.filters if isinstance(f, TokenRedactingFilter)]:
+            logger.removeFilter(f)
+    create_app(MemoryStore())
+    create_app(MemoryStore())
+    install_token_redaction()
+    for name in LOGGERS:
+        assert sum(isinstance(f, TokenRedactingFilter) for f in logging.getLogger(name).filters) == 1
+    with caplog.at_level(logging.INFO, logger="uvicorn.error"):
+        logging.getLogger("uvicorn.error").info('%s - "WebSocket %s" 403', "127.0.0.1:1", "/ws/s?token=ox_leak")
+    assert "ox_leak" not in caplog.text and "token=***" in caplog.text
