@@ -6,7 +6,6 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 
 __all__ = ["retry_after_seconds", "unwrap_json_object"]
 
@@ -28,6 +27,8 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         return max(float(value), 0.0)
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # an HTTP date is rare: not worth 5 ms of every import
+
     try:
         return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
     except (TypeError, ValueError):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from statistics import median
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
@@ -503,6 +502,8 @@ def _analytics(
                 mean_final_score=sum(group_scores) / len(group_scores) if group_scores else None,
             )
         )
+    from statistics import median  # analytics only: kept out of `import orchestratex`
+
     return Analytics(
         scope=scope,
         scope_id=scope_id,
