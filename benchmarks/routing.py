@@ -16,7 +16,8 @@ two minutes: every prompt is embedded once, MMLU's 14k prompts are left out).
 Prints:
 1. RouterBench test (arc_challenge + mbpp + winogrande, 945 prompts, 11 models): the fitted and
    task-only routers' operating points at the knobs chosen on train for $0.0020 and $0.0005 per
-   prompt, AIQ of every curve, and the baselines (each model alone, random, oracle).
+   prompt, AIQ of every curve, and the baselines (each model alone, random, oracle); and, on
+   train, the ceiling of any routing by task alone at those budgets.
 2. The fitted router's median decision latency over 11 candidates.
 3. RouteLLM GSM8K, MMLU, MT-Bench (contaminated prompts excluded): APGR, CPT(50%), CPT(80%),
    and MT-Bench's score at 25% GPT-4 calls and the GPT-4 share needed for 8.7579.
@@ -84,6 +85,31 @@ def cv_predictions(
     return q, c
 
 
+def task_ceiling(table: lab.OutcomeTable, budget: float) -> float:
+    """The best accuracy of any routing by task alone within `budget`, knowing each task's per-model means.
+
+    A linear program over the share of each task's prompts sent to each model (mixing allowed):
+    an upper bound for routers that see only the task, computed on the table it is given.
+    """
+    from scipy.optimize import linprog
+
+    tasks = np.asarray([table.task_of(i) for i in range(len(table))])
+    names, m = table.task_names, len(table.models)
+    weight = np.asarray([(tasks == t).mean() for t in names])
+    acc = np.stack([table.quality[tasks == t].mean(axis=0) for t in names])
+    cost = np.stack([table.cost[tasks == t].mean(axis=0) for t in names])
+    one_per_task = np.kron(np.eye(len(names)), np.ones(m))
+    result = linprog(
+        -(weight[:, None] * acc).ravel(),
+        A_ub=[(weight[:, None] * cost).ravel()],
+        b_ub=[budget],
+        A_eq=one_per_task,
+        b_eq=np.ones(len(names)),
+        bounds=(0, 1),
+    )
+    return float(-result.fun)
+
+
 def fmt_point(p: lab.OperatingPoint | None) -> str:
     return "—" if p is None else f"accuracy {p.quality:.4f} at ${p.cost:.5f}/prompt"
 
@@ -104,6 +130,10 @@ def routerbench(data: Path) -> tuple[float, dict[str, FittedRouter], list[ModelP
     for budget in BUDGETS:
         point = cv_task.best_within(budget)
         print(f"  task-only knob for <= ${budget:.4f} (train CV): {task_knobs[budget]} ({fmt_point(point)})")
+    print(
+        "  ceiling of routing by task on train (per-task means known exactly, mixing allowed): "
+        + ", ".join(f"{task_ceiling(train, b):.4f} at <= ${b:.4f}" for b in BUDGETS)
+    )
 
     # -- per feature set: alpha by 5-fold CV on train (AIQ of the CV curve), then each budget's knob --
     routers: dict[str, FittedRouter] = {}
