@@ -110,6 +110,19 @@ def task_ceiling(table: lab.OutcomeTable, budget: float) -> float:
     return float(-result.fun)
 
 
+def routing_data() -> Path:
+    """The routing data directory, or exit with how to point at it."""
+    data = lab.data_dir(ROOT)
+    if not data.is_dir():
+        sys.exit(f"routing data not found at {data}: set {lab.DATA_ENV}")
+    return data
+
+
+def online_target_met(acc: float, cost: float, fitted_acc: float, fitted_cost: float) -> bool:
+    """Issue 6's online target: accuracy within 3 points of the fitted router's, at no higher cost."""
+    return acc >= fitted_acc - 0.03 and cost <= fitted_cost
+
+
 def fmt_point(p: lab.OperatingPoint | None) -> str:
     return "—" if p is None else f"accuracy {p.quality:.4f} at ${p.cost:.5f}/prompt"
 
@@ -352,7 +365,7 @@ def online(knob: float, fitted: FittedRouter, profiles: list[ModelProfile], test
         print(f"  {name:34s} accuracy {acc:.4f} at ${cost:.5f}/prompt")
     f_acc, f_cost = means["fitted (same knob, no learning)"]
     o_acc, o_cost = means["ContextualRouter"]
-    ok = o_acc >= f_acc - 0.03 and o_cost <= f_cost
+    ok = online_target_met(o_acc, o_cost, f_acc, f_cost)
     print(
         f"  ContextualRouter vs fitted: {100 * (o_acc - f_acc):+.2f} points, cost ×{o_cost / f_cost:.2f} "
         f"[target within 3 points at no higher cost: {'MET' if ok else 'MISSED'}]"
@@ -363,9 +376,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="streams (shuffles) averaged in the online run")
     args = parser.parse_args()
-    data = lab.data_dir(ROOT)
-    if not data.is_dir():
-        sys.exit(f"routing data not found at {data}: set {lab.DATA_ENV}")
+    data = routing_data()
     knob, routers, profiles, test = routerbench(data)
     for router in routers.values():
         latency(router, profiles, test)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from orchestratex import lab
 from orchestratex.routing.contextual import ContextualRouter
 from orchestratex.routing.fitted import FittedRouter
-from routing import ROOT, cv_predictions
+from routing import cv_predictions, online_target_met, routing_data
 
 STREAM = 945  # the size of RouterBench test, the stream of the benchmark's online run
 GRID = {
@@ -93,7 +93,7 @@ def study(train: lab.OutcomeTable, seeds: int) -> None:
             points.append(played.point(half))
         acc = float(np.mean([p.quality for p in points]))
         cost = float(np.mean([p.cost for p in points]))
-        ok = acc >= f_acc - 0.03 and cost <= f_cost
+        ok = online_target_met(acc, cost, f_acc, f_cost)
         met += ok
         label = ", ".join(f"{k} {v:g}" for k, v in settings.items())
         print(
@@ -108,10 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8, help="train streams per setting")
     args = parser.parse_args()
-    data = lab.data_dir(ROOT)
-    if not data.is_dir():
-        sys.exit(f"routing data not found at {data}: set {lab.DATA_ENV}")
-    train = lab.load_routerbench(data, "train")
+    train = lab.load_routerbench(routing_data(), "train")
     print(f"== Online routing on RouterBench train streams ({len(train)} train prompts; the test split is not read)")
     study(train, args.seeds)
 
