@@ -119,7 +119,9 @@ class LLMJudgeEvaluator(Evaluator):
             if all((v.error or "").startswith("BudgetExceeded") for v in verdicts):
                 raise BudgetExceeded(f"no judge fits the remaining budget ({reasons})")
             raise EvaluationError(f"no judge produced a verdict ({reasons})")
-        score = _median([v.score for v in scored if v.score is not None])
+        from statistics import median  # loaded on first use: it costs `import orchestratex` a millisecond
+
+        score = float(median(v.score for v in scored if v.score is not None))
         feedback = " ".join(v.feedback for v in scored if v.feedback) or "No feedback."
         return Evaluation(
             score=round(score, 4),
@@ -137,10 +139,3 @@ def _family(model: ModelProfile) -> str:
             if ":" in alias:
                 return alias.partition(":")[0]
     return model.provider
-
-
-def _median(values: list[float]) -> float:
-    """The median of a non-empty list (`statistics` costs every import a millisecond for this)."""
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
