@@ -66,6 +66,7 @@ from ..exceptions import (
 )
 from ..orchestrator import Orchestrator, RetryPolicy, RunResult
 from ..providers import FunctionProvider, Generation, GenerationRequest, Message, Provider, load_provider_class
+from ..routing import BayesianRouter
 from ..usage import Usage
 
 if TYPE_CHECKING:
@@ -492,6 +493,9 @@ class ProviderContract(ABC):
             providers={provider.name: provider, "function": judge},
             catalog=catalog,
             evaluator=LLMJudgeEvaluator(judges=[_JUDGE.name]),
+            # No exploration: these scenarios are about the adapter's retries and fallbacks, so the
+            # first call must go to `main` every time (Thompson sampling picks the fallback ~1 in 2,000).
+            router=BayesianRouter(explore=False),
             retry=RetryPolicy(max_attempts=3, initial_wait=0.01, max_wait=60, sleep=waits),
         )
         async with orchestrator:
