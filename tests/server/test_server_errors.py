@@ -67,3 +67,14 @@ def test_unknown_paths_answer_404_in_the_error_format(make_api: Callable[..., Ap
     r = api.client.get("/api/nothing", headers=api.alice)
     assert r.status_code == 404
     assert r.json() == {"detail": "Not Found", "status_code": 404}
+
+
+@pytest.mark.parametrize("path", ["/api/models/%0A", "/api/sessions/%0A", "/api/models/gpt4%0D", "/api/models/a%00b"])
+def test_a_path_with_a_control_character_answers_404_not_another_route(make_api: Callable[..., Api], path: str) -> None:
+    api = make_api()
+    api.session()  # so that the sessions list, which `/api/sessions/\n` used to reach, is not empty
+    r = api.client.get(path, headers=api.alice)
+    assert r.status_code == 404, r.text
+    body = r.json()
+    assert body["status_code"] == 404 and "control character" in body["detail"]
+    assert api.client.get("/api/models/gpt4", headers=api.alice).status_code == 200  # the guard lets ordinary paths by

@@ -15,6 +15,7 @@ from ._auth import SECURITY_SCHEMES, Authenticator, AuthMiddleware
 from ._errors import install_error_handlers
 from ._hub import EventHub
 from ._limits import BodySizeLimit, ConcurrencyLimiter, RateLimiter
+from ._paths import ControlCharacterGuard
 from ._redact import install_token_redaction
 from ._runner import Runner
 from ._settings import ServerSettings
@@ -125,7 +126,8 @@ def create_app(
     install_token_redaction()  # a WebSocket's `?token=<key>` would otherwise reach uvicorn's logs
     install_error_handlers(app)
     app.add_middleware(AuthMiddleware, authenticator=state.auth)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)  # added last: runs first
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ControlCharacterGuard)  # added last: runs first
     from . import _analytics, _models, _orchestrations, _sessions, _threads, _ws
 
     for module in (_sessions, _threads, _orchestrations, _models, _analytics):

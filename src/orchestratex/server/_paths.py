@@ -1,0 +1,32 @@
+"""Refuse request paths holding control characters, which no resource of the API has.
+
+Starlette anchors its route patterns with `$`, which in Python also matches before a trailing
+newline: `GET /api/models/%0A` would otherwise be answered by `GET /api/models/` (the list), and
+`/api/sessions/%0A` by the sessions list. Such a path names nothing, so it gets the API's 404.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ._errors import error_response
+
+__all__ = ["ControlCharacterGuard"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ControlCharacterGuard:
+    """ASGI middleware answering 404 to any HTTP request whose decoded path has a control character."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _CONTROL.search(scope["path"]):
+            response = error_response(404, f"no such resource: the path {scope['path']!r} holds a control character")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
