@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable
 
+import pytest
 from starlette.types import Message, Scope
 
-from orchestratex.server._limits import BodySizeLimit
+from orchestratex.records import Orchestration, OrchestrationStatus, Session, Thread
+from orchestratex.server._errors import ApiError
+from orchestratex.server._limits import BodySizeLimit, ConcurrencyLimiter
+from orchestratex.stores import MemoryStore
 
 from .conftest import Api
 
@@ -60,7 +65,7 @@ def test_concurrent_orchestrations_per_user(make_api: Callable[..., Api]) -> Non
     api.wait(api.start(bob_tid, api.bob)["_id"], api.bob)  # another user is not affected
     for oid in running:
         api.wait(oid)
-    for _ in range(50):  # the slots are given back as each run settles
+    for _ in range(50):  # a slot is free as soon as its run is stored as ended
         if api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice).status_code == 202:
             break
         time.sleep(0.02)
@@ -79,6 +84,82 @@ def test_a_refused_start_gives_its_slot_back(make_api: Callable[..., Api]) -> No
         )
         assert r.status_code == 400
     api.wait(api.start(tid)["_id"])
+
+
+async def _store_orchestration(store: MemoryStore, status: OrchestrationStatus = "pending") -> Orchestration:
+    session = await store.create_session(Session(user_id="alice"))
+    thread = await store.create_thread(Thread(session_id=session.id, user_id="alice", original_prompt="p"))
+    return await store.create_orchestration(
+        Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p", status=status)
+    )
+
+
+async def _start(limiter: ConcurrencyLimiter, store: MemoryStore) -> Orchestration | None:
+    """What the start route does: admit, store the orchestration `pending`, end the admission."""
+    try:
+        token = await limiter.acquire("alice")
+    except ApiError as exc:
+        assert exc.status_code == 429
+        return None
+    try:
+        await asyncio.sleep(0)  # let concurrent starts interleave between the check and the write
+        return await _store_orchestration(store)
+    finally:
+        await limiter.release(token)
+
+
+async def test_a_slot_is_held_exactly_while_the_store_has_the_orchestration_pending_or_running() -> None:
+    store = MemoryStore()
+    limiter = ConcurrencyLimiter(store, limit=2)
+    first, second = await _start(limiter, store), await _start(limiter, store)
+    assert first is not None and second is not None
+    assert await _start(limiter, store) is None
+    second.status = "running"
+    await store.commit(second)
+    assert await _start(limiter, store) is None
+    await _store_orchestration(store, "running")  # started by a library user on the same store: it counts too
+    first.status = second.status = "completed"  # ended by whichever process: nothing has to give the slot back
+    await store.commit(first)
+    await store.commit(second)
+    assert await _start(limiter, store) is not None
+    assert await _start(limiter, store) is None
+
+
+async def test_concurrent_starts_never_exceed_the_limit() -> None:
+    store = MemoryStore()
+    limiter = ConcurrencyLimiter(store, limit=3)
+    started = await asyncio.gather(*(_start(limiter, store) for _ in range(8)))
+    assert sum(o is not None for o in started) == 3
+    assert await store.count_active_orchestrations("alice") == 3
+
+
+async def test_a_start_left_unfinished_by_a_dead_process_stops_counting_within_two_windows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])  # the limiter's windows and the store's counter expiry
+    store = MemoryStore()
+    limiter = ConcurrencyLimiter(store, limit=1, start_window_s=30)
+    await limiter.acquire("alice")  # the process dies here: no orchestration stored, no release
+    assert await _start(limiter, store) is None
+    now[0] += 31
+    assert await _start(limiter, store) is None  # the previous window still counts
+    now[0] += 30
+    assert await _start(limiter, store) is not None  # the slot was never lost
+
+
+async def test_a_release_after_the_windows_passed_does_not_free_a_slot_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])  # the limiter's windows and the store's counter expiry
+    store = MemoryStore()
+    limiter = ConcurrencyLimiter(store, limit=1, start_window_s=30)
+    slow = await limiter.acquire("alice")
+    now[0] += 90  # a start slower than two windows: its count has expired
+    held = await limiter.acquire("alice")
+    await limiter.release(slow)  # must not take `held`'s count away
+    with pytest.raises(ApiError):
+        await limiter.acquire("alice")
+    await limiter.release(held)
 
 
 def test_bodies_over_the_limit_answer_413(make_api: Callable[..., Api]) -> None:

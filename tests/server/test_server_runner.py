@@ -1,4 +1,4 @@
-"""Background runs: resumed at start-up, handed back after the grace period on shutdown, slots given back."""
+"""Background runs: resumed at start-up, handed back after the grace period on shutdown, slots held until they end."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_a_graceful_stop_hands_runs_back_after_the_grace_and_the_next_start_fini
     async def after() -> tuple[str, int]:
         async with SQLiteStore(path) as store:
             doc = await store.get_orchestration(oid)
-            return doc.status, await store.incr("running:alice", 0)
+            return doc.status, await store.count_active_orchestrations("alice")
 
     assert asyncio.run(after()) == ("running", 1)  # suspended, not ended: its slot is still held
 

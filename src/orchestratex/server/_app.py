@@ -89,7 +89,7 @@ def create_app(
         rate=RateLimiter(store, settings.rate_limit, settings.rate_window_s),
         concurrency=concurrency,
         hub=EventHub(store, settings.poll_interval_s),
-        runner=Runner(orchestrator, concurrency, settings.resume_every_s),
+        runner=Runner(orchestrator, settings.resume_every_s),
     )
     orchestrator.handlers.append(state.hub.publish)
 

@@ -2,7 +2,7 @@
 
 - Rate: `rate_limit` requests per session per fixed window of `rate_window_s` seconds → 429 with
   `Retry-After`, `RateLimit` and `RateLimit-Policy` (IETF draft structured-field syntax).
-- Concurrency: `max_concurrent` orchestrations running per user → 429.
+- Concurrency: `max_concurrent` orchestrations `pending` or `running` per user → 429.
 - Size: bodies over `max_body_bytes` → 413, refused from `Content-Length` or while streaming, never
   read whole.
 """
@@ -50,39 +50,50 @@ class RateLimiter:
 
 
 class ConcurrencyLimiter:
-    """Running orchestrations per user, in store counters.
+    """Orchestrations per user that are `pending` or `running`, counted from the store itself.
 
-    `acquire` adds one to `running:<user>` (refusing past the limit); `mark` records that an
-    orchestration holds a slot (`running-orchestration:<id>`); `settle` gives the slot back exactly
-    once, whichever process finishes the orchestration (a resumed one included).
+    A slot is held by an orchestration for as long as the store has it `pending` or `running`, so
+    nothing has to give it back: a run that ends frees it, and a process that dies mid-run leaves
+    it to whichever process resumes the run. `acquire`/`release` bracket the short time between
+    the check and the orchestration being stored, as a counter of starts in flight, so that
+    concurrent starts (in any process sharing the store) cannot exceed the limit together. That
+    counter lives in fixed windows of `start_window_s` seconds: one a dying process leaves behind
+    is gone within two windows.
     """
 
-    _MARK_TTL_S = 7 * 24 * 3600.0
-
-    def __init__(self, store: Store, limit: int) -> None:
+    def __init__(self, store: Store, limit: int, start_window_s: int = 30) -> None:
         self.store = store
         self.limit = limit
+        self.start_window_s = start_window_s
 
-    async def acquire(self, user_id: str) -> None:
-        key = f"running:{user_id}"
-        count = await self.store.incr(key, 1)
-        if count > self.limit:
-            await self.store.incr(key, -1)
+    def _starting_key(self, user_id: str, window: int) -> str:
+        return f"starting:{user_id}:{window}"
+
+    async def acquire(self, user_id: str) -> tuple[str, int]:
+        """Admit one more orchestration of `user_id` or raise 429; returns the token `release` takes."""
+        window = int(time.time() // self.start_window_s)
+        token = (self._starting_key(user_id, window), window)
+        ttl = 2 * self.start_window_s
+        starting = await self.store.incr(token[0], 1, ttl_s=ttl)
+        try:
+            starting += await self.store.incr(self._starting_key(user_id, window - 1), 0, ttl_s=ttl)
+            running = await self.store.count_active_orchestrations(user_id)
+        except BaseException:
+            await self.release(token)
+            raise
+        if running + starting > self.limit:
+            await self.release(token)
             raise ApiError(
                 429,
                 f"user {user_id} already has {self.limit} orchestrations running (the limit): wait for one to end",
             )
+        return token
 
-    async def release(self, user_id: str) -> None:
-        await self.store.incr(f"running:{user_id}", -1)
-
-    async def mark(self, orchestration_id: str) -> None:
-        await self.store.incr(f"running-orchestration:{orchestration_id}", 1, ttl_s=self._MARK_TTL_S)
-
-    async def settle(self, orchestration_id: str, user_id: str) -> None:
-        """The orchestration ended: free its user's slot if it held one and nobody freed it yet."""
-        if await self.store.incr(f"running-orchestration:{orchestration_id}", -1, ttl_s=self._MARK_TTL_S) == 0:
-            await self.release(user_id)
+    async def release(self, token: tuple[str, int]) -> None:
+        """The start `acquire` admitted is over: its orchestration is stored (and counted), or was never made."""
+        key, window = token
+        if int(time.time() // self.start_window_s) - window < 2:  # later, the key is no longer counted (or kept)
+            await self.store.incr(key, -1, ttl_s=2 * self.start_window_s)
 
 
 def _declared_length(scope: Scope) -> int:

@@ -29,7 +29,7 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
     thread = await load_thread(state, user, body.thread_id)
     headers = await state.rate.hit(thread.session_id)
     session = await load_session(state, user, thread.session_id)
-    await state.concurrency.acquire(session.user_id)
+    admitted = await state.concurrency.acquire(session.user_id)
     try:
         s = body.settings
         doc = await state.orchestrator.prepare(
@@ -41,10 +41,8 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
             preferred_models=s.preferred_models,
             cost_limit=s.cost_limit,
         )
-        await state.concurrency.mark(doc.id)
-    except BaseException:
-        await state.concurrency.release(session.user_id)
-        raise
+    finally:
+        await state.concurrency.release(admitted)  # stored `pending`, the orchestration now counts itself
     answer = document(doc, 202, headers)  # serialised before the run can change it
     state.runner.launch(doc)
     return answer

@@ -9,8 +9,7 @@ from typing import Any
 
 from ..exceptions import Conflict
 from ..orchestrator import Orchestrator
-from ..records import TERMINAL_ORCHESTRATION_STATUSES, Orchestration
-from ._limits import ConcurrencyLimiter
+from ..records import Orchestration
 
 __all__ = ["Runner"]
 
@@ -23,15 +22,14 @@ class Runner:
     Every `resume_every_s` seconds (and at start-up) it resumes the orchestrations the store lists
     as resumable: `pending` or `running` with no live lease, i.e. left by a process that died or
     stopped.
-    Whichever process ends an orchestration gives its user's concurrency slot back.
+    An orchestration holds its user's concurrency slot while the store has it `pending` or
+    `running`, so nothing here has to give slots back.
     """
 
-    def __init__(self, orchestrator: Orchestrator, concurrency: ConcurrencyLimiter, resume_every_s: float) -> None:
+    def __init__(self, orchestrator: Orchestrator, resume_every_s: float) -> None:
         self.orchestrator = orchestrator
-        self.concurrency = concurrency
         self.resume_every_s = resume_every_s
         self._tasks: dict[str, asyncio.Task[Any]] = {}
-        self._settling: set[asyncio.Task[None]] = set()
         self._resumer: asyncio.Task[None] | None = None
 
     @property
@@ -51,21 +49,8 @@ class Runner:
         self._tasks.pop(oid, None)
         if not task.cancelled():
             exc = task.exception()
-            if isinstance(exc, Conflict):  # another process holds its lease and will settle it
-                return
-            if exc is not None:
+            if exc is not None and not isinstance(exc, Conflict):  # Conflict: another process holds its lease
                 logger.error("orchestration %s stopped: %s: %s", oid, type(exc).__name__, exc)
-        settle = asyncio.get_running_loop().create_task(self._settle(oid), name=f"orchestratex-settle-{oid}")
-        self._settling.add(settle)
-        settle.add_done_callback(self._settling.discard)
-
-    async def _settle(self, oid: str) -> None:
-        try:
-            doc = await self.orchestrator.store.get_orchestration(oid)
-            if doc.status in TERMINAL_ORCHESTRATION_STATUSES:
-                await self.concurrency.settle(oid, doc.user_id)
-        except Exception as exc:
-            logger.warning("could not settle orchestration %s: %s", oid, exc)
 
     def start_resuming(self) -> None:
         self._resumer = asyncio.create_task(self._resume_loop(), name="orchestratex-resumer")
@@ -106,6 +91,3 @@ class Runner:
             task.cancel()  # one the orchestrator did not start (suspend found nothing to stop)
             with contextlib.suppress(BaseException):
                 await task
-        await asyncio.sleep(0)
-        while self._settling:
-            await asyncio.gather(*self._settling, return_exceptions=True)

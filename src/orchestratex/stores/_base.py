@@ -192,6 +192,23 @@ class Store(ABC):
         self, *, session_id: str | None = None, thread_id: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[Orchestration]: ...
 
+    async def count_active_orchestrations(self, user_id: str) -> int:
+        """How many of the user's orchestrations are `pending` or `running` (the server's concurrency limit).
+
+        This default pages through the user's sessions and their orchestrations, so it is correct
+        for any store but slow for a long history: the built-in stores answer from an index.
+        """
+        active, page = 0, 100
+        offset = 0
+        while sessions := await self.list_sessions(user_id, limit=page, offset=offset):
+            for session in sessions:
+                skip = 0
+                while orchestrations := await self.list_orchestrations(session_id=session.id, limit=page, offset=skip):
+                    active += sum(o.status in ("pending", "running") for o in orchestrations)
+                    skip += page
+            offset += page
+        return active
+
     @abstractmethod
     async def commit(
         self,

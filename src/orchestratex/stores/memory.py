@@ -232,6 +232,10 @@ class MemoryStore(Store):
             found = (o for o in found if o.session_id == session_id)
         return [_snapshot_orchestration(o) for o in _page(found, limit, offset)]
 
+    async def count_active_orchestrations(self, user_id: str) -> int:
+        orchestrations = self._orchestrations
+        return sum(orchestrations[oid].user_id == user_id for oid in self._active)
+
     async def commit(
         self,
         orchestration: Orchestration,

@@ -470,6 +470,23 @@ class StoreContract:
         await store.commit(newer)
         assert newer.id not in await store.list_resumable()
 
+    async def test_count_active_orchestrations(self, store: Store) -> None:
+        first, second = await _session(store), await _session(store)
+        threads = [await _thread(store, first), await _thread(store, second)]
+        pending = await _orchestration(store, threads[0])
+        running = await _orchestration(store, threads[1], status="running")
+        assert await store.claim(running.id, "me", 30)  # a lease does not change the count
+        for status in ("completed", "failed", "cancelled"):
+            await _orchestration(store, threads[0], status=status)
+        bob = await _thread(store, await _session(store, "bob"))
+        await _orchestration(store, bob, status="running")
+        assert await store.count_active_orchestrations("alice") == 2
+        assert await store.count_active_orchestrations("bob") == 1
+        assert await store.count_active_orchestrations("carol") == 0
+        pending.status = "completed"
+        await store.commit(pending)
+        assert await store.count_active_orchestrations("alice") == 1
+
     # -- counters -----------------------------------------------------------------------------
     async def test_counters(self, store: Store) -> None:
         assert await store.incr("plain") == 1

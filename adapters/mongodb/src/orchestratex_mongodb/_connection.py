@@ -34,6 +34,7 @@ _INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("thread_id", 1), *ORDER], {}),
         (ORDER, {}),
         ([("status", 1), *ORDER], {}),
+        ([("user_id", 1), ("status", 1)], {}),
         *((keys, {}) for keys in _analytics.ANALYTICS_INDEXES["orchestrations"]),
     ],
     "events": [

@@ -320,6 +320,9 @@ class MongoStore(Store):
         docs = await self._find("listing orchestrations", self._c.orchestrations, query, limit=limit, skip=offset)
         return [orchestration_from(doc) for doc in docs]
 
+    async def count_active_orchestrations(self, user_id: str) -> int:
+        return await self._count(self._c.orchestrations, {"user_id": user_id, "status": {"$in": _RESUMABLE}})
+
     async def commit(
         self,
         orchestration: Orchestration,

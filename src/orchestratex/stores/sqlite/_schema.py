@@ -69,6 +69,8 @@ CREATE INDEX IF NOT EXISTS ix_orchestrations_user_score
     ON orchestrations (user_id, final_score) WHERE final_score IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ix_orchestrations_resumable
     ON orchestrations (created_at) WHERE status IN ('pending', 'running');
+CREATE INDEX IF NOT EXISTS ix_orchestrations_user_active
+    ON orchestrations (user_id) WHERE status IN ('pending', 'running');
 
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY,

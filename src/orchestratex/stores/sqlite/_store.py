@@ -385,6 +385,16 @@ class SQLiteStore(Store):
                 raise NotFound(f"no session {session_id!r}")
             return held
 
+    async def count_active_orchestrations(self, user_id: str) -> int:
+        rows = await self._run(
+            self._fetch,
+            "SELECT count(*) FROM orchestrations INDEXED BY ix_orchestrations_user_active"
+            " WHERE user_id = ? AND status IN ('pending', 'running')",
+            (user_id,),
+        )
+        count: int = rows[0][0]
+        return count
+
     # -- events -------------------------------------------------------------------------------
     async def list_events(
         self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
