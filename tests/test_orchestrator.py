@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+import typing
 
 import pytest
 
@@ -31,7 +33,7 @@ from orchestratex.exceptions import (
     RateLimited,
     UnknownModelError,
 )
-from orchestratex.orchestrator import CircuitPolicy, RetryPolicy
+from orchestratex.orchestrator import CircuitPolicy, RetryPolicy, RunOptions
 
 from .helpers import NO_WAIT, answer_attempt, attempt_number, catalog, score_of_answer, scripted
 
@@ -200,7 +202,7 @@ async def test_retries_are_bounded_then_fallback_to_next_model() -> None:
     it = result.orchestration.iterations[0]
     assert it.errors and it.errors[0].startswith("function:a: ProviderServerError")
     selected = [e for e in result.events if e.type == "model_selected"]
-    assert len(selected) == 2 and "fallback after function:a failed" in selected[1].reasoning  # type: ignore[union-attr]
+    assert len(selected) == 2 and "fallback after function:a failed" in selected[1].reasoning
 
 
 async def test_authentication_error_is_not_retried() -> None:
@@ -406,7 +408,7 @@ async def test_cancellation_ends_with_cancelled() -> None:
     stored = await orch.store.get_orchestration(doc.id)
     assert stored.status == "cancelled" and stored.stop_reason == "cancelled"
     events = await orch.store.list_events(doc.session_id, orchestration_id=doc.id)
-    assert events[-1].type == "orchestration_failed" and events[-1].reason == "cancelled"  # type: ignore[union-attr]
+    assert events[-1].type == "orchestration_failed" and events[-1].reason == "cancelled"
 
 
 async def test_preferred_models_restrict_routing() -> None:
@@ -652,3 +654,12 @@ async def test_suspend_hands_a_run_back_for_any_process_to_resume() -> None:
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert [e.type for e in events].count("orchestration_started") == 1
     assert (await store.get_session(doc.session_id)).total_cost == result.total_cost
+
+
+def test_run_options_are_exactly_the_keyword_options_of_prepare() -> None:
+    """`run(**options)` and `run_sync(**options)` are typed by `RunOptions`: it must not drift from `prepare`."""
+    prepare = typing.get_type_hints(Orchestrator.prepare)
+    keyword = [n for n, p in inspect.signature(Orchestrator.prepare).parameters.items() if p.kind is p.KEYWORD_ONLY]
+    options = typing.get_type_hints(RunOptions)
+    assert list(options) == keyword
+    assert all(options[name] == prepare[name] for name in keyword)

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from ._circuit import CircuitBreaker, CircuitState
 from ._policies import CircuitPolicy, RetryPolicy
-from .orchestrator import Orchestrator, RunResult
+from .orchestrator import Orchestrator, RunOptions, RunResult
 
-__all__ = ["CircuitBreaker", "CircuitPolicy", "CircuitState", "Orchestrator", "RetryPolicy", "RunResult"]
+__all__ = ["CircuitBreaker", "CircuitPolicy", "CircuitState", "Orchestrator", "RetryPolicy", "RunOptions", "RunResult"]

@@ -9,9 +9,10 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypedDict, TypeVar
 
 from pydantic import ValidationError
+from typing_extensions import Unpack
 
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import Evaluator, LLMJudgeEvaluator
@@ -30,6 +31,22 @@ from ._run import Run
 __all__ = ["Orchestrator", "RunResult"]
 
 T = TypeVar("T")
+
+
+class RunOptions(TypedDict, total=False):
+    """The options `run` and `run_sync` pass on to `prepare` (all optional, keyword-only)."""
+
+    session: Session | str | None
+    thread: Thread | str | None
+    user_id: str
+    domain: str | None
+    context: str | None
+    max_iterations: int | None
+    evaluation_threshold: float | None
+    preferred_models: Sequence[str] | None
+    cost_limit: float | None
+    max_output_tokens: int | None
+    patience: int | None
 
 
 @dataclass(slots=True)
@@ -378,7 +395,7 @@ class Orchestrator:
         return RunResult(doc, events, self.simulated)
 
     async def run(
-        self, prompt: str, *, on_event: EventHandler | Sequence[EventHandler] = (), **options: Any
+        self, prompt: str, *, on_event: EventHandler | Sequence[EventHandler] = (), **options: Unpack[RunOptions]
     ) -> RunResult:
         """Orchestrate `prompt` to the end and return the result. Options are those of `prepare`."""
         doc = await self.prepare(prompt, **options)
@@ -390,7 +407,7 @@ class Orchestrator:
         finally:
             self._tasks.pop(doc.id, None)
 
-    def run_sync(self, prompt: str, **options: Any) -> RunResult:
+    def run_sync(self, prompt: str, **options: Unpack[RunOptions]) -> RunResult:
         """`run` for code without an event loop (scripts). Inside a running loop (Jupyter), it runs in a
         separate thread: there, prefer `await orchestrator.run(...)`."""
         return _run_blocking(lambda: self.run(prompt, **options))
