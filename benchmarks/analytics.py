@@ -35,8 +35,8 @@ from orchestratex.records import (
     Thread,
 )
 from orchestratex.stores import MemoryStore, SQLiteStore, Store
+from orchestratex.stores.sqlite._rows import INSERT_CALL, INSERT_SESSION, call_row, orchestration_row
 from orchestratex.stores.sqlite._schema import connect
-from orchestratex.stores.sqlite._store import _INSERT_CALL, _INSERT_SESSION, _call_row, _orchestration_row
 from orchestratex.usage import Usage
 
 MODELS = ["openai:gpt-4.1", "anthropic:claude-sonnet-4", "gemini:gemini-2.5-pro", "sim:alpha", "sim:beta"]
@@ -136,7 +136,7 @@ def bulk_load(path: Path, user_orchestrations: int, seed: int = 7) -> list[str]:
             session = Session(user_id=user)
             thread = Thread(session_id=session.id, user_id=user, original_prompt="p")
             conn.execute(
-                _INSERT_SESSION,
+                INSERT_SESSION,
                 (session.id, user, "active", session.created_at.timestamp(), 0, None, session.model_dump_json()),
             )
             conn.execute(
@@ -160,10 +160,10 @@ def bulk_load(path: Path, user_orchestrations: int, seed: int = 7) -> list[str]:
                     total_cost=round(rng.uniform(0, 0.05), 6),
                     iterations=[Iteration(index=i + 1, model_name="m", prompt="p") for i in range(n_it)],
                 )
-                rows.append(_orchestration_row(o))
+                rows.append(orchestration_row(o))
                 for k in range(3):  # ~3 calls per orchestration: generation + judges
                     calls.append(
-                        _call_row(
+                        call_row(
                             CallRecord(
                                 orchestration_id=o.id,
                                 session_id=session.id,
@@ -185,7 +185,7 @@ def bulk_load(path: Path, user_orchestrations: int, seed: int = 7) -> list[str]:
                 " total_pico, iterations, created_at, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            conn.executemany(_INSERT_CALL, calls)
+            conn.executemany(INSERT_CALL, calls)
     conn.execute("COMMIT")
     conn.close()
     return sessions_of_user

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
 from orchestratex import BayesianRouter, Orchestrator
 
-httpx2 = pytest.importorskip("httpx2")
+pytest.importorskip("httpx2")
+import httpx2
+
 openai_adapter = pytest.importorskip("orchestratex_openai")
 anthropic_adapter = pytest.importorskip("orchestratex_anthropic")
 gemini_adapter = pytest.importorskip("orchestratex_gemini")
@@ -74,7 +77,7 @@ def _gemini(request: httpx2.Request) -> httpx2.Response:
 async def test_routes_and_judges_across_real_adapters() -> None:
     calls: Counter[str] = Counter()
 
-    def counted(name: str, handler):  # type: ignore[no-untyped-def]
+    def counted(name: str, handler: Callable[[httpx2.Request], httpx2.Response]) -> httpx2.AsyncClient:
         def wrapped(request: httpx2.Request) -> httpx2.Response:
             calls[name] += 1
             return handler(request)

@@ -19,6 +19,7 @@ def test_default_catalog_has_current_models_of_three_providers_and_spec_aliases(
     assert catalog.get("claude").provider == "anthropic"
     for model in catalog:
         assert (model.priced and model.context_window > model.max_output_tokens) or model.provider == "openai"
+        assert model.input_cost_per_1k is not None and model.output_cost_per_1k is not None
         assert model.cost_per_1k_tokens == pytest.approx((model.input_cost_per_1k + model.output_cost_per_1k) / 2)
 
 

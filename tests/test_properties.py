@@ -111,7 +111,7 @@ def test_loop_invariants(s: dict[str, object]) -> None:
     # the router only ever chose among the allowed candidates
     preferred = s["preferred"]
     allowed = {f"function:{n}" for n in (preferred or NAMES)}  # type: ignore[attr-defined]
-    chosen = [e.model_name for e in result.events if e.type == "model_selected"]  # type: ignore[union-attr]
+    chosen = [e.model_name for e in result.events if e.type == "model_selected"]
     assert set(chosen) <= allowed
 
     # the final answer is the best-scoring one

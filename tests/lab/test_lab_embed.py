@@ -16,8 +16,7 @@ from orchestratex.lab._embed import _read_safetensors
 from orchestratex.routing import Task
 from orchestratex.routing.fitted import FittedRouter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lab_synthetic import COSTS, MODELS, synthetic_table
+from .lab_synthetic import COSTS, MODELS, synthetic_table
 
 needs_extra = pytest.mark.skipif(
     not embeddings_available(), reason="the embeddings extra is not installed: pip install 'orchestratex[embeddings]'"

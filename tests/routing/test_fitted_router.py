@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +9,7 @@ from orchestratex.catalog import ModelProfile
 from orchestratex.routing import Task
 from orchestratex.routing.fitted import FittedRouter, TextFeaturizer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
-from lab_synthetic import MODELS, synthetic_table
+from ..lab.lab_synthetic import MODELS, synthetic_table
 
 PRICES = {"small": 0.0001, "medium": 0.001, "large": 0.01}
 PROFILES = [ModelProfile(name=f"syn:{m}", cost_per_1k_tokens=p) for m, p in PRICES.items()]

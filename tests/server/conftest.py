@@ -7,12 +7,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from anyio.from_thread import BlockingPortal
 from fastapi.testclient import TestClient
 
 from orchestratex.server import ServerSettings, create_app, issue_api_key
 from orchestratex.stores import MemoryStore, SQLiteStore, Store
 
 FAST = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}
+
+
+def in_app_loop(client: TestClient) -> BlockingPortal:
+    """The started TestClient's portal, which runs a function in the app's event loop."""
+    assert client.portal is not None, "start the TestClient first (`with client:` or `client.__enter__()`)"
+    return client.portal
 
 
 @dataclass
@@ -78,10 +85,10 @@ def make_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Api]]:
         client.__enter__()
         clients.append(client)
         keys = {
-            "alice": client.portal.call(issue_api_key, store, "alice"),
-            "bob": client.portal.call(issue_api_key, store, "bob"),
+            "alice": in_app_loop(client).call(issue_api_key, store, "alice"),
+            "bob": in_app_loop(client).call(issue_api_key, store, "bob"),
         }
-        keys["admin"] = client.portal.call(lambda: issue_api_key(store, "root", admin=True))
+        keys["admin"] = in_app_loop(client).call(lambda: issue_api_key(store, "root", admin=True))
         return Api(client, store, bearer(keys["alice"]), bearer(keys["bob"]), bearer(keys["admin"]), keys)
 
     yield make

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orchestratex import exceptions as x
+from orchestratex.records import Session
 from orchestratex.server._errors import status_for
 
 from .conftest import Api
@@ -40,10 +41,10 @@ def test_library_errors_and_crashes_answer_in_the_error_format(make_api: Callabl
     api = make_api()
     sid = api.session()["_id"]
 
-    async def broken_store(session_id: str) -> object:
+    async def broken_store(session_id: str) -> Session:
         raise x.StoreError("the disk is full")
 
-    async def crash(session_id: str) -> object:
+    async def crash(session_id: str) -> Session:
         raise RuntimeError("a bug")
 
     store = api.store

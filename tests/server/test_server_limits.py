@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from starlette.types import Message, Scope
@@ -56,8 +56,8 @@ def test_requests_refused_as_not_found_do_not_count(make_api: Callable[..., Api]
 def test_concurrent_orchestrations_per_user(make_api: Callable[..., Api]) -> None:
     api = make_api(max_concurrent=2, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.05"})
     tid = api.thread(api.session()["_id"])["_id"]
-    slow = {"settings": {"max_iterations": 3, "evaluation_threshold": 10}}
-    running = [api.start(tid, **slow)["_id"] for _ in range(2)]
+    slow = {"max_iterations": 3, "evaluation_threshold": 10}
+    running = [api.start(tid, settings=slow)["_id"] for _ in range(2)]
     r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice)
     assert r.status_code == 429
     assert r.json()["detail"] == "user alice already has 2 orchestrations running (the limit): wait for one to end"
@@ -169,7 +169,7 @@ def test_bodies_over_the_limit_answer_413(make_api: Callable[..., Api]) -> None:
     assert r.status_code == 413
     assert r.json() == {"detail": "request body too large: the limit is 1000 bytes", "status_code": 413}
 
-    def chunks() -> object:
+    def chunks() -> Iterator[bytes]:
         for _ in range(10):
             yield b" " * 300
 

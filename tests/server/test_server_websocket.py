@@ -14,14 +14,14 @@ from orchestratex import Orchestrator
 from orchestratex.events import OrchestrationStarted
 from orchestratex.server import CLOSE_TOO_SLOW, ServerState
 
-from .conftest import Api
+from .conftest import Api, in_app_loop
 
 TERMINAL = ("orchestration_completed", "orchestration_failed")
 
 
 def receive_until_end(ws: Any, max_silent_heartbeats: int = 150) -> list[dict[str, Any]]:
     """Events until the terminal one; fails (rather than hanging) after too many heartbeats in a row."""
-    events = []
+    events: list[dict[str, Any]] = []
     silent = 0
     while True:
         message = json.loads(ws.receive_text())
@@ -74,7 +74,7 @@ def test_events_of_another_process_sharing_the_store_are_streamed(make_api: Call
     sid = api.session()["_id"]
     other = Orchestrator(store=api.store)  # not the app's orchestrator: its events bypass the app
     with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice) as ws:
-        result = api.client.portal.call(lambda: other.run("Explain photosynthesis briefly", session=sid))
+        result = in_app_loop(api.client).call(lambda: other.run("Explain photosynthesis briefly", session=sid))
         events = receive_until_end(ws)
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert events[-1]["orchestration_id"] == result.id
@@ -106,7 +106,7 @@ def test_a_slow_subscriber_is_closed_with_4008_and_loses_nothing_on_reconnect(ma
                     )
                 )
 
-        api.client.portal.call(burst)
+        in_app_loop(api.client).call(burst)
         with pytest.raises(WebSocketDisconnect) as closed:
             while True:
                 ws.receive_text()
@@ -151,9 +151,9 @@ def test_a_gap_in_live_events_is_filled_from_the_store(make_api: Callable[..., A
     other = Orchestrator(store=api.store)  # its events are stored but never published to the app's hub
     with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice) as ws:
         assert json.loads(ws.receive_text())["type"] == "heartbeat"
-        result = api.client.portal.call(lambda: other.run("Explain photosynthesis briefly", session=sid))
+        result = in_app_loop(api.client).call(lambda: other.run("Explain photosynthesis briefly", session=sid))
         state: ServerState = api.client.app.state.server  # type: ignore[attr-defined]
-        api.client.portal.call(lambda: state.hub.publish(result.events[-1]))  # only the last one arrives live
+        in_app_loop(api.client).call(lambda: state.hub.publish(result.events[-1]))  # only the last one arrives live
         events = receive_until_end(ws)
     assert [e["seq"] for e in events] == [e.seq for e in result.events] == list(range(1, len(events) + 1))
 
@@ -178,6 +178,6 @@ def test_a_since_beyond_the_stream_does_not_hide_other_processes_events(make_api
     other = Orchestrator(store=api.store)
     with api.client.websocket_connect(f"/ws/{sid}?since=1000000", headers=api.alice):
         with api.client.websocket_connect(f"/ws/{sid}?since=0", headers=api.alice) as ws:
-            result = api.client.portal.call(lambda: other.run("Explain photosynthesis briefly", session=sid))
+            result = in_app_loop(api.client).call(lambda: other.run("Explain photosynthesis briefly", session=sid))
             events = receive_until_end(ws)
     assert [e["seq"] for e in events] == [e.seq for e in result.events]

@@ -21,6 +21,7 @@ from typing import Any
 
 import mongomock
 import pytest
+from mongomock.collection import Cursor as MockCursor
 from pymongo.errors import OperationFailure
 
 
@@ -86,9 +87,9 @@ class AsyncMockCursor:
 
     def _results(self) -> list[dict[str, Any]]:
         cursor: Any = self._make()
-        if isinstance(cursor, mongomock.collection.Cursor):
+        if isinstance(cursor, MockCursor):
             if self._sort:
-                cursor = cursor.sort(self._sort)
+                cursor = cursor.sort(self._sort)  # type: ignore[no-untyped-call]  # mongomock's Cursor is untyped
             cursor = cursor.skip(self._skip).limit(self._limit)
         return list(cursor)
 
@@ -105,7 +106,7 @@ class AsyncMockCursor:
 class AsyncMockCollection:
     """The async `AsyncCollection` methods the store uses, over a mongomock collection."""
 
-    def __init__(self, coll: mongomock.collection.Collection, faults: Faults, *, sessions: bool = False) -> None:
+    def __init__(self, coll: mongomock.Collection[dict[str, Any]], faults: Faults, *, sessions: bool = False) -> None:
         self._coll = coll
         self._faults = faults
         self._sessions = sessions
@@ -165,7 +166,7 @@ class AsyncMockCollection:
 
 
 class AsyncMockDatabase:
-    def __init__(self, db: mongomock.database.Database, faults: Faults, *, sessions: bool = False) -> None:
+    def __init__(self, db: mongomock.Database[dict[str, Any]], faults: Faults, *, sessions: bool = False) -> None:
         self._db = db
         self._faults = faults
         self._sessions = sessions
@@ -177,7 +178,7 @@ class AsyncMockDatabase:
             self._collections[name] = AsyncMockCollection(coll, self._faults, sessions=self._sessions)
         return self._collections[name]
 
-    def raw(self, name: str) -> mongomock.collection.Collection:
+    def raw(self, name: str) -> mongomock.Collection[dict[str, Any]]:
         """The underlying mongomock collection, for assertions."""
         return self._db.get_collection(name)
 
@@ -219,7 +220,9 @@ class AsyncMockClient:
     about transactions (no isolation, no rollback); only the real-server tests do.
     """
 
-    def __init__(self, mock: mongomock.MongoClient | None = None, *, fake_sessions: bool = False) -> None:
+    def __init__(
+        self, mock: mongomock.MongoClient[dict[str, Any]] | None = None, *, fake_sessions: bool = False
+    ) -> None:
         self.mock = mock if mock is not None else mongomock.MongoClient()
         self.fake_sessions = fake_sessions
         self.faults = Faults()

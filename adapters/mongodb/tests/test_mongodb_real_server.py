@@ -42,6 +42,7 @@ def databases() -> Iterator[list[str]]:
     yield names
     from pymongo import MongoClient
 
+    client: MongoClient[dict[str, Any]]
     with MongoClient(URL, serverSelectionTimeoutMS=5000) as client:
         for name in names:
             client.drop_database(name)

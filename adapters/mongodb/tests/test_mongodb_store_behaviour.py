@@ -421,7 +421,7 @@ async def test_watch_events_falls_back_to_polling_when_its_change_stream_fails(s
         return stream
 
     store.change_streams = True
-    store._c.events.watch = watch  # type: ignore[method-assign]  # the stand-in has no change streams
+    store._c.events.watch = watch  # type: ignore[method-assign,assignment]  # the stand-in has no change streams
     seen: list[int] = []
     async with contextlib.aclosing(store.watch_events(session.id, poll_interval_s=0.01)) as events:
         writer = asyncio.create_task(store.commit(o, [_selected(o, 1)]))

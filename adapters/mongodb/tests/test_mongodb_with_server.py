@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from anyio.from_thread import BlockingPortal
 from fastapi.testclient import TestClient
 
 from orchestratex.server import ServerSettings, create_app, issue_api_key
@@ -27,11 +28,16 @@ def _until_end(ws: Any) -> list[dict[str, Any]]:
                 return events
 
 
+def _in_app_loop(client: TestClient) -> BlockingPortal:
+    assert client.portal is not None, "start the TestClient first"
+    return client.portal
+
+
 def test_the_server_runs_on_mongodb(monkeypatch: pytest.MonkeyPatch, mock_client_factory: Callable[[], Any]) -> None:
     monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
     store = MongoStore(client=mock_client_factory())
     with TestClient(create_app(store, settings=ServerSettings())) as client:
-        alice = {"Authorization": f"Bearer {client.portal.call(issue_api_key, store, 'alice')}"}
+        alice = {"Authorization": f"Bearer {_in_app_loop(client).call(issue_api_key, store, 'alice')}"}
         session = client.post("/api/sessions/", json={"settings": {"cost_limit": 0.5}}, headers=alice)
         assert session.status_code == 201, session.text
         sid = session.json()["_id"]
@@ -55,5 +61,5 @@ def test_the_server_runs_on_mongodb(monkeypatch: pytest.MonkeyPatch, mock_client
         analytics = client.get(f"/api/analytics/session/{sid}", headers=alice)
         assert analytics.status_code == 200, analytics.text
         assert client.get(f"/api/sessions/{sid}", headers=alice).json()["total_cost"] == doc["total_cost"]
-        bob = {"Authorization": f"Bearer {client.portal.call(issue_api_key, store, 'bob')}"}
+        bob = {"Authorization": f"Bearer {_in_app_loop(client).call(issue_api_key, store, 'bob')}"}
         assert client.get(f"/api/orchestration/status/{oid}", headers=bob).status_code == 404

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Self
@@ -412,7 +412,7 @@ class MongoStore(Store):
 
     async def watch_events(
         self, session_id: str, since: int = 0, *, poll_interval_s: float = 0.25, batch: int = 1000
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Every event of the session with `seq > since`, in order, then each new one as it is committed
         (by any process), forever: close the iterator to stop (`contextlib.aclosing`).
 
