@@ -19,6 +19,7 @@ import asyncio
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -129,6 +130,7 @@ def bulk_load(path: Path, user_orchestrations: int, seed: int = 7) -> list[str]:
     conn = connect(str(path))
     conn.execute("BEGIN")
     users = [("bench-user", user_orchestrations)] + [(f"other-{i}", user_orchestrations // 50) for i in range(10)]
+    total, done = sum(count for _, count in users), 0
     sessions_of_user: list[str] = []
     for user, count in users:
         per_session = 100
@@ -186,6 +188,10 @@ def bulk_load(path: Path, user_orchestrations: int, seed: int = 7) -> list[str]:
                 rows,
             )
             conn.executemany(INSERT_CALL, calls)
+            done += len(rows)
+            if done % 10_000 < len(rows) or done == total:
+                print(f"\r  loading: {done:,} of {total:,} orchestrations", end="", flush=True, file=sys.stderr)
+    print(file=sys.stderr)
     conn.execute("COMMIT")
     conn.close()
     return sessions_of_user
