@@ -15,7 +15,7 @@ from orchestratex.server._errors import ApiError
 from orchestratex.server._limits import BodySizeLimit, ConcurrencyLimiter
 from orchestratex.stores import MemoryStore
 
-from .conftest import Api
+from .conftest import Api, in_app_loop
 
 
 def test_rate_limit_per_session_with_headers(make_api: Callable[..., Api]) -> None:
@@ -71,6 +71,27 @@ def test_concurrent_orchestrations_per_user(make_api: Callable[..., Api]) -> Non
         time.sleep(0.02)
     else:
         raise AssertionError("the slots were not given back")
+
+
+def test_a_run_another_process_drives_holds_its_slot_until_the_store_has_it_ended(
+    make_api: Callable[..., Api],
+) -> None:
+    api = make_api(max_concurrent=1)
+    tid = api.thread(api.session()["_id"])["_id"]
+
+    async def elsewhere() -> Orchestration:  # a run another server process is driving: it holds the lease
+        thread = await api.store.get_thread(tid)
+        doc = Orchestration(thread_id=tid, session_id=thread.session_id, user_id="alice", prompt="p", status="running")
+        await api.store.create_orchestration(doc)
+        assert await api.store.claim(doc.id, "another-process", 300)
+        return doc
+
+    other = in_app_loop(api.client).call(elsewhere)
+    r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice)
+    assert r.status_code == 429, r.text
+    other.status = "completed"  # that process ends it: nothing has to tell this one
+    in_app_loop(api.client).call(api.store.commit, other)
+    api.wait(api.start(tid)["_id"])
 
 
 def test_a_refused_start_gives_its_slot_back(make_api: Callable[..., Api]) -> None:
