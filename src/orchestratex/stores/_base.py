@@ -15,7 +15,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..events import Event
-from ..records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
+from ..records import TERMINAL_ORCHESTRATION_STATUSES, ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
 
 __all__ = [
     "SESSION_TRANSITIONS",
@@ -204,7 +204,7 @@ class Store(ABC):
             for session in sessions:
                 skip = 0
                 while orchestrations := await self.list_orchestrations(session_id=session.id, limit=page, offset=skip):
-                    active += sum(o.status in ("pending", "running") for o in orchestrations)
+                    active += sum(o.status not in TERMINAL_ORCHESTRATION_STATUSES for o in orchestrations)
                     skip += page
             offset += page
         return active
