@@ -133,6 +133,9 @@ def create_app(
     for module in (_sessions, _threads, _orchestrations, _models, _analytics):
         app.include_router(module.router)
     app.include_router(_ws.router)
+    from ._openai import mount_openai
+
+    mount_openai(app, state)  # /v1: the OpenAI-compatible API
     _document_security(app)
     return app
 

@@ -37,13 +37,16 @@ class Runner:
         """Orchestrations this process is driving now."""
         return len(self._tasks)
 
-    def launch(self, orchestration: Orchestration | str) -> None:
+    def launch(self, orchestration: Orchestration | str) -> asyncio.Task[Any]:
+        """Drive the orchestration in the background (unless this process already does); returns its task."""
         oid = orchestration.id if isinstance(orchestration, Orchestration) else orchestration
-        if oid in self._tasks:
-            return
+        running = self._tasks.get(oid)
+        if running is not None:
+            return running
         task = self.orchestrator.start(orchestration)
         self._tasks[oid] = task
         task.add_done_callback(lambda t: self._ended(oid, t))
+        return task
 
     def _ended(self, oid: str, task: asyncio.Task[Any]) -> None:
         self._tasks.pop(oid, None)

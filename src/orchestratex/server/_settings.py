@@ -6,9 +6,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..exceptions import ConfigurationError
+from ._openai_presets import Preset, parse_presets
 
 __all__ = ["ServerSettings"]
 
@@ -44,6 +45,15 @@ class ServerSettings(BaseModel):
     """Whether `orchestratex serve` logs every request (uvicorn's access log)."""
     auth_cache_s: float = Field(default=60.0, ge=0)
     """How long a verified API key is remembered in the process (keys cannot be revoked yet)."""
+    presets: dict[str, Preset | None] = Field(default_factory=dict)
+    """Model names of `/v1/chat/completions` that stand for orchestration settings, added to (or, set to
+    None, removed from) `orchestratex/auto`, `/fast` and `/best`. From the environment: inline JSON, or the
+    path of a TOML or JSON file."""
+
+    @field_validator("presets", mode="before")
+    @classmethod
+    def _parse_presets(cls, value: object) -> object:
+        return parse_presets(value) if value is not None else {}
 
     @property
     def resume_every_s(self) -> float:

@@ -1,0 +1,189 @@
+"""The OpenAI-compatible API: `POST /v1/chat/completions`, `GET /v1/models`, `GET /v1/models/{model}`.
+
+A drop-in for applications that speak the OpenAI chat API (the openai SDK, LangChain, LlamaIndex,
+curl): point their base URL at `http://host:port/v1` and use an OrchestrateX API key. The same keys,
+limits and records as the spec's API apply: every call is an orchestration, visible through
+`/api/orchestration/status/{id}`, the session's WebSocket and the analytics. Mounted as its own
+small Starlette app, so the spec's OpenAPI schema and error shape stay exactly as they are; here
+errors take OpenAI's shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from ..catalog import ModelProfile
+from ..exceptions import ConfigurationError, OrchestrateXError, UnknownModelError
+from ._app import ServerState
+from ._auth import Principal, key_of
+from ._openai_chat import DefaultSessions, prepare_call, resolve_target
+from ._openai_errors import OpenAIError, from_exception, openai_error_response
+from ._openai_presets import Preset, merge_presets
+from ._openai_results import completion, failure
+from ._openai_schemas import parse_chat_request
+from ._openai_stream import EventTap, sse_stream
+
+__all__ = ["OpenAIRoutes", "mount_openai"]
+
+logger = logging.getLogger("orchestratex.server")
+
+Handler = Callable[[Request, Principal], Awaitable[Response]]
+
+
+def _json(payload: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(payload), headers=headers, media_type="application/json")
+
+
+class OpenAIRoutes:
+    """The `/v1` endpoints of one app."""
+
+    def __init__(self, state: ServerState, presets: dict[str, Preset]) -> None:
+        self.state = state
+        self.presets = presets
+        self.sessions = DefaultSessions(state)
+        self.tap = EventTap()
+        self.created = int(time.time())
+        state.orchestrator.handlers.append(self.tap.publish)
+
+    def check_presets(self) -> None:
+        """Every model a preset prefers is in the catalog (else the app does not start)."""
+        for name, preset in self.presets.items():
+            for model in preset.preferred_models or ():
+                try:
+                    self.state.orchestrator.catalog.get(model)
+                except UnknownModelError:
+                    raise ConfigurationError(
+                        f"preset {name!r} prefers {model!r}, which is not in the catalog"
+                    ) from None
+
+    def app(self) -> Starlette:
+        routes = [
+            Route("/chat/completions", self._endpoint(self.chat_completions), methods=["POST"]),
+            Route("/models", self._endpoint(self.list_models), methods=["GET"]),
+            Route("/models/{model:path}", self._endpoint(self.get_model), methods=["GET"]),
+        ]
+
+        async def http_error(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, HTTPException)
+            return openai_error_response(OpenAIError(exc.status_code, _HTTP_MESSAGES.get(exc.status_code, exc.detail)))
+
+        return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+
+    def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            try:
+                user = await self.state.auth.principal(key_of(request))
+                return await handler(request, user)
+            except (OpenAIError, HTTPException, OrchestrateXError) as exc:
+                return openai_error_response(from_exception(exc))
+            except Exception:
+                logger.exception("%s %s failed unexpectedly", request.method, request.url.path)
+                return openai_error_response(from_exception(RuntimeError()))
+
+        return endpoint
+
+    # -- models -------------------------------------------------------------------------------------
+    def _preset_entry(self, name: str, preset: Preset) -> dict[str, Any]:
+        settings = preset.model_dump(exclude_none=True, exclude={"description"})
+        return {
+            "id": name,
+            "object": "model",
+            "created": self.created,
+            "owned_by": "orchestratex",
+            "description": preset.description,
+            "orchestratex": {"preset": settings},
+        }
+
+    def _model_entry(self, model: ModelProfile) -> dict[str, Any]:
+        return {
+            "id": model.name,
+            "object": "model",
+            "created": self.created,
+            "owned_by": model.provider,
+            "orchestratex": {
+                "aliases": sorted(a for a, t in self.state.orchestrator.catalog.aliases.items() if t == model.name),
+                "context_window": model.context_window,
+                "max_output_tokens": model.max_output_tokens,
+                "input_cost_per_1k": model.input_cost_per_1k,
+                "output_cost_per_1k": model.output_cost_per_1k,
+                "status": self.state.orchestrator.model_status(model.name),
+            },
+        }
+
+    async def list_models(self, request: Request, user: Principal) -> Response:
+        """The presets, then every model this server can route to."""
+        entries = [self._preset_entry(n, p) for n, p in self.presets.items()]
+        entries += [self._model_entry(m) for m in self.state.orchestrator.usable_models(None)]
+        return _json({"object": "list", "data": entries})
+
+    async def get_model(self, request: Request, user: Principal) -> Response:
+        name = request.path_params["model"]
+        target = resolve_target(name, self.presets, self.state)
+        if target.model is None:
+            return _json(self._preset_entry(name, target.preset))
+        return _json(self._model_entry(target.model))
+
+    # -- chat -------------------------------------------------------------------------------------
+    async def chat_completions(self, request: Request, user: Principal) -> Response:
+        body, options = parse_chat_request(await request.body())
+        target = resolve_target(body.model, self.presets, self.state)
+        state = self.state
+        call = await prepare_call(state, self.sessions, user, body, options, target)
+        if body.stream:
+            include_usage = body.stream_options is not None and body.stream_options.include_usage
+            stream = sse_stream(
+                state,
+                self.tap,
+                call,
+                stops=body.stop_sequences,
+                include_usage=include_usage,
+                stream_events=options.stream_events,
+            )
+            headers = {**call.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+            return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+        task = state.runner.launch(call.orchestration)
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            raise OpenAIError(
+                503,
+                f"the server stopped orchestration {call.orchestration.id}; it resumes when a server restarts:"
+                f" follow GET /api/orchestration/status/{call.orchestration.id}",
+                code="stopped",
+            ) from None
+        doc = result.orchestration
+        simulated = state.orchestrator.simulated
+        if doc.status != "completed":
+            error = failure(doc, target, simulated)
+            error.headers.update(call.headers)
+            raise error
+        return _json(completion(doc, target, body.stop_sequences, simulated), call.headers)
+
+
+_HTTP_MESSAGES = {
+    404: "Unknown request URL: see /v1/chat/completions and /v1/models",
+    405: "Method not allowed on this URL",
+}
+
+
+def mount_openai(app: FastAPI, state: ServerState) -> OpenAIRoutes:
+    """Serve the OpenAI-compatible API under `/v1` of `app` (presets from `state.settings.presets`)."""
+    routes = OpenAIRoutes(state, merge_presets(state.settings.presets))
+    routes.check_presets()
+    app.mount("/v1", routes.app(), name="openai")
+    return routes

@@ -1,0 +1,255 @@
+"""From a `/v1/chat/completions` request to a stored `pending` orchestration, under the server's keys and limits.
+
+- The `model` is a preset (`orchestratex/auto`, …: orchestration settings) or a catalog model,
+  which then answers alone: `preferred_models=[it]` and, unless the request says otherwise, one
+  judged attempt (`max_iterations=1`).
+- Settings: the preset's, overridden by the request's (`extra_body` fields or `orchestratex`).
+- Session: `session_id` / the session of `thread_id` when given (the caller's, active), else the
+  caller's own `/v1` session, created on first use with a stable id; one the user ends is followed
+  by a new one. Every call is one orchestration of it (one new thread unless `thread_id` is given),
+  visible through `/api/orchestration/status/{id}`, the session's events and the analytics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..catalog import ModelProfile
+from ..exceptions import NotFound, UnknownModelError
+from ..providers import Message
+from ..records import Orchestration, Session, Thread
+from ._access import load_session, load_thread
+from ._app import ServerState
+from ._auth import Principal
+from ._openai_errors import OpenAIError
+from ._openai_presets import Preset
+from ._openai_schemas import ChatRequest, OrchestrationOptions
+
+__all__ = ["ChatCall", "DefaultSessions", "Target", "chat_messages", "prepare_call", "resolve_target"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a request's `model` names: a preset, or one catalog model."""
+
+    requested: str
+    preset: Preset
+    model: ModelProfile | None = None
+
+
+def resolve_target(name: str, presets: Mapping[str, Preset], state: ServerState) -> Target:
+    """The preset or usable catalog model called `name`, else 404 `model_not_found`."""
+    preset = presets.get(name)
+    if preset is not None:
+        return Target(name, preset)
+    orchestrator = state.orchestrator
+    try:
+        model = orchestrator.catalog.get(name)
+    except UnknownModelError:
+        raise OpenAIError(
+            404,
+            f"The model `{name}` does not exist: use a preset ({', '.join(presets)}) or a model of GET /v1/models",
+            param="model",
+            code="model_not_found",
+        ) from None
+    if model not in orchestrator.usable_models(None):
+        why = "disabled" if model.status == "disabled" else "not priced" if not model.priced else "not configured"
+        raise OpenAIError(
+            404,
+            f"The model `{name}` ({model.name}) is in the catalog but {why} on this server: see GET /v1/models",
+            param="model",
+            code="model_not_found",
+        )
+    return Target(name, Preset(max_iterations=1), model)
+
+
+def chat_messages(request: ChatRequest) -> list[Message]:
+    """The conversation as plain text messages (`developer` is a system message); 400 for anything else."""
+    messages = []
+    for i, m in enumerate(request.messages):
+        param = f"messages.{i}"
+        if m.role in ("tool", "function"):
+            raise OpenAIError(400, f"{param}: {m.role} messages need tools, which are not supported", param=param)
+        if getattr(m, "tool_calls", None) or getattr(m, "function_call", None):
+            raise OpenAIError(400, f"{param}: tool calls are not supported", param=param)
+        if isinstance(m.content, list):
+            texts = []
+            for part in m.content:
+                if part.type != "text" or part.text is None:
+                    raise OpenAIError(
+                        400,
+                        f"{param}.content: {part.type!r} parts are not supported (text only)",
+                        param=f"{param}.content",
+                    )
+                texts.append(part.text)
+            content = "".join(texts)
+        else:
+            content = m.content or ""
+        role = "system" if m.role == "developer" else m.role
+        messages.append(Message(role=role, content=content))
+    if messages[-1].role != "user" or not messages[-1].content.strip():
+        raise OpenAIError(400, "the last message must be a user message with text", param="messages")
+    return messages
+
+
+def prompt_and_context(messages: list[Message]) -> tuple[str, str | None]:
+    """The last user message as the prompt; the instructions and earlier turns as its context."""
+    earlier = messages[:-1]
+    if not earlier:
+        return messages[-1].content, None
+    lines = [f"{m.role.capitalize()}: {m.content}" for m in earlier]
+    return messages[-1].content, "The conversation so far:\n" + "\n".join(lines)
+
+
+class DefaultSessions:
+    """Each user's own `/v1` session: a stable id from the user id and a generation counter in the store,
+    so every server process sharing the store finds the same one."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self._known: dict[str, str] = {}
+
+    @staticmethod
+    def session_id(user_id: str, generation: int) -> str:
+        return hashlib.sha256(f"orchestratex/v1:{user_id}:{generation}".encode()).hexdigest()[:24]
+
+    async def get(self, user_id: str) -> Session:
+        store = self.state.store
+        known = self._known.get(user_id)
+        if known is not None:
+            session = await self._read(known)
+            if session is not None and session.status == "active":
+                return session
+        key = f"v1-session:{user_id}"
+        generation = await store.incr(key, 0)
+        for _ in range(5):
+            sid = self.session_id(user_id, generation)
+            session = await self._read(sid) or await self._create(sid, user_id)
+            if session.status == "active":
+                self._known[user_id] = sid
+                return session
+            if session.status == "paused":
+                raise OpenAIError(
+                    400,
+                    f"your /v1 session {sid} is paused: set it active (PATCH /api/sessions/{sid}/status)"
+                    " or pass session_id",
+                    param="session_id",
+                    code="session_not_active",
+                )
+            generation = await store.incr(key, 1)  # the user ended it: the next generation
+        raise OpenAIError(503, "could not open a /v1 session: retry", code="session_unavailable")
+
+    async def _read(self, sid: str) -> Session | None:
+        try:
+            return await self.state.store.get_session(sid)
+        except NotFound:
+            return None
+
+    async def _create(self, sid: str, user_id: str) -> Session:
+        max_iterations = self.state.orchestrator.defaults.max_iterations
+        try:
+            return await self.state.store.create_session(
+                Session(id=sid, user_id=user_id, max_iterations=max_iterations)
+            )
+        except Exception:  # another request (or process) created it first
+            session = await self._read(sid)
+            if session is None:
+                raise
+            return session
+
+
+@dataclass(slots=True)
+class ChatCall:
+    """A stored `pending` orchestration for one request, with what its answer needs."""
+
+    orchestration: Orchestration
+    target: Target
+    headers: dict[str, str]
+    """The rate-limit headers of the call."""
+
+
+async def _session_and_thread(
+    state: ServerState, sessions: DefaultSessions, user: Principal, options: OrchestrationOptions
+) -> tuple[Session, Thread | None]:
+    thread = None
+    if options.thread_id is not None:
+        thread = await _owned(load_thread(state, user, options.thread_id), "thread_id")
+        if options.session_id is not None and options.session_id != thread.session_id:
+            raise OpenAIError(
+                400,
+                f"thread {thread.id} belongs to session {thread.session_id}",
+                param="thread_id",
+                code="invalid_value",
+            )
+    sid = thread.session_id if thread is not None else options.session_id
+    if sid is None:
+        return await sessions.get(user.user_id), None
+    session = await _owned(load_session(state, user, sid), "session_id")
+    if session.status != "active":
+        raise OpenAIError(
+            400,
+            f"session {session.id} is {session.status}: orchestrations start only in an active session",
+            param="session_id",
+            code="session_not_active",
+        )
+    return session, thread
+
+
+async def _owned(load: Any, param: str) -> Any:
+    try:
+        return await load
+    except NotFound as exc:
+        raise OpenAIError(404, exc.message, param=param, code="not_found") from None
+
+
+def _settings(target: Target, request: ChatRequest, options: OrchestrationOptions) -> dict[str, Any]:
+    preset = target.preset
+    if target.model is not None and options.preferred_models is not None:
+        raise OpenAIError(
+            400,
+            f"preferred_models goes with a preset (e.g. orchestratex/auto): `{target.requested}` is one model already",
+            param="preferred_models",
+            code="invalid_value",
+        )
+
+    def pick(name: str) -> Any:
+        value = getattr(options, name)
+        return value if value is not None else getattr(preset, name)
+
+    preferred = [target.model.name] if target.model is not None else pick("preferred_models")
+    cap = request.output_cap
+    return {
+        "max_iterations": pick("max_iterations"),
+        "evaluation_threshold": pick("evaluation_threshold"),
+        "preferred_models": list(preferred) if preferred else None,
+        "cost_limit": pick("cost_limit"),
+        "max_output_tokens": cap if cap is not None else preset.max_output_tokens,
+        "patience": pick("patience"),
+        "domain": pick("domain"),
+    }
+
+
+async def prepare_call(
+    state: ServerState,
+    sessions: DefaultSessions,
+    user: Principal,
+    request: ChatRequest,
+    options: OrchestrationOptions,
+    target: Target,
+) -> ChatCall:
+    """Check the request, count it against the session's rate and the user's concurrency, and store its
+    `pending` orchestration (which then holds the user's slot until it ends)."""
+    settings = _settings(target, request, options)
+    messages = chat_messages(request)
+    session, thread = await _session_and_thread(state, sessions, user, options)
+    headers = await state.rate.hit(session.id)
+    admitted = await state.concurrency.acquire(session.user_id)
+    try:
+        prompt, context = prompt_and_context(messages)
+        doc = await state.orchestrator.prepare(prompt, session=session, thread=thread, context=context, **settings)
+    finally:
+        await state.concurrency.release(admitted)
+    return ChatCall(doc, target, headers)

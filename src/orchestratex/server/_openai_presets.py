@@ -1,0 +1,124 @@
+"""Presets: model names of the OpenAI-compatible API that stand for orchestration settings.
+
+`orchestratex/auto` orchestrates with the orchestrator's defaults; `orchestratex/fast` gives one
+judged answer (and streams it token by token); `orchestratex/best` refines longer towards a higher
+bar. `ServerSettings(presets=...)` or `ORCHESTRATEX_PRESETS` (inline JSON, or the path of a TOML or
+JSON file) adds presets or changes these; a preset set to `null` (JSON) is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..exceptions import ConfigurationError
+
+__all__ = ["AUTO", "DEFAULT_PRESETS", "Preset", "merge_presets", "parse_presets"]
+
+AUTO = "orchestratex/auto"
+"""The preset with the orchestrator's defaults; `/v1/models` always lists it."""
+
+
+class Preset(BaseModel):
+    """Orchestration settings a model name of `/v1/chat/completions` stands for (unset: the defaults)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str = ""
+    """Shown in `/v1/models` (as `description`)."""
+    max_iterations: int | None = Field(default=None, ge=1, le=50)
+    evaluation_threshold: float | None = Field(default=None, ge=0, le=10)
+    preferred_models: tuple[str, ...] | None = None
+    """Route only among these models (catalog names or aliases)."""
+    cost_limit: float | None = Field(default=None, ge=0)
+    """US dollars one call may spend, judges included."""
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    patience: int | None = Field(default=None, ge=1)
+    domain: str | None = None
+
+
+DEFAULT_PRESETS: Mapping[str, Preset] = {
+    AUTO: Preset(description="Routes, judges and refines with the server's defaults."),
+    "orchestratex/fast": Preset(
+        description="One answer from the best-suited model, judged once, streamed token by token.",
+        max_iterations=1,
+    ),
+    "orchestratex/best": Preset(
+        description="Refines longer towards a higher score (9/10), up to 8 attempts.",
+        max_iterations=8,
+        evaluation_threshold=9.0,
+        patience=3,
+    ),
+}
+
+
+def parse_presets(value: object) -> dict[str, Preset | None]:
+    """Presets from a mapping, inline JSON, or the path of a `.toml` / `.json` file (`[presets."name"]` tables
+    or top-level `"name": {...}` entries); `None` values remove a preset."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigurationError(f"presets: not valid JSON ({exc})") from None
+        else:
+            value = _read_file(Path(text).expanduser())
+    if not isinstance(value, Mapping):
+        raise ConfigurationError("presets: expected a mapping of model names to settings")
+    if "presets" in value and isinstance(value["presets"], Mapping):
+        value = value["presets"]
+    found: dict[str, Preset | None] = {}
+    for name, raw in value.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigurationError("presets: every preset needs a non-empty name")
+        if raw is None or isinstance(raw, Preset):
+            found[name] = raw
+            continue
+        if not isinstance(raw, Mapping):
+            raise ConfigurationError(f"presets: {name!r} must be a table of settings")
+        try:
+            found[name] = Preset.model_validate(dict(raw))
+        except ValueError as exc:
+            raise ConfigurationError(f"presets: {name!r}: {_first(exc)}") from None
+    return found
+
+
+def merge_presets(overrides: Mapping[str, Preset | None] | None) -> dict[str, Preset]:
+    """The default presets with `overrides` applied (a `None` removes one; `orchestratex/auto` always stays)."""
+    merged: dict[str, Preset] = dict(DEFAULT_PRESETS)
+    for name, preset in (overrides or {}).items():
+        if preset is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = preset
+    merged.setdefault(AUTO, DEFAULT_PRESETS[AUTO])
+    return merged
+
+
+def _read_file(path: Path) -> Any:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"presets: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            return tomllib.loads(raw.decode("utf-8"))
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
+        raise ConfigurationError(f"presets: {path} is not valid {kind}: {exc}") from None
+
+
+def _first(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        err = errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return f"{where}: {err['msg']}" if where else str(err["msg"])
+    return str(exc)

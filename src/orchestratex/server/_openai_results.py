@@ -1,0 +1,146 @@
+"""An orchestration as OpenAI's `ChatCompletion` (and its chunks), with the `orchestratex` extension field.
+
+- `model` is the model that wrote the final answer (as OpenAI answers with the dated model it ran);
+  the requested name is `orchestratex.requested_model`.
+- `usage` sums every call of the orchestration: each attempt and each judge.
+- `orchestratex` carries the orchestration's id, session, thread, score, iterations, cost, stop reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..records import Orchestration
+from ..usage import Usage
+from ._openai_chat import Target
+from ._openai_errors import NO_RETRY, OpenAIError
+
+__all__ = [
+    "StopFilter",
+    "completion",
+    "extension",
+    "failure",
+    "finish_reason",
+    "openai_usage",
+    "total_usage",
+]
+
+_FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter", "max_tokens": "length"}
+
+
+def total_usage(doc: Orchestration) -> Usage:
+    """Tokens of every call the orchestration made: each attempt's answer and each judge's verdict."""
+    usage = Usage()
+    for it in doc.iterations:
+        usage = usage + it.usage
+        if it.evaluation is not None:
+            for verdict in it.evaluation.verdicts:
+                usage = usage + verdict.usage
+    return usage
+
+
+def openai_usage(usage: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+    }
+
+
+def extension(doc: Orchestration, target: Target, simulated: bool) -> dict[str, Any]:
+    """The `orchestratex` field: which orchestration this was and how it went."""
+    return {
+        "orchestration_id": doc.id,
+        "session_id": doc.session_id,
+        "thread_id": doc.thread_id,
+        "status": doc.status,
+        "score": doc.final_score,
+        "iterations": len(doc.iterations),
+        "cost": doc.total_cost,
+        "stop_reason": doc.stop_reason,
+        "final_model": doc.final_model,
+        "models": [it.model_name for it in doc.iterations],
+        "requested_model": target.requested,
+        "simulated": simulated,
+    }
+
+
+class StopFilter:
+    """Cuts a text (whole or streamed piece by piece) before the first of the `stop` sequences.
+
+    Streamed, it holds back the tail that could still begin a stop sequence, so no piece of one
+    is ever sent.
+    """
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = stops
+        self.hold = max((len(s) for s in stops), default=1) - 1
+        self.buffer = ""
+        self.stopped = False
+
+    def feed(self, text: str) -> str:
+        """What of `text` (after what came before) can be sent now."""
+        if self.stopped or not self.stops:
+            return "" if self.stopped else text
+        self.buffer += text
+        cut = min((i for i in (self.buffer.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            out, self.buffer, self.stopped = self.buffer[:cut], "", True
+            return out
+        keep = len(self.buffer) - self.hold
+        out, self.buffer = (self.buffer[:keep], self.buffer[keep:]) if keep > 0 else ("", self.buffer)
+        return out
+
+    def flush(self) -> str:
+        out, self.buffer = ("" if self.stopped else self.buffer), ""
+        return out
+
+    def cut(self, text: str) -> str:
+        """All of `text` at once."""
+        return self.feed(text) + self.flush()
+
+
+def finish_reason(doc: Orchestration, stopped: bool) -> str:
+    if stopped:
+        return "stop"
+    best = doc.best_iteration
+    reason = best.finish_reason if best is not None else None
+    return _FINISH.get(reason or "stop", "stop")
+
+
+def completion(doc: Orchestration, target: Target, stops: list[str], simulated: bool) -> dict[str, Any]:
+    """The `ChatCompletion` of a completed orchestration."""
+    cut = StopFilter(stops)
+    text = cut.cut(doc.final_response or "")
+    return {
+        "id": f"chatcmpl-{doc.id}",
+        "object": "chat.completion",
+        "created": int(doc.created_at.timestamp()),
+        "model": doc.final_model or target.requested,
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish_reason(doc, cut.stopped),
+            }
+        ],
+        "usage": openai_usage(total_usage(doc)),
+        "orchestratex": extension(doc, target, simulated),
+    }
+
+
+def failure(doc: Orchestration, target: Target, simulated: bool) -> OpenAIError:
+    """The error for an orchestration that ended without an answer (never retried by the SDK: it may have spent)."""
+    reason = doc.stop_reason or "error"
+    detail = doc.error or reason
+    message = f"orchestration {doc.id} ended without an answer ({reason}): {detail}"
+    extra = {"orchestratex": extension(doc, target, simulated)}
+    if reason == "budget":
+        return OpenAIError(402, message, code="budget_exceeded", headers=NO_RETRY, extra=extra)
+    if reason == "cancelled":
+        return OpenAIError(503, message, code="orchestration_cancelled", headers=NO_RETRY, extra=extra)
+    return OpenAIError(502, message, code="orchestration_failed", type="server_error", headers=NO_RETRY, extra=extra)

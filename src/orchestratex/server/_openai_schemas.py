@@ -1,0 +1,197 @@
+"""The request of `/v1/chat/completions`, parsed and checked as OpenAI does (400 with the offending `param`).
+
+Orchestration settings ride in the request as extra top-level fields (the openai SDK's
+`extra_body`) or in a nested `orchestratex` object; unknown fields are refused, as OpenAI refuses
+them, so a misspelt `cost_limit` never passes unnoticed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+
+from ._openai_errors import OpenAIError
+
+__all__ = ["ChatRequest", "OrchestrationOptions", "StreamOptions", "parse_chat_request"]
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+    """Send a last chunk with `usage` (every call, judges included) and no choices."""
+
+
+class OrchestrationOptions(BaseModel):
+    """Orchestration settings of one call: top-level fields (`extra_body`) or the `orchestratex` object."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    session_id: str | None = None
+    """Run in this session of the caller (its budget and rate limit); default: the caller's own `/v1` session."""
+    thread_id: str | None = None
+    """Add to this thread of the caller; default: a new thread per call."""
+    cost_limit: float | None = Field(default=None, ge=0)
+    """US dollars this call may spend, judges included."""
+    max_iterations: int | None = Field(default=None, ge=1, le=50)
+    evaluation_threshold: float | None = Field(
+        default=None, ge=0, le=10, validation_alias=AliasChoices("evaluation_threshold", "threshold")
+    )
+    preferred_models: list[str] | None = Field(default=None, min_length=1)
+    """Route only among these models (with a preset; a concrete `model` is the only one already)."""
+    patience: int | None = Field(default=None, ge=1)
+    domain: str | None = None
+    stream_events: bool = False
+    """With `stream: true`, also send each orchestration event (and each draft's text) as a chunk with no
+    choices and an `orchestratex` field."""
+
+
+_OPTION_NAMES = frozenset({*OrchestrationOptions.model_fields, "threshold"})
+
+_IGNORED = frozenset(
+    {
+        "frequency_penalty",
+        "presence_penalty",
+        "logit_bias",
+        "seed",
+        "top_p",
+        "user",
+        "metadata",
+        "store",
+        "service_tier",
+        "parallel_tool_calls",
+        "reasoning_effort",
+        "verbosity",
+        "prompt_cache_key",
+        "safety_identifier",
+        "prediction",
+    }
+)
+"""OpenAI parameters accepted and not acted on: sampling is each model's own, and nothing here is billed per them."""
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+
+
+class ChatRequest(BaseModel):
+    """The body of `POST /v1/chat/completions`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1)
+    messages: list[ChatMessageIn] = Field(min_length=1)
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    n: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    functions: list[Any] | None = None
+    function_call: Any = None
+    response_format: dict[str, Any] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    modalities: list[str] | None = None
+    audio: Any = None
+    web_search_options: Any = None
+    orchestratex: OrchestrationOptions | None = None
+
+    @property
+    def stop_sequences(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+    @property
+    def output_cap(self) -> int | None:
+        return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
+
+
+def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
+    """Parse and check a request body, and gather its orchestration settings (from the `orchestratex`
+    object and the extra top-level fields); every refusal is a 400 naming the parameter."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise OpenAIError(400, "the request body is not valid JSON", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise OpenAIError(400, "the request body must be a JSON object", code="invalid_request")
+    try:
+        request = ChatRequest.model_validate(data)
+        options = _options(request)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        param = ".".join(str(p) for p in err["loc"] if p != "orchestratex") or None
+        raise OpenAIError(400, f"{param or 'body'}: {err['msg']}", param=param, code="invalid_value") from None
+    _check_supported(request)
+    return request, options
+
+
+def _options(request: ChatRequest) -> OrchestrationOptions:
+    extra = dict(request.model_extra or {})
+    unknown = sorted(k for k in extra if k not in _OPTION_NAMES and k not in _IGNORED)
+    if unknown:
+        settings = ", ".join(sorted(n for n in _OPTION_NAMES if n != "threshold"))
+        raise OpenAIError(
+            400,
+            f"Unrecognized request argument supplied: {', '.join(unknown)} (orchestration settings are: {settings})",
+            param=unknown[0],
+            code="unknown_parameter",
+        )
+    top = {k: v for k, v in extra.items() if k in _OPTION_NAMES}
+    if request.orchestratex is None:
+        return OrchestrationOptions.model_validate(top)
+    nested = request.orchestratex.model_dump(exclude_unset=True)
+    both = set(top) & (set(nested) | ({"threshold"} if "evaluation_threshold" in nested else set()))
+    if both:
+        name = sorted(both)[0]
+        raise OpenAIError(400, f"{name} is given twice: at the top level and in `orchestratex`", param=name)
+    return OrchestrationOptions.model_validate({**nested, **top})
+
+
+def _refuse(param: str, message: str) -> OpenAIError:
+    return OpenAIError(400, message, param=param, code="unsupported_parameter")
+
+
+def _check_supported(request: ChatRequest) -> None:
+    if request.n is not None and request.n != 1:
+        raise _refuse("n", "n must be 1: an orchestration gives one answer (its best one)")
+    if request.tools or request.functions:
+        param = "tools" if request.tools else "functions"
+        raise _refuse(param, f"{param} are not supported: OrchestrateX orchestrates text answers (no tool calls)")
+    for param, value in (("tool_choice", request.tool_choice), ("function_call", request.function_call)):
+        if value not in (None, "none", "auto"):
+            raise _refuse(param, f"{param} is not supported: OrchestrateX orchestrates text answers (no tool calls)")
+    fmt = (request.response_format or {}).get("type", "text")
+    if fmt != "text":
+        raise _refuse("response_format", f"response_format {fmt!r} is not supported: only text answers are")
+    if request.logprobs or request.top_logprobs:
+        raise _refuse("logprobs", "logprobs are not supported: the answer is chosen by judges, not sampled once")
+    if (request.modalities and set(request.modalities) - {"text"}) or request.audio is not None:
+        raise _refuse("modalities", "only text output is supported")
+    if request.web_search_options is not None:
+        raise _refuse("web_search_options", "web search is not supported")
+    stops = request.stop_sequences
+    if len(stops) > 4 or any(not s for s in stops):
+        raise OpenAIError(400, "stop: up to 4 non-empty sequences", param="stop", code="invalid_value")
+    if request.stream_options is not None and not request.stream:
+        raise OpenAIError(
+            400, "stream_options is only allowed when stream is true", param="stream_options", code="invalid_value"
+        )
