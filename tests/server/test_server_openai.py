@@ -1,0 +1,415 @@
+"""The OpenAI-compatible API in-process: shapes checked with the openai SDK's own types, settings,
+sessions, limits, errors in OpenAI's shape, and SSE streams."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from openai.types import Model
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+from orchestratex.exceptions import ConfigurationError
+from orchestratex.server import ServerSettings, create_app
+from orchestratex.server._openai_results import StopFilter
+from orchestratex.stores import MemoryStore
+
+from .conftest import Api, in_app_loop
+
+PROMPT = [{"role": "user", "content": "Write a Python function to reverse a string"}]
+
+
+def chat(api: Api, who: dict[str, str] | None = None, **body: Any) -> httpx2.Response:
+    body.setdefault("model", "orchestratex/auto")
+    body.setdefault("messages", PROMPT)
+    return api.client.post("/v1/chat/completions", json=body, headers=api.alice if who is None else who)
+
+
+def ok(response: httpx2.Response) -> ChatCompletion:
+    assert response.status_code == 200, response.text
+    return ChatCompletion.model_validate(response.json())
+
+
+def error_of(response: httpx2.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body["error"]) == {"message", "type", "param", "code"}, body
+    assert body["error"]["message"]
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def status_of(api: Api, oid: str, who: dict[str, str] | None = None) -> dict[str, Any]:
+    r = api.client.get(f"/api/orchestration/status/{oid}", headers=api.alice if who is None else who)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def calls_usage(doc: dict[str, Any]) -> tuple[int, int]:
+    """Input and output tokens of every call of an orchestration document: each answer and each judge."""
+    calls = [it["usage"] for it in doc["iterations"]]
+    calls += [v["usage"] for it in doc["iterations"] for v in it["evaluation"]["verdicts"]]
+    return sum(c["input_tokens"] for c in calls), sum(c["output_tokens"] for c in calls)
+
+
+def sse(text: str) -> tuple[list[dict[str, Any]], list[str], bool]:
+    """The data payloads, the comments, and whether the stream ended with `[DONE]`."""
+    payloads, comments, done = [], [], False
+    for block in text.split("\n\n"):
+        if not block:
+            continue
+        assert not done, "nothing may follow [DONE]"
+        for line in block.split("\n"):
+            if line.startswith(":"):
+                comments.append(line[1:].strip())
+            elif line == "data: [DONE]":
+                done = True
+            else:
+                assert line.startswith("data: "), line
+                payloads.append(json.loads(line[6:]))
+    return payloads, comments, done
+
+
+# -- models ---------------------------------------------------------------------------------------
+
+
+def test_models_lists_the_presets_then_every_usable_model(api: Api) -> None:
+    r = api.client.get("/v1/models", headers=api.alice)
+    assert r.status_code == 200
+    assert r.json()["object"] == "list"
+    models = [Model.model_validate(m) for m in r.json()["data"]]
+    ids = [m.id for m in models]
+    assert ids[:3] == ["orchestratex/auto", "orchestratex/fast", "orchestratex/best"]
+    assert {m.name for m in api.client.app.state.server.orchestrator.usable_models(None)} == set(ids[3:])  # type: ignore[attr-defined]
+    fast = r.json()["data"][1]
+    assert fast["owned_by"] == "orchestratex" and fast["orchestratex"]["preset"] == {"max_iterations": 1}
+    one = api.client.get("/v1/models/gpt4", headers=api.alice)  # an alias resolves to its model
+    assert (
+        one.status_code == 200 and one.json()["id"] == "sim:gpt-4.1" and "gpt4" in one.json()["orchestratex"]["aliases"]
+    )
+    assert api.client.get("/v1/models/orchestratex/best", headers=api.alice).json()["id"] == "orchestratex/best"
+    missing = error_of(api.client.get("/v1/models/gpt-99", headers=api.alice), 404)
+    assert missing["code"] == "model_not_found" and missing["param"] == "model"
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer ox_not-a-key"}, {"Authorization": "Basic abc"}])
+def test_every_v1_route_needs_a_key(api: Api, headers: dict[str, str]) -> None:
+    for r in (api.client.get("/v1/models", headers=headers), chat(api, headers)):
+        err = error_of(r, 401)
+        assert err["code"] == "invalid_api_key" and err["type"] == "invalid_request_error"
+        assert r.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_unknown_v1_urls_and_methods_answer_in_openai_shape(api: Api) -> None:
+    assert error_of(api.client.get("/v1/completions", headers=api.alice), 404)["type"] == "invalid_request_error"
+    error_of(api.client.get("/v1/chat/completions", headers=api.alice), 405)
+    # the spec's routes keep their own shape
+    assert api.client.get("/api/models/", headers={}).json()["status_code"] == 401
+
+
+# -- chat completions ---------------------------------------------------------------------------------
+
+
+def test_a_completion_is_a_recorded_orchestration(api: Api) -> None:
+    r = chat(api, temperature=0.2, max_tokens=500, user="end-user-1", seed=3)
+    done = ok(r)
+    ext = r.json()["orchestratex"]
+    doc = status_of(api, ext["orchestration_id"])
+    assert doc["status"] == "completed" and ext["status"] == "completed"
+    assert done.id == f"chatcmpl-{doc['_id']}" and done.object == "chat.completion"
+    assert done.model == doc["final_model"] == ext["final_model"]
+    assert done.choices[0].message.content == doc["final_response"]
+    assert done.choices[0].message.role == "assistant" and done.choices[0].finish_reason == "stop"
+    assert (ext["score"], ext["cost"], ext["stop_reason"]) == (
+        doc["final_score"],
+        doc["total_cost"],
+        doc["stop_reason"],
+    )
+    assert ext["iterations"] == len(doc["iterations"]) and ext["requested_model"] == "orchestratex/auto"
+    assert doc["settings"]["max_output_tokens"] == 500
+    # usage: every call, judges included
+    assert done.usage is not None
+    assert (done.usage.prompt_tokens, done.usage.completion_tokens) == calls_usage(doc)
+    assert done.usage.total_tokens == done.usage.prompt_tokens + done.usage.completion_tokens
+    judged = sum(v["usage"]["output_tokens"] for it in doc["iterations"] for v in it["evaluation"]["verdicts"])
+    assert judged > 0 and done.usage.completion_tokens > sum(it["usage"]["output_tokens"] for it in doc["iterations"])
+    # visible through the spec's API and analytics, in the caller's own session
+    session = api.client.get(f"/api/sessions/{ext['session_id']}", headers=api.alice).json()
+    assert session["user_id"] == "alice"
+    analytics = api.client.get(f"/api/analytics/session/{ext['session_id']}", headers=api.alice).json()
+    assert analytics["orchestrations"] == 1 and analytics["total_cost"] == doc["total_cost"]
+    thread = api.client.get(f"/api/threads/{ext['thread_id']}", headers=api.alice).json()
+    assert thread["original_prompt"] == PROMPT[0]["content"]
+
+
+def test_each_user_has_one_default_session_and_an_ended_one_is_followed_by_a_new_one(api: Api) -> None:
+    first = chat(api).json()["orchestratex"]
+    second = chat(api).json()["orchestratex"]
+    bobs = chat(api, api.bob).json()["orchestratex"]
+    assert first["session_id"] == second["session_id"] != bobs["session_id"]
+    assert first["thread_id"] != second["thread_id"]
+    assert api.client.get(f"/api/sessions/{first['session_id']}", headers=api.bob).status_code == 404
+    r = api.client.patch(f"/api/sessions/{first['session_id']}/status", json={"status": "completed"}, headers=api.alice)
+    assert r.status_code == 200
+    third = chat(api).json()["orchestratex"]
+    assert third["session_id"] != first["session_id"]
+    assert api.client.get(f"/api/sessions/{third['session_id']}", headers=api.alice).json()["status"] == "active"
+
+
+def test_a_paused_default_session_is_refused_with_the_fix(api: Api) -> None:
+    sid = chat(api).json()["orchestratex"]["session_id"]
+    api.client.patch(f"/api/sessions/{sid}/status", json={"status": "paused"}, headers=api.alice)
+    err = error_of(chat(api), 400)
+    assert err["code"] == "session_not_active" and f"PATCH /api/sessions/{sid}/status" in err["message"]
+
+
+def test_settings_ride_in_extra_body_or_in_the_orchestratex_object(api: Api) -> None:
+    preferred = ["gpt4", "claude"]
+    names = [api.client.get(f"/v1/models/{p}", headers=api.alice).json()["id"] for p in preferred]
+    flat = chat(api, max_iterations=2, threshold=9.9, preferred_models=preferred, patience=1, domain="coding")
+    nested = chat(api, orchestratex={"max_iterations": 2, "evaluation_threshold": 9.9, "preferred_models": preferred})
+    for r in (flat, nested):
+        doc = status_of(api, ok(r).model_extra["orchestratex"]["orchestration_id"])  # type: ignore[index]
+        assert doc["settings"]["max_iterations"] == 2 and doc["settings"]["evaluation_threshold"] == 9.9
+        assert doc["settings"]["preferred_models"] == names
+        assert {it["model_name"] for it in doc["iterations"]} <= set(doc["settings"]["preferred_models"])
+    assert status_of(api, flat.json()["orchestratex"]["orchestration_id"])["domain"] == "coding"
+    twice = error_of(chat(api, max_iterations=2, orchestratex={"max_iterations": 3}), 400)
+    assert twice["param"] == "max_iterations"
+
+
+def test_a_concrete_model_answers_alone_once(api: Api) -> None:
+    r = chat(api, model="gpt4")
+    done = ok(r)
+    doc = status_of(api, r.json()["orchestratex"]["orchestration_id"])
+    assert [it["model_name"] for it in doc["iterations"]] == ["sim:gpt-4.1"] == [done.model]
+    assert doc["settings"]["preferred_models"] == ["sim:gpt-4.1"] and doc["settings"]["max_iterations"] == 1
+    assert doc["iterations"][0]["evaluation"]["judge_models"] != ["sim:gpt-4.1"]  # judged by others
+    more = status_of(
+        api, chat(api, model="gpt4", max_iterations=3, threshold=10).json()["orchestratex"]["orchestration_id"]
+    )
+    assert len(more["iterations"]) >= 2 and {it["model_name"] for it in more["iterations"]} == {"sim:gpt-4.1"}
+    err = error_of(chat(api, model="gpt4", preferred_models=["claude"]), 400)
+    assert err["param"] == "preferred_models"
+
+
+def test_the_conversation_reaches_the_orchestration(api: Api) -> None:
+    messages = [
+        {"role": "developer", "content": "Answer in French."},
+        {"role": "user", "content": "What is a tide?"},
+        {"role": "assistant", "content": "Une marée est..."},
+        {"role": "user", "content": [{"type": "text", "text": "And "}, {"type": "text", "text": "a neap tide?"}]},
+    ]
+    doc = status_of(api, chat(api, messages=messages).json()["orchestratex"]["orchestration_id"])
+    assert doc["prompt"] == "And a neap tide?"
+    assert "Answer in French." in doc["context"] and "Une marée est..." in doc["context"]
+
+
+def test_session_and_thread_ids_place_the_call(api: Api) -> None:
+    sid = api.session(settings={"cost_limit": 5.0})["_id"]
+    tid = api.thread(sid)["_id"]
+    in_session = chat(api, session_id=sid).json()["orchestratex"]
+    assert in_session["session_id"] == sid
+    in_thread = chat(api, thread_id=tid).json()["orchestratex"]
+    assert (in_thread["session_id"], in_thread["thread_id"]) == (sid, tid)
+    assert error_of(chat(api, api.bob, session_id=sid), 404)["param"] == "session_id"
+    assert error_of(chat(api, api.bob, thread_id=tid), 404)["param"] == "thread_id"
+    other = api.session()["_id"]
+    assert error_of(chat(api, thread_id=tid, session_id=other), 400)["param"] == "thread_id"
+    api.client.patch(f"/api/sessions/{sid}/status", json={"status": "completed"}, headers=api.alice)
+    assert error_of(chat(api, session_id=sid), 400)["code"] == "session_not_active"
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"n": 2}, "n"),
+        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        ({"tool_choice": "required"}, "tool_choice"),
+        ({"response_format": {"type": "json_object"}}, "response_format"),
+        ({"logprobs": True}, "logprobs"),
+        ({"temperature": 3}, "temperature"),
+        ({"max_tokens": 0}, "max_tokens"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({"cost_limt": 1}, "cost_limt"),
+        ({"cost_limit": -1}, "cost_limit"),
+        ({"orchestratex": {"max_iteration": 2}}, "max_iteration"),
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "assistant", "content": "hi"}]}, "messages"),
+        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, None),
+        ({"messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}, *PROMPT]}, "messages.0"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, None),
+        ({"stream_options": {"include_usage": True}}, "stream_options"),
+        ({"model": ""}, "model"),
+    ],
+)
+def test_invalid_requests_answer_400_naming_the_parameter(api: Api, body: dict[str, Any], param: str | None) -> None:
+    err = error_of(chat(api, **body), 400)
+    assert err["type"] == "invalid_request_error"
+    if param is not None:
+        assert err["param"] == param, err
+    else:
+        assert err["param"], err
+
+
+def test_bodies_that_are_not_json_objects_answer_400(api: Api) -> None:
+    for content in (b"{not json", b"[1, 2]"):
+        r = api.client.post("/v1/chat/completions", content=content, headers=api.alice)
+        error_of(r, 400)
+
+
+def test_unknown_or_unusable_models_answer_404(api: Api) -> None:
+    err = error_of(chat(api, model="gpt-99"), 404)
+    assert (err["code"], err["param"]) == ("model_not_found", "model")
+    assert "orchestratex/auto" in err["message"]
+
+
+def test_stop_sequences_cut_the_answer(api: Api) -> None:
+    r = chat(api, model="orchestratex/fast", stop="no real model")
+    full = status_of(api, r.json()["orchestratex"]["orchestration_id"])["final_response"]
+    done = ok(r)
+    assert "no real model" in full
+    assert done.choices[0].message.content == full[: full.index("no real model")]
+    assert done.choices[0].finish_reason == "stop"
+
+
+def test_a_run_that_ends_without_an_answer_is_an_error_never_retried(api: Api) -> None:
+    r = chat(api, cost_limit=0)
+    err = error_of(r, 402)
+    assert err["code"] == "budget_exceeded" and r.headers["x-should-retry"] == "false"
+    doc = status_of(api, r.json()["orchestratex"]["orchestration_id"])
+    assert doc["status"] == "failed" and doc["stop_reason"] == "budget"
+
+
+# -- limits ---------------------------------------------------------------------------------------
+
+
+def test_the_session_rate_limit_applies_with_retry_after(make_api: Callable[..., Api]) -> None:
+    api = make_api(rate_limit=2)
+    for _ in range(2):
+        assert chat(api, model="orchestratex/fast").status_code == 200
+    r = chat(api, model="orchestratex/fast")
+    err = error_of(r, 429)
+    assert err["code"] == "rate_limit_exceeded"
+    assert 1 <= int(r.headers["Retry-After"]) <= 60 and "RateLimit" in r.headers
+    assert chat(api, api.bob, model="orchestratex/fast").status_code == 200  # bob's own session
+
+
+def test_the_concurrency_limit_applies_with_retry_after(make_api: Callable[..., Api]) -> None:
+    api = make_api(max_concurrent=1)
+    sid = api.session()["_id"]
+    orchestrator = api.client.app.state.server.orchestrator  # type: ignore[attr-defined]
+    in_app_loop(api.client).call(lambda: orchestrator.prepare("held", session=sid))  # pending: holds alice's slot
+    r = chat(api)
+    err = error_of(r, 429)
+    assert "orchestrations running" in err["message"] and r.headers["Retry-After"] == "1"
+    assert chat(api, api.bob, model="orchestratex/fast").status_code == 200
+
+
+# -- presets --------------------------------------------------------------------------------------
+
+
+def test_presets_are_configurable(make_api: Callable[..., Api], tmp_path: Path) -> None:
+    api = make_api(
+        presets={
+            "orchestratex/cheap": {"description": "cheap", "max_iterations": 1, "preferred_models": ["gpt4"]},
+            "orchestratex/best": None,
+        }
+    )
+    ids = [m["id"] for m in api.client.get("/v1/models", headers=api.alice).json()["data"]]
+    assert "orchestratex/cheap" in ids and "orchestratex/best" not in ids and "orchestratex/auto" in ids
+    doc = status_of(api, chat(api, model="orchestratex/cheap").json()["orchestratex"]["orchestration_id"])
+    assert doc["settings"]["max_iterations"] == 1 and doc["settings"]["preferred_models"] == ["sim:gpt-4.1"]
+    assert error_of(chat(api, model="orchestratex/best"), 404)["code"] == "model_not_found"
+    toml = tmp_path / "presets.toml"
+    toml.write_text('[presets."team/careful"]\nmax_iterations = 4\nevaluation_threshold = 9.5\n')
+    env = ServerSettings.from_env({"ORCHESTRATEX_PRESETS": str(toml)})
+    assert env.presets["team/careful"] is not None and env.presets["team/careful"].max_iterations == 4
+    inline = ServerSettings.from_env({"ORCHESTRATEX_PRESETS": '{"x/y": {"cost_limit": 0.5}}'})
+    assert inline.presets["x/y"] is not None and inline.presets["x/y"].cost_limit == 0.5
+
+
+@pytest.mark.parametrize(
+    "value",
+    ['{"a": {"max_iterations": 0}}', '{"a": {"colour": 1}}', "{broken", "/no/such/presets.toml", '{"a": 3}'],
+)
+def test_bad_presets_are_configuration_errors(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="presets"):
+        ServerSettings.from_env({"ORCHESTRATEX_PRESETS": value})
+
+
+def test_a_preset_preferring_an_unknown_model_stops_the_app_from_being_built() -> None:
+    with pytest.raises(ConfigurationError, match="gpt-99"):
+        create_app(MemoryStore(), settings=ServerSettings(presets={"p": {"preferred_models": ["gpt-99"]}}))
+
+
+# -- streaming ------------------------------------------------------------------------------------
+
+
+def test_a_stream_sends_progress_comments_then_the_final_answer(api: Api) -> None:
+    r = chat(api, stream=True, stream_options={"include_usage": True})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    payloads, comments, done = sse(r.text)
+    assert done
+    chunks = [ChatCompletionChunk.model_validate(p) for p in payloads]
+    oid = chunks[0].id.removeprefix("chatcmpl-")
+    doc = status_of(api, oid)
+    assert comments[0].startswith(f"orchestratex orchestration {oid}")
+    kinds = [c.split()[1] for c in comments[1:] if c.startswith("orchestratex ")]
+    assert kinds[0] == "orchestration_started" and kinds[-1] == "orchestration_completed"
+    assert kinds.count("evaluation_completed") == len(doc["iterations"])
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == doc["final_response"]
+    finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert len(finish) == 1 and finish[0].choices[0].finish_reason == "stop"
+    assert finish[0].model_extra["orchestratex"]["orchestration_id"] == oid  # type: ignore[index]
+    assert {c.model for c in chunks} == {doc["final_model"]}
+    usage = chunks[-1]
+    assert usage.choices == [] and usage.usage is not None
+    assert (usage.usage.prompt_tokens, usage.usage.completion_tokens) == calls_usage(doc)
+    assert all(c.usage is None for c in chunks[:-1])
+
+
+def test_a_stream_without_include_usage_has_no_usage_chunk_and_events_are_opt_in(api: Api) -> None:
+    plain, _, _ = sse(chat(api, stream=True, model="orchestratex/fast").text)
+    assert all("usage" not in p and p["choices"] for p in plain)
+    with_events, _, done = sse(chat(api, stream=True, model="orchestratex/fast", stream_events=True).text)
+    events = [p["orchestratex"]["event"] for p in with_events if not p["choices"]]
+    assert done and events[0]["type"] == "orchestration_started" and events[-1]["type"] == "orchestration_completed"
+    assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + len(events)))
+
+
+def test_a_stream_that_ends_without_an_answer_ends_with_an_error_payload(api: Api) -> None:
+    r = chat(api, stream=True, cost_limit=0)
+    payloads, _, done = sse(r.text)
+    assert not done
+    assert payloads[-1]["error"]["code"] == "budget_exceeded"
+    assert all(not p.get("choices") for p in payloads)
+
+
+def test_stop_sequences_cut_a_streamed_answer(api: Api) -> None:
+    payloads, _, _ = sse(chat(api, stream=True, model="orchestratex/fast", stop=["no real model"]).text)
+    chunks = [ChatCompletionChunk.model_validate(p) for p in payloads]
+    full = status_of(api, chunks[0].id.removeprefix("chatcmpl-"))["final_response"]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "no real model" in full and text == full[: full.index("no real model")]
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+
+
+@given(
+    st.lists(st.text(alphabet="ab\n", max_size=6), max_size=8),
+    st.lists(st.text(alphabet="ab\n", min_size=1, max_size=3), max_size=3),
+)
+def test_a_streamed_cut_equals_the_whole_cut(pieces: list[str], stops: list[str]) -> None:
+    whole = "".join(pieces)
+    streamed = StopFilter(stops)
+    out = "".join(streamed.feed(p) for p in pieces) + streamed.flush()
+    first = min((i for i in (whole.find(s) for s in stops) if i >= 0), default=len(whole))
+    assert out == whole[:first] == StopFilter(stops).cut(whole)
+    assert streamed.stopped == (first < len(whole))
