@@ -474,10 +474,14 @@ def test_run_sync_outside_and_inside_an_event_loop(monkeypatch: pytest.MonkeyPat
     orch = make(scripted(answer_attempt, lambda r: 9.0), "a", "b")
     assert orch.run_sync("Hello").status == "completed"
 
-    async def inside() -> str:
-        return make(scripted(answer_attempt, lambda r: 9.0), "a", "b").run_sync("Hello").status
+    assert orch.run_sync("Hello again").status == "completed"  # the same orchestrator, its loop kept
 
-    assert asyncio.run(inside()) == "completed"
+    async def inside() -> None:
+        with pytest.raises(UserError, match=r"running event loop.*await orchestrator\.run"):
+            orch.run_sync("Hello")
+
+    asyncio.run(inside())
+    orch.close()
 
 
 async def test_events_are_persisted_and_parse_back() -> None:
@@ -659,7 +663,9 @@ async def test_suspend_hands_a_run_back_for_any_process_to_resume() -> None:
 def test_run_options_are_exactly_the_keyword_options_of_prepare() -> None:
     """`run(**options)` and `run_sync(**options)` are typed by `RunOptions`: it must not drift from `prepare`."""
     prepare = typing.get_type_hints(Orchestrator.prepare)
+    drive = typing.get_type_hints(Orchestrator.drive)
     keyword = [n for n, p in inspect.signature(Orchestrator.prepare).parameters.items() if p.kind is p.KEYWORD_ONLY]
     options = typing.get_type_hints(RunOptions)
-    assert list(options) == keyword
+    assert list(options) == ["on_event", *keyword]
+    assert options["on_event"] == drive["on_event"]
     assert all(options[name] == prepare[name] for name in keyword)

@@ -26,7 +26,7 @@ from .exceptions import (
     ProviderError,
     UserError,
 )
-from .orchestrator import CircuitPolicy, Orchestrator, RetryPolicy, RunResult
+from .orchestrator import AnswerDelta, ChatInput, CircuitPolicy, Orchestrator, RetryPolicy, RunResult, RunStream
 from .providers import (
     FunctionProvider,
     Generation,
@@ -76,8 +76,10 @@ __all__ = [
     "DOMAINS",
     "EVENT_ADAPTER",
     "Analytics",
+    "AnswerDelta",
     "BayesianRouter",
     "BudgetExceeded",
+    "ChatInput",
     "CircuitPolicy",
     "Evaluation",
     "EvaluationCompleted",
@@ -111,6 +113,7 @@ __all__ = [
     "RoutingDecision",
     "RoutingFeedback",
     "RunResult",
+    "RunStream",
     "SQLiteStore",
     "Session",
     "SessionSettings",

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._ids import new_id, utcnow
+from .providers._base import Message
 from .usage import Usage
 
 __all__ = [
@@ -180,6 +181,10 @@ class Orchestration(Document):
     session_id: str
     user_id: str
     prompt: str
+    """The user message being answered (the last message of `messages`)."""
+    messages: list[Message] = Field(default_factory=list)
+    """The conversation answered, when there is more than the prompt: system messages, earlier turns
+    (given, or the thread's) and, last, the prompt as a user message. Empty for a lone prompt."""
     domain: str | None = None
     context: str | None = None
     settings: OrchestrationSettings = Field(default_factory=OrchestrationSettings)

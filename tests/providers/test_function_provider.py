@@ -121,7 +121,8 @@ async def test_unpriced_model_costs_nothing_but_still_answers() -> None:
 async def test_wrong_return_type_is_a_clear_error() -> None:
     provider = FunctionProvider(lambda r: 42)  # type: ignore[arg-type,return-value]
     with pytest.raises(
-        UserError, match=re.escape("returned int; return a str or an orchestratex.providers.Generation")
+        UserError,
+        match=re.escape("returned int; return a str, an orchestratex.providers.Generation, or a generator of str"),
     ):
         await provider.generate(make_request())
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..catalog import ModelProfile
-from ..providers import Generation, GenerationRequest
+from ..providers import Generation, GenerationRequest, Message
 from ..records import Evaluation
 
 __all__ = ["EvaluationTask", "Evaluator", "JudgeCall"]
@@ -35,6 +35,8 @@ class EvaluationTask:
     generator: ModelProfile | None = None
     """The generating model's profile, when known (judges from another maker are preferred)."""
     extra: dict[str, object] = field(default_factory=dict)
+    history: Sequence[Message] = ()
+    """The conversation before `prompt` (system messages and earlier turns), when there is one."""
 
 
 class Evaluator(ABC):

@@ -74,6 +74,9 @@ class LLMJudgeEvaluator(Evaluator):
     def build_request(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
         context = f"\n\nCONTEXT:\n{task.context}" if task.context else ""
         user = f"TASK:\n{task.prompt}{context}\n\nANSWER:\n{answer}"
+        if task.history:  # the answer continues a conversation: judge it in that light
+            turns = "\n\n".join(f"[{m.role}]\n{m.content}" for m in task.history)
+            user = f"CONVERSATION SO FAR (the TASK is its last user message):\n{turns}\n\n{user}"
         return GenerationRequest(
             model=judge,
             messages=[Message(role="system", content=self.rubric), Message(role="user", content=user)],

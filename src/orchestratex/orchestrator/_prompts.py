@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from ..providers import Message
 from ..records import Orchestration
+from ._chat import conversation
 
-__all__ = ["DEFAULT_SYSTEM_PROMPT", "build_messages"]
+__all__ = ["DEFAULT_SYSTEM_PROMPT", "build_messages", "request_messages"]
 
 DEFAULT_SYSTEM_PROMPT = "You are a careful expert assistant. Answer completely and correctly."
 
 
 def build_messages(orchestration: Orchestration, system_prompt: str) -> tuple[str, list[Message]]:
-    """The user prompt and the messages for the next attempt.
+    """The last user message and the messages for the next attempt.
 
-    The first attempt sends the prompt (with its context). A refinement carries the original
-    prompt, the best answer so far and the judges' feedback on it.
+    The first attempt sends the conversation as given (the last user message with its context).
+    A refinement keeps the earlier turns and replaces the last user message by one carrying it,
+    the best answer so far and the judges' feedback on it.
     """
     context = f"\n\nContext: {orchestration.context}" if orchestration.context else ""
     prompt = orchestration.prompt + context
@@ -27,4 +29,15 @@ def build_messages(orchestration: Orchestration, system_prompt: str) -> tuple[st
             f"Previous answer:\n<<<\n{best.response}\n>>>\n\n"
             "Write an improved, complete answer that addresses the feedback. Reply with the answer only."
         )
-    return prompt, [Message(role="system", content=system_prompt), Message(role="user", content=prompt)]
+    return prompt, request_messages(orchestration, system_prompt, prompt)
+
+
+def request_messages(orchestration: Orchestration, system_prompt: str, last_user: str) -> list[Message]:
+    """The conversation to send, with `last_user` as its last message.
+
+    The orchestrator's system prompt comes first unless the conversation brings its own system
+    message(s), which then take its place.
+    """
+    turns = conversation(orchestration)[:-1]
+    system = [] if any(m.role == "system" for m in turns) else [Message(role="system", content=system_prompt)]
+    return [*system, *turns, Message(role="user", content=last_user)]

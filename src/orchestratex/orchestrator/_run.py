@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from .._ids import utcnow
@@ -29,13 +29,15 @@ from ..exceptions import (
     OrchestrateXError,
     ProviderError,
 )
-from ..providers import Generation, GenerationRequest, Message
+from ..providers import Generation, GenerationRequest, Message, TextSink
 from ..providers._base import estimate_message_tokens
 from ..records import CallRecord, Iteration, Orchestration, StopReason
 from ..routing import RoutingFeedback, Task, detect_domain
 from ..usage import Usage, add_costs
-from ._prompts import build_messages
+from ._chat import conversation
+from ._prompts import build_messages, request_messages
 from ._retry import call_with_retries
+from ._stream import AnswerDelta, DeltaSink
 
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
@@ -79,10 +81,18 @@ class _Ledger:
 class Run:
     """The state of one orchestration being driven by one orchestrator."""
 
-    def __init__(self, orchestrator: Orchestrator, doc: Orchestration, handlers: Sequence[EventHandler]) -> None:
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        doc: Orchestration,
+        handlers: Sequence[EventHandler],
+        on_delta: DeltaSink | None = None,
+    ) -> None:
         self.o = orchestrator
         self.doc = doc
         self.handlers = handlers
+        self.on_delta = on_delta
+        """Receives the generations' text as it streams (`run_stream`); generations do not stream without it."""
         self.failed: set[str] = set()
         self.min_context = 0
         self.inflight = 0.0
@@ -189,10 +199,7 @@ class Run:
         model = self.o.catalog.get(it.model_name)
         request = GenerationRequest(
             model=model,
-            messages=[
-                Message(role="system", content=self.o.system_prompt),
-                Message(role="user", content=it.prompt),
-            ],
+            messages=request_messages(self.doc, self.o.system_prompt, it.prompt),
             max_output_tokens=min(self.doc.settings.max_output_tokens, model.max_output_tokens),
             temperature=None,
             stop=None,
@@ -205,7 +212,7 @@ class Run:
             self._judge_reserve(self._task(it.prompt, None), self.o.usable_models(None)) if self.session_limit else 0.0
         )
         try:
-            gen = await self._call(model, request, ledger, "generate", prepay=prepay)
+            gen = await self._call(model, request, ledger, "generate", prepay=prepay, iteration=it.index)
         except (ProviderError, BudgetExceeded) as exc:
             await self._fallback(it, model, exc, ledger)
             return
@@ -272,6 +279,7 @@ class Run:
             context=doc.context,
             iteration=it.index,
             max_output_tokens=judge_max,
+            history=tuple(conversation(doc)[:-1]),
         )
         answer = Generation(
             text=it.response or "",
@@ -377,7 +385,14 @@ class Run:
 
     # -- calls and budget -------------------------------------------------------------------------
     async def _call(
-        self, model: ModelProfile, request: GenerationRequest, ledger: _Ledger, role: _Role, *, prepay: float = 0.0
+        self,
+        model: ModelProfile,
+        request: GenerationRequest,
+        ledger: _Ledger,
+        role: _Role,
+        *,
+        prepay: float = 0.0,
+        iteration: int = 0,
     ) -> Generation:
         circuit = self.o.circuit
         if not circuit.allows(model.name):
@@ -391,8 +406,13 @@ class Run:
             if not isinstance(exc, ContextLengthExceeded):
                 circuit.record_failure(model.name)
 
+        def attempt() -> Awaitable[Generation]:
+            if role == "generate" and self.on_delta is not None:  # each attempt streams from the start
+                return provider.generate_stream(request, self._text_sink(model.name, iteration))
+            return provider.generate(request)
+
         try:
-            gen = await call_with_retries(lambda: provider.generate(request), self.o.retry, on_failure=failed)
+            gen = await call_with_retries(attempt, self.o.retry, on_failure=failed)
         except ProviderError as exc:
             ledger.calls.append(self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__))
             raise
@@ -406,6 +426,18 @@ class Run:
         if role == "judge":
             ledger.calls.append(self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None))
         return gen
+
+    def _text_sink(self, model_name: str, iteration: int) -> TextSink:
+        deliver, oid = self.on_delta, self.doc.id
+        index = 0
+
+        async def on_text(text: str) -> None:
+            nonlocal index
+            if deliver is not None and text:
+                deliver(AnswerDelta(oid, iteration, model_name, text, index))
+                index += 1
+
+        return on_text
 
     def _remaining(self) -> float | None:
         doc = self.doc
@@ -464,7 +496,7 @@ class Run:
     # -- candidates -------------------------------------------------------------------------------
     def _task(self, prompt: str, messages: list[Message] | None) -> Task:
         doc = self.doc
-        msgs = messages or [Message(role="system", content=self.o.system_prompt), Message(role="user", content=prompt)]
+        msgs = messages or request_messages(doc, self.o.system_prompt, prompt)
         bound = estimate_message_tokens(msgs)
         scores = [it.evaluation.score for it in doc.iterations if it.evaluation is not None]
         return Task(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self, TypedDict, TypeVar
+from typing import Any, Self, TypedDict
 
 from pydantic import ValidationError
 from typing_extensions import Unpack
@@ -23,18 +23,23 @@ from ..providers._registry import key_hint
 from ..records import Orchestration, OrchestrationSettings, Session, SessionSettings, Thread
 from ..routing import BayesianRouter, Router
 from ..stores import MemoryStore, Store
+from ._chat import ChatInput, thread_history, to_messages, with_history
 from ._circuit import CircuitBreaker, CircuitState
 from ._policies import CircuitPolicy, RetryPolicy
+from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
 from ._run import Run
+from ._stream import DeltaSink, RunStream, StreamItem
 
-__all__ = ["Orchestrator", "RunResult"]
-
-T = TypeVar("T")
+__all__ = ["Orchestrator", "RunOptions", "RunResult"]
 
 
 class RunOptions(TypedDict, total=False):
-    """The options `run` and `run_sync` pass on to `prepare` (all optional, keyword-only)."""
+    """The options of `run`, `run_sync` and `run_stream` (all optional, keyword-only): `on_event`, and
+    those they pass on to `prepare`."""
+
+    on_event: EventHandler | Sequence[EventHandler]
+    """Handlers for this run's events, besides the orchestrator's own."""
 
     session: Session | str | None
     thread: Thread | str | None
@@ -88,6 +93,55 @@ class RunResult:
     @property
     def iterations(self) -> int:
         return len(self.orchestration.iterations)
+
+    def __repr__(self) -> str:
+        answer = self.final_response
+        if answer is not None and len(answer) > 60:
+            answer = answer[:57] + "..."
+        score = "None" if self.final_score is None else f"{self.final_score:g}"
+        return (
+            f"RunResult(id={self.id!r}, status={self.status!r}, final_model={self.final_model!r}, "
+            f"final_score={score}, iterations={self.iterations}, total_cost=${self.total_cost:.6f}, "
+            f"stop_reason={self.stop_reason!r}, final_response={answer!r})"
+        )
+
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        score = "–" if self.final_score is None else f"{self.final_score:g} / 10"
+        model = (self.final_model or "–") + (" (simulated)" if self.simulated else "")
+        return [
+            ("status", f"{self.status} ({self.stop_reason})" if self.stop_reason else self.status),
+            ("model", model),
+            ("score", score),
+            ("iterations", str(self.iterations)),
+            ("cost", f"${self.total_cost:.6f}"),
+        ]
+
+    def _repr_html_(self) -> str:
+        """A summary table and the final answer, for Jupyter."""
+        from html import escape
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td style='text-align:left'>{escape(v)}</td></tr>"
+            for k, v in self._summary_rows()
+        )
+        answer = escape(self.final_response or self.orchestration.error or "")
+        return (
+            f"<div><b>RunResult</b> <code>{escape(self.id)}</code><table>{rows}</table>"
+            f"<pre style='white-space:pre-wrap'>{answer}</pre></div>"
+        )
+
+    def __rich__(self) -> object:
+        """A panel with the summary and the final answer, for `rich.print`."""
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table.grid(padding=(0, 2))
+        for key, value in self._summary_rows():
+            table.add_row(Text(key, style="bold"), Text(value))
+        body = Text(self.final_response or self.orchestration.error or "")
+        return Panel(Group(table, Text(""), body), title=f"RunResult {self.id}", title_align="left")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready document: the orchestration's fields, `simulated`, and the list of `events`."""
@@ -160,6 +214,8 @@ class Orchestrator:
         self._active: set[str] = set()
         self._keeper: asyncio.Task[None] | None = None
         self._usable_cache: dict[tuple[str, ...] | None, list[ModelProfile]] = {}
+        self._portal = Portal()
+        weakref.finalize(self, self._portal.close)
 
     # -- set-up -------------------------------------------------------------------------------
     def _resolve_providers(
@@ -225,6 +281,19 @@ class Orchestrator:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    def close(self) -> None:
+        """`aclose` for synchronous code (after `run_sync`); also stops `run_sync`'s event loop thread."""
+        try:
+            self._portal.call(self.aclose(), what="close")
+        finally:
+            self._portal.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- models -------------------------------------------------------------------------------
     def provider_for(self, model: ModelProfile) -> Provider:
         try:
@@ -286,7 +355,7 @@ class Orchestrator:
     async def create_thread(
         self, session_id: str, prompt: str, *, domain: str | None = None, context: str | None = None
     ) -> Thread:
-        """A new thread in an active session."""
+        """A new thread in an active session; `prompt` is its first user message."""
         await self._ensure_ready()
         session = await self.store.get_session(session_id)
         if session.status != "active":
@@ -304,7 +373,7 @@ class Orchestrator:
     # -- running ------------------------------------------------------------------------------
     async def prepare(
         self,
-        prompt: str,
+        prompt: ChatInput,
         *,
         session: Session | str | None = None,
         thread: Thread | str | None = None,
@@ -319,9 +388,16 @@ class Orchestrator:
         patience: int | None = None,
     ) -> Orchestration:
         """Validate the request and store a `pending` orchestration (and its session and thread when
-        not given); `drive` runs it. `run` is `prepare` then `drive`."""
+        not given); `drive` runs it. `run` is `prepare` then `drive`.
+
+        `prompt` is a string or a conversation: a list of `Message`s or `{"role", "content"}`
+        mappings (roles `system`, `developer` (as system), `user`, `assistant`) ending with the
+        user message to answer. On an existing `thread`, a prompt without earlier turns continues
+        the thread's conversation (its last completed orchestration's turns and final answer come
+        first); a list with assistant turns is taken as the whole conversation.
+        """
         await self._ensure_ready()
-        prompt = _check_prompt(prompt)
+        messages = to_messages(prompt)
         if preferred_models is not None:
             if not preferred_models:
                 raise UserError("preferred_models is empty: name at least one model or leave it unset")
@@ -348,14 +424,17 @@ class Orchestrator:
             patience=patience,
         )
         if thread is None:
-            thread = await self.create_thread(session.id, prompt, domain=domain, context=context)
+            thread = await self.create_thread(session.id, messages[-1].content, domain=domain, context=context)
         elif thread.session_id != session.id:
             raise UserError(f"thread {thread.id} belongs to session {thread.session_id}, not {session.id}")
+        elif not any(m.role == "assistant" for m in messages):  # a new turn of the thread's conversation
+            messages = with_history(thread_history(await self._thread_orchestrations(thread.id)), messages)
         doc = Orchestration(
             thread_id=thread.id,
             session_id=session.id,
             user_id=session.user_id,
-            prompt=prompt,
+            prompt=messages[-1].content,
+            messages=messages if len(messages) > 1 else [],
             domain=domain or thread.domain,
             context=context if context is not None else thread.context,
             settings=settings,
@@ -363,9 +442,16 @@ class Orchestrator:
         return await self.store.create_orchestration(doc)
 
     async def drive(
-        self, orchestration: Orchestration | str, *, on_event: EventHandler | Sequence[EventHandler] = ()
+        self,
+        orchestration: Orchestration | str,
+        *,
+        on_event: EventHandler | Sequence[EventHandler] = (),
+        on_delta: DeltaSink | None = None,
     ) -> RunResult:
-        """Run a stored orchestration to its end (or resume one a dead process left unfinished)."""
+        """Run a stored orchestration to its end (or resume one a dead process left unfinished).
+
+        With `on_delta`, generations stream (`Provider.generate_stream`) and each piece of their text
+        is handed to it as an `AnswerDelta`."""
         await self._ensure_ready()
         doc = orchestration if isinstance(orchestration, Orchestration) else None
         oid = doc.id if doc else str(orchestration)
@@ -379,7 +465,7 @@ class Orchestrator:
             extra = [on_event] if callable(on_event) else list(on_event)
             self._active.add(oid)
             self._start_keeper()
-            run = Run(self, doc, [*self.handlers, *extra])
+            run = Run(self, doc, [*self.handlers, *extra], on_delta)
             await run.drive()
         except asyncio.CancelledError:
             self._active.discard(oid)
@@ -394,23 +480,50 @@ class Orchestrator:
         events = await self._events(doc) if run.resumed else run.emitted
         return RunResult(doc, events, self.simulated)
 
-    async def run(
-        self, prompt: str, *, on_event: EventHandler | Sequence[EventHandler] = (), **options: Unpack[RunOptions]
-    ) -> RunResult:
-        """Orchestrate `prompt` to the end and return the result. Options are those of `prepare`."""
-        doc = await self.prepare(prompt, **options)
+    async def run(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:
+        """Orchestrate `prompt` (a string or a list of chat messages, see `prepare`) to the end and
+        return the result. Options are `on_event` and those of `prepare`."""
+        return await self._run(prompt, None, options)
+
+    async def _run(self, prompt: ChatInput, on_delta: DeltaSink | None, options: RunOptions) -> RunResult:
+        options = options.copy()
+        on_event = options.pop("on_event", ())
+        doc = await self.prepare(prompt, **options)  # type: ignore[misc]
         task = asyncio.current_task()
         if task is not None:
             self._tasks[doc.id] = task
         try:
-            return await self.drive(doc, on_event=on_event)
+            return await self.drive(doc, on_event=on_event, on_delta=on_delta)
         finally:
             self._tasks.pop(doc.id, None)
 
-    def run_sync(self, prompt: str, **options: Unpack[RunOptions]) -> RunResult:
-        """`run` for code without an event loop (scripts). Inside a running loop (Jupyter), it runs in a
-        separate thread: there, prefer `await orchestrator.run(...)`."""
-        return _run_blocking(lambda: self.run(prompt, **options))
+    def run_stream(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunStream:
+        """`run`, as an async iterator of the run's events and `AnswerDelta`s (each answer's text as the
+        model produces it), ending with `orchestration_completed` or `orchestration_failed`; then
+        `stream.result` is the `RunResult`.
+
+        ```python
+        async with orchestrator.run_stream("Explain TCP slow start") as stream:
+            async for item in stream:
+                ...
+        ```
+        Leaving the block early cancels the run (it ends `cancelled`, spending settled).
+        """
+
+        async def start(put: Callable[[StreamItem], None]) -> RunResult:
+            handlers = options.get("on_event", ())
+            run_options = options.copy()
+            run_options["on_event"] = [*([handlers] if callable(handlers) else handlers), put]
+            return await self._run(prompt, put, run_options)
+
+        return RunStream(start)
+
+    def run_sync(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:
+        """`run` for code without an event loop (scripts): it runs on this orchestrator's own event loop
+        (a background thread, started on first use and kept), so providers' connections live across
+        calls. Errors are raised as they are. Inside a running event loop (Jupyter, async code) it
+        raises `UserError`: use `await orchestrator.run(...)` there. `close()` stops the loop."""
+        return self._portal.call(self.run(prompt, **options))
 
     def start(self, orchestration: Orchestration | str) -> asyncio.Task[RunResult]:
         """Drive a prepared orchestration in the background; `cancel(id)` stops it."""
@@ -460,6 +573,14 @@ class Orchestrator:
         return results
 
     # -- internals ----------------------------------------------------------------------------
+    async def _thread_orchestrations(self, thread_id: str) -> list[Orchestration]:
+        found: list[Orchestration] = []
+        while True:
+            page = await self.store.list_orchestrations(thread_id=thread_id, limit=500, offset=len(found))
+            found.extend(page)
+            if len(page) < 500:
+                return found
+
     async def _events(self, doc: Orchestration) -> list[Event]:
         return await self.store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
 
@@ -493,27 +614,3 @@ def _validated_settings(**values: Any) -> OrchestrationSettings:
         return OrchestrationSettings(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
         raise UserError(_first_error(exc)) from None
-
-
-def _run_blocking(factory: Callable[[], Awaitable[T]]) -> T:
-    async def main() -> T:
-        return await factory()
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(main())
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["result"] = asyncio.run(main())
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="orchestratex-run-sync")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["result"]  # type: ignore[no-any-return]

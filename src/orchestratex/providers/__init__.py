@@ -15,6 +15,7 @@ from ._base import (
     GenerationRequest,
     Message,
     Provider,
+    TextSink,
     check_allow_model_requests,
     estimate_input_tokens,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "Message",
     "Provider",
     "SimulatedProvider",
+    "TextSink",
     "check_allow_model_requests",
     "estimate_input_tokens",
     "load_provider_class",

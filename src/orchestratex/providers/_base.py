@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from typing import ClassVar, Literal, Self
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import ClassVar, Literal, Self, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,7 @@ __all__ = [
     "GenerationRequest",
     "Message",
     "Provider",
+    "TextSink",
     "check_allow_model_requests",
     "estimate_input_tokens",
     "estimate_message_tokens",
@@ -32,7 +33,13 @@ def check_allow_model_requests() -> None:
         raise UserError("real model requests are disabled: orchestratex.providers.ALLOW_MODEL_REQUESTS is False")
 
 
+TextSink: TypeAlias = Callable[[str], Awaitable[None]]
+"""Receives each piece of an answer's text as the model produces it (`Provider.generate_stream`)."""
+
+
 class Message(BaseModel):
+    """One message of a conversation."""
+
     model_config = ConfigDict(frozen=True, defer_build=True)
 
     role: Literal["system", "user", "assistant"]
@@ -107,6 +114,18 @@ class Provider(ABC):
     @abstractmethod
     async def generate(self, request: GenerationRequest) -> Generation:
         """Generate one answer for `request`."""
+
+    async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
+        """Generate like `generate`, handing each piece of the text to `on_text` as the model produces it,
+        and return the complete `Generation` (exact usage) once it has finished.
+
+        The pieces joined are the returned text. Override it where the vendor's SDK streams; this
+        default hands over the whole text as one piece once `generate` has returned.
+        """
+        generation = await self.generate(request)
+        if generation.text:
+            await on_text(generation.text)
+        return generation
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import ClassVar, TypeAlias
 
 from ..exceptions import UserError
 from ..usage import Usage
-from ._base import Generation, GenerationRequest, Provider
+from ._base import Generation, GenerationRequest, Provider, TextSink
 
 __all__ = ["FunctionProvider", "GenerateFunction"]
 
 GenerateFunction: TypeAlias = Callable[
-    [GenerationRequest], "str | Generation | Awaitable[str] | Awaitable[Generation] | Awaitable[str | Generation]"
+    [GenerationRequest],
+    "str | Generation | Iterable[str] | AsyncIterable[str] | Awaitable[str] | Awaitable[Generation] "
+    "| Awaitable[str | Generation]",
 ]
-"""A sync or async callable taking a `GenerationRequest` and returning the answer text or a `Generation`."""
+"""A sync or async callable taking a `GenerationRequest` and returning the answer text, a `Generation`,
+or the text in pieces (a generator or async generator of `str`, streamed by `generate_stream`)."""
 
 
 def _ceil_quarter(chars: int) -> int:
@@ -36,6 +39,8 @@ class FunctionProvider(Provider):
       `stop`, the measured latency, the request's model name and its cost at the model's prices
       (0 for an unpriced model).
     - A returned `Generation` is passed through unchanged.
+    - A (sync or async) generator of `str` is the answer in pieces: `generate_stream` hands each
+      piece on as it is produced (a stand-in for a streaming model), `generate` joins them.
     - Exceptions raised by `fn` propagate unchanged, so a test can raise `RateLimited`,
       `ProviderTimeout`, … to exercise retries and fallbacks.
 
@@ -64,34 +69,64 @@ class FunctionProvider(Provider):
 
     async def generate(self, request: GenerationRequest) -> Generation:
         """Call the function and wrap a text answer into a `Generation`."""
+        return await self.generate_stream(request, None)
+
+    async def generate_stream(self, request: GenerationRequest, on_text: TextSink | None) -> Generation:
+        """Call the function; hand each piece of a generated answer to `on_text` as it comes."""
         start = time.perf_counter()
         result = self.fn(request)
         if inspect.isawaitable(result):
             result = await result
         if isinstance(result, Generation):
+            if on_text is not None and result.text:
+                await on_text(result.text)
             return result
-        if not isinstance(result, str):
-            raise UserError(
-                f"the function of FunctionProvider {self.name!r} returned {type(result).__name__}; "
-                "return a str or an orchestratex.providers.Generation"
-            )
+        if isinstance(result, str):
+            text = result
+            if on_text is not None and text:
+                await on_text(text)
+        elif isinstance(result, AsyncIterable):
+            pieces = []
+            async for piece in result:
+                pieces.append(await self._piece(piece, on_text))
+            text = "".join(pieces)
+        elif isinstance(result, Iterable):
+            pieces = []
+            for piece in result:
+                pieces.append(await self._piece(piece, on_text))
+            text = "".join(pieces)
+        else:
+            raise self._bad(result)
         latency_ms = (time.perf_counter() - start) * 1000.0
         input_chars = 0
         for message in request.messages:
             input_chars += len(message.content)
         usage = Usage(
             input_tokens=_ceil_quarter(input_chars),
-            output_tokens=_ceil_quarter(len(result)),
+            output_tokens=_ceil_quarter(len(text)),
             cached_input_tokens=0,
             reasoning_tokens=0,
         )
         return Generation(
-            text=result,
+            text=text,
             usage=usage,
             latency_ms=latency_ms,
             finish_reason="stop",
             model_name=request.model.name,
             cost=request.model.cost(usage) if request.model.priced else 0.0,
+        )
+
+    async def _piece(self, piece: object, on_text: TextSink | None) -> str:
+        if not isinstance(piece, str):
+            raise self._bad(piece, "yielded")
+        if on_text is not None and piece:
+            await on_text(piece)
+        return piece
+
+    def _bad(self, result: object, verb: str = "returned") -> UserError:
+        return UserError(
+            f"the function of FunctionProvider {self.name!r} {verb} {type(result).__name__}; "
+            "return a str, an orchestratex.providers.Generation, or a generator of str"
         )
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 import openai
 
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
-from orchestratex.providers import Generation, GenerationRequest, Provider, check_allow_model_requests
+from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 
 from ._errors import map_openai_errors
 from ._mapping import (
@@ -21,6 +21,7 @@ from ._mapping import (
     response_params,
     responses_only_models,
 )
+from ._streaming import generation_from_chat_stream, generation_from_response_stream
 
 if TYPE_CHECKING:
     import httpx2
@@ -170,6 +171,34 @@ class OpenAIProvider(Provider):
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_chat(completion, request, stop_sent="stop" in params)
         generation.latency_ms = latency_ms
+        return generation
+
+    async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
+        """`generate`, streamed (`stream=True`): each text delta goes to `on_text` as it arrives; the
+        usage comes from the stream's last chunk (`stream_options={"include_usage": True}`)."""
+        model = request.model
+        if not model.priced:
+            raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
+        reasoning = is_reasoning_model(model.version)
+        if request.stop and reasoning:  # the stop cut is applied to the whole text: not streamable
+            return await self.generate(request)
+        if self._owns_connection:
+            check_allow_model_requests()
+        start = time.perf_counter()
+        with map_openai_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
+            if self._uses_responses(model.version):
+                params = response_params(request, reasoning=reasoning)
+                events = await self._client.responses.create(**params, stream=True)
+                async with events:
+                    generation = await generation_from_response_stream(events, request, on_text)
+            else:
+                params = chat_params(request, max_tokens_param=self.max_tokens_param, reasoning=reasoning)
+                chunks = await self._client.chat.completions.create(
+                    **params, stream=True, stream_options={"include_usage": True}
+                )
+                async with chunks:
+                    generation = await generation_from_chat_stream(chunks, request, on_text)
+        generation.latency_ms = (time.perf_counter() - start) * 1000
         return generation
 
     async def aclose(self) -> None:

@@ -6,13 +6,14 @@ import asyncio
 import json
 import math
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar, Self
 
 from ...catalog import ModelProfile
 from ...exceptions import ConfigurationError
 from ...usage import Usage
-from .._base import Generation, GenerationRequest, Provider
+from .._base import Generation, GenerationRequest, Provider, TextSink
 from ._faults import Faults, fault_error
 from ._quality import (
     FOOTER_RE,
@@ -138,6 +139,26 @@ class SimulatedProvider(Provider):
     # -- generation ---------------------------------------------------------------------------
     async def generate(self, request: GenerationRequest) -> Generation:
         """Simulate one call: faults, then an answer (or a JSON verdict for a judge), usage and latency."""
+        generation, delay = self._simulate(request)
+        if delay > 0.0:
+            await self._sleep(delay)
+        return generation
+
+    async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
+        """`generate`, streamed: the first words after a quarter of the simulated latency, the rest spread
+        over the remainder, in up to 32 pieces."""
+        generation, delay = self._simulate(request)
+        pieces = _pieces(generation.text, 32)
+        first, rest = delay * 0.25, delay * 0.75 / max(len(pieces) - 1, 1)
+        for i, piece in enumerate(pieces):
+            wait = first if i == 0 else rest
+            if wait > 0.0:
+                await self._sleep(wait)
+            await on_text(piece)
+        return generation
+
+    def _simulate(self, request: GenerationRequest) -> tuple[Generation, float]:
+        """The generation and how long (s, scaled) it takes; raises the fault it meets."""
         model = request.model
         faults = self.faults
         if faults is not None:
@@ -167,10 +188,8 @@ class SimulatedProvider(Provider):
             text, out_tokens, finish = self._answer(request, pairs, draws, cap)
         simulated_ms = latency_ms(model, out_tokens, draws)
         delay = simulated_ms * self.latency_scale / 1000.0
-        if delay > 0.0:
-            await self._sleep(delay)
         usage = Usage(input_tokens=in_tokens, output_tokens=out_tokens, cached_input_tokens=0, reasoning_tokens=0)
-        return Generation(
+        generation = Generation(
             text=text,
             usage=usage,
             latency_ms=simulated_ms,
@@ -178,6 +197,7 @@ class SimulatedProvider(Provider):
             model_name=model.name,
             cost=model.cost(usage) if model.priced else 0.0,
         )
+        return generation, delay
 
     def _random_fault(self, faults: Faults, model: ModelProfile, key: bytes) -> None:
         attempt = self._attempts.get(key, 0)
@@ -249,3 +269,13 @@ class SimulatedProvider(Provider):
             f"SimulatedProvider(seed={self.seed}, latency_scale={self.latency_scale:g}, faults={self.faults!r}, "
             f"judge_noise={self.judge_noise:g}, quality_noise={self.quality_noise:g})"
         )
+
+
+def _pieces(text: str, most: int) -> list[str]:
+    """`text` cut at word boundaries into at most `most` pieces that join back to it."""
+    words = re.findall(r"\S*\s*", text)
+    words = [w for w in words if w]
+    if not words:
+        return [text] if text else []
+    per = -(-len(words) // most)
+    return ["".join(words[i : i + per]) for i in range(0, len(words), per)]

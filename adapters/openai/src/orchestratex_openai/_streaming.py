@@ -1,0 +1,114 @@
+"""Protocol mapping for streamed answers: Chat Completions chunks and Responses events → text pieces + `Generation`.
+
+Chat Completions streams with `stream_options={"include_usage": True}`: the last chunk carries the
+exact usage (and no choice). A server that sends no usage is accepted only for a free model
+(a local one, priced at zero), whose usage is then estimated; for a priced model it is a
+`MalformedResponse`, because a cost is never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from typing import Any
+
+from orchestratex.exceptions import ContentFiltered, MalformedResponse, ProviderServerError
+from orchestratex.providers import Generation, GenerationRequest, TextSink
+from orchestratex.usage import Usage
+
+__all__ = ["generation_from_chat_stream", "generation_from_response_stream"]
+
+_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls"}
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _free(request: GenerationRequest) -> bool:
+    model = request.model
+    return model.input_cost_per_1k == 0 and model.output_cost_per_1k == 0
+
+
+def _estimated(request: GenerationRequest, text: str) -> Usage:
+    chars = sum(len(m.content) for m in request.messages)
+    return Usage(input_tokens=(chars + 3) // 4, output_tokens=(len(text) + 3) // 4)
+
+
+async def generation_from_chat_stream(
+    chunks: AsyncIterable[Any], request: GenerationRequest, on_text: TextSink
+) -> Generation:
+    """Hand each content delta of a Chat Completions stream to `on_text`; the `Generation` once it ends."""
+    parts: list[str] = []
+    finish: str | None = None
+    usage: Any = None
+    refusal: list[str] = []
+    async for chunk in chunks:
+        if getattr(chunk, "usage", None) is not None:
+            usage = chunk.usage
+        for choice in getattr(chunk, "choices", None) or ():
+            if getattr(choice, "index", 0) != 0:
+                continue
+            delta = getattr(choice, "delta", None)
+            content = getattr(delta, "content", None)
+            if isinstance(content, str) and content:
+                parts.append(content)
+                await on_text(content)
+            if isinstance(getattr(delta, "refusal", None), str):
+                refusal.append(delta.refusal)  # type: ignore[union-attr]
+            if getattr(choice, "finish_reason", None):
+                finish = choice.finish_reason
+    text = "".join(parts)
+    if finish == "content_filter" or (not text and refusal):
+        raise ContentFiltered(f"the answer was withheld: {''.join(refusal) or 'content filter'}", status_code=200)
+    if finish is None:
+        raise MalformedResponse("the chat completion stream ended without a finish reason")
+    tokens = _usage(usage, request, text)
+    return Generation(
+        text=text,
+        usage=tokens,
+        finish_reason=_FINISH.get(finish, finish),
+        model_name=request.model.name,
+        cost=request.model.cost(tokens),
+    )
+
+
+def _usage(usage: Any, request: GenerationRequest, text: str) -> Usage:
+    if usage is None:
+        if not _free(request):
+            raise MalformedResponse(
+                "the chat completion stream carried no usage (stream_options include_usage): the cost is unknown"
+            )
+        return _estimated(request, text)
+    prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+    if not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
+        raise MalformedResponse("chat completion usage without token counts")
+    return Usage(
+        input_tokens=prompt_tokens,
+        output_tokens=completion_tokens,
+        cached_input_tokens=_int(getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", 0)),
+        reasoning_tokens=_int(getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", 0)),
+    )
+
+
+async def generation_from_response_stream(
+    events: AsyncIterable[Any], request: GenerationRequest, on_text: TextSink
+) -> Generation:
+    """Hand each `response.output_text.delta` to `on_text`; the `Generation` from `response.completed`."""
+    from ._mapping import generation_from_response
+
+    final: Any = None
+    async for event in events:
+        kind = getattr(event, "type", None)
+        if kind == "response.output_text.delta":
+            delta = getattr(event, "delta", "")
+            if isinstance(delta, str) and delta:
+                await on_text(delta)
+        elif kind in ("response.completed", "response.incomplete", "response.failed"):
+            final = getattr(event, "response", None)
+        elif kind == "error":
+            raise ProviderServerError(
+                f"the response stream failed: {getattr(event, 'message', event)}", status_code=500
+            )
+    if final is None:
+        raise MalformedResponse("the response stream ended without its final response")
+    return generation_from_response(final, request)

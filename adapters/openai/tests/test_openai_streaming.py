@@ -1,0 +1,167 @@
+"""Streaming through the OpenAI SDK (`stream=True` with usage), `run_stream` end to end, and `run_sync` twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import pytest
+
+from orchestratex import AnswerDelta, BayesianRouter, FunctionProvider, GenerationRequest, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.exceptions import MalformedResponse
+from orchestratex.orchestrator import RetryPolicy
+from orchestratex.providers import Message
+from orchestratex.usage import Usage
+from orchestratex_openai import OpenAIProvider
+
+from .test_openai_contract import chat_completion
+
+MODEL = ModelProfile(name="openai:gpt-4.1", input_cost_per_1k=0.002, output_cost_per_1k=0.008, quality=9)
+JUDGE = ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=5)
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None, usage: Usage | None = None) -> bytes:
+    """One `chat.completion.chunk` as an SSE event, as documented in the streaming API reference."""
+    body: dict[str, Any] = {
+        "id": "chatcmpl-123",
+        "object": "chat.completion.chunk",
+        "created": 1694268190,
+        "model": "gpt-4.1",
+        "system_fingerprint": "fp_44709d6fcb",
+        "choices": [] if usage else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        "usage": None,
+    }
+    if usage is not None:
+        body["usage"] = {
+            "prompt_tokens": usage.input_tokens,
+            "completion_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens,
+        }
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+USAGE = Usage(input_tokens=21, output_tokens=4)
+EVENTS = [
+    chunk({"role": "assistant", "content": ""}),
+    chunk({"content": "Hello"}),
+    chunk({"content": " there"}),
+    chunk({}, finish="stop"),
+    chunk({}, usage=USAGE),
+    b"data: [DONE]\n\n",
+]
+
+
+def streaming_client(first_sent: asyncio.Event | None = None, events: list[bytes] = EVENTS) -> httpx2.AsyncClient:
+    """A client whose server streams `events`; after the first content event it waits for `first_sent`."""
+
+    async def body() -> AsyncIterator[bytes]:
+        for i, event in enumerate(events):
+            yield event
+            if i == 1 and first_sent is not None:
+                await asyncio.wait_for(first_sent.wait(), timeout=5)
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        sent = json.loads(request.content)
+        if not sent.get("stream"):
+            return httpx2.Response(200, json=chat_completion(USAGE, text="Hello there"))
+        assert sent["stream_options"] == {"include_usage": True}
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    return httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+
+
+def request() -> GenerationRequest:
+    return GenerationRequest(model=MODEL, messages=[Message(role="user", content="Say hello")], max_output_tokens=50)
+
+
+async def test_generate_stream_hands_on_each_delta_and_returns_exact_usage() -> None:
+    pieces: list[str] = []
+
+    async def on_text(text: str) -> None:
+        pieces.append(text)
+
+    provider = OpenAIProvider(api_key="sk-test", http_client=streaming_client())
+    generation = await provider.generate_stream(request(), on_text)
+    assert pieces == ["Hello", " there"]
+    assert generation.text == "Hello there"
+    assert generation.usage == USAGE and generation.finish_reason == "stop"
+    assert generation.cost == MODEL.cost(USAGE)
+
+
+async def test_a_stream_without_usage_is_refused_for_a_priced_model_and_estimated_for_a_free_one() -> None:
+    events = [e for e in EVENTS if b'"usage": {' not in e]
+
+    async def on_text(text: str) -> None:
+        return None
+
+    provider = OpenAIProvider(api_key="sk-test", http_client=streaming_client(events=events))
+    with pytest.raises(MalformedResponse, match="no usage"):
+        await provider.generate_stream(request(), on_text)
+    free = ModelProfile(name="openai:llama3.2", input_cost_per_1k=0, output_cost_per_1k=0)
+    generation = await provider.generate_stream(request().model_copy(update={"model": free}), on_text)
+    assert generation.text == "Hello there" and generation.cost == 0 and generation.usage.output_tokens > 0
+
+
+def judge_provider() -> FunctionProvider:
+    return FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "good"}))
+
+
+async def test_run_stream_delivers_the_first_token_before_the_model_finishes() -> None:
+    first_sent = asyncio.Event()
+    openai = OpenAIProvider(api_key="sk-test", http_client=streaming_client(first_sent))
+    orch = Orchestrator(
+        providers=[openai, judge_provider()],
+        catalog=ModelCatalog([MODEL, JUDGE]),
+        router=BayesianRouter(explore=False),
+        retry=RetryPolicy(max_attempts=1),
+    )
+    texts = []
+    async with orch.run_stream("Say hello", preferred_models=["openai:gpt-4.1"]) as stream:
+        async for item in stream:
+            if isinstance(item, AnswerDelta):
+                texts.append(item.text)
+                first_sent.set()  # the server sends the rest only now: buffering would time out
+    assert texts == ["Hello", " there"]
+    assert stream.result.final_response == "Hello there"
+    assert stream.result.orchestration.iterations[0].usage == USAGE
+
+
+def test_run_sync_twice_on_one_orchestrator_uses_one_event_loop() -> None:
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        loops.append(asyncio.get_running_loop())
+        return httpx2.Response(200, json=chat_completion(USAGE, text="Hello there"))
+
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+    with Orchestrator(
+        providers=[OpenAIProvider(api_key="sk-test", http_client=client), judge_provider()],
+        catalog=ModelCatalog([MODEL, JUDGE]),
+        router=BayesianRouter(explore=False),
+    ) as orch:
+        for _ in range(2):
+            result = orch.run_sync("Say hello", preferred_models=["openai:gpt-4.1"])
+            assert result.status == "completed" and result.final_response == "Hello there"
+    assert len(loops) == 2 and loops[0] is loops[1] and loops[0].is_closed()
+
+
+def test_run_sync_raises_errors_as_they_are() -> None:
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise AssertionError("no request expected")
+
+    orch = Orchestrator(
+        providers=[
+            OpenAIProvider(api_key="sk-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(refuse)))
+        ],
+        catalog=ModelCatalog([MODEL]),
+    )
+    from orchestratex import UserError
+
+    with pytest.raises(UserError) as info:
+        orch.run_sync("   ")
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    orch.close()

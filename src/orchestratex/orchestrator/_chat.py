@@ -1,0 +1,99 @@
+"""Chat input: a prompt string or a list of messages, validated into `Message`s; thread history."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TypeAlias
+
+from ..exceptions import UserError
+from ..providers import Message
+from ..records import Orchestration
+
+__all__ = ["ChatInput", "MessageLike", "conversation", "thread_history", "to_messages"]
+
+MessageLike: TypeAlias = Message | Mapping[str, object]
+"""A `Message`, or a mapping with `role` and `content` as the OpenAI chat API takes it."""
+
+ChatInput: TypeAlias = str | Sequence[MessageLike]
+"""What `Orchestrator.run` orchestrates: a prompt string, or a conversation (system messages, earlier
+turns, and the user message to answer last)."""
+
+_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+
+
+def to_messages(prompt: object) -> list[Message]:
+    """`prompt` as a validated conversation ending with a non-empty user message; `UserError` otherwise."""
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise UserError("the prompt is empty: give the text to orchestrate")
+        return [Message(role="user", content=prompt)]
+    if isinstance(prompt, bytes | bytearray) or not isinstance(prompt, Sequence):
+        raise UserError(
+            f"the prompt must be a string or a list of messages ({{'role': ..., 'content': ...}}), "
+            f"not {type(prompt).__name__}"
+        )
+    if not prompt:
+        raise UserError("the message list is empty: give at least one user message")
+    messages = [_message(i, m) for i, m in enumerate(prompt)]
+    last = messages[-1]
+    if last.role != "user":
+        raise UserError(
+            f"the last message is a {last.role} message: the conversation must end with the user message to answer"
+        )
+    if not last.content.strip():
+        raise UserError("the last user message is empty: give the text to orchestrate")
+    return messages
+
+
+def _message(index: int, item: object) -> Message:
+    if isinstance(item, Message):
+        return item
+    where = f"messages[{index}]"
+    if not isinstance(item, Mapping):
+        raise UserError(f"{where} must be a Message or a mapping with 'role' and 'content', not {type(item).__name__}")
+    role = item.get("role")
+    if role not in _ROLES:
+        if role in ("tool", "function"):
+            raise UserError(f"{where}: {role} messages are not supported (OrchestrateX does not call tools)")
+        raise UserError(f"{where}: role must be one of system, developer, user, assistant; got {role!r}")
+    return Message(role=_ROLES[str(role)], content=_content(where, item.get("content")))
+
+
+def _content(where: str, content: object) -> str:
+    """Text content: a string, or a list of text parts (`{"type": "text", "text": ...}`) joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence) and not isinstance(content, bytes | bytearray):
+        texts = []
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
+                texts.append(str(part["text"]))
+            else:
+                kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
+                raise UserError(f"{where}: only text content is supported, not a {kind!r} part")
+        return "\n".join(texts)
+    if content is None:
+        raise UserError(f"{where} has no content: give its text as 'content'")
+    raise UserError(f"{where}: content must be a string or a list of text parts, not {type(content).__name__}")
+
+
+def conversation(doc: Orchestration) -> list[Message]:
+    """The conversation an orchestration answers: its stored messages, or its prompt alone."""
+    return list(doc.messages) if doc.messages else [Message(role="user", content=doc.prompt)]
+
+
+def thread_history(earlier: Sequence[Orchestration]) -> list[Message]:
+    """The turns of a thread so far: the last completed orchestration's conversation and its final answer."""
+    for doc in reversed(earlier):
+        if doc.final_response is not None and doc.status == "completed":
+            return [*conversation(doc), Message(role="assistant", content=doc.final_response)]
+    return []
+
+
+def with_history(history: Sequence[Message], messages: list[Message]) -> list[Message]:
+    """`messages` continuing `history`: new system messages replace the earlier ones."""
+    if not history:
+        return messages
+    own_system = any(m.role == "system" for m in messages)
+    kept = [m for m in history if not (own_system and m.role == "system")]
+    return [*[m for m in messages if m.role == "system"], *kept, *[m for m in messages if m.role != "system"]]

@@ -1,0 +1,93 @@
+"""A long-lived event loop in a background thread, for `run_sync` (one per orchestrator).
+
+Providers hold connections bound to the loop that opened them (an `AsyncOpenAI` client is one):
+a new loop per call would find them dead on the second call. The portal keeps one loop for the
+orchestrator's life, and blocking callers hand it coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from ..exceptions import UserError
+
+__all__ = ["Portal"]
+
+T = TypeVar("T")
+
+
+class Portal:
+    """Runs coroutines on its own event loop, in a daemon thread started on first use."""
+
+    def __init__(self, name: str = "orchestratex-run-sync") -> None:
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The portal's loop, once started."""
+        return self._loop
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def serve() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                self._thread = threading.Thread(target=serve, name=self._name, daemon=True)
+                self._thread.start()
+                ready.wait()
+                self._loop = loop
+            return self._loop
+
+    def call(self, coro: Coroutine[Any, Any, T], *, what: str = "run_sync") -> T:
+        """Run `coro` on the portal's loop and wait for its result; its exception is raised as it is.
+
+        From inside a running event loop this would block that loop: `UserError` says to `await`.
+        Interrupted (Ctrl-C) while waiting, the coroutine is cancelled and waited for before the
+        `KeyboardInterrupt` propagates.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            coro.close()
+            raise UserError(
+                f"{what}() cannot be called from a running event loop (Jupyter, an async function): it would "
+                f"block that loop. Use `await orchestrator.{what.removesuffix('_sync')}(...)` there instead."
+            )
+        loop = self._start()
+        if threading.current_thread() is self._thread:  # pragma: no cover - guarded by the check above
+            coro.close()
+            raise UserError(f"{what}() cannot be called from the orchestrator's own loop")
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return future.result()  # the coroutine's exception, raised as it is
+        except KeyboardInterrupt:
+            future.cancel()
+            concurrent.futures.wait([future], timeout=30)
+            raise
+
+    def close(self) -> None:
+        """Stop the loop and its thread (after the coroutines running on it have been awaited)."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        if not thread.is_alive():
+            loop.close()

@@ -1,0 +1,119 @@
+"""`Orchestrator.run_stream`: an async iterator of the run's events and of each answer's text as it is produced."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Self, TypeAlias
+
+from ..events import Event
+from ..exceptions import UserError
+
+if TYPE_CHECKING:
+    from .orchestrator import RunResult
+
+__all__ = ["AnswerDelta", "DeltaSink", "RunStream", "StreamItem"]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta:
+    """A piece of an answer's text, as the generating model produces it.
+
+    Every iteration's answer streams (the run's final answer is the best-scoring one, known at the
+    end: `OrchestrationCompleted.final_response` and `model_name`). A piece with `index` 0 after
+    others of the same iteration starts the answer over: the call failed and was retried, or
+    another model took over; drop what came before.
+    """
+
+    orchestration_id: str
+    iteration: int
+    """The 1-based iteration whose answer this is."""
+    model_name: str
+    """The model producing it."""
+    text: str
+    """The new text (append it to what came before)."""
+    index: int = 0
+    """The position of this piece within the answer (0 for the first)."""
+
+
+StreamItem: TypeAlias = Event | AnswerDelta
+"""What `run_stream` yields: the run's events and its answers' deltas, in the order they happen."""
+
+DeltaSink: TypeAlias = Callable[[AnswerDelta], None]
+"""Receives every `AnswerDelta` of a run (`Orchestrator.drive(on_delta=...)`)."""
+
+_DONE = object()
+
+
+class RunStream:
+    """The events and answer deltas of one run, as an async iterator; `result` once it has ended.
+
+    ```python
+    async with orchestrator.run_stream("Explain TCP slow start") as stream:
+        async for item in stream:
+            if isinstance(item, AnswerDelta):
+                print(item.text, end="", flush=True)
+    print(stream.result.final_score)
+    ```
+
+    The run starts on entering the `async with` block (or on the first `async for`). Leaving the
+    block (or dropping the iterator) before the end cancels the run: it ends `cancelled`, with its
+    spending settled. Errors of the run (a bad option, a store failure) are raised by the iteration.
+    """
+
+    def __init__(self, start: Callable[[Callable[[StreamItem], None]], Coroutine[Any, Any, RunResult]]) -> None:
+        self._start = start
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._task: asyncio.Task[RunResult] | None = None
+        self._result: RunResult | None = None
+        self._finished = False
+
+    @property
+    def result(self) -> RunResult:
+        """The `RunResult`, once the stream has been iterated to its end."""
+        if self._result is None:
+            raise UserError("the run has not finished: iterate the stream to its end before reading its result")
+        return self._result
+
+    def _ensure_started(self) -> asyncio.Task[RunResult]:
+        if self._task is None:
+            self._task = asyncio.create_task(self._start(self._queue.put_nowait), name="orchestratex-run-stream")
+            self._task.add_done_callback(lambda _: self._queue.put_nowait(_DONE))
+        return self._task
+
+    async def __aenter__(self) -> Self:
+        self._ensure_started()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[StreamItem]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[StreamItem]:
+        task = self._ensure_started()
+        try:
+            while not self._finished:
+                item = await self._queue.get()
+                if item is _DONE:
+                    self._finished = True
+                    self._result = task.result()  # raises the run's error, if any
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            if not self._finished:
+                await self.aclose()
+
+    async def aclose(self) -> None:
+        """Cancel the run if it has not ended, and wait until it has settled."""
+        task = self._task
+        if task is None or task.done():
+            if task is not None and task.done() and not task.cancelled():
+                task.exception()  # retrieved: an error nobody iterated to is not "never retrieved"
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

@@ -1,0 +1,114 @@
+"""`Orchestrator.run` with a conversation: sent as messages, kept by refinements, judges and threads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from orchestratex import BayesianRouter, GenerationRequest, Message, Orchestrator, UserError
+
+from .helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
+
+
+def recording(scores: dict[int, float], seen: list[GenerationRequest]) -> tuple[Orchestrator, list[GenerationRequest]]:
+    def answers(request: GenerationRequest) -> str:
+        seen.append(request)
+        return answer_attempt(request)
+
+    def judge(request: GenerationRequest) -> float:
+        seen.append(request)
+        return score_of_answer(scores)(request)
+
+    orch = Orchestrator(
+        providers=[scripted(answers, judge)],
+        catalog=catalog("a", "b"),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
+    return orch, seen
+
+
+CONVERSATION: list[Any] = [
+    {"role": "system", "content": "You answer like a pirate."},
+    {"role": "user", "content": "What is 2 + 2?"},
+    Message(role="assistant", content="Arr, 4."),
+    {"role": "user", "content": [{"type": "text", "text": "And times 3?"}]},
+]
+
+
+async def test_a_conversation_is_sent_as_messages_and_kept_by_refinements_and_judges() -> None:
+    orch, seen = recording({1: 6.0, 2: 9.0}, [])
+    result = await orch.run(CONVERSATION, evaluation_threshold=8)
+    assert result.iterations == 2
+    assert result.orchestration.prompt == "And times 3?"
+    assert [m.role for m in result.orchestration.messages] == ["system", "user", "assistant", "user"]
+    generations = [r for r in seen if r.purpose == "generate"]
+    first, refinement = generations
+    # the user's system message replaces the orchestrator's; the turns are messages, not one flattened prompt
+    assert [(m.role, m.content) for m in first.messages] == [
+        ("system", "You answer like a pirate."),
+        ("user", "What is 2 + 2?"),
+        ("assistant", "Arr, 4."),
+        ("user", "And times 3?"),
+    ]
+    assert refinement.messages[:3] == first.messages[:3]
+    assert refinement.messages[-1].content.startswith("And times 3?")
+    assert "Previous answer" in refinement.messages[-1].content
+    judge = next(r for r in seen if r.purpose == "judge")
+    assert "CONVERSATION SO FAR" in judge.messages[-1].content
+    assert "Arr, 4." in judge.messages[-1].content and "You answer like a pirate." in judge.messages[-1].content
+
+
+async def test_a_string_prompt_keeps_the_orchestrators_system_prompt_and_stores_no_messages() -> None:
+    orch, seen = recording({1: 9.0}, [])
+    result = await orch.run("Hello")
+    assert result.orchestration.messages == []
+    assert [m.role for m in seen[0].messages] == ["system", "user"]
+    assert seen[0].messages[0].content == orch.system_prompt
+
+
+async def test_a_thread_keeps_its_history() -> None:
+    orch, seen = recording({1: 9.0}, [])
+    first = await orch.run([{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Name a colour."}])
+    second = await orch.run("And another one?", thread=first.orchestration.thread_id)
+    assert second.orchestration.thread_id == first.orchestration.thread_id
+    assert [(m.role, m.content) for m in second.orchestration.messages] == [
+        ("system", "Be terse."),
+        ("user", "Name a colour."),
+        ("assistant", first.final_response),
+        ("user", "And another one?"),
+    ]
+    sent = [r for r in seen if r.purpose == "generate"][-1]
+    assert [m.role for m in sent.messages] == ["system", "user", "assistant", "user"]
+    # a list with earlier turns is the whole conversation: the thread's history is not added again
+    third = await orch.run(
+        [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+            {"role": "user", "content": "Bye"},
+        ],
+        thread=first.orchestration.thread_id,
+    )
+    assert [m.content for m in third.orchestration.messages] == ["Hi", "Hello", "Bye"]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        ([], "message list is empty"),
+        ([{"role": "assistant", "content": "hi"}], "must end with the user message"),
+        ([{"role": "user", "content": "  "}], "last user message is empty"),
+        ([{"role": "tool", "content": "x"}, {"role": "user", "content": "x"}], "tool messages are not supported"),
+        ([{"role": "wizard", "content": "x"}], r"messages\[0\]: role must be one of"),
+        ([{"role": "user"}], r"messages\[0\] has no content"),
+        ([{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}], "only text content"),
+        (["just a string in a list"], r"messages\[0\] must be a Message or a mapping"),
+        (42, "must be a string or a list of messages"),
+    ],
+)
+async def test_bad_messages_are_clear_user_errors(prompt: Any, message: str) -> None:
+    orch, seen = recording({1: 9.0}, [])
+    with pytest.raises(UserError, match=message):
+        await orch.run(prompt)
+    assert seen == []

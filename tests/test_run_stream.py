@@ -1,0 +1,132 @@
+"""`Orchestrator.run_stream`: events and answer deltas as they happen, the result after, early exit cancels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from orchestratex import (
+    AnswerDelta,
+    BayesianRouter,
+    FunctionProvider,
+    GenerationRequest,
+    Orchestrator,
+    SimulatedProvider,
+    UserError,
+)
+from orchestratex.exceptions import ProviderServerError
+
+from .helpers import NO_WAIT, catalog
+
+
+def orchestrator(provider: FunctionProvider) -> Orchestrator:
+    return Orchestrator(
+        providers=[provider], catalog=catalog("a", "b"), retry=NO_WAIT, router=BayesianRouter(explore=False)
+    )
+
+
+def judge(request: GenerationRequest) -> str:
+    return json.dumps({"score": 9, "feedback": "fine"})
+
+
+async def test_deltas_reach_the_consumer_as_the_model_produces_them() -> None:
+    first_seen = asyncio.Event()
+
+    async def answer(request: GenerationRequest) -> AsyncIterator[str]:
+        yield "Hello"
+        # the model only goes on once the consumer has the first piece: any buffering would deadlock
+        await asyncio.wait_for(first_seen.wait(), timeout=5)
+        yield ", world"
+
+    def fn(request: GenerationRequest) -> str | AsyncIterator[str]:
+        return judge(request) if request.purpose == "judge" else answer(request)
+
+    orch = orchestrator(FunctionProvider(fn))
+    items = []
+    async with orch.run_stream("Greet me") as stream:
+        async for item in stream:
+            items.append(item)
+            if isinstance(item, AnswerDelta):
+                first_seen.set()
+    deltas = [i for i in items if isinstance(i, AnswerDelta)]
+    assert [d.text for d in deltas] == ["Hello", ", world"]
+    assert [d.index for d in deltas] == [0, 1]
+    assert {(d.iteration, d.orchestration_id) for d in deltas} == {(1, stream.result.id)}
+    assert deltas[0].model_name == stream.result.final_model
+    kinds = [getattr(i, "type", "delta") for i in items]
+    assert kinds == [
+        "orchestration_started",
+        "model_selected",
+        "delta",
+        "delta",
+        "response_generated",
+        "evaluation_completed",
+        "orchestration_completed",
+    ]
+    assert stream.result.final_response == "Hello, world"
+    assert stream.result.events == [i for i in items if not isinstance(i, AnswerDelta)]
+
+
+async def test_a_retried_answer_starts_over_at_index_zero() -> None:
+    calls = 0
+
+    def answer(request: GenerationRequest) -> object:
+        nonlocal calls
+        if request.purpose == "judge":
+            return judge(request)
+        calls += 1
+
+        def pieces() -> object:
+            yield "partial "
+            if calls == 1:
+                raise ProviderServerError("boom", status_code=500)
+            yield "answer"
+
+        return pieces()
+
+    orch = orchestrator(FunctionProvider(answer))  # type: ignore[arg-type]
+    async with orch.run_stream("Hi") as stream:
+        deltas = [(i.index, i.text) async for i in stream if isinstance(i, AnswerDelta)]
+    assert deltas == [(0, "partial "), (0, "partial "), (1, "answer")]
+    assert stream.result.final_response == "partial answer"
+
+
+async def test_leaving_early_cancels_the_run() -> None:
+    release = asyncio.Event()
+
+    async def answer(request: GenerationRequest) -> AsyncIterator[str]:
+        yield "first"
+        await release.wait()  # never set: the model would go on forever
+        yield "never"
+
+    def fn(request: GenerationRequest) -> str | AsyncIterator[str]:
+        return judge(request) if request.purpose == "judge" else answer(request)
+
+    orch = orchestrator(FunctionProvider(fn))
+    async with orch.run_stream("Go") as stream:
+        async for item in stream:
+            if isinstance(item, AnswerDelta):
+                oid = item.orchestration_id
+                break
+    doc = await orch.store.get_orchestration(oid)
+    assert doc.status == "cancelled" and doc.stop_reason == "cancelled"
+    with pytest.raises(UserError, match="has not finished"):
+        stream.result  # noqa: B018
+
+
+async def test_errors_of_the_run_are_raised_by_the_iteration() -> None:
+    orch = orchestrator(FunctionProvider(judge))
+    with pytest.raises(UserError, match="prompt is empty"):
+        async for _ in orch.run_stream("   "):
+            pass
+
+
+async def test_the_simulator_streams_its_answers() -> None:
+    orch = Orchestrator(providers=[SimulatedProvider(seed=3, latency_scale=0)], router=BayesianRouter(seed=3))
+    async with orch.run_stream("Write a haiku about the sea", max_iterations=1) as stream:
+        deltas = [i for i in [item async for item in stream] if isinstance(i, AnswerDelta)]
+    assert len(deltas) > 3
+    assert "".join(d.text for d in deltas) == stream.result.orchestration.iterations[0].response
