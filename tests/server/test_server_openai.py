@@ -4,7 +4,7 @@ sessions, limits, errors in OpenAI's shape, and SSE streams."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openai.types import Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from starlette.testclient import TestClient
 
-from orchestratex.exceptions import ConfigurationError
-from orchestratex.server import ServerSettings, create_app
+from orchestratex import FunctionProvider, GenerationRequest, Orchestrator
+from orchestratex.exceptions import ConfigurationError, ProviderServerError
+from orchestratex.orchestrator import RetryPolicy
+from orchestratex.server import ServerSettings, create_app, issue_api_key
 from orchestratex.server._openai_results import StopFilter
 from orchestratex.stores import MemoryStore
 
+from ..helpers import catalog
 from .conftest import Api, in_app_loop
 
 PROMPT = [{"role": "user", "content": "Write a Python function to reverse a string"}]
@@ -203,11 +207,29 @@ def test_the_conversation_reaches_the_orchestration(api: Api) -> None:
         {"role": "developer", "content": "Answer in French."},
         {"role": "user", "content": "What is a tide?"},
         {"role": "assistant", "content": "Une marée est..."},
-        {"role": "user", "content": [{"type": "text", "text": "And "}, {"type": "text", "text": "a neap tide?"}]},
+        {"role": "user", "content": [{"type": "text", "text": "And"}, {"type": "text", "text": "a neap tide?"}]},
     ]
     doc = status_of(api, chat(api, messages=messages).json()["orchestratex"]["orchestration_id"])
-    assert doc["prompt"] == "And a neap tide?"
-    assert "Answer in French." in doc["context"] and "Une marée est..." in doc["context"]
+    assert doc["prompt"] == "And\na neap tide?"
+    assert [(m["role"], m["content"]) for m in doc["messages"]] == [
+        ("system", "Answer in French."),
+        ("user", "What is a tide?"),
+        ("assistant", "Une marée est..."),
+        ("user", "And\na neap tide?"),
+    ]
+
+
+def test_a_thread_keeps_its_conversation(api: Api) -> None:
+    first = chat(api, messages=[{"role": "user", "content": "Name a prime number"}])
+    ext = first.json()["orchestratex"]
+    follow = chat(api, thread_id=ext["thread_id"], messages=[{"role": "user", "content": "And another one?"}])
+    doc = status_of(api, follow.json()["orchestratex"]["orchestration_id"])
+    assert doc["thread_id"] == ext["thread_id"]
+    assert [(m["role"], m["content"]) for m in doc["messages"]] == [
+        ("user", "Name a prime number"),
+        ("assistant", ok(first).choices[0].message.content),
+        ("user", "And another one?"),
+    ]
 
 
 def test_session_and_thread_ids_place_the_call(api: Api) -> None:
@@ -380,9 +402,33 @@ def test_a_stream_without_include_usage_has_no_usage_chunk_and_events_are_opt_in
     plain, _, _ = sse(chat(api, stream=True, model="orchestratex/fast").text)
     assert all("usage" not in p and p["choices"] for p in plain)
     with_events, _, done = sse(chat(api, stream=True, model="orchestratex/fast", stream_events=True).text)
-    events = [p["orchestratex"]["event"] for p in with_events if not p["choices"]]
+    extras = [p["orchestratex"] for p in with_events if not p["choices"]]
+    events = [x["event"] for x in extras if "event" in x]
+    drafts = [x["delta"] for x in extras if "delta" in x]
     assert done and events[0]["type"] == "orchestration_started" and events[-1]["type"] == "orchestration_completed"
     assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + len(events)))
+    assert [d["index"] for d in drafts] == list(range(len(drafts))) and len(drafts) > 1
+    assert "".join(d["text"] for d in drafts) == events[-1]["final_response"]
+
+
+def order(text: str) -> list[str]:
+    """What a stream sends, in order: `content` for a content chunk, else the comment's event type."""
+    seen = []
+    for block in text.split("\n\n"):
+        if block.startswith(": orchestratex "):
+            seen.append(block.split()[2])
+        elif block.startswith("data: {") and json.loads(block[6:]).get("choices"):
+            if json.loads(block[6:])["choices"][0]["delta"].get("content"):
+                seen.append("content")
+    return seen
+
+
+def test_a_one_attempt_run_streams_its_answer_live_and_others_once_judged(api: Api) -> None:
+    live = order(chat(api, stream=True, model="orchestratex/fast").text)
+    assert live.index("content") < live.index("response_generated") < live.index("evaluation_completed")
+    assert live.count("content") > 1  # piece by piece, as the model produced it
+    judged = order(chat(api, stream=True, model="orchestratex/auto").text)
+    assert judged.index("content") > judged.index("orchestration_completed")
 
 
 def test_a_stream_that_ends_without_an_answer_ends_with_an_error_payload(api: Api) -> None:
@@ -413,3 +459,44 @@ def test_a_streamed_cut_equals_the_whole_cut(pieces: list[str], stops: list[str]
     first = min((i for i in (whole.find(s) for s in stops) if i >= 0), default=len(whole))
     assert out == whole[:first] == StopFilter(stops).cut(whole)
     assert streamed.stopped == (first < len(whole))
+
+
+def test_a_live_answer_that_restarts_after_text_went_out_ends_with_an_error_naming_the_orchestration() -> None:
+    calls = {"n": 0}
+
+    def answers(request: GenerationRequest) -> Iterator[str]:
+        if request.purpose == "judge":
+            yield json.dumps({"score": 9, "feedback": "fine"})
+            return
+        calls["n"] += 1
+        yield "Hello, "
+        if calls["n"] == 1:
+            raise ProviderServerError("upstream hiccup", status_code=503)
+        yield "world."
+
+    store = MemoryStore()
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(answers)],
+        catalog=catalog("a", "b"),
+        store=store,
+        retry=RetryPolicy(initial_wait=0, max_wait=0),
+    )
+    with TestClient(create_app(orchestrator=orchestrator)) as client:
+        key = in_app_loop(client).call(issue_api_key, store, "alice")
+        body = {"model": "function:a", "messages": PROMPT, "stream": True}
+        r = client.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"})
+        payloads, _, done = sse(r.text)
+        assert not done
+        sent = "".join(p["choices"][0]["delta"].get("content") or "" for p in payloads if p.get("choices"))
+        assert sent == "Hello, "
+        err = payloads[-1]["error"]
+        oid = payloads[-1]["orchestratex"]["orchestration_id"]
+        assert err["code"] == "stream_interrupted" and f"/api/orchestration/status/{oid}" in err["message"]
+        status = client.get(f"/api/orchestration/status/{oid}", headers={"Authorization": f"Bearer {key}"}).json()
+        assert status["status"] == "completed" and status["final_response"] == "Hello, world."
+        # the same failure before any text went out streams the retried answer cleanly
+        calls["n"] = 0
+        body["stop"] = ["Hello"]  # holds the first piece back
+        r = client.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"})
+        payloads, _, done = sse(r.text)
+        assert done and payloads[-1]["choices"][0]["finish_reason"] == "stop"

@@ -525,10 +525,13 @@ class Orchestrator:
         raises `UserError`: use `await orchestrator.run(...)` there. `close()` stops the loop."""
         return self._portal.call(self.run(prompt, **options))
 
-    def start(self, orchestration: Orchestration | str) -> asyncio.Task[RunResult]:
-        """Drive a prepared orchestration in the background; `cancel(id)` stops it."""
+    def start(
+        self, orchestration: Orchestration | str, *, on_delta: DeltaSink | None = None
+    ) -> asyncio.Task[RunResult]:
+        """Drive a prepared orchestration in the background; `cancel(id)` stops it. With `on_delta`, its
+        generations stream to it (as `drive`'s)."""
         oid = orchestration.id if isinstance(orchestration, Orchestration) else orchestration
-        task = asyncio.create_task(self.drive(orchestration), name=f"orchestration-{oid}")
+        task = asyncio.create_task(self.drive(orchestration, on_delta=on_delta), name=f"orchestration-{oid}")
         self._tasks[oid] = task
         task.add_done_callback(lambda _: self._tasks.pop(oid, None))
         return task

@@ -4,6 +4,8 @@
   which then answers alone: `preferred_models=[it]` and, unless the request says otherwise, one
   judged attempt (`max_iterations=1`).
 - Settings: the preset's, overridden by the request's (`extra_body` fields or `orchestratex`).
+- Conversation: the messages as they are (system, earlier turns, the user message to answer); on a
+  `thread_id`, a request without assistant turns continues the thread's conversation.
 - Session: `session_id` / the session of `thread_id` when given (the caller's, active), else the
   caller's own `/v1` session, created on first use with a stable id; one the user ends is followed
   by a new one. Every call is one orchestration of it (one new thread unless `thread_id` is given),
@@ -85,7 +87,7 @@ def chat_messages(request: ChatRequest) -> list[Message]:
                         param=f"{param}.content",
                     )
                 texts.append(part.text)
-            content = "".join(texts)
+            content = "\n".join(texts)
         else:
             content = m.content or ""
         role = "system" if m.role == "developer" else m.role
@@ -93,15 +95,6 @@ def chat_messages(request: ChatRequest) -> list[Message]:
     if messages[-1].role != "user" or not messages[-1].content.strip():
         raise OpenAIError(400, "the last message must be a user message with text", param="messages")
     return messages
-
-
-def prompt_and_context(messages: list[Message]) -> tuple[str, str | None]:
-    """The last user message as the prompt; the instructions and earlier turns as its context."""
-    earlier = messages[:-1]
-    if not earlier:
-        return messages[-1].content, None
-    lines = [f"{m.role.capitalize()}: {m.content}" for m in earlier]
-    return messages[-1].content, "The conversation so far:\n" + "\n".join(lines)
 
 
 class DefaultSessions:
@@ -248,8 +241,7 @@ async def prepare_call(
     headers = await state.rate.hit(session.id)
     admitted = await state.concurrency.acquire(session.user_id)
     try:
-        prompt, context = prompt_and_context(messages)
-        doc = await state.orchestrator.prepare(prompt, session=session, thread=thread, context=context, **settings)
+        doc = await state.orchestrator.prepare(messages, session=session, thread=thread, **settings)
     finally:
         await state.concurrency.release(admitted)
     return ChatCall(doc, target, headers)

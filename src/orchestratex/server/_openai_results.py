@@ -21,6 +21,7 @@ __all__ = [
     "extension",
     "failure",
     "finish_reason",
+    "interrupted",
     "openai_usage",
     "total_usage",
 ]
@@ -144,3 +145,14 @@ def failure(doc: Orchestration, target: Target, simulated: bool) -> OpenAIError:
     if reason == "cancelled":
         return OpenAIError(503, message, code="orchestration_cancelled", headers=NO_RETRY, extra=extra)
     return OpenAIError(502, message, code="orchestration_failed", type="server_error", headers=NO_RETRY, extra=extra)
+
+
+def interrupted(doc: Orchestration, target: Target, simulated: bool) -> OpenAIError:
+    """The error ending a live stream whose answer restarted after part of it was sent (a model failed
+    mid-answer and was retried, or another took over): the final answer is in the orchestration."""
+    message = (
+        f"the answer was interrupted mid-stream (a model failed while answering and the call was retried):"
+        f" the final answer is in GET /api/orchestration/status/{doc.id}"
+    )
+    extra = {"orchestratex": extension(doc, target, simulated)}
+    return OpenAIError(502, message, code="stream_interrupted", type="server_error", headers=NO_RETRY, extra=extra)

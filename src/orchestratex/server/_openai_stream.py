@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..events import EVENT_ADAPTER, Event
+from ..exceptions import OrchestrateXError
+from ..orchestrator import AnswerDelta, StreamItem
 from ..records import Orchestration
 from ._app import ServerState
 from ._openai_chat import ChatCall
@@ -28,6 +30,7 @@ from ._openai_results import (
     extension,
     failure,
     finish_reason,
+    interrupted,
     openai_usage,
     total_usage,
 )
@@ -41,18 +44,18 @@ DONE = b"data: [DONE]\n\n"
 
 
 class EventTap:
-    """The events of the orchestrations `/v1` streams are following, from the orchestrator's handlers."""
+    """The events (and answer deltas) of the orchestrations `/v1` streams follow, from the orchestrator's handlers."""
 
     def __init__(self) -> None:
-        self._queues: dict[str, asyncio.Queue[Event]] = {}
+        self._queues: dict[str, asyncio.Queue[StreamItem]] = {}
 
     def publish(self, event: Event) -> None:
         queue = self._queues.get(event.orchestration_id)
         if queue is not None:
             queue.put_nowait(event)
 
-    def watch(self, orchestration_id: str) -> asyncio.Queue[Event]:
-        queue: asyncio.Queue[Event] = asyncio.Queue()
+    def watch(self, orchestration_id: str) -> asyncio.Queue[StreamItem]:
+        queue: asyncio.Queue[StreamItem] = asyncio.Queue()
         self._queues[orchestration_id] = queue
         return queue
 
@@ -110,8 +113,8 @@ class Chunks:
         return data({**self.base, "choices": [], **extra})
 
 
-async def _next(queue: asyncio.Queue[Event], task: asyncio.Task[Any], wait_s: float) -> Event | None:
-    """The next event, or None after `wait_s` of silence; raises when the run ended without a final event."""
+async def _next(queue: asyncio.Queue[StreamItem], task: asyncio.Task[Any], wait_s: float) -> StreamItem | None:
+    """The next item, or None after `wait_s` of silence; raises when the run ended without a final event."""
     if not queue.empty():
         return queue.get_nowait()
     getter = asyncio.ensure_future(queue.get())
@@ -134,6 +137,124 @@ async def _next(queue: asyncio.Queue[Event], task: asyncio.Task[Any], wait_s: fl
     return None
 
 
+class _Answer:
+    """The final answer's chunks: live from the deltas of a run that has one attempt, else once it has ended."""
+
+    def __init__(self, chunks: Chunks, stops: list[str], live: bool) -> None:
+        self.chunks = chunks
+        self.cut = StopFilter(stops)
+        self.live = live
+        self.pieces: list[str] = []
+        """The text of the current attempt (a restart empties it)."""
+        self.started = False
+        """Whether the role chunk went out (and the answer's text began)."""
+        self.sent_text = False
+        self.broken = False
+        """An attempt restarted after some of its text was sent: the stream cannot take it back."""
+
+    def delta(self, item: AnswerDelta) -> list[bytes]:
+        if item.index == 0 and self.pieces:  # the call was retried or another model took over
+            if self.sent_text:
+                self.broken = True
+            self.pieces, self.cut = [], StopFilter(self.cut.stops)
+        self.pieces.append(item.text)
+        if not self.live or self.broken:
+            return []
+        text = self.cut.feed(item.text)
+        if not text:
+            return []
+        out = self._start(item.model_name)
+        out.append(self.chunks.delta({"content": text}))
+        self.sent_text = True
+        return out
+
+    def _start(self, model: str) -> list[bytes]:
+        if self.started:
+            return []
+        self.started = True
+        self.chunks.base["model"] = model
+        return [self.chunks.delta({"role": "assistant", "content": ""})]
+
+    def finish(self, final: Orchestration) -> list[bytes]:
+        """The rest of the answer (all of it when it was not live) after the run has completed."""
+        text = final.final_response or ""
+        model = final.final_model or self.chunks.base["model"]
+        if self.live and not self.broken and self.pieces:
+            if "".join(self.pieces) != text:  # the judged answer is not the one streamed
+                self.broken = self.sent_text
+                self.cut = StopFilter(self.cut.stops)
+            else:
+                out = self._start(model)
+                rest = self.cut.flush()
+                return [*out, self.chunks.delta({"content": rest})] if rest else out
+        if self.broken:
+            return []
+        out = self._start(model)
+        rest = self.cut.cut(text)
+        return [*out, self.chunks.delta({"content": rest})] if rest else out
+
+
+class _Stream:
+    """One streamed call: its orchestration's task and items, turned into SSE bytes."""
+
+    def __init__(
+        self, state: ServerState, tap: EventTap, call: ChatCall, stops: list[str], include_usage: bool, events: bool
+    ) -> None:
+        self.state, self.tap, self.call, self.include_usage, self.events = state, tap, call, include_usage, events
+        doc = call.orchestration
+        self.queue = tap.watch(doc.id)
+        self.task = state.runner.launch(doc, on_delta=self.queue.put_nowait)
+        self.chunks = Chunks(doc, call.target.requested, include_usage)
+        self.answer = _Answer(self.chunks, stops, live=doc.settings.max_iterations == 1)
+
+    async def body(self) -> AsyncIterator[bytes]:
+        doc = self.call.orchestration
+        yield comment(f"orchestratex orchestration {doc.id} session={doc.session_id} thread={doc.thread_id}")
+        async for piece in self._progress():
+            yield piece
+        final: Orchestration = (await self.task).orchestration
+        for piece in self._ending(final):
+            yield piece
+
+    async def _progress(self) -> AsyncIterator[bytes]:
+        """Comments (and opt-in chunks) for each event, the live answer's chunks, until the final event."""
+        chunks = self.chunks
+        while True:
+            item = await _next(self.queue, self.task, self.state.settings.heartbeat_s)
+            if item is None:
+                yield b": keep-alive\n\n"
+            elif isinstance(item, AnswerDelta):
+                if self.events:
+                    yield chunks.bare(orchestratex={"delta": _delta_json(item)})
+                for piece in self.answer.delta(item):
+                    yield piece
+            else:
+                yield comment(describe(item))
+                if self.events:
+                    yield chunks.bare(orchestratex={"event": EVENT_ADAPTER.dump_python(item, mode="json")})
+                if item.type in _TERMINAL:
+                    return
+
+    def _ending(self, final: Orchestration) -> list[bytes]:
+        target, simulated = self.call.target, self.state.orchestrator.simulated
+        if final.status != "completed":
+            return [data(failure(final, target, simulated).body())]
+        out = self.answer.finish(final)
+        if self.answer.broken:
+            return [*out, data(interrupted(final, target, simulated).body())]
+        ext = extension(final, target, simulated)
+        out.append(self.chunks.delta({}, finish_reason(final, self.answer.cut.stopped), orchestratex=ext))
+        if self.include_usage:
+            out.append(self.chunks.bare(usage=openai_usage(total_usage(final))))
+        out.append(DONE)
+        return out
+
+    def close(self) -> None:
+        self.tap.unwatch(self.call.orchestration.id)
+        if not self.task.done():  # the client went away: stop paying for an answer nobody reads
+            self.task.cancel()
+
+
 async def sse_stream(
     state: ServerState,
     tap: EventTap,
@@ -144,43 +265,19 @@ async def sse_stream(
     stream_events: bool,
 ) -> AsyncIterator[bytes]:
     """The SSE body of a streamed `/v1/chat/completions` call (the orchestration starts here)."""
-    doc = call.orchestration
-    queue = tap.watch(doc.id)
-    task = state.runner.launch(doc)
-    chunks = Chunks(doc, call.target.requested, include_usage)
+    stream = _Stream(state, tap, call, stops, include_usage, stream_events)
     try:
-        yield comment(f"orchestratex orchestration {doc.id} session={doc.session_id} thread={doc.thread_id}")
-        while True:
-            event = await _next(queue, task, state.settings.heartbeat_s)
-            if event is None:
-                yield b": keep-alive\n\n"
-                continue
-            yield comment(describe(event))
-            if stream_events:
-                yield chunks.bare(orchestratex={"event": EVENT_ADAPTER.dump_python(event, mode="json")})
-            if event.type in _TERMINAL:
-                break
-        final: Orchestration = (await task).orchestration
-        if final.status != "completed":
-            yield data(failure(final, call.target, state.orchestrator.simulated).body())
-            return
-        chunks.base["model"] = final.final_model or call.target.requested
-        cut = StopFilter(stops)
-        yield chunks.delta({"role": "assistant", "content": ""})
-        text = cut.cut(final.final_response or "")
-        if text:
-            yield chunks.delta({"content": text})
-        ext = extension(final, call.target, state.orchestrator.simulated)
-        yield chunks.delta({}, finish_reason(final, cut.stopped), orchestratex=ext)
-        if include_usage:
-            yield chunks.bare(usage=openai_usage(total_usage(final)))
-        yield DONE
+        async for piece in stream.body():
+            yield piece
     except OpenAIError as exc:
         yield data(exc.body())
     except Exception as exc:
-        logger.exception("streaming orchestration %s failed", doc.id)
+        if not isinstance(exc, OrchestrateXError):
+            logger.exception("streaming orchestration %s failed", call.orchestration.id)
         yield data(from_exception(exc).body())
     finally:
-        tap.unwatch(doc.id)
-        if not task.done():  # the client went away: stop paying for an answer nobody reads
-            task.cancel()
+        stream.close()
+
+
+def _delta_json(item: AnswerDelta) -> dict[str, Any]:
+    return {"iteration": item.iteration, "model_name": item.model_name, "text": item.text, "index": item.index}

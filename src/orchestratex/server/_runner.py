@@ -9,6 +9,7 @@ from typing import Any
 
 from ..exceptions import Conflict
 from ..orchestrator import Orchestrator
+from ..orchestrator._stream import DeltaSink
 from ..records import Orchestration
 
 __all__ = ["Runner"]
@@ -37,13 +38,14 @@ class Runner:
         """Orchestrations this process is driving now."""
         return len(self._tasks)
 
-    def launch(self, orchestration: Orchestration | str) -> asyncio.Task[Any]:
-        """Drive the orchestration in the background (unless this process already does); returns its task."""
+    def launch(self, orchestration: Orchestration | str, *, on_delta: DeltaSink | None = None) -> asyncio.Task[Any]:
+        """Drive the orchestration in the background (unless this process already does); returns its task.
+        With `on_delta`, its generations stream to it."""
         oid = orchestration.id if isinstance(orchestration, Orchestration) else orchestration
         running = self._tasks.get(oid)
         if running is not None:
             return running
-        task = self.orchestrator.start(orchestration)
+        task = self.orchestrator.start(orchestration, on_delta=on_delta)
         self._tasks[oid] = task
         task.add_done_callback(lambda t: self._ended(oid, t))
         return task
