@@ -1,0 +1,135 @@
+"""The real openai SDK (sync, async, streaming) against `orchestratex serve`, a real uvicorn process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from openai import AsyncOpenAI, OpenAI
+
+from .server_process import ServerProcess, create_key
+
+pytestmark = pytest.mark.slow
+
+PROMPT: list[Any] = [{"role": "user", "content": "Write a Python function to calculate fibonacci numbers"}]
+
+
+@dataclass
+class Served:
+    server: ServerProcess
+    keys: dict[str, str]
+
+    def client(self, user: str, **kwargs: Any) -> OpenAI:
+        return OpenAI(base_url=f"{self.server.base_url}/v1", api_key=self.keys[user], **kwargs)
+
+    def async_client(self, user: str, **kwargs: Any) -> AsyncOpenAI:
+        return AsyncOpenAI(base_url=f"{self.server.base_url}/v1", api_key=self.keys[user], **kwargs)
+
+    def status(self, user: str, oid: str) -> dict[str, Any]:
+        r = httpx.get(
+            f"{self.server.base_url}/api/orchestration/status/{oid}",
+            headers={"Authorization": f"Bearer {self.keys[user]}"},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("openai-server")
+    url = f"sqlite:///{tmp / 'server.db'}"
+    keys = {user: create_key(url, user) for user in ("alice", "bob", "carol")}
+    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.01", "ORCHESTRATEX_RATE_LIMIT": "8"}
+    with ServerProcess(url, tmp, env=env) as server:
+        yield Served(server, keys)
+
+
+def test_the_sync_sdk_lists_models_and_orchestrates(served: Served) -> None:
+    client = served.client("alice")
+    ids = [m.id for m in client.models.list()]
+    assert ids[:3] == ["orchestratex/auto", "orchestratex/fast", "orchestratex/best"] and len(ids) > 3
+    assert client.models.retrieve("orchestratex/fast").owned_by == "orchestratex"
+    done = client.chat.completions.create(
+        model="orchestratex/auto",
+        messages=PROMPT,
+        temperature=0.3,
+        max_tokens=800,
+        extra_body={"max_iterations": 2, "cost_limit": 1.0},
+    )
+    ext = (done.model_extra or {})["orchestratex"]
+    doc = served.status("alice", ext["orchestration_id"])
+    assert doc["status"] == "completed" and doc["settings"]["max_iterations"] == 2
+    assert done.choices[0].message.content == doc["final_response"]
+    assert done.model == doc["final_model"] and ext["score"] == doc["final_score"] and ext["cost"] == doc["total_cost"]
+    assert done.usage is not None and done.usage.total_tokens > sum(
+        it["usage"]["output_tokens"] for it in doc["iterations"]
+    )
+
+
+def test_the_sync_sdk_streams(served: Served) -> None:
+    client = served.client("alice")
+    stream = client.chat.completions.create(
+        model="orchestratex/fast", messages=PROMPT, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    oid = chunks[0].id.removeprefix("chatcmpl-")
+    assert text == served.status("alice", oid)["final_response"]
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+
+
+def test_the_async_sdk_orchestrates_and_streams_concurrently(served: Served) -> None:
+    async def main() -> None:
+        async with served.async_client("bob") as client:
+            done, stream = await asyncio.gather(
+                client.chat.completions.create(model="gpt4", messages=PROMPT),
+                client.chat.completions.create(model="orchestratex/auto", messages=PROMPT, stream=True),
+            )
+            assert done.choices[0].message.content and done.model == "sim:gpt-4.1"
+            pieces = [c.choices[0].delta.content or "" async for c in stream if c.choices]
+            assert "".join(pieces)
+            # the SDK's stream helper accumulates the chunks into a ChatCompletion
+            async with client.chat.completions.stream(model="orchestratex/fast", messages=PROMPT) as helper:
+                async for _ in helper:
+                    pass
+                final = await helper.get_final_completion()
+            assert final.choices[0].message.content and final.choices[0].finish_reason == "stop"
+
+    asyncio.run(main())
+
+
+def test_errors_arrive_as_the_sdk_s_exceptions(served: Served) -> None:
+    with pytest.raises(openai.AuthenticationError):
+        OpenAI(base_url=f"{served.server.base_url}/v1", api_key="ox_wrong").models.list()
+    client = served.client("alice", max_retries=0)
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.chat.completions.create(model="gpt-99", messages=PROMPT)
+    assert missing.value.code == "model_not_found" and missing.value.param == "model"
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(model="orchestratex/auto", messages=PROMPT, n=2)
+    assert bad.value.param == "n"
+    with pytest.raises(openai.APIStatusError) as budget:
+        client.chat.completions.create(model="orchestratex/auto", messages=PROMPT, extra_body={"cost_limit": 0})
+    assert budget.value.status_code == 402 and budget.value.code == "budget_exceeded"
+    with pytest.raises(openai.APIError) as streamed:
+        list(
+            client.chat.completions.create(
+                model="orchestratex/auto", messages=PROMPT, stream=True, extra_body={"cost_limit": 0}
+            )
+        )
+    assert "budget" in streamed.value.message
+
+
+def test_the_rate_limit_is_the_sdk_s_rate_limit_error(served: Served) -> None:
+    client = served.client("carol", max_retries=0)
+    with pytest.raises(openai.RateLimitError) as limited:
+        for _ in range(9):
+            client.chat.completions.create(model="orchestratex/fast", messages=PROMPT)
+    assert int(limited.value.response.headers["retry-after"]) >= 1
