@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from ..catalog import ModelProfile
 from ..exceptions import ConfigurationError, OrchestrateXError, UnknownModelError
@@ -185,5 +185,6 @@ def mount_openai(app: FastAPI, state: ServerState) -> OpenAIRoutes:
     """Serve the OpenAI-compatible API under `/v1` of `app` (presets from `state.settings.presets`)."""
     routes = OpenAIRoutes(state, merge_presets(state.settings.presets))
     routes.check_presets()
-    app.mount("/v1", routes.app(), name="openai")
+    # first in the routing table: a /v1 request is not matched against every /api route before it
+    app.router.routes.insert(0, Mount("/v1", app=routes.app(), name="openai"))
     return routes
