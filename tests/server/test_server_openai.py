@@ -500,3 +500,11 @@ def test_a_live_answer_that_restarts_after_text_went_out_ends_with_an_error_nami
         r = client.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"})
         payloads, _, done = sse(r.text)
         assert done and payloads[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_processes_sharing_a_store_find_the_same_default_session(make_api: Callable[..., Api]) -> None:
+    store = MemoryStore()
+    one, two = make_api(store), make_api(store)
+    first = chat(one, model="orchestratex/fast").json()["orchestratex"]["session_id"]
+    second = chat(two, two.alice, model="orchestratex/fast").json()["orchestratex"]["session_id"]
+    assert first == second

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -133,3 +135,23 @@ def test_the_rate_limit_is_the_sdk_s_rate_limit_error(served: Served) -> None:
         for _ in range(9):
             client.chat.completions.create(model="orchestratex/fast", messages=PROMPT)
     assert int(limited.value.response.headers["retry-after"]) >= 1
+
+
+def test_a_client_that_leaves_a_stream_cancels_its_orchestration(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "dave")
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "1"}) as server:
+        body = {"model": "orchestratex/best", "messages": PROMPT, "stream": True}
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.stream("POST", f"{server.base_url}/v1/chat/completions", json=body, headers=headers) as r:
+            first = next(r.iter_lines())
+        oid = first.split()[3]
+        assert first.startswith(": orchestratex orchestration ")
+        deadline = time.monotonic() + 10  # the simulated run takes far longer: only the disconnect ends it
+        while time.monotonic() < deadline:
+            doc = httpx.get(f"{server.base_url}/api/orchestration/status/{oid}", headers=headers).json()
+            assert "status" in doc, (oid, doc)
+            if doc["status"] not in ("pending", "running"):
+                break
+            time.sleep(0.25)
+        assert doc["status"] == "cancelled" and doc["stop_reason"] == "cancelled"

@@ -150,6 +150,7 @@ class OpenAIRoutes:
                 stops=body.stop_sequences,
                 include_usage=include_usage,
                 stream_events=options.stream_events,
+                receive=request.receive,
             )
             headers = {**call.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
             return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

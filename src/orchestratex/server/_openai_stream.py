@@ -18,6 +18,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from starlette.types import Receive
+
 from ..events import EVENT_ADAPTER, Event
 from ..exceptions import OrchestrateXError
 from ..orchestrator import AnswerDelta, StreamItem
@@ -48,6 +50,7 @@ class EventTap:
 
     def __init__(self) -> None:
         self._queues: dict[str, asyncio.Queue[StreamItem]] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     def publish(self, event: Event) -> None:
         queue = self._queues.get(event.orchestration_id)
@@ -61,6 +64,11 @@ class EventTap:
 
     def unwatch(self, orchestration_id: str) -> None:
         self._queues.pop(orchestration_id, None)
+
+    def keep(self, task: asyncio.Task[None]) -> None:
+        """Hold a background task until it ends."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
 
 def comment(text: str) -> bytes:
@@ -204,8 +212,22 @@ class _Stream:
         doc = call.orchestration
         self.queue = tap.watch(doc.id)
         self.task = state.runner.launch(doc, on_delta=self.queue.put_nowait)
+        self.watcher: asyncio.Task[None] | None = None
+        self.started = False
+        """Whether the run has begun (an item arrived): from then on, cancelling it ends it `cancelled`."""
+        self.stopping = False
         self.chunks = Chunks(doc, call.target.requested, include_usage)
         self.answer = _Answer(self.chunks, stops, live=doc.settings.max_iterations == 1)
+
+    def watch_disconnect(self, receive: Receive) -> None:
+        """Cancel the run as soon as the client goes away (servers of ASGI 2.4+ only say so when asked)."""
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            self.stop()
+
+        self.watcher = asyncio.create_task(watch(), name=f"orchestratex-v1-watch-{self.call.orchestration.id}")
 
     async def body(self) -> AsyncIterator[bytes]:
         doc = self.call.orchestration
@@ -221,6 +243,7 @@ class _Stream:
         chunks = self.chunks
         while True:
             item = await _next(self.queue, self.task, self.state.settings.heartbeat_s)
+            self.started = self.started or item is not None
             if item is None:
                 yield b": keep-alive\n\n"
             elif isinstance(item, AnswerDelta):
@@ -249,10 +272,36 @@ class _Stream:
         out.append(DONE)
         return out
 
-    def close(self) -> None:
-        self.tap.unwatch(self.call.orchestration.id)
-        if not self.task.done():  # the client went away: stop paying for an answer nobody reads
+    def stop(self) -> None:
+        """The client went away: stop paying for an answer nobody reads.
+
+        A run cancelled before it has begun would stay `pending` (and be resumed later by the
+        server), so until its first item arrives the cancellation waits for it."""
+        if self.stopping or self.task.done():
+            return
+        self.stopping = True
+        if self.started:
             self.task.cancel()
+            return
+        self.tap.keep(asyncio.create_task(self._cancel_once_started(), name="orchestratex-v1-cancel"))
+
+    async def _cancel_once_started(self) -> None:
+        try:
+            while not self.task.done() and await _next(self.queue, self.task, 1.0) is None:
+                pass
+        except Exception:
+            pass  # the run ended on its own
+        finally:
+            if not self.task.done():
+                self.task.cancel()
+            self.tap.unwatch(self.call.orchestration.id)
+
+    def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
+        self.stop()
+        if not self.stopping or self.started:
+            self.tap.unwatch(self.call.orchestration.id)
 
 
 async def sse_stream(
@@ -263,9 +312,13 @@ async def sse_stream(
     stops: list[str],
     include_usage: bool,
     stream_events: bool,
+    receive: Receive | None = None,
 ) -> AsyncIterator[bytes]:
-    """The SSE body of a streamed `/v1/chat/completions` call (the orchestration starts here)."""
+    """The SSE body of a streamed `/v1/chat/completions` call (the orchestration starts here); with the
+    request's `receive`, a client that disconnects cancels the orchestration at once."""
     stream = _Stream(state, tap, call, stops, include_usage, stream_events)
+    if receive is not None:
+        stream.watch_disconnect(receive)
     try:
         async for piece in stream.body():
             yield piece
