@@ -137,8 +137,12 @@ class ModelCatalog:
         import tomllib
         from importlib import resources
 
+        from ._prices import with_vendor_prices  # prices from the maintained source (data/prices.toml)
+
         text = resources.files("orchestratex").joinpath("data/catalog.toml").read_text(encoding="utf-8")
-        return cls.from_mapping(tomllib.loads(text), source="the default catalog")
+        data = tomllib.loads(text)
+        data["models"] = [with_vendor_prices(m) for m in data["models"]]
+        return cls.from_mapping(data, source="the default catalog")
 
     @classmethod
     def from_file(cls, path: str | Path) -> ModelCatalog:

@@ -41,11 +41,15 @@ def _models(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
     parser = _Parser(prog="orchestratex", description="Route, judge and refine LLM answers within a budget.")
+    parser.add_argument("--version", action="version", version=f"orchestratex {__version__}")
+    catalog_help = "a catalog file of your own models, prices and endpoints (default: ORCHESTRATEX_CATALOG)"
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="orchestrate one prompt and show its events live")
-    run.add_argument("prompt", help="the prompt to orchestrate")
+    run.add_argument("prompt", help="the prompt to orchestrate; - reads it from standard input")
     run.add_argument("--domain", help="coding, math, science, writing, analysis, general (detected when omitted)")
     run.add_argument("--context", help="extra context for the models")
     run.add_argument("--max-iterations", type=_int, help="most attempts (default 5)")
@@ -54,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cost-limit", type=_float, help="most US dollars to spend")
     run.add_argument("--json", action="store_true", help="print the result document as JSON instead of the live view")
     run.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    run.add_argument("--catalog", help=catalog_help)
     run.add_argument(
         "--provider", help="'sim' forces the offline simulator; a name (or list) restricts routing to those providers"
     )
@@ -64,11 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the model catalog and which providers are configured")
     models.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    models.add_argument("--catalog", help=catalog_help)
 
     serve = sub.add_parser("serve", help="start the REST + WebSocket server (needs orchestratex[server])")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_int, default=8000)
     serve.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    serve.add_argument("--catalog", help=catalog_help)
 
     keys = sub.add_parser("keys", help="manage the server's API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)

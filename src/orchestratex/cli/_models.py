@@ -33,8 +33,15 @@ def provider_states(catalog: ModelCatalog) -> dict[str, str]:
 
 
 def models_command(args: argparse.Namespace) -> int:
-    catalog = ModelCatalog.default()
+    from .._catalog_file import CATALOG_ENV, load_catalog_file
+
+    path = getattr(args, "catalog", None) or os.environ.get(CATALOG_ENV)
+    file = load_catalog_file(path) if path else None
+    catalog = file.catalog if file is not None else ModelCatalog.default()
     states = provider_states(catalog)
+    for name, spec in (file.providers if file is not None else {}).items():
+        key_missing = spec.api_key_env and not os.environ.get(spec.api_key_env)
+        states[name] = f"no key (set {spec.api_key_env})" if key_missing else "configured"
     if args.json:
         data = {
             "providers": states,

@@ -29,16 +29,27 @@ def _orchestrator(args: argparse.Namespace, store: Store) -> Orchestrator:
         sim = SimulatedProvider(seed=11, latency_scale=latency)
         router = BayesianRouter(seed=11)
         return Orchestrator(providers=[sim], router=router, store=store, evaluation_threshold=DEMO_THRESHOLD)
+    catalog_file = getattr(args, "catalog", None) or None  # else Orchestrator reads ORCHESTRATEX_CATALOG
     if provider in ("", "auto"):
-        return Orchestrator(store=store)
+        return Orchestrator(store=store, catalog=catalog_file)
     if provider == "sim":
-        return Orchestrator(store=store, simulate=True)
+        return Orchestrator(store=store, simulate=True, catalog=catalog_file)
     names = [p.strip() for p in provider.split(",") if p.strip()]
+    if catalog_file is not None:  # the file's endpoints are built by the orchestrator: route only to theirs
+        orchestrator = Orchestrator(store=store, catalog=catalog_file, simulate=False)
+        _check_known(names, orchestrator.catalog.providers())
+        if args.models is None:
+            args.models = [m.name for m in orchestrator.catalog if m.provider in names]
+        return orchestrator
     catalog = ModelCatalog.default()
-    unknown = [n for n in names if n not in catalog.providers()]
-    if unknown:
-        raise UserError(f"unknown provider {unknown[0]!r}; known: sim, {', '.join(catalog.providers())}")
+    _check_known(names, catalog.providers())
     return Orchestrator(store=store, catalog=catalog.with_only(names), simulate=False)
+
+
+def _check_known(names: list[str], known: list[str]) -> None:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UserError(f"unknown provider {unknown[0]!r}; known: sim, {', '.join(known)}")
 
 
 async def _run(args: argparse.Namespace) -> RunResult:
@@ -83,6 +94,10 @@ async def _run(args: argparse.Namespace) -> RunResult:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    if args.command == "run" and args.prompt == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UserError("run -: pipe the prompt into standard input (echo 'question' | orchestratex run -)")
+        args.prompt = sys.stdin.read()
     if args.command == "run" and not args.prompt.strip():
         raise UserError("the prompt is empty: give the text to orchestrate")
     result = asyncio.run(_run(args))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
+import os
 import sys
 from typing import Any
 
@@ -23,6 +24,11 @@ def serve_command(args: argparse.Namespace) -> int:
         raise UserError("the server needs FastAPI and uvicorn: pip install 'orchestratex[server]'") from None
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be between 0 and 65535, not {args.port}")
+    if args.catalog:  # checked now (a clear error, not a failed start-up); the app's Orchestrator reads it
+        from .._catalog_file import CATALOG_ENV, load_catalog_file
+
+        load_catalog_file(args.catalog)
+        os.environ[CATALOG_ENV] = args.catalog
     url = args.store or default_store_url()
     settings = ServerSettings.from_env()
     app = create_app(store_url=url, settings=settings)

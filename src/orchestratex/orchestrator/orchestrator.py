@@ -24,6 +24,7 @@ from ..records import Orchestration, OrchestrationSettings, Session, SessionSett
 from ..routing import BayesianRouter, Router
 from ..stores import MemoryStore, Store
 from ._chat import ChatInput, thread_history, to_messages, with_history
+from ._checks import check_runnable
 from ._circuit import CircuitBreaker, CircuitState
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
@@ -173,7 +174,7 @@ class Orchestrator:
         self,
         *,
         providers: Mapping[str, Provider] | Iterable[Provider] | None = None,
-        catalog: ModelCatalog | None = None,
+        catalog: ModelCatalog | str | os.PathLike[str] | None = None,
         router: Router | None = None,
         evaluator: Evaluator | None = None,
         store: Store | None = None,
@@ -221,11 +222,20 @@ class Orchestrator:
     def _resolve_providers(
         self,
         providers: Mapping[str, Provider] | Iterable[Provider] | None,
-        catalog: ModelCatalog | None,
+        catalog: ModelCatalog | str | os.PathLike[str] | None,
         simulate: bool | None,
         env: Mapping[str, str] | None,
     ) -> tuple[dict[str, Provider], ModelCatalog, bool]:
-        base = catalog if catalog is not None else ModelCatalog.default()
+        from .._catalog_file import CATALOG_ENV, CatalogFile, load_catalog_file
+
+        file: CatalogFile | None = None
+        if isinstance(catalog, str | os.PathLike):
+            file = load_catalog_file(catalog)
+        elif catalog is None and providers is None and (path := (os.environ if env is None else env).get(CATALOG_ENV)):
+            file = load_catalog_file(path)
+        if file is not None:
+            catalog = file.catalog
+        base = catalog if isinstance(catalog, ModelCatalog) else ModelCatalog.default()
         if providers is not None:
             found = dict(providers) if isinstance(providers, Mapping) else {p.name: p for p in providers}
             simulated = bool(found) and all(p.simulated for p in found.values())
@@ -234,8 +244,9 @@ class Orchestrator:
                 base = base.with_only(found)
             return found, base, simulated
         if simulate is not True:
-            names = [n for n in base.providers() if n in provider_names()]
-            found = providers_from_env(names, env)
+            found = file.build_providers(env) if file is not None else {}
+            names = [n for n in base.providers() if n in provider_names() and n not in found]
+            found.update(providers_from_env(names, env))
             self._owned_providers.extend(found.values())
             if found:
                 return found, base.with_only(found), False
@@ -423,6 +434,7 @@ class Orchestrator:
             max_output_tokens=self.defaults.max_output_tokens if max_output_tokens is None else max_output_tokens,
             patience=patience,
         )
+        check_runnable(self, settings.preferred_models)
         if thread is None:
             thread = await self.create_thread(session.id, messages[-1].content, domain=domain, context=context)
         elif thread.session_id != session.id:

@@ -133,6 +133,20 @@ class Provider(ABC):
         raise NotImplementedError(f"{cls.__name__}.from_env")
 
     @classmethod
+    def from_config(
+        cls,
+        name: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api_key_env: str | None = None,
+        **options: object,
+    ) -> Provider:
+        """A provider serving the endpoint `name` of a catalog file (`[providers.NAME]` with `kind` naming this
+        class's entry point): models called `NAME:<model id>` go to `base_url`, with `api_key` when given."""
+        raise NotImplementedError(f"{cls.__name__}.from_config: this provider cannot serve a named endpoint")
+
+    @classmethod
     def is_configured(cls, env: Mapping[str, str] | None = None) -> bool:
         """Whether the environment holds what `from_env` needs."""
         env = os.environ if env is None else env

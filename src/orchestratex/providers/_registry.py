@@ -23,7 +23,7 @@ _INSTALL_HINT = {
 """Which extra installs the adapter serving each provider (the OpenAI adapter serves the compatible ones)."""
 
 KNOWN_ENV_VARS: dict[str, tuple[str, ...]] = {
-    "openai": ("OPENAI_API_KEY",),
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
     "anthropic": ("ANTHROPIC_API_KEY",),
     "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
     "ollama": ("OLLAMA_BASE_URL",),

@@ -32,7 +32,7 @@ _FILTER_PHRASES = ("content filtering", "output blocked", "usage policy")
 def _status_error(exc: anthropic.APIStatusError, *, provider: str, model: str, api_key_env: str) -> ProviderError:
     status = exc.status_code
     headers = dict(exc.response.headers)
-    detail = exc.api_message or exc.message
+    detail = _api_message(exc) or exc.message
     lowered = detail.lower()
 
     def http(cls: type[ProviderHTTPError], message: str) -> ProviderHTTPError:
@@ -87,3 +87,14 @@ def map_anthropic_errors(*, provider: str, model: str, api_key_env: str) -> Iter
         ) from exc
     except anthropic.AnthropicError as exc:
         raise ProviderError(f"{provider} call failed: {exc}", model=model, provider=provider) from exc
+
+
+def _api_message(exc: anthropic.APIStatusError) -> str | None:
+    """The error body's `error.message` (`exc.api_message` in newer SDKs, read from the body in older ones)."""
+    message = getattr(exc, "api_message", None)
+    if isinstance(message, str) and message:
+        return message
+    body = exc.body
+    error = body.get("error") if isinstance(body, dict) else None
+    found = error.get("message") if isinstance(error, dict) else None
+    return found if isinstance(found, str) else None

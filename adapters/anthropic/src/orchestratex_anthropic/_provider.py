@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar, Self
 import anthropic
 
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
-from orchestratex.providers import Generation, GenerationRequest, Provider, check_allow_model_requests
+from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 
 from ._errors import map_anthropic_errors
 from ._mapping import generation_from_message, message_params
@@ -105,6 +105,29 @@ class AnthropicProvider(Provider):
         with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
             start = time.perf_counter()
             message = await self._client.messages.create(**params)
+            latency_ms = (time.perf_counter() - start) * 1000
+            generation = generation_from_message(message, request)
+        generation.latency_ms = latency_ms
+        return generation
+
+    async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
+        """`generate`, streamed (`client.messages.stream`): each text delta goes to `on_text` as it arrives;
+        usage and stop reason come from the stream's final message."""
+        model = request.model
+        if not model.priced:
+            raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
+        if any(not s.strip() for s in request.stop or ()):  # cut from the whole text: not streamable
+            return await self.generate(request)
+        if self._owns_connection:
+            check_allow_model_requests()
+        params = message_params(request)
+        with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
+            start = time.perf_counter()
+            async with self._client.messages.stream(**params) as stream:
+                async for text in stream.text_stream:
+                    if text:
+                        await on_text(text)
+                message = await stream.get_final_message()
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_message(message, request)
         generation.latency_ms = latency_ms

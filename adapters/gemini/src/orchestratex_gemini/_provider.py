@@ -11,10 +11,11 @@ from google import genai
 from google.genai import types
 
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
-from orchestratex.providers import Generation, GenerationRequest, Provider, check_allow_model_requests
+from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 
 from ._errors import map_gemini_errors
 from ._mapping import generate_content_args, generation_from_response
+from ._streaming import generation_from_stream
 
 if TYPE_CHECKING:
     import httpx
@@ -117,6 +118,25 @@ class GeminiProvider(Provider):
             response = await self._client.aio.models.generate_content(**args)
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_response(response, request)
+        generation.latency_ms = latency_ms
+        return generation
+
+    async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
+        """`generate`, streamed (`generate_content_stream`): each piece of text goes to `on_text` as it arrives;
+        usage comes from the stream's last chunks."""
+        model = request.model
+        if not model.priced:
+            raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
+        if request.json_output:  # the JSON object is unwrapped from the whole text: not streamable
+            return await self.generate(request)
+        if self._owns_connection:
+            check_allow_model_requests()
+        args = generate_content_args(request)
+        with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
+            start = time.perf_counter()
+            chunks = await self._client.aio.models.generate_content_stream(**args)
+            generation = await generation_from_stream(chunks, request, on_text)
+            latency_ms = (time.perf_counter() - start) * 1000
         generation.latency_ms = latency_ms
         return generation
 

@@ -33,7 +33,7 @@ _FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "invali
 def _status_error(exc: openai.APIStatusError, *, provider: str, model: str, api_key_env: str | None) -> ProviderError:
     status = exc.status_code
     headers = dict(exc.response.headers)
-    code = (exc.code or "").lower()
+    code = str(exc.code or "").lower()  # a string, though some servers (and older SDKs) give a number
     detail = _message(exc)
 
     def http(cls: type[ProviderHTTPError], message: str) -> ProviderHTTPError:

@@ -139,6 +139,45 @@ class OpenAIProvider(Provider):
             base_url=cls._env(cls.base_url_env, env) or cls.default_base_url,
         )
 
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        api_key_env: str | None = None,
+        **options: object,
+    ) -> OpenAIProvider:
+        """An OpenAI-compatible endpoint named `name` (a catalog file's `[providers.NAME]`, `kind = "openai"`).
+
+        Anything but OpenAI's own server is spoken to as the compatible servers are (Chat Completions,
+        `max_tokens`); `api` (`auto`, `chat`, `responses`) overrides the API choice.
+        """
+        from ._compatible import OpenAICompatibleProvider
+
+        api = options.pop("api", None)
+        if options:
+            raise UserError(f"provider {name!r}: unknown option {sorted(options)[0]!r}")
+        if api not in (None, "auto", "chat", "responses"):
+            raise UserError(f"provider {name!r}: api must be 'auto', 'chat' or 'responses', got {api!r}")
+        official = (base_url or cls.default_base_url).rstrip("/") == OpenAIProvider.default_base_url.rstrip("/")
+        base: type[OpenAIProvider] = OpenAIProvider if official else OpenAICompatibleProvider
+        named: type[OpenAIProvider] = type(
+            f"{name.title().replace('-', '').replace('_', '')}Provider",
+            (base,),
+            {
+                "name": name,
+                "env_vars": (),
+                "api_key_env": api_key_env,
+                "base_url_env": None,
+                "default_base_url": base_url or cls.default_base_url,
+                "requires_api_key": official,
+                "__module__": __name__,
+            },
+        )
+        return named(api_key=api_key, base_url=base_url, api=api)
+
     def _uses_responses(self, model_id: str) -> bool:
         if self.api == "auto":
             return model_id in responses_only_models()

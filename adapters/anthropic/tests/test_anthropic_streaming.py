@@ -1,0 +1,58 @@
+"""Streaming through the Anthropic SDK (`messages.stream`), with the documented server-sent events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from orchestratex.testing.provider_contract import MockServer, Reply
+from orchestratex.usage import Usage
+
+from .test_anthropic_provider import MODEL, provider_on, request
+
+
+def sse(*events: dict[str, Any]) -> bytes:
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+STREAM = sse(
+    {
+        "type": "message_start",
+        "message": {
+            "id": "msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": "claude-haiku-5-5",
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 25, "output_tokens": 1},
+        },
+    },
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    {"type": "ping"},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": ", world"}},
+    {"type": "content_block_stop", "index": 0},
+    {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": 15},
+    },
+    {"type": "message_stop"},
+)
+
+
+async def test_generate_stream_hands_on_each_delta_and_takes_usage_from_the_final_message() -> None:
+    server = MockServer(Reply(200, content=STREAM, headers={"content-type": "text/event-stream"}))
+    pieces: list[str] = []
+
+    async def on_text(text: str) -> None:
+        pieces.append(text)
+
+    generation = await provider_on(server).generate_stream(request(), on_text)
+    assert server.requests[0].json["stream"] is True
+    assert pieces == ["Hello", ", world"]
+    assert generation.text == "Hello, world" and generation.finish_reason == "stop"
+    assert generation.usage == Usage(input_tokens=25, output_tokens=15)
+    assert generation.cost == MODEL.cost(generation.usage)

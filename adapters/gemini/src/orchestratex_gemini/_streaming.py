@@ -1,0 +1,63 @@
+"""Protocol mapping for streamed answers: `generate_content_stream` chunks → text pieces + `Generation`.
+
+Each chunk is a `GenerateContentResponse` holding the next piece of text; the last ones carry the
+finish reason and the usage metadata (cumulative), so the cost is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+
+from google.genai import types
+
+from orchestratex.exceptions import ContentFiltered, MalformedResponse
+from orchestratex.providers import Generation, GenerationRequest, TextSink
+from orchestratex.usage import Usage
+
+from ._mapping import _FILTERED, _FINISH, _int, _name
+
+__all__ = ["generation_from_stream"]
+
+
+async def generation_from_stream(
+    chunks: AsyncIterable[types.GenerateContentResponse], request: GenerationRequest, on_text: TextSink
+) -> Generation:
+    """Hand each piece of answer text (thoughts excluded) to `on_text`; the `Generation` once the stream ends."""
+    pieces: list[str] = []
+    finish: str | None = None
+    meta: types.GenerateContentResponseUsageMetadata | None = None
+    async for chunk in chunks:
+        feedback = chunk.prompt_feedback
+        block = _name(feedback.block_reason) if feedback is not None else None
+        if block:
+            detail = feedback.block_reason_message if feedback is not None else None
+            raise ContentFiltered(f"Gemini blocked the prompt: {block} {detail or ''}".strip(), status_code=200)
+        if chunk.usage_metadata is not None:
+            meta = chunk.usage_metadata
+        candidate = chunk.candidates[0] if chunk.candidates else None
+        if candidate is None:
+            continue
+        finish = _name(candidate.finish_reason) or finish
+        for part in (candidate.content.parts if candidate.content is not None else None) or ():
+            if part.text and not part.thought:
+                pieces.append(part.text)
+                await on_text(part.text)
+    if finish in _FILTERED:
+        raise ContentFiltered(f"Gemini withheld the answer: {finish}", status_code=200)
+    if meta is None or not isinstance(meta.prompt_token_count, int):
+        raise MalformedResponse("the response stream ended without usage metadata")
+    thoughts = _int(meta.thoughts_token_count)
+    usage = Usage(
+        input_tokens=meta.prompt_token_count,
+        output_tokens=_int(meta.candidates_token_count) + thoughts,
+        cached_input_tokens=_int(meta.cached_content_token_count),
+        reasoning_tokens=thoughts,
+    )
+    finish = finish or ""
+    return Generation(
+        text="".join(pieces),
+        usage=usage,
+        finish_reason=_FINISH.get(finish, finish.lower() or None),
+        model_name=request.model.name,
+        cost=request.model.cost(usage),
+    )

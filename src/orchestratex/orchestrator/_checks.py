@@ -1,0 +1,46 @@
+"""Checks made before a run starts, so that a run that cannot end well fails before any paid call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..evaluation import LLMJudgeEvaluator
+from ..exceptions import ConfigurationError, UnknownPriceError
+
+if TYPE_CHECKING:
+    from .orchestrator import Orchestrator
+
+__all__ = ["check_runnable"]
+
+_PRICE_FIX = (
+    "set input_cost_per_1k and output_cost_per_1k in your catalog (0 for a free local model; see docs/catalog.md)"
+)
+
+
+def check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None) -> None:
+    """`UnknownPriceError` when a model to route to has no price; `ConfigurationError` when no model
+    could judge the answer (the default evaluator needs a judge other than the generating model)."""
+    served = [m for m in orchestrator.catalog if m.status != "disabled" and m.provider in orchestrator.providers]
+    allowed = set(preferred) if preferred else None
+    generators = [m for m in served if allowed is None or m.name in allowed]
+    unpriced = [m.name for m in generators if not m.priced]
+    if unpriced and (allowed is not None or len(unpriced) == len(generators)):
+        names = ", ".join(repr(n) for n in unpriced)
+        raise UnknownPriceError(f"model {names} has no price, so its cost cannot be counted: {_PRICE_FIX}")
+    evaluator = orchestrator.evaluator
+    if not isinstance(evaluator, LLMJudgeEvaluator):
+        return  # another evaluator may judge without a model
+    judges = [m for m in served if m.priced]
+    if evaluator.pinned is not None:
+        pins = set(evaluator.pinned)
+        judges = [m for m in judges if m.name in pins or set(m.aliases) & pins]
+    priced = [m for m in generators if m.priced]
+    if priced and not any(j.name != g.name for g in priced for j in judges):
+        only = priced[0].name if len(priced) == 1 else ", ".join(m.name for m in priced)
+        raise ConfigurationError(
+            f"no model can judge the answers of {only}: a judge must be another model. Add a judge: configure a "
+            "second provider (e.g. set ANTHROPIC_API_KEY or GEMINI_API_KEY), add a second model to your catalog "
+            "file (a local one at price 0 will do), or pass Orchestrator(evaluator=...) with an evaluator that "
+            "needs no judge model"
+        )

@@ -1,0 +1,109 @@
+"""The command line as a user runs it (a subprocess): `run -`, `--version`, `--catalog` and ORCHESTRATEX_CATALOG."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import orchestratex
+
+CATALOG = """
+include_default = false
+
+[[models]]
+name = "sim:house-large"
+input_cost_per_1k = 0
+output_cost_per_1k = 0
+quality = 8.5
+
+[[models]]
+name = "sim:house-small"
+input_cost_per_1k = 0
+output_cost_per_1k = 0
+quality = 6.0
+
+[aliases]
+large = "sim:house-large"
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL")) and k != "ORCHESTRATEX_CATALOG"
+    }
+    env["ORCHESTRATEX_SIM_LATENCY_SCALE"] = "0"
+    env["ORCHESTRATEX_STORE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
+    return env
+
+
+def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestratex.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_run_dash_reads_the_prompt_from_stdin(env: dict[str, str]) -> None:
+    prompt = "Explain what a hash map is.\nKeep it short."
+    done = cli(env, "run", "-", "--json", "--max-iterations", "1", stdin=prompt)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["prompt"] == prompt
+    empty = cli(env, "run", "-", stdin="  \n")
+    assert empty.returncode == 2 and "prompt is empty" in empty.stderr
+
+
+def test_version(env: dict[str, str]) -> None:
+    done = cli(env, "--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"orchestratex {orchestratex.__version__}"
+
+
+def test_run_and_models_use_a_catalog_file(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(CATALOG, encoding="utf-8")
+    done = cli(env, "run", "Write a haiku", "--catalog", str(path), "--provider", "sim", "--json", "--models", "large")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["final_model"] == "sim:house-large" and result["total_cost"] == 0
+    judges = {c for it in result["iterations_detail"] for c in it["evaluation"]["judge_models"]}
+    assert judges == {"sim:house-small"}
+    listed = cli(env, "models", "--json", "--catalog", str(path))
+    assert listed.returncode == 0, listed.stderr
+    assert [m["name"] for m in json.loads(listed.stdout)["models"]] == ["sim:house-large", "sim:house-small"]
+    env = {**env, "ORCHESTRATEX_CATALOG": str(path)}
+    from_env = cli(env, "models", "--json")
+    assert [m["name"] for m in json.loads(from_env.stdout)["models"]] == ["sim:house-large", "sim:house-small"]
+
+
+def test_a_bad_catalog_file_is_one_line_and_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[[models]]\nname = "house:unpriced"\n', encoding="utf-8")
+    for args in (
+        ("run", "hi", "--catalog", str(path)),
+        ("models", "--catalog", str(path)),
+        ("serve", "--catalog", str(path)),
+    ):
+        done = cli(env, *args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.count("\n") == 1 and "'house:unpriced'" in done.stderr and "input_cost_per_1k" in done.stderr
+
+
+def test_a_one_model_catalog_fails_before_any_call_saying_how_to_add_a_judge(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "solo.toml"
+    path.write_text(
+        'include_default = false\n[[models]]\nname = "sim:solo"\ncost_per_1k_tokens = 0\n', encoding="utf-8"
+    )
+    done = cli(env, "run", "hi", "--catalog", str(path), "--provider", "sim")
+    assert done.returncode == 2 and "Add a judge" in done.stderr
