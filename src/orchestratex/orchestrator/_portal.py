@@ -51,7 +51,7 @@ class Portal:
                 self._loop = loop
             return self._loop
 
-    def call(self, coro: Coroutine[Any, Any, T], *, what: str = "run_sync") -> T:
+    def call(self, coro: Coroutine[Any, Any, T], *, what: str = "run_sync", instead: str = "run") -> T:
         """Run `coro` on the portal's loop and wait for its result; its exception is raised as it is.
 
         From inside a running event loop this would block that loop: `UserError` says to `await`.
@@ -66,7 +66,7 @@ class Portal:
             coro.close()
             raise UserError(
                 f"{what}() cannot be called from a running event loop (Jupyter, an async function): it would "
-                f"block that loop. Use `await orchestrator.{what.removesuffix('_sync')}(...)` there instead."
+                f"block that loop. Use `await orchestrator.{instead}(...)` there instead."
             )
         loop = self._start()
         if threading.current_thread() is self._thread:  # pragma: no cover - guarded by the check above

@@ -295,7 +295,7 @@ class Orchestrator:
     def close(self) -> None:
         """`aclose` for synchronous code (after `run_sync`); also stops `run_sync`'s event loop thread."""
         try:
-            self._portal.call(self.aclose(), what="close")
+            self._portal.call(self.aclose(), what="close", instead="aclose")
         finally:
             self._portal.close()
 

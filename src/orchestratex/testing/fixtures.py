@@ -38,6 +38,7 @@ PROVIDER_VARIABLES: tuple[str, ...] = (
     "OPENROUTER_API_KEY",
     "OPENROUTER_BASE_URL",
     "ORCHESTRATEX_STORE_URL",
+    "ORCHESTRATEX_CATALOG",
 )
 """The environment variables that would make a test depend on the developer's machine."""
 

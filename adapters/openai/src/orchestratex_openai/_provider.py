@@ -52,7 +52,7 @@ class OpenAIProvider(Provider):
     """
 
     name: ClassVar[str] = "openai"
-    env_vars: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    env_vars: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY", "OPENAI_BASE_URL")
     api_key_env: ClassVar[str | None] = "OPENAI_API_KEY"
     """The variable holding the API key (named in authentication errors)."""
     base_url_env: ClassVar[str | None] = "OPENAI_BASE_URL"

@@ -1,0 +1,68 @@
+"""The reported bug, reproduced as a user meets it: an `OpenAIProvider` that owns its connection pool
+(no injected client) talking HTTP to a local server, and two `run_sync` calls on one orchestrator.
+
+With a new event loop per call, the second call found the pool bound to the first, closed loop
+(`RuntimeError: Event loop is closed`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import orchestratex.providers
+from orchestratex import BayesianRouter, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.usage import Usage
+
+from .test_openai_contract import chat_completion
+
+MODELS = ModelCatalog(
+    [
+        ModelProfile(name="openai:llama3.2", cost_per_1k_tokens=0, quality=9),
+        ModelProfile(name="openai:qwen2.5", cost_per_1k_tokens=0, quality=6),
+    ]
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the client reuses its pooled connection
+
+    def do_POST(self) -> None:
+        sent = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        judging = "response_format" in sent
+        text = json.dumps({"score": 9, "feedback": "ok"}) if judging else "Hi!"
+        body = json.dumps(chat_completion(Usage(input_tokens=5, output_tokens=2), text=text)).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]:
+    monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local server, not a provider
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_repeated_run_sync_with_an_sdk_owned_connection_pool(server: ThreadingHTTPServer) -> None:
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    # OPENAI_BASE_URL alone (no key) configures the adapter, which opens (and owns) its connection pool
+    with Orchestrator(catalog=MODELS, env={"OPENAI_BASE_URL": url}, router=BayesianRouter(explore=False)) as orch:
+        assert list(orch.providers) == ["openai"] and orch.providers["openai"]._owns_client  # type: ignore[attr-defined]
+        for _ in range(3):
+            result = orch.run_sync("Hello", preferred_models=["openai:llama3.2"], max_iterations=1)
+            assert result.status == "completed" and result.final_response == "Hi!" and result.final_score == 9
