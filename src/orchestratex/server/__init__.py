@@ -16,7 +16,17 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
 from ._app import ServerState, create_app
 from ._auth import Principal, hash_key, issue_api_key
+from ._openai_presets import Preset
 from ._settings import ServerSettings
 from ._ws import CLOSE_TOO_SLOW
 
-__all__ = ["CLOSE_TOO_SLOW", "Principal", "ServerSettings", "ServerState", "create_app", "hash_key", "issue_api_key"]
+__all__ = [
+    "CLOSE_TOO_SLOW",
+    "Preset",
+    "Principal",
+    "ServerSettings",
+    "ServerState",
+    "create_app",
+    "hash_key",
+    "issue_api_key",
+]
