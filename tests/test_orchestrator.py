@@ -563,7 +563,7 @@ async def test_a_run_that_stops_during_a_fallback_releases_its_reservation() -> 
     def fn(request: GenerationRequest) -> str:
         raise ProviderServerError("down", status_code=500)
 
-    orch = make(FunctionProvider(fn), "a", "b", router=FirstThenRogue())
+    orch = make(FunctionProvider(fn), "a", "b", "c", router=FirstThenRogue())  # "c" can judge "b"
     result = await orch.run("Hello", cost_limit=1.0)
     assert result.stop_reason == "error" and "not among the candidates" in (result.orchestration.error or "")
     session = await orch.store.get_session(result.orchestration.session_id)

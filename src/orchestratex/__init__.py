@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .catalog import ModelCatalog, ModelProfile
 from .domains import DOMAINS, detect_domain
-from .evaluation import EvaluationTask, Evaluator, LLMJudgeEvaluator
+from .evaluation import EvaluationTask, Evaluator, IsotonicCalibration, LLMJudgeEvaluator, LogisticCalibration
 from .events import (
     EVENT_ADAPTER,
     EvaluationCompleted,
@@ -26,7 +26,7 @@ from .exceptions import (
     ProviderError,
     UserError,
 )
-from .orchestrator import CircuitPolicy, Orchestrator, RetryPolicy, RunResult
+from .orchestrator import CircuitPolicy, Orchestrator, OutputCapPolicy, RetryPolicy, RunResult
 from .providers import (
     FunctionProvider,
     Generation,
@@ -89,8 +89,10 @@ __all__ = [
     "FunctionProvider",
     "Generation",
     "GenerationRequest",
+    "IsotonicCalibration",
     "Iteration",
     "LLMJudgeEvaluator",
+    "LogisticCalibration",
     "MemoryStore",
     "Message",
     "ModelCatalog",
@@ -103,6 +105,7 @@ __all__ = [
     "OrchestrationSettings",
     "OrchestrationStarted",
     "Orchestrator",
+    "OutputCapPolicy",
     "Provider",
     "ProviderError",
     "ResponseGenerated",

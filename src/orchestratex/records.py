@@ -59,6 +59,11 @@ class SessionSettings(BaseModel):
     """Route only among these models (names or aliases); all active models when unset."""
     cost_limit: float | None = Field(default=None, ge=0)
     """US dollars the session may spend in all; spending never exceeds it. Unlimited when unset."""
+    judges: list[str] | None = None
+    """Models that may judge this session's answers (names or aliases); the orchestrator's `judges` when unset."""
+    judging: Literal["always", "when_needed"] | None = None
+    """`when_needed` returns an answer unjudged when no decision depends on its verdict (the last iteration
+    allowed, nothing earlier to compare with); the orchestrator's `judging` when unset."""
 
 
 class Session(Document):
@@ -112,11 +117,15 @@ class Evaluation(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     score: float = Field(ge=0, le=10)
-    """The median of the judges' scores."""
+    """The median of the judges' scores, or `10 × probability` when the evaluator is calibrated."""
     feedback: str
     judge_models: list[str]
     verdicts: list[JudgeVerdict] = Field(default_factory=list)
     cost: float = 0.0
+    raw_score: float | None = None
+    """The judges' median score before calibration (set when a calibration mapped it)."""
+    probability: float | None = Field(default=None, ge=0, le=1)
+    """The calibrated probability that the answer is acceptable, when the evaluator has a calibration."""
 
 
 class RoutingDecision(BaseModel):
@@ -143,6 +152,7 @@ class Iteration(BaseModel):
     reasoning: str = ""
     prompt: str
     phase: Literal["selected", "generated", "evaluated", "failed"] = "selected"
+    """`evaluated` with no `evaluation`: the answer was returned unjudged (`judging="when_needed"`)."""
     response: str | None = None
     usage: Usage = Field(default_factory=Usage)
     cost: float = 0.0
@@ -208,7 +218,10 @@ class Orchestration(Document):
     @property
     def best_iteration(self) -> Iteration | None:
         scored = [it for it in self.iterations if it.evaluation is not None]
-        return max(scored, key=lambda it: (it.evaluation.score, -it.index)) if scored else None  # type: ignore[union-attr]
+        if scored:
+            return max(scored, key=lambda it: (it.evaluation.score, -it.index))  # type: ignore[union-attr]
+        unjudged = [it for it in self.iterations if it.phase == "evaluated" and it.response is not None]
+        return unjudged[-1] if unjudged else None  # an answer returned unjudged (judging="when_needed")
 
 
 class CallRecord(BaseModel):
