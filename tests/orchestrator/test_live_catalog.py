@@ -85,7 +85,7 @@ async def test_price_status_and_new_models_reach_the_next_decision() -> None:
     assert newcomer["function:d"] >= 40, newcomer
 
 
-async def test_a_catalog_file_changed_under_a_running_server(tmp_path: Path) -> None:
+def test_a_catalog_file_changed_under_a_running_server(tmp_path: Path) -> None:
     path = tmp_path / "models.toml"
 
     def write(text: str) -> None:
@@ -106,8 +106,9 @@ async def test_a_catalog_file_changed_under_a_running_server(tmp_path: Path) -> 
     )
     app = create_app(orchestrator=orch, settings=ServerSettings(heartbeat_s=0.2))
     with TestClient(app) as client:
-        assert client.portal is not None
-        key = client.portal.call(issue_api_key, store, "alice")
+        portal = client.portal
+        assert portal is not None
+        key = portal.call(issue_api_key, store, "alice")
         auth = {"Authorization": f"Bearer {key}"}
 
         def run() -> str:
@@ -120,7 +121,7 @@ async def test_a_catalog_file_changed_under_a_running_server(tmp_path: Path) -> 
                 doc = client.get(f"/api/orchestration/status/{oid}", headers=auth).json()
                 if doc["status"] in ("completed", "failed", "cancelled"):
                     return str(doc["final_model"])
-                client.portal.call(_pause)
+                portal.call(_pause)
             raise AssertionError("the orchestration did not end")
 
         assert run() == "function:a"

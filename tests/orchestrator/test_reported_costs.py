@@ -70,7 +70,7 @@ async def test_reported_cost_is_counted_and_both_are_recorded() -> None:
     assert result.total_cost == pytest.approx(0.00042)
     assert result.to_dict()["iterations_detail"][0]["reported_cost"] == 0.0004
     events = {e.type: e for e in result.events}
-    assert events["response_generated"].cost == 0.0004  # type: ignore[attr-defined]
+    assert events["response_generated"].cost == 0.0004  # type: ignore[union-attr]
     session = await store.get_session(result.orchestration.session_id)
     assert session.total_cost == pytest.approx(0.00042)  # the budget is charged what was reported
     analytics = await store.session_analytics(session.id)
