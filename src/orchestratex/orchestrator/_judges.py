@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..catalog import ModelProfile
 from ..evaluation import EvaluationTask
-from ..providers import GenerationRequest, Message
+from ..providers import Generation, GenerationRequest, Message
 from ..usage import add_costs
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ class JudgePlanner:
 
     def __init__(self, run: Run) -> None:
         self.run = run
+        self._bounds: dict[tuple[str, int, int], int] = {}
 
     @property
     def judging(self) -> Judging:
@@ -61,18 +62,39 @@ class JudgePlanner:
         (at its worst case) among the judges whose window fits the judge prompt; None when no judge fits
         the window (the answer could never be judged: do not pay for it)."""
         doc = self.run.doc
-        text = len(doc.prompt.encode("utf-8")) + len((doc.context or "").encode("utf-8")) + _RUBRIC_ALLOWANCE
+        text = len(doc.prompt) + len(doc.context or "") + _RUBRIC_ALLOWANCE
         est_tokens = text // _BYTES_PER_TOKEN_ESTIMATE + answer_cap
-        bound = text + _BYTES_PER_TOKEN_ESTIMATE * answer_cap  # bytes bound the input of a byte-counting provider
+        pool = self.pool(author)
         costs = []
-        for judge in self.pool(author):
+        for judge in pool:
             cap = self.judge_cap(judge)
             if est_tokens + cap <= judge.context_window:
-                costs.append(judge.worst_case_cost(bound, cap))
+                costs.append(judge.worst_case_cost(self._input_bound(judge, author, answer_cap), cap))
         if not costs:
             return None
-        panel = self.run.o.evaluator.panel_size_for(self.pool(author))
-        return add_costs(*sorted(costs)[:panel])
+        return add_costs(*sorted(costs)[: self.run.o.evaluator.panel_size_for(pool)])
+
+    def _input_bound(self, judge: ModelProfile, author: str, answer_cap: int) -> int:
+        """The judge's input bound for an answer of `answer_cap` tokens, counted by the judge's provider on a
+        stand-in answer ("x " repeated: one token per character pair for a tokenizer or a 4-characters
+        estimate, four bytes per token for a byte bound) — cached per provider and answer length."""
+        provider = self.run.o.provider_for(judge)
+        key = (provider.name, id(provider), answer_cap)
+        bound = self._bounds.get(key)
+        if bound is None:
+            doc = self.run.doc
+            etask = EvaluationTask(
+                prompt=doc.prompt,
+                domain=doc.domain or "general",
+                generating_model=author,
+                judges=(),
+                call=_no_call,
+                context=doc.context,
+                max_output_tokens=self.run.o.judge_max_output_tokens,
+            )
+            request = self.request(etask, judge, "x " * (2 * answer_cap))
+            bound = self._bounds[key] = provider.count_input_tokens(request)
+        return bound
 
     def eligible(self, etask: EvaluationTask, answer: str, budget: float | None) -> list[ModelProfile]:
         """The judges offered to the evaluator for this answer: window fits the actual judge prompt and its
@@ -102,3 +124,7 @@ class JudgePlanner:
                 model=judge, messages=[Message(role="user", content=text)], max_output_tokens=cap, purpose="judge"
             )
         return request.model_copy(update={"max_output_tokens": min(request.max_output_tokens, cap)})
+
+
+async def _no_call(judge: ModelProfile, request: GenerationRequest) -> Generation:
+    raise AssertionError("a stand-in task used to price judging is never evaluated")

@@ -281,6 +281,8 @@ class Run:
         try:
             candidates = self._candidates(task, exclude={model.name})
         except _Stop as stop:
+            if isinstance(exc, BudgetExceeded) and stop.reason == "error":  # nothing else to try: the budget stops it
+                raise _Stop("budget", detail, ledger) from None
             stop.ledger = ledger
             raise
         decision = await self.o.router.select(task, candidates)
