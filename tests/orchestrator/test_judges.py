@@ -11,6 +11,7 @@ import pytest
 from orchestratex import (
     BayesianRouter,
     FunctionProvider,
+    Generation,
     GenerationRequest,
     IsotonicCalibration,
     LLMJudgeEvaluator,
@@ -164,3 +165,17 @@ async def test_a_calibrated_score_is_a_probability() -> None:
     assert evaluation is not None
     assert evaluation.raw_score == 9.0 and evaluation.probability == pytest.approx(0.75)
     assert evaluation.score == pytest.approx(7.5) and result.stop_reason == "threshold"
+
+
+async def test_when_nothing_is_left_for_any_judge_the_run_says_so() -> None:
+    def fn(request: GenerationRequest) -> Generation:
+        if request.purpose == "judge":
+            return Generation(text=json.dumps({"score": 9, "feedback": "ok"}))
+        return Generation(text="an answer", reported_cost=0.00999)  # billed far above the catalog price
+
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)], catalog=ModelCatalog([model("a", 0.001), model("b", 0.001)]), retry=NO_WAIT
+    )
+    result = await orch.run("Hello", cost_limit=0.01, max_iterations=1)
+    assert result.stop_reason == "budget" and result.total_cost <= 0.01
+    assert "no judge's worst case fits" in (result.orchestration.error or "")

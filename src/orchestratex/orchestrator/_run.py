@@ -316,7 +316,20 @@ class Run:
         )
         remaining = self._remaining()
         budget = None if remaining is None else remaining + self.prepaid
-        etask = replace(etask, judges=self.planner.eligible(etask, it.response or "", budget))
+        eligible = self.planner.eligible(etask, it.response or "", budget)
+        if etask.judges and not eligible:  # say why, rather than "no judge available"
+            answer_text = it.response or ""
+            by_budget = bool(self.planner.eligible(etask, answer_text, None))
+            left = max(budget or 0.0, 0.0)
+            why = (
+                f"no judge's worst case fits the ${left:.6f} left"
+                if by_budget
+                else "no judge's context window holds the prompt and this answer"
+            )
+            it.errors.append(f"evaluation: {'BudgetExceeded' if by_budget else 'EvaluationError'}: {why}")
+            it.phase = "failed"
+            raise _Stop("budget" if by_budget else "error", why, ledger)
+        etask = replace(etask, judges=eligible)
         answer = Generation(
             text=it.response or "",
             usage=it.usage,
