@@ -7,7 +7,7 @@ Prices come from the train split (`lab.profiles_for`), output lengths are learne
 the median and 90th percentile of reserved / actual cost, with today's bound (byte-counted input,
 exact token counts) and the old one (UTF-8 bytes in, the full `max_output_tokens` out).
 
-    python benchmarks/reservations.py [--rows 600] [--data DIR]
+    python benchmarks/reservations.py [--rows 600] [--data DIR] [--quantile 0.95] [--headroom 1.5]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from orchestratex import (
     MemoryStore,
     ModelCatalog,
     Orchestrator,
+    OutputCapPolicy,
     Usage,
 )
 from orchestratex.providers import estimate_input_tokens
@@ -41,7 +42,7 @@ def tokens4(request: GenerationRequest) -> int:
     return sum(math.ceil(len(m.content) / 4) for m in request.messages)
 
 
-async def replay(rows: int, data: str | None) -> None:
+async def replay(rows: int, data: str | None, policy: OutputCapPolicy) -> None:
     from orchestratex import lab
 
     directory = data or lab.data_dir()
@@ -77,6 +78,7 @@ async def replay(rows: int, data: str | None) -> None:
         router=BayesianRouter(seed=3),
         judging="when_needed",
         system_prompt="",
+        output_cap=policy,
     )
     for phase, source in (("train", train), ("test", test)):
         table = source
@@ -129,10 +131,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=600, help="prompts per split (default 600)")
     parser.add_argument("--data", default=None, help="routing data directory (default: ORCHESTRATEX_DATA_DIR)")
+    parser.add_argument("--quantile", type=float, default=OutputCapPolicy.quantile)
+    parser.add_argument("--headroom", type=float, default=OutputCapPolicy.headroom)
     args = parser.parse_args()
     logging.getLogger("orchestratex").setLevel(logging.ERROR)  # reported costs above the fitted prices: counted
     asyncio.run(cent())
-    asyncio.run(replay(args.rows, args.data))
+    asyncio.run(replay(args.rows, args.data, OutputCapPolicy(quantile=args.quantile, headroom=args.headroom)))
 
 
 if __name__ == "__main__":
