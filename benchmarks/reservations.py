@@ -131,8 +131,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=600, help="prompts per split (default 600)")
     parser.add_argument("--data", default=None, help="routing data directory (default: ORCHESTRATEX_DATA_DIR)")
-    parser.add_argument("--quantile", type=float, default=OutputCapPolicy.quantile)
-    parser.add_argument("--headroom", type=float, default=OutputCapPolicy.headroom)
+    parser.add_argument("--quantile", type=float, default=OutputCapPolicy().quantile)
+    parser.add_argument("--headroom", type=float, default=OutputCapPolicy().headroom)
     args = parser.parse_args()
     logging.getLogger("orchestratex").setLevel(logging.ERROR)  # reported costs above the fitted prices: counted
     asyncio.run(cent())
