@@ -96,6 +96,11 @@ class JudgeVerdict(BaseModel):
     """0–10, or None when the judge failed."""
     feedback: str = ""
     cost: float = 0.0
+    """What the judge's call is counted as costing (the provider's reported cost when given, else `catalog_cost`)."""
+    catalog_cost: float | None = None
+    """The call's cost at the catalog's prices."""
+    reported_cost: float | None = None
+    """The cost the provider reported for the call, when it reports one."""
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
     error: str | None = None
@@ -141,7 +146,12 @@ class Iteration(BaseModel):
     response: str | None = None
     usage: Usage = Field(default_factory=Usage)
     cost: float = 0.0
-    """The generation's cost (the judges' cost is in `evaluation.cost`)."""
+    """The generation's cost as counted: the provider's reported cost when given, else `catalog_cost`
+    (the judges' cost is in `evaluation.cost`)."""
+    catalog_cost: float | None = None
+    """The generation's cost at the catalog's prices."""
+    reported_cost: float | None = None
+    """The cost the provider reported for the generation, when it reports one."""
     latency_ms: float = 0.0
     finish_reason: str | None = None
     evaluation: Evaluation | None = None
@@ -213,6 +223,12 @@ class CallRecord(BaseModel):
     role: Literal["generate", "judge"]
     domain: str
     cost: float = 0.0
+    """What the call was counted as costing (charged to the budget): `reported_cost` when the provider
+    reported one, else `catalog_cost`."""
+    catalog_cost: float | None = None
+    """The call's cost at the catalog's prices (None for a call that failed)."""
+    reported_cost: float | None = None
+    """The cost the provider reported, when it reports one."""
     input_tokens: int = 0
     output_tokens: int = 0
     latency_ms: float = 0.0

@@ -92,6 +92,8 @@ class LLMJudgeEvaluator(Evaluator):
         verdict = JudgeVerdict(
             judge_model=judge.name,
             cost=generation.cost,
+            catalog_cost=generation.catalog_cost,
+            reported_cost=generation.reported_cost,
             usage=generation.usage,
             latency_ms=generation.latency_ms,
         )

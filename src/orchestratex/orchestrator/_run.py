@@ -34,6 +34,7 @@ from ..providers._base import estimate_message_tokens
 from ..records import CallRecord, Iteration, Orchestration, StopReason
 from ..routing import Attempt, RoutingFeedback, Task, detect_domain
 from ..usage import Usage, add_costs
+from ._budget import price_generation
 from ._prompts import build_messages
 from ._retry import call_with_retries
 
@@ -212,6 +213,8 @@ class Run:
         it.response = gen.text
         it.usage = gen.usage
         it.cost = gen.cost
+        it.catalog_cost = gen.catalog_cost
+        it.reported_cost = gen.reported_cost
         it.latency_ms = gen.latency_ms
         it.finish_reason = gen.finish_reason
         it.phase = "generated"
@@ -280,6 +283,8 @@ class Run:
             finish_reason=it.finish_reason,
             model_name=it.model_name,
             cost=it.cost,
+            reported_cost=it.reported_cost,
+            catalog_cost=it.catalog_cost,
         )
         try:
             evaluation = await self.o.evaluator.evaluate(etask, answer)
@@ -293,7 +298,9 @@ class Run:
         scores = {v.judge_model: v.score for v in evaluation.verdicts}
         for record in ledger.calls:
             record.score = scores.get(record.model_name)
-        ledger.calls.append(self._record(it.model_name, "generate", it.cost, it.usage, it.latency_ms, evaluation.score))
+        ledger.calls.append(
+            self._record(it.model_name, "generate", it.cost, it.usage, it.latency_ms, evaluation.score, gen=it)
+        )
         event = EvaluationCompleted(
             **self._ids(),
             evaluator_model=",".join(evaluation.judge_models),
@@ -400,14 +407,14 @@ class Run:
             ledger.calls.append(self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__))
             raise
         circuit.record_success(model.name)
-        gen.cost = model.cost(gen.usage)
+        price_generation(model, gen)
         if gen.cost > worst + _EPS:
             logger.warning("%s cost $%.6f, above its reserved worst case $%.6f", model.name, gen.cost, worst)
         if not gen.model_name:
             gen.model_name = model.name
         ledger.spent.append(gen.cost)
         if role == "judge":
-            ledger.calls.append(self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None))
+            ledger.calls.append(self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen))
         return gen
 
     def _remaining(self) -> float | None:
@@ -561,6 +568,7 @@ class Run:
         score: float | None,
         *,
         error: str | None = None,
+        gen: Generation | Iteration | None = None,
     ) -> CallRecord:
         doc = self.doc
         return CallRecord(
@@ -571,6 +579,8 @@ class Run:
             role=role,
             domain=doc.domain or "general",
             cost=cost,
+            catalog_cost=gen.catalog_cost if gen is not None else None,
+            reported_cost=gen.reported_cost if gen is not None else None,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             latency_ms=latency_ms,

@@ -35,7 +35,10 @@ class FunctionProvider(Provider):
       token, in and out; never more input tokens than `estimate_input_tokens`), finish reason
       `stop`, the measured latency, the request's model name and its cost at the model's prices
       (0 for an unpriced model).
-    - A returned `Generation` is passed through unchanged.
+    - A returned `Generation` is passed through unchanged. Set its `reported_cost` to make the call
+      cost what your function says, as a provider that reports its own billing does (the orchestrator
+      counts a reported cost instead of the catalog price and records both):
+      `Generation(text="42", usage=Usage(input_tokens=120, output_tokens=3), reported_cost=0.00031)`.
     - Exceptions raised by `fn` propagate unchanged, so a test can raise `RateLimited`,
       `ProviderTimeout`, … to exercise retries and fallbacks.
 
