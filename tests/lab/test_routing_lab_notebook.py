@@ -9,9 +9,9 @@ import pytest
 
 from orchestratex import lab
 
-ROOT = Path(__file__).resolve().parents[2]
+from .lab_data import DATA, ROOT
+
 NOTEBOOK = ROOT / "examples" / "routing_lab.ipynb"
-DATA = lab.data_dir(ROOT)
 
 
 @pytest.mark.skipif(

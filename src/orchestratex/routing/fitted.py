@@ -417,7 +417,10 @@ class FittedRouter(Router):
         c_all = self.predict_cost(task.domain, {self.models[j]: _price(c) for c, j in pairs})
         cols = [j for _, j in pairs]
         q, c = q_all[cols], c_all[cols]
-        failed = frozenset(index[m] for m in task.failed_models if m in index)
+        named = {c.name: j for c, j in pairs}
+        failed = frozenset(
+            j for m in task.failed_models if (j := named.get(m, index.get(m, index.get(m.partition(":")[2])))) is not None
+        )
         if not self.cascade or (not failed and task.remaining_iterations <= 1):
             pick = self.choose(q, c)
             utility = q - self.cost_weight * c
@@ -467,6 +470,10 @@ class FittedRouter(Router):
         np = _np()
         e = self.judge_error
         d = self._domains.get(task.domain, -1)
+        fresh = [(p, j) for p, j in pairs if j not in failed or self.retry_success(self.models[j], task.domain) > 0]
+        if fresh:  # a rejected model is asked again only once retries of it have been seen to succeed
+            keep = [i for i, (_, j) in enumerate(pairs) if j not in failed or (pairs[i] in fresh)]
+            pairs, c = [pairs[i] for i in keep], c[keep]
         cols = [j for _, j in pairs]
         shift = logit(q_all) - logit(self._mean_q[d])  # what the prompt's own features add to the domain's mean
         retry = np.asarray([self.retry_success(self.models[j], task.domain) for j in range(len(self.models))])
