@@ -164,7 +164,9 @@ class LoopReplay:
 
     def point(self) -> OperatingPoint:
         """The replay as an operating point (mean cost including judging, mean quality)."""
-        return OperatingPoint(cost=self.cost, quality=self.quality, knob=float(self.max_iterations), shares=self.shares())
+        return OperatingPoint(
+            cost=self.cost, quality=self.quality, knob=float(self.max_iterations), shares=self.shares()
+        )
 
     def summary(self) -> str:
         return (

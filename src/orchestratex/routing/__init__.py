@@ -10,4 +10,13 @@ from ..domains import DOMAINS, detect_domain
 from ._base import Attempt, LearningRouter, Router, RoutingFeedback, Task
 from .bandit import BayesianRouter
 
-__all__ = ["DOMAINS", "Attempt", "BayesianRouter", "LearningRouter", "Router", "RoutingFeedback", "Task", "detect_domain"]
+__all__ = [
+    "DOMAINS",
+    "Attempt",
+    "BayesianRouter",
+    "LearningRouter",
+    "Router",
+    "RoutingFeedback",
+    "Task",
+    "detect_domain",
+]

@@ -72,7 +72,7 @@ def plan(
         if key in memo and left is None:
             return memo[key]
         accept, right = believe(state)
-        best = (float("-inf"), 0.0, 0.0, ())
+        best: tuple[float, float, float, tuple[int, ...]] = (0.0, 0.0, 0.0, ())  # a step worth nothing is not planned
         for j in range(n):
             c = costs[j]
             if left is not None and c > left:
@@ -83,8 +83,6 @@ def plan(
             v = right[j] - cost_weight * c + miss * fut_v
             if v > best[0]:
                 best = (v, right[j] + miss * fut_s, c + miss * fut_c, (j, *fut_o))
-        if best[0] == float("-inf"):
-            best = (0.0, 0.0, 0.0, ())
         if left is None:
             memo[key] = best
         return best

@@ -135,14 +135,17 @@ class EscalatingRouter(LearningRouter):
         return self.cascade and (bool(task.failed_models) or task.remaining_iterations > 1)
 
     def escalate(
-        self, task: Task, candidates: Sequence[ModelProfile], base: Sequence[float], costs: Sequence[float], weight: float
+        self,
+        task: Task,
+        candidates: Sequence[ModelProfile],
+        base: Sequence[float],
+        costs: Sequence[float],
+        weight: float,
     ) -> tuple[int, Plan]:
         """The index of the candidate to try now, and the plan it starts (acceptance taken as success)."""
         failed = frozenset(task.failed_models)
         allowed = [
-            i
-            for i, m in enumerate(candidates)
-            if m.name not in failed or self.memory.retries_pay(task.domain, m.name)
+            i for i, m in enumerate(candidates) if m.name not in failed or self.memory.retries_pay(task.domain, m.name)
         ] or list(range(len(candidates)))
         models = [candidates[i] for i in allowed]
         prior = [base[i] for i in allowed]

@@ -12,11 +12,7 @@ Needs the `lab` extra (numpy; scikit-learn only to fit): `pip install 'orchestra
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
-import re
-import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,6 +21,7 @@ from ..catalog import ModelProfile
 from ..records import RoutingDecision
 from ._base import Router, RoutingFeedback, Task
 from ._cascade import plan
+from ._features import TextFeaturizer
 from ._joint import JointOutcomes, judge_error_ok, logit, sigmoid
 
 if TYPE_CHECKING:
@@ -40,7 +37,6 @@ FEATURE_SETS = ("tfidf", "minilm")
 """Per-prompt feature sets of `FittedRouter`: hashed TF-IDF (default), or MiniLM sentence embeddings."""
 
 _FORMAT = "orchestratex.fitted-router/1"
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def _np() -> Any:
@@ -58,93 +54,6 @@ def _price(model: ModelProfile) -> float | None:
     if model.cost_per_1k_tokens is not None:
         return model.cost_per_1k_tokens
     return None
-
-
-class TextFeaturizer:
-    """Hashed TF-IDF of a prompt's words and word pairs: no vocabulary, no download, stable across processes.
-
-    Only the prompt's last paragraph (after the last blank line, at most `tail_chars`
-    characters) is read, so the question of a few-shot prompt is not drowned by its examples;
-    a few length features describe the whole prompt. Tokens are hashed with CRC-32 into
-    `2**bits` buckets; `idf` weights are learned by `fit`.
-    """
-
-    def __init__(self, *, bits: int = 18, tail_chars: int = 1500, bigrams: bool = True) -> None:
-        if not 8 <= bits <= 24:
-            raise ValueError("bits must be between 8 and 24")
-        if tail_chars <= 0:
-            raise ValueError("tail_chars must be > 0")
-        self.bits = bits
-        self.tail_chars = tail_chars
-        self.bigrams = bigrams
-        self.idf: NDArray[np.float64] | None = None
-
-    @property
-    def size(self) -> int:
-        return 1 << self.bits
-
-    def tail(self, text: str) -> str:
-        """The part of `text` that is read: its last paragraph, at most `tail_chars` characters."""
-        return text.rstrip().rsplit("\n\n", 1)[-1][-self.tail_chars :]
-
-    def tokens(self, text: str) -> list[str]:
-        """The hashed tokens of `text`: tail words, tail word pairs, and length buckets."""
-        words = _WORD.findall(self.tail(text).lower())
-        tokens = ["w:" + w for w in words]
-        if self.bigrams:
-            tokens += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
-        tokens.append(f"len:{int(math.log2(1 + len(text)))}")
-        tokens.append(f"tail:{int(math.log2(1 + len(words)))}")
-        return tokens
-
-    def counts(self, text: str) -> dict[int, float]:
-        """Bucket → sublinear term frequency (1 + log count)."""
-        mask = self.size - 1
-        raw: dict[int, int] = {}
-        for tok in self.tokens(text):
-            h = zlib.crc32(tok.encode()) & mask
-            raw[h] = raw.get(h, 0) + 1
-        return {h: 1.0 + math.log(c) for h, c in raw.items()}
-
-    def fit(self, texts: Sequence[str]) -> TextFeaturizer:
-        """Learn inverse document frequencies (smoothed, as scikit-learn's `TfidfVectorizer`)."""
-        np = _np()
-        df = np.zeros(self.size)
-        for text in texts:
-            df[list(self.counts(text))] += 1
-        self.idf = np.log((1 + len(texts)) / (1 + df)) + 1.0
-        return self
-
-    def transform_one(self, text: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """(buckets, l2-normalised TF-IDF values) of one text."""
-        np = _np()
-        if self.idf is None:
-            raise RuntimeError("TextFeaturizer.fit must run before transform")
-        counts = self.counts(text)
-        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        val = np.fromiter(counts.values(), dtype=np.float64, count=len(counts)) * self.idf[idx]
-        norm = float(np.sqrt(val @ val))
-        return idx, (val / norm if norm > 0 else val)
-
-    def transform(self, texts: Sequence[str]) -> Any:
-        """A scipy CSR matrix (rows, 2**bits) of the texts' features."""
-        np = _np()
-        from scipy import sparse
-
-        indptr, indices, values = [0], [], []
-        for text in texts:
-            idx, val = self.transform_one(text)
-            indices.append(idx)
-            values.append(val)
-            indptr.append(indptr[-1] + len(idx))
-        return sparse.csr_matrix(
-            (
-                np.concatenate(values) if values else np.zeros(0),
-                np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
-                np.asarray(indptr),
-            ),
-            shape=(len(texts), self.size),
-        )
 
 
 class FittedRouter(Router):
@@ -397,7 +306,6 @@ class FittedRouter(Router):
 
     def decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         """The synchronous core of `select`."""
-        np = _np()
         if not candidates:
             raise ValueError("no candidates to route to")
         self._check_fitted()
@@ -419,7 +327,9 @@ class FittedRouter(Router):
         q, c = q_all[cols], c_all[cols]
         named = {c.name: j for c, j in pairs}
         failed = frozenset(
-            j for m in task.failed_models if (j := named.get(m, index.get(m, index.get(m.partition(":")[2])))) is not None
+            j
+            for m in task.failed_models
+            if (j := named.get(m, index.get(m, index.get(m.partition(":")[2])))) is not None
         )
         if not self.cascade or (not failed and task.remaining_iterations <= 1):
             pick = self.choose(q, c)
@@ -449,13 +359,20 @@ class FittedRouter(Router):
         self.observe_judging(feedback.evaluation_cost)
         rejected = {a.model for a in feedback.attempts if a.score is not None and a.score < feedback.threshold}
         if feedback.model_name in rejected:
-            key = (feedback.domain, feedback.model_name)
+            key = (feedback.domain, self._table_name(feedback.model_name))
             n, ok = self._retries.get(key, (0, 0))
             self._retries[key] = (n + 1, ok + (feedback.score >= feedback.threshold))
 
+    def _table_name(self, model: str) -> str:
+        """The table's name of a catalog model (`provider:model` → `model` when only that is known)."""
+        if model in self.models:
+            return model
+        bare = model.partition(":")[2]
+        return bare if bare in self.models else model
+
     def retry_success(self, model: str, domain: str) -> float:
         """Estimated chance that re-asking `model` after the judges rejected its answer gets one accepted."""
-        n, ok = self._retries.get((domain, model), (0, 0))
+        n, ok = self._retries.get((domain, self._table_name(model)), (0, 0))
         return ok / (n + self.retry_prior)
 
     def conditional_quality(self, domain: str, rejected: frozenset[int]) -> Any:
@@ -466,7 +383,9 @@ class FittedRouter(Router):
             return np.asarray(self._mean_q[d])
         return self._joint.conditional(d, rejected, self.judge_error)
 
-    def _escalate(self, task: Task, pairs: list[tuple[ModelProfile, int]], q_all: Any, c: Any, failed: frozenset[int]):  # type: ignore[no-untyped-def]
+    def _escalate(
+        self, task: Task, pairs: list[tuple[ModelProfile, int]], q_all: Any, c: Any, failed: frozenset[int]
+    ) -> RoutingDecision:
         np = _np()
         e = self.judge_error
         d = self._domains.get(task.domain, -1)
