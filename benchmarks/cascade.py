@@ -44,8 +44,8 @@ from orchestratex.routing.fitted import FittedRouter
 
 ROOT = Path(__file__).resolve().parent.parent
 GPT4 = "gpt-4-1106-preview"
-LOOP_WEIGHTS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
-SINGLE_WEIGHTS = (4.0, 8.0, 13.7, 20.0, 30.0)
+LOOP_WEIGHTS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+SINGLE_WEIGHTS: tuple[float, ...] = (4.0, 8.0, 13.7, 20.0, 30.0)
 JUDGE_ERRORS = (0.0, 0.15)
 TARGETS = {"exact": (0.94, 0.0015), "flip": (0.91, 0.0020), "single": (0.862, 0.0019)}
 
