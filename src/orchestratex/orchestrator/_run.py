@@ -34,6 +34,7 @@ from ..providers._base import estimate_message_tokens
 from ..records import CallRecord, Iteration, Orchestration, StopReason
 from ..routing import RoutingFeedback, Task, detect_domain
 from ..usage import Usage, add_costs
+from ._durable import outcome, with_store_retries
 from ._prompts import build_messages
 from ._retry import call_with_retries
 
@@ -65,12 +66,14 @@ class _Stop(Exception):
 class _Ledger:
     """What one step reserved, spent and called; settled by one store commit."""
 
-    __slots__ = ("calls", "reserved_in_store", "reserved_local", "settled", "spent")
+    __slots__ = ("calls", "overage", "reserved_in_store", "reserved_local", "settled", "spent")
 
     def __init__(self) -> None:
         self.reserved_in_store = 0.0
         self.reserved_local = 0.0
         self.spent: list[float] = []
+        self.overage: list[float] = []
+        """What calls cost above the worst case reserved for them (see `Run._overage`)."""
         self.calls: list[CallRecord] = []
         self.settled: float | None = None
         """The step's spending once added to the orchestration's `total_cost` (it is added once)."""
@@ -286,6 +289,7 @@ class Run:
         except (BudgetExceeded, EvaluationError) as exc:
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
             it.phase = "failed"
+            ledger.calls.append(self._answer_record(it, None))  # paid for: counted in analytics as well
             raise _Stop("budget" if isinstance(exc, BudgetExceeded) else "error", exc.message, ledger) from exc
         it.evaluation = evaluation
         it.phase = "evaluated"
@@ -293,7 +297,7 @@ class Run:
         scores = {v.judge_model: v.score for v in evaluation.verdicts}
         for record in ledger.calls:
             record.score = scores.get(record.model_name)
-        ledger.calls.append(self._record(it.model_name, "generate", it.cost, it.usage, it.latency_ms, evaluation.score))
+        ledger.calls.append(self._answer_record(it, evaluation.score))
         event = EvaluationCompleted(
             **self._ids(),
             evaluator_model=",".join(evaluation.judge_models),
@@ -326,6 +330,10 @@ class Run:
         self.done = True
         doc = self.doc
         ledger = ledger or self._open
+        last = doc.iterations[-1] if doc.iterations else None
+        if last is not None and last.phase == "generated":  # its evaluation never ended: record the answer
+            ledger = ledger or _Ledger()
+            ledger.calls.append(self._answer_record(last, None))
         if ledger is not None:
             self._settle(ledger)  # the final event reports a total that includes this step
         best = doc.best_iteration
@@ -398,14 +406,34 @@ class Run:
             raise
         circuit.record_success(model.name)
         gen.cost = model.cost(gen.usage)
-        if gen.cost > worst + _EPS:
-            logger.warning("%s cost $%.6f, above its reserved worst case $%.6f", model.name, gen.cost, worst)
         if not gen.model_name:
             gen.model_name = model.name
         ledger.spent.append(gen.cost)
+        if gen.cost > worst + _EPS:
+            self._overage(model, gen.cost, worst, ledger)
         if role == "judge":
             ledger.calls.append(self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None))
         return gen
+
+    def _overage(self, model: ModelProfile, cost: float, worst: float, ledger: _Ledger) -> None:
+        """The provider reported more usage than the call's reserved worst case.
+
+        The policy (docs/guarantees.md): the whole reported cost is counted — `total_cost` is what the
+        provider bills — and the excess is recorded as `overage_cost`; the model is used no more in
+        this run, and as the overage is counted against the limit, no further call is made unless its
+        own worst case still fits what is left.
+        """
+        over = add_costs(cost, -worst)
+        ledger.overage.append(over)
+        self.failed.add(model.name)
+        if self.doc.iterations:  # the iteration whose answer or judging it was
+            self.doc.iterations[-1].errors.append(
+                f"{model.name}: CostOverrun: reported usage cost ${cost:.6f}, ${over:.6f} above the"
+                f" ${worst:.6f} reserved for the call"
+            )
+        logger.warning(
+            "%s cost $%.6f, $%.6f above its reserved worst case: excluded from the run", model.name, cost, over
+        )
 
     def _remaining(self) -> float | None:
         doc = self.doc
@@ -431,16 +459,34 @@ class Run:
                 needed=amount,
             )
         if self.session_limit is not None:
-            store, sid, oid = self.o.store, self.doc.session_id, self.doc.id
             with_judges = bool(prepay) and remaining is not None and amount + prepay <= remaining + _EPS
-            if with_judges and await store.reserve_budget(sid, oid, amount + prepay):
+            if not (with_judges and await self._reserve_in_store(amount, ledger, prepay=prepay)):
+                if not await self._reserve_in_store(amount, ledger):
+                    raise BudgetExceeded(
+                        f"the session's budget cannot cover a call of up to ${amount:.6f}", needed=amount
+                    )
+        else:
+            ledger.reserved_local += amount
+            self.inflight += amount
+
+    async def _reserve_in_store(self, amount: float, ledger: _Ledger, *, prepay: float = 0.0) -> bool:
+        """Reserve `amount` (+ `prepay` for the judges) in the store; the ledger records what the store
+        did even when the run is cancelled while the store writes it, so the reservation is released."""
+        store, sid, oid = self.o.store, self.doc.session_id, self.doc.id
+
+        def held(ok: bool) -> None:
+            if ok:
+                ledger.reserved_in_store += amount
+                ledger.reserved_local += amount
+                self.inflight += amount + prepay
                 self.prepaid += prepay
-                self.inflight += prepay
-            elif not await store.reserve_budget(sid, oid, amount):
-                raise BudgetExceeded(f"the session's budget cannot cover a call of up to ${amount:.6f}", needed=amount)
-            ledger.reserved_in_store += amount
-        ledger.reserved_local += amount
-        self.inflight += amount
+
+        return await outcome(
+            with_store_retries(
+                lambda: store.reserve_budget(sid, oid, amount + prepay), self.o.store_retry, f"reserving for {oid}"
+            ),
+            held,
+        )
 
     def _settle(self, ledger: _Ledger) -> float:
         """Add what the step spent to the orchestration's total (once); return it."""
@@ -448,6 +494,8 @@ class Run:
             ledger.settled = add_costs(*ledger.spent) if ledger.spent else 0.0
             if ledger.settled:
                 self.doc.total_cost = add_costs(self.doc.total_cost, ledger.settled)
+            if ledger.overage:
+                self.doc.overage_cost = add_costs(self.doc.overage_cost, *ledger.overage)
         return ledger.settled
 
     def _release_prepaid(self, ledger: _Ledger) -> None:
@@ -533,6 +581,10 @@ class Run:
             **self._ids(), model_name=it.model_name, reasoning=it.reasoning, iteration=it.index, scores=scores
         )
 
+    def _answer_record(self, it: Iteration, score: float | None) -> CallRecord:
+        """The call record of an iteration's answer, committed when its evaluation ends (or its run does)."""
+        return self._record(it.model_name, "generate", it.cost, it.usage, it.latency_ms, score)
+
     def _record(
         self,
         model_name: str,
@@ -562,23 +614,37 @@ class Run:
         )
 
     async def _commit(self, events: list[Event], ledger: _Ledger | None = None) -> None:
-        if self._pending:
-            events = [*self._pending, *events]
-            self._pending.clear()
-        doc = self.doc
-        spent = self._settle(ledger) if ledger is not None else 0.0
+        """Commit the step: the orchestration, `events` (after any left pending) and `ledger`, all or nothing.
+
+        The run's own bookkeeping changes only once the store has the commit: a commit that fails
+        (after bounded retries of `StoreUnavailable`) leaves its events pending and its ledger open,
+        so the run's final commit carries them; a cancellation while it is written waits for the
+        outcome, so the step is neither lost nor settled twice.
+        """
+        events = [*self._pending, *events]
+        doc, store = self.doc, self.o.store
+        spent = self._settle(ledger) if ledger is not None else 0.0  # added to doc.total_cost once only
+        calls = list(ledger.calls) if ledger is not None else []
+        released = ledger.reserved_in_store if ledger is not None else 0.0
+
+        def landed(_: object) -> None:
+            self._pending = []
+            if ledger is not None:
+                self.inflight -= ledger.reserved_local
+                if ledger is self._open:
+                    self._open = None
+            self.emitted.extend(events)
+
+        self._pending = events
         if ledger is not None:
-            # handed to the store exactly once: a cancellation during this await must not settle it again
-            self.inflight -= ledger.reserved_local
-            if ledger is self._open:
-                self._open = None
-        await self.o.store.commit(
-            doc,
-            events,
-            calls=ledger.calls if ledger else (),
-            spent=spent,
-            released=ledger.reserved_in_store if ledger else 0.0,
+            self._open = ledger  # until the store has it, the final commit still owes this step
+        await outcome(
+            with_store_retries(
+                lambda: store.commit(doc, events, calls=calls, spent=spent, released=released),
+                self.o.store_retry,
+                f"committing orchestration {doc.id}",
+            ),
+            landed,
         )
-        self.emitted.extend(events)
         for event in events:
             await dispatch(self.handlers, event)

@@ -24,6 +24,7 @@ from ..records import Orchestration, OrchestrationSettings, Session, SessionSett
 from ..routing import BayesianRouter, Router
 from ..stores import MemoryStore, Store
 from ._circuit import CircuitBreaker, CircuitState
+from ._durable import DEFAULT_STORE_RETRY
 from ._policies import CircuitPolicy, RetryPolicy
 from ._prompts import DEFAULT_SYSTEM_PROMPT
 from ._run import Run
@@ -78,6 +79,11 @@ class RunResult:
         return self.orchestration.total_cost
 
     @property
+    def overage_cost(self) -> float:
+        """The part of `total_cost` providers billed above the worst case reserved for their calls."""
+        return self.orchestration.overage_cost
+
+    @property
     def stop_reason(self) -> str | None:
         return self.orchestration.stop_reason
 
@@ -126,6 +132,7 @@ class Orchestrator:
         on_event: EventHandler | Sequence[EventHandler] = (),
         retry: RetryPolicy | None = None,
         circuit: CircuitPolicy | None = None,
+        store_retry: RetryPolicy | None = None,
         max_iterations: int = 5,
         evaluation_threshold: float = 8.0,
         max_output_tokens: int = 2048,
@@ -148,6 +155,8 @@ class Orchestrator:
         self.store: Store = store or MemoryStore()
         self.handlers: list[EventHandler] = [on_event] if callable(on_event) else list(on_event)
         self.retry = retry or RetryPolicy()
+        self.store_retry = store_retry or DEFAULT_STORE_RETRY
+        """How a run retries a store write that failed without writing anything (`StoreUnavailable`)."""
         self.circuit = CircuitBreaker(circuit)
         self.judge_max_output_tokens = judge_max_output_tokens
         self.system_prompt = system_prompt

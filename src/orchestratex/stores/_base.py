@@ -222,7 +222,14 @@ class Store(ABC):
         """Atomically: save `orchestration` (replacing the stored one, `updated_at` set to now), add
         `spent` to it session's `total_cost`, release `released` of the budget this orchestration
         reserved, record `calls`, and append `events` with the session's next `seq` numbers
-        (assigned on the given objects, which are returned). All of it happens, or none."""
+        (assigned on the given objects, which are returned). All of it happens, or none.
+
+        When `orchestration.status` is final (`completed`, `failed`, `cancelled`), the commit releases
+        everything the orchestration still holds reserved, whatever `released` says: no reservation
+        outlives its run, even one whose writer was cancelled before it learnt the result.
+
+        A commit that raises `StoreUnavailable` wrote nothing, so the orchestrator retries it; a store
+        that cannot tell (a lost acknowledgement) must find out before raising it."""
 
     # -- budget -------------------------------------------------------------------------------
     @abstractmethod

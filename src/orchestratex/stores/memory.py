@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from .._ids import utcnow
 from ..events import Event
 from ..exceptions import ConfigurationError, Conflict, NotFound
-from ..records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
+from ..records import TERMINAL_ORCHESTRATION_STATUSES, ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
 from ._base import Analytics, DomainUsage, ModelStats, ModelUsage, RoutingStat, Store, check_session_transition
 from .checks import check_amount, check_commit, check_page, from_pico, to_pico
 
@@ -251,10 +251,11 @@ class MemoryStore(Store):
             raise NotFound(f"no session {session_id!r}")
         check_commit(session_id, events, calls, spent, released)
         # Nothing below can fail: the commit is all-or-nothing.
-        if released:
+        terminal = orchestration.status in TERMINAL_ORCHESTRATION_STATUSES  # an ended run holds nothing
+        if released or terminal:
             key = (session_id, orchestration.id)
             held = self._reservations.get(key, 0)
-            freed = min(held, to_pico(released))
+            freed = held if terminal else min(held, to_pico(released))
             if held - freed:
                 self._reservations[key] = held - freed
             else:

@@ -45,7 +45,15 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 from orchestratex._ids import utcnow
 from orchestratex.events import Event
 from orchestratex.exceptions import ConfigurationError, Conflict, NotFound, StoreError
-from orchestratex.records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
+from orchestratex.records import (
+    TERMINAL_ORCHESTRATION_STATUSES,
+    ApiKey,
+    CallRecord,
+    Orchestration,
+    Session,
+    SessionStatus,
+    Thread,
+)
 from orchestratex.stores import Analytics, ModelStats, RoutingStat, Store, check_session_transition
 
 from . import _analytics
@@ -83,6 +91,8 @@ _Coll = AsyncCollection[_Doc]
 _RESUMABLE = ["pending", "running"]
 _DEFAULT_URL = "mongodb://localhost:27017/orchestratex"
 _CAS_ATTEMPTS = 50
+_ALL = 2**62
+"""More pico-dollars than any reservation: releasing it frees everything held."""
 
 
 def _now() -> datetime:
@@ -342,7 +352,8 @@ class MongoStore(Store):
             "orchestration_id": orchestration.id,
             "at": _now(),
             "spent": Int64(to_pico(spent) if spent else 0),
-            "released": Int64(to_pico(released) if released else 0),
+            # an ended run holds nothing: its final commit frees whatever it still has reserved
+            "released": Int64(_ALL if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES else to_pico(released)),
             "orchestration": orchestration_fields(orchestration),
             "events": [event_doc(e) for e in events],
             "calls": [call_doc(c) for c in calls],

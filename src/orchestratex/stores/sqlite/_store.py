@@ -13,11 +13,20 @@ from urllib.parse import unquote, urlsplit
 from ..._ids import utcnow
 from ...events import EVENT_ADAPTER, Event
 from ...exceptions import ConfigurationError, Conflict, NotFound, StoreError
-from ...records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
+from ...records import (
+    TERMINAL_ORCHESTRATION_STATUSES,
+    ApiKey,
+    CallRecord,
+    Orchestration,
+    Session,
+    SessionStatus,
+    Thread,
+)
 from .._base import Analytics, ModelStats, RoutingStat, Store, check_session_transition
 from ..checks import check_amount, check_commit, check_page, from_pico, to_pico
 from . import _analytics
 from ._checkpoint import Checkpointer
+from ._errors import translate
 from ._rows import (
     BUMP_SESSION,
     INCR,
@@ -38,6 +47,9 @@ from ._worker import Worker
 __all__ = ["SQLiteStore"]
 
 _T = TypeVar("_T")
+
+_ALL = 2**62
+"""More pico-dollars than any reservation: releasing it frees everything held."""
 
 
 class SQLiteStore(Store):
@@ -129,7 +141,7 @@ class SQLiteStore(Store):
         try:
             return await worker.run(fn, *args)
         except sqlite3.Error as exc:
-            raise StoreError(f"SQLite error on {self.path!r}: {exc}") from exc
+            raise translate(exc, repr(self.path)) from exc
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -309,6 +321,8 @@ class SQLiteStore(Store):
         previous = [e.seq for e in events]
         try:
             with Write(self._db) as db:
+                if row[4] in TERMINAL_ORCHESTRATION_STATUSES:  # an ended run holds nothing (see Store.commit)
+                    released = _ALL
                 freed = self._release_sync(session_id, orchestration_id, released) if released else 0
                 seq_row = db.execute(BUMP_SESSION, (spent, freed, len(events), session_id)).fetchone()
                 if seq_row is None:
