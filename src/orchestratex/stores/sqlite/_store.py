@@ -57,17 +57,22 @@ class SQLiteStore(Store):
 
     The file is in WAL mode with `synchronous=NORMAL`: a commit survives a crash of the process (not
     necessarily a power loss of the machine). Several processes may share the file: every write is
-    one `BEGIN IMMEDIATE` transaction, and a process waits up to 10 s for another's write lock. All
+    one `BEGIN IMMEDIATE` transaction, and a process waits up to `busy_timeout` (10 s) for another's write lock. All
     database work runs in one dedicated thread per store, so the event loop never blocks, and each
     store method is exactly one hop to that thread.
 
     Args:
         path: the database file (its directory is created if needed), or `":memory:"`.
+        busy_timeout: seconds to wait for another process's write lock before a write fails with
+            `StoreUnavailable` (which wrote nothing; the orchestrator retries it with backoff).
     """
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
+    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, busy_timeout: float = 10.0) -> None:
+        if not 0 <= busy_timeout <= 3600:
+            raise ValueError(f"busy_timeout must be between 0 and 3600 seconds, not {busy_timeout!r}")
         self.path = str(path)
         """The database file, or `:memory:`."""
+        self.busy_timeout = busy_timeout
         self._worker: Worker | None = None
         self._conn: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
@@ -110,7 +115,7 @@ class SQLiteStore(Store):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn: sqlite3.Connection | None = None
         try:
-            conn = connect(self.path)
+            conn = connect(self.path, round(self.busy_timeout * 1000))
             create_schema(conn)
             conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
         except BaseException as exc:
