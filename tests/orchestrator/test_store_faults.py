@@ -136,10 +136,10 @@ async def test_a_step_commit_that_fails_once_is_carried_by_the_final_commit() ->
         session = await orch.create_session("alice", cost_limit=1.0)
         FaultyConnection.install(store, fail)
         result = await orch.run("Hello", session=session, max_iterations=3, evaluation_threshold=8)
+        assert await ledger_problems(store, session.id) == []
         assert result.status == "failed" and result.stop_reason == "error"
         assert result.orchestration.error is not None and "StoreUnavailable" in result.orchestration.error
         assert result.total_cost > 0
-        assert await ledger_problems(store, session.id) == []
         stored = await store.list_events(session.id)
         assert [e.type for e in stored] == [
             "orchestration_started", "model_selected", "response_generated", "orchestration_failed",
