@@ -10,10 +10,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestratex import FunctionProvider, GenerationRequest, Orchestrator, SQLiteStore
+from orchestratex import FunctionProvider, Generation, GenerationRequest, Orchestrator, SQLiteStore
 from orchestratex.routing import BayesianRouter
 
 from ..helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
@@ -58,8 +59,8 @@ class CancellingStore(SQLiteStore):
         return await self._hooked("commit", lambda: super(CancellingStore, self).commit(*args, **kwargs))
 
     async def release_reservations(self, *args: Any, **kwargs: Any) -> float:
-        parent = super()
-        return await self._hooked("release_reservations", lambda: parent.release_reservations(*args, **kwargs))
+        release = super().release_reservations
+        return await self._hooked("release_reservations", lambda: release(*args, **kwargs))
 
     async def claim(self, *args: Any, **kwargs: Any) -> bool:
         return await self._hooked("claim", lambda: super(CancellingStore, self).claim(*args, **kwargs))
@@ -74,7 +75,7 @@ async def _scenario(mode: Mode, at: int, timeout: float, judges: int) -> tuple[l
     cancel_model: Callable[[], None] | None = None
     base = scripted(answer_attempt, score_of_answer({1: 4.0, 2: 6.0, 3: 9.0}))
 
-    async def fn(request: GenerationRequest) -> object:
+    async def fn(request: GenerationRequest) -> Generation:
         nonlocal model_calls
         model_calls += 1
         if mode == "model_call" and model_calls == at and cancel_model is not None:
@@ -109,7 +110,10 @@ async def _scenario(mode: Mode, at: int, timeout: float, judges: int) -> tuple[l
                     asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(orch.cancel(doc.id)))
 
             else:
-                cancel = task.cancel
+
+                def cancel() -> None:
+                    task.cancel()
+
             store.mode, store.at, store.target = mode, at, cancel
             cancel_model = cancel
             try:
@@ -137,8 +141,13 @@ def test_cancelling_anywhere_leaks_nothing(mode: Mode, at: int, timeout: float, 
     assert problems == []
 
 
-def test_a_cancellation_during_the_reservation_write_is_released() -> None:
-    """The issue's case, deterministically: cancelled while SQLite writes the first reservation."""
-    for at in range(1, 12):
-        problems, outcome = asyncio.run(_scenario("during_write", at, 0.0, 1))
+@pytest.mark.parametrize("mode", ["during_write", "before_write"])
+def test_a_cancellation_at_each_store_call_in_turn_leaks_nothing(mode: Mode) -> None:
+    """Deterministically, every store call of a three-iteration run in turn (the issue's case: cancelled
+    while SQLite writes a reservation; and cancelled while the final commit is written)."""
+    outcomes = set()
+    for at in range(1, 40):
+        problems, outcome = asyncio.run(_scenario(mode, at, 0.0, 2))
         assert problems == [], (at, outcome)
+        outcomes.add(outcome)
+    assert outcomes == {"cancelled", "completed"}

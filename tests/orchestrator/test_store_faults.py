@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestratex import FunctionProvider, GenerationRequest, Orchestrator, SQLiteStore
+from orchestratex import FunctionProvider, Generation, GenerationRequest, Orchestrator, SQLiteStore
 from orchestratex.events import ModelSelected
 from orchestratex.exceptions import StoreError, StoreUnavailable
 from orchestratex.orchestrator import RetryPolicy
@@ -101,7 +101,7 @@ async def test_a_run_waits_out_another_process_holding_the_write_lock(tmp_path: 
     loop = asyncio.get_running_loop()
     base = judged({1: 5.0, 2: 9.0})
 
-    async def fn(request: GenerationRequest) -> object:
+    async def fn(request: GenerationRequest) -> Generation:
         if request.purpose == "generate" and not holder.times:  # the answer's commit meets the lock
             holder.start()
             loop.call_later(0.6, holder.stop)
@@ -180,7 +180,7 @@ async def test_a_lock_that_outlasts_every_retry_leaves_a_resumable_run(tmp_path:
     holder = LockHolder(db)
     base = judged({1: 5.0, 2: 9.0})
 
-    async def fn(request: GenerationRequest) -> object:
+    async def fn(request: GenerationRequest) -> Generation:
         if request.purpose == "generate" and not holder.times:
             holder.start()
         return await base.generate(request)

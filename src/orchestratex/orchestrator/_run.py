@@ -121,6 +121,8 @@ class Run:
         except _Stop as stop:
             await self._finish(stop.reason, stop.error, ledger=stop.ledger)
         except asyncio.CancelledError:
+            if self.done and not self._pending:  # cancelled once its final commit was in the store: it has ended
+                raise
             if self.doc.id in self.o.suspending:
                 await asyncio.shield(self._suspend())
             else:
@@ -364,6 +366,9 @@ class Run:
                 iterations=len(doc.iterations),
                 total_cost=doc.total_cost,
             )
+        # a final commit that did not get through (the store failed, or the run was cancelled while it
+        # was written) is replaced by this one: an orchestration has exactly one final event
+        self._pending = [e for e in self._pending if not isinstance(e, OrchestrationCompleted | OrchestrationFailed)]
         final = [*events, event]
         if self.prepaid:
             ledger = ledger or _Ledger()
