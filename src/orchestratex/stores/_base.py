@@ -118,6 +118,9 @@ class Analytics(BaseModel):
     orchestrations: int = 0
     by_status: dict[str, int] = Field(default_factory=dict)
     total_cost: float = 0.0
+    overage_cost: float = 0.0
+    """The part of `total_cost` that providers billed above the worst case reserved for their calls
+    (see `Orchestration.overage_cost`); 0 when every provider stayed within its bounds."""
     input_tokens: int = 0
     output_tokens: int = 0
     total_iterations: int = 0

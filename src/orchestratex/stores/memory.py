@@ -517,6 +517,7 @@ def _analytics(
         orchestrations=len(orchestrations),
         by_status=by_status,
         total_cost=from_pico(sum(to_pico(o.total_cost) for o in orchestrations)),
+        overage_cost=from_pico(sum(to_pico(o.overage_cost) for o in orchestrations if o.overage_cost)),
         input_tokens=sum(c.input_tokens for c in calls),
         output_tokens=sum(c.output_tokens for c in calls),
         total_iterations=iterations,

@@ -341,6 +341,23 @@ class StoreContract:
                 assert len(mine) == sum(size for j, size in batches if j == i)
 
     # -- budget -------------------------------------------------------------------------------
+    async def test_a_final_commit_releases_everything_the_orchestration_holds(self, store: Store) -> None:
+        session, thread, o = await _tree(store, cost_limit=1.0)
+        other = await _orchestration(store, thread)
+        assert await store.reserve_budget(session.id, o.id, 0.25)
+        assert await store.reserve_budget(session.id, o.id, 0.125)  # its writer never learnt of this one
+        assert await store.reserve_budget(session.id, other.id, 0.5)
+        o.status = "running"
+        await store.commit(o, spent=0.125, released=0.25)  # a step releases what it names
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.125, 0.625)
+        o.status = "cancelled"
+        await store.commit(o, spent=0.0625)  # the run ended: nothing of it stays reserved
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.1875, 0.5)
+        assert await store.release_reservations(session.id, o.id) == 0.0
+        assert await store.release_reservations(session.id, other.id) == 0.5
+
     async def test_reservations_respect_the_limit(self, store: Store) -> None:
         session, _, o = await _tree(store, cost_limit=1.0)
         assert await store.reserve_budget(session.id, o.id, 0.6)

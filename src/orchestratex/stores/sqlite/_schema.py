@@ -69,6 +69,10 @@ CREATE INDEX IF NOT EXISTS ix_orchestrations_user_score
     ON orchestrations (user_id, final_score) WHERE final_score IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ix_orchestrations_resumable
     ON orchestrations (created_at) WHERE status IN ('pending', 'running');
+CREATE INDEX IF NOT EXISTS ix_orchestrations_session_overage
+    ON orchestrations (session_id) WHERE json_extract(doc, '$.overage_cost') > 0;
+CREATE INDEX IF NOT EXISTS ix_orchestrations_user_overage
+    ON orchestrations (user_id) WHERE json_extract(doc, '$.overage_cost') > 0;
 CREATE INDEX IF NOT EXISTS ix_orchestrations_user_active
     ON orchestrations (user_id) WHERE status IN ('pending', 'running');
 
