@@ -313,7 +313,7 @@ class Run:
             await self._commit([event], ledger)
         else:  # the evaluation ends the run: one commit for both
             await self._finish(reason, None, events=[event], ledger=ledger)
-        await self.o.router.observe(
+        await self._observe(
             RoutingFeedback(
                 domain=doc.domain or "general",
                 model_name=it.model_name,
@@ -326,9 +326,19 @@ class Run:
             )
         )
 
+    async def _observe(self, feedback: RoutingFeedback) -> None:
+        """Let the router learn; its statistics are best effort: a store fault there neither fails the run
+        nor, once the run has ended, ends it a second time."""
+        try:
+            await self.o.router.observe(feedback)
+        except OrchestrateXError as exc:
+            logger.warning("the router could not record %s's outcome: %s", feedback.model_name, exc.message)
+
     async def _finish(
         self, reason: StopReason, error: str | None, *, events: Sequence[Event] = (), ledger: _Ledger | None = None
     ) -> None:
+        if self.done and not self._pending:  # its final commit is in the store: the run has ended already
+            return
         self.done = True
         doc = self.doc
         ledger = ledger or self._open
@@ -645,7 +655,7 @@ class Run:
             self._open = ledger  # until the store has it, the final commit still owes this step
         await outcome(
             with_store_retries(
-                lambda: store.commit(doc, events, calls=calls, spent=spent, released=released),
+                lambda: store.commit(doc, events, calls=calls, spent=spent, released=released, owner=self.o.owner),
                 self.o.store_retry,
                 f"committing orchestration {doc.id}",
             ),

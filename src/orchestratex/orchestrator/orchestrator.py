@@ -378,15 +378,26 @@ class Orchestrator:
         await self._ensure_ready()
         doc = orchestration if isinstance(orchestration, Orchestration) else None
         oid = doc.id if doc else str(orchestration)
-        if not await self.store.claim(oid, self.owner, self.lease_ttl_s):
+        if oid in self._active:  # the lease is this process's: a second run would race the first
+            raise Conflict(f"orchestration {oid} is already being run by this orchestrator")
+        self._active.add(oid)
+        try:
+            claimed = await self.store.claim(oid, self.owner, self.lease_ttl_s)
+        except BaseException:
+            self._active.discard(oid)
+            raise
+        if not claimed:
+            self._active.discard(oid)
             raise Conflict(f"orchestration {oid} is being run by another process")
         try:
-            if doc is None or doc.status != "pending":
-                doc = await self.store.get_orchestration(oid)
+            stored = await self.store.get_orchestration(oid)  # under the lease: what the last owner left
+            if doc is None or stored.updated_at != doc.updated_at or stored.status != doc.status:
+                doc = stored
             if doc.status in ("completed", "failed", "cancelled"):
+                self._active.discard(oid)
+                await self.store.release(oid, self.owner)
                 return RunResult(doc, await self._events(doc), self.simulated)
             extra = [on_event] if callable(on_event) else list(on_event)
-            self._active.add(oid)
             self._start_keeper()
             run = Run(self, doc, [*self.handlers, *extra])
             await run.drive()

@@ -221,6 +221,7 @@ class Store(ABC):
         calls: Sequence[CallRecord] = (),
         spent: float = 0.0,
         released: float = 0.0,
+        owner: str | None = None,
     ) -> Sequence[Event]:
         """Atomically: save `orchestration` (replacing the stored one, `updated_at` set to now), add
         `spent` to it session's `total_cost`, release `released` of the budget this orchestration
@@ -230,6 +231,10 @@ class Store(ABC):
         When `orchestration.status` is final (`completed`, `failed`, `cancelled`), the commit releases
         everything the orchestration still holds reserved, whatever `released` says: no reservation
         outlives its run, even one whose writer was cancelled before it learnt the result.
+
+        With `owner`, the commit applies only while `owner` holds the orchestration's lease (see `claim`),
+        else it raises `Conflict` and writes nothing: a process whose lease ran out and was taken over
+        cannot write over the run its successor drives (fencing).
 
         A commit that raises `StoreUnavailable` wrote nothing, so the orchestrator retries it; a store
         that cannot tell (a lost acknowledgement) must find out before raising it."""

@@ -244,12 +244,17 @@ class MemoryStore(Store):
         calls: Sequence[CallRecord] = (),
         spent: float = 0.0,
         released: float = 0.0,
+        owner: str | None = None,
     ) -> Sequence[Event]:
         session_id = orchestration.session_id
         budget = self._budgets.get(session_id)
         if budget is None:
             raise NotFound(f"no session {session_id!r}")
         check_commit(session_id, events, calls, spent, released)
+        if owner is not None:
+            lease = self._leases.get(orchestration.id)
+            if lease is None or lease[0] != owner:
+                raise Conflict(f"orchestration {orchestration.id} is not leased to {owner!r}: another process runs it")
         # Nothing below can fail: the commit is all-or-nothing.
         terminal = orchestration.status in TERMINAL_ORCHESTRATION_STATUSES  # an ended run holds nothing
         if released or terminal:

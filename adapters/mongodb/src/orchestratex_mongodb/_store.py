@@ -341,10 +341,16 @@ class MongoStore(Store):
         calls: Sequence[CallRecord] = (),
         spent: float = 0.0,
         released: float = 0.0,
+        owner: str | None = None,
     ) -> Sequence[Event]:
         check_commit(orchestration.session_id, events, calls, spent, released)
         check_key("an orchestration id", orchestration.id)
         self._c  # noqa: B018 -- fail before changing anything when the store is not open
+        if owner is not None:  # fencing (checked before the journal: a lease taken over meanwhile is not seen)
+            query = {"_id": doc_id(orchestration.id)}
+            lease = await self._one("reading a lease", self._c.orchestrations, query, {"lease_owner": 1})
+            if lease is None or lease.get("lease_owner") != owner:
+                raise Conflict(f"orchestration {orchestration.id} is not leased to {owner!r}: another process runs it")
         orchestration.updated_at = utcnow()
         journal: _Doc = {
             "_id": ObjectId(),

@@ -12,7 +12,7 @@ import sqlite3
 
 from ...exceptions import StoreError, StoreUnavailable
 
-__all__ = ["TRANSIENT_CODES", "translate"]
+__all__ = ["TRANSIENT_CODES", "is_transient", "translate"]
 
 TRANSIENT_CODES = frozenset(
     {
@@ -27,10 +27,15 @@ TRANSIENT_CODES = frozenset(
 """Primary result codes of failures that do not depend on the statement (an extended code's low byte)."""
 
 
-def translate(exc: sqlite3.Error, where: str) -> StoreError:
-    """The `StoreError` for `exc`; `where` names the database (never its full path: see `SQLiteStore`)."""
+def is_transient(exc: sqlite3.Error) -> bool:
+    """Whether `exc` is a failure that passes (busy, locked, I/O, full): the statement itself was fine."""
     code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int) and code & 0xFF in TRANSIENT_CODES:
+    return isinstance(code, int) and code & 0xFF in TRANSIENT_CODES
+
+
+def translate(exc: sqlite3.Error, where: str) -> StoreError:
+    """The `StoreError` for `exc`; `where` names the database."""
+    if is_transient(exc):
         name = getattr(exc, "sqlite_errorname", "") or "transient error"
         return StoreUnavailable(f"SQLite database {where} is unavailable ({name}: {exc}); nothing was written")
     return StoreError(f"SQLite error on {where}: {exc}")

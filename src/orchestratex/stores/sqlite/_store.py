@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..._ids import utcnow
 from ...events import EVENT_ADAPTER, Event
-from ...exceptions import ConfigurationError, Conflict, NotFound, StoreError
+from ...exceptions import ConfigurationError, Conflict, NotFound, StoreError, StoreUnavailable
 from ...records import (
     TERMINAL_ORCHESTRATION_STATUSES,
     ApiKey,
@@ -26,7 +26,7 @@ from .._base import Analytics, ModelStats, RoutingStat, Store, check_session_tra
 from ..checks import check_amount, check_commit, check_page, from_pico, to_pico
 from . import _analytics
 from ._checkpoint import Checkpointer
-from ._errors import translate
+from ._errors import is_transient, translate
 from ._rows import (
     BUMP_SESSION,
     INCR,
@@ -122,7 +122,8 @@ class SQLiteStore(Store):
             if conn is not None:
                 conn.close()
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+                kind = StoreUnavailable if is_transient(exc) else StoreError  # busy: another process holds the lock
+                raise kind(f"cannot open SQLite database {self.path!r}: {exc}") from exc
             raise
         return conn
 
@@ -301,6 +302,7 @@ class SQLiteStore(Store):
         calls: Sequence[CallRecord] = (),
         spent: float = 0.0,
         released: float = 0.0,
+        owner: str | None = None,
     ) -> Sequence[Event]:
         check_commit(orchestration.session_id, events, calls, spent, released)
         orchestration.updated_at = utcnow()
@@ -311,6 +313,7 @@ class SQLiteStore(Store):
             [call_row(c) for c in calls] if calls else None,
             to_pico(spent) if spent else 0,
             to_pico(released) if released else 0,
+            owner,
         )
         return events
 
@@ -321,11 +324,18 @@ class SQLiteStore(Store):
         call_rows: list[tuple[Any, ...]] | None,
         spent: int,
         released: int,
+        owner: str | None,
     ) -> None:
         orchestration_id, session_id = row[0], row[1]
         previous = [e.seq for e in events]
         try:
             with Write(self._db) as db:
+                if owner is not None:
+                    lease = db.execute("SELECT lease_owner FROM orchestrations WHERE id = ?", (orchestration_id,))
+                    if (lease.fetchone() or (None,))[0] != owner:
+                        raise Conflict(
+                            f"orchestration {orchestration_id} is not leased to {owner!r}: another process runs it"
+                        )
                 if row[4] in TERMINAL_ORCHESTRATION_STATUSES:  # an ended run holds nothing (see Store.commit)
                     released = _ALL
                 freed = self._release_sync(session_id, orchestration_id, released) if released else 0
