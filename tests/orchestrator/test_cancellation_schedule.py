@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestratex import FunctionProvider, Generation, GenerationRequest, Orchestrator, SQLiteStore
+from orchestratex.events import Event
 from orchestratex.routing import BayesianRouter
 
 from ..helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
@@ -85,7 +86,9 @@ async def _scenario(mode: Mode, at: int, timeout: float, judges: int) -> tuple[l
 
     from orchestratex.evaluation import LLMJudgeEvaluator
 
+    seen: list[Event] = []
     orch = Orchestrator(
+        on_event=seen.append,
         providers=[FunctionProvider(fn)],
         catalog=catalog("a", "b", "c", "d"),
         store=store,
@@ -124,6 +127,9 @@ async def _scenario(mode: Mode, at: int, timeout: float, judges: int) -> tuple[l
         problems = await ledger_problems(store, session.id)
         stored = await store.get_orchestration(doc.id)
         after = await store.get_session(session.id)
+        stored_events = await store.list_events(session.id)
+        if [(e.seq, e.type) for e in seen] != [(e.seq, e.type) for e in stored_events]:
+            problems.append(f"handlers saw {[e.type for e in seen]}, the store has {[e.type for e in stored_events]}")
         if after.reserved_cost:
             problems.append(f"leaked ${after.reserved_cost} ({outcome}, {stored.status}, hit {store.hit})")
         return problems, outcome

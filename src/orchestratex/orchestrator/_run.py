@@ -642,7 +642,11 @@ class Run:
         calls = list(ledger.calls) if ledger is not None else []
         released = ledger.reserved_in_store if ledger is not None else 0.0
 
+        stored = False
+
         def landed(_: object) -> None:
+            nonlocal stored
+            stored = True
             self._pending = []
             if ledger is not None:
                 self.inflight -= ledger.reserved_local
@@ -653,13 +657,16 @@ class Run:
         self._pending = events
         if ledger is not None:
             self._open = ledger  # until the store has it, the final commit still owes this step
-        await outcome(
-            with_store_retries(
-                lambda: store.commit(doc, events, calls=calls, spent=spent, released=released, owner=self.o.owner),
-                self.o.store_retry,
-                f"committing orchestration {doc.id}",
-            ),
-            landed,
-        )
-        for event in events:
-            await dispatch(self.handlers, event)
+        try:
+            await outcome(
+                with_store_retries(
+                    lambda: store.commit(doc, events, calls=calls, spent=spent, released=released, owner=self.o.owner),
+                    self.o.store_retry,
+                    f"committing orchestration {doc.id}",
+                ),
+                landed,
+            )
+        finally:
+            if stored:  # handlers see every stored event, even when the run is cancelled as it is stored
+                for event in events:
+                    await dispatch(self.handlers, event)
