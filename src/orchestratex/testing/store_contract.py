@@ -358,6 +358,21 @@ class StoreContract:
         assert await store.release_reservations(session.id, o.id) == 0.0
         assert await store.release_reservations(session.id, other.id) == 0.5
 
+    async def test_a_commit_with_an_owner_applies_only_under_its_lease(self, store: Store) -> None:
+        session, _, o = await _tree(store, cost_limit=1.0)
+        assert await store.claim(o.id, "first", 60)
+        o.status = "running"
+        await store.commit(o, [_selected(o)], spent=0.25, owner="first")
+        with pytest.raises(Conflict):  # another process's lease: nothing is written
+            await store.commit(o, [_selected(o, 2)], spent=0.5, owner="second")
+        await store.release(o.id, "first")
+        with pytest.raises(Conflict):  # nobody's lease: a commit naming an owner is refused as well
+            await store.commit(o, [_selected(o, 2)], spent=0.5, owner="first")
+        assert (await store.get_session(session.id)).total_cost == 0.25
+        assert [e.seq for e in await store.list_events(session.id)] == [1]
+        await store.commit(o, [_selected(o, 2)], spent=0.5)  # without an owner: no fencing
+        assert (await store.get_session(session.id)).total_cost == 0.75
+
     async def test_reservations_respect_the_limit(self, store: Store) -> None:
         session, _, o = await _tree(store, cost_limit=1.0)
         assert await store.reserve_budget(session.id, o.id, 0.6)
