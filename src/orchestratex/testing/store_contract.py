@@ -688,6 +688,19 @@ class StoreContract:
         )
         assert await store.user_analytics("nobody") == Analytics(scope="user", scope_id="nobody")
 
+    async def test_analytics_sum_the_overage(self, store: Store) -> None:
+        session, thread, a = await _tree(store)
+        b = await _orchestration(store, thread)
+        bobs = await _thread(store, await _session(store, "bob"))
+        c, d = await _orchestration(store, bobs), await _orchestration(store, thread)
+        for o, total, over in ((a, 0.5, 0.125), (b, 0.25, 0.0), (c, 1.0, 0.5), (d, 0.25, 0.0625)):
+            o.status, o.total_cost, o.overage_cost = "completed", total, over
+            await store.commit(o, spent=total)
+        assert (await store.session_analytics(session.id)).overage_cost == 0.1875
+        assert (await store.user_analytics("alice")).overage_cost == 0.1875
+        assert (await store.user_analytics("bob")).overage_cost == 0.5
+        assert (await store.session_analytics(bobs.session_id)).total_cost == 1.0
+
     async def test_session_analytics(self, store: Store) -> None:
         s1, s2 = await self._analytics_dataset(store)
         got = await store.session_analytics(s1.id)
