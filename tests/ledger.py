@@ -29,8 +29,16 @@ async def ledger_problems(store: Store, session_id: str, *, live: Collection[str
         problems.append(f"session total_cost {session.total_cost!r} != Σ runs {runs / 1e12!r}")
     analytics = await store.session_analytics(session_id)
     calls = sum(to_pico(m.cost) for m in analytics.models)
-    if calls != runs:
-        problems.append(f"Σ calls {calls / 1e12!r} != Σ runs {runs / 1e12!r}")
+    # the answer of a run still between generation and evaluation is recorded with its evaluation
+    awaiting = sum(
+        to_pico(o.iterations[-1].cost)
+        for o in orchestrations
+        if o.status not in TERMINAL_ORCHESTRATION_STATUSES and o.iterations and o.iterations[-1].phase == "generated"
+    )
+    if calls + awaiting != runs:
+        problems.append(
+            f"Σ calls {calls / 1e12!r} (+ {awaiting / 1e12!r} awaiting evaluation) != Σ runs {runs / 1e12!r}"
+        )
     active = [o.id for o in orchestrations if o.status not in TERMINAL_ORCHESTRATION_STATUSES and o.id in live]
     if session.reserved_cost and not active:
         problems.append(f"${session.reserved_cost!r} reserved with no run active")

@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from orchestratex import FunctionProvider, Generation, GenerationRequest, Orchestrator, SQLiteStore
+from orchestratex import FunctionProvider, Generation, GenerationRequest, MemoryStore, Orchestrator, SQLiteStore
 from orchestratex.events import ModelSelected
 from orchestratex.exceptions import StoreError, StoreUnavailable
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.records import CallRecord, Orchestration, Session, SessionSettings, Thread
 from orchestratex.routing import BayesianRouter
+from orchestratex.stores import Store
 
 from ..helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
 from ..ledger import ledger_problems
@@ -24,7 +26,7 @@ PATIENT = RetryPolicy(max_attempts=60, initial_wait=0.02, max_wait=0.1)
 NO_RETRY = RetryPolicy(max_attempts=1, initial_wait=0, max_wait=0)
 
 
-def make(store: SQLiteStore, provider: FunctionProvider, store_retry: RetryPolicy, **kwargs: object) -> Orchestrator:
+def make(store: Store, provider: FunctionProvider, store_retry: RetryPolicy, **kwargs: object) -> Orchestrator:
     return Orchestrator(
         providers=[provider],
         catalog=catalog("a", "b", "c"),
@@ -203,3 +205,34 @@ async def test_a_lock_that_outlasts_every_retry_leaves_a_resumable_run(tmp_path:
             assert await ledger_problems(store, session.id) == []
     finally:
         holder.stop()
+
+
+class RecordedNotCompleted(MemoryStore):
+    """A store whose commit number `fail_at` is written, then reported failed with a plain `StoreError` — as
+    MongoDB's journaled commit does when it recorded a step it could not complete (rolled forward later)."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.fail_at, self.commits = fail_at, 0
+
+    async def commit(self, *args: Any, **kwargs: Any) -> Any:
+        self.commits += 1
+        events = await super().commit(*args, **kwargs)
+        if self.commits == self.fail_at:
+            raise StoreError("the step is recorded and completes when the orchestration is next claimed")
+        return events
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3, 4])
+async def test_a_commit_of_unknown_outcome_is_never_written_twice(fail_at: int) -> None:
+    store = RecordedNotCompleted(fail_at)
+    async with make(store, judged({1: 5.0, 2: 9.0}), PATIENT, lease_ttl_s=0.2) as orch:  # type: ignore[arg-type]
+        session = await orch.create_session("alice", cost_limit=1.0)
+        doc = await orch.prepare("Hello", session=session, max_iterations=3, evaluation_threshold=8)
+        with pytest.raises(StoreError, match="recorded"):
+            await orch.drive(doc)
+        assert store.commits == fail_at  # nothing more was written after it
+        assert await ledger_problems(store, session.id, live={doc.id}) == []
+        [resumed] = await orch.resume_pending()
+        assert resumed.status == "completed"
+        assert await ledger_problems(store, session.id) == []

@@ -28,6 +28,7 @@ from ..exceptions import (
     EvaluationError,
     OrchestrateXError,
     ProviderError,
+    StoreUnavailable,
 )
 from ..providers import Generation, GenerationRequest, Message
 from ..providers._base import estimate_message_tokens
@@ -102,6 +103,10 @@ class Run:
         """Events to store with the next commit (the start is committed with the first routing decision)."""
         self.emitted: list[Event] = []
         """Events this run committed, in order (a resumed run's earlier ones are in the store)."""
+        self.unknown: BaseException | None = None
+        """A commit failed with an error other than `StoreUnavailable`: whether it was written is not known
+        (a MongoDB step recorded but not completed is rolled forward later), so the run writes nothing
+        more and stops as a crash would, to be resumed from what the store has."""
 
     # -- the loop -----------------------------------------------------------------------------
     async def drive(self) -> None:
@@ -121,7 +126,7 @@ class Run:
         except _Stop as stop:
             await self._finish(stop.reason, stop.error, ledger=stop.ledger)
         except asyncio.CancelledError:
-            if self.done and not self._pending:  # cancelled once its final commit was in the store: it has ended
+            if (self.done and not self._pending) or self.unknown is not None:  # ended, or must write nothing more
                 raise
             if self.doc.id in self.o.suspending:
                 await asyncio.shield(self._suspend())
@@ -339,6 +344,8 @@ class Run:
     ) -> None:
         if self.done and not self._pending:  # its final commit is in the store: the run has ended already
             return
+        if self.unknown is not None:
+            raise self.unknown
         self.done = True
         doc = self.doc
         ledger = ledger or self._open
@@ -657,15 +664,22 @@ class Run:
         self._pending = events
         if ledger is not None:
             self._open = ledger  # until the store has it, the final commit still owes this step
-        try:
-            await outcome(
-                with_store_retries(
+
+        async def write() -> None:
+            try:
+                await with_store_retries(
                     lambda: store.commit(doc, events, calls=calls, spent=spent, released=released, owner=self.o.owner),
                     self.o.store_retry,
                     f"committing orchestration {doc.id}",
-                ),
-                landed,
-            )
+                )
+            except StoreUnavailable:  # nothing was written: the run's final commit carries the step
+                raise
+            except Exception as exc:
+                self.unknown = exc
+                raise
+
+        try:
+            await outcome(write(), landed)
         finally:
             if stored:  # handlers see every stored event, even when the run is cancelled as it is stored
                 for event in events:
