@@ -2,7 +2,8 @@
 given sessions for `seconds`, under random store faults (I/O errors and a full disk inside its transactions),
 provider faults, overbilling, cancellations and `wait_for` timeouts; it resumes what others abandoned.
 
-Prints one JSON line of counters at the end.  Usage: soak_worker.py DB SECONDS SEED SESSION_ID...
+Prints one JSON line of counters at the end, and keeps them in `counts<SEED>.json` next to the database
+meanwhile (so a worker killed mid-run still reports).  Usage: soak_worker.py DB SECONDS SEED SESSION_ID...
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Soak:
         self.end = time.monotonic() + seconds
         self.full_until = 0.0
         self.store = SQLiteStore(db, busy_timeout=0.05)
+        self.report = Path(db).with_name(f"counts{seed}.json")
         faults = Faults(timeout_rate=0.03, server_error_rate=0.03, rate_limit_rate=0.02, retry_after=0.01)
         self.orch = Orchestrator(
             providers=[Overbilling(self.rng, self.counts, seed=seed, latency_scale=0.02, faults=faults)],
@@ -129,11 +131,18 @@ class Soak:
             self.counts["full_windows"] += 1
             with contextlib.suppress(OrchestrateXError):
                 self.counts["resumed"] += len(await self.orch.resume_pending())
+            self.save()
+
+    def save(self) -> None:
+        partial = self.report.with_suffix(".tmp")
+        partial.write_text(json.dumps(dict(self.counts)))
+        partial.replace(self.report)
 
     async def main(self) -> None:
         await self.open()
         async with self.orch:
             await asyncio.gather(*(self.lane() for _ in range(4)), self.chaos())
+        self.save()
         print(json.dumps(dict(self.counts)), flush=True)
 
 

@@ -226,7 +226,7 @@ class RecordedNotCompleted(MemoryStore):
 @pytest.mark.parametrize("fail_at", [1, 2, 3, 4])
 async def test_a_commit_of_unknown_outcome_is_never_written_twice(fail_at: int) -> None:
     store = RecordedNotCompleted(fail_at)
-    async with make(store, judged({1: 5.0, 2: 9.0}), PATIENT, lease_ttl_s=0.2) as orch:  # type: ignore[arg-type]
+    async with make(store, judged({1: 5.0, 2: 9.0}), PATIENT, lease_ttl_s=0.2) as orch:
         session = await orch.create_session("alice", cost_limit=1.0)
         doc = await orch.prepare("Hello", session=session, max_iterations=3, evaluation_threshold=8)
         with pytest.raises(StoreError, match="recorded"):
