@@ -46,7 +46,7 @@ async def test_two_processes_under_random_faults_keep_the_ledger(tmp_path: Path)
     async with SQLiteStore(db) as store:
         sessions = [
             await store.create_session(
-                Session(user_id=f"user{i}", settings=SessionSettings(cost_limit=None if i == 0 else 0.05 * i))
+                Session(user_id=f"user{i}", settings=SessionSettings(cost_limit=None if i == 0 else 0.3 * i))
             )
             for i in range(4)
         ]
