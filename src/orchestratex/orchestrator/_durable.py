@@ -11,9 +11,10 @@ only for a write it did not apply (its commits are all or nothing) — with boun
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any, Generic, TypeVar, cast
 
 from ..exceptions import StoreUnavailable
 from ._policies import RetryPolicy
@@ -36,7 +37,16 @@ async def outcome(aw: Awaitable[T], record: Callable[[T], None]) -> T:
     the caller's bookkeeping always matches what the store did. If `aw` fails, its exception is
     raised (or the cancellation, if one arrived while it ran).
     """
-    task = asyncio.ensure_future(aw)
+    if inspect.iscoroutine(aw):
+        # The first step runs here: a write that never suspends (MemoryStore) completes without a task.
+        try:
+            pending = aw.send(None)
+        except StopIteration as stop:
+            record(stop.value)
+            return cast(T, stop.value)
+        task: asyncio.Future[T] = asyncio.ensure_future(_continue(aw, pending))
+    else:
+        task = asyncio.ensure_future(aw)
     cancelled: asyncio.CancelledError | None = None
     while not task.done():
         try:
@@ -55,6 +65,35 @@ async def outcome(aw: Awaitable[T], record: Callable[[T], None]) -> T:
     if cancelled is not None:
         raise cancelled from error
     raise error
+
+
+class _Rest(Generic[T]):
+    """Awaiting it runs the rest of coroutine `coro`, which has run up to yielding `pending`."""
+
+    __slots__ = ("coro", "pending")
+
+    def __init__(self, coro: Coroutine[Any, Any, T], pending: Any) -> None:
+        self.coro, self.pending = coro, pending
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        coro, pending = self.coro, self.pending
+        while True:
+            try:
+                sent = yield pending
+            except BaseException as exc:  # thrown into the task running it: passed on to the coroutine
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration as stop:
+                    return cast(T, stop.value)
+                continue
+            try:
+                pending = coro.send(sent)
+            except StopIteration as stop:
+                return cast(T, stop.value)
+
+
+async def _continue(coro: Coroutine[Any, Any, T], pending: Any) -> T:
+    return await _Rest(coro, pending)
 
 
 async def with_store_retries(fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str) -> T:
