@@ -55,6 +55,8 @@ async def outcome(aw: Awaitable[T], record: Callable[[T], None]) -> T:
             if task.cancelled():  # the write itself was cancelled (its loop is closing): nothing to wait for
                 raise
             cancelled = exc
+        except Exception:  # the write failed: raised below (after a cancellation, as its cause)
+            break
     error = task.exception()
     if error is None:
         result = task.result()
