@@ -152,6 +152,9 @@ class Orchestrator:
         self.judge_max_output_tokens = judge_max_output_tokens
         self.system_prompt = system_prompt
         self.lease_ttl_s = lease_ttl_s
+        self.cancel_check_s = 1.0
+        """How often a running orchestration asks the store whether it should stop (`Store.cancel_requested`:
+        `request_cancel` from any process, or its session ended); it then ends `cancelled`."""
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._ready: asyncio.Future[None] | None = None
         self._tasks: dict[str, asyncio.Task[RunResult]] = {}
@@ -380,7 +383,7 @@ class Orchestrator:
             self._active.add(oid)
             self._start_keeper()
             run = Run(self, doc, [*self.handlers, *extra])
-            await run.drive()
+            await self._drive_watched(run)
         except asyncio.CancelledError:
             self._active.discard(oid)
             await asyncio.shield(self.store.release(oid, self.owner))
@@ -393,6 +396,30 @@ class Orchestrator:
         await self.store.release(oid, self.owner)
         events = await self._events(doc) if run.resumed else run.emitted
         return RunResult(doc, events, self.simulated)
+
+    async def _drive_watched(self, run: Run) -> None:
+        """`run.drive()`, stopped (ending `cancelled`) once the store says it should: see `cancel_check_s`."""
+        inner = asyncio.create_task(run.drive(), name=f"orchestration-step-{run.doc.id}")
+        watcher = asyncio.create_task(self._watch_cancel(run, inner))
+        try:
+            await inner  # cancelling this task cancels `inner` too
+        except asyncio.CancelledError:
+            this = asyncio.current_task()
+            if not (watcher.done() and inner.cancelled() and this is not None and not this.cancelling()):
+                raise  # this task was cancelled, not the run on request
+        finally:
+            watcher.cancel()
+
+    async def _watch_cancel(self, run: Run, inner: asyncio.Task[None]) -> None:
+        while not inner.done():
+            try:
+                stop = await self.store.cancel_requested(run.doc.id)
+            except Exception:  # a store hiccup: ask again next time
+                stop = False
+            if stop and not run.done:  # (a run already ending is left to finish)
+                inner.cancel()
+                return
+            await asyncio.sleep(self.cancel_check_s)
 
     async def run(
         self, prompt: str, *, on_event: EventHandler | Sequence[EventHandler] = (), **options: Unpack[RunOptions]

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+import random
 import time
 
 from starlette.responses import Response
@@ -61,16 +63,40 @@ class ConcurrencyLimiter:
     is gone within two windows.
     """
 
-    def __init__(self, store: Store, limit: int, start_window_s: int = 30) -> None:
+    def __init__(self, store: Store, limit: int, start_window_s: int = 30, settle_s: float = 5.0) -> None:
         self.store = store
         self.limit = limit
         self.start_window_s = start_window_s
+        self.settle_s = settle_s
 
     def _starting_key(self, user_id: str, window: int) -> str:
         return f"starting:{user_id}:{window}"
 
     async def acquire(self, user_id: str) -> tuple[str, int]:
-        """Admit one more orchestration of `user_id` or raise 429; returns the token `release` takes."""
+        """Admit one more orchestration of `user_id` or raise 429; returns the token `release` takes.
+
+        A start is counted twice for a moment — once stored, until its `release` — so `running + starting`
+        may exceed the limit although fewer runs exist. Only `running` (stored runs) alone at the limit is
+        a sure refusal; otherwise the start steps back and tries again after a short random pause, for up
+        to `settle_s` seconds, while the starts in flight finish. Never over the limit, and no refusal
+        for a double count.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settle_s
+        while True:
+            token, running, starting = await self._try(user_id)
+            if running + starting <= self.limit:
+                return token
+            await self.release(token)
+            if running >= self.limit or loop.time() >= deadline:
+                raise ApiError(
+                    429,
+                    f"user {user_id} already has {self.limit} orchestrations running (the limit): wait for one to end",
+                )
+            await asyncio.sleep(random.uniform(0.002, 0.03))
+
+    async def _try(self, user_id: str) -> tuple[tuple[str, int], int, int]:
+        """Count this start in, then read how many starts are in flight and how many runs are stored."""
         window = int(time.time() // self.start_window_s)
         token = (self._starting_key(user_id, window), window)
         ttl = 2 * self.start_window_s
@@ -81,13 +107,7 @@ class ConcurrencyLimiter:
         except BaseException:
             await self.release(token)
             raise
-        if running + starting > self.limit:
-            await self.release(token)
-            raise ApiError(
-                429,
-                f"user {user_id} already has {self.limit} orchestrations running (the limit): wait for one to end",
-            )
-        return token
+        return token, running, starting
 
     async def release(self, token: tuple[str, int]) -> None:
         """The start `acquire` admitted is over: its orchestration is stored (and counted), or was never made."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from ..exceptions import Conflict
+from ..records import TERMINAL_ORCHESTRATION_STATUSES
 from ._access import load_orchestration, load_session, load_thread
 from ._app import state_of
 from ._auth import principal_of
@@ -56,3 +58,31 @@ async def get_orchestration_status(orchestration_id: str, request: Request) -> R
     state = state_of(request)
     doc = await load_orchestration(state, user, orchestration_id)
     return document(doc, headers=await state.rate.hit(doc.session_id))
+
+
+@router.post(
+    "/{orchestration_id}/cancel",
+    status_code=202,
+    response_model=Orchestration,
+    summary="Cancel Orchestration",
+    responses={200: {"model": Orchestration, "description": "Cancelled: it was running in this server process"}},
+)
+async def cancel_orchestration(orchestration_id: str, request: Request) -> Response:
+    """Stop a `pending` or `running` orchestration: it ends `cancelled` (`stop_reason` `cancelled`), what it
+    spent counted and its reservations released, with `orchestration_failed` as its last event.
+
+    200 with the ended orchestration when this server process was running it; 202 with it as it is when
+    another process (sharing the store) runs it: that process stops it within about a second. 409 when
+    it has already ended.
+    """
+    user = principal_of(request)
+    state = state_of(request)
+    doc = await load_orchestration(state, user, orchestration_id)
+    headers = await state.rate.hit(doc.session_id)
+    if doc.status in TERMINAL_ORCHESTRATION_STATUSES or not await state.store.request_cancel(doc.id):
+        ended = await state.store.get_orchestration(doc.id)
+        raise Conflict(f"orchestration {doc.id} has already ended ({ended.status}): there is nothing to cancel")
+    if await state.orchestrator.cancel(doc.id):
+        return document(await state.store.get_orchestration(doc.id), 200, headers)
+    state.runner.launch(doc.id)  # nobody may be running it (its process died): end it here
+    return document(doc, 202, headers)
