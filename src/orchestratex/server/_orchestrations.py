@@ -10,6 +10,7 @@ from ._access import load_orchestration, load_session, load_thread
 from ._app import state_of
 from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
+from ._quota import text_bytes
 from ._schemas import Orchestration, OrchestrationStart, document
 
 __all__ = ["router"]
@@ -23,19 +24,26 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
 
     Unset settings take the session's (`max_iterations`, `preferred_models`); the session's
     `cost_limit` bounds every call. 409 when the session is not active; 429 when the user already
-    runs the most orchestrations allowed at once. Follow it on `/ws/{session_id}` or
-    `GET /api/orchestration/status/{id}`.
+    runs the most orchestrations allowed at once; 413 when the prompt would pass the user's storage
+    quota. Follow it on `/ws/{session_id}` or `GET /api/orchestration/status/{id}`.
     """
     user = principal_of(request)
     state = state_of(request)
     thread = await load_thread(state, user, body.thread_id)
     headers = await state.rate.hit(thread.session_id)
     session = await load_session(state, user, thread.session_id)
-    admitted = await state.concurrency.acquire(session.user_id)
+    prompt = body.prompt if body.prompt is not None else thread.original_prompt
+    charged = await state.quota.charge(session.user_id, text_bytes(prompt))  # the orchestration stores its prompt
+
+    try:
+        admitted = await state.concurrency.acquire(session.user_id)
+    except BaseException:
+        await state.quota.refund(session.user_id, charged)
+        raise
     try:
         s = body.settings
         doc = await state.orchestrator.prepare(
-            body.prompt if body.prompt is not None else thread.original_prompt,
+            prompt,
             session=session,
             thread=thread,
             max_iterations=s.max_iterations,
@@ -43,6 +51,9 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
             preferred_models=s.preferred_models,
             cost_limit=s.cost_limit,
         )
+    except BaseException:
+        await state.quota.refund(session.user_id, charged)
+        raise
     finally:
         await state.concurrency.release(admitted)  # stored `pending`, the orchestration now counts itself
     answer = document(doc, 202, headers)  # serialised before the run can change it
