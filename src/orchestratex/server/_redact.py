@@ -2,24 +2,33 @@
 
 A browser's WebSocket can only carry its key as `?token=<key>`; uvicorn writes that path to the
 `uvicorn.access` log (HTTP) and the `uvicorn.error` log (WebSocket handshakes). The filter here
-replaces the value of every `token` query parameter with `***` before a record is written.
+replaces the value of every `token` query parameter with `***` before a record is written, also when
+the parameter's name is percent-encoded (`?tok%65n=`), as the server decodes it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
 __all__ = ["TokenRedactingFilter", "install_token_redaction"]
 
-_TOKEN = re.compile(r"([?&]token=)[^&\s\"']*")
+_PARAM = re.compile(r"([?&;])([^=&;?\s\"']*)=([^&;\s\"']*)")
 LOGGERS = ("uvicorn.access", "uvicorn.error")
 """The loggers uvicorn writes request paths to."""
 
 
+def _redact_param(match: re.Match[str]) -> str:
+    sep, name, value = match.groups()
+    if "%" in name or "+" in name:
+        name = unquote_plus(name)  # `?tok%65n=<key>` is `?token=<key>` to the server
+    return f"{sep}{match.group(2)}=***" if name.lower() == "token" and value else match.group(0)
+
+
 def redact(text: str) -> str:
-    """`text` with the value of each `token=` query parameter replaced by `***`."""
-    return _TOKEN.sub(r"\1***", text) if "token=" in text else text
+    """`text` with the value of each `token` query parameter replaced by `***`, however its name is encoded."""
+    return _PARAM.sub(_redact_param, text) if "=" in text else text
 
 
 class TokenRedactingFilter(logging.Filter):

@@ -9,7 +9,7 @@ from ._access import load_session
 from ._app import state_of
 from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
-from ._schemas import Limit, Offset, Session, SessionCreate, SessionStatusUpdate, document
+from ._schemas import Limit, Offset, Session, SessionCreate, SessionStatusUpdate, document, stream_documents
 
 __all__ = ["router"]
 
@@ -39,7 +39,8 @@ async def list_user_sessions(user_id: str, request: Request, limit: Limit = 100,
     user = principal_of(request)
     if not user.may_see(user_id):
         raise NotFound(f"no user {user_id!r}")
-    return document(await state_of(request).store.list_sessions(user_id, limit=limit, offset=offset))
+    store = state_of(request).store
+    return await stream_documents(lambda n, at: store.list_sessions(user_id, limit=n, offset=at), limit, offset)
 
 
 @router.get("/{session_id}", response_model=Session, summary="Get Session")

@@ -9,7 +9,7 @@ from ._app import state_of
 from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
 from ._quota import text_bytes
-from ._schemas import Limit, Offset, Thread, ThreadCreate, document
+from ._schemas import Limit, Offset, Thread, ThreadCreate, document, stream_documents
 
 __all__ = ["router"]
 
@@ -40,7 +40,9 @@ async def list_session_threads(session_id: str, request: Request, limit: Limit =
     state = state_of(request)
     await load_session(state, user, session_id)
     headers = await state.rate.hit(session_id)
-    return document(await state.store.list_threads(session_id, limit=limit, offset=offset), headers=headers)
+    return await stream_documents(
+        lambda n, at: state.store.list_threads(session_id, limit=n, offset=at), limit, offset, headers
+    )
 
 
 @router.get("/{thread_id}", response_model=Thread, summary="Get Thread")
