@@ -142,12 +142,13 @@ class ConcurrencyLimiter:
 
         A start is counted twice for a moment — once stored, until its `release` — so `running + starting`
         may exceed the limit although fewer runs exist. Only `running` (stored runs) alone at the limit is
-        a sure refusal; otherwise the start steps back and tries again after a short random pause, for up
-        to `settle_s` seconds, while the starts in flight finish. Never over the limit, and no refusal
-        for a double count.
+        a sure refusal; otherwise the start steps back and tries again after a random pause (growing
+        exponentially, as in Ethernet's backoff), for up to `settle_s` seconds, while the starts in flight
+        finish. Never over the limit, and no refusal for a double count.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settle_s
+        attempt = 0
         while True:
             token, running, starting = await self._try(user_id)
             if running + starting <= self.limit:
@@ -158,7 +159,9 @@ class ConcurrencyLimiter:
                     429,
                     f"user {user_id} already has {self.limit} orchestrations running (the limit): wait for one to end",
                 )
-            await asyncio.sleep(random.uniform(0.002, 0.03))
+            # starts contending for the last slots step back for random, growing pauses until one goes alone
+            attempt += 1
+            await asyncio.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
 
     async def _try(self, user_id: str) -> tuple[tuple[str, int], int, int]:
         """Count this start in, then read how many starts are in flight and how many runs are stored."""
