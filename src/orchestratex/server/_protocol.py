@@ -35,6 +35,30 @@ _REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503:
 _END_OF_HEADERS = b"\r\n\r\n"
 
 
+class _RefusalLog:
+    """Logs refused connections at most once per `every_s` seconds, with how many there were (a flood must
+    not flood the log too)."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s = every_s
+        self.last = float("-inf")
+        self.count = 0
+
+    def note(self, now: float, limit: int) -> None:
+        self.count += 1
+        if now - self.last >= self.every_s:
+            logger.warning(
+                "refused %d connection(s) in the last %g s: %d are open (the limit, `max_connections`)",
+                self.count,
+                min(now - self.last, self.every_s),
+                limit,
+            )
+            self.last, self.count = now, 0
+
+
+_REFUSALS = _RefusalLog()
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
     header_timeout_s: float
@@ -118,7 +142,7 @@ class _Guarded(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
-            logger.warning("refused a connection: %d are open (the limit)", self.limits.max_connections)
+            _REFUSALS.note(self.loop.time(), self.limits.max_connections)
             detail = "the server has too many open connections: retry in a moment"
             self._refuse(503, detail, {"retry-after": "1"})
             return

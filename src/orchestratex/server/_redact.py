@@ -12,7 +12,7 @@ import logging
 import re
 from urllib.parse import unquote_plus
 
-__all__ = ["TokenRedactingFilter", "install_token_redaction"]
+__all__ = ["HandshakeLogFilter", "TokenRedactingFilter", "install_token_redaction"]
 
 _PARAM = re.compile(r"([?&;])([^=&;?\s\"']*)=([^&;\s\"']*)")
 LOGGERS = ("uvicorn.access", "uvicorn.error")
@@ -42,9 +42,43 @@ class TokenRedactingFilter(logging.Filter):
         return True
 
 
+class HandshakeLogFilter(logging.Filter):
+    """WebSocket handshakes are requests: log them as such, not on `uvicorn.error`.
+
+    uvicorn writes each handshake's request line (`"WebSocket /ws/..." 401`) to `uvicorn.error`, and the
+    `websockets` library adds `connection rejected (401 Unauthorized)` there too: log pipelines file
+    both as errors, two per refused handshake, which anyone can provoke without a key. This filter
+    moves the request line to `uvicorn.access` (where HTTP requests are logged, and switched off with
+    them) and drops the redundant rejection line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or not isinstance(record.msg, str):
+            return True
+        if record.msg.startswith("connection rejected ("):
+            return False
+        if '- "WebSocket %s"' in record.msg and isinstance(record.args, tuple) and len(record.args) >= 2:
+            access = logging.getLogger("uvicorn.access")
+            if access.isEnabledFor(record.levelno) and (access.handlers or access.propagate):
+                status = record.args[2] if len(record.args) > 2 else (101 if "[accepted]" in record.msg else 403)
+                # the shape of uvicorn's access records, which its access formatter unpacks
+                record.msg, record.args = (
+                    '%s - "%s %s HTTP/%s" %d',
+                    (record.args[0], "WEBSOCKET", record.args[1], "1.1", status),
+                )
+                record.name = access.name
+                access.handle(record)
+            return False
+        return True
+
+
 def install_token_redaction(loggers: tuple[str, ...] = LOGGERS) -> None:
-    """Attach one `TokenRedactingFilter` to each named logger (idempotent)."""
+    """Attach one `TokenRedactingFilter` to each named logger, and `HandshakeLogFilter` to `uvicorn.error`
+    (idempotent)."""
     for name in loggers:
         logger = logging.getLogger(name)
         if not any(isinstance(f, TokenRedactingFilter) for f in logger.filters):
             logger.addFilter(TokenRedactingFilter())
+    errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, HandshakeLogFilter) for f in errors.filters):
+        errors.addFilter(HandshakeLogFilter())

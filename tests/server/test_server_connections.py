@@ -1,0 +1,155 @@
+"""Connection limits of a real `orchestratex serve` process, probed with raw sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .server_process import ServerProcess, create_key
+
+pytestmark = pytest.mark.slow
+
+LIMITS = {
+    "ORCHESTRATEX_HEADER_TIMEOUT_S": "1",
+    "ORCHESTRATEX_BODY_TIMEOUT_S": "1",
+    "ORCHESTRATEX_MAX_HEADER_BYTES": "8192",
+    "ORCHESTRATEX_MAX_CONNECTIONS": "12",
+    "ORCHESTRATEX_SIM_LATENCY_SCALE": "0",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
+    tmp = tmp_path_factory.mktemp("connections")
+    url = f"sqlite:///{tmp / 'server.db'}"
+    key = create_key(url, "alice")
+    with ServerProcess(url, tmp, env=LIMITS) as running:
+        yield running, key
+
+
+def _connect(server: ServerProcess) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=5)
+
+
+def _answer(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and how long that took."""
+    began = time.monotonic()
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data, time.monotonic() - began
+        data += chunk
+
+
+def _status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+
+
+def test_headers_that_never_end_get_408_and_the_connection_closed(server: tuple[ServerProcess, str]) -> None:
+    with _connect(server[0]) as sock:
+        sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        answer, took = _answer(sock)
+    assert _status(answer) == 408 and b"request headers took longer than 1 s" in answer
+    assert took < 4
+
+
+def test_an_idle_connection_is_closed(server: tuple[ServerProcess, str]) -> None:
+    with _connect(server[0]) as sock:
+        answer, took = _answer(sock)
+    assert answer == b"" and took < 4
+
+
+def test_a_half_sent_body_gets_408_and_the_connection_closed(server: tuple[ServerProcess, str]) -> None:
+    proc, key = server
+    with _connect(proc) as sock:
+        sock.sendall(
+            b"POST /api/sessions/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key.encode() + b"\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user_id":'
+        )
+        answer, took = _answer(sock)
+    assert _status(answer) == 408 and b"request body stalled for 1 s" in answer
+    assert took < 4
+
+
+def test_oversized_headers_get_431_before_they_are_read_whole(server: tuple[ServerProcess, str]) -> None:
+    with _connect(server[0]) as sock:
+        sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000)
+        answer, _ = _answer(sock)
+    assert _status(answer) == 431 and b"request headers too large: the limit is 8192 bytes" in answer
+    with _connect(server[0]) as sock:  # a whole oversized request, in one piece
+        sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9_000 + b"\r\n\r\n")
+        answer, _ = _answer(sock)
+    assert _status(answer) == 431
+
+
+def test_headers_within_the_limit_and_a_body_pass(server: tuple[ServerProcess, str]) -> None:
+    proc, key = server
+    headers = {"Authorization": f"Bearer {key}", "X-Padding": "p" * 6000}
+    body = {"user_id": "alice", "settings": {"preferred_models": ["gpt4"]}}
+    r = httpx.post(f"{proc.base_url}/api/sessions/", json=body, headers=headers, timeout=10)
+    assert r.status_code == 201, r.text
+    with _connect(proc) as sock:  # headers and a large body arriving in the same packets
+        payload = b'{"user_id": "alice", "max_iterations": 2' + b" " * 300_000 + b"}"
+        head = f"POST /api/sessions/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        sock.sendall(head.encode() + payload)
+        answer, _ = _answer(sock, timeout=10)
+    assert _status(answer) == 201, answer[:300]
+
+
+def test_connections_past_the_limit_are_refused_at_once(server: tuple[ServerProcess, str]) -> None:
+    proc, key = server
+    held = [_connect(proc) for _ in range(12)]
+    try:
+        time.sleep(0.2)
+        refused = 0
+        for _ in range(5):
+            with _connect(proc) as sock:
+                answer, took = _answer(sock)
+                assert took < 1
+                if _status(answer) == 503:
+                    assert b"retry-after: 1" in answer.lower()
+                    refused += 1
+        assert refused == 5
+    finally:
+        for sock in held:
+            sock.close()
+    deadline = time.monotonic() + 10
+    while True:  # the held ones are gone: the server answers again
+        try:
+            r = httpx.get(f"{proc.base_url}/api/models/", headers={"Authorization": f"Bearer {key}"}, timeout=5)
+            if r.status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the server did not take connections again"
+        time.sleep(0.1)
+    assert "Traceback" not in proc.log()
+
+
+def test_serve_on_a_corrupt_database_says_so_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    from .server_process import CLI, child_env, free_port
+
+    db = tmp_path / "corrupt.db"
+    db.write_bytes(b"this is not a database, not at all" * 200)
+    done = subprocess.run(
+        [*CLI, "serve", "--port", str(free_port()), "--store", f"sqlite:///{db}"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "file is not a database" in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 2, done.stderr
