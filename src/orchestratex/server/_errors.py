@@ -132,10 +132,11 @@ def library_response(exc: OrchestrateXError, method: str, path: str) -> JSONResp
     status = status_for(exc)
     if status < 500:
         return error_response(status, exc.message)
-    logger.error("%s %s failed: %s: %s", method, path, type(exc).__name__, exc.message)
     if isinstance(exc, StoreUnavailable):
+        logger.warning("%s %s answered 503: %s", method, path, exc.message)
         detail = f"the database is unavailable (busy or unreachable): retry in {RETRY_AFTER_S} s"
         return error_response(503, detail, {"Retry-After": str(RETRY_AFTER_S)})
+    logger.error("%s %s failed: %s: %s", method, path, type(exc).__name__, exc.message)
     return error_response(status, _QUOTED_PATH.sub("'<path>'", exc.message))
 
 
