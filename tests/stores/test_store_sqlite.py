@@ -225,3 +225,33 @@ async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) ->
     path.write_text("not a database, just some text that is long enough " * 200)
     with pytest.raises(StoreError, match="cannot open SQLite database"):
         await SQLiteStore(path).open()
+
+
+async def test_a_new_database_is_private_to_its_owner(tmp_path: Path) -> None:
+    import stat
+
+    path = tmp_path / "new" / "deeper" / "orchestratex.db"
+    async with SQLiteStore(path) as store:
+        await store.create_session(Session(user_id="alice"))
+    for created in (path.parent, path.parent.parent):
+        assert stat.S_IMODE(created.stat().st_mode) == 0o700
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    existing = tmp_path / "existing.db"
+    existing.touch(mode=0o644)
+    existing.chmod(0o644)
+    async with SQLiteStore(existing):
+        pass
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o644  # a file the user made keeps the mode they chose
+
+
+async def test_a_store_error_names_no_file_path(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "db.sqlite") as store:
+
+        def broken() -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        with pytest.raises(StoreError) as failed:
+            await store._run(broken)
+    assert str(tmp_path) not in str(failed.value) and "disk I/O error" in str(failed.value)
