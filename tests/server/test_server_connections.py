@@ -19,6 +19,7 @@ LIMITS = {
     "ORCHESTRATEX_BODY_TIMEOUT_S": "1",
     "ORCHESTRATEX_MAX_HEADER_BYTES": "8192",
     "ORCHESTRATEX_MAX_CONNECTIONS": "12",
+    "ORCHESTRATEX_WS_SEND_TIMEOUT_S": "1",
     "ORCHESTRATEX_SIM_LATENCY_SCALE": "0",
 }
 
@@ -153,3 +154,40 @@ def test_serve_on_a_corrupt_database_says_so_in_one_line(tmp_path: Path) -> None
     assert "Traceback" not in done.stderr
     assert "file is not a database" in done.stderr
     assert len(done.stderr.strip().splitlines()) <= 2, done.stderr
+
+
+def test_a_websocket_client_that_does_not_read_is_dropped_early(server: tuple[ServerProcess, str]) -> None:
+    proc, key = server
+    auth = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=proc.base_url, headers=auth, timeout=30) as client:
+        sid = client.post("/api/sessions/", json={}).json()["_id"]
+        tid = client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain TCP"}).json()["_id"]
+        for i in range(8):  # about 8 MB of events: each run's first event carries its 1 MB prompt
+            body = {"thread_id": tid, "prompt": f"{i} " + "x" * 1_000_000, "settings": {"max_iterations": 1}}
+            oid = client.post("/api/orchestration/start", json=body).json()["_id"]
+            deadline = time.monotonic() + 30
+            while client.get(f"/api/orchestration/status/{oid}").json()["status"] in ("pending", "running"):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", proc.port))
+    with sock:
+        sock.sendall(
+            f"GET /ws/{sid}?since=0 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {key}\r\n\r\n".encode()
+        )
+        time.sleep(4)  # the replay fills the socket's buffers and stalls: past 1 s, the server gives up on it
+        received, dropped = 0, False
+        try:
+            while chunk := sock.recv(1 << 20):
+                received += len(chunk)
+            dropped = True
+        except ConnectionResetError:
+            dropped = True
+        except TimeoutError:
+            pass  # still open: the server kept streaming (and holding) everything
+    assert dropped and received < 8_000_000, received
+    assert httpx.get(f"{proc.base_url}/api/models/", headers=auth, timeout=10).status_code == 200

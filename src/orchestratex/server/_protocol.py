@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 if TYPE_CHECKING:
     from ._settings import ServerSettings
 
-__all__ = ["ConnectionLimits", "guarded_http_protocol", "raw_error", "uvicorn_options"]
+__all__ = ["ConnectionLimits", "abort_connection", "guarded_http_protocol", "raw_error", "uvicorn_options"]
 
 logger = logging.getLogger("orchestratex.server")
 
@@ -57,6 +58,20 @@ class _RefusalLog:
 
 
 _REFUSALS = _RefusalLog()
+
+_WEBSOCKETS: weakref.WeakValueDictionary[tuple[str, int], asyncio.Transport] = weakref.WeakValueDictionary()
+"""The transports of upgraded (WebSocket) connections by client address, for `abort_connection`."""
+
+
+def abort_connection(client: tuple[str, int] | None) -> bool:
+    """Abort the WebSocket connection of `client` (an ASGI scope's `client`): its unsent data is dropped at
+    once. A closing handshake would wait for a client that does not read, holding that data meanwhile.
+    Returns whether a connection was found (only under `orchestratex serve`'s protocol)."""
+    transport = _WEBSOCKETS.pop(tuple(client), None) if client else None  # type: ignore[arg-type]
+    if transport is None:
+        return False
+    transport.abort()
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +184,11 @@ class _Guarded(HttpToolsProtocol):
         """Whether the headers end in `data` before the limit (the rest of `data` being body)."""
         end = (self._tail + data).find(_END_OF_HEADERS)
         return end >= 0 and self._header_bytes - len(self._tail) + end + 4 <= self.limits.max_header_bytes
+
+    def handle_websocket_upgrade(self) -> None:
+        if self.client is not None:
+            _WEBSOCKETS[self.client] = self.transport
+        super().handle_websocket_upgrade()
 
     # -- parser callbacks -------------------------------------------------------------------
     def on_message_begin(self) -> None:

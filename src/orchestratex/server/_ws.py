@@ -31,6 +31,7 @@ from ._app import ServerState
 from ._auth import key_of
 from ._errors import ApiError, error_response, library_response
 from ._hub import Subscriber, encode
+from ._protocol import abort_connection
 
 __all__ = ["CLOSE_TOO_SLOW", "router"]
 
@@ -111,11 +112,19 @@ async def _serve(websocket: WebSocket, state: ServerState, subscriber: Subscribe
     if overflow in done or (pump in done and isinstance(pump.exception(), _TooSlow)):
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
-                websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with ?since=<last seq received>"), 5
+                websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with ?since=<last seq received>"), 1
             )
+        if not _closed(websocket):  # the client does not read even the close: drop what it left unsent
+            abort_connection(websocket.client)
     elif pump in done and pump.exception() is not None:
         with contextlib.suppress(Exception):
             await websocket.close(1011, "server error while streaming: reconnect with ?since=<last seq received>")
+
+
+def _closed(websocket: WebSocket) -> bool:
+    from starlette.websockets import WebSocketState
+
+    return websocket.application_state == WebSocketState.DISCONNECTED
 
 
 class _TooSlow(Exception):
