@@ -15,6 +15,7 @@ import logging
 import math
 import random
 import time
+from typing import Any
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,6 +48,7 @@ class RateLimiter:
         *,
         store_timeout_s: float = 1.0,
         degraded_s: float = 5.0,
+        user_sync_s: float = 0.5,
     ) -> None:
         self.store = store
         self.limit = limit
@@ -54,6 +56,9 @@ class RateLimiter:
         self.user_limit = user_limit
         self.store_timeout_s = store_timeout_s
         self.degraded_s = degraded_s
+        self.user_sync_s = user_sync_s
+        self._users: dict[str, list[Any]] = {}
+        """Per user window: [count in the store when last synced, counted here since, last sync time, window]."""
         self.policy = f'"session";q={limit};w={window_s}'
         self._local: dict[str, list[float]] = {}
         self._degraded_until = 0.0
@@ -74,11 +79,34 @@ class RateLimiter:
         return headers
 
     async def hit_user(self, user_id: str) -> None:
-        """Count one request of `user_id` (any route); raise 429 past `user_limit`."""
+        """Count one request of `user_id` (any route); raise 429 past `user_limit`.
+
+        Counted in this process and added to the store's counter in batches — at a user's first request
+        in a window, then at most every `user_sync_s` — so that this second limit costs no store write per
+        request. Processes sharing the store see each other's counts within `user_sync_s`: together they
+        may pass the limit by what they serve in that time, no more.
+        """
         if self.user_limit is None:
             return
-        count, reset = await self._count(f"userrate:{user_id}")
-        if count > self.user_limit:
+        now = time.time()
+        window = int(now // self.window_s)
+        reset = max(1, math.ceil((window + 1) * self.window_s - now))
+        key = f"userrate:{user_id}:{window}"
+        entry = self._users.get(key)
+        if entry is None:
+            if len(self._users) > 10_000:
+                self._users = {k: e for k, e in self._users.items() if e[3] >= window}
+            entry = self._users[key] = [0, 0, float("-inf"), window]
+        entry[1] += 1
+        loop = asyncio.get_running_loop()
+        if loop.time() - entry[2] >= self.user_sync_s:
+            pending, entry[1], entry[2] = entry[1], 0, loop.time()
+            try:
+                entry[0] = max(entry[0], await self._add(key, pending, now, reset))
+            except BaseException:
+                entry[1] += pending  # counted next time
+                raise
+        if entry[0] + entry[1] > self.user_limit:
             raise ApiError(
                 429,
                 f"rate limit reached: {self.user_limit} requests per {self.window_s} s for user {user_id};"
@@ -91,12 +119,15 @@ class RateLimiter:
         now = time.time()
         window = int(now // self.window_s)
         reset = max(1, math.ceil((window + 1) * self.window_s - now))
-        key = f"{prefix}:{window}"
+        return await self._add(f"{prefix}:{window}", 1, now, reset), reset
+
+    async def _add(self, key: str, amount: int, now: float, reset: int) -> int:
+        """Add `amount` to the window counter `key` in the store, or in this process while the store is slow."""
         loop = asyncio.get_running_loop()
         if loop.time() >= self._degraded_until:
             try:
                 async with asyncio.timeout(self.store_timeout_s):
-                    return await self.store.incr(key, 1, ttl_s=reset + 1), reset
+                    return await self.store.incr(key, amount, ttl_s=reset + 1)
             except (TimeoutError, StoreUnavailable) as exc:
                 self._degraded_until = loop.time() + self.degraded_s
                 logger.warning(
@@ -104,15 +135,15 @@ class RateLimiter:
                     type(exc).__name__,
                     self.degraded_s,
                 )
-        return self._count_locally(key, now, reset), reset
+        return self._count_locally(key, amount, now, reset)
 
-    def _count_locally(self, key: str, now: float, reset: int) -> int:
+    def _count_locally(self, key: str, amount: int, now: float, reset: int) -> int:
         counter = self._local.get(key)
         if counter is None or counter[1] <= now:
             if len(self._local) > 10_000:
                 self._local = {k: c for k, c in self._local.items() if c[1] > now}
             counter = self._local[key] = [0, now + reset + 1]
-        counter[0] += 1
+        counter[0] += amount
         return int(counter[0])
 
 
