@@ -110,21 +110,17 @@ async def _serve(websocket: WebSocket, state: ServerState, subscriber: Subscribe
             with contextlib.suppress(BaseException):
                 await task
     if overflow in done or (pump in done and isinstance(pump.exception(), _TooSlow)):
+        closed = False
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
                 websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with ?since=<last seq received>"), 1
             )
-        if not _closed(websocket):  # the client does not read even the close: drop what it left unsent
+            closed = True
+        if not closed:  # the client does not take even the close: drop what it left unsent
             abort_connection(websocket.client)
     elif pump in done and pump.exception() is not None:
         with contextlib.suppress(Exception):
             await websocket.close(1011, "server error while streaming: reconnect with ?since=<last seq received>")
-
-
-def _closed(websocket: WebSocket) -> bool:
-    from starlette.websockets import WebSocketState
-
-    return websocket.application_state == WebSocketState.DISCONNECTED
 
 
 class _TooSlow(Exception):
