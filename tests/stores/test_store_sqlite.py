@@ -255,3 +255,27 @@ async def test_a_store_error_names_no_file_path(tmp_path: Path) -> None:
         with pytest.raises(StoreError) as failed:
             await store._run(broken)
     assert str(tmp_path) not in str(failed.value) and "disk I/O error" in str(failed.value)
+
+
+def test_a_damaged_wal_index_is_logged_before_it_can_crash_the_process(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from orchestratex.stores.sqlite._checkpoint import _ShmWatch
+
+    shm = tmp_path / "db.sqlite-shm"
+    watch = _ShmWatch(str(shm))
+    watch.check()  # not there yet: nothing to say
+    shm.write_bytes(b"\0" * 32768)
+    watch.check()
+    assert not caplog.records
+    shm.write_bytes(b"\0" * 10)  # truncated under the processes that map it
+    watch.check()
+    watch.check()  # the same problem is logged once
+    replaced = tmp_path / "other"
+    replaced.write_bytes(b"\0" * 32768)
+    replaced.replace(shm)
+    watch.check()
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(messages) == 2
+    assert "shrank from 32768 to 10 bytes" in messages[0] and "SIGBUS" in messages[0]
+    assert "was replaced by another file" in messages[1]
