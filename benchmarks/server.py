@@ -265,6 +265,7 @@ async def run(args: argparse.Namespace) -> None:
             "ORCHESTRATEX_USER_RATE_LIMIT": "100000000",
             "ORCHESTRATEX_WS_MAX_PER_USER": str(args.subscribers + 10),  # one user watches with every subscriber
             "ORCHESTRATEX_MAX_CONNECTIONS": str(args.subscribers + args.connections + 100),
+            "ORCHESTRATEX_MAX_CONNECTIONS_PER_CLIENT": str(args.subscribers + args.connections + 100),
             "ORCHESTRATEX_ACCESS_LOG": "false",  # the baseline has no access log either
             "ORCHESTRATEX_SIM_LATENCY_SCALE": str(args.latency_scale),
         }

@@ -19,6 +19,7 @@ LIMITS = {
     "ORCHESTRATEX_BODY_TIMEOUT_S": "1",
     "ORCHESTRATEX_MAX_HEADER_BYTES": "8192",
     "ORCHESTRATEX_MAX_CONNECTIONS": "12",
+    "ORCHESTRATEX_MAX_CONNECTIONS_PER_CLIENT": "8",
     "ORCHESTRATEX_WS_SEND_TIMEOUT_S": "1",
     "ORCHESTRATEX_SIM_LATENCY_SCALE": "0",
 }
@@ -33,8 +34,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPro
         yield running, key
 
 
-def _connect(server: ServerProcess) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", server.port), timeout=5)
+def _connect(server: ServerProcess, source: str = "127.0.0.1") -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=5, source_address=(source, 0))
 
 
 def _answer(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, float]:
@@ -107,18 +108,24 @@ def test_headers_within_the_limit_and_a_body_pass(server: tuple[ServerProcess, s
 
 def test_connections_past_the_limit_are_refused_at_once(server: tuple[ServerProcess, str]) -> None:
     proc, key = server
-    held = [_connect(proc) for _ in range(12)]
+
+    def refused(source: str, times: int = 3) -> list[bytes]:
+        answers = []
+        for _ in range(times):
+            with _connect(proc, source) as sock:
+                answer, took = _answer(sock)
+                assert took < 1 and _status(answer) == 503, answer
+                assert b"retry-after: 1" in answer.lower()
+                answers.append(answer)
+        return answers
+
+    held = [_connect(proc) for _ in range(8)]  # the most one client address may open
     try:
         time.sleep(0.2)
-        refused = 0
-        for _ in range(5):
-            with _connect(proc) as sock:
-                answer, took = _answer(sock)
-                assert took < 1
-                if _status(answer) == 503:
-                    assert b"retry-after: 1" in answer.lower()
-                    refused += 1
-        assert refused == 5
+        assert all(b"too many open connections from 127.0.0.1" in a for a in refused("127.0.0.1"))
+        held += [_connect(proc, "127.0.0.2") for _ in range(4)]  # another client: 12 in all, the limit
+        time.sleep(0.2)
+        assert all(b"the server has too many open connections" in a for a in refused("127.0.0.3"))
     finally:
         for sock in held:
             sock.close()

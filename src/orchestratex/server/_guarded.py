@@ -14,6 +14,10 @@ __all__ = ["GuardedProtocol"]
 _END_OF_HEADERS = b"\r\n\r\n"
 
 
+_PER_HOST: dict[str, int] = {}
+"""Open HTTP connections per client address, in this process."""
+
+
 class GuardedProtocol(HttpToolsProtocol):
     """See `_protocol`: the connection limits uvicorn does not enforce, on its httptools protocol."""
 
@@ -27,6 +31,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._tail = b""
         self._timer: asyncio.TimerHandle | None = None
         self._refused = False
+        self._host: str | None = None
 
     # -- the connection ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -36,11 +41,33 @@ class GuardedProtocol(HttpToolsProtocol):
             detail = "the server has too many open connections: retry in a moment"
             self._refuse(503, detail, {"retry-after": "1"})
             return
+        host = self.client[0] if self.client else None
+        if host is not None:
+            count = _PER_HOST.get(host, 0) + 1
+            _PER_HOST[host] = count
+            self._host = host
+            if count > self.limits.max_connections_per_client:
+                REFUSALS.note(self.loop.time(), self.limits.max_connections_per_client, host)
+                detail = f"too many open connections from {host}: retry in a moment"
+                self._refuse(503, detail, {"retry-after": "1"})
+                return
         self._arm(self.limits.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._leave_host()
         super().connection_lost(exc)
+
+    def _leave_host(self) -> None:
+        """This connection no longer counts against its client's HTTP connections (closed, or now a WebSocket:
+        those are authenticated and bounded per user)."""
+        host, self._host = self._host, None
+        if host is not None:
+            left = _PER_HOST.get(host, 1) - 1
+            if left > 0:
+                _PER_HOST[host] = left
+            else:
+                _PER_HOST.pop(host, None)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -63,6 +90,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def handle_websocket_upgrade(self) -> None:
         if self.client is not None:
             WEBSOCKETS[self.client] = self.transport
+        self._leave_host()
         super().handle_websocket_upgrade()
 
     # -- parser callbacks -------------------------------------------------------------------

@@ -11,7 +11,9 @@ file descriptors. The protocol returned here adds, per connection:
 - a header size limit: more than `max_header_bytes` of request line and headers gets 431, refused
   before they are held in memory;
 - a connection limit: past `max_connections` open connections (HTTP and WebSocket), a new one gets
-  503 with `Retry-After` and is closed at once, so the process keeps file descriptors for the rest.
+  503 with `Retry-After` and is closed at once, so the process keeps file descriptors for the rest;
+  and past `max_connections_per_client` HTTP connections from one address, so that one client cannot
+  take them all (WebSocket connections are authenticated and bounded per user instead).
 """
 
 from __future__ import annotations
@@ -50,14 +52,16 @@ class _RefusalLog:
         self.last = float("-inf")
         self.count = 0
 
-    def note(self, now: float, limit: int) -> None:
+    def note(self, now: float, limit: int, host: str | None = None) -> None:
         self.count += 1
         if now - self.last >= self.every_s:
+            which = f"from {host} (`max_connections_per_client`)" if host else "(`max_connections`)"
             logger.warning(
-                "refused %d connection(s) in the last %g s: %d are open (the limit, `max_connections`)",
+                "refused %d connection(s) in the last %g s: %d were open %s",
                 self.count,
                 min(now - self.last, self.every_s),
                 limit,
+                which,
             )
             self.last, self.count = now, 0
 
@@ -85,6 +89,7 @@ class ConnectionLimits:
     body_timeout_s: float
     max_header_bytes: int
     max_connections: int
+    max_connections_per_client: int
 
 
 def raw_error(status: int, detail: str, headers: dict[str, str] | None = None) -> bytes:
@@ -114,6 +119,7 @@ def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
         body_timeout_s=settings.body_timeout_s,
         max_header_bytes=settings.max_header_bytes,
         max_connections=max_connections,
+        max_connections_per_client=settings.max_connections_per_client,
     )
     options: dict[str, Any] = {
         "timeout_keep_alive": settings.keep_alive_s,

@@ -35,6 +35,9 @@ class ServerSettings(BaseModel):
     max_connections: int = Field(default=1000, ge=1)
     """Open connections (HTTP and WebSocket) `orchestratex serve` accepts; past it, 503 and closed at once.
     Lowered to fit the process's open-file limit."""
+    max_connections_per_client: int = Field(default=256, ge=1)
+    """Open HTTP connections from one client address; past it, 503. Raise it behind a reverse proxy, whose
+    connections all come from one address."""
     header_timeout_s: float = Field(default=10.0, gt=0)
     """Time a connection has to send a request's line and headers (from connecting or its previous answer); 408."""
     body_timeout_s: float = Field(default=30.0, gt=0)
