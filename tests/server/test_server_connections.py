@@ -21,6 +21,7 @@ LIMITS = {
     "ORCHESTRATEX_MAX_CONNECTIONS": "12",
     "ORCHESTRATEX_MAX_CONNECTIONS_PER_CLIENT": "8",
     "ORCHESTRATEX_WS_SEND_TIMEOUT_S": "1",
+    "ORCHESTRATEX_WS_MAX_MESSAGE_BYTES": "65536",
     "ORCHESTRATEX_SIM_LATENCY_SCALE": "0",
 }
 
@@ -211,3 +212,42 @@ def _server_side_open(server_port: int, client_port: int) -> bool:
         if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
             return state == "01"
     return False
+
+
+def test_the_next_request_on_a_kept_alive_connection_has_a_header_deadline_too(
+    server: tuple[ServerProcess, str],
+) -> None:
+    proc, key = server
+    with _connect(proc) as sock:
+        sock.sendall(f"GET /api/models/gpt4 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode())
+        sock.settimeout(5)
+        first = sock.recv(65536)
+        assert _status(first) == 200
+        time.sleep(0.5)
+        sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\n")  # ... and the rest never comes
+        answer, took = _answer(sock)
+    assert _status(answer) == 408 and took < 4
+
+
+def test_a_websocket_message_over_the_limit_closes_the_stream(server: tuple[ServerProcess, str]) -> None:
+    import asyncio
+
+    import websockets
+
+    proc, key = server
+    sid = httpx.post(f"{proc.base_url}/api/sessions/", json={}, headers={"Authorization": f"Bearer {key}"}).json()[
+        "_id"
+    ]
+
+    async def talk() -> int | None:
+        async with websockets.connect(f"{proc.ws_url}/ws/{sid}?token={key}", max_size=None) as ws:
+            await ws.send("x" * 100_000)  # the server reads and ignores messages, up to 64 KiB here
+            try:
+                async with asyncio.timeout(10):
+                    async for _ in ws:
+                        pass
+            except websockets.ConnectionClosed:
+                pass
+            return ws.close_code
+
+    assert asyncio.run(talk()) == 1009
