@@ -33,6 +33,7 @@ from ..providers import Generation, GenerationRequest, Message
 from ..providers._base import estimate_message_tokens
 from ..records import CallRecord, Iteration, Orchestration, StopReason
 from ..routing import RoutingFeedback, Task, detect_domain
+from ..telemetry import run_telemetry
 from ..usage import Usage, add_costs
 from ._prompts import build_messages
 from ._retry import call_with_retries
@@ -99,9 +100,15 @@ class Run:
         """Events to store with the next commit (the start is committed with the first routing decision)."""
         self.emitted: list[Event] = []
         """Events this run committed, in order (a resumed run's earlier ones are in the store)."""
+        self.telemetry = run_telemetry(orchestrator, doc)
+        """Log lines, spans and metrics of this run (a shared no-op when nothing listens)."""
 
     # -- the loop -----------------------------------------------------------------------------
     async def drive(self) -> None:
+        with self.telemetry.orchestration():
+            await self._drive()
+
+    async def _drive(self) -> None:
         try:
             await self._prepare()
             while not self.done:
@@ -182,6 +189,7 @@ class Run:
             index=len(doc.iterations) + 1, model_name=decision.model_name, reasoning=decision.reasoning, prompt=prompt
         )
         doc.iterations.append(it)
+        self.telemetry.routed(it, decision.scores)
         await self._commit([self._selected_event(it, decision.scores)])
         return it
 
@@ -252,6 +260,7 @@ class Run:
             raise _Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates", ledger)
         it.model_name = decision.model_name
         it.reasoning = f"fallback after {model.name} failed ({type(exc).__name__}): {decision.reasoning}"
+        self.telemetry.routed(it, decision.scores, fallback_from=model.name)
         await self._commit([self._selected_event(it, decision.scores)], ledger)
 
     async def _evaluate(self, it: Iteration) -> None:
@@ -282,7 +291,9 @@ class Run:
             cost=it.cost,
         )
         try:
-            evaluation = await self.o.evaluator.evaluate(etask, answer)
+            with self.telemetry.judgment(it) as judgment:
+                evaluation = await self.o.evaluator.evaluate(etask, answer)
+                judgment.done(evaluation)
         except (BudgetExceeded, EvaluationError) as exc:
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
             it.phase = "failed"
@@ -392,7 +403,9 @@ class Run:
                 circuit.record_failure(model.name)
 
         try:
-            gen = await call_with_retries(lambda: provider.generate(request), self.o.retry, on_failure=failed)
+            with self.telemetry.call(model, request, role) as call:
+                gen = await call_with_retries(lambda: provider.generate(request), self.o.retry, on_failure=failed)
+                call.done(gen, model.cost(gen.usage))
         except ProviderError as exc:
             ledger.calls.append(self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__))
             raise
