@@ -35,6 +35,7 @@ class _MemoryStoreWithTheDefaults(MemoryStore):
     """A store that keeps the `Store` ABC's default for every method that has one."""
 
     count_active_orchestrations = Store.count_active_orchestrations
+    ping = Store.ping
 
 
 class TestStoreDefaultsContract(StoreContract):
