@@ -29,19 +29,26 @@ _INFO = logging.INFO
 _AGENT = "orchestratex"
 
 
+_SPANS: list[ModuleType] = []
+"""`_spans`, once imported."""
+
+
 def _spans_module() -> ModuleType | None:
     """`_spans` when a tracer provider is configured, else None (without importing OpenTelemetry when the
     application never did: then no provider can have been set)."""
-    if "opentelemetry.trace" not in sys.modules:
-        import os
+    if not _SPANS:
+        if "opentelemetry.trace" not in sys.modules:
+            import os
 
-        if "OTEL_PYTHON_TRACER_PROVIDER" not in os.environ:
+            if "OTEL_PYTHON_TRACER_PROVIDER" not in os.environ:
+                return None
+        try:
+            from . import _spans
+        except ImportError:  # pragma: no cover - opentelemetry-api half installed
             return None
-    try:
-        from . import _spans
-    except ImportError:  # pragma: no cover - opentelemetry-api half installed
-        return None
-    return _spans if _spans.active() else None
+        _SPANS.append(_spans)
+    spans = _SPANS[0]
+    return spans if spans.active() else None
 
 
 def run_telemetry(orchestrator: object, doc: Orchestration) -> RunTelemetry | _Noop:
