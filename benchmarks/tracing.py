@@ -68,18 +68,18 @@ async def _time_runs(orch: Orchestrator, n: int) -> float:
 async def main(n: int, rounds: int) -> None:
     work = _workload()
     sdk, exporter = _sdk()
+
+    def configure(tracing: bool, provider: trace.TracerProvider | None) -> Callable[[], None]:
+        def apply() -> None:
+            configure_telemetry(tracing=tracing)
+            _set_provider(provider)
+
+        return apply
+
     configs: dict[str, Callable[[], None]] = {
-        "tracing off (configure_telemetry(tracing=False))": lambda: (
-            (
-                configure_telemetry(tracing=False),
-                _set_provider(None),
-            )
-            and None
-        ),
-        "API installed, no SDK configured": lambda: (configure_telemetry(tracing=True), _set_provider(None)) and None,
-        "SDK + in-memory exporter (information)": lambda: (
-            (configure_telemetry(tracing=True), _set_provider(sdk)) and None
-        ),
+        "tracing off (configure_telemetry(tracing=False))": configure(False, None),
+        "API installed, no SDK configured": configure(True, None),
+        "SDK + in-memory exporter (information)": configure(True, sdk),
     }
     orch = Orchestrator(
         providers=[FunctionProvider(work._answer)],
