@@ -46,7 +46,7 @@ def _workload() -> Any:
 
 def _set_provider(provider: trace.TracerProvider | None) -> None:
     """Swap the global tracer provider (OpenTelemetry sets it once per process; a benchmark needs several)."""
-    trace._TRACER_PROVIDER = provider  # type: ignore[attr-defined]
+    trace._TRACER_PROVIDER = provider
 
 
 def _sdk() -> tuple[TracerProvider, InMemorySpanExporter]:
