@@ -162,7 +162,10 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(TraceContextMiddleware)
-    app.add_middleware(MetricsMiddleware, metrics=state.metrics)  # added last: runs first
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    from ._ops import HealthShortcut
+
+    app.add_middleware(HealthShortcut)  # added last: runs first
     from . import _analytics, _keys, _models, _ops, _orchestrations, _sessions, _threads, _ws
 
     for module in (_sessions, _threads, _orchestrations, _models, _analytics, _keys, _ops):

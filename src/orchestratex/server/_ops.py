@@ -10,13 +10,14 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..exceptions import OrchestrateXError
 from ._app import state_of
 from ._auth import key_of
 from ._errors import ApiError, ErrorBody, error_response
 
-__all__ = ["DOCS_ASSETS", "install_docs", "router"]
+__all__ = ["DOCS_ASSETS", "HealthShortcut", "install_docs", "router"]
 
 router = APIRouter(tags=["operations"])
 
@@ -76,6 +77,24 @@ async def metrics(request: Request) -> Response:
             raise ApiError(403, "metrics need an admin key (or ORCHESTRATEX_METRICS=key or open)")
     assert state.metrics is not None
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class HealthShortcut:
+    """Answer `GET /health` before any other middleware (metrics, CORS, authentication, routing): the
+    liveness probe stays cheap however loaded the server is."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/health" and scope["method"] in ("GET", "HEAD"):
+            await send({"type": "http.response.start", "status": 200, "headers": _HEALTH_HEADERS})
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else _OK})
+            return
+        await self.app(scope, receive, send)
+
+
+_HEALTH_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_OK)).encode())]
 
 
 def install_docs(app: FastAPI, title: str) -> None:
