@@ -12,8 +12,7 @@ import httpx
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from orchestratex.server import ServerSettings, create_app, hash_key, issue_api_key
-from orchestratex.server._ws import CLOSE_KEY_REVOKED
+from orchestratex.server import CLOSE_KEY_REVOKED, ServerSettings, create_app, hash_key, issue_api_key
 from orchestratex.stores import SQLiteStore
 
 from .conftest import Api, bearer, in_app_loop

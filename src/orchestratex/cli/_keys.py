@@ -32,6 +32,8 @@ async def _list(url: str, user_id: str | None) -> list[ApiKey]:
     store = await open_store(url)
     try:
         return await store.list_api_keys(user_id)
+    except NotImplementedError:
+        raise UserError(f"{type(store).__name__} cannot list API keys (it does not implement list_api_keys)") from None
     finally:
         await store.close()
 
@@ -40,6 +42,10 @@ async def _revoke(url: str, key_id: str) -> ApiKey:
     store = await open_store(url)
     try:
         return await store.revoke_api_key(key_id)
+    except NotImplementedError:
+        raise UserError(
+            f"{type(store).__name__} cannot revoke API keys (it does not implement revoke_api_key)"
+        ) from None
     finally:
         await store.close()
 

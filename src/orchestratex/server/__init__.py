@@ -17,6 +17,15 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 from ._app import ServerState, create_app
 from ._auth import Principal, hash_key, issue_api_key
 from ._settings import ServerSettings
-from ._ws import CLOSE_TOO_SLOW
+from ._ws import CLOSE_KEY_REVOKED, CLOSE_TOO_SLOW
 
-__all__ = ["CLOSE_TOO_SLOW", "Principal", "ServerSettings", "ServerState", "create_app", "hash_key", "issue_api_key"]
+__all__ = [
+    "CLOSE_KEY_REVOKED",
+    "CLOSE_TOO_SLOW",
+    "Principal",
+    "ServerSettings",
+    "ServerState",
+    "create_app",
+    "hash_key",
+    "issue_api_key",
+]
