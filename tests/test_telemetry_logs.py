@@ -21,9 +21,13 @@ __all__ = ["_restore_settings"]
 PROMPT = "Write a Python function that reverses a string, SECRET-PROMPT-TEXT"
 
 
-def _orchestrator(fail: str | None = None) -> Orchestrator:
+def _orchestrator(fail: bool = False) -> Orchestrator:
+    """With `fail`, the first generation fails (whichever model the router picks), so a fallback follows."""
+    failed: list[str] = []
+
     def answer(request: GenerationRequest) -> str:
-        if request.model.name == fail:
+        if fail and not failed:
+            failed.append(request.model.name)
             raise ProviderError("the model is down", model=request.model.name, provider="function")
         return f"SECRET-ANSWER by {request.model.name}"
 
@@ -41,7 +45,7 @@ def _records(caplog: pytest.LogCaptureFixture, event: str) -> list[logging.LogRe
 
 async def test_one_info_line_per_model_call_and_per_decision(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="orchestratex")
-    async with _orchestrator(fail="function:a") as o:
+    async with _orchestrator(fail=True) as o:
         result = await o.run(PROMPT, max_iterations=2, evaluation_threshold=9)
     calls = _records(caplog, "model_call")
     routing = _records(caplog, "routing")
@@ -52,9 +56,10 @@ async def test_one_info_line_per_model_call_and_per_decision(caplog: pytest.LogC
     assert len(calls) == 5
     assert [r.levelno for r in calls].count(logging.WARNING) == 1
     failed = next(r for r in calls if r.levelno == logging.WARNING)
+    first = result.orchestration.iterations[0].errors[0].split(": ")[0]
     assert (failed.name, failed.model, failed.outcome, failed.error_type) == (  # type: ignore[attr-defined]
         "orchestratex.providers",
-        "function:a",
+        first,
         "error",
         "ProviderError",
     )
@@ -62,15 +67,15 @@ async def test_one_info_line_per_model_call_and_per_decision(caplog: pytest.LogC
     assert sum(r.cost_usd for r in ok) == pytest.approx(result.total_cost)  # type: ignore[attr-defined]
     assert {r.role for r in ok} == {"generate", "judge"}  # type: ignore[attr-defined]
     assert all(r.orchestration_id == result.id for r in caplog.records if hasattr(r, "event"))  # type: ignore[attr-defined]
-    first = ok[0]
-    message = first.getMessage()
+    line = ok[0]
+    message = line.getMessage()
     assert message.startswith("model_call ")
-    assert f"model={first.model}" in message and "role=generate" in message  # type: ignore[attr-defined]
-    assert f"input_tokens={first.input_tokens}" in message  # type: ignore[attr-defined]
+    assert f"model={line.model}" in message and "role=generate" in message  # type: ignore[attr-defined]
+    assert f"input_tokens={line.input_tokens}" in message  # type: ignore[attr-defined]
 
     assert len(routing) == 3  # two iterations, one fallback
     assert all(r.name == "orchestratex.routing" for r in routing)
-    assert [getattr(r, "fallback_from", None) for r in routing].count("function:a") == 1
+    assert [getattr(r, "fallback_from", None) for r in routing].count(first) == 1
     assert "reason=" in routing[0].getMessage()
     assert [r.score for r in verdicts] == [6.0, 6.0]  # type: ignore[attr-defined]
     assert all(r.name == "orchestratex.evaluation" for r in verdicts)

@@ -25,9 +25,13 @@ __all__ = ["_restore_settings", "spans"]
 PROMPT = "Write a Python function that reverses a string"
 
 
-def _orchestrator(fail: str | None = None, score: float = 6.0) -> Orchestrator:
+def _orchestrator(fail: bool = False, score: float = 6.0) -> Orchestrator:
+    """With `fail`, the first generation fails (whichever model the router picks), so a fallback follows."""
+    failed: list[str] = []
+
     def answer(request: GenerationRequest) -> str:
-        if request.model.name == fail:
+        if fail and not failed:
+            failed.append(request.model.name)
             raise ProviderError("the model is down", model=request.model.name, provider="function")
         return f"answer by {request.model.name}"
 
@@ -121,18 +125,19 @@ async def test_a_run_emits_spans_per_orchestration_iteration_call_and_judgment(s
 
 
 async def test_errors_are_recorded_on_the_call_and_the_fallback_on_the_iteration(spans: InMemorySpanExporter) -> None:
-    async with _orchestrator(fail="function:a", score=9.5) as o:
+    async with _orchestrator(fail=True, score=9.5) as o:
         result = await o.run(PROMPT, max_iterations=1)
+    (first,) = [e.split(": ")[0] for e in result.orchestration.iterations[0].errors]
     assert result.status == "completed"
     finished = spans.get_finished_spans()
     failed = [c for c in _by_name(finished, "chat ") if c.status.status_code == StatusCode.ERROR]
     (call,) = failed
     assert _attrs(call)["error.type"] == "ProviderError"
-    assert _attrs(call)["orchestratex.model"] == "function:a"
+    assert _attrs(call)["orchestratex.model"] == first
     assert call.events and call.events[0].name == "exception"
     (iteration,) = _by_name(finished, "orchestratex.iteration")
     assert [e.name for e in iteration.events] == ["orchestratex.fallback"]
-    assert _attrs(iteration)["orchestratex.routing.model"] == result.final_model != "function:a"
+    assert _attrs(iteration)["orchestratex.routing.model"] == result.final_model != first
 
 
 async def test_a_failed_orchestration_marks_its_span_as_an_error(spans: InMemorySpanExporter) -> None:
@@ -195,3 +200,29 @@ def test_a_run_without_a_tracer_provider_does_not_import_opentelemetry() -> None
     env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0", "PATH": ""}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.strip() == "False"
+
+
+async def test_a_cancelled_orchestration_is_not_an_error(spans: InMemorySpanExporter) -> None:
+    import asyncio
+
+    started = asyncio.Event()
+
+    async def slow(request: GenerationRequest) -> str:
+        started.set()
+        await asyncio.sleep(30)
+        return "never"
+
+    from orchestratex import FunctionProvider
+
+    async with Orchestrator(providers=[FunctionProvider(slow)], catalog=catalog("a", "b")) as o:
+        doc = await o.prepare(PROMPT)
+        task = o.start(doc)
+        await started.wait()
+        assert await o.cancel(doc.id)
+    assert task.cancelled()
+    finished = spans.get_finished_spans()
+    (root,) = _by_name(finished, "invoke_agent")
+    assert _attrs(root)["orchestratex.status"] == "cancelled"
+    assert root.status.status_code != StatusCode.ERROR
+    (call,) = _by_name(finished, "chat ")
+    assert _attrs(call)["orchestratex.outcome"] == "cancelled" and call.status.status_code != StatusCode.ERROR

@@ -256,7 +256,7 @@ class _OrchestrationScope:
                     ),
                 },
             )
-            if exc is not None and not isinstance(exc, GeneratorExit):
+            if isinstance(exc, Exception):  # not a cancellation or a shutdown: the run's status tells those
                 t.spans.fail(root, exc, type(exc).__qualname__, f"{type(exc).__name__}: {exc}")
             elif doc.stop_reason == "error":
                 t.spans.fail(root, None, "orchestration_error", doc.error or "error")
@@ -447,7 +447,7 @@ class _JudgmentScope:
                 iteration_span = t.iteration_span
                 if iteration_span is not None:
                     spans.set_attributes(iteration_span, {"orchestratex.score": ev.score})
-            if exc is not None:
+            if isinstance(exc, Exception):
                 spans.fail(span, exc, type(exc).__name__, f"{type(exc).__name__}: {exc}")
             span.end()
             if ev is not None:
