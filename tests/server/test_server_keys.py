@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,8 +125,23 @@ def test_keys_list_and_revoke_from_the_cli_against_a_real_server(tmp_path: Path)
             assert alice_id in revoked.stdout
             assert client.get("/api/models/", headers=bearer(alice)).status_code == 401  # the very next request
             assert client.get("/api/models/", headers=bearer(admin)).status_code == 200
+            sid = client.post("/api/sessions/", json={}, headers=bearer(admin)).json()["_id"]
+            tid = client.post(
+                "/api/threads/", json={"session_id": sid, "original_prompt": "Explain DNS"}, headers=bearer(admin)
+            ).json()["_id"]
+            body = {"thread_id": tid, "settings": {"max_iterations": 1}}
+            oid = client.post("/api/orchestration/start", json=body, headers=bearer(admin)).json()["_id"]
+            for _ in range(300):
+                status = client.get(f"/api/orchestration/status/{oid}", headers=bearer(admin)).json()["status"]
+                if status in ("completed", "failed"):
+                    break
+                time.sleep(0.05)
             metrics = client.get("/metrics", headers=bearer(admin))
             assert metrics.status_code == 200 and "orchestratex_http_requests_total" in metrics.text
+            assert f'orchestratex_orchestrations_total{{status="{status}"' in metrics.text
+            log = server.log()  # `serve` shows the orchestratex loggers at INFO
+            assert f"routing orchestration_id={oid}" in log and f"model_call orchestration_id={oid}" in log
+            assert f"stop orchestration_id={oid}" in log and "Explain DNS" not in log
             docs = client.get("/docs")
             assert docs.status_code == 200 and "/_docs/swagger-ui-bundle.js" in docs.text
     after = json.loads(_cli("keys", "list", "--json", "--store", url).stdout)
