@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from ..orchestrator import Orchestrator
 from ..stores import Store, store_from_url
 from ._auth import SECURITY_SCHEMES, Authenticator, AuthMiddleware
+from ._console import install_console
 from ._errors import install_error_handlers
 from ._hub import EventHub
 from ._limits import BodySizeLimit, ConcurrencyLimiter, RateLimiter
@@ -133,6 +134,7 @@ def create_app(
     for module in (_sessions, _threads, _orchestrations, _models, _analytics):
         app.include_router(module.router)
     app.include_router(_ws.router)
+    install_console(app)
     _document_security(app)
     return app
 
