@@ -89,7 +89,7 @@ async def _run(args: argparse.Namespace) -> RunResult:
 def _live_view(args: argparse.Namespace, guard: RunGuard) -> LiveView:
     """The live view on stdout; a reader that goes away (`| head -1`) interrupts the run like SIGPIPE would."""
     forced = (getattr(args, "provider", None) or "").strip() == "sim"
-    note = "--provider sim" if forced else "the demo's simulated models" if args.command == "demo" else None
+    note = "--provider sim" if forced else "the demo always simulates" if args.command == "demo" else None
     return LiveView(Output(on_closed=lambda: guard.interrupt("SIGPIPE")), simulated_note=note or simulation_reason())
 
 

@@ -93,8 +93,6 @@ def test_log_in_start_a_run_and_watch_its_events_arrive(desktop: Watched, consol
     ).json()
     assert status["status"] in ("completed", "failed")
     assert f"${status['total_cost']:.4f}" in page.locator(ENDED).inner_text()
-    if shot := os.environ.get("ORCHESTRATEX_CONSOLE_SCREENSHOT"):
-        page.screenshot(path=shot, full_page=False)
     assert desktop.problems() == []
 
 
@@ -105,14 +103,19 @@ def test_a_second_run_streams_into_the_open_session(desktop: Watched, console: C
     log_in(page, console)
     page.locator("#orchestration-list button").first.wait_for()
     before = page.locator("#orchestration-list button").count()
-    page.get_by_label("Prompt").fill("Explain photosynthesis in two sentences")
+    page.get_by_label("Prompt").fill("Write a Python function that checks whether a number is prime")
+    page.get_by_label("Threshold (0–10)").fill("9.5")
     page.get_by_role("button", name="Start").click()
     page.locator(ENDED).wait_for(timeout=90_000)
+    page.locator("#verdicts table").wait_for()
     expect(page.locator("#orchestration-list button")).to_have_count(before + 1)
     expect(page.locator("#cost-chart rect.bar")).to_have_count(before + 1)
+    if shot := os.environ.get("ORCHESTRATEX_CONSOLE_SCREENSHOT"):  # the picture of docs/console.md
+        page.screenshot(path=shot, clip={"x": 0, "y": 0, "width": 1280, "height": 1300}, full_page=True)
     # an older run opens from the list, with its stored events
     page.locator("#orchestration-list button").last.click()
     page.locator("#feed li[data-type=orchestration_started]").wait_for()
+    page.locator("#verdicts table").wait_for()
     assert page.locator("#orchestration-list button[aria-current=true]").count() == 1
     assert desktop.problems() == []
 

@@ -48,8 +48,15 @@ export class Api {
     return this.request("POST", path, body);
   }
 
-  sessions(userId) {
-    return this.get(`/api/sessions/user/${encodeURIComponent(userId)}?limit=1000`);
+  /** The user's most recent sessions, oldest first (the API lists oldest first: read to the end). */
+  async sessions(userId, keep = 200) {
+    const page = 1000;
+    let recent = [];
+    for (let offset = 0; ; offset += page) {
+      const batch = await this.get(`/api/sessions/user/${encodeURIComponent(userId)}?limit=${page}&offset=${offset}`);
+      recent = recent.concat(batch).slice(-keep);
+      if (batch.length < page) return recent;
+    }
   }
 
   session(id) {

@@ -19,6 +19,7 @@ const state = {
   watching: null,
   follow: true,
   redraw: 0,
+  streamText: "",
 };
 
 // -- log in and out --------------------------------------------------------------------------------
@@ -120,6 +121,7 @@ function selectSession(sessionId) {
   state.stream = new EventStream(state.api.key, sessionId, {
     onEvent,
     onState: (_, text) => {
+      state.streamText = text;
       byId("stream-state").textContent = text;
     },
   });
@@ -238,6 +240,7 @@ function watch(orchestrationId, { follow }) {
   const run = state.runs.get(orchestrationId);
   byId("live-view").hidden = false;
   byId("live-title").textContent = `Orchestration ${orchestrationId}`;
+  byId("stream-state").textContent = state.streamText;
   fill(byId("verdicts"));
   fill(byId("feed"), (run ? run.events : []).map(renderEvent));
   if (run && run.status !== "running") showVerdicts(orchestrationId);
@@ -294,7 +297,6 @@ async function startOrchestration(form) {
     const thread = await state.api.createThread(state.sessionId, prompt, form.elements.domain.value);
     const doc = await state.api.start(thread._id, settings);
     watch(doc._id, { follow: false });
-    byId("stream-state").textContent = `Started orchestration ${doc._id}; its events follow.`;
     refreshSession();
   } catch (err) {
     error.textContent = err.message;
