@@ -10,6 +10,8 @@ export class ApiError extends Error {
 export class Api {
   constructor(key) {
     this.key = key;
+    /** Called when the server refuses the key (revoked while the page was open). */
+    this.onUnauthorized = () => {};
   }
 
   async request(method, path, body) {
@@ -32,6 +34,7 @@ export class Api {
     } catch {
       data = null;
     }
+    if (response.status === 401) this.onUnauthorized();
     if (!response.ok) {
       const detail = data && typeof data.detail === "string" ? data.detail : `HTTP ${response.status}`;
       const retry = response.headers.get("Retry-After");

@@ -41,6 +41,9 @@ async function login(key, userId, { quiet } = {}) {
     if (err instanceof ApiError && err.status === 404) throw new Error(`This key cannot open user "${userId}".`);
     throw err;
   }
+  api.onUnauthorized = () => {
+    if (state.api === api) logout("The server refused the key (was it revoked?): log in again.");
+  };
   state.api = api;
   state.userId = userId;
   sessionStorage.setItem(KEY, key);
@@ -54,7 +57,7 @@ async function login(key, userId, { quiet } = {}) {
   showSessions(sessions, sessionStorage.getItem(SESSION));
 }
 
-function logout() {
+function logout(message) {
   closeStream();
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(USER);
@@ -63,7 +66,7 @@ function logout() {
   state.runs = new Map();
   byId("session-view").hidden = true;
   byId("live-view").hidden = true;
-  showLogin("");
+  showLogin(typeof message === "string" ? message : "");
 }
 
 // -- sessions ------------------------------------------------------------------------------------
@@ -120,9 +123,10 @@ function selectSession(sessionId) {
   refreshSession();
   state.stream = new EventStream(state.api.key, sessionId, {
     onEvent,
-    onState: (_, text) => {
+    onState: (what, text) => {
       state.streamText = text;
       byId("stream-state").textContent = text;
+      if (what === "closed") state.api.session(sessionId).catch(() => {}); // a refused key logs out
     },
   });
   state.stream.open();
