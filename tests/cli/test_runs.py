@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from orchestratex.cli import main
+
 from .conftest import PROMPT, run_cli, stored
 
 
@@ -62,3 +66,22 @@ def test_unknown_id_and_missing_store_are_one_line_errors(store_url: str, tmp_pa
         f"orchestratex: error: no orchestration 'nope' in {store_url} (list them with `orchestratex runs list`)"
     ]
     assert run_cli("runs", "list", "--store", "memory://").returncode == 2
+
+
+def test_in_process_list_and_show(
+    store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    monkeypatch.setenv("ORCHESTRATEX_STORE_URL", store_url)  # --store is optional
+    assert main(["run", PROMPT, "--json", "--threshold", "9.5"]) == 0
+    oid = json.loads(capsys.readouterr().out)["_id"]
+    assert main(["runs", "list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 2 and listed[1].startswith(oid)
+    assert main(["runs", "list", "--status", "completed", "--json"]) == 0
+    assert [r["_id"] for r in json.loads(capsys.readouterr().out)] == [oid]
+    assert main(["runs", "show", oid]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith(f"orchestration {oid}: completed") and "   judge " in shown and "routing:" in shown
+    assert main(["runs", "list", "--limit", "-1"]) == 2
+    assert "--limit must be >= 0" in capsys.readouterr().err

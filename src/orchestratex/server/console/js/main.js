@@ -83,7 +83,7 @@ function showSessions(sessions, selectId) {
           "button",
           { type: "button", class: "pick", "data-session": session._id },
           h("span", { class: "pick-title" }, `Session ${session._id.slice(-6)}`),
-          h("span", { class: "pick-meta" }, `${session.status} · ${money(session.total_cost)} · ${when(session.created_at)}`),
+          h("span", { class: "pick-meta" }, sessionMeta(session)),
         ),
       ),
     ),
@@ -91,6 +91,10 @@ function showSessions(sessions, selectId) {
   byId("sessions-empty").hidden = state.sessions.length > 0;
   const wanted = state.sessions.find((x) => x._id === selectId) || state.sessions[0];
   if (wanted) selectSession(wanted._id);
+}
+
+function sessionMeta(session) {
+  return `${session.status} · ${money(session.total_cost)} · ${when(session.created_at)}`;
 }
 
 async function reloadSessions(selectId) {
@@ -137,6 +141,8 @@ async function refreshSession() {
   try {
     const [session, threads] = await Promise.all([state.api.session(sessionId), state.api.threads(sessionId)]);
     if (sessionId !== state.sessionId) return;
+    const meta = byId("session-list").querySelector(`button[data-session="${CSS.escape(sessionId)}"] .pick-meta`);
+    if (meta) meta.textContent = sessionMeta(session);
     const settings = session.settings || {};
     fill(
       byId("session-facts"),
