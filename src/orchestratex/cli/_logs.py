@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 __all__ = ["hide_logs", "show_logs"]
 
@@ -23,12 +24,25 @@ class _Formatter(logging.Formatter):
         return f"{line} {extra}" if extra else line
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is now: under the live view's spinner, rich redirects it above the
+    spinner line instead of letting log lines break it."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def show_logs(verbosity: int) -> tuple[logging.Handler, int] | None:
     """Send `orchestratex.*` records to stderr: INFO for `-v`, DEBUG for `-vv`. Returns what `hide_logs` undoes."""
     if verbosity <= 0:
         return None
     level = logging.INFO if verbosity == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setLevel(level)
     handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     logger = logging.getLogger("orchestratex")
