@@ -90,9 +90,14 @@ def _status(model: ModelProfile, states: Mapping[str, ProviderState]) -> str:
     return ready if model.status == "active" else f"{model.status}, {ready}"
 
 
-def models_command(args: argparse.Namespace) -> int:
+def _catalog_and_states(args: argparse.Namespace) -> tuple[ModelCatalog, dict[str, ProviderState]]:
+    """The catalog `models` shows, and the state of each of its providers."""
     catalog = ModelCatalog.default()
-    states = _states(catalog)
+    return catalog, _states(catalog)
+
+
+def models_command(args: argparse.Namespace) -> int:
+    catalog, states = _catalog_and_states(args)
     simulated = not any(s.configured for s in states.values())
     aliases = _aliases(catalog)
     if args.json:
