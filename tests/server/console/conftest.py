@@ -92,6 +92,26 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         yield Console(server, key)
 
 
+@pytest.fixture(scope="module")
+def finished_run(console: Console) -> str:
+    """The id of an orchestration of alice's that has ended, started through the REST API."""
+    import time
+
+    import httpx
+
+    headers = {"Authorization": f"Bearer {console.key}"}
+    with httpx.Client(base_url=console.server.base_url, headers=headers, timeout=30) as client:
+        session = client.post("/api/sessions/", json={}).json()
+        body = {"session_id": session["_id"], "original_prompt": "Explain photosynthesis to a child"}
+        thread = client.post("/api/threads/", json=body).json()
+        oid: str = client.post("/api/orchestration/start", json={"thread_id": thread["_id"]}).json()["_id"]
+        deadline = time.monotonic() + 90
+        while client.get(f"/api/orchestration/status/{oid}").json()["status"] not in ("completed", "failed"):
+            assert time.monotonic() < deadline, f"orchestration {oid} did not end"
+            time.sleep(0.1)
+    return oid
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]

@@ -22,6 +22,13 @@ def money(value: float) -> str:
     return "$0" if value == 0 else f"${value:.6f}" if value < 0.01 else f"${value:.4f}"
 
 
+def session_of(console: Console, orchestration_id: str) -> str:
+    headers = {"Authorization": f"Bearer {console.key}"}
+    url = f"{console.server.base_url}/api/orchestration/status/{orchestration_id}"
+    session_id: str = httpx.get(url, headers=headers).json()["session_id"]
+    return session_id
+
+
 def log_in(page: Any, console: Console) -> None:
     page.goto(console.server.base_url)
     page.get_by_label("User id").fill(console.user)
@@ -101,7 +108,7 @@ def test_log_in_start_a_run_and_watch_its_events_arrive(desktop: Watched, consol
     assert desktop.problems() == []
 
 
-def test_a_second_run_streams_into_the_open_session(desktop: Watched, console: Console) -> None:
+def test_a_second_run_streams_into_the_open_session(desktop: Watched, console: Console, finished_run: str) -> None:
     from playwright.sync_api import expect
 
     page = desktop.page
@@ -162,11 +169,11 @@ def test_keyboard_only_login(desktop: Watched, console: Console) -> None:
     assert desktop.problems() == []
 
 
-def test_readable_on_a_phone(phone: Watched, console: Console) -> None:
+def test_readable_on_a_phone(phone: Watched, console: Console, finished_run: str) -> None:
     page = phone.page
     log_in(page, console)
-    page.locator("#orchestration-list button").first.wait_for()
-    page.locator("#orchestration-list button").first.click()
+    page.locator(f"#session-list button[data-session='{session_of(console, finished_run)}']").click()
+    page.locator(f"#orchestration-list button[data-orchestration='{finished_run}']").click()
     page.locator(ENDED).wait_for()
     width = page.evaluate("window.innerWidth")
     assert width == 375
