@@ -40,7 +40,7 @@ SECURITY_HEADERS: dict[str, str] = {
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 async def console_page() -> FileResponse:
     """The console's single page."""
     return FileResponse(CONSOLE_DIR / "index.html", media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)

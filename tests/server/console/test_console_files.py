@@ -26,6 +26,8 @@ def test_the_page_is_served_at_the_root_with_a_strict_policy(make_api: Callable[
     assert "frame-ancestors 'none'" in csp
     assert r.headers["x-content-type-options"] == "nosniff"
     assert '<script type="module" src="/console/js/main.js">' in r.text
+    head = api.client.head("/")
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-security-policy"] == csp
 
 
 @pytest.mark.parametrize("path", [p.relative_to(CONSOLE_DIR).as_posix() for p in FILES])
