@@ -28,7 +28,6 @@ filled in from `orchestratex/data/prices.toml`. Any other model without prices i
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ._prices import with_vendor_prices
-from .catalog import ModelCatalog
+from .catalog import ModelCatalog, read_catalog_data
 from .exceptions import ConfigurationError, ProviderNotConfigured, UnknownPriceError
 from .providers import Provider, load_provider_class
 
@@ -95,17 +94,7 @@ class CatalogFile:
 def load_catalog_file(path: str | os.PathLike[str]) -> CatalogFile:
     """Read a TOML (or JSON) catalog file; `ConfigurationError` or `UnknownPriceError` say what is wrong."""
     path = Path(path).expanduser()
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read catalog file {str(path)!r}: {exc.strerror}") from exc
-    import tomllib
-
-    kind = "JSON" if path.suffix == ".json" else "TOML"
-    try:
-        data = json.loads(raw) if kind == "JSON" else tomllib.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"catalog file {str(path)!r} is not valid {kind}: {exc}") from exc
+    data = read_catalog_data(path)
     if not isinstance(data, dict):
         raise ConfigurationError(f"catalog file {str(path)!r} must hold a table")
     source = str(path)

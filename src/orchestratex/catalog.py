@@ -156,18 +156,7 @@ class ModelCatalog:
     def merge_file(self, path: str | Path) -> ModelCatalog:
         """Add or override models (and aliases) from a TOML or JSON file; returns `self`."""
         path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read catalog file {str(path)!r}: {exc.strerror}") from exc
-        import tomllib
-
-        kind = "JSON" if path.suffix == ".json" else "TOML"
-        try:
-            data = json.loads(raw) if kind == "JSON" else tomllib.loads(raw.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"catalog file {str(path)!r} is not valid {kind}: {exc}") from exc
-        return self.merge_mapping(data, source=str(path))
+        return self.merge_mapping(read_catalog_data(path), source=str(path))
 
     def merge_mapping(self, data: Mapping[str, Any], *, source: str = "catalog data") -> ModelCatalog:
         """Add or override models (and aliases) from parsed data; returns `self`."""
@@ -264,3 +253,19 @@ class ModelCatalog:
 
     def copy(self) -> ModelCatalog:
         return ModelCatalog(self._models.values(), aliases=self._aliases)
+
+
+def read_catalog_data(path: Path) -> Any:
+    """The parsed content of a TOML (or, by its `.json` suffix, JSON) catalog file;
+    `ConfigurationError` when it cannot be read or parsed."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read catalog file {str(path)!r}: {exc.strerror}") from exc
+    import tomllib
+
+    kind = "JSON" if path.suffix == ".json" else "TOML"
+    try:
+        return json.loads(raw) if kind == "JSON" else tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"catalog file {str(path)!r} is not valid {kind}: {exc}") from exc
