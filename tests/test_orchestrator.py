@@ -310,9 +310,9 @@ async def test_all_models_failing_ends_with_error() -> None:
 
 
 async def test_budget_is_never_exceeded_and_stops_with_budget() -> None:
-    # each call reserves its worst case: (input bytes + 1000 output tokens) at $0.001/1k ~ $0.0011
+    # each call reserves its worst case: input bytes + its output cap (up to 1000 tokens) at $0.001/1k
     orch = make(scripted(answer_attempt, lambda r: 5.0), "a", "b", max_output_tokens=1000)
-    result = await orch.run("Hello", cost_limit=0.006, evaluation_threshold=10, max_iterations=10)
+    result = await orch.run("Hello", cost_limit=0.006, evaluation_threshold=10, max_iterations=50, patience=50)
     assert result.stop_reason == "budget"
     assert result.total_cost <= 0.006
     session = await orch.store.get_session(result.orchestration.session_id)
@@ -567,7 +567,7 @@ async def test_a_run_that_stops_during_a_fallback_releases_its_reservation() -> 
     def fn(request: GenerationRequest) -> str:
         raise ProviderServerError("down", status_code=500)
 
-    orch = make(FunctionProvider(fn), "a", "b", router=FirstThenRogue())
+    orch = make(FunctionProvider(fn), "a", "b", "c", router=FirstThenRogue())  # "c" can judge "b"
     result = await orch.run("Hello", cost_limit=1.0)
     assert result.stop_reason == "error" and "not among the candidates" in (result.orchestration.error or "")
     session = await orch.store.get_session(result.orchestration.session_id)

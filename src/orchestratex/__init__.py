@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .catalog import ModelCatalog, ModelProfile
 from .domains import DOMAINS, detect_domain
-from .evaluation import EvaluationTask, Evaluator, LLMJudgeEvaluator
+from .evaluation import EvaluationTask, Evaluator, IsotonicCalibration, LLMJudgeEvaluator, LogisticCalibration
 from .events import (
     EVENT_ADAPTER,
     EvaluationCompleted,
@@ -26,7 +26,16 @@ from .exceptions import (
     ProviderError,
     UserError,
 )
-from .orchestrator import AnswerDelta, ChatInput, CircuitPolicy, Orchestrator, RetryPolicy, RunResult, RunStream
+from .orchestrator import (
+    AnswerDelta,
+    ChatInput,
+    CircuitPolicy,
+    Orchestrator,
+    OutputCapPolicy,
+    RetryPolicy,
+    RunResult,
+    RunStream,
+)
 from .providers import (
     FunctionProvider,
     Generation,
@@ -91,8 +100,10 @@ __all__ = [
     "FunctionProvider",
     "Generation",
     "GenerationRequest",
+    "IsotonicCalibration",
     "Iteration",
     "LLMJudgeEvaluator",
+    "LogisticCalibration",
     "MemoryStore",
     "Message",
     "ModelCatalog",
@@ -105,6 +116,7 @@ __all__ = [
     "OrchestrationSettings",
     "OrchestrationStarted",
     "Orchestrator",
+    "OutputCapPolicy",
     "Provider",
     "ProviderError",
     "ResponseGenerated",

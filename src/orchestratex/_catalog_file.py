@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from ._prices import with_vendor_prices
-from .catalog import ModelCatalog, read_catalog_data
+from ._catalog_live import read_catalog_file
+from .catalog import ModelCatalog
 from .exceptions import ConfigurationError, ProviderNotConfigured, UnknownPriceError
 from .providers import Provider, load_provider_class
 
@@ -94,7 +95,7 @@ class CatalogFile:
 def load_catalog_file(path: str | os.PathLike[str]) -> CatalogFile:
     """Read a TOML (or JSON) catalog file; `ConfigurationError` or `UnknownPriceError` say what is wrong."""
     path = Path(path).expanduser()
-    data = read_catalog_data(path)
+    data = read_catalog_file(path)
     if not isinstance(data, dict):
         raise ConfigurationError(f"catalog file {str(path)!r} must hold a table")
     source = str(path)

@@ -3,19 +3,21 @@
 The default catalog ships as a data file (`orchestratex/data/catalog.toml`) with the current list
 prices of OpenAI, Anthropic and Google models. Extend or override it from code
 (`catalog.add(...)`), or from a TOML/JSON file (`ModelCatalog.default().merge_file("models.toml")`).
+A catalog is live: its changes (and a watched file's) reach running orchestrators at their next decision.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
-from functools import cached_property
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ._catalog_live import Derivation, WatchedFile, read_catalog_file
 from .exceptions import ConfigurationError, UnknownModelError, UnknownPriceError
 from .usage import Usage
 
@@ -44,10 +46,11 @@ class ModelProfile(BaseModel):
     """US dollars per 1,000 input tokens."""
     output_cost_per_1k: float | None = Field(default=None, ge=0)
     """US dollars per 1,000 output tokens (reasoning tokens included)."""
+    cost_per_1k_tokens: float | None = Field(default=None, ge=0)
+    """A single blended price, as the spec's model document shows it: always the mean of the input and
+    output prices, which are the source of truth (derived on validation; given alone, it sets both)."""
     cached_input_cost_per_1k: float | None = Field(default=None, ge=0)
     """US dollars per 1,000 input tokens served from the provider's cache (defaults to the input price)."""
-    cost_per_1k_tokens: float | None = Field(default=None, ge=0)
-    """A single blended price, as the spec's model document shows it: the mean of input and output prices."""
     context_window: int = Field(default=128_000, gt=0)
     """Maximum tokens of prompt plus answer."""
     max_output_tokens: int = Field(default=4096, gt=0)
@@ -56,6 +59,8 @@ class ModelProfile(BaseModel):
     """Prior expected judge score (0–10) before the router has observed the model."""
     status: ModelStatus = "active"
     """`disabled` models are never routed to; `deprecated` ones are, with a warning in `orchestratex models`."""
+    judge_only: bool = False
+    """Serves only as a judge: never a routing candidate (see `Orchestrator(judges=...)`)."""
     aliases: tuple[str, ...] = ()
     """Other names that resolve to this model (e.g. `gpt4`)."""
 
@@ -70,40 +75,60 @@ class ModelProfile(BaseModel):
             provider, _, model = name.partition(":")
             data.setdefault("provider", provider)
             data.setdefault("version", model)
-        blended = data.get("cost_per_1k_tokens")
-        if blended is not None:
-            data.setdefault("input_cost_per_1k", blended)
-            data.setdefault("output_cost_per_1k", blended)
-        elif data.get("input_cost_per_1k") is not None and data.get("output_cost_per_1k") is not None:
-            mean = (Decimal(repr(data["input_cost_per_1k"])) + Decimal(repr(data["output_cost_per_1k"]))) / 2
-            data["cost_per_1k_tokens"] = float(mean.quantize(_PLACES))
+        blended = data.pop("cost_per_1k_tokens", None)
+        if blended is None or not isinstance(blended, int | float) or isinstance(blended, bool):
+            if blended is not None:
+                data["cost_per_1k_tokens"] = blended  # let field validation report it
+            return data
+        inp, out = data.get("input_cost_per_1k"), data.get("output_cost_per_1k")
+        if inp is not None and out is not None:  # given with both prices (a dumped profile): it must agree
+            if isinstance(inp, int | float) and isinstance(out, int | float) and abs(_blend(inp, out) - blended) > 1e-9:
+                raise ValueError(
+                    f"cost_per_1k_tokens={blended!r} disagrees with the input and output prices ({inp!r}, {out!r}):"
+                    " it is their mean, give the two prices only"
+                )
+            return data
+        data.setdefault("input_cost_per_1k", blended)
+        data.setdefault("output_cost_per_1k", blended)
         return data
 
     @model_validator(mode="after")
     def _check(self) -> ModelProfile:
         if not self.provider or not self.version:
             raise ValueError(f"model {self.name!r}: name it 'provider:model' or give provider and version")
+        blended = None
+        if self.input_cost_per_1k is not None and self.output_cost_per_1k is not None:
+            blended = _blend(self.input_cost_per_1k, self.output_cost_per_1k)
+        object.__setattr__(self, "cost_per_1k_tokens", blended)
         return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> ModelProfile:
+        """A copy; with `update`, validated again, so derived figures (the blended price) follow new prices."""
+        if not update:
+            return super().model_copy(deep=deep)
+        data = self.model_dump()
+        if "cost_per_1k_tokens" in update and not {"input_cost_per_1k", "output_cost_per_1k"} & set(update):
+            data.pop("input_cost_per_1k")
+            data.pop("output_cost_per_1k")
+        if "cost_per_1k_tokens" not in update:
+            data.pop("cost_per_1k_tokens")
+        return type(self).model_validate({**data, **update})
 
     @property
     def priced(self) -> bool:
         """Whether input and output prices are both known."""
         return self.input_cost_per_1k is not None and self.output_cost_per_1k is not None
 
-    @cached_property
+    @property
     def _prices(self) -> tuple[Decimal, Decimal, Decimal]:
-        """Input, output and cached-input prices as decimals (computed once per profile)."""
+        """Input, output and cached-input prices as decimals, read from the fields on every use (so a copy
+        with other prices never reuses stale ones)."""
         if self.input_cost_per_1k is None or self.output_cost_per_1k is None:
             raise UnknownPriceError(
                 f"model {self.name!r} has no price: set input_cost_per_1k and output_cost_per_1k "
                 "(0 only if it really is free)"
             )
-        cached = self.cached_input_cost_per_1k
-        return (
-            Decimal(repr(self.input_cost_per_1k)),
-            Decimal(repr(self.output_cost_per_1k)),
-            Decimal(repr(cached if cached is not None else self.input_cost_per_1k)),
-        )
+        return _decimal_prices(self.input_cost_per_1k, self.output_cost_per_1k, self.cached_input_cost_per_1k)
 
     def cost(self, usage: Usage) -> float:
         """The exact US-dollar cost of `usage` at this model's prices (to 1e-12 $)."""
@@ -119,16 +144,37 @@ class ModelProfile(BaseModel):
         return float(total.quantize(_PLACES))
 
 
+@lru_cache(maxsize=4096)
+def _decimal_prices(inp: float, out: float, cached: float | None) -> tuple[Decimal, Decimal, Decimal]:
+    return Decimal(repr(inp)), Decimal(repr(out)), Decimal(repr(cached if cached is not None else inp))
+
+
+def _blend(inp: float, out: float) -> float:
+    return float(((Decimal(repr(inp)) + Decimal(repr(out))) / 2).quantize(_PLACES))
+
+
 class ModelCatalog:
-    """The models an orchestrator may route to, by name and alias."""
+    """The models an orchestrator may route to, by name and alias.
+
+    A catalog is live: `update`, `set_status`, `add` and `remove` take effect on the next decision of
+    every orchestrator using it (each change bumps `version`, which invalidates their caches); a file
+    loaded with `watch` (or `from_file(path, watch=True)`) is re-read when it changes. Catalogs derived
+    with `with_only` or `simulated` follow their source's changes.
+    """
 
     def __init__(self, models: Iterable[ModelProfile] = (), *, aliases: Mapping[str, str] | None = None) -> None:
         self._models: dict[str, ModelProfile] = {}
         self._aliases: dict[str, str] = {}
+        self._version = 0
+        self._files: list[WatchedFile] = []
+        self._derivation: Derivation | None = None
+        self._local: list[Callable[[], object]] = []
+        """Changes made to a derived catalog itself, replayed each time it is rebuilt from its source."""
         for model in models:
             self.add(model)
         for alias, target in (aliases or {}).items():
             self.alias(alias, target)
+        self._local.clear()
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -145,18 +191,38 @@ class ModelCatalog:
         return cls.from_mapping(data, source="the default catalog")
 
     @classmethod
-    def from_file(cls, path: str | Path) -> ModelCatalog:
-        """A catalog read from a TOML or JSON file with `[[models]]` entries and an optional `[aliases]` table."""
-        return cls().merge_file(path)
+    def from_file(cls, path: str | Path, *, watch: bool = False, interval: float = 1.0) -> ModelCatalog:
+        """A catalog read from a TOML or JSON file with `[[models]]` entries and an optional `[aliases]` table;
+        with `watch=True` the file is re-read whenever it changes (see `watch`)."""
+        catalog = cls()
+        return catalog.watch(path, interval=interval) if watch else catalog.merge_file(path)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "catalog data") -> ModelCatalog:
         return cls().merge_mapping(data, source=source)
 
     def merge_file(self, path: str | Path) -> ModelCatalog:
-        """Add or override models (and aliases) from a TOML or JSON file; returns `self`."""
+        """Add or override models (and aliases) from a TOML or JSON file, once; returns `self`."""
         path = Path(path)
-        return self.merge_mapping(read_catalog_data(path), source=str(path))
+        return self.merge_mapping(read_catalog_file(path), source=str(path))
+
+    def watch(self, path: str | Path, *, interval: float = 1.0) -> ModelCatalog:
+        """Merge a TOML or JSON catalog file now, and again whenever it changes; returns `self`.
+
+        The file's modification time and size are checked at most every `interval` seconds, when the
+        catalog is read (an orchestrator reads it before each routing decision), so a running program
+        or server picks up new prices, statuses and models with no restart. A model removed from the
+        file returns to what it was before the file defined it; a file that is being rewritten or is
+        invalid is skipped with a warning (the previous models stay) until it is valid again.
+        """
+        if interval < 0:
+            raise ConfigurationError("the catalog watch interval must be >= 0 seconds")
+        watched = WatchedFile(Path(path), interval)
+        watched.load(self)
+        watched.checked_at = time.monotonic()
+        self._files.append(watched)
+        self._version += 1
+        return self
 
     def merge_mapping(self, data: Mapping[str, Any], *, source: str = "catalog data") -> ModelCatalog:
         """Add or override models (and aliases) from parsed data; returns `self`."""
@@ -174,27 +240,64 @@ class ModelCatalog:
             self.alias(alias, target)
         return self
 
+    # -- changes (each takes effect on the next decision of a running orchestrator) -----------
     def add(self, model: ModelProfile, *, replace: bool = False) -> ModelProfile:
         """Add `model`; with `replace=True` an existing model of the same name is overridden."""
+        self._sync()
         if model.name in self._models and not replace:
             raise ConfigurationError(f"model {model.name!r} is already in the catalog (pass replace=True)")
-        self._models[model.name] = model
-        for alias in model.aliases:
-            self._aliases[alias] = model.name
+        self._record(lambda: self._put(model))
         return model
+
+    def update(self, name: str, **fields: Any) -> ModelProfile:
+        """Change fields of a model (`input_cost_per_1k=...`, `status="disabled"`, `quality=...`); returns the
+        new profile. The profile is validated again, so derived figures (the blended `cost_per_1k_tokens`)
+        follow the new prices."""
+        current = self.get(name)
+        unknown = set(fields) - set(ModelProfile.model_fields)
+        if unknown:
+            raise ConfigurationError(f"cannot update {current.name!r}: unknown field(s) {', '.join(sorted(unknown))}")
+        if fields.get("name", current.name) != current.name:
+            raise ConfigurationError("a model's name cannot be updated: remove it and add the new one")
+        try:
+            model = current.model_copy(update=fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigurationError(f"cannot update {current.name!r}: {where} {first['msg']}".strip()) from exc
+        self._record(lambda: self._put(model, keep_missing=True))
+        return model
+
+    def set_status(self, name: str, status: ModelStatus) -> ModelProfile:
+        """Make a model `active`, `deprecated` or `disabled` (a disabled model gets no further call)."""
+        return self.update(name, status=status)
 
     def alias(self, alias: str, target: str) -> None:
         """Make `alias` resolve to the model `target`."""
-        self._aliases[alias] = self.get(target).name
+        resolved = self.get(target).name
+        self._record(lambda: self._alias(alias, resolved))
 
     def remove(self, name: str) -> None:
-        model = self.get(name)
-        del self._models[model.name]
-        self._aliases = {a: t for a, t in self._aliases.items() if t != model.name}
+        resolved = self.get(name).name
+        self._record(lambda: self._drop(resolved))
+
+    @property
+    def version(self) -> int:
+        """A number that changes with every change to the catalog (including a reloaded file or a change of the
+        catalog it derives from): caches of its models are valid while it stays the same."""
+        self._sync()
+        return self._version
+
+    def refresh(self) -> int:
+        """Check watched files (and a source catalog) now, whatever their interval; return `version`."""
+        for watched in self._files:
+            watched.checked_at = float("-inf")
+        return self.version
 
     # -- lookup -------------------------------------------------------------------------------
     def get(self, name: str) -> ModelProfile:
         """The model called `name` (full name, alias, or an unambiguous bare model id)."""
+        self._sync()
         model = self._models.get(name) or self._models.get(self._aliases.get(name, ""))
         if model is not None:
             return model
@@ -213,59 +316,120 @@ class ModelCatalog:
         return True
 
     def __iter__(self) -> Iterator[ModelProfile]:
-        return iter(self._models.values())
+        self._sync()
+        return iter(list(self._models.values()))
 
     def __len__(self) -> int:
+        self._sync()
         return len(self._models)
 
     @property
     def aliases(self) -> dict[str, str]:
+        self._sync()
         return dict(self._aliases)
 
     def providers(self) -> list[str]:
         """The providers the catalog's models belong to, in catalog order."""
-        return list(dict.fromkeys(m.provider for m in self._models.values()))
+        return list(dict.fromkeys(m.provider for m in self))
 
     def with_only(self, providers: Iterable[str]) -> ModelCatalog:
-        """A copy keeping only the models of `providers` (and the aliases that still resolve)."""
+        """A catalog keeping only the models of `providers` (and the aliases that still resolve); it follows
+        this catalog's later changes."""
         keep = set(providers)
-        models = [m for m in self._models.values() if m.provider in keep]
-        names = {m.name for m in models}
-        return ModelCatalog(models, aliases={a: t for a, t in self._aliases.items() if t in names})
+
+        def build(source: ModelCatalog) -> tuple[list[ModelProfile], dict[str, str]]:
+            models = [m for m in source if m.provider in keep]
+            names = {m.name for m in models}
+            return models, {a: t for a, t in source.aliases.items() if t in names}
+
+        return self._derive(build)
 
     def simulated(self) -> ModelCatalog:
-        """A copy where every model is served by the offline simulator as `sim:<model>`.
+        """A catalog where every model is served by the offline simulator as `sim:<model>` (it follows this
+        catalog's later changes).
 
         Prices, windows and priors are kept, and the real names and aliases resolve to the
         simulated models, so code written against real models runs unchanged offline.
         """
-        renamed: dict[str, str] = {}
-        models = []
-        for m in self._models.values():
-            if m.provider == "sim":
-                models.append(m)
-                continue
-            sim_name = f"sim:{m.version}"
-            renamed[m.name] = sim_name
-            models.append(m.model_copy(update={"name": sim_name, "provider": "sim", "aliases": (m.name, *m.aliases)}))
-        aliases = {a: renamed.get(t, t) for a, t in self._aliases.items()}
-        return ModelCatalog(models, aliases=aliases)
+
+        def build(source: ModelCatalog) -> tuple[list[ModelProfile], dict[str, str]]:
+            renamed: dict[str, str] = {}
+            models = []
+            for m in source:
+                if m.provider == "sim":
+                    models.append(m)
+                    continue
+                sim_name = f"sim:{m.version}"
+                renamed[m.name] = sim_name
+                models.append(
+                    m.model_copy(update={"name": sim_name, "provider": "sim", "aliases": (m.name, *m.aliases)})
+                )
+            return models, {a: renamed.get(t, t) for a, t in source.aliases.items()}
+
+        return self._derive(build)
 
     def copy(self) -> ModelCatalog:
-        return ModelCatalog(self._models.values(), aliases=self._aliases)
+        """An independent snapshot (it does not follow this catalog's changes)."""
+        return ModelCatalog(self, aliases=self.aliases)
 
+    # -- internals ----------------------------------------------------------------------------
+    def _derive(self, build: Callable[[ModelCatalog], tuple[list[ModelProfile], dict[str, str]]]) -> ModelCatalog:
+        derived = ModelCatalog()
+        derived._derivation = Derivation(self, build)
+        derived._sync()
+        return derived
 
-def read_catalog_data(path: Path) -> Any:
-    """The parsed content of a TOML (or, by its `.json` suffix, JSON) catalog file;
-    `ConfigurationError` when it cannot be read or parsed."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read catalog file {str(path)!r}: {exc.strerror}") from exc
-    import tomllib
+    def _record(self, change: Callable[[], object]) -> None:
+        """Apply a change made through the public API (kept to replay when a derived catalog is rebuilt)."""
+        change()
+        if self._derivation is not None:
+            self._local.append(change)
 
-    kind = "JSON" if path.suffix == ".json" else "TOML"
-    try:
-        return json.loads(raw) if kind == "JSON" else tomllib.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"catalog file {str(path)!r} is not valid {kind}: {exc}") from exc
+    def _sync(self) -> None:
+        """Re-read changed watched files, and rebuild a derived catalog whose source changed."""
+        for watched in self._files:
+            if watched.due():
+                signature = watched.changed()
+                if signature is not None and watched.load(self, signature):
+                    self._version += 1
+        link = self._derivation
+        if link is None:
+            return
+        seen = link.source.version
+        if seen == link.seen:
+            return
+        link.seen = seen
+        models, aliases = link.build(link.source)
+        self._models = {m.name: m for m in models}
+        self._aliases = {}
+        for model in models:
+            for alias in model.aliases:
+                self._aliases[alias] = model.name
+        self._aliases.update(aliases)
+        for change in self._local:
+            try:
+                change()
+            except UnknownModelError:  # the model it changed left the source
+                continue
+        self._version += 1
+
+    def _peek(self, name: str) -> ModelProfile | None:
+        return self._models.get(name)
+
+    def _put(self, model: ModelProfile, *, keep_missing: bool = False) -> None:
+        if keep_missing and model.name not in self._models:
+            return
+        self._models[model.name] = model
+        for alias in model.aliases:
+            self._aliases[alias] = model.name
+        self._version += 1
+
+    def _drop(self, name: str) -> None:
+        if self._models.pop(name, None) is not None:
+            self._aliases = {a: t for a, t in self._aliases.items() if t != name}
+            self._version += 1
+
+    def _alias(self, alias: str, target: str) -> None:
+        if target in self._models:
+            self._aliases[alias] = target
+            self._version += 1

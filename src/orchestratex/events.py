@@ -101,7 +101,8 @@ class OrchestrationCompleted(_EventBase):
     type: Literal["orchestration_completed"] = "orchestration_completed"
     final_response: str
     iterations: int
-    final_score: float
+    final_score: float | None
+    """None when the answer was returned unjudged (`judging="when_needed"`)."""
     total_cost: float
     stop_reason: StopReason
     model_name: str

@@ -60,6 +60,11 @@ class SessionSettings(BaseModel):
     """Route only among these models (names or aliases); all active models when unset."""
     cost_limit: float | None = Field(default=None, ge=0)
     """US dollars the session may spend in all; spending never exceeds it. Unlimited when unset."""
+    judges: list[str] | None = None
+    """Models that may judge this session's answers (names or aliases); the orchestrator's `judges` when unset."""
+    judging: Literal["always", "when_needed"] | None = None
+    """`when_needed` returns an answer unjudged when no decision depends on its verdict (the last iteration
+    allowed, nothing earlier to compare with); the orchestrator's `judging` when unset."""
 
 
 class Session(Document):
@@ -97,6 +102,11 @@ class JudgeVerdict(BaseModel):
     """0–10, or None when the judge failed."""
     feedback: str = ""
     cost: float = 0.0
+    """What the judge's call is counted as costing (the provider's reported cost when given, else `catalog_cost`)."""
+    catalog_cost: float | None = None
+    """The call's cost at the catalog's prices."""
+    reported_cost: float | None = None
+    """The cost the provider reported for the call, when it reports one."""
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
     error: str | None = None
@@ -108,11 +118,15 @@ class Evaluation(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     score: float = Field(ge=0, le=10)
-    """The median of the judges' scores."""
+    """The median of the judges' scores, or `10 × probability` when the evaluator is calibrated."""
     feedback: str
     judge_models: list[str]
     verdicts: list[JudgeVerdict] = Field(default_factory=list)
     cost: float = 0.0
+    raw_score: float | None = None
+    """The judges' median score before calibration (set when a calibration mapped it)."""
+    probability: float | None = Field(default=None, ge=0, le=1)
+    """The calibrated probability that the answer is acceptable, when the evaluator has a calibration."""
 
 
 class RoutingDecision(BaseModel):
@@ -139,10 +153,16 @@ class Iteration(BaseModel):
     reasoning: str = ""
     prompt: str
     phase: Literal["selected", "generated", "evaluated", "failed"] = "selected"
+    """`evaluated` with no `evaluation`: the answer was returned unjudged (`judging="when_needed"`)."""
     response: str | None = None
     usage: Usage = Field(default_factory=Usage)
     cost: float = 0.0
-    """The generation's cost (the judges' cost is in `evaluation.cost`)."""
+    """The generation's cost as counted: the provider's reported cost when given, else `catalog_cost`
+    (the judges' cost is in `evaluation.cost`)."""
+    catalog_cost: float | None = None
+    """The generation's cost at the catalog's prices."""
+    reported_cost: float | None = None
+    """The cost the provider reported for the generation, when it reports one."""
     latency_ms: float = 0.0
     finish_reason: str | None = None
     evaluation: Evaluation | None = None
@@ -203,7 +223,10 @@ class Orchestration(Document):
     @property
     def best_iteration(self) -> Iteration | None:
         scored = [it for it in self.iterations if it.evaluation is not None]
-        return max(scored, key=lambda it: (it.evaluation.score, -it.index)) if scored else None  # type: ignore[union-attr]
+        if scored:
+            return max(scored, key=lambda it: (it.evaluation.score, -it.index))  # type: ignore[union-attr]
+        unjudged = [it for it in self.iterations if it.phase == "evaluated" and it.response is not None]
+        return unjudged[-1] if unjudged else None  # an answer returned unjudged (judging="when_needed")
 
 
 class CallRecord(BaseModel):
@@ -218,6 +241,12 @@ class CallRecord(BaseModel):
     role: Literal["generate", "judge"]
     domain: str
     cost: float = 0.0
+    """What the call was counted as costing (charged to the budget): `reported_cost` when the provider
+    reported one, else `catalog_cost`."""
+    catalog_cost: float | None = None
+    """The call's cost at the catalog's prices (None for a call that failed)."""
+    reported_cost: float | None = None
+    """The cost the provider reported, when it reports one."""
     input_tokens: int = 0
     output_tokens: int = 0
     latency_ms: float = 0.0

@@ -95,3 +95,20 @@ async def test_keyed_server_errors_name_its_variable() -> None:
     )
     with pytest.raises(AuthenticationError, match="OPENROUTER_API_KEY"):
         await provider.generate(ask("openrouter:meta-llama/llama-3.3-70b-instruct", catalog))
+
+
+async def test_openrouter_reported_cost_is_passed_on() -> None:
+    body = chat_completion(Usage(input_tokens=26, output_tokens=9), text="Hello!", model="meta-llama/llama-3.3-70b")
+    body["usage"]["cost"] = 0.0000123  # OpenRouter's usage accounting, in US dollars
+    server = MockServer(Reply(200, json=body), Reply(200, json=chat_completion(Usage(input_tokens=26), text="x")))
+    provider = OpenRouterProvider(
+        api_key="sk-or-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    catalog = ModelCatalog.from_mapping(
+        {"models": [{"name": "openrouter:meta-llama/llama-3.3-70b-instruct", "cost_per_1k_tokens": 0.0001}]}
+    )
+    generation = await provider.generate(ask("openrouter:meta-llama/llama-3.3-70b-instruct", catalog))
+    assert generation.reported_cost == pytest.approx(0.0000123)
+    assert generation.cost == catalog.get("openrouter:meta-llama/llama-3.3-70b-instruct").cost(generation.usage)
+    plain = await provider.generate(ask("openrouter:meta-llama/llama-3.3-70b-instruct", catalog))
+    assert plain.reported_cost is None  # no `usage.cost`: nothing reported

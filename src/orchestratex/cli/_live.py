@@ -81,8 +81,9 @@ class LiveView:
 
     def _on_orchestration_completed(self, e: OrchestrationCompleted) -> None:
         self.close()
+        score = "unjudged" if e.final_score is None else f"score {e.final_score:.1f}/10"
         self.console.print(
-            f"[bold green]✔ completed[/] score {e.final_score:.1f}/10 by {e.model_name} after {e.iterations} "
+            f"[bold green]✔ completed[/] {score} by {e.model_name} after {e.iterations} "
             f"iteration{'s' if e.iterations != 1 else ''} · ${e.total_cost:.6f} · stop: {e.stop_reason}"
         )
 

@@ -7,6 +7,18 @@ from __future__ import annotations
 
 from ._base import EvaluationTask, Evaluator, JudgeCall
 from ._parse import parse_verdict
+from .calibration import IsotonicCalibration, LogisticCalibration, ScoreCalibration, calibration_from_dict
 from .judge import DEFAULT_RUBRIC, LLMJudgeEvaluator
 
-__all__ = ["DEFAULT_RUBRIC", "EvaluationTask", "Evaluator", "JudgeCall", "LLMJudgeEvaluator", "parse_verdict"]
+__all__ = [
+    "DEFAULT_RUBRIC",
+    "EvaluationTask",
+    "Evaluator",
+    "IsotonicCalibration",
+    "JudgeCall",
+    "LLMJudgeEvaluator",
+    "LogisticCalibration",
+    "ScoreCalibration",
+    "calibration_from_dict",
+    "parse_verdict",
+]

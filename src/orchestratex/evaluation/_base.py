@@ -49,3 +49,8 @@ class Evaluator(ABC):
     def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
         """How many judge calls one evaluation makes (used to keep budget for judging)."""
         return 1
+
+    def build_request(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
+        """The request `judge` would get for `answer`: the orchestrator prices it and checks it fits the judge's
+        context window before choosing the judges it offers. Optional: without it an estimate is used."""
+        raise NotImplementedError(f"{type(self).__name__}.build_request")

@@ -13,6 +13,7 @@ from ..records import Evaluation, JudgeVerdict
 from ..usage import add_costs
 from ._base import EvaluationTask, Evaluator
 from ._parse import parse_verdict
+from .calibration import ScoreCalibration
 
 __all__ = ["DEFAULT_RUBRIC", "LLMJudgeEvaluator"]
 
@@ -27,11 +28,16 @@ Reply with a single JSON object and nothing else:
 class LLMJudgeEvaluator(Evaluator):
     """Ask `panel_size` judge models to score the answer concurrently; the score is their median.
 
-    Judges are picked among the eligible models (never the generating one), preferring another
-    provider than the generator's, then the best quality for the cost (the same trade-off as the
-    default router, with `cost_sensitivity`). Pass `judges=[...]` to pin them. One failing judge
-    is tolerated as long as another one answers; when none does, `EvaluationError` is raised
-    (or `BudgetExceeded` when no judge fitted the budget).
+    Judges are picked among the eligible models the orchestrator offers (never the generating one,
+    each fitting the budget and its context window): the **cheapest adequate panel** — models whose
+    `quality` prior is at least `min_quality` (or, when none is, the best available), another maker
+    than the generator's first, then the lowest expected cost of judging. `min_quality=None` picks the
+    best quality for the price instead (the router's trade-off, with `cost_sensitivity`). Pass
+    `judges=[...]` to pin them. One failing judge is tolerated as long as another one answers; when
+    none does, `EvaluationError` is raised (or `BudgetExceeded` when no judge fitted the budget).
+
+    With a `calibration` (see `orchestratex.evaluation.calibration`), the evaluation's score is
+    `10 × P(acceptable)` and `Evaluation.probability` says it, so the threshold means a probability.
     """
 
     def __init__(
@@ -42,9 +48,13 @@ class LLMJudgeEvaluator(Evaluator):
         rubric: str = DEFAULT_RUBRIC,
         cost_sensitivity: float = 1.0,
         max_output_tokens: int = 512,
+        min_quality: float | None = 7.5,
+        calibration: ScoreCalibration | None = None,
     ) -> None:
         if panel_size < 1:
             raise ValueError("panel_size must be >= 1")
+        self.min_quality = min_quality
+        self.calibration = calibration
         self.panel_size = panel_size
         self.pinned = list(judges) if judges else None
         self.rubric = rubric
@@ -64,12 +74,24 @@ class LLMJudgeEvaluator(Evaluator):
             return []
         generator = task.generator
         generator_family = _family(generator) if generator else task.generating_model.partition(":")[0]
+        if self.min_quality is None:
 
-        def value(model: ModelProfile) -> tuple[bool, float]:
-            price = max((model.input_cost_per_1k or 0) + (model.output_cost_per_1k or 0), 1e-12)
-            return (_family(model) == generator_family, -(model.quality - self.cost_sensitivity * math.log10(price)))
+            def value(model: ModelProfile) -> tuple[bool, float]:
+                price = max((model.input_cost_per_1k or 0) + (model.output_cost_per_1k or 0), 1e-12)
+                penalty = self.cost_sensitivity * math.log10(price)
+                return (_family(model) == generator_family, -(model.quality - penalty))
 
-        return sorted(eligible, key=value)[: self.panel_size]
+            return sorted(eligible, key=value)[: self.panel_size]
+        floor = min(self.min_quality, max(j.quality for j in eligible) - 0.5)
+        adequate = [j for j in eligible if j.quality >= floor]
+        prompt_tokens = (len(task.prompt) + len(task.context or "") + len(self.rubric)) / 4 + 400
+
+        def cost(model: ModelProfile) -> tuple[bool, float, float]:
+            expected = prompt_tokens * (model.input_cost_per_1k or 0) + 150 * (model.output_cost_per_1k or 0)
+            return (_family(model) == generator_family, expected, -model.quality)
+
+        rest = sorted((j for j in eligible if j.quality < floor), key=lambda j: -j.quality)  # fills a larger panel
+        return [*sorted(adequate, key=cost), *rest][: self.panel_size]
 
     def build_request(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
         context = f"\n\nCONTEXT:\n{task.context}" if task.context else ""
@@ -95,6 +117,8 @@ class LLMJudgeEvaluator(Evaluator):
         verdict = JudgeVerdict(
             judge_model=judge.name,
             cost=generation.cost,
+            catalog_cost=generation.catalog_cost,
+            reported_cost=generation.reported_cost,
             usage=generation.usage,
             latency_ms=generation.latency_ms,
         )
@@ -126,12 +150,18 @@ class LLMJudgeEvaluator(Evaluator):
 
         score = float(median(v.score for v in scored if v.score is not None))
         feedback = " ".join(v.feedback for v in scored if v.feedback) or "No feedback."
+        raw, probability = None, None
+        if self.calibration is not None:
+            raw, probability = score, min(max(self.calibration.probability(score), 0.0), 1.0)
+            score = 10 * probability
         return Evaluation(
             score=round(score, 4),
             feedback=feedback,
             judge_models=[v.judge_model for v in scored],
             verdicts=verdicts,
             cost=cost,
+            raw_score=raw,
+            probability=probability,
         )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ._budget import OutputCapPolicy
 from ._chat import ChatInput, MessageLike
 from ._circuit import CircuitBreaker, CircuitState
+from ._judges import Judging
 from ._policies import CircuitPolicy, RetryPolicy
 from ._stream import AnswerDelta, RunStream, StreamItem
 from .orchestrator import Orchestrator, RunOptions, RunResult
@@ -14,8 +16,10 @@ __all__ = [
     "CircuitBreaker",
     "CircuitPolicy",
     "CircuitState",
+    "Judging",
     "MessageLike",
     "Orchestrator",
+    "OutputCapPolicy",
     "RetryPolicy",
     "RunOptions",
     "RunResult",

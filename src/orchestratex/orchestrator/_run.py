@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 from .._ids import utcnow
@@ -34,7 +35,9 @@ from ..providers._base import estimate_message_tokens
 from ..records import CallRecord, Iteration, Orchestration, StopReason
 from ..routing import RoutingFeedback, Task, detect_domain
 from ..usage import Usage, add_costs
+from ._budget import affordable_cap, price_generation, reserve_waiting
 from ._chat import conversation
+from ._judges import JudgePlanner, Judging
 from ._prompts import build_messages, request_messages
 from ._retry import call_with_retries
 from ._stream import AnswerDelta, DeltaSink
@@ -48,7 +51,6 @@ logger = logging.getLogger("orchestratex.orchestrator")
 
 _EPS = 1e-12
 _PREVIEW = 200
-_JUDGE_OVERHEAD_BYTES = 1200
 
 
 _Role = Literal["generate", "judge"]
@@ -103,6 +105,10 @@ class Run:
         """Reserved in the store with a generation for the judges that follow it (one store call, not two)."""
         self.session_limit: float | None = None
         self.session_base = 0.0
+        """What the session's other runs have spent (their reservations are waited for, not subtracted)."""
+        self.judges: list[str] | None = None
+        self.judging: Judging = orchestrator.judging
+        self.planner = JudgePlanner(self)
         self.resumed = doc.status != "pending"
         self.done = False
         self._pending: list[Event] = []
@@ -124,7 +130,10 @@ class Run:
                 if it.phase == "selected":
                     await self._generate(it)
                 if it.phase == "generated":
-                    await self._evaluate(it)
+                    if self.planner.needed(it.index):
+                        await self._evaluate(it)
+                    else:  # no decision depends on its verdict: returned unjudged
+                        it.phase = "evaluated"
         except _Stop as stop:
             await self._finish(stop.reason, stop.error, ledger=stop.ledger)
         except asyncio.CancelledError:
@@ -163,7 +172,9 @@ class Run:
                 self.failed.update(e.split(": ", 1)[0] for e in it.errors if not e.startswith("evaluation: "))
         session = await store.get_session(doc.session_id)
         self.session_limit = session.settings.cost_limit
-        self.session_base = session.total_cost + session.reserved_cost - doc.total_cost
+        self.session_base = session.total_cost - doc.total_cost
+        self.judges = session.settings.judges or self.o.judges
+        self.judging = session.settings.judging or self.o.judging
 
     def _stop_reason(self) -> StopReason | None:
         doc = self.doc
@@ -197,28 +208,20 @@ class Run:
 
     async def _generate(self, it: Iteration) -> None:
         model = self.o.catalog.get(it.model_name)
-        request = GenerationRequest(
-            model=model,
-            messages=request_messages(self.doc, self.o.system_prompt, it.prompt),
-            max_output_tokens=min(self.doc.settings.max_output_tokens, model.max_output_tokens),
-            temperature=None,
-            stop=None,
-            json_output=False,
-            purpose="generate",
-            domain=self.doc.domain or "general",
-        )
         ledger = self._open = _Ledger()
-        prepay = (
-            self._judge_reserve(self._task(it.prompt, None), self.o.usable_models(None)) if self.session_limit else 0.0
-        )
         try:
-            gen = await self._call(model, request, ledger, "generate", prepay=prepay, iteration=it.index)
+            request, prepay = self._generation_request(model, it)
+            gen = await self._call(
+                model, request, ledger, "generate", prepay=prepay if self.session_limit else 0.0, iteration=it.index
+            )
         except (ProviderError, BudgetExceeded) as exc:
             await self._fallback(it, model, exc, ledger)
             return
         it.response = gen.text
         it.usage = gen.usage
         it.cost = gen.cost
+        it.catalog_cost = gen.catalog_cost
+        it.reported_cost = gen.reported_cost
         it.latency_ms = gen.latency_ms
         it.finish_reason = gen.finish_reason
         it.phase = "generated"
@@ -234,6 +237,41 @@ class Run:
             latency_ms=gen.latency_ms,
         )
         await self._commit([event], ledger)
+
+    def _generation_request(self, model: ModelProfile, it: Iteration) -> tuple[GenerationRequest, float]:
+        """The request with its output cap (what the budget can pay for, judging kept aside), and what to keep
+        for judging the answer."""
+        request = GenerationRequest(
+            model=model,
+            messages=request_messages(self.doc, self.o.system_prompt, it.prompt),
+            max_output_tokens=max(min(self.doc.settings.max_output_tokens, model.max_output_tokens), 1),
+            temperature=None,
+            stop=None,
+            json_output=False,
+            purpose="generate",
+            domain=self.doc.domain or "general",
+        )
+        fit = self._fit(model, request, it.index)
+        if fit is None:
+            raise BudgetExceeded(f"{model.name} no longer fits the budget or its answer could not be judged")
+        request.max_output_tokens, judge_reserve = fit
+        return request, judge_reserve
+
+    def _fit(self, model: ModelProfile, request: GenerationRequest, index: int) -> tuple[int, float] | None:
+        """(output cap, judging reserve) for `model` answering `request` as iteration `index`, or None when no
+        judge could read its answer or the budget cannot pay for a useful cap plus the judging."""
+        cap, need = self.o.output_lengths.cap(model, "generate", request.max_output_tokens)
+        judge_reserve = 0.0
+        if self.planner.needed(index):
+            reserve = self.planner.reserve_for(model.name, cap)
+            if reserve is None:
+                return None
+            judge_reserve = reserve
+        remaining = self._remaining()
+        budget = None if remaining is None else remaining - judge_reserve
+        input_bound = self.o.provider_for(model).count_input_tokens(request)
+        sent = affordable_cap(model, input_bound, cap, need, budget)
+        return None if sent is None else (sent, judge_reserve)
 
     async def _fallback(self, it: Iteration, model: ModelProfile, exc: Exception, ledger: _Ledger) -> None:
         """The iteration's model failed: record it and let the router pick another model."""
@@ -252,6 +290,8 @@ class Run:
         try:
             candidates = self._candidates(task, exclude={model.name})
         except _Stop as stop:
+            if isinstance(exc, BudgetExceeded) and stop.reason == "error":  # nothing else to try: the budget stops it
+                raise _Stop("budget", detail, ledger) from None
             stop.ledger = ledger
             raise
         decision = await self.o.router.select(task, candidates)
@@ -267,6 +307,9 @@ class Run:
         judge_max = self.o.judge_max_output_tokens
 
         async def call(judge: ModelProfile, request: GenerationRequest) -> Generation:
+            cap = self.planner.judge_cap(judge)
+            if request.max_output_tokens > cap:
+                request = request.model_copy(update={"max_output_tokens": cap})
             return await self._call(judge, request, ledger, "judge")
 
         etask = EvaluationTask(
@@ -274,13 +317,29 @@ class Run:
             domain=doc.domain or "general",
             generating_model=it.model_name,
             generator=self.o.catalog.get(it.model_name),
-            judges=self._judges(it),
+            judges=self.planner.pool(it.model_name),
             call=call,
             context=doc.context,
             iteration=it.index,
             max_output_tokens=judge_max,
             history=tuple(conversation(doc)[:-1]),
         )
+        remaining = self._remaining()
+        budget = None if remaining is None else remaining + self.prepaid
+        eligible = self.planner.eligible(etask, it.response or "", budget)
+        if etask.judges and not eligible:  # say why, rather than "no judge available"
+            answer_text = it.response or ""
+            by_budget = bool(self.planner.eligible(etask, answer_text, None))
+            left = max(budget or 0.0, 0.0)
+            why = (
+                f"no judge's worst case fits the ${left:.6f} left"
+                if by_budget
+                else "no judge's context window holds the prompt and this answer"
+            )
+            it.errors.append(f"evaluation: {'BudgetExceeded' if by_budget else 'EvaluationError'}: {why}")
+            it.phase = "failed"
+            raise _Stop("budget" if by_budget else "error", why, ledger)
+        etask = replace(etask, judges=eligible)
         answer = Generation(
             text=it.response or "",
             usage=it.usage,
@@ -288,6 +347,8 @@ class Run:
             finish_reason=it.finish_reason,
             model_name=it.model_name,
             cost=it.cost,
+            reported_cost=it.reported_cost,
+            catalog_cost=it.catalog_cost,
         )
         try:
             evaluation = await self.o.evaluator.evaluate(etask, answer)
@@ -301,7 +362,9 @@ class Run:
         scores = {v.judge_model: v.score for v in evaluation.verdicts}
         for record in ledger.calls:
             record.score = scores.get(record.model_name)
-        ledger.calls.append(self._record(it.model_name, "generate", it.cost, it.usage, it.latency_ms, evaluation.score))
+        ledger.calls.append(
+            self._record(it.model_name, "generate", it.cost, it.usage, it.latency_ms, evaluation.score, gen=it)
+        )
         event = EvaluationCompleted(
             **self._ids(),
             evaluator_model=",".join(evaluation.judge_models),
@@ -344,7 +407,7 @@ class Run:
             doc.final_score = best.score
             doc.final_model = best.model_name
         event: Event
-        if reason != "cancelled" and best is not None and best.score is not None and best.response is not None:
+        if reason != "cancelled" and best is not None and best.response is not None:
             doc.status = "completed"
             event = OrchestrationCompleted(
                 **self._ids(),
@@ -417,14 +480,17 @@ class Run:
             ledger.calls.append(self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__))
             raise
         circuit.record_success(model.name)
-        gen.cost = model.cost(gen.usage)
+        price_generation(model, gen)
+        self.o.output_lengths.observe(
+            model.name, role, gen.usage.output_tokens, finish_reason=gen.finish_reason, cap=request.max_output_tokens
+        )
         if gen.cost > worst + _EPS:
             logger.warning("%s cost $%.6f, above its reserved worst case $%.6f", model.name, gen.cost, worst)
         if not gen.model_name:
             gen.model_name = model.name
         ledger.spent.append(gen.cost)
         if role == "judge":
-            ledger.calls.append(self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None))
+            ledger.calls.append(self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen))
         return gen
 
     def _text_sink(self, model_name: str, iteration: int) -> TextSink:
@@ -450,11 +516,14 @@ class Run:
 
     async def _reserve(self, amount: float, ledger: _Ledger, *, prepay: float = 0.0) -> None:
         """Reserve `amount` for one call (plus `prepay` for the judges to come, when it fits)."""
-        if self.prepaid and amount <= self.prepaid + _EPS:  # already reserved in the store with the generation
-            self.prepaid = max(self.prepaid - amount, 0.0)
-            ledger.reserved_in_store += amount
-            ledger.reserved_local += amount
-            return
+        if self.prepaid:  # reserved in the store with the generation, for the judges: used first
+            taken = min(self.prepaid, amount)
+            self.prepaid = self.prepaid - taken if self.prepaid - taken > _EPS else 0.0
+            ledger.reserved_in_store += taken
+            ledger.reserved_local += taken
+            amount -= taken
+            if amount <= _EPS:
+                return
         remaining = self._remaining()
         if remaining is not None and amount > remaining + _EPS:
             raise BudgetExceeded(
@@ -469,7 +538,24 @@ class Run:
                 self.prepaid += prepay
                 self.inflight += prepay
             elif not await store.reserve_budget(sid, oid, amount):
-                raise BudgetExceeded(f"the session's budget cannot cover a call of up to ${amount:.6f}", needed=amount)
+                ok, held = await reserve_waiting(
+                    store,
+                    sid,
+                    oid,
+                    amount,
+                    limit=self.session_limit,
+                    own=self.inflight,
+                    timeout=self.o.reservation_wait_s,
+                )
+                if not ok:
+                    waited = (
+                        f"; other runs of the session held ${held:.6f} for {self.o.reservation_wait_s:g}s"
+                        if held
+                        else ""
+                    )
+                    raise BudgetExceeded(
+                        f"the session's budget cannot cover a call of up to ${amount:.6f}{waited}", needed=amount
+                    )
             ledger.reserved_in_store += amount
         ledger.reserved_local += amount
         self.inflight += amount
@@ -491,7 +577,7 @@ class Run:
 
     async def _refresh_session(self) -> None:
         session = await self.o.store.get_session(self.doc.session_id)
-        self.session_base = session.total_cost + session.reserved_cost - self.doc.total_cost - self.inflight
+        self.session_base = session.total_cost - self.doc.total_cost
 
     # -- candidates -------------------------------------------------------------------------------
     def _task(self, prompt: str, messages: list[Message] | None) -> Task:
@@ -527,33 +613,28 @@ class Run:
         ]
         if not usable:
             raise _Stop("error", "no model is available: every candidate failed, is cooling down or is too small")
-        remaining = task.remaining_budget
-        if remaining is None:
-            return usable
-        judge_reserve = self._judge_reserve(task, usable)
-        fitting = [
-            m
-            for m in usable
-            if m.worst_case_cost(task.input_tokens, min(task.max_output_tokens, m.max_output_tokens)) + judge_reserve
-            <= remaining + _EPS
-        ]
-        if not fitting:
-            raise _Stop("budget", f"no model's worst-case cost fits the ${max(remaining, 0):.6f} left")
-        return fitting
-
-    def _judge_reserve(self, task: Task, usable: list[ModelProfile]) -> float:
-        """Budget to keep for judging the answer: the panel at the cheapest judges' worst case."""
-        judge_in = task.input_tokens + 4 * task.max_output_tokens + _JUDGE_OVERHEAD_BYTES
-        costs = sorted(m.worst_case_cost(judge_in, self.o.judge_max_output_tokens) for m in usable)
-        panel = self.o.evaluator.panel_size_for(usable)
-        return add_costs(*costs[:panel]) if len(costs) > 1 else 0.0
-
-    def _judges(self, it: Iteration) -> list[ModelProfile]:
-        return [
-            m
-            for m in self.o.usable_models(None)
-            if m.name != it.model_name and self.o.circuit.allows(m.name) and m.name not in self.failed
-        ]
+        msgs = [Message(role="system", content=self.o.system_prompt), Message(role="user", content=task.prompt)]
+        fitting, unjudgeable = [], 0
+        for m in usable:
+            request = GenerationRequest(
+                model=m, messages=msgs, max_output_tokens=max(min(task.max_output_tokens, m.max_output_tokens), 1)
+            )
+            if self._fit(m, request, task.iteration) is not None:
+                fitting.append(m)
+            elif self.planner.needed(task.iteration) and self.planner.reserve_for(m.name, 1) is None:
+                unjudgeable += 1
+        if fitting:
+            return fitting
+        if unjudgeable == len(usable):
+            if not any(self.planner.pool(m.name) for m in usable):
+                raise _Stop("error", "no judge is available: a judge must be another usable model that is not failing")
+            raise _Stop(
+                "error",
+                "no judge can read this prompt and its answer: every judge's context window is too small "
+                "(add a judge with a larger window, or judge less text)",
+            )
+        remaining = task.remaining_budget or 0.0
+        raise _Stop("budget", f"no model's worst-case cost (with judging) fits the ${max(remaining, 0):.6f} left")
 
     # -- persistence ------------------------------------------------------------------------------
     def _ids(self) -> dict[str, str]:
@@ -575,6 +656,7 @@ class Run:
         score: float | None,
         *,
         error: str | None = None,
+        gen: Generation | Iteration | None = None,
     ) -> CallRecord:
         doc = self.doc
         return CallRecord(
@@ -585,6 +667,8 @@ class Run:
             role=role,
             domain=doc.domain or "general",
             cost=cost,
+            catalog_cost=gen.catalog_cost if gen is not None else None,
+            reported_cost=gen.reported_cost if gen is not None else None,
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             latency_ms=latency_ms,

@@ -17,15 +17,17 @@ from typing_extensions import Unpack
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import EVENT_ADAPTER, Event, EventHandler
-from ..exceptions import Conflict, ProviderNotConfigured, UserError
+from ..exceptions import Conflict, ProviderNotConfigured, UnknownModelError, UserError
 from ..providers import Provider, provider_names, providers_from_env
 from ..providers._registry import key_hint
 from ..records import Orchestration, OrchestrationSettings, Session, SessionSettings, Thread
 from ..routing import BayesianRouter, Router
 from ..stores import MemoryStore, Store
+from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput, thread_history, to_messages, with_history
 from ._checks import check_runnable
 from ._circuit import CircuitBreaker, CircuitState
+from ._judges import Judging
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
@@ -189,6 +191,10 @@ class Orchestrator:
         simulate: bool | None = None,
         lease_ttl_s: float = 60.0,
         env: Mapping[str, str] | None = None,
+        judges: Sequence[str] | None = None,
+        judging: Judging = "always",
+        output_cap: OutputCapPolicy | None = None,
+        reservation_wait_s: float = 30.0,
     ) -> None:
         self.defaults = _validated_settings(
             max_iterations=max_iterations,
@@ -205,6 +211,19 @@ class Orchestrator:
         self.retry = retry or RetryPolicy()
         self.circuit = CircuitBreaker(circuit)
         self.judge_max_output_tokens = judge_max_output_tokens
+        self.judges: list[str] | None = self._judge_names(judges)
+        """Models that may judge (names or aliases; sessions may set their own); every usable model when None.
+        Models marked `judge_only` in the catalog judge but are never routing candidates."""
+        if judging not in ("always", "when_needed"):
+            raise UserError(f"judging must be 'always' or 'when_needed', not {judging!r}")
+        self.judging: Judging = judging
+        """Whether an answer no decision depends on is judged anyway (see `Judging`)."""
+        self.output_lengths = OutputLengths(output_cap or OutputCapPolicy())
+        """Observed output lengths per model, from which each call's output cap is derived."""
+        if reservation_wait_s < 0:
+            raise UserError("reservation_wait_s must be >= 0")
+        self.reservation_wait_s = reservation_wait_s
+        """How long a run waits for the session's other runs to release reserved budget before `budget`."""
         self.system_prompt = system_prompt
         self.lease_ttl_s = lease_ttl_s
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
@@ -214,7 +233,8 @@ class Orchestrator:
         """Orchestrations being suspended (see `suspend`); read by the run being stopped."""
         self._active: set[str] = set()
         self._keeper: asyncio.Task[None] | None = None
-        self._usable_cache: dict[tuple[str, ...] | None, list[ModelProfile]] = {}
+        self._usable_cache: dict[tuple[str, ...], list[ModelProfile]] = {}
+        self._usable_version = -1
         self._portal = Portal()
         weakref.finalize(self, self._portal.close)
 
@@ -306,6 +326,13 @@ class Orchestrator:
         self.close()
 
     # -- models -------------------------------------------------------------------------------
+    def _judge_names(self, judges: Sequence[str] | None) -> list[str] | None:
+        if judges is None:
+            return None
+        if isinstance(judges, str) or not judges:
+            raise UserError("judges must be a non-empty list of model names (or None for every model)")
+        return [self.catalog.get(n).name for n in judges]
+
     def provider_for(self, model: ModelProfile) -> Provider:
         try:
             return self.providers[model.provider]
@@ -317,18 +344,36 @@ class Orchestrator:
             ) from None
 
     def usable_models(self, preferred: Sequence[str] | None) -> list[ModelProfile]:
-        """Models that are not disabled, whose provider is configured, among `preferred` when given."""
-        key = tuple(preferred) if preferred else None
+        """Routing candidates: models that are not disabled nor judge-only, whose provider is configured and
+        whose price is known, among `preferred` when given. Read from the catalog as it is now (a change to
+        the catalog, or to the file it watches, shows at the next call)."""
+        return self._pool(("route", *preferred) if preferred else ("route",), preferred, judges=False)
+
+    def judge_models(self, judges: Sequence[str] | None = None) -> list[ModelProfile]:
+        """Models that may judge: not disabled, provider configured, priced, among `judges` when given (else
+        the orchestrator's `judges`, else every such model); judge-only models included."""
+        judges = judges or self.judges
+        return self._pool(("judge", *judges) if judges else ("judge",), judges, judges=True)
+
+    def _pool(self, key: tuple[str, ...], among: Sequence[str] | None, *, judges: bool) -> list[ModelProfile]:
+        version = self.catalog.version
+        if version != self._usable_version:
+            self._usable_cache.clear()
+            self._usable_version = version
         cached = self._usable_cache.get(key)
         if cached is None:
-            allowed = {self.catalog.get(n).name for n in preferred} if preferred else None
+            allowed = set()
+            for name in among or ():
+                with contextlib.suppress(UnknownModelError):  # a model since removed from the catalog
+                    allowed.add(self.catalog.get(name).name)
             cached = [
                 m
                 for m in self.catalog
                 if m.status != "disabled"
                 and m.provider in self.providers
                 and m.priced
-                and (allowed is None or m.name in allowed)
+                and (judges or not m.judge_only)
+                and (not among or m.name in allowed)
             ]
             self._usable_cache[key] = cached
         return cached
@@ -347,8 +392,11 @@ class Orchestrator:
         max_iterations: int | None = None,
         preferred_models: Sequence[str] | None = None,
         cost_limit: float | None = None,
+        judges: Sequence[str] | None = None,
+        judging: Judging | None = None,
     ) -> Session:
-        """A new active session whose budget (`cost_limit`) and defaults apply to its orchestrations."""
+        """A new active session whose budget (`cost_limit`) and defaults apply to its orchestrations; `judges` and
+        `judging` override the orchestrator's for its runs."""
         await self._ensure_ready()
         if not user_id or not user_id.strip():
             raise UserError("user_id must not be empty")
@@ -357,7 +405,9 @@ class Orchestrator:
             session = Session(
                 user_id=user_id,
                 max_iterations=self.defaults.max_iterations if max_iterations is None else max_iterations,
-                settings=SessionSettings(preferred_models=preferred, cost_limit=cost_limit),
+                settings=SessionSettings(
+                    preferred_models=preferred, cost_limit=cost_limit, judges=self._judge_names(judges), judging=judging
+                ),
             )
         except ValidationError as exc:
             raise UserError(_first_error(exc)) from None

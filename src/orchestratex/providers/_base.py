@@ -80,7 +80,13 @@ class Generation(BaseModel):
     """`stop`, `length`, `content_filter`, … as normalised by the adapter."""
     model_name: str = ""
     cost: float = 0.0
-    """Filled in by the orchestrator from the catalog's prices."""
+    """What the call is counted as costing, in US dollars: set by the orchestrator to `reported_cost` when
+    the provider reported one, else to `catalog_cost`."""
+    reported_cost: float | None = Field(default=None, ge=0)
+    """The cost the provider itself reported for this call (e.g. OpenRouter's `usage.cost`), when it
+    reports one; a provider (or a `FunctionProvider` function) sets it, and the orchestrator counts it."""
+    catalog_cost: float | None = None
+    """The cost of `usage` at the catalog's prices, filled in by the orchestrator."""
 
 
 def estimate_input_tokens(request: GenerationRequest) -> int:

@@ -38,9 +38,14 @@ class FunctionProvider(Provider):
       token, in and out; never more input tokens than `estimate_input_tokens`), finish reason
       `stop`, the measured latency, the request's model name and its cost at the model's prices
       (0 for an unpriced model).
-    - A returned `Generation` is passed through unchanged.
     - A (sync or async) generator of `str` is the answer in pieces: `generate_stream` hands each
       piece on as it is produced (a stand-in for a streaming model), `generate` joins them.
+    - A returned `Generation` is passed through unchanged. Set its `reported_cost` to make the call
+      cost what your function says, as a provider that reports its own billing does (the orchestrator
+      counts a reported cost instead of the catalog price and records both):
+      `Generation(text="42", usage=Usage(input_tokens=120, output_tokens=3), reported_cost=0.00031)`.
+    - `count_tokens`, when given, counts a request's input tokens (your tokenizer): the budget
+      reserves against that count instead of the byte bound. It must not undercount.
     - Exceptions raised by `fn` propagate unchanged, so a test can raise `RateLimited`,
       `ProviderTimeout`, … to exercise retries and fallbacks.
 
@@ -56,13 +61,22 @@ class FunctionProvider(Provider):
 
     name: ClassVar[str] = "function"
 
-    def __init__(self, fn: GenerateFunction, *, name: str = "function") -> None:
+    def __init__(
+        self,
+        fn: GenerateFunction,
+        *,
+        name: str = "function",
+        count_tokens: Callable[[GenerationRequest], int] | None = None,
+    ) -> None:
         if not callable(fn):
             raise UserError(f"FunctionProvider needs a callable (GenerationRequest) -> str | Generation, got {fn!r}")
         if not isinstance(name, str) or not name or ":" in name:
             raise UserError(f"FunctionProvider name must be a non-empty string without ':', got {name!r}")
         self.fn = fn
         """The function that answers each request."""
+        self.count_tokens = count_tokens
+        """Counts a request's input tokens exactly (an upper bound), as a tokenizer would; the budget then
+        reserves against it instead of the UTF-8 byte bound."""
         if name != type(self).name:
             # `Provider.name` is declared as a ClassVar; a per-instance name shadows it on purpose.
             object.__setattr__(self, "name", name)
@@ -128,6 +142,11 @@ class FunctionProvider(Provider):
             f"the function of FunctionProvider {self.name!r} {verb} {type(result).__name__}; "
             "return a str, an orchestratex.providers.Generation, or a generator of str"
         )
+    def count_input_tokens(self, request: GenerationRequest) -> int:
+        """`count_tokens(request)` when given, else the UTF-8 byte bound."""
+        if self.count_tokens is None:
+            return super().count_input_tokens(request)
+        return int(self.count_tokens(request))
 
     def __repr__(self) -> str:
         return f"FunctionProvider({getattr(self.fn, '__qualname__', self.fn)!r}, name={self.name!r})"

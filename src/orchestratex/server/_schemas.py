@@ -46,6 +46,10 @@ class SessionSettingsIn(_In):
     """Route only among these models (names or aliases, as `GET /api/models/` lists them)."""
     cost_limit: float | None = Field(default=None, ge=0, le=_MAX_DOLLARS)
     """US dollars the session may spend in all; never exceeded."""
+    judges: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    """Models that may judge the session's answers (names or aliases); the server's judges when unset."""
+    judging: Literal["always", "when_needed"] | None = None
+    """`when_needed` returns an answer unjudged when no decision depends on its verdict (e.g. one iteration)."""
 
 
 class SessionCreate(_In):

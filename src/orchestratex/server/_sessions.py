@@ -29,6 +29,8 @@ async def create_session(body: SessionCreate, request: Request) -> Response:
         max_iterations=body.max_iterations,
         preferred_models=body.settings.preferred_models,
         cost_limit=body.settings.cost_limit,
+        judges=body.settings.judges,
+        judging=body.settings.judging,
     )
     return document(session, 201)
 

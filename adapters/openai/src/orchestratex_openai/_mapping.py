@@ -5,6 +5,7 @@ Pure functions over plain data and the SDK's response objects; no I/O, no client
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import Any, Literal, get_args, get_origin
 
@@ -96,15 +97,32 @@ def _cut_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
     return (text[: min(cuts)], True) if cuts else (text, False)
 
 
-def _generation(text: str, finish: str, usage: Usage, request: GenerationRequest, *, stop_sent: bool) -> Generation:
+def _generation(
+    text: str, finish: str, usage: Usage, request: GenerationRequest, *, stop_sent: bool, reported: float | None = None
+) -> Generation:
     if not stop_sent and request.stop:
         text, cut = _cut_at_stop(text, request.stop)
         finish = "stop" if cut else finish
     if request.json_output:
         text = unwrap_json_object(text)
     return Generation(
-        text=text, usage=usage, finish_reason=finish, model_name=request.model.name, cost=request.model.cost(usage)
+        text=text,
+        usage=usage,
+        finish_reason=finish,
+        model_name=request.model.name,
+        cost=request.model.cost(usage),
+        reported_cost=reported,
     )
+
+
+def _reported_cost(usage: Any) -> float | None:
+    """The cost an OpenAI-compatible server reports in `usage.cost` (OpenRouter does, in US dollars), if any."""
+    cost = getattr(usage, "cost", None)
+    if cost is None and hasattr(usage, "model_extra"):
+        cost = (usage.model_extra or {}).get("cost")
+    if isinstance(cost, bool) or not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
+        return None
+    return float(cost)
 
 
 def _int(value: Any) -> int:
@@ -140,7 +158,9 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         cached_input_tokens=_int(getattr(prompt_details, "cached_tokens", 0)),
         reasoning_tokens=_int(getattr(completion_details, "reasoning_tokens", 0)),
     )
-    return _generation(content or "", _FINISH.get(finish, finish), tokens, request, stop_sent=stop_sent)
+    return _generation(
+        content or "", _FINISH.get(finish, finish), tokens, request, stop_sent=stop_sent, reported=_reported_cost(usage)
+    )
 
 
 def generation_from_response(response: Any, request: GenerationRequest) -> Generation:

@@ -137,6 +137,10 @@ class SimulatedProvider(Provider):
         return bias
 
     # -- generation ---------------------------------------------------------------------------
+    def count_input_tokens(self, request: GenerationRequest) -> int:
+        """Exact: the simulator bills about four characters a token, and counts the same way."""
+        return input_tokens(sum(len(m.content) for m in request.messages))
+
     async def generate(self, request: GenerationRequest) -> Generation:
         """Simulate one call: faults, then an answer (or a JSON verdict for a judge), usage and latency."""
         generation, delay = self._simulate(request)

@@ -1,0 +1,112 @@
+"""The live parts of `ModelCatalog`: catalog files that are re-read when they change, and catalogs
+derived from another one (`with_only`, `simulated`) that follow it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from .catalog import ModelCatalog, ModelProfile
+
+__all__ = ["Derivation", "WatchedFile", "read_catalog_file"]
+
+logger = logging.getLogger("orchestratex.catalog")
+
+
+def read_catalog_file(path: Path) -> dict[str, Any]:
+    """The parsed content of a TOML or JSON catalog file, or `ConfigurationError` saying what is wrong."""
+    import json
+    import tomllib
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read catalog file {str(path)!r}: {exc.strerror}") from exc
+    kind = "JSON" if path.suffix == ".json" else "TOML"
+    try:
+        data = json.loads(raw) if kind == "JSON" else tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"catalog file {str(path)!r} is not valid {kind}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"catalog file {str(path)!r} must hold a table (an object) at the top")
+    return data
+
+
+def _signature(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+@dataclass(slots=True)
+class WatchedFile:
+    """A catalog file merged into a catalog and re-read when its modification time or size changes.
+
+    What the file defined is remembered with what it replaced (`underlay`), so a model removed from
+    the file goes back to its earlier definition (or leaves the catalog when the file added it).
+    """
+
+    path: Path
+    interval: float
+    signature: tuple[int, int] | None = None
+    checked_at: float = float("-inf")
+    underlay: dict[str, ModelProfile | None] = field(default_factory=dict)
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.checked_at < self.interval:
+            return False
+        self.checked_at = now
+        return True
+
+    def changed(self) -> tuple[int, int] | None:
+        """The file's new signature when it changed since the last load, else None."""
+        sig = _signature(self.path)
+        return sig if sig is not None and sig != self.signature else None
+
+    def load(self, catalog: ModelCatalog, signature: tuple[int, int] | None = None) -> bool:
+        """(Re-)apply the file to `catalog`; an unreadable or invalid file leaves the catalog as it was."""
+        from .catalog import ModelCatalog
+
+        self.signature = signature or _signature(self.path)
+        try:
+            fresh = ModelCatalog.from_mapping(read_catalog_file(self.path), source=str(self.path))
+        except ConfigurationError as exc:
+            if not self.underlay:  # the first load: the caller must know
+                raise
+            logger.warning("catalog file %s not reloaded, the previous models stay: %s", self.path, exc.message)
+            return False
+        models = {m.name: m for m in fresh}
+        for name, earlier in list(self.underlay.items()):
+            if name not in models:
+                del self.underlay[name]
+                if earlier is None:
+                    catalog._drop(name)
+                else:
+                    catalog._put(earlier)
+        for name, model in models.items():
+            if name not in self.underlay:
+                self.underlay[name] = catalog._peek(name)
+            catalog._put(model)
+        for alias, target in fresh.aliases.items():
+            catalog._alias(alias, target)
+        return True
+
+
+@dataclass(slots=True)
+class Derivation:
+    """How a derived catalog is rebuilt from its source, and the source's version it was built from."""
+
+    source: ModelCatalog
+    build: Callable[[ModelCatalog], tuple[list[ModelProfile], dict[str, str]]]
+    seen: int = -1

@@ -1,0 +1,164 @@
+"""Judge scores calibrated to the probability that an answer is acceptable.
+
+A judge's 0–10 score is an opinion; what a threshold should mean is a probability. A calibration
+maps a (median) judge score to P(acceptable), fitted from pairs of (score, was the answer really
+acceptable) — outcome data such as the lab's replays (`orchestratex.lab`) or your own labelled runs.
+`LLMJudgeEvaluator(calibration=...)` then reports `Evaluation.probability` and sets the evaluation's
+score to `10 × probability`, so `evaluation_threshold=8` means "stop once the answer is acceptable
+with probability ≥ 0.8". Pure Python: no numpy needed to fit or apply one.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
+from itertools import pairwise
+from typing import Any
+
+__all__ = ["IsotonicCalibration", "LogisticCalibration", "ScoreCalibration", "calibration_from_dict"]
+
+
+def _pairs(scores: Iterable[float], outcomes: Iterable[bool | float]) -> list[tuple[float, float]]:
+    pairs = [(float(s), float(o)) for s, o in zip(scores, outcomes, strict=True)]
+    if not pairs:
+        raise ValueError("a calibration needs at least one (score, outcome) pair")
+    for s, o in pairs:
+        if not 0 <= s <= 10 or not math.isfinite(s):
+            raise ValueError(f"judge score {s} is outside 0–10")
+        if not 0 <= o <= 1:
+            raise ValueError(f"outcome {o} is not a truth value (0/1 or False/True)")
+    return pairs
+
+
+class ScoreCalibration(ABC):
+    """Maps a judge score (0–10) to the probability that the answer is acceptable."""
+
+    kind: str = ""
+
+    @abstractmethod
+    def probability(self, score: float) -> float:
+        """P(acceptable | judge score = `score`), in [0, 1]."""
+
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description; `calibration_from_dict` reads it back."""
+
+    def score_for(self, probability: float) -> float:
+        """The lowest judge score (to 0.01) whose calibrated probability reaches `probability` (10.01 if none)."""
+        for hundredths in range(1001):
+            if self.probability(hundredths / 100) >= probability:
+                return hundredths / 100
+        return 10.01
+
+
+class IsotonicCalibration(ScoreCalibration):
+    """A non-decreasing step function fitted by pool-adjacent-violators: no shape assumed beyond "a higher
+    score is never worse". Scores between the fitted points are interpolated linearly."""
+
+    kind = "isotonic"
+
+    def __init__(self, points: Iterable[tuple[float, float]]) -> None:
+        pts = sorted((float(x), float(p)) for x, p in points)
+        if not pts:
+            raise ValueError("an isotonic calibration needs at least one point")
+        if any(b[1] < a[1] for a, b in pairwise(pts)):
+            raise ValueError("isotonic calibration points must not decrease")
+        self.points = pts
+
+    @classmethod
+    def fit(cls, scores: Iterable[float], outcomes: Iterable[bool | float]) -> IsotonicCalibration:
+        """Fit from judge scores and whether each answer was acceptable."""
+        groups: dict[float, list[float]] = {}
+        for score, outcome in _pairs(scores, outcomes):
+            group = groups.setdefault(score, [0.0, 0.0])
+            group[0] += outcome
+            group[1] += 1
+        blocks: list[list[float]] = []  # [lowest score, highest score, outcome sum, count], in score order
+        for score in sorted(groups):
+            blocks.append([score, score, *groups[score]])
+            while len(blocks) > 1 and blocks[-2][2] / blocks[-2][3] >= blocks[-1][2] / blocks[-1][3]:
+                last = blocks.pop()  # pool adjacent violators
+                blocks[-1][1] = last[1]
+                blocks[-1][2] += last[2]
+                blocks[-1][3] += last[3]
+        points: list[tuple[float, float]] = []
+        for low, high, hits, n in blocks:
+            points.append((low, hits / n))
+            if high != low:
+                points.append((high, hits / n))
+        return cls(points)
+
+    def probability(self, score: float) -> float:
+        xs = [x for x, _ in self.points]
+        i = bisect_right(xs, score)
+        if i == 0:
+            return self.points[0][1]
+        if i == len(xs):
+            return self.points[-1][1]
+        (x0, p0), (x1, p1) = self.points[i - 1], self.points[i]
+        return p0 + (p1 - p0) * (score - x0) / (x1 - x0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "points": [list(p) for p in self.points]}
+
+
+class LogisticCalibration(ScoreCalibration):
+    """P = 1 / (1 + exp(-(slope × score + intercept))): two parameters, smooth, fine with little data."""
+
+    kind = "logistic"
+
+    def __init__(self, slope: float, intercept: float) -> None:
+        self.slope = float(slope)
+        self.intercept = float(intercept)
+
+    @classmethod
+    def fit(cls, scores: Iterable[float], outcomes: Iterable[bool | float], *, l2: float = 1e-3) -> LogisticCalibration:
+        """Maximum-likelihood fit (Newton's method, a small ridge `l2` keeping it finite on separable data)."""
+        pairs = _pairs(scores, outcomes)
+        a = b = 0.0
+        for _ in range(100):
+            ga = gb = haa = hab = hbb = 0.0
+            for x, y in pairs:
+                p = _sigmoid(a * x + b)
+                w = p * (1 - p)
+                ga += (p - y) * x
+                gb += p - y
+                haa += w * x * x
+                hab += w * x
+                hbb += w
+            ga += l2 * a
+            haa += l2
+            hbb += 1e-9
+            det = haa * hbb - hab * hab
+            if det <= 0:
+                break
+            da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
+            a, b = a - da, b - db
+            if abs(da) + abs(db) < 1e-10:
+                break
+        return cls(a, b)
+
+    def probability(self, score: float) -> float:
+        return _sigmoid(self.slope * score + self.intercept)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "slope": self.slope, "intercept": self.intercept}
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1 / (1 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1 + e)
+
+
+def calibration_from_dict(data: Mapping[str, Any]) -> ScoreCalibration:
+    """A calibration saved with `to_dict()` (e.g. as JSON next to your lab results)."""
+    kind = data.get("kind")
+    if kind == IsotonicCalibration.kind:
+        return IsotonicCalibration(tuple(p) for p in data["points"])
+    if kind == LogisticCalibration.kind:
+        return LogisticCalibration(data["slope"], data["intercept"])
+    raise ValueError(f"unknown calibration kind {kind!r}: expected 'isotonic' or 'logistic'")

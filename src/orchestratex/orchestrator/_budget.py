@@ -1,0 +1,147 @@
+"""Budget arithmetic of one call: what it is counted as costing, how many output tokens it may
+produce (the cap sent to the provider, which the reservation prices), and waiting for a session's
+other runs to release their reservations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+
+from ..catalog import ModelProfile
+from ..providers import Generation
+from ..stores import Store
+
+__all__ = ["OutputCapPolicy", "OutputLengths", "affordable_cap", "price_generation", "reserve_waiting"]
+
+logger = logging.getLogger("orchestratex.orchestrator")
+
+_EPS = 1e-12
+
+
+def price_generation(model: ModelProfile, gen: Generation) -> float:
+    """Fill in `gen.catalog_cost` and `gen.cost` (the provider's reported cost when it gave a usable
+    one, else the catalog price of the usage); return the counted cost."""
+    gen.catalog_cost = model.cost(gen.usage)
+    reported = gen.reported_cost
+    if reported is not None and not (math.isfinite(reported) and reported >= 0):
+        logger.warning("%s reported an unusable cost %r; the catalog price is counted", model.name, reported)
+        gen.reported_cost = reported = None
+    gen.cost = gen.catalog_cost if reported is None else float(reported)
+    return gen.cost
+
+
+@dataclass(frozen=True, slots=True)
+class OutputCapPolicy:
+    """How many output tokens each call may produce: the cap is sent to the provider as the call's
+    `max_output_tokens` (so it is enforced, not hoped) and is what the budget reserves.
+
+    The cap is the smallest of the run's `max_output_tokens`, the model's own limit, a cap learned
+    from the model's observed output lengths (the `quantile` of its last `window` answers times
+    `headroom`, once it has `min_observations`; never below `min_tokens`), and — when a budget is
+    set — what the remaining budget can pay for. A model whose affordable cap falls below what it
+    usually needs (its learned quantile, or `min_tokens` before it has been observed) does not fit.
+    An answer cut at a learned cap (finish reason `length`) counts as twice as long, so the cap
+    grows back quickly. `learn=False` keeps the run's `max_output_tokens` whenever the budget allows.
+    """
+
+    learn: bool = True
+    quantile: float = 0.95
+    headroom: float = 1.5
+    min_observations: int = 5
+    min_tokens: int = 256
+    min_judge_tokens: int = 64
+    window: int = 200
+
+    def __post_init__(self) -> None:
+        if not 0 < self.quantile <= 1:
+            raise ValueError("quantile must be in (0, 1]")
+        if self.headroom < 1:
+            raise ValueError("headroom must be >= 1")
+        if self.min_observations < 1 or self.window < self.min_observations:
+            raise ValueError("need 1 <= min_observations <= window")
+        if self.min_tokens < 1 or self.min_judge_tokens < 1:
+            raise ValueError("min_tokens and min_judge_tokens must be >= 1")
+
+
+class OutputLengths:
+    """Recent output lengths per (model, purpose), observed by one orchestrator."""
+
+    def __init__(self, policy: OutputCapPolicy) -> None:
+        self.policy = policy
+        self._seen: dict[tuple[str, str], deque[int]] = {}
+
+    def observe(self, model: str, purpose: str, tokens: int, *, finish_reason: str | None, cap: int) -> None:
+        if finish_reason == "length" and tokens >= cap:  # censored: the answer wanted more than the cap
+            tokens = 2 * cap
+        seen = self._seen.setdefault((model, purpose), deque(maxlen=self.policy.window))
+        seen.append(max(tokens, 1))
+
+    def typical(self, model: str, purpose: str) -> int | None:
+        """The policy's quantile of the model's recent output lengths (None before `min_observations`)."""
+        seen = self._seen.get((model, purpose))
+        if not self.policy.learn or seen is None or len(seen) < self.policy.min_observations:
+            return None
+        ordered = sorted(seen)
+        return ordered[max(math.ceil(self.policy.quantile * len(ordered)) - 1, 0)]
+
+    def cap(self, model: ModelProfile, purpose: str, limit: int) -> tuple[int, int]:
+        """(cap, need): the cap to send when the budget allows it, and the least cap worth sending."""
+        floor = self.policy.min_tokens if purpose == "generate" else self.policy.min_judge_tokens
+        limit = max(min(limit, model.max_output_tokens), 1)
+        typical = self.typical(model.name, purpose)
+        if typical is None:
+            return limit, min(limit, floor)
+        learned = max(math.ceil(typical * self.policy.headroom), floor)
+        return min(limit, learned), min(limit, max(typical, 1))
+
+
+def affordable_cap(model: ModelProfile, input_tokens: int, cap: int, need: int, budget: float | None) -> int | None:
+    """The output cap to send: `cap`, or less when `budget` (dollars left for this call) cannot pay for it,
+    as long as it stays at least `need`; None when the call does not fit."""
+    if budget is None:
+        return cap
+    inp, out = Decimal(repr(model.input_cost_per_1k or 0.0)), Decimal(repr(model.output_cost_per_1k or 0.0))
+    left = (Decimal(repr(budget)) + Decimal(repr(_EPS))) * 1000 - input_tokens * inp
+    if left < 0:
+        return None
+    if out == 0:
+        return cap
+    afford = int((left / out).to_integral_value(rounding=ROUND_FLOOR))
+    if afford >= cap:
+        return cap
+    return afford if afford >= need and afford >= 1 else None
+
+
+async def reserve_waiting(
+    store: Store,
+    session_id: str,
+    orchestration_id: str,
+    amount: float,
+    *,
+    limit: float,
+    own: float,
+    timeout: float,
+) -> tuple[bool, float]:
+    """Reserve `amount` against the session's budget, waiting up to `timeout` seconds for its other runs
+    to release what they hold when only their reservations are in the way (`own` is what this run holds
+    itself). Returns (reserved, what the others held at the last look)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    held = 0.0
+    while True:
+        if await store.reserve_budget(session_id, orchestration_id, amount):
+            return True, held
+        session = await store.get_session(session_id)
+        held = max(session.reserved_cost - own, 0.0)
+        if session.total_cost + own + amount > limit + _EPS:  # spending alone leaves no room: waiting cannot help
+            return False, held
+        now = time.monotonic()
+        if now >= deadline:
+            return False, held
+        await asyncio.sleep(min(delay, deadline - now))
+        delay = min(delay * 1.5, 0.25)

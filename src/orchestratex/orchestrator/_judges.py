@@ -1,0 +1,130 @@
+"""Judges as a budgeted choice: which models may judge an answer, what judging it may cost, and
+whether a verdict is needed at all."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from ..catalog import ModelProfile
+from ..evaluation import EvaluationTask
+from ..providers import Generation, GenerationRequest, Message
+from ..usage import add_costs
+
+if TYPE_CHECKING:
+    from ._run import Run
+
+__all__ = ["JudgePlanner", "Judging"]
+
+Judging = Literal["always", "when_needed"]
+"""`always`: every answer is judged. `when_needed`: an answer whose verdict cannot change the outcome
+(the last iteration allowed, with no earlier answer to compare it with — e.g. `max_iterations=1`) is
+returned unjudged, saving the judges' cost (its score is then None and the router learns nothing)."""
+
+_RUBRIC_ALLOWANCE = 1200
+"""Bytes allowed for the rubric and framing of a judge prompt when the evaluator cannot build it."""
+_BYTES_PER_TOKEN_ESTIMATE = 4
+
+
+class JudgePlanner:
+    """The judge side of one run's budget."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._bounds: dict[tuple[str, int, int], int] = {}
+
+    @property
+    def judging(self) -> Judging:
+        return self.run.judging
+
+    def needed(self, index: int) -> bool:
+        """Whether iteration `index`'s answer must be judged (see `Judging`)."""
+        if self.judging == "always":
+            return True
+        doc = self.run.doc
+        if index < doc.settings.max_iterations:
+            return True
+        return any(it.response is not None and it.index != index for it in doc.iterations)
+
+    def pool(self, author: str) -> list[ModelProfile]:
+        """Models that may judge `author`'s answer: the judge set, never the author, circuit closed, not failed."""
+        run = self.run
+        return [
+            m
+            for m in run.o.judge_models(run.judges)
+            if m.name != author and run.o.circuit.allows(m.name) and m.name not in run.failed
+        ]
+
+    def judge_cap(self, judge: ModelProfile) -> int:
+        return self.run.o.output_lengths.cap(judge, "judge", self.run.o.judge_max_output_tokens)[0]
+
+    def reserve_for(self, author: str, answer_cap: int) -> float | None:
+        """What to keep for judging an answer of up to `answer_cap` tokens by `author`: the cheapest panel
+        (at its worst case) among the judges whose window fits the judge prompt; None when no judge fits
+        the window (the answer could never be judged: do not pay for it)."""
+        doc = self.run.doc
+        text = len(doc.prompt) + len(doc.context or "") + _RUBRIC_ALLOWANCE
+        est_tokens = text // _BYTES_PER_TOKEN_ESTIMATE + answer_cap
+        pool = self.pool(author)
+        costs = []
+        for judge in pool:
+            cap = self.judge_cap(judge)
+            if est_tokens + cap <= judge.context_window:
+                costs.append(judge.worst_case_cost(self._input_bound(judge, author, answer_cap), cap))
+        if not costs:
+            return None
+        return add_costs(*sorted(costs)[: self.run.o.evaluator.panel_size_for(pool)])
+
+    def _input_bound(self, judge: ModelProfile, author: str, answer_cap: int) -> int:
+        """The judge's input bound for an answer of `answer_cap` tokens, counted by the judge's provider on a
+        stand-in answer ("x " repeated: one token per character pair for a tokenizer or a 4-characters
+        estimate, four bytes per token for a byte bound) — cached per provider and answer length."""
+        provider = self.run.o.provider_for(judge)
+        key = (provider.name, id(provider), answer_cap)
+        bound = self._bounds.get(key)
+        if bound is None:
+            doc = self.run.doc
+            etask = EvaluationTask(
+                prompt=doc.prompt,
+                domain=doc.domain or "general",
+                generating_model=author,
+                judges=(),
+                call=_no_call,
+                context=doc.context,
+                max_output_tokens=self.run.o.judge_max_output_tokens,
+            )
+            request = self.request(etask, judge, "x " * (2 * answer_cap))
+            bound = self._bounds[key] = provider.count_input_tokens(request)
+        return bound
+
+    def eligible(self, etask: EvaluationTask, answer: str, budget: float | None) -> list[ModelProfile]:
+        """The judges offered to the evaluator for this answer: window fits the actual judge prompt and its
+        worst case fits `budget` (what is left, the judges' pre-reservation included)."""
+        run = self.run
+        out = []
+        for judge in etask.judges:
+            request = self.request(etask, judge, answer)
+            provider = run.o.provider_for(judge)
+            estimate = sum(len(m.content) for m in request.messages) // _BYTES_PER_TOKEN_ESTIMATE
+            if estimate + request.max_output_tokens > judge.context_window:
+                continue
+            worst = judge.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
+            if budget is None or worst <= budget + 1e-12:
+                out.append(judge)
+        return out
+
+    def request(self, etask: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
+        """The judge's request as the evaluator builds it (an estimate when it cannot say), with its cap."""
+        cap = min(etask.max_output_tokens, self.judge_cap(judge))
+        try:
+            request = self.run.o.evaluator.build_request(etask, judge, answer)
+        except NotImplementedError:
+            framing = "x" * _RUBRIC_ALLOWANCE
+            text = f"{framing}{etask.prompt}{etask.context or ''}{answer}"
+            return GenerationRequest(
+                model=judge, messages=[Message(role="user", content=text)], max_output_tokens=cap, purpose="judge"
+            )
+        return request.model_copy(update={"max_output_tokens": min(request.max_output_tokens, cap)})
+
+
+async def _no_call(judge: ModelProfile, request: GenerationRequest) -> Generation:
+    raise AssertionError("a stand-in task used to price judging is never evaluated")

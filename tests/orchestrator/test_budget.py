@@ -1,0 +1,223 @@
+"""Reservations close to reality with the guarantee kept: output caps sent to the provider, exact input
+counts where the provider has them, concurrent runs that wait for reservations, spent <= cost_limit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orchestratex import (
+    BayesianRouter,
+    FunctionProvider,
+    Generation,
+    GenerationRequest,
+    MemoryStore,
+    ModelCatalog,
+    ModelProfile,
+    Orchestrator,
+    OutputCapPolicy,
+    Usage,
+)
+from orchestratex.providers import estimate_input_tokens
+
+from ..helpers import NO_WAIT
+
+PROMPT = "Summarise the plot of Hamlet in three sentences, naming the main characters."
+
+
+def chars4(request: GenerationRequest) -> int:
+    """A stand-in tokenizer: four characters a token, rounded up (what the answers below bill)."""
+    return sum(math.ceil(len(m.content) / 4) for m in request.messages)
+
+
+def answering(lengths: dict[str, int], sent: list[tuple[str, str, int]]) -> FunctionProvider:
+    """Answers with `lengths[model]` output tokens (never more than the cap it is sent), verdicts of 9."""
+
+    def fn(request: GenerationRequest) -> Generation:
+        sent.append((request.model.name, request.purpose, request.max_output_tokens))
+        if request.purpose == "judge":
+            text, out = json.dumps({"score": 9, "feedback": "good"}), 40
+        else:
+            out = min(lengths.get(request.model.name, 300), request.max_output_tokens)
+            text = "word " * out
+        return Generation(
+            text=text,
+            usage=Usage(input_tokens=chars4(request), output_tokens=min(out, request.max_output_tokens)),
+            finish_reason="length" if out >= request.max_output_tokens else "stop",
+        )
+
+    return FunctionProvider(fn, count_tokens=chars4)
+
+
+def gpt41_like() -> ModelCatalog:
+    return ModelCatalog(
+        [
+            ModelProfile(name="function:strong", input_cost_per_1k=0.002, output_cost_per_1k=0.008, quality=9.0),
+            ModelProfile(
+                name="function:judge", input_cost_per_1k=0.0001, output_cost_per_1k=0.0004, quality=7.8, judge_only=True
+            ),
+        ]
+    )
+
+
+async def test_a_cent_buys_a_model_whose_real_worst_case_fits() -> None:
+    sent: list[tuple[str, str, int]] = []
+    catalog = gpt41_like()
+    orch = Orchestrator(providers=[answering({}, sent)], catalog=catalog, retry=NO_WAIT)
+    strong = catalog.get("strong")
+    # the old bound (UTF-8 bytes in, the full 2,048-token output at the output price) did not fit a cent
+    probe = GenerationRequest(model=strong, messages=[], max_output_tokens=2048)
+    assert strong.worst_case_cost(estimate_input_tokens(probe) + len(PROMPT), 2048) > 0.01
+    result = await orch.run(PROMPT, cost_limit=0.01, max_iterations=1)
+    assert result.status == "completed" and result.final_model == "function:strong"
+    (_, _, cap), judge_call = sent[0], sent[1]
+    assert 256 <= cap < 2048  # the cap the budget can pay for, sent to the provider
+    assert judge_call[0] == "function:judge"
+    assert result.total_cost <= 0.01
+
+
+async def test_the_cap_follows_observed_output_lengths() -> None:
+    sent: list[tuple[str, str, int]] = []
+    orch = Orchestrator(
+        providers=[answering({"function:strong": 300}, sent)],
+        catalog=gpt41_like(),
+        retry=NO_WAIT,
+        output_cap=OutputCapPolicy(min_observations=3),
+    )
+    for _ in range(4):
+        await orch.run(PROMPT, max_iterations=1)
+    caps = [cap for name, purpose, cap in sent if purpose == "generate"]
+    assert caps[:3] == [2048, 2048, 2048]  # not observed yet: the run's max_output_tokens
+    assert caps[3] == 450  # 1.5 x the 300 tokens it answers with
+    judge_caps = [cap for name, purpose, cap in sent if purpose == "judge"]
+    assert judge_caps[:3] == [512] * 3 and judge_caps[3] == 64  # 1.5 x 40, at least 64
+    # an answer cut at the learned cap counts double: the cap grows back
+    orch.output_lengths.observe("function:strong", "generate", 450, finish_reason="length", cap=450)
+    assert orch.output_lengths.cap(orch.catalog.get("strong"), "generate", 2048)[0] == 1350
+
+
+async def test_concurrent_runs_of_a_session_wait_for_reservations() -> None:
+    gate = asyncio.Event()
+    sent: list[tuple[str, str, int]] = []
+    started: list[str] = []
+    inner = answering({}, sent)
+
+    async def slow(request: GenerationRequest) -> Generation:
+        if request.purpose == "generate":
+            started.append(request.model.name)
+            await gate.wait()
+        result = inner.fn(request)
+        assert isinstance(result, Generation)
+        return result
+
+    store = MemoryStore()
+    orch = Orchestrator(
+        providers=[FunctionProvider(slow, count_tokens=chars4)],
+        catalog=gpt41_like(),
+        store=store,
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+        reservation_wait_s=5,
+    )
+    session = await orch.create_session(cost_limit=0.03)  # one run's reservation fits, two do not
+    first = asyncio.create_task(orch.run(PROMPT, session=session, max_iterations=1))
+    while not started:
+        await asyncio.sleep(0.001)
+    held = (await store.get_session(session.id)).reserved_cost
+    assert 0.015 < held <= 0.03
+    second = asyncio.create_task(orch.run(PROMPT, session=session, max_iterations=1))
+    await asyncio.sleep(0.05)
+    assert not second.done() and len(started) == 1  # waiting for the first run's reservation
+    gate.set()
+    results = await asyncio.gather(first, second)
+    assert [r.status for r in results] == ["completed", "completed"]
+    final = await store.get_session(session.id)
+    assert final.reserved_cost == 0 and final.total_cost <= 0.03
+
+
+async def test_a_wait_that_runs_out_is_a_clear_budget_stop() -> None:
+    gate = asyncio.Event()
+    sent: list[tuple[str, str, int]] = []
+    inner = answering({}, sent)
+
+    async def slow(request: GenerationRequest) -> Generation:
+        await gate.wait()
+        result = inner.fn(request)
+        assert isinstance(result, Generation)
+        return result
+
+    orch = Orchestrator(
+        providers=[FunctionProvider(slow, count_tokens=chars4)],
+        catalog=gpt41_like(),
+        retry=NO_WAIT,
+        reservation_wait_s=0.05,
+    )
+    session = await orch.create_session(cost_limit=0.03)
+    first = asyncio.create_task(orch.run(PROMPT, session=session, max_iterations=1))
+    await asyncio.sleep(0.01)
+    second = await orch.run(PROMPT, session=session, max_iterations=1)
+    assert second.stop_reason == "budget"
+    assert "other runs of the session held $" in " ".join(second.orchestration.iterations[0].errors)
+    gate.set()
+    assert (await first).status == "completed"
+
+
+@st.composite
+def budgets(draw: st.DrawFn) -> dict[str, object]:
+    return {
+        "prices": draw(st.lists(st.floats(0.0001, 0.05), min_size=3, max_size=3)),
+        "lengths": draw(st.lists(st.integers(1, 3000), min_size=3, max_size=3)),
+        "limit": draw(st.floats(0.0, 0.05)),
+        "runs": draw(st.integers(1, 4)),
+        "reported": draw(st.sampled_from([None, 0.5, 1.0])),
+        "learn": draw(st.booleans()),
+        "max_iterations": draw(st.integers(1, 4)),
+    }
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(budgets())
+def test_spent_never_exceeds_the_cost_limit(case: dict[str, object]) -> None:
+    prices: list[float] = case["prices"]  # type: ignore[assignment]
+    lengths: list[int] = case["lengths"]  # type: ignore[assignment]
+    reported: float | None = case["reported"]  # type: ignore[assignment]
+    names = ["a", "b", "c"]
+    catalog = ModelCatalog(
+        ModelProfile(name=f"function:{n}", input_cost_per_1k=p, output_cost_per_1k=4 * p, max_output_tokens=4000)
+        for n, p in zip(names, prices, strict=True)
+    )
+
+    def fn(request: GenerationRequest) -> Generation:
+        i = names.index(request.model.name.partition(":")[2])
+        out = min(lengths[i] if request.purpose == "generate" else 30, request.max_output_tokens)
+        usage = Usage(input_tokens=chars4(request), output_tokens=out)
+        text = json.dumps({"score": 4, "feedback": "more"}) if request.purpose == "judge" else "w " * out
+        cost = None if reported is None else request.model.cost(usage) * reported  # a provider's own billing
+        return Generation(text=text, usage=usage, reported_cost=cost)
+
+    async def main() -> tuple[float, float]:
+        store = MemoryStore()
+        orch = Orchestrator(
+            providers=[FunctionProvider(fn, count_tokens=chars4)],
+            catalog=catalog,
+            store=store,
+            retry=NO_WAIT,
+            output_cap=OutputCapPolicy(learn=bool(case["learn"]), min_observations=1),
+            reservation_wait_s=0.2,
+        )
+        session = await orch.create_session(cost_limit=case["limit"])  # type: ignore[arg-type]
+        runs = [
+            orch.run(PROMPT, session=session, max_iterations=case["max_iterations"], evaluation_threshold=9)  # type: ignore[arg-type]
+            for _ in range(case["runs"])  # type: ignore[call-overload]
+        ]
+        await asyncio.gather(*runs)
+        final = await store.get_session(session.id)
+        return final.total_cost, final.reserved_cost
+
+    spent, reserved = asyncio.run(main())
+    assert spent <= case["limit"]  # type: ignore[operator]
+    assert reserved == 0

@@ -1,0 +1,181 @@
+"""Judges as a budgeted choice: the judge set, judge-only models, windows and budget checked before
+the paid answer, the cheapest adequate panel, skipping a verdict nothing depends on, calibration."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from orchestratex import (
+    BayesianRouter,
+    FunctionProvider,
+    Generation,
+    GenerationRequest,
+    IsotonicCalibration,
+    LLMJudgeEvaluator,
+    ModelCatalog,
+    ModelProfile,
+    Orchestrator,
+)
+from orchestratex.exceptions import UnknownModelError, UserError
+
+from ..helpers import NO_WAIT
+
+
+def model(name: str, price: float, quality: float = 7.0, **extra: object) -> ModelProfile:
+    return ModelProfile(
+        name=f"function:{name}",
+        input_cost_per_1k=price,
+        output_cost_per_1k=price,
+        quality=quality,
+        context_window=extra.pop("window", 100_000),
+        max_output_tokens=1000,
+        **extra,
+    )
+
+
+class Recorder:
+    def __init__(self, score: float = 9.0) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.score = score
+        self.provider = FunctionProvider(self.answer)
+
+    def answer(self, request: GenerationRequest) -> str:
+        self.calls.append((request.model.name, request.purpose))
+        if request.purpose == "judge":
+            return json.dumps({"score": self.score, "feedback": "ok"})
+        return "a short answer"
+
+    def by(self, purpose: str) -> Counter[str]:
+        return Counter(name for name, p in self.calls if p == purpose)
+
+
+def orchestrator(rec: Recorder, *models: ModelProfile, **kwargs: object) -> Orchestrator:
+    kwargs.setdefault("router", BayesianRouter(explore=False))
+    return Orchestrator(
+        providers=[rec.provider],
+        catalog=ModelCatalog(models),
+        retry=NO_WAIT,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def test_judge_set_per_orchestrator_and_per_session_never_the_author() -> None:
+    rec = Recorder()
+    orch = orchestrator(rec, model("a", 0.001, 9), model("b", 0.001), model("c", 0.001), judges=["b", "a"])
+    await orch.run("Hello there")
+    assert set(rec.by("judge")) <= {"function:a", "function:b"}
+    assert all(j != g for (g, _), (j, _) in zip(rec.calls[::2], rec.calls[1::2], strict=True))
+    session = await orch.create_session(judges=["function:c"])
+    rec.calls.clear()
+    await orch.run("Hello again", session=session)
+    assert set(rec.by("judge")) == {"function:c"}
+    with pytest.raises(UnknownModelError):
+        orchestrator(rec, model("a", 0.001), judges=["nope"])
+    with pytest.raises(UserError, match="judges must be a non-empty list"):
+        orchestrator(rec, model("a", 0.001), judges="a")
+
+
+async def test_a_judge_only_model_is_never_a_routing_candidate() -> None:
+    rec = Recorder()
+    orch = orchestrator(rec, model("best", 0.00001, 9.9, judge_only=True), model("a", 0.001), model("b", 0.002))
+    for i in range(5):
+        await orch.run(f"Prompt {i}")
+    assert "function:best" not in rec.by("generate")
+    assert rec.by("judge")["function:best"] == 5
+
+
+async def test_a_prompt_no_judge_can_read_is_not_answered() -> None:
+    rec = Recorder()
+    big = model("big", 0.0001, window=1_000_000)
+    orch = orchestrator(rec, big, model("small", 0.0001, window=100_000))
+    result = await orch.run("x" * 540_000, cost_limit=10.0)
+    assert result.status == "failed" and "no judge can read this prompt" in (result.orchestration.error or "")
+    assert rec.calls == [] and result.total_cost == 0  # nothing paid for
+    rec2 = Recorder()
+    orch2 = orchestrator(rec2, big, model("small", 0.0001, window=100_000), model("big2", 0.0002, window=1_000_000))
+    result2 = await orch2.run("x" * 540_000)
+    assert result2.status == "completed"
+    assert {n for n, _ in rec2.calls} == {"function:big", "function:big2"}
+
+
+async def test_the_cheapest_adequate_panel_judges() -> None:
+    rec = Recorder()
+    orch = orchestrator(
+        rec,
+        model("gen", 0.001, 8.0),
+        model("cheap", 0.0001, 7.8),
+        model("pricey", 0.05, 9.5),
+        model("weak", 0.00001, 5.0),
+        evaluator=LLMJudgeEvaluator(panel_size=1),
+        router=BayesianRouter(explore=False, cost_sensitivity=0),
+    )
+    result = await orch.run("Explain recursion", evaluation_threshold=5, preferred_models=["gen"])
+    assert rec.by("judge") == Counter({"function:cheap": 1})
+    it = result.orchestration.iterations[0]
+    assert it.evaluation is not None and it.evaluation.cost < it.cost
+
+
+async def test_a_paid_answer_is_judged_by_a_judge_that_still_fits() -> None:
+    rec = Recorder()
+    # the evaluator prefers the best judge whatever it costs; the budget leaves room only for the cheap one
+    orch = orchestrator(
+        rec,
+        model("gen", 0.001, 9.0),
+        model("cheap", 0.00001, 6.0),
+        model("pricey", 1.0, 9.9),
+        evaluator=LLMJudgeEvaluator(min_quality=None, cost_sensitivity=0),
+        router=BayesianRouter(explore=False, cost_sensitivity=0),
+    )
+    result = await orch.run("Explain recursion", cost_limit=0.01, max_iterations=1)
+    assert result.status == "completed", result.orchestration.error
+    assert rec.by("generate") == Counter({"function:gen": 1})
+    assert rec.by("judge") == Counter({"function:cheap": 1})
+    assert result.total_cost <= 0.01
+
+
+async def test_judging_when_needed_skips_a_verdict_nothing_depends_on() -> None:
+    rec = Recorder(score=3.0)
+    orch = orchestrator(rec, model("a", 0.001), model("b", 0.001), judging="when_needed")
+    one = await orch.run("Hello", max_iterations=1)
+    assert one.status == "completed" and one.final_score is None and one.final_response == "a short answer"
+    assert rec.by("judge") == Counter() and one.stop_reason == "max_iterations"
+    assert one.events[-1].type == "orchestration_completed"
+    assert one.events[-1].final_score is None
+    rec.calls.clear()
+    two = await orch.run("Hello", max_iterations=2)  # the first verdict decides whether to refine: judged
+    assert sum(rec.by("judge").values()) == 2  # the second is compared with the first: judged too
+    assert two.final_score == 3.0
+    with pytest.raises(UserError, match="judging must be"):
+        orchestrator(rec, model("a", 0.001), judging="never")
+    session = await orch.create_session(judging="always")
+    rec.calls.clear()
+    await orch.run("Hello", max_iterations=1, session=session)
+    assert sum(rec.by("judge").values()) == 1
+
+
+async def test_a_calibrated_score_is_a_probability() -> None:
+    calibration = IsotonicCalibration.fit([3, 3, 3, 9, 9, 9, 9], [0, 0, 1, 1, 1, 1, 0])
+    rec = Recorder(score=9.0)
+    orch = orchestrator(rec, model("a", 0.001), model("b", 0.001), evaluator=LLMJudgeEvaluator(calibration=calibration))
+    result = await orch.run("Hello", evaluation_threshold=7.0, max_iterations=1)
+    evaluation = result.orchestration.iterations[0].evaluation
+    assert evaluation is not None
+    assert evaluation.raw_score == 9.0 and evaluation.probability == pytest.approx(0.75)
+    assert evaluation.score == pytest.approx(7.5) and result.stop_reason == "threshold"
+
+
+async def test_when_nothing_is_left_for_any_judge_the_run_says_so() -> None:
+    def fn(request: GenerationRequest) -> Generation:
+        if request.purpose == "judge":
+            return Generation(text=json.dumps({"score": 9, "feedback": "ok"}))
+        return Generation(text="an answer", reported_cost=0.00999)  # billed far above the catalog price
+
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)], catalog=ModelCatalog([model("a", 0.001), model("b", 0.001)]), retry=NO_WAIT
+    )
+    result = await orch.run("Hello", cost_limit=0.01, max_iterations=1)
+    assert result.stop_reason == "budget" and result.total_cost <= 0.01
+    assert "no judge's worst case fits" in (result.orchestration.error or "")

@@ -1,0 +1,155 @@
+"""A running orchestrator routes on the catalog as it is now: prices, statuses and new models."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from orchestratex import (
+    BayesianRouter,
+    FunctionProvider,
+    GenerationRequest,
+    MemoryStore,
+    ModelCatalog,
+    ModelProfile,
+    Orchestrator,
+)
+from orchestratex.server import ServerSettings, create_app, issue_api_key
+
+from ..helpers import NO_WAIT
+
+
+def profile(name: str, price: float, quality: float) -> ModelProfile:
+    return ModelProfile(name=f"function:{name}", input_cost_per_1k=price, output_cost_per_1k=price, quality=quality)
+
+
+class Calls:
+    """A provider that answers everything and counts the calls each model got, by purpose."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.provider = FunctionProvider(self.answer)
+
+    def answer(self, request: GenerationRequest) -> str:
+        self.calls[(request.model.name, request.purpose)] += 1
+        if request.purpose == "judge":
+            return json.dumps({"score": 8, "feedback": "fine"})
+        return "an answer"
+
+    def reset(self) -> Counter[tuple[str, str]]:
+        calls, self.calls = self.calls, Counter()
+        return calls
+
+
+async def picks(orch: Orchestrator, n: int) -> Counter[str]:
+    chosen: Counter[str] = Counter()
+    for i in range(n):
+        result = await orch.run(f"Question number {i}: what is {i} + {i}?", max_iterations=1)
+        assert result.status == "completed", result.orchestration.error
+        chosen[result.final_model or ""] += 1
+    return chosen
+
+
+async def test_price_status_and_new_models_reach_the_next_decision() -> None:
+    catalog = ModelCatalog([profile("a", 0.001, 8.5), profile("b", 0.001, 7.8), profile("c", 0.001, 7.5)])
+    calls = Calls()
+    orch = Orchestrator(
+        providers=[calls.provider],
+        catalog=catalog,
+        router=BayesianRouter(seed=7),
+        retry=NO_WAIT,
+        evaluation_threshold=7,
+    )
+    before = await picks(orch, 100)
+    top, _ = before.most_common(1)[0]
+    assert top == "function:a"
+
+    old = catalog.get(top)
+    catalog.update(
+        top, input_cost_per_1k=20 * (old.input_cost_per_1k or 0), output_cost_per_1k=20 * (old.output_cost_per_1k or 0)
+    )
+    after = await picks(orch, 300)
+    assert after[top] / 300 <= 0.05, after
+
+    calls.reset()
+    catalog.set_status("function:b", "disabled")
+    await picks(orch, 50)
+    assert not any(name == "function:b" for name, _ in calls.reset())  # neither to answer nor to judge
+
+    catalog.add(profile("d", 0.0001, 9.5))
+    newcomer = await picks(orch, 50)
+    assert newcomer["function:d"] >= 40, newcomer
+
+
+def test_a_catalog_file_changed_under_a_running_server(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+
+    def write(text: str) -> None:
+        before = path.stat().st_mtime_ns if path.exists() else 0
+        path.write_text(text)
+        os.utime(path, ns=(before + 10_000_000, before + 10_000_000))
+
+    entry = '[[models]]\nname = "function:{}"\ninput_cost_per_1k = {}\noutput_cost_per_1k = {}\nquality = {}\n\n'
+    write(entry.format("a", 0.001, 0.001, 8.5) + entry.format("b", 0.001, 0.001, 7.5))
+    calls = Calls()
+    store = MemoryStore()
+    orch = Orchestrator(
+        providers=[calls.provider],
+        catalog=ModelCatalog.from_file(path, watch=True, interval=0),
+        router=BayesianRouter(explore=False),
+        store=store,
+        retry=NO_WAIT,
+    )
+    app = create_app(orchestrator=orch, settings=ServerSettings(heartbeat_s=0.2))
+    with TestClient(app) as client:
+        portal = client.portal
+        assert portal is not None
+        key = portal.call(issue_api_key, store, "alice")
+        auth = {"Authorization": f"Bearer {key}"}
+
+        def run() -> str:
+            sid = client.post("/api/sessions/", json={}, headers=auth).json()["_id"]
+            body = {"session_id": sid, "original_prompt": "Write a haiku about the sea"}
+            tid = client.post("/api/threads/", json=body, headers=auth).json()["_id"]
+            start = {"thread_id": tid, "settings": {"max_iterations": 1, "evaluation_threshold": 5}}
+            oid = client.post("/api/orchestration/start", json=start, headers=auth).json()["_id"]
+            for _ in range(500):
+                doc = client.get(f"/api/orchestration/status/{oid}", headers=auth).json()
+                if doc["status"] in ("completed", "failed", "cancelled"):
+                    return str(doc["final_model"])
+                portal.call(_pause)
+            raise AssertionError("the orchestration did not end")
+
+        assert run() == "function:a"
+        write(
+            entry.format("a", 0.02, 0.02, 8.5)
+            + entry.format("b", 0.001, 0.001, 7.5)
+            + entry.format("c", 0.0001, 0.0001, 9.0)
+        )
+        models = {m["name"]: m for m in client.get("/api/models/", headers=auth).json()}
+        assert models["function:a"]["input_cost_per_1k"] == 0.02
+        assert models["function:a"]["cost_per_1k_tokens"] == 0.02
+        assert "function:c" in models
+        assert run() == "function:c"
+        write(
+            entry.format("a", 0.001, 0.001, 8.5)
+            + 'status = "disabled"\n\n'
+            + entry.format("b", 0.001, 0.001, 7.5)
+            + entry.format("judge", 0.00001, 0.00001, 9.9)
+            + "judge_only = true\n"
+        )
+        models = {m["name"]: m for m in client.get("/api/models/", headers=auth).json()}
+        assert "function:c" not in models and models["function:a"]["status"] == "disabled"
+        calls.reset()
+        assert run() == "function:b"  # the judge-only model judges, never answers
+        assert calls.reset() == {("function:b", "generate"): 1, ("function:judge", "judge"): 1}
+
+
+async def _pause() -> None:
+    import asyncio
+
+    await asyncio.sleep(0.01)

@@ -1,0 +1,107 @@
+"""A live catalog: changes, watched files and derived catalogs, with one source of truth for prices."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from orchestratex import ModelCatalog, ModelProfile, Usage
+from orchestratex.exceptions import ConfigurationError, UnknownModelError
+
+
+def write(path: Path, text: str) -> None:
+    """Write and move the modification time on, so even a same-size rewrite is seen."""
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(text)
+    os.utime(path, ns=(before + 10_000_000, before + 10_000_000))
+
+
+def test_blended_price_is_derived_from_the_input_and_output_prices() -> None:
+    model = ModelProfile(name="a:b", input_cost_per_1k=0.001, output_cost_per_1k=0.003)
+    assert model.cost_per_1k_tokens == 0.002
+    copy = model.model_copy(update={"output_cost_per_1k": 0.005})
+    assert copy.cost_per_1k_tokens == 0.003  # not the stale 0.002
+    assert copy.cost(Usage(output_tokens=1000)) == 0.005  # no stale cached price either
+    assert ModelProfile(name="a:b", cost_per_1k_tokens=0.01).input_cost_per_1k == 0.01
+    assert ModelProfile.model_validate(model.model_dump()) == model  # a dump round-trips
+    with pytest.raises(ValueError, match="disagrees with the input and output prices"):
+        ModelProfile(name="a:b", input_cost_per_1k=0.001, output_cost_per_1k=0.003, cost_per_1k_tokens=0.5)
+
+
+def test_update_and_set_status_bump_the_version_and_revalidate() -> None:
+    catalog = ModelCatalog([ModelProfile(name="a:m", input_cost_per_1k=0.001, output_cost_per_1k=0.001)])
+    v0 = catalog.version
+    updated = catalog.update("m", input_cost_per_1k=0.02, output_cost_per_1k=0.04)
+    assert catalog.get("a:m") is updated and updated.cost_per_1k_tokens == 0.03
+    assert catalog.version > v0
+    v1 = catalog.version
+    assert catalog.set_status("a:m", "disabled").status == "disabled"
+    assert catalog.version > v1
+    assert catalog.update("a:m", cost_per_1k_tokens=0.5).output_cost_per_1k == 0.5
+    with pytest.raises(ConfigurationError, match="unknown field"):
+        catalog.update("a:m", price=1)
+    with pytest.raises(ConfigurationError, match="input_cost_per_1k"):
+        catalog.update("a:m", input_cost_per_1k=-1)
+    with pytest.raises(UnknownModelError):
+        catalog.update("a:nope", quality=9)
+
+
+def test_derived_catalogs_follow_their_source() -> None:
+    source = ModelCatalog(
+        [
+            ModelProfile(name="openai:x", cost_per_1k_tokens=0.001, aliases=("ex",)),
+            ModelProfile(name="anthropic:y", cost_per_1k_tokens=0.002),
+        ]
+    )
+    only, sim = source.with_only(["openai"]), source.simulated()
+    source.update("openai:x", input_cost_per_1k=0.1)
+    source.add(ModelProfile(name="openai:z", cost_per_1k_tokens=0.003))
+    assert only.get("ex").input_cost_per_1k == 0.1
+    assert [m.name for m in only] == ["openai:x", "openai:z"]
+    assert sim.get("openai:x").name == "sim:x" and sim.get("openai:x").input_cost_per_1k == 0.1
+    sim.set_status("sim:z", "disabled")  # a change made to the derived catalog itself ...
+    source.update("openai:x", quality=9.0)
+    assert sim.get("sim:z").status == "disabled"  # ... survives its source's next change
+    assert sim.get("sim:x").quality == 9.0
+    snapshot = source.copy()
+    source.remove("openai:z")
+    assert "openai:z" in snapshot and "openai:z" not in only
+
+
+def test_a_watched_file_is_reloaded_when_it_changes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "models.toml"
+    write(path, '[[models]]\nname = "acme:a"\ncost_per_1k_tokens = 0.001\n')
+    base = ModelCatalog([ModelProfile(name="acme:b", cost_per_1k_tokens=0.002)])
+    catalog = base.watch(path, interval=0)
+    assert {m.name for m in catalog} == {"acme:a", "acme:b"}
+    write(
+        path,
+        '[[models]]\nname = "acme:a"\ncost_per_1k_tokens = 0.05\n\n'
+        '[[models]]\nname = "acme:b"\ncost_per_1k_tokens = 0.0001\nstatus = "disabled"\n\n'
+        '[[models]]\nname = "acme:c"\ncost_per_1k_tokens = 0.003\n',
+    )
+    assert catalog.get("acme:a").input_cost_per_1k == 0.05
+    assert catalog.get("acme:b").status == "disabled"
+    assert "acme:c" in catalog
+    write(path, "[[models]\nbroken")  # half-written: skipped, the previous models stay
+    with caplog.at_level("WARNING", logger="orchestratex.catalog"):
+        assert catalog.get("acme:c").input_cost_per_1k == 0.003
+    assert "not reloaded" in caplog.text
+    write(path, '[[models]]\nname = "acme:a"\ncost_per_1k_tokens = 0.002\n')
+    assert catalog.get("acme:a").input_cost_per_1k == 0.002
+    assert "acme:c" not in catalog  # added by the file, gone with it
+    assert catalog.get("acme:b").status == "active"  # back to what it was before the file overrode it
+
+
+def test_a_watched_file_is_checked_at_most_every_interval(tmp_path: Path) -> None:
+    path = tmp_path / "models.json"
+    write(path, '{"models": [{"name": "acme:a", "cost_per_1k_tokens": 0.001}]}')
+    catalog = ModelCatalog.from_file(path, watch=True, interval=3600)
+    write(path, '{"models": [{"name": "acme:a", "cost_per_1k_tokens": 0.009}]}')
+    assert catalog.get("acme:a").input_cost_per_1k == 0.001  # not looked at again yet
+    catalog.refresh()
+    assert catalog.get("acme:a").input_cost_per_1k == 0.009
+    with pytest.raises(ConfigurationError, match="cannot read catalog file"):
+        ModelCatalog.from_file(tmp_path / "missing.toml", watch=True)
