@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/routing.py [--seeds 5]
 
-Reads the data from `$ORCHESTRATEX_ROUTING_DATA`, else `../shared/data/routing` next to the repo.
+Reads the data from `$ORCHESTRATEX_DATA_DIR`, else `../shared/data/routing` next to the repo.
 Held-out data stays held out: every hyper-parameter (the ridge `alpha`, the cost knob of each
 budget) is chosen by 5-fold cross-validation inside RouterBench *train*; the test split is
 scored once, at the end. RouteLLM's sets have no split: they are scored by 5-fold CV (on
@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import os
 import statistics
 import sys
 import time
@@ -112,7 +113,8 @@ def task_ceiling(table: lab.OutcomeTable, budget: float) -> float:
 
 def routing_data() -> Path:
     """The routing data directory, or exit with how to point at it."""
-    data = lab.data_dir(ROOT)
+    env = os.environ.get(lab.DATA_ENV)
+    data = lab.data_dir(env or ROOT.parent / "shared" / "data" / "routing")
     if not data.is_dir():
         sys.exit(f"routing data not found at {data}: set {lab.DATA_ENV}")
     return data

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._prices import with_vendor_prices
 from ._catalog_live import read_catalog_file
+from ._prices import with_vendor_prices
 from .catalog import ModelCatalog
 from .exceptions import ConfigurationError, ProviderNotConfigured, UnknownPriceError
 from .providers import Provider, load_provider_class

@@ -12,8 +12,8 @@ import pytest
 
 from orchestratex.catalog import ModelProfile
 from orchestratex.lab import MiniLMEmbedder, embeddings_available
-from orchestratex.lab._embed import _read_safetensors
 from orchestratex.routing import Task
+from orchestratex.routing._embed import _read_safetensors
 from orchestratex.routing.fitted import FittedRouter
 
 from .lab_synthetic import COSTS, MODELS, synthetic_table

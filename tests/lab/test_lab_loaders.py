@@ -86,8 +86,10 @@ def test_routellm_formats_and_contamination(tmp_path: Path) -> None:
 def test_data_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(lab.DATA_ENV, str(tmp_path))
     assert lab.data_dir() == tmp_path
+    assert lab.data_dir(tmp_path / "mine") == tmp_path / "mine"  # an explicit directory wins
     monkeypatch.delenv(lab.DATA_ENV)
-    assert lab.data_dir(tmp_path / "repo") == tmp_path / "shared" / "data" / "routing"
+    with pytest.raises(FileNotFoundError, match=lab.DATA_ENV):
+        lab.data_dir()  # no folder layout is assumed
 
 
 def _orchestration(prompt: str, tried: list[tuple[str, float, float]]) -> Orchestration:
@@ -132,7 +134,7 @@ async def test_history_of_an_empty_store_is_an_error() -> None:
             await lab.load_history(store)
 
 
-DATA = lab.data_dir(Path(__file__).resolve().parents[2])
+from .lab_data import DATA  # noqa: E402
 
 
 @pytest.mark.skipif(

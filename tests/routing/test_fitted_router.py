@@ -42,7 +42,17 @@ async def test_routes_easy_prompts_cheap_and_hard_ones_strong(router: FittedRout
 def test_a_price_change_moves_the_choice_without_refitting(router: FittedRouter) -> None:
     task = Task(prompt=HARD, domain="proofs")
     assert router.decide(task, PROFILES).model_name == "syn:large"
-    pricier = [p if p.version != "large" else p.model_copy(update={"cost_per_1k_tokens": 1.0}) for p in PROFILES]
+    dear = {"input_cost_per_1k": 1.0, "output_cost_per_1k": 1.0}  # the prices calls are billed at
+    pricier = [p if p.version != "large" else p.model_copy(update=dear) for p in PROFILES]
+    assert router.decide(task, pricier).model_name != "syn:large"
+
+
+def test_a_router_fitted_without_profiles_still_follows_later_price_changes() -> None:
+    router = FittedRouter(cost_weight=20.0, alpha=1.0).fit(synthetic_table(200, seed=3))
+    task = Task(prompt=HARD, domain="proofs")
+    assert router.decide(task, PROFILES).model_name == "syn:large"  # the prices of this decision are the reference
+    dear = {"input_cost_per_1k": 2.0, "output_cost_per_1k": 2.0}
+    pricier = [p if p.version != "large" else p.model_copy(update=dear) for p in PROFILES]
     assert router.decide(task, pricier).model_name != "syn:large"
 
 

@@ -2,12 +2,14 @@
 
 Load an outcome table (RouterBench, RouteLLM, or your own history from a `Store`), replay a
 router over it without calling any provider, and compare cost–quality curves with AIQ, PGR,
-APGR and CPT against baselines. Needs the `lab` extra: `pip install 'orchestratex[lab]'`.
+APGR and CPT against baselines; `replay_loop` runs the real `Orchestrator` over a table (each
+model answers with its recorded outcome and cost, a simulated judge scores) to measure the
+refinement loop. Needs the `lab` extra: `pip install 'orchestratex[lab]'`.
 
     from orchestratex import lab
     from orchestratex.routing.fitted import FittedRouter
 
-    data = lab.data_dir()
+    data = lab.data_dir()  # $ORCHESTRATEX_DATA_DIR, or lab.data_dir("/path/to/routing")
     train, test = lab.load_routerbench(data, "train"), lab.load_routerbench(data, "test")
     router = FittedRouter().fit(train)
     curve = lab.fitted_curve(router, test)
@@ -31,6 +33,7 @@ from ._loaders import (  # noqa: E402
     load_routellm,
     load_routerbench,
 )
+from ._loop import LoopOutcome, LoopReplay, SimulatedJudge, replay_loop  # noqa: E402
 from ._metrics import Curve, OperatingPoint, aiq, apgr, cpt, hull, pgr  # noqa: E402
 from ._plot import plot_curves  # noqa: E402
 from ._profiles import PriceFit, fit_prices, profiles_for  # noqa: E402
@@ -54,11 +57,14 @@ __all__ = [
     "ROUTELLM_WEAK",
     "ROUTERBENCH_TASKS",
     "Curve",
+    "LoopOutcome",
+    "LoopReplay",
     "MiniLMEmbedder",
     "OperatingPoint",
     "OutcomeTable",
     "PriceFit",
     "Replay",
+    "SimulatedJudge",
     "aiq",
     "apgr",
     "cpt",
@@ -78,6 +84,7 @@ __all__ = [
     "random_point",
     "ranking_curve",
     "replay",
+    "replay_loop",
     "single_model_points",
     "sweep",
     "zero_router_curve",

@@ -29,7 +29,7 @@ __all__ = [
     "load_routerbench",
 ]
 
-DATA_ENV = "ORCHESTRATEX_ROUTING_DATA"
+DATA_ENV = "ORCHESTRATEX_DATA_DIR"
 """Environment variable naming the routing data directory (the one holding `routerbench/` and `routellm/`)."""
 ROUTERBENCH_TASKS = ("arc_challenge", "mbpp", "winograde")
 """The RouterBench files shipped in the data directory (file stems, as `<task>_<split>.csv`)."""
@@ -40,16 +40,18 @@ _COST = "|total_cost"
 _RESPONSE = "|model_response"
 
 
-def data_dir(root: str | Path | None = None) -> Path:
-    """The routing data directory: `$ORCHESTRATEX_ROUTING_DATA`, else `<root>/../shared/data/routing`.
+def data_dir(directory: str | Path | None = None) -> Path:
+    """The routing data directory: `directory` when given, else `$ORCHESTRATEX_DATA_DIR`.
 
-    `root` is the project root (the current directory when not given). The path may not exist:
-    check `.is_dir()` and skip what needs it.
+    Nothing else is assumed about where the data lives; with neither, a `FileNotFoundError`
+    says how to name it. The path may not exist: check `.is_dir()` and skip what needs it.
     """
+    if directory is not None:
+        return Path(directory).expanduser()
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser()
-    return (Path(root) if root is not None else Path.cwd()).resolve().parent / "shared" / "data" / "routing"
+    raise FileNotFoundError(f"no routing data directory: pass one, or set {DATA_ENV} to it")
 
 
 def _open_dir(directory: str | Path, sub: str) -> Path:

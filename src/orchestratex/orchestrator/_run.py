@@ -33,7 +33,7 @@ from ..exceptions import (
 from ..providers import Generation, GenerationRequest, Message, TextSink
 from ..providers._base import estimate_message_tokens
 from ..records import CallRecord, Iteration, Orchestration, StopReason
-from ..routing import RoutingFeedback, Task, detect_domain
+from ..routing import Attempt, RoutingFeedback, Task, detect_domain
 from ..usage import Usage, add_costs
 from ._budget import affordable_cap, price_generation, reserve_waiting
 from ._chat import conversation
@@ -388,6 +388,9 @@ class Run:
                 output_tokens=it.usage.output_tokens,
                 prompt=doc.prompt,
                 iteration=it.index,
+                attempts=self._attempts(before=it.index),
+                threshold=doc.settings.evaluation_threshold,
+                evaluation_cost=evaluation.cost,
             )
         )
 
@@ -597,6 +600,21 @@ class Run:
             previous_models=tuple(it.model_name for it in doc.iterations),
             best_score=max(scores) if scores else None,
             threshold=doc.settings.evaluation_threshold,
+            attempts=self._attempts(),
+            max_iterations=doc.settings.max_iterations,
+        )
+
+    def _attempts(self, before: int | None = None) -> tuple[Attempt, ...]:
+        """The judged (or answered) iterations so far, as the router sees them; only those before `before`."""
+        return tuple(
+            Attempt(
+                it.model_name,
+                it.evaluation.score if it.evaluation else None,
+                it.cost,
+                it.evaluation.feedback if it.evaluation else None,
+            )
+            for it in self.doc.iterations
+            if it.phase in ("generated", "evaluated") and (before is None or it.index < before)
         )
 
     def _candidates(self, task: Task, exclude: set[str] | None = None) -> list[ModelProfile]:

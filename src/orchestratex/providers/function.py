@@ -142,6 +142,7 @@ class FunctionProvider(Provider):
             f"the function of FunctionProvider {self.name!r} {verb} {type(result).__name__}; "
             "return a str, an orchestratex.providers.Generation, or a generator of str"
         )
+
     def count_input_tokens(self, request: GenerationRequest) -> int:
         """`count_tokens(request)` when given, else the UTF-8 byte bound."""
         if self.count_tokens is None:

@@ -7,7 +7,16 @@ scores. Fitted routers trained on outcome data live in `orchestratex.lab`.
 from __future__ import annotations
 
 from ..domains import DOMAINS, detect_domain
-from ._base import LearningRouter, Router, RoutingFeedback, Task
+from ._base import Attempt, LearningRouter, Router, RoutingFeedback, Task
 from .bandit import BayesianRouter
 
-__all__ = ["DOMAINS", "BayesianRouter", "LearningRouter", "Router", "RoutingFeedback", "Task", "detect_domain"]
+__all__ = [
+    "DOMAINS",
+    "Attempt",
+    "BayesianRouter",
+    "LearningRouter",
+    "Router",
+    "RoutingFeedback",
+    "Task",
+    "detect_domain",
+]

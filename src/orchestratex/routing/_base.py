@@ -13,7 +13,20 @@ from ..records import RoutingDecision
 if TYPE_CHECKING:
     from ..stores import RoutingStat, Store
 
-__all__ = ["LearningRouter", "Router", "RoutingFeedback", "Task"]
+__all__ = ["Attempt", "LearningRouter", "Router", "RoutingFeedback", "Task"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One earlier attempt of the orchestration: which model answered, what the judges made of it, what it cost."""
+
+    model: str
+    score: float | None = None
+    """The judges' aggregate score (0–10); None when the answer was not judged (yet)."""
+    cost: float = 0.0
+    """What the answer cost (US dollars; judging not included)."""
+    feedback: str | None = None
+    """The judges' feedback, when judged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +49,22 @@ class Task:
     """Models already tried in this orchestration, in order."""
     best_score: float | None = None
     threshold: float = 8.0
+    attempts: tuple[Attempt, ...] = ()
+    """The attempts of this orchestration so far, in order (model, judges' score, cost, feedback)."""
+    max_iterations: int | None = None
+    """The orchestration's iteration limit (None when the router is asked outside a loop: one attempt)."""
+
+    @property
+    def remaining_iterations(self) -> int:
+        """Attempts left, this one included (1 when `max_iterations` is unknown)."""
+        if self.max_iterations is None:
+            return 1
+        return max(self.max_iterations - self.iteration + 1, 1)
+
+    @property
+    def failed_models(self) -> tuple[str, ...]:
+        """Models whose judged answer scored below `threshold`, in order, without repeats."""
+        return tuple(dict.fromkeys(a.model for a in self.attempts if a.score is not None and a.score < self.threshold))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +80,12 @@ class RoutingFeedback:
     prompt: str = ""
     iteration: int = 1
     extra: dict[str, object] = field(default_factory=dict)
+    attempts: tuple[Attempt, ...] = ()
+    """The orchestration's attempts *before* this one (what the answer was chosen after)."""
+    threshold: float = 8.0
+    """The orchestration's evaluation threshold (a score below it is a failure)."""
+    evaluation_cost: float = 0.0
+    """What judging this answer cost (US dollars)."""
 
 
 class Router(ABC):

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from ..catalog import ModelProfile
 from ..records import RoutingDecision
-from ._base import LearningRouter, RoutingFeedback, Task
+from ._base import RoutingFeedback, Task
+from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning
 
 if TYPE_CHECKING:
     from ..stores import RoutingStat
@@ -28,7 +29,7 @@ class _Stat:
     output_tokens_sum: int = 0
 
 
-class BayesianRouter(LearningRouter):
+class BayesianRouter(EscalatingRouter):
     """Route by expected judge score per domain, learned from outcomes, against expected cost.
 
     Each model's expected score in a domain starts from a prior (the catalog's `quality`, plus
@@ -44,6 +45,15 @@ class BayesianRouter(LearningRouter):
     with few observations get tried in proportion to the chance that they are best. Costs use
     the catalog's prices at decision time, so a price change moves the choice at once.
     Statistics persist in the orchestrator's store and survive restarts.
+
+    **The loop.** With `cascade=True` (default), when attempts remain after this one or an
+    answer was already rejected, the router plans the rest of the cascade (up to `horizon`
+    attempts): each model's chance of an accepted answer (its expected score against the
+    threshold, then what it observed), moved by what it saw *after* each rejected model's
+    failure (learned online, persisted under `<name>.cascade`), against the expected spend of
+    answers and judging. `cost_sensitivity` becomes a price per dollar at the candidates'
+    typical cost (κ / (10 · ln 10 · geometric mean of their expected costs)). A rejected model is
+    asked again only once retries of it have been seen to succeed.
     """
 
     name = "bayesian"
@@ -58,7 +68,11 @@ class BayesianRouter(LearningRouter):
         score_sd: float = 1.5,
         specialty_bonus: float = 0.5,
         name: str | None = None,
+        cascade: bool = True,
+        horizon: int = 3,
     ) -> None:
+        if horizon < 1:
+            raise ValueError("horizon must be >= 1")
         if cost_sensitivity < 0:
             raise ValueError("cost_sensitivity must be >= 0")
         if prior_strength <= 0 or score_sd <= 0:
@@ -72,6 +86,9 @@ class BayesianRouter(LearningRouter):
             self.name = name
         self._rng = random.Random(seed)
         self._stats: dict[tuple[str, str], _Stat] = {}
+        self.cascade = cascade
+        self.horizon = horizon
+        self.memory = FailureMemory()
 
     # -- learning -----------------------------------------------------------------------------
     def restore(self, stats: Sequence[RoutingStat]) -> None:
@@ -127,19 +144,44 @@ class BayesianRouter(LearningRouter):
             mean, sd, n = self.posterior(model, task.domain)
             quality = self._rng.gauss(mean, sd) if self.explore else mean
             utility = min(quality, 10.0) - self.cost_sensitivity * math.log10(cost / cheapest)
-            rows.append((utility, mean, n, cost, model))
+            rows.append((utility, mean, n, cost, model, quality))
+        if self.wants_plan(task):
+            return self._plan(task, candidates, costs, rows)
         rows.sort(key=lambda r: r[0], reverse=True)
-        utility, mean, n, cost, best = rows[0]
+        utility, mean, n, cost, best, _ = rows[0]
         basis = "catalog prior" if n == 0 else f"{n} observed answer{'s' if n != 1 else ''}"
         reasoning = (
             f"{best.name}: best value for {task.domain} — expected score {mean:.1f}/10 ({basis}) at ~${cost:.4f}"
         )
         if len(rows) > 1:
-            _, mean2, _, cost2, second = rows[1]
+            _, mean2, _, cost2, second, _ = rows[1]
             reasoning += f"; runner-up {second.name} ({mean2:.1f}/10, ~${cost2:.4f})"
         return RoutingDecision(
             model_name=best.name,
             reasoning=reasoning + ".",
             scores={r[4].name: round(r[0], 4) for r in rows},
+            domain=task.domain,
+        )
+
+    def _plan(
+        self,
+        task: Task,
+        candidates: Sequence[ModelProfile],
+        costs: list[float],
+        rows: list[tuple[float, float, int, float, ModelProfile, float]],
+    ) -> RoutingDecision:
+        base = [accept_prior(r[5], task.threshold, self.score_sd) for r in rows]
+        reference = math.exp(sum(math.log(c) for c in costs) / len(costs))
+        weight = self.cost_sensitivity / (10 * math.log(10) * reference)
+        pick, best = self.escalate(task, candidates, base, costs, weight)
+        model, mean, n = candidates[pick], rows[pick][1], rows[pick][2]
+        basis = "catalog prior" if n == 0 else f"{n} observed answer{'s' if n != 1 else ''}"
+        return RoutingDecision(
+            model_name=model.name,
+            reasoning=(
+                f"{model.name}: {plan_reasoning(task, candidates, best)} for {task.domain} — "
+                f"expected score {mean:.1f}/10 ({basis}) at ~${costs[pick]:.4f}."
+            ),
+            scores={m.name: round(v, 4) for m, v in zip(candidates, best.values, strict=True)},
             domain=task.domain,
         )

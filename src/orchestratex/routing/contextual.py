@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from ..catalog import ModelProfile
 from ..records import RoutingDecision
-from ._base import LearningRouter, RoutingFeedback, Task
+from ._base import RoutingFeedback, Task
+from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning
 
 if TYPE_CHECKING:
     from ..stores import RoutingStat
@@ -28,7 +29,7 @@ class _Stat:
     output_tokens_sum: int = 0
 
 
-class ContextualRouter(LearningRouter):
+class ContextualRouter(EscalatingRouter):
     """Learns online which model is worth its price for each domain, from its own evaluation scores.
 
     Only the chosen model's outcome is seen (bandit feedback). A model's expected score (0–1,
@@ -51,6 +52,13 @@ class ContextualRouter(LearningRouter):
     tries in a domain regardless; exploring a cheaper model is free). A model whose expected
     cost exceeds the task's remaining budget is never chosen. Statistics persist in the
     orchestrator's store (router `name`) as the default router's do.
+
+    **The loop.** With `cascade=True` (default), when attempts remain or an answer was already
+    rejected, the choice plans the rest of the cascade exactly as `BayesianRouter` does (chance
+    of an accepted answer from the sampled expected score, moved by what was seen after each
+    rejected model's failure; persisted under `<name>.cascade`), valued with the same
+    `cost_weight` per dollar over the answers and the judging; a rejected model is asked again
+    only once retries of it have been seen to succeed.
     """
 
     name = "contextual"
@@ -69,7 +77,11 @@ class ContextualRouter(LearningRouter):
         explore_share: float = 0.2,
         min_tries: int = 3,
         name: str | None = None,
+        cascade: bool = True,
+        horizon: int = 3,
     ) -> None:
+        if horizon < 1:
+            raise ValueError("horizon must be >= 1")
         if cost_weight < 0:
             raise ValueError("cost_weight must be >= 0")
         if not 0 <= prior_mean <= 1:
@@ -97,6 +109,9 @@ class ContextualRouter(LearningRouter):
         self._explore_spent = 0.0
         self._domains: dict[str, _Stat] = {}
         self._models: dict[str, _Stat] = {}
+        self.cascade = cascade
+        self.horizon = horizon
+        self.memory = FailureMemory()
 
     # -- learning -----------------------------------------------------------------------------
     def restore(self, stats: Sequence[RoutingStat]) -> None:
@@ -178,6 +193,8 @@ class ContextualRouter(LearningRouter):
             mean, sd, n = self.posterior(model.name, task.domain)
             drawn = self._rng.gauss(mean, sd) if self.explore else mean
             rows.append((drawn - self.cost_weight * cost, mean - self.cost_weight * cost, mean, n, cost, model))
+        if self.wants_plan(task):
+            return self._plan(task, rows)
         sampled = max(rows, key=lambda r: r[0])
         greedy = max(rows, key=lambda r: r[1])
         pick, how = sampled, "best sampled value"
@@ -198,5 +215,23 @@ class ContextualRouter(LearningRouter):
                 f"{best.name}: {how} for {task.domain} — expected score {mean * 10:.1f}/10 ({basis}) at ~${cost:.5f}."
             ),
             scores={r[5].name: round(r[0], 6) for r in rows},
+            domain=task.domain,
+        )
+
+    def _plan(self, task: Task, rows: list[tuple[float, float, float, int, float, ModelProfile]]) -> RoutingDecision:
+        models = [r[5] for r in rows]
+        costs = [r[4] for r in rows]
+        base = [accept_prior(10 * (r[0] + self.cost_weight * r[4]), task.threshold) for r in rows]
+        pick, best = self.escalate(task, models, base, costs, self.cost_weight)
+        _, _, mean, n, cost, model = rows[pick]
+        self._spent += cost
+        basis = "no observation yet" if n == 0 else f"{n} observed answer{'s' if n != 1 else ''}"
+        return RoutingDecision(
+            model_name=model.name,
+            reasoning=(
+                f"{model.name}: {plan_reasoning(task, models, best)} for {task.domain} — "
+                f"expected score {mean * 10:.1f}/10 ({basis}) at ~${cost:.5f}."
+            ),
+            scores={m.name: round(v, 6) for m, v in zip(models, best.values, strict=True)},
             domain=task.domain,
         )

@@ -12,25 +12,24 @@ Needs the `lab` extra (numpy; scikit-learn only to fit): `pip install 'orchestra
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
-import re
-import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..catalog import ModelProfile
 from ..records import RoutingDecision
-from ._base import Router, Task
+from ._base import Router, RoutingFeedback, Task
+from ._cascade import plan
+from ._features import TextFeaturizer
+from ._joint import JointOutcomes, judge_error_ok, logit, sigmoid
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
     from ..lab import OutcomeTable
-    from ..lab._embed import MiniLMEmbedder
+    from ._embed import MiniLMEmbedder
 
 __all__ = ["FEATURE_SETS", "FittedRouter", "TextFeaturizer"]
 
@@ -38,7 +37,6 @@ FEATURE_SETS = ("tfidf", "minilm")
 """Per-prompt feature sets of `FittedRouter`: hashed TF-IDF (default), or MiniLM sentence embeddings."""
 
 _FORMAT = "orchestratex.fitted-router/1"
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def _np() -> Any:
@@ -50,99 +48,12 @@ def _np() -> Any:
 
 
 def _price(model: ModelProfile) -> float | None:
-    """A model's blended price per 1k tokens (None when unpriced)."""
-    if model.cost_per_1k_tokens is not None:
-        return model.cost_per_1k_tokens
+    """A model's price per 1k tokens as read now: the mean of its input and output prices, else the blended one."""
     if model.input_cost_per_1k is not None and model.output_cost_per_1k is not None:
         return (model.input_cost_per_1k + model.output_cost_per_1k) / 2
+    if model.cost_per_1k_tokens is not None:
+        return model.cost_per_1k_tokens
     return None
-
-
-class TextFeaturizer:
-    """Hashed TF-IDF of a prompt's words and word pairs: no vocabulary, no download, stable across processes.
-
-    Only the prompt's last paragraph (after the last blank line, at most `tail_chars`
-    characters) is read, so the question of a few-shot prompt is not drowned by its examples;
-    a few length features describe the whole prompt. Tokens are hashed with CRC-32 into
-    `2**bits` buckets; `idf` weights are learned by `fit`.
-    """
-
-    def __init__(self, *, bits: int = 18, tail_chars: int = 1500, bigrams: bool = True) -> None:
-        if not 8 <= bits <= 24:
-            raise ValueError("bits must be between 8 and 24")
-        if tail_chars <= 0:
-            raise ValueError("tail_chars must be > 0")
-        self.bits = bits
-        self.tail_chars = tail_chars
-        self.bigrams = bigrams
-        self.idf: NDArray[np.float64] | None = None
-
-    @property
-    def size(self) -> int:
-        return 1 << self.bits
-
-    def tail(self, text: str) -> str:
-        """The part of `text` that is read: its last paragraph, at most `tail_chars` characters."""
-        return text.rstrip().rsplit("\n\n", 1)[-1][-self.tail_chars :]
-
-    def tokens(self, text: str) -> list[str]:
-        """The hashed tokens of `text`: tail words, tail word pairs, and length buckets."""
-        words = _WORD.findall(self.tail(text).lower())
-        tokens = ["w:" + w for w in words]
-        if self.bigrams:
-            tokens += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
-        tokens.append(f"len:{int(math.log2(1 + len(text)))}")
-        tokens.append(f"tail:{int(math.log2(1 + len(words)))}")
-        return tokens
-
-    def counts(self, text: str) -> dict[int, float]:
-        """Bucket → sublinear term frequency (1 + log count)."""
-        mask = self.size - 1
-        raw: dict[int, int] = {}
-        for tok in self.tokens(text):
-            h = zlib.crc32(tok.encode()) & mask
-            raw[h] = raw.get(h, 0) + 1
-        return {h: 1.0 + math.log(c) for h, c in raw.items()}
-
-    def fit(self, texts: Sequence[str]) -> TextFeaturizer:
-        """Learn inverse document frequencies (smoothed, as scikit-learn's `TfidfVectorizer`)."""
-        np = _np()
-        df = np.zeros(self.size)
-        for text in texts:
-            df[list(self.counts(text))] += 1
-        self.idf = np.log((1 + len(texts)) / (1 + df)) + 1.0
-        return self
-
-    def transform_one(self, text: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """(buckets, l2-normalised TF-IDF values) of one text."""
-        np = _np()
-        if self.idf is None:
-            raise RuntimeError("TextFeaturizer.fit must run before transform")
-        counts = self.counts(text)
-        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        val = np.fromiter(counts.values(), dtype=np.float64, count=len(counts)) * self.idf[idx]
-        norm = float(np.sqrt(val @ val))
-        return idx, (val / norm if norm > 0 else val)
-
-    def transform(self, texts: Sequence[str]) -> Any:
-        """A scipy CSR matrix (rows, 2**bits) of the texts' features."""
-        np = _np()
-        from scipy import sparse
-
-        indptr, indices, values = [0], [], []
-        for text in texts:
-            idx, val = self.transform_one(text)
-            indices.append(idx)
-            values.append(val)
-            indptr.append(indptr[-1] + len(idx))
-        return sparse.csr_matrix(
-            (
-                np.concatenate(values) if values else np.zeros(0),
-                np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
-                np.asarray(indptr),
-            ),
-            shape=(len(texts), self.size),
-        )
 
 
 class FittedRouter(Router):
@@ -164,10 +75,23 @@ class FittedRouter(Router):
     * `target_quality=q`: the cheapest model expected to reach `q`, else the best expected one.
 
     Expected cost is the model's mean cost per call on the domain in the training table, scaled
-    by the candidate's current catalog price relative to its price when the router was fitted
-    (`fit(..., profiles=...)`), so a price change moves the choice without refitting.
+    by the candidate's price *read at each decision* relative to its price when the table's costs
+    were paid (`fit(..., profiles=...)`; without profiles, the price at the router's first
+    decision), so a price change moves the next choice without refitting.
     Candidates the router has never seen are used only when it knows none of them (then the
     one with the best catalog `quality` prior wins).
+
+    **The loop.** With `cascade=True` (default) the router plans the orchestration's remaining
+    attempts (up to `horizon`): which model first, and which next if the judges reject it. It
+    learns from the training table how models fail *together* — P(model j right | the models
+    rejected so far were wrong), per domain, smoothed by `smoothing` pseudo-rows — so after a
+    rejection it goes where a failure is least likely to repeat, and it can start with a cheap
+    model when a likely rescue follows. A plan is valued as P(right answer accepted) −
+    `cost_weight` × expected $ (answers and judging, the latter learned from `observe`);
+    `judge_error` is the chance the judges' verdict is wrong (a noisy judge makes a rejection
+    weaker evidence and an acceptance less valuable). A model whose answer was rejected is asked
+    again only when retries of that model have been seen to succeed (`observe`). With one
+    iteration left (or `max_iterations=1`) the choice is the single-shot rule above.
     """
 
     name = "fitted"
@@ -183,7 +107,16 @@ class FittedRouter(Router):
         featurizer: TextFeaturizer | None = None,
         features: Literal["tfidf", "minilm"] = "tfidf",
         embedder: MiniLMEmbedder | None = None,
+        cascade: bool = True,
+        horizon: int = 3,
+        judge_error: float = 0.0,
+        smoothing: float = 2.0,
+        retry_prior: float = 2.0,
     ) -> None:
+        if horizon < 1:
+            raise ValueError("horizon must be >= 1")
+        if retry_prior <= 0:
+            raise ValueError("retry_prior must be > 0")
         if cost_weight < 0:
             raise ValueError("cost_weight must be >= 0")
         if target_quality is not None and not 0 <= target_quality <= 1:
@@ -199,6 +132,11 @@ class FittedRouter(Router):
         self.domain_prior = domain_prior
         self.featurizer = featurizer or TextFeaturizer()
         self.features = features
+        self.cascade = cascade
+        self.horizon = horizon
+        self.judge_error = judge_error_ok(judge_error)
+        self.smoothing = smoothing
+        self.retry_prior = retry_prior
         self._embedder = embedder
         if features == "minilm" and text and embedder is None:
             self._embedder = _default_embedder()
@@ -210,6 +148,9 @@ class FittedRouter(Router):
         self._buckets: Any = None  # sorted hashed buckets with a coefficient
         self._coef: Any = None  # (models, buckets), or (models, embedding size) for dense features
         self._fit_prices: dict[str, float] = {}
+        self._joint: JointOutcomes | None = None
+        self._judge_cost = (0, 0.0)  # (evaluations seen, their total cost)
+        self._retries: dict[tuple[str, str], tuple[int, int]] = {}  # (domain, model) -> (retries, accepted)
 
     # -- fitting ------------------------------------------------------------------------------
     @property
@@ -241,6 +182,7 @@ class FittedRouter(Router):
             price = _price(by_name[m]) if m in by_name else None
             if price:
                 self._fit_prices[m] = price
+        self._joint = JointOutcomes(quality, dom, len(self._domains), smoothing=self.smoothing)
         self._buckets = np.zeros(0, dtype=np.int64)
         self._coef = np.zeros((len(self.models), 0))
         if self.text:
@@ -317,11 +259,18 @@ class FittedRouter(Router):
         return np.clip(base, 0.0, 1.0)  # type: ignore[no-any-return]
 
     def predict_cost(self, domain: str = "general", prices: Mapping[str, float | None] | None = None) -> Any:
-        """Expected cost ($) of each of `self.models` on a prompt of `domain`, at `prices` (model → price per 1k)."""
+        """Expected cost ($) of each of `self.models` on a prompt of `domain`, at `prices` (model → price per 1k).
+
+        A model priced for the first time, by a router fitted without `profiles`, takes that price as the one
+        its table costs were paid at.
+        """
         np = _np()
         self._check_fitted()
         cost = self._mean_c[self._domains.get(domain, -1)].copy()
         if prices:
+            for m, price in prices.items():
+                if price and m in self.models and m not in self._fit_prices:
+                    self._fit_prices[m] = price
             scale = [
                 (prices[m] or 0.0) / self._fit_prices[m] if prices.get(m) is not None and m in self._fit_prices else 1.0
                 for m in self.models
@@ -357,7 +306,6 @@ class FittedRouter(Router):
 
     def decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         """The synchronous core of `select`."""
-        np = _np()
         if not candidates:
             raise ValueError("no candidates to route to")
         self._check_fitted()
@@ -377,18 +325,114 @@ class FittedRouter(Router):
         c_all = self.predict_cost(task.domain, {self.models[j]: _price(c) for c, j in pairs})
         cols = [j for _, j in pairs]
         q, c = q_all[cols], c_all[cols]
-        pick = self.choose(q, c)
-        utility = q - self.cost_weight * c
-        chosen = pairs[pick][0]
-        rule = (
-            f"cheapest expected to reach {self.target_quality:.2f}"
-            if self.target_quality is not None
-            else f"best quality − {self.cost_weight:g}×cost"
+        named = {c.name: j for c, j in pairs}
+        failed = frozenset(
+            j
+            for m in task.failed_models
+            if (j := named.get(m, index.get(m, index.get(m.partition(":")[2])))) is not None
         )
+        if not self.cascade or (not failed and task.remaining_iterations <= 1):
+            pick = self.choose(q, c)
+            utility = q - self.cost_weight * c
+            how = (
+                f"cheapest expected to reach {self.target_quality:.2f}"
+                if self.target_quality is not None
+                else f"best quality − {self.cost_weight:g}×cost"
+            )
+            return self._decision(task, pairs, pick, how, q[pick], c[pick], utility)
+        return self._escalate(task, pairs, q_all, c, failed)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def observe_judging(self, cost: float) -> None:
+        """Count what one evaluation cost (the planner adds the mean to every attempt it plans)."""
+        n, total = self._judge_cost
+        self._judge_cost = (n + 1, total + max(cost, 0.0))
+
+    @property
+    def judging_cost(self) -> float:
+        """Mean cost of one evaluation seen so far (0 before any)."""
+        n, total = self._judge_cost
+        return total / n if n else 0.0
+
+    async def observe(self, feedback: RoutingFeedback) -> None:
+        """Learn what judging costs and whether re-asking a rejected model pays (in memory; the fit is unchanged)."""
+        self.observe_judging(feedback.evaluation_cost)
+        rejected = {a.model for a in feedback.attempts if a.score is not None and a.score < feedback.threshold}
+        if feedback.model_name in rejected:
+            key = (feedback.domain, self._table_name(feedback.model_name))
+            n, ok = self._retries.get(key, (0, 0))
+            self._retries[key] = (n + 1, ok + (feedback.score >= feedback.threshold))
+
+    def _table_name(self, model: str) -> str:
+        """The table's name of a catalog model (`provider:model` → `model` when only that is known)."""
+        if model in self.models:
+            return model
+        bare = model.partition(":")[2]
+        return bare if bare in self.models else model
+
+    def retry_success(self, model: str, domain: str) -> float:
+        """Estimated chance that re-asking `model` after the judges rejected its answer gets one accepted."""
+        n, ok = self._retries.get((domain, self._table_name(model)), (0, 0))
+        return ok / (n + self.retry_prior)
+
+    def conditional_quality(self, domain: str, rejected: frozenset[int]) -> Any:
+        """P(right) of each of `self.models` on a prompt of `domain` once the `rejected` columns' answers failed."""
+        np = _np()
+        d = self._domains.get(domain, -1)
+        if self._joint is None:
+            return np.asarray(self._mean_q[d])
+        return self._joint.conditional(d, rejected, self.judge_error)
+
+    def _escalate(
+        self, task: Task, pairs: list[tuple[ModelProfile, int]], q_all: Any, c: Any, failed: frozenset[int]
+    ) -> RoutingDecision:
+        np = _np()
+        e = self.judge_error
+        d = self._domains.get(task.domain, -1)
+        fresh = [(p, j) for p, j in pairs if j not in failed or self.retry_success(self.models[j], task.domain) > 0]
+        if fresh:  # a rejected model is asked again only once retries of it have been seen to succeed
+            keep = [i for i, (_, j) in enumerate(pairs) if j not in failed or (pairs[i] in fresh)]
+            pairs, c = [pairs[i] for i in keep], c[keep]
+        cols = [j for _, j in pairs]
+        shift = logit(q_all) - logit(self._mean_q[d])  # what the prompt's own features add to the domain's mean
+        retry = np.asarray([self.retry_success(self.models[j], task.domain) for j in range(len(self.models))])
+        costs = [float(x) + self.judging_cost for x in c]
+
+        def beliefs(state: frozenset[int]) -> tuple[Any, Any]:
+            gone = failed | {cols[i] for i in state}
+            q = sigmoid(logit(self.conditional_quality(task.domain, gone)) + shift)
+            q = np.where([j in gone for j in range(len(self.models))], retry, q)[cols]
+            return (1 - e) * q + e * (1 - q), (1 - e) * q
+
+        if self.target_quality is not None:
+            _, right = beliefs(frozenset())
+            pick = self.choose(right / (1 - e), np.asarray(costs))
+            how = f"cheapest expected to reach {self.target_quality:.2f} after {len(failed)} rejection(s)"
+            return self._decision(task, pairs, pick, how, right[pick] / (1 - e), c[pick], right)
+        best = plan(
+            beliefs,
+            costs,
+            steps=task.remaining_iterations,
+            cost_weight=self.cost_weight,
+            budget=task.remaining_budget,
+            horizon=self.horizon,
+        )
+        pick = best.order[0]
+        names = " → ".join(pairs[i][0].name for i in best.order)
+        after = f" after {', '.join(self.models[j] for j in sorted(failed))} failed" if failed else ""
+        how = f"plans {names}{after} (P(accepted right answer) {best.success:.2f} at ~${best.cost:.5f})"
+        _, right = beliefs(frozenset())
+        return self._decision(task, pairs, pick, how, right[pick] / (1 - e), c[pick], np.asarray(best.values))
+
+    def _decision(
+        self, task: Task, pairs: list[tuple[ModelProfile, int]], pick: int, how: str, q: float, c: float, utility: Any
+    ) -> RoutingDecision:
+        np = _np()
+        chosen = pairs[pick][0]
         return RoutingDecision(
             model_name=chosen.name,
             reasoning=(
-                f"{chosen.name}: {rule} for {task.domain} — expected quality {q[pick]:.2f} at ~${c[pick]:.5f}"
+                f"{chosen.name}: {how} for {task.domain} — expected quality {q:.2f} at ~${c:.5f}"
                 f" (fitted on {len(self._domains)} domain{'s' if len(self._domains) != 1 else ''}"
                 f"{', MiniLM features' if self.text and self.features == 'minilm' else ''})."
             ),
@@ -414,6 +458,11 @@ class FittedRouter(Router):
             "text": self.text,
             "features": self.features,
             "domain_prior": self.domain_prior,
+            "cascade": self.cascade,
+            "horizon": self.horizon,
+            "judge_error": self.judge_error,
+            "smoothing": self.smoothing,
+            "retry_prior": self.retry_prior,
             "idf_unseen": float(self.featurizer.idf.max()) if self.featurizer.idf is not None else 1.0,
             "featurizer": {
                 "bits": self.featurizer.bits,
@@ -430,6 +479,8 @@ class FittedRouter(Router):
                 mean_c=self._mean_c,
                 buckets=self._buckets,
                 coef=self._coef,
+                joint_q=self._joint.quality if self._joint is not None else np.zeros((0, len(self.models))),
+                joint_dom=self._joint.domains if self._joint is not None else np.zeros(0, dtype=np.int64),
                 idf=idf[self._buckets] if idf.size else idf,
             )
         return path
@@ -442,6 +493,7 @@ class FittedRouter(Router):
             with np.load(Path(path), allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 arrays = {k: data[k] for k in ("mean_q", "mean_c", "buckets", "coef", "idf")}
+                joint = (data["joint_q"], data["joint_dom"]) if "joint_q" in data.files else None
         except (OSError, ValueError, KeyError) as exc:
             raise ValueError(f"{str(path)!r} is not a saved FittedRouter: {exc}") from exc
         if meta.get("format") != _FORMAT:
@@ -455,6 +507,11 @@ class FittedRouter(Router):
             featurizer=TextFeaturizer(**meta["featurizer"]),
             features=meta.get("features", "tfidf"),
             embedder=embedder,
+            cascade=meta.get("cascade", True),
+            horizon=meta.get("horizon", 3),
+            judge_error=meta.get("judge_error", 0.0),
+            smoothing=meta.get("smoothing", 2.0),
+            retry_prior=meta.get("retry_prior", 2.0),
         )
         router.models = tuple(meta["models"])
         router._domains = {d: i for i, d in enumerate(meta["domains"])}
@@ -466,11 +523,13 @@ class FittedRouter(Router):
         if arrays["idf"].size:
             idf[router._buckets] = arrays["idf"]
         router.featurizer.idf = idf
+        if joint is not None and len(joint[0]):
+            router._joint = JointOutcomes(joint[0], joint[1], len(router._domains), smoothing=router.smoothing)
         return router
 
 
 def _default_embedder() -> MiniLMEmbedder:
     """The bundled all-MiniLM-L6-v2 embedder (imported lazily: it needs the `embeddings` extra)."""
-    from ..lab._embed import MiniLMEmbedder
+    from ._embed import MiniLMEmbedder
 
     return MiniLMEmbedder()

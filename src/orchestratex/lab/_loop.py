@@ -1,0 +1,327 @@
+"""Replay the real `Orchestrator` over an outcome table: every model answers with its recorded outcome and cost,
+a simulated judge (with the noise you choose) scores through the real judging path."""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..catalog import ModelCatalog, ModelProfile
+from ..evaluation import LLMJudgeEvaluator
+from ..orchestrator import Orchestrator
+from ..providers import FunctionProvider, Generation, GenerationRequest
+from ..routing import Router
+from ..stores import MemoryStore
+from ..usage import Usage
+from ._metrics import OperatingPoint
+from ._profiles import CHARS_PER_TOKEN, profiles_for
+from ._table import OutcomeTable
+
+__all__ = ["LoopOutcome", "LoopReplay", "SimulatedJudge", "replay_loop"]
+
+_ANSWER_PROVIDER = "lab"
+_JUDGE_PROVIDER = "labjudge"
+_MARK = "⟦lab answer "
+_ROW: contextvars.ContextVar[int] = contextvars.ContextVar("orchestratex_lab_row")
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedJudge:
+    """A judge model that knows from the table whether an answer is right, and errs as told.
+
+    A right answer scores `right_score`, a wrong one `wrong_score` (on a table of 1–10 scores,
+    the recorded score itself); with probability `flip_rate` the verdict is the opposite one,
+    and `score_noise` adds Gaussian noise (standard deviation, in score points, clipped to 0–10).
+    Errors are drawn once per (prompt, model, judge): the same answer gets the same verdict if
+    it is judged again, as a judge at temperature 0 would give. The judge is a model of the
+    catalog (`name`, priced per 1k tokens in and out) served by a `FunctionProvider`, so its
+    calls are reserved, paid and recorded like any judge's.
+    """
+
+    name: str = "judge"
+    right_score: float = 9.0
+    wrong_score: float = 3.0
+    flip_rate: float = 0.0
+    score_noise: float = 0.0
+    input_cost_per_1k: float = 0.0002
+    output_cost_per_1k: float = 0.0002
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.flip_rate <= 1:
+            raise ValueError("flip_rate is a probability: between 0 and 1")
+        if self.score_noise < 0:
+            raise ValueError("score_noise must be >= 0")
+        if not (0 <= self.wrong_score <= 10 and 0 <= self.right_score <= 10):
+            raise ValueError("scores are on the 0–10 scale")
+        if ":" in self.name or not self.name:
+            raise ValueError(f"a judge's name is a plain model name without ':', got {self.name!r}")
+
+    @property
+    def profile(self) -> ModelProfile:
+        """The judge's catalog entry."""
+        return ModelProfile(
+            name=f"{_JUDGE_PROVIDER}:{self.name}",
+            input_cost_per_1k=self.input_cost_per_1k,
+            output_cost_per_1k=self.output_cost_per_1k,
+            quality=9.0,
+        )
+
+    def _draw(self, row_id: str, model: str, salt: str) -> float:
+        digest = hashlib.blake2b(f"{self.seed}|{self.name}|{salt}|{row_id}|{model}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
+
+    def score(self, quality: float, scale: float, row_id: str, model: str) -> float:
+        """The verdict on an answer of recorded `quality` (table scale `scale`: 1 or 10)."""
+        if scale > 1:
+            score = quality
+            right = quality >= (self.right_score + self.wrong_score) / 2
+        else:
+            right = quality >= 0.5
+            score = self.right_score if right else self.wrong_score
+        if self.flip_rate and self._draw(row_id, model, "flip") < self.flip_rate:
+            score = self.wrong_score if right else self.right_score
+        if self.score_noise:
+            u1, u2 = max(self._draw(row_id, model, "n1"), 1e-12), self._draw(row_id, model, "n2")
+            score += self.score_noise * math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+        return round(min(max(score, 0.0), 10.0), 3)
+
+
+@dataclass(frozen=True, slots=True)
+class LoopOutcome:
+    """One prompt's orchestration in the replay."""
+
+    row: int
+    id: str
+    task: str
+    models: tuple[str, ...]
+    """The table models that answered, in order (a model asked twice appears twice)."""
+    scores: tuple[float | None, ...]
+    """The judges' score of each answer."""
+    final_model: str | None
+    quality: float
+    """The recorded quality of the final (best-scored) answer; 0 when the run produced none."""
+    cost: float
+    """What the orchestration spent: answers and judging."""
+    judge_cost: float
+    stop_reason: str | None
+
+
+@dataclass(frozen=True)
+class LoopReplay:
+    """What the real orchestrator did on every prompt of a table, and the summary figures."""
+
+    table: OutcomeTable
+    outcomes: tuple[LoopOutcome, ...]
+    max_iterations: int
+    seconds: float = 0.0
+    settings: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def quality(self) -> float:
+        """Mean quality of the final answers (accuracy on a 0/1 table)."""
+        return float(np.mean([o.quality for o in self.outcomes])) if self.outcomes else 0.0
+
+    @property
+    def cost(self) -> float:
+        """Mean spend per prompt, answers and judging included."""
+        return float(np.mean([o.cost for o in self.outcomes])) if self.outcomes else 0.0
+
+    @property
+    def judge_cost(self) -> float:
+        """Mean judging spend per prompt."""
+        return float(np.mean([o.judge_cost for o in self.outcomes])) if self.outcomes else 0.0
+
+    @property
+    def attempts(self) -> float:
+        """Mean number of answers per prompt."""
+        return float(np.mean([len(o.models) for o in self.outcomes])) if self.outcomes else 0.0
+
+    @property
+    def repeats(self) -> float:
+        """Share of refinements that asked again a model whose answer had been rejected."""
+        again = total = 0
+        for o in self.outcomes:
+            for k in range(1, len(o.models)):
+                total += 1
+                again += o.models[k] in o.models[:k]
+        return again / total if total else 0.0
+
+    def shares(self) -> dict[str, float]:
+        """Share of prompts whose final answer came from each model."""
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            if o.final_model:
+                counts[o.final_model] = counts.get(o.final_model, 0) + 1
+        return {m: c / len(self.outcomes) for m, c in sorted(counts.items(), key=lambda kv: -kv[1])}
+
+    def point(self) -> OperatingPoint:
+        """The replay as an operating point (mean cost including judging, mean quality)."""
+        return OperatingPoint(
+            cost=self.cost, quality=self.quality, knob=float(self.max_iterations), shares=self.shares()
+        )
+
+    def summary(self) -> str:
+        return (
+            f"quality {self.quality:.4f} at ${self.cost:.5f}/prompt (judging ${self.judge_cost:.5f}), "
+            f"{self.attempts:.2f} answers/prompt, {self.repeats:.1%} of refinements re-asked a rejected model, "
+            f"{len(self.outcomes)} prompts in {self.seconds:.1f} s"
+        )
+
+
+def _answer_text(row_id: str, model: str, chars: float) -> str:
+    mark = f"{_MARK}{row_id} · {model}⟧"
+    return mark + " " + "." * max(int(chars) - len(mark) - 1, 0)
+
+
+async def replay_loop(
+    table: OutcomeTable,
+    *,
+    router: Router,
+    judge: SimulatedJudge | Sequence[SimulatedJudge] | None = None,
+    max_iterations: int = 3,
+    threshold: float = 6.0,
+    profiles: Sequence[ModelProfile] | None = None,
+    cost_limit: float | None = None,
+    patience: int | None = None,
+    progress: Callable[[int, int, LoopReplay], None] | None = None,
+    progress_every: int = 100,
+) -> LoopReplay:
+    """Run the real `Orchestrator` on every prompt of `table`, in order, and report accuracy and cost.
+
+    Every model of the table is a catalog model (`profiles`, by default `profiles_for(table)`)
+    served by a `FunctionProvider` that answers with the recorded outcome: an answer as long as
+    the recorded one, costing the recorded cost (reported to the orchestrator as the provider's
+    own cost). A model asked again answers the same. The answers are judged by `judge` (one
+    `SimulatedJudge`, or several as a panel aggregated by median; default: an exact 9/3 judge)
+    through the orchestrator's `LLMJudgeEvaluator`; judges are never routing candidates. The run
+    stops when the judges' score reaches `threshold`, after `max_iterations`, on the budget
+    (`cost_limit` per prompt) or when the score stops improving (`patience`).
+
+    The router learns as it would in production (its `observe` sees every judged answer), so
+    give it a fresh router for each measurement. `progress(done, total, partial)` is called every
+    `progress_every` prompts and at the end.
+    """
+    table.require_complete()
+    if max_iterations < 1:
+        raise ValueError("max_iterations must be >= 1")
+    judges = [SimulatedJudge()] if judge is None else [judge] if isinstance(judge, SimulatedJudge) else list(judge)
+    if not judges or len({j.name for j in judges}) != len(judges):
+        raise ValueError("give at least one judge, each with its own name")
+    answering = list(profiles) if profiles is not None else profiles_for(table, provider=_ANSWER_PROVIDER)
+    column = _columns(table, answering)
+    answering = [p.model_copy(update={"provider": _ANSWER_PROVIDER}) for p in answering]
+    scale = 10.0 if float(np.nanmax(table.quality)) > 1 else 1.0
+    chars = table.output_chars
+    by_name = {p.name: column[p.name] for p in answering}
+    judge_by_name = {j.profile.name: j for j in judges}
+    row_of_mark: dict[str, int] = {table.ids[i]: i for i in range(len(table))}
+
+    def answer(request: GenerationRequest) -> Generation:
+        row = _ROW.get()
+        col = by_name[request.model.name]
+        out = float(chars[row, col]) if chars is not None else 400.0
+        text = _answer_text(table.ids[row], table.models[col], out)
+        usage = Usage(
+            input_tokens=math.ceil(sum(len(m.content) for m in request.messages) / CHARS_PER_TOKEN),
+            output_tokens=math.ceil(len(text) / CHARS_PER_TOKEN),
+        )
+        return Generation(text=text, usage=usage, reported_cost=float(table.cost[row, col]))
+
+    def verdict(request: GenerationRequest) -> str:
+        user = request.messages[-1].content
+        start = user.rfind(_MARK)
+        if start < 0:
+            raise ValueError("the lab judge was asked about an answer the lab did not write")
+        row_id, _, model = user[start + len(_MARK) :].partition("⟧")[0].partition(" · ")
+        row = row_of_mark[row_id]
+        col = table.model_index(model)
+        sim = judge_by_name[request.model.name]
+        score = sim.score(float(table.quality[row, col]), scale, row_id, model)
+        feedback = "Correct." if score >= threshold else "The answer is wrong: check the reasoning and try again."
+        return json.dumps({"score": score, "feedback": feedback})
+
+    orchestrator = Orchestrator(
+        providers={
+            _ANSWER_PROVIDER: FunctionProvider(answer, name=_ANSWER_PROVIDER),
+            _JUDGE_PROVIDER: FunctionProvider(verdict, name=_JUDGE_PROVIDER),
+        },
+        catalog=ModelCatalog([*answering, *(j.profile for j in judges)]),
+        router=router,
+        evaluator=LLMJudgeEvaluator(panel_size=len(judges), judges=[j.profile.name for j in judges]),
+        store=MemoryStore(),
+        max_iterations=max_iterations,
+        evaluation_threshold=threshold,
+    )
+    names = [p.name for p in answering]
+    outcomes: list[LoopOutcome] = []
+    settings: dict[str, object] = {
+        "router": router.name,
+        "judges": [j.name for j in judges],
+        "threshold": threshold,
+        "cost_limit": cost_limit,
+    }
+    started = time.perf_counter()
+    async with orchestrator:
+        session = await orchestrator.create_session()
+        for row, prompt in enumerate(table.prompts):
+            token = _ROW.set(row)
+            try:
+                result = await orchestrator.run(
+                    prompt,
+                    session=session.id,
+                    domain=table.task_of(row),
+                    preferred_models=names,
+                    cost_limit=cost_limit,
+                    patience=patience,
+                )
+            finally:
+                _ROW.reset(token)
+            outcomes.append(_outcome(table, row, result.orchestration, by_name))
+            done = row + 1
+            if progress is not None and (done % progress_every == 0 or done == len(table)):
+                partial = LoopReplay(table, tuple(outcomes), max_iterations, time.perf_counter() - started, settings)
+                progress(done, len(table), partial)
+    return LoopReplay(table, tuple(outcomes), max_iterations, time.perf_counter() - started, settings)
+
+
+def _columns(table: OutcomeTable, profiles: Sequence[ModelProfile]) -> dict[str, int]:
+    column: dict[str, int] = {}
+    for p in profiles:
+        col = next((j for j, m in enumerate(table.models) if m in (p.name, p.version)), None)
+        if col is None:
+            raise ValueError(f"profile {p.name!r} names no model of table {table.name!r}")
+        column[p.name] = col
+    missing = set(range(len(table.models))) - set(column.values())
+    if missing:
+        raise ValueError(f"no profile for {[table.models[j] for j in sorted(missing)]}")
+    return column
+
+
+def _outcome(table: OutcomeTable, row: int, doc: object, by_name: dict[str, int]) -> LoopOutcome:
+    from ..records import Orchestration
+
+    assert isinstance(doc, Orchestration)
+    answered = [it for it in doc.iterations if it.response is not None]
+    judge_cost = sum(it.evaluation.cost for it in doc.iterations if it.evaluation is not None)
+    final = doc.final_model if doc.final_response is not None else None
+    quality = float(table.quality[row, by_name[final]]) if final in by_name else 0.0
+    return LoopOutcome(
+        row=row,
+        id=table.ids[row],
+        task=table.task_of(row),
+        models=tuple(table.models[by_name[it.model_name]] for it in answered),
+        scores=tuple(it.evaluation.score if it.evaluation else None for it in answered),
+        final_model=table.models[by_name[final]] if final in by_name else None,
+        quality=quality,
+        cost=doc.total_cost,
+        judge_cost=judge_cost,
+        stop_reason=doc.stop_reason,
+    )

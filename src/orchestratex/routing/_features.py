@@ -1,0 +1,113 @@
+"""Hashed TF-IDF features of a prompt, for `FittedRouter`."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import zlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+__all__ = ["TextFeaturizer"]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _np() -> Any:
+    try:
+        import numpy
+    except ImportError as exc:  # pragma: no cover - numpy ships with the lab extra
+        raise ImportError("FittedRouter needs numpy: pip install 'orchestratex[lab]'") from exc
+    return numpy
+
+
+class TextFeaturizer:
+    """Hashed TF-IDF of a prompt's words and word pairs: no vocabulary, no download, stable across processes.
+
+    Only the prompt's last paragraph (after the last blank line, at most `tail_chars`
+    characters) is read, so the question of a few-shot prompt is not drowned by its examples;
+    a few length features describe the whole prompt. Tokens are hashed with CRC-32 into
+    `2**bits` buckets; `idf` weights are learned by `fit`.
+    """
+
+    def __init__(self, *, bits: int = 18, tail_chars: int = 1500, bigrams: bool = True) -> None:
+        if not 8 <= bits <= 24:
+            raise ValueError("bits must be between 8 and 24")
+        if tail_chars <= 0:
+            raise ValueError("tail_chars must be > 0")
+        self.bits = bits
+        self.tail_chars = tail_chars
+        self.bigrams = bigrams
+        self.idf: NDArray[np.float64] | None = None
+
+    @property
+    def size(self) -> int:
+        return 1 << self.bits
+
+    def tail(self, text: str) -> str:
+        """The part of `text` that is read: its last paragraph, at most `tail_chars` characters."""
+        return text.rstrip().rsplit("\n\n", 1)[-1][-self.tail_chars :]
+
+    def tokens(self, text: str) -> list[str]:
+        """The hashed tokens of `text`: tail words, tail word pairs, and length buckets."""
+        words = _WORD.findall(self.tail(text).lower())
+        tokens = ["w:" + w for w in words]
+        if self.bigrams:
+            tokens += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
+        tokens.append(f"len:{int(math.log2(1 + len(text)))}")
+        tokens.append(f"tail:{int(math.log2(1 + len(words)))}")
+        return tokens
+
+    def counts(self, text: str) -> dict[int, float]:
+        """Bucket → sublinear term frequency (1 + log count)."""
+        mask = self.size - 1
+        raw: dict[int, int] = {}
+        for tok in self.tokens(text):
+            h = zlib.crc32(tok.encode()) & mask
+            raw[h] = raw.get(h, 0) + 1
+        return {h: 1.0 + math.log(c) for h, c in raw.items()}
+
+    def fit(self, texts: Sequence[str]) -> TextFeaturizer:
+        """Learn inverse document frequencies (smoothed, as scikit-learn's `TfidfVectorizer`)."""
+        np = _np()
+        df = np.zeros(self.size)
+        for text in texts:
+            df[list(self.counts(text))] += 1
+        self.idf = np.log((1 + len(texts)) / (1 + df)) + 1.0
+        return self
+
+    def transform_one(self, text: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """(buckets, l2-normalised TF-IDF values) of one text."""
+        np = _np()
+        if self.idf is None:
+            raise RuntimeError("TextFeaturizer.fit must run before transform")
+        counts = self.counts(text)
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        val = np.fromiter(counts.values(), dtype=np.float64, count=len(counts)) * self.idf[idx]
+        norm = float(np.sqrt(val @ val))
+        return idx, (val / norm if norm > 0 else val)
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        """A scipy CSR matrix (rows, 2**bits) of the texts' features."""
+        np = _np()
+        from scipy import sparse
+
+        indptr, indices, values = [0], [], []
+        for text in texts:
+            idx, val = self.transform_one(text)
+            indices.append(idx)
+            values.append(val)
+            indptr.append(indptr[-1] + len(idx))
+        return sparse.csr_matrix(
+            (
+                np.concatenate(values) if values else np.zeros(0),
+                np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
+                np.asarray(indptr),
+            ),
+            shape=(len(texts), self.size),
+        )

@@ -1,0 +1,181 @@
+"""Online escalation: what a router learns, from its own judged answers, about models failing together."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..catalog import ModelProfile
+from ._base import LearningRouter, RoutingFeedback, Task
+from ._cascade import Plan, plan
+
+if TYPE_CHECKING:
+    from ..stores import RoutingStat, Store
+
+__all__ = ["EscalatingRouter", "FailureMemory", "accept_prior"]
+
+_AFTER = " after "
+_JUDGING = "(judging)"
+
+
+def accept_prior(mean_score: float, threshold: float, spread: float = 1.5) -> float:
+    """P(a judged score reaches `threshold`) for an expected score `mean_score` with per-answer spread `spread`."""
+    return 0.5 * (1.0 + math.erf((mean_score - threshold) / (spread * math.sqrt(2.0))))
+
+
+class FailureMemory:
+    """Acceptance counts per (domain, model), per (domain, rejected model, next model), and judging costs.
+
+    `rate(domain, model, rejected, base)` is the chance that `model`'s next answer is accepted once
+    the `rejected` models' answers were turned down: its own acceptance rate (the router's prior
+    `base`, worth `strength` answers, plus what it observed), moved by the mean difference its
+    answers showed after each rejected model's failure (each pair shrunk by `strength`). Asking a
+    rejected model again is a pair like any other, whose prior is `retry_prior` (rarely fixed):
+    it is chosen only once retries have been seen to succeed.
+    """
+
+    def __init__(self, *, strength: float = 2.0, retry_prior: float = 0.0) -> None:
+        self.strength = strength
+        self.retry_prior = retry_prior
+        self.single: dict[tuple[str, str], list[int]] = {}
+        self.pairs: dict[tuple[str, str, str], list[int]] = {}
+        self.judging = [0, 0.0]
+
+    # -- learning -----------------------------------------------------------------------------
+    def learn(self, feedback: RoutingFeedback) -> list[tuple[str, bool]]:
+        """Add one judged answer; return the (stored model name, accepted) entries to persist."""
+        accepted = feedback.score >= feedback.threshold
+        rejected = dict.fromkeys(
+            a.model for a in feedback.attempts if a.score is not None and a.score < feedback.threshold
+        )
+        entries = [(feedback.model_name, accepted)]
+        entries += [(f"{feedback.model_name}{_AFTER}{r}", accepted) for r in rejected]
+        for key, ok in entries:
+            self._add(feedback.domain, key, 1, int(ok))
+        self.judging[0] += 1
+        self.judging[1] += max(feedback.evaluation_cost, 0.0)
+        return entries
+
+    def _add(self, domain: str, key: str, n: int, ok: int) -> None:
+        model, _, after = key.partition(_AFTER)
+        bucket = self.pairs.setdefault((domain, after, model), [0, 0]) if after else None
+        if bucket is None:
+            bucket = self.single.setdefault((domain, model), [0, 0])
+        bucket[0] += n
+        bucket[1] += ok
+
+    def restore(self, stats: Sequence[RoutingStat]) -> None:
+        for stat in stats:
+            if stat.model_name == _JUDGING:
+                self.judging[0] += stat.n
+                self.judging[1] += stat.cost_sum
+            else:
+                self._add(stat.domain, stat.model_name, stat.n, round(stat.score_sum / 10))
+
+    @property
+    def judging_cost(self) -> float:
+        """Mean cost of one evaluation seen so far (0 before any)."""
+        return self.judging[1] / self.judging[0] if self.judging[0] else 0.0
+
+    # -- beliefs ------------------------------------------------------------------------------
+    def rate(self, domain: str, model: str, rejected: frozenset[str], base: float) -> float:
+        n, ok = self.single.get((domain, model), (0, 0))
+        own = (ok + self.strength * base) / (n + self.strength)
+        if model in rejected:
+            n, ok = self.pairs.get((domain, model, model), (0, 0))
+            return (ok + self.strength * self.retry_prior) / (n + self.strength)
+        if not rejected:
+            return own
+        shift = 0.0
+        for r in rejected:
+            n, ok = self.pairs.get((domain, r, model), (0, 0))
+            shift += (ok + self.strength * own) / (n + self.strength) - own
+        return min(max(own + shift / len(rejected), 1e-4), 1 - 1e-4)
+
+    def retries_pay(self, domain: str, model: str) -> bool:
+        """Whether re-asking `model` after its answer was rejected has been seen to succeed."""
+        return self.pairs.get((domain, model, model), (0, 0))[1] > 0
+
+
+class EscalatingRouter(LearningRouter):
+    """A learning router that also learns, online, which model to escalate to after which failure.
+
+    Besides the statistics of its `name`, it keeps acceptance counts after each rejection (and
+    the judging cost) under `<name>.cascade` in the store, so they survive restarts too.
+    """
+
+    cascade: bool = True
+    horizon: int = 3
+    memory: FailureMemory
+
+    async def attach(self, store: Store) -> None:
+        await super().attach(store)
+        self.memory.restore(await store.routing_stats(f"{self.name}.cascade"))
+
+    async def observe(self, feedback: RoutingFeedback) -> None:
+        await super().observe(feedback)
+        entries = self.memory.learn(feedback)
+        if self._store is None:
+            return
+        for key, ok in [*entries, (_JUDGING, False)]:
+            judging = key == _JUDGING
+            await self._store.record_routing_outcome(
+                f"{self.name}.cascade",
+                domain=feedback.domain,
+                model_name=key,
+                score=10.0 if ok else 0.0,
+                cost=max(feedback.evaluation_cost, 0.0) if judging else 0.0,
+                latency_ms=0.0,
+                output_tokens=0,
+            )
+
+    def wants_plan(self, task: Task) -> bool:
+        """Whether this decision is a cascade step (a failure seen, or attempts left after it)."""
+        return self.cascade and (bool(task.failed_models) or task.remaining_iterations > 1)
+
+    def escalate(
+        self,
+        task: Task,
+        candidates: Sequence[ModelProfile],
+        base: Sequence[float],
+        costs: Sequence[float],
+        weight: float,
+    ) -> tuple[int, Plan]:
+        """The index of the candidate to try now, and the plan it starts (acceptance taken as success)."""
+        failed = frozenset(task.failed_models)
+        allowed = [
+            i for i, m in enumerate(candidates) if m.name not in failed or self.memory.retries_pay(task.domain, m.name)
+        ] or list(range(len(candidates)))
+        models = [candidates[i] for i in allowed]
+        prior = [base[i] for i in allowed]
+        spend = [costs[i] + self.memory.judging_cost for i in allowed]
+
+        def beliefs(state: frozenset[int]) -> tuple[list[float], list[float]]:
+            gone = failed | {models[i].name for i in state}
+            rates = [self.memory.rate(task.domain, m.name, gone, p) for m, p in zip(models, prior, strict=True)]
+            return rates, rates
+
+        best = plan(
+            beliefs,
+            spend,
+            steps=task.remaining_iterations,
+            cost_weight=weight,
+            budget=task.remaining_budget,
+            horizon=self.horizon,
+        )
+        return allowed[best.order[0]], Plan(
+            order=tuple(allowed[i] for i in best.order),
+            values=tuple(
+                best.values[allowed.index(i)] if i in allowed else float("-1e9") for i in range(len(candidates))
+            ),
+            success=best.success,
+            cost=best.cost,
+        )
+
+
+def plan_reasoning(task: Task, candidates: Sequence[ModelProfile], best: Plan) -> str:
+    """One sentence on the plan: the order, what was rejected, its chance and expected spend."""
+    names = " → ".join(candidates[i].name for i in best.order)
+    after = f" after {', '.join(task.failed_models)} failed" if task.failed_models else ""
+    return f"plans {names}{after} (P(accepted) {best.success:.2f} at ~${best.cost:.5f})"

@@ -1,0 +1,122 @@
+"""`lab.replay_loop` drives the real Orchestrator: recorded outcomes and costs, a simulated judge through the
+real judging path, the router seeing every attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from orchestratex import lab
+from orchestratex.catalog import ModelProfile
+from orchestratex.records import RoutingDecision
+from orchestratex.routing import Router, RoutingFeedback, Task
+from orchestratex.routing.fitted import FittedRouter
+
+from .lab_synthetic import synthetic_table
+
+
+class Scripted(Router):
+    """Tries the models in a fixed order and remembers what the orchestrator showed it."""
+
+    name = "scripted"
+
+    def __init__(self, order: Sequence[str]) -> None:
+        self.order = list(order)
+        self.tasks: list[Task] = []
+        self.candidates: list[list[str]] = []
+        self.feedback: list[RoutingFeedback] = []
+
+    async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        self.tasks.append(task)
+        self.candidates.append([c.name for c in candidates])
+        version = self.order[min(len(task.attempts), len(self.order) - 1)]
+        model = next(c for c in candidates if c.version == version)
+        return RoutingDecision(model_name=model.name, reasoning="scripted", scores={}, domain=task.domain)
+
+    async def observe(self, feedback: RoutingFeedback) -> None:
+        self.feedback.append(feedback)
+
+
+async def test_replay_runs_the_orchestrator_with_recorded_outcomes_and_a_paid_judge() -> None:
+    table = synthetic_table(40, seed=1)
+    router = Scripted(["small", "large"])
+    judge = lab.SimulatedJudge(input_cost_per_1k=0.001, output_cost_per_1k=0.002)
+    seen: list[tuple[int, int, lab.LoopReplay]] = []
+    result = await lab.replay_loop(
+        table,
+        router=router,
+        judge=judge,
+        max_iterations=3,
+        progress=lambda d, t, p: seen.append((d, t, p)),
+        progress_every=10,
+    )
+    assert [d for d, _, _ in seen] == [10, 20, 30, 40]
+    small, large = table.model_index("small"), table.model_index("large")
+    for row, outcome in enumerate(result.outcomes):
+        if table.quality[row, small] == 1:  # accepted at once: one answer, small's recorded cost + one judging
+            assert outcome.models == ("small",) and outcome.scores == (9.0,)
+            answers = table.cost[row, small]
+        else:  # rejected (3/10), escalated, accepted: the router saw the failed attempt
+            assert outcome.models == ("small", "large") and outcome.scores == (3.0, 9.0)
+            answers = table.cost[row, small] + table.cost[row, large]
+        assert outcome.quality == 1.0 and outcome.stop_reason == "threshold"
+        assert outcome.judge_cost > 0
+        assert outcome.cost == pytest.approx(answers + outcome.judge_cost, abs=1e-9)
+    assert result.quality == 1.0 and result.repeats == 0.0
+    refinements = [t for t in router.tasks if t.attempts]
+    assert refinements and all(t.failed_models == ("lab:small",) for t in refinements)
+    assert all(t.attempts[0].score == 3.0 and t.max_iterations == 3 for t in refinements)
+    assert all("labjudge:judge" not in names for names in router.candidates)  # a judge is never a candidate
+    assert all(f.evaluation_cost > 0 for f in router.feedback)
+    assert "quality 1.0000" in result.summary()
+
+
+async def test_a_flipping_judge_errs_at_its_rate_and_keeps_its_verdict() -> None:
+    table = synthetic_table(400, seed=2)
+    flip = lab.SimulatedJudge(flip_rate=0.3, seed=4)
+    exact = await lab.replay_loop(table, router=Scripted(["medium"]), max_iterations=1)
+    noisy = await lab.replay_loop(table, router=Scripted(["medium"]), judge=flip, max_iterations=1)
+    medium = table.model_index("medium")
+    right = table.quality[:, medium] == 1
+    exact_scores = np.asarray([o.scores[0] for o in exact.outcomes])
+    noisy_scores = np.asarray([o.scores[0] for o in noisy.outcomes])
+    assert ((exact_scores == 9.0) == right).all()
+    assert 0.22 < float((noisy_scores != exact_scores).mean()) < 0.38
+    again = await lab.replay_loop(table, router=Scripted(["medium"]), judge=flip, max_iterations=1)
+    assert [o.scores for o in again.outcomes] == [o.scores for o in noisy.outcomes]  # drawn once per answer
+
+
+async def test_the_cascade_beats_the_single_shot_rule_in_the_loop() -> None:
+    table = synthetic_table(300, seed=5)
+    train, test = table.subset(range(200)), table.subset(range(200, 300))
+    profiles = lab.profiles_for(train)
+
+    def router(cascade: bool) -> FittedRouter:
+        return FittedRouter(cost_weight=30.0, alpha=1.0, text=False, cascade=cascade).fit(train, profiles=profiles)
+
+    before = await lab.replay_loop(test, router=router(False), max_iterations=3, profiles=profiles)
+    after = await lab.replay_loop(test, router=router(True), max_iterations=3, profiles=profiles)
+    assert before.repeats > 0.9  # the single-shot rule sends every refinement back to the rejected model
+    assert after.repeats == 0.0
+    assert after.quality > before.quality
+
+
+async def test_bad_input_is_refused() -> None:
+    table = synthetic_table(10)
+    with pytest.raises(ValueError, match="max_iterations"):
+        await lab.replay_loop(table, router=Scripted(["small"]), max_iterations=0)
+    with pytest.raises(ValueError, match="own name"):
+        await lab.replay_loop(table, router=Scripted(["small"]), judge=[lab.SimulatedJudge(), lab.SimulatedJudge()])
+    with pytest.raises(ValueError, match="flip_rate"):
+        lab.SimulatedJudge(flip_rate=1.5)
+    partial = lab.OutcomeTable(
+        name="gaps",
+        models=("a", "b"),
+        prompts=("p",),
+        quality=np.array([[1.0, np.nan]]),
+        cost=np.array([[0.1, np.nan]]),
+    )
+    with pytest.raises(ValueError, match="unobserved"):
+        await lab.replay_loop(partial, router=Scripted(["a"]))

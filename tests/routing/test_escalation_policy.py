@@ -1,0 +1,185 @@
+"""The escalation policy: routers plan the cascade from the attempts so far, and never re-ask a rejected model
+unless retries have been seen to pay."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from orchestratex.catalog import ModelProfile
+from orchestratex.lab import OutcomeTable
+from orchestratex.routing import Attempt, BayesianRouter, RoutingFeedback, Task
+from orchestratex.routing._cascade import plan
+from orchestratex.routing.contextual import ContextualRouter
+from orchestratex.routing.fitted import FittedRouter
+
+MODELS = ("a", "b", "c", "strong")
+PROFILES = [
+    ModelProfile(name="t:a", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001),
+    ModelProfile(name="t:b", input_cost_per_1k=0.0002, output_cost_per_1k=0.0002),
+    ModelProfile(name="t:c", input_cost_per_1k=0.0004, output_cost_per_1k=0.0004),
+    ModelProfile(name="t:strong", input_cost_per_1k=0.01, output_cost_per_1k=0.01),
+]
+PROMPT = "Which option is right?"
+
+
+def correlated_table(n: int = 400, seed: int = 0) -> OutcomeTable:
+    """`a` right 70 %; `b` right about 66 % but wrong whenever `a` is (they fail together); `c` right about
+    44 %, and always right where `a` is wrong; `strong` right 90 % at 50× the price of `a`."""
+    rng = np.random.default_rng(seed)
+    a = rng.random(n) < 0.7
+    b = a & (rng.random(n) < 0.95)
+    c = ~a | (rng.random(n) < 0.2)
+    strong = rng.random(n) < 0.9
+    quality = np.stack([a, b, c, strong], axis=1).astype(float)
+    cost = np.tile([0.0001, 0.0002, 0.0004, 0.005], (n, 1))
+    return OutcomeTable(
+        name="correlated", models=MODELS, prompts=tuple(PROMPT for _ in range(n)), quality=quality, cost=cost
+    )
+
+
+@pytest.fixture(scope="module")
+def router() -> FittedRouter:
+    return FittedRouter(cost_weight=20.0, text=False).fit(correlated_table(), profiles=PROFILES)
+
+
+def task(*attempts: Attempt, max_iterations: int = 3) -> Task:
+    return Task(
+        prompt=PROMPT,
+        original_prompt=PROMPT,
+        iteration=len(attempts) + 1,
+        attempts=attempts,
+        max_iterations=max_iterations,
+        threshold=6.0,
+    )
+
+
+def test_a_cascade_starts_cheap_and_escalates_where_a_failure_is_least_likely_to_repeat(router: FittedRouter) -> None:
+    first = router.decide(task(), PROFILES)
+    assert first.model_name == "t:a"
+    assert "plans t:a → t:c" in first.reasoning
+    after_a = router.decide(task(Attempt("t:a", 3.0, 0.0001, "wrong")), PROFILES)
+    # b is better than c on average, but it fails exactly where a fails: c is the rescue
+    assert after_a.model_name == "t:c"
+    assert "after a failed" in after_a.reasoning
+    both = router.decide(task(Attempt("t:a", 3.0), Attempt("t:c", 3.0)), PROFILES)
+    assert both.model_name == "t:strong"
+
+
+def test_one_iteration_keeps_the_single_shot_rule(router: FittedRouter) -> None:
+    single = FittedRouter(cost_weight=20.0, text=False, cascade=False).fit(correlated_table(), profiles=PROFILES)
+    alone = task(max_iterations=1)
+    assert router.decide(alone, PROFILES).model_name == single.decide(alone, PROFILES).model_name
+
+
+def test_a_rejected_model_is_not_asked_again_unless_retries_paid() -> None:
+    router = FittedRouter(cost_weight=1000.0, text=False).fit(correlated_table(), profiles=PROFILES)
+    # dollars dear: after a failed, the cheapest move would be a again, but its answer was rejected
+    rejected = task(Attempt("t:a", 3.0))
+    assert router.decide(rejected, PROFILES).model_name != "t:a"
+    assert router.retry_success("t:a", "general") == 0.0
+    # retries of a are seen to succeed (the judges' feedback fixes its answers): now it pays to re-ask
+    for _ in range(20):
+        feedback = RoutingFeedback(
+            domain="general",
+            model_name="t:a",
+            score=9.0,
+            cost=0.0001,
+            latency_ms=1,
+            attempts=(Attempt("t:a", 3.0),),
+            threshold=6.0,
+        )
+        asyncio.run(router.observe(feedback))
+    assert router.retry_success("t:a", "general") > 0.9
+    assert router.decide(rejected, PROFILES).model_name == "t:a"
+
+
+def test_only_rejected_candidates_left_still_gives_an_answer(router: FittedRouter) -> None:
+    decision = router.decide(task(Attempt("t:a", 3.0)), PROFILES[:1])
+    assert decision.model_name == "t:a"
+
+
+async def test_online_routers_learn_which_model_rescues_which_failure() -> None:
+    for router in (BayesianRouter(explore=False, cost_sensitivity=0.2), ContextualRouter(explore=False)):
+        # a answers well on the whole; after a fails, only c was ever accepted
+        for _ in range(30):
+            for model, score, before in (("t:a", 9.0, ()), ("t:b", 3.0, (Attempt("t:a", 3.0),))):
+                fb = RoutingFeedback(
+                    domain="general",
+                    model_name=model,
+                    score=score,
+                    cost=0.0001,
+                    latency_ms=1,
+                    attempts=before,
+                    threshold=6.0,
+                    evaluation_cost=0.00001,
+                )
+                router.update(fb)
+                router.memory.learn(fb)
+            fb = RoutingFeedback(
+                domain="general",
+                model_name="t:c",
+                score=9.0,
+                cost=0.0004,
+                latency_ms=1,
+                attempts=(Attempt("t:a", 3.0),),
+                threshold=6.0,
+            )
+            router.update(fb)
+            router.memory.learn(fb)
+        after = await router.select(task(Attempt("t:a", 3.0, 0.0001)), PROFILES)
+        assert after.model_name == "t:c", (router.name, after.reasoning)
+        assert "plans" in after.reasoning and "after t:a failed" in after.reasoning
+        assert router.memory.judging_cost > 0
+
+
+async def test_online_escalation_statistics_persist() -> None:
+    from orchestratex.stores import MemoryStore
+
+    store = MemoryStore()
+    first = BayesianRouter(explore=False)
+    await first.attach(store)
+    fb = RoutingFeedback(
+        domain="math",
+        model_name="t:c",
+        score=9.0,
+        cost=0.0004,
+        latency_ms=1,
+        attempts=(Attempt("t:a", 3.0),),
+        threshold=6.0,
+        evaluation_cost=0.0002,
+    )
+    await first.observe(fb)
+    second = BayesianRouter(explore=False)
+    await second.attach(store)
+    assert second.memory.pairs[("math", "t:a", "t:c")] == [1, 1]
+    assert second.memory.judging_cost == pytest.approx(0.0002)
+
+
+def test_plan_respects_the_budget_and_the_horizon() -> None:
+    def beliefs(rejected: frozenset[int]) -> tuple[list[float], list[float]]:
+        p = [0.0 if j in rejected else q for j, q in enumerate((0.5, 0.99))]
+        return p, p
+
+    free = plan(beliefs, [0.001, 0.1], steps=3, cost_weight=1.0)
+    assert free.order[0] == 0 and free.order[1] == 1  # cheap first, the sure one as a rescue
+    poor = plan(beliefs, [0.001, 0.1], steps=3, cost_weight=1.0, budget=0.05)
+    assert poor.order == (0,)
+    assert plan(beliefs, [0.001, 0.1], steps=5, horizon=1).order == (1,)
+    with pytest.raises(ValueError):
+        plan(beliefs, [], steps=1)
+
+
+def test_routing_does_not_import_the_lab() -> None:
+    code = (
+        "import sys, orchestratex, orchestratex.routing, orchestratex.routing.fitted, "
+        "orchestratex.routing.contextual, orchestratex.orchestrator\n"
+        "bad = sorted(m for m in sys.modules if m.startswith('orchestratex.lab'))\n"
+        "assert not bad, bad"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
