@@ -27,6 +27,7 @@ from orchestratex import (
 from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import (
     AuthenticationError,
+    Conflict,
     ContentFiltered,
     ContextLengthExceeded,
     ProviderServerError,
@@ -669,3 +670,22 @@ def test_run_options_are_exactly_the_keyword_options_of_prepare() -> None:
     assert list(options) == ["on_event", *keyword]
     assert options["on_event"] == drive["on_event"]
     assert all(options[name] == prepare[name] for name in keyword)
+
+
+async def test_one_orchestrator_drives_an_orchestration_once_at_a_time() -> None:
+    release = asyncio.Event()
+
+    async def fn(request: GenerationRequest) -> str:
+        await release.wait()
+        return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "an answer"
+
+    async with make(FunctionProvider(fn), "a", "b") as orch:
+        doc = await orch.prepare("Hello", max_iterations=1)
+        first = orch.start(doc)
+        await asyncio.sleep(0.01)
+        with pytest.raises(Conflict, match="already being run by this orchestrator"):
+            await orch.drive(doc.id)
+        release.set()
+        assert (await first).status == "completed"
+        again = await orch.drive(doc.id)  # ended: its stored result, not a second run
+        assert again.status == "completed" and [e.type for e in again.events].count("orchestration_started") == 1

@@ -219,6 +219,9 @@ class Orchestration(Document):
     error: str | None = None
     interrupted_calls: int = 0
     """Calls in flight when a previous process died; the provider may have billed them."""
+    overage_cost: float = 0.0
+    """The part of `total_cost` that providers billed above the worst case reserved for their calls
+    (usage they reported beyond the request's bounds); see the Guarantees page."""
 
     @property
     def best_iteration(self) -> Iteration | None:

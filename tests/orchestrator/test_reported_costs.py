@@ -32,9 +32,10 @@ class RecordingStore(MemoryStore):
         calls: Sequence[CallRecord] = (),
         spent: float = 0.0,
         released: float = 0.0,
+        owner: str | None = None,
     ) -> Sequence[Event]:
         self.calls.extend(calls)
-        return await super().commit(orchestration, events, calls=calls, spent=spent, released=released)
+        return await super().commit(orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
 
 
 def reporting(generation_cost: float | None, judge_cost: float | None) -> FunctionProvider:

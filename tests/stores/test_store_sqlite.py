@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from orchestratex.events import ModelSelected
-from orchestratex.exceptions import ConfigurationError, StoreError
+from orchestratex.exceptions import ConfigurationError, StoreError, StoreUnavailable
 from orchestratex.records import Orchestration, Session, SessionSettings, Thread
 from orchestratex.stores import SQLiteStore, open_store, store_from_url
+
+from ..orchestrator.faults import LockHolder
 
 
 def _event(o: Orchestration) -> ModelSelected:
@@ -225,3 +227,24 @@ async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) ->
     path.write_text("not a database, just some text that is long enough " * 200)
     with pytest.raises(StoreError, match="cannot open SQLite database"):
         await SQLiteStore(path).open()
+
+
+def test_busy_timeout_must_be_a_sane_number_of_seconds() -> None:
+    for bad in (-1.0, float("nan"), 1e9):
+        with pytest.raises(ValueError, match="busy_timeout"):
+            SQLiteStore(busy_timeout=bad)
+
+
+async def test_opening_a_database_another_process_locked_is_unavailable(tmp_path: Path) -> None:
+    db = tmp_path / "locked.db"
+    async with SQLiteStore(db):
+        pass
+    holder = LockHolder(db)
+    holder.start()
+    try:
+        with pytest.raises(StoreUnavailable, match="cannot open SQLite database"):
+            await SQLiteStore(db, busy_timeout=0.05).open()
+    finally:
+        holder.stop()
+    async with SQLiteStore(db, busy_timeout=0.05) as store:
+        assert await store.list_resumable() == []

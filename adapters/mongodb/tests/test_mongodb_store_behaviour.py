@@ -18,7 +18,7 @@ from bson import ObjectId
 from pymongo.errors import AutoReconnect, NetworkTimeout, OperationFailure
 
 from orchestratex.events import Event, ModelSelected
-from orchestratex.exceptions import ConfigurationError, NotFound, StoreError
+from orchestratex.exceptions import ConfigurationError, NotFound, StoreError, StoreUnavailable
 from orchestratex.records import CallRecord, Iteration, Orchestration, Session, SessionSettings, Thread
 from orchestratex.stores import store_from_url
 from orchestratex_mongodb import MongoStore, redact_url
@@ -206,6 +206,24 @@ async def test_a_commit_that_cannot_start_changes_nothing(store: MongoStore, cli
         await store.commit(o, [_selected(o, 1)], spent=0.5)
     assert (await store.get_session(session.id)).total_cost == 0.0
     assert await store.list_events(session.id) == []
+
+
+async def test_a_commit_whose_session_update_outcome_is_unknown_is_not_unavailable(
+    store: MongoStore, client: Any
+) -> None:
+    """`StoreUnavailable` promises nothing was written (the orchestrator retries it); a session update
+    whose every reply was lost may have been applied, so it is a plain `StoreError`, rolled forward later."""
+    session, o = await _tree(store)
+    client.faults.fail("sessions", "find_one_and_update", AutoReconnect("reply lost"), after=True, times=10)
+    client.faults.fail("sessions", "find_one", AutoReconnect("reply lost"), times=10)
+    o.status = "running"
+    with pytest.raises(StoreError, match="unknown") as caught:
+        await store.commit(o, [_selected(o, 1)], spent=0.25)
+    assert not isinstance(caught.value, StoreUnavailable)
+    client.faults.pending.clear()
+    assert await store.claim(o.id, "successor", 60)  # a takeover rolls the recorded step forward, once
+    assert (await store.get_session(session.id)).total_cost == 0.25
+    assert _seqs(await store.list_events(session.id)) == [1]
 
 
 async def test_lost_replies_are_retried_idempotently(store: MongoStore, client: Any) -> None:

@@ -9,6 +9,7 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
@@ -118,23 +119,23 @@ def affordable_cap(model: ModelProfile, input_tokens: int, cap: int, need: int, 
 
 
 async def reserve_waiting(
+    reserve: Callable[[], Awaitable[bool]],
     store: Store,
     session_id: str,
-    orchestration_id: str,
     amount: float,
     *,
     limit: float,
     own: float,
     timeout: float,
 ) -> tuple[bool, float]:
-    """Reserve `amount` against the session's budget, waiting up to `timeout` seconds for its other runs
-    to release what they hold when only their reservations are in the way (`own` is what this run holds
-    itself). Returns (reserved, what the others held at the last look)."""
+    """Reserve `amount` against the session's budget with `reserve()`, waiting up to `timeout` seconds for
+    its other runs to release what they hold when only their reservations are in the way (`own` is what
+    this run holds itself). Returns (reserved, what the others held at the last look)."""
     deadline = time.monotonic() + timeout
     delay = 0.01
     held = 0.0
     while True:
-        if await store.reserve_budget(session_id, orchestration_id, amount):
+        if await reserve():
             return True, held
         session = await store.get_session(session_id)
         held = max(session.reserved_cost - own, 0.0)

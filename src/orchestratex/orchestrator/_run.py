@@ -29,6 +29,7 @@ from ..exceptions import (
     EvaluationError,
     OrchestrateXError,
     ProviderError,
+    StoreUnavailable,
 )
 from ..providers import Generation, GenerationRequest, Message, TextSink
 from ..providers._base import estimate_message_tokens
@@ -37,6 +38,7 @@ from ..routing import Attempt, RoutingFeedback, Task, detect_domain
 from ..usage import Usage, add_costs
 from ._budget import affordable_cap, price_generation, reserve_waiting
 from ._chat import conversation
+from ._durable import outcome, with_store_retries
 from ._judges import JudgePlanner, Judging
 from ._prompts import build_messages, request_messages
 from ._retry import call_with_retries
@@ -69,12 +71,14 @@ class _Stop(Exception):
 class _Ledger:
     """What one step reserved, spent and called; settled by one store commit."""
 
-    __slots__ = ("calls", "reserved_in_store", "reserved_local", "settled", "spent")
+    __slots__ = ("calls", "overage", "reserved_in_store", "reserved_local", "settled", "spent")
 
     def __init__(self) -> None:
         self.reserved_in_store = 0.0
         self.reserved_local = 0.0
         self.spent: list[float] = []
+        self.overage: list[float] = []
+        """What calls cost above the worst case reserved for them (see `Run._overage`)."""
         self.calls: list[CallRecord] = []
         self.settled: float | None = None
         """The step's spending once added to the orchestration's `total_cost` (it is added once)."""
@@ -115,6 +119,10 @@ class Run:
         """Events to store with the next commit (the start is committed with the first routing decision)."""
         self.emitted: list[Event] = []
         """Events this run committed, in order (a resumed run's earlier ones are in the store)."""
+        self.unknown: BaseException | None = None
+        """A commit failed with an error other than `StoreUnavailable`: whether it was written is not known
+        (a MongoDB step recorded but not completed is rolled forward later), so the run writes nothing
+        more and stops as a crash would, to be resumed from what the store has."""
 
     # -- the loop -----------------------------------------------------------------------------
     async def drive(self) -> None:
@@ -124,19 +132,12 @@ class Run:
                 reason = self._stop_reason()
                 if reason is not None:
                     raise _Stop(reason)
-                it = self.doc.iterations[-1] if self.doc.iterations else None
-                if it is None or it.phase in ("evaluated", "failed"):
-                    it = await self._select()
-                if it.phase == "selected":
-                    await self._generate(it)
-                if it.phase == "generated":
-                    if self.planner.needed(it.index):
-                        await self._evaluate(it)
-                    else:  # no decision depends on its verdict: returned unjudged
-                        it.phase = "evaluated"
+                await self._step()
         except _Stop as stop:
             await self._finish(stop.reason, stop.error, ledger=stop.ledger)
         except asyncio.CancelledError:
+            if (self.done and not self._pending) or self.unknown is not None:  # ended, or must write nothing more
+                raise
             if self.doc.id in self.o.suspending:
                 await asyncio.shield(self._suspend())
             else:
@@ -148,6 +149,19 @@ class Run:
             logger.exception("orchestration %s failed unexpectedly", self.doc.id)
             await self._finish("error", f"{type(exc).__name__}: {exc}")
             raise
+
+    async def _step(self) -> None:
+        """Advance the last iteration by one phase (or start the next one)."""
+        it = self.doc.iterations[-1] if self.doc.iterations else None
+        if it is None or it.phase in ("evaluated", "failed"):
+            it = await self._select()
+        if it.phase == "selected":
+            await self._generate(it)
+        if it.phase == "generated":
+            if self.planner.needed(it.index):
+                await self._evaluate(it)
+            else:  # no decision depends on its verdict: returned unjudged
+                it.phase = "evaluated"
 
     async def _prepare(self) -> None:
         doc, store = self.doc, self.o.store
@@ -325,7 +339,8 @@ class Run:
             history=tuple(conversation(doc)[:-1]),
         )
         remaining = self._remaining()
-        budget = None if remaining is None else remaining + self.prepaid
+        # what was reserved for the judges with the answer stays theirs, even after an overage of the answer
+        budget = None if remaining is None else max(remaining, 0.0) + self.prepaid
         eligible = self.planner.eligible(etask, it.response or "", budget)
         if etask.judges and not eligible:  # say why, rather than "no judge available"
             answer_text = it.response or ""
@@ -355,6 +370,7 @@ class Run:
         except (BudgetExceeded, EvaluationError) as exc:
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
             it.phase = "failed"
+            ledger.calls.append(self._answer_record(it, None))  # paid for: counted in analytics as well
             raise _Stop("budget" if isinstance(exc, BudgetExceeded) else "error", exc.message, ledger) from exc
         it.evaluation = evaluation
         it.phase = "evaluated"
@@ -362,9 +378,7 @@ class Run:
         scores = {v.judge_model: v.score for v in evaluation.verdicts}
         for record in ledger.calls:
             record.score = scores.get(record.model_name)
-        ledger.calls.append(
-            self._record(it.model_name, "generate", it.cost, it.usage, it.latency_ms, evaluation.score, gen=it)
-        )
+        ledger.calls.append(self._answer_record(it, evaluation.score))
         event = EvaluationCompleted(
             **self._ids(),
             evaluator_model=",".join(evaluation.judge_models),
@@ -378,7 +392,7 @@ class Run:
             await self._commit([event], ledger)
         else:  # the evaluation ends the run: one commit for both
             await self._finish(reason, None, events=[event], ledger=ledger)
-        await self.o.router.observe(
+        await self._observe(
             RoutingFeedback(
                 domain=doc.domain or "general",
                 model_name=it.model_name,
@@ -394,12 +408,28 @@ class Run:
             )
         )
 
+    async def _observe(self, feedback: RoutingFeedback) -> None:
+        """Let the router learn; its statistics are best effort: a store fault there neither fails the run
+        nor, once the run has ended, ends it a second time."""
+        try:
+            await self.o.router.observe(feedback)
+        except OrchestrateXError as exc:
+            logger.warning("the router could not record %s's outcome: %s", feedback.model_name, exc.message)
+
     async def _finish(
         self, reason: StopReason, error: str | None, *, events: Sequence[Event] = (), ledger: _Ledger | None = None
     ) -> None:
+        if self.done and not self._pending:  # its final commit is in the store: the run has ended already
+            return
+        if self.unknown is not None:
+            raise self.unknown
         self.done = True
         doc = self.doc
         ledger = ledger or self._open
+        last = doc.iterations[-1] if doc.iterations else None
+        if last is not None and last.phase == "generated":  # its evaluation never ended: record the answer
+            ledger = ledger or _Ledger()
+            ledger.calls.append(self._answer_record(last, None))
         if ledger is not None:
             self._settle(ledger)  # the final event reports a total that includes this step
         best = doc.best_iteration
@@ -430,6 +460,9 @@ class Run:
                 iterations=len(doc.iterations),
                 total_cost=doc.total_cost,
             )
+        # a final commit that did not get through (the store failed, or the run was cancelled while it
+        # was written) is replaced by this one: an orchestration has exactly one final event
+        self._pending = [e for e in self._pending if not isinstance(e, OrchestrationCompleted | OrchestrationFailed)]
         final = [*events, event]
         if self.prepaid:
             ledger = ledger or _Ledger()
@@ -487,11 +520,11 @@ class Run:
         self.o.output_lengths.observe(
             model.name, role, gen.usage.output_tokens, finish_reason=gen.finish_reason, cap=request.max_output_tokens
         )
-        if gen.cost > worst + _EPS:
-            logger.warning("%s cost $%.6f, above its reserved worst case $%.6f", model.name, gen.cost, worst)
         if not gen.model_name:
             gen.model_name = model.name
         ledger.spent.append(gen.cost)
+        if gen.cost > worst + _EPS:
+            self._overage(model, gen.cost, worst, ledger)
         if role == "judge":
             ledger.calls.append(self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen))
         return gen
@@ -507,6 +540,26 @@ class Run:
                 index += 1
 
         return on_text
+
+    def _overage(self, model: ModelProfile, cost: float, worst: float, ledger: _Ledger) -> None:
+        """The provider reported more usage than the call's reserved worst case.
+
+        The policy (docs/guarantees.md): the whole reported cost is counted — `total_cost` is what the
+        provider bills — and the excess is recorded as `overage_cost`; the model is used no more in
+        this run, and as the overage is counted against the limit, no further call is made unless its
+        own worst case still fits what is left.
+        """
+        over = add_costs(cost, -worst)
+        ledger.overage.append(over)
+        self.failed.add(model.name)
+        if self.doc.iterations:  # the iteration whose answer or judging it was
+            self.doc.iterations[-1].errors.append(
+                f"{model.name}: CostOverrun: reported usage cost ${cost:.6f}, ${over:.6f} above the"
+                f" ${worst:.6f} reserved for the call"
+            )
+        logger.warning(
+            "%s cost $%.6f, $%.6f above its reserved worst case: excluded from the run", model.name, cost, over
+        )
 
     def _remaining(self) -> float | None:
         doc = self.doc
@@ -535,16 +588,12 @@ class Run:
                 needed=amount,
             )
         if self.session_limit is not None:
-            store, sid, oid = self.o.store, self.doc.session_id, self.doc.id
             with_judges = bool(prepay) and remaining is not None and amount + prepay <= remaining + _EPS
-            if with_judges and await store.reserve_budget(sid, oid, amount + prepay):
-                self.prepaid += prepay
-                self.inflight += prepay
-            elif not await store.reserve_budget(sid, oid, amount):
+            if not (with_judges and await self._reserve_in_store(amount, ledger, prepay=prepay)):
                 ok, held = await reserve_waiting(
-                    store,
-                    sid,
-                    oid,
+                    lambda: self._reserve_in_store(amount, ledger),
+                    self.o.store,
+                    self.doc.session_id,
                     amount,
                     limit=self.session_limit,
                     own=self.inflight,
@@ -559,9 +608,28 @@ class Run:
                     raise BudgetExceeded(
                         f"the session's budget cannot cover a call of up to ${amount:.6f}{waited}", needed=amount
                     )
-            ledger.reserved_in_store += amount
-        ledger.reserved_local += amount
-        self.inflight += amount
+        else:
+            ledger.reserved_local += amount
+            self.inflight += amount
+
+    async def _reserve_in_store(self, amount: float, ledger: _Ledger, *, prepay: float = 0.0) -> bool:
+        """Reserve `amount` (+ `prepay` for the judges) in the store; the ledger records what the store
+        did even when the run is cancelled while the store writes it, so the reservation is released."""
+        store, sid, oid = self.o.store, self.doc.session_id, self.doc.id
+
+        def held(ok: bool) -> None:
+            if ok:
+                ledger.reserved_in_store += amount
+                ledger.reserved_local += amount
+                self.inflight += amount + prepay
+                self.prepaid += prepay
+
+        return await outcome(
+            with_store_retries(
+                lambda: store.reserve_budget(sid, oid, amount + prepay), self.o.store_retry, f"reserving for {oid}"
+            ),
+            held,
+        )
 
     def _settle(self, ledger: _Ledger) -> float:
         """Add what the step spent to the orchestration's total (once); return it."""
@@ -569,6 +637,8 @@ class Run:
             ledger.settled = add_costs(*ledger.spent) if ledger.spent else 0.0
             if ledger.settled:
                 self.doc.total_cost = add_costs(self.doc.total_cost, ledger.settled)
+            if ledger.overage:
+                self.doc.overage_cost = add_costs(self.doc.overage_cost, *ledger.overage)
         return ledger.settled
 
     def _release_prepaid(self, ledger: _Ledger) -> None:
@@ -664,6 +734,10 @@ class Run:
             **self._ids(), model_name=it.model_name, reasoning=it.reasoning, iteration=it.index, scores=scores
         )
 
+    def _answer_record(self, it: Iteration, score: float | None) -> CallRecord:
+        """The call record of an iteration's answer, committed when its evaluation ends (or its run does)."""
+        return self._record(it.model_name, "generate", it.cost, it.usage, it.latency_ms, score, gen=it)
+
     def _record(
         self,
         model_name: str,
@@ -696,23 +770,51 @@ class Run:
         )
 
     async def _commit(self, events: list[Event], ledger: _Ledger | None = None) -> None:
-        if self._pending:
-            events = [*self._pending, *events]
-            self._pending.clear()
-        doc = self.doc
-        spent = self._settle(ledger) if ledger is not None else 0.0
+        """Commit the step: the orchestration, `events` (after any left pending) and `ledger`, all or nothing.
+
+        The run's own bookkeeping changes only once the store has the commit: a commit that fails
+        (after bounded retries of `StoreUnavailable`) leaves its events pending and its ledger open,
+        so the run's final commit carries them; a cancellation while it is written waits for the
+        outcome, so the step is neither lost nor settled twice.
+        """
+        events = [*self._pending, *events]
+        doc, store = self.doc, self.o.store
+        spent = self._settle(ledger) if ledger is not None else 0.0  # added to doc.total_cost once only
+        calls = list(ledger.calls) if ledger is not None else []
+        released = ledger.reserved_in_store if ledger is not None else 0.0
+
+        stored = False
+
+        def landed(_: object) -> None:
+            nonlocal stored
+            stored = True
+            self._pending = []
+            if ledger is not None:
+                self.inflight -= ledger.reserved_local
+                if ledger is self._open:
+                    self._open = None
+            self.emitted.extend(events)
+
+        self._pending = events
         if ledger is not None:
-            # handed to the store exactly once: a cancellation during this await must not settle it again
-            self.inflight -= ledger.reserved_local
-            if ledger is self._open:
-                self._open = None
-        await self.o.store.commit(
-            doc,
-            events,
-            calls=ledger.calls if ledger else (),
-            spent=spent,
-            released=ledger.reserved_in_store if ledger else 0.0,
-        )
-        self.emitted.extend(events)
-        for event in events:
-            await dispatch(self.handlers, event)
+            self._open = ledger  # until the store has it, the final commit still owes this step
+
+        async def write() -> None:
+            try:
+                await with_store_retries(
+                    lambda: store.commit(doc, events, calls=calls, spent=spent, released=released, owner=self.o.owner),
+                    self.o.store_retry,
+                    f"committing orchestration {doc.id}",
+                )
+            except StoreUnavailable:  # nothing was written: the run's final commit carries the step
+                raise
+            except Exception as exc:
+                self.unknown = exc
+                raise
+
+        try:
+            await outcome(write(), landed)
+        finally:
+            if stored:  # handlers see every stored event, even when the run is cancelled as it is stored
+                for event in events:
+                    await dispatch(self.handlers, event)

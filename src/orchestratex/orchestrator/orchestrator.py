@@ -27,6 +27,7 @@ from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput, thread_history, to_messages, with_history
 from ._checks import check_runnable
 from ._circuit import CircuitBreaker, CircuitState
+from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
@@ -84,6 +85,11 @@ class RunResult:
     @property
     def total_cost(self) -> float:
         return self.orchestration.total_cost
+
+    @property
+    def overage_cost(self) -> float:
+        """The part of `total_cost` providers billed above the worst case reserved for their calls."""
+        return self.orchestration.overage_cost
 
     @property
     def stop_reason(self) -> str | None:
@@ -183,6 +189,7 @@ class Orchestrator:
         on_event: EventHandler | Sequence[EventHandler] = (),
         retry: RetryPolicy | None = None,
         circuit: CircuitPolicy | None = None,
+        store_retry: RetryPolicy | None = None,
         max_iterations: int = 5,
         evaluation_threshold: float = 8.0,
         max_output_tokens: int = 2048,
@@ -209,6 +216,8 @@ class Orchestrator:
         self.store: Store = store or MemoryStore()
         self.handlers: list[EventHandler] = [on_event] if callable(on_event) else list(on_event)
         self.retry = retry or RetryPolicy()
+        self.store_retry = store_retry or DEFAULT_STORE_RETRY
+        """How a run retries a store write that failed without writing anything (`StoreUnavailable`)."""
         self.circuit = CircuitBreaker(circuit)
         self.judge_max_output_tokens = judge_max_output_tokens
         self.judges: list[str] | None = self._judge_names(judges)
@@ -517,15 +526,26 @@ class Orchestrator:
         await self._ensure_ready()
         doc = orchestration if isinstance(orchestration, Orchestration) else None
         oid = doc.id if doc else str(orchestration)
-        if not await self.store.claim(oid, self.owner, self.lease_ttl_s):
+        if oid in self._active:  # the lease is this process's: a second run would race the first
+            raise Conflict(f"orchestration {oid} is already being run by this orchestrator")
+        self._active.add(oid)
+        try:
+            claimed = await self.store.claim(oid, self.owner, self.lease_ttl_s)
+        except BaseException:
+            self._active.discard(oid)
+            raise
+        if not claimed:
+            self._active.discard(oid)
             raise Conflict(f"orchestration {oid} is being run by another process")
         try:
-            if doc is None or doc.status != "pending":
-                doc = await self.store.get_orchestration(oid)
+            stored = await self.store.get_orchestration(oid)  # under the lease: what the last owner left
+            if doc is None or stored.updated_at != doc.updated_at or stored.status != doc.status:
+                doc = stored
             if doc.status in ("completed", "failed", "cancelled"):
+                self._active.discard(oid)
+                await self.store.release(oid, self.owner)
                 return RunResult(doc, await self._events(doc), self.simulated)
             extra = [on_event] if callable(on_event) else list(on_event)
-            self._active.add(oid)
             self._start_keeper()
             run = Run(self, doc, [*self.handlers, *extra], on_delta)
             await run.drive()

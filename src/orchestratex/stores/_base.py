@@ -118,6 +118,9 @@ class Analytics(BaseModel):
     orchestrations: int = 0
     by_status: dict[str, int] = Field(default_factory=dict)
     total_cost: float = 0.0
+    overage_cost: float = 0.0
+    """The part of `total_cost` that providers billed above the worst case reserved for their calls
+    (see `Orchestration.overage_cost`); 0 when every provider stayed within its bounds."""
     input_tokens: int = 0
     output_tokens: int = 0
     total_iterations: int = 0
@@ -218,11 +221,23 @@ class Store(ABC):
         calls: Sequence[CallRecord] = (),
         spent: float = 0.0,
         released: float = 0.0,
+        owner: str | None = None,
     ) -> Sequence[Event]:
         """Atomically: save `orchestration` (replacing the stored one, `updated_at` set to now), add
         `spent` to it session's `total_cost`, release `released` of the budget this orchestration
         reserved, record `calls`, and append `events` with the session's next `seq` numbers
-        (assigned on the given objects, which are returned). All of it happens, or none."""
+        (assigned on the given objects, which are returned). All of it happens, or none.
+
+        When `orchestration.status` is final (`completed`, `failed`, `cancelled`), the commit releases
+        everything the orchestration still holds reserved, whatever `released` says: no reservation
+        outlives its run, even one whose writer was cancelled before it learnt the result.
+
+        With `owner`, the commit applies only while `owner` holds the orchestration's lease (see `claim`),
+        else it raises `Conflict` and writes nothing: a process whose lease ran out and was taken over
+        cannot write over the run its successor drives (fencing).
+
+        A commit that raises `StoreUnavailable` wrote nothing, so the orchestrator retries it; a store
+        that cannot tell (a lost acknowledgement) must find out before raising it."""
 
     # -- budget -------------------------------------------------------------------------------
     @abstractmethod

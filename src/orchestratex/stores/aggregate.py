@@ -21,6 +21,8 @@ class OrchestrationTotals:
     def __init__(self) -> None:
         self.by_status: dict[str, int] = {}
         self.total_pico = 0
+        self.overage_pico = 0
+        """Σ `overage_cost` (stores sum it apart: few orchestrations have one)."""
         self.iterations = 0
         self.score_sum = 0.0
         self.scored = 0
@@ -70,6 +72,7 @@ class OrchestrationTotals:
             orchestrations=count,
             by_status=self.by_status,
             total_cost=from_pico(self.total_pico),
+            overage_cost=from_pico(self.overage_pico),
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             total_iterations=self.iterations,

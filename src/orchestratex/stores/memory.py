@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from .._ids import utcnow
 from ..events import Event
 from ..exceptions import ConfigurationError, Conflict, NotFound
-from ..records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
+from ..records import TERMINAL_ORCHESTRATION_STATUSES, ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
 from ._base import Analytics, DomainUsage, ModelStats, ModelUsage, RoutingStat, Store, check_session_transition
 from .checks import check_amount, check_commit, check_page, from_pico, to_pico
 
@@ -244,17 +244,23 @@ class MemoryStore(Store):
         calls: Sequence[CallRecord] = (),
         spent: float = 0.0,
         released: float = 0.0,
+        owner: str | None = None,
     ) -> Sequence[Event]:
         session_id = orchestration.session_id
         budget = self._budgets.get(session_id)
         if budget is None:
             raise NotFound(f"no session {session_id!r}")
         check_commit(session_id, events, calls, spent, released)
+        if owner is not None:
+            lease = self._leases.get(orchestration.id)
+            if lease is None or lease[0] != owner:
+                raise Conflict(f"orchestration {orchestration.id} is not leased to {owner!r}: another process runs it")
         # Nothing below can fail: the commit is all-or-nothing.
-        if released:
+        terminal = orchestration.status in TERMINAL_ORCHESTRATION_STATUSES  # an ended run holds nothing
+        if released or terminal:
             key = (session_id, orchestration.id)
             held = self._reservations.get(key, 0)
-            freed = min(held, to_pico(released))
+            freed = held if terminal else min(held, to_pico(released))
             if held - freed:
                 self._reservations[key] = held - freed
             else:
@@ -516,6 +522,7 @@ def _analytics(
         orchestrations=len(orchestrations),
         by_status=by_status,
         total_cost=from_pico(sum(to_pico(o.total_cost) for o in orchestrations)),
+        overage_cost=from_pico(sum(to_pico(o.overage_cost) for o in orchestrations if o.overage_cost)),
         input_tokens=sum(c.input_tokens for c in calls),
         output_tokens=sum(c.output_tokens for c in calls),
         total_iterations=iterations,

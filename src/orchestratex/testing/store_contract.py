@@ -341,6 +341,38 @@ class StoreContract:
                 assert len(mine) == sum(size for j, size in batches if j == i)
 
     # -- budget -------------------------------------------------------------------------------
+    async def test_a_final_commit_releases_everything_the_orchestration_holds(self, store: Store) -> None:
+        session, thread, o = await _tree(store, cost_limit=1.0)
+        other = await _orchestration(store, thread)
+        assert await store.reserve_budget(session.id, o.id, 0.25)
+        assert await store.reserve_budget(session.id, o.id, 0.125)  # its writer never learnt of this one
+        assert await store.reserve_budget(session.id, other.id, 0.5)
+        o.status = "running"
+        await store.commit(o, spent=0.125, released=0.25)  # a step releases what it names
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.125, 0.625)
+        o.status = "cancelled"
+        await store.commit(o, spent=0.0625)  # the run ended: nothing of it stays reserved
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.1875, 0.5)
+        assert await store.release_reservations(session.id, o.id) == 0.0
+        assert await store.release_reservations(session.id, other.id) == 0.5
+
+    async def test_a_commit_with_an_owner_applies_only_under_its_lease(self, store: Store) -> None:
+        session, _, o = await _tree(store, cost_limit=1.0)
+        assert await store.claim(o.id, "first", 60)
+        o.status = "running"
+        await store.commit(o, [_selected(o)], spent=0.25, owner="first")
+        with pytest.raises(Conflict):  # another process's lease: nothing is written
+            await store.commit(o, [_selected(o, 2)], spent=0.5, owner="second")
+        await store.release(o.id, "first")
+        with pytest.raises(Conflict):  # nobody's lease: a commit naming an owner is refused as well
+            await store.commit(o, [_selected(o, 2)], spent=0.5, owner="first")
+        assert (await store.get_session(session.id)).total_cost == 0.25
+        assert [e.seq for e in await store.list_events(session.id)] == [1]
+        await store.commit(o, [_selected(o, 2)], spent=0.5)  # without an owner: no fencing
+        assert (await store.get_session(session.id)).total_cost == 0.75
+
     async def test_reservations_respect_the_limit(self, store: Store) -> None:
         session, _, o = await _tree(store, cost_limit=1.0)
         assert await store.reserve_budget(session.id, o.id, 0.6)
@@ -655,6 +687,19 @@ class StoreContract:
             ],
         )
         assert await store.user_analytics("nobody") == Analytics(scope="user", scope_id="nobody")
+
+    async def test_analytics_sum_the_overage(self, store: Store) -> None:
+        session, thread, a = await _tree(store)
+        b = await _orchestration(store, thread)
+        bobs = await _thread(store, await _session(store, "bob"))
+        c, d = await _orchestration(store, bobs), await _orchestration(store, thread)
+        for o, total, over in ((a, 0.5, 0.125), (b, 0.25, 0.0), (c, 1.0, 0.5), (d, 0.25, 0.0625)):
+            o.status, o.total_cost, o.overage_cost = "completed", total, over
+            await store.commit(o, spent=total)
+        assert (await store.session_analytics(session.id)).overage_cost == 0.1875
+        assert (await store.user_analytics("alice")).overage_cost == 0.1875
+        assert (await store.user_analytics("bob")).overage_cost == 0.5
+        assert (await store.session_analytics(bobs.session_id)).total_cost == 1.0
 
     async def test_session_analytics(self, store: Store) -> None:
         s1, s2 = await self._analytics_dataset(store)

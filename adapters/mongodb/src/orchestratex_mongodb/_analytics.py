@@ -16,6 +16,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from orchestratex.stores import Analytics, ModelStats, ModelUsage
 from orchestratex.stores.aggregate import OrchestrationTotals
+from orchestratex.stores.checks import to_pico
 
 from ._codec import from_pico
 from ._errors import Retrier
@@ -170,6 +171,7 @@ async def scope_analytics(
                     "_id": {"domain": "$domain_key", "status": "$status"},
                     "n": {"$sum": 1},
                     "pico": {"$sum": "$total_pico"},
+                    "overage": {"$sum": {"$ifNull": ["$overage_cost", 0]}},
                     "iterations": {"$sum": "$n_iterations"},
                     "score_sum": {"$sum": "$final_score"},
                     "scored": _when({"$ne": [{"$ifNull": ["$final_score", None]}, None]}),
@@ -189,6 +191,7 @@ async def scope_analytics(
             score_sum=row["score_sum"],
             scored=int(row["scored"]),
         )
+        totals.overage_pico += to_pico(float(row.get("overage") or 0))
     models, input_tokens, output_tokens, n_calls = await _model_usages(run, calls, column, scope_id)
     median = await _median(
         run, orchestrations, {column: scope_id, "final_score": {"$ne": None}}, "final_score", totals.scored

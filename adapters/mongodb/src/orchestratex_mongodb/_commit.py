@@ -18,10 +18,10 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from pymongo.write_concern import WriteConcern
 
-from orchestratex.exceptions import NotFound, StoreError
+from orchestratex.exceptions import NotFound, StoreError, StoreUnavailable
 
 from ._codec import doc_id
 from ._connection import Collections
@@ -60,6 +60,11 @@ class Committer:
         except NotFound:
             await self.run("dropping a journal entry", lambda: c.commits.delete_one({"_id": cid}))
             raise
+        except StoreUnavailable as exc:  # the session update may have been applied with its reply lost
+            raise StoreError(
+                f"{exc.message}. Whether the step was recorded is unknown: if it was, it completes when the"
+                " orchestration is next claimed"
+            ) from exc
         entry = after["pending"][str(cid)]
         try:
             await self._apply(journal, int(entry["seq"]), int(entry["stamp"]))
@@ -198,7 +203,13 @@ class Committer:
                 first: int = await session.with_transaction(body, write_concern=WriteConcern("majority"))
                 return first
 
-        return await self.run("committing in a transaction", transaction, idempotent=False)
+        try:
+            return await self.run("committing in a transaction", transaction, idempotent=False)
+        except StoreUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, PyMongoError) and cause.has_error_label("UnknownTransactionCommitResult"):
+                raise StoreError(f"{exc.message}. Whether the transaction committed is unknown") from exc
+            raise  # the transaction was aborted: nothing was written
 
     async def recover(self, query: _Doc) -> int:
         """Roll forward the journaled commits matching `query` whose session update happened, and drop those

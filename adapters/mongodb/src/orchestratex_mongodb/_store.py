@@ -45,7 +45,15 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 from orchestratex._ids import utcnow
 from orchestratex.events import Event
 from orchestratex.exceptions import ConfigurationError, Conflict, NotFound, StoreError
-from orchestratex.records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
+from orchestratex.records import (
+    TERMINAL_ORCHESTRATION_STATUSES,
+    ApiKey,
+    CallRecord,
+    Orchestration,
+    Session,
+    SessionStatus,
+    Thread,
+)
 from orchestratex.stores import Analytics, ModelStats, RoutingStat, Store, check_session_transition
 
 from . import _analytics
@@ -83,6 +91,8 @@ _Coll = AsyncCollection[_Doc]
 _RESUMABLE = ["pending", "running"]
 _DEFAULT_URL = "mongodb://localhost:27017/orchestratex"
 _CAS_ATTEMPTS = 50
+_ALL = 2**62
+"""More pico-dollars than any reservation: releasing it frees everything held."""
 
 
 def _now() -> datetime:
@@ -331,10 +341,16 @@ class MongoStore(Store):
         calls: Sequence[CallRecord] = (),
         spent: float = 0.0,
         released: float = 0.0,
+        owner: str | None = None,
     ) -> Sequence[Event]:
         check_commit(orchestration.session_id, events, calls, spent, released)
         check_key("an orchestration id", orchestration.id)
         self._c  # noqa: B018 -- fail before changing anything when the store is not open
+        if owner is not None:  # fencing (checked before the journal: a lease taken over meanwhile is not seen)
+            query = {"_id": doc_id(orchestration.id)}
+            lease = await self._one("reading a lease", self._c.orchestrations, query, {"lease_owner": 1})
+            if lease is None or lease.get("lease_owner") != owner:
+                raise Conflict(f"orchestration {orchestration.id} is not leased to {owner!r}: another process runs it")
         orchestration.updated_at = utcnow()
         journal: _Doc = {
             "_id": ObjectId(),
@@ -342,7 +358,8 @@ class MongoStore(Store):
             "orchestration_id": orchestration.id,
             "at": _now(),
             "spent": Int64(to_pico(spent) if spent else 0),
-            "released": Int64(to_pico(released) if released else 0),
+            # an ended run holds nothing: its final commit frees whatever it still has reserved
+            "released": Int64(_ALL if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES else to_pico(released)),
             "orchestration": orchestration_fields(orchestration),
             "events": [event_doc(e) for e in events],
             "calls": [call_doc(c) for c in calls],

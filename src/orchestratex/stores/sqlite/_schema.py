@@ -69,6 +69,10 @@ CREATE INDEX IF NOT EXISTS ix_orchestrations_user_score
     ON orchestrations (user_id, final_score) WHERE final_score IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ix_orchestrations_resumable
     ON orchestrations (created_at) WHERE status IN ('pending', 'running');
+CREATE INDEX IF NOT EXISTS ix_orchestrations_session_overage
+    ON orchestrations (session_id) WHERE json_extract(doc, '$.overage_cost') > 0;
+CREATE INDEX IF NOT EXISTS ix_orchestrations_user_overage
+    ON orchestrations (user_id) WHERE json_extract(doc, '$.overage_cost') > 0;
 CREATE INDEX IF NOT EXISTS ix_orchestrations_user_active
     ON orchestrations (user_id) WHERE status IN ('pending', 'running');
 
@@ -186,16 +190,16 @@ _TABLES = _TABLES.replace(
 analytics read a few rows instead of aggregating every call; the trigger keeps them in the same transaction."""
 
 
-def connect(database: str) -> sqlite3.Connection:
+def connect(database: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, synchronous=NORMAL."""
     conn = sqlite3.connect(
         database,
-        timeout=BUSY_TIMEOUT_MS / 1000,
+        timeout=busy_timeout_ms / 1000,
         isolation_level=None,
         check_same_thread=False,
         cached_statements=256,
     )
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA wal_autocheckpoint = 8192")  # a safety net: `Checkpointer` does it in the background

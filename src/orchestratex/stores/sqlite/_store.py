@@ -12,12 +12,21 @@ from urllib.parse import unquote, urlsplit
 
 from ..._ids import utcnow
 from ...events import EVENT_ADAPTER, Event
-from ...exceptions import ConfigurationError, Conflict, NotFound, StoreError
-from ...records import ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
+from ...exceptions import ConfigurationError, Conflict, NotFound, StoreError, StoreUnavailable
+from ...records import (
+    TERMINAL_ORCHESTRATION_STATUSES,
+    ApiKey,
+    CallRecord,
+    Orchestration,
+    Session,
+    SessionStatus,
+    Thread,
+)
 from .._base import Analytics, ModelStats, RoutingStat, Store, check_session_transition
 from ..checks import check_amount, check_commit, check_page, from_pico, to_pico
 from . import _analytics
 from ._checkpoint import Checkpointer
+from ._errors import is_transient, translate
 from ._rows import (
     BUMP_SESSION,
     INCR,
@@ -39,23 +48,31 @@ __all__ = ["SQLiteStore"]
 
 _T = TypeVar("_T")
 
+_ALL = 2**62
+"""More pico-dollars than any reservation: releasing it frees everything held."""
+
 
 class SQLiteStore(Store):
     """A `Store` in one SQLite file (or in memory), using the standard library's `sqlite3`.
 
     The file is in WAL mode with `synchronous=NORMAL`: a commit survives a crash of the process (not
     necessarily a power loss of the machine). Several processes may share the file: every write is
-    one `BEGIN IMMEDIATE` transaction, and a process waits up to 10 s for another's write lock. All
+    one `BEGIN IMMEDIATE` transaction, and a process waits up to `busy_timeout` (10 s) for another's write lock. All
     database work runs in one dedicated thread per store, so the event loop never blocks, and each
     store method is exactly one hop to that thread.
 
     Args:
         path: the database file (its directory is created if needed), or `":memory:"`.
+        busy_timeout: seconds to wait for another process's write lock before a write fails with
+            `StoreUnavailable` (which wrote nothing; the orchestrator retries it with backoff).
     """
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
+    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, busy_timeout: float = 10.0) -> None:
+        if not 0 <= busy_timeout <= 3600:
+            raise ValueError(f"busy_timeout must be between 0 and 3600 seconds, not {busy_timeout!r}")
         self.path = str(path)
         """The database file, or `:memory:`."""
+        self.busy_timeout = busy_timeout
         self._worker: Worker | None = None
         self._conn: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
@@ -98,14 +115,15 @@ class SQLiteStore(Store):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn: sqlite3.Connection | None = None
         try:
-            conn = connect(self.path)
+            conn = connect(self.path, round(self.busy_timeout * 1000))
             create_schema(conn)
             conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
         except BaseException as exc:
             if conn is not None:
                 conn.close()
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+                kind = StoreUnavailable if is_transient(exc) else StoreError  # busy: another process holds the lock
+                raise kind(f"cannot open SQLite database {self.path!r}: {exc}") from exc
             raise
         return conn
 
@@ -129,7 +147,7 @@ class SQLiteStore(Store):
         try:
             return await worker.run(fn, *args)
         except sqlite3.Error as exc:
-            raise StoreError(f"SQLite error on {self.path!r}: {exc}") from exc
+            raise translate(exc, repr(self.path)) from exc
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -284,6 +302,7 @@ class SQLiteStore(Store):
         calls: Sequence[CallRecord] = (),
         spent: float = 0.0,
         released: float = 0.0,
+        owner: str | None = None,
     ) -> Sequence[Event]:
         check_commit(orchestration.session_id, events, calls, spent, released)
         orchestration.updated_at = utcnow()
@@ -294,6 +313,7 @@ class SQLiteStore(Store):
             [call_row(c) for c in calls] if calls else None,
             to_pico(spent) if spent else 0,
             to_pico(released) if released else 0,
+            owner,
         )
         return events
 
@@ -304,11 +324,20 @@ class SQLiteStore(Store):
         call_rows: list[tuple[Any, ...]] | None,
         spent: int,
         released: int,
+        owner: str | None,
     ) -> None:
         orchestration_id, session_id = row[0], row[1]
         previous = [e.seq for e in events]
         try:
             with Write(self._db) as db:
+                if owner is not None:
+                    lease = db.execute("SELECT lease_owner FROM orchestrations WHERE id = ?", (orchestration_id,))
+                    if (lease.fetchone() or (None,))[0] != owner:
+                        raise Conflict(
+                            f"orchestration {orchestration_id} is not leased to {owner!r}: another process runs it"
+                        )
+                if row[4] in TERMINAL_ORCHESTRATION_STATUSES:  # an ended run holds nothing (see Store.commit)
+                    released = _ALL
                 freed = self._release_sync(session_id, orchestration_id, released) if released else 0
                 seq_row = db.execute(BUMP_SESSION, (spent, freed, len(events), session_id)).fetchone()
                 if seq_row is None:

@@ -1,0 +1,41 @@
+"""Translating `sqlite3` errors into the store's exception tree.
+
+Every `SQLiteStore` write is one transaction that SQLite rolls back when it fails, so an error that
+goes away on its own — another process holding the write lock past the busy timeout, an I/O error, a
+full disk or database — becomes `StoreUnavailable`: nothing was written and the caller may retry.
+Anything else (a constraint, a corrupt file, a bug) stays a plain `StoreError`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ...exceptions import StoreError, StoreUnavailable
+
+__all__ = ["TRANSIENT_CODES", "is_transient", "translate"]
+
+TRANSIENT_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+"""Primary result codes of failures that do not depend on the statement (an extended code's low byte)."""
+
+
+def is_transient(exc: sqlite3.Error) -> bool:
+    """Whether `exc` is a failure that passes (busy, locked, I/O, full): the statement itself was fine."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in TRANSIENT_CODES
+
+
+def translate(exc: sqlite3.Error, where: str) -> StoreError:
+    """The `StoreError` for `exc`; `where` names the database."""
+    if is_transient(exc):
+        name = getattr(exc, "sqlite_errorname", "") or "transient error"
+        return StoreUnavailable(f"SQLite database {where} is unavailable ({name}: {exc}); nothing was written")
+    return StoreError(f"SQLite error on {where}: {exc}")

@@ -1,0 +1,93 @@
+"""Costs add up: a provider billing above the reserved worst case is counted, recorded as overage and stops
+the spending (issue #14, item 4); per-model analytics include every paid call (item 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from orchestratex import FunctionProvider, Generation, GenerationRequest, MemoryStore, Orchestrator, SQLiteStore
+from orchestratex.routing import BayesianRouter
+from orchestratex.stores import Store
+from orchestratex.usage import Usage, add_costs
+
+from ..helpers import NO_WAIT, catalog
+from ..ledger import ledger_problems
+
+STORES: list[Callable[[], Store]] = [MemoryStore, SQLiteStore]
+
+
+def make(store: Store, fn: Callable[[GenerationRequest], str | Generation]) -> Orchestrator:
+    return Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=catalog("a", "b", "c", quality={"a": 9.0}),
+        store=store,
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
+
+
+def overbilling(tokens: int, score: float = 9.0) -> Callable[[GenerationRequest], str | Generation]:
+    """Model `a` reports `tokens` output tokens for its answers, whatever the request's cap."""
+
+    def fn(request: GenerationRequest) -> str | Generation:
+        if request.purpose == "judge":
+            return f'{{"score": {score}, "feedback": "ok"}}'
+        if request.model.name != "function:a":
+            return "a fine answer"
+        usage = Usage(input_tokens=10, output_tokens=tokens)
+        return Generation(
+            text="an answer", usage=usage, latency_ms=1.0, finish_reason="stop", model_name=request.model.name
+        )
+
+    return fn
+
+
+@pytest.mark.parametrize("factory", STORES)
+async def test_an_overage_past_the_limit_is_counted_recorded_and_stops_the_run(factory: Callable[[], Store]) -> None:
+    store = factory()
+    async with make(store, overbilling(100_000)) as orch:
+        result = await orch.run("Hello", cost_limit=0.02, max_iterations=3, evaluation_threshold=9.5)
+        [first, *_] = result.orchestration.iterations
+        assert first.model_name == "function:a" and first.cost == pytest.approx(0.10001)
+        # the whole bill is counted (the judges were reserved with the answer, within the limit); the
+        # limit is exceeded by the overage, and only by it
+        assert first.evaluation is not None
+        assert result.total_cost == add_costs(first.cost, first.evaluation.cost)
+        assert result.overage_cost == pytest.approx(0.10001 - 0.001097)
+        assert add_costs(result.total_cost, -result.overage_cost) <= 0.02
+        assert any("CostOverrun" in e and "function:a" in e for e in first.errors)
+        assert result.stop_reason == "budget" and result.iterations == 1  # no call made past the limit
+        analytics = await store.session_analytics(result.orchestration.session_id)
+        assert analytics.overage_cost == result.overage_cost
+        assert analytics.total_cost == result.total_cost
+        assert await ledger_problems(store, result.orchestration.session_id) == []
+        user = await store.user_analytics(result.orchestration.user_id)
+        assert user.overage_cost == result.overage_cost
+
+
+@pytest.mark.parametrize("factory", STORES)
+async def test_a_model_that_overbilled_is_not_used_again_in_the_run(factory: Callable[[], Store]) -> None:
+    store = factory()
+    async with make(store, overbilling(1500, score=5.0)) as orch:
+        result = await orch.run("Hello", cost_limit=1.0, max_iterations=3, evaluation_threshold=9.5)
+        models = [it.model_name for it in result.orchestration.iterations]
+        assert models[0] == "function:a" and "function:a" not in models[1:] and len(models) == 3
+        assert result.overage_cost > 0 and result.total_cost <= 1.0
+        assert await ledger_problems(store, result.orchestration.session_id) == []
+
+
+@pytest.mark.parametrize("factory", STORES)
+async def test_per_model_costs_include_the_answer_whose_evaluation_failed(factory: Callable[[], Store]) -> None:
+    def fn(request: GenerationRequest) -> str:
+        return "not a verdict" if request.purpose == "judge" else "an answer"
+
+    store = factory()
+    async with make(store, fn) as orch:
+        result = await orch.run("Hello", max_iterations=3)
+        assert result.status == "failed" and result.orchestration.iterations[0].phase == "failed"
+        analytics = await store.session_analytics(result.orchestration.session_id)
+        assert sum(m.generations for m in analytics.models) == 1
+        assert add_costs(*(m.cost for m in analytics.models)) == result.total_cost > 0
+        assert await ledger_problems(store, result.orchestration.session_id) == []
