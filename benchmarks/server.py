@@ -14,7 +14,8 @@
 
 The load generator is a minimal asyncio HTTP/1.1 client (pre-built requests, keep-alive), so the
 client costs little of the two cores it shares with the server. Rate limits are raised for the
-run (`ORCHESTRATEX_RATE_LIMIT`), but each request still pays for its store counter. Neither server
+run (`ORCHESTRATEX_RATE_LIMIT`, `ORCHESTRATEX_USER_RATE_LIMIT`), but each request still pays for its
+store counters; so are the per-user stream and the connection limits, for the subscribers. Neither server
 writes an access log (`ORCHESTRATEX_ACCESS_LOG=false`; uvicorn's `log_level="warning"` for the baseline).
 """
 
@@ -261,6 +262,10 @@ async def run(args: argparse.Namespace) -> None:
         env = {
             **{k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")},
             "ORCHESTRATEX_RATE_LIMIT": "100000000",
+            "ORCHESTRATEX_USER_RATE_LIMIT": "100000000",
+            "ORCHESTRATEX_WS_MAX_PER_USER": str(args.subscribers + 10),  # one user watches with every subscriber
+            "ORCHESTRATEX_MAX_CONNECTIONS": str(args.subscribers + args.connections + 100),
+            "ORCHESTRATEX_MAX_CONNECTIONS_PER_CLIENT": str(args.subscribers + args.connections + 100),
             "ORCHESTRATEX_ACCESS_LOG": "false",  # the baseline has no access log either
             "ORCHESTRATEX_SIM_LATENCY_SCALE": str(args.latency_scale),
         }

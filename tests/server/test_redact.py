@@ -19,6 +19,9 @@ from orchestratex.stores import MemoryStore
         ("/ws/abc?token=ox_secret&since=3", "/ws/abc?token=***&since=3"),
         ("/ws/abc?since=3", "/ws/abc?since=3"),
         ("/api/x?mytoken=keep", "/api/x?mytoken=keep"),
+        ("/ws/abc?tok%65n=ox_secret", "/ws/abc?tok%65n=***"),  # the server decodes the name: so does the filter
+        ("/ws/abc?since=1&%74%6F%6B%65%6E=ox_secret", "/ws/abc?since=1&%74%6F%6B%65%6E=***"),
+        ("/ws/abc?t%6Fken=ox_secret&since=2", "/ws/abc?t%6Fken=***&since=2"),
     ],
 )
 def test_redact_replaces_only_token_values(path: str, expected: str) -> None:
@@ -51,6 +54,19 @@ def test_create_app_installs_the_filter_once(caplog: pytest.LogCaptureFixture) -
     install_token_redaction()
     for name in LOGGERS:
         assert sum(isinstance(f, TokenRedactingFilter) for f in logging.getLogger(name).filters) == 1
-    with caplog.at_level(logging.INFO, logger="uvicorn.error"):
+    with caplog.at_level(logging.INFO):  # (the handshake's line moves to uvicorn.access)
         logging.getLogger("uvicorn.error").info('%s - "WebSocket %s" 403', "127.0.0.1:1", "/ws/s?token=ox_leak")
     assert "ox_leak" not in caplog.text and "token=***" in caplog.text
+
+
+def test_websocket_handshakes_are_logged_as_requests_not_errors(caplog: pytest.LogCaptureFixture) -> None:
+    install_token_redaction()
+    caplog.set_level(logging.DEBUG)
+    errors = logging.getLogger("uvicorn.error")
+    errors.info('%s - "WebSocket %s" %d', "127.0.0.1:5000", "/ws/abc?tok%65n=ox_secret", 401)
+    errors.info("connection rejected (%d %s)", 401, "Unauthorized")
+    errors.info('%s - "WebSocket %s" [accepted]', "127.0.0.1:5001", "/ws/abc")
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
+        ("uvicorn.access", logging.INFO, '127.0.0.1:5000 - "WEBSOCKET /ws/abc?tok%65n=*** HTTP/1.1" 401'),
+        ("uvicorn.access", logging.INFO, '127.0.0.1:5001 - "WEBSOCKET /ws/abc HTTP/1.1" 101'),
+    ]

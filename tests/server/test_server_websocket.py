@@ -125,6 +125,8 @@ def test_a_slow_subscriber_is_closed_with_4008_and_loses_nothing_on_reconnect(ma
         ("/ws/0123456789abcdef01234567", "alice", 404),
         ("/ws/{sid}?since=-1", "alice", 422),
         ("/ws/{sid}?since=x", "alice", 422),
+        ("/ws/{sid}?since=9223372036854775808", "alice", 422),  # past a 64-bit seq: refused, not a 1011 later
+        ("/ws/{sid}?since=" + "9" * 4000, "alice", 422),
     ],
 )
 def test_refused_handshakes_answer_http_errors(api: Api, path: str, who: str | None, status: int) -> None:

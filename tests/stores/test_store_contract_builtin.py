@@ -35,6 +35,8 @@ class _MemoryStoreWithTheDefaults(MemoryStore):
     """A store that keeps the `Store` ABC's default for every method that has one."""
 
     count_active_orchestrations = Store.count_active_orchestrations
+    request_cancel = Store.request_cancel
+    cancel_requested = Store.cancel_requested
 
 
 class TestStoreDefaultsContract(StoreContract):

@@ -248,3 +248,57 @@ async def test_opening_a_database_another_process_locked_is_unavailable(tmp_path
         holder.stop()
     async with SQLiteStore(db, busy_timeout=0.05) as store:
         assert await store.list_resumable() == []
+
+
+async def test_a_new_database_is_private_to_its_owner(tmp_path: Path) -> None:
+    import stat
+
+    path = tmp_path / "new" / "deeper" / "orchestratex.db"
+    async with SQLiteStore(path) as store:
+        await store.create_session(Session(user_id="alice"))
+    for created in (path.parent, path.parent.parent):
+        assert stat.S_IMODE(created.stat().st_mode) == 0o700
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    existing = tmp_path / "existing.db"
+    existing.touch(mode=0o644)
+    existing.chmod(0o644)
+    async with SQLiteStore(existing):
+        pass
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o644  # a file the user made keeps the mode they chose
+
+
+async def test_a_store_error_names_no_file_path(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "db.sqlite") as store:
+
+        def broken() -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        with pytest.raises(StoreError) as failed:
+            await store._run(broken)
+    assert str(tmp_path) not in str(failed.value) and "disk I/O error" in str(failed.value)
+
+
+def test_a_damaged_wal_index_is_logged_before_it_can_crash_the_process(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from orchestratex.stores.sqlite._checkpoint import _ShmWatch
+
+    shm = tmp_path / "db.sqlite-shm"
+    watch = _ShmWatch(str(shm))
+    watch.check()  # not there yet: nothing to say
+    shm.write_bytes(b"\0" * 32768)
+    watch.check()
+    assert not caplog.records
+    shm.write_bytes(b"\0" * 10)  # truncated under the processes that map it
+    watch.check()
+    watch.check()  # the same problem is logged once
+    replaced = tmp_path / "other"
+    replaced.write_bytes(b"\0" * 32768)
+    replaced.replace(shm)
+    watch.check()
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(messages) == 2
+    assert "shrank from 32768 to 10 bytes" in messages[0] and "SIGBUS" in messages[0]
+    assert "was replaced by another file" in messages[1]

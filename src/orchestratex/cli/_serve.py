@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import copy
+import faulthandler
 import gc
 import os
 import sys
@@ -20,6 +22,7 @@ def serve_command(args: argparse.Namespace) -> int:
         import uvicorn
 
         from ..server import ServerSettings, create_app
+        from ..server._protocol import uvicorn_options
     except ImportError:
         raise UserError("the server needs FastAPI and uvicorn: pip install 'orchestratex[server]'") from None
     if not 0 <= args.port <= 65535:
@@ -31,6 +34,8 @@ def serve_command(args: argparse.Namespace) -> int:
         os.environ[CATALOG_ENV] = args.catalog
     url = args.store or default_store_url()
     settings = ServerSettings.from_env()
+    asyncio.run(_check_store(url))  # a store that cannot open is one clear line, not uvicorn's start-up traceback
+    faulthandler.enable()  # a fatal signal (e.g. SIGBUS from a damaged database mapping) still leaves a trace
     app = create_app(store_url=url, settings=settings)
     state = app.state.server
     where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
@@ -47,9 +52,16 @@ def serve_command(args: argparse.Namespace) -> int:
         port=args.port,
         log_config=_log_config(),
         access_log=settings.access_log,
-        ws_max_size=16 * 1024 * 1024,
+        **uvicorn_options(settings),
     )
     return 0
+
+
+async def _check_store(url: str) -> None:
+    from ..stores import open_store
+
+    store = await open_store(url)
+    await store.close()
 
 
 def _log_config() -> dict[str, Any]:

@@ -43,7 +43,10 @@ class Portal:
                 def serve() -> None:
                     asyncio.set_event_loop(loop)
                     loop.call_soon(ready.set)
-                    loop.run_forever()
+                    try:
+                        loop.run_forever()
+                    finally:  # stopped by `close`, which may have run on this very thread (a finalizer)
+                        loop.close()
 
                 self._thread = threading.Thread(target=serve, name=self._name, daemon=True)
                 self._thread.start()
@@ -88,6 +91,5 @@ class Portal:
         if loop is None or thread is None:
             return
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        if not thread.is_alive():
-            loop.close()
+        if thread is not threading.current_thread():  # (the thread closes its loop as it ends)
+            thread.join(timeout=10)

@@ -235,6 +235,9 @@ class Orchestrator:
         """How long a run waits for the session's other runs to release reserved budget before `budget`."""
         self.system_prompt = system_prompt
         self.lease_ttl_s = lease_ttl_s
+        self.cancel_check_s = 1.0
+        """How often a running orchestration asks the store whether it should stop (`Store.cancel_requested`:
+        `request_cancel` from any process, or its session ended); it then ends `cancelled`."""
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._ready: asyncio.Future[None] | None = None
         self._tasks: dict[str, asyncio.Task[RunResult]] = {}
@@ -548,7 +551,7 @@ class Orchestrator:
             extra = [on_event] if callable(on_event) else list(on_event)
             self._start_keeper()
             run = Run(self, doc, [*self.handlers, *extra], on_delta)
-            await run.drive()
+            await self._drive_watched(run)
         except asyncio.CancelledError:
             self._active.discard(oid)
             await asyncio.shield(self.store.release(oid, self.owner))
@@ -561,6 +564,30 @@ class Orchestrator:
         await self.store.release(oid, self.owner)
         events = await self._events(doc) if run.resumed else run.emitted
         return RunResult(doc, events, self.simulated)
+
+    async def _drive_watched(self, run: Run) -> None:
+        """`run.drive()`, stopped (ending `cancelled`) once the store says it should: see `cancel_check_s`."""
+        inner = asyncio.create_task(run.drive(), name=f"orchestration-step-{run.doc.id}")
+        watcher = asyncio.create_task(self._watch_cancel(run, inner))
+        try:
+            await inner  # cancelling this task cancels `inner` too
+        except asyncio.CancelledError:
+            this = asyncio.current_task()
+            if not (watcher.done() and inner.cancelled() and this is not None and not this.cancelling()):
+                raise  # this task was cancelled, not the run on request
+        finally:
+            watcher.cancel()
+
+    async def _watch_cancel(self, run: Run, inner: asyncio.Task[None]) -> None:
+        while not inner.done():
+            try:
+                stop = await self.store.cancel_requested(run.doc.id)
+            except Exception:  # a store hiccup: ask again next time
+                stop = False
+            if stop and not run.done:  # (a run already ending is left to finish)
+                inner.cancel()
+                return
+            await asyncio.sleep(self.cancel_check_s)
 
     async def run(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:
         """Orchestrate `prompt` (a string or a list of chat messages, see `prepare`) to the end and

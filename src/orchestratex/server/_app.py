@@ -14,8 +14,9 @@ from ..stores import Store, store_from_url
 from ._auth import SECURITY_SCHEMES, Authenticator, AuthMiddleware
 from ._errors import install_error_handlers
 from ._hub import EventHub
-from ._limits import BodySizeLimit, ConcurrencyLimiter, RateLimiter
+from ._limits import BodySizeLimit, ConcurrencyLimiter, RateLimiter, StreamLimit
 from ._paths import ControlCharacterGuard
+from ._quota import StorageQuota
 from ._redact import install_token_redaction
 from ._runner import Runner
 from ._settings import ServerSettings
@@ -38,6 +39,8 @@ class ServerState:
     settings: ServerSettings
     auth: Authenticator
     rate: RateLimiter
+    quota: StorageQuota
+    streams: StreamLimit
     concurrency: ConcurrencyLimiter
     hub: EventHub
     runner: Runner
@@ -86,7 +89,9 @@ def create_app(
         store=store,
         settings=settings,
         auth=Authenticator(store, settings.auth_cache_s),
-        rate=RateLimiter(store, settings.rate_limit, settings.rate_window_s),
+        rate=RateLimiter(store, settings.rate_limit, settings.rate_window_s, settings.user_rate_limit),
+        quota=StorageQuota(store, settings.storage_quota_bytes),
+        streams=StreamLimit(settings.ws_max_per_user),
         concurrency=concurrency,
         hub=EventHub(store, settings.poll_interval_s),
         runner=Runner(orchestrator, settings.resume_every_s),
@@ -125,7 +130,7 @@ def create_app(
     app.state.server = state
     install_token_redaction()  # a WebSocket's `?token=<key>` would otherwise reach uvicorn's logs
     install_error_handlers(app)
-    app.add_middleware(AuthMiddleware, authenticator=state.auth)
+    app.add_middleware(AuthMiddleware, authenticator=state.auth, rate=state.rate)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ControlCharacterGuard)  # added last: runs first
     from . import _analytics, _models, _orchestrations, _sessions, _threads, _ws

@@ -18,7 +18,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..exceptions import NotFound, OrchestrateXError
 from ..records import ApiKey
 from ..stores import Store
-from ._errors import ApiError, error_response, status_for
+from ._errors import ApiError, error_response, library_response
+from ._limits import RateLimiter
 
 __all__ = [
     "KEY_PREFIX",
@@ -115,22 +116,29 @@ _SCOPE_KEY = "orchestratex.principal"
 
 
 class AuthMiddleware:
-    """Authenticates every `/api/` request before routing (so 401 comes before validation errors)."""
+    """Authenticates every `/api/` request before routing (so 401 comes before validation errors), and counts
+    it against its user's request limit."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, prefix: str = "/api/") -> None:
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, rate: RateLimiter | None = None, prefix: str = "/api/"
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
+        self.rate = rate
         self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix):
             try:
-                scope[_SCOPE_KEY] = await self.authenticator.principal(key_of(HTTPConnection(scope)))
+                principal = await self.authenticator.principal(key_of(HTTPConnection(scope)))
+                if self.rate is not None:
+                    await self.rate.hit_user(principal.user_id)  # the per-user limit, on every route
+                scope[_SCOPE_KEY] = principal
             except ApiError as exc:
                 await error_response(exc.status_code, str(exc.detail), exc.headers)(scope, receive, send)
                 return
             except OrchestrateXError as exc:
-                await error_response(status_for(exc), exc.message)(scope, receive, send)
+                await library_response(exc, scope["method"], scope["path"])(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

@@ -4,6 +4,7 @@ all become `{"detail": ..., "status_code": ...}`."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +27,16 @@ from ..exceptions import (
     UserError,
 )
 
-__all__ = ["ERROR_RESPONSES", "ApiError", "ErrorBody", "error_response", "install_error_handlers", "status_for"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "RETRY_AFTER_S",
+    "ApiError",
+    "ErrorBody",
+    "error_response",
+    "install_error_handlers",
+    "library_response",
+    "status_for",
+]
 
 logger = logging.getLogger("orchestratex.server")
 
@@ -69,11 +79,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "Missing or unknown API key"),
         (404, "No such resource, or not yours"),
         (409, "Conflicts with the resource's state (e.g. an invalid status transition)"),
-        (413, "Request body over the size limit"),
+        (413, "Request body over the size limit, or the user's storage quota reached"),
         (422, "Validation error"),
         (429, "Rate or concurrency limit reached"),
         (500, "Internal error"),
-        (503, "The database is unreachable"),
+        (503, "The database is unavailable (busy or unreachable): retry after `Retry-After` seconds"),
     )
 }
 """The error answers every route documents in the OpenAPI schema."""
@@ -112,12 +122,31 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), exc.headers)
 
 
+RETRY_AFTER_S = 1
+"""`Retry-After` of a 503 when the store is unavailable (busy, unreachable)."""
+
+
+def library_response(exc: OrchestrateXError, method: str, path: str) -> JSONResponse:
+    """The answer for a library error. A server-side failure is logged in full and answered without file paths;
+    an unavailable store (busy, unreachable) answers 503 with `Retry-After`."""
+    status = status_for(exc)
+    if status < 500:
+        return error_response(status, exc.message)
+    if isinstance(exc, StoreUnavailable):
+        logger.warning("%s %s answered 503: %s", method, path, exc.message)
+        detail = f"the database is unavailable (busy or unreachable): retry in {RETRY_AFTER_S} s"
+        return error_response(503, detail, {"Retry-After": str(RETRY_AFTER_S)})
+    logger.error("%s %s failed: %s: %s", method, path, type(exc).__name__, exc.message)
+    return error_response(status, _QUOTED_PATH.sub("'<path>'", exc.message))
+
+
+_QUOTED_PATH = re.compile(r"""(?:'(?:/|[A-Za-z]:\\)[^']*'|"(?:/|[A-Za-z]:\\)[^"]*")""")
+"""A quoted absolute file path (a database's location is the server's business, not its clients')."""
+
+
 async def _library(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OrchestrateXError)
-    status = status_for(exc)
-    if status >= 500:
-        logger.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc.message)
-    return error_response(status, exc.message)
+    return library_response(exc, request.method, request.url.path)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

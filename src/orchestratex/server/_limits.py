@@ -1,7 +1,8 @@
 """The spec's limits, counted in the store so they hold across server processes sharing it.
 
 - Rate: `rate_limit` requests per session per fixed window of `rate_window_s` seconds → 429 with
-  `Retry-After`, `RateLimit` and `RateLimit-Policy` (IETF draft structured-field syntax).
+  `Retry-After`, `RateLimit` and `RateLimit-Policy` (IETF draft structured-field syntax); and
+  `user_rate_limit` requests per user (every route) → 429 with `Retry-After`.
 - Concurrency: `max_concurrent` orchestrations `pending` or `running` per user → 429.
 - Size: bodies over `max_body_bytes` → 413, refused from `Content-Length` or while streaming, never
   read whole.
@@ -9,33 +10,62 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
+import random
 import time
+from typing import Any
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..exceptions import StoreUnavailable
 from ..stores import Store
 from ._errors import ApiError, error_response
 
-__all__ = ["BodySizeLimit", "ConcurrencyLimiter", "RateLimiter"]
+logger = logging.getLogger("orchestratex.server")
+
+__all__ = ["BodySizeLimit", "ConcurrencyLimiter", "RateLimiter", "StreamLimit"]
 
 
 class RateLimiter:
-    """Fixed windows per session, in store counters (`ratelimit:<session>:<window>`)."""
+    """Fixed windows per session (`ratelimit:<session>:<window>`) and per user (`userrate:<user>:<window>`), in
+    store counters.
 
-    def __init__(self, store: Store, limit: int, window_s: int) -> None:
+    Counting must not make a request wait for the store: when a counter write takes longer than
+    `store_timeout_s` or the store is unavailable (another process holding SQLite's write lock, say),
+    this process counts in its own memory for `degraded_s` seconds instead — the limits still hold,
+    per process — so reads keep being answered while writes wait for the store.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        limit: int,
+        window_s: int,
+        user_limit: int | None = None,
+        *,
+        store_timeout_s: float = 1.0,
+        degraded_s: float = 5.0,
+        user_sync_s: float = 0.5,
+    ) -> None:
         self.store = store
         self.limit = limit
         self.window_s = window_s
+        self.user_limit = user_limit
+        self.store_timeout_s = store_timeout_s
+        self.degraded_s = degraded_s
+        self.user_sync_s = user_sync_s
+        self._users: dict[str, list[Any]] = {}
+        """Per user window: [count in the store when last synced, counted here since, last sync time, window]."""
         self.policy = f'"session";q={limit};w={window_s}'
+        self._local: dict[str, list[float]] = {}
+        self._degraded_until = 0.0
 
     async def hit(self, session_id: str) -> dict[str, str]:
         """Count one request against `session_id`; raise 429 past the limit, else return the `RateLimit` headers."""
-        now = time.time()
-        window = int(now // self.window_s)
-        reset = max(1, math.ceil((window + 1) * self.window_s - now))
-        count = await self.store.incr(f"ratelimit:{session_id}:{window}", 1, ttl_s=reset + 1)
+        count, reset = await self._count(f"ratelimit:{session_id}")
         remaining = max(0, self.limit - count)
         headers = {"RateLimit-Policy": self.policy, "RateLimit": f'"session";r={remaining};t={reset}'}
         if count > self.limit:
@@ -47,6 +77,74 @@ class RateLimiter:
                 headers,
             )
         return headers
+
+    async def hit_user(self, user_id: str) -> None:
+        """Count one request of `user_id` (any route); raise 429 past `user_limit`.
+
+        Counted in this process and added to the store's counter in batches — at a user's first request
+        in a window, then at most every `user_sync_s` — so that this second limit costs no store write per
+        request. Processes sharing the store see each other's counts within `user_sync_s`: together they
+        may pass the limit by what they serve in that time, no more.
+        """
+        if self.user_limit is None:
+            return
+        now = time.time()
+        window = int(now // self.window_s)
+        reset = max(1, math.ceil((window + 1) * self.window_s - now))
+        key = f"userrate:{user_id}:{window}"
+        entry = self._users.get(key)
+        if entry is None:
+            if len(self._users) > 10_000:
+                self._users = {k: e for k, e in self._users.items() if e[3] >= window}
+            entry = self._users[key] = [0, 0, float("-inf"), window]
+        entry[1] += 1
+        loop = asyncio.get_running_loop()
+        if loop.time() - entry[2] >= self.user_sync_s:
+            pending, entry[1], entry[2] = entry[1], 0, loop.time()
+            try:
+                entry[0] = max(entry[0], await self._add(key, pending, now, reset))
+            except BaseException:
+                entry[1] += pending  # counted next time
+                raise
+        if entry[0] + entry[1] > self.user_limit:
+            raise ApiError(
+                429,
+                f"rate limit reached: {self.user_limit} requests per {self.window_s} s for user {user_id};"
+                f" retry in {reset} s",
+                {"Retry-After": str(reset)},
+            )
+
+    async def _count(self, prefix: str) -> tuple[int, int]:
+        """Add one to the current window of `prefix`; returns the new count and the seconds until the window ends."""
+        now = time.time()
+        window = int(now // self.window_s)
+        reset = max(1, math.ceil((window + 1) * self.window_s - now))
+        return await self._add(f"{prefix}:{window}", 1, now, reset), reset
+
+    async def _add(self, key: str, amount: int, now: float, reset: int) -> int:
+        """Add `amount` to the window counter `key` in the store, or in this process while the store is slow."""
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._degraded_until:
+            try:
+                async with asyncio.timeout(self.store_timeout_s):
+                    return await self.store.incr(key, amount, ttl_s=reset + 1)
+            except (TimeoutError, StoreUnavailable) as exc:
+                self._degraded_until = loop.time() + self.degraded_s
+                logger.warning(
+                    "rate-limit counters are slow or unavailable in the store (%s): counting in this process for %g s",
+                    type(exc).__name__,
+                    self.degraded_s,
+                )
+        return self._count_locally(key, amount, now, reset)
+
+    def _count_locally(self, key: str, amount: int, now: float, reset: int) -> int:
+        counter = self._local.get(key)
+        if counter is None or counter[1] <= now:
+            if len(self._local) > 10_000:
+                self._local = {k: c for k, c in self._local.items() if c[1] > now}
+            counter = self._local[key] = [0, now + reset + 1]
+        counter[0] += amount
+        return int(counter[0])
 
 
 class ConcurrencyLimiter:
@@ -61,16 +159,43 @@ class ConcurrencyLimiter:
     is gone within two windows.
     """
 
-    def __init__(self, store: Store, limit: int, start_window_s: int = 30) -> None:
+    def __init__(self, store: Store, limit: int, start_window_s: int = 30, settle_s: float = 5.0) -> None:
         self.store = store
         self.limit = limit
         self.start_window_s = start_window_s
+        self.settle_s = settle_s
 
     def _starting_key(self, user_id: str, window: int) -> str:
         return f"starting:{user_id}:{window}"
 
     async def acquire(self, user_id: str) -> tuple[str, int]:
-        """Admit one more orchestration of `user_id` or raise 429; returns the token `release` takes."""
+        """Admit one more orchestration of `user_id` or raise 429; returns the token `release` takes.
+
+        A start is counted twice for a moment — once stored, until its `release` — so `running + starting`
+        may exceed the limit although fewer runs exist. Only `running` (stored runs) alone at the limit is
+        a sure refusal; otherwise the start steps back and tries again after a random pause (growing
+        exponentially, as in Ethernet's backoff), for up to `settle_s` seconds, while the starts in flight
+        finish. Never over the limit, and no refusal for a double count.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settle_s
+        attempt = 0
+        while True:
+            token, running, starting = await self._try(user_id)
+            if running + starting <= self.limit:
+                return token
+            await self.release(token)
+            if running >= self.limit or loop.time() >= deadline:
+                raise ApiError(
+                    429,
+                    f"user {user_id} already has {self.limit} orchestrations running (the limit): wait for one to end",
+                )
+            # starts contending for the last slots step back for random, growing pauses until one goes alone
+            attempt += 1
+            await asyncio.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+
+    async def _try(self, user_id: str) -> tuple[tuple[str, int], int, int]:
+        """Count this start in, then read how many starts are in flight and how many runs are stored."""
         window = int(time.time() // self.start_window_s)
         token = (self._starting_key(user_id, window), window)
         ttl = 2 * self.start_window_s
@@ -81,19 +206,34 @@ class ConcurrencyLimiter:
         except BaseException:
             await self.release(token)
             raise
-        if running + starting > self.limit:
-            await self.release(token)
-            raise ApiError(
-                429,
-                f"user {user_id} already has {self.limit} orchestrations running (the limit): wait for one to end",
-            )
-        return token
+        return token, running, starting
 
     async def release(self, token: tuple[str, int]) -> None:
         """The start `acquire` admitted is over: its orchestration is stored (and counted), or was never made."""
         key, window = token
         if int(time.time() // self.start_window_s) - window < 2:  # later, the key is no longer counted (or kept)
             await self.store.incr(key, -1, ttl_s=2 * self.start_window_s)
+
+
+class StreamLimit:
+    """WebSocket streams open per user in this process: `open` raises 429 past `limit`; `close` gives one back."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def open(self, user_id: str) -> None:
+        count = self._open.get(user_id, 0)
+        if count >= self.limit:
+            raise ApiError(429, f"user {user_id} already has {self.limit} event streams open (the limit): close one")
+        self._open[user_id] = count + 1
+
+    def close(self, user_id: str) -> None:
+        count = self._open.get(user_id, 0) - 1
+        if count > 0:
+            self._open[user_id] = count
+        else:
+            self._open.pop(user_id, None)
 
 
 def _declared_length(scope: Scope) -> int:

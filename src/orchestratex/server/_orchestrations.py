@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from ..exceptions import Conflict
+from ..records import TERMINAL_ORCHESTRATION_STATUSES
 from ._access import load_orchestration, load_session, load_thread
 from ._app import state_of
 from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
+from ._quota import text_bytes
 from ._schemas import Orchestration, OrchestrationStart, document
 
 __all__ = ["router"]
@@ -21,19 +24,26 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
 
     Unset settings take the session's (`max_iterations`, `preferred_models`); the session's
     `cost_limit` bounds every call. 409 when the session is not active; 429 when the user already
-    runs the most orchestrations allowed at once. Follow it on `/ws/{session_id}` or
-    `GET /api/orchestration/status/{id}`.
+    runs the most orchestrations allowed at once; 413 when the prompt would pass the user's storage
+    quota. Follow it on `/ws/{session_id}` or `GET /api/orchestration/status/{id}`.
     """
     user = principal_of(request)
     state = state_of(request)
     thread = await load_thread(state, user, body.thread_id)
     headers = await state.rate.hit(thread.session_id)
     session = await load_session(state, user, thread.session_id)
-    admitted = await state.concurrency.acquire(session.user_id)
+    prompt = body.prompt if body.prompt is not None else thread.original_prompt
+    charged = await state.quota.charge(session.user_id, text_bytes(prompt))  # the orchestration stores its prompt
+
+    try:
+        admitted = await state.concurrency.acquire(session.user_id)
+    except BaseException:
+        await state.quota.refund(session.user_id, charged)
+        raise
     try:
         s = body.settings
         doc = await state.orchestrator.prepare(
-            body.prompt if body.prompt is not None else thread.original_prompt,
+            prompt,
             session=session,
             thread=thread,
             max_iterations=s.max_iterations,
@@ -41,6 +51,9 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
             preferred_models=s.preferred_models,
             cost_limit=s.cost_limit,
         )
+    except BaseException:
+        await state.quota.refund(session.user_id, charged)
+        raise
     finally:
         await state.concurrency.release(admitted)  # stored `pending`, the orchestration now counts itself
     answer = document(doc, 202, headers)  # serialised before the run can change it
@@ -56,3 +69,31 @@ async def get_orchestration_status(orchestration_id: str, request: Request) -> R
     state = state_of(request)
     doc = await load_orchestration(state, user, orchestration_id)
     return document(doc, headers=await state.rate.hit(doc.session_id))
+
+
+@router.post(
+    "/{orchestration_id}/cancel",
+    status_code=202,
+    response_model=Orchestration,
+    summary="Cancel Orchestration",
+    responses={200: {"model": Orchestration, "description": "Cancelled: it was running in this server process"}},
+)
+async def cancel_orchestration(orchestration_id: str, request: Request) -> Response:
+    """Stop a `pending` or `running` orchestration: it ends `cancelled` (`stop_reason` `cancelled`), what it
+    spent counted and its reservations released, with `orchestration_failed` as its last event.
+
+    200 with the ended orchestration when this server process was running it; 202 with it as it is when
+    another process (sharing the store) runs it: that process stops it within about a second. 409 when
+    it has already ended.
+    """
+    user = principal_of(request)
+    state = state_of(request)
+    doc = await load_orchestration(state, user, orchestration_id)
+    headers = await state.rate.hit(doc.session_id)
+    if doc.status in TERMINAL_ORCHESTRATION_STATUSES or not await state.store.request_cancel(doc.id):
+        ended = await state.store.get_orchestration(doc.id)
+        raise Conflict(f"orchestration {doc.id} has already ended ({ended.status}): there is nothing to cancel")
+    if await state.orchestrator.cancel(doc.id):
+        return document(await state.store.get_orchestration(doc.id), 200, headers)
+    state.runner.launch(doc.id)  # nobody may be running it (its process died): end it here
+    return document(doc, 202, headers)

@@ -2,24 +2,33 @@
 
 A browser's WebSocket can only carry its key as `?token=<key>`; uvicorn writes that path to the
 `uvicorn.access` log (HTTP) and the `uvicorn.error` log (WebSocket handshakes). The filter here
-replaces the value of every `token` query parameter with `***` before a record is written.
+replaces the value of every `token` query parameter with `***` before a record is written, also when
+the parameter's name is percent-encoded (`?tok%65n=`), as the server decodes it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
-__all__ = ["TokenRedactingFilter", "install_token_redaction"]
+__all__ = ["HandshakeLogFilter", "TokenRedactingFilter", "install_token_redaction"]
 
-_TOKEN = re.compile(r"([?&]token=)[^&\s\"']*")
+_PARAM = re.compile(r"([?&;])([^=&;?\s\"']*)=([^&;\s\"']*)")
 LOGGERS = ("uvicorn.access", "uvicorn.error")
 """The loggers uvicorn writes request paths to."""
 
 
+def _redact_param(match: re.Match[str]) -> str:
+    sep, name, value = match.groups()
+    if "%" in name or "+" in name:
+        name = unquote_plus(name)  # `?tok%65n=<key>` is `?token=<key>` to the server
+    return f"{sep}{match.group(2)}=***" if name.lower() == "token" and value else match.group(0)
+
+
 def redact(text: str) -> str:
-    """`text` with the value of each `token=` query parameter replaced by `***`."""
-    return _TOKEN.sub(r"\1***", text) if "token=" in text else text
+    """`text` with the value of each `token` query parameter replaced by `***`, however its name is encoded."""
+    return _PARAM.sub(_redact_param, text) if "=" in text else text
 
 
 class TokenRedactingFilter(logging.Filter):
@@ -33,9 +42,43 @@ class TokenRedactingFilter(logging.Filter):
         return True
 
 
+class HandshakeLogFilter(logging.Filter):
+    """WebSocket handshakes are requests: log them as such, not on `uvicorn.error`.
+
+    uvicorn writes each handshake's request line (`"WebSocket /ws/..." 401`) to `uvicorn.error`, and the
+    `websockets` library adds `connection rejected (401 Unauthorized)` there too: log pipelines file
+    both as errors, two per refused handshake, which anyone can provoke without a key. This filter
+    moves the request line to `uvicorn.access` (where HTTP requests are logged, and switched off with
+    them) and drops the redundant rejection line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or not isinstance(record.msg, str):
+            return True
+        if record.msg.startswith("connection rejected ("):
+            return False
+        if '- "WebSocket %s"' in record.msg and isinstance(record.args, tuple) and len(record.args) >= 2:
+            access = logging.getLogger("uvicorn.access")
+            if access.isEnabledFor(record.levelno) and (access.handlers or access.propagate):
+                status = record.args[2] if len(record.args) > 2 else (101 if "[accepted]" in record.msg else 403)
+                # the shape of uvicorn's access records, which its access formatter unpacks
+                record.msg, record.args = (
+                    '%s - "%s %s HTTP/%s" %d',
+                    (record.args[0], "WEBSOCKET", record.args[1], "1.1", status),
+                )
+                record.name = access.name
+                access.handle(record)
+            return False
+        return True
+
+
 def install_token_redaction(loggers: tuple[str, ...] = LOGGERS) -> None:
-    """Attach one `TokenRedactingFilter` to each named logger (idempotent)."""
+    """Attach one `TokenRedactingFilter` to each named logger, and `HandshakeLogFilter` to `uvicorn.error`
+    (idempotent)."""
     for name in loggers:
         logger = logging.getLogger(name)
         if not any(isinstance(f, TokenRedactingFilter) for f in logger.filters):
             logger.addFilter(TokenRedactingFilter())
+    errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, HandshakeLogFilter) for f in errors.filters):
+        errors.addFilter(HandshakeLogFilter())

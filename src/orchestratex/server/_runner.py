@@ -57,6 +57,16 @@ class Runner:
             if exc is not None and not isinstance(exc, Conflict):  # Conflict: another process holds its lease
                 logger.error("orchestration %s stopped: %s: %s", oid, type(exc).__name__, exc)
 
+    async def stop_session(self, session_id: str) -> int:
+        """Cancel the orchestrations of `session_id` this process is running; returns how many."""
+        found = []
+        for oid in list(self._tasks):
+            with contextlib.suppress(Exception):  # ended and gone meanwhile: nothing to stop
+                if (await self.orchestrator.store.get_orchestration(oid)).session_id == session_id:
+                    found.append(oid)
+        stopped = await asyncio.gather(*(self.orchestrator.cancel(oid) for oid in found))
+        return sum(stopped)
+
     def start_resuming(self) -> None:
         self._resumer = asyncio.create_task(self._resume_loop(), name="orchestratex-resumer")
 

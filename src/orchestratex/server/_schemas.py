@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Literal
 
 from fastapi import Query, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..records import Orchestration, Session, SessionStatus, Thread
@@ -26,6 +27,7 @@ __all__ = [
     "Thread",
     "ThreadCreate",
     "document",
+    "stream_documents",
 ]
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return")]
@@ -126,3 +128,34 @@ def document(
     else:
         body = "[" + ",".join(m.model_dump_json(by_alias=True) for m in model) + "]"
     return Response(body, status_code=status_code, media_type="application/json", headers=headers)
+
+
+_STREAM_PAGE = 8
+"""Documents read from the store at a time by `stream_documents`."""
+
+
+async def stream_documents(
+    fetch: Callable[[int, int], Awaitable[Sequence[BaseModel]]],
+    limit: int,
+    offset: int,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A JSON list of up to `limit` documents from `offset`, read from the store a few at a time and sent as they
+    are serialised: a list of large documents never sits in memory whole (nor in the socket's buffer, since
+    each piece waits for the client to take the previous one). `fetch(limit, offset)` reads one page."""
+    first = await fetch(min(_STREAM_PAGE, limit), offset)  # before answering: an error still gets its status
+
+    async def body() -> AsyncIterator[bytes]:
+        page, sent, at = first, 0, offset
+        yield b"["
+        while page:
+            for doc in page:
+                yield (b"," if sent else b"") + doc.model_dump_json(by_alias=True).encode()
+                sent += 1
+            at += len(page)
+            if len(page) < _STREAM_PAGE or sent >= limit:
+                break
+            page = await fetch(min(_STREAM_PAGE, limit - sent), at)
+        yield b"]"
+
+    return StreamingResponse(body(), media_type="application/json", headers=headers)

@@ -9,7 +9,7 @@ from ._access import load_session
 from ._app import state_of
 from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
-from ._schemas import Limit, Offset, Session, SessionCreate, SessionStatusUpdate, document
+from ._schemas import Limit, Offset, Session, SessionCreate, SessionStatusUpdate, document, stream_documents
 
 __all__ = ["router"]
 
@@ -41,7 +41,8 @@ async def list_user_sessions(user_id: str, request: Request, limit: Limit = 100,
     user = principal_of(request)
     if not user.may_see(user_id):
         raise NotFound(f"no user {user_id!r}")
-    return document(await state_of(request).store.list_sessions(user_id, limit=limit, offset=offset))
+    store = state_of(request).store
+    return await stream_documents(lambda n, at: store.list_sessions(user_id, limit=n, offset=at), limit, offset)
 
 
 @router.get("/{session_id}", response_model=Session, summary="Get Session")
@@ -54,9 +55,16 @@ async def get_session(session_id: str, request: Request) -> Response:
 
 @router.patch("/{session_id}/status", response_model=Session, summary="Update Session Status")
 async def update_session_status(session_id: str, body: SessionStatusUpdate, request: Request) -> Response:
-    """`active` ⇄ `paused`, or to `completed` / `cancelled` (final; sets `session_end`). 409 otherwise."""
+    """`active` ⇄ `paused`, or to `completed` / `cancelled` (final; sets `session_end`). 409 otherwise.
+
+    Ending a session (`completed` or `cancelled`) stops its running orchestrations: each ends `cancelled`."""
     user = principal_of(request)
     state = state_of(request)
     await load_session(state, user, session_id)
     headers = await state.rate.hit(session_id)
-    return document(await state.store.set_session_status(session_id, body.status), headers=headers)
+    session = await state.store.set_session_status(session_id, body.status)
+    if session.status in ("completed", "cancelled"):
+        # its runs stop: those of this process now, those of other processes sharing the store within about
+        # a second (each asks the store whether to go on, `Store.cancel_requested`)
+        await state.runner.stop_session(session_id)
+    return document(session, headers=headers)

@@ -29,6 +29,30 @@ class ServerSettings(BaseModel):
     """Orchestrations one user may have running at once (the spec: 10)."""
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     """Largest request body accepted (the spec: 5 MB); larger ones answer 413 without being read."""
+    user_rate_limit: int = Field(default=1000, ge=1)
+    """Requests per user (API key's user) per window, over all their sessions and the routes without one."""
+    storage_quota_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    """Bytes of prompts and contexts one user may store (threads and orchestrations); past it, 413. 0: no quota."""
+    max_connections: int = Field(default=1000, ge=1)
+    """Open connections (HTTP and WebSocket) `orchestratex serve` accepts; past it, 503 and closed at once.
+    Lowered to fit the process's open-file limit."""
+    max_connections_per_client: int = Field(default=256, ge=1)
+    """Open HTTP connections from one client address; past it, 503. Raise it behind a reverse proxy, whose
+    connections all come from one address."""
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    """Time a connection has to send a request's line and headers (from connecting or its previous answer); 408."""
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    """Longest pause while a request body is being sent; past it, 408 and the connection is closed."""
+    keep_alive_s: float = Field(default=5.0, gt=0)
+    """How long an idle kept-alive connection stays open between requests."""
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    """Largest request line plus headers; larger ones answer 431 without being read whole."""
+    ws_max_per_user: int = Field(default=20, ge=1)
+    """WebSocket streams one user may hold open in one server process; past it, 429."""
+    ws_send_timeout_s: float = Field(default=10.0, gt=0)
+    """Longest a WebSocket client may take to accept one event; a slower one is closed with code 4008."""
+    ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    """Largest message a WebSocket client may send (the server reads and ignores them); larger closes with 1009."""
     heartbeat_s: float = Field(default=15.0, gt=0)
     """Seconds of silence after which a WebSocket receives `{"type": "heartbeat", ...}`."""
     ws_queue_size: int = Field(default=1000, ge=1)

@@ -8,7 +8,8 @@ from ._access import load_session, load_thread
 from ._app import state_of
 from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
-from ._schemas import Limit, Offset, Thread, ThreadCreate, document
+from ._quota import text_bytes
+from ._schemas import Limit, Offset, Thread, ThreadCreate, document, stream_documents
 
 __all__ = ["router"]
 
@@ -20,11 +21,16 @@ async def create_thread(body: ThreadCreate, request: Request) -> Response:
     """A new thread in an active session (409 when the session is paused or ended)."""
     user = principal_of(request)
     state = state_of(request)
-    await load_session(state, user, body.session_id)
+    session = await load_session(state, user, body.session_id)
     headers = await state.rate.hit(body.session_id)
-    thread = await state.orchestrator.create_thread(
-        body.session_id, body.original_prompt, domain=body.domain, context=body.context
-    )
+    charged = await state.quota.charge(session.user_id, text_bytes(body.original_prompt, body.context))
+    try:
+        thread = await state.orchestrator.create_thread(
+            body.session_id, body.original_prompt, domain=body.domain, context=body.context
+        )
+    except BaseException:
+        await state.quota.refund(session.user_id, charged)
+        raise
     return document(thread, 201, headers)
 
 
@@ -34,7 +40,9 @@ async def list_session_threads(session_id: str, request: Request, limit: Limit =
     state = state_of(request)
     await load_session(state, user, session_id)
     headers = await state.rate.hit(session_id)
-    return document(await state.store.list_threads(session_id, limit=limit, offset=offset), headers=headers)
+    return await stream_documents(
+        lambda n, at: state.store.list_threads(session_id, limit=n, offset=at), limit, offset, headers
+    )
 
 
 @router.get("/{thread_id}", response_model=Thread, summary="Get Thread")

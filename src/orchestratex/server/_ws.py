@@ -7,8 +7,11 @@ Protocol:
   new ones as they happen. Events arrive in `seq` order, each once, with no gap.
 - After `heartbeat_s` seconds without an event the server sends
   `{"type": "heartbeat", "session_id": ..., "seq": <last seq sent>, "timestamp": ...}`.
-- A client too slow to keep up with `ws_queue_size` buffered events is closed with code 4008
-  (`CLOSE_TOO_SLOW`); reconnecting with `since=<last seq received>` loses nothing.
+- A client too slow to keep up with `ws_queue_size` buffered events, or that takes longer than
+  `ws_send_timeout_s` to accept one, is closed with code 4008 (`CLOSE_TOO_SLOW`); reconnecting with
+  `since=<last seq received>` loses nothing.
+- One user may hold `ws_max_per_user` streams open in one server process (429 past it), and a
+  client's own messages are read and ignored, up to `ws_max_message_bytes` each.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from ..exceptions import OrchestrateXError
 from ._access import load_session
 from ._app import ServerState
 from ._auth import key_of
-from ._errors import ApiError, error_response, status_for
+from ._errors import ApiError, error_response, library_response
 from ._hub import Subscriber, encode
+from ._protocol import abort_connection
 
 __all__ = ["CLOSE_TOO_SLOW", "router"]
 
@@ -40,14 +44,18 @@ _GAP_WAIT_S = 2.0
 router = APIRouter()
 
 
+_MAX_SINCE = 2**63 - 1
+"""Sequence numbers are 64-bit signed integers in every store."""
+
+
 def _since(websocket: WebSocket) -> int:
     raw = websocket.query_params.get("since", "0")
     try:
-        since = int(raw)
+        since = int(raw) if len(raw) <= 20 else -1
     except ValueError:
         since = -1
-    if since < 0:
-        raise ApiError(422, f"since: must be a whole number >= 0, not {raw!r}")
+    if not 0 <= since <= _MAX_SINCE:
+        raise ApiError(422, f"since: must be a whole number from 0 to {_MAX_SINCE}, not {raw[:40]!r}")
     return since
 
 
@@ -64,21 +72,29 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
     state: ServerState = websocket.app.state.server
     try:
         principal = await state.auth.principal(key_of(websocket))
+        await state.rate.hit_user(principal.user_id)
         since = _since(websocket)
-        await load_session(state, principal, session_id)
+        session = await load_session(state, principal, session_id)
         await state.rate.hit(session_id)
+        state.streams.open(session.user_id)
     except ApiError as exc:
         await _refuse(websocket, exc.status_code, str(exc.detail), exc.headers)
         return
     except OrchestrateXError as exc:
-        await _refuse(websocket, status_for(exc), exc.message)
+        answer = library_response(exc, "WEBSOCKET", websocket.url.path)
+        retry = answer.headers.get("retry-after")
+        detail = json.loads(bytes(answer.body))["detail"]
+        await _refuse(websocket, answer.status_code, detail, {"Retry-After": retry} if retry else None)
         return
-    await websocket.accept()
-    subscriber = state.hub.subscribe(session_id, state.settings.ws_queue_size)
     try:
-        await _serve(websocket, state, subscriber, since)
+        await websocket.accept()
+        subscriber = state.hub.subscribe(session_id, state.settings.ws_queue_size)
+        try:
+            await _serve(websocket, state, subscriber, since)
+        finally:
+            state.hub.unsubscribe(subscriber)
     finally:
-        state.hub.unsubscribe(subscriber)
+        state.streams.close(session.user_id)
 
 
 async def _serve(websocket: WebSocket, state: ServerState, subscriber: Subscriber, since: int) -> None:
@@ -93,14 +109,31 @@ async def _serve(websocket: WebSocket, state: ServerState, subscriber: Subscribe
         for task in (pump, reader, overflow):
             with contextlib.suppress(BaseException):
                 await task
-    if overflow in done:
+    if overflow in done or (pump in done and isinstance(pump.exception(), _TooSlow)):
+        closed = False
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
-                websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with ?since=<last seq received>"), 5
+                websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with ?since=<last seq received>"), 1
             )
+            closed = True
+        if not closed:  # the client does not take even the close: drop what it left unsent
+            abort_connection(websocket.client)
     elif pump in done and pump.exception() is not None:
         with contextlib.suppress(Exception):
             await websocket.close(1011, "server error while streaming: reconnect with ?since=<last seq received>")
+
+
+class _TooSlow(Exception):
+    """The client did not take one event within `ws_send_timeout_s`."""
+
+
+async def _send(websocket: WebSocket, state: ServerState, text: str) -> None:
+    """Send one message, or raise `_TooSlow`: a client that does not read must not hold the server's memory."""
+    try:
+        async with asyncio.timeout(state.settings.ws_send_timeout_s):
+            await websocket.send_text(text)
+    except TimeoutError:
+        raise _TooSlow from None
 
 
 async def _drain(websocket: WebSocket) -> None:
@@ -132,7 +165,7 @@ async def _pump(websocket: WebSocket, state: ServerState, subscriber: Subscriber
     while True:  # replay what is stored
         events = await store.list_events(session_id, since=last, limit=_PAGE)
         for event in events:
-            await websocket.send_text(encode(event))
+            await _send(websocket, state, encode(event))
             last = event.seq
         if len(events) < _PAGE:
             break
@@ -143,13 +176,13 @@ async def _pump(websocket: WebSocket, state: ServerState, subscriber: Subscriber
             seq, text = await asyncio.wait_for(subscriber.queue.get(), heartbeat_s)
         except TimeoutError:
             beat = {"type": "heartbeat", "session_id": session_id, "seq": last, "timestamp": utcnow().isoformat()}
-            await websocket.send_text(json.dumps(beat))
+            await _send(websocket, state, json.dumps(beat))
             continue
         if seq <= last:
             continue
         if seq > last + 1:
             last = await _fill_gap(websocket, state, session_id, last, seq)
-        await websocket.send_text(text)
+        await _send(websocket, state, text)
         last = seq
 
 
@@ -161,8 +194,8 @@ async def _fill_gap(websocket: WebSocket, state: ServerState, session_id: str, l
     loop = asyncio.get_running_loop()
     deadline = loop.time() + _GAP_WAIT_S
     while True:
-        for event in await state.store.list_events(session_id, since=last, limit=seq - last - 1):
-            await websocket.send_text(encode(event))
+        for event in await state.store.list_events(session_id, since=last, limit=min(seq - last - 1, _PAGE)):
+            await _send(websocket, state, encode(event))
             last = event.seq
         if last >= seq - 1 or loop.time() > deadline:
             return last

@@ -270,6 +270,37 @@ class Store(ABC):
     async def list_resumable(self, *, limit: int = 100) -> list[str]:
         """Ids of orchestrations `pending` or `running` whose lease is free or expired, oldest first."""
 
+    # -- cancellation (any process may ask the one driving a run to stop it) -----------------------
+    async def request_cancel(self, orchestration_id: str) -> bool:
+        """Ask whichever process drives `orchestration_id` to stop it (it then ends `cancelled`).
+
+        Returns whether the orchestration is still `pending` or `running` (the request was recorded),
+        False when it has already ended. Raises `NotFound` when absent. Idempotent.
+
+        This default keeps the request in a counter (`cancel:<id>`); the built-in stores keep it in
+        a table or collection of their own.
+        """
+        doc = await self.get_orchestration(orchestration_id)
+        if doc.status in TERMINAL_ORCHESTRATION_STATUSES:
+            return False
+        await self.incr(f"cancel:{orchestration_id}", 1)
+        return True
+
+    async def cancel_requested(self, orchestration_id: str) -> bool:
+        """Whether the run of `orchestration_id` should stop: a cancel was requested (`request_cancel`)
+        or its session has ended (`completed` or `cancelled`). A cheap read, polled by the driving
+        process about once a second; False for an unknown id."""
+        from ..exceptions import NotFound
+
+        try:
+            doc = await self.get_orchestration(orchestration_id)
+            session = await self.get_session(doc.session_id)
+        except NotFound:
+            return False
+        if session.status in ("completed", "cancelled"):
+            return True
+        return await self.incr(f"cancel:{orchestration_id}", 0) > 0
+
     # -- counters (rate limits, concurrency) ----------------------------------------------------
     @abstractmethod
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:

@@ -111,6 +111,7 @@ class MemoryStore(Store):
         self._sweep_at = _SWEEP_AT
         self._routing: dict[tuple[str, str, str], RoutingStat] = {}
         self._api_keys: dict[str, ApiKey] = {}
+        self._cancel_requests: set[str] = set()
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -201,6 +202,7 @@ class MemoryStore(Store):
             self._active[oid] = None
         else:
             self._active.pop(oid, None)
+            self._cancel_requests.discard(oid)
 
     async def create_orchestration(self, orchestration: Orchestration) -> Orchestration:
         if orchestration.id in self._orchestrations:
@@ -351,6 +353,25 @@ class MemoryStore(Store):
             if lease is None or lease[1] <= now:
                 free.append(self._orchestrations[oid])
         return [o.id for o in _page(free, limit, 0)]
+
+    # -- cancellation -------------------------------------------------------------------------
+    async def request_cancel(self, orchestration_id: str) -> bool:
+        doc = self._orchestrations.get(orchestration_id)
+        if doc is None:
+            raise NotFound(f"no orchestration {orchestration_id!r}")
+        if orchestration_id not in self._active:
+            return False
+        self._cancel_requests.add(orchestration_id)
+        return True
+
+    async def cancel_requested(self, orchestration_id: str) -> bool:
+        doc = self._orchestrations.get(orchestration_id)
+        if doc is None:
+            return False
+        if orchestration_id in self._cancel_requests:
+            return True
+        session = self._sessions.get(doc.session_id)
+        return session is not None and session.status in ("completed", "cancelled")
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:

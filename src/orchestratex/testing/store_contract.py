@@ -519,6 +519,33 @@ class StoreContract:
         await store.commit(pending)
         assert await store.count_active_orchestrations("alice") == 1
 
+    # -- cancellation -------------------------------------------------------------------------
+    async def test_cancel_requests(self, store: Store) -> None:
+        _, thread, o = await _tree(store)
+        other = await _orchestration(store, thread, status="running")
+        assert not await store.cancel_requested(o.id)
+        assert await store.request_cancel(o.id)
+        assert await store.request_cancel(o.id)  # idempotent
+        assert await store.cancel_requested(o.id)
+        assert not await store.cancel_requested(other.id)  # per orchestration
+        assert not await store.cancel_requested("0" * 24)
+        with pytest.raises(NotFound):
+            await store.request_cancel("0" * 24)
+        other.status = "completed"
+        await store.commit(other)
+        assert not await store.request_cancel(other.id)  # already ended: nothing to stop
+
+    async def test_an_ended_session_cancels_its_orchestrations(self, store: Store) -> None:
+        session, _, o = await _tree(store)
+        assert not await store.cancel_requested(o.id)
+        await store.set_session_status(session.id, "paused")
+        assert not await store.cancel_requested(o.id)  # paused: runs go on
+        await store.set_session_status(session.id, "cancelled")
+        assert await store.cancel_requested(o.id)
+        done_session, _, done = await _tree(store)
+        await store.set_session_status(done_session.id, "completed")
+        assert await store.cancel_requested(done.id)
+
     # -- counters -----------------------------------------------------------------------------
     async def test_counters(self, store: Store) -> None:
         assert await store.incr("plain") == 1

@@ -514,6 +514,33 @@ class MongoStore(Store):
 
         return [str(doc["_id"]) for doc in await self._run("listing resumable orchestrations", read)]
 
+    # -- cancellation -------------------------------------------------------------------------
+    async def request_cancel(self, orchestration_id: str) -> bool:
+        query = {"_id": doc_id(orchestration_id), "status": {"$in": _RESUMABLE}}
+        update = {"$set": {"cancel_requested": _now()}}
+        result = await self._run("requesting a cancellation", lambda: self._c.orchestrations.update_one(query, update))
+        if result.matched_count:
+            return True
+        if not await self._exists(self._c.orchestrations, orchestration_id):
+            raise NotFound(f"no orchestration {orchestration_id!r}")
+        return False
+
+    async def cancel_requested(self, orchestration_id: str) -> bool:
+        doc = await self._one(
+            "reading a cancellation request",
+            self._c.orchestrations,
+            {"_id": doc_id(orchestration_id)},
+            {"session_id": 1, "cancel_requested": 1},
+        )
+        if doc is None:
+            return False
+        if doc.get("cancel_requested") is not None:
+            return True
+        session = await self._one(
+            "reading a session's status", self._c.sessions, {"_id": doc_id(doc["session_id"])}, {"status": 1}
+        )
+        return session is not None and session.get("status") in ("completed", "cancelled")
+
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
         if ttl_s is not None and not ttl_s > 0:

@@ -4,6 +4,7 @@ commit would otherwise pay now and then (several milliseconds on a slow disk).""
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 
@@ -19,6 +20,10 @@ class Checkpointer:
 
     A passive checkpoint never blocks writers or readers; the store's own connection keeps a high
     `wal_autocheckpoint` as a safety net in case this thread falls behind.
+
+    It also watches the WAL index (`<db>-shm`), which SQLite maps into memory in every process using the
+    database: if it stops being writable, is truncated or replaced, the next access may kill the process
+    with SIGBUS, which no Python code can catch. The thread logs an ERROR about it first (once per change).
     """
 
     def __init__(self, path: str, interval_s: float = 0.05) -> None:
@@ -38,11 +43,52 @@ class Checkpointer:
         except sqlite3.Error:
             logger.exception("cannot open %s for checkpoints", self._path)
             return
+        watch = _ShmWatch(self._path + "-shm")
+        rounds = 0
         try:
             while not self._stopping.wait(self._interval_s):
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error as exc:  # e.g. busy: the next round will do it
                     logger.debug("checkpoint of %s skipped: %s", self._path, exc)
+                rounds += 1
+                if rounds % 20 == 0:
+                    watch.check()
         finally:
             conn.close()
+
+
+class _ShmWatch:
+    """Logs when the WAL index stops being a writable file of at least the size it had (see `Checkpointer`)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.seen: tuple[int, int] | None = None
+        self.problem: str | None = None
+
+    def check(self) -> None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return  # not created yet (or the database is not in WAL mode)
+        except OSError as exc:
+            return self._report(f"cannot be read: {exc}")
+        problem = None
+        if not os.access(self.path, os.W_OK):
+            problem = "is no longer writable"
+        elif self.seen is not None and st.st_ino != self.seen[0]:
+            problem = "was replaced by another file"
+        elif self.seen is not None and st.st_size < self.seen[1]:
+            problem = f"shrank from {self.seen[1]} to {st.st_size} bytes"
+        self.seen = (st.st_ino, st.st_size)
+        self._report(problem)
+
+    def _report(self, problem: str | None) -> None:
+        if problem is not None and problem != self.problem:
+            logger.error(
+                "the SQLite WAL index %s %s: every process using the database may crash (SIGBUS) or fail;"
+                " restore it (owner read/write) or restart the processes",
+                self.path,
+                problem,
+            )
+        self.problem = problem

@@ -12,7 +12,7 @@ import sqlite3
 
 from ...exceptions import StoreError, StoreUnavailable
 
-__all__ = ["TRANSIENT_CODES", "is_transient", "translate"]
+__all__ = ["TRANSIENT_CODES", "code_of", "is_transient", "translate"]
 
 TRANSIENT_CODES = frozenset(
     {
@@ -29,13 +29,25 @@ TRANSIENT_CODES = frozenset(
 
 def is_transient(exc: sqlite3.Error) -> bool:
     """Whether `exc` is a failure that passes (busy, locked, I/O, full): the statement itself was fine."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(code, int) and code & 0xFF in TRANSIENT_CODES
+    return code_of(exc) in TRANSIENT_CODES
 
 
-def translate(exc: sqlite3.Error, where: str) -> StoreError:
-    """The `StoreError` for `exc`; `where` names the database."""
+def translate(exc: sqlite3.Error, where: str = "") -> StoreError:
+    """The `StoreError` for `exc`; `where`, when given, names the database (left out of errors that may reach
+    an API client)."""
+    on = f" {where}" if where else ""
     if is_transient(exc):
         name = getattr(exc, "sqlite_errorname", "") or "transient error"
-        return StoreUnavailable(f"SQLite database {where} is unavailable ({name}: {exc}); nothing was written")
-    return StoreError(f"SQLite error on {where}: {exc}")
+        if code_of(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return StoreUnavailable(
+                f"the SQLite database{on} is busy: another process held its write lock past the busy timeout"
+                f" ({name}); nothing was written"
+            )
+        return StoreUnavailable(f"the SQLite database{on} is unavailable ({name}: {exc}); nothing was written")
+    return StoreError(f"SQLite error{' on' + on if on else ''}: {exc}")
+
+
+def code_of(exc: sqlite3.Error) -> int | None:
+    """The primary result code of `exc` (its extended code's low byte), when SQLite gave one."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None

@@ -6,11 +6,13 @@ are stored whole as JSON (`doc`), next to the columns that queries and analytics
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from pathlib import Path
 
 from ...exceptions import StoreError
 
-__all__ = ["SCHEMA_VERSION", "connect", "create_schema"]
+__all__ = ["SCHEMA_VERSION", "connect", "create_private", "create_schema"]
 
 SCHEMA_VERSION = 1
 """The version this code writes; `open` refuses a database created by a newer one."""
@@ -134,6 +136,11 @@ CREATE TABLE IF NOT EXISTS reservations (
     PRIMARY KEY (session_id, orchestration_id)
 ) WITHOUT ROWID;
 
+CREATE TABLE IF NOT EXISTS cancel_requests (
+    orchestration_id TEXT PRIMARY KEY,
+    requested_at REAL NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS counters (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL,
@@ -205,7 +212,24 @@ def connect(database: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Co
     conn.execute("PRAGMA wal_autocheckpoint = 8192")  # a safety net: `Checkpointer` does it in the background
     conn.execute("PRAGMA journal_size_limit = 67108864")
     conn.execute("PRAGMA foreign_keys = OFF")
+    # No memory-mapped I/O of the database file: a file changed under a mapping (truncated, write-protected,
+    # on a failing disk) kills the process with SIGBUS instead of raising an error. (The WAL index, `-shm`,
+    # is always mapped in WAL mode: `Checkpointer` checks it stays writable and logs when it does not.)
+    conn.execute("PRAGMA mmap_size = 0")
     return conn
+
+
+def create_private(path: Path) -> None:
+    """Create the database file readable and writable by its owner only (0600) if it does not exist, and
+    its missing directories 0700 (SQLite gives the `-wal` and `-shm` files the database file's mode)."""
+    missing = [p for p in path.parents if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _execute_script(conn: sqlite3.Connection, script: str) -> None:

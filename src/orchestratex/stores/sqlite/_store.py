@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,7 +42,7 @@ from ._rows import (
     orchestration_row,
     session_from,
 )
-from ._schema import connect, create_schema
+from ._schema import connect, create_private, create_schema
 from ._worker import Worker
 
 __all__ = ["SQLiteStore"]
@@ -58,8 +59,13 @@ class SQLiteStore(Store):
     The file is in WAL mode with `synchronous=NORMAL`: a commit survives a crash of the process (not
     necessarily a power loss of the machine). Several processes may share the file: every write is
     one `BEGIN IMMEDIATE` transaction, and a process waits up to `busy_timeout` (10 s) for another's write lock. All
-    database work runs in one dedicated thread per store, so the event loop never blocks, and each
-    store method is exactly one hop to that thread.
+    database work runs in two dedicated threads per store, so the event loop never blocks: writes in
+    one, reads in the other on a read-only connection of their own, so reads never wait behind a write
+    that waits for another process's lock (WAL readers need no lock). Each store method is exactly one
+    hop to one of the threads. A lock held past the busy timeout raises `StoreUnavailable`.
+
+    A new database file is created readable by its owner only (0600), and a directory created for
+    it 0700: it holds API key hashes, prompts and answers.
 
     Args:
         path: the database file (its directory is created if needed), or `":memory:"`.
@@ -75,6 +81,9 @@ class SQLiteStore(Store):
         self.busy_timeout = busy_timeout
         self._worker: Worker | None = None
         self._conn: sqlite3.Connection | None = None
+        self._reader: Worker | None = None
+        self._rconn: sqlite3.Connection | None = None
+        self._local = threading.local()
         self._checkpointer: Checkpointer | None = None
         self._incrs = 0
 
@@ -109,10 +118,18 @@ class SQLiteStore(Store):
         self._worker = worker
         if self.path != ":memory:":
             self._checkpointer = Checkpointer(self.path)
+            reader = Worker(f"orchestratex-sqlite-read:{self.path}")
+            try:
+                self._rconn = await reader.run(self._open_reader_sync)
+            except BaseException:
+                reader.stop()
+                await self.close()
+                raise
+            self._reader = reader
 
     def _open_sync(self) -> sqlite3.Connection:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            create_private(Path(self.path))
         conn: sqlite3.Connection | None = None
         try:
             conn = connect(self.path, round(self.busy_timeout * 1000))
@@ -127,7 +144,23 @@ class SQLiteStore(Store):
             raise
         return conn
 
+    def _open_reader_sync(self) -> sqlite3.Connection:
+        try:
+            conn = connect(self.path, round(self.busy_timeout * 1000))
+            conn.execute("PRAGMA query_only = 1")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {self.path!r} for reading: {exc}") from exc
+        self._local.conn = conn  # this thread's `_db`
+        return conn
+
     async def close(self) -> None:
+        reader, rconn = self._reader, self._rconn
+        self._reader = self._rconn = None
+        if reader is not None and rconn is not None:
+            try:
+                await reader.run(rconn.close)
+            finally:
+                reader.stop()
         worker, conn = self._worker, self._conn
         if worker is None or conn is None:
             return
@@ -141,18 +174,26 @@ class SQLiteStore(Store):
             worker.stop()
 
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
-        worker = self._worker
+        return await self._on(self._worker, fn, *args)
+
+    async def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a read-only job on the reader thread (the writer's for an in-memory database)."""
+        return await self._on(self._reader or self._worker, fn, *args)
+
+    async def _on(self, worker: Worker | None, fn: Callable[..., _T], *args: Any) -> _T:
         if worker is None:
             raise StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
         try:
             return await worker.run(fn, *args)
-        except sqlite3.Error as exc:
-            raise translate(exc, repr(self.path)) from exc
+        except sqlite3.Error as exc:  # (no file path in the message: it may reach an API client)
+            raise translate(exc) from exc
 
     @property
     def _db(self) -> sqlite3.Connection:
-        assert self._conn is not None
-        return self._conn
+        """The connection of the calling worker thread: the reader's in the reader thread, else the writer's."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None) or self._conn
+        assert conn is not None
+        return conn
 
     def _exists(self, table: Literal["sessions", "threads", "orchestrations"], doc_id: str) -> bool:
         return self._db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (doc_id,)).fetchone() is not None
@@ -190,11 +231,11 @@ class SQLiteStore(Store):
         return session_from(row)
 
     async def get_session(self, session_id: str) -> Session:
-        return await self._run(self._session_sync, session_id)
+        return await self._read(self._session_sync, session_id)
 
     async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
         check_page(limit, offset)
-        rows = await self._run(
+        rows = await self._read(
             self._fetch,
             "SELECT doc, total_pico, reserved_pico FROM sessions WHERE user_id = ?"
             " ORDER BY created_at, rowid LIMIT ? OFFSET ?",
@@ -237,14 +278,14 @@ class SQLiteStore(Store):
             self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", row)
 
     async def get_thread(self, thread_id: str) -> Thread:
-        rows = await self._run(self._fetch, "SELECT doc FROM threads WHERE id = ?", (thread_id,))
+        rows = await self._read(self._fetch, "SELECT doc FROM threads WHERE id = ?", (thread_id,))
         if not rows:
             raise NotFound(f"no thread {thread_id!r}")
         return Thread.model_validate_json(rows[0][0])
 
     async def list_threads(self, session_id: str, *, limit: int = 100, offset: int = 0) -> list[Thread]:
         check_page(limit, offset)
-        rows = await self._run(
+        rows = await self._read(
             self._fetch,
             "SELECT doc FROM threads WHERE session_id = ? ORDER BY created_at, rowid LIMIT ? OFFSET ?",
             (session_id, limit, offset),
@@ -270,7 +311,7 @@ class SQLiteStore(Store):
             )
 
     async def get_orchestration(self, orchestration_id: str) -> Orchestration:
-        rows = await self._run(self._fetch, "SELECT doc FROM orchestrations WHERE id = ?", (orchestration_id,))
+        rows = await self._read(self._fetch, "SELECT doc FROM orchestrations WHERE id = ?", (orchestration_id,))
         if not rows:
             raise NotFound(f"no orchestration {orchestration_id!r}")
         return Orchestration.model_validate_json(rows[0][0])
@@ -287,7 +328,7 @@ class SQLiteStore(Store):
             where.append("thread_id = ?")
             params.append(thread_id)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = await self._run(
+        rows = await self._read(
             self._fetch,
             f"SELECT doc FROM orchestrations {clause} ORDER BY created_at, rowid LIMIT ? OFFSET ?",
             (*params, limit, offset),
@@ -415,7 +456,7 @@ class SQLiteStore(Store):
             return held
 
     async def count_active_orchestrations(self, user_id: str) -> int:
-        rows = await self._run(
+        rows = await self._read(
             self._fetch,
             "SELECT count(*) FROM orchestrations INDEXED BY ix_orchestrations_user_active"
             " WHERE user_id = ? AND status IN ('pending', 'running')",
@@ -429,7 +470,7 @@ class SQLiteStore(Store):
         self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
     ) -> list[Event]:
         check_page(limit, since)
-        docs = await self._run(self._events_sync, session_id, since, limit, orchestration_id)
+        docs = await self._read(self._events_sync, session_id, since, limit, orchestration_id)
         return [EVENT_ADAPTER.validate_json(doc) for doc in docs]
 
     def _events_sync(self, session_id: str, since: int, limit: int, orchestration_id: str | None) -> list[bytes]:
@@ -471,7 +512,7 @@ class SQLiteStore(Store):
 
     async def list_resumable(self, *, limit: int = 100) -> list[str]:
         check_page(limit, 0)
-        rows = await self._run(
+        rows = await self._read(
             self._fetch,
             "SELECT id FROM orchestrations INDEXED BY ix_orchestrations_resumable"
             " WHERE status IN ('pending', 'running') AND (lease_owner IS NULL OR lease_expires <= ?)"
@@ -479,6 +520,33 @@ class SQLiteStore(Store):
             (time.time(), limit),
         )
         return [oid for (oid,) in rows]
+
+    # -- cancellation -------------------------------------------------------------------------
+    async def request_cancel(self, orchestration_id: str) -> bool:
+        return await self._run(self._request_cancel_sync, orchestration_id)
+
+    def _request_cancel_sync(self, orchestration_id: str) -> bool:
+        with Write(self._db) as db:
+            row = db.execute("SELECT status FROM orchestrations WHERE id = ?", (orchestration_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no orchestration {orchestration_id!r}")
+            if row[0] not in ("pending", "running"):
+                return False
+            db.execute(
+                "INSERT INTO cancel_requests VALUES (?, ?) ON CONFLICT (orchestration_id) DO NOTHING",
+                (orchestration_id, time.time()),
+            )
+            return True
+
+    async def cancel_requested(self, orchestration_id: str) -> bool:
+        rows = await self._read(
+            self._fetch,
+            "SELECT EXISTS (SELECT 1 FROM cancel_requests WHERE orchestration_id = ?1)"
+            " OR EXISTS (SELECT 1 FROM orchestrations o JOIN sessions s ON s.id = o.session_id"
+            " WHERE o.id = ?1 AND s.status IN ('completed', 'cancelled'))",
+            (orchestration_id,),
+        )
+        return bool(rows[0][0])
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
@@ -511,7 +579,7 @@ class SQLiteStore(Store):
         await self._run(self._fetch, RECORD_OUTCOME, row)
 
     async def routing_stats(self, router: str) -> list[RoutingStat]:
-        rows = await self._run(
+        rows = await self._read(
             self._fetch,
             "SELECT domain, model_name, n, score_sum, score_sq_sum, cost_sum, latency_ms_sum, output_tokens_sum"
             " FROM routing_stats WHERE router = ? ORDER BY domain, model_name",
@@ -543,12 +611,12 @@ class SQLiteStore(Store):
         return key
 
     async def get_api_key(self, key_hash: str) -> ApiKey | None:
-        rows = await self._run(self._fetch, "SELECT doc FROM api_keys WHERE key_hash = ?", (key_hash,))
+        rows = await self._read(self._fetch, "SELECT doc FROM api_keys WHERE key_hash = ?", (key_hash,))
         return ApiKey.model_validate_json(rows[0][0]) if rows else None
 
     # -- analytics ----------------------------------------------------------------------------
     async def session_analytics(self, session_id: str) -> Analytics:
-        return await self._run(self._session_analytics_sync, session_id)
+        return await self._read(self._session_analytics_sync, session_id)
 
     def _session_analytics_sync(self, session_id: str) -> Analytics:
         with Read(self._db) as db:
@@ -558,7 +626,7 @@ class SQLiteStore(Store):
             return _analytics.scope_analytics(db, "session", session_id, 1, threads)
 
     async def user_analytics(self, user_id: str) -> Analytics:
-        return await self._run(self._user_analytics_sync, user_id)
+        return await self._read(self._user_analytics_sync, user_id)
 
     def _user_analytics_sync(self, user_id: str) -> Analytics:
         with Read(self._db) as db:
@@ -567,7 +635,7 @@ class SQLiteStore(Store):
             return _analytics.scope_analytics(db, "user", user_id, sessions, threads)
 
     async def model_stats(self, model_name: str) -> ModelStats:
-        return await self._run(self._model_stats_sync, model_name)
+        return await self._read(self._model_stats_sync, model_name)
 
     def _model_stats_sync(self, model_name: str) -> ModelStats:
         with Read(self._db) as db:

@@ -1,0 +1,164 @@
+"""Connection-level limits uvicorn does not enforce by itself: `guarded_http_protocol` makes its HTTP protocol class.
+
+uvicorn (httptools) waits for a request's headers and body for as long as a client cares to send
+them, lets headers grow without bound and accepts every connection until the process runs out of
+file descriptors. The protocol returned here adds, per connection:
+
+- a header deadline: the request line and headers (and the silence before them) must arrive within
+  `header_timeout_s`, else 408 and the connection is closed (slowloris);
+- a body idle timeout: a body whose next bytes do not arrive within `body_timeout_s` gets 408 and
+  the connection is closed, and the application sees a disconnect;
+- a header size limit: more than `max_header_bytes` of request line and headers gets 431, refused
+  before they are held in memory;
+- a connection limit: past `max_connections` open connections (HTTP and WebSocket), a new one gets
+  503 with `Retry-After` and is closed at once, so the process keeps file descriptors for the rest;
+  and past `max_connections_per_client` HTTP connections from one address, so that one client cannot
+  take them all (WebSocket connections are authenticated and bounded per user instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._settings import ServerSettings
+
+__all__ = [
+    "REFUSALS",
+    "WEBSOCKETS",
+    "ConnectionLimits",
+    "abort_connection",
+    "guarded_http_protocol",
+    "raw_error",
+    "uvicorn_options",
+]
+
+logger = logging.getLogger("orchestratex.server")
+
+_REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
+
+
+class _RefusalLog:
+    """Logs refused connections at most once per `every_s` seconds, with how many there were (a flood must
+    not flood the log too)."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s = every_s
+        self.last = float("-inf")
+        self.count = 0
+
+    def note(self, now: float, limit: int, host: str | None = None) -> None:
+        self.count += 1
+        if now - self.last >= self.every_s:
+            which = f"from {host} (`max_connections_per_client`)" if host else "(`max_connections`)"
+            logger.warning(
+                "refused %d connection(s) in the last %g s: %d were open %s",
+                self.count,
+                min(now - self.last, self.every_s),
+                limit,
+                which,
+            )
+            self.last, self.count = now, 0
+
+
+REFUSALS = _RefusalLog()
+
+WEBSOCKETS: weakref.WeakValueDictionary[tuple[str, int], asyncio.Transport] = weakref.WeakValueDictionary()
+"""The transports of upgraded (WebSocket) connections by client address, for `abort_connection`."""
+
+
+def abort_connection(client: tuple[str, int] | None) -> bool:
+    """Abort the WebSocket connection of `client` (an ASGI scope's `client`): its unsent data is dropped at
+    once. A closing handshake would wait for a client that does not read, holding that data meanwhile.
+    Returns whether a connection was found (only under `orchestratex serve`'s protocol)."""
+    transport = WEBSOCKETS.pop(tuple(client), None) if client else None  # type: ignore[arg-type]
+    if transport is None:
+        return False
+    transport.abort()
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    header_timeout_s: float
+    body_timeout_s: float
+    max_header_bytes: int
+    max_connections: int
+    max_connections_per_client: int
+
+
+def raw_error(status: int, detail: str, headers: dict[str, str] | None = None) -> bytes:
+    """A complete `Connection: close` HTTP/1.1 answer with the API's error body, as bytes."""
+    body = json.dumps({"detail": detail, "status_code": status}).encode()
+    lines = [
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+        "connection: close",
+        *(f"{name}: {value}" for name, value in (headers or {}).items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
+    """The `uvicorn.run`/`uvicorn.Config` options enforcing `settings`' connection limits."""
+    max_connections = min(settings.max_connections, _open_file_budget())
+    if max_connections < settings.max_connections:
+        logger.warning(
+            "max_connections lowered from %d to %d to fit the open-file limit (raise it with `ulimit -n`)",
+            settings.max_connections,
+            max_connections,
+        )
+    limits = ConnectionLimits(
+        header_timeout_s=settings.header_timeout_s,
+        body_timeout_s=settings.body_timeout_s,
+        max_header_bytes=settings.max_header_bytes,
+        max_connections=max_connections,
+        max_connections_per_client=settings.max_connections_per_client,
+    )
+    options: dict[str, Any] = {
+        "timeout_keep_alive": settings.keep_alive_s,
+        "ws_max_size": settings.ws_max_message_bytes,
+        "ws_max_queue": 4,
+    }
+    protocol = guarded_http_protocol(limits)
+    if protocol is not None:
+        options["http"] = protocol
+    return options
+
+
+def _open_file_budget() -> int:
+    """Connections the process can hold: its open-file limit less room for the database, logs and listeners."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not on POSIX
+        return 1_000_000
+    if soft == resource.RLIM_INFINITY:
+        return 1_000_000
+    return max(16, soft - 64)
+
+
+def guarded_http_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol] | None:
+    """uvicorn's httptools protocol with `limits` (pass it as `uvicorn.run(..., http=...)`), or None (with a
+    warning) where httptools is not installed (it comes with `uvicorn[standard]` on CPython)."""
+    try:
+        from ._guarded import GuardedProtocol
+    except ImportError:  # pragma: no cover - depends on the installation
+        logger.warning(
+            "httptools is not installed: request header and body timeouts, the header size limit and the"
+            " connection limit are not enforced (pip install 'uvicorn[standard]')"
+        )
+        return None
+
+    class GuardedHttpToolsProtocol(GuardedProtocol):
+        pass
+
+    GuardedHttpToolsProtocol.limits = limits
+    return GuardedHttpToolsProtocol

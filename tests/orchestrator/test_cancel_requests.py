@@ -1,0 +1,85 @@
+"""A run stops when the store says so: a cancel requested by any process, or its session ended."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
+from orchestratex.providers import GenerationRequest
+from orchestratex.stores import MemoryStore, SQLiteStore, Store
+
+from ..helpers import NO_WAIT, catalog
+
+_judged = [0]
+
+
+async def _slow(request: GenerationRequest) -> str:
+    """Slow calls, and judges whose scores keep improving but never reach the threshold: a run that goes on."""
+    await asyncio.sleep(0.05)
+    if request.purpose != "judge":
+        return "an answer"
+    _judged[0] += 1
+    return json.dumps({"score": min(9.9, 1 + _judged[0] * 0.05), "feedback": "better, go on"})
+
+
+def _orchestrator(store: Store) -> Orchestrator:
+    _judged[0] = 0
+    orch = Orchestrator(
+        providers=[FunctionProvider(_slow)],
+        catalog=catalog("a", "b"),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+        store=store,
+    )
+    orch.cancel_check_s = 0.05
+    return orch
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest) -> Store:
+    return MemoryStore() if request.param == "memory" else SQLiteStore(":memory:")
+
+
+async def test_a_cancel_requested_in_the_store_ends_the_run_cancelled(store: Store) -> None:
+    async with _orchestrator(store) as orch:
+        session = await orch.create_session(cost_limit=1.0)
+        doc = await orch.prepare("Keep refining", session=session, max_iterations=50, evaluation_threshold=10)
+        run = asyncio.create_task(orch.drive(doc))
+        await asyncio.sleep(0.3)
+        assert await store.request_cancel(doc.id)
+        result = await asyncio.wait_for(run, 5)  # the caller did not cancel: it gets the result, no CancelledError
+        assert result.status == "cancelled" and result.stop_reason == "cancelled"
+        assert 0 < result.iterations < 50
+        assert result.events[-1].type == "orchestration_failed"
+        stored = await store.get_session(session.id)
+        assert stored.reserved_cost == 0
+        assert stored.total_cost == result.total_cost
+        assert not await store.request_cancel(doc.id)  # it has ended
+
+
+async def test_ending_the_session_in_the_store_stops_its_runs(store: Store) -> None:
+    async with _orchestrator(store) as orch:
+        session = await orch.create_session()
+        docs = [await orch.prepare("Keep refining", session=session, max_iterations=50, evaluation_threshold=10)]
+        docs.append(await orch.prepare("And this", session=session, max_iterations=50, evaluation_threshold=10))
+        runs = [asyncio.create_task(orch.drive(d)) for d in docs]
+        await asyncio.sleep(0.2)
+        await store.set_session_status(session.id, "cancelled")
+        results = await asyncio.wait_for(asyncio.gather(*runs), 5)
+        assert [r.status for r in results] == ["cancelled", "cancelled"]
+        assert await store.count_active_orchestrations("local") == 0
+
+
+async def test_a_caller_cancelling_its_own_run_still_gets_cancelled_error(store: Store) -> None:
+    async with _orchestrator(store) as orch:
+        run = asyncio.create_task(orch.run("Keep refining", max_iterations=50, evaluation_threshold=10))
+        await asyncio.sleep(0.2)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        (session,) = await store.list_sessions("local")
+        (doc,) = await store.list_orchestrations(session_id=session.id)
+        assert doc.status == "cancelled"

@@ -1,0 +1,270 @@
+"""Connection limits of a real `orchestratex serve` process, probed with raw sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .server_process import ServerProcess, create_key
+
+pytestmark = pytest.mark.slow
+
+LIMITS = {
+    "ORCHESTRATEX_HEADER_TIMEOUT_S": "1",
+    "ORCHESTRATEX_BODY_TIMEOUT_S": "1",
+    "ORCHESTRATEX_MAX_HEADER_BYTES": "8192",
+    "ORCHESTRATEX_MAX_CONNECTIONS": "12",
+    "ORCHESTRATEX_MAX_CONNECTIONS_PER_CLIENT": "8",
+    "ORCHESTRATEX_WS_SEND_TIMEOUT_S": "1",
+    "ORCHESTRATEX_WS_MAX_MESSAGE_BYTES": "65536",
+    "ORCHESTRATEX_SIM_LATENCY_SCALE": "0",
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
+    tmp = tmp_path_factory.mktemp("connections")
+    url = f"sqlite:///{tmp / 'server.db'}"
+    key = create_key(url, "alice")
+    with ServerProcess(url, tmp, env=LIMITS) as running:
+        yield running, key
+
+
+def _connect(server: ServerProcess, source: str = "127.0.0.1") -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=5, source_address=(source, 0))
+
+
+def _answer(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and how long that took."""
+    began = time.monotonic()
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data, time.monotonic() - began
+        data += chunk
+
+
+def _one_response(sock: socket.socket) -> bytes:
+    """One whole response with a `content-length` (a single `recv` may end after its headers)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536) or b""
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def _status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+
+
+def test_headers_that_never_end_get_408_and_the_connection_closed(server: tuple[ServerProcess, str]) -> None:
+    with _connect(server[0]) as sock:
+        sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        answer, took = _answer(sock)
+    assert _status(answer) == 408 and b"request headers took longer than 1 s" in answer
+    assert took < 4
+
+
+def test_an_idle_connection_is_closed(server: tuple[ServerProcess, str]) -> None:
+    with _connect(server[0]) as sock:
+        answer, took = _answer(sock)
+    assert answer == b"" and took < 4
+
+
+def test_a_half_sent_body_gets_408_and_the_connection_closed(server: tuple[ServerProcess, str]) -> None:
+    proc, key = server
+    with _connect(proc) as sock:
+        sock.sendall(
+            b"POST /api/sessions/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key.encode() + b"\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user_id":'
+        )
+        answer, took = _answer(sock)
+    assert _status(answer) == 408 and b"request body stalled for 1 s" in answer
+    assert took < 4
+
+
+def test_oversized_headers_get_431_before_they_are_read_whole(server: tuple[ServerProcess, str]) -> None:
+    with _connect(server[0]) as sock:
+        sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000)
+        answer, _ = _answer(sock)
+    assert _status(answer) == 431 and b"request headers too large: the limit is 8192 bytes" in answer
+    with _connect(server[0]) as sock:  # a whole oversized request, in one piece
+        sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9_000 + b"\r\n\r\n")
+        answer, _ = _answer(sock)
+    assert _status(answer) == 431
+
+
+def test_headers_within_the_limit_and_a_body_pass(server: tuple[ServerProcess, str]) -> None:
+    proc, key = server
+    headers = {"Authorization": f"Bearer {key}", "X-Padding": "p" * 6000}
+    body = {"user_id": "alice", "settings": {"preferred_models": ["gpt4"]}}
+    r = httpx.post(f"{proc.base_url}/api/sessions/", json=body, headers=headers, timeout=10)
+    assert r.status_code == 201, r.text
+    with _connect(proc) as sock:  # headers and a large body arriving in the same packets
+        payload = b'{"user_id": "alice", "max_iterations": 2' + b" " * 300_000 + b"}"
+        head = f"POST /api/sessions/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        sock.sendall(head.encode() + payload)
+        answer, _ = _answer(sock, timeout=10)
+    assert _status(answer) == 201, answer[:300]
+
+
+def test_connections_past_the_limit_are_refused_at_once(server: tuple[ServerProcess, str]) -> None:
+    proc, key = server
+
+    def refused(source: str, times: int = 3) -> list[bytes]:
+        answers = []
+        for _ in range(times):
+            with _connect(proc, source) as sock:
+                answer, took = _answer(sock)
+                assert took < 1 and _status(answer) == 503, answer
+                assert b"retry-after: 1" in answer.lower()
+                answers.append(answer)
+        return answers
+
+    held = [_connect(proc) for _ in range(8)]  # the most one client address may open
+    try:
+        time.sleep(0.2)
+        assert all(b"too many open connections from 127.0.0.1" in a for a in refused("127.0.0.1"))
+        held += [_connect(proc, "127.0.0.2") for _ in range(4)]  # another client: 12 in all, the limit
+        time.sleep(0.2)
+        assert all(b"the server has too many open connections" in a for a in refused("127.0.0.3"))
+    finally:
+        for sock in held:
+            sock.close()
+    deadline = time.monotonic() + 10
+    while True:  # the held ones are gone: the server answers again
+        try:
+            r = httpx.get(f"{proc.base_url}/api/models/", headers={"Authorization": f"Bearer {key}"}, timeout=5)
+            if r.status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the server did not take connections again"
+        time.sleep(0.1)
+    assert "Traceback" not in proc.log()
+
+
+def test_serve_on_a_corrupt_database_says_so_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    from .server_process import CLI, child_env, free_port
+
+    db = tmp_path / "corrupt.db"
+    db.write_bytes(b"this is not a database, not at all" * 200)
+    done = subprocess.run(
+        [*CLI, "serve", "--port", str(free_port()), "--store", f"sqlite:///{db}"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "file is not a database" in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 2, done.stderr
+
+
+def test_a_websocket_client_that_does_not_read_is_dropped_early(server: tuple[ServerProcess, str]) -> None:
+    proc, key = server
+    auth = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=proc.base_url, headers=auth, timeout=30) as client:
+        sid = client.post("/api/sessions/", json={}).json()["_id"]
+        tid = client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain TCP"}).json()["_id"]
+        for i in range(8):  # about 8 MB of events: each run's first event carries its 1 MB prompt
+            body = {"thread_id": tid, "prompt": f"{i} " + "x" * 1_000_000, "settings": {"max_iterations": 1}}
+            oid = client.post("/api/orchestration/start", json=body).json()["_id"]
+            deadline = time.monotonic() + 30
+            while client.get(f"/api/orchestration/status/{oid}").json()["status"] in ("pending", "running"):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", proc.port))
+    with sock:
+        sock.sendall(
+            f"GET /ws/{sid}?since=0 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {key}\r\n\r\n".encode()
+        )
+        client_port = sock.getsockname()[1]
+        deadline = time.monotonic() + 10  # the replay fills the socket's buffers and stalls: past 1 s, it is dropped
+        while _server_side_open(proc.port, client_port):
+            assert time.monotonic() < deadline, "the server still holds the connection of a client that does not read"
+            time.sleep(0.2)
+        received = 0
+        try:
+            while chunk := sock.recv(1 << 20):
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+    assert received < 8_000_000, received
+    assert httpx.get(f"{proc.base_url}/api/models/", headers=auth, timeout=10).status_code == 200
+
+
+def _server_side_open(server_port: int, client_port: int) -> bool:
+    """Whether the server's end of the loopback connection from `client_port` is still established (Linux)."""
+    if not Path("/proc/net/tcp").exists():
+        pytest.skip("needs /proc/net/tcp")
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state = fields[1], fields[2], fields[3]
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
+            return state == "01"
+    return False
+
+
+def test_the_next_request_on_a_kept_alive_connection_has_a_header_deadline_too(
+    server: tuple[ServerProcess, str],
+) -> None:
+    proc, key = server
+    with _connect(proc) as sock:
+        sock.sendall(f"GET /api/models/gpt4 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode())
+        sock.settimeout(5)
+        first = _one_response(sock)
+        assert _status(first) == 200
+        time.sleep(0.5)
+        sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\n")  # ... and the rest never comes
+        answer, took = _answer(sock)
+    assert _status(answer) == 408 and took < 4
+
+
+def test_a_websocket_message_over_the_limit_closes_the_stream(server: tuple[ServerProcess, str]) -> None:
+    import asyncio
+
+    import websockets
+
+    proc, key = server
+    sid = httpx.post(f"{proc.base_url}/api/sessions/", json={}, headers={"Authorization": f"Bearer {key}"}).json()[
+        "_id"
+    ]
+
+    async def talk() -> int | None:
+        async with websockets.connect(f"{proc.ws_url}/ws/{sid}?token={key}", max_size=None) as ws:
+            await ws.send("x" * 100_000)  # the server reads and ignores messages, up to 64 KiB here
+            try:
+                async with asyncio.timeout(10):
+                    async for _ in ws:
+                        pass
+            except websockets.ConnectionClosed:
+                pass
+            return ws.close_code
+
+    assert asyncio.run(talk()) == 1009

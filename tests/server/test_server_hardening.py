@@ -1,0 +1,218 @@
+"""Per-user bounds, cancellation through the API, and errors that leak nothing: in-process, through the routes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import WebSocketDenialResponse
+
+from orchestratex.exceptions import StoreError, StoreUnavailable
+from orchestratex.records import Session
+from orchestratex.stores import MemoryStore, SQLiteStore
+
+from .conftest import Api, in_app_loop
+
+SLOW = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.2"}
+"""Simulated calls slow enough that a run is still going when the test acts on it."""
+ENDLESS = {"max_iterations": 10, "evaluation_threshold": 10}
+
+
+class _SlowReleaseStore(MemoryStore):
+    """A start's admission is handed back late, as on a loaded CPU: its orchestration is already stored."""
+
+    async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        if key.startswith("starting:") and amount < 0:
+            await asyncio.sleep(0.05)
+        return await super().incr(key, amount, ttl_s=ttl_s)
+
+
+def _post_all(api: Api, requests: list[tuple[str, dict[str, Any]]]) -> list[httpx.Response]:
+    """Send the requests at once, from the app's own event loop."""
+
+    async def send() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=api.client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=api.alice) as client:
+            return list(await asyncio.gather(*(client.post(path, json=body) for path, body in requests)))
+
+    return in_app_loop(api.client).call(send)
+
+
+def test_ten_simultaneous_starts_with_none_running_are_all_admitted(make_api: Callable[..., Api]) -> None:
+    api = make_api(_SlowReleaseStore(), env=SLOW, max_concurrent=10)
+    tid = api.thread(api.session()["_id"])["_id"]
+    start = ("/api/orchestration/start", {"thread_id": tid, "settings": ENDLESS})
+    answers = _post_all(api, [start] * 10)
+    assert [r.status_code for r in answers] == [202] * 10, [r.text for r in answers if r.status_code != 202]
+    eleventh = api.client.post("/api/orchestration/start", json=start[1], headers=api.alice)
+    assert eleventh.status_code == 429  # and never over the limit
+    assert in_app_loop(api.client).call(api.store.count_active_orchestrations, "alice") == 10
+
+
+def test_starts_racing_for_the_last_slots_never_pass_the_limit(make_api: Callable[..., Api]) -> None:
+    # calls of several seconds: no run ends (freeing its slot) while the starts race
+    api = make_api(
+        _SlowReleaseStore(), env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "5"}, max_concurrent=4, shutdown_grace_s=0
+    )
+    tid = api.thread(api.session()["_id"])["_id"]
+    answers = _post_all(api, [("/api/orchestration/start", {"thread_id": tid, "settings": ENDLESS})] * 9)
+    assert sorted(r.status_code for r in answers) == [202] * 4 + [429] * 5, [r.text for r in answers]
+
+
+def _events(api: Api, sid: str, oid: str) -> list[dict[str, Any]]:
+    async def read() -> list[dict[str, Any]]:
+        return [e.model_dump(mode="json") for e in await api.store.list_events(sid, orchestration_id=oid)]
+
+    return in_app_loop(api.client).call(read)
+
+
+def _settled(api: Api, sid: str) -> Session:
+    """The session once no orchestration of it is active, with its ledger checked."""
+    session: Session = in_app_loop(api.client).call(api.store.get_session, sid)
+    runs = api.client.get(f"/api/sessions/{sid}", headers=api.alice).json()
+    assert runs["status"] == session.status
+    assert session.reserved_cost == 0  # no reservation outlives its run
+    return session
+
+
+@pytest.mark.parametrize("store", ["sqlite", "memory"])
+def test_cancel_one_run_through_the_api(make_api: Callable[..., Api], store: str) -> None:
+    api = make_api(SQLiteStore(":memory:") if store == "sqlite" else MemoryStore(), env=SLOW)
+    sid = api.session(settings={"cost_limit": 5.0})["_id"]
+    tid = api.thread(sid)["_id"]
+    oid = api.start(tid, settings=ENDLESS)["_id"]
+    keep = api.start(tid, settings=ENDLESS)["_id"]
+    time.sleep(0.3)
+    assert api.client.post(f"/api/orchestration/{oid}/cancel", headers=api.bob).status_code == 404
+    r = api.client.post(f"/api/orchestration/{oid}/cancel", headers=api.alice)
+    assert r.status_code == 200, r.text  # this process ran it: it has ended
+    doc = r.json()
+    assert doc["status"] == "cancelled" and doc["stop_reason"] == "cancelled"
+    events = _events(api, sid, oid)
+    assert events[-1]["type"] == "orchestration_failed" and events[-1]["reason"] == "cancelled"
+    again = api.client.post(f"/api/orchestration/{oid}/cancel", headers=api.alice)
+    assert again.status_code == 409 and "already ended (cancelled)" in again.json()["detail"]
+    status = api.client.get(f"/api/orchestration/status/{keep}", headers=api.alice).json()["status"]
+    assert status == "running"  # only the one asked for
+    api.client.post(f"/api/orchestration/{keep}/cancel", headers=api.alice)
+    session = _settled(api, sid)
+    docs = [api.client.get(f"/api/orchestration/status/{o}", headers=api.alice).json() for o in (oid, keep)]
+    assert session.total_cost == pytest.approx(sum(d["total_cost"] for d in docs), abs=1e-12)
+
+
+def test_ending_a_session_stops_its_runs_and_frees_the_slots(make_api: Callable[..., Api]) -> None:
+    api = make_api(env=SLOW, max_concurrent=2)
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    running = [api.start(tid, settings=ENDLESS)["_id"] for _ in range(2)]
+    other_tid = api.thread(api.session()["_id"])["_id"]
+    assert (
+        api.client.post("/api/orchestration/start", json={"thread_id": other_tid}, headers=api.alice).status_code == 429
+    )
+    time.sleep(0.2)
+    r = api.client.patch(f"/api/sessions/{sid}/status", json={"status": "completed"}, headers=api.alice)
+    assert r.status_code == 200
+    for oid in running:
+        doc = api.wait(oid, timeout=5)
+        assert doc["status"] == "cancelled" and doc["stop_reason"] == "cancelled"
+    assert in_app_loop(api.client).call(api.store.count_active_orchestrations, "alice") == 0
+    api.wait(api.start(other_tid, settings={"max_iterations": 1})["_id"])  # the slots are free again
+    _settled(api, sid)
+
+
+def test_a_cancel_requested_in_the_store_stops_a_run_of_this_process(make_api: Callable[..., Api]) -> None:
+    """What another process sharing the store does: it records the request; the driving process notices."""
+    api = make_api(env=SLOW)
+    sid = api.session()["_id"]
+    oid = api.start(api.thread(sid)["_id"], settings=ENDLESS)["_id"]
+    time.sleep(0.2)
+    assert in_app_loop(api.client).call(api.store.request_cancel, oid)
+    began = time.monotonic()
+    assert api.wait(oid, timeout=5)["status"] == "cancelled"
+    assert time.monotonic() - began < 3
+    _settled(api, sid)
+
+
+def test_a_user_request_limit_spans_sessions(make_api: Callable[..., Api]) -> None:
+    api = make_api(user_rate_limit=5, rate_limit=100)
+    for _ in range(5):
+        assert api.client.post("/api/sessions/", json={}, headers=api.alice).status_code == 201
+    r = api.client.post("/api/sessions/", json={}, headers=api.alice)
+    assert r.status_code == 429
+    assert "5 requests per 60 s for user alice" in r.json()["detail"]
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    assert api.client.get("/api/models/", headers=api.alice).status_code == 429  # every route counts
+    assert api.client.post("/api/sessions/", json={}, headers=api.bob).status_code == 201  # per user
+
+
+def test_a_storage_quota_per_user(make_api: Callable[..., Api]) -> None:
+    api = make_api(storage_quota_bytes=10_000)
+    sid = api.session()["_id"]
+    api.thread(sid, original_prompt="x" * 6_000)
+    r = api.client.post("/api/threads/", json={"session_id": sid, "original_prompt": "y" * 5_000}, headers=api.alice)
+    assert r.status_code == 413
+    assert "storage quota reached: user alice may store 10000 bytes" in r.json()["detail"]
+    tid = api.thread(sid, original_prompt="z" * 3_000)["_id"]  # what was refused was not counted
+    r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice)
+    assert r.status_code == 413  # the run would store its prompt again
+    assert api.client.post("/api/sessions/", json={}, headers=api.bob).status_code == 201
+    api.thread(api.session(api.bob)["_id"], api.bob, original_prompt="b" * 9_000)  # another user's own quota
+
+
+def test_lists_stream_page_by_page_with_limit_and_offset(make_api: Callable[..., Api]) -> None:
+    api = make_api()
+    sid = api.session()["_id"]
+    made = [api.thread(sid, original_prompt=f"prompt {i}")["_id"] for i in range(21)]
+    for limit, offset in ((100, 0), (13, 2), (8, 8), (5, 19), (3, 21)):
+        r = api.client.get(f"/api/threads/session/{sid}?limit={limit}&offset={offset}", headers=api.alice)
+        assert r.status_code == 200
+        assert [t["_id"] for t in r.json()] == made[offset : offset + limit]
+    sessions = api.client.get("/api/sessions/user/alice?limit=1", headers=api.alice).json()
+    assert [s["_id"] for s in sessions] == [sid]
+
+
+def test_store_errors_answer_without_file_paths_and_503_with_retry_after(make_api: Callable[..., Api]) -> None:
+    api = make_api()
+    sid = api.session()["_id"]
+    store = api.store
+    original = store.get_session
+
+    async def failing(session_id: str) -> Session:
+        raise StoreError("cannot open SQLite database '/srv/secret/place/orchestratex.db': disk I/O error")
+
+    async def busy(session_id: str) -> Session:
+        raise StoreUnavailable("the database is busy: another process held its write lock for over 10 s")
+
+    try:
+        store.get_session = failing  # type: ignore[method-assign]
+        r = api.client.get(f"/api/sessions/{sid}", headers=api.alice)
+        assert r.status_code == 500
+        assert "/srv/secret" not in r.text and "disk I/O error" in r.json()["detail"]
+        store.get_session = busy  # type: ignore[method-assign]
+        r = api.client.get(f"/api/sessions/{sid}", headers=api.alice)
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+        assert r.json()["detail"] == "the database is unavailable (busy or unreachable): retry in 1 s"
+        with pytest.raises(WebSocketDenialResponse) as refused:
+            with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):
+                pass
+        assert refused.value.status_code == 503 and refused.value.headers["Retry-After"] == "1"
+    finally:
+        store.get_session = original  # type: ignore[method-assign]
+
+
+def test_websocket_streams_per_user_are_bounded(make_api: Callable[..., Api]) -> None:
+    api = make_api(ws_max_per_user=2)
+    sid = api.session()["_id"]
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):
+        with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):
+            with pytest.raises(WebSocketDenialResponse) as refused:
+                with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):
+                    pass
+            assert refused.value.status_code == 429
+            assert "2 event streams open" in refused.value.json()["detail"]
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):  # closing gave the slots back
+        pass

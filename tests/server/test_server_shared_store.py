@@ -1,0 +1,117 @@
+"""Real server processes sharing one SQLite file with other processes: a cancel asked of one server stops the
+run another drives, and a write lock another process holds stalls no read."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .server_process import ServerProcess, create_key
+
+pytestmark = pytest.mark.slow
+
+SLOW = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.3"}
+ENDLESS = {"max_iterations": 10, "evaluation_threshold": 10}
+
+
+def _client(server: ServerProcess, key: str) -> httpx.Client:
+    return httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+def _wait_status(client: httpx.Client, oid: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        doc: dict[str, Any] = client.get(f"/api/orchestration/status/{oid}").json()
+        if doc["status"] in ("completed", "failed", "cancelled"):
+            return doc
+        time.sleep(0.1)
+    raise AssertionError(f"orchestration {oid} did not end within {timeout} s")
+
+
+def _check_ledger(client: httpx.Client, sid: str, oids: list[str]) -> None:
+    session = client.get(f"/api/sessions/{sid}").json()
+    docs = [client.get(f"/api/orchestration/status/{oid}").json() for oid in oids]
+    assert session["reserved_cost"] == 0
+    assert session["total_cost"] == pytest.approx(sum(d["total_cost"] for d in docs), abs=1e-12)
+
+
+def test_a_cancel_asked_of_one_server_stops_the_run_another_drives(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    key = create_key(url, "alice")
+    with ServerProcess(url, tmp_path, env=SLOW, name="driver") as a, ServerProcess(url, tmp_path, env=SLOW) as b:
+        with _client(a, key) as on_a, _client(b, key) as on_b:
+            sid = on_a.post("/api/sessions/", json={"settings": {"cost_limit": 5.0}}).json()["_id"]
+            tid = on_a.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain TCP"}).json()["_id"]
+            oid = on_a.post("/api/orchestration/start", json={"thread_id": tid, "settings": ENDLESS}).json()["_id"]
+            time.sleep(1.0)
+            assert on_a.get(f"/api/orchestration/status/{oid}").json()["status"] == "running"
+            r = on_b.post(f"/api/orchestration/{oid}/cancel")
+            assert r.status_code == 202, r.text  # the other process drives it
+            asked = time.monotonic()
+            doc = _wait_status(on_b, oid, timeout=10)
+            assert time.monotonic() - asked < 5
+            assert doc["status"] == "cancelled" and doc["stop_reason"] == "cancelled"
+            events = on_b.get(f"/api/sessions/{sid}").json()  # the session is readable everywhere
+            assert events["status"] == "active"
+            _check_ledger(on_b, sid, [oid])
+
+            # a session ended through one server stops the runs the other drives
+            runs = [
+                on_a.post("/api/orchestration/start", json={"thread_id": tid, "settings": ENDLESS}).json()["_id"]
+                for _ in range(2)
+            ]
+            time.sleep(1.0)
+            assert on_b.patch(f"/api/sessions/{sid}/status", json={"status": "cancelled"}).status_code == 200
+            ended = time.monotonic()
+            for run in runs:
+                assert _wait_status(on_a, run, timeout=10)["status"] == "cancelled"
+            assert time.monotonic() - ended < 5
+            _check_ledger(on_a, sid, [oid, *runs])
+    assert "Traceback" not in a.log() and "Traceback" not in b.log()
+
+
+_HOLD_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("ROLLBACK")
+"""
+
+
+def test_reads_are_answered_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
+    db = tmp_path / "locked.db"
+    url = f"sqlite:///{db}"
+    key = create_key(url, "alice")
+    with ServerProcess(url, tmp_path) as server, _client(server, key) as client:
+        sid = client.post("/api/sessions/", json={}).json()["_id"]
+        client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain TCP"})
+        holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(db), "25"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+            began = time.monotonic()
+            for path in (f"/api/sessions/{sid}", f"/api/threads/session/{sid}", f"/api/analytics/session/{sid}"):
+                r = client.get(path)
+                assert r.status_code == 200, r.text
+            assert time.monotonic() - began < 5  # not the 10 s a write waits for the lock
+            # a write waits for the lock up to the busy timeout (10 s; after a counter write the first read
+            # gave up on, which waits as long), then answers 503
+            r = client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain UDP"})
+            assert r.status_code == 503, r.text
+            assert r.headers["Retry-After"] == "1"
+            assert "database is unavailable" in r.json()["detail"]
+            assert str(tmp_path) not in r.text
+        finally:
+            holder.wait(timeout=60)
+            assert holder.stdout is not None
+            holder.stdout.close()
+        r = client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain UDP"})
+        assert r.status_code == 201, r.text
+    assert "Traceback" not in server.log()
