@@ -37,6 +37,7 @@ class _MemoryStoreWithTheDefaults(MemoryStore):
     count_active_orchestrations = Store.count_active_orchestrations
     request_cancel = Store.request_cancel
     cancel_requested = Store.cancel_requested
+    ping = Store.ping
 
 
 class TestStoreDefaultsContract(StoreContract):
