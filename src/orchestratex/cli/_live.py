@@ -1,13 +1,15 @@
-"""A live view of an orchestration's events in the terminal (rich)."""
+"""A live view of an orchestration's events: one line per event, then the final answer as it is.
+
+On a terminal the lines are coloured, previews are cut to one screen line and a spinner says what
+is being waited for; piped or redirected, every line is plain and whole (see `Output`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
 from rich.status import Status
+from rich.text import Text
 
 from ..events import (
     EvaluationCompleted,
@@ -18,25 +20,29 @@ from ..events import (
     OrchestrationStarted,
     ResponseGenerated,
 )
+from ._output import Output
 
 __all__ = ["LiveView"]
 
 
-def _short(text: str, width: int = 110) -> str:
-    flat = " ".join(text.split())
-    return escape(flat if len(flat) <= width else flat[: width - 1] + "…")
-
-
 class LiveView:
-    """Prints each event as one line as it happens, with a spinner saying what is being waited for."""
+    """Prints each event as one line as it happens.
 
-    def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(highlight=False)
+    Args:
+        output: where to write (default: stdout, rich or plain as it is a terminal or not).
+        simulated_note: why the models are simulated, said on the first line of a simulated run.
+    """
+
+    def __init__(self, output: Output | None = None, *, simulated_note: str | None = None) -> None:
+        self.output = output or Output()
+        self.simulated_note = simulated_note
         self._status: Status | None = None
 
     def _wait(self, what: str) -> None:
+        if not self.output.rich or self.output.closed:
+            return
         if self._status is None:
-            self._status = self.console.status(what, spinner="dots")
+            self._status = self.output.console.status(what, spinner="dots")
             self._status.start()
         else:
             self._status.update(what)
@@ -52,49 +58,78 @@ class LiveView:
             handler(event)
 
     def _on_orchestration_started(self, e: OrchestrationStarted) -> None:
-        sim = "  [bold yellow]SIMULATED — no provider API key is set; no real model is called[/]" if e.simulated else ""
-        self.console.print(
-            f"[bold]▶ started[/]   domain [cyan]{e.domain}[/] · up to {e.max_iterations} iterations · "
-            f"threshold {e.evaluation_threshold:g}/10{sim}"
+        line = Text.assemble(
+            ("▶ started", "bold"),
+            "   domain ",
+            (e.domain, "cyan"),
+            f" · up to {e.max_iterations} iterations · threshold {e.evaluation_threshold:g}/10",
         )
+        if e.simulated:
+            note = self.simulated_note or "no provider is configured"
+            line.append(f"  SIMULATED — {note}; no real model is called", "bold yellow")
+        self.output.line(line)
         self._wait("routing…")
 
     def _on_model_selected(self, e: ModelSelected) -> None:
         reasoning = e.reasoning.removeprefix(f"{e.model_name}: ")
-        self.console.print(f"[bold]#{e.iteration} routed[/] to [green]{e.model_name}[/]: {_short(reasoning, 160)}")
+        self.output.line(
+            Text.assemble(
+                (f"#{e.iteration} routed", "bold"),
+                " to ",
+                (e.model_name, "green"),
+                ": ",
+                self.output.clip(reasoning, 160),
+            )
+        )
         self._wait(f"{e.model_name} is answering…")
 
     def _on_response_generated(self, e: ResponseGenerated) -> None:
-        self.console.print(
-            f"   [bold]answered[/]  {e.tokens_used} tokens · ${e.cost:.6f} · {e.latency_ms / 1000:.1f} s  "
-            f"[dim]“{_short(e.response_preview, 70)}”[/]"
+        self.output.line(
+            Text.assemble(
+                ("   answered", "bold"),
+                f"  {e.tokens_used} tokens · ${e.cost:.6f} · {e.latency_ms / 1000:.1f} s  ",
+                (f"“{self.output.clip(e.response_preview, 70)}”", "dim"),
+            )
         )
         self._wait("judges are scoring…")
 
     def _on_evaluation_completed(self, e: EvaluationCompleted) -> None:
         colour = "green" if e.score >= 8 else "yellow" if e.score >= 6 else "red"
-        self.console.print(
-            f"   [bold]judged[/]    [{colour}]{e.score:.1f}/10[/] by {e.evaluator_model} (${e.cost:.6f}): "
-            f"[dim]{_short(e.feedback, 120)}[/]"
+        self.output.line(
+            Text.assemble(
+                ("   judged", "bold"),
+                "    ",
+                (f"{e.score:.1f}/10", colour),
+                f" by {e.evaluator_model} (${e.cost:.6f}): ",
+                (self.output.clip(e.feedback, 120), "dim"),
+            )
         )
         self._wait("deciding…")
 
     def _on_orchestration_completed(self, e: OrchestrationCompleted) -> None:
         self.close()
+        plural = "s" if e.iterations != 1 else ""
         score = "unjudged" if e.final_score is None else f"score {e.final_score:.1f}/10"
-        self.console.print(
-            f"[bold green]✔ completed[/] {score} by {e.model_name} after {e.iterations} "
-            f"iteration{'s' if e.iterations != 1 else ''} · ${e.total_cost:.6f} · stop: {e.stop_reason}"
+        self.output.line(
+            Text.assemble(
+                ("✔ completed", "bold green"),
+                f" {score} by {e.model_name} after {e.iterations} iteration{plural} · "
+                f"${e.total_cost:.6f} · stop: {e.stop_reason}",
+            )
         )
 
     def _on_orchestration_failed(self, e: OrchestrationFailed) -> None:
         self.close()
-        self.console.print(
-            f"[bold red]✘ {e.reason}[/] after {e.iterations} iterations · ${e.total_cost:.6f}: {escape(e.error)}"
+        self.output.line(
+            Text.assemble(
+                (f"✘ {e.reason}", "bold red"), f" after {e.iterations} iterations · ${e.total_cost:.6f}: {e.error}"
+            )
         )
 
     def final_answer(self, text: str, title: str) -> None:
-        self.console.print(Panel(escape(text), title=title, title_align="left", expand=False))
+        """A title line, then the answer exactly as the model wrote it: no box, no wrapping, no markup."""
+        self.output.line(Text(f"── {title} ──", "bold"))
+        self.output.verbatim(text)
 
     def __enter__(self) -> LiveView:
         return self

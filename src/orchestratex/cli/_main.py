@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ..exceptions import OrchestrateXError, UserError
+from ._interrupt import EXIT_CODES, Interrupted
+from ._logs import hide_logs, show_logs
+from ._output import silence
+from ._runs import add_runs_parser
 
 __all__ = ["main"]
 
@@ -40,12 +44,21 @@ def _models(text: str) -> list[str]:
     return names
 
 
+_VERBOSE_FLAGS = ("-v", "--verbose")
+_VERBOSE_OPTIONS: dict[str, Any] = {
+    "action": "count",
+    "default": argparse.SUPPRESS,
+    "help": "show the library's log lines on stderr (-v: INFO, -vv: DEBUG)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     parser = _Parser(prog="orchestratex", description="Route, judge and refine LLM answers within a budget.")
     parser.add_argument("--version", action="version", version=f"orchestratex {__version__}")
     catalog_help = "a catalog file of your own models, prices and endpoints (default: ORCHESTRATEX_CATALOG)"
+    parser.add_argument(*_VERBOSE_FLAGS, **_VERBOSE_OPTIONS)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="orchestrate one prompt and show its events live")
@@ -62,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--provider", help="'sim' forces the offline simulator; a name (or list) restricts routing to those providers"
     )
+    run.add_argument(
+        "--detach",
+        action="store_true",
+        help="if interrupted, leave the orchestration for a server on the same store to resume (default: cancel it)",
+    )
 
     demo = sub.add_parser("demo", help="a full orchestration offline, with simulated models")
     demo.add_argument("--json", action="store_true", help="print the result document as JSON")
@@ -77,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
     serve.add_argument("--catalog", help=catalog_help)
 
+    add_runs_parser(sub)
+
     keys = sub.add_parser("keys", help="manage the server's API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
     create = keys_sub.add_parser("create", help="create an API key for a user and print it once")
@@ -91,12 +111,36 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke", help="revoke an API key by its id (servers refuse it from then on)")
     revoke.add_argument("key_id", help="the key's id, as `orchestratex keys list` shows it")
     revoke.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    _add_common(parser)
     return parser
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    """Every subcommand (and theirs) accepts the common options too: `orchestratex run PROMPT -v`."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.add_argument(*_VERBOSE_FLAGS, **_VERBOSE_OPTIONS)
+                _add_common(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `orchestratex` command; returns the exit code."""
     args = build_parser().parse_args(argv)
+    handler = show_logs(getattr(args, "verbose", 0))
+    try:
+        return _dispatch(args)
+    except Interrupted as exc:
+        print(f"orchestratex: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:  # the reader went away after the run ended (`--json | head -1`)
+        silence(sys.stdout)
+        return EXIT_CODES["SIGPIPE"]
+    finally:
+        hide_logs(handler)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command in ("run", "demo"):
             from ._run import run_command
@@ -106,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._models import models_command
 
             return models_command(args)
+        if args.command == "runs":
+            from ._runs import runs_command
+
+            return runs_command(args)
         if args.command == "serve":
             from ._serve import serve_command
 

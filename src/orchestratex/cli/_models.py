@@ -5,78 +5,170 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from ..catalog import ModelCatalog
+from ..catalog import ModelCatalog, ModelProfile
 from ..providers import load_provider_class, provider_names
-from ..providers._registry import KNOWN_ENV_VARS, key_hint
+from ..providers._registry import _INSTALL_HINT, KNOWN_ENV_VARS, key_hint
+from ._output import Output, plain_table
 
-__all__ = ["models_command"]
+__all__ = ["ProviderState", "models_command", "provider_states", "simulation_reason"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderState:
+    """Whether a provider of the catalog can be used: its adapter installed, its key set."""
+
+    name: str
+    installed: bool
+    key_set: bool
+    configured: bool
+    key_env: str | None = None
+    """The variable holding the key, for a catalog file's endpoint (else the provider's usual one)."""
+
+    @property
+    def install(self) -> str:
+        return f"pip install 'orchestratex[{_INSTALL_HINT.get(self.name, self.name)}]'"
+
+    @property
+    def short(self) -> str:
+        """`ready`, `not installed` or `no key`, for a table's status column."""
+        return "ready" if self.configured else "not installed" if not self.installed else "no key"
+
+    def describe(self) -> str:
+        if self.configured:
+            return "configured"
+        if not self.installed:
+            return f"not installed ({self.install})"
+        return f"no key (set {self.key_env or key_hint(self.name)})"
+
+
+def _states(catalog: ModelCatalog, env: Mapping[str, str] | None = None) -> dict[str, ProviderState]:
+    env = os.environ if env is None else env
+    installed = set(provider_names())
+    states = {}
+    for name in catalog.providers():
+        key_set = any(env.get(v) for v in KNOWN_ENV_VARS.get(name, (f"{name.upper()}_API_KEY",)))
+        if name not in installed:
+            configured = False
+        elif name in KNOWN_ENV_VARS:
+            configured = key_set
+        else:
+            configured = load_provider_class(name).is_configured(env)
+        states[name] = ProviderState(name, name in installed, key_set, configured)
+    return states
 
 
 def provider_states(catalog: ModelCatalog) -> dict[str, str]:
     """For each provider of the catalog: `configured`, `no key (set …)` or `not installed (pip install …)`."""
-    installed = set(provider_names())
-    states = {}
-    for name in catalog.providers():
-        if name not in installed:
-            states[name] = f"not installed (pip install 'orchestratex[{name}]')"
-        elif any(os.environ.get(v) for v in KNOWN_ENV_VARS.get(name, ())) or (
-            name not in KNOWN_ENV_VARS and load_provider_class(name).is_configured()
-        ):
-            states[name] = "configured"
-        else:
-            states[name] = f"no key (set {key_hint(name)})"
-    return states
+    return {name: state.describe() for name, state in _states(catalog).items()}
 
 
-def models_command(args: argparse.Namespace) -> int:
+def simulation_reason(catalog: ModelCatalog | None = None, env: Mapping[str, str] | None = None) -> str:
+    """Why a run with no provider given falls back to the simulator, with what to do about it."""
+    env = os.environ if env is None else env
+    states = _states(catalog or ModelCatalog.default(), env)
+    missing = [s for s in states.values() if s.key_set and not s.installed]
+    if missing:
+        return "; ".join(
+            f"{_set_variable(s.name, env)} is set but the {s.name} adapter is not installed ({s.install})"
+            for s in missing
+        )
+    return "no provider API key is set"
+
+
+def _set_variable(provider: str, env: Mapping[str, str]) -> str:
+    """The variable that configures `provider` and is set (the first of its usual ones)."""
+    names = KNOWN_ENV_VARS.get(provider, (f"{provider.upper()}_API_KEY",))
+    return next((v for v in names if env.get(v)), names[0])
+
+
+def _aliases(catalog: ModelCatalog) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for alias, target in catalog.aliases.items():
+        found.setdefault(target, []).append(alias)
+    return {name: sorted(names) for name, names in found.items()}
+
+
+def _status(model: ModelProfile, states: Mapping[str, ProviderState]) -> str:
+    state = states.get(model.provider)
+    ready = state.short if state is not None else "ready"
+    return ready if model.status == "active" else f"{model.status}, {ready}"
+
+
+def _catalog_and_states(args: argparse.Namespace) -> tuple[ModelCatalog, dict[str, ProviderState]]:
+    """The catalog `models` shows (a catalog file's, with `--catalog` or ORCHESTRATEX_CATALOG), and the state
+    of each of its providers (a file's named endpoints included)."""
     from .._catalog_file import CATALOG_ENV, load_catalog_file
 
     path = getattr(args, "catalog", None) or os.environ.get(CATALOG_ENV)
     file = load_catalog_file(path) if path else None
     catalog = file.catalog if file is not None else ModelCatalog.default()
-    states = provider_states(catalog)
+    states = _states(catalog)
     for name, spec in (file.providers if file is not None else {}).items():
-        key_missing = spec.api_key_env and not os.environ.get(spec.api_key_env)
-        states[name] = f"no key (set {spec.api_key_env})" if key_missing else "configured"
+        key_set = not spec.api_key_env or bool(os.environ.get(spec.api_key_env))
+        states[name] = ProviderState(name, True, key_set, key_set, key_env=spec.api_key_env)
+    return catalog, states
+
+
+def models_command(args: argparse.Namespace) -> int:
+    catalog, states = _catalog_and_states(args)
+    simulated = not any(s.configured for s in states.values())
+    aliases = _aliases(catalog)
     if args.json:
         data = {
-            "providers": states,
-            "simulated": not any(s == "configured" for s in states.values()),
-            "models": [m.model_dump(mode="json") for m in catalog],
+            "providers": {name: s.describe() for name, s in states.items()},
+            "simulated": simulated,
+            "models": [
+                {
+                    **m.model_dump(mode="json"),
+                    "aliases": aliases.get(m.name, []),
+                    "provider_status": _status(m, states),
+                }
+                for m in catalog
+            ],
             "aliases": catalog.aliases,
         }
         print(json.dumps(data, indent=2))
         return 0
-    console = Console(highlight=False)
+    out = Output()
     for name, state in states.items():
-        mark = "[green]✔[/]" if state == "configured" else "[red]✘[/]"
-        console.print(f"{mark} {name}: {state}")
-    if not any(s == "configured" for s in states.values()):
-        console.print("[yellow]No provider is configured: `orchestratex run` uses the offline simulator.[/]")
-    aliases: dict[str, list[str]] = {}
-    for alias, target in catalog.aliases.items():
-        aliases.setdefault(target, []).append(alias)
-    table = Table(title="Model catalog (US$ per 1M tokens)")
-    table.add_column("model (aliases)", no_wrap=True)
-    for col in ("in $", "out $", "context", "max out"):
-        table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("specialties", min_width=12, overflow="fold")
-    for m in catalog:
-        table.add_row(
-            m.name
-            + (f" [yellow]({m.status})[/]" if m.status != "active" else "")
-            + (f"\n[dim]{', '.join(sorted(aliases[m.name]))}[/]" if m.name in aliases else ""),
+        mark = Text("✔", "green") if state.configured else Text("✘", "red")
+        out.line(Text.assemble(mark, f" {name}: {state.describe()}"))  # Text: `[openai]` is not markup
+    if simulated:
+        out.line(Text("No provider is configured: `orchestratex run` uses the offline simulator.", "yellow"))
+    headers = ["model", "aliases", "status", "in $/1M", "out $/1M", "context", "max out", "specialties"]
+    rows = [
+        [
+            m.name,
+            ", ".join(aliases.get(m.name, [])),
+            _status(m, states),
             _price(m.input_cost_per_1k),
             _price(m.output_cost_per_1k),
             _tokens(m.context_window),
             _tokens(m.max_output_tokens),
             ", ".join(m.specialties),
+        ]
+        for m in catalog
+    ]
+    if not out.rich:
+        out.line("")
+        out.verbatim(plain_table(headers, rows, right=(3, 4, 5, 6)))
+        return 0
+    table = Table(title="Model catalog (US$ per 1M tokens)")
+    for i, header in enumerate(headers):
+        wraps = header in ("aliases", "specialties")
+        table.add_column(
+            header, justify="right" if 3 <= i <= 6 else "left", no_wrap=not wraps, min_width=10 if wraps else None
         )
-    console.print(table)
+    for row in rows:
+        status = Text(row[2], "green" if row[2] == "ready" else "yellow")
+        table.add_row(Text(row[0]), Text(row[1], "dim"), status, *(Text(c) for c in row[3:]))
+    out.console.print(table)
     return 0
 
 

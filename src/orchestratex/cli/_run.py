@@ -14,7 +14,10 @@ from ..orchestrator import Orchestrator, RunResult
 from ..providers import SimulatedProvider
 from ..routing import BayesianRouter
 from ..stores import Store, open_store
+from ._interrupt import RunGuard
 from ._live import LiveView
+from ._models import simulation_reason
+from ._output import Output
 
 __all__ = ["DEMO_PROMPT", "run_command"]
 
@@ -59,7 +62,8 @@ async def _run(args: argparse.Namespace) -> RunResult:
     store = await open_store("memory://" if demo else args.store)
     try:
         orchestrator = _orchestrator(args, store)
-        view = None if args.json else LiveView()
+        guard = RunGuard(orchestrator, detach=getattr(args, "detach", False))
+        view = None if args.json else _live_view(args, guard)
         try:
             options = (
                 {}
@@ -75,7 +79,7 @@ async def _run(args: argparse.Namespace) -> RunResult:
             )
             if not demo and args.max_iterations is not None and args.max_iterations < 1:
                 raise UserError("--max-iterations must be at least 1")
-            result = await orchestrator.run(
+            result = await guard.run(
                 DEMO_PROMPT if demo else args.prompt,
                 user_id=os.environ.get("USER", "local"),
                 on_event=view or (),
@@ -91,6 +95,13 @@ async def _run(args: argparse.Namespace) -> RunResult:
         return result
     finally:
         await store.close()
+
+
+def _live_view(args: argparse.Namespace, guard: RunGuard) -> LiveView:
+    """The live view on stdout; a reader that goes away (`| head -1`) interrupts the run like SIGPIPE would."""
+    forced = (getattr(args, "provider", None) or "").strip() == "sim"
+    note = "--provider sim" if forced else "the demo always simulates" if args.command == "demo" else None
+    return LiveView(Output(on_closed=lambda: guard.interrupt("SIGPIPE")), simulated_note=note or simulation_reason())
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -41,6 +41,7 @@ def serve_command(args: argparse.Namespace) -> int:
     where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
     print(f"orchestratex: serving http://{args.host}:{args.port} (store {url}, {where})", file=sys.stderr, flush=True)
     print(f"orchestratex: API docs at http://{args.host}:{args.port}/docs", file=sys.stderr, flush=True)
+    print(f"orchestratex: web console at http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     # The SQLite store works in its own thread; under load the event loop holds the GIL most of the time and
     # that thread would wait up to the default 5 ms switch interval for every statement. 0.5 ms keeps it moving.
     sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))

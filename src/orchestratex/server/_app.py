@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from ..orchestrator import Orchestrator
 from ..stores import Store, store_from_url
 from ._auth import SECURITY_SCHEMES, Authenticator, AuthMiddleware
+from ._console import install_console
 from ._errors import install_error_handlers
 from ._hub import EventHub
 from ._limits import BodySizeLimit, ConcurrencyLimiter, RateLimiter, StreamLimit
@@ -180,6 +181,7 @@ def create_app(
 
     mount_openai(app, state)  # /v1: the OpenAI-compatible API
     _ops.install_docs(app, app.title)
+    install_console(app)
     _document_security(app)
     return app
 

@@ -1,0 +1,147 @@
+"""A CLI run that is interrupted ends as `cancelled` in the store, not left for a server to resume.
+
+`orchestratex run` stores every step, and a server (`orchestratex serve`) on the same store resumes
+any orchestration that a dead process left `pending` or `running` — paying for the rest of it. For
+a run someone stopped on purpose (Ctrl-C, `kill`, a closed terminal, a reader that went away as in
+`| head -1`) that is the wrong outcome, so `RunGuard` catches SIGINT, SIGTERM and SIGHUP (and is
+told when stdout closes) and cancels the orchestration: its last event is `orchestration_failed`
+with reason `cancelled`, its reservations are released, and nothing resumes it.
+
+With `--detach` the run is suspended instead: the step in progress is abandoned, the orchestration
+stays `running` with its lease given up, and the next process that resumes orchestrations on the
+store (a server) continues it from its last committed step.
+
+A SIGKILL or a crash cannot be caught: such a run is resumed by a server, as any crashed run is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..events import Event, EventHandler
+    from ..orchestrator import Orchestrator, RunResult
+
+__all__ = ["EXIT_CODES", "Interrupted", "RunGuard"]
+
+EXIT_CODES = {"SIGHUP": 129, "SIGINT": 130, "SIGPIPE": 141, "SIGTERM": 143}
+"""The shell's convention: 128 + the signal's number."""
+
+logger = logging.getLogger("orchestratex.cli")
+
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Interrupted(Exception):
+    """The run was stopped by `cause` (a signal's name); `status` is the orchestration's status in the store."""
+
+    def __init__(self, cause: str, orchestration_id: str | None, status: str | None, spent: float) -> None:
+        self.cause = cause
+        self.orchestration_id = orchestration_id
+        self.status = status
+        self.spent = spent
+        super().__init__(self.message)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.cause, 130)
+
+    @property
+    def message(self) -> str:
+        what = "stdout was closed" if self.cause == "SIGPIPE" else f"interrupted by {self.cause}"
+        if self.orchestration_id is None:
+            return f"{what} before the orchestration was stored"
+        oid, spent = self.orchestration_id, f"${self.spent:.6f} spent"
+        if self.status == "running":
+            return (
+                f"{what}: orchestration {oid} is detached ({spent}); a server on this store "
+                "(`orchestratex serve`) resumes it from its last completed step"
+            )
+        return f"{what}: orchestration {oid} ended {self.status} ({spent}); nothing will resume it"
+
+
+class RunGuard:
+    """Runs one orchestration, ending it cleanly if the process is interrupted.
+
+    `interrupt(cause)` may be called from anywhere on the event loop (a signal handler, an event
+    handler whose output pipe closed). The cancellation is sent once the orchestration has emitted
+    its first event: from then on the orchestrator itself turns it into the `cancelled` end.
+    """
+
+    def __init__(self, orchestrator: Orchestrator, *, detach: bool = False) -> None:
+        self.orchestrator = orchestrator
+        self.detach = detach
+        self.cause: str | None = None
+        self._oid: str | None = None
+        self._started = False
+        self._stopping: asyncio.Task[bool] | None = None
+
+    def interrupt(self, cause: str) -> None:
+        if self.cause is None:
+            self.cause = cause
+        self._stop_when_possible()
+
+    def _stop_when_possible(self) -> None:
+        if self.cause is None or self._oid is None or not self._started or self._stopping is not None:
+            return
+        stop = self.orchestrator.suspend if self.detach else self.orchestrator.cancel
+        action = "suspending" if self.detach else "cancelling"
+        logger.info("%s: %s orchestration %s", self.cause, action, self._oid, extra={"orchestration_id": self._oid})
+        self._stopping = asyncio.get_running_loop().create_task(stop(self._oid))
+
+    def _on_event(self, event: Event) -> None:
+        if not self._started:
+            self._started = True
+            self._stop_when_possible()
+
+    async def run(
+        self, prompt: str, *, on_event: EventHandler | Sequence[EventHandler] = (), **options: Any
+    ) -> RunResult:
+        """`Orchestrator.run`, interruptible: raises `Interrupted` when a signal or `interrupt` stopped it."""
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in _SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not on this platform/thread
+                loop.add_signal_handler(sig, self.interrupt, sig.name)
+                installed.append(sig)
+        handlers = [self._on_event, *([on_event] if callable(on_event) else on_event)]
+        try:
+            return await self._drive(prompt, handlers, options)
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    async def _drive(self, prompt: str, handlers: list[EventHandler], options: dict[str, Any]) -> RunResult:
+        orchestrator = self.orchestrator
+        doc = await orchestrator.prepare(prompt, **options)
+        self._oid = doc.id
+        logger.info(
+            "orchestration %s stored; interrupting it %s it",
+            doc.id,
+            "detaches" if self.detach else "cancels",
+            extra={"orchestration_id": doc.id, "session_id": doc.session_id},
+        )
+        orchestrator.handlers.extend(handlers)
+        try:
+            task = orchestrator.start(doc)
+            try:
+                result = await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if self.cause is None or (current is not None and current.cancelling()):
+                    raise
+            else:
+                if self.cause is None:
+                    return result
+            if self._stopping is not None:
+                await self._stopping
+            stored = await orchestrator.store.get_orchestration(doc.id)
+            raise Interrupted(self.cause, doc.id, stored.status, stored.total_cost)
+        finally:
+            for handler in handlers:
+                orchestrator.handlers.remove(handler)

@@ -1,0 +1,62 @@
+"""`--verbose`: the library's log lines (loggers under `orchestratex`) on stderr while a command runs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+__all__ = ["hide_logs", "show_logs"]
+
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+
+
+class _Formatter(logging.Formatter):
+    """`12:00:01 INFO orchestratex.orchestrator: message key=value …`: the record's extra fields appended."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra = " ".join(
+            f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}"
+            for k, v in record.__dict__.items()
+            if k not in _STANDARD and not k.startswith("_")
+        )
+        return f"{line} {extra}" if extra else line
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is now: under the live view's spinner, rich redirects it above the
+    spinner line instead of letting log lines break it."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def show_logs(verbosity: int) -> tuple[logging.Handler, int] | None:
+    """Send `orchestratex.*` records to stderr: INFO for `-v`, DEBUG for `-vv`. Returns what `hide_logs` undoes."""
+    if verbosity <= 0:
+        return None
+    level = logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = _StderrHandler()
+    handler.setLevel(level)
+    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("orchestratex")
+    previous = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > level:
+        logger.setLevel(level)
+    return handler, previous
+
+
+def hide_logs(shown: tuple[logging.Handler, int] | None) -> None:
+    if shown is None:
+        return
+    handler, previous = shown
+    logger = logging.getLogger("orchestratex")
+    logger.removeHandler(handler)
+    logger.setLevel(previous)

@@ -1,0 +1,225 @@
+"""`orchestratex runs list` / `orchestratex runs show ID`: the orchestrations kept in the store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import NotFound, UserError
+
+if TYPE_CHECKING:
+    from ..events import Event
+    from ..records import Iteration, Orchestration
+    from ..stores import Store
+
+__all__ = ["add_runs_parser", "runs_command"]
+
+_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+_PAGE = 500
+
+
+def add_runs_parser(sub: Any) -> None:
+    """`runs list` and `runs show` under the `orchestratex` parser's subcommands."""
+    runs = sub.add_parser("runs", help="the orchestrations kept in the store: list them, show one")
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True, parser_class=type(runs))
+    store_help = "store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
+    listing = runs_sub.add_parser("list", help="the most recent orchestrations, newest first")
+    listing.add_argument("--limit", type=int, default=20, help="how many to show (default 20; 0 for all)")
+    listing.add_argument("--status", choices=_STATUSES, help="only orchestrations with this status")
+    listing.add_argument("--user", help="only this user's orchestrations")
+    listing.add_argument("--json", action="store_true", help="print a JSON list of summaries")
+    listing.add_argument("--store", help=store_help)
+    show = runs_sub.add_parser("show", help="one orchestration: iterations, routing, each judge's verdict, answer")
+    show.add_argument("id", help="the orchestration's id (as `runs list` shows it)")
+    show.add_argument("--json", action="store_true", help="print the document as `run --json` does")
+    show.add_argument("--store", help=store_help)
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    from ..stores import default_store_url
+
+    url = args.store or default_store_url()
+    if url.startswith("memory:"):
+        raise UserError("a memory:// store is empty in a new process: give the store your runs use (--store URL)")
+    if args.runs_command == "list":
+        if args.limit < 0:
+            raise UserError("--limit must be >= 0")
+        return asyncio.run(_list(url, args))
+    return asyncio.run(_show(url, args))
+
+
+def _absent(url: str) -> bool:
+    """Whether `url` names a SQLite file that does not exist (opening it would create it)."""
+    if not url.startswith("sqlite:///"):
+        return False
+    from ..stores.sqlite import SQLiteStore
+
+    path = SQLiteStore.from_url(url).path
+    return path != ":memory:" and not Path(path).exists()
+
+
+async def _open(url: str) -> Store | None:
+    if _absent(url):
+        return None
+    from ..stores import open_store
+
+    return await open_store(url)
+
+
+# -- list -----------------------------------------------------------------------------------------------
+async def _recent(store: Store, args: argparse.Namespace) -> list[Orchestration]:
+    """The last `limit` orchestrations matching the filters (the store lists oldest first), newest first."""
+    kept: deque[Orchestration] = deque(maxlen=args.limit or None)
+    offset = 0
+    while page := await store.list_orchestrations(limit=_PAGE, offset=offset):
+        kept.extend(o for o in page if _matches(o, args))
+        offset += len(page)
+    return list(reversed(kept))
+
+
+def _matches(doc: Orchestration, args: argparse.Namespace) -> bool:
+    return (args.status is None or doc.status == args.status) and (args.user is None or doc.user_id == args.user)
+
+
+def _summary(doc: Orchestration) -> dict[str, Any]:
+    data = doc.model_dump(mode="json", by_alias=True, exclude={"iterations", "settings", "context"})
+    data["iterations"] = len(doc.iterations)
+    return data
+
+
+async def _list(url: str, args: argparse.Namespace) -> int:
+    from ._output import Output, plain_table
+
+    store = await _open(url)
+    docs: list[Orchestration] = []
+    if store is not None:
+        try:
+            docs = await _recent(store, args)
+        finally:
+            await store.close()
+    if args.json:
+        print(json.dumps([_summary(d) for d in docs], indent=2, ensure_ascii=False))
+        return 0
+    out = Output()
+    if not docs:
+        import sys
+
+        print(f"orchestratex: no orchestrations in {url}", file=sys.stderr)
+        return 0
+    headers = ["id", "created (UTC)", "status", "score", "cost $", "iter", "model", "prompt"]
+    rows = [
+        [
+            d.id,
+            d.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            d.status,
+            "" if d.final_score is None else f"{d.final_score:.1f}",
+            f"{d.total_cost:.6f}",
+            str(len(d.iterations)),
+            d.final_model or "",
+            out.clip(d.prompt, 60),
+        ]
+        for d in docs
+    ]
+    if not out.rich:
+        out.verbatim(plain_table(headers, rows, right=(3, 4, 5)))
+        return 0
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"Orchestrations in {url} (newest first)", title_justify="left")
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="right" if i in (3, 4, 5) else "left", no_wrap=i < 7, overflow="ellipsis")
+    colours = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan", "pending": "cyan"}
+    for row in rows:
+        table.add_row(*(Text(c, colours.get(c, "")) if i == 2 else Text(c) for i, c in enumerate(row)))
+    out.console.print(table)
+    return 0
+
+
+# -- show -----------------------------------------------------------------------------------------------
+async def _load(url: str, oid: str) -> tuple[Orchestration, list[Event]]:
+    store = await _open(url)
+    if store is None:
+        raise UserError(f"no orchestration {oid!r}: the store {url} does not exist yet")
+    try:
+        try:
+            doc = await store.get_orchestration(oid)
+        except NotFound:
+            raise UserError(f"no orchestration {oid!r} in {url} (list them with `orchestratex runs list`)") from None
+        events = await store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
+        return doc, events
+    finally:
+        await store.close()
+
+
+async def _show(url: str, args: argparse.Namespace) -> int:
+    from ..orchestrator import RunResult
+
+    doc, events = await _load(url, args.id.strip())
+    simulated = any(getattr(e, "simulated", False) for e in events if e.type == "orchestration_started")
+    if args.json:
+        print(json.dumps(RunResult(doc, events, simulated).to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    from ._output import Output
+
+    out = Output()
+    for line in _describe(doc, simulated):
+        out.line(line)
+    for it in doc.iterations:
+        for line in _iteration(it):
+            out.line(line)
+    if doc.final_response is not None:
+        from rich.text import Text
+
+        tag = " (simulated)" if simulated else ""
+        out.line("")
+        out.line(Text(f"── final answer by {doc.final_model}{tag} ──", "bold"))
+        out.verbatim(doc.final_response)
+    return 0
+
+
+def _describe(doc: Orchestration, simulated: bool) -> Iterable[str]:
+    s = doc.settings
+    limit = "none" if s.cost_limit is None else f"${s.cost_limit:g}"
+    yield f"orchestration {doc.id}: {doc.status}" + (" (simulated models)" if simulated else "")
+    yield f"prompt:   {doc.prompt}"
+    if doc.context:
+        yield f"context:  {doc.context}"
+    yield f"domain:   {doc.domain or 'auto'} · user {doc.user_id} · session {doc.session_id} · thread {doc.thread_id}"
+    yield f"created:  {doc.created_at:%Y-%m-%d %H:%M:%S} UTC · updated {doc.updated_at:%Y-%m-%d %H:%M:%S} UTC"
+    models = ", ".join(s.preferred_models) if s.preferred_models else "all"
+    yield (
+        f"settings: up to {s.max_iterations} iterations · threshold {s.evaluation_threshold:g}/10 · "
+        f"cost limit {limit} · models {models}"
+    )
+    score = "no score" if doc.final_score is None else f"score {doc.final_score:.1f}/10 by {doc.final_model}"
+    stop = f" · stop: {doc.stop_reason}" if doc.stop_reason else ""
+    yield f"result:   {score} · {len(doc.iterations)} iterations · ${doc.total_cost:.6f}{stop}"
+    if doc.error:
+        yield f"error:    {doc.error}"
+    if doc.interrupted_calls:
+        yield f"note:     {doc.interrupted_calls} call(s) in flight when a process died (maybe billed)"
+
+
+def _iteration(it: Iteration) -> Iterable[str]:
+    score = "" if it.score is None else f" · score {it.score:.1f}/10"
+    u = it.usage
+    yield ""
+    yield (
+        f"#{it.index} {it.model_name} ({it.phase}){score} · {u.total_tokens} tokens ({u.input_tokens} in, "
+        f"{u.output_tokens} out) · ${it.cost:.6f} · {it.latency_ms / 1000:.1f} s"
+    )
+    if it.reasoning:
+        yield f"   routing: {' '.join(it.reasoning.split())}"
+    if it.evaluation is not None:
+        for v in it.evaluation.verdicts:
+            verdict = "failed" if v.score is None else f"{v.score:.1f}/10"
+            said = v.error if v.error else " ".join(v.feedback.split())
+            yield f"   judge {v.judge_model}: {verdict} (${v.cost:.6f}): {said}"
+    for error in it.errors:
+        yield f"   error: {error}"

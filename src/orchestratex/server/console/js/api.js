@@ -1,0 +1,148 @@
+// The REST API and the WebSocket of the server, with the key of the logged-in user.
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+export class Api {
+  constructor(key) {
+    this.key = key;
+    /** Called when the server refuses the key (revoked while the page was open). */
+    this.onUnauthorized = () => {};
+  }
+
+  async request(method, path, body) {
+    const headers = { Authorization: `Bearer ${this.key}`, Accept: "application/json" };
+    const init = { method, headers, cache: "no-store" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (err) {
+      throw new ApiError(0, `the server cannot be reached (${err.message})`);
+    }
+    const text = await response.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (response.status === 401) this.onUnauthorized();
+    if (!response.ok) {
+      const detail = data && typeof data.detail === "string" ? data.detail : `HTTP ${response.status}`;
+      const retry = response.headers.get("Retry-After");
+      throw new ApiError(response.status, retry ? `${detail} (retry in ${retry} s)` : detail);
+    }
+    return data;
+  }
+
+  get(path) {
+    return this.request("GET", path);
+  }
+
+  post(path, body) {
+    return this.request("POST", path, body);
+  }
+
+  /** The user's most recent sessions, oldest first (the API lists oldest first: read to the end). */
+  async sessions(userId, keep = 200) {
+    const page = 1000;
+    let recent = [];
+    for (let offset = 0; ; offset += page) {
+      const batch = await this.get(`/api/sessions/user/${encodeURIComponent(userId)}?limit=${page}&offset=${offset}`);
+      recent = recent.concat(batch).slice(-keep);
+      if (batch.length < page) return recent;
+    }
+  }
+
+  session(id) {
+    return this.get(`/api/sessions/${encodeURIComponent(id)}`);
+  }
+
+  threads(sessionId) {
+    return this.get(`/api/threads/session/${encodeURIComponent(sessionId)}?limit=1000`);
+  }
+
+  orchestration(id) {
+    return this.get(`/api/orchestration/status/${encodeURIComponent(id)}`);
+  }
+
+  createSession(userId) {
+    return this.post("/api/sessions/", { user_id: userId });
+  }
+
+  createThread(sessionId, prompt, domain) {
+    return this.post("/api/threads/", { session_id: sessionId, original_prompt: prompt, domain: domain || null });
+  }
+
+  start(threadId, settings) {
+    return this.post("/api/orchestration/start", { thread_id: threadId, settings });
+  }
+}
+
+/**
+ * A session's events over `/ws/{session_id}`: the stored ones first, then live ones. On a drop it
+ * reconnects with `since=<last seq received>`, so no event is lost or repeated.
+ */
+export class EventStream {
+  constructor(key, sessionId, { onEvent, onState }) {
+    this.key = key;
+    this.sessionId = sessionId;
+    this.onEvent = onEvent;
+    this.onState = onState;
+    this.lastSeq = 0;
+    this.closed = false;
+    this.retryMs = 500;
+    this.socket = null;
+    this.timer = null;
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const query = new URLSearchParams({ since: String(this.lastSeq), token: this.key });
+    return `${scheme}://${location.host}/ws/${encodeURIComponent(this.sessionId)}?${query}`;
+  }
+
+  open() {
+    if (this.closed) return;
+    this.onState("connecting", "Connecting to the live stream…");
+    const socket = new WebSocket(this.url());
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.retryMs = 500;
+      this.onState("open", "Live: events appear as they happen.");
+    });
+    socket.addEventListener("message", (message) => {
+      let event;
+      try {
+        event = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (event.type === "heartbeat" || typeof event.seq !== "number" || event.seq <= this.lastSeq) return;
+      this.lastSeq = event.seq;
+      this.onEvent(event);
+    });
+    socket.addEventListener("close", (close) => {
+      if (this.closed || socket !== this.socket) return;
+      const wait = this.retryMs;
+      this.retryMs = Math.min(this.retryMs * 2, 10000);
+      const why = close.reason ? ` (${close.reason})` : "";
+      this.onState("closed", `Disconnected${why}; reconnecting in ${Math.round(wait / 100) / 10} s…`);
+      this.timer = setTimeout(() => this.open(), wait);
+    });
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.timer);
+    if (this.socket) this.socket.close(1000, "done");
+  }
+}

@@ -1,0 +1,68 @@
+// Building DOM nodes safely: text always goes in as text (textContent / text nodes), never as HTML.
+// No module of the console uses innerHTML, outerHTML, insertAdjacentHTML or document.write.
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function append(node, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function setAttributes(node, attrs) {
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on")) throw new Error(`event handlers are added with addEventListener, not ${name}`);
+    if (name === "class") node.setAttribute("class", Array.isArray(value) ? value.filter(Boolean).join(" ") : value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+}
+
+/** `h("p", {class: "x"}, "text", child)`: an HTML element whose strings become text nodes. */
+export function h(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  setAttributes(node, attrs);
+  return append(node, children);
+}
+
+/** The same for SVG elements. */
+export function s(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  setAttributes(node, attrs);
+  return append(node, children);
+}
+
+/** Replace every child of `node` by `children`. */
+export function fill(node, ...children) {
+  node.replaceChildren();
+  return append(node, children);
+}
+
+export function byId(id) {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`the page has no #${id}`);
+  return node;
+}
+
+export function money(value) {
+  const n = Number(value) || 0;
+  if (n === 0) return "$0";
+  return n < 0.01 ? `$${n.toFixed(6)}` : `$${n.toFixed(4)}`;
+}
+
+export function score(value) {
+  return value === null || value === undefined ? "—" : `${Number(value).toFixed(1)}/10`;
+}
+
+export function when(iso) {
+  if (!iso) return "";
+  const date = new Date(iso.endsWith("Z") || /[+-]\d\d:\d\d$/.test(iso) ? iso : `${iso}Z`);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+export function shorten(text, width = 80) {
+  const flat = String(text ?? "").replace(/\s+/g, " ").trim();
+  return flat.length <= width ? flat : `${flat.slice(0, width - 1)}…`;
+}

@@ -1,0 +1,164 @@
+// One orchestration's events as cards in the live feed, and the judges' verdicts of its status document.
+
+import { h, money, score, shorten } from "./dom.js";
+
+function facts(pairs) {
+  return h(
+    "dl",
+    { class: "facts inline" },
+    pairs.filter(([, value]) => value !== null && value !== undefined && value !== "").map(([name, value]) => [
+      h("dt", null, name),
+      h("dd", null, value),
+    ]),
+  );
+}
+
+function card(event, title, ...body) {
+  return h(
+    "li",
+    { class: ["event", event.type], "data-seq": event.seq, "data-type": event.type },
+    h("p", { class: "event-title" }, h("span", { class: "seq" }, `#${event.seq}`), " ", title),
+    ...body,
+  );
+}
+
+function alternatives(event) {
+  const entries = Object.entries(event.scores || {}).sort((a, b) => b[1] - a[1]);
+  if (entries.length === 0) return null;
+  const top = entries[0][1] || 1;
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "alternatives" },
+      h("caption", null, "Candidates the router scored (higher is better)"),
+      h("thead", null, h("tr", null, h("th", { scope: "col" }, "model"), h("th", { scope: "col" }, "score"))),
+      h(
+        "tbody",
+        null,
+        entries.map(([model, value]) =>
+          h(
+            "tr",
+            { class: model === event.model_name ? "chosen" : null },
+            h("th", { scope: "row" }, model, model === event.model_name ? " (chosen)" : ""),
+            h("td", null, h("meter", { min: 0, max: Math.max(top, value), value, "aria-hidden": "true" }), " ",
+              Number(value).toFixed(3)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+const RENDER = {
+  orchestration_started: (e) =>
+    card(
+      e,
+      e.simulated ? "Started (simulated models: no provider key on the server)" : "Started",
+      h("p", { class: "prompt" }, shorten(e.prompt, 400)),
+      facts([
+        ["domain", e.domain],
+        ["max iterations", e.max_iterations],
+        ["threshold", `${e.evaluation_threshold}/10`],
+      ]),
+    ),
+  model_selected: (e) =>
+    card(
+      e,
+      `Iteration ${e.iteration}: routed to ${e.model_name}`,
+      h("p", { class: "reasoning" }, e.reasoning),
+      alternatives(e),
+    ),
+  response_generated: (e) =>
+    card(
+      e,
+      `Iteration ${e.iteration}: ${e.model_name} answered`,
+      facts([
+        ["tokens", `${e.tokens_used} (${e.input_tokens} in, ${e.output_tokens} out)`],
+        ["cost", money(e.cost)],
+        ["latency", `${(e.latency_ms / 1000).toFixed(2)} s`],
+      ]),
+      h("pre", { class: "preview" }, e.response_preview),
+    ),
+  evaluation_completed: (e) =>
+    card(
+      e,
+      `Iteration ${e.iteration}: judged ${score(e.score)}`,
+      facts([
+        ["judges", e.evaluator_model],
+        ["judging cost", money(e.cost)],
+      ]),
+      h("p", { class: "feedback" }, e.feedback),
+    ),
+  orchestration_completed: (e) =>
+    card(
+      e,
+      `Completed: ${score(e.final_score)} by ${e.model_name}`,
+      facts([
+        ["iterations", e.iterations],
+        ["total cost", money(e.total_cost)],
+        ["stop reason", e.stop_reason],
+      ]),
+      h("h3", { class: "answer-title" }, "Final answer"),
+      h("pre", { class: "answer" }, e.final_response),
+    ),
+  orchestration_failed: (e) =>
+    card(
+      e,
+      e.reason === "cancelled" ? "Cancelled" : `Failed (${e.reason})`,
+      facts([
+        ["iterations", e.iterations],
+        ["total cost", money(e.total_cost)],
+        ["stop reason", e.reason],
+      ]),
+      h("p", { class: "error-text" }, e.error),
+    ),
+};
+
+/** The feed card of an event (null for a type this console does not know). */
+export function renderEvent(event) {
+  const render = RENDER[event.type];
+  return render ? render(event) : null;
+}
+
+/** Every judge's score and feedback on every iteration, from the orchestration's status document. */
+export function renderVerdicts(doc) {
+  const rows = [];
+  for (const it of doc.iterations || []) {
+    for (const verdict of (it.evaluation && it.evaluation.verdicts) || []) {
+      rows.push(
+        h(
+          "tr",
+          null,
+          h("td", null, String(it.index)),
+          h("td", null, it.model_name),
+          h("th", { scope: "row" }, verdict.judge_model),
+          h("td", null, verdict.score === null ? "failed" : score(verdict.score)),
+          h("td", null, money(verdict.cost)),
+          h("td", { class: "feedback" }, verdict.error ? `error: ${verdict.error}` : verdict.feedback),
+        ),
+      );
+    }
+  }
+  if (rows.length === 0) return h("p", { class: "hint" }, "No judge has scored an answer of this orchestration.");
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "verdicts" },
+      h("caption", null, `Each judge's verdict (status ${doc.status}, total ${money(doc.total_cost)})`),
+      h(
+        "thead",
+        null,
+        h(
+          "tr",
+          null,
+          ["iteration", "answer by", "judge", "score", "cost", "feedback"].map((c) => h("th", { scope: "col" }, c)),
+        ),
+      ),
+      h("tbody", null, rows),
+    ),
+  );
+}

@@ -1,0 +1,370 @@
+// The console: log in with an API key, browse the user's sessions, follow orchestrations live, start one.
+
+import { Api, ApiError, EventStream } from "./api.js";
+import { costChart, scoreChart } from "./charts.js";
+import { byId, fill, h, money, score, shorten, when } from "./dom.js";
+import { renderEvent, renderVerdicts } from "./feed.js";
+
+const KEY = "orchestratex.console.key";
+const USER = "orchestratex.console.user";
+const SESSION = "orchestratex.console.session";
+
+const state = {
+  api: null,
+  userId: null,
+  sessions: [],
+  sessionId: null,
+  stream: null,
+  runs: new Map(),
+  watching: null,
+  follow: true,
+  redraw: 0,
+  streamText: "",
+};
+
+// -- log in and out --------------------------------------------------------------------------------
+function showLogin(message) {
+  byId("app-view").hidden = true;
+  byId("who").hidden = true;
+  byId("login-view").hidden = false;
+  byId("login-error").textContent = message || "";
+  byId("login-user").focus();
+}
+
+async function login(key, userId, { quiet } = {}) {
+  const api = new Api(key);
+  let sessions;
+  try {
+    sessions = await api.sessions(userId);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) throw new Error("The server does not know this API key.");
+    if (err instanceof ApiError && err.status === 404) throw new Error(`This key cannot open user "${userId}".`);
+    throw err;
+  }
+  api.onUnauthorized = () => {
+    if (state.api === api) logout("The server refused the key (was it revoked?): log in again.");
+  };
+  state.api = api;
+  state.userId = userId;
+  sessionStorage.setItem(KEY, key);
+  sessionStorage.setItem(USER, userId);
+  byId("login-view").hidden = true;
+  byId("app-view").hidden = false;
+  byId("who").hidden = false;
+  byId("who-user").textContent = userId;
+  byId("login-form").reset();
+  if (!quiet) byId("sessions-title").focus();
+  showSessions(sessions, sessionStorage.getItem(SESSION));
+}
+
+function logout(message) {
+  closeStream();
+  sessionStorage.removeItem(KEY);
+  sessionStorage.removeItem(USER);
+  sessionStorage.removeItem(SESSION);
+  Object.assign(state, { api: null, userId: null, sessions: [], sessionId: null, watching: null });
+  state.runs = new Map();
+  byId("session-view").hidden = true;
+  byId("live-view").hidden = true;
+  showLogin(typeof message === "string" ? message : "");
+}
+
+// -- sessions ------------------------------------------------------------------------------------
+function showSessions(sessions, selectId) {
+  state.sessions = sessions.slice().reverse(); // newest first
+  const list = byId("session-list");
+  fill(
+    list,
+    state.sessions.map((session) =>
+      h(
+        "li",
+        null,
+        h(
+          "button",
+          { type: "button", class: "pick", "data-session": session._id },
+          h("span", { class: "pick-title" }, `Session ${session._id.slice(-6)}`),
+          h("span", { class: "pick-meta" }, sessionMeta(session)),
+        ),
+      ),
+    ),
+  );
+  byId("sessions-empty").hidden = state.sessions.length > 0;
+  const wanted = state.sessions.find((x) => x._id === selectId) || state.sessions[0];
+  if (wanted) selectSession(wanted._id);
+}
+
+function sessionMeta(session) {
+  return `${session.status} · ${money(session.total_cost)} · ${when(session.created_at)}`;
+}
+
+async function reloadSessions(selectId) {
+  showSessions(await state.api.sessions(state.userId), selectId);
+}
+
+function closeStream() {
+  if (state.stream) state.stream.close();
+  state.stream = null;
+}
+
+function selectSession(sessionId) {
+  for (const button of byId("session-list").querySelectorAll("button")) {
+    if (button.dataset.session === sessionId) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
+  }
+  if (state.sessionId === sessionId && state.stream) return;
+  closeStream();
+  state.sessionId = sessionId;
+  state.runs = new Map();
+  state.watching = null;
+  state.follow = true;
+  sessionStorage.setItem(SESSION, sessionId);
+  byId("session-view").hidden = false;
+  byId("session-title").textContent = `Session ${sessionId}`;
+  fill(byId("feed"));
+  fill(byId("verdicts"));
+  byId("live-view").hidden = true;
+  drawRuns();
+  refreshSession();
+  state.stream = new EventStream(state.api.key, sessionId, {
+    onEvent,
+    onState: (what, text) => {
+      state.streamText = text;
+      byId("stream-state").textContent = text;
+      if (what === "closed") state.api.session(sessionId).catch(() => {}); // a refused key logs out
+    },
+  });
+  state.stream.open();
+}
+
+async function refreshSession() {
+  const sessionId = state.sessionId;
+  try {
+    const [session, threads] = await Promise.all([state.api.session(sessionId), state.api.threads(sessionId)]);
+    if (sessionId !== state.sessionId) return;
+    const meta = byId("session-list").querySelector(`button[data-session="${CSS.escape(sessionId)}"] .pick-meta`);
+    if (meta) meta.textContent = sessionMeta(session);
+    const settings = session.settings || {};
+    fill(
+      byId("session-facts"),
+      [
+        ["status", session.status],
+        ["started", when(session.session_start)],
+        ["spent", money(session.total_cost)],
+        ["cost limit", settings.cost_limit === null || settings.cost_limit === undefined ? "none" : money(settings.cost_limit)],
+        ["max iterations", session.max_iterations],
+        ["models", (settings.preferred_models || []).join(", ") || "all"],
+      ].map(([name, value]) => [h("dt", null, name), h("dd", null, String(value))]),
+    );
+    fill(
+      byId("thread-list"),
+      threads
+        .slice()
+        .reverse()
+        .map((t) => h("li", null, h("span", { class: "tag" }, t.domain || "auto"), " ", shorten(t.original_prompt, 120))),
+    );
+  } catch (err) {
+    byId("sessions-error").textContent = err.message;
+  }
+}
+
+// -- orchestrations, from the session's events -------------------------------------------------------
+function runOf(event) {
+  let run = state.runs.get(event.orchestration_id);
+  if (!run) {
+    run = { id: event.orchestration_id, prompt: "", status: "running", score: null, cost: 0, threshold: null, events: [] };
+    state.runs.set(run.id, run);
+  }
+  return run;
+}
+
+function onEvent(event) {
+  if (!event.orchestration_id) return;
+  const run = runOf(event);
+  run.events.push(event);
+  const shown = run.id === state.watching; // else `watch` below renders the run's events, this one included
+  if (event.type === "orchestration_started") {
+    run.prompt = event.prompt;
+    run.threshold = event.evaluation_threshold;
+    run.status = "running";
+    if (state.follow) watch(run.id, { follow: true });
+  } else if (event.type === "response_generated" || event.type === "evaluation_completed") {
+    run.cost += event.cost || 0;
+  } else if (event.type === "orchestration_completed") {
+    Object.assign(run, { status: "completed", score: event.final_score, cost: event.total_cost });
+  } else if (event.type === "orchestration_failed") {
+    Object.assign(run, { status: event.reason === "cancelled" ? "cancelled" : "failed", cost: event.total_cost });
+  }
+  if (shown) {
+    const node = renderEvent(event);
+    if (node) byId("feed").append(node);
+    if (event.type === "orchestration_completed" || event.type === "orchestration_failed") {
+      showVerdicts(run.id);
+      refreshSession();
+    }
+  }
+  scheduleDraw();
+}
+
+function scheduleDraw() {
+  if (state.redraw) return;
+  state.redraw = requestAnimationFrame(() => {
+    state.redraw = 0;
+    drawRuns();
+  });
+}
+
+function drawRuns() {
+  const runs = [...state.runs.values()];
+  byId("runs-empty").hidden = runs.length > 0;
+  fill(
+    byId("orchestration-list"),
+    runs
+      .slice()
+      .reverse()
+      .map((run) =>
+        h(
+          "li",
+          null,
+          h(
+            "button",
+            { type: "button", class: "pick", "data-orchestration": run.id, "aria-current": run.id === state.watching ? "true" : null },
+            h("span", { class: ["status", run.status] }, run.status),
+            " ",
+            h("span", { class: "pick-title" }, shorten(run.prompt || run.id, 90)),
+            h("span", { class: "pick-meta" }, `${score(run.score)} · ${money(run.cost)}`),
+          ),
+        ),
+      ),
+  );
+  const ended = runs.filter((run) => run.status !== "running");
+  const points = ended.map((run, i) => ({ label: `#${i + 1} ${shorten(run.prompt, 40)}`, cost: run.cost, score: run.score }));
+  const last = ended.length ? ended[ended.length - 1].threshold : null;
+  costChart(byId("cost-chart"), points);
+  scoreChart(byId("score-chart"), points, last);
+}
+
+function watch(orchestrationId, { follow }) {
+  state.follow = follow;
+  if (state.watching === orchestrationId) return;
+  state.watching = orchestrationId;
+  const run = state.runs.get(orchestrationId);
+  byId("live-view").hidden = false;
+  byId("live-title").textContent = `Orchestration ${orchestrationId}`;
+  byId("stream-state").textContent = state.streamText;
+  fill(byId("verdicts"));
+  fill(byId("feed"), (run ? run.events : []).map(renderEvent));
+  if (run && run.status !== "running") showVerdicts(orchestrationId);
+  scheduleDraw();
+}
+
+async function showVerdicts(orchestrationId) {
+  try {
+    const doc = await state.api.orchestration(orchestrationId);
+    if (state.watching !== orchestrationId) return;
+    fill(byId("verdicts"), h("h3", null, "Judges' verdicts"), renderVerdicts(doc));
+  } catch (err) {
+    fill(byId("verdicts"), h("p", { class: "error" }, `The verdicts could not be read: ${err.message}`));
+  }
+}
+
+// -- starting an orchestration ------------------------------------------------------------------------
+function numberField(form, name, parse) {
+  const raw = form.elements[name].value.trim();
+  if (raw === "") return null;
+  const value = parse(raw);
+  if (Number.isNaN(value)) throw new Error(`${form.elements[name].labels[0].textContent}: "${raw}" is not a number.`);
+  return value;
+}
+
+function startSettings(form) {
+  const settings = {
+    max_iterations: numberField(form, "max_iterations", (v) => Number.parseInt(v, 10)),
+    evaluation_threshold: numberField(form, "evaluation_threshold", Number.parseFloat),
+    cost_limit: numberField(form, "cost_limit", Number.parseFloat),
+  };
+  const models = form.elements.models.value.split(",").map((m) => m.trim()).filter(Boolean);
+  if (models.length) settings.preferred_models = models;
+  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== null));
+}
+
+async function startOrchestration(form) {
+  const error = byId("start-error");
+  const prompt = form.elements.prompt.value;
+  if (!prompt.trim()) {
+    error.textContent = "Write a prompt first.";
+    form.elements.prompt.focus();
+    return;
+  }
+  const submit = byId("start-submit");
+  submit.disabled = true;
+  error.textContent = "";
+  try {
+    const settings = startSettings(form);
+    if (!state.sessionId) {
+      const session = await state.api.createSession(state.userId);
+      await reloadSessions(session._id);
+    }
+    const thread = await state.api.createThread(state.sessionId, prompt, form.elements.domain.value);
+    const doc = await state.api.start(thread._id, settings);
+    watch(doc._id, { follow: false });
+    refreshSession();
+  } catch (err) {
+    error.textContent = err.message;
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+// -- wiring ------------------------------------------------------------------------------------------
+function init() {
+  byId("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    const key = form.elements.key.value.trim();
+    const user = form.elements.user.value.trim();
+    if (!key || !user) {
+      byId("login-error").textContent = "Give both the API key and the user id.";
+      (key ? form.elements.user : form.elements.key).focus();
+      return;
+    }
+    byId("login-error").textContent = "Checking the key…";
+    try {
+      await login(key, user);
+    } catch (err) {
+      byId("login-error").textContent = err.message;
+      form.elements.key.focus();
+    }
+  });
+  byId("logout").addEventListener("click", logout);
+  byId("session-list").addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-session]");
+    if (button) selectSession(button.dataset.session);
+  });
+  byId("orchestration-list").addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-orchestration]");
+    if (button) watch(button.dataset.orchestration, { follow: false });
+  });
+  byId("new-session").addEventListener("click", async () => {
+    byId("sessions-error").textContent = "";
+    try {
+      const session = await state.api.createSession(state.userId);
+      await reloadSessions(session._id);
+    } catch (err) {
+      byId("sessions-error").textContent = err.message;
+    }
+  });
+  byId("start-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    startOrchestration(ev.currentTarget);
+  });
+  const key = sessionStorage.getItem(KEY);
+  const user = sessionStorage.getItem(USER);
+  if (key && user) {
+    login(key, user, { quiet: true }).catch((err) => showLogin(err.message));
+  } else {
+    showLogin("");
+  }
+  document.documentElement.dataset.ready = "true";
+}
+
+init();

@@ -1,0 +1,59 @@
+"""The command line run as people run it: a subprocess, with its output piped or on a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestratex.records import Orchestration
+from orchestratex.stores import open_store
+
+CLI = [sys.executable, "-m", "orchestratex.cli"]
+PROMPT = "Write a Python function to reverse a string"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a CLI subprocess: no provider key (the simulator), no store variable."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("ORCHESTRATEX_")}
+    env.update({"ORCHESTRATEX_SIM_LATENCY_SCALE": "0", **extra})
+    return env
+
+
+def run_cli(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    env = kwargs.pop("env", None) or cli_env()
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=120, check=False, **kwargs)
+
+
+def stored(url: str) -> tuple[list[Orchestration], list[str]]:
+    """Every orchestration of the store at `url`, and the ids a server would resume."""
+
+    async def read() -> tuple[list[Orchestration], list[str]]:
+        store = await open_store(url)
+        try:
+            return await store.list_orchestrations(limit=1000), await store.list_resumable()
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def last_event_types(url: str, session_id: str) -> list[str]:
+    async def read() -> list[str]:
+        store = await open_store(url)
+        try:
+            return [e.type for e in await store.list_events(session_id, limit=10_000)]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'runs.db'}"

@@ -1,0 +1,121 @@
+"""A CLI run that is interrupted ends `cancelled` in the store, so no server resumes it and pays for
+the rest; with `--detach` it is left for a server to resume. Real processes, real signals, real pipes."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from orchestratex import Orchestrator
+from orchestratex.stores import open_store
+
+from .conftest import CLI, PROMPT, cli_env, last_event_types, stored
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")]
+
+SLOW = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="1")
+"""Simulated calls take seconds: the run is still going when the signal comes."""
+ARGS = [*CLI, "run", PROMPT, "--threshold", "9.9", "--max-iterations", "5"]
+
+
+def start(store_url: str, *extra: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [*ARGS, "--store", store_url, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=SLOW,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("▶ started")
+    assert "routed to" in proc.stdout.readline()  # the first model is answering now
+    return proc
+
+
+def ended(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """The exit code and stderr of `proc`, once it ends; its pipes closed."""
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_ends_the_run_cancelled(store_url: str, sig: signal.Signals, code: int) -> None:
+    proc = start(store_url)
+    proc.send_signal(sig)
+    exit_code, err = ended(proc)
+    assert exit_code == code, err
+    (doc,), resumable = stored(store_url)
+    assert doc.status == "cancelled" and doc.stop_reason == "cancelled"
+    assert resumable == [], "a server on this store would resume the run and pay for it"
+    assert last_event_types(store_url, doc.session_id)[-1] == "orchestration_failed"
+    assert err.strip() == (
+        f"orchestratex: interrupted by {sig.name}: orchestration {doc.id} ended cancelled "
+        f"(${doc.total_cost:.6f} spent); nothing will resume it"
+    )
+
+
+def test_a_closed_pipe_ends_the_run_cancelled(store_url: str) -> None:
+    proc = start(store_url)
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader goes away, as `| head -2` does
+    exit_code, err = ended(proc)
+    assert exit_code == 141, err
+    assert "Traceback" not in err and "stdout was closed" in err
+    (doc,), resumable = stored(store_url)
+    assert (doc.status, resumable) == ("cancelled", [])
+
+
+def test_piped_into_head_in_a_shell(store_url: str) -> None:
+    command = " ".join(f"'{a}'" for a in [*ARGS, "--store", store_url]) + " | head -1"
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=SLOW, timeout=120, check=False)
+    assert done.stdout.startswith("▶ started") and len(done.stdout.splitlines()) == 1
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+    (doc,), resumable = stored(store_url)
+    assert (doc.status, resumable) == ("cancelled", [])
+
+
+async def test_detach_leaves_the_run_for_a_server_to_resume(store_url: str) -> None:
+    proc = start(store_url, "--detach")
+    proc.send_signal(signal.SIGTERM)
+    exit_code, err = ended(proc)
+    assert exit_code == 143
+    assert "is detached" in err and "resumes it" in err
+    store = await open_store(store_url)
+    try:
+        (oid,) = await store.list_resumable()
+        assert (await store.get_orchestration(oid)).status == "running"
+        async with Orchestrator(store=store, simulate=True) as orchestrator:  # as `serve` does on start-up
+            (result,) = await orchestrator.resume_pending()
+        assert result.id == oid and result.status == "completed"
+    finally:
+        await store.close()
+
+
+def test_a_signal_as_soon_as_the_run_is_stored_still_ends_it_cancelled(store_url: str) -> None:
+    """The window between storing the orchestration and its first step: nothing may be left to resume."""
+    proc = subprocess.Popen(
+        [*ARGS, "--store", store_url, "--json", "-v"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=SLOW,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "stored; interrupting it cancels it" in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    exit_code, err = ended(proc)
+    assert exit_code == 143, err
+    (doc,), resumable = stored(store_url)
+    assert (doc.status, resumable) == ("cancelled", [])
+    assert last_event_types(store_url, doc.session_id)[-1] == "orchestration_failed"

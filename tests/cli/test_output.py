@@ -1,0 +1,129 @@
+"""What people see: plain whole lines when piped, rich on a terminal, the answer never in a box,
+`--verbose` log lines, and a run header that says why the models are simulated."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestratex.cli import main
+from orchestratex.cli._models import simulation_reason
+
+from .conftest import CLI, PROMPT, cli_env, run_cli, stored
+
+BOX = "│╭╮╰╯┃━─"
+
+
+def test_piped_run_is_plain_and_whole(store_url: str) -> None:
+    done = run_cli("run", PROMPT, "--threshold", "9.5", "--store", store_url)
+    assert done.returncode == 0, done.stderr
+    (doc,) = stored(store_url)[0]
+    out = done.stdout
+    assert "\x1b[" not in out, "no colour codes in a pipe"
+    assert "…" not in out, "nothing is cut in a pipe"
+    for it in doc.iterations:
+        assert " ".join(it.reasoning.split()).removeprefix(f"{it.model_name}: ") in out  # whole reasoning
+        assert it.evaluation is not None and " ".join(it.evaluation.feedback.split()) in out
+    assert doc.final_response is not None
+    head, _, answer = out.partition(f"── final answer by {doc.final_model} (simulated) ──\n")
+    assert answer == doc.final_response.rstrip("\n") + "\n", "the answer, exactly as stored, ends the output"
+    assert not any(c in head.replace("── final", "") for c in "│╭╮╰╯")
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
+    """Run the CLI with stdout on a pseudo-terminal; returns what the terminal received."""
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen([*CLI, *args], stdout=secondary, stderr=subprocess.PIPE, env=env)
+    os.close(secondary)
+    chunks = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    proc.wait(timeout=30)
+    assert proc.stderr is not None
+    proc.stderr.close()
+    assert proc.returncode == 0
+    return b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_on_a_terminal_the_answer_is_still_not_in_a_box(store_url: str) -> None:
+    env = cli_env(COLUMNS="80", TERM="xterm-256color")
+    screen = _on_a_terminal(["run", PROMPT, "--threshold", "5", "--store", store_url], env)
+    (doc,) = stored(store_url)[0]
+    assert "\x1b[" in screen, "a terminal gets colours"
+    assert doc.final_response is not None
+    answer = screen.split("final answer by", 1)[1].split("\n", 1)[1]
+    for line in doc.final_response.strip().splitlines():
+        assert line in answer.splitlines(), f"{line!r} is not printed as it is"
+    assert not any(c in answer for c in BOX)
+
+
+def test_verbose_shows_the_library_log_lines(store_url: str) -> None:
+    quiet = run_cli("run", PROMPT, "--json", "--store", store_url)
+    assert quiet.stderr == ""
+    loud = run_cli("run", PROMPT, "--json", "--store", store_url, "--verbose")
+    oid = json.loads(loud.stdout)["_id"]
+    lines = [line for line in loud.stderr.splitlines() if "orchestratex.cli" in line]
+    assert lines and f"orchestration {oid} stored" in lines[0] and f"orchestration_id={oid}" in lines[0]
+    assert " INFO " in lines[0]
+    also_first = run_cli("-v", "runs", "list", "--store", store_url)
+    assert also_first.returncode == 0
+
+
+def test_verbose_levels_reach_every_orchestratex_logger(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from orchestratex.cli._logs import hide_logs, show_logs
+
+    shown = show_logs(1)
+    try:
+        logging.getLogger("orchestratex.orchestrator").info("model call", extra={"model": "m", "cost": 0.5})
+        logging.getLogger("orchestratex.orchestrator").debug("hidden at -v")
+        logging.getLogger("other").warning("not ours")
+    finally:
+        hide_logs(shown)
+    err = capsys.readouterr().err
+    assert "INFO orchestratex.orchestrator: model call model=m cost=0.5" in err
+    assert "hidden" not in err and "not ours" not in err
+    shown = show_logs(2)
+    try:
+        logging.getLogger("orchestratex.stores").debug("now shown")
+    finally:
+        hide_logs(shown)
+    assert "DEBUG orchestratex.stores: now shown" in capsys.readouterr().err
+    assert logging.getLogger("orchestratex").handlers == []
+
+
+def test_the_header_names_the_adapter_to_install_when_a_key_is_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import orchestratex.cli._models as models
+    import orchestratex.orchestrator.orchestrator as orchestrator
+
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    for module in (models, orchestrator):  # as if orchestratex-openai were not installed
+        monkeypatch.setattr(module, "provider_names", lambda: ["sim"])
+    assert main(["run", PROMPT, "--store", f"sqlite:///{tmp_path / 'h.db'}"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "no provider API key is set" not in first
+    assert "OPENAI_API_KEY is set but the openai adapter is not installed (pip install 'orchestratex[openai]')" in first
+
+
+def test_the_header_says_no_key_when_none_is_set() -> None:
+    assert simulation_reason(env={}) == "no provider API key is set"

@@ -1,0 +1,87 @@
+"""`orchestratex runs list` and `orchestratex runs show`: the history kept in the store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orchestratex.cli import main
+
+from .conftest import PROMPT, run_cli, stored
+
+
+def test_list_shows_the_runs_newest_first_in_plain_columns(store_url: str) -> None:
+    for prompt in (PROMPT, "Explain photosynthesis to a child in a long and very detailed paragraph please"):
+        assert run_cli("run", prompt, "--json", "--store", store_url).returncode == 0
+    done = run_cli("runs", "list", "--store", store_url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:3] == ["id", "created", "(UTC)"]
+    docs, _ = stored(store_url)
+    assert [line.split()[0] for line in lines[1:]] == [d.id for d in reversed(docs)]
+    assert "Explain photosynthesis to a child in a long and very detailed paragraph please" in lines[1]  # not cut
+    assert not any(c in done.stdout for c in "│┃━…"), "piped output has no box and no ellipsis"
+
+
+def test_list_json_filters_and_limits(store_url: str) -> None:
+    for _ in range(3):
+        assert run_cli("run", PROMPT, "--json", "--store", store_url).returncode == 0
+    runs = json.loads(run_cli("runs", "list", "--json", "--limit", "2", "--store", store_url).stdout)
+    docs, _ = stored(store_url)
+    assert [r["_id"] for r in runs] == [docs[2].id, docs[1].id]
+    assert runs[0]["iterations"] == len(docs[2].iterations) and runs[0]["total_cost"] == docs[2].total_cost
+    assert json.loads(run_cli("runs", "list", "--json", "--status", "failed", "--store", store_url).stdout) == []
+    assert len(json.loads(run_cli("runs", "list", "--json", "--limit", "0", "--store", store_url).stdout)) == 3
+    assert json.loads(run_cli("runs", "list", "--json", "--user", "nobody", "--store", store_url).stdout) == []
+
+
+def test_show_prints_every_iteration_verdict_and_the_answer_verbatim(store_url: str) -> None:
+    ran = run_cli("run", PROMPT, "--threshold", "9.5", "--json", "--store", store_url)
+    result = json.loads(ran.stdout)
+    done = run_cli("runs", "show", result["_id"], "--store", store_url)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert f"orchestration {result['_id']}: completed (simulated models)" in out
+    for it in result["iterations_detail"]:
+        assert f"#{it['index']} {it['model_name']}" in out
+        for verdict in it["evaluation"]["verdicts"]:
+            assert f"judge {verdict['judge_model']}: {verdict['score']:.1f}/10" in out
+            assert " ".join(verdict["feedback"].split()) in out
+    assert out.endswith(result["final_response"].rstrip("\n") + "\n"), "the answer ends the output, as it is"
+    shown = json.loads(run_cli("runs", "show", result["_id"], "--json", "--store", store_url).stdout)
+    assert shown["events"] == result["events"] and shown["final_response"] == result["final_response"]
+    assert shown["simulated"] is True
+
+
+def test_unknown_id_and_missing_store_are_one_line_errors(store_url: str, tmp_path: object) -> None:
+    missing = run_cli("runs", "show", "6b11ff87809f1d5848432613", "--store", store_url)
+    assert missing.returncode == 2 and "does not exist yet" in missing.stderr
+    empty = run_cli("runs", "list", "--store", store_url)
+    assert empty.returncode == 0 and empty.stdout == "" and "no orchestrations" in empty.stderr
+    assert run_cli("run", PROMPT, "--json", "--store", store_url).returncode == 0
+    unknown = run_cli("runs", "show", "nope", "--store", store_url)
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines() == [
+        f"orchestratex: error: no orchestration 'nope' in {store_url} (list them with `orchestratex runs list`)"
+    ]
+    assert run_cli("runs", "list", "--store", "memory://").returncode == 2
+
+
+def test_in_process_list_and_show(
+    store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    monkeypatch.setenv("ORCHESTRATEX_STORE_URL", store_url)  # --store is optional
+    assert main(["run", PROMPT, "--json", "--threshold", "9.5"]) == 0
+    oid = json.loads(capsys.readouterr().out)["_id"]
+    assert main(["runs", "list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 2 and listed[1].startswith(oid)
+    assert main(["runs", "list", "--status", "completed", "--json"]) == 0
+    assert [r["_id"] for r in json.loads(capsys.readouterr().out)] == [oid]
+    assert main(["runs", "show", oid]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith(f"orchestration {oid}: completed") and "   judge " in shown and "routing:" in shown
+    assert main(["runs", "list", "--limit", "-1"]) == 2
+    assert "--limit must be >= 0" in capsys.readouterr().err

@@ -1,0 +1,188 @@
+"""The web console in a real headless Chromium against a real server process: log in, start a run
+from the form and watch its events arrive, on a desktop and on a phone, and with the keyboard only."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import Console, Watched
+
+pytestmark = pytest.mark.slow
+
+HOSTILE = '<img src=x onerror="document.title=1"><b>bold</b> Write a Python function to reverse a string'
+ENDED = "#feed li[data-type=orchestration_completed], #feed li[data-type=orchestration_failed]"
+
+
+def money(value: float) -> str:
+    """As the console writes dollars (dom.js `money`)."""
+    return "$0" if value == 0 else f"${value:.6f}" if value < 0.01 else f"${value:.4f}"
+
+
+def session_of(console: Console, orchestration_id: str) -> str:
+    headers = {"Authorization": f"Bearer {console.key}"}
+    url = f"{console.server.base_url}/api/orchestration/status/{orchestration_id}"
+    session_id: str = httpx.get(url, headers=headers).json()["session_id"]
+    return session_id
+
+
+def log_in(page: Any, console: Console) -> None:
+    page.goto(console.server.base_url)
+    page.get_by_label("User id").fill(console.user)
+    page.get_by_label("API key").fill(console.key)
+    page.get_by_role("button", name="Log in").click()
+    page.locator("#app-view").wait_for(state="visible")
+
+
+def record_arrivals(page: Any) -> None:
+    """Note, in the page, when each card of the live feed appears (ms since the page loaded)."""
+    page.evaluate(
+        """() => {
+          window.arrivals = [];
+          new MutationObserver((changes) => {
+            for (const change of changes) for (const node of change.addedNodes)
+              if (node.dataset && node.dataset.type) window.arrivals.push([node.dataset.type, performance.now()]);
+          }).observe(document.getElementById('feed'), {childList: true});
+        }"""
+    )
+
+
+def test_log_in_start_a_run_and_watch_its_events_arrive(desktop: Watched, console: Console) -> None:
+    page = desktop.page
+    log_in(page, console)
+    assert page.locator("#who-user").text_content() == "alice"
+    record_arrivals(page)
+
+    page.get_by_label("Prompt").fill(HOSTILE)
+    page.get_by_label("Domain").select_option("coding")
+    page.get_by_label("Max iterations").fill("3")
+    page.get_by_label("Threshold (0–10)").fill("9.9")  # high: the run refines, so events keep coming
+    page.get_by_role("button", name="Start").click()
+
+    page.locator("#feed li[data-type=model_selected]").first.wait_for()
+    page.locator(ENDED).wait_for(timeout=90_000)
+    page.locator("#verdicts table").wait_for()
+
+    arrivals: list[list[Any]] = page.evaluate("window.arrivals")
+    types = [t for t, _ in arrivals]
+    assert types[0] == "orchestration_started" and types[-1] in ("orchestration_completed", "orchestration_failed")
+    assert {"model_selected", "response_generated", "evaluation_completed"} <= set(types)
+    assert arrivals[-1][1] - arrivals[0][1] > 300, f"the events came in one batch, not live: {arrivals}"
+    seqs = [int(s) for s in page.locator("#feed li").evaluate_all("(ns) => ns.map((n) => n.dataset.seq)")]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)) == len(arrivals)
+
+    # the routing decision with its reason and the alternatives, each judge's verdict, costs, stop reason
+    routed = page.locator("#feed li[data-type=model_selected]").first
+    assert "routed to" in routed.locator(".event-title").inner_text()
+    assert routed.locator(".reasoning").inner_text().strip()
+    assert routed.locator("table.alternatives tbody tr").count() >= 2
+    assert routed.locator("tr.chosen").count() == 1
+    judged = page.locator("#feed li[data-type=evaluation_completed]").first
+    assert "/10" in judged.locator(".event-title").inner_text() and judged.locator(".feedback").inner_text()
+    assert page.locator("#verdicts table.verdicts tbody tr").count() >= 1
+    assert "$" in page.locator("#feed li[data-type=response_generated]").first.inner_text()
+    assert "stop reason" in page.locator(ENDED).inner_text()
+
+    # what the user typed is shown as text, never run or parsed as HTML
+    assert page.locator("#feed img, #feed b, #orchestration-list img").count() == 0
+    assert HOSTILE in page.locator("#feed li[data-type=orchestration_started] .prompt").inner_text()
+    assert page.title() == "OrchestrateX console"
+
+    # the session's list and charts include the run
+    page.locator("#orchestration-list .status:not(.running)").first.wait_for()
+    assert page.locator("#cost-chart svg rect.bar").count() == 1
+    assert page.locator("#score-chart svg circle.dot").count() <= 1
+    assert page.locator("#cost-chart svg title").first.text_content()
+
+    # the store agrees with the page
+    oid = page.locator("#orchestration-list button").first.get_attribute("data-orchestration")
+    status = httpx.get(
+        f"{console.server.base_url}/api/orchestration/status/{oid}",
+        headers={"Authorization": f"Bearer {console.key}"},
+    ).json()
+    assert status["status"] in ("completed", "failed")
+    assert money(status["total_cost"]) in page.locator(ENDED).inner_text()
+    assert desktop.problems() == []
+
+
+def test_a_second_run_streams_into_the_open_session(desktop: Watched, console: Console, finished_run: str) -> None:
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    log_in(page, console)
+    page.locator("#orchestration-list button").first.wait_for()
+    before = page.locator("#orchestration-list button").count()
+    page.get_by_label("Prompt").fill("Write a Python function that checks whether a number is prime")
+    page.get_by_label("Threshold (0–10)").fill("9.5")
+    page.get_by_role("button", name="Start").click()
+    page.locator(ENDED).wait_for(timeout=90_000)
+    page.locator("#verdicts table").wait_for()
+    expect(page.locator("#orchestration-list button")).to_have_count(before + 1)
+    expect(page.locator("#cost-chart rect.bar")).to_have_count(before + 1)
+    if shot := os.environ.get("ORCHESTRATEX_CONSOLE_SCREENSHOT"):  # the picture of docs/console.md
+        page.screenshot(path=shot, clip={"x": 0, "y": 0, "width": 1280, "height": 1300}, full_page=True)
+    # an older run opens from the list, with its stored events
+    page.locator("#orchestration-list button").last.click()
+    page.locator("#feed li[data-type=orchestration_started]").wait_for()
+    page.locator("#verdicts table").wait_for()
+    assert page.locator("#orchestration-list button[aria-current=true]").count() == 1
+    assert desktop.problems() == []
+
+
+def test_a_wrong_key_is_refused_with_a_message(desktop: Watched, console: Console) -> None:
+    page = desktop.page
+    page.goto(console.server.base_url)
+    page.get_by_label("User id").fill("alice")
+    page.get_by_label("API key").fill("ox_not-a-key")
+    page.get_by_role("button", name="Log in").click()
+    alert = page.get_by_role("alert").filter(has_text="does not know this API key")
+    alert.wait_for()
+    assert page.locator("#app-view").is_hidden()
+    # only the 401 of the refused key reaches the console log
+    assert all("401" in p for p in desktop.problems())
+
+
+def test_keyboard_only_login(desktop: Watched, console: Console) -> None:
+    page = desktop.page
+    page.goto(console.server.base_url)
+    page.locator("html[data-ready=true]").wait_for(state="attached")
+    assert page.evaluate("document.activeElement.id") == "login-user"  # the page starts in the first field
+    page.keyboard.press("Shift+Tab")  # before it, only the skip link
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "login-user"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none"), "the focused field shows no focus ring"
+    page.keyboard.type(console.user)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "login-key"
+    page.keyboard.type(console.key)
+    page.keyboard.press("Enter")
+    page.locator("#app-view").wait_for(state="visible")
+    assert page.evaluate("document.activeElement.id") == "sessions-title"  # focus moves to the content
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.tagName")
+    assert focused == "BUTTON"
+    assert desktop.problems() == []
+
+
+def test_readable_on_a_phone(phone: Watched, console: Console, finished_run: str) -> None:
+    page = phone.page
+    log_in(page, console)
+    page.locator(f"#session-list button[data-session='{session_of(console, finished_run)}']").click()
+    page.locator(f"#orchestration-list button[data-orchestration='{finished_run}']").click()
+    page.locator(ENDED).wait_for()
+    width = page.evaluate("window.innerWidth")
+    assert width == 375
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, "the page scrolls sideways on a phone"
+    for selector in ("#start-prompt", "#start-submit", "#feed", "#cost-chart svg"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, selector
+    size = float(page.evaluate("getComputedStyle(document.querySelector('#start-prompt')).fontSize").removesuffix("px"))
+    assert size >= 16, "inputs under 16 px make phones zoom in"
+    tap = page.locator("#start-submit").bounding_box()
+    assert tap is not None and tap["height"] >= 40
+    assert phone.problems() == []
