@@ -102,18 +102,28 @@ def call_row(c: CallRecord) -> tuple[Any, ...]:
 
 
 class Write:
-    """`with Write(conn):` runs the block in one `BEGIN IMMEDIATE` transaction (the write lock)."""
+    """`with Write(conn):` runs the block in one `BEGIN IMMEDIATE` transaction (the write lock).
 
-    __slots__ = ("_conn",)
+    Inside a transaction already open (a job of the writer's group commit, under its own savepoint) it
+    adds nothing: the block is part of that transaction, and its failure rolls back to the savepoint."""
+
+    __slots__ = ("_conn", "_outer")
+
+    _BEGIN = "BEGIN IMMEDIATE"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._outer = False
 
     def __enter__(self) -> sqlite3.Connection:
-        self._conn.execute("BEGIN IMMEDIATE")
+        if not self._conn.in_transaction:
+            self._conn.execute(self._BEGIN)
+            self._outer = True
         return self._conn
 
     def __exit__(self, exc_type: object, *_: object) -> None:
+        if not self._outer:
+            return
         try:
             if exc_type is None:
                 self._conn.execute("COMMIT")
@@ -127,9 +137,7 @@ class Read(Write):
 
     __slots__ = ()
 
-    def __enter__(self) -> sqlite3.Connection:
-        self._conn.execute("BEGIN")
-        return self._conn
+    _BEGIN = "BEGIN"
 
 
 INSERT_SESSION = (

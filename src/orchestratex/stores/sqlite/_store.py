@@ -109,7 +109,7 @@ class SQLiteStore(Store):
     async def open(self) -> None:
         if self._worker is not None:
             return
-        worker = Worker(f"orchestratex-sqlite:{self.path}")
+        worker = Worker(f"orchestratex-sqlite:{self.path}", self._writer_conn)
         try:
             self._conn = await worker.run(self._open_sync)
         except BaseException:
@@ -173,20 +173,33 @@ class SQLiteStore(Store):
         finally:
             worker.stop()
 
+    def _writer_conn(self) -> sqlite3.Connection:
+        conn = self._conn
+        assert conn is not None
+        return conn
+
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
-        return await self._on(self._worker, fn, *args)
-
-    async def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """Run a read-only job on the reader thread (the writer's for an in-memory database)."""
-        return await self._on(self._reader or self._worker, fn, *args)
-
-    async def _on(self, worker: Worker | None, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a job in the writer thread, inside the transaction of its batch (see `Worker`)."""
+        worker = self._worker
         if worker is None:
-            raise StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
+            raise self._closed()
         try:
-            return await worker.run(fn, *args)
+            return await worker.write(fn, *args)
         except sqlite3.Error as exc:  # (no file path in the message: it may reach an API client)
             raise translate(exc) from exc
+
+    async def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a read-only job on the reader thread (in the writer's batch for an in-memory database)."""
+        reader = self._reader
+        if reader is None:
+            return await self._run(fn, *args)
+        try:
+            return await reader.run(fn, *args)
+        except sqlite3.Error as exc:
+            raise translate(exc) from exc
+
+    def _closed(self) -> StoreError:
+        return StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
 
     @property
     def _db(self) -> sqlite3.Connection:
