@@ -353,7 +353,11 @@ class MemoryStore(Store):
             raise ValueError("release_lease needs the owner whose lease is released")
         # none of these suspends: the three are one atomic step for the event loop
         await MemoryStore.commit(self, orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
-        granted = await MemoryStore.reserve_budget(self, orchestration.session_id, orchestration.id, reserve) if reserve else True
+        granted = (
+            await MemoryStore.reserve_budget(self, orchestration.session_id, orchestration.id, reserve)
+            if reserve
+            else True
+        )
         if release_lease and owner is not None:
             await MemoryStore.release(self, orchestration.id, owner)
         return granted

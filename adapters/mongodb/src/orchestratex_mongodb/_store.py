@@ -372,6 +372,30 @@ class MongoStore(Store):
             event.seq = first + i
         return events
 
+    async def start(
+        self, orchestration: Orchestration, *, thread: Thread | None = None, owner: str, ttl_s: float
+    ) -> Session:
+        """Three round trips (not the default's seven): the session read (which checks it exists), the
+        thread's insert, and the orchestration's insert with its lease already taken. Not one atomic
+        write: should the second insert fail, the new thread stays, empty (as after `create_thread`)."""
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        check_key("an orchestration id", orchestration.id)
+        if thread is not None and (
+            thread.id != orchestration.thread_id or thread.session_id != orchestration.session_id
+        ):
+            raise ValueError("the new thread must be the orchestration's, in its session")
+        session = await self.get_session(orchestration.session_id)
+        if thread is not None:
+            await self._insert("thread", self._c.threads, thread_doc(thread))
+        elif not await self._exists(self._c.threads, orchestration.thread_id):
+            raise NotFound(f"no thread {orchestration.thread_id!r}")
+        doc = orchestration_fields(orchestration)
+        lease = _now() + timedelta(seconds=ttl_s)
+        doc.update(_id=doc_id(orchestration.id), stamp=Int64(0), lease_owner=owner, lease_expires=lease)
+        await self._insert("orchestration", self._c.orchestrations, doc)
+        return session
+
     # -- budget -------------------------------------------------------------------------------
     async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
         check_amount("amount", amount)

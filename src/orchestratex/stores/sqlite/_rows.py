@@ -15,6 +15,7 @@ __all__ = [
     "INSERT_CALL",
     "INSERT_SESSION",
     "RECORD_OUTCOME",
+    "RELEASE_LEASE",
     "RESERVE",
     "UPSERT_ORCHESTRATION",
     "Read",
@@ -49,6 +50,7 @@ UPDATE sessions SET reserved_pico = reserved_pico + :amount
 WHERE id = :session AND (limit_pico IS NULL OR total_pico + reserved_pico + :amount <= limit_pico)
 RETURNING 1
 """
+RELEASE_LEASE = "UPDATE orchestrations SET lease_owner = NULL, lease_expires = NULL WHERE id = ? AND lease_owner = ?"
 INCR = """
 INSERT INTO counters (key, value, expires_at) VALUES (:key, :amount, :expires)
 ON CONFLICT (key) DO UPDATE SET

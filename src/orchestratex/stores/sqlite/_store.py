@@ -23,7 +23,7 @@ from ...records import (
     SessionStatus,
     Thread,
 )
-from .._base import Analytics, ModelStats, RoutingStat, Store, check_session_transition
+from .._base import Analytics, ModelStats, RoutingStat, Store, check_session_transition, customised
 from ..checks import check_amount, check_commit, check_page, from_pico, to_pico
 from . import _analytics
 from ._checkpoint import Checkpointer
@@ -34,6 +34,7 @@ from ._rows import (
     INSERT_CALL,
     INSERT_SESSION,
     RECORD_OUTCOME,
+    RELEASE_LEASE,
     RESERVE,
     UPSERT_ORCHESTRATION,
     Read,
@@ -360,7 +361,8 @@ class SQLiteStore(Store):
     ) -> Sequence[Event]:
         check_commit(orchestration.session_id, events, calls, spent, released)
         orchestration.updated_at = utcnow()
-        await self._run(
+        await self._seq_kept(
+            events,
             self._commit_sync,
             orchestration_row(orchestration),
             events,
@@ -370,6 +372,17 @@ class SQLiteStore(Store):
             owner,
         )
         return events
+
+    async def _seq_kept(self, events: Sequence[Event], fn: Callable[..., _T], *args: Any) -> _T:
+        """`_run(fn, *args)`; when it fails (its job, or the commit of the batch it shared), the events get
+        back the `seq` they had: they were not stored."""
+        previous = [e.seq for e in events]
+        try:
+            return await self._run(fn, *args)
+        except Exception:
+            for event, seq in zip(events, previous, strict=True):
+                event.seq = seq
+            raise
 
     def _commit_sync(
         self,
@@ -432,6 +445,110 @@ class SQLiteStore(Store):
         else:
             db.execute("DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ?", key)
         return freed
+
+    # -- one round trip per step -----------------------------------------------------------------
+    _START = ("create_thread", "create_orchestration", "claim", "get_session")
+    _STEP = ("commit", "reserve_budget", "release")
+
+    async def start(
+        self, orchestration: Orchestration, *, thread: Thread | None = None, owner: str, ttl_s: float
+    ) -> Session:
+        if customised(self, SQLiteStore, *self._START):
+            return await super().start(orchestration, thread=thread, owner=owner, ttl_s=ttl_s)
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        thread_row = None
+        if thread is not None:
+            if thread.id != orchestration.thread_id or thread.session_id != orchestration.session_id:
+                raise ValueError("the new thread must be the orchestration's, in its session")
+            thread_row = (
+                thread.id,
+                thread.session_id,
+                thread.user_id,
+                thread.created_at.timestamp(),
+                thread.model_dump_json(),
+            )
+        return await self._run(self._start_sync, orchestration_row(orchestration), thread_row, owner, ttl_s)
+
+    def _start_sync(
+        self, row: tuple[Any, ...], thread_row: tuple[Any, ...] | None, owner: str, ttl_s: float
+    ) -> Session:
+        with Write(self._db):
+            session = self._session_sync(row[1])
+            if thread_row is not None:
+                self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", thread_row)
+            elif not self._exists("threads", row[2]):
+                raise NotFound(f"no thread {row[2]!r}")
+            self._insert(
+                "orchestration",
+                "INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score,"
+                " total_pico, iterations, created_at, updated_at, doc, lease_owner, lease_expires)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, owner, time.time() + ttl_s),
+            )
+            return session
+
+    async def commit_step(
+        self,
+        orchestration: Orchestration,
+        events: Sequence[Event] = (),
+        *,
+        calls: Sequence[CallRecord] = (),
+        spent: float = 0.0,
+        released: float = 0.0,
+        owner: str | None = None,
+        reserve: float = 0.0,
+        release_lease: bool = False,
+    ) -> bool:
+        if customised(self, SQLiteStore, *self._STEP):
+            return await super().commit_step(
+                orchestration,
+                events,
+                calls=calls,
+                spent=spent,
+                released=released,
+                owner=owner,
+                reserve=reserve,
+                release_lease=release_lease,
+            )
+        check_commit(orchestration.session_id, events, calls, spent, released)
+        if reserve:
+            check_amount("reserve", reserve)
+            if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
+                raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
+        if release_lease and owner is None:
+            raise ValueError("release_lease needs the owner whose lease is released")
+        orchestration.updated_at = utcnow()
+        return await self._seq_kept(
+            events,
+            self._commit_step_sync,
+            orchestration_row(orchestration),
+            events,
+            [call_row(c) for c in calls] if calls else None,
+            to_pico(spent) if spent else 0,
+            to_pico(released) if released else 0,
+            owner,
+            to_pico(reserve) if reserve else 0,
+            release_lease,
+        )
+
+    def _commit_step_sync(
+        self,
+        row: tuple[Any, ...],
+        events: Sequence[Event],
+        call_rows: list[tuple[Any, ...]] | None,
+        spent: int,
+        released: int,
+        owner: str | None,
+        reserve: int,
+        release_lease: bool,
+    ) -> bool:
+        with Write(self._db) as db:  # one transaction (or the batch's savepoint): all of it or none
+            self._commit_sync(row, events, call_rows, spent, released, owner)
+            granted = self._reserve_sync(row[1], row[0], reserve) if reserve else True
+            if release_lease:
+                db.execute(RELEASE_LEASE, (row[0], owner))
+            return granted
 
     # -- budget -------------------------------------------------------------------------------
     async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
@@ -517,11 +634,7 @@ class SQLiteStore(Store):
         return bool(claimed)
 
     async def release(self, orchestration_id: str, owner: str) -> None:
-        await self._run(
-            self._fetch,
-            "UPDATE orchestrations SET lease_owner = NULL, lease_expires = NULL WHERE id = ? AND lease_owner = ?",
-            (orchestration_id, owner),
-        )
+        await self._run(self._fetch, RELEASE_LEASE, (orchestration_id, owner))
 
     async def list_resumable(self, *, limit: int = 100) -> list[str]:
         check_page(limit, 0)
