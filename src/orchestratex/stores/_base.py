@@ -302,8 +302,12 @@ class Store(ABC):
         commit counts as not reserved / not released: the lease then expires after its ttl); so a store
         that implements only `commit` keeps working, with more round trips. Built-in stores do it in one.
         """
-        if reserve and orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
-            raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
+        if reserve:
+            from .checks import check_amount
+
+            check_amount("reserve", reserve)
+            if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
+                raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
         if release_lease and owner is None:
             raise ValueError("release_lease needs the owner whose lease is released")
         await self.commit(orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
