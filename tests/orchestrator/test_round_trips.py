@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from orchestratex import Orchestrator
+from orchestratex.exceptions import StoreUnavailable
+from orchestratex.orchestrator import RetryPolicy
 from orchestratex.routing import BayesianRouter
 from orchestratex.stores import MemoryStore, SQLiteStore, Store
 
@@ -57,11 +59,14 @@ async def test_a_single_iteration_run_makes_one_store_call_per_step(kind: str, t
         result = await orch.run("Hello", session=session, max_iterations=1)
         assert result.status == "completed" and result.iterations == 1
         # start (thread, orchestration, lease, budget); the selection's commit reserving the generation and its
-        # judges; the generation's commit; the evaluation's commit, final, giving the lease up; then the
-        # router's statistics (written by the router itself, three rows). Before: 14 calls (get_session twice,
-        # create_thread, create_orchestration, claim, get_orchestration, cancel_requested, 3 commits,
-        # reserve_budget, release, and the router's).
-        assert dict(seen) == {"start": 1, "commit_step": 3, "record_routing_outcome": 3}
+        # judges; the generation's commit; the evaluation's commit, final, with the router's statistics, giving
+        # the lease up. Before: 16 calls (get_session twice, create_thread, create_orchestration, claim,
+        # get_orchestration, 3 commits, reserve_budget, record_routing_outcome 4 times, release, and the
+        # first cancel_requested poll).
+        assert dict(seen) == {"start": 1, "commit_step": 3}
+        stats = await store.routing_stats("bayesian")
+        assert [(s.model_name, s.n, s.score_sum) for s in stats] == [(result.orchestration.final_model, 1, 9.0)]
+        assert await store.routing_stats("bayesian.cascade")  # (the cascade's failure memory, also committed)
         assert await ledger_problems(store, session.id) == []
         got = await store.get_session(session.id)
         assert got.reserved_cost == 0 and got.total_cost == result.total_cost > 0
@@ -118,3 +123,60 @@ async def test_a_refused_reservation_with_the_commit_falls_back_to_waiting_for_t
     assert granted == [False] and result.status == "completed"
     got = await store.get_session(session.id)
     assert got.reserved_cost == 0 and 0 < got.total_cost <= 1.0
+
+
+class _TodaysStore(MemoryStore):
+    """A store implementing only the methods a store had before `start` and `commit_step` (their defaults)."""
+
+    start = Store.start
+    commit_step = Store.commit_step
+
+
+async def test_a_store_without_the_fast_paths_runs_the_same_orchestration() -> None:
+    store = _TodaysStore()
+    orch = Orchestrator(
+        providers=[scripted(answer_attempt, score_of_answer({1: 6.0, 2: 9.0}))],
+        catalog=catalog("a", "b"),
+        store=store,
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
+    seen = count_calls(store)
+    result = await orch.run("Hello", cost_limit=1.0, evaluation_threshold=8)
+    assert result.iterations == 2 and result.status == "completed"
+    # the defaults compose today's methods, called on the store itself
+    assert seen["start"] == 1 and seen["create_thread"] == seen["create_orchestration"] == seen["claim"] == 1
+    assert seen["commit_step"] == seen["commit"] == 6 and seen["reserve_budget"] == 2 and seen["release"] == 1
+    assert seen["record_routing_outcome"] > 2  # the router's rows (one per model observed, and its cascade's)
+    assert sum(s.n for s in await store.routing_stats("bayesian")) == 2  # two evaluations
+    assert await ledger_problems(store, result.orchestration.session_id) == []
+    assert await store.claim(result.orchestration.id, "another process", 30)
+
+
+async def test_outcomes_of_a_commit_that_failed_go_with_the_next_one() -> None:
+    class Flaky(MemoryStore):
+        """Its first commit carrying router statistics fails, having written nothing."""
+
+        failed = False
+
+        async def commit_step(self, *args: Any, **kwargs: Any) -> bool:
+            if kwargs.get("outcomes") and not self.failed:
+                self.failed = True
+                raise StoreUnavailable("the disk is full; nothing was written")
+            return await super().commit_step(*args, **kwargs)
+
+    store = Flaky()
+    orch = Orchestrator(
+        providers=[scripted(answer_attempt, score_of_answer({1: 6.0, 2: 9.0}))],
+        catalog=catalog("a", "b"),
+        store=store,
+        retry=NO_WAIT,
+        store_retry=RetryPolicy(max_attempts=1),
+        router=BayesianRouter(explore=False),
+    )
+    result = await orch.run("Hello", cost_limit=1.0, evaluation_threshold=8, max_iterations=3)
+    assert store.failed and result.stop_reason == "error"  # the store failed the run after its first evaluation
+    assert result.iterations == 1
+    stats = await store.routing_stats("bayesian")
+    assert sum(s.n for s in stats) == 1  # the evaluation's outcome went with the final commit
+    assert await ledger_problems(store, result.orchestration.session_id) == []

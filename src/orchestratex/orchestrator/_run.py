@@ -35,11 +35,13 @@ from ..providers import Generation, GenerationRequest, Message, TextSink
 from ..providers._base import estimate_message_tokens
 from ..records import CallRecord, Iteration, Orchestration, Session, StopReason
 from ..routing import Attempt, RoutingFeedback, Task, detect_domain
+from ..stores import RoutingOutcome
 from ..usage import Usage, add_costs
 from ._budget import affordable_cap, price_generation, reserve_waiting
 from ._chat import conversation
 from ._durable import outcome, with_store_retries
 from ._judges import JudgePlanner, Judging
+from ._observe import collect
 from ._prompts import build_messages, request_messages
 from ._retry import call_with_retries
 from ._stream import AnswerDelta, DeltaSink
@@ -134,6 +136,8 @@ class Run:
         """The final commit gave the lease up (`commit_step(release_lease=True)`)."""
         self.done = False
         self._pending: list[Event] = []
+        self._outcomes: list[RoutingOutcome] = []
+        """The router's observations, written with the next commit."""
         """Events to store with the next commit (the start is committed with the first routing decision)."""
         self.emitted: list[Event] = []
         """Events this run committed, in order (a resumed run's earlier ones are in the store)."""
@@ -453,12 +457,8 @@ class Run:
             iteration=it.index,
             cost=evaluation.cost,
         )
-        reason = self._stop_reason()
-        if reason is None:
-            await self._commit([event], ledger)
-        else:  # the evaluation ends the run: one commit for both
-            await self._finish(reason, None, events=[event], ledger=ledger)
-        await self._observe(
+        # the router learns first: what it keeps in the store is written with the step's commit
+        outcomes = await self._observe(
             RoutingFeedback(
                 domain=doc.domain or "general",
                 model_name=it.model_name,
@@ -473,17 +473,30 @@ class Run:
                 evaluation_cost=evaluation.cost,
             )
         )
+        reason = self._stop_reason()
+        if reason is None:
+            await self._commit([event], ledger, outcomes=outcomes)
+        else:  # the evaluation ends the run: one commit for both
+            await self._finish(reason, None, events=[event], ledger=ledger, outcomes=outcomes)
 
-    async def _observe(self, feedback: RoutingFeedback) -> None:
-        """Let the router learn; its statistics are best effort: a store fault there neither fails the run
-        nor, once the run has ended, ends it a second time."""
-        try:
-            await self.o.router.observe(feedback)
-        except OrchestrateXError as exc:
-            logger.warning("the router could not record %s's outcome: %s", feedback.model_name, exc.message)
+    async def _observe(self, feedback: RoutingFeedback) -> list[RoutingOutcome]:
+        """Let the router learn; returns what it would write to the store's statistics, for the step's commit.
+        They are best effort: a fault there does not fail the run."""
+        with collect() as outcomes:
+            try:
+                await self.o.router.observe(feedback)
+            except OrchestrateXError as exc:
+                logger.warning("the router could not record %s's outcome: %s", feedback.model_name, exc.message)
+        return outcomes
 
     async def _finish(
-        self, reason: StopReason, error: str | None, *, events: Sequence[Event] = (), ledger: _Ledger | None = None
+        self,
+        reason: StopReason,
+        error: str | None,
+        *,
+        events: Sequence[Event] = (),
+        ledger: _Ledger | None = None,
+        outcomes: Sequence[RoutingOutcome] = (),
     ) -> None:
         if self.done and not self._pending:  # its final commit is in the store: the run has ended already
             return
@@ -534,9 +547,9 @@ class Run:
             ledger = ledger or _Ledger()
             self._release_prepaid(ledger)
         if reason == "cancelled":  # the task is being cancelled: the final commit must still happen
-            await asyncio.shield(self._commit(final, ledger, release_lease=True))
+            await asyncio.shield(self._commit(final, ledger, outcomes=outcomes, release_lease=True))
         else:
-            await self._commit(final, ledger, release_lease=True)
+            await self._commit(final, ledger, outcomes=outcomes, release_lease=True)
 
     async def _suspend(self) -> None:
         """Stop without ending: settle the step in progress (what it spent is counted, its reservations
@@ -847,11 +860,13 @@ class Run:
         *,
         reserve: float = 0.0,
         on_reserved: Callable[[], None] | None = None,
+        outcomes: Sequence[RoutingOutcome] = (),
         release_lease: bool = False,
     ) -> None:
         """Commit the step: the orchestration, `events` (after any left pending) and `ledger`, all or nothing;
         with it (`Store.commit_step`), reserve `reserve` for the next call (`on_reserved()` runs once the
-        store holds it) and, for the final commit, give up the lease.
+        store holds it), add the router's `outcomes` to its statistics and, for the final commit, give up
+        the lease. Outcomes a failed commit did not write go with the next one.
 
         The run's own bookkeeping changes only once the store has the commit: a commit that fails
         (after bounded retries of `StoreUnavailable`) leaves its events pending and its ledger open,
@@ -859,6 +874,7 @@ class Run:
         outcome, so the step is neither lost nor settled twice.
         """
         events = [*self._pending, *events]
+        outcomes = [*self._outcomes, *outcomes]
         doc, store = self.doc, self.o.store
         spent = self._settle(ledger) if ledger is not None else 0.0  # added to doc.total_cost once only
         calls = list(ledger.calls) if ledger is not None else []
@@ -870,6 +886,7 @@ class Run:
             nonlocal stored
             stored = True
             self._pending = []
+            self._outcomes = []
             if ledger is not None:
                 self.inflight -= ledger.reserved_local
                 if ledger is self._open:
@@ -882,6 +899,7 @@ class Run:
                 self.o.lease_given_up(doc.id)
 
         self._pending = events
+        self._outcomes = outcomes
         if ledger is not None:
             self._open = ledger  # until the store has it, the final commit still owes this step
 
@@ -898,6 +916,7 @@ class Run:
                         released=released,
                         owner=owner,
                         reserve=reserve,
+                        outcomes=outcomes,
                         release_lease=release_lease,
                     ),
                     self.o.store_retry,

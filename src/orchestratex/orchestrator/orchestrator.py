@@ -9,7 +9,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self, TypedDict
+from typing import Any, Self, TypedDict, cast
 
 from pydantic import ValidationError
 from typing_extensions import Unpack
@@ -29,6 +29,7 @@ from ._checks import check_runnable
 from ._circuit import CircuitBreaker, CircuitState
 from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
+from ._observe import RouterStore
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
@@ -296,7 +297,8 @@ class Orchestrator:
             self._ready = asyncio.get_running_loop().create_future()
             try:
                 await self.store.open()
-                await self.router.attach(self.store)
+                # (its statistics are then written with the runs' commits: see _observe.py)
+                await self.router.attach(cast(Store, RouterStore(self.store)))
             except BaseException as exc:
                 self._ready.set_exception(exc)
                 self._ready.exception()  # mark retrieved

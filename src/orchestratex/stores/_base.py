@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,7 @@ __all__ = [
     "DomainUsage",
     "ModelStats",
     "ModelUsage",
+    "RoutingOutcome",
     "RoutingStat",
     "Store",
     "check_session_transition",
@@ -75,6 +77,20 @@ class RoutingStat(BaseModel):
     @property
     def mean_score(self) -> float | None:
         return self.score_sum / self.n if self.n else None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingOutcome:
+    """One observation for a router's statistics (the arguments of `Store.record_routing_outcome`), written
+    with a step's commit by `Store.commit_step(outcomes=...)`."""
+
+    router: str
+    domain: str
+    model_name: str
+    score: float
+    cost: float
+    latency_ms: float
+    output_tokens: int
 
 
 class ModelUsage(BaseModel):
@@ -287,20 +303,23 @@ class Store(ABC):
         released: float = 0.0,
         owner: str | None = None,
         reserve: float = 0.0,
+        outcomes: Sequence[RoutingOutcome] = (),
         release_lease: bool = False,
     ) -> bool:
         """`commit`, extended so that one step is one round trip: after the commit's own changes, reserve
         `reserve` dollars for the orchestration's next call (the rule of `reserve_budget`, counted after
-        this commit's `spent` and `released`) and, with `release_lease`, give up `owner`'s lease (the
-        run's final commit). Returns whether `reserve` was reserved (True when it is 0).
+        this commit's `spent` and `released`), add `outcomes` to the routers' statistics (as
+        `record_routing_outcome` does) and, with `release_lease`, give up `owner`'s lease (the run's final
+        commit). Returns whether `reserve` was reserved (True when it is 0).
 
-        The commit is all or nothing and raises as `commit` does. The reservation and the lease release
-        never make it fail: a reservation refused returns False and the commit stands (the caller then
-        reserves the usual way, or stops); it is never made without the commit.
+        The commit is all or nothing and raises as `commit` does. The reservation, the statistics and the
+        lease release never make it fail: a reservation refused returns False and the commit stands (the
+        caller then reserves the usual way, or stops); none of them happens without the commit.
 
-        This default calls `commit`, then `reserve_budget` and `release` (a fault of either after the
-        commit counts as not reserved / not released: the lease then expires after its ttl); so a store
-        that implements only `commit` keeps working, with more round trips. Built-in stores do it in one.
+        This default calls `commit`, then `reserve_budget`, `record_routing_outcome` and `release` (a
+        fault of one of them after the commit counts as not reserved / not recorded / not released: the
+        lease then expires after its ttl); so a store that implements only `commit` keeps working, with
+        more round trips. The built-in stores do it in one.
         """
         if reserve:
             from .checks import check_amount
@@ -318,6 +337,19 @@ class Store(ABC):
             except Exception as exc:  # the step is committed: its caller reserves again the usual way
                 _logger.warning("reserving with the commit of %s failed: %s", orchestration.id, exc)
                 granted = False
+        for o in outcomes:
+            try:
+                await self.record_routing_outcome(
+                    o.router,
+                    domain=o.domain,
+                    model_name=o.model_name,
+                    score=o.score,
+                    cost=o.cost,
+                    latency_ms=o.latency_ms,
+                    output_tokens=o.output_tokens,
+                )
+            except Exception as exc:  # statistics are best effort
+                _logger.warning("recording %s's outcome for %s failed: %s", o.model_name, o.router, exc)
         if release_lease and owner is not None:
             try:
                 await self.release(orchestration.id, owner)

@@ -29,6 +29,7 @@ from ._base import (
     DomainUsage,
     ModelStats,
     ModelUsage,
+    RoutingOutcome,
     RoutingStat,
     Store,
     check_session_transition,
@@ -297,7 +298,7 @@ class MemoryStore(Store):
 
     # -- one round trip per step -----------------------------------------------------------------
     _START = ("create_thread", "create_orchestration", "claim", "get_session")
-    _STEP = ("commit", "reserve_budget", "release")
+    _STEP = ("commit", "reserve_budget", "record_routing_outcome", "release")
 
     async def start(
         self, orchestration: Orchestration, *, thread: Thread | None = None, owner: str, ttl_s: float
@@ -332,6 +333,7 @@ class MemoryStore(Store):
         released: float = 0.0,
         owner: str | None = None,
         reserve: float = 0.0,
+        outcomes: Sequence[RoutingOutcome] = (),
         release_lease: bool = False,
     ) -> bool:
         if customised(self, MemoryStore, *self._STEP):
@@ -343,6 +345,7 @@ class MemoryStore(Store):
                 released=released,
                 owner=owner,
                 reserve=reserve,
+                outcomes=outcomes,
                 release_lease=release_lease,
             )
         if reserve:
@@ -358,6 +361,8 @@ class MemoryStore(Store):
             if reserve
             else True
         )
+        for o in outcomes:
+            self._record_outcome(o.router, o.domain, o.model_name, o.score, o.cost, o.latency_ms, o.output_tokens)
         if release_lease and owner is not None:
             await MemoryStore.release(self, orchestration.id, owner)
         return granted
@@ -474,6 +479,18 @@ class MemoryStore(Store):
         self,
         router: str,
         *,
+        domain: str,
+        model_name: str,
+        score: float,
+        cost: float,
+        latency_ms: float,
+        output_tokens: int,
+    ) -> None:
+        self._record_outcome(router, domain, model_name, score, cost, latency_ms, output_tokens)
+
+    def _record_outcome(
+        self,
+        router: str,
         domain: str,
         model_name: str,
         score: float,

@@ -40,7 +40,7 @@ from ..records import (
     SessionSettings,
     Thread,
 )
-from ..stores import Analytics, DomainUsage, ModelStats, ModelUsage, RoutingStat, Store
+from ..stores import Analytics, DomainUsage, ModelStats, ModelUsage, RoutingOutcome, RoutingStat, Store
 from ..usage import add_costs
 
 __all__ = ["StoreContract", "StoreFactory"]
@@ -536,6 +536,26 @@ class StoreContract:
         o.status = "completed"
         with pytest.raises(ValueError):  # a final commit releases everything: it cannot reserve
             await store.commit_step(o, reserve=0.1, owner="first")
+
+    async def test_commit_step_records_the_routers_outcomes_with_the_commit(self, store: Store) -> None:
+        session, _, o = await _tree(store)
+        assert await store.claim(o.id, "me", 60)
+        seen = RoutingOutcome("r", "coding", "sim:alpha", 8.0, 0.25, 100.0, 12)
+        with pytest.raises(Conflict):  # refused: nothing of it is written, the outcomes neither
+            await store.commit_step(o, [_selected(o)], owner="other", outcomes=[seen])
+        assert await store.routing_stats("r") == []
+        o.status = "running"
+        assert await store.commit_step(o, [_selected(o)], owner="me", outcomes=[seen, seen])
+        [stat] = await store.routing_stats("r")
+        assert (stat.domain, stat.model_name, stat.n, stat.score_sum, stat.score_sq_sum) == (
+            "coding",
+            "sim:alpha",
+            2,
+            16.0,
+            128.0,
+        )
+        assert (stat.cost_sum, stat.latency_ms_sum, stat.output_tokens_sum) == (0.5, 200.0, 24)
+        assert [e.seq for e in await store.list_events(session.id)] == [1]
 
     async def test_the_final_commit_step_releases_the_lease(self, store: Store) -> None:
         session, _, o = await _tree(store, cost_limit=1.0)

@@ -23,7 +23,15 @@ from ...records import (
     SessionStatus,
     Thread,
 )
-from .._base import Analytics, ModelStats, RoutingStat, Store, check_session_transition, customised
+from .._base import (
+    Analytics,
+    ModelStats,
+    RoutingOutcome,
+    RoutingStat,
+    Store,
+    check_session_transition,
+    customised,
+)
 from ..checks import check_amount, check_commit, check_page, from_pico, to_pico
 from . import _analytics
 from ._checkpoint import Checkpointer
@@ -448,7 +456,7 @@ class SQLiteStore(Store):
 
     # -- one round trip per step -----------------------------------------------------------------
     _START = ("create_thread", "create_orchestration", "claim", "get_session")
-    _STEP = ("commit", "reserve_budget", "release")
+    _STEP = ("commit", "reserve_budget", "record_routing_outcome", "release")
 
     async def start(
         self, orchestration: Orchestration, *, thread: Thread | None = None, owner: str, ttl_s: float
@@ -498,6 +506,7 @@ class SQLiteStore(Store):
         released: float = 0.0,
         owner: str | None = None,
         reserve: float = 0.0,
+        outcomes: Sequence[RoutingOutcome] = (),
         release_lease: bool = False,
     ) -> bool:
         if customised(self, SQLiteStore, *self._STEP):
@@ -509,6 +518,7 @@ class SQLiteStore(Store):
                 released=released,
                 owner=owner,
                 reserve=reserve,
+                outcomes=outcomes,
                 release_lease=release_lease,
             )
         check_commit(orchestration.session_id, events, calls, spent, released)
@@ -529,6 +539,7 @@ class SQLiteStore(Store):
             to_pico(released) if released else 0,
             owner,
             to_pico(reserve) if reserve else 0,
+            [_outcome_row(o) for o in outcomes] if outcomes else None,
             release_lease,
         )
 
@@ -541,11 +552,14 @@ class SQLiteStore(Store):
         released: int,
         owner: str | None,
         reserve: int,
+        outcome_rows: list[tuple[Any, ...]] | None,
         release_lease: bool,
     ) -> bool:
         with Write(self._db) as db:  # one transaction (or the batch's savepoint): all of it or none
             self._commit_sync(row, events, call_rows, spent, released, owner)
             granted = self._reserve_sync(row[1], row[0], reserve) if reserve else True
+            if outcome_rows:
+                db.executemany(RECORD_OUTCOME, outcome_rows)
             if release_lease:
                 db.execute(RELEASE_LEASE, (row[0], owner))
             return granted
@@ -701,7 +715,7 @@ class SQLiteStore(Store):
         latency_ms: float,
         output_tokens: int,
     ) -> None:
-        row = (router, domain, model_name, score, score * score, cost, latency_ms, output_tokens)
+        row = _outcome_row(RoutingOutcome(router, domain, model_name, score, cost, latency_ms, output_tokens))
         await self._run(self._fetch, RECORD_OUTCOME, row)
 
     async def routing_stats(self, router: str) -> list[RoutingStat]:
@@ -766,3 +780,7 @@ class SQLiteStore(Store):
     def _model_stats_sync(self, model_name: str) -> ModelStats:
         with Read(self._db) as db:
             return _analytics.model_stats(db, model_name)
+
+
+def _outcome_row(o: RoutingOutcome) -> tuple[Any, ...]:
+    return (o.router, o.domain, o.model_name, o.score, o.score * o.score, o.cost, o.latency_ms, o.output_tokens)
