@@ -67,11 +67,13 @@ class SQLiteStore(Store):
 
     The file is in WAL mode with `synchronous=NORMAL`: a commit survives a crash of the process (not
     necessarily a power loss of the machine). Several processes may share the file: every write is
-    one `BEGIN IMMEDIATE` transaction, and a process waits up to `busy_timeout` (10 s) for another's write lock. All
-    database work runs in two dedicated threads per store, so the event loop never blocks: writes in
-    one, reads in the other on a read-only connection of their own, so reads never wait behind a write
-    that waits for another process's lock (WAL readers need no lock). Each store method is exactly one
-    hop to one of the threads. A lock held past the busy timeout raises `StoreUnavailable`.
+    in a `BEGIN IMMEDIATE` transaction, and a process waits up to `busy_timeout` (10 s) for another's
+    write lock. All database work runs in two dedicated threads per store, so the event loop never
+    blocks: writes in one, reads in the other on a read-only connection of their own, so reads never
+    wait behind a write that waits for another process's lock (WAL readers need no lock). Writes that
+    queue up while the writer is busy share one transaction, each under its own savepoint (group
+    commit: see `_worker.Worker`), and their results come back in one hand-off. A lock held past the
+    busy timeout raises `StoreUnavailable`.
 
     A new database file is created readable by its owner only (0600), and a directory created for
     it 0700: it holds API key hashes, prompts and answers.
