@@ -1,9 +1,10 @@
-"""SQLiteStore's group commit: concurrent writes share one transaction, each under its own savepoint."""
+"""SQLiteStore's group commit: the writes sent in one turn of the event loop share one transaction, each under
+its own savepoint; run on the loop's thread unless the write lock is held elsewhere."""
 
 from __future__ import annotations
 
 import asyncio
-import time
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,6 @@ async def _runs(store: SQLiteStore, n: int) -> tuple[Session, list[Orchestration
         o = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
         runs.append(await store.create_orchestration(o))
     return session, runs
-
-
-async def _hold(store: SQLiteStore) -> None:
-    """Keep the writer busy for a moment, so the writes sent meanwhile queue up and run as one batch."""
-    assert store._worker is not None
-    await store._worker.run(time.sleep, 0.1)
 
 
 def _selected(o: Orchestration) -> ModelSelected:
@@ -63,8 +58,8 @@ async def test_concurrent_commits_share_transactions(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "group.db") as store:
         session, runs = await _runs(store, 40)
         seen = _recording(store)
-        await asyncio.gather(_hold(store), *(store.commit(o, [_selected(o)], spent=0.25) for o in runs))
-        assert seen.count("COMMIT") == 1  # the writes that queued up while the writer was busy: one transaction
+        await asyncio.gather(*(store.commit(o, [_selected(o)], spent=0.25) for o in runs))
+        assert seen.count("COMMIT") == 1  # the writes sent in one turn of the event loop: one transaction
         assert seen.count("SAVEPOINT") == 40
         got = await store.get_session(session.id)
         assert got.total_cost == 10.0
@@ -77,14 +72,12 @@ async def test_a_failing_write_does_not_fail_its_neighbours(tmp_path: Path) -> N
         stray = Orchestration(thread_id="t" * 24, session_id="0" * 24, user_id="alice", prompt="p")
         seen = _recording(store)
         outcomes = await asyncio.gather(
-            _hold(store),
             *(store.commit(o, [_selected(o)], spent=0.5) for o in runs[:5]),
             store.commit(stray, [_selected(stray)], spent=1.0),  # no such session: NotFound
             store.create_session(session),  # exists: Conflict
             *(store.commit(o, [_selected(o)], spent=0.5) for o in runs[5:]),
             return_exceptions=True,
         )
-        outcomes = outcomes[1:]
         assert isinstance(outcomes[5], NotFound) and isinstance(outcomes[6], Conflict)
         assert [type(x).__name__ for i, x in enumerate(outcomes) if i not in (5, 6)] == ["list"] * 10
         assert seen.count("COMMIT") == 1  # one transaction, from which the two failures rolled back alone
@@ -141,11 +134,11 @@ async def test_a_write_that_rolls_the_transaction_back_leaves_its_neighbours_ret
 
         store._commit_sync = tracked  # type: ignore[method-assign,assignment]
         outcomes = await asyncio.gather(
-            _hold(store), *(store.commit(o, [_selected(o)], spent=1.0) for o in runs), return_exceptions=True
+            *(store.commit(o, [_selected(o)], spent=1.0) for o in runs), return_exceptions=True
         )
-        kinds = [type(x).__name__ for x in outcomes[1:]]
+        kinds = [type(x).__name__ for x in outcomes]
         assert kinds == ["StoreUnavailable"] * 3 + ["list"] * 3  # (an I/O error is transient: retried)
-        assert "rolled back by another write" in str(outcomes[1])
+        assert "rolled back by another write" in str(outcomes[0])
         assert (await store.get_session(session.id)).total_cost == 3.0
         assert [e.orchestration_id for e in await store.list_events(session.id)] == [o.id for o in runs[3:]]
 
@@ -159,3 +152,31 @@ async def test_reads_and_writes_interleave_in_order(path: str, tmp_path: Path) -
         )
         assert isinstance(results[-1], Session)
         assert (await store.get_session(session.id)).total_cost == 2.5
+
+
+async def test_writes_wait_in_the_worker_while_another_connection_holds_the_lock(tmp_path: Path) -> None:
+    """Writes run on the event loop's thread only when they need not wait for the write lock: held elsewhere,
+    they go to the worker thread (the loop stays free), in order, and apply once it is released."""
+    path = tmp_path / "group.db"
+    async with SQLiteStore(path, busy_timeout=5.0) as store:
+        session, runs = await _runs(store, 6)
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process, say, writing
+        try:
+            writes = asyncio.gather(*(store.commit(o, [_selected(o)], spent=0.5) for o in runs[:3]))
+            await asyncio.sleep(0.2)  # the loop is not blocked meanwhile
+            assert not writes.done()
+            later = asyncio.gather(*(store.commit(o, [_selected(o)], spent=0.5) for o in runs[3:]))
+            await asyncio.sleep(0.05)
+            holder.execute("COMMIT")
+            await writes
+            await later
+        finally:
+            holder.close()
+        stored = await store.list_events(session.id)
+        assert [e.orchestration_id for e in stored] == [o.id for o in runs]  # in the order they were sent
+        assert [e.seq for e in stored] == list(range(1, 7))
+        assert (await store.get_session(session.id)).total_cost == 3.0
+        # and once the worker is done, writes run on the loop again
+        await store.commit(runs[0], [_selected(runs[0])])
+        assert len(await store.list_events(session.id)) == 7

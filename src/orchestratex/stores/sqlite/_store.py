@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
@@ -52,7 +53,7 @@ from ._rows import (
     session_from,
 )
 from ._schema import connect, create_private, create_schema
-from ._worker import Worker
+from ._worker import LoopWriter, Worker
 
 __all__ = ["SQLiteStore"]
 
@@ -91,6 +92,7 @@ class SQLiteStore(Store):
         """The database file, or `:memory:`."""
         self.busy_timeout = busy_timeout
         self._worker: Worker | None = None
+        self._writer: LoopWriter | None = None
         self._conn: sqlite3.Connection | None = None
         self._reader: Worker | None = None
         self._rconn: sqlite3.Connection | None = None
@@ -127,6 +129,9 @@ class SQLiteStore(Store):
             worker.stop()
             raise
         self._worker = worker
+        ms = round(self.busy_timeout * 1000)
+        await worker.run(lambda: self._writer_conn().execute("PRAGMA busy_timeout = 0"))  # (see LoopWriter)
+        self._writer = LoopWriter(worker, self._writer_conn, ms)
         if self.path != ":memory:":
             self._checkpointer = Checkpointer(self.path)
             reader = Worker(f"orchestratex-sqlite-read:{self.path}")
@@ -172,10 +177,12 @@ class SQLiteStore(Store):
                 await reader.run(rconn.close)
             finally:
                 reader.stop()
-        worker, conn = self._worker, self._conn
+        worker, conn, writer = self._worker, self._conn, self._writer
         if worker is None or conn is None:
             return
-        self._worker = self._conn = None
+        while writer is not None and not writer.idle:  # the writes already sent are done first
+            await asyncio.sleep(0.001)
+        self._worker = self._conn = self._writer = None
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
@@ -190,12 +197,12 @@ class SQLiteStore(Store):
         return conn
 
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """Run a job in the writer thread, inside the transaction of its batch (see `Worker`)."""
-        worker = self._worker
-        if worker is None:
+        """Run a write job inside the transaction of its batch (see `LoopWriter`)."""
+        writer = self._writer
+        if writer is None:
             raise self._closed()
         try:
-            return await worker.write(fn, *args)
+            return await writer.submit(fn, args)
         except sqlite3.Error as exc:  # (no file path in the message: it may reach an API client)
             raise translate(exc) from exc
 

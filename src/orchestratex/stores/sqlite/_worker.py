@@ -115,62 +115,9 @@ class Worker:
                 return
 
     def _transact(self, group: list[_Job]) -> None:
-        """Run `group`'s jobs in as few transactions as possible, each job under its own savepoint."""
-        while group:
-            group = self._one_transaction(group)
-
-    def _one_transaction(self, group: list[_Job]) -> list[_Job]:
-        """Run the jobs of `group` in one transaction; returns those left for another one (after a failure
-        that rolled the whole transaction back, the jobs not yet run)."""
-        assert self._conn is not None
-        conn = self._conn()
-        _rollback(conn)  # (left open by a failure that could not be rolled back: start afresh)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except BaseException as exc:  # the write lock was not had: nothing is written
-            for job in group:
-                job.error = exc
-            return []
-        done: list[_Job] = []
-        for i, job in enumerate(group):
-            try:
-                conn.execute("SAVEPOINT step")
-            except BaseException as exc:
-                job.error = exc
-                return self._abandon(conn, done, group[i + 1 :])
-            try:
-                job.result = job.fn(*job.args)
-            except BaseException as exc:
-                job.error = exc
-                if not conn.in_transaction:  # SQLite rolled the whole transaction back (an I/O error, say)
-                    _undone(done)
-                    return group[i + 1 :]
-                try:
-                    conn.execute("ROLLBACK TO step")
-                    conn.execute("RELEASE step")
-                except BaseException:
-                    return self._abandon(conn, done, group[i + 1 :])
-                continue
-            try:
-                conn.execute("RELEASE step")
-            except BaseException as exc:
-                job.result, job.error = None, exc
-                return self._abandon(conn, done, group[i + 1 :])
-            done.append(job)
-        try:
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            _rollback(conn)
-            for job in done:
-                job.result, job.error = None, exc
-        return []
-
-    @staticmethod
-    def _abandon(conn: sqlite3.Connection, done: list[_Job], rest: list[_Job]) -> list[_Job]:
-        """The transaction cannot go on: roll it back (its jobs wrote nothing) and leave `rest` for another."""
-        _rollback(conn)
-        _undone(done)
-        return rest
+        if group:
+            assert self._conn is not None
+            transact(self._conn(), group)
 
     @staticmethod
     def _hand_back(jobs: list[_Job]) -> None:
@@ -183,6 +130,79 @@ class Worker:
                 loop.call_soon_threadsafe(_deliver, mine)
             except RuntimeError:  # the loop closed while the jobs ran: nobody is waiting any more
                 pass
+
+
+class Busy(Exception):
+    """`transact(..., busy_ok=False)` found the write lock taken: nothing of the group was run."""
+
+
+def transact(conn: sqlite3.Connection, group: list[_Job], *, wait: bool = True) -> None:
+    """Run `group`'s jobs on `conn` in as few transactions as possible, each job under its own savepoint, setting
+    each job's `result` or `error`. With `wait=False`, raise `Busy` (having run nothing) when the first
+    transaction cannot take the write lock at once, instead of failing the jobs."""
+    first = True
+    while group:
+        group = _one_transaction(conn, group, busy=None if wait or not first else Busy)
+        first = False
+
+
+def _one_transaction(conn: sqlite3.Connection, group: list[_Job], busy: type[Busy] | None) -> list[_Job]:
+    """Run the jobs of `group` in one transaction; returns those left for another one (after a failure
+    that rolled the whole transaction back, the jobs not yet run)."""
+    _rollback(conn)  # (left open by a failure that could not be rolled back: start afresh)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except BaseException as exc:  # the write lock was not had: nothing is written
+        if busy is not None and isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+            raise busy from exc
+        for job in group:
+            job.error = exc
+        return []
+    done: list[_Job] = []
+    for i, job in enumerate(group):
+        try:
+            conn.execute("SAVEPOINT step")
+        except BaseException as exc:
+            job.error = exc
+            return _abandon(conn, done, group[i + 1 :])
+        try:
+            job.result = job.fn(*job.args)
+        except BaseException as exc:
+            job.error = exc
+            if not conn.in_transaction:  # SQLite rolled the whole transaction back (an I/O error, say)
+                _undone(done)
+                return group[i + 1 :]
+            try:
+                conn.execute("ROLLBACK TO step")
+                conn.execute("RELEASE step")
+            except BaseException:
+                return _abandon(conn, done, group[i + 1 :])
+            continue
+        try:
+            conn.execute("RELEASE step")
+        except BaseException as exc:
+            job.result, job.error = None, exc
+            return _abandon(conn, done, group[i + 1 :])
+        done.append(job)
+    try:
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        _rollback(conn)
+        for job in done:
+            job.result, job.error = None, exc
+    return []
+
+
+def _abandon(conn: sqlite3.Connection, done: list[_Job], rest: list[_Job]) -> list[_Job]:
+    """The transaction cannot go on: roll it back (its jobs wrote nothing) and leave `rest` for another."""
+    _rollback(conn)
+    _undone(done)
+    return rest
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -201,3 +221,84 @@ def _undone(jobs: list[_Job]) -> None:
             "the SQLite transaction this write shared with others was rolled back by another write's failure;"
             " nothing was written"
         )
+
+
+_LOOP_BATCH = 64
+"""At most this many writes in one transaction on the event loop's thread (a bound on how long it blocks)."""
+
+
+class LoopWriter:
+    """Group commit on the event loop's own thread, with `worker` for when that would block.
+
+    The writes submitted during one turn of the loop are run together when the loop gets to them (a
+    `call_soon`), in one transaction, each under its own savepoint, with no thread hop at all: a step's
+    write costs its SQL, not a hand-off. That is safe because the write lock is taken without waiting
+    (the connection's busy timeout is 0 outside the worker): when another process holds it, the batch
+    goes to `worker`, which waits up to `busy_timeout_ms` for it, and so do the batches after it until
+    the worker has done them, so that writes apply in the order they were sent. The connection is used
+    by one thread at a time: by the loop only while no batch is with the worker.
+    """
+
+    def __init__(self, worker: Worker, conn: Callable[[], sqlite3.Connection], busy_timeout_ms: int) -> None:
+        self._worker = worker
+        self._conn = conn
+        self._busy_timeout_ms = busy_timeout_ms
+        self._batch: list[_Job] = []
+        self._scheduled = False
+        self._handed = 0
+        """Batches with the worker, not yet delivered."""
+
+    @property
+    def idle(self) -> bool:
+        return not self._batch and not self._handed
+
+    def submit(self, fn: Callable[..., _T], args: tuple[Any, ...]) -> asyncio.Future[_T]:
+        """Queue `fn(*args)` for the current batch; the future is set once its transaction has committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_T] = loop.create_future()
+        self._batch.append(_Job(fn, args, future, True))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        batch, self._batch = self._batch[:_LOOP_BATCH], self._batch[_LOOP_BATCH:]
+        if self._batch:  # the rest at the next turn (other tasks run in between)
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        if not batch:
+            return
+        if not self._handed:
+            try:
+                transact(self._conn(), batch, wait=False)
+            except Busy:  # another process holds the write lock: the worker waits for it
+                pass
+            else:
+                _deliver(batch)
+                return
+        self._hand_off(batch)
+
+    def _hand_off(self, batch: list[_Job]) -> None:
+        self._handed += 1
+
+        def done(task: asyncio.Future[None]) -> None:
+            self._handed -= 1
+            error = None if task.cancelled() else task.exception()
+            for job in batch:
+                if error is not None and job.error is None and job.result is None:
+                    job.error = error
+            _deliver(batch)
+
+        task = asyncio.ensure_future(self._worker.run(self._waiting, batch))
+        task.add_done_callback(done)
+
+    def _waiting(self, batch: list[_Job]) -> None:
+        """In the worker thread: run `batch`, waiting for the write lock up to the busy timeout."""
+        conn = self._conn()
+        conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        try:
+            transact(conn, batch)
+        finally:
+            conn.execute("PRAGMA busy_timeout = 0")
