@@ -69,12 +69,12 @@ class SQLiteStore(Store):
     The file is in WAL mode with `synchronous=NORMAL`: a commit survives a crash of the process (not
     necessarily a power loss of the machine). Several processes may share the file: every write is
     in a `BEGIN IMMEDIATE` transaction, and a process waits up to `busy_timeout` (10 s) for another's
-    write lock. All database work runs in two dedicated threads per store, so the event loop never
-    blocks: writes in one, reads in the other on a read-only connection of their own, so reads never
-    wait behind a write that waits for another process's lock (WAL readers need no lock). Writes that
-    queue up while the writer is busy share one transaction, each under its own savepoint (group
-    commit: see `_worker.Worker`), and their results come back in one hand-off. A lock held past the
-    busy timeout raises `StoreUnavailable`.
+    write lock. The writes sent in one turn of the event loop share one transaction, each under its
+    own savepoint (group commit), run on the loop's thread when the write lock is free and in a worker
+    thread, which waits for it, when another process holds it (see `_worker.LoopWriter`): the loop
+    never blocks on another process. Reads run in a thread of their own on a read-only connection, so
+    they never wait behind a write that waits for another process's lock (WAL readers need no lock). A
+    lock held past the busy timeout raises `StoreUnavailable`.
 
     A new database file is created readable by its owner only (0600), and a directory created for
     it 0700: it holds API key hashes, prompts and answers.
@@ -122,7 +122,7 @@ class SQLiteStore(Store):
     async def open(self) -> None:
         if self._worker is not None:
             return
-        worker = Worker(f"orchestratex-sqlite:{self.path}", self._writer_conn)
+        worker = Worker(f"orchestratex-sqlite:{self.path}")
         try:
             self._conn = await worker.run(self._open_sync)
         except BaseException:

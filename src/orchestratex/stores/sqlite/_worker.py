@@ -1,15 +1,19 @@
-"""The thread that talks to SQLite, so the event loop never blocks on the database; group commit.
+"""Group commit, and the threads that talk to SQLite when the event loop must not.
 
-Jobs queued while the thread is busy are taken together as one batch: its write jobs run in one
-`BEGIN IMMEDIATE` transaction (one commit, one WAL append, for many steps), each inside a SAVEPOINT
-of its own, so a job that fails is rolled back alone and its neighbours commit. The results of a
-batch reach the event loop in one hand-off (one `call_soon_threadsafe`), not one per job, and
-only after the transaction has committed: a job's caller never sees a result that is not durable.
+A group of write jobs runs in one `BEGIN IMMEDIATE` transaction (one commit, one WAL append, for
+many steps), each inside a SAVEPOINT of its own, so a job that fails is rolled back alone and its
+neighbours commit (`transact`). `LoopWriter` runs the writes of one turn of the event loop that way
+on the loop's own thread, taking the write lock without waiting, and hands a group to a `Worker`
+thread (which waits for the lock) when another process holds it. A `Worker` takes the jobs queued
+while it was busy together and returns their results to the event loop in one hand-off (one
+`call_soon_threadsafe`), not one per job. Either way a result is delivered only after its
+transaction has committed: a caller never sees a write that is not durable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -22,14 +26,14 @@ __all__ = ["Worker"]
 
 _T = TypeVar("_T")
 _MAX_BATCH = 256
-"""At most this many jobs share a transaction (a bound on the latency a batch adds to its first job)."""
+"""At most this many jobs are handed back together."""
 
 
 class _Job:
-    __slots__ = ("args", "error", "fn", "future", "result", "tx")
+    __slots__ = ("args", "error", "fn", "future", "result")
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any], tx: bool) -> None:
-        self.fn, self.args, self.future, self.tx = fn, args, future, tx
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
+        self.fn, self.args, self.future = fn, args, future
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -46,14 +50,10 @@ def _deliver(jobs: list[_Job]) -> None:
 
 
 class Worker:
-    """A single daemon thread running jobs in order.
+    """A single daemon thread running jobs in order; the results of the jobs it found queued together go back
+    to the event loop in one hand-off."""
 
-    `run` awaits a job run on its own; `write` awaits a job run inside the batch's transaction on the
-    connection `conn()` returns (given to the constructor), under a savepoint of its own.
-    """
-
-    def __init__(self, name: str, conn: Callable[[], sqlite3.Connection] | None = None) -> None:
-        self._conn = conn
+    def __init__(self, name: str) -> None:
         self._jobs: SimpleQueue[_Job | None] = SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
@@ -65,16 +65,7 @@ class Worker:
         back) as one unit, and its result is dropped.
         """
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        self._jobs.put(_Job(fn, args, future, False))
-        return await future
-
-    async def write(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """`run`, inside a write transaction shared with the other write jobs of the batch (group commit);
-        the result is returned once that transaction has committed."""
-        if self._conn is None:
-            raise RuntimeError("this worker runs no transactions")
-        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        self._jobs.put(_Job(fn, args, future, True))
+        self._jobs.put(_Job(fn, args, future))
         return await future
 
     def stop(self) -> None:
@@ -95,29 +86,18 @@ class Worker:
                 except Empty:
                     break
             stop = False
-            group: list[_Job] = []
             for job in batch:
                 if job is None:
                     stop = True
-                elif job.tx:
-                    group.append(job)
-                else:
-                    self._transact(group)
-                    group = []
-                    try:
-                        job.result = job.fn(*job.args)
-                    except BaseException as exc:  # delivered to the awaiting task
-                        job.error = exc
-            self._transact(group)
+                    continue
+                try:
+                    job.result = job.fn(*job.args)
+                except BaseException as exc:  # delivered to the awaiting task
+                    job.error = exc
             self._hand_back([job for job in batch if job is not None])
-            del batch, group, first
+            del batch, first
             if stop:
                 return
-
-    def _transact(self, group: list[_Job]) -> None:
-        if group:
-            assert self._conn is not None
-            transact(self._conn(), group)
 
     @staticmethod
     def _hand_back(jobs: list[_Job]) -> None:
@@ -256,7 +236,7 @@ class LoopWriter:
         """Queue `fn(*args)` for the current batch; the future is set once its transaction has committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_T] = loop.create_future()
-        self._batch.append(_Job(fn, args, future, True))
+        self._batch.append(_Job(fn, args, future))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)
@@ -286,8 +266,8 @@ class LoopWriter:
         def done(task: asyncio.Future[None]) -> None:
             self._handed -= 1
             error = None if task.cancelled() else task.exception()
-            for job in batch:
-                if error is not None and job.error is None and job.result is None:
+            if error is not None:  # (only before the batch ran: `_waiting` raises nothing after)
+                for job in batch:
                     job.error = error
             _deliver(batch)
 
@@ -301,4 +281,5 @@ class LoopWriter:
         try:
             transact(conn, batch)
         finally:
-            conn.execute("PRAGMA busy_timeout = 0")
+            with contextlib.suppress(sqlite3.Error):  # (a connection that fails this fails the next BEGIN too)
+                conn.execute("PRAGMA busy_timeout = 0")
