@@ -9,7 +9,8 @@
    document with 201) served by the same uvicorn settings in the same run (target >= 40%).
 3. Analytics p99 with 100,000 orchestrations stored for one user (~300,000 call records),
    loaded through `benchmarks/analytics.py`'s bulk path on the store's own schema (target < 100 ms).
-4. 1,000 concurrent WebSocket subscribers of one session, each of which must receive every event
+4. `GET /health` p99 on one more connection while the sessions load runs (target < 5 ms, issue 13).
+5. 1,000 concurrent WebSocket subscribers of one session, each of which must receive every event
    of an orchestration run while they watch, in `seq` order.
 
 The load generator is a minimal asyncio HTTP/1.1 client (pre-built requests, keep-alive), so the
@@ -183,6 +184,30 @@ async def sessions_api(
     )
 
 
+async def health_under_load(port: int, key: str, session_ids: list[str], connections: int, seconds: float) -> None:
+    """`GET /health` on one more connection, one request at a time, while the sessions load runs."""
+    gets = [_request("GET", f"/api/sessions/{sid}", key) for sid in session_ids]
+    probe = _request("GET", "/health", None)
+    samples: list[float] = []
+
+    async def prober() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        stop_at = time.perf_counter() + seconds
+        try:
+            while time.perf_counter() < stop_at:
+                start = time.perf_counter()
+                assert await _exchange(reader, writer, probe) == 200
+                samples.append((time.perf_counter() - start) * 1000)
+                await asyncio.sleep(0.005)
+        finally:
+            writer.close()
+
+    (lat, _, errors), _ = await asyncio.gather(load(port, gets, connections, seconds), prober())
+    print(f"/health under the sessions load ({connections} connections of GET /api/sessions/{{id}}):")
+    print(_line("GET /api/sessions/{id} (the load)", lat, seconds) + (f"   ({errors} errors)" if errors else ""))
+    print(_line("GET /health (one more connection)", samples) + "   target p99 < 5 ms")
+
+
 async def analytics(port: int, key: str, session_id: str, n: int) -> None:
     print(f"Analytics, {n} sequential requests each:")
     for name, path in (
@@ -288,6 +313,7 @@ async def run(args: argparse.Namespace) -> None:
             await sessions_api(
                 port, bare_port, key, user_sessions[: args.connections], args.connections, args.seconds, args.rounds
             )
+            await health_under_load(port, key, user_sessions[: args.connections], args.connections, args.seconds)
             await analytics(port, key, user_sessions[0], args.analytics_requests)
             await subscribers(port, key, args.subscribers)
         finally:

@@ -21,6 +21,7 @@ PACKAGES = [
     "orchestratex.exceptions",
     "orchestratex.events",
     "orchestratex.records",
+    "orchestratex.telemetry",
 ]
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
+import subprocess
+import sys
 import typing
 
 import pytest
@@ -483,6 +486,20 @@ def test_run_sync_outside_and_inside_an_event_loop(monkeypatch: pytest.MonkeyPat
 
     asyncio.run(inside())
     orch.close()
+
+
+def test_a_script_using_run_sync_exits_without_a_word_on_stderr() -> None:
+    script = (
+        "from orchestratex import Orchestrator\n"
+        "o = Orchestrator(simulate=True)\n"
+        "print(o.run_sync('Explain TCP', max_iterations=1).status)\n"
+        "print(o.run_sync('Explain UDP', max_iterations=1).status)\n"  # never closed: left to exit
+    )
+    env = {**os.environ, "ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["completed", "completed"]
+    assert done.stderr == ""  # no "Task was destroyed but it is pending!" from the loop's lease keeper
 
 
 async def test_events_are_persisted_and_parse_back() -> None:

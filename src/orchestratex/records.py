@@ -266,3 +266,7 @@ class ApiKey(Document):
     user_id: str
     admin: bool = False
     label: str | None = None
+    revoked_at: datetime | None = None
+    """When the key was revoked (`orchestratex keys revoke`); a revoked key is refused."""
+    last_used_at: datetime | None = None
+    """When the server last authenticated a request with it (updated at most once a minute)."""

@@ -16,7 +16,7 @@ from .server_process import ServerProcess, create_key
 
 pytestmark = pytest.mark.slow
 
-SLOW = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.3"}
+SLOW = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "2"}  # a run outlasts the test's pauses even when its first answer scores 10
 ENDLESS = {"max_iterations": 10, "evaluation_threshold": 10}
 
 

@@ -39,6 +39,7 @@ class _MemoryStoreWithTheDefaults(MemoryStore):
     cancel_requested = Store.cancel_requested
     start = Store.start
     commit_step = Store.commit_step
+    ping = Store.ping
 
 
 class TestStoreDefaultsContract(StoreContract):

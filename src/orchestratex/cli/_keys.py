@@ -1,12 +1,16 @@
-"""`orchestratex keys create USER_ID [--admin] [--label TEXT]`: a new API key, printed once."""
+"""`orchestratex keys create USER_ID [--admin] [--label TEXT]` (a new key, printed once), `keys list [--user U]
+[--json]` and `keys revoke KEY_ID`. A key is never shown again after `create`, nor is its hash."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
+from datetime import datetime
 
 from ..exceptions import UserError
+from ..records import ApiKey
 from ..stores import default_store_url, open_store
 
 __all__ = ["keys_command"]
@@ -24,12 +28,78 @@ async def _create(url: str, user_id: str, admin: bool, label: str | None) -> str
         await store.close()
 
 
+async def _list(url: str, user_id: str | None) -> list[ApiKey]:
+    store = await open_store(url)
+    try:
+        return await store.list_api_keys(user_id)
+    except NotImplementedError:
+        raise UserError(f"{type(store).__name__} cannot list API keys (it does not implement list_api_keys)") from None
+    finally:
+        await store.close()
+
+
+async def _revoke(url: str, key_id: str) -> ApiKey:
+    store = await open_store(url)
+    try:
+        return await store.revoke_api_key(key_id)
+    except NotImplementedError:
+        raise UserError(
+            f"{type(store).__name__} cannot revoke API keys (it does not implement revoke_api_key)"
+        ) from None
+    finally:
+        await store.close()
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "-"
+
+
+def _public(key: ApiKey) -> dict[str, object]:
+    """What may be shown of a key: everything but its hash."""
+    return key.model_dump(mode="json", by_alias=True, exclude={"key_hash", "updated_at"})
+
+
+def _print_table(keys: list[ApiKey]) -> None:
+    rows = [("ID", "USER", "ADMIN", "CREATED", "LAST USED", "REVOKED", "LABEL")]
+    for k in keys:
+        rows.append(
+            (
+                k.id,
+                k.user_id,
+                "yes" if k.admin else "no",
+                _when(k.created_at),
+                _when(k.last_used_at),
+                _when(k.revoked_at),
+                k.label or "",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
 def keys_command(args: argparse.Namespace) -> int:
-    if args.keys_command != "create":
-        raise UserError(f"unknown keys command {args.keys_command!r}: use `orchestratex keys create USER_ID`")
     url = args.store or default_store_url()
     if url.startswith("memory:"):
-        raise UserError("a key in a memory:// store is lost when this command ends: use the server's store URL")
+        raise UserError("a memory:// store is lost when this command ends: use the server's store URL")
+    if args.keys_command == "list":
+        keys = asyncio.run(_list(url, args.user_id))
+        if args.json:
+            print(json.dumps([_public(k) for k in keys], indent=2))
+        elif keys:
+            _print_table(keys)
+        else:
+            print(f"orchestratex: no API keys in {url}", file=sys.stderr)
+        return 0
+    if args.keys_command == "revoke":
+        revoked = asyncio.run(_revoke(url, args.key_id))
+        print(
+            f"orchestratex: revoked key {revoked.id} of user {revoked.user_id!r};"
+            f" servers on {url} refuse it from now on"
+        )
+        return 0
+    if args.keys_command != "create":
+        raise UserError(f"unknown keys command {args.keys_command!r}: use `orchestratex keys create|list|revoke`")
     key = asyncio.run(_create(url, args.user_id, args.admin, args.label))
     print(key)
     kind = "admin key" if args.admin else f"key for user {args.user_id.strip()!r}"

@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--admin", action="store_true", help="the key may see every user's data")
     create.add_argument("--label", help="a note to recognise the key by")
     create.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    listing = keys_sub.add_parser("list", help="list API keys (id, user, admin, created, last used; never the key)")
+    listing.add_argument("--user", dest="user_id", help="only this user's keys")
+    listing.add_argument("--json", action="store_true", help="print the keys as JSON")
+    listing.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    revoke = keys_sub.add_parser("revoke", help="revoke an API key by its id (servers refuse it from then on)")
+    revoke.add_argument("key_id", help="the key's id, as `orchestratex keys list` shows it")
+    revoke.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
     return parser
 
 

@@ -90,6 +90,22 @@ class Portal:
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
+        if thread is threading.current_thread():  # a finalizer running on the portal's own loop
+            loop.create_task(_cancel_all()).add_done_callback(lambda _: loop.stop())
+            return
+        if thread.is_alive():
+            try:  # the tasks left on the loop (a lease keeper) end cleanly, not "destroyed but pending"
+                asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(timeout=10)
+            except Exception:  # pragma: no cover - a task that refuses to end: stop the loop anyway
+                pass
         loop.call_soon_threadsafe(loop.stop)
-        if thread is not threading.current_thread():  # (the thread closes its loop as it ends)
-            thread.join(timeout=10)
+        thread.join(timeout=10)  # (the thread closes its loop as it ends)
+
+
+async def _cancel_all() -> None:
+    """Cancel every other task of the running loop and wait for them to end."""
+    this = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not this]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -36,6 +36,7 @@ from ..providers._base import estimate_message_tokens
 from ..records import CallRecord, Iteration, Orchestration, Session, StopReason
 from ..routing import Attempt, RoutingFeedback, Task, detect_domain
 from ..stores import RoutingOutcome
+from ..telemetry import run_telemetry
 from ..usage import Usage, add_costs
 from ._budget import affordable_cap, price_generation, reserve_waiting
 from ._chat import conversation
@@ -136,18 +137,24 @@ class Run:
         """The final commit gave the lease up (`commit_step(release_lease=True)`)."""
         self.done = False
         self._pending: list[Event] = []
+        """Events to store with the next commit (the start is committed with the first routing decision)."""
         self._outcomes: list[RoutingOutcome] = []
         """The router's observations, written with the next commit."""
-        """Events to store with the next commit (the start is committed with the first routing decision)."""
         self.emitted: list[Event] = []
         """Events this run committed, in order (a resumed run's earlier ones are in the store)."""
         self.unknown: BaseException | None = None
         """A commit failed with an error other than `StoreUnavailable`: whether it was written is not known
         (a MongoDB step recorded but not completed is rolled forward later), so the run writes nothing
         more and stops as a crash would, to be resumed from what the store has."""
+        self.telemetry = run_telemetry(orchestrator, doc)
+        """Log lines, spans and metrics of this run (a shared no-op when nothing listens)."""
 
     # -- the loop -----------------------------------------------------------------------------
     async def drive(self) -> None:
+        with self.telemetry.orchestration():
+            await self._drive()
+
+    async def _drive(self) -> None:
         try:
             await self._prepare()
             while not self.done:
@@ -241,6 +248,7 @@ class Run:
             index=len(doc.iterations) + 1, model_name=decision.model_name, reasoning=decision.reasoning, prompt=prompt
         )
         doc.iterations.append(it)
+        self.telemetry.routed(it, decision.scores)
         ready = self._prepare_generation(it)
         if ready is None:
             await self._commit([self._selected_event(it, decision.scores)])
@@ -383,6 +391,7 @@ class Run:
             raise _Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates", ledger)
         it.model_name = decision.model_name
         it.reasoning = f"fallback after {model.name} failed ({type(exc).__name__}): {decision.reasoning}"
+        self.telemetry.routed(it, decision.scores, fallback_from=model.name)
         await self._commit([self._selected_event(it, decision.scores)], ledger)
 
     async def _evaluate(self, it: Iteration) -> None:
@@ -436,7 +445,9 @@ class Run:
             catalog_cost=it.catalog_cost,
         )
         try:
-            evaluation = await self.o.evaluator.evaluate(etask, answer)
+            with self.telemetry.judgment(it) as judgment:
+                evaluation = await self.o.evaluator.evaluate(etask, answer)
+                judgment.done(evaluation)
         except (BudgetExceeded, EvaluationError) as exc:
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
             it.phase = "failed"
@@ -595,12 +606,14 @@ class Run:
             return provider.generate(request)
 
         try:
-            gen = await call_with_retries(attempt, self.o.retry, on_failure=failed)
+            with self.telemetry.call(model, request, role) as call:
+                gen = await call_with_retries(attempt, self.o.retry, on_failure=failed)
+                price_generation(model, gen)
+                call.done(gen, gen.cost)
         except ProviderError as exc:
             ledger.calls.append(self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__))
             raise
         circuit.record_success(model.name)
-        price_generation(model, gen)
         self.o.output_lengths.observe(
             model.name, role, gen.usage.output_tokens, finish_reason=gen.finish_reason, cap=request.max_output_tokens
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 
@@ -20,6 +20,10 @@ from ._quota import StorageQuota
 from ._redact import install_token_redaction
 from ._runner import Runner
 from ._settings import ServerSettings
+
+if TYPE_CHECKING:
+    from ._keys import OpenSockets
+    from ._metrics import Metrics
 
 __all__ = ["ServerState", "create_app", "state_of"]
 
@@ -44,8 +48,18 @@ class ServerState:
     concurrency: ConcurrencyLimiter
     hub: EventHub
     runner: Runner
+    sockets: OpenSockets = field(default_factory=lambda: _open_sockets())
+    """Open WebSockets by API key id (closed when their key is revoked)."""
+    metrics: Metrics | None = None
+    """The Prometheus metrics of this app (`/metrics`)."""
     running: bool = False
     """Whether the app's lifespan has started (an app serves one event loop at a time)."""
+
+
+def _open_sockets() -> OpenSockets:
+    from ._keys import OpenSockets
+
+    return OpenSockets()
 
 
 def state_of(request: Request) -> ServerState:
@@ -97,6 +111,12 @@ def create_app(
         runner=Runner(orchestrator, settings.resume_every_s),
     )
     orchestrator.handlers.append(state.hub.publish)
+    from ..telemetry import add_observer
+    from ._metrics import Metrics, MetricsMiddleware
+    from ._propagation import TraceContextMiddleware
+
+    state.metrics = Metrics()
+    add_observer(orchestrator, state.metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -126,21 +146,40 @@ def create_app(
         version=_version(),
         description=_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.server = state
     install_token_redaction()  # a WebSocket's `?token=<key>` would otherwise reach uvicorn's logs
     install_error_handlers(app)
     app.add_middleware(AuthMiddleware, authenticator=state.auth, rate=state.rate)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(ControlCharacterGuard)  # added last: runs first
-    from . import _analytics, _models, _orchestrations, _sessions, _threads, _ws
+    app.add_middleware(ControlCharacterGuard)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
 
-    for module in (_sessions, _threads, _orchestrations, _models, _analytics):
+        app.add_middleware(  # before authentication: a browser's preflight carries no key
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            expose_headers=["RateLimit", "RateLimit-Policy", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(TraceContextMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    from ._ops import HealthShortcut
+
+    app.add_middleware(HealthShortcut)  # added last: runs first
+    from . import _analytics, _keys, _models, _ops, _orchestrations, _sessions, _threads, _ws
+
+    for module in (_sessions, _threads, _orchestrations, _models, _analytics, _keys, _ops):
         app.include_router(module.router)
     app.include_router(_ws.router)
     from ._openai import mount_openai
 
     mount_openai(app, state)  # /v1: the OpenAI-compatible API
+    _ops.install_docs(app, app.title)
     _document_security(app)
     return app
 

@@ -2,19 +2,28 @@
 
 Keys are stored only as their SHA-256 hash, each bound to a user id (or admin). A caller sees only
 its own user's sessions, threads, orchestrations, analytics and streams; anything else answers 404.
+
+Revocation: a key is looked up in the store on every request (reads of one key are coalesced: a
+request shares a read that started after it arrived, never an older one), so a key revoked by any
+process sharing the store — `orchestratex keys revoke`, another server — is refused on its next
+request. `auth_cache_s` > 0 trades that for fewer reads: a verified key is then trusted for that
+long in this process, except that a revocation through this process's admin API drops it at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .._ids import utcnow
 from ..exceptions import NotFound, OrchestrateXError
 from ..records import ApiKey
 from ..stores import Store
@@ -45,6 +54,8 @@ class Principal:
 
     user_id: str
     admin: bool = False
+    key_id: str | None = None
+    """The id of the API key the caller authenticated with."""
 
     def may_see(self, user_id: str) -> bool:
         return self.admin or user_id == self.user_id
@@ -67,13 +78,57 @@ async def issue_api_key(store: Store, user_id: str, *, admin: bool = False, labe
     return key
 
 
-class Authenticator:
-    """Checks keys against the store, remembering verified ones for `cache_s` seconds."""
+class CoalescedReads:
+    """Reads of one key by concurrent callers, shared: a caller joins a read that has not started yet (so
+    it started after the caller arrived), else waits for the running one and shares the next."""
 
-    def __init__(self, store: Store, cache_s: float = 60.0) -> None:
+    def __init__(self, read: Callable[[str], Awaitable[ApiKey | None]]) -> None:
+        self.read = read
+        self._next: dict[str, asyncio.Future[ApiKey | None]] = {}
+        self._running: dict[str, asyncio.Future[ApiKey | None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def get(self, digest: str) -> ApiKey | None:
+        pending = self._next.get(digest)
+        if pending is None:
+            pending = self._next[digest] = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._run(digest, pending, self._running.get(digest)))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await asyncio.shield(pending)
+
+    async def _run(
+        self, digest: str, future: asyncio.Future[ApiKey | None], previous: asyncio.Future[ApiKey | None] | None
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # one read of a key at a time: whoever arrives meanwhile shares the next
+        if self._next.get(digest) is future:
+            del self._next[digest]
+        self._running[digest] = future
+        try:
+            future.set_result(await self.read(digest))
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here: every caller may have gone
+        finally:
+            if self._running.get(digest) is future:
+                del self._running[digest]
+
+
+_TOUCH_EVERY_S = 60.0
+
+
+class Authenticator:
+    """Checks keys against the store on every request (see the module's docstring), or trusts a verified
+    key for `cache_s` seconds when that is > 0."""
+
+    def __init__(self, store: Store, cache_s: float = 0.0) -> None:
         self.store = store
         self.cache_s = cache_s
         self._cache: dict[str, tuple[Principal, float]] = {}
+        self._reads = CoalescedReads(store.get_api_key)
+        self._touched: dict[str, float] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     async def principal(self, key: str | None) -> Principal:
         if not key:
@@ -81,19 +136,47 @@ class Authenticator:
                 401, "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`", _UNAUTHORIZED
             )
         digest = hash_key(key)
-        cached = self._cache.get(digest)
         now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        record = await self.store.get_api_key(digest)
+        if self.cache_s > 0:
+            cached = self._cache.get(digest)
+            if cached is not None and cached[1] > now:
+                return cached[0]
+        record = await self._reads.get(digest)
         if record is None:
             raise ApiError(401, "unknown API key (create one with `orchestratex keys create USER_ID`)", _UNAUTHORIZED)
-        principal = Principal(record.user_id, record.admin)
+        if record.revoked_at is not None:
+            self._cache.pop(digest, None)
+            raise ApiError(401, "this API key was revoked: ask for a new one", _UNAUTHORIZED)
+        principal = Principal(record.user_id, record.admin, record.id)
         if self.cache_s > 0:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = (principal, now + self.cache_s)
+        if now - self._touched.get(record.id, -_TOUCH_EVERY_S) >= _TOUCH_EVERY_S:
+            self._touch(record.id, now)
         return principal
+
+    def forget(self, key_id: str) -> None:
+        """Drop what this process remembers of key `key_id` (it was revoked)."""
+        for digest, (principal, _) in list(self._cache.items()):
+            if principal.key_id == key_id:
+                del self._cache[digest]
+
+    def _touch(self, key_id: str, now: float) -> None:
+        """Record the key's use in the store, at most once a minute per key, without holding up the request."""
+        if len(self._touched) > 10_000:
+            self._touched.clear()
+        self._touched[key_id] = now
+
+        async def touch() -> None:
+            try:
+                await self.store.touch_api_key(key_id, utcnow())
+            except Exception:  # best effort: `last used` is informative only
+                return
+
+        task = asyncio.create_task(touch())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
 
 def key_of(connection: HTTPConnection) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -67,8 +67,6 @@ class ServerSettings(BaseModel):
     """On shutdown, how long running orchestrations may still finish before they are cancelled."""
     access_log: bool = True
     """Whether `orchestratex serve` logs every request (uvicorn's access log)."""
-    auth_cache_s: float = Field(default=60.0, ge=0)
-    """How long a verified API key is remembered in the process (keys cannot be revoked yet)."""
     presets: dict[str, Preset | None] = Field(default_factory=dict)
     """Model names of `/v1/chat/completions` that stand for orchestration settings, added to (or, set to
     None, removed from) `orchestratex/auto`, `/fast` and `/best`. From the environment: inline JSON, or the
@@ -78,6 +76,27 @@ class ServerSettings(BaseModel):
     @classmethod
     def _parse_presets(cls, value: object) -> object:
         return parse_presets(value) if value is not None else {}
+
+    metrics: Literal["admin", "key", "open", "off"] = "admin"
+    """Who may read `/metrics`: an admin key (default), any valid key, anyone (`open`: for a port that only
+    your Prometheus reaches), or nobody (`off`: 404)."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins allowed to call the API from a browser (CORS), e.g. `https://app.example.com`; `*` for any.
+    From the environment: comma-separated. Empty (the default): no CORS headers."""
+    ws_auth_check_s: float = Field(default=5.0, gt=0)
+    """How often an open WebSocket checks that its key is still valid (a key revoked through this server
+    closes its sockets at once; through another process, within this many seconds)."""
+    auth_cache_s: float = Field(default=0.0, ge=0)
+    """How long a verified API key is trusted in this process without asking the store. 0 (the default):
+    every request checks the store, so a key revoked by any process is refused on its next request. Above
+    0, a key revoked by another process (the CLI, another server) still works up to that long here."""
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return value
 
     @property
     def resume_every_s(self) -> float:

@@ -12,6 +12,8 @@ Protocol:
   `since=<last seq received>` loses nothing.
 - One user may hold `ws_max_per_user` streams open in one server process (429 past it), and a
   client's own messages are read and ignored, up to `ws_max_message_bytes` each.
+- A socket whose API key is revoked is closed with code 1008 (`CLOSE_KEY_REVOKED`): at once when the
+  key is revoked through this server's admin API, else within `ws_auth_check_s` seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
@@ -33,10 +36,12 @@ from ._errors import ApiError, error_response, library_response
 from ._hub import Subscriber, encode
 from ._protocol import abort_connection
 
-__all__ = ["CLOSE_TOO_SLOW", "router"]
+__all__ = ["CLOSE_KEY_REVOKED", "CLOSE_TOO_SLOW", "router"]
 
 CLOSE_TOO_SLOW = 4008
 """Close code for a subscriber whose queue overflowed: reconnect with `since`."""
+CLOSE_KEY_REVOKED = 1008
+"""Close code (policy violation) for a socket whose API key was revoked."""
 
 _PAGE = 500
 _GAP_WAIT_S = 2.0
@@ -70,8 +75,9 @@ async def _refuse(websocket: WebSocket, status: int, detail: str, headers: Mappi
 @router.websocket("/ws/{session_id}")
 async def stream_events(websocket: WebSocket, session_id: str) -> None:
     state: ServerState = websocket.app.state.server
+    key = key_of(websocket)
     try:
-        principal = await state.auth.principal(key_of(websocket))
+        principal = await state.auth.principal(key)
         await state.rate.hit_user(principal.user_id)
         since = _since(websocket)
         session = await load_session(state, principal, session_id)
@@ -89,27 +95,50 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
     try:
         await websocket.accept()
         subscriber = state.hub.subscribe(session_id, state.settings.ws_queue_size)
+        revoked = state.sockets.open(principal.key_id)
         try:
-            await _serve(websocket, state, subscriber, since)
+            await _serve(websocket, state, subscriber, since, _watch_key(state, key, revoked))
         finally:
             state.hub.unsubscribe(subscriber)
+            state.sockets.close(principal.key_id, revoked)
     finally:
         state.streams.close(session.user_id)
 
 
-async def _serve(websocket: WebSocket, state: ServerState, subscriber: Subscriber, since: int) -> None:
+async def _watch_key(state: ServerState, key: str | None, revoked: asyncio.Event) -> None:
+    """Return once the socket's key is revoked (signalled by this process, or found by a periodic check)."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(revoked.wait(), state.settings.ws_auth_check_s)
+        if revoked.is_set():
+            return
+        try:
+            await state.auth.principal(key)
+        except ApiError:
+            return
+        except Exception:  # the store is unreachable: keep the socket, check again later
+            continue
+
+
+async def _serve(
+    websocket: WebSocket, state: ServerState, subscriber: Subscriber, since: int, key_watch: Coroutine[Any, Any, None]
+) -> None:
     pump = asyncio.create_task(_pump(websocket, state, subscriber, since))
     reader = asyncio.create_task(_drain(websocket))
     overflow = asyncio.create_task(subscriber.overflowed.wait())
+    watch = asyncio.create_task(key_watch)
     try:
-        done, _ = await asyncio.wait({pump, reader, overflow}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({pump, reader, overflow, watch}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (pump, reader, overflow):
+        for task in (pump, reader, overflow, watch):
             task.cancel()
-        for task in (pump, reader, overflow):
+        for task in (pump, reader, overflow, watch):
             with contextlib.suppress(BaseException):
                 await task
-    if overflow in done or (pump in done and isinstance(pump.exception(), _TooSlow)):
+    if watch in done:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(CLOSE_KEY_REVOKED, "the API key was revoked"), 5)
+    elif overflow in done or (pump in done and isinstance(pump.exception(), _TooSlow)):
         closed = False
         with contextlib.suppress(Exception):
             await asyncio.wait_for(

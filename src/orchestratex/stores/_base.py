@@ -12,6 +12,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -449,6 +450,29 @@ class Store(ABC):
 
     @abstractmethod
     async def get_api_key(self, key_hash: str) -> ApiKey | None: ...
+
+    async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
+        """Every API key (of `user_id` when given), revoked ones included, oldest first."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement list_api_keys")
+
+    async def revoke_api_key(self, key_id: str) -> ApiKey:
+        """Mark the key with id `key_id` revoked (kept, for the record) and return it; `NotFound` when
+        there is none. Revoking a revoked key keeps its first `revoked_at`."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement revoke_api_key")
+
+    async def touch_api_key(self, key_id: str, when: datetime) -> None:
+        """Record that the key was used at `when` (best effort: the default does nothing)."""
+        return None
+
+    async def ping(self) -> None:
+        """Raise `StoreUnavailable` (or another `StoreError`) unless the database answers; the server's
+        readiness check. The default reads one (missing) session."""
+        from ..exceptions import NotFound
+
+        try:
+            await self.get_session("0" * 24)
+        except NotFound:
+            return
 
     # -- analytics ----------------------------------------------------------------------------
     @abstractmethod

@@ -13,8 +13,10 @@ than mutating them in place once committed. Reads return fresh snapshots the cal
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
@@ -523,6 +525,29 @@ class MemoryStore(Store):
     async def get_api_key(self, key_hash: str) -> ApiKey | None:
         key = self._api_keys.get(key_hash)
         return None if key is None else _snapshot(key)
+
+    async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
+        keys = [k for k in self._api_keys.values() if user_id is None or k.user_id == user_id]
+        return [_snapshot(k) for k in sorted(keys, key=lambda k: (k.created_at, k.id))]
+
+    async def revoke_api_key(self, key_id: str) -> ApiKey:
+        key = self._api_key_by_id(key_id)
+        if key.revoked_at is None:
+            key.revoked_at = key.updated_at = utcnow()
+        return _snapshot(key)
+
+    async def touch_api_key(self, key_id: str, when: datetime) -> None:
+        with contextlib.suppress(NotFound):
+            self._api_key_by_id(key_id).last_used_at = when
+
+    async def ping(self) -> None:
+        return None
+
+    def _api_key_by_id(self, key_id: str) -> ApiKey:
+        for key in self._api_keys.values():
+            if key.id == key_id:
+                return key
+        raise NotFound(f"no API key {key_id!r}")
 
     # -- analytics ----------------------------------------------------------------------------
     async def session_analytics(self, session_id: str) -> Analytics:

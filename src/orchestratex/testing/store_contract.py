@@ -28,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from .._ids import utcnow
 from ..events import Event, ModelSelected
 from ..exceptions import Conflict, NotFound
 from ..records import (
@@ -714,6 +715,31 @@ class StoreContract:
             await store.create_api_key(ApiKey(key_hash="ab" * 32, user_id="mallory", admin=True))
         admin = await store.create_api_key(ApiKey(key_hash="cd" * 32, user_id="root", admin=True))
         assert (await store.get_api_key("cd" * 32)) == admin
+
+    async def test_api_keys_are_listed_revoked_and_touched(self, store: Store) -> None:
+        first = await store.create_api_key(ApiKey(key_hash="01" * 32, user_id="alice"))
+        second = await store.create_api_key(ApiKey(key_hash="02" * 32, user_id="bob", admin=True))
+        third = await store.create_api_key(ApiKey(key_hash="03" * 32, user_id="alice", label="ci"))
+        assert [k.id for k in await store.list_api_keys()] == [first.id, second.id, third.id]
+        assert [k.id for k in await store.list_api_keys("alice")] == [first.id, third.id]
+        assert await store.list_api_keys("nobody") == []
+        revoked = await store.revoke_api_key(third.id)
+        assert revoked.id == third.id and revoked.revoked_at is not None and revoked.label == "ci"
+        got = await store.get_api_key("03" * 32)
+        assert got is not None and got.revoked_at is not None
+        assert abs((got.revoked_at - revoked.revoked_at).total_seconds()) < 0.001
+        again = await store.revoke_api_key(third.id)  # revoking twice keeps the first time
+        assert again.revoked_at is not None and abs((again.revoked_at - revoked.revoked_at).total_seconds()) < 0.001
+        assert (await store.get_api_key("01" * 32)).revoked_at is None  # type: ignore[union-attr]
+        with pytest.raises(NotFound):
+            await store.revoke_api_key("0" * 24)
+        when = utcnow()
+        await store.touch_api_key(first.id, when)
+        await store.touch_api_key("0" * 24, when)  # an unknown key: nothing happens
+        touched = await store.get_api_key("01" * 32)
+        assert touched is not None and touched.last_used_at is not None
+        assert abs((touched.last_used_at - when).total_seconds()) < 0.001
+        await store.ping()
 
     # -- analytics ----------------------------------------------------------------------------
     async def _analytics_dataset(self, store: Store) -> tuple[Session, Session]:

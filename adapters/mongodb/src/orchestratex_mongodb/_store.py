@@ -744,6 +744,39 @@ class MongoStore(Store):
         doc = await self._one("reading an API key", self._c.api_keys, {"key_hash": key_hash})
         return None if doc is None else api_key_from(doc)
 
+    async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
+        query: _Doc = {} if user_id is None else {"user_id": user_id}
+
+        async def read() -> list[_Doc]:
+            return await self._c.api_keys.find(query).sort([("created_us", 1), ("_id", 1)]).to_list(None)
+
+        return [api_key_from(d) for d in await self._run("listing API keys", read)]
+
+    async def revoke_api_key(self, key_id: str) -> ApiKey:
+        now = utcnow()
+        oid = doc_id(key_id)
+        await self._run(
+            "revoking an API key",
+            lambda: self._c.api_keys.update_one(
+                {"_id": oid, "revoked_at": None},
+                {"$set": {"revoked_at": now.isoformat(), "updated_at": now.isoformat()}},
+            ),
+        )
+        doc = await self._one("reading an API key", self._c.api_keys, {"_id": oid})
+        if doc is None:
+            raise NotFound(f"no API key {key_id!r}")
+        return api_key_from(doc)
+
+    async def touch_api_key(self, key_id: str, when: datetime) -> None:
+        oid = doc_id(key_id)
+        await self._run(
+            "recording an API key's use",
+            lambda: self._c.api_keys.update_one({"_id": oid}, {"$set": {"last_used_at": when.isoformat()}}),
+        )
+
+    async def ping(self) -> None:
+        await self._one("pinging the database", self._c.api_keys, {"_id": ""}, {"_id": 1})  # an indexed read
+
     # -- analytics ----------------------------------------------------------------------------
     async def _count(self, coll: _Coll, query: _Doc) -> int:
         return await self._run("counting", lambda: coll.count_documents(query))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -762,6 +764,35 @@ class SQLiteStore(Store):
     async def get_api_key(self, key_hash: str) -> ApiKey | None:
         rows = await self._read(self._fetch, "SELECT doc FROM api_keys WHERE key_hash = ?", (key_hash,))
         return ApiKey.model_validate_json(rows[0][0]) if rows else None
+
+    async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
+        where, params = ("WHERE user_id = ?", (user_id,)) if user_id is not None else ("", ())
+        rows = await self._run(self._fetch, f"SELECT doc FROM api_keys {where} ORDER BY rowid", params)
+        return [ApiKey.model_validate_json(row[0]) for row in rows]
+
+    async def revoke_api_key(self, key_id: str) -> ApiKey:
+        return await self._run(self._update_api_key_sync, key_id, "revoked_at", utcnow())
+
+    async def touch_api_key(self, key_id: str, when: datetime) -> None:
+        with contextlib.suppress(NotFound):
+            await self._run(self._update_api_key_sync, key_id, "last_used_at", when)
+
+    def _update_api_key_sync(self, key_id: str, field: str, when: datetime) -> ApiKey:
+        with Write(self._db) as db:
+            rows = db.execute("SELECT doc FROM api_keys WHERE id = ?", (key_id,)).fetchall()
+            if not rows:
+                raise NotFound(f"no API key {key_id!r}")
+            key = ApiKey.model_validate_json(rows[0][0])
+            if field == "last_used_at" or key.revoked_at is None:
+                setattr(key, field, when)
+                if field == "revoked_at":
+                    key.updated_at = when
+                db.execute("UPDATE api_keys SET doc = ? WHERE id = ?", (key.model_dump_json(), key_id))
+            return key
+
+    async def ping(self) -> None:
+        # a read: it neither takes nor waits for the write lock another process may hold
+        await self._read(self._fetch, "SELECT 1", ())
 
     # -- analytics ----------------------------------------------------------------------------
     async def session_analytics(self, session_id: str) -> Analytics:

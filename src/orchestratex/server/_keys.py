@@ -1,0 +1,106 @@
+"""Admin API for keys: list them, revoke one (a revoked key is refused at once and its WebSockets closed)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..records import ApiKey
+from ._app import state_of
+from ._auth import Principal, principal_of
+from ._errors import ERROR_RESPONSES, ApiError, ErrorBody
+
+__all__ = ["ApiKeyInfo", "OpenSockets", "key_info", "router"]
+
+router = APIRouter(
+    prefix="/api/admin/keys",
+    tags=["admin"],
+    responses={**ERROR_RESPONSES, 403: {"model": ErrorBody, "description": "The key is not an admin key"}},
+)
+
+
+class ApiKeyInfo(BaseModel):
+    """An API key as the admin API shows it: never the key, never its hash."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str = Field(alias="_id")
+    user_id: str
+    admin: bool
+    label: str | None = None
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    """When a server last authenticated a request with it (recorded at most once a minute)."""
+
+
+def key_info(key: ApiKey) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        id=key.id,
+        user_id=key.user_id,
+        admin=key.admin,
+        label=key.label,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+        last_used_at=key.last_used_at,
+    )
+
+
+class OpenSockets:
+    """The open WebSockets of this process by the id of the key each authenticated with."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, set[asyncio.Event]] = {}
+
+    def open(self, key_id: str | None) -> asyncio.Event:
+        """An event set when `key_id` is revoked through this process."""
+        revoked = asyncio.Event()
+        if key_id is not None:
+            self._by_key.setdefault(key_id, set()).add(revoked)
+        return revoked
+
+    def close(self, key_id: str | None, revoked: asyncio.Event) -> None:
+        sockets = self._by_key.get(key_id or "")
+        if sockets is not None:
+            sockets.discard(revoked)
+            if not sockets:
+                del self._by_key[key_id or ""]
+
+    def revoke(self, key_id: str) -> int:
+        """Signal every socket of `key_id` to close; returns how many there were."""
+        sockets = self._by_key.pop(key_id, set())
+        for revoked in sockets:
+            revoked.set()
+        return len(sockets)
+
+
+def _admin(request: Request) -> Principal:
+    principal = principal_of(request)
+    if not principal.admin:
+        raise ApiError(403, "an admin key is required (`orchestratex keys create USER_ID --admin`)")
+    return principal
+
+
+@router.get("/", response_model=list[ApiKeyInfo], summary="List API Keys")
+async def list_keys(
+    request: Request, user_id: str | None = Query(default=None, min_length=1, max_length=200)
+) -> list[ApiKeyInfo]:
+    """Every key (of `user_id` when given), revoked ones included, oldest first; admin keys only."""
+    _admin(request)
+    return [key_info(k) for k in await state_of(request).store.list_api_keys(user_id)]
+
+
+@router.delete("/{key_id}", response_model=ApiKeyInfo, summary="Revoke API Key")
+async def revoke_key(key_id: str, request: Request) -> Response:
+    """Revoke a key: every server sharing the store refuses it from its next request on, and this
+    server closes its open WebSockets (code 1008); other servers close theirs within
+    `ws_auth_check_s`. Revoking a revoked key changes nothing. 404 when there is no such key."""
+    _admin(request)
+    state = state_of(request)
+    key = await state.store.revoke_api_key(key_id)
+    state.auth.forget(key_id)
+    state.sockets.revoke(key_id)
+    return Response(key_info(key).model_dump_json(by_alias=True), media_type="application/json")

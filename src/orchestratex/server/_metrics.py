@@ -1,0 +1,141 @@
+"""`/metrics`: Prometheus counters and histograms of this server process (official `prometheus-client`).
+
+Every metric is per process, in the app's own registry: with several server processes, scrape each
+(and sum in PromQL). Names and labels are documented in docs/operate.md.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..telemetry import CallOutcome
+
+if TYPE_CHECKING:
+    from ..records import Orchestration
+
+__all__ = ["Metrics", "MetricsMiddleware"]
+
+_FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SLOW = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+
+class Metrics:
+    """The server's metrics; also the `RunObserver` of its orchestrator."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.orchestrations = Counter(
+            "orchestratex_orchestrations",
+            "Orchestrations ended by this process, by final status and stop reason.",
+            ["status", "stop_reason"],
+            registry=r,
+        )
+        self.running = Gauge(
+            "orchestratex_orchestrations_running", "Orchestrations this process is driving now.", registry=r
+        )
+        self.orchestration_seconds = Histogram(
+            "orchestratex_orchestration_duration_seconds",
+            "Wall time of each orchestration this process drove to its end.",
+            ["status"],
+            buckets=_SLOW,
+            registry=r,
+        )
+        self.calls = Counter(
+            "orchestratex_model_calls",
+            "Model calls (retries included), by model, provider, role (generate, judge) and outcome (ok, error,"
+            " cancelled).",
+            ["model", "provider", "role", "outcome"],
+            registry=r,
+        )
+        self.call_seconds = Histogram(
+            "orchestratex_model_call_duration_seconds",
+            "Latency of model calls, retries included.",
+            ["model", "role"],
+            buckets=_SLOW,
+            registry=r,
+        )
+        self.cost = Counter("orchestratex_cost_usd", "US dollars spent on model calls.", ["model", "role"], registry=r)
+        self.tokens = Counter(
+            "orchestratex_tokens", "Tokens of model calls, by type (input, output).", ["model", "type"], registry=r
+        )
+        self.requests = Counter(
+            "orchestratex_http_requests",
+            "HTTP requests answered, by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "orchestratex_http_request_duration_seconds",
+            "Time to answer HTTP requests, by method and route template.",
+            ["method", "route"],
+            buckets=_FAST,
+            registry=r,
+        )
+        self.limits = Counter(
+            "orchestratex_limits_hit",
+            "Requests refused by a limit: rate (429 per session), concurrency (429 per user), body_size (413).",
+            ["limit"],
+            registry=r,
+        )
+
+    # -- RunObserver -------------------------------------------------------------------------------
+    def orchestration_started(self, doc: Orchestration) -> None:
+        self.running.inc()
+
+    def orchestration_ended(self, doc: Orchestration, duration_s: float) -> None:
+        self.running.dec()
+        if doc.status in ("completed", "failed", "cancelled"):
+            self.orchestrations.labels(doc.status, doc.stop_reason or "none").inc()
+            self.orchestration_seconds.labels(doc.status).observe(duration_s)
+
+    def model_called(self, call: CallOutcome) -> None:
+        self.calls.labels(call.model, call.provider, call.role, call.outcome).inc()
+        self.call_seconds.labels(call.model, call.role).observe(call.duration_s)
+        if call.cost:
+            self.cost.labels(call.model, call.role).inc(call.cost)
+        if call.input_tokens:
+            self.tokens.labels(call.model, "input").inc(call.input_tokens)
+        if call.output_tokens:
+            self.tokens.labels(call.model, "output").inc(call.output_tokens)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by route template (never by raw path: ids would explode the
+    label set), and the requests refused by a limit."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        answer: dict[str, object] = {"status": 500, "rate": False}
+
+        async def send_and_note(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                if message["status"] == 429:
+                    answer["rate"] = any(name.lower() == b"ratelimit-policy" for name, _ in message.get("headers", ()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            status = answer["status"]
+            m = self.metrics
+            m.requests.labels(method, template, str(status)).inc()
+            m.request_seconds.labels(method, template).observe(time.perf_counter() - started)
+            if status == 429:
+                m.limits.labels("rate" if answer["rate"] else "concurrency").inc()
+            elif status == 413:
+                m.limits.labels("body_size").inc()

@@ -1,0 +1,130 @@
+"""Operations: `/health` (liveness), `/health/ready` (readiness: the store answers), `/metrics`
+(Prometheus), and the API docs (`/docs`, `/redoc`) served from the package, with no CDN."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import resources
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..exceptions import OrchestrateXError
+from ._app import state_of
+from ._auth import key_of
+from ._errors import ApiError, ErrorBody, error_response
+
+__all__ = ["DOCS_ASSETS", "HealthShortcut", "install_docs", "router"]
+
+router = APIRouter(tags=["operations"])
+
+DOCS_ASSETS = "/_docs"
+"""Where Swagger UI's and ReDoc's files are served from (shipped by the `fastapi-offline` package)."""
+
+_READY_TIMEOUT_S = 2.0
+_OK = b'{"status":"ok"}'
+
+
+@router.get("/health", summary="Liveness", responses={200: {"content": {"application/json": {}}}})
+async def health() -> Response:
+    """200 `{"status": "ok"}` while the process serves requests. No key needed, no store touched."""
+    return Response(_OK, media_type="application/json")
+
+
+@router.get(
+    "/health/ready",
+    summary="Readiness",
+    responses={503: {"model": ErrorBody, "description": "Not ready: starting, stopping, or the store is unreachable"}},
+)
+async def ready(request: Request) -> Response:
+    """200 `{"status": "ready"}` when the app has started and its store answers within 2 s, else 503.
+    No key needed."""
+    state = state_of(request)
+    if not state.running:
+        return error_response(503, "not ready: the server is starting or stopping", store="unknown")
+    try:
+        await asyncio.wait_for(state.store.ping(), _READY_TIMEOUT_S)
+    except TimeoutError:
+        return error_response(
+            503, f"not ready: the store did not answer within {_READY_TIMEOUT_S:g} s", store="timeout"
+        )
+    except OrchestrateXError as exc:
+        return error_response(503, f"not ready: the store is unreachable: {exc.message}", store="unreachable")
+    return JSONResponse({"status": "ready", "store": "ok"})
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, 401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
+)
+async def metrics(request: Request) -> Response:
+    """This process's metrics in Prometheus text format. Access follows the `metrics` setting:
+    `admin` (default: an admin key), `key` (any key), `open` (no key), `off` (404)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    state = state_of(request)
+    access = state.settings.metrics
+    if access == "off":
+        raise ApiError(404, "metrics are switched off (ORCHESTRATEX_METRICS=off)")
+    if access != "open":
+        principal = await state.auth.principal(key_of(request))
+        if access == "admin" and not principal.admin:
+            raise ApiError(403, "metrics need an admin key (or ORCHESTRATEX_METRICS=key or open)")
+    assert state.metrics is not None
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class HealthShortcut:
+    """Answer `GET /health` before any other middleware (metrics, CORS, authentication, routing): the
+    liveness probe stays cheap however loaded the server is."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/health" and scope["method"] in ("GET", "HEAD"):
+            await send({"type": "http.response.start", "status": 200, "headers": _HEALTH_HEADERS})
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else _OK})
+            return
+        await self.app(scope, receive, send)
+
+
+_HEALTH_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_OK)).encode())]
+
+
+def install_docs(app: FastAPI, title: str) -> None:
+    """`/docs` (Swagger UI) and `/redoc` with their files served by this app, so they work offline."""
+    static = resources.files("fastapi_offline") / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(static)), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    oauth2 = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{title} - Swagger UI",
+            oauth2_redirect_url=oauth2,
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+
+    @app.get(oauth2, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{title} - ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )

@@ -1,0 +1,46 @@
+"""One log line per model call and per decision, on the `orchestratex.*` loggers.
+
+Every line carries its fields twice: as `key=value` pairs in the message (readable as is, and by
+any logfmt parser) and as attributes of the `LogRecord` (`extra=`), for JSON formatters. The
+`event` attribute names the kind of line: `orchestration_started`, `routing`, `model_call`,
+`verdict`, `stop`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+
+__all__ = ["CALLS", "EVALUATION", "ORCHESTRATOR", "ROUTING", "emit", "format_fields"]
+
+ORCHESTRATOR = logging.getLogger("orchestratex.orchestrator")
+"""Orchestration started, stopped (with its stop reason) or suspended."""
+ROUTING = logging.getLogger("orchestratex.routing")
+"""Each routing decision: the model, the router's reason, the alternatives and their scores."""
+CALLS = logging.getLogger("orchestratex.providers")
+"""Each model call (generation or judge): tokens, cost, latency, outcome."""
+EVALUATION = logging.getLogger("orchestratex.evaluation")
+"""Each verdict: the median score of the panel and each judge's score."""
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        text = f"{value:.6f}".rstrip("0").rstrip(".") if value else "0"
+        return text
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    if not text or any(c in text for c in ' "=\n\t') or not text.isprintable():
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+def format_fields(fields: Mapping[str, object]) -> str:
+    """`key=value` pairs (logfmt: values with spaces, quotes or `=` are JSON-quoted); None values are left out."""
+    return " ".join(f"{k}={_value(v)}" for k, v in fields.items() if v is not None)
+
+
+def emit(logger: logging.Logger, level: int, event: str, fields: dict[str, object]) -> None:
+    """Log `event key=value …` with the same fields as record attributes (callers check `isEnabledFor` first)."""
+    logger.log(level, "%s %s", event, format_fields(fields), extra={"event": event, **fields}, stacklevel=3)

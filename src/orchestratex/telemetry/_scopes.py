@@ -1,0 +1,305 @@
+"""The context managers of `RunTelemetry`: one orchestration, one model call, one judgment."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from ._logs import CALLS, EVALUATION, ORCHESTRATOR, emit
+from ._observers import CallOutcome, Outcome
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ..catalog import ModelProfile
+    from ..providers import Generation, GenerationRequest
+    from ..records import Evaluation, Iteration
+    from ._hooks import RunTelemetry
+
+__all__ = ["CallScope", "JudgmentScope", "OrchestrationScope"]
+
+_INFO = logging.INFO
+_AGENT = "orchestratex"
+
+
+class OrchestrationScope:
+    __slots__ = ("started", "t", "token")
+
+    def __init__(self, t: RunTelemetry) -> None:
+        self.t = t
+        self.token: object = None
+        self.started = 0.0
+
+    def __enter__(self) -> OrchestrationScope:
+        t, doc = self.t, self.t.doc
+        self.started = time.perf_counter()
+        resumed = doc.status != "pending"
+        if t.spans is not None:
+            t.root = t.spans.start(
+                f"invoke_agent {_AGENT}",
+                {
+                    "gen_ai.operation.name": "invoke_agent",
+                    "gen_ai.agent.name": _AGENT,
+                    "gen_ai.conversation.id": doc.thread_id,
+                    "orchestratex.orchestration.id": doc.id,
+                    "orchestratex.session.id": doc.session_id,
+                    "orchestratex.thread.id": doc.thread_id,
+                    "orchestratex.user.id": doc.user_id,
+                    "orchestratex.max_iterations": doc.settings.max_iterations,
+                    "orchestratex.evaluation_threshold": doc.settings.evaluation_threshold,
+                    "orchestratex.resumed": resumed,
+                    "gen_ai.input.messages": (t.spans.messages([("user", doc.prompt)]) if t.include_content else None),
+                },
+            )
+            self.token = t.spans.attach(t.root)
+        for observer in t.observers:
+            observer.orchestration_started(doc)
+        if t.logs and ORCHESTRATOR.isEnabledFor(_INFO):
+            fields: dict[str, object] = {**t.ids(), "user_id": doc.user_id, "resumed": resumed}
+            if t.include_content:
+                fields["prompt"] = doc.prompt
+            emit(ORCHESTRATOR, _INFO, "orchestration_started", fields)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        t, doc = self.t, self.t.doc
+        duration = time.perf_counter() - self.started
+        ended = doc.status in ("completed", "failed", "cancelled")
+        if t.spans is not None and t.root is not None:
+            t.end_iteration()
+            root = t.root
+            t.spans.set_attributes(
+                root,
+                {
+                    "orchestratex.domain": doc.domain,
+                    "orchestratex.status": doc.status,
+                    "orchestratex.stop_reason": doc.stop_reason,
+                    "orchestratex.iterations": len(doc.iterations),
+                    "orchestratex.cost_usd": doc.total_cost,
+                    "orchestratex.score": doc.final_score,
+                    "orchestratex.final_model": doc.final_model,
+                    "gen_ai.output.messages": (
+                        t.spans.messages([("assistant", doc.final_response)])
+                        if t.include_content and doc.final_response
+                        else None
+                    ),
+                },
+            )
+            if isinstance(exc, Exception):  # not a cancellation or a shutdown: the run's status tells those
+                t.spans.fail(root, exc, type(exc).__qualname__, f"{type(exc).__name__}: {exc}")
+            elif doc.stop_reason == "error":
+                t.spans.fail(root, None, "orchestration_error", doc.error or "error")
+            t.spans.detach(self.token)
+            root.end()
+        for observer in t.observers:
+            observer.orchestration_ended(doc, duration)
+        if t.logs and ORCHESTRATOR.isEnabledFor(_INFO):
+            fields: dict[str, object] = {
+                **t.ids(),
+                "status": doc.status,
+                "stop_reason": doc.stop_reason if ended else "suspended",
+                "iterations": len(doc.iterations),
+                "score": doc.final_score,
+                "model": doc.final_model,
+                "cost_usd": doc.total_cost,
+                "duration_ms": round(duration * 1000, 1),
+                "error": doc.error,
+            }
+            level = logging.WARNING if doc.stop_reason == "error" else _INFO
+            emit(ORCHESTRATOR, level, "stop" if ended else "suspended", fields)
+
+
+class CallScope:
+    __slots__ = ("cost", "gen", "model", "request", "role", "span", "started", "t", "token")
+
+    def __init__(self, t: RunTelemetry, model: ModelProfile, request: GenerationRequest, role: str) -> None:
+        self.t, self.model, self.request, self.role = t, model, request, role
+        self.span: Any = None
+        self.token: object = None
+        self.gen: Generation | None = None
+        self.cost = 0.0
+        self.started = 0.0
+
+    def done(self, gen: Generation, cost: float) -> None:
+        """The call answered `gen`, costing `cost`."""
+        self.gen = gen
+        self.cost = cost
+
+    def __enter__(self) -> CallScope:
+        t, model, request = self.t, self.model, self.request
+        self.started = time.perf_counter()
+        spans = t.spans
+        if spans is not None:
+            parent = t.judging if self.role == "judge" and t.judging is not None else t.current_iteration()
+            self.span = spans.start(
+                f"chat {model.version}",
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": spans.provider_name(model.provider),
+                    "gen_ai.request.model": model.version,
+                    "gen_ai.request.max_tokens": request.max_output_tokens,
+                    "gen_ai.request.temperature": request.temperature,
+                    "gen_ai.output.type": "json" if request.json_output else "text",
+                    "orchestratex.model": model.name,
+                    "orchestratex.role": self.role,
+                    "orchestratex.iteration": t.doc.iterations[-1].index if t.doc.iterations else None,
+                    "gen_ai.input.messages": (
+                        spans.messages([(m.role, m.content) for m in request.messages]) if t.include_content else None
+                    ),
+                },
+                parent=parent or t.root,
+                kind=spans.CLIENT,
+            )
+            self.token = spans.attach(self.span)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        t, model, gen = self.t, self.model, self.gen
+        duration = time.perf_counter() - self.started
+        outcome: Outcome = "ok" if exc is None else "error" if isinstance(exc, Exception) else "cancelled"
+        error_type = None if exc is None else type(exc).__name__
+        usage = gen.usage if gen is not None else None
+        if self.span is not None:
+            spans = t.spans
+            assert spans is not None
+            span = self.span
+            if gen is not None and usage is not None:
+                spans.set_attributes(
+                    span,
+                    {
+                        "gen_ai.response.model": model.version,
+                        "gen_ai.usage.input_tokens": usage.input_tokens,
+                        "gen_ai.usage.output_tokens": usage.output_tokens,
+                        "gen_ai.response.finish_reasons": [gen.finish_reason] if gen.finish_reason else None,
+                        "orchestratex.cost_usd": self.cost,
+                        "orchestratex.latency_ms": gen.latency_ms,
+                        "gen_ai.output.messages": (
+                            spans.messages([("assistant", gen.text)]) if t.include_content else None
+                        ),
+                    },
+                )
+            if outcome == "error":
+                spans.fail(span, exc, error_type or "error", f"{error_type}: {exc}")
+            elif outcome == "cancelled":
+                span.set_attribute("orchestratex.outcome", "cancelled")
+            spans.detach(self.token)
+            span.end()
+        if t.observers:
+            call = CallOutcome(
+                model=model.name,
+                provider=model.provider,
+                role=self.role,
+                outcome=outcome,
+                duration_s=duration,
+                cost=self.cost,
+                input_tokens=usage.input_tokens if usage else 0,
+                output_tokens=usage.output_tokens if usage else 0,
+                error_type=error_type,
+            )
+            for observer in t.observers:
+                observer.model_called(call)
+        if t.logs and CALLS.isEnabledFor(_INFO):
+            fields: dict[str, object] = {
+                **t.ids(),
+                "iteration": t.doc.iterations[-1].index if t.doc.iterations else None,
+                "model": model.name,
+                "provider": model.provider,
+                "role": self.role,
+                "outcome": outcome,
+                "input_tokens": usage.input_tokens if usage else None,
+                "output_tokens": usage.output_tokens if usage else None,
+                "cost_usd": self.cost if gen is not None else None,
+                "latency_ms": round(duration * 1000, 1),
+                "finish_reason": gen.finish_reason if gen is not None else None,
+                "error_type": error_type,
+                "error": str(getattr(exc, "message", exc)) if outcome == "error" else None,
+            }
+            if t.include_content and gen is not None:
+                fields["answer"] = gen.text
+            emit(CALLS, _INFO if outcome == "ok" else logging.WARNING, "model_call", fields)
+
+
+class JudgmentScope:
+    __slots__ = ("evaluation", "it", "span", "t")
+
+    def __init__(self, t: RunTelemetry, it: Iteration) -> None:
+        self.t, self.it = t, it
+        self.span: Any = None
+        self.evaluation: Evaluation | None = None
+
+    def done(self, evaluation: Evaluation) -> None:
+        self.evaluation = evaluation
+
+    def __enter__(self) -> JudgmentScope:
+        t = self.t
+        if t.spans is not None:
+            self.span = t.spans.start(
+                "orchestratex.judgment",
+                {"orchestratex.iteration": self.it.index, "orchestratex.judged_model": self.it.model_name},
+                parent=t.current_iteration() or t.root,
+            )
+            t.judging = self.span
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        t, ev, it = self.t, self.evaluation, self.it
+        if self.span is not None:
+            spans = t.spans
+            assert spans is not None
+            span = self.span
+            t.judging = None
+            if ev is not None:
+                spans.set_attributes(
+                    span,
+                    {
+                        "orchestratex.score": ev.score,
+                        "orchestratex.judges": list(ev.judge_models) or None,
+                        "orchestratex.cost_usd": ev.cost,
+                    },
+                )
+                for verdict in ev.verdicts:
+                    spans.add_event(
+                        span,
+                        "gen_ai.evaluation.result",
+                        {
+                            "gen_ai.evaluation.name": "orchestratex.judge",
+                            "gen_ai.evaluation.score.value": verdict.score,
+                            "gen_ai.evaluation.explanation": verdict.feedback if t.include_content else None,
+                            "orchestratex.judge.model": verdict.judge_model,
+                            "error.type": verdict.error.partition(":")[0] if verdict.error else None,
+                        },
+                    )
+                iteration_span = t.iteration_span
+                if iteration_span is not None:
+                    spans.set_attributes(iteration_span, {"orchestratex.score": ev.score})
+            if isinstance(exc, Exception):
+                spans.fail(span, exc, type(exc).__name__, f"{type(exc).__name__}: {exc}")
+            span.end()
+            if ev is not None:
+                t.end_iteration()
+        if t.logs and EVALUATION.isEnabledFor(_INFO):
+            fields: dict[str, object] = {
+                **t.ids(),
+                "iteration": it.index,
+                "model": it.model_name,
+                "score": ev.score if ev is not None else None,
+                "judges": ",".join(
+                    f"{v.judge_model}:{v.score:g}" if v.score is not None else f"{v.judge_model}:error"
+                    for v in ev.verdicts
+                )
+                if ev is not None
+                else None,
+                "cost_usd": ev.cost if ev is not None else None,
+                "outcome": "ok" if exc is None else "error",
+                "error": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}" if exc is not None else None,
+            }
+            if t.include_content and ev is not None:
+                fields["feedback"] = ev.feedback
+            emit(EVALUATION, _INFO if exc is None else logging.WARNING, "verdict", fields)

@@ -1,0 +1,84 @@
+"""OpenTelemetry spans, following the GenAI semantic conventions. Imported only when a run is traced,
+i.e. `opentelemetry-api` is installed and the application has set a tracer provider."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Span, SpanKind, Status, StatusCode
+
+__all__ = ["active", "tracer"]
+
+_cache: list[Any] = [None, None]
+
+PROVIDER_NAMES = {"gemini": "gcp.gemini", "google": "gcp.gemini", "vertex": "gcp.vertex_ai", "bedrock": "aws.bedrock"}
+"""Our provider names that differ from the semantic conventions' well-known `gen_ai.provider.name` values
+(`openai` and `anthropic` are the same; any other provider is reported under its own name)."""
+
+
+def active() -> bool:
+    """Whether the application configured a tracer provider (a no-op or proxy provider records nothing)."""
+    return not isinstance(trace.get_tracer_provider(), ProxyTracerProvider | NoOpTracerProvider)
+
+
+def tracer() -> trace.Tracer:
+    provider = trace.get_tracer_provider()
+    if _cache[0] is not provider:
+        from .. import __version__
+
+        _cache[1] = provider.get_tracer("orchestratex", __version__)
+        _cache[0] = provider
+    found: trace.Tracer = _cache[1]
+    return found
+
+
+def start(
+    name: str, attributes: dict[str, Any], *, parent: Span | None = None, kind: SpanKind = SpanKind.INTERNAL
+) -> Span:
+    """Start a span under `parent` (else under the current context)."""
+    ctx = trace.set_span_in_context(parent) if parent is not None else None
+    return tracer().start_span(name, context=ctx, kind=kind, attributes=_clean(attributes))
+
+
+def attach(span: Span) -> object:
+    return otel_context.attach(trace.set_span_in_context(span))
+
+
+def detach(token: object) -> None:
+    otel_context.detach(token)  # type: ignore[arg-type]
+
+
+def set_attributes(span: Span, attributes: dict[str, Any]) -> None:
+    span.set_attributes(_clean(attributes))
+
+
+def fail(span: Span, exc: BaseException | None, error_type: str, description: str) -> None:
+    """Mark `span` as failed: `error.type`, an ERROR status, and the exception when there is one."""
+    span.set_attribute("error.type", error_type)
+    if exc is not None:
+        span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, description))
+
+
+def add_event(span: Span, name: str, attributes: dict[str, Any]) -> None:
+    span.add_event(name, _clean(attributes))
+
+
+def messages(items: Sequence[tuple[str, str]]) -> str:
+    """`gen_ai.input.messages` / `gen_ai.output.messages`: role and text parts, as a JSON string."""
+    return json.dumps([{"role": role, "parts": [{"type": "text", "content": text}]} for role, text in items])
+
+
+def provider_name(provider: str) -> str:
+    return PROVIDER_NAMES.get(provider, provider)
+
+
+def _clean(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attributes.items() if v is not None}
+
+
+CLIENT = SpanKind.CLIENT

@@ -1,0 +1,176 @@
+"""Keys: the admin API and the CLI list and revoke them; a revoked key is refused on its next request —
+whichever process revoked it — and its open WebSockets are closed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from orchestratex.server import CLOSE_KEY_REVOKED, ServerSettings, create_app, hash_key, issue_api_key
+from orchestratex.stores import SQLiteStore
+
+from .conftest import Api, bearer, in_app_loop
+from .server_process import CLI, ServerProcess, child_env, create_key
+
+
+def _key_id(api: Api, who: str) -> str:
+    record = in_app_loop(api.client).call(api.store.get_api_key, hash_key(api.keys[who]))
+    assert record is not None
+    return record.id
+
+
+def test_admins_list_keys_without_hashes(api: Api) -> None:
+    assert api.client.get("/api/models/", headers=api.admin).status_code == 200
+    r = api.client.get("/api/admin/keys/", headers=api.admin)
+    assert r.status_code == 200
+    keys = r.json()
+    assert [k["user_id"] for k in keys] == ["alice", "bob", "root"]
+    assert [k["admin"] for k in keys] == [False, False, True]
+    for k in keys:
+        assert set(k) == {"_id", "user_id", "admin", "label", "created_at", "revoked_at", "last_used_at"}
+    assert not any(api.keys[w] in r.text or hash_key(api.keys[w]) in r.text for w in api.keys)
+    assert keys[2]["last_used_at"] is not None and keys[0]["last_used_at"] is None
+    only = api.client.get("/api/admin/keys/?user_id=bob", headers=api.admin).json()
+    assert [k["user_id"] for k in only] == ["bob"]
+
+
+def test_only_admins_manage_keys(api: Api) -> None:
+    assert api.client.get("/api/admin/keys/", headers=api.alice).status_code == 403
+    assert api.client.delete(f"/api/admin/keys/{_key_id(api, 'bob')}", headers=api.alice).status_code == 403
+    assert api.client.get("/api/admin/keys/").status_code == 401
+    assert api.client.delete("/api/admin/keys/" + "0" * 24, headers=api.admin).status_code == 404
+
+
+@pytest.mark.parametrize("cache_s", [0.0, 60.0])
+def test_a_key_revoked_through_the_api_is_refused_on_its_next_request(
+    make_api: Callable[..., Api], cache_s: float
+) -> None:
+    api = make_api(auth_cache_s=cache_s)
+    assert api.client.get("/api/models/", headers=api.alice).status_code == 200  # verified (and cached)
+    r = api.client.delete(f"/api/admin/keys/{_key_id(api, 'alice')}", headers=api.admin)
+    assert r.status_code == 200 and r.json()["revoked_at"] is not None and r.json()["user_id"] == "alice"
+    refused = api.client.get("/api/models/", headers=api.alice)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    assert api.client.get("/api/models/", headers=api.bob).status_code == 200
+    again = api.client.delete(f"/api/admin/keys/{_key_id(api, 'alice')}", headers=api.admin)
+    assert again.status_code == 200 and again.json()["revoked_at"] == r.json()["revoked_at"]
+
+
+def test_a_key_revoked_by_another_process_is_refused_on_its_next_request(make_api: Callable[..., Api]) -> None:
+    api = make_api()
+    assert api.client.get("/api/models/", headers=api.alice).status_code == 200
+    in_app_loop(api.client).call(api.store.revoke_api_key, _key_id(api, "alice"))  # as the CLI would, in the store
+    assert api.client.get("/api/models/", headers=api.alice).status_code == 401
+
+
+def test_revoking_a_key_closes_its_open_websockets(api: Api) -> None:
+    sid = api.session()["_id"]
+    other = api.session(api.bob)["_id"]
+    with (
+        api.client.websocket_connect(f"/ws/{sid}", headers=api.alice) as mine,
+        api.client.websocket_connect(f"/ws/{other}", headers=api.bob) as bobs,
+    ):
+        assert api.client.delete(f"/api/admin/keys/{_key_id(api, 'alice')}", headers=api.admin).status_code == 200
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                mine.receive_text()  # heartbeats until the close
+        assert closed.value.code == CLOSE_KEY_REVOKED
+        assert json.loads(bobs.receive_text())["type"] == "heartbeat"  # bob's socket stays open
+
+
+def test_a_websocket_notices_a_revocation_by_another_process(make_api: Callable[..., Api]) -> None:
+    api = make_api(ws_auth_check_s=0.1)
+    sid = api.session()["_id"]
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice) as ws:
+        in_app_loop(api.client).call(api.store.revoke_api_key, _key_id(api, "alice"))
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                ws.receive_text()
+        assert closed.value.code == CLOSE_KEY_REVOKED
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=child_env(), timeout=60, check=False)
+
+
+@pytest.mark.slow
+def test_keys_list_and_revoke_from_the_cli_against_a_real_server(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    alice = create_key(url, "alice")
+    admin = create_key(url, "root", admin=True)
+    listed = _cli("keys", "list", "--store", url)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split()[:4] == ["ID", "USER", "ADMIN", "CREATED"]
+    assert [line.split()[1] for line in lines[1:]] == ["alice", "root"]
+    as_json = json.loads(_cli("keys", "list", "--json", "--store", url, "--user", "alice").stdout)
+    assert [k["user_id"] for k in as_json] == ["alice"]
+    assert "key_hash" not in as_json[0] and alice not in listed.stdout and hash_key(alice) not in listed.stdout
+    alice_id = as_json[0]["_id"]
+
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}) as server:
+        with httpx.Client(base_url=server.base_url, timeout=10) as client:
+            assert client.get("/health").json() == {"status": "ok"}
+            assert client.get("/health/ready").status_code == 200
+            assert client.get("/api/models/", headers=bearer(alice)).status_code == 200
+            revoked = _cli("keys", "revoke", alice_id, "--store", url)
+            assert revoked.returncode == 0, revoked.stderr
+            assert alice_id in revoked.stdout
+            assert client.get("/api/models/", headers=bearer(alice)).status_code == 401  # the very next request
+            assert client.get("/api/models/", headers=bearer(admin)).status_code == 200
+            sid = client.post("/api/sessions/", json={}, headers=bearer(admin)).json()["_id"]
+            tid = client.post(
+                "/api/threads/", json={"session_id": sid, "original_prompt": "Explain DNS"}, headers=bearer(admin)
+            ).json()["_id"]
+            body = {"thread_id": tid, "settings": {"max_iterations": 1}}
+            oid = client.post("/api/orchestration/start", json=body, headers=bearer(admin)).json()["_id"]
+            for _ in range(300):
+                status = client.get(f"/api/orchestration/status/{oid}", headers=bearer(admin)).json()["status"]
+                if status in ("completed", "failed"):
+                    break
+                time.sleep(0.05)
+            metrics = client.get("/metrics", headers=bearer(admin))
+            assert metrics.status_code == 200 and "orchestratex_http_requests_total" in metrics.text
+            assert f'orchestratex_orchestrations_total{{status="{status}"' in metrics.text
+            log = server.log()  # `serve` shows the orchestratex loggers at INFO
+            assert f"routing orchestration_id={oid}" in log and f"model_call orchestration_id={oid}" in log
+            assert f"stop orchestration_id={oid}" in log and "Explain DNS" not in log
+            docs = client.get("/docs")
+            assert docs.status_code == 200 and "/_docs/swagger-ui-bundle.js" in docs.text
+    after = json.loads(_cli("keys", "list", "--json", "--store", url).stdout)
+    assert [k["revoked_at"] is not None for k in after] == [True, False]
+    assert after[0]["last_used_at"] is not None
+    missing = _cli("keys", "revoke", "0" * 24, "--store", url)
+    assert missing.returncode == 1 and "no API key" in missing.stderr
+
+
+async def test_concurrent_requests_share_key_reads(tmp_path: Path) -> None:
+    """Reads of one key are coalesced, and never served from a read older than the request."""
+    import asyncio
+
+    async with SQLiteStore(tmp_path / "k.db") as store:
+        key = await issue_api_key(store, "alice")
+        app = create_app(store, settings=ServerSettings())
+        auth = app.state.server.auth
+        reads = 0
+        original = store.get_api_key
+
+        async def counting(digest: str):  # type: ignore[no-untyped-def]
+            nonlocal reads
+            reads += 1
+            return await original(digest)
+
+        auth._reads.read = counting
+        principals = await asyncio.gather(*(auth.principal(key) for _ in range(50)))
+        assert {p.user_id for p in principals} == {"alice"}
+        assert reads <= 2
+        await store.revoke_api_key(principals[0].key_id or "")
+        with pytest.raises(Exception, match="revoked"):
+            await auth.principal(key)

@@ -1,0 +1,184 @@
+"""Operations endpoints: health and readiness, Prometheus metrics, offline API docs, CORS, trace context."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.parser import text_string_to_metric_families
+
+from orchestratex.exceptions import StoreUnavailable
+from orchestratex.stores import MemoryStore
+
+from .conftest import Api, in_app_loop
+
+
+def _wait_in_store(api: Api, oid: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        doc = in_app_loop(api.client).call(api.store.get_orchestration, oid)
+        if doc.status in ("completed", "failed", "cancelled"):
+            return doc.model_dump(mode="json", by_alias=True)
+        time.sleep(0.02)
+    raise AssertionError(f"orchestration {oid} did not end")
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_health_needs_no_key_and_touches_no_store(api: Api) -> None:
+    r = api.client.get("/health")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    r = api.client.get("/health/ready")
+    assert r.status_code == 200 and r.json() == {"status": "ready", "store": "ok"}
+
+
+class _DownStore(MemoryStore):
+    down = False
+
+    async def ping(self) -> None:
+        if self.down:
+            raise StoreUnavailable("connection refused")
+
+
+def test_readiness_answers_503_while_the_store_is_unreachable(make_api: Callable[..., Api]) -> None:
+    store = _DownStore()
+    api = make_api(store)
+    store.down = True
+    r = api.client.get("/health/ready")
+    assert r.status_code == 503
+    body = r.json()
+    assert body["status_code"] == 503 and body["store"] == "unreachable" and "connection refused" in body["detail"]
+    assert api.client.get("/health").status_code == 200  # alive all the same
+    store.down = False
+    assert api.client.get("/health/ready").status_code == 200
+
+
+def test_metrics_count_orchestrations_calls_cost_latency_and_limits(make_api: Callable[..., Api]) -> None:
+    api = make_api(rate_limit=3, max_body_bytes=2000)
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    oid = api.start(tid, settings={"max_iterations": 2, "evaluation_threshold": 10})["_id"]
+    done = _wait_in_store(api, oid)  # polling the API would spend the session's 3 requests
+    assert api.client.get(f"/api/sessions/{sid}", headers=api.alice).status_code == 200  # thread, start, this: 3
+    assert api.client.get(f"/api/orchestration/status/{oid}", headers=api.alice).status_code == 429
+    assert api.client.post("/api/sessions/", content=b"x" * 3000, headers=api.alice).status_code == 413
+
+    r = api.client.get("/metrics", headers=api.admin)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    samples = _samples(r.text)
+    status, reason = done["status"], done["stop_reason"]
+    assert samples[("orchestratex_orchestrations_total", (("status", status), ("stop_reason", reason)))] == 1
+    assert samples[("orchestratex_orchestrations_running", ())] == 0
+    assert samples[("orchestratex_orchestration_duration_seconds_count", (("status", status),))] == 1
+    calls = {k: v for k, v in samples.items() if k[0] == "orchestratex_model_calls_total"}
+    generated = sum(v for (_, labels), v in calls.items() if ("role", "generate") in labels)
+    judged = sum(v for (_, labels), v in calls.items() if ("role", "judge") in labels)
+    assert generated == len(done["iterations"]) and judged >= len(done["iterations"])
+    assert all(dict(labels)["outcome"] == "ok" for _, labels in calls)
+    cost = sum(v for (name, _), v in samples.items() if name == "orchestratex_cost_usd_total")
+    assert cost == pytest.approx(done["total_cost"])
+    latency = sum(v for (name, _), v in samples.items() if name == "orchestratex_model_call_duration_seconds_count")
+    assert latency == generated + judged
+    assert samples[("orchestratex_limits_hit_total", (("limit", "rate"),))] == 1
+    assert samples[("orchestratex_limits_hit_total", (("limit", "body_size"),))] == 1
+    route = (("method", "GET"), ("route", "/api/sessions/{session_id}"), ("status", "200"))
+    assert samples[("orchestratex_http_requests_total", route)] == 1  # by route template, never by raw path
+    assert not any(sid in str(labels) for _, labels in samples)
+
+
+@pytest.mark.parametrize(
+    ("access", "anonymous", "user", "admin"),
+    [("admin", 401, 403, 200), ("key", 401, 200, 200), ("open", 200, 200, 200), ("off", 404, 404, 404)],
+)
+def test_metrics_access_follows_the_setting(
+    make_api: Callable[..., Api], access: str, anonymous: int, user: int, admin: int
+) -> None:
+    api = make_api(metrics=access)
+    assert api.client.get("/metrics").status_code == anonymous
+    assert api.client.get("/metrics", headers=api.alice).status_code == user
+    assert api.client.get("/metrics", headers=api.admin).status_code == admin
+
+
+def test_api_docs_are_served_from_the_package_without_a_cdn(api: Api) -> None:
+    for page in ("/docs", "/redoc"):
+        r = api.client.get(page)
+        assert r.status_code == 200
+        assert "cdn" not in r.text.lower() and "https://" not in r.text
+        for asset in ("/_docs/swagger-ui-bundle.js", "/_docs/swagger-ui.css", "/_docs/redoc.standalone.js"):
+            if asset in r.text:
+                got = api.client.get(asset)
+                assert got.status_code == 200 and len(got.content) > 100_000
+    assert api.client.get("/docs/oauth2-redirect").status_code == 200
+    assert api.client.get("/_docs/favicon.png").status_code == 200
+    paths = api.client.get("/openapi.json").json()["paths"]
+    assert {"/health", "/health/ready", "/metrics", "/api/admin/keys/", "/api/admin/keys/{key_id}"} <= set(paths)
+    assert "security" not in paths["/health"]["get"]
+
+
+def test_cors_is_off_by_default_and_configurable(make_api: Callable[..., Api]) -> None:
+    preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    off = make_api()
+    r = off.client.get("/health", headers={"Origin": "https://app.example"})
+    assert "access-control-allow-origin" not in r.headers
+    on = make_api(env={"ORCHESTRATEX_CORS_ORIGINS": "https://app.example, https://other.example/"})
+    from orchestratex.server import ServerSettings
+
+    assert ServerSettings.from_env().cors_origins == ("https://app.example", "https://other.example")
+    on = make_api(cors_origins=("https://app.example",))
+    r = on.client.options("/api/sessions/", headers={**preflight, "Access-Control-Request-Headers": "authorization"})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://app.example"
+    r = on.client.get("/api/models/", headers={"Origin": "https://app.example", **on.alice})
+    assert r.headers["access-control-allow-origin"] == "https://app.example"
+    assert "RateLimit" in r.headers.get("access-control-expose-headers", "")
+    r = on.client.options("/api/sessions/", headers={**preflight, "Origin": "https://evil.example"})
+    assert r.status_code == 400
+
+
+@pytest.fixture
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    yield exporter
+    provider.shutdown()
+
+
+def test_a_background_orchestration_is_a_child_of_the_requests_traceparent(
+    api: Api, spans: InMemorySpanExporter
+) -> None:
+    trace_id, parent_id = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    r = api.client.post(
+        "/api/orchestration/start",
+        json={"thread_id": tid, "settings": {"max_iterations": 1}},
+        headers={**api.alice, "traceparent": f"00-{trace_id}-{parent_id}-01"},
+    )
+    assert r.status_code == 202
+    api.wait(r.json()["_id"])
+    deadline = time.monotonic() + 10  # the run's span ends just after its final commit, which `wait` sees
+    while not any(s.name.startswith("invoke_agent") for s in spans.get_finished_spans()):
+        assert time.monotonic() < deadline, "the orchestration's span never ended"
+        time.sleep(0.02)
+    finished = {s.context.span_id: s for s in spans.get_finished_spans()}
+    (root,) = [s for s in finished.values() if s.name.startswith("invoke_agent")]
+    assert format(root.context.trace_id, "032x") == trace_id
+    ancestor = root  # directly under the caller's span, or under a server span (FastAPI's own, when it traces)
+    while ancestor.parent is not None and not ancestor.parent.is_remote:
+        ancestor = finished[ancestor.parent.span_id]
+    assert ancestor.parent is not None and format(ancestor.parent.span_id, "016x") == parent_id
+    children = [s for s in finished.values() if s.context.trace_id == root.context.trace_id]
+    assert len(children) >= 4  # the orchestration, its iteration, a generation and a judgment (and its judge)

@@ -1,0 +1,111 @@
+"""Log lines of a real orchestration: one per model call and per decision, structured, no prompt text by default."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from orchestratex import GenerationRequest, MemoryStore, Orchestrator
+from orchestratex.exceptions import ProviderError
+from orchestratex.orchestrator import RetryPolicy
+from orchestratex.telemetry import configure_telemetry
+from orchestratex.telemetry._hooks import NOOP, run_telemetry
+from orchestratex.telemetry._logs import format_fields
+
+from .helpers import catalog, scripted
+from .telemetry_fixtures import _restore_settings
+
+__all__ = ["_restore_settings"]
+
+PROMPT = "Write a Python function that reverses a string, SECRET-PROMPT-TEXT"
+
+
+def _orchestrator(fail: bool = False) -> Orchestrator:
+    """With `fail`, the first generation fails (whichever model the router picks), so a fallback follows."""
+    failed: list[str] = []
+
+    def answer(request: GenerationRequest) -> str:
+        if fail and not failed:
+            failed.append(request.model.name)
+            raise ProviderError("the model is down", model=request.model.name, provider="function")
+        return f"SECRET-ANSWER by {request.model.name}"
+
+    return Orchestrator(
+        providers=[scripted(answer, lambda r: 6.0)],
+        catalog=catalog("a", "b", "c", quality={"a": 9, "b": 8, "c": 7}),
+        store=MemoryStore(),
+        retry=RetryPolicy(max_attempts=1),
+    )
+
+
+def _records(caplog: pytest.LogCaptureFixture, event: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if getattr(r, "event", None) == event]
+
+
+async def test_one_info_line_per_model_call_and_per_decision(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="orchestratex")
+    async with _orchestrator(fail=True) as o:
+        result = await o.run(PROMPT, max_iterations=2, evaluation_threshold=9)
+    calls = _records(caplog, "model_call")
+    routing = _records(caplog, "routing")
+    verdicts = _records(caplog, "verdict")
+    (stop,) = _records(caplog, "stop")
+    (started,) = _records(caplog, "orchestration_started")
+    # a failed call to `a`, then per iteration a generation and a judge
+    assert len(calls) == 5
+    assert [r.levelno for r in calls].count(logging.WARNING) == 1
+    failed = next(r for r in calls if r.levelno == logging.WARNING)
+    first = result.orchestration.iterations[0].errors[0].split(": ")[0]
+    assert (failed.name, failed.model, failed.outcome, failed.error_type) == (  # type: ignore[attr-defined]
+        "orchestratex.providers",
+        first,
+        "error",
+        "ProviderError",
+    )
+    ok = [r for r in calls if r.levelno == logging.INFO]
+    assert sum(r.cost_usd for r in ok) == pytest.approx(result.total_cost)  # type: ignore[attr-defined]
+    assert {r.role for r in ok} == {"generate", "judge"}  # type: ignore[attr-defined]
+    assert all(r.orchestration_id == result.id for r in caplog.records if hasattr(r, "event"))  # type: ignore[attr-defined]
+    line = ok[0]
+    message = line.getMessage()
+    assert message.startswith("model_call ")
+    assert f"model={line.model}" in message and "role=generate" in message  # type: ignore[attr-defined]
+    assert f"input_tokens={line.input_tokens}" in message  # type: ignore[attr-defined]
+
+    assert len(routing) == 3  # two iterations, one fallback
+    assert all(r.name == "orchestratex.routing" for r in routing)
+    assert [getattr(r, "fallback_from", None) for r in routing].count(first) == 1
+    assert "reason=" in routing[0].getMessage()
+    assert [r.score for r in verdicts] == [6.0, 6.0]  # type: ignore[attr-defined]
+    assert all(r.name == "orchestratex.evaluation" for r in verdicts)
+    assert stop.name == "orchestratex.orchestrator"
+    assert (stop.stop_reason, stop.status, stop.iterations) == ("max_iterations", "completed", 2)  # type: ignore[attr-defined]
+    assert "stop_reason=max_iterations" in stop.getMessage()
+    assert started.resumed is False  # type: ignore[attr-defined]
+    text = caplog.text
+    assert "SECRET-PROMPT-TEXT" not in text and "SECRET-ANSWER" not in text and "feedback from" not in text
+
+
+async def test_content_is_logged_only_when_asked_for(caplog: pytest.LogCaptureFixture) -> None:
+    configure_telemetry(include_content=True)
+    caplog.set_level(logging.INFO, logger="orchestratex")
+    async with _orchestrator() as o:
+        await o.run(PROMPT, max_iterations=1)
+    assert "SECRET-PROMPT-TEXT" in _records(caplog, "orchestration_started")[0].getMessage()
+    assert "SECRET-ANSWER" in _records(caplog, "model_call")[0].getMessage()
+    assert "feedback from" in _records(caplog, "verdict")[0].getMessage()
+
+
+async def test_nothing_listening_means_the_shared_no_op(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="orchestratex")
+    async with _orchestrator() as o:
+        doc = await o.prepare(PROMPT)
+        assert run_telemetry(o, doc) is NOOP
+        caplog.set_level(logging.INFO, logger="orchestratex.routing")
+        assert run_telemetry(o, doc) is not NOOP
+
+
+def test_fields_are_logfmt() -> None:
+    line = format_fields({"a": 1, "b": "two words", "c": None, "d": 0.5, "e": True, "f": 'q"uote', "g": ""})
+    assert line == 'a=1 b="two words" d=0.5 e=true f="q\\"uote" g=""'

@@ -1,0 +1,228 @@
+"""Spans of a real orchestration, checked against the documented names (docs/operate.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from orchestratex import GenerationRequest, MemoryStore, Orchestrator
+from orchestratex.exceptions import ProviderError
+from orchestratex.orchestrator import RetryPolicy
+from orchestratex.telemetry import configure_telemetry
+
+from .helpers import catalog, scripted
+from .telemetry_fixtures import _restore_settings, spans
+
+__all__ = ["_restore_settings", "spans"]
+
+PROMPT = "Write a Python function that reverses a string"
+
+
+def _orchestrator(fail: bool = False, score: float = 6.0) -> Orchestrator:
+    """With `fail`, the first generation fails (whichever model the router picks), so a fallback follows."""
+    failed: list[str] = []
+
+    def answer(request: GenerationRequest) -> str:
+        if fail and not failed:
+            failed.append(request.model.name)
+            raise ProviderError("the model is down", model=request.model.name, provider="function")
+        return f"answer by {request.model.name}"
+
+    return Orchestrator(
+        providers=[scripted(answer, lambda r: score)],
+        catalog=catalog("a", "b", "c", quality={"a": 9, "b": 8, "c": 7}),
+        store=MemoryStore(),
+        retry=RetryPolicy(max_attempts=1),
+    )
+
+
+def _by_name(spans: tuple[ReadableSpan, ...], prefix: str) -> list[ReadableSpan]:
+    return [s for s in spans if s.name.startswith(prefix)]
+
+
+def _attrs(item: ReadableSpan | Event) -> dict[str, Any]:
+    return dict(item.attributes or {})
+
+
+def _parent(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent is not None else None
+
+
+async def test_a_run_emits_spans_per_orchestration_iteration_call_and_judgment(spans: InMemorySpanExporter) -> None:
+    async with _orchestrator() as o:
+        result = await o.run(PROMPT, max_iterations=2, evaluation_threshold=9)
+    finished = spans.get_finished_spans()
+    (root,) = _by_name(finished, "invoke_agent")
+    iterations = _by_name(finished, "orchestratex.iteration")
+    calls = _by_name(finished, "chat ")
+    judgments = _by_name(finished, "orchestratex.judgment")
+    assert len(iterations) == 2 == len(judgments) == result.iterations
+    assert len(calls) == 4  # a generation and a judge per iteration
+
+    attrs = _attrs(root)
+    assert root.name == "invoke_agent orchestratex"
+    assert root.kind == SpanKind.INTERNAL and root.parent is None
+    assert attrs["gen_ai.operation.name"] == "invoke_agent"
+    assert attrs["gen_ai.agent.name"] == "orchestratex"
+    assert attrs["gen_ai.conversation.id"] == result.orchestration.thread_id
+    assert attrs["orchestratex.orchestration.id"] == result.id
+    assert attrs["orchestratex.stop_reason"] == "max_iterations" == result.stop_reason
+    assert attrs["orchestratex.status"] == "completed"
+    assert attrs["orchestratex.cost_usd"] == pytest.approx(result.total_cost)
+    assert attrs["orchestratex.score"] == result.final_score
+    assert attrs["orchestratex.iterations"] == 2
+    assert "gen_ai.input.messages" not in attrs  # no prompt text unless asked for
+
+    for index, it in enumerate(sorted(iterations, key=lambda s: s.start_time or 0), start=1):
+        a = _attrs(it)
+        assert _parent(it) == root.context.span_id
+        assert a["orchestratex.iteration"] == index
+        doc_it = result.orchestration.iterations[index - 1]
+        assert a["orchestratex.routing.model"] == doc_it.model_name
+        assert a["orchestratex.routing.reason"] == doc_it.reasoning
+        assert a["orchestratex.score"] == doc_it.score
+    iteration_ids = {s.context.span_id for s in iterations}
+    judgment_ids = {s.context.span_id for s in judgments}
+
+    generations = [c for c in calls if _attrs(c)["orchestratex.role"] == "generate"]
+    judges = [c for c in calls if _attrs(c)["orchestratex.role"] == "judge"]
+    assert len(generations) == 2 == len(judges)
+    assert {_parent(c) for c in generations} == iteration_ids
+    assert {_parent(c) for c in judges} == judgment_ids
+    assert {_parent(j) for j in judgments} == iteration_ids
+    total = 0.0
+    for call in calls:
+        a = _attrs(call)
+        assert call.kind == SpanKind.CLIENT
+        assert call.name == f"chat {a['gen_ai.request.model']}"
+        assert a["gen_ai.operation.name"] == "chat"
+        assert a["gen_ai.provider.name"] == "function"
+        assert a["gen_ai.request.model"] == a["orchestratex.model"].partition(":")[2]
+        assert a["gen_ai.response.model"] == a["gen_ai.request.model"]
+        assert a["gen_ai.request.max_tokens"] > 0
+        assert a["gen_ai.usage.input_tokens"] > 0 and a["gen_ai.usage.output_tokens"] > 0
+        assert a["gen_ai.response.finish_reasons"] == ("stop",)
+        assert a["orchestratex.cost_usd"] > 0
+        total += a["orchestratex.cost_usd"]
+        assert "gen_ai.input.messages" not in a and "gen_ai.output.messages" not in a
+    assert total == pytest.approx(result.total_cost)
+    for judgment in judgments:
+        (event,) = judgment.events
+        assert event.name == "gen_ai.evaluation.result"
+        ea = _attrs(event)
+        assert ea["gen_ai.evaluation.name"] == "orchestratex.judge"
+        assert ea["gen_ai.evaluation.score.value"] == 6.0
+        assert "gen_ai.evaluation.explanation" not in ea
+        assert _attrs(judgment)["orchestratex.score"] == 6.0
+    assert all(s.status.status_code != StatusCode.ERROR for s in finished)
+
+
+async def test_errors_are_recorded_on_the_call_and_the_fallback_on_the_iteration(spans: InMemorySpanExporter) -> None:
+    async with _orchestrator(fail=True, score=9.5) as o:
+        result = await o.run(PROMPT, max_iterations=1)
+    (first,) = [e.split(": ")[0] for e in result.orchestration.iterations[0].errors]
+    assert result.status == "completed"
+    finished = spans.get_finished_spans()
+    failed = [c for c in _by_name(finished, "chat ") if c.status.status_code == StatusCode.ERROR]
+    (call,) = failed
+    assert _attrs(call)["error.type"] == "ProviderError"
+    assert _attrs(call)["orchestratex.model"] == first
+    assert call.events and call.events[0].name == "exception"
+    (iteration,) = _by_name(finished, "orchestratex.iteration")
+    assert [e.name for e in iteration.events] == ["orchestratex.fallback"]
+    assert _attrs(iteration)["orchestratex.routing.model"] == result.final_model != first
+
+
+async def test_a_failed_orchestration_marks_its_span_as_an_error(spans: InMemorySpanExporter) -> None:
+    def down(request: GenerationRequest) -> str:
+        raise ProviderError("every model is down", model=request.model.name, provider="function")
+
+    async with Orchestrator(
+        providers=[scripted(down, lambda r: 5)], catalog=catalog("a", "b"), retry=RetryPolicy(max_attempts=1)
+    ) as o:
+        result = await o.run(PROMPT)
+    assert result.status == "failed"
+    (root,) = _by_name(spans.get_finished_spans(), "invoke_agent")
+    assert root.status.status_code == StatusCode.ERROR
+    assert _attrs(root)["error.type"] == "orchestration_error"
+    assert _attrs(root)["orchestratex.stop_reason"] == "error"
+
+
+async def test_content_is_recorded_only_when_asked_for(spans: InMemorySpanExporter) -> None:
+    configure_telemetry(include_content=True)
+    async with _orchestrator(score=9.5) as o:
+        await o.run(PROMPT, max_iterations=1)
+    finished = spans.get_finished_spans()
+    (root,) = _by_name(finished, "invoke_agent")
+    assert PROMPT in str(_attrs(root)["gen_ai.input.messages"])
+    generation = next(c for c in _by_name(finished, "chat ") if _attrs(c)["orchestratex.role"] == "generate")
+    assert "answer by function:" in str(_attrs(generation)["gen_ai.output.messages"])
+    (judgment,) = _by_name(finished, "orchestratex.judgment")
+    assert "feedback from" in str(_attrs(judgment.events[0])["gen_ai.evaluation.explanation"])
+
+
+async def test_the_orchestration_span_is_a_child_of_the_callers_span(spans: InMemorySpanExporter) -> None:
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("caller") as caller:
+        async with _orchestrator(score=9.5) as o:
+            await o.run(PROMPT, max_iterations=1)
+    (root,) = _by_name(spans.get_finished_spans(), "invoke_agent")
+    assert root.context.trace_id == caller.get_span_context().trace_id
+    assert _parent(root) == caller.get_span_context().span_id
+
+
+async def test_tracing_can_be_switched_off(spans: InMemorySpanExporter) -> None:
+    configure_telemetry(tracing=False)
+    async with _orchestrator(score=9.5) as o:
+        await o.run(PROMPT, max_iterations=1)
+    assert spans.get_finished_spans() == ()
+
+
+def test_import_orchestratex_does_not_import_opentelemetry() -> None:
+    code = "import sys, orchestratex, orchestratex.telemetry; print('opentelemetry' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_a_run_without_a_tracer_provider_does_not_import_opentelemetry() -> None:
+    code = (
+        "import sys, orchestratex\n"
+        "orchestratex.Orchestrator(simulate=True).run_sync('Explain DNS', max_iterations=1)\n"
+        "print('opentelemetry' in sys.modules)"
+    )
+    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0", "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() == "False"
+
+
+async def test_a_cancelled_orchestration_is_not_an_error(spans: InMemorySpanExporter) -> None:
+    import asyncio
+
+    started = asyncio.Event()
+
+    async def slow(request: GenerationRequest) -> str:
+        started.set()
+        await asyncio.sleep(30)
+        return "never"
+
+    from orchestratex import FunctionProvider
+
+    async with Orchestrator(providers=[FunctionProvider(slow)], catalog=catalog("a", "b")) as o:
+        doc = await o.prepare(PROMPT)
+        task = o.start(doc)
+        await started.wait()
+        assert await o.cancel(doc.id)
+    assert task.cancelled()
+    finished = spans.get_finished_spans()
+    (root,) = _by_name(finished, "invoke_agent")
+    assert _attrs(root)["orchestratex.status"] == "cancelled"
+    assert root.status.status_code != StatusCode.ERROR
+    (call,) = _by_name(finished, "chat ")
+    assert _attrs(call)["orchestratex.outcome"] == "cancelled" and call.status.status_code != StatusCode.ERROR
