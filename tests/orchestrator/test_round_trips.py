@@ -60,9 +60,9 @@ async def test_a_single_iteration_run_makes_one_store_call_per_step(kind: str, t
         assert result.status == "completed" and result.iterations == 1
         # start (thread, orchestration, lease, budget); the selection's commit reserving the generation and its
         # judges; the generation's commit; the evaluation's commit, final, with the router's statistics, giving
-        # the lease up. Before: 16 calls (get_session twice, create_thread, create_orchestration, claim,
-        # get_orchestration, 3 commits, reserve_budget, record_routing_outcome 4 times, release, and the
-        # first cancel_requested poll).
+        # the lease up. Before: 14 calls (get_session twice, create_thread, create_orchestration, claim,
+        # get_orchestration, 3 commits, reserve_budget, record_routing_outcome 3 times, release), 15 when the
+        # first cancel_requested poll came in.
         assert dict(seen) == {"start": 1, "commit_step": 3}
         stats = await store.routing_stats("bayesian")
         assert [(s.model_name, s.n, s.score_sum) for s in stats] == [(result.orchestration.final_model, 1, 9.0)]
