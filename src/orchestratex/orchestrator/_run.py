@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
@@ -33,14 +33,16 @@ from ..exceptions import (
 )
 from ..providers import Generation, GenerationRequest, Message, TextSink
 from ..providers._base import estimate_message_tokens
-from ..records import CallRecord, Iteration, Orchestration, StopReason
+from ..records import CallRecord, Iteration, Orchestration, Session, StopReason
 from ..routing import Attempt, RoutingFeedback, Task, detect_domain
+from ..stores import RoutingOutcome
 from ..telemetry import run_telemetry
 from ..usage import Usage, add_costs
 from ._budget import affordable_cap, price_generation, reserve_waiting
 from ._chat import conversation
 from ._durable import outcome, with_store_retries
 from ._judges import JudgePlanner, Judging
+from ._observe import collect
 from ._prompts import build_messages, request_messages
 from ._retry import call_with_retries
 from ._stream import AnswerDelta, DeltaSink
@@ -85,6 +87,17 @@ class _Ledger:
         """The step's spending once added to the orchestration's `total_cost` (it is added once)."""
 
 
+class _Ready:
+    """A generation prepared at its selection, whose reservation rode on the selection's commit."""
+
+    __slots__ = ("index", "ledger", "model_name", "prepay", "request", "worst")
+
+    def __init__(self, index: int, model_name: str, request: GenerationRequest, worst: float, prepay: float) -> None:
+        self.index, self.model_name, self.request = index, model_name, request
+        self.worst, self.prepay = worst, prepay
+        self.ledger = _Ledger()
+
+
 class Run:
     """The state of one orchestration being driven by one orchestrator."""
 
@@ -94,6 +107,7 @@ class Run:
         doc: Orchestration,
         handlers: Sequence[EventHandler],
         on_delta: DeltaSink | None = None,
+        session: Session | None = None,
     ) -> None:
         self.o = orchestrator
         self.doc = doc
@@ -115,9 +129,17 @@ class Run:
         self.judging: Judging = orchestrator.judging
         self.planner = JudgePlanner(self)
         self.resumed = doc.status != "pending"
+        self._session = session
+        """The session as `Store.start` returned it with the run's new orchestration (else read at the start)."""
+        self._ready: _Ready | None = None
+        """The next generation's request and ledger, its reservation made with the commit of its selection."""
+        self.lease_released = False
+        """The final commit gave the lease up (`commit_step(release_lease=True)`)."""
         self.done = False
         self._pending: list[Event] = []
         """Events to store with the next commit (the start is committed with the first routing decision)."""
+        self._outcomes: list[RoutingOutcome] = []
+        """The router's observations, written with the next commit."""
         self.emitted: list[Event] = []
         """Events this run committed, in order (a resumed run's earlier ones are in the store)."""
         self.unknown: BaseException | None = None
@@ -191,7 +213,9 @@ class Run:
                 doc.interrupted_calls += 1
             for it in doc.iterations:  # errors read "<model>: <exception>: <detail>"
                 self.failed.update(e.split(": ", 1)[0] for e in it.errors if not e.startswith("evaluation: "))
-        session = await store.get_session(doc.session_id)
+        session, self._session = self._session, None
+        if session is None or self.resumed:
+            session = await store.get_session(doc.session_id)
         self.session_limit = session.settings.cost_limit
         self.session_base = session.total_cost - doc.total_cost
         self.judges = session.settings.judges or self.o.judges
@@ -225,17 +249,63 @@ class Run:
         )
         doc.iterations.append(it)
         self.telemetry.routed(it, decision.scores)
-        await self._commit([self._selected_event(it, decision.scores)])
+        ready = self._prepare_generation(it)
+        if ready is None:
+            await self._commit([self._selected_event(it, decision.scores)])
+            return it
+
+        def held() -> None:  # the store reserved the generation's worst case (and its judges') with the commit
+            ready.ledger.reserved_in_store += ready.worst
+            ready.ledger.reserved_local += ready.worst
+            self.inflight += ready.worst + ready.prepay
+            self.prepaid += ready.prepay
+            self._open = ready.ledger
+            self._ready = ready
+
+        await self._commit(
+            [self._selected_event(it, decision.scores)], reserve=ready.worst + ready.prepay, on_reserved=held
+        )
         return it
+
+    def _prepare_generation(self, it: Iteration) -> _Ready | None:
+        """The generation of `it` as `_generate` would make it, when its reservation in the store can ride on
+        the commit of its selection (a session budget, nothing prepaid left, the call fitting what is left)."""
+        if self.session_limit is None or self.prepaid:
+            return None
+        model = self.o.catalog.get(it.model_name)
+        if not self.o.circuit.allows(model.name):
+            return None
+        try:
+            request, prepay = self._generation_request(model, it)
+            worst = model.worst_case_cost(
+                self.o.provider_for(model).count_input_tokens(request), request.max_output_tokens
+            )
+        except OrchestrateXError:  # _generate meets it again and handles it
+            return None
+        remaining = self._remaining()
+        if remaining is not None and worst > remaining + _EPS:
+            return None
+        with_judges = bool(prepay) and (remaining is None or worst + prepay <= remaining + _EPS)
+        return _Ready(it.index, model.name, request, worst, prepay if with_judges else 0.0)
 
     async def _generate(self, it: Iteration) -> None:
         model = self.o.catalog.get(it.model_name)
-        ledger = self._open = _Ledger()
+        ready, self._ready = self._ready, None
+        if ready is not None and (ready.index, ready.model_name) == (it.index, model.name):
+            ledger = self._open = ready.ledger
+        else:
+            ready = None
+            ledger = self._open = _Ledger()
         try:
-            request, prepay = self._generation_request(model, it)
-            gen = await self._call(
-                model, request, ledger, "generate", prepay=prepay if self.session_limit else 0.0, iteration=it.index
-            )
+            if ready is not None:
+                gen = await self._call(
+                    model, ready.request, ledger, "generate", reserved=ready.worst, iteration=it.index
+                )
+            else:
+                request, prepay = self._generation_request(model, it)
+                gen = await self._call(
+                    model, request, ledger, "generate", prepay=prepay if self.session_limit else 0.0, iteration=it.index
+                )
         except (ProviderError, BudgetExceeded) as exc:
             await self._fallback(it, model, exc, ledger)
             return
@@ -398,12 +468,8 @@ class Run:
             iteration=it.index,
             cost=evaluation.cost,
         )
-        reason = self._stop_reason()
-        if reason is None:
-            await self._commit([event], ledger)
-        else:  # the evaluation ends the run: one commit for both
-            await self._finish(reason, None, events=[event], ledger=ledger)
-        await self._observe(
+        # the router learns first: what it keeps in the store is written with the step's commit
+        outcomes = await self._observe(
             RoutingFeedback(
                 domain=doc.domain or "general",
                 model_name=it.model_name,
@@ -418,17 +484,30 @@ class Run:
                 evaluation_cost=evaluation.cost,
             )
         )
+        reason = self._stop_reason()
+        if reason is None:
+            await self._commit([event], ledger, outcomes=outcomes)
+        else:  # the evaluation ends the run: one commit for both
+            await self._finish(reason, None, events=[event], ledger=ledger, outcomes=outcomes)
 
-    async def _observe(self, feedback: RoutingFeedback) -> None:
-        """Let the router learn; its statistics are best effort: a store fault there neither fails the run
-        nor, once the run has ended, ends it a second time."""
-        try:
-            await self.o.router.observe(feedback)
-        except OrchestrateXError as exc:
-            logger.warning("the router could not record %s's outcome: %s", feedback.model_name, exc.message)
+    async def _observe(self, feedback: RoutingFeedback) -> list[RoutingOutcome]:
+        """Let the router learn; returns what it would write to the store's statistics, for the step's commit.
+        They are best effort: a fault there does not fail the run."""
+        with collect() as outcomes:
+            try:
+                await self.o.router.observe(feedback)
+            except OrchestrateXError as exc:
+                logger.warning("the router could not record %s's outcome: %s", feedback.model_name, exc.message)
+        return outcomes
 
     async def _finish(
-        self, reason: StopReason, error: str | None, *, events: Sequence[Event] = (), ledger: _Ledger | None = None
+        self,
+        reason: StopReason,
+        error: str | None,
+        *,
+        events: Sequence[Event] = (),
+        ledger: _Ledger | None = None,
+        outcomes: Sequence[RoutingOutcome] = (),
     ) -> None:
         if self.done and not self._pending:  # its final commit is in the store: the run has ended already
             return
@@ -479,9 +558,9 @@ class Run:
             ledger = ledger or _Ledger()
             self._release_prepaid(ledger)
         if reason == "cancelled":  # the task is being cancelled: the final commit must still happen
-            await asyncio.shield(self._commit(final, ledger))
+            await asyncio.shield(self._commit(final, ledger, outcomes=outcomes, release_lease=True))
         else:
-            await self._commit(final, ledger)
+            await self._commit(final, ledger, outcomes=outcomes, release_lease=True)
 
     async def _suspend(self) -> None:
         """Stop without ending: settle the step in progress (what it spent is counted, its reservations
@@ -502,14 +581,19 @@ class Run:
         role: _Role,
         *,
         prepay: float = 0.0,
+        reserved: float = 0.0,
         iteration: int = 0,
     ) -> Generation:
+        """Make one call; `reserved` of its worst case is held already (reserved with the previous commit)."""
         circuit = self.o.circuit
         if not circuit.allows(model.name):
             raise CircuitOpen(f"{model.name} is cooling down after repeated failures", model=model.name)
         provider = self.o.provider_for(model)
         worst = model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
-        await self._reserve(worst, ledger, prepay=prepay)
+        if not reserved:
+            await self._reserve(worst, ledger, prepay=prepay)
+        elif worst > reserved + _EPS:  # (the same request priced the same way: not expected)
+            await self._reserve(worst - reserved, ledger)
         circuit.before_call(model.name)
 
         def failed(exc: BaseException) -> None:
@@ -782,8 +866,20 @@ class Run:
             created_at=utcnow(),
         )
 
-    async def _commit(self, events: list[Event], ledger: _Ledger | None = None) -> None:
-        """Commit the step: the orchestration, `events` (after any left pending) and `ledger`, all or nothing.
+    async def _commit(
+        self,
+        events: list[Event],
+        ledger: _Ledger | None = None,
+        *,
+        reserve: float = 0.0,
+        on_reserved: Callable[[], None] | None = None,
+        outcomes: Sequence[RoutingOutcome] = (),
+        release_lease: bool = False,
+    ) -> None:
+        """Commit the step: the orchestration, `events` (after any left pending) and `ledger`, all or nothing;
+        with it (`Store.commit_step`), reserve `reserve` for the next call (`on_reserved()` runs once the
+        store holds it), add the router's `outcomes` to its statistics and, for the final commit, give up
+        the lease. Outcomes a failed commit did not write go with the next one.
 
         The run's own bookkeeping changes only once the store has the commit: a commit that fails
         (after bounded retries of `StoreUnavailable`) leaves its events pending and its ledger open,
@@ -791,6 +887,7 @@ class Run:
         outcome, so the step is neither lost nor settled twice.
         """
         events = [*self._pending, *events]
+        outcomes = [*self._outcomes, *outcomes]
         doc, store = self.doc, self.o.store
         spent = self._settle(ledger) if ledger is not None else 0.0  # added to doc.total_cost once only
         calls = list(ledger.calls) if ledger is not None else []
@@ -798,24 +895,43 @@ class Run:
 
         stored = False
 
-        def landed(_: object) -> None:
+        def landed(granted: bool) -> None:
             nonlocal stored
             stored = True
             self._pending = []
+            self._outcomes = []
             if ledger is not None:
                 self.inflight -= ledger.reserved_local
                 if ledger is self._open:
                     self._open = None
             self.emitted.extend(events)
+            if granted and reserve and on_reserved is not None:
+                on_reserved()
+            if release_lease:
+                self.lease_released = True
+                self.o.lease_given_up(doc.id)
 
         self._pending = events
+        self._outcomes = outcomes
         if ledger is not None:
             self._open = ledger  # until the store has it, the final commit still owes this step
 
-        async def write() -> None:
+        owner = self.o.owner
+
+        async def write() -> bool:
             try:
-                await with_store_retries(
-                    lambda: store.commit(doc, events, calls=calls, spent=spent, released=released, owner=self.o.owner),
+                return await with_store_retries(
+                    lambda: store.commit_step(
+                        doc,
+                        events,
+                        calls=calls,
+                        spent=spent,
+                        released=released,
+                        owner=owner,
+                        reserve=reserve,
+                        outcomes=outcomes,
+                        release_lease=release_lease,
+                    ),
                     self.o.store_retry,
                     f"committing orchestration {doc.id}",
                 )

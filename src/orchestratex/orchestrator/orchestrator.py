@@ -9,7 +9,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self, TypedDict
+from typing import Any, Self, TypedDict, cast
 
 from pydantic import ValidationError
 from typing_extensions import Unpack
@@ -29,6 +29,7 @@ from ._checks import check_runnable
 from ._circuit import CircuitBreaker, CircuitState
 from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
+from ._observe import RouterStore
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
@@ -296,7 +297,8 @@ class Orchestrator:
             self._ready = asyncio.get_running_loop().create_future()
             try:
                 await self.store.open()
-                await self.router.attach(self.store)
+                # (its statistics are then written with the runs' commits: see _observe.py)
+                await self.router.attach(cast(Store, RouterStore(self.store)))
             except BaseException as exc:
                 self._ready.set_exception(exc)
                 self._ready.exception()  # mark retrieved
@@ -469,6 +471,42 @@ class Orchestrator:
         the thread's conversation (its last completed orchestration's turns and final answer come
         first); a list with assistant turns is taken as the whole conversation.
         """
+        doc, new_thread, _ = await self._plan(
+            prompt,
+            session=session,
+            thread=thread,
+            user_id=user_id,
+            domain=domain,
+            context=context,
+            max_iterations=max_iterations,
+            evaluation_threshold=evaluation_threshold,
+            preferred_models=preferred_models,
+            cost_limit=cost_limit,
+            max_output_tokens=max_output_tokens,
+            patience=patience,
+        )
+        if new_thread is not None:
+            await self.store.create_thread(new_thread)
+        return await self.store.create_orchestration(doc)
+
+    async def _plan(
+        self,
+        prompt: ChatInput,
+        *,
+        session: Session | str | None = None,
+        thread: Thread | str | None = None,
+        user_id: str = "local",
+        domain: str | None = None,
+        context: str | None = None,
+        max_iterations: int | None = None,
+        evaluation_threshold: float | None = None,
+        preferred_models: Sequence[str] | None = None,
+        cost_limit: float | None = None,
+        max_output_tokens: int | None = None,
+        patience: int | None = None,
+    ) -> tuple[Orchestration, Thread | None, Session]:
+        """`prepare`'s checks: the orchestration to store, its new thread (None on an existing thread; not yet
+        stored) and its session (created when not given)."""
         await self._ensure_ready()
         messages = to_messages(prompt)
         if preferred_models is not None:
@@ -497,8 +535,15 @@ class Orchestrator:
             patience=patience,
         )
         check_runnable(self, settings.preferred_models)
+        new_thread = None
         if thread is None:
-            thread = await self.create_thread(session.id, messages[-1].content, domain=domain, context=context)
+            thread = new_thread = Thread(
+                session_id=session.id,
+                user_id=session.user_id,
+                original_prompt=_check_prompt(messages[-1].content),
+                domain=domain,
+                context=context,
+            )
         elif thread.session_id != session.id:
             raise UserError(f"thread {thread.id} belongs to session {thread.session_id}, not {session.id}")
         elif not any(m.role == "assistant" for m in messages):  # a new turn of the thread's conversation
@@ -513,7 +558,7 @@ class Orchestrator:
             context=context if context is not None else thread.context,
             settings=settings,
         )
-        return await self.store.create_orchestration(doc)
+        return doc, new_thread, session
 
     async def drive(
         self,
@@ -540,18 +585,31 @@ class Orchestrator:
         if not claimed:
             self._active.discard(oid)
             raise Conflict(f"orchestration {oid} is being run by another process")
+        return await self._drive_leased(oid, doc, None, on_event, on_delta)
+
+    async def _drive_leased(
+        self,
+        oid: str,
+        doc: Orchestration | None,
+        session: Session | None,
+        on_event: EventHandler | Sequence[EventHandler],
+        on_delta: DeltaSink | None,
+    ) -> RunResult:
+        """Drive orchestration `oid`, whose lease this process holds: `doc` and its `session` as `Store.start`
+        stored and returned them, or (`session` None) as the store has them now."""
         try:
-            stored = await self.store.get_orchestration(oid)  # under the lease: what the last owner left
-            if doc is None or stored.updated_at != doc.updated_at or stored.status != doc.status:
-                doc = stored
+            if session is None or doc is None:
+                stored = await self.store.get_orchestration(oid)  # under the lease: what the last owner left
+                if doc is None or stored.updated_at != doc.updated_at or stored.status != doc.status:
+                    doc = stored
             if doc.status in ("completed", "failed", "cancelled"):
                 self._active.discard(oid)
                 await self.store.release(oid, self.owner)
                 return RunResult(doc, await self._events(doc), self.simulated)
             extra = [on_event] if callable(on_event) else list(on_event)
             self._start_keeper()
-            run = Run(self, doc, [*self.handlers, *extra], on_delta)
-            await self._drive_watched(run)
+            run = Run(self, doc, [*self.handlers, *extra], on_delta, session)
+            await self._drive_watched(run, fresh=session is not None and session.status == "active")
         except asyncio.CancelledError:
             self._active.discard(oid)
             await asyncio.shield(self.store.release(oid, self.owner))
@@ -561,14 +619,16 @@ class Orchestrator:
             await self.store.release(oid, self.owner)
             raise
         self._active.discard(oid)
-        await self.store.release(oid, self.owner)
+        if not run.lease_released:  # (the final commit gives it up; a suspended run's is given up here)
+            await self.store.release(oid, self.owner)
         events = await self._events(doc) if run.resumed else run.emitted
         return RunResult(doc, events, self.simulated)
 
-    async def _drive_watched(self, run: Run) -> None:
-        """`run.drive()`, stopped (ending `cancelled`) once the store says it should: see `cancel_check_s`."""
+    async def _drive_watched(self, run: Run, *, fresh: bool = False) -> None:
+        """`run.drive()`, stopped (ending `cancelled`) once the store says it should: see `cancel_check_s`.
+        A `fresh` run (just started, in a session found active) is first asked after `cancel_check_s`."""
         inner = asyncio.create_task(run.drive(), name=f"orchestration-step-{run.doc.id}")
-        watcher = asyncio.create_task(self._watch_cancel(run, inner))
+        watcher = asyncio.create_task(self._watch_cancel(run, inner, wait_first=fresh))
         try:
             await inner  # cancelling this task cancels `inner` too
         except asyncio.CancelledError:
@@ -578,7 +638,9 @@ class Orchestrator:
         finally:
             watcher.cancel()
 
-    async def _watch_cancel(self, run: Run, inner: asyncio.Task[None]) -> None:
+    async def _watch_cancel(self, run: Run, inner: asyncio.Task[None], *, wait_first: bool = False) -> None:
+        if wait_first:
+            await asyncio.sleep(self.cancel_check_s)
         while not inner.done():
             try:
                 stop = await self.store.cancel_requested(run.doc.id)
@@ -597,12 +659,19 @@ class Orchestrator:
     async def _run(self, prompt: ChatInput, on_delta: DeltaSink | None, options: RunOptions) -> RunResult:
         options = options.copy()
         on_event = options.pop("on_event", ())
-        doc = await self.prepare(prompt, **options)  # type: ignore[misc]
+        doc, thread, _ = await self._plan(prompt, **options)  # type: ignore[misc]
         task = asyncio.current_task()
         if task is not None:
             self._tasks[doc.id] = task
         try:
-            return await self.drive(doc, on_event=on_event, on_delta=on_delta)
+            # one round trip: the thread, the orchestration, its lease and the session's budget as it is now
+            self._active.add(doc.id)
+            try:
+                session = await self.store.start(doc, thread=thread, owner=self.owner, ttl_s=self.lease_ttl_s)
+            except BaseException:
+                self._active.discard(doc.id)
+                raise
+            return await self._drive_leased(doc.id, doc, session, on_event, on_delta)
         finally:
             self._tasks.pop(doc.id, None)
 
@@ -699,6 +768,10 @@ class Orchestrator:
     def _start_keeper(self) -> None:
         if self._keeper is None or self._keeper.done():
             self._keeper = asyncio.create_task(self._keep_leases(), name="orchestratex-lease-keeper")
+
+    def lease_given_up(self, orchestration_id: str) -> None:
+        """The final commit of a run of this process released its lease: it is no longer renewed."""
+        self._active.discard(orchestration_id)
 
     async def _keep_leases(self) -> None:
         """Renew the leases of this process's running orchestrations, so no other process resumes them."""

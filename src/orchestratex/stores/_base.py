@@ -8,8 +8,10 @@ stored twice or lost.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Self
 
@@ -24,10 +26,21 @@ __all__ = [
     "DomainUsage",
     "ModelStats",
     "ModelUsage",
+    "RoutingOutcome",
     "RoutingStat",
     "Store",
     "check_session_transition",
 ]
+
+_logger = logging.getLogger("orchestratex.stores")
+
+
+def customised(store: Store, base: type[Store], *names: str) -> bool:
+    """Whether `store`'s class overrides any of the methods `names` of `base` (a subclass of a built-in
+    store that wraps `commit`, say): its fast paths then defer to `Store`'s defaults, built from them."""
+    cls = type(store)
+    return cls is not base and any(getattr(cls, name) is not getattr(base, name) for name in names)
+
 
 SESSION_TRANSITIONS: dict[str, frozenset[str]] = {
     "active": frozenset({"paused", "completed", "cancelled"}),
@@ -65,6 +78,20 @@ class RoutingStat(BaseModel):
     @property
     def mean_score(self) -> float | None:
         return self.score_sum / self.n if self.n else None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingOutcome:
+    """One observation for a router's statistics (the arguments of `Store.record_routing_outcome`), written
+    with a step's commit by `Store.commit_step(outcomes=...)`."""
+
+    router: str
+    domain: str
+    model_name: str
+    score: float
+    cost: float
+    latency_ms: float
+    output_tokens: int
 
 
 class ModelUsage(BaseModel):
@@ -239,6 +266,97 @@ class Store(ABC):
 
         A commit that raises `StoreUnavailable` wrote nothing, so the orchestrator retries it; a store
         that cannot tell (a lost acknowledgement) must find out before raising it."""
+
+    # -- one round trip per step -----------------------------------------------------------------
+    async def start(
+        self, orchestration: Orchestration, *, thread: Thread | None = None, owner: str, ttl_s: float
+    ) -> Session:
+        """Atomically: create `thread` when given (the orchestration's new thread), create `orchestration`,
+        give `owner` its lease for `ttl_s` seconds (see `claim`), and return the orchestration's session as
+        it is now (status, settings, `total_cost`, `reserved_cost`). All of it happens, or none.
+
+        This is how an orchestrator starts a run in one round trip. The first call's reservation is not
+        made here: its amount depends on the model the router picks, and the router reads the budget this
+        returns; it rides on the commit of that choice (`commit_step(reserve=...)`).
+
+        This default composes `create_thread`, `create_orchestration`, `claim` and `get_session` (four
+        round trips, not atomic: a failure part way leaves a `pending` orchestration without a lease,
+        which `list_resumable` returns); a store overrides it to do the same in one.
+        """
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        if thread is not None:
+            await self.create_thread(thread)
+        await self.create_orchestration(orchestration)
+        if not await self.claim(orchestration.id, owner, ttl_s):
+            from ..exceptions import Conflict
+
+            raise Conflict(f"orchestration {orchestration.id} is being run by another process")
+        return await self.get_session(orchestration.session_id)
+
+    async def commit_step(
+        self,
+        orchestration: Orchestration,
+        events: Sequence[Event] = (),
+        *,
+        calls: Sequence[CallRecord] = (),
+        spent: float = 0.0,
+        released: float = 0.0,
+        owner: str | None = None,
+        reserve: float = 0.0,
+        outcomes: Sequence[RoutingOutcome] = (),
+        release_lease: bool = False,
+    ) -> bool:
+        """`commit`, extended so that one step is one round trip: after the commit's own changes, reserve
+        `reserve` dollars for the orchestration's next call (the rule of `reserve_budget`, counted after
+        this commit's `spent` and `released`), add `outcomes` to the routers' statistics (as
+        `record_routing_outcome` does) and, with `release_lease`, give up `owner`'s lease (the run's final
+        commit). Returns whether `reserve` was reserved (True when it is 0).
+
+        The commit is all or nothing and raises as `commit` does. The reservation, the statistics and the
+        lease release never make it fail: a reservation refused returns False and the commit stands (the
+        caller then reserves the usual way, or stops); none of them happens without the commit.
+
+        This default calls `commit`, then `reserve_budget`, `record_routing_outcome` and `release` (a
+        fault of one of them after the commit counts as not reserved / not recorded / not released: the
+        lease then expires after its ttl); so a store that implements only `commit` keeps working, with
+        more round trips. The built-in stores do it in one.
+        """
+        if reserve:
+            from .checks import check_amount
+
+            check_amount("reserve", reserve)
+            if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
+                raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
+        if release_lease and owner is None:
+            raise ValueError("release_lease needs the owner whose lease is released")
+        await self.commit(orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
+        granted = True
+        if reserve:
+            try:
+                granted = await self.reserve_budget(orchestration.session_id, orchestration.id, reserve)
+            except Exception as exc:  # the step is committed: its caller reserves again the usual way
+                _logger.warning("reserving with the commit of %s failed: %s", orchestration.id, exc)
+                granted = False
+        for o in outcomes:
+            try:
+                await self.record_routing_outcome(
+                    o.router,
+                    domain=o.domain,
+                    model_name=o.model_name,
+                    score=o.score,
+                    cost=o.cost,
+                    latency_ms=o.latency_ms,
+                    output_tokens=o.output_tokens,
+                )
+            except Exception as exc:  # statistics are best effort
+                _logger.warning("recording %s's outcome for %s failed: %s", o.model_name, o.router, exc)
+        if release_lease and owner is not None:
+            try:
+                await self.release(orchestration.id, owner)
+            except Exception as exc:  # the lease expires after its ttl
+                _logger.warning("releasing the lease of %s failed: %s", orchestration.id, exc)
+        return granted
 
     # -- budget -------------------------------------------------------------------------------
     @abstractmethod

@@ -26,7 +26,17 @@ from .._ids import utcnow
 from ..events import Event
 from ..exceptions import ConfigurationError, Conflict, NotFound
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
-from ._base import Analytics, DomainUsage, ModelStats, ModelUsage, RoutingStat, Store, check_session_transition
+from ._base import (
+    Analytics,
+    DomainUsage,
+    ModelStats,
+    ModelUsage,
+    RoutingOutcome,
+    RoutingStat,
+    Store,
+    check_session_transition,
+    customised,
+)
 from .checks import check_amount, check_commit, check_page, from_pico, to_pico
 
 __all__ = ["MemoryStore"]
@@ -288,6 +298,77 @@ class MemoryStore(Store):
                 stream.append(_snapshot(event))
         return events
 
+    # -- one round trip per step -----------------------------------------------------------------
+    _START = ("create_thread", "create_orchestration", "claim", "get_session")
+    _STEP = ("commit", "reserve_budget", "record_routing_outcome", "release")
+
+    async def start(
+        self, orchestration: Orchestration, *, thread: Thread | None = None, owner: str, ttl_s: float
+    ) -> Session:
+        if customised(self, MemoryStore, *self._START):
+            return await super().start(orchestration, thread=thread, owner=owner, ttl_s=ttl_s)
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        session = self._session(orchestration.session_id)
+        if orchestration.id in self._orchestrations:
+            raise Conflict(f"orchestration {orchestration.id!r} already exists")
+        if thread is not None:  # checked before anything is written: all or nothing
+            if thread.id in self._threads:
+                raise Conflict(f"thread {thread.id!r} already exists")
+            if thread.id != orchestration.thread_id or thread.session_id != orchestration.session_id:
+                raise ValueError("the new thread must be the orchestration's, in its session")
+            self._threads[thread.id] = _snapshot(thread)
+            self._threads_by_session.setdefault(thread.session_id, []).append(thread.id)
+        elif orchestration.thread_id not in self._threads:
+            raise NotFound(f"no thread {orchestration.thread_id!r}")
+        self._store_orchestration(orchestration)
+        self._leases[orchestration.id] = (owner, time.time() + ttl_s)
+        return self._session_view(session)
+
+    async def commit_step(
+        self,
+        orchestration: Orchestration,
+        events: Sequence[Event] = (),
+        *,
+        calls: Sequence[CallRecord] = (),
+        spent: float = 0.0,
+        released: float = 0.0,
+        owner: str | None = None,
+        reserve: float = 0.0,
+        outcomes: Sequence[RoutingOutcome] = (),
+        release_lease: bool = False,
+    ) -> bool:
+        if customised(self, MemoryStore, *self._STEP):
+            return await super().commit_step(
+                orchestration,
+                events,
+                calls=calls,
+                spent=spent,
+                released=released,
+                owner=owner,
+                reserve=reserve,
+                outcomes=outcomes,
+                release_lease=release_lease,
+            )
+        if reserve:
+            check_amount("reserve", reserve)
+            if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
+                raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
+        if release_lease and owner is None:
+            raise ValueError("release_lease needs the owner whose lease is released")
+        # none of these suspends: the three are one atomic step for the event loop
+        await MemoryStore.commit(self, orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
+        granted = (
+            await MemoryStore.reserve_budget(self, orchestration.session_id, orchestration.id, reserve)
+            if reserve
+            else True
+        )
+        for o in outcomes:
+            self._record_outcome(o.router, o.domain, o.model_name, o.score, o.cost, o.latency_ms, o.output_tokens)
+        if release_lease and owner is not None:
+            await MemoryStore.release(self, orchestration.id, owner)
+        return granted
+
     # -- budget -------------------------------------------------------------------------------
     async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
         check_amount("amount", amount)
@@ -400,6 +481,18 @@ class MemoryStore(Store):
         self,
         router: str,
         *,
+        domain: str,
+        model_name: str,
+        score: float,
+        cost: float,
+        latency_ms: float,
+        output_tokens: int,
+    ) -> None:
+        self._record_outcome(router, domain, model_name, score, cost, latency_ms, output_tokens)
+
+    def _record_outcome(
+        self,
+        router: str,
         domain: str,
         model_name: str,
         score: float,

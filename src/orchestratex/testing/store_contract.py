@@ -41,7 +41,7 @@ from ..records import (
     SessionSettings,
     Thread,
 )
-from ..stores import Analytics, DomainUsage, ModelStats, ModelUsage, RoutingStat, Store
+from ..stores import Analytics, DomainUsage, ModelStats, ModelUsage, RoutingOutcome, RoutingStat, Store
 from ..usage import add_costs
 
 __all__ = ["StoreContract", "StoreFactory"]
@@ -465,6 +465,115 @@ class StoreContract:
                 got = await store.get_session(session.id)
                 assert got.total_cost == float(spent) and got.reserved_cost == float(sum(held))
                 assert Decimal(repr(got.total_cost)) + Decimal(repr(got.reserved_cost)) <= limit
+
+    # -- one round trip per step -----------------------------------------------------------------
+    async def test_start_creates_the_thread_and_the_orchestration_under_a_lease(self, store: Store) -> None:
+        session = await _session(store, cost_limit=2.0)
+        thread = Thread(session_id=session.id, user_id=session.user_id, original_prompt="Write a haiku")
+        o = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="Write a haiku")
+        other = await _orchestration(store, await _thread(store, session))
+        assert await store.reserve_budget(session.id, other.id, 0.5)
+        got = await store.start(o, thread=thread, owner="me", ttl_s=60)
+        assert got.id == session.id and got.status == "active" and got.settings.cost_limit == 2.0
+        assert (got.total_cost, got.reserved_cost) == (0.0, 0.5)  # the budget as it is now
+        assert (await store.get_thread(thread.id)).original_prompt == "Write a haiku"
+        assert (await store.get_orchestration(o.id)).status == "pending"
+        assert not await store.claim(o.id, "someone else", 60)  # the lease is "me"'s
+        assert o.id not in await store.list_resumable()
+        o.status = "running"
+        await store.commit(o, [_selected(o)], owner="me")  # and it fences commits
+        second = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="again")
+        await store.start(second, owner="me", ttl_s=60)  # on the existing thread
+        assert [x.id for x in await store.list_orchestrations(thread_id=thread.id)] == [o.id, second.id]
+
+    async def test_start_refuses_what_does_not_exist_or_exists_already(self, store: Store) -> None:
+        session, thread, o = await _tree(store)
+        with pytest.raises(Conflict):
+            await store.start(o, owner="me", ttl_s=60)
+        assert await store.claim(o.id, "other", 60)  # the refused start took no lease
+        lost = Orchestration(thread_id="t" * 24, session_id=session.id, user_id="alice", prompt="p")
+        with pytest.raises(NotFound):
+            await store.start(lost, owner="me", ttl_s=60)
+        stray = Orchestration(thread_id=thread.id, session_id="0" * 24, user_id="alice", prompt="p")
+        with pytest.raises(NotFound):
+            await store.start(stray, owner="me", ttl_s=60)
+        fresh = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
+        with pytest.raises(ValueError):
+            await store.start(fresh, owner="me", ttl_s=0)
+        assert [x.id for x in await store.list_orchestrations(session_id=session.id)] == [o.id]
+
+    async def test_commit_step_reserves_the_next_call_after_the_commit(self, store: Store) -> None:
+        session, _, o = await _tree(store, cost_limit=1.0)
+        assert await store.claim(o.id, "me", 60)
+        assert await store.reserve_budget(session.id, o.id, 0.6)
+        o.status = "running"
+        # the step spends 0.5 of the 0.6 it held and releases it: 0.5 is left, exactly the next call's
+        events = [_selected(o)]
+        assert await store.commit_step(o, events, spent=0.5, released=0.6, owner="me", reserve=0.5)
+        assert events[0].seq == 1
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.5, 0.5)
+        # refused: the commit stands without it
+        assert not await store.commit_step(o, [_selected(o, 2)], spent=0.25, released=0.25, reserve=0.5)
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.75, 0.25)
+        assert [e.seq for e in await store.list_events(session.id)] == [1, 2]
+        assert await store.commit_step(o)  # nothing to reserve: True
+        assert await store.release_reservations(session.id, o.id) == 0.25
+
+    async def test_commit_step_is_fenced_and_writes_nothing_when_refused(self, store: Store) -> None:
+        session, _, o = await _tree(store, cost_limit=1.0)
+        assert await store.claim(o.id, "first", 60)
+        o.status = "running"
+        with pytest.raises(Conflict):
+            await store.commit_step(o, [_selected(o)], spent=0.25, owner="second", reserve=0.5)
+        with pytest.raises(ValueError):
+            await store.commit_step(o, [_selected(o)], spent=0.25, reserve=-1.0)
+        with pytest.raises(ValueError):
+            await store.commit_step(o, release_lease=True)  # whose lease?
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.0, 0.0)
+        assert await store.list_events(session.id) == []
+        o.status = "completed"
+        with pytest.raises(ValueError):  # a final commit releases everything: it cannot reserve
+            await store.commit_step(o, reserve=0.1, owner="first")
+
+    async def test_commit_step_records_the_routers_outcomes_with_the_commit(self, store: Store) -> None:
+        session, _, o = await _tree(store)
+        assert await store.claim(o.id, "me", 60)
+        seen = RoutingOutcome("r", "coding", "sim:alpha", 8.0, 0.25, 100.0, 12)
+        with pytest.raises(Conflict):  # refused: nothing of it is written, the outcomes neither
+            await store.commit_step(o, [_selected(o)], owner="other", outcomes=[seen])
+        assert await store.routing_stats("r") == []
+        o.status = "running"
+        assert await store.commit_step(o, [_selected(o)], owner="me", outcomes=[seen, seen])
+        [stat] = await store.routing_stats("r")
+        assert (stat.domain, stat.model_name, stat.n, stat.score_sum, stat.score_sq_sum) == (
+            "coding",
+            "sim:alpha",
+            2,
+            16.0,
+            128.0,
+        )
+        assert (stat.cost_sum, stat.latency_ms_sum, stat.output_tokens_sum) == (0.5, 200.0, 24)
+        assert [e.seq for e in await store.list_events(session.id)] == [1]
+
+    async def test_the_final_commit_step_releases_the_lease(self, store: Store) -> None:
+        session, _, o = await _tree(store, cost_limit=1.0)
+        assert await store.claim(o.id, "me", 60)
+        o.status = "running"
+        assert await store.commit_step(o, [_selected(o)], owner="me", reserve=0.25)
+        o.status = "completed"
+        assert await store.commit_step(o, spent=0.125, owner="me", release_lease=True)
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.125, 0.0)
+        assert await store.claim(o.id, "another", 60)  # given up with the commit
+        await store.release(o.id, "another")
+        o.status = "running"  # (another process's commit_step releasing only its own lease)
+        assert await store.claim(o.id, "third", 60)
+        with pytest.raises(Conflict):
+            await store.commit_step(o, owner="me", release_lease=True)
+        assert not await store.claim(o.id, "me", 60)
 
     # -- leases -------------------------------------------------------------------------------
     async def test_leases(self, store: Store) -> None:

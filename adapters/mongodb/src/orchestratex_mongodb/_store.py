@@ -54,7 +54,14 @@ from orchestratex.records import (
     SessionStatus,
     Thread,
 )
-from orchestratex.stores import Analytics, ModelStats, RoutingStat, Store, check_session_transition
+from orchestratex.stores import (
+    Analytics,
+    ModelStats,
+    RoutingOutcome,
+    RoutingStat,
+    Store,
+    check_session_transition,
+)
 
 from . import _analytics
 from ._codec import (
@@ -371,6 +378,97 @@ class MongoStore(Store):
         for i, event in enumerate(events):
             event.seq = first + i
         return events
+
+    async def start(
+        self, orchestration: Orchestration, *, thread: Thread | None = None, owner: str, ttl_s: float
+    ) -> Session:
+        """Three round trips (not the default's seven): the session read (which checks it exists), the
+        thread's insert, and the orchestration's insert with its lease already taken. Not one atomic
+        write: should the second insert fail, the new thread stays, empty (as after `create_thread`)."""
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        check_key("an orchestration id", orchestration.id)
+        if thread is not None and (
+            thread.id != orchestration.thread_id or thread.session_id != orchestration.session_id
+        ):
+            raise ValueError("the new thread must be the orchestration's, in its session")
+        session = await self.get_session(orchestration.session_id)
+        if thread is not None:
+            await self._insert("thread", self._c.threads, thread_doc(thread))
+        elif not await self._exists(self._c.threads, orchestration.thread_id):
+            raise NotFound(f"no thread {orchestration.thread_id!r}")
+        doc = orchestration_fields(orchestration)
+        lease = _now() + timedelta(seconds=ttl_s)
+        doc.update(_id=doc_id(orchestration.id), stamp=Int64(0), lease_owner=owner, lease_expires=lease)
+        await self._insert("orchestration", self._c.orchestrations, doc)
+        return session
+
+    async def commit_step(
+        self,
+        orchestration: Orchestration,
+        events: Sequence[Event] = (),
+        *,
+        calls: Sequence[CallRecord] = (),
+        spent: float = 0.0,
+        released: float = 0.0,
+        owner: str | None = None,
+        reserve: float = 0.0,
+        outcomes: Sequence[RoutingOutcome] = (),
+        release_lease: bool = False,
+    ) -> bool:
+        """The journaled `commit`, then the reservation, the statistics and the lease release concurrently: one
+        round trip of latency after the commit's, not one per part."""
+        if reserve:
+            check_amount("reserve", reserve)
+            if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
+                raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
+        if release_lease and owner is None:
+            raise ValueError("release_lease needs the owner whose lease is released")
+        await self.commit(orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
+        oid = orchestration.id
+
+        async def reserving() -> bool:
+            try:
+                return await self.reserve_budget(orchestration.session_id, oid, reserve)
+            except Exception as exc:  # the step is committed: its caller reserves again the usual way
+                logger.warning("reserving with the commit of %s failed: %s", oid, exc)
+                return False
+
+        async def recording() -> None:
+            try:
+                await self._record_outcomes(outcomes)
+            except Exception as exc:  # statistics are best effort
+                logger.warning("recording routing outcomes with the commit of %s failed: %s", oid, exc)
+
+        async def releasing() -> None:
+            try:
+                await self.release(oid, owner or "")
+            except Exception as exc:  # the lease expires after its ttl
+                logger.warning("releasing the lease of %s failed: %s", oid, exc)
+
+        granted, *_ = await asyncio.gather(
+            reserving() if reserve else _true(),
+            recording() if outcomes else _none(),
+            releasing() if release_lease else _none(),
+        )
+        return bool(granted)
+
+    async def _record_outcomes(self, outcomes: Sequence[RoutingOutcome]) -> None:
+        """Add `outcomes` to the routers' statistics, concurrently (one round trip of latency)."""
+        await asyncio.gather(
+            *(
+                self.record_routing_outcome(
+                    o.router,
+                    domain=o.domain,
+                    model_name=o.model_name,
+                    score=o.score,
+                    cost=o.cost,
+                    latency_ms=o.latency_ms,
+                    output_tokens=o.output_tokens,
+                )
+                for o in outcomes
+            )
+        )
 
     # -- budget -------------------------------------------------------------------------------
     async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
@@ -702,3 +800,11 @@ class MongoStore(Store):
 
     async def model_stats(self, model_name: str) -> ModelStats:
         return await _analytics.model_stats(self._run, self._c.calls, model_name)
+
+
+async def _true() -> bool:
+    return True
+
+
+async def _none() -> None:
+    return None

@@ -15,6 +15,7 @@ __all__ = [
     "INSERT_CALL",
     "INSERT_SESSION",
     "RECORD_OUTCOME",
+    "RELEASE_LEASE",
     "RESERVE",
     "UPSERT_ORCHESTRATION",
     "Read",
@@ -49,6 +50,7 @@ UPDATE sessions SET reserved_pico = reserved_pico + :amount
 WHERE id = :session AND (limit_pico IS NULL OR total_pico + reserved_pico + :amount <= limit_pico)
 RETURNING 1
 """
+RELEASE_LEASE = "UPDATE orchestrations SET lease_owner = NULL, lease_expires = NULL WHERE id = ? AND lease_owner = ?"
 INCR = """
 INSERT INTO counters (key, value, expires_at) VALUES (:key, :amount, :expires)
 ON CONFLICT (key) DO UPDATE SET
@@ -102,18 +104,28 @@ def call_row(c: CallRecord) -> tuple[Any, ...]:
 
 
 class Write:
-    """`with Write(conn):` runs the block in one `BEGIN IMMEDIATE` transaction (the write lock)."""
+    """`with Write(conn):` runs the block in one `BEGIN IMMEDIATE` transaction (the write lock).
 
-    __slots__ = ("_conn",)
+    Inside a transaction already open (a job of the writer's group commit, under its own savepoint) it
+    adds nothing: the block is part of that transaction, and its failure rolls back to the savepoint."""
+
+    __slots__ = ("_conn", "_outer")
+
+    _BEGIN = "BEGIN IMMEDIATE"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._outer = False
 
     def __enter__(self) -> sqlite3.Connection:
-        self._conn.execute("BEGIN IMMEDIATE")
+        if not self._conn.in_transaction:
+            self._conn.execute(self._BEGIN)
+            self._outer = True
         return self._conn
 
     def __exit__(self, exc_type: object, *_: object) -> None:
+        if not self._outer:
+            return
         try:
             if exc_type is None:
                 self._conn.execute("COMMIT")
@@ -127,9 +139,7 @@ class Read(Write):
 
     __slots__ = ()
 
-    def __enter__(self) -> sqlite3.Connection:
-        self._conn.execute("BEGIN")
-        return self._conn
+    _BEGIN = "BEGIN"
 
 
 INSERT_SESSION = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
@@ -25,7 +26,15 @@ from ...records import (
     SessionStatus,
     Thread,
 )
-from .._base import Analytics, ModelStats, RoutingStat, Store, check_session_transition
+from .._base import (
+    Analytics,
+    ModelStats,
+    RoutingOutcome,
+    RoutingStat,
+    Store,
+    check_session_transition,
+    customised,
+)
 from ..checks import check_amount, check_commit, check_page, from_pico, to_pico
 from . import _analytics
 from ._checkpoint import Checkpointer
@@ -36,6 +45,7 @@ from ._rows import (
     INSERT_CALL,
     INSERT_SESSION,
     RECORD_OUTCOME,
+    RELEASE_LEASE,
     RESERVE,
     UPSERT_ORCHESTRATION,
     Read,
@@ -45,7 +55,7 @@ from ._rows import (
     session_from,
 )
 from ._schema import connect, create_private, create_schema
-from ._worker import Worker
+from ._worker import LoopWriter, Worker
 
 __all__ = ["SQLiteStore"]
 
@@ -60,11 +70,13 @@ class SQLiteStore(Store):
 
     The file is in WAL mode with `synchronous=NORMAL`: a commit survives a crash of the process (not
     necessarily a power loss of the machine). Several processes may share the file: every write is
-    one `BEGIN IMMEDIATE` transaction, and a process waits up to `busy_timeout` (10 s) for another's write lock. All
-    database work runs in two dedicated threads per store, so the event loop never blocks: writes in
-    one, reads in the other on a read-only connection of their own, so reads never wait behind a write
-    that waits for another process's lock (WAL readers need no lock). Each store method is exactly one
-    hop to one of the threads. A lock held past the busy timeout raises `StoreUnavailable`.
+    in a `BEGIN IMMEDIATE` transaction, and a process waits up to `busy_timeout` (10 s) for another's
+    write lock. The writes sent in one turn of the event loop share one transaction, each under its
+    own savepoint (group commit), run on the loop's thread when the write lock is free and in a worker
+    thread, which waits for it, when another process holds it (see `_worker.LoopWriter`): the loop
+    never blocks on another process. Reads run in a thread of their own on a read-only connection, so
+    they never wait behind a write that waits for another process's lock (WAL readers need no lock). A
+    lock held past the busy timeout raises `StoreUnavailable`.
 
     A new database file is created readable by its owner only (0600), and a directory created for
     it 0700: it holds API key hashes, prompts and answers.
@@ -82,6 +94,7 @@ class SQLiteStore(Store):
         """The database file, or `:memory:`."""
         self.busy_timeout = busy_timeout
         self._worker: Worker | None = None
+        self._writer: LoopWriter | None = None
         self._conn: sqlite3.Connection | None = None
         self._reader: Worker | None = None
         self._rconn: sqlite3.Connection | None = None
@@ -118,6 +131,9 @@ class SQLiteStore(Store):
             worker.stop()
             raise
         self._worker = worker
+        ms = round(self.busy_timeout * 1000)
+        await worker.run(lambda: self._writer_conn().execute("PRAGMA busy_timeout = 0"))  # (see LoopWriter)
+        self._writer = LoopWriter(worker, self._writer_conn, ms)
         if self.path != ":memory:":
             self._checkpointer = Checkpointer(self.path)
             reader = Worker(f"orchestratex-sqlite-read:{self.path}")
@@ -163,10 +179,12 @@ class SQLiteStore(Store):
                 await reader.run(rconn.close)
             finally:
                 reader.stop()
-        worker, conn = self._worker, self._conn
+        worker, conn, writer = self._worker, self._conn, self._writer
         if worker is None or conn is None:
             return
-        self._worker = self._conn = None
+        while writer is not None and not writer.idle:  # the writes already sent are done first
+            await asyncio.sleep(0.001)
+        self._worker = self._conn = self._writer = None
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
@@ -175,20 +193,33 @@ class SQLiteStore(Store):
         finally:
             worker.stop()
 
+    def _writer_conn(self) -> sqlite3.Connection:
+        conn = self._conn
+        assert conn is not None
+        return conn
+
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
-        return await self._on(self._worker, fn, *args)
-
-    async def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """Run a read-only job on the reader thread (the writer's for an in-memory database)."""
-        return await self._on(self._reader or self._worker, fn, *args)
-
-    async def _on(self, worker: Worker | None, fn: Callable[..., _T], *args: Any) -> _T:
-        if worker is None:
-            raise StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
+        """Run a write job inside the transaction of its batch (see `LoopWriter`)."""
+        writer = self._writer
+        if writer is None:
+            raise self._closed()
         try:
-            return await worker.run(fn, *args)
+            return await writer.submit(fn, args)
         except sqlite3.Error as exc:  # (no file path in the message: it may reach an API client)
             raise translate(exc) from exc
+
+    async def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a read-only job on the reader thread (in the writer's batch for an in-memory database)."""
+        reader = self._reader
+        if reader is None:
+            return await self._run(fn, *args)
+        try:
+            return await reader.run(fn, *args)
+        except sqlite3.Error as exc:
+            raise translate(exc) from exc
+
+    def _closed(self) -> StoreError:
+        return StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -349,7 +380,8 @@ class SQLiteStore(Store):
     ) -> Sequence[Event]:
         check_commit(orchestration.session_id, events, calls, spent, released)
         orchestration.updated_at = utcnow()
-        await self._run(
+        await self._seq_kept(
+            events,
             self._commit_sync,
             orchestration_row(orchestration),
             events,
@@ -359,6 +391,17 @@ class SQLiteStore(Store):
             owner,
         )
         return events
+
+    async def _seq_kept(self, events: Sequence[Event], fn: Callable[..., _T], *args: Any) -> _T:
+        """`_run(fn, *args)`; when it fails (its job, or the commit of the batch it shared), the events get
+        back the `seq` they had: they were not stored."""
+        previous = [e.seq for e in events]
+        try:
+            return await self._run(fn, *args)
+        except Exception:
+            for event, seq in zip(events, previous, strict=True):
+                event.seq = seq
+            raise
 
     def _commit_sync(
         self,
@@ -421,6 +464,116 @@ class SQLiteStore(Store):
         else:
             db.execute("DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ?", key)
         return freed
+
+    # -- one round trip per step -----------------------------------------------------------------
+    _START = ("create_thread", "create_orchestration", "claim", "get_session")
+    _STEP = ("commit", "reserve_budget", "record_routing_outcome", "release")
+
+    async def start(
+        self, orchestration: Orchestration, *, thread: Thread | None = None, owner: str, ttl_s: float
+    ) -> Session:
+        if customised(self, SQLiteStore, *self._START):
+            return await super().start(orchestration, thread=thread, owner=owner, ttl_s=ttl_s)
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        thread_row = None
+        if thread is not None:
+            if thread.id != orchestration.thread_id or thread.session_id != orchestration.session_id:
+                raise ValueError("the new thread must be the orchestration's, in its session")
+            thread_row = (
+                thread.id,
+                thread.session_id,
+                thread.user_id,
+                thread.created_at.timestamp(),
+                thread.model_dump_json(),
+            )
+        return await self._run(self._start_sync, orchestration_row(orchestration), thread_row, owner, ttl_s)
+
+    def _start_sync(
+        self, row: tuple[Any, ...], thread_row: tuple[Any, ...] | None, owner: str, ttl_s: float
+    ) -> Session:
+        with Write(self._db):
+            session = self._session_sync(row[1])
+            if thread_row is not None:
+                self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", thread_row)
+            elif not self._exists("threads", row[2]):
+                raise NotFound(f"no thread {row[2]!r}")
+            self._insert(
+                "orchestration",
+                "INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score,"
+                " total_pico, iterations, created_at, updated_at, doc, lease_owner, lease_expires)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, owner, time.time() + ttl_s),
+            )
+            return session
+
+    async def commit_step(
+        self,
+        orchestration: Orchestration,
+        events: Sequence[Event] = (),
+        *,
+        calls: Sequence[CallRecord] = (),
+        spent: float = 0.0,
+        released: float = 0.0,
+        owner: str | None = None,
+        reserve: float = 0.0,
+        outcomes: Sequence[RoutingOutcome] = (),
+        release_lease: bool = False,
+    ) -> bool:
+        if customised(self, SQLiteStore, *self._STEP):
+            return await super().commit_step(
+                orchestration,
+                events,
+                calls=calls,
+                spent=spent,
+                released=released,
+                owner=owner,
+                reserve=reserve,
+                outcomes=outcomes,
+                release_lease=release_lease,
+            )
+        check_commit(orchestration.session_id, events, calls, spent, released)
+        if reserve:
+            check_amount("reserve", reserve)
+            if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
+                raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
+        if release_lease and owner is None:
+            raise ValueError("release_lease needs the owner whose lease is released")
+        orchestration.updated_at = utcnow()
+        return await self._seq_kept(
+            events,
+            self._commit_step_sync,
+            orchestration_row(orchestration),
+            events,
+            [call_row(c) for c in calls] if calls else None,
+            to_pico(spent) if spent else 0,
+            to_pico(released) if released else 0,
+            owner,
+            to_pico(reserve) if reserve else 0,
+            [_outcome_row(o) for o in outcomes] if outcomes else None,
+            release_lease,
+        )
+
+    def _commit_step_sync(
+        self,
+        row: tuple[Any, ...],
+        events: Sequence[Event],
+        call_rows: list[tuple[Any, ...]] | None,
+        spent: int,
+        released: int,
+        owner: str | None,
+        reserve: int,
+        outcome_rows: list[tuple[Any, ...]] | None,
+        release_lease: bool,
+    ) -> bool:
+        with Write(self._db) as db:  # one transaction (or the batch's savepoint): all of it or none
+            self._commit_sync(row, events, call_rows, spent, released, owner)
+            granted = self._reserve_sync(row[1], row[0], reserve) if reserve else True
+            if outcome_rows:
+                db.executemany(RECORD_OUTCOME, outcome_rows)
+            if release_lease:
+                db.execute(RELEASE_LEASE, (row[0], owner))
+            return granted
 
     # -- budget -------------------------------------------------------------------------------
     async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
@@ -506,11 +659,7 @@ class SQLiteStore(Store):
         return bool(claimed)
 
     async def release(self, orchestration_id: str, owner: str) -> None:
-        await self._run(
-            self._fetch,
-            "UPDATE orchestrations SET lease_owner = NULL, lease_expires = NULL WHERE id = ? AND lease_owner = ?",
-            (orchestration_id, owner),
-        )
+        await self._run(self._fetch, RELEASE_LEASE, (orchestration_id, owner))
 
     async def list_resumable(self, *, limit: int = 100) -> list[str]:
         check_page(limit, 0)
@@ -577,7 +726,7 @@ class SQLiteStore(Store):
         latency_ms: float,
         output_tokens: int,
     ) -> None:
-        row = (router, domain, model_name, score, score * score, cost, latency_ms, output_tokens)
+        row = _outcome_row(RoutingOutcome(router, domain, model_name, score, cost, latency_ms, output_tokens))
         await self._run(self._fetch, RECORD_OUTCOME, row)
 
     async def routing_stats(self, router: str) -> list[RoutingStat]:
@@ -642,7 +791,8 @@ class SQLiteStore(Store):
             return key
 
     async def ping(self) -> None:
-        await self._run(self._fetch, "SELECT 1", ())
+        # a read: it neither takes nor waits for the write lock another process may hold
+        await self._read(self._fetch, "SELECT 1", ())
 
     # -- analytics ----------------------------------------------------------------------------
     async def session_analytics(self, session_id: str) -> Analytics:
@@ -670,3 +820,7 @@ class SQLiteStore(Store):
     def _model_stats_sync(self, model_name: str) -> ModelStats:
         with Read(self._db) as db:
             return _analytics.model_stats(db, model_name)
+
+
+def _outcome_row(o: RoutingOutcome) -> tuple[Any, ...]:
+    return (o.router, o.domain, o.model_name, o.score, o.score * o.score, o.cost, o.latency_ms, o.output_tokens)

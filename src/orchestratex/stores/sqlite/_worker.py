@@ -1,32 +1,60 @@
-"""The one thread that talks to SQLite, so the event loop never blocks on the database."""
+"""Group commit, and the threads that talk to SQLite when the event loop must not.
+
+A group of write jobs runs in one `BEGIN IMMEDIATE` transaction (one commit, one WAL append, for
+many steps), each inside a SAVEPOINT of its own, so a job that fails is rolled back alone and its
+neighbours commit (`transact`). `LoopWriter` runs the writes of one turn of the event loop that way
+on the loop's own thread, taking the write lock without waiting, and hands a group to a `Worker`
+thread (which waits for the lock) when another process holds it. A `Worker` takes the jobs queued
+while it was busy together and returns their results to the event loop in one hand-off (one
+`call_soon_threadsafe`), not one per job. Either way a result is delivered only after its
+transaction has committed: a caller never sees a write that is not durable.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import threading
 from collections.abc import Callable
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
+
+from ...exceptions import StoreUnavailable
 
 __all__ = ["Worker"]
 
 _T = TypeVar("_T")
+_MAX_BATCH = 256
+"""At most this many jobs are handed back together."""
 
 
-def _deliver(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+class _Job:
+    __slots__ = ("args", "error", "fn", "future", "result")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
+        self.fn, self.args, self.future = fn, args, future
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+def _deliver(jobs: list[_Job]) -> None:
+    for job in jobs:
+        future = job.future
+        if future.cancelled():
+            continue
+        if job.error is not None:
+            future.set_exception(job.error)
+        else:
+            future.set_result(job.result)
 
 
 class Worker:
-    """A single daemon thread running jobs in order; `run` awaits one job (one thread hop)."""
+    """A single daemon thread running jobs in order; the results of the jobs it found queued together go back
+    to the event loop in one hand-off."""
 
     def __init__(self, name: str) -> None:
-        self._jobs: SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]] | None] = SimpleQueue()
+        self._jobs: SimpleQueue[_Job | None] = SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -37,7 +65,7 @@ class Worker:
         back) as one unit, and its result is dropped.
         """
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        self._jobs.put((fn, args, future))
+        self._jobs.put(_Job(fn, args, future))
         return await future
 
     def stop(self) -> None:
@@ -48,19 +76,210 @@ class Worker:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
+        jobs = self._jobs
         while True:
-            job = self._jobs.get()
-            if job is None:
+            first = jobs.get()
+            batch: list[_Job | None] = [first]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    batch.append(jobs.get_nowait())
+                except Empty:
+                    break
+            stop = False
+            for job in batch:
+                if job is None:
+                    stop = True
+                    continue
+                try:
+                    job.result = job.fn(*job.args)
+                except BaseException as exc:  # delivered to the awaiting task
+                    job.error = exc
+            self._hand_back([job for job in batch if job is not None])
+            del batch, first
+            if stop:
                 return
-            fn, args, future = job
-            result: Any = None
-            error: BaseException | None = None
+
+    @staticmethod
+    def _hand_back(jobs: list[_Job]) -> None:
+        """Deliver the results of a batch: one hand-off per event loop."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        for job in jobs:
+            by_loop.setdefault(job.future.get_loop(), []).append(job)
+        for loop, mine in by_loop.items():
             try:
-                result = fn(*args)
-            except BaseException as exc:  # delivered to the awaiting task
-                error = exc
-            try:
-                future.get_loop().call_soon_threadsafe(_deliver, future, result, error)
-            except RuntimeError:  # the loop closed while the job ran: nobody is waiting any more
+                loop.call_soon_threadsafe(_deliver, mine)
+            except RuntimeError:  # the loop closed while the jobs ran: nobody is waiting any more
                 pass
-            del job, fn, args, future, result, error
+
+
+class Busy(Exception):
+    """`transact(..., busy_ok=False)` found the write lock taken: nothing of the group was run."""
+
+
+def transact(conn: sqlite3.Connection, group: list[_Job], *, wait: bool = True) -> None:
+    """Run `group`'s jobs on `conn` in as few transactions as possible, each job under its own savepoint, setting
+    each job's `result` or `error`. With `wait=False`, raise `Busy` (having run nothing) when the first
+    transaction cannot take the write lock at once, instead of failing the jobs."""
+    first = True
+    while group:
+        group = _one_transaction(conn, group, busy=None if wait or not first else Busy)
+        first = False
+
+
+def _one_transaction(conn: sqlite3.Connection, group: list[_Job], busy: type[Busy] | None) -> list[_Job]:
+    """Run the jobs of `group` in one transaction; returns those left for another one (after a failure
+    that rolled the whole transaction back, the jobs not yet run)."""
+    _rollback(conn)  # (left open by a failure that could not be rolled back: start afresh)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except BaseException as exc:  # the write lock was not had: nothing is written
+        if busy is not None and isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+            raise busy from exc
+        for job in group:
+            job.error = exc
+        return []
+    done: list[_Job] = []
+    for i, job in enumerate(group):
+        try:
+            conn.execute("SAVEPOINT step")
+        except BaseException as exc:
+            job.error = exc
+            return _abandon(conn, done, group[i + 1 :])
+        try:
+            job.result = job.fn(*job.args)
+        except BaseException as exc:
+            job.error = exc
+            if not conn.in_transaction:  # SQLite rolled the whole transaction back (an I/O error, say)
+                _undone(done)
+                return group[i + 1 :]
+            try:
+                conn.execute("ROLLBACK TO step")
+                conn.execute("RELEASE step")
+            except BaseException:
+                return _abandon(conn, done, group[i + 1 :])
+            continue
+        try:
+            conn.execute("RELEASE step")
+        except BaseException as exc:
+            job.result, job.error = None, exc
+            return _abandon(conn, done, group[i + 1 :])
+        done.append(job)
+    try:
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        _rollback(conn)
+        for job in done:
+            job.result, job.error = None, exc
+    return []
+
+
+def _abandon(conn: sqlite3.Connection, done: list[_Job], rest: list[_Job]) -> list[_Job]:
+    """The transaction cannot go on: roll it back (its jobs wrote nothing) and leave `rest` for another."""
+    _rollback(conn)
+    _undone(done)
+    return rest
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except BaseException:  # (the connection is broken: the next BEGIN reports it)
+        pass
+
+
+def _undone(jobs: list[_Job]) -> None:
+    """`jobs` ran, but a neighbour's failure rolled their transaction back: nothing of theirs was written."""
+    for job in jobs:
+        job.result = None
+        job.error = StoreUnavailable(
+            "the SQLite transaction this write shared with others was rolled back by another write's failure;"
+            " nothing was written"
+        )
+
+
+_LOOP_BATCH = 64
+"""At most this many writes in one transaction on the event loop's thread (a bound on how long it blocks)."""
+
+
+class LoopWriter:
+    """Group commit on the event loop's own thread, with `worker` for when that would block.
+
+    The writes submitted during one turn of the loop are run together when the loop gets to them (a
+    `call_soon`), in one transaction, each under its own savepoint, with no thread hop at all: a step's
+    write costs its SQL, not a hand-off. That is safe because the write lock is taken without waiting
+    (the connection's busy timeout is 0 outside the worker): when another process holds it, the batch
+    goes to `worker`, which waits up to `busy_timeout_ms` for it, and so do the batches after it until
+    the worker has done them, so that writes apply in the order they were sent. The connection is used
+    by one thread at a time: by the loop only while no batch is with the worker.
+    """
+
+    def __init__(self, worker: Worker, conn: Callable[[], sqlite3.Connection], busy_timeout_ms: int) -> None:
+        self._worker = worker
+        self._conn = conn
+        self._busy_timeout_ms = busy_timeout_ms
+        self._batch: list[_Job] = []
+        self._scheduled = False
+        self._handed = 0
+        """Batches with the worker, not yet delivered."""
+
+    @property
+    def idle(self) -> bool:
+        return not self._batch and not self._handed
+
+    def submit(self, fn: Callable[..., _T], args: tuple[Any, ...]) -> asyncio.Future[_T]:
+        """Queue `fn(*args)` for the current batch; the future is set once its transaction has committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_T] = loop.create_future()
+        self._batch.append(_Job(fn, args, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        batch, self._batch = self._batch[:_LOOP_BATCH], self._batch[_LOOP_BATCH:]
+        if self._batch:  # the rest at the next turn (other tasks run in between)
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        if not batch:
+            return
+        if not self._handed:
+            try:
+                transact(self._conn(), batch, wait=False)
+            except Busy:  # another process holds the write lock: the worker waits for it
+                pass
+            else:
+                _deliver(batch)
+                return
+        self._hand_off(batch)
+
+    def _hand_off(self, batch: list[_Job]) -> None:
+        self._handed += 1
+
+        def done(task: asyncio.Future[None]) -> None:
+            self._handed -= 1
+            error = None if task.cancelled() else task.exception()
+            if error is not None:  # (only before the batch ran: `_waiting` raises nothing after)
+                for job in batch:
+                    job.error = error
+            _deliver(batch)
+
+        task = asyncio.ensure_future(self._worker.run(self._waiting, batch))
+        task.add_done_callback(done)
+
+    def _waiting(self, batch: list[_Job]) -> None:
+        """In the worker thread: run `batch`, waiting for the write lock up to the busy timeout."""
+        conn = self._conn()
+        conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        try:
+            transact(conn, batch)
+        finally:
+            with contextlib.suppress(sqlite3.Error):  # (a connection that fails this fails the next BEGIN too)
+                conn.execute("PRAGMA busy_timeout = 0")

@@ -1,0 +1,193 @@
+"""Store round trips and store overhead per model call, MemoryStore and SQLiteStore (issue #12, items 1-2).
+
+Three measures, each for both stores:
+
+- `calls/run`: store calls one orchestration makes (3 iterations, one judge per answer, a session budget);
+- `µs/call`: wall time per model call of orchestrations run one after another, with an instant provider
+  (everything but the model is overhead);
+- `wall/critical`: `--concurrent` orchestrations at once, each model call sleeping `--latency` seconds:
+  wall time over the critical path (6 sequential calls x latency); 1.0 is the physical limit.
+
+    .venv/bin/python benchmarks/store_roundtrips.py [--orchestrations 300] [--concurrent 1000] [--latency 0.05]
+
+With `--baseline DIR` (a checkout of another version, e.g. `git worktree add /tmp/main main`), each round
+runs this script once on that version's `src` and once on this one's, interleaved, and prints the
+medians over `--rounds` with their spread and the ratios baseline / this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+SCORES = {1: 5.0, 2: 6.0, 3: 9.0}
+CALLS_PER_RUN = 6
+_ATTEMPT = re.compile(r"answer attempt (\d+)")
+
+
+def _attempt(text: str) -> int:
+    found = _ATTEMPT.findall(text)
+    return int(found[-1]) if found else 0
+
+
+def _answer_text(request: Any) -> str:
+    text = request.messages[-1].content
+    if request.purpose == "judge":
+        return json.dumps({"score": SCORES.get(_attempt(text), 9.0), "feedback": "more detail"})
+    return f"answer attempt {_attempt(text) + 1} done"
+
+
+def _orchestrator(store: Any, latency: float) -> Any:
+    from orchestratex import FunctionProvider, ModelCatalog, ModelProfile, Orchestrator
+    from orchestratex.orchestrator import RetryPolicy
+
+    async def answer(request: Any) -> str:
+        await asyncio.sleep(latency)
+        return _answer_text(request)
+
+    catalog = ModelCatalog(
+        [
+            ModelProfile(name="function:a", cost_per_1k_tokens=0.001, quality=8.0),
+            ModelProfile(name="function:b", cost_per_1k_tokens=0.001, quality=7.5),
+        ]
+    )
+    return Orchestrator(
+        providers=[FunctionProvider(answer if latency else _answer_text)],
+        catalog=catalog,
+        store=store,
+        retry=RetryPolicy(max_attempts=3, initial_wait=0),
+        evaluation_threshold=8.5,
+    )
+
+
+def _stores(tmp: str) -> dict[str, Any]:
+    from orchestratex import MemoryStore, SQLiteStore
+
+    return {"MemoryStore": MemoryStore(), "SQLiteStore": SQLiteStore(Path(tmp) / f"bench-{time.monotonic_ns()}.db")}
+
+
+def _count(store: Any) -> Counter[str]:
+    import inspect
+
+    seen: Counter[str] = Counter()
+    for name, method in inspect.getmembers(store, inspect.iscoroutinefunction):
+        if name.startswith("_") or name in ("open", "close"):
+            continue
+
+        def wrap(method: Any = method, name: str = name) -> Any:
+            async def call(*args: Any, **kwargs: Any) -> Any:
+                seen[name] += 1
+                return await method(*args, **kwargs)
+
+            return call
+
+        setattr(store, name, wrap())
+    return seen
+
+
+async def _measure(kind: str, n: int, concurrent: int, latency: float) -> dict[str, float]:
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        # store calls per orchestration
+        store = _stores(tmp)[kind]
+        orch = _orchestrator(store, 0.0)
+        session = await orch.create_session("bench", cost_limit=1e6)
+        await orch.run("warm up", session=session)
+        seen = _count(store)
+        result = await orch.run("Write function number 0", session=session, domain="coding")
+        assert result.iterations == 3, result.iterations
+        out["calls/run"] = sum(seen.values())
+        # sequential overhead per model call
+        start = time.perf_counter()
+        for i in range(n):
+            result = await orch.run(f"Write function number {i}", session=session, domain="coding")
+            assert result.iterations == 3, result.iterations
+        out["µs/call"] = (time.perf_counter() - start) / (n * CALLS_PER_RUN) * 1e6
+        await orch.aclose()
+        # concurrent orchestrations against the critical path
+        if concurrent:
+            store = _stores(tmp)[kind]
+            orch = _orchestrator(store, latency)
+            session = await orch.create_session("bench", cost_limit=1e6)
+            await orch.run("warm up", session=session)
+            start = time.perf_counter()
+            results = await asyncio.gather(
+                *(orch.run(f"Write function number {i}", session=session) for i in range(concurrent))
+            )
+            wall = time.perf_counter() - start
+            assert all(r.iterations == 3 for r in results)
+            out["wall/critical"] = wall / (CALLS_PER_RUN * latency)
+            await orch.aclose()
+    return out
+
+
+def _one_round(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    return {
+        kind: asyncio.run(_measure(kind, args.orchestrations, args.concurrent, args.latency))
+        for kind in ("MemoryStore", "SQLiteStore")
+    }
+
+
+def _run_on(src: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    cmd = [sys.executable, __file__, "--json", "--orchestrations", str(args.orchestrations)]
+    cmd += ["--concurrent", str(args.concurrent), "--latency", str(args.latency)]
+    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):9.1f} [{min(values):.1f}-{max(values):.1f}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orchestrations", type=int, default=300)
+    parser.add_argument("--concurrent", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", type=Path, help="a checkout of the version to compare with")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.json:
+        print(json.dumps(_one_round(args)))
+        return
+    here = Path(__file__).resolve().parent.parent / "src"
+    versions = {"this": here} if args.baseline is None else {"baseline": args.baseline / "src", "this": here}
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for _ in range(args.rounds):
+        for label, src in versions.items():  # interleaved: machine noise hits both alike
+            for kind, figures in _run_on(src, args).items():
+                for measure, value in figures.items():
+                    samples.setdefault(label, {}).setdefault(kind, {}).setdefault(measure, []).append(value)
+    print(
+        f"{args.orchestrations} sequential orchestrations x {CALLS_PER_RUN} calls; {args.concurrent} concurrent at"
+        f" {args.latency * 1000:g} ms per call; medians over {args.rounds} rounds [min-max]"
+    )
+    measures = ["calls/run", "µs/call", "wall/critical"] if args.concurrent else ["calls/run", "µs/call"]
+    for kind in ("MemoryStore", "SQLiteStore"):
+        for measure in measures:
+            line = f"{kind:12} {measure:14}"
+            for label in versions:
+                line += f" {label}: {_spread(samples[label][kind][measure])}"
+            if "baseline" in versions:
+                ratio = statistics.median(samples["baseline"][kind][measure]) / statistics.median(
+                    samples["this"][kind][measure]
+                )
+                line += f"   baseline/this {ratio:5.2f}x"
+            print(line)
+
+
+if __name__ == "__main__":
+    main()
