@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ._catalog_live import Derivation, WatchedFile, read_catalog_file
 from .exceptions import ConfigurationError, UnknownModelError, UnknownPriceError
-from .usage import Usage
+from .usage import PICO, Usage
 
 __all__ = ["ModelCatalog", "ModelProfile", "ModelStatus"]
 
@@ -27,6 +27,7 @@ ModelStatus = Literal["active", "deprecated", "disabled"]
 
 _PLACES = Decimal("1e-12")
 _THOUSAND = Decimal(1000)
+_PICO_PER_1K = Decimal(PICO) / _THOUSAND
 
 
 class ModelProfile(BaseModel):
@@ -132,14 +133,21 @@ class ModelProfile(BaseModel):
 
     def cost(self, usage: Usage) -> float:
         """The exact US-dollar cost of `usage` at this model's prices (to 1e-12 $)."""
-        inp, out, cached = self._prices
+        inp, out, cached = self._prices  # raises UnknownPriceError for an unpriced model
         fresh = max(usage.input_tokens - usage.cached_input_tokens, 0)
+        per_token = _pico_prices(inp, out, cached)
+        if per_token is not None:  # integer pico-dollars: exact, no rounding needed
+            p_in, p_out, p_cached = per_token
+            return (fresh * p_in + usage.cached_input_tokens * p_cached + usage.output_tokens * p_out) / PICO
         total = (fresh * inp + usage.cached_input_tokens * cached + usage.output_tokens * out) / _THOUSAND
         return float(total.quantize(_PLACES))
 
     def worst_case_cost(self, input_tokens: int, max_output_tokens: int) -> float:
         """The most a call can cost with `input_tokens` in and at most `max_output_tokens` out."""
-        inp, out, _ = self._prices
+        inp, out, cached = self._prices
+        per_token = _pico_prices(inp, out, cached)
+        if per_token is not None:
+            return (input_tokens * per_token[0] + max_output_tokens * per_token[1]) / PICO
         total = (input_tokens * inp + max_output_tokens * out) / _THOUSAND
         return float(total.quantize(_PLACES))
 
@@ -149,6 +157,16 @@ def _decimal_prices(inp: float, out: float, cached: float | None) -> tuple[Decim
     return Decimal(repr(inp)), Decimal(repr(out)), Decimal(repr(cached if cached is not None else inp))
 
 
+@lru_cache(maxsize=4096)
+def _pico_prices(inp: Decimal, out: Decimal, cached: Decimal) -> tuple[int, int, int] | None:
+    """Per-token prices in whole pico-dollars (a price per 1,000 tokens with at most 9 decimals), else None."""
+    per_token = [price * _PICO_PER_1K for price in (inp, out, cached)]
+    if any(p != p.to_integral_value() for p in per_token):
+        return None
+    return int(per_token[0]), int(per_token[1]), int(per_token[2])
+
+
+@lru_cache(maxsize=4096)  # runs whenever a profile is validated, also nested (`GenerationRequest(model=...)`)
 def _blend(inp: float, out: float) -> float:
     return float(((Decimal(repr(inp)) + Decimal(repr(out))) / 2).quantize(_PLACES))
 
