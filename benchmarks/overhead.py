@@ -167,6 +167,26 @@ async def fill_run(n: int, iterations: int) -> tuple[float, float, int]:
     return elapsed / (n * iterations * 2), paused[0], int(paused[1])
 
 
+async def emit_json(args: argparse.Namespace) -> None:
+    """Rounds of the two stores only, printed as JSON (seconds per call): `benchmarks/before_after.py` runs it."""
+    calls = args.orchestrations * args.iterations * 2
+    out: dict[str, list[float]] = {"MemoryStore": [], "SQLiteStore": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        runners = {
+            "MemoryStore": OrchestratorRounds(MemoryStore(), args.iterations),
+            "SQLiteStore": OrchestratorRounds(SQLiteStore(Path(tmp) / "bench.db"), args.iterations),
+        }
+        for runner in runners.values():
+            await runner.start()
+        for _ in range(args.rounds):
+            for label, runner in runners.items():
+                gc.collect()
+                out[label].append(await runner.run(args.orchestrations) / calls)
+        for runner in runners.values():
+            await runner.close()
+    print(json.dumps(out))
+
+
 async def main(args: argparse.Namespace) -> None:
     iterations, n, rounds = args.iterations, args.orchestrations, args.rounds
     calls = n * iterations * 2
@@ -257,7 +277,11 @@ if __name__ == "__main__":
     parser.add_argument("--iterations", type=int, choices=(1, 2, 3), default=1)
     parser.add_argument("--import-runs", type=int, default=7)
     parser.add_argument("--no-litellm", action="store_true", help="leave LiteLLM out")
+    parser.add_argument("--emit-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.emit_json:
+        asyncio.run(emit_json(args))
+        sys.exit(0)
     if args.quick:
         args.rounds, args.orchestrations, args.litellm_calls = 3, 100, 100
         args.fill, args.import_runs = min(args.fill, 1500), 3
