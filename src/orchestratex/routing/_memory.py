@@ -96,7 +96,7 @@ class FailureMemory:
             return (ok + strength * self.retry_prior) / (n + strength)
         if not rejected:
             return own
-        unseen = strength * own / strength - own  # a pair never observed (the same operations as below)
+        unseen = (0 + strength * own) / (0 + strength) - own  # a pair never observed (the same operations as below)
         shift = 0.0
         for r in rejected:
             counts = pairs.get((domain, r, model))
@@ -111,7 +111,7 @@ class FailureMemory:
         strength, pairs, retry = self.strength, self.pairs, self.retry_prior
         owns = [self.own_rate(domain, name, base) for name, base in zip(names, bases, strict=True)]
         retries = [
-            (n + strength * retry) / (t + strength) for t, n in (pairs.get((domain, m, m), (0, 0)) for m in names)
+            (ok + strength * retry) / (n + strength) for n, ok in (pairs.get((domain, m, m), (0, 0)) for m in names)
         ]
         # per model: the shift each observed rejected-before model makes (`rate`'s terms), and that of one never seen
         others = {*names, *failed}
