@@ -448,6 +448,15 @@ def test_stop_sequences_cut_a_streamed_answer(api: Api) -> None:
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
 
 
+def test_a_streamed_cut_waits_for_a_longer_stop_that_starts_earlier() -> None:
+    """`b` is found first while streaming, but `ab\n`, which starts earlier, ends the text before it."""
+    streamed = StopFilter(["b", "ab\n"])
+    assert [streamed.feed(p) for p in ("a", "b", "\n")] == ["", "", ""]
+    assert streamed.flush() == "" and streamed.stopped
+    diverged = StopFilter(["b", "ab\n"])
+    assert [diverged.feed(p) for p in ("a", "b", "x")] == ["", "", "a"] and diverged.stopped
+
+
 @given(
     st.lists(st.text(alphabet="ab\n", max_size=6), max_size=8),
     st.lists(st.text(alphabet="ab\n", min_size=1, max_size=3), max_size=3),
