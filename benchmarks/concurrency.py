@@ -1,30 +1,55 @@
-"""Many concurrent orchestrations with simulated latency: wall time against the critical path,
-and peak memory per in-flight orchestration.
+"""Many concurrent orchestrations: wall time against the critical path of the model latencies, and peak memory.
 
-Each orchestration runs against the offline simulator (real sleeps: `latency_scale` times the
-simulated latency) with a MemoryStore. Its critical path is the sum of its sequential call
-latencies (a generation, then its judges — concurrent judges count once, as the slowest); with
-many orchestrations in flight the run cannot finish before the longest critical path, so
+1. **Fixed latency, both stores.** 1,000 concurrent single-iteration orchestrations in one process,
+   every model call taking exactly 50 ms, then 1 s (a `FunctionProvider` that sleeps: one generation,
+   then one judge, so the critical path is 2 x the latency), with a MemoryStore and a SQLiteStore.
+   `ratio = wall / critical path` is what the orchestrator, the store and the event loop add on
+   top of the unavoidable waiting.
+2. **Peak memory.** 10,000 concurrent orchestrations of 3 iterations with 2 judges each (scores 5, 6,
+   then 9; every call sleeps 1 s, so all are in flight together), MemoryStore, in a fresh subprocess
+   whose peak RSS (`VmHWM`, else `ru_maxrss`) is reported.
+3. **The simulator** (what the original script measured): concurrent orchestrations against
+   `SimulatedProvider` with its simulated latencies (0.5–3 s per call, times `--latency-scale`);
+   the ratio is wall over the longest critical path recorded in the results.
 
-    ratio = wall time / longest critical path
+    .venv/bin/python benchmarks/concurrency.py [--quick] [--concurrent 1000] [--latencies 0.05,1]
+                                               [--rss-orchestrations 10000] [--sizes 1,1000]
 
-is the orchestrator's (and the event loop's) cost on top of the unavoidable waiting.
+`--quick` (tens of seconds) runs 1,000 at 50 ms only, the memory run with 2,000 orchestrations, and
+the simulator with one orchestration.
 
-    .venv/bin/python benchmarks/concurrency.py [--sizes 1,1000,10000] [--latency-scale 1.0]
-
-Targets (issue 2): ratio <= 1.05 for one orchestration, <= 1.25 at 1,000 concurrent; 10,000
-concurrent under 2 GB peak memory.
+Targets (issue 12): 1,000 concurrent at 50 ms per call, wall <= 1.5x the critical path on both stores;
+at 1 s per call <= 1.1x; 10,000 concurrent of 3 iterations with 2 judges, peak RSS <= 500 MB.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
+import json
+import re
 import resource
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
 
-from orchestratex import MemoryStore, Orchestrator, RunResult, SimulatedProvider
+from orchestratex import (
+    FunctionProvider,
+    GenerationRequest,
+    LLMJudgeEvaluator,
+    MemoryStore,
+    ModelCatalog,
+    ModelProfile,
+    Orchestrator,
+    RunResult,
+    SimulatedProvider,
+    SQLiteStore,
+    Store,
+)
 
 PROMPTS = [
     "Write a Python function to calculate fibonacci numbers",
@@ -32,6 +57,107 @@ PROMPTS = [
     "Summarise the causes of the French revolution",
     "Solve 3x + 5 = 20 and explain each step",
 ]
+CATALOG = ModelCatalog(
+    [
+        ModelProfile(name="function:a", cost_per_1k_tokens=0.001, quality=8.0),
+        ModelProfile(name="function:b", cost_per_1k_tokens=0.001, quality=7.8),
+        ModelProfile(name="function:c", cost_per_1k_tokens=0.001, quality=7.6),
+    ]
+)
+_ATTEMPT = re.compile(r"answer attempt (\d+)")
+
+
+def sleeper(latency_s: float, iterations: int) -> Callable[[GenerationRequest], Coroutine[Any, Any, str]]:
+    """Every call sleeps `latency_s`; judges score attempts 5, 6, … and the last allowed one 9."""
+    scores = {i: 5.0 + (i - 1) for i in range(1, iterations)} | {iterations: 9.0}
+
+    async def answer(request: GenerationRequest) -> str:
+        await asyncio.sleep(latency_s)
+        found = _ATTEMPT.findall(request.messages[-1].content)
+        attempt = int(found[-1]) if found else 0
+        if request.purpose == "judge":
+            return json.dumps({"score": scores.get(attempt, 9.0), "feedback": "more detail"})
+        return f"answer attempt {attempt + 1} done"
+
+    return answer
+
+
+async def fixed_latency(store: Store, n: int, latency_s: float, iterations: int = 1, judges: int = 1) -> float:
+    """Seconds for `n` concurrent orchestrations whose every call takes `latency_s`."""
+    orch = Orchestrator(
+        providers=[FunctionProvider(sleeper(latency_s, iterations))],
+        catalog=CATALOG,
+        store=store,
+        evaluator=LLMJudgeEvaluator(panel_size=judges),
+        evaluation_threshold=8.5,
+        max_iterations=iterations,
+    )
+    session = await orch.create_session("bench", cost_limit=1e6)
+    start = time.perf_counter()
+    results = await asyncio.gather(
+        *(orch.run(PROMPTS[i % len(PROMPTS)], session=session, domain="coding") for i in range(n))
+    )
+    wall = time.perf_counter() - start
+    bad = [r for r in results if r.status != "completed" or r.iterations != iterations]
+    assert not bad, f"{len(bad)} orchestrations did not complete as planned: {bad[0].orchestration.error}"
+    await orch.aclose()
+    await store.close()
+    return wall
+
+
+async def fixed_latency_section(n: int, latencies: list[float]) -> None:
+    if not latencies:
+        return
+    print(f"1. {n} concurrent single-iteration orchestrations (generation + 1 judge; critical path 2 x latency)")
+    for latency in latencies:
+        target = 1.5 if latency <= 0.05 else 1.1
+        critical = 2 * latency
+        with tempfile.TemporaryDirectory() as tmp:
+            for label, store in (("MemoryStore", MemoryStore()), ("SQLiteStore", SQLiteStore(Path(tmp) / "c.db"))):
+                wall = await fixed_latency(store, n, latency)
+                ratio = wall / critical
+                print(
+                    f"   {latency * 1000:6.0f} ms per call, {label:12} wall {wall:6.2f} s / critical path "
+                    f"{critical:5.2f} s = {ratio:5.2f}x   target <= {target}x: {'met' if ratio <= target else 'MISSED'}"
+                )
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident set (VmHWM: reset by exec, unlike `ru_maxrss`, which a child inherits)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def rss_child(n: int) -> None:
+    """Run in a fresh process: `n` concurrent 3-iteration orchestrations with 2 judges; print peak RSS."""
+    before = peak_rss_kb()
+    wall = asyncio.run(fixed_latency(MemoryStore(), n, 1.0, iterations=3, judges=2))
+    peak = peak_rss_kb()
+    print(json.dumps({"before_kb": before, "peak_kb": peak, "wall_s": wall}))
+
+
+def rss_section(n: int) -> None:
+    print(f"2. {n} concurrent orchestrations of 3 iterations with 2 judges (1 s per call), MemoryStore, subprocess")
+    out = subprocess.run(
+        [sys.executable, __file__, "--rss-child", str(n)], check=True, capture_output=True, text=True
+    ).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    peak, before = figures["peak_kb"] / 1024, figures["before_kb"] / 1024
+    per = (peak - before) * 1024 / n
+    line = (
+        f"   peak RSS {peak:7.1f} MB (after imports {before:.1f} MB; {per:.1f} KB per in-flight orchestration), "
+        f"wall {figures['wall_s']:.1f} s / critical path 6.0 s"
+    )
+    if n == 10_000:
+        line += f"   target <= 500 MB: {'met' if peak <= 500 else 'MISSED'}"
+    else:
+        line += f"   (10,000 would be about {before + per * 10_000 / 1024:.0f} MB; target <= 500 MB)"
+    print(line)
 
 
 def critical_path_s(result: RunResult, scale: float) -> float:
@@ -43,13 +169,7 @@ def critical_path_s(result: RunResult, scale: float) -> float:
     return total_ms * scale / 1000
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-async def measure(n: int, scale: float) -> None:
-    gc.collect()
-    before = rss_mb()
+async def simulated(n: int, scale: float) -> None:
     orch = Orchestrator(providers=[SimulatedProvider(seed=11, latency_scale=scale)], store=MemoryStore())
     session = await orch.create_session("bench")
     start = time.perf_counter()
@@ -57,27 +177,40 @@ async def measure(n: int, scale: float) -> None:
         *(orch.run(PROMPTS[i % len(PROMPTS)], session=session, max_iterations=3) for i in range(n))
     )
     wall = time.perf_counter() - start
-    peak = rss_mb()
     longest = max(critical_path_s(r, scale) for r in results)
     calls = sum(len(r.orchestration.iterations) * 2 for r in results)
     failed = sum(r.status != "completed" for r in results)
     print(
-        f"{n:>6} concurrent: wall {wall:7.2f} s, longest critical path {longest:6.2f} s, ratio {wall / longest:5.2f}, "
-        f"{calls} model calls, {failed} failed; peak RSS {peak:7.1f} MB "
-        f"(+{peak - before:.1f} MB, {(peak - before) * 1024 / n:.1f} KB per in-flight orchestration)"
+        f"   {n:>6} concurrent: wall {wall:7.2f} s, longest critical path {longest:6.2f} s, "
+        f"ratio {wall / longest:5.2f}, {calls} model calls, {failed} failed"
     )
     await orch.aclose()
 
 
-async def main(sizes: list[int], scale: float) -> None:
-    print(f"latency_scale {scale}: simulated call latencies of about 0.5-3 s, times {scale}")
-    for n in sizes:
-        await measure(n, scale)
+async def main(args: argparse.Namespace) -> None:
+    await fixed_latency_section(args.concurrent, [float(s) for s in args.latencies.split(",") if s])
+    if args.rss_orchestrations:
+        rss_section(args.rss_orchestrations)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if sizes:
+        print(f"3. the simulator, latency_scale {args.latency_scale} (simulated latencies of about 0.5-3 s)")
+        for n in sizes:
+            await simulated(n, args.latency_scale)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1,1000,10000")
+    parser.add_argument("--quick", action="store_true", help="a short run (tens of seconds)")
+    parser.add_argument("--concurrent", type=int, default=1000)
+    parser.add_argument("--latencies", default="0.05,1", help="seconds per call, comma-separated")
+    parser.add_argument("--rss-orchestrations", type=int, default=10_000, help="0: skip the memory run")
+    parser.add_argument("--sizes", default="1,1000", help="simulator runs (empty: none)")
     parser.add_argument("--latency-scale", type=float, default=1.0)
+    parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    asyncio.run(main([int(s) for s in args.sizes.split(",")], args.latency_scale))
+    if args.rss_child:
+        rss_child(args.rss_child)
+        sys.exit(0)
+    if args.quick:
+        args.latencies, args.rss_orchestrations, args.sizes = "0.05", min(args.rss_orchestrations, 2000), "1"
+    asyncio.run(main(args))

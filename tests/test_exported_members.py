@@ -42,12 +42,56 @@ def _is_submodule(module: object, name: str) -> bool:
     return type(getattr(module, name)).__name__ == "module"
 
 
-def test_import_stays_light() -> None:
+_HEAVY = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "numpy",
+    "scipy",
+    "sklearn",
+    "openai",
+    "anthropic",
+    "google.genai",
+    "pymongo",
+    "httpx",
+    "sqlite3",
+    "rich",
+)
+
+
+def _loaded_after(code: str) -> list[str]:
     import subprocess
     import sys
 
-    heavy = ("fastapi", "numpy", "openai", "anthropic", "google.genai", "pymongo", "sklearn", "rich")
-    code = f"import sys, orchestratex; print([m for m in {heavy!r} if m in sys.modules])"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    probe = f"import sys; {code}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return out.split()
+
+
+def test_import_stays_light() -> None:
+    """`import orchestratex` loads the package module alone; its names load their modules on first use."""
+    loaded = _loaded_after("import orchestratex")
+    assert [m for m in loaded if m.startswith("orchestratex")] == ["orchestratex"]
+    assert "pydantic" not in loaded and "asyncio" not in loaded
     assert orchestratex.__version__
+
+
+def test_the_orchestrator_loads_no_heavy_module() -> None:
+    """Building an orchestrator and its default store loads no vendor SDK, server, numpy, pymongo or sqlite3."""
+    code = (
+        "from orchestratex import FunctionProvider, MemoryStore, Orchestrator; "
+        "Orchestrator(providers=[FunctionProvider(lambda r: 'ok')], store=MemoryStore())"
+    )
+    loaded = set(_loaded_after(code))
+    assert [m for m in _HEAVY if m in loaded] == []
+    assert "orchestratex.orchestrator" in loaded
+
+
+def test_lazy_names_are_the_real_objects() -> None:
+    from orchestratex.orchestrator import Orchestrator
+    from orchestratex.stores.sqlite import SQLiteStore
+
+    assert orchestratex.Orchestrator is Orchestrator
+    assert orchestratex.SQLiteStore is SQLiteStore
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        orchestratex.Nope  # noqa: B018

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ._catalog_live import Derivation, WatchedFile, read_catalog_file
 from .exceptions import ConfigurationError, UnknownModelError, UnknownPriceError
-from .usage import Usage
+from .usage import PICO, Usage
 
 __all__ = ["ModelCatalog", "ModelProfile", "ModelStatus"]
 
@@ -27,6 +27,7 @@ ModelStatus = Literal["active", "deprecated", "disabled"]
 
 _PLACES = Decimal("1e-12")
 _THOUSAND = Decimal(1000)
+_PICO_PER_1K = Decimal(PICO) / _THOUSAND
 
 
 class ModelProfile(BaseModel):
@@ -124,21 +125,39 @@ class ModelProfile(BaseModel):
         """Input, output and cached-input prices as decimals, read from the fields on every use (so a copy
         with other prices never reuses stale ones)."""
         if self.input_cost_per_1k is None or self.output_cost_per_1k is None:
-            raise UnknownPriceError(
-                f"model {self.name!r} has no price: set input_cost_per_1k and output_cost_per_1k "
-                "(0 only if it really is free)"
-            )
+            raise self._unpriced()
         return _decimal_prices(self.input_cost_per_1k, self.output_cost_per_1k, self.cached_input_cost_per_1k)
+
+    def _pico_prices(self) -> tuple[int, int, int] | None:
+        """Input, output and cached-input prices per token in whole pico-dollars (None when a price per 1,000
+        tokens has more than 9 decimals); raises `UnknownPriceError` for an unpriced model."""
+        inp, out = self.input_cost_per_1k, self.output_cost_per_1k
+        if inp is None or out is None:
+            raise self._unpriced()
+        return _pico_prices(inp, out, self.cached_input_cost_per_1k)
+
+    def _unpriced(self) -> UnknownPriceError:
+        return UnknownPriceError(
+            f"model {self.name!r} has no price: set input_cost_per_1k and output_cost_per_1k "
+            "(0 only if it really is free)"
+        )
 
     def cost(self, usage: Usage) -> float:
         """The exact US-dollar cost of `usage` at this model's prices (to 1e-12 $)."""
-        inp, out, cached = self._prices
         fresh = max(usage.input_tokens - usage.cached_input_tokens, 0)
+        per_token = self._pico_prices()
+        if per_token is not None:  # integer pico-dollars: exact, no rounding needed
+            p_in, p_out, p_cached = per_token
+            return (fresh * p_in + usage.cached_input_tokens * p_cached + usage.output_tokens * p_out) / PICO
+        inp, out, cached = self._prices
         total = (fresh * inp + usage.cached_input_tokens * cached + usage.output_tokens * out) / _THOUSAND
         return float(total.quantize(_PLACES))
 
     def worst_case_cost(self, input_tokens: int, max_output_tokens: int) -> float:
         """The most a call can cost with `input_tokens` in and at most `max_output_tokens` out."""
+        per_token = self._pico_prices()
+        if per_token is not None:
+            return (input_tokens * per_token[0] + max_output_tokens * per_token[1]) / PICO
         inp, out, _ = self._prices
         total = (input_tokens * inp + max_output_tokens * out) / _THOUSAND
         return float(total.quantize(_PLACES))
@@ -149,6 +168,16 @@ def _decimal_prices(inp: float, out: float, cached: float | None) -> tuple[Decim
     return Decimal(repr(inp)), Decimal(repr(out)), Decimal(repr(cached if cached is not None else inp))
 
 
+@lru_cache(maxsize=4096)
+def _pico_prices(inp: float, out: float, cached: float | None) -> tuple[int, int, int] | None:
+    """Per-token prices in whole pico-dollars (each price per 1,000 tokens with at most 9 decimals), else None."""
+    per_token = [price * _PICO_PER_1K for price in _decimal_prices(inp, out, cached)]
+    if any(p != p.to_integral_value() for p in per_token):
+        return None
+    return int(per_token[0]), int(per_token[1]), int(per_token[2])
+
+
+@lru_cache(maxsize=4096)  # runs whenever a profile is validated, also nested (`GenerationRequest(model=...)`)
 def _blend(inp: float, out: float) -> float:
     return float(((Decimal(repr(inp)) + Decimal(repr(out))) / 2).quantize(_PLACES))
 

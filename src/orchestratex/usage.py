@@ -1,4 +1,9 @@
-"""Token usage of one model call, and exact cost arithmetic."""
+"""Token usage of one model call, and exact cost arithmetic.
+
+Money is exact to the pico-dollar (1e-12 $): inside, amounts are integers of pico-dollars; at the
+edges they are floats, each the float nearest to its exact decimal value (what
+`float(Decimal(...).quantize(Decimal("1e-12")))` gives), so the arithmetic never drifts.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,12 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Usage", "add_costs"]
+__all__ = ["PICO", "Usage", "add_costs", "from_pico", "to_pico"]
 
+PICO = 10**12
+"""Pico-dollars in a US dollar."""
 _COST_PLACES = Decimal("1e-12")
+_FAST_LIMIT = 1024.0  # below this, distinct multiples of 1e-12 are distinct floats (spacing <= 2.3e-13)
 
 
 class Usage(BaseModel):
@@ -38,7 +46,29 @@ class Usage(BaseModel):
         )
 
 
+def to_pico(amount: float) -> int | None:
+    """`amount` US dollars as exact integer pico-dollars, when its decimal value (its shortest `repr`) is a
+    whole number of them and it is below $1,024 in size; None otherwise (then use `Decimal(repr(amount))`)."""
+    if not -_FAST_LIMIT < amount < _FAST_LIMIT:  # also rejects NaN
+        return None
+    pico = round(amount * 1e12)
+    # the float nearest to pico * 1e-12 is `amount` itself: then that decimal is `amount`'s shortest repr
+    return pico if pico / 1e12 == amount else None
+
+
+def from_pico(pico: int) -> float:
+    """Integer pico-dollars as the float nearest to their exact value (int / int rounds correctly)."""
+    return pico / PICO
+
+
 def add_costs(*costs: float) -> float:
-    """Add US-dollar amounts exactly (to 1e-12 $), without binary floating-point drift."""
-    total = sum((Decimal(repr(c)) for c in costs), Decimal(0))
-    return float(total.quantize(_COST_PLACES))
+    """Add US-dollar amounts exactly (to 1e-12 $), without binary floating-point drift: the exact decimal
+    sum of the amounts (as written, their shortest `repr`), rounded half-even to the pico-dollar."""
+    total = 0
+    for cost in costs:
+        pico = to_pico(cost)
+        if pico is None:  # more than 12 decimals, large, or not finite: exact decimal arithmetic
+            exact = sum((Decimal(repr(c)) for c in costs), Decimal(0))
+            return float(exact.quantize(_COST_PLACES))
+        total += pico
+    return total / PICO

@@ -56,35 +56,41 @@ def plan(
     if n == 0:
         raise ValueError("no candidates to plan over")
     depth = max(1, min(steps, horizon))
-    memo: dict[tuple[frozenset[int], int], tuple[float, float, float, tuple[int, ...]]] = {}
+    # (state, steps, budget left) -> the best plan from there. The budget left is part of the key, so the memo
+    # is exact with a budget too: it is the budget less the costs of the steps in `state`, the same (up to float
+    # rounding) whatever their order, so the n^depth paths share about C(n, depth) entries.
+    memo: dict[tuple[frozenset[int], int, float | None], tuple[float, float, float, tuple[int, ...]]] = {}
     cache: dict[frozenset[int], tuple[Sequence[float], Sequence[float]]] = {}
 
     def believe(state: frozenset[int]) -> tuple[Sequence[float], Sequence[float]]:
-        if state not in cache:
-            cache[state] = beliefs(state)
-        return cache[state]
+        found = cache.get(state)
+        if found is None:
+            found = cache[state] = beliefs(state)
+        return found
 
     def value(state: frozenset[int], k: int, left: float | None) -> tuple[float, float, float, tuple[int, ...]]:
         """(value, P success, expected cost, order) of the best plan of `k` steps from `state`."""
         if k == 0:
             return 0.0, 0.0, 0.0, ()
-        key = (state, k)
-        if key in memo and left is None:
-            return memo[key]
+        key = (state, k, left)
+        found = memo.get(key)
+        if found is not None:
+            return found
         accept, right = believe(state)
         best: tuple[float, float, float, tuple[int, ...]] = (0.0, 0.0, 0.0, ())  # a step worth nothing is not planned
+        if k == 1:  # the last step: nothing follows it
+            best = memo[key] = _last_step(accept, right, costs, cost_weight, left)
+            return best
         for j in range(n):
             c = costs[j]
             if left is not None and c > left:
                 continue
-            nxt = state | {j}
-            fut_v, fut_s, fut_c, fut_o = value(nxt, k - 1, None if left is None else left - c)
+            fut_v, fut_s, fut_c, fut_o = value(state | {j}, k - 1, None if left is None else left - c)
             miss = 1.0 - accept[j]
             v = right[j] - cost_weight * c + miss * fut_v
             if v > best[0]:
                 best = (v, right[j] + miss * fut_s, c + miss * fut_c, (j, *fut_o))
-        if left is None:
-            memo[key] = best
+        memo[key] = best
         return best
 
     accept, right = believe(rejected)
@@ -103,3 +109,18 @@ def plan(
         success=right[first] + miss * fut[1],
         cost=costs[first] + miss * fut[2],
     )
+
+
+def _last_step(
+    accept: Sequence[float], right: Sequence[float], costs: Sequence[float], cost_weight: float, left: float | None
+) -> tuple[float, float, float, tuple[int, ...]]:
+    """`plan`'s step with nothing after it: exactly its loop with a future worth 0, without the calls."""
+    best: tuple[float, float, float, tuple[int, ...]] = (0.0, 0.0, 0.0, ())
+    for j, c in enumerate(costs):
+        if left is not None and c > left:
+            continue
+        miss = 1.0 - accept[j]
+        v = right[j] - cost_weight * c + miss * 0.0
+        if v > best[0]:
+            best = (v, right[j] + miss * 0.0, c + miss * 0.0, (j,))
+    return best

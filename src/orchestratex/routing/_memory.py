@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..catalog import ModelProfile
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["EscalatingRouter", "FailureMemory", "accept_prior"]
 
 _AFTER = " after "
+_LOW, _HIGH = 1e-4, 1 - 1e-4
 _JUDGING = "(judging)"
 
 
@@ -80,18 +81,69 @@ class FailureMemory:
 
     # -- beliefs ------------------------------------------------------------------------------
     def rate(self, domain: str, model: str, rejected: frozenset[str], base: float) -> float:
+        return self.rate_from(domain, model, rejected, self.own_rate(domain, model, base))
+
+    def own_rate(self, domain: str, model: str, base: float) -> float:
+        """The model's acceptance rate before any rejection: the prior `base` moved by what it observed."""
         n, ok = self.single.get((domain, model), (0, 0))
-        own = (ok + self.strength * base) / (n + self.strength)
+        return (ok + self.strength * base) / (n + self.strength)
+
+    def rate_from(self, domain: str, model: str, rejected: frozenset[str], own: float) -> float:
+        """`rate` given the model's `own_rate` (which a planner computes once for all the states it visits)."""
+        strength, pairs = self.strength, self.pairs
         if model in rejected:
-            n, ok = self.pairs.get((domain, model, model), (0, 0))
-            return (ok + self.strength * self.retry_prior) / (n + self.strength)
+            n, ok = pairs.get((domain, model, model), (0, 0))
+            return (ok + strength * self.retry_prior) / (n + strength)
         if not rejected:
             return own
+        unseen = (0 + strength * own) / (0 + strength) - own  # a pair never observed (the same operations as below)
         shift = 0.0
         for r in rejected:
-            n, ok = self.pairs.get((domain, r, model), (0, 0))
-            shift += (ok + self.strength * own) / (n + self.strength) - own
+            counts = pairs.get((domain, r, model))
+            shift += unseen if counts is None else (counts[1] + strength * own) / (counts[0] + strength) - own
         return min(max(own + shift / len(rejected), 1e-4), 1 - 1e-4)
+
+    def beliefs(
+        self, domain: str, names: Sequence[str], bases: Sequence[float], failed: frozenset[str]
+    ) -> Callable[[frozenset[int]], tuple[list[float], list[float]]]:
+        """For a planner: the `rate` of every model in `names` (priors `bases`) once the models in `failed` and
+        those at the given indices were rejected. Exactly `rate`, with the per-model parts computed once."""
+        strength, pairs, retry = self.strength, self.pairs, self.retry_prior
+        owns = [self.own_rate(domain, name, base) for name, base in zip(names, bases, strict=True)]
+        retries = [
+            (ok + strength * retry) / (n + strength) for n, ok in (pairs.get((domain, m, m), (0, 0)) for m in names)
+        ]
+        # per model: the shift each observed rejected-before model makes (`rate`'s terms), and that of one never seen
+        others = {*names, *failed}
+        shifts: list[dict[str, float]] = []
+        for name, own in zip(names, owns, strict=True):
+            terms = {}
+            for r in others:
+                counts = pairs.get((domain, r, name))
+                if counts is not None:
+                    terms[r] = (counts[1] + strength * own) / (counts[0] + strength) - own
+            shifts.append(terms)
+        unseen = [(0 + strength * own) / (0 + strength) - own for own in owns]
+        rows = list(zip(names, owns, retries, shifts, unseen, strict=True))
+
+        def rates(state: frozenset[int]) -> tuple[list[float], list[float]]:
+            gone = failed | {names[i] for i in state}
+            if not gone:
+                return owns, owns
+            size = len(gone)
+            out = []
+            for name, own, again, terms, blank in rows:
+                if name in gone:
+                    out.append(again)
+                    continue
+                shift = 0.0
+                for r in gone:
+                    shift += terms.get(r, blank)
+                v = own + shift / size
+                out.append(_LOW if v < _LOW else _HIGH if v > _HIGH else v)  # min(max(v, _LOW), _HIGH), NaN kept
+            return out, out
+
+        return rates
 
     def retries_pay(self, domain: str, model: str) -> bool:
         """Whether re-asking `model` after its answer was rejected has been seen to succeed."""
@@ -151,10 +203,8 @@ class EscalatingRouter(LearningRouter):
         prior = [base[i] for i in allowed]
         spend = [costs[i] + self.memory.judging_cost for i in allowed]
 
-        def beliefs(state: frozenset[int]) -> tuple[list[float], list[float]]:
-            gone = failed | {models[i].name for i in state}
-            rates = [self.memory.rate(task.domain, m.name, gone, p) for m, p in zip(models, prior, strict=True)]
-            return rates, rates
+        names = [m.name for m in models]
+        beliefs = self.memory.beliefs(task.domain, names, prior, failed)
 
         best = plan(
             beliefs,

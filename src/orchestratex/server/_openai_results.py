@@ -77,7 +77,7 @@ class StopFilter:
 
     def __init__(self, stops: list[str]) -> None:
         self.stops = stops
-        self.hold = max((len(s) for s in stops), default=1) - 1
+        self.longest = max((len(s) for s in stops), default=0)
         self.buffer = ""
         self.stopped = False
 
@@ -86,17 +86,36 @@ class StopFilter:
         if self.stopped or not self.stops:
             return "" if self.stopped else text
         self.buffer += text
-        cut = min((i for i in (self.buffer.find(s) for s in self.stops) if i >= 0), default=-1)
-        if cut >= 0:
+        cut = self._first_match()
+        pending = self._first_partial()  # a longer stop sequence may still start here (more text could end it)
+        if cut >= 0 and (pending < 0 or pending >= cut):
             out, self.buffer, self.stopped = self.buffer[:cut], "", True
             return out
-        keep = len(self.buffer) - self.hold
-        out, self.buffer = (self.buffer[:keep], self.buffer[keep:]) if keep > 0 else ("", self.buffer)
+        keep = len(self.buffer) if pending < 0 else pending
+        out, self.buffer = self.buffer[:keep], self.buffer[keep:]
         return out
 
     def flush(self) -> str:
-        out, self.buffer = ("" if self.stopped else self.buffer), ""
+        """The rest once the text has ended (cut before a stop sequence it holds, if any)."""
+        if self.stopped:
+            out = ""
+        else:
+            cut = self._first_match()
+            out, self.stopped = (self.buffer, False) if cut < 0 else (self.buffer[:cut], True)
+        self.buffer = ""
         return out
+
+    def _first_match(self) -> int:
+        return min((i for i in (self.buffer.find(s) for s in self.stops) if i >= 0), default=-1)
+
+    def _first_partial(self) -> int:
+        """The first position from which the buffer's end is a proper prefix of a stop sequence, or -1."""
+        size = len(self.buffer)
+        for p in range(max(size - self.longest + 1, 0), size):
+            tail = self.buffer[p:]
+            if any(len(s) > len(tail) and s.startswith(tail) for s in self.stops):
+                return p
+        return -1
 
     def cut(self, text: str) -> str:
         """All of `text` at once."""
