@@ -31,6 +31,19 @@ class JudgePlanner:
     def __init__(self, run: Run) -> None:
         self.run = run
         self._bounds: dict[tuple[str, int, int], int] = {}
+        # One routing decision's judging prices: the judges that may judge (before excluding the author) and
+        # each judge's worst case per answer cap (None: its window cannot hold the judge prompt). Valid while
+        # nothing can change the circuit, the failures, the learned caps or the catalog: see `decision`.
+        self._judges: list[ModelProfile] | None = None
+        self._prices: dict[tuple[str, int], float | None] = {}
+        self._version: object = None
+
+    def decision(self) -> None:
+        """Start a routing decision: forget the judging prices of the previous one (call before pricing
+        candidates, with no await until the decision is made)."""
+        self._judges = None
+        self._prices.clear()
+        self._version = self.run.o.catalog.version
 
     @property
     def judging(self) -> Judging:
@@ -61,18 +74,34 @@ class JudgePlanner:
         """What to keep for judging an answer of up to `answer_cap` tokens by `author`: the cheapest panel
         (at its worst case) among the judges whose window fits the judge prompt; None when no judge fits
         the window (the answer could never be judged: do not pay for it)."""
-        doc = self.run.doc
-        text = len(doc.prompt) + len(doc.context or "") + _RUBRIC_ALLOWANCE
-        est_tokens = text // _BYTES_PER_TOKEN_ESTIMATE + answer_cap
-        pool = self.pool(author)
+        run = self.run
+        if self._judges is None or self._version != run.o.catalog.version:
+            self.decision()
+            self._judges = [
+                m for m in run.o.judge_models(run.judges) if run.o.circuit.allows(m.name) and m.name not in run.failed
+            ]
+        pool = [m for m in self._judges if m.name != author]
         costs = []
         for judge in pool:
-            cap = self.judge_cap(judge)
-            if est_tokens + cap <= judge.context_window:
-                costs.append(judge.worst_case_cost(self._input_bound(judge, author, answer_cap), cap))
+            key = (judge.name, answer_cap)
+            if key in self._prices:
+                cost = self._prices[key]
+            else:
+                cost = self._prices[key] = self._price(judge, author, answer_cap)
+            if cost is not None:
+                costs.append(cost)
         if not costs:
             return None
-        return add_costs(*sorted(costs)[: self.run.o.evaluator.panel_size_for(pool)])
+        return add_costs(*sorted(costs)[: run.o.evaluator.panel_size_for(pool)])
+
+    def _price(self, judge: ModelProfile, author: str, answer_cap: int) -> float | None:
+        """`judge`'s worst case for an answer of up to `answer_cap` tokens, None when its window is too small."""
+        doc = self.run.doc
+        text = len(doc.prompt) + len(doc.context or "") + _RUBRIC_ALLOWANCE
+        cap = self.judge_cap(judge)
+        if text // _BYTES_PER_TOKEN_ESTIMATE + answer_cap + cap > judge.context_window:
+            return None
+        return judge.worst_case_cost(self._input_bound(judge, author, answer_cap), cap)
 
     def _input_bound(self, judge: ModelProfile, author: str, answer_cap: int) -> int:
         """The judge's input bound for an answer of `answer_cap` tokens, counted by the judge's provider on a

@@ -343,6 +343,7 @@ class Run:
             purpose="generate",
             domain=self.doc.domain or "general",
         )
+        self.planner.decision()
         fit = self._fit(model, request, it.index)
         if fit is None:
             raise BudgetExceeded(f"{model.name} no longer fits the budget or its answer could not be judged")
@@ -786,6 +787,7 @@ class Run:
 
     def _candidates(self, task: Task, exclude: set[str] | None = None) -> list[ModelProfile]:
         """Models the router may choose: usable, preferred, fitting the window, the budget and the circuit."""
+        self.planner.decision()
         usable = self.o.usable_models(self.doc.settings.preferred_models)
         usable = [
             m
