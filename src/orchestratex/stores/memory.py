@@ -3,20 +3,20 @@
 Every method runs without awaiting anything, so each is atomic with respect to the other tasks of
 the event loop. Nothing survives the process. Not thread-safe: use it from one event loop.
 
-Snapshots, not deep copies: `commit` keeps a shallow snapshot of the orchestration (its own fields,
-its `iterations` list and each iteration's fields, lists included), because a deep copy costs
-hundreds of microseconds. Reassigning fields, appending iterations or updating an iteration in place
-after a commit therefore never changes what is stored; only objects nested *below* an iteration
-(an `Evaluation`, its verdicts) and the orchestration's `settings` are shared, so replace those rather
-than mutating them in place once committed. Reads return fresh snapshots the caller may change freely.
+Nothing stored is shared with a caller. Orchestrations and events are kept as their JSON (the
+copy a commit makes: one serialisation, a few µs), threads and call records as tuples of their
+field values (see `_memory_rows`): forms the cyclic garbage collector does not walk, so a store
+holding many finished orchestrations does not slow every full collection. Reads decode a new
+object each time. Sessions and API keys, few and changing, are kept as objects, copied in and out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
@@ -37,11 +37,42 @@ from ._base import (
     check_session_transition,
     customised,
 )
+from ._memory_rows import (
+    C_COST,
+    C_DOMAIN,
+    C_ERROR,
+    C_INPUT_TOKENS,
+    C_LATENCY,
+    C_MODEL,
+    C_OUTPUT_TOKENS,
+    C_ROLE,
+    C_SCORE,
+    O_COST,
+    O_CREATED,
+    O_DOMAIN,
+    O_ITERATIONS,
+    O_OVERAGE,
+    O_SCORE,
+    O_SESSION,
+    O_STATUS,
+    O_USER,
+    THREAD_CREATED,
+    THREAD_USER,
+    EventStream,
+    OrchestrationRow,
+    Row,
+    call_row,
+    load_orchestration,
+    load_thread,
+    orchestration_row,
+    thread_row,
+)
 from .checks import check_amount, check_commit, check_page, from_pico, to_pico
 
 __all__ = ["MemoryStore"]
 
 _M = TypeVar("_M", bound=BaseModel)
+_T = TypeVar("_T")
 _DEFAULT_DOMAIN = "general"
 _RESUMABLE = frozenset({"pending", "running"})
 _SWEEP_AT = 10_000
@@ -76,15 +107,21 @@ def _snapshot(model: _M) -> _M:
     return new
 
 
-def _snapshot_orchestration(orchestration: Orchestration) -> Orchestration:
-    new = _snapshot(orchestration)
-    new.__dict__["iterations"] = [_snapshot(it) for it in orchestration.iterations]
-    return new
+def _page(items: Iterable[_T], limit: int, offset: int, created: Callable[[_T], float]) -> list[_T]:
+    """Oldest first (by `created`, a timestamp; ties in the order given), `limit` of them from `offset`."""
+    return sorted(items, key=created)[offset : offset + limit]
 
 
-def _page(items: Iterable[_M], limit: int, offset: int) -> list[_M]:
-    ordered = sorted(items, key=lambda doc: doc.created_at.timestamp())  # type: ignore[attr-defined]
-    return ordered[offset : offset + limit]
+def _session_created(session: Session) -> float:
+    return session.created_at.timestamp()
+
+
+def _thread_created(row: Row) -> float:
+    return float(row[THREAD_CREATED].timestamp())
+
+
+def _orchestration_created(row: OrchestrationRow) -> float:
+    return row[O_CREATED]
 
 
 class _Budget:
@@ -99,6 +136,28 @@ class _Budget:
         self.seq = 0
 
 
+class _RoutingSums:
+    """The sums of one `RoutingStat`, in a plain slotted object (a pydantic model's `+=` costs ~1 µs each)."""
+
+    __slots__ = ("cost_sum", "latency_ms_sum", "n", "output_tokens_sum", "score_sq_sum", "score_sum")
+
+    def __init__(self) -> None:
+        self.n = self.output_tokens_sum = 0
+        self.score_sum = self.score_sq_sum = self.cost_sum = self.latency_ms_sum = 0.0
+
+    def stat(self, domain: str, model_name: str) -> RoutingStat:
+        return RoutingStat(
+            domain=domain,
+            model_name=model_name,
+            n=self.n,
+            score_sum=self.score_sum,
+            score_sq_sum=self.score_sq_sum,
+            cost_sum=self.cost_sum,
+            latency_ms_sum=self.latency_ms_sum,
+            output_tokens_sum=self.output_tokens_sum,
+        )
+
+
 class MemoryStore(Store):
     """A `Store` in plain dicts: fast, atomic within one event loop, gone when the process ends."""
 
@@ -106,22 +165,23 @@ class MemoryStore(Store):
         self._sessions: dict[str, Session] = {}
         self._budgets: dict[str, _Budget] = {}
         self._sessions_by_user: dict[str, list[str]] = {}
-        self._threads: dict[str, Thread] = {}
+        self._threads: dict[str, Row] = {}
         self._threads_by_session: dict[str, list[str]] = {}
-        self._orchestrations: dict[str, Orchestration] = {}
+        self._orchestrations: dict[str, OrchestrationRow] = {}
         self._orchestrations_by_session: dict[str, list[str]] = {}
-        self._orchestrations_by_thread: dict[str, list[str]] = {}
+        self._orchestrations_by_thread: dict[str, tuple[str, ...]] = {}
+        """A tuple, not a list: most threads have one orchestration, and a tuple of strings is not GC-tracked."""
         self._active: dict[str, None] = {}
         """Ids of pending/running orchestrations, in insertion order."""
-        self._events: dict[str, list[Event]] = {}
-        self._calls_by_user: dict[str, list[CallRecord]] = {}
-        self._calls_by_session: dict[str, list[CallRecord]] = {}
-        self._calls_by_model: dict[str, list[CallRecord]] = {}
+        self._events: dict[str, EventStream] = {}
+        self._calls_by_user: dict[str, list[Row]] = {}
+        self._calls_by_session: dict[str, list[Row]] = {}
+        self._calls_by_model: dict[str, list[Row]] = {}
         self._reservations: dict[tuple[str, str], int] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         self._counters: dict[str, list[Any]] = {}
         self._sweep_at = _SWEEP_AT
-        self._routing: dict[tuple[str, str, str], RoutingStat] = {}
+        self._routing: dict[tuple[str, str, str], _RoutingSums] = {}
         self._api_keys: dict[str, ApiKey] = {}
         self._cancel_requests: set[str] = set()
 
@@ -146,7 +206,7 @@ class MemoryStore(Store):
         self._sessions[session.id] = stored
         self._budgets[session.id] = _Budget(to_pico(session.total_cost), None if limit is None else to_pico(limit))
         self._sessions_by_user.setdefault(session.user_id, []).append(session.id)
-        self._events[session.id] = []
+        self._events[session.id] = EventStream()
         return session
 
     def _session(self, session_id: str) -> Session:
@@ -170,7 +230,7 @@ class MemoryStore(Store):
     async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
         check_page(limit, offset)
         found = (self._sessions[i] for i in self._sessions_by_user.get(user_id, ()))
-        return [self._session_view(s) for s in _page(found, limit, offset)]
+        return [self._session_view(s) for s in _page(found, limit, offset, _session_created)]
 
     async def set_session_status(self, session_id: str, status: SessionStatus) -> Session:
         session = self._session(session_id)
@@ -188,7 +248,7 @@ class MemoryStore(Store):
         if thread.id in self._threads:
             raise Conflict(f"thread {thread.id!r} already exists")
         self._session(thread.session_id)
-        self._threads[thread.id] = _snapshot(thread)
+        self._threads[thread.id] = thread_row(thread)
         self._threads_by_session.setdefault(thread.session_id, []).append(thread.id)
         return thread
 
@@ -196,20 +256,21 @@ class MemoryStore(Store):
         thread = self._threads.get(thread_id)
         if thread is None:
             raise NotFound(f"no thread {thread_id!r}")
-        return _snapshot(thread)
+        return load_thread(thread)
 
     async def list_threads(self, session_id: str, *, limit: int = 100, offset: int = 0) -> list[Thread]:
         check_page(limit, offset)
         found = (self._threads[i] for i in self._threads_by_session.get(session_id, ()))
-        return [_snapshot(t) for t in _page(found, limit, offset)]
+        return [load_thread(t) for t in _page(found, limit, offset, _thread_created)]
 
     # -- orchestrations -----------------------------------------------------------------------
     def _store_orchestration(self, orchestration: Orchestration) -> None:
         oid = orchestration.id
         if oid not in self._orchestrations:
             self._orchestrations_by_session.setdefault(orchestration.session_id, []).append(oid)
-            self._orchestrations_by_thread.setdefault(orchestration.thread_id, []).append(oid)
-        self._orchestrations[oid] = _snapshot_orchestration(orchestration)
+            by_thread = self._orchestrations_by_thread
+            by_thread[orchestration.thread_id] = (*by_thread.get(orchestration.thread_id, ()), oid)
+        self._orchestrations[oid] = orchestration_row(orchestration)
         if orchestration.status in _RESUMABLE:
             self._active[oid] = None
         else:
@@ -226,10 +287,10 @@ class MemoryStore(Store):
         return orchestration
 
     async def get_orchestration(self, orchestration_id: str) -> Orchestration:
-        orchestration = self._orchestrations.get(orchestration_id)
-        if orchestration is None:
+        row = self._orchestrations.get(orchestration_id)
+        if row is None:
             raise NotFound(f"no orchestration {orchestration_id!r}")
-        return _snapshot_orchestration(orchestration)
+        return load_orchestration(row)
 
     async def list_orchestrations(
         self, *, session_id: str | None = None, thread_id: str | None = None, limit: int = 100, offset: int = 0
@@ -243,12 +304,12 @@ class MemoryStore(Store):
             ids = self._orchestrations
         found = (self._orchestrations[i] for i in ids)
         if session_id is not None and thread_id is not None:
-            found = (o for o in found if o.session_id == session_id)
-        return [_snapshot_orchestration(o) for o in _page(found, limit, offset)]
+            found = (row for row in found if row[O_SESSION] == session_id)
+        return [load_orchestration(row) for row in _page(found, limit, offset, _orchestration_created)]
 
     async def count_active_orchestrations(self, user_id: str) -> int:
         orchestrations = self._orchestrations
-        return sum(orchestrations[oid].user_id == user_id for oid in self._active)
+        return sum(orchestrations[oid][O_USER] == user_id for oid in self._active)
 
     async def commit(
         self,
@@ -286,16 +347,16 @@ class MemoryStore(Store):
         self._store_orchestration(orchestration)
         if calls:
             for call in calls:
-                kept = _snapshot(call)
-                self._calls_by_user.setdefault(call.user_id, []).append(kept)
-                self._calls_by_session.setdefault(session_id, []).append(kept)
-                self._calls_by_model.setdefault(call.model_name, []).append(kept)
+                row = call_row(call)
+                self._calls_by_user.setdefault(call.user_id, []).append(row)
+                self._calls_by_session.setdefault(session_id, []).append(row)
+                self._calls_by_model.setdefault(call.model_name, []).append(row)
         if events:
             stream = self._events[session_id]
             for event in events:
                 budget.seq += 1
                 event.seq = budget.seq
-                stream.append(_snapshot(event))
+                stream.append(event)
         return events
 
     # -- one round trip per step -----------------------------------------------------------------
@@ -317,7 +378,7 @@ class MemoryStore(Store):
                 raise Conflict(f"thread {thread.id!r} already exists")
             if thread.id != orchestration.thread_id or thread.session_id != orchestration.session_id:
                 raise ValueError("the new thread must be the orchestration's, in its session")
-            self._threads[thread.id] = _snapshot(thread)
+            self._threads[thread.id] = thread_row(thread)
             self._threads_by_session.setdefault(thread.session_id, []).append(thread.id)
         elif orchestration.thread_id not in self._threads:
             raise NotFound(f"no thread {orchestration.thread_id!r}")
@@ -399,15 +460,7 @@ class MemoryStore(Store):
         stream = self._events.get(session_id)
         if stream is None:
             raise NotFound(f"no session {session_id!r}")
-        if orchestration_id is None:
-            return [_snapshot(e) for e in stream[since : since + limit]]
-        out: list[Event] = []
-        for event in stream[since:]:
-            if len(out) >= limit:
-                break
-            if event.orchestration_id == orchestration_id:
-                out.append(_snapshot(event))
-        return out
+        return stream.page(since, limit, orchestration_id)
 
     # -- leases -------------------------------------------------------------------------------
     async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
@@ -434,13 +487,12 @@ class MemoryStore(Store):
         for oid in self._active:
             lease = self._leases.get(oid)
             if lease is None or lease[1] <= now:
-                free.append(self._orchestrations[oid])
-        return [o.id for o in _page(free, limit, 0)]
+                free.append((self._orchestrations[oid][O_CREATED], oid))
+        return [oid for _, oid in _page(free, limit, 0, itemgetter(0))]
 
     # -- cancellation -------------------------------------------------------------------------
     async def request_cancel(self, orchestration_id: str) -> bool:
-        doc = self._orchestrations.get(orchestration_id)
-        if doc is None:
+        if orchestration_id not in self._orchestrations:
             raise NotFound(f"no orchestration {orchestration_id!r}")
         if orchestration_id not in self._active:
             return False
@@ -448,12 +500,12 @@ class MemoryStore(Store):
         return True
 
     async def cancel_requested(self, orchestration_id: str) -> bool:
-        doc = self._orchestrations.get(orchestration_id)
-        if doc is None:
+        row = self._orchestrations.get(orchestration_id)
+        if row is None:
             return False
         if orchestration_id in self._cancel_requests:
             return True
-        session = self._sessions.get(doc.session_id)
+        session = self._sessions.get(row[O_SESSION])
         return session is not None and session.status in ("completed", "cancelled")
 
     # -- counters -----------------------------------------------------------------------------
@@ -501,19 +553,19 @@ class MemoryStore(Store):
         output_tokens: int,
     ) -> None:
         key = (router, domain, model_name)
-        stat = self._routing.get(key)
-        if stat is None:
-            stat = self._routing[key] = RoutingStat(domain=domain, model_name=model_name)
-        stat.n += 1
-        stat.score_sum += score
-        stat.score_sq_sum += score * score
-        stat.cost_sum += cost
-        stat.latency_ms_sum += latency_ms
-        stat.output_tokens_sum += output_tokens
+        sums = self._routing.get(key)
+        if sums is None:
+            sums = self._routing[key] = _RoutingSums()
+        sums.n += 1
+        sums.score_sum += score
+        sums.score_sq_sum += score * score
+        sums.cost_sum += cost
+        sums.latency_ms_sum += latency_ms
+        sums.output_tokens_sum += output_tokens
 
     async def routing_stats(self, router: str) -> list[RoutingStat]:
-        found = [s for (r, _, _), s in self._routing.items() if r == router]
-        return [s.model_copy() for s in sorted(found, key=lambda s: (s.domain, s.model_name))]
+        found = sorted((domain, model, sums) for (r, domain, model), sums in self._routing.items() if r == router)
+        return [sums.stat(domain, model) for domain, model, sums in found]
 
     # -- API keys -----------------------------------------------------------------------------
     async def create_api_key(self, key: ApiKey) -> ApiKey:
@@ -564,8 +616,8 @@ class MemoryStore(Store):
 
     async def user_analytics(self, user_id: str) -> Analytics:
         session_ids = self._sessions_by_user.get(user_id, ())
-        orchestrations = [o for o in self._orchestrations.values() if o.user_id == user_id]
-        threads = sum(1 for t in self._threads.values() if t.user_id == user_id)
+        orchestrations = [row for row in self._orchestrations.values() if row[O_USER] == user_id]
+        threads = sum(1 for row in self._threads.values() if row[THREAD_USER] == user_id)
         return _analytics(
             "user",
             user_id,
@@ -579,12 +631,12 @@ class MemoryStore(Store):
         calls = self._calls_by_model.get(model_name, ())
         if not calls:
             return ModelStats(model_name=model_name)
-        errors = sum(1 for c in calls if c.error is not None)
-        p50, p95 = _percentiles([c.latency_ms for c in calls])
+        errors = sum(1 for c in calls if c[C_ERROR] is not None)
+        p50, p95 = _percentiles([c[C_LATENCY] for c in calls])
         by_domain: dict[str, list[float]] = {}
         for c in calls:
-            if c.role == "generate" and c.score is not None:
-                by_domain.setdefault(c.domain, []).append(c.score)
+            if c[C_ROLE] == "generate" and c[C_SCORE] is not None:
+                by_domain.setdefault(c[C_DOMAIN], []).append(c[C_SCORE])
         return ModelStats(
             model_name=model_name,
             requests=len(calls),
@@ -604,17 +656,17 @@ def _percentiles(values: list[float]) -> tuple[float | None, float | None]:
     return values[_rank_offset(len(values), 50)], values[_rank_offset(len(values), 95)]
 
 
-def _model_usage(model_name: str, calls: list[CallRecord]) -> ModelUsage:
-    scores = [c.score for c in calls if c.role == "generate" and c.score is not None]
-    p50, p95 = _percentiles([c.latency_ms for c in calls])
+def _model_usage(model_name: str, calls: list[Row]) -> ModelUsage:
+    scores = [c[C_SCORE] for c in calls if c[C_ROLE] == "generate" and c[C_SCORE] is not None]
+    p50, p95 = _percentiles([c[C_LATENCY] for c in calls])
     return ModelUsage(
         model_name=model_name,
         calls=len(calls),
-        generations=sum(1 for c in calls if c.role == "generate"),
-        judgements=sum(1 for c in calls if c.role == "judge"),
-        cost=from_pico(sum(to_pico(c.cost) for c in calls)),
+        generations=sum(1 for c in calls if c[C_ROLE] == "generate"),
+        judgements=sum(1 for c in calls if c[C_ROLE] == "judge"),
+        cost=from_pico(sum(to_pico(c[C_COST]) for c in calls)),
         mean_score=sum(scores) / len(scores) if scores else None,
-        errors=sum(1 for c in calls if c.error is not None),
+        errors=sum(1 for c in calls if c[C_ERROR] is not None),
         latency_p50_ms=p50,
         latency_p95_ms=p95,
     )
@@ -626,28 +678,28 @@ def _analytics(
     *,
     sessions: int,
     threads: int,
-    orchestrations: list[Orchestration],
-    calls: Sequence[CallRecord],
+    orchestrations: list[OrchestrationRow],
+    calls: Sequence[Row],
 ) -> Analytics:
     by_status: dict[str, int] = {}
-    by_domain: dict[str, list[Orchestration]] = {}
+    by_domain: dict[str, list[OrchestrationRow]] = {}
     for o in orchestrations:
-        by_status[o.status] = by_status.get(o.status, 0) + 1
-        by_domain.setdefault(_domain(o), []).append(o)
-    scores = [o.final_score for o in orchestrations if o.final_score is not None]
-    iterations = sum(len(o.iterations) for o in orchestrations)
-    by_model: dict[str, list[CallRecord]] = {}
+        by_status[o[O_STATUS]] = by_status.get(o[O_STATUS], 0) + 1
+        by_domain.setdefault(o[O_DOMAIN], []).append(o)
+    scores = [o[O_SCORE] for o in orchestrations if o[O_SCORE] is not None]
+    iterations = sum(o[O_ITERATIONS] for o in orchestrations)
+    by_model: dict[str, list[Row]] = {}
     for c in calls:
-        by_model.setdefault(c.model_name, []).append(c)
-    p50, p95 = _percentiles([c.latency_ms for c in calls])
+        by_model.setdefault(c[C_MODEL], []).append(c)
+    p50, p95 = _percentiles([c[C_LATENCY] for c in calls])
     domains = []
     for domain, group in sorted(by_domain.items()):
-        group_scores = [o.final_score for o in group if o.final_score is not None]
+        group_scores = [o[O_SCORE] for o in group if o[O_SCORE] is not None]
         domains.append(
             DomainUsage(
                 domain=domain,
                 orchestrations=len(group),
-                cost=from_pico(sum(to_pico(o.total_cost) for o in group)),
+                cost=from_pico(sum(to_pico(o[O_COST]) for o in group)),
                 mean_final_score=sum(group_scores) / len(group_scores) if group_scores else None,
             )
         )
@@ -660,10 +712,10 @@ def _analytics(
         threads=threads,
         orchestrations=len(orchestrations),
         by_status=by_status,
-        total_cost=from_pico(sum(to_pico(o.total_cost) for o in orchestrations)),
-        overage_cost=from_pico(sum(to_pico(o.overage_cost) for o in orchestrations if o.overage_cost)),
-        input_tokens=sum(c.input_tokens for c in calls),
-        output_tokens=sum(c.output_tokens for c in calls),
+        total_cost=from_pico(sum(to_pico(o[O_COST]) for o in orchestrations)),
+        overage_cost=from_pico(sum(to_pico(o[O_OVERAGE]) for o in orchestrations if o[O_OVERAGE])),
+        input_tokens=sum(c[C_INPUT_TOKENS] for c in calls),
+        output_tokens=sum(c[C_OUTPUT_TOKENS] for c in calls),
         total_iterations=iterations,
         mean_iterations=iterations / len(orchestrations) if orchestrations else None,
         mean_final_score=sum(scores) / len(scores) if scores else None,
