@@ -36,7 +36,8 @@ from orchestratex.records import (
     Thread,
 )
 from orchestratex.stores import MemoryStore, SQLiteStore, Store
-from orchestratex.stores.sqlite._rows import INSERT_CALL, INSERT_SESSION, call_row, orchestration_row
+from orchestratex.stores.sqlite._orchestrations import insert_orchestration, split
+from orchestratex.stores.sqlite._rows import INSERT_CALL, INSERT_SESSION, call_row
 from orchestratex.stores.sqlite._schema import connect
 from orchestratex.usage import Usage
 
@@ -162,7 +163,7 @@ def bulk_load(path: Path, user_orchestrations: int, seed: int = 7) -> list[str]:
                     total_cost=round(rng.uniform(0, 0.05), 6),
                     iterations=[Iteration(index=i + 1, model_name="m", prompt="p") for i in range(n_it)],
                 )
-                rows.append(orchestration_row(o))
+                rows.append(o)
                 for k in range(3):  # ~3 calls per orchestration: generation + judges
                     calls.append(
                         call_row(
@@ -182,11 +183,8 @@ def bulk_load(path: Path, user_orchestrations: int, seed: int = 7) -> list[str]:
                             )
                         )
                     )
-            conn.executemany(
-                "INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score,"
-                " total_pico, iterations, created_at, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            for o in rows:
+                insert_orchestration(conn, split(o))
             conn.executemany(INSERT_CALL, calls)
             done += len(rows)
             if done % 10_000 < len(rows) or done == total:

@@ -76,7 +76,7 @@ async def test_open_store_creates_the_directory_and_a_wal_file(tmp_path: Path) -
     await store.close()  # idempotent
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
     conn.close()
 
 

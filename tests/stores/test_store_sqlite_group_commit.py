@@ -13,6 +13,7 @@ from orchestratex.events import ModelSelected
 from orchestratex.exceptions import Conflict, NotFound, StoreUnavailable
 from orchestratex.records import Orchestration, Session, SessionSettings, Thread
 from orchestratex.stores import SQLiteStore
+from orchestratex.stores.sqlite._orchestrations import Parts
 
 from ..orchestrator.faults import FaultyConnection, io_error
 
@@ -115,7 +116,7 @@ async def test_a_write_that_rolls_the_transaction_back_leaves_its_neighbours_ret
         doomed = runs[2].id
 
         def check(sql: str) -> BaseException | None:
-            if "INSERT INTO orchestrations" in sql and conn.in_transaction and _is(doomed):
+            if sql.startswith("UPDATE orchestrations") and conn.in_transaction and _is(doomed):
                 conn.execute("ROLLBACK")  # what SQLite does on some I/O errors
                 return io_error()
             return None
@@ -128,9 +129,9 @@ async def test_a_write_that_rolls_the_transaction_back_leaves_its_neighbours_ret
         FaultyConnection.install(store, check)
         commit_sync = store._commit_sync
 
-        def tracked(row: tuple[object, ...], *args: object) -> None:
-            current.append(str(row[0]))
-            commit_sync(row, *args)  # type: ignore[arg-type]
+        def tracked(parts: Parts, *args: object) -> tuple[bool, int]:
+            current.append(parts.id)
+            return commit_sync(parts, *args)  # type: ignore[arg-type]
 
         store._commit_sync = tracked  # type: ignore[method-assign,assignment]
         outcomes = await asyncio.gather(

@@ -16,7 +16,7 @@ from typing import Literal
 
 from .._base import Analytics, ModelStats, ModelUsage
 from ..aggregate import OrchestrationTotals
-from ..checks import from_pico, to_pico
+from ..checks import from_pico
 from ..memory import _rank_offset
 
 __all__ = ["model_stats", "scope_analytics"]
@@ -111,12 +111,12 @@ def scope_analytics(
         totals.add(
             domain=domain, status=status, n=n, pico=pico, iterations=its, score_sum=group_score_sum, scored=group_scored
         )
-    overages = conn.execute(  # reads only the orchestrations that have one (a partial index)
-        f"SELECT json_extract(doc, '$.overage_cost') FROM orchestrations INDEXED BY ix_orchestrations_{s.name}_overage"
-        f" WHERE {s.column} = ? AND json_extract(doc, '$.overage_cost') > 0",
+    (overage,) = conn.execute(  # reads only the orchestrations that have one (a partial, covering index)
+        f"SELECT COALESCE(SUM(overage_pico), 0) FROM orchestrations INDEXED BY ix_orchestrations_{s.name}_overage"
+        f" WHERE {s.column} = ? AND overage_pico > 0",
         (scope_id,),
-    )
-    totals.overage_pico = sum(to_pico(v) for (v,) in overages)
+    ).fetchone()
+    totals.overage_pico = overage
     models, input_tokens, output_tokens, calls = _model_usages(conn, s, scope_id)
     median = _median(
         conn,

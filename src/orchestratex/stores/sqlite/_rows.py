@@ -5,46 +5,41 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ...records import CallRecord, Orchestration, Session
+from ...records import CallRecord, Session
 from ..checks import from_pico, to_pico
-from ..memory import _domain
 
 __all__ = [
-    "BUMP_SESSION",
     "INCR",
     "INSERT_CALL",
     "INSERT_SESSION",
     "RECORD_OUTCOME",
     "RELEASE_LEASE",
     "RESERVE",
-    "UPSERT_ORCHESTRATION",
+    "STEP_SESSION",
     "Read",
     "Write",
     "call_row",
-    "orchestration_row",
     "session_from",
 ]
 
-UPSERT_ORCHESTRATION = """
-INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score, total_pico,
-                            iterations, created_at, updated_at, doc)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET
-    status = excluded.status, domain = excluded.domain, final_score = excluded.final_score,
-    total_pico = excluded.total_pico, iterations = excluded.iterations, updated_at = excluded.updated_at,
-    doc = excluded.doc
-"""
-# Only the columns that change: an index none of whose columns is SET is not rewritten. The ids and
-# created_at of an orchestration never change (a commit that changes them would corrupt the listings).
 INSERT_CALL = """
 INSERT INTO calls (orchestration_id, session_id, user_id, model_name, role, domain, cost_pico, input_tokens,
                    output_tokens, latency_ms, score, failed, error, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
-BUMP_SESSION = """
-UPDATE sessions SET total_pico = total_pico + ?, reserved_pico = reserved_pico - ?, event_seq = event_seq + ?
-WHERE id = ? RETURNING event_seq
+_FITS = ":reserve > 0 AND (limit_pico IS NULL OR total_pico + :spent + reserved_pico - :freed + :reserve <= limit_pico)"
+STEP_SESSION = f"""
+UPDATE sessions SET
+    total_pico = total_pico + :spent,
+    event_seq = event_seq + :events,
+    granted = {_FITS},
+    reserved_pico = reserved_pico - :freed + CASE WHEN {_FITS} THEN :reserve ELSE 0 END
+WHERE id = :session RETURNING event_seq, granted
 """
+# A step's whole effect on its session in one statement: the spend, the events' seq numbers, the release of
+# `freed` and the reservation of `reserve` for the next call when the budget allows it (every right-hand side
+# reads the row as it was, so the check sees the spend and the release, as if they came first). `granted`
+# only carries the check's outcome to `RETURNING`.
 RESERVE = """
 UPDATE sessions SET reserved_pico = reserved_pico + :amount
 WHERE id = :session AND (limit_pico IS NULL OR total_pico + reserved_pico + :amount <= limit_pico)
@@ -65,23 +60,6 @@ ON CONFLICT (router, domain, model_name) DO UPDATE SET
     cost_sum = cost_sum + excluded.cost_sum, latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum,
     output_tokens_sum = output_tokens_sum + excluded.output_tokens_sum
 """
-
-
-def orchestration_row(o: Orchestration) -> tuple[Any, ...]:
-    return (
-        o.id,
-        o.session_id,
-        o.thread_id,
-        o.user_id,
-        o.status,
-        _domain(o),
-        o.final_score,
-        to_pico(o.total_cost),
-        len(o.iterations),
-        o.created_at.timestamp(),
-        o.updated_at.timestamp(),
-        o.model_dump_json(),
-    )
 
 
 def call_row(c: CallRecord) -> tuple[Any, ...]:

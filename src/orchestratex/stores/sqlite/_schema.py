@@ -1,7 +1,9 @@
-"""The SQLite schema: tables, indexes, pragmas and the schema version (for later migrations).
+"""The SQLite schema: tables, indexes, pragmas and the schema version (an older database is migrated).
 
-Money is stored as integer pico-dollars (`*_pico` columns), so sums are exact in SQL. Documents
-are stored whole as JSON (`doc`), next to the columns that queries and analytics need.
+Money is stored as integer pico-dollars (`*_pico` columns), so sums are exact in SQL. Documents are
+stored as JSON (`doc`) next to the columns that queries and analytics need; an orchestration is split
+into its head (`doc`), its state and one `steps` row per iteration (see `_orchestrations`), so that a
+step's commit appends to it instead of rewriting it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import sqlite3
 from pathlib import Path
 
 from ...exceptions import StoreError
+from . import _migrate
 
 __all__ = ["SCHEMA_VERSION", "connect", "create_private", "create_schema"]
 
-SCHEMA_VERSION = 1
-"""The version this code writes; `open` refuses a database created by a newer one."""
+SCHEMA_VERSION = 2
+"""The version this code writes; `open` migrates an older database (see `_migrate`) and refuses a newer one."""
 
 BUSY_TIMEOUT_MS = 10_000
 """How long a connection waits for another process's write lock before failing."""
@@ -33,7 +36,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     reserved_pico INTEGER NOT NULL DEFAULT 0,
     limit_pico INTEGER,
     event_seq INTEGER NOT NULL DEFAULT 0,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    granted INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS ix_sessions_user ON sessions (user_id, created_at);
 
@@ -61,7 +65,10 @@ CREATE TABLE IF NOT EXISTS orchestrations (
     updated_at REAL NOT NULL,
     lease_owner TEXT,
     lease_expires REAL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT '{}',
+    rev INTEGER NOT NULL DEFAULT 0,
+    overage_pico INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS ix_orchestrations_session ON orchestrations (session_id, created_at);
 CREATE INDEX IF NOT EXISTS ix_orchestrations_thread ON orchestrations (thread_id, created_at);
@@ -69,14 +76,24 @@ CREATE INDEX IF NOT EXISTS ix_orchestrations_user
     ON orchestrations (user_id, domain, status, total_pico, iterations, final_score);
 CREATE INDEX IF NOT EXISTS ix_orchestrations_user_score
     ON orchestrations (user_id, final_score) WHERE final_score IS NOT NULL;
-CREATE INDEX IF NOT EXISTS ix_orchestrations_resumable
-    ON orchestrations (created_at) WHERE status IN ('pending', 'running');
 CREATE INDEX IF NOT EXISTS ix_orchestrations_session_overage
-    ON orchestrations (session_id) WHERE json_extract(doc, '$.overage_cost') > 0;
+    ON orchestrations (session_id, overage_pico) WHERE overage_pico > 0;
 CREATE INDEX IF NOT EXISTS ix_orchestrations_user_overage
-    ON orchestrations (user_id) WHERE json_extract(doc, '$.overage_cost') > 0;
+    ON orchestrations (user_id, overage_pico) WHERE overage_pico > 0;
 CREATE INDEX IF NOT EXISTS ix_orchestrations_user_active
     ON orchestrations (user_id) WHERE status IN ('pending', 'running');
+
+CREATE TRIGGER IF NOT EXISTS orchestrations_whole_insert BEFORE INSERT ON orchestrations
+WHEN instr(NEW.doc, '"iterations":') > 0 BEGIN SELECT RAISE(ABORT, '{older}'); END;
+CREATE TRIGGER IF NOT EXISTS orchestrations_whole_update BEFORE UPDATE OF doc ON orchestrations
+WHEN instr(NEW.doc, '"iterations":') > 0 BEGIN SELECT RAISE(ABORT, '{older}'); END;
+
+CREATE TABLE IF NOT EXISTS steps (
+    orchestration_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (orchestration_id, idx)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY,
@@ -195,6 +212,12 @@ _TABLES = _TABLES.replace(
 )
 """`call_stats` keeps running sums of the calls per (user, model), (session, model) and (model, domain), so
 analytics read a few rows instead of aggregating every call; the trigger keeps them in the same transaction."""
+_TABLES = _TABLES.replace(
+    "{older}", "an older OrchestrateX wrote a whole orchestration to a database of schema version 2: upgrade it"
+)
+"""The triggers `orchestrations_whole_*` refuse a whole document in `orchestrations.doc` (which holds only the
+head, without `iterations`): a process of version 1 still running on a migrated file fails its writes instead
+of corrupting the orchestrations."""
 
 
 def connect(database: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
@@ -243,19 +266,27 @@ def _execute_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
-    """Create every table and index if absent (idempotent, safe when several processes open at once)."""
+    """Create every table and index if absent, migrating a database of an older schema version (idempotent, and
+    safe when several processes open at once: one migrates, in one transaction, the others then find it done)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        version: int | None = None
         row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
         if row is not None:
-            (version,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
-            if version > SCHEMA_VERSION:
+            (version,) = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            if version is not None and version > SCHEMA_VERSION:
                 raise StoreError(
                     f"this database has schema version {version}, newer than this OrchestrateX understands"
                     f" ({SCHEMA_VERSION}): upgrade orchestratex"
                 )
+        old = version is not None and version < SCHEMA_VERSION
+        if old:
+            _migrate.prepare(conn, version)
         _execute_script(conn, _TABLES)
-        if conn.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
+        if old:
+            _migrate.convert(conn, version)
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+        elif version is None:
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
         conn.execute("COMMIT")
     except BaseException:

@@ -39,19 +39,26 @@ from ..checks import check_amount, check_commit, check_page, from_pico, to_pico
 from . import _analytics
 from ._checkpoint import Checkpointer
 from ._errors import is_transient, translate
+from ._orchestrations import (
+    Parts,
+    Written,
+    WrittenCache,
+    insert_orchestration,
+    read_orchestrations,
+    split,
+    write_orchestration,
+)
 from ._rows import (
-    BUMP_SESSION,
     INCR,
     INSERT_CALL,
     INSERT_SESSION,
     RECORD_OUTCOME,
     RELEASE_LEASE,
     RESERVE,
-    UPSERT_ORCHESTRATION,
+    STEP_SESSION,
     Read,
     Write,
     call_row,
-    orchestration_row,
     session_from,
 )
 from ._schema import connect, create_private, create_schema
@@ -61,8 +68,14 @@ __all__ = ["SQLiteStore"]
 
 _T = TypeVar("_T")
 
-_ALL = 2**62
-"""More pico-dollars than any reservation: releasing it frees everything held."""
+_SET_RESERVATION = (
+    "INSERT INTO reservations VALUES (?, ?, ?)"
+    " ON CONFLICT (session_id, orchestration_id) DO UPDATE SET amount_pico = excluded.amount_pico"
+)
+_ADD_RESERVATION = (
+    "INSERT INTO reservations VALUES (?, ?, ?)"
+    " ON CONFLICT (session_id, orchestration_id) DO UPDATE SET amount_pico = amount_pico + excluded.amount_pico"
+)
 
 
 class SQLiteStore(Store):
@@ -101,6 +114,7 @@ class SQLiteStore(Store):
         self._local = threading.local()
         self._checkpointer: Checkpointer | None = None
         self._incrs = 0
+        self._written = WrittenCache()
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -327,27 +341,30 @@ class SQLiteStore(Store):
 
     # -- orchestrations -----------------------------------------------------------------------
     async def create_orchestration(self, orchestration: Orchestration) -> Orchestration:
-        await self._run(self._create_orchestration_sync, orchestration_row(orchestration))
+        parts = split(orchestration)
+        await self._run(self._create_orchestration_sync, parts)
+        self._written.put(parts.id, parts, 0)
         return orchestration
 
-    def _create_orchestration_sync(self, row: tuple[Any, ...]) -> None:
+    def _create_orchestration_sync(self, parts: Parts) -> None:
         with Write(self._db):
-            if not self._exists("sessions", row[1]):
-                raise NotFound(f"no session {row[1]!r}")
-            if not self._exists("threads", row[2]):
-                raise NotFound(f"no thread {row[2]!r}")
-            self._insert(
-                "orchestration",
-                "INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score,"
-                " total_pico, iterations, created_at, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+            if not self._exists("sessions", parts.session_id):
+                raise NotFound(f"no session {parts.session_id!r}")
+            if not self._exists("threads", parts.thread_id):
+                raise NotFound(f"no thread {parts.thread_id!r}")
+            self._insert_orchestration(parts)
+
+    def _insert_orchestration(self, parts: Parts, owner: str | None = None, expires: float | None = None) -> None:
+        try:
+            insert_orchestration(self._db, parts, owner, expires)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"orchestration {parts.id!r} already exists") from exc
 
     async def get_orchestration(self, orchestration_id: str) -> Orchestration:
-        rows = await self._read(self._fetch, "SELECT doc FROM orchestrations WHERE id = ?", (orchestration_id,))
-        if not rows:
+        docs = await self._read(self._read_orchestrations_sync, "WHERE id = ?", (orchestration_id,), "")
+        if not docs:
             raise NotFound(f"no orchestration {orchestration_id!r}")
-        return Orchestration.model_validate_json(rows[0][0])
+        return Orchestration.model_validate_json(docs[0])
 
     async def list_orchestrations(
         self, *, session_id: str | None = None, thread_id: str | None = None, limit: int = 100, offset: int = 0
@@ -361,12 +378,11 @@ class SQLiteStore(Store):
             where.append("thread_id = ?")
             params.append(thread_id)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = await self._read(
-            self._fetch,
-            f"SELECT doc FROM orchestrations {clause} ORDER BY created_at, rowid LIMIT ? OFFSET ?",
-            (*params, limit, offset),
-        )
-        return [Orchestration.model_validate_json(doc) for (doc,) in rows]
+        docs = await self._read(self._read_orchestrations_sync, clause, (*params, limit, offset), "LIMIT ? OFFSET ?")
+        return [Orchestration.model_validate_json(doc) for doc in docs]
+
+    def _read_orchestrations_sync(self, where: str, params: tuple[Any, ...], page: str) -> list[str]:
+        return read_orchestrations(self._db, where, params, page)
 
     async def commit(
         self,
@@ -380,90 +396,109 @@ class SQLiteStore(Store):
     ) -> Sequence[Event]:
         check_commit(orchestration.session_id, events, calls, spent, released)
         orchestration.updated_at = utcnow()
-        await self._seq_kept(
-            events,
-            self._commit_sync,
-            orchestration_row(orchestration),
-            events,
-            [call_row(c) for c in calls] if calls else None,
-            to_pico(spent) if spent else 0,
-            to_pico(released) if released else 0,
-            owner,
-        )
+        await self._committed(orchestration, events, calls, spent, released, owner, 0, None, False)
         return events
 
-    async def _seq_kept(self, events: Sequence[Event], fn: Callable[..., _T], *args: Any) -> _T:
-        """`_run(fn, *args)`; when it fails (its job, or the commit of the batch it shared), the events get
-        back the `seq` they had: they were not stored."""
+    async def _committed(
+        self,
+        orchestration: Orchestration,
+        events: Sequence[Event],
+        calls: Sequence[CallRecord],
+        spent: float,
+        released: float,
+        owner: str | None,
+        reserve: int,
+        outcome_rows: list[tuple[Any, ...]] | None,
+        release_lease: bool,
+    ) -> bool:
+        """Run `_commit_sync` and remember what it wrote (see `_orchestrations.WrittenCache`); the events get back
+        the `seq` they had when it fails (its job, or the commit of the batch it shared): they were not stored."""
+        parts = split(orchestration)
         previous = [e.seq for e in events]
         try:
-            return await self._run(fn, *args)
-        except Exception:
+            granted, rev = await self._run(
+                self._commit_sync,
+                parts,
+                self._written.get(parts.id),
+                events,
+                [call_row(c) for c in calls] if calls else None,
+                to_pico(spent) if spent else 0,
+                to_pico(released) if released else 0,
+                owner,
+                reserve,
+                outcome_rows,
+                release_lease,
+            )
+        except BaseException:
+            self._written.forget(parts.id)
             for event, seq in zip(events, previous, strict=True):
                 event.seq = seq
             raise
+        self._written.put(parts.id, parts, rev)
+        return granted
 
     def _commit_sync(
         self,
-        row: tuple[Any, ...],
+        parts: Parts,
+        before: Written | None,
         events: Sequence[Event],
         call_rows: list[tuple[Any, ...]] | None,
         spent: int,
         released: int,
         owner: str | None,
-    ) -> None:
-        orchestration_id, session_id = row[0], row[1]
-        previous = [e.seq for e in events]
-        try:
-            with Write(self._db) as db:
-                if owner is not None:
-                    lease = db.execute("SELECT lease_owner FROM orchestrations WHERE id = ?", (orchestration_id,))
-                    if (lease.fetchone() or (None,))[0] != owner:
-                        raise Conflict(
-                            f"orchestration {orchestration_id} is not leased to {owner!r}: another process runs it"
-                        )
-                if row[4] in TERMINAL_ORCHESTRATION_STATUSES:  # an ended run holds nothing (see Store.commit)
-                    released = _ALL
-                freed = self._release_sync(session_id, orchestration_id, released) if released else 0
-                seq_row = db.execute(BUMP_SESSION, (spent, freed, len(events), session_id)).fetchone()
-                if seq_row is None:
-                    raise NotFound(f"no session {session_id!r}")
-                db.execute(UPSERT_ORCHESTRATION, row)
-                if call_rows:
-                    db.executemany(INSERT_CALL, call_rows)
-                if events:
-                    seq = seq_row[0] - len(events)
-                    event_rows = []
-                    for event in events:
-                        seq += 1
-                        event.seq = seq
-                        event_rows.append(
-                            (session_id, seq, event.orchestration_id, EVENT_ADAPTER.dump_json(event).decode())
-                        )
-                    db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", event_rows)
-        except BaseException:
-            for event, seq in zip(events, previous, strict=True):
-                event.seq = seq
-            raise
-
-    def _release_sync(self, session_id: str, orchestration_id: str, amount: int) -> int:
-        """Take up to `amount` off the reservation of (session, orchestration); return what was freed."""
-        db = self._db
-        key = (session_id, orchestration_id)
-        row = db.execute(
-            "SELECT amount_pico FROM reservations WHERE session_id = ? AND orchestration_id = ?", key
-        ).fetchone()
-        if row is None:
-            return 0
-        freed: int = min(row[0], amount)
-        if row[0] > freed:
-            db.execute(
-                "UPDATE reservations SET amount_pico = ? WHERE session_id = ? AND orchestration_id = ?",
-                (row[0] - freed, *key),
-            )
-        else:
-            db.execute("DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ?", key)
-        return freed
+        reserve: int,
+        outcome_rows: list[tuple[Any, ...]] | None,
+        release_lease: bool,
+    ) -> tuple[bool, int]:
+        """A commit (`commit_step`'s when `reserve`, `outcome_rows` or `release_lease`): whether `reserve` was
+        granted, and the orchestration row's new revision."""
+        orchestration_id, session_id = parts.id, parts.session_id
+        with Write(self._db) as db:  # one transaction (or the batch's savepoint): all of it or none
+            rev = write_orchestration(db, parts, before, owner, release_lease)  # first: it checks the lease
+            key = (session_id, orchestration_id)
+            if parts.terminal:  # an ended run holds nothing (see Store.commit)
+                row = db.execute(
+                    "DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ? RETURNING amount_pico",
+                    key,
+                ).fetchone()
+                held = freed = 0 if row is None else row[0]
+            elif released:
+                row = db.execute(
+                    "SELECT amount_pico FROM reservations WHERE session_id = ? AND orchestration_id = ?", key
+                ).fetchone()
+                held = 0 if row is None else row[0]
+                freed = min(held, released)
+            else:
+                held = freed = 0
+            seq_row = db.execute(
+                STEP_SESSION,
+                {"spent": spent, "events": len(events), "freed": freed, "reserve": reserve, "session": session_id},
+            ).fetchone()
+            if seq_row is None:
+                raise NotFound(f"no session {session_id!r}")
+            granted = bool(seq_row[1])
+            if not parts.terminal and (freed or granted):  # the reservation as it is now
+                if not released:
+                    db.execute(_ADD_RESERVATION, (*key, reserve))
+                elif amount := held - freed + (reserve if granted else 0):
+                    db.execute(_SET_RESERVATION, (*key, amount))
+                else:
+                    db.execute("DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ?", key)
+            if call_rows:
+                db.executemany(INSERT_CALL, call_rows)
+            if events:
+                seq = seq_row[0] - len(events)
+                event_rows = []
+                for event in events:
+                    seq += 1
+                    event.seq = seq
+                    event_rows.append(
+                        (session_id, seq, event.orchestration_id, EVENT_ADAPTER.dump_json(event).decode())
+                    )
+                db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", event_rows)
+            if outcome_rows:
+                db.executemany(RECORD_OUTCOME, outcome_rows)
+            return granted or not reserve, rev
 
     # -- one round trip per step -----------------------------------------------------------------
     _START = ("create_thread", "create_orchestration", "claim", "get_session")
@@ -487,24 +522,19 @@ class SQLiteStore(Store):
                 thread.created_at.timestamp(),
                 thread.model_dump_json(),
             )
-        return await self._run(self._start_sync, orchestration_row(orchestration), thread_row, owner, ttl_s)
+        parts = split(orchestration)
+        session = await self._run(self._start_sync, parts, thread_row, owner, ttl_s)
+        self._written.put(parts.id, parts, 0)
+        return session
 
-    def _start_sync(
-        self, row: tuple[Any, ...], thread_row: tuple[Any, ...] | None, owner: str, ttl_s: float
-    ) -> Session:
+    def _start_sync(self, parts: Parts, thread_row: tuple[Any, ...] | None, owner: str, ttl_s: float) -> Session:
         with Write(self._db):
-            session = self._session_sync(row[1])
+            session = self._session_sync(parts.session_id)
             if thread_row is not None:
                 self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", thread_row)
-            elif not self._exists("threads", row[2]):
-                raise NotFound(f"no thread {row[2]!r}")
-            self._insert(
-                "orchestration",
-                "INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score,"
-                " total_pico, iterations, created_at, updated_at, doc, lease_owner, lease_expires)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*row, owner, time.time() + ttl_s),
-            )
+            elif not self._exists("threads", parts.thread_id):
+                raise NotFound(f"no thread {parts.thread_id!r}")
+            self._insert_orchestration(parts, owner, time.time() + ttl_s)
             return session
 
     async def commit_step(
@@ -540,40 +570,17 @@ class SQLiteStore(Store):
         if release_lease and owner is None:
             raise ValueError("release_lease needs the owner whose lease is released")
         orchestration.updated_at = utcnow()
-        return await self._seq_kept(
+        return await self._committed(
+            orchestration,
             events,
-            self._commit_step_sync,
-            orchestration_row(orchestration),
-            events,
-            [call_row(c) for c in calls] if calls else None,
-            to_pico(spent) if spent else 0,
-            to_pico(released) if released else 0,
+            calls,
+            spent,
+            released,
             owner,
             to_pico(reserve) if reserve else 0,
             [_outcome_row(o) for o in outcomes] if outcomes else None,
             release_lease,
         )
-
-    def _commit_step_sync(
-        self,
-        row: tuple[Any, ...],
-        events: Sequence[Event],
-        call_rows: list[tuple[Any, ...]] | None,
-        spent: int,
-        released: int,
-        owner: str | None,
-        reserve: int,
-        outcome_rows: list[tuple[Any, ...]] | None,
-        release_lease: bool,
-    ) -> bool:
-        with Write(self._db) as db:  # one transaction (or the batch's savepoint): all of it or none
-            self._commit_sync(row, events, call_rows, spent, released, owner)
-            granted = self._reserve_sync(row[1], row[0], reserve) if reserve else True
-            if outcome_rows:
-                db.executemany(RECORD_OUTCOME, outcome_rows)
-            if release_lease:
-                db.execute(RELEASE_LEASE, (row[0], owner))
-            return granted
 
     # -- budget -------------------------------------------------------------------------------
     async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
@@ -665,7 +672,7 @@ class SQLiteStore(Store):
         check_page(limit, 0)
         rows = await self._read(
             self._fetch,
-            "SELECT id FROM orchestrations INDEXED BY ix_orchestrations_resumable"
+            "SELECT id FROM orchestrations INDEXED BY ix_orchestrations_user_active"  # (the unfinished runs)
             " WHERE status IN ('pending', 'running') AND (lease_owner IS NULL OR lease_expires <= ?)"
             " ORDER BY created_at, rowid LIMIT ?",
             (time.time(), limit),

@@ -2,9 +2,10 @@
 
 A group of write jobs runs in one `BEGIN IMMEDIATE` transaction (one commit, one WAL append, for
 many steps), each inside a SAVEPOINT of its own, so a job that fails is rolled back alone and its
-neighbours commit (`transact`). `LoopWriter` runs the writes of one turn of the event loop that way
-on the loop's own thread, taking the write lock without waiting, and hands a group to a `Worker`
-thread (which waits for the lock) when another process holds it. A `Worker` takes the jobs queued
+neighbours commit (`transact`); a job alone in its transaction needs no savepoint (its failure rolls
+the transaction back). `LoopWriter` runs the writes of one turn of the event loop that way on the
+loop's own thread, taking the write lock without waiting, and hands a group to a `Worker` thread
+(which waits for the lock) when another process holds it. A `Worker` takes the jobs queued
 while it was busy together and returns their results to the event loop in one hand-off (one
 `call_soon_threadsafe`), not one per job. Either way a result is delivered only after its
 transaction has committed: a caller never sees a write that is not durable.
@@ -117,9 +118,9 @@ class Busy(Exception):
 
 
 def transact(conn: sqlite3.Connection, group: list[_Job], *, wait: bool = True) -> None:
-    """Run `group`'s jobs on `conn` in as few transactions as possible, each job under its own savepoint, setting
-    each job's `result` or `error`. With `wait=False`, raise `Busy` (having run nothing) when the first
-    transaction cannot take the write lock at once, instead of failing the jobs."""
+    """Run `group`'s jobs on `conn` in as few transactions as possible, each job under its own savepoint when it
+    has neighbours, setting each job's `result` or `error`. With `wait=False`, raise `Busy` (having run nothing)
+    when the first transaction cannot take the write lock at once, instead of failing the jobs."""
     first = True
     while group:
         group = _one_transaction(conn, group, busy=None if wait or not first else Busy)
@@ -138,6 +139,8 @@ def _one_transaction(conn: sqlite3.Connection, group: list[_Job], busy: type[Bus
         for job in group:
             job.error = exc
         return []
+    if len(group) == 1:  # alone in its transaction: no savepoint, its failure rolls the transaction back
+        return _alone(conn, group[0])
     done: list[_Job] = []
     for i, job in enumerate(group):
         try:
@@ -164,13 +167,29 @@ def _one_transaction(conn: sqlite3.Connection, group: list[_Job], busy: type[Bus
             job.result, job.error = None, exc
             return _abandon(conn, done, group[i + 1 :])
         done.append(job)
+    _commit(conn, done)
+    return []
+
+
+def _alone(conn: sqlite3.Connection, job: _Job) -> list[_Job]:
+    """Run the one job of a transaction (`BEGIN` done): commit it, or roll it back if it fails."""
+    try:
+        job.result = job.fn(*job.args)
+    except BaseException as exc:
+        job.error = exc
+        _rollback(conn)
+        return []
+    _commit(conn, [job])
+    return []
+
+
+def _commit(conn: sqlite3.Connection, done: list[_Job]) -> None:
     try:
         conn.execute("COMMIT")
     except BaseException as exc:
         _rollback(conn)
         for job in done:
             job.result, job.error = None, exc
-    return []
 
 
 def _abandon(conn: sqlite3.Connection, done: list[_Job], rest: list[_Job]) -> list[_Job]:

@@ -1,0 +1,61 @@
+"""Migrations of an older database to `SCHEMA_VERSION`, run by `create_schema` in its transaction.
+
+Version 1 stored each orchestration whole in `orchestrations.doc`, and found overages with
+`json_extract(doc, '$.overage_cost')`. Version 2 splits it into head, state and steps (see
+`_orchestrations`), keeps the overage in `overage_pico`, and adds `sessions.granted`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ...records import Orchestration
+from ._orchestrations import split
+
+__all__ = ["convert", "prepare"]
+
+_BATCH = 500
+"""Orchestrations converted per query (a bound on the memory a migration needs)."""
+
+
+def prepare(conn: sqlite3.Connection, version: int | None) -> None:
+    """The changes the current tables' definitions need before they are created or checked."""
+    if version == 1:
+        for statement in (
+            "ALTER TABLE sessions ADD COLUMN granted INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE orchestrations ADD COLUMN state TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE orchestrations ADD COLUMN rev INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE orchestrations ADD COLUMN overage_pico INTEGER NOT NULL DEFAULT 0",
+            "DROP INDEX IF EXISTS ix_orchestrations_session_overage",  # (on json_extract(doc, ...))
+            "DROP INDEX IF EXISTS ix_orchestrations_user_overage",
+            "DROP INDEX IF EXISTS ix_orchestrations_resumable",  # (ix_orchestrations_user_active serves)
+        ):
+            conn.execute(statement)
+
+
+def convert(conn: sqlite3.Connection, version: int | None) -> None:
+    """The data's conversion, once every table and index exists."""
+    if version == 1:
+        _split_orchestrations(conn)
+
+
+def _split_orchestrations(conn: sqlite3.Connection) -> None:
+    """Each whole document of version 1 becomes its head, state and steps."""
+    last = 0
+    while True:
+        rows = conn.execute(
+            "SELECT rowid, doc FROM orchestrations WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, _BATCH)
+        ).fetchall()
+        if not rows:
+            return
+        for rowid, doc in rows:
+            parts = split(Orchestration.model_validate_json(doc))
+            conn.execute(
+                "UPDATE orchestrations SET doc = ?, state = ?, overage_pico = ?, rev = 0 WHERE rowid = ?",
+                (parts.head, parts.state, parts.overage_pico, rowid),
+            )
+            conn.executemany(
+                "INSERT INTO steps (orchestration_id, idx, doc) VALUES (?, ?, ?)",
+                [(parts.id, i, step) for i, step in enumerate(parts.steps)],
+            )
+        last = rows[-1][0]

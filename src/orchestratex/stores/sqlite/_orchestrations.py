@@ -1,0 +1,276 @@
+"""How an orchestration is stored: a row of small columns, its head and state, and one `steps` row per iteration.
+
+An orchestration document is split three ways (`split`):
+
+- the **head** (`orchestrations.doc`): the fields fixed when the run starts (ids, prompt, messages, context,
+  settings, `created_at`), written once and rewritten only if they change;
+- the **state** (`orchestrations.state`): every other field but the iterations (status, final answer,
+  totals, `updated_at`, ...), a few hundred bytes rewritten by each commit;
+- the **steps** (`steps`, one row per iteration): a commit writes only the iterations that are new or
+  changed since the last commit, so a run's commits append to it instead of rewriting it whole.
+
+Reading joins them back into the same document (`assemble`): the JSON of the head, the state and the
+iterations, merged, parses to the orchestration as it was committed.
+
+To know what changed, the store remembers what it last wrote for each run in flight (`Written`, kept in
+a bounded `WrittenCache`) with the row's revision (`rev`, incremented by every commit). A commit applies
+its difference only while the row still has that revision (`UPDATE ... WHERE rev = ?`); otherwise (another
+process wrote it, or nothing is remembered) it rewrites the row and every step in full.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, create_model
+
+from ...exceptions import Conflict
+from ...records import TERMINAL_ORCHESTRATION_STATUSES, Iteration, Orchestration
+from ..checks import to_pico
+from ..memory import _domain
+
+__all__ = [
+    "HEAD_FIELDS",
+    "Parts",
+    "Written",
+    "WrittenCache",
+    "assemble",
+    "insert_orchestration",
+    "read_orchestrations",
+    "split",
+    "write_orchestration",
+]
+
+HEAD_FIELDS = frozenset(
+    {"id", "thread_id", "session_id", "user_id", "prompt", "messages", "context", "settings", "created_at"}
+)
+"""The fields kept in the head: set when a run starts. Any other field (one added later too) is in the state."""
+
+
+def _part(name: str, fields: list[str]) -> tuple[type[BaseModel], list[str]]:
+    """A model of `fields` of `Orchestration` (same types and serialisation): dumping it is what
+    `model_dump_json(include=...)` does, without the cost of the include filter."""
+    of = Orchestration.model_fields
+    model: type[BaseModel] = create_model(name, **{f: (of[f].annotation, of[f]) for f in fields})  # type: ignore[call-overload]
+    return model, fields
+
+
+_HEAD = _part("_Head", [f for f in Orchestration.model_fields if f in HEAD_FIELDS])
+_STATE = _part("_State", [f for f in Orchestration.model_fields if f not in HEAD_FIELDS and f != "iterations"])
+_new = object.__new__
+_setattr = object.__setattr__
+_dump_iteration = Iteration.__pydantic_serializer__.to_json
+
+
+def _dump(part: tuple[type[BaseModel], list[str]], o: Orchestration) -> str:
+    model, fields = part
+    values = o.__dict__
+    view = _new(model)  # (a view of `o`'s values, not validated again: they are already)
+    _setattr(view, "__dict__", {f: values[f] for f in fields})
+    _setattr(view, "__pydantic_fields_set__", set())
+    _setattr(view, "__pydantic_extra__", None)
+    _setattr(view, "__pydantic_private__", None)
+    json: bytes = model.__pydantic_serializer__.to_json(view)
+    return json.decode()
+
+
+_COLUMNS = ("status", "domain", "final_score", "total_pico", "iterations", "overage_pico", "doc")
+"""The columns a commit sets only when their value changed (most are indexed: a column left out of the
+`SET` leaves its indexes alone). `state`, `updated_at` and `rev` are set by every commit."""
+
+
+@dataclass(slots=True)
+class Parts:
+    """An orchestration as its row and steps are written."""
+
+    id: str
+    session_id: str
+    thread_id: str
+    user_id: str
+    created_at: float
+    updated_at: float
+    terminal: bool
+    columns: tuple[Any, ...]
+    """The values of `_COLUMNS`, `doc` (the head) last."""
+    state: str
+    steps: list[str]
+    """The JSON of each iteration, in order."""
+
+    @property
+    def head(self) -> str:
+        head: str = self.columns[-1]
+        return head
+
+    @property
+    def overage_pico(self) -> int:
+        overage: int = self.columns[5]
+        return overage
+
+
+def split(o: Orchestration) -> Parts:
+    """Serialise `o` as its head, state and steps (see the module docstring)."""
+    return Parts(
+        id=o.id,
+        session_id=o.session_id,
+        thread_id=o.thread_id,
+        user_id=o.user_id,
+        created_at=o.created_at.timestamp(),
+        updated_at=o.updated_at.timestamp(),
+        terminal=o.status in TERMINAL_ORCHESTRATION_STATUSES,
+        columns=(
+            o.status,
+            _domain(o),
+            o.final_score,
+            to_pico(o.total_cost),
+            len(o.iterations),
+            to_pico(o.overage_cost),
+            _dump(_HEAD, o),
+        ),
+        state=_dump(_STATE, o),
+        steps=[_dump_iteration(it).decode() for it in o.iterations],
+    )
+
+
+def assemble(head: str, state: str, steps: Iterable[str]) -> str:
+    """The JSON of the whole document from its parts (objects merged; `iterations` from the steps, in order)."""
+    return f'{{{head[1:-1]},{state[1:-1]},"iterations":[{",".join(steps)}]}}'
+
+
+@dataclass(slots=True)
+class Written:
+    """What this process last wrote of one orchestration, at revision `rev` of its row."""
+
+    rev: int
+    columns: tuple[Any, ...]
+    steps: list[str]
+
+
+class WrittenCache:
+    """`Written` per orchestration in flight, the least recently written forgotten past `size` (a run forgotten
+    is written in full by its next commit: slower, as correct). A run's final commit forgets it."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, Written] = OrderedDict()
+
+    def get(self, orchestration_id: str) -> Written | None:
+        return self._entries.get(orchestration_id)
+
+    def put(self, orchestration_id: str, parts: Parts, rev: int) -> None:
+        entries = self._entries
+        if parts.terminal:
+            entries.pop(orchestration_id, None)
+            return
+        entries[orchestration_id] = Written(rev, parts.columns, parts.steps)
+        entries.move_to_end(orchestration_id)
+        if len(entries) > self._size:
+            entries.popitem(last=False)
+
+    def forget(self, orchestration_id: str) -> None:
+        self._entries.pop(orchestration_id, None)
+
+
+_INSERT = (
+    "INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score, total_pico,"
+    " iterations, overage_pico, doc, created_at, updated_at, state, rev, lease_owner, lease_expires)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)"
+)
+_UPSERT_STEP = (
+    "INSERT INTO steps (orchestration_id, idx, doc) VALUES (?, ?, ?)"
+    " ON CONFLICT (orchestration_id, idx) DO UPDATE SET doc = excluded.doc"
+)
+
+
+def insert_orchestration(
+    db: sqlite3.Connection, p: Parts, lease_owner: str | None = None, lease_expires: float | None = None
+) -> None:
+    """Insert a new orchestration and its steps (revision 0); `sqlite3.IntegrityError` if its id is taken."""
+    row = (p.id, p.session_id, p.thread_id, p.user_id, *p.columns, p.created_at, p.updated_at, p.state)
+    db.execute(_INSERT, (*row, lease_owner, lease_expires))
+    if p.steps:
+        db.executemany(_UPSERT_STEP, [(p.id, i, step) for i, step in enumerate(p.steps)])
+
+
+def write_orchestration(
+    db: sqlite3.Connection, p: Parts, before: Written | None, owner: str | None, release_lease: bool
+) -> int:
+    """Save `p` over the stored orchestration (inserting it when absent and no `owner` is given), writing only
+    what changed since `before` when the row is still at `before.rev`; returns the row's new revision.
+
+    With `owner`, it applies only while `owner` holds the lease, else raises `Conflict` having written nothing
+    (the caller's transaction or savepoint is rolled back). `release_lease` gives the lease up with it."""
+    lease = ", lease_owner = NULL, lease_expires = NULL" if release_lease else ""
+    fence = " AND lease_owner = ?" if owner is not None else ""
+    fenced: tuple[Any, ...] = (owner,) if owner is not None else ()
+    if before is not None:
+        changed = [i for i, (new, old) in enumerate(zip(p.columns, before.columns, strict=True)) if new != old]
+        sets = "".join(f", {_COLUMNS[i]} = ?" for i in changed)
+        updated = db.execute(
+            f"UPDATE orchestrations SET rev = rev + 1, state = ?, updated_at = ?{sets}{lease}"
+            f" WHERE id = ? AND rev = ?{fence}",
+            (p.state, p.updated_at, *(p.columns[i] for i in changed), p.id, before.rev, *fenced),
+        ).rowcount
+        if updated:
+            _write_steps(db, p, before.steps)
+            return before.rev + 1
+    # nothing remembered, or the row moved on (another process, a commit that failed): write it all
+    row = db.execute("SELECT rev, lease_owner FROM orchestrations WHERE id = ?", (p.id,)).fetchone()
+    if owner is not None and (row is None or row[1] != owner):
+        raise Conflict(f"orchestration {p.id} is not leased to {owner!r}: another process runs it")
+    if row is None:
+        insert_orchestration(db, p)
+        return 0
+    sets = "".join(f", {column} = ?" for column in _COLUMNS)
+    db.execute(
+        f"UPDATE orchestrations SET rev = rev + 1, state = ?, updated_at = ?{sets}{lease} WHERE id = ?",
+        (p.state, p.updated_at, *p.columns, p.id),
+    )
+    _write_steps(db, p, None)
+    rev: int = row[0] + 1
+    return rev
+
+
+def _write_steps(db: sqlite3.Connection, p: Parts, before: list[str] | None) -> None:
+    """Upsert the steps that differ from `before` (all of them, and drop any beyond, when `before` is None)."""
+    steps = p.steps
+    if before is None:
+        db.execute("DELETE FROM steps WHERE orchestration_id = ? AND idx >= ?", (p.id, len(steps)))
+        changed = list(range(len(steps)))
+    else:
+        if len(steps) < len(before):
+            db.execute("DELETE FROM steps WHERE orchestration_id = ? AND idx >= ?", (p.id, len(steps)))
+        changed = [i for i, step in enumerate(steps) if i >= len(before) or step != before[i]]
+    if len(changed) == 1:
+        db.execute(_UPSERT_STEP, (p.id, changed[0], steps[changed[0]]))
+    elif changed:
+        db.executemany(_UPSERT_STEP, [(p.id, i, steps[i]) for i in changed])
+
+
+def read_orchestrations(db: sqlite3.Connection, where: str, params: Sequence[Any], page: str = "") -> list[str]:
+    """The JSON documents of the orchestrations matching `where` (ordered by `created_at, rowid`), each
+    assembled from its row and steps, read in one statement (one consistent snapshot)."""
+    rows = db.execute(
+        "SELECT o.id, o.doc, o.state, s.doc FROM"
+        f" (SELECT rowid AS r, id, created_at, doc, state FROM orchestrations {where}"
+        f" ORDER BY created_at, rowid {page}) AS o"
+        " LEFT JOIN steps AS s ON s.orchestration_id = o.id ORDER BY o.created_at, o.r, s.idx",
+        params,
+    ).fetchall()
+    docs: list[str] = []
+    current: str | None = None
+    head = state = ""
+    steps: list[str] = []
+    for oid, row_head, row_state, step in rows:
+        if oid != current:
+            if current is not None:
+                docs.append(assemble(head, state, steps))
+            current, head, state, steps = oid, row_head, row_state, []
+        if step is not None:
+            steps.append(step)
+    if current is not None:
+        docs.append(assemble(head, state, steps))
+    return docs
