@@ -38,6 +38,7 @@ from .._base import (
 from ..checks import check_amount, check_commit, check_page, from_pico, to_pico
 from . import _analytics
 from ._checkpoint import Checkpointer
+from ._commit import commit_step
 from ._errors import is_transient, translate
 from ._orchestrations import (
     Parts,
@@ -46,16 +47,13 @@ from ._orchestrations import (
     insert_orchestration,
     read_orchestrations,
     split,
-    write_orchestration,
 )
 from ._rows import (
     INCR,
-    INSERT_CALL,
     INSERT_SESSION,
     RECORD_OUTCOME,
     RELEASE_LEASE,
     RESERVE,
-    STEP_SESSION,
     Read,
     Write,
     call_row,
@@ -67,15 +65,6 @@ from ._worker import LoopWriter, Worker
 __all__ = ["SQLiteStore"]
 
 _T = TypeVar("_T")
-
-_SET_RESERVATION = (
-    "INSERT INTO reservations VALUES (?, ?, ?)"
-    " ON CONFLICT (session_id, orchestration_id) DO UPDATE SET amount_pico = excluded.amount_pico"
-)
-_ADD_RESERVATION = (
-    "INSERT INTO reservations VALUES (?, ?, ?)"
-    " ON CONFLICT (session_id, orchestration_id) DO UPDATE SET amount_pico = amount_pico + excluded.amount_pico"
-)
 
 
 class SQLiteStore(Store):
@@ -450,55 +439,10 @@ class SQLiteStore(Store):
         outcome_rows: list[tuple[Any, ...]] | None,
         release_lease: bool,
     ) -> tuple[bool, int]:
-        """A commit (`commit_step`'s when `reserve`, `outcome_rows` or `release_lease`): whether `reserve` was
-        granted, and the orchestration row's new revision."""
-        orchestration_id, session_id = parts.id, parts.session_id
         with Write(self._db) as db:  # one transaction (or the batch's savepoint): all of it or none
-            rev = write_orchestration(db, parts, before, owner, release_lease)  # first: it checks the lease
-            key = (session_id, orchestration_id)
-            if parts.terminal:  # an ended run holds nothing (see Store.commit)
-                row = db.execute(
-                    "DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ? RETURNING amount_pico",
-                    key,
-                ).fetchone()
-                held = freed = 0 if row is None else row[0]
-            elif released:
-                row = db.execute(
-                    "SELECT amount_pico FROM reservations WHERE session_id = ? AND orchestration_id = ?", key
-                ).fetchone()
-                held = 0 if row is None else row[0]
-                freed = min(held, released)
-            else:
-                held = freed = 0
-            seq_row = db.execute(
-                STEP_SESSION,
-                {"spent": spent, "events": len(events), "freed": freed, "reserve": reserve, "session": session_id},
-            ).fetchone()
-            if seq_row is None:
-                raise NotFound(f"no session {session_id!r}")
-            granted = bool(seq_row[1])
-            if not parts.terminal and (freed or granted):  # the reservation as it is now
-                if not released:
-                    db.execute(_ADD_RESERVATION, (*key, reserve))
-                elif amount := held - freed + (reserve if granted else 0):
-                    db.execute(_SET_RESERVATION, (*key, amount))
-                else:
-                    db.execute("DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ?", key)
-            if call_rows:
-                db.executemany(INSERT_CALL, call_rows)
-            if events:
-                seq = seq_row[0] - len(events)
-                event_rows = []
-                for event in events:
-                    seq += 1
-                    event.seq = seq
-                    event_rows.append(
-                        (session_id, seq, event.orchestration_id, EVENT_ADAPTER.dump_json(event).decode())
-                    )
-                db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", event_rows)
-            if outcome_rows:
-                db.executemany(RECORD_OUTCOME, outcome_rows)
-            return granted or not reserve, rev
+            return commit_step(
+                db, parts, before, events, call_rows, spent, released, owner, reserve, outcome_rows, release_lease
+            )
 
     # -- one round trip per step -----------------------------------------------------------------
     _START = ("create_thread", "create_orchestration", "claim", "get_session")

@@ -1,0 +1,90 @@
+"""A commit's SQL: the orchestration's new part, the session's money and event numbers, the reservation, the
+calls, the events and the routers' statistics, in the caller's transaction (all of it or none)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from ...events import EVENT_ADAPTER, Event
+from ...exceptions import NotFound
+from ._orchestrations import Parts, Written, write_orchestration
+from ._rows import INSERT_CALL, RECORD_OUTCOME, STEP_SESSION
+
+__all__ = ["commit_step"]
+
+_SET_RESERVATION = (
+    "INSERT INTO reservations VALUES (?, ?, ?)"
+    " ON CONFLICT (session_id, orchestration_id) DO UPDATE SET amount_pico = excluded.amount_pico"
+)
+_ADD_RESERVATION = (
+    "INSERT INTO reservations VALUES (?, ?, ?)"
+    " ON CONFLICT (session_id, orchestration_id) DO UPDATE SET amount_pico = amount_pico + excluded.amount_pico"
+)
+
+
+def commit_step(
+    db: sqlite3.Connection,
+    parts: Parts,
+    before: Written | None,
+    events: Sequence[Event],
+    call_rows: list[tuple[Any, ...]] | None,
+    spent: int,
+    released: int,
+    owner: str | None,
+    reserve: int,
+    outcome_rows: list[tuple[Any, ...]] | None,
+    release_lease: bool,
+) -> tuple[bool, int]:
+    """`Store.commit_step` (`commit` when `reserve`, `outcome_rows` and `release_lease` are unset), amounts in
+    pico-dollars: whether `reserve` was granted (True when it is 0), and the orchestration row's new revision.
+
+    The orchestration is written first: its `UPDATE` checks `owner`'s lease (`Conflict` before anything else
+    is written). A final status releases everything the run holds. The session is updated by one statement
+    (`STEP_SESSION`) that also decides the reservation; the reservation row is then read and written at most
+    once. `events` get their `seq` numbers (the caller restores them if the transaction does not commit)."""
+    orchestration_id, session_id = parts.id, parts.session_id
+    rev = write_orchestration(db, parts, before, owner, release_lease)  # first: it checks the lease
+    key = (session_id, orchestration_id)
+    if parts.terminal:  # an ended run holds nothing (see Store.commit)
+        row = db.execute(
+            "DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ? RETURNING amount_pico",
+            key,
+        ).fetchone()
+        held = freed = 0 if row is None else row[0]
+    elif released:
+        row = db.execute(
+            "SELECT amount_pico FROM reservations WHERE session_id = ? AND orchestration_id = ?", key
+        ).fetchone()
+        held = 0 if row is None else row[0]
+        freed = min(held, released)
+    else:
+        held = freed = 0
+    seq_row = db.execute(
+        STEP_SESSION,
+        {"spent": spent, "events": len(events), "freed": freed, "reserve": reserve, "session": session_id},
+    ).fetchone()
+    if seq_row is None:
+        raise NotFound(f"no session {session_id!r}")
+    granted = bool(seq_row[1])
+    if not parts.terminal and (freed or granted):  # the reservation as it is now
+        if not released:
+            db.execute(_ADD_RESERVATION, (*key, reserve))
+        elif amount := held - freed + (reserve if granted else 0):
+            db.execute(_SET_RESERVATION, (*key, amount))
+        else:
+            db.execute("DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ?", key)
+    if call_rows:
+        db.executemany(INSERT_CALL, call_rows)
+    if events:
+        seq = seq_row[0] - len(events)
+        event_rows = []
+        for event in events:
+            seq += 1
+            event.seq = seq
+            event_rows.append((session_id, seq, event.orchestration_id, EVENT_ADAPTER.dump_json(event).decode()))
+        db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", event_rows)
+    if outcome_rows:
+        db.executemany(RECORD_OUTCOME, outcome_rows)
+    return granted or not reserve, rev
