@@ -292,3 +292,20 @@ async def test_a_retry_budget_grant_is_not_counted_twice(tmp_path: Path) -> None
         o.status = "completed"
         assert await store.commit_step(o)
         assert (await store.get_session(session.id)).reserved_cost == 0.0
+
+
+async def test_a_migration_that_fails_leaves_the_file_at_version_1(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(V1_DDL)
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.execute(
+        "INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score, total_pico,"
+        """ iterations, created_at, updated_at, doc) VALUES ('o', 's', 't', 'u', 'running', 'general', NULL, 0, 0, 0,"""
+        """ 0, '{"status": "no such status"}')"""
+    )
+    with pytest.raises(StoreError, match="cannot migrate"):
+        await SQLiteStore(path).open()
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert [c for (_, c, *_) in conn.execute("PRAGMA table_info(orchestrations)")][-1] == "doc"  # no column added
+    conn.close()

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 
+from pydantic import ValidationError
+
+from ...exceptions import StoreError
 from ...records import Orchestration
 from ._orchestrations import split
 
@@ -49,7 +52,12 @@ def _split_orchestrations(conn: sqlite3.Connection) -> None:
         if not rows:
             return
         for rowid, doc in rows:
-            parts = split(Orchestration.model_validate_json(doc))
+            try:
+                parts = split(Orchestration.model_validate_json(doc))
+            except ValidationError as exc:  # (nothing is migrated: the transaction is rolled back)
+                raise StoreError(
+                    f"cannot migrate the orchestration at rowid {rowid} to schema version 2: {exc}"
+                ) from exc
             conn.execute(
                 "UPDATE orchestrations SET doc = ?, state = ?, overage_pico = ?, rev = 0 WHERE rowid = ?",
                 (parts.head, parts.state, parts.overage_pico, rowid),
