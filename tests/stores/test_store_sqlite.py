@@ -153,7 +153,7 @@ _WORKER = textwrap.dedent(
     """
     import asyncio, json, os, sys, time
     from orchestratex.events import ModelSelected
-    from orchestratex.records import Orchestration
+    from orchestratex.records import Iteration, Orchestration
     from orchestratex.stores import SQLiteStore
 
     async def main(path, session_id, thread_id, go, n):
@@ -168,10 +168,11 @@ _WORKER = textwrap.dedent(
                 granted += ok
                 event = ModelSelected(orchestration_id=o.id, thread_id=thread_id, session_id=session_id,
                                       model_name="m", reasoning="r", iteration=i + 1)
+                o.iterations.append(Iteration(index=i + 1, model_name="m", prompt="p"))  # a step appended
                 await store.commit(o, [event], spent=0.01 if ok else 0.0, released=0.01 if ok else 0.0)
                 seqs.append(event.seq)
                 await asyncio.sleep(0.002)  # a model call would take far longer
-            print(json.dumps({"id": o.id, "granted": granted, "seqs": seqs}))
+            print(json.dumps({"id": o.id, "granted": granted, "seqs": seqs, "doc": o.model_dump_json()}))
 
     asyncio.run(main(*sys.argv[1:5], int(sys.argv[5])))
     """
@@ -205,6 +206,8 @@ async def test_two_processes_commit_and_reserve_on_one_file(tmp_path: Path) -> N
         events = await store.list_events(session.id, limit=10_000)
         assert [e.seq for e in events] == list(range(1, 2 * n + 1))
         assert {e.orchestration_id for e in events} == {r["id"] for r in results}
+        for r in results:  # each process's run as it committed it, its steps appended one by one
+            assert await store.get_orchestration(r["id"]) == Orchestration.model_validate_json(r["doc"])
         switches = sum(1 for x, y in itertools.pairwise(events) if x.orchestration_id != y.orchestration_id)
         assert switches > 1  # the two processes really ran at the same time
 
