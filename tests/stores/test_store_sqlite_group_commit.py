@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,7 +135,7 @@ async def test_a_write_that_rolls_the_transaction_back_leaves_its_neighbours_ret
             current.append(parts.id)
             return commit_sync(parts, *args)  # type: ignore[arg-type]
 
-        store._commit_sync = tracked  # type: ignore[method-assign,assignment]
+        store._commit_sync = tracked  # type: ignore[method-assign]
         outcomes = await asyncio.gather(
             *(store.commit(o, [_selected(o)], spent=1.0) for o in runs), return_exceptions=True
         )
@@ -181,3 +183,44 @@ async def test_writes_wait_in_the_worker_while_another_connection_holds_the_lock
         # and once the worker is done, writes run on the loop again
         await store.commit(runs[0], [_selected(runs[0])])
         assert len(await store.list_events(session.id)) == 7
+
+
+async def test_point_reads_run_on_the_loop_thread_and_see_every_committed_write(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        assert store._lconn is not None
+        session, _ = await _runs(store, 1)
+        worker_reads = 0
+        reader = store._reader
+        assert reader is not None
+        run = reader.run
+
+        async def counted(fn: Callable[..., Any], *args: Any) -> Any:
+            nonlocal worker_reads
+            worker_reads += 1
+            return await run(fn, *args)
+
+        reader.run = counted  # type: ignore[method-assign]
+        await store.set_session_status(session.id, "paused")
+        assert (await store.get_session(session.id)).status == "paused"  # the write just committed is seen
+        assert await store.cancel_requested("nothing") is False
+        await store.ping()
+        assert worker_reads == 0
+        with pytest.raises(NotFound):
+            await store.get_session("missing")
+
+
+async def test_a_point_read_that_would_wait_for_a_lock_goes_to_the_reader_thread(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        session, _ = await _runs(store, 1)
+        lconn = store._lconn
+        assert lconn is not None
+        busy = FaultyConnection(lconn, lambda sql: io_error("SQLITE_BUSY", sqlite3.SQLITE_BUSY))
+        store._lconn = busy  # type: ignore[assignment]
+        assert (await store.get_session(session.id)).id == session.id  # answered by the reader thread
+        assert busy.injected == 1
+        broken = FaultyConnection(lconn, lambda sql: sqlite3.DatabaseError("database disk image is malformed"))
+        store._lconn = broken  # type: ignore[assignment]
+        with pytest.raises(Exception, match="malformed") as info:
+            await store.get_session(session.id)
+        assert not isinstance(info.value, sqlite3.Error)  # translated, as every store error
+        store._lconn = lconn

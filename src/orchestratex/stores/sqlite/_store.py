@@ -100,6 +100,7 @@ class SQLiteStore(Store):
         self._conn: sqlite3.Connection | None = None
         self._reader: Worker | None = None
         self._rconn: sqlite3.Connection | None = None
+        self._lconn: sqlite3.Connection | None = None  # point reads on the event loop's thread (`_lookup`)
         self._local = threading.local()
         self._checkpointer: Checkpointer | None = None
         self._incrs = 0
@@ -147,6 +148,7 @@ class SQLiteStore(Store):
                 await self.close()
                 raise
             self._reader = reader
+            self._lconn = self._open_lookup()
 
     def _open_sync(self) -> sqlite3.Connection:
         if self.path != ":memory:":
@@ -174,7 +176,19 @@ class SQLiteStore(Store):
         self._local.conn = conn  # this thread's `_db`
         return conn
 
+    def _open_lookup(self) -> sqlite3.Connection | None:
+        """The connection of `_lookup`: read-only, and it never waits for a lock (it falls back instead)."""
+        try:
+            conn = connect(self.path, 0)
+            conn.execute("PRAGMA query_only = 1")
+        except sqlite3.Error:
+            return None  # reads go to the reader thread, as they can
+        return conn
+
     async def close(self) -> None:
+        lconn, self._lconn = self._lconn, None
+        if lconn is not None:
+            lconn.close()
         reader, rconn = self._reader, self._rconn
         self._reader = self._rconn = None
         if reader is not None and rconn is not None:
@@ -220,6 +234,24 @@ class SQLiteStore(Store):
             return await reader.run(fn, *args)
         except sqlite3.Error as exc:
             raise translate(exc) from exc
+
+    async def _lookup(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a short indexed read (a row by its key) on the event loop's own thread: a hand-off to the reader
+        thread costs several times the read. In WAL mode a reader never waits for writers; in the rare case
+        it would (another process recovering the WAL), it goes to the reader thread, which may wait."""
+        conn = self._lconn
+        if conn is None:
+            return await self._read(fn, *args)
+        local = self._local
+        local.conn = conn  # `_db` of this thread, for this synchronous call only
+        try:
+            return fn(*args)
+        except sqlite3.Error as exc:
+            if is_transient(exc):
+                return await self._read(fn, *args)
+            raise translate(exc) from exc
+        finally:
+            local.conn = None
 
     def _closed(self) -> StoreError:
         return StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
@@ -267,7 +299,7 @@ class SQLiteStore(Store):
         return session_from(row)
 
     async def get_session(self, session_id: str) -> Session:
-        return await self._read(self._session_sync, session_id)
+        return await self._lookup(self._session_sync, session_id)
 
     async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
         check_page(limit, offset)
@@ -314,7 +346,7 @@ class SQLiteStore(Store):
             self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", row)
 
     async def get_thread(self, thread_id: str) -> Thread:
-        rows = await self._read(self._fetch, "SELECT doc FROM threads WHERE id = ?", (thread_id,))
+        rows = await self._lookup(self._fetch, "SELECT doc FROM threads WHERE id = ?", (thread_id,))
         if not rows:
             raise NotFound(f"no thread {thread_id!r}")
         return Thread.model_validate_json(rows[0][0])
@@ -562,7 +594,7 @@ class SQLiteStore(Store):
             return held
 
     async def count_active_orchestrations(self, user_id: str) -> int:
-        rows = await self._read(
+        rows = await self._lookup(
             self._fetch,
             "SELECT count(*) FROM orchestrations INDEXED BY ix_orchestrations_user_active"
             " WHERE user_id = ? AND status IN ('pending', 'running')",
@@ -641,7 +673,7 @@ class SQLiteStore(Store):
             return True
 
     async def cancel_requested(self, orchestration_id: str) -> bool:
-        rows = await self._read(
+        rows = await self._lookup(
             self._fetch,
             "SELECT EXISTS (SELECT 1 FROM cancel_requests WHERE orchestration_id = ?1)"
             " OR EXISTS (SELECT 1 FROM orchestrations o JOIN sessions s ON s.id = o.session_id"
@@ -713,7 +745,7 @@ class SQLiteStore(Store):
         return key
 
     async def get_api_key(self, key_hash: str) -> ApiKey | None:
-        rows = await self._read(self._fetch, "SELECT doc FROM api_keys WHERE key_hash = ?", (key_hash,))
+        rows = await self._lookup(self._fetch, "SELECT doc FROM api_keys WHERE key_hash = ?", (key_hash,))
         return ApiKey.model_validate_json(rows[0][0]) if rows else None
 
     async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
@@ -743,7 +775,7 @@ class SQLiteStore(Store):
 
     async def ping(self) -> None:
         # a read: it neither takes nor waits for the write lock another process may hold
-        await self._read(self._fetch, "SELECT 1", ())
+        await self._lookup(self._fetch, "SELECT 1", ())
 
     # -- analytics ----------------------------------------------------------------------------
     async def session_analytics(self, session_id: str) -> Analytics:
