@@ -382,7 +382,7 @@ class SQLiteStore(Store):
             raise Conflict(f"orchestration {parts.id!r} already exists") from exc
 
     async def get_orchestration(self, orchestration_id: str) -> Orchestration:
-        docs = await self._read(self._read_orchestrations_sync, "WHERE id = ?", (orchestration_id,), "")
+        docs = await self._lookup(self._read_orchestrations_sync, "WHERE id = ?", (orchestration_id,), "")
         if not docs:
             raise NotFound(f"no orchestration {orchestration_id!r}")
         return Orchestration.model_validate_json(docs[0])
