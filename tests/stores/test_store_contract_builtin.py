@@ -37,6 +37,8 @@ class _MemoryStoreWithTheDefaults(MemoryStore):
     count_active_orchestrations = Store.count_active_orchestrations
     request_cancel = Store.request_cancel
     cancel_requested = Store.cancel_requested
+    cancel_requests = Store.cancel_requests
+    renew_leases = Store.renew_leases
     start = Store.start
     commit_step = Store.commit_step
     ping = Store.ping

@@ -145,6 +145,9 @@ class AsyncMockCollection:
     async def update_one(self, *args: Any, **kwargs: Any) -> Any:
         return await self._call("update_one", *args, **kwargs)
 
+    async def update_many(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._call("update_many", *args, **kwargs)
+
     async def find_one_and_update(self, *args: Any, **kwargs: Any) -> Any:
         return await self._call("find_one_and_update", *args, **kwargs)
 

@@ -35,6 +35,7 @@ from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
 from ._run import Run
 from ._stream import DeltaSink, RunStream, StreamItem
+from ._watch import CancelWatcher
 
 __all__ = ["Orchestrator", "RunOptions", "RunResult"]
 
@@ -237,8 +238,9 @@ class Orchestrator:
         self.system_prompt = system_prompt
         self.lease_ttl_s = lease_ttl_s
         self.cancel_check_s = 1.0
-        """How often a running orchestration asks the store whether it should stop (`Store.cancel_requested`:
-        `request_cancel` from any process, or its session ended); it then ends `cancelled`."""
+        """How often the store is asked which of this orchestrator's running orchestrations should stop (one
+        `Store.cancel_requests` call for all of them: `request_cancel` from any process, or their session
+        ended); those then end `cancelled`."""
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._ready: asyncio.Future[None] | None = None
         self._tasks: dict[str, asyncio.Task[RunResult]] = {}
@@ -246,6 +248,7 @@ class Orchestrator:
         """Orchestrations being suspended (see `suspend`); read by the run being stopped."""
         self._active: set[str] = set()
         self._keeper: asyncio.Task[None] | None = None
+        self._watcher = CancelWatcher(self)
         self._usable_cache: dict[tuple[str, ...], list[ModelProfile]] = {}
         self._usable_version = -1
         self._portal = Portal()
@@ -309,11 +312,12 @@ class Orchestrator:
             await self._ready
 
     async def aclose(self) -> None:
-        """Stop lease renewal; close the providers and the store this orchestrator created."""
+        """Stop lease renewal and cancel checks; close the providers and the store this orchestrator created."""
         if self._keeper is not None:
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keeper
+        await self._watcher.aclose()
         for provider in self._owned_providers:
             await provider.aclose()
         if self._owns_store:
@@ -609,7 +613,7 @@ class Orchestrator:
             extra = [on_event] if callable(on_event) else list(on_event)
             self._start_keeper()
             run = Run(self, doc, [*self.handlers, *extra], on_delta, session)
-            await self._drive_watched(run, fresh=session is not None and session.status == "active")
+            await self._watcher.drive(run, fresh=session is not None and session.status == "active")
         except asyncio.CancelledError:
             self._active.discard(oid)
             await asyncio.shield(self.store.release(oid, self.owner))
@@ -623,33 +627,6 @@ class Orchestrator:
             await self.store.release(oid, self.owner)
         events = await self._events(doc) if run.resumed else run.emitted
         return RunResult(doc, events, self.simulated)
-
-    async def _drive_watched(self, run: Run, *, fresh: bool = False) -> None:
-        """`run.drive()`, stopped (ending `cancelled`) once the store says it should: see `cancel_check_s`.
-        A `fresh` run (just started, in a session found active) is first asked after `cancel_check_s`."""
-        inner = asyncio.create_task(run.drive(), name=f"orchestration-step-{run.doc.id}")
-        watcher = asyncio.create_task(self._watch_cancel(run, inner, wait_first=fresh))
-        try:
-            await inner  # cancelling this task cancels `inner` too
-        except asyncio.CancelledError:
-            this = asyncio.current_task()
-            if not (watcher.done() and inner.cancelled() and this is not None and not this.cancelling()):
-                raise  # this task was cancelled, not the run on request
-        finally:
-            watcher.cancel()
-
-    async def _watch_cancel(self, run: Run, inner: asyncio.Task[None], *, wait_first: bool = False) -> None:
-        if wait_first:
-            await asyncio.sleep(self.cancel_check_s)
-        while not inner.done():
-            try:
-                stop = await self.store.cancel_requested(run.doc.id)
-            except Exception:  # a store hiccup: ask again next time
-                stop = False
-            if stop and not run.done:  # (a run already ending is left to finish)
-                inner.cancel()
-                return
-            await asyncio.sleep(self.cancel_check_s)
 
     async def run(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:
         """Orchestrate `prompt` (a string or a list of chat messages, see `prepare`) to the end and
@@ -774,12 +751,13 @@ class Orchestrator:
         self._active.discard(orchestration_id)
 
     async def _keep_leases(self) -> None:
-        """Renew the leases of this process's running orchestrations, so no other process resumes them."""
+        """Renew the leases of this process's running orchestrations, so no other process resumes them: one
+        `Store.renew_leases` call for all of them every `lease_ttl_s / 3` (a failed one is tried again then)."""
         while self._active:
             await asyncio.sleep(self.lease_ttl_s / 3)
-            for oid in list(self._active):
+            if self._active:
                 with contextlib.suppress(Exception):
-                    await self.store.claim(oid, self.owner, self.lease_ttl_s)
+                    await self.store.renew_leases(list(self._active), self.owner, self.lease_ttl_s)
 
 
 def _check_prompt(prompt: object) -> str:

@@ -389,6 +389,28 @@ class Store(ABC):
     async def list_resumable(self, *, limit: int = 100) -> list[str]:
         """Ids of orchestrations `pending` or `running` whose lease is free or expired, oldest first."""
 
+    async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
+        """`claim` for each of `orchestration_ids` at once: take or renew the lease for `ttl_s` seconds
+        where it is free, expired or already `owner`'s. Returns the ids whose lease `owner` now holds;
+        a lease another owner holds, and an unknown id, are left out (no `NotFound`). `ValueError` when
+        `ttl_s <= 0`, as `claim`.
+
+        An orchestrator renews the leases of all the runs it drives with one call every `lease_ttl_s / 3`.
+        This default calls `claim` once per id; a store overrides it to renew them in one statement.
+        """
+        from ..exceptions import NotFound
+
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        held: set[str] = set()
+        for oid in dict.fromkeys(orchestration_ids):
+            try:
+                if await self.claim(oid, owner, ttl_s):
+                    held.add(oid)
+            except NotFound:
+                continue
+        return held
+
     # -- cancellation (any process may ask the one driving a run to stop it) -----------------------
     async def request_cancel(self, orchestration_id: str) -> bool:
         """Ask whichever process drives `orchestration_id` to stop it (it then ends `cancelled`).
@@ -419,6 +441,15 @@ class Store(ABC):
         if session.status in ("completed", "cancelled"):
             return True
         return await self.incr(f"cancel:{orchestration_id}", 0) > 0
+
+    async def cancel_requests(self, orchestration_ids: Sequence[str]) -> set[str]:
+        """`cancel_requested` for each of `orchestration_ids` at once: the ids whose run should stop (a
+        cancel was requested, or the session has ended); unknown ids are left out.
+
+        An orchestrator asks this once every `cancel_check_s` for all the runs it drives. This default
+        calls `cancel_requested` once per id; a store overrides it to answer in one query.
+        """
+        return {oid for oid in dict.fromkeys(orchestration_ids) if await self.cancel_requested(oid)}
 
     # -- counters (rate limits, concurrency) ----------------------------------------------------
     @abstractmethod

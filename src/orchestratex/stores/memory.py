@@ -647,6 +647,35 @@ class MemoryStore(Store):
             mean_score_by_domain={d: sum(s) / len(s) for d, s in sorted(by_domain.items())},
         )
 
+    # -- one call for all of an orchestrator's runs ---------------------------------------------
+    async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
+        if customised(self, MemoryStore, "claim"):
+            return await super().renew_leases(orchestration_ids, owner, ttl_s)
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        now = time.time()
+        held: set[str] = set()
+        for oid in orchestration_ids:
+            lease = self._leases.get(oid)
+            if oid in self._orchestrations and (lease is None or lease[0] == owner or lease[1] <= now):
+                self._leases[oid] = (owner, now + ttl_s)
+                held.add(oid)
+        return held
+
+    async def cancel_requests(self, orchestration_ids: Sequence[str]) -> set[str]:
+        if customised(self, MemoryStore, "cancel_requested", "request_cancel"):
+            return await super().cancel_requests(orchestration_ids)
+        ended = ("completed", "cancelled")
+        stop: set[str] = set()
+        for oid in orchestration_ids:
+            doc = self._orchestrations.get(oid)
+            if doc is None:
+                continue
+            session = self._sessions.get(doc.session_id)
+            if oid in self._cancel_requests or (session is not None and session.status in ended):
+                stop.add(oid)
+        return stop
+
 
 def _percentiles(values: list[float]) -> tuple[float | None, float | None]:
     """Nearest-rank p50 and p95."""

@@ -591,6 +591,29 @@ class StoreContract:
         with pytest.raises(ValueError):
             await store.claim(o.id, "a", 0)
 
+    async def test_renew_leases_claims_many_at_once(self, store: Store) -> None:
+        session = await _session(store)
+        thread = await _thread(store, session)
+        mine = [await _orchestration(store, thread) for _ in range(3)]
+        theirs, expired, free = [await _orchestration(store, thread) for _ in range(3)]
+        for o in mine:
+            assert await store.claim(o.id, "me", 0.3)
+        assert await store.claim(theirs.id, "them", 30)
+        assert await store.claim(expired.id, "them", 0.05)
+        await asyncio.sleep(0.1)
+        unknown = [f"{i:024x}" for i in range(1, 1001)]  # (more than fit in one SQL statement's parameters)
+        ids = [*unknown[:500], *(o.id for o in (*mine, theirs, expired, free)), *unknown[500:], mine[0].id]
+        held = await store.renew_leases(ids, "me", 30)
+        assert held == {*(o.id for o in mine), expired.id, free.id}  # as `claim` would, for each
+        await asyncio.sleep(0.3)  # the first leases would have expired by now: they were renewed
+        for o in (*mine, expired, free):
+            assert not await store.claim(o.id, "them", 30)
+        assert await store.claim(theirs.id, "them", 30)  # still theirs
+        assert await store.renew_leases([theirs.id], "me", 30) == set()
+        assert await store.renew_leases([], "me", 30) == set()
+        with pytest.raises(ValueError):
+            await store.renew_leases([mine[0].id], "me", 0)
+
     async def test_list_resumable(self, store: Store) -> None:
         session = await _session(store)
         thread = await _thread(store, session)
@@ -644,6 +667,23 @@ class StoreContract:
         other.status = "completed"
         await store.commit(other)
         assert not await store.request_cancel(other.id)  # already ended: nothing to stop
+
+    async def test_cancel_requests_answers_for_many_runs_at_once(self, store: Store) -> None:
+        _, thread, asked = await _tree(store)
+        going = await _orchestration(store, thread, status="running")
+        ending, ending_thread, in_ended = await _tree(store)
+        also_in_ended = await _orchestration(store, ending_thread, status="running")
+        assert await store.cancel_requests([asked.id, going.id, in_ended.id]) == set()
+        assert await store.request_cancel(asked.id)
+        await store.set_session_status(ending.id, "completed")
+        unknown = [f"{i:024x}" for i in range(1, 1001)]  # (more than fit in one SQL statement's parameters)
+        ids = [*unknown[:500], asked.id, going.id, in_ended.id, also_in_ended.id, *unknown[500:], asked.id]
+        stop = await store.cancel_requests(ids)
+        assert stop == {asked.id, in_ended.id, also_in_ended.id}
+        for oid in (asked.id, going.id, in_ended.id, unknown[0]):  # what `cancel_requested` says of each
+            assert (oid in stop) == await store.cancel_requested(oid)
+        assert await store.cancel_requests([going.id]) == set()
+        assert await store.cancel_requests([]) == set()
 
     async def test_an_ended_session_cancels_its_orchestrations(self, store: Store) -> None:
         session, _, o = await _tree(store)

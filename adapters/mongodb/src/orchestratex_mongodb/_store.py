@@ -801,6 +801,57 @@ class MongoStore(Store):
     async def model_stats(self, model_name: str) -> ModelStats:
         return await _analytics.model_stats(self._run, self._c.calls, model_name)
 
+    # -- one call for all of an orchestrator's runs ---------------------------------------------
+    async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
+        """One `update_many` extends the leases `owner` still holds (the usual case: one round trip); any
+        other id (a lease free, expired and taken, or another's) then goes through `claim`, which rolls
+        forward what a previous owner left half-done when it takes a lease over."""
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        ids = {doc_id(oid): oid for oid in orchestration_ids}
+        if not ids:
+            return set()
+        query = {"_id": {"$in": list(ids)}, "lease_owner": owner}
+        update = {"$set": {"lease_expires": _now() + timedelta(seconds=ttl_s)}}
+        orchestrations = self._c.orchestrations
+        renewed = await self._run("renewing leases", lambda: orchestrations.update_many(query, update))
+        if renewed.matched_count == len(ids):
+            return set(ids.values())
+        found = await self._run("reading leases", lambda: orchestrations.find(query, {"_id": 1}).to_list(None))
+        held = {ids[doc["_id"]] for doc in found if doc["_id"] in ids}
+        for oid in set(ids.values()) - held:
+            with contextlib.suppress(NotFound):
+                if await self.claim(oid, owner, ttl_s):
+                    held.add(oid)
+        return held
+
+    async def cancel_requests(self, orchestration_ids: Sequence[str]) -> set[str]:
+        """Two queries whatever the number of ids: the orchestrations, then the sessions of those not asked to stop."""
+        ids = {doc_id(oid): oid for oid in orchestration_ids}
+        if not ids:
+            return set()
+        c = self._c
+        docs = await self._run(
+            "reading cancellation requests",
+            lambda: c.orchestrations.find(
+                {"_id": {"$in": list(ids)}}, {"session_id": 1, "cancel_requested": 1}
+            ).to_list(None),
+        )
+        stop = {ids[d["_id"]] for d in docs if d.get("cancel_requested") is not None and d["_id"] in ids}
+        by_session: dict[str, list[str]] = {}
+        for d in docs:
+            if d.get("cancel_requested") is None and d["_id"] in ids:
+                by_session.setdefault(d["session_id"], []).append(ids[d["_id"]])
+        if by_session:
+            sessions = {doc_id(s): s for s in by_session}
+            query = {"_id": {"$in": list(sessions)}, "status": {"$in": ["completed", "cancelled"]}}
+            ended = await self._run(
+                "reading sessions' status", lambda: c.sessions.find(query, {"_id": 1}).to_list(None)
+            )
+            for session in ended:
+                stop.update(by_session.get(sessions.get(session["_id"], ""), ()))
+        return stop
+
 
 async def _true() -> bool:
     return True

@@ -804,6 +804,52 @@ class SQLiteStore(Store):
         with Read(self._db) as db:
             return _analytics.model_stats(db, model_name)
 
+    # -- one call for all of an orchestrator's runs ---------------------------------------------
+    _IN_CHUNK = 400
+    """Ids per `IN (...)` list: with their other parameters, under SQLite's oldest limit of 999 variables."""
+
+    async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
+        if customised(self, SQLiteStore, "claim"):
+            return await super().renew_leases(orchestration_ids, owner, ttl_s)
+        if not ttl_s > 0:
+            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        ids = list(dict.fromkeys(orchestration_ids))
+        return await self._run(self._renew_leases_sync, ids, owner, ttl_s) if ids else set()
+
+    def _renew_leases_sync(self, ids: list[str], owner: str, ttl_s: float) -> set[str]:
+        now = time.time()
+        held: set[str] = set()
+        for i in range(0, len(ids), self._IN_CHUNK):
+            chunk = ids[i : i + self._IN_CHUNK]
+            rows = self._db.execute(
+                "UPDATE orchestrations SET lease_owner = ?, lease_expires = ?"
+                f" WHERE id IN ({','.join('?' * len(chunk))})"
+                " AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires <= ?) RETURNING id",
+                (owner, now + ttl_s, *chunk, owner, now),
+            ).fetchall()
+            held.update(oid for (oid,) in rows)
+        return held
+
+    async def cancel_requests(self, orchestration_ids: Sequence[str]) -> set[str]:
+        if customised(self, SQLiteStore, "cancel_requested", "request_cancel"):
+            return await super().cancel_requests(orchestration_ids)
+        ids = list(dict.fromkeys(orchestration_ids))
+        return await self._read(self._cancel_requests_sync, ids) if ids else set()
+
+    def _cancel_requests_sync(self, ids: list[str]) -> set[str]:
+        stop: set[str] = set()
+        for i in range(0, len(ids), self._IN_CHUNK):
+            chunk = ids[i : i + self._IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT orchestration_id FROM cancel_requests WHERE orchestration_id IN ({marks})"
+                " UNION SELECT o.id FROM orchestrations o JOIN sessions s ON s.id = o.session_id"
+                f" WHERE o.id IN ({marks}) AND s.status IN ('completed', 'cancelled')",
+                (*chunk, *chunk),
+            ).fetchall()
+            stop.update(oid for (oid,) in rows)
+        return stop
+
 
 def _outcome_row(o: RoutingOutcome) -> tuple[Any, ...]:
     return (o.router, o.domain, o.model_name, o.score, o.score * o.score, o.cost, o.latency_ms, o.output_tokens)

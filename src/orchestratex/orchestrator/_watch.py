@@ -1,0 +1,129 @@
+"""`CancelWatcher`: one task per orchestrator stops the runs the store says should stop."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._run import Run
+    from .orchestrator import Orchestrator
+
+__all__ = ["CancelWatcher"]
+
+_SLACK_S = 0.001
+"""A run due this close to now is asked about now (timers may fire a hair early)."""
+
+
+@dataclass(slots=True, eq=False)
+class _Watched:
+    run: Run
+    task: asyncio.Task[Any]
+    """The task driving the run: cancelled to stop it."""
+    due: float
+    """When the store is first asked about the run (event loop time)."""
+    stopping: bool = False
+    """The watcher cancelled `task` to stop the run: a cancellation `drive` absorbs."""
+
+
+class CancelWatcher:
+    """Stops an orchestrator's runs when the store says they should stop (`Store.cancel_requests`: a
+    `request_cancel` from any process, or their session ended); they then end `cancelled`.
+
+    One background task watches all the runs in progress: it starts with the first, ends when none
+    is left, and every `cancel_check_s` asks the store about all of them in one call. A run is driven
+    in its caller's task (no task of its own), which the watcher cancels to stop it; `drive` turns
+    that cancellation into the run's normal end.
+    """
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self._o = orchestrator
+        self._runs: dict[str, _Watched] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Future[None] | None = None
+        self._ask_now = False
+
+    async def drive(self, run: Run, *, fresh: bool) -> None:
+        """`run.drive()` in the calling task, stopped (ending `cancelled`, and returning normally) once the
+        store says it should. A run already ending is left to finish; a cancellation of the calling task
+        by anyone else (the caller, `Orchestrator.cancel`, `suspend`) propagates as usual. A `fresh` run
+        (just started, in a session found active) is first asked about after `cancel_check_s`, any other
+        (resumed, or prepared earlier) at once."""
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("an orchestration is driven inside an asyncio task")
+        oid = run.doc.id
+        due = asyncio.get_running_loop().time() + (self._o.cancel_check_s if fresh else 0.0)
+        watched = self._runs[oid] = _Watched(run, task, due)
+        self._start(ask_now=not fresh)
+        try:
+            await run.drive()
+        except asyncio.CancelledError:
+            if not watched.stopping:
+                raise
+            watched.stopping = False
+            if task.uncancel() > 0:  # the task was cancelled by someone else too
+                raise
+        finally:
+            if self._runs.get(oid) is watched:
+                del self._runs[oid]
+            if watched.stopping:  # the run ended otherwise (an error) after being stopped: nothing is pending
+                task.uncancel()
+            if not self._runs:
+                self._wake()  # (the watcher ends now, not after its sleep)
+
+    async def aclose(self) -> None:
+        """Stop the watcher (the runs it watched go on unwatched)."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _start(self, *, ask_now: bool) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._watch(), name="orchestratex-cancel-watcher")
+        elif ask_now:
+            self._ask_now = True
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._runs:
+            self._ask_now = False
+            now = loop.time()
+            due = [w for w in self._runs.values() if w.due <= now + _SLACK_S and not w.stopping]
+            if due:
+                await self._ask(due)
+            if not self._ask_now:
+                await self._sleep(loop, self._o.cancel_check_s)
+
+    async def _ask(self, due: list[_Watched]) -> None:
+        try:
+            stop = await self._o.store.cancel_requests([w.run.doc.id for w in due])
+        except Exception:  # a store hiccup: ask again next time
+            return
+        for w in due:
+            if (
+                w.run.doc.id in stop
+                and self._runs.get(w.run.doc.id) is w
+                and not w.run.done  # (a run already ending is left to finish)
+                and not w.task.done()
+                and not w.task.cancelling()  # (already being stopped by someone else)
+            ):
+                w.stopping = True
+                w.task.cancel()
+
+    async def _sleep(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        """Sleep `seconds`, or less when `_wake` is called."""
+        wakeup = self._wakeup = loop.create_future()
+        timer = loop.call_later(seconds, self._wake)
+        try:
+            await wakeup
+        finally:
+            timer.cancel()
+            self._wakeup = None
