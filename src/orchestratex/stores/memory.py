@@ -668,10 +668,10 @@ class MemoryStore(Store):
         ended = ("completed", "cancelled")
         stop: set[str] = set()
         for oid in orchestration_ids:
-            doc = self._orchestrations.get(oid)
-            if doc is None:
+            row = self._orchestrations.get(oid)
+            if row is None:
                 continue
-            session = self._sessions.get(doc.session_id)
+            session = self._sessions.get(row[O_SESSION])
             if oid in self._cancel_requests or (session is not None and session.status in ended):
                 stop.add(oid)
         return stop
