@@ -60,6 +60,8 @@ class LLMJudgeEvaluator(Evaluator):
         self.rubric = rubric
         self.cost_sensitivity = cost_sensitivity
         self.max_output_tokens = max_output_tokens
+        self._system: Message | None = None
+        """The rubric's system message, shared by every request (messages are immutable)."""
 
     def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
         return min(self.panel_size, max(len(judges), 1))
@@ -99,9 +101,12 @@ class LLMJudgeEvaluator(Evaluator):
         if task.history:  # the answer continues a conversation: judge it in that light
             turns = "\n\n".join(f"[{m.role}]\n{m.content}" for m in task.history)
             user = f"CONVERSATION SO FAR (the TASK is its last user message):\n{turns}\n\n{user}"
+        system = self._system
+        if system is None or system.content != self.rubric:  # (`rubric` may be reassigned)
+            system = self._system = Message(role="system", content=self.rubric)
         return GenerationRequest(
             model=judge,
-            messages=[Message(role="system", content=self.rubric), Message(role="user", content=user)],
+            messages=[system, Message(role="user", content=user)],
             max_output_tokens=min(task.max_output_tokens, self.max_output_tokens, judge.max_output_tokens),
             temperature=0.0,
             json_output=True,

@@ -152,7 +152,9 @@ class JudgePlanner:
             return GenerationRequest(
                 model=judge, messages=[Message(role="user", content=text)], max_output_tokens=cap, purpose="judge"
             )
-        return request.model_copy(update={"max_output_tokens": min(request.max_output_tokens, cap)})
+        if request.max_output_tokens <= cap:
+            return request
+        return request.model_copy(update={"max_output_tokens": cap})
 
 
 async def _no_call(judge: ModelProfile, request: GenerationRequest) -> Generation:

@@ -276,10 +276,8 @@ class Run:
         if not self.o.circuit.allows(model.name):
             return None
         try:
-            request, prepay = self._generation_request(model, it)
-            worst = model.worst_case_cost(
-                self.o.provider_for(model).count_input_tokens(request), request.max_output_tokens
-            )
+            request, prepay, input_bound = self._generation_request(model, it)
+            worst = model.worst_case_cost(input_bound, request.max_output_tokens)
         except OrchestrateXError:  # _generate meets it again and handles it
             return None
         remaining = self._remaining()
@@ -299,10 +297,15 @@ class Run:
         try:
             if ready is not None:
                 gen = await self._call(
-                    model, ready.request, ledger, "generate", reserved=ready.worst, iteration=it.index
+                    model,
+                    ready.request,
+                    ledger,
+                    "generate",
+                    reserved=ready.worst,
+                    iteration=it.index,
                 )
             else:
-                request, prepay = self._generation_request(model, it)
+                request, prepay, _ = self._generation_request(model, it)
                 gen = await self._call(
                     model, request, ledger, "generate", prepay=prepay if self.session_limit else 0.0, iteration=it.index
                 )
@@ -330,9 +333,9 @@ class Run:
         )
         await self._commit([event], ledger)
 
-    def _generation_request(self, model: ModelProfile, it: Iteration) -> tuple[GenerationRequest, float]:
-        """The request with its output cap (what the budget can pay for, judging kept aside), and what to keep
-        for judging the answer."""
+    def _generation_request(self, model: ModelProfile, it: Iteration) -> tuple[GenerationRequest, float, int]:
+        """The request with its output cap (what the budget can pay for, judging kept aside), what to keep
+        for judging the answer, and the request's input bound."""
         request = GenerationRequest(
             model=model,
             messages=request_messages(self.doc, self.o.system_prompt, it.prompt),
@@ -344,16 +347,18 @@ class Run:
             domain=self.doc.domain or "general",
         )
         self.planner.decision()
-        fit = self._fit(model, request, it.index)
+        input_bound = self.o.provider_for(model).count_input_tokens(request)
+        fit = self._fit(model, input_bound, request.max_output_tokens, it.index)
         if fit is None:
             raise BudgetExceeded(f"{model.name} no longer fits the budget or its answer could not be judged")
         request.max_output_tokens, judge_reserve = fit
-        return request, judge_reserve
+        return request, judge_reserve, input_bound
 
-    def _fit(self, model: ModelProfile, request: GenerationRequest, index: int) -> tuple[int, float] | None:
-        """(output cap, judging reserve) for `model` answering `request` as iteration `index`, or None when no
-        judge could read its answer or the budget cannot pay for a useful cap plus the judging."""
-        cap, need = self.o.output_lengths.cap(model, "generate", request.max_output_tokens)
+    def _fit(self, model: ModelProfile, input_bound: int, limit: int, index: int) -> tuple[int, float] | None:
+        """(output cap, judging reserve) for `model` answering a request of `input_bound` input tokens and up to
+        `limit` output tokens as iteration `index`, or None when no judge could read its answer or the budget
+        cannot pay for a useful cap plus the judging."""
+        cap, need = self.o.output_lengths.cap(model, "generate", limit)
         judge_reserve = 0.0
         if self.planner.needed(index):
             reserve = self.planner.reserve_for(model.name, cap)
@@ -362,7 +367,6 @@ class Run:
             judge_reserve = reserve
         remaining = self._remaining()
         budget = None if remaining is None else remaining - judge_reserve
-        input_bound = self.o.provider_for(model).count_input_tokens(request)
         sent = affordable_cap(model, input_bound, cap, need, budget)
         return None if sent is None else (sent, judge_reserve)
 
@@ -585,16 +589,15 @@ class Run:
         reserved: float = 0.0,
         iteration: int = 0,
     ) -> Generation:
-        """Make one call; `reserved` of its worst case is held already (reserved with the previous commit)."""
+        """Make one call; `reserved`, when given, is its worst case, held already (reserved with the previous
+        commit, priced on this very request)."""
         circuit = self.o.circuit
         if not circuit.allows(model.name):
             raise CircuitOpen(f"{model.name} is cooling down after repeated failures", model=model.name)
         provider = self.o.provider_for(model)
-        worst = model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
+        worst = reserved or model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
         if not reserved:
             await self._reserve(worst, ledger, prepay=prepay)
-        elif worst > reserved + _EPS:  # (the same request priced the same way: not expected)
-            await self._reserve(worst - reserved, ledger)
         circuit.before_call(model.name)
 
         def failed(exc: BaseException) -> None:
@@ -802,11 +805,17 @@ class Run:
             raise _Stop("error", "no model is available: every candidate failed, is cooling down or is too small")
         msgs = [Message(role="system", content=self.o.system_prompt), Message(role="user", content=task.prompt)]
         fitting, unjudgeable = [], 0
+        estimate: int | None = None  # the byte bound of `msgs`, the same for every model: counted once
         for m in usable:
-            request = GenerationRequest(
-                model=m, messages=msgs, max_output_tokens=max(min(task.max_output_tokens, m.max_output_tokens), 1)
-            )
-            if self._fit(m, request, task.iteration) is not None:
+            limit = max(min(task.max_output_tokens, m.max_output_tokens), 1)
+            provider = self.o.provider_for(m)
+            if provider._counts_bytes():
+                if estimate is None:
+                    estimate = estimate_message_tokens(msgs)
+                bound = estimate
+            else:
+                bound = provider.count_input_tokens(GenerationRequest(model=m, messages=msgs, max_output_tokens=limit))
+            if self._fit(m, bound, limit, task.iteration) is not None:
                 fitting.append(m)
             elif self.planner.needed(task.iteration) and self.planner.reserve_for(m.name, 1) is None:
                 unjudgeable += 1
@@ -946,6 +955,6 @@ class Run:
         try:
             await outcome(write(), landed)
         finally:
-            if stored:  # handlers see every stored event, even when the run is cancelled as it is stored
+            if stored and self.handlers:  # handlers see every stored event, even if the run is cancelled meanwhile
                 for event in events:
                     await dispatch(self.handlers, event)
