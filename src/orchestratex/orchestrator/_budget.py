@@ -80,6 +80,8 @@ class OutputLengths:
     def __init__(self, policy: OutputCapPolicy) -> None:
         self.policy = policy
         self._seen: dict[tuple[str, str], tuple[deque[int], list[int]]] = {}
+        self.version = 0
+        """Bumped by every observation (caps derived from the lengths are valid while it stays)."""
 
     def observe(self, model: str, purpose: str, tokens: int, *, finish_reason: str | None, cap: int) -> None:
         if finish_reason == "length" and tokens >= cap:  # censored: the answer wanted more than the cap
@@ -91,6 +93,7 @@ class OutputLengths:
         if len(arrived) >= self.policy.window:
             del ordered[bisect_left(ordered, arrived.popleft())]
         tokens = max(tokens, 1)
+        self.version += 1
         arrived.append(tokens)
         insort(ordered, tokens)
 

@@ -33,17 +33,24 @@ class JudgePlanner:
         self._bounds: dict[tuple[str, int, int], int] = {}
         # One routing decision's judging prices: the judges that may judge (before excluding the author) and
         # each judge's worst case per answer cap (None: its window cannot hold the judge prompt). Valid while
-        # nothing can change the circuit, the failures, the learned caps or the catalog: see `decision`.
+        # nothing changes the circuit, the failures, the learned caps or the catalog: see `decision`.
         self._judges: list[ModelProfile] | None = None
         self._prices: dict[tuple[str, int], float | None] = {}
-        self._version: object = None
+        self._state: tuple[int, int, int] | None = None
 
     def decision(self) -> None:
-        """Start a routing decision: forget the judging prices of the previous one (call before pricing
-        candidates, with no await until the decision is made)."""
+        """Start a routing decision (call before pricing candidates, with no await until the decision is made):
+        forget the judging prices of the previous one, unless nothing they depend on has changed since — the
+        catalog, the learned output caps and the run's failed models the same, no circuit open or half-open
+        (the run's judges and prompt are fixed)."""
+        o = self.run.o
+        state = (o.catalog.version, o.output_lengths.version, len(self.run.failed))
+        quiet = o.circuit.quiet
+        if quiet and state == self._state and self._judges is not None:
+            return
         self._judges = None
         self._prices.clear()
-        self._version = self.run.o.catalog.version
+        self._state = state if quiet else None  # prices made with a circuit open are kept for this decision only
 
     @property
     def judging(self) -> Judging:
@@ -75,7 +82,7 @@ class JudgePlanner:
         (at its worst case) among the judges whose window fits the judge prompt; None when no judge fits
         the window (the answer could never be judged: do not pay for it)."""
         run = self.run
-        if self._judges is None or self._version != run.o.catalog.version:
+        if self._judges is None:
             self.decision()
             self._judges = [
                 m for m in run.o.judge_models(run.judges) if run.o.circuit.allows(m.name) and m.name not in run.failed

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
+from pydantic import BaseModel
+
 from .._ids import utcnow
 from ..catalog import ModelProfile
 from ..evaluation import EvaluationTask
@@ -39,7 +41,6 @@ from ..stores import RoutingOutcome
 from ..telemetry import run_telemetry
 from ..usage import Usage, add_costs
 from ._budget import affordable_cap, price_generation, reserve_waiting
-from ._chat import conversation
 from ._durable import outcome, with_store_retries
 from ._judges import JudgePlanner, Judging
 from ._observe import collect
@@ -59,6 +60,13 @@ _PREVIEW = 200
 
 
 _Role = Literal["generate", "judge"]
+
+
+def _assign(record: BaseModel, **fields: object) -> None:
+    """Set `fields` of `record` at once, as pydantic's own assignment does for a model without
+    `validate_assignment` (the values are already valid), without its per-field dispatch."""
+    record.__dict__.update(fields)
+    record.__pydantic_fields_set__.update(fields)
 
 
 class _Stop(Exception):
@@ -148,6 +156,11 @@ class Run:
         more and stops as a crash would, to be resumed from what the store has."""
         self.telemetry = run_telemetry(orchestrator, doc)
         """Log lines, spans and metrics of this run (a shared no-op when nothing listens)."""
+        self._sent: tuple[str, str, list[Message]] | None = None
+        """The last messages built for a generation, with their last user message and the system prompt they
+        were built with (messages are immutable)."""
+        self._system: Message | None = None
+        """The orchestrator's system prompt as a message, as candidates are sized with it."""
 
     # -- the loop -----------------------------------------------------------------------------
     async def drive(self) -> None:
@@ -239,6 +252,7 @@ class Run:
     async def _select(self) -> Iteration:
         doc = self.doc
         prompt, messages = build_messages(doc, self.o.system_prompt)
+        self._sent = (prompt, self.o.system_prompt, messages)
         task = self._task(prompt, messages)
         candidates = self._candidates(task)
         decision = await self.o.router.select(task, candidates)
@@ -312,14 +326,17 @@ class Run:
         except (ProviderError, BudgetExceeded) as exc:
             await self._fallback(it, model, exc, ledger)
             return
-        it.response = gen.text
-        it.usage = gen.usage
-        it.cost = gen.cost
-        it.catalog_cost = gen.catalog_cost
-        it.reported_cost = gen.reported_cost
-        it.latency_ms = gen.latency_ms
-        it.finish_reason = gen.finish_reason
-        it.phase = "generated"
+        _assign(
+            it,
+            response=gen.text,
+            usage=gen.usage,
+            cost=gen.cost,
+            catalog_cost=gen.catalog_cost,
+            reported_cost=gen.reported_cost,
+            latency_ms=gen.latency_ms,
+            finish_reason=gen.finish_reason,
+            phase="generated",
+        )
         event = ResponseGenerated(
             **self._ids(),
             model_name=model.name,
@@ -338,7 +355,7 @@ class Run:
         for judging the answer, and the request's input bound."""
         request = GenerationRequest(
             model=model,
-            messages=request_messages(self.doc, self.o.system_prompt, it.prompt),
+            messages=self._messages(it.prompt),
             max_output_tokens=max(min(self.doc.settings.max_output_tokens, model.max_output_tokens), 1),
             temperature=None,
             stop=None,
@@ -420,7 +437,7 @@ class Run:
             context=doc.context,
             iteration=it.index,
             max_output_tokens=judge_max,
-            history=tuple(conversation(doc)[:-1]),
+            history=tuple(doc.messages[:-1]),  # `conversation(doc)[:-1]`, without building its last message
         )
         remaining = self._remaining()
         # what was reserved for the judges with the answer stays theirs, even after an overage of the answer
@@ -438,7 +455,8 @@ class Run:
             it.errors.append(f"evaluation: {'BudgetExceeded' if by_budget else 'EvaluationError'}: {why}")
             it.phase = "failed"
             raise _Stop("budget" if by_budget else "error", why, ledger)
-        etask = replace(etask, judges=eligible)
+        if len(eligible) != len(etask.judges):  # (`eligible` keeps the judges' order)
+            etask = replace(etask, judges=eligible)
         answer = Generation(
             text=it.response or "",
             usage=it.usage,
@@ -528,12 +546,9 @@ class Run:
         if ledger is not None:
             self._settle(ledger)  # the final event reports a total that includes this step
         best = doc.best_iteration
-        doc.stop_reason = reason
-        doc.error = error
+        _assign(doc, stop_reason=reason, error=error)
         if best is not None:
-            doc.final_response = best.response
-            doc.final_score = best.score
-            doc.final_model = best.model_name
+            _assign(doc, final_response=best.response, final_score=best.score, final_model=best.model_name)
         event: Event
         if reason != "cancelled" and best is not None and best.response is not None:
             doc.status = "completed"
@@ -754,9 +769,17 @@ class Run:
         self.session_base = session.total_cost - self.doc.total_cost
 
     # -- candidates -------------------------------------------------------------------------------
+    def _messages(self, last_user: str) -> list[Message]:
+        """`request_messages` for this run's conversation ending with `last_user` (the last ones built, reused:
+        not to be changed in place)."""
+        sent, system = self._sent, self.o.system_prompt
+        if sent is None or sent[0] != last_user or sent[1] != system:
+            sent = self._sent = (last_user, system, request_messages(self.doc, system, last_user))
+        return sent[2]
+
     def _task(self, prompt: str, messages: list[Message] | None) -> Task:
         doc = self.doc
-        msgs = messages or request_messages(doc, self.o.system_prompt, prompt)
+        msgs = messages or self._messages(prompt)
         bound = estimate_message_tokens(msgs)
         scores = [it.evaluation.score for it in doc.iterations if it.evaluation is not None]
         return Task(
@@ -803,7 +826,9 @@ class Run:
         ]
         if not usable:
             raise _Stop("error", "no model is available: every candidate failed, is cooling down or is too small")
-        msgs = [Message(role="system", content=self.o.system_prompt), Message(role="user", content=task.prompt)]
+        if self._system is None or self._system.content != self.o.system_prompt:
+            self._system = Message(role="system", content=self.o.system_prompt)
+        msgs = [self._system, self._messages(task.prompt)[-1]]  # (its last message is `task.prompt`'s)
         fitting, unjudgeable = [], 0
         estimate: int | None = None  # the byte bound of `msgs`, the same for every model: counted once
         for m in usable:
