@@ -9,14 +9,18 @@ from types import SimpleNamespace
 from typing import cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestratex import (
     BayesianRouter,
+    EvaluationTask,
     FunctionProvider,
     Generation,
     GenerationRequest,
     IsotonicCalibration,
     LLMJudgeEvaluator,
+    Message,
     ModelCatalog,
     ModelProfile,
     Orchestrator,
@@ -24,6 +28,7 @@ from orchestratex import (
 from orchestratex.exceptions import UnknownModelError, UserError
 from orchestratex.orchestrator._judges import JudgePlanner
 from orchestratex.orchestrator._run import Run
+from orchestratex.providers import estimate_input_tokens
 from orchestratex.records import Orchestration
 from orchestratex.usage import add_costs
 
@@ -233,3 +238,38 @@ def test_judging_prices_are_reused_only_while_nothing_they_depend_on_changes() -
     orch.catalog.set_status("function:dear", "disabled")  # a catalog change: nobody is left to judge
     planner.decision()
     assert planner.reserve_for("function:author", 300) is None
+
+
+@given(
+    prompt=st.text(min_size=1, max_size=200),
+    context=st.none() | st.text(max_size=100),
+    caps=st.lists(st.integers(1, 5000), min_size=1, max_size=4),
+)
+@settings(max_examples=50)
+def test_a_judges_byte_bound_is_counted_once_and_stays_exact(prompt: str, context: str | None, caps: list[int]) -> None:
+    """With a byte-counting provider, the bound of each answer length comes from the bound of an empty answer:
+    it is what counting the whole stand-in request gives."""
+    rec = Recorder()
+    judge = model("judge", 0.001)
+    orch = orchestrator(rec, model("author", 0.002), judge)
+    planner = planner_of(orch, prompt)
+    planner.run.doc.context = context
+    for cap in caps:
+        whole = planner._stand_in(judge, "function:author", "x " * (2 * cap))
+        assert planner._input_bound(judge, "function:author", cap) == estimate_input_tokens(whole)
+
+
+def test_a_judges_bound_is_counted_whole_when_the_evaluator_builds_its_own_requests() -> None:
+    class Quoting(LLMJudgeEvaluator):
+        def build_request(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
+            request = super().build_request(task, judge, answer)
+            quoted = Message(role="user", content=f"{answer}\n\n(again:)\n{answer}")
+            return request.model_copy(update={"messages": [*request.messages, quoted]})
+
+    rec = Recorder()
+    judge = model("judge", 0.001)
+    orch = orchestrator(rec, model("author", 0.002), judge, evaluator=Quoting())
+    planner = planner_of(orch)
+    for cap in (10, 300):
+        whole = planner._stand_in(judge, "function:author", "x " * (2 * cap))
+        assert planner._input_bound(judge, "function:author", cap) == estimate_input_tokens(whole)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from ..catalog import ModelProfile
-from ..evaluation import EvaluationTask
+from ..evaluation import EvaluationTask, LLMJudgeEvaluator
 from ..providers import Generation, GenerationRequest, Message
 from ..usage import add_costs
 
@@ -23,6 +23,8 @@ returned unjudged, saving the judges' cost (its score is then None and the route
 _RUBRIC_ALLOWANCE = 1200
 """Bytes allowed for the rubric and framing of a judge prompt when the evaluator cannot build it."""
 _BYTES_PER_TOKEN_ESTIMATE = 4
+_VERBATIM = LLMJudgeEvaluator.build_request
+"""An evaluator's `build_request` known to put the answer in its request once, verbatim."""
 
 
 class JudgePlanner:
@@ -113,24 +115,37 @@ class JudgePlanner:
     def _input_bound(self, judge: ModelProfile, author: str, answer_cap: int) -> int:
         """The judge's input bound for an answer of `answer_cap` tokens, counted by the judge's provider on a
         stand-in answer ("x " repeated: one token per character pair for a tokenizer or a 4-characters
-        estimate, four bytes per token for a byte bound) — cached per provider and answer length."""
+        estimate, four bytes per token for a byte bound) — cached per provider and answer length.
+
+        With a byte bound and the default evaluator's requests, which hold the answer once, verbatim, the
+        bound is the bound with an empty answer plus the stand-in's bytes: counted once per provider."""
         provider = self.run.o.provider_for(judge)
         key = (provider.name, id(provider), answer_cap)
         bound = self._bounds.get(key)
         if bound is None:
-            doc = self.run.doc
-            etask = EvaluationTask(
-                prompt=doc.prompt,
-                domain=doc.domain or "general",
-                generating_model=author,
-                judges=(),
-                call=_no_call,
-                context=doc.context,
-                max_output_tokens=self.run.o.judge_max_output_tokens,
-            )
-            request = self.request(etask, judge, "x " * (2 * answer_cap))
-            bound = self._bounds[key] = provider.count_input_tokens(request)
+            if provider._counts_bytes() and type(self.run.o.evaluator).build_request is _VERBATIM:
+                empty = (provider.name, id(provider), -1)
+                if empty not in self._bounds:
+                    self._bounds[empty] = provider.count_input_tokens(self._stand_in(judge, author, ""))
+                bound = self._bounds[key] = self._bounds[empty] + 4 * answer_cap  # "x " * 2n: 4n bytes
+            else:
+                request = self._stand_in(judge, author, "x " * (2 * answer_cap))
+                bound = self._bounds[key] = provider.count_input_tokens(request)
         return bound
+
+    def _stand_in(self, judge: ModelProfile, author: str, answer: str) -> GenerationRequest:
+        """The judge's request for `answer` by `author` to this run's prompt, as the evaluator would build it."""
+        doc = self.run.doc
+        etask = EvaluationTask(
+            prompt=doc.prompt,
+            domain=doc.domain or "general",
+            generating_model=author,
+            judges=(),
+            call=_no_call,
+            context=doc.context,
+            max_output_tokens=self.run.o.judge_max_output_tokens,
+        )
+        return self.request(etask, judge, answer)
 
     def eligible(self, etask: EvaluationTask, answer: str, budget: float | None) -> list[ModelProfile]:
         """The judges offered to the evaluator for this answer: window fits the actual judge prompt and its
