@@ -830,15 +830,14 @@ class Run:
             self._system = Message(role="system", content=self.o.system_prompt)
         msgs = [self._system, self._messages(task.prompt)[-1]]  # (its last message is `task.prompt`'s)
         fitting, unjudgeable = [], 0
-        estimate: int | None = None  # the byte bound of `msgs`, the same for every model: counted once
+        bounds: dict[int, int | None] = {}  # per provider, when its count is the same for all its models
         for m in usable:
             limit = max(min(task.max_output_tokens, m.max_output_tokens), 1)
             provider = self.o.provider_for(m)
-            if provider._counts_bytes():
-                if estimate is None:
-                    estimate = estimate_message_tokens(msgs)
-                bound = estimate
-            else:
+            if id(provider) not in bounds:
+                bounds[id(provider)] = provider._message_bound(msgs)
+            bound = bounds[id(provider)]
+            if bound is None:
                 bound = provider.count_input_tokens(GenerationRequest(model=m, messages=msgs, max_output_tokens=limit))
             if self._fit(m, bound, limit, task.iteration) is not None:
                 fitting.append(m)

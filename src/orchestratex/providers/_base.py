@@ -168,6 +168,11 @@ class Provider(ABC):
         with the same messages), so the orchestrator may count once for all of this provider's models."""
         return type(self).count_input_tokens is Provider.count_input_tokens
 
+    def _message_bound(self, messages: Sequence[Message]) -> int | None:
+        """`count_input_tokens` of any request with these `messages` when it depends on nothing else (not on the
+        model: the orchestrator then counts a prompt once for all this provider's models), else None."""
+        return estimate_message_tokens(messages) if self._counts_bytes() else None
+
     async def aclose(self) -> None:
         """Release connections this provider opened (never an injected client)."""
         return None
