@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -94,3 +95,25 @@ def test_simulated_judges_prefer_another_maker() -> None:
     )
     chosen = LLMJudgeEvaluator(panel_size=2).choose_judges(etask)
     assert all(not m.name.startswith("sim:claude") for m in chosen)
+
+
+async def test_a_request_built_beforehand_is_sent_once_and_only_for_its_own_answer() -> None:
+    sent: list[GenerationRequest] = []
+
+    async def call(model: ModelProfile, request: GenerationRequest) -> Generation:
+        sent.append(request)
+        return Generation(text=json.dumps({"score": 8, "feedback": "fine"}))
+
+    evaluator = LLMJudgeEvaluator(judges=["gemini:ok"])
+    judged = task(call, ["gemini:ok"])
+    judge = CATALOG.get("gemini:ok")
+    built = evaluator.build_request(judged, judge, "answer")  # as the orchestrator does, to price the judge
+    await evaluator.evaluate(judged, Generation(text="answer"))
+    await evaluator.evaluate(judged, Generation(text="answer"))
+    assert sent[0] is built and sent[1] is not built and sent[1] == built
+    evaluator.build_request(judged, judge, "another answer")
+    await evaluator.evaluate(judged, Generation(text="answer"))
+    assert sent[2] == built
+    evaluator.build_request(replace(judged, prompt="Write a sonnet"), judge, "answer")  # another task
+    await evaluator.evaluate(judged, Generation(text="answer"))
+    assert sent[3] == built and "haiku" in sent[3].messages[-1].content

@@ -5,21 +5,31 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestratex import (
     BayesianRouter,
+    EvaluationTask,
     FunctionProvider,
     Generation,
     GenerationRequest,
     IsotonicCalibration,
     LLMJudgeEvaluator,
+    Message,
     ModelCatalog,
     ModelProfile,
     Orchestrator,
 )
 from orchestratex.exceptions import UnknownModelError, UserError
+from orchestratex.orchestrator._judges import JudgePlanner
+from orchestratex.orchestrator._run import Run
+from orchestratex.providers import estimate_input_tokens
+from orchestratex.records import Orchestration
 from orchestratex.usage import add_costs
 
 from ..helpers import NO_WAIT
@@ -182,3 +192,84 @@ async def test_an_overbilled_answer_is_still_judged_within_the_judges_reservatio
     # what was set aside for the judges with the answer stays theirs; only the overage passes the limit
     assert first.evaluation is not None and result.overage_cost > 0
     assert add_costs(result.total_cost, -result.overage_cost) <= 0.01
+
+
+def planner_of(orch: Orchestrator, prompt: str = "Name three primes.") -> JudgePlanner:
+    """A judge planner over a stand-in run of `orch` (what the planner reads of a run, and nothing else)."""
+    doc = Orchestration(thread_id="t", session_id="s", user_id="u", prompt=prompt, domain="general")
+    run = SimpleNamespace(o=orch, doc=doc, failed=set(), judges=None, judging="always")
+    return JudgePlanner(cast(Run, run))
+
+
+def test_judging_prices_are_reused_only_while_nothing_they_depend_on_changes() -> None:
+    rec = Recorder()
+    cheap, dear = model("cheap", 0.001), model("dear", 0.01)
+    orch = orchestrator(rec, model("author", 0.002), cheap, dear)
+    planner = planner_of(orch)
+
+    def price(judge: ModelProfile) -> float:
+        return judge.worst_case_cost(planner._input_bound(judge, "function:author", 300), planner.judge_cap(judge))
+
+    planner.decision()
+    assert planner.reserve_for("function:author", 300) == price(cheap)
+    planner.decision()  # nothing changed: the same prices
+    assert planner.reserve_for("function:author", 300) == price(cheap)
+    for _ in range(5):  # the judges' learned cap shrinks: their worst case with it
+        orch.output_lengths.observe("function:cheap", "judge", 40, finish_reason="stop", cap=512)
+    planner.decision()
+    assert (
+        planner.reserve_for("function:author", 300)
+        == price(cheap)
+        < cheap.worst_case_cost(planner._input_bound(cheap, "function:author", 300), 512)
+    )
+    orch.circuit.record_failure("function:cheap")  # not open yet (one failure): still a judge
+    planner.decision()
+    assert planner.reserve_for("function:author", 300) == price(cheap)
+    for _ in range(5):
+        orch.circuit.record_failure("function:cheap")  # open: the dearer judge is the one kept for
+    planner.decision()
+    assert planner.reserve_for("function:author", 300) == price(dear)
+    orch.circuit.record_success("function:cheap")  # closed again
+    planner.decision()
+    assert planner.reserve_for("function:author", 300) == price(cheap)
+    planner.run.failed.add("function:cheap")  # failed in this run: no longer a judge
+    planner.decision()
+    assert planner.reserve_for("function:author", 300) == price(dear)
+    orch.catalog.set_status("function:dear", "disabled")  # a catalog change: nobody is left to judge
+    planner.decision()
+    assert planner.reserve_for("function:author", 300) is None
+
+
+@given(
+    prompt=st.text(min_size=1, max_size=200),
+    context=st.none() | st.text(max_size=100),
+    caps=st.lists(st.integers(1, 5000), min_size=1, max_size=4),
+)
+@settings(max_examples=50)
+def test_a_judges_byte_bound_is_counted_once_and_stays_exact(prompt: str, context: str | None, caps: list[int]) -> None:
+    """With a byte-counting provider, the bound of each answer length comes from the bound of an empty answer:
+    it is what counting the whole stand-in request gives."""
+    rec = Recorder()
+    judge = model("judge", 0.001)
+    orch = orchestrator(rec, model("author", 0.002), judge)
+    planner = planner_of(orch, prompt)
+    planner.run.doc.context = context
+    for cap in caps:
+        whole = planner._stand_in(judge, "function:author", "x " * (2 * cap))
+        assert planner._input_bound(judge, "function:author", cap) == estimate_input_tokens(whole)
+
+
+def test_a_judges_bound_is_counted_whole_when_the_evaluator_builds_its_own_requests() -> None:
+    class Quoting(LLMJudgeEvaluator):
+        def build_request(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
+            request = super().build_request(task, judge, answer)
+            quoted = Message(role="user", content=f"{answer}\n\n(again:)\n{answer}")
+            return request.model_copy(update={"messages": [*request.messages, quoted]})
+
+    rec = Recorder()
+    judge = model("judge", 0.001)
+    orch = orchestrator(rec, model("author", 0.002), judge, evaluator=Quoting())
+    planner = planner_of(orch)
+    for cap in (10, 300):
+        whole = planner._stand_in(judge, "function:author", "x " * (2 * cap))
+        assert planner._input_bound(judge, "function:author", cap) == estimate_input_tokens(whole)

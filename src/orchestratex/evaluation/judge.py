@@ -60,6 +60,11 @@ class LLMJudgeEvaluator(Evaluator):
         self.rubric = rubric
         self.cost_sensitivity = cost_sensitivity
         self.max_output_tokens = max_output_tokens
+        self._system: Message | None = None
+        """The rubric's system message, shared by every request (messages are immutable)."""
+        self._built: tuple[EvaluationTask, ModelProfile, str, GenerationRequest] | None = None
+        """The last request `build_request` made (the orchestrator builds each judge's request to check its
+        window and price before the evaluation): `_judge` sends it rather than building it again."""
 
     def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
         return min(self.panel_size, max(len(judges), 1))
@@ -99,19 +104,33 @@ class LLMJudgeEvaluator(Evaluator):
         if task.history:  # the answer continues a conversation: judge it in that light
             turns = "\n\n".join(f"[{m.role}]\n{m.content}" for m in task.history)
             user = f"CONVERSATION SO FAR (the TASK is its last user message):\n{turns}\n\n{user}"
-        return GenerationRequest(
+        system = self._system
+        if system is None or system.content != self.rubric:  # (`rubric` may be reassigned)
+            system = self._system = Message(role="system", content=self.rubric)
+        request = GenerationRequest(
             model=judge,
-            messages=[Message(role="system", content=self.rubric), Message(role="user", content=user)],
+            messages=[system, Message(role="user", content=user)],
             max_output_tokens=min(task.max_output_tokens, self.max_output_tokens, judge.max_output_tokens),
             temperature=0.0,
             json_output=True,
             purpose="judge",
             domain=task.domain,
         )
+        self._built = (task, judge, answer, request)
+        return request
+
+    def _request_for(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
+        """`build_request(task, judge, answer)`: the request built last if it was for these (once), else a new one."""
+        built, self._built = self._built, None
+        if built is not None and built[0] is task and built[1] is judge and built[2] == answer:
+            return built[3]
+        request = self.build_request(task, judge, answer)
+        self._built = None  # sent: not kept
+        return request
 
     async def _judge(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> JudgeVerdict:
         try:
-            generation: Generation = await task.call(judge, self.build_request(task, judge, answer))
+            generation: Generation = await task.call(judge, self._request_for(task, judge, answer))
         except OrchestrateXError as exc:
             return JudgeVerdict(judge_model=judge.name, error=f"{type(exc).__name__}: {exc.message}")
         verdict = JudgeVerdict(

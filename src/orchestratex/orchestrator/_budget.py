@@ -8,6 +8,7 @@ import asyncio
 import logging
 import math
 import time
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from decimal import ROUND_FLOOR, Decimal
 from ..catalog import ModelProfile
 from ..providers import Generation
 from ..stores import Store
+from ..usage import to_pico
 
 __all__ = ["OutputCapPolicy", "OutputLengths", "affordable_cap", "price_generation", "reserve_waiting"]
 
@@ -70,42 +72,88 @@ class OutputCapPolicy:
 
 
 class OutputLengths:
-    """Recent output lengths per (model, purpose), observed by one orchestrator."""
+    """Recent output lengths per (model, purpose), observed by one orchestrator.
+
+    Each window is kept twice: in arrival order (to evict the oldest) and sorted (so the quantile is
+    an index, read without sorting on every routing decision)."""
 
     def __init__(self, policy: OutputCapPolicy) -> None:
         self.policy = policy
-        self._seen: dict[tuple[str, str], deque[int]] = {}
+        self._seen: dict[tuple[str, str], tuple[deque[int], list[int]]] = {}
+        self.version = 0
+        """Bumped by every observation (caps derived from the lengths are valid while it stays)."""
 
     def observe(self, model: str, purpose: str, tokens: int, *, finish_reason: str | None, cap: int) -> None:
         if finish_reason == "length" and tokens >= cap:  # censored: the answer wanted more than the cap
             tokens = 2 * cap
-        seen = self._seen.setdefault((model, purpose), deque(maxlen=self.policy.window))
-        seen.append(max(tokens, 1))
+        window = self._seen.get((model, purpose))
+        if window is None:
+            window = self._seen[(model, purpose)] = (deque(), [])
+        arrived, ordered = window
+        if len(arrived) >= self.policy.window:
+            del ordered[bisect_left(ordered, arrived.popleft())]
+        tokens = max(tokens, 1)
+        self.version += 1
+        arrived.append(tokens)
+        insort(ordered, tokens)
 
     def typical(self, model: str, purpose: str) -> int | None:
         """The policy's quantile of the model's recent output lengths (None before `min_observations`)."""
-        seen = self._seen.get((model, purpose))
-        if not self.policy.learn or seen is None or len(seen) < self.policy.min_observations:
+        window = self._seen.get((model, purpose))
+        if not self.policy.learn or window is None:
             return None
-        ordered = sorted(seen)
+        ordered = window[1]
+        if len(ordered) < self.policy.min_observations:
+            return None
         return ordered[max(math.ceil(self.policy.quantile * len(ordered)) - 1, 0)]
 
     def cap(self, model: ModelProfile, purpose: str, limit: int) -> tuple[int, int]:
         """(cap, need): the cap to send when the budget allows it, and the least cap worth sending."""
-        floor = self.policy.min_tokens if purpose == "generate" else self.policy.min_judge_tokens
+        policy = self.policy
+        floor = policy.min_tokens if purpose == "generate" else policy.min_judge_tokens
         limit = max(min(limit, model.max_output_tokens), 1)
         typical = self.typical(model.name, purpose)
         if typical is None:
             return limit, min(limit, floor)
-        learned = max(math.ceil(typical * self.policy.headroom), floor)
+        learned = max(math.ceil(typical * policy.headroom), floor)
         return min(limit, learned), min(limit, max(typical, 1))
 
 
 def affordable_cap(model: ModelProfile, input_tokens: int, cap: int, need: int, budget: float | None) -> int | None:
     """The output cap to send: `cap`, or less when `budget` (dollars left for this call) cannot pay for it,
-    as long as it stays at least `need`; None when the call does not fit."""
+    as long as it stays at least `need`; None when the call does not fit.
+
+    Exact: the budget (its decimal value, plus 1e-12 $ of tolerance) less the input's price, divided by
+    the price of one output token, rounded down — in integer pico-dollars when the model's prices are
+    whole pico-dollars per token, else in decimals."""
     if budget is None:
         return cap
+    per_token = model._pico_prices() if model.priced else None
+    if per_token is None:
+        return _affordable_decimal(model, input_tokens, cap, need, budget)
+    p_in, p_out, _ = per_token
+    # floor((B + 1e-12) * 1e12 - input * p_in) is `left` in pico-dollars, rounded down (p_in is an integer)
+    left = _floor_pico(budget) + 1 - input_tokens * p_in
+    if left < 0:
+        return None
+    if p_out == 0:
+        return cap
+    afford = left // p_out  # floor(left / p_out) == floor(exact left / p_out): p_out is a positive integer
+    if afford >= cap:
+        return cap
+    return afford if afford >= need and afford >= 1 else None
+
+
+def _floor_pico(amount: float) -> int:
+    """The decimal value of `amount` (its shortest `repr`) in pico-dollars, rounded down."""
+    pico = to_pico(amount)
+    if pico is not None:
+        return pico
+    return int(Decimal(repr(amount)).scaleb(12).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _affordable_decimal(model: ModelProfile, input_tokens: int, cap: int, need: int, budget: float) -> int | None:
+    """`affordable_cap` in decimals, for prices finer than a pico-dollar per token."""
     inp, out = Decimal(repr(model.input_cost_per_1k or 0.0)), Decimal(repr(model.output_cost_per_1k or 0.0))
     left = (Decimal(repr(budget)) + Decimal(repr(_EPS))) * 1000 - input_tokens * inp
     if left < 0:

@@ -37,6 +37,11 @@ class CircuitBreaker:
             return "half_open"
         return "open"
 
+    @property
+    def quiet(self) -> bool:
+        """No model has failed recently: every circuit is closed, and stays closed until a failure."""
+        return not self._models
+
     def allows(self, model: str) -> bool:
         """Whether a call to `model` may be made now (a half-open circuit allows one trial at a time)."""
         if model not in self._models:  # the common case: no recent failure

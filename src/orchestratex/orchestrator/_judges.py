@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from ..catalog import ModelProfile
-from ..evaluation import EvaluationTask
+from ..evaluation import EvaluationTask, LLMJudgeEvaluator
 from ..providers import Generation, GenerationRequest, Message
 from ..usage import add_costs
 
@@ -23,6 +23,8 @@ returned unjudged, saving the judges' cost (its score is then None and the route
 _RUBRIC_ALLOWANCE = 1200
 """Bytes allowed for the rubric and framing of a judge prompt when the evaluator cannot build it."""
 _BYTES_PER_TOKEN_ESTIMATE = 4
+_VERBATIM = LLMJudgeEvaluator.build_request
+"""An evaluator's `build_request` known to put the answer in its request once, verbatim."""
 
 
 class JudgePlanner:
@@ -33,17 +35,24 @@ class JudgePlanner:
         self._bounds: dict[tuple[str, int, int], int] = {}
         # One routing decision's judging prices: the judges that may judge (before excluding the author) and
         # each judge's worst case per answer cap (None: its window cannot hold the judge prompt). Valid while
-        # nothing can change the circuit, the failures, the learned caps or the catalog: see `decision`.
+        # nothing changes the circuit, the failures, the learned caps or the catalog: see `decision`.
         self._judges: list[ModelProfile] | None = None
         self._prices: dict[tuple[str, int], float | None] = {}
-        self._version: object = None
+        self._state: tuple[int, int, int] | None = None
 
     def decision(self) -> None:
-        """Start a routing decision: forget the judging prices of the previous one (call before pricing
-        candidates, with no await until the decision is made)."""
+        """Start a routing decision (call before pricing candidates, with no await until the decision is made):
+        forget the judging prices of the previous one, unless nothing they depend on has changed since — the
+        catalog, the learned output caps and the run's failed models the same, no circuit open or half-open
+        (the run's judges and prompt are fixed)."""
+        o = self.run.o
+        state = (o.catalog.version, o.output_lengths.version, len(self.run.failed))
+        quiet = o.circuit.quiet
+        if quiet and state == self._state and self._judges is not None:
+            return
         self._judges = None
         self._prices.clear()
-        self._version = self.run.o.catalog.version
+        self._state = state if quiet else None  # prices made with a circuit open are kept for this decision only
 
     @property
     def judging(self) -> Judging:
@@ -75,7 +84,7 @@ class JudgePlanner:
         (at its worst case) among the judges whose window fits the judge prompt; None when no judge fits
         the window (the answer could never be judged: do not pay for it)."""
         run = self.run
-        if self._judges is None or self._version != run.o.catalog.version:
+        if self._judges is None:
             self.decision()
             self._judges = [
                 m for m in run.o.judge_models(run.judges) if run.o.circuit.allows(m.name) and m.name not in run.failed
@@ -106,24 +115,37 @@ class JudgePlanner:
     def _input_bound(self, judge: ModelProfile, author: str, answer_cap: int) -> int:
         """The judge's input bound for an answer of `answer_cap` tokens, counted by the judge's provider on a
         stand-in answer ("x " repeated: one token per character pair for a tokenizer or a 4-characters
-        estimate, four bytes per token for a byte bound) — cached per provider and answer length."""
+        estimate, four bytes per token for a byte bound) — cached per provider and answer length.
+
+        With a byte bound and the default evaluator's requests, which hold the answer once, verbatim, the
+        bound is the bound with an empty answer plus the stand-in's bytes: counted once per provider."""
         provider = self.run.o.provider_for(judge)
         key = (provider.name, id(provider), answer_cap)
         bound = self._bounds.get(key)
         if bound is None:
-            doc = self.run.doc
-            etask = EvaluationTask(
-                prompt=doc.prompt,
-                domain=doc.domain or "general",
-                generating_model=author,
-                judges=(),
-                call=_no_call,
-                context=doc.context,
-                max_output_tokens=self.run.o.judge_max_output_tokens,
-            )
-            request = self.request(etask, judge, "x " * (2 * answer_cap))
-            bound = self._bounds[key] = provider.count_input_tokens(request)
+            if provider._counts_bytes() and type(self.run.o.evaluator).build_request is _VERBATIM:
+                empty = (provider.name, id(provider), -1)
+                if empty not in self._bounds:
+                    self._bounds[empty] = provider.count_input_tokens(self._stand_in(judge, author, ""))
+                bound = self._bounds[key] = self._bounds[empty] + 4 * answer_cap  # "x " * 2n: 4n bytes
+            else:
+                request = self._stand_in(judge, author, "x " * (2 * answer_cap))
+                bound = self._bounds[key] = provider.count_input_tokens(request)
         return bound
+
+    def _stand_in(self, judge: ModelProfile, author: str, answer: str) -> GenerationRequest:
+        """The judge's request for `answer` by `author` to this run's prompt, as the evaluator would build it."""
+        doc = self.run.doc
+        etask = EvaluationTask(
+            prompt=doc.prompt,
+            domain=doc.domain or "general",
+            generating_model=author,
+            judges=(),
+            call=_no_call,
+            context=doc.context,
+            max_output_tokens=self.run.o.judge_max_output_tokens,
+        )
+        return self.request(etask, judge, answer)
 
     def eligible(self, etask: EvaluationTask, answer: str, budget: float | None) -> list[ModelProfile]:
         """The judges offered to the evaluator for this answer: window fits the actual judge prompt and its
@@ -152,7 +174,9 @@ class JudgePlanner:
             return GenerationRequest(
                 model=judge, messages=[Message(role="user", content=text)], max_output_tokens=cap, purpose="judge"
             )
-        return request.model_copy(update={"max_output_tokens": min(request.max_output_tokens, cap)})
+        if request.max_output_tokens <= cap:
+            return request
+        return request.model_copy(update={"max_output_tokens": cap})
 
 
 async def _no_call(judge: ModelProfile, request: GenerationRequest) -> Generation:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..providers import Message
 from ..records import Orchestration
-from ._chat import conversation
 
 __all__ = ["DEFAULT_SYSTEM_PROMPT", "build_messages", "request_messages"]
 
@@ -38,6 +37,6 @@ def request_messages(orchestration: Orchestration, system_prompt: str, last_user
     The orchestrator's system prompt comes first unless the conversation brings its own system
     message(s), which then take its place.
     """
-    turns = conversation(orchestration)[:-1]
+    turns = orchestration.messages[:-1]  # `conversation(orchestration)[:-1]`, without building its last message
     system = [] if any(m.role == "system" for m in turns) else [Message(role="system", content=system_prompt)]
     return [*system, *turns, Message(role="user", content=last_user)]

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
+from pydantic import BaseModel
+
 from .._ids import utcnow
 from ..catalog import ModelProfile
 from ..evaluation import EvaluationTask
@@ -39,7 +41,6 @@ from ..stores import RoutingOutcome
 from ..telemetry import run_telemetry
 from ..usage import Usage, add_costs
 from ._budget import affordable_cap, price_generation, reserve_waiting
-from ._chat import conversation
 from ._durable import outcome, with_store_retries
 from ._judges import JudgePlanner, Judging
 from ._observe import collect
@@ -59,6 +60,13 @@ _PREVIEW = 200
 
 
 _Role = Literal["generate", "judge"]
+
+
+def _assign(record: BaseModel, **fields: object) -> None:
+    """Set `fields` of `record` at once, as pydantic's own assignment does for a model without
+    `validate_assignment` (the values are already valid), without its per-field dispatch."""
+    record.__dict__.update(fields)
+    record.__pydantic_fields_set__.update(fields)
 
 
 class _Stop(Exception):
@@ -148,6 +156,11 @@ class Run:
         more and stops as a crash would, to be resumed from what the store has."""
         self.telemetry = run_telemetry(orchestrator, doc)
         """Log lines, spans and metrics of this run (a shared no-op when nothing listens)."""
+        self._sent: tuple[str, str, list[Message]] | None = None
+        """The last messages built for a generation, with their last user message and the system prompt they
+        were built with (messages are immutable)."""
+        self._system: Message | None = None
+        """The orchestrator's system prompt as a message, as candidates are sized with it."""
 
     # -- the loop -----------------------------------------------------------------------------
     async def drive(self) -> None:
@@ -239,6 +252,7 @@ class Run:
     async def _select(self) -> Iteration:
         doc = self.doc
         prompt, messages = build_messages(doc, self.o.system_prompt)
+        self._sent = (prompt, self.o.system_prompt, messages)
         task = self._task(prompt, messages)
         candidates = self._candidates(task)
         decision = await self.o.router.select(task, candidates)
@@ -276,10 +290,8 @@ class Run:
         if not self.o.circuit.allows(model.name):
             return None
         try:
-            request, prepay = self._generation_request(model, it)
-            worst = model.worst_case_cost(
-                self.o.provider_for(model).count_input_tokens(request), request.max_output_tokens
-            )
+            request, prepay, input_bound = self._generation_request(model, it)
+            worst = model.worst_case_cost(input_bound, request.max_output_tokens)
         except OrchestrateXError:  # _generate meets it again and handles it
             return None
         remaining = self._remaining()
@@ -299,24 +311,32 @@ class Run:
         try:
             if ready is not None:
                 gen = await self._call(
-                    model, ready.request, ledger, "generate", reserved=ready.worst, iteration=it.index
+                    model,
+                    ready.request,
+                    ledger,
+                    "generate",
+                    reserved=ready.worst,
+                    iteration=it.index,
                 )
             else:
-                request, prepay = self._generation_request(model, it)
+                request, prepay, _ = self._generation_request(model, it)
                 gen = await self._call(
                     model, request, ledger, "generate", prepay=prepay if self.session_limit else 0.0, iteration=it.index
                 )
         except (ProviderError, BudgetExceeded) as exc:
             await self._fallback(it, model, exc, ledger)
             return
-        it.response = gen.text
-        it.usage = gen.usage
-        it.cost = gen.cost
-        it.catalog_cost = gen.catalog_cost
-        it.reported_cost = gen.reported_cost
-        it.latency_ms = gen.latency_ms
-        it.finish_reason = gen.finish_reason
-        it.phase = "generated"
+        _assign(
+            it,
+            response=gen.text,
+            usage=gen.usage,
+            cost=gen.cost,
+            catalog_cost=gen.catalog_cost,
+            reported_cost=gen.reported_cost,
+            latency_ms=gen.latency_ms,
+            finish_reason=gen.finish_reason,
+            phase="generated",
+        )
         event = ResponseGenerated(
             **self._ids(),
             model_name=model.name,
@@ -330,12 +350,12 @@ class Run:
         )
         await self._commit([event], ledger)
 
-    def _generation_request(self, model: ModelProfile, it: Iteration) -> tuple[GenerationRequest, float]:
-        """The request with its output cap (what the budget can pay for, judging kept aside), and what to keep
-        for judging the answer."""
+    def _generation_request(self, model: ModelProfile, it: Iteration) -> tuple[GenerationRequest, float, int]:
+        """The request with its output cap (what the budget can pay for, judging kept aside), what to keep
+        for judging the answer, and the request's input bound."""
         request = GenerationRequest(
             model=model,
-            messages=request_messages(self.doc, self.o.system_prompt, it.prompt),
+            messages=self._messages(it.prompt),
             max_output_tokens=max(min(self.doc.settings.max_output_tokens, model.max_output_tokens), 1),
             temperature=None,
             stop=None,
@@ -344,16 +364,18 @@ class Run:
             domain=self.doc.domain or "general",
         )
         self.planner.decision()
-        fit = self._fit(model, request, it.index)
+        input_bound = self.o.provider_for(model).count_input_tokens(request)
+        fit = self._fit(model, input_bound, request.max_output_tokens, it.index)
         if fit is None:
             raise BudgetExceeded(f"{model.name} no longer fits the budget or its answer could not be judged")
         request.max_output_tokens, judge_reserve = fit
-        return request, judge_reserve
+        return request, judge_reserve, input_bound
 
-    def _fit(self, model: ModelProfile, request: GenerationRequest, index: int) -> tuple[int, float] | None:
-        """(output cap, judging reserve) for `model` answering `request` as iteration `index`, or None when no
-        judge could read its answer or the budget cannot pay for a useful cap plus the judging."""
-        cap, need = self.o.output_lengths.cap(model, "generate", request.max_output_tokens)
+    def _fit(self, model: ModelProfile, input_bound: int, limit: int, index: int) -> tuple[int, float] | None:
+        """(output cap, judging reserve) for `model` answering a request of `input_bound` input tokens and up to
+        `limit` output tokens as iteration `index`, or None when no judge could read its answer or the budget
+        cannot pay for a useful cap plus the judging."""
+        cap, need = self.o.output_lengths.cap(model, "generate", limit)
         judge_reserve = 0.0
         if self.planner.needed(index):
             reserve = self.planner.reserve_for(model.name, cap)
@@ -362,7 +384,6 @@ class Run:
             judge_reserve = reserve
         remaining = self._remaining()
         budget = None if remaining is None else remaining - judge_reserve
-        input_bound = self.o.provider_for(model).count_input_tokens(request)
         sent = affordable_cap(model, input_bound, cap, need, budget)
         return None if sent is None else (sent, judge_reserve)
 
@@ -416,7 +437,7 @@ class Run:
             context=doc.context,
             iteration=it.index,
             max_output_tokens=judge_max,
-            history=tuple(conversation(doc)[:-1]),
+            history=tuple(doc.messages[:-1]),  # `conversation(doc)[:-1]`, without building its last message
         )
         remaining = self._remaining()
         # what was reserved for the judges with the answer stays theirs, even after an overage of the answer
@@ -434,7 +455,8 @@ class Run:
             it.errors.append(f"evaluation: {'BudgetExceeded' if by_budget else 'EvaluationError'}: {why}")
             it.phase = "failed"
             raise _Stop("budget" if by_budget else "error", why, ledger)
-        etask = replace(etask, judges=eligible)
+        if len(eligible) != len(etask.judges):  # (`eligible` keeps the judges' order)
+            etask = replace(etask, judges=eligible)
         answer = Generation(
             text=it.response or "",
             usage=it.usage,
@@ -524,12 +546,9 @@ class Run:
         if ledger is not None:
             self._settle(ledger)  # the final event reports a total that includes this step
         best = doc.best_iteration
-        doc.stop_reason = reason
-        doc.error = error
+        _assign(doc, stop_reason=reason, error=error)
         if best is not None:
-            doc.final_response = best.response
-            doc.final_score = best.score
-            doc.final_model = best.model_name
+            _assign(doc, final_response=best.response, final_score=best.score, final_model=best.model_name)
         event: Event
         if reason != "cancelled" and best is not None and best.response is not None:
             doc.status = "completed"
@@ -585,16 +604,15 @@ class Run:
         reserved: float = 0.0,
         iteration: int = 0,
     ) -> Generation:
-        """Make one call; `reserved` of its worst case is held already (reserved with the previous commit)."""
+        """Make one call; `reserved`, when given, is its worst case, held already (reserved with the previous
+        commit, priced on this very request)."""
         circuit = self.o.circuit
         if not circuit.allows(model.name):
             raise CircuitOpen(f"{model.name} is cooling down after repeated failures", model=model.name)
         provider = self.o.provider_for(model)
-        worst = model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
+        worst = reserved or model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
         if not reserved:
             await self._reserve(worst, ledger, prepay=prepay)
-        elif worst > reserved + _EPS:  # (the same request priced the same way: not expected)
-            await self._reserve(worst - reserved, ledger)
         circuit.before_call(model.name)
 
         def failed(exc: BaseException) -> None:
@@ -751,9 +769,17 @@ class Run:
         self.session_base = session.total_cost - self.doc.total_cost
 
     # -- candidates -------------------------------------------------------------------------------
+    def _messages(self, last_user: str) -> list[Message]:
+        """`request_messages` for this run's conversation ending with `last_user` (the last ones built, reused:
+        not to be changed in place)."""
+        sent, system = self._sent, self.o.system_prompt
+        if sent is None or sent[0] != last_user or sent[1] != system:
+            sent = self._sent = (last_user, system, request_messages(self.doc, system, last_user))
+        return sent[2]
+
     def _task(self, prompt: str, messages: list[Message] | None) -> Task:
         doc = self.doc
-        msgs = messages or request_messages(doc, self.o.system_prompt, prompt)
+        msgs = messages or self._messages(prompt)
         bound = estimate_message_tokens(msgs)
         scores = [it.evaluation.score for it in doc.iterations if it.evaluation is not None]
         return Task(
@@ -800,13 +826,20 @@ class Run:
         ]
         if not usable:
             raise _Stop("error", "no model is available: every candidate failed, is cooling down or is too small")
-        msgs = [Message(role="system", content=self.o.system_prompt), Message(role="user", content=task.prompt)]
+        if self._system is None or self._system.content != self.o.system_prompt:
+            self._system = Message(role="system", content=self.o.system_prompt)
+        msgs = [self._system, self._messages(task.prompt)[-1]]  # (its last message is `task.prompt`'s)
         fitting, unjudgeable = [], 0
+        bounds: dict[int, int | None] = {}  # per provider, when its count is the same for all its models
         for m in usable:
-            request = GenerationRequest(
-                model=m, messages=msgs, max_output_tokens=max(min(task.max_output_tokens, m.max_output_tokens), 1)
-            )
-            if self._fit(m, request, task.iteration) is not None:
+            limit = max(min(task.max_output_tokens, m.max_output_tokens), 1)
+            provider = self.o.provider_for(m)
+            if id(provider) not in bounds:
+                bounds[id(provider)] = provider._message_bound(msgs)
+            bound = bounds[id(provider)]
+            if bound is None:
+                bound = provider.count_input_tokens(GenerationRequest(model=m, messages=msgs, max_output_tokens=limit))
+            if self._fit(m, bound, limit, task.iteration) is not None:
                 fitting.append(m)
             elif self.planner.needed(task.iteration) and self.planner.reserve_for(m.name, 1) is None:
                 unjudgeable += 1
@@ -946,6 +979,6 @@ class Run:
         try:
             await outcome(write(), landed)
         finally:
-            if stored:  # handlers see every stored event, even when the run is cancelled as it is stored
+            if stored and self.handlers:  # handlers see every stored event, even if the run is cancelled meanwhile
                 for event in events:
                     await dispatch(self.handlers, event)

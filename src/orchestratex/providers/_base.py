@@ -101,7 +101,8 @@ def estimate_input_tokens(request: GenerationRequest) -> int:
 
 def estimate_message_tokens(messages: Sequence[Message]) -> int:
     """`estimate_input_tokens` for bare messages."""
-    return sum(len(m.content.encode("utf-8")) + 8 for m in messages) + 8
+    # an ASCII text's length is its UTF-8 length (`str.isascii` reads a flag: no copy, no scan)
+    return sum((len(c) if (c := m.content).isascii() else len(c.encode("utf-8"))) + 8 for m in messages) + 8
 
 
 class Provider(ABC):
@@ -161,6 +162,16 @@ class Provider(ABC):
     def count_input_tokens(self, request: GenerationRequest) -> int:
         """An upper bound of the input tokens (used to reserve budget); override with an exact tokenizer."""
         return estimate_input_tokens(request)
+
+    def _counts_bytes(self) -> bool:
+        """Whether `count_input_tokens` is `estimate_input_tokens` (the same for every model and request
+        with the same messages), so the orchestrator may count once for all of this provider's models."""
+        return type(self).count_input_tokens is Provider.count_input_tokens
+
+    def _message_bound(self, messages: Sequence[Message]) -> int | None:
+        """`count_input_tokens` of any request with these `messages` when it depends on nothing else (not on the
+        model: the orchestrator then counts a prompt once for all this provider's models), else None."""
+        return estimate_message_tokens(messages) if self._counts_bytes() else None
 
     async def aclose(self) -> None:
         """Release connections this provider opened (never an injected client)."""

@@ -149,5 +149,8 @@ class FunctionProvider(Provider):
             return super().count_input_tokens(request)
         return int(self.count_tokens(request))
 
+    def _counts_bytes(self) -> bool:
+        return self.count_tokens is None and type(self).count_input_tokens is FunctionProvider.count_input_tokens
+
     def __repr__(self) -> str:
         return f"FunctionProvider({getattr(self.fn, '__qualname__', self.fn)!r}, name={self.name!r})"

@@ -7,13 +7,13 @@ import json
 import math
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import ClassVar, Self
 
 from ...catalog import ModelProfile
 from ...exceptions import ConfigurationError
 from ...usage import Usage
-from .._base import Generation, GenerationRequest, Provider, TextSink
+from .._base import Generation, GenerationRequest, Message, Provider, TextSink
 from ._faults import Faults, fault_error
 from ._quality import (
     FOOTER_RE,
@@ -140,6 +140,11 @@ class SimulatedProvider(Provider):
     def count_input_tokens(self, request: GenerationRequest) -> int:
         """Exact: the simulator bills about four characters a token, and counts the same way."""
         return input_tokens(sum(len(m.content) for m in request.messages))
+
+    def _message_bound(self, messages: Sequence[Message]) -> int | None:
+        if type(self).count_input_tokens is not SimulatedProvider.count_input_tokens:
+            return None
+        return input_tokens(sum(len(m.content) for m in messages))
 
     async def generate(self, request: GenerationRequest) -> Generation:
         """Simulate one call: faults, then an answer (or a JSON verdict for a judge), usage and latency."""
