@@ -135,7 +135,7 @@ async def test_a_write_that_rolls_the_transaction_back_leaves_its_neighbours_ret
             current.append(parts.id)
             return commit_sync(parts, *args)  # type: ignore[arg-type]
 
-        store._commit_sync = tracked  # type: ignore[method-assign]
+        store._commit_sync = tracked  # type: ignore[method-assign,assignment]
         outcomes = await asyncio.gather(
             *(store.commit(o, [_selected(o)], spent=1.0) for o in runs), return_exceptions=True
         )
