@@ -14,6 +14,12 @@
 
     .venv/bin/python benchmarks/concurrency.py [--quick] [--concurrent 1000] [--latencies 0.05,1]
                                                [--rss-orchestrations 10000] [--sizes 1,1000]
+                                               [--gc-full-every N]
+
+Each line of sections 1 and 2 says how long the cyclic garbage collector paused the run. With many
+orchestrations in flight its full collections (which walk every tracked object) dominate; `--gc-full-every N`
+runs everything with `gc.set_threshold(700, 10, N)` (Python's default is 10: a full collection at most every
+10 middle-generation ones), the setting docs/performance.md discusses.
 
 `--quick` (tens of seconds) runs 1,000 at 50 ms only, the memory run with 2,000 orchestrations, and
 the simulator with one orchestration.
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import re
 import resource
@@ -65,6 +72,30 @@ CATALOG = ModelCatalog(
     ]
 )
 _ATTEMPT = re.compile(r"answer attempt (\d+)")
+
+
+class GCPauses:
+    """Seconds the cyclic garbage collector paused this process while the block ran, and its full collections."""
+
+    def __init__(self) -> None:
+        self.seconds, self.full, self._start = 0.0, 0, 0.0
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+            self.full += info["generation"] == 2
+
+    def __enter__(self) -> GCPauses:
+        gc.callbacks.append(self._on_gc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._on_gc)
+
+    def __str__(self) -> str:
+        return f"GC paused {self.seconds:.2f} s ({self.full} full)"
 
 
 def sleeper(latency_s: float, iterations: int) -> Callable[[GenerationRequest], Coroutine[Any, Any, str]]:
@@ -114,11 +145,14 @@ async def fixed_latency_section(n: int, latencies: list[float]) -> None:
         critical = 2 * latency
         with tempfile.TemporaryDirectory() as tmp:
             for label, store in (("MemoryStore", MemoryStore()), ("SQLiteStore", SQLiteStore(Path(tmp) / "c.db"))):
-                wall = await fixed_latency(store, n, latency)
+                gc.collect()
+                with GCPauses() as pauses:
+                    wall = await fixed_latency(store, n, latency)
                 ratio = wall / critical
                 print(
                     f"   {latency * 1000:6.0f} ms per call, {label:12} wall {wall:6.2f} s / critical path "
                     f"{critical:5.2f} s = {ratio:5.2f}x   target <= {target}x: {'met' if ratio <= target else 'MISSED'}"
+                    f"   ({pauses})"
                 )
 
 
@@ -136,22 +170,24 @@ def peak_rss_kb() -> int:
 def rss_child(n: int) -> None:
     """Run in a fresh process: `n` concurrent 3-iteration orchestrations with 2 judges; print peak RSS."""
     before = peak_rss_kb()
-    wall = asyncio.run(fixed_latency(MemoryStore(), n, 1.0, iterations=3, judges=2))
+    with GCPauses() as pauses:
+        wall = asyncio.run(fixed_latency(MemoryStore(), n, 1.0, iterations=3, judges=2))
     peak = peak_rss_kb()
-    print(json.dumps({"before_kb": before, "peak_kb": peak, "wall_s": wall}))
+    print(json.dumps({"before_kb": before, "peak_kb": peak, "wall_s": wall, "gc": str(pauses)}))
 
 
-def rss_section(n: int) -> None:
+def rss_section(n: int, gc_full_every: int | None) -> None:
     print(f"2. {n} concurrent orchestrations of 3 iterations with 2 judges (1 s per call), MemoryStore, subprocess")
+    extra = ["--gc-full-every", str(gc_full_every)] if gc_full_every else []
     out = subprocess.run(
-        [sys.executable, __file__, "--rss-child", str(n)], check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--rss-child", str(n), *extra], check=True, capture_output=True, text=True
     ).stdout
     figures = json.loads(out.strip().splitlines()[-1])
     peak, before = figures["peak_kb"] / 1024, figures["before_kb"] / 1024
     per = (peak - before) * 1024 / n
     line = (
         f"   peak RSS {peak:7.1f} MB (after imports {before:.1f} MB; {per:.1f} KB per in-flight orchestration), "
-        f"wall {figures['wall_s']:.1f} s / critical path 6.0 s"
+        f"wall {figures['wall_s']:.1f} s / critical path 6.0 s ({figures['gc']})"
     )
     if n == 10_000:
         line += f"   target <= 500 MB: {'met' if peak <= 500 else 'MISSED'}"
@@ -188,9 +224,11 @@ async def simulated(n: int, scale: float) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.gc_full_every:
+        print(f"(gc.set_threshold(700, 10, {args.gc_full_every}): see --help)")
     await fixed_latency_section(args.concurrent, [float(s) for s in args.latencies.split(",") if s])
     if args.rss_orchestrations:
-        rss_section(args.rss_orchestrations)
+        rss_section(args.rss_orchestrations, args.gc_full_every)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if sizes:
         print(f"3. the simulator, latency_scale {args.latency_scale} (simulated latencies of about 0.5-3 s)")
@@ -206,8 +244,11 @@ if __name__ == "__main__":
     parser.add_argument("--rss-orchestrations", type=int, default=10_000, help="0: skip the memory run")
     parser.add_argument("--sizes", default="1,1000", help="simulator runs (empty: none)")
     parser.add_argument("--latency-scale", type=float, default=1.0)
+    parser.add_argument("--gc-full-every", type=int, metavar="N", help="gc.set_threshold(700, 10, N) (default: 10)")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.gc_full_every:
+        gc.set_threshold(700, 10, args.gc_full_every)
     if args.rss_child:
         rss_child(args.rss_child)
         sys.exit(0)
