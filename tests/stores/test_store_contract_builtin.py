@@ -45,6 +45,8 @@ class _MemoryStoreWithTheDefaults(MemoryStore):
 
 
 class TestStoreDefaultsContract(StoreContract):
+    atomic_start = False
+
     @pytest.fixture
     def store_factory(self) -> StoreFactory:
         return _MemoryStoreWithTheDefaults

@@ -17,6 +17,8 @@ from orchestratex_mongodb import MongoStore
 
 
 class TestMongoStoreOnMongomockContract(StoreContract):
+    atomic_start = False  # (MongoStore.start is several writes)
+
     @pytest.fixture
     def store_factory(self, mock_client_factory: Callable[[], Any]) -> StoreFactory:
         return lambda: MongoStore(client=mock_client_factory())
@@ -29,6 +31,8 @@ class TestMongoStoreTransactionPathPlumbingContract(StoreContract):
     clean-up) but proves nothing about transactions themselves: no isolation, no rollback. Their
     atomicity is tested only against a real replica set (`test_mongodb_real_server.py`).
     """
+
+    atomic_start = False
 
     @pytest.fixture
     def store_factory(self, mock_client_factory: Callable[..., Any]) -> StoreFactory:

@@ -35,9 +35,9 @@ from ..exceptions import (
 )
 from ..providers import Generation, GenerationRequest, Message, TextSink
 from ..providers._base import estimate_message_tokens
-from ..records import CallRecord, Iteration, Orchestration, Session, StopReason
+from ..records import CallRecord, Iteration, Orchestration, Session, StopReason, Thread
 from ..routing import Attempt, RoutingFeedback, Task, detect_domain
-from ..stores import RoutingOutcome
+from ..stores import RoutingOutcome, Store
 from ..telemetry import run_telemetry
 from ..usage import Usage, add_costs
 from ._budget import affordable_cap, price_generation, reserve_waiting
@@ -116,6 +116,9 @@ class Run:
         handlers: Sequence[EventHandler],
         on_delta: DeltaSink | None = None,
         session: Session | None = None,
+        *,
+        start: bool = False,
+        new_thread: Thread | None = None,
     ) -> None:
         self.o = orchestrator
         self.doc = doc
@@ -138,14 +141,20 @@ class Run:
         self.planner = JudgePlanner(self)
         self.resumed = doc.status != "pending"
         self._session = session
-        """The session as `Store.start` returned it with the run's new orchestration (else read at the start)."""
+        """The session as the run was planned with it (else read at the start): the budget's basis until the store
+        says more (the store's reservations are authoritative)."""
+        self.unstarted = start
+        """The orchestration is not in the store yet: the first commit stores it (`Store.start`) with the first
+        routing decision, the lease and the reservation of its generation."""
+        self._new_thread = new_thread
+        """The orchestration's new thread, stored with it."""
         self._ready: _Ready | None = None
         """The next generation's request and ledger, its reservation made with the commit of its selection."""
         self.lease_released = False
         """The final commit gave the lease up (`commit_step(release_lease=True)`)."""
         self.done = False
         self._pending: list[Event] = []
-        """Events to store with the next commit (the start is committed with the first routing decision)."""
+        """Events to store with the next commit (`orchestration_started` goes with the first routing decision)."""
         self._outcomes: list[RoutingOutcome] = []
         """The router's observations, written with the next commit."""
         self.emitted: list[Event] = []
@@ -923,7 +932,7 @@ class Run:
         """
         events = [*self._pending, *events]
         outcomes = [*self._outcomes, *outcomes]
-        doc, store = self.doc, self.o.store
+        doc = self.doc
         spent = self._settle(ledger) if ledger is not None else 0.0  # added to doc.total_cost once only
         calls = list(ledger.calls) if ledger is not None else []
         released = ledger.reserved_in_store if ledger is not None else 0.0
@@ -933,6 +942,7 @@ class Run:
         def landed(granted: bool) -> None:
             nonlocal stored
             stored = True
+            self.unstarted = False
             self._pending = []
             self._outcomes = []
             if ledger is not None:
@@ -951,34 +961,63 @@ class Run:
         if ledger is not None:
             self._open = ledger  # until the store has it, the final commit still owes this step
 
-        owner = self.o.owner
-
-        async def write() -> bool:
-            try:
-                return await with_store_retries(
-                    lambda: store.commit_step(
-                        doc,
-                        events,
-                        calls=calls,
-                        spent=spent,
-                        released=released,
-                        owner=owner,
-                        reserve=reserve,
-                        outcomes=outcomes,
-                        release_lease=release_lease,
-                    ),
-                    self.o.store_retry,
-                    f"committing orchestration {doc.id}",
-                )
-            except StoreUnavailable:  # nothing was written: the run's final commit carries the step
-                raise
-            except Exception as exc:
-                self.unknown = exc
-                raise
-
         try:
-            await outcome(write(), landed)
+            await outcome(self._write(events, calls, spent, released, reserve, outcomes, release_lease), landed)
         finally:
             if stored and self.handlers:  # handlers see every stored event, even if the run is cancelled meanwhile
                 for event in events:
                     await dispatch(self.handlers, event)
+
+    async def _write(
+        self,
+        events: list[Event],
+        calls: list[CallRecord],
+        spent: float,
+        released: float,
+        reserve: float,
+        outcomes: Sequence[RoutingOutcome],
+        release_lease: bool,
+    ) -> bool:
+        """`_commit`'s write (`Store.commit_step`, or `Store.start` for the run's first), retried while the store
+        is unavailable; whether `reserve` was reserved."""
+        doc, store, owner = self.doc, self.o.store, self.o.owner
+
+        def step() -> Awaitable[bool]:
+            if self.unstarted:
+                return self._start(store, events, reserve, release_lease)
+            return store.commit_step(
+                doc,
+                events,
+                calls=calls,
+                spent=spent,
+                released=released,
+                owner=owner,
+                reserve=reserve,
+                outcomes=outcomes,
+                release_lease=release_lease,
+            )
+
+        try:
+            return await with_store_retries(step, self.o.store_retry, f"committing orchestration {doc.id}")
+        except StoreUnavailable:  # nothing was written: the run's final commit carries the step
+            raise
+        except Exception as exc:
+            self.unknown = exc
+            raise
+
+    async def _start(self, store: Store, events: list[Event], reserve: float, release_lease: bool) -> bool:
+        """The run's first commit: store the orchestration, its new thread, its lease, `events` and the reservation
+        of `reserve` in one round trip (`Store.start`); whether `reserve` was reserved. Before it the run has made
+        no call: nothing is spent, released or recorded. A run that ends before it (no model could be chosen, it
+        was cancelled while routing) is stored ended, and its lease given up at once."""
+        doc = self.doc
+        started = await store.start(
+            doc, thread=self._new_thread, owner=self.o.owner, ttl_s=self.o.lease_ttl_s, events=events, reserve=reserve
+        )
+        self.session_base = started.session.total_cost - doc.total_cost
+        if release_lease:
+            try:
+                await store.release(doc.id, self.o.owner)
+            except Exception as exc:  # the lease expires after its ttl
+                logger.warning("releasing the lease of %s failed: %s", doc.id, exc)
+        return started.reserved

@@ -598,9 +598,13 @@ class Orchestrator:
         session: Session | None,
         on_event: EventHandler | Sequence[EventHandler],
         on_delta: DeltaSink | None,
+        *,
+        start: bool = False,
+        new_thread: Thread | None = None,
     ) -> RunResult:
-        """Drive orchestration `oid`, whose lease this process holds: `doc` and its `session` as `Store.start`
-        stored and returned them, or (`session` None) as the store has them now."""
+        """Drive orchestration `oid`, whose lease this process holds: `doc` and its `session`, or (`session` None)
+        as the store has them now. With `start`, `doc` is not stored yet: the run stores it (with `new_thread`) with its
+        first routing decision (`Store.start`), its budget based on `session` meanwhile."""
         try:
             if session is None or doc is None:
                 stored = await self.store.get_orchestration(oid)  # under the lease: what the last owner left
@@ -612,7 +616,7 @@ class Orchestrator:
                 return RunResult(doc, await self._events(doc), self.simulated)
             extra = [on_event] if callable(on_event) else list(on_event)
             self._start_keeper()
-            run = Run(self, doc, [*self.handlers, *extra], on_delta, session)
+            run = Run(self, doc, [*self.handlers, *extra], on_delta, session, start=start, new_thread=new_thread)
             await self._watcher.drive(run, fresh=session is not None and session.status == "active")
         except asyncio.CancelledError:
             self._active.discard(oid)
@@ -636,19 +640,15 @@ class Orchestrator:
     async def _run(self, prompt: ChatInput, on_delta: DeltaSink | None, options: RunOptions) -> RunResult:
         options = options.copy()
         on_event = options.pop("on_event", ())
-        doc, thread, _ = await self._plan(prompt, **options)  # type: ignore[misc]
+        doc, thread, session = await self._plan(prompt, **options)  # type: ignore[misc]
         task = asyncio.current_task()
         if task is not None:
             self._tasks[doc.id] = task
         try:
-            # one round trip: the thread, the orchestration, its lease and the session's budget as it is now
+            # the run routes first, then stores the thread, the orchestration with its first routing decision,
+            # its lease and the first call's reservation in one round trip (`Store.start`)
             self._active.add(doc.id)
-            try:
-                session = await self.store.start(doc, thread=thread, owner=self.owner, ttl_s=self.lease_ttl_s)
-            except BaseException:
-                self._active.discard(doc.id)
-                raise
-            return await self._drive_leased(doc.id, doc, session, on_event, on_delta)
+            return await self._drive_leased(doc.id, doc, session, on_event, on_delta, start=True, new_thread=thread)
         finally:
             self._tasks.pop(doc.id, None)
 

@@ -17,6 +17,7 @@ from ._base import (
     ModelUsage,
     RoutingOutcome,
     RoutingStat,
+    Started,
     Store,
     check_session_transition,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "RoutingOutcome",
     "RoutingStat",
     "SQLiteStore",
+    "Started",
     "Store",
     "check_session_transition",
     "default_store_url",

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Self
+from typing import NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,7 @@ __all__ = [
     "ModelUsage",
     "RoutingOutcome",
     "RoutingStat",
+    "Started",
     "Store",
     "check_session_transition",
 ]
@@ -92,6 +93,15 @@ class RoutingOutcome:
     cost: float
     latency_ms: float
     output_tokens: int
+
+
+class Started(NamedTuple):
+    """What `Store.start` returns."""
+
+    session: Session
+    """The orchestration's session as it is after the start (`total_cost`, `reserved_cost` with the reservation)."""
+    reserved: bool
+    """Whether the start's `reserve` was reserved (True when it is 0)."""
 
 
 class ModelUsage(BaseModel):
@@ -269,22 +279,36 @@ class Store(ABC):
 
     # -- one round trip per step -----------------------------------------------------------------
     async def start(
-        self, orchestration: Orchestration, *, thread: Thread | None = None, owner: str, ttl_s: float
-    ) -> Session:
-        """Atomically: create `thread` when given (the orchestration's new thread), create `orchestration`,
-        give `owner` its lease for `ttl_s` seconds (see `claim`), and return the orchestration's session as
-        it is now (status, settings, `total_cost`, `reserved_cost`). All of it happens, or none.
+        self,
+        orchestration: Orchestration,
+        *,
+        thread: Thread | None = None,
+        owner: str,
+        ttl_s: float,
+        events: Sequence[Event] = (),
+        reserve: float = 0.0,
+    ) -> Started:
+        """Atomically: create `thread` when given (the orchestration's new thread), create `orchestration` (as
+        given: already `running` with its first iteration selected, say), give `owner` its lease for `ttl_s`
+        seconds (see `claim`), append `events` with the session's next `seq` numbers (assigned on the given
+        objects) and reserve `reserve` dollars for the orchestration's first call (the rule of
+        `reserve_budget`). Returns the session as it is then, and whether `reserve` was reserved.
 
-        This is how an orchestrator starts a run in one round trip. The first call's reservation is not
-        made here: its amount depends on the model the router picks, and the router reads the budget this
-        returns; it rides on the commit of that choice (`commit_step(reserve=...)`).
+        All of it happens, or none (a `NotFound` session or thread, a `Conflict` on an existing id, a
+        `ValueError` on invalid arguments write nothing), except the reservation: refused, it returns
+        `reserved=False` and the rest stands, as with `commit_step`.
 
-        This default composes `create_thread`, `create_orchestration`, `claim` and `get_session` (four
-        round trips, not atomic: a failure part way leaves a `pending` orchestration without a lease,
-        which `list_resumable` returns); a store overrides it to do the same in one.
+        This is how an orchestrator starts a run in one round trip: it routes first, then stores the
+        orchestration with its first routing decision and the reservation of that call's worst case.
+
+        This default composes `create_thread`, `create_orchestration`, `claim`, `commit` (for the events),
+        `reserve_budget` and `get_session` (up to six round trips, not atomic: a failure part way leaves an
+        orchestration without a lease, which `list_resumable` returns); a store overrides it to do the same
+        in one.
         """
-        if not ttl_s > 0:
-            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        from .checks import check_start
+
+        check_start(orchestration, thread, ttl_s, events, reserve)
         if thread is not None:
             await self.create_thread(thread)
         await self.create_orchestration(orchestration)
@@ -292,7 +316,16 @@ class Store(ABC):
             from ..exceptions import Conflict
 
             raise Conflict(f"orchestration {orchestration.id} is being run by another process")
-        return await self.get_session(orchestration.session_id)
+        if events:
+            await self.commit(orchestration, events, owner=owner)
+        granted = True
+        if reserve:
+            try:
+                granted = await self.reserve_budget(orchestration.session_id, orchestration.id, reserve)
+            except Exception as exc:  # the start stands: its caller reserves again the usual way
+                _logger.warning("reserving with the start of %s failed: %s", orchestration.id, exc)
+                granted = False
+        return Started(await self.get_session(orchestration.session_id), granted)
 
     async def commit_step(
         self,

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from ..events import Event
-from ..records import CallRecord
+from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Orchestration, Thread
 
-__all__ = ["MAX_AMOUNT", "check_amount", "check_commit", "check_page", "from_pico", "to_pico"]
+__all__ = ["MAX_AMOUNT", "check_amount", "check_commit", "check_page", "check_start", "from_pico", "to_pico"]
 
 _PICO = 10**12
 
@@ -62,3 +62,18 @@ def check_commit(
     for call in calls:
         if call.session_id != session_id:
             raise ValueError(f"a call record of session {call.session_id!r} cannot commit to {session_id!r}")
+
+
+def check_start(
+    orchestration: Orchestration, thread: Thread | None, ttl_s: float, events: Sequence[Event], reserve: float
+) -> None:
+    """Refuse a `Store.start` whose lease, events, reservation or new thread is invalid (`ValueError`)."""
+    if not ttl_s > 0:
+        raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+    check_commit(orchestration.session_id, events, (), 0.0, 0.0)
+    if reserve:
+        check_amount("reserve", reserve)
+        if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
+            raise ValueError("an ended orchestration holds no reservation: it cannot reserve for a call")
+    if thread is not None and (thread.id != orchestration.thread_id or thread.session_id != orchestration.session_id):
+        raise ValueError("the new thread must be the orchestration's, in its session")

@@ -33,6 +33,7 @@ from ._base import (
     ModelUsage,
     RoutingOutcome,
     RoutingStat,
+    Started,
     Store,
     check_session_transition,
     customised,
@@ -67,7 +68,7 @@ from ._memory_rows import (
     orchestration_row,
     thread_row,
 )
-from .checks import check_amount, check_commit, check_page, from_pico, to_pico
+from .checks import check_amount, check_commit, check_page, check_start, from_pico, to_pico
 
 __all__ = ["MemoryStore"]
 
@@ -360,31 +361,47 @@ class MemoryStore(Store):
         return events
 
     # -- one round trip per step -----------------------------------------------------------------
-    _START = ("create_thread", "create_orchestration", "claim", "get_session")
+    _START = ("create_thread", "create_orchestration", "claim", "commit", "reserve_budget", "get_session")
     _STEP = ("commit", "reserve_budget", "record_routing_outcome", "release")
 
     async def start(
-        self, orchestration: Orchestration, *, thread: Thread | None = None, owner: str, ttl_s: float
-    ) -> Session:
+        self,
+        orchestration: Orchestration,
+        *,
+        thread: Thread | None = None,
+        owner: str,
+        ttl_s: float,
+        events: Sequence[Event] = (),
+        reserve: float = 0.0,
+    ) -> Started:
         if customised(self, MemoryStore, *self._START):
-            return await super().start(orchestration, thread=thread, owner=owner, ttl_s=ttl_s)
-        if not ttl_s > 0:
-            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
-        session = self._session(orchestration.session_id)
+            return await super().start(
+                orchestration, thread=thread, owner=owner, ttl_s=ttl_s, events=events, reserve=reserve
+            )
+        check_start(orchestration, thread, ttl_s, events, reserve)
+        session_id = orchestration.session_id
+        self._session(session_id)
         if orchestration.id in self._orchestrations:
             raise Conflict(f"orchestration {orchestration.id!r} already exists")
         if thread is not None:  # checked before anything is written: all or nothing
             if thread.id in self._threads:
                 raise Conflict(f"thread {thread.id!r} already exists")
-            if thread.id != orchestration.thread_id or thread.session_id != orchestration.session_id:
-                raise ValueError("the new thread must be the orchestration's, in its session")
             self._threads[thread.id] = thread_row(thread)
             self._threads_by_session.setdefault(thread.session_id, []).append(thread.id)
         elif orchestration.thread_id not in self._threads:
             raise NotFound(f"no thread {orchestration.thread_id!r}")
+        # nothing below can fail or suspend: one atomic step for the event loop
         self._store_orchestration(orchestration)
         self._leases[orchestration.id] = (owner, time.time() + ttl_s)
-        return self._session_view(session)
+        if events:
+            budget = self._budgets[session_id]
+            stream = self._events[session_id]
+            for event in events:
+                budget.seq += 1
+                event.seq = budget.seq
+                stream.append(event)
+        granted = await MemoryStore.reserve_budget(self, session_id, orchestration.id, reserve) if reserve else True
+        return Started(self._session_view(self._session(session_id)), granted)
 
     async def commit_step(
         self,

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .._ids import utcnow
-from ..events import Event, ModelSelected
+from ..events import Event, ModelSelected, OrchestrationStarted
 from ..exceptions import Conflict, NotFound
 from ..records import (
     ApiKey,
@@ -124,8 +124,24 @@ def _call(
     )
 
 
+def _started(o: Orchestration) -> OrchestrationStarted:
+    return OrchestrationStarted(
+        orchestration_id=o.id,
+        thread_id=o.thread_id,
+        session_id=o.session_id,
+        prompt=o.prompt,
+        domain="general",
+        max_iterations=3,
+        evaluation_threshold=8.0,
+    )
+
+
 class StoreContract:
     """The shared tests. Subclasses (named `Test…`) provide the `store_factory` fixture."""
+
+    atomic_start = True
+    """Whether the store's `start` is one atomic write (False for `Store.start`'s default, and a store that
+    documents its start as several writes): a start that fails after its first write then leaves that write."""
 
     @pytest.fixture
     async def store(self, store_factory: StoreFactory) -> AsyncIterator[Store]:
@@ -473,7 +489,8 @@ class StoreContract:
         o = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="Write a haiku")
         other = await _orchestration(store, await _thread(store, session))
         assert await store.reserve_budget(session.id, other.id, 0.5)
-        got = await store.start(o, thread=thread, owner="me", ttl_s=60)
+        got, reserved = await store.start(o, thread=thread, owner="me", ttl_s=60)
+        assert reserved  # (nothing to reserve)
         assert got.id == session.id and got.status == "active" and got.settings.cost_limit == 2.0
         assert (got.total_cost, got.reserved_cost) == (0.0, 0.5)  # the budget as it is now
         assert (await store.get_thread(thread.id)).original_prompt == "Write a haiku"
@@ -501,6 +518,79 @@ class StoreContract:
         with pytest.raises(ValueError):
             await store.start(fresh, owner="me", ttl_s=0)
         assert [x.id for x in await store.list_orchestrations(session_id=session.id)] == [o.id]
+
+    async def test_start_stores_the_first_step_its_events_and_its_reservation(self, store: Store) -> None:
+        session, thread, other = await _tree(store, cost_limit=1.0)
+        await store.commit(other, [_selected(other)])  # seq 1
+        assert await store.reserve_budget(session.id, other.id, 0.25)
+        o = Orchestration(
+            thread_id=thread.id,
+            session_id=session.id,
+            user_id="alice",
+            prompt="Write a haiku",
+            status="running",
+            iterations=_iterations(1),
+        )
+        events: list[Event] = [_started(o), _selected(o)]
+        started = await store.start(o, owner="me", ttl_s=60, events=events, reserve=0.5)
+        assert started.reserved
+        assert (started.session.total_cost, started.session.reserved_cost) == (0.0, 0.75)  # as the start left it
+        assert [e.seq for e in events] == [2, 3]
+        stored = await store.list_events(session.id, orchestration_id=o.id)
+        assert [(e.seq, e.type) for e in stored] == [(2, "orchestration_started"), (3, "model_selected")]
+        got = await store.get_orchestration(o.id)
+        assert got.status == "running" and [it.phase for it in got.iterations] == ["selected"]
+        assert not await store.claim(o.id, "someone else", 60) and o.id not in await store.list_resumable()
+        assert await store.commit_step(o, [_selected(o, 2)], owner="me")  # its lease fences commits
+        # refused: 0.75 + 0.5 > 1; the start stands without it
+        late = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p", status="running")
+        started = await store.start(late, owner="me", ttl_s=60, events=[_started(late)], reserve=0.5)
+        assert not started.reserved and started.session.reserved_cost == 0.75
+        assert (await store.get_orchestration(late.id)).status == "running"
+        assert [e.seq for e in await store.list_events(session.id, orchestration_id=late.id)] == [5]
+        assert await store.release_reservations(session.id, late.id) == 0.0
+        assert await store.release_reservations(session.id, o.id) == 0.5  # held against the started orchestration
+        # without a limit, always reserved
+        free = await _session(store)
+        t = await _thread(store, free)
+        big = Orchestration(thread_id=t.id, session_id=free.id, user_id="alice", prompt="p", status="running")
+        started = await store.start(big, owner="me", ttl_s=60, reserve=1000.0)
+        assert started.reserved and started.session.reserved_cost == 1000.0
+
+    async def test_a_failed_start_writes_nothing(self, store: Store) -> None:
+        session, thread, o = await _tree(store, cost_limit=1.0)
+
+        async def nothing_written() -> None:
+            assert await store.list_events(session.id) == []
+            got = await store.get_session(session.id)
+            assert (got.total_cost, got.reserved_cost) == (0.0, 0.0)
+            assert [x.id for x in await store.list_orchestrations(session_id=session.id)] == [o.id]
+            assert [x.id for x in await store.list_threads(session.id)] == [thread.id]
+
+        with pytest.raises(Conflict):  # the orchestration exists already
+            await store.start(o, owner="me", ttl_s=60, events=[_selected(o)], reserve=0.5)
+        await nothing_written()
+        assert await store.claim(o.id, "other", 60)  # the refused start took no lease
+        lost = Orchestration(thread_id="t" * 24, session_id=session.id, user_id="alice", prompt="p")
+        with pytest.raises(NotFound):  # no such thread
+            await store.start(lost, owner="me", ttl_s=60, events=[_selected(lost)], reserve=0.5)
+        await nothing_written()
+        fresh = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
+        stranger = Orchestration(thread_id=thread.id, session_id="0" * 24, user_id="alice", prompt="p")
+        with pytest.raises(ValueError):  # an event of another session
+            await store.start(fresh, owner="me", ttl_s=60, events=[_selected(stranger)])
+        with pytest.raises(ValueError):
+            await store.start(fresh, owner="me", ttl_s=60, reserve=-1.0)
+        fresh.status = "completed"
+        with pytest.raises(ValueError):  # an ended orchestration holds no reservation
+            await store.start(fresh, owner="me", ttl_s=60, reserve=0.5)
+        await nothing_written()
+        if self.atomic_start:  # the new thread is not kept when the orchestration cannot be
+            new = Thread(session_id=session.id, user_id="alice", original_prompt="p")
+            again = o.model_copy(update={"thread_id": new.id})
+            with pytest.raises(Conflict):
+                await store.start(again, thread=new, owner="me", ttl_s=60, events=[_selected(again)], reserve=0.5)
+            await nothing_written()
 
     async def test_commit_step_reserves_the_next_call_after_the_commit(self, store: Store) -> None:
         session, _, o = await _tree(store, cost_limit=1.0)

@@ -59,9 +59,11 @@ from orchestratex.stores import (
     ModelStats,
     RoutingOutcome,
     RoutingStat,
+    Started,
     Store,
     check_session_transition,
 )
+from orchestratex.stores.checks import check_start
 
 from . import _analytics
 from ._codec import (
@@ -380,18 +382,22 @@ class MongoStore(Store):
         return events
 
     async def start(
-        self, orchestration: Orchestration, *, thread: Thread | None = None, owner: str, ttl_s: float
-    ) -> Session:
-        """Three round trips (not the default's seven): the session read (which checks it exists), the
-        thread's insert, and the orchestration's insert with its lease already taken. Not one atomic
-        write: should the second insert fail, the new thread stays, empty (as after `create_thread`)."""
-        if not ttl_s > 0:
-            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        self,
+        orchestration: Orchestration,
+        *,
+        thread: Thread | None = None,
+        owner: str,
+        ttl_s: float,
+        events: Sequence[Event] = (),
+        reserve: float = 0.0,
+    ) -> Started:
+        """Up to five round trips (not the default's eight): the session read (which checks it exists), the
+        thread's insert, the orchestration's insert with its lease already taken, then the journaled commit
+        of `events` and the reservation, concurrently (and the session read again when it was reserved).
+        Not one atomic write: should the orchestration's insert fail, the new thread stays, empty (as after
+        `create_thread`); a failure after it leaves a leased orchestration, resumed once its lease expires."""
+        check_start(orchestration, thread, ttl_s, events, reserve)
         check_key("an orchestration id", orchestration.id)
-        if thread is not None and (
-            thread.id != orchestration.thread_id or thread.session_id != orchestration.session_id
-        ):
-            raise ValueError("the new thread must be the orchestration's, in its session")
         session = await self.get_session(orchestration.session_id)
         if thread is not None:
             await self._insert("thread", self._c.threads, thread_doc(thread))
@@ -401,7 +407,28 @@ class MongoStore(Store):
         lease = _now() + timedelta(seconds=ttl_s)
         doc.update(_id=doc_id(orchestration.id), stamp=Int64(0), lease_owner=owner, lease_expires=lease)
         await self._insert("orchestration", self._c.orchestrations, doc)
-        return session
+        oid = orchestration.id
+
+        async def reserving() -> bool:
+            try:
+                return await self.reserve_budget(orchestration.session_id, oid, reserve)
+            except Exception as exc:  # the start stands: its caller reserves again the usual way
+                logger.warning("reserving with the start of %s failed: %s", oid, exc)
+                return False
+
+        async def committing() -> None:
+            await self.commit(orchestration, events)
+
+        if events and reserve:
+            _, granted = await asyncio.gather(committing(), reserving())
+        elif events:
+            await committing()
+            granted = True
+        else:
+            granted = await reserving() if reserve else True
+        if reserve and granted:
+            session = await self.get_session(orchestration.session_id)
+        return Started(session, granted)
 
     async def commit_step(
         self,

@@ -12,7 +12,7 @@ from ...exceptions import NotFound
 from ._orchestrations import Parts, Written, write_orchestration
 from ._rows import INSERT_CALL, RECORD_OUTCOME, STEP_SESSION
 
-__all__ = ["commit_step"]
+__all__ = ["commit_step", "start_step"]
 
 _SET_RESERVATION = (
     "INSERT INTO reservations VALUES (?, ?, ?)"
@@ -88,3 +88,30 @@ def commit_step(
     if outcome_rows:
         db.executemany(RECORD_OUTCOME, outcome_rows)
     return granted or not reserve, rev
+
+
+def start_step(
+    db: sqlite3.Connection, session_id: str, orchestration_id: str, events: Sequence[Event], reserve: int
+) -> bool:
+    """A new orchestration's effect on its session (`Store.start`), in the caller's transaction: `events` get
+    their `seq` numbers and are stored, and `reserve` pico-dollars are reserved when the budget allows it.
+    Returns whether it was (True when `reserve` is 0)."""
+    if not events and not reserve:
+        return True
+    seq_row = db.execute(
+        STEP_SESSION, {"spent": 0, "events": len(events), "freed": 0, "reserve": reserve, "session": session_id}
+    ).fetchone()
+    if seq_row is None:
+        raise NotFound(f"no session {session_id!r}")
+    granted = bool(seq_row[1])
+    if granted:
+        db.execute(_ADD_RESERVATION, (session_id, orchestration_id, reserve))
+    if events:
+        seq = seq_row[0] - len(events)
+        event_rows = []
+        for event in events:
+            seq += 1
+            event.seq = seq
+            event_rows.append((session_id, seq, event.orchestration_id, EVENT_ADAPTER.dump_json(event).decode()))
+        db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", event_rows)
+    return granted or not reserve

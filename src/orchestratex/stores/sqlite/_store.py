@@ -31,14 +31,15 @@ from .._base import (
     ModelStats,
     RoutingOutcome,
     RoutingStat,
+    Started,
     Store,
     check_session_transition,
     customised,
 )
-from ..checks import check_amount, check_commit, check_page, from_pico, to_pico
+from ..checks import check_amount, check_commit, check_page, check_start, from_pico, to_pico
 from . import _analytics
 from ._checkpoint import Checkpointer
-from ._commit import commit_step
+from ._commit import commit_step, start_step
 from ._errors import is_transient, translate
 from ._orchestrations import (
     Parts,
@@ -477,20 +478,26 @@ class SQLiteStore(Store):
             )
 
     # -- one round trip per step -----------------------------------------------------------------
-    _START = ("create_thread", "create_orchestration", "claim", "get_session")
+    _START = ("create_thread", "create_orchestration", "claim", "commit", "reserve_budget", "get_session")
     _STEP = ("commit", "reserve_budget", "record_routing_outcome", "release")
 
     async def start(
-        self, orchestration: Orchestration, *, thread: Thread | None = None, owner: str, ttl_s: float
-    ) -> Session:
+        self,
+        orchestration: Orchestration,
+        *,
+        thread: Thread | None = None,
+        owner: str,
+        ttl_s: float,
+        events: Sequence[Event] = (),
+        reserve: float = 0.0,
+    ) -> Started:
         if customised(self, SQLiteStore, *self._START):
-            return await super().start(orchestration, thread=thread, owner=owner, ttl_s=ttl_s)
-        if not ttl_s > 0:
-            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+            return await super().start(
+                orchestration, thread=thread, owner=owner, ttl_s=ttl_s, events=events, reserve=reserve
+            )
+        check_start(orchestration, thread, ttl_s, events, reserve)
         thread_row = None
         if thread is not None:
-            if thread.id != orchestration.thread_id or thread.session_id != orchestration.session_id:
-                raise ValueError("the new thread must be the orchestration's, in its session")
             thread_row = (
                 thread.id,
                 thread.session_id,
@@ -499,19 +506,38 @@ class SQLiteStore(Store):
                 thread.model_dump_json(),
             )
         parts = split(orchestration)
-        session = await self._run(self._start_sync, parts, thread_row, owner, ttl_s)
+        previous = [e.seq for e in events]
+        try:
+            started = await self._run(
+                self._start_sync, parts, thread_row, owner, ttl_s, events, to_pico(reserve) if reserve else 0
+            )
+        except BaseException:
+            for event, seq in zip(events, previous, strict=True):  # they were not stored
+                event.seq = seq
+            raise
         self._written.put(parts.id, parts, 0)
-        return session
+        return started
 
-    def _start_sync(self, parts: Parts, thread_row: tuple[Any, ...] | None, owner: str, ttl_s: float) -> Session:
+    def _start_sync(
+        self,
+        parts: Parts,
+        thread_row: tuple[Any, ...] | None,
+        owner: str,
+        ttl_s: float,
+        events: Sequence[Event],
+        reserve: int,
+    ) -> Started:
         with Write(self._db):
-            session = self._session_sync(parts.session_id)
+            session = self._session_sync(parts.session_id)  # (NotFound before anything is written)
             if thread_row is not None:
                 self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", thread_row)
             elif not self._exists("threads", parts.thread_id):
                 raise NotFound(f"no thread {parts.thread_id!r}")
             self._insert_orchestration(parts, owner, time.time() + ttl_s)
-            return session
+            granted = start_step(self._db, parts.session_id, parts.id, events, reserve)
+            if reserve and granted:  # the session as the reservation left it
+                session = self._session_sync(parts.session_id)
+            return Started(session, granted)
 
     async def commit_step(
         self,
