@@ -131,6 +131,9 @@ def test_errors_arrive_as_the_sdk_s_exceptions(served: Served) -> None:
 
 def test_the_rate_limit_is_the_sdk_s_rate_limit_error(served: Served) -> None:
     client = served.client("carol", max_retries=0)
+    into_window = time.time() % 60  # the limit counts in fixed windows of 60 s: all 9 requests in one
+    if into_window > 40:
+        time.sleep(60.5 - into_window)
     with pytest.raises(openai.RateLimitError) as limited:
         for _ in range(9):
             client.chat.completions.create(model="orchestratex/fast", messages=PROMPT)
