@@ -227,3 +227,24 @@ async def test_renewed_leases_keep_a_long_run_from_another_orchestrator(tmp_path
         results = await asyncio.wait_for(asyncio.gather(*runs[1:]), 30)
         assert [r.status for r in results] == ["completed"] * 4
         assert (await other_store.get_orchestration(docs[0].id)).status == "cancelled"
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_a_run_started_with_a_stale_session_that_has_ended_stops_at_once(kind: str, tmp_path: Path) -> None:
+    """The caller's `Session` says active, the store's has been cancelled since: the start's answer has the store's
+    status, so the run is stopped without waiting `cancel_check_s` (here an hour) while its call hangs."""
+    store: Store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "s.db")
+    never = asyncio.Event()
+
+    async def hang(request: GenerationRequest) -> str:
+        await never.wait()
+        return "never"
+
+    orch = Orchestrator(providers=[FunctionProvider(hang)], catalog=catalog("a", "b"), store=store, retry=NO_WAIT)
+    orch.cancel_check_s = 3600
+    async with orch:
+        session = await orch.create_session("alice", cost_limit=1.0)
+        await store.set_session_status(session.id, "cancelled")
+        result = await asyncio.wait_for(orch.run("Hello", session=session), timeout=20)
+        assert result.status == "cancelled" and result.orchestration.stop_reason == "cancelled"
+        assert not result.orchestration.iterations[0].response  # stopped during its first call

@@ -1015,6 +1015,8 @@ class Run:
             doc, thread=self._new_thread, owner=self.o.owner, ttl_s=self.o.lease_ttl_s, events=events, reserve=reserve
         )
         self.session_base = started.session.total_cost - doc.total_cost
+        if started.session.status in ("completed", "cancelled"):  # ended since the caller read it: stop at once
+            self.o._watcher.check_soon(doc.id)
         if release_lease:
             try:
                 await store.release(doc.id, self.o.owner)

@@ -73,6 +73,13 @@ class CancelWatcher:
             if not self._runs:
                 self._wake()  # (the watcher ends now, not after its sleep)
 
+    def check_soon(self, orchestration_id: str) -> None:
+        """Ask the store about this run now rather than at its first due time (its session was found ended)."""
+        watched = self._runs.get(orchestration_id)
+        if watched is not None:
+            watched.due = 0.0
+            self._start(ask_now=True)
+
     async def aclose(self) -> None:
         """Stop the watcher (the runs it watched go on unwatched)."""
         task, self._task = self._task, None
