@@ -12,7 +12,7 @@ from starlette.types import Message, Scope
 
 from orchestratex.records import Orchestration, OrchestrationStatus, Session, Thread
 from orchestratex.server._errors import ApiError
-from orchestratex.server._limits import BodySizeLimit, ConcurrencyLimiter
+from orchestratex.server._limits import BodySizeLimit, ConcurrencyLimiter, RateLimiter
 from orchestratex.stores import MemoryStore
 
 from .conftest import Api, in_app_loop
@@ -245,3 +245,26 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading() -> N
     scope: Scope = {"type": "http", "method": "POST", "path": "/", "headers": [(b"content-length", b"6000000")]}
     await BodySizeLimit(app, max_bytes=5 * 1024 * 1024)(scope, receive, send)
     assert sent[0]["status"] == 413
+
+
+async def test_a_store_turning_slow_does_not_reset_the_count_of_a_window() -> None:
+    """Counting in this process while the store is slow goes on from the store's count: 5 requests counted in
+    the store, then the store stalls, and the 6th is still refused (it used to start again from 0)."""
+
+    class Stalling(MemoryStore):
+        stall = False
+
+        async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+            if self.stall:
+                await asyncio.sleep(1)
+            return await super().incr(key, amount, ttl_s=ttl_s)
+
+    store = Stalling()
+    limiter = RateLimiter(store, limit=5, window_s=3600, store_timeout_s=0.05)
+    for _ in range(5):
+        await limiter.hit("s1")
+    store.stall = True
+    with pytest.raises(ApiError) as refused:
+        await limiter.hit("s1")
+    assert refused.value.status_code == 429
+    assert (await limiter.hit("s2"))["RateLimit"].startswith('"session";r=4;')  # another session counts from 1

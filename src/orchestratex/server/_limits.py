@@ -127,7 +127,9 @@ class RateLimiter:
         if loop.time() >= self._degraded_until:
             try:
                 async with asyncio.timeout(self.store_timeout_s):
-                    return await self.store.incr(key, amount, ttl_s=reset + 1)
+                    count = await self.store.incr(key, amount, ttl_s=reset + 1)
+                self._remember(key, count, now, reset)
+                return count
             except (TimeoutError, StoreUnavailable) as exc:
                 self._degraded_until = loop.time() + self.degraded_s
                 logger.warning(
@@ -137,11 +139,25 @@ class RateLimiter:
                 )
         return self._count_locally(key, amount, now, reset)
 
+    def _remember(self, key: str, count: int, now: float, reset: int) -> None:
+        """Keep the store's count of `key`, so that counting in this process (the store slow) goes on from it."""
+        counter = self._local.get(key)
+        if counter is None:
+            self._make_room(now)
+            self._local[key] = [count, now + reset + 1]
+        else:
+            counter[0] = max(counter[0], count)
+
+    def _make_room(self, now: float) -> None:
+        if len(self._local) >= 10_000:
+            self._local = {k: c for k, c in self._local.items() if c[1] > now}
+            if len(self._local) >= 5_000:  # (that many live windows: forget them rather than sift them each time)
+                self._local = {}
+
     def _count_locally(self, key: str, amount: int, now: float, reset: int) -> int:
         counter = self._local.get(key)
         if counter is None or counter[1] <= now:
-            if len(self._local) > 10_000:
-                self._local = {k: c for k, c in self._local.items() if c[1] > now}
+            self._make_room(now)
             counter = self._local[key] = [0, now + reset + 1]
         counter[0] += amount
         return int(counter[0])
