@@ -125,16 +125,17 @@ class JudgePlanner:
         if bound is None:
             if provider._counts_bytes() and type(self.run.o.evaluator).build_request is _VERBATIM:
                 empty = (provider.name, id(provider), -1)
-                if empty not in self._bounds:
-                    self._bounds[empty] = provider.count_input_tokens(self._stand_in(judge, author, ""))
+                if empty not in self._bounds:  # (a byte bound reads the messages only: the request is not capped)
+                    self._bounds[empty] = provider.count_input_tokens(self._stand_in(judge, author, "", capped=False))
                 bound = self._bounds[key] = self._bounds[empty] + 4 * answer_cap  # "x " * 2n: 4n bytes
             else:
                 request = self._stand_in(judge, author, "x " * (2 * answer_cap))
                 bound = self._bounds[key] = provider.count_input_tokens(request)
         return bound
 
-    def _stand_in(self, judge: ModelProfile, author: str, answer: str) -> GenerationRequest:
-        """The judge's request for `answer` by `author` to this run's prompt, as the evaluator would build it."""
+    def _stand_in(self, judge: ModelProfile, author: str, answer: str, *, capped: bool = True) -> GenerationRequest:
+        """The judge's request for `answer` by `author` to this run's prompt, as the evaluator would build it
+        (its output cap left as the evaluator set it unless `capped`)."""
         doc = self.run.doc
         etask = EvaluationTask(
             prompt=doc.prompt,
@@ -175,6 +176,10 @@ class JudgePlanner:
                 model=judge, messages=[Message(role="user", content=text)], max_output_tokens=cap, purpose="judge"
             )
         if request.max_output_tokens <= cap:
+            return request
+        if type(self.run.o.evaluator).build_request is _VERBATIM:
+            # the default evaluator's request is new and sent only as capped (`Run._evaluate`): capped in place
+            request.__dict__["max_output_tokens"] = cap
             return request
         return request.model_copy(update={"max_output_tokens": cap})
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..providers import Message
 from ..records import Orchestration
 
-__all__ = ["DEFAULT_SYSTEM_PROMPT", "build_messages", "request_messages"]
+__all__ = ["DEFAULT_SYSTEM_PROMPT", "build_messages", "request_messages", "system_message"]
 
 DEFAULT_SYSTEM_PROMPT = "You are a careful expert assistant. Answer completely and correctly."
 
@@ -38,5 +40,11 @@ def request_messages(orchestration: Orchestration, system_prompt: str, last_user
     message(s), which then take its place.
     """
     turns = orchestration.messages[:-1]  # `conversation(orchestration)[:-1]`, without building its last message
-    system = [] if any(m.role == "system" for m in turns) else [Message(role="system", content=system_prompt)]
+    system = [] if any(m.role == "system" for m in turns) else [system_message(system_prompt)]
     return [*system, *turns, Message(role="user", content=last_user)]
+
+
+@lru_cache(maxsize=16)
+def system_message(system_prompt: str) -> Message:
+    """The system message of `system_prompt`, one per prompt text (messages are immutable: it is shared)."""
+    return Message(role="system", content=system_prompt)

@@ -44,7 +44,7 @@ from ._budget import affordable_cap, price_generation, reserve_waiting
 from ._durable import outcome, with_store_retries
 from ._judges import JudgePlanner, Judging
 from ._observe import collect
-from ._prompts import build_messages, request_messages
+from ._prompts import build_messages, request_messages, system_message
 from ._retry import call_with_retries
 from ._stream import AnswerDelta, DeltaSink
 
@@ -165,11 +165,11 @@ class Run:
         more and stops as a crash would, to be resumed from what the store has."""
         self.telemetry = run_telemetry(orchestrator, doc)
         """Log lines, spans and metrics of this run (a shared no-op when nothing listens)."""
+        self._answer: tuple[int, Generation] | None = None
+        """The last answer's generation and its iteration's index: the evaluator gets it as the provider returned it."""
         self._sent: tuple[str, str, list[Message]] | None = None
         """The last messages built for a generation, with their last user message and the system prompt they
         were built with (messages are immutable)."""
-        self._system: Message | None = None
-        """The orchestrator's system prompt as a message, as candidates are sized with it."""
 
     # -- the loop -----------------------------------------------------------------------------
     async def drive(self) -> None:
@@ -346,6 +346,7 @@ class Run:
             finish_reason=gen.finish_reason,
             phase="generated",
         )
+        self._answer = (it.index, gen)
         event = ResponseGenerated(
             **self._ids(),
             model_name=model.name,
@@ -466,19 +467,12 @@ class Run:
             raise _Stop("budget" if by_budget else "error", why, ledger)
         if len(eligible) != len(etask.judges):  # (`eligible` keeps the judges' order)
             etask = replace(etask, judges=eligible)
-        answer = Generation(
-            text=it.response or "",
-            usage=it.usage,
-            latency_ms=it.latency_ms,
-            finish_reason=it.finish_reason,
-            model_name=it.model_name,
-            cost=it.cost,
-            reported_cost=it.reported_cost,
-            catalog_cost=it.catalog_cost,
-        )
+        answer, self._answer = self._answer, None
+        if answer is None or answer[0] != it.index or answer[1].model_name != it.model_name:
+            answer = (it.index, self._generation(it))
         try:
             with self.telemetry.judgment(it) as judgment:
-                evaluation = await self.o.evaluator.evaluate(etask, answer)
+                evaluation = await self.o.evaluator.evaluate(etask, answer[1])
                 judgment.done(evaluation)
         except (BudgetExceeded, EvaluationError) as exc:
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
@@ -521,6 +515,20 @@ class Run:
             await self._commit([event], ledger, outcomes=outcomes)
         else:  # the evaluation ends the run: one commit for both
             await self._finish(reason, None, events=[event], ledger=ledger, outcomes=outcomes)
+
+    @staticmethod
+    def _generation(it: Iteration) -> Generation:
+        """The answer of `it` as its generation (for a run resumed between the answer and its evaluation)."""
+        return Generation(
+            text=it.response or "",
+            usage=it.usage,
+            latency_ms=it.latency_ms,
+            finish_reason=it.finish_reason,
+            model_name=it.model_name,
+            cost=it.cost,
+            reported_cost=it.reported_cost,
+            catalog_cost=it.catalog_cost,
+        )
 
     async def _observe(self, feedback: RoutingFeedback) -> list[RoutingOutcome]:
         """Let the router learn; returns what it would write to the store's statistics, for the step's commit.
@@ -835,9 +843,8 @@ class Run:
         ]
         if not usable:
             raise _Stop("error", "no model is available: every candidate failed, is cooling down or is too small")
-        if self._system is None or self._system.content != self.o.system_prompt:
-            self._system = Message(role="system", content=self.o.system_prompt)
-        msgs = [self._system, self._messages(task.prompt)[-1]]  # (its last message is `task.prompt`'s)
+        # (the last message built is `task.prompt`'s)
+        msgs = [system_message(self.o.system_prompt), self._messages(task.prompt)[-1]]
         fitting, unjudgeable = [], 0
         bounds: dict[int, int | None] = {}  # per provider, when its count is the same for all its models
         for m in usable:
