@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestratex.orchestrator._run import _assign
+from orchestratex.orchestrator._ledger import assign as _assign
 from orchestratex.records import Iteration, Orchestration
 from orchestratex.usage import Usage
 

@@ -7,8 +7,9 @@ from ._chat import ChatInput, MessageLike
 from ._circuit import CircuitBreaker, CircuitState
 from ._judges import Judging
 from ._policies import CircuitPolicy, RetryPolicy
+from ._result import RunOptions, RunResult
 from ._stream import AnswerDelta, RunStream, StreamItem
-from .orchestrator import Orchestrator, RunOptions, RunResult
+from .orchestrator import Orchestrator
 
 __all__ = [
     "AnswerDelta",

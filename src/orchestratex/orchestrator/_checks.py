@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from ..evaluation import LLMJudgeEvaluator
-from ..exceptions import ConfigurationError, UnknownPriceError
+from ..exceptions import ConfigurationError, UnknownPriceError, UserError
+from ..records import OrchestrationSettings
 
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
-__all__ = ["check_runnable"]
+__all__ = ["check_prompt", "check_runnable", "first_error", "validated_settings"]
 
 _PRICE_FIX = (
     "set input_cost_per_1k and output_cost_per_1k in your catalog (0 for a free local model; see docs/catalog.md)"
@@ -44,3 +47,25 @@ def check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None) 
             "file (a local one at price 0 will do), or pass Orchestrator(evaluator=...) with an evaluator that "
             "needs no judge model"
         )
+
+
+def check_prompt(prompt: object) -> str:
+    """`prompt`, when it is text that is not blank."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise UserError("the prompt is empty: give the text to orchestrate")
+    return prompt
+
+
+def first_error(exc: ValidationError) -> str:
+    """The first error of `exc`, as "<field path>: <message>"."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}" if where else str(err["msg"])
+
+
+def validated_settings(**values: Any) -> OrchestrationSettings:
+    """`OrchestrationSettings` of the values given (None: the default), or `UserError` naming the first bad one."""
+    try:
+        return OrchestrationSettings(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise UserError(first_error(exc)) from None

@@ -11,7 +11,7 @@ from ..providers import Generation, GenerationRequest, Message
 from ..usage import add_costs
 
 if TYPE_CHECKING:
-    from ._run import Run
+    from ._run_state import RunState
 
 __all__ = ["JudgePlanner", "Judging"]
 
@@ -30,7 +30,7 @@ _VERBATIM = LLMJudgeEvaluator.build_request
 class JudgePlanner:
     """The judge side of one run's budget."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: RunState) -> None:
         self.run = run
         self._bounds: dict[tuple[str, int, int], int] = {}
         # One routing decision's judging prices: the judges that may judge (before excluding the author) and

@@ -8,24 +8,23 @@ import os
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Self, TypedDict, cast
+from typing import Self, cast
 
 from pydantic import ValidationError
 from typing_extensions import Unpack
 
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import Evaluator, LLMJudgeEvaluator
-from ..events import EVENT_ADAPTER, Event, EventHandler
+from ..events import Event, EventHandler
 from ..exceptions import Conflict, ProviderNotConfigured, UnknownModelError, UserError
 from ..providers import Provider, provider_names, providers_from_env
 from ..providers._registry import key_hint
-from ..records import Orchestration, OrchestrationSettings, Session, SessionSettings, Thread
+from ..records import Orchestration, Session, SessionSettings, Thread
 from ..routing import BayesianRouter, Router
 from ..stores import MemoryStore, Store
 from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput, thread_history, to_messages, with_history
-from ._checks import check_runnable
+from ._checks import check_prompt, check_runnable, first_error, validated_settings
 from ._circuit import CircuitBreaker, CircuitState
 from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
@@ -33,135 +32,12 @@ from ._observe import RouterStore
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
+from ._result import RunOptions, RunResult
 from ._run import Run
 from ._stream import DeltaSink, RunStream, StreamItem
 from ._watch import CancelWatcher
 
 __all__ = ["Orchestrator", "RunOptions", "RunResult"]
-
-
-class RunOptions(TypedDict, total=False):
-    """The options of `run`, `run_sync` and `run_stream` (all optional, keyword-only): `on_event`, and
-    those they pass on to `prepare`."""
-
-    on_event: EventHandler | Sequence[EventHandler]
-    """Handlers for this run's events, besides the orchestrator's own."""
-
-    session: Session | str | None
-    thread: Thread | str | None
-    user_id: str
-    domain: str | None
-    context: str | None
-    max_iterations: int | None
-    evaluation_threshold: float | None
-    preferred_models: Sequence[str] | None
-    cost_limit: float | None
-    max_output_tokens: int | None
-    patience: int | None
-
-
-@dataclass(slots=True)
-class RunResult:
-    """The outcome of one orchestration: its document (with every iteration) and its events."""
-
-    orchestration: Orchestration
-    events: list[Event] = field(default_factory=list)
-    simulated: bool = False
-
-    @property
-    def id(self) -> str:
-        return self.orchestration.id
-
-    @property
-    def final_response(self) -> str | None:
-        return self.orchestration.final_response
-
-    @property
-    def final_score(self) -> float | None:
-        return self.orchestration.final_score
-
-    @property
-    def final_model(self) -> str | None:
-        return self.orchestration.final_model
-
-    @property
-    def total_cost(self) -> float:
-        return self.orchestration.total_cost
-
-    @property
-    def overage_cost(self) -> float:
-        """The part of `total_cost` providers billed above the worst case reserved for their calls."""
-        return self.orchestration.overage_cost
-
-    @property
-    def stop_reason(self) -> str | None:
-        return self.orchestration.stop_reason
-
-    @property
-    def status(self) -> str:
-        return self.orchestration.status
-
-    @property
-    def iterations(self) -> int:
-        return len(self.orchestration.iterations)
-
-    def __repr__(self) -> str:
-        answer = self.final_response
-        if answer is not None and len(answer) > 60:
-            answer = answer[:57] + "..."
-        score = "None" if self.final_score is None else f"{self.final_score:g}"
-        return (
-            f"RunResult(id={self.id!r}, status={self.status!r}, final_model={self.final_model!r}, "
-            f"final_score={score}, iterations={self.iterations}, total_cost=${self.total_cost:.6f}, "
-            f"stop_reason={self.stop_reason!r}, final_response={answer!r})"
-        )
-
-    def _summary_rows(self) -> list[tuple[str, str]]:
-        score = "–" if self.final_score is None else f"{self.final_score:g} / 10"
-        model = (self.final_model or "–") + (" (simulated)" if self.simulated else "")
-        return [
-            ("status", f"{self.status} ({self.stop_reason})" if self.stop_reason else self.status),
-            ("model", model),
-            ("score", score),
-            ("iterations", str(self.iterations)),
-            ("cost", f"${self.total_cost:.6f}"),
-        ]
-
-    def _repr_html_(self) -> str:
-        """A summary table and the final answer, for Jupyter."""
-        from html import escape
-
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{escape(k)}</th><td style='text-align:left'>{escape(v)}</td></tr>"
-            for k, v in self._summary_rows()
-        )
-        answer = escape(self.final_response or self.orchestration.error or "")
-        return (
-            f"<div><b>RunResult</b> <code>{escape(self.id)}</code><table>{rows}</table>"
-            f"<pre style='white-space:pre-wrap'>{answer}</pre></div>"
-        )
-
-    def __rich__(self) -> object:
-        """A panel with the summary and the final answer, for `rich.print`."""
-        from rich.console import Group
-        from rich.panel import Panel
-        from rich.table import Table
-        from rich.text import Text
-
-        table = Table.grid(padding=(0, 2))
-        for key, value in self._summary_rows():
-            table.add_row(Text(key, style="bold"), Text(value))
-        body = Text(self.final_response or self.orchestration.error or "")
-        return Panel(Group(table, Text(""), body), title=f"RunResult {self.id}", title_align="left")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready document: the orchestration's fields, `simulated`, and the list of `events`."""
-        data = self.orchestration.model_dump(mode="json", by_alias=True)
-        data["iterations_detail"] = data.pop("iterations")
-        data["iterations"] = len(self.orchestration.iterations)
-        data["simulated"] = self.simulated
-        data["events"] = [EVENT_ADAPTER.dump_python(e, mode="json") for e in self.events]
-        return data
 
 
 class Orchestrator:
@@ -205,7 +81,7 @@ class Orchestrator:
         output_cap: OutputCapPolicy | None = None,
         reservation_wait_s: float = 30.0,
     ) -> None:
-        self.defaults = _validated_settings(
+        self.defaults = validated_settings(
             max_iterations=max_iterations,
             evaluation_threshold=evaluation_threshold,
             max_output_tokens=max_output_tokens,
@@ -428,7 +304,7 @@ class Orchestrator:
                 ),
             )
         except ValidationError as exc:
-            raise UserError(_first_error(exc)) from None
+            raise UserError(first_error(exc)) from None
         return await self.store.create_session(session)
 
     async def create_thread(
@@ -443,7 +319,7 @@ class Orchestrator:
             Thread(
                 session_id=session.id,
                 user_id=session.user_id,
-                original_prompt=_check_prompt(prompt),
+                original_prompt=check_prompt(prompt),
                 domain=domain,
                 context=context,
             )
@@ -528,7 +404,7 @@ class Orchestrator:
             cost_limit = None  # the session carries it
         if session.status != "active":
             raise Conflict(f"session {session.id} is {session.status}: orchestrations start only in an active session")
-        settings = _validated_settings(
+        settings = validated_settings(
             max_iterations=session.max_iterations if max_iterations is None else max_iterations,
             evaluation_threshold=(
                 evaluation_threshold if evaluation_threshold is not None else self.defaults.evaluation_threshold
@@ -544,7 +420,7 @@ class Orchestrator:
             thread = new_thread = Thread(
                 session_id=session.id,
                 user_id=session.user_id,
-                original_prompt=_check_prompt(messages[-1].content),
+                original_prompt=check_prompt(messages[-1].content),
                 domain=domain,
                 context=context,
             )
@@ -758,22 +634,3 @@ class Orchestrator:
             if self._active:
                 with contextlib.suppress(Exception):
                     await self.store.renew_leases(list(self._active), self.owner, self.lease_ttl_s)
-
-
-def _check_prompt(prompt: object) -> str:
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise UserError("the prompt is empty: give the text to orchestrate")
-    return prompt
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return f"{where}: {err['msg']}" if where else str(err["msg"])
-
-
-def _validated_settings(**values: Any) -> OrchestrationSettings:
-    try:
-        return OrchestrationSettings(**{k: v for k, v in values.items() if v is not None})
-    except ValidationError as exc:
-        raise UserError(_first_error(exc)) from None

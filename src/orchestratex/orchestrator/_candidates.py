@@ -1,0 +1,120 @@
+"""A run's routing inputs: the task the router sees and the models it may choose."""
+
+from __future__ import annotations
+
+from ..catalog import ModelProfile
+from ..providers import GenerationRequest, Message
+from ..providers._base import estimate_message_tokens
+from ..routing import Attempt, Task
+from ._budget import affordable_cap
+from ._ledger import Stop
+from ._prompts import request_messages, system_message
+from ._spending import Spending
+
+__all__ = ["Candidates"]
+
+
+class Candidates(Spending):
+    """The router's task and candidates, each fitting the window, the budget and the judging it needs."""
+
+    def _messages(self, last_user: str) -> list[Message]:
+        """`request_messages` for this run's conversation ending with `last_user` (the last ones built, reused:
+        not to be changed in place)."""
+        sent, system = self._sent, self.o.system_prompt
+        if sent is None or sent[0] != last_user or sent[1] != system:
+            sent = self._sent = (last_user, system, request_messages(self.doc, system, last_user))
+        return sent[2]
+
+    def _task(self, prompt: str, messages: list[Message] | None) -> Task:
+        doc = self.doc
+        msgs = messages or self._messages(prompt)
+        bound = estimate_message_tokens(msgs)
+        scores = [it.evaluation.score for it in doc.iterations if it.evaluation is not None]
+        return Task(
+            prompt=prompt,
+            domain=doc.domain or "general",
+            original_prompt=doc.prompt,
+            context=doc.context,
+            iteration=len(doc.iterations) + (0 if doc.iterations and doc.iterations[-1].phase == "selected" else 1),
+            input_tokens=bound,
+            max_output_tokens=doc.settings.max_output_tokens,
+            remaining_budget=self._remaining(),
+            previous_models=tuple(it.model_name for it in doc.iterations),
+            best_score=max(scores) if scores else None,
+            threshold=doc.settings.evaluation_threshold,
+            attempts=self._attempts(),
+            max_iterations=doc.settings.max_iterations,
+        )
+
+    def _attempts(self, before: int | None = None) -> tuple[Attempt, ...]:
+        """The judged (or answered) iterations so far, as the router sees them; only those before `before`."""
+        return tuple(
+            Attempt(
+                it.model_name,
+                it.evaluation.score if it.evaluation else None,
+                it.cost,
+                it.evaluation.feedback if it.evaluation else None,
+            )
+            for it in self.doc.iterations
+            if it.phase in ("generated", "evaluated") and (before is None or it.index < before)
+        )
+
+    def _candidates(self, task: Task, exclude: set[str] | None = None) -> list[ModelProfile]:
+        """Models the router may choose: usable, preferred, fitting the window, the budget and the circuit."""
+        self.planner.decision()
+        usable = self.o.usable_models(self.doc.settings.preferred_models)
+        usable = [
+            m
+            for m in usable
+            if m.name not in self.failed
+            and (not exclude or m.name not in exclude)
+            and m.context_window >= self.min_context
+            and task.input_tokens // 4 + min(task.max_output_tokens, m.max_output_tokens) <= m.context_window
+            and self.o.circuit.allows(m.name)
+        ]
+        if not usable:
+            raise Stop("error", "no model is available: every candidate failed, is cooling down or is too small")
+        # (the last message built is `task.prompt`'s)
+        msgs = [system_message(self.o.system_prompt), self._messages(task.prompt)[-1]]
+        fitting, unjudgeable = [], 0
+        bounds: dict[int, int | None] = {}  # per provider, when its count is the same for all its models
+        for m in usable:
+            limit = max(min(task.max_output_tokens, m.max_output_tokens), 1)
+            provider = self.o.provider_for(m)
+            if id(provider) not in bounds:
+                bounds[id(provider)] = provider._message_bound(msgs)
+            bound = bounds[id(provider)]
+            if bound is None:
+                bound = provider.count_input_tokens(GenerationRequest(model=m, messages=msgs, max_output_tokens=limit))
+            if self._fit(m, bound, limit, task.iteration) is not None:
+                fitting.append(m)
+            elif self.planner.needed(task.iteration) and self.planner.reserve_for(m.name, 1) is None:
+                unjudgeable += 1
+        if fitting:
+            return fitting
+        if unjudgeable == len(usable):
+            if not any(self.planner.pool(m.name) for m in usable):
+                raise Stop("error", "no judge is available: a judge must be another usable model that is not failing")
+            raise Stop(
+                "error",
+                "no judge can read this prompt and its answer: every judge's context window is too small "
+                "(add a judge with a larger window, or judge less text)",
+            )
+        remaining = task.remaining_budget or 0.0
+        raise Stop("budget", f"no model's worst-case cost (with judging) fits the ${max(remaining, 0):.6f} left")
+
+    def _fit(self, model: ModelProfile, input_bound: int, limit: int, index: int) -> tuple[int, float] | None:
+        """(output cap, judging reserve) for `model` answering a request of `input_bound` input tokens and up to
+        `limit` output tokens as iteration `index`, or None when no judge could read its answer or the budget
+        cannot pay for a useful cap plus the judging."""
+        cap, need = self.o.output_lengths.cap(model, "generate", limit)
+        judge_reserve = 0.0
+        if self.planner.needed(index):
+            reserve = self.planner.reserve_for(model.name, cap)
+            if reserve is None:
+                return None
+            judge_reserve = reserve
+        remaining = self._remaining()
+        budget = None if remaining is None else remaining - judge_reserve
+        sent = affordable_cap(model, input_bound, cap, need, budget)
+        return None if sent is None else (sent, judge_reserve)

@@ -1,0 +1,136 @@
+"""What `Orchestrator.run` takes (`RunOptions`) and returns (`RunResult`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from ..events import EVENT_ADAPTER, Event, EventHandler
+from ..records import Orchestration, Session, Thread
+
+__all__ = ["RunOptions", "RunResult"]
+
+
+class RunOptions(TypedDict, total=False):
+    """The options of `run`, `run_sync` and `run_stream` (all optional, keyword-only): `on_event`, and
+    those they pass on to `prepare`."""
+
+    on_event: EventHandler | Sequence[EventHandler]
+    """Handlers for this run's events, besides the orchestrator's own."""
+
+    session: Session | str | None
+    thread: Thread | str | None
+    user_id: str
+    domain: str | None
+    context: str | None
+    max_iterations: int | None
+    evaluation_threshold: float | None
+    preferred_models: Sequence[str] | None
+    cost_limit: float | None
+    max_output_tokens: int | None
+    patience: int | None
+
+
+@dataclass(slots=True)
+class RunResult:
+    """The outcome of one orchestration: its document (with every iteration) and its events."""
+
+    orchestration: Orchestration
+    events: list[Event] = field(default_factory=list)
+    simulated: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.orchestration.id
+
+    @property
+    def final_response(self) -> str | None:
+        return self.orchestration.final_response
+
+    @property
+    def final_score(self) -> float | None:
+        return self.orchestration.final_score
+
+    @property
+    def final_model(self) -> str | None:
+        return self.orchestration.final_model
+
+    @property
+    def total_cost(self) -> float:
+        return self.orchestration.total_cost
+
+    @property
+    def overage_cost(self) -> float:
+        """The part of `total_cost` providers billed above the worst case reserved for their calls."""
+        return self.orchestration.overage_cost
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.orchestration.stop_reason
+
+    @property
+    def status(self) -> str:
+        return self.orchestration.status
+
+    @property
+    def iterations(self) -> int:
+        return len(self.orchestration.iterations)
+
+    def __repr__(self) -> str:
+        answer = self.final_response
+        if answer is not None and len(answer) > 60:
+            answer = answer[:57] + "..."
+        score = "None" if self.final_score is None else f"{self.final_score:g}"
+        return (
+            f"RunResult(id={self.id!r}, status={self.status!r}, final_model={self.final_model!r}, "
+            f"final_score={score}, iterations={self.iterations}, total_cost=${self.total_cost:.6f}, "
+            f"stop_reason={self.stop_reason!r}, final_response={answer!r})"
+        )
+
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        score = "–" if self.final_score is None else f"{self.final_score:g} / 10"
+        model = (self.final_model or "–") + (" (simulated)" if self.simulated else "")
+        return [
+            ("status", f"{self.status} ({self.stop_reason})" if self.stop_reason else self.status),
+            ("model", model),
+            ("score", score),
+            ("iterations", str(self.iterations)),
+            ("cost", f"${self.total_cost:.6f}"),
+        ]
+
+    def _repr_html_(self) -> str:
+        """A summary table and the final answer, for Jupyter."""
+        from html import escape
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td style='text-align:left'>{escape(v)}</td></tr>"
+            for k, v in self._summary_rows()
+        )
+        answer = escape(self.final_response or self.orchestration.error or "")
+        return (
+            f"<div><b>RunResult</b> <code>{escape(self.id)}</code><table>{rows}</table>"
+            f"<pre style='white-space:pre-wrap'>{answer}</pre></div>"
+        )
+
+    def __rich__(self) -> object:
+        """A panel with the summary and the final answer, for `rich.print`."""
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table.grid(padding=(0, 2))
+        for key, value in self._summary_rows():
+            table.add_row(Text(key, style="bold"), Text(value))
+        body = Text(self.final_response or self.orchestration.error or "")
+        return Panel(Group(table, Text(""), body), title=f"RunResult {self.id}", title_align="left")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready document: the orchestration's fields, `simulated`, and the list of `events`."""
+        data = self.orchestration.model_dump(mode="json", by_alias=True)
+        data["iterations_detail"] = data.pop("iterations")
+        data["iterations"] = len(self.orchestration.iterations)
+        data["simulated"] = self.simulated
+        data["events"] = [EVENT_ADAPTER.dump_python(e, mode="json") for e in self.events]
+        return data

@@ -1,0 +1,151 @@
+"""The state of one orchestration being driven, and the records and events it builds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .._ids import utcnow
+from ..events import (
+    Event,
+    EventHandler,
+    ModelSelected,
+)
+from ..providers import Generation, Message
+from ..records import CallRecord, Iteration, Orchestration, Session, Thread
+from ..stores import RoutingOutcome
+from ..telemetry import run_telemetry
+from ..usage import Usage
+from ._judges import JudgePlanner, Judging
+from ._ledger import Ledger, Ready, Role
+from ._stream import DeltaSink
+
+if TYPE_CHECKING:
+    from .orchestrator import Orchestrator
+
+__all__ = ["RunState"]
+
+
+class RunState:
+    """What a `Run` knows about its orchestration: its document, its budget, its pending writes."""
+
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        doc: Orchestration,
+        handlers: Sequence[EventHandler],
+        on_delta: DeltaSink | None = None,
+        session: Session | None = None,
+        *,
+        start: bool = False,
+        new_thread: Thread | None = None,
+    ) -> None:
+        self.o = orchestrator
+        self.doc = doc
+        self.handlers = handlers
+        self.on_delta = on_delta
+        """Receives the generations' text as it streams (`run_stream`); generations do not stream without it."""
+        self.failed: set[str] = set()
+        self.min_context = 0
+        self.inflight = 0.0
+        self.prepaid = 0.0
+        self._open: Ledger | None = None
+        """The current step's ledger until its commit: a run that ends mid-step (error, cancellation)
+        settles it in the final commit, so no reservation outlives the run."""
+        """Reserved in the store with a generation for the judges that follow it (one store call, not two)."""
+        self.session_limit: float | None = None
+        self.session_base = 0.0
+        """What the session's other runs have spent (their reservations are waited for, not subtracted)."""
+        self.judges: list[str] | None = None
+        self.judging: Judging = orchestrator.judging
+        self.planner = JudgePlanner(self)
+        self.resumed = doc.status != "pending"
+        self._session = session
+        """The session as the run was planned with it (else read at the start): the budget's basis until the store
+        says more (the store's reservations are authoritative)."""
+        self.unstarted = start
+        """The orchestration is not in the store yet: the first commit stores it (`Store.start`) with the first
+        routing decision, the lease and the reservation of its generation."""
+        self._new_thread = new_thread
+        """The orchestration's new thread, stored with it."""
+        self._ready: Ready | None = None
+        """The next generation's request and ledger, its reservation made with the commit of its selection."""
+        self.lease_released = False
+        """The final commit gave the lease up (`commit_step(release_lease=True)`)."""
+        self.done = False
+        self._pending: list[Event] = []
+        """Events to store with the next commit (`orchestration_started` goes with the first routing decision)."""
+        self._outcomes: list[RoutingOutcome] = []
+        """The router's observations, written with the next commit."""
+        self.emitted: list[Event] = []
+        """Events this run committed, in order (a resumed run's earlier ones are in the store)."""
+        self.unknown: BaseException | None = None
+        """A commit failed with an error other than `StoreUnavailable`: whether it was written is not known
+        (a MongoDB step recorded but not completed is rolled forward later), so the run writes nothing
+        more and stops as a crash would, to be resumed from what the store has."""
+        self.telemetry = run_telemetry(orchestrator, doc)
+        """Log lines, spans and metrics of this run (a shared no-op when nothing listens)."""
+        self._answer: tuple[int, Generation] | None = None
+        """The last answer's generation and its iteration's index: the evaluator gets it as the provider returned it."""
+        self._sent: tuple[str, str, list[Message]] | None = None
+        """The last messages built for a generation, with their last user message and the system prompt they
+        were built with (messages are immutable)."""
+
+    # -- records and events ---------------------------------------------------------------------
+    def _ids(self) -> dict[str, str]:
+        doc = self.doc
+        return {"orchestration_id": doc.id, "thread_id": doc.thread_id, "session_id": doc.session_id}
+
+    def _selected_event(self, it: Iteration, scores: dict[str, float]) -> ModelSelected:
+        return ModelSelected(
+            **self._ids(), model_name=it.model_name, reasoning=it.reasoning, iteration=it.index, scores=scores
+        )
+
+    def _answer_record(self, it: Iteration, score: float | None) -> CallRecord:
+        """The call record of an iteration's answer, committed when its evaluation ends (or its run does)."""
+        return self._record(it.model_name, "generate", it.cost, it.usage, it.latency_ms, score, gen=it)
+
+    def _record(
+        self,
+        model_name: str,
+        role: Role,
+        cost: float,
+        usage: Usage,
+        latency_ms: float,
+        score: float | None,
+        *,
+        error: str | None = None,
+        gen: Generation | Iteration | None = None,
+    ) -> CallRecord:
+        doc = self.doc
+        return CallRecord(
+            orchestration_id=doc.id,
+            session_id=doc.session_id,
+            user_id=doc.user_id,
+            model_name=model_name,
+            role=role,
+            domain=doc.domain or "general",
+            cost=cost,
+            catalog_cost=gen.catalog_cost if gen is not None else None,
+            reported_cost=gen.reported_cost if gen is not None else None,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            latency_ms=latency_ms,
+            score=score,
+            error=error,
+            created_at=utcnow(),
+        )
+
+    @staticmethod
+    def _generation(it: Iteration) -> Generation:
+        """The answer of `it` as its generation (for a run resumed between the answer and its evaluation)."""
+        return Generation(
+            text=it.response or "",
+            usage=it.usage,
+            latency_ms=it.latency_ms,
+            finish_reason=it.finish_reason,
+            model_name=it.model_name,
+            cost=it.cost,
+            reported_cost=it.reported_cost,
+            catalog_cost=it.catalog_cost,
+        )

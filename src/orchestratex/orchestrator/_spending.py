@@ -1,0 +1,205 @@
+"""A run's calls and its budget: reserving each call's worst case, counting what it cost."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+
+from ..catalog import ModelProfile
+from ..exceptions import (
+    BudgetExceeded,
+    CircuitOpen,
+    ContextLengthExceeded,
+    ProviderError,
+)
+from ..providers import Generation, GenerationRequest, TextSink
+from ..usage import Usage, add_costs
+from ._budget import price_generation, reserve_waiting
+from ._durable import outcome, with_store_retries
+from ._ledger import EPS, Ledger, Role
+from ._retry import call_with_retries
+from ._run_state import RunState
+from ._stream import AnswerDelta
+
+__all__ = ["Spending"]
+
+logger = logging.getLogger("orchestratex.orchestrator")
+
+
+class Spending(RunState):
+    """Calls made within the budget: reserved at their worst case, settled at what they cost."""
+
+    async def _call(
+        self,
+        model: ModelProfile,
+        request: GenerationRequest,
+        ledger: Ledger,
+        role: Role,
+        *,
+        prepay: float = 0.0,
+        reserved: float = 0.0,
+        iteration: int = 0,
+    ) -> Generation:
+        """Make one call; `reserved`, when given, is its worst case, held already (reserved with the previous
+        commit, priced on this very request)."""
+        circuit = self.o.circuit
+        if not circuit.allows(model.name):
+            raise CircuitOpen(f"{model.name} is cooling down after repeated failures", model=model.name)
+        provider = self.o.provider_for(model)
+        worst = reserved or model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
+        if not reserved:
+            await self._reserve(worst, ledger, prepay=prepay)
+        circuit.before_call(model.name)
+
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, ContextLengthExceeded):
+                circuit.record_failure(model.name)
+
+        def attempt() -> Awaitable[Generation]:
+            if role == "generate" and self.on_delta is not None:  # each attempt streams from the start
+                return provider.generate_stream(request, self._text_sink(model.name, iteration))
+            return provider.generate(request)
+
+        try:
+            with self.telemetry.call(model, request, role) as call:
+                gen = await call_with_retries(attempt, self.o.retry, on_failure=failed)
+                price_generation(model, gen)
+                call.done(gen, gen.cost)
+        except ProviderError as exc:
+            ledger.calls.append(self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__))
+            raise
+        circuit.record_success(model.name)
+        self.o.output_lengths.observe(
+            model.name, role, gen.usage.output_tokens, finish_reason=gen.finish_reason, cap=request.max_output_tokens
+        )
+        if not gen.model_name:
+            gen.model_name = model.name
+        ledger.spent.append(gen.cost)
+        if gen.cost > worst + EPS:
+            self._overage(model, gen.cost, worst, ledger)
+        if role == "judge":
+            ledger.calls.append(self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen))
+        return gen
+
+    def _text_sink(self, model_name: str, iteration: int) -> TextSink:
+        deliver, oid = self.on_delta, self.doc.id
+        index = 0
+
+        async def on_text(text: str) -> None:
+            nonlocal index
+            if deliver is not None and text:
+                deliver(AnswerDelta(oid, iteration, model_name, text, index))
+                index += 1
+
+        return on_text
+
+    def _overage(self, model: ModelProfile, cost: float, worst: float, ledger: Ledger) -> None:
+        """The provider reported more usage than the call's reserved worst case.
+
+        The policy (docs/guarantees.md): the whole reported cost is counted — `total_cost` is what the
+        provider bills — and the excess is recorded as `overage_cost`; the model is used no more in
+        this run, and as the overage is counted against the limit, no further call is made unless its
+        own worst case still fits what is left.
+        """
+        over = add_costs(cost, -worst)
+        ledger.overage.append(over)
+        self.failed.add(model.name)
+        if self.doc.iterations:  # the iteration whose answer or judging it was
+            self.doc.iterations[-1].errors.append(
+                f"{model.name}: CostOverrun: reported usage cost ${cost:.6f}, ${over:.6f} above the"
+                f" ${worst:.6f} reserved for the call"
+            )
+        logger.warning(
+            "%s cost $%.6f, $%.6f above its reserved worst case: excluded from the run", model.name, cost, over
+        )
+
+    def _remaining(self) -> float | None:
+        doc = self.doc
+        limits = []
+        if doc.settings.cost_limit is not None:
+            limits.append(doc.settings.cost_limit - doc.total_cost - self.inflight)
+        if self.session_limit is not None:
+            limits.append(self.session_limit - self.session_base - doc.total_cost - self.inflight)
+        return min(limits) if limits else None
+
+    async def _reserve(self, amount: float, ledger: Ledger, *, prepay: float = 0.0) -> None:
+        """Reserve `amount` for one call (plus `prepay` for the judges to come, when it fits)."""
+        if self.prepaid:  # reserved in the store with the generation, for the judges: used first
+            taken = min(self.prepaid, amount)
+            self.prepaid = self.prepaid - taken if self.prepaid - taken > EPS else 0.0
+            ledger.reserved_in_store += taken
+            ledger.reserved_local += taken
+            amount -= taken
+            if amount <= EPS:
+                return
+        remaining = self._remaining()
+        if remaining is not None and amount > remaining + EPS:
+            raise BudgetExceeded(
+                f"a call may cost up to ${amount:.6f} but ${max(remaining, 0):.6f} is left",
+                remaining=remaining,
+                needed=amount,
+            )
+        if self.session_limit is not None:
+            with_judges = bool(prepay) and remaining is not None and amount + prepay <= remaining + EPS
+            if not (with_judges and await self._reserve_in_store(amount, ledger, prepay=prepay)):
+                ok, held = await reserve_waiting(
+                    lambda: self._reserve_in_store(amount, ledger),
+                    self.o.store,
+                    self.doc.session_id,
+                    amount,
+                    limit=self.session_limit,
+                    own=self.inflight,
+                    timeout=self.o.reservation_wait_s,
+                )
+                if not ok:
+                    waited = (
+                        f"; other runs of the session held ${held:.6f} for {self.o.reservation_wait_s:g}s"
+                        if held
+                        else ""
+                    )
+                    raise BudgetExceeded(
+                        f"the session's budget cannot cover a call of up to ${amount:.6f}{waited}", needed=amount
+                    )
+        else:
+            ledger.reserved_local += amount
+            self.inflight += amount
+
+    async def _reserve_in_store(self, amount: float, ledger: Ledger, *, prepay: float = 0.0) -> bool:
+        """Reserve `amount` (+ `prepay` for the judges) in the store; the ledger records what the store
+        did even when the run is cancelled while the store writes it, so the reservation is released."""
+        store, sid, oid = self.o.store, self.doc.session_id, self.doc.id
+
+        def held(ok: bool) -> None:
+            if ok:
+                ledger.reserved_in_store += amount
+                ledger.reserved_local += amount
+                self.inflight += amount + prepay
+                self.prepaid += prepay
+
+        return await outcome(
+            with_store_retries(
+                lambda: store.reserve_budget(sid, oid, amount + prepay), self.o.store_retry, f"reserving for {oid}"
+            ),
+            held,
+        )
+
+    def _settle(self, ledger: Ledger) -> float:
+        """Add what the step spent to the orchestration's total (once); return it."""
+        if ledger.settled is None:
+            ledger.settled = add_costs(*ledger.spent) if ledger.spent else 0.0
+            if ledger.settled:
+                self.doc.total_cost = add_costs(self.doc.total_cost, ledger.settled)
+            if ledger.overage:
+                self.doc.overage_cost = add_costs(self.doc.overage_cost, *ledger.overage)
+        return ledger.settled
+
+    def _release_prepaid(self, ledger: Ledger) -> None:
+        """Hand what is left of the judges' prepaid reservation to `ledger`, released by its commit."""
+        if self.prepaid:
+            ledger.reserved_in_store += self.prepaid
+            ledger.reserved_local += self.prepaid
+            self.prepaid = 0.0
+
+    async def _refresh_session(self) -> None:
+        session = await self.o.store.get_session(self.doc.session_id)
+        self.session_base = session.total_cost - self.doc.total_cost
