@@ -17,6 +17,7 @@ from ..stores import RoutingOutcome, Store
 from ._candidates import Candidates
 from ._durable import outcome, with_store_retries
 from ._ledger import Ledger
+from ._seal import seal
 
 __all__ = ["Committing"]
 
@@ -65,6 +66,7 @@ class Committing(Candidates):
                 self.inflight -= ledger.reserved_local
                 if ledger is self._open:
                     self._open = None
+            seal(events)  # (the store has set their `seq`: they are final)
             self.emitted.extend(events)
             if granted and reserve and on_reserved is not None:
                 on_reserved()

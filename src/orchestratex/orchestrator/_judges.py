@@ -54,6 +54,11 @@ class JudgePlanner:
         self._prices.clear()
         self._state = state if quiet else None  # prices made with a circuit open are kept for this decision only
 
+    def detach(self) -> None:
+        """The run has ended: drop the planner's reference to it, the one cycle between a run and its parts, so the
+        run and its records are freed as soon as the caller drops them rather than by the cyclic collector."""
+        self.__dict__.pop("run", None)
+
     @property
     def judging(self) -> Judging:
         return self.run.judging

@@ -32,6 +32,7 @@ from ._commits import Committing
 from ._ledger import EPS, Ledger, Ready, Stop, assign
 from ._observe import collect
 from ._prompts import build_messages
+from ._seal import seal
 
 __all__ = ["Run"]
 
@@ -45,8 +46,11 @@ class Run(Committing):
 
     # -- the loop -----------------------------------------------------------------------------
     async def drive(self) -> None:
-        with self.telemetry.orchestration():
-            await self._drive()
+        try:
+            with self.telemetry.orchestration():
+                await self._drive()
+        finally:
+            self.planner.detach()
 
     async def _drive(self) -> None:
         try:
@@ -142,6 +146,7 @@ class Run(Committing):
         it = Iteration(
             index=len(doc.iterations) + 1, model_name=decision.model_name, reasoning=decision.reasoning, prompt=prompt
         )
+        seal((it,))
         doc.iterations.append(it)
         self.telemetry.routed(it, decision.scores)
         ready = self._prepare_generation(it)
@@ -335,6 +340,7 @@ class Run(Committing):
             it.phase = "failed"
             ledger.calls.append(self._answer_record(it, None))  # paid for: counted in analytics as well
             raise Stop("budget" if isinstance(exc, BudgetExceeded) else "error", exc.message, ledger) from exc
+        seal((evaluation,))
         it.evaluation = evaluation
         it.phase = "evaluated"
         self._release_prepaid(ledger)

@@ -18,6 +18,7 @@ from ..telemetry import run_telemetry
 from ..usage import Usage
 from ._judges import JudgePlanner, Judging
 from ._ledger import Ledger, Ready, Role
+from ._seal import seal
 from ._stream import DeltaSink
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class RunState:
     ) -> None:
         self.o = orchestrator
         self.doc = doc
+        seal((doc,))  # its records share one "every field set" marker per class (see `_seal`)
         self.handlers = handlers
         self.on_delta = on_delta
         """Receives the generations' text as it streams (`run_stream`); generations do not stream without it."""

@@ -34,6 +34,7 @@ from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
 from ._result import RunOptions, RunResult
 from ._run import Run
+from ._seal import seal
 from ._stream import DeltaSink, RunStream, StreamItem
 from ._watch import CancelWatcher
 
@@ -506,6 +507,8 @@ class Orchestrator:
         if not run.lease_released:  # (the final commit gives it up; a suspended run's is given up here)
             await self.store.release(oid, self.owner)
         events = await self._events(doc) if run.resumed else run.emitted
+        if run.resumed:  # (the run sealed its own records as it made them)
+            seal(events)
         return RunResult(doc, events, self.simulated)
 
     async def run(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:

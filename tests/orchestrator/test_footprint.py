@@ -1,0 +1,82 @@
+"""What a finished run leaves in memory: freed without the cyclic collector, and no per-record field sets."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+from pydantic import BaseModel
+
+from orchestratex import Orchestrator
+from orchestratex.records import Iteration, Orchestration
+from orchestratex.routing import BayesianRouter
+from orchestratex.stores import MemoryStore
+
+from ..helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
+
+
+def orchestrator() -> Orchestrator:
+    return Orchestrator(
+        providers=[scripted(answer_attempt, score_of_answer({1: 5.0, 2: 6.0, 3: 9.0}))],
+        catalog=catalog("a", "b", "c"),
+        store=MemoryStore(),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
+
+
+@pytest.fixture
+def no_cyclic_gc() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@pytest.mark.usefixtures("no_cyclic_gc")
+async def test_a_finished_runs_records_are_freed_as_soon_as_its_result_is_dropped() -> None:
+    async with orchestrator() as orch:
+        session = await orch.create_session("alice", cost_limit=1.0)
+        result = await orch.run("Hello", session=session, max_iterations=3, evaluation_threshold=8.5)
+        assert result.iterations == 3
+        doc, first = weakref.ref(result.orchestration), weakref.ref(result.orchestration.iterations[0])
+        event = weakref.ref(result.events[-1])
+        del result
+        # freed by reference counting alone: nothing of the run is held in a reference cycle
+        assert doc() is None
+        assert first() is None
+        assert event() is None
+
+
+def records(model: BaseModel) -> Iterator[BaseModel]:
+    yield model
+    for value in model.__dict__.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, BaseModel):
+                yield from records(item)
+
+
+async def test_a_results_records_say_every_field_is_set_as_records_read_from_the_store_do() -> None:
+    async with orchestrator() as orch:
+        session = await orch.create_session("alice", cost_limit=1.0)
+        result = await orch.run("Hello", session=session, max_iterations=3, evaluation_threshold=8.5)
+        doc = result.orchestration
+        stored = await orch.store.get_orchestration(doc.id)
+        assert doc == stored
+        assert doc.model_dump(exclude_unset=True) == stored.model_dump(exclude_unset=True) == doc.model_dump()
+        for record in [*records(doc), *result.events]:
+            assert record.model_fields_set == set(type(record).model_fields), type(record).__name__
+        first, second = doc.iterations[0], doc.iterations[1]
+        assert first.model_fields_set is second.model_fields_set  # one shared marker per class
+
+        # a result is the caller's: assigning and copying behave as on any pydantic model, one record at a time
+        first.response = "edited"
+        copy = second.model_copy(update={"response": "copied"})
+        assert (first.response, copy.response) == ("edited", "copied")
+        assert second.response is not None and second.response.endswith("attempt 2")
+        assert second.model_fields_set == set(Iteration.model_fields) == copy.model_fields_set
+        assert Orchestration.model_validate(doc.model_dump()) == doc
