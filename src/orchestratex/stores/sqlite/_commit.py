@@ -3,14 +3,13 @@ calls, the events and the routers' statistics, in the caller's transaction (all 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from ...events import EVENT_ADAPTER, Event
 from ...exceptions import NotFound
 from ._orchestrations import Parts, Written, write_orchestration
-from ._rows import INSERT_CALL, RECORD_OUTCOME, START_SESSION, STEP_SESSION
+from ._rows import INSERT_CALL, RECORD_OUTCOME, START_SESSION, STEP_SESSION, Executor
 
 __all__ = ["commit_step", "start_step"]
 
@@ -26,7 +25,7 @@ _ADD_RESERVATION = (
 
 
 def commit_step(
-    db: sqlite3.Connection,
+    db: Executor,
     parts: Parts,
     before: Written | None,
     events: Sequence[Event],
@@ -86,7 +85,7 @@ def commit_step(
 
 
 def start_step(
-    db: sqlite3.Connection, session_id: str, orchestration_id: str, events: Sequence[Event], reserve: int
+    db: Executor, session_id: str, orchestration_id: str, events: Sequence[Event], reserve: int
 ) -> tuple[tuple[Any, ...], bool]:
     """A new orchestration's effect on its session (`Store.start`), in the caller's transaction: `events` get
     their `seq` numbers and are stored, and `reserve` pico-dollars are reserved when the budget allows it.
@@ -111,7 +110,7 @@ def start_step(
     return seq_row[2:], granted or not reserve
 
 
-def _insert_events(db: sqlite3.Connection, session_id: str, last_seq: int, events: Sequence[Event]) -> None:
+def _insert_events(db: Executor, session_id: str, last_seq: int, events: Sequence[Event]) -> None:
     """Store `events`, numbered up to `last_seq` (the session's `event_seq` once they are counted in)."""
     seq = last_seq - len(events)
     event_rows = []

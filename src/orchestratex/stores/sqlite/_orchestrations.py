@@ -32,6 +32,7 @@ from ...exceptions import Conflict
 from ...records import TERMINAL_ORCHESTRATION_STATUSES, Iteration, Orchestration
 from ..checks import to_pico
 from ..memory import _domain
+from ._rows import Executor
 
 __all__ = [
     "HEAD_FIELDS",
@@ -220,7 +221,7 @@ _UPSERT_STEP = (
 
 
 def insert_orchestration(
-    db: sqlite3.Connection, p: Parts, lease_owner: str | None = None, lease_expires: float | None = None
+    db: Executor, p: Parts, lease_owner: str | None = None, lease_expires: float | None = None
 ) -> None:
     """Insert a new orchestration and its steps (revision 0); `sqlite3.IntegrityError` if its id is taken."""
     row = (p.id, p.session_id, p.thread_id, p.user_id, *p.columns, p.created_at, p.updated_at, p.state)
@@ -229,9 +230,7 @@ def insert_orchestration(
         db.executemany(_UPSERT_STEP, [(p.id, i, step) for i, step in enumerate(p.steps)])
 
 
-def write_orchestration(
-    db: sqlite3.Connection, p: Parts, before: Written | None, owner: str | None, release_lease: bool
-) -> int:
+def write_orchestration(db: Executor, p: Parts, before: Written | None, owner: str | None, release_lease: bool) -> int:
     """Save `p` over the stored orchestration (inserting it when absent and no `owner` is given), writing only
     what changed since `before` when the row is still at `before.rev`; returns the row's new revision.
 
@@ -268,7 +267,7 @@ def write_orchestration(
     return rev
 
 
-def _write_steps(db: sqlite3.Connection, p: Parts, before: list[str] | None) -> None:
+def _write_steps(db: Executor, p: Parts, before: list[str] | None) -> None:
     """Upsert the steps that differ from `before` (all of them, and drop any beyond, when `before` is None)."""
     steps = p.steps
     if before is None:

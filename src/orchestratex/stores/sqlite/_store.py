@@ -257,6 +257,11 @@ class SQLiteStore(Store):
     def _closed(self) -> StoreError:
         return StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
 
+    def _cursor(self) -> sqlite3.Cursor:
+        """A cursor of the writer's connection for the statements of one write job, which reuse it (see
+        `_rows.Executor`); each statement's rows are read before the next runs."""
+        return self._writer_conn().cursor()
+
     @property
     def _db(self) -> sqlite3.Connection:
         """The connection of the calling worker thread: the reader's in the reader thread, else the writer's."""
@@ -285,9 +290,9 @@ class SQLiteStore(Store):
         await self._run(self._insert, "session", INSERT_SESSION, row)
         return session
 
-    def _insert(self, kind: str, sql: str, row: tuple[Any, ...]) -> None:
+    def _insert(self, kind: str, sql: str, row: tuple[Any, ...], cur: sqlite3.Cursor | None = None) -> None:
         try:
-            self._db.execute(sql, row)
+            (cur or self._cursor()).execute(sql, row)
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"{kind} {row[0]!r} already exists") from exc
 
@@ -376,9 +381,11 @@ class SQLiteStore(Store):
                 raise NotFound(f"no thread {parts.thread_id!r}")
             self._insert_orchestration(parts)
 
-    def _insert_orchestration(self, parts: Parts, owner: str | None = None, expires: float | None = None) -> None:
+    def _insert_orchestration(
+        self, parts: Parts, owner: str | None = None, expires: float | None = None, cur: sqlite3.Cursor | None = None
+    ) -> None:
         try:
-            insert_orchestration(self._db, parts, owner, expires)
+            insert_orchestration(cur or self._cursor(), parts, owner, expires)
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"orchestration {parts.id!r} already exists") from exc
 
@@ -472,9 +479,19 @@ class SQLiteStore(Store):
         outcome_rows: list[tuple[Any, ...]] | None,
         release_lease: bool,
     ) -> tuple[bool, int]:
-        with Write(self._db) as db:  # one transaction (or the batch's savepoint): all of it or none
+        with Write(self._db):  # one transaction (or the batch's savepoint): all of it or none
             return commit_step(
-                db, parts, before, events, call_rows, spent, released, owner, reserve, outcome_rows, release_lease
+                self._cursor(),
+                parts,
+                before,
+                events,
+                call_rows,
+                spent,
+                released,
+                owner,
+                reserve,
+                outcome_rows,
+                release_lease,
             )
 
     # -- one round trip per step -----------------------------------------------------------------
@@ -521,13 +538,14 @@ class SQLiteStore(Store):
         events: Sequence[Event],
         reserve: int,
     ) -> Started:
-        with Write(self._db) as db:
-            session_row, granted = start_step(db, parts.session_id, parts.id, events, reserve)  # (NotFound first)
+        with Write(self._db):
+            cur = self._cursor()
+            session_row, granted = start_step(cur, parts.session_id, parts.id, events, reserve)  # (NotFound first)
             if thread_row is not None:
-                self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", thread_row)
-            elif not self._exists("threads", parts.thread_id):
+                self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", thread_row, cur)
+            elif cur.execute("SELECT 1 FROM threads WHERE id = ?", (parts.thread_id,)).fetchone() is None:
                 raise NotFound(f"no thread {parts.thread_id!r}")
-            self._insert_orchestration(parts, owner, time.time() + ttl_s)
+            self._insert_orchestration(parts, owner, time.time() + ttl_s, cur)
             return Started(session_from(session_row), granted)
 
     @fused
