@@ -84,6 +84,9 @@ class FaultyConnection:
         self._check(sql)
         return self._conn.executemany(sql, *args)
 
+    def cursor(self) -> _FaultyCursor:
+        return _FaultyCursor(self._conn.cursor(), self._check)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
 
@@ -94,6 +97,26 @@ class FaultyConnection:
         faulty = FaultyConnection(conn, fail)
         store._conn = faulty  # type: ignore[assignment]
         return faulty
+
+
+class _FaultyCursor:
+    """A cursor of a `FaultyConnection`: its statements fail as the connection's do (the store runs a write's
+    statements, and its transaction's, on one cursor)."""
+
+    def __init__(self, cursor: sqlite3.Cursor, check: Callable[[str], None]) -> None:
+        self._cursor = cursor
+        self._check = check
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        self._check(sql)
+        return self._cursor.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        self._check(sql)
+        return self._cursor.executemany(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
 
 
 async def limit_pages(store: SQLiteStore) -> int:

@@ -15,6 +15,7 @@ from orchestratex.events import ModelSelected
 from orchestratex.exceptions import Conflict, StoreError
 from orchestratex.records import Evaluation, Iteration, Orchestration, Session, SessionSettings, Thread
 from orchestratex.routing import BayesianRouter
+from orchestratex.stores.sqlite._orchestrations import WrittenCache, split
 
 from ..helpers import NO_WAIT, answer_attempt, attempt_number, catalog, score_of_answer, scripted
 from ..ledger import ledger_problems
@@ -309,3 +310,51 @@ async def test_a_migration_that_fails_leaves_the_file_at_version_1(tmp_path: Pat
     assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
     assert [c for (_, c, *_) in conn.execute("PRAGMA table_info(orchestrations)")][-1] == "doc"  # no column added
     conn.close()
+
+
+async def test_runs_in_flight_past_the_cache_size_still_write_only_their_changes(tmp_path: Path) -> None:
+    """What the store remembers of a run it holds the lease of is kept for as long as it holds it, however many
+    runs are in flight: none of their commits falls back to rewriting the whole row (no `SELECT rev, ...`)."""
+    async with SQLiteStore(tmp_path / "x.db") as store:
+        store._written = WrittenCache(size=2)
+        session, _ = await _tree(store, n=0)
+        thread = await store.create_thread(Thread(session_id=session.id, user_id="u", original_prompt="p"))
+        runs = [
+            Orchestration(thread_id=thread.id, session_id=session.id, user_id="u", prompt="p", messages=[])
+            for _ in range(5)
+        ]
+        for o in runs:
+            o.status = "running"
+            o.iterations.append(_iteration(1))
+            await store.start(o, owner="me", ttl_s=30)
+        sql: list[str] = []
+        store._writer_conn().set_trace_callback(sql.append)
+        for o in runs:
+            o.iterations[0].response = "answer"
+            await store.commit_step(o, [_selected(o, 1)], owner="me")
+        store._writer_conn().set_trace_callback(None)
+        assert not [s for s in sql if s.startswith("SELECT rev")]
+        assert len(store._written) == 5
+        for o in runs[:4]:
+            await store.release(o.id, "me")  # no longer held: only the bounded cache keeps it
+        assert len(store._written) == 3
+        runs[4].status = "completed"
+        await store.commit_step(runs[4], owner="me", release_lease=True)
+        assert len(store._written) == 2
+        for o in runs:
+            assert await store.get_orchestration(o.id) == o
+
+
+def test_the_written_cache_bounds_runs_not_leased_and_leased_ones_by_their_own_size() -> None:
+    cache = WrittenCache(size=2, leased_size=3)
+    o = Orchestration(thread_id="t", session_id="s", user_id="u", prompt="p", messages=[])
+    for i in range(4):
+        cache.put(f"free{i}", split(o), i)
+        cache.put(f"held{i}", split(o), i, leased=True)
+    assert [k for k in ("free0", "free1", "free2", "free3") if cache.get(k)] == ["free2", "free3"]
+    assert [k for k in ("held0", "held1", "held2", "held3") if cache.get(k)] == ["held1", "held2", "held3"]
+    cache.unpin("held3")
+    assert cache.get("held3") is not None and cache.get("free2") is None  # moved to the bounded part
+    o.status = "completed"
+    cache.put("held2", split(o), 9, leased=True)  # a final commit forgets the run
+    assert cache.get("held2") is None and len(cache) == 3

@@ -8,12 +8,13 @@ stored twice or lost.
 
 from __future__ import annotations
 
+import functools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple, Self
+from typing import Any, ClassVar, NamedTuple, Self, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,11 +37,34 @@ __all__ = [
 _logger = logging.getLogger("orchestratex.stores")
 
 
-def customised(store: Store, base: type[Store], *names: str) -> bool:
-    """Whether `store`'s class overrides any of the methods `names` of `base` (a subclass of a built-in
-    store that wraps `commit`, say): its fast paths then defer to `Store`'s defaults, built from them."""
-    cls = type(store)
-    return cls is not base and any(getattr(cls, name) is not getattr(base, name) for name in names)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+COMPOSED_FROM: dict[str, tuple[str, ...]] = {
+    "start": ("create_thread", "create_orchestration", "claim", "commit", "reserve_budget", "get_session"),
+    "commit_step": ("commit", "reserve_budget", "record_routing_outcome", "release"),
+    "renew_leases": ("claim",),
+    "cancel_requests": ("cancel_requested", "request_cancel"),
+}
+"""The methods whose `Store` default is composed of other methods (the primitives), with those primitives."""
+
+
+def fused(fast: _F) -> _F:
+    """Mark a store's own implementation of a method of `COMPOSED_FROM`, which does in one round trip what
+    `Store`'s default does with the primitives. Called on an instance of a subclass that overrides any of
+    them (to wrap `commit`, say), it runs `Store`'s default instead, built from them, so that the override
+    sees every call. Which classes those are is settled once, when each class is defined (see
+    `Store.__init_subclass__`): a call costs one membership test."""
+    name = fast.__name__
+    default = getattr(Store, name)
+
+    @functools.wraps(fast)
+    async def dispatch(self: Store, /, *args: Any, **kwargs: Any) -> Any:  # (a coroutine function, as `fast`)
+        if name in type(self)._composed:
+            return await default(self, *args, **kwargs)
+        return await fast(self, *args, **kwargs)
+
+    dispatch.__fused__ = True  # type: ignore[attr-defined]
+    return cast(_F, dispatch)
 
 
 SESSION_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -179,6 +203,19 @@ class Store(ABC):
     Implementations: `MemoryStore`, `SQLiteStore` (built in), `MongoStore` (orchestratex-mongodb).
     All pass `tests/stores/contract.py`. Listing methods return oldest first.
     """
+
+    _composed: ClassVar[frozenset[str]] = frozenset()
+    """The `fused` methods this class runs as `Store`'s default: it overrides one of their primitives."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        composed = set()
+        for klass in cls.__mro__:  # each `fused` method, and whether `cls` overrides a primitive below it
+            for name, method in vars(klass).items():
+                if getattr(method, "__fused__", False):
+                    if any(getattr(cls, p) is not getattr(klass, p) for p in COMPOSED_FROM[name]):
+                        composed.add(name)
+        cls._composed = frozenset(composed)
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:

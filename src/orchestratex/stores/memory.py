@@ -36,7 +36,7 @@ from ._base import (
     Started,
     Store,
     check_session_transition,
-    customised,
+    fused,
 )
 from ._memory_rows import (
     C_COST,
@@ -361,9 +361,7 @@ class MemoryStore(Store):
         return events
 
     # -- one round trip per step -----------------------------------------------------------------
-    _START = ("create_thread", "create_orchestration", "claim", "commit", "reserve_budget", "get_session")
-    _STEP = ("commit", "reserve_budget", "record_routing_outcome", "release")
-
+    @fused
     async def start(
         self,
         orchestration: Orchestration,
@@ -374,10 +372,6 @@ class MemoryStore(Store):
         events: Sequence[Event] = (),
         reserve: float = 0.0,
     ) -> Started:
-        if customised(self, MemoryStore, *self._START):
-            return await super().start(
-                orchestration, thread=thread, owner=owner, ttl_s=ttl_s, events=events, reserve=reserve
-            )
         check_start(orchestration, thread, ttl_s, events, reserve)
         session_id = orchestration.session_id
         self._session(session_id)
@@ -403,6 +397,7 @@ class MemoryStore(Store):
         granted = await MemoryStore.reserve_budget(self, session_id, orchestration.id, reserve) if reserve else True
         return Started(self._session_view(self._session(session_id)), granted)
 
+    @fused
     async def commit_step(
         self,
         orchestration: Orchestration,
@@ -416,18 +411,6 @@ class MemoryStore(Store):
         outcomes: Sequence[RoutingOutcome] = (),
         release_lease: bool = False,
     ) -> bool:
-        if customised(self, MemoryStore, *self._STEP):
-            return await super().commit_step(
-                orchestration,
-                events,
-                calls=calls,
-                spent=spent,
-                released=released,
-                owner=owner,
-                reserve=reserve,
-                outcomes=outcomes,
-                release_lease=release_lease,
-            )
         if reserve:
             check_amount("reserve", reserve)
             if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
@@ -665,9 +648,8 @@ class MemoryStore(Store):
         )
 
     # -- one call for all of an orchestrator's runs ---------------------------------------------
+    @fused
     async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
-        if customised(self, MemoryStore, "claim"):
-            return await super().renew_leases(orchestration_ids, owner, ttl_s)
         if not ttl_s > 0:
             raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
         now = time.time()
@@ -679,9 +661,8 @@ class MemoryStore(Store):
                 held.add(oid)
         return held
 
+    @fused
     async def cancel_requests(self, orchestration_ids: Sequence[str]) -> set[str]:
-        if customised(self, MemoryStore, "cancel_requested", "request_cancel"):
-            return await super().cancel_requests(orchestration_ids)
         ended = ("completed", "cancelled")
         stop: set[str] = set()
         for oid in orchestration_ids:

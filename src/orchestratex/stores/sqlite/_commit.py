@@ -3,17 +3,17 @@ calls, the events and the routers' statistics, in the caller's transaction (all 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from ...events import EVENT_ADAPTER, Event
 from ...exceptions import NotFound
 from ._orchestrations import Parts, Written, write_orchestration
-from ._rows import INSERT_CALL, RECORD_OUTCOME, STEP_SESSION
+from ._rows import INSERT_CALL, RECORD_OUTCOME, START_SESSION, STEP_SESSION, Executor
 
 __all__ = ["commit_step", "start_step"]
 
+_dump_event = EVENT_ADAPTER.dump_json
 _SET_RESERVATION = (
     "INSERT INTO reservations VALUES (?, ?, ?)"
     " ON CONFLICT (session_id, orchestration_id) DO UPDATE SET amount_pico = excluded.amount_pico"
@@ -25,7 +25,7 @@ _ADD_RESERVATION = (
 
 
 def commit_step(
-    db: sqlite3.Connection,
+    db: Executor,
     parts: Parts,
     before: Written | None,
     events: Sequence[Event],
@@ -78,28 +78,27 @@ def commit_step(
     if call_rows:
         db.executemany(INSERT_CALL, call_rows)
     if events:
-        seq = seq_row[0] - len(events)
-        event_rows = []
-        for event in events:
-            seq += 1
-            event.seq = seq
-            event_rows.append((session_id, seq, event.orchestration_id, EVENT_ADAPTER.dump_json(event).decode()))
-        db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", event_rows)
+        _insert_events(db, session_id, seq_row[0], events)
     if outcome_rows:
         db.executemany(RECORD_OUTCOME, outcome_rows)
     return granted or not reserve, rev
 
 
 def start_step(
-    db: sqlite3.Connection, session_id: str, orchestration_id: str, events: Sequence[Event], reserve: int
-) -> bool:
+    db: Executor, session_id: str, orchestration_id: str, events: Sequence[Event], reserve: int
+) -> tuple[tuple[Any, ...], bool]:
     """A new orchestration's effect on its session (`Store.start`), in the caller's transaction: `events` get
     their `seq` numbers and are stored, and `reserve` pico-dollars are reserved when the budget allows it.
-    Returns whether it was (True when `reserve` is 0)."""
+    Returns the session's row as it leaves it (`doc, total_pico, reserved_pico`: see `session_from`) and
+    whether `reserve` was reserved (True when it is 0); `NotFound` (first, having written nothing) when there
+    is no such session. One statement reads and updates the session."""
     if not events and not reserve:
-        return True
+        row = db.execute("SELECT doc, total_pico, reserved_pico FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no session {session_id!r}")
+        return row, True
     seq_row = db.execute(
-        STEP_SESSION, {"spent": 0, "events": len(events), "freed": 0, "reserve": reserve, "session": session_id}
+        START_SESSION, {"spent": 0, "events": len(events), "freed": 0, "reserve": reserve, "session": session_id}
     ).fetchone()
     if seq_row is None:
         raise NotFound(f"no session {session_id!r}")
@@ -107,11 +106,16 @@ def start_step(
     if granted:
         db.execute(_ADD_RESERVATION, (session_id, orchestration_id, reserve))
     if events:
-        seq = seq_row[0] - len(events)
-        event_rows = []
-        for event in events:
-            seq += 1
-            event.seq = seq
-            event_rows.append((session_id, seq, event.orchestration_id, EVENT_ADAPTER.dump_json(event).decode()))
-        db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", event_rows)
-    return granted or not reserve
+        _insert_events(db, session_id, seq_row[0], events)
+    return seq_row[2:], granted or not reserve
+
+
+def _insert_events(db: Executor, session_id: str, last_seq: int, events: Sequence[Event]) -> None:
+    """Store `events`, numbered up to `last_seq` (the session's `event_seq` once they are counted in)."""
+    seq = last_seq - len(events)
+    event_rows = []
+    for event in events:
+        seq += 1
+        event.seq = seq
+        event_rows.append((session_id, seq, event.orchestration_id, _dump_event(event).decode()))
+    db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", event_rows)

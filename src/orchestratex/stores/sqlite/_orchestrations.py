@@ -13,7 +13,7 @@ Reading joins them back into the same document (`assemble`): the JSON of the hea
 iterations, merged, parses to the orchestration as it was committed.
 
 To know what changed, the store remembers what it last wrote for each run in flight (`Written`, kept in
-a bounded `WrittenCache`) with the row's revision (`rev`, incremented by every commit). A commit applies
+a `WrittenCache`) with the row's revision (`rev`, incremented by every commit). A commit applies
 its difference only while the row still has that revision (`UPDATE ... WHERE rev = ?`); otherwise (another
 process wrote it, or nothing is remembered) it rewrites the row and every step in full.
 """
@@ -32,6 +32,7 @@ from ...exceptions import Conflict
 from ...records import TERMINAL_ORCHESTRATION_STATUSES, Iteration, Orchestration
 from ..checks import to_pico
 from ..memory import _domain
+from ._rows import Executor
 
 __all__ = [
     "HEAD_FIELDS",
@@ -150,28 +151,62 @@ class Written:
 
 
 class WrittenCache:
-    """`Written` per orchestration in flight, the least recently written forgotten past `size` (a run forgotten
-    is written in full by its next commit: slower, as correct). A run's final commit forgets it."""
+    """`Written` per orchestration in flight, so that a commit writes only what changed (a run forgotten is
+    written in full by its next commit: slower, as correct). A run's final commit, or a failed one, forgets it.
 
-    def __init__(self, size: int = 1024) -> None:
+    A run whose lease this process holds (started, or committed, with an `owner`) is kept for as long as it
+    holds it, however many runs are in flight: a bounded cache would evict runs that are still being written
+    when more than its size are in flight at once, and make each of their commits a full rewrite (the
+    entries weigh about what the orchestrator holds of those runs anyway). It lets go of a run when its lease
+    is released or found lost (`unpin`); past `leased_size` such runs, the longest unwritten goes first.
+    Other runs (written without an `owner`) are kept in a least-recently-written cache of `size`.
+    """
+
+    def __init__(self, size: int = 1024, leased_size: int = 65_536) -> None:
         self._size = size
+        self._leased_size = leased_size
         self._entries: OrderedDict[str, Written] = OrderedDict()
+        self._leased: dict[str, Written] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries) + len(self._leased)
 
     def get(self, orchestration_id: str) -> Written | None:
-        return self._entries.get(orchestration_id)
+        return self._leased.get(orchestration_id) or self._entries.get(orchestration_id)
 
-    def put(self, orchestration_id: str, parts: Parts, rev: int) -> None:
-        entries = self._entries
+    def put(self, orchestration_id: str, parts: Parts, rev: int, *, leased: bool = False) -> None:
+        """Remember what was written of `orchestration_id` at `rev`; `leased`: while this process holds its lease."""
         if parts.terminal:
-            entries.pop(orchestration_id, None)
+            self.forget(orchestration_id)
             return
-        entries[orchestration_id] = Written(rev, parts.columns, parts.steps)
-        entries.move_to_end(orchestration_id)
-        if len(entries) > self._size:
-            entries.popitem(last=False)
+        written = Written(rev, parts.columns, parts.steps)
+        if leased:
+            self._entries.pop(orchestration_id, None)
+            leased_entries = self._leased
+            leased_entries.pop(orchestration_id, None)  # (to the end: the most recently written)
+            leased_entries[orchestration_id] = written
+            if len(leased_entries) > self._leased_size:
+                del leased_entries[next(iter(leased_entries))]
+            return
+        self._leased.pop(orchestration_id, None)
+        self._remember(orchestration_id, written)
+
+    def unpin(self, orchestration_id: str) -> None:
+        """The lease of `orchestration_id` is released or lost: keep its entry only in the bounded cache."""
+        written = self._leased.pop(orchestration_id, None)
+        if written is not None:
+            self._remember(orchestration_id, written)
 
     def forget(self, orchestration_id: str) -> None:
         self._entries.pop(orchestration_id, None)
+        self._leased.pop(orchestration_id, None)
+
+    def _remember(self, orchestration_id: str, written: Written) -> None:
+        entries = self._entries
+        entries[orchestration_id] = written
+        entries.move_to_end(orchestration_id)
+        if len(entries) > self._size:
+            entries.popitem(last=False)
 
 
 _INSERT = (
@@ -186,7 +221,7 @@ _UPSERT_STEP = (
 
 
 def insert_orchestration(
-    db: sqlite3.Connection, p: Parts, lease_owner: str | None = None, lease_expires: float | None = None
+    db: Executor, p: Parts, lease_owner: str | None = None, lease_expires: float | None = None
 ) -> None:
     """Insert a new orchestration and its steps (revision 0); `sqlite3.IntegrityError` if its id is taken."""
     row = (p.id, p.session_id, p.thread_id, p.user_id, *p.columns, p.created_at, p.updated_at, p.state)
@@ -195,9 +230,7 @@ def insert_orchestration(
         db.executemany(_UPSERT_STEP, [(p.id, i, step) for i, step in enumerate(p.steps)])
 
 
-def write_orchestration(
-    db: sqlite3.Connection, p: Parts, before: Written | None, owner: str | None, release_lease: bool
-) -> int:
+def write_orchestration(db: Executor, p: Parts, before: Written | None, owner: str | None, release_lease: bool) -> int:
     """Save `p` over the stored orchestration (inserting it when absent and no `owner` is given), writing only
     what changed since `before` when the row is still at `before.rev`; returns the row's new revision.
 
@@ -234,7 +267,7 @@ def write_orchestration(
     return rev
 
 
-def _write_steps(db: sqlite3.Connection, p: Parts, before: list[str] | None) -> None:
+def _write_steps(db: Executor, p: Parts, before: list[str] | None) -> None:
     """Upsert the steps that differ from `before` (all of them, and drop any beyond, when `before` is None)."""
     steps = p.steps
     if before is None:

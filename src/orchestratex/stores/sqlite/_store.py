@@ -34,7 +34,7 @@ from .._base import (
     Started,
     Store,
     check_session_transition,
-    customised,
+    fused,
 )
 from ..checks import check_amount, check_commit, check_page, check_start, from_pico, to_pico
 from . import _analytics
@@ -257,6 +257,11 @@ class SQLiteStore(Store):
     def _closed(self) -> StoreError:
         return StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
 
+    def _cursor(self) -> sqlite3.Cursor:
+        """A cursor of the writer's connection for the statements of one write job, which reuse it (see
+        `_rows.Executor`); each statement's rows are read before the next runs."""
+        return self._writer_conn().cursor()
+
     @property
     def _db(self) -> sqlite3.Connection:
         """The connection of the calling worker thread: the reader's in the reader thread, else the writer's."""
@@ -285,9 +290,9 @@ class SQLiteStore(Store):
         await self._run(self._insert, "session", INSERT_SESSION, row)
         return session
 
-    def _insert(self, kind: str, sql: str, row: tuple[Any, ...]) -> None:
+    def _insert(self, kind: str, sql: str, row: tuple[Any, ...], cur: sqlite3.Cursor | None = None) -> None:
         try:
-            self._db.execute(sql, row)
+            (cur or self._cursor()).execute(sql, row)
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"{kind} {row[0]!r} already exists") from exc
 
@@ -376,9 +381,11 @@ class SQLiteStore(Store):
                 raise NotFound(f"no thread {parts.thread_id!r}")
             self._insert_orchestration(parts)
 
-    def _insert_orchestration(self, parts: Parts, owner: str | None = None, expires: float | None = None) -> None:
+    def _insert_orchestration(
+        self, parts: Parts, owner: str | None = None, expires: float | None = None, cur: sqlite3.Cursor | None = None
+    ) -> None:
         try:
-            insert_orchestration(self._db, parts, owner, expires)
+            insert_orchestration(cur or self._cursor(), parts, owner, expires)
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"orchestration {parts.id!r} already exists") from exc
 
@@ -456,7 +463,7 @@ class SQLiteStore(Store):
             for event, seq in zip(events, previous, strict=True):
                 event.seq = seq
             raise
-        self._written.put(parts.id, parts, rev)
+        self._written.put(parts.id, parts, rev, leased=owner is not None and not release_lease)
         return granted
 
     def _commit_sync(
@@ -472,15 +479,23 @@ class SQLiteStore(Store):
         outcome_rows: list[tuple[Any, ...]] | None,
         release_lease: bool,
     ) -> tuple[bool, int]:
-        with Write(self._db) as db:  # one transaction (or the batch's savepoint): all of it or none
+        with Write(self._db):  # one transaction (or the batch's savepoint): all of it or none
             return commit_step(
-                db, parts, before, events, call_rows, spent, released, owner, reserve, outcome_rows, release_lease
+                self._cursor(),
+                parts,
+                before,
+                events,
+                call_rows,
+                spent,
+                released,
+                owner,
+                reserve,
+                outcome_rows,
+                release_lease,
             )
 
     # -- one round trip per step -----------------------------------------------------------------
-    _START = ("create_thread", "create_orchestration", "claim", "commit", "reserve_budget", "get_session")
-    _STEP = ("commit", "reserve_budget", "record_routing_outcome", "release")
-
+    @fused
     async def start(
         self,
         orchestration: Orchestration,
@@ -491,10 +506,6 @@ class SQLiteStore(Store):
         events: Sequence[Event] = (),
         reserve: float = 0.0,
     ) -> Started:
-        if customised(self, SQLiteStore, *self._START):
-            return await super().start(
-                orchestration, thread=thread, owner=owner, ttl_s=ttl_s, events=events, reserve=reserve
-            )
         check_start(orchestration, thread, ttl_s, events, reserve)
         thread_row = None
         if thread is not None:
@@ -515,7 +526,7 @@ class SQLiteStore(Store):
             for event, seq in zip(events, previous, strict=True):  # they were not stored
                 event.seq = seq
             raise
-        self._written.put(parts.id, parts, 0)
+        self._written.put(parts.id, parts, 0, leased=True)
         return started
 
     def _start_sync(
@@ -528,17 +539,16 @@ class SQLiteStore(Store):
         reserve: int,
     ) -> Started:
         with Write(self._db):
-            session = self._session_sync(parts.session_id)  # (NotFound before anything is written)
+            cur = self._cursor()
+            session_row, granted = start_step(cur, parts.session_id, parts.id, events, reserve)  # (NotFound first)
             if thread_row is not None:
-                self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", thread_row)
-            elif not self._exists("threads", parts.thread_id):
+                self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", thread_row, cur)
+            elif cur.execute("SELECT 1 FROM threads WHERE id = ?", (parts.thread_id,)).fetchone() is None:
                 raise NotFound(f"no thread {parts.thread_id!r}")
-            self._insert_orchestration(parts, owner, time.time() + ttl_s)
-            granted = start_step(self._db, parts.session_id, parts.id, events, reserve)
-            if reserve and granted:  # the session as the reservation left it
-                session = self._session_sync(parts.session_id)
-            return Started(session, granted)
+            self._insert_orchestration(parts, owner, time.time() + ttl_s, cur)
+            return Started(session_from(session_row), granted)
 
+    @fused
     async def commit_step(
         self,
         orchestration: Orchestration,
@@ -552,18 +562,6 @@ class SQLiteStore(Store):
         outcomes: Sequence[RoutingOutcome] = (),
         release_lease: bool = False,
     ) -> bool:
-        if customised(self, SQLiteStore, *self._STEP):
-            return await super().commit_step(
-                orchestration,
-                events,
-                calls=calls,
-                spent=spent,
-                released=released,
-                owner=owner,
-                reserve=reserve,
-                outcomes=outcomes,
-                release_lease=release_lease,
-            )
         check_commit(orchestration.session_id, events, calls, spent, released)
         if reserve:
             check_amount("reserve", reserve)
@@ -654,7 +652,10 @@ class SQLiteStore(Store):
     async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
         if not ttl_s > 0:
             raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
-        return await self._run(self._claim_sync, orchestration_id, owner, ttl_s)
+        claimed = await self._run(self._claim_sync, orchestration_id, owner, ttl_s)
+        if not claimed:
+            self._written.unpin(orchestration_id)
+        return claimed
 
     def _claim_sync(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
         now = time.time()
@@ -669,6 +670,7 @@ class SQLiteStore(Store):
 
     async def release(self, orchestration_id: str, owner: str) -> None:
         await self._run(self._fetch, RELEASE_LEASE, (orchestration_id, owner))
+        self._written.unpin(orchestration_id)
 
     async def list_resumable(self, *, limit: int = 100) -> list[str]:
         check_page(limit, 0)
@@ -834,13 +836,16 @@ class SQLiteStore(Store):
     _IN_CHUNK = 400
     """Ids per `IN (...)` list: with their other parameters, under SQLite's oldest limit of 999 variables."""
 
+    @fused
     async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
-        if customised(self, SQLiteStore, "claim"):
-            return await super().renew_leases(orchestration_ids, owner, ttl_s)
         if not ttl_s > 0:
             raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
         ids = list(dict.fromkeys(orchestration_ids))
-        return await self._run(self._renew_leases_sync, ids, owner, ttl_s) if ids else set()
+        held = await self._run(self._renew_leases_sync, ids, owner, ttl_s) if ids else set()
+        for lost in ids:
+            if lost not in held:
+                self._written.unpin(lost)
+        return held
 
     def _renew_leases_sync(self, ids: list[str], owner: str, ttl_s: float) -> set[str]:
         now = time.time()
@@ -856,9 +861,8 @@ class SQLiteStore(Store):
             held.update(oid for (oid,) in rows)
         return held
 
+    @fused
     async def cancel_requests(self, orchestration_ids: Sequence[str]) -> set[str]:
-        if customised(self, SQLiteStore, "cancel_requested", "request_cancel"):
-            return await super().cancel_requests(orchestration_ids)
         ids = list(dict.fromkeys(orchestration_ids))
         return await self._read(self._cancel_requests_sync, ids) if ids else set()
 

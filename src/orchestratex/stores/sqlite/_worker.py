@@ -131,8 +131,9 @@ def _one_transaction(conn: sqlite3.Connection, group: list[_Job], busy: type[Bus
     """Run the jobs of `group` in one transaction; returns those left for another one (after a failure
     that rolled the whole transaction back, the jobs not yet run)."""
     _rollback(conn)  # (left open by a failure that could not be rolled back: start afresh)
+    cur = conn.cursor()  # (one for the transaction's own statements, not one per statement)
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        cur.execute("BEGIN IMMEDIATE")
     except BaseException as exc:  # the write lock was not had: nothing is written
         if busy is not None and isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
             raise busy from exc
@@ -140,11 +141,11 @@ def _one_transaction(conn: sqlite3.Connection, group: list[_Job], busy: type[Bus
             job.error = exc
         return []
     if len(group) == 1:  # alone in its transaction: no savepoint, its failure rolls the transaction back
-        return _alone(conn, group[0])
+        return _alone(conn, cur, group[0])
     done: list[_Job] = []
     for i, job in enumerate(group):
         try:
-            conn.execute("SAVEPOINT step")
+            cur.execute("SAVEPOINT step")
         except BaseException as exc:
             job.error = exc
             return _abandon(conn, done, group[i + 1 :])
@@ -156,22 +157,22 @@ def _one_transaction(conn: sqlite3.Connection, group: list[_Job], busy: type[Bus
                 _undone(done)
                 return group[i + 1 :]
             try:
-                conn.execute("ROLLBACK TO step")
-                conn.execute("RELEASE step")
+                cur.execute("ROLLBACK TO step")
+                cur.execute("RELEASE step")
             except BaseException:
                 return _abandon(conn, done, group[i + 1 :])
             continue
         try:
-            conn.execute("RELEASE step")
+            cur.execute("RELEASE step")
         except BaseException as exc:
             job.result, job.error = None, exc
             return _abandon(conn, done, group[i + 1 :])
         done.append(job)
-    _commit(conn, done)
+    _commit(conn, cur, done)
     return []
 
 
-def _alone(conn: sqlite3.Connection, job: _Job) -> list[_Job]:
+def _alone(conn: sqlite3.Connection, cur: sqlite3.Cursor, job: _Job) -> list[_Job]:
     """Run the one job of a transaction (`BEGIN` done): commit it, or roll it back if it fails."""
     try:
         job.result = job.fn(*job.args)
@@ -179,13 +180,13 @@ def _alone(conn: sqlite3.Connection, job: _Job) -> list[_Job]:
         job.error = exc
         _rollback(conn)
         return []
-    _commit(conn, [job])
+    _commit(conn, cur, [job])
     return []
 
 
-def _commit(conn: sqlite3.Connection, done: list[_Job]) -> None:
+def _commit(conn: sqlite3.Connection, cur: sqlite3.Cursor, done: list[_Job]) -> None:
     try:
-        conn.execute("COMMIT")
+        cur.execute("COMMIT")
     except BaseException as exc:
         _rollback(conn)
         for job in done:
