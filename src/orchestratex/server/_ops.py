@@ -83,7 +83,8 @@ async def metrics(request: Request) -> Response:
 
 class HealthShortcut:
     """Answer `GET /health` before any other middleware (metrics, CORS, authentication, routing): the
-    liveness probe stays cheap however loaded the server is."""
+    liveness probe stays cheap however loaded the server is. (`orchestratex serve` answers it even earlier,
+    in its HTTP protocol, with the same `HEALTH_HEADERS` and `HEALTH_BODY`: see `_guarded`.)"""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
