@@ -15,6 +15,12 @@
 5. 1,000 concurrent simulated orchestrations through the HTTP API (issue 12): each its own thread,
    all `POST /api/orchestration/start` sent at once (one connection each), completion seen on a
    WebSocket subscription of the session; p50/p99 of the start request and of start → completion.
+   Then the same orchestrations (same prompts, settings, simulator and SQLite) run by the library
+   alone in this process, `Orchestrator.prepare` + `start`: the server's CPU per orchestration
+   against the library's is the server's own share.
+
+Where the OS tells (Linux `/proc`), each phase also prints the server process's CPU time per request
+(per orchestration in section 5): on a shared machine that is steadier than a rate.
 
 The load generator is a minimal asyncio HTTP/1.1 client (pre-built requests, keep-alive), so the
 client costs little of the two cores it shares with the server. Rate limits are raised for the
@@ -52,6 +58,22 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def _cpu_s(pid: int) -> float | None:
+    """CPU time (user + system) of process `pid` so far, in seconds; None where `/proc` is not there."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_note(pid: int | None, before: float | None, count: int, what: str = "request") -> str:
+    after = _cpu_s(pid) if pid is not None else None
+    if before is None or after is None or not count:
+        return ""
+    return f"   server CPU {(after - before) / count * 1000:.3f} ms/{what}"
 
 
 def _quantile(samples: list[float], q: float) -> float:
@@ -162,24 +184,37 @@ def _line(name: str, latencies: list[float], seconds: float | None = None) -> st
     return f"  {name:<44} p50 {_quantile(latencies, 0.5):7.2f} ms   p99 {_quantile(latencies, 0.99):7.2f} ms{rate}"
 
 
-async def _phase(name: str, port: int, requests: list[bytes], connections: int, seconds: float) -> float:
+async def _phase(
+    name: str, port: int, requests: list[bytes], connections: int, seconds: float, pid: int | None = None
+) -> float:
+    before = _cpu_s(pid) if pid is not None else None
     lat, _, errors = await load(port, requests, connections, seconds)
-    print(_line(name, lat, seconds) + (f"   ({errors} errors)" if errors else ""))
+    print(_line(name, lat, seconds) + (f"   ({errors} errors)" if errors else "") + _cpu_note(pid, before, len(lat)))
     return len(lat) / seconds
 
 
 async def sessions_api(
-    port: int, bare_port: int, key: str, session_ids: list[str], connections: int, seconds: float, rounds: int
+    port: int,
+    bare_port: int,
+    key: str,
+    session_ids: list[str],
+    connections: int,
+    seconds: float,
+    rounds: int,
+    pids: tuple[int, int] | None = None,
 ) -> None:
     print(f"Sessions API, {connections} concurrent keep-alive connections, {seconds:g} s per phase:")
     gets = [_request("GET", f"/api/sessions/{sid}", key) for sid in session_ids]
-    await _phase("GET /api/sessions/{id}", port, gets, connections, seconds)
+    ours_pid, bare_pid = pids or (None, None)
+    await _phase("GET /api/sessions/{id}", port, gets, connections, seconds, ours_pid)
     posts = [_request("POST", "/api/sessions/", key, b'{"settings": {"cost_limit": 1.0}}')]
     bare = [_request("POST", "/bare", None, b'{"user_id": "bench"}')]
     ratios = []
     for _ in range(rounds):  # interleaved, so both see the same machine load
-        ours = await _phase("POST /api/sessions/", port, posts, connections, seconds)
-        baseline = await _phase("bare FastAPI POST (baseline, same uvicorn)", bare_port, bare, connections, seconds)
+        ours = await _phase("POST /api/sessions/", port, posts, connections, seconds, ours_pid)
+        baseline = await _phase(
+            "bare FastAPI POST (baseline, same uvicorn)", bare_port, bare, connections, seconds, bare_pid
+        )
         ratios.append(ours / baseline)
     shown = ", ".join(f"{r:.0%}" for r in ratios)
     print(
@@ -279,7 +314,7 @@ PROMPTS = [
 ]
 
 
-async def http_orchestrations(port: int, key: str, n: int) -> None:
+async def http_orchestrations(port: int, key: str, n: int, pid: int | None = None) -> None:
     """`n` orchestrations started at once through the API; their start and start-to-completion latencies."""
     base = f"http://127.0.0.1:{port}"
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
@@ -312,6 +347,7 @@ async def http_orchestrations(port: int, key: str, n: int) -> None:
             return response.json().get("_id", ""), sent, time.perf_counter(), response.status_code
 
         listener = asyncio.create_task(listen())
+        cpu_before = _cpu_s(pid) if pid is not None else None
         began = time.perf_counter()
         starts = await asyncio.gather(*(start(t) for t in tids))
         expected = sum(status < 400 for _, _, _, status in starts)
@@ -319,14 +355,46 @@ async def http_orchestrations(port: int, key: str, n: int) -> None:
             await asyncio.sleep(0.05)
         listener.cancel()
         wall = time.perf_counter() - began
+        cpu = _cpu_note(pid, cpu_before, n, "orchestration")
         await ws.close()
     refused = collections.Counter(status for _, _, _, status in starts if status >= 400)
     start_ms = [(answered - sent) * 1000 for _, sent, answered, _ in starts]
     total_ms = [(ended[oid][0] - sent) * 1000 for oid, sent, _, _ in starts if oid in ended]
     failed = sum(kind == "orchestration_failed" for _, kind in ended.values())
-    print(f"{n} concurrent orchestrations through the HTTP API (simulated models), wall {wall:.2f} s:")
+    print(f"{n} concurrent orchestrations through the HTTP API (simulated models), wall {wall:.2f} s:{cpu}")
     print(_line("POST /api/orchestration/start", start_ms) + (f"   (refused: {dict(refused)})" if refused else ""))
     print(_line("start -> completion event", total_ms) + f"   ({len(total_ms)} ended, {failed} failed)")
+
+
+async def library_orchestrations(n: int, latency_scale: float) -> None:
+    """Section 5's orchestrations run by the library alone, in this process: its CPU time per orchestration."""
+    from orchestratex import Orchestrator, SQLiteStore
+    from orchestratex.records import Thread
+
+    os.environ["ORCHESTRATEX_SIM_LATENCY_SCALE"] = str(latency_scale)
+    with tempfile.TemporaryDirectory() as tmp:
+        async with SQLiteStore(Path(tmp) / "library.db") as store, Orchestrator(store=store) as orchestrator:
+            session = await orchestrator.create_session("bench-user")
+            threads = []
+            for i in range(n):
+                prompt = f"{PROMPTS[i % len(PROMPTS)]} (variant {i})"
+                threads.append(
+                    await store.create_thread(
+                        Thread(session_id=session.id, user_id=session.user_id, original_prompt=prompt)
+                    )
+                )
+            cpu, began = time.process_time(), time.perf_counter()
+            docs = [
+                await orchestrator.prepare(t.original_prompt, session=session, thread=t, max_iterations=3)
+                for t in threads
+            ]
+            results = await asyncio.gather(*(orchestrator.start(d) for d in docs), return_exceptions=True)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - began
+    failed = sum(isinstance(r, BaseException) for r in results)
+    print(
+        f"  the same {n} orchestrations by the library alone (Orchestrator + SQLiteStore, this process):"
+        f" CPU {cpu / n * 1000:.2f} ms/orchestration, wall {wall:.2f} s" + (f" ({failed} failed)" if failed else "")
+    )
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -379,17 +447,26 @@ async def run(args: argparse.Namespace) -> None:
         )
         try:
             await sessions_api(
-                port, bare_port, key, user_sessions[: args.connections], args.connections, args.seconds, args.rounds
+                port,
+                bare_port,
+                key,
+                user_sessions[: args.connections],
+                args.connections,
+                args.seconds,
+                args.rounds,
+                (server.pid, bare.pid),
             )
             await health_under_load(port, key, user_sessions[: args.connections], args.connections, args.seconds)
             await analytics(port, key, user_sessions[0], args.analytics_requests)
             if args.subscribers:
                 await subscribers(port, key, args.subscribers)
             if args.http_orchestrations:
-                await http_orchestrations(port, key, args.http_orchestrations)
+                await http_orchestrations(port, key, args.http_orchestrations, server.pid)
         finally:
             _stop(server)
             _stop(bare)
+        if args.http_orchestrations:
+            await library_orchestrations(args.http_orchestrations, args.latency_scale)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from starlette.types import Message, Scope
 
+from orchestratex.exceptions import StoreUnavailable
 from orchestratex.records import Orchestration, OrchestrationStatus, Session, Thread
 from orchestratex.server._errors import ApiError
 from orchestratex.server._limits import BodySizeLimit, ConcurrencyLimiter, RateLimiter
@@ -181,6 +182,33 @@ async def test_a_release_after_the_windows_passed_does_not_free_a_slot_twice(mon
     with pytest.raises(ApiError):
         await limiter.acquire("alice")
     await limiter.release(held)
+
+
+class _FailingCounter(MemoryStore):
+    """A store whose counter `failing` (a key prefix) cannot be written."""
+
+    def __init__(self, failing: str) -> None:
+        super().__init__()
+        self.failing = failing
+
+    async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        if key.startswith(self.failing):
+            raise StoreUnavailable("counter unavailable")
+        return await super().incr(key, amount, ttl_s=ttl_s)
+
+
+@pytest.mark.parametrize("which", ["current", "previous"])
+async def test_a_start_whose_counters_fail_leaves_no_count_behind(which: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both windows' counters are asked at once: a failure of either leaves the current window's count as it was."""
+    now = [1_000_020.0]  # window 33,334 of 30 s
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    failing = "starting:alice:33334" if which == "current" else "starting:alice:33333"
+    store = _FailingCounter(failing)
+    limiter = ConcurrencyLimiter(store, limit=1, start_window_s=30)
+    with pytest.raises(StoreUnavailable):
+        await limiter.acquire("alice")
+    store.failing = "none"
+    assert await store.incr("starting:alice:33334", 0) == 0
 
 
 def test_bodies_over_the_limit_answer_413(make_api: Callable[..., Api]) -> None:

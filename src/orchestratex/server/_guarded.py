@@ -1,12 +1,19 @@
-"""The HTTP protocol of `orchestratex serve`: uvicorn's httptools protocol with the limits of `_protocol`."""
+"""The HTTP protocol of `orchestratex serve`: uvicorn's httptools protocol with the limits of `_protocol`.
+
+Its deadlines (headers, body) cost no timer per request: a connection keeps one timer, which, when it
+fires, looks at the connection's current deadline and either acts or waits on for it. And it answers
+`GET`/`HEAD /health` itself, as the app's `HealthShortcut` would, in the callback that read the request:
+no ASGI task, no turn of the event loop to wait for, so the liveness probe stays fast under load.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from ._ops import HEALTH_BODY, HEALTH_HEADERS
 from ._protocol import REFUSALS, WEBSOCKETS, ConnectionLimits, raw_error
 
 __all__ = ["GuardedProtocol"]
@@ -30,6 +37,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._tail = b""
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        """When `_timer` fires (it may be before `_deadline`, which `_arm` moved later since)."""
+        self._deadline: float | None = None
+        """When the current header or body deadline passes (None: no deadline running)."""
         self._refused = False
         self._host: str | None = None
 
@@ -54,7 +65,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._arm(self.limits.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._stop_timer()
         self._leave_host()
         super().connection_lost(exc)
 
@@ -78,7 +89,7 @@ class GuardedProtocol(HttpToolsProtocol):
                 return
             self._header_bytes += len(data)
             self._tail = data[-3:]
-        elif self._timer is not None:  # a body arriving: its idle timeout starts again
+        elif self._deadline is not None:  # a body arriving: its idle timeout starts again
             self._arm(self.limits.body_timeout_s)
         super().data_received(data)
 
@@ -96,7 +107,9 @@ class GuardedProtocol(HttpToolsProtocol):
     # -- parser callbacks -------------------------------------------------------------------
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._timer is None:  # the next request on a kept-alive connection: its headers have a deadline too
+        self._unset_keepalive_if_required()  # a request is under way: the connection is not idle (a `/health`
+        # answered at once arms the keep-alive timeout while a request pipelined behind it may still be arriving)
+        if self._deadline is None:  # the next request on a kept-alive connection: its headers have a deadline too
             self._arm(self.limits.header_timeout_s)
 
     def on_headers_complete(self) -> None:
@@ -115,18 +128,56 @@ class GuardedProtocol(HttpToolsProtocol):
         self._tail = b""
         super().on_message_complete()
 
+    # -- /health ----------------------------------------------------------------------------
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        """uvicorn's hook for running a request (a request of its own, or the next pipelined one)."""
+        scope = cycle.scope
+        if (
+            self.limits.answer_health
+            and scope["path"] == "/health"
+            and scope["method"] in ("GET", "HEAD")
+            and app is self.app  # (not uvicorn's 503 for `limit_concurrency`)
+            and not self.flow.write_paused
+            and not cycle.disconnected
+        ):
+            _answer_now(cycle, {"type": "http.response.start", "status": 200, "headers": HEALTH_HEADERS})
+            _answer_now(cycle, {"type": "http.response.body", "body": HEALTH_BODY})  # (none sent for HEAD)
+            return
+        super()._start_asgi_task(cycle, app)
+
     # -- timers -----------------------------------------------------------------------------
     def _arm(self, delay: float) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(delay, self._timed_out)
+        """Start a deadline `delay` seconds from now (replacing any other)."""
+        deadline = self.loop.time() + delay
+        self._deadline = deadline
+        if self._timer is None or self._timer_at > deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self.loop.call_at(deadline, self._check_deadline)
+            self._timer_at = deadline
 
     def _disarm(self) -> None:
+        self._deadline = None  # the timer, if any, finds nothing due and stops (or serves the next deadline)
+
+    def _stop_timer(self) -> None:
+        self._deadline = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _timed_out(self) -> None:
+    def _check_deadline(self) -> None:
         self._timer = None
+        deadline = self._deadline
+        if deadline is None:
+            return
+        if deadline > self.loop.time() + _EARLY_S:  # moved later since the timer was set: wait for it
+            self._timer = self.loop.call_at(deadline, self._check_deadline)
+            self._timer_at = deadline
+            return
+        self._deadline = None
+        self._timed_out()
+
+    def _timed_out(self) -> None:
         if self.transport.is_closing():
             return
         if self._in_headers:
@@ -149,9 +200,25 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def _refuse(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         self._refused = True
-        self._disarm()
+        self._stop_timer()
         self.transport.write(raw_error(status, detail, headers))
         self.transport.close()
+
+
+_EARLY_S = 0.001
+"""A timer firing this close to its deadline counts as on time (the loop may run a timer a hair early)."""
+
+
+def _answer_now(cycle: RequestResponseCycle, message: dict[str, Any]) -> None:
+    """Send `message` through uvicorn's own `send` (its status line, default headers, access log line), run
+    to its end here: it waits for nothing while the transport's writing is not paused (checked before)."""
+    step = cycle.send(message)  # type: ignore[arg-type]
+    try:
+        step.send(None)
+    except StopIteration:
+        return
+    step.close()
+    raise RuntimeError("uvicorn's send waited although writing was not paused")
 
 
 def _expects_body(headers: list[tuple[bytes, bytes]]) -> bool:

@@ -215,14 +215,22 @@ class ConcurrencyLimiter:
         window = int(time.time() // self.start_window_s)
         token = (self._starting_key(user_id, window), window)
         ttl = 2 * self.start_window_s
-        starting = await self.store.incr(token[0], 1, ttl_s=ttl)
+        # both counters in one round trip (a store that batches writes, as SQLite's, puts them in one transaction)
+        counted, before = await asyncio.gather(
+            self.store.incr(token[0], 1, ttl_s=ttl),
+            self.store.incr(self._starting_key(user_id, window - 1), 0, ttl_s=ttl),
+            return_exceptions=True,
+        )
+        if isinstance(counted, BaseException):
+            raise counted
         try:
-            starting += await self.store.incr(self._starting_key(user_id, window - 1), 0, ttl_s=ttl)
+            if isinstance(before, BaseException):
+                raise before
             running = await self.store.count_active_orchestrations(user_id)
         except BaseException:
             await self.release(token)
             raise
-        return token, running, starting
+        return token, running, counted + before
 
     async def release(self, token: tuple[str, int]) -> None:
         """The start `acquire` admitted is over: its orchestration is stored (and counted), or was never made."""

@@ -7,7 +7,7 @@ Every metric is per process, in the app's own registry: with several server proc
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +18,31 @@ if TYPE_CHECKING:
     from ..records import Orchestration
 
 __all__ = ["Metrics", "MetricsMiddleware"]
+
+_M = TypeVar("_M", Counter, Histogram)
+
+_MAX_CHILDREN = 10_000
+"""Labelled children remembered per metric (past it the memo starts again; the metric keeps them all)."""
+
+
+class _Children(Generic[_M]):
+    """`metric.labels(*values)` remembered by `values`: `labels` validates and locks on every call, a few µs
+    each, several times per request and per model call."""
+
+    __slots__ = ("_children", "_metric")
+
+    def __init__(self, metric: _M) -> None:
+        self._metric: _M = metric
+        self._children: dict[tuple[str, ...], _M] = {}
+
+    def __call__(self, *values: str) -> _M:
+        child = self._children.get(values)
+        if child is None:
+            if len(self._children) >= _MAX_CHILDREN:
+                self._children.clear()
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
 
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _SLOW = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -82,6 +107,13 @@ class Metrics:
             registry=r,
         )
 
+        self.request_count = _Children(self.requests)
+        self.request_time = _Children(self.request_seconds)
+        self._calls = _Children(self.calls)
+        self._call_seconds = _Children(self.call_seconds)
+        self._cost = _Children(self.cost)
+        self._tokens = _Children(self.tokens)
+
     # -- RunObserver -------------------------------------------------------------------------------
     def orchestration_started(self, doc: Orchestration) -> None:
         self.running.inc()
@@ -93,14 +125,14 @@ class Metrics:
             self.orchestration_seconds.labels(doc.status).observe(duration_s)
 
     def model_called(self, call: CallOutcome) -> None:
-        self.calls.labels(call.model, call.provider, call.role, call.outcome).inc()
-        self.call_seconds.labels(call.model, call.role).observe(call.duration_s)
+        self._calls(call.model, call.provider, call.role, call.outcome).inc()
+        self._call_seconds(call.model, call.role).observe(call.duration_s)
         if call.cost:
-            self.cost.labels(call.model, call.role).inc(call.cost)
+            self._cost(call.model, call.role).inc(call.cost)
         if call.input_tokens:
-            self.tokens.labels(call.model, "input").inc(call.input_tokens)
+            self._tokens(call.model, "input").inc(call.input_tokens)
         if call.output_tokens:
-            self.tokens.labels(call.model, "output").inc(call.output_tokens)
+            self._tokens(call.model, "output").inc(call.output_tokens)
 
 
 class MetricsMiddleware:
@@ -133,8 +165,8 @@ class MetricsMiddleware:
             method = scope["method"]
             status = answer["status"]
             m = self.metrics
-            m.requests.labels(method, template, str(status)).inc()
-            m.request_seconds.labels(method, template).observe(time.perf_counter() - started)
+            m.request_count(method, template, str(status)).inc()
+            m.request_time(method, template).observe(time.perf_counter() - started)
             if status == 429:
                 m.limits.labels("rate" if answer["rate"] else "concurrency").inc()
             elif status == 413:

@@ -17,7 +17,7 @@ from ._app import state_of
 from ._auth import key_of
 from ._errors import ApiError, ErrorBody, error_response
 
-__all__ = ["DOCS_ASSETS", "HealthShortcut", "install_docs", "router"]
+__all__ = ["DOCS_ASSETS", "HEALTH_BODY", "HEALTH_HEADERS", "HealthShortcut", "install_docs", "router"]
 
 router = APIRouter(tags=["operations"])
 
@@ -26,6 +26,8 @@ DOCS_ASSETS = "/_docs"
 
 _READY_TIMEOUT_S = 2.0
 _OK = b'{"status":"ok"}'
+HEALTH_BODY = _OK
+"""The body of every `GET /health` answer."""
 
 
 @router.get("/health", summary="Liveness", responses={200: {"content": {"application/json": {}}}})
@@ -81,20 +83,22 @@ async def metrics(request: Request) -> Response:
 
 class HealthShortcut:
     """Answer `GET /health` before any other middleware (metrics, CORS, authentication, routing): the
-    liveness probe stays cheap however loaded the server is."""
+    liveness probe stays cheap however loaded the server is. (`orchestratex serve` answers it even earlier,
+    in its HTTP protocol, with the same `HEALTH_HEADERS` and `HEALTH_BODY`: see `_guarded`.)"""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/health" and scope["method"] in ("GET", "HEAD"):
-            await send({"type": "http.response.start", "status": 200, "headers": _HEALTH_HEADERS})
+            await send({"type": "http.response.start", "status": 200, "headers": HEALTH_HEADERS})
             await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else _OK})
             return
         await self.app(scope, receive, send)
 
 
-_HEALTH_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_OK)).encode())]
+HEALTH_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_OK)).encode())]
+"""The headers of every `/health` answer (uvicorn adds `date` and `server`)."""
 
 
 def install_docs(app: FastAPI, title: str) -> None:

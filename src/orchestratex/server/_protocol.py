@@ -90,6 +90,9 @@ class ConnectionLimits:
     max_header_bytes: int
     max_connections: int
     max_connections_per_client: int
+    answer_health: bool = False
+    """Answer `GET`/`HEAD /health` in the protocol, as the app's `HealthShortcut` does (only for an app that
+    has one: `create_app`'s)."""
 
 
 def raw_error(status: int, detail: str, headers: dict[str, str] | None = None) -> bytes:
@@ -120,6 +123,7 @@ def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
         max_header_bytes=settings.max_header_bytes,
         max_connections=max_connections,
         max_connections_per_client=settings.max_connections_per_client,
+        answer_health=True,  # `orchestratex serve` serves `create_app`'s app
     )
     options: dict[str, Any] = {
         "timeout_keep_alive": settings.keep_alive_s,

@@ -1,0 +1,154 @@
+"""`orchestratex serve`'s HTTP protocol in-process: a real uvicorn on 127.0.0.1 serving a recording app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import uvicorn
+
+from orchestratex.server._protocol import ConnectionLimits, guarded_http_protocol
+
+pytest.importorskip("httptools")
+
+
+@dataclass
+class Served:
+    port: int
+    paths: list[str] = field(default_factory=list)
+    """The paths of the requests the app was called for, in order."""
+
+
+Handler = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[..., Awaitable[Served]]]:
+    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(*, answer_health: bool = True, header_timeout_s: float = 5.0, keep_alive_s: float = 5.0) -> Served:
+        served = Served(port=0)
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            served.paths.append(scope["path"])
+            if scope["path"] == "/slow":
+                await asyncio.sleep(keep_alive_s + 0.5)
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"3")]})
+            await send({"type": "http.response.body", "body": b"app"})
+
+        limits = ConnectionLimits(
+            header_timeout_s=header_timeout_s,
+            body_timeout_s=5.0,
+            max_header_bytes=8192,
+            max_connections=20,
+            max_connections_per_client=20,
+            answer_health=answer_health,
+        )
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            http=guarded_http_protocol(limits),  # type: ignore[arg-type]
+            lifespan="off",
+            log_level="warning",
+            timeout_keep_alive=keep_alive_s,  # type: ignore[arg-type]  # (a float works: it goes to call_later)
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        servers.append((server, task))
+        while not server.started:
+            await asyncio.sleep(0.01)
+        served.port = server.servers[0].sockets[0].getsockname()[1]
+        return served
+
+    yield start
+    for server, task in servers:
+        server.should_exit = True
+        await task
+
+
+async def _responses(reader: asyncio.StreamReader, *methods: str) -> list[tuple[int, dict[bytes, bytes], bytes]]:
+    """The responses to requests of `methods` (each with a `content-length`): status, headers, body."""
+    answers = []
+    for method in methods:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        lines = head.split(b"\r\n")
+        headers = dict(line.lower().split(b": ", 1) for line in lines[1:] if line)
+        length = 0 if method == "HEAD" else int(headers.get(b"content-length", b"0"))
+        answers.append((int(lines[0].split(b" ")[1]), headers, await reader.readexactly(length)))
+    return answers
+
+
+async def test_health_is_answered_by_the_protocol_and_pipelined_requests_keep_their_order(
+    serve: Callable[..., Awaitable[Served]],
+) -> None:
+    served = await serve()
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(
+        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    first, other, second = await _responses(reader, "GET", "GET", "GET")
+    for status, headers, body in (first, second):
+        assert (status, body) == (200, b'{"status":"ok"}')
+        assert headers[b"content-type"] == b"application/json" and b"date" in headers
+    assert other[0] == 200 and other[2] == b"app"
+    assert served.paths == ["/other"]  # the app saw no /health
+    # HEAD: the headers of GET, no body; and the connection stays usable
+    writer.write(b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+    (head_status, head_headers, _), after = await _responses(reader, "HEAD", "GET")
+    assert head_status == 200 and head_headers[b"content-length"] == b"15"
+    assert after[2] == b"app" and served.paths == ["/other", "/after"]
+    writer.close()
+
+
+async def test_without_answer_health_the_app_answers_health(serve: Callable[..., Awaitable[Served]]) -> None:
+    served = await serve(answer_health=False)
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    [(status, _, body)] = await _responses(reader, "GET")
+    assert (status, body, served.paths) == (200, b"app", ["/health"])
+    writer.close()
+
+
+async def test_a_request_pipelined_behind_health_is_not_cut_by_the_keep_alive_timeout(
+    serve: Callable[..., Awaitable[Served]],
+) -> None:
+    """The health answer arms uvicorn's keep-alive timeout; the request after it must disarm it."""
+    served = await serve(keep_alive_s=0.3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+    health, slow = await _responses(reader, "GET", "GET")
+    assert health[0] == 200 and slow == (200, slow[1], b"app")
+    writer.close()
+
+
+async def test_a_header_deadline_moved_later_is_kept_not_the_first_one(
+    serve: Callable[..., Awaitable[Served]],
+) -> None:
+    """A connection's timer is set once and follows its deadline: a request begun after the connection's
+    first deadline was armed still gets the whole `header_timeout_s`, and no more."""
+    served = await serve(header_timeout_s=0.6)
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    await asyncio.sleep(0.3)
+    writer.write(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n")  # ends the first deadline's request
+    assert (await _responses(reader, "GET"))[0][2] == b"app"
+    writer.write(b"GET /two HTTP/1.1\r\nHost: x\r\n")  # ... and the rest of these headers never comes
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.sleep(0.45)  # past where the connection's first timer fires: still waiting for the headers
+    assert not reader.at_eof()
+    answer = await asyncio.wait_for(reader.read(), 5)
+    assert answer.startswith(b"HTTP/1.1 408 ") and loop.time() - began >= 0.5
+    writer.close()
+
+
+async def test_an_idle_connection_is_closed_at_its_header_deadline(serve: Callable[..., Awaitable[Served]]) -> None:
+    served = await serve(header_timeout_s=0.3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, with nothing to answer
+    writer.close()
