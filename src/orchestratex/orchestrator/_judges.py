@@ -33,11 +33,14 @@ class JudgePlanner:
     def __init__(self, run: RunState) -> None:
         self.run = run
         self._bounds: dict[tuple[str, int, int], int] = {}
-        # One routing decision's judging prices: the judges that may judge (before excluding the author) and
-        # each judge's worst case per answer cap (None: its window cannot hold the judge prompt). Valid while
-        # nothing changes the circuit, the failures, the learned caps or the catalog: see `decision`.
+        # One routing decision's judging prices: the judges that may judge (before excluding the author) and,
+        # per answer cap, the worst case of each judge whose window holds the judge prompt. Valid while nothing
+        # changes the circuit, the failures, the learned caps or the catalog: see `decision`.
         self._judges: list[ModelProfile] | None = None
-        self._prices: dict[tuple[str, int], float | None] = {}
+        self._ranked: dict[int, list[tuple[float, str]]] = {}
+        """Per answer cap: every judge whose window fits, cheapest first, with its worst case."""
+        self._caps: dict[str, int] = {}
+        """Each judge's output cap, as `judge_cap` says while the learned caps are unchanged."""
         self._state: tuple[int, int, int] | None = None
 
     def decision(self) -> None:
@@ -51,7 +54,8 @@ class JudgePlanner:
         if quiet and state == self._state and self._judges is not None:
             return
         self._judges = None
-        self._prices.clear()
+        self._ranked.clear()
+        self._caps.clear()
         self._state = state if quiet else None  # prices made with a circuit open are kept for this decision only
 
     def detach(self) -> None:
@@ -94,25 +98,29 @@ class JudgePlanner:
             self._judges = [
                 m for m in run.o.judge_models(run.judges) if run.o.circuit.allows(m.name) and m.name not in run.failed
             ]
+        ranked = self._ranked.get(answer_cap)
+        if ranked is None:  # priced once per cap for every candidate author (a judge's price is the author's too)
+            ranked = []
+            for judge in self._judges:
+                cost = self._price(judge, author, answer_cap)
+                if cost is not None:
+                    ranked.append((cost, judge.name))
+            ranked.sort()
+            self._ranked[answer_cap] = ranked
         pool = [m for m in self._judges if m.name != author]
-        costs = []
-        for judge in pool:
-            key = (judge.name, answer_cap)
-            if key in self._prices:
-                cost = self._prices[key]
-            else:
-                cost = self._prices[key] = self._price(judge, author, answer_cap)
-            if cost is not None:
-                costs.append(cost)
+        panel = run.o.evaluator.panel_size_for(pool)
+        costs = [cost for cost, name in ranked if name != author][:panel]
         if not costs:
             return None
-        return add_costs(*sorted(costs)[: run.o.evaluator.panel_size_for(pool)])
+        return add_costs(*costs)
 
     def _price(self, judge: ModelProfile, author: str, answer_cap: int) -> float | None:
         """`judge`'s worst case for an answer of up to `answer_cap` tokens, None when its window is too small."""
         doc = self.run.doc
         text = len(doc.prompt) + len(doc.context or "") + _RUBRIC_ALLOWANCE
-        cap = self.judge_cap(judge)
+        cap = self._caps.get(judge.name)
+        if cap is None:
+            cap = self._caps[judge.name] = self.judge_cap(judge)
         if text // _BYTES_PER_TOKEN_ESTIMATE + answer_cap + cap > judge.context_window:
             return None
         return judge.worst_case_cost(self._input_bound(judge, author, answer_cap), cap)
