@@ -56,6 +56,7 @@ def plan(
     if n == 0:
         raise ValueError("no candidates to plan over")
     depth = max(1, min(steps, horizon))
+    budget = _binding(budget, costs, depth)
     # (state, steps, budget left) -> the best plan from there. The budget left is part of the key, so the memo
     # is exact with a budget too: it is the budget less the costs of the steps in `state`, the same (up to float
     # rounding) whatever their order, so the n^depth paths share about C(n, depth) entries.
@@ -111,16 +112,26 @@ def plan(
     )
 
 
+def _binding(budget: float | None, costs: Sequence[float], depth: int) -> float | None:
+    """`budget`, or None when no plan of `depth` steps can reach it (a model may be asked again): the same plans,
+    with a memo keyed by state alone (a margin for rounding is kept)."""
+    if budget is not None and budget > depth * max(costs) * (1 + 1e-9):
+        return None
+    return budget
+
+
 def _last_step(
     accept: Sequence[float], right: Sequence[float], costs: Sequence[float], cost_weight: float, left: float | None
 ) -> tuple[float, float, float, tuple[int, ...]]:
     """`plan`'s step with nothing after it: exactly its loop with a future worth 0, without the calls."""
-    best: tuple[float, float, float, tuple[int, ...]] = (0.0, 0.0, 0.0, ())
-    for j, c in enumerate(costs):
+    best_v, best_j = 0.0, -1
+    for j, (a, r, c) in enumerate(zip(accept, right, costs, strict=True)):
         if left is not None and c > left:
             continue
-        miss = 1.0 - accept[j]
-        v = right[j] - cost_weight * c + miss * 0.0
-        if v > best[0]:
-            best = (v, right[j] + miss * 0.0, c + miss * 0.0, (j,))
-    return best
+        v = r - cost_weight * c + (1.0 - a) * 0.0  # (the future's term: NaN stays NaN)
+        if v > best_v:
+            best_v, best_j = v, j
+    if best_j < 0:
+        return 0.0, 0.0, 0.0, ()
+    miss = 1.0 - accept[best_j]
+    return best_v, right[best_j] + miss * 0.0, costs[best_j] + miss * 0.0, (best_j,)

@@ -113,34 +113,36 @@ class FailureMemory:
         retries = [
             (ok + strength * retry) / (n + strength) for n, ok in (pairs.get((domain, m, m), (0, 0)) for m in names)
         ]
-        # per model: the shift each observed rejected-before model makes (`rate`'s terms), and that of one never seen
-        others = {*names, *failed}
-        shifts: list[dict[str, float]] = []
-        for name, own in zip(names, owns, strict=True):
-            terms = {}
-            for r in others:
-                counts = pairs.get((domain, r, name))
-                if counts is not None:
-                    terms[r] = (counts[1] + strength * own) / (counts[0] + strength) - own
-            shifts.append(terms)
+        # per model that may be rejected before: the shift it makes to each candidate's rate (`rate`'s terms; the
+        # same for one never observed together), so a state's shifts are a sum of columns, not of lookups
         unseen = [(0 + strength * own) / (0 + strength) - own for own in owns]
-        rows = list(zip(names, owns, retries, shifts, unseen, strict=True))
+        columns: dict[str, list[float]] = {}
+        for r in {*names, *failed}:
+            column = []
+            for name, own, blank in zip(names, owns, unseen, strict=True):
+                counts = pairs.get((domain, r, name))
+                column.append(blank if counts is None else (counts[1] + strength * own) / (counts[0] + strength) - own)
+            columns[r] = column
+        index = {name: i for i, name in enumerate(names)}
 
         def rates(state: frozenset[int]) -> tuple[list[float], list[float]]:
             gone = failed | {names[i] for i in state}
             if not gone:
                 return owns, owns
             size = len(gone)
-            out = []
-            for name, own, again, terms, blank in rows:
-                if name in gone:
-                    out.append(again)
-                    continue
-                shift = 0.0
-                for r in gone:
-                    shift += terms.get(r, blank)
-                v = own + shift / size
-                out.append(_LOW if v < _LOW else _HIGH if v > _HIGH else v)  # min(max(v, _LOW), _HIGH), NaN kept
+            rejected = iter(gone)
+            shifts = columns[next(rejected)]
+            for r in rejected:
+                shifts = [a + b for a, b in zip(shifts, columns[r], strict=True)]
+            # min(max(own + shift / size, _LOW), _HIGH), NaN kept
+            out = [
+                _LOW if (v := o + t / size) < _LOW else _HIGH if v > _HIGH else v
+                for o, t in zip(owns, shifts, strict=True)
+            ]
+            for r in gone:  # a rejected model asked again: the rate of retries
+                i = index.get(r)
+                if i is not None:
+                    out[i] = retries[i]
             return out, out
 
         return rates
