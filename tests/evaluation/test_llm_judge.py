@@ -117,3 +117,42 @@ async def test_a_request_built_beforehand_is_sent_once_and_only_for_its_own_answ
     evaluator.build_request(replace(judged, prompt="Write a sonnet"), judge, "answer")  # another task
     await evaluator.evaluate(judged, Generation(text="answer"))
     assert sent[3] == built and "haiku" in sent[3].messages[-1].content
+
+
+async def test_a_panels_requests_built_beforehand_are_each_sent_once_around_one_user_message() -> None:
+    sent: list[GenerationRequest] = []
+
+    async def call(model: ModelProfile, request: GenerationRequest) -> Generation:
+        sent.append(request)
+        return Generation(text=json.dumps({"score": 8, "feedback": "fine"}))
+
+    evaluator = LLMJudgeEvaluator(panel_size=2, judges=["gemini:ok", "anthropic:good"])
+    judged = task(call, ["gemini:ok", "anthropic:good"])
+    built = {
+        name: evaluator.build_request(judged, CATALOG.get(name), "answer") for name in ("gemini:ok", "anthropic:good")
+    }
+    assert built["gemini:ok"].messages[1] is built["anthropic:good"].messages[1]  # the user message is built once
+    await evaluator.evaluate(judged, Generation(text="answer"))
+    assert sorted(map(id, sent)) == sorted(map(id, built.values()))
+    await evaluator.evaluate(judged, Generation(text="answer"))  # built again, equal, never the ones sent
+    assert not {id(r) for r in sent[2:]} & {id(r) for r in built.values()}
+    assert {r.model.name: r for r in sent[2:]} == built
+
+
+async def test_a_request_built_for_a_smaller_cap_or_another_rubric_is_not_sent() -> None:
+    sent: list[GenerationRequest] = []
+
+    async def call(model: ModelProfile, request: GenerationRequest) -> Generation:
+        sent.append(request)
+        return Generation(text=json.dumps({"score": 8, "feedback": "fine"}))
+
+    evaluator = LLMJudgeEvaluator(judges=["gemini:ok"])
+    judged = task(call, ["gemini:ok"])
+    judge = CATALOG.get("gemini:ok")
+    evaluator.build_request(replace(judged, max_output_tokens=5), judge, "answer")
+    await evaluator.evaluate(judged, Generation(text="answer"))
+    assert sent[-1].max_output_tokens == 512
+    evaluator.build_request(judged, judge, "answer")
+    evaluator.rubric = "Score it."
+    await evaluator.evaluate(judged, Generation(text="answer"))
+    assert sent[-1].messages[0].content == "Score it."

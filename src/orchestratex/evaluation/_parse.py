@@ -28,23 +28,34 @@ def _score(value: object) -> float | None:
 
 
 def _from_json(text: str) -> tuple[float, str] | None:
+    if "`" not in text:  # no code fence: the one candidate is the text (the answer the rubric asks for, usually)
+        obj_match = _OBJECT.search(text)
+        return _from_object(obj_match.group(0)) if obj_match else None
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
     for candidate in candidates:
         obj_match = _OBJECT.search(candidate)
         if not obj_match:
             continue
-        try:
-            data = json.loads(obj_match.group(0))
-        except ValueError:
-            continue
-        if not isinstance(data, dict):
-            continue
-        lowered = {str(k).lower(): v for k, v in data.items()}
-        for key in ("score", "rating", "grade", "overall"):
-            score = _score(lowered.get(key))
-            if score is not None:
-                feedback = lowered.get("feedback") or lowered.get("critique") or lowered.get("comments") or ""
-                return score, str(feedback).strip()
+        parsed = _from_object(obj_match.group(0))
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def _from_object(candidate: str) -> tuple[float, str] | None:
+    """`(score, feedback)` from `candidate`, the text of a JSON object, when it holds a score."""
+    try:
+        data = json.loads(candidate)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    lowered = {str(k).lower(): v for k, v in data.items()}
+    for key in ("score", "rating", "grade", "overall"):
+        score = _score(lowered.get(key))
+        if score is not None:
+            feedback = lowered.get("feedback") or lowered.get("critique") or lowered.get("comments") or ""
+            return score, str(feedback).strip()
     return None
 
 

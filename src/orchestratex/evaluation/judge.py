@@ -62,9 +62,10 @@ class LLMJudgeEvaluator(Evaluator):
         self.max_output_tokens = max_output_tokens
         self._system: Message | None = None
         """The rubric's system message, shared by every request (messages are immutable)."""
-        self._built: tuple[EvaluationTask, ModelProfile, str, GenerationRequest] | None = None
-        """The last request `build_request` made (the orchestrator builds each judge's request to check its
-        window and price before the evaluation): `_judge` sends it rather than building it again."""
+        self._built: _Built | None = None
+        """The requests `build_request` made last, for one task and answer (the orchestrator builds each judge's
+        request to check its window and price before the evaluation): `_judge` sends them rather than building
+        them again, and builds the other judges' requests around the same user message."""
 
     def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
         return min(self.panel_size, max(len(judges), 1))
@@ -99,33 +100,50 @@ class LLMJudgeEvaluator(Evaluator):
         return [*sorted(adequate, key=cost), *rest][: self.panel_size]
 
     def build_request(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
-        context = f"\n\nCONTEXT:\n{task.context}" if task.context else ""
-        user = f"TASK:\n{task.prompt}{context}\n\nANSWER:\n{answer}"
-        if task.history:  # the answer continues a conversation: judge it in that light
-            turns = "\n\n".join(f"[{m.role}]\n{m.content}" for m in task.history)
-            user = f"CONVERSATION SO FAR (the TASK is its last user message):\n{turns}\n\n{user}"
+        key = (task.prompt, task.context, task.history, answer)
+        built = self._built
+        if built is None or built.key != key:  # (the user message holds nothing else of the task)
+            context = f"\n\nCONTEXT:\n{task.context}" if task.context else ""
+            user = f"TASK:\n{task.prompt}{context}\n\nANSWER:\n{answer}"
+            if task.history:  # the answer continues a conversation: judge it in that light
+                turns = "\n\n".join(f"[{m.role}]\n{m.content}" for m in task.history)
+                user = f"CONVERSATION SO FAR (the TASK is its last user message):\n{turns}\n\n{user}"
+            built = self._built = _Built(key, Message(role="user", content=user))
         system = self._system
         if system is None or system.content != self.rubric:  # (`rubric` may be reassigned)
             system = self._system = Message(role="system", content=self.rubric)
         request = GenerationRequest(
             model=judge,
-            messages=[system, Message(role="user", content=user)],
+            messages=[system, built.user],
             max_output_tokens=min(task.max_output_tokens, self.max_output_tokens, judge.max_output_tokens),
             temperature=0.0,
             json_output=True,
             purpose="judge",
             domain=task.domain,
         )
-        self._built = (task, judge, answer, request)
+        built.requests[judge.name] = request
         return request
 
     def _request_for(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
-        """`build_request(task, judge, answer)`: the request built last if it was for these (once), else a new one."""
-        built, self._built = self._built, None
-        if built is not None and built[0] is task and built[1] is judge and built[2] == answer:
-            return built[3]
+        """`build_request(task, judge, answer)`: the request built last for this judge if it is that one (sent
+        once), else a new one."""
+        built, system = self._built, self._system
+        if built is not None and system is not None:
+            found = built.requests.pop(judge.name, None)
+            cap = min(task.max_output_tokens, self.max_output_tokens, judge.max_output_tokens)
+            if (
+                found is not None
+                and found.model is judge
+                and built.key == (task.prompt, task.context, task.history, answer)
+                and found.domain == task.domain
+                and found.max_output_tokens == cap
+                and found.messages[0] is system
+                and system.content == self.rubric
+            ):
+                return found
         request = self.build_request(task, judge, answer)
-        self._built = None  # sent: not kept
+        if self._built is not None:
+            self._built.requests.pop(judge.name, None)  # sent: not kept
         return request
 
     async def _judge(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> JudgeVerdict:
@@ -133,19 +151,28 @@ class LLMJudgeEvaluator(Evaluator):
             generation: Generation = await task.call(judge, self._request_for(task, judge, answer))
         except OrchestrateXError as exc:
             return JudgeVerdict(judge_model=judge.name, error=f"{type(exc).__name__}: {exc.message}")
-        verdict = JudgeVerdict(
+        try:
+            score, feedback = parse_verdict(generation.text)
+        except EvaluationError as exc:
+            return JudgeVerdict(
+                judge_model=judge.name,
+                cost=generation.cost,
+                catalog_cost=generation.catalog_cost,
+                reported_cost=generation.reported_cost,
+                usage=generation.usage,
+                latency_ms=generation.latency_ms,
+                error=exc.message,
+            )
+        return JudgeVerdict(
             judge_model=judge.name,
             cost=generation.cost,
             catalog_cost=generation.catalog_cost,
             reported_cost=generation.reported_cost,
             usage=generation.usage,
             latency_ms=generation.latency_ms,
+            score=score,
+            feedback=feedback,
         )
-        try:
-            verdict.score, verdict.feedback = parse_verdict(generation.text)
-        except EvaluationError as exc:
-            verdict.error = exc.message
-        return verdict
 
     async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
         panel = self.choose_judges(task)
@@ -165,9 +192,7 @@ class LLMJudgeEvaluator(Evaluator):
             if all((v.error or "").startswith("BudgetExceeded") for v in verdicts):
                 raise BudgetExceeded(f"no judge fits the remaining budget ({reasons})")
             raise EvaluationError(f"no judge produced a verdict ({reasons})")
-        from statistics import median  # loaded on first use: it costs `import orchestratex` a millisecond
-
-        score = float(median(v.score for v in scored if v.score is not None))
+        score = _median([v.score for v in scored if v.score is not None])
         feedback = " ".join(v.feedback for v in scored if v.feedback) or "No feedback."
         raw, probability = None, None
         if self.calibration is not None:
@@ -182,6 +207,29 @@ class LLMJudgeEvaluator(Evaluator):
             raw_score=raw,
             probability=probability,
         )
+
+
+def _median(scores: list[float]) -> float:
+    """`float(statistics.median(scores))`, without importing `statistics` (it costs `import orchestratex` a
+    millisecond): the middle score, or the mean of the two middle ones."""
+    if len(scores) == 1:
+        return float(scores[0])
+    ordered = sorted(scores)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return float(ordered[middle])
+    return float((ordered[middle - 1] + ordered[middle]) / 2)
+
+
+class _Built:
+    """The user message of one task and answer's judge requests, and those requests not sent yet, by judge."""
+
+    __slots__ = ("key", "requests", "user")
+
+    def __init__(self, key: tuple[object, ...], user: Message) -> None:
+        self.key = key
+        self.user = user
+        self.requests: dict[str, GenerationRequest] = {}
 
 
 def _family(model: ModelProfile) -> str:

@@ -60,6 +60,7 @@ class Committing(Candidates):
             nonlocal stored
             stored = True
             self.unstarted = False
+            self._new_thread = None  # stored
             self._pending = []
             self._outcomes = []
             if ledger is not None:

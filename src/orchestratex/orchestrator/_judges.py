@@ -39,6 +39,8 @@ class JudgePlanner:
         self._judges: list[ModelProfile] | None = None
         self._ranked: dict[int, list[tuple[float, str]]] = {}
         """Per answer cap: every judge whose window fits, cheapest first, with its worst case."""
+        self._capped: dict[str, tuple[GenerationRequest, GenerationRequest]] = {}
+        """Per judge: the last request `request` capped, and its capped copy."""
         self._caps: dict[str, int] = {}
         """Each judge's output cap, as `judge_cap` says while the learned caps are unchanged."""
         self._state: tuple[int, int, int] | None = None
@@ -165,6 +167,7 @@ class JudgePlanner:
         """The judges offered to the evaluator for this answer: window fits the actual judge prompt and its
         worst case fits `budget` (what is left, the judges' pre-reservation included)."""
         run = self.run
+        self._capped.clear()  # (copies made for an earlier answer)
         out = []
         for judge in etask.judges:
             request = self.request(etask, judge, answer)
@@ -190,10 +193,16 @@ class JudgePlanner:
             )
         if request.max_output_tokens <= cap:
             return request
-        if type(self.run.o.evaluator).build_request is _VERBATIM:
-            # the default evaluator's request is new and sent only as capped (`Run._evaluate`): capped in place
-            request.__dict__["max_output_tokens"] = cap
-            return request
+        capped = request.model_copy(update={"max_output_tokens": cap})
+        self._capped[judge.name] = (request, capped)
+        return capped
+
+    def with_cap(self, judge: ModelProfile, request: GenerationRequest, cap: int) -> GenerationRequest:
+        """`request` (for `judge`, over `cap`) capped at `cap`: the copy `request` made of this very request
+        (an evaluator sends the requests it built while the judges were priced), else a new copy."""
+        found = self._capped.pop(judge.name, None)
+        if found is not None and found[0] is request and found[1].max_output_tokens == cap:
+            return found[1]
         return request.model_copy(update={"max_output_tokens": cap})
 
 

@@ -295,7 +295,7 @@ class Run(Committing):
         async def call(judge: ModelProfile, request: GenerationRequest) -> Generation:
             cap = self.planner.judge_cap(judge)
             if request.max_output_tokens > cap:
-                request = request.model_copy(update={"max_output_tokens": cap})
+                request = self.planner.with_cap(judge, request, cap)
             return await self._call(judge, request, ledger, "judge")
 
         etask = EvaluationTask(
@@ -340,8 +340,8 @@ class Run(Committing):
             it.phase = "failed"
             ledger.calls.append(self._answer_record(it, None))  # paid for: counted in analytics as well
             raise Stop("budget" if isinstance(exc, BudgetExceeded) else "error", exc.message, ledger) from exc
-        seal((evaluation,))
         it.evaluation = evaluation
+        seal((it,))  # (its usage and evaluation are new since its selection)
         it.phase = "evaluated"
         self._release_prepaid(ledger)
         scores = {v.judge_model: v.score for v in evaluation.verdicts}

@@ -6,8 +6,8 @@ about 20 KB of a finished three-iteration orchestration and its events, 40% of w
 holds. A record read back from a store has every field set (its serialised form holds them all), so
 the records of a finished run are marked the same way, with one shared set per class. Pydantic only
 ever adds field names to that set (assignment, `model_copy` copies it first), which leaves a set that
-already holds them all unchanged: sharing it is safe. Frozen models (messages, which may be the
-caller's own) are left as they are.
+already holds them all unchanged: sharing it is safe (a frozen model's set never changes at all).
+Messages, which may be the caller's own objects, are left as they are.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import typing
 from collections.abc import Iterable
 
 from pydantic import BaseModel
+
+from ..providers import Message
 
 __all__ = ["seal"]
 
@@ -35,8 +37,8 @@ def seal(records: Iterable[BaseModel]) -> None:
 def _seal(record: BaseModel) -> None:
     cls = type(record)
     if cls not in _ALL_SET:
-        # a frozen record never changes; an extra field's name would join the set on assignment: not shareable
-        shareable = not cls.model_config.get("frozen") and cls.model_config.get("extra") != "allow"
+        # an extra field's name would join the set on assignment: not shareable
+        shareable = cls.model_config.get("extra") != "allow"
         _ALL_SET[cls] = set(cls.model_fields) if shareable else None
         _NESTED[cls] = tuple(name for name, info in cls.model_fields.items() if _may_hold_records(info.annotation))
     shared = _ALL_SET[cls]
@@ -57,9 +59,10 @@ def _seal(record: BaseModel) -> None:
 
 
 def _may_hold_records(annotation: object) -> bool:
-    """Whether a field of type `annotation` may hold a mutable pydantic model (directly, optionally, in a list)."""
+    """Whether a field of type `annotation` may hold a record to seal (directly, optionally, in a list): any model
+    but a message (the caller's input)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return not annotation.model_config.get("frozen")
+        return not issubclass(annotation, Message)
     origin = typing.get_origin(annotation)
     if origin in (list, typing.Union, types.UnionType, typing.Annotated):
         return any(_may_hold_records(arg) for arg in typing.get_args(annotation))

@@ -14,7 +14,7 @@ from typing import ClassVar, TypeAlias
 
 from ..exceptions import UserError
 from ..usage import Usage
-from ._base import Generation, GenerationRequest, Provider, TextSink
+from ._base import Generation, GenerationRequest, Provider, TextSink, estimate_input_tokens
 
 __all__ = ["FunctionProvider", "GenerateFunction"]
 
@@ -89,16 +89,16 @@ class FunctionProvider(Provider):
         """Call the function; hand each piece of a generated answer to `on_text` as it comes."""
         start = time.perf_counter()
         result = self.fn(request)
-        if inspect.isawaitable(result):
+        if type(result) is not str and inspect.isawaitable(result):  # (a str is never awaitable: no ABC check)
             result = await result
-        if isinstance(result, Generation):
-            if on_text is not None and result.text:
-                await on_text(result.text)
-            return result
         if isinstance(result, str):
             text = result
             if on_text is not None and text:
                 await on_text(text)
+        elif isinstance(result, Generation):
+            if on_text is not None and result.text:
+                await on_text(result.text)
+            return result
         elif isinstance(result, AsyncIterable):
             pieces = []
             async for piece in result:
@@ -112,22 +112,20 @@ class FunctionProvider(Provider):
         else:
             raise self._bad(result)
         latency_ms = (time.perf_counter() - start) * 1000.0
-        input_chars = 0
-        for message in request.messages:
-            input_chars += len(message.content)
         usage = Usage(
-            input_tokens=_ceil_quarter(input_chars),
+            input_tokens=_ceil_quarter(sum([len(message.content) for message in request.messages])),
             output_tokens=_ceil_quarter(len(text)),
             cached_input_tokens=0,
             reasoning_tokens=0,
         )
+        model = request.model
         return Generation(
             text=text,
             usage=usage,
             latency_ms=latency_ms,
             finish_reason="stop",
-            model_name=request.model.name,
-            cost=request.model.cost(usage) if request.model.priced else 0.0,
+            model_name=model.name,
+            cost=model.cost(usage) if model.priced else 0.0,
         )
 
     async def _piece(self, piece: object, on_text: TextSink | None) -> str:
@@ -146,7 +144,7 @@ class FunctionProvider(Provider):
     def count_input_tokens(self, request: GenerationRequest) -> int:
         """`count_tokens(request)` when given, else the UTF-8 byte bound."""
         if self.count_tokens is None:
-            return super().count_input_tokens(request)
+            return estimate_input_tokens(request)
         return int(self.count_tokens(request))
 
     def _counts_bytes(self) -> bool:

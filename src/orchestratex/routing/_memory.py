@@ -186,7 +186,8 @@ class EscalatingRouter(LearningRouter):
 
     def wants_plan(self, task: Task) -> bool:
         """Whether this decision is a cascade step (a failure seen, or attempts left after it)."""
-        return self.cascade and (bool(task.failed_models) or task.remaining_iterations > 1)
+        # (`failed_models` is empty without attempts: not built for a first decision)
+        return self.cascade and (task.remaining_iterations > 1 or (bool(task.attempts) and bool(task.failed_models)))
 
     def escalate(
         self,
