@@ -151,18 +151,12 @@ class LLMJudgeEvaluator(Evaluator):
             generation: Generation = await task.call(judge, self._request_for(task, judge, answer))
         except OrchestrateXError as exc:
             return JudgeVerdict(judge_model=judge.name, error=f"{type(exc).__name__}: {exc.message}")
+        score: float | None = None
+        feedback, error = "", None
         try:
             score, feedback = parse_verdict(generation.text)
         except EvaluationError as exc:
-            return JudgeVerdict(
-                judge_model=judge.name,
-                cost=generation.cost,
-                catalog_cost=generation.catalog_cost,
-                reported_cost=generation.reported_cost,
-                usage=generation.usage,
-                latency_ms=generation.latency_ms,
-                error=exc.message,
-            )
+            error = exc.message
         return JudgeVerdict(
             judge_model=judge.name,
             cost=generation.cost,
@@ -172,6 +166,7 @@ class LLMJudgeEvaluator(Evaluator):
             latency_ms=generation.latency_ms,
             score=score,
             feedback=feedback,
+            error=error,
         )
 
     async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
