@@ -161,7 +161,7 @@ class JudgePlanner:
             context=doc.context,
             max_output_tokens=self.run.o.judge_max_output_tokens,
         )
-        return self.request(etask, judge, answer)
+        return self.request(etask, judge, answer, sent=False)
 
     def eligible(self, etask: EvaluationTask, answer: str, budget: float | None) -> list[ModelProfile]:
         """The judges offered to the evaluator for this answer: window fits the actual judge prompt and its
@@ -180,8 +180,11 @@ class JudgePlanner:
                 out.append(judge)
         return out
 
-    def request(self, etask: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
-        """The judge's request as the evaluator builds it (an estimate when it cannot say), with its cap."""
+    def request(
+        self, etask: EvaluationTask, judge: ModelProfile, answer: str, *, sent: bool = True
+    ) -> GenerationRequest:
+        """The judge's request as the evaluator builds it (an estimate when it cannot say), with its cap; unless
+        `sent` is false (a stand-in, only priced), its capped copy is kept for `with_cap`."""
         cap = min(etask.max_output_tokens, self.judge_cap(judge))
         try:
             request = self.run.o.evaluator.build_request(etask, judge, answer)
@@ -194,7 +197,8 @@ class JudgePlanner:
         if request.max_output_tokens <= cap:
             return request
         capped = request.model_copy(update={"max_output_tokens": cap})
-        self._capped[judge.name] = (request, capped)
+        if sent:
+            self._capped[judge.name] = (request, capped)
         return capped
 
     def with_cap(self, judge: ModelProfile, request: GenerationRequest, cap: int) -> GenerationRequest:
