@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import Sequence
 
@@ -168,3 +169,15 @@ async def test_a_router_over_many_models_plans_the_same_with_the_fast_beliefs() 
     decision = await router.select(task, models)
     assert decision.model_name in {m.name for m in models}
     assert "plans" in decision.reasoning
+
+
+def test_a_plan_leaves_no_garbage_for_the_cyclic_collector() -> None:
+    beliefs, costs = _beliefs(3, 8), [0.001 * (j + 1) for j in range(8)]
+    gc.collect()
+    gc.disable()
+    try:
+        for budget in (None, 0.01):
+            plan(beliefs, costs, steps=3, cost_weight=1.0, budget=budget)  # type: ignore[arg-type]
+        assert gc.collect() == 0  # the memo and the beliefs were freed by reference counting
+    finally:
+        gc.enable()

@@ -86,7 +86,8 @@ def plan(
             c = costs[j]
             if left is not None and c > left:
                 continue
-            fut_v, fut_s, fut_c, fut_o = value(state | {j}, k - 1, None if left is None else left - c)
+            # (`value` is deleted once the plan is made, below)
+            fut_v, fut_s, fut_c, fut_o = value(state | {j}, k - 1, None if left is None else left - c)  # noqa: F821
             miss = 1.0 - accept[j]
             v = right[j] - cost_weight * c + miss * fut_v
             if v > best[0]:
@@ -104,6 +105,9 @@ def plan(
     first = max(allowed, key=lambda j: values[j])
     fut = value(rejected | {first}, depth - 1, None if budget is None else max(budget - costs[first], 0.0))
     miss = 1.0 - accept[first]
+    # `value` refers to itself through its closure, a reference cycle: deleting the name breaks it, so the memo
+    # and the beliefs are freed at once rather than by the cyclic collector
+    del value
     return Plan(
         order=(first, *fut[3]),
         values=tuple(values),
