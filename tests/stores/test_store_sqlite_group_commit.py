@@ -15,7 +15,7 @@ from orchestratex.events import ModelSelected
 from orchestratex.exceptions import Conflict, NotFound, StoreUnavailable
 from orchestratex.records import Orchestration, Session, SessionSettings, Thread
 from orchestratex.stores import SQLiteStore
-from orchestratex.stores.sqlite._orchestrations import Parts
+from orchestratex.stores.sqlite._commit import Step
 
 from ..orchestrator.faults import FaultyConnection, io_error
 
@@ -131,11 +131,11 @@ async def test_a_write_that_rolls_the_transaction_back_leaves_its_neighbours_ret
         FaultyConnection.install(store, check)
         commit_sync = store._commit_sync
 
-        def tracked(parts: Parts, *args: object) -> tuple[bool, int]:
-            current.append(parts.id)
-            return commit_sync(parts, *args)  # type: ignore[arg-type]
+        def tracked(step: Step) -> tuple[bool, int]:
+            current.append(step.parts.id)
+            return commit_sync(step)
 
-        store._commit_sync = tracked  # type: ignore[method-assign,assignment]
+        store._commit_sync = tracked  # type: ignore[method-assign]
         outcomes = await asyncio.gather(
             *(store.commit(o, [_selected(o)], spent=1.0) for o in runs), return_exceptions=True
         )

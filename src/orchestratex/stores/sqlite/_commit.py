@@ -4,6 +4,7 @@ calls, the events and the routers' statistics, in the caller's transaction (all 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ...events import EVENT_ADAPTER, Event
@@ -11,7 +12,7 @@ from ...exceptions import NotFound
 from ._orchestrations import Parts, Written, write_orchestration
 from ._rows import INSERT_CALL, RECORD_OUTCOME, START_SESSION, STEP_SESSION, Executor
 
-__all__ = ["commit_step", "start_step"]
+__all__ = ["Step", "commit_step", "start_step"]
 
 _dump_event = EVENT_ADAPTER.dump_json
 _SET_RESERVATION = (
@@ -24,19 +25,24 @@ _ADD_RESERVATION = (
 )
 
 
-def commit_step(
-    db: Executor,
-    parts: Parts,
-    before: Written | None,
-    events: Sequence[Event],
-    call_rows: list[tuple[Any, ...]] | None,
-    spent: int,
-    released: int,
-    owner: str | None,
-    reserve: int,
-    outcome_rows: list[tuple[Any, ...]] | None,
-    release_lease: bool,
-) -> tuple[bool, int]:
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One commit's writes, amounts in pico-dollars (see `commit_step`)."""
+
+    parts: Parts
+    before: Written | None
+    """What this process last wrote of the orchestration (None: rewrite it whole)."""
+    events: Sequence[Event]
+    call_rows: list[tuple[Any, ...]] | None
+    spent: int
+    released: int
+    owner: str | None
+    reserve: int
+    outcome_rows: list[tuple[Any, ...]] | None
+    release_lease: bool
+
+
+def commit_step(db: Executor, step: Step) -> tuple[bool, int]:
     """`Store.commit_step` (`commit` when `reserve`, `outcome_rows` and `release_lease` are unset), amounts in
     pico-dollars: whether `reserve` was granted (True when it is 0), and the orchestration row's new revision.
 
@@ -44,8 +50,9 @@ def commit_step(
     is written). A final status releases everything the run holds. The session is updated by one statement
     (`STEP_SESSION`) that also decides the reservation; the reservation row is then read and written at most
     once. `events` get their `seq` numbers (the caller restores them if the transaction does not commit)."""
+    parts, events, spent, released, reserve = step.parts, step.events, step.spent, step.released, step.reserve
     orchestration_id, session_id = parts.id, parts.session_id
-    rev = write_orchestration(db, parts, before, owner, release_lease)  # first: it checks the lease
+    rev = write_orchestration(db, parts, step.before, step.owner, step.release_lease)  # first: it checks the lease
     key = (session_id, orchestration_id)
     if parts.terminal:  # an ended run holds nothing (see Store.commit)
         row = db.execute(
@@ -75,12 +82,12 @@ def commit_step(
             db.execute(_SET_RESERVATION, (*key, amount))
         else:
             db.execute("DELETE FROM reservations WHERE session_id = ? AND orchestration_id = ?", key)
-    if call_rows:
-        db.executemany(INSERT_CALL, call_rows)
+    if step.call_rows:
+        db.executemany(INSERT_CALL, step.call_rows)
     if events:
         _insert_events(db, session_id, seq_row[0], events)
-    if outcome_rows:
-        db.executemany(RECORD_OUTCOME, outcome_rows)
+    if step.outcome_rows:
+        db.executemany(RECORD_OUTCOME, step.outcome_rows)
     return granted or not reserve, rev
 
 

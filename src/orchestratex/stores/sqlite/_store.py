@@ -39,11 +39,10 @@ from .._base import (
 from ..checks import check_amount, check_commit, check_page, check_start, from_pico, to_pico
 from . import _analytics
 from ._checkpoint import Checkpointer
-from ._commit import commit_step, start_step
+from ._commit import Step, commit_step, start_step
 from ._errors import is_transient, translate
 from ._orchestrations import (
     Parts,
-    Written,
     WrittenCache,
     insert_orchestration,
     read_orchestrations,
@@ -445,8 +444,7 @@ class SQLiteStore(Store):
         parts = split(orchestration)
         previous = [e.seq for e in events]
         try:
-            granted, rev = await self._run(
-                self._commit_sync,
+            step = Step(
                 parts,
                 self._written.get(parts.id),
                 events,
@@ -458,6 +456,7 @@ class SQLiteStore(Store):
                 outcome_rows,
                 release_lease,
             )
+            granted, rev = await self._run(self._commit_sync, step)
         except BaseException:
             self._written.forget(parts.id)
             for event, seq in zip(events, previous, strict=True):
@@ -466,33 +465,9 @@ class SQLiteStore(Store):
         self._written.put(parts.id, parts, rev, leased=owner is not None and not release_lease)
         return granted
 
-    def _commit_sync(
-        self,
-        parts: Parts,
-        before: Written | None,
-        events: Sequence[Event],
-        call_rows: list[tuple[Any, ...]] | None,
-        spent: int,
-        released: int,
-        owner: str | None,
-        reserve: int,
-        outcome_rows: list[tuple[Any, ...]] | None,
-        release_lease: bool,
-    ) -> tuple[bool, int]:
+    def _commit_sync(self, step: Step) -> tuple[bool, int]:
         with Write(self._db):  # one transaction (or the batch's savepoint): all of it or none
-            return commit_step(
-                self._cursor(),
-                parts,
-                before,
-                events,
-                call_rows,
-                spent,
-                released,
-                owner,
-                reserve,
-                outcome_rows,
-                release_lease,
-            )
+            return commit_step(self._cursor(), step)
 
     # -- one round trip per step -----------------------------------------------------------------
     @fused
