@@ -29,13 +29,21 @@ Handler = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 async def serve() -> AsyncIterator[Callable[..., Awaitable[Served]]]:
     servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
-    async def start(*, answer_health: bool = True, header_timeout_s: float = 5.0, keep_alive_s: float = 5.0) -> Served:
+    async def start(
+        *,
+        answer_health: bool = True,
+        header_timeout_s: float = 5.0,
+        keep_alive_s: float = 5.0,
+        max_connections: int = 20,
+        max_connections_per_client: int = 20,
+        slow_s: float | None = None,
+    ) -> Served:
         served = Served(port=0)
 
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             served.paths.append(scope["path"])
             if scope["path"] == "/slow":
-                await asyncio.sleep(keep_alive_s + 0.5)
+                await asyncio.sleep(keep_alive_s + 0.5 if slow_s is None else slow_s)
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"3")]})
             await send({"type": "http.response.body", "body": b"app"})
 
@@ -43,8 +51,8 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[Served]]]:
             header_timeout_s=header_timeout_s,
             body_timeout_s=5.0,
             max_header_bytes=8192,
-            max_connections=20,
-            max_connections_per_client=20,
+            max_connections=max_connections,
+            max_connections_per_client=max_connections_per_client,
             answer_health=answer_health,
         )
         config = uvicorn.Config(
@@ -152,3 +160,52 @@ async def test_an_idle_connection_is_closed_at_its_header_deadline(serve: Callab
     reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
     assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, with nothing to answer
     writer.close()
+
+
+async def _open_idle(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection that has had one request answered and is now kept alive, idle."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert (await _responses(reader, "GET"))[0][2] == b"app"
+    return reader, writer
+
+
+async def _closed_by_server(reader: asyncio.StreamReader) -> bool:
+    try:
+        return await asyncio.wait_for(reader.read(), 0.5) == b""
+    except TimeoutError:
+        return False
+
+
+@pytest.mark.parametrize("limit", ["max_connections", "max_connections_per_client"])
+async def test_at_the_connection_limit_the_longest_idle_connection_makes_room(
+    serve: Callable[..., Awaitable[Served]], limit: str
+) -> None:
+    """A new connection past the limit is served, and the connection idle the longest between requests is
+    closed for it; one with a request under way, or none yet, is never closed: with none idle, 503."""
+    served = await serve(**{limit: 3}, keep_alive_s=60, slow_s=2)
+    oldest = await _open_idle(served.port, "/first")
+    await asyncio.sleep(0.05)
+    newer = await _open_idle(served.port, "/second")
+    fresh = await asyncio.open_connection("127.0.0.1", served.port)  # connected, nothing asked yet
+    await asyncio.sleep(0.05)
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)  # the fourth
+    writer.write(b"GET /fourth HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await _responses(reader, "GET"))[0][:1] == (200,)
+    assert await _closed_by_server(oldest[0])
+    for kept_reader, kept_writer in (newer, fresh):  # the others still work
+        kept_writer.write(b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await _responses(kept_reader, "GET"))[0][2] == b"app"
+
+    # now `newer`, `fresh` and the fourth are all idle: one of them makes room; keep each busy instead
+    busy = [newer, fresh, (reader, writer)]
+    for _, w in busy:
+        w.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")  # 2 s: under way for the rest of the test
+    await asyncio.sleep(0.1)
+    refused_reader, refused_writer = await asyncio.open_connection("127.0.0.1", served.port)
+    answer = await asyncio.wait_for(refused_reader.read(), 5)
+    assert answer.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1" in answer
+    for r, w in [*busy, oldest, (refused_reader, refused_writer)]:
+        assert not (w is not refused_writer and w is not oldest[1] and r.at_eof())  # no busy one was closed
+        w.close()

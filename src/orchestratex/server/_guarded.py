@@ -4,6 +4,12 @@ Its deadlines (headers, body) cost no timer per request: a connection keeps one 
 fires, looks at the connection's current deadline and either acts or waits on for it. And it answers
 `GET`/`HEAD /health` itself, as the app's `HealthShortcut` would, in the callback that read the request:
 no ASGI task, no turn of the event loop to wait for, so the liveness probe stays fast under load.
+
+At a connection limit it first reclaims the connection idle the longest between requests (kept alive
+after an answer, none under way) before refusing a new one with 503, as nginx reuses its idle
+keep-alive connections: idle connections then cost nothing when connections run short, so they may
+be kept long (`keep_alive_s`, 75 s by default: longer than clients keep theirs, so that a client
+never sends a request on a connection the server has just closed).
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ class GuardedProtocol(HttpToolsProtocol):
     # -- the connection ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections:
+        if len(self.connections) > self.limits.max_connections and not self._reclaim_idle(None):
             REFUSALS.note(self.loop.time(), self.limits.max_connections)
             detail = "the server has too many open connections: retry in a moment"
             self._refuse(503, detail, {"retry-after": "1"})
@@ -57,12 +63,31 @@ class GuardedProtocol(HttpToolsProtocol):
             count = _PER_HOST.get(host, 0) + 1
             _PER_HOST[host] = count
             self._host = host
-            if count > self.limits.max_connections_per_client:
+            if count > self.limits.max_connections_per_client and not self._reclaim_idle(host):
                 REFUSALS.note(self.loop.time(), self.limits.max_connections_per_client, host)
                 detail = f"too many open connections from {host}: retry in a moment"
                 self._refuse(503, detail, {"retry-after": "1"})
                 return
         self._arm(self.limits.header_timeout_s)
+
+    def _reclaim_idle(self, host: str | None) -> bool:
+        """Close the connection (of `host`, if given) idle the longest between requests, to make room for
+        this one; False if there is none. It stops counting at once (its `connection_lost` comes later)."""
+        oldest: GuardedProtocol | None = None
+        oldest_at = float("inf")
+        for other in self.connections:
+            if type(other) is not type(self) or (host is not None and other._host != host):
+                continue
+            timer = other.timeout_keep_alive_task  # uvicorn's mark of a connection kept alive between requests
+            if timer is not None and timer.when() < oldest_at and not other.transport.is_closing():
+                oldest, oldest_at = other, timer.when()
+        if oldest is None:
+            return False
+        oldest._unset_keepalive_if_required()
+        oldest._leave_host()
+        self.connections.discard(oldest)
+        oldest.transport.close()
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timer()

@@ -43,8 +43,11 @@ class ServerSettings(BaseModel):
     """Time a connection has to send a request's line and headers (from connecting or its previous answer); 408."""
     body_timeout_s: float = Field(default=30.0, gt=0)
     """Longest pause while a request body is being sent; past it, 408 and the connection is closed."""
-    keep_alive_s: float = Field(default=5.0, gt=0)
-    """How long an idle kept-alive connection stays open between requests."""
+    keep_alive_s: float = Field(default=75.0, gt=0)
+    """How long an idle kept-alive connection stays open between requests. Longer than clients keep theirs
+    (httpx, and so the OpenAI SDK: 5 s; aiohttp: 15 s; a load balancer: typically 60 s), so that a client never
+    sends a request on a connection the server has just closed. At the connection limits, the connection
+    idle the longest is closed to make room for a new one."""
     max_header_bytes: int = Field(default=64 * 1024, ge=1024)
     """Largest request line plus headers; larger ones answer 431 without being read whole."""
     ws_max_per_user: int = Field(default=20, ge=1)
