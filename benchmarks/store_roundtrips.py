@@ -9,6 +9,10 @@ Three measures, each for both stores:
   wall time over the critical path (6 sequential calls x latency); 1.0 is the physical limit.
 
     .venv/bin/python benchmarks/store_roundtrips.py [--orchestrations 300] [--concurrent 1000] [--latency 0.05]
+                                                    [--synchronous-full]
+
+`--synchronous-full` adds a third store, `SQLiteStore(synchronous="full")` (an fsync per transaction: commits
+that survive a power loss), to see what that durability costs with group commit (not with `--baseline`).
 
 With `--baseline DIR` (a checkout of another version, e.g. `git worktree add /tmp/main main`), each round
 runs this script once on that version's `src` and once on this one's, interleaved, and prints the
@@ -74,7 +78,17 @@ def _orchestrator(store: Any, latency: float) -> Any:
 def _stores(tmp: str) -> dict[str, Any]:
     from orchestratex import MemoryStore, SQLiteStore
 
-    return {"MemoryStore": MemoryStore(), "SQLiteStore": SQLiteStore(Path(tmp) / f"bench-{time.monotonic_ns()}.db")}
+    db = Path(tmp) / f"bench-{time.monotonic_ns()}.db"
+    return {
+        "MemoryStore": MemoryStore(),
+        "SQLiteStore": SQLiteStore(db),
+        "SQLite full": lambda: SQLiteStore(db, synchronous="full"),  # (only built when asked for)
+    }
+
+
+def _store(tmp: str, kind: str) -> Any:
+    store = _stores(tmp)[kind]
+    return store() if callable(store) else store
 
 
 def _count(store: Any) -> Counter[str]:
@@ -100,7 +114,7 @@ async def _measure(kind: str, n: int, concurrent: int, latency: float) -> dict[s
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         # store calls per orchestration
-        store = _stores(tmp)[kind]
+        store = _store(tmp, kind)
         orch = _orchestrator(store, 0.0)
         session = await orch.create_session("bench", cost_limit=1e6)
         await orch.run("warm up", session=session)
@@ -117,7 +131,7 @@ async def _measure(kind: str, n: int, concurrent: int, latency: float) -> dict[s
         await orch.aclose()
         # concurrent orchestrations against the critical path
         if concurrent:
-            store = _stores(tmp)[kind]
+            store = _store(tmp, kind)
             orch = _orchestrator(store, latency)
             session = await orch.create_session("bench", cost_limit=1e6)
             await orch.run("warm up", session=session)
@@ -132,10 +146,13 @@ async def _measure(kind: str, n: int, concurrent: int, latency: float) -> dict[s
     return out
 
 
+def _kinds(args: argparse.Namespace) -> tuple[str, ...]:
+    return ("MemoryStore", "SQLiteStore", "SQLite full") if args.synchronous_full else ("MemoryStore", "SQLiteStore")
+
+
 def _one_round(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     return {
-        kind: asyncio.run(_measure(kind, args.orchestrations, args.concurrent, args.latency))
-        for kind in ("MemoryStore", "SQLiteStore")
+        kind: asyncio.run(_measure(kind, args.orchestrations, args.concurrent, args.latency)) for kind in _kinds(args)
     }
 
 
@@ -143,6 +160,7 @@ def _run_on(src: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
     env = {**os.environ, "PYTHONPATH": str(src)}
     cmd = [sys.executable, __file__, "--json", "--orchestrations", str(args.orchestrations)]
     cmd += ["--concurrent", str(args.concurrent), "--latency", str(args.latency)]
+    cmd += ["--synchronous-full"] if args.synchronous_full else []
     done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -158,8 +176,11 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", type=Path, help="a checkout of the version to compare with")
+    parser.add_argument("--synchronous-full", action="store_true", help="also SQLiteStore(synchronous='full')")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.synchronous_full and args.baseline is not None:
+        parser.error("--synchronous-full measures this version only: drop --baseline")
     if args.json:
         print(json.dumps(_one_round(args)))
         return
@@ -176,7 +197,7 @@ def main() -> None:
         f" {args.latency * 1000:g} ms per call; medians over {args.rounds} rounds [min-max]"
     )
     measures = ["calls/run", "µs/call", "wall/critical"] if args.concurrent else ["calls/run", "µs/call"]
-    for kind in ("MemoryStore", "SQLiteStore"):
+    for kind in _kinds(args):
         for measure in measures:
             line = f"{kind:12} {measure:14}"
             for label in versions:

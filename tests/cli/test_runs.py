@@ -85,3 +85,17 @@ def test_in_process_list_and_show(
     assert shown.startswith(f"orchestration {oid}: completed") and "   judge " in shown and "routing:" in shown
     assert main(["runs", "list", "--limit", "-1"]) == 2
     assert "--limit must be >= 0" in capsys.readouterr().err
+
+
+def test_a_store_url_with_synchronous_full_runs_and_a_bad_option_is_refused_in_one_line(store_url: str) -> None:
+    durable = f"{store_url}?synchronous=full"
+    ran = run_cli("run", PROMPT, "--json", "--store", durable)
+    assert ran.returncode == 0, ran.stderr
+    docs, _ = stored(durable)
+    assert [d.id for d in docs] == [json.loads(ran.stdout)["_id"]]
+    assert json.loads(run_cli("runs", "list", "--json", "--store", durable).stdout)[0]["_id"] == docs[0].id
+
+    refused = run_cli("run", PROMPT, "--store", f"{store_url}?synchronous=off")
+    assert refused.returncode != 0
+    assert refused.stderr.strip().count("\n") == 0, refused.stderr
+    assert "synchronous must be 'normal' or 'full'" in refused.stderr and "Traceback" not in refused.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -59,10 +60,61 @@ def test_from_url(url: str, path: str) -> None:
     assert isinstance(store_from_url(url), SQLiteStore)
 
 
-@pytest.mark.parametrize("url", ["sqlite://host/x.db", "sqlite:///x.db?mode=ro", "memory://", "sqlite:///x.db#f"])
-def test_from_url_rejects(url: str) -> None:
-    with pytest.raises(ConfigurationError):
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite://host/x.db", "unsupported SQLite URL"),
+        ("sqlite:///x.db?mode=ro", "unknown option 'mode'"),
+        ("sqlite:///x.db?synchronous=off", "synchronous must be 'normal' or 'full'"),
+        ("sqlite:///x.db?synchronous=full&journal=delete", "unknown option 'journal'"),
+        ("sqlite:///x.db?&", "unsupported query"),
+        ("memory://", "not a sqlite:// URL"),
+        ("sqlite:///x.db#f", "unsupported SQLite URL"),
+    ],
+)
+def test_from_url_rejects(url: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
         SQLiteStore.from_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "synchronous"),
+    [
+        ("sqlite:///x.db", "normal"),
+        ("sqlite:///x.db?synchronous=normal", "normal"),
+        ("sqlite:///x.db?synchronous=full", "full"),
+        ("sqlite:///x.db?synchronous=FULL", "full"),
+        ("sqlite://?synchronous=full", "full"),
+    ],
+)
+def test_from_url_reads_synchronous(url: str, synchronous: str) -> None:
+    store = SQLiteStore.from_url(url)
+    assert store.synchronous == synchronous
+    assert ("synchronous='full'" in repr(store)) == (synchronous == "full")
+
+
+def test_synchronous_must_be_normal_or_full() -> None:
+    with pytest.raises(ValueError, match="synchronous must be 'normal' or 'full', not 'off'"):
+        SQLiteStore("x.db", synchronous="off")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("synchronous", "pragma"), [("normal", 1), ("full", 2)])
+async def test_every_connection_commits_with_the_synchronous_asked_for(
+    tmp_path: Path, synchronous: str, pragma: int
+) -> None:
+    """SQLite's `synchronous` is per connection: the writer's decides when a commit is on the disk."""
+    store = await open_store(f"sqlite:///{tmp_path / 'ox.db'}?synchronous={synchronous}")
+    try:
+        assert isinstance(store, SQLiteStore)
+        _, _, o = await _tree(store)
+        assert store._conn is not None and store._rconn is not None
+        assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == pragma
+        assert store._rconn.execute("PRAGMA synchronous").fetchone()[0] == pragma
+        o.status = "completed"
+        await store.commit(o)
+        assert (await store.get_orchestration(o.id)).status == "completed"
+    finally:
+        await store.close()
 
 
 async def test_open_store_creates_the_directory_and_a_wal_file(tmp_path: Path) -> None:
@@ -305,3 +357,45 @@ def test_a_damaged_wal_index_is_logged_before_it_can_crash_the_process(
     assert len(messages) == 2
     assert "shrank from 32768 to 10 bytes" in messages[0] and "SIGBUS" in messages[0]
     assert "was replaced by another file" in messages[1]
+
+
+def _open_together(path: Path, n: int) -> tuple[list[str], list[BaseException]]:
+    """`n` threads open `path` with the store's `connect` at the same instant: the journal modes they see, and
+    what they raised."""
+    import threading
+
+    from orchestratex.stores.sqlite._schema import connect
+
+    barrier = threading.Barrier(n)
+    modes: list[str] = []
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        barrier.wait()
+        try:
+            conn = connect(str(path))
+            modes.append(conn.execute("PRAGMA journal_mode").fetchone()[0])
+            conn.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return modes, errors
+
+
+def test_connections_opening_a_rollback_journal_file_at_once_all_get_it_in_wal(tmp_path: Path) -> None:
+    """Switching a file to WAL escalates a shared lock to an exclusive one; of two connections doing it at once,
+    SQLite fails one with SQLITE_BUSY without waiting (its deadlock guard). Opening must wait and retry instead:
+    this failed about one round in eight before (processes starting together on a new or version 1 file)."""
+    for round_ in range(30):
+        path = tmp_path / f"r{round_}.db"
+        seed = sqlite3.connect(path, isolation_level=None)  # a rollback journal, as a new or version 1 file has
+        seed.execute("CREATE TABLE t (x)")
+        seed.close()
+        modes, errors = _open_together(path, 6)
+        assert not errors, f"round {round_}: {errors[0]!r}"
+        assert modes == ["wal"] * 6

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
+from typing import Literal
 
 from ...exceptions import StoreError
 from . import _migrate
+from ._errors import code_of
 
 __all__ = ["SCHEMA_VERSION", "connect", "create_private", "create_schema"]
 
@@ -220,8 +223,10 @@ head, without `iterations`): a process of version 1 still running on a migrated 
 of corrupting the orchestrations."""
 
 
-def connect(database: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, synchronous=NORMAL."""
+def connect(
+    database: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS, synchronous: Literal["normal", "full"] = "normal"
+) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, with `synchronous` (NORMAL or FULL)."""
     conn = sqlite3.connect(
         database,
         timeout=busy_timeout_ms / 1000,
@@ -230,8 +235,8 @@ def connect(database: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Co
         cached_statements=256,
     )
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    _enter_wal(conn, busy_timeout_ms)
+    conn.execute("PRAGMA synchronous = FULL" if synchronous == "full" else "PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA wal_autocheckpoint = 8192")  # a safety net: `Checkpointer` does it in the background
     conn.execute("PRAGMA journal_size_limit = 67108864")
     conn.execute("PRAGMA foreign_keys = OFF")
@@ -240,6 +245,27 @@ def connect(database: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Co
     # is always mapped in WAL mode: `Checkpointer` checks it stays writable and logs when it does not.)
     conn.execute("PRAGMA mmap_size = 0")
     return conn
+
+
+def _enter_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """`PRAGMA journal_mode = WAL`, retried while it is busy, up to the busy timeout.
+
+    Leaving a rollback journal (a new file, or one an older version wrote) takes the file's exclusive lock
+    after reading it under a shared one. When two connections do it at once, SQLite answers one of them
+    SQLITE_BUSY at once rather than letting both wait for the other (a deadlock): the busy handler is not
+    called, so processes opening such a file together would fail. The loser retries once the winner is done.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if code_of(exc) not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def create_private(path: Path) -> None:

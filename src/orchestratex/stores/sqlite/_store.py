@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..._ids import utcnow
 from ...events import EVENT_ADAPTER, Event
@@ -65,13 +65,17 @@ from ._worker import LoopWriter, Worker
 __all__ = ["SQLiteStore"]
 
 _T = TypeVar("_T")
+_SYNCHRONOUS = ("normal", "full")
 
 
 class SQLiteStore(Store):
     """A `Store` in one SQLite file (or in memory), using the standard library's `sqlite3`.
 
-    The file is in WAL mode with `synchronous=NORMAL`: a commit survives a crash of the process (not
-    necessarily a power loss of the machine). Several processes may share the file: every write is
+    The file is in WAL mode with `synchronous=NORMAL` by default: a commit survives a crash of the
+    process; an operating-system crash or a power loss may undo the last commits (never corrupt the
+    file). With `synchronous="full"` a commit has reached the disk when it returns (an fsync of the
+    log per transaction, which group commit shares among the writes of one turn of the event loop).
+    Several processes may share the file: every write is
     in a `BEGIN IMMEDIATE` transaction, and a process waits up to `busy_timeout` (10 s) for another's
     write lock. The writes sent in one turn of the event loop share one transaction, each under its
     own savepoint (group commit), run on the loop's thread when the write lock is free and in a worker
@@ -87,14 +91,26 @@ class SQLiteStore(Store):
         path: the database file (its directory is created if needed), or `":memory:"`.
         busy_timeout: seconds to wait for another process's write lock before a write fails with
             `StoreUnavailable` (which wrote nothing; the orchestrator retries it with backoff).
+        synchronous: `"normal"` (a commit survives the process) or `"full"` (it survives the machine:
+            power loss, kernel crash). In a URL: `sqlite:///path.db?synchronous=full`.
     """
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = ":memory:",
+        *,
+        busy_timeout: float = 10.0,
+        synchronous: Literal["normal", "full"] = "normal",
+    ) -> None:
         if not 0 <= busy_timeout <= 3600:
             raise ValueError(f"busy_timeout must be between 0 and 3600 seconds, not {busy_timeout!r}")
+        if synchronous not in _SYNCHRONOUS:
+            raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
         self.path = str(path)
         """The database file, or `:memory:`."""
         self.busy_timeout = busy_timeout
+        self.synchronous: Literal["normal", "full"] = synchronous
+        """When a commit is durable: `normal`, past a crash of the process; `full`, past a power loss."""
         self._worker: Worker | None = None
         self._writer: LoopWriter | None = None
         self._conn: sqlite3.Connection | None = None
@@ -108,20 +124,32 @@ class SQLiteStore(Store):
 
     @classmethod
     def from_url(cls, url: str) -> Self:
-        """`sqlite:///relative.db`, `sqlite:////absolute/path.db`, or `sqlite://` (`sqlite:///:memory:`) in memory."""
+        """`sqlite:///relative.db`, `sqlite:////absolute/path.db`, or `sqlite://` (`sqlite:///:memory:`) in memory;
+        `?synchronous=full` after a file's path for commits that survive a power loss."""
         parts = urlsplit(url)
         if parts.scheme != "sqlite":
             raise ConfigurationError(f"not a sqlite:// URL: {url!r}")
-        if parts.netloc or parts.query or parts.fragment:
+        if parts.netloc or parts.fragment:
             raise ConfigurationError(
                 f"unsupported SQLite URL {url!r}: use sqlite:///relative.db, sqlite:////absolute/path.db or sqlite://"
             )
+        synchronous: Literal["normal", "full"] = "normal"
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            if name != "synchronous":
+                raise ConfigurationError(f"unknown option {name!r} in SQLite URL {url!r}: the only one is synchronous")
+            if value.lower() not in _SYNCHRONOUS:
+                raise ConfigurationError(f"synchronous must be 'normal' or 'full' in SQLite URL {url!r}, not {value!r}")
+            synchronous = "full" if value.lower() == "full" else "normal"
+        if parts.query and not parse_qsl(parts.query, keep_blank_values=True):
+            raise ConfigurationError(f"unsupported query {parts.query!r} in SQLite URL {url!r}")
         path = unquote(parts.path)
         if path in ("", "/", "/:memory:"):
-            return cls(":memory:")
-        return cls(path[1:])
+            return cls(":memory:", synchronous=synchronous)
+        return cls(path[1:], synchronous=synchronous)
 
     def __repr__(self) -> str:
+        if self.synchronous == "full":
+            return f"SQLiteStore({self.path!r}, synchronous='full')"
         return f"SQLiteStore({self.path!r})"
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -155,7 +183,7 @@ class SQLiteStore(Store):
             create_private(Path(self.path))
         conn: sqlite3.Connection | None = None
         try:
-            conn = connect(self.path, round(self.busy_timeout * 1000))
+            conn = connect(self.path, round(self.busy_timeout * 1000), self.synchronous)
             create_schema(conn)
             conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
         except BaseException as exc:
@@ -169,7 +197,7 @@ class SQLiteStore(Store):
 
     def _open_reader_sync(self) -> sqlite3.Connection:
         try:
-            conn = connect(self.path, round(self.busy_timeout * 1000))
+            conn = connect(self.path, round(self.busy_timeout * 1000), self.synchronous)
             conn.execute("PRAGMA query_only = 1")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {self.path!r} for reading: {exc}") from exc
