@@ -147,17 +147,51 @@ def test_connections_past_the_limit_are_refused_at_once(server: tuple[ServerProc
     finally:
         for sock in held:
             sock.close()
+    _wait_until_served(proc, key)
+    assert "Traceback" not in proc.log()
+
+
+def test_a_refused_client_that_sent_its_request_at_once_reads_the_503_not_a_reset(
+    server: tuple[ServerProcess, str],
+) -> None:
+    """A client sends its request as soon as it is connected, before the server has looked at the connection.
+    Closed with that request unread, the socket would be reset and the 503 lost on its way (29 of 30 were, before):
+    the client must read the 503 and its `Retry-After`, which SDKs retry, not a connection error."""
+    proc, _ = server
+    request = (
+        b"POST /api/sessions/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    held = [_connect(proc) for _ in range(8)]  # the most one client address may open
+    try:
+        time.sleep(0.2)
+        answers = []
+        for _ in range(20):
+            with _connect(proc) as sock:
+                try:
+                    sock.sendall(request)
+                    answers.append(_answer(sock)[0])
+                except ConnectionResetError:
+                    answers.append(b"(reset)")
+        assert all(a.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1" in a.lower() for a in answers), [
+            a[:40] for a in answers
+        ]
+    finally:
+        for sock in held:
+            sock.close()
+    _wait_until_served(proc, server[1])
+
+
+def _wait_until_served(proc: ServerProcess, key: str) -> None:
     deadline = time.monotonic() + 10
     while True:  # the held ones are gone: the server answers again
         try:
             r = httpx.get(f"{proc.base_url}/api/models/", headers={"Authorization": f"Bearer {key}"}, timeout=5)
             if r.status_code == 200:
-                break
+                return
         except httpx.TransportError:
             pass
         assert time.monotonic() < deadline, "the server did not take connections again"
         time.sleep(0.1)
-    assert "Traceback" not in proc.log()
 
 
 def test_serve_on_a_corrupt_database_says_so_in_one_line(tmp_path: Path) -> None:

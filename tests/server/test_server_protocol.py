@@ -177,13 +177,12 @@ async def _closed_by_server(reader: asyncio.StreamReader) -> bool:
         return False
 
 
-@pytest.mark.parametrize("limit", ["max_connections", "max_connections_per_client"])
-async def test_at_the_connection_limit_the_longest_idle_connection_makes_room(
-    serve: Callable[..., Awaitable[Served]], limit: str
+async def test_at_max_connections_the_longest_idle_connection_makes_room(
+    serve: Callable[..., Awaitable[Served]],
 ) -> None:
     """A new connection past the limit is served, and the connection idle the longest between requests is
     closed for it; one with a request under way, or none yet, is never closed: with none idle, 503."""
-    served = await serve(**{limit: 3}, keep_alive_s=60, slow_s=2)
+    served = await serve(max_connections=3, keep_alive_s=60, slow_s=2)
     oldest = await _open_idle(served.port, "/first")
     await asyncio.sleep(0.05)
     newer = await _open_idle(served.port, "/second")
@@ -209,3 +208,20 @@ async def test_at_the_connection_limit_the_longest_idle_connection_makes_room(
     for r, w in [*busy, oldest, (refused_reader, refused_writer)]:
         assert not (w is not refused_writer and w is not oldest[1] and r.at_eof())  # no busy one was closed
         w.close()
+
+
+async def test_past_max_connections_per_client_a_client_s_idle_connections_are_left_to_it(
+    serve: Callable[..., Awaitable[Served]],
+) -> None:
+    """The client may be sending its next request on an idle connection right now: closing it would fail that
+    request. Its new connection gets the 503 (to retry after `Retry-After`), and the idle one goes on working."""
+    served = await serve(max_connections_per_client=2, keep_alive_s=60)
+    idle = [await _open_idle(served.port, f"/{i}") for i in range(2)]
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    answer = await asyncio.wait_for(reader.read(), 5)
+    assert answer.startswith(b"HTTP/1.1 503 ") and b"too many open connections from 127.0.0.1" in answer
+    for kept_reader, kept_writer in idle:
+        kept_writer.write(b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await _responses(kept_reader, "GET"))[0][2] == b"app"
+        kept_writer.close()
+    writer.close()

@@ -5,11 +5,12 @@ fires, looks at the connection's current deadline and either acts or waits on fo
 `GET`/`HEAD /health` itself, as the app's `HealthShortcut` would, in the callback that read the request:
 no ASGI task, no turn of the event loop to wait for, so the liveness probe stays fast under load.
 
-At a connection limit it first reclaims the connection idle the longest between requests (kept alive
+At `max_connections` it first reclaims the connection idle the longest between requests (kept alive
 after an answer, none under way) before refusing a new one with 503, as nginx reuses its idle
-keep-alive connections: idle connections then cost nothing when connections run short, so they may
+keep-alive connections: idle connections then cost little when connections run short, so they may
 be kept long (`keep_alive_s`, 75 s by default: longer than clients keep theirs, so that a client
-never sends a request on a connection the server has just closed).
+never sends a request on a connection the server has just closed). A refusal is delivered whole:
+the connection is closed gracefully after it (see `_refuse`).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class GuardedProtocol(HttpToolsProtocol):
     # -- the connection ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if len(self.connections) > self.limits.max_connections and not self._reclaim_idle(None):
+        if len(self.connections) > self.limits.max_connections and not self._reclaim_idle():
             REFUSALS.note(self.loop.time(), self.limits.max_connections)
             detail = "the server has too many open connections: retry in a moment"
             self._refuse(503, detail, {"retry-after": "1"})
@@ -63,20 +64,24 @@ class GuardedProtocol(HttpToolsProtocol):
             count = _PER_HOST.get(host, 0) + 1
             _PER_HOST[host] = count
             self._host = host
-            if count > self.limits.max_connections_per_client and not self._reclaim_idle(host):
+            if count > self.limits.max_connections_per_client:
                 REFUSALS.note(self.loop.time(), self.limits.max_connections_per_client, host)
                 detail = f"too many open connections from {host}: retry in a moment"
                 self._refuse(503, detail, {"retry-after": "1"})
                 return
         self._arm(self.limits.header_timeout_s)
 
-    def _reclaim_idle(self, host: str | None) -> bool:
-        """Close the connection (of `host`, if given) idle the longest between requests, to make room for
-        this one; False if there is none. It stops counting at once (its `connection_lost` comes later)."""
+    def _reclaim_idle(self) -> bool:
+        """Close the connection idle the longest between requests, to make room for this one; False if there is
+        none. It stops counting at once (its `connection_lost` comes later).
+
+        Only at `max_connections`, where idle connections of some clients would keep others out: a client that
+        sends its next request on the connection just as it is closed gets a connection error, a race a client
+        over `max_connections_per_client` is spared (its new connection gets a 503 to retry after)."""
         oldest: GuardedProtocol | None = None
         oldest_at = float("inf")
         for other in self.connections:
-            if type(other) is not type(self) or (host is not None and other._host != host):
+            if type(other) is not type(self):
                 continue
             timer = other.timeout_keep_alive_task  # uvicorn's mark of a connection kept alive between requests
             if timer is not None and timer.when() < oldest_at and not other.transport.is_closing():
@@ -224,11 +229,26 @@ class GuardedProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _refuse(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        """Answer `status` and close, gracefully: the answer is followed by the end of the stream (FIN), and what
+        the client still sends is read and dropped until it closes too, for at most `_LINGER_S`. Closing at once
+        with the client's request unread would make the kernel reset the connection, destroying the answer on
+        its way: the client would see a connection error instead of a 503 it can retry after `Retry-After`.
+        The connection stops counting against the limits at once."""
         self._refused = True
         self._stop_timer()
-        self.transport.write(raw_error(status, detail, headers))
-        self.transport.close()
+        self._leave_host()
+        self.connections.discard(self)
+        transport = self.transport
+        transport.write(raw_error(status, detail, headers))
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        self.loop.call_later(_LINGER_S, transport.close)  # (closing a transport twice is harmless)
 
+
+_LINGER_S = 2.0
+"""How long a refused connection keeps reading (and dropping) what its client sends, waiting for it to close."""
 
 _EARLY_S = 0.001
 """A timer firing this close to its deadline counts as on time (the loop may run a timer a hair early)."""

@@ -10,10 +10,11 @@ file descriptors. The protocol returned here adds, per connection:
   the connection is closed, and the application sees a disconnect;
 - a header size limit: more than `max_header_bytes` of request line and headers gets 431, refused
   before they are held in memory;
-- a connection limit: past `max_connections` open connections (HTTP and WebSocket), a new one gets
-  503 with `Retry-After` and is closed at once, so the process keeps file descriptors for the rest;
-  and past `max_connections_per_client` HTTP connections from one address, so that one client cannot
-  take them all (WebSocket connections are authenticated and bounded per user instead).
+- a connection limit: past `max_connections` open connections (HTTP and WebSocket), the longest-idle
+  kept-alive connection is closed to make room, or with none idle the new one gets 503 with
+  `Retry-After` and is closed (gracefully: the answer arrives), so the process keeps file descriptors
+  for the rest; and past `max_connections_per_client` HTTP connections from one address, 503, so that
+  one client cannot take them all (WebSocket connections are authenticated and bounded per user instead).
 """
 
 from __future__ import annotations

@@ -34,8 +34,9 @@ class ServerSettings(BaseModel):
     storage_quota_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
     """Bytes of prompts and contexts one user may store (threads and orchestrations); past it, 413. 0: no quota."""
     max_connections: int = Field(default=1000, ge=1)
-    """Open connections (HTTP and WebSocket) `orchestratex serve` accepts; past it, 503 and closed at once.
-    Lowered to fit the process's open-file limit."""
+    """Open connections (HTTP and WebSocket) `orchestratex serve` accepts; past it, the longest-idle kept-alive
+    connection is closed to make room, or with none idle the new one is answered 503 and closed. Lowered to fit
+    the process's open-file limit."""
     max_connections_per_client: int = Field(default=256, ge=1)
     """Open HTTP connections from one client address; past it, 503. Raise it behind a reverse proxy, whose
     connections all come from one address."""
