@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from pydantic import BaseModel
 
-from orchestratex import Orchestrator
-from orchestratex.records import Iteration, Orchestration
+from orchestratex import FunctionProvider, GenerationRequest, Orchestrator
+from orchestratex.records import Iteration, Orchestration, Thread
 from orchestratex.routing import BayesianRouter
 from orchestratex.stores import MemoryStore
 
@@ -50,6 +50,23 @@ async def test_a_finished_runs_records_are_freed_as_soon_as_its_result_is_droppe
         assert doc() is None
         assert first() is None
         assert event() is None
+
+
+async def test_a_running_orchestration_holds_no_thread_once_it_is_stored() -> None:
+    """The new thread goes to the store with the first step; after that nothing of the run keeps it (it was held
+    for the whole run by the frames that started it: about 1 KB per orchestration in flight)."""
+    seen: list[int] = []
+
+    def answer(request: GenerationRequest) -> str:
+        gc.collect()
+        seen.append(sum(isinstance(o, Thread) and o.original_prompt == "Hello there" for o in gc.get_objects()))
+        return '{"score": 9, "feedback": "fine"}' if request.purpose == "judge" else "an answer"
+
+    orch = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b"), store=MemoryStore())
+    async with orch:
+        result = await orch.run("Hello there", max_iterations=1)
+    assert result.status == "completed" and seen == [0, 0]  # during the generation, then the judge's call
+    assert (await orch.store.list_threads(result.orchestration.session_id))[0].original_prompt == "Hello there"
 
 
 def records(model: BaseModel) -> Iterator[BaseModel]:

@@ -494,6 +494,7 @@ class Orchestrator:
             extra = [on_event] if callable(on_event) else list(on_event)
             self._start_keeper()
             run = Run(self, doc, [*self.handlers, *extra], on_delta, session, start=start, new_thread=new_thread)
+            new_thread = None  # the run stores it, then drops it: nothing else keeps it for the whole run
             await self._watcher.drive(run, fresh=session is not None and session.status == "active")
         except asyncio.CancelledError:
             self._active.discard(oid)
@@ -527,7 +528,9 @@ class Orchestrator:
             # the run routes first, then stores the thread, the orchestration with its first routing decision,
             # its lease and the first call's reservation in one round trip (`Store.start`)
             self._active.add(doc.id)
-            return await self._drive_leased(doc.id, doc, session, on_event, on_delta, start=True, new_thread=thread)
+            drive = self._drive_leased(doc.id, doc, session, on_event, on_delta, start=True, new_thread=thread)
+            thread = None  # (see `_drive_leased`)
+            return await drive
         finally:
             self._tasks.pop(doc.id, None)
 
