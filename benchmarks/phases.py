@@ -28,31 +28,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from concurrency import CATALOG, PROMPTS  # the same workload as section 1 of concurrency.py
+
 from orchestratex import (
     FunctionProvider,
     GenerationRequest,
     LLMJudgeEvaluator,
     MemoryStore,
-    ModelCatalog,
-    ModelProfile,
     Orchestrator,
     SQLiteStore,
     Store,
 )
 
-PROMPTS = [
-    "Write a Python function to calculate fibonacci numbers",
-    "Explain how a hash map handles collisions",
-    "Summarise the causes of the French revolution",
-    "Solve 3x + 5 = 20 and explain each step",
-]
-CATALOG = ModelCatalog(
-    [
-        ModelProfile(name="function:a", cost_per_1k_tokens=0.001, quality=8.0),
-        ModelProfile(name="function:b", cost_per_1k_tokens=0.001, quality=7.8),
-        ModelProfile(name="function:c", cost_per_1k_tokens=0.001, quality=7.6),
-    ]
-)
 PARTS = ("up to the first call", "answer -> judge's call", "verdict -> end")
 
 
