@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,29 @@ from orchestratex.server import ServerSettings, create_app, issue_api_key
 from orchestratex.stores import MemoryStore, SQLiteStore, Store
 
 FAST = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}
+
+
+class _ShiftedClock:
+    """The `time` module, with `time()` moved by `shift` seconds."""
+
+    def __init__(self, shift: float) -> None:
+        self.shift = shift
+
+    def time(self) -> float:
+        return time.time() + self.shift
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def limit_windows_begin_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limits count in fixed windows of the wall clock (60 s for the rates, 30 s for starts), so a test
+    counting up to a limit failed when a window happened to end in the middle of it (the third request of a
+    limit of 2 then counts as the first of a new window). The in-process limiters' clock is shifted so that a
+    window begins now; it runs on at its own pace, so the next window is about a minute away."""
+    from orchestratex.server import _limits
+
+    monkeypatch.setattr(_limits, "time", _ShiftedClock(0.5 - time.time() % 60))
 
 
 def in_app_loop(client: TestClient) -> BlockingPortal:
@@ -78,6 +102,7 @@ def make_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Api]]:
     def make(store: Store | None = None, env: dict[str, str] | None = None, **settings: Any) -> Api:
         for name, value in {**FAST, **(env or {})}.items():
             monkeypatch.setenv(name, value)
+        limit_windows_begin_now(monkeypatch)
         store = store if store is not None else SQLiteStore(":memory:")
         settings.setdefault("heartbeat_s", 0.2)  # a stream that stalls shows up as heartbeats, never as a hang
         app = create_app(store, settings=ServerSettings(**settings))

@@ -296,3 +296,20 @@ async def test_a_store_turning_slow_does_not_reset_the_count_of_a_window() -> No
         await limiter.hit("s1")
     assert refused.value.status_code == 429
     assert (await limiter.hit("s2"))["RateLimit"].startswith('"session";r=4;')  # another session counts from 1
+
+
+def test_a_test_counting_to_a_limit_is_not_cut_by_the_end_of_a_window(
+    make_api: Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make_api` starts the limiters' windows as the app starts (conftest's `limit_windows_begin_now`): the
+    wall clock 0.1 s before the end of a minute, counting to a limit of 2 across that minute's end still
+    refuses the third request. Without it, the third request opened a new window and passed (a flaky test)."""
+    clock = [1_000_019.9]  # 0.1 s before the end of a 60 s window
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    api = make_api(rate_limit=2)
+    sid = api.session()["_id"]
+    statuses = []
+    for _ in range(3):
+        statuses.append(api.client.get(f"/api/sessions/{sid}", headers=api.alice).status_code)
+        clock[0] += 0.1
+    assert statuses == [200, 200, 429]
