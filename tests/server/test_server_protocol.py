@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from orchestratex.server import _guarded
 from orchestratex.server._protocol import ConnectionLimits, guarded_http_protocol
 
 pytest.importorskip("httptools")
@@ -210,10 +211,10 @@ async def test_at_max_connections_the_longest_idle_connection_makes_room(
         w.close()
 
 
-async def test_past_max_connections_per_client_a_client_s_idle_connections_are_left_to_it(
+async def test_past_max_connections_per_client_a_client_s_recent_idle_connections_are_left_to_it(
     serve: Callable[..., Awaitable[Served]],
 ) -> None:
-    """The client may be sending its next request on an idle connection right now: closing it would fail that
+    """The client may be sending its next request on a connection idle for a moment: closing it would fail that
     request. Its new connection gets the 503 (to retry after `Retry-After`), and the idle one goes on working."""
     served = await serve(max_connections_per_client=2, keep_alive_s=60)
     idle = [await _open_idle(served.port, f"/{i}") for i in range(2)]
@@ -225,3 +226,27 @@ async def test_past_max_connections_per_client_a_client_s_idle_connections_are_l
         assert (await _responses(kept_reader, "GET"))[0][2] == b"app"
         kept_writer.close()
     writer.close()
+
+
+async def test_past_max_connections_per_client_a_connection_the_client_abandoned_makes_room(
+    serve: Callable[..., Awaitable[Served]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle longer than clients keep theirs (httpx gives one up after 5 s, without closing it until its next
+    request), a connection is taken for the client's new one; a connection idle for less is not."""
+    monkeypatch.setattr(_guarded, "_ABANDONED_S", 0.3)
+    served = await serve(max_connections_per_client=2, keep_alive_s=60)
+    abandoned = await _open_idle(served.port, "/old")
+    await asyncio.sleep(0.5)
+    recent = await _open_idle(served.port, "/recent")
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)  # over the limit
+    writer.write(b"GET /new HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await _responses(reader, "GET"))[0][2] == b"app"
+    assert await _closed_by_server(abandoned[0])
+    recent[1].write(b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await _responses(recent[0], "GET"))[0][2] == b"app"
+    # now `recent` and the new one were idle for less than 0.3 s: a third is refused
+    third_reader, third_writer = await asyncio.open_connection("127.0.0.1", served.port)
+    answer = await asyncio.wait_for(third_reader.read(), 5)
+    assert answer.startswith(b"HTTP/1.1 503 ")
+    for w in (abandoned[1], recent[1], writer, third_writer):
+        w.close()

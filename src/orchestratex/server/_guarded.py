@@ -7,7 +7,8 @@ no ASGI task, no turn of the event loop to wait for, so the liveness probe stays
 
 At `max_connections` it first reclaims the connection idle the longest between requests (kept alive
 after an answer, none under way) before refusing a new one with 503, as nginx reuses its idle
-keep-alive connections: idle connections then cost little when connections run short, so they may
+keep-alive connections, and past `max_connections_per_client` one of that client's idle for over
+5 s (see `_reclaim_idle`): idle connections then cost little when connections run short, so they may
 be kept long (`keep_alive_s`, 75 s by default: longer than clients keep theirs, so that a client
 never sends a request on a connection the server has just closed). A refusal is delivered whole:
 the connection is closed gracefully after it (see `_refuse`).
@@ -64,27 +65,31 @@ class GuardedProtocol(HttpToolsProtocol):
             count = _PER_HOST.get(host, 0) + 1
             _PER_HOST[host] = count
             self._host = host
-            if count > self.limits.max_connections_per_client:
+            if count > self.limits.max_connections_per_client and not self._reclaim_idle(host, _ABANDONED_S):
                 REFUSALS.note(self.loop.time(), self.limits.max_connections_per_client, host)
                 detail = f"too many open connections from {host}: retry in a moment"
                 self._refuse(503, detail, {"retry-after": "1"})
                 return
         self._arm(self.limits.header_timeout_s)
 
-    def _reclaim_idle(self) -> bool:
-        """Close the connection idle the longest between requests, to make room for this one; False if there is
-        none. It stops counting at once (its `connection_lost` comes later).
+    def _reclaim_idle(self, host: str | None = None, idle_for: float = 0.0) -> bool:
+        """Close the connection (of `host`, if given) idle the longest between requests, if idle for at least
+        `idle_for` seconds, to make room for this one; False if there is none. It stops counting at once (its
+        `connection_lost` comes later).
 
-        Only at `max_connections`, where idle connections of some clients would keep others out: a client that
-        sends its next request on the connection just as it is closed gets a connection error, a race a client
-        over `max_connections_per_client` is spared (its new connection gets a 503 to retry after)."""
+        A client that sends its next request on the connection just as it is closed gets a connection error.
+        At `max_connections` that race is accepted (idle connections of some clients would keep others out).
+        Over `max_connections_per_client`, only a connection idle longer than clients usually keep theirs
+        (`_ABANDONED_S`) is taken: one the client has most likely given up already (httpx does after 5 s,
+        without closing it until its next request), so that a client coming back after a pause is not
+        refused because of its own old connections; with none, its new connection gets a 503 to retry."""
         oldest: GuardedProtocol | None = None
-        oldest_at = float("inf")
+        oldest_at = self.loop.time() + self.timeout_keep_alive - idle_for  # (a timer set `idle_for` ago or earlier)
         for other in self.connections:
-            if type(other) is not type(self):
+            if type(other) is not type(self) or (host is not None and other._host != host):
                 continue
             timer = other.timeout_keep_alive_task  # uvicorn's mark of a connection kept alive between requests
-            if timer is not None and timer.when() < oldest_at and not other.transport.is_closing():
+            if timer is not None and timer.when() <= oldest_at and not other.transport.is_closing():
                 oldest, oldest_at = other, timer.when()
         if oldest is None:
             return False
@@ -246,6 +251,9 @@ class GuardedProtocol(HttpToolsProtocol):
         transport.write_eof()
         self.loop.call_later(_LINGER_S, transport.close)  # (closing a transport twice is harmless)
 
+
+_ABANDONED_S = 5.0
+"""Over `max_connections_per_client`, a connection of that client idle this long may be closed for a new one."""
 
 _LINGER_S = 2.0
 """How long a refused connection keeps reading (and dropping) what its client sends, waiting for it to close."""

@@ -13,8 +13,9 @@ file descriptors. The protocol returned here adds, per connection:
 - a connection limit: past `max_connections` open connections (HTTP and WebSocket), the longest-idle
   kept-alive connection is closed to make room, or with none idle the new one gets 503 with
   `Retry-After` and is closed (gracefully: the answer arrives), so the process keeps file descriptors
-  for the rest; and past `max_connections_per_client` HTTP connections from one address, 503, so that
-  one client cannot take them all (WebSocket connections are authenticated and bounded per user instead).
+  for the rest; and past `max_connections_per_client` HTTP connections from one address, the same
+  with only that client's connections idle for over 5 s, so that one client cannot take them all
+  (WebSocket connections are authenticated and bounded per user instead).
 """
 
 from __future__ import annotations

@@ -38,8 +38,9 @@ class ServerSettings(BaseModel):
     connection is closed to make room, or with none idle the new one is answered 503 and closed. Lowered to fit
     the process's open-file limit."""
     max_connections_per_client: int = Field(default=256, ge=1)
-    """Open HTTP connections from one client address; past it, 503. Raise it behind a reverse proxy, whose
-    connections all come from one address."""
+    """Open HTTP connections from one client address; past it, that client's connection idle the longest (over
+    5 s) is closed to make room, or with none the new one is answered 503. Raise it behind a reverse proxy,
+    whose connections all come from one address."""
     header_timeout_s: float = Field(default=10.0, gt=0)
     """Time a connection has to send a request's line and headers (from connecting or its previous answer); 408."""
     body_timeout_s: float = Field(default=30.0, gt=0)
