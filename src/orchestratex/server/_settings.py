@@ -48,8 +48,8 @@ class ServerSettings(BaseModel):
     keep_alive_s: float = Field(default=75.0, gt=0)
     """How long an idle kept-alive connection stays open between requests. Longer than clients keep theirs
     (httpx, and so the OpenAI SDK: 5 s; aiohttp: 15 s; a load balancer: typically 60 s), so that a client never
-    sends a request on a connection the server has just closed. At `max_connections`, the connection idle the
-    longest is closed to make room for a new one."""
+    sends a request on a connection the server has just closed. When connections run short, an idle one may be
+    closed sooner to make room (see `max_connections` and `max_connections_per_client`)."""
     max_header_bytes: int = Field(default=64 * 1024, ge=1024)
     """Largest request line plus headers; larger ones answer 431 without being read whole."""
     ws_max_per_user: int = Field(default=20, ge=1)
