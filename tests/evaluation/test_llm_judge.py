@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 import pytest
@@ -97,13 +98,21 @@ def test_simulated_judges_prefer_another_maker() -> None:
     assert all(not m.name.startswith("sim:claude") for m in chosen)
 
 
-async def test_a_request_built_beforehand_is_sent_once_and_only_for_its_own_answer() -> None:
+def recording_judge() -> tuple[
+    list[GenerationRequest], Callable[[ModelProfile, GenerationRequest], Awaitable[Generation]]
+]:
+    """A judge call that scores every answer 8, and the list of the requests it was sent."""
     sent: list[GenerationRequest] = []
 
     async def call(model: ModelProfile, request: GenerationRequest) -> Generation:
         sent.append(request)
         return Generation(text=json.dumps({"score": 8, "feedback": "fine"}))
 
+    return sent, call
+
+
+async def test_a_request_built_beforehand_is_sent_once_and_only_for_its_own_answer() -> None:
+    sent, call = recording_judge()
     evaluator = LLMJudgeEvaluator(judges=["gemini:ok"])
     judged = task(call, ["gemini:ok"])
     judge = CATALOG.get("gemini:ok")
@@ -120,12 +129,7 @@ async def test_a_request_built_beforehand_is_sent_once_and_only_for_its_own_answ
 
 
 async def test_a_panels_requests_built_beforehand_are_each_sent_once_around_one_user_message() -> None:
-    sent: list[GenerationRequest] = []
-
-    async def call(model: ModelProfile, request: GenerationRequest) -> Generation:
-        sent.append(request)
-        return Generation(text=json.dumps({"score": 8, "feedback": "fine"}))
-
+    sent, call = recording_judge()
     evaluator = LLMJudgeEvaluator(panel_size=2, judges=["gemini:ok", "anthropic:good"])
     judged = task(call, ["gemini:ok", "anthropic:good"])
     built = {
@@ -140,12 +144,7 @@ async def test_a_panels_requests_built_beforehand_are_each_sent_once_around_one_
 
 
 async def test_a_request_built_for_a_smaller_cap_or_another_rubric_is_not_sent() -> None:
-    sent: list[GenerationRequest] = []
-
-    async def call(model: ModelProfile, request: GenerationRequest) -> Generation:
-        sent.append(request)
-        return Generation(text=json.dumps({"score": 8, "feedback": "fine"}))
-
+    sent, call = recording_judge()
     evaluator = LLMJudgeEvaluator(judges=["gemini:ok"])
     judged = task(call, ["gemini:ok"])
     judge = CATALOG.get("gemini:ok")
