@@ -13,10 +13,12 @@ from ._cascade import Plan, plan
 if TYPE_CHECKING:
     from ..stores import RoutingStat, Store
 
-__all__ = ["EscalatingRouter", "FailureMemory", "accept_prior"]
+__all__ = ["EscalatingRouter", "FailureMemory", "Rates", "accept_prior"]
 
 _AFTER = " after "
 _LOW, _HIGH = 1e-4, 1 - 1e-4
+_MARGIN = 1e-9
+"""Relative slack of a rate's ceiling over the rounding of a state's float sum of shifts (about 1e-16 a term)."""
 _JUDGING = "(judging)"
 
 
@@ -103,11 +105,10 @@ class FailureMemory:
             shift += unseen if counts is None else (counts[1] + strength * own) / (counts[0] + strength) - own
         return min(max(own + shift / len(rejected), 1e-4), 1 - 1e-4)
 
-    def beliefs(
-        self, domain: str, names: Sequence[str], bases: Sequence[float], failed: frozenset[str]
-    ) -> Callable[[frozenset[int]], tuple[list[float], list[float]]]:
+    def beliefs(self, domain: str, names: Sequence[str], bases: Sequence[float], failed: frozenset[str]) -> Rates:
         """For a planner: the `rate` of every model in `names` (priors `bases`) once the models in `failed` and
-        those at the given indices were rejected. Exactly `rate`, with the per-model parts computed once."""
+        those at the given indices were rejected. Exactly `rate`, with the per-model parts computed once; its
+        `ceiling` bounds each model's rate over every state (see `plan`)."""
         strength, pairs, retry = self.strength, self.pairs, self.retry_prior
         owns = [self.own_rate(domain, name, base) for name, base in zip(names, bases, strict=True)]
         retries = [
@@ -132,24 +133,59 @@ class FailureMemory:
             size = len(gone)
             rejected = iter(gone)
             shifts = columns[next(rejected)]
-            for r in rejected:
-                shifts = [a + b for a, b in zip(shifts, columns[r], strict=True)]
-            # min(max(own + shift / size, _LOW), _HIGH), NaN kept
-            out = [
-                _LOW if (v := o + t / size) < _LOW else _HIGH if v > _HIGH else v
-                for o, t in zip(owns, shifts, strict=True)
-            ]
+            # min(max(own + shift / size, _LOW), _HIGH), NaN kept; with two rejected models (a plan's most common
+            # state) their columns are summed in the same pass, the same operations in the same order
+            if size == 2:
+                second = columns[next(rejected)]
+                out = [
+                    _LOW if (v := o + (a + b) / size) < _LOW else _HIGH if v > _HIGH else v
+                    for o, a, b in zip(owns, shifts, second, strict=True)
+                ]
+            else:
+                for r in rejected:
+                    shifts = [a + b for a, b in zip(shifts, columns[r], strict=True)]
+                out = [
+                    _LOW if (v := o + t / size) < _LOW else _HIGH if v > _HIGH else v
+                    for o, t in zip(owns, shifts, strict=True)
+                ]
             for r in gone:  # a rejected model asked again: the rate of retries
                 i = index.get(r)
                 if i is not None:
                     out[i] = retries[i]
             return out, out
 
-        return rates
+        # each model's highest rate in any state: asked first (`own`), again (`retry`), or after rejections, whose
+        # mean shift is at most its largest column entry (plus a margin for the rounding of their float sum)
+        ceiling = []
+        for own, retry, entries in zip(owns, retries, zip(*columns.values(), strict=True), strict=True):
+            peak = max(entries)
+            if own != own or retry != retry or any(e != e for e in entries):
+                ceiling.append(math.nan)
+                continue
+            after = own + (peak + _MARGIN * (1.0 + abs(peak)))
+            ceiling.append(max(own, retry, _LOW if after < _LOW else _HIGH if after > _HIGH else after))
+        return Rates(rates, ceiling)
 
     def retries_pay(self, domain: str, model: str) -> bool:
         """Whether re-asking `model` after its answer was rejected has been seen to succeed."""
         return self.pairs.get((domain, model, model), (0, 0))[1] > 0
+
+
+class Rates:
+    """`FailureMemory.beliefs`: called with a state (the indices of the rejected models), each model's
+    (P accepted, P right and accepted), the same list twice; `ceiling[j]` is at least model `j`'s rate in
+    any state (NaN when unknown), which lets `plan` skip steps that cannot beat the best one found."""
+
+    __slots__ = ("_rates", "ceiling")
+
+    def __init__(
+        self, rates: Callable[[frozenset[int]], tuple[list[float], list[float]]], ceiling: list[float]
+    ) -> None:
+        self._rates = rates
+        self.ceiling = ceiling
+
+    def __call__(self, state: frozenset[int]) -> tuple[list[float], list[float]]:
+        return self._rates(state)
 
 
 class EscalatingRouter(LearningRouter):
@@ -216,6 +252,7 @@ class EscalatingRouter(LearningRouter):
             cost_weight=weight,
             budget=task.remaining_budget,
             horizon=self.horizon,
+            ceiling=beliefs.ceiling,
         )
         return allowed[best.order[0]], Plan(
             order=tuple(allowed[i] for i in best.order),
