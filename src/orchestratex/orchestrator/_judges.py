@@ -3,12 +3,13 @@ whether a verdict is needed at all."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from ..catalog import ModelProfile
 from ..evaluation import EvaluationTask, LLMJudgeEvaluator
+from ..exceptions import UnknownPriceError
 from ..providers import Generation, GenerationRequest, Message
-from ..usage import add_costs
+from ..usage import PICO, add_costs
 
 if TYPE_CHECKING:
     from ._run_state import RunState
@@ -43,6 +44,8 @@ class JudgePlanner:
         """Per judge: the last request `request` capped, and its capped copy."""
         self._caps: dict[str, int] = {}
         """Each judge's output cap, as `judge_cap` says while the learned caps are unchanged."""
+        self._terms: dict[str, _Terms] = {}
+        """Per judge, what `_price` reads of it, looked up once per decision (cleared with `_caps`)."""
         self._state: tuple[int, int, int] | None = None
 
     def decision(self) -> None:
@@ -58,6 +61,7 @@ class JudgePlanner:
         self._judges = None
         self._ranked.clear()
         self._caps.clear()
+        self._terms.clear()
         self._state = state if quiet else None  # prices made with a circuit open are kept for this decision only
 
     def detach(self) -> None:
@@ -102,13 +106,7 @@ class JudgePlanner:
             ]
         ranked = self._ranked.get(answer_cap)
         if ranked is None:  # priced once per cap for every candidate author (a judge's price is the author's too)
-            ranked = []
-            for judge in self._judges:
-                cost = self._price(judge, author, answer_cap)
-                if cost is not None:
-                    ranked.append((cost, judge.name))
-            ranked.sort()
-            self._ranked[answer_cap] = ranked
+            ranked = self._ranked[answer_cap] = self._ranking(self._judges, author, answer_cap)
         pool = [m for m in self._judges if m.name != author]
         panel = run.o.evaluator.panel_size_for(pool)
         costs = [cost for cost, name in ranked if name != author][:panel]
@@ -116,16 +114,40 @@ class JudgePlanner:
             return None
         return add_costs(*costs)
 
-    def _price(self, judge: ModelProfile, author: str, answer_cap: int) -> float | None:
-        """`judge`'s worst case for an answer of up to `answer_cap` tokens, None when its window is too small."""
+    def _ranking(self, judges: list[ModelProfile], author: str, answer_cap: int) -> list[tuple[float, str]]:
+        """(worst case, name) of each judge whose window holds the judge prompt and an answer of up to `answer_cap`
+        tokens (by a 4-bytes-a-token estimate), cheapest first. What it reads of a judge is looked up once per
+        decision: a decision prices every judge for each distinct answer cap of its candidates."""
         doc = self.run.doc
-        text = len(doc.prompt) + len(doc.context or "") + _RUBRIC_ALLOWANCE
+        text = (len(doc.prompt) + len(doc.context or "") + _RUBRIC_ALLOWANCE) // _BYTES_PER_TOKEN_ESTIMATE
+        bounds, ranked = self._bounds, []
+        for judge in judges:
+            terms = self._terms.get(judge.name) or self._judge_terms(judge)
+            if text + answer_cap + terms.cap > terms.window:
+                continue
+            bound = bounds.get((terms.provider, terms.provider_id, answer_cap))
+            if bound is None:
+                bound = self._input_bound(judge, author, answer_cap)
+            if terms.prices is None:
+                cost = judge.worst_case_cost(bound, terms.cap)
+            else:  # `worst_case_cost` with integer pico-dollar prices
+                cost = (bound * terms.prices[0] + terms.cap * terms.prices[1]) / PICO
+            ranked.append((cost, judge.name))
+        ranked.sort()
+        return ranked
+
+    def _judge_terms(self, judge: ModelProfile) -> _Terms:
         cap = self._caps.get(judge.name)
         if cap is None:
             cap = self._caps[judge.name] = self.judge_cap(judge)
-        if text // _BYTES_PER_TOKEN_ESTIMATE + answer_cap + cap > judge.context_window:
-            return None
-        return judge.worst_case_cost(self._input_bound(judge, author, answer_cap), cap)
+        provider = self.run.o.provider_for(judge)
+        try:
+            prices = judge._pico_prices()
+        except UnknownPriceError:  # (`worst_case_cost` raises it if the judge's window fits)
+            prices = None
+        terms = _Terms(judge.context_window, cap, provider.name, id(provider), None if prices is None else prices[:2])
+        self._terms[judge.name] = terms
+        return terms
 
     def _input_bound(self, judge: ModelProfile, author: str, answer_cap: int) -> int:
         """The judge's input bound for an answer of `answer_cap` tokens, counted by the judge's provider on a
@@ -208,6 +230,17 @@ class JudgePlanner:
         if found is not None and found[0] is request and found[1].max_output_tokens == cap:
             return found[1]
         return request.model_copy(update={"max_output_tokens": cap})
+
+
+class _Terms(NamedTuple):
+    """What pricing a judge reads of it: its window, its output cap, its provider (the key of `_bounds`) and its
+    prices per token in pico-dollars (None when not whole pico-dollars: `worst_case_cost` then decides)."""
+
+    window: int
+    cap: int
+    provider: str
+    provider_id: int
+    prices: tuple[int, int] | None
 
 
 async def _no_call(judge: ModelProfile, request: GenerationRequest) -> Generation:

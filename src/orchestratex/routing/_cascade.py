@@ -159,12 +159,13 @@ class _Search:
         value, or an equal one and a lower index (the loop's first maximum)."""
         costs, weighted, singles = self.costs, self.weighted, self.singles
         best, best_j = _NOTHING, -1
-        for j in sorted(range(len(costs)), key=lambda i: right[i] - weighted[i], reverse=True):
+        nows = [r - w for r, w in zip(right, weighted, strict=True)]
+        for j in sorted(range(len(costs)), key=nows.__getitem__, reverse=True):
             c = costs[j]
             if left is not None and c > left:
                 continue
             miss = 1.0 - accept[j]
-            now = right[j] - weighted[j]
+            now = nows[j]
             if miss >= 0.0:  # (a NaN bound skips nothing)
                 bound = now + miss * last_best
                 if bound < best[0] or (bound == best[0] and (best_j < 0 or j > best_j)):

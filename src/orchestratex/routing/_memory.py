@@ -43,6 +43,9 @@ class FailureMemory:
         self.retry_prior = retry_prior
         self.single: dict[tuple[str, str], list[int]] = {}
         self.pairs: dict[tuple[str, str, str], list[int]] = {}
+        """[answers, accepted] per (domain, rejected model, next model); grown by `learn` and `restore` only."""
+        self._after: dict[tuple[str, str], dict[str, list[int]]] = {}
+        """The same counts per (domain, rejected model): {next model: counts} (what `beliefs` reads)."""
         self.judging = [0, 0.0]
 
     # -- learning -----------------------------------------------------------------------------
@@ -62,8 +65,12 @@ class FailureMemory:
 
     def _add(self, domain: str, key: str, n: int, ok: int) -> None:
         model, _, after = key.partition(_AFTER)
-        bucket = self.pairs.setdefault((domain, after, model), [0, 0]) if after else None
-        if bucket is None:
+        if after:
+            bucket = self.pairs.get((domain, after, model))
+            if bucket is None:
+                bucket = self.pairs[(domain, after, model)] = [0, 0]
+                self._after.setdefault((domain, after), {})[model] = bucket
+        else:
             bucket = self.single.setdefault((domain, model), [0, 0])
         bucket[0] += n
         bucket[1] += ok
@@ -117,13 +124,7 @@ class FailureMemory:
         # per model that may be rejected before: the shift it makes to each candidate's rate (`rate`'s terms; the
         # same for one never observed together), so a state's shifts are a sum of columns, not of lookups
         unseen = [(0 + strength * own) / (0 + strength) - own for own in owns]
-        columns: dict[str, list[float]] = {}
-        for r in {*names, *failed}:
-            column = []
-            for name, own, blank in zip(names, owns, unseen, strict=True):
-                counts = pairs.get((domain, r, name))
-                column.append(blank if counts is None else (counts[1] + strength * own) / (counts[0] + strength) - own)
-            columns[r] = column
+        columns, observed = self._columns(domain, names, owns, unseen, failed)
         index = {name: i for i, name in enumerate(names)}
 
         def rates(state: frozenset[int]) -> tuple[list[float], list[float]]:
@@ -154,21 +155,57 @@ class FailureMemory:
                     out[i] = retries[i]
             return out, out
 
-        # each model's highest rate in any state: asked first (`own`), again (`retry`), or after rejections, whose
-        # mean shift is at most its largest column entry (plus a margin for the rounding of their float sum)
-        ceiling = []
-        for own, retry, entries in zip(owns, retries, zip(*columns.values(), strict=True), strict=True):
-            peak = max(entries)
-            if own != own or retry != retry or any(e != e for e in entries):
-                ceiling.append(math.nan)
-                continue
-            after = own + (peak + _MARGIN * (1.0 + abs(peak)))
-            ceiling.append(max(own, retry, _LOW if after < _LOW else _HIGH if after > _HIGH else after))
+        ceiling = _ceiling(owns, retries, unseen, observed, finite=math.isfinite(strength))
         return Rates(rates, ceiling)
+
+    def _columns(
+        self, domain: str, names: Sequence[str], owns: list[float], unseen: list[float], failed: frozenset[str]
+    ) -> tuple[dict[str, list[float]], list[list[float]]]:
+        """`beliefs`' column of each model that may be rejected, and those with a pair seen (the others are
+        `unseen` itself, shared)."""
+        strength = self.strength
+        positions: dict[str, list[int]] = {}
+        for i, name in enumerate(names):
+            positions.setdefault(name, []).append(i)
+        columns: dict[str, list[float]] = {}
+        observed: list[list[float]] = []
+        for r in {*names, *failed}:
+            seen = self._after.get((domain, r))
+            column = unseen
+            if seen:
+                column = unseen.copy()
+                for name, counts in seen.items():
+                    for i in positions.get(name, ()):
+                        own = owns[i]
+                        column[i] = (counts[1] + strength * own) / (counts[0] + strength) - own
+                observed.append(column)
+            columns[r] = column
+        return columns, observed
 
     def retries_pay(self, domain: str, model: str) -> bool:
         """Whether re-asking `model` after its answer was rejected has been seen to succeed."""
         return self.pairs.get((domain, model, model), (0, 0))[1] > 0
+
+
+def _ceiling(
+    owns: list[float], retries: list[float], unseen: list[float], observed: list[list[float]], *, finite: bool
+) -> list[float]:
+    """Each model's highest rate in any state: asked first (`own`), again (`retry`), or after rejections, whose mean
+    shift is at most its largest column entry (plus a margin for the rounding of their float sum). NaN where a rate
+    may be NaN (a model's column entries are NaN only if its own rate or the strength is: `finite` says it is not)."""
+    peaks = unseen.copy()
+    for column in observed:
+        for i, entry in enumerate(column):
+            if entry > peaks[i]:
+                peaks[i] = entry
+    ceiling = []
+    for own, retry, peak in zip(owns, retries, peaks, strict=True):
+        if own != own or retry != retry or not finite:
+            ceiling.append(math.nan)
+            continue
+        after = own + (peak + _MARGIN * (1.0 + abs(peak)))
+        ceiling.append(max(own, retry, _LOW if after < _LOW else _HIGH if after > _HIGH else after))
+    return ceiling
 
 
 class Rates:
