@@ -36,6 +36,13 @@ def test_list_json_filters_and_limits(store_url: str) -> None:
     assert json.loads(run_cli("runs", "list", "--json", "--user", "nobody", "--store", store_url).stdout) == []
 
 
+def test_the_threshold_also_goes_by_its_library_name(store_url: str) -> None:
+    """`--evaluation-threshold`, as `evaluation_threshold` is called in Python and over REST, is `--threshold`."""
+    ran = run_cli("run", PROMPT, "--evaluation-threshold", "9.5", "--json", "--store", store_url)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["settings"]["evaluation_threshold"] == 9.5
+
+
 def test_show_prints_every_iteration_verdict_and_the_answer_verbatim(store_url: str) -> None:
     ran = run_cli("run", PROMPT, "--threshold", "9.5", "--json", "--store", store_url)
     result = json.loads(ran.stdout)

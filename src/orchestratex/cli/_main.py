@@ -66,7 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--domain", help="coding, math, science, writing, analysis, general (detected when omitted)")
     run.add_argument("--context", help="extra context for the models")
     run.add_argument("--max-iterations", type=_int, help="most attempts (default 5)")
-    run.add_argument("--threshold", type=_float, help="stop once the judges' score reaches this (0–10, default 8)")
+    run.add_argument(
+        "--threshold",
+        "--evaluation-threshold",  # (the name in the library, the REST API and the OpenAI extension)
+        dest="threshold",
+        type=_float,
+        help="stop once the judges' score reaches this (0–10, default 8)",
+    )
     run.add_argument("--models", type=_models, help="comma-separated models to route among (names or aliases)")
     run.add_argument("--cost-limit", type=_float, help="most US dollars to spend")
     run.add_argument("--json", action="store_true", help="print the result document as JSON instead of the live view")
