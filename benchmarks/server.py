@@ -1,7 +1,7 @@
 """Server figures against a real uvicorn on 127.0.0.1 (targets from the spec and issue 4).
 
     .venv/bin/python benchmarks/server.py [--seconds 5] [--connections 50] [--subscribers 1000]
-                                          [--orchestrations 100000]
+                                          [--orchestrations 100000] [--only-starts]
 
 1. Sessions API at 50 concurrent keep-alive connections: p50/p99 of `GET /api/sessions/{id}` and
    of `POST /api/sessions/` (target p99 < 100 ms).
@@ -12,12 +12,14 @@
 4. `GET /health` p99 on one more connection while the sessions load runs (target < 5 ms, issue 13).
 5. 1,000 concurrent WebSocket subscribers of one session, each of which must receive every event
    of an orchestration run while they watch, in `seq` order.
-5. 1,000 concurrent simulated orchestrations through the HTTP API (issue 12): each its own thread,
+6. 1,000 concurrent simulated orchestrations through the HTTP API (issue 12): each its own thread,
    all `POST /api/orchestration/start` sent at once (one connection each), completion seen on a
    WebSocket subscription of the session; p50/p99 of the start request and of start → completion.
    Then the same orchestrations (same prompts, settings, simulator and SQLite) run by the library
    alone in this process, `Orchestrator.prepare` + `start`: the server's CPU per orchestration
-   against the library's is the server's own share.
+   against the library's is the server's own share. `--only-starts` runs this section alone (no bulk
+   load, no other phase): to compare two source trees, run it with `PYTHONPATH` set to each tree's
+   `src` (the server process inherits it), alternating.
 
 Where the OS tells (Linux `/proc`), each phase also prints the server process's CPU time per request
 (per orchestration in section 5): on a shared machine that is steadier than a rate.
@@ -409,9 +411,11 @@ async def run(args: argparse.Namespace) -> None:
         db = Path(tmp) / "server.db"
         async with SQLiteStore(db):
             pass  # creates the schema
-        t0 = time.perf_counter()
-        user_sessions = bench_analytics.bulk_load(db, args.orchestrations)
-        print(f"loaded {args.orchestrations:,} orchestrations of one user in {time.perf_counter() - t0:.1f} s")
+        user_sessions: list[str] = []
+        if not args.only_starts:
+            t0 = time.perf_counter()
+            user_sessions = bench_analytics.bulk_load(db, args.orchestrations)
+            print(f"loaded {args.orchestrations:,} orchestrations of one user in {time.perf_counter() - t0:.1f} s")
         async with SQLiteStore(db) as store:
             key = await issue_api_key(store, "bench-user")
         env = {
@@ -438,6 +442,12 @@ async def run(args: argparse.Namespace) -> None:
             "/openapi.json",
             Path(tmp) / "server.log",
         )
+        if args.only_starts:
+            try:
+                await http_orchestrations(port, key, args.http_orchestrations, server.pid)
+            finally:
+                _stop(server)
+            return
         bare = _start(
             [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(bare_port)],
             env,
@@ -479,6 +489,7 @@ def main() -> None:
     parser.add_argument("--analytics-requests", type=int, default=100)
     parser.add_argument("--http-orchestrations", type=int, default=1000, help="section 5 (0: skip)")
     parser.add_argument("--latency-scale", type=float, default=0.05, help="simulated model latency factor")
+    parser.add_argument("--only-starts", action="store_true", help="section 6 alone (see above)")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
