@@ -3,7 +3,7 @@ whether a verdict is needed at all."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal
 
 from ..catalog import ModelProfile
 from ..evaluation import EvaluationTask, LLMJudgeEvaluator
@@ -122,16 +122,16 @@ class JudgePlanner:
         text = (len(doc.prompt) + len(doc.context or "") + _RUBRIC_ALLOWANCE) // _BYTES_PER_TOKEN_ESTIMATE
         bounds, ranked = self._bounds, []
         for judge in judges:
-            terms = self._terms.get(judge.name) or self._judge_terms(judge)
-            if text + answer_cap + terms.cap > terms.window:
+            window, cap, provider, provider_id, prices = self._terms.get(judge.name) or self._judge_terms(judge)
+            if text + answer_cap + cap > window:
                 continue
-            bound = bounds.get((terms.provider, terms.provider_id, answer_cap))
+            bound = bounds.get((provider, provider_id, answer_cap))
             if bound is None:
                 bound = self._input_bound(judge, author, answer_cap)
-            if terms.prices is None:
-                cost = judge.worst_case_cost(bound, terms.cap)
+            if prices is None:
+                cost = judge.worst_case_cost(bound, cap)
             else:  # `worst_case_cost` with integer pico-dollar prices
-                cost = (bound * terms.prices[0] + terms.cap * terms.prices[1]) / PICO
+                cost = (bound * prices[0] + cap * prices[1]) / PICO
             ranked.append((cost, judge.name))
         ranked.sort()
         return ranked
@@ -145,7 +145,7 @@ class JudgePlanner:
             prices = judge._pico_prices()
         except UnknownPriceError:  # (`worst_case_cost` raises it if the judge's window fits)
             prices = None
-        terms = _Terms(judge.context_window, cap, provider.name, id(provider), None if prices is None else prices[:2])
+        terms = (judge.context_window, cap, provider.name, id(provider), None if prices is None else prices[:2])
         self._terms[judge.name] = terms
         return terms
 
@@ -232,15 +232,10 @@ class JudgePlanner:
         return request.model_copy(update={"max_output_tokens": cap})
 
 
-class _Terms(NamedTuple):
-    """What pricing a judge reads of it: its window, its output cap, its provider (the key of `_bounds`) and its
-    prices per token in pico-dollars (None when not whole pico-dollars: `worst_case_cost` then decides)."""
-
-    window: int
-    cap: int
-    provider: str
-    provider_id: int
-    prices: tuple[int, int] | None
+_Terms = tuple[int, int, str, int, "tuple[int, int] | None"]
+"""What pricing a judge reads of it: its window, its output cap, its provider (name and id: the key of `_bounds`)
+and its prices per token in pico-dollars (None when not whole pico-dollars: `worst_case_cost` then decides). A
+plain tuple of atomic values, which the cyclic garbage collector stops tracking."""
 
 
 async def _no_call(judge: ModelProfile, request: GenerationRequest) -> Generation:

@@ -47,7 +47,18 @@ async def call_with_retries(
             on_failure(exc)
         if not exc.retryable or policy.max_attempts == 1:
             raise
-        first: BaseException | None = exc
+        first = exc
+    return await _retry(fn, policy, on_failure, first)
+
+
+async def _retry(
+    fn: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    on_failure: Callable[[BaseException], None] | None,
+    first: BaseException | None,
+) -> T:
+    """`call_with_retries` past a failed first attempt (its own function: the fast path's frame holds no closure
+    cells, objects the cyclic garbage collector would track while the call is in flight)."""
 
     async def attempt() -> T:
         nonlocal first

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from ..catalog import ModelProfile
 from ..exceptions import (
@@ -12,9 +13,10 @@ from ..exceptions import (
     ContextLengthExceeded,
     ProviderError,
 )
-from ..providers import Generation, GenerationRequest, TextSink
+from ..providers import Generation, GenerationRequest, Provider, TextSink
 from ..usage import Usage, add_costs
 from ._budget import price_generation, reserve_waiting
+from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
 from ._ledger import EPS, Ledger, Role
 from ._retry import call_with_retries
@@ -50,19 +52,19 @@ class Spending(RunState):
         if not reserved:
             await self._reserve(worst, ledger, prepay=prepay)
         circuit.before_call(model.name)
-
-        def failed(exc: BaseException) -> None:
-            if not isinstance(exc, ContextLengthExceeded):
-                circuit.record_failure(model.name)
-
-        def attempt() -> Awaitable[Generation]:
-            if role == "generate" and self.on_delta is not None:  # each attempt streams from the start
-                return provider.generate_stream(request, self._text_sink(model.name, iteration))
-            return provider.generate(request)
-
+        # (partials, not closures: a closure would make cells of this frame's variables, objects the cyclic
+        # garbage collector tracks for as long as the call is in flight)
+        if role == "generate" and self.on_delta is not None:  # each attempt streams from the start
+            attempt: Callable[[], Awaitable[Generation]] = partial(
+                self._streamed, provider, request, model.name, iteration
+            )
+        else:
+            attempt = partial(provider.generate, request)
         try:
             with self.telemetry.call(model, request, role) as call:
-                gen = await call_with_retries(attempt, self.o.retry, on_failure=failed)
+                gen = await call_with_retries(
+                    attempt, self.o.retry, on_failure=partial(_count_failure, circuit, model.name)
+                )
                 price_generation(model, gen)
                 call.done(gen, gen.cost)
         except ProviderError as exc:
@@ -80,6 +82,11 @@ class Spending(RunState):
         if role == "judge":
             ledger.calls.append(self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen))
         return gen
+
+    def _streamed(
+        self, provider: Provider, request: GenerationRequest, model_name: str, iteration: int
+    ) -> Awaitable[Generation]:
+        return provider.generate_stream(request, self._text_sink(model_name, iteration))
 
     def _text_sink(self, model_name: str, iteration: int) -> TextSink:
         deliver, oid = self.on_delta, self.doc.id
@@ -203,3 +210,9 @@ class Spending(RunState):
     async def _refresh_session(self) -> None:
         session = await self.o.store.get_session(self.doc.session_id)
         self.session_base = session.total_cost - self.doc.total_cost
+
+
+def _count_failure(circuit: CircuitBreaker, model_name: str, exc: BaseException) -> None:
+    """A failed attempt opens the model's circuit (after enough of them), unless the request was too long for it."""
+    if not isinstance(exc, ContextLengthExceeded):
+        circuit.record_failure(model_name)
