@@ -133,15 +133,16 @@ class SQLiteStore(Store):
             raise ConfigurationError(
                 f"unsupported SQLite URL {url!r}: use sqlite:///relative.db, sqlite:////absolute/path.db or sqlite://"
             )
+        options = parse_qsl(parts.query, keep_blank_values=True)
+        if parts.query and not options:
+            raise ConfigurationError(f"unsupported query {parts.query!r} in SQLite URL {url!r}")
         synchronous: Literal["normal", "full"] = "normal"
-        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        for name, value in options:
             if name != "synchronous":
                 raise ConfigurationError(f"unknown option {name!r} in SQLite URL {url!r}: the only one is synchronous")
             if value.lower() not in _SYNCHRONOUS:
                 raise ConfigurationError(f"synchronous must be 'normal' or 'full' in SQLite URL {url!r}, not {value!r}")
             synchronous = "full" if value.lower() == "full" else "normal"
-        if parts.query and not parse_qsl(parts.query, keep_blank_values=True):
-            raise ConfigurationError(f"unsupported query {parts.query!r} in SQLite URL {url!r}")
         path = unquote(parts.path)
         if path in ("", "/", "/:memory:"):
             return cls(":memory:", synchronous=synchronous)
