@@ -56,9 +56,13 @@ def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess
 
 def test_run_dash_reads_the_prompt_from_stdin(env: dict[str, str]) -> None:
     prompt = "Explain what a hash map is.\nKeep it short."
-    done = cli(env, "run", "-", "--json", "--max-iterations", "1", stdin=prompt)
+    done = cli(env, "run", "-", "--json", "--max-iterations", "1", stdin=prompt + "\n")  # as `echo` pipes it
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["prompt"] == prompt
+    indented = "    def f():\n        return 1\n\r\n"  # leading and inner whitespace kept; trailing line endings not
+    done = cli(env, "run", "-", "--json", "--max-iterations", "1", stdin=indented)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["prompt"] == "    def f():\n        return 1"
     empty = cli(env, "run", "-", stdin="  \n")
     assert empty.returncode == 2 and "prompt is empty" in empty.stderr
 

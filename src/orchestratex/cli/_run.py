@@ -108,7 +108,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "run" and args.prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UserError("run -: pipe the prompt into standard input (echo 'question' | orchestratex run -)")
-        args.prompt = sys.stdin.read()
+        # the line endings `echo` or a file's last line leave are not part of the question (as with `$(...)`)
+        args.prompt = sys.stdin.read().rstrip("\r\n")
     if args.command == "run" and not args.prompt.strip():
         raise UserError("the prompt is empty: give the text to orchestrate")
     result = asyncio.run(_run(args))
