@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._base import (
+    COMPOSED_FROM,
     SESSION_TRANSITIONS,
     Analytics,
     DomainUsage,
@@ -20,6 +21,7 @@ from ._base import (
     Started,
     Store,
     check_session_transition,
+    fused,
 )
 from ._url import default_store_url, open_store, store_from_url
 from .memory import MemoryStore
@@ -38,6 +40,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "COMPOSED_FROM",
     "SESSION_TRANSITIONS",
     "Analytics",
     "DomainUsage",
@@ -51,6 +54,7 @@ __all__ = [
     "Store",
     "check_session_transition",
     "default_store_url",
+    "fused",
     "open_store",
     "store_from_url",
 ]

@@ -22,6 +22,7 @@ from ..events import Event
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
 
 __all__ = [
+    "COMPOSED_FROM",
     "SESSION_TRANSITIONS",
     "Analytics",
     "DomainUsage",
@@ -32,6 +33,7 @@ __all__ = [
     "Started",
     "Store",
     "check_session_transition",
+    "fused",
 ]
 
 _logger = logging.getLogger("orchestratex.stores")
@@ -200,8 +202,16 @@ class Store(ABC):
     """Async persistence of sessions, threads, orchestrations, events, router statistics, API keys,
     budget reservations, counters and leases.
 
-    Implementations: `MemoryStore`, `SQLiteStore` (built in), `MongoStore` (orchestratex-mongodb).
-    All pass `tests/stores/contract.py`. Listing methods return oldest first.
+    Implementations: `MemoryStore`, `SQLiteStore` (built in), `MongoStore` (orchestratex-mongodb). All
+    pass the contract suite, `orchestratex.testing.store_contract.StoreContract`, which a third-party
+    store runs too (see docs/stores.md, "Writing your own store"; such a store also gives its class a
+    `from_url(url)` classmethod for `open_store`). What to implement: `sorted(Store.__abstractmethods__)`.
+
+    Conventions every method follows: an unknown id raises `NotFound` where a method names one record
+    (`get_*`, `set_session_status`, `claim`, ...), a `create_*` of an existing id raises `Conflict`, and
+    invalid arguments raise `ValueError` (the checks of `orchestratex.stores.checks` give the built-in
+    stores' messages). Listing methods return oldest first: by `created_at`, ties in the order the
+    records were stored; `limit` and `offset` page them (`ValueError` when negative).
     """
 
     _composed: ClassVar[frozenset[str]] = frozenset()
@@ -235,14 +245,17 @@ class Store(ABC):
 
     # -- sessions -----------------------------------------------------------------------------
     @abstractmethod
-    async def create_session(self, session: Session) -> Session: ...
+    async def create_session(self, session: Session) -> Session:
+        """Store a new session and return it. `Conflict` when its id exists; `ValueError` unless its
+        `reserved_cost` is 0 and its `total_cost` a valid amount (`checks.check_amount`)."""
 
     @abstractmethod
     async def get_session(self, session_id: str) -> Session:
         """Raise `NotFound` when absent."""
 
     @abstractmethod
-    async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]: ...
+    async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
+        """The user's sessions, oldest first (`[]` for a user with none)."""
 
     @abstractmethod
     async def set_session_status(self, session_id: str, status: SessionStatus) -> Session:
@@ -250,25 +263,34 @@ class Store(ABC):
 
     # -- threads ------------------------------------------------------------------------------
     @abstractmethod
-    async def create_thread(self, thread: Thread) -> Thread: ...
+    async def create_thread(self, thread: Thread) -> Thread:
+        """Store a new thread and return it. `NotFound` when its session does not exist (whatever that
+        session's status: the orchestrator checks it is active); `Conflict` when its id exists."""
 
     @abstractmethod
-    async def get_thread(self, thread_id: str) -> Thread: ...
+    async def get_thread(self, thread_id: str) -> Thread:
+        """Raise `NotFound` when absent."""
 
     @abstractmethod
-    async def list_threads(self, session_id: str, *, limit: int = 100, offset: int = 0) -> list[Thread]: ...
+    async def list_threads(self, session_id: str, *, limit: int = 100, offset: int = 0) -> list[Thread]:
+        """The session's threads, oldest first (`[]` for an unknown session)."""
 
     # -- orchestrations -----------------------------------------------------------------------
     @abstractmethod
-    async def create_orchestration(self, orchestration: Orchestration) -> Orchestration: ...
+    async def create_orchestration(self, orchestration: Orchestration) -> Orchestration:
+        """Store a new orchestration as given and return it. `NotFound` when its session or its thread does
+        not exist; `Conflict` when its id exists."""
 
     @abstractmethod
-    async def get_orchestration(self, orchestration_id: str) -> Orchestration: ...
+    async def get_orchestration(self, orchestration_id: str) -> Orchestration:
+        """Raise `NotFound` when absent."""
 
     @abstractmethod
     async def list_orchestrations(
         self, *, session_id: str | None = None, thread_id: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[Orchestration]: ...
+    ) -> list[Orchestration]:
+        """The orchestrations of `session_id` and/or `thread_id` (every one when neither is given), oldest
+        first; `[]` for an unknown session or thread."""
 
     async def count_active_orchestrations(self, user_id: str) -> int:
         """How many of the user's orchestrations are `pending` or `running` (the server's concurrency limit).
@@ -298,9 +320,10 @@ class Store(ABC):
         released: float = 0.0,
         owner: str | None = None,
     ) -> Sequence[Event]:
-        """Atomically: save `orchestration` (replacing the stored one, `updated_at` set to now), add
-        `spent` to it session's `total_cost`, release `released` of the budget this orchestration
-        reserved, record `calls`, and append `events` with the session's next `seq` numbers
+        """Atomically: save `orchestration` (replacing the stored one, its `updated_at` set to now, on the given
+        object too; the built-in stores store one never created, a store may refuse it with `NotFound`
+        instead), add `spent` to its session's `total_cost`, release `released` of the budget this
+        orchestration reserved, record `calls`, and append `events` with the session's next `seq` numbers
         (assigned on the given objects, which are returned). All of it happens, or none.
 
         When `orchestration.status` is final (`completed`, `failed`, `cancelled`), the commit releases
@@ -309,7 +332,11 @@ class Store(ABC):
 
         With `owner`, the commit applies only while `owner` holds the orchestration's lease (see `claim`),
         else it raises `Conflict` and writes nothing: a process whose lease ran out and was taken over
-        cannot write over the run its successor drives (fencing).
+        cannot write over the run its successor drives (fencing). The lease is `owner`'s as long as no other
+        owner has taken it: an expired lease nobody claimed since still fences for its owner.
+
+        `NotFound` when the session does not exist; `ValueError` on invalid amounts or events or calls of
+        another session (`checks.check_commit`); none of them writes anything.
 
         A commit that raises `StoreUnavailable` wrote nothing, so the orchestrator retries it; a store
         that cannot tell (a lost acknowledgement) must find out before raising it."""
@@ -392,14 +419,9 @@ class Store(ABC):
         lease then expires after its ttl); so a store that implements only `commit` keeps working, with
         more round trips. The built-in stores do it in one.
         """
-        if reserve:
-            from .checks import check_amount
+        from .checks import check_step
 
-            check_amount("reserve", reserve)
-            if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
-                raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
-        if release_lease and owner is None:
-            raise ValueError("release_lease needs the owner whose lease is released")
+        check_step(orchestration, reserve, owner, release_lease)
         await self.commit(orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
         granted = True
         if reserve:
@@ -444,16 +466,20 @@ class Store(ABC):
     async def list_events(
         self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
     ) -> list[Event]:
-        """Events of the session with `seq > since`, in `seq` order."""
+        """Events of the session with `seq > since` (of one orchestration with `orchestration_id`), in `seq`
+        order, at most `limit`. `NotFound` for an unknown session; `ValueError` for a negative `since` or
+        `limit` (`checks.check_page(limit, since)`)."""
 
     # -- leases (one process drives an orchestration at a time) ----------------------------------
     @abstractmethod
     async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
-        """Take or renew the lease if it is free, expired or already `owner`'s. Atomic."""
+        """Take or renew the lease for `ttl_s` seconds if it is free, expired or already `owner`'s; returns
+        whether `owner` holds it now. Atomic. `NotFound` for an unknown orchestration; `ValueError` when
+        `ttl_s <= 0` (`checks.check_ttl`)."""
 
     @abstractmethod
     async def release(self, orchestration_id: str, owner: str) -> None:
-        """Give the lease up (only if `owner` holds it)."""
+        """Give the lease up (only if `owner` holds it; nothing happens otherwise, nor for an unknown id)."""
 
     @abstractmethod
     async def list_resumable(self, *, limit: int = 100) -> list[str]:
@@ -469,9 +495,9 @@ class Store(ABC):
         This default calls `claim` once per id; a store overrides it to renew them in one statement.
         """
         from ..exceptions import NotFound
+        from .checks import check_ttl
 
-        if not ttl_s > 0:
-            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        check_ttl(ttl_s)
         held: set[str] = set()
         for oid in dict.fromkeys(orchestration_ids):
             try:
@@ -500,7 +526,8 @@ class Store(ABC):
     async def cancel_requested(self, orchestration_id: str) -> bool:
         """Whether the run of `orchestration_id` should stop: a cancel was requested (`request_cancel`)
         or its session has ended (`completed` or `cancelled`). A cheap read, polled by the driving
-        process about once a second; False for an unknown id."""
+        process about once a second; False for an unknown id. Once the run has ended nobody asks: a
+        store may then keep the request (True) or drop it (False)."""
         from ..exceptions import NotFound
 
         try:
@@ -525,7 +552,9 @@ class Store(ABC):
     @abstractmethod
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
         """Atomically add `amount` to counter `key` and return the new value. With `ttl_s`, a counter
-        created by this call expires after that many seconds (fixed windows)."""
+        created by this call expires after that many seconds (fixed windows): the next `incr` of the key
+        after that starts again from 0. `ValueError` when `ttl_s` is given and not > 0
+        (`checks.check_ttl(ttl_s, "counter")`)."""
 
     # -- router statistics ----------------------------------------------------------------------
     @abstractmethod
@@ -543,14 +572,20 @@ class Store(ABC):
         """Atomically add one observation to the statistics of (`router`, `domain`, `model_name`)."""
 
     @abstractmethod
-    async def routing_stats(self, router: str) -> list[RoutingStat]: ...
+    async def routing_stats(self, router: str) -> list[RoutingStat]:
+        """Every (domain, model) statistics of `router`, sorted by domain, then model name (`[]` for a router
+        with none)."""
 
     # -- API keys -----------------------------------------------------------------------------
     @abstractmethod
-    async def create_api_key(self, key: ApiKey) -> ApiKey: ...
+    async def create_api_key(self, key: ApiKey) -> ApiKey:
+        """Store a new API key (only its hash is ever stored) and return it; `Conflict` when its `key_hash`
+        exists."""
 
     @abstractmethod
-    async def get_api_key(self, key_hash: str) -> ApiKey | None: ...
+    async def get_api_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, revoked or not; None when there is none (not `NotFound`: the server asks
+        this of every request's key)."""
 
     async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
         """Every API key (of `user_id` when given), revoked ones included, oldest first."""
@@ -577,11 +612,18 @@ class Store(ABC):
 
     # -- analytics ----------------------------------------------------------------------------
     @abstractmethod
-    async def session_analytics(self, session_id: str) -> Analytics: ...
+    async def session_analytics(self, session_id: str) -> Analytics:
+        """`Analytics` of the session (`scope="session"`, `sessions=1`, `threads` its threads); `NotFound`
+        for an unknown session. See docs/stores.md, "Analytics", for each figure."""
 
     @abstractmethod
-    async def user_analytics(self, user_id: str) -> Analytics: ...
+    async def user_analytics(self, user_id: str) -> Analytics:
+        """`Analytics` of every session of the user (`scope="user"`, `sessions` and `threads` the user's);
+        all zeros for a user with none (not `NotFound`)."""
 
     @abstractmethod
     async def model_stats(self, model_name: str) -> ModelStats:
-        """Live statistics of one model over every recorded call (all users)."""
+        """Live statistics of one model over every recorded call (all users, generations and judgements):
+        requests, errors, latency percentiles; `mean_score_by_domain` averages the scores of its
+        generations only (a judge call's score is the verdict it gave, not one it earned). An unknown
+        model has all zeros."""

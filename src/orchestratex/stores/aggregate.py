@@ -16,7 +16,18 @@ __all__ = ["OrchestrationTotals"]
 
 
 class OrchestrationTotals:
-    """Running sums over groups of orchestrations (money in pico-dollars)."""
+    """Running sums over groups of orchestrations (money in pico-dollars), turned into an `Analytics` document.
+
+    A store groups the orchestrations of the scope by (domain, status) in its own query language and calls
+    `add` once per group: `domain` as stored, with None mapped to `"general"`; `n` orchestrations; `pico`
+    the sum of their `total_cost` in pico-dollars (`checks.to_pico` of each, summed as integers);
+    `iterations` the sum of their iteration counts; `score_sum` and `scored` the sum and count of their
+    `final_score`s that are not None. It then sets `overage_pico` (Σ `overage_cost` in pico-dollars, summed
+    apart because few orchestrations have one) and calls `analytics` with the figures it computes itself
+    (the scope's sessions and threads, tokens, the median final score, and from its call records the
+    latency percentiles and per-model usage). The means, the per-status counts and the per-domain
+    breakdown then come out exactly as the built-in stores' do.
+    """
 
     def __init__(self) -> None:
         self.by_status: dict[str, int] = {}

@@ -15,7 +15,17 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from ..events import Event
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Orchestration, Thread
 
-__all__ = ["MAX_AMOUNT", "check_amount", "check_commit", "check_page", "check_start", "from_pico", "to_pico"]
+__all__ = [
+    "MAX_AMOUNT",
+    "check_amount",
+    "check_commit",
+    "check_page",
+    "check_start",
+    "check_step",
+    "check_ttl",
+    "from_pico",
+    "to_pico",
+]
 
 _PICO = 10**12
 
@@ -64,12 +74,32 @@ def check_commit(
             raise ValueError(f"a call record of session {call.session_id!r} cannot commit to {session_id!r}")
 
 
+def check_ttl(ttl_s: float, kind: str = "lease") -> None:
+    """Refuse a `ttl_s` that is not > 0 seconds (`claim`, `renew_leases`, `start`: a lease; `incr`: a counter,
+    whose `ttl_s=None` means it never expires and is not checked)."""
+    if not ttl_s > 0:
+        raise ValueError(f"a {kind} ttl_s must be > 0 seconds, not {ttl_s!r}")
+
+
+def check_step(orchestration: Orchestration, reserve: float, owner: str | None, release_lease: bool) -> None:
+    """Refuse `commit_step`'s extras when invalid (`ValueError`): a `reserve` that is not a valid amount, or any
+    `reserve` with a final status (a final commit releases every reservation), and `release_lease` without
+    the `owner` whose lease it releases. (Its commit is checked by `check_commit`.)"""
+    if reserve:
+        check_amount("reserve", reserve)
+        if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
+            raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
+    if release_lease and owner is None:
+        raise ValueError("release_lease needs the owner whose lease is released")
+
+
 def check_start(
     orchestration: Orchestration, thread: Thread | None, ttl_s: float, events: Sequence[Event], reserve: float
 ) -> None:
-    """Refuse a `Store.start` whose lease, events, reservation or new thread is invalid (`ValueError`)."""
-    if not ttl_s > 0:
-        raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+    """Refuse a `Store.start` whose lease, events, reservation or new thread is invalid (`ValueError`): `ttl_s`
+    not > 0, events of another session, a `reserve` that is not a valid amount or any `reserve` for an
+    ended orchestration, a new `thread` that is not the orchestration's (its id and session)."""
+    check_ttl(ttl_s)
     check_commit(orchestration.session_id, events, (), 0.0, 0.0)
     if reserve:
         check_amount("reserve", reserve)

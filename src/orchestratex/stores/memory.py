@@ -68,7 +68,7 @@ from ._memory_rows import (
     orchestration_row,
     thread_row,
 )
-from .checks import check_amount, check_commit, check_page, check_start, from_pico, to_pico
+from .checks import check_amount, check_commit, check_page, check_start, check_step, check_ttl, from_pico, to_pico
 
 __all__ = ["MemoryStore"]
 
@@ -411,12 +411,7 @@ class MemoryStore(Store):
         outcomes: Sequence[RoutingOutcome] = (),
         release_lease: bool = False,
     ) -> bool:
-        if reserve:
-            check_amount("reserve", reserve)
-            if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
-                raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
-        if release_lease and owner is None:
-            raise ValueError("release_lease needs the owner whose lease is released")
+        check_step(orchestration, reserve, owner, release_lease)
         # none of these suspends: the three are one atomic step for the event loop
         await MemoryStore.commit(self, orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
         granted = (
@@ -464,8 +459,7 @@ class MemoryStore(Store):
 
     # -- leases -------------------------------------------------------------------------------
     async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
-        if not ttl_s > 0:
-            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        check_ttl(ttl_s)
         if orchestration_id not in self._orchestrations:
             raise NotFound(f"no orchestration {orchestration_id!r}")
         now = time.time()
@@ -510,8 +504,8 @@ class MemoryStore(Store):
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
-        if ttl_s is not None and not ttl_s > 0:
-            raise ValueError(f"a counter ttl_s must be > 0 seconds, not {ttl_s!r}")
+        if ttl_s is not None:
+            check_ttl(ttl_s, "counter")
         now = time.time()
         counter = self._counters.get(key)
         if counter is None or (counter[1] is not None and counter[1] <= now):
@@ -650,8 +644,7 @@ class MemoryStore(Store):
     # -- one call for all of an orchestrator's runs ---------------------------------------------
     @fused
     async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
-        if not ttl_s > 0:
-            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        check_ttl(ttl_s)
         now = time.time()
         held: set[str] = set()
         for oid in orchestration_ids:

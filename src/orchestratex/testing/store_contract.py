@@ -52,6 +52,37 @@ StoreFactory = Callable[[], Store]
 _T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+async def _refused(kind: type[Exception], call: Awaitable[object]) -> None:
+    """Await `call`, a store method's coroutine, which must raise `kind`; a failure names the method and its
+    arguments (a failed `pytest.raises` block shows neither)."""
+    what = _call_text(call)
+    try:
+        await call
+    except kind:
+        return
+    pytest.fail(f"store.{what} should raise {kind.__name__}; it returned without raising", pytrace=False)
+
+
+def _call_text(call: Awaitable[object]) -> str:
+    """`method(arguments)` of a coroutine not started yet (its frame's locals are its arguments)."""
+    frame, code = getattr(call, "cr_frame", None), getattr(call, "cr_code", None)
+    if frame is None or code is None:
+        return repr(call)
+    given = {k: v for k, v in frame.f_locals.items() if k != "self"}
+    name = code.co_name
+    if isinstance(given.get("args"), tuple) and isinstance(given.get("kwargs"), dict):  # a wrapper (`fused`)
+        name = given["name"] if isinstance(given.get("name"), str) else name
+        parts = [_short(a) for a in given["args"]] + [f"{k}={_short(v)}" for k, v in given["kwargs"].items()]
+    else:
+        parts = [f"{k}={_short(v)}" for k, v in given.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _at(seconds: float) -> datetime:
     return _T0 + timedelta(seconds=seconds)
 
@@ -160,8 +191,7 @@ class StoreContract:
         got = await store.get_session(session.id)
         assert got.model_dump() == session.model_dump()
         assert got.settings.cost_limit == 2.5
-        with pytest.raises(Conflict):
-            await store.create_session(session)
+        await _refused(Conflict, store.create_session(session))
 
     async def test_unknown_ids_are_not_found(self, store: Store) -> None:
         missing = "0" * 24
@@ -174,13 +204,14 @@ class StoreContract:
             lambda: store.reserve_budget(missing, missing, 0.1),
             lambda: store.release_reservations(missing, missing),
             lambda: store.claim(missing, "worker", 10),
+            lambda: store.request_cancel(missing),
             lambda: store.session_analytics(missing),
             lambda: store.create_thread(Thread(session_id=missing, user_id="u", original_prompt="p")),
         ]
         for call in calls:
-            with pytest.raises(NotFound):
-                await call()
+            await _refused(NotFound, call())
         assert await store.get_api_key("no-such-hash") is None
+        assert await store.list_sessions("nobody") == [] and await store.list_threads(missing) == []
 
     async def test_list_sessions_oldest_first_with_limit_and_offset(self, store: Store) -> None:
         made = [await _session(store, created_at=_at(s)) for s in (30, 10, 20, 40, 0)]
@@ -191,8 +222,7 @@ class StoreContract:
         assert [s.id for s in await store.list_sessions("alice", limit=2, offset=1)] == [s.id for s in ordered[1:3]]
         assert await store.list_sessions("alice", offset=10) == []
         assert await store.list_sessions("nobody") == []
-        with pytest.raises(ValueError):
-            await store.list_sessions("alice", limit=-1)
+        await _refused(ValueError, store.list_sessions("alice", limit=-1))
 
     async def test_session_status_transitions(self, store: Store) -> None:
         session = await _session(store)
@@ -203,8 +233,7 @@ class StoreContract:
         done = await store.set_session_status(session.id, "completed")
         assert done.status == "completed" and done.session_end is not None
         for status in ("active", "paused", "cancelled"):
-            with pytest.raises(Conflict):
-                await store.set_session_status(session.id, status)
+            await _refused(Conflict, store.set_session_status(session.id, status))
         got = await store.get_session(session.id)
         assert got.status == "completed" and got.session_end == done.session_end
         other = await _session(store)
@@ -222,8 +251,7 @@ class StoreContract:
         ordered = sorted(threads, key=lambda t: t.created_at)
         assert [t.id for t in await store.list_threads(session.id)] == [t.id for t in ordered]
         assert [t.id for t in await store.list_threads(session.id, limit=1, offset=2)] == [ordered[2].id]
-        with pytest.raises(Conflict):
-            await store.create_thread(threads[0])
+        await _refused(Conflict, store.create_thread(threads[0]))
 
     # -- orchestrations -----------------------------------------------------------------------
     async def test_orchestrations(self, store: Store) -> None:
@@ -242,8 +270,7 @@ class StoreContract:
         assert await store.list_orchestrations(session_id=other_session.id, thread_id=thread.id) == []
         assert len(await store.list_orchestrations()) == 4
         assert [o.id for o in await store.list_orchestrations(session_id=session.id, limit=1, offset=1)] == [later.id]
-        with pytest.raises(Conflict):
-            await store.create_orchestration(first)
+        await _refused(Conflict, store.create_orchestration(first))
         with pytest.raises(NotFound):
             await store.create_orchestration(
                 Orchestration(thread_id="0" * 24, session_id=session.id, user_id="alice", prompt="p")
@@ -284,17 +311,13 @@ class StoreContract:
     async def test_commit_is_all_or_nothing(self, store: Store) -> None:
         session, _, o = await _tree(store)
         stray = Orchestration(thread_id="t" * 24, session_id="0" * 24, user_id="alice", prompt="p")
-        with pytest.raises(NotFound):
-            await store.commit(stray, [_selected(stray)], spent=1.0)
+        await _refused(NotFound, store.commit(stray, [_selected(stray)], spent=1.0))
         foreign = _selected(stray)
-        with pytest.raises(ValueError):
-            await store.commit(o, [_selected(o), foreign], spent=0.5)
-        with pytest.raises(ValueError):
-            await store.commit(o, spent=-1.0)
+        await _refused(ValueError, store.commit(o, [_selected(o), foreign], spent=0.5))
+        await _refused(ValueError, store.commit(o, spent=-1.0))
         assert (await store.get_session(session.id)).total_cost == 0.0
         assert await store.list_events(session.id) == []
-        with pytest.raises(NotFound):
-            await store.get_orchestration(stray.id)
+        await _refused(NotFound, store.get_orchestration(stray.id))
 
     async def test_list_events_since_limit_and_orchestration(self, store: Store) -> None:
         session, thread, a = await _tree(store)
@@ -380,11 +403,11 @@ class StoreContract:
         assert await store.claim(o.id, "first", 60)
         o.status = "running"
         await store.commit(o, [_selected(o)], spent=0.25, owner="first")
-        with pytest.raises(Conflict):  # another process's lease: nothing is written
-            await store.commit(o, [_selected(o, 2)], spent=0.5, owner="second")
+        # another process's lease: nothing is written
+        await _refused(Conflict, store.commit(o, [_selected(o, 2)], spent=0.5, owner="second"))
         await store.release(o.id, "first")
-        with pytest.raises(Conflict):  # nobody's lease: a commit naming an owner is refused as well
-            await store.commit(o, [_selected(o, 2)], spent=0.5, owner="first")
+        # nobody's lease: a commit naming an owner is refused as well
+        await _refused(Conflict, store.commit(o, [_selected(o, 2)], spent=0.5, owner="first"))
         assert (await store.get_session(session.id)).total_cost == 0.25
         assert [e.seq for e in await store.list_events(session.id)] == [1]
         await store.commit(o, [_selected(o, 2)], spent=0.5)  # without an owner: no fencing
@@ -403,18 +426,15 @@ class StoreContract:
         assert await store.reserve_budget(session.id, o.id, 0.3)  # exactly up to the limit
         assert not await store.reserve_budget(session.id, o.id, 1e-9)
         assert await store.reserve_budget(session.id, o.id, 0.0)
-        with pytest.raises(ValueError):
-            await store.reserve_budget(session.id, o.id, -0.1)
-        with pytest.raises(ValueError):
-            await store.reserve_budget(session.id, o.id, float("nan"))
+        await _refused(ValueError, store.reserve_budget(session.id, o.id, -0.1))
+        await _refused(ValueError, store.reserve_budget(session.id, o.id, float("nan")))
 
     async def test_unlimited_session_always_reserves(self, store: Store) -> None:
         session, _, o = await _tree(store)
         assert await store.reserve_budget(session.id, o.id, 1000.0)
         assert await store.reserve_budget(session.id, o.id, 0.25)
         assert (await store.get_session(session.id)).reserved_cost == 1000.25
-        with pytest.raises(ValueError):
-            await store.reserve_budget(session.id, o.id, 1e9)
+        await _refused(ValueError, store.reserve_budget(session.id, o.id, 1e9))
 
     async def test_release_reservations_per_orchestration(self, store: Store) -> None:
         session, thread, a = await _tree(store, cost_limit=10.0)
@@ -505,18 +525,18 @@ class StoreContract:
 
     async def test_start_refuses_what_does_not_exist_or_exists_already(self, store: Store) -> None:
         session, thread, o = await _tree(store)
-        with pytest.raises(Conflict):
-            await store.start(o, owner="me", ttl_s=60)
+        await _refused(Conflict, store.start(o, owner="me", ttl_s=60))
         assert await store.claim(o.id, "other", 60)  # the refused start took no lease
         lost = Orchestration(thread_id="t" * 24, session_id=session.id, user_id="alice", prompt="p")
-        with pytest.raises(NotFound):
-            await store.start(lost, owner="me", ttl_s=60)
+        await _refused(NotFound, store.start(lost, owner="me", ttl_s=60))
         stray = Orchestration(thread_id=thread.id, session_id="0" * 24, user_id="alice", prompt="p")
-        with pytest.raises(NotFound):
-            await store.start(stray, owner="me", ttl_s=60)
+        await _refused(NotFound, store.start(stray, owner="me", ttl_s=60))
         fresh = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
-        with pytest.raises(ValueError):
-            await store.start(fresh, owner="me", ttl_s=0)
+        await _refused(ValueError, store.start(fresh, owner="me", ttl_s=0))
+        # a new thread whose id exists already: refused, the stored thread left as it was
+        same = Thread(id=thread.id, session_id=session.id, user_id="alice", original_prompt="another prompt")
+        await _refused(Conflict, store.start(fresh, thread=same, owner="me", ttl_s=60))
+        assert (await store.get_thread(thread.id)).original_prompt == thread.original_prompt
         assert [x.id for x in await store.list_orchestrations(session_id=session.id)] == [o.id]
 
     async def test_start_stores_the_first_step_its_events_and_its_reservation(self, store: Store) -> None:
@@ -567,29 +587,29 @@ class StoreContract:
             assert [x.id for x in await store.list_orchestrations(session_id=session.id)] == [o.id]
             assert [x.id for x in await store.list_threads(session.id)] == [thread.id]
 
-        with pytest.raises(Conflict):  # the orchestration exists already
-            await store.start(o, owner="me", ttl_s=60, events=[_selected(o)], reserve=0.5)
+        # the orchestration exists already
+        await _refused(Conflict, store.start(o, owner="me", ttl_s=60, events=[_selected(o)], reserve=0.5))
         await nothing_written()
         assert await store.claim(o.id, "other", 60)  # the refused start took no lease
         lost = Orchestration(thread_id="t" * 24, session_id=session.id, user_id="alice", prompt="p")
-        with pytest.raises(NotFound):  # no such thread
-            await store.start(lost, owner="me", ttl_s=60, events=[_selected(lost)], reserve=0.5)
+        # no such thread
+        await _refused(NotFound, store.start(lost, owner="me", ttl_s=60, events=[_selected(lost)], reserve=0.5))
         await nothing_written()
         fresh = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
         stranger = Orchestration(thread_id=thread.id, session_id="0" * 24, user_id="alice", prompt="p")
-        with pytest.raises(ValueError):  # an event of another session
-            await store.start(fresh, owner="me", ttl_s=60, events=[_selected(stranger)])
-        with pytest.raises(ValueError):
-            await store.start(fresh, owner="me", ttl_s=60, reserve=-1.0)
+        # an event of another session
+        await _refused(ValueError, store.start(fresh, owner="me", ttl_s=60, events=[_selected(stranger)]))
+        await _refused(ValueError, store.start(fresh, owner="me", ttl_s=60, reserve=-1.0))
         fresh.status = "completed"
-        with pytest.raises(ValueError):  # an ended orchestration holds no reservation
-            await store.start(fresh, owner="me", ttl_s=60, reserve=0.5)
+        # an ended orchestration holds no reservation
+        await _refused(ValueError, store.start(fresh, owner="me", ttl_s=60, reserve=0.5))
         await nothing_written()
         if self.atomic_start:  # the new thread is not kept when the orchestration cannot be
             new = Thread(session_id=session.id, user_id="alice", original_prompt="p")
             again = o.model_copy(update={"thread_id": new.id})
-            with pytest.raises(Conflict):
-                await store.start(again, thread=new, owner="me", ttl_s=60, events=[_selected(again)], reserve=0.5)
+            await _refused(
+                Conflict, store.start(again, thread=new, owner="me", ttl_s=60, events=[_selected(again)], reserve=0.5)
+            )
             await nothing_written()
 
     async def test_commit_step_reserves_the_next_call_after_the_commit(self, store: Store) -> None:
@@ -615,25 +635,33 @@ class StoreContract:
         session, _, o = await _tree(store, cost_limit=1.0)
         assert await store.claim(o.id, "first", 60)
         o.status = "running"
-        with pytest.raises(Conflict):
-            await store.commit_step(o, [_selected(o)], spent=0.25, owner="second", reserve=0.5)
-        with pytest.raises(ValueError):
-            await store.commit_step(o, [_selected(o)], spent=0.25, reserve=-1.0)
-        with pytest.raises(ValueError):
-            await store.commit_step(o, release_lease=True)  # whose lease?
+        await _refused(Conflict, store.commit_step(o, [_selected(o)], spent=0.25, owner="second", reserve=0.5))
+        await _refused(ValueError, store.commit_step(o, [_selected(o)], spent=0.25, reserve=-1.0))
+        await _refused(ValueError, store.commit_step(o, release_lease=True))  # whose lease?
         got = await store.get_session(session.id)
         assert (got.total_cost, got.reserved_cost) == (0.0, 0.0)
         assert await store.list_events(session.id) == []
         o.status = "completed"
-        with pytest.raises(ValueError):  # a final commit releases everything: it cannot reserve
-            await store.commit_step(o, reserve=0.1, owner="first")
+        # a final commit releases everything: it cannot reserve
+        await _refused(ValueError, store.commit_step(o, reserve=0.1, owner="first"))
+
+    async def test_an_expired_lease_still_fences_until_another_owner_claims_it(self, store: Store) -> None:
+        _, _, new = await _tree(store)
+        assert await store.claim(new.id, "first", 0.05)
+        await asyncio.sleep(0.1)  # the lease has expired, and nobody has claimed it since: still first's
+        new.status = "running"
+        await store.commit(new, owner="first")
+        await _refused(Conflict, store.commit(new, owner="second"))
+        assert await store.claim(new.id, "second", 60)  # taken over: first's commits are refused from now on
+        await _refused(Conflict, store.commit(new, owner="first"))
+        assert (await store.get_orchestration(new.id)).status == "running"
 
     async def test_commit_step_records_the_routers_outcomes_with_the_commit(self, store: Store) -> None:
         session, _, o = await _tree(store)
         assert await store.claim(o.id, "me", 60)
         seen = RoutingOutcome("r", "coding", "sim:alpha", 8.0, 0.25, 100.0, 12)
-        with pytest.raises(Conflict):  # refused: nothing of it is written, the outcomes neither
-            await store.commit_step(o, [_selected(o)], owner="other", outcomes=[seen])
+        # refused: nothing of it is written, the outcomes neither
+        await _refused(Conflict, store.commit_step(o, [_selected(o)], owner="other", outcomes=[seen]))
         assert await store.routing_stats("r") == []
         o.status = "running"
         assert await store.commit_step(o, [_selected(o)], owner="me", outcomes=[seen, seen])
@@ -661,8 +689,7 @@ class StoreContract:
         await store.release(o.id, "another")
         o.status = "running"  # (another process's commit_step releasing only its own lease)
         assert await store.claim(o.id, "third", 60)
-        with pytest.raises(Conflict):
-            await store.commit_step(o, owner="me", release_lease=True)
+        await _refused(Conflict, store.commit_step(o, owner="me", release_lease=True))
         assert not await store.claim(o.id, "me", 60)
 
     # -- leases -------------------------------------------------------------------------------
@@ -678,8 +705,7 @@ class StoreContract:
         assert not await store.claim(o.id, "a", 30)
         await asyncio.sleep(0.1)
         assert await store.claim(o.id, "a", 30)  # b's lease expired
-        with pytest.raises(ValueError):
-            await store.claim(o.id, "a", 0)
+        await _refused(ValueError, store.claim(o.id, "a", 0))
 
     async def test_renew_leases_claims_many_at_once(self, store: Store) -> None:
         session = await _session(store)
@@ -701,8 +727,7 @@ class StoreContract:
         assert await store.claim(theirs.id, "them", 30)  # still theirs
         assert await store.renew_leases([theirs.id], "me", 30) == set()
         assert await store.renew_leases([], "me", 30) == set()
-        with pytest.raises(ValueError):
-            await store.renew_leases([mine[0].id], "me", 0)
+        await _refused(ValueError, store.renew_leases([mine[0].id], "me", 0))
 
     async def test_list_resumable(self, store: Store) -> None:
         session = await _session(store)
@@ -752,8 +777,7 @@ class StoreContract:
         assert await store.cancel_requested(o.id)
         assert not await store.cancel_requested(other.id)  # per orchestration
         assert not await store.cancel_requested("0" * 24)
-        with pytest.raises(NotFound):
-            await store.request_cancel("0" * 24)
+        await _refused(NotFound, store.request_cancel("0" * 24))
         other.status = "completed"
         await store.commit(other)
         assert not await store.request_cancel(other.id)  # already ended: nothing to stop
@@ -803,8 +827,7 @@ class StoreContract:
         await asyncio.sleep(0.2)
         assert await store.incr("window", 4, ttl_s=0.15) == 4  # a new window
         assert await store.incr("forever") == 3
-        with pytest.raises(ValueError):
-            await store.incr("window", ttl_s=0)
+        await _refused(ValueError, store.incr("window", ttl_s=0))
 
     # -- router statistics --------------------------------------------------------------------
     async def test_routing_stats(self, store: Store) -> None:
@@ -841,8 +864,7 @@ class StoreContract:
         key = await store.create_api_key(ApiKey(key_hash="ab" * 32, user_id="alice", label="laptop"))
         got = await store.get_api_key("ab" * 32)
         assert got is not None and got.model_dump() == key.model_dump()
-        with pytest.raises(Conflict):
-            await store.create_api_key(ApiKey(key_hash="ab" * 32, user_id="mallory", admin=True))
+        await _refused(Conflict, store.create_api_key(ApiKey(key_hash="ab" * 32, user_id="mallory", admin=True)))
         admin = await store.create_api_key(ApiKey(key_hash="cd" * 32, user_id="root", admin=True))
         assert (await store.get_api_key("cd" * 32)) == admin
 
@@ -858,11 +880,11 @@ class StoreContract:
         got = await store.get_api_key("03" * 32)
         assert got is not None and got.revoked_at is not None
         assert abs((got.revoked_at - revoked.revoked_at).total_seconds()) < 0.001
+        await asyncio.sleep(0.01)  # (so that a second stamp would differ)
         again = await store.revoke_api_key(third.id)  # revoking twice keeps the first time
         assert again.revoked_at is not None and abs((again.revoked_at - revoked.revoked_at).total_seconds()) < 0.001
         assert (await store.get_api_key("01" * 32)).revoked_at is None  # type: ignore[union-attr]
-        with pytest.raises(NotFound):
-            await store.revoke_api_key("0" * 24)
+        await _refused(NotFound, store.revoke_api_key("0" * 24))
         when = utcnow()
         await store.touch_api_key(first.id, when)
         await store.touch_api_key("0" * 24, when)  # an unknown key: nothing happens

@@ -63,7 +63,7 @@ from orchestratex.stores import (
     Store,
     check_session_transition,
 )
-from orchestratex.stores.checks import check_start
+from orchestratex.stores.checks import check_start, check_step, check_ttl
 
 from . import _analytics
 from ._codec import (
@@ -445,12 +445,7 @@ class MongoStore(Store):
     ) -> bool:
         """The journaled `commit`, then the reservation, the statistics and the lease release concurrently: one
         round trip of latency after the commit's, not one per part."""
-        if reserve:
-            check_amount("reserve", reserve)
-            if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
-                raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
-        if release_lease and owner is None:
-            raise ValueError("release_lease needs the owner whose lease is released")
+        check_step(orchestration, reserve, owner, release_lease)
         await self.commit(orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
         oid = orchestration.id
 
@@ -599,8 +594,7 @@ class MongoStore(Store):
 
     # -- leases -------------------------------------------------------------------------------
     async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
-        if not ttl_s > 0:
-            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        check_ttl(ttl_s)
         now = _now()
         free = [{"lease_owner": None}, {"lease_owner": owner}, {"lease_expires": {"$lte": now}}]
         query = {"_id": doc_id(orchestration_id), "$or": free}
@@ -668,8 +662,8 @@ class MongoStore(Store):
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
-        if ttl_s is not None and not ttl_s > 0:
-            raise ValueError(f"a counter ttl_s must be > 0 seconds, not {ttl_s!r}")
+        if ttl_s is not None:
+            check_ttl(ttl_s, "counter")
         now = _now()
         expires = None if ttl_s is None else now + timedelta(seconds=ttl_s)
         fresh = {
@@ -833,8 +827,7 @@ class MongoStore(Store):
         """One `update_many` extends the leases `owner` still holds (the usual case: one round trip); any
         other id (a lease free, expired and taken, or another's) then goes through `claim`, which rolls
         forward what a previous owner left half-done when it takes a lease over."""
-        if not ttl_s > 0:
-            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        check_ttl(ttl_s)
         ids = {doc_id(oid): oid for oid in orchestration_ids}
         if not ids:
             return set()

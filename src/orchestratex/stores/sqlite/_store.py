@@ -18,7 +18,6 @@ from ..._ids import utcnow
 from ...events import EVENT_ADAPTER, Event
 from ...exceptions import ConfigurationError, Conflict, NotFound, StoreError, StoreUnavailable
 from ...records import (
-    TERMINAL_ORCHESTRATION_STATUSES,
     ApiKey,
     CallRecord,
     Orchestration,
@@ -36,7 +35,7 @@ from .._base import (
     check_session_transition,
     fused,
 )
-from ..checks import check_amount, check_commit, check_page, check_start, from_pico, to_pico
+from ..checks import check_amount, check_commit, check_page, check_start, check_step, check_ttl, from_pico, to_pico
 from . import _analytics
 from ._checkpoint import Checkpointer
 from ._commit import Step, commit_step, start_step
@@ -567,12 +566,7 @@ class SQLiteStore(Store):
         release_lease: bool = False,
     ) -> bool:
         check_commit(orchestration.session_id, events, calls, spent, released)
-        if reserve:
-            check_amount("reserve", reserve)
-            if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
-                raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
-        if release_lease and owner is None:
-            raise ValueError("release_lease needs the owner whose lease is released")
+        check_step(orchestration, reserve, owner, release_lease)
         orchestration.updated_at = utcnow()
         return await self._committed(
             orchestration,
@@ -654,8 +648,7 @@ class SQLiteStore(Store):
 
     # -- leases -------------------------------------------------------------------------------
     async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
-        if not ttl_s > 0:
-            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        check_ttl(ttl_s)
         claimed = await self._run(self._claim_sync, orchestration_id, owner, ttl_s)
         if not claimed:
             self._written.unpin(orchestration_id)
@@ -716,8 +709,8 @@ class SQLiteStore(Store):
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
-        if ttl_s is not None and not ttl_s > 0:
-            raise ValueError(f"a counter ttl_s must be > 0 seconds, not {ttl_s!r}")
+        if ttl_s is not None:
+            check_ttl(ttl_s, "counter")
         return await self._run(self._incr_sync, key, amount, ttl_s)
 
     def _incr_sync(self, key: str, amount: int, ttl_s: float | None) -> int:
@@ -842,8 +835,7 @@ class SQLiteStore(Store):
 
     @fused
     async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
-        if not ttl_s > 0:
-            raise ValueError(f"a lease ttl_s must be > 0 seconds, not {ttl_s!r}")
+        check_ttl(ttl_s)
         ids = list(dict.fromkeys(orchestration_ids))
         held = await self._run(self._renew_leases_sync, ids, owner, ttl_s) if ids else set()
         for lost in ids:
