@@ -192,9 +192,12 @@ async def main(args: argparse.Namespace) -> None:
     iterations, n, rounds = args.iterations, args.orchestrations, args.rounds
     calls = n * iterations * 2
     litellm: LiteLLMDriver | str = "skipped (--no-litellm)" if args.no_litellm else LiteLLMDriver.start()
+    anchor = (
+        f"{args.litellm_calls} LiteLLM {LITELLM_VERSION} Router calls" if not isinstance(litellm, str) else "no LiteLLM"
+    )
     print(
         f"{rounds} interleaved rounds; each: {n} orchestrations x {iterations * 2} model calls = {calls} calls per "
-        f"store, the same calls in a bare loop, {args.litellm_calls} LiteLLM {LITELLM_VERSION} Router calls"
+        f"store, the same calls in a bare loop, {anchor}"
     )
     if isinstance(litellm, str):
         print(f"LiteLLM: {litellm}; its columns are left out")
