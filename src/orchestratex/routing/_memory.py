@@ -124,8 +124,11 @@ class FailureMemory:
         # per model that may be rejected before: the shift it makes to each candidate's rate (`rate`'s terms; the
         # same for one never observed together), so a state's shifts are a sum of columns, not of lookups
         unseen = [(0 + strength * own) / (0 + strength) - own for own in owns]
-        columns, observed = self._columns(domain, names, owns, unseen, failed)
-        index = {name: i for i, name in enumerate(names)}
+        positions: dict[str, list[int]] = {}  # (a name listed twice has both places)
+        for i, name in enumerate(names):
+            positions.setdefault(name, []).append(i)
+        columns, observed = self._columns(domain, positions, owns, unseen, failed)
+        index = {name: places[-1] for name, places in positions.items()}  # (a retry's place: the last, as ever)
 
         def rates(state: frozenset[int]) -> tuple[list[float], list[float]]:
             gone = failed | {names[i] for i in state}
@@ -159,17 +162,19 @@ class FailureMemory:
         return Rates(rates, ceiling)
 
     def _columns(
-        self, domain: str, names: Sequence[str], owns: list[float], unseen: list[float], failed: frozenset[str]
+        self,
+        domain: str,
+        positions: dict[str, list[int]],
+        owns: list[float],
+        unseen: list[float],
+        failed: frozenset[str],
     ) -> tuple[dict[str, list[float]], list[list[float]]]:
-        """`beliefs`' column of each model that may be rejected, and those with a pair seen (the others are
-        `unseen` itself, shared)."""
+        """`beliefs`' column of each model that may be rejected (`positions`: each candidate's places), and those
+        with a pair seen (the others are `unseen` itself, shared)."""
         strength = self.strength
-        positions: dict[str, list[int]] = {}
-        for i, name in enumerate(names):
-            positions.setdefault(name, []).append(i)
         columns: dict[str, list[float]] = {}
         observed: list[list[float]] = []
-        for r in {*names, *failed}:
+        for r in {*positions, *failed}:
             seen = self._after.get((domain, r))
             column = unseen
             if seen:

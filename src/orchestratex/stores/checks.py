@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Literal
 
 from ..events import Event
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Orchestration, Thread
@@ -74,10 +75,12 @@ def check_commit(
             raise ValueError(f"a call record of session {call.session_id!r} cannot commit to {session_id!r}")
 
 
-def check_ttl(ttl_s: float, kind: str = "lease") -> None:
-    """Refuse a `ttl_s` that is not > 0 seconds (`claim`, `renew_leases`, `start`: a lease; `incr`: a counter,
-    whose `ttl_s=None` means it never expires and is not checked)."""
-    if not ttl_s > 0:
+def check_ttl(ttl_s: float | None, kind: Literal["lease", "counter"] = "lease") -> None:
+    """Refuse a `ttl_s` that is not > 0 seconds: a lease's (`claim`, `renew_leases`, `start`), or a counter's
+    (`incr`), where None is allowed (a counter that never expires)."""
+    if ttl_s is None and kind == "counter":
+        return
+    if not (ttl_s is not None and ttl_s > 0):
         raise ValueError(f"a {kind} ttl_s must be > 0 seconds, not {ttl_s!r}")
 
 

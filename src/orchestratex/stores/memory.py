@@ -504,8 +504,7 @@ class MemoryStore(Store):
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
-        if ttl_s is not None:
-            check_ttl(ttl_s, "counter")
+        check_ttl(ttl_s, "counter")
         now = time.time()
         counter = self._counters.get(key)
         if counter is None or (counter[1] is not None and counter[1] <= now):

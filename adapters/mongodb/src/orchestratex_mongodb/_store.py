@@ -662,8 +662,7 @@ class MongoStore(Store):
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
-        if ttl_s is not None:
-            check_ttl(ttl_s, "counter")
+        check_ttl(ttl_s, "counter")
         now = _now()
         expires = None if ttl_s is None else now + timedelta(seconds=ttl_s)
         fresh = {

@@ -709,8 +709,7 @@ class SQLiteStore(Store):
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
-        if ttl_s is not None:
-            check_ttl(ttl_s, "counter")
+        check_ttl(ttl_s, "counter")
         return await self._run(self._incr_sync, key, amount, ttl_s)
 
     def _incr_sync(self, key: str, amount: int, ttl_s: float | None) -> int:
