@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from pydantic import BaseModel
 
-from orchestratex import FunctionProvider, GenerationRequest, Orchestrator
+from orchestratex import FunctionProvider, GenerationRequest, Message, Orchestrator, Usage
+from orchestratex.orchestrator._seal import share
 from orchestratex.records import Iteration, Orchestration, Thread
 from orchestratex.routing import BayesianRouter
 from orchestratex.stores import MemoryStore
@@ -97,3 +98,35 @@ async def test_a_results_records_say_every_field_is_set_as_records_read_from_the
         assert second.response is not None and second.response.endswith("attempt 2")
         assert second.model_fields_set == set(Iteration.model_fields) == copy.model_fields_set
         assert Orchestration.model_validate(doc.model_dump()) == doc
+
+
+async def test_a_calls_requests_and_generations_share_field_sets_only_where_that_changes_nothing() -> None:
+    seen: list[GenerationRequest] = []
+
+    async def answer(request: GenerationRequest) -> str:
+        seen.append(request)
+        return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "an answer"
+
+    partial = GenerationRequest(model=catalog("a").get("a"), messages=[Message(role="user", content="hi")])
+    async with Orchestrator(
+        providers=[FunctionProvider(answer)], catalog=catalog("a", "b"), store=MemoryStore(), retry=NO_WAIT
+    ) as orch:
+        result = await orch.run("Hello", max_iterations=1)
+        assert result.status == "completed" and len(seen) == 2  # the answer and its judge
+        full = set(GenerationRequest.model_fields)
+        assert [r.model_fields_set for r in seen] == [full, full]
+        assert seen[0].model_fields_set is seen[1].model_fields_set  # every field given: one set for both
+
+        # a set pydantic may still add to is left as it is, and stays the caller's own
+        own = partial.model_fields_set
+        share(partial)
+        assert partial.model_fields_set is own and own == {"model", "messages"}
+        partial.temperature = 0.5
+        assert partial.model_fields_set == {"model", "messages", "temperature"}
+        assert seen[0].model_fields_set == full  # (shared sets never grow: they hold every field)
+
+        # a frozen model's set never changes: equal ones are shared, whatever they hold
+        a, b = Usage(input_tokens=3), Usage(input_tokens=4)
+        share(a, b)
+        assert a.model_fields_set is b.model_fields_set and a.model_fields_set == {"input_tokens"}
+        assert Usage(input_tokens=3, output_tokens=1).model_fields_set == {"input_tokens", "output_tokens"}

@@ -117,6 +117,7 @@ class LLMJudgeEvaluator(Evaluator):
             messages=[system, built.user],
             max_output_tokens=min(task.max_output_tokens, self.max_output_tokens, judge.max_output_tokens),
             temperature=0.0,
+            stop=None,
             json_output=True,
             purpose="judge",
             domain=task.domain,

@@ -12,7 +12,7 @@ from ._policies import RetryPolicy
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
-__all__ = ["call_with_retries", "retry_wait"]
+__all__ = ["call_with_retries", "retry_after", "retry_wait"]
 
 T = TypeVar("T")
 
@@ -48,17 +48,17 @@ async def call_with_retries(
         if not exc.retryable or policy.max_attempts == 1:
             raise
         first = exc
-    return await _retry(fn, policy, on_failure, first)
+    return await retry_after(fn, policy, on_failure, first)
 
 
-async def _retry(
+async def retry_after(
     fn: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
     on_failure: Callable[[BaseException], None] | None,
     first: BaseException | None,
 ) -> T:
-    """`call_with_retries` past a failed first attempt (its own function: the fast path's frame holds no closure
-    cells, objects the cyclic garbage collector would track while the call is in flight)."""
+    """`call_with_retries` past a failed first attempt, `first` (its own function: the fast path's frame holds no
+    closure cells, objects the cyclic garbage collector would track while the call is in flight)."""
 
     async def attempt() -> T:
         nonlocal first

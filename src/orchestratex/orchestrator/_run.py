@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 
 from ..catalog import ModelProfile
@@ -45,50 +45,50 @@ class Run(Committing):
     """The state of one orchestration being driven by one orchestrator: the loop of DESIGN §4."""
 
     # -- the loop -----------------------------------------------------------------------------
+    # (one coroutine for the whole loop, not one per level: a run in flight holds every frame of its await chain)
     async def drive(self) -> None:
         try:
             with self.telemetry.orchestration():
-                await self._drive()
+                try:
+                    await self._prepare()
+                    while not self.done:
+                        step = self._next_step()
+                        if step is not None:
+                            await step
+                except Stop as stop:
+                    await self._finish(stop.reason, stop.error, ledger=stop.ledger)
+                except asyncio.CancelledError:
+                    if (self.done and not self._pending) or self.unknown is not None:  # ended, or writes nothing more
+                        raise
+                    if self.doc.id in self.o.suspending:
+                        await asyncio.shield(self._suspend())
+                    else:
+                        await self._finish("cancelled", "the orchestration was cancelled")
+                    raise
+                except OrchestrateXError as exc:
+                    await self._finish("error", f"{type(exc).__name__}: {exc.message}")
+                except Exception as exc:
+                    logger.exception("orchestration %s failed unexpectedly", self.doc.id)
+                    await self._finish("error", f"{type(exc).__name__}: {exc}")
+                    raise
         finally:
             self.planner.detach()
 
-    async def _drive(self) -> None:
-        try:
-            await self._prepare()
-            while not self.done:
-                reason = self._stop_reason()
-                if reason is not None:
-                    raise Stop(reason)
-                await self._step()
-        except Stop as stop:
-            await self._finish(stop.reason, stop.error, ledger=stop.ledger)
-        except asyncio.CancelledError:
-            if (self.done and not self._pending) or self.unknown is not None:  # ended, or must write nothing more
-                raise
-            if self.doc.id in self.o.suspending:
-                await asyncio.shield(self._suspend())
-            else:
-                await self._finish("cancelled", "the orchestration was cancelled")
-            raise
-        except OrchestrateXError as exc:
-            await self._finish("error", f"{type(exc).__name__}: {exc.message}")
-        except Exception as exc:
-            logger.exception("orchestration %s failed unexpectedly", self.doc.id)
-            await self._finish("error", f"{type(exc).__name__}: {exc}")
-            raise
-
-    async def _step(self) -> None:
-        """Advance the last iteration by one phase (or start the next one)."""
+    def _next_step(self) -> Awaitable[object] | None:
+        """What advances the last iteration by one phase, or starts the next one (None: nothing to wait for). Stops
+        the run (`Stop`) once it should end."""
+        reason = self._stop_reason()
+        if reason is not None:
+            raise Stop(reason)
         it = self.doc.iterations[-1] if self.doc.iterations else None
         if it is None or it.phase in ("evaluated", "failed"):
-            it = await self._select()
+            return self._select()
         if it.phase == "selected":
-            await self._generate(it)
-        if it.phase == "generated":
-            if self.planner.needed(it.index):
-                await self._evaluate(it)
-            else:  # no decision depends on its verdict: returned unjudged
-                it.phase = "evaluated"
+            return self._generate(it)
+        if self.planner.needed(it.index):  # generated
+            return self._evaluate(it)
+        it.phase = "evaluated"  # no decision depends on its verdict: returned unjudged
+        return None
 
     async def _prepare(self) -> None:
         doc, store = self.doc, self.o.store
@@ -292,11 +292,12 @@ class Run(Committing):
         ledger = self._open = Ledger()
         judge_max = self.o.judge_max_output_tokens
 
-        async def call(judge: ModelProfile, request: GenerationRequest) -> Generation:
+        def call(judge: ModelProfile, request: GenerationRequest) -> Awaitable[Generation]:
+            # (returns `_call`'s coroutine rather than awaiting it in one more frame, held while the judge answers)
             cap = self.planner.judge_cap(judge)
             if request.max_output_tokens > cap:
                 request = self.planner.with_cap(judge, request, cap)
-            return await self._call(judge, request, ledger, "judge")
+            return self._call(judge, request, ledger, "judge")
 
         etask = EvaluationTask(
             prompt=doc.prompt,

@@ -8,6 +8,12 @@ the records of a finished run are marked the same way, with one shared set per c
 ever adds field names to that set (assignment, `model_copy` copies it first), which leaves a set that
 already holds them all unchanged: sharing it is safe (a frozen model's set never changes at all).
 Messages, which may be the caller's own objects, are left as they are.
+
+The requests, generations and usages of a run's calls are not records, and their set of fields given is
+kept exactly: `share` swaps it for an equal shared set only where that can never change what they say —
+when every field is given (pydantic adds nothing to a full set), or when the model is frozen (its set is
+never added to). A run in flight holds about a dozen of them: 2.5 KB of sets each run, a shared set per
+class instead.
 """
 
 from __future__ import annotations
@@ -20,10 +26,14 @@ from pydantic import BaseModel
 
 from ..providers import Message
 
-__all__ = ["seal"]
+__all__ = ["seal", "share"]
 
 _ALL_SET: dict[type[BaseModel], set[str] | None] = {}
 """Per record class: the set of all its field names, shared by its sealed instances (None: left as it is)."""
+_FULL: dict[type[BaseModel], set[str] | None] = {}
+"""Per class met by `share`: `_ALL_SET`'s entry (a dictionary lookup fewer than through `_seal_class`)."""
+_FROZEN: dict[tuple[type[BaseModel], frozenset[str]], set[str]] = {}
+"""Per frozen class and set of fields given: the one set its instances share (see `share`)."""
 _NESTED: dict[type[BaseModel], tuple[str, ...]] = {}
 """Per record class: the fields that may hold other (mutable) records, alone or in a list."""
 
@@ -37,10 +47,7 @@ def seal(records: Iterable[BaseModel]) -> None:
 def _seal(record: BaseModel) -> None:
     cls = type(record)
     if cls not in _ALL_SET:
-        # an extra field's name would join the set on assignment: not shareable
-        shareable = cls.model_config.get("extra") != "allow"
-        _ALL_SET[cls] = set(cls.model_fields) if shareable else None
-        _NESTED[cls] = tuple(name for name, info in cls.model_fields.items() if _may_hold_records(info.annotation))
+        _seal_class(cls)
     shared = _ALL_SET[cls]
     if shared is None:
         return
@@ -56,6 +63,35 @@ def _seal(record: BaseModel) -> None:
             for item in value:
                 if isinstance(item, BaseModel):
                     _seal(item)
+
+
+def share(*models: BaseModel) -> None:
+    """Let `models` (not their fields) share their set of fields given with equal ones, where that cannot change
+    it: every field given, or a frozen model (see the module docstring). Their `model_fields_set` is unchanged."""
+    for model in models:
+        cls = type(model)
+        own = model.__pydantic_fields_set__
+        full = _FULL[cls] if cls in _FULL else _share_class(cls)
+        if own is full:
+            continue
+        if full is not None and len(own) == len(full) and own <= full:
+            object.__setattr__(model, "__pydantic_fields_set__", full)
+        elif cls.model_config.get("frozen"):  # (its set is never added to: one per distinct set)
+            object.__setattr__(model, "__pydantic_fields_set__", _FROZEN.setdefault((cls, frozenset(own)), own))
+
+
+def _share_class(cls: type[BaseModel]) -> set[str] | None:
+    if cls not in _ALL_SET:
+        _seal_class(cls)
+    full = _FULL[cls] = _ALL_SET[cls]
+    return full
+
+
+def _seal_class(cls: type[BaseModel]) -> None:
+    # an extra field's name would join the set on assignment: not shareable
+    shareable = cls.model_config.get("extra") != "allow"
+    _ALL_SET[cls] = set(cls.model_fields) if shareable else None
+    _NESTED[cls] = tuple(name for name, info in cls.model_fields.items() if _may_hold_records(info.annotation))
 
 
 def _may_hold_records(annotation: object) -> bool:

@@ -19,8 +19,9 @@ from ._budget import price_generation, reserve_waiting
 from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
 from ._ledger import EPS, Ledger, Role
-from ._retry import call_with_retries
+from ._retry import retry_after
 from ._run_state import RunState
+from ._seal import share
 from ._stream import AnswerDelta
 
 __all__ = ["Spending"]
@@ -48,6 +49,7 @@ class Spending(RunState):
         if not circuit.allows(model.name):
             raise CircuitOpen(f"{model.name} is cooling down after repeated failures", model=model.name)
         provider = self.o.provider_for(model)
+        share(request, *request.messages)
         worst = reserved or model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
         if not reserved:
             await self._reserve(worst, ledger, prepay=prepay)
@@ -62,9 +64,13 @@ class Spending(RunState):
             attempt = partial(provider.generate, request)
         try:
             with self.telemetry.call(model, request, role) as call:
-                gen = await call_with_retries(
-                    attempt, self.o.retry, on_failure=partial(_count_failure, circuit, model.name)
-                )
+                try:  # the first attempt (`call_with_retries` inlined: no frame more while the model answers)
+                    gen = await attempt()
+                except ProviderError as exc:
+                    _count_failure(circuit, model.name, exc)
+                    if not exc.retryable or self.o.retry.max_attempts == 1:
+                        raise
+                    gen = await retry_after(attempt, self.o.retry, partial(_count_failure, circuit, model.name), exc)
                 price_generation(model, gen)
                 call.done(gen, gen.cost)
         except ProviderError as exc:
@@ -76,6 +82,7 @@ class Spending(RunState):
         )
         if not gen.model_name:
             gen.model_name = model.name
+        share(gen, gen.usage)  # (kept while the run is in flight: see `_seal`)
         ledger.spent.append(gen.cost)
         if gen.cost > worst + EPS:
             self._overage(model, gen.cost, worst, ledger)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from typing import ClassVar, TypeAlias
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable
+from typing import Any, ClassVar, TypeAlias
 
 from ..exceptions import UserError
 from ..usage import Usage
@@ -81,9 +81,10 @@ class FunctionProvider(Provider):
             # `Provider.name` is declared as a ClassVar; a per-instance name shadows it on purpose.
             object.__setattr__(self, "name", name)
 
-    async def generate(self, request: GenerationRequest) -> Generation:
-        """Call the function and wrap a text answer into a `Generation`."""
-        return await self.generate_stream(request, None)
+    def generate(self, request: GenerationRequest) -> Coroutine[Any, Any, Generation]:
+        """Call the function and wrap a text answer into a `Generation` (a coroutine, as `Provider.generate`: it is
+        `generate_stream`'s, not awaited in a frame of its own, held while the function answers)."""
+        return self.generate_stream(request, None)
 
     async def generate_stream(self, request: GenerationRequest, on_text: TextSink | None) -> Generation:
         """Call the function; hand each piece of a generated answer to `on_text` as it comes."""
@@ -126,6 +127,8 @@ class FunctionProvider(Provider):
             finish_reason="stop",
             model_name=model.name,
             cost=model.cost(usage) if model.priced else 0.0,
+            reported_cost=None,
+            catalog_cost=None,
         )
 
     async def _piece(self, piece: object, on_text: TextSink | None) -> str:
