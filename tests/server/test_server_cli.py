@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
+import gc
+import sys
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 from orchestratex.cli import main
 from orchestratex.records import ApiKey
@@ -59,3 +63,26 @@ def test_bad_arguments_end_with_exit_code_2(
 ) -> None:
     assert main([a.format(tmp=tmp_path) for a in argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_serve_sets_the_collectors_threshold_from_its_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # (capfd, not capsys: `serve` hands its standard error's descriptor to `faulthandler`)
+    seen: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.append(gc.get_threshold()))
+    before = gc.get_threshold()
+    try:
+        assert main(["serve", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0
+        monkeypatch.setenv("ORCHESTRATEX_GC_THRESHOLD", "2500")
+        assert main(["serve", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+        faulthandler.enable(sys.__stderr__ or sys.stderr)  # (`serve` pointed it at the captured descriptor)
+    assert seen == [(5000, *before[1:]), (2500, *before[1:])]
+
+    monkeypatch.setenv("ORCHESTRATEX_GC_THRESHOLD", "50")
+    assert main(["serve", "--store", f"sqlite:///{tmp_path}/s.db"]) == 2
+    assert "ORCHESTRATEX_GC_THRESHOLD: Input should be greater than or equal to 100" in capfd.readouterr().err
+    assert len(seen) == 2 and gc.get_threshold() == before

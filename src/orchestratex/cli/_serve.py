@@ -47,6 +47,7 @@ def serve_command(args: argparse.Namespace) -> int:
     sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
     gc.collect()
     gc.freeze()  # modules, schemas and the app live as long as the process: keep them out of every collection
+    gc.set_threshold(settings.gc_threshold, *gc.get_threshold()[1:])
     uvicorn.run(
         app,
         host=args.host,
