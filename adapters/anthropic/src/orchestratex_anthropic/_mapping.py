@@ -101,4 +101,5 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
         finish_reason=finish,
         model_name=request.model.name,
         cost=request.model.cost(tokens),
+        reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
     )

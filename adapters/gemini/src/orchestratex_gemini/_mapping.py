@@ -96,4 +96,5 @@ def generation_from_response(response: types.GenerateContentResponse, request: G
         finish_reason=_FINISH.get(finish, finish.lower() or None),
         model_name=request.model.name,
         cost=request.model.cost(usage),
+        reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
     )

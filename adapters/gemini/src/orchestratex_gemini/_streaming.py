@@ -60,4 +60,5 @@ async def generation_from_stream(
         finish_reason=_FINISH.get(finish, finish.lower() or None),
         model_name=request.model.name,
         cost=request.model.cost(usage),
+        reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
     )

@@ -69,6 +69,7 @@ async def generation_from_chat_stream(
         finish_reason=_FINISH.get(finish, finish),
         model_name=request.model.name,
         cost=request.model.cost(tokens),
+        reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
     )
 
 

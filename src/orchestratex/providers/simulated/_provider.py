@@ -205,6 +205,7 @@ class SimulatedProvider(Provider):
             finish_reason=finish,
             model_name=model.name,
             cost=model.cost(usage) if model.priced else 0.0,
+            reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
         )
         return generation, delay
 
