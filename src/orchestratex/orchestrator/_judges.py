@@ -64,6 +64,16 @@ class JudgePlanner:
         self._terms.clear()
         self._state = state if quiet else None  # prices made with a circuit open are kept for this decision only
 
+    def decided(self) -> None:
+        """The decision's generation is priced: drop its judging prices rather than hold them while the model answers.
+        The call's observed output length changes the learned caps, so the next decision could not use them anyway
+        (a run holds about 1 KB less in flight)."""
+        self._judges = None
+        self._ranked.clear()
+        self._caps.clear()
+        self._terms.clear()
+        self._state = None
+
     def detach(self) -> None:
         """The run has ended: drop the planner's reference to it, the one cycle between a run and its parts, so the
         run and its records are freed as soon as the caller drops them rather than by the cyclic collector."""

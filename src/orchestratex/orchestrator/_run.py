@@ -253,6 +253,7 @@ class Run(Committing):
         self.planner.decision()
         input_bound = self.o.provider_for(model).count_input_tokens(request)
         fit = self._fit(model, input_bound, request.max_output_tokens, it.index)
+        self.planner.decided()
         if fit is None:
             raise BudgetExceeded(f"{model.name} no longer fits the budget or its answer could not be judged")
         request.max_output_tokens, judge_reserve = fit
