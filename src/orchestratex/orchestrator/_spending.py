@@ -49,7 +49,10 @@ class Spending(RunState):
         if not circuit.allows(model.name):
             raise CircuitOpen(f"{model.name} is cooling down after repeated failures", model=model.name)
         provider = self.o.provider_for(model)
-        share(request, *request.messages)
+        if role == "judge":  # (its messages are built for this call; a generation's are the conversation's own)
+            share(request, *request.messages)
+        else:
+            share(request)
         worst = reserved or model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
         if not reserved:
             await self._reserve(worst, ledger, prepay=prepay)
