@@ -58,16 +58,13 @@ class JudgePlanner:
         quiet = o.circuit.quiet
         if quiet and state == self._state and self._judges is not None:
             return
-        self._judges = None
-        self._ranked.clear()
-        self._caps.clear()
-        self._terms.clear()
+        self.decided()
         self._state = state if quiet else None  # prices made with a circuit open are kept for this decision only
 
     def decided(self) -> None:
-        """The decision's generation is priced: drop its judging prices rather than hold them while the model answers.
-        The call's observed output length changes the learned caps, so the next decision could not use them anyway
-        (a run holds about 1 KB less in flight)."""
+        """The decision's generation is priced: drop its judging prices rather than hold them while the model answers
+        (`decision` drops them too when they are stale). The call's observed output length changes the learned caps,
+        so the next decision could not use them anyway (a run holds about 1 KB less in flight)."""
         self._judges = None
         self._ranked.clear()
         self._caps.clear()

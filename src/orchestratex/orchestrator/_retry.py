@@ -1,4 +1,4 @@
-"""Retrying one model call with tenacity, honouring Retry-After, with a zero-cost fast path."""
+"""Retrying one model call with tenacity once its first attempt has failed, honouring Retry-After."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ._policies import RetryPolicy
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
-__all__ = ["call_with_retries", "retry_after", "retry_wait"]
+__all__ = ["retry_after", "retry_wait"]
 
 T = TypeVar("T")
 
@@ -29,36 +29,16 @@ def retry_wait(policy: RetryPolicy, attempt: int, exc: BaseException | None) -> 
     return backoff
 
 
-async def call_with_retries(
-    fn: Callable[[], Awaitable[T]],
-    policy: RetryPolicy,
-    *,
-    on_failure: Callable[[BaseException], None] | None = None,
-) -> T:
-    """Await `fn()`; retry retryable `ProviderError`s per `policy` (tenacity owns the loop).
-
-    The first attempt runs outside tenacity so a successful call pays nothing for retrying.
-    `on_failure` sees every failed attempt (the circuit breaker counts them).
-    """
-    try:
-        return await fn()
-    except ProviderError as exc:
-        if on_failure is not None:
-            on_failure(exc)
-        if not exc.retryable or policy.max_attempts == 1:
-            raise
-        first = exc
-    return await retry_after(fn, policy, on_failure, first)
-
-
 async def retry_after(
     fn: Callable[[], Awaitable[T]],
     policy: RetryPolicy,
     on_failure: Callable[[BaseException], None] | None,
     first: BaseException | None,
 ) -> T:
-    """`call_with_retries` past a failed first attempt, `first` (its own function: the fast path's frame holds no
-    closure cells, objects the cyclic garbage collector would track while the call is in flight)."""
+    """Retry a model call whose first attempt, made by the caller (`Spending._call`: a successful call pays nothing
+    for retrying), failed with `first`: retryable `ProviderError`s per `policy` (tenacity owns the loop), every
+    failed attempt shown to `on_failure`. Its own function: the fast path's frame holds no closure cells, objects
+    the cyclic garbage collector would track while the call is in flight."""
 
     async def attempt() -> T:
         nonlocal first

@@ -30,8 +30,6 @@ __all__ = ["seal", "share"]
 
 _ALL_SET: dict[type[BaseModel], set[str] | None] = {}
 """Per record class: the set of all its field names, shared by its sealed instances (None: left as it is)."""
-_FULL: dict[type[BaseModel], set[str] | None] = {}
-"""Per class met by `share`: `_ALL_SET`'s entry (a dictionary lookup fewer than through `_seal_class`)."""
 _FROZEN: dict[tuple[type[BaseModel], frozenset[str]], set[str]] = {}
 """Per frozen class and set of fields given: the one set its instances share (see `share`)."""
 _NESTED: dict[type[BaseModel], tuple[str, ...]] = {}
@@ -71,20 +69,15 @@ def share(*models: BaseModel) -> None:
     for model in models:
         cls = type(model)
         own = model.__pydantic_fields_set__
-        full = _FULL[cls] if cls in _FULL else _share_class(cls)
+        if cls not in _ALL_SET:
+            _seal_class(cls)
+        full = _ALL_SET[cls]
         if own is full:
             continue
         if full is not None and len(own) == len(full) and own <= full:
             object.__setattr__(model, "__pydantic_fields_set__", full)
         elif cls.model_config.get("frozen"):  # (its set is never added to: one per distinct set)
             object.__setattr__(model, "__pydantic_fields_set__", _FROZEN.setdefault((cls, frozenset(own)), own))
-
-
-def _share_class(cls: type[BaseModel]) -> set[str] | None:
-    if cls not in _ALL_SET:
-        _seal_class(cls)
-    full = _FULL[cls] = _ALL_SET[cls]
-    return full
 
 
 def _seal_class(cls: type[BaseModel]) -> None:

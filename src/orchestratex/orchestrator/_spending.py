@@ -67,7 +67,7 @@ class Spending(RunState):
             attempt = partial(provider.generate, request)
         try:
             with self.telemetry.call(model, request, role) as call:
-                try:  # the first attempt (`call_with_retries` inlined: no frame more while the model answers)
+                try:  # the first attempt here, not in a wrapper: no frame more while the model answers
                     gen = await attempt()
                 except ProviderError as exc:
                     _count_failure(circuit, model.name, exc)

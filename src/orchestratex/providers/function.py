@@ -127,8 +127,7 @@ class FunctionProvider(Provider):
             finish_reason="stop",
             model_name=model.name,
             cost=model.cost(usage) if model.priced else 0.0,
-            reported_cost=None,
-            catalog_cost=None,
+            reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
         )
 
     async def _piece(self, piece: object, on_text: TextSink | None) -> str:
