@@ -136,6 +136,32 @@ async def test_one_model_fails_before_any_call_saying_how_to_add_a_judge() -> No
     assert calls == []
 
 
+async def test_the_check_before_a_run_sees_every_change_on_the_same_orchestrator() -> None:
+    """The check a run passes is remembered, but not across a change of the catalog, the evaluator's pinned judges
+    or the models preferred: each later run of the same orchestrator is checked against what it is now."""
+    from orchestratex import LLMJudgeEvaluator
+
+    provider, calls = calls_counted()
+    evaluator = LLMJudgeEvaluator()
+    cat = function_catalog("a", "b")
+    orch = Orchestrator(providers=[provider], catalog=cat, evaluator=evaluator)
+    assert (await orch.run("Hello")).status == "completed"
+    cat.set_status("function:b", "disabled")  # the only other model: nobody left to judge a's answers
+    with pytest.raises(ConfigurationError, match="no model can judge the answers of function:a"):
+        await orch.run("Hello")
+    cat.set_status("function:b", "active")
+    assert (await orch.run("Hello")).status == "completed"
+    evaluator.pinned = ["function:zzz"]  # pinned in place, after the orchestrator was made
+    with pytest.raises(ConfigurationError, match="Add a judge"):
+        await orch.run("Hello")
+    evaluator.pinned = None
+    cat.add(ModelProfile(name="function:free-lunch"))
+    assert (await orch.run("Hello")).status == "completed"  # an unpriced model is left out when others are priced
+    with pytest.raises(UnknownPriceError, match="'function:free-lunch'"):
+        await orch.run("Hello", preferred_models=["function:free-lunch"])
+    assert len(calls) == 6  # three runs, each an answer and a verdict; the refused ones made no call
+
+
 async def test_pinned_judges_that_are_not_served_are_refused_too() -> None:
     from orchestratex import LLMJudgeEvaluator
 

@@ -12,15 +12,20 @@ __all__ = ["is_object_id", "new_id", "utcnow"]
 
 _RANDOM = os.urandom(5)
 _COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
-_PID = os.getpid()
 _HEX24 = re.compile(r"[0-9a-f]{24}")
+
+
+def _forked() -> None:
+    """In a forked child: never share the random part with the parent (rather than asking the pid at every id)."""
+    global _RANDOM
+    _RANDOM = os.urandom(5)
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def new_id() -> str:
     """A new id in MongoDB ObjectId format, unique across processes and sortable by creation time."""
-    global _RANDOM, _PID
-    if os.getpid() != _PID:  # forked: never share the random part with the parent
-        _RANDOM, _PID = os.urandom(5), os.getpid()
     counter = next(_COUNTER) & 0xFFFFFF
     return (int(time.time()).to_bytes(4, "big") + _RANDOM + counter.to_bytes(3, "big")).hex()
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestratex import ModelProfile, OutputCapPolicy
-from orchestratex.orchestrator._budget import OutputLengths, affordable_cap
+from orchestratex.orchestrator._budget import OutputLengths, _floor_pico, affordable_cap
 from orchestratex.usage import from_pico
 
 _EPS = 1e-12
@@ -42,6 +42,12 @@ budgets = st.one_of(
     st.floats(-1, 1e7, allow_nan=False),  # float arithmetic's leftovers: 0.30000000000000004, 1e6 - 0.003, ...
     st.builds(lambda a, b: a - b, st.floats(0, 1e6), st.floats(0, 10)),
 )
+
+
+@given(amount=st.one_of(budgets, st.floats(-1e20, 1e20, allow_nan=False), st.floats(-1e-3, 1e-3)))
+def test_floor_pico_is_the_decimal_floor(amount: float) -> None:
+    """Pico-dollars of the decimal an amount is written as, rounded down: parsed from its `repr`, as `Decimal` would."""
+    assert _floor_pico(amount) == int(Decimal(repr(amount)).scaleb(12).to_integral_value(rounding=ROUND_FLOOR))
 
 
 @given(
@@ -110,9 +116,18 @@ def test_the_learned_quantile_follows_the_sliding_window(
 ) -> None:
     policy = OutputCapPolicy(quantile=quantile, window=window, min_observations=min(3, window))
     learned = OutputLengths(policy)
+    model = ModelProfile(name="p:m", provider="p", max_output_tokens=3000)
     seen: deque[int] = deque(maxlen=window)
     for tokens, cut in lengths:
+        assert learned.cap(model, "generate", 2500) == learned.cap(model, "generate", 2500)  # (remembered)
         learned.observe("p:m", "generate", tokens, finish_reason="length" if cut else "stop", cap=400)
         seen.append(max(2 * 400 if cut and tokens >= 400 else tokens, 1))
-        assert learned.typical("p:m", "generate") == sorted_quantile(seen, policy)
+        typical = sorted_quantile(seen, policy)
+        assert learned.typical("p:m", "generate") == typical
+        # the cap read after an observation is the new one, not the one remembered before it
+        if typical is None:
+            assert learned.cap(model, "generate", 2500) == (2500, policy.min_tokens)
+        else:
+            grown = max(math.ceil(typical * policy.headroom), policy.min_tokens)
+            assert learned.cap(model, "generate", 2500) == (min(2500, grown), min(2500, max(typical, 1)))
     assert learned.typical("p:m", "judge") is None

@@ -100,18 +100,7 @@ class LLMJudgeEvaluator(Evaluator):
         return [*sorted(adequate, key=cost), *rest][: self.panel_size]
 
     def build_request(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
-        key = (task.prompt, task.context, task.history, answer)
-        built = self._built
-        if built is None or built.key != key:  # (the user message holds nothing else of the task)
-            context = f"\n\nCONTEXT:\n{task.context}" if task.context else ""
-            user = f"TASK:\n{task.prompt}{context}\n\nANSWER:\n{answer}"
-            if task.history:  # the answer continues a conversation: judge it in that light
-                turns = "\n\n".join(f"[{m.role}]\n{m.content}" for m in task.history)
-                user = f"CONVERSATION SO FAR (the TASK is its last user message):\n{turns}\n\n{user}"
-            built = self._built = _Built(key, Message(role="user", content=user))
-        system = self._system
-        if system is None or system.content != self.rubric:  # (`rubric` may be reassigned)
-            system = self._system = Message(role="system", content=self.rubric)
+        built, system = self._messages(task.prompt, task.context, task.history, answer)
         request = GenerationRequest(
             model=judge,
             messages=[system, built.user],
@@ -124,6 +113,25 @@ class LLMJudgeEvaluator(Evaluator):
         )
         built.requests[judge.name] = request
         return request
+
+    def _messages(
+        self, prompt: str, context: str | None, history: Sequence[Message], answer: str
+    ) -> tuple[_Built, Message]:
+        """The user message of the judge requests for `answer` to `prompt` (built once per task and answer) and the
+        rubric's system message: every judge's request holds these two."""
+        key = (prompt, context, history, answer)
+        built = self._built
+        if built is None or built.key != key:  # (the user message holds nothing else of the task)
+            framed = f"\n\nCONTEXT:\n{context}" if context else ""
+            user = f"TASK:\n{prompt}{framed}\n\nANSWER:\n{answer}"
+            if history:  # the answer continues a conversation: judge it in that light
+                turns = "\n\n".join(f"[{m.role}]\n{m.content}" for m in history)
+                user = f"CONVERSATION SO FAR (the TASK is its last user message):\n{turns}\n\n{user}"
+            built = self._built = _Built(key, Message(role="user", content=user))
+        system = self._system
+        if system is None or system.content != self.rubric:  # (`rubric` may be reassigned)
+            system = self._system = Message(role="system", content=self.rubric)
+        return built, system
 
     def _request_for(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
         """`build_request(task, judge, answer)`: the request built last for this judge if it is that one (sent

@@ -75,11 +75,14 @@ class OutputLengths:
     """Recent output lengths per (model, purpose), observed by one orchestrator.
 
     Each window is kept twice: in arrival order (to evict the oldest) and sorted (so the quantile is
-    an index, read without sorting on every routing decision)."""
+    an index, read without sorting on every routing decision). The caps read since the last observation
+    are remembered: every run's routing decision reads the same few, for each candidate and judge."""
 
     def __init__(self, policy: OutputCapPolicy) -> None:
         self.policy = policy
         self._seen: dict[tuple[str, str], tuple[deque[int], list[int]]] = {}
+        self._caps: dict[tuple[str, str, int, int], tuple[int, int]] = {}
+        """`cap`'s answers since the last observation, by (model, purpose, limit, the model's own limit)."""
         self.version = 0
         """Bumped by every observation (caps derived from the lengths are valid while it stays)."""
 
@@ -94,6 +97,7 @@ class OutputLengths:
             del ordered[bisect_left(ordered, arrived.popleft())]
         tokens = max(tokens, 1)
         self.version += 1
+        self._caps.clear()
         arrived.append(tokens)
         insort(ordered, tokens)
 
@@ -109,6 +113,13 @@ class OutputLengths:
 
     def cap(self, model: ModelProfile, purpose: str, limit: int) -> tuple[int, int]:
         """(cap, need): the cap to send when the budget allows it, and the least cap worth sending."""
+        key = (model.name, purpose, limit, model.max_output_tokens)
+        found = self._caps.get(key)
+        if found is None:
+            found = self._caps[key] = self._cap(model, purpose, limit)
+        return found
+
+    def _cap(self, model: ModelProfile, purpose: str, limit: int) -> tuple[int, int]:
         policy = self.policy
         floor = policy.min_tokens if purpose == "generate" else policy.min_judge_tokens
         limit = max(min(limit, model.max_output_tokens), 1)
@@ -149,7 +160,15 @@ def _floor_pico(amount: float) -> int:
     pico = to_pico(amount)
     if pico is not None:
         return pico
-    return int(Decimal(repr(amount)).scaleb(12).to_integral_value(rounding=ROUND_FLOOR))
+    text = repr(amount)  # more than 12 decimals (float leftovers: 0.049867999999999995), or $1,024 or more
+    if "e" in text or not math.isfinite(amount):
+        return int(Decimal(text).scaleb(12).to_integral_value(rounding=ROUND_FLOOR))
+    negative = text[0] == "-"
+    whole, _, fraction = text.lstrip("-").partition(".")
+    pico = int(whole + fraction[:12].ljust(12, "0"))  # the first 12 decimals: rounded toward zero
+    if negative:
+        return -pico - (fraction[12:].strip("0") != "")  # toward minus infinity
+    return pico
 
 
 def _affordable_decimal(model: ModelProfile, input_tokens: int, cap: int, need: int, budget: float) -> int | None:

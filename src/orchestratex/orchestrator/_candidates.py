@@ -106,7 +106,21 @@ class Candidates(Spending):
     def _fit(self, model: ModelProfile, input_bound: int, limit: int, index: int) -> tuple[int, float] | None:
         """(output cap, judging reserve) for `model` answering a request of `input_bound` input tokens and up to
         `limit` output tokens as iteration `index`, or None when no judge could read its answer or the budget
-        cannot pay for a useful cap plus the judging."""
+        cannot pay for a useful cap plus the judging. Remembered for the routing decision (`JudgePlanner.decision`
+        forgets it when what it depends on changes)."""
+        remaining = self._remaining()
+        key = (model.name, input_bound, limit, index, remaining)
+        fits = self.planner.fits
+        if fits is None:
+            fits = self.planner.fits = {}
+        elif key in fits:
+            return fits[key]
+        fits[key] = fit = self._fit_anew(model, input_bound, limit, index, remaining)
+        return fit
+
+    def _fit_anew(
+        self, model: ModelProfile, input_bound: int, limit: int, index: int, remaining: float | None
+    ) -> tuple[int, float] | None:
         cap, need = self.o.output_lengths.cap(model, "generate", limit)
         judge_reserve = 0.0
         if self.planner.needed(index):
@@ -114,7 +128,6 @@ class Candidates(Spending):
             if reserve is None:
                 return None
             judge_reserve = reserve
-        remaining = self._remaining()
         budget = None if remaining is None else remaining - judge_reserve
         sent = affordable_cap(model, input_bound, cap, need, budget)
         return None if sent is None else (sent, judge_reserve)

@@ -23,7 +23,27 @@ _PRICE_FIX = (
 
 def check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None) -> None:
     """`UnknownPriceError` when a model to route to has no price; `ConfigurationError` when no model
-    could judge the answer (the default evaluator needs a judge other than the generating model)."""
+    could judge the answer (the default evaluator needs a judge other than the generating model). A check that
+    passed is not made again while the catalog (its version), the providers, the evaluator and its pinned judges
+    and `preferred` are the same."""
+    catalog, evaluator = orchestrator.catalog, orchestrator.evaluator
+    pinned = getattr(evaluator, "pinned", None)
+    inputs = (
+        catalog,
+        catalog.version,
+        tuple(orchestrator.providers),
+        evaluator,
+        None if pinned is None else tuple(pinned),
+        None if preferred is None else tuple(preferred),
+    )
+    last = orchestrator._runnable
+    if last is not None and last[0] is catalog and last[3] is evaluator and last[1:] == inputs[1:]:
+        return
+    _check_runnable(orchestrator, preferred)
+    orchestrator._runnable = inputs
+
+
+def _check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None) -> None:
     served = [m for m in orchestrator.catalog if m.status != "disabled" and m.provider in orchestrator.providers]
     allowed = set(preferred) if preferred else None
     generators = [m for m in served if allowed is None or m.name in allowed]

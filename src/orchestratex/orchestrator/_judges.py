@@ -9,6 +9,7 @@ from ..catalog import ModelProfile
 from ..evaluation import EvaluationTask, LLMJudgeEvaluator
 from ..exceptions import UnknownPriceError
 from ..providers import Generation, GenerationRequest, Message
+from ..providers._base import estimate_message_tokens
 from ..usage import PICO, add_costs
 
 if TYPE_CHECKING:
@@ -26,6 +27,11 @@ _RUBRIC_ALLOWANCE = 1200
 _BYTES_PER_TOKEN_ESTIMATE = 4
 _VERBATIM = LLMJudgeEvaluator.build_request
 """An evaluator's `build_request` known to put the answer in its request once, verbatim."""
+
+
+def _verbatim(evaluator: LLMJudgeEvaluator) -> bool:
+    """Whether `evaluator`'s requests are its `_messages` (the answer once, verbatim) and nothing else to count."""
+    return type(evaluator).build_request is _VERBATIM
 
 
 class JudgePlanner:
@@ -46,6 +52,9 @@ class JudgePlanner:
         """Each judge's output cap, as `judge_cap` says while the learned caps are unchanged."""
         self._terms: dict[str, _Terms] = {}
         """Per judge, what `_price` reads of it, looked up once per decision (cleared with `_caps`)."""
+        self.fits: dict[tuple[str, int, int, int, float | None], tuple[int, float] | None] | None = None
+        """`Candidates._fit`'s answers in this decision (the chosen model's request is fitted as its candidacy was);
+        None between decisions."""
         self._state: tuple[int, int, int] | None = None
 
     def decision(self) -> None:
@@ -69,6 +78,7 @@ class JudgePlanner:
         self._ranked.clear()
         self._caps.clear()
         self._terms.clear()
+        self.fits = None
         self._state = None
 
     def detach(self) -> None:
@@ -167,19 +177,21 @@ class JudgePlanner:
         key = (provider.name, id(provider), answer_cap)
         bound = self._bounds.get(key)
         if bound is None:
-            if provider._counts_bytes() and type(self.run.o.evaluator).build_request is _VERBATIM:
+            evaluator = self.run.o.evaluator
+            if provider._counts_bytes() and isinstance(evaluator, LLMJudgeEvaluator) and _verbatim(evaluator):
                 empty = (provider.name, id(provider), -1)
-                if empty not in self._bounds:  # (a byte bound reads the messages only: the request is not capped)
-                    self._bounds[empty] = provider.count_input_tokens(self._stand_in(judge, author, "", capped=False))
+                if empty not in self._bounds:  # a byte bound reads the messages only: no request is built
+                    doc = self.run.doc
+                    built, system = evaluator._messages(doc.prompt, doc.context, (), "")
+                    self._bounds[empty] = estimate_message_tokens((system, built.user))
                 bound = self._bounds[key] = self._bounds[empty] + 4 * answer_cap  # "x " * 2n: 4n bytes
             else:
                 request = self._stand_in(judge, author, "x " * (2 * answer_cap))
                 bound = self._bounds[key] = provider.count_input_tokens(request)
         return bound
 
-    def _stand_in(self, judge: ModelProfile, author: str, answer: str, *, capped: bool = True) -> GenerationRequest:
-        """The judge's request for `answer` by `author` to this run's prompt, as the evaluator would build it
-        (its output cap left as the evaluator set it unless `capped`)."""
+    def _stand_in(self, judge: ModelProfile, author: str, answer: str) -> GenerationRequest:
+        """The judge's request for `answer` by `author` to this run's prompt, as the evaluator would build it."""
         doc = self.run.doc
         etask = EvaluationTask(
             prompt=doc.prompt,
