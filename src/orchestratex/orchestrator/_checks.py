@@ -28,19 +28,17 @@ def check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None) 
     and `preferred` are the same."""
     catalog, evaluator = orchestrator.catalog, orchestrator.evaluator
     pinned = getattr(evaluator, "pinned", None)
-    inputs = (
-        catalog,
+    values = (
         catalog.version,
         tuple(orchestrator.providers),
-        evaluator,
         None if pinned is None else tuple(pinned),
         None if preferred is None else tuple(preferred),
     )
     last = orchestrator._runnable
-    if last is not None and last[0] is catalog and last[3] is evaluator and last[1:] == inputs[1:]:
+    if last is not None and last[0] is catalog and last[1] is evaluator and last[2] == values:
         return
     _check_runnable(orchestrator, preferred)
-    orchestrator._runnable = inputs
+    orchestrator._runnable = (catalog, evaluator, values)
 
 
 def _check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None) -> None:

@@ -128,8 +128,9 @@ class Orchestrator:
         self._watcher = CancelWatcher(self)
         self._usable_cache: dict[tuple[str, ...], list[ModelProfile]] = {}
         self._usable_version = -1
-        self._runnable: tuple[object, ...] | None = None
-        """What `check_runnable` last passed with (it is not checked again while all of it is the same)."""
+        self._runnable: tuple[object, object, tuple[object, ...]] | None = None
+        """What `check_runnable` last passed with: the catalog, the evaluator (the very objects) and the values read
+        of them (it is not checked again while all of it is the same)."""
         self._portal = Portal()
         weakref.finalize(self, self._portal.close)
 
