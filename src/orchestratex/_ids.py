@@ -21,7 +21,8 @@ def _forked() -> None:
     _RANDOM = os.urandom(5)
 
 
-os.register_at_fork(after_in_child=_forked)
+if hasattr(os, "register_at_fork"):  # (no fork on Windows)
+    os.register_at_fork(after_in_child=_forked)
 
 
 def new_id() -> str:
