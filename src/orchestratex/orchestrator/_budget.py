@@ -160,15 +160,7 @@ def _floor_pico(amount: float) -> int:
     pico = to_pico(amount)
     if pico is not None:
         return pico
-    text = repr(amount)  # more than 12 decimals (float leftovers: 0.049867999999999995), or $1,024 or more
-    if "e" in text or not math.isfinite(amount):
-        return int(Decimal(text).scaleb(12).to_integral_value(rounding=ROUND_FLOOR))
-    negative = text[0] == "-"
-    whole, _, fraction = text.lstrip("-").partition(".")
-    pico = int(whole + fraction[:12].ljust(12, "0"))  # the first 12 decimals: rounded toward zero
-    if negative:
-        return -pico - (fraction[12:].strip("0") != "")  # toward minus infinity
-    return pico
+    return int(Decimal(repr(amount)).scaleb(12).to_integral_value(rounding=ROUND_FLOOR))
 
 
 def _affordable_decimal(model: ModelProfile, input_tokens: int, cap: int, need: int, budget: float) -> int | None:

@@ -172,14 +172,14 @@ class JudgePlanner:
         estimate, four bytes per token for a byte bound) — cached per provider and answer length.
 
         With a byte bound and the default evaluator's requests, which hold the answer once, verbatim, the
-        bound is the bound with an empty answer plus the stand-in's bytes: counted once per provider."""
+        bound is the bound with an empty answer plus the stand-in's bytes: counted once per run."""
         provider = self.run.o.provider_for(judge)
         key = (provider.name, id(provider), answer_cap)
         bound = self._bounds.get(key)
         if bound is None:
             evaluator = self.run.o.evaluator
             if provider._counts_bytes() and isinstance(evaluator, LLMJudgeEvaluator) and _verbatim(evaluator):
-                empty = (provider.name, id(provider), -1)
+                empty = ("", 0, -1)  # the same for every byte-counting provider
                 if empty not in self._bounds:  # a byte bound reads the messages only: no request is built
                     doc = self.run.doc
                     built, system = evaluator._messages(doc.prompt, doc.context, (), "")
