@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,14 +18,17 @@ _EPS = 1e-12
 
 
 def decimal_affordable_cap(model: ModelProfile, input_tokens: int, cap: int, need: int, budget: float) -> int | None:
-    """`affordable_cap` as it was written in decimals (the specification the integer version must match)."""
-    inp, out = Decimal(repr(model.input_cost_per_1k or 0.0)), Decimal(repr(model.output_cost_per_1k or 0.0))
-    left = (Decimal(repr(budget)) + Decimal(repr(_EPS))) * 1000 - input_tokens * inp
-    if left < 0:
-        return None
-    if out == 0:
-        return cap
-    afford = int((left / out).to_integral_value(rounding=ROUND_FLOOR))
+    """`affordable_cap` as it was written in decimals (the specification the integer version must match), with
+    digits enough for every float: 28 would round 1e-12 - 2.4e-107 up to 1e-12."""
+    with localcontext() as exact:
+        exact.prec = 800
+        inp, out = Decimal(repr(model.input_cost_per_1k or 0.0)), Decimal(repr(model.output_cost_per_1k or 0.0))
+        left = (Decimal(repr(budget)) + Decimal(repr(_EPS))) * 1000 - input_tokens * inp
+        if left < 0:
+            return None
+        if out == 0:
+            return cap
+        afford = int((left / out).to_integral_value(rounding=ROUND_FLOOR))
     if afford >= cap:
         return cap
     return afford if afford >= need and afford >= 1 else None
@@ -42,6 +45,17 @@ budgets = st.one_of(
     st.floats(-1, 1e7, allow_nan=False),  # float arithmetic's leftovers: 0.30000000000000004, 1e6 - 0.003, ...
     st.builds(lambda a, b: a - b, st.floats(0, 1e6), st.floats(0, 10)),
 )
+
+
+def test_affordable_cap_of_a_budget_below_a_pico_dollar() -> None:
+    """Exact where 28 decimal digits were not: 1e-12 $ of tolerance less 2.4e-107 $ is under one pico-dollar."""
+    model = ModelProfile(name="p:m", provider="p", input_cost_per_1k=0.0, output_cost_per_1k=1e-9)  # 1 pico a token
+    assert affordable_cap(model, 0, 1, 1, -2.4155222987133094e-107) is None
+    assert affordable_cap(model, 0, 1, 1, 0.0) == 1
+    # half a pico-dollar a token (the decimal path): 1e-12 $ buys exactly two tokens, a hair less only one
+    finer = ModelProfile(name="p:f", provider="p", input_cost_per_1k=0.0, output_cost_per_1k=5e-10)
+    assert affordable_cap(finer, 0, 2, 1, 0.0) == 2
+    assert affordable_cap(finer, 0, 2, 1, -2.4155222987133094e-107) == 1
 
 
 @given(amount=st.one_of(budgets, st.floats(-1e20, 1e20, allow_nan=False), st.floats(-1e-3, 1e-3)))
@@ -88,6 +102,25 @@ def test_affordable_cap_on_the_tolerance_edge(
     )
 
 
+@given(
+    inp=prices,
+    out=prices,
+    input_tokens=st.integers(0, 200_000),
+    cap=st.integers(1, 100_000),
+    shift=st.floats(-1e-8, 1e-8),
+)
+def test_affordable_cap_where_its_shortcut_begins(
+    inp: float, out: float, input_tokens: int, cap: int, shift: float
+) -> None:
+    """Budgets around the one above which the whole cap is affordable without exact arithmetic."""
+    model = ModelProfile(name="p:m", provider="p", input_cost_per_1k=inp, output_cost_per_1k=out)
+    worst = input_tokens * inp / 1000 + cap * out / 1000
+    budget = worst * (1 + 1e-9 + shift)
+    assert affordable_cap(model, input_tokens, cap, 1, budget) == decimal_affordable_cap(
+        model, input_tokens, cap, 1, budget
+    )
+
+
 def test_affordable_cap_at_the_edge_of_the_budget() -> None:
     model = ModelProfile(name="p:m", provider="p", input_cost_per_1k=0.001, output_cost_per_1k=0.002)
     # 100 input tokens cost $0.0001; each output token $0.000002: $0.0003 buys exactly 100 of them
@@ -118,12 +151,17 @@ def test_the_learned_quantile_follows_the_sliding_window(
     learned = OutputLengths(policy)
     model = ModelProfile(name="p:m", provider="p", max_output_tokens=3000)
     seen: deque[int] = deque(maxlen=window)
+    judged = learned.cap(model, "judge", 500)
     for tokens, cut in lengths:
         assert learned.cap(model, "generate", 2500) == learned.cap(model, "generate", 2500)  # (remembered)
+        before, version = sorted_quantile(seen, policy), learned.version
         learned.observe("p:m", "generate", tokens, finish_reason="length" if cut else "stop", cap=400)
         seen.append(max(2 * 400 if cut and tokens >= 400 else tokens, 1))
         typical = sorted_quantile(seen, policy)
         assert learned.typical("p:m", "generate") == typical
+        # what was remembered is forgotten when, and only when, a quantile moved
+        assert (learned.version != version) == (typical != before)
+        assert learned.cap(model, "judge", 500) == judged  # another purpose's window: unchanged
         # the cap read after an observation is the new one, not the one remembered before it
         if typical is None:
             assert learned.cap(model, "generate", 2500) == (2500, policy.min_tokens)

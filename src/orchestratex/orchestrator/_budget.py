@@ -12,7 +12,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from ..catalog import ModelProfile
 from ..providers import Generation
@@ -75,16 +75,18 @@ class OutputLengths:
     """Recent output lengths per (model, purpose), observed by one orchestrator.
 
     Each window is kept twice: in arrival order (to evict the oldest) and sorted (so the quantile is
-    an index, read without sorting on every routing decision). The caps read since the last observation
-    are remembered: every run's routing decision reads the same few, for each candidate and judge."""
+    an index, read without sorting on every routing decision). The caps read are remembered while the
+    quantiles they derive from stay the same: every run's routing decision reads the same few, for each
+    candidate and judge, and most observations leave the quantile where it was."""
 
     def __init__(self, policy: OutputCapPolicy) -> None:
         self.policy = policy
         self._seen: dict[tuple[str, str], tuple[deque[int], list[int]]] = {}
         self._caps: dict[tuple[str, str, int, int], tuple[int, int]] = {}
-        """`cap`'s answers since the last observation, by (model, purpose, limit, the model's own limit)."""
+        """`cap`'s answers since a quantile last changed, by (model, purpose, limit, the model's own limit)."""
         self.version = 0
-        """Bumped by every observation (caps derived from the lengths are valid while it stays)."""
+        """Bumped when an observation changes a quantile (`typical`): caps derived from the lengths are valid
+        while it stays."""
 
     def observe(self, model: str, purpose: str, tokens: int, *, finish_reason: str | None, cap: int) -> None:
         if finish_reason == "length" and tokens >= cap:  # censored: the answer wanted more than the cap
@@ -93,20 +95,24 @@ class OutputLengths:
         if window is None:
             window = self._seen[(model, purpose)] = (deque(), [])
         arrived, ordered = window
+        before = self._quantile(ordered)
         if len(arrived) >= self.policy.window:
             del ordered[bisect_left(ordered, arrived.popleft())]
         tokens = max(tokens, 1)
-        self.version += 1
-        self._caps.clear()
         arrived.append(tokens)
         insort(ordered, tokens)
+        if self._quantile(ordered) != before:
+            self.version += 1
+            self._caps.clear()
 
     def typical(self, model: str, purpose: str) -> int | None:
         """The policy's quantile of the model's recent output lengths (None before `min_observations`)."""
         window = self._seen.get((model, purpose))
         if not self.policy.learn or window is None:
             return None
-        ordered = window[1]
+        return self._quantile(window[1])
+
+    def _quantile(self, ordered: list[int]) -> int | None:
         if len(ordered) < self.policy.min_observations:
             return None
         return ordered[max(math.ceil(self.policy.quantile * len(ordered)) - 1, 0)]
@@ -143,6 +149,9 @@ def affordable_cap(model: ModelProfile, input_tokens: int, cap: int, need: int, 
     if per_token is None:
         return _affordable_decimal(model, input_tokens, cap, need, budget)
     p_in, p_out, _ = per_token
+    worst = input_tokens * p_in + cap * p_out
+    if worst < 1e30 and budget * 1e12 - worst > _CLEAR * budget + 2.0:  # far from the edge: no exact arithmetic
+        return cap
     # floor((B + 1e-12) * 1e12 - input * p_in) is `left` in pico-dollars, rounded down (p_in is an integer)
     left = _floor_pico(budget) + 1 - input_tokens * p_in
     if left < 0:
@@ -155,6 +164,13 @@ def affordable_cap(model: ModelProfile, input_tokens: int, cap: int, need: int, 
     return afford if afford >= need and afford >= 1 else None
 
 
+_EXACT_DIGITS = 800
+"""Decimal digits enough to hold the sum or difference of any two floats exactly (they span 10^-324 to 10^308)."""
+_CLEAR = 1e3
+"""Pico-dollars of margin per dollar of budget, far above the float arithmetic's error (about 2e-4 pico-dollars
+per dollar): a budget that clears the worst case by that much pays for the whole cap."""
+
+
 def _floor_pico(amount: float) -> int:
     """The decimal value of `amount` (its shortest `repr`) in pico-dollars, rounded down."""
     pico = to_pico(amount)
@@ -164,14 +180,17 @@ def _floor_pico(amount: float) -> int:
 
 
 def _affordable_decimal(model: ModelProfile, input_tokens: int, cap: int, need: int, budget: float) -> int | None:
-    """`affordable_cap` in decimals, for prices finer than a pico-dollar per token."""
-    inp, out = Decimal(repr(model.input_cost_per_1k or 0.0)), Decimal(repr(model.output_cost_per_1k or 0.0))
-    left = (Decimal(repr(budget)) + Decimal(repr(_EPS))) * 1000 - input_tokens * inp
-    if left < 0:
-        return None
-    if out == 0:
-        return cap
-    afford = int((left / out).to_integral_value(rounding=ROUND_FLOOR))
+    """`affordable_cap` in decimals, for prices finer than a pico-dollar per token (with the digits to add any
+    two floats exactly: 1e-12 to a budget of 1e-300 as well)."""
+    with localcontext() as exact:
+        exact.prec = _EXACT_DIGITS
+        inp, out = Decimal(repr(model.input_cost_per_1k or 0.0)), Decimal(repr(model.output_cost_per_1k or 0.0))
+        left = (Decimal(repr(budget)) + Decimal(repr(_EPS))) * 1000 - input_tokens * inp
+        if left < 0:
+            return None
+        if out == 0:
+            return cap
+        afford = int((left / out).to_integral_value(rounding=ROUND_FLOOR))
     if afford >= cap:
         return cap
     return afford if afford >= need and afford >= 1 else None

@@ -30,16 +30,21 @@ _INFO = logging.INFO
 
 _SPANS: list[ModuleType] = []
 """`_spans`, once imported."""
+_ENV_PROVIDER: list[bool] = []
+"""Whether the environment names a tracer provider (`OTEL_PYTHON_TRACER_PROVIDER`), read once, as the telemetry
+settings are."""
 
 
 def _spans_module() -> ModuleType | None:
     """`_spans` when a tracer provider is configured, else None (without importing OpenTelemetry when the
-    application never did: then no provider can have been set)."""
+    application never did: then no provider can have been set, unless the environment names one)."""
     if not _SPANS:
         if "opentelemetry.trace" not in sys.modules:
-            import os
+            if not _ENV_PROVIDER:
+                import os
 
-            if "OTEL_PYTHON_TRACER_PROVIDER" not in os.environ:
+                _ENV_PROVIDER.append("OTEL_PYTHON_TRACER_PROVIDER" in os.environ)
+            if not _ENV_PROVIDER[0]:
                 return None
         try:
             from . import _spans
