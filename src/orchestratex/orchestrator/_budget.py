@@ -167,8 +167,8 @@ def affordable_cap(model: ModelProfile, input_tokens: int, cap: int, need: int, 
 _EXACT_DIGITS = 800
 """Decimal digits enough to hold the sum or difference of any two floats exactly (they span 10^-324 to 10^308)."""
 _CLEAR = 1e3
-"""Pico-dollars of margin per dollar of budget, far above the float arithmetic's error (about 2e-4 pico-dollars
-per dollar): a budget that clears the worst case by that much pays for the whole cap."""
+"""Pico-dollars of margin per dollar of budget, far above the float arithmetic's error (a few 1e-16 of the budget,
+under 1e-3 pico-dollars per dollar): a budget that clears the worst case by that much pays for the whole cap."""
 
 
 def _floor_pico(amount: float) -> int:
