@@ -48,10 +48,8 @@ class JudgePlanner:
         """Per answer cap: every judge whose window fits, cheapest first, with its worst case."""
         self._capped: dict[str, tuple[GenerationRequest, GenerationRequest]] = {}
         """Per judge: the last request `request` capped, and its capped copy."""
-        self._caps: dict[str, int] = {}
-        """Each judge's output cap, as `judge_cap` says while the learned caps are unchanged."""
         self._terms: dict[str, _Terms] = {}
-        """Per judge, what `_price` reads of it, looked up once per decision (cleared with `_caps`)."""
+        """Per judge, what `_ranking` reads of it, looked up once per decision."""
         self.fits: dict[tuple[str, int, int, int, float | None], tuple[int, float] | None] | None = None
         """`Candidates._fit`'s answers in this decision (the chosen model's request is fitted as its candidacy was);
         None between decisions."""
@@ -76,7 +74,6 @@ class JudgePlanner:
         so the next decision could not use them anyway (a run holds about 1 KB less in flight)."""
         self._judges = None
         self._ranked.clear()
-        self._caps.clear()
         self._terms.clear()
         self.fits = None
         self._state = None
@@ -154,9 +151,7 @@ class JudgePlanner:
         return ranked
 
     def _judge_terms(self, judge: ModelProfile) -> _Terms:
-        cap = self._caps.get(judge.name)
-        if cap is None:
-            cap = self._caps[judge.name] = self.judge_cap(judge)
+        cap = self.judge_cap(judge)  # (the learned caps are remembered while no quantile moves)
         provider = self.run.o.provider_for(judge)
         try:
             prices = judge._pico_prices()
