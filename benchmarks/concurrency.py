@@ -16,7 +16,8 @@
                                                [--rss-orchestrations 10000] [--sizes 1,1000]
                                                [--gc-full-every N]
 
-Each line of sections 1 and 2 says how long the cyclic garbage collector paused the run. With many
+Each line of sections 1 and 2 says how long the cyclic garbage collector paused the run, and section 1 when
+each of its full collections came (seconds after the runs started) and how long it paused. With many
 orchestrations in flight its full collections (which walk every tracked object) dominate; `--gc-full-every N`
 runs everything with `gc.set_threshold(700, 10, N)` (Python's default is 10: a full collection at most every
 10 middle-generation ones), the setting docs/performance.md discusses.
@@ -75,19 +76,32 @@ _ATTEMPT = re.compile(r"answer attempt (\d+)")
 
 
 class GCPauses:
-    """Seconds the cyclic garbage collector paused this process while the block ran, and its full collections."""
+    """Seconds the cyclic garbage collector paused this process while the block ran, and its full collections:
+    when each began (after `began`) and how long it paused. With up to 3 full collections each is
+    shown: at 1 s per call a full collection delays what happens around it (docs/performance.md)."""
 
     def __init__(self) -> None:
-        self.seconds, self.full, self._start = 0.0, 0, 0.0
+        self.seconds, self._start = 0.0, 0.0
+        self.fulls: list[tuple[float, float]] = []
+        """(when it began, seconds paused) of each full collection (`perf_counter`)."""
+        self.began = 0.0
+        """What the full collections are timed from: the block's start, or the workload's when it says."""
+
+    @property
+    def full(self) -> int:
+        return len(self.fulls)
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._start = time.perf_counter()
         else:
-            self.seconds += time.perf_counter() - self._start
-            self.full += info["generation"] == 2
+            paused = time.perf_counter() - self._start
+            self.seconds += paused
+            if info["generation"] == 2:
+                self.fulls.append((self._start, paused))
 
     def __enter__(self) -> GCPauses:
+        self.began = time.perf_counter()
         gc.callbacks.append(self._on_gc)
         return self
 
@@ -95,7 +109,12 @@ class GCPauses:
         gc.callbacks.remove(self._on_gc)
 
     def __str__(self) -> str:
-        return f"GC paused {self.seconds:.2f} s ({self.full} full)"
+        fulls = f"{self.full} full"
+        if 0 < self.full <= 3:
+            fulls += ": " + ", ".join(
+                f"at {at - self.began:.2f} s for {paused * 1000:.0f} ms" for at, paused in self.fulls
+            )
+        return f"GC paused {self.seconds:.2f} s ({fulls})"
 
 
 def sleeper(
@@ -119,10 +138,17 @@ def sleeper(
 
 
 async def fixed_latency(
-    store: Store, n: int, latency_s: float, iterations: int = 1, judges: int = 1, first_calls: list[float] | None = None
+    store: Store,
+    n: int,
+    latency_s: float,
+    iterations: int = 1,
+    judges: int = 1,
+    first_calls: list[float] | None = None,
+    pauses: GCPauses | None = None,
 ) -> float:
     """Seconds for `n` concurrent orchestrations whose every call takes `latency_s` (with `first_calls`, the
-    seconds from the start at which each run's first call went out are appended to it)."""
+    seconds from the start at which each run's first call went out are appended to it; with `pauses`, its full
+    collections are timed from the same start)."""
     sent: list[float] = []
     orch = Orchestrator(
         providers=[FunctionProvider(sleeper(latency_s, iterations, sent))],
@@ -134,6 +160,8 @@ async def fixed_latency(
     )
     session = await orch.create_session("bench", cost_limit=1e6)
     start = time.perf_counter()
+    if pauses is not None:
+        pauses.began = start
     results = await asyncio.gather(
         *(orch.run(PROMPTS[i % len(PROMPTS)], session=session, domain="coding") for i in range(n))
     )
@@ -159,7 +187,7 @@ async def fixed_latency_section(n: int, latencies: list[float]) -> None:
                 gc.collect()
                 first: list[float] = []
                 with GCPauses() as pauses:
-                    wall = await fixed_latency(store, n, latency, first_calls=first)
+                    wall = await fixed_latency(store, n, latency, first_calls=first, pauses=pauses)
                 ratio = wall / critical
                 print(
                     f"   {latency * 1000:6.0f} ms per call, {label:12} wall {wall:6.2f} s / critical path "
