@@ -273,3 +273,66 @@ def test_a_judges_bound_is_counted_whole_when_the_evaluator_builds_its_own_reque
     for cap in (10, 300):
         whole = planner._stand_in(judge, "function:author", "x " * (2 * cap))
         assert planner._input_bound(judge, "function:author", cap) == estimate_input_tokens(whole)
+
+
+def _eligible_by_requests(planner: JudgePlanner, etask: EvaluationTask, answer: str, budget: float | None) -> list[str]:
+    """`JudgePlanner.eligible` as it was written: every judge's request built, counted and priced."""
+    out = []
+    for judge in etask.judges:
+        request = planner.request(etask, judge, answer)
+        provider = planner.run.o.provider_for(judge)
+        estimate = sum(len(m.content) for m in request.messages) // 4
+        if estimate + request.max_output_tokens > judge.context_window:
+            continue
+        worst = judge.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
+        if budget is None or worst <= budget + 1e-12:
+            out.append(judge.name)
+    return out
+
+
+@given(
+    prompt=st.text(min_size=1, max_size=300),
+    context=st.none() | st.text(max_size=200),
+    answer=st.text(max_size=2000),
+    windows=st.lists(st.integers(300, 3000), min_size=3, max_size=3),
+    max_outputs=st.lists(st.integers(1, 2000), min_size=3, max_size=3),
+    judge_max=st.integers(1, 2000),
+    learned=st.none() | st.integers(1, 1500),
+    budget=st.none() | st.floats(0, 0.01),
+)
+@settings(max_examples=200)
+def test_the_judges_offered_for_an_answer_are_those_their_requests_would_admit(
+    prompt: str,
+    context: str | None,
+    answer: str,
+    windows: list[int],
+    max_outputs: list[int],
+    judge_max: int,
+    learned: int | None,
+    budget: float | None,
+) -> None:
+    """With a byte-counting provider and the default evaluator, `eligible` counts the judge prompt once rather than
+    building every judge's request: the same judges, windows, caps (the run's, the evaluator's, the model's and the
+    learned one) and budget considered."""
+    rec = Recorder()
+    judges = [
+        model(f"j{i}", price, window=window).model_copy(update={"max_output_tokens": cap})
+        for i, (price, window, cap) in enumerate(zip((0.001, 0.002, 0.0005), windows, max_outputs, strict=True))
+    ]
+    orch = orchestrator(rec, model("author", 0.002), *judges, judge_max_output_tokens=judge_max)
+    if learned is not None:
+        for _ in range(5):
+            orch.output_lengths.observe("function:j1", "judge", learned, finish_reason="stop", cap=judge_max)
+    planner = planner_of(orch, prompt)
+    planner.run.doc.context = context
+    etask = EvaluationTask(
+        prompt=prompt,
+        domain="general",
+        generating_model="function:author",
+        judges=planner.pool("function:author"),
+        call=cast(object, None),  # type: ignore[arg-type]
+        context=context,
+        max_output_tokens=judge_max,
+    )
+    offered = [j.name for j in planner.eligible(etask, answer, budget)]
+    assert offered == _eligible_by_requests(planner, etask, answer, budget)

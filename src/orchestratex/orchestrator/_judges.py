@@ -204,14 +204,31 @@ class JudgePlanner:
         worst case fits `budget` (what is left, the judges' pre-reservation included)."""
         run = self.run
         self._capped.clear()  # (copies made for an earlier answer)
+        evaluator = run.o.evaluator
+        verbatim = evaluator if isinstance(evaluator, LLMJudgeEvaluator) and _verbatim(evaluator) else None
+        counted: tuple[int, int] | None = None  # (4-bytes estimate, byte bound) of the default evaluator's messages
         out = []
         for judge in etask.judges:
-            request = self.request(etask, judge, answer)
             provider = run.o.provider_for(judge)
-            estimate = sum(len(m.content) for m in request.messages) // _BYTES_PER_TOKEN_ESTIMATE
-            if estimate + request.max_output_tokens > judge.context_window:
-                continue
-            worst = judge.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
+            if verbatim is not None and provider._counts_bytes():  # what its request would say, without building it
+                if counted is None:
+                    built, system = verbatim._messages(etask.prompt, etask.context, etask.history, answer)
+                    counted = (
+                        (len(system.content) + len(built.user.content)) // _BYTES_PER_TOKEN_ESTIMATE,
+                        estimate_message_tokens((system, built.user)),
+                    )
+                estimate, bound = counted
+                limit = min(etask.max_output_tokens, verbatim.max_output_tokens, judge.max_output_tokens)
+                max_output = min(limit, etask.max_output_tokens, self.judge_cap(judge))
+                if estimate + max_output > judge.context_window:
+                    continue
+                worst = judge.worst_case_cost(bound, max_output)
+            else:
+                request = self.request(etask, judge, answer)
+                estimate = sum(len(m.content) for m in request.messages) // _BYTES_PER_TOKEN_ESTIMATE
+                if estimate + request.max_output_tokens > judge.context_window:
+                    continue
+                worst = judge.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
             if budget is None or worst <= budget + 1e-12:
                 out.append(judge)
         return out
