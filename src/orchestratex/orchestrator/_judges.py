@@ -201,7 +201,9 @@ class JudgePlanner:
 
     def eligible(self, etask: EvaluationTask, answer: str, budget: float | None) -> list[ModelProfile]:
         """The judges offered to the evaluator for this answer: window fits the actual judge prompt and its
-        worst case fits `budget` (what is left, the judges' pre-reservation included)."""
+        worst case fits `budget` (what is left, the judges' pre-reservation included). With the default evaluator
+        and a byte-counting provider, the judge prompt is counted once for all judges and no request is built
+        (the evaluator builds those of the judges it asks); otherwise each judge's request is built and counted."""
         run = self.run
         self._capped.clear()  # (copies made for an earlier answer)
         evaluator = run.o.evaluator
@@ -218,8 +220,10 @@ class JudgePlanner:
                         estimate_message_tokens((system, built.user)),
                     )
                 estimate, bound = counted
-                limit = min(etask.max_output_tokens, verbatim.max_output_tokens, judge.max_output_tokens)
-                max_output = min(limit, etask.max_output_tokens, self.judge_cap(judge))
+                # (`request`'s cap: the evaluator's request capped at the judge's learned cap)
+                max_output = min(
+                    etask.max_output_tokens, verbatim.max_output_tokens, judge.max_output_tokens, self.judge_cap(judge)
+                )
                 if estimate + max_output > judge.context_window:
                     continue
                 worst = judge.worst_case_cost(bound, max_output)
