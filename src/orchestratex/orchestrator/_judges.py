@@ -3,6 +3,7 @@ whether a verdict is needed at all."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from ..catalog import ModelProfile
@@ -29,9 +30,23 @@ _VERBATIM = LLMJudgeEvaluator.build_request
 """An evaluator's `build_request` known to put the answer in its request once, verbatim."""
 
 
-def _verbatim(evaluator: LLMJudgeEvaluator) -> bool:
-    """Whether `evaluator`'s requests are its `_messages` (the answer once, verbatim) and nothing else to count."""
-    return type(evaluator).build_request is _VERBATIM
+def _verbatim(evaluator: object) -> LLMJudgeEvaluator | None:
+    """`evaluator` when its requests are its `_messages` (the answer once, verbatim) and nothing else to count."""
+    if isinstance(evaluator, LLMJudgeEvaluator) and type(evaluator).build_request is _VERBATIM:
+        return evaluator
+    return None
+
+
+def _counted(
+    evaluator: LLMJudgeEvaluator, prompt: str, context: str | None, history: Sequence[Message], answer: str
+) -> tuple[int, int]:
+    """(4-bytes-a-token estimate, byte bound) of the messages of `evaluator`'s judge requests for `answer`: what
+    every judge's request says to a byte-counting provider, counted without building a request."""
+    built, system = evaluator._messages(prompt, context, history, answer)
+    return (
+        (len(system.content) + len(built.user.content)) // _BYTES_PER_TOKEN_ESTIMATE,
+        estimate_message_tokens((system, built.user)),
+    )
 
 
 class JudgePlanner:
@@ -70,8 +85,7 @@ class JudgePlanner:
 
     def decided(self) -> None:
         """The decision's generation is priced: drop its judging prices rather than hold them while the model answers
-        (`decision` drops them too when they are stale). The call's observed output length changes the learned caps,
-        so the next decision could not use them anyway (a run holds about 1 KB less in flight)."""
+        (`decision` drops them too when they are stale; a run holds about 1 KB less in flight)."""
         self._judges = None
         self._ranked.clear()
         self._terms.clear()
@@ -172,13 +186,12 @@ class JudgePlanner:
         key = (provider.name, id(provider), answer_cap)
         bound = self._bounds.get(key)
         if bound is None:
-            evaluator = self.run.o.evaluator
-            if provider._counts_bytes() and isinstance(evaluator, LLMJudgeEvaluator) and _verbatim(evaluator):
+            evaluator = _verbatim(self.run.o.evaluator)
+            if provider._counts_bytes() and evaluator is not None:
                 empty = ("", 0, -1)  # the same for every byte-counting provider
                 if empty not in self._bounds:  # a byte bound reads the messages only: no request is built
                     doc = self.run.doc
-                    built, system = evaluator._messages(doc.prompt, doc.context, (), "")
-                    self._bounds[empty] = estimate_message_tokens((system, built.user))
+                    self._bounds[empty] = _counted(evaluator, doc.prompt, doc.context, (), "")[1]
                 bound = self._bounds[key] = self._bounds[empty] + 4 * answer_cap  # "x " * 2n: 4n bytes
             else:
                 request = self._stand_in(judge, author, "x " * (2 * answer_cap))
@@ -206,19 +219,14 @@ class JudgePlanner:
         (the evaluator builds those of the judges it asks); otherwise each judge's request is built and counted."""
         run = self.run
         self._capped.clear()  # (copies made for an earlier answer)
-        evaluator = run.o.evaluator
-        verbatim = evaluator if isinstance(evaluator, LLMJudgeEvaluator) and _verbatim(evaluator) else None
-        counted: tuple[int, int] | None = None  # (4-bytes estimate, byte bound) of the default evaluator's messages
+        verbatim = _verbatim(run.o.evaluator)
+        counted: tuple[int, int] | None = None
         out = []
         for judge in etask.judges:
             provider = run.o.provider_for(judge)
             if verbatim is not None and provider._counts_bytes():  # what its request would say, without building it
                 if counted is None:
-                    built, system = verbatim._messages(etask.prompt, etask.context, etask.history, answer)
-                    counted = (
-                        (len(system.content) + len(built.user.content)) // _BYTES_PER_TOKEN_ESTIMATE,
-                        estimate_message_tokens((system, built.user)),
-                    )
+                    counted = _counted(verbatim, etask.prompt, etask.context, etask.history, answer)
                 estimate, bound = counted
                 # (`request`'s cap: the evaluator's request capped at the judge's learned cap)
                 max_output = min(

@@ -127,7 +127,7 @@ class FunctionProvider(Provider):
             finish_reason="stop",
             model_name=model.name,
             cost=model.cost(usage) if model.priced else 0.0,
-            reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
+            reported_cost=None,  # (pricing sets `catalog_cost`: then every field is given, and the set is shared)
         )
 
     async def _piece(self, piece: object, on_text: TextSink | None) -> str:
