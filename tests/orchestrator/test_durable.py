@@ -59,6 +59,46 @@ async def test_a_failed_write_records_nothing() -> None:
     assert seen == []
 
 
+def _cancel_every_other_task() -> None:
+    """What the event loop's shutdown (`asyncio.run` leaving with tasks pending) does: cancel every task."""
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            task.cancel()
+
+
+@pytest.mark.parametrize("ends", ["with a result", "with an error"])
+async def test_a_write_that_ended_keeps_its_outcome_when_every_task_is_cancelled(ends: str) -> None:
+    written: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    seen: list[int] = []
+
+    async def write() -> int:
+        return await written
+
+    task = asyncio.ensure_future(outcome(write(), seen.append))
+    await asyncio.sleep(0)  # the write waits in a task of its own
+    if ends == "with a result":
+        written.set_result(5)  # it has ended, but the task running it has not run again yet…
+    else:
+        written.set_exception(ValueError("the write failed"))
+    _cancel_every_other_task()  # …when that task is cancelled too
+    with pytest.raises(asyncio.CancelledError) as raised:
+        await task
+    if ends == "with a result":
+        assert seen == [5]  # recorded, then the cancellation
+    else:
+        assert seen == [] and isinstance(raised.value.__cause__, ValueError)
+
+
+async def test_a_write_still_running_when_every_task_is_cancelled_runs_to_its_end() -> None:
+    seen: list[int] = []
+    task = asyncio.ensure_future(outcome(_later(3), seen.append))
+    await asyncio.sleep(0.001)  # the write's task has started and waits
+    _cancel_every_other_task()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == [3]
+
+
 async def test_store_unavailable_is_retried_a_bounded_number_of_times() -> None:
     waits: list[float] = []
 

@@ -4,7 +4,9 @@ unavailable.
 A run must always know whether a store write happened. Cancelling the task that awaits a write does
 not undo the write (SQLite's worker thread finishes the job; a MongoDB server applies an update it
 received), so `outcome` lets the write finish, hands its result to the caller's bookkeeping and only
-then re-raises the cancellation. `with_store_retries` retries `StoreUnavailable` — which a store raises
+then re-raises the cancellation. The task finishing a write cannot be cancelled at all: the event loop's
+shutdown (`asyncio.run` returning with runs still in flight), which cancels every task, waits for it
+instead of losing what it wrote. `with_store_retries` retries `StoreUnavailable` — which a store raises
 only for a write it did not apply (its commits are all or nothing) — with bounded exponential backoff.
 """
 
@@ -44,7 +46,7 @@ async def outcome(aw: Awaitable[T], record: Callable[[T], None]) -> T:
         except StopIteration as stop:
             record(stop.value)
             return cast(T, stop.value)
-        task: asyncio.Future[T] = asyncio.ensure_future(_continue(aw, pending))
+        task: asyncio.Future[T] = _Write(_continue(aw, pending), loop=asyncio.get_running_loop())
     else:
         task = asyncio.ensure_future(aw)
     cancelled: asyncio.CancelledError | None = None
@@ -67,6 +69,15 @@ async def outcome(aw: Awaitable[T], record: Callable[[T], None]) -> T:
     if cancelled is not None:
         raise cancelled from error
     raise error
+
+
+class _Write(asyncio.Task[T]):
+    """The task finishing a write, which `cancel` leaves running (see the module docstring): cancelled before its
+    first step, its write, already sent, would run on unknown to the run; cancelled after the write ended but
+    before the task resumed, the write's outcome would be dropped for the cancellation."""
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        return False
 
 
 class _Rest(Generic[T]):
