@@ -232,7 +232,7 @@ def test_judging_prices_are_reused_only_while_nothing_they_depend_on_changes() -
     orch.circuit.record_success("function:cheap")  # closed again
     planner.decision()
     assert planner.reserve_for("function:author", 300) == price(cheap)
-    planner.run.failed.add("function:cheap")  # failed in this run: no longer a judge
+    planner.run.failed |= {"function:cheap"}  # failed in this run: no longer a judge
     planner.decision()
     assert planner.reserve_for("function:author", 300) == price(dear)
     orch.catalog.set_status("function:dear", "disabled")  # a catalog change: nobody is left to judge

@@ -178,6 +178,11 @@ class LLMJudgeEvaluator(Evaluator):
             error=error,
         )
 
+    async def _panel(self, task: EvaluationTask, panel: list[ModelProfile], answer: str) -> list[JudgeVerdict]:
+        """The verdicts of a panel of judges, asked together. (A function of its own: a generator expression in
+        `evaluate` would make cells of its variables, held by every evaluation while its judges answer.)"""
+        return list(await asyncio.gather(*(self._judge(task, judge, answer) for judge in panel)))
+
     async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
         panel = self.choose_judges(task)
         if not panel:
@@ -188,7 +193,7 @@ class LLMJudgeEvaluator(Evaluator):
         if len(panel) == 1:  # no task to spawn for a single judge
             verdicts = [await self._judge(task, panel[0], response.text)]
         else:
-            verdicts = list(await asyncio.gather(*(self._judge(task, j, response.text) for j in panel)))
+            verdicts = await self._panel(task, panel, response.text)
         scored = [v for v in verdicts if v.score is not None]
         cost = add_costs(*(v.cost for v in verdicts))
         if not scored:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 
 from ..events import (
     Event,
@@ -16,7 +16,7 @@ from ..records import CallRecord
 from ..stores import RoutingOutcome, Store
 from ._candidates import Candidates
 from ._durable import outcome, with_store_retries
-from ._ledger import Ledger
+from ._ledger import Ledger, Ready
 from ._seal import seal
 
 __all__ = ["Committing"]
@@ -33,14 +33,14 @@ class Committing(Candidates):
         ledger: Ledger | None = None,
         *,
         reserve: float = 0.0,
-        on_reserved: Callable[[], None] | None = None,
+        ready: Ready | None = None,
         outcomes: Sequence[RoutingOutcome] = (),
         release_lease: bool = False,
     ) -> None:
         """Commit the step: the orchestration, `events` (after any left pending) and `ledger`, all or nothing;
-        with it (`Store.commit_step`), reserve `reserve` for the next call (`on_reserved()` runs once the
-        store holds it), add the router's `outcomes` to its statistics and, for the final commit, give up
-        the lease. Outcomes a failed commit did not write go with the next one.
+        with it (`Store.commit_step`), reserve `reserve` for the next call (the generation `ready`, held by
+        the run once the store has reserved it), add the router's `outcomes` to its statistics and, for the
+        final commit, give up the lease. Outcomes a failed commit did not write go with the next one.
 
         The run's own bookkeeping changes only once the store has the commit: a commit that fails
         (after bounded retries of `StoreUnavailable`) leaves its events pending and its ledger open,
@@ -49,80 +49,39 @@ class Committing(Candidates):
         """
         events = [*self._pending, *events]
         outcomes = [*self._outcomes, *outcomes]
-        doc = self.doc
         spent = self._settle(ledger) if ledger is not None else 0.0  # added to doc.total_cost once only
-        calls = list(ledger.calls) if ledger is not None else []
-        released = ledger.reserved_in_store if ledger is not None else 0.0
-
-        stored = False
-
-        def landed(granted: bool) -> None:
-            nonlocal stored
-            stored = True
-            self.unstarted = False
-            self._new_thread = None  # stored
-            self._pending = []
-            self._outcomes = []
-            if ledger is not None:
-                self.inflight -= ledger.reserved_local
-                if ledger is self._open:
-                    self._open = None
-            seal(events)  # (the store has set their `seq`: they are final)
-            self.emitted.extend(events)
-            if granted and reserve and on_reserved is not None:
-                on_reserved()
-            if release_lease:
-                self.lease_released = True
-                self.o.lease_given_up(doc.id)
-
+        step = _Step(self, events, ledger, spent, reserve, ready, outcomes, release_lease)
         self._pending = events
         self._outcomes = outcomes
         if ledger is not None:
             self._open = ledger  # until the store has it, the final commit still owes this step
 
         try:
-            await outcome(self._write(events, calls, spent, released, reserve, outcomes, release_lease), landed)
+            await outcome(self._write(step), step.landed)
         finally:
-            if stored and self.handlers:  # handlers see every stored event, even if the run is cancelled meanwhile
+            if step.stored and self.handlers:  # handlers see every stored event, even if the run is cancelled meanwhile
                 for event in events:
                     await dispatch(self.handlers, event)
 
-    async def _write(
-        self,
-        events: list[Event],
-        calls: list[CallRecord],
-        spent: float,
-        released: float,
-        reserve: float,
-        outcomes: Sequence[RoutingOutcome],
-        release_lease: bool,
-    ) -> bool:
+    async def _write(self, step: _Step) -> bool:
         """`_commit`'s write (`Store.commit_step`, or `Store.start` for the run's first), retried while the store
-        is unavailable; whether `reserve` was reserved."""
-        doc, store, owner = self.doc, self.o.store, self.o.owner
-
-        def step() -> Awaitable[bool]:
-            if self.unstarted:
-                return self._start(store, events, reserve, release_lease)
-            return store.commit_step(
-                doc,
-                events,
-                calls=calls,
-                spent=spent,
-                released=released,
-                owner=owner,
-                reserve=reserve,
-                outcomes=outcomes,
-                release_lease=release_lease,
-            )
-
+        is unavailable; whether its reservation was made."""
         try:
-            return await with_store_retries(step, self.o.store_retry, f"committing orchestration {doc.id}")
+            return await with_store_retries(step.send, self.o.store_retry, f"committing orchestration {self.doc.id}")
         except StoreUnavailable:  # nothing was written: the run's final commit carries the step
             raise
         except Exception as exc:
             self.unknown = exc
             raise
+
+    def _held(self, ready: Ready) -> None:
+        """The store reserved the generation's worst case (and its judges') with the commit of its selection."""
+        ready.ledger.reserved_in_store += ready.worst
+        ready.ledger.reserved_local += ready.worst
+        self.inflight += ready.worst + ready.prepay
+        self.prepaid += ready.prepay
+        self._open = ready.ledger
+        self._ready = ready
 
     async def _start(self, store: Store, events: list[Event], reserve: float, release_lease: bool) -> bool:
         """The run's first commit: store the orchestration, its new thread, its lease, `events` and the reservation
@@ -142,3 +101,83 @@ class Committing(Candidates):
             except Exception as exc:  # the lease expires after its ttl
                 logger.warning("releasing the lease of %s failed: %s", doc.id, exc)
         return started.reserved
+
+
+class _Step:
+    """One commit of a run: what it writes (`send`, retried by `with_store_retries`) and the run's bookkeeping once
+    the store has it (`landed`, `outcome`'s `record`). One slotted object rather than two closures, whose cells
+    (and those of the frame defining them) a run would hold for the cyclic garbage collector while the store
+    writes."""
+
+    __slots__ = (
+        "calls",
+        "events",
+        "ledger",
+        "outcomes",
+        "ready",
+        "release_lease",
+        "released",
+        "reserve",
+        "run",
+        "spent",
+        "stored",
+    )
+
+    def __init__(
+        self,
+        run: Committing,
+        events: list[Event],
+        ledger: Ledger | None,
+        spent: float,
+        reserve: float,
+        ready: Ready | None,
+        outcomes: Sequence[RoutingOutcome],
+        release_lease: bool,
+    ) -> None:
+        self.run, self.events, self.ledger, self.spent = run, events, ledger, spent
+        self.calls: list[CallRecord] = list(ledger.calls) if ledger is not None else []
+        self.released = ledger.reserved_in_store if ledger is not None else 0.0
+        self.reserve, self.ready, self.outcomes, self.release_lease = (
+            reserve,
+            ready,
+            outcomes,
+            release_lease,
+        )
+        self.stored = False
+        """The store has the step (`landed` ran)."""
+
+    def send(self) -> Awaitable[bool]:
+        """The write (`Store.start` for the run's first); whether `reserve` was reserved."""
+        run = self.run
+        if run.unstarted:
+            return run._start(run.o.store, self.events, self.reserve, self.release_lease)
+        return run.o.store.commit_step(
+            run.doc,
+            self.events,
+            calls=self.calls,
+            spent=self.spent,
+            released=self.released,
+            owner=run.o.owner,
+            reserve=self.reserve,
+            outcomes=self.outcomes,
+            release_lease=self.release_lease,
+        )
+
+    def landed(self, granted: bool) -> None:
+        run, ledger, events = self.run, self.ledger, self.events
+        self.stored = True
+        run.unstarted = False
+        run._new_thread = None  # stored
+        run._pending = ()
+        run._outcomes = ()
+        if ledger is not None:
+            run.inflight -= ledger.reserved_local
+            if ledger is run._open:
+                run._open = None
+        seal(events)  # (the store has set their `seq`: they are final)
+        run.emitted.extend(events)
+        if granted and self.reserve and self.ready is not None:
+            run._held(self.ready)
+        if self.release_lease:
+            run.lease_released = True
+            run.o.lease_given_up(run.doc.id)

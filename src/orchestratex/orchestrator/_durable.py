@@ -52,7 +52,9 @@ async def outcome(aw: Awaitable[T], record: Callable[[T], None]) -> T:
     cancelled: asyncio.CancelledError | None = None
     while not task.done():
         try:
-            await asyncio.shield(task)
+            # A `_Write` refuses to be cancelled: a cancellation of the caller waits for it, and arrives once it is
+            # done (no shield needed, nor the callbacks and cells one would hold while the store writes).
+            await (task if isinstance(task, _Write) else asyncio.shield(task))
         except asyncio.CancelledError as exc:
             if task.cancelled():  # the write itself was cancelled (its loop is closing): nothing to wait for
                 raise

@@ -35,17 +35,21 @@ class Stop(Exception):
 
 
 class Ledger:
-    """What one step reserved, spent and called; settled by one store commit."""
+    """What one step reserved, spent and called; settled by one store commit.
+
+    Its amounts and calls are tuples, grown by a new tuple: a step records one to three of each, and a ledger
+    waiting on a model then holds the shared empty tuple rather than three empty lists for the cyclic garbage
+    collector to walk."""
 
     __slots__ = ("calls", "overage", "reserved_in_store", "reserved_local", "settled", "spent")
 
     def __init__(self) -> None:
         self.reserved_in_store = 0.0
         self.reserved_local = 0.0
-        self.spent: list[float] = []
-        self.overage: list[float] = []
+        self.spent: tuple[float, ...] = ()
+        self.overage: tuple[float, ...] = ()
         """What calls cost above the worst case reserved for them (see `Run._overage`)."""
-        self.calls: list[CallRecord] = []
+        self.calls: tuple[CallRecord, ...] = ()
         self.settled: float | None = None
         """The step's spending once added to the orchestration's `total_cost` (it is added once)."""
 

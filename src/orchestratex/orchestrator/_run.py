@@ -95,22 +95,21 @@ class Run(Committing):
         if doc.status == "pending":
             doc.domain = doc.domain or detect_domain(doc.prompt)
             doc.status = "running"
-            self._pending.append(
-                OrchestrationStarted(
-                    **self._ids(),
-                    prompt=doc.prompt,
-                    domain=doc.domain,
-                    max_iterations=doc.settings.max_iterations,
-                    evaluation_threshold=doc.settings.evaluation_threshold,
-                    simulated=self.o.simulated,
-                )
+            started = OrchestrationStarted(
+                **self._ids(),
+                prompt=doc.prompt,
+                domain=doc.domain,
+                max_iterations=doc.settings.max_iterations,
+                evaluation_threshold=doc.settings.evaluation_threshold,
+                simulated=self.o.simulated,
             )
+            self._pending = (*self._pending, started)
         else:  # resumed after a crash: what the dead process held reserved is released
             released = await store.release_reservations(doc.session_id, doc.id)
             if released > 0:
                 doc.interrupted_calls += 1
             for it in doc.iterations:  # errors read "<model>: <exception>: <detail>"
-                self.failed.update(e.split(": ", 1)[0] for e in it.errors if not e.startswith("evaluation: "))
+                self.failed |= {e.split(": ", 1)[0] for e in it.errors if not e.startswith("evaluation: ")}
         session, self._session = self._session, None
         if session is None or self.resumed:
             session = await store.get_session(doc.session_id)
@@ -153,18 +152,7 @@ class Run(Committing):
         if ready is None:
             await self._commit([self._selected_event(it, decision.scores)])
             return it
-
-        def held() -> None:  # the store reserved the generation's worst case (and its judges') with the commit
-            ready.ledger.reserved_in_store += ready.worst
-            ready.ledger.reserved_local += ready.worst
-            self.inflight += ready.worst + ready.prepay
-            self.prepaid += ready.prepay
-            self._open = ready.ledger
-            self._ready = ready
-
-        await self._commit(
-            [self._selected_event(it, decision.scores)], reserve=ready.worst + ready.prepay, on_reserved=held
-        )
+        await self._commit([self._selected_event(it, decision.scores)], reserve=ready.worst + ready.prepay, ready=ready)
         return it
 
     def _prepare_generation(self, it: Iteration) -> Ready | None:
@@ -267,7 +255,7 @@ class Run(Committing):
         if isinstance(exc, BudgetExceeded):
             await self._refresh_session()
         else:
-            self.failed.add(model.name)
+            self.failed |= {model.name}
         if isinstance(exc, ContextLengthExceeded):
             self.min_context = max(self.min_context, model.context_window + 1)
         if len(it.errors) > 2 * len(self.o.catalog):  # a budget race that keeps flipping between models
@@ -292,21 +280,13 @@ class Run(Committing):
         doc = self.doc
         ledger = self._open = Ledger()
         judge_max = self.o.judge_max_output_tokens
-
-        def call(judge: ModelProfile, request: GenerationRequest) -> Awaitable[Generation]:
-            # (returns `_call`'s coroutine rather than awaiting it in one more frame, held while the judge answers)
-            cap = self.planner.judge_cap(judge)
-            if request.max_output_tokens > cap:
-                request = self.planner.with_cap(judge, request, cap)
-            return self._call(judge, request, ledger, "judge")
-
         etask = EvaluationTask(
             prompt=doc.prompt,
             domain=doc.domain or "general",
             generating_model=it.model_name,
             generator=self.o.catalog.get(it.model_name),
             judges=self.planner.pool(it.model_name),
-            call=call,
+            call=_JudgeCall(self, ledger),
             context=doc.context,
             iteration=it.index,
             max_output_tokens=judge_max,
@@ -330,6 +310,7 @@ class Run(Committing):
             raise Stop("budget" if by_budget else "error", why, ledger)
         if len(eligible) != len(etask.judges):  # (`eligible` keeps the judges' order)
             etask = replace(etask, judges=eligible)
+        del eligible  # (not held while the judges answer)
         answer, self._answer = self._answer, None
         if answer is None or answer[0] != it.index or answer[1].model_name != it.model_name:
             answer = (it.index, self._generation(it))
@@ -340,7 +321,7 @@ class Run(Committing):
         except (BudgetExceeded, EvaluationError) as exc:
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
             it.phase = "failed"
-            ledger.calls.append(self._answer_record(it, None))  # paid for: counted in analytics as well
+            ledger.calls += (self._answer_record(it, None),)  # paid for: counted in analytics as well
             raise Stop("budget" if isinstance(exc, BudgetExceeded) else "error", exc.message, ledger) from exc
         it.evaluation = evaluation
         seal((it,))  # (its usage and evaluation are new since its selection)
@@ -349,7 +330,7 @@ class Run(Committing):
         scores = {v.judge_model: v.score for v in evaluation.verdicts}
         for record in ledger.calls:
             record.score = scores.get(record.model_name)
-        ledger.calls.append(self._answer_record(it, evaluation.score))
+        ledger.calls += (self._answer_record(it, evaluation.score),)
         event = EvaluationCompleted(
             **self._ids(),
             evaluator_model=",".join(evaluation.judge_models),
@@ -409,7 +390,7 @@ class Run(Committing):
         last = doc.iterations[-1] if doc.iterations else None
         if last is not None and last.phase == "generated":  # its evaluation never ended: record the answer
             ledger = ledger or Ledger()
-            ledger.calls.append(self._answer_record(last, None))
+            ledger.calls += (self._answer_record(last, None),)
         if ledger is not None:
             self._settle(ledger)  # the final event reports a total that includes this step
         best = doc.best_iteration
@@ -458,3 +439,22 @@ class Run(Committing):
             self._release_prepaid(ledger)
         if ledger is not None or self._pending:
             await self._commit([], ledger)
+
+
+class _JudgeCall:
+    """`EvaluationTask.call` for a run's judges: a judge's request capped at its learned cap, made through
+    `Run._call` into the step's ledger. (One slotted object rather than a closure, whose cells and the cells of
+    the frame defining it the run would hold while the judges answer.)"""
+
+    __slots__ = ("ledger", "run")
+
+    def __init__(self, run: Run, ledger: Ledger) -> None:
+        self.run, self.ledger = run, ledger
+
+    def __call__(self, judge: ModelProfile, request: GenerationRequest) -> Awaitable[Generation]:
+        # (returns `_call`'s coroutine rather than awaiting it in one more frame, held while the judge answers)
+        run = self.run
+        cap = run.planner.judge_cap(judge)
+        if request.max_output_tokens > cap:
+            request = run.planner.with_cap(judge, request, cap)
+        return run._call(judge, request, self.ledger, "judge")

@@ -47,7 +47,10 @@ class RunState:
         self.handlers = handlers
         self.on_delta = on_delta
         """Receives the generations' text as it streams (`run_stream`); generations do not stream without it."""
-        self.failed: set[str] = set()
+        self.failed: frozenset[str] = frozenset()
+        """Models that failed in this run (a new set when one is added: a run in flight holds the shared empty one
+        rather than an empty set of its own; so do `handlers`, `_pending` and `_outcomes`, tuples or lists as
+        they come)."""
         self.min_context = 0
         self.inflight = 0.0
         self.prepaid = 0.0
@@ -75,9 +78,9 @@ class RunState:
         self.lease_released = False
         """The final commit gave the lease up (`commit_step(release_lease=True)`)."""
         self.done = False
-        self._pending: list[Event] = []
+        self._pending: Sequence[Event] = ()
         """Events to store with the next commit (`orchestration_started` goes with the first routing decision)."""
-        self._outcomes: list[RoutingOutcome] = []
+        self._outcomes: Sequence[RoutingOutcome] = ()
         """The router's observations, written with the next commit."""
         self.emitted: list[Event] = []
         """Events this run committed, in order (a resumed run's earlier ones are in the store)."""

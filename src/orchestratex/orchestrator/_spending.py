@@ -57,27 +57,30 @@ class Spending(RunState):
         if not reserved:
             await self._reserve(worst, ledger, prepay=prepay)
         circuit.before_call(model.name)
-        # (partials, not closures: a closure would make cells of this frame's variables, objects the cyclic
-        # garbage collector tracks for as long as the call is in flight)
-        if role == "generate" and self.on_delta is not None:  # each attempt streams from the start
-            attempt: Callable[[], Awaitable[Generation]] = partial(
-                self._streamed, provider, request, model.name, iteration
-            )
-        else:
-            attempt = partial(provider.generate, request)
+        streams = role == "generate" and self.on_delta is not None  # (each attempt streams from the start)
         try:
             with self.telemetry.call(model, request, role) as call:
-                try:  # the first attempt here, not in a wrapper: no frame more while the model answers
-                    gen = await attempt()
+                try:  # the first attempt here, not in a wrapper: no frame (nor partial) more while the model answers
+                    if streams:
+                        gen = await self._streamed(provider, request, model.name, iteration)
+                    else:
+                        gen = await provider.generate(request)
                 except ProviderError as exc:
                     _count_failure(circuit, model.name, exc)
                     if not exc.retryable or self.o.retry.max_attempts == 1:
                         raise
+                    # (partials, not closures: a closure would make cells of this frame's variables, objects the
+                    # cyclic garbage collector tracks for as long as the call is in flight)
+                    attempt: Callable[[], Awaitable[Generation]] = (
+                        partial(self._streamed, provider, request, model.name, iteration)
+                        if streams
+                        else partial(provider.generate, request)
+                    )
                     gen = await retry_after(attempt, self.o.retry, partial(_count_failure, circuit, model.name), exc)
                 price_generation(model, gen)
                 call.done(gen, gen.cost)
         except ProviderError as exc:
-            ledger.calls.append(self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__))
+            ledger.calls += (self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__),)
             raise
         circuit.record_success(model.name)
         self.o.output_lengths.observe(
@@ -86,11 +89,11 @@ class Spending(RunState):
         if not gen.model_name:
             gen.model_name = model.name
         share(gen, gen.usage)  # (kept while the run is in flight: see `_seal`)
-        ledger.spent.append(gen.cost)
+        ledger.spent += (gen.cost,)
         if gen.cost > worst + EPS:
             self._overage(model, gen.cost, worst, ledger)
         if role == "judge":
-            ledger.calls.append(self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen))
+            ledger.calls += (self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen),)
         return gen
 
     def _streamed(
@@ -119,8 +122,8 @@ class Spending(RunState):
         own worst case still fits what is left.
         """
         over = add_costs(cost, -worst)
-        ledger.overage.append(over)
-        self.failed.add(model.name)
+        ledger.overage += (over,)
+        self.failed |= {model.name}
         if self.doc.iterations:  # the iteration whose answer or judging it was
             self.doc.iterations[-1].errors.append(
                 f"{model.name}: CostOverrun: reported usage cost ${cost:.6f}, ${over:.6f} above the"

@@ -494,9 +494,11 @@ class Orchestrator:
                 self._active.discard(oid)
                 await self.store.release(oid, self.owner)
                 return RunResult(doc, await self._events(doc), self.simulated)
-            extra = [on_event] if callable(on_event) else list(on_event)
             self._start_keeper()
-            run = Run(self, doc, [*self.handlers, *extra], on_delta, session, start=start, new_thread=new_thread)
+            # (a tuple, no list kept aside: a run without handlers holds the shared empty one)
+            handlers = (*self.handlers, *((on_event,) if callable(on_event) else on_event))
+            run = Run(self, doc, handlers, on_delta, session, start=start, new_thread=new_thread)
+            del handlers
             new_thread = None  # the run stores it, then drops it: nothing else keeps it for the whole run
             await self._watcher.drive(run, fresh=session is not None and session.status == "active")
         except asyncio.CancelledError:
@@ -518,12 +520,15 @@ class Orchestrator:
     async def run(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:
         """Orchestrate `prompt` (a string or a list of chat messages, see `prepare`) to the end and
         return the result. Options are `on_event` and those of `prepare`."""
-        return await self._run(prompt, None, options)
+        running = self._run(prompt, None, options)
+        del options  # (`_run` takes it over: no frame of the run holds it once it is read)
+        return await running
 
     async def _run(self, prompt: ChatInput, on_delta: DeltaSink | None, options: RunOptions) -> RunResult:
-        options = options.copy()
+        """`run` with `on_delta`; `options` (changed) is the caller's to give away."""
         on_event = options.pop("on_event", ())
         doc, thread, session = await self._plan(prompt, **options)  # type: ignore[misc]
+        del options
         task = asyncio.current_task()
         if task is not None:
             self._tasks[doc.id] = task

@@ -1,14 +1,14 @@
 """`run_telemetry`: the hooks an orchestration run calls, fanning out to log lines, spans and observers.
 
 When nothing listens (no `orchestratex.*` logger at INFO, no tracer provider, no observer) a run gets
-`NOOP`, whose hooks are shared `nullcontext`s: tracing costs nothing unless it is configured.
+`NOOP`, whose hooks are one shared null context: tracing costs nothing unless it is configured.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from ._logs import CALLS, EVALUATION, ORCHESTRATOR, ROUTING, emit
@@ -74,7 +74,24 @@ class _NullScope:
 
 
 _NULL_SCOPE = _NullScope()
-_NULL_CM: nullcontext[_NullScope] = nullcontext(_NULL_SCOPE)
+
+
+class _NullContext(AbstractContextManager[_NullScope]):
+    """`nullcontext(_NULL_SCOPE)` whose `__enter__` and `__exit__` are static: a `with` block on it creates no
+    bound method, which a run would hold, for the cyclic garbage collector to walk, while it waits inside."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def __enter__() -> _NullScope:
+        return _NULL_SCOPE
+
+    @staticmethod
+    def __exit__(*exc: object) -> None:
+        return None
+
+
+_NULL_CM = _NullContext()
 
 
 class _Noop:
