@@ -4,7 +4,9 @@
    every model call taking exactly 50 ms, then 1 s (a `FunctionProvider` that sleeps: one generation,
    then one judge, so the critical path is 2 x the latency), with a MemoryStore and a SQLiteStore.
    `ratio = wall / critical path` is what the orchestrator, the store and the event loop add on
-   top of the unavoidable waiting.
+   top of the unavoidable waiting. A `bare loop` line first makes the same calls from as many plain
+   tasks, with nothing around them: the floor in one process on this machine, and what the target
+   leaves each orchestration above it (CPU time, since the runs take turns on one core).
 2. **Peak memory.** 10,000 concurrent orchestrations of 3 iterations with 2 judges each (scores 5, 6,
    then 9; every call sleeps 1 s, so all are in flight together), MemoryStore, in a fresh subprocess
    whose peak RSS (`VmHWM`, else `ru_maxrss`) is reported.
@@ -50,6 +52,7 @@ from orchestratex import (
     GenerationRequest,
     LLMJudgeEvaluator,
     MemoryStore,
+    Message,
     ModelCatalog,
     ModelProfile,
     Orchestrator,
@@ -175,6 +178,25 @@ async def fixed_latency(
     return wall
 
 
+async def bare_loop(n: int, latency_s: float) -> float:
+    """Seconds for `n` concurrent tasks that each make the same two calls through the same `FunctionProvider` (a
+    generation, then a judge on its answer) with nothing around them: the floor of `fixed_latency` in one process
+    on this machine, which no orchestrator can go below."""
+    provider = FunctionProvider(sleeper(latency_s, 1))
+    model = CATALOG.get("function:a")
+
+    async def one(prompt: str) -> None:
+        answer = await provider.generate(
+            GenerationRequest(model=model, messages=[Message(role="user", content=prompt)])
+        )
+        judge = [Message(role="user", content=f"Rate this answer: {answer.text}")]
+        json.loads((await provider.generate(GenerationRequest(model=model, messages=judge, purpose="judge"))).text)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(PROMPTS[i % len(PROMPTS)]) for i in range(n)))
+    return time.perf_counter() - start
+
+
 async def fixed_latency_section(n: int, latencies: list[float]) -> None:
     if not latencies:
         return
@@ -182,6 +204,13 @@ async def fixed_latency_section(n: int, latencies: list[float]) -> None:
     for latency in latencies:
         target = 1.5 if latency <= 0.05 else 1.1
         critical = 2 * latency
+        gc.collect()
+        floor = await bare_loop(n, latency) / critical
+        print(
+            f"   {latency * 1000:6.0f} ms per call, {'bare loop':12} {floor:5.3f}x the critical path: the floor"
+            f" (the same calls from {n} plain tasks); {target}x leaves"
+            f" {(target - floor) * critical / n * 1e6:.0f} µs of CPU per orchestration above it"
+        )
         with tempfile.TemporaryDirectory() as tmp:
             for label, store in (("MemoryStore", MemoryStore()), ("SQLiteStore", SQLiteStore(Path(tmp) / "c.db"))):
                 gc.collect()
