@@ -137,12 +137,8 @@ class _Step:
         self.run, self.events, self.ledger, self.spent = run, events, ledger, spent
         self.calls: list[CallRecord] = list(ledger.calls) if ledger is not None else []
         self.released = ledger.reserved_in_store if ledger is not None else 0.0
-        self.reserve, self.ready, self.outcomes, self.release_lease = (
-            reserve,
-            ready,
-            outcomes,
-            release_lease,
-        )
+        self.reserve, self.ready = reserve, ready
+        self.outcomes, self.release_lease = outcomes, release_lease
         self.stored = False
         """The store has the step (`landed` ran)."""
 

@@ -56,7 +56,7 @@ async def outcome(aw: Awaitable[T], record: Callable[[T], None]) -> T:
             # done (no shield needed, nor the callbacks and cells one would hold while the store writes).
             await (task if isinstance(task, _Write) else asyncio.shield(task))
         except asyncio.CancelledError as exc:
-            if task.cancelled():  # the write itself was cancelled (its loop is closing): nothing to wait for
+            if task.cancelled():  # (not a `_Write`) the write itself was cancelled: nothing to wait for
                 raise
             cancelled = exc
         except Exception:  # the write failed: raised below (after a cancellation, as its cause)
