@@ -15,10 +15,10 @@ from orchestratex import SQLiteStore
 CHILD = Path(__file__).with_name("shutdown_child.py")
 
 
-def _child(where: str, runs: int, after_s: float) -> tuple[str, str]:
+def _child(where: str, runs: int, after_s: float, lock_s: float = 0.0) -> tuple[str, str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
-        [sys.executable, str(CHILD), where, str(runs), str(after_s)],
+        [sys.executable, str(CHILD), where, str(runs), str(after_s), str(lock_s)],
         capture_output=True,
         text=True,
         env=env,
@@ -32,10 +32,20 @@ def _child(where: str, runs: int, after_s: float) -> tuple[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("after_s", [0.0, 0.05, 0.3])  # routing and storing the starts, in the first call, after
-async def test_every_run_in_flight_ends_cancelled_and_holds_nothing(tmp_path: Path, after_s: float) -> None:
+@pytest.mark.parametrize(
+    ("after_s", "lock_s"),
+    [
+        (0.0, 0.0),  # routing and storing their starts
+        (0.05, 0.0),
+        (0.3, 0.0),  # in their first call, or later
+        (0.1, 1.0),  # their starts waiting, in the store's worker thread, for a lock another connection holds
+    ],
+)
+async def test_every_run_in_flight_ends_cancelled_and_holds_nothing(
+    tmp_path: Path, after_s: float, lock_s: float
+) -> None:
     db = tmp_path / "runs.db"
-    session_id, _ = _child(str(db), 200, after_s)
+    session_id, _ = _child(str(db), 200, after_s, lock_s)
     async with SQLiteStore(db) as store:
         session = await store.get_session(session_id)
         runs = await store.list_orchestrations(session_id=session_id, limit=1000)

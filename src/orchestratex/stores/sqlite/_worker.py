@@ -65,9 +65,14 @@ class Worker:
         Cancelling the awaiting task does not stop a job that has started: it completes (or rolls
         back) as one unit, and its result is dropped.
         """
+        return await self.submit(fn, *args)
+
+    def submit(self, fn: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
+        """Queue `fn(*args)` for the worker thread: the future gets its result (or exception) once it has run. A plain
+        future, not a task: the event loop's shutdown, which cancels every task, does not cancel it."""
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         self._jobs.put(_Job(fn, args, future))
-        return await future
+        return future
 
     def stop(self) -> None:
         """Let the thread finish the queued jobs and exit (does not wait for it)."""
@@ -283,16 +288,17 @@ class LoopWriter:
     def _hand_off(self, batch: list[_Job]) -> None:
         self._handed += 1
 
-        def done(task: asyncio.Future[None]) -> None:
+        def done(handed: asyncio.Future[None]) -> None:
             self._handed -= 1
-            error = None if task.cancelled() else task.exception()
-            if error is not None:  # (only before the batch ran: `_waiting` raises nothing after)
+            error = handed.exception()  # (only before the batch ran: `_waiting` raises nothing after)
+            if error is not None:
                 for job in batch:
                     job.error = error
             _deliver(batch)
 
-        task = asyncio.ensure_future(self._worker.run(self._waiting, batch))
-        task.add_done_callback(done)
+        # (a future nobody awaits, so nothing cancels it: the batch's results are delivered once it has run, even
+        # when the event loop shuts down meanwhile)
+        self._worker.submit(self._waiting, batch).add_done_callback(done)
 
     def _waiting(self, batch: list[_Job]) -> None:
         """In the worker thread: run `batch`, waiting for the write lock up to the busy timeout."""
