@@ -336,3 +336,23 @@ def test_the_judges_offered_for_an_answer_are_those_their_requests_would_admit(
     )
     offered = [j.name for j in planner.eligible(etask, answer, budget)]
     assert offered == _eligible_by_requests(planner, etask, answer, budget)
+
+
+async def test_a_routing_decision_prices_each_candidate_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chosen model's request is fitted as its candidacy was: its judging reserve and cap are not priced twice
+    (the first judge priced in a decision used to restart it, dropping what the first candidate had been priced)."""
+    from orchestratex.orchestrator._candidates import Candidates
+
+    priced: list[str] = []
+    fit_anew = Candidates._fit_anew
+
+    def counting(self: Candidates, model: ModelProfile, *args: object) -> tuple[int, float] | None:
+        priced.append(model.name)
+        return fit_anew(self, model, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Candidates, "_fit_anew", counting)
+    rec = Recorder()
+    orch = orchestrator(rec, model("best", 0.001, quality=9.0), model("b", 0.001), model("c", 0.001))
+    result = await orch.run("Name three primes.", cost_limit=1.0, max_iterations=1)
+    assert result.status == "completed" and result.orchestration.iterations[0].model_name == "function:best"
+    assert sorted(priced) == ["function:b", "function:best", "function:c"]

@@ -78,7 +78,7 @@ class JudgePlanner:
         o = self.run.o
         state = (o.catalog.version, o.output_lengths.version, len(self.run.failed))
         quiet = o.circuit.quiet
-        if quiet and state == self._state and self._judges is not None:
+        if quiet and state == self._state:  # (the decision under way, or one priced since with nothing changed)
             return
         self.decided()
         self._state = state if quiet else None  # prices made with a circuit open are kept for this decision only
@@ -127,8 +127,7 @@ class JudgePlanner:
         (at its worst case) among the judges whose window fits the judge prompt; None when no judge fits
         the window (the answer could never be judged: do not pay for it)."""
         run = self.run
-        if self._judges is None:
-            self.decision()
+        if self._judges is None:  # (the first judge priced in this decision: see `decision`, which callers start)
             self._judges = [
                 m for m in run.o.judge_models(run.judges) if run.o.circuit.allows(m.name) and m.name not in run.failed
             ]
