@@ -13,7 +13,6 @@ only for a write it did not apply (its commits are all or nothing) — with boun
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, Generic, TypeVar, cast
@@ -32,32 +31,27 @@ DEFAULT_STORE_RETRY = RetryPolicy(max_attempts=6, initial_wait=0.05, max_wait=2.
 """Up to ~4 s of backoff on top of the store's own lock wait (SQLite: 10 s per attempt)."""
 
 
-async def outcome(aw: Awaitable[T], record: Callable[[T], None]) -> T:
-    """Await `aw` to its end even if the calling task is cancelled meanwhile.
+async def outcome(aw: Coroutine[Any, Any, T], record: Callable[[T], None]) -> T:
+    """Await the write `aw` to its end even if the calling task is cancelled meanwhile.
 
     `record(result)` runs as soon as `aw` succeeds — before a pending cancellation is re-raised — so
     the caller's bookkeeping always matches what the store did. If `aw` fails, its exception is
     raised (or the cancellation, if one arrived while it ran).
     """
-    if inspect.iscoroutine(aw):
-        # The first step runs here: a write that never suspends (MemoryStore) completes without a task.
-        try:
-            pending = aw.send(None)
-        except StopIteration as stop:
-            record(stop.value)
-            return cast(T, stop.value)
-        task: asyncio.Future[T] = _Write(_continue(aw, pending), loop=asyncio.get_running_loop())
-    else:
-        task = asyncio.ensure_future(aw)
+    # The first step runs here: a write that never suspends (MemoryStore) completes without a task.
+    try:
+        pending = aw.send(None)
+    except StopIteration as stop:
+        record(stop.value)
+        return cast(T, stop.value)
+    task = _Write(_continue(aw, pending), loop=asyncio.get_running_loop())
     cancelled: asyncio.CancelledError | None = None
     while not task.done():
         try:
             # A `_Write` refuses to be cancelled: a cancellation of the caller waits for it, and arrives once it is
             # done (no shield needed, nor the callbacks and cells one would hold while the store writes).
-            await (task if isinstance(task, _Write) else asyncio.shield(task))
+            await task
         except asyncio.CancelledError as exc:
-            if task.cancelled():  # (not a `_Write`) the write itself was cancelled: nothing to wait for
-                raise
             cancelled = exc
         except Exception:  # the write failed: raised below (after a cancellation, as its cause)
             break
