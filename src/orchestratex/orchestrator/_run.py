@@ -92,6 +92,7 @@ class Run(Committing):
 
     async def _prepare(self) -> None:
         doc, store = self.doc, self.o.store
+        released: float | None = None  # (what a resumed run's dead process held reserved)
         if doc.status == "pending":
             doc.domain = doc.domain or detect_domain(doc.prompt)
             doc.status = "running"
@@ -106,8 +107,6 @@ class Run(Committing):
             self._pending = (*self._pending, started)
         else:  # resumed after a crash: what the dead process held reserved is released
             released = await store.release_reservations(doc.session_id, doc.id)
-            if released > 0:
-                doc.interrupted_calls += 1
             for it in doc.iterations:  # errors read "<model>: <exception>: <detail>"
                 self.failed |= {e.split(": ", 1)[0] for e in it.errors if not e.startswith("evaluation: ")}
         session, self._session = self._session, None
@@ -117,6 +116,22 @@ class Run(Committing):
         self.session_base = session.total_cost - doc.total_cost
         self.judges = session.settings.judges or self.o.judges
         self.judging = session.settings.judging or self.o.judging
+        # Calls reserve in the store under a session limit: none was in flight if nothing was reserved. Without
+        # one, the step the last commit left open says which calls may have been.
+        if released is not None and (released > 0 or self.session_limit is None):
+            doc.interrupted_calls += max(self._calls_in_flight(), 1 if released > 0 else 0)
+
+    def _calls_in_flight(self) -> int:
+        """The calls a resumed run's dead process may have had in flight: those of the step its last commit left
+        open (the answer of a selected model, or the judges of an answer), which the resumed run makes again."""
+        last = self.doc.iterations[-1] if self.doc.iterations else None
+        if last is None:
+            return 0
+        if last.phase == "selected":
+            return 1
+        if last.phase == "generated" and self.planner.needed(last.index):
+            return self.o.evaluator.panel_size_for(self.planner.pool(last.model_name))
+        return 0
 
     def _stop_reason(self) -> StopReason | None:
         doc = self.doc
