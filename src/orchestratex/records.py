@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._ids import new_id, utcnow
 from .providers._base import Message
-from .usage import Usage
+from .usage import MAX_AMOUNT, Usage
 
 __all__ = [
     "TERMINAL_ORCHESTRATION_STATUSES",
@@ -58,7 +58,7 @@ class SessionSettings(BaseModel):
 
     preferred_models: list[str] | None = None
     """Route only among these models (names or aliases); all active models when unset."""
-    cost_limit: float | None = Field(default=None, ge=0)
+    cost_limit: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     """US dollars the session may spend in all; spending never exceeds it. Unlimited when unset."""
     judges: list[str] | None = None
     """Models that may judge this session's answers (names or aliases); the orchestrator's `judges` when unset."""
@@ -186,7 +186,7 @@ class OrchestrationSettings(BaseModel):
     max_iterations: int = Field(default=5, ge=1, le=50)
     preferred_models: list[str] | None = None
     evaluation_threshold: float = Field(default=8.0, ge=0, le=10)
-    cost_limit: float | None = Field(default=None, ge=0)
+    cost_limit: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     """A cap for this orchestration alone, within the session's budget."""
     max_output_tokens: int = Field(default=2048, ge=1)
     """The most each generation may produce (the worst case the budget reserves)."""

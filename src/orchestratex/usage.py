@@ -11,10 +11,13 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["PICO", "Usage", "add_costs", "from_pico", "to_pico"]
+__all__ = ["MAX_AMOUNT", "PICO", "Usage", "add_costs", "from_pico", "to_pico"]
 
 PICO = 10**12
 """Pico-dollars in a US dollar."""
+MAX_AMOUNT = 1_000_000.0
+"""The most a budget or any one amount may be (US dollars): stores keep sums in 64-bit pico-dollars, up to about
+9.2 million."""
 _COST_PLACES = Decimal("1e-12")
 _FAST_LIMIT = 1024.0  # below this, distinct multiples of 1e-12 are distinct floats (spacing <= 2.3e-13)
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..records import Orchestration, Session, SessionStatus, Thread
 from ..stores import Analytics, ModelStats
+from ..usage import MAX_AMOUNT
 
 __all__ = [
     "Analytics",
@@ -34,7 +35,6 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip")]
 Domain = Literal["coding", "math", "science", "writing", "analysis", "general"]
 _ID = Field(min_length=1, max_length=64)
-_MAX_DOLLARS = 1_000_000.0
 
 
 class _In(BaseModel):
@@ -46,7 +46,7 @@ class SessionSettingsIn(_In):
 
     preferred_models: list[str] | None = Field(default=None, min_length=1, max_length=100)
     """Route only among these models (names or aliases, as `GET /api/models/` lists them)."""
-    cost_limit: float | None = Field(default=None, ge=0, le=_MAX_DOLLARS)
+    cost_limit: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     """US dollars the session may spend in all; never exceeded."""
     judges: list[str] | None = Field(default=None, min_length=1, max_length=100)
     """Models that may judge the session's answers (names or aliases); the server's judges when unset."""
@@ -86,7 +86,7 @@ class StartSettings(_In):
     max_iterations: int | None = Field(default=None, ge=1, le=50)
     preferred_models: list[str] | None = Field(default=None, min_length=1, max_length=100)
     evaluation_threshold: float | None = Field(default=None, ge=0, le=10)
-    cost_limit: float | None = Field(default=None, ge=0, le=_MAX_DOLLARS)
+    cost_limit: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     """A cap for this orchestration alone, within the session's budget."""
 
 

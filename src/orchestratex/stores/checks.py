@@ -15,6 +15,7 @@ from typing import Literal
 
 from ..events import Event
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Orchestration, Thread
+from ..usage import MAX_AMOUNT
 
 __all__ = [
     "MAX_AMOUNT",
@@ -29,9 +30,6 @@ __all__ = [
 ]
 
 _PICO = 10**12
-
-MAX_AMOUNT = 1_000_000.0
-"""The most one amount may be (US dollars): sums are kept in 64-bit pico-dollars, up to ~9.2 million."""
 
 
 def to_pico(amount: float) -> int:
