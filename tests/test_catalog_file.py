@@ -162,6 +162,33 @@ async def test_the_check_before_a_run_sees_every_change_on_the_same_orchestrator
     assert len(calls) == 6  # three runs, each an answer and a verdict; the refused ones made no call
 
 
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ("no provider", r"^no provider is configured: set a provider's API key"),
+        ("unserved", r"^no model of the catalog can answer \(provider 'other' not configured: other:a, other:b\)"),
+        ("all disabled", r"^no model of the catalog can answer \(disabled: function:a, function:b\)"),
+        ("preferred disabled", r"^none of the preferred models can answer \(disabled: function:a\)"),
+    ],
+)
+async def test_a_setup_where_no_model_can_answer_fails_before_any_call_saying_why(setup: str, expected: str) -> None:
+    provider, calls = calls_counted()
+    cat = function_catalog("a", "b")
+    preferred = None
+    if setup == "unserved":
+        cat = ModelCatalog([ModelProfile(name=f"other:{n}", cost_per_1k_tokens=0.001) for n in "ab"])
+    elif setup == "all disabled":
+        for name in ("function:a", "function:b"):
+            cat.set_status(name, "disabled")
+    elif setup == "preferred disabled":
+        cat.set_status("function:a", "disabled")
+        preferred = ["function:a"]
+    orch = Orchestrator(providers=[] if setup == "no provider" else [provider], catalog=cat)
+    with pytest.raises(ConfigurationError, match=expected):
+        await orch.run("Hello", preferred_models=preferred)
+    assert calls == []
+
+
 async def test_pinned_judges_that_are_not_served_are_refused_too() -> None:
     from orchestratex import LLMJudgeEvaluator
 

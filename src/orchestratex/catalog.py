@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ._catalog_live import Derivation, WatchedFile, read_catalog_file
-from .exceptions import ConfigurationError, UnknownModelError, UnknownPriceError
+from .exceptions import ConfigurationError, UnknownModelError, UnknownPriceError, UserError
 from .usage import PICO, Usage
 
 __all__ = ["ModelCatalog", "ModelProfile", "ModelStatus"]
@@ -43,14 +43,14 @@ class ModelProfile(BaseModel):
     """The provider's model id sent in API calls (the part of `name` after the colon when not given)."""
     specialties: tuple[str, ...] = ()
     """Domains the model is known to be strong in (see `orchestratex.domains.DOMAINS`)."""
-    input_cost_per_1k: float | None = Field(default=None, ge=0)
+    input_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     """US dollars per 1,000 input tokens."""
-    output_cost_per_1k: float | None = Field(default=None, ge=0)
+    output_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     """US dollars per 1,000 output tokens (reasoning tokens included)."""
-    cost_per_1k_tokens: float | None = Field(default=None, ge=0)
+    cost_per_1k_tokens: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     """A single blended price, as the spec's model document shows it: always the mean of the input and
     output prices, which are the source of truth (derived on validation; given alone, it sets both)."""
-    cached_input_cost_per_1k: float | None = Field(default=None, ge=0)
+    cached_input_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     """US dollars per 1,000 input tokens served from the provider's cache (defaults to the input price)."""
     context_window: int = Field(default=128_000, gt=0)
     """Maximum tokens of prompt plus answer."""
@@ -84,7 +84,7 @@ class ModelProfile(BaseModel):
         inp, out = data.get("input_cost_per_1k"), data.get("output_cost_per_1k")
         if inp is not None and out is not None:  # given with both prices (a dumped profile): it must agree
             if isinstance(inp, int | float) and isinstance(out, int | float) and abs(_blend(inp, out) - blended) > 1e-9:
-                raise ValueError(
+                raise UserError(
                     f"cost_per_1k_tokens={blended!r} disagrees with the input and output prices ({inp!r}, {out!r}):"
                     " it is their mean, give the two prices only"
                 )
@@ -96,7 +96,7 @@ class ModelProfile(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> ModelProfile:
         if not self.provider or not self.version:
-            raise ValueError(f"model {self.name!r}: name it 'provider:model' or give provider and version")
+            raise UserError(f"model {self.name!r}: name it 'provider:model' or give provider and version")
         blended = None
         if self.input_cost_per_1k is not None and self.output_cost_per_1k is not None:
             blended = _blend(self.input_cost_per_1k, self.output_cost_per_1k)

@@ -71,8 +71,8 @@ class OrchestrateXError(Exception):
         self.message = message
 
 
-class UserError(OrchestrateXError):
-    """The library was used wrongly; the message says what to change."""
+class UserError(OrchestrateXError, ValueError):
+    """The library was used wrongly; the message says what to change. (Also a `ValueError`: a bad argument.)"""
 
 
 class ConfigurationError(UserError):

@@ -17,18 +17,20 @@ from collections.abc import Iterable, Mapping
 from itertools import pairwise
 from typing import Any
 
+from ..exceptions import UserError
+
 __all__ = ["IsotonicCalibration", "LogisticCalibration", "ScoreCalibration", "calibration_from_dict"]
 
 
 def _pairs(scores: Iterable[float], outcomes: Iterable[bool | float]) -> list[tuple[float, float]]:
     pairs = [(float(s), float(o)) for s, o in zip(scores, outcomes, strict=True)]
     if not pairs:
-        raise ValueError("a calibration needs at least one (score, outcome) pair")
+        raise UserError("a calibration needs at least one (score, outcome) pair")
     for s, o in pairs:
         if not 0 <= s <= 10 or not math.isfinite(s):
-            raise ValueError(f"judge score {s} is outside 0–10")
+            raise UserError(f"judge score {s} is outside 0–10")
         if not 0 <= o <= 1:
-            raise ValueError(f"outcome {o} is not a truth value (0/1 or False/True)")
+            raise UserError(f"outcome {o} is not a truth value (0/1 or False/True)")
     return pairs
 
 
@@ -62,9 +64,9 @@ class IsotonicCalibration(ScoreCalibration):
     def __init__(self, points: Iterable[tuple[float, float]]) -> None:
         pts = sorted((float(x), float(p)) for x, p in points)
         if not pts:
-            raise ValueError("an isotonic calibration needs at least one point")
+            raise UserError("an isotonic calibration needs at least one point")
         if any(b[1] < a[1] for a, b in pairwise(pts)):
-            raise ValueError("isotonic calibration points must not decrease")
+            raise UserError("isotonic calibration points must not decrease")
         self.points = pts
 
     @classmethod
@@ -161,4 +163,4 @@ def calibration_from_dict(data: Mapping[str, Any]) -> ScoreCalibration:
         return IsotonicCalibration(tuple(p) for p in data["points"])
     if kind == LogisticCalibration.kind:
         return LogisticCalibration(data["slope"], data["intercept"])
-    raise ValueError(f"unknown calibration kind {kind!r}: expected 'isotonic' or 'logistic'")
+    raise UserError(f"unknown calibration kind {kind!r}: expected 'isotonic' or 'logistic'")

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 
 from ..catalog import ModelProfile
-from ..exceptions import BudgetExceeded, EvaluationError, OrchestrateXError
+from ..exceptions import BudgetExceeded, EvaluationError, OrchestrateXError, UserError
 from ..providers import Generation, GenerationRequest, Message
 from ..records import Evaluation, JudgeVerdict
 from ..usage import add_costs
@@ -52,7 +52,7 @@ class LLMJudgeEvaluator(Evaluator):
         calibration: ScoreCalibration | None = None,
     ) -> None:
         if panel_size < 1:
-            raise ValueError("panel_size must be >= 1")
+            raise UserError("panel_size must be >= 1")
         self.min_quality = min_quality
         self.calibration = calibration
         self.panel_size = panel_size

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from ..exceptions import UserError
 from ._table import OutcomeTable
 
 if TYPE_CHECKING:
@@ -88,9 +89,9 @@ def load_routerbench(
     cost cell are skipped, as the data's README says.
     """
     if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        raise UserError(f"split must be 'train' or 'test', got {split!r}")
     if not tasks:
-        raise ValueError("name at least one task")
+        raise UserError("name at least one task")
     folder = _open_dir(directory, "routerbench")
     tables = []
     for task in tasks:
@@ -105,10 +106,10 @@ def load_routerbench(
 def routerbench_table(rows: Sequence[dict[str, str]], *, name: str, task: str | None = None) -> OutcomeTable:
     """An outcome table from rows of a RouterBench CSV (as `csv.DictReader` gives them)."""
     if not rows:
-        raise ValueError(f"{name}: no rows")
+        raise UserError(f"{name}: no rows")
     models = tuple(c[: -len(_COST)] for c in rows[0] if c.endswith(_COST))
     if not models:
-        raise ValueError(f"{name}: no '<model>|total_cost' columns: is this a RouterBench CSV?")
+        raise UserError(f"{name}: no '<model>|total_cost' columns: is this a RouterBench CSV?")
     prompts: list[str] = []
     quality: list[list[float]] = []
     cost: list[list[float]] = []
@@ -151,7 +152,7 @@ def _truth(cell: str) -> float:
         return 1.0
     if value in ("false", "0", "0.0"):
         return 0.0
-    raise ValueError(f"expected True/False, got {cell!r}")
+    raise UserError(f"expected True/False, got {cell!r}")
 
 
 def load_routellm(
@@ -170,7 +171,7 @@ def load_routellm(
     """
     folder = _open_dir(directory, f"routellm/{benchmark}") if benchmark in ("gsm8k", "mmlu", "mt_bench") else None
     if folder is None:
-        raise ValueError(f"benchmark must be 'gsm8k', 'mmlu' or 'mt_bench', got {benchmark!r}")
+        raise UserError(f"benchmark must be 'gsm8k', 'mmlu' or 'mt_bench', got {benchmark!r}")
     skip = _contaminated(folder) if exclude_contaminated else set()
     if benchmark == "mt_bench":
         return _mt_bench(folder, skip)
@@ -217,7 +218,7 @@ def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
         for model in (ROUTELLM_STRONG, ROUTELLM_WEAK):
             got = scores.get((int(q["question_id"]), model))
             if not got:
-                raise ValueError(f"MT-Bench question {q['question_id']} has no judgement of {model}")
+                raise UserError(f"MT-Bench question {q['question_id']} has no judgement of {model}")
             row.append(sum(got) / len(got))
         prompts.append(q["turns"][0])
         quality.append(row)
@@ -256,7 +257,7 @@ async def load_history(
             break
         offset += page_size
     if not found:
-        raise ValueError("the store holds no evaluated orchestrations for this selection")
+        raise UserError("the store holds no evaluated orchestrations for this selection")
     names = tuple(models) if models is not None else tuple(dict.fromkeys(m for _, _, c in found for m in c))
     quality = np.full((len(found), len(names)), np.nan)
     cost = np.full((len(found), len(names)), np.nan)

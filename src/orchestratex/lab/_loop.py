@@ -15,6 +15,7 @@ import numpy as np
 
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import LLMJudgeEvaluator
+from ..exceptions import UserError
 from ..orchestrator import Orchestrator
 from ..providers import FunctionProvider, Generation, GenerationRequest
 from ..routing import Router
@@ -56,13 +57,13 @@ class SimulatedJudge:
 
     def __post_init__(self) -> None:
         if not 0 <= self.flip_rate <= 1:
-            raise ValueError("flip_rate is a probability: between 0 and 1")
+            raise UserError("flip_rate is a probability: between 0 and 1")
         if self.score_noise < 0:
-            raise ValueError("score_noise must be >= 0")
+            raise UserError("score_noise must be >= 0")
         if not (0 <= self.wrong_score <= 10 and 0 <= self.right_score <= 10):
-            raise ValueError("scores are on the 0–10 scale")
+            raise UserError("scores are on the 0–10 scale")
         if ":" in self.name or not self.name:
-            raise ValueError(f"a judge's name is a plain model name without ':', got {self.name!r}")
+            raise UserError(f"a judge's name is a plain model name without ':', got {self.name!r}")
 
     @property
     def profile(self) -> ModelProfile:
@@ -211,10 +212,10 @@ async def replay_loop(
     """
     table.require_complete()
     if max_iterations < 1:
-        raise ValueError("max_iterations must be >= 1")
+        raise UserError("max_iterations must be >= 1")
     judges = [SimulatedJudge()] if judge is None else [judge] if isinstance(judge, SimulatedJudge) else list(judge)
     if not judges or len({j.name for j in judges}) != len(judges):
-        raise ValueError("give at least one judge, each with its own name")
+        raise UserError("give at least one judge, each with its own name")
     answering = list(profiles) if profiles is not None else profiles_for(table, provider=_ANSWER_PROVIDER)
     column = _columns(table, answering)
     answering = [p.model_copy(update={"provider": _ANSWER_PROVIDER}) for p in answering]
@@ -239,7 +240,7 @@ async def replay_loop(
         user = request.messages[-1].content
         start = user.rfind(_MARK)
         if start < 0:
-            raise ValueError("the lab judge was asked about an answer the lab did not write")
+            raise UserError("the lab judge was asked about an answer the lab did not write")
         row_id, _, model = user[start + len(_MARK) :].partition("⟧")[0].partition(" · ")
         row = row_of_mark[row_id]
         col = table.model_index(model)
@@ -297,11 +298,11 @@ def _columns(table: OutcomeTable, profiles: Sequence[ModelProfile]) -> dict[str,
     for p in profiles:
         col = next((j for j, m in enumerate(table.models) if m in (p.name, p.version)), None)
         if col is None:
-            raise ValueError(f"profile {p.name!r} names no model of table {table.name!r}")
+            raise UserError(f"profile {p.name!r} names no model of table {table.name!r}")
         column[p.name] = col
     missing = set(range(len(table.models))) - set(column.values())
     if missing:
-        raise ValueError(f"no profile for {[table.models[j] for j in sorted(missing)]}")
+        raise UserError(f"no profile for {[table.models[j] for j in sorted(missing)]}")
     return column
 
 

@@ -6,6 +6,8 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ..exceptions import UserError
+
 __all__ = ["Curve", "OperatingPoint", "aiq", "apgr", "cpt", "hull", "pgr"]
 
 
@@ -32,7 +34,7 @@ class Curve:
 
     def __post_init__(self) -> None:
         if not self.points:
-            raise ValueError(f"curve {self.name!r} has no points")
+            raise UserError(f"curve {self.name!r} has no points")
         object.__setattr__(self, "points", tuple(sorted(self.points, key=lambda p: (p.cost, -p.quality))))
 
     @property
@@ -66,7 +68,7 @@ def hull(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     mixing its operating points at random, never paying more for less.
     """
     if not points:
-        raise ValueError("no points")
+        raise UserError("no points")
     pts = sorted(set(points), key=lambda p: (p[0], -p[1]))
     start = pts[0]
     top = max(pts, key=lambda p: (p[1], -p[0]))
@@ -97,10 +99,10 @@ def aiq(curves: Sequence[Curve], *, max_cost: float | None = None) -> dict[str, 
     counted below a curve's cheapest point.
     """
     if not curves:
-        raise ValueError("no curves to compare")
+        raise UserError("no curves to compare")
     top = max_cost if max_cost is not None else max(c.max_cost for c in curves)
     if top <= 0:
-        raise ValueError("AIQ needs a positive largest cost")
+        raise UserError("AIQ needs a positive largest cost")
     result = {}
     for curve in curves:
         h = [p for p in curve.hull() if p[0] <= top]
@@ -116,7 +118,7 @@ def aiq(curves: Sequence[Curve], *, max_cost: float | None = None) -> dict[str, 
 def pgr(quality: float, *, weak: float, strong: float) -> float:
     """Performance gap recovered (RouteLLM): (router − weak) / (strong − weak)."""
     if strong == weak:
-        raise ValueError("PGR is undefined when the strong and weak models score the same")
+        raise UserError("PGR is undefined when the strong and weak models score the same")
     return (quality - weak) / (strong - weak)
 
 
@@ -124,7 +126,7 @@ def _pgr_line(curve: Curve, weak: float, strong: float) -> list[tuple[float, flo
     """(share of strong calls, PGR) from 0 to 1, cheapest point first, pinned to the weak model at 0."""
     pts = [(p.cost, pgr(p.quality, weak=weak, strong=strong)) for p in curve.points]
     if any(not -1e-9 <= s <= 1 + 1e-9 for s, _ in pts):
-        raise ValueError(f"curve {curve.name!r}: costs must be shares of strong-model calls (0–1)")
+        raise UserError(f"curve {curve.name!r}: costs must be shares of strong-model calls (0–1)")
     if pts[0][0] > 0:
         pts.insert(0, (0.0, 0.0))
     if pts[-1][0] < 1:

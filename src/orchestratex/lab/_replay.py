@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog import ModelProfile
+from ..exceptions import UserError
 from ..routing import Router, RoutingFeedback, Task
 from ..routing.fitted import FittedRouter
 from ._metrics import Curve, OperatingPoint
@@ -63,7 +64,7 @@ def sweep(
     table.require_complete()
     shape = (len(table), len(table.models))
     if predicted_quality.shape != shape or predicted_cost.shape != shape:
-        raise ValueError(f"predictions must have shape {shape} (rows, models of {table.name!r})")
+        raise UserError(f"predictions must have shape {shape} (rows, models of {table.name!r})")
     weights = default_cost_weights(predicted_cost) if cost_weights is None else list(cost_weights)
     points = [_point(table, np.argmax(predicted_quality - w * predicted_cost, axis=1), w) for w in weights]
     return Curve(name, tuple(points))
@@ -77,9 +78,9 @@ def ranking_curve(table: OutcomeTable, gain: FloatArray, *, name: str, strong: i
     """
     table.require_complete()
     if len(table.models) != 2:
-        raise ValueError("a ranking curve is for two-model tables")
+        raise UserError("a ranking curve is for two-model tables")
     if gain.shape != (len(table),):
-        raise ValueError(f"gain must have one value per row ({len(table)})")
+        raise UserError(f"gain must have one value per row ({len(table)})")
     weak = 1 - strong
     order = np.argsort(-gain, kind="stable")
     choice = np.full(len(table), weak, dtype=np.int64)
@@ -145,7 +146,7 @@ class Replay:
         """Mean cost and quality over rows `start:stop` (e.g. the last half of a stream)."""
         rows = np.arange(len(self.table))[start:stop]
         if rows.size == 0:
-            raise ValueError("no rows in that range")
+            raise UserError("no rows in that range")
         return _point(self.table.subset(rows), self.choices[rows])
 
 
@@ -154,11 +155,11 @@ def _profile_index(table: OutcomeTable, profiles: Sequence[ModelProfile]) -> dic
     for p in profiles:
         col = next((j for j, m in enumerate(table.models) if m in (p.name, p.version)), None)
         if col is None:
-            raise ValueError(f"profile {p.name!r} names no model of table {table.name!r}")
+            raise UserError(f"profile {p.name!r} names no model of table {table.name!r}")
         index[p.name] = col
     missing = set(range(len(table.models))) - set(index.values())
     if missing:
-        raise ValueError(f"no profile for {[table.models[j] for j in sorted(missing)]}")
+        raise UserError(f"no profile for {[table.models[j] for j in sorted(missing)]}")
     return index
 
 
@@ -188,7 +189,7 @@ async def replay(
         task = Task(prompt=prompt, domain=domain, original_prompt=prompt, input_tokens=len(prompt.encode()))
         decision = await router.select(task, profiles)
         if decision.model_name not in index:
-            raise ValueError(f"router {router.name!r} chose {decision.model_name!r}, which is not a candidate")
+            raise UserError(f"router {router.name!r} chose {decision.model_name!r}, which is not a candidate")
         col = index[decision.model_name]
         choices[row] = col
         if learn:

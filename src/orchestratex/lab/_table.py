@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from ..exceptions import UserError
+
 __all__ = ["FloatArray", "IntArray", "OutcomeTable"]
 
 FloatArray = NDArray[np.float64]
@@ -45,35 +47,35 @@ class OutcomeTable:
     def __post_init__(self) -> None:
         n, m = len(self.prompts), len(self.models)
         if m == 0:
-            raise ValueError(f"table {self.name!r} has no models")
+            raise UserError(f"table {self.name!r} has no models")
         if len(set(self.models)) != m:
-            raise ValueError(f"table {self.name!r} names a model twice: {list(self.models)}")
+            raise UserError(f"table {self.name!r} names a model twice: {list(self.models)}")
         quality = np.asarray(self.quality, dtype=np.float64)
         cost = np.asarray(self.cost, dtype=np.float64)
         for label, array in (("quality", quality), ("cost", cost)):
             if array.shape != (n, m):
-                raise ValueError(f"table {self.name!r}: {label} has shape {array.shape}, expected {(n, m)}")
+                raise UserError(f"table {self.name!r}: {label} has shape {array.shape}, expected {(n, m)}")
             if np.any(np.isinf(array)):
-                raise ValueError(f"table {self.name!r}: {label} has infinite values")
+                raise UserError(f"table {self.name!r}: {label} has infinite values")
         if not np.array_equal(np.isnan(quality), np.isnan(cost)):
-            raise ValueError(f"table {self.name!r}: a cell is unobserved (NaN) in quality but not in cost, or back")
+            raise UserError(f"table {self.name!r}: a cell is unobserved (NaN) in quality but not in cost, or back")
         if np.any(cost < 0):
-            raise ValueError(f"table {self.name!r}: costs must be >= 0")
+            raise UserError(f"table {self.name!r}: costs must be >= 0")
         object.__setattr__(self, "quality", quality)
         object.__setattr__(self, "cost", cost)
         self._check_rows(n, m)
 
     def _check_rows(self, n: int, m: int) -> None:
         if self.tasks and len(self.tasks) != n:
-            raise ValueError(f"table {self.name!r}: {len(self.tasks)} tasks for {n} rows")
+            raise UserError(f"table {self.name!r}: {len(self.tasks)} tasks for {n} rows")
         if not self.ids:
             object.__setattr__(self, "ids", tuple(str(i) for i in range(n)))
         elif len(self.ids) != n:
-            raise ValueError(f"table {self.name!r}: {len(self.ids)} ids for {n} rows")
+            raise UserError(f"table {self.name!r}: {len(self.ids)} ids for {n} rows")
         if self.output_chars is not None:
             chars = np.asarray(self.output_chars, dtype=np.float64)
             if chars.shape != (n, m):
-                raise ValueError(f"table {self.name!r}: output_chars has shape {chars.shape}, expected {(n, m)}")
+                raise UserError(f"table {self.name!r}: output_chars has shape {chars.shape}, expected {(n, m)}")
             object.__setattr__(self, "output_chars", chars)
 
     # -- shape --------------------------------------------------------------------------------
@@ -117,7 +119,7 @@ class OutcomeTable:
         """Raise a clear error unless every cell is observed."""
         if not self.is_complete:
             missing = int((~self.observed).sum())
-            raise ValueError(
+            raise UserError(
                 f"table {self.name!r} has {missing} unobserved outcomes; replaying a router needs every model's "
                 "outcome on every prompt: use table.complete() (or fit a router on it instead)"
             )
@@ -165,7 +167,7 @@ class OutcomeTable:
     def kfold(self, k: int = 5, *, seed: int = 0) -> Iterator[tuple[IntArray, IntArray]]:
         """`k` (train rows, test rows) splits of a seeded shuffle, stratified by task when the table has tasks."""
         if not 2 <= k <= len(self):
-            raise ValueError(f"k must be between 2 and the number of rows ({len(self)}), got {k}")
+            raise UserError(f"k must be between 2 and the number of rows ({len(self)}), got {k}")
         rng = np.random.default_rng(seed)
         fold = np.empty(len(self), dtype=np.int64)
         groups: dict[str, list[int]] = {}
@@ -184,11 +186,11 @@ class OutcomeTable:
     def concat(tables: Sequence[OutcomeTable], *, name: str | None = None) -> OutcomeTable:
         """Rows of several tables with the same models, one after the other."""
         if not tables:
-            raise ValueError("nothing to concatenate")
+            raise UserError("nothing to concatenate")
         models = tables[0].models
         for t in tables[1:]:
             if t.models != models:
-                raise ValueError(f"tables {tables[0].name!r} and {t.name!r} have different models")
+                raise UserError(f"tables {tables[0].name!r} and {t.name!r} have different models")
         chars = [t.output_chars for t in tables]
         return OutcomeTable(
             name=name or "+".join(t.name for t in tables),

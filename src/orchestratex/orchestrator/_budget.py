@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from ..catalog import ModelProfile
+from ..exceptions import UserError
 from ..providers import Generation
 from ..stores import Store
 from ..usage import to_pico
@@ -62,13 +63,13 @@ class OutputCapPolicy:
 
     def __post_init__(self) -> None:
         if not 0 < self.quantile <= 1:
-            raise ValueError("quantile must be in (0, 1]")
-        if self.headroom < 1:
-            raise ValueError("headroom must be >= 1")
+            raise UserError(f"quantile must be in (0, 1], not {self.quantile!r}")
+        if not 1 <= self.headroom < math.inf:
+            raise UserError(f"headroom must be a finite number >= 1, not {self.headroom!r}")
         if self.min_observations < 1 or self.window < self.min_observations:
-            raise ValueError("need 1 <= min_observations <= window")
+            raise UserError("need 1 <= min_observations <= window")
         if self.min_tokens < 1 or self.min_judge_tokens < 1:
-            raise ValueError("min_tokens and min_judge_tokens must be >= 1")
+            raise UserError("min_tokens and min_judge_tokens must be >= 1")
 
 
 class OutputLengths:

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from ..catalog import ModelCatalog
 from ..evaluation import LLMJudgeEvaluator
 from ..exceptions import ConfigurationError, UnknownPriceError, UserError
 from ..records import OrchestrationSettings
+from ._result import RunOptions
 
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
-__all__ = ["check_prompt", "check_runnable", "first_error", "validated_settings"]
+__all__ = [
+    "check_handlers",
+    "check_options",
+    "check_prompt",
+    "check_runnable",
+    "first_error",
+    "preferred_names",
+    "validated_settings",
+]
 
 _PRICE_FIX = (
     "set input_cost_per_1k and output_cost_per_1k in your catalog (0 for a free local model; see docs/catalog.md)"
@@ -45,6 +56,8 @@ def _check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None)
     served = [m for m in orchestrator.catalog if m.status != "disabled" and m.provider in orchestrator.providers]
     allowed = set(preferred) if preferred else None
     generators = [m for m in served if allowed is None or m.name in allowed]
+    if all(m.judge_only for m in generators):
+        raise ConfigurationError(_no_model(orchestrator, allowed))
     unpriced = [m.name for m in generators if not m.priced]
     if unpriced and (allowed is not None or len(unpriced) == len(generators)):
         names = ", ".join(repr(n) for n in unpriced)
@@ -65,6 +78,67 @@ def _check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None)
             "file (a local one at price 0 will do), or pass Orchestrator(evaluator=...) with an evaluator that "
             "needs no judge model"
         )
+
+
+def _no_model(orchestrator: Orchestrator, allowed: set[str] | None) -> str:
+    """Why no model can answer: no provider, or each model of the catalog (or of `allowed`) and what rules it out."""
+    providers = orchestrator.providers
+    if not providers:
+        return (
+            "no provider is configured: set a provider's API key (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY), "
+            "pass Orchestrator(providers=[...]), or use the simulated models (Orchestrator(simulate=True))"
+        )
+    models = [m for m in orchestrator.catalog if allowed is None or m.name in allowed]
+    reasons: dict[str, list[str]] = {}
+    for m in models:
+        if m.status == "disabled":
+            why = "disabled"
+        elif m.provider not in providers:
+            why = f"provider {m.provider!r} not configured"
+        else:
+            why = "judge-only"
+        reasons.setdefault(why, []).append(m.name)
+    which = "none of the preferred models" if allowed is not None else "no model of the catalog"
+    detail = "; ".join(f"{why}: {', '.join(names)}" for why, names in reasons.items()) or "the catalog is empty"
+    return (
+        f"{which} can answer ({detail}). Configured providers: {', '.join(sorted(providers))}. "
+        "Enable a model, configure its provider, or choose other models"
+    )
+
+
+def check_options(options: Mapping[str, object]) -> None:
+    """`UserError` naming an option `run` does not take (and the one meant, when it looks like a typo)."""
+    unknown = options.keys() - RunOptions.__annotations__.keys()
+    if unknown:
+        name = sorted(unknown)[0]
+        close = difflib.get_close_matches(name, RunOptions.__annotations__.keys(), n=1)
+        hint = (
+            f": did you mean {close[0]!r}?" if close else f"; the options are {', '.join(RunOptions.__annotations__)}"
+        )
+        raise UserError(f"unknown option {name!r}{hint}")
+
+
+def check_handlers(on_event: object) -> None:
+    """`UserError` unless `on_event` is an event handler (a callable) or a collection of them."""
+    if callable(on_event):
+        return
+    if isinstance(on_event, Collection) and not isinstance(on_event, str | bytes):
+        bad = [h for h in on_event if not callable(h)]
+        if not bad:
+            return
+        on_event = bad[0]
+    raise UserError(
+        f"on_event must be a function taking an event (or a list of them), not {type(on_event).__name__} {on_event!r}"
+    )
+
+
+def preferred_names(catalog: ModelCatalog, preferred: Sequence[str]) -> list[str]:
+    """The catalog's names of the `preferred` models (names or aliases), or `UserError` / `UnknownModelError`."""
+    if isinstance(preferred, str):
+        raise UserError(f"preferred_models is a list of model names: write preferred_models=[{preferred!r}]")
+    if not preferred:
+        raise UserError("preferred_models is empty: name at least one model or leave it unset")
+    return [catalog.get(n).name for n in preferred]
 
 
 def check_prompt(prompt: object) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+from ..exceptions import UserError
 
 __all__ = ["CircuitPolicy", "RetryPolicy"]
 
@@ -27,9 +30,12 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1")
-        if self.initial_wait < 0 or self.max_wait < 0:
-            raise ValueError("waits must be >= 0")
+            raise UserError(f"max_attempts must be >= 1, not {self.max_attempts!r}")
+        if not (0 <= self.initial_wait < math.inf and 0 <= self.max_wait < math.inf):
+            raise UserError(
+                f"initial_wait and max_wait must be finite numbers of seconds >= 0, not {self.initial_wait!r} and "
+                f"{self.max_wait!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +49,9 @@ class CircuitPolicy:
 
     failure_threshold: int = 5
     cooldown_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.failure_threshold < 1:
+            raise UserError(f"failure_threshold must be >= 1 failed attempt, not {self.failure_threshold!r}")
+        if not 0 <= self.cooldown_s < math.inf:
+            raise UserError(f"cooldown_s must be a finite number of seconds >= 0, not {self.cooldown_s!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import uuid
 import weakref
@@ -21,10 +22,18 @@ from ..providers import Provider, provider_names, providers_from_env
 from ..providers._registry import key_hint
 from ..records import Orchestration, Session, SessionSettings, Thread
 from ..routing import BayesianRouter, Router
-from ..stores import MemoryStore, Store
+from ..stores import MemoryStore, Store, store_from_url
 from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput, thread_history, to_messages, with_history
-from ._checks import check_prompt, check_runnable, first_error, validated_settings
+from ._checks import (
+    check_handlers,
+    check_options,
+    check_prompt,
+    check_runnable,
+    first_error,
+    preferred_names,
+    validated_settings,
+)
 from ._circuit import CircuitBreaker, CircuitState
 from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
@@ -64,7 +73,7 @@ class Orchestrator:
         catalog: ModelCatalog | str | os.PathLike[str] | None = None,
         router: Router | None = None,
         evaluator: Evaluator | None = None,
-        store: Store | None = None,
+        store: Store | str | None = None,
         on_event: EventHandler | Sequence[EventHandler] = (),
         retry: RetryPolicy | None = None,
         circuit: CircuitPolicy | None = None,
@@ -91,13 +100,21 @@ class Orchestrator:
         self.providers, self.catalog, self.simulated = self._resolve_providers(providers, catalog, simulate, env)
         self.router: Router = router or BayesianRouter()
         self.evaluator: Evaluator = evaluator or LLMJudgeEvaluator()
-        self._owns_store = store is None
-        self.store: Store = store or MemoryStore()
+        if store is not None and not isinstance(store, Store | str):
+            raise UserError(
+                f"store must be a Store (MemoryStore(), SQLiteStore(path), …) or a store URL (sqlite:///runs.db), "
+                f"not {type(store).__name__}"
+            )
+        self._owns_store = store is None or isinstance(store, str)
+        self.store: Store = store_from_url(store) if isinstance(store, str) else store or MemoryStore()
+        check_handlers(on_event)
         self.handlers: list[EventHandler] = [on_event] if callable(on_event) else list(on_event)
         self.retry = retry or RetryPolicy()
         self.store_retry = store_retry or DEFAULT_STORE_RETRY
         """How a run retries a store write that failed without writing anything (`StoreUnavailable`)."""
         self.circuit = CircuitBreaker(circuit)
+        if not isinstance(judge_max_output_tokens, int) or judge_max_output_tokens < 1:
+            raise UserError(f"judge_max_output_tokens must be an int >= 1, not {judge_max_output_tokens!r}")
         self.judge_max_output_tokens = judge_max_output_tokens
         self.judges: list[str] | None = self._judge_names(judges)
         """Models that may judge (names or aliases; sessions may set their own); every usable model when None.
@@ -108,11 +125,13 @@ class Orchestrator:
         """Whether an answer no decision depends on is judged anyway (see `Judging`)."""
         self.output_lengths = OutputLengths(output_cap or OutputCapPolicy())
         """Observed output lengths per model, from which each call's output cap is derived."""
-        if reservation_wait_s < 0:
-            raise UserError("reservation_wait_s must be >= 0")
+        if not 0 <= reservation_wait_s < math.inf:
+            raise UserError(f"reservation_wait_s must be a finite number of seconds >= 0, not {reservation_wait_s!r}")
         self.reservation_wait_s = reservation_wait_s
         """How long a run waits for the session's other runs to release reserved budget before `budget`."""
         self.system_prompt = system_prompt
+        if not 0 < lease_ttl_s < math.inf:
+            raise UserError(f"lease_ttl_s must be a finite number of seconds > 0, not {lease_ttl_s!r}")
         self.lease_ttl_s = lease_ttl_s
         self.cancel_check_s = 1.0
         """How often the store is asked which of this orchestrator's running orchestrations should stop (one
@@ -145,6 +164,11 @@ class Orchestrator:
         from .._catalog_file import CATALOG_ENV, CatalogFile, load_catalog_file
 
         file: CatalogFile | None = None
+        if catalog is not None and not isinstance(catalog, ModelCatalog | str | os.PathLike):
+            raise UserError(
+                "catalog must be a ModelCatalog or the path of a catalog file (TOML or JSON), "
+                f"not {type(catalog).__name__}"
+            )
         if isinstance(catalog, str | os.PathLike):
             file = load_catalog_file(catalog)
         elif catalog is None and providers is None and (path := (os.environ if env is None else env).get(CATALOG_ENV)):
@@ -394,9 +418,7 @@ class Orchestrator:
         await self._ensure_ready()
         messages = to_messages(prompt)
         if preferred_models is not None:
-            if not preferred_models:
-                raise UserError("preferred_models is empty: name at least one model or leave it unset")
-            preferred_models = [self.catalog.get(n).name for n in preferred_models]
+            preferred_models = preferred_names(self.catalog, preferred_models)
         if isinstance(thread, str):
             thread = await self.store.get_thread(thread)
         if isinstance(session, str):
@@ -420,28 +442,31 @@ class Orchestrator:
         )
         check_runnable(self, settings.preferred_models)
         new_thread = None
-        if thread is None:
-            thread = new_thread = Thread(
+        try:
+            if thread is None:
+                thread = new_thread = Thread(
+                    session_id=session.id,
+                    user_id=session.user_id,
+                    original_prompt=check_prompt(messages[-1].content),
+                    domain=domain,
+                    context=context,
+                )
+            elif thread.session_id != session.id:
+                raise UserError(f"thread {thread.id} belongs to session {thread.session_id}, not {session.id}")
+            elif not any(m.role == "assistant" for m in messages):  # a new turn of the thread's conversation
+                messages = with_history(thread_history(await self._thread_orchestrations(thread.id)), messages)
+            doc = Orchestration(
+                thread_id=thread.id,
                 session_id=session.id,
                 user_id=session.user_id,
-                original_prompt=check_prompt(messages[-1].content),
-                domain=domain,
-                context=context,
+                prompt=messages[-1].content,
+                messages=messages if len(messages) > 1 else [],
+                domain=domain or thread.domain,
+                context=context if context is not None else thread.context,
+                settings=settings,
             )
-        elif thread.session_id != session.id:
-            raise UserError(f"thread {thread.id} belongs to session {thread.session_id}, not {session.id}")
-        elif not any(m.role == "assistant" for m in messages):  # a new turn of the thread's conversation
-            messages = with_history(thread_history(await self._thread_orchestrations(thread.id)), messages)
-        doc = Orchestration(
-            thread_id=thread.id,
-            session_id=session.id,
-            user_id=session.user_id,
-            prompt=messages[-1].content,
-            messages=messages if len(messages) > 1 else [],
-            domain=domain or thread.domain,
-            context=context if context is not None else thread.context,
-            settings=settings,
-        )
+        except ValidationError as exc:  # a `domain` or `context` of the wrong type, say
+            raise UserError(first_error(exc)) from None
         return doc, new_thread, session
 
     async def drive(
@@ -455,6 +480,8 @@ class Orchestrator:
 
         With `on_delta`, generations stream (`Provider.generate_stream`) and each piece of their text
         is handed to it as an `AnswerDelta`."""
+        if on_event:
+            check_handlers(on_event)
         await self._ensure_ready()
         doc = orchestration if isinstance(orchestration, Orchestration) else None
         oid = doc.id if doc else str(orchestration)
@@ -526,7 +553,10 @@ class Orchestrator:
 
     async def _run(self, prompt: ChatInput, on_delta: DeltaSink | None, options: RunOptions) -> RunResult:
         """`run` with `on_delta`; `options` (changed) is the caller's to give away."""
+        check_options(options)
         on_event = options.pop("on_event", ())
+        if on_event:
+            check_handlers(on_event)
         doc, thread, session = await self._plan(prompt, **options)  # type: ignore[misc]
         del options
         task = asyncio.current_task()
@@ -557,6 +587,8 @@ class Orchestrator:
 
         async def start(put: Callable[[StreamItem], None]) -> RunResult:
             handlers = options.get("on_event", ())
+            if handlers:
+                check_handlers(handlers)
             run_options = options.copy()
             run_options["on_event"] = [*([handlers] if callable(handlers) else handlers), put]
             return await self._run(prompt, put, run_options)

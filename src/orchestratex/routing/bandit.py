@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..catalog import ModelProfile
+from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import RoutingFeedback, Task
 from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning
@@ -72,11 +73,11 @@ class BayesianRouter(EscalatingRouter):
         horizon: int = 3,
     ) -> None:
         if horizon < 1:
-            raise ValueError("horizon must be >= 1")
+            raise UserError("horizon must be >= 1")
         if cost_sensitivity < 0:
-            raise ValueError("cost_sensitivity must be >= 0")
+            raise UserError("cost_sensitivity must be >= 0")
         if prior_strength <= 0 or score_sd <= 0:
-            raise ValueError("prior_strength and score_sd must be > 0")
+            raise UserError("prior_strength and score_sd must be > 0")
         self.cost_sensitivity = cost_sensitivity
         self.explore = explore
         self.prior_strength = prior_strength
@@ -136,7 +137,7 @@ class BayesianRouter(EscalatingRouter):
     def decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         """The synchronous core of `select`."""
         if not candidates:
-            raise ValueError("no candidates to route to")
+            raise UserError("no candidates to route to")
         costs = [max(self.expected_cost(m, task), 1e-9) for m in candidates]
         cheapest = min(costs)
         rows = []

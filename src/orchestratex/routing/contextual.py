@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..catalog import ModelProfile
+from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import RoutingFeedback, Task
 from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning
@@ -81,17 +82,17 @@ class ContextualRouter(EscalatingRouter):
         horizon: int = 3,
     ) -> None:
         if horizon < 1:
-            raise ValueError("horizon must be >= 1")
+            raise UserError("horizon must be >= 1")
         if cost_weight < 0:
-            raise ValueError("cost_weight must be >= 0")
+            raise UserError("cost_weight must be >= 0")
         if not 0 <= prior_mean <= 1:
-            raise ValueError("prior_mean is on the 0–1 scale")
+            raise UserError("prior_mean is on the 0–1 scale")
         if prior_strength <= 0 or pool_strength <= 0 or score_sd <= 0:
-            raise ValueError("prior_strength, pool_strength and score_sd must be > 0")
+            raise UserError("prior_strength, pool_strength and score_sd must be > 0")
         if not 0 <= explore_share <= 1:
-            raise ValueError("explore_share must be between 0 and 1")
+            raise UserError("explore_share must be between 0 and 1")
         if default_output_tokens < 0:
-            raise ValueError("default_output_tokens must be >= 0")
+            raise UserError("default_output_tokens must be >= 0")
         self.cost_weight = cost_weight
         self.explore = explore
         self.prior_mean = prior_mean
@@ -121,7 +122,7 @@ class ContextualRouter(EscalatingRouter):
     def update(self, feedback: RoutingFeedback) -> None:
         """Add one observation in memory only (what `observe` does before persisting it)."""
         if not 0 <= feedback.score <= 10:
-            raise ValueError(f"a score is on the 0–10 scale, got {feedback.score}")
+            raise UserError(f"a score is on the 0–10 scale, got {feedback.score}")
         self._add(feedback.domain, feedback.model_name, 1, feedback.score / 10, feedback.output_tokens)
 
     def _add(self, domain: str, model: str, n: int, score_sum: float, output_tokens: int) -> None:
@@ -179,7 +180,7 @@ class ContextualRouter(EscalatingRouter):
     def decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         """The synchronous core of `select`."""
         if not candidates:
-            raise ValueError("no candidates to route to")
+            raise UserError("no candidates to route to")
         costs = [self.expected_cost(m, task) for m in candidates]
         affordable = [
             (m, c)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..catalog import ModelProfile
+from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import Router, RoutingFeedback, Task
 from ._cascade import plan
@@ -114,17 +115,17 @@ class FittedRouter(Router):
         retry_prior: float = 2.0,
     ) -> None:
         if horizon < 1:
-            raise ValueError("horizon must be >= 1")
+            raise UserError("horizon must be >= 1")
         if retry_prior <= 0:
-            raise ValueError("retry_prior must be > 0")
+            raise UserError("retry_prior must be > 0")
         if cost_weight < 0:
-            raise ValueError("cost_weight must be >= 0")
+            raise UserError("cost_weight must be >= 0")
         if target_quality is not None and not 0 <= target_quality <= 1:
-            raise ValueError("target_quality is on the 0–1 scale: between 0 and 1")
+            raise UserError("target_quality is on the 0–1 scale: between 0 and 1")
         if alpha <= 0 or domain_prior < 0:
-            raise ValueError("alpha must be > 0 and domain_prior >= 0")
+            raise UserError("alpha must be > 0 and domain_prior >= 0")
         if features not in FEATURE_SETS:
-            raise ValueError(f"features must be one of {FEATURE_SETS}, got {features!r}")
+            raise UserError(f"features must be one of {FEATURE_SETS}, got {features!r}")
         self.cost_weight = cost_weight
         self.target_quality = target_quality
         self.alpha = alpha
@@ -161,12 +162,12 @@ class FittedRouter(Router):
         """Learn from `table` (unobserved cells are skipped); `profiles` give the prices the costs were paid at."""
         np = _np()
         if len(table) < 2:
-            raise ValueError(f"table {table.name!r} has {len(table)} rows: fitting needs at least 2")
+            raise UserError(f"table {table.name!r} has {len(table)} rows: fitting needs at least 2")
         observed = table.observed
         if not observed.any(axis=0).all():
             seen = np.asarray(observed.any(axis=0), dtype=bool).tolist()
             empty = [m for m, s in zip(table.models, seen, strict=True) if not s]
-            raise ValueError(f"table {table.name!r} has no outcome for {empty}")
+            raise UserError(f"table {table.name!r} has no outcome for {empty}")
         top = float(np.nanmax(table.quality))
         self.quality_scale = 1.0 if top <= 1.0 else 10.0
         quality = table.quality / self.quality_scale
@@ -307,7 +308,7 @@ class FittedRouter(Router):
     def decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         """The synchronous core of `select`."""
         if not candidates:
-            raise ValueError("no candidates to route to")
+            raise UserError("no candidates to route to")
         self._check_fitted()
         index = {m: j for j, m in enumerate(self.models)}
         known = [(c, index.get(c.name, index.get(c.version))) for c in candidates]
@@ -495,9 +496,9 @@ class FittedRouter(Router):
                 arrays = {k: data[k] for k in ("mean_q", "mean_c", "buckets", "coef", "idf")}
                 joint = (data["joint_q"], data["joint_dom"]) if "joint_q" in data.files else None
         except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"{str(path)!r} is not a saved FittedRouter: {exc}") from exc
+            raise UserError(f"{str(path)!r} is not a saved FittedRouter: {exc}") from exc
         if meta.get("format") != _FORMAT:
-            raise ValueError(f"{str(path)!r} is not a saved FittedRouter (format {meta.get('format')!r})")
+            raise UserError(f"{str(path)!r} is not a saved FittedRouter (format {meta.get('format')!r})")
         router = cls(
             cost_weight=meta["cost_weight"],
             target_quality=meta["target_quality"],

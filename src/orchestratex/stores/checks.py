@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
 from ..events import Event
+from ..exceptions import UserError
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Orchestration, Thread
 from ..usage import MAX_AMOUNT
 
@@ -49,13 +50,13 @@ def from_pico(pico: int) -> float:
 def check_amount(name: str, amount: float) -> None:
     """Refuse a negative, non-finite or too large amount of US dollars."""
     if not math.isfinite(amount) or not 0 <= amount <= MAX_AMOUNT:
-        raise ValueError(f"{name} must be a number of US dollars between 0 and {MAX_AMOUNT:,.0f}, not {amount!r}")
+        raise UserError(f"{name} must be a number of US dollars between 0 and {MAX_AMOUNT:,.0f}, not {amount!r}")
 
 
 def check_page(limit: int, offset: int) -> None:
     """Refuse a negative page size or offset."""
     if limit < 0 or offset < 0:
-        raise ValueError(f"limit and offset must be >= 0 (got limit={limit}, offset={offset})")
+        raise UserError(f"limit and offset must be >= 0 (got limit={limit}, offset={offset})")
 
 
 def check_commit(
@@ -67,10 +68,10 @@ def check_commit(
         check_amount("released", released)
     for event in events:
         if event.session_id != session_id:
-            raise ValueError(f"event {event.type} belongs to session {event.session_id!r}, not {session_id!r}")
+            raise UserError(f"event {event.type} belongs to session {event.session_id!r}, not {session_id!r}")
     for call in calls:
         if call.session_id != session_id:
-            raise ValueError(f"a call record of session {call.session_id!r} cannot commit to {session_id!r}")
+            raise UserError(f"a call record of session {call.session_id!r} cannot commit to {session_id!r}")
 
 
 def check_ttl(ttl_s: float | None, kind: Literal["lease", "counter"] = "lease") -> None:
@@ -79,7 +80,7 @@ def check_ttl(ttl_s: float | None, kind: Literal["lease", "counter"] = "lease") 
     if ttl_s is None and kind == "counter":
         return
     if not (ttl_s is not None and ttl_s > 0):
-        raise ValueError(f"a {kind} ttl_s must be > 0 seconds, not {ttl_s!r}")
+        raise UserError(f"a {kind} ttl_s must be > 0 seconds, not {ttl_s!r}")
 
 
 def check_step(orchestration: Orchestration, reserve: float, owner: str | None, release_lease: bool) -> None:
@@ -89,9 +90,9 @@ def check_step(orchestration: Orchestration, reserve: float, owner: str | None, 
     if reserve:
         check_amount("reserve", reserve)
         if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
-            raise ValueError("a final commit releases every reservation: it cannot reserve for another call")
+            raise UserError("a final commit releases every reservation: it cannot reserve for another call")
     if release_lease and owner is None:
-        raise ValueError("release_lease needs the owner whose lease is released")
+        raise UserError("release_lease needs the owner whose lease is released")
 
 
 def check_start(
@@ -105,6 +106,6 @@ def check_start(
     if reserve:
         check_amount("reserve", reserve)
         if orchestration.status in TERMINAL_ORCHESTRATION_STATUSES:
-            raise ValueError("an ended orchestration holds no reservation: it cannot reserve for a call")
+            raise UserError("an ended orchestration holds no reservation: it cannot reserve for a call")
     if thread is not None and (thread.id != orchestration.thread_id or thread.session_id != orchestration.session_id):
-        raise ValueError("the new thread must be the orchestration's, in its session")
+        raise UserError("the new thread must be the orchestration's, in its session")

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from .._ids import utcnow
 from ..events import Event
-from ..exceptions import ConfigurationError, Conflict, NotFound
+from ..exceptions import ConfigurationError, Conflict, NotFound, UserError
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
 from ._base import (
     Analytics,
@@ -199,7 +199,7 @@ class MemoryStore(Store):
         if session.id in self._sessions:
             raise Conflict(f"session {session.id!r} already exists")
         if session.reserved_cost != 0:
-            raise ValueError("a new session cannot hold reserved budget (reserved_cost must be 0)")
+            raise UserError("a new session cannot hold reserved budget (reserved_cost must be 0)")
         check_amount("total_cost", session.total_cost)
         limit = session.settings.cost_limit
         stored = _snapshot(session)

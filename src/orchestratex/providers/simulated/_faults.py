@@ -15,6 +15,7 @@ from ...exceptions import (
     ProviderServerError,
     ProviderTimeout,
     RateLimited,
+    UserError,
 )
 
 __all__ = ["FaultKind", "Faults", "fault_error"]
@@ -59,7 +60,7 @@ class Faults(BaseModel):
     def _check_total(self) -> Faults:
         total = self.timeout_rate + self.rate_limit_rate + self.server_error_rate
         if total > 1.0 + 1e-9:
-            raise ValueError(f"timeout_rate + rate_limit_rate + server_error_rate must be at most 1, got {total:g}")
+            raise UserError(f"timeout_rate + rate_limit_rate + server_error_rate must be at most 1, got {total:g}")
         return self
 
     @property

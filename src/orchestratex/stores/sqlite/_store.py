@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..._ids import utcnow
 from ...events import EVENT_ADAPTER, Event
-from ...exceptions import ConfigurationError, Conflict, NotFound, StoreError, StoreUnavailable
+from ...exceptions import ConfigurationError, Conflict, NotFound, StoreError, StoreUnavailable, UserError
 from ...records import (
     ApiKey,
     CallRecord,
@@ -102,9 +102,9 @@ class SQLiteStore(Store):
         synchronous: Literal["normal", "full"] = "normal",
     ) -> None:
         if not 0 <= busy_timeout <= 3600:
-            raise ValueError(f"busy_timeout must be between 0 and 3600 seconds, not {busy_timeout!r}")
+            raise UserError(f"busy_timeout must be between 0 and 3600 seconds, not {busy_timeout!r}")
         if synchronous not in _SYNCHRONOUS:
-            raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
+            raise UserError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
         self.path = str(path)
         """The database file, or `:memory:`."""
         self.busy_timeout = busy_timeout
@@ -302,7 +302,7 @@ class SQLiteStore(Store):
     # -- sessions -----------------------------------------------------------------------------
     async def create_session(self, session: Session) -> Session:
         if session.reserved_cost != 0:
-            raise ValueError("a new session cannot hold reserved budget (reserved_cost must be 0)")
+            raise UserError("a new session cannot hold reserved budget (reserved_cost must be 0)")
         check_amount("total_cost", session.total_cost)
         limit = session.settings.cost_limit
         row = (

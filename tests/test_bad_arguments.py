@@ -1,0 +1,80 @@
+"""Every bad argument to the library's front door is refused up front with a `UserError` that says what to write:
+never a bare `TypeError`, `AttributeError` or pydantic error from deep inside, and never accepted to fail later."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from orchestratex import Orchestrator, UserError
+from orchestratex.orchestrator import CircuitPolicy, OutputCapPolicy, RetryPolicy
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: Orchestrator(simulate=True, catalog=cast(Any, 5)),
+            r"catalog must be a ModelCatalog or the path .* not int",
+        ),
+        (lambda: Orchestrator(simulate=True, store=cast(Any, 5)), r"store must be a Store .* or a store URL"),
+        (lambda: Orchestrator(simulate=True, store="ftp://x"), r"no store is installed for ftp:// URLs"),
+        (lambda: Orchestrator(simulate=True, on_event=cast(Any, 5)), r"on_event must be a function .* not int 5"),
+        (lambda: Orchestrator(simulate=True, judge_max_output_tokens=0), r"judge_max_output_tokens must be"),
+        (lambda: Orchestrator(simulate=True, lease_ttl_s=-1), r"lease_ttl_s must be a finite number of seconds > 0"),
+        (lambda: Orchestrator(simulate=True, lease_ttl_s=math.inf), r"lease_ttl_s must be a finite"),
+        (lambda: Orchestrator(simulate=True, reservation_wait_s=math.nan), r"reservation_wait_s must be a finite"),
+        (lambda: CircuitPolicy(failure_threshold=0), r"failure_threshold must be >= 1"),
+        (lambda: CircuitPolicy(cooldown_s=-1), r"cooldown_s must be a finite number"),
+        (lambda: OutputCapPolicy(headroom=math.nan), r"headroom must be a finite number >= 1, not nan"),
+        (lambda: OutputCapPolicy(headroom=math.inf), r"headroom must be a finite number >= 1, not inf"),
+        (lambda: RetryPolicy(max_wait=math.nan), r"initial_wait and max_wait must be finite"),
+        (lambda: RetryPolicy(max_attempts=0), r"max_attempts must be >= 1"),
+    ],
+)
+def test_a_bad_setting_is_refused_when_it_is_made(make: Callable[[], Any], message: str) -> None:
+    with pytest.raises(UserError, match=message) as raised:
+        make()
+    assert isinstance(raised.value, ValueError)  # a bad argument, for code that catches ValueError
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"preferred_models": "gpt4"}, r"preferred_models is a list of model names: write preferred_models=\['gpt4'\]"),
+        ({"domain": 5}, r"^domain: Input should be a valid string"),
+        ({"context": ["a"]}, r"^context: Input should be a valid string"),
+        ({"max_iteration": 2}, r"unknown option 'max_iteration': did you mean 'max_iterations'\?"),
+        ({"bogus": 1}, r"unknown option 'bogus'; the options are on_event, session"),
+        ({"on_event": 5}, r"on_event must be a function"),
+        ({"on_event": [print, "x"]}, r"on_event must be a function .* not str 'x'"),
+        ({"cost_limit": math.inf}, r"cost_limit: Input should be less than or equal to 1000000"),
+        ({"cost_limit": 1e7}, r"cost_limit: Input should be less than or equal to 1000000"),
+    ],
+)
+@pytest.mark.parametrize("how", ["run", "run_stream"])
+async def test_a_bad_run_option_is_refused_before_anything_is_stored(
+    options: dict[str, Any], message: str, how: str, tmp_path: Path
+) -> None:
+    async with Orchestrator(simulate=True, store=f"sqlite:///{tmp_path / 'runs.db'}") as orch:
+        with pytest.raises(UserError, match=message):
+            if how == "run":
+                await orch.run("Hello", **options)
+            else:
+                async for _ in orch.run_stream("Hello", **options):
+                    pass
+        assert await orch.store.list_resumable() == []
+        sessions = await orch.store.list_sessions("local")
+        assert [await orch.store.list_threads(s.id) for s in sessions] in ([], [[]])  # (a session, never a run)
+
+
+async def test_a_store_url_gives_the_orchestrator_its_own_store(tmp_path: Path) -> None:
+    async with Orchestrator(simulate=True, store=f"sqlite:///{tmp_path / 'runs.db'}") as orch:
+        result = await orch.run("Hello", max_iterations=1)
+    assert (tmp_path / "runs.db").exists() and result.status == "completed"
+    async with Orchestrator(simulate=True, store=f"sqlite:///{tmp_path / 'runs.db'}") as again:
+        assert (await again.store.get_orchestration(result.id)).status == "completed"
