@@ -67,6 +67,24 @@ _T = TypeVar("_T")
 _SYNCHRONOUS = ("normal", "full")
 
 
+def _has_header(path: str) -> bool:
+    """Whether the file at `path` starts as every SQLite database does."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """The file at `path` (device, inode), or None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 class SQLiteStore(Store):
     """A `Store` in one SQLite file (or in memory), using the standard library's `sqlite3`.
 
@@ -118,6 +136,8 @@ class SQLiteStore(Store):
         self._lconn: sqlite3.Connection | None = None  # point reads on the event loop's thread (`_lookup`)
         self._local = threading.local()
         self._checkpointer: Checkpointer | None = None
+        self._file_id: tuple[int, int] | None = None
+        """The database file opened (device, inode): `ping` checks it is still the file at `path`."""
         self._incrs = 0
         self._written = WrittenCache()
 
@@ -185,6 +205,7 @@ class SQLiteStore(Store):
         try:
             conn = connect(self.path, round(self.busy_timeout * 1000), self.synchronous)
             create_schema(conn)
+            self._file_id = None if self.path == ":memory:" else _file_identity(self.path)
             conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
         except BaseException as exc:
             if conn is not None:
@@ -798,8 +819,18 @@ class SQLiteStore(Store):
             return key
 
     async def ping(self) -> None:
-        # a read: it neither takes nor waits for the write lock another process may hold
-        await self._lookup(self._fetch, "SELECT 1", ())
+        """Check that the file opened is still the database's, and read it (a read neither takes nor waits for the
+        write lock another process may hold). A file deleted or replaced since it was opened would take writes
+        that the next process never sees: `StoreUnavailable`; a file that is no longer a database: `StoreError`."""
+        if self._file_id is not None:
+            if _file_identity(self.path) != self._file_id:
+                raise StoreUnavailable(
+                    f"the SQLite database {self.path!r} was deleted or replaced since this store opened it: "
+                    "its writes would be lost (restore the file, or restart the process to open the new one)"
+                )
+            if not _has_header(self.path):  # (the connection's page cache would not see it)
+                raise StoreError(f"{self.path!r} is no longer a SQLite database: its header was overwritten")
+        await self._lookup(self._fetch, "SELECT 1 FROM sessions LIMIT 1", ())
 
     # -- analytics ----------------------------------------------------------------------------
     async def session_analytics(self, session_id: str) -> Analytics:

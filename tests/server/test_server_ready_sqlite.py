@@ -1,0 +1,35 @@
+"""Readiness on a SQLite file: a file overwritten or deleted under a running server makes it not ready."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from orchestratex.stores import SQLiteStore
+
+from .conftest import Api
+
+
+def test_readiness_answers_503_once_the_database_file_is_overwritten(
+    make_api: Callable[..., Api], tmp_path: Path
+) -> None:
+    db = tmp_path / "server.db"
+    api = make_api(SQLiteStore(db))
+    assert api.client.get("/health/ready").json() == {"status": "ready", "store": "ok"}
+    with db.open("r+b") as file:
+        file.write(os.urandom(db.stat().st_size))
+    r = api.client.get("/health/ready")
+    assert r.status_code == 503 and r.json()["store"] == "unreachable"
+    assert "no longer a SQLite database" in r.json()["detail"]
+    assert api.client.get("/health").status_code == 200  # alive: a restart will not mend the file
+
+
+def test_readiness_answers_503_once_the_database_file_is_deleted(make_api: Callable[..., Api], tmp_path: Path) -> None:
+    db = tmp_path / "server.db"
+    api = make_api(SQLiteStore(db))
+    assert api.client.get("/health/ready").status_code == 200
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    r = api.client.get("/health/ready")
+    assert r.status_code == 503 and "was deleted or replaced" in r.json()["detail"]
