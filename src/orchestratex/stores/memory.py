@@ -128,13 +128,15 @@ def _orchestration_created(row: OrchestrationRow) -> float:
 class _Budget:
     """A session's money and event counter, in pico-dollars."""
 
-    __slots__ = ("limit", "reserved", "seq", "total")
+    __slots__ = ("limit", "reserved", "seq", "spent_at", "total")
 
     def __init__(self, total: int, limit: int | None) -> None:
         self.total = total
         self.reserved = 0
         self.limit = limit
         self.seq = 0
+        self.spent_at: datetime | None = None
+        """When the last spending was recorded: the session's `updated_at` from then on."""
 
 
 class _RoutingSums:
@@ -223,6 +225,8 @@ class MemoryStore(Store):
         budget = self._budgets[session.id]
         fields["total_cost"] = from_pico(budget.total)
         fields["reserved_cost"] = from_pico(budget.reserved)
+        if budget.spent_at is not None and budget.spent_at > view.updated_at:
+            fields["updated_at"] = budget.spent_at
         return view
 
     async def get_session(self, session_id: str) -> Session:
@@ -342,9 +346,10 @@ class MemoryStore(Store):
             else:
                 self._reservations.pop(key, None)
             budget.reserved -= freed
+        orchestration.updated_at = utcnow()
         if spent:
             budget.total += to_pico(spent)
-        orchestration.updated_at = utcnow()
+            budget.spent_at = orchestration.updated_at
         self._store_orchestration(orchestration)
         if calls:
             for call in calls:

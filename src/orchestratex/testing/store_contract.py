@@ -631,6 +631,18 @@ class StoreContract:
         assert await store.commit_step(o)  # nothing to reserve: True
         assert await store.release_reservations(session.id, o.id) == 0.25
 
+    async def test_spending_moves_the_sessions_updated_at(self, store: Store) -> None:
+        session, _, o = await _tree(store, cost_limit=1.0)
+        created = (await store.get_session(session.id)).updated_at
+        o.status = "running"
+        await store.commit(o, [_selected(o)])  # nothing spent: the session is as it was
+        assert (await store.get_session(session.id)).updated_at == created
+        await store.commit(o, [_selected(o, 2)], spent=0.25)
+        got = await store.get_session(session.id)
+        assert got.total_cost == 0.25 and got.updated_at > created
+        assert abs((got.updated_at - o.updated_at).total_seconds()) < 0.001  # the time of the commit
+        assert (await store.list_sessions(session.user_id))[0].updated_at == got.updated_at
+
     async def test_commit_step_is_fenced_and_writes_nothing_when_refused(self, store: Store) -> None:
         session, _, o = await _tree(store, cost_limit=1.0)
         assert await store.claim(o.id, "first", 60)

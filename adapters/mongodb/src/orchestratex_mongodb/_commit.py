@@ -84,6 +84,8 @@ class Committer:
             "event_seq": {"$add": ["$event_seq", n]},
             "commit_no": {"$add": ["$commit_no", 1]},
         }
+        if journal["spent"]:  # (a session's `updated_at` moves with its spending)
+            sets["updated_at"] = {"$literal": _aware(journal["at"]).isoformat().replace("+00:00", "Z")}
         if journal["released"]:
             held = {"$ifNull": [f"$reservations.{oid}", Int64(0)]}
             freed = {"$min": [held, journal["released"]]}

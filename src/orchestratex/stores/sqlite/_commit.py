@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ...events import EVENT_ADAPTER, Event
@@ -42,6 +43,11 @@ class Step:
     release_lease: bool
 
 
+def utc_text(timestamp: float) -> str:
+    """A POSIX timestamp as the documents write a time (ISO 8601 in UTC, as pydantic writes it)."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
 def commit_step(db: Executor, step: Step) -> tuple[bool, int]:
     """`Store.commit_step` (`commit` when `reserve`, `outcome_rows` and `release_lease` are unset), amounts in
     pico-dollars: whether `reserve` was granted (True when it is 0), and the orchestration row's new revision.
@@ -70,7 +76,14 @@ def commit_step(db: Executor, step: Step) -> tuple[bool, int]:
         held = freed = 0
     seq_row = db.execute(
         STEP_SESSION,
-        {"spent": spent, "events": len(events), "freed": freed, "reserve": reserve, "session": session_id},
+        {
+            "spent": spent,
+            "now": utc_text(parts.updated_at) if spent else None,
+            "events": len(events),
+            "freed": freed,
+            "reserve": reserve,
+            "session": session_id,
+        },
     ).fetchone()
     if seq_row is None:
         raise NotFound(f"no session {session_id!r}")
@@ -105,7 +118,8 @@ def start_step(
             raise NotFound(f"no session {session_id!r}")
         return row, True
     seq_row = db.execute(
-        START_SESSION, {"spent": 0, "events": len(events), "freed": 0, "reserve": reserve, "session": session_id}
+        START_SESSION,
+        {"spent": 0, "now": None, "events": len(events), "freed": 0, "reserve": reserve, "session": session_id},
     ).fetchone()
     if seq_row is None:
         raise NotFound(f"no session {session_id!r}")

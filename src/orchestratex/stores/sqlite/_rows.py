@@ -37,12 +37,14 @@ _FITS = ":reserve > 0 AND (limit_pico IS NULL OR total_pico + :spent + reserved_
 STEP_SESSION = f"""
 UPDATE sessions SET
     total_pico = total_pico + :spent,
+    doc = CASE WHEN :spent > 0 THEN json_set(doc, '$.updated_at', :now) ELSE doc END,
     event_seq = event_seq + :events,
     granted = {_FITS},
     reserved_pico = reserved_pico - :freed + CASE WHEN {_FITS} THEN :reserve ELSE 0 END
 WHERE id = :session RETURNING event_seq, granted
 """
-# A step's whole effect on its session in one statement: the spend, the events' seq numbers, the release of
+# A step's whole effect on its session in one statement: the spend (and so the session's `updated_at`), the
+# events' seq numbers, the release of
 # `freed` and the reservation of `reserve` for the next call when the budget allows it (every right-hand side
 # reads the row as it was, so the check sees the spend and the release, as if they came first). `granted`
 # only carries the check's outcome to `RETURNING`.
