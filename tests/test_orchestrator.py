@@ -706,3 +706,23 @@ async def test_one_orchestrator_drives_an_orchestration_once_at_a_time() -> None
         assert (await first).status == "completed"
         again = await orch.drive(doc.id)  # ended: its stored result, not a second run
         assert again.status == "completed" and [e.type for e in again.events].count("orchestration_started") == 1
+
+
+async def test_starting_a_run_twice_leaves_the_first_one_cancellable() -> None:
+    started = asyncio.Event()
+
+    async def slow(request: GenerationRequest) -> str:
+        started.set()
+        await asyncio.sleep(30)
+        return "never"
+
+    orch = make(FunctionProvider(slow), "a", "b")
+    doc = await orch.prepare("Hello")
+    first = orch.start(doc)
+    second = orch.start(doc)
+    with pytest.raises(Conflict, match="already being run"):
+        await second
+    await started.wait()
+    assert await orch.cancel(doc.id)  # the run under way, not the start that was refused
+    assert first.cancelled()
+    assert (await orch.store.get_orchestration(doc.id)).status == "cancelled"

@@ -13,6 +13,7 @@ from orchestratex import (
     BayesianRouter,
     FunctionProvider,
     GenerationRequest,
+    OrchestrationFailed,
     Orchestrator,
     SimulatedProvider,
     UserError,
@@ -130,3 +131,53 @@ async def test_the_simulator_streams_its_answers() -> None:
         deltas = [i for i in [item async for item in stream] if isinstance(i, AnswerDelta)]
     assert len(deltas) > 3
     assert "".join(d.text for d in deltas) == stream.result.orchestration.iterations[0].response
+
+
+async def test_a_stream_whose_run_is_cancelled_by_id_ends_with_the_cancelled_result() -> None:
+    """`Orchestrator.cancel(id)` stops the run, not the consumer: the stream ends as for any other end."""
+    answering = asyncio.Event()
+
+    async def slow(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return judge(request)
+        answering.set()
+        await asyncio.sleep(30)
+        return "never"
+
+    orch = orchestrator(FunctionProvider(slow))
+    seen = []
+
+    async def consume() -> None:
+        async with orch.run_stream("Hello") as stream:
+            async for item in stream:
+                seen.append(item)
+        assert stream.result.status == "cancelled" and stream.result.stop_reason == "cancelled"
+
+    consumer = asyncio.create_task(consume())
+    await answering.wait()
+    assert await orch.cancel(seen[0].orchestration_id)
+    await consumer  # neither cancelled nor failed
+    last = seen[-1]
+    assert isinstance(last, OrchestrationFailed) and last.reason == "cancelled"
+
+
+async def test_leaving_a_stream_at_its_last_event_keeps_the_result() -> None:
+    orch = orchestrator(FunctionProvider(lambda r: judge(r) if r.purpose == "judge" else "an answer"))
+    async with orch.run_stream("Hello") as stream:
+        async for item in stream:
+            if getattr(item, "type", None) == "orchestration_completed":
+                break
+    assert stream.result.status == "completed" and stream.result.final_response == "an answer"
+    assert (await orch.store.get_orchestration(stream.result.id)).status == "completed"
+
+
+async def test_two_iterators_over_one_stream_both_end() -> None:
+    orch = orchestrator(FunctionProvider(lambda r: judge(r) if r.purpose == "judge" else "an answer"))
+    stream = orch.run_stream("Hello")
+
+    async def drain() -> list[object]:
+        return [item async for item in stream]
+
+    first, second = await asyncio.wait_for(asyncio.gather(drain(), drain()), timeout=10)
+    assert len(first) + len(second) == len(stream.result.events) + 1  # the events and one delta, shared out
+    assert [item async for item in stream] == []  # and a third, after the end, ends at once

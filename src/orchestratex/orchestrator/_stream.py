@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, Self, TypeAlias, cast
 
-from ..events import Event
+from ..events import Event, OrchestrationCompleted, OrchestrationFailed
 from ..exceptions import UserError
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ DeltaSink: TypeAlias = Callable[[AnswerDelta], None]
 """Receives every `AnswerDelta` of a run (`Orchestrator.drive(on_delta=...)`)."""
 
 _DONE = object()
+_END_EVENTS = (OrchestrationCompleted, OrchestrationFailed)
 
 
 class RunStream:
@@ -63,12 +64,22 @@ class RunStream:
     spending settled. Errors of the run (a bad option, a store failure) are raised by the iteration.
     """
 
-    def __init__(self, start: Callable[[Callable[[StreamItem], None]], Coroutine[Any, Any, RunResult]]) -> None:
+    def __init__(
+        self,
+        start: Callable[[Callable[[StreamItem], None]], Coroutine[Any, Any, RunResult]],
+        ended: Callable[[str], Coroutine[Any, Any, RunResult]] | None = None,
+    ) -> None:
         self._start = start
+        self._ended = ended
+        """The result of an orchestration that has ended, as stored (for a run cancelled by `Orchestrator.cancel`)."""
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._task: asyncio.Task[RunResult] | None = None
         self._result: RunResult | None = None
         self._finished = False
+        self._closing = False
+        self._orchestration_id: str | None = None
+        self._final = False
+        """The run's last event (`orchestration_completed` or `_failed`) has been handed out."""
 
     @property
     def result(self) -> RunResult:
@@ -99,21 +110,42 @@ class RunStream:
             while not self._finished:
                 item = await self._queue.get()
                 if item is _DONE:
-                    self._finished = True
-                    self._result = task.result()  # raises the run's error, if any
+                    self._queue.put_nowait(_DONE)  # (for any other iterator waiting on the same stream)
+                    await self._finish(task)
                     return
-                yield item  # type: ignore[misc]
+                if isinstance(item, _END_EVENTS):
+                    self._final = True
+                if self._orchestration_id is None:
+                    self._orchestration_id = cast(StreamItem, item).orchestration_id
+                yield cast(StreamItem, item)
         finally:
             if not self._finished:
                 await self.aclose()
 
+    async def _finish(self, task: asyncio.Task[RunResult]) -> None:
+        """The run's task is done: its result, or its error raised. A run that `Orchestrator.cancel` stopped (its
+        task cancelled, not by this stream) has ended `cancelled` like any other end: its result is the stored one."""
+        if task.cancelled() and not self._closing and self._ended is not None and self._orchestration_id is not None:
+            self._result = await self._ended(self._orchestration_id)
+        else:
+            self._result = task.result()  # raises the run's error, if any
+        self._finished = True
+
     async def aclose(self) -> None:
-        """Cancel the run if it has not ended, and wait until it has settled."""
+        """Cancel the run if it has not ended, and wait until it has settled. (Left after its last event, the run
+        is not cancelled: it is finishing, and `result` is then its result.)"""
         task = self._task
         if task is None or task.done():
             if task is not None and task.done() and not task.cancelled():
                 task.exception()  # retrieved: an error nobody iterated to is not "never retrieved"
+                if self._final and self._result is None and task.exception() is None:
+                    self._result = task.result()
             return
+        if self._final:
+            with contextlib.suppress(Exception):
+                self._result = await asyncio.shield(task)
+            return
+        self._closing = True
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task

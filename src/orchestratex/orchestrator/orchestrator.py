@@ -593,7 +593,11 @@ class Orchestrator:
             run_options["on_event"] = [*([handlers] if callable(handlers) else handlers), put]
             return await self._run(prompt, put, run_options)
 
-        return RunStream(start)
+        async def ended(orchestration_id: str) -> RunResult:
+            doc = await self.store.get_orchestration(orchestration_id)
+            return RunResult(doc, await self._events(doc), self.simulated)
+
+        return RunStream(start, ended)
 
     def run_sync(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:
         """`run` for code without an event loop (scripts): it runs on this orchestrator's own event loop
@@ -609,9 +613,15 @@ class Orchestrator:
         generations stream to it (as `drive`'s)."""
         oid = orchestration.id if isinstance(orchestration, Orchestration) else orchestration
         task = asyncio.create_task(self.drive(orchestration, on_delta=on_delta), name=f"orchestration-{oid}")
-        self._tasks[oid] = task
-        task.add_done_callback(lambda _: self._tasks.pop(oid, None))
+        running = self._tasks.get(oid)
+        if running is None or running.done():  # (a second start of a run under way fails with `Conflict`: the
+            self._tasks[oid] = task  # first stays the one `cancel` and `suspend` stop)
+            task.add_done_callback(lambda done: self._forget_task(oid, done))
         return task
+
+    def _forget_task(self, oid: str, task: asyncio.Task[RunResult]) -> None:
+        if self._tasks.get(oid) is task:
+            del self._tasks[oid]
 
     async def cancel(self, orchestration_id: str) -> bool:
         """Cancel a running orchestration of this process; it ends with `stop_reason="cancelled"`."""
