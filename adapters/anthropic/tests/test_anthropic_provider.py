@@ -129,8 +129,9 @@ def test_from_env_reads_the_base_url() -> None:
 
 async def test_owned_client_is_closed() -> None:
     provider = AnthropicProvider(api_key="sk-ant-test")
+    client = provider._client  # the running loop's
     await provider.aclose()
-    assert provider._client.is_closed()
+    assert client.is_closed()
 
 
 async def test_whitespace_stop_sequences_are_applied_to_the_text() -> None:

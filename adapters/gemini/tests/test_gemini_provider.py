@@ -124,10 +124,11 @@ async def test_injected_client_with_retries_still_makes_one_attempt() -> None:
     assert not http.is_closed
 
 
-def test_google_api_key_works_too_and_wins() -> None:
+async def test_google_api_key_works_too_and_wins() -> None:
     assert GeminiProvider.is_configured({"GOOGLE_API_KEY": "AIza-g"})
     provider = GeminiProvider.from_env({"GOOGLE_API_KEY": "AIza-g", "GEMINI_API_KEY": "AIza-m"})
     assert provider._client._api_client.api_key == "AIza-g"
+    await provider.aclose()
 
 
 def test_from_env_reads_the_base_url() -> None:

@@ -102,8 +102,9 @@ def test_bad_arguments_are_user_errors() -> None:
 
 async def test_owned_client_is_closed() -> None:
     provider = OpenAIProvider(api_key="sk-test")
+    client = provider._client  # the running loop's
     await provider.aclose()
-    assert provider._client.is_closed()
+    assert client.is_closed()
 
 
 def test_from_env_reads_key_and_base_url() -> None:

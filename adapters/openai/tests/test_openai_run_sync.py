@@ -62,7 +62,7 @@ def test_repeated_run_sync_with_an_sdk_owned_connection_pool(server: ThreadingHT
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     # OPENAI_BASE_URL alone (no key) configures the adapter, which opens (and owns) its connection pool
     with Orchestrator(catalog=MODELS, env={"OPENAI_BASE_URL": url}, router=BayesianRouter(explore=False)) as orch:
-        assert list(orch.providers) == ["openai"] and orch.providers["openai"]._owns_client  # type: ignore[attr-defined]
+        assert list(orch.providers) == ["openai"] and orch.providers["openai"]._owns_connection  # type: ignore[attr-defined]
         for _ in range(3):
             result = orch.run_sync("Hello", preferred_models=["openai:llama3.2"], max_iterations=1)
             assert result.status == "completed" and result.final_response == "Hi!" and result.final_score == 9

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ import anthropic
 
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
+from orchestratex.providers._loops import LoopClients
 
 from ._errors import map_anthropic_errors
 from ._mapping import generation_from_message, message_params
@@ -34,8 +36,10 @@ class AnthropicProvider(Provider):
     ```
 
     Pass `client=` (an `anthropic.AsyncAnthropic`) or `http_client=` (an `httpx2.AsyncClient`) to
-    inject your own; they are never closed by `aclose()`. A provider that built its own HTTP
-    connection refuses to send anything while `orchestratex.providers.ALLOW_MODEL_REQUESTS` is False.
+    inject your own; they are never closed by `aclose()`. Otherwise the provider opens one client per
+    event loop (connections cannot serve another loop), closed as that loop ends or by `aclose()`. A
+    provider that built its own HTTP connection refuses to send anything while
+    `orchestratex.providers.ALLOW_MODEL_REQUESTS` is False.
     """
 
     name: ClassVar[str] = "anthropic"
@@ -56,26 +60,35 @@ class AnthropicProvider(Provider):
         http_client: httpx2.AsyncClient | None = None,
         timeout: float = 120.0,
     ) -> None:
-        self._owns_connection = client is None and http_client is None
         if client is not None:
             if api_key is not None or base_url is not None or http_client is not None:
                 raise UserError("AnthropicProvider: pass either client= or api_key/base_url/http_client, not both")
-            self._client = client.with_options(max_retries=0)
-            self._owns_client = False
+            sdk = client.with_options(max_retries=0)
+            self._clients = LoopClients(sdk)
         else:
             api_key = api_key or os.environ.get(self.api_key_env) or None
             if not api_key:
                 raise self._not_configured()
-            self._client = anthropic.AsyncAnthropic(
+            build = functools.partial(
+                anthropic.AsyncAnthropic,
                 api_key=api_key,
                 base_url=base_url or os.environ.get(self.base_url_env) or self.default_base_url,
                 max_retries=0,
                 timeout=timeout,
-                http_client=http_client,
             )
-            self._owns_client = http_client is None
-        self.base_url: str = str(self._client.base_url)
+            sdk = build(http_client=http_client)
+            if http_client is not None:
+                self._clients = LoopClients(sdk)
+            else:  # one client per event loop: see `LoopClients`
+                self._clients = LoopClients(sdk, build, close=lambda own: own.close())
+        self._owns_connection = self._clients.owned
+        self.base_url: str = str(sdk.base_url)
         """The server the provider talks to."""
+
+    @property
+    def _client(self) -> anthropic.AsyncAnthropic:
+        """The SDK client of the running event loop (its connections cannot serve another loop)."""
+        return self._clients.current()
 
     @classmethod
     def _not_configured(cls) -> ProviderNotConfigured:
@@ -134,6 +147,6 @@ class AnthropicProvider(Provider):
         return generation
 
     async def aclose(self) -> None:
-        """Close the SDK client and its connections if this provider created them."""
-        if self._owns_client:
-            await self._client.close()
+        """Close the running loop's SDK client and its connections if this provider created them
+        (an injected `client=` or `http_client=` is left open); a later call opens new ones."""
+        await self._clients.aclose()

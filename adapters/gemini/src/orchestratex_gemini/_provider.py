@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from google.genai import types
 
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
+from orchestratex.providers._loops import LoopClients
 
 from ._errors import map_gemini_errors
 from ._mapping import generate_content_args, generation_from_response
@@ -38,9 +40,10 @@ class GeminiProvider(Provider):
     ```
 
     Pass `client=` (a `google.genai.Client`) or `http_client=` (an `httpx2.AsyncClient` or
-    `httpx.AsyncClient`) to inject your own; they are never closed by `aclose()`. A provider that
-    built its own HTTP connection refuses to send anything while
-    `orchestratex.providers.ALLOW_MODEL_REQUESTS` is False.
+    `httpx.AsyncClient`) to inject your own; they are never closed by `aclose()`. Otherwise the
+    provider opens one client per event loop (connections cannot serve another loop), closed as that
+    loop ends or by `aclose()`. A provider that built its own HTTP connection refuses to send
+    anything while `orchestratex.providers.ALLOW_MODEL_REQUESTS` is False.
     """
 
     name: ClassVar[str] = "gemini"
@@ -61,12 +64,11 @@ class GeminiProvider(Provider):
         http_client: httpx2.AsyncClient | httpx.AsyncClient | None = None,
         timeout: float = 120.0,
     ) -> None:
-        self._owns_connection = client is None and http_client is None
         if client is not None:
             if api_key is not None or base_url is not None or http_client is not None:
                 raise UserError("GeminiProvider: pass either client= or api_key/base_url/http_client, not both")
-            self._client = client
-            self._owns_client = False
+            sdk = client
+            self._clients = LoopClients(sdk)
         else:
             api_key = api_key or self._key_from(os.environ)
             if not api_key:
@@ -77,11 +79,21 @@ class GeminiProvider(Provider):
                 retry_options=types.HttpRetryOptions(attempts=1),
                 httpx_async_client=http_client,
             )
-            self._client = genai.Client(api_key=api_key, vertexai=False, http_options=http_options)
-            self._owns_client = True
-        options = getattr(getattr(self._client, "_api_client", None), "_http_options", None)
+            build = functools.partial(genai.Client, api_key=api_key, vertexai=False, http_options=http_options)
+            sdk = build()
+            if http_client is not None:
+                self._clients = LoopClients(sdk)
+            else:  # one client per event loop: see `LoopClients`
+                self._clients = LoopClients(sdk, build, close=lambda own: own.aio.aclose())
+        self._owns_connection = self._clients.owned
+        options = getattr(getattr(sdk, "_api_client", None), "_http_options", None)
         self.base_url: str = str(getattr(options, "base_url", None) or self.default_base_url)
         """The server the provider talks to."""
+
+    @property
+    def _client(self) -> genai.Client:
+        """The SDK client of the running event loop (its connections cannot serve another loop)."""
+        return self._clients.current()
 
     @classmethod
     def _key_from(cls, env: Mapping[str, str]) -> str | None:
@@ -141,6 +153,6 @@ class GeminiProvider(Provider):
         return generation
 
     async def aclose(self) -> None:
-        """Close the SDK client and its connections if this provider created them (never an injected HTTP client)."""
-        if self._owns_client:
-            await self._client.aio.aclose()
+        """Close the running loop's SDK client and its connections if this provider created them
+        (an injected `client=` or `http_client=` is left open); a later call opens new ones."""
+        await self._clients.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ import openai
 
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
+from orchestratex.providers._loops import LoopClients
 
 from ._errors import map_openai_errors
 from ._mapping import (
@@ -47,8 +49,10 @@ class OpenAIProvider(Provider):
     ```
 
     Pass `client=` (an `openai.AsyncOpenAI`) or `http_client=` (an `httpx2.AsyncClient`) to inject
-    your own; they are never closed by `aclose()`. A provider that built its own HTTP connection
-    refuses to send anything while `orchestratex.providers.ALLOW_MODEL_REQUESTS` is False.
+    your own; they are never closed by `aclose()`. Otherwise the provider opens one client per event
+    loop (connections cannot serve another loop), closed as that loop ends or by `aclose()`. A
+    provider that built its own HTTP connection refuses to send anything while
+    `orchestratex.providers.ALLOW_MODEL_REQUESTS` is False.
     """
 
     name: ClassVar[str] = "openai"
@@ -79,12 +83,11 @@ class OpenAIProvider(Provider):
             raise UserError(f"{type(self).__name__}: api must be 'auto', 'chat' or 'responses', got {api!r}")
         self.api: ApiMode = api or self.default_api
         """Which API serves calls (see `ApiMode`)."""
-        self._owns_connection = client is None and http_client is None
         if client is not None:
             if api_key is not None or base_url is not None or http_client is not None:
                 raise UserError(f"{type(self).__name__}: pass either client= or api_key/base_url/http_client, not both")
-            self._client = client.with_options(max_retries=0)
-            self._owns_client = False
+            sdk = client.with_options(max_retries=0)
+            self._clients = LoopClients(sdk)
         else:
             base_url = base_url or self._env(self.base_url_env) or self.default_base_url
             api_key = api_key or self._env(self.api_key_env)
@@ -92,12 +95,22 @@ class OpenAIProvider(Provider):
                 if self._needs_key(base_url):
                     raise self._not_configured()
                 api_key = "unused"  # local servers ignore it, but the SDK needs a string
-            self._client = openai.AsyncOpenAI(
-                api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=http_client
+            build = functools.partial(
+                openai.AsyncOpenAI, api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
             )
-            self._owns_client = http_client is None
-        self.base_url: str = str(self._client.base_url)
+            sdk = build(http_client=http_client)
+            if http_client is not None:
+                self._clients = LoopClients(sdk)
+            else:  # one client per event loop: see `LoopClients`
+                self._clients = LoopClients(sdk, build, close=lambda own: own.close())
+        self._owns_connection = self._clients.owned
+        self.base_url: str = str(sdk.base_url)
         """The server the provider talks to."""
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        """The SDK client of the running event loop (its connections cannot serve another loop)."""
+        return self._clients.current()
 
     # -- configuration ---------------------------------------------------------------------------
     @staticmethod
@@ -241,6 +254,6 @@ class OpenAIProvider(Provider):
         return generation
 
     async def aclose(self) -> None:
-        """Close the SDK client and its connections if this provider created them."""
-        if self._owns_client:
-            await self._client.close()
+        """Close the running loop's SDK client and its connections if this provider created them
+        (an injected `client=` or `http_client=` is left open); a later call opens new ones."""
+        await self._clients.aclose()
