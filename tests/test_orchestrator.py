@@ -395,6 +395,23 @@ async def test_failing_event_handler_never_breaks_the_run(caplog: pytest.LogCapt
     assert "handler bug" in caplog.text
 
 
+async def test_a_handler_raising_cancelled_error_of_its_own_does_not_cancel_the_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    received: list[str] = []
+
+    async def awaits_something_cancelled(event: object) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.cancel()
+        await future  # raises CancelledError: the handler's, not the run's
+
+    orch = make(scripted(answer_attempt, lambda r: 9.0), "a", "b")
+    result = await orch.run("Hello", on_event=[awaits_something_cancelled, lambda e: received.append(e.type)])
+    assert result.status == "completed"
+    assert received == types(result)  # the handlers after it got every event
+    assert "was cancelled on orchestration_started" in caplog.text
+
+
 async def test_cancellation_ends_with_cancelled() -> None:
     started = asyncio.Event()
 

@@ -8,6 +8,7 @@ from 1) and `timestamp`, plus the fields the API spec gives it.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -154,3 +155,8 @@ async def dispatch(handlers: Sequence[EventHandler], event: Event) -> None:
                 await result
         except Exception:
             logger.exception("event handler %r failed on %s (seq %d)", handler, event.type, event.seq)
+        except asyncio.CancelledError:  # the handler's own (it awaited something cancelled), unless the run's
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise
+            logger.exception("event handler %r was cancelled on %s (seq %d)", handler, event.type, event.seq)
