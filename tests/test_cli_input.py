@@ -111,3 +111,24 @@ def test_a_one_model_catalog_fails_before_any_call_saying_how_to_add_a_judge(
     )
     done = cli(env, "run", "hi", "--catalog", str(path), "--provider", "sim")
     assert done.returncode == 2 and "Add a judge" in done.stderr
+
+
+def test_input_that_is_not_utf8_is_one_line_and_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 (a Latin-1 file, a binary) in the prompt, an option or standard input are refused
+    before anything is stored, instead of a serialisation traceback."""
+    store = tmp_path / "cli.db"
+    command = [sys.executable, "-m", "orchestratex.cli"]
+
+    def refused(args: list[bytes], stdin: bytes = b"") -> str:
+        done = subprocess.run([*command, *args], input=stdin, capture_output=True, env=env, timeout=120, check=False)
+        stderr = done.stderr.decode()
+        assert done.returncode == 2 and stderr.count("\n") == 1 and "not valid UTF-8" in stderr, stderr
+        return stderr
+
+    assert "b'\\xffhi'" in refused([b"run", b"\xffhi"])
+    refused([b"run", b"hi", b"--context", b"\xff"])
+    refused([b"keys", b"create", b"\xff"])
+    assert "byte 0xff at offset 0" in refused([b"run", b"-"], stdin=b"\xff\xfe hi\n")
+    assert not store.exists()
+    done = cli(env, "run", "-", "--json", "--max-iterations", "1", stdin="café\r\nok\n")
+    assert done.returncode == 0 and json.loads(done.stdout)["prompt"] == "café\nok", done.stderr

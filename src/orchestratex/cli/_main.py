@@ -130,8 +130,25 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                 _add_common(child)
 
 
+def _not_utf8(argv: Sequence[str]) -> str | None:
+    """The first argument that is not valid UTF-8 (Python keeps such bytes as lone surrogates), shown as bytes."""
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                return repr(arg.encode("utf-8", "surrogateescape"))
+            except UnicodeEncodeError:
+                return ascii(arg)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `orchestratex` command; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    if (bad := _not_utf8(argv)) is not None:
+        print(f"orchestratex: error: argument {bad} is not valid UTF-8: give text in UTF-8", file=sys.stderr)
+        return EXIT_USAGE
     args = build_parser().parse_args(argv)
     handler = show_logs(getattr(args, "verbose", 0))
     try:

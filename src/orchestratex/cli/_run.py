@@ -104,12 +104,27 @@ def _live_view(args: argparse.Namespace, guard: RunGuard) -> LiveView:
     return LiveView(Output(on_closed=lambda: guard.interrupt("SIGPIPE")), simulated_note=note or simulation_reason())
 
 
+def _read_stdin() -> str:
+    """Standard input as UTF-8 text, its line endings read as `\\n` (as text-mode reading does)."""
+    raw = (
+        sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8", "surrogateescape")
+    )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"standard input is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
+            "pipe UTF-8 text (e.g. through `iconv -t UTF-8`)"
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def run_command(args: argparse.Namespace) -> int:
     if args.command == "run" and args.prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UserError("run -: pipe the prompt into standard input (echo 'question' | orchestratex run -)")
         # the line endings `echo` or a file's last line leave are not part of the question (as with `$(...)`)
-        args.prompt = sys.stdin.read().rstrip("\r\n")
+        args.prompt = _read_stdin().rstrip("\n")
     if args.command == "run" and not args.prompt.strip():
         raise UserError("the prompt is empty: give the text to orchestrate")
     result = asyncio.run(_run(args))
