@@ -3,6 +3,7 @@ the rest; with `--detach` it is left for a server to resume. Real processes, rea
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 from orchestratex import Orchestrator
 from orchestratex.stores import open_store
 
-from .conftest import CLI, PROMPT, cli_env, last_event_types, stored
+from .conftest import CLI, PROMPT, cli_env, last_event_types, run_cli, stored
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")]
 
@@ -119,3 +120,54 @@ def test_a_signal_as_soon_as_the_run_is_stored_still_ends_it_cancelled(store_url
     (doc,), resumable = stored(store_url)
     assert (doc.status, resumable) == ("cancelled", [])
     assert last_event_types(store_url, doc.session_id)[-1] == "orchestration_failed"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_stdout_that_cannot_be_written_ends_the_run_cancelled(store_url: str) -> None:
+    """`> /dev/full`: the first line fails to write; the run stops there, as with a closed pipe, in one line."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*ARGS, "--store", store_url], stdout=full, stderr=subprocess.PIPE, text=True, env=SLOW, timeout=120
+        )
+    assert done.returncode == 1, done.stderr
+    (doc,), resumable = stored(store_url)
+    assert (doc.status, resumable) == ("cancelled", [])
+    assert done.stderr == (
+        f"orchestratex: stdout could not be written (No space left on device): orchestration {doc.id} ended "
+        f"cancelled (${doc.total_cost:.6f} spent); nothing will resume it\n"
+    )
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["run", PROMPT, "--json"], ["models"], ["models", "--json"], ["runs", "list"]])
+def test_every_command_says_in_one_line_that_stdout_cannot_be_written(store_url: str, args: list[str]) -> None:
+    run_cli("run", PROMPT, "--store", store_url)  # something for `runs list` to list
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*CLI, *args, *(["--store", store_url] if args[0] in ("run", "runs") else [])],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(),
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert done.stderr.startswith("orchestratex: error: cannot write to stdout (No space left on device)")
+    assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_a_closed_stdout_is_refused_before_anything_is_stored(store_url: str) -> None:
+    """`>&-`: nothing could show the run, so it does not start."""
+    done = subprocess.run(
+        [*ARGS, "--store", store_url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=SLOW,
+        timeout=120,
+        close_fds=True,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert done.returncode == 2
+    assert done.stderr == "orchestratex: error: stdout is closed: redirect it (> /dev/null) instead of closing it\n"
+    assert stored(store_url)[0] == []

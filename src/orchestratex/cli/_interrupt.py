@@ -3,9 +3,10 @@
 `orchestratex run` stores every step, and a server (`orchestratex serve`) on the same store resumes
 any orchestration that a dead process left `pending` or `running` — paying for the rest of it. For
 a run someone stopped on purpose (Ctrl-C, `kill`, a closed terminal, a reader that went away as in
-`| head -1`) that is the wrong outcome, so `RunGuard` catches SIGINT, SIGTERM and SIGHUP (and is
-told when stdout closes) and cancels the orchestration: its last event is `orchestration_failed`
-with reason `cancelled`, its reservations are released, and nothing resumes it.
+`| head -1`) or whose output cannot be written (`> /dev/full`) that is the wrong outcome, so `RunGuard`
+catches SIGINT, SIGTERM and SIGHUP (and is told when stdout fails) and cancels the orchestration: its
+last event is `orchestration_failed` with reason `cancelled`, its reservations are released, and
+nothing resumes it.
 
 With `--detach` the run is suspended instead: the step in progress is abandoned, the orchestration
 stays `running` with its lease given up, and the next process that resumes orchestrations on the
@@ -27,10 +28,13 @@ if TYPE_CHECKING:
     from ..events import Event, EventHandler
     from ..orchestrator import Orchestrator, RunResult
 
-__all__ = ["EXIT_CODES", "Interrupted", "RunGuard"]
+__all__ = ["EXIT_CODES", "STDOUT_FAILED", "Interrupted", "RunGuard"]
 
 EXIT_CODES = {"SIGHUP": 129, "SIGINT": 130, "SIGPIPE": 141, "SIGTERM": 143}
 """The shell's convention: 128 + the signal's number."""
+
+STDOUT_FAILED = "stdout"
+"""The cause of an interruption by a stdout that cannot be written (not a closed pipe: a full disk, an I/O error)."""
 
 logger = logging.getLogger("orchestratex.cli")
 
@@ -38,10 +42,14 @@ _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP
 
 
 class Interrupted(Exception):
-    """The run was stopped by `cause` (a signal's name); `status` is the orchestration's status in the store."""
+    """The run was stopped by `cause` (a signal's name, or `STDOUT_FAILED` with `detail` saying why); `status` is
+    the orchestration's status in the store."""
 
-    def __init__(self, cause: str, orchestration_id: str | None, status: str | None, spent: float) -> None:
+    def __init__(
+        self, cause: str, orchestration_id: str | None, status: str | None, spent: float, detail: str = ""
+    ) -> None:
         self.cause = cause
+        self.detail = detail
         self.orchestration_id = orchestration_id
         self.status = status
         self.spent = spent
@@ -49,11 +57,17 @@ class Interrupted(Exception):
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES.get(self.cause, 130)
+        return 1 if self.cause == STDOUT_FAILED else EXIT_CODES.get(self.cause, 130)
 
     @property
     def message(self) -> str:
-        what = "stdout was closed" if self.cause == "SIGPIPE" else f"interrupted by {self.cause}"
+        what = (
+            "stdout was closed"
+            if self.cause == "SIGPIPE"
+            else f"stdout could not be written ({self.detail})"
+            if self.cause == STDOUT_FAILED
+            else f"interrupted by {self.cause}"
+        )
         if self.orchestration_id is None:
             return f"{what} before the orchestration was stored"
         oid, spent = self.orchestration_id, f"${self.spent:.6f} spent"
@@ -77,13 +91,14 @@ class RunGuard:
         self.orchestrator = orchestrator
         self.detach = detach
         self.cause: str | None = None
+        self.detail = ""
         self._oid: str | None = None
         self._started = False
         self._stopping: asyncio.Task[bool] | None = None
 
-    def interrupt(self, cause: str) -> None:
+    def interrupt(self, cause: str, detail: str = "") -> None:
         if self.cause is None:
-            self.cause = cause
+            self.cause, self.detail = cause, detail
         self._stop_when_possible()
 
     def _stop_when_possible(self) -> None:
@@ -141,7 +156,7 @@ class RunGuard:
             if self._stopping is not None:
                 await self._stopping
             stored = await orchestrator.store.get_orchestration(doc.id)
-            raise Interrupted(self.cause, doc.id, stored.status, stored.total_cost)
+            raise Interrupted(self.cause, doc.id, stored.status, stored.total_cost, self.detail)
         finally:
             for handler in handlers:
                 orchestrator.handlers.remove(handler)

@@ -12,6 +12,7 @@ from datetime import datetime
 from ..exceptions import UserError
 from ..records import ApiKey
 from ..stores import default_store_url, open_store
+from ._output import Output
 
 __all__ = ["keys_command"]
 
@@ -59,7 +60,7 @@ def _public(key: ApiKey) -> dict[str, object]:
     return key.model_dump(mode="json", by_alias=True, exclude={"key_hash", "updated_at"})
 
 
-def _print_table(keys: list[ApiKey]) -> None:
+def _table(keys: list[ApiKey]) -> str:
     rows = [("ID", "USER", "ADMIN", "CREATED", "LAST USED", "REVOKED", "LABEL")]
     for k in keys:
         rows.append(
@@ -74,8 +75,7 @@ def _print_table(keys: list[ApiKey]) -> None:
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def keys_command(args: argparse.Namespace) -> int:
@@ -85,23 +85,23 @@ def keys_command(args: argparse.Namespace) -> int:
     if args.keys_command == "list":
         keys = asyncio.run(_list(url, args.user_id))
         if args.json:
-            print(json.dumps([_public(k) for k in keys], indent=2))
+            Output().verbatim(json.dumps([_public(k) for k in keys], indent=2))
         elif keys:
-            _print_table(keys)
+            Output().verbatim(_table(keys))
         else:
             print(f"orchestratex: no API keys in {url}", file=sys.stderr)
         return 0
     if args.keys_command == "revoke":
         revoked = asyncio.run(_revoke(url, args.key_id))
-        print(
-            f"orchestratex: revoked key {revoked.id} of user {revoked.user_id!r};"
-            f" servers on {url} refuse it from now on"
+        Output().verbatim(
+            f"orchestratex: revoked key {revoked.id} of user {revoked.user_id!r}; "
+            f"servers on {url} refuse it from now on"
         )
         return 0
     if args.keys_command != "create":
         raise UserError(f"unknown keys command {args.keys_command!r}: use `orchestratex keys create|list|revoke`")
     key = asyncio.run(_create(url, args.user_id, args.admin, args.label))
-    print(key)
+    Output().verbatim(key)
     kind = "admin key" if args.admin else f"key for user {args.user_id.strip()!r}"
     print(f"orchestratex: new {kind} (store {url}); it is shown only once, keep it safe", file=sys.stderr)
     return 0

@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 from ..exceptions import OrchestrateXError, UserError
 from ._interrupt import EXIT_CODES, Interrupted
 from ._logs import hide_logs, show_logs
-from ._output import silence
+from ._output import StdoutFailed
 from ._runs import add_runs_parser
 
 __all__ = ["main"]
@@ -150,15 +150,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orchestratex: error: argument {bad} is not valid UTF-8: give text in UTF-8", file=sys.stderr)
         return EXIT_USAGE
     args = build_parser().parse_args(argv)
+    if sys.stdout is None and args.command != "serve":  # `>&-`: nowhere to show anything, so do nothing
+        print("orchestratex: error: stdout is closed: redirect it (> /dev/null) instead of closing it", file=sys.stderr)
+        return EXIT_USAGE
     handler = show_logs(getattr(args, "verbose", 0))
     try:
         return _dispatch(args)
     except Interrupted as exc:
         print(f"orchestratex: {exc.message}", file=sys.stderr)
         return exc.exit_code
-    except BrokenPipeError:  # the reader went away after the run ended (`--json | head -1`)
-        silence(sys.stdout)
-        return EXIT_CODES["SIGPIPE"]
+    except StdoutFailed as exc:
+        if exc.reader_gone:  # the reader went away after the run ended (`--json | head -1`): nothing to say
+            return EXIT_CODES["SIGPIPE"]
+        print(f"orchestratex: error: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         hide_logs(handler)
 

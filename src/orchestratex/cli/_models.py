@@ -133,7 +133,7 @@ def models_command(args: argparse.Namespace) -> int:
             ],
             "aliases": catalog.aliases,
         }
-        print(json.dumps(data, indent=2))
+        Output().verbatim(json.dumps(data, indent=2))
         return 0
     out = Output()
     for name, state in states.items():
@@ -168,7 +168,7 @@ def models_command(args: argparse.Namespace) -> int:
     for row in rows:
         status = Text(row[2], "green" if row[2] == "ready" else "yellow")
         table.add_row(Text(row[0]), Text(row[1], "dim"), status, *(Text(c) for c in row[3:]))
-    out.console.print(table)
+    out.render(table)
     return 0
 
 

@@ -14,10 +14,10 @@ from ..orchestrator import Orchestrator, RunResult
 from ..providers import SimulatedProvider
 from ..routing import BayesianRouter
 from ..stores import Store, open_store
-from ._interrupt import RunGuard
+from ._interrupt import STDOUT_FAILED, RunGuard
 from ._live import LiveView
 from ._models import simulation_reason
-from ._output import Output
+from ._output import Output, StdoutFailed
 
 __all__ = ["DEMO_PROMPT", "run_command"]
 
@@ -98,10 +98,18 @@ async def _run(args: argparse.Namespace) -> RunResult:
 
 
 def _live_view(args: argparse.Namespace, guard: RunGuard) -> LiveView:
-    """The live view on stdout; a reader that goes away (`| head -1`) interrupts the run like SIGPIPE would."""
+    """The live view on stdout; a reader that goes away (`| head -1`) interrupts the run like SIGPIPE would, and
+    a stdout that fails otherwise (`> /dev/full`) interrupts it too."""
+
+    def stdout_failed(error: OSError) -> None:
+        if isinstance(error, BrokenPipeError):
+            guard.interrupt("SIGPIPE")
+        else:
+            guard.interrupt(STDOUT_FAILED, error.strerror or str(error))
+
     forced = (getattr(args, "provider", None) or "").strip() == "sim"
     note = "--provider sim" if forced else "the demo always simulates" if args.command == "demo" else None
-    return LiveView(Output(on_closed=lambda: guard.interrupt("SIGPIPE")), simulated_note=note or simulation_reason())
+    return LiveView(Output(on_closed=stdout_failed), simulated_note=note or simulation_reason())
 
 
 def _read_stdin() -> str:
@@ -129,6 +137,13 @@ def run_command(args: argparse.Namespace) -> int:
         raise UserError("the prompt is empty: give the text to orchestrate")
     result = asyncio.run(_run(args))
     if args.json:
-        json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        try:
+            Output().verbatim(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        except StdoutFailed as exc:
+            if args.command == "run":
+                store = f" --store {args.store}" if args.store else ""
+                exc.note = (
+                    f"orchestration {result.id} ended {result.status}: see `orchestratex runs show {result.id}{store}`"
+                )
+            raise
     return 0 if result.status == "completed" else 1

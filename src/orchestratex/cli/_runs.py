@@ -102,10 +102,10 @@ async def _list(url: str, args: argparse.Namespace) -> int:
             docs = await _recent(store, args)
         finally:
             await store.close()
-    if args.json:
-        print(json.dumps([_summary(d) for d in docs], indent=2, ensure_ascii=False))
-        return 0
     out = Output()
+    if args.json:
+        out.verbatim(json.dumps([_summary(d) for d in docs], indent=2, ensure_ascii=False))
+        return 0
     if not docs:
         import sys
 
@@ -137,7 +137,7 @@ async def _list(url: str, args: argparse.Namespace) -> int:
     colours = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan", "pending": "cyan"}
     for row in rows:
         table.add_row(*(Text(c, colours.get(c, "")) if i == 2 else Text(c) for i, c in enumerate(row)))
-    out.console.print(table)
+    out.render(table)
     return 0
 
 
@@ -162,12 +162,12 @@ async def _show(url: str, args: argparse.Namespace) -> int:
 
     doc, events = await _load(url, args.id.strip())
     simulated = any(getattr(e, "simulated", False) for e in events if e.type == "orchestration_started")
-    if args.json:
-        print(json.dumps(RunResult(doc, events, simulated).to_dict(), indent=2, ensure_ascii=False))
-        return 0
     from ._output import Output
 
     out = Output()
+    if args.json:
+        out.verbatim(json.dumps(RunResult(doc, events, simulated).to_dict(), indent=2, ensure_ascii=False))
+        return 0
     for line in _describe(doc, simulated):
         out.line(line)
     for it in doc.iterations:
