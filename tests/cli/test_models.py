@@ -4,6 +4,7 @@ and the real aliases in `--json`."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,31 @@ def test_json_has_each_models_aliases_and_status() -> None:
     assert "gpt4" in by_name["openai:gpt-4.1"]["aliases"]
     assert all(m["provider_status"] == "no key" for m in data["models"])
     assert data["aliases"] == catalog.aliases
+
+
+def test_a_catalog_endpoint_whose_adapter_is_not_installed_is_not_ready(tmp_path: Path) -> None:
+    """`kind = "nonexistent"`: `run` refuses such a file, so `models` must not call it configured nor ready."""
+    path = tmp_path / "k.toml"
+    path.write_text(
+        'include_default = false\n[providers.foo]\nkind = "nonexistent"\nbase_url = "http://127.0.0.1:18141/v1"\n'
+        '[providers.bar]\nkind = "openai"\nbase_url = "http://127.0.0.1:18142/v1"\napi_key_env = "BAR_TEST_KEY"\n'
+        + "".join(f'[[models]]\nname = "{n}"\ninput_cost_per_1k = 0\noutput_cost_per_1k = 0\n' for n in MODELS),
+        encoding="utf-8",
+    )
+    done = run_cli("models", "--catalog", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "✘ foo: not installed (no installed package provides the adapter 'nonexistent')" in done.stdout
+    assert "✘ bar: no key (set BAR_TEST_KEY)" in done.stdout
+    assert "refuses this catalog file until foo, bar can be used" in done.stdout
+    rows = {r.split()[0]: r for r in done.stdout.splitlines() if r.startswith(("foo:", "bar:"))}
+    assert [rows[n].split()[1:3] for n in MODELS] == [["not", "installed"]] * 2 + [["no", "key"]]
+    data = json.loads(run_cli("models", "--json", "--catalog", str(path)).stdout)
+    assert data["simulated"] is False, "a run with this file is refused, not simulated"
+    assert [m["provider_status"] for m in data["models"]] == ["not installed", "not installed", "no key"]
+    ran = run_cli("run", "hi", "--catalog", str(path), "--store", f"sqlite:///{tmp_path / 'r.db'}")
+    assert ran.returncode == 2 and ("'nonexistent'" in ran.stderr or "BAR_TEST_KEY" in ran.stderr), ran.stderr
+    keyed = run_cli("models", "--catalog", str(path), env=cli_env(BAR_TEST_KEY="k"))
+    assert "✔ bar: configured" in keyed.stdout
+
+
+MODELS = ("foo:a", "foo:b", "bar:c")

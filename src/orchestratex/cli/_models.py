@@ -16,7 +16,15 @@ from ..providers import load_provider_class, provider_names
 from ..providers._registry import _INSTALL_HINT, KNOWN_ENV_VARS, key_hint
 from ._output import Output, plain_table
 
-__all__ = ["ProviderState", "models_command", "provider_states", "simulation_reason"]
+__all__ = [
+    "CatalogSetup",
+    "ProviderState",
+    "catalog_path",
+    "catalog_setup",
+    "models_command",
+    "provider_states",
+    "simulation_reason",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +37,16 @@ class ProviderState:
     configured: bool
     key_env: str | None = None
     """The variable holding the key, for a catalog file's endpoint (else the provider's usual one)."""
+    kind: str | None = None
+    """The adapter serving a catalog file's endpoint (`kind = "openai"`); else the provider's own name."""
 
     @property
     def install(self) -> str:
-        return f"pip install 'orchestratex[{_INSTALL_HINT.get(self.name, self.name)}]'"
+        adapter = self.kind or self.name
+        extra = _INSTALL_HINT.get(adapter)
+        if extra is None:
+            return f"no installed package provides the adapter {adapter!r}"
+        return f"pip install 'orchestratex[{extra}]'"
 
     @property
     def short(self) -> str:
@@ -100,24 +114,58 @@ def _status(model: ModelProfile, states: Mapping[str, ProviderState]) -> str:
     return ready if model.status == "active" else f"{model.status}, {ready}"
 
 
-def _catalog_and_states(args: argparse.Namespace) -> tuple[ModelCatalog, dict[str, ProviderState]]:
-    """The catalog `models` shows (a catalog file's, with `--catalog` or ORCHESTRATEX_CATALOG), and the state
-    of each of its providers (a file's named endpoints included)."""
-    from .._catalog_file import CATALOG_ENV, load_catalog_file
+@dataclass(frozen=True, slots=True)
+class CatalogSetup:
+    """The catalog a command uses and the state of each of its providers (a catalog file's endpoints included)."""
 
-    path = getattr(args, "catalog", None) or os.environ.get(CATALOG_ENV)
-    file = load_catalog_file(path) if path else None
-    catalog = file.catalog if file is not None else ModelCatalog.default()
-    states = _states(catalog)
-    for name, spec in (file.providers if file is not None else {}).items():
+    catalog: ModelCatalog
+    states: dict[str, ProviderState]
+    source: str | None = None
+    """The catalog file, if one is used."""
+    endpoints: tuple[str, ...] = ()
+    """The file's named endpoints (`[providers.NAME]`): a run builds every one of them, or refuses the file."""
+
+    @property
+    def blocked(self) -> list[ProviderState]:
+        """The file's endpoints that cannot be used: while there are any, `run` refuses the file."""
+        return [self.states[name] for name in self.endpoints if not self.states[name].configured]
+
+    @property
+    def simulated(self) -> bool:
+        """Whether a run without `--provider` would use the simulator (no provider configured)."""
+        return not self.blocked and not any(s.configured for s in self.states.values())
+
+
+def catalog_setup(path: str | None) -> CatalogSetup:
+    """The default catalog, or the catalog file at `path` (`ConfigurationError` if it is wrong), with the state of
+    each provider: a file's endpoint is usable when its adapter (`kind`) is installed and its key variable set."""
+    from .._catalog_file import load_catalog_file
+
+    if not path:
+        catalog = ModelCatalog.default()
+        return CatalogSetup(catalog, _states(catalog))
+    file = load_catalog_file(path)
+    states = _states(file.catalog)
+    installed = set(provider_names())
+    for name, spec in file.providers.items():
         key_set = not spec.api_key_env or bool(os.environ.get(spec.api_key_env))
-        states[name] = ProviderState(name, True, key_set, key_set, key_env=spec.api_key_env)
-    return catalog, states
+        usable = spec.kind in installed
+        states[name] = ProviderState(
+            name, usable, key_set, usable and key_set, key_env=spec.api_key_env, kind=spec.kind
+        )
+    return CatalogSetup(file.catalog, states, str(path), tuple(file.providers))
+
+
+def catalog_path(args: argparse.Namespace) -> str | None:
+    """`--catalog FILE`, else ORCHESTRATEX_CATALOG, else None (the shipped catalog)."""
+    from .._catalog_file import CATALOG_ENV
+
+    return getattr(args, "catalog", None) or os.environ.get(CATALOG_ENV) or None
 
 
 def models_command(args: argparse.Namespace) -> int:
-    catalog, states = _catalog_and_states(args)
-    simulated = not any(s.configured for s in states.values())
+    setup = catalog_setup(catalog_path(args))
+    catalog, states, simulated = setup.catalog, setup.states, setup.simulated
     aliases = _aliases(catalog)
     if args.json:
         data = {
@@ -141,6 +189,9 @@ def models_command(args: argparse.Namespace) -> int:
         out.line(Text.assemble(mark, f" {name}: {state.describe()}"))  # Text: `[openai]` is not markup
     if simulated:
         out.line(Text("No provider is configured: `orchestratex run` uses the offline simulator.", "yellow"))
+    if setup.blocked:
+        names = ", ".join(s.name for s in setup.blocked)
+        out.line(Text(f"`orchestratex run` refuses this catalog file until {names} can be used (see ✘ above).", "red"))
     headers = ["model", "aliases", "status", "in $/1M", "out $/1M", "context", "max out", "specialties"]
     rows = [
         [
