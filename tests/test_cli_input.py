@@ -132,3 +132,53 @@ def test_input_that_is_not_utf8_is_one_line_and_exit_2(env: dict[str, str], tmp_
     assert not store.exists()
     done = cli(env, "run", "-", "--json", "--max-iterations", "1", stdin="café\r\nok\n")
     assert done.returncode == 0 and json.loads(done.stdout)["prompt"] == "café\nok", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("provider", "message"),
+    [
+        ("bogus", "orchestratex: error: unknown provider 'bogus'; known: sim\n"),
+        (
+            "openai",
+            "orchestratex: error: the catalog {path} has no openai model (its providers: sim): "
+            "add openai: models to it, or name one of its providers\n",
+        ),
+        ("sim,openai", "--provider: 'sim' cannot be combined with other providers"),
+        (",", "--provider: give a provider"),
+    ],
+)
+def test_provider_is_checked_against_a_catalog_file(
+    env: dict[str, str], tmp_path: Path, provider: str, message: str
+) -> None:
+    """With `--catalog`, `--provider` names one of the file's providers (was: 'set the API key of sim')."""
+    path = tmp_path / "two.toml"
+    path.write_text(CATALOG, encoding="utf-8")
+    done = cli(env, "run", "hi", "--catalog", str(path), "--provider", provider)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert message.format(path=path) in done.stderr
+    assert not (tmp_path / "cli.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("provider", "message"),
+    [
+        ("sim,openai", "argument --provider: 'sim' cannot be combined with other providers"),
+        (",", "argument --provider: give a provider"),
+        ("openai,bogus", "unknown provider 'bogus'; known: sim, openai, anthropic, gemini\n"),
+        (
+            "openai,anthropic",
+            "provider 'openai' cannot be used: no key (set OPENAI_API_KEY or OPENAI_BASE_URL); "
+            "provider 'anthropic' cannot be used: no key (set ANTHROPIC_API_KEY)\n",
+        ),
+    ],
+)
+def test_a_provider_list_is_refused_clearly(env: dict[str, str], provider: str, message: str) -> None:
+    done = cli(env, "run", "hi", "--provider", provider)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+
+
+def test_every_provider_of_a_list_must_be_configured(env: dict[str, str]) -> None:
+    """`--provider openai,anthropic` with only the OpenAI key set: not a run on OpenAI alone."""
+    done = cli({**env, "OPENAI_API_KEY": "sk-test"}, "run", "hi", "--provider", "openai,anthropic")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "orchestratex: error: provider 'anthropic' cannot be used: no key (set ANTHROPIC_API_KEY)\n"

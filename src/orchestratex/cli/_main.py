@@ -44,6 +44,12 @@ def _models(text: str) -> list[str]:
     return names
 
 
+def _providers(text: str) -> list[str]:
+    from ._setup import parse_providers  # (imports the orchestrator: only when the option is given)
+
+    return parse_providers(text)
+
+
 _VERBOSE_FLAGS = ("-v", "--verbose")
 _VERBOSE_OPTIONS: dict[str, Any] = {
     "action": "count",
@@ -79,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
     run.add_argument("--catalog", help=catalog_help)
     run.add_argument(
-        "--provider", help="'sim' forces the offline simulator; a name (or list) restricts routing to those providers"
+        "--provider",
+        type=_providers,
+        help="'sim' forces the offline simulator; a name (or comma-separated list) routes only among those providers",
     )
     run.add_argument(
         "--detach",

@@ -7,8 +7,8 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 
-from ..catalog import ModelCatalog
 from ..exceptions import UserError
 from ..orchestrator import Orchestrator, RunResult
 from ..providers import SimulatedProvider
@@ -18,6 +18,7 @@ from ._interrupt import STDOUT_FAILED, RunGuard
 from ._live import LiveView
 from ._models import simulation_reason
 from ._output import Output, StdoutFailed
+from ._setup import run_orchestrator
 
 __all__ = ["DEMO_PROMPT", "run_command"]
 
@@ -25,43 +26,21 @@ DEMO_PROMPT = "Write a Python function to calculate fibonacci numbers"
 DEMO_THRESHOLD = 9.0
 
 
-def _orchestrator(args: argparse.Namespace, store: Store) -> Orchestrator:
-    provider = (getattr(args, "provider", None) or "").strip()
-    if args.command == "demo":
-        latency = 0.0 if args.fast else 0.25
-        sim = SimulatedProvider(seed=11, latency_scale=latency)
-        router = BayesianRouter(seed=11)
-        return Orchestrator(providers=[sim], router=router, store=store, evaluation_threshold=DEMO_THRESHOLD)
-    catalog_file = getattr(args, "catalog", None) or None  # else Orchestrator reads ORCHESTRATEX_CATALOG
-    if provider in ("", "auto"):
-        return Orchestrator(store=store, catalog=catalog_file)
-    if provider == "sim":
-        return Orchestrator(store=store, simulate=True, catalog=catalog_file)
-    names = [p.strip() for p in provider.split(",") if p.strip()]
-    if catalog_file is not None:  # the file's endpoints are built by the orchestrator: route only to theirs
-        orchestrator = Orchestrator(store=store, catalog=catalog_file, simulate=False)
-        _check_known(names, orchestrator.catalog.providers())
-        if args.models is None:
-            args.models = [m.name for m in orchestrator.catalog if m.provider in names]
-        return orchestrator
-    catalog = ModelCatalog.default()
-    _check_known(names, catalog.providers())
-    return Orchestrator(store=store, catalog=catalog.with_only(names), simulate=False)
-
-
-def _check_known(names: list[str], known: list[str]) -> None:
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise UserError(f"unknown provider {unknown[0]!r}; known: sim, {', '.join(known)}")
+def _demo(args: argparse.Namespace) -> Callable[[Store], Orchestrator]:
+    latency = 0.0 if args.fast else 0.25
+    sim = SimulatedProvider(seed=11, latency_scale=latency)
+    router = BayesianRouter(seed=11)
+    return lambda store: Orchestrator(providers=[sim], router=router, store=store, evaluation_threshold=DEMO_THRESHOLD)
 
 
 async def _run(args: argparse.Namespace) -> RunResult:
     demo = args.command == "demo"
     if not demo and args.cost_limit is not None and args.cost_limit < 0:
         raise UserError("--cost-limit must be >= 0")
+    make = _demo(args) if demo else run_orchestrator(args)
     store = await open_store("memory://" if demo else args.store)
     try:
-        orchestrator = _orchestrator(args, store)
+        orchestrator = make(store)
         guard = RunGuard(orchestrator, detach=getattr(args, "detach", False))
         view = None if args.json else _live_view(args, guard)
         try:
@@ -107,7 +86,7 @@ def _live_view(args: argparse.Namespace, guard: RunGuard) -> LiveView:
         else:
             guard.interrupt(STDOUT_FAILED, error.strerror or str(error))
 
-    forced = (getattr(args, "provider", None) or "").strip() == "sim"
+    forced = getattr(args, "provider", None) == ["sim"]
     note = "--provider sim" if forced else "the demo always simulates" if args.command == "demo" else None
     return LiveView(Output(on_closed=stdout_failed), simulated_note=note or simulation_reason())
 

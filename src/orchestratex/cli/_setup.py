@@ -1,0 +1,73 @@
+"""Which providers a run uses: `--provider` (a name, a list, `sim`) against the catalog (`--catalog FILE`)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from ..catalog import ModelCatalog
+from ..exceptions import ProviderNotConfigured, UserError
+from ..orchestrator import Orchestrator
+from ..providers import provider_names
+from ..stores import Store
+from ._models import CatalogSetup, catalog_path, catalog_setup
+
+__all__ = ["parse_providers", "run_orchestrator"]
+
+OrchestratorFactory = Callable[[Store], Orchestrator]
+
+_ALONE = ("sim", "auto")
+"""`sim` forces the simulator for every model, `auto` is the default: neither can be one of a list."""
+
+
+def parse_providers(text: str) -> list[str]:
+    """`--provider`'s value: one name, or a comma-separated list of them."""
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError("give a provider: sim, or one or more of the catalog's (openai,anthropic)")
+    alone = [n for n in names if n in _ALONE]
+    if alone and len(names) > 1:
+        raise argparse.ArgumentTypeError(
+            f"{alone[0]!r} cannot be combined with other providers: give it alone, or list only real providers"
+        )
+    return names
+
+
+def run_orchestrator(args: argparse.Namespace) -> OrchestratorFactory:
+    """How `orchestratex run` makes its orchestrator on a store: with every configured provider (the simulator
+    when none is), the simulator alone (`--provider sim`), or only the named providers — each of which must be
+    in the catalog and configured, which is checked now, before any store is opened."""
+    names: list[str] = getattr(args, "provider", None) or ["auto"]
+    path = catalog_path(args)
+    if names == ["auto"]:
+        return lambda store: Orchestrator(store=store, catalog=path)
+    if names == ["sim"]:
+        return lambda store: Orchestrator(store=store, simulate=True, catalog=path)
+    setup = catalog_setup(path)
+    _check_known(names, setup)
+    unusable = [setup.states[n] for n in names if not setup.states[n].configured]
+    if unusable:
+        first = unusable[0]
+        raise ProviderNotConfigured(
+            "; ".join(f"provider {s.name!r} cannot be used: {s.describe()}" for s in unusable),
+            provider=first.name,
+            env_var=first.key_env,
+        )
+    if path is None:
+        return lambda store: Orchestrator(store=store, catalog=setup.catalog.with_only(names), simulate=False)
+    if args.models is None:  # route only to the named providers' models (any usable model may judge)
+        args.models = [m.name for m in setup.catalog if m.provider in names]
+    return lambda store: Orchestrator(store=store, catalog=path, simulate=False)  # it builds the file's endpoints
+
+
+def _check_known(names: list[str], setup: CatalogSetup) -> None:
+    known = list(dict.fromkeys(["sim", *setup.catalog.providers(), *setup.endpoints]))
+    for name in names:
+        if name in known:
+            continue
+        if setup.source is not None and (name in provider_names() or name in ModelCatalog.default().providers()):
+            raise UserError(
+                f"the catalog {setup.source} has no {name} model (its providers: {', '.join(known)}): "
+                f"add {name}: models to it, or name one of its providers"
+            )
+        raise UserError(f"unknown provider {name!r}; known: {', '.join(known)}")
