@@ -127,3 +127,59 @@ def test_the_header_names_the_adapter_to_install_when_a_key_is_set(
 
 def test_the_header_says_no_key_when_none_is_set() -> None:
     assert simulation_reason(env={}) == "no provider API key is set"
+
+
+def test_verbose_prints_each_field_once(store_url: str) -> None:
+    """The library's event lines carry their fields in the message: they are not appended a second time."""
+    done = run_cli("run", PROMPT, "--json", "--store", store_url, "-v")
+    assert done.returncode == 0, done.stderr
+    started = [line for line in done.stderr.splitlines() if " orchestration_started " in line]
+    assert len(started) == 1 and started[0].count("orchestration_id=") == 1, started
+    for line in done.stderr.splitlines():
+        keys = [word.split("=", 1)[0] for word in line.split() if "=" in word and word[0].isalpha()]
+        assert len(keys) == len(set(keys)), line
+
+
+def test_without_verbose_only_errors_are_logged(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from orchestratex.cli._logs import hide_logs, show_logs
+
+    shown = show_logs(0)
+    try:
+        logging.getLogger("orchestratex.orchestrator").warning("committing failed, retrying")
+        logging.getLogger("orchestratex.orchestrator").error("lost", extra={"orchestration_id": "o1"})
+    finally:
+        hide_logs(shown)
+    err = capsys.readouterr().err
+    assert "retrying" not in err
+    assert err.endswith(" ERROR orchestratex.orchestrator: lost orchestration_id=o1\n")
+
+
+@pytest.mark.slow
+def test_a_store_retry_is_not_logged_without_verbose(tmp_path: Path) -> None:
+    """Another process holds the store's write lock past its 10 s busy timeout: the run retries its commit and
+    completes, and stderr stays empty (the retry is a warning, shown with -v only)."""
+    import sqlite3
+
+    path = tmp_path / "locked.db"
+    proc = subprocess.Popen(
+        [*CLI, "run", PROMPT, "--store", f"sqlite:///{path}", "--max-iterations", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="0.3"),  # the next commit comes within a second or two
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("▶ started")
+    holder = sqlite3.connect(path, isolation_level=None, timeout=30)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        time.sleep(13)
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert err == ""
+    assert "✔ completed" in out

@@ -1,4 +1,8 @@
-"""`--verbose`: the library's log lines (loggers under `orchestratex`) on stderr while a command runs."""
+"""`--verbose`: the library's log lines (loggers under `orchestratex`) on stderr while a command runs.
+
+Without it only errors are shown (a failure the command could not report otherwise); warnings such as a store
+write being retried are not: the command's own output says how the run ended.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,14 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | 
 
 
 class _Formatter(logging.Formatter):
-    """`12:00:01 INFO orchestratex.orchestrator: message key=value …`: the record's extra fields appended."""
+    """`12:00:01 INFO orchestratex.orchestrator: message key=value …`: the record's extra fields appended, except
+    for the library's event lines (records with an `event` field, see `orchestratex.telemetry`), whose message
+    already carries every field as `key=value`."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
+        if "event" in record.__dict__:
+            return line
         extra = " ".join(
             f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}"
             for k, v in record.__dict__.items()
@@ -37,11 +45,10 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def show_logs(verbosity: int) -> tuple[logging.Handler, int] | None:
-    """Send `orchestratex.*` records to stderr: INFO for `-v`, DEBUG for `-vv`. Returns what `hide_logs` undoes."""
-    if verbosity <= 0:
-        return None
-    level = logging.INFO if verbosity == 1 else logging.DEBUG
+def show_logs(verbosity: int) -> tuple[logging.Handler, int]:
+    """Send `orchestratex.*` records to stderr: ERROR and above without `-v`, INFO for `-v`, DEBUG for `-vv`.
+    Returns what `hide_logs` undoes."""
+    level = logging.ERROR if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = _StderrHandler()
     handler.setLevel(level)
     handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
