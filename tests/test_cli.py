@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestratex.catalog import ModelCatalog
 from orchestratex.cli import main
 
 
@@ -106,6 +107,14 @@ def test_demo_runs_a_full_orchestration_offline(capsys: pytest.CaptureFixture[st
     types = [e["type"] for e in data["events"]]
     assert types[0] == "orchestration_started" and types[-1] == "orchestration_completed"
     assert types.count("evaluation_completed") >= 2, "the demo should show a refinement"
+    # as docs/cli.md describes it: a cheap model first, then two refinements that switch models
+    models = [it["model_name"] for it in data["iterations_detail"]]
+    assert data["iterations"] == 3 and len(set(models)) == 3, models
+    assert [it["phase"] for it in data["iterations_detail"]] == ["evaluated"] * 3
+    assert data["status"] == "completed" and data["stop_reason"] == "threshold"
+    catalog = ModelCatalog.default().simulated()
+    prices = [catalog.get(m).output_cost_per_1k or 0 for m in models]
+    assert prices[0] == min(prices), f"the first model should be the cheap one: {models}"
 
 
 def test_console_script_entry_point(tmp_path: Path) -> None:

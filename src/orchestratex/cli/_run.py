@@ -24,12 +24,15 @@ __all__ = ["DEMO_PROMPT", "run_command"]
 
 DEMO_PROMPT = "Write a Python function to calculate fibonacci numbers"
 DEMO_THRESHOLD = 9.0
+DEMO_SEED = 12
+"""Seeds the simulator and the router so the demo shows what docs/cli.md says: a cheap model first, then two
+refinements that switch models (checked by tests/test_cli.py)."""
 
 
 def _demo(args: argparse.Namespace) -> Callable[[Store], Orchestrator]:
     latency = 0.0 if args.fast else 0.25
-    sim = SimulatedProvider(seed=11, latency_scale=latency)
-    router = BayesianRouter(seed=11)
+    sim = SimulatedProvider(seed=DEMO_SEED, latency_scale=latency)
+    router = BayesianRouter(seed=DEMO_SEED)
     return lambda store: Orchestrator(providers=[sim], router=router, store=store, evaluation_threshold=DEMO_THRESHOLD)
 
 
