@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import subprocess
 import sys
 import time
@@ -16,7 +14,7 @@ import pytest
 from orchestratex.cli import main
 from orchestratex.cli._models import simulation_reason
 
-from .conftest import CLI, PROMPT, cli_env, run_cli, stored
+from .conftest import CLI, PROMPT, cli_env, on_a_terminal, run_cli, screen_lines, stored
 
 BOX = "│╭╮╰╯┃━─"
 
@@ -37,33 +35,10 @@ def test_piped_run_is_plain_and_whole(store_url: str) -> None:
     assert not any(c in head.replace("── final", "") for c in "│╭╮╰╯")
 
 
-def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
-    """Run the CLI with stdout on a pseudo-terminal; returns what the terminal received."""
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen([*CLI, *args], stdout=secondary, stderr=subprocess.PIPE, env=env)
-    os.close(secondary)
-    chunks = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:  # the process closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(primary)
-    proc.wait(timeout=30)
-    assert proc.stderr is not None
-    proc.stderr.close()
-    assert proc.returncode == 0
-    return b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 def test_on_a_terminal_the_answer_is_still_not_in_a_box(store_url: str) -> None:
     env = cli_env(COLUMNS="80", TERM="xterm-256color")
-    screen = _on_a_terminal(["run", PROMPT, "--threshold", "5", "--store", store_url], env)
+    screen = on_a_terminal(["run", PROMPT, "--threshold", "5", "--store", store_url], env)
     (doc,) = stored(store_url)[0]
     assert "\x1b[" in screen, "a terminal gets colours"
     assert doc.final_response is not None
@@ -183,3 +158,27 @@ def test_a_store_retry_is_not_logged_without_verbose(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert err == ""
     assert "✔ completed" in out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_on_a_terminal_each_event_is_one_screen_line_of_its_width(store_url: str) -> None:
+    """Cut at the terminal's width (100 here), not at fixed lengths that made 160-195 character lines."""
+    screen = on_a_terminal(
+        ["run", PROMPT, "--threshold", "9.5", "--store", store_url], cli_env(COLUMNS="100", TERM="xterm-256color")
+    )
+    events = screen.split("── final answer")[0]
+    lines = [line for line in screen_lines(events) if line.startswith(("▶", "#", "   answered", "   judged", "✔"))]
+    assert len(lines) >= 5
+    assert all(len(line) <= 100 for line in lines), [len(line) for line in lines]
+    assert any(line.endswith("…") and len(line) == 100 for line in lines), "a long line fills the width, cut"
+
+
+def test_fit_columns_keeps_ids_whole_and_drops_the_least_useful_columns_first() -> None:
+    from orchestratex.cli._output import fit_columns
+
+    headers = ["id", "created", "status", "prompt"]
+    rows = [["6b13bd89be2c92745da3597a", "2026-12-05 07:30:17", "completed", "Explain photosynthesis " * 5]]
+    assert fit_columns(headers, rows, 200, drop=(1,)) == ([0, 1, 2, 3], [24, 19, 9, 115])
+    assert fit_columns(headers, rows, 80, drop=(1,)) == ([0, 1, 2, 3], [24, 19, 9, 22])
+    assert fit_columns(headers, rows, 70, drop=(1,)) == ([0, 2, 3], [24, 9, 33]), "created goes, not the id"
+    assert fit_columns(headers, rows, 30, drop=(1,)) == ([0, 2, 3], [24, 9, 1]), "nothing left to drop"

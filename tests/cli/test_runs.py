@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
 from orchestratex.cli import main
 
-from .conftest import PROMPT, run_cli, stored
+from .conftest import PROMPT, cli_env, on_a_terminal, run_cli, screen_lines, stored
 
 
 def test_list_shows_the_runs_newest_first_in_plain_columns(store_url: str) -> None:
@@ -106,3 +107,28 @@ def test_a_store_url_with_synchronous_full_runs_and_a_bad_option_is_refused_in_o
     assert refused.returncode != 0
     assert refused.stderr.strip().count("\n") == 0, refused.stderr
     assert "synchronous must be 'normal' or 'full'" in refused.stderr and "Traceback" not in refused.stderr
+
+
+LONG = "Explain photosynthesis to a child in a long and very detailed paragraph please, with examples " * 2
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_on_a_terminal_each_run_is_one_line_with_its_whole_id(store_url: str, columns: int) -> None:
+    """Ids are never cut (they are what `runs show` takes); the prompt gets the width left, on one line."""
+    for prompt in (PROMPT, LONG):
+        assert run_cli("run", prompt, "--json", "--store", store_url).returncode == 0
+    docs, _ = stored(store_url)
+    env = cli_env(COLUMNS=str(columns), TERM="xterm-256color")
+    lines = screen_lines(on_a_terminal(["runs", "list", "--store", store_url], env))
+    assert len(lines) == 2 + len(docs), "a title, a header, then one line per run (nothing wraps)"
+    assert all(len(line) <= columns for line in lines), [len(line) for line in lines]
+    assert [line.split()[0] for line in lines[2:]] == [d.id for d in reversed(docs)]
+    assert lines[1].split()[-1] == "prompt"
+    long_row, short_row = lines[2], lines[3]
+    assert long_row.endswith("…") and len(long_row) == columns and LONG[:10] in long_row
+    assert PROMPT[:10] in short_row
+    scores = [f"{d.final_score:.1f}" for d in reversed(docs) if d.final_score is not None]
+    assert all(score in line for score, line in zip(scores, lines[2:], strict=True)), "scores are not cut"
+    if columns >= 120:
+        assert "created (UTC)" in lines[1] and "model" in lines[1]

@@ -1,7 +1,7 @@
 """A live view of an orchestration's events: one line per event, then the final answer as it is.
 
-On a terminal the lines are coloured, previews are cut to one screen line and a spinner says what
-is being waited for; piped or redirected, every line is plain and whole (see `Output`).
+On a terminal the lines are coloured, each is cut to one screen line (the terminal's width) and a spinner
+says what is being waited for; piped or redirected, every line is plain and whole (see `Output`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..events import (
     OrchestrationStarted,
     ResponseGenerated,
 )
-from ._output import Output
+from ._output import Output, one_line
 
 __all__ = ["LiveView"]
 
@@ -67,41 +67,41 @@ class LiveView:
         if e.simulated:
             note = self.simulated_note or "no provider is configured"
             line.append(f"  SIMULATED — {note}; no real model is called", "bold yellow")
-        self.output.line(line)
+        self.output.row(line)
         self._wait("routing…")
 
     def _on_model_selected(self, e: ModelSelected) -> None:
         reasoning = e.reasoning.removeprefix(f"{e.model_name}: ")
-        self.output.line(
+        self.output.row(
             Text.assemble(
                 (f"#{e.iteration} routed", "bold"),
                 " to ",
                 (e.model_name, "green"),
                 ": ",
-                self.output.clip(reasoning, 160),
+                one_line(reasoning),
             )
         )
         self._wait(f"{e.model_name} is answering…")
 
     def _on_response_generated(self, e: ResponseGenerated) -> None:
-        self.output.line(
+        self.output.row(
             Text.assemble(
                 ("   answered", "bold"),
                 f"  {e.tokens_used} tokens · ${e.cost:.6f} · {e.latency_ms / 1000:.1f} s  ",
-                (f"“{self.output.clip(e.response_preview, 70)}”", "dim"),
+                (f"“{one_line(e.response_preview)}”", "dim"),
             )
         )
         self._wait("judges are scoring…")
 
     def _on_evaluation_completed(self, e: EvaluationCompleted) -> None:
         colour = "green" if e.score >= 8 else "yellow" if e.score >= 6 else "red"
-        self.output.line(
+        self.output.row(
             Text.assemble(
                 ("   judged", "bold"),
                 "    ",
                 (f"{e.score:.1f}/10", colour),
                 f" by {e.evaluator_model} (${e.cost:.6f}): ",
-                (self.output.clip(e.feedback, 120), "dim"),
+                (one_line(e.feedback), "dim"),
             )
         )
         self._wait("deciding…")
@@ -110,7 +110,7 @@ class LiveView:
         self.close()
         plural = "s" if e.iterations != 1 else ""
         score = "unjudged" if e.final_score is None else f"score {e.final_score:.1f}/10"
-        self.output.line(
+        self.output.row(
             Text.assemble(
                 ("✔ completed", "bold green"),
                 f" {score} by {e.model_name} after {e.iterations} iteration{plural} · "
@@ -120,9 +120,10 @@ class LiveView:
 
     def _on_orchestration_failed(self, e: OrchestrationFailed) -> None:
         self.close()
-        self.output.line(
+        self.output.line(  # whole, even on a terminal: the error says what to do
             Text.assemble(
-                (f"✘ {e.reason}", "bold red"), f" after {e.iterations} iterations · ${e.total_cost:.6f}: {e.error}"
+                (f"✘ {e.reason}", "bold red"),
+                f" after {e.iterations} iterations · ${e.total_cost:.6f}: {one_line(e.error)}",
             )
         )
 

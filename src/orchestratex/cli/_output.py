@@ -1,8 +1,9 @@
 """Where the command line writes for people: rich on a terminal, plain lines everywhere else.
 
-On a terminal: colours, a spinner, one-line previews. Anywhere else (a pipe, a file, a CI log): plain
-text, no box, no colour, no wrapping and no truncation, so that `grep`, `less` and copy-paste get
-every character. Either way a long answer is printed as it is, never inside a box whose borders
+On a terminal: colours, a spinner, and `row`s cut to one screen line (the terminal's width, not a fixed
+one). Anywhere else (a pipe, a file, a CI log): plain text, no box, no colour, no wrapping and no
+truncation, so that `grep`, `less` and copy-paste get every character. Either way a long answer is
+printed as it is, never inside a box whose borders
 would end up in copied code.
 
 A stdout that cannot be written — its reader went away (`| head -1`, EPIPE), or writing fails (`> /dev/full`)
@@ -18,10 +19,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import IO
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["Output", "StdoutFailed", "plain_table"]
+__all__ = ["Output", "StdoutFailed", "fit_columns", "one_line", "plain_table"]
 
 
 class StdoutFailed(Exception):
@@ -67,6 +69,14 @@ class Output:
         except OSError as exc:
             self._failed(exc)
 
+    def row(self, text: Text | str) -> None:
+        """A line that is one screen line on a terminal (cut with `…` at the terminal's width); whole elsewhere.
+        Give it text without line breaks (see `one_line`)."""
+        if self.rich:
+            text = text.copy() if isinstance(text, Text) else Text(text)
+            text.truncate(self.console.width, overflow="ellipsis")
+        self.line(text)
+
     def verbatim(self, text: str) -> None:
         """`text` exactly as it is (an answer, code): no markup, no wrapping, no box."""
         if self.closed:
@@ -86,19 +96,38 @@ class Output:
         except OSError as exc:
             self._failed(exc)
 
-    def clip(self, text: str, width: int) -> str:
-        """`text` on one line; cut to `width` characters on a terminal only."""
-        flat = " ".join(text.split())
-        if not self.rich or len(flat) <= width:
-            return flat
-        return flat[: width - 1] + "…"
-
     def _failed(self, error: OSError) -> None:
         self.closed = True
         silence(self.file)
         if self.on_closed is None:
             raise StdoutFailed(error) from None
         self.on_closed(error)
+
+
+def one_line(text: str) -> str:
+    """`text` with every run of whitespace (line breaks included) made one space."""
+    return " ".join(text.split())
+
+
+def fit_columns(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], width: int, *, drop: Sequence[int] = (), least: int = 20
+) -> tuple[list[int], list[int]]:
+    """Which columns of a table fit on screen lines of `width` cells, and the width of each.
+
+    Every column but the last is kept whole (an id is never cut); the last takes the room left. While that room
+    is under `least` cells (or under the last column's own width, if smaller), the columns in `drop` are left
+    out, in that order. Returns the kept columns' indices and their widths (the last one's being the room left,
+    at least 1)."""
+    widths = [max(cell_len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    last = len(headers) - 1
+    kept = list(range(len(headers)))
+    pending = list(drop)
+    while True:
+        room = width - sum(widths[i] + 2 for i in kept if i != last)
+        if room >= min(widths[last], least) or not pending:
+            break
+        kept.remove(pending.pop(0))
+    return kept, [widths[i] if i != last else max(1, min(room, widths[last])) for i in kept]
 
 
 def silence(file: IO[str]) -> None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..events import Event
     from ..records import Iteration, Orchestration
     from ..stores import Store
+    from ._output import Output
 
 __all__ = ["add_runs_parser", "runs_command"]
 
@@ -93,7 +94,7 @@ def _summary(doc: Orchestration) -> dict[str, Any]:
 
 
 async def _list(url: str, args: argparse.Namespace) -> int:
-    from ._output import Output, plain_table
+    from ._output import Output, one_line, plain_table
 
     store = await _open(url)
     docs: list[Orchestration] = []
@@ -121,24 +122,42 @@ async def _list(url: str, args: argparse.Namespace) -> int:
             f"{d.total_cost:.6f}",
             str(len(d.iterations)),
             d.final_model or "",
-            out.clip(d.prompt, 60),
+            one_line(d.prompt),
         ]
         for d in docs
     ]
     if not out.rich:
-        out.verbatim(plain_table(headers, rows, right=(3, 4, 5)))
+        out.verbatim(plain_table(headers, rows, right=_RIGHT))
         return 0
-    from rich.table import Table
+    _on_screen(out, f"Orchestrations in {url} (newest first)", headers, rows)
+    return 0
+
+
+_RIGHT = (3, 4, 5)
+_DROP = (5, 1, 6, 4, 3)
+"""The columns a narrow terminal leaves out first: iter, created, model, cost, score (never id nor status)."""
+_COLOURS = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan", "pending": "cyan"}
+
+
+def _on_screen(out: Output, title: str, headers: list[str], rows: list[list[str]]) -> None:
+    """One screen line per orchestration: ids whole (to copy into `runs show`), the prompt in the width left."""
     from rich.text import Text
 
-    table = Table(title=f"Orchestrations in {url} (newest first)", title_justify="left")
-    for i, header in enumerate(headers):
-        table.add_column(header, justify="right" if i in (3, 4, 5) else "left", no_wrap=i < 7, overflow="ellipsis")
-    colours = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan", "pending": "cyan"}
-    for row in rows:
-        table.add_row(*(Text(c, colours.get(c, "")) if i == 2 else Text(c) for i, c in enumerate(row)))
-    out.render(table)
-    return 0
+    from ._output import fit_columns
+
+    kept, widths = fit_columns(headers, rows, out.console.width, drop=_DROP)
+    out.row(Text(title, "bold"))
+    for r, row in enumerate([headers, *rows]):
+        line = Text()
+        for n, (i, width) in enumerate(zip(kept, widths, strict=True)):
+            cell = Text(row[i], "bold" if r == 0 else _COLOURS.get(row[i], "") if i == 2 else "")
+            if n == len(kept) - 1:
+                cell.truncate(width, overflow="ellipsis")
+            else:
+                cell.align("right" if i in _RIGHT else "left", width)
+            line.append_text(cell)
+            line.append("  " if n < len(kept) - 1 else "")
+        out.row(line)
 
 
 # -- show -----------------------------------------------------------------------------------------------
