@@ -248,3 +248,36 @@ async def test_a_run_started_with_a_stale_session_that_has_ended_stops_at_once(k
         result = await asyncio.wait_for(orch.run("Hello", session=session), timeout=20)
         assert result.status == "cancelled" and result.orchestration.stop_reason == "cancelled"
         assert not result.orchestration.iterations[0].response  # stopped during its first call
+
+
+class _SlowClaim(MemoryStore):
+    """A run's task waits before claiming the lease (`before`) or before going on with it (`after`)."""
+
+    def __init__(self, when: str) -> None:
+        super().__init__()
+        self.when = when
+
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        if self.when == "before":
+            await asyncio.sleep(0.2)
+        claimed = await super().claim(orchestration_id, owner, ttl_s)
+        if self.when == "after":
+            await asyncio.sleep(0.2)
+        return claimed
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+async def test_cancel_of_a_run_whose_task_has_not_begun_it_ends_it_cancelled(when: str) -> None:
+    """Cancelling the task before its run began ended it with nothing written: the orchestration stayed `pending`
+    (its lease held, when claimed), counted among its user's active ones until resumed a lease later."""
+    store = _SlowClaim(when)
+    async with _orchestrator(store) as orch:
+        (doc,) = await _prepared(orch, 1, keep_going=0)
+        task = orch.start(doc)
+        await asyncio.sleep(0.05)  # the task is claiming the lease
+        assert await asyncio.wait_for(orch.cancel(doc.id), 5)
+        assert task.done()
+        stored = await store.get_orchestration(doc.id)
+        assert stored.status == "cancelled" and stored.stop_reason == "cancelled"
+        assert await store.count_active_orchestrations(doc.user_id) == 0
+        assert await store.list_resumable() == []

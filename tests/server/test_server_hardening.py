@@ -124,6 +124,44 @@ def test_ending_a_session_stops_its_runs_and_frees_the_slots(make_api: Callable[
     _settled(api, sid)
 
 
+class _SlowClaimStore(SQLiteStore):
+    """A run's task takes a while to claim its orchestration's lease (`before` or `after` the claim lands), as on a
+    loaded CPU: a session ended meanwhile finds the task still starting, not yet driving the run."""
+
+    def __init__(self, when: str) -> None:
+        super().__init__(":memory:")
+        self.when = when
+
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        if self.when == "before":
+            await asyncio.sleep(0.3)
+        claimed = await super().claim(orchestration_id, owner, ttl_s)
+        if self.when == "after":
+            await asyncio.sleep(0.3)
+        return claimed
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_ending_a_session_while_its_runs_start_ends_them_at_once(make_api: Callable[..., Api], when: str) -> None:
+    """A run ended before it began (its task still claiming the lease) was left `pending`, holding its user's
+    slot, until the resume loop found it a lease later."""
+    api = make_api(_SlowClaimStore(when), max_concurrent=3)
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    oids = [api.start(tid, settings=ENDLESS)["_id"] for _ in range(3)]
+    r = api.client.patch(f"/api/sessions/{sid}/status", json={"status": "completed"}, headers=api.alice)
+    assert r.status_code == 200
+    for oid in oids:
+        doc = api.wait(oid, timeout=3)
+        assert doc["status"] == "cancelled" and doc["stop_reason"] == "cancelled"
+    assert in_app_loop(api.client).call(api.store.count_active_orchestrations, "alice") == 0
+    other_tid = api.thread(api.session()["_id"])["_id"]
+    started = [api.start(other_tid, settings={"max_iterations": 1})["_id"] for _ in range(3)]  # every slot is free
+    for oid in started:
+        api.wait(oid)
+    _settled(api, sid)
+
+
 def test_a_cancel_requested_in_the_store_stops_a_run_of_this_process(make_api: Callable[..., Api]) -> None:
     """What another process sharing the store does: it records the request; the driving process notices."""
     api = make_api(env=SLOW)

@@ -43,6 +43,8 @@ class CancelWatcher:
         self._task: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Future[None] | None = None
         self._ask_now = False
+        self._stop_on_entry: set[str] = set()
+        """Runs `Orchestrator.cancel` stopped before their task began driving them (see `stop_when_driven`)."""
 
     async def drive(self, run: Run, *, fresh: bool) -> None:
         """`run.drive()` in the calling task, stopped (ending `cancelled`, and returning normally) once the
@@ -57,6 +59,9 @@ class CancelWatcher:
         due = asyncio.get_running_loop().time() + (self._o.cancel_check_s if fresh else 0.0)
         watched = self._runs[oid] = _Watched(run, task, due)
         self._start(ask_now=not fresh)
+        if oid in self._stop_on_entry:  # cancelled while its task was still claiming or reading it: stopped now
+            self._stop_on_entry.discard(oid)
+            task.cancel()  # (raised at the run's first await, inside it: it ends `cancelled`)
         try:
             await run.drive()
         except asyncio.CancelledError:
@@ -72,6 +77,17 @@ class CancelWatcher:
                 task.uncancel()
             if not self._runs:
                 self._wake()  # (the watcher ends now, not after its sleep)
+
+    def stop_when_driven(self, orchestration_id: str, task: asyncio.Task[Any]) -> bool:
+        """For `Orchestrator.cancel`: whether `task` has yet to begin driving the run (it is claiming the lease or
+        reading the orchestration); it is then cancelled as the run begins, so that the run ends `cancelled`.
+        Cancelled now, it would stop before the run could write anything: left `pending` (perhaps with its lease
+        held), holding its user's concurrency slot until resumed. False when the run is being driven."""
+        if orchestration_id in self._runs:
+            return False
+        self._stop_on_entry.add(orchestration_id)
+        task.add_done_callback(lambda _: self._stop_on_entry.discard(orchestration_id))  # (ended before its run)
+        return True
 
     def check_soon(self, orchestration_id: str) -> None:
         """Ask the store about this run now rather than at its first due time (its session was found ended)."""

@@ -624,11 +624,13 @@ class Orchestrator:
             del self._tasks[oid]
 
     async def cancel(self, orchestration_id: str) -> bool:
-        """Cancel a running orchestration of this process; it ends with `stop_reason="cancelled"`."""
+        """Cancel a running orchestration of this process (one whose task is still starting too); it ends with
+        `stop_reason="cancelled"`."""
         task = self._tasks.get(orchestration_id)
         if task is None or task.done():
             return False
-        task.cancel()
+        if not self._watcher.stop_when_driven(orchestration_id, task):
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
         return True
