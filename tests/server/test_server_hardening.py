@@ -201,6 +201,41 @@ def test_a_storage_quota_per_user(make_api: Callable[..., Api]) -> None:
     api.thread(api.session(api.bob)["_id"], api.bob, original_prompt="b" * 9_000)  # another user's own quota
 
 
+def test_each_orchestration_counts_the_context_it_copies_from_its_thread(make_api: Callable[..., Api]) -> None:
+    """Each orchestration stores the thread's context again: it counted its prompt only (2 bytes for 15 kB)."""
+    api = make_api(storage_quota_bytes=10_000)
+    sid = api.session(max_iterations=1)["_id"]
+    tid = api.thread(sid, original_prompt="p" * 10, context="c" * 4_000)["_id"]  # 4,010 bytes
+    api.wait(api.start(tid)["_id"])  # 8,020
+    r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice)
+    assert r.status_code == 413, r.text
+    assert "8020 are used and this request needs" in r.json()["detail"]  # (4,010 and the first turn's answer)
+    listed = api.client.get(f"/api/threads/session/{sid}", headers=api.alice).json()
+    assert len(listed) == 1  # (nothing stored by the refused start)
+
+
+def _used(api: Api, sid: str) -> int:
+    """The bytes the user has stored, as a request over the quota reports them."""
+    r = api.client.post(
+        "/api/threads/", json={"session_id": sid, "original_prompt": "x" * 1_000_000}, headers=api.alice
+    )
+    assert r.status_code == 413, r.text
+    return int(r.json()["detail"].split(", ")[-1].split(" ")[0])
+
+
+def test_a_later_turn_counts_the_earlier_turns_it_stores(make_api: Callable[..., Api]) -> None:
+    api = make_api(storage_quota_bytes=100_000)
+    sid = api.session(max_iterations=1)["_id"]
+    tid = api.thread(sid, original_prompt="What is TCP?")["_id"]
+    first = api.wait(api.start(tid)["_id"])
+    before = _used(api, sid)
+    second = api.wait(api.start(tid, prompt="And UDP?")["_id"])
+    turns = [m["content"] for m in second["messages"]]
+    assert turns == ["What is TCP?", first["final_response"], "And UDP?"]
+    stored = sum(len(t.encode()) for t in (second["prompt"], *turns))
+    assert _used(api, sid) == before + stored
+
+
 def test_lists_stream_page_by_page_with_limit_and_offset(make_api: Callable[..., Api]) -> None:
     api = make_api()
     sid = api.session()["_id"]

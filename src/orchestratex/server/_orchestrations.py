@@ -10,7 +10,7 @@ from ._access import load_orchestration, load_session, load_thread
 from ._app import state_of
 from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
-from ._quota import text_bytes
+from ._quota import stored_bytes
 from ._schemas import Orchestration, OrchestrationStart, document
 
 __all__ = ["router"]
@@ -24,38 +24,35 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
 
     Unset settings take the session's (`max_iterations`, `preferred_models`); the session's
     `cost_limit` bounds every call. 409 when the session is not active; 429 when the user already
-    runs the most orchestrations allowed at once; 413 when the prompt would pass the user's storage
-    quota. Follow it on `/ws/{session_id}` or `GET /api/orchestration/status/{id}`.
+    runs the most orchestrations allowed at once; 413 when what it stores (its prompt, the thread's context, the
+    thread's earlier turns) would pass the user's storage quota. Follow it on `/ws/{session_id}` or
+    `GET /api/orchestration/status/{id}`.
     """
     user = principal_of(request)
     state = state_of(request)
     thread = await load_thread(state, user, body.thread_id)
     headers = await state.rate.hit(thread.session_id)
     session = await load_session(state, user, thread.session_id)
-    prompt = body.prompt if body.prompt is not None else thread.original_prompt
-    charged = await state.quota.charge(session.user_id, text_bytes(prompt))  # the orchestration stores its prompt
-
+    s = body.settings
+    doc, _, _ = await state.orchestrator._plan(
+        body.prompt if body.prompt is not None else thread.original_prompt,
+        session=session,
+        thread=thread,
+        max_iterations=s.max_iterations,
+        evaluation_threshold=s.evaluation_threshold,
+        preferred_models=s.preferred_models,
+        cost_limit=s.cost_limit,
+    )
+    charged = await state.quota.charge(session.user_id, stored_bytes(doc))
     try:
         admitted = await state.concurrency.acquire(session.user_id)
+        try:
+            doc = await state.store.create_orchestration(doc)
+        finally:
+            await state.concurrency.release(admitted)  # stored `pending`, the orchestration now counts itself
     except BaseException:
         await state.quota.refund(session.user_id, charged)
         raise
-    try:
-        s = body.settings
-        doc = await state.orchestrator.prepare(
-            prompt,
-            session=session,
-            thread=thread,
-            max_iterations=s.max_iterations,
-            evaluation_threshold=s.evaluation_threshold,
-            preferred_models=s.preferred_models,
-            cost_limit=s.cost_limit,
-        )
-    except BaseException:
-        await state.quota.refund(session.user_id, charged)
-        raise
-    finally:
-        await state.concurrency.release(admitted)  # stored `pending`, the orchestration now counts itself
     answer = document(doc, 202, headers)  # serialised before the run can change it
     state.runner.launch(doc)
     return answer

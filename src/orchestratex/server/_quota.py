@@ -1,21 +1,31 @@
 """Per-user storage quota: the bytes of text a user has had stored (prompts and contexts), in a store counter.
 
 Nothing a user stores is ever deleted through the API, so the counter `storage:<user>` only grows; it
-counts what the user sends (a thread's prompt and context, an orchestration's prompt), which is
-what a user can make large. Answers are bounded by the models' output caps and are not counted.
+counts the text a user can make large, each time it is stored: a thread's prompt and context, and an
+orchestration's prompt, the context it copies from its thread and the conversation it answers (the
+thread's earlier turns, their answers included: see `stored_bytes`). The records of a run's iterations
+are not counted: each holds the prompt it sent (the prompt and context again, with the judges' feedback
+for a refinement), at most `max_iterations` of them, its answer bounded by the model's output cap.
 """
 
 from __future__ import annotations
 
+from ..records import Orchestration
 from ..stores import Store
 from ._errors import ApiError
 
-__all__ = ["StorageQuota", "text_bytes"]
+__all__ = ["StorageQuota", "stored_bytes", "text_bytes"]
 
 
 def text_bytes(*texts: str | None) -> int:
     """The UTF-8 size of the given texts (None counts 0)."""
     return sum(len(t.encode("utf-8", "surrogatepass")) for t in texts if t)
+
+
+def stored_bytes(doc: Orchestration) -> int:
+    """What storing the orchestration `doc` counts: its prompt, its context (the thread's, copied in) and every
+    message of the conversation it answers (the thread's earlier turns and their answers, then the prompt)."""
+    return text_bytes(doc.prompt, doc.context, *(m.content for m in doc.messages))
 
 
 class StorageQuota:
