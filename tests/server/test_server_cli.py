@@ -54,6 +54,8 @@ def test_keys_create_reads_the_store_url_from_the_environment(
     [
         (["keys", "create", "alice", "--store", "memory://"], "memory:// store is lost"),
         (["keys", "create", "  ", "--store", "sqlite:///{tmp}/k.db"], "the user id is empty"),
+        (["keys", "create", "a/b", "--store", "sqlite:///{tmp}/k.db"], "a user id must not hold '/'"),
+        (["keys", "create", "a\tb", "--store", "sqlite:///{tmp}/k.db"], "must not hold the control character '\\t'"),
         (["serve", "--port", "70000", "--store", "sqlite:///{tmp}/s.db"], "--port must be between 0 and 65535"),
         (["serve", "--store", "nowhere"], "has no scheme"),
     ],

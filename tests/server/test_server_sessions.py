@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 import pytest
 
@@ -40,6 +41,35 @@ def test_a_user_cannot_create_a_session_for_another_user(api: Api) -> None:
     assert r.status_code == 404
     assert r.json() == {"detail": "no user 'bob'", "status_code": 404}
     assert api.session(api.admin, user_id="bob")["user_id"] == "bob"
+
+
+@pytest.mark.parametrize(
+    ("user_id", "problem"),
+    [
+        ("a/b", "must not hold '/'"),
+        ("a\tb", "must not hold the control character '\\t'"),
+        ("a\x00b", "must not hold the control character '\\x00'"),
+        ("a\nb", "must not hold the control character '\\n'"),
+        ("..", "must not be '..'"),
+        (".", "must not be '.'"),
+        ("   ", "must not be empty or blank"),
+    ],
+)
+def test_a_user_id_no_route_could_name_is_refused(api: Api, user_id: str, problem: str) -> None:
+    """Such sessions were created (201) although `GET /api/sessions/user/{user_id}` could never list them."""
+    r = api.client.post("/api/sessions/", json={"user_id": user_id}, headers=api.admin)
+    assert r.status_code == 422, r.text
+    doc = r.json()
+    assert doc["status_code"] == 422 and doc["detail"].startswith(f"user_id: a user id {problem}")
+    assert doc["errors"][0]["loc"] == ["body", "user_id"]
+
+
+@pytest.mark.parametrize("user_id", ["a b", "é", "a.b", "...", "a%b"])
+def test_an_unusual_user_id_a_path_can_name_is_listed(api: Api, user_id: str) -> None:
+    sid = api.session(api.admin, user_id=user_id)["_id"]
+    r = api.client.get(f"/api/sessions/user/{quote(user_id, safe='')}", headers=api.admin)
+    assert r.status_code == 200, r.text
+    assert [s["_id"] for s in r.json()] == [sid]
 
 
 @pytest.mark.parametrize(

@@ -24,11 +24,12 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._ids import utcnow
-from ..exceptions import NotFound, OrchestrateXError
+from ..exceptions import NotFound, OrchestrateXError, UserError
 from ..records import ApiKey
 from ..stores import Store
 from ._errors import ApiError, error_response, library_response
 from ._limits import RateLimiter
+from ._users import user_id_problem
 
 __all__ = [
     "KEY_PREFIX",
@@ -70,9 +71,10 @@ async def issue_api_key(store: Store, user_id: str, *, admin: bool = False, labe
     """Create a key for `user_id` and return it; only its hash is stored, so it cannot be shown again."""
     user_id = user_id.strip()
     if not user_id:
-        from ..exceptions import UserError
-
         raise UserError("the user id is empty: give the user the key is for")
+    problem = user_id_problem(user_id)
+    if problem is not None:
+        raise UserError(problem)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     await store.create_api_key(ApiKey(key_hash=hash_key(key), user_id=user_id, admin=admin, label=label))
     return key

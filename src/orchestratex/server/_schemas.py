@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..records import Orchestration, Session, SessionStatus, Thread
 from ..stores import Analytics, ModelStats
 from ..usage import MAX_AMOUNT
+from ._users import UserId
 
 __all__ = [
     "Analytics",
@@ -57,7 +58,7 @@ class SessionSettingsIn(_In):
 class SessionCreate(_In):
     """`POST /api/sessions/`."""
 
-    user_id: str | None = Field(default=None, min_length=1, max_length=200)
+    user_id: UserId | None = None
     """The session's owner; defaults to the API key's user. A non-admin key may only name its own user."""
     max_iterations: int | None = Field(default=None, ge=1, le=50)
     """Most attempts per orchestration (default 5)."""

@@ -1,0 +1,42 @@
+"""User ids: each must be reachable as one path segment (`/api/sessions/user/{user_id}`, `/api/analytics/user/…`).
+
+A `/` would split it in two, a control character is refused in any path (`_paths`), and `.` or `..` are
+resolved away by clients and browsers before the request is sent; a user id holding any of them could be
+given sessions and keys that no list route can ever name, so it is refused where a user id is taken.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+__all__ = ["UserId", "user_id_problem"]
+
+_UNREACHABLE = re.compile(r"[/\x00-\x1f\x7f]")
+
+
+def user_id_problem(user_id: str) -> str | None:
+    """Why `user_id` cannot be a user id (one line saying what to change), or None when it can."""
+    if not user_id.strip():
+        return "a user id must not be empty or blank"
+    found = _UNREACHABLE.search(user_id)
+    if found is not None:
+        what = "'/'" if found.group() == "/" else f"the control character {found.group()!r}"
+        return f"a user id must not hold {what}: it names the user in paths such as /api/sessions/user/{{user_id}}"
+    if user_id in (".", ".."):
+        return f"a user id must not be {user_id!r}: clients resolve it away in paths such as /api/sessions/user/…"
+    return None
+
+
+def _checked(user_id: str) -> str:
+    problem = user_id_problem(user_id)
+    if problem is not None:
+        raise PydanticCustomError("user_id", problem)
+    return user_id
+
+
+UserId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_checked)]
+"""A user id in a request body: one that the routes naming a user can reach (else 422 saying why)."""
