@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
-from orchestratex.exceptions import StoreUnavailable
+from orchestratex.exceptions import StoreError, StoreUnavailable
 from orchestratex.stores import MemoryStore
 
 from .conftest import Api, in_app_loop
@@ -96,6 +96,70 @@ def test_metrics_count_orchestrations_calls_cost_latency_and_limits(make_api: Ca
     route = (("method", "GET"), ("route", "/api/sessions/{session_id}"), ("status", "200"))
     assert samples[("orchestratex_http_requests_total", route)] == 1  # by route template, never by raw path
     assert not any(sid in str(labels) for _, labels in samples)
+
+
+class _FailingAuthStore(MemoryStore):
+    """Authenticating a key fails (the store is broken): the request is answered 500 before routing."""
+
+    broken = False
+
+    async def get_api_key(self, key_hash: str) -> Any:
+        if self.broken:
+            raise StoreError("the keys table is corrupt")
+        return await super().get_api_key(key_hash)
+
+
+def test_refused_requests_count_under_their_route_and_the_limit_that_refused_them(
+    make_api: Callable[..., Api],
+) -> None:
+    """Requests refused before routing were counted as `unmatched`, and every 429 without `RateLimit-Policy` as
+    `concurrency`, every 413 as `body_size`."""
+    store = _FailingAuthStore()
+    api = make_api(store, user_rate_limit=3, storage_quota_bytes=2000, max_body_bytes=10_000, auth_cache_s=0)
+    sid = api.session()["_id"]  # alice's request 1
+    big = {"session_id": sid, "original_prompt": "x" * 3000}
+    assert api.client.post("/api/threads/", json=big, headers=api.alice).status_code == 413  # 2: storage quota
+    assert (
+        api.client.post("/api/threads/", content=b"x" * 20_000, headers=api.alice).status_code == 413
+    )  # body (before the key: not a request of alice)
+    assert [api.client.get("/api/models/", headers=api.alice).status_code for _ in range(3)] == [200, 429, 429]
+    assert api.client.get("/api/sessions/user/alice").status_code == 401
+    store.broken = True
+    assert api.client.get("/api/sessions/user/bob", headers=api.bob).status_code == 500
+    store.broken = False
+
+    samples = _samples(api.client.get("/metrics", headers=api.admin).text)
+    limits = {
+        dict(labels)["limit"]: v for (name, labels), v in samples.items() if name == "orchestratex_limits_hit_total"
+    }
+    assert limits == {"storage_quota": 1, "body_size": 1, "user_rate": 2}
+    requests = {
+        tuple(dict(labels)[k] for k in ("method", "route", "status")): v
+        for (name, labels), v in samples.items()
+        if name == "orchestratex_http_requests_total"
+    }
+    assert requests[("GET", "/api/models/", "429")] == 2
+    assert requests[("POST", "/api/threads/", "413")] == 2
+    assert requests[("GET", "/api/sessions/user/{user_id}", "401")] == 1
+    assert requests[("GET", "/api/sessions/user/{user_id}", "500")] == 1
+    assert not any(route == "unmatched" for _, route, _ in requests)
+    assert api.client.get("/api/nothing/here", headers=api.admin).status_code == 404
+    samples = _samples(api.client.get("/metrics", headers=api.admin).text)
+    unmatched = (("method", "GET"), ("route", "unmatched"), ("status", "404"))
+    assert samples[("orchestratex_http_requests_total", unmatched)] == 1
+
+
+def test_a_concurrency_refusal_counts_as_concurrency(make_api: Callable[..., Api]) -> None:
+    api = make_api(max_concurrent=1, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.2"})
+    tid = api.thread(api.session()["_id"])["_id"]
+    api.start(tid, settings={"max_iterations": 10, "evaluation_threshold": 10})
+    r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice)
+    assert r.status_code == 429, r.text
+    samples = _samples(api.client.get("/metrics", headers=api.admin).text)
+    limits = {
+        dict(labels)["limit"]: v for (name, labels), v in samples.items() if name == "orchestratex_limits_hit_total"
+    }
+    assert limits == {"concurrency": 1}
 
 
 @pytest.mark.parametrize(

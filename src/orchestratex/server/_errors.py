@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,9 +33,13 @@ __all__ = [
     "RETRY_AFTER_S",
     "ApiError",
     "ErrorBody",
+    "Limit",
     "error_response",
+    "forget_limit",
     "install_error_handlers",
     "library_response",
+    "note_limit",
+    "refused_by",
     "status_for",
 ]
 
@@ -65,11 +70,39 @@ class ErrorBody(BaseModel):
     """For 422 only: each invalid field, as pydantic reports it."""
 
 
-class ApiError(StarletteHTTPException):
-    """An HTTP error raised by the server itself (401, 404, 413, 429), with optional headers."""
+Limit = Literal["rate", "user_rate", "concurrency", "body_size", "storage_quota", "streams"]
+"""The limits that refuse requests (the `limit` label of `orchestratex_limits_hit_total`)."""
 
-    def __init__(self, status_code: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
+_REFUSED_BY: ContextVar[Limit | None] = ContextVar("orchestratex_refused_by", default=None)
+"""The limit that refused the request being answered in this task, as its refusing code said (`note_limit`)."""
+
+
+def note_limit(limit: Limit) -> None:
+    """Say that the request being answered is refused by `limit` (read by the metrics: `refused_by`)."""
+    _REFUSED_BY.set(limit)
+
+
+def refused_by() -> Limit | None:
+    """The limit that refused the request being answered, if one did (see `note_limit`)."""
+    return _REFUSED_BY.get()
+
+
+def forget_limit() -> None:
+    """A new request is answered in this task: no limit has refused it yet."""
+    _REFUSED_BY.set(None)
+
+
+class ApiError(StarletteHTTPException):
+    """An HTTP error raised by the server itself (401, 404, 413, 429), with optional headers. One raised by a
+    limit names it (`limit`): the request is then counted as refused by that limit."""
+
+    def __init__(
+        self, status_code: int, detail: str, headers: Mapping[str, str] | None = None, *, limit: Limit | None = None
+    ) -> None:
         super().__init__(status_code=status_code, detail=detail, headers=dict(headers) if headers else None)
+        self.limit = limit
+        if limit is not None:
+            note_limit(limit)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

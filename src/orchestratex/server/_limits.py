@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..exceptions import StoreUnavailable
 from ..stores import Store
-from ._errors import ApiError, error_response
+from ._errors import ApiError, error_response, note_limit
 
 logger = logging.getLogger("orchestratex.server")
 
@@ -75,6 +75,7 @@ class RateLimiter:
                 f"rate limit reached: {self.limit} requests per {self.window_s} s for session {session_id};"
                 f" retry in {reset} s",
                 headers,
+                limit="rate",
             )
         return headers
 
@@ -112,6 +113,7 @@ class RateLimiter:
                 f"rate limit reached: {self.user_limit} requests per {self.window_s} s for user {user_id};"
                 f" retry in {reset} s",
                 {"Retry-After": str(reset)},
+                limit="user_rate",
             )
 
     async def _count(self, prefix: str) -> tuple[int, int]:
@@ -205,6 +207,7 @@ class ConcurrencyLimiter:
                 raise ApiError(
                     429,
                     f"user {user_id} already has {self.limit} orchestrations running (the limit): wait for one to end",
+                    limit="concurrency",
                 )
             # starts contending for the last slots step back for random, growing pauses until one goes alone
             attempt += 1
@@ -249,7 +252,11 @@ class StreamLimit:
     def open(self, user_id: str) -> None:
         count = self._open.get(user_id, 0)
         if count >= self.limit:
-            raise ApiError(429, f"user {user_id} already has {self.limit} event streams open (the limit): close one")
+            raise ApiError(
+                429,
+                f"user {user_id} already has {self.limit} event streams open (the limit): close one",
+                limit="streams",
+            )
         self._open[user_id] = count + 1
 
     def close(self, user_id: str) -> None:
@@ -287,6 +294,7 @@ class _Guard:
             self.read += len(message.get("body", b""))
             if self.read > self.limit.max_bytes:
                 self.refused = True
+                note_limit("body_size")
                 if not self.started:
                     self.started = True
                     await self.limit.refusal()(self.scope, self._receive, self._send)
@@ -318,6 +326,7 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         if _declared_length(scope) > self.max_bytes:
+            note_limit("body_size")
             await self.refusal()(scope, receive, send)
             return
         guard = _Guard(self, scope, receive, send)

@@ -7,17 +7,21 @@ Every metric is per process, in the app's own registry: with several server proc
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..telemetry import CallOutcome
+from ._errors import forget_limit, refused_by
+from ._paths import CONTROL
 
 if TYPE_CHECKING:
     from ..records import Orchestration
 
-__all__ = ["Metrics", "MetricsMiddleware"]
+__all__ = ["Metrics", "MetricsMiddleware", "route_template"]
 
 _M = TypeVar("_M", Counter, Histogram)
 
@@ -102,7 +106,8 @@ class Metrics:
         )
         self.limits = Counter(
             "orchestratex_limits_hit",
-            "Requests refused by a limit: rate (429 per session), concurrency (429 per user), body_size (413).",
+            "Requests refused by a limit: rate (429 per session), user_rate (429 per user), concurrency (429:"
+            " orchestrations per user), body_size (413), storage_quota (413).",
             ["limit"],
             registry=r,
         )
@@ -137,7 +142,10 @@ class Metrics:
 
 class MetricsMiddleware:
     """Counts and times every HTTP request by route template (never by raw path: ids would explode the
-    label set), and the requests refused by a limit."""
+    label set), and the requests refused by a limit, as the refusing code names it (`_errors.note_limit`).
+
+    A request refused before routing (no key, the per-user rate, a body over the size limit) has no route
+    yet: its template is found by matching the app's routes here, as the router would have."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -148,26 +156,60 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        answer: dict[str, object] = {"status": 500, "rate": False}
+        answer = {"status": 500}
+        forget_limit()  # (this task may have answered a request before: uvicorn's pipelined ones)
 
         async def send_and_note(message: Message) -> None:
             if message["type"] == "http.response.start":
                 answer["status"] = message["status"]
-                if message["status"] == 429:
-                    answer["rate"] = any(name.lower() == b"ratelimit-policy" for name, _ in message.get("headers", ()))
             await send(message)
 
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope)
             method = scope["method"]
             status = answer["status"]
             m = self.metrics
             m.request_count(method, template, str(status)).inc()
             m.request_time(method, template).observe(time.perf_counter() - started)
-            if status == 429:
-                m.limits.labels("rate" if answer["rate"] else "concurrency").inc()
-            elif status == 413:
-                m.limits.labels("body_size").inc()
+            limit = refused_by()
+            if limit is not None and status in (413, 429):
+                m.limits.labels(limit).inc()
+
+
+def route_template(scope: Scope) -> str:
+    """The path template of the route answering the request (`unmatched` when none can): the one routing chose,
+    else the one that matches the request's path (a route with another method counts, as for the router's 405)."""
+    route = scope.get("route")
+    if route is None and not CONTROL.search(scope["path"]):  # (`_paths`: such a path names nothing)
+        route = _matching(_routes(scope.get("app")), scope)
+    return getattr(route, "path", None) or "unmatched"
+
+
+def _routes(app: object) -> Iterator[BaseRoute]:
+    """The routes of `app` in the order the router tries them, those of included routers in their place (FastAPI
+    keeps an included router whole, as `original_router`, in recent versions, and copies its routes in older ones)."""
+    stack = [iter(getattr(getattr(app, "router", None), "routes", ()))]
+    while stack:
+        for route in stack[-1]:
+            included = getattr(route, "original_router", None)
+            if included is not None:
+                stack.append(iter(included.routes))
+                break
+            yield route
+        else:
+            stack.pop()
+
+
+def _matching(routes: Iterable[BaseRoute], scope: Scope) -> BaseRoute | None:
+    partial = None
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.FULL:
+            if isinstance(route, Mount):  # (as after routing: the mounted app's own route)
+                return _matching(route.routes, {**scope, **child}) or route
+            return route
+        if match is Match.PARTIAL and partial is None:
+            partial = route
+    return partial

@@ -13,9 +13,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._errors import error_response
 
-__all__ = ["ControlCharacterGuard"]
+__all__ = ["CONTROL", "ControlCharacterGuard"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+"""A control character: no path of the API holds one."""
 
 
 class ControlCharacterGuard:
@@ -25,7 +26,7 @@ class ControlCharacterGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _CONTROL.search(scope["path"]):
+        if scope["type"] == "http" and CONTROL.search(scope["path"]):
             response = error_response(404, f"no such resource: the path {scope['path']!r} holds a control character")
             await response(scope, receive, send)
             return

@@ -51,6 +51,7 @@ class StorageQuota:
                 413,
                 f"storage quota reached: user {user_id} may store {self.quota_bytes} bytes ({mb:g} MB) of prompts and"
                 f" contexts, {max(used - size, 0)} are used and this request needs {size} more",
+                limit="storage_quota",
             )
         return size
 
