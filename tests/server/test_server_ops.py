@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -189,6 +192,18 @@ def test_api_docs_are_served_from_the_package_without_a_cdn(api: Api) -> None:
     paths = api.client.get("/openapi.json").json()["paths"]
     assert {"/health", "/health/ready", "/metrics", "/api/admin/keys/", "/api/admin/keys/{key_id}"} <= set(paths)
     assert "security" not in paths["/health"]["get"]
+
+
+def test_api_docs_pages_allow_nothing_from_another_host(api: Api) -> None:
+    """ReDoc's bundle asks for its logo from a CDN: the page's policy keeps the browser from requesting it."""
+    for page in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        r = api.client.get(page)
+        policy = dict(part.strip().split(" ", 1) for part in r.headers["content-security-policy"].split(";"))
+        assert policy["default-src"] == "'none'" and policy["img-src"] == "'self' data:"
+        assert all("http" not in sources and "*" not in sources for sources in policy.values())
+        inline = re.findall(r"<script>(.*?)</script>", r.text, re.DOTALL)
+        hashes = {f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in inline}
+        assert set(policy["script-src"].split()) == {"'self'", *hashes}  # its own inline script, no other
 
 
 def test_cors_is_off_by_default_and_configurable(make_api: Callable[..., Api]) -> None:

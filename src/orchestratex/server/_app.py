@@ -180,7 +180,9 @@ def create_app(
     from ._openai import mount_openai
 
     mount_openai(app, state)  # /v1: the OpenAI-compatible API
-    _ops.install_docs(app, app.title)
+    from ._docs import install_docs
+
+    install_docs(app, app.title)
     install_console(app)
     _document_security(app)
     return app

@@ -1,15 +1,12 @@
-"""Operations: `/health` (liveness), `/health/ready` (readiness: the store answers), `/metrics`
-(Prometheus), and the API docs (`/docs`, `/redoc`) served from the package, with no CDN."""
+"""Operations: `/health` (liveness), `/health/ready` (readiness: the store answers) and `/metrics`
+(Prometheus). The API docs (`/docs`, `/redoc`) are in `_docs`."""
 
 from __future__ import annotations
 
 import asyncio
-from importlib import resources
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.staticfiles import StaticFiles
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..exceptions import OrchestrateXError
@@ -17,12 +14,9 @@ from ._app import state_of
 from ._auth import key_of
 from ._errors import ApiError, ErrorBody, error_response
 
-__all__ = ["DOCS_ASSETS", "HEALTH_BODY", "HEALTH_HEADERS", "HealthShortcut", "install_docs", "router"]
+__all__ = ["HEALTH_BODY", "HEALTH_HEADERS", "HealthShortcut", "router"]
 
 router = APIRouter(tags=["operations"])
-
-DOCS_ASSETS = "/_docs"
-"""Where Swagger UI's and ReDoc's files are served from (shipped by the `fastapi-offline` package)."""
 
 _READY_TIMEOUT_S = 2.0
 _OK = b'{"status":"ok"}'
@@ -99,36 +93,3 @@ class HealthShortcut:
 
 HEALTH_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_OK)).encode())]
 """The headers of every `/health` answer (uvicorn adds `date` and `server`)."""
-
-
-def install_docs(app: FastAPI, title: str) -> None:
-    """`/docs` (Swagger UI) and `/redoc` with their files served by this app, so they work offline."""
-    static = resources.files("fastapi_offline") / "static"
-    app.mount(DOCS_ASSETS, StaticFiles(directory=str(static)), name="docs-assets")
-    openapi_url = app.openapi_url or "/openapi.json"
-    oauth2 = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
-
-    @app.get("/docs", include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title=f"{title} - Swagger UI",
-            oauth2_redirect_url=oauth2,
-            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
-        )
-
-    @app.get(oauth2, include_in_schema=False)
-    async def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=openapi_url,
-            title=f"{title} - ReDoc",
-            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
-            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
-            with_google_fonts=False,
-        )

@@ -1,0 +1,92 @@
+"""The API docs, `/docs` (Swagger UI) and `/redoc`, with their files served by this app (shipped by the
+`fastapi-offline` package): they work with no Internet access.
+
+Their pages carry a Content-Security-Policy that lets the browser load nothing from another host:
+ReDoc's bundle asks for its logo from a CDN (`https://cdn.redoc.ly/redoc/logo-mini.svg`), which the
+browser then never requests. Each page's own inline script is allowed by its hash, no other.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+
+__all__ = ["DOCS_ASSETS", "docs_csp", "install_docs"]
+
+DOCS_ASSETS = "/_docs"
+"""Where Swagger UI's and ReDoc's files are served from."""
+
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def docs_csp(html: str) -> str:
+    """The Content-Security-Policy of a docs page: scripts, styles, fonts, images and requests from this server only
+    (images also as `data:` URLs, styles also inline, as both bundles insert them), web workers from this server or
+    the page itself (`blob:`: ReDoc's search), and the page's own inline scripts by their SHA-256."""
+    hashes = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+        for script in _INLINE_SCRIPT.findall(html)
+    )
+    return (
+        f"default-src 'none'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'self'"
+    )
+
+
+class _Page:
+    """A docs page with its Content-Security-Policy, built once (it is the same for every request)."""
+
+    def __init__(self, html: HTMLResponse) -> None:
+        self.text = bytes(html.body).decode()
+        self.headers = {"Content-Security-Policy": docs_csp(self.text), "X-Content-Type-Options": "nosniff"}
+
+    def response(self) -> HTMLResponse:
+        return HTMLResponse(self.text, headers=self.headers)
+
+
+def install_docs(app: FastAPI, title: str) -> None:
+    """`/docs` (Swagger UI) and `/redoc` with their files served by this app, so they work offline."""
+    static = resources.files("fastapi_offline") / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(static)), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    oauth2 = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
+    swagger = _Page(
+        get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{title} - Swagger UI",
+            oauth2_redirect_url=oauth2,
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+    )
+    redirect = _Page(get_swagger_ui_oauth2_redirect_html())
+    redoc = _Page(
+        get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{title} - ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return swagger.response()
+
+    @app.get(oauth2, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return redirect.response()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc_page() -> HTMLResponse:
+        return redoc.response()
