@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from orchestratex.stores import SQLiteStore
 
 
 def _overwrite(db: Path) -> None:
+    with contextlib.closing(sqlite3.connect(db)) as conn:  # every page in the file: no checkpoint writes one back
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     with db.open("r+b") as file:
         file.write(os.urandom(db.stat().st_size))
 
