@@ -93,6 +93,29 @@ async def test_a_thread_keeps_its_history() -> None:
     assert [m.content for m in third.orchestration.messages] == ["Hi", "Hello", "Bye"]
 
 
+async def test_a_thread_continues_from_the_answer_as_delivered_cut_at_its_stop_sequences() -> None:
+    orch, seen = recording({1: 9.0}, [])
+    doc = await orch.prepare("Name a colour.", stop_sequences=[", attempt", "never there"])
+    first = await orch.drive(doc)
+    assert first.final_response is not None and ", attempt" in first.final_response  # kept whole, as judged
+    assert first.orchestration.settings.stop_sequences == [", attempt", "never there"]
+    second = await orch.run("And another one?", thread=first.orchestration.thread_id)
+    delivered = first.final_response[: first.final_response.index(", attempt")]
+    assert [(m.role, m.content) for m in second.orchestration.messages] == [
+        ("user", "Name a colour."),
+        ("assistant", delivered),
+        ("user", "And another one?"),
+    ]
+    assert [r for r in seen if r.purpose == "generate"][-1].messages[-2].content == delivered
+
+
+@pytest.mark.parametrize(("stops", "message"), [(["a"] * 5, "at most 4"), ([""], "at least 1 character")])
+async def test_bad_stop_sequences_are_user_errors(stops: list[str], message: str) -> None:
+    orch, _ = recording({1: 9.0}, [])
+    with pytest.raises(UserError, match=message):
+        await orch.prepare("Name a colour.", stop_sequences=stops)
+
+
 @pytest.mark.parametrize(
     ("prompt", "message"),
     [

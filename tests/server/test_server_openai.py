@@ -235,6 +235,38 @@ def test_a_thread_keeps_its_conversation(api: Api) -> None:
     ]
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_thread_continues_from_the_answer_the_client_received_not_past_its_stop(api: Api, stream: bool) -> None:
+    first = chat(api, model="orchestratex/fast", messages=[{"role": "user", "content": "Q1"}])
+    tid = first.json()["orchestratex"]["thread_id"]
+    cut = chat(
+        api,
+        model="orchestratex/fast",
+        thread_id=tid,
+        stop=["answer"],
+        stream=stream,
+        messages=[{"role": "user", "content": "Q2"}],
+    )
+    if stream:
+        payloads, _, _ = sse(cut.text)
+        chunks = [ChatCompletionChunk.model_validate(p) for p in payloads]
+        received = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        oid = chunks[0].id.removeprefix("chatcmpl-")
+    else:
+        received = ok(cut).choices[0].message.content or ""
+        oid = cut.json()["orchestratex"]["orchestration_id"]
+    stored = status_of(api, oid)
+    assert "answer" in stored["final_response"] and received == stored["final_response"].split("answer")[0]
+    assert stored["settings"]["stop_sequences"] == ["answer"]  # the orchestration keeps the whole answer
+    after = chat(api, model="orchestratex/fast", thread_id=tid, messages=[{"role": "user", "content": "Q3"}])
+    doc = status_of(api, after.json()["orchestratex"]["orchestration_id"])
+    assert [(m["role"], m["content"]) for m in doc["messages"]][-3:] == [
+        ("user", "Q2"),
+        ("assistant", received),
+        ("user", "Q3"),
+    ]
+
+
 def test_session_and_thread_ids_place_the_call(api: Api) -> None:
     sid = api.session(settings={"cost_limit": 5.0})["_id"]
     tid = api.thread(sid)["_id"]

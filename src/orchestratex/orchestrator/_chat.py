@@ -9,7 +9,7 @@ from ..exceptions import UserError
 from ..providers import Message
 from ..records import Orchestration
 
-__all__ = ["ChatInput", "MessageLike", "conversation", "thread_history", "to_messages"]
+__all__ = ["ChatInput", "MessageLike", "conversation", "cut_at_stop", "thread_history", "to_messages"]
 
 MessageLike: TypeAlias = Message | Mapping[str, object]
 """A `Message`, or a mapping with `role` and `content` as the OpenAI chat API takes it."""
@@ -83,11 +83,18 @@ def conversation(doc: Orchestration) -> list[Message]:
 
 
 def thread_history(earlier: Sequence[Orchestration]) -> list[Message]:
-    """The turns of a thread so far: the last completed orchestration's conversation and its final answer."""
+    """The turns of a thread so far: the last completed orchestration's conversation and its final answer
+    as delivered (cut before the first of its `stop_sequences`)."""
     for doc in reversed(earlier):
         if doc.final_response is not None and doc.status == "completed":
-            return [*conversation(doc), Message(role="assistant", content=doc.final_response)]
+            answer = cut_at_stop(doc.final_response, doc.settings.stop_sequences)
+            return [*conversation(doc), Message(role="assistant", content=answer)]
     return []
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> str:
+    """`text` before the first occurrence of any of `stops` (all of it when none occurs)."""
+    return text[: min((i for i in (text.find(s) for s in stops if s) if i >= 0), default=len(text))]
 
 
 def with_history(history: Sequence[Message], messages: list[Message]) -> list[Message]:

@@ -30,6 +30,7 @@ class RunOptions(TypedDict, total=False):
     cost_limit: float | None
     max_output_tokens: int | None
     patience: int | None
+    stop_sequences: Sequence[str] | None
 
 
 @dataclass(slots=True)

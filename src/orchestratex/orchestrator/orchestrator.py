@@ -369,6 +369,7 @@ class Orchestrator:
         cost_limit: float | None = None,
         max_output_tokens: int | None = None,
         patience: int | None = None,
+        stop_sequences: Sequence[str] | None = None,
     ) -> Orchestration:
         """Validate the request and store a `pending` orchestration (and its session and thread when
         not given); `drive` runs it. `run` is `prepare` then `drive`.
@@ -378,6 +379,10 @@ class Orchestrator:
         user message to answer. On an existing `thread`, a prompt without earlier turns continues
         the thread's conversation (its last completed orchestration's turns and final answer come
         first); a list with assistant turns is taken as the whole conversation.
+
+        `stop_sequences` (up to 4) say where the answer as delivered ends (the OpenAI-compatible
+        endpoint's `stop`): the thread's next turn continues from the final answer cut before the
+        first of them; `final_response` stays whole.
         """
         doc, new_thread, _ = await self._plan(
             prompt,
@@ -392,6 +397,7 @@ class Orchestrator:
             cost_limit=cost_limit,
             max_output_tokens=max_output_tokens,
             patience=patience,
+            stop_sequences=stop_sequences,
         )
         if new_thread is not None:
             await self.store.create_thread(new_thread)
@@ -412,6 +418,7 @@ class Orchestrator:
         cost_limit: float | None = None,
         max_output_tokens: int | None = None,
         patience: int | None = None,
+        stop_sequences: Sequence[str] | None = None,
     ) -> tuple[Orchestration, Thread | None, Session]:
         """`prepare`'s checks: the orchestration to store, its new thread (None on an existing thread; not yet
         stored) and its session (created when not given)."""
@@ -439,6 +446,7 @@ class Orchestrator:
             cost_limit=cost_limit,
             max_output_tokens=self.defaults.max_output_tokens if max_output_tokens is None else max_output_tokens,
             patience=patience,
+            stop_sequences=[stop_sequences] if isinstance(stop_sequences, str) else stop_sequences,
         )
         check_runnable(self, settings.preferred_models)
         new_thread = None

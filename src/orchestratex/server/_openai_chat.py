@@ -5,7 +5,8 @@
   judged attempt (`max_iterations=1`).
 - Settings: the preset's, overridden by the request's (`extra_body` fields or `orchestratex`).
 - Conversation: the messages as they are (system, earlier turns, the user message to answer); on a
-  `thread_id`, a request without assistant turns continues the thread's conversation.
+  `thread_id`, a request without assistant turns continues the thread's conversation, whose last
+  answer is the one its client received (`stop` is kept as the orchestration's `stop_sequences`).
 - Session: `session_id` / the session of `thread_id` when given (the caller's, active), else the
   caller's own `/v1` session, created on first use with a stable id; one the user ends is followed
   by a new one. Every call is one orchestration of it (one new thread unless `thread_id` is given),
@@ -222,6 +223,7 @@ def _settings(target: Target, request: ChatRequest, options: OrchestrationOption
         "max_output_tokens": cap if cap is not None else preset.max_output_tokens,
         "patience": pick("patience"),
         "domain": pick("domain"),
+        "stop_sequences": request.stop_sequences or None,
     }
 
 
