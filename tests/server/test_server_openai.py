@@ -4,6 +4,7 @@ sessions, limits, errors in OpenAI's shape, and SSE streams."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from orchestratex import FunctionProvider, GenerationRequest, Orchestrator
 from orchestratex.exceptions import ConfigurationError, ProviderServerError
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.server import ServerSettings, create_app, issue_api_key
+from orchestratex.server._openai import _HTTP_ERRORS
+from orchestratex.server._openai_errors import _HTTP_CODES, _LIBRARY
 from orchestratex.server._openai_results import StopFilter
 from orchestratex.stores import MemoryStore
 
@@ -282,42 +285,97 @@ def test_session_and_thread_ids_place_the_call(api: Api) -> None:
     assert error_of(chat(api, session_id=sid), 400)["code"] == "session_not_active"
 
 
+IMAGE = {"type": "image_url", "image_url": {"url": "x"}}
+TOOL_CALL = {"id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+
+
 @pytest.mark.parametrize(
-    ("body", "param"),
+    ("body", "param", "code"),
     [
-        ({"n": 2}, "n"),
-        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-        ({"tool_choice": "required"}, "tool_choice"),
-        ({"response_format": {"type": "json_object"}}, "response_format"),
-        ({"logprobs": True}, "logprobs"),
-        ({"temperature": 3}, "temperature"),
-        ({"max_tokens": 0}, "max_tokens"),
-        ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
-        ({"cost_limt": 1}, "cost_limt"),
-        ({"cost_limit": -1}, "cost_limit"),
-        ({"orchestratex": {"max_iteration": 2}}, "max_iteration"),
-        ({"messages": []}, "messages"),
-        ({"messages": [{"role": "assistant", "content": "hi"}]}, "messages"),
-        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, None),
-        ({"messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}, *PROMPT]}, "messages.0"),
-        ({"messages": [{"role": "robot", "content": "x"}]}, None),
-        ({"stream_options": {"include_usage": True}}, "stream_options"),
-        ({"model": ""}, "model"),
+        ({"n": 2}, "n", "unsupported_parameter"),
+        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools", "unsupported_parameter"),
+        ({"tool_choice": "required"}, "tool_choice", "unsupported_parameter"),
+        ({"response_format": {"type": "json_object"}}, "response_format", "unsupported_parameter"),
+        ({"logprobs": True}, "logprobs", "unsupported_parameter"),
+        ({"audio": {"voice": "alloy", "format": "wav"}}, "audio", "unsupported_parameter"),
+        ({"modalities": ["text", "audio"]}, "modalities", "unsupported_parameter"),
+        ({"web_search_options": {}}, "web_search_options", "unsupported_parameter"),
+        ({"temperature": 3}, "temperature", "invalid_value"),
+        ({"max_tokens": 0}, "max_tokens", "invalid_value"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "invalid_value"),
+        ({"cost_limt": 1}, "cost_limt", "unknown_parameter"),
+        ({"cost_limit": -1}, "cost_limit", "invalid_value"),
+        ({"cost_limit": 1e9}, "cost_limit", "invalid_value"),
+        ({"cost_limit": 1, "orchestratex": {"cost_limit": 2}}, "cost_limit", "invalid_value"),
+        ({"orchestratex": {"max_iteration": 2}}, "max_iteration", "invalid_value"),
+        ({"messages": []}, "messages", "invalid_value"),
+        ({"messages": [{"role": "assistant", "content": "hi"}]}, "messages.0.role", "invalid_value"),
+        ({"messages": [{"role": "system", "content": "be nice"}]}, "messages.0.role", "invalid_value"),
+        ({"messages": [*PROMPT, {"role": "assistant", "content": "2"}]}, "messages.1.role", "invalid_value"),
+        ({"messages": [{"role": "user", "content": " "}]}, "messages.0.content", "invalid_value"),
+        ({"messages": [{"role": "user", "content": None}]}, "messages.0.content", "invalid_value"),
+        ({"messages": [{"role": "user", "content": [IMAGE]}]}, "messages.0.content.0.type", "unsupported_parameter"),
+        ({"messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages.0.content.0.text", "invalid_value"),
+        (
+            {"messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}, *PROMPT]},
+            "messages.0.role",
+            "unsupported_parameter",
+        ),
+        (
+            {"messages": [*PROMPT, {"role": "assistant", "content": None, "tool_calls": [TOOL_CALL]}, *PROMPT]},
+            "messages.1.tool_calls",
+            "unsupported_parameter",
+        ),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role", "invalid_value"),
+        ({"stream_options": {"include_usage": True}}, "stream_options", "invalid_value"),
+        ({"model": ""}, "model", "invalid_value"),
+        ({"preferred_models": ["nonexistent-model"]}, "preferred_models", "invalid_value"),
     ],
 )
-def test_invalid_requests_answer_400_naming_the_parameter(api: Api, body: dict[str, Any], param: str | None) -> None:
+def test_invalid_requests_answer_400_naming_the_parameter_with_a_documented_code(
+    api: Api, body: dict[str, Any], param: str, code: str
+) -> None:
     err = error_of(chat(api, **body), 400)
-    assert err["type"] == "invalid_request_error"
-    if param is not None:
-        assert err["param"] == param, err
-    else:
-        assert err["param"], err
+    assert (err["type"], err["param"], err["code"]) == ("invalid_request_error", param, code), err
+    assert code in DOCUMENTED_CODES
 
 
-def test_bodies_that_are_not_json_objects_answer_400(api: Api) -> None:
+DOCUMENTED_CODES = set(
+    re.findall(
+        r"`([a-z_]+)`",
+        (Path(__file__).parents[2] / "docs" / "openai-compatible.md")
+        .read_text()
+        .split("| status | when | `code` |")[1]
+        .split("\n\n")[0],
+    )
+)
+"""The codes of the errors table of docs/openai-compatible.md."""
+
+
+def test_bodies_that_are_not_json_objects_answer_400_invalid_json(api: Api) -> None:
     for content in (b"{not json", b"[1, 2]"):
         r = api.client.post("/v1/chat/completions", content=content, headers=api.alice)
-        error_of(r, 400)
+        assert error_of(r, 400)["code"] == "invalid_json" in DOCUMENTED_CODES
+
+
+def test_unknown_urls_and_methods_answer_with_documented_codes(api: Api) -> None:
+    assert error_of(api.client.get("/v1/nowhere", headers=api.alice), 404)["code"] == "not_found"
+    assert error_of(api.client.delete("/v1/models", headers=api.alice), 405)["code"] == "method_not_allowed"
+    assert {"not_found", "method_not_allowed"} <= DOCUMENTED_CODES
+
+
+def test_every_error_code_of_the_v1_modules_is_documented() -> None:
+    server = Path(__file__).parents[2] / "src" / "orchestratex" / "server"
+    used = {c for f in server.glob("_openai*.py") for c in re.findall(r'code="([a-z_]+)"', f.read_text())}
+    used |= {code for _, _, code in _LIBRARY if code} | set(_HTTP_CODES.values())
+    used |= {code for _, code in _HTTP_ERRORS.values() if code}
+    assert used and used <= DOCUMENTED_CODES, used - DOCUMENTED_CODES
+
+
+def test_an_unknown_preferred_model_is_a_400_naming_preferred_models_not_model(api: Api) -> None:
+    err = error_of(chat(api, model="orchestratex/fast", preferred_models=["gpt4", "nonexistent-model"]), 400)
+    assert (err["param"], err["code"]) == ("preferred_models", "invalid_value")
+    assert "nonexistent-model" in err["message"] and "GET /v1/models" in err["message"]
 
 
 def test_unknown_or_unusable_models_answer_404(api: Api) -> None:

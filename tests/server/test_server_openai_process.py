@@ -127,6 +127,32 @@ def test_errors_arrive_as_the_sdk_s_exceptions(served: Served) -> None:
             )
         )
     assert "budget" in streamed.value.message
+    with pytest.raises(openai.BadRequestError) as tool:
+        client.chat.completions.create(
+            model="orchestratex/fast", messages=[*PROMPT, {"role": "tool", "content": "x", "tool_call_id": "a"}]
+        )
+    assert (tool.value.param, tool.value.code) == ("messages.1.role", "unsupported_parameter")
+    with pytest.raises(openai.BadRequestError) as preferred:
+        client.chat.completions.create(
+            model="orchestratex/fast", messages=PROMPT, extra_body={"preferred_models": ["nonexistent-model"]}
+        )
+    assert (preferred.value.param, preferred.value.code) == ("preferred_models", "invalid_value")
+
+
+def test_a_thread_continues_from_the_answer_the_sdk_received_with_stop(served: Served) -> None:
+    client = served.client("bob", max_retries=0)
+    first = client.chat.completions.create(model="orchestratex/fast", messages=[{"role": "user", "content": "Q1"}])
+    thread = {"thread_id": (first.model_extra or {})["orchestratex"]["thread_id"]}
+    cut = client.chat.completions.create(
+        model="orchestratex/fast", messages=[{"role": "user", "content": "Q2"}], stop=["answer"], extra_body=thread
+    )
+    received = cut.choices[0].message.content
+    assert received is not None and "answer" not in received
+    after = client.chat.completions.create(
+        model="orchestratex/fast", messages=[{"role": "user", "content": "Q3"}], extra_body=thread
+    )
+    doc = served.status("bob", (after.model_extra or {})["orchestratex"]["orchestration_id"])
+    assert [m["content"] for m in doc["messages"]][-3:] == ["Q2", received, "Q3"]
 
 
 def test_the_rate_limit_is_the_sdk_s_rate_limit_error(served: Served) -> None:

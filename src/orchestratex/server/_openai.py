@@ -77,7 +77,9 @@ class OpenAIRoutes:
 
         async def http_error(request: Request, exc: Exception) -> Response:
             assert isinstance(exc, HTTPException)
-            return openai_error_response(OpenAIError(exc.status_code, _HTTP_MESSAGES.get(exc.status_code, exc.detail)))
+            status = exc.status_code
+            message, code = _HTTP_ERRORS.get(status, (exc.detail, None))
+            return openai_error_response(OpenAIError(status, message, code=code))
 
         return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 
@@ -176,9 +178,9 @@ class OpenAIRoutes:
         return _json(completion(doc, target, body.stop_sequences, simulated), call.headers)
 
 
-_HTTP_MESSAGES = {
-    404: "Unknown request URL: see /v1/chat/completions and /v1/models",
-    405: "Method not allowed on this URL",
+_HTTP_ERRORS = {
+    404: ("Unknown request URL: see /v1/chat/completions and /v1/models", "not_found"),
+    405: ("Method not allowed on this URL", "method_not_allowed"),
 }
 
 

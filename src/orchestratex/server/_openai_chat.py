@@ -31,7 +31,15 @@ from ._openai_errors import OpenAIError
 from ._openai_presets import Preset
 from ._openai_schemas import ChatRequest, OrchestrationOptions
 
-__all__ = ["ChatCall", "DefaultSessions", "Target", "chat_messages", "prepare_call", "resolve_target"]
+__all__ = [
+    "ChatCall",
+    "DefaultSessions",
+    "Target",
+    "chat_messages",
+    "prepare_call",
+    "resolve_target",
+    "usable_model",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,25 +56,23 @@ def resolve_target(name: str, presets: Mapping[str, Preset], state: ServerState)
     preset = presets.get(name)
     if preset is not None:
         return Target(name, preset)
+    model = usable_model(name, state, f"use a preset ({', '.join(presets)}) or a model of GET /v1/models")
+    if isinstance(model, str):
+        raise OpenAIError(404, model, param="model", code="model_not_found")
+    return Target(name, Preset(max_iterations=1), model)
+
+
+def usable_model(name: str, state: ServerState, fix: str) -> ModelProfile | str:
+    """The catalog model called `name` (or an alias) when this server can route to it, else why not (and `fix`)."""
     orchestrator = state.orchestrator
     try:
         model = orchestrator.catalog.get(name)
     except UnknownModelError:
-        raise OpenAIError(
-            404,
-            f"The model `{name}` does not exist: use a preset ({', '.join(presets)}) or a model of GET /v1/models",
-            param="model",
-            code="model_not_found",
-        ) from None
+        return f"The model `{name}` does not exist: {fix}"
     if model not in orchestrator.usable_models(None):
         why = "disabled" if model.status == "disabled" else "not priced" if not model.priced else "not configured"
-        raise OpenAIError(
-            404,
-            f"The model `{name}` ({model.name}) is in the catalog but {why} on this server: see GET /v1/models",
-            param="model",
-            code="model_not_found",
-        )
-    return Target(name, Preset(max_iterations=1), model)
+        return f"The model `{name}` ({model.name}) is in the catalog but {why} on this server: {fix}"
+    return model
 
 
 def chat_messages(request: ChatRequest) -> list[Message]:
@@ -75,27 +81,43 @@ def chat_messages(request: ChatRequest) -> list[Message]:
     for i, m in enumerate(request.messages):
         param = f"messages.{i}"
         if m.role in ("tool", "function"):
-            raise OpenAIError(400, f"{param}: {m.role} messages need tools, which are not supported", param=param)
-        if getattr(m, "tool_calls", None) or getattr(m, "function_call", None):
-            raise OpenAIError(400, f"{param}: tool calls are not supported", param=param)
+            raise _unsupported(f"{param}.role", f"{m.role} messages are not supported (no tools here)")
+        for field in ("tool_calls", "function_call"):
+            if getattr(m, field, None):
+                raise _unsupported(f"{param}.{field}", "tool calls are not supported (no tools here)")
         if isinstance(m.content, list):
             texts = []
-            for part in m.content:
-                if part.type != "text" or part.text is None:
-                    raise OpenAIError(
-                        400,
-                        f"{param}.content: {part.type!r} parts are not supported (text only)",
-                        param=f"{param}.content",
+            for j, part in enumerate(m.content):
+                if part.type != "text":
+                    raise _unsupported(
+                        f"{param}.content.{j}.type", f"{part.type!r} parts are not supported (text only)"
                     )
+                if part.text is None:
+                    raise _invalid(f"{param}.content.{j}.text", "a text part needs its `text`")
                 texts.append(part.text)
             content = "\n".join(texts)
         else:
             content = m.content or ""
         role = "system" if m.role == "developer" else m.role
         messages.append(Message(role=role, content=content))
-    if messages[-1].role != "user" or not messages[-1].content.strip():
-        raise OpenAIError(400, "the last message must be a user message with text", param="messages")
+    last = len(messages) - 1
+    if messages[last].role != "user":
+        raise _invalid(
+            f"messages.{last}.role",
+            f"the last message is {request.messages[last].role!r}: end the conversation with the user message to"
+            " answer",
+        )
+    if not messages[last].content.strip():
+        raise _invalid(f"messages.{last}.content", "the last user message has no text: give the text to answer")
     return messages
+
+
+def _unsupported(param: str, why: str) -> OpenAIError:
+    return OpenAIError(400, f"{param}: {why}", param=param, code="unsupported_parameter")
+
+
+def _invalid(param: str, why: str) -> OpenAIError:
+    return OpenAIError(400, f"{param}: {why}", param=param, code="invalid_value")
 
 
 class DefaultSessions:
@@ -199,7 +221,9 @@ async def _owned(load: Any, param: str) -> Any:
         raise OpenAIError(404, exc.message, param=param, code="not_found") from None
 
 
-def _settings(target: Target, request: ChatRequest, options: OrchestrationOptions) -> dict[str, Any]:
+def _settings(
+    state: ServerState, target: Target, request: ChatRequest, options: OrchestrationOptions
+) -> dict[str, Any]:
     preset = target.preset
     if target.model is not None and options.preferred_models is not None:
         raise OpenAIError(
@@ -213,6 +237,10 @@ def _settings(target: Target, request: ChatRequest, options: OrchestrationOption
         value = getattr(options, name)
         return value if value is not None else getattr(preset, name)
 
+    for name in options.preferred_models or ():
+        model = usable_model(name, state, "name models of GET /v1/models")
+        if isinstance(model, str):
+            raise _invalid("preferred_models", model)
     preferred = [target.model.name] if target.model is not None else pick("preferred_models")
     cap = request.output_cap
     return {
@@ -237,7 +265,7 @@ async def prepare_call(
 ) -> ChatCall:
     """Check the request, count it against the session's rate and the user's concurrency, and store its
     `pending` orchestration (which then holds the user's slot until it ends)."""
-    settings = _settings(target, request, options)
+    settings = _settings(state, target, request, options)
     messages = chat_messages(request)
     session, thread = await _session_and_thread(state, sessions, user, options)
     headers = await state.rate.hit(session.id)

@@ -85,18 +85,22 @@ def openai_error_response(exc: OpenAIError) -> Response:
     )
 
 
-_LIBRARY: tuple[tuple[type[OrchestrateXError], int, str | None], ...] = (
+_LIBRARY: tuple[tuple[type[OrchestrateXError], int, str], ...] = (
     (UnknownModelError, 404, "model_not_found"),
     (NotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),
     (BudgetExceeded, 402, "budget_exceeded"),
-    (OrchestrationCancelled, 409, "cancelled"),
-    (UserError, 400, None),
+    (OrchestrationCancelled, 503, "orchestration_cancelled"),
+    (UserError, 400, "invalid_value"),
     (ProviderError, 502, "provider_error"),
     (EvaluationError, 502, "evaluation_failed"),
     (StoreUnavailable, 503, "store_unavailable"),
     (StoreError, 500, "store_error"),
 )
+
+
+_HTTP_CODES = {401: "invalid_api_key", 404: "not_found", 429: "rate_limit_exceeded"}
+"""The codes of the server's own HTTP errors (`ApiError`)."""
 
 
 def from_exception(exc: Exception) -> OpenAIError:
@@ -105,7 +109,7 @@ def from_exception(exc: Exception) -> OpenAIError:
         return exc
     if isinstance(exc, HTTPException):  # the server's own 401/404/429 (ApiError) and Starlette's
         status = exc.status_code
-        code = {401: "invalid_api_key", 404: "not_found", 429: "rate_limit_exceeded"}.get(status)
+        code = _HTTP_CODES.get(status)
         headers = dict(exc.headers or {})
         if status == 429:
             headers.setdefault("Retry-After", "1")

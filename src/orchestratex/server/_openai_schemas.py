@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
+from ..usage import MAX_AMOUNT
 from ._openai_errors import OpenAIError
 
 __all__ = ["ChatRequest", "OrchestrationOptions", "StreamOptions", "parse_chat_request"]
@@ -33,7 +34,7 @@ class OrchestrationOptions(BaseModel):
     """Run in this session of the caller (its budget and rate limit); default: the caller's own `/v1` session."""
     thread_id: str | None = None
     """Add to this thread of the caller; default: a new thread per call."""
-    cost_limit: float | None = Field(default=None, ge=0)
+    cost_limit: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     """US dollars this call may spend, judges included."""
     max_iterations: int | None = Field(default=None, ge=1, le=50)
     evaluation_threshold: float | None = Field(
@@ -132,7 +133,7 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
     except (ValueError, UnicodeDecodeError):
         raise OpenAIError(400, "the request body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, dict):
-        raise OpenAIError(400, "the request body must be a JSON object", code="invalid_request")
+        raise OpenAIError(400, "the request body must be a JSON object", code="invalid_json")
     try:
         request = ChatRequest.model_validate(data)
         options = _options(request)
@@ -162,7 +163,9 @@ def _options(request: ChatRequest) -> OrchestrationOptions:
     both = set(top) & (set(nested) | ({"threshold"} if "evaluation_threshold" in nested else set()))
     if both:
         name = sorted(both)[0]
-        raise OpenAIError(400, f"{name} is given twice: at the top level and in `orchestratex`", param=name)
+        raise OpenAIError(
+            400, f"{name} is given twice: at the top level and in `orchestratex`", param=name, code="invalid_value"
+        )
     return OrchestrationOptions.model_validate({**nested, **top})
 
 
@@ -184,8 +187,10 @@ def _check_supported(request: ChatRequest) -> None:
         raise _refuse("response_format", f"response_format {fmt!r} is not supported: only text answers are")
     if request.logprobs or request.top_logprobs:
         raise _refuse("logprobs", "logprobs are not supported: the answer is chosen by judges, not sampled once")
-    if (request.modalities and set(request.modalities) - {"text"}) or request.audio is not None:
-        raise _refuse("modalities", "only text output is supported")
+    if request.audio is not None:
+        raise _refuse("audio", "audio output is not supported: only text answers are")
+    if request.modalities and set(request.modalities) - {"text"}:
+        raise _refuse("modalities", "only the text modality is supported")
     if request.web_search_options is not None:
         raise _refuse("web_search_options", "web search is not supported")
     stops = request.stop_sequences
