@@ -28,6 +28,7 @@ from orchestratex_openai._errors import retry_after_seconds
 from orchestratex_openai._mapping import is_reasoning_model, responses_only_models
 
 from .test_openai_contract import chat_completion, responses_object
+from .test_openai_streaming import EVENTS
 
 CATALOG = ModelCatalog.default()
 
@@ -48,6 +49,7 @@ def provider_on(server: MockServer) -> OpenAIProvider:
 
 
 OK = Reply(200, json=chat_completion(Usage(input_tokens=10, output_tokens=5), text="1, 2, 3 STOP 4"))
+STREAMED = Reply(200, content=b"".join(EVENTS), headers={"content-type": "text/event-stream"})
 
 
 async def test_auto_api_uses_responses_for_responses_only_models() -> None:
@@ -120,6 +122,47 @@ def test_openai_base_url_alone_configures_a_keyless_local_server() -> None:
     assert provider.base_url == "http://localhost:11434/v1/"
     with pytest.raises(ProviderNotConfigured, match="OPENAI_API_KEY"):
         OpenAIProvider(api_key=None, base_url="https://api.openai.com/v1/")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "sent", "stream"),
+    [
+        (None, "max_completion_tokens", False),
+        ("https://api.openai.com/v1", "max_completion_tokens", True),
+        ("https://eu.api.openai.com/v1", "max_completion_tokens", False),
+        ("http://localhost:11434/v1", "max_tokens", False),
+        ("http://localhost:11434/v1", "max_tokens", True),
+        ("https://litellm.internal.example/v1", "max_tokens", False),
+    ],
+)
+async def test_the_output_limit_is_max_tokens_on_any_server_but_openai_s_own(
+    base_url: str | None, sent: str, stream: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if base_url is not None:
+        monkeypatch.setenv("OPENAI_BASE_URL", base_url)  # how the docs point the `openai` provider elsewhere
+    server = MockServer(STREAMED if stream else OK)
+    provider = provider_on(server)
+    if stream:
+
+        async def ignore(text: str) -> None:
+            return None
+
+        await provider.generate_stream(request(), ignore)
+    else:
+        await provider.generate(request())
+    body = server.requests[0].json
+    other = {"max_tokens", "max_completion_tokens"} - {sent}
+    assert body[sent] == 100 and not other & set(body), body
+    assert provider.output_limit_param == sent
+
+
+def test_a_class_that_names_its_output_limit_parameter_keeps_it() -> None:
+    class Pinned(OpenAIProvider):
+        max_tokens_param = "max_completion_tokens"
+
+    assert (
+        Pinned(api_key="sk", base_url="https://azure.example/openai/v1").output_limit_param == "max_completion_tokens"
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -29,11 +30,16 @@ MODELS = ModelCatalog(
 )
 
 
+RECEIVED: list[dict[str, Any]] = []
+"""The bodies the local server received."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the client reuses its pooled connection
 
     def do_POST(self) -> None:
         sent = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        RECEIVED.append(sent)
         judging = "response_format" in sent
         text = json.dumps({"score": 9, "feedback": "ok"}) if judging else "Hi!"
         body = json.dumps(chat_completion(Usage(input_tokens=5, output_tokens=2), text=text)).encode()
@@ -53,6 +59,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
+    RECEIVED.clear()
     yield httpd
     httpd.shutdown()
     httpd.server_close()
@@ -66,3 +73,14 @@ def test_repeated_run_sync_with_an_sdk_owned_connection_pool(server: ThreadingHT
         for _ in range(3):
             result = orch.run_sync("Hello", preferred_models=["openai:llama3.2"], max_iterations=1)
             assert result.status == "completed" and result.final_response == "Hi!" and result.final_score == 9
+
+
+def test_a_local_server_behind_openai_base_url_gets_max_tokens(server: ThreadingHTTPServer) -> None:
+    """As the named compatible providers do: a server that ignores `max_completion_tokens` would not
+    enforce the output cap the budget reserves for."""
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    with Orchestrator(catalog=MODELS, env={"OPENAI_BASE_URL": url}, router=BayesianRouter(explore=False)) as orch:
+        result = orch.run_sync("Hello", preferred_models=["openai:llama3.2"], max_iterations=1, max_output_tokens=77)
+    assert result.status == "completed" and len(RECEIVED) >= 2  # the answer and its judge
+    assert all("max_tokens" in body and "max_completion_tokens" not in body for body in RECEIVED), RECEIVED
+    assert RECEIVED[0]["max_tokens"] == 77

@@ -26,7 +26,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
     base_url_env: ClassVar[str | None] = None
     requires_api_key: ClassVar[bool] = False
     default_api: ClassVar[ApiMode] = "chat"
-    max_tokens_param: ClassVar[str] = "max_tokens"
+    max_tokens_param: ClassVar[str | None] = "max_tokens"
 
 
 class OllamaProvider(OpenAICompatibleProvider):

@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from urllib.parse import urlsplit
 
 import openai
 
@@ -28,10 +29,16 @@ from ._streaming import generation_from_chat_stream, generation_from_response_st
 if TYPE_CHECKING:
     import httpx2
 
-__all__ = ["ApiMode", "OpenAIProvider"]
+__all__ = ["ApiMode", "OpenAIProvider", "is_openai_api"]
 
 ApiMode = Literal["auto", "chat", "responses"]
 """Which OpenAI API serves a call: `chat` (Chat Completions), `responses`, or `auto`."""
+
+
+def is_openai_api(base_url: str) -> bool:
+    """Whether `base_url` is OpenAI's own API (`api.openai.com`, or a regional `*.api.openai.com`)."""
+    host = urlsplit(base_url).hostname or ""
+    return host == "api.openai.com" or host.endswith(".api.openai.com")
 
 
 class OpenAIProvider(Provider):
@@ -66,8 +73,9 @@ class OpenAIProvider(Provider):
     requires_api_key: ClassVar[bool] = True
     """Whether the default server needs a key (local servers do not)."""
     default_api: ClassVar[ApiMode] = "auto"
-    max_tokens_param: ClassVar[str] = "max_completion_tokens"
-    """The Chat Completions parameter carrying the output limit (`max_tokens` on most compatible servers)."""
+    max_tokens_param: ClassVar[str | None] = None
+    """The Chat Completions parameter carrying the output limit; None: `max_completion_tokens` on OpenAI's
+    own API, `max_tokens` (what compatible servers accept) on any other server (see `output_limit_param`)."""
 
     def __init__(
         self,
@@ -106,6 +114,9 @@ class OpenAIProvider(Provider):
         self._owns_connection = self._clients.owned
         self.base_url: str = str(sdk.base_url)
         """The server the provider talks to."""
+        official = is_openai_api(self.base_url)
+        self.output_limit_param: str = self.max_tokens_param or ("max_completion_tokens" if official else "max_tokens")
+        """The Chat Completions parameter sent with the output limit (`max_tokens_param`, else by server)."""
 
     @property
     def _client(self) -> openai.AsyncOpenAI:
@@ -174,7 +185,7 @@ class OpenAIProvider(Provider):
             raise UserError(f"provider {name!r}: unknown option {sorted(options)[0]!r}")
         if api not in (None, "auto", "chat", "responses"):
             raise UserError(f"provider {name!r}: api must be 'auto', 'chat' or 'responses', got {api!r}")
-        official = (base_url or cls.default_base_url).rstrip("/") == OpenAIProvider.default_base_url.rstrip("/")
+        official = is_openai_api(base_url or cls.default_base_url)
         base: type[OpenAIProvider] = OpenAIProvider if official else OpenAICompatibleProvider
         named: type[OpenAIProvider] = type(
             f"{name.title().replace('-', '').replace('_', '')}Provider",
@@ -218,7 +229,7 @@ class OpenAIProvider(Provider):
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_response(response, request)
         else:
-            params = chat_params(request, max_tokens_param=self.max_tokens_param, reasoning=reasoning)
+            params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
             completion = await self._client.chat.completions.create(**params)
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_chat(completion, request, stop_sent="stop" in params)
@@ -244,7 +255,7 @@ class OpenAIProvider(Provider):
                 async with events:
                     generation = await generation_from_response_stream(events, request, on_text)
             else:
-                params = chat_params(request, max_tokens_param=self.max_tokens_param, reasoning=reasoning)
+                params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
                 chunks = await self._client.chat.completions.create(
                     **params, stream=True, stream_options={"include_usage": True}
                 )
