@@ -12,7 +12,13 @@ import pytest
 
 from orchestratex import AnswerDelta, BayesianRouter, FunctionProvider, GenerationRequest, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
-from orchestratex.exceptions import MalformedResponse
+from orchestratex.exceptions import (
+    MalformedResponse,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderServerError,
+    RateLimited,
+)
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.providers import Message
 from orchestratex.usage import Usage
@@ -128,6 +134,69 @@ async def test_run_stream_delivers_the_first_token_before_the_model_finishes() -
     assert texts == ["Hello", " there"]
     assert stream.result.final_response == "Hello there"
     assert stream.result.orchestration.iterations[0].usage == USAGE
+
+
+def error_event(error: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps({'error': error})}\n\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("error", "expected", "status"),
+    [
+        ({"message": "upstream overloaded", "type": "server_error", "code": None}, ProviderServerError, 500),
+        ({"message": "overloaded", "type": "InternalServerError", "code": 503}, ProviderServerError, 503),  # vLLM
+        ({"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}, RateLimited, 429),
+        ({"message": "too long", "type": "BadRequestError", "code": 400}, ProviderHTTPError, 400),
+    ],
+)
+async def test_an_error_event_mid_stream_is_classified_as_the_status_it_stands_for(
+    error: dict[str, Any], expected: type[ProviderHTTPError], status: int
+) -> None:
+    provider = OpenAIProvider(api_key="sk-test", http_client=streaming_client(events=[*EVENTS[:2], error_event(error)]))
+
+    async def on_text(text: str) -> None:
+        return None
+
+    with pytest.raises(expected) as raised:
+        await provider.generate_stream(request(), on_text)
+    assert type(raised.value) is expected and raised.value.status_code == status
+    assert raised.value.retryable == (status >= 500 or status == 429)
+    assert error["message"] in str(raised.value) and "mid-stream" in str(raised.value)
+
+
+async def test_an_error_event_without_a_status_stays_a_provider_error() -> None:
+    events = [*EVENTS[:2], error_event({"message": "something odd", "type": "weird"})]
+    provider = OpenAIProvider(api_key="sk-test", http_client=streaming_client(events=events))
+
+    async def on_text(text: str) -> None:
+        return None
+
+    with pytest.raises(ProviderError, match="something odd") as raised:
+        await provider.generate_stream(request(), on_text)
+    assert type(raised.value) is ProviderError and not raised.value.retryable
+
+
+async def test_run_stream_retries_a_server_error_sent_mid_stream_as_it_retries_a_5xx() -> None:
+    calls = 0
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        events = [*EVENTS[:2], error_event({"message": "upstream overloaded", "type": "server_error"})]
+        body = b"".join(events if calls == 1 else EVENTS)
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    openai = OpenAIProvider(api_key="sk-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
+    orch = Orchestrator(
+        providers=[openai, judge_provider()],
+        catalog=ModelCatalog([MODEL, JUDGE]),
+        router=BayesianRouter(explore=False),
+        retry=RetryPolicy(max_attempts=3, initial_wait=0, max_wait=0),
+    )
+    async with orch.run_stream("Say hello", preferred_models=["openai:gpt-4.1"], max_iterations=1) as stream:
+        async for _ in stream:
+            pass
+    assert calls == 2 and stream.result.final_response == "Hello there"
 
 
 def test_run_sync_twice_on_one_orchestrator_uses_one_event_loop() -> None:

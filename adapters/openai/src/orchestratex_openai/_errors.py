@@ -31,10 +31,42 @@ _FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "invali
 
 
 def _status_error(exc: openai.APIStatusError, *, provider: str, model: str, api_key_env: str | None) -> ProviderError:
-    status = exc.status_code
-    headers = dict(exc.response.headers)
+    return _classified(
+        exc,
+        exc.status_code,
+        dict(exc.response.headers),
+        _message(exc),
+        provider=provider,
+        model=model,
+        api_key_env=api_key_env,
+    )
+
+
+def _stream_status(exc: openai.APIError) -> int | None:
+    """The HTTP status an error event sent mid-stream (`data: {"error": {...}}`, after a 200) stands for:
+    its numeric `code` (as vLLM and LiteLLM send), 429 for `rate_limit_exceeded`, 500 for OpenAI's
+    `server_error` type; None when it names none."""
+    code = str(exc.code or "").lower()
+    if code.isdigit() and 400 <= int(code) <= 599:
+        return int(code)
+    if code == "rate_limit_exceeded":
+        return 429
+    if exc.type == "server_error":
+        return 500
+    return None
+
+
+def _classified(
+    exc: openai.APIError,
+    status: int,
+    headers: dict[str, str],
+    detail: str,
+    *,
+    provider: str,
+    model: str,
+    api_key_env: str | None,
+) -> ProviderError:
     code = str(exc.code or "").lower()  # a string, though some servers (and older SDKs) give a number
-    detail = _message(exc)
 
     def http(cls: type[ProviderHTTPError], message: str) -> ProviderHTTPError:
         return cls(message, status_code=status, body=exc.body, headers=headers, model=model, provider=provider)
@@ -96,5 +128,11 @@ def map_openai_errors(*, provider: str, model: str, api_key_env: str | None) -> 
         raise MalformedResponse(
             f"{provider} answered with a body that is not a valid response: {exc}", model=model, provider=provider
         ) from exc
+    except openai.APIError as exc:  # an error event in a stream: classified as the status it stands for
+        status = _stream_status(exc)
+        if status is None:
+            raise ProviderError(f"{provider} call failed: {exc}", model=model, provider=provider) from exc
+        detail = f"{exc.message} (sent mid-stream)"
+        raise _classified(exc, status, {}, detail, provider=provider, model=model, api_key_env=api_key_env) from exc
     except openai.OpenAIError as exc:
         raise ProviderError(f"{provider} call failed: {exc}", model=model, provider=provider) from exc
