@@ -429,6 +429,17 @@ def test_the_concurrency_limit_applies_with_retry_after(make_api: Callable[..., 
 # -- presets --------------------------------------------------------------------------------------
 
 
+def test_the_storage_quota_counts_the_messages_of_a_call(make_api: Callable[..., Api]) -> None:
+    api = make_api(storage_quota_bytes=10_000)
+    big = [{"role": "system", "content": "s" * 3_000}, {"role": "user", "content": "u" * 2_000}]
+    ok(chat(api, model="orchestratex/fast", messages=big))  # 3,000 + 2,000 + the new thread's 2,000
+    r = chat(api, model="orchestratex/fast", messages=big)
+    err = error_of(r, 413)
+    assert err["code"] == "storage_quota_exceeded" and "storage quota reached: user alice" in err["message"]
+    ok(chat(api, model="orchestratex/fast", messages=[{"role": "user", "content": "x" * 1_000}]))  # nothing counted
+    ok(chat(api, api.bob, model="orchestratex/fast", messages=big))  # another user's own quota
+
+
 def test_presets_are_configurable(make_api: Callable[..., Api], tmp_path: Path) -> None:
     api = make_api(
         presets={

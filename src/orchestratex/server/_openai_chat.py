@@ -7,6 +7,7 @@
 - Conversation: the messages as they are (system, earlier turns, the user message to answer); on a
   `thread_id`, a request without assistant turns continues the thread's conversation, whose last
   answer is the one its client received (`stop` is kept as the orchestration's `stop_sequences`).
+- Storage quota: the messages' text (and a new thread's prompt) counts as `/api/orchestration/start` counts it.
 - Session: `session_id` / the session of `thread_id` when given (the caller's, active), else the
   caller's own `/v1` session, created on first use with a stable id; one the user ends is followed
   by a new one. Every call is one orchestration of it (one new thread unless `thread_id` is given),
@@ -30,6 +31,7 @@ from ._auth import Principal
 from ._openai_errors import OpenAIError
 from ._openai_presets import Preset
 from ._openai_schemas import ChatRequest, OrchestrationOptions
+from ._quota import text_bytes
 
 __all__ = [
     "ChatCall",
@@ -269,9 +271,19 @@ async def prepare_call(
     messages = chat_messages(request)
     session, thread = await _session_and_thread(state, sessions, user, options)
     headers = await state.rate.hit(session.id)
-    admitted = await state.concurrency.acquire(session.user_id)
+    # the storage quota, as `/api/orchestration/start` counts it: the text sent (and a new thread's prompt)
+    size = text_bytes(*(m.content for m in messages), messages[-1].content if thread is None else None)
+    charged = await state.quota.charge(session.user_id, size)
+    try:
+        admitted = await state.concurrency.acquire(session.user_id)
+    except BaseException:
+        await state.quota.refund(session.user_id, charged)
+        raise
     try:
         doc = await state.orchestrator.prepare(messages, session=session, thread=thread, **settings)
+    except BaseException:
+        await state.quota.refund(session.user_id, charged)
+        raise
     finally:
         await state.concurrency.release(admitted)
     return ChatCall(doc, target, headers)

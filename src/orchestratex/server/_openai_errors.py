@@ -99,7 +99,7 @@ _LIBRARY: tuple[tuple[type[OrchestrateXError], int, str], ...] = (
 )
 
 
-_HTTP_CODES = {401: "invalid_api_key", 404: "not_found", 429: "rate_limit_exceeded"}
+_HTTP_CODES = {401: "invalid_api_key", 404: "not_found", 413: "storage_quota_exceeded", 429: "rate_limit_exceeded"}
 """The codes of the server's own HTTP errors (`ApiError`)."""
 
 
