@@ -6,11 +6,21 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._background import here, leave, stop
+
 if TYPE_CHECKING:
     from ._run import Run
     from .orchestrator import Orchestrator
 
 __all__ = ["CancelWatcher"]
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # (a timer's callback runs in its loop: never here)
+        return None
+
 
 _SLACK_S = 0.001
 """A run due this close to now is asked about now (timers may fire a hair early)."""
@@ -99,20 +109,21 @@ class CancelWatcher:
     async def aclose(self) -> None:
         """Stop the watcher (the runs it watched go on unwatched)."""
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await stop(task)
 
     def _start(self, *, ask_now: bool) -> None:
-        if self._task is None or self._task.done():
+        if not here(self._task):  # (none yet, ended, or on another event loop: see `_background`)
+            leave(self._task)
+            self._wakeup = None
             self._task = asyncio.create_task(self._watch(), name="orchestratex-cancel-watcher")
         elif ask_now:
             self._ask_now = True
             self._wake()
 
     def _wake(self) -> None:
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done() and wakeup.get_loop() is _running_loop():
+            wakeup.set_result(None)
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()

@@ -23,6 +23,7 @@ from ..providers._registry import key_hint
 from ..records import Orchestration, Session, SessionSettings, Thread
 from ..routing import BayesianRouter, Router
 from ..stores import MemoryStore, Store, store_from_url
+from ._background import here, leave, stop
 from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput, thread_history, to_messages, with_history
 from ._checks import (
@@ -217,10 +218,8 @@ class Orchestrator:
 
     async def aclose(self) -> None:
         """Stop lease renewal and cancel checks; close the providers and the store this orchestrator created."""
-        if self._keeper is not None:
-            self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keeper
+        keeper, self._keeper = self._keeper, None
+        await stop(keeper)
         await self._watcher.aclose()
         for provider in self._owned_providers:
             await provider.aclose()
@@ -685,7 +684,8 @@ class Orchestrator:
         return await self.store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
 
     def _start_keeper(self) -> None:
-        if self._keeper is None or self._keeper.done():
+        if not here(self._keeper):  # (none yet, ended, or on another event loop: see `_background`)
+            leave(self._keeper)
             self._keeper = asyncio.create_task(self._keep_leases(), name="orchestratex-lease-keeper")
 
     def lease_given_up(self, orchestration_id: str) -> None:

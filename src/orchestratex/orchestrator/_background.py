@@ -1,0 +1,38 @@
+"""An orchestrator's background tasks (the lease keeper, the cancel watcher) and the event loops they run on.
+
+One orchestrator may be used from one event loop after another: `run_sync`'s own loop, then the caller's
+`asyncio.run`, then another. Each background task belongs to the loop that started it. A run starting on
+another loop moves the task there: the old one is cancelled on its own loop (thread-safely: that loop may
+be running in `run_sync`'s thread) and a new one is started. `aclose` stops them wherever they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+__all__ = ["here", "leave", "stop"]
+
+
+def here(task: asyncio.Task[Any] | None) -> bool:
+    """Whether `task` is alive on the running event loop."""
+    return task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop()
+
+
+def leave(task: asyncio.Task[Any] | None) -> None:
+    """Cancel `task` if it is alive on another event loop (a closed loop's tasks are over already)."""
+    if task is None or task.done():
+        return
+    loop = task.get_loop()
+    if loop is not asyncio.get_running_loop() and not loop.is_closed():
+        loop.call_soon_threadsafe(task.cancel)
+
+
+async def stop(task: asyncio.Task[Any] | None) -> None:
+    """Cancel `task` and, when it is of the running loop, wait until it has ended."""
+    if here(task):
+        assert task is not None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    else:
+        leave(task)
