@@ -277,6 +277,19 @@ def test_store_errors_answer_without_file_paths_and_503_with_retry_after(make_ap
         store.get_session = original  # type: ignore[method-assign]
 
 
+def test_an_admins_streams_count_against_the_admin_not_the_sessions_owner(make_api: Callable[..., Api]) -> None:
+    api = make_api(ws_max_per_user=2)
+    sid = api.session()["_id"]
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.admin):
+        with api.client.websocket_connect(f"/ws/{sid}", headers=api.admin):
+            with pytest.raises(WebSocketDenialResponse) as refused:  # the admin's third
+                with api.client.websocket_connect(f"/ws/{sid}", headers=api.admin):
+                    pass
+            assert refused.value.status_code == 429
+            with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):  # alice's first: not refused
+                pass
+
+
 def test_websocket_streams_per_user_are_bounded(make_api: Callable[..., Api]) -> None:
     api = make_api(ws_max_per_user=2)
     sid = api.session()["_id"]

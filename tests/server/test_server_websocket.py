@@ -139,6 +139,22 @@ def test_refused_handshakes_answer_http_errors(api: Api, path: str, who: str | N
     assert refused.value.json()["status_code"] == status
 
 
+def test_a_since_past_the_sessions_last_event_is_refused(api: Api) -> None:
+    sid = api.session()["_id"]
+    with pytest.raises(WebSocketDenialResponse) as refused:  # no event yet
+        with api.client.websocket_connect(f"/ws/{sid}?since=5", headers=api.alice):
+            pass
+    assert refused.value.status_code == 422 and "has no event 5: it has no event yet" in refused.value.json()["detail"]
+    tid = api.thread(sid)["_id"]
+    api.wait(api.start(tid)["_id"])
+    with api.client.websocket_connect(f"/ws/{sid}?since=3", headers=api.alice) as ws:  # one it has
+        assert receive_until_end(ws)[0]["seq"] == 4
+    with pytest.raises(WebSocketDenialResponse) as refused:
+        with api.client.websocket_connect(f"/ws/{sid}?since=1005", headers=api.alice):
+            pass
+    assert refused.value.status_code == 422 and "reconnect with since=0" in refused.value.json()["detail"]
+
+
 def test_an_admin_may_watch_any_session(api: Api) -> None:
     sid = api.session()["_id"]
     tid = api.thread(sid)["_id"]
@@ -178,8 +194,11 @@ def test_a_since_beyond_the_stream_does_not_hide_other_processes_events(make_api
     api = make_api(poll_interval_s=0.02)
     sid = api.session()["_id"]
     other = Orchestrator(store=api.store)
-    with api.client.websocket_connect(f"/ws/{sid}?since=1000000", headers=api.alice):
-        with api.client.websocket_connect(f"/ws/{sid}?since=0", headers=api.alice) as ws:
-            result = in_app_loop(api.client).call(lambda: other.run("Explain photosynthesis briefly", session=sid))
-            events = receive_until_end(ws)
+    with pytest.raises(WebSocketDenialResponse) as refused:  # a position of another stream: refused
+        with api.client.websocket_connect(f"/ws/{sid}?since=1000000", headers=api.alice):
+            pass
+    assert refused.value.status_code == 422
+    with api.client.websocket_connect(f"/ws/{sid}?since=0", headers=api.alice) as ws:
+        result = in_app_loop(api.client).call(lambda: other.run("Explain photosynthesis briefly", session=sid))
+        events = receive_until_end(ws)
     assert [e["seq"] for e in events] == [e.seq for e in result.events]

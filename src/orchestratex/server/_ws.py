@@ -4,13 +4,15 @@ Protocol:
 - Authenticate with `Authorization: Bearer <key>`, `X-API-Key`, or `?token=<key>`. A refused
   handshake answers HTTP 401, 404, 422 or 429 with the usual error body.
 - `?since=N` (default 0): replay every stored event with `seq > N`, in `seq` order, then stream
-  new ones as they happen. Events arrive in `seq` order, each once, with no gap.
+  new ones as they happen. Events arrive in `seq` order, each once, with no gap. An `N` the session
+  has no event of (past its end) is refused with 422.
 - After `heartbeat_s` seconds without an event the server sends
   `{"type": "heartbeat", "session_id": ..., "seq": <last seq sent>, "timestamp": ...}`.
 - A client too slow to keep up with `ws_queue_size` buffered events, or that takes longer than
   `ws_send_timeout_s` to accept one, is closed with code 4008 (`CLOSE_TOO_SLOW`); reconnecting with
   `since=<last seq received>` loses nothing.
-- One user may hold `ws_max_per_user` streams open in one server process (429 past it), and a
+- One user (the key's: an admin watching another user's session counts as the admin) may hold
+  `ws_max_per_user` streams open in one server process (429 past it), and a
   client's own messages are read and ignored, up to `ws_max_message_bytes` each.
 - A socket whose API key is revoked is closed with code 1008 (`CLOSE_KEY_REVOKED`): at once when the
   key is revoked through this server's admin API, else within `ws_auth_check_s` seconds.
@@ -80,9 +82,10 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
         principal = await state.auth.principal(key)
         await state.rate.hit_user(principal.user_id)
         since = _since(websocket)
-        session = await load_session(state, principal, session_id)
+        await load_session(state, principal, session_id)  # (404 unless the key's user may read it)
         await state.rate.hit(session_id)
-        state.streams.open(session.user_id)
+        await _check_since(state, session_id, since)
+        state.streams.open(principal.user_id)  # (the key's user: an admin's streams are the admin's)
     except ApiError as exc:
         await _refuse(websocket, exc.status_code, str(exc.detail), exc.headers)
         return
@@ -102,7 +105,7 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
             state.hub.unsubscribe(subscriber)
             state.sockets.close(principal.key_id, revoked)
     finally:
-        state.streams.close(session.user_id)
+        state.streams.close(principal.user_id)
 
 
 async def _watch_key(state: ServerState, key: str | None, revoked: asyncio.Event) -> None:
@@ -172,6 +175,17 @@ async def _drain(websocket: WebSocket) -> None:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+
+
+async def _check_since(state: ServerState, session_id: str, since: int) -> None:
+    """422 when `since` is past the session's last event: the client's position is not of this stream (events
+    are numbered 1, 2, 3, … and never deleted), and its next events would be skipped without a word."""
+    if since == 0:
+        return
+    if not await state.store.list_events(session_id, since=since - 1, limit=1):
+        last = await state.store.list_events(session_id, since=0, limit=1)  # (is there any?)
+        ending = "it has no event yet" if not last else "its events are numbered from 1, with no gap"
+        raise ApiError(422, f"since: session {session_id} has no event {since}: {ending}; reconnect with since=0")
 
 
 async def _share_position(state: ServerState, session_id: str, since: int, last: int) -> None:
