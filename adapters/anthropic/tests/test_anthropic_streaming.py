@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from orchestratex.exceptions import ProviderHTTPError, ProviderServerError, RateLimited
 from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex.usage import Usage
 
@@ -56,3 +59,25 @@ async def test_generate_stream_hands_on_each_delta_and_takes_usage_from_the_fina
     assert generation.text == "Hello, world" and generation.finish_reason == "stop"
     assert generation.usage == Usage(input_tokens=25, output_tokens=15)
     assert generation.cost == MODEL.cost(generation.usage)
+
+
+async def test_an_error_event_mid_stream_stands_for_the_status_of_its_type() -> None:
+    """Anthropic sends an overload during a streamed answer as an `error` event in a 200 answer: it is the
+    529 it stands for (a server error, retried), not a 200 "error" the orchestrator would give up on."""
+    start = STREAM.split(b"event: content_block_delta")[0]  # message_start, content_block_start, ping
+    for kind, expected in (
+        ("overloaded_error", ProviderServerError),
+        ("rate_limit_error", RateLimited),
+        ("invalid_request_error", ProviderHTTPError),
+    ):
+        error = sse({"type": "error", "error": {"type": kind, "message": "mid-stream trouble"}})
+        server = MockServer(Reply(200, content=start + error, headers={"content-type": "text/event-stream"}))
+
+        async def on_text(text: str) -> None:
+            pass
+
+        with pytest.raises(expected) as raised:
+            await provider_on(server).generate_stream(request(), on_text)
+        assert "mid-stream trouble" in raised.value.message
+        if expected is ProviderHTTPError:
+            assert type(raised.value) is ProviderHTTPError and raised.value.status_code == 400

@@ -29,8 +29,24 @@ _CONTEXT_PHRASES = ("prompt is too long", "context window", "context length", "t
 _FILTER_PHRASES = ("content filtering", "output blocked", "usage policy")
 
 
+_STATUS_OF_TYPE = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+"""The HTTP status each of Anthropic's documented error types is answered with."""
+
+
 def _status_error(exc: anthropic.APIStatusError, *, provider: str, model: str, api_key_env: str) -> ProviderError:
     status = exc.status_code
+    if status < 400:  # an `error` event inside a streamed 200 answer: it stands for the status of its type
+        status = _STATUS_OF_TYPE.get(str(getattr(exc, "type", None) or ""), 500)
     headers = dict(exc.response.headers)
     detail = _api_message(exc) or exc.message
     lowered = detail.lower()
