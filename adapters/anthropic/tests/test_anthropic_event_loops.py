@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anthropic
 import pytest
@@ -22,6 +20,7 @@ import orchestratex.providers
 from orchestratex import Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.providers import GenerationRequest, Message
+from orchestratex.testing.provider_contract import local_server
 from orchestratex.usage import Usage
 from orchestratex_anthropic import AnthropicProvider
 
@@ -33,31 +32,11 @@ REQUEST = GenerationRequest(model=MODEL, messages=[Message(role="user", content=
 REPLY = json.dumps(message(Usage(input_tokens=5, output_tokens=2), text='{"score": 9, "feedback": "ok"}'))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the client pools its connection
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["content-length"]))
-        body = REPLY.encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return None
-
-
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    with pytest.MonkeyPatch.context() as patch:
+    with local_server(REPLY.encode()) as base, pytest.MonkeyPatch.context() as patch:
         patch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local server, not Anthropic
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+        yield f"{base}"
 
 
 def test_two_asyncio_runs_on_one_provider(url: str) -> None:

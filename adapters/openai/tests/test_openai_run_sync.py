@@ -8,9 +8,7 @@ With a new event loop per call, the second call found the pool bound to the firs
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,6 +16,7 @@ import pytest
 import orchestratex.providers
 from orchestratex import BayesianRouter, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.testing.provider_contract import local_server
 from orchestratex.usage import Usage
 
 from .test_openai_contract import chat_completion
@@ -34,39 +33,23 @@ RECEIVED: list[dict[str, Any]] = []
 """The bodies the local server received."""
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: the client reuses its pooled connection
-
-    def do_POST(self) -> None:
-        sent = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        RECEIVED.append(sent)
-        judging = "response_format" in sent
-        text = json.dumps({"score": 9, "feedback": "ok"}) if judging else "Hi!"
-        body = json.dumps(chat_completion(Usage(input_tokens=5, output_tokens=2), text=text)).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return None
+def _answer(sent: dict[str, Any]) -> bytes:
+    RECEIVED.append(sent)
+    judging = "response_format" in sent
+    text = json.dumps({"score": 9, "feedback": "ok"}) if judging else "Hi!"
+    return json.dumps(chat_completion(Usage(input_tokens=5, output_tokens=2), text=text)).encode()
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]:
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local server, not a provider
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
     RECEIVED.clear()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    with local_server(_answer) as base:
+        yield base
 
 
-def test_repeated_run_sync_with_an_sdk_owned_connection_pool(server: ThreadingHTTPServer) -> None:
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+def test_repeated_run_sync_with_an_sdk_owned_connection_pool(server: str) -> None:
+    url = f"{server}/v1"
     # OPENAI_BASE_URL alone (no key) configures the adapter, which opens (and owns) its connection pool
     with Orchestrator(catalog=MODELS, env={"OPENAI_BASE_URL": url}, router=BayesianRouter(explore=False)) as orch:
         assert list(orch.providers) == ["openai"] and orch.providers["openai"]._owns_connection  # type: ignore[attr-defined]
@@ -75,10 +58,10 @@ def test_repeated_run_sync_with_an_sdk_owned_connection_pool(server: ThreadingHT
             assert result.status == "completed" and result.final_response == "Hi!" and result.final_score == 9
 
 
-def test_a_local_server_behind_openai_base_url_gets_max_tokens(server: ThreadingHTTPServer) -> None:
+def test_a_local_server_behind_openai_base_url_gets_max_tokens(server: str) -> None:
     """As the named compatible providers do: a server that ignores `max_completion_tokens` would not
     enforce the output cap the budget reserves for."""
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    url = f"{server}/v1"
     with Orchestrator(catalog=MODELS, env={"OPENAI_BASE_URL": url}, router=BayesianRouter(explore=False)) as orch:
         result = orch.run_sync("Hello", preferred_models=["openai:llama3.2"], max_iterations=1, max_output_tokens=77)
     assert result.status == "completed" and len(RECEIVED) >= 2  # the answer and its judge

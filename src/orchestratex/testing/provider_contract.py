@@ -39,11 +39,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pytest
@@ -79,6 +82,7 @@ __all__ = [
     "ProviderContract",
     "RecordedRequest",
     "Reply",
+    "local_server",
 ]
 
 ErrorKind = Literal["rate_limit", "server", "auth", "forbidden", "context_length"]
@@ -115,6 +119,38 @@ class RecordedRequest:
     def json(self) -> Any:
         """The body parsed as JSON."""
         return json.loads(self.body)
+
+
+@contextmanager
+def local_server(answer: bytes | Callable[[Any], bytes], content_type: str = "application/json") -> Iterator[str]:
+    """A real HTTP/1.1 server on 127.0.0.1 (a free port) that keeps connections alive, as vendors' servers do: an
+    SDK then pools a connection bound to the event loop that opened it, which a `MockServer` (a transport) cannot
+    show. Every POST is answered 200 with `answer`: bytes, or a function of the JSON body received. Yields the base
+    URL, `http://127.0.0.1:PORT`. (A provider sends to it only while `orchestratex.providers.ALLOW_MODEL_REQUESTS`
+    is True.)"""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the client pools its connection
+
+        def do_POST(self) -> None:
+            sent = self.rfile.read(int(self.headers["content-length"]))
+            body = answer if isinstance(answer, bytes) else answer(json.loads(sent))
+            self.send_response(200)
+            self.send_header("content-type", content_type)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 class MockServer:
