@@ -21,6 +21,7 @@ from typing import Any
 import anthropic
 import httpx2
 import openai
+from _args import positive_int
 from google import genai
 from google.genai import types
 
@@ -177,7 +178,7 @@ async def main(calls: int, rounds: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--calls", type=int, default=2000, help="calls per side and adapter (default 2000)")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; the median round counts")
+    parser.add_argument("--calls", type=positive_int, default=2000, help="calls per side and adapter (default 2000)")
+    parser.add_argument("--rounds", type=positive_int, default=5, help="interleaved rounds; the median round counts")
     args = parser.parse_args()
     asyncio.run(main(args.calls, args.rounds))

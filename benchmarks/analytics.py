@@ -25,6 +25,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from _args import positive_int
+
 from orchestratex.events import ModelSelected
 from orchestratex.records import (
     CallRecord,
@@ -202,8 +204,8 @@ def _report(name: str, samples: list[float], unit: str = "µs", scale: float = 1
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orchestrations", type=int, default=100_000)
-    parser.add_argument("--commits", type=int, default=2000)
+    parser.add_argument("--orchestrations", type=positive_int, default=100_000)
+    parser.add_argument("--commits", type=positive_int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         print(f"commit cost ({args.commits} sequential calls each):")

@@ -26,6 +26,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from _args import positive_int, run_child
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -51,32 +53,24 @@ def _round(src: Path, args: argparse.Namespace) -> dict[str, list[float]]:
     env = {**os.environ, "PYTHONPATH": str(src)}
     if args.workload == "simulated":
         command = [sys.executable, "-c", SIMULATED, str(args.orchestrations)]
-        out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-        simulated: dict[str, list[float]] = json.loads(out.strip().splitlines()[-1])
-        return simulated
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(HERE / "overhead.py"),
-            "--emit-json",
-            "--rounds",
-            "1",
-            "--orchestrations",
-            str(args.orchestrations),
-            "--iterations",
-            str(args.iterations),
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    else:
+        command = [sys.executable, str(HERE / "overhead.py"), "--emit-json", "--rounds", "1"]
+        command += ["--orchestrations", str(args.orchestrations), "--iterations", str(args.iterations)]
+    out = run_child(command, env, f"the {args.workload} workload on {src}")
     figures: dict[str, list[float]] = json.loads(out.strip().splitlines()[-1])
     return figures
 
 
+def _archive(ref: str) -> bytes:
+    """`src/` of `ref` as a tar archive; exits with git's message if it cannot."""
+    done = subprocess.run(["git", "archive", ref, "src"], cwd=ROOT, capture_output=True)
+    if done.returncode != 0:
+        sys.exit(f"git archive {ref} src failed: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
 def main(args: argparse.Namespace) -> None:
-    archive = subprocess.run(["git", "archive", args.ref, "src"], cwd=ROOT, check=True, capture_output=True).stdout
+    archive = _archive(args.ref)
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
@@ -102,11 +96,23 @@ def main(args: argparse.Namespace) -> None:
         )
 
 
+def git_revision(text: str) -> str:
+    """A revision of this repository that names a commit."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{text}^{{commit}}"],
+        cwd=ROOT,
+        capture_output=True,
+    )
+    if found.returncode != 0:
+        raise argparse.ArgumentTypeError(f"no commit {text!r} in {ROOT}")
+    return text
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ref", default="main")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--orchestrations", type=int, default=300)
+    parser.add_argument("--ref", type=git_revision, default="main", help="the revision to compare with (default main)")
+    parser.add_argument("--rounds", type=positive_int, default=5)
+    parser.add_argument("--orchestrations", type=positive_int, default=300)
     parser.add_argument("--iterations", type=int, choices=(1, 2, 3), default=1)
     parser.add_argument("--workload", choices=("overhead", "simulated"), default="overhead")
     main(parser.parse_args())

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _args import port_number, positive_int
 
 from orchestratex import FunctionProvider, GenerationRequest, MemoryStore, ModelCatalog, ModelProfile, Orchestrator
 from orchestratex.server import ServerSettings, create_app, issue_api_key
@@ -208,7 +209,7 @@ def _free_port() -> int:
         return port
 
 
-async def first_token(runs: int, kind: str) -> None:
+async def first_token(runs: int, kind: str, port: int | None) -> None:
     import uvicorn
 
     first: list[float] = []
@@ -227,7 +228,7 @@ async def first_token(runs: int, kind: str) -> None:
         store = _store(kind, Path(tmp))
         orchestrator = Orchestrator(providers=[FunctionProvider(streaming)], catalog=CATALOG, store=store)
         app = create_app(orchestrator=orchestrator, settings=SETTINGS)
-        port = _free_port()
+        port = port or _free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
         serving = asyncio.create_task(server.serve())
         while not server.started:
@@ -267,13 +268,14 @@ async def first_token(runs: int, kind: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--streams", type=int, default=30)
+    parser.add_argument("--calls", type=positive_int, default=300)
+    parser.add_argument("--rounds", type=positive_int, default=5)
+    parser.add_argument("--streams", type=positive_int, default=30)
     parser.add_argument("--store", choices=["memory", "sqlite"], default="memory")
+    parser.add_argument("--port", type=port_number, help="section 2's server port (default: a free one)")
     args = parser.parse_args()
     asyncio.run(overhead(args.calls, args.rounds, args.store))
-    asyncio.run(first_token(args.streams, args.store))
+    asyncio.run(first_token(args.streams, args.store, args.port))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _args import positive_int
 from concurrency import CATALOG, PROMPTS  # the same workload as section 1 of concurrency.py
 
 from orchestratex import (
@@ -104,6 +105,6 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runs", type=positive_int, default=2000)
+    parser.add_argument("--rounds", type=positive_int, default=3)
     asyncio.run(main(parser.parse_args()))

@@ -30,6 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _args import positive_int
+
 from orchestratex import lab
 from orchestratex.routing.contextual import ContextualRouter
 from orchestratex.routing.fitted import FittedRouter
@@ -106,7 +108,7 @@ def study(train: lab.OutcomeTable, seeds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=8, help="train streams per setting")
+    parser.add_argument("--seeds", type=positive_int, default=8, help="train streams per setting")
     args = parser.parse_args()
     train = lab.load_routerbench(routing_data(), "train")
     print(f"== Online routing on RouterBench train streams ({len(train)} train prompts; the test split is not read)")

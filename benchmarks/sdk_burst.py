@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _args import non_negative_float, non_negative_int, port_number, positive_int
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
@@ -62,7 +63,7 @@ async def main(args: argparse.Namespace) -> None:
             "ORCHESTRATEX_ACCESS_LOG": "false",
             "ORCHESTRATEX_SIM_LATENCY_SCALE": str(args.latency_scale),
         }
-        port = _free_port()
+        port = args.port or _free_port()
         log = Path(tmp) / "server.log"
         server = _start(
             [sys.executable, "-m", "orchestratex.cli", "serve", "--port", str(port), "--store", f"sqlite:///{db}"],
@@ -94,7 +95,10 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--max-retries", type=int, default=2, help="the SDK's retries (its default: 2)")
-    parser.add_argument("--latency-scale", type=float, default=0.05, help="simulated model latency factor")
+    parser.add_argument("--calls", type=positive_int, default=300)
+    parser.add_argument("--port", type=port_number, help="the server's port (default: a free one)")
+    parser.add_argument("--max-retries", type=non_negative_int, default=2, help="the SDK's retries (its default: 2)")
+    parser.add_argument(
+        "--latency-scale", type=non_negative_float, default=0.05, help="simulated model latency factor (0: instant)"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx2
+from _args import positive_int
 
 from orchestratex import (
     AnswerDelta,
@@ -139,5 +140,5 @@ async def main(runs: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", type=positive_int, default=200)
     asyncio.run(main(parser.parse_args().runs))
