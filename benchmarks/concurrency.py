@@ -25,7 +25,7 @@ runs everything with `gc.set_threshold(700, 10, N)` (Python's default is 10: a f
 10 middle-generation ones), the setting docs/performance.md discusses.
 
 `--quick` (tens of seconds) runs 1,000 at 50 ms only, the memory run with 2,000 orchestrations, and
-the simulator with one orchestration.
+the simulator with one orchestration; a flag given with it keeps its value.
 
 Targets (issue 12): 1,000 concurrent at 50 ms per call, wall <= 1.5x the critical path on both stores;
 at 1 s per call <= 1.1x; 10,000 concurrent of 3 iterations with 2 judges, peak RSS <= 500 MB.
@@ -39,13 +39,23 @@ import gc
 import json
 import re
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+
+from _args import (
+    default_help,
+    fill_defaults,
+    non_negative_int,
+    positive_float,
+    positive_floats,
+    positive_int,
+    positive_ints,
+    run_child,
+)
 
 from orchestratex import (
     FunctionProvider,
@@ -248,9 +258,7 @@ def rss_child(n: int) -> None:
 def rss_section(n: int, gc_full_every: int | None) -> None:
     print(f"2. {n} concurrent orchestrations of 3 iterations with 2 judges (1 s per call), MemoryStore, subprocess")
     extra = ["--gc-full-every", str(gc_full_every)] if gc_full_every else []
-    out = subprocess.run(
-        [sys.executable, __file__, "--rss-child", str(n), *extra], check=True, capture_output=True, text=True
-    ).stdout
+    out = run_child([sys.executable, __file__, "--rss-child", str(n), *extra], None, "the memory run's subprocess")
     figures = json.loads(out.strip().splitlines()[-1])
     peak, before = figures["peak_kb"] / 1024, figures["before_kb"] / 1024
     per = (peak - before) * 1024 / n
@@ -295,32 +303,49 @@ async def simulated(n: int, scale: float) -> None:
 async def main(args: argparse.Namespace) -> None:
     if args.gc_full_every:
         print(f"(gc.set_threshold(700, 10, {args.gc_full_every}): see --help)")
-    await fixed_latency_section(args.concurrent, [float(s) for s in args.latencies.split(",") if s])
+    await fixed_latency_section(args.concurrent, args.latencies)
     if args.rss_orchestrations:
         rss_section(args.rss_orchestrations, args.gc_full_every)
-    sizes = [int(s) for s in args.sizes.split(",") if s]
-    if sizes:
+    if args.sizes:
         print(f"3. the simulator, latency_scale {args.latency_scale} (simulated latencies of about 0.5-3 s)")
-        for n in sizes:
+        for n in args.sizes:
             await simulated(n, args.latency_scale)
 
 
-if __name__ == "__main__":
+NORMAL: dict[str, Any] = {"latencies": [0.05, 1.0], "rss_orchestrations": 10_000, "sizes": [1, 1000]}
+QUICK: dict[str, Any] = {"latencies": [0.05], "rss_orchestrations": 2000, "sizes": [1]}
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short run (tens of seconds)")
-    parser.add_argument("--concurrent", type=int, default=1000)
-    parser.add_argument("--latencies", default="0.05,1", help="seconds per call, comma-separated")
-    parser.add_argument("--rss-orchestrations", type=int, default=10_000, help="0: skip the memory run")
-    parser.add_argument("--sizes", default="1,1000", help="simulator runs (empty: none)")
-    parser.add_argument("--latency-scale", type=float, default=1.0)
-    parser.add_argument("--gc-full-every", type=int, metavar="N", help="gc.set_threshold(700, 10, N) (default: 10)")
-    parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="a short run (tens of seconds); flags given win")
+    parser.add_argument("--concurrent", type=positive_int, default=1000, help="orchestrations in flight (section 1)")
+    parser.add_argument(
+        "--latencies",
+        type=positive_floats,
+        help="seconds per call, comma-separated; empty: skip (default 0.05,1; --quick: 0.05)",
+    )
+    parser.add_argument(
+        "--rss-orchestrations", type=non_negative_int, help=default_help("0: skip the memory run", 10_000, 2000)
+    )
+    parser.add_argument(
+        "--sizes", type=positive_ints, help="simulator runs, comma-separated; empty: none (default 1,1000; --quick: 1)"
+    )
+    parser.add_argument("--latency-scale", type=positive_float, default=1.0, help="factor of the simulated latencies")
+    parser.add_argument(
+        "--gc-full-every", type=positive_int, metavar="N", help="gc.set_threshold(700, 10, N) (default: 10)"
+    )
+    parser.add_argument("--rss-child", type=positive_int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    fill_defaults(args, NORMAL, QUICK)
+    return args
+
+
+if __name__ == "__main__":
+    args = parse_args()
     if args.gc_full_every:
         gc.set_threshold(700, 10, args.gc_full_every)
     if args.rss_child:
         rss_child(args.rss_child)
         sys.exit(0)
-    if args.quick:
-        args.latencies, args.rss_orchestrations, args.sizes = "0.05", min(args.rss_orchestrations, 2000), "1"
     asyncio.run(main(args))

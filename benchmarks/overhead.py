@@ -16,6 +16,9 @@ MemoryStore with 15,000 orchestrations (GC pauses included), and `import orchest
 
     .venv/bin/python benchmarks/overhead.py [--quick] [--rounds 7] [--orchestrations 300] [--fill 15000]
 
+`--quick` runs 3 rounds of 100 orchestrations, a 1,500-orchestration fill and 3 import runs; a flag given
+with it keeps its value.
+
 Targets (issue 12): LiteLLM / SQLiteStore >= 20x, LiteLLM / MemoryStore >= 60x (medians over rounds,
 and by the ratio of means over the 15,000-orchestration fill); `import orchestratex` <= 150 ms over a
 bare interpreter.
@@ -38,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _args import default_help, fill_defaults, non_negative_int, positive_int
 from _litellm import LITELLM_VERSION, LiteLLMDriver
 
 from orchestratex import (
@@ -273,22 +277,34 @@ def report_import_time(runs: int) -> None:
         )
 
 
-if __name__ == "__main__":
+NORMAL = {"rounds": 7, "orchestrations": 300, "litellm_calls": 300, "fill": 15000, "import_runs": 7}
+QUICK = {"rounds": 3, "orchestrations": 100, "litellm_calls": 100, "fill": 1500, "import_runs": 3}
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short run (tens of seconds)")
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--orchestrations", type=int, default=300, help="per store and round")
-    parser.add_argument("--litellm-calls", type=int, default=300, help="LiteLLM Router calls per round")
-    parser.add_argument("--fill", type=int, default=15000, help="orchestrations of the fill run (0: none)")
+    parser.add_argument("--quick", action="store_true", help="a short run (tens of seconds); flags given win")
+
+    def option(name: str, kind: Callable[[str], int], text: str = "") -> None:
+        key = name.removeprefix("--").replace("-", "_")
+        parser.add_argument(name, type=kind, help=default_help(text, NORMAL[key], QUICK[key]))
+
+    option("--rounds", positive_int)
+    option("--orchestrations", positive_int, "per store and round")
+    option("--litellm-calls", positive_int, "LiteLLM Router calls per round")
+    option("--fill", non_negative_int, "orchestrations of the fill run, 0: none")
     parser.add_argument("--iterations", type=int, choices=(1, 2, 3), default=1)
-    parser.add_argument("--import-runs", type=int, default=7)
+    option("--import-runs", positive_int)
     parser.add_argument("--no-litellm", action="store_true", help="leave LiteLLM out")
     parser.add_argument("--emit-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    fill_defaults(args, NORMAL, QUICK)
+    return args
+
+
+if __name__ == "__main__":
+    args = parse_args()
     if args.emit_json:
         asyncio.run(emit_json(args))
         sys.exit(0)
-    if args.quick:
-        args.rounds, args.orchestrations, args.litellm_calls = 3, 100, 100
-        args.fill, args.import_runs = min(args.fill, 1500), 3
     asyncio.run(main(args))
