@@ -4,15 +4,16 @@
                                           [--orchestrations 100000] [--only-starts]
 
 1. Sessions API at 50 concurrent keep-alive connections: p50/p99 of `GET /api/sessions/{id}` and
-   of `POST /api/sessions/` (target p99 < 100 ms).
-2. Create-session throughput against a bare FastAPI endpoint (`POST` answering a small JSON
-   document with 201) served by the same uvicorn settings in the same run (target >= 60%, issue 12).
-3. Analytics p99 with 100,000 orchestrations stored for one user (~300,000 call records),
-   loaded through `benchmarks/analytics.py`'s bulk path on the store's own schema (target < 100 ms).
-4. `GET /health` p99 on one more connection while the sessions load runs (target < 5 ms, issue 13).
-5. 1,000 concurrent WebSocket subscribers of one session, each of which must receive every event
+   of `POST /api/sessions/` (target p99 < 100 ms), and the create-session throughput against a bare
+   FastAPI endpoint (`POST` answering a small JSON document with 201) served by the same uvicorn
+   settings in the same run, in interleaved rounds (target >= 60%, issue 12).
+2. `GET /health` p99 on one more connection while the sessions load runs (target < 5 ms, issue 13).
+3. Analytics p99 with `--orchestrations` (100,000) orchestrations stored for one user (~3 call
+   records each), loaded through `benchmarks/analytics.py`'s bulk path on the store's own schema
+   (target < 100 ms).
+4. 1,000 concurrent WebSocket subscribers of one session, each of which must receive every event
    of an orchestration run while they watch, in `seq` order.
-6. 1,000 concurrent simulated orchestrations through the HTTP API (issue 12): each its own thread,
+5. 1,000 concurrent simulated orchestrations through the HTTP API (issue 12): each its own thread,
    all `POST /api/orchestration/start` sent at once (one connection each), completion seen on a
    WebSocket subscription of the session; p50/p99 of the start request and of start → completion.
    Then the same orchestrations (same prompts, settings, simulator and SQLite) run by the library
@@ -50,6 +51,7 @@ from typing import Any
 
 import httpx
 import websockets
+from _args import non_negative_float, non_negative_int, port_number, positive_float, positive_int
 from pydantic import BaseModel
 
 HERE = Path(__file__).resolve().parent
@@ -251,10 +253,10 @@ async def health_under_load(port: int, key: str, session_ids: list[str], connect
     print(_line("GET /health (one more connection)", samples) + f"   target p99 < 5 ms: {verdict}")
 
 
-async def analytics(port: int, key: str, session_id: str, n: int) -> None:
+async def analytics(port: int, key: str, session_id: str, n: int, stored: int) -> None:
     print(f"Analytics, {n} sequential requests each:")
     for name, path in (
-        ("GET /api/analytics/user/{id} (100k orch.)", "/api/analytics/user/bench-user"),
+        (f"GET /api/analytics/user/{{id}} ({stored:,} orch.)", "/api/analytics/user/bench-user"),
         ("GET /api/analytics/session/{id}", f"/api/analytics/session/{session_id}"),
     ):
         _, _, errors = await load(port, [_request("GET", path, key)], 1, 0.0001)  # warm-up: one request
@@ -436,7 +438,7 @@ async def run(args: argparse.Namespace) -> None:
             "ORCHESTRATEX_HEADER_TIMEOUT_S": "120",  # 1,000 connections opened at once queue for the loop
             "ORCHESTRATEX_BODY_TIMEOUT_S": "120",
         }
-        port, bare_port = _free_port(), _free_port()
+        port, bare_port = (args.port, args.port + 1) if args.port else (_free_port(), _free_port())
         server = _start(
             [sys.executable, "-m", "orchestratex.cli", "serve", "--port", str(port), "--store", f"sqlite:///{db}"],
             env,
@@ -469,7 +471,7 @@ async def run(args: argparse.Namespace) -> None:
                 (server.pid, bare.pid),
             )
             await health_under_load(port, key, user_sessions[: args.connections], args.connections, args.seconds)
-            await analytics(port, key, user_sessions[0], args.analytics_requests)
+            await analytics(port, key, user_sessions[0], args.analytics_requests, args.orchestrations)
             if args.subscribers:
                 await subscribers(port, key, args.subscribers)
             if args.http_orchestrations:
@@ -483,17 +485,24 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load phase")
-    parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved create-session / baseline rounds")
-    parser.add_argument("--subscribers", type=int, default=1000)
-    parser.add_argument("--orchestrations", type=int, default=100_000)
-    parser.add_argument("--analytics-requests", type=int, default=100)
-    parser.add_argument("--http-orchestrations", type=int, default=1000, help="section 5 (0: skip)")
-    parser.add_argument("--latency-scale", type=float, default=0.05, help="simulated model latency factor")
-    parser.add_argument("--only-starts", action="store_true", help="section 6 alone (see above)")
-    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=positive_float, default=5.0, help="duration of each load phase")
+    parser.add_argument("--connections", type=positive_int, default=50)
+    parser.add_argument("--rounds", type=positive_int, default=3, help="interleaved create-session / baseline rounds")
+    parser.add_argument("--subscribers", type=non_negative_int, default=1000, help="section 4 (0: skip)")
+    parser.add_argument("--orchestrations", type=positive_int, default=100_000, help="stored for section 3")
+    parser.add_argument("--analytics-requests", type=positive_int, default=100)
+    parser.add_argument("--http-orchestrations", type=non_negative_int, default=1000, help="section 5 (0: skip)")
+    parser.add_argument(
+        "--latency-scale", type=non_negative_float, default=0.05, help="simulated model latency factor (0: instant)"
+    )
+    parser.add_argument("--only-starts", action="store_true", help="section 5 alone (see above)")
+    parser.add_argument(
+        "--port", type=port_number, help="the server's port, the baseline's the next one (default: free ones)"
+    )
+    parser.add_argument("--serve-bare", type=positive_int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.only_starts and not args.http_orchestrations:
+        parser.error("--only-starts runs section 5 alone: give it --http-orchestrations of 1 or more")
     if args.serve_bare:
         import uvicorn
 
