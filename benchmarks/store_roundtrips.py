@@ -2,21 +2,23 @@
 
 Three measures, each for both stores:
 
-- `calls/run`: store calls one orchestration makes (3 iterations, one judge per answer, a session budget);
+- `calls/run`: store calls one orchestration makes (`--iterations`, 3 by default, one judge per answer, a
+  session budget);
 - `µs/call`: wall time per model call of orchestrations run one after another, with an instant provider
   (everything but the model is overhead);
 - `wall/critical`: `--concurrent` orchestrations at once, each model call sleeping `--latency` seconds:
-  wall time over the critical path (6 sequential calls x latency); 1.0 is the physical limit.
+  wall time over the critical path (2 sequential calls per iteration x latency); 1.0 is the physical limit.
 
     .venv/bin/python benchmarks/store_roundtrips.py [--orchestrations 300] [--concurrent 1000] [--latency 0.05]
-                                                    [--synchronous-full]
+                                                    [--iterations 3] [--synchronous-full]
 
 `--synchronous-full` adds a third store, `SQLiteStore(synchronous="full")` (an fsync per transaction: commits
 that survive a power loss), to see what that durability costs with group commit (not with `--baseline`).
 
 With `--baseline DIR` (a checkout of another version, e.g. `git worktree add /tmp/main main`), each round
 runs this script once on that version's `src` and once on this one's, interleaved, and prints the
-medians over `--rounds` with their spread and the ratios baseline / this.
+medians over `--rounds` with their spread and the ratios baseline / this. Each run says which
+`orchestratex` it imported, and the script stops if that is not the tree it asked for.
 """
 
 from __future__ import annotations
@@ -27,16 +29,16 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-SCORES = {1: 5.0, 2: 6.0, 3: 9.0}
-CALLS_PER_RUN = 6
+from _args import non_negative_int, positive_float, positive_int, run_child
+
 _ATTEMPT = re.compile(r"answer attempt (\d+)")
 
 
@@ -45,20 +47,28 @@ def _attempt(text: str) -> int:
     return int(found[-1]) if found else 0
 
 
-def _answer_text(request: Any) -> str:
-    text = request.messages[-1].content
-    if request.purpose == "judge":
-        return json.dumps({"score": SCORES.get(_attempt(text), 9.0), "feedback": "more detail"})
-    return f"answer attempt {_attempt(text) + 1} done"
+def _answerer(iterations: int) -> Callable[[Any], str]:
+    """Answers say their attempt number; judges score the last allowed attempt 9, earlier ones 5, 6."""
+    scores = {i: 5.0 + (i - 1) for i in range(1, iterations)} | {iterations: 9.0}
+
+    def answer_text(request: Any) -> str:
+        text = request.messages[-1].content
+        if request.purpose == "judge":
+            return json.dumps({"score": scores.get(_attempt(text), 9.0), "feedback": "more detail"})
+        return f"answer attempt {_attempt(text) + 1} done"
+
+    return answer_text
 
 
-def _orchestrator(store: Any, latency: float) -> Any:
+def _orchestrator(store: Any, latency: float, iterations: int) -> Any:
     from orchestratex import FunctionProvider, ModelCatalog, ModelProfile, Orchestrator
     from orchestratex.orchestrator import RetryPolicy
 
+    answer_text = _answerer(iterations)
+
     async def answer(request: Any) -> str:
         await asyncio.sleep(latency)
-        return _answer_text(request)
+        return answer_text(request)
 
     catalog = ModelCatalog(
         [
@@ -67,11 +77,12 @@ def _orchestrator(store: Any, latency: float) -> Any:
         ]
     )
     return Orchestrator(
-        providers=[FunctionProvider(answer if latency else _answer_text)],
+        providers=[FunctionProvider(answer if latency else answer_text)],
         catalog=catalog,
         store=store,
         retry=RetryPolicy(max_attempts=3, initial_wait=0),
         evaluation_threshold=8.5,
+        max_iterations=iterations,
     )
 
 
@@ -110,29 +121,30 @@ def _count(store: Any) -> Counter[str]:
     return seen
 
 
-async def _measure(kind: str, n: int, concurrent: int, latency: float) -> dict[str, float]:
+async def _measure(kind: str, n: int, concurrent: int, latency: float, iterations: int) -> dict[str, float]:
     out: dict[str, float] = {}
+    calls_per_run = 2 * iterations  # a generation and one judge per iteration
     with tempfile.TemporaryDirectory() as tmp:
         # store calls per orchestration
         store = _store(tmp, kind)
-        orch = _orchestrator(store, 0.0)
+        orch = _orchestrator(store, 0.0, iterations)
         session = await orch.create_session("bench", cost_limit=1e6)
         await orch.run("warm up", session=session)
         seen = _count(store)
         result = await orch.run("Write function number 0", session=session, domain="coding")
-        assert result.iterations == 3, result.iterations
+        assert result.iterations == iterations, result.iterations
         out["calls/run"] = sum(seen.values())
         # sequential overhead per model call
         start = time.perf_counter()
         for i in range(n):
             result = await orch.run(f"Write function number {i}", session=session, domain="coding")
-            assert result.iterations == 3, result.iterations
-        out["µs/call"] = (time.perf_counter() - start) / (n * CALLS_PER_RUN) * 1e6
+            assert result.iterations == iterations, result.iterations
+        out["µs/call"] = (time.perf_counter() - start) / (n * calls_per_run) * 1e6
         await orch.aclose()
         # concurrent orchestrations against the critical path
         if concurrent:
             store = _store(tmp, kind)
-            orch = _orchestrator(store, latency)
+            orch = _orchestrator(store, latency, iterations)
             session = await orch.create_session("bench", cost_limit=1e6)
             await orch.run("warm up", session=session)
             start = time.perf_counter()
@@ -140,8 +152,8 @@ async def _measure(kind: str, n: int, concurrent: int, latency: float) -> dict[s
                 *(orch.run(f"Write function number {i}", session=session) for i in range(concurrent))
             )
             wall = time.perf_counter() - start
-            assert all(r.iterations == 3 for r in results)
-            out["wall/critical"] = wall / (CALLS_PER_RUN * latency)
+            assert all(r.iterations == iterations for r in results)
+            out["wall/critical"] = wall / (calls_per_run * latency)
             await orch.aclose()
     return out
 
@@ -150,51 +162,77 @@ def _kinds(args: argparse.Namespace) -> tuple[str, ...]:
     return ("MemoryStore", "SQLiteStore", "SQLite full") if args.synchronous_full else ("MemoryStore", "SQLiteStore")
 
 
-def _one_round(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    return {
-        kind: asyncio.run(_measure(kind, args.orchestrations, args.concurrent, args.latency)) for kind in _kinds(args)
+def _one_round(args: argparse.Namespace) -> dict[str, Any]:
+    import orchestratex
+
+    figures: dict[str, Any] = {
+        kind: asyncio.run(_measure(kind, args.orchestrations, args.concurrent, args.latency, args.iterations))
+        for kind in _kinds(args)
     }
+    return {"orchestratex": orchestratex.__file__, "figures": figures}
 
 
-def _run_on(src: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+def _run_on(src: Path, args: argparse.Namespace) -> tuple[str, dict[str, dict[str, float]]]:
+    """One round on the tree `src`: the `orchestratex` the child imported, and its figures."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     cmd = [sys.executable, __file__, "--json", "--orchestrations", str(args.orchestrations)]
-    cmd += ["--concurrent", str(args.concurrent), "--latency", str(args.latency)]
+    cmd += ["--concurrent", str(args.concurrent), "--latency", str(args.latency), "--iterations", str(args.iterations)]
     cmd += ["--synchronous-full"] if args.synchronous_full else []
-    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    out = run_child(cmd, env, f"the run on {src}")
+    done = json.loads(out.strip().splitlines()[-1])
+    imported = Path(os.path.abspath(done["orchestratex"]))  # as found on PYTHONPATH (symbolic links kept)
+    if not imported.is_relative_to(os.path.abspath(src)):
+        sys.exit(f"the run on {src} imported orchestratex from {imported}, not from that tree")
+    return str(imported), done["figures"]
 
 
 def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):9.1f} [{min(values):.1f}-{max(values):.1f}]"
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orchestrations", type=int, default=300)
-    parser.add_argument("--concurrent", type=int, default=1000)
-    parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--orchestrations", type=positive_int, default=300, help="sequential ones, for µs/call")
+    parser.add_argument("--concurrent", type=non_negative_int, default=1000, help="for wall/critical (0: skip)")
+    parser.add_argument("--latency", type=positive_float, default=0.05, help="seconds per call of the concurrent ones")
+    parser.add_argument("--iterations", type=int, choices=(1, 2, 3), default=3, help="per orchestration (default 3)")
+    parser.add_argument("--rounds", type=positive_int, default=3)
     parser.add_argument("--baseline", type=Path, help="a checkout of the version to compare with")
     parser.add_argument("--synchronous-full", action="store_true", help="also SQLiteStore(synchronous='full')")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.synchronous_full and args.baseline is not None:
         parser.error("--synchronous-full measures this version only: drop --baseline")
+    if args.baseline is not None and not (args.baseline / "src" / "orchestratex").is_dir():
+        parser.error(f"argument --baseline: {str(args.baseline)!r} is not a checkout: it has no src/orchestratex")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     if args.json:
         print(json.dumps(_one_round(args)))
         return
     here = Path(__file__).resolve().parent.parent / "src"
     versions = {"this": here} if args.baseline is None else {"baseline": args.baseline / "src", "this": here}
     samples: dict[str, dict[str, dict[str, list[float]]]] = {}
+    imported: dict[str, str] = {}
     for _ in range(args.rounds):
         for label, src in versions.items():  # interleaved: machine noise hits both alike
-            for kind, figures in _run_on(src, args).items():
+            imported[label], round_figures = _run_on(src, args)
+            for kind, figures in round_figures.items():
                 for measure, value in figures.items():
                     samples.setdefault(label, {}).setdefault(kind, {}).setdefault(measure, []).append(value)
+    for label, path in imported.items():
+        print(f"{label}: {path}")
+    concurrent = (
+        f"{args.concurrent} concurrent at {args.latency * 1000:g} ms per call"
+        if args.concurrent
+        else "no concurrent run"
+    )
     print(
-        f"{args.orchestrations} sequential orchestrations x {CALLS_PER_RUN} calls; {args.concurrent} concurrent at"
-        f" {args.latency * 1000:g} ms per call; medians over {args.rounds} rounds [min-max]"
+        f"{args.orchestrations} sequential orchestrations x {2 * args.iterations} calls; {concurrent};"
+        f" medians over {args.rounds} rounds [min-max]"
     )
     measures = ["calls/run", "µs/call", "wall/critical"] if args.concurrent else ["calls/run", "µs/call"]
     for kind in _kinds(args):
