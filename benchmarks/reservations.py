@@ -7,7 +7,11 @@ Prices come from the train split (`lab.profiles_for`), output lengths are learne
 the median and 90th percentile of reserved / actual cost, with today's bound (byte-counted input,
 exact token counts) and the old one (UTF-8 bytes in, the full `max_output_tokens` out).
 
-    python benchmarks/reservations.py [--rows 600] [--data DIR] [--quantile 0.95] [--headroom 1.5]
+    python benchmarks/reservations.py [--rows N] [--data DIR] [--quantile 0.95] [--headroom 1.5]
+
+`--rows N` replays N prompts of each split, spread over every task (default: all of them, 2,205 train
+and 945 test prompts). Data: `--data DIR`, else `$ORCHESTRATEX_DATA_DIR`, else `../shared/data/routing`
+next to the repository.
 """
 
 from __future__ import annotations
@@ -16,8 +20,13 @@ import argparse
 import asyncio
 import logging
 import math
+import os
 import statistics
+import sys
 import time
+from pathlib import Path
+
+from _args import positive_float, positive_int
 
 from orchestratex import (
     FunctionProvider,
@@ -28,9 +37,12 @@ from orchestratex import (
     Orchestrator,
     OutputCapPolicy,
     Usage,
+    lab,
 )
 from orchestratex.providers import estimate_input_tokens
 from orchestratex.routing import BayesianRouter
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def q90(xs: list[float]) -> float:
@@ -42,10 +54,17 @@ def tokens4(request: GenerationRequest) -> int:
     return sum(math.ceil(len(m.content) / 4) for m in request.messages)
 
 
-async def replay(rows: int, data: str | None, policy: OutputCapPolicy) -> None:
-    from orchestratex import lab
+def data_directory(given: Path | None) -> Path:
+    """`--data`, else `$ORCHESTRATEX_DATA_DIR`, else `../shared/data/routing` next to the repository: the first
+    one named; exits with one line if it holds no RouterBench data."""
+    env = os.environ.get(lab.DATA_ENV)
+    path = given or (Path(env) if env else ROOT.parent / "shared" / "data" / "routing")
+    if not (path / "routerbench").is_dir():
+        sys.exit(f"routing data not found: no routerbench directory in {path}; pass --data DIR or set {lab.DATA_ENV}")
+    return path
 
-    directory = data or lab.data_dir()
+
+async def replay(rows: int | None, directory: Path, policy: OutputCapPolicy) -> None:
     train = lab.load_routerbench(directory, "train")
     test = lab.load_routerbench(directory, "test")
     profiles = lab.profiles_for(train, provider="function")
@@ -85,7 +104,7 @@ async def replay(rows: int, data: str | None, policy: OutputCapPolicy) -> None:
         by_prompt.clear()
         calls.clear()
         cut[0] = 0
-        n = min(rows, len(source))
+        n = len(source) if rows is None else min(rows, len(source))
         picked = [round(k * (len(source) - 1) / max(n - 1, 1)) for k in range(n)]  # spread over every task
         for i in picked:
             by_prompt[source.prompts[i]] = i
@@ -129,14 +148,21 @@ async def cent() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=600, help="prompts per split (default 600)")
-    parser.add_argument("--data", default=None, help="routing data directory (default: ORCHESTRATEX_DATA_DIR)")
-    parser.add_argument("--quantile", type=float, default=OutputCapPolicy().quantile)
-    parser.add_argument("--headroom", type=float, default=OutputCapPolicy().headroom)
+    parser.add_argument("--rows", type=positive_int, help="prompts per split (default: all)")
+    parser.add_argument(
+        "--data", type=Path, help=f"routing data directory (default: ${lab.DATA_ENV}, else ../shared/data/routing)"
+    )
+    parser.add_argument("--quantile", type=positive_float, default=OutputCapPolicy().quantile, help="in (0, 1]")
+    parser.add_argument("--headroom", type=positive_float, default=OutputCapPolicy().headroom, help=">= 1")
     args = parser.parse_args()
+    if args.quantile > 1:
+        parser.error(f"argument --quantile: must be in (0, 1], got {args.quantile}")
+    if args.headroom < 1:
+        parser.error(f"argument --headroom: must be >= 1, got {args.headroom}")
+    directory = data_directory(args.data)
     logging.getLogger("orchestratex").setLevel(logging.ERROR)  # reported costs above the fitted prices: counted
     asyncio.run(cent())
-    asyncio.run(replay(args.rows, args.data, OutputCapPolicy(quantile=args.quantile, headroom=args.headroom)))
+    asyncio.run(replay(args.rows, directory, OutputCapPolicy(quantile=args.quantile, headroom=args.headroom)))
 
 
 if __name__ == "__main__":
