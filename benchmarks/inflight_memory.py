@@ -8,7 +8,8 @@ holds every one of them at the third iteration's judges, and then, with `tracema
 - the memory allocated since the start that is still alive, per run in flight;
 - the same by source file (or `--by lineno`), largest first;
 - the pydantic models alive per run, by class;
-- how much a full garbage collection frees at that point (cyclic garbage left by the runs).
+- the cyclic garbage at that point: the objects a full collection would free, and their bytes (not the
+  interpreter's free lists, which a collection also empties).
 
     .venv/bin/python benchmarks/inflight_memory.py [--runs 1000] [--by filename|lineno] [--top 20]
 
@@ -24,10 +25,29 @@ import gc
 import tracemalloc
 from collections import Counter
 
+from _args import positive_int
 from concurrency import CATALOG, PROMPTS, sleeper
 from pydantic import BaseModel
 
 from orchestratex import FunctionProvider, GenerationRequest, LLMJudgeEvaluator, MemoryStore, Orchestrator
+
+
+def cyclic_garbage() -> tuple[int, int]:
+    """The objects a full collection finds unreachable now, and the bytes (tracemalloc) that freeing them frees.
+
+    Not the fall of the traced memory across `gc.collect()`: a full collection also empties the interpreter's
+    free lists (floats, tuples, frames, ...), which is memory of no run. So the garbage is kept aside
+    (`DEBUG_SAVEALL`), the free lists are emptied by a second collection, and only then is it let go."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        found = gc.collect()
+    finally:
+        gc.set_debug(0)
+    gc.collect()  # the saved garbage is referenced from gc.garbage: this one frees only the free lists
+    held = tracemalloc.get_traced_memory()[0]
+    gc.garbage.clear()
+    gc.collect()  # the garbage's cycles
+    return found, held - tracemalloc.get_traced_memory()[0]
 
 
 async def held(runs: int, by: str, top: int) -> None:
@@ -61,9 +81,7 @@ async def held(runs: int, by: str, top: int) -> None:
     tasks = [asyncio.ensure_future(orch.run(PROMPTS[i % 4], session=session, domain="coding")) for i in range(runs)]
     while waiting < 2 * runs:  # every run waits on both judges of its third answer
         await asyncio.sleep(0.05)
-    traced = tracemalloc.get_traced_memory()[0]
-    freed = gc.collect()
-    after_gc = tracemalloc.get_traced_memory()[0]
+    found, garbage_bytes = cyclic_garbage()
     now = tracemalloc.take_snapshot()
     models = Counter(type(o).__name__ for o in gc.get_objects() if isinstance(o, BaseModel))
     tracemalloc.stop()
@@ -76,7 +94,8 @@ async def held(runs: int, by: str, top: int) -> None:
     alive = sum(s.size_diff for s in stats)
     print(f"{runs} orchestrations in flight (3 iterations, 2 judges, MemoryStore), each waiting on its third answer's")
     print(f"judges: {alive / runs / 1024:.1f} KB allocated and alive per run (tracemalloc)")
-    print(f"a full collection at that point: {freed} objects, {(traced - after_gc) / runs:.0f} bytes per run freed")
+    size = f", {max(garbage_bytes, 0) / runs:.0f} bytes" if found else ""
+    print(f"cyclic garbage at that point (what a full collection would free): {found / runs:g} objects{size} per run")
     print(f"\nper run, by {by}:")
     for s in stats[:top]:
         where = s.traceback[0]
@@ -89,9 +108,9 @@ async def held(runs: int, by: str, top: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--runs", type=positive_int, default=1000)
     parser.add_argument("--by", choices=("filename", "lineno"), default="filename")
-    parser.add_argument("--top", type=int, default=20)
+    parser.add_argument("--top", type=positive_int, default=20)
     args = parser.parse_args()
     asyncio.run(held(args.runs, args.by, args.top))
 
