@@ -98,7 +98,7 @@ async def test_a_thread_continues_from_the_answer_as_delivered_cut_at_its_stop_s
     doc = await orch.prepare("Name a colour.", stop_sequences=[", attempt", "never there"])
     first = await orch.drive(doc)
     assert first.final_response is not None and ", attempt" in first.final_response  # kept whole, as judged
-    assert first.orchestration.settings.stop_sequences == [", attempt", "never there"]
+    assert first.orchestration.settings.stop_sequences == (", attempt", "never there")
     second = await orch.run("And another one?", thread=first.orchestration.thread_id)
     delivered = first.final_response[: first.final_response.index(", attempt")]
     assert [(m.role, m.content) for m in second.orchestration.messages] == [

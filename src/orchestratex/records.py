@@ -192,7 +192,7 @@ class OrchestrationSettings(BaseModel):
     """The most each generation may produce (the worst case the budget reserves)."""
     patience: int = Field(default=2, ge=1)
     """Stop with `no_improvement` after this many refinements in a row that did not raise the best score."""
-    stop_sequences: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=4)
+    stop_sequences: tuple[Annotated[str, Field(min_length=1)], ...] = Field(default=(), max_length=4)
     """Where the answer as delivered ends (the OpenAI-compatible endpoint's `stop`): a thread's next turn
     continues from `final_response` cut before the first of them. `final_response` stays whole, as judged."""
 

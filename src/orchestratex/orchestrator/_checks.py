@@ -106,9 +106,14 @@ def _no_model(orchestrator: Orchestrator, allowed: set[str] | None) -> str:
     )
 
 
+_OPTIONS = frozenset(RunOptions.__annotations__)
+
+
 def check_options(options: Mapping[str, object]) -> None:
     """`UserError` naming an option `run` does not take (and the one meant, when it looks like a typo)."""
-    unknown = options.keys() - RunOptions.__annotations__.keys()
+    if _OPTIONS.issuperset(options):
+        return
+    unknown = options.keys() - _OPTIONS
     if unknown:
         name = sorted(unknown)[0]
         close = difflib.get_close_matches(name, RunOptions.__annotations__.keys(), n=1)
