@@ -79,6 +79,8 @@ def test_routellm_formats_and_contamination(tmp_path: Path) -> None:
     bench = lab.load_routellm(tmp_path, "mt_bench")
     np.testing.assert_allclose(bench.quality, [[9.5, 7.5]])
     assert bench.tasks == ("writing",)
+    # ids name the benchmark: two sets concatenate with distinct ids (the replay's judge needs them)
+    assert lab.OutcomeTable.concat([table, bench]).ids == ("gsm8k/0", "gsm8k/2", "mt_bench/81")
     with pytest.raises(ValueError, match="benchmark must be"):
         lab.load_routellm(tmp_path, "humaneval")  # type: ignore[arg-type]
 
@@ -117,13 +119,16 @@ async def test_history_from_a_store() -> None:
     async with MemoryStore() as store:
         await store.create_session(SESSION)
         await store.create_thread(THREAD)
-        await store.create_orchestration(_orchestration("fix my bug", [("sim:a", 6.0, 0.01), ("sim:b", 9.0, 0.1)]))
-        await store.create_orchestration(_orchestration("sort a list", [("sim:b", 8.0, 0.2), ("sim:b", 9.5, 0.2)]))
+        bug = _orchestration("fix my bug", [("sim:a", 6.0, 0.01), ("sim:b", 9.0, 0.1)])
+        sort = _orchestration("sort a list", [("sim:b", 8.0, 0.2), ("sim:b", 9.5, 0.2)])
+        await store.create_orchestration(bug)
+        await store.create_orchestration(sort)
         await store.create_orchestration(_orchestration("unanswered", []))
         table = await lab.load_history(store, page_size=2)
     assert table.models == ("sim:a", "sim:b")
     assert table.prompts == ("fix my bug", "sort a list")
     assert table.tasks == ("coding", "coding")
+    assert table.ids == (bug.id, sort.id)  # distinct across stores and pages
     np.testing.assert_allclose(table.quality, [[6.0, 9.0], [np.nan, 8.0]])
     assert table.complete().prompts == ("fix my bug",)
 

@@ -73,6 +73,23 @@ async def test_replay_runs_the_orchestrator_with_recorded_outcomes_and_a_paid_ju
     assert "quality 1.0000" in result.summary()
 
 
+async def test_the_judge_reads_the_row_it_judges_when_tables_were_numbered_apart() -> None:
+    """Two tables built without ids (both numbered from 0), concatenated: each answer is judged on its own row."""
+
+    def table(name: str, cheap_right: float) -> lab.OutcomeTable:
+        return lab.OutcomeTable(
+            name=name, models=("cheap", "strong"), prompts=tuple(f"{name} question {i}" for i in range(20)),
+            quality=np.tile([cheap_right, 1.0], (20, 1)), cost=np.tile([0.0001, 0.005], (20, 1)),
+        )  # fmt: skip
+
+    both = lab.OutcomeTable.concat([table("a", 1.0), table("b", 0.0)])
+    result = await lab.replay_loop(both, router=Scripted(["cheap", "strong"]), max_iterations=2)
+    first, second = result.outcomes[:20], result.outcomes[20:]
+    assert all(o.models == ("cheap",) and o.scores == (9.0,) for o in first)  # cheap is right on table a
+    assert all(o.models == ("cheap", "strong") and o.scores == (3.0, 9.0) for o in second)
+    assert result.attempts == 1.5 and len({o.id for o in result.outcomes}) == 40
+
+
 async def test_a_flipping_judge_errs_at_its_rate_and_keeps_its_verdict() -> None:
     table = synthetic_table(400, seed=2)
     flip = lab.SimulatedJudge(flip_rate=0.3, seed=4)

@@ -62,3 +62,19 @@ def test_unobserved_cells_and_complete_rows() -> None:
     assert table.complete().prompts == ("b",)
     with pytest.raises(ValueError, match=r"table.complete\(\)"):
         table.require_complete()
+
+
+def test_ids_are_distinct_refused_when_repeated_and_kept_distinct_by_concat_and_subset() -> None:
+    with pytest.raises(ValueError, match=r"ids must be distinct, \['q1'\] repeat"):
+        OutcomeTable(
+            name="t", models=("a",), prompts=("p", "q", "r"), quality=np.zeros((3, 1)), cost=np.zeros((3, 1)),
+            ids=("q1", "q1", "q2"),
+        )  # fmt: skip
+    a, b = synthetic_table(4, name="a"), synthetic_table(3, name="b")  # both numbered from 0
+    both = OutcomeTable.concat([a, b])
+    assert both.ids == ("a/0", "a/1", "a/2", "a/3", "b/0", "b/1", "b/2")
+    same = OutcomeTable.concat([a, a])  # even the same table twice
+    assert len(set(same.ids)) == 8 and same.ids[0] == "0:a/0" and same.ids[4] == "1:a/0"
+    distinct = OutcomeTable.concat([a.subset([0, 1]), a.subset([2, 3])])
+    assert distinct.ids == ("0", "1", "2", "3")  # distinct ids are kept as they are
+    assert a.subset([2, 0, 2, 2]).ids == ("2", "0", "2#2", "2#3")  # a bootstrap sample

@@ -176,19 +176,24 @@ def load_routellm(
     if benchmark == "mt_bench":
         return _mt_bench(folder, skip)
     files = sorted(folder.glob("mmlu_*.csv")) if benchmark == "mmlu" else [folder / "gsm8k_responses.csv"]
-    prompts, quality, tasks = [], [], []
+    prompts, quality, tasks, ids = [], [], [], []
     for path in files:
         task = path.stem.removeprefix("mmlu_") if benchmark == "mmlu" else "gsm8k"
-        for row in _read_csv(path):
+        for line, row in enumerate(_read_csv(path)):
             if row["prompt"].strip() in skip:
                 continue
             prompts.append(row["prompt"])
             quality.append([_truth(row[ROUTELLM_STRONG]), _truth(row[ROUTELLM_WEAK])])
             tasks.append(task)
-    return _two_model_table(f"routellm/{benchmark}", prompts, quality, tasks)
+            ids.append(f"{benchmark}/{task}/{line}" if benchmark == "mmlu" else f"{benchmark}/{line}")
+    return _two_model_table(f"routellm/{benchmark}", prompts, quality, tasks, ids)
 
 
-def _two_model_table(name: str, prompts: list[str], quality: list[list[float]], tasks: list[str]) -> OutcomeTable:
+def _two_model_table(
+    name: str, prompts: list[str], quality: list[list[float]], tasks: list[str], ids: list[str]
+) -> OutcomeTable:
+    """The row ids name the benchmark (`gsm8k/<row of the file>`, `mt_bench/<question id>`), so tables of
+    different benchmarks concatenate without a clash."""
     n = len(prompts)
     cost = np.tile(np.array([1.0, 0.0]), (n, 1))
     return OutcomeTable(
@@ -198,6 +203,7 @@ def _two_model_table(name: str, prompts: list[str], quality: list[list[float]], 
         quality=np.asarray(quality, dtype=np.float64).reshape(n, 2),
         cost=cost,
         tasks=tuple(tasks),
+        ids=tuple(ids),
     )
 
 
@@ -210,7 +216,7 @@ def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
             if line.strip():
                 j = json.loads(line)
                 scores.setdefault((int(j["question_id"]), j["model"]), []).append(float(j["score"]))
-    prompts, quality, tasks = [], [], []
+    prompts, quality, tasks, ids = [], [], [], []
     for q in questions:
         if q["turns"][0].strip() in skip:
             continue
@@ -223,7 +229,8 @@ def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
         prompts.append(q["turns"][0])
         quality.append(row)
         tasks.append(q.get("category", "general"))
-    return _two_model_table("routellm/mt_bench", prompts, quality, tasks)
+        ids.append(f"mt_bench/{q['question_id']}")
+    return _two_model_table("routellm/mt_bench", prompts, quality, tasks, ids)
 
 
 async def load_history(
@@ -241,6 +248,7 @@ async def load_history(
     fit a router on the table, or replay on `table.complete()`.
     """
     found: list[tuple[str, str, dict[str, tuple[float, float]]]] = []
+    ids: list[str] = []
     offset = 0
     while True:
         page = await store.list_orchestrations(
@@ -253,6 +261,7 @@ async def load_history(
                     cells[it.model_name] = (float(it.evaluation.score), float(it.cost))
             if cells:
                 found.append((orch.prompt, orch.domain or "general", cells))
+                ids.append(orch.id)
         if len(page) < page_size:
             break
         offset += page_size
@@ -272,4 +281,5 @@ async def load_history(
         quality=quality,
         cost=cost,
         tasks=tuple(d for _, d, _ in found),
+        ids=tuple(ids),
     )

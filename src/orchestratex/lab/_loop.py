@@ -177,8 +177,10 @@ class LoopReplay:
         )
 
 
-def _answer_text(row_id: str, model: str, chars: float) -> str:
-    mark = f"{_MARK}{row_id} · {model}⟧"
+def _answer_text(row: int, model: str, chars: float) -> str:
+    """A recorded answer's stand-in: as long as the answer, marked with its row (a number, never an id:
+    distinct whatever the table's ids) and model for the judge."""
+    mark = f"{_MARK}{row} · {model}⟧"
     return mark + " " + "." * max(int(chars) - len(mark) - 1, 0)
 
 
@@ -223,13 +225,12 @@ async def replay_loop(
     chars = table.output_chars
     by_name = {p.name: column[p.name] for p in answering}
     judge_by_name = {j.profile.name: j for j in judges}
-    row_of_mark: dict[str, int] = {table.ids[i]: i for i in range(len(table))}
 
     def answer(request: GenerationRequest) -> Generation:
         row = _ROW.get()
         col = by_name[request.model.name]
         out = float(chars[row, col]) if chars is not None else 400.0
-        text = _answer_text(table.ids[row], table.models[col], out)
+        text = _answer_text(row, table.models[col], out)
         usage = Usage(
             input_tokens=math.ceil(sum(len(m.content) for m in request.messages) / CHARS_PER_TOKEN),
             output_tokens=math.ceil(len(text) / CHARS_PER_TOKEN),
@@ -241,11 +242,11 @@ async def replay_loop(
         start = user.rfind(_MARK)
         if start < 0:
             raise UserError("the lab judge was asked about an answer the lab did not write")
-        row_id, _, model = user[start + len(_MARK) :].partition("⟧")[0].partition(" · ")
-        row = row_of_mark[row_id]
+        mark, _, model = user[start + len(_MARK) :].partition("⟧")[0].partition(" · ")
+        row = int(mark)
         col = table.model_index(model)
         sim = judge_by_name[request.model.name]
-        score = sim.score(float(table.quality[row, col]), scale, row_id, model)
+        score = sim.score(float(table.quality[row, col]), scale, table.ids[row], model)
         feedback = "Correct." if score >= threshold else "The answer is wrong: check the reasoning and try again."
         return json.dumps({"score": score, "feedback": feedback})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -40,7 +41,7 @@ class OutcomeTable:
     tasks: tuple[str, ...] = ()
     """The task (benchmark or domain) of each row; empty when unknown."""
     ids: tuple[str, ...] = ()
-    """A stable identifier of each row; row numbers when not given."""
+    """A stable identifier of each row, distinct (a repeated one is refused); row numbers when not given."""
     output_chars: FloatArray | None = field(default=None, repr=False)
     """(rows, models) length in characters of each model's answer, when known (for token estimates)."""
 
@@ -72,6 +73,12 @@ class OutcomeTable:
             object.__setattr__(self, "ids", tuple(str(i) for i in range(n)))
         elif len(self.ids) != n:
             raise UserError(f"table {self.name!r}: {len(self.ids)} ids for {n} rows")
+        elif len(set(self.ids)) != n:
+            twice = [i for i, count in Counter(self.ids).items() if count > 1]
+            raise UserError(
+                f"table {self.name!r}: ids must be distinct, {twice[:5]}{' …' if len(twice) > 5 else ''} repeat "
+                f"({len(twice)} in all): give each row its own id, or leave ids out (row numbers)"
+            )
         if self.output_chars is not None:
             chars = np.asarray(self.output_chars, dtype=np.float64)
             if chars.shape != (n, m):
@@ -126,11 +133,17 @@ class OutcomeTable:
 
     # -- slicing ------------------------------------------------------------------------------
     def subset(self, rows: Sequence[int] | IntArray, *, name: str | None = None) -> OutcomeTable:
-        """The table restricted to `rows` (in that order)."""
+        """The table restricted to `rows` (in that order); a row taken again (a bootstrap sample) gets the id
+        `<id>#2`, `<id>#3`, … so that ids stay distinct."""
         idx = np.asarray(rows, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             raise IndexError(f"row index out of range for table {self.name!r} of {len(self)} rows")
         pick = idx.tolist()
+        taken: dict[int, int] = {}
+        ids = []
+        for i in pick:
+            taken[i] = taken.get(i, 0) + 1
+            ids.append(self.ids[i] if taken[i] == 1 else f"{self.ids[i]}#{taken[i]}")
         return OutcomeTable(
             name=name or self.name,
             models=self.models,
@@ -138,7 +151,7 @@ class OutcomeTable:
             quality=self.quality[idx],
             cost=self.cost[idx],
             tasks=tuple(self.tasks[i] for i in pick) if self.tasks else (),
-            ids=tuple(self.ids[i] for i in pick),
+            ids=tuple(ids),
             output_chars=None if self.output_chars is None else self.output_chars[idx],
         )
 
@@ -184,7 +197,12 @@ class OutcomeTable:
 
     @staticmethod
     def concat(tables: Sequence[OutcomeTable], *, name: str | None = None) -> OutcomeTable:
-        """Rows of several tables with the same models, one after the other."""
+        """Rows of several tables with the same models, one after the other.
+
+        Ids stay as they are when they are distinct across the tables; when two tables share an id (e.g. two
+        tables numbered from 0), every id is prefixed with its table's name (`<name>/<id>`, and with the
+        table's position too when names repeat), so that each row keeps a distinct id.
+        """
         if not tables:
             raise UserError("nothing to concatenate")
         models = tables[0].models
@@ -199,6 +217,16 @@ class OutcomeTable:
             quality=np.concatenate([t.quality for t in tables]),
             cost=np.concatenate([t.cost for t in tables]),
             tasks=tuple(t.task_of(i) for t in tables for i in range(len(t))),
-            ids=tuple(i for t in tables for i in t.ids),
+            ids=_distinct_ids(tables),
             output_chars=None if any(c is None for c in chars) else np.concatenate(chars),  # type: ignore[arg-type]
         )
+
+
+def _distinct_ids(tables: Sequence[OutcomeTable]) -> tuple[str, ...]:
+    """The tables' ids one after the other, prefixed by their table when they would repeat."""
+    ids = tuple(i for t in tables for i in t.ids)
+    if len(set(ids)) == len(ids):
+        return ids
+    names = [t.name for t in tables]
+    unique = len(set(names)) == len(names)
+    return tuple(f"{t.name}/{i}" if unique else f"{k}:{t.name}/{i}" for k, t in enumerate(tables) for i in t.ids)
