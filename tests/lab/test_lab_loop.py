@@ -137,3 +137,24 @@ async def test_bad_input_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="unobserved"):
         await lab.replay_loop(partial, router=Scripted(["a"]))
+
+
+async def test_no_recorded_cost_overruns_its_reservation(caplog: pytest.LogCaptureFixture) -> None:
+    """Fitted prices reproduce costs on average only, and a long answer comes after many short ones (a cap
+    learned from lengths would be too small): every call's reserved worst case still covers its recorded cost."""
+    rng = np.random.default_rng(3)
+    n = 60
+    chars = np.where(np.arange(n)[:, None] < 40, 40.0, 6000.0) * np.ones((n, 2))
+    prompts = tuple(f"question {i} " + "x" * int(rng.integers(10, 400)) for i in range(n))
+    tokens = np.asarray([len(p) for p in prompts])[:, None] / 4 + chars / 4
+    cost = tokens * np.array([0.0005, 0.02]) / 1000 * rng.uniform(0.3, 3.0, (n, 2))  # far from any one price
+    table = lab.OutcomeTable(
+        name="uneven", models=("cheap", "dear"), prompts=prompts, quality=np.zeros((n, 2)), cost=cost,
+        output_chars=chars,
+    )  # fmt: skip
+    caplog.set_level("WARNING", logger="orchestratex")
+    result = await lab.replay_loop(table, router=Scripted(["cheap", "dear", "cheap"]), max_iterations=3, patience=3)
+    assert not [r for r in caplog.records if "reserved worst case" in r.getMessage()]
+    assert all(o.models == ("cheap", "dear", "cheap") for o in result.outcomes)  # nobody excluded from a run
+    spent = sum(o.cost - o.judge_cost for o in result.outcomes)
+    assert spent == pytest.approx(2 * cost[:, 0].sum() + cost[:, 1].sum(), rel=1e-9)  # at the recorded costs

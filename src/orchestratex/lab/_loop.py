@@ -16,14 +16,15 @@ import numpy as np
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import LLMJudgeEvaluator
 from ..exceptions import UserError
-from ..orchestrator import Orchestrator
-from ..providers import FunctionProvider, Generation, GenerationRequest
+from ..orchestrator import Orchestrator, OutputCapPolicy
+from ..providers import FunctionProvider, Generation, GenerationRequest, Message
+from ..providers._base import estimate_message_tokens
 from ..routing import Router
 from ..stores import MemoryStore
 from ..usage import Usage
 from ._metrics import OperatingPoint
 from ._profiles import CHARS_PER_TOKEN, profiles_for
-from ._table import OutcomeTable
+from ._table import FloatArray, OutcomeTable
 
 __all__ = ["LoopOutcome", "LoopReplay", "SimulatedJudge", "replay_loop"]
 
@@ -177,6 +178,35 @@ class LoopReplay:
         )
 
 
+_DEFAULT_CHARS = 400.0
+"""The length of an answer when the table does not record it."""
+
+
+def _chars(chars: FloatArray | None, row: int, col: int) -> float:
+    return float(chars[row, col]) if chars is not None else _DEFAULT_CHARS
+
+
+def output_cap(table: OutcomeTable, answering: Sequence[tuple[ModelProfile, int]]) -> int:
+    """The output cap of every answer in a replay: the fewest tokens that hold each recorded answer and at which
+    each call's worst case (its input bound at the model's input price, plus the cap at its output price) covers
+    its recorded cost, so no recorded cost overruns its reservation.
+
+    A recorded answer is replayed whole (it cannot be cut at a cap), so the cap is never learned from lengths.
+    Only a model without an output price whose recorded cost exceeds its input's price is not covered.
+    """
+    need = 1
+    for row, prompt in enumerate(table.prompts):
+        bound = estimate_message_tokens([Message(role="user", content=prompt)])  # at most what the run counts
+        for profile, col in answering:
+            mark = _answer_text(row, table.models[col], _chars(table.output_chars, row, col))
+            need = max(need, math.ceil(len(mark) / CHARS_PER_TOKEN))
+            p_in, p_out = profile.input_cost_per_1k or 0.0, profile.output_cost_per_1k or 0.0
+            short = float(table.cost[row, col]) * 1000 - bound * p_in
+            if short > 0 and p_out > 0:
+                need = max(need, math.ceil(short / p_out) + 1)
+    return need
+
+
 def _answer_text(row: int, model: str, chars: float) -> str:
     """A recorded answer's stand-in: as long as the answer, marked with its row (a number, never an id:
     distinct whatever the table's ids) and model for the judge."""
@@ -202,7 +232,9 @@ async def replay_loop(
     Every model of the table is a catalog model (`profiles`, by default `profiles_for(table)`)
     served by a `FunctionProvider` that answers with the recorded outcome: an answer as long as
     the recorded one, costing the recorded cost (reported to the orchestrator as the provider's
-    own cost). A model asked again answers the same. The answers are judged by `judge` (one
+    own cost). A model asked again answers the same. Every answer's output cap is `output_cap(table, ...)`: the
+    recorded answer fits it and its reserved worst case covers the recorded cost, so no model is excluded from
+    a run for costing more than it reserved, whatever the fitted prices. The answers are judged by `judge` (one
     `SimulatedJudge`, or several as a panel aggregated by median; default: an exact 9/3 judge)
     through the orchestrator's `LLMJudgeEvaluator`; judges are never routing candidates. The run
     stops when the judges' score reaches `threshold`, after `max_iterations`, on the budget
@@ -220,17 +252,27 @@ async def replay_loop(
         raise UserError("give at least one judge, each with its own name")
     answering = list(profiles) if profiles is not None else profiles_for(table, provider=_ANSWER_PROVIDER)
     column = _columns(table, answering)
-    answering = [p.model_copy(update={"provider": _ANSWER_PROVIDER}) for p in answering]
-    scale = 10.0 if float(np.nanmax(table.quality)) > 1 else 1.0
     chars = table.output_chars
+    cap = output_cap(table, [(p, column[p.name]) for p in answering])
+    window = cap + max((math.ceil(len(p.encode()) / CHARS_PER_TOKEN) for p in table.prompts), default=0)
+    answering = [  # (a recorded answer fitted its model's limits: it must fit the replayed ones)
+        p.model_copy(
+            update={
+                "provider": _ANSWER_PROVIDER,
+                "max_output_tokens": max(p.max_output_tokens, cap),
+                "context_window": max(p.context_window, window),
+            }
+        )
+        for p in answering
+    ]
+    scale = 10.0 if float(np.nanmax(table.quality)) > 1 else 1.0
     by_name = {p.name: column[p.name] for p in answering}
     judge_by_name = {j.profile.name: j for j in judges}
 
     def answer(request: GenerationRequest) -> Generation:
         row = _ROW.get()
         col = by_name[request.model.name]
-        out = float(chars[row, col]) if chars is not None else 400.0
-        text = _answer_text(row, table.models[col], out)
+        text = _answer_text(row, table.models[col], _chars(chars, row, col))
         usage = Usage(
             input_tokens=math.ceil(sum(len(m.content) for m in request.messages) / CHARS_PER_TOKEN),
             output_tokens=math.ceil(len(text) / CHARS_PER_TOKEN),
@@ -261,6 +303,8 @@ async def replay_loop(
         store=MemoryStore(),
         max_iterations=max_iterations,
         evaluation_threshold=threshold,
+        max_output_tokens=cap,
+        output_cap=OutputCapPolicy(learn=False, min_tokens=cap),
     )
     names = [p.name for p in answering]
     outcomes: list[LoopOutcome] = []
