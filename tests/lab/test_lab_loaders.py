@@ -46,8 +46,12 @@ def test_routerbench_csv(tmp_path: Path) -> None:
         lab.load_routerbench(tmp_path, "train", tasks=("winogrande",))
     with pytest.raises(ValueError, match="split"):
         lab.load_routerbench(tmp_path, "dev")  # type: ignore[arg-type]
-    with pytest.raises(FileNotFoundError, match=lab.DATA_ENV):
+    with pytest.raises(FileNotFoundError, match="nowhere': no such directory"):
         lab.load_routerbench(tmp_path / "nowhere", "train")
+    with pytest.raises(FileNotFoundError, match="not the routing data directory"):
+        lab.load_routerbench(folder, "train")  # the routerbench folder itself
+    with pytest.raises(ValueError, match=r"tasks is a list of task names, e.g. tasks=\['mbpp'\]"):
+        lab.load_routerbench(tmp_path, "train", tasks="mbpp")
 
 
 def test_routellm_formats_and_contamination(tmp_path: Path) -> None:
@@ -89,9 +93,16 @@ def test_data_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv(lab.DATA_ENV, str(tmp_path))
     assert lab.data_dir() == tmp_path
     assert lab.data_dir(tmp_path / "mine") == tmp_path / "mine"  # an explicit directory wins
+    (tmp_path / "routellm" / "gsm8k").mkdir(parents=True)
+    (tmp_path / "routellm" / "gsm8k" / "gsm8k_responses.csv").write_text(
+        f"prompt,{lab.ROUTELLM_STRONG},{lab.ROUTELLM_WEAK}\n2+2?,True,False\n"
+    )
+    assert lab.load_routellm(None, "gsm8k").prompts == ("2+2?",)  # None: the environment's directory
     monkeypatch.delenv(lab.DATA_ENV)
     with pytest.raises(FileNotFoundError, match=lab.DATA_ENV):
         lab.data_dir()  # no folder layout is assumed
+    with pytest.raises(FileNotFoundError, match=lab.DATA_ENV):
+        lab.load_routerbench(None, "train")
 
 
 def _orchestration(prompt: str, tried: list[tuple[str, float, float]]) -> Orchestration:

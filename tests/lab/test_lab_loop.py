@@ -10,6 +10,7 @@ import pytest
 
 from orchestratex import lab
 from orchestratex.catalog import ModelProfile
+from orchestratex.exceptions import UserError
 from orchestratex.records import RoutingDecision
 from orchestratex.routing import Router, RoutingFeedback, Task
 from orchestratex.routing.fitted import FittedRouter
@@ -158,3 +159,14 @@ async def test_no_recorded_cost_overruns_its_reservation(caplog: pytest.LogCaptu
     assert all(o.models == ("cheap", "dear", "cheap") for o in result.outcomes)  # nobody excluded from a run
     spent = sum(o.cost - o.judge_cost for o in result.outcomes)
     assert spent == pytest.approx(2 * cost[:, 0].sum() + cost[:, 1].sum(), rel=1e-9)  # at the recorded costs
+
+
+async def test_bad_replay_arguments_are_refused_up_front() -> None:
+    table = synthetic_table(5)
+    with pytest.raises(UserError, match="progress_every is a number of prompts >= 1"):
+        await lab.replay_loop(table, router=Scripted(["small"]), progress=print, progress_every=0)
+    for price in ({"input_cost_per_1k": -1.0}, {"output_cost_per_1k": float("nan")}):
+        with pytest.raises(UserError, match="cost_per_1k is US dollars per 1,000 tokens"):
+            lab.SimulatedJudge(**price)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="score_noise"):
+        lab.SimulatedJudge(score_noise=float("nan"))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from orchestratex.catalog import ModelProfile
+from orchestratex.exceptions import UserError
 from orchestratex.routing import Task
 from orchestratex.routing.fitted import FittedRouter, TextFeaturizer
 
@@ -109,6 +110,26 @@ def test_task_only_and_misuse() -> None:
         FittedRouter(target_quality=7.0)
     with pytest.raises(ValueError, match="at least 2"):
         FittedRouter().fit(synthetic_table(1))
+    with pytest.raises(ValueError, match="fit takes an OutcomeTable"):
+        FittedRouter().fit([1, 2, 3])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("knob", "value", "message"),
+    [
+        ("cost_weight", float("nan"), "cost_weight must be a finite number >= 0"),
+        ("cost_weight", float("inf"), "cost_weight must be a finite number >= 0"),
+        ("domain_prior", float("nan"), "domain_prior must be a finite number >= 0"),
+        ("alpha", 0.0, "alpha must be a finite number > 0"),
+        ("smoothing", -1.0, "smoothing must be a finite number >= 0"),
+        ("retry_prior", float("nan"), "retry_prior must be a finite number > 0"),
+        ("horizon", 2.5, "horizon is a whole number of attempts >= 1"),
+        ("horizon", 0, "horizon is a whole number of attempts >= 1"),
+    ],
+)
+def test_a_bad_knob_is_refused_by_the_constructor(knob: str, value: float, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        FittedRouter(**{knob: value})  # type: ignore[arg-type]
 
 
 def test_featurizer_is_stable_and_reads_the_last_paragraph() -> None:

@@ -55,10 +55,14 @@ def data_dir(directory: str | Path | None = None) -> Path:
     raise FileNotFoundError(f"no routing data directory: pass one, or set {DATA_ENV} to it")
 
 
-def _open_dir(directory: str | Path, sub: str) -> Path:
-    path = Path(directory) / sub
+def _open_dir(directory: Path, sub: str) -> Path:
+    path = directory / sub
     if not path.is_dir():
-        raise FileNotFoundError(f"no {sub!r} directory in {str(directory)!r}: point {DATA_ENV} at the routing data")
+        raise FileNotFoundError(
+            f"no {sub!r} directory in {str(directory)!r}: "
+            f"{'no such directory' if not directory.is_dir() else 'not the routing data directory'} "
+            "(the one holding routerbench/ and routellm/)"
+        )
     return path
 
 
@@ -81,18 +85,22 @@ def _prompt_text(cell: str) -> str:
 
 
 def load_routerbench(
-    directory: str | Path, split: Literal["train", "test"], *, tasks: Sequence[str] = ROUTERBENCH_TASKS
+    directory: str | Path | None, split: Literal["train", "test"], *, tasks: Sequence[str] = ROUTERBENCH_TASKS
 ) -> OutcomeTable:
     """RouterBench outcomes of `split` for `tasks`, concatenated: 1/0 correctness and dollar cost per model.
 
-    `directory` is the routing data directory (see `data_dir`). Rows with an empty quality or
-    cost cell are skipped, as the data's README says.
+    `directory` is the routing data directory, None for `$ORCHESTRATEX_DATA_DIR` (see `data_dir`).
+    Rows with an empty quality or cost cell are skipped, as the data's README says.
     """
     if split not in ("train", "test"):
         raise UserError(f"split must be 'train' or 'test', got {split!r}")
+    if isinstance(tasks, str) or not all(isinstance(t, str) for t in tasks):
+        raise UserError(
+            f"tasks is a list of task names, e.g. tasks=['mbpp'] (of {list(ROUTERBENCH_TASKS)}); got {tasks!r}"
+        )
     if not tasks:
-        raise UserError("name at least one task")
-    folder = _open_dir(directory, "routerbench")
+        raise UserError(f"name at least one task, e.g. tasks=['mbpp'] (of {list(ROUTERBENCH_TASKS)})")
+    folder = _open_dir(data_dir(directory), "routerbench")
     tables = []
     for task in tasks:
         path = folder / f"{task}_{split}.csv"
@@ -156,7 +164,7 @@ def _truth(cell: str) -> float:
 
 
 def load_routellm(
-    directory: str | Path,
+    directory: str | Path | None,
     benchmark: Literal["gsm8k", "mmlu", "mt_bench"],
     *,
     exclude_contaminated: bool = True,
@@ -168,10 +176,11 @@ def load_routellm(
     1/0 correctness (MMLU's task is the subject); MT-Bench quality is the GPT-4 judge's score
     (1–10) averaged over a question's two turns, the prompt is the first turn and the task the
     category. Prompts listed in `contaminated_prompts.jsonl` are dropped unless told otherwise.
+    `directory` is the routing data directory, None for `$ORCHESTRATEX_DATA_DIR` (see `data_dir`).
     """
-    folder = _open_dir(directory, f"routellm/{benchmark}") if benchmark in ("gsm8k", "mmlu", "mt_bench") else None
-    if folder is None:
+    if benchmark not in ("gsm8k", "mmlu", "mt_bench"):
         raise UserError(f"benchmark must be 'gsm8k', 'mmlu' or 'mt_bench', got {benchmark!r}")
+    folder = _open_dir(data_dir(directory), f"routellm/{benchmark}")
     skip = _contaminated(folder) if exclude_contaminated else set()
     if benchmark == "mt_bench":
         return _mt_bench(folder, skip)

@@ -59,8 +59,12 @@ class SimulatedJudge:
     def __post_init__(self) -> None:
         if not 0 <= self.flip_rate <= 1:
             raise UserError("flip_rate is a probability: between 0 and 1")
-        if self.score_noise < 0:
-            raise UserError("score_noise must be >= 0")
+        if not math.isfinite(self.score_noise) or self.score_noise < 0:
+            raise UserError(f"score_noise is a standard deviation in score points: >= 0, got {self.score_noise!r}")
+        for price in ("input_cost_per_1k", "output_cost_per_1k"):
+            value = getattr(self, price)
+            if not math.isfinite(value) or value < 0:
+                raise UserError(f"{price} is US dollars per 1,000 tokens: a number >= 0 (e.g. 0.0002), got {value!r}")
         if not (0 <= self.wrong_score <= 10 and 0 <= self.right_score <= 10):
             raise UserError("scores are on the 0–10 scale")
         if ":" in self.name or not self.name:
@@ -247,6 +251,8 @@ async def replay_loop(
     table.require_complete()
     if max_iterations < 1:
         raise UserError("max_iterations must be >= 1")
+    if isinstance(progress_every, bool) or not isinstance(progress_every, int) or progress_every < 1:
+        raise UserError(f"progress_every is a number of prompts >= 1 (e.g. progress_every=100), got {progress_every!r}")
     judges = [SimulatedJudge()] if judge is None else [judge] if isinstance(judge, SimulatedJudge) else list(judge)
     if not judges or len({j.name for j in judges}) != len(judges):
         raise UserError("give at least one judge, each with its own name")

@@ -13,6 +13,7 @@ Needs the `lab` extra (numpy; scikit-learn only to fit): `pip install 'orchestra
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -46,6 +47,13 @@ def _np() -> Any:
     except ImportError as exc:  # pragma: no cover - numpy ships with the lab extra
         raise ImportError("FittedRouter needs numpy: pip install 'orchestratex[lab]'") from exc
     return numpy
+
+
+def _number(name: str, value: float, what: str, *, positive: bool = False) -> None:
+    """Refuse a knob that is not a finite number >= 0 (> 0 when `positive`), saying what to write."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise UserError(f"{name} must be a finite number {'> 0' if positive else '>= 0'} ({what}); got {value!r}")
 
 
 def _price(model: ModelProfile) -> float | None:
@@ -114,16 +122,15 @@ class FittedRouter(Router):
         smoothing: float = 2.0,
         retry_prior: float = 2.0,
     ) -> None:
-        if horizon < 1:
-            raise UserError("horizon must be >= 1")
-        if retry_prior <= 0:
-            raise UserError("retry_prior must be > 0")
-        if cost_weight < 0:
-            raise UserError("cost_weight must be >= 0")
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+            raise UserError(f"horizon is a whole number of attempts >= 1, e.g. horizon=3; got {horizon!r}")
+        _number("cost_weight", cost_weight, "quality given up per dollar, e.g. cost_weight=10")
+        _number("retry_prior", retry_prior, "pseudo-retries, e.g. retry_prior=2", positive=True)
+        _number("alpha", alpha, "the ridge penalty, e.g. alpha=10", positive=True)
+        _number("domain_prior", domain_prior, "pseudo-rows, e.g. domain_prior=5")
+        _number("smoothing", smoothing, "pseudo-prompts, e.g. smoothing=2")
         if target_quality is not None and not 0 <= target_quality <= 1:
             raise UserError("target_quality is on the 0–1 scale: between 0 and 1")
-        if alpha <= 0 or domain_prior < 0:
-            raise UserError("alpha must be > 0 and domain_prior >= 0")
         if features not in FEATURE_SETS:
             raise UserError(f"features must be one of {FEATURE_SETS}, got {features!r}")
         self.cost_weight = cost_weight
@@ -161,6 +168,13 @@ class FittedRouter(Router):
     def fit(self, table: OutcomeTable, *, profiles: Sequence[ModelProfile] = ()) -> FittedRouter:
         """Learn from `table` (unobserved cells are skipped); `profiles` give the prices the costs were paid at."""
         np = _np()
+        from ..lab._table import OutcomeTable
+
+        if not isinstance(table, OutcomeTable):
+            raise UserError(
+                "fit takes an OutcomeTable (lab.load_routerbench(...), lab.OutcomeTable(...)), "
+                f"not {type(table).__name__}"
+            )
         if len(table) < 2:
             raise UserError(f"table {table.name!r} has {len(table)} rows: fitting needs at least 2")
         observed = table.observed
