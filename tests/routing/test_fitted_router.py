@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +87,75 @@ def test_save_and_load_round_trip(router: FittedRouter, tmp_path: Path) -> None:
     (tmp_path / "junk.npz").write_bytes(b"not a router")
     with pytest.raises(ValueError, match="not a saved FittedRouter"):
         FittedRouter.load(tmp_path / "junk.npz")
+
+
+def _damaged(router: FittedRouter, tmp_path: Path, kind: str) -> Path:
+    """A file that is not a saved FittedRouter, of the kind named."""
+    good = router.save(tmp_path / "good.npz")
+    path = tmp_path / f"{kind}.npz"
+    with np.load(good) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+
+    def with_meta(value: object) -> None:
+        np.savez(path, **{**arrays, "meta": np.asarray(value if isinstance(value, str) else json.dumps(value))})
+
+    def npy() -> None:
+        with path.open("wb") as fh:
+            np.save(fh, np.zeros(3))
+
+    writers: dict[str, Callable[[], object]] = {
+        "cut short": lambda: path.write_bytes(good.read_bytes()[: good.stat().st_size // 2]),
+        "flipped byte": lambda: path.write_bytes(bytes(data)),
+        "empty": lambda: path.write_bytes(b""),
+        "text": lambda: path.write_text("model,score\nsmall,3\n"),
+        "npy": npy,
+        "other npz": lambda: np.savez(path, x=np.zeros(3)),
+        "pickled": lambda: np.savez(path, **{**arrays, "meta": np.array([{"a": 1}], dtype=object)}),
+        "bad json": lambda: with_meta("{not json"),
+        "json list": lambda: with_meta([1, 2]),
+        "no models": lambda: with_meta({k: v for k, v in meta.items() if k != "models"}),
+        "no alpha": lambda: with_meta({k: v for k, v in meta.items() if k != "alpha"}),
+        "bad setting": lambda: with_meta({**meta, "cost_weight": float("nan")}),
+        "bad shape": lambda: np.savez(path, **{**arrays, "coef": arrays["coef"][:1]}),
+    }
+    writers[kind]()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "why"),
+    [
+        ("cut short", "damaged or cut short"),
+        ("flipped byte", "damaged"),
+        ("empty", "the file is empty"),
+        ("text", r"not a \.npz archive"),
+        ("npy", r"a single numpy array \(\.npy\)"),
+        ("other npz", "the archive has no meta"),
+        ("pickled", "pickled"),
+        ("bad json", "its metadata is not valid JSON"),
+        ("json list", "its metadata is a JSON list"),
+        ("no models", "no valid 'models'"),
+        ("no alpha", "its metadata has no 'alpha'"),
+        ("bad setting", "its settings are invalid .*cost_weight"),
+        ("bad shape", r"coef has shape \(1, "),
+    ],
+)
+def test_a_file_that_is_not_a_saved_router_is_a_user_error(
+    router: FittedRouter, tmp_path: Path, kind: str, why: str
+) -> None:
+    path = _damaged(router, tmp_path, kind)
+    with pytest.raises(UserError, match=f"{re.escape(repr(str(path)))} is not a saved FittedRouter: .*{why}"):
+        FittedRouter.load(path)
+
+
+def test_a_missing_file_or_a_folder_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="not a saved FittedRouter: No such file"):
+        FittedRouter.load(tmp_path / "nope.npz")
+    with pytest.raises(UserError, match="not a saved FittedRouter: Is a directory"):
+        FittedRouter.load(tmp_path)
 
 
 def test_learns_from_partial_history() -> None:

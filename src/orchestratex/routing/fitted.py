@@ -25,6 +25,7 @@ from ._base import Router, RoutingFeedback, Task
 from ._cascade import plan
 from ._features import TextFeaturizer
 from ._joint import JointOutcomes, judge_error_ok, logit, sigmoid
+from ._saved import read_saved, unreadable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -502,44 +503,50 @@ class FittedRouter(Router):
 
     @classmethod
     def load(cls, path: str | Path, *, embedder: MiniLMEmbedder | None = None) -> FittedRouter:
-        """A router saved by `save`; a MiniLM router uses `embedder`, else the bundled model."""
+        """A router saved by `save`; a MiniLM router uses `embedder`, else the bundled model.
+
+        A file that is not one (missing, empty, cut short, another kind of file, damaged metadata or
+        arrays) is a `UserError` naming the file and what is wrong with it.
+        """
         np = _np()
+        path = Path(path)
+        meta, arrays = read_saved(path, _FORMAT)
         try:
-            with np.load(Path(path), allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"]))
-                arrays = {k: data[k] for k in ("mean_q", "mean_c", "buckets", "coef", "idf")}
-                joint = (data["joint_q"], data["joint_dom"]) if "joint_q" in data.files else None
-        except (OSError, ValueError, KeyError) as exc:
-            raise UserError(f"{str(path)!r} is not a saved FittedRouter: {exc}") from exc
-        if meta.get("format") != _FORMAT:
-            raise UserError(f"{str(path)!r} is not a saved FittedRouter (format {meta.get('format')!r})")
-        router = cls(
-            cost_weight=meta["cost_weight"],
-            target_quality=meta["target_quality"],
-            alpha=meta["alpha"],
-            text=meta["text"],
-            domain_prior=meta["domain_prior"],
-            featurizer=TextFeaturizer(**meta["featurizer"]),
-            features=meta.get("features", "tfidf"),
-            embedder=embedder,
-            cascade=meta.get("cascade", True),
-            horizon=meta.get("horizon", 3),
-            judge_error=meta.get("judge_error", 0.0),
-            smoothing=meta.get("smoothing", 2.0),
-            retry_prior=meta.get("retry_prior", 2.0),
-        )
+            router = cls(
+                cost_weight=meta["cost_weight"],
+                target_quality=meta["target_quality"],
+                alpha=meta["alpha"],
+                text=meta["text"],
+                domain_prior=meta["domain_prior"],
+                featurizer=TextFeaturizer(**meta["featurizer"]),
+                features=meta.get("features", "tfidf"),
+                embedder=embedder,
+                cascade=meta.get("cascade", True),
+                horizon=meta.get("horizon", 3),
+                judge_error=meta.get("judge_error", 0.0),
+                smoothing=meta.get("smoothing", 2.0),
+                retry_prior=meta.get("retry_prior", 2.0),
+            )
+        except KeyError as exc:
+            raise unreadable(path, f"its metadata has no {exc.args[0]!r}") from exc
+        except (UserError, TypeError, ValueError) as exc:
+            raise unreadable(path, f"its settings are invalid ({exc})") from exc
         router.models = tuple(meta["models"])
         router._domains = {d: i for i, d in enumerate(meta["domains"])}
         router.quality_scale = float(meta["quality_scale"])
         router._fit_prices = {k: float(v) for k, v in meta["fit_prices"].items()}
-        router._mean_q, router._mean_c = arrays["mean_q"], arrays["mean_c"]
-        router._buckets, router._coef = arrays["buckets"].astype(np.int64), arrays["coef"]
+        router._mean_q, router._mean_c = arrays["mean_q"].astype(np.float64), arrays["mean_c"].astype(np.float64)
+        router._buckets, router._coef = arrays["buckets"].astype(np.int64), arrays["coef"].astype(np.float64)
+        if router.features == "tfidf" and router._buckets.size and router._buckets[-1] >= router.featurizer.size:
+            raise unreadable(path, f"its feature buckets exceed the featurizer's {router.featurizer.size}")
         idf = np.full(router.featurizer.size, float(meta["idf_unseen"]))
         if arrays["idf"].size:
             idf[router._buckets] = arrays["idf"]
         router.featurizer.idf = idf
-        if joint is not None and len(joint[0]):
-            router._joint = JointOutcomes(joint[0], joint[1], len(router._domains), smoothing=router.smoothing)
+        if "joint_q" in arrays and len(arrays["joint_q"]):
+            router._joint = JointOutcomes(
+                arrays["joint_q"], arrays["joint_dom"], len(router._domains), smoothing=router.smoothing
+            )
         return router
 
 
