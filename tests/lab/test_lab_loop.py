@@ -170,3 +170,17 @@ async def test_bad_replay_arguments_are_refused_up_front() -> None:
             lab.SimulatedJudge(**price)  # type: ignore[arg-type]
     with pytest.raises(UserError, match="score_noise"):
         lab.SimulatedJudge(score_noise=float("nan"))
+
+
+async def test_an_answer_reports_its_recorded_length_not_its_stand_in_s() -> None:
+    """A one-letter recorded answer is replayed as a marked stand-in longer than it; its usage (which the
+    routers learn output costs from) is the recorded answer's, whatever the mark's length or the table's ids."""
+    n = 6
+    table = lab.OutcomeTable(
+        name="short", models=("small", "large"), prompts=tuple(f"pick A or B ({i})" for i in range(n)),
+        quality=np.ones((n, 2)), cost=np.full((n, 2), 0.001), output_chars=np.full((n, 2), 3.0),
+        ids=tuple(f"a-very-long-sample-identifier-{i}" for i in range(n)),
+    )  # fmt: skip
+    router = Scripted(["small"])
+    await lab.replay_loop(table, router=router, max_iterations=1)
+    assert [f.output_tokens for f in router.feedback] == [1] * n

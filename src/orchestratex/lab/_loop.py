@@ -190,6 +190,11 @@ def _chars(chars: FloatArray | None, row: int, col: int) -> float:
     return float(chars[row, col]) if chars is not None else _DEFAULT_CHARS
 
 
+def _tokens(chars: float) -> int:
+    """The output tokens a replayed answer reports: its recorded length's (at least 1)."""
+    return max(math.ceil(chars / CHARS_PER_TOKEN), 1)
+
+
 def output_cap(table: OutcomeTable, answering: Sequence[tuple[ModelProfile, int]]) -> int:
     """The output cap of every answer in a replay: the fewest tokens that hold each recorded answer and at which
     each call's worst case (its input bound at the model's input price, plus the cap at its output price) covers
@@ -202,8 +207,7 @@ def output_cap(table: OutcomeTable, answering: Sequence[tuple[ModelProfile, int]
     for row, prompt in enumerate(table.prompts):
         bound = estimate_message_tokens([Message(role="user", content=prompt)])  # at most what the run counts
         for profile, col in answering:
-            mark = _answer_text(row, table.models[col], _chars(table.output_chars, row, col))
-            need = max(need, math.ceil(len(mark) / CHARS_PER_TOKEN))
+            need = max(need, _tokens(_chars(table.output_chars, row, col)))
             p_in, p_out = profile.input_cost_per_1k or 0.0, profile.output_cost_per_1k or 0.0
             short = float(table.cost[row, col]) * 1000 - bound * p_in
             if short > 0 and p_out > 0:
@@ -212,8 +216,9 @@ def output_cap(table: OutcomeTable, answering: Sequence[tuple[ModelProfile, int]
 
 
 def _answer_text(row: int, model: str, chars: float) -> str:
-    """A recorded answer's stand-in: as long as the answer, marked with its row (a number, never an id:
-    distinct whatever the table's ids) and model for the judge."""
+    """A recorded answer's stand-in for the judge: marked with its row (a number, never an id: distinct whatever
+    the table's ids) and model, padded to the answer's length (a short answer's stand-in is the mark alone; its
+    usage is the recorded length's all the same)."""
     mark = f"{_MARK}{row} · {model}⟧"
     return mark + " " + "." * max(int(chars) - len(mark) - 1, 0)
 
@@ -278,11 +283,12 @@ async def replay_loop(
     def answer(request: GenerationRequest) -> Generation:
         row = _ROW.get()
         col = by_name[request.model.name]
-        text = _answer_text(row, table.models[col], _chars(chars, row, col))
+        out = _chars(chars, row, col)
         usage = Usage(
             input_tokens=math.ceil(sum(len(m.content) for m in request.messages) / CHARS_PER_TOKEN),
-            output_tokens=math.ceil(len(text) / CHARS_PER_TOKEN),
+            output_tokens=_tokens(out),  # the recorded answer's, whatever the marked stand-in's length
         )
+        text = _answer_text(row, table.models[col], out)
         return Generation(text=text, usage=usage, reported_cost=float(table.cost[row, col]))
 
     def verdict(request: GenerationRequest) -> str:
