@@ -89,12 +89,26 @@ class Choice:
 
 
 def data_directory(given: str | None) -> Path:
-    if given:
-        return lab.data_dir(given)
+    """The routing data directory (`--data`, else `$ORCHESTRATEX_DATA_DIR`, else next to the repository), or exit 2
+    with one line naming where it looked and what is missing there."""
     env = os.environ.get(lab.DATA_ENV)
-    path = Path(env) if env else ROOT.parent / "shared" / "data" / "routing"
-    if not (path / "routerbench").is_dir():
-        sys.exit(f"routing data not found at {path}: pass --data or set {lab.DATA_ENV}")
+    if given:
+        path, source = Path(given).expanduser(), "--data"
+    elif env:
+        path, source = Path(env).expanduser(), f"${lab.DATA_ENV}"
+    else:
+        path, source = ROOT.parent / "shared" / "data" / "routing", "the default (pass --data)"
+    needed = [f"routerbench/{task}_{split}.csv" for task in lab.ROUTERBENCH_TASKS for split in ("train", "test")]
+    needed.append("routellm/gsm8k/gsm8k_responses.csv")
+    missing = [n for n in needed if not (path / n).is_file()]
+    if missing:
+        where = "no such directory" if not path.is_dir() else f"no {', '.join(missing[:3])}{' …' * (len(missing) > 3)}"
+        print(
+            f"cascade.py: routing data not found at {str(path)!r} ({source}): {where}; "
+            "name the directory holding routerbench/ and routellm/",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     return path
 
 

@@ -112,12 +112,34 @@ def task_ceiling(table: lab.OutcomeTable, budget: float) -> float:
 
 
 def routing_data() -> Path:
-    """The routing data directory, or exit with how to point at it."""
+    """The routing data directory (`$ORCHESTRATEX_DATA_DIR`, else next to the repository), or exit 2 with one line
+    naming where it looked and what is missing there."""
     env = os.environ.get(lab.DATA_ENV)
-    data = lab.data_dir(env or ROOT.parent / "shared" / "data" / "routing")
-    if not data.is_dir():
-        sys.exit(f"routing data not found at {data}: set {lab.DATA_ENV}")
-    return data
+    path = Path(env).expanduser() if env else ROOT.parent / "shared" / "data" / "routing"
+    source = f"${lab.DATA_ENV}" if env else f"the default (set {lab.DATA_ENV})"
+    needed = [f"routerbench/{task}_{split}.csv" for task in lab.ROUTERBENCH_TASKS for split in ("train", "test")]
+    needed += ["routellm/gsm8k/gsm8k_responses.csv", "routellm/mt_bench/question.jsonl", "routellm/mmlu"]
+    missing = [n for n in needed if not (path / n).exists()]
+    if missing:
+        where = "no such directory" if not path.is_dir() else f"no {', '.join(missing[:3])}{' …' * (len(missing) > 3)}"
+        print(
+            f"routing.py: routing data not found at {str(path)!r} ({source}): {where}; "
+            "name the directory holding routerbench/ and routellm/",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    return path
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number >= 1, e.g. --seeds 5; got {text!r}")
+    return value
 
 
 def online_target_met(acc: float, cost: float, fitted_acc: float, fitted_cost: float) -> bool:
@@ -376,7 +398,7 @@ def online(knob: float, fitted: FittedRouter, profiles: list[ModelProfile], test
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5, help="streams (shuffles) averaged in the online run")
+    parser.add_argument("--seeds", type=positive, default=5, help="streams (shuffles) averaged in the online run")
     args = parser.parse_args()
     data = routing_data()
     knob, routers, profiles, test = routerbench(data)
