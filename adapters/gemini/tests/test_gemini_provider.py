@@ -65,9 +65,10 @@ async def test_safety_finishes_are_content_filtered(finish: str) -> None:
         await provider_on(MockServer(Reply(200, json=body(finish)))).generate(request())
 
 
-async def test_unknown_finish_reason_is_passed_through_lower_case() -> None:
-    generation = await provider_on(MockServer(Reply(200, json=body("OTHER")))).generate(request())
-    assert generation.finish_reason == "other"
+@pytest.mark.parametrize("finish", ["OTHER", "MALFORMED_FUNCTION_CALL"])
+async def test_unknown_finish_reason_is_passed_through_lower_case(finish: str) -> None:
+    generation = await provider_on(MockServer(Reply(200, json=body(finish)))).generate(request())
+    assert generation.finish_reason == finish.lower()  # (no tool was called: never "tool_calls")
 
 
 async def test_rate_limit_retry_delay_from_the_body() -> None:

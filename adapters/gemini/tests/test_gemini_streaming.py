@@ -48,3 +48,14 @@ async def test_generate_stream_hands_on_each_piece_and_takes_usage_from_the_last
     assert generation.text == "Hello, world!" and generation.finish_reason == "stop"
     assert generation.usage == Usage(input_tokens=9, output_tokens=10, reasoning_tokens=6)
     assert generation.cost == MODEL.cost(generation.usage)
+
+
+async def test_a_streamed_malformed_function_call_finish_is_passed_through_lower_case() -> None:
+    stream = sse(chunk("Hi", "MALFORMED_FUNCTION_CALL", {"promptTokenCount": 3, "candidatesTokenCount": 1}))
+    server = MockServer(Reply(200, content=stream, headers={"content-type": "text/event-stream"}))
+
+    async def on_text(text: str) -> None:
+        pass
+
+    generation = await provider_on(server).generate_stream(request(), on_text)
+    assert generation.finish_reason == "malformed_function_call"

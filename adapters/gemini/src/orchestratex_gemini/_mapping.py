@@ -19,7 +19,8 @@ NO_SDK_RETRIES = types.HttpOptions(retry_options=types.HttpRetryOptions(attempts
 """Per-request HTTP options: one attempt, so even an injected client never retries (the orchestrator does)."""
 
 _ROLES = {"user": "user", "assistant": "model"}
-_FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "MALFORMED_FUNCTION_CALL": "tool_calls"}
+_FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
+"""Finish reasons with an OpenAI name; any other (`MALFORMED_FUNCTION_CALL`, `OTHER`, …) is passed on lower-cased."""
 _FILTERED = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
 )
