@@ -96,3 +96,18 @@ def test_a_catalog_endpoint_whose_adapter_is_not_installed_is_not_ready(tmp_path
 
 
 MODELS = ("foo:a", "foo:b", "bar:c")
+
+
+def test_token_counts_are_in_thousands(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(
+        'include_default = false\n[[models]]\nname = "sim:a"\ncost_per_1k_tokens = 0\ncontext_window = 128000\n'
+        'max_output_tokens = 16384\n[[models]]\nname = "sim:b"\ncost_per_1k_tokens = 0\ncontext_window = 131072\n',
+        encoding="utf-8",
+    )
+    done = run_cli("models", "--catalog", str(path))
+    assert done.returncode == 0, done.stderr
+    row_a = next(r for r in done.stdout.splitlines() if r.startswith("sim:a "))
+    row_b = next(r for r in done.stdout.splitlines() if r.startswith("sim:b "))
+    assert row_a.split()[-2:] == ["128K", "16K"]  # K = 1,000 everywhere (128,000 was shown as 125K)
+    assert row_b.split()[-2:] == ["131K", "4K"]

@@ -228,8 +228,9 @@ def _price(per_1k: float | None) -> str:
 
 
 def _tokens(n: int) -> str:
+    """A token count in thousands (K = 1,000, M = 1,000,000): 128,000 is 128K, 131,072 is 131K."""
     if n >= 1_000_000:
         return f"{n / 1_000_000:.3g}M"
     if n >= 1000:
-        return f"{n // 1024}K" if n % 1024 == 0 else f"{n / 1000:.0f}K"
+        return f"{n / 1000:.0f}K"
     return str(n)
