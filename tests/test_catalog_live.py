@@ -30,6 +30,35 @@ def test_blended_price_is_derived_from_the_input_and_output_prices() -> None:
         ModelProfile(name="a:b", input_cost_per_1k=0.001, output_cost_per_1k=0.003, cost_per_1k_tokens=0.5)
 
 
+def test_a_new_input_price_drops_the_old_cached_price() -> None:
+    catalog = ModelCatalog(
+        [ModelProfile(name="a:b", input_cost_per_1k=0.001, output_cost_per_1k=0.003, cached_input_cost_per_1k=0.0001)]
+    )
+    blended = catalog.update("a:b", cost_per_1k_tokens=0.01)
+    assert (blended.input_cost_per_1k, blended.cached_input_cost_per_1k) == (0.01, None)
+    assert blended.cost(Usage(input_tokens=1000, cached_input_tokens=1000)) == 0.01  # at the new input price
+    catalog.update("a:b", input_cost_per_1k=0.002, output_cost_per_1k=0.004, cached_input_cost_per_1k=0.0002)
+    assert catalog.update("a:b", input_cost_per_1k=0.004).cached_input_cost_per_1k is None
+    catalog.update("a:b", cached_input_cost_per_1k=0.0004)
+    kept = catalog.update("a:b", output_cost_per_1k=0.02)  # the input price stays: so does its cached price
+    assert kept.cached_input_cost_per_1k == 0.0004
+    given = catalog.update("a:b", input_cost_per_1k=0.008, cached_input_cost_per_1k=0.0008)
+    assert given.cached_input_cost_per_1k == 0.0008
+
+
+@pytest.mark.parametrize("price", ["input_cost_per_1k", "output_cost_per_1k"])
+def test_a_blended_price_with_only_one_price_is_refused(price: str) -> None:
+    with pytest.raises(ValueError, match=f"given with {price} only: give input_cost_per_1k and output_cost_per_1k"):
+        ModelProfile.model_validate({"name": "a:b", price: 0.001, "cost_per_1k_tokens": 0.002})
+
+
+@pytest.mark.parametrize("value", ["0.001", True])
+def test_a_price_that_is_not_a_number_is_refused(value: object) -> None:
+    for key in ("cost_per_1k_tokens", "input_cost_per_1k", "cached_input_cost_per_1k"):
+        with pytest.raises(ValueError, match="Input should be a valid number"):
+            ModelProfile.model_validate({"name": "a:b", "output_cost_per_1k": 0, "input_cost_per_1k": 0, key: value})
+
+
 def test_update_and_set_status_bump_the_version_and_revalidate() -> None:
     catalog = ModelCatalog([ModelProfile(name="a:m", input_cost_per_1k=0.001, output_cost_per_1k=0.001)])
     v0 = catalog.version

@@ -102,6 +102,22 @@ def test_a_bad_catalog_file_is_one_line_and_exit_2(env: dict[str, str], tmp_path
         assert done.stderr.count("\n") == 1 and "'house:unpriced'" in done.stderr and "input_cost_per_1k" in done.stderr
 
 
+@pytest.mark.parametrize("value", ['"0.001"', "true"])
+def test_a_blended_price_that_is_not_a_number_is_refused_naming_file_entry_and_key(
+    env: dict[str, str], tmp_path: Path, value: str
+) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(
+        f'include_default = false\n[[models]]\nname = "sim:a"\ncost_per_1k_tokens = 0\n'
+        f'[[models]]\nname = "sim:b"\ncost_per_1k_tokens = {value}\n',
+        encoding="utf-8",
+    )
+    done = cli(env, "run", "hi", "--catalog", str(path), "--provider", "sim")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert f"{path}: models[1] cost_per_1k_tokens: Input should be a valid number" in done.stderr
+
+
 def test_a_one_model_catalog_fails_before_any_call_saying_how_to_add_a_judge(
     env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -43,14 +43,15 @@ class ModelProfile(BaseModel):
     """The provider's model id sent in API calls (the part of `name` after the colon when not given)."""
     specialties: tuple[str, ...] = ()
     """Domains the model is known to be strong in (see `orchestratex.domains.DOMAINS`)."""
-    input_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    """US dollars per 1,000 input tokens."""
-    output_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    input_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
+    """US dollars per 1,000 input tokens (a number: text such as `"0.001"` is refused, never read as no price)."""
+    output_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
     """US dollars per 1,000 output tokens (reasoning tokens included)."""
-    cost_per_1k_tokens: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    cost_per_1k_tokens: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
     """A single blended price, as the spec's model document shows it: always the mean of the input and
-    output prices, which are the source of truth (derived on validation; given alone, it sets both)."""
-    cached_input_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    output prices, which are the source of truth (derived on validation; given alone, it sets both;
+    given with both, it must be their mean; given with only one of them, it is refused)."""
+    cached_input_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
     """US dollars per 1,000 input tokens served from the provider's cache (defaults to the input price)."""
     context_window: int = Field(default=128_000, gt=0)
     """Maximum tokens of prompt plus answer."""
@@ -89,6 +90,12 @@ class ModelProfile(BaseModel):
                     " it is their mean, give the two prices only"
                 )
             return data
+        if inp is not None or out is not None:  # one price and a mean: which other price was meant is a guess
+            given = "input_cost_per_1k" if inp is not None else "output_cost_per_1k"
+            raise UserError(
+                f"cost_per_1k_tokens={blended!r} is given with {given} only: give input_cost_per_1k and"
+                " output_cost_per_1k, or cost_per_1k_tokens alone (it then sets both)"
+            )
         data.setdefault("input_cost_per_1k", blended)
         data.setdefault("output_cost_per_1k", blended)
         return data
@@ -104,15 +111,20 @@ class ModelProfile(BaseModel):
         return self
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> ModelProfile:
-        """A copy; with `update`, validated again, so derived figures (the blended price) follow new prices."""
+        """A copy; with `update`, validated again, so derived figures (the blended price) follow new prices, and
+        a new input price without a cached one drops the old cached price (it is then the input price)."""
         if not update:
             return super().model_copy(deep=deep)
         data = self.model_dump()
-        if "cost_per_1k_tokens" in update and not {"input_cost_per_1k", "output_cost_per_1k"} & set(update):
+        blended_alone = "cost_per_1k_tokens" in update and not {"input_cost_per_1k", "output_cost_per_1k"} & set(update)
+        if blended_alone:
             data.pop("input_cost_per_1k")
             data.pop("output_cost_per_1k")
         if "cost_per_1k_tokens" not in update:
             data.pop("cost_per_1k_tokens")
+        new_input = blended_alone or update.get("input_cost_per_1k", self.input_cost_per_1k) != self.input_cost_per_1k
+        if new_input and "cached_input_cost_per_1k" not in update:  # the old discount was on the old input price
+            data.pop("cached_input_cost_per_1k")
         return type(self).model_validate({**data, **update})
 
     @property
