@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,93 @@ async def test_an_unpriced_model_is_an_unknown_price_error_naming_it() -> None:
     # priced models alongside an unpriced one still run; the unpriced one is never routed to
     result = await orch.run("Hello")
     assert result.status == "completed" and result.final_model != "function:free-lunch"
+
+
+# -- one reader, one set of rules: Orchestrator(catalog=path), from_file, merge_file and watch ---------------------
+def _loaders() -> dict[str, Callable[[Path], ModelCatalog]]:
+    return {
+        "Orchestrator(catalog=path)": lambda p: Orchestrator(catalog=p, env={"MY_ROUTER_KEY": "k"}).catalog,
+        "from_file": ModelCatalog.from_file,
+        "from_file(watch=True)": lambda p: ModelCatalog.from_file(p, watch=True),
+        "merge_file": lambda p: ModelCatalog.default().merge_file(p),
+        "watch": lambda p: ModelCatalog.default().watch(p),
+    }
+
+
+@pytest.mark.parametrize("how", list(_loaders()))
+def test_every_loader_prices_a_vendor_model_from_the_source(tmp_path: Path, how: str) -> None:
+    path = write(tmp_path, '[[models]]\nname = "openai:gpt-4o"\nquality = 9.0\n')
+    model = _loaders()[how](path).get("openai:gpt-4o")
+    assert (model.input_cost_per_1k, model.output_cost_per_1k, model.quality) == (0.0025, 0.01, 9.0)
+
+
+@pytest.mark.parametrize("how", list(_loaders()))
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("include_defualt = false\n", "unknown key 'include_defualt'"),
+        ('[[modles]]\nname = "sim:a"\n', "unknown key 'modles'"),
+        ('[[models]]\nname = "sim:a"\ncost_per_1k_tokens = "0.001"\n', "models[0] cost_per_1k_tokens: Input should be"),
+        ('[[models]]\nname = "sim:a"\ncost_per_1k_tokens = 0\n[[models]]\nname = "sim:a"\n', "'sim:a' is already"),
+        ('[aliases]\nfast = "loc:nothere"\n', "aliases.fast: unknown model 'loc:nothere'"),
+        ("[aliases]\nfast = 3\n", "aliases.fast: must be a model's name (a string), not 3"),
+        ('[aliases]\n"openai:gpt-4o" = "gpt4"\n', "aliases.openai:gpt-4o: 'openai:gpt-4o' is already a model's name"),
+        ("[providers.x]\nkind = 'openai'\napi = 'grpc'\n", "providers.x: api must be 'auto', 'chat' or 'responses'"),
+        ("[providers.x]\nkind = 'sim'\n", "providers.x: kind 'sim' cannot serve a named endpoint"),
+    ],
+)
+def test_every_loader_refuses_a_bad_file_naming_the_file_and_the_key(
+    tmp_path: Path, how: str, text: str, message: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigurationError) as refused:
+        _loaders()[how](path)
+    assert refused.value.message.startswith(f"{path}: ") and message in refused.value.message
+
+
+def test_from_file_reads_include_default_and_the_endpoints_as_the_orchestrator_does(tmp_path: Path) -> None:
+    path = write(tmp_path, LOCAL)
+    catalog = ModelCatalog.from_file(path)
+    env = {"MY_ROUTER_KEY": "k", "OPENAI_API_KEY": "sk-test"}
+    assert [m.name for m in catalog] == [m.name for m in Orchestrator(catalog=path, env=env).catalog]
+    orch = Orchestrator(catalog=catalog, env=env)  # its endpoints serve its models
+    assert sorted(orch.providers) == ["ollama", "openai", "router"]
+    with pytest.raises(ProviderNotConfigured, match=f"'router' of {path} needs an API key: set MY_ROUTER_KEY"):
+        Orchestrator(catalog=catalog, env={})
+    assert "openai:gpt-6.2-sol" in ModelCatalog.from_file(write(tmp_path, LOCAL.replace("= false", "= true")))
+
+
+def test_merge_file_and_watch_refuse_include_default_false(tmp_path: Path) -> None:
+    path = write(tmp_path, 'include_default = false\n[[models]]\nname = "sim:a"\ncost_per_1k_tokens = 0\n')
+    for layer in (ModelCatalog.default().merge_file, ModelCatalog.default().watch):
+        with pytest.raises(ConfigurationError, match=r"include_default = false: .* ModelCatalog.from_file\(path\)"):
+            layer(path)
+
+
+def test_a_file_that_breaks_a_rule_changes_nothing(tmp_path: Path) -> None:
+    catalog = ModelCatalog.default()
+    path = write(tmp_path, '[[models]]\nname = "house:a"\ncost_per_1k_tokens = 0\n[aliases]\nfast = "nowhere:x"\n')
+    with pytest.raises(ConfigurationError):
+        catalog.merge_file(path)
+    assert "house:a" not in catalog and "fast" not in catalog.aliases
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "gemini", "sim"])
+def test_a_kind_that_cannot_serve_a_named_endpoint_is_refused_up_front(tmp_path: Path, kind: str) -> None:
+    text = f'include_default = false\n[providers.mine]\nkind = "{kind}"\nbase_url = "http://127.0.0.1:1"\n'
+    path = write(tmp_path, text + '[[models]]\nname = "mine:m1"\ncost_per_1k_tokens = 0\n')
+    with pytest.raises(
+        ConfigurationError, match=rf"{path}: providers.mine: kind '{kind}' cannot serve a named endpoint"
+    ):
+        Orchestrator(catalog=path, env={"MY_KEY": "k"})
+
+
+def test_endpoint_errors_at_build_name_the_file_the_key_and_what_to_set(tmp_path: Path) -> None:
+    path = write(tmp_path, '[providers.mine]\nkind = "openai"\n[[models]]\nname = "mine:m1"\ncost_per_1k_tokens = 0\n')
+    with pytest.raises(ProviderNotConfigured) as refused:
+        Orchestrator(catalog=path, env={})
+    assert refused.value.message.startswith(f"{path}: providers.mine: ")
+    assert 'set api_key_env = "VARIABLE"' in refused.value.message and "None" not in refused.value.message
+    path = write(tmp_path, '[providers.mine]\nkind = "nope"\n[[models]]\nname = "mine:m1"\ncost_per_1k_tokens = 0\n')
+    with pytest.raises(ProviderNotConfigured, match=rf"{path}: providers.mine: kind: no provider 'nope' is installed"):
+        Orchestrator(catalog=path, env={})

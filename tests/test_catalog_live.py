@@ -134,3 +134,58 @@ def test_a_watched_file_is_checked_at_most_every_interval(tmp_path: Path) -> Non
     assert catalog.get("acme:a").input_cost_per_1k == 0.009
     with pytest.raises(ConfigurationError, match="cannot read catalog file"):
         ModelCatalog.from_file(tmp_path / "missing.toml", watch=True)
+
+
+def test_a_watched_edit_with_a_bad_alias_is_skipped_and_runs_go_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from orchestratex import Orchestrator
+
+    path = tmp_path / "models.toml"
+    entry = '[[models]]\nname = "sim:{}"\ncost_per_1k_tokens = 0\n'
+    write(path, "include_default = false\n" + entry.format("alpha") + entry.format("beta"))
+    catalog = ModelCatalog.from_file(path, watch=True, interval=0)
+    with Orchestrator(catalog=catalog, simulate=True) as orchestrator:
+        write(path, "include_default = false\n" + entry.format("alpha") + '[aliases]\nfast = "sim:nothere"\n')
+        with caplog.at_level("WARNING", logger="orchestratex.catalog"):
+            result = orchestrator.run_sync("Name three prime numbers", max_iterations=1)
+        assert result.status == "completed"
+    assert "aliases.fast: unknown model 'sim:nothere'" in caplog.text
+    assert {m.name for m in catalog} == {"sim:alpha", "sim:beta"} and "fast" not in catalog.aliases  # all or nothing
+
+
+def test_a_watched_file_layered_over_a_catalog_may_alias_its_models(tmp_path: Path) -> None:
+    path = tmp_path / "override.toml"
+    write(
+        path,
+        '[aliases]\nfast = "openai:gpt-4.1-mini"\n\n[[models]]\nname = "openai:gpt-4.1"\ninput_cost_per_1k = 0.0018\n'
+        "output_cost_per_1k = 0.0072\n",
+    )
+    catalog = ModelCatalog.default().watch(path, interval=0)
+    assert catalog.get("fast").name == "openai:gpt-4.1-mini" and catalog.get("gpt4").input_cost_per_1k == 0.0018
+    write(path, '[[models]]\nname = "openai:gpt-4.1"\nquality = 9.5\n')  # no prices: the source's, as on first load
+    model = catalog.get("gpt4")
+    assert model.quality == 9.5 and (model.input_cost_per_1k, model.output_cost_per_1k) == (0.002, 0.008)
+
+
+def test_an_alias_removed_from_a_watched_file_goes_back_to_what_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    models = '[[models]]\nname = "house:a"\ncost_per_1k_tokens = 0\n'
+    write(path, models + '[aliases]\nfast = "house:a"\ngpt4 = "house:a"\n')
+    catalog = ModelCatalog.default().watch(path, interval=0)
+    assert catalog.get("fast").name == catalog.get("gpt4").name == "house:a"
+    write(path, models)
+    assert "fast" not in catalog  # the file added it: gone with it
+    assert catalog.get("gpt4").name == "openai:gpt-4.1"  # the file overrode it: back to the default's
+
+
+def test_a_watched_file_first_without_models_survives_a_bad_edit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "models.toml"
+    write(path, "models = []\n")
+    catalog = ModelCatalog.default().watch(path, interval=0)
+    write(path, "[[models]\nname=")
+    with caplog.at_level("WARNING", logger="orchestratex.catalog"):
+        assert len(catalog) == len(ModelCatalog.default())
+    assert "not reloaded" in caplog.text

@@ -198,3 +198,20 @@ def test_every_provider_of_a_list_must_be_configured(env: dict[str, str]) -> Non
     done = cli({**env, "OPENAI_API_KEY": "sk-test"}, "run", "hi", "--provider", "openai,anthropic")
     assert done.returncode == 2, done.stderr
     assert done.stderr == "orchestratex: error: provider 'anthropic' cannot be used: no key (set ANTHROPIC_API_KEY)\n"
+
+
+def test_an_endpoint_of_a_kind_that_cannot_serve_one_is_refused_by_run_and_models(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(
+        'include_default = false\n[providers.mine]\nkind = "anthropic"\nbase_url = "http://127.0.0.1:1"\n'
+        'api_key_env = "MY_KEY"\n[[models]]\nname = "mine:m1"\ncost_per_1k_tokens = 0\n'
+        '[[models]]\nname = "mine:m2"\ncost_per_1k_tokens = 0\n',
+        encoding="utf-8",
+    )
+    for args in (("run", "hi", "--catalog", str(path)), ("models", "--catalog", str(path))):
+        done = cli({**env, "MY_KEY": "k"}, *args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+        assert f"{path}: providers.mine: kind 'anthropic' cannot serve a named endpoint" in done.stderr

@@ -21,9 +21,11 @@ output_cost_per_1k = 0
 llama = "ollama:llama3.2"
 ```
 
-A model of a vendor the price source knows (`openai:gpt-4o`) may leave its prices out: they are
-filled in from `orchestratex/data/prices.toml`. Any other model without prices is refused with
-`UnknownPriceError` naming it and the fix.
+One reader (`read_catalog`) and one set of rules serve every way of loading a file:
+`Orchestrator(catalog=path)`, `ModelCatalog.from_file`, `merge_file` and `watch`. A model of a vendor
+the price source knows (`openai:gpt-4o`) may leave its prices out: they are filled in from
+`orchestratex/data/prices.toml`. Any other model without prices is refused with `UnknownPriceError`
+naming it and the fix; any other mistake is a `ConfigurationError` naming the file and the key.
 """
 
 from __future__ import annotations
@@ -32,20 +34,36 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from ._catalog_live import read_catalog_file
 from ._prices import with_vendor_prices
-from .catalog import ModelCatalog
-from .exceptions import ConfigurationError, ProviderNotConfigured, UnknownPriceError
-from .providers import Provider, load_provider_class
+from .exceptions import ConfigurationError, ProviderNotConfigured, UnknownModelError, UnknownPriceError, UserError
 
-__all__ = ["CATALOG_ENV", "CatalogFile", "ProviderSpec", "load_catalog_file"]
+if TYPE_CHECKING:
+    from .catalog import ModelCatalog, ModelProfile
+    from .providers import Provider
+
+__all__ = [
+    "CATALOG_ENV",
+    "CatalogContent",
+    "CatalogFile",
+    "ProviderSpec",
+    "build_endpoints",
+    "load_catalog_file",
+    "parse_catalog",
+    "read_catalog",
+]
 
 CATALOG_ENV = "ORCHESTRATEX_CATALOG"
 """The variable naming the catalog file that `Orchestrator()`, `orchestratex run`, `serve` and `models` use."""
 
+_FILE_KEYS = ("include_default", "providers", "models", "aliases")
 _SPEC_KEYS = frozenset({"kind", "base_url", "api_key_env", "api"})
+_APIS = ("auto", "chat", "responses")
+"""The values of `api` (for `kind = "openai"`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,72 +78,147 @@ class ProviderSpec:
     api_key_env: str | None = None
     """The variable holding its API key; when named, it must be set."""
     options: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "the catalog file"
+    """The file that declares it (named in errors)."""
 
     def build(self, env: Mapping[str, str]) -> Provider:
-        """The provider, configured from this spec and the key in `env`."""
+        """The provider, configured from this spec and the key in `env`; errors name the file and the key."""
+        from .providers import load_provider_class
+
+        where = f"{self.source}: providers.{self.name}"
         api_key = None
         if self.api_key_env:
             api_key = env.get(self.api_key_env) or None
             if api_key is None:
                 raise ProviderNotConfigured(
-                    f"provider {self.name!r} of the catalog file needs an API key: set {self.api_key_env}",
+                    f"provider {self.name!r} of {self.source} needs an API key: set {self.api_key_env}",
                     provider=self.name,
                     env_var=self.api_key_env,
                 )
-        cls = load_provider_class(self.kind)
-        return cls.from_config(
-            self.name, base_url=self.base_url, api_key=api_key, api_key_env=self.api_key_env, **self.options
-        )
+        try:
+            cls = load_provider_class(self.kind)
+        except ProviderNotConfigured as exc:
+            raise ProviderNotConfigured(f"{where}: kind: {exc.message}", provider=self.name) from None
+        try:
+            return cls.from_config(
+                self.name, base_url=self.base_url, api_key=api_key, api_key_env=self.api_key_env, **self.options
+            )
+        except NotImplementedError:
+            raise ConfigurationError(_no_endpoints(where, self.name, self.kind)) from None
+        except ProviderNotConfigured as exc:
+            if self.api_key_env:
+                raise
+            raise ProviderNotConfigured(
+                f"{where}: its server ({self.base_url or f'the default of kind {self.kind!r}'}) needs an API key:"
+                ' set api_key_env = "VARIABLE" naming the variable that holds it (or base_url to a server that'
+                " needs none)",
+                provider=self.name,
+            ) from exc
+        except UserError as exc:
+            raise ConfigurationError(f"{where}: {exc.message}") from None
+
+
+def _no_endpoints(where: str, name: str, kind: str) -> str:
+    return (
+        f"{where}: kind {kind!r} cannot serve a named endpoint (its adapter takes no base_url or api_key_env):"
+        f' use kind = "openai" for an OpenAI-compatible server, or remove [providers.{name}] and configure'
+        f" {kind!r} from its environment variables"
+    )
 
 
 @dataclass(frozen=True, slots=True)
-class CatalogFile:
-    """A loaded catalog file: the catalog it describes and its named endpoints."""
+class CatalogContent:
+    """What a catalog file (or catalog data) holds, checked: its models, aliases and endpoints."""
 
-    path: Path
-    catalog: ModelCatalog
+    source: str
+    include_default: bool
     providers: dict[str, ProviderSpec]
+    models: list[ModelProfile]
+    aliases: dict[str, str]
 
-    def build_providers(self, env: Mapping[str, str] | None = None) -> dict[str, Provider]:
-        """A provider for each `[providers.NAME]` endpoint."""
-        env = os.environ if env is None else env
-        return {name: spec.build(env) for name, spec in self.providers.items()}
+    def refuse_exclusion(self) -> None:
+        """`include_default = false` is meaningless when the file is layered over a catalog you give."""
+        if not self.include_default:
+            raise ConfigurationError(
+                f"{self.source}: include_default = false: merge_file and watch layer the file over the catalog"
+                " you give; read the file on its own with ModelCatalog.from_file(path) (or Orchestrator(catalog=path))"
+            )
+
+    def resolve_aliases(self, catalog: ModelCatalog) -> dict[str, str]:
+        """Each alias with the full name of its model in `catalog` (holding this file's models)."""
+        resolved = {}
+        for alias, target in self.aliases.items():
+            where = f"{self.source}: aliases.{alias}"
+            if catalog._peek(alias) is not None:
+                raise ConfigurationError(f"{where}: {alias!r} is already a model's name: pick another alias")
+            try:
+                resolved[alias] = catalog.get(target).name
+            except UnknownModelError:
+                raise ConfigurationError(
+                    f"{where}: unknown model {target!r}: name a model of the catalog or of this file"
+                ) from None
+        return resolved
 
 
-def load_catalog_file(path: str | os.PathLike[str]) -> CatalogFile:
-    """Read a TOML (or JSON) catalog file; `ConfigurationError` or `UnknownPriceError` say what is wrong."""
-    path = Path(path).expanduser()
-    data = read_catalog_file(path)
-    if not isinstance(data, dict):
-        raise ConfigurationError(f"catalog file {str(path)!r} must hold a table")
-    source = str(path)
-    unknown = set(data) - {"include_default", "providers", "models", "aliases"}
+def read_catalog(path: Path) -> CatalogContent:
+    """The checked content of the TOML or JSON catalog file at `path`."""
+    return parse_catalog(read_catalog_file(path), str(path))
+
+
+def parse_catalog(data: Mapping[str, Any], source: str, *, file: bool = True) -> CatalogContent:
+    """Check catalog data; `file=False` (data given from code) takes `models` and `aliases` only, and lets a
+    model stay unpriced (it cannot be used until priced)."""
+    keys = _FILE_KEYS if file else ("models", "aliases")
+    unknown = set(data) - set(keys)
     if unknown:
-        raise ConfigurationError(
-            f"{source}: unknown key {sorted(unknown)[0]!r} (expected include_default, providers, models, aliases)"
-        )
+        raise ConfigurationError(f"{source}: unknown key {sorted(unknown)[0]!r} (expected {', '.join(keys)})")
     include_default = data.get("include_default", True)
     if not isinstance(include_default, bool):
         raise ConfigurationError(f"{source}: include_default must be true or false")
-    specs = _provider_specs(data.get("providers", {}), source)
     entries = data.get("models", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigurationError(f"{source}: 'models' must be a list of tables ([[models]])")
-    models = [with_vendor_prices(e) for e in entries]
-    for entry in models:
-        if entry.get("cost_per_1k_tokens") is None and (
-            entry.get("input_cost_per_1k") is None or entry.get("output_cost_per_1k") is None
-        ):
+    models = _models(entries, source, require_prices=file)
+    aliases = data.get("aliases", {})
+    if not isinstance(aliases, dict):
+        raise ConfigurationError(f"{source}: 'aliases' must be a table of alias = \"provider:model\"")
+    for alias, target in aliases.items():
+        if not isinstance(target, str) or not target:
+            raise ConfigurationError(f"{source}: aliases.{alias}: must be a model's name (a string), not {target!r}")
+    providers = _provider_specs(data.get("providers", {}), source)
+    return CatalogContent(source, include_default, providers, models, dict(aliases))
+
+
+def _models(entries: list[dict[str, Any]], source: str, *, require_prices: bool) -> list[ModelProfile]:
+    from .catalog import ModelProfile
+
+    models: dict[str, ModelProfile] = {}
+    first: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        try:
+            model = ModelProfile.model_validate(with_vendor_prices(entry))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "entry"
+            message = str(err["msg"]).removeprefix("Value error, ")
+            raise ConfigurationError(f"{source}: models[{i}] {where}: {message}") from exc
+        if model.name in models:
+            raise ConfigurationError(
+                f"{source}: models[{i}] name: {model.name!r} is already models[{first[model.name]}]"
+            )
+        if require_prices and not model.priced:
             raise UnknownPriceError(
-                f"model {entry.get('name')!r} in {source} has no price and the price source does not know it: "
+                f"model {model.name!r} in {source} has no price and the price source does not know it: "
                 "set input_cost_per_1k and output_cost_per_1k (0 for a free local model)"
             )
-    catalog = ModelCatalog.default() if include_default else ModelCatalog()
-    catalog.merge_mapping({"models": models, "aliases": data.get("aliases", {})}, source=source)
-    return CatalogFile(path=path, catalog=catalog, providers=specs)
+        models[model.name], first[model.name] = model, i
+    return list(models.values())
 
 
 def _provider_specs(table: object, source: str) -> dict[str, ProviderSpec]:
+    from .providers import load_provider_class, provider_names
+    from .providers._registry import serves_named_endpoints
+
     if not isinstance(table, dict):
         raise ConfigurationError(f"{source}: 'providers' must be a table of [providers.NAME] tables")
     specs = {}
@@ -148,8 +241,46 @@ def _provider_specs(table: object, source: str) -> dict[str, ProviderSpec]:
             raise ConfigurationError(
                 f"{where}: unknown key {sorted(extra)[0]!r} (expected {', '.join(sorted(_SPEC_KEYS))})"
             )
+        if "api" in spec and spec["api"] not in _APIS:
+            raise ConfigurationError(f"{where}: api must be 'auto', 'chat' or 'responses', not {spec['api']!r}")
+        # (a kind not installed here is reported where it would be used: `orchestratex models` shows it)
+        if kind in provider_names() and not serves_named_endpoints(load_provider_class(kind)):
+            raise ConfigurationError(_no_endpoints(where, name, kind))
         options = {"api": spec["api"]} if "api" in spec else {}
         specs[name] = ProviderSpec(
-            name=name, kind=kind, base_url=spec.get("base_url"), api_key_env=spec.get("api_key_env"), options=options
+            name=name,
+            kind=kind,
+            base_url=spec.get("base_url"),
+            api_key_env=spec.get("api_key_env"),
+            options=options,
+            source=source,
         )
     return specs
+
+
+def build_endpoints(catalog: ModelCatalog, env: Mapping[str, str] | None = None) -> dict[str, Provider]:
+    """A provider for each named endpoint (`[providers.NAME]`) of the catalog files merged into `catalog`."""
+    env = os.environ if env is None else env
+    return {name: spec.build(env) for name, spec in catalog._endpoints.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogFile:
+    """A loaded catalog file: the catalog it describes and its named endpoints."""
+
+    path: Path
+    catalog: ModelCatalog
+    providers: dict[str, ProviderSpec]
+
+    def build_providers(self, env: Mapping[str, str] | None = None) -> dict[str, Provider]:
+        """A provider for each `[providers.NAME]` endpoint."""
+        return build_endpoints(self.catalog, env)
+
+
+def load_catalog_file(path: str | os.PathLike[str]) -> CatalogFile:
+    """Read a TOML (or JSON) catalog file; `ConfigurationError` or `UnknownPriceError` say what is wrong."""
+    from .catalog import ModelCatalog
+
+    path = Path(path).expanduser()
+    catalog = ModelCatalog.from_file(path)
+    return CatalogFile(path=path, catalog=catalog, providers=dict(catalog._endpoints))

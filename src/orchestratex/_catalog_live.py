@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, UserError
 
 if TYPE_CHECKING:
+    from ._catalog_file import CatalogContent, ProviderSpec
     from .catalog import ModelCatalog, ModelProfile
 
 __all__ = ["Derivation", "WatchedFile", "read_catalog_file"]
@@ -52,15 +53,21 @@ def _signature(path: Path) -> tuple[int, int] | None:
 class WatchedFile:
     """A catalog file merged into a catalog and re-read when its modification time or size changes.
 
-    What the file defined is remembered with what it replaced (`underlay`), so a model removed from
-    the file goes back to its earlier definition (or leaves the catalog when the file added it).
+    What the file defined is remembered with what it replaced (`underlay`, `alias_underlay`), so a model
+    or alias removed from the file goes back to its earlier definition (or leaves the catalog when the
+    file added it).
     """
 
     path: Path
     interval: float
+    include_default: bool = True
+    """As the first version of the file said (the base catalog is chosen once)."""
     signature: tuple[int, int] | None = None
     checked_at: float = float("-inf")
+    loaded: bool = False
     underlay: dict[str, ModelProfile | None] = field(default_factory=dict)
+    alias_underlay: dict[str, str | None] = field(default_factory=dict)
+    endpoints: dict[str, ProviderSpec] = field(default_factory=dict)
 
     def due(self) -> bool:
         now = time.monotonic()
@@ -74,19 +81,42 @@ class WatchedFile:
         sig = _signature(self.path)
         return sig if sig is not None and sig != self.signature else None
 
-    def load(self, catalog: ModelCatalog, signature: tuple[int, int] | None = None) -> bool:
-        """(Re-)apply the file to `catalog`; an unreadable or invalid file leaves the catalog as it was."""
-        from .catalog import ModelCatalog
+    def load(
+        self, catalog: ModelCatalog, signature: tuple[int, int] | None = None, content: CatalogContent | None = None
+    ) -> bool:
+        """(Re-)apply the file to `catalog`; a file that cannot be read or breaks a rule of catalog files leaves
+        the catalog as it was (a warning; on the first load, the error)."""
+        from ._catalog_file import read_catalog
 
         self.signature = signature or _signature(self.path)
         try:
-            fresh = ModelCatalog.from_mapping(read_catalog_file(self.path), source=str(self.path))
-        except ConfigurationError as exc:
-            if not self.underlay:  # the first load: the caller must know
+            content = content or read_catalog(self.path)
+            if content.include_default != self.include_default:
+                raise ConfigurationError(
+                    f"{self.path}: include_default changed: the catalog it starts from is chosen when the file is"
+                    " first read (restart to apply)"
+                )
+            with catalog._transaction():
+                self._apply(catalog, content)
+        except UserError as exc:
+            if not self.loaded:  # the first load: the caller must know
                 raise
             logger.warning("catalog file %s not reloaded, the previous models stay: %s", self.path, exc.message)
             return False
-        models = {m.name: m for m in fresh}
+        if self.loaded and content.providers != self.endpoints:
+            logger.warning(
+                "catalog file %s: its [providers] changed; endpoints are built when an orchestrator starts"
+                " (restart to apply), the models are reloaded",
+                self.path,
+            )
+        if not self.loaded:
+            self.endpoints = dict(content.providers)
+            catalog._endpoints.update(content.providers)
+        self.loaded = True
+        return True
+
+    def _apply(self, catalog: ModelCatalog, content: CatalogContent) -> None:
+        models = {m.name: m for m in content.models}
         for name, earlier in list(self.underlay.items()):
             if name not in models:
                 del self.underlay[name]
@@ -98,9 +128,17 @@ class WatchedFile:
             if name not in self.underlay:
                 self.underlay[name] = catalog._peek(name)
             catalog._put(model)
-        for alias, target in fresh.aliases.items():
+        aliases = content.resolve_aliases(catalog)
+        for alias, earlier_target in list(self.alias_underlay.items()):
+            if alias not in aliases:
+                del self.alias_underlay[alias]
+                catalog._aliases.pop(alias, None)
+                if earlier_target is not None:
+                    catalog._alias(alias, earlier_target)
+        for alias, target in aliases.items():
+            if alias not in self.alias_underlay:
+                self.alias_underlay[alias] = catalog._aliases.get(alias)
             catalog._alias(alias, target)
-        return True
 
 
 @dataclass(slots=True)

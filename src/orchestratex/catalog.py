@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ._catalog_live import Derivation, WatchedFile, read_catalog_file
+from ._catalog_live import Derivation, WatchedFile
 from .exceptions import ConfigurationError, UnknownModelError, UnknownPriceError, UserError
 from .usage import PICO, Usage
+
+if TYPE_CHECKING:
+    from ._catalog_file import CatalogContent, ProviderSpec
 
 __all__ = ["ModelCatalog", "ModelProfile", "ModelStatus"]
 
@@ -209,6 +213,8 @@ class ModelCatalog:
         self._version = 0
         self._files: list[WatchedFile] = []
         self._derivation: Derivation | None = None
+        self._endpoints: dict[str, ProviderSpec] = {}
+        """The named endpoints (`[providers.NAME]`) of the catalog files merged into it."""
         self._local: list[Callable[[], object]] = []
         """Changes made to a derived catalog itself, replayed each time it is rebuilt from its source."""
         for model in models:
@@ -224,62 +230,85 @@ class ModelCatalog:
         import tomllib
         from importlib import resources
 
-        from ._prices import with_vendor_prices  # prices from the maintained source (data/prices.toml)
-
         text = resources.files("orchestratex").joinpath("data/catalog.toml").read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-        data["models"] = [with_vendor_prices(m) for m in data["models"]]
-        return cls.from_mapping(data, source="the default catalog")
+        # (entries without prices get the maintained source's: data/prices.toml)
+        return cls.from_mapping(tomllib.loads(text), source="the default catalog")
 
     @classmethod
     def from_file(cls, path: str | Path, *, watch: bool = False, interval: float = 1.0) -> ModelCatalog:
-        """A catalog read from a TOML or JSON file with `[[models]]` entries and an optional `[aliases]` table;
-        with `watch=True` the file is re-read whenever it changes (see `watch`)."""
-        catalog = cls()
-        return catalog.watch(path, interval=interval) if watch else catalog.merge_file(path)
+        """The catalog a TOML or JSON catalog file describes, read by the same rules as `Orchestrator(catalog=path)`:
+        the shipped catalog with the file's models and aliases over it (only the file's with `include_default =
+        false`), and its named endpoints (`[providers.NAME]`) for the orchestrator given this catalog. With
+        `watch=True` the file is re-read whenever it changes (see `watch`)."""
+        from ._catalog_file import read_catalog
+
+        path = Path(path).expanduser()
+        content = read_catalog(path)
+        catalog = cls.default() if content.include_default else cls()
+        if watch:
+            return catalog._watch(path, interval, content)
+        catalog._merge(content)
+        return catalog
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "catalog data") -> ModelCatalog:
+        """A catalog of parsed data: `models` (a list of model tables) and `aliases`."""
         return cls().merge_mapping(data, source=source)
 
     def merge_file(self, path: str | Path) -> ModelCatalog:
-        """Add or override models (and aliases) from a TOML or JSON file, once; returns `self`."""
-        path = Path(path)
-        return self.merge_mapping(read_catalog_file(path), source=str(path))
+        """Add or override models (and aliases, and named endpoints) from a TOML or JSON catalog file, once;
+        returns `self`. The file is checked as a whole first: a bad file changes nothing."""
+        from ._catalog_file import read_catalog
+
+        content = read_catalog(Path(path).expanduser())
+        content.refuse_exclusion()
+        self._merge(content)
+        return self
 
     def watch(self, path: str | Path, *, interval: float = 1.0) -> ModelCatalog:
         """Merge a TOML or JSON catalog file now, and again whenever it changes; returns `self`.
 
         The file's modification time and size are checked at most every `interval` seconds, when the
         catalog is read (an orchestrator reads it before each routing decision), so a running program
-        or server picks up new prices, statuses and models with no restart. A model removed from the
-        file returns to what it was before the file defined it; a file that is being rewritten or is
-        invalid is skipped with a warning (the previous models stay) until it is valid again.
+        or server picks up new prices, statuses and models with no restart. A model (or alias) removed
+        from the file returns to what it was before the file defined it; a file that is being rewritten
+        or is invalid (by the rules of `merge_file`) is skipped with a warning (the previous models stay)
+        until it is valid again.
         """
+        from ._catalog_file import read_catalog
+
+        path = Path(path).expanduser()
+        content = read_catalog(path)
+        content.refuse_exclusion()
+        return self._watch(path, interval, content)
+
+    def _watch(self, path: Path, interval: float, content: CatalogContent) -> ModelCatalog:
         if interval < 0:
             raise ConfigurationError("the catalog watch interval must be >= 0 seconds")
-        watched = WatchedFile(Path(path), interval)
-        watched.load(self)
+        watched = WatchedFile(path, interval, include_default=content.include_default)
+        watched.load(self, content=content)
         watched.checked_at = time.monotonic()
         self._files.append(watched)
         self._version += 1
         return self
 
     def merge_mapping(self, data: Mapping[str, Any], *, source: str = "catalog data") -> ModelCatalog:
-        """Add or override models (and aliases) from parsed data; returns `self`."""
-        entries = data.get("models", [])
-        if not isinstance(entries, list):
-            raise ConfigurationError(f"{source}: 'models' must be a list of tables")
-        for i, entry in enumerate(entries):
-            try:
-                self.add(ModelProfile.model_validate(entry), replace=True)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"]) or "entry"
-                raise ConfigurationError(f"{source}: models[{i}] {where}: {first['msg']}") from exc
-        for alias, target in dict(data.get("aliases", {})).items():
-            self.alias(alias, target)
+        """Add or override models (and aliases) from parsed data (`models`, `aliases`); returns `self`. The data is
+        checked as a whole first, as a file's (a model may stay unpriced: it cannot be used until priced)."""
+        from ._catalog_file import parse_catalog
+
+        self._merge(parse_catalog(data, source, file=False))
         return self
+
+    def _merge(self, content: CatalogContent) -> None:
+        """Apply checked content (all of it, or nothing when an alias does not resolve)."""
+        self._sync()
+        with self._transaction():
+            for model in content.models:
+                self._record(partial(self._put, model))
+            for alias, target in content.resolve_aliases(self).items():
+                self._record(partial(self._alias, alias, target))
+            self._endpoints.update(content.providers)
 
     # -- changes (each takes effect on the next decision of a running orchestrator) -----------
     def add(self, model: ModelProfile, *, replace: bool = False) -> ModelProfile:
@@ -411,7 +440,9 @@ class ModelCatalog:
 
     def copy(self) -> ModelCatalog:
         """An independent snapshot (it does not follow this catalog's changes)."""
-        return ModelCatalog(self, aliases=self.aliases)
+        snapshot = ModelCatalog(self, aliases=self.aliases)
+        snapshot._endpoints = dict(self._endpoints)
+        return snapshot
 
     # -- internals ----------------------------------------------------------------------------
     def _derive(self, build: Callable[[ModelCatalog], tuple[list[ModelProfile], dict[str, str]]]) -> ModelCatalog:
@@ -453,6 +484,18 @@ class ModelCatalog:
             except UnknownModelError:  # the model it changed left the source
                 continue
         self._version += 1
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Changes made inside are undone if it raises."""
+        saved = dict(self._models), dict(self._aliases), dict(self._endpoints), len(self._local)
+        try:
+            yield
+        except BaseException:
+            self._models, self._aliases, self._endpoints = saved[:3]
+            del self._local[saved[3] :]
+            self._version += 1
+            raise
 
     def _peek(self, name: str) -> ModelProfile | None:
         return self._models.get(name)

@@ -162,7 +162,7 @@ class Orchestrator:
         simulate: bool | None,
         env: Mapping[str, str] | None,
     ) -> tuple[dict[str, Provider], ModelCatalog, bool]:
-        from .._catalog_file import CATALOG_ENV, CatalogFile, load_catalog_file
+        from .._catalog_file import CATALOG_ENV, CatalogFile, build_endpoints, load_catalog_file
 
         file: CatalogFile | None = None
         if catalog is not None and not isinstance(catalog, ModelCatalog | str | os.PathLike):
@@ -185,7 +185,7 @@ class Orchestrator:
                 base = base.with_only(found)
             return found, base, simulated
         if simulate is not True:
-            found = file.build_providers(env) if file is not None else {}
+            found = build_endpoints(base, env)  # the named endpoints of its catalog files
             names = [n for n in base.providers() if n in provider_names() and n not in found]
             found.update(providers_from_env(names, env))
             self._owned_providers.extend(found.values())

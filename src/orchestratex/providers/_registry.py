@@ -9,7 +9,7 @@ from functools import cache
 from ..exceptions import ProviderNotConfigured
 from ._base import Provider
 
-__all__ = ["key_hint", "load_provider_class", "provider_names", "providers_from_env"]
+__all__ = ["key_hint", "load_provider_class", "provider_names", "providers_from_env", "serves_named_endpoints"]
 
 _INSTALL_HINT = {
     "openai": "openai",
@@ -63,6 +63,11 @@ def load_provider_class(name: str) -> type[Provider]:
     if not (isinstance(cls, type) and issubclass(cls, Provider)):
         raise ProviderNotConfigured(f"entry point {name!r} does not name a Provider subclass", provider=name)
     return cls
+
+
+def serves_named_endpoints(cls: type[Provider]) -> bool:
+    """Whether `cls` can serve a catalog file's named endpoint (`[providers.NAME]`): it implements `from_config`."""
+    return getattr(cls.from_config, "__func__", None) is not getattr(Provider.from_config, "__func__", None)
 
 
 def providers_from_env(names: list[str], env: Mapping[str, str] | None = None) -> dict[str, Provider]:
