@@ -7,10 +7,12 @@ import os
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from orchestratex import (
     BayesianRouter,
+    Event,
     FunctionProvider,
     GenerationRequest,
     MemoryStore,
@@ -153,3 +155,50 @@ async def _pause() -> None:
     import asyncio
 
     await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("when", ["model_selected", "response_generated"])
+def test_a_model_removed_mid_run_after_it_was_picked_keeps_its_answer(when: str) -> None:
+    catalog = ModelCatalog([profile("big", 0.001, 9.5), profile("mid", 0.001, 7), profile("small", 0.001, 6)])
+    calls = Calls()
+    removed: list[str] = []
+
+    def remove_the_pick(event: Event) -> None:
+        if event.type == when and not removed:
+            removed.append(event.model_name)  # type: ignore[union-attr]
+            catalog.remove(event.model_name)  # type: ignore[union-attr]
+
+    with Orchestrator(
+        providers=[calls.provider], catalog=catalog, router=BayesianRouter(explore=False), retry=NO_WAIT
+    ) as orch:
+        result = orch.run_sync("Write a haiku", max_iterations=2, evaluation_threshold=9.9, on_event=remove_the_pick)
+    assert removed == ["function:big"]
+    assert result.status == "completed", result.orchestration.error
+    answers = [it.model_name for it in result.orchestration.iterations]
+    assert answers[0] == "function:big" and result.orchestration.iterations[0].response == "an answer"
+    assert "function:big" not in answers[1:]  # no candidate from the next decision on
+    assert calls.calls[("function:big", "judge")] == 0  # nor a judge
+
+
+def test_a_watched_file_edited_mid_run_to_drop_the_picked_model(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    entry = '[[models]]\nname = "function:{}"\ncost_per_1k_tokens = 0.001\nquality = {}\n'
+    path.write_text(
+        "include_default = false\n" + entry.format("big", 9.5) + entry.format("mid", 7) + entry.format("small", 6)
+    )
+    catalog = ModelCatalog.from_file(path, watch=True, interval=0)
+
+    def edit(event: Event) -> None:
+        if event.type == "model_selected" and "big" in path.read_text():
+            before = path.stat().st_mtime_ns
+            path.write_text("include_default = false\n" + entry.format("mid", 7) + entry.format("small", 6))
+            os.utime(path, ns=(before + 10_000_000, before + 10_000_000))
+
+    calls = Calls()
+    with Orchestrator(
+        providers=[calls.provider], catalog=catalog, router=BayesianRouter(explore=False), retry=NO_WAIT
+    ) as orch:
+        result = orch.run_sync("Write a haiku", max_iterations=2, evaluation_threshold=9.9, on_event=edit)
+    assert result.status == "completed", result.orchestration.error
+    assert result.orchestration.iterations[0].model_name == "function:big"
+    assert "function:big" not in catalog

@@ -23,6 +23,7 @@ from ..exceptions import (
     EvaluationError,
     OrchestrateXError,
     ProviderError,
+    UnknownModelError,
 )
 from ..providers import Generation, GenerationRequest
 from ..records import Iteration, StopReason
@@ -155,7 +156,8 @@ class Run(Committing):
         task = self._task(prompt, messages)
         candidates = self._candidates(task)
         decision = await self.o.router.select(task, candidates)
-        if decision.model_name not in {m.name for m in candidates}:
+        self.picked = next((m for m in candidates if m.name == decision.model_name), None)
+        if self.picked is None:
             raise Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates")
         it = Iteration(
             index=len(doc.iterations) + 1, model_name=decision.model_name, reasoning=decision.reasoning, prompt=prompt
@@ -170,12 +172,22 @@ class Run(Committing):
         await self._commit([self._selected_event(it, decision.scores)], reserve=ready.worst + ready.prepay, ready=ready)
         return it
 
+    def _model(self, name: str) -> ModelProfile:
+        """The catalog's profile of `name` (it may have changed since it was picked), or the one it had when it was
+        picked if it has left the catalog since."""
+        try:
+            return self.o.catalog.get(name)
+        except UnknownModelError:
+            if self.picked is None or self.picked.name != name:
+                raise
+            return self.picked
+
     def _prepare_generation(self, it: Iteration) -> Ready | None:
         """The generation of `it` as `_generate` would make it, when its reservation in the store can ride on
         the commit of its selection (a session budget, nothing prepaid left, the call fitting what is left)."""
         if self.session_limit is None or self.prepaid:
             return None
-        model = self.o.catalog.get(it.model_name)
+        model = self._model(it.model_name)
         if not self.o.circuit.allows(model.name):
             return None
         try:
@@ -190,7 +202,7 @@ class Run(Committing):
         return Ready(it.index, model.name, request, worst, prepay if with_judges else 0.0)
 
     async def _generate(self, it: Iteration) -> None:
-        model = self.o.catalog.get(it.model_name)
+        model = self._model(it.model_name)
         ready, self._ready = self._ready, None
         if ready is not None and (ready.index, ready.model_name) == (it.index, model.name):
             ledger = self._open = ready.ledger
@@ -284,7 +296,8 @@ class Run(Committing):
             stop.ledger = ledger
             raise
         decision = await self.o.router.select(task, candidates)
-        if decision.model_name not in {m.name for m in candidates}:
+        self.picked = next((m for m in candidates if m.name == decision.model_name), None)
+        if self.picked is None:
             raise Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates", ledger)
         it.model_name = decision.model_name
         it.reasoning = f"fallback after {model.name} failed ({type(exc).__name__}): {decision.reasoning}"
@@ -299,7 +312,7 @@ class Run(Committing):
             prompt=doc.prompt,
             domain=doc.domain or "general",
             generating_model=it.model_name,
-            generator=self.o.catalog.get(it.model_name),
+            generator=self._model(it.model_name),
             judges=self.planner.pool(it.model_name),
             call=_JudgeCall(self, ledger),
             context=doc.context,

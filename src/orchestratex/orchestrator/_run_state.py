@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .._ids import utcnow
+from ..catalog import ModelProfile
 from ..events import (
     Event,
     EventHandler,
@@ -52,6 +53,9 @@ class RunState:
         rather than an empty set of its own; so do `handlers`, `_pending` and `_outcomes`, tuples or lists as
         they come)."""
         self.min_context = 0
+        self.picked: ModelProfile | None = None
+        """The model the router last picked, as it was then: it gives the answer it was picked for (and that answer
+        is judged) even if it leaves the catalog meanwhile; it is no candidate nor judge from the next decision on."""
         self.inflight = 0.0
         self.prepaid = 0.0
         self._open: Ledger | None = None
