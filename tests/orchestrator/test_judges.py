@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -35,7 +35,7 @@ from orchestratex.usage import add_costs
 from ..helpers import NO_WAIT
 
 
-def model(name: str, price: float, quality: float = 7.0, **extra: object) -> ModelProfile:
+def model(name: str, price: float, quality: float = 7.0, **extra: Any) -> ModelProfile:
     return ModelProfile(
         name=f"function:{name}",
         input_cost_per_1k=price,
