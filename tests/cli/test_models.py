@@ -98,6 +98,23 @@ def test_a_catalog_endpoint_whose_adapter_is_not_installed_is_not_ready(tmp_path
 MODELS = ("foo:a", "foo:b", "bar:c")
 
 
+def test_a_catalog_endpoint_run_could_not_build_is_not_ready(tmp_path: Path) -> None:
+    """`kind = "openai"` with neither `base_url` nor `api_key_env`: OpenAI's own server needs a key the file does not
+    name, so `run` refuses the file; `models` says why, in the words `run` uses."""
+    path = tmp_path / "k.toml"
+    path.write_text(
+        'include_default = false\n[providers.mine]\nkind = "openai"\n'
+        + "".join(f'[[models]]\nname = "mine:{n}"\ninput_cost_per_1k = 0\noutput_cost_per_1k = 0\n' for n in "ab"),
+        encoding="utf-8",
+    )
+    done = run_cli("models", "--catalog", str(path), env=cli_env(OPENAI_API_KEY=""))
+    assert done.returncode == 0, done.stderr
+    assert "✘ mine: " in done.stdout and 'set api_key_env = "VARIABLE"' in done.stdout
+    assert "refuses this catalog file until mine can be used" in done.stdout
+    ran = run_cli("run", "hi", "--catalog", str(path), "--store", "memory://", env=cli_env(OPENAI_API_KEY=""))
+    assert ran.returncode == 2 and 'set api_key_env = "VARIABLE"' in ran.stderr
+
+
 def test_token_counts_are_in_thousands(tmp_path: Path) -> None:
     path = tmp_path / "models.toml"
     path.write_text(

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..catalog import ModelCatalog, ModelProfile
+from ..exceptions import OrchestrateXError
 from ..providers import load_provider_class, provider_names
 from ..providers._registry import _INSTALL_HINT, KNOWN_ENV_VARS, key_hint
 from ._output import Output, plain_table
@@ -39,6 +40,8 @@ class ProviderState:
     """The variable holding the key, for a catalog file's endpoint (else the provider's usual one)."""
     kind: str | None = None
     """The adapter serving a catalog file's endpoint (`kind = "openai"`); else the provider's own name."""
+    problem: str | None = None
+    """Why a catalog file's endpoint, installed and with its key set, still cannot be built (what `run` would say)."""
 
     @property
     def install(self) -> str:
@@ -56,6 +59,8 @@ class ProviderState:
     def describe(self) -> str:
         if self.configured:
             return "configured"
+        if self.problem is not None:
+            return self.problem
         if not self.installed:
             return f"not installed ({self.install})"
         return f"no key (set {self.key_env or key_hint(self.name)})"
@@ -150,8 +155,20 @@ def catalog_setup(path: str | None) -> CatalogSetup:
     for name, spec in file.providers.items():
         key_set = not spec.api_key_env or bool(os.environ.get(spec.api_key_env))
         usable = spec.kind in installed
+        problem = None
+        if usable and key_set:
+            try:  # as `run` would (nothing is sent): a server that needs a key the file does not name, say
+                spec.build(os.environ)
+            except OrchestrateXError as exc:
+                problem = exc.message
         states[name] = ProviderState(
-            name, usable, key_set, usable and key_set, key_env=spec.api_key_env, kind=spec.kind
+            name,
+            usable,
+            key_set and problem is None,
+            usable and key_set and problem is None,
+            key_env=spec.api_key_env,
+            kind=spec.kind,
+            problem=problem,
         )
     return CatalogSetup(file.catalog, states, str(path), tuple(file.providers))
 
