@@ -35,15 +35,16 @@ fi
 
 pip=(.venv/bin/python -m pip install --disable-pip-version-check --progress-bar off)
 echo "installing OrchestrateX ($level) into .venv …" >&2
-"${pip[@]}" -q --upgrade pip
+# pip's log goes to stderr, as progress: stdout is the command's own (`./scripts/demo --json > run.json`)
+"${pip[@]}" -q --upgrade pip >&2
 if [ "$level" = core ]; then
-  "${pip[@]}" -e .
+  "${pip[@]}" -e . >&2
 else
   adapters=()
   for dir in adapters/*/; do
     [ -f "$dir/pyproject.toml" ] && adapters+=(-e "$dir")
   done
-  "${pip[@]}" -e ".[dev,server,lab]" "${adapters[@]}"
+  "${pip[@]}" -e ".[dev,server,lab]" "${adapters[@]}" >&2
   echo "$hash" > .venv/.stamp-core
 fi
 echo "$hash" > "$stamp"

@@ -10,6 +10,7 @@ import pytest
 
 from orchestratex.catalog import ModelCatalog
 from orchestratex.cli import main
+from orchestratex.providers._registry import install_hint
 
 from .conftest import cli_env, run_cli
 
@@ -55,7 +56,7 @@ def test_install_hint_keeps_its_brackets(monkeypatch: pytest.MonkeyPatch, capsys
     monkeypatch.setattr(models, "provider_names", lambda: ["sim", "anthropic", "gemini"])
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert "✘ openai: not installed (pip install 'orchestratex[openai]')" in out
+    assert f"✘ openai: not installed ({install_hint('openai')})" in out
     assert " not installed " in next(r for r in out.splitlines() if r.startswith("openai:gpt-4.1 "))
 
 

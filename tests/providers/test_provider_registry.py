@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from orchestratex import Orchestrator
@@ -47,3 +49,17 @@ def test_a_key_switches_from_the_simulator_to_the_real_provider(monkeypatch: pyt
 def test_simulate_false_without_keys_names_the_variables() -> None:
     with pytest.raises(ProviderNotConfigured, match="OPENAI_API_KEY"):
         Orchestrator(simulate=False)
+
+
+def test_the_install_hint_names_this_checkouts_adapter_or_the_packages_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """From a checkout the adapters are directories beside the library (not on a package index): the hint
+    installs that directory. Installed from an index, it names the extra."""
+    from orchestratex.providers import _registry
+
+    checkout = Path(_registry.__file__).resolve().parents[3]
+    assert _registry.install_hint("ollama") == f"pip install -e {checkout / 'adapters' / 'openai'}"
+    monkeypatch.setattr(_registry, "__file__", str(tmp_path / "site-packages/orchestratex/providers/_registry.py"))
+    assert _registry.install_hint("anthropic") == "pip install 'orchestratex[anthropic]'"
+    assert _registry.install_hint("acme") is None

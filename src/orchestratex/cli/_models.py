@@ -14,7 +14,7 @@ from rich.text import Text
 from ..catalog import ModelCatalog, ModelProfile
 from ..exceptions import OrchestrateXError
 from ..providers import load_provider_class, provider_names
-from ..providers._registry import _INSTALL_HINT, KNOWN_ENV_VARS, key_hint
+from ..providers._registry import KNOWN_ENV_VARS, install_hint, key_hint
 from ._output import Output, plain_table
 
 __all__ = [
@@ -46,10 +46,7 @@ class ProviderState:
     @property
     def install(self) -> str:
         adapter = self.kind or self.name
-        extra = _INSTALL_HINT.get(adapter)
-        if extra is None:
-            return f"no installed package provides the adapter {adapter!r}"
-        return f"pip install 'orchestratex[{extra}]'"
+        return install_hint(adapter) or f"no installed package provides the adapter {adapter!r}"
 
     @property
     def short(self) -> str:

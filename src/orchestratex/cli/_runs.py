@@ -218,7 +218,8 @@ def _describe(doc: Orchestration, simulated: bool) -> Iterable[str]:
     )
     score = "no score" if doc.final_score is None else f"score {doc.final_score:.1f}/10 by {doc.final_model}"
     stop = f" · stop: {doc.stop_reason}" if doc.stop_reason else ""
-    yield f"result:   {score} · {len(doc.iterations)} iterations · ${doc.total_cost:.6f}{stop}"
+    n = len(doc.iterations)
+    yield f"result:   {score} · {n} iteration{'' if n == 1 else 's'} · ${doc.total_cost:.6f}{stop}"
     if doc.error:
         yield f"error:    {doc.error}"
     if doc.interrupted_calls:

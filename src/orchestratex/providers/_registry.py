@@ -5,11 +5,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 
 from ..exceptions import ProviderNotConfigured
 from ._base import Provider
 
-__all__ = ["key_hint", "load_provider_class", "provider_names", "providers_from_env", "serves_named_endpoints"]
+__all__ = [
+    "install_hint",
+    "key_hint",
+    "load_provider_class",
+    "provider_names",
+    "providers_from_env",
+    "serves_named_endpoints",
+]
 
 _INSTALL_HINT = {
     "openai": "openai",
@@ -19,6 +27,7 @@ _INSTALL_HINT = {
     "vllm": "openai",
     "lmstudio": "openai",
     "openrouter": "openai",
+    "mongodb": "mongodb",  # (a store, not a provider: `store_from_url` names it too)
 }
 """Which extra installs the adapter serving each provider (the OpenAI adapter serves the compatible ones)."""
 
@@ -33,6 +42,18 @@ KNOWN_ENV_VARS: dict[str, tuple[str, ...]] = {
 }
 """The variables that configure our own adapters. Checked before loading an adapter, because loading
 one imports its vendor SDK (a second or more); other providers are loaded to ask them."""
+
+
+def install_hint(provider: str) -> str | None:
+    """The command that installs the adapter serving `provider`: from this checkout when OrchestrateX runs from
+    one (its adapters are directories beside it, `adapters/<name>`), else the package's extra; None if unknown."""
+    extra = _INSTALL_HINT.get(provider)
+    if extra is None:
+        return None
+    checkout = Path(__file__).resolve().parents[3] / "adapters" / extra
+    if (checkout / "pyproject.toml").is_file():
+        return f"pip install -e {checkout}"
+    return f"pip install 'orchestratex[{extra}]'"
 
 
 def key_hint(provider: str) -> str:
@@ -56,8 +77,8 @@ def load_provider_class(name: str) -> type[Provider]:
     """The provider class registered as `name`, or `ProviderNotConfigured` saying what to install."""
     ep = _entry_points().get(name)
     if ep is None:
-        extra = _INSTALL_HINT.get(name)
-        hint = f": pip install 'orchestratex[{extra}]'" if extra else ""
+        install = install_hint(name)
+        hint = f": {install}" if install else ""
         raise ProviderNotConfigured(f"no provider {name!r} is installed{hint}", provider=name)
     cls = ep.load()  # type: ignore[attr-defined]
     if not (isinstance(cls, type) and issubclass(cls, Provider)):

@@ -44,7 +44,9 @@ def store_from_url(url: str) -> Store:
         if ep.name == name:
             store_cls = ep.load()
             return store_cls.from_url(url)  # type: ignore[no-any-return]
-    hint = " (pip install orchestratex[mongodb])" if name == "mongodb" else ""
+    from ..providers._registry import install_hint
+
+    hint = f" ({install_hint('mongodb')})" if name == "mongodb" else ""
     raise ConfigurationError(f"no store is installed for {scheme}:// URLs{hint}")
 
 
