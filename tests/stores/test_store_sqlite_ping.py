@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from orchestratex.exceptions import StoreError, StoreUnavailable
+from orchestratex.records import Session
 from orchestratex.stores import SQLiteStore
 
 
@@ -53,3 +56,20 @@ async def test_ping_fails_once_the_file_is_not_the_database_it_opened(
 async def test_ping_of_a_database_in_memory_reads_it(tmp_path: Path) -> None:
     async with SQLiteStore(":memory:") as store:
         await store.ping()
+
+
+async def test_ping_keeps_the_processs_locks_so_no_other_process_deletes_the_wal(tmp_path: Path) -> None:
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it: a ping that opened the
+    file itself made the store's connections look gone, and the next process to close its own connection took
+    itself for the last one and deleted the WAL from under them (the file was then corrupt for good)."""
+    db = tmp_path / "store.db"
+    async with SQLiteStore(db) as store:
+        await store.create_session(Session(user_id="alice"))
+        await store.ping()
+        other = (
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "c.execute('SELECT 1 FROM sessions').fetchall(); c.close()"
+        )
+        subprocess.run([sys.executable, "-c", other, str(db)], check=True)
+        assert Path(f"{db}-wal").exists() and Path(f"{db}-shm").exists()  # still this process's, in use
+        assert [s.user_id for s in await store.list_sessions("alice")] == ["alice"]

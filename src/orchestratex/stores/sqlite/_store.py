@@ -67,13 +67,22 @@ _T = TypeVar("_T")
 _SYNCHRONOUS = ("normal", "full")
 
 
-def _has_header(path: str) -> bool:
-    """Whether the file at `path` starts as every SQLite database does."""
+def _read_afresh(path: str) -> None:
+    """Read the database at `path` through a read-only connection of its own, whose page cache is empty: a file
+    overwritten in place shows, which the store's connections may not see behind their caches.
+
+    Never a plain `open()` of the file: closing any descriptor of a file drops every POSIX lock this process holds
+    on it, so another process would take this one's connections for gone and delete the WAL under them (the file
+    is then corrupt). SQLite's own connections share the process's locks, and closing one keeps them."""
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
     try:
-        with open(path, "rb") as file:
-            return file.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return False
+        conn.execute("SELECT 1 FROM sessions LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if is_transient(exc):
+            raise
+        raise StoreError(f"{path!r} is no longer a SQLite database this store can read: {exc}") from exc
+    finally:
+        conn.close()
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:
@@ -819,8 +828,8 @@ class SQLiteStore(Store):
             return key
 
     async def ping(self) -> None:
-        """Check that the file opened is still the database's, and read it (a read neither takes nor waits for the
-        write lock another process may hold). A file deleted or replaced since it was opened would take writes
+        """Check that the file opened is still the database's, and read it afresh (a read neither takes nor waits for
+        the write lock another process may hold). A file deleted or replaced since it was opened would take writes
         that the next process never sees: `StoreUnavailable`; a file that is no longer a database: `StoreError`."""
         if self._file_id is not None:
             if _file_identity(self.path) != self._file_id:
@@ -828,8 +837,8 @@ class SQLiteStore(Store):
                     f"the SQLite database {self.path!r} was deleted or replaced since this store opened it: "
                     "its writes would be lost (restore the file, or restart the process to open the new one)"
                 )
-            if not _has_header(self.path):  # (the connection's page cache would not see it)
-                raise StoreError(f"{self.path!r} is no longer a SQLite database: its header was overwritten")
+            await self._read(_read_afresh, self.path)
+            return
         await self._lookup(self._fetch, "SELECT 1 FROM sessions LIMIT 1", ())
 
     # -- analytics ----------------------------------------------------------------------------
