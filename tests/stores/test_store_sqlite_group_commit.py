@@ -203,8 +203,9 @@ async def test_point_reads_run_on_the_loop_thread_and_see_every_committed_write(
         await store.set_session_status(session.id, "paused")
         assert (await store.get_session(session.id)).status == "paused"  # the write just committed is seen
         assert await store.cancel_requested("nothing") is False
-        await store.ping()
         assert worker_reads == 0
+        await store.ping()  # (not a point read: it opens a connection of its own, on the reader thread)
+        assert worker_reads == 1
         with pytest.raises(NotFound):
             await store.get_session("missing")
 
