@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from orchestratex.lab import Curve, OperatingPoint, aiq, apgr, cpt, hull, pgr
+from orchestratex.exceptions import UserError
+from orchestratex.lab import Curve, OperatingPoint, OutcomeTable, aiq, apgr, cpt, hull, pgr, ranking_curve
 
 
 def _curve(name: str, *points: tuple[float, float]) -> Curve:
@@ -47,6 +49,39 @@ def test_pgr_apgr_and_cpt() -> None:
     assert cpt(_curve("flat", (0.0, 0.5), (1.0, 0.6)), 0.8, weak=0.5, strong=1.0) is None
     with pytest.raises(ValueError, match="shares"):
         apgr(_curve("dollars", (0.0, 0.5), (3.0, 1.0)), weak=0.5, strong=1.0)
+
+
+@pytest.mark.parametrize("target", [2, 50, -0.1, float("nan")])
+def test_cpt_refuses_a_target_outside_0_to_1(target: float) -> None:
+    linear = _curve("linear", (0.0, 0.5), (1.0, 1.0))
+    with pytest.raises(UserError, match=r"between 0 and 1 \(0.5 for CPT\(50%\)\)"):
+        cpt(linear, target, weak=0.5, strong=1.0)
+    assert cpt(linear, 1, weak=0.5, strong=1.0) == pytest.approx(1.0)
+    assert cpt(linear, 0, weak=0.5, strong=1.0) == 0.0
+
+
+def _two_model_table(costs: tuple[float, float]) -> OutcomeTable:
+    rng = np.random.default_rng(0)
+    quality = np.stack([rng.random(50) < 0.9, rng.random(50) < 0.5], axis=1).astype(float)
+    return OutcomeTable(
+        name="two",
+        models=("strong", "weak"),
+        prompts=tuple(f"p{i}" for i in range(50)),
+        quality=quality,
+        cost=np.tile(costs, (50, 1)),
+    )
+
+
+def test_apgr_and_cpt_refuse_a_curve_in_dollars() -> None:
+    dollars = _two_model_table((0.01, 0.0002))  # every cost under $1: in 0–1, yet not a share of calls
+    curve = ranking_curve(dollars, dollars.quality[:, 0] - dollars.quality[:, 1], name="dollars")
+    weak, strong = float(dollars.quality[:, 1].mean()), float(dollars.quality[:, 0].mean())
+    for metric in (lambda: apgr(curve, weak=weak, strong=strong), lambda: cpt(curve, 0.5, weak=weak, strong=strong)):
+        with pytest.raises(UserError, match="'dollars': APGR and CPT need costs that are the share of strong-model"):
+            metric()
+    shares = _two_model_table((1.0, 0.0))  # as load_routellm gives: the same curve, on the share axis
+    curve = ranking_curve(shares, shares.quality[:, 0] - shares.quality[:, 1], name="shares")
+    assert 0.8 < apgr(curve, weak=weak, strong=strong) < 0.9  # an oracle ranking: well above random (0.5)
 
 
 def test_curve_queries() -> None:

@@ -127,6 +127,7 @@ def _pgr_line(curve: Curve, weak: float, strong: float) -> list[tuple[float, flo
     pts = [(p.cost, pgr(p.quality, weak=weak, strong=strong)) for p in curve.points]
     if any(not -1e-9 <= s <= 1 + 1e-9 for s, _ in pts):
         raise UserError(f"curve {curve.name!r}: costs must be shares of strong-model calls (0–1)")
+    _check_share_axis(curve)
     if pts[0][0] > 0:
         pts.insert(0, (0.0, 0.0))
     if pts[-1][0] < 1:
@@ -134,11 +135,33 @@ def _pgr_line(curve: Curve, weak: float, strong: float) -> list[tuple[float, flo
     return pts
 
 
+def _check_share_axis(curve: Curve) -> None:
+    """Refuse a curve whose costs are not one model's share of the calls (e.g. US dollars under $1).
+
+    Points that record their routing `shares` must all have a cost equal to the share of one same
+    model (the strong one); points without shares (built by hand) are taken as they are.
+    """
+    routed = [p for p in curve.points if p.shares]
+    if not routed:
+        return
+    names = {m for p in routed for m in p.shares}
+    if any(all(abs(p.cost - p.shares.get(m, 0.0)) <= 1e-9 for p in routed) for m in names):
+        return
+    bad = routed[-1]
+    raise UserError(
+        f"curve {curve.name!r}: APGR and CPT need costs that are the share of strong-model calls (0–1), but the "
+        f"point of cost {bad.cost:g} routes {dict(bad.shares)}: use a two-model table with cost 1 for the strong "
+        "model and 0 for the weak one (as load_routellm gives), or aiq() for costs in dollars"
+    )
+
+
 def apgr(curve: Curve, *, weak: float, strong: float) -> float:
     """Average PGR (RouteLLM): the area under PGR against the share of strong-model calls, 0 to 1.
 
-    The curve's costs must be shares of strong-model calls (as `load_routellm` tables give);
-    between points PGR is interpolated linearly, and past the last point it stays flat.
+    The curve's costs must be shares of strong-model calls (as `load_routellm` tables give, with
+    cost 1 for the strong model and 0 for the weak one); a curve whose costs are something else
+    (in US dollars, say) is refused with a `UserError`. Between points PGR is interpolated
+    linearly, and past the last point it stays flat.
     """
     pts = _pgr_line(curve, weak, strong)
     return sum((x2 - x1) * (y1 + y2) / 2 for (x1, y1), (x2, y2) in itertools.pairwise(pts))
@@ -147,8 +170,11 @@ def apgr(curve: Curve, *, weak: float, strong: float) -> float:
 def cpt(curve: Curve, target: float, *, weak: float, strong: float) -> float | None:
     """Call-performance threshold (RouteLLM): the least share of strong calls at which PGR reaches `target`.
 
-    `target` is a fraction (0.5 for CPT(50%)); linear between points; None when never reached.
+    `target` is a fraction between 0 and 1 (0.5 for CPT(50%)), else a `UserError`; linear between
+    points; None when the curve never reaches it.
     """
+    if not 0 <= target <= 1:
+        raise UserError(f"CPT target is a fraction between 0 and 1 (0.5 for CPT(50%)), got {target!r}")
     pts = _pgr_line(curve, weak, strong)
     prev = pts[0]
     if prev[1] >= target:
