@@ -3,7 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from orchestratex.exceptions import UserError
 from orchestratex.lab import OutcomeTable
+from orchestratex.lab._loaders import routerbench_table
 
 from .lab_synthetic import MODELS, synthetic_table
 
@@ -78,3 +80,24 @@ def test_ids_are_distinct_refused_when_repeated_and_kept_distinct_by_concat_and_
     distinct = OutcomeTable.concat([a.subset([0, 1]), a.subset([2, 3])])
     assert distinct.ids == ("0", "1", "2", "3")  # distinct ids are kept as they are
     assert a.subset([2, 0, 2, 2]).ids == ("2", "0", "2#2", "2#3")  # a bootstrap sample
+
+
+@pytest.mark.parametrize("bad", [-5.0, 50.0, 10.5])
+def test_quality_outside_0_to_10_is_refused_naming_the_model_and_the_first_bad_row(bad: float) -> None:
+    quality = np.array([[1.0, 0.0], [0.5, bad], [bad, 1.0]])
+    with pytest.raises(UserError, match=rf"table 't': model 'b' has quality {bad:g} on row 1 \(id 'q2'\); quality is "):
+        OutcomeTable(
+            name="t", models=("a", "b"), prompts=("p1", "p2", "p3"), quality=quality, cost=np.zeros((3, 2)),
+            ids=("q1", "q2", "q3"),
+        )  # fmt: skip
+    with pytest.raises(UserError, match="between 0 and 10"):
+        routerbench_table(
+            [{"prompt": "p", "sample_id": "s1", "a": str(bad), "a|total_cost": "0.001"}], name="mine", task="x"
+        )
+
+
+def test_quality_on_0_1_and_1_10_scales_and_unobserved_cells_are_accepted() -> None:
+    quality = np.array([[0.0, 1.0], [10.0, np.nan], [0.25, 7.0]])
+    cost = np.where(np.isnan(quality), np.nan, 0.001)
+    table = OutcomeTable(name="t", models=("a", "b"), prompts=("1", "2", "3"), quality=quality, cost=cost)
+    assert table.quality[1, 0] == 10.0

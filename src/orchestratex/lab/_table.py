@@ -21,7 +21,8 @@ IntArray = NDArray[np.int64]
 class OutcomeTable:
     """Per-prompt outcomes of several models: one row a prompt, one column a model.
 
-    `quality` is on the data's own scale (1/0 for correct/wrong, or a 1–10 judge score);
+    `quality` is on the data's own scale, between 0 and 10 (1/0 for correct/wrong, a 0–1 score,
+    or a 1–10 judge score; a value outside 0–10 is refused);
     `cost` is US dollars per call (or a relative cost where the data has no prices, as for
     RouteLLM's two-model sets: 1 for the strong model, 0 for the weak one). A cell that was
     never observed (a user's own history only shows the models it routed to) is NaN in both;
@@ -62,9 +63,22 @@ class OutcomeTable:
             raise UserError(f"table {self.name!r}: a cell is unobserved (NaN) in quality but not in cost, or back")
         if np.any(cost < 0):
             raise UserError(f"table {self.name!r}: costs must be >= 0")
+        self._check_quality_range(quality, n)
         object.__setattr__(self, "quality", quality)
         object.__setattr__(self, "cost", cost)
         self._check_rows(n, m)
+
+    def _check_quality_range(self, quality: FloatArray, n: int) -> None:
+        """Refuse a quality outside 0–10, naming the model and the first row that has one."""
+        bad = np.argwhere((quality < 0) | (quality > 10))  # NaN (unobserved) compares false: allowed
+        if bad.size == 0:
+            return
+        row, col = (int(i) for i in bad[0])
+        where = f"row {row}" + (f" (id {self.ids[row]!r})" if len(self.ids) == n else "")
+        raise UserError(
+            f"table {self.name!r}: model {self.models[col]!r} has quality {quality[row, col]:g} on {where}; quality "
+            "is between 0 and 10 (1/0 for correct/wrong, a 0–1 score or a 1–10 judge score): rescale it"
+        )
 
     def _check_rows(self, n: int, m: int) -> None:
         if self.tasks and len(self.tasks) != n:
