@@ -12,6 +12,7 @@ from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import RoutingFeedback, Task
+from ._knobs import Knob, number, whole
 from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning
 
 if TYPE_CHECKING:
@@ -59,6 +60,12 @@ class BayesianRouter(EscalatingRouter):
 
     name = "bayesian"
 
+    # Checked whenever set, in __init__ or later (e.g. `router.cost_sensitivity = 2`); read plainly.
+    cost_sensitivity = Knob(number("how much cost weighs, e.g. cost_sensitivity=1"))
+    prior_strength = Knob(number("pseudo-observations, e.g. prior_strength=2", positive=True))
+    score_sd = Knob(number("on the 0–10 scale, e.g. score_sd=1.5", positive=True))
+    horizon = Knob(whole(1, "of attempts", 3))
+
     def __init__(
         self,
         *,
@@ -72,12 +79,6 @@ class BayesianRouter(EscalatingRouter):
         cascade: bool = True,
         horizon: int = 3,
     ) -> None:
-        if horizon < 1:
-            raise UserError("horizon must be >= 1")
-        if cost_sensitivity < 0:
-            raise UserError("cost_sensitivity must be >= 0")
-        if prior_strength <= 0 or score_sd <= 0:
-            raise UserError("prior_strength and score_sd must be > 0")
         self.cost_sensitivity = cost_sensitivity
         self.explore = explore
         self.prior_strength = prior_strength

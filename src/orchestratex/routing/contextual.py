@@ -12,6 +12,7 @@ from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import RoutingFeedback, Task
+from ._knobs import Knob, fraction, number, whole
 from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning
 
 if TYPE_CHECKING:
@@ -64,6 +65,16 @@ class ContextualRouter(EscalatingRouter):
 
     name = "contextual"
 
+    # Checked whenever set, in __init__ or later (e.g. `router.cost_weight = 5`); read plainly.
+    cost_weight = Knob(number("quality given up per dollar, e.g. cost_weight=10"))
+    prior_mean = Knob(fraction("is on the 0–1 scale"))
+    prior_strength = Knob(number("pseudo-observations, e.g. prior_strength=1", positive=True))
+    pool_strength = Knob(number("pseudo-observations, e.g. pool_strength=2", positive=True))
+    score_sd = Knob(number("on the 0–1 scale, e.g. score_sd=0.1", positive=True))
+    default_output_tokens = Knob(number("tokens, e.g. default_output_tokens=250"))
+    explore_share = Knob(fraction("is the share of spend on exploring"))
+    horizon = Knob(whole(1, "of attempts", 3))
+
     def __init__(
         self,
         *,
@@ -81,18 +92,6 @@ class ContextualRouter(EscalatingRouter):
         cascade: bool = True,
         horizon: int = 3,
     ) -> None:
-        if horizon < 1:
-            raise UserError("horizon must be >= 1")
-        if cost_weight < 0:
-            raise UserError("cost_weight must be >= 0")
-        if not 0 <= prior_mean <= 1:
-            raise UserError("prior_mean is on the 0–1 scale")
-        if prior_strength <= 0 or pool_strength <= 0 or score_sd <= 0:
-            raise UserError("prior_strength, pool_strength and score_sd must be > 0")
-        if not 0 <= explore_share <= 1:
-            raise UserError("explore_share must be between 0 and 1")
-        if default_output_tokens < 0:
-            raise UserError("default_output_tokens must be >= 0")
         self.cost_weight = cost_weight
         self.explore = explore
         self.prior_mean = prior_mean

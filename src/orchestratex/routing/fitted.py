@@ -13,7 +13,6 @@ Needs the `lab` extra (numpy; scikit-learn only to fit): `pip install 'orchestra
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,6 +24,7 @@ from ._base import Router, RoutingFeedback, Task
 from ._cascade import plan
 from ._features import TextFeaturizer
 from ._joint import JointOutcomes, judge_error_ok, logit, sigmoid
+from ._knobs import Knob, fraction, number, optional, whole
 from ._saved import read_saved, unreadable
 
 if TYPE_CHECKING:
@@ -48,13 +48,6 @@ def _np() -> Any:
     except ImportError as exc:  # pragma: no cover - numpy ships with the lab extra
         raise ImportError("FittedRouter needs numpy: pip install 'orchestratex[lab]'") from exc
     return numpy
-
-
-def _number(name: str, value: float, what: str, *, positive: bool = False) -> None:
-    """Refuse a knob that is not a finite number >= 0 (> 0 when `positive`), saying what to write."""
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise UserError(f"{name} must be a finite number {'> 0' if positive else '>= 0'} ({what}); got {value!r}")
 
 
 def _price(model: ModelProfile) -> float | None:
@@ -106,6 +99,16 @@ class FittedRouter(Router):
 
     name = "fitted"
 
+    # Checked whenever set, in __init__ or later (e.g. `router.cost_weight = 5` between replays); read plainly.
+    cost_weight = Knob(number("quality given up per dollar, e.g. cost_weight=10"))
+    target_quality: Knob[float | None] = Knob(optional(fraction("is on the 0–1 scale")))
+    alpha = Knob(number("the ridge penalty, e.g. alpha=10", positive=True))
+    domain_prior = Knob(number("pseudo-rows, e.g. domain_prior=5"))
+    smoothing = Knob(number("pseudo-prompts, e.g. smoothing=2"))
+    retry_prior = Knob(number("pseudo-retries, e.g. retry_prior=2", positive=True))
+    horizon = Knob(whole(1, "of attempts", 3))
+    judge_error = Knob(lambda _, value: judge_error_ok(value))
+
     def __init__(
         self,
         *,
@@ -123,15 +126,6 @@ class FittedRouter(Router):
         smoothing: float = 2.0,
         retry_prior: float = 2.0,
     ) -> None:
-        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-            raise UserError(f"horizon is a whole number of attempts >= 1, e.g. horizon=3; got {horizon!r}")
-        _number("cost_weight", cost_weight, "quality given up per dollar, e.g. cost_weight=10")
-        _number("retry_prior", retry_prior, "pseudo-retries, e.g. retry_prior=2", positive=True)
-        _number("alpha", alpha, "the ridge penalty, e.g. alpha=10", positive=True)
-        _number("domain_prior", domain_prior, "pseudo-rows, e.g. domain_prior=5")
-        _number("smoothing", smoothing, "pseudo-prompts, e.g. smoothing=2")
-        if target_quality is not None and not 0 <= target_quality <= 1:
-            raise UserError("target_quality is on the 0–1 scale: between 0 and 1")
         if features not in FEATURE_SETS:
             raise UserError(f"features must be one of {FEATURE_SETS}, got {features!r}")
         self.cost_weight = cost_weight
@@ -143,7 +137,7 @@ class FittedRouter(Router):
         self.features = features
         self.cascade = cascade
         self.horizon = horizon
-        self.judge_error = judge_error_ok(judge_error)
+        self.judge_error = judge_error
         self.smoothing = smoothing
         self.retry_prior = retry_prior
         self._embedder = embedder

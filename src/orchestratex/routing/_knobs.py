@@ -1,0 +1,71 @@
+"""`Knob`: a router setting checked whenever it is set, in the constructor or later, and read as a plain attribute."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ..exceptions import UserError
+
+T = TypeVar("T")
+
+
+class Knob(Generic[T]):
+    """A data descriptor with a `__set__` and no `__get__`: assignment runs `check(name, value)` and stores what
+    it returns in the instance's `__dict__`; a read finds the value there, as for any plain attribute (no call on
+    the hot path of `select` and `observe`)."""
+
+    def __init__(self, check: Callable[[str, Any], T]) -> None:
+        self._check = check
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __set__(self, obj: object, value: T) -> None:
+        obj.__dict__[self._name] = self._check(self._name, value)
+
+    if TYPE_CHECKING:  # reads never reach the descriptor at run time (no __get__): this only types them
+
+        def __get__(self, obj: object, owner: type | None = None) -> T: ...
+
+
+def number(what: str, *, positive: bool = False) -> Callable[[str, Any], float]:
+    """A check refusing anything but a finite number >= 0 (> 0 when `positive`), saying what to write."""
+
+    def check(name: str, value: Any) -> float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise UserError(f"{name} must be a finite number {'> 0' if positive else '>= 0'} ({what}); got {value!r}")
+        return value  # type: ignore[no-any-return]
+
+    return check
+
+
+def fraction(what: str) -> Callable[[str, Any], float]:
+    """A check refusing anything but a number between 0 and 1."""
+
+    def check(name: str, value: Any) -> float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not 0 <= value <= 1:
+            raise UserError(f"{name} {what}: between 0 and 1; got {value!r}")
+        return value  # type: ignore[no-any-return]
+
+    return check
+
+
+def optional(check: Callable[[str, Any], T]) -> Callable[[str, Any], T | None]:
+    """`check`, letting None through."""
+    return lambda name, value: None if value is None else check(name, value)
+
+
+def whole(minimum: int, what: str, example: int) -> Callable[[str, Any], int]:
+    """A check refusing anything but a whole number >= `minimum`."""
+
+    def check(name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise UserError(f"{name} is a whole number {what} >= {minimum}, e.g. {name}={example}; got {value!r}")
+        return value
+
+    return check

@@ -1,0 +1,62 @@
+"""Router knobs are checked when set after construction too (as benchmarks set `router.cost_weight`), same message."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from orchestratex import BayesianRouter
+from orchestratex.exceptions import UserError
+from orchestratex.routing.contextual import ContextualRouter
+from orchestratex.routing.fitted import FittedRouter
+
+NAN = float("nan")
+
+BAD_KNOBS: list[tuple[type[Any], str, Any, str]] = [
+    (FittedRouter, "cost_weight", NAN, "cost_weight must be a finite number >= 0"),
+    (FittedRouter, "cost_weight", -1.0, "cost_weight must be a finite number >= 0"),
+    (FittedRouter, "target_quality", 7.0, "target_quality is on the 0–1 scale: between 0 and 1"),
+    (FittedRouter, "alpha", 0.0, "alpha must be a finite number > 0"),
+    (FittedRouter, "horizon", 0, "horizon is a whole number of attempts >= 1"),
+    (FittedRouter, "judge_error", 0.7, "judge_error is the chance a verdict is wrong"),
+    (FittedRouter, "retry_prior", NAN, "retry_prior must be a finite number > 0"),
+    (ContextualRouter, "cost_weight", NAN, "cost_weight must be a finite number >= 0"),
+    (ContextualRouter, "prior_mean", 5.0, "prior_mean is on the 0–1 scale"),
+    (ContextualRouter, "score_sd", 0.0, "score_sd must be a finite number > 0"),
+    (ContextualRouter, "explore_share", NAN, "explore_share is the share of spend on exploring: between 0 and 1"),
+    (ContextualRouter, "horizon", 1.5, "horizon is a whole number of attempts >= 1"),
+    (BayesianRouter, "cost_sensitivity", NAN, "cost_sensitivity must be a finite number >= 0"),
+    (BayesianRouter, "prior_strength", -2.0, "prior_strength must be a finite number > 0"),
+    (BayesianRouter, "horizon", 0, "horizon is a whole number of attempts >= 1"),
+]
+
+
+@pytest.mark.parametrize(("cls", "knob", "value", "message"), BAD_KNOBS)
+def test_a_bad_knob_is_refused_when_set_after_construction_as_by_the_constructor(
+    cls: type[Any], knob: str, value: Any, message: str
+) -> None:
+    with pytest.raises(UserError, match=re.escape(message)):
+        cls(**{knob: value})
+    router = cls()
+    before = getattr(router, knob)
+    with pytest.raises(UserError, match=re.escape(message)):
+        setattr(router, knob, value)
+    assert getattr(router, knob) == before  # the router keeps its last good value
+
+
+@pytest.mark.parametrize(
+    ("router", "knob", "value"),
+    [
+        (FittedRouter(), "cost_weight", 5),
+        (FittedRouter(target_quality=0.8), "target_quality", None),
+        (ContextualRouter(), "cost_weight", 13.7),
+        (BayesianRouter(), "cost_sensitivity", 2.0),
+    ],
+)
+def test_a_good_knob_set_later_is_kept_and_read_as_a_plain_attribute(router: Any, knob: str, value: Any) -> None:
+    setattr(router, knob, value)
+    assert getattr(router, knob) == value
+    assert vars(router)[knob] == value
+    assert not hasattr(type(router).__dict__[knob], "__get__")  # reads find the instance's value, no call
