@@ -107,3 +107,11 @@ def test_duplicate_add_needs_replace() -> None:
         catalog.add(ModelProfile(name="a:b", cost_per_1k_tokens=2))
     catalog.add(ModelProfile(name="a:b", cost_per_1k_tokens=2), replace=True)
     assert catalog.get("a:b").cost_per_1k_tokens == 2
+
+
+def test_a_profile_refuses_an_unknown_specialty_and_a_judge_only_that_is_not_a_boolean() -> None:
+    with pytest.raises(ValueError, match="unknown domain 'cooking': specialties are among coding, math, science"):
+        ModelProfile(name="sim:a", specialties=("coding", "cooking"))
+    with pytest.raises(ValueError, match="judge_only"):
+        ModelProfile.model_validate({"name": "sim:a", "judge_only": "yes"})
+    assert ModelProfile(name="sim:a", specialties=("math",), judge_only=True).judge_only is True

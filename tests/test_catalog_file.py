@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -218,6 +221,40 @@ async def test_an_unpriced_model_is_an_unknown_price_error_naming_it() -> None:
     assert result.status == "completed" and result.final_model != "function:free-lunch"
 
 
+FREE_A = '[[models]]\nname = "sim:a"\ncost_per_1k_tokens = 0\n'
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('judge_only = "yes"', "models[0] judge_only: must be true or false, not 'yes'"),
+        (
+            'specialties = ["cooking"]',
+            "models[0] specialties: unknown domain 'cooking': specialties are among coding, math, science, writing,"
+            " analysis, general",
+        ),
+        (
+            'aliases = ["openai:gpt-4.1"]',
+            "models[0] aliases: 'openai:gpt-4.1' is already a model's name: pick another alias",
+        ),
+    ],
+)
+def test_orchestratex_models_refuses_a_loose_model_entry_naming_the_file_the_entry_and_the_key(
+    tmp_path: Path, entry: str, message: str
+) -> None:
+    path = write(tmp_path, f"{FREE_A}{entry}\n")
+    env = {**os.environ, "ORCHESTRATEX_CATALOG": str(path)}
+    proc = subprocess.run([sys.executable, "-m", "orchestratex.cli", "models"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"orchestratex: error: {path}: {message}"
+
+
+def test_a_model_may_list_its_own_name_and_new_names_as_aliases(tmp_path: Path) -> None:
+    path = write(tmp_path, f'{FREE_A}aliases = ["sim:a", "fast"]\njudge_only = true\nspecialties = ["math"]\n')
+    model = ModelCatalog.from_file(path).get("fast")
+    assert (model.name, model.judge_only, model.specialties) == ("sim:a", True, ("math",))
+
+
 # -- one reader, one set of rules: Orchestrator(catalog=path), from_file, merge_file and watch ---------------------
 def _loaders() -> dict[str, Callable[[Path], ModelCatalog]]:
     return {
@@ -249,6 +286,16 @@ def test_every_loader_prices_a_vendor_model_from_the_source(tmp_path: Path, how:
         ('[aliases]\n"openai:gpt-4o" = "gpt4"\n', "aliases.openai:gpt-4o: 'openai:gpt-4o' is already a model's name"),
         ("[providers.x]\nkind = 'openai'\napi = 'grpc'\n", "providers.x: api must be 'auto', 'chat' or 'responses'"),
         ("[providers.x]\nkind = 'sim'\n", "providers.x: kind 'sim' cannot serve a named endpoint"),
+        (f'{FREE_A}judge_only = "yes"\n', "models[0] judge_only: must be true or false, not 'yes'"),
+        (
+            f'{FREE_A}specialties = ["coding", "cooking"]\n',
+            "models[0] specialties: unknown domain 'cooking': specialties",
+        ),
+        (f'{FREE_A}aliases = ["openai:gpt-4o"]\n', "models[0] aliases: 'openai:gpt-4o' is already a model's name"),
+        (
+            f'{FREE_A}[[models]]\nname = "sim:b"\ncost_per_1k_tokens = 0\naliases = ["sim:a"]\n',
+            "models[1] aliases: 'sim:a'",
+        ),
     ],
 )
 def test_every_loader_refuses_a_bad_file_naming_the_file_and_the_key(

@@ -145,7 +145,14 @@ class CatalogContent:
             )
 
     def resolve_aliases(self, catalog: ModelCatalog) -> dict[str, str]:
-        """Each alias with the full name of its model in `catalog` (holding this file's models)."""
+        """Each alias with the full name of its model in `catalog` (holding this file's models); an alias, in
+        `[aliases]` or in a model's own `aliases`, that is a model's name is refused."""
+        for i, model in enumerate(self.models):  # in file order (a repeated name is refused)
+            for alias in model.aliases:
+                if alias != model.name and catalog._peek(alias) is not None:
+                    raise ConfigurationError(
+                        f"{self.source}: models[{i}] aliases: {alias!r} is already a model's name: pick another alias"
+                    )
         resolved = {}
         for alias, target in self.aliases.items():
             where = f"{self.source}: aliases.{alias}"
@@ -201,6 +208,8 @@ def _models(entries: list[dict[str, Any]], source: str, *, require_prices: bool)
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "entry"
             message = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "bool_type":
+                message = f"must be true or false, not {err['input']!r}"
             raise ConfigurationError(f"{source}: models[{i}] {where}: {message}") from exc
         if model.name in models:
             raise ConfigurationError(

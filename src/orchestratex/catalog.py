@@ -16,9 +16,10 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._catalog_live import Derivation, WatchedFile
+from .domains import DOMAINS
 from .exceptions import ConfigurationError, UnknownModelError, UnknownPriceError, UserError
 from .usage import PICO, Usage
 
@@ -46,7 +47,7 @@ class ModelProfile(BaseModel):
     version: str = ""
     """The provider's model id sent in API calls (the part of `name` after the colon when not given)."""
     specialties: tuple[str, ...] = ()
-    """Domains the model is known to be strong in (see `orchestratex.domains.DOMAINS`)."""
+    """Domains the model is known to be strong in, among `orchestratex.domains.DOMAINS` (any other is refused)."""
     input_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
     """US dollars per 1,000 input tokens (a number: text such as `"0.001"` is refused, never read as no price)."""
     output_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
@@ -65,10 +66,19 @@ class ModelProfile(BaseModel):
     """Prior expected judge score (0–10) before the router has observed the model."""
     status: ModelStatus = "active"
     """`disabled` models are never routed to; `deprecated` ones are, with a warning in `orchestratex models`."""
-    judge_only: bool = False
-    """Serves only as a judge: never a routing candidate (see `Orchestrator(judges=...)`)."""
+    judge_only: bool = Field(default=False, strict=True)
+    """Serves only as a judge: never a routing candidate (see `Orchestrator(judges=...)`); true or false (a
+    string such as `"yes"` is refused, never read as true)."""
     aliases: tuple[str, ...] = ()
     """Other names that resolve to this model (e.g. `gpt4`)."""
+
+    @field_validator("specialties")
+    @classmethod
+    def _known_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [d for d in value if d not in DOMAINS]
+        if unknown:
+            raise UserError(f"unknown domain {unknown[0]!r}: specialties are among {', '.join(DOMAINS)}")
+        return value
 
     @model_validator(mode="before")
     @classmethod
