@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _data import routing_data
 
 from orchestratex import lab
 from orchestratex.catalog import ModelProfile
@@ -89,27 +89,9 @@ class Choice:
 
 
 def data_directory(given: str | None) -> Path:
-    """The routing data directory (`--data`, else `$ORCHESTRATEX_DATA_DIR`, else next to the repository), or exit 2
-    with one line naming where it looked and what is missing there."""
-    env = os.environ.get(lab.DATA_ENV)
-    if given:
-        path, source = Path(given).expanduser(), "--data"
-    elif env:
-        path, source = Path(env).expanduser(), f"${lab.DATA_ENV}"
-    else:
-        path, source = ROOT.parent / "shared" / "data" / "routing", "the default (pass --data)"
+    """The routing data directory this benchmark reads (see `_data.routing_data`)."""
     needed = [f"routerbench/{task}_{split}.csv" for task in lab.ROUTERBENCH_TASKS for split in ("train", "test")]
-    needed.append("routellm/gsm8k/gsm8k_responses.csv")
-    missing = [n for n in needed if not (path / n).is_file()]
-    if missing:
-        where = "no such directory" if not path.is_dir() else f"no {', '.join(missing[:3])}{' …' * (len(missing) > 3)}"
-        print(
-            f"cascade.py: routing data not found at {str(path)!r} ({source}): {where}; "
-            "name the directory holding routerbench/ and routellm/",
-            file=sys.stderr,
-        )
-        sys.exit(2)
-    return path
+    return routing_data("cascade.py", given, [*needed, "routellm/gsm8k/gsm8k_responses.csv"])
 
 
 def replay(

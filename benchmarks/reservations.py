@@ -20,13 +20,12 @@ import argparse
 import asyncio
 import logging
 import math
-import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 from _args import positive_float, positive_int
+from _data import routing_data
 
 from orchestratex import (
     FunctionProvider,
@@ -55,13 +54,8 @@ def tokens4(request: GenerationRequest) -> int:
 
 
 def data_directory(given: Path | None) -> Path:
-    """`--data`, else `$ORCHESTRATEX_DATA_DIR`, else `../shared/data/routing` next to the repository: the first
-    one named; exits with one line if it holds no RouterBench data."""
-    env = os.environ.get(lab.DATA_ENV)
-    path = given or (Path(env) if env else ROOT.parent / "shared" / "data" / "routing")
-    if not (path / "routerbench").is_dir():
-        sys.exit(f"routing data not found: no routerbench directory in {path}; pass --data DIR or set {lab.DATA_ENV}")
-    return path
+    """The routing data directory this benchmark reads (see `_data.routing_data`)."""
+    return routing_data("reservations.py", given, ["routerbench"])
 
 
 async def replay(rows: int | None, directory: Path, policy: OutputCapPolicy) -> None:

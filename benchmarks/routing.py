@@ -35,14 +35,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _data import routing_data
 from numpy.typing import NDArray
 
 from orchestratex import lab
@@ -111,24 +110,11 @@ def task_ceiling(table: lab.OutcomeTable, budget: float) -> float:
     return float(-result.fun)
 
 
-def routing_data() -> Path:
-    """The routing data directory (`$ORCHESTRATEX_DATA_DIR`, else next to the repository), or exit 2 with one line
-    naming where it looked and what is missing there."""
-    env = os.environ.get(lab.DATA_ENV)
-    path = Path(env).expanduser() if env else ROOT.parent / "shared" / "data" / "routing"
-    source = f"${lab.DATA_ENV}" if env else f"the default (set {lab.DATA_ENV})"
+def data_directory() -> Path:
+    """The routing data directory this benchmark reads (see `_data.routing_data`)."""
     needed = [f"routerbench/{task}_{split}.csv" for task in lab.ROUTERBENCH_TASKS for split in ("train", "test")]
     needed += ["routellm/gsm8k/gsm8k_responses.csv", "routellm/mt_bench/question.jsonl", "routellm/mmlu"]
-    missing = [n for n in needed if not (path / n).exists()]
-    if missing:
-        where = "no such directory" if not path.is_dir() else f"no {', '.join(missing[:3])}{' …' * (len(missing) > 3)}"
-        print(
-            f"routing.py: routing data not found at {str(path)!r} ({source}): {where}; "
-            "name the directory holding routerbench/ and routellm/",
-            file=sys.stderr,
-        )
-        sys.exit(2)
-    return path
+    return routing_data("routing.py", None, needed, flag=False)
 
 
 def positive(text: str) -> int:
@@ -400,7 +386,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=positive, default=5, help="streams (shuffles) averaged in the online run")
     args = parser.parse_args()
-    data = routing_data()
+    data = data_directory()
     knob, routers, profiles, test = routerbench(data)
     for router in routers.values():
         latency(router, profiles, test)

@@ -35,7 +35,7 @@ from _args import positive_int
 from orchestratex import lab
 from orchestratex.routing.contextual import ContextualRouter
 from orchestratex.routing.fitted import FittedRouter
-from routing import cv_predictions, online_target_met, routing_data
+from routing import cv_predictions, data_directory, online_target_met
 
 STREAM = 945  # the size of RouterBench test, the stream of the benchmark's online run
 GRID = {
@@ -110,7 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=positive_int, default=8, help="train streams per setting")
     args = parser.parse_args()
-    train = lab.load_routerbench(routing_data(), "train")
+    train = lab.load_routerbench(data_directory(), "train")
     print(f"== Online routing on RouterBench train streams ({len(train)} train prompts; the test split is not read)")
     study(train, args.seeds)
 

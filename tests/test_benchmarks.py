@@ -133,13 +133,13 @@ def test_store_roundtrips_shows_why_a_baseline_failed(tmp_path: Path) -> None:
 def test_reservations_without_data_says_so_in_one_line(tmp_path: Path) -> None:
     copy = tmp_path / "repo" / "benchmarks"  # no ../shared/data/routing next to this repository
     copy.mkdir(parents=True)
-    for name in ("reservations.py", "_args.py"):
+    for name in ("reservations.py", "_args.py", "_data.py"):
         shutil.copy(BENCHMARKS / name, copy / name)
     done = run(copy / "reservations.py", ORCHESTRATEX_DATA_DIR="")
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"routing data not found: no routerbench directory in {tmp_path / 'shared' / 'data' / 'routing'};"
-        " pass --data DIR or set ORCHESTRATEX_DATA_DIR"
+        f"reservations.py: routing data not found at {str(tmp_path / 'shared' / 'data' / 'routing')!r} (the default"
+        " (pass --data)): no such directory; name the directory holding routerbench/ and routellm/"
     ]
 
 
