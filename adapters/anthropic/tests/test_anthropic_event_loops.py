@@ -27,7 +27,7 @@ from orchestratex_anthropic import AnthropicProvider
 from .test_anthropic_contract import message
 
 MODEL = ModelProfile(name="anthropic:claude-haiku-4-5", input_cost_per_1k=0, output_cost_per_1k=0)
-JUDGE = ModelProfile(name="anthropic:claude-sonnet-4-5", input_cost_per_1k=0, output_cost_per_1k=0)
+JUDGE = ModelProfile(name="anthropic:claude-sonnet-4-6", input_cost_per_1k=0, output_cost_per_1k=0)
 REQUEST = GenerationRequest(model=MODEL, messages=[Message(role="user", content="Hello")], max_output_tokens=50)
 REPLY = json.dumps(message(Usage(input_tokens=5, output_tokens=2), text='{"score": 9, "feedback": "ok"}'))
 
