@@ -7,7 +7,7 @@ import argparse
 import math
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
@@ -21,36 +21,26 @@ def _number(text: str, kind: type[int] | type[float], what: str) -> int | float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1 (a size or a count)."""
-    value = int(_number(text, int, "a positive integer"))
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def _at_least(kind: type[int] | type[float], low: float, strict: bool, what: str) -> Callable[[str], Any]:
+    """An argparse type: a number of `kind` above `low` (`strict`) or at least `low`, else one line saying `what`."""
+
+    def parse(text: str) -> int | float:
+        value = kind(_number(text, kind, what))
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """An integer >= 0 (for options where 0 means: skip)."""
-    value = int(_number(text, int, "an integer >= 0"))
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0 (a duration, a latency, a scale)."""
-    value = float(_number(text, float, "a positive number"))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0."""
-    value = float(_number(text, float, "a number >= 0"))
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
-    return value
+positive_int: Callable[[str], int] = _at_least(int, 1, False, "a positive integer")
+"""An integer >= 1 (a size or a count)."""
+non_negative_int: Callable[[str], int] = _at_least(int, 0, False, "an integer >= 0")
+"""An integer >= 0 (for options where 0 means: skip)."""
+positive_float: Callable[[str], float] = _at_least(float, 0, True, "a positive number")
+"""A finite number > 0 (a duration, a latency, a scale)."""
+non_negative_float: Callable[[str], float] = _at_least(float, 0, False, "a number >= 0")
+"""A finite number >= 0."""
 
 
 def positive_floats(text: str) -> list[float]:

@@ -54,6 +54,14 @@ class LoopClients(Generic[C]):
         self._lock = threading.Lock()  # one provider may serve loops in several threads
         self._bound: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Bound[C]] = weakref.WeakKeyDictionary()
 
+    @classmethod
+    def unless_injected(
+        cls, first: C, build: Callable[[], C], close: Callable[[C], Awaitable[object]], *, injected: bool
+    ) -> LoopClients[C]:
+        """An adapter's clients: `first` on every loop when the caller injected its HTTP client (its lifecycle is
+        the caller's), else one per loop, built with `build` and ended with `close`."""
+        return cls(first) if injected else cls(first, build, close=close)
+
     @property
     def owned(self) -> bool:
         """Whether the clients are built (and closed) here, one per loop."""

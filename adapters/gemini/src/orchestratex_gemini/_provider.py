@@ -81,10 +81,9 @@ class GeminiProvider(Provider):
             )
             build = functools.partial(genai.Client, api_key=api_key, vertexai=False, http_options=http_options)
             sdk = build()
-            if http_client is not None:
-                self._clients = LoopClients(sdk)
-            else:  # one client per event loop: see `LoopClients`
-                self._clients = LoopClients(sdk, build, close=lambda own: own.aio.aclose())
+            self._clients = LoopClients.unless_injected(
+                sdk, build, lambda own: own.aio.aclose(), injected=http_client is not None
+            )
         self._owns_connection = self._clients.owned
         options = getattr(getattr(sdk, "_api_client", None), "_http_options", None)
         self.base_url: str = str(getattr(options, "base_url", None) or self.default_base_url)

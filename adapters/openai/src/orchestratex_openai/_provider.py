@@ -107,10 +107,9 @@ class OpenAIProvider(Provider):
                 openai.AsyncOpenAI, api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
             )
             sdk = build(http_client=http_client)
-            if http_client is not None:
-                self._clients = LoopClients(sdk)
-            else:  # one client per event loop: see `LoopClients`
-                self._clients = LoopClients(sdk, build, close=lambda own: own.close())
+            self._clients = LoopClients.unless_injected(
+                sdk, build, lambda own: own.close(), injected=http_client is not None
+            )
         self._owns_connection = self._clients.owned
         self.base_url: str = str(sdk.base_url)
         """The server the provider talks to."""
