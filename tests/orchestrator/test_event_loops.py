@@ -7,7 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from orchestratex import FunctionProvider, GenerationRequest, Orchestrator, SQLiteStore
+from orchestratex import FunctionProvider, GenerationRequest, Orchestrator
 
 from ..helpers import catalog
 
@@ -22,8 +22,8 @@ async def answer(request: GenerationRequest) -> str:
 
 def test_runs_on_loop_after_loop_then_aclose_on_yet_another(tmp_path: Path) -> None:
     orch = Orchestrator(
-        providers=[FunctionProvider(answer)], catalog=catalog("a", "b"), store=SQLiteStore(tmp_path / "loops.db")
-    )
+        providers=[FunctionProvider(answer)], catalog=catalog("a", "b"), store=f"sqlite:///{tmp_path / 'loops.db'}"
+    )  # (its own store: closed by `aclose`, its threads with it)
     orch.cancel_check_s = 0.05
     assert orch.run_sync("Hello").status == "completed"  # its background tasks on run_sync's loop
 

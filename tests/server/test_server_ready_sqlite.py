@@ -8,16 +8,19 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from orchestratex.stores import SQLiteStore
 
-from .conftest import Api
+from .conftest import Api, in_app_loop
 
 
 def test_readiness_answers_503_once_the_database_file_is_overwritten(
-    make_api: Callable[..., Api], tmp_path: Path
+    make_api: Callable[..., Api], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     db = tmp_path / "server.db"
-    api = make_api(SQLiteStore(db))
+    api = make_api(store := SQLiteStore(db))
+    request.addfinalizer(lambda: in_app_loop(api.client).call(store.close))  # (its checkpoint thread too)
     assert api.client.get("/health/ready").json() == {"status": "ready", "store": "ok"}
     with contextlib.closing(sqlite3.connect(db)) as conn:  # every page in the file: no checkpoint writes one back
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -29,9 +32,12 @@ def test_readiness_answers_503_once_the_database_file_is_overwritten(
     assert api.client.get("/health").status_code == 200  # alive: a restart will not mend the file
 
 
-def test_readiness_answers_503_once_the_database_file_is_deleted(make_api: Callable[..., Api], tmp_path: Path) -> None:
+def test_readiness_answers_503_once_the_database_file_is_deleted(
+    make_api: Callable[..., Api], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     db = tmp_path / "server.db"
-    api = make_api(SQLiteStore(db))
+    api = make_api(store := SQLiteStore(db))
+    request.addfinalizer(lambda: in_app_loop(api.client).call(store.close))  # (its checkpoint thread too)
     assert api.client.get("/health/ready").status_code == 200
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
