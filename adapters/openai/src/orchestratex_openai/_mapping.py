@@ -9,7 +9,14 @@ import math
 from functools import cache
 from typing import Any, Literal, get_args, get_origin
 
-from orchestratex.exceptions import ContentFiltered, MalformedResponse, ProviderServerError
+from orchestratex.exceptions import (
+    ContentFiltered,
+    MalformedResponse,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderServerError,
+    RateLimited,
+)
 from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
 from orchestratex.usage import Usage
 
@@ -18,6 +25,7 @@ __all__ = [
     "generation_from_chat",
     "generation_from_response",
     "is_reasoning_model",
+    "response_error",
     "response_params",
     "responses_only_models",
     "unwrap_json_object",
@@ -163,13 +171,33 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
     )
 
 
+_POLICY_CODES = frozenset({"invalid_prompt", "bio_policy", "misalignment_policy_violation"})
+_RETRYABLE_CODES = frozenset({"server_error", "vector_store_timeout"})
+
+
+def response_error(code: str | None, message: str, *, streamed: bool = False) -> ProviderError:
+    """The error a failed Responses API answer (`status: "failed"`, or an `error` event mid-stream) stands
+    for, by its documented `code`: a policy block is `ContentFiltered` (not retried), `rate_limit_exceeded`
+    is `RateLimited`, `server_error` (or no code) a retried `ProviderServerError`, and any other code (an
+    image the request carries, …) a `ProviderHTTPError` that retrying would only repeat."""
+    what = f"the response {'stream ' if streamed else ''}failed ({code or 'no code'}): {message}"
+    if code in _POLICY_CODES or (code and code.endswith("policy_violation")):
+        return ContentFiltered(f"the answer was withheld: {message} ({code})", status_code=200)
+    if code == "rate_limit_exceeded":
+        return RateLimited(what, status_code=429)
+    if code is None or code in _RETRYABLE_CODES:
+        return ProviderServerError(what, status_code=500)
+    return ProviderHTTPError(what, status_code=400)
+
+
 def generation_from_response(response: Any, request: GenerationRequest) -> Generation:
     """A `Generation` with exact usage and cost from a Responses API `Response`."""
     status = getattr(response, "status", None)
     usage = getattr(response, "usage", None)
     if status == "failed":
         error = getattr(response, "error", None)
-        raise ProviderServerError(f"the response failed: {getattr(error, 'message', error)}", status_code=500)
+        code = getattr(error, "code", None)
+        raise response_error(code if isinstance(code, str) else None, str(getattr(error, "message", error)))
     reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
     if reason == "content_filter":
         raise ContentFiltered("the answer was withheld by the content filter", status_code=200)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 from typing import Any
 
-from orchestratex.exceptions import ContentFiltered, MalformedResponse, ProviderServerError
+from orchestratex.exceptions import ContentFiltered, MalformedResponse
 from orchestratex.providers import Generation, GenerationRequest, TextSink
 from orchestratex.usage import Usage
 
@@ -95,7 +95,7 @@ async def generation_from_response_stream(
     events: AsyncIterable[Any], request: GenerationRequest, on_text: TextSink
 ) -> Generation:
     """Hand each `response.output_text.delta` to `on_text`; the `Generation` from `response.completed`."""
-    from ._mapping import generation_from_response
+    from ._mapping import generation_from_response, response_error
 
     final: Any = None
     async for event in events:
@@ -107,9 +107,9 @@ async def generation_from_response_stream(
         elif kind in ("response.completed", "response.incomplete", "response.failed"):
             final = getattr(event, "response", None)
         elif kind == "error":
-            raise ProviderServerError(
-                f"the response stream failed: {getattr(event, 'message', event)}", status_code=500
-            )
+            code = getattr(event, "code", None)
+            message = str(getattr(event, "message", event))
+            raise response_error(code if isinstance(code, str) else None, message, streamed=True)
     if final is None:
         raise MalformedResponse("the response stream ended without its final response")
     return generation_from_response(final, request)
