@@ -5,8 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx2
+import pytest
+
+from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.exceptions import MalformedResponse
 from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex.usage import Usage
+from orchestratex_gemini import GeminiProvider
 
 from .test_gemini_provider import MODEL, provider_on, request
 
@@ -59,3 +66,42 @@ async def test_a_streamed_malformed_function_call_finish_is_passed_through_lower
 
     generation = await provider_on(server).generate_stream(request(), on_text)
     assert generation.finish_reason == "malformed_function_call"
+
+
+CUT = sse(chunk("Hello"), chunk(", wor", usage={"promptTokenCount": 9, "candidatesTokenCount": 3, "totalTokenCount": 12}))
+"""A stream that ends before its last chunk: every chunk carries the usage so far, none a finish reason."""
+
+
+async def test_a_stream_cut_before_its_finish_reason_is_not_an_answer() -> None:
+    server = MockServer(Reply(200, content=CUT, headers={"content-type": "text/event-stream"}))
+
+    async def on_text(text: str) -> None:
+        pass
+
+    with pytest.raises(MalformedResponse, match="without a finish reason"):
+        await provider_on(server).generate_stream(request(), on_text)
+
+
+async def test_run_stream_does_not_keep_a_cut_gemini_answer() -> None:
+    replies = {"gemini-4-hydrogen": CUT, "gemini-4-neon": STREAM}
+
+    def handler(http_request: httpx2.Request) -> httpx2.Response:
+        model = next(name for name in replies if f"/{name}:" in str(http_request.url))
+        return httpx2.Response(200, content=replies[model], headers={"content-type": "text/event-stream"})
+
+    gemini = GeminiProvider(api_key="AIza-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
+    judge = FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "good"}))
+    neon = ModelCatalog.default().get("gemini:gemini-4-neon")
+    judge_model = ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.001)
+    orch = Orchestrator(
+        providers=[gemini, judge],
+        catalog=ModelCatalog([MODEL.model_copy(update={"quality": 9.9}), neon, judge_model]),
+        router=BayesianRouter(explore=False),
+        judges=["function:judge"],
+    )
+    async with orch.run_stream("Hi", preferred_models=[MODEL.name, neon.name], max_iterations=1) as stream:
+        async for _ in stream:
+            pass
+    result = stream.result
+    assert result.status == "completed" and result.final_response == "Hello, world!"
+    assert any("MalformedResponse" in e for e in result.orchestration.iterations[0].errors)

@@ -1,7 +1,8 @@
 """Protocol mapping for streamed answers: `generate_content_stream` chunks → text pieces + `Generation`.
 
 Each chunk is a `GenerateContentResponse` holding the next piece of text; the last ones carry the
-finish reason and the usage metadata (cumulative), so the cost is exact.
+finish reason and the usage metadata (cumulative), so the cost is exact. A stream that ends before
+any chunk gives a finish reason was cut short: it is a `MalformedResponse`, not an answer.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ async def generation_from_stream(
                 await on_text(part.text)
     if finish in _FILTERED:
         raise ContentFiltered(f"Gemini withheld the answer: {finish}", status_code=200)
+    if finish is None:  # every chunk carries usage so far: without the last one, a cut answer would pass as whole
+        raise MalformedResponse("the response stream ended without a finish reason: the answer is incomplete")
     if meta is None or not isinstance(meta.prompt_token_count, int):
         raise MalformedResponse("the response stream ended without usage metadata")
     thoughts = _int(meta.thoughts_token_count)
@@ -53,7 +56,6 @@ async def generation_from_stream(
         cached_input_tokens=_int(meta.cached_content_token_count),
         reasoning_tokens=thoughts,
     )
-    finish = finish or ""
     return Generation(
         text="".join(pieces),
         usage=usage,
