@@ -27,6 +27,8 @@ __all__ = ["map_openai_errors", "retry_after_seconds"]
 
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
 _CONTEXT_PHRASES = ("maximum context length", "context length", "context window", "too many tokens")
+_CONTEXT_TYPES = frozenset({"exceed_context_size_error"})  # llama.cpp's llama-server (400, older builds 500)
+_CONTEXT_SIZE_PHRASES = ("exceeds the available context size", "context size has been exceeded")  # llama.cpp, any status
 _FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "invalid_prompt"})
 
 
@@ -86,7 +88,7 @@ def _classified(
             model=model,
             provider=provider,
         )
-    if code in _CONTEXT_CODES or (status in (400, 413) and any(p in detail.lower() for p in _CONTEXT_PHRASES)):
+    if _too_long(exc, code, status, detail.lower()):
         return http(ContextLengthExceeded, f"{provider} model {model}: prompt too long ({status}): {detail}")
     if code in _FILTER_CODES:
         return http(ContentFiltered, f"{provider} content filter ({status}): {detail}")
@@ -95,6 +97,16 @@ def _classified(
     if status >= 500:
         return http(ProviderServerError, f"{provider} server error ({status}): {detail}")
     return http(ProviderHTTPError, f"{provider} error ({status}): {detail}")
+
+
+def _too_long(exc: openai.APIError, code: str, status: int, detail: str) -> bool:
+    """Whether the error says the prompt does not fit the model's context: OpenAI's code, llama.cpp's type
+    (`exceed_context_size_error`, answered 400 or, by older builds, 500) or a message saying so."""
+    if code in _CONTEXT_CODES or str(exc.type or "") in _CONTEXT_TYPES:
+        return True
+    if any(p in detail for p in _CONTEXT_SIZE_PHRASES):
+        return True
+    return status in (400, 413) and any(p in detail for p in _CONTEXT_PHRASES)
 
 
 def _message(exc: openai.APIStatusError) -> str:

@@ -1,0 +1,92 @@
+"""What local OpenAI-compatible servers answer that OpenAI does not: llama.cpp's context errors, and the 404 of a
+base URL without its `/v1`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx2
+import pytest
+
+from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.exceptions import ContextLengthExceeded
+from orchestratex.orchestrator import RetryPolicy
+from orchestratex.providers import GenerationRequest, Message
+from orchestratex.testing.provider_contract import MockServer, Reply
+from orchestratex.usage import Usage
+from orchestratex_openai import VLLMProvider
+
+from .test_openai_contract import chat_completion
+
+SMALL = ModelProfile(name="vllm:qwen3-4b", cost_per_1k_tokens=0, context_window=4096, quality=9)
+BIG = ModelProfile(name="vllm:qwen3-32b", cost_per_1k_tokens=0, context_window=131072, quality=5)
+JUDGE = ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=5)
+
+LLAMA_CPP_CONTEXT_ERRORS = [
+    (
+        400,
+        {
+            "code": 400,
+            "message": "request (4390 tokens) exceeds the available context size (4096 tokens), try increasing it",
+            "type": "exceed_context_size_error",
+            "n_prompt_tokens": 4390,
+            "n_ctx": 4096,
+        },
+    ),
+    (
+        500,
+        {
+            "code": 500,
+            "message": "the request exceeds the available context size. try increasing the context size or enable"
+            " context shift",
+            "type": "exceed_context_size_error",
+            "n_prompt_tokens": 1407,
+            "n_ctx": 256,
+        },
+    ),
+    (500, {"code": 500, "message": "Context size has been exceeded.", "type": "server_error"}),
+]
+
+
+def local(server: MockServer) -> VLLMProvider:
+    return VLLMProvider(base_url="http://localhost:8080/v1", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()))
+
+
+def ask(model: ModelProfile) -> GenerationRequest:
+    return GenerationRequest(model=model, messages=[Message(role="user", content="hi")], max_output_tokens=50)
+
+
+@pytest.mark.parametrize(("status", "error"), LLAMA_CPP_CONTEXT_ERRORS)
+async def test_llama_cpp_context_errors_are_context_length_exceeded(status: int, error: dict[str, Any]) -> None:
+    server = MockServer(Reply(status, json={"error": error}))
+    with pytest.raises(ContextLengthExceeded, match="prompt too long") as raised:
+        await local(server).generate(ask(SMALL))
+    assert raised.value.status_code == status and not raised.value.retryable
+
+
+async def test_a_llama_cpp_context_error_is_not_retried_and_a_larger_model_answers() -> None:
+    sent: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        model = json.loads(request.content)["model"]
+        sent.append(model)
+        if model == "qwen3-4b":
+            return httpx2.Response(500, json={"error": LLAMA_CPP_CONTEXT_ERRORS[1][1]})
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=30, output_tokens=2), text="Hello"))
+
+    provider = VLLMProvider(
+        base_url="http://localhost:8080/v1", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+    )
+    orch = Orchestrator(
+        providers=[provider, FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "good"}))],
+        catalog=ModelCatalog([SMALL, BIG, JUDGE]),
+        router=BayesianRouter(explore=False),
+        retry=RetryPolicy(max_attempts=3, initial_wait=0, max_wait=0),
+        judges=["function:judge"],
+    )
+    result = await orch.run("hi", preferred_models=[SMALL.name, BIG.name], max_iterations=1)
+    assert sent.count("qwen3-4b") == 1  # a prompt too long stays too long: not retried as a server error
+    assert result.status == "completed" and result.final_response == "Hello"
+    assert any("ContextLengthExceeded" in e for e in result.orchestration.iterations[0].errors)
