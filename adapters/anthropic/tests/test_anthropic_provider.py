@@ -156,3 +156,25 @@ def test_retry_after_header_forms() -> None:
     assert retry_after_seconds({"retry-after-ms": "oops", "retry-after": "4"}) == 4.0
     assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # a date in the past
     assert retry_after_seconds({"retry-after": "later"}) is None
+
+
+async def test_a_base_url_ending_in_v1_is_named_in_the_404() -> None:
+    error = {"type": "error", "error": {"type": "not_found_error", "message": "Not Found"}}
+    server = MockServer(Reply(404, json=error))
+    provider = AnthropicProvider(
+        api_key="sk-ant-test",
+        base_url="https://llm-proxy.example/v1",
+        http_client=httpx2.AsyncClient(transport=server.httpx2_transport()),
+    )
+    with pytest.raises(ProviderHTTPError, match="must not end in /v1") as raised:
+        await provider.generate(request())
+    assert server.requests[0].url == "https://llm-proxy.example/v1/v1/messages"
+    assert "ANTHROPIC_BASE_URL" in str(raised.value) and not raised.value.retryable
+    right = AnthropicProvider(
+        api_key="sk-ant-test",
+        base_url="https://llm-proxy.example",
+        http_client=httpx2.AsyncClient(transport=MockServer(Reply(404, json=error)).httpx2_transport()),
+    )
+    with pytest.raises(ProviderHTTPError) as other:
+        await right.generate(request())
+    assert "/v1" not in str(other.value)

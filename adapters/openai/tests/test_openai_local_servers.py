@@ -11,7 +11,7 @@ import pytest
 
 from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
-from orchestratex.exceptions import ContextLengthExceeded
+from orchestratex.exceptions import ContextLengthExceeded, ProviderHTTPError
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import MockServer, Reply
@@ -90,3 +90,22 @@ async def test_a_llama_cpp_context_error_is_not_retried_and_a_larger_model_answe
     assert sent.count("qwen3-4b") == 1  # a prompt too long stays too long: not retried as a server error
     assert result.status == "completed" and result.final_response == "Hello"
     assert any("ContextLengthExceeded" in e for e in result.orchestration.iterations[0].errors)
+
+
+async def test_a_404_page_names_the_url_and_the_missing_v1() -> None:
+    server = MockServer(Reply(404, content=b"404 page not found", headers={"content-type": "text/plain"}))
+    provider = VLLMProvider(
+        base_url="http://localhost:11434", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    with pytest.raises(ProviderHTTPError, match="check the base URL") as raised:
+        await provider.generate(ask(SMALL))
+    assert "POST http://localhost:11434/chat/completions not found" in str(raised.value)
+    assert "/v1" in str(raised.value) and not raised.value.retryable
+
+
+async def test_a_404_json_error_of_the_api_is_left_as_it_is() -> None:
+    error = {"message": 'model "qwen3-4b" not found, try pulling it first', "type": "api_error", "code": None}
+    server = MockServer(Reply(404, json={"error": error}))
+    with pytest.raises(ProviderHTTPError) as raised:
+        await local(server).generate(ask(SMALL))
+    assert str(raised.value).endswith("try pulling it first")

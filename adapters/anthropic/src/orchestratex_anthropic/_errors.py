@@ -48,7 +48,7 @@ def _status_error(exc: anthropic.APIStatusError, *, provider: str, model: str, a
     if status < 400:  # an `error` event inside a streamed 200 answer: it stands for the status of its type
         status = _STATUS_OF_TYPE.get(str(getattr(exc, "type", None) or ""), 500)
     headers = dict(exc.response.headers)
-    detail = _api_message(exc) or exc.message
+    detail = (_api_message(exc) or exc.message) + _path_hint(exc)
     lowered = detail.lower()
 
     def http(cls: type[ProviderHTTPError], message: str) -> ProviderHTTPError:
@@ -103,6 +103,17 @@ def map_anthropic_errors(*, provider: str, model: str, api_key_env: str) -> Iter
         ) from exc
     except anthropic.AnthropicError as exc:
         raise ProviderError(f"{provider} call failed: {exc}", model=model, provider=provider) from exc
+
+
+def _path_hint(exc: anthropic.APIStatusError) -> str:
+    """For a 404 of a base URL ending in `/v1` (the SDK adds `/v1/messages` itself): what to set instead."""
+    url = str(exc.request.url)
+    if exc.status_code != 404 or "/v1/v1/" not in url:
+        return ""
+    return (
+        f" ({exc.request.method} {url}: the base URL must not end in /v1, the SDK adds it;"
+        " set ANTHROPIC_BASE_URL (or base_url=) without it)"
+    )
 
 
 def _api_message(exc: anthropic.APIStatusError) -> str | None:

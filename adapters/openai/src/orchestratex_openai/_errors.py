@@ -37,7 +37,7 @@ def _status_error(exc: openai.APIStatusError, *, provider: str, model: str, api_
         exc,
         exc.status_code,
         dict(exc.response.headers),
-        _message(exc),
+        _message(exc) + _path_hint(exc),
         provider=provider,
         model=model,
         api_key_env=api_key_env,
@@ -107,6 +107,18 @@ def _too_long(exc: openai.APIError, code: str, status: int, detail: str) -> bool
     if any(p in detail for p in _CONTEXT_SIZE_PHRASES):
         return True
     return status in (400, 413) and any(p in detail for p in _CONTEXT_PHRASES)
+
+
+def _path_hint(exc: openai.APIStatusError) -> str:
+    """For a 404 that is not an API's own JSON error (a model not found, …) but a server's "no such page": the URL,
+    and what usually causes it, a base URL without its `/v1`."""
+    if exc.status_code != 404 or (isinstance(exc.body, Mapping) and exc.body.get("message")):
+        return ""
+    url = exc.request.url
+    return (
+        f" ({exc.request.method} {url} not found: check the base URL; OpenAI-compatible servers serve the API"
+        " under /v1, e.g. http://localhost:11434/v1)"
+    )
 
 
 def _message(exc: openai.APIStatusError) -> str:
