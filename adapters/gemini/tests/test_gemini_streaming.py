@@ -68,7 +68,9 @@ async def test_a_streamed_malformed_function_call_finish_is_passed_through_lower
     assert generation.finish_reason == "malformed_function_call"
 
 
-CUT = sse(chunk("Hello"), chunk(", wor", usage={"promptTokenCount": 9, "candidatesTokenCount": 3, "totalTokenCount": 12}))
+CUT = sse(
+    chunk("Hello"), chunk(", wor", usage={"promptTokenCount": 9, "candidatesTokenCount": 3, "totalTokenCount": 12})
+)
 """A stream that ends before its last chunk: every chunk carries the usage so far, none a finish reason."""
 
 
@@ -89,7 +91,9 @@ async def test_run_stream_does_not_keep_a_cut_gemini_answer() -> None:
         model = next(name for name in replies if f"/{name}:" in str(http_request.url))
         return httpx2.Response(200, content=replies[model], headers={"content-type": "text/event-stream"})
 
-    gemini = GeminiProvider(api_key="AIza-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
+    gemini = GeminiProvider(
+        api_key="AIza-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+    )
     judge = FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "good"}))
     neon = ModelCatalog.default().get("gemini:gemini-4-neon")
     judge_model = ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.001)

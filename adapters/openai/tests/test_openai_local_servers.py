@@ -51,7 +51,9 @@ LLAMA_CPP_CONTEXT_ERRORS = [
 
 
 def local(server: MockServer) -> VLLMProvider:
-    return VLLMProvider(base_url="http://localhost:8080/v1", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()))
+    return VLLMProvider(
+        base_url="http://localhost:8080/v1", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
 
 
 def ask(model: ModelProfile) -> GenerationRequest:

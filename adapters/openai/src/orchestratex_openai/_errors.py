@@ -28,7 +28,10 @@ __all__ = ["map_openai_errors", "retry_after_seconds"]
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
 _CONTEXT_PHRASES = ("maximum context length", "context length", "context window", "too many tokens")
 _CONTEXT_TYPES = frozenset({"exceed_context_size_error"})  # llama.cpp's llama-server (400, older builds 500)
-_CONTEXT_SIZE_PHRASES = ("exceeds the available context size", "context size has been exceeded")  # llama.cpp, any status
+_CONTEXT_SIZE_PHRASES = (
+    "exceeds the available context size",
+    "context size has been exceeded",
+)  # llama.cpp, any status
 _FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "invalid_prompt"})
 
 
