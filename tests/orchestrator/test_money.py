@@ -91,3 +91,57 @@ async def test_per_model_costs_include_the_answer_whose_evaluation_failed(factor
         assert sum(m.generations for m in analytics.models) == 1
         assert add_costs(*(m.cost for m in analytics.models)) == result.total_cost > 0
         assert await ledger_problems(store, result.orchestration.session_id) == []
+
+
+def misreporting(**generation: object) -> Callable[[GenerationRequest], str | Generation]:
+    """Model `a` answers with `generation`'s usage or reported cost; the others answer normally."""
+
+    def fn(request: GenerationRequest) -> str | Generation:
+        if request.purpose == "judge":
+            return '{"score": 9.0, "feedback": "ok"}'
+        if request.model.name != "function:a":
+            return "a fine answer"
+        return Generation(text="an answer", latency_ms=1.0, finish_reason="stop", **generation)  # type: ignore[arg-type]
+
+    return fn
+
+
+@pytest.mark.parametrize("factory", STORES)
+@pytest.mark.parametrize(
+    ("usage", "message"),
+    [
+        (Usage(input_tokens=10, output_tokens=-1000), "negative token count"),
+        (Usage(input_tokens=10, output_tokens=10**12), "more than the $1,000,000 any one call may be counted"),
+    ],
+)
+async def test_usage_that_cannot_be_priced_fails_the_call_not_the_ledger(
+    factory: Callable[[], Store], usage: Usage, message: str
+) -> None:
+    # counted, it made the step's commit fail with a UserError: the run raised it and stayed `running` with its
+    # reservation held, for a later resume to repeat the paid call
+    store = factory()
+    async with make(store, misreporting(usage=usage)) as orch:
+        result = await orch.run("Hello", cost_limit=1.0, max_iterations=1)
+        [first] = result.orchestration.iterations
+        assert any(e.startswith("function:a: MalformedResponse") and message in e for e in first.errors)
+        assert first.model_name != "function:a" and result.status == "completed"  # the next model answered
+        analytics = await store.session_analytics(result.orchestration.session_id)
+        [a] = [m for m in analytics.models if m.model_name == "function:a"]
+        assert a.errors == 1 and a.cost == 0
+        session = await store.get_session(result.orchestration.session_id)
+        assert session.reserved_cost == 0 and session.total_cost == result.total_cost > 0
+        assert await ledger_problems(store, result.orchestration.session_id) == []
+
+
+@pytest.mark.parametrize("factory", STORES)
+async def test_a_reported_cost_above_the_largest_amount_is_ignored_for_the_catalog_price(
+    factory: Callable[[], Store],
+) -> None:
+    store = factory()
+    usage = Usage(input_tokens=10, output_tokens=5)
+    async with make(store, misreporting(usage=usage, reported_cost=5e6)) as orch:
+        result = await orch.run("Hello", cost_limit=1.0, max_iterations=1)
+        [first] = result.orchestration.iterations
+        assert first.model_name == "function:a" and first.cost == pytest.approx(15 * 0.001 / 1000)
+        assert result.status == "completed"
+        assert await ledger_problems(store, result.orchestration.session_id) == []

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from ..catalog import ModelProfile
-from ..exceptions import UserError
+from ..exceptions import MalformedResponse, UserError
 from ..providers import Generation
 from ..stores import Store
-from ..usage import to_pico
+from ..usage import MAX_AMOUNT, to_pico
 
 __all__ = ["OutputCapPolicy", "OutputLengths", "affordable_cap", "price_generation", "reserve_waiting"]
 
@@ -29,10 +29,28 @@ _EPS = 1e-12
 
 def price_generation(model: ModelProfile, gen: Generation) -> float:
     """Fill in `gen.catalog_cost` and `gen.cost` (the provider's reported cost when it gave a usable
-    one, else the catalog price of the usage); return the counted cost."""
-    gen.catalog_cost = model.cost(gen.usage)
+    one, else the catalog price of the usage); return the counted cost.
+
+    Usage that cannot be priced — a negative token count, or a cost above `MAX_AMOUNT`, the most any one amount
+    may be in a store — is a `MalformedResponse` (the call is recorded failed, at no cost, and the run goes on
+    with another model): counted, it would make the step's commit fail and leave the run unfinished. A reported
+    cost that is negative, not finite or above `MAX_AMOUNT` is ignored for the catalog price."""
+    usage = gen.usage
+    if min(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens) < 0:
+        raise MalformedResponse(
+            f"{model.name} reported a negative token count ({usage.input_tokens} input, {usage.output_tokens} output,"
+            f" {usage.cached_input_tokens} cached, {usage.reasoning_tokens} reasoning): its cost cannot be known",
+            model=model.name,
+        )
+    gen.catalog_cost = model.cost(usage)
+    if gen.catalog_cost > MAX_AMOUNT:
+        raise MalformedResponse(
+            f"{model.name} reported {usage.input_tokens} input and {usage.output_tokens} output tokens, which would"
+            f" cost ${gen.catalog_cost:,.2f}: more than the ${MAX_AMOUNT:,.0f} any one call may be counted",
+            model=model.name,
+        )
     reported = gen.reported_cost
-    if reported is not None and not (math.isfinite(reported) and reported >= 0):
+    if reported is not None and not (math.isfinite(reported) and 0 <= reported <= MAX_AMOUNT):
         logger.warning("%s reported an unusable cost %r; the catalog price is counted", model.name, reported)
         gen.reported_cost = reported = None
     gen.cost = gen.catalog_cost if reported is None else float(reported)
