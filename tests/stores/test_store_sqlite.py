@@ -284,6 +284,18 @@ async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) ->
         await SQLiteStore(path).open()
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///runs.db", "sqlite:////tmp/runs.db", "sqlite:///:memory:"])
+async def test_a_url_given_as_the_path_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    # it was taken as a path: `sqlite://` opened a file named `sqlite:` in the working directory, shared by every
+    # store so made (`sqlite:///runs.db` a file in a directory `sqlite:`)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"SQLiteStore takes a file path, not a URL .* SQLiteStore.from_url\(url\)"):
+        SQLiteStore(url)
+    assert list(tmp_path.iterdir()) == []
+    async with SQLiteStore(tmp_path / "sqlite:x.db"):  # a path (not a str) is whatever it names
+        pass
+
+
 def test_busy_timeout_must_be_a_sane_number_of_seconds() -> None:
     for bad in (-1.0, float("nan"), 1e9):
         with pytest.raises(ValueError, match="busy_timeout"):
