@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
+from numbers import Real
 from typing import Literal
 
 from ..events import Event
@@ -33,13 +34,19 @@ __all__ = [
 _PICO = 10**12
 
 
-def to_pico(amount: float) -> int:
-    """US dollars as integer pico-dollars, rounded exactly as `orchestratex.usage.add_costs` rounds."""
-    scaled = amount * 1e12
-    as_int = int(scaled)
-    if as_int == scaled:  # the common case: an amount with at most 12 decimals
-        return as_int
-    return int(Decimal(repr(amount)).scaleb(12).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+def to_pico(amount: float | Decimal) -> int:
+    """US dollars (a float, an int or a `Decimal`) as integer pico-dollars, rounded exactly as
+    `orchestratex.usage.add_costs` rounds (a `Decimal` from its own exact value)."""
+    try:
+        scaled = amount * 1e12
+    except TypeError:  # a Decimal, which does not mix with floats
+        exact = amount if isinstance(amount, Decimal) else Decimal(amount)
+    else:
+        as_int = int(scaled)
+        if as_int == scaled:  # the common case: an amount with at most 12 decimals
+            return as_int
+        exact = Decimal(repr(amount))
+    return int(exact.scaleb(12).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
 def from_pico(pico: int) -> float:
@@ -47,9 +54,12 @@ def from_pico(pico: int) -> float:
     return int(pico) / _PICO
 
 
-def check_amount(name: str, amount: float) -> None:
-    """Refuse a negative, non-finite or too large amount of US dollars."""
-    if not math.isfinite(amount) or not 0 <= amount <= MAX_AMOUNT:
+def check_amount(name: str, amount: float | Decimal) -> None:
+    """Refuse an amount of US dollars that is not a number (a `bool`, a `str`, None: a `float`, an `int` or a
+    `Decimal` is), or is negative, not finite or too large."""
+    if isinstance(amount, bool) or not isinstance(amount, Real | Decimal) or not math.isfinite(amount):
+        raise UserError(f"{name} must be a number of US dollars between 0 and {MAX_AMOUNT:,.0f}, not {amount!r}")
+    if not 0 <= amount <= MAX_AMOUNT:
         raise UserError(f"{name} must be a number of US dollars between 0 and {MAX_AMOUNT:,.0f}, not {amount!r}")
 
 

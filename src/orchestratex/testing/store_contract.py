@@ -429,6 +429,20 @@ class StoreContract:
         await _refused(ValueError, store.reserve_budget(session.id, o.id, -0.1))
         await _refused(ValueError, store.reserve_budget(session.id, o.id, float("nan")))
 
+    async def test_amounts_are_numbers_and_decimals_count_exactly(self, store: Store) -> None:
+        session, _, o = await _tree(store, cost_limit=1.0)
+        assert await store.reserve_budget(session.id, o.id, Decimal("0.3"))  # type: ignore[arg-type]
+        await store.commit(o, spent=Decimal("0.1"), released=Decimal("0.3"))  # type: ignore[arg-type]
+        assert await store.reserve_budget(session.id, o.id, Decimal("0.9"))  # type: ignore[arg-type]
+        assert not await store.reserve_budget(session.id, o.id, Decimal("0.000000000001"))  # type: ignore[arg-type]
+        got = await store.get_session(session.id)
+        assert (got.total_cost, got.reserved_cost) == (0.1, 0.9)
+        for bad in ("0.1", True, Decimal("NaN")):
+            await _refused(ValueError, store.reserve_budget(session.id, o.id, bad))  # type: ignore[arg-type]
+            await _refused(ValueError, store.commit(o, spent=bad))  # type: ignore[arg-type]
+        await _refused(ValueError, store.reserve_budget(session.id, o.id, None))  # type: ignore[arg-type]
+        assert (await store.get_session(session.id)).total_cost == 0.1
+
     async def test_unlimited_session_always_reserves(self, store: Store) -> None:
         session, _, o = await _tree(store)
         assert await store.reserve_budget(session.id, o.id, 1000.0)
