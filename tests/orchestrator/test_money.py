@@ -101,7 +101,7 @@ def misreporting(**generation: object) -> Callable[[GenerationRequest], str | Ge
             return '{"score": 9.0, "feedback": "ok"}'
         if request.model.name != "function:a":
             return "a fine answer"
-        return Generation(text="an answer", latency_ms=1.0, finish_reason="stop", **generation)  # type: ignore[arg-type]
+        return Generation(text="an answer", latency_ms=1.0, finish_reason="stop", **generation)
 
     return fn
 

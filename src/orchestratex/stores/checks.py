@@ -37,11 +37,10 @@ _PICO = 10**12
 def to_pico(amount: float | Decimal) -> int:
     """US dollars (a float, an int or a `Decimal`) as integer pico-dollars, rounded exactly as
     `orchestratex.usage.add_costs` rounds (a `Decimal` from its own exact value)."""
-    try:
-        scaled = amount * 1e12
-    except TypeError:  # a Decimal, which does not mix with floats
-        exact = amount if isinstance(amount, Decimal) else Decimal(amount)
+    if isinstance(amount, Decimal):  # (it does not mix with floats)
+        exact = amount
     else:
+        scaled = amount * 1e12
         as_int = int(scaled)
         if as_int == scaled:  # the common case: an amount with at most 12 decimals
             return as_int
