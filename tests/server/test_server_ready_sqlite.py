@@ -43,3 +43,18 @@ def test_readiness_answers_503_once_the_database_file_is_deleted(
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     r = api.client.get("/health/ready")
     assert r.status_code == 503 and "was deleted or replaced" in r.json()["detail"]
+
+
+def test_readiness_does_not_tell_where_the_database_is(
+    make_api: Callable[..., Api], tmp_path: Path, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anyone may ask `/health/ready` (no key): its answer names no file path; the server's log does."""
+    db = tmp_path / "server.db"
+    api = make_api(store := SQLiteStore(db))
+    request.addfinalizer(lambda: in_app_loop(api.client).call(store.close))  # (its checkpoint thread too)
+    db.rename(tmp_path / "moved.db")
+    with caplog.at_level("WARNING", logger="orchestratex.server"):
+        r = api.client.get("/health/ready")
+    assert r.status_code == 503 and r.json()["store"] == "unreachable"
+    assert str(tmp_path) not in r.text and "'<path>' was deleted or replaced" in r.json()["detail"]
+    assert str(db) in caplog.text

@@ -41,6 +41,7 @@ __all__ = [
     "note_limit",
     "refused_by",
     "status_for",
+    "without_paths",
 ]
 
 logger = logging.getLogger("orchestratex.server")
@@ -170,7 +171,12 @@ def library_response(exc: OrchestrateXError, method: str, path: str) -> JSONResp
         detail = f"the database is unavailable (busy or unreachable): retry in {RETRY_AFTER_S} s"
         return error_response(503, detail, {"Retry-After": str(RETRY_AFTER_S)})
     logger.error("%s %s failed: %s: %s", method, path, type(exc).__name__, exc.message)
-    return error_response(status, _QUOTED_PATH.sub("'<path>'", exc.message))
+    return error_response(status, without_paths(exc.message))
+
+
+def without_paths(text: str) -> str:
+    """`text` with every quoted absolute file path replaced by `'<path>'` (for answers to clients)."""
+    return _QUOTED_PATH.sub("'<path>'", text)
 
 
 _QUOTED_PATH = re.compile(r"""(?:'(?:/|[A-Za-z]:\\)[^']*'|"(?:/|[A-Za-z]:\\)[^"]*")""")

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..exceptions import OrchestrateXError
 from ._app import state_of
 from ._auth import key_of
-from ._errors import ApiError, ErrorBody, error_response
+from ._errors import ApiError, ErrorBody, error_response, logger, without_paths
 
 __all__ = ["HEALTH_BODY", "HEALTH_HEADERS", "HealthShortcut", "router"]
 
@@ -47,8 +47,10 @@ async def ready(request: Request) -> Response:
         return error_response(
             503, f"not ready: the store did not answer within {_READY_TIMEOUT_S:g} s", store="timeout"
         )
-    except OrchestrateXError as exc:
-        return error_response(503, f"not ready: the store is unreachable: {exc.message}", store="unreachable")
+    except OrchestrateXError as exc:  # (anyone may ask: the database's location stays in the server's log)
+        logger.warning("not ready: the store is unreachable: %s", exc.message)
+        detail = f"not ready: the store is unreachable: {without_paths(exc.message)}"
+        return error_response(503, detail, store="unreachable")
     return JSONResponse({"status": "ready", "store": "ok"})
 
 
