@@ -186,3 +186,42 @@ def test_readable_on_a_phone(phone: Watched, console: Console, finished_run: str
     tap = page.locator("#start-submit").bounding_box()
     assert tap is not None and tap["height"] >= 40
     assert phone.problems() == []
+
+
+def test_a_refused_start_leaves_no_thread_behind(desktop: Watched, console: Console) -> None:
+    """The form's numbers are checked in the page (a whole number of iterations, the fields' ranges), and a
+    start the server refuses keeps its thread for the next start of the same prompt: a thread is made once."""
+    page = desktop.page
+    log_in(page, console)
+    page.get_by_role("button", name="New session").click()
+    page.locator("#session-list button[aria-current=true]").wait_for()
+    session_id = page.locator("#session-list button[aria-current=true]").get_attribute("data-session")
+    headers = {"Authorization": f"Bearer {console.key}"}
+
+    def prompts() -> list[str]:
+        url = f"{console.server.base_url}/api/threads/session/{session_id}"
+        return [t["original_prompt"] for t in httpx.get(url, headers=headers).json()]
+
+    error = page.locator("#start-error")
+    page.get_by_label("Prompt").fill("Explain recursion with an example")
+    for field, value, message in [
+        ("Max iterations", "1.5", 'Max iterations: "1.5" is not a whole number.'),
+        ("Max iterations", "0", "Max iterations: give at least 1."),
+        ("Threshold (0–10)", "11", "Threshold (0–10): give at most 10."),
+        ("Cost limit (US$)", "-1", "Cost limit (US$): give at least 0."),
+    ]:
+        page.get_by_label(field).fill(value)
+        page.get_by_role("button", name="Start").click()
+        assert error.inner_text() == message
+        page.get_by_label(field).fill("")
+    page.get_by_label("Models").fill("no-such-model")
+    for _ in range(2):  # refused by the server, twice
+        page.get_by_role("button", name="Start").click()
+        page.get_by_role("alert").filter(has_text="unknown model 'no-such-model'").wait_for()
+        error.evaluate("(node) => { node.textContent = ''; }")
+    page.get_by_label("Models").fill("")
+    page.get_by_label("Max iterations").fill("1")
+    page.get_by_role("button", name="Start").click()
+    page.locator(ENDED).wait_for(timeout=90_000)
+    assert prompts() == ["Explain recursion with an example"]
+    assert all("status of 400" in p for p in desktop.problems())  # the two refused starts

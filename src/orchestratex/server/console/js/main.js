@@ -268,23 +268,44 @@ async function showVerdicts(orchestrationId) {
 }
 
 // -- starting an orchestration ------------------------------------------------------------------------
-function numberField(form, name, parse) {
-  const raw = form.elements[name].value.trim();
+/**
+ * A number field's value (null when empty), checked against its `min`, `max` and whether it must be whole,
+ * here rather than by the server: a start the server refuses would leave behind the thread made for it.
+ */
+function numberField(form, name, { whole = false } = {}) {
+  const input = form.elements[name];
+  const label = input.labels[0].textContent;
+  const raw = input.value.trim();
+  if (input.validity.badInput) throw new Error(`${label}: write a number.`);
   if (raw === "") return null;
-  const value = parse(raw);
-  if (Number.isNaN(value)) throw new Error(`${form.elements[name].labels[0].textContent}: "${raw}" is not a number.`);
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new Error(`${label}: "${raw}" is not a number.`);
+  if (whole && !Number.isInteger(value)) throw new Error(`${label}: "${raw}" is not a whole number.`);
+  if (input.min !== "" && value < Number(input.min)) throw new Error(`${label}: give at least ${input.min}.`);
+  if (input.max !== "" && value > Number(input.max)) throw new Error(`${label}: give at most ${input.max}.`);
   return value;
 }
 
 function startSettings(form) {
   const settings = {
-    max_iterations: numberField(form, "max_iterations", (v) => Number.parseInt(v, 10)),
-    evaluation_threshold: numberField(form, "evaluation_threshold", Number.parseFloat),
-    cost_limit: numberField(form, "cost_limit", Number.parseFloat),
+    max_iterations: numberField(form, "max_iterations", { whole: true }),
+    evaluation_threshold: numberField(form, "evaluation_threshold"),
+    cost_limit: numberField(form, "cost_limit"),
   };
   const models = form.elements.models.value.split(",").map((m) => m.trim()).filter(Boolean);
   if (models.length) settings.preferred_models = models;
   return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== null));
+}
+
+/** The thread made for a start the server then refused: the next start of the same prompt uses it again. */
+let unstarted = null;
+
+async function threadFor(prompt, domain) {
+  const wanted = { sessionId: state.sessionId, prompt, domain };
+  if (unstarted && Object.entries(wanted).every(([k, v]) => unstarted[k] === v)) return unstarted.threadId;
+  const thread = await state.api.createThread(state.sessionId, prompt, domain);
+  unstarted = { ...wanted, threadId: thread._id };
+  return thread._id;
 }
 
 async function startOrchestration(form) {
@@ -304,8 +325,9 @@ async function startOrchestration(form) {
       const session = await state.api.createSession(state.userId);
       await reloadSessions(session._id);
     }
-    const thread = await state.api.createThread(state.sessionId, prompt, form.elements.domain.value);
-    const doc = await state.api.start(thread._id, settings);
+    const threadId = await threadFor(prompt, form.elements.domain.value);
+    const doc = await state.api.start(threadId, settings);
+    unstarted = null;
     watch(doc._id, { follow: false });
     refreshSession();
   } catch (err) {
