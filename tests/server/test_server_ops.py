@@ -19,6 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from orchestratex.exceptions import StoreError, StoreUnavailable
 from orchestratex.stores import MemoryStore
 
+from starlette.testclient import WebSocketDenialResponse
+
 from .conftest import Api, in_app_loop
 
 
@@ -99,6 +101,25 @@ def test_metrics_count_orchestrations_calls_cost_latency_and_limits(make_api: Ca
     route = (("method", "GET"), ("route", "/api/sessions/{session_id}"), ("status", "200"))
     assert samples[("orchestratex_http_requests_total", route)] == 1  # by route template, never by raw path
     assert not any(sid in str(labels) for _, labels in samples)
+
+
+def test_metrics_count_websocket_handshakes_refused_by_a_limit(make_api: Callable[..., Api]) -> None:
+    api = make_api(ws_max_per_user=1, rate_limit=3)
+    sid = api.session()["_id"]
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):  # the session's 1st request
+        with pytest.raises(WebSocketDenialResponse) as refused:  # 2nd: the user's second stream
+            with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):
+                pass
+        assert refused.value.status_code == 429
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):  # 3rd
+        pass
+    with pytest.raises(WebSocketDenialResponse) as refused:  # 4th: past the session's rate
+        with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):
+            pass
+    assert refused.value.status_code == 429
+    samples = _samples(api.client.get("/metrics", headers=api.admin).text)
+    assert samples[("orchestratex_limits_hit_total", (("limit", "streams"),))] == 1
+    assert samples[("orchestratex_limits_hit_total", (("limit", "rate"),))] == 1
 
 
 class _FailingAuthStore(MemoryStore):

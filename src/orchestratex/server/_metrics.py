@@ -107,7 +107,8 @@ class Metrics:
         self.limits = Counter(
             "orchestratex_limits_hit",
             "Requests refused by a limit: rate (429 per session), user_rate (429 per user), concurrency (429:"
-            " orchestrations per user), body_size (413), storage_quota (413).",
+            " orchestrations per user), body_size (413), storage_quota (413), streams (429: WebSocket streams per"
+            " user).",
             ["limit"],
             registry=r,
         )
@@ -152,6 +153,9 @@ class MetricsMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -176,6 +180,26 @@ class MetricsMiddleware:
             limit = refused_by()
             if limit is not None and status in (413, 429):
                 m.limits.labels(limit).inc()
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake refused by a limit (the rates, the streams per user) is counted as one: refused
+        with a denial response (429), or accepted and closed with `4000 + status` where the server has none."""
+        refused = {"status": 0}
+        forget_limit()
+
+        async def send_and_note(message: Message) -> None:
+            if message["type"] == "websocket.http.response.start":
+                refused["status"] = message["status"]
+            elif message["type"] == "websocket.close" and not refused["status"]:
+                refused["status"] = message.get("code", 1000) - 4000
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            limit = refused_by()
+            if limit is not None and refused["status"] in (413, 429):
+                self.metrics.limits.labels(limit).inc()
 
 
 def route_template(scope: Scope) -> str:
