@@ -109,3 +109,25 @@ async def test_nothing_listening_means_the_shared_no_op(caplog: pytest.LogCaptur
 def test_fields_are_logfmt() -> None:
     line = format_fields({"a": 1, "b": "two words", "c": None, "d": 0.5, "e": True, "f": 'q"uote', "g": ""})
     assert line == 'a=1 b="two words" d=0.5 e=true f="q\\"uote" g=""'
+
+
+async def test_the_cost_of_a_cheap_call_is_logged_as_it_is(caplog: pytest.LogCaptureFixture) -> None:
+    """A call costing under half a micro-dollar was logged as `cost_usd=0`."""
+    caplog.set_level(logging.INFO, logger="orchestratex")
+    orchestrator = Orchestrator(
+        providers=[scripted(lambda r: "ok", lambda r: 9.0)],
+        catalog=catalog("a", "b", price=0.00001, quality={"a": 9, "b": 8}),
+        store=MemoryStore(),
+    )
+    async with orchestrator as o:
+        await o.run("Hi", max_iterations=1)
+    calls = _records(caplog, "model_call")
+    assert any(0 < r.cost_usd < 5e-7 for r in calls)  # type: ignore[attr-defined]
+    for r in calls:
+        assert f" cost_usd={r.cost_usd:.12f}".rstrip("0") in r.getMessage()  # type: ignore[attr-defined]
+
+
+def test_floats_keep_every_pico_dollar() -> None:
+    assert format_fields({"a": 4e-07, "b": 2e-12, "c": 0.0, "d": 0.1 + 0.2, "e": 1234.5}) == (
+        "a=0.0000004 b=0.000000000002 c=0 d=0.3 e=1234.5"
+    )

@@ -25,9 +25,8 @@ EVALUATION = logging.getLogger("orchestratex.evaluation")
 
 
 def _value(value: object) -> str:
-    if isinstance(value, float):
-        text = f"{value:.6f}".rstrip("0").rstrip(".") if value else "0"
-        return text
+    if isinstance(value, float):  # 12 decimals: costs are whole pico-dollars, and $0.0000004 is not $0
+        return f"{value:.12f}".rstrip("0").rstrip(".") if value else "0"
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value)
