@@ -66,8 +66,15 @@ def test_readiness_answers_503_while_the_store_is_unreachable(make_api: Callable
     body = r.json()
     assert body["status_code"] == 503 and body["store"] == "unreachable" and "connection refused" in body["detail"]
     assert api.client.get("/health").status_code == 200  # alive all the same
+    assert api.client.head("/health/ready").status_code == 503
     store.down = False
     assert api.client.get("/health/ready").status_code == 200
+
+
+def test_health_and_readiness_answer_head_as_get(api: Api) -> None:
+    for path in ("/health", "/health/ready"):
+        r = api.client.head(path)
+        assert r.status_code == 200 and r.content == b"", path
 
 
 def test_metrics_count_orchestrations_calls_cost_latency_and_limits(make_api: Callable[..., Api]) -> None:
