@@ -15,11 +15,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import WebSocketDenialResponse
 
 from orchestratex.exceptions import StoreError, StoreUnavailable
 from orchestratex.stores import MemoryStore
-
-from starlette.testclient import WebSocketDenialResponse
 
 from .conftest import Api, in_app_loop
 
