@@ -70,12 +70,17 @@ class LLMJudgeEvaluator(Evaluator):
     def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
         return min(self.panel_size, max(len(judges), 1))
 
+    def admits(self, model: ModelProfile) -> bool:
+        """Whether `model` may sit on a panel: any model, or with pinned `judges` one of them (by name or alias).
+        The orchestrator offers (and keeps budget for) only the judges the evaluator admits."""
+        pinned = self.pinned
+        return pinned is None or model.name in pinned or not set(pinned).isdisjoint(model.aliases)
+
     def choose_judges(self, task: EvaluationTask) -> list[ModelProfile]:
         """The panel for `task`: pinned judges if given, else the best value among `task.judges`."""
         eligible = [j for j in task.judges if j.name != task.generating_model]
         if self.pinned is not None:
-            pinned = [j for j in eligible if j.name in self.pinned or set(j.aliases) & set(self.pinned)]
-            return pinned[: self.panel_size]
+            return [j for j in eligible if self.admits(j)][: self.panel_size]
         if not eligible:
             return []
         generator = task.generator

@@ -69,6 +69,8 @@ class JudgePlanner:
         """`Candidates._fit`'s answers in this decision (the chosen model's request is fitted as its candidacy was);
         None between decisions."""
         self._state: tuple[int, int, int] | None = None
+        self._pinned: tuple[list[ModelProfile], tuple[str, ...], list[ModelProfile]] | None = None
+        """(the run's judge set, the evaluator's pinned judges, the models of the set it pins): see `judge_set`."""
 
     def decision(self) -> None:
         """Start a routing decision (call before pricing candidates, with no await until the decision is made):
@@ -115,9 +117,23 @@ class JudgePlanner:
         run = self.run
         return [
             m
-            for m in run.o.judge_models(run.judges)
+            for m in self.judge_set()
             if m.name != author and run.o.circuit.allows(m.name) and m.name not in run.failed
         ]
+
+    def judge_set(self) -> list[ModelProfile]:
+        """The models that may judge in this run: the run's judge set, narrowed to the judges the evaluator pins
+        (`LLMJudgeEvaluator(judges=[...])`), so that a model is routed to only if a judge it would get can judge it."""
+        run = self.run
+        models = run.o.judge_models(run.judges)
+        evaluator = run.o.evaluator
+        if not isinstance(evaluator, LLMJudgeEvaluator) or evaluator.pinned is None:
+            return models
+        pins = tuple(evaluator.pinned)
+        kept = self._pinned
+        if kept is None or kept[0] is not models or kept[1] != pins:
+            kept = self._pinned = (models, pins, [m for m in models if evaluator.admits(m)])
+        return kept[2]
 
     def judge_cap(self, judge: ModelProfile) -> int:
         return self.run.o.output_lengths.cap(judge, "judge", self.run.o.judge_max_output_tokens)[0]
@@ -128,9 +144,7 @@ class JudgePlanner:
         the window (the answer could never be judged: do not pay for it)."""
         run = self.run
         if self._judges is None:  # (the first judge priced in this decision: see `decision`, which callers start)
-            self._judges = [
-                m for m in run.o.judge_models(run.judges) if run.o.circuit.allows(m.name) and m.name not in run.failed
-            ]
+            self._judges = [m for m in self.judge_set() if run.o.circuit.allows(m.name) and m.name not in run.failed]
         ranked = self._ranked.get(answer_cap)
         if ranked is None:  # priced once per cap for every candidate author (a judge's price is the author's too)
             ranked = self._ranked[answer_cap] = self._ranking(self._judges, author, answer_cap)

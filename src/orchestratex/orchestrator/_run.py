@@ -314,7 +314,7 @@ class Run(Committing):
             generating_model=it.model_name,
             generator=self._model(it.model_name),
             judges=self.planner.pool(it.model_name),
-            call=_JudgeCall(self, ledger),
+            call=_JudgeCall(self, ledger, it.model_name),
             context=doc.context,
             iteration=it.index,
             max_output_tokens=judge_max,
@@ -474,14 +474,24 @@ class _JudgeCall:
     `Run._call` into the step's ledger. (One slotted object rather than a closure, whose cells and the cells of
     the frame defining it the run would hold while the judges answer.)"""
 
-    __slots__ = ("ledger", "run")
+    __slots__ = ("author", "ledger", "run")
 
-    def __init__(self, run: Run, ledger: Ledger) -> None:
-        self.run, self.ledger = run, ledger
+    def __init__(self, run: Run, ledger: Ledger, author: str) -> None:
+        self.run, self.ledger, self.author = run, ledger, author
 
     def __call__(self, judge: ModelProfile, request: GenerationRequest) -> Awaitable[Generation]:
         # (returns `_call`'s coroutine rather than awaiting it in one more frame, held while the judge answers)
         run = self.run
+        if judge.name == self.author:
+            raise EvaluationError(
+                f"{judge.name} wrote the answer being judged: a model never judges its own answer "
+                "(ask one of EvaluationTask.judges)"
+            )
+        if all(m.name != judge.name for m in run.planner.judge_set()):
+            raise EvaluationError(
+                f"{judge.name} may not judge in this run (disabled, not in the judge set, or not in the catalog): "
+                "ask one of EvaluationTask.judges"
+            )
         cap = run.planner.judge_cap(judge)
         if request.max_output_tokens > cap:
             request = run.planner.with_cap(judge, request, cap)
