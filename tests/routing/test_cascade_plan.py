@@ -121,6 +121,7 @@ def test_a_budgeted_plan_over_many_models_asks_each_state_once() -> None:
 def _reference_rate(memory: FailureMemory, domain: str, model: str, rejected: frozenset[str], base: float) -> float:
     n, ok = memory.single.get((domain, model), (0, 0))
     own = (ok + memory.strength * base) / (n + memory.strength)
+    seen = ok / n if n else own  # a pair's shift is measured from the model's observed rate, not its prior
     if model in rejected:
         n, ok = memory.pairs.get((domain, model, model), (0, 0))
         return (ok + memory.strength * memory.retry_prior) / (n + memory.strength)
@@ -129,7 +130,7 @@ def _reference_rate(memory: FailureMemory, domain: str, model: str, rejected: fr
     shift = 0.0
     for r in rejected:
         n, ok = memory.pairs.get((domain, r, model), (0, 0))
-        shift += (ok + memory.strength * own) / (n + memory.strength) - own
+        shift += (ok + memory.strength * seen) / (n + memory.strength) - seen
     return min(max(own + shift / len(rejected), 1e-4), 1 - 1e-4)
 
 

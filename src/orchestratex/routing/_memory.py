@@ -33,9 +33,11 @@ class FailureMemory:
     `rate(domain, model, rejected, base)` is the chance that `model`'s next answer is accepted once
     the `rejected` models' answers were turned down: its own acceptance rate (the router's prior
     `base`, worth `strength` answers, plus what it observed), moved by the mean difference its
-    answers showed after each rejected model's failure (each pair shrunk by `strength`). Asking a
-    rejected model again is a pair like any other, whose prior is `retry_prior` (rarely fixed):
-    it is chosen only once retries have been seen to succeed.
+    answers showed after each rejected model's failure from its answers as a whole (each pair's
+    rate shrunk toward the model's observed rate by `strength`, so a pair that is all the model was
+    ever seen doing moves nothing: the prior is not counted twice). Asking a rejected model again is
+    a pair like any other, whose prior is `retry_prior` (rarely fixed): it is chosen only once
+    retries have been seen to succeed.
     """
 
     def __init__(self, *, strength: float = 2.0, retry_prior: float = 0.0) -> None:
@@ -97,6 +99,12 @@ class FailureMemory:
         n, ok = self.single.get((domain, model), (0, 0))
         return (ok + self.strength * base) / (n + self.strength)
 
+    def observed_rate(self, domain: str, model: str, own: float) -> float:
+        """The share of the model's answers that were accepted (`own` before it has any): what a pair's shift is
+        measured from."""
+        n, ok = self.single.get((domain, model), (0, 0))
+        return ok / n if n else own
+
     def rate_from(self, domain: str, model: str, rejected: frozenset[str], own: float) -> float:
         """`rate` given the model's `own_rate` (which a planner computes once for all the states it visits)."""
         strength, pairs = self.strength, self.pairs
@@ -105,11 +113,12 @@ class FailureMemory:
             return (ok + strength * self.retry_prior) / (n + strength)
         if not rejected:
             return own
-        unseen = (0 + strength * own) / (0 + strength) - own  # a pair never observed (the same operations as below)
+        seen = self.observed_rate(domain, model, own)
+        unseen = (0 + strength * seen) / (0 + strength) - seen  # a pair never observed (the same operations as below)
         shift = 0.0
         for r in rejected:
             counts = pairs.get((domain, r, model))
-            shift += unseen if counts is None else (counts[1] + strength * own) / (counts[0] + strength) - own
+            shift += unseen if counts is None else (counts[1] + strength * seen) / (counts[0] + strength) - seen
         return min(max(own + shift / len(rejected), 1e-4), 1 - 1e-4)
 
     def beliefs(self, domain: str, names: Sequence[str], bases: Sequence[float], failed: frozenset[str]) -> Rates:
@@ -123,11 +132,12 @@ class FailureMemory:
         ]
         # per model that may be rejected before: the shift it makes to each candidate's rate (`rate`'s terms; the
         # same for one never observed together), so a state's shifts are a sum of columns, not of lookups
-        unseen = [(0 + strength * own) / (0 + strength) - own for own in owns]
+        seens = [self.observed_rate(domain, name, own) for name, own in zip(names, owns, strict=True)]
+        unseen = [(0 + strength * seen) / (0 + strength) - seen for seen in seens]
         positions: dict[str, list[int]] = {}  # (a name listed twice has both places)
         for i, name in enumerate(names):
             positions.setdefault(name, []).append(i)
-        columns, observed = self._columns(domain, positions, owns, unseen, failed)
+        columns, observed = self._columns(domain, positions, seens, unseen, failed)
         index = {name: places[-1] for name, places in positions.items()}  # (a retry's place: the last, as ever)
 
         def rates(state: frozenset[int]) -> tuple[list[float], list[float]]:
@@ -165,12 +175,12 @@ class FailureMemory:
         self,
         domain: str,
         positions: dict[str, list[int]],
-        owns: list[float],
+        seens: list[float],
         unseen: list[float],
         failed: frozenset[str],
     ) -> tuple[dict[str, list[float]], list[list[float]]]:
-        """`beliefs`' column of each model that may be rejected (`positions`: each candidate's places), and those
-        with a pair seen (the others are `unseen` itself, shared)."""
+        """`beliefs`' column of each model that may be rejected (`positions`: each candidate's places; `seens`: each
+        candidate's `observed_rate`), and those with a pair seen (the others are `unseen` itself, shared)."""
         strength = self.strength
         columns: dict[str, list[float]] = {}
         observed: list[list[float]] = []
@@ -181,8 +191,8 @@ class FailureMemory:
                 column = unseen.copy()
                 for name, counts in seen.items():
                     for i in positions.get(name, ()):
-                        own = owns[i]
-                        column[i] = (counts[1] + strength * own) / (counts[0] + strength) - own
+                        seen = seens[i]
+                        column[i] = (counts[1] + strength * seen) / (counts[0] + strength) - seen
                 observed.append(column)
             columns[r] = column
         return columns, observed

@@ -1,0 +1,71 @@
+"""What the online routers learn from one run changes the next as documented: a model always accepted is asked
+first, not kept as the rescue of models that always fail."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile, Orchestrator
+from orchestratex.routing import Attempt, BayesianRouter, RoutingFeedback
+from orchestratex.routing._memory import FailureMemory
+from orchestratex.routing.contextual import ContextualRouter
+
+
+def _judged(request: GenerationRequest) -> str:
+    if request.purpose == "judge":  # only m2's answers are any good
+        return json.dumps({"score": 9 if "by function:m2" in request.messages[-1].content else 2, "feedback": "no"})
+    return f"an answer by {request.model.name}"
+
+
+@pytest.mark.parametrize("router", [ContextualRouter(explore=False), BayesianRouter(explore=False)])
+async def test_the_model_always_accepted_is_asked_first_once_seen(router: ContextualRouter | BayesianRouter) -> None:
+    # Before: ContextualRouter planned m0 → m1 → m2 (or m1 → m2) in every run, paying for two or three answers and
+    # their judging per prompt, because m2 had only ever been seen after the others failed.
+    catalog = ModelCatalog(
+        ModelProfile(
+            name=f"function:m{i}",
+            input_cost_per_1k=0.001,
+            output_cost_per_1k=0.001,
+            context_window=100_000,
+            max_output_tokens=1000,
+            quality=7.0,
+        )
+        for i in range(3)
+    )
+    orchestrator = Orchestrator(catalog=catalog, providers=[FunctionProvider(_judged)], router=router)
+    firsts: list[str] = []
+    for i in range(15):
+        result = await orchestrator.run(f"What is {i} + 2?", max_iterations=3)
+        assert result.final_model == "function:m2"
+        firsts.append(result.orchestration.iterations[0].model_name)
+    assert firsts[-10:].count("function:m2") >= 9, firsts
+    await orchestrator.aclose()
+
+
+def _feedback(model: str, score: float, *rejected: str) -> RoutingFeedback:
+    return RoutingFeedback(
+        domain="math",
+        model_name=model,
+        score=score,
+        cost=0.001,
+        latency_ms=1,
+        attempts=tuple(Attempt(r, 2.0) for r in rejected),
+        threshold=8.0,
+    )
+
+
+def test_a_pair_that_is_all_a_model_was_seen_doing_moves_nothing() -> None:
+    memory = FailureMemory()
+    for _ in range(10):
+        memory.learn(_feedback("c", 9.0, "a"))
+    own = memory.own_rate("math", "c", 0.5)
+    assert memory.rate("math", "c", frozenset({"a"}), 0.5) == pytest.approx(own, abs=1e-12)
+    # a model accepted less often after a's failure than on the whole: the pair moves its rate down
+    for _ in range(10):
+        memory.learn(_feedback("c", 9.0))
+    for _ in range(10):
+        memory.learn(_feedback("c", 2.0, "b"))
+    own = memory.own_rate("math", "c", 0.5)
+    assert memory.rate("math", "c", frozenset({"b"}), 0.5) < own < memory.rate("math", "c", frozenset({"a"}), 0.5)
