@@ -98,6 +98,9 @@ def _no_model(orchestrator: Orchestrator, allowed: set[str] | None) -> str:
         else:
             why = "judge-only"
         reasons.setdefault(why, []).append(m.name)
+    gone = sorted(allowed - {m.name for m in models}) if allowed is not None else []
+    if gone:  # (a session's preferred model removed from the catalog since)
+        reasons["no longer in the catalog"] = gone
     which = "none of the preferred models" if allowed is not None else "no model of the catalog"
     detail = "; ".join(f"{why}: {', '.join(names)}" for why, names in reasons.items()) or "the catalog is empty"
     return (
