@@ -133,7 +133,5 @@ async def test_the_default_panel_still_judges_with_the_offered_judges() -> None:
     result = await orchestrator.run("What is 2 + 2?", max_iterations=1)
     (it,) = result.orchestration.iterations
     assert it.evaluation is not None
-    assert sorted(it.evaluation.judge_models) == sorted(
-        m.name for m in orchestrator.catalog if m.name != it.model_name
-    )
+    assert sorted(it.evaluation.judge_models) == sorted(m.name for m in orchestrator.catalog if m.name != it.model_name)
     await orchestrator.aclose()

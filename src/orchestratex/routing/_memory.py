@@ -191,8 +191,8 @@ class FailureMemory:
                 column = unseen.copy()
                 for name, counts in seen.items():
                     for i in positions.get(name, ()):
-                        seen = seens[i]
-                        column[i] = (counts[1] + strength * seen) / (counts[0] + strength) - seen
+                        base = seens[i]
+                        column[i] = (counts[1] + strength * base) / (counts[0] + strength) - base
                 observed.append(column)
             columns[r] = column
         return columns, observed
