@@ -25,6 +25,8 @@ from orchestratex.orchestrator import CircuitPolicy, OutputCapPolicy, RetryPolic
         (lambda: Orchestrator(simulate=True, store="ftp://x"), r"no store is installed for ftp:// URLs"),
         (lambda: Orchestrator(simulate=True, on_event=cast(Any, 5)), r"on_event must be a function .* not int 5"),
         (lambda: Orchestrator(simulate=True, judge_max_output_tokens=0), r"judge_max_output_tokens must be"),
+        (lambda: Orchestrator(simulate=True, max_iterations=cast(Any, True)), r"^max_iterations must be a number"),
+        (lambda: Orchestrator(simulate=True, evaluation_threshold=cast(Any, "8")), r"^evaluation_threshold must be"),
         (lambda: Orchestrator(simulate=True, lease_ttl_s=-1), r"lease_ttl_s must be a finite number of seconds > 0"),
         (lambda: Orchestrator(simulate=True, lease_ttl_s=math.inf), r"lease_ttl_s must be a finite"),
         (lambda: Orchestrator(simulate=True, reservation_wait_s=math.nan), r"reservation_wait_s must be a finite"),
@@ -54,6 +56,16 @@ def test_a_bad_setting_is_refused_when_it_is_made(make: Callable[[], Any], messa
         ({"on_event": [print, "x"]}, r"on_event must be a function .* not str 'x'"),
         ({"cost_limit": math.inf}, r"cost_limit: Input should be less than or equal to 1000000"),
         ({"cost_limit": 1e7}, r"cost_limit: Input should be less than or equal to 1000000"),
+        ({"cost_limit": True}, r"^cost_limit must be a number, not bool True$"),  # (it was a $1 budget)
+        ({"cost_limit": "0.1"}, r"^cost_limit must be a number, not str '0.1'$"),
+        ({"max_iterations": True}, r"^max_iterations must be a number, not bool True$"),
+        ({"max_output_tokens": "100"}, r"^max_output_tokens must be a number, not str '100'$"),
+        ({"evaluation_threshold": False}, r"^evaluation_threshold must be a number, not bool False$"),
+        ({"patience": True}, r"^patience must be a number, not bool True$"),
+        ({"user_id": 5}, r"^user_id must be a string, not int 5$"),
+        ({"session": 5}, r"^session must be a Session or a session id, not int 5$"),
+        ({"thread": 5}, r"^thread must be a Thread or a thread id, not int 5$"),
+        ({"on_event": None}, r"on_event must be a function .* not NoneType None$"),
     ],
 )
 @pytest.mark.parametrize("how", ["run", "run_stream"])
@@ -78,3 +90,12 @@ async def test_a_store_url_gives_the_orchestrator_its_own_store(tmp_path: Path) 
     assert (tmp_path / "runs.db").exists() and result.status == "completed"
     async with Orchestrator(simulate=True, store=f"sqlite:///{tmp_path / 'runs.db'}") as again:
         assert (await again.store.get_orchestration(result.id)).status == "completed"
+
+
+async def test_create_session_refuses_a_user_id_or_a_budget_of_the_wrong_type() -> None:
+    async with Orchestrator(simulate=True) as orch:
+        with pytest.raises(UserError, match=r"^user_id must be a string, not int 7$"):
+            await orch.create_session(cast(Any, 7))
+        with pytest.raises(UserError, match=r"^cost_limit must be a number, not bool True$"):
+            await orch.create_session("alice", cost_limit=cast(Any, True))
+        assert await orch.store.list_sessions("alice") == []

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_handlers",
+    "check_numbers",
     "check_options",
     "check_prompt",
     "check_runnable",
@@ -163,8 +164,17 @@ def first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}" if where else str(err["msg"])
 
 
+def check_numbers(**values: object) -> None:
+    """`UserError` for a numeric setting given as a boolean or as text (`cost_limit=True` would be a $1 budget,
+    `max_iterations="3"` a string read as a number): the first one, with what to write instead."""
+    for name, value in values.items():
+        if isinstance(value, bool | str | bytes):
+            raise UserError(f"{name} must be a number, not {type(value).__name__} {value!r}")
+
+
 def validated_settings(**values: Any) -> OrchestrationSettings:
     """`OrchestrationSettings` of the values given (None: the default), or `UserError` naming the first bad one."""
+    check_numbers(**{k: v for k, v in values.items() if k not in ("preferred_models", "stop_sequences")})
     try:
         return OrchestrationSettings(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:

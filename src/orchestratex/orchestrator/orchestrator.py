@@ -28,6 +28,7 @@ from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput, thread_history, to_messages, with_history
 from ._checks import (
     check_handlers,
+    check_numbers,
     check_options,
     check_prompt,
     check_runnable,
@@ -319,8 +320,11 @@ class Orchestrator:
         """A new active session whose budget (`cost_limit`) and defaults apply to its orchestrations; `judges` and
         `judging` override the orchestrator's for its runs."""
         await self._ensure_ready()
-        if not user_id or not user_id.strip():
+        if not isinstance(user_id, str):
+            raise UserError(f"user_id must be a string, not {type(user_id).__name__} {user_id!r}")
+        if not user_id.strip():
             raise UserError("user_id must not be empty")
+        check_numbers(max_iterations=max_iterations, cost_limit=cost_limit)
         preferred = [self.catalog.get(n).name for n in preferred_models] if preferred_models else None
         try:
             session = Session(
@@ -423,6 +427,17 @@ class Orchestrator:
         stored) and its session (created when not given)."""
         await self._ensure_ready()
         messages = to_messages(prompt)
+        check_numbers(
+            max_iterations=max_iterations,
+            evaluation_threshold=evaluation_threshold,
+            cost_limit=cost_limit,
+            max_output_tokens=max_output_tokens,
+            patience=patience,
+        )
+        if session is not None and not isinstance(session, Session | str):
+            raise UserError(f"session must be a Session or a session id, not {type(session).__name__} {session!r}")
+        if thread is not None and not isinstance(thread, Thread | str):
+            raise UserError(f"thread must be a Thread or a thread id, not {type(thread).__name__} {thread!r}")
         if preferred_models is not None:
             preferred_models = preferred_names(self.catalog, preferred_models)
         if isinstance(thread, str):
@@ -562,8 +577,7 @@ class Orchestrator:
         """`run` with `on_delta`; `options` (changed) is the caller's to give away."""
         check_options(options)
         on_event = options.pop("on_event", ())
-        if on_event:
-            check_handlers(on_event)
+        check_handlers(on_event)
         doc, thread, session = await self._plan(prompt, **options)  # type: ignore[misc]
         del options
         task = asyncio.current_task()
@@ -594,8 +608,7 @@ class Orchestrator:
 
         async def start(put: Callable[[StreamItem], None]) -> RunResult:
             handlers = options.get("on_event", ())
-            if handlers:
-                check_handlers(handlers)
+            check_handlers(handlers)
             run_options = options.copy()
             run_options["on_event"] = [*([handlers] if callable(handlers) else handlers), put]
             return await self._run(prompt, put, run_options)
