@@ -141,6 +141,7 @@ class Orchestrator:
         ended); those then end `cancelled`."""
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._ready: asyncio.Future[None] | None = None
+        self._attached = False
         self._tasks: dict[str, asyncio.Task[RunResult]] = {}
         self.suspending: set[str] = set()
         """Orchestrations being suspended (see `suspend`); read by the run being stopped."""
@@ -206,8 +207,10 @@ class Orchestrator:
             self._ready = asyncio.get_running_loop().create_future()
             try:
                 await self.store.open()
-                # (its statistics are then written with the runs' commits: see _observe.py)
-                await self.router.attach(cast(Store, RouterStore(self.store)))
+                if not self._attached:  # (once: `attach` adds the stored statistics to the router's)
+                    # (its statistics are then written with the runs' commits: see _observe.py)
+                    await self.router.attach(cast(Store, RouterStore(self.store)))
+                    self._attached = True
             except BaseException as exc:
                 self._ready.set_exception(exc)
                 self._ready.exception()  # mark retrieved
@@ -226,6 +229,7 @@ class Orchestrator:
             await provider.aclose()
         if self._owns_store:
             await self.store.close()
+            self._ready = None  # (a later run opens it again, as the providers open new connections)
 
     async def __aenter__(self) -> Self:
         await self._ensure_ready()
