@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
 
 from rich.console import Console
 
-from orchestratex import BayesianRouter, Orchestrator
+from orchestratex import BayesianRouter, GenerationRequest, Orchestrator
+from orchestratex.exceptions import ProviderServerError
 
 from .helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
 
@@ -32,3 +34,23 @@ async def test_short_repr_html_and_rich() -> None:
     Console(file=out, width=100).print(result)
     rendered = out.getvalue()
     assert f"RunResult {result.id}" in rendered and "9 / 10" in rendered and "attempt 1" in rendered
+
+
+async def test_the_repr_of_a_failed_run_says_why_and_a_tiny_cost_is_not_shown_as_zero() -> None:
+    def fail(request: GenerationRequest) -> str:
+        raise ProviderServerError("the model is down", provider="function", status_code=503)
+
+    failing = Orchestrator(providers=[scripted(fail, lambda _: 9.0)], catalog=catalog("a", "b"), retry=NO_WAIT)
+    failed = await failing.run("Hello", max_iterations=1)
+    assert failed.status == "failed" and failed.orchestration.error
+    text = repr(failed)
+    assert "\n" not in text and text.endswith(f", error={failed.orchestration.error[:57] + '...'!r})")
+
+    cheap = Orchestrator(
+        providers=[scripted(answer_attempt, lambda _: 9.0)], catalog=catalog("a", "b", price=1e-6), retry=NO_WAIT
+    )
+    result = await cheap.run("Hi", max_iterations=1)
+    assert 0 < result.total_cost < 5e-7
+    shown = re.findall(r"total_cost=\$(\d+\.\d+),", repr(result))  # (it was total_cost=$0.000000)
+    assert shown and 0 < float(shown[0]) and abs(float(shown[0]) - result.total_cost) < 1e-7
+    assert f"${shown[0]}" in result._repr_html_() and ", error=" not in repr(result)

@@ -79,14 +79,14 @@ class RunResult:
         return len(self.orchestration.iterations)
 
     def __repr__(self) -> str:
-        answer = self.final_response
-        if answer is not None and len(answer) > 60:
-            answer = answer[:57] + "..."
         score = "None" if self.final_score is None else f"{self.final_score:g}"
+        error = self.orchestration.error
         return (
             f"RunResult(id={self.id!r}, status={self.status!r}, final_model={self.final_model!r}, "
-            f"final_score={score}, iterations={self.iterations}, total_cost=${self.total_cost:.6f}, "
-            f"stop_reason={self.stop_reason!r}, final_response={answer!r})"
+            f"final_score={score}, iterations={self.iterations}, total_cost={dollars(self.total_cost)}, "
+            f"stop_reason={self.stop_reason!r}, final_response={_cut(self.final_response)!r}"
+            + ("" if error is None else f", error={_cut(error)!r}")
+            + ")"
         )
 
     def _summary_rows(self) -> list[tuple[str, str]]:
@@ -97,7 +97,7 @@ class RunResult:
             ("model", model),
             ("score", score),
             ("iterations", str(self.iterations)),
-            ("cost", f"${self.total_cost:.6f}"),
+            ("cost", dollars(self.total_cost)),
         ]
 
     def _repr_html_(self) -> str:
@@ -135,3 +135,16 @@ class RunResult:
         data["simulated"] = self.simulated
         data["events"] = [EVENT_ADAPTER.dump_python(e, mode="json") for e in self.events]
         return data
+
+
+def dollars(amount: float) -> str:
+    """`amount` in US dollars with six decimals, or as many more as show a cost below a millionth of a dollar
+    (`$0.0000004`, not `$0.000000`)."""
+    digits = 6
+    while digits < 12 and amount and round(amount, digits) == 0:
+        digits += 1
+    return f"${amount:.{digits}f}"
+
+
+def _cut(text: str | None, most: int = 60) -> str | None:
+    return text if text is None or len(text) <= most else text[: most - 3] + "..."
