@@ -61,7 +61,8 @@ class RunStream:
 
     The run starts on entering the `async with` block (or on the first `async for`). Leaving the
     block (or dropping the iterator) before the end cancels the run: it ends `cancelled`, with its
-    spending settled. Errors of the run (a bad option, a store failure) are raised by the iteration.
+    spending settled, and `result` is then the cancelled run. Errors of the run (a bad option, a store
+    failure) are raised by the iteration.
     """
 
     def __init__(
@@ -85,14 +86,21 @@ class RunStream:
     def result(self) -> RunResult:
         """The `RunResult`, once the stream has been iterated to its end."""
         if self._result is None:
+            if self._closing:
+                raise UserError("the stream was left before its run's first event: the run was cancelled")
             raise UserError("the run has not finished: iterate the stream to its end before reading its result")
         return self._result
 
     def _ensure_started(self) -> asyncio.Task[RunResult]:
         if self._task is None:
-            self._task = asyncio.create_task(self._start(self._queue.put_nowait), name="orchestratex-run-stream")
+            self._task = asyncio.create_task(self._start(self._put), name="orchestratex-run-stream")
             self._task.add_done_callback(lambda _: self._queue.put_nowait(_DONE))
         return self._task
+
+    def _put(self, item: StreamItem) -> None:
+        if self._orchestration_id is None:
+            self._orchestration_id = item.orchestration_id
+        self._queue.put_nowait(item)
 
     async def __aenter__(self) -> Self:
         self._ensure_started()
@@ -115,8 +123,6 @@ class RunStream:
                     return
                 if isinstance(item, _END_EVENTS):
                     self._final = True
-                if self._orchestration_id is None:
-                    self._orchestration_id = cast(StreamItem, item).orchestration_id
                 yield cast(StreamItem, item)
         finally:
             if not self._finished:
@@ -149,3 +155,6 @@ class RunStream:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+        if self._ended is not None and self._orchestration_id is not None:  # the cancelled run, as stored
+            with contextlib.suppress(Exception):
+                self._result = await self._ended(self._orchestration_id)
