@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from ..catalog import ModelCatalog
 from ..evaluation import LLMJudgeEvaluator
 from ..exceptions import ConfigurationError, UnknownPriceError, UserError
-from ..records import OrchestrationSettings
+from ..records import OrchestrationSettings, Session, Thread
 from ._result import RunOptions
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ __all__ = [
     "check_options",
     "check_prompt",
     "check_runnable",
+    "check_where",
     "first_error",
     "preferred_names",
     "validated_settings",
@@ -170,6 +171,14 @@ def check_numbers(**values: object) -> None:
     for name, value in values.items():
         if isinstance(value, bool | str | bytes):
             raise UserError(f"{name} must be a number, not {type(value).__name__} {value!r}")
+
+
+def check_where(session: object, thread: object) -> None:
+    """`UserError` unless `session` and `thread` are each None, a record or its id."""
+    if session is not None and not isinstance(session, Session | str):
+        raise UserError(f"session must be a Session or a session id, not {type(session).__name__} {session!r}")
+    if thread is not None and not isinstance(thread, Thread | str):
+        raise UserError(f"thread must be a Thread or a thread id, not {type(thread).__name__} {thread!r}")
 
 
 def validated_settings(**values: Any) -> OrchestrationSettings:

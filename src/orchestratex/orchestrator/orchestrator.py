@@ -32,6 +32,7 @@ from ._checks import (
     check_options,
     check_prompt,
     check_runnable,
+    check_where,
     first_error,
     preferred_names,
     validated_settings,
@@ -438,10 +439,7 @@ class Orchestrator:
             max_output_tokens=max_output_tokens,
             patience=patience,
         )
-        if session is not None and not isinstance(session, Session | str):
-            raise UserError(f"session must be a Session or a session id, not {type(session).__name__} {session!r}")
-        if thread is not None and not isinstance(thread, Thread | str):
-            raise UserError(f"thread must be a Thread or a thread id, not {type(thread).__name__} {thread!r}")
+        check_where(session, thread)
         if preferred_models is not None:
             preferred_models = preferred_names(self.catalog, preferred_models)
         if isinstance(thread, str):
