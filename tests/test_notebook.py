@@ -1,6 +1,7 @@
-"""The library in a real Jupyter kernel, where an event loop is always running: `run_sync` refuses with the way to
-`await`, top-level `await orchestrator.run(...)` works and shows an HTML summary, and a `run_stream` cell the user
-interrupts leaves a cancelled run that `stream.result` gives (skipped without nbclient and ipykernel)."""
+"""The library in a real Jupyter kernel, where an event loop is always running: `run_sync` works there (the README's
+first example, twice, between awaited runs, then `close()`), top-level `await orchestrator.run(...)` works and shows an
+HTML summary, and a `run_stream` cell the user interrupts leaves a cancelled run that `stream.result` gives (skipped
+without nbclient and ipykernel)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,13 @@ import orchestratex
 
 CELLS = [
     """
-from orchestratex import Orchestrator, UserError
+from orchestratex import Orchestrator
 orch = Orchestrator(simulate=True, store="sqlite:///runs.db")
 sim = orch.providers["sim"]
 sim.latency_scale = 0
-try:
-    orch.run_sync("Hello")
-except UserError as exc:
-    print("refused:", exc)
+first = orch.run_sync("Hello", max_iterations=1)
+second = orch.run_sync("Hello again", max_iterations=1)
+print("sync:", first.status, second.status)
 """,
     """
 result = await orch.run("Explain how a hash map handles collisions", max_iterations=1)
@@ -39,7 +39,11 @@ async with orch.run_stream("Explain TCP slow start", max_iterations=3) as stream
 sim.latency_scale = 0
 print("stream:", stream.result.status, stream.result.stop_reason)
 print("again:", (await orch.run("And now?", max_iterations=1)).status)
-await orch.aclose()
+print("sync after await:", orch.run_sync("And sync?", max_iterations=1).status)
+orch.close()
+with Orchestrator(simulate=True) as other:
+    other.providers["sim"].latency_scale = 0
+    print("with:", other.run_sync("Hi", max_iterations=1).status)
 """,
 ]
 
@@ -66,8 +70,7 @@ def test_the_library_in_a_jupyter_kernel(tmp_path: Path, monkeypatch: pytest.Mon
     def text(i: int) -> str:
         return "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in outputs[i])
 
-    assert "refused: run_sync() cannot be called from a running event loop" in text(0)
-    assert "await orchestrator.run(...)" in text(0)
+    assert "sync: completed completed" in text(0), text(0)
     html = [o["data"]["text/html"] for o in outputs[1] if "text/html" in o.get("data", {})]
     assert html and "<table>" in html[0] and "completed" in html[0]
     assert re.match(r"RunResult\(id='[0-9a-f]{24}', status='completed'", text(1))
@@ -76,4 +79,5 @@ def test_the_library_in_a_jupyter_kernel(tmp_path: Path, monkeypatch: pytest.Mon
         ["KeyboardInterrupt"],
     )
     assert "stream: cancelled cancelled" in text(3) and "again: completed" in text(3)
+    assert "sync after await: completed" in text(3) and "with: completed" in text(3), text(3)
     assert not [o for o in outputs[3] if o["output_type"] == "error"]

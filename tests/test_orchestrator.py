@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import typing
+from types import ModuleType
 
 import pytest
 
@@ -502,6 +503,24 @@ def test_run_sync_outside_and_inside_an_event_loop(monkeypatch: pytest.MonkeyPat
             orch.run_sync("Hello")
 
     asyncio.run(inside())
+    orch.close()
+
+
+def test_run_sync_blocks_the_cell_in_an_ipython_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Jupyter kernel runs every cell inside its event loop; there `run_sync` blocks the cell, as any synchronous
+    call does, instead of refusing (tests/test_notebook.py runs a real kernel)."""
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    shell = ModuleType("IPython")
+    shell.get_ipython = lambda: object()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", shell)
+    orch = make(scripted(answer_attempt, lambda r: 9.0), "a", "b")
+
+    async def cell() -> list[str]:
+        return [orch.run_sync("Hello").status, orch.run_sync("Hello again").status]
+
+    assert asyncio.run(cell()) == ["completed", "completed"]
+    assert asyncio.run(orch.run("And awaited")).status == "completed"
+    assert orch.run_sync("And sync again").status == "completed"
     orch.close()
 
 

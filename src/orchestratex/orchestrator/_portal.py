@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import sys
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -57,24 +58,30 @@ class Portal:
     def call(self, coro: Coroutine[Any, Any, T], *, what: str = "run_sync", instead: str = "run") -> T:
         """Run `coro` on the portal's loop and wait for its result; its exception is raised as it is.
 
-        From inside a running event loop this would block that loop: `UserError` says to `await`.
-        Interrupted (Ctrl-C) while waiting, the coroutine is cancelled and waited for before the
-        `KeyboardInterrupt` propagates.
+        From inside a running event loop this would block that loop: `UserError` says to `await`. In an
+        IPython shell (a Jupyter kernel runs every cell inside its loop) it blocks the cell instead, as any
+        synchronous call there does. Interrupted (Ctrl-C, a kernel interrupt) while waiting, the coroutine is
+        cancelled and waited for before the `KeyboardInterrupt` propagates.
         """
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             pass
         else:
+            if _in_ipython() and threading.current_thread() is not self._thread:
+                return self._wait(coro)
             coro.close()
             raise UserError(
-                f"{what}() cannot be called from a running event loop (Jupyter, an async function): it would "
+                f"{what}() cannot be called from a running event loop (an async function): it would "
                 f"block that loop. Use `await orchestrator.{instead}(...)` there instead."
             )
-        loop = self._start()
         if threading.current_thread() is self._thread:  # pragma: no cover - guarded by the check above
             coro.close()
             raise UserError(f"{what}() cannot be called from the orchestrator's own loop")
+        return self._wait(coro)
+
+    def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
+        loop = self._start()
         future = asyncio.run_coroutine_threadsafe(coro, loop)
         try:
             return future.result()  # the coroutine's exception, raised as it is
@@ -100,6 +107,13 @@ class Portal:
                 pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)  # (the thread closes its loop as it ends)
+
+
+def _in_ipython() -> bool:
+    """Whether this code runs in an IPython shell (a Jupyter kernel, the IPython terminal): never imports it."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    return get_ipython is not None and get_ipython() is not None
 
 
 async def _cancel_all() -> None:

@@ -624,8 +624,9 @@ class Orchestrator:
     def run_sync(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:
         """`run` for code without an event loop (scripts): it runs on this orchestrator's own event loop
         (a background thread, started on first use and kept), so providers' connections live across
-        calls. Errors are raised as they are. Inside a running event loop (Jupyter, async code) it
-        raises `UserError`: use `await orchestrator.run(...)` there. `close()` stops the loop."""
+        calls. Errors are raised as they are. Inside a running event loop (async code) it raises
+        `UserError`: use `await orchestrator.run(...)` there; in Jupyter, whose cells run inside the
+        kernel's loop, it blocks the cell as any synchronous call does. `close()` stops the loop."""
         return self._portal.call(self.run(prompt, **options))
 
     def start(
