@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -184,3 +187,54 @@ def test_a_client_that_leaves_a_stream_cancels_its_orchestration(tmp_path: Path)
                 break
             time.sleep(0.25)
         assert doc["status"] == "cancelled" and doc["stop_reason"] == "cancelled"
+
+
+def test_sigterm_answers_waiting_calls_within_the_grace_and_hands_their_runs_back(tmp_path: Path) -> None:
+    """A graceful stop gives `/v1` calls waiting for their runs `shutdown_grace_s`, not until the runs end: each
+    is answered 503 `stopped` (not to be retried), the server exits, and the next server completes the runs."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    headers = {"Authorization": f"Bearer {create_key(url, 'erin')}"}
+    slow = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "100", "ORCHESTRATEX_SHUTDOWN_GRACE_S": "1"}
+    body = {"model": "orchestratex/auto", "messages": PROMPT}
+    answers: dict[str, Any] = {}
+    with ServerProcess(url, tmp_path, env=slow) as server:
+        endpoint = f"{server.base_url}/v1/chat/completions"
+
+        def call() -> None:
+            answers["plain"] = httpx.post(endpoint, json=body, headers=headers, timeout=120)
+
+        def stream(started: threading.Event) -> None:
+            with httpx.stream("POST", endpoint, json={**body, "stream": True}, headers=headers, timeout=120) as r:
+                lines = r.iter_lines()
+                answers["stream_id"] = next(lines).split()[3]
+                started.set()
+                answers["stream"] = [line for line in lines if line.startswith("data: ")]
+
+        started = threading.Event()
+        threads = [threading.Thread(target=call), threading.Thread(target=stream, args=(started,))]
+        for thread in threads:
+            thread.start()
+        assert started.wait(30)
+        time.sleep(0.5)  # the plain call has reached its run too
+        assert server.proc is not None
+        stopping = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(timeout=60)
+        assert time.monotonic() - stopping < 15  # the simulated runs would take minutes
+        for thread in threads:
+            thread.join(timeout=30)
+    plain = answers["plain"]
+    assert plain.status_code == 503 and plain.headers["x-should-retry"] == "false", plain.text
+    assert plain.json()["error"]["code"] == "stopped"
+    plain_id = plain.json()["error"]["message"].split()[4].rstrip(";")
+    assert json.loads(answers["stream"][-1].removeprefix("data: "))["error"]["code"] == "stopped"
+    fast = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.01", "ORCHESTRATEX_LEASE_TTL_S": "2"}
+    with ServerProcess(url, tmp_path, env=fast, name="restarted") as server:
+        for oid in (plain_id, answers["stream_id"]):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                doc = httpx.get(f"{server.base_url}/api/orchestration/status/{oid}", headers=headers).json()
+                if doc["status"] not in ("pending", "running"):
+                    break
+                time.sleep(0.25)
+            assert doc["status"] == "completed", doc

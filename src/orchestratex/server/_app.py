@@ -21,6 +21,7 @@ from ._quota import StorageQuota
 from ._redact import install_token_redaction
 from ._runner import Runner
 from ._settings import ServerSettings
+from ._stopping import on_stopping
 
 if TYPE_CHECKING:
     from ._keys import OpenSockets
@@ -131,9 +132,11 @@ def create_app(
             state.running = False
             raise
         state.runner.start_resuming()
+        forget = on_stopping(lambda: state.runner.begin_close(settings.shutdown_grace_s))
         try:
             yield
         finally:
+            forget()
             await state.runner.aclose(settings.shutdown_grace_s)
             await state.hub.aclose()
             if owns_orchestrator:

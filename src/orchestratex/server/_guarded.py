@@ -23,6 +23,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from ._ops import HEALTH_BODY, HEALTH_HEADERS
 from ._protocol import REFUSALS, WEBSOCKETS, ConnectionLimits, raw_error
+from ._stopping import server_stopping
 
 __all__ = ["GuardedProtocol"]
 
@@ -98,6 +99,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self.connections.discard(oldest)
         oldest.transport.close()
         return True
+
+    def shutdown(self) -> None:
+        server_stopping(self.loop)  # the app's runs get their grace now, not once every answer is sent
+        super().shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timer()

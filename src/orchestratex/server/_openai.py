@@ -29,7 +29,7 @@ from ..exceptions import ConfigurationError, OrchestrateXError, UnknownModelErro
 from ._app import ServerState
 from ._auth import Principal, key_of
 from ._openai_chat import DefaultSessions, prepare_call, resolve_target
-from ._openai_errors import OpenAIError, from_exception, openai_error_response
+from ._openai_errors import NO_RETRY, OpenAIError, from_exception, openai_error_response
 from ._openai_presets import Preset, merge_presets
 from ._openai_results import completion, failure
 from ._openai_schemas import parse_chat_request
@@ -168,6 +168,7 @@ class OpenAIRoutes:
                 f"the server stopped orchestration {call.orchestration.id}; it resumes when a server restarts:"
                 f" follow GET /api/orchestration/status/{call.orchestration.id}",
                 code="stopped",
+                headers={**call.headers, **NO_RETRY},  # it resumes after a restart: a retry would run it twice
             ) from None
         doc = result.orchestration
         simulated = state.orchestrator.simulated

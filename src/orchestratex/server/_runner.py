@@ -32,6 +32,9 @@ class Runner:
         self.resume_every_s = resume_every_s
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._resumer: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self._handing_back = False
+        """The grace period is over: a run launched from now on is handed back at once."""
 
     @property
     def running(self) -> int:
@@ -48,6 +51,8 @@ class Runner:
         task = self.orchestrator.start(orchestration, on_delta=on_delta)
         self._tasks[oid] = task
         task.add_done_callback(lambda t: self._ended(oid, t))
+        if self._handing_back:  # (a request answered while the server stops) not begun: it stays for the next
+            task.cancel()
         return task
 
     def _ended(self, oid: str, task: asyncio.Task[Any]) -> None:
@@ -89,10 +94,21 @@ class Runner:
                 logger.warning("looking for orchestrations to resume failed: %s", exc)
             await asyncio.sleep(self.resume_every_s)
 
+    def begin_close(self, grace_s: float) -> asyncio.Task[None]:
+        """Start `aclose(grace_s)` now without waiting for it (the server has begun to stop: requests waiting
+        for a run must be answered within the grace period, not when the run ends); returns its task."""
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._close(grace_s), name="orchestratex-runner-close")
+        return self._closing
+
     async def aclose(self, grace_s: float) -> None:
         """Stop resuming; let running orchestrations finish for `grace_s` seconds, then suspend the rest:
         they stay `running`, their leases are given up, and the next server to start on this store (or
-        another one sharing it) resumes them from their last committed step."""
+        another one sharing it) resumes them from their last committed step. After `begin_close`, this
+        waits for the close it began (its grace period is not started again)."""
+        await asyncio.shield(self.begin_close(grace_s))
+
+    async def _close(self, grace_s: float) -> None:
         if self._resumer is not None:
             self._resumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -100,9 +116,11 @@ class Runner:
         tasks = list(self._tasks.values())
         if tasks and grace_s > 0:
             await asyncio.wait(tasks, timeout=grace_s)
-        for oid in list(self._tasks):
+        self._handing_back = True
+        left = list(self._tasks.items())
+        for oid, _ in left:
             await self.orchestrator.suspend(oid)
-        for task in tasks:
+        for _, task in left:
             task.cancel()  # one the orchestrator did not start (suspend found nothing to stop)
             with contextlib.suppress(BaseException):
                 await task
