@@ -105,6 +105,33 @@ def test_malformed_json_answers_400(api: Api) -> None:
     assert r.json() == {"detail": "the request body is not valid JSON", "status_code": 400}
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type", "detail"),
+    [
+        (
+            b'{"max_iterations": 2}',
+            "application/x-www-form-urlencoded",  # what `curl -d` sends without `-H 'Content-Type: ...'`
+            "the request body must be JSON, sent with 'Content-Type: application/json'"
+            " (not 'application/x-www-form-urlencoded')",
+        ),
+        (
+            b'{"max_iterations": 2}',
+            "text/plain; charset=utf-8",
+            "the request body must be JSON, sent with 'Content-Type: application/json'"
+            " (not 'text/plain; charset=utf-8')",
+        ),
+        (b"", "application/json", "the request body is empty: send a JSON object"),
+        (b"[1, 2]", "application/json", "the request body must be a JSON object"),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_says_what_to_send(
+    api: Api, content: bytes, content_type: str, detail: str
+) -> None:
+    r = api.client.post("/api/sessions/", content=content, headers={**api.alice, "Content-Type": content_type})
+    assert r.status_code == 422
+    assert r.json()["detail"] == detail
+
+
 def test_get_session(api: Api) -> None:
     created = api.session()
     r = api.client.get(f"/api/sessions/{created['_id']}", headers=api.alice)

@@ -147,8 +147,25 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     errors = [{k: v for k, v in err.items() if k in ("loc", "msg", "type")} for err in exc.errors()]
     if any(err["type"] == "json_invalid" for err in errors):
         return error_response(400, "the request body is not valid JSON")
-    detail = "; ".join(f"{_field(err['loc'])}: {err['msg']}" for err in errors) or "invalid request"
+    detail = _whole_body(request, errors)
+    if detail is None:
+        detail = "; ".join(f"{_field(err['loc'])}: {err['msg']}" for err in errors) or "invalid request"
     return error_response(422, detail, errors=errors)
+
+
+def _whole_body(request: Request, errors: list[dict[str, Any]]) -> str | None:
+    """What to fix when the body as a whole is refused (FastAPI reads a body as JSON only when the request says
+    it is: `curl -d` says `application/x-www-form-urlencoded`), else None."""
+    whole = [err for err in errors if tuple(err["loc"]) == ("body",)]
+    if not whole:
+        return None
+    content_type = request.headers.get("content-type", "")
+    media = content_type.partition(";")[0].strip().lower()
+    if content_type and media != "application/json" and not media.endswith("+json"):
+        return f"the request body must be JSON, sent with 'Content-Type: application/json' (not {content_type!r})"
+    if whole[0]["type"] == "missing":
+        return "the request body is empty: send a JSON object"
+    return "the request body must be a JSON object"
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
