@@ -330,6 +330,10 @@ TOOL_CALL = {"id": "a", "type": "function", "function": {"name": "f", "arguments
         ({"stream_options": {"include_usage": True}}, "stream_options", "invalid_value"),
         ({"model": ""}, "model", "invalid_value"),
         ({"preferred_models": ["nonexistent-model"]}, "preferred_models", "invalid_value"),
+        ({"top_p": 1.5}, "top_p", "invalid_value"),
+        ({"presence_penalty": 2.5}, "presence_penalty", "invalid_value"),
+        ({"frequency_penalty": -3}, "frequency_penalty", "invalid_value"),
+        ({"seed": "x"}, "seed", "invalid_value"),
     ],
 )
 def test_invalid_requests_answer_400_naming_the_parameter_with_a_documented_code(
@@ -621,3 +625,11 @@ def test_processes_sharing_a_store_find_the_same_default_session(make_api: Calla
     first = chat(one, model="orchestratex/fast").json()["orchestratex"]["session_id"]
     second = chat(two, two.alice, model="orchestratex/fast").json()["orchestratex"]["session_id"]
     assert first == second
+
+
+@pytest.mark.parametrize("field", ["cost_limit", "threshold", "temperature", "top_p"])
+def test_a_non_finite_number_is_refused_as_such(api: Api, field: str) -> None:
+    body = f'{{"model": "orchestratex/auto", "messages": {json.dumps(PROMPT)}, "{field}": NaN}}'
+    headers = {**api.alice, "Content-Type": "application/json"}
+    err = error_of(api.client.post("/v1/chat/completions", content=body, headers=headers), 400)
+    assert (err["param"], err["message"]) == (field, f"{field}: Input should be a finite number")

@@ -105,6 +105,14 @@ def test_malformed_json_answers_400(api: Api) -> None:
     assert r.json() == {"detail": "the request body is not valid JSON", "status_code": 400}
 
 
+@pytest.mark.parametrize("value", ["NaN", "Infinity"])
+def test_a_non_finite_cost_limit_is_refused_as_such(api: Api, value: str) -> None:
+    body = f'{{"settings": {{"cost_limit": {value}}}}}'
+    r = api.client.post("/api/sessions/", content=body, headers={**api.alice, "Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["detail"] == "settings.cost_limit: Input should be a finite number"
+
+
 @pytest.mark.parametrize(
     ("content", "content_type", "detail"),
     [

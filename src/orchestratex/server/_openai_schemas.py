@@ -28,7 +28,7 @@ class StreamOptions(BaseModel):
 class OrchestrationOptions(BaseModel):
     """Orchestration settings of one call: top-level fields (`extra_body`) or the `orchestratex` object."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     session_id: str | None = None
     """Run in this session of the caller (its budget and rate limit); default: the caller's own `/v1` session."""
@@ -53,11 +53,7 @@ _OPTION_NAMES = frozenset({*OrchestrationOptions.model_fields, "threshold"})
 
 _IGNORED = frozenset(
     {
-        "frequency_penalty",
-        "presence_penalty",
         "logit_bias",
-        "seed",
-        "top_p",
         "user",
         "metadata",
         "store",
@@ -91,13 +87,19 @@ class ChatMessageIn(BaseModel):
 class ChatRequest(BaseModel):
     """The body of `POST /v1/chat/completions`."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     model: str = Field(min_length=1)
     messages: list[ChatMessageIn] = Field(min_length=1)
     stream: bool | None = False
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    seed: int | None = None
+    """Sampling parameters: checked as OpenAI checks them, then not acted on (each model samples as its provider
+    does by default)."""
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     n: int | None = Field(default=None, ge=1)

@@ -39,7 +39,7 @@ _ID = Field(min_length=1, max_length=64)
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class SessionSettingsIn(_In):
