@@ -124,3 +124,17 @@ def test_console_script_entry_point(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "orchestratex: error: the prompt is empty: give the text to orchestrate"
+
+
+def test_python_dash_m_orchestratex_runs_the_command(tmp_path: Path) -> None:
+    """`python -m orchestratex` is the `orchestratex` command (a venv whose scripts are not on PATH)."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(ORCHESTRATEX_SIM_LATENCY_SCALE="0", ORCHESTRATEX_STORE_URL=f"sqlite:///{tmp_path / 'm.db'}")
+    command = [sys.executable, "-m", "orchestratex"]
+    version = subprocess.run([*command, "--version"], capture_output=True, text=True, env=env, timeout=60)
+    assert (version.returncode, version.stdout.split()[0]) == (0, "orchestratex")
+    run = subprocess.run([*command, "run", "Say hi", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["status"] == "completed"
+    bad = subprocess.run([*command, "run", ""], capture_output=True, text=True, env=env, timeout=60)
+    assert (bad.returncode, bad.stderr.strip()) == (2, "orchestratex: error: the prompt is empty: give the text to orchestrate")
