@@ -137,4 +137,7 @@ def test_python_dash_m_orchestratex_runs_the_command(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["status"] == "completed"
     bad = subprocess.run([*command, "run", ""], capture_output=True, text=True, env=env, timeout=60)
-    assert (bad.returncode, bad.stderr.strip()) == (2, "orchestratex: error: the prompt is empty: give the text to orchestrate")
+    assert (bad.returncode, bad.stderr.strip()) == (
+        2,
+        "orchestratex: error: the prompt is empty: give the text to orchestrate",
+    )

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..exceptions import UserError
 from ..stores import default_store_url
+from ..telemetry import telemetry_settings
 
 __all__ = ["serve_command"]
 
@@ -34,6 +35,7 @@ def serve_command(args: argparse.Namespace) -> int:
         os.environ[CATALOG_ENV] = args.catalog
     url = args.store or default_store_url()
     settings = ServerSettings.from_env()
+    telemetry_settings()  # a mistyped ORCHESTRATEX_TRACING or _LOG_CONTENT: one line, before the store is opened
     asyncio.run(_check_store(url))  # a store that cannot open is one clear line, not uvicorn's start-up traceback
     faulthandler.enable()  # a fatal signal (e.g. SIGBUS from a damaged database mapping) still leaves a trace
     app = create_app(store_url=url, settings=settings)

@@ -23,6 +23,7 @@ from ..providers._registry import key_hint
 from ..records import Orchestration, Session, SessionSettings, Thread
 from ..routing import BayesianRouter, Router
 from ..stores import MemoryStore, Store, store_from_url
+from ..telemetry import telemetry_settings
 from ._background import here, leave, stop
 from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput, thread_history, to_messages, with_history
@@ -94,6 +95,7 @@ class Orchestrator:
         output_cap: OutputCapPolicy | None = None,
         reservation_wait_s: float = 30.0,
     ) -> None:
+        telemetry_settings()  # a mistyped ORCHESTRATEX_TRACING or _LOG_CONTENT is an error here, not at the first run
         self.defaults = validated_settings(
             max_iterations=max_iterations,
             evaluation_threshold=evaluation_threshold,

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..exceptions import ConfigurationError
+from ..telemetry._settings import FLAG_VALUES
 from ._openai_presets import Preset, parse_presets
 
 __all__ = ["ServerSettings"]
@@ -129,4 +130,8 @@ class ServerSettings(BaseModel):
         except ValidationError as exc:
             err = exc.errors()[0]
             field = str(err["loc"][0]) if err["loc"] else "?"
-            raise ConfigurationError(f"{_ENV_PREFIX}{field.upper()}: {err['msg']}") from None
+            message = f"Input should be {FLAG_VALUES}" if err["type"] == "bool_parsing" else err["msg"]
+            given = values.get(field)
+            if isinstance(given, str) and err["type"] != "value_error" and len(given) <= 100:
+                message += f", not {given!r}"  # (a preset's JSON or file says what is wrong in it itself)
+            raise ConfigurationError(f"{_ENV_PREFIX}{field.upper()}: {message}") from None

@@ -6,9 +6,25 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-__all__ = ["TelemetrySettings", "configure_telemetry", "telemetry_settings"]
+from ..exceptions import ConfigurationError
 
-_TRUE = {"1", "true", "yes", "on"}
+__all__ = ["FLAG_VALUES", "TelemetrySettings", "configure_telemetry", "env_flag", "telemetry_settings"]
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+FLAG_VALUES = "true or false (or 1/0, yes/no, on/off)"
+"""The values an on/off variable accepts (any case); empty or unset is the default."""
+
+
+def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """The on/off variable `name` of `env`; `ConfigurationError` naming it and its value when it is neither."""
+    raw = env.get(name, "")
+    value = raw.strip().lower()
+    if not value:
+        return default
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise ConfigurationError(f"{name}: Input should be {FLAG_VALUES}, not {raw!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,21 +41,24 @@ class TelemetrySettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TelemetrySettings:
         """`ORCHESTRATEX_TRACING` (default on) and `ORCHESTRATEX_LOG_CONTENT` or
-        `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (default off)."""
+        `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (default off).
+
+        An `ORCHESTRATEX_` variable set to anything but `FLAG_VALUES` raises `ConfigurationError`. The
+        OpenTelemetry variable is shared with other instrumentations, which accept values of their own
+        (`SPAN_ONLY`, …): any value but a true one leaves content out, without an error."""
         env = os.environ if env is None else env
-        tracing = env.get("ORCHESTRATEX_TRACING", "true").strip().lower() in _TRUE
-        content = any(
-            env.get(name, "").strip().lower() in _TRUE
-            for name in ("ORCHESTRATEX_LOG_CONTENT", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
-        )
-        return cls(tracing=tracing, include_content=content)
+        tracing = env_flag(env, "ORCHESTRATEX_TRACING", True)
+        content = env_flag(env, "ORCHESTRATEX_LOG_CONTENT", False)
+        otel = env.get("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "").strip().lower() in _TRUE
+        return cls(tracing=tracing, include_content=content or otel)
 
 
 _current: TelemetrySettings | None = None
 
 
 def telemetry_settings() -> TelemetrySettings:
-    """The settings in force: those given to `configure_telemetry`, else read from the environment once."""
+    """The settings in force: those given to `configure_telemetry`, else read from the environment once
+    (`Orchestrator()` reads them, so a mistyped variable is an error there, not at the first run)."""
     global _current
     if _current is None:
         _current = TelemetrySettings.from_env()
