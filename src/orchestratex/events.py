@@ -49,11 +49,13 @@ class _EventBase(BaseModel):
 
 
 class OrchestrationStarted(_EventBase):
-    """The orchestration began (or was resumed after a crash: `resumed` is then true)."""
+    """The orchestration began: always its first event, emitted once. An orchestration resumed after a crash
+    does not emit it again; its stream goes on from its last stored event."""
 
     type: Literal["orchestration_started"] = "orchestration_started"
     prompt: str
     domain: str
+    """The prompt's domain: the one the run was given, else the one detected from the prompt."""
     max_iterations: int
     evaluation_threshold: float
     simulated: bool = False
@@ -61,13 +63,15 @@ class OrchestrationStarted(_EventBase):
 
 
 class ModelSelected(_EventBase):
-    """The router chose the model for an iteration."""
+    """The router chose the model for an iteration; again within the iteration when that model failed (a fallback)."""
 
     type: Literal["model_selected"] = "model_selected"
     model_name: str
     reasoning: str
+    """The router's reason for its choice, in words."""
     iteration: int
     scores: dict[str, float] = Field(default_factory=dict)
+    """The router's score of each candidate model it weighed, by model name."""
 
 
 class ResponseGenerated(_EventBase):
@@ -76,7 +80,9 @@ class ResponseGenerated(_EventBase):
     type: Literal["response_generated"] = "response_generated"
     model_name: str
     response_preview: str
+    """The answer's first 200 characters (the whole answer is in `orchestration_completed` and the store)."""
     tokens_used: int
+    """`input_tokens + output_tokens`."""
     iteration: int
     input_tokens: int = 0
     output_tokens: int = 0
@@ -85,19 +91,23 @@ class ResponseGenerated(_EventBase):
 
 
 class EvaluationCompleted(_EventBase):
-    """The judges scored an answer (`score` is their median)."""
+    """The evaluator scored an answer."""
 
     type: Literal["evaluation_completed"] = "evaluation_completed"
     evaluator_model: str
-    """The judge, or the judges joined by commas when a panel scored it."""
+    """The judge, or the judges joined by commas when a panel scored it (those whose verdict counted)."""
     score: float
+    """Out of 10. The default evaluator gives the median of its judges' scores (with a calibration, 10 times
+    the probability it gives that median)."""
     feedback: str
     iteration: int
     cost: float = 0.0
+    """What the judges' calls cost."""
 
 
 class OrchestrationCompleted(_EventBase):
-    """The orchestration finished with an answer: the best-scoring one, not merely the last."""
+    """The orchestration finished with an answer: the best-scoring one, not merely the last. It also ends so
+    when a later step failed (`stop_reason` `error` or `budget`) after an answer was had."""
 
     type: Literal["orchestration_completed"] = "orchestration_completed"
     final_response: str
@@ -106,15 +116,19 @@ class OrchestrationCompleted(_EventBase):
     """None when the answer was returned unjudged (`judging="when_needed"`)."""
     total_cost: float
     stop_reason: StopReason
+    """Why it stopped; never `cancelled` (a cancelled orchestration ends with `orchestration_failed`)."""
     model_name: str
+    """The model that wrote `final_response`."""
 
 
 class OrchestrationFailed(_EventBase):
-    """The orchestration ended without an answer it could give."""
+    """The orchestration ended without giving an answer: it had none (`reason` `error`, `budget`, …), or it was
+    cancelled (`reason` `cancelled`, even when it had answers; its status is then `cancelled`, else `failed`)."""
 
     type: Literal["orchestration_failed"] = "orchestration_failed"
     reason: StopReason
     error: str
+    """What went wrong, in words (`the orchestration was cancelled` for a cancellation)."""
     iterations: int
     total_cost: float
 
