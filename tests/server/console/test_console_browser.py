@@ -37,6 +37,20 @@ def log_in(page: Any, console: Console) -> None:
     page.locator("#app-view").wait_for(state="visible")
 
 
+def new_session(page: Any) -> str:
+    """Click "New session" and return its id once the console has selected it (not the one selected before)."""
+    current = page.locator("#session-list button[aria-current=true]")
+    before = current.get_attribute("data-session") if current.count() else None
+    page.get_by_role("button", name="New session").click()
+    page.wait_for_function(
+        "(before) => { const b = document.querySelector('#session-list button[aria-current=true]');"
+        " return b !== null && b.dataset.session !== before; }",
+        arg=before,
+    )
+    session_id: str = current.get_attribute("data-session")
+    return session_id
+
+
 def record_arrivals(page: Any) -> None:
     """Note, in the page, when each card of the live feed appears (ms since the page loaded)."""
     page.evaluate(
@@ -193,9 +207,7 @@ def test_a_refused_start_leaves_no_thread_behind(desktop: Watched, console: Cons
     start the server refuses keeps its thread for the next start of the same prompt: a thread is made once."""
     page = desktop.page
     log_in(page, console)
-    page.get_by_role("button", name="New session").click()
-    page.locator("#session-list button[aria-current=true]").wait_for()
-    session_id = page.locator("#session-list button[aria-current=true]").get_attribute("data-session")
+    session_id = new_session(page)
     headers = {"Authorization": f"Bearer {console.key}"}
 
     def prompts() -> list[str]:
@@ -225,3 +237,31 @@ def test_a_refused_start_leaves_no_thread_behind(desktop: Watched, console: Cons
     page.locator(ENDED).wait_for(timeout=90_000)
     assert prompts() == ["Explain recursion with an example"]
     assert all("status of 400" in p for p in desktop.problems())  # the two refused starts
+
+
+def test_a_session_ended_elsewhere_is_shown_ended(desktop: Watched, console: Console) -> None:
+    """No event says that a session's status changed (the WebSocket carries orchestration events): the console
+    reads the selected session again when the page is seen again (back from another tab) and every 10 s."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    page.clock.install()  # time runs as usual, and can be moved on to the next poll
+    log_in(page, console)
+    session_id = new_session(page)
+    current = page.locator(f"#session-list button[data-session='{session_id}']")
+    status = page.locator("#session-facts dd").first
+    expect(status).to_have_text("active")
+
+    def set_status(value: str) -> None:
+        url = f"{console.server.base_url}/api/sessions/{session_id}/status"
+        r = httpx.patch(url, json={"status": value}, headers={"Authorization": f"Bearer {console.key}"})
+        assert r.status_code == 200, r.text
+
+    set_status("paused")
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")  # the user comes back to the tab
+    expect(status).to_have_text("paused")
+    set_status("completed")
+    page.clock.fast_forward(10_000)  # past the next poll
+    expect(status).to_have_text("completed")
+    expect(current.locator(".pick-meta")).to_contain_text("completed")
+    assert desktop.problems() == []

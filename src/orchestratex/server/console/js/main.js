@@ -8,6 +8,12 @@ import { renderEvent, renderVerdicts } from "./feed.js";
 const KEY = "orchestratex.console.key";
 const USER = "orchestratex.console.user";
 const SESSION = "orchestratex.console.session";
+/**
+ * How often the selected session is read again. Its status can change elsewhere (another tab, a script, the
+ * API) and no event says so: the WebSocket carries orchestration events only (docs/console.md).
+ */
+const POLL_MS = 10000;
+const ENDED = new Set(["completed", "cancelled"]);
 
 const state = {
   api: null,
@@ -20,6 +26,9 @@ const state = {
   follow: true,
   redraw: 0,
   streamText: "",
+  poll: 0,
+  refreshTimer: 0,
+  sessionEnded: false,
 };
 
 // -- log in and out --------------------------------------------------------------------------------
@@ -55,9 +64,13 @@ async function login(key, userId, { quiet } = {}) {
   byId("login-form").reset();
   if (!quiet) byId("sessions-title").focus();
   showSessions(sessions, sessionStorage.getItem(SESSION));
+  clearInterval(state.poll);
+  state.poll = setInterval(pollSession, POLL_MS);
 }
 
 function logout(message) {
+  clearInterval(state.poll);
+  clearTimeout(state.refreshTimer);
   closeStream();
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(USER);
@@ -117,6 +130,7 @@ function selectSession(sessionId) {
   state.runs = new Map();
   state.watching = null;
   state.follow = true;
+  state.sessionEnded = false;
   sessionStorage.setItem(SESSION, sessionId);
   byId("session-view").hidden = false;
   byId("session-title").textContent = `Session ${sessionId}`;
@@ -136,11 +150,16 @@ function selectSession(sessionId) {
   state.stream.open();
 }
 
-async function refreshSession() {
+/** Show the selected session's facts, and its threads unless `threads` is false (the poll needs only its status). */
+async function refreshSession({ threads: withThreads = true } = {}) {
   const sessionId = state.sessionId;
   try {
-    const [session, threads] = await Promise.all([state.api.session(sessionId), state.api.threads(sessionId)]);
+    const [session, threads] = await Promise.all([
+      state.api.session(sessionId),
+      withThreads ? state.api.threads(sessionId) : null,
+    ]);
     if (sessionId !== state.sessionId) return;
+    state.sessionEnded = ENDED.has(session.status);
     const meta = byId("session-list").querySelector(`button[data-session="${CSS.escape(sessionId)}"] .pick-meta`);
     if (meta) meta.textContent = sessionMeta(session);
     const settings = session.settings || {};
@@ -155,6 +174,7 @@ async function refreshSession() {
         ["models", (settings.preferred_models || []).join(", ") || "all"],
       ].map(([name, value]) => [h("dt", null, name), h("dd", null, String(value))]),
     );
+    if (threads === null) return;
     fill(
       byId("thread-list"),
       threads
@@ -165,6 +185,18 @@ async function refreshSession() {
   } catch (err) {
     byId("sessions-error").textContent = err.message;
   }
+}
+
+/** Read the selected session again while the page is seen, until it has ended (an end is final). */
+function pollSession() {
+  if (!state.api || !state.sessionId || state.sessionEnded || document.visibilityState !== "visible") return;
+  refreshSession({ threads: false });
+}
+
+/** One refresh for a burst of ended runs (the stored events replayed on connect end many at once). */
+function refreshSoon() {
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(() => state.api && refreshSession(), 250);
 }
 
 // -- orchestrations, from the session's events -------------------------------------------------------
@@ -194,14 +226,13 @@ function onEvent(event) {
   } else if (event.type === "orchestration_failed") {
     Object.assign(run, { status: event.reason === "cancelled" ? "cancelled" : "failed", cost: event.total_cost });
   }
+  const last = event.type === "orchestration_completed" || event.type === "orchestration_failed";
   if (shown) {
     const node = renderEvent(event);
     if (node) byId("feed").append(node);
-    if (event.type === "orchestration_completed" || event.type === "orchestration_failed") {
-      showVerdicts(run.id);
-      refreshSession();
-    }
+    if (last) showVerdicts(run.id);
   }
+  if (last) refreshSoon(); // its spend, and its status: ending a session cancels its runs
   scheduleDraw();
 }
 
@@ -358,6 +389,7 @@ function init() {
     }
   });
   byId("logout").addEventListener("click", logout);
+  document.addEventListener("visibilitychange", pollSession); // back from another tab: read it at once
   byId("session-list").addEventListener("click", (ev) => {
     const button = ev.target.closest("button[data-session]");
     if (button) selectSession(button.dataset.session);
