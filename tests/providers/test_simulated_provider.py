@@ -90,8 +90,11 @@ def test_from_env() -> None:
         SimulatedProvider.from_env({"ORCHESTRATEX_SIM_SEED": "abc"})
     with pytest.raises(ConfigurationError, match="ORCHESTRATEX_SIM_LATENCY_SCALE must be a number"):
         SimulatedProvider.from_env({"ORCHESTRATEX_SIM_LATENCY_SCALE": "fast"})
-    with pytest.raises(ConfigurationError, match="latency_scale must be a finite number >= 0"):
-        SimulatedProvider.from_env({"ORCHESTRATEX_SIM_LATENCY_SCALE": "-1"})
+    for bad in ("-1", "nan", "inf"):  # the variable is named, not the constructor's argument
+        with pytest.raises(
+            ConfigurationError, match=f"ORCHESTRATEX_SIM_LATENCY_SCALE must be a number >= 0, got '{bad}'"
+        ):
+            SimulatedProvider.from_env({"ORCHESTRATEX_SIM_LATENCY_SCALE": bad})
 
 
 @pytest.mark.parametrize(

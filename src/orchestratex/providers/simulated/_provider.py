@@ -112,7 +112,9 @@ class SimulatedProvider(Provider):
             try:
                 scale = float(raw)
             except ValueError:
-                raise ConfigurationError(f"{LATENCY_SCALE_ENV} must be a number >= 0, got {raw!r}") from None
+                scale = math.nan
+            if not 0 <= scale < math.inf:  # (NaN fails too)
+                raise ConfigurationError(f"{LATENCY_SCALE_ENV} must be a number >= 0, got {raw!r}")
         return cls(seed=seed, latency_scale=scale)
 
     @classmethod
