@@ -11,7 +11,7 @@ OrchestrateXError
 │   ├── ProviderHTTPError         the provider answered with an HTTP error
 │   │   ├── AuthenticationError   401/403: never retried
 │   │   ├── RateLimited           429: retried, honouring Retry-After
-│   │   ├── ProviderServerError   5xx: retried with backoff
+│   │   ├── ProviderServerError   5xx (Anthropic 529): retried with backoff, honouring Retry-After
 │   │   ├── ContextLengthExceeded the prompt does not fit: fall back to a larger window
 │   │   └── ContentFiltered       the provider refused the content: recorded, then fallback
 │   ├── ProviderTimeout           no answer in time: retried with backoff
@@ -148,9 +148,14 @@ class RateLimited(ProviderHTTPError):
 
 
 class ProviderServerError(ProviderHTTPError):
-    """5xx: the provider failed. Retried with exponential backoff."""
+    """5xx (and Anthropic's 529 overloaded): the provider failed. Retried with exponential backoff, waiting at least
+    `retry_after` seconds when the provider says so (a 503 or 529 often carries `Retry-After`)."""
 
     retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
 
 
 class ContextLengthExceeded(ProviderHTTPError):

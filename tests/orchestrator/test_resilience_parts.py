@@ -30,5 +30,7 @@ def test_retry_wait_honours_retry_after_within_max() -> None:
     policy = RetryPolicy(initial_wait=0.5, max_wait=30)
     assert retry_wait(policy, 1, RateLimited("x", retry_after=7)) >= 7
     assert retry_wait(policy, 1, RateLimited("x", retry_after=700)) == 30
+    assert retry_wait(policy, 1, ProviderServerError("x", status_code=503, retry_after=7)) >= 7
+    assert retry_wait(policy, 1, ProviderServerError("x", status_code=529, retry_after=700)) == 30
     waits = [retry_wait(policy, 3, ProviderServerError("x", status_code=500)) for _ in range(200)]
     assert 0 <= min(waits) and max(waits) <= 2.0 and len(set(waits)) > 1  # full jitter up to 0.5 * 2**2

@@ -17,8 +17,8 @@ class RetryPolicy:
     """How the orchestrator (the one retry owner) retries a failed call to the same model.
 
     Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and full
-    jitter; a 429's `Retry-After` is honoured (waited at least, up to `max_wait`). After
-    `max_attempts` the orchestrator falls back to the next-best model.
+    jitter; the `Retry-After` of a 429 or a 5xx (503, Anthropic's 529) is honoured (waited at
+    least, up to `max_wait`). After `max_attempts` the orchestrator falls back to the next-best model.
     """
 
     max_attempts: int = 3

@@ -6,7 +6,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from ..exceptions import ProviderError, RateLimited
+from ..exceptions import ProviderError, ProviderServerError, RateLimited
 from ._policies import RetryPolicy
 
 if TYPE_CHECKING:
@@ -22,9 +22,10 @@ def _retryable(exc: BaseException) -> bool:
 
 
 def retry_wait(policy: RetryPolicy, attempt: int, exc: BaseException | None) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based)."""
+    """Seconds to wait after failed attempt number `attempt` (1-based): backoff with full jitter, or at least the
+    `Retry-After` a 429, 503 or 529 carried, both capped at `policy.max_wait`."""
     backoff = random.uniform(0, min(policy.max_wait, policy.initial_wait * 2 ** (attempt - 1)))
-    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+    if isinstance(exc, (RateLimited, ProviderServerError)) and exc.retry_after is not None:
         return min(max(exc.retry_after, backoff), policy.max_wait)
     return backoff
 

@@ -26,7 +26,7 @@ class TestMyAdapterContract(ProviderContract):
 Every scenario counts the HTTP requests the server received: one `generate()` makes exactly one
 request, even for a 429, a 500 or a timeout, because the orchestrator is the one retry owner.
 The end-to-end scenarios run a real `Orchestrator` with the adapter on the mock server (and a
-`FunctionProvider` judge): a 429 followed by a success waits as the `Retry-After` header says,
+`FunctionProvider` judge): a 429 or a 5xx followed by a success waits as the `Retry-After` header says,
 attempts are bounded, a timeout is retried with backoff, and a model that keeps answering 500,
 is blocked by a content filter, or whose context window is too small is replaced by the next one.
 
@@ -122,10 +122,13 @@ class RecordedRequest:
 
 
 @contextmanager
-def local_server(answer: bytes | Callable[[Any], bytes], content_type: str = "application/json") -> Iterator[str]:
+def local_server(
+    answer: bytes | Callable[[Any], bytes | Reply], content_type: str = "application/json"
+) -> Iterator[str]:
     """A real HTTP/1.1 server on 127.0.0.1 (a free port) that keeps connections alive, as vendors' servers do: an
     SDK then pools a connection bound to the event loop that opened it, which a `MockServer` (a transport) cannot
-    show. Every POST is answered 200 with `answer`: bytes, or a function of the JSON body received. Yields the base
+    show. Every POST is answered 200 with `answer`: bytes, or a function of the JSON body received returning bytes
+    (answered 200) or a `Reply` (its status, headers and body: a 503 with `Retry-After`, say). Yields the base
     URL, `http://127.0.0.1:PORT`. (A provider sends to it only while `orchestratex.providers.ALLOW_MODEL_REQUESTS`
     is True.)"""
 
@@ -134,9 +137,14 @@ def local_server(answer: bytes | Callable[[Any], bytes], content_type: str = "ap
 
         def do_POST(self) -> None:
             sent = self.rfile.read(int(self.headers["content-length"]))
-            body = answer if isinstance(answer, bytes) else answer(json.loads(sent))
-            self.send_response(200)
-            self.send_header("content-type", content_type)
+            reply = answer if isinstance(answer, bytes) else answer(json.loads(sent))
+            if isinstance(reply, bytes):
+                reply = Reply(content=reply, headers={"content-type": content_type})
+            body = reply.content if reply.content is not None else json.dumps(reply.json).encode()
+            headers = {"content-type": "application/json", **{k.lower(): v for k, v in reply.headers.items()}}
+            self.send_response(reply.status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("content-length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -417,6 +425,18 @@ class ProviderContract(ABC):
         assert error.retryable
         assert error.status_code >= 500
 
+    @pytest.mark.parametrize(
+        ("headers", "expected"),
+        [({"retry-after-ms": "2500"}, 2.5), ({"retry-after": "3"}, 3.0), ({}, None)],
+        ids=["retry-after-ms", "retry-after", "no-header"],
+    )
+    async def test_server_error_carries_retry_after(
+        self, provider: Provider, server: MockServer, headers: dict[str, str], expected: float | None
+    ) -> None:
+        error = await self._fail(provider, server, self.error_reply("server", headers=headers))
+        assert isinstance(error, ProviderServerError)
+        assert error.retry_after == expected
+
     async def test_timeout(self, provider: Provider, server: MockServer) -> None:
         error = await self._fail(provider, server, Reply(fail="timeout"))
         assert isinstance(error, ProviderTimeout)
@@ -572,6 +592,17 @@ class ProviderContract(ABC):
         assert waits.seconds == [2.0, 2.0]
         assert result.final_model == self.fallback_profile().name
         assert result.final_response == "11"
+
+    async def test_orchestrated_server_error_then_success_waits_as_the_header_says(
+        self, provider: Provider, server: MockServer
+    ) -> None:
+        waits = _Waits()
+        usage = Usage(input_tokens=40, output_tokens=4)
+        server.queue(self.error_reply("server", headers={"retry-after": "4"}), self.success_reply(usage, text="3"))
+        result = await self._orchestrate(provider, waits)
+        assert result.final_response == "3"
+        assert waits.seconds == [4.0]
+        assert self._models_called(server) == ["main", "main"]
 
     async def test_orchestrated_timeout_is_retried_with_backoff(self, provider: Provider, server: MockServer) -> None:
         waits = _Waits()

@@ -72,8 +72,16 @@ def _status_error(exc: anthropic.APIStatusError, *, provider: str, model: str, a
         return http(ContentFiltered, f"{provider} content filter ({status}): {detail}")
     if status == 408:
         return ProviderTimeout(f"{provider} request timed out (408): {detail}", model=model, provider=provider)
-    if status >= 500:  # 500 api_error, 529 overloaded_error, 504 timeout_error
-        return http(ProviderServerError, f"{provider} server error ({status} {exc.type or ''}): {detail}")
+    if status >= 500:  # 500 api_error, 529 overloaded_error, 504 timeout_error; Retry-After honoured as a 429's
+        return ProviderServerError(
+            f"{provider} server error ({status} {exc.type or ''}): {detail}",
+            retry_after=retry_after_seconds(headers),
+            status_code=status,
+            body=exc.body,
+            headers=headers,
+            model=model,
+            provider=provider,
+        )
     return http(ProviderHTTPError, f"{provider} error ({status} {exc.type or ''}): {detail}")
 
 

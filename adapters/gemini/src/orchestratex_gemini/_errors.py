@@ -93,8 +93,16 @@ def _status_error(exc: errors.APIError, *, provider: str, model: str, api_key_en
         return http(ContextLengthExceeded, f"{provider} model {model}: prompt too long ({status}): {detail}")
     if status in (408, 504) and exc.status == "DEADLINE_EXCEEDED":
         return ProviderTimeout(f"{provider} deadline exceeded ({status}): {detail}", model=model, provider=provider)
-    if status >= 500:
-        return http(ProviderServerError, f"{provider} server error ({status}): {detail}")
+    if status >= 500:  # a 503 UNAVAILABLE's Retry-After (or RetryInfo) is honoured as a 429's
+        return ProviderServerError(
+            f"{provider} server error ({status}): {detail}",
+            retry_after=retry_after_seconds(headers, body),
+            status_code=status,
+            body=body,
+            headers=headers,
+            model=model,
+            provider=provider,
+        )
     return http(ProviderHTTPError, f"{provider} error ({status}): {detail}")
 
 

@@ -97,8 +97,16 @@ def _classified(
         return http(ContentFiltered, f"{provider} content filter ({status}): {detail}")
     if status == 408:
         return ProviderTimeout(f"{provider} request timed out (408): {detail}", model=model, provider=provider)
-    if status >= 500:
-        return http(ProviderServerError, f"{provider} server error ({status}): {detail}")
+    if status >= 500:  # a 503's Retry-After is honoured as a 429's is
+        return ProviderServerError(
+            f"{provider} server error ({status}): {detail}",
+            retry_after=retry_after_seconds(headers),
+            status_code=status,
+            body=exc.body,
+            headers=headers,
+            model=model,
+            provider=provider,
+        )
     return http(ProviderHTTPError, f"{provider} error ({status}): {detail}")
 
 
