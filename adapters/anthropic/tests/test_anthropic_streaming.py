@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orchestratex.exceptions import ProviderHTTPError, ProviderServerError, RateLimited
+from orchestratex.exceptions import MalformedResponse, ProviderHTTPError, ProviderServerError, RateLimited
 from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex.usage import Usage
 
@@ -81,3 +81,16 @@ async def test_an_error_event_mid_stream_stands_for_the_status_of_its_type() -> 
         assert "mid-stream trouble" in raised.value.message
         if expected is ProviderHTTPError:
             assert type(raised.value) is ProviderHTTPError and raised.value.status_code == 400
+
+
+async def test_a_stream_that_is_not_utf8_is_a_malformed_response() -> None:
+    """Before: a raw UnicodeDecodeError escaped the adapter (and the orchestrator's fallback)."""
+    latin1 = STREAM.replace(b'"text": ", world"', b'"text": ", caf\xe9"')
+    assert latin1 != STREAM
+    server = MockServer(Reply(200, content=latin1, headers={"content-type": "text/event-stream"}))
+
+    async def on_text(text: str) -> None:
+        pass
+
+    with pytest.raises(MalformedResponse, match="utf-8"):
+        await provider_on(server).generate_stream(request(), on_text)

@@ -11,7 +11,14 @@ from google import genai
 from google.genai import types
 
 from orchestratex.catalog import ModelCatalog
-from orchestratex.exceptions import AuthenticationError, ContentFiltered, ProviderServerError, RateLimited, UserError
+from orchestratex.exceptions import (
+    AuthenticationError,
+    ContentFiltered,
+    MalformedResponse,
+    ProviderServerError,
+    RateLimited,
+    UserError,
+)
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex.usage import Usage
@@ -123,6 +130,16 @@ async def test_injected_client_with_retries_still_makes_one_attempt() -> None:
     assert len(server.requests) == 1
     await provider.aclose()
     assert not http.is_closed
+
+
+async def test_an_error_body_that_is_not_utf8_is_a_malformed_response() -> None:
+    """google-genai decodes a 200 leniently (U+FFFD) but an error's body strictly: a raw UnicodeDecodeError before."""
+    server = MockServer(
+        Reply(503, content=b"<h1>Service indisponible \xe9</h1>", headers={"content-type": "text/html"})
+    )
+    with pytest.raises(MalformedResponse, match="not UTF-8") as raised:
+        await provider_on(server).generate(request())
+    assert raised.value.model == MODEL.name and not raised.value.retryable
 
 
 async def test_google_api_key_works_too_and_wins() -> None:

@@ -112,6 +112,18 @@ async def test_a_stream_without_usage_is_refused_for_a_priced_model_and_estimate
     assert generation.text == "Hello there" and generation.cost == 0 and generation.usage.output_tokens > 0
 
 
+async def test_a_stream_that_is_not_utf8_is_a_malformed_response() -> None:
+    """Before: a raw UnicodeDecodeError escaped the adapter (and the orchestrator's fallback)."""
+    events = [EVENTS[0], chunk({"content": "caf\u00e9"}).replace(b"caf\\u00e9", b"caf\xe9"), *EVENTS[3:]]
+
+    async def on_text(text: str) -> None:
+        return None
+
+    provider = OpenAIProvider(api_key="sk-test", http_client=streaming_client(events=events))
+    with pytest.raises(MalformedResponse, match="utf-8"):
+        await provider.generate_stream(request(), on_text)
+
+
 def judge_provider() -> FunctionProvider:
     return FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "good"}))
 

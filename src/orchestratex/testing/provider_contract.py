@@ -320,6 +320,7 @@ class ProviderContract(ABC):
         return [
             Reply(200, content=b'{"truncated": ', headers={"content-type": "application/json"}),
             Reply(200, json={}),
+            Reply(200, content=b'{"id": "caf\xe9"}', headers={"content-type": "application/json"}),  # not UTF-8
         ]
 
     # -- fixtures --------------------------------------------------------------------------------
@@ -620,6 +621,15 @@ class ProviderContract(ABC):
         assert result.final_model == self.fallback_profile().name
         errors = result.orchestration.iterations[0].errors
         assert errors and "ProviderServerError" in errors[0]
+
+    async def test_orchestrated_body_not_utf8_falls_back(self, provider: Provider, server: MockServer) -> None:
+        not_utf8 = Reply(200, content=b'{"id": "caf\xe9"}', headers={"content-type": "application/json"})
+        server.queue(not_utf8, self.success_reply(Usage(input_tokens=40, output_tokens=4), text="23"))
+        result = await self._orchestrate(provider, _Waits())
+        assert self._models_called(server) == ["main", "fallback"]
+        assert result.final_response == "23"
+        errors = result.orchestration.iterations[0].errors
+        assert errors and "MalformedResponse" in errors[0]
 
     async def test_orchestrated_content_filter_is_recorded_then_falls_back(
         self, provider: Provider, server: MockServer

@@ -105,7 +105,12 @@ def map_anthropic_errors(*, provider: str, model: str, api_key_env: str) -> Iter
         ) from exc
     except anthropic.APIStatusError as exc:
         raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
-    except (anthropic.APIResponseValidationError, json.JSONDecodeError, pydantic.ValidationError) as exc:
+    except (  # UnicodeDecodeError: a body that is not UTF-8
+        anthropic.APIResponseValidationError,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+        pydantic.ValidationError,
+    ) as exc:
         raise MalformedResponse(
             f"{provider} answered with a body that is not a valid message: {exc}", model=model, provider=provider
         ) from exc

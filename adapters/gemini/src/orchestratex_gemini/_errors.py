@@ -124,6 +124,13 @@ def map_gemini_errors(*, provider: str, model: str, api_key_env: str) -> Iterato
         raise ProviderTimeout(f"{provider} did not answer in time", model=model, provider=provider) from exc
     except _TRANSPORT as exc:
         raise ProviderConnectionError(f"cannot reach {provider}: {exc}", model=model, provider=provider) from exc
+    except UnicodeDecodeError as exc:  # google-genai reads a 200 leniently but an error's body strictly
+        raise MalformedResponse(
+            f"{provider} answered an HTTP error whose body is not UTF-8 (google-genai reads neither it nor its"
+            f" status): {exc}",
+            model=model,
+            provider=provider,
+        ) from exc
     except (json.JSONDecodeError, pydantic.ValidationError) as exc:
         raise MalformedResponse(
             f"{provider} answered with a body that is not a valid response: {exc}", model=model, provider=provider

@@ -159,7 +159,12 @@ def map_openai_errors(*, provider: str, model: str, api_key_env: str | None) -> 
         ) from exc
     except openai.APIStatusError as exc:
         raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
-    except (openai.APIResponseValidationError, json.JSONDecodeError, pydantic.ValidationError) as exc:
+    except (  # UnicodeDecodeError: a body that is not UTF-8
+        openai.APIResponseValidationError,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+        pydantic.ValidationError,
+    ) as exc:
         raise MalformedResponse(
             f"{provider} answered with a body that is not a valid response: {exc}", model=model, provider=provider
         ) from exc
