@@ -62,10 +62,10 @@ class Candidates(Spending):
     def _candidates(self, task: Task, exclude: set[str] | None = None) -> list[ModelProfile]:
         """Models the router may choose: usable, preferred, fitting the window, the budget and the circuit."""
         self.planner.decision()
-        usable = self.o.usable_models(self.doc.settings.preferred_models)
+        allowed = self.o.usable_models(self.doc.settings.preferred_models)
         usable = [
             m
-            for m in usable
+            for m in allowed
             if m.name not in self.failed
             and (not exclude or m.name not in exclude)
             and m.context_window >= self.min_context
@@ -73,7 +73,15 @@ class Candidates(Spending):
             and self.o.circuit.allows(m.name)
         ]
         if not usable:
-            raise Stop("error", "no model is available: every candidate failed, is cooling down or is too small")
+            raise Stop(
+                "error",
+                self._out_of_models(
+                    "no model is available: every candidate failed, is cooling down or is too small",
+                    "no other model is usable (cooling down, or too small)"
+                    if any(m.name not in self.failed for m in allowed)
+                    else None,
+                ),
+            )
         # (the last message built is `task.prompt`'s)
         msgs = [system_message(self.o.system_prompt), self._messages(task.prompt)[-1]]
         fitting, unjudgeable = [], 0
@@ -94,7 +102,13 @@ class Candidates(Spending):
             return fitting
         if unjudgeable == len(usable):
             if not any(self.planner.pool(m.name) for m in usable):
-                raise Stop("error", "no judge is available: a judge must be another usable model that is not failing")
+                raise Stop(
+                    "error",
+                    self._out_of_models(
+                        "no judge is available: a judge must be another usable model that is not failing",
+                        "no model is left to judge another's answer",
+                    ),
+                )
             raise Stop(
                 "error",
                 "no judge can read this prompt and its answer: every judge's context window is too small "
@@ -102,6 +116,17 @@ class Candidates(Spending):
             )
         remaining = task.remaining_budget or 0.0
         raise Stop("budget", f"no model's worst-case cost (with judging) fits the ${max(remaining, 0):.6f} left")
+
+    def _out_of_models(self, reason: str, consequence: str | None) -> str:
+        """Why a run has no model left: `reason`, or, when models failed in it (every call a 404 from a wrong base
+        URL, say), the failures first, as their cause (every model, or so many and `consequence`), with the last
+        one as its iteration recorded it."""
+        if not self.failed:
+            return reason
+        count = f"{len(self.failed)} models" if len(self.failed) > 1 else "1 model"
+        said = f"{count} failed in this run and {consequence}" if consequence else f"every model failed ({count})"
+        last = next((e for it in reversed(self.doc.iterations) for e in reversed(it.errors)), None)
+        return said + (f"; the last failure: {last}" if last else "")
 
     def _fit(self, model: ModelProfile, input_bound: int, limit: int, index: int) -> tuple[int, float] | None:
         """(output cap, judging reserve) for `model` answering a request of `input_bound` input tokens and up to
