@@ -94,6 +94,44 @@ async def test_a_llama_cpp_context_error_is_not_retried_and_a_larger_model_answe
     assert any("ContextLengthExceeded" in e for e in result.orchestration.iterations[0].errors)
 
 
+async def test_a_reasoning_model_cut_before_any_answer_is_not_judged_and_another_model_answers() -> None:
+    """vLLM, llama.cpp or Ollama serving a thinking model: `content` null, only `reasoning_content`, finish
+    `length`. Before, that "" answer was judged (paid judging of nothing) and could be the final answer."""
+    sent: list[str] = []
+    judged: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        model = json.loads(request.content)["model"]
+        sent.append(model)
+        if model == "qwen3-4b":
+            body = chat_completion(Usage(input_tokens=30, output_tokens=50), text="", finish="length")
+            body["choices"][0]["message"].update(content=None, reasoning_content="Okay, the user says hi. Let me")
+            return httpx2.Response(200, json=body)
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=30, output_tokens=2), text="Hello"))
+
+    def judge(request: GenerationRequest) -> str:
+        judged.append(request.messages[-1].content)
+        return json.dumps({"score": 9, "feedback": "good"})
+
+    provider = VLLMProvider(
+        base_url="http://localhost:8080/v1", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+    )
+    orch = Orchestrator(
+        providers=[provider, FunctionProvider(judge)],
+        catalog=ModelCatalog([SMALL, BIG, JUDGE]),
+        router=BayesianRouter(explore=False),
+        retry=RetryPolicy(max_attempts=3, initial_wait=0, max_wait=0),
+        judges=["function:judge"],
+    )
+    result = await orch.run("hi", preferred_models=[SMALL.name, BIG.name], max_iterations=1)
+    assert sent == ["qwen3-4b", "qwen3-32b"]
+    assert result.status == "completed" and result.final_response == "Hello" and result.final_model == BIG.name
+    assert len(judged) == 1 and "Hello" in judged[0]
+    [error] = result.orchestration.iterations[0].errors
+    assert error.startswith("vllm:qwen3-4b: MalformedResponse: vllm:qwen3-4b answered nothing: its")
+    assert "output cap ran out before any answer" in error
+
+
 async def test_a_404_page_names_the_url_and_the_missing_v1() -> None:
     server = MockServer(Reply(404, content=b"404 page not found", headers={"content-type": "text/plain"}))
     provider = VLLMProvider(

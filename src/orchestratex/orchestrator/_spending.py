@@ -11,6 +11,7 @@ from ..exceptions import (
     BudgetExceeded,
     CircuitOpen,
     ContextLengthExceeded,
+    MalformedResponse,
     ProviderError,
 )
 from ..providers import Generation, GenerationRequest, Provider, TextSink
@@ -82,7 +83,8 @@ class Spending(RunState):
         except ProviderError as exc:
             ledger.calls += (self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__),)
             raise
-        circuit.record_success(model.name)
+        empty = role == "generate" and not gen.text.strip()  # paid for, but nothing to judge: a failed attempt
+        (circuit.record_failure if empty else circuit.record_success)(model.name)
         self.o.output_lengths.observe(
             model.name, role, gen.usage.output_tokens, finish_reason=gen.finish_reason, cap=request.max_output_tokens
         )
@@ -92,6 +94,14 @@ class Spending(RunState):
         ledger.spent += (gen.cost,)
         if gen.cost > worst + EPS:
             self._overage(model, gen.cost, worst, ledger)
+        if empty:
+            error = _empty_answer(model, gen, request)
+            ledger.calls += (
+                self._record(
+                    model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen, error=type(error).__name__
+                ),
+            )
+            raise error
         if role == "judge":
             ledger.calls += (self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen),)
         return gen
@@ -229,3 +239,15 @@ def _count_failure(circuit: CircuitBreaker, model_name: str, exc: BaseException)
     """A failed attempt opens the model's circuit (after enough of them), unless the request was too long for it."""
     if not isinstance(exc, ContextLengthExceeded):
         circuit.record_failure(model_name)
+
+
+def _empty_answer(model: ModelProfile, gen: Generation, request: GenerationRequest) -> MalformedResponse:
+    """An answer with no text (or only whitespace): the model failed this attempt, and the run falls back."""
+    if gen.finish_reason == "length":
+        why = (
+            f"its {request.max_output_tokens}-token output cap ran out before any answer (spent on reasoning?);"
+            " raise max_output_tokens or use another model"
+        )
+    else:
+        why = f"an empty answer (finish_reason {gen.finish_reason!r}): nothing to judge"
+    return MalformedResponse(f"{model.name} answered nothing: {why}", model=model.name, provider=model.provider)
