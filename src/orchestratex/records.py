@@ -221,7 +221,11 @@ class Orchestration(Document):
     stop_reason: StopReason | None = None
     error: str | None = None
     interrupted_calls: int = 0
-    """Calls in flight when a previous process died; the provider may have billed them."""
+    """Calls in flight when a previous process died or suspended the run, made again by the run that resumed it;
+    the provider may have billed them."""
+    abandoned_calls: int | None = None
+    """Set while the orchestration is suspended (`Orchestrator.suspend`): the calls it had in flight, which the run
+    resuming it makes again and adds to `interrupted_calls` (it is then None again)."""
     overage_cost: float = 0.0
     """The part of `total_cost` that providers billed above the worst case reserved for their calls
     (usage they reported beyond the request's bounds); see the Guarantees page."""

@@ -117,10 +117,21 @@ class Run(Committing):
         self.session_base = session.total_cost - doc.total_cost
         self.judges = session.settings.judges or self.o.judges
         self.judging = session.settings.judging or self.o.judging
-        # Calls reserve in the store under a session limit: none was in flight if nothing was reserved. Without
-        # one, the step the last commit left open says which calls may have been.
-        if released is not None and (released > 0 or self.session_limit is None):
-            doc.interrupted_calls += max(self._calls_in_flight(), 1 if released > 0 else 0)
+        if released is not None:
+            doc.interrupted_calls += self._interrupted(released)
+
+    def _interrupted(self, released: float) -> int:
+        """The calls a resumed run makes again that were in flight when its last driver stopped (`released`: what
+        that driver left reserved). A suspended run said what it abandoned. Calls reserve in the store under a
+        session limit: none was in flight at a crash if nothing was reserved. Without one, the step the last commit
+        left open says which calls may have been."""
+        doc = self.doc
+        abandoned, doc.abandoned_calls = doc.abandoned_calls, None
+        if abandoned is not None:  # suspended, then maybe a crash of a run resuming it, which had reserved
+            return abandoned + (self._calls_in_flight() if released > 0 else 0)
+        if released > 0 or self.session_limit is None:
+            return max(self._calls_in_flight(), 1 if released > 0 else 0)
+        return 0
 
     def _calls_in_flight(self) -> int:
         """The calls a resumed run's dead process may have had in flight: those of the step its last commit left
@@ -460,13 +471,14 @@ class Run(Committing):
 
     async def _suspend(self) -> None:
         """Stop without ending: settle the step in progress (what it spent is counted, its reservations
-        released) and leave the orchestration `running`, for any process's `resume_pending()`."""
+        released, the calls it abandons recorded) and leave the orchestration `running`, for any process's
+        `resume_pending()`."""
         ledger = self._open
         if self.prepaid:
             ledger = ledger or Ledger()
             self._release_prepaid(ledger)
-        if ledger is not None or self._pending:
-            await self._commit([], ledger)
+        self.doc.abandoned_calls = self.abandoned  # (for the run resuming it: see `_interrupted`)
+        await self._commit([], ledger)
 
 
 class _JudgeCall:

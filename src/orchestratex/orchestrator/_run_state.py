@@ -58,6 +58,9 @@ class RunState:
         is judged) even if it leaves the catalog meanwhile; it is no candidate nor judge from the next decision on."""
         self.inflight = 0.0
         self.prepaid = 0.0
+        self.abandoned = 0
+        """Calls cancelled while in flight (awaiting their model, or retrying it): what a suspended run abandons,
+        recorded in `Orchestration.abandoned_calls` for the run that resumes it."""
         self._open: Ledger | None = None
         """The current step's ledger until its commit: a run that ends mid-step (error, cancellation)
         settles it in the final commit, so no reservation outlives the run."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -82,6 +83,9 @@ class Spending(RunState):
                 call.done(gen, gen.cost)
         except ProviderError as exc:
             ledger.calls += (self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__),)
+            raise
+        except asyncio.CancelledError:  # abandoned in flight (the provider may bill it): see `RunState.abandoned`
+            self.abandoned += 1
             raise
         empty = role == "generate" and not gen.text.strip()  # paid for, but nothing to judge: a failed attempt
         (circuit.record_failure if empty else circuit.record_success)(model.name)

@@ -663,9 +663,11 @@ class Orchestrator:
     async def suspend(self, orchestration_id: str) -> bool:
         """Stop driving a running orchestration of this process without ending it (a graceful shutdown).
 
-        The step in progress is abandoned — what it already spent is counted and its reservations are
-        released — the orchestration stays `running` and its lease is given up, so `resume_pending()`
-        in any process continues it from its last committed step.
+        The step in progress is abandoned — what it already spent is counted, its reservations are
+        released and the calls it had in flight are recorded (`Orchestration.abandoned_calls`: the run
+        resuming it makes them again and counts them in `interrupted_calls`) — the orchestration stays
+        `running` and its lease is given up, so `resume_pending()` in any process continues it from its
+        last committed step.
         """
         task = self._tasks.get(orchestration_id)
         if task is None or task.done():

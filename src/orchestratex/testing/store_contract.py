@@ -282,6 +282,7 @@ class StoreContract:
         before = o.updated_at
         o.status = "running"
         o.iterations = _iterations(2)
+        o.interrupted_calls, o.abandoned_calls = 1, 3  # (a suspended run's, for the run resuming it)
         events = [_selected(o, 1), _selected(o, 2)]
         returned = await store.commit(
             o, events, calls=[_call(o, "sim:alpha", "generate", "general", 0.5, (1, 2), 9, 7)]

@@ -1,0 +1,40 @@
+"""`orchestratex run --detach --cost-limit …`, interrupted while a model answers: the server resuming it counts the
+answer it makes again in `interrupted_calls`, though the detached run released its reservation. A real process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from orchestratex import Orchestrator
+from orchestratex.stores import open_store
+
+from .conftest import CLI, PROMPT, cli_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")]
+
+
+async def test_a_detached_run_resumed_counts_the_answer_it_abandoned(store_url: str) -> None:
+    args = [*CLI, "run", PROMPT, "--max-iterations", "1", "--cost-limit", "1", "--detach", "--store", store_url]
+    env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="1")  # simulated calls take seconds: the answer is awaited
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("▶ started")
+        assert "routed to" in proc.stdout.readline()  # the first model is answering now
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "is detached" in err, err
+    store = await open_store(store_url)
+    try:
+        (oid,) = await store.list_resumable()
+        doc = await store.get_orchestration(oid)
+        assert (await store.get_session(doc.session_id)).reserved_cost == 0
+        async with Orchestrator(store=store, simulate=True) as orchestrator:  # as `serve` does on start-up
+            (result,) = await orchestrator.resume_pending()
+        assert result.status == "completed"
+        assert result.orchestration.interrupted_calls == 1  # the answer awaited when it was detached, made again
+    finally:
+        await store.close()

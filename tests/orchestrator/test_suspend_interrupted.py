@@ -1,0 +1,114 @@
+"""A suspended run records the calls it abandons in flight; the run resuming it makes them again and counts them in
+`Orchestration.interrupted_calls`, with or without a session budget (whose reservations the suspension released)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from orchestratex import FunctionProvider, Generation, GenerationRequest, LLMJudgeEvaluator, Orchestrator
+from orchestratex.events import Event
+from orchestratex.records import Session, SessionSettings
+from orchestratex.routing import BayesianRouter
+from orchestratex.stores import MemoryStore, SQLiteStore, Store
+
+from ..helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    return MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "suspend.db")
+
+
+class _Calls:
+    """A provider whose calls of purpose `hang_in` wait until released, recording every call made."""
+
+    def __init__(self, hang_in: str | None) -> None:
+        self.hang_in = hang_in
+        self.made: list[str] = []
+        self.waiting = asyncio.Event()
+        self.base = scripted(answer_attempt, score_of_answer({1: 9.0}))
+
+    async def __call__(self, request: GenerationRequest) -> Generation:
+        self.made.append(request.purpose)
+        if request.purpose == self.hang_in:
+            if request.purpose == "generate" or self.made.count("judge") == 3:  # the whole step is in flight
+                self.waiting.set()
+            await asyncio.sleep(3600)
+        return await self.base.generate(request)
+
+    def orchestrator(self, store: Store, **options: object) -> Orchestrator:
+        return Orchestrator(
+            providers=[FunctionProvider(self)],
+            catalog=catalog("a", "b", "c", "d", "e"),
+            store=store,
+            retry=NO_WAIT,
+            router=BayesianRouter(explore=False),
+            evaluator=LLMJudgeEvaluator(panel_size=3),
+            **options,  # type: ignore[arg-type]
+        )
+
+
+async def _session(store: Store, cost_limit: float | None) -> Session:
+    await store.open()
+    return await store.create_session(Session(user_id="alice", settings=SessionSettings(cost_limit=cost_limit)))
+
+
+@pytest.mark.parametrize("cost_limit", [1.0, None])
+@pytest.mark.parametrize(("hang_in", "in_flight"), [("generate", 1), ("judge", 3)])
+async def test_a_resumed_run_counts_each_call_its_suspended_run_abandoned(
+    store: Store, cost_limit: float | None, hang_in: str, in_flight: int
+) -> None:
+    calls = _Calls(hang_in)
+    session = await _session(store, cost_limit)
+    first = calls.orchestrator(store)
+    doc = await first.prepare("Hello", session=session, max_iterations=1)
+    first.start(doc)
+    await asyncio.wait_for(calls.waiting.wait(), 10)
+    assert await first.suspend(doc.id)
+    await first.aclose()
+    suspended = await store.get_orchestration(doc.id)
+    assert (suspended.status, suspended.abandoned_calls, suspended.interrupted_calls) == ("running", in_flight, 0)
+    assert (await store.get_session(session.id)).reserved_cost == 0  # the suspension released what it held
+
+    calls.hang_in = None
+    async with calls.orchestrator(store) as second:
+        [result] = await second.resume_pending()
+    assert result.status == "completed" and result.final_score == 9.0
+    assert calls.made.count(hang_in) == 2 * in_flight  # each made again by the resumed run
+    assert result.orchestration.interrupted_calls == in_flight
+    stored = await store.get_orchestration(doc.id)
+    assert (stored.interrupted_calls, stored.abandoned_calls) == (in_flight, None)
+    assert (await store.get_session(session.id)).reserved_cost == 0
+    await store.close()
+
+
+@pytest.mark.parametrize("cost_limit", [1.0, None])
+async def test_a_run_suspended_between_calls_counts_none(store: Store, cost_limit: float | None) -> None:
+    """Suspended while an event handler holds it after its routing decision: no call was in flight (a crash there
+    would be counted as one without a budget, from the step left open; a suspension knows better)."""
+    calls = _Calls(None)
+    selected = asyncio.Event()
+
+    async def hold(event: Event) -> None:
+        if event.type == "model_selected":
+            selected.set()
+            await asyncio.sleep(3600)
+
+    session = await _session(store, cost_limit)
+    first = calls.orchestrator(store, on_event=hold)
+    doc = await first.prepare("Hello", session=session, max_iterations=1)
+    first.start(doc)
+    await asyncio.wait_for(selected.wait(), 10)
+    assert await first.suspend(doc.id)
+    await first.aclose()
+    assert calls.made == []
+    assert (await store.get_orchestration(doc.id)).abandoned_calls == 0
+
+    async with calls.orchestrator(store) as second:
+        [result] = await second.resume_pending()
+    assert result.status == "completed"
+    assert result.orchestration.interrupted_calls == 0
+    await store.close()
