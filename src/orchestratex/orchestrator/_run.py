@@ -64,7 +64,7 @@ class Run(Committing):
                     if self.doc.id in self.o.suspending:
                         await asyncio.shield(self._suspend())
                     else:
-                        await self._finish("cancelled", "the orchestration was cancelled")
+                        await self._finish("cancelled", self.o.cancel_reason)
                     raise
                 except OrchestrateXError as exc:
                     await self._finish("error", f"{type(exc).__name__}: {exc.message}")

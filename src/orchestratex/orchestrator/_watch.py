@@ -142,15 +142,29 @@ class CancelWatcher:
         except Exception:  # a store hiccup: ask again next time
             return
         for w in due:
-            if (
-                w.run.doc.id in stop
-                and self._runs.get(w.run.doc.id) is w
-                and not w.run.done  # (a run already ending is left to finish)
-                and not w.task.done()
-                and not w.task.cancelling()  # (already being stopped by someone else)
-            ):
-                w.stopping = True
-                w.task.cancel()
+            if w.run.doc.id in stop:
+                self._stop(w)
+
+    def stop_all(self) -> None:
+        """For `Orchestrator.aclose`: stop every run being driven as if the store had said so (each ends `cancelled`
+        and its caller gets its result). Runs driven on another event loop are stopped there."""
+        running = _running_loop()
+        for w in list(self._runs.values()):
+            loop = w.task.get_loop()
+            if loop is running:
+                self._stop(w)
+            elif loop.is_running():
+                loop.call_soon_threadsafe(self._stop, w)
+
+    def _stop(self, w: _Watched) -> None:
+        if (
+            self._runs.get(w.run.doc.id) is w
+            and not w.run.done  # (a run already ending is left to finish)
+            and not w.task.done()
+            and not w.task.cancelling()  # (already being stopped, by someone else too)
+        ):
+            w.stopping = True
+            w.task.cancel()
 
     async def _sleep(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
         """Sleep `seconds`, or less when `_wake` is called."""

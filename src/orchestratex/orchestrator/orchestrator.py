@@ -39,6 +39,7 @@ from ._checks import (
     validated_settings,
 )
 from ._circuit import CircuitBreaker, CircuitState
+from ._closing import CLOSED_WHILE_RUNNING, Closing
 from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
 from ._observe import RouterStore
@@ -151,6 +152,7 @@ class Orchestrator:
         self._active: set[str] = set()
         self._keeper: asyncio.Task[None] | None = None
         self._watcher = CancelWatcher(self)
+        self._closer = Closing()
         self._usable_cache: dict[tuple[str, ...], list[ModelProfile]] = {}
         self._usable_version = -1
         self._runnable: tuple[object, object, tuple[object, ...]] | None = None
@@ -224,7 +226,10 @@ class Orchestrator:
             await self._ready
 
     async def aclose(self) -> None:
-        """Stop lease renewal and cancel checks; close the providers and the store this orchestrator created."""
+        """Stop the runs still in flight and wait for them: each ends `cancelled` (its end committed, its reservations
+        released) and its caller gets that `RunResult`. Then stop lease renewal and cancel checks and close the
+        providers and the store this orchestrator created. Runs started meanwhile are refused (`UserError`)."""
+        await self._closer.stop_runs(self._watcher.stop_all, lambda: list(self._tasks.values()))
         keeper, self._keeper = self._keeper, None
         await stop(keeper)
         await self._watcher.aclose()
@@ -240,6 +245,11 @@ class Orchestrator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    @property
+    def cancel_reason(self) -> str:
+        """The `error` of a run that is cancelled now."""
+        return CLOSED_WHILE_RUNNING if self._closer.closing else "the orchestration was cancelled"
 
     def close(self) -> None:
         """`aclose` for synchronous code (after `run_sync`); also stops `run_sync`'s event loop thread."""
@@ -508,21 +518,25 @@ class Orchestrator:
         is handed to it as an `AnswerDelta`."""
         if on_event:
             check_handlers(on_event)
-        await self._ensure_ready()
-        doc = orchestration if isinstance(orchestration, Orchestration) else None
-        oid = doc.id if doc else str(orchestration)
-        if oid in self._active:  # the lease is this process's: a second run would race the first
-            raise Conflict(f"orchestration {oid} is already being run by this orchestrator")
-        self._active.add(oid)
+        loop = self._closer.enter()  # (`aclose` waits for it)
         try:
-            claimed = await self.store.claim(oid, self.owner, self.lease_ttl_s)
-        except BaseException:
-            self._active.discard(oid)
-            raise
-        if not claimed:
-            self._active.discard(oid)
-            raise Conflict(f"orchestration {oid} is being run by another process")
-        return await self._drive_leased(oid, doc, None, on_event, on_delta)
+            await self._ensure_ready()
+            doc = orchestration if isinstance(orchestration, Orchestration) else None
+            oid = doc.id if doc else str(orchestration)
+            if oid in self._active:  # the lease is this process's: a second run would race the first
+                raise Conflict(f"orchestration {oid} is already being run by this orchestrator")
+            self._active.add(oid)
+            try:
+                claimed = await self.store.claim(oid, self.owner, self.lease_ttl_s)
+            except BaseException:
+                self._active.discard(oid)
+                raise
+            if not claimed:
+                self._active.discard(oid)
+                raise Conflict(f"orchestration {oid} is being run by another process")
+            return await self._drive_leased(oid, doc, None, on_event, on_delta)
+        finally:
+            self._closer.leave(loop)
 
     async def _drive_leased(
         self,
@@ -582,20 +596,24 @@ class Orchestrator:
         check_options(options)
         on_event = options.pop("on_event", ())
         check_handlers(on_event)
-        doc, thread, session = await self._plan(prompt, **options)  # type: ignore[misc]
-        del options
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks[doc.id] = task
+        loop = self._closer.enter()  # (`aclose` waits for it)
         try:
-            # the run routes first, then stores the thread, the orchestration with its first routing decision,
-            # its lease and the first call's reservation in one round trip (`Store.start`)
-            self._active.add(doc.id)
-            drive = self._drive_leased(doc.id, doc, session, on_event, on_delta, start=True, new_thread=thread)
-            thread = None  # (see `_drive_leased`)
-            return await drive
+            doc, thread, session = await self._plan(prompt, **options)  # type: ignore[misc]
+            del options
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks[doc.id] = task
+            try:
+                # the run routes first, then stores the thread, the orchestration with its first routing decision,
+                # its lease and the first call's reservation in one round trip (`Store.start`)
+                self._active.add(doc.id)
+                drive = self._drive_leased(doc.id, doc, session, on_event, on_delta, start=True, new_thread=thread)
+                thread = None  # (see `_drive_leased`)
+                return await drive
+            finally:
+                self._tasks.pop(doc.id, None)
         finally:
-            self._tasks.pop(doc.id, None)
+            self._closer.leave(loop)
 
     def run_stream(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunStream:
         """`run`, as an async iterator of the run's events and `AnswerDelta`s (each answer's text as the

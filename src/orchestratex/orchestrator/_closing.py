@@ -1,0 +1,72 @@
+"""Closing an orchestrator with runs in flight: each is stopped and ends `cancelled` before the store is closed.
+
+`Orchestrator.aclose` closes the store it opened. A run still in flight then could not commit its next step nor
+its end: it would fail with the store's "not open" error, left `running` with its budget reserved until another
+process resumed it. So `aclose` first stops every run of the orchestrator — as `cancel` does, but its caller gets the
+`RunResult` (`status="cancelled"`), not a `CancelledError`, as for a run the store stopped — and waits until each has
+committed its end (releasing what it reserved) and returned. New runs are refused meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..exceptions import UserError
+
+__all__ = ["CLOSED_WHILE_RUNNING", "Closing"]
+
+CLOSED_WHILE_RUNNING = "the orchestrator was closed while the orchestration ran"
+"""The `error` of a run that `aclose` stopped."""
+
+_POLL_S = 0.01
+
+
+class Closing:
+    """The runs an orchestrator has under way, from the call that starts or drives one (`run`, `drive`) until it
+    returns: `aclose` stops them (`stop_runs`) and waits for them before closing anything they use."""
+
+    def __init__(self) -> None:
+        self.closing = False
+        """`aclose` is stopping the runs: new ones are refused; a run stopped now ends with `CLOSED_WHILE_RUNNING`."""
+        self._under_way: Counter[asyncio.AbstractEventLoop] = Counter()
+        """Runs under way, by the event loop each runs on."""
+
+    def enter(self) -> asyncio.AbstractEventLoop:
+        """A run begins on the running loop (refused while the orchestrator is closing); pair with `leave`."""
+        if self.closing:
+            raise UserError(
+                "the orchestrator is being closed (aclose/close): start runs before closing it, or on a new one"
+            )
+        loop = asyncio.get_running_loop()
+        self._under_way[loop] += 1
+        return loop
+
+    def leave(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._under_way[loop] -= 1
+        if not self._under_way[loop]:
+            del self._under_way[loop]
+
+    async def stop_runs(self, stop: Callable[[], None], background: Callable[[], Iterable[asyncio.Task[Any]]]) -> None:
+        """Refuse new runs; `stop()` those being driven (called again every few milliseconds: a run may begin to be
+        driven meanwhile) until every run has returned and each task of `background()` (`start`'s tasks, perhaps
+        not yet begun) has ended. Runs on an event loop that is not running cannot end: they are not waited for."""
+        self.closing = True
+        try:
+            while self._waiting(background()):
+                stop()
+                await asyncio.sleep(_POLL_S)
+        finally:
+            self.closing = False
+
+    def _waiting(self, background: Iterable[asyncio.Task[Any]]) -> bool:
+        return any(_live(loop) for loop in self._under_way) or any(
+            not task.done() and _live(task.get_loop()) for task in background
+        )
+
+
+def _live(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether tasks of `loop` can still end: it is the running loop or runs in another thread."""
+    return loop.is_running() and not loop.is_closed()
