@@ -21,6 +21,7 @@ __all__ = [
     "check_handlers",
     "check_numbers",
     "check_options",
+    "check_owner",
     "check_prompt",
     "check_runnable",
     "check_where",
@@ -173,12 +174,26 @@ def check_numbers(**values: object) -> None:
             raise UserError(f"{name} must be a number, not {type(value).__name__} {value!r}")
 
 
-def check_where(session: object, thread: object) -> None:
-    """`UserError` unless `session` and `thread` are each None, a record or its id."""
+def check_where(session: object, thread: object, user_id: object = None) -> None:
+    """`UserError` unless `session` and `thread` are each None, a record or its id, and `user_id` None or a user id."""
+    if user_id is not None and not isinstance(user_id, str):
+        raise UserError(f"user_id must be a string, not {type(user_id).__name__} {user_id!r}")
+    if user_id is not None and not user_id.strip():
+        raise UserError("user_id must not be empty")
     if session is not None and not isinstance(session, Session | str):
         raise UserError(f"session must be a Session or a session id, not {type(session).__name__} {session!r}")
     if thread is not None and not isinstance(thread, Thread | str):
         raise UserError(f"thread must be a Thread or a thread id, not {type(thread).__name__} {thread!r}")
+
+
+def check_owner(session: Session, user_id: str | None) -> None:
+    """`UserError` when `user_id` is given and is not the user of `session`: the run would be stored as the
+    session's, not as `user_id`'s."""
+    if user_id is not None and user_id != session.user_id:
+        raise UserError(
+            f"user_id {user_id!r} is not the user of session {session.id} ({session.user_id!r}): leave user_id out "
+            f"to run in that session, or leave session and thread out to start a session of {user_id!r}"
+        )
 
 
 def validated_settings(**values: Any) -> OrchestrationSettings:

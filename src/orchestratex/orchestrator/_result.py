@@ -21,7 +21,9 @@ class RunOptions(TypedDict, total=False):
 
     session: Session | str | None
     thread: Thread | str | None
-    user_id: str
+    user_id: str | None
+    """The user of the new session made when neither `session` nor `thread` is given (default `"local"`); with
+    either, left out or the session's owner (another user is refused)."""
     domain: str | None
     context: str | None
     max_iterations: int | None

@@ -31,6 +31,7 @@ from ._checks import (
     check_handlers,
     check_numbers,
     check_options,
+    check_owner,
     check_prompt,
     check_runnable,
     check_where,
@@ -380,7 +381,7 @@ class Orchestrator:
         *,
         session: Session | str | None = None,
         thread: Thread | str | None = None,
-        user_id: str = "local",
+        user_id: str | None = None,
         domain: str | None = None,
         context: str | None = None,
         max_iterations: int | None = None,
@@ -399,6 +400,10 @@ class Orchestrator:
         user message to answer. On an existing `thread`, a prompt without earlier turns continues
         the thread's conversation (its last completed orchestration's turns and final answer come
         first); a list with assistant turns is taken as the whole conversation.
+
+        The orchestration belongs to the `session`'s (or the `thread`'s) user; without either, a new
+        session is made for `user_id` (default `"local"`). A `user_id` other than the owner of the session
+        given is refused (`UserError`).
 
         `stop_sequences` (up to 4) say where the answer as delivered ends (the OpenAI-compatible
         endpoint's `stop`): the thread's next turn continues from the final answer cut before the
@@ -429,7 +434,7 @@ class Orchestrator:
         *,
         session: Session | str | None = None,
         thread: Thread | str | None = None,
-        user_id: str = "local",
+        user_id: str | None = None,
         domain: str | None = None,
         context: str | None = None,
         max_iterations: int | None = None,
@@ -451,7 +456,7 @@ class Orchestrator:
             max_output_tokens=max_output_tokens,
             patience=patience,
         )
-        check_where(session, thread)
+        check_where(session, thread, user_id)
         if preferred_models is not None:
             preferred_models = preferred_names(self.catalog, preferred_models)
         if isinstance(thread, str):
@@ -461,8 +466,10 @@ class Orchestrator:
         if session is None and thread is not None:
             session = await self.store.get_session(thread.session_id)
         if session is None:
-            session = await self.create_session(user_id, cost_limit=cost_limit, max_iterations=max_iterations)
+            owner = "local" if user_id is None else user_id
+            session = await self.create_session(owner, cost_limit=cost_limit, max_iterations=max_iterations)
             cost_limit = None  # the session carries it
+        check_owner(session, user_id)
         if session.status != "active":
             raise Conflict(f"session {session.id} is {session.status}: orchestrations start only in an active session")
         settings = validated_settings(
