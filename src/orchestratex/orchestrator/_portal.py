@@ -55,7 +55,13 @@ class Portal:
                 self._loop = loop
             return self._loop
 
-    def call(self, coro: Coroutine[Any, Any, T], *, what: str = "run_sync", instead: str = "run") -> T:
+    def call(
+        self,
+        coro: Coroutine[Any, Any, T],
+        *,
+        what: str = "run_sync()",
+        fix: str = "Use `await orchestrator.run(...)`",
+    ) -> T:
         """Run `coro` on the portal's loop and wait for its result; its exception is raised as it is.
 
         From inside a running event loop this would block that loop: `UserError` says to `await`. In an
@@ -72,12 +78,12 @@ class Portal:
                 return self._wait(coro)
             coro.close()
             raise UserError(
-                f"{what}() cannot be called from a running event loop (an async function): it would "
-                f"block that loop. Use `await orchestrator.{instead}(...)` there instead."
+                f"{what} cannot be called from a running event loop (an async function): it would "
+                f"block that loop. {fix} there instead."
             )
         if threading.current_thread() is self._thread:  # pragma: no cover - guarded by the check above
             coro.close()
-            raise UserError(f"{what}() cannot be called from the orchestrator's own loop")
+            raise UserError(f"{what} cannot be called from the orchestrator's own loop")
         return self._wait(coro)
 
     def _wait(self, coro: Coroutine[Any, Any, T]) -> T:

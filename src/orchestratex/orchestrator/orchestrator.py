@@ -255,11 +255,19 @@ class Orchestrator:
     def close(self) -> None:
         """`aclose` for synchronous code (after `run_sync`); also stops `run_sync`'s event loop thread."""
         try:
-            self._portal.call(self.aclose(), what="close", instead="aclose")
+            self._portal.call(self.aclose(), what="close()", fix="Use `await orchestrator.aclose()`")
         finally:
             self._portal.close()
 
     def __enter__(self) -> Self:
+        """Open what `async with` opens (the store, the router's stored statistics), on `run_sync`'s event loop."""
+        try:
+            self._portal.call(
+                self._ensure_ready(), what="with Orchestrator()", fix="Use `async with Orchestrator(...)`"
+            )
+        except BaseException:
+            self._portal.close()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
