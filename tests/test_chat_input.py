@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from orchestratex import BayesianRouter, GenerationRequest, Message, Orchestrator, UserError
+from orchestratex.exceptions import ProviderHTTPError
 
 from .helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
 
@@ -135,3 +136,77 @@ async def test_bad_messages_are_clear_user_errors(prompt: Any, message: str) -> 
     with pytest.raises(UserError, match=message):
         await orch.run(prompt)
     assert seen == []
+
+
+def strict(seen: list[GenerationRequest]) -> Orchestrator:
+    """An orchestrator whose provider refuses a message without text, as Anthropic's and Gemini's APIs do (400)."""
+
+    def refuse_blank(request: GenerationRequest) -> None:
+        seen.append(request)
+        blank = [i for i, m in enumerate(request.messages) if not m.content.strip()]
+        if blank:
+            raise ProviderHTTPError(
+                f"messages.{blank[0]}: text content blocks must contain non-whitespace text", status_code=400
+            )
+
+    def answers(request: GenerationRequest) -> str:
+        refuse_blank(request)
+        return answer_attempt(request)
+
+    def judge(request: GenerationRequest) -> float:
+        refuse_blank(request)
+        return 9.0
+
+    return Orchestrator(
+        providers=[scripted(answers, judge)],
+        catalog=catalog("a", "b"),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
+
+
+async def test_earlier_messages_without_text_are_left_out_for_every_provider() -> None:
+    seen: list[GenerationRequest] = []
+    orch = strict(seen)
+    result = await orch.run(
+        [
+            {"role": "system", "content": ""},
+            {"role": "user", "content": "What is 2 + 2?"},
+            {"role": "assistant", "content": " \n"},  # (an OpenAI client sends back the empty answer it got)
+            {"role": "user", "content": []},
+            Message(role="assistant", content=""),
+            {"role": "user", "content": "And times 3?"},
+        ]
+    )
+    assert result.status == "completed", result.orchestration.error
+    assert [(m.role, m.content) for m in result.orchestration.messages] == [
+        ("user", "What is 2 + 2?"),
+        ("user", "And times 3?"),
+    ]
+    assert {r.purpose for r in seen} == {"generate", "judge"}
+    assert seen[0].messages[0].content == orch.system_prompt  # an empty system message is no system message
+    # with its blank turns only, the conversation is a lone prompt
+    lone = await orch.run([{"role": "assistant", "content": ""}, {"role": "user", "content": "Hi"}])
+    assert lone.status == "completed" and lone.orchestration.messages == []
+
+
+async def test_a_thread_whose_answer_as_delivered_is_empty_continues_without_it() -> None:
+    seen: list[GenerationRequest] = []
+    orch = strict(seen)
+    first = await orch.run("Name a colour.", stop_sequences=["answer by"])  # every answer begins with it
+    assert first.final_response is not None and first.final_response.startswith("answer by")
+    thread = first.orchestration.thread_id
+    second = await orch.run("And another one?", thread=thread)
+    assert second.status == "completed", second.orchestration.error
+    assert [m.content for m in second.orchestration.messages] == ["Name a colour.", "And another one?"]
+    # the whole conversation an OpenAI client sends back (its empty answer in it) is still the whole conversation
+    third = await orch.run(
+        [
+            {"role": "user", "content": "Name a colour."},
+            {"role": "assistant", "content": ""},
+            {"role": "user", "content": "Another?"},
+        ],
+        thread=thread,
+    )
+    assert third.status == "completed"
+    assert [m.content for m in third.orchestration.messages] == ["Name a colour.", "Another?"]

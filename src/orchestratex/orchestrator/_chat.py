@@ -9,7 +9,7 @@ from ..exceptions import UserError
 from ..providers import Message
 from ..records import Orchestration
 
-__all__ = ["ChatInput", "MessageLike", "conversation", "cut_at_stop", "thread_history", "to_messages"]
+__all__ = ["ChatInput", "MessageLike", "conversation", "cut_at_stop", "said", "thread_history", "to_messages"]
 
 MessageLike: TypeAlias = Message | Mapping[str, object]
 """A `Message`, or a mapping with `role` and `content` as the OpenAI chat API takes it."""
@@ -75,6 +75,15 @@ def _content(where: str, content: object) -> str:
     if content is None:
         raise UserError(f"{where} has no content: give its text as 'content'")
     raise UserError(f"{where}: content must be a string or a list of text parts, not {type(content).__name__}")
+
+
+def said(messages: list[Message]) -> list[Message]:
+    """`messages` without the earlier ones that have no text (whitespace at most), which say nothing and which
+    Anthropic and Gemini refuse: an OpenAI client sends back an empty answer it received, which OpenAI accepts; and
+    an answer cut before a stop sequence that begins it continues a thread as one."""
+    if all(m.content.strip() for m in messages):
+        return messages
+    return [*(m for m in messages[:-1] if m.content.strip()), messages[-1]]
 
 
 def conversation(doc: Orchestration) -> list[Message]:

@@ -26,7 +26,7 @@ from ..stores import MemoryStore, Store, store_from_url
 from ..telemetry import telemetry_settings
 from ._background import here, leave, stop
 from ._budget import OutputCapPolicy, OutputLengths
-from ._chat import ChatInput, thread_history, to_messages, with_history
+from ._chat import ChatInput, said, thread_history, to_messages, with_history
 from ._checks import (
     check_handlers,
     check_numbers,
@@ -506,6 +506,7 @@ class Orchestrator:
                 raise UserError(f"thread {thread.id} belongs to session {thread.session_id}, not {session.id}")
             elif not any(m.role == "assistant" for m in messages):  # a new turn of the thread's conversation
                 messages = with_history(thread_history(await self._thread_orchestrations(thread.id)), messages)
+            messages = said(messages)
             doc = Orchestration(
                 thread_id=thread.id,
                 session_id=session.id,
