@@ -116,8 +116,9 @@ LONG = "Explain photosynthesis to a child in a long and very detailed paragraph 
 @pytest.mark.parametrize("columns", [80, 120])
 def test_on_a_terminal_each_run_is_one_line_with_its_whole_id(store_url: str, columns: int) -> None:
     """Ids are never cut (they are what `runs show` takes); the prompt gets the width left, on one line."""
-    for prompt in (PROMPT, LONG):
-        assert run_cli("run", prompt, "--json", "--store", store_url).returncode == 0
+    for prompt in (PROMPT, LONG):  # (models with short names: a 25-cell one leaves no room for "created" at 120)
+        models = "sim:gpt-4o,sim:gpt-4.1,sim:o4-mini"
+        assert run_cli("run", prompt, "--json", "--store", store_url, "--models", models).returncode == 0
     docs, _ = stored(store_url)
     env = cli_env(COLUMNS=str(columns), TERM="xterm-256color")
     lines = screen_lines(on_a_terminal(["runs", "list", "--store", store_url], env))
