@@ -16,7 +16,15 @@ from typing import Any
 import pytest
 
 import orchestratex
-from orchestratex import FunctionProvider, GenerationRequest, MemoryStore, Orchestrator, SQLiteStore, UserError
+from orchestratex import (
+    FunctionProvider,
+    GenerationRequest,
+    MemoryStore,
+    Orchestrator,
+    SQLiteStore,
+    UserError,
+)
+from orchestratex.exceptions import StoreError
 from orchestratex.stores import Store
 
 from ..helpers import catalog
@@ -52,7 +60,10 @@ def test_the_store_is_open_inside_a_with_block_before_any_run(tmp_path: Path, ki
 def test_a_store_that_cannot_open_fails_at_the_with_line(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")
     entered = False
-    with pytest.raises(OSError), orchestrator(f"sqlite:///{tmp_path / 'a-file' / 'runs.db'}"):
+    with (
+        pytest.raises(StoreError, match="Not a directory"),
+        orchestrator(f"sqlite:///{tmp_path / 'a-file' / 'runs.db'}"),
+    ):
         entered = True
     assert not entered
     assert not [t for t in threading.enumerate() if t.name == "orchestratex-run-sync"]  # (its loop stopped)

@@ -87,6 +87,15 @@ class Spending(RunState):
         except asyncio.CancelledError:  # abandoned in flight (the provider may bill it): see `RunState.abandoned`
             self.abandoned += 1
             raise
+        self._count_answer(model, request, gen, ledger, role, worst)
+        return gen
+
+    def _count_answer(
+        self, model: ModelProfile, request: GenerationRequest, gen: Generation, ledger: Ledger, role: Role, worst: float
+    ) -> None:
+        """Count an answered call: its cost, what it teaches the caps and the circuit, its record (a judge's; an
+        answer's is recorded with its iteration); an empty answer is then raised as the model's failure."""
+        circuit = self.o.circuit
         empty = role == "generate" and not gen.text.strip()  # paid for, but nothing to judge: a failed attempt
         (circuit.record_failure if empty else circuit.record_success)(model.name)
         self.o.output_lengths.observe(
@@ -108,7 +117,6 @@ class Spending(RunState):
             raise error
         if role == "judge":
             ledger.calls += (self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen),)
-        return gen
 
     def _streamed(
         self, provider: Provider, request: GenerationRequest, model_name: str, iteration: int

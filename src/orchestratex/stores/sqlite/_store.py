@@ -213,10 +213,10 @@ class SQLiteStore(Store):
             self._lconn = self._open_lookup()
 
     def _open_sync(self) -> sqlite3.Connection:
-        if self.path != ":memory:":
-            create_private(Path(self.path))
         conn: sqlite3.Connection | None = None
         try:
+            if self.path != ":memory:":
+                create_private(Path(self.path))
             conn = connect(self.path, round(self.busy_timeout * 1000), self.synchronous)
             create_schema(conn)
             self._file_id = None if self.path == ":memory:" else _file_identity(self.path)
@@ -227,6 +227,9 @@ class SQLiteStore(Store):
             if isinstance(exc, sqlite3.Error):
                 kind = StoreUnavailable if is_transient(exc) else StoreError  # busy: another process holds the lock
                 raise kind(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+            if isinstance(exc, OSError):  # its folder cannot be made (a file on the way, no permission)
+                where = f" ({exc.filename})" if exc.filename not in (None, self.path) else ""
+                raise StoreError(f"cannot open SQLite database {self.path!r}: {exc.strerror or exc}{where}") from exc
             raise
         return conn
 
