@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,72 @@ def test_real_routerbench_slice_loads() -> None:
     table = lab.load_routerbench(DATA, "test", tasks=("mbpp",))
     assert len(table) == 128 and len(table.models) == 11
     assert table.quality.max() == 1.0 and (table.cost > 0).all()
+
+
+def _damage(tmp_path: Path, content: bytes) -> Path:
+    """A data directory whose RouterBench `mbpp_train.csv` holds `content`."""
+    folder = tmp_path / "routerbench"
+    _write_routerbench(folder, "mbpp", "train", [("Write code", ["0.0", "1.0"], ["0.02", "0.002"])] * 3)
+    (folder / "mbpp_train.csv").write_bytes(content)
+    return tmp_path
+
+
+def _good_csv(tmp_path: Path) -> bytes:
+    folder = tmp_path / "good" / "routerbench"
+    rows = [(f"Write code {i}", ["0.0", "1.0"], ["0.02", "0.002"]) for i in range(3)]
+    _write_routerbench(folder, "mbpp", "train", rows)
+    return (folder / "mbpp_train.csv").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda good: b"", r"mbpp_train.csv' is empty: expected a CSV file with a header row"),
+        (lambda good: good[: len(good) * 2 // 3], r"data row 2 has \d+ cells where the header has 11: .*cut short"),
+        (lambda good: b"\x89PNG\r\n\x1a\n\xff\xfe" + good, r"is not UTF-8 text \(an undecodable byte at offset 0\)"),
+        (lambda good: good.replace(b"prompt", b"question", 1), r"has no column 'prompt'; its header is"),
+        (
+            lambda good: good.replace(b",m-a,m-b,", b",m-x,m-b,", 1),
+            r"model 'm-a' has a cost column but no quality column",
+        ),
+        (lambda good: good.replace(b"0.002", b"cheap", 1), r"data row 1, column 'm-b\|total_cost' is 'cheap', not a"),
+    ],
+    ids=["empty", "cut-short", "binary", "no-prompt-column", "no-quality-column", "not-a-number"],
+)
+def test_a_damaged_routerbench_file_is_named_with_what_is_wrong(
+    tmp_path: Path, damage: Callable[[bytes], bytes], message: str
+) -> None:
+    # Before: UnicodeDecodeError, KeyError('prompt'), "could not convert string to float", a table of no shape,
+    # or (cut short) the rows before the cut loaded without a word.
+    directory = _damage(tmp_path, damage(_good_csv(tmp_path)))
+    with pytest.raises(ValueError, match=message):
+        lab.load_routerbench(directory, "train", tasks=["mbpp"])
+
+
+def test_an_extra_column_is_ignored(tmp_path: Path) -> None:
+    good = _good_csv(tmp_path).decode()
+    lines = good.splitlines()
+    wider = "\r\n".join([lines[0] + ",notes", *(line + ",seen" for line in lines[1:])]) + "\r\n"
+    table = lab.load_routerbench(_damage(tmp_path, wider.encode()), "train", tasks=["mbpp"])
+    assert table.models == MODELS and len(table) == 3
+
+
+def test_damaged_routellm_files_are_named(tmp_path: Path) -> None:
+    gsm = tmp_path / "routellm" / "gsm8k"
+    gsm.mkdir(parents=True)
+    responses = gsm / "gsm8k_responses.csv"
+    responses.write_text(f"prompt,{lab.ROUTELLM_STRONG}\n1+1?,True\n")
+    with pytest.raises(ValueError, match=f"has no column '{lab.ROUTELLM_WEAK}'"):
+        lab.load_routellm(tmp_path, "gsm8k")
+    responses.write_text(f"prompt,{lab.ROUTELLM_STRONG},{lab.ROUTELLM_WEAK}\n1+1?,True,False\n2+2?,yes,False\n")
+    with pytest.raises(ValueError, match=f"data row 2, column '{lab.ROUTELLM_STRONG}' is 'yes': expected True or"):
+        lab.load_routellm(tmp_path, "gsm8k")
+    (gsm / "contaminated_prompts.jsonl").write_text('{"eval_prompt": "1+1?"}\n{"eval_pro')
+    with pytest.raises(ValueError, match=r"contaminated_prompts.jsonl': line 2 is not JSON"):
+        lab.load_routellm(tmp_path, "gsm8k")
+    mt = tmp_path / "routellm" / "mt_bench"
+    mt.mkdir()
+    (mt / "question.jsonl").write_text(json.dumps({"question_id": 81, "turns": ["Write a poem"]}) + "\n")
+    (mt / "judgements.jsonl").write_text(json.dumps({"question_id": 81, "model": lab.ROUTELLM_STRONG}) + "\n")
+    with pytest.raises(ValueError, match=r"judgements.jsonl': line 1 has no 'score'"):
+        lab.load_routellm(tmp_path, "mt_bench")

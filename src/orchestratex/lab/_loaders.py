@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import ast
-import csv
-import json
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -14,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from ..exceptions import UserError
+from ._files import cell_number, read_csv, read_jsonl
 from ._table import OutcomeTable
 
 if TYPE_CHECKING:
@@ -66,12 +64,6 @@ def _open_dir(directory: Path, sub: str) -> Path:
     return path
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    csv.field_size_limit(sys.maxsize)
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 def _prompt_text(cell: str) -> str:
     """RouterBench stores a prompt as a Python list literal of strings: join its parts."""
     if cell.startswith("["):
@@ -107,30 +99,44 @@ def load_routerbench(
         if not path.is_file():
             known = sorted({p.stem.rsplit("_", 1)[0] for p in folder.glob("*.csv")})
             raise FileNotFoundError(f"no RouterBench file {path.name!r} in {str(folder)!r}; tasks there: {known}")
-        tables.append(routerbench_table(_read_csv(path), name=f"routerbench/{task}_{split}", task=task))
+        rows = read_csv(path, required=("prompt",))
+        tables.append(routerbench_table(rows, name=f"routerbench/{task}_{split}", task=task, source=path))
     return OutcomeTable.concat(tables, name=f"routerbench/{split}")
 
 
-def routerbench_table(rows: Sequence[dict[str, str]], *, name: str, task: str | None = None) -> OutcomeTable:
-    """An outcome table from rows of a RouterBench CSV (as `csv.DictReader` gives them)."""
+def routerbench_table(
+    rows: Sequence[dict[str, str]], *, name: str, task: str | None = None, source: Path | None = None
+) -> OutcomeTable:
+    """An outcome table from rows of a RouterBench CSV (as `csv.DictReader` gives them); `source`, the file
+    they came from, is named in errors."""
+    where = repr(str(source)) if source is not None else name
     if not rows:
-        raise UserError(f"{name}: no rows")
-    models = tuple(c[: -len(_COST)] for c in rows[0] if c.endswith(_COST))
+        raise UserError(f"{where}: no rows")
+    models = tuple(c[: -len(_COST)] for c in rows[0] if c is not None and c.endswith(_COST))
     if not models:
-        raise UserError(f"{name}: no '<model>|total_cost' columns: is this a RouterBench CSV?")
+        raise UserError(f"{where}: no '<model>|total_cost' columns: is this a RouterBench CSV?")
+    lacking = [m for m in models if m not in rows[0]]
+    if lacking:
+        raise UserError(f"{where}: model {lacking[0]!r} has a cost column but no quality column {lacking[0]!r}")
+    if "prompt" not in rows[0]:
+        raise UserError(f"{where}: no 'prompt' column: is this a RouterBench CSV?")
+
+    def number(row: int, column: str, text: str) -> float:
+        return cell_number(source or Path(name), row, column, text)
+
     prompts: list[str] = []
     quality: list[list[float]] = []
     cost: list[list[float]] = []
     chars: list[list[int]] = []
     tasks: list[str] = []
     ids: list[str] = []
-    for row in rows:
+    for number_, row in enumerate(rows, start=1):
         cells = [row.get(m, "") for m in models] + [row.get(m + _COST, "") for m in models]
         if any(c is None or c.strip() == "" for c in cells):
             continue
         prompts.append(_prompt_text(row["prompt"]))
-        quality.append([float(row[m]) for m in models])
-        cost.append([float(row[m + _COST]) for m in models])
+        quality.append([number(number_, m, row[m]) for m in models])
+        cost.append([number(number_, m + _COST, row[m + _COST]) for m in models])
         chars.append([len(row.get(m + _RESPONSE) or "") for m in models])
         tasks.append(task or row.get("eval_name", "general"))
         ids.append(row.get("sample_id") or str(len(ids)))
@@ -150,17 +156,22 @@ def _contaminated(folder: Path) -> set[str]:
     path = folder / "contaminated_prompts.jsonl"
     if not path.is_file():
         return set()
-    with path.open(encoding="utf-8") as fh:
-        return {json.loads(line)["eval_prompt"].strip() for line in fh if line.strip()}
+    return {str(_field(path, line, item, "eval_prompt")).strip() for line, item in read_jsonl(path)}
 
 
-def _truth(cell: str) -> float:
+def _field(path: Path, line: int, item: dict[str, object], key: str) -> object:
+    if key not in item:
+        raise UserError(f"{str(path)!r}: line {line} has no {key!r}")
+    return item[key]
+
+
+def _truth(cell: str, path: Path, row: int, column: str) -> float:
     value = cell.strip().lower()
     if value in ("true", "1", "1.0"):
         return 1.0
     if value in ("false", "0", "0.0"):
         return 0.0
-    raise UserError(f"expected True/False, got {cell!r}")
+    raise UserError(f"{str(path)!r}: data row {row}, column {column!r} is {cell!r}: expected True or False")
 
 
 def load_routellm(
@@ -188,11 +199,11 @@ def load_routellm(
     prompts, quality, tasks, ids = [], [], [], []
     for path in files:
         task = path.stem.removeprefix("mmlu_") if benchmark == "mmlu" else "gsm8k"
-        for line, row in enumerate(_read_csv(path)):
+        for line, row in enumerate(read_csv(path, required=("prompt", ROUTELLM_STRONG, ROUTELLM_WEAK))):
             if row["prompt"].strip() in skip:
                 continue
             prompts.append(row["prompt"])
-            quality.append([_truth(row[ROUTELLM_STRONG]), _truth(row[ROUTELLM_WEAK])])
+            quality.append([_truth(row[m], path, line + 1, m) for m in (ROUTELLM_STRONG, ROUTELLM_WEAK)])
             tasks.append(task)
             ids.append(f"{benchmark}/{task}/{line}" if benchmark == "mmlu" else f"{benchmark}/{line}")
     return _two_model_table(f"routellm/{benchmark}", prompts, quality, tasks, ids)
@@ -217,14 +228,21 @@ def _two_model_table(
 
 
 def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
-    with (folder / "question.jsonl").open(encoding="utf-8") as fh:
-        questions = [json.loads(line) for line in fh if line.strip()]
+    path = folder / "question.jsonl"
+    questions = []
+    for line, q in read_jsonl(path):
+        turns = _field(path, line, q, "turns")
+        if not isinstance(turns, list) or not turns or not isinstance(turns[0], str):
+            raise UserError(f"{str(path)!r}: line {line}: 'turns' is not a list of strings")
+        questions.append({**q, "question_id": _int(path, line, _field(path, line, q, "question_id"))})
     scores: dict[tuple[int, str], list[float]] = {}
-    with (folder / "judgements.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                j = json.loads(line)
-                scores.setdefault((int(j["question_id"]), j["model"]), []).append(float(j["score"]))
+    path = folder / "judgements.jsonl"
+    for line, j in read_jsonl(path):
+        key = (_int(path, line, _field(path, line, j, "question_id")), str(_field(path, line, j, "model")))
+        score = _field(path, line, j, "score")
+        if isinstance(score, bool) or not isinstance(score, int | float):
+            raise UserError(f"{str(path)!r}: line {line}: 'score' is {score!r}, not a number")
+        scores.setdefault(key, []).append(float(score))
     prompts, quality, tasks, ids = [], [], [], []
     for q in questions:
         if q["turns"][0].strip() in skip:
@@ -240,6 +258,13 @@ def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
         tasks.append(q.get("category", "general"))
         ids.append(f"mt_bench/{q['question_id']}")
     return _two_model_table("routellm/mt_bench", prompts, quality, tasks, ids)
+
+
+def _int(path: Path, line: int, value: object) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload,no-any-return]
+    except (TypeError, ValueError):
+        raise UserError(f"{str(path)!r}: line {line}: question_id {value!r} is not a whole number") from None
 
 
 async def load_history(
