@@ -96,3 +96,15 @@ def test_curve_queries() -> None:
     assert curve.as_rows()[0] == {"cost": 0.1, "quality": 0.5, "knob": None}
     with pytest.raises(ValueError, match="no points"):
         Curve("empty", ())
+
+
+@pytest.mark.parametrize(("weak", "strong"), [("mixtral", "gpt-4"), (0.6, float("nan")), (None, 0.8)])
+def test_pgr_apgr_and_cpt_refuse_a_weak_or_strong_that_is_not_a_mean_quality(weak: object, strong: object) -> None:
+    # Before: TypeError "unsupported operand type(s) for -: 'float' and 'str'" for model names.
+    curve = _curve("r", (0.0, 0.6), (1.0, 0.8))
+    with pytest.raises(ValueError, match=r"PGR's (weak|strong) is a mean quality"):
+        pgr(0.7, weak=weak, strong=strong)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"PGR's (weak|strong) is a mean quality"):
+        apgr(curve, weak=weak, strong=strong)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"PGR's (weak|strong) is a mean quality"):
+        cpt(curve, 0.5, weak=weak, strong=strong)  # type: ignore[arg-type]

@@ -123,3 +123,23 @@ def test_fitted_curve_beats_random_and_plots() -> None:
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+async def test_an_empty_table_is_refused_by_every_measurement() -> None:
+    # Before: "zero-size array to reduction operation maximum which has no identity" (a ValueError from numpy).
+    empty = synthetic_table(12).subset([])
+    message = "has no rows: nothing to replay or measure"
+    for measure in (lab.oracle_curve, lab.single_model_points, lab.random_point, lab.zero_router_curve):
+        with pytest.raises(ValueError, match=message):
+            measure(empty)
+    with pytest.raises(ValueError, match=message):
+        await lab.replay(_Always(MODELS[0]), empty, lab.profiles_for(synthetic_table(12)))
+    with pytest.raises(ValueError, match=message):
+        await lab.replay_loop(empty, router=_Always(MODELS[0]))
+
+
+@pytest.mark.parametrize("scale", [0, -1, float("nan"), "10", True])
+async def test_replay_refuses_a_score_scale_that_is_not_a_positive_number(scale: object) -> None:
+    table = synthetic_table(12)
+    with pytest.raises(ValueError, match="score_scale multiplies quality into a 0–10 score: a number > 0"):
+        await lab.replay(_Always(MODELS[0]), table, lab.profiles_for(table), score_scale=scale)  # type: ignore[arg-type]

@@ -53,7 +53,7 @@ def test_kfold_partitions_rows_and_stratifies_by_task() -> None:
         assert {table.tasks[i] for i in test} == {"facts", "proofs"}
         seen += test.tolist()
     assert sorted(seen) == list(range(50))
-    with pytest.raises(ValueError, match="k must be"):
+    with pytest.raises(ValueError, match="k is a whole number between 2"):
         next(table.kfold(1))
 
 
@@ -101,3 +101,10 @@ def test_quality_on_0_1_and_1_10_scales_and_unobserved_cells_are_accepted() -> N
     cost = np.where(np.isnan(quality), np.nan, 0.001)
     table = OutcomeTable(name="t", models=("a", "b"), prompts=("1", "2", "3"), quality=quality, cost=cost)
     assert table.quality[1, 0] == 10.0
+
+
+@pytest.mark.parametrize("k", [2.5, True, "5"])
+def test_kfold_refuses_a_k_that_is_not_a_whole_number(k: object) -> None:
+    # Before: TypeError "'float' object cannot be interpreted as an integer" on the first fold.
+    with pytest.raises(ValueError, match=r"k is a whole number between 2 and the number of rows \(120\)"):
+        list(synthetic_table().kfold(k))  # type: ignore[arg-type]

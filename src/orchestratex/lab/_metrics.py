@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -117,6 +119,12 @@ def aiq(curves: Sequence[Curve], *, max_cost: float | None = None) -> dict[str, 
 
 def pgr(quality: float, *, weak: float, strong: float) -> float:
     """Performance gap recovered (RouteLLM): (router − weak) / (strong − weak)."""
+    for label, value in (("quality", quality), ("weak", weak), ("strong", strong)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise UserError(
+                f"PGR's {label} is a mean quality (a finite number, e.g. weak=single_model_points(table)[model]"
+                f".quality), got {value!r}"
+            )
     if strong == weak:
         raise UserError("PGR is undefined when the strong and weak models score the same")
     return (quality - weak) / (strong - weak)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -180,6 +182,15 @@ async def replay(
     cost, and its output tokens when the table knows them.
     """
     table.require_complete()
+    if score_scale is not None and (
+        isinstance(score_scale, bool)
+        or not isinstance(score_scale, numbers.Real)
+        or not math.isfinite(score_scale)
+        or score_scale <= 0
+    ):
+        raise UserError(
+            f"score_scale multiplies quality into a 0–10 score: a number > 0 (e.g. 10), got {score_scale!r}"
+        )
     index = _profile_index(table, profiles)
     scale = score_scale if score_scale is not None else (10.0 if float(table.quality.max()) <= 1 else 1.0)
     chars = table.output_chars

@@ -137,7 +137,9 @@ class OutcomeTable:
         return self.subset(np.flatnonzero(self.observed.all(axis=1)), name=f"{self.name}[complete]")
 
     def require_complete(self) -> None:
-        """Raise a clear error unless every cell is observed."""
+        """Raise a clear error unless the table has rows and every cell is observed."""
+        if len(self) == 0:
+            raise UserError(f"table {self.name!r} has no rows: nothing to replay or measure (was it filtered empty?)")
         if not self.is_complete:
             missing = int((~self.observed).sum())
             raise UserError(
@@ -193,8 +195,8 @@ class OutcomeTable:
 
     def kfold(self, k: int = 5, *, seed: int = 0) -> Iterator[tuple[IntArray, IntArray]]:
         """`k` (train rows, test rows) splits of a seeded shuffle, stratified by task when the table has tasks."""
-        if not 2 <= k <= len(self):
-            raise UserError(f"k must be between 2 and the number of rows ({len(self)}), got {k}")
+        if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= len(self):
+            raise UserError(f"k is a whole number between 2 and the number of rows ({len(self)}), got {k!r}")
         rng = np.random.default_rng(seed)
         fold = np.empty(len(self), dtype=np.int64)
         groups: dict[str, list[int]] = {}
