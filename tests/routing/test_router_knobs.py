@@ -30,6 +30,13 @@ BAD_KNOBS: list[tuple[type[Any], str, Any, str]] = [
     (BayesianRouter, "cost_sensitivity", NAN, "cost_sensitivity must be a finite number >= 0"),
     (BayesianRouter, "prior_strength", -2.0, "prior_strength must be a finite number > 0"),
     (BayesianRouter, "horizon", 0, "horizon is a whole number of attempts >= 1"),
+    # Unchecked before: a NaN or negative bonus, a negative or fractional min_tries, a judge_error given as text
+    # (a TypeError from the comparison) broke routing later or failed with Python's message.
+    (BayesianRouter, "specialty_bonus", NAN, "specialty_bonus must be a finite number >= 0"),
+    (BayesianRouter, "specialty_bonus", "0.5", "specialty_bonus must be a finite number >= 0"),
+    (ContextualRouter, "min_tries", -1, "min_tries is a whole number of tries of each model"),
+    (ContextualRouter, "min_tries", 2.5, "min_tries is a whole number of tries of each model"),
+    (FittedRouter, "judge_error", "0.1", "judge_error is the chance a verdict is wrong: between 0 and 0.5; got '0.1'"),
 ]
 
 

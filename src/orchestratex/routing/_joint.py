@@ -75,6 +75,7 @@ class JointOutcomes:
 
 
 def judge_error_ok(value: float) -> float:
-    if not 0 <= value < 0.5 or math.isnan(value):
-        raise UserError("judge_error is the chance a verdict is wrong: between 0 and 0.5")
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not 0 <= value < 0.5 or math.isnan(value):
+        raise UserError(f"judge_error is the chance a verdict is wrong: between 0 and 0.5; got {value!r}")
     return value

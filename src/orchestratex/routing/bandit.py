@@ -65,6 +65,7 @@ class BayesianRouter(EscalatingRouter):
     prior_strength = Knob(number("pseudo-observations, e.g. prior_strength=2", positive=True))
     score_sd = Knob(number("on the 0–10 scale, e.g. score_sd=1.5", positive=True))
     horizon = Knob(whole(1, "of attempts", 3))
+    specialty_bonus = Knob(number("score points added in a specialty's domain, e.g. specialty_bonus=0.5"))
 
     def __init__(
         self,

@@ -74,6 +74,7 @@ class ContextualRouter(EscalatingRouter):
     default_output_tokens = Knob(number("tokens, e.g. default_output_tokens=250"))
     explore_share = Knob(fraction("is the share of spend on exploring"))
     horizon = Knob(whole(1, "of attempts", 3))
+    min_tries = Knob(whole(0, "of tries of each model before exploration is capped", 3))
 
     def __init__(
         self,
