@@ -64,16 +64,23 @@ class FixedRouter(Router):
 
 
 class OracleRouter(Router):
-    """Knows every outcome: the cheapest right model (else the cheapest)."""
+    """Knows every outcome: the cheapest right model (else the cheapest).
+
+    `lab.replay_loop` runs the table's rows in order, so a run's first attempt is the next row: the oracle
+    follows rows by position, not by prompt text (two rows may share a prompt with different outcomes)."""
 
     name = "oracle"
 
     def __init__(self, table: lab.OutcomeTable) -> None:
         self.table = table
-        self.rows = {p: i for i, p in reversed(list(enumerate(table.prompts)))}
+        self.row = -1
 
     async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
-        row = self.rows[task.original_prompt or task.prompt]
+        if not task.attempts:
+            self.row += 1
+        row = self.row
+        if self.table.prompts[row] != (task.original_prompt or task.prompt):
+            raise RuntimeError(f"oracle: the replay is not at row {row} of {self.table.name!r}: give it a fresh oracle")
         cols = {c.name: self.table.model_index(c.version) for c in candidates}
         best = min(cols, key=lambda n: (-self.table.quality[row, cols[n]], self.table.cost[row, cols[n]]))
         return RoutingDecision(model_name=best, reasoning="oracle", scores={}, domain=task.domain)

@@ -48,3 +48,26 @@ def test_a_data_directory_without_the_data_names_what_is_missing(script: str, tm
 def test_routing_refuses_zero_seeds_before_running(tmp_path: Path) -> None:
     done = _run("routing.py", "--seeds", "0", data=tmp_path)
     assert done.returncode == 2 and "--seeds: a whole number >= 1" in done.stderr
+
+
+def test_the_cascade_oracle_follows_rows_not_prompt_text() -> None:
+    # Two rows share a prompt with different outcomes (RouteLLM's MMLU has 105 such repeats). Before, the oracle
+    # looked the row up by text and answered both from the first: 'cheap' on the second row, which it gets wrong.
+    code = """
+import asyncio
+import numpy as np
+from cascade import OracleRouter
+from orchestratex import lab
+table = lab.OutcomeTable(
+    name="t", models=("cheap", "dear"), prompts=("same", "same", "other"),
+    quality=np.array([[1.0, 1.0], [0.0, 1.0], [1.0, 0.0]]), cost=np.tile([0.001, 0.01], (3, 1)),
+)
+replay = asyncio.run(lab.replay_loop(table, router=OracleRouter(table), max_iterations=1))
+print([o.final_model for o in replay.outcomes], replay.quality)
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "benchmarks")])}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["['cheap',", "'dear',", "'cheap']", "1.0"]
