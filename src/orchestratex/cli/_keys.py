@@ -9,10 +9,11 @@ import json
 import sys
 from datetime import datetime
 
-from ..exceptions import UserError
+from ..exceptions import NotFound, UserError
 from ..records import ApiKey
-from ..stores import default_store_url, open_store
+from ..stores import open_store
 from ._output import Output
+from ._stores import lasting_store_url, sqlite_file_absent
 
 __all__ = ["keys_command"]
 
@@ -43,6 +44,8 @@ async def _revoke(url: str, key_id: str) -> ApiKey:
     store = await open_store(url)
     try:
         return await store.revoke_api_key(key_id)
+    except NotFound:
+        raise UserError(f"no API key {key_id!r} in {url} (list them with `orchestratex keys list`)") from None
     except NotImplementedError:
         raise UserError(
             f"{type(store).__name__} cannot revoke API keys (it does not implement revoke_api_key)"
@@ -79,19 +82,24 @@ def _table(keys: list[ApiKey]) -> str:
 
 
 def keys_command(args: argparse.Namespace) -> int:
-    url = args.store or default_store_url()
-    if url.startswith("memory:"):
-        raise UserError("a memory:// store is lost when this command ends: use the server's store URL")
+    url = lasting_store_url(
+        args.store, "a memory:// store is lost when this command ends", "give the store URL your server uses"
+    )
+    absent = args.keys_command != "create" and sqlite_file_absent(url)  # (reading it would create the file)
     if args.keys_command == "list":
-        keys = asyncio.run(_list(url, args.user_id))
+        keys = [] if absent else asyncio.run(_list(url, args.user_id))
         if args.json:
             Output().verbatim(json.dumps([_public(k) for k in keys], indent=2))
         elif keys:
             Output().verbatim(_table(keys))
+        elif absent:
+            print(f"orchestratex: no API keys: the store {url} does not exist (yet)", file=sys.stderr)
         else:
             print(f"orchestratex: no API keys in {url}", file=sys.stderr)
         return 0
     if args.keys_command == "revoke":
+        if absent:
+            raise UserError(f"no API key {args.key_id!r}: the store {url} does not exist (yet)")
         revoked = asyncio.run(_revoke(url, args.key_id))
         Output().verbatim(
             f"orchestratex: revoked key {revoked.id} of user {revoked.user_id!r}; "

@@ -7,7 +7,6 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import NotFound, UserError
@@ -42,11 +41,11 @@ def add_runs_parser(sub: Any) -> None:
 
 
 def runs_command(args: argparse.Namespace) -> int:
-    from ..stores import default_store_url
+    from ._stores import lasting_store_url
 
-    url = args.store or default_store_url()
-    if url.startswith("memory:"):
-        raise UserError("a memory:// store is empty in a new process: give the store your runs use (--store URL)")
+    url = lasting_store_url(
+        args.store, "a memory:// store is empty in a new process", "give the store your runs use (--store URL)"
+    )
     if args.runs_command == "list":
         if args.limit < 0:
             raise UserError("--limit must be >= 0")
@@ -54,18 +53,10 @@ def runs_command(args: argparse.Namespace) -> int:
     return asyncio.run(_show(url, args))
 
 
-def _absent(url: str) -> bool:
-    """Whether `url` names a SQLite file that does not exist (opening it would create it)."""
-    if not url.startswith("sqlite:///"):
-        return False
-    from ..stores.sqlite import SQLiteStore
-
-    path = SQLiteStore.from_url(url).path
-    return path != ":memory:" and not Path(path).exists()
-
-
 async def _open(url: str) -> Store | None:
-    if _absent(url):
+    from ._stores import sqlite_file_absent
+
+    if sqlite_file_absent(url):
         return None
     from ..stores import open_store
 
@@ -110,7 +101,7 @@ async def _list(url: str, args: argparse.Namespace) -> int:
     if not docs:
         import sys
 
-        print(f"orchestratex: no orchestrations in {url}", file=sys.stderr)
+        print(f"orchestratex: {_nothing(url, store is None, args)}", file=sys.stderr)
         return 0
     headers = ["id", "created (UTC)", "status", "score", "cost $", "iter", "model", "prompt"]
     rows = [
@@ -131,6 +122,15 @@ async def _list(url: str, args: argparse.Namespace) -> int:
         return 0
     _on_screen(out, f"Orchestrations in {url} (newest first)", headers, rows)
     return 0
+
+
+def _nothing(url: str, absent: bool, args: argparse.Namespace) -> str:
+    """Why `runs list` shows nothing: no such store file, no run at all, or none that passes the filters."""
+    if absent:
+        return f"no orchestrations: the store {url} does not exist (yet); check --store or ORCHESTRATEX_STORE_URL"
+    filters = [f"with status {args.status}"] if args.status else []
+    filters += [f"of user {args.user!r}"] if args.user is not None else []
+    return f"no orchestrations {' '.join(filters)} in {url}" if filters else f"no orchestrations in {url}"
 
 
 _RIGHT = (3, 4, 5)

@@ -1,0 +1,35 @@
+"""The store a command reads or writes: refused when it lives only in this process, told apart when it is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..exceptions import UserError
+from ..stores import Store, default_store_url, store_from_url
+
+__all__ = ["lasting_store_url", "sqlite_file_absent"]
+
+
+def _in_memory(store: Store) -> bool:
+    from ..stores.memory import MemoryStore
+    from ..stores.sqlite import SQLiteStore
+
+    return isinstance(store, MemoryStore) or (isinstance(store, SQLiteStore) and store.path == ":memory:")
+
+
+def lasting_store_url(url: str | None, why: str, fix: str) -> str:
+    """`url` (default: `ORCHESTRATEX_STORE_URL`, else the SQLite file), refused when it names a store that lives in
+    this process's memory only (`memory://`, `sqlite://`, `sqlite:///:memory:`, in any letter case): the error says
+    `why` that is no use and `fix`."""
+    url = url or default_store_url()
+    if _in_memory(store_from_url(url)):
+        raise UserError(f"{url} keeps its data in this process's memory only ({why}): {fix}")
+    return url
+
+
+def sqlite_file_absent(url: str) -> bool:
+    """Whether `url` names a SQLite file that does not exist (opening it would create it)."""
+    from ..stores.sqlite import SQLiteStore
+
+    store = store_from_url(url)
+    return isinstance(store, SQLiteStore) and store.path != ":memory:" and not Path(store.path).exists()

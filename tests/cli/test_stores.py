@@ -1,0 +1,63 @@
+"""The store `keys` and `runs` read or write: one that lives in memory is refused, one that is absent is not created."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_cli
+
+
+@pytest.mark.parametrize("url", ["memory://", "MEMORY://", "sqlite://", "sqlite:///:memory:", "SQLite:///:memory:"])
+def test_a_store_in_memory_is_refused_before_a_key_is_printed(url: str) -> None:
+    """`keys create --store sqlite://` printed a key that no server could ever accept: it was written to a database
+    in the command's own memory, gone when it exited."""
+    done = run_cli("keys", "create", "alice", "--store", url)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"orchestratex: error: {url} keeps its data in this process's memory only (a memory:// store is lost when "
+        "this command ends): give the store URL your server uses"
+    ]
+    for args in (("keys", "list"), ("keys", "revoke", "6b11ff87809f1d5848432613")):
+        assert run_cli(*args, "--store", url).returncode == 2
+    for args in (("runs", "list"), ("runs", "show", "6b11ff87809f1d5848432613")):
+        refused = run_cli(*args, "--store", url)
+        assert refused.returncode == 2 and "(a memory:// store is empty in a new process)" in refused.stderr
+
+
+def test_listing_a_store_that_does_not_exist_says_so_and_does_not_create_it(tmp_path: Path) -> None:
+    path = tmp_path / "typo.db"
+    url = f"sqlite:///{path}"
+    runs = run_cli("runs", "list", "--store", url)
+    assert runs.returncode == 0 and runs.stdout == ""
+    assert runs.stderr.splitlines() == [
+        f"orchestratex: no orchestrations: the store {url} does not exist (yet); check --store or ORCHESTRATEX_STORE_URL"
+    ]
+    keys = run_cli("keys", "list", "--store", url)
+    assert keys.returncode == 0 and keys.stderr.splitlines() == [
+        f"orchestratex: no API keys: the store {url} does not exist (yet)"
+    ]
+    assert run_cli("keys", "list", "--json", "--store", url).stdout == "[]\n"
+    revoke = run_cli("keys", "revoke", "6b11ff87809f1d5848432613", "--store", url)
+    assert revoke.returncode == 2 and "does not exist (yet)" in revoke.stderr
+    assert not path.exists()
+
+
+def test_filters_that_match_nothing_are_named(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    assert run_cli("run", "Hello", "--json", "--max-iterations", "1", "--store", url).returncode == 0
+    done = run_cli("runs", "list", "--status", "failed", "--user", "nobody", "--store", url)
+    assert done.returncode == 0
+    assert done.stderr.splitlines() == [f"orchestratex: no orchestrations with status failed of user 'nobody' in {url}"]
+
+
+def test_revoking_an_unknown_key_is_a_usage_error(tmp_path: Path) -> None:
+    """It said `orchestratex: NotFound: no API key 'nope'` with exit code 1, as if something had failed."""
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    assert run_cli("keys", "create", "alice", "--store", url).returncode == 0
+    done = run_cli("keys", "revoke", "nope", "--store", url)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"orchestratex: error: no API key 'nope' in {url} (list them with `orchestratex keys list`)"
+    ]
