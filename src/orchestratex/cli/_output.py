@@ -6,6 +6,10 @@ truncation, so that `grep`, `less` and copy-paste get every character. Either wa
 printed as it is, never inside a box whose borders
 would end up in copied code.
 
+On a terminal, control characters in what is shown (a stored prompt, a model's answer, a label) are shown as
+symbols (ESC as ␛, a C1 control as �), so that text from a store or a model cannot drive the terminal (set its
+title, clear the screen, rewrite lines); piped, every character is written as it is.
+
 A stdout that cannot be written — its reader went away (`| head -1`, EPIPE), or writing fails (`> /dev/full`)
 — is noticed once: the output goes quiet and `on_closed` is called with the error, so the caller can stop
 the work nobody reads any more; without `on_closed`, `StdoutFailed` is raised for the command to end on.
@@ -23,7 +27,33 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["Output", "StdoutFailed", "fit_columns", "one_line", "plain_table"]
+__all__ = ["Output", "StdoutFailed", "fit_columns", "harmless", "one_line", "plain_table"]
+
+
+_CONTROLS = {
+    **{c: chr(0x2400 + c) for c in range(0x20) if c not in (0x09, 0x0A)},  # C0 (but tab, line feed): ␀ … ␟
+    0x7F: "\u2421",  # DEL: ␡
+    **dict.fromkeys(range(0x80, 0xA0), "\ufffd"),  # C1 (CSI, OSC …)
+}
+"""Each character a terminal would obey rather than show, and the one character shown instead (so a `Text`'s
+styles keep their places)."""
+
+
+def harmless(text: str) -> str:
+    """`text` with every control character but tab and line feed replaced by a symbol (see `_CONTROLS`); a line
+    break written as CR LF stays a line break."""
+    return text.replace("\r\n", "\n").translate(_CONTROLS)
+
+
+def _harmless_text(text: Text | str) -> Text:
+    if isinstance(text, str):
+        return Text(harmless(text))
+    shown = text.plain.translate(_CONTROLS)  # (one character for one: the spans keep their places)
+    if shown == text.plain:
+        return text
+    text = text.copy()
+    text.plain = shown
+    return text
 
 
 class StdoutFailed(Exception):
@@ -62,7 +92,7 @@ class Output:
             return
         try:
             if self.rich:
-                self.console.print(text if isinstance(text, Text) else Text(text))
+                self.console.print(_harmless_text(text))
             else:
                 self.file.write((text.plain if isinstance(text, Text) else text) + "\n")
                 self.file.flush()
@@ -73,14 +103,17 @@ class Output:
         """A line that is one screen line on a terminal (cut with `…` at the terminal's width); whole elsewhere.
         Give it text without line breaks (see `one_line`)."""
         if self.rich:
-            text = text.copy() if isinstance(text, Text) else Text(text)
+            text = _harmless_text(text).copy()  # (before cutting: a symbol takes a cell where a control took none)
             text.truncate(self.console.width, overflow="ellipsis")
         self.line(text)
 
     def verbatim(self, text: str) -> None:
-        """`text` exactly as it is (an answer, code): no markup, no wrapping, no box."""
+        """`text` exactly as it is (an answer, code): no markup, no wrapping, no box; on a terminal, control
+        characters shown as symbols (see `harmless`)."""
         if self.closed:
             return
+        if self.rich:
+            text = harmless(text)
         try:
             self.file.write(text if text.endswith("\n") else text + "\n")
             self.file.flush()

@@ -143,8 +143,9 @@ def _on_screen(out: Output, title: str, headers: list[str], rows: list[list[str]
     """One screen line per orchestration: ids whole (to copy into `runs show`), the prompt in the width left."""
     from rich.text import Text
 
-    from ._output import fit_columns
+    from ._output import fit_columns, harmless
 
+    rows = [[harmless(cell) for cell in row] for row in rows]  # (measured as they will be shown)
     kept, widths = fit_columns(headers, rows, out.console.width, drop=_DROP)
     out.row(Text(title, "bold"))
     for r, row in enumerate([headers, *rows]):
