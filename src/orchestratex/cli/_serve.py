@@ -8,6 +8,7 @@ import copy
 import faulthandler
 import gc
 import os
+import socket
 import sys
 from typing import Any
 
@@ -38,12 +39,22 @@ def serve_command(args: argparse.Namespace) -> int:
     telemetry_settings()  # a mistyped ORCHESTRATEX_TRACING or _LOG_CONTENT: one line, before the store is opened
     asyncio.run(_check_store(url))  # a store that cannot open is one clear line, not uvicorn's start-up traceback
     faulthandler.enable()  # a fatal signal (e.g. SIGBUS from a damaged database mapping) still leaves a trace
+    try:
+        port = _free_port(args.host, args.port)
+    except OSError as exc:
+        print(
+            f"orchestratex: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}: "
+            "give another --port (or a --host of this machine)",
+            file=sys.stderr,
+        )
+        return 1
     app = create_app(store_url=url, settings=settings)
     state = app.state.server
     where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
-    print(f"orchestratex: serving http://{args.host}:{args.port} (store {url}, {where})", file=sys.stderr, flush=True)
-    print(f"orchestratex: API docs at http://{args.host}:{args.port}/docs", file=sys.stderr, flush=True)
-    print(f"orchestratex: web console at http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
+    base = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}"
+    print(f"orchestratex: serving {base} (store {url}, {where})", file=sys.stderr, flush=True)
+    print(f"orchestratex: API docs at {base}/docs", file=sys.stderr, flush=True)
+    print(f"orchestratex: web console at {base}/", file=sys.stderr, flush=True)
     # The SQLite store works in its own thread; under load the event loop holds the GIL most of the time and
     # that thread would wait up to the default 5 ms switch interval for every statement. 0.5 ms keeps it moving.
     sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
@@ -53,12 +64,25 @@ def serve_command(args: argparse.Namespace) -> int:
     uvicorn.run(
         app,
         host=args.host,
-        port=args.port,
+        port=port,
         log_config=_log_config(),
         access_log=settings.access_log,
         **uvicorn_options(settings),
     )
     return 0
+
+
+def _free_port(host: str, port: int) -> int:
+    """The port uvicorn will listen on, bound once here as uvicorn binds it, so that a port in use or a host that
+    is not this machine's is one clear line before anything says "serving" (uvicorn would log its start-up, then
+    fail with exit code 3); `--port 0` becomes the free port the system picked, so the printed URL is the real one.
+    Raises `OSError` as binding does."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (as uvicorn: a port in TIME_WAIT is free)
+        sock.bind((host, port))
+        bound: int = sock.getsockname()[1]
+        return bound
 
 
 async def _check_store(url: str) -> None:
