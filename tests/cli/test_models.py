@@ -4,15 +4,17 @@ and the real aliases in `--json`."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 
 from orchestratex.catalog import ModelCatalog
 from orchestratex.cli import main
 from orchestratex.providers._registry import install_hint
 
-from .conftest import cli_env, run_cli
+from .conftest import cli_env, on_a_terminal, run_cli, screen_lines
 
 
 def test_piped_table_is_whole_with_a_status_column() -> None:
@@ -129,3 +131,19 @@ def test_token_counts_are_in_thousands(tmp_path: Path) -> None:
     row_b = next(r for r in done.stdout.splitlines() if r.startswith("sim:b "))
     assert row_a.split()[-2:] == ["128K", "16K"]  # K = 1,000 everywhere (128,000 was shown as 125K)
     assert row_b.split()[-2:] == ["131K", "4K"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+@pytest.mark.parametrize("columns", [80, 100, 200])
+def test_on_a_terminal_the_table_is_whole_at_any_common_width(columns: int) -> None:
+    """On 80 columns the boxed table squeezed aliases and specialties to nothing and cut every status to "no k…"."""
+    listed = json.loads(run_cli("models", "--json").stdout)["models"]
+    screen = on_a_terminal(["models"], cli_env(COLUMNS=str(columns), TERM="xterm-256color"))
+    lines = screen_lines(screen)
+    assert max(cell_len(line) for line in lines) <= columns
+    words = " ".join(lines).replace(",", " ").split()
+    for model in listed:
+        assert model["name"] in words and model["provider_status"] in " ".join(lines)
+        for word in [*model["aliases"], *model["specialties"]]:
+            assert word in words, (model["name"], word)
+    assert "…" not in screen[screen.index("Model catalog") :], "no cell is cut"

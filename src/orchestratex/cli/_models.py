@@ -8,6 +8,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -224,6 +226,41 @@ def models_command(args: argparse.Namespace) -> int:
         out.line("")
         out.verbatim(plain_table(headers, rows, right=(3, 4, 5, 6)))
         return 0
+    out.render(_table(headers, rows, out.console.width))
+    return 0
+
+
+def _table(headers: list[str], rows: list[list[str]], width: int) -> Table:
+    """The catalog on a terminal, wrapped rather than cut. When the full table is wider than the terminal (80
+    columns are too few for it: rich squeezed aliases and specialties to nothing and cut the status), each model's
+    aliases go under its name, the figures' headings on two lines, and specialties wrap in the width left."""
+    table = _full_table(headers, rows)
+    if Measurement.get(_MEASURE, _MEASURE.options, table).maximum <= width:
+        return table
+    table = Table(title="Model catalog (US$ per 1M tokens)", box=None, pad_edge=False, header_style="bold underline")
+    for i, header in enumerate(headers):
+        if header == "aliases":
+            continue
+        figure = 3 <= i <= 6
+        table.add_column(
+            header.replace(" ", "\n") if figure else header,
+            justify="right" if figure else "left",
+            no_wrap=header != "specialties",
+            min_width=10 if header == "specialties" else None,
+        )
+    for row in rows:
+        name = Text(row[0])
+        if row[1]:
+            name.append(f"\n  {row[1]}", "dim")
+        table.add_row(name, _status_text(row[2]), *(Text(c) for c in row[3:]))
+    return table
+
+
+_MEASURE = Console(width=100_000)
+"""A console wide enough to measure a table's natural width on."""
+
+
+def _full_table(headers: list[str], rows: list[list[str]]) -> Table:
     table = Table(title="Model catalog (US$ per 1M tokens)")
     for i, header in enumerate(headers):
         wraps = header in ("aliases", "specialties")
@@ -231,10 +268,12 @@ def models_command(args: argparse.Namespace) -> int:
             header, justify="right" if 3 <= i <= 6 else "left", no_wrap=not wraps, min_width=10 if wraps else None
         )
     for row in rows:
-        status = Text(row[2], "green" if row[2] == "ready" else "yellow")
-        table.add_row(Text(row[0]), Text(row[1], "dim"), status, *(Text(c) for c in row[3:]))
-    out.render(table)
-    return 0
+        table.add_row(Text(row[0]), Text(row[1], "dim"), _status_text(row[2]), *(Text(c) for c in row[3:]))
+    return table
+
+
+def _status_text(status: str) -> Text:
+    return Text(status, "green" if status == "ready" else "yellow")
 
 
 def _price(per_1k: float | None) -> str:
