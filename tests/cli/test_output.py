@@ -183,3 +183,19 @@ def test_fit_columns_keeps_ids_whole_and_drops_the_least_useful_columns_first() 
     assert fit_columns(headers, rows, 80, drop=(1,)) == ([0, 1, 2, 3], [24, 19, 9, 22])
     assert fit_columns(headers, rows, 70, drop=(1,)) == ([0, 2, 3], [24, 9, 33]), "created goes, not the id"
     assert fit_columns(headers, rows, 30, drop=(1,)) == ([0, 2, 3], [24, 9, 1]), "nothing left to drop"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_on_a_narrow_terminal_the_simulated_warning_is_whole(store_url: str) -> None:
+    """On 80 columns the header line was cut at "SIMULATED — -…": the warning that no real model is called was lost."""
+    args = ["run", PROMPT, "--provider", "sim", "--max-iterations", "1", "--store", store_url]
+    lines = screen_lines(on_a_terminal(args, cli_env(COLUMNS="80", TERM="xterm-256color")))
+    assert lines[0].startswith("▶ started") and "SIMULATED" not in lines[0]
+    assert "SIMULATED — --provider sim; no real model is called" in lines[1]
+
+
+def test_one_iteration_is_singular(store_url: str) -> None:
+    """The header said "up to 1 iterations" and a failure "after 1 iterations"."""
+    done = run_cli("run", PROMPT, "--max-iterations", "1", "--store", store_url)
+    assert " · up to 1 iteration · threshold " in done.stdout.splitlines()[0]
+    assert "after 1 iteration · $" in done.stdout

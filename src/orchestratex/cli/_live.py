@@ -62,13 +62,19 @@ class LiveView:
             ("▶ started", "bold"),
             "   domain ",
             (e.domain, "cyan"),
-            f" · up to {e.max_iterations} iterations · threshold {e.evaluation_threshold:g}/10",
+            f" · up to {_iterations(e.max_iterations)} · threshold {e.evaluation_threshold:g}/10",
         )
-        if e.simulated:
-            note = self.simulated_note or "no provider is configured"
-            line.append(f"  SIMULATED — {note}; no real model is called", "bold yellow")
-        self.output.row(line)
+        if not e.simulated:
+            self.output.row(line)
+        elif self.output.rich:  # the warning on a line of its own, whole (a cut line lost it on 80 columns)
+            self.output.row(line)
+            self.output.line(Text(f"SIMULATED — {self._simulated()}; no real model is called", "bold yellow"))
+        else:
+            self.output.row(line.append(f"  SIMULATED — {self._simulated()}; no real model is called"))
         self._wait("routing…")
+
+    def _simulated(self) -> str:
+        return self.simulated_note or "no provider is configured"
 
     def _on_model_selected(self, e: ModelSelected) -> None:
         reasoning = e.reasoning.removeprefix(f"{e.model_name}: ")
@@ -108,12 +114,11 @@ class LiveView:
 
     def _on_orchestration_completed(self, e: OrchestrationCompleted) -> None:
         self.close()
-        plural = "s" if e.iterations != 1 else ""
         score = "unjudged" if e.final_score is None else f"score {e.final_score:.1f}/10"
         self.output.row(
             Text.assemble(
                 ("✔ completed", "bold green"),
-                f" {score} by {e.model_name} after {e.iterations} iteration{plural} · "
+                f" {score} by {e.model_name} after {_iterations(e.iterations)} · "
                 f"${e.total_cost:.6f} · stop: {e.stop_reason}",
             )
         )
@@ -123,7 +128,7 @@ class LiveView:
         self.output.line(  # whole, even on a terminal: the error says what to do
             Text.assemble(
                 (f"✘ {e.reason}", "bold red"),
-                f" after {e.iterations} iterations · ${e.total_cost:.6f}: {one_line(e.error)}",
+                f" after {_iterations(e.iterations)} · ${e.total_cost:.6f}: {one_line(e.error)}",
             )
         )
 
@@ -137,3 +142,7 @@ class LiveView:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _iterations(n: int) -> str:
+    return f"{n} iteration{'' if n == 1 else 's'}"
