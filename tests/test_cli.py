@@ -62,6 +62,9 @@ def test_run_shows_a_live_view(capsys: pytest.CaptureFixture[str]) -> None:
         (["run", "hi", "--cost-limit", "-1"], "--cost-limit must be >= 0"),
         (["run", "hi", "--threshold", "11"], "evaluation_threshold"),
         (["run", "hi", "--threshold", "high"], "'high' is not a number"),
+        (["run", "hi", "--cost-limit", "nan"], "argument --cost-limit: 'nan' is not a finite number"),
+        (["run", "hi", "--cost-limit", "inf"], "argument --cost-limit: 'inf' is not a finite number"),
+        (["run", "hi", "--threshold", "NaN"], "argument --threshold/--evaluation-threshold: 'NaN' is not a finite number"),
         (["run", "hi", "--max-iterations", "0"], "--max-iterations must be at least 1"),
         (["run", "hi", "--provider", "nope"], "unknown provider 'nope'"),
         (["run", "hi", "--store", "nosuch://x"], "no store is installed for nosuch://"),
@@ -69,7 +72,7 @@ def test_run_shows_a_live_view(capsys: pytest.CaptureFixture[str]) -> None:
     ],
 )
 def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    if argv == ["run"] or "high" in argv:  # refused by argparse itself
+    if argv == ["run"] or {"high", "nan", "inf", "NaN"} & set(argv):  # refused by argparse itself
         with pytest.raises(SystemExit) as exited:
             main(argv)
         code = exited.value.code

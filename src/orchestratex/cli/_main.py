@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -25,9 +26,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _float(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):  # (nan passed every bound check and was refused as "above 1000000")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number: give a number such as 0.5")
+    return value
 
 
 def _int(text: str) -> int:
