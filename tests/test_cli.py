@@ -64,7 +64,10 @@ def test_run_shows_a_live_view(capsys: pytest.CaptureFixture[str]) -> None:
         (["run", "hi", "--threshold", "high"], "'high' is not a number"),
         (["run", "hi", "--cost-limit", "nan"], "argument --cost-limit: 'nan' is not a finite number"),
         (["run", "hi", "--cost-limit", "inf"], "argument --cost-limit: 'inf' is not a finite number"),
-        (["run", "hi", "--threshold", "NaN"], "argument --threshold/--evaluation-threshold: 'NaN' is not a finite number"),
+        (
+            ["run", "hi", "--threshold", "NaN"],
+            "argument --threshold/--evaluation-threshold: 'NaN' is not a finite number",
+        ),
         (["run", "hi", "--max-iterations", "0"], "--max-iterations must be at least 1"),
         (["run", "hi", "--provider", "nope"], "unknown provider 'nope'"),
         (["run", "hi", "--store", "nosuch://x"], "no store is installed for nosuch://"),

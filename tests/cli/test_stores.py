@@ -32,7 +32,8 @@ def test_listing_a_store_that_does_not_exist_says_so_and_does_not_create_it(tmp_
     runs = run_cli("runs", "list", "--store", url)
     assert runs.returncode == 0 and runs.stdout == ""
     assert runs.stderr.splitlines() == [
-        f"orchestratex: no orchestrations: the store {url} does not exist (yet); check --store or ORCHESTRATEX_STORE_URL"
+        f"orchestratex: no orchestrations: the store {url} does not exist (yet); "
+        "check --store or ORCHESTRATEX_STORE_URL"
     ]
     keys = run_cli("keys", "list", "--store", url)
     assert keys.returncode == 0 and keys.stderr.splitlines() == [
