@@ -75,9 +75,9 @@ def test_serve_sets_the_collectors_threshold_from_its_settings(
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.append(gc.get_threshold()))
     before = gc.get_threshold()
     try:
-        assert main(["serve", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0
+        assert main(["serve", "--port", "0", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0
         monkeypatch.setenv("ORCHESTRATEX_GC_THRESHOLD", "2500")
-        assert main(["serve", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0
+        assert main(["serve", "--port", "0", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
@@ -85,6 +85,6 @@ def test_serve_sets_the_collectors_threshold_from_its_settings(
     assert seen == [(5000, *before[1:]), (2500, *before[1:])]
 
     monkeypatch.setenv("ORCHESTRATEX_GC_THRESHOLD", "50")
-    assert main(["serve", "--store", f"sqlite:///{tmp_path}/s.db"]) == 2
+    assert main(["serve", "--port", "0", "--store", f"sqlite:///{tmp_path}/s.db"]) == 2
     assert "ORCHESTRATEX_GC_THRESHOLD: Input should be greater than or equal to 100" in capfd.readouterr().err
     assert len(seen) == 2 and gc.get_threshold() == before
