@@ -1,8 +1,13 @@
-"""Tolerant parsing of judge verdicts."""
+"""Tolerant parsing of judge verdicts: every form of a score is read on the 0–10 scale, or refused."""
 
 from __future__ import annotations
 
+import json
+import math
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchestratex.evaluation import parse_verdict
 from orchestratex.exceptions import EvaluationError
@@ -18,6 +23,9 @@ from orchestratex.exceptions import EvaluationError
         ("Score: 7.5\nFeedback: handle empty input", 7.5, "handle empty input"),
         ("I would give it 8 out of 10.", 8.0, "I would give it 8 out of 10."),
         ('{"score": 0, "feedback": ""}', 0.0, ""),
+        ('{"score": 8, "feedback": null}', 8.0, ""),
+        ('{"score": null, "rating": 7}', 7.0, ""),
+        ('{"score": 1e1}', 10.0, ""),
     ],
 )
 def test_accepts_what_judges_write(text: str, score: float, feedback: str) -> None:
@@ -25,14 +33,120 @@ def test_accepts_what_judges_write(text: str, score: float, feedback: str) -> No
 
 
 @pytest.mark.parametrize(
+    ("value", "score"),
+    [
+        ('"8"', 8.0),
+        ('" 9 "', 9.0),
+        ('"8.5"', 8.5),
+        ('"8,5"', 8.5),  # a decimal comma: never 8
+        ('"8/10"', 8.0),
+        ('"8.5/10"', 8.5),
+        ('"8 out of 10"', 8.0),
+        ('"4/5"', 8.0),  # its own scale, converted: never 4
+        ('"3/4"', 7.5),
+        ('"4 out of 5"', 8.0),
+        ('"80/100"', 8.0),
+        ('"8/100"', 0.8),
+        ('"80%"', 8.0),
+        ('"85 %"', 8.5),
+        ('"7,5/10"', 7.5),
+        ('"9/10 - nearly perfect"', 9.0),
+    ],
+)
+def test_a_score_is_read_on_the_scale_it_says(value: str, score: float) -> None:
+    assert parse_verdict(f'{{"score": {value}, "feedback": "f"}}') == (score, "f")
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [
+        ("Score: 4/5", 8.0),
+        ("Score: 8,5\nFeedback: x", 8.5),
+        ("Rating = 3 out of 4", 7.5),
+        ("Score: 85%", 8.5),
+        ("Score: 8, a good answer", 8.0),  # a comma then a space ends the number
+        ("Score: 7 (it was 4/10 before)", 7.0),  # the score word decides
+        ("I give it 8/10, yes: 8 out of 10", 8.0),  # the same score twice
+    ],
+)
+def test_prose_scores_are_read_on_the_scale_they_say(text: str, score: float) -> None:
+    assert parse_verdict(text)[0] == score
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         ("I cannot evaluate this.", "no score found"),
-        ('{"score": 42, "feedback": "x"}', "outside 0–10"),
-        ('{"score": true}', "no score found"),
         ("", "no score found"),
+        ('{"score": 42, "feedback": "x"}', "outside 0–10"),
+        ('{"score": -3}', "outside 0–10"),
+        ('{"score": "-3"}', "outside 0–10"),
+        ("Score: -3", "outside 0–10"),
+        ("-3/10", "outside 0–10"),
+        ('{"score": "18/10"}', "outside 0–10"),
+        ('{"score": "6/5"}', "outside 0–10"),
+        ('{"score": "120%"}', "outside 0–10"),
+        ('{"score": NaN}', "outside 0–10"),
+        ('{"score": Infinity}', "outside 0–10"),
+        ('{"score": -Infinity}', "outside 0–10"),
+        ('{"score": 1' + "0" * 400 + "}", "outside 0–10"),  # an int no float holds
+        ('{"score": "4/0"}', "not a scale"),
+        ('{"score": "1,000"}', "ambiguous"),  # a thousand, or one?
+        ('{"score": true}', "not a number"),
+        ('{"score": false, "feedback": "8/10 would be fair"}', "not a number"),  # no other score is looked for
+        ('{"score": [8]}', "not a number"),
+        ('{"score": {"value": 8}}', "not a number"),
+        ('{"score": "eight"}', "not a number"),
+        ('{"score": "1e1"}', "not a number"),
+        ('{"score": "4 out of 5 stars"}', "not a number"),
+        ("I rate it 4 out of 5", "no score found"),  # in prose, another scale may count something else
+        ("3 of the 4 tests pass: 2/10 of it is wrong, so 8/10", "several scores"),
+        ("v1.8/10 is out", "no score found"),
     ],
 )
 def test_refuses_what_is_not_a_verdict(text: str, message: str) -> None:
     with pytest.raises(EvaluationError, match=message):
         parse_verdict(text)
+
+
+_TENTHS = st.integers(0, 100).map(lambda n: n / 10)
+
+
+@given(_TENTHS)
+def test_every_form_of_a_score_out_of_ten_reads_the_same(score: float) -> None:
+    comma = f"{score}".replace(".", ",")
+    forms = [
+        json.dumps({"score": score}),
+        json.dumps({"score": str(score)}),
+        json.dumps({"score": comma}),
+        json.dumps({"score": f"{score}/10"}),
+        json.dumps({"score": f"{score} out of 10"}),
+        json.dumps({"score": f"{score * 10:g}%"}),
+        json.dumps({"score": f"{score / 2:g}/5"}),
+        f"Score: {score}",
+        f"Score: {comma}",
+        f"The answer deserves {score}/10.",
+    ]
+    for form in forms:
+        assert parse_verdict(form)[0] == pytest.approx(score), form
+
+
+@given(st.integers(0, 1000), st.integers(1, 1000))
+def test_a_score_on_its_own_scale_is_rescaled_or_refused(numerator: int, denominator: int) -> None:
+    text = json.dumps({"score": f"{numerator}/{denominator}"})
+    if numerator <= denominator:
+        assert parse_verdict(text)[0] == pytest.approx(10 * numerator / denominator)
+    else:
+        with pytest.raises(EvaluationError, match="outside 0–10"):
+            parse_verdict(text)
+
+
+@given(st.one_of(st.floats(), st.integers(), st.booleans(), st.none(), st.text(max_size=12)))
+def test_a_verdict_is_a_score_from_0_to_10_or_an_evaluation_error(value: object) -> None:
+    try:
+        score, _ = parse_verdict(json.dumps({"score": value}))
+    except EvaluationError:
+        return
+    assert 0 <= score <= 10 and math.isfinite(score)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        assert score == value  # a number is never rescaled

@@ -1,4 +1,9 @@
-"""Tolerant parsing of a judge's verdict: strict JSON first, then what a model usually writes instead."""
+"""Tolerant parsing of a judge's verdict: strict JSON first, then what a model usually writes instead.
+
+Tolerant of the form, never of the meaning: a score is read on the rubric's 0–10 scale, or converted to it
+when it says its own scale (`"4/5"` is 8, `"80%"` is 8), or refused (`EvaluationError`). It is never read
+on another scale than the one it says (`"4/5"` as 4), nor cut short (`"8,5"` as 8).
+"""
 
 from __future__ import annotations
 
@@ -11,20 +16,57 @@ __all__ = ["parse_verdict"]
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _OBJECT = re.compile(r"\{.*\}", re.DOTALL)
-_SCORE_WORD = re.compile(r"(?:score|rating|grade)\s*[\"']?\s*[:=]\s*[\"']?\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
-_OUT_OF_TEN = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:/|out of)\s*10\b", re.IGNORECASE)
+_NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
+_EXPRESSION = rf"{_NUMBER}(?:\s*%|\s*(?:/|out\s+of)\s*{_NUMBER})?"
+"""A score as written: `8`, `8.5`, `8,5`, `85%`, `8/10`, `4 out of 5`."""
+_SCORE = re.compile(rf"\s*(?P<n>{_NUMBER})\s*(?:(?P<pct>%)|(?:/|out\s+of)\s*(?P<d>{_NUMBER}))?\s*", re.IGNORECASE)
+_SCORE_WORD = re.compile(rf"(?:score|rating|grade)\s*[\"']?\s*[:=]\s*[\"']?\s*({_EXPRESSION})", re.IGNORECASE)
+_OUT_OF_TEN = re.compile(rf"(?<![\w.,+-])({_NUMBER}\s*(?:/|out\s+of)\s*10)(?![\d%]|[.,]\d)", re.IGNORECASE)
+"""A score out of 10 anywhere in prose (another scale there may count something else: "3 out of 4 tests")."""
 _FEEDBACK_WORD = re.compile(r"(?:feedback|comments?|critique)\s*[\"']?\s*[:=]\s*(.+)", re.IGNORECASE | re.DOTALL)
+_KEYS = ("score", "rating", "grade", "overall")
 
 
-def _score(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
+def _number(text: str) -> float:
+    """`text` (`_NUMBER`) as a number; a decimal comma reads as a point ("8,5" is 8.5)."""
+    whole, comma, fraction = text.partition(",")
+    if comma and len(fraction) == 3:  # "1,000": a thousand or one? Neither is read
+        raise EvaluationError(f"judge score {text!r} is ambiguous (a decimal comma or a thousands separator?)")
+    return float(f"{whole}.{fraction}" if comma else text)
+
+
+def _scaled(text: str) -> float:
+    """The score written `text` (a whole `_SCORE`) on the 0–10 scale, or `EvaluationError`."""
+    match = _SCORE.fullmatch(text)
+    if match is None:
+        raise EvaluationError(f"judge score {text!r} is not a number from 0 to 10")
+    value = _number(match["n"])
+    if match["pct"]:
+        scale = 100.0
+    elif match["d"]:
+        scale = _number(match["d"])
+        if scale <= 0:
+            raise EvaluationError(f"judge score {text.strip()!r} is out of {match['d']}, not a scale")
+    else:
+        scale = 10.0
+    if not 0 <= value <= scale:
+        raise EvaluationError(f"judge score {text.strip()!r} is outside 0–10")
+    return value if scale == 10 else value * 10 / scale
+
+
+def _score(value: object) -> float:
+    """A JSON score value on the 0–10 scale, or `EvaluationError`. A string is a score as written (`"4/5"`), else
+    read as prose (`"9/10, nearly perfect"`)."""
     if isinstance(value, str):
-        match = _OUT_OF_TEN.search(value) or re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*", value)
-        return float(match.group(1)) if match else None
-    return None
+        score = _scaled(value) if _SCORE.fullmatch(value) else _from_prose(value)
+        if score is None:
+            raise EvaluationError(f"judge score {value[:40]!r} is not a number from 0 to 10")
+        return score
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EvaluationError(f"judge score {json.dumps(value)[:40]} is not a number from 0 to 10")
+    if not 0 <= value <= 10:  # NaN and infinities too; an int too large for a float is compared exactly
+        raise EvaluationError(f"judge score {str(value)[:40]} is outside 0–10")
+    return float(value)
 
 
 def _from_json(text: str) -> tuple[float, str] | None:
@@ -43,7 +85,8 @@ def _from_json(text: str) -> tuple[float, str] | None:
 
 
 def _from_object(candidate: str) -> tuple[float, str] | None:
-    """`(score, feedback)` from `candidate`, the text of a JSON object, when it holds a score."""
+    """`(score, feedback)` from `candidate`, the text of a JSON object, when it has a score (None when it has
+    none); `EvaluationError` when its score is not one (the rest of the answer is not searched for another)."""
     try:
         data = json.loads(candidate)
     except ValueError:
@@ -51,30 +94,42 @@ def _from_object(candidate: str) -> tuple[float, str] | None:
     if not isinstance(data, dict):
         return None
     lowered = {str(k).lower(): v for k, v in data.items()}
-    for key in ("score", "rating", "grade", "overall"):
-        score = _score(lowered.get(key))
-        if score is not None:
+    for key in _KEYS:
+        value = lowered.get(key)
+        if value is not None:
             feedback = lowered.get("feedback") or lowered.get("critique") or lowered.get("comments") or ""
-            return score, str(feedback).strip()
+            return _score(value), str(feedback).strip()
     return None
 
 
-def parse_verdict(text: str) -> tuple[float, str]:
-    """Return `(score, feedback)` from a judge's answer.
+def _from_prose(text: str) -> float | None:
+    """The score in plain text: after a score word (`Score: 7.5`, `rating = 4/5`), else the one score out of 10
+    it gives (`8 out of 10`); None when there is none, `EvaluationError` when there are several that disagree."""
+    match = _SCORE_WORD.search(text)
+    if match is not None:
+        return _scaled(match.group(1))
+    found = {_scaled(m.group(1)): m.group(1) for m in _OUT_OF_TEN.finditer(text)}
+    if len(found) > 1:
+        raise EvaluationError(f"the judge's answer gives several scores ({', '.join(found.values())})")
+    return next(iter(found), None)
 
-    Accepts the JSON object the rubric asks for, the same inside a code fence or surrounded by
-    prose, `"score": "8/10"`, or plain text such as `Score: 7.5` / `8 out of 10`. Raises
-    `EvaluationError` when no score can be found or it lies outside 0–10.
+
+def parse_verdict(text: str) -> tuple[float, str]:
+    """Return `(score, feedback)` from a judge's answer, the score on the 0–10 scale.
+
+    Accepts the JSON object the rubric asks for, the same inside a code fence or surrounded by prose, or
+    plain text such as `Score: 7.5` / `8 out of 10`. A score may be a number or a string: `"8"`, `"8.5"`,
+    `"8,5"` (a decimal comma), `"8/10"`, `"8 out of 10"`, or on a scale it names — `"4/5"` and `"80%"` are
+    8 (in prose, away from a score word, only a score out of 10 counts). Raises `EvaluationError` when no
+    score is found, when it lies outside 0–10 (negative, above its scale, NaN, infinite), when it is not a
+    number (`true`, `"eight"`), or when prose gives several scores that disagree.
     """
     parsed = _from_json(text)
-    if parsed is None:
-        match = _SCORE_WORD.search(text) or _OUT_OF_TEN.search(text)
-        if match is None:
-            snippet = text.strip().replace("\n", " ")[:120]
-            raise EvaluationError(f"no score found in the judge's answer: {snippet!r}")
-        fb = _FEEDBACK_WORD.search(text)
-        parsed = float(match.group(1)), (fb.group(1).strip() if fb else text.strip())
-    score, feedback = parsed
-    if not 0 <= score <= 10:
-        raise EvaluationError(f"judge score {score} is outside 0–10")
-    return score, feedback
+    if parsed is not None:
+        return parsed
+    score = _from_prose(text)
+    if score is None:
+        snippet = text.strip().replace("\n", " ")[:120]
+        raise EvaluationError(f"no score found in the judge's answer: {snippet!r}")
+    fb = _FEEDBACK_WORD.search(text)
+    return score, (fb.group(1).strip() if fb else text.strip())
