@@ -156,7 +156,7 @@ async def test_the_check_before_a_run_sees_every_change_on_the_same_orchestrator
     cat.set_status("function:b", "active")
     assert (await orch.run("Hello")).status == "completed"
     evaluator.pinned = ["function:zzz"]  # pinned in place, after the orchestrator was made
-    with pytest.raises(ConfigurationError, match="Add a judge"):
+    with pytest.raises(ConfigurationError, match="names 'function:zzz', which is not a model of the catalog"):
         await orch.run("Hello")
     evaluator.pinned = None
     cat.add(ModelProfile(name="function:free-lunch"))
@@ -200,7 +200,7 @@ async def test_pinned_judges_that_are_not_served_are_refused_too() -> None:
     orch = Orchestrator(
         providers=[provider], catalog=function_catalog("a", "b"), evaluator=LLMJudgeEvaluator(judges=["function:zzz"])
     )
-    with pytest.raises(ConfigurationError, match="Add a judge"):
+    with pytest.raises(ConfigurationError, match="names 'function:zzz', which is not a model of the catalog"):
         await orch.run("Hello")
     assert calls == []
 

@@ -71,10 +71,16 @@ class LLMJudgeEvaluator(Evaluator):
         return min(self.panel_size, max(len(judges), 1))
 
     def admits(self, model: ModelProfile) -> bool:
-        """Whether `model` may sit on a panel: any model, or with pinned `judges` one of them (by name or alias).
-        The orchestrator offers (and keeps budget for) only the judges the evaluator admits."""
+        """Whether `model` may sit on a panel: any model, or with pinned `judges` one of them (by name, alias or
+        bare model id, as the catalog resolves names). The orchestrator offers (and keeps budget for) only the
+        judges the evaluator admits, and refuses to run when a pinned name is no model of its catalog."""
         pinned = self.pinned
-        return pinned is None or model.name in pinned or not set(pinned).isdisjoint(model.aliases)
+        return (
+            pinned is None
+            or model.name in pinned
+            or (model.version != "" and model.version in pinned)
+            or not set(pinned).isdisjoint(model.aliases)
+        )
 
     def choose_judges(self, task: EvaluationTask) -> list[ModelProfile]:
         """The panel for `task`: pinned judges if given, else the best value among `task.judges`."""

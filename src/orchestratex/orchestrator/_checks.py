@@ -35,27 +35,32 @@ _PRICE_FIX = (
 )
 
 
-def check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None) -> None:
+def check_runnable(
+    orchestrator: Orchestrator, preferred: Sequence[str] | None, judges: Sequence[str] | None = None
+) -> None:
     """`UnknownPriceError` when a model to route to has no price; `ConfigurationError` when no model
-    could judge the answer (the default evaluator needs a judge other than the generating model). A check that
-    passed is not made again while the catalog (its version), the providers, the evaluator and its pinned judges
-    and `preferred` are the same."""
+    could judge the answer (the default evaluator needs a judge other than the generating model, among the run's
+    judge set — `judges`, a session's, else `Orchestrator(judges=...)` — and the judges it pins). A check that
+    passed is not made again while the catalog (its version), the providers, the evaluator and its pinned judges,
+    the judge set and `preferred` are the same."""
     catalog, evaluator = orchestrator.catalog, orchestrator.evaluator
     pinned = getattr(evaluator, "pinned", None)
+    judges = judges or orchestrator.judges
     values = (
         catalog.version,
         tuple(orchestrator.providers),
         None if pinned is None else tuple(pinned),
+        None if judges is None else tuple(judges),
         None if preferred is None else tuple(preferred),
     )
     last = orchestrator._runnable
     if last is not None and last[0] is catalog and last[1] is evaluator and last[2] == values:
         return
-    _check_runnable(orchestrator, preferred)
+    _check_runnable(orchestrator, preferred, judges)
     orchestrator._runnable = (catalog, evaluator, values)
 
 
-def _check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None) -> None:
+def _check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None, judges: Sequence[str] | None) -> None:
     served = [m for m in orchestrator.catalog if m.status != "disabled" and m.provider in orchestrator.providers]
     allowed = set(preferred) if preferred else None
     generators = [m for m in served if allowed is None or m.name in allowed]
@@ -68,13 +73,30 @@ def _check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None)
     evaluator = orchestrator.evaluator
     if not isinstance(evaluator, LLMJudgeEvaluator):
         return  # another evaluator may judge without a model
-    judges = [m for m in served if m.priced]
     if evaluator.pinned is not None:
-        pins = set(evaluator.pinned)
-        judges = [m for m in judges if m.name in pins or set(m.aliases) & pins]
-    priced = [m for m in generators if m.priced]
-    if priced and not any(j.name != g.name for g in priced for j in judges):
+        unknown = [name for name in evaluator.pinned if name not in orchestrator.catalog]
+        if unknown:
+            known = ", ".join(sorted(m.name for m in orchestrator.catalog))
+            raise ConfigurationError(
+                f"LLMJudgeEvaluator(judges=...) names {unknown[0]!r}, which is not a model of the catalog: pin judges "
+                f"among {known}"
+            )
+    usable = [m for m in orchestrator.judge_models(judges) if evaluator.admits(m)]
+    priced = [m for m in generators if m.priced and not m.judge_only]
+    if priced and not any(j.name != g.name for g in priced for j in usable):
         only = priced[0].name if len(priced) == 1 else ", ".join(m.name for m in priced)
+        limits = [f"judges={list(judges)}"] if judges else []
+        if evaluator.pinned is not None:
+            limits.append(f"LLMJudgeEvaluator(judges={evaluator.pinned})")
+        if limits:
+            found = ", ".join(m.name for m in usable) or (
+                "none (a judge must be enabled, priced, served by a configured provider and allowed by each)"
+            )
+            raise ConfigurationError(
+                f"no model can judge the answers of {only}: a judge must be another model, and the judges allowed "
+                f"({' and '.join(limits)}) are {found}. Allow another judge, or route to other models "
+                "(preferred_models)"
+            )
         raise ConfigurationError(
             f"no model can judge the answers of {only}: a judge must be another model. Add a judge: configure a "
             "second provider (e.g. set ANTHROPIC_API_KEY or GEMINI_API_KEY), add a second model to your catalog "

@@ -491,7 +491,7 @@ class Orchestrator:
             patience=patience,
             stop_sequences=[stop_sequences] if isinstance(stop_sequences, str) else stop_sequences,
         )
-        check_runnable(self, settings.preferred_models)
+        check_runnable(self, settings.preferred_models, session.settings.judges)
         new_thread = None
         try:
             if thread is None:

@@ -1,0 +1,92 @@
+"""The pre-run check sees the judges a run may use: the judge set (`Orchestrator(judges=...)`, a session's) and
+the judges an `LLMJudgeEvaluator` pins. A run none of whose models could be judged is refused before any call."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orchestratex import FunctionProvider, GenerationRequest, LLMJudgeEvaluator, MemoryStore, Orchestrator
+from orchestratex.exceptions import ConfigurationError
+
+from ..helpers import NO_WAIT, catalog
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.made: list[tuple[str, str]] = []
+
+    def __call__(self, request: GenerationRequest) -> str:
+        self.made.append((request.model.name, request.purpose))
+        return json.dumps({"score": 9, "feedback": "ok"}) if request.purpose == "judge" else "an answer"
+
+
+def orchestrator(calls: Calls, **kwargs: object) -> Orchestrator:
+    return Orchestrator(
+        providers=[FunctionProvider(calls)],
+        catalog=catalog("m1", "m2"),
+        store=MemoryStore(),
+        retry=NO_WAIT,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "allowed"),
+    [
+        ({"judges": ["m2"]}, "(judges=['function:m2']) are function:m2"),
+        ({"evaluator": LLMJudgeEvaluator(judges=["m2"])}, "(LLMJudgeEvaluator(judges=['m2'])) are function:m2"),
+        (
+            {"judges": ["m1"], "evaluator": LLMJudgeEvaluator(judges=["function:m2"])},
+            "are none (a judge must be enabled, priced, served by a configured provider and allowed by each)",
+        ),
+    ],
+)
+async def test_a_run_no_allowed_judge_can_judge_is_refused_before_any_call(
+    kwargs: dict[str, object], allowed: str
+) -> None:
+    calls = Calls()
+    orch = orchestrator(calls, **kwargs)
+    preferred = ["m1", "m2"] if "evaluator" in kwargs and "judges" in kwargs else ["m2"]
+    with pytest.raises(ConfigurationError, match="no model can judge the answers of ") as caught:
+        await orch.run("Hello", preferred_models=preferred)
+    assert allowed in caught.value.message and "Allow another judge" in caught.value.message
+    assert calls.made == []
+    assert await orch.store.list_orchestrations() == []  # refused, not stored as a failed run
+
+
+async def test_a_sessions_judges_are_checked_too() -> None:
+    calls = Calls()
+    orch = orchestrator(calls)
+    session = await orch.create_session(judges=["m2"])
+    with pytest.raises(ConfigurationError, match=r"judges allowed \(judges=\['function:m2'\]\)"):
+        await orch.run("Hello", session=session, preferred_models=["m2"])
+    assert calls.made == []
+    result = await orch.run("Hello", preferred_models=["m2"])  # the orchestrator's judge set: any model
+    assert result.status == "completed"
+
+
+async def test_a_model_an_allowed_judge_can_judge_runs() -> None:
+    calls = Calls()
+    orch = orchestrator(calls, judges=["m2"], evaluator=LLMJudgeEvaluator(judges=["m2"]))  # (a bare model id)
+    result = await orch.run("Hello", preferred_models=["m1", "m2"], max_iterations=1)
+    assert result.status == "completed"
+    assert calls.made == [("function:m1", "generate"), ("function:m2", "judge")]
+
+
+async def test_the_judge_set_is_checked_again_when_it_changes() -> None:
+    calls = Calls()
+    orch = orchestrator(calls)
+    assert (await orch.run("Hello", preferred_models=["m2"], max_iterations=1)).status == "completed"
+    orch.judges = ["function:m2"]
+    with pytest.raises(ConfigurationError, match="no model can judge"):
+        await orch.run("Hello", preferred_models=["m2"])
+
+
+async def test_a_pinned_judge_the_catalog_does_not_know_is_refused() -> None:
+    calls = Calls()
+    orch = orchestrator(calls, evaluator=LLMJudgeEvaluator(judges=["m2", "gpt-4o-typo"]))
+    with pytest.raises(ConfigurationError, match="names 'gpt-4o-typo', which is not a model of the catalog"):
+        await orch.run("Hello")
+    assert calls.made == []
