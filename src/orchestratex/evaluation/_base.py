@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+
+from pydantic import ValidationError
 
 from ..catalog import ModelProfile
 from ..providers import Generation, GenerationRequest, Message
@@ -54,3 +57,26 @@ class Evaluator(ABC):
         """The request `judge` would get for `answer`: the orchestrator prices it and checks it fits the judge's
         context window before choosing the judges it offers. Optional: without it an estimate is used."""
         raise NotImplementedError(f"{type(self).__name__}.build_request")
+
+
+def checked_evaluation(evaluator: Evaluator, evaluation: object) -> Evaluation:
+    """`evaluation`, what `evaluator.evaluate` returned, when it is a valid `Evaluation`: `TypeError` when it is not
+    one, `ValueError` (naming the field) when it is one with an invalid field — built with `model_construct`, or
+    changed after it was built — rather than a score outside 0–10 stored, or a record the store cannot read back.
+    (What the built-in `LLMJudgeEvaluator.evaluate` returns is built validated, and not checked again.)"""
+    name = type(evaluator).__name__
+    if not isinstance(evaluation, Evaluation):
+        raise TypeError(f"{name}.evaluate returned {type(evaluation).__name__}, not an Evaluation")
+    from .judge import LLMJudgeEvaluator  # (the built-in evaluator imports this module)
+
+    if type(evaluator).evaluate is LLMJudgeEvaluator.evaluate:
+        return evaluation
+    try:
+        checked = Evaluation.model_validate(evaluation.model_dump())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ValueError(f"{name}.evaluate returned an invalid Evaluation: {where}: {err['msg']}") from None
+    if not (math.isfinite(checked.cost) and checked.cost >= 0):
+        raise ValueError(f"{name}.evaluate returned an invalid Evaluation: cost: {checked.cost} is not a cost")
+    return checked

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from ..catalog import ModelProfile
 from ..evaluation import EvaluationTask
+from ..evaluation._base import checked_evaluation
 from ..events import (
     EvaluationCompleted,
     Event,
@@ -355,13 +356,18 @@ class Run(Committing):
             answer = (it.index, self._generation(it))
         try:
             with self.telemetry.judgment(it) as judgment:
-                evaluation = await self.o.evaluator.evaluate(etask, answer[1])
+                evaluation = checked_evaluation(self.o.evaluator, await self.o.evaluator.evaluate(etask, answer[1]))
                 judgment.done(evaluation)
         except (BudgetExceeded, EvaluationError) as exc:
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
             it.phase = "failed"
             ledger.calls += (self._answer_record(it, None),)  # paid for: counted in analytics as well
             raise Stop("budget" if isinstance(exc, BudgetExceeded) else "error", exc.message, ledger) from exc
+        except Exception as exc:  # the evaluator's own error: the run ends failed (`drive`), the step settled
+            it.errors.append(f"evaluation: {type(exc).__name__}: {exc}")
+            it.phase = "failed"
+            ledger.calls += (self._answer_record(it, None),)
+            raise
         it.evaluation = evaluation
         seal((it,))  # (its usage and evaluation are new since its selection)
         it.phase = "evaluated"
