@@ -48,7 +48,12 @@ def test_a_bad_setting_is_refused_when_it_is_made(make: Callable[[], Any], messa
     ("options", "message"),
     [
         ({"preferred_models": "gpt4"}, r"preferred_models is a list of model names: write preferred_models=\['gpt4'\]"),
-        ({"domain": 5}, r"^domain: Input should be a valid string"),
+        (
+            {"domain": 5},
+            r"^domain must be a string \(one of coding, math, science, writing, analysis, general, or a name of your "
+            r"own\), not int 5",
+        ),
+        ({"domain": "CODEING"}, r"^domain 'CODEING' looks like 'coding' misspelt: write 'coding'"),
         ({"context": ["a"]}, r"^context: Input should be a valid string"),
         ({"max_iteration": 2}, r"unknown option 'max_iteration': did you mean 'max_iterations'\?"),
         ({"bogus": 1}, r"unknown option 'bogus'; the options are on_event, session"),

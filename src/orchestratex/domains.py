@@ -5,10 +5,47 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["DOMAINS", "detect_domain"]
+from .exceptions import UserError
+
+__all__ = ["DOMAINS", "check_domain", "detect_domain"]
 
 DOMAINS: Final = ("coding", "math", "science", "writing", "analysis", "general")
 """The domains that routing statistics and model specialties are kept for."""
+
+
+def check_domain(domain: object) -> str | None:
+    """`domain` as a run keeps it, or None (detected from the prompt); `UserError` when it cannot be one.
+
+    A built-in domain (`DOMAINS`) is matched in any case and kept lowercase (`" Coding"` is `coding`, so a model's
+    `coding` specialty applies). Another name is a domain of its own, kept as given without its surrounding spaces
+    (case and all: it is matched exactly, e.g. against the tasks of the table a `FittedRouter` was fitted on):
+    routers learn it apart, and no specialty applies to it. A name one typo away from a built-in domain (`codeing`,
+    `maths`) is refused naming the one meant, as is an empty name or one that is not a string. Every way of giving
+    a domain — `run(domain=...)`, `create_thread`, the command line's `--domain`, the server's `domain` fields —
+    goes through it."""
+    if domain is None:
+        return None
+    choices = ", ".join(DOMAINS)
+    if not isinstance(domain, str):
+        raise UserError(
+            f"domain must be a string (one of {choices}, or a name of your own), not {type(domain).__name__} {domain!r}"
+        )
+    name = domain.strip()
+    lowered = name.lower()
+    if lowered in DOMAINS:
+        return lowered
+    if not name:
+        raise UserError(f"domain is empty: give one ({choices}, or a name of your own), or leave it unset to detect it")
+    import difflib  # (only for a name of one's own)
+
+    close = difflib.get_close_matches(lowered, DOMAINS, n=1, cutoff=0.8)
+    if close:
+        raise UserError(
+            f"domain {domain!r} looks like {close[0]!r} misspelt: write {close[0]!r} (the built-in domains are "
+            f"{choices}; a domain of your own must not be one typo away from one of them)"
+        )
+    return name
+
 
 _KEYWORDS: Final[dict[str, tuple[str, ...]]] = {
     "coding": (

@@ -54,7 +54,7 @@ def test_invalid_thread_bodies_answer_422(api: Api) -> None:
     sid = api.session()["_id"]
     for body, field in (
         ({"session_id": sid, "original_prompt": ""}, "original_prompt"),
-        ({"session_id": sid, "original_prompt": "x", "domain": "cooking"}, "domain"),
+        ({"session_id": sid, "original_prompt": "x", "domain": "codeing"}, "domain"),
         ({"original_prompt": "x"}, "session_id"),
     ):
         r = api.client.post("/api/threads/", json=body, headers=api.alice)

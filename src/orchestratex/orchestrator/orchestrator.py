@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from typing_extensions import Unpack
 
 from ..catalog import ModelCatalog, ModelProfile
+from ..domains import check_domain
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import Event, EventHandler
 from ..exceptions import Conflict, ProviderNotConfigured, UnknownModelError, UserError
@@ -377,7 +378,7 @@ class Orchestrator:
                 session_id=session.id,
                 user_id=session.user_id,
                 original_prompt=check_prompt(prompt),
-                domain=domain,
+                domain=check_domain(domain),
                 context=context,
             )
         )
@@ -455,6 +456,7 @@ class Orchestrator:
     ) -> tuple[Orchestration, Thread | None, Session]:
         """`prepare`'s checks: the orchestration to store, its new thread (None on an existing thread; not yet
         stored) and its session (created when not given)."""
+        domain = check_domain(domain)
         await self._ensure_ready()
         messages = to_messages(prompt)
         check_numbers(

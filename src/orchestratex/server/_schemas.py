@@ -7,8 +7,11 @@ from typing import Annotated, Literal
 
 from fastapi import Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
+from ..domains import check_domain
+from ..exceptions import UserError
 from ..records import Orchestration, Session, SessionStatus, Thread
 from ..stores import Analytics, ModelStats
 from ..usage import MAX_AMOUNT
@@ -34,7 +37,22 @@ __all__ = [
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip")]
-Domain = Literal["coding", "math", "science", "writing", "analysis", "general"]
+
+
+def _domain(value: object) -> object:
+    """`check_domain`, for a request's `domain`: the library's reading (a built-in domain in any case, or a name of
+    one's own) and its message."""
+    try:
+        return check_domain(value)
+    except UserError as exc:
+        raise PydanticCustomError("domain", exc.message) from None
+
+
+Domain = Annotated[
+    str | None,
+    BeforeValidator(_domain),
+    Field(description="coding, math, science, writing, analysis or general (any case), or a name of your own"),
+]
 _ID = Field(min_length=1, max_length=64)
 
 
@@ -76,8 +94,8 @@ class ThreadCreate(_In):
 
     session_id: str = _ID
     original_prompt: str = Field(min_length=1)
-    domain: Domain | None = None
-    """Detected from the prompt when omitted."""
+    domain: Domain = None
+    """Detected from the prompt when omitted (any case: `CODING` is `coding`)."""
     context: str | None = None
 
 
