@@ -27,6 +27,7 @@ from ..exceptions import (
     StoreUnavailable,
     UserError,
 )
+from ._numbers import number_message
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -144,7 +145,7 @@ def _field(loc: Any) -> str:
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [{k: v for k, v in err.items() if k in ("loc", "msg", "type")} for err in exc.errors()]
+    errors = [{"loc": err["loc"], "msg": number_message(err), "type": err["type"]} for err in exc.errors()]
     if any(err["type"] == "json_invalid" for err in errors):
         return error_response(400, "the request body is not valid JSON")
     detail = _whole_body(request, errors)

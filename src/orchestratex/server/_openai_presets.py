@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..exceptions import ConfigurationError
+from ._numbers import Integer, Number, number_message
 
 __all__ = ["AUTO", "DEFAULT_PRESETS", "Preset", "merge_presets", "parse_presets"]
 
@@ -31,14 +32,14 @@ class Preset(BaseModel):
 
     description: str = ""
     """Shown in `/v1/models` (as `description`)."""
-    max_iterations: int | None = Field(default=None, ge=1, le=50)
-    evaluation_threshold: float | None = Field(default=None, ge=0, le=10)
+    max_iterations: Integer | None = Field(default=None, ge=1, le=50)
+    evaluation_threshold: Number | None = Field(default=None, ge=0, le=10)
     preferred_models: tuple[str, ...] | None = None
     """Route only among these models (catalog names or aliases)."""
-    cost_limit: float | None = Field(default=None, ge=0)
+    cost_limit: Number | None = Field(default=None, ge=0)
     """US dollars one call may spend, judges included."""
-    max_output_tokens: int | None = Field(default=None, ge=1)
-    patience: int | None = Field(default=None, ge=1)
+    max_output_tokens: Integer | None = Field(default=None, ge=1)
+    patience: Integer | None = Field(default=None, ge=1)
     domain: str | None = None
 
 
@@ -120,5 +121,5 @@ def _first(exc: ValueError) -> str:
     if callable(errors):
         err = errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        return f"{where}: {err['msg']}" if where else str(err["msg"])
+        return f"{where}: {number_message(err)}" if where else str(err["msg"])
     return str(exc)

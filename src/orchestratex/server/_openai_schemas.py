@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from ..usage import MAX_AMOUNT
+from ._numbers import Integer, Number, number_message
 from ._openai_errors import OpenAIError
 
 __all__ = ["ChatRequest", "OrchestrationOptions", "StreamOptions", "parse_chat_request"]
@@ -34,15 +35,15 @@ class OrchestrationOptions(BaseModel):
     """Run in this session of the caller (its budget and rate limit); default: the caller's own `/v1` session."""
     thread_id: str | None = None
     """Add to this thread of the caller; default: a new thread per call."""
-    cost_limit: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    cost_limit: Number | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     """US dollars this call may spend, judges included."""
-    max_iterations: int | None = Field(default=None, ge=1, le=50)
-    evaluation_threshold: float | None = Field(
+    max_iterations: Integer | None = Field(default=None, ge=1, le=50)
+    evaluation_threshold: Number | None = Field(
         default=None, ge=0, le=10, validation_alias=AliasChoices("evaluation_threshold", "threshold")
     )
     preferred_models: list[str] | None = Field(default=None, min_length=1)
     """Route only among these models (with a preset; a concrete `model` is the only one already)."""
-    patience: int | None = Field(default=None, ge=1)
+    patience: Integer | None = Field(default=None, ge=1)
     domain: str | None = None
     stream_events: bool = False
     """With `stream: true`, also send each orchestration event (and each draft's text) as a chunk with no
@@ -93,16 +94,16 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessageIn] = Field(min_length=1)
     stream: bool | None = False
     stream_options: StreamOptions | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
-    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
-    seed: int | None = None
+    temperature: Number | None = Field(default=None, ge=0, le=2)
+    top_p: Number | None = Field(default=None, ge=0, le=1)
+    presence_penalty: Number | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: Number | None = Field(default=None, ge=-2, le=2)
+    seed: Integer | None = None
     """Sampling parameters: checked as OpenAI checks them, then not acted on (each model samples as its provider
     does by default)."""
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    n: int | None = Field(default=None, ge=1)
+    max_tokens: Integer | None = Field(default=None, ge=1)
+    max_completion_tokens: Integer | None = Field(default=None, ge=1)
+    n: Integer | None = Field(default=None, ge=1)
     stop: str | list[str] | None = None
     tools: list[Any] | None = None
     tool_choice: Any = None
@@ -110,7 +111,7 @@ class ChatRequest(BaseModel):
     function_call: Any = None
     response_format: dict[str, Any] | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = None
+    top_logprobs: Integer | None = None
     modalities: list[str] | None = None
     audio: Any = None
     web_search_options: Any = None
@@ -142,7 +143,7 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
     except ValidationError as exc:
         err = exc.errors()[0]
         param = ".".join(str(p) for p in err["loc"] if p != "orchestratex") or None
-        raise OpenAIError(400, f"{param or 'body'}: {err['msg']}", param=param, code="invalid_value") from None
+        raise OpenAIError(400, f"{param or 'body'}: {number_message(err)}", param=param, code="invalid_value") from None
     _check_supported(request)
     return request, options
 

@@ -15,6 +15,7 @@ from ..exceptions import UserError
 from ..records import Orchestration, Session, SessionStatus, Thread
 from ..stores import Analytics, ModelStats
 from ..usage import MAX_AMOUNT
+from ._numbers import Integer, Number
 from ._users import UserId
 
 __all__ = [
@@ -65,7 +66,7 @@ class SessionSettingsIn(_In):
 
     preferred_models: list[str] | None = Field(default=None, min_length=1, max_length=100)
     """Route only among these models (names or aliases, as `GET /api/models/` lists them)."""
-    cost_limit: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    cost_limit: Number | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     """US dollars the session may spend in all; never exceeded."""
     judges: list[str] | None = Field(default=None, min_length=1, max_length=100)
     """Models that may judge the session's answers (names or aliases); the server's judges when unset."""
@@ -78,7 +79,7 @@ class SessionCreate(_In):
 
     user_id: UserId | None = None
     """The session's owner; defaults to the API key's user. A non-admin key may only name its own user."""
-    max_iterations: int | None = Field(default=None, ge=1, le=50)
+    max_iterations: Integer | None = Field(default=None, ge=1, le=50)
     """Most attempts per orchestration (default 5)."""
     settings: SessionSettingsIn = Field(default_factory=SessionSettingsIn)
 
@@ -102,10 +103,10 @@ class ThreadCreate(_In):
 class StartSettings(_In):
     """How this orchestration runs; unset fields take the session's settings, then the defaults."""
 
-    max_iterations: int | None = Field(default=None, ge=1, le=50)
+    max_iterations: Integer | None = Field(default=None, ge=1, le=50)
     preferred_models: list[str] | None = Field(default=None, min_length=1, max_length=100)
-    evaluation_threshold: float | None = Field(default=None, ge=0, le=10)
-    cost_limit: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    evaluation_threshold: Number | None = Field(default=None, ge=0, le=10)
+    cost_limit: Number | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     """A cap for this orchestration alone, within the session's budget."""
 
 

@@ -1,0 +1,48 @@
+"""The numbers of request bodies (and presets): JSON numbers only.
+
+Pydantic's lax mode reads `true` as 1, `false` as 0 and `"0.5"` as 0.5, so `"cost_limit": true` was a $1
+budget and `"max_iterations": true` one attempt. Every numeric field of the request models of `/api` and
+`/v1` is an `Integer` or a `Number` instead, which take a JSON number only (for `Integer`, one without a
+fraction; an integer is a valid `Number`), as the library's run options do (`Orchestrator.run` refuses
+booleans and text for them). `number_message` says what to write instead, for both error shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+from pydantic import Strict
+from pydantic_core import ErrorDetails
+
+__all__ = ["Integer", "Number", "number_message"]
+
+Integer = Annotated[int, Strict()]
+"""A whole JSON number: not a boolean, not text, not `3.0`."""
+
+Number = Annotated[float, Strict()]
+"""A JSON number (`10` or `10.5`): not a boolean, not text."""
+
+_SHOWN = 40
+"""Characters of a refused string shown back."""
+
+
+def number_message(error: ErrorDetails) -> str:
+    """The message of a validation error: for a number given as a boolean, as text or (for a whole number) with
+    a fraction, what was given and what to write; else pydantic's own."""
+    kind = error["type"]
+    if kind not in ("int_type", "float_type"):
+        return error["msg"]
+    value = error.get("input")
+    wanted = "a whole number" if kind == "int_type" else "a number"
+    if isinstance(value, bool):
+        return f"must be {wanted}, not the boolean {json.dumps(value)}"
+    if isinstance(value, str):
+        shown = json.dumps(value if len(value) <= _SHOWN else value[:_SHOWN] + "…", ensure_ascii=False)
+        return f"must be {wanted}, not the string {shown}: write the number without quotes"
+    if isinstance(value, float) and kind == "int_type":
+        return f"must be a whole number, not {value!r}"
+    if isinstance(value, int) and kind == "float_type":
+        return f"is too large a number (the largest is {sys.float_info.max:.3g})"
+    return error["msg"]

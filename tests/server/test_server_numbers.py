@@ -1,0 +1,116 @@
+"""Numbers of request bodies are JSON numbers: a boolean or a numeric string is refused (pydantic's lax mode read
+`true` as 1 and `"0.5"` as 0.5, so `"cost_limit": true` was a $1 budget)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from orchestratex.exceptions import ConfigurationError
+from orchestratex.server import Preset
+from orchestratex.server._numbers import number_message
+from orchestratex.server._openai_presets import parse_presets
+
+from .conftest import Api
+
+PROMPT = [{"role": "user", "content": "Write a Python function to reverse a string"}]
+
+
+def _nested(path: str, value: Any) -> dict[str, Any]:
+    head, _, rest = path.partition(".")
+    return {head: _nested(rest, value) if rest else value}
+
+
+@pytest.mark.parametrize(
+    ("route", "path", "value", "message"),
+    [
+        ("/api/sessions/", "max_iterations", True, "must be a whole number, not the boolean true"),
+        ("/api/sessions/", "max_iterations", "3", 'must be a whole number, not the string "3": write the number'),
+        ("/api/sessions/", "max_iterations", 3.5, "must be a whole number, not 3.5"),
+        ("/api/sessions/", "settings.cost_limit", True, "must be a number, not the boolean true"),
+        ("/api/sessions/", "settings.cost_limit", "0.5", 'must be a number, not the string "0.5": write the number'),
+        ("/api/orchestration/start", "settings.max_iterations", True, "must be a whole number, not the boolean"),
+        ("/api/orchestration/start", "settings.cost_limit", False, "must be a number, not the boolean false"),
+        ("/api/orchestration/start", "settings.evaluation_threshold", False, "must be a number, not the boolean"),
+        ("/api/orchestration/start", "settings.evaluation_threshold", "8", 'must be a number, not the string "8"'),
+    ],
+)
+def test_rest_refuses_a_boolean_or_a_string_for_a_number_with_422(
+    api: Api, route: str, path: str, value: Any, message: str
+) -> None:
+    body = _nested(path, value)
+    if route == "/api/orchestration/start":
+        body["thread_id"] = api.thread(api.session()["_id"])["_id"]
+    r = api.client.post(route, json=body, headers=api.alice)
+    assert r.status_code == 422, r.text
+    doc = r.json()
+    assert doc["status_code"] == 422
+    assert doc["detail"].startswith(f"{path}: {message}"), doc
+    assert [e["loc"] for e in doc["errors"]] == [["body", *path.split(".")]]
+    if route == "/api/sessions/":  # nothing was created
+        assert api.client.get("/api/sessions/user/alice", headers=api.alice).json() == []
+
+
+def test_rest_still_takes_an_integer_where_a_fraction_may_be(api: Api) -> None:
+    session = api.session(max_iterations=2, settings={"cost_limit": 10})
+    assert (session["max_iterations"], session["settings"]["cost_limit"]) == (2, 10.0)
+    thread = api.thread(session["_id"])
+    started = api.start(thread["_id"], settings={"evaluation_threshold": 8, "cost_limit": 1})
+    assert started["settings"]["evaluation_threshold"] == 8.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("max_tokens", True, "max_tokens: must be a whole number, not the boolean true"),
+        ("max_completion_tokens", "100", 'max_completion_tokens: must be a whole number, not the string "100"'),
+        ("n", True, "n: must be a whole number, not the boolean true"),
+        ("temperature", True, "temperature: must be a number, not the boolean true"),
+        ("temperature", "0.5", 'temperature: must be a number, not the string "0.5": write the number without quotes'),
+        ("top_p", False, "top_p: must be a number, not the boolean false"),
+        ("seed", True, "seed: must be a whole number, not the boolean true"),
+        ("max_iterations", True, "max_iterations: must be a whole number, not the boolean true"),
+        ("cost_limit", True, "cost_limit: must be a number, not the boolean true"),
+        ("threshold", False, "threshold: must be a number, not the boolean false"),
+        ("patience", "2", 'patience: must be a whole number, not the string "2"'),
+    ],
+)
+def test_v1_refuses_a_boolean_or_a_string_for_a_number_with_400(api: Api, field: str, value: Any, message: str) -> None:
+    body = {"model": "orchestratex/fast", "messages": PROMPT, field: value}
+    r = api.client.post("/v1/chat/completions", json=body, headers=api.alice)
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert (err["param"], err["code"], err["type"]) == (field, "invalid_value", "invalid_request_error")
+    assert err["message"].startswith(message), err
+    nested = {"model": "orchestratex/fast", "messages": PROMPT, "orchestratex": {field: value}}
+    if field in ("max_iterations", "cost_limit", "threshold", "patience"):  # the same in the `orchestratex` object
+        r = api.client.post("/v1/chat/completions", json=nested, headers=api.alice)
+        assert (r.status_code, r.json()["error"]["param"]) == (400, field)
+
+
+def test_v1_still_takes_the_numbers_openai_clients_send(api: Api) -> None:
+    body = {"model": "orchestratex/fast", "messages": PROMPT, "temperature": 1, "max_tokens": 200, "cost_limit": 2}
+    r = api.client.post("/v1/chat/completions", json=body, headers=api.alice)
+    assert r.status_code == 200, r.text
+
+
+def test_a_preset_refuses_a_boolean_or_a_string_for_a_number() -> None:
+    with pytest.raises(ConfigurationError, match=r"'mine': cost_limit: must be a number, not the boolean true"):
+        parse_presets(json.dumps({"mine": {"cost_limit": True}}))
+    with pytest.raises(ConfigurationError, match=r'max_iterations: must be a whole number, not the string "3"'):
+        parse_presets({"mine": {"max_iterations": "3"}})
+    assert Preset(cost_limit=1, max_iterations=2).cost_limit == 1.0
+
+
+def test_number_message_words_only_the_number_errors() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Preset.model_validate({"cost_limit": 10**400, "max_iterations": [1], "patience": "x" * 100})
+    messages = {e["loc"][0]: number_message(e) for e in caught.value.errors()}
+    assert messages == {
+        "cost_limit": "is too large a number (the largest is 1.8e+308)",
+        "max_iterations": "Input should be a valid integer",  # (pydantic's own)
+        "patience": f'must be a whole number, not the string "{"x" * 40}…": write the number without quotes',
+    }
