@@ -155,3 +155,36 @@ def test_two_processes_on_one_store_share_the_limits_and_the_streams(tmp_path: P
             ran_on_a = starts[1].json()["_id"]  # watched from b: its events reach b through the store
             events = asyncio.run(collect(f"{b.ws_url}/ws/{work}?token={key}", ran_on_a, timeout=120))
             assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+def test_requests_as_clients_send_them_against_a_real_server(tmp_path: Path) -> None:
+    """No redirect followed (curl's default, httpx's too): a spec path without its trailing slash, HEAD, and a
+    boolean where a number goes."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    with ServerProcess(url, tmp_path) as server:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            created = client.post("/api/sessions", json={"max_iterations": 2})
+            assert created.status_code == 201, created.text
+            assert created.json()["max_iterations"] == 2
+            listed = client.get("/api/models")
+            assert listed.status_code == 200 and listed.json()
+            head = client.head("/api/models")
+            assert (head.status_code, head.content) == (200, b"")
+            assert head.headers["content-length"] == listed.headers["content-length"]
+            assert client.head(f"/api/sessions/{created.json()['_id']}").status_code == 200
+            refused = client.post("/api/sessions/", json={"max_iterations": True, "settings": {"cost_limit": "0.5"}})
+            assert refused.status_code == 422
+            assert refused.json()["detail"] == (
+                "max_iterations: must be a whole number, not the boolean true; "
+                'settings.cost_limit: must be a number, not the string "0.5": write the number without quotes'
+            )
+            v1 = client.post(
+                "/v1/chat/completions",
+                json={
+                    "model": "orchestratex/fast",
+                    "messages": [{"role": "user", "content": "hi"}],
+                    "max_tokens": True,
+                },
+            )
+            assert v1.status_code == 400 and v1.json()["error"]["param"] == "max_tokens"

@@ -172,8 +172,10 @@ def create_app(
         )
     app.add_middleware(TraceContextMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    from ._forms import SpecForms
     from ._ops import HealthShortcut
 
+    app.add_middleware(SpecForms, documented=lambda: app.openapi())  # `/api/sessions` as `/api/sessions/`, HEAD
     app.add_middleware(HealthShortcut)  # added last: runs first
     from . import _analytics, _keys, _models, _ops, _orchestrations, _sessions, _threads, _ws
 

@@ -54,12 +54,6 @@ async def ready(request: Request) -> Response:
     return JSONResponse({"status": "ready", "store": "ok"})
 
 
-@router.head("/health/ready", include_in_schema=False)
-async def ready_head(request: Request) -> Response:
-    """`HEAD /health/ready`: the status of `GET` (as for `/health`, which load balancers' checks often ask so)."""
-    return await ready(request)
-
-
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
