@@ -118,8 +118,9 @@ class Runner:
             await asyncio.wait(tasks, timeout=grace_s)
         self._handing_back = True
         left = list(self._tasks.items())
-        for oid, _ in left:
-            await self.orchestrator.suspend(oid)
+        # together: each hand-back waits for the store (the step's spending, the lease), so one after another
+        # the stop would take the grace plus that wait for every run
+        await asyncio.gather(*(self.orchestrator.suspend(oid) for oid, _ in left))
         for _, task in left:
             task.cancel()  # one the orchestrator did not start (suspend found nothing to stop)
             with contextlib.suppress(BaseException):
