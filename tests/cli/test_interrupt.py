@@ -3,6 +3,7 @@ the rest; with `--detach` it is left for a server to resume. Real processes, rea
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -171,3 +172,45 @@ def test_a_closed_stdout_is_refused_before_anything_is_stored(store_url: str) ->
     assert done.returncode == 2
     assert done.stderr == "orchestratex: error: stdout is closed: redirect it (> /dev/null) instead of closing it\n"
     assert stored(store_url)[0] == []
+
+
+def start_json(store_url: str, *extra: str) -> subprocess.Popen[str]:
+    """`run --json` (nothing on stdout until it ends), signalled once the orchestration is stored (`-v` says so)."""
+    proc = subprocess.Popen(
+        [*ARGS, "--store", store_url, "--json", "-v", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=SLOW,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "stored; interrupting it" in line:
+            return proc
+    raise AssertionError("the run never said it was stored")
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_json_run_prints_its_document(store_url: str, sig: signal.Signals, code: int) -> None:
+    """A script piping `--json` into `jq` gets the cancelled run's document (its id, status, costs) on stdout."""
+    proc = start_json(store_url)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    (doc,), _ = stored(store_url)
+    printed = json.loads(out)
+    assert (printed["_id"], printed["status"], printed["stop_reason"]) == (doc.id, "cancelled", "cancelled")
+    assert printed["total_cost"] == doc.total_cost and printed["simulated"] is True
+    assert printed["events"][-1]["type"] == "orchestration_failed"
+    assert err.splitlines()[-1].startswith(f"orchestratex: interrupted by {sig.name}: orchestration {doc.id} ended")
+
+
+def test_a_detached_json_run_prints_its_document(store_url: str) -> None:
+    proc = start_json(store_url, "--detach")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    (oid,) = stored(store_url)[1]
+    printed = json.loads(out)
+    assert (printed["_id"], printed["status"], printed["stop_reason"]) == (oid, "running", None)
+    assert "is detached" in err.splitlines()[-1]

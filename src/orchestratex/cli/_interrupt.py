@@ -43,16 +43,24 @@ _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP
 
 class Interrupted(Exception):
     """The run was stopped by `cause` (a signal's name, or `STDOUT_FAILED` with `detail` saying why); `status` is
-    the orchestration's status in the store."""
+    the orchestration's status in the store, `result` its document and events as stored once it stopped (what
+    `run --json` prints), or None when it was interrupted before it was stored."""
 
     def __init__(
-        self, cause: str, orchestration_id: str | None, status: str | None, spent: float, detail: str = ""
+        self,
+        cause: str,
+        orchestration_id: str | None,
+        status: str | None,
+        spent: float,
+        detail: str = "",
+        result: RunResult | None = None,
     ) -> None:
         self.cause = cause
         self.detail = detail
         self.orchestration_id = orchestration_id
         self.status = status
         self.spent = spent
+        self.result = result
         super().__init__(self.message)
 
     @property
@@ -132,6 +140,8 @@ class RunGuard:
                 loop.remove_signal_handler(sig)
 
     async def _drive(self, prompt: str, handlers: list[EventHandler], options: dict[str, Any]) -> RunResult:
+        from ..orchestrator import RunResult
+
         orchestrator = self.orchestrator
         doc = await orchestrator.prepare(prompt, **options)
         self._oid = doc.id
@@ -156,7 +166,10 @@ class RunGuard:
             if self._stopping is not None:
                 await self._stopping
             stored = await orchestrator.store.get_orchestration(doc.id)
-            raise Interrupted(self.cause, doc.id, stored.status, stored.total_cost, self.detail)
+            events = await orchestrator.store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
+            result = RunResult(stored, events, orchestrator.simulated)  # (what `run` returns, as stored now)
+            raise Interrupted(self.cause, doc.id, stored.status, stored.total_cost, self.detail, result)
         finally:
             for handler in handlers:
                 orchestrator.handlers.remove(handler)
+

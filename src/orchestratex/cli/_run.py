@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -14,7 +15,7 @@ from ..orchestrator import Orchestrator, RunResult
 from ..providers import SimulatedProvider
 from ..routing import BayesianRouter
 from ..stores import Store, open_store
-from ._interrupt import STDOUT_FAILED, RunGuard
+from ._interrupt import STDOUT_FAILED, Interrupted, RunGuard
 from ._live import LiveView
 from ._models import simulation_reason
 from ._output import Output, StdoutFailed
@@ -109,6 +110,10 @@ def _read_stdin() -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _print_json(result: RunResult) -> None:
+    Output().verbatim(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+
+
 def run_command(args: argparse.Namespace) -> int:
     if args.command == "run" and args.prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
@@ -117,10 +122,16 @@ def run_command(args: argparse.Namespace) -> int:
         args.prompt = _read_stdin().rstrip("\n")
     if args.command == "run" and not args.prompt.strip():
         raise UserError("the prompt is empty: give the text to orchestrate")
-    result = asyncio.run(_run(args))
+    try:
+        result = asyncio.run(_run(args))
+    except Interrupted as exc:
+        if args.json and exc.result is not None:  # a script reading stdout gets the run's document (and its id)
+            with contextlib.suppress(StdoutFailed):  # (the message on stderr names the run either way)
+                _print_json(exc.result)
+        raise
     if args.json:
         try:
-            Output().verbatim(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+            _print_json(result)
         except StdoutFailed as exc:
             if args.command == "run":
                 store = f" --store {args.store}" if args.store else ""
