@@ -172,4 +172,3 @@ class RunGuard:
         finally:
             for handler in handlers:
                 orchestrator.handlers.remove(handler)
-

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -11,6 +10,7 @@ from typing import Any, NoReturn
 from ..exceptions import OrchestrateXError, UserError
 from ._interrupt import EXIT_CODES, Interrupted
 from ._logs import hide_logs, show_logs
+from ._options import TypedOption, number, whole_number
 from ._output import StdoutFailed
 from ._runs import add_runs_parser
 
@@ -22,23 +22,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):  # (nan passed every bound check and was refused as "above 1000000")
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number: give a number such as 0.5")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
 def _models(text: str) -> list[str]:
@@ -75,16 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("prompt", help="the prompt to orchestrate; - reads it from standard input")
     run.add_argument("--domain", help="coding, math, science, writing, analysis, general (detected when omitted)")
     run.add_argument("--context", help="extra context for the models")
-    run.add_argument("--max-iterations", type=_int, help="most attempts (default 5)")
+    run.add_argument("--max-iterations", type=whole_number, action=TypedOption, help="most attempts (default 5)")
     run.add_argument(
         "--threshold",
         "--evaluation-threshold",  # (the name in the library, the REST API and the OpenAI extension)
         dest="threshold",
-        type=_float,
+        type=number,
+        action=TypedOption,
         help="stop once the judges' score reaches this (0–10, default 8)",
     )
     run.add_argument("--models", type=_models, help="comma-separated models to route among (names or aliases)")
-    run.add_argument("--cost-limit", type=_float, help="most US dollars to spend")
+    run.add_argument("--cost-limit", type=number, action=TypedOption, help="most US dollars to spend")
     run.add_argument("--json", action="store_true", help="print the result document as JSON instead of the live view")
     run.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
     run.add_argument("--catalog", help=catalog_help)
@@ -109,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="start the REST + WebSocket server (needs orchestratex[server])")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_int, default=8000)
+    serve.add_argument("--port", type=whole_number, default=8000)
     serve.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
     serve.add_argument("--catalog", help=catalog_help)
 

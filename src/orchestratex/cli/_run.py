@@ -18,6 +18,7 @@ from ..stores import Store, open_store
 from ._interrupt import STDOUT_FAILED, Interrupted, RunGuard
 from ._live import LiveView
 from ._models import simulation_reason
+from ._options import check_run_options
 from ._output import Output, StdoutFailed
 from ._setup import run_orchestrator
 
@@ -39,8 +40,6 @@ def _demo(args: argparse.Namespace) -> Callable[[Store], Orchestrator]:
 
 async def _run(args: argparse.Namespace) -> RunResult:
     demo = args.command == "demo"
-    if not demo and args.cost_limit is not None and args.cost_limit < 0:
-        raise UserError("--cost-limit must be >= 0")
     make = _demo(args) if demo else run_orchestrator(args)
     store = await open_store("memory://" if demo else args.store)
     try:
@@ -60,8 +59,6 @@ async def _run(args: argparse.Namespace) -> RunResult:
                     "cost_limit": args.cost_limit,
                 }
             )
-            if not demo and args.max_iterations is not None and args.max_iterations < 1:
-                raise UserError("--max-iterations must be at least 1")
             result = await guard.run(
                 DEMO_PROMPT if demo else args.prompt,
                 user_id=os.environ.get("USER", "local"),
@@ -115,6 +112,8 @@ def _print_json(result: RunResult) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        check_run_options(args)  # (before standard input is read or a store opened)
     if args.command == "run" and args.prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UserError("run -: pipe the prompt into standard input (echo 'question' | orchestratex run -)")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import NotFound, UserError
+from ._options import whole_number
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -29,7 +31,7 @@ def add_runs_parser(sub: Any) -> None:
     runs_sub = runs.add_subparsers(dest="runs_command", required=True, parser_class=type(runs))
     store_help = "store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
     listing = runs_sub.add_parser("list", help="the most recent orchestrations, newest first")
-    listing.add_argument("--limit", type=int, default=20, help="how many to show (default 20; 0 for all)")
+    listing.add_argument("--limit", type=whole_number, default=20, help="how many to show (default 20; 0 for all)")
     listing.add_argument("--status", choices=_STATUSES, help="only orchestrations with this status")
     listing.add_argument("--user", help="only this user's orchestrations")
     listing.add_argument("--json", action="store_true", help="print a JSON list of summaries")
@@ -66,7 +68,7 @@ async def _open(url: str) -> Store | None:
 # -- list -----------------------------------------------------------------------------------------------
 async def _recent(store: Store, args: argparse.Namespace) -> list[Orchestration]:
     """The last `limit` orchestrations matching the filters (the store lists oldest first), newest first."""
-    kept: deque[Orchestration] = deque(maxlen=args.limit or None)
+    kept: deque[Orchestration] = deque(maxlen=min(args.limit, sys.maxsize) or None)  # (more than there are: all)
     offset = 0
     while page := await store.list_orchestrations(limit=_PAGE, offset=offset):
         kept.extend(o for o in page if _matches(o, args))

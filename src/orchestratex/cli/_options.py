@@ -1,0 +1,92 @@
+"""Numeric options: parsed as numbers, and checked against the library's bounds under the option's own name.
+
+The library names a setting by its field (`max_iterations: Input should be less than or equal to 50`); a person
+who typed `--max-iterations 100000` should read about `--max-iterations`, with the range to choose from. The
+bounds are read from the library's models, so the CLI never allows or refuses a value the library would not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ..exceptions import UserError
+
+__all__ = ["OPTIONS", "TypedOption", "check_run_options", "number", "whole_number"]
+
+OPTIONS = {"max_iterations": "--max-iterations", "evaluation_threshold": "--threshold", "cost_limit": "--cost-limit"}
+"""The library's name of each numeric setting of `run` → its option (as `--help` shows it)."""
+
+
+def number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):  # (nan passed every bound check and was refused as "above 1000000")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number: give a number such as 0.5")
+    return value
+
+
+def whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+class TypedOption(argparse.Action):
+    """Stores the value as `store` does, and the option string typed (`--evaluation-threshold` rather than its
+    alias `--threshold`) in the namespace's `typed` dict, so that an error about the value names it as typed."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: str | None = None
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        if option is not None:
+            typed = getattr(namespace, "typed", None) or {}
+            namespace.typed = {**typed, self.dest: option}
+
+
+def _show(value: object) -> str:
+    """A number as a person writes it: `1000000`, not `1000000.0`; `0.5`; `1e+20`."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _range(metadata: Sequence[object]) -> str:
+    """The bounds of a pydantic field as words: `from 1 to 50`, `at least 0`."""
+    from annotated_types import Ge, Gt, Le, Lt
+
+    low = next((_show(m.ge) for m in metadata if isinstance(m, Ge)), None)
+    high = next((_show(m.le) for m in metadata if isinstance(m, Le)), None)
+    above = next((f"more than {_show(m.gt)}" for m in metadata if isinstance(m, Gt)), None)
+    below = next((f"less than {_show(m.lt)}" for m in metadata if isinstance(m, Lt)), None)
+    if low is not None and high is not None:
+        return f"from {low} to {high}"
+    words = [
+        w for w in (above if low is None else f"at least {low}", below if high is None else f"at most {high}") if w
+    ]
+    return " and ".join(words) or "a valid value"
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """`UserError` naming the option as typed (`--max-iterations must be from 1 to 50, not 100000`) when a numeric
+    option of `run` is outside what the library accepts; checked before anything is stored or run."""
+    from pydantic import ValidationError
+
+    from ..records import OrchestrationSettings
+
+    dests = {"max_iterations": "max_iterations", "evaluation_threshold": "threshold", "cost_limit": "cost_limit"}
+    values = {field: getattr(args, dest) for field, dest in dests.items() if getattr(args, dest) is not None}
+    try:
+        OrchestrationSettings(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0])
+        option = (getattr(args, "typed", None) or {}).get(dests[field], OPTIONS[field])
+        bounds = _range(OrchestrationSettings.model_fields[field].metadata)
+        raise UserError(f"{option} must be {bounds}, not {_show(values[field])}") from None
