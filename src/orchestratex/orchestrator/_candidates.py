@@ -10,6 +10,7 @@ from ._budget import affordable_cap
 from ._ledger import Stop
 from ._prompts import request_messages, system_message
 from ._spending import Spending
+from ._window import too_long
 
 __all__ = ["Candidates"]
 
@@ -76,7 +77,8 @@ class Candidates(Spending):
             raise Stop(
                 "error",
                 self._out_of_models(
-                    "no model is available: every candidate failed, is cooling down or is too small",
+                    too_long(allowed, task.input_tokens, task.max_output_tokens)
+                    or "no model is available: every candidate failed, is cooling down or is too small",
                     "no other model is usable (cooling down, or too small)"
                     if any(m.name not in self.failed for m in allowed)
                     else None,
