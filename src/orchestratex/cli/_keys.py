@@ -40,10 +40,15 @@ async def _list(url: str, user_id: str | None) -> list[ApiKey]:
         await store.close()
 
 
-async def _revoke(url: str, key_id: str) -> ApiKey:
+async def _revoke(url: str, key_id: str) -> tuple[ApiKey, bool]:
+    """The key revoked, and whether it already was (the store keeps its first `revoked_at` either way)."""
     store = await open_store(url)
     try:
-        return await store.revoke_api_key(key_id)
+        try:
+            before = next((k for k in await store.list_api_keys() if k.id == key_id), None)
+        except NotImplementedError:  # (a store that cannot list keys: revoking says nothing of before)
+            before = None
+        return await store.revoke_api_key(key_id), before is not None and before.revoked_at is not None
     except NotFound:
         raise UserError(f"no API key {key_id!r} in {url} (list them with `orchestratex keys list`)") from None
     except NotImplementedError:
@@ -100,11 +105,17 @@ def keys_command(args: argparse.Namespace) -> int:
     if args.keys_command == "revoke":
         if absent:
             raise UserError(f"no API key {args.key_id!r}: the store {url} does not exist (yet)")
-        revoked = asyncio.run(_revoke(url, args.key_id))
-        Output().verbatim(
-            f"orchestratex: revoked key {revoked.id} of user {revoked.user_id!r}; "
-            f"servers on {url} refuse it from now on"
-        )
+        revoked, already = asyncio.run(_revoke(url, args.key_id))
+        if already:
+            Output().verbatim(
+                f"orchestratex: key {revoked.id} of user {revoked.user_id!r} was already revoked "
+                f"({_when(revoked.revoked_at)} UTC); nothing changed"
+            )
+        else:
+            Output().verbatim(
+                f"orchestratex: revoked key {revoked.id} of user {revoked.user_id!r}; "
+                f"servers on {url} refuse it from now on"
+            )
         return 0
     if args.keys_command != "create":
         raise UserError(f"unknown keys command {args.keys_command!r}: use `orchestratex keys create|list|revoke`")
