@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -79,6 +80,31 @@ def test_ranking_curve_covers_every_share() -> None:
     assert lab.apgr(perfect, weak=weak, strong=strong) > 0.5
     with pytest.raises(ValueError, match="two-model"):
         lab.ranking_curve(synthetic_table(5), np.zeros(5), name="x")
+
+
+def test_ranking_curve_of_an_mmlu_sized_table_is_quick_and_exact() -> None:
+    """Each of the n + 1 points used to re-read the whole table: 2.5 s on MMLU's 14,037 prompts, now running sums."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    table = lab.OutcomeTable(
+        name="big",
+        models=("strong", "weak"),
+        prompts=tuple(f"p{i}" for i in range(n)),
+        quality=(rng.random((n, 2)) < [0.8, 0.6]).astype(float),
+        cost=np.tile([1.0, 0.0], (n, 1)),
+    )
+    gain = rng.random(n)
+    started = time.perf_counter()
+    curve = lab.ranking_curve(table, gain, name="random")
+    assert time.perf_counter() - started < 1.0
+    order = np.argsort(-gain, kind="stable")
+    for k in (0, 1, 7_777, n):
+        choice = np.ones(n, dtype=np.int64)
+        choice[order[:k]] = 0
+        point = curve.points[k]
+        assert point.quality == pytest.approx(table.quality[np.arange(n), choice].mean(), abs=1e-12)
+        assert point.cost == pytest.approx(k / n) and point.knob == k
+        assert point.shares == {m: s for m, s in (("strong", k / n), ("weak", (n - k) / n)) if s > 0}
 
 
 async def test_replay_streams_prompts_and_gives_bandit_feedback() -> None:

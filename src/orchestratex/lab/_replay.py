@@ -83,14 +83,23 @@ def ranking_curve(table: OutcomeTable, gain: FloatArray, *, name: str, strong: i
         raise UserError("a ranking curve is for two-model tables")
     if gain.shape != (len(table),):
         raise UserError(f"gain must have one value per row ({len(table)})")
-    weak = 1 - strong
+    weak, n = 1 - strong, len(table)
     order = np.argsort(-gain, kind="stable")
-    choice = np.full(len(table), weak, dtype=np.int64)
-    points = [_point(table, choice.copy(), 0.0)]
-    for k, row in enumerate(order, start=1):
-        choice[row] = strong
-        points.append(_point(table, choice.copy(), float(k)))
+    rows = np.arange(n)
+    # point k sends order[:k] to strong: running sums instead of re-reading the table for each of the n + 1 points
+    quality = _running_means(table.quality[rows, weak], table.quality[order, strong] - table.quality[order, weak])
+    cost = _running_means(table.cost[rows, weak], table.cost[order, strong] - table.cost[order, weak])
+    points = []
+    for k in range(n + 1):
+        share = {strong: k / n, weak: (n - k) / n}
+        shares = {m: share[j] for j, m in enumerate(table.models) if share[j] > 0}
+        points.append(OperatingPoint(cost=float(cost[k]), quality=float(quality[k]), knob=float(k), shares=shares))
     return Curve(name, tuple(points))
+
+
+def _running_means(base: FloatArray, delta: FloatArray) -> FloatArray:
+    """Mean of `base` with the first 0, 1, …, n entries of `delta` added to it."""
+    return (float(base.sum()) + np.concatenate([[0.0], np.cumsum(delta)])) / max(len(base), 1)
 
 
 def single_model_points(table: OutcomeTable) -> dict[str, OperatingPoint]:
