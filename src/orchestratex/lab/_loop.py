@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from ..stores import MemoryStore
 from ..usage import Usage
 from ._metrics import OperatingPoint
 from ._profiles import CHARS_PER_TOKEN, profiles_for
+from ._progress import Progress, check_progress
 from ._table import FloatArray, OutcomeTable
 
 __all__ = ["LoopOutcome", "LoopReplay", "SimulatedJudge", "replay_loop"]
@@ -233,7 +235,7 @@ async def replay_loop(
     profiles: Sequence[ModelProfile] | None = None,
     cost_limit: float | None = None,
     patience: int | None = None,
-    progress: Callable[[int, int, LoopReplay], None] | None = None,
+    progress: bool | Callable[[int, int, LoopReplay], None] | None = None,
     progress_every: int = 100,
 ) -> LoopReplay:
     """Run the real `Orchestrator` on every prompt of `table`, in order, and report accuracy and cost.
@@ -250,10 +252,15 @@ async def replay_loop(
     (`cost_limit` per prompt) or when the score stops improving (`patience`).
 
     The router learns as it would in production (its `observe` sees every judged answer), so
-    give it a fresh router for each measurement. `progress(done, total, partial)` is called every
-    `progress_every` prompts and at the end.
+    give it a fresh router for each measurement.
+
+    Progress: by default a line on stderr, updated in place, once the replay has run a second, when
+    stderr is a terminal or the code runs in Jupyter (never when stderr is piped); `progress=True`
+    shows it wherever stderr goes, `progress=False` never. A callable `progress(done, total, partial)`
+    is called instead every `progress_every` prompts and at the end.
     """
     table.require_complete()
+    check_progress(progress, callback="progress(done, total, partial)")
     if max_iterations < 1:
         raise UserError("max_iterations must be >= 1")
     if isinstance(progress_every, bool) or not isinstance(progress_every, int) or progress_every < 1:
@@ -326,28 +333,49 @@ async def replay_loop(
         "threshold": threshold,
         "cost_limit": cost_limit,
     }
+    callback = progress if callable(progress) else None
+    show = False if callback is not None else cast("bool | None", progress)  # a callback replaces the display
     started = time.perf_counter()
+    spent = right = 0.0
     async with orchestrator:
         session = await orchestrator.create_session()
-        for row, prompt in enumerate(table.prompts):
-            token = _ROW.set(row)
-            try:
-                result = await orchestrator.run(
-                    prompt,
-                    session=session.id,
-                    domain=table.task_of(row),
-                    preferred_models=names,
-                    cost_limit=cost_limit,
-                    patience=patience,
-                )
-            finally:
-                _ROW.reset(token)
-            outcomes.append(_outcome(table, row, result.orchestration, by_name))
-            done = row + 1
-            if progress is not None and (done % progress_every == 0 or done == len(table)):
-                partial = LoopReplay(table, tuple(outcomes), max_iterations, time.perf_counter() - started, settings)
-                progress(done, len(table), partial)
+        with Progress(f"replay_loop {table.name}", len(table), show=show) as bar:
+            for row, prompt in enumerate(table.prompts):
+                outcome = await _run_row(orchestrator, session.id, table, row, prompt, names, cost_limit, patience)
+                outcomes.append(_outcome(table, row, outcome, by_name))
+                done = row + 1
+                spent, right = spent + outcomes[-1].cost, right + outcomes[-1].quality
+                bar.update(done, f"quality {right / done:.3f}, ${spent / done:.5f}/prompt")
+                if callback is not None and (done % progress_every == 0 or done == len(table)):
+                    elapsed = time.perf_counter() - started
+                    callback(done, len(table), LoopReplay(table, tuple(outcomes), max_iterations, elapsed, settings))
     return LoopReplay(table, tuple(outcomes), max_iterations, time.perf_counter() - started, settings)
+
+
+async def _run_row(
+    orchestrator: Orchestrator,
+    session: str,
+    table: OutcomeTable,
+    row: int,
+    prompt: str,
+    names: list[str],
+    cost_limit: float | None,
+    patience: int | None,
+) -> object:
+    """One prompt's orchestration document (the row is what the lab's providers answer from)."""
+    token = _ROW.set(row)
+    try:
+        result = await orchestrator.run(
+            prompt,
+            session=session,
+            domain=table.task_of(row),
+            preferred_models=names,
+            cost_limit=cost_limit,
+            patience=patience,
+        )
+    finally:
+        _ROW.reset(token)
+    return result.orchestration
 
 
 def _columns(table: OutcomeTable, profiles: Sequence[ModelProfile]) -> dict[str, int]:

@@ -14,6 +14,7 @@ from ..exceptions import UserError
 from ..routing import Router, RoutingFeedback, Task
 from ..routing.fitted import FittedRouter
 from ._metrics import Curve, OperatingPoint
+from ._progress import Progress, check_progress
 from ._table import FloatArray, IntArray, OutcomeTable
 
 __all__ = [
@@ -181,6 +182,7 @@ async def replay(
     *,
     learn: bool = True,
     score_scale: float | None = None,
+    progress: bool | None = None,
 ) -> Replay:
     """Run `router` over the table's prompts in order, as a stream, without calling any provider.
 
@@ -188,9 +190,11 @@ async def replay(
     per table model, matched by name or version: see `profiles_for`). With `learn=True` the
     router then observes the chosen model's outcome only (bandit feedback): a score on the
     0–10 scale (`quality × score_scale`, by default 10 for 0/1 tables and 1 for 1–10 ones), its
-    cost, and its output tokens when the table knows them.
+    cost, and its output tokens when the table knows them. `progress`: the lab's progress display (None: on a
+    terminal or in Jupyter once the replay has run a second; True: always; False: never).
     """
     table.require_complete()
+    check_progress(progress)
     if score_scale is not None and (
         isinstance(score_scale, bool)
         or not isinstance(score_scale, numbers.Real)
@@ -204,30 +208,35 @@ async def replay(
     scale = score_scale if score_scale is not None else (10.0 if float(table.quality.max()) <= 1 else 1.0)
     chars = table.output_chars
     choices = np.empty(len(table), dtype=np.int64)
-    for row, prompt in enumerate(table.prompts):
-        domain = table.task_of(row)
-        task = Task(prompt=prompt, domain=domain, original_prompt=prompt, input_tokens=len(prompt.encode()))
-        decision = await router.select(task, profiles)
-        if decision.model_name not in index:
-            raise UserError(f"router {router.name!r} chose {decision.model_name!r}, which is not a candidate")
-        col = index[decision.model_name]
-        choices[row] = col
-        if learn:
-            await router.observe(
-                RoutingFeedback(
-                    domain=domain,
-                    model_name=decision.model_name,
-                    score=float(min(10.0, max(0.0, table.quality[row, col] * scale))),
-                    cost=float(table.cost[row, col]),
-                    latency_ms=0.0,
-                    output_tokens=int(chars[row, col] / 4) if chars is not None else 0,
-                    prompt=prompt,
+    with Progress(f"replay {router.name} on {table.name}", len(table), show=progress) as bar:
+        for row, prompt in enumerate(table.prompts):
+            domain = table.task_of(row)
+            task = Task(prompt=prompt, domain=domain, original_prompt=prompt, input_tokens=len(prompt.encode()))
+            decision = await router.select(task, profiles)
+            if decision.model_name not in index:
+                raise UserError(f"router {router.name!r} chose {decision.model_name!r}, which is not a candidate")
+            col = index[decision.model_name]
+            choices[row] = col
+            if learn:
+                await router.observe(
+                    RoutingFeedback(
+                        domain=domain,
+                        model_name=decision.model_name,
+                        score=float(min(10.0, max(0.0, table.quality[row, col] * scale))),
+                        cost=float(table.cost[row, col]),
+                        latency_ms=0.0,
+                        output_tokens=int(chars[row, col] / 4) if chars is not None else 0,
+                        prompt=prompt,
+                    )
                 )
-            )
+            bar.advance()
     return Replay(table, choices)
 
 
-def fitted_curve(router: FittedRouter, table: OutcomeTable, *, name: str | None = None) -> Curve:
-    """The curve of a fitted router's `quality − w × cost` rule over `table` (predictions made once)."""
-    q, c = router.predict_table(table.with_models(*router.models))
+def fitted_curve(
+    router: FittedRouter, table: OutcomeTable, *, name: str | None = None, progress: bool | None = None
+) -> Curve:
+    """The curve of a fitted router's `quality − w × cost` rule over `table` (predictions made once); `progress` as
+    in `replay`."""
+    q, c = router.predict_table(table.with_models(*router.models), progress=progress)
     return sweep(table.with_models(*router.models), q, c, name=name or router.name)

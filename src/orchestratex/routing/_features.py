@@ -6,7 +6,7 @@ import itertools
 import math
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import UserError
@@ -76,19 +76,34 @@ class TextFeaturizer:
 
     def fit(self, texts: Sequence[str]) -> TextFeaturizer:
         """Learn inverse document frequencies (smoothed, as scikit-learn's `TfidfVectorizer`)."""
+        self._learn_idf([self.counts(text) for text in texts])
+        return self
+
+    def fit_transform(self, texts: Sequence[str], *, tick: Callable[[], None] | None = None) -> Any:
+        """`fit(texts)` then `transform(texts)`, counting each text's tokens once; `tick()` after each text."""
+        counts = []
+        for text in texts:
+            counts.append(self.counts(text))
+            if tick is not None:
+                tick()
+        self._learn_idf(counts)
+        return self._matrix(counts)
+
+    def _learn_idf(self, counts: Sequence[dict[int, float]]) -> None:
         np = _np()
         df = np.zeros(self.size)
-        for text in texts:
-            df[list(self.counts(text))] += 1
-        self.idf = np.log((1 + len(texts)) / (1 + df)) + 1.0
-        return self
+        for c in counts:
+            df[list(c)] += 1
+        self.idf = np.log((1 + len(counts)) / (1 + df)) + 1.0
 
     def transform_one(self, text: str) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """(buckets, l2-normalised TF-IDF values) of one text."""
+        return self._vector(self.counts(text))
+
+    def _vector(self, counts: dict[int, float]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         np = _np()
         if self.idf is None:
             raise RuntimeError("TextFeaturizer.fit must run before transform")
-        counts = self.counts(text)
         idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         val = np.fromiter(counts.values(), dtype=np.float64, count=len(counts)) * self.idf[idx]
         norm = float(np.sqrt(val @ val))
@@ -96,12 +111,15 @@ class TextFeaturizer:
 
     def transform(self, texts: Sequence[str]) -> Any:
         """A scipy CSR matrix (rows, 2**bits) of the texts' features."""
+        return self._matrix([self.counts(text) for text in texts])
+
+    def _matrix(self, counts: Sequence[dict[int, float]]) -> Any:
         np = _np()
         from scipy import sparse
 
         indptr, indices, values = [0], [], []
-        for text in texts:
-            idx, val = self.transform_one(text)
+        for c in counts:
+            idx, val = self._vector(c)
             indices.append(idx)
             values.append(val)
             indptr.append(indptr[-1] + len(idx))
@@ -111,5 +129,5 @@ class TextFeaturizer:
                 np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
                 np.asarray(indptr),
             ),
-            shape=(len(texts), self.size),
+            shape=(len(counts), self.size),
         )

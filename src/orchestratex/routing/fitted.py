@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from ..lab import OutcomeTable
+    from ..lab._progress import Progress
     from ._embed import MiniLMEmbedder
 
 __all__ = ["FEATURE_SETS", "FittedRouter", "TextFeaturizer"]
@@ -160,11 +161,19 @@ class FittedRouter(Router):
     def fitted(self) -> bool:
         return self._mean_q is not None
 
-    def fit(self, table: OutcomeTable, *, profiles: Sequence[ModelProfile] = ()) -> FittedRouter:
-        """Learn from `table` (unobserved cells are skipped); `profiles` give the prices the costs were paid at."""
+    def fit(
+        self, table: OutcomeTable, *, profiles: Sequence[ModelProfile] = (), progress: bool | None = None
+    ) -> FittedRouter:
+        """Learn from `table` (unobserved cells are skipped); `profiles` give the prices the costs were paid at.
+
+        `progress`: the lab's progress display on stderr (see `orchestratex.lab`) while the prompts' features are
+        computed: None shows it on a terminal or in Jupyter once the fit has run a second, True always, False never.
+        """
         np = _np()
+        from ..lab._progress import check_progress
         from ..lab._table import OutcomeTable
 
+        check_progress(progress)
         if not isinstance(table, OutcomeTable):
             raise UserError(
                 "fit takes an OutcomeTable (lab.load_routerbench(...), lab.OutcomeTable(...)), "
@@ -196,7 +205,7 @@ class FittedRouter(Router):
         self._buckets = np.zeros(0, dtype=np.int64)
         self._coef = np.zeros((len(self.models), 0))
         if self.text:
-            self._fit_text(table, quality, observed, dom)
+            self._fit_text(table, quality, observed, dom, progress)
         return self
 
     @property
@@ -204,11 +213,19 @@ class FittedRouter(Router):
         """The sentence embedder of `features="minilm"` (None for TF-IDF features)."""
         return self._embedder if self.features == "minilm" else None
 
-    def _dense(self, texts: Sequence[str]) -> Any:
-        """(rows, dim) embeddings of the texts' tails."""
+    def _dense(self, texts: Sequence[str], bar: Progress | None = None) -> Any:
+        """(rows, dim) embeddings of the texts' tails; `bar` advances as they are embedded, `_EMBED_CHUNK` at a time."""
+        np = _np()
         if self._embedder is None:
             self._embedder = _default_embedder()
-        return self._embedder.embed([self.featurizer.tail(t) for t in texts]).astype(_np().float64)
+        tails = [self.featurizer.tail(t) for t in texts]
+        if bar is None:
+            return self._embedder.embed(tails).astype(np.float64)
+        parts = []
+        for start in range(0, len(tails), _EMBED_CHUNK):
+            parts.append(self._embedder.embed(tails[start : start + _EMBED_CHUNK]).astype(np.float64))
+            bar.advance(len(parts[-1]))
+        return np.concatenate(parts) if parts else np.zeros((0, 0))
 
     def _domain_means(self, values: Any, observed: Any, dom: Any) -> Any:
         np = _np()
@@ -222,29 +239,39 @@ class FittedRouter(Router):
             out[d] = (v[rows].sum(axis=0) + self.domain_prior * overall) / (n + self.domain_prior)
         return out
 
-    def _fit_text(self, table: OutcomeTable, quality: Any, observed: Any, dom: Any) -> None:
+    def _fit_text(self, table: OutcomeTable, quality: Any, observed: Any, dom: Any, progress: bool | None) -> None:
         np = _np()
+        from ..lab._progress import Progress
+
         try:
             from sklearn.linear_model import Ridge
         except ImportError as exc:
             raise ImportError("fitting a FittedRouter needs scikit-learn: pip install 'orchestratex[lab]'") from exc
-        if self.features == "minilm":
-            x = self._dense(table.prompts)
-            used = np.arange(x.shape[1])
-        else:
-            self.featurizer.fit(table.prompts)
-            x = self.featurizer.transform(table.prompts)
-            used = np.flatnonzero(np.asarray(x.getnnz(axis=0)) > 0)
-            x = x[:, used]
+        label = f"fit {self.name} on {table.name}"
+        with Progress(label, len(table), show=progress) as bar:  # the prompts' features, then the regressions
+            if self.features == "minilm":
+                x = self._dense(table.prompts, bar)
+                used = np.arange(x.shape[1])
+            else:
+                x = self.featurizer.fit_transform(table.prompts, tick=bar.advance)
+                used = np.flatnonzero(np.asarray(x.getnnz(axis=0)) > 0)
+                x = x[:, used]
+            bar.describe(f"{label} (regressions)")
+            self._ridge(Ridge, x, used, quality, observed, dom)
+            bar.describe(label)
+
+    def _ridge(self, ridge: Any, x: Any, used: Any, quality: Any, observed: Any, dom: Any) -> None:
+        """The residual regressions (scikit-learn's `Ridge`) on the features `x` (columns `used` of the featurizer)."""
+        np = _np()
         residual = quality - self._mean_q[dom]
         coef = np.zeros((len(self.models), len(used)))
         if observed.all():
-            coef[:] = Ridge(alpha=self.alpha, fit_intercept=False).fit(x, residual).coef_
+            coef[:] = ridge(alpha=self.alpha, fit_intercept=False).fit(x, residual).coef_
         else:
             for j in range(len(self.models)):
                 rows = observed[:, j]
                 if rows.sum() >= 2:
-                    coef[j] = Ridge(alpha=self.alpha, fit_intercept=False).fit(x[rows], residual[rows, j]).coef_
+                    coef[j] = ridge(alpha=self.alpha, fit_intercept=False).fit(x[rows], residual[rows, j]).coef_
         self._buckets = used.astype(np.int64)
         self._coef = coef
 
@@ -288,16 +315,28 @@ class FittedRouter(Router):
             cost *= np.asarray(scale)
         return cost
 
-    def predict_table(self, table: OutcomeTable) -> tuple[Any, Any]:
-        """(expected quality 0–1, expected cost) arrays of shape (rows, len(self.models)) for a whole table."""
+    def predict_table(self, table: OutcomeTable, *, progress: bool | None = None) -> tuple[Any, Any]:
+        """(expected quality 0–1, expected cost) arrays of shape (rows, len(self.models)) for a whole table.
+
+        `progress` as in `fit`.
+        """
         np = _np()
+        from ..lab._progress import Progress, check_progress
+
+        check_progress(progress)
         self._check_fitted()
-        if self.text and self.features == "minilm" and self._coef.size:
-            q = self._mean_q[[self._domains.get(table.task_of(i), -1) for i in range(len(table))]]
-            q = np.clip(q + self._dense(table.prompts) @ self._coef.T, 0.0, 1.0)
-        else:
-            q = np.stack([self.predict_quality(p, table.task_of(i)) for i, p in enumerate(table.prompts)])
-        c = np.stack([self.predict_cost(table.task_of(i)) for i in range(len(table))])
+        domains = [table.task_of(i) for i in range(len(table))]
+        with Progress(f"predict {self.name} on {table.name}", len(table), show=progress) as bar:
+            if self.text and self.features == "minilm" and self._coef.size:
+                q = self._mean_q[[self._domains.get(d, -1) for d in domains]]
+                q = np.clip(q + self._dense(table.prompts, bar) @ self._coef.T, 0.0, 1.0)
+            else:
+                rows = []
+                for prompt, domain in zip(table.prompts, domains, strict=True):
+                    rows.append(self.predict_quality(prompt, domain))
+                    bar.advance()
+                q = np.stack(rows) if rows else np.zeros((0, len(self.models)))
+        c = np.stack([self.predict_cost(d) for d in domains]) if domains else np.zeros((0, len(self.models)))
         return q, c
 
     # -- choice -------------------------------------------------------------------------------
@@ -542,6 +581,10 @@ class FittedRouter(Router):
                 arrays["joint_q"], arrays["joint_dom"], len(router._domains), smoothing=router.smoothing
             )
         return router
+
+
+_EMBED_CHUNK = 128
+"""Prompts embedded between two updates of the progress display."""
 
 
 def _default_embedder() -> MiniLMEmbedder:
