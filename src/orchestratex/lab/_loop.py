@@ -21,6 +21,7 @@ from ..orchestrator import Orchestrator, OutputCapPolicy
 from ..providers import FunctionProvider, Generation, GenerationRequest, Message
 from ..providers._base import estimate_message_tokens
 from ..routing import Router
+from ..routing.fitted import FittedRouter
 from ..stores import MemoryStore
 from ..usage import Usage
 from ._metrics import OperatingPoint
@@ -268,6 +269,8 @@ async def replay_loop(
     judges = [SimulatedJudge()] if judge is None else [judge] if isinstance(judge, SimulatedJudge) else list(judge)
     if not judges or len({j.name for j in judges}) != len(judges):
         raise UserError("give at least one judge, each with its own name")
+    if isinstance(router, FittedRouter):
+        router.known_models(table.models, f"table {table.name!r}")
     answering = list(profiles) if profiles is not None else profiles_for(table, provider=_ANSWER_PROVIDER)
     column = _columns(table, answering)
     chars = table.output_chars

@@ -190,7 +190,8 @@ async def replay(
     per table model, matched by name or version: see `profiles_for`). With `learn=True` the
     router then observes the chosen model's outcome only (bandit feedback): a score on the
     0–10 scale (`quality × score_scale`, by default 10 for 0/1 tables and 1 for 1–10 ones), its
-    cost, and its output tokens when the table knows them. `progress`: the lab's progress display (None: on a
+    cost, and its output tokens when the table knows them. A `FittedRouter` fitted on none of the table's
+    models is a `UserError`, on only some of them a warning. `progress`: the lab's progress display (None: on a
     terminal or in Jupyter once the replay has run a second; True: always; False: never).
     """
     table.require_complete()
@@ -204,6 +205,8 @@ async def replay(
         raise UserError(
             f"score_scale multiplies quality into a 0–10 score: a number > 0 (e.g. 10), got {score_scale!r}"
         )
+    if isinstance(router, FittedRouter):
+        router.known_models(table.models, f"table {table.name!r}")
     index = _profile_index(table, profiles)
     scale = score_scale if score_scale is not None else (10.0 if float(table.quality.max()) <= 1 else 1.0)
     chars = table.output_chars
@@ -236,7 +239,13 @@ async def replay(
 def fitted_curve(
     router: FittedRouter, table: OutcomeTable, *, name: str | None = None, progress: bool | None = None
 ) -> Curve:
-    """The curve of a fitted router's `quality − w × cost` rule over `table` (predictions made once); `progress` as
-    in `replay`."""
-    q, c = router.predict_table(table.with_models(*router.models), progress=progress)
-    return sweep(table.with_models(*router.models), q, c, name=name or router.name)
+    """The curve of a fitted router's `quality − w × cost` rule over `table` (predictions made once).
+
+    The rule chooses among the models both know (as the router does among a catalog's): a table with none of
+    the router's models is a `UserError`, one with only some of them a warning naming the others. `progress` as
+    in `replay`.
+    """
+    q, c = router.predict_table(table, progress=progress)  # refuses a table without the router's models
+    common = [m for m in router.models if m in table.models]
+    cols = [router.models.index(m) for m in common]
+    return sweep(table.with_models(*common), q[:, cols], c[:, cols], name=name or router.name)

@@ -13,6 +13,7 @@ Needs the `lab` extra (numpy; scikit-learn only to fit): `pip install 'orchestra
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from ._embed import MiniLMEmbedder
 
 __all__ = ["FEATURE_SETS", "FittedRouter", "TextFeaturizer"]
+
+logger = logging.getLogger("orchestratex.routing")
 
 FEATURE_SETS = ("tfidf", "minilm")
 """Per-prompt feature sets of `FittedRouter`: hashed TF-IDF (default), or MiniLM sentence embeddings."""
@@ -280,6 +283,32 @@ class FittedRouter(Router):
         if not self.fitted:
             raise RuntimeError("this FittedRouter is not fitted: call fit(table) or FittedRouter.load(path)")
 
+    def known_models(self, models: Sequence[str], where: str) -> tuple[str, ...]:
+        """The router's models found among `models` (those of `where`, e.g. a table), in the router's order.
+
+        None of them is a `UserError`; some of them only is a warning (logger `orchestratex.routing`) naming the
+        models the router cannot choose (not fitted on them) and those `where` does not have.
+        """
+        self._check_fitted()
+        theirs = set(models)
+        common = tuple(m for m in self.models if m in theirs)
+        fitted = f"this FittedRouter was fitted on {list(self.models)}"
+        if not common:
+            raise UserError(
+                f"{fitted}, and {where} has none of them ({list(models)}): "
+                "fit the router on outcomes of these models, or give it a table of the models it was fitted on"
+            )
+        unknown = [m for m in models if m not in set(self.models)]
+        absent = [m for m in self.models if m not in theirs]
+        if unknown or absent:
+            parts = [f"it chooses only among {list(common)}"]
+            if unknown:
+                parts.append(f"never {unknown} (it was fitted on no outcome of them)")
+            if absent:
+                parts.append(f"{absent} are not offered ({where} lacks them)")
+            logger.warning("%s and %s has %s: %s", fitted, where, list(models), "; ".join(parts))
+        return common
+
     def predict_quality(self, prompt: str, domain: str = "general") -> NDArray[np.float64]:
         """Expected quality (0–1, clipped) of each of `self.models` on `prompt`."""
         np = _np()
@@ -318,13 +347,15 @@ class FittedRouter(Router):
     def predict_table(self, table: OutcomeTable, *, progress: bool | None = None) -> tuple[Any, Any]:
         """(expected quality 0–1, expected cost) arrays of shape (rows, len(self.models)) for a whole table.
 
-        `progress` as in `fit`.
+        A table with none of the router's models is a `UserError`, one with only some of them a warning (see
+        `known_models`). `progress` as in `fit`.
         """
         np = _np()
         from ..lab._progress import Progress, check_progress
 
         check_progress(progress)
         self._check_fitted()
+        self.known_models(table.models, f"table {table.name!r}")
         domains = [table.task_of(i) for i in range(len(table))]
         with Progress(f"predict {self.name} on {table.name}", len(table), show=progress) as bar:
             if self.text and self.features == "minilm" and self._coef.size:
