@@ -158,6 +158,7 @@ class FittedRouter(Router):
         self._joint: JointOutcomes | None = None
         self._judge_cost = (0, 0.0)  # (evaluations seen, their total cost)
         self._retries: dict[tuple[str, str], tuple[int, int]] = {}  # (domain, model) -> (retries, accepted)
+        self._warned_unknown = False  # warned that no candidate is one of the router's models
 
     # -- fitting ------------------------------------------------------------------------------
     @property
@@ -394,6 +395,16 @@ class FittedRouter(Router):
         pairs = [(c, j) for c, j in known if j is not None]
         if not pairs:
             best = max(candidates, key=lambda c: c.quality)
+            if not self._warned_unknown:
+                self._warned_unknown = True
+                logger.warning(
+                    "this FittedRouter was fitted on %s, and none of the candidates %s is one of them (by name or "
+                    "version): it picks the candidate of best catalog quality (%s) instead; fit it on outcomes of "
+                    "the catalog's models, or add the models it was fitted on to the catalog (warned once)",
+                    list(self.models),
+                    [c.name for c in candidates],
+                    best.name,
+                )
             return RoutingDecision(
                 model_name=best.name,
                 reasoning=f"{best.name}: none of the candidates is in the fitted router's data; best catalog prior.",

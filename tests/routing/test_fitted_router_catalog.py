@@ -1,0 +1,61 @@
+"""A FittedRouter whose models are none of the catalog's says so once (logger `orchestratex.routing`), naming its
+models and the candidates, instead of falling back to the catalog's best model in silence."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from orchestratex import Orchestrator
+from orchestratex.lab import OutcomeTable
+from orchestratex.routing.fitted import FittedRouter
+
+
+def fitted_on(models: tuple[str, ...]) -> FittedRouter:
+    table = OutcomeTable(
+        name="elsewhere",
+        models=models,
+        prompts=("Write a function", "Sort a list", "Explain a proof"),
+        quality=np.array([[0.2, 0.9], [0.3, 0.8], [0.1, 0.9]]),
+        cost=np.full((3, 2), 0.001),
+        tasks=("coding",) * 3,
+    )
+    return FittedRouter(alpha=1.0).fit(table)
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "orchestratex.routing" and r.levelno == logging.WARNING]
+
+
+async def test_a_router_that_knows_no_catalog_model_warns_once_through_a_run(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    caplog.set_level(logging.WARNING, "orchestratex.routing")
+    router = fitted_on(("gpt-from-a-paper", "another-paper-model"))
+    async with Orchestrator(max_iterations=2, router=router) as orchestrator:
+        catalog = [m.name for m in orchestrator.usable_models(None)]
+        first = await orchestrator.run("Write a Python function that reverses a list", domain="coding")
+        [message] = warnings_of(caplog)
+        await orchestrator.run("Sort a list of numbers", domain="coding")
+    assert len(warnings_of(caplog)) == 1  # once per router, not once per decision
+    assert first.orchestration.final_response is not None  # the run still answers, from the catalog's best
+    assert "fitted on ['gpt-from-a-paper', 'another-paper-model']" in message
+    assert "none of the candidates" in message and all(name in message for name in catalog)
+    chosen = first.orchestration.iterations[0].model_name
+    assert f"best catalog quality ({chosen})" in message
+    assert "fit it on outcomes of the catalog's models" in message
+
+
+async def test_a_router_that_knows_a_catalog_model_says_nothing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    caplog.set_level(logging.WARNING, "orchestratex.routing")
+    async with Orchestrator(max_iterations=1) as orchestrator:
+        names = [m.name for m in orchestrator.usable_models(None)][:2]
+        orchestrator.router = fitted_on((names[0], names[1]))
+        await orchestrator.run("Write a Python function that reverses a list", domain="coding")
+    assert warnings_of(caplog) == []
