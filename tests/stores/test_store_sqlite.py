@@ -299,7 +299,11 @@ async def test_a_url_given_as_the_path_is_refused(tmp_path: Path, monkeypatch: p
 async def test_a_folder_that_cannot_be_made_is_a_store_error_naming_the_database(tmp_path: Path) -> None:
     # a raw NotADirectoryError or FileNotFoundError before, from making the database's folder
     (tmp_path / "a-file").write_text("")
-    for path, why in [(tmp_path / "a-file" / "runs.db", "Not a directory"), ("/proc/none/runs.db", "No such file")]:
+    cases: list[tuple[str, str]] = [
+        (f"{tmp_path}/a-file/runs.db", "Not a directory"),
+        ("/proc/none/runs.db", "No such"),
+    ]
+    for path, why in cases:
         with pytest.raises(StoreError, match=rf"cannot open SQLite database '{path}': {why}"):
             await SQLiteStore(path).open()
 
