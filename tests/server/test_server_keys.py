@@ -148,7 +148,7 @@ def test_keys_list_and_revoke_from_the_cli_against_a_real_server(tmp_path: Path)
     assert [k["revoked_at"] is not None for k in after] == [True, False]
     assert after[0]["last_used_at"] is not None
     missing = _cli("keys", "revoke", "0" * 24, "--store", url)
-    assert missing.returncode == 1 and "no API key" in missing.stderr
+    assert missing.returncode == 2 and "no API key" in missing.stderr
 
 
 async def test_concurrent_requests_share_key_reads(tmp_path: Path) -> None:
