@@ -197,7 +197,7 @@ async def test_an_overbilled_answer_is_still_judged_within_the_judges_reservatio
 def planner_of(orch: Orchestrator, prompt: str = "Name three primes.") -> JudgePlanner:
     """A judge planner over a stand-in run of `orch` (what the planner reads of a run, and nothing else)."""
     doc = Orchestration(thread_id="t", session_id="s", user_id="u", prompt=prompt, domain="general")
-    run = SimpleNamespace(o=orch, doc=doc, failed=set(), judges=None, judging="always")
+    run = SimpleNamespace(o=orch, doc=doc, failed=set(), not_judging=set(), judges=None, judging="always")
     return JudgePlanner(cast(Run, run))
 
 
@@ -232,7 +232,10 @@ def test_judging_prices_are_reused_only_while_nothing_they_depend_on_changes() -
     orch.circuit.record_success("function:cheap")  # closed again
     planner.decision()
     assert planner.reserve_for("function:author", 300) == price(cheap)
-    planner.run.failed |= {"function:cheap"}  # failed in this run: no longer a judge
+    planner.run.failed |= {"function:cheap"}  # its answer failed (came back empty, say): no candidate, still a judge
+    planner.decision()
+    assert planner.reserve_for("function:author", 300) == price(cheap)
+    planner.run.not_judging |= {"function:cheap"}  # failed in a way that rules it out (its key refused): no judge
     planner.decision()
     assert planner.reserve_for("function:author", 300) == price(dear)
     orch.catalog.set_status("function:dear", "disabled")  # a catalog change: nobody is left to judge

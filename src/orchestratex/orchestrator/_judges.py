@@ -68,17 +68,17 @@ class JudgePlanner:
         self.fits: dict[tuple[str, int, int, int, float | None], tuple[int, float] | None] | None = None
         """`Candidates._fit`'s answers in this decision (the chosen model's request is fitted as its candidacy was);
         None between decisions."""
-        self._state: tuple[int, int, int] | None = None
+        self._state: tuple[int, int, int, int] | None = None
         self._pinned: tuple[list[ModelProfile], tuple[str, ...], list[ModelProfile]] | None = None
         """(the run's judge set, the evaluator's pinned judges, the models of the set it pins): see `judge_set`."""
 
     def decision(self) -> None:
         """Start a routing decision (call before pricing candidates, with no await until the decision is made):
         forget the judging prices of the previous one, unless nothing they depend on has changed since — the
-        catalog, the learned output caps and the run's failed models the same, no circuit open or half-open
-        (the run's judges and prompt are fixed)."""
+        catalog, the learned output caps and the run's failed models (candidates and judges) the same, no circuit
+        open or half-open (the run's judges and prompt are fixed)."""
         o = self.run.o
-        state = (o.catalog.version, o.output_lengths.version, len(self.run.failed))
+        state = (o.catalog.version, o.output_lengths.version, len(self.run.failed), len(self.run.not_judging))
         quiet = o.circuit.quiet
         if quiet and state == self._state:  # (the decision under way, or one priced since with nothing changed)
             return
@@ -113,12 +113,13 @@ class JudgePlanner:
         return any(it.response is not None and it.index != index for it in doc.iterations)
 
     def pool(self, author: str) -> list[ModelProfile]:
-        """Models that may judge `author`'s answer: the judge set, never the author, circuit closed, not failed."""
+        """Models that may judge `author`'s answer: the judge set, never the author, circuit closed, not failed in a way
+        that rules out judging (a model whose own answer came back empty may judge another's: `_failures`)."""
         run = self.run
         return [
             m
             for m in self.judge_set()
-            if m.name != author and run.o.circuit.allows(m.name) and m.name not in run.failed
+            if m.name != author and run.o.circuit.allows(m.name) and m.name not in run.not_judging
         ]
 
     def judge_set(self) -> list[ModelProfile]:
@@ -144,7 +145,9 @@ class JudgePlanner:
         the window (the answer could never be judged: do not pay for it)."""
         run = self.run
         if self._judges is None:  # (the first judge priced in this decision: see `decision`, which callers start)
-            self._judges = [m for m in self.judge_set() if run.o.circuit.allows(m.name) and m.name not in run.failed]
+            self._judges = [
+                m for m in self.judge_set() if run.o.circuit.allows(m.name) and m.name not in run.not_judging
+            ]
         ranked = self._ranked.get(answer_cap)
         if ranked is None:  # priced once per cap for every candidate author (a judge's price is the author's too)
             ranked = self._ranked[answer_cap] = self._ranking(self._judges, author, answer_cap)

@@ -31,6 +31,7 @@ from ..records import Iteration, StopReason
 from ..routing import RoutingFeedback, detect_domain
 from ..stores import RoutingOutcome
 from ._commits import Committing
+from ._failures import keeps_judging, keeps_judging_recorded
 from ._ledger import EPS, Ledger, Ready, Stop, assign
 from ._observe import collect
 from ._prompts import build_messages
@@ -110,7 +111,7 @@ class Run(Committing):
         else:  # resumed after a crash: what the dead process held reserved is released
             released = await store.release_reservations(doc.session_id, doc.id)
             for it in doc.iterations:  # errors read "<model>: <exception>: <detail>"
-                self.failed |= {e.split(": ", 1)[0] for e in it.errors if not e.startswith("evaluation: ")}
+                self._failed_before(it.errors)
         session, self._session = self._session, None
         if session is None or self.resumed:
             session = await store.get_session(doc.session_id)
@@ -120,6 +121,18 @@ class Run(Committing):
         self.judging = session.settings.judging or self.o.judging
         if released is not None:
             doc.interrupted_calls += self._interrupted(released)
+
+    def _failed_before(self, errors: Sequence[str]) -> None:
+        """What a resumed run's recorded failures (`<model>: <exception>: <detail>`) say, as `_fallback` and
+        `_overage` said it: a model failed (not for the budget) is no candidate; unless only its answer failed, no
+        judge either."""
+        for error in errors:
+            model, _, rest = error.partition(": ")
+            if model == "evaluation" or rest.startswith("BudgetExceeded: "):
+                continue
+            self.failed |= {model}
+            if not keeps_judging_recorded(error):
+                self.not_judging |= {model}
 
     def _interrupted(self, released: float) -> int:
         """The calls a resumed run makes again that were in flight when its last driver stopped (`released`: what
@@ -295,6 +308,8 @@ class Run(Committing):
             await self._refresh_session()
         else:
             self.failed |= {model.name}
+            if not keeps_judging(model.name, exc):
+                self.not_judging |= {model.name}
         if isinstance(exc, ContextLengthExceeded):
             self.min_context = max(self.min_context, model.context_window + 1)
         if len(it.errors) > 2 * len(self.o.catalog):  # a budget race that keeps flipping between models

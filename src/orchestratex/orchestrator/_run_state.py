@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RunState"]
 
+_NO_MODELS: frozenset[str] = frozenset()
+"""The empty set every run starts with (`frozenset()` makes a new one each call)."""
+
 
 class RunState:
     """What a `Run` knows about its orchestration: its document, its budget, its pending writes."""
@@ -48,10 +51,13 @@ class RunState:
         self.handlers = handlers
         self.on_delta = on_delta
         """Receives the generations' text as it streams (`run_stream`); generations do not stream without it."""
-        self.failed: frozenset[str] = frozenset()
-        """Models that failed in this run (a new set when one is added: a run in flight holds the shared empty one
-        rather than an empty set of its own; so do `handlers`, `_pending` and `_outcomes`, tuples or lists as
-        they come)."""
+        self.failed = _NO_MODELS
+        """Models that failed in this run: routing candidates no more (a new set when one is added: a run in flight
+        holds the shared empty one rather than an empty set of its own; so do `handlers`, `_pending` and `_outcomes`,
+        tuples or lists as they come)."""
+        self.not_judging = _NO_MODELS
+        """The failed models that may not judge either: their failure showed them unusable in this run, not only
+        one answer failed (see `_failures`)."""
         self.min_context = 0
         self.picked: ModelProfile | None = None
         """The model the router last picked, as it was then: it gives the answer it was picked for (and that answer

@@ -20,6 +20,7 @@ from ..usage import Usage, add_costs
 from ._budget import price_generation, reserve_waiting
 from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
+from ._failures import EMPTY_ANSWER
 from ._ledger import EPS, Ledger, Role
 from ._retry import retry_after
 from ._run_state import RunState
@@ -146,6 +147,7 @@ class Spending(RunState):
         over = add_costs(cost, -worst)
         ledger.overage += (over,)
         self.failed |= {model.name}
+        self.not_judging |= {model.name}
         if self.doc.iterations:  # the iteration whose answer or judging it was
             self.doc.iterations[-1].errors.append(
                 f"{model.name}: CostOverrun: reported usage cost ${cost:.6f}, ${over:.6f} above the"
@@ -262,4 +264,4 @@ def _empty_answer(model: ModelProfile, gen: Generation, request: GenerationReque
         )
     else:
         why = f"an empty answer (finish_reason {gen.finish_reason!r}): nothing to judge"
-    return MalformedResponse(f"{model.name} answered nothing: {why}", model=model.name, provider=model.provider)
+    return MalformedResponse(f"{model.name} {EMPTY_ANSWER}{why}", model=model.name, provider=model.provider)

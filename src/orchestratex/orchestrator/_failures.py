@@ -1,0 +1,34 @@
+"""What a model's failed answer says about the model: whether it may still judge the run's other answers.
+
+A failed answer always takes its model off the routing candidates for the rest of the run. Whether it also
+leaves the judge panel depends on what failed: a failure that shows the model unusable in this run (its key is
+refused, it is not found, its server or its rate limit kept failing after the retries, it cannot be reached or
+answer in time, its circuit is open, its usage cannot be priced or cost more than reserved, the prompt is too
+long for it — a judge prompt holds the prompt and an answer) drops it; a failure of that one answer — an empty or
+truncated-to-nothing answer, or content the provider filtered — leaves it a judge of the other models' answers
+(never of its own)."""
+
+from __future__ import annotations
+
+from ..exceptions import ContentFiltered, MalformedResponse
+
+__all__ = ["EMPTY_ANSWER", "keeps_judging", "keeps_judging_recorded"]
+
+EMPTY_ANSWER = "answered nothing: "
+"""What the error of an answer with no text says after the model's name (see `_spending._empty_answer`)."""
+
+
+def keeps_judging(model: str, exc: BaseException) -> bool:
+    """Whether `model`, whose answer failed with `exc`, may still judge other models' answers in the run."""
+    if isinstance(exc, ContentFiltered):
+        return True
+    return isinstance(exc, MalformedResponse) and exc.message.startswith(f"{model} {EMPTY_ANSWER}")
+
+
+def keeps_judging_recorded(error: str) -> bool:
+    """`keeps_judging` for a failure as an iteration recorded it (`<model>: <kind>: <detail>`), for a resumed run."""
+    model, _, rest = error.partition(": ")
+    kind, _, detail = rest.partition(": ")
+    if kind == "ContentFiltered":
+        return True
+    return kind == "MalformedResponse" and detail.startswith(f"{model} {EMPTY_ANSWER}")

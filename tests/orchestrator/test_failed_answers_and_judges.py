@@ -1,0 +1,201 @@
+"""A model whose answer failed is no routing candidate for the rest of the run; whether it may still judge the
+other models' answers depends on what failed (`orchestrator/_failures.py`)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from orchestratex import (
+    BayesianRouter,
+    FunctionProvider,
+    Generation,
+    GenerationRequest,
+    LLMJudgeEvaluator,
+    MemoryStore,
+    Orchestrator,
+)
+from orchestratex.exceptions import (
+    AuthenticationError,
+    CircuitOpen,
+    ContentFiltered,
+    ContextLengthExceeded,
+    MalformedResponse,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderServerError,
+    ProviderTimeout,
+    RateLimited,
+)
+from orchestratex.orchestrator._run import Run
+from orchestratex.records import Session, SessionSettings
+from orchestratex.usage import Usage
+
+from ..helpers import NO_WAIT, catalog
+
+_VERDICT = '{"score": 9, "feedback": "ok"}'
+
+
+def _orchestrator(fn: object, *names: str, **kwargs: object) -> Orchestrator:
+    models = catalog(*names, quality={"a": 9.9, "b": 6.0, "c": 1.0})
+    models.update("function:a", context_window=50_000)  # (after a ContextLengthExceeded, b and c still fit)
+    return Orchestrator(
+        providers=[FunctionProvider(fn)],  # type: ignore[arg-type]
+        catalog=models,
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _judge_models(result: object) -> list[str]:
+    [it] = result.orchestration.iterations  # type: ignore[attr-defined]
+    assert it.evaluation is not None
+    return list(it.evaluation.judge_models)
+
+
+@pytest.mark.parametrize("empty", ["", "  \n"], ids=["empty", "whitespace"])
+async def test_a_model_whose_answer_was_empty_judges_the_next_models_answer(empty: str) -> None:
+    judges: list[str] = []
+
+    def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            judges.append(request.model.name)
+            return _VERDICT
+        return empty if request.model.name == "function:a" else "forty-two"
+
+    result = await _orchestrator(fn, "a", "b").run("What is six times seven?", max_iterations=1)
+    assert result.status == "completed", result.orchestration.error
+    assert result.final_model == "function:b" and result.final_response == "forty-two"
+    assert judges == ["function:a"] and _judge_models(result) == ["function:a"]
+
+
+async def test_a_model_whose_answer_was_truncated_to_nothing_still_judges() -> None:
+    def fn(request: GenerationRequest) -> str | Generation:
+        if request.purpose == "judge":
+            return _VERDICT
+        if request.model.name == "function:a":  # a reasoning model that thought until its output cap
+            return Generation(text="", usage=Usage(input_tokens=20, output_tokens=1000), finish_reason="length")
+        return "forty-two"
+
+    result = await _orchestrator(fn, "a", "b").run("What is six times seven?", max_iterations=1)
+    assert result.status == "completed" and _judge_models(result) == ["function:a"]
+
+
+def _failure(kind: type[ProviderError]) -> ProviderError:
+    if issubclass(kind, ProviderHTTPError):
+        status = {AuthenticationError: 401, RateLimited: 429, ContextLengthExceeded: 400, ContentFiltered: 400}
+        return kind("refused", status_code=status.get(kind, 503 if kind is ProviderServerError else 404))
+    if kind is MalformedResponse:
+        return kind("the body could not be parsed as JSON")
+    return kind("failed")
+
+
+async def test_an_answer_the_provider_filtered_leaves_its_model_a_judge() -> None:
+    def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return _VERDICT
+        if request.model.name == "function:a":
+            raise _failure(ContentFiltered)
+        return "forty-two"
+
+    result = await _orchestrator(fn, "a", "b").run("What is six times seven?", max_iterations=1)
+    assert result.status == "completed" and _judge_models(result) == ["function:a"]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        AuthenticationError,
+        ProviderHTTPError,  # a 404: the model is not found
+        ProviderServerError,
+        RateLimited,
+        ContextLengthExceeded,
+        ProviderTimeout,
+        ProviderConnectionError,
+        MalformedResponse,  # a body that could not be read: the next one would not be either
+        CircuitOpen,
+    ],
+)
+async def test_a_model_that_failed_as_unusable_judges_no_more(kind: type[ProviderError]) -> None:
+    asked: list[str] = []
+
+    def fn(request: GenerationRequest) -> str:
+        if request.model.name == "function:a":
+            asked.append(request.purpose)
+            raise _failure(kind)
+        return _VERDICT if request.purpose == "judge" else "forty-two"
+
+    two = await _orchestrator(fn, "a", "b").run("What is six times seven?", max_iterations=1)
+    assert two.status == "failed"
+    assert (two.orchestration.error or "").startswith(
+        "1 model failed in this run and no model is left to judge another's answer; the last failure: function:a: "
+        f"{kind.__name__}: "
+    )
+    asked.clear()
+    three = await _orchestrator(fn, "a", "b", "c", evaluator=LLMJudgeEvaluator(panel_size=2)).run(
+        "What is six times seven?", max_iterations=1
+    )
+    assert three.status == "completed" and _judge_models(three) == ["function:c"]
+    assert "judge" not in asked
+
+
+class _Died(BaseException):
+    """The process dies while a call is in flight (a SIGKILL, in one process)."""
+
+
+@pytest.mark.parametrize(
+    ("answer_of_a", "judges"),
+    [("", ["function:a", "function:c"]), (AuthenticationError("bad key", status_code=401), ["function:c"])],
+    ids=["empty", "authentication"],
+)
+async def test_a_resumed_run_reads_which_failed_models_may_still_judge(
+    answer_of_a: str | Exception, judges: list[str]
+) -> None:
+    store = MemoryStore()
+    dead = True
+
+    def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return _VERDICT
+        if request.model.name == "function:a":
+            if isinstance(answer_of_a, Exception):
+                raise answer_of_a
+            return answer_of_a
+        if dead:  # the process dies while b answers, after a's failure was committed
+            raise _Died
+        return "forty-two"
+
+    def make() -> Orchestrator:
+        return _orchestrator(fn, "a", "b", "c", store=store, evaluator=LLMJudgeEvaluator(panel_size=2), lease_ttl_s=0.2)
+
+    await store.open()
+    session = await store.create_session(Session(user_id="alice", settings=SessionSettings()))
+    with pytest.raises(_Died):
+        await make().run("What is six times seven?", session=session, max_iterations=1)
+    dead = False
+    [result] = await make().resume_pending()
+    assert result.status == "completed" and result.final_model == "function:b"
+    assert sorted(_judge_models(result)) == judges
+
+
+def test_the_failures_a_resumed_run_reads_are_those_the_live_run_acted_on() -> None:
+    run = SimpleNamespace(failed=frozenset(), not_judging=frozenset())
+    Run._failed_before(
+        cast(Run, run),
+        [
+            "function:a: MalformedResponse: function:a answered nothing: an empty answer (finish_reason 'stop'):"
+            " nothing to judge",
+            "function:b: ContentFiltered: the provider refused the content",
+            "function:c: AuthenticationError: 401 invalid key",
+            "function:d: MalformedResponse: function:d reported a negative token count (-1 input, ...)",
+            "function:e: CostOverrun: reported usage cost $0.2, $0.1 above the $0.1 reserved for the call",
+            "function:f: BudgetExceeded: a call may cost up to $0.1 but $0.05 is left",  # not the model's failure
+            "evaluation: EvaluationError: no judge produced a verdict",
+        ],
+    )
+    assert run.failed == {"function:a", "function:b", "function:c", "function:d", "function:e"}
+    assert run.not_judging == {"function:c", "function:d", "function:e"}
