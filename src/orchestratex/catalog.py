@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._catalog_live import Derivation, WatchedFile
-from .domains import DOMAINS
+from .domains import check_specialty
 from .exceptions import ConfigurationError, UnknownModelError, UnknownPriceError, UserError
 from .usage import PICO, Usage
 
@@ -47,7 +47,8 @@ class ModelProfile(BaseModel):
     version: str = ""
     """The provider's model id sent in API calls (the part of `name` after the colon when not given)."""
     specialties: tuple[str, ...] = ()
-    """Domains the model is known to be strong in, among `orchestratex.domains.DOMAINS` (any other is refused)."""
+    """Domains the model is known to be strong in, among `orchestratex.domains.DOMAINS`, in any case (kept lowercase,
+    once each: `"CODING"` is `coding`); any other is refused, naming the domain meant when it is misspelt."""
     input_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
     """US dollars per 1,000 input tokens (a number: text such as `"0.001"` is refused, never read as no price)."""
     output_cost_per_1k: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
@@ -75,10 +76,7 @@ class ModelProfile(BaseModel):
     @field_validator("specialties")
     @classmethod
     def _known_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [d for d in value if d not in DOMAINS]
-        if unknown:
-            raise UserError(f"unknown domain {unknown[0]!r}: specialties are among {', '.join(DOMAINS)}")
-        return value
+        return tuple(dict.fromkeys(check_specialty(d) for d in value))
 
     @model_validator(mode="before")
     @classmethod

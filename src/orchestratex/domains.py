@@ -7,7 +7,7 @@ from typing import Final
 
 from .exceptions import UserError
 
-__all__ = ["DOMAINS", "check_domain", "detect_domain"]
+__all__ = ["DOMAINS", "check_domain", "check_specialty", "detect_domain"]
 
 DOMAINS: Final = ("coding", "math", "science", "writing", "analysis", "general")
 """The domains that routing statistics and model specialties are kept for."""
@@ -36,15 +36,43 @@ def check_domain(domain: object) -> str | None:
         return lowered
     if not name:
         raise UserError(f"domain is empty: give one ({choices}, or a name of your own), or leave it unset to detect it")
-    import difflib  # (only for a name of one's own)
-
-    close = difflib.get_close_matches(lowered, DOMAINS, n=1, cutoff=0.8)
+    close = _misspelt(lowered)
     if close:
         raise UserError(
-            f"domain {domain!r} looks like {close[0]!r} misspelt: write {close[0]!r} (the built-in domains are "
+            f"domain {domain!r} looks like {close!r} misspelt: write {close!r} (the built-in domains are "
             f"{choices}; a domain of your own must not be one typo away from one of them)"
         )
     return name
+
+
+def check_specialty(specialty: str) -> str:
+    """A model's specialty as a catalog keeps it (`ModelProfile.specialties`, a catalog file's `specialties`).
+
+    Matched as `check_domain` matches a domain: a built-in domain in any case, without its surrounding spaces, is kept
+    lowercase (`"CODING"` is `coding`, so it applies to a run whose domain is `coding`). Anything else is refused
+    (`UserError`), as a specialty only ever applies to a built-in domain; a name one typo away from one
+    (`codeing`) is refused naming the one meant."""
+    lowered = specialty.strip().lower()
+    if lowered in DOMAINS:
+        return lowered
+    choices = ", ".join(DOMAINS)
+    close = _misspelt(lowered)
+    if close:
+        raise UserError(
+            f"unknown domain {specialty!r}: it looks like {close!r} misspelt: write {close!r} (specialties are among"
+            f" {choices})"
+        )
+    raise UserError(f"unknown domain {specialty!r}: specialties are among {choices}")
+
+
+def _misspelt(lowered: str) -> str | None:
+    """The built-in domain `lowered` is one typo away from, if any."""
+    if not lowered:
+        return None
+    import difflib  # (only for a name that is not a built-in domain)
+
+    close = difflib.get_close_matches(lowered, DOMAINS, n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 _KEYWORDS: Final[dict[str, tuple[str, ...]]] = {
