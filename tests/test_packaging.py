@@ -76,6 +76,41 @@ def test_a_readme_links_absolutely(readme: Path) -> None:
     assert [link for link in links if not link.startswith(("https://", "#"))] == []
 
 
+def _serve_without(module: str) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import sys\n"
+        f"sys.modules[{module!r}] = None\n"  # as if not installed: import and find_spec both see it missing
+        "from orchestratex.cli import main\n"
+        "sys.exit(main(['serve', '--port', '0', '--store', 'memory://']))\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("module", "distribution"),
+    [
+        ("fastapi", "fastapi"),
+        ("prometheus_client", "prometheus-client"),
+        ("fastapi_offline", "fastapi-offline"),
+        ("uvicorn", "uvicorn"),
+    ],
+)
+def test_serve_without_part_of_the_server_extra_names_it(module: str, distribution: str) -> None:
+    done = _serve_without(module)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"orchestratex: error: the server needs {distribution} (not installed): pip install 'orchestratex[server]'\n"
+    )
+
+
+def test_importing_the_server_without_part_of_its_extra_names_it() -> None:
+    code = "import sys\nsys.modules['prometheus_client'] = None\nimport orchestratex.server\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stderr.splitlines()[-1] == (
+        "ImportError: orchestratex.server needs prometheus-client (not installed): pip install 'orchestratex[server]'"
+    )
+
+
 needs_backend = pytest.mark.skipif(
     importlib.util.find_spec("hatchling") is None, reason="the build backend (hatchling) is not installed"
 )

@@ -22,11 +22,15 @@ __all__ = ["serve_command"]
 def serve_command(args: argparse.Namespace) -> int:
     try:
         import uvicorn
-
+    except ImportError:
+        raise UserError("the server needs uvicorn (not installed): pip install 'orchestratex[server]'") from None
+    try:
         from ..server import ServerSettings, create_app
         from ..server._protocol import uvicorn_options
-    except ImportError:
-        raise UserError("the server needs FastAPI and uvicorn: pip install 'orchestratex[server]'") from None
+    except ImportError as exc:
+        if "orchestratex[server]" not in str(exc):
+            raise
+        raise UserError(str(exc).replace("orchestratex.server", "the server", 1)) from None
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be between 0 and 65535, not {args.port}")
     if args.catalog:  # checked now (a clear error, not a failed start-up); the app's Orchestrator reads it

@@ -9,11 +9,7 @@ app = create_app()  # uvicorn serves it: `orchestratex serve` does exactly this
 
 from __future__ import annotations
 
-try:
-    import fastapi  # noqa: F401
-except ImportError as exc:  # pragma: no cover - depends on the installation
-    raise ImportError("orchestratex.server needs FastAPI and uvicorn: pip install 'orchestratex[server]'") from exc
-
+from . import _requires  # noqa: F401  (first: a module of the `server` extra missing is one clear line)
 from ._app import ServerState, create_app
 from ._auth import Principal, hash_key, issue_api_key
 from ._openai_presets import Preset
