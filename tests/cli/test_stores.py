@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import cli_env, run_cli
 
 
 @pytest.mark.parametrize("url", ["memory://", "MEMORY://", "sqlite://", "sqlite:///:memory:", "SQLite:///:memory:"])
@@ -62,3 +62,17 @@ def test_revoking_an_unknown_key_is_a_usage_error(tmp_path: Path) -> None:
     assert done.stderr.splitlines() == [
         f"orchestratex: error: no API key 'nope' in {url} (list them with `orchestratex keys list`)"
     ]
+
+
+def test_a_default_store_that_cannot_open_says_how_to_choose_another(tmp_path: Path) -> None:
+    # a HOME where the user's data directory cannot be made (read-only, or a file on the way): the one-line error
+    # said why, not how to run anyway
+    home = tmp_path / "home-is-a-file"
+    home.write_text("")
+    env = {k: v for k, v in cli_env(HOME=str(home)).items() if k != "XDG_DATA_HOME"}
+    done = run_cli("run", "Hello", "--max-iterations", "1", env=env)
+    assert done.returncode == 1
+    assert "cannot open SQLite database" in done.stderr
+    assert "choose another with ORCHESTRATEX_STORE_URL or, on the command line, --store" in done.stderr
+    other = run_cli("run", "Hello", "--max-iterations", "1", "--store", f"sqlite:///{home}/x.db", env=env)
+    assert other.returncode == 1 and "--store" not in other.stderr  # a store the user chose: no such advice

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, StoreError
 from ._base import Store
 
 __all__ = ["default_store_url", "open_store", "store_from_url"]
@@ -16,9 +16,10 @@ _SCHEME_ALIASES = {"mongodb+srv": "mongodb"}
 
 def default_store_url() -> str:
     """`ORCHESTRATEX_STORE_URL`, else a SQLite file in the user's data directory."""
-    url = os.environ.get("ORCHESTRATEX_STORE_URL")
-    if url:
-        return url
+    return os.environ.get("ORCHESTRATEX_STORE_URL") or _in_the_data_directory()
+
+
+def _in_the_data_directory() -> str:
     from platformdirs import user_data_dir
 
     return f"sqlite:///{Path(user_data_dir('orchestratex')) / 'orchestratex.db'}"
@@ -52,6 +53,15 @@ def store_from_url(url: str) -> Store:
 
 async def open_store(url: str | None = None) -> Store:
     """The store for `url` (default: `default_store_url()`), opened."""
-    store = store_from_url(url or default_store_url())
-    await store.open()
+    url = url or default_store_url()
+    store = store_from_url(url)
+    try:
+        await store.open()
+    except StoreError as exc:
+        if url != _in_the_data_directory():
+            raise
+        raise type(exc)(  # (an unwritable home, a read-only data directory: say how to use another store)
+            f"{exc}; it is the default store, in the user's data directory: choose another with "
+            "ORCHESTRATEX_STORE_URL or, on the command line, --store"
+        ) from exc
     return store
