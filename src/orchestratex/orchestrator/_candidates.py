@@ -8,7 +8,7 @@ from ..providers._base import estimate_message_tokens
 from ..routing import Attempt, Task
 from ._budget import affordable_cap
 from ._ledger import Stop
-from ._prompts import request_messages, system_message
+from ._prompts import request_messages
 from ._spending import Spending
 from ._window import too_long
 
@@ -84,8 +84,7 @@ class Candidates(Spending):
                     else None,
                 ),
             )
-        # (the last message built is `task.prompt`'s)
-        msgs = [system_message(self.o.system_prompt), self._messages(task.prompt)[-1]]
+        msgs = self._messages(task.prompt)  # (the conversation's earlier turns count: they are sent too)
         fitting, unjudgeable = [], 0
         bounds: dict[int, int | None] = {}  # per provider, when its count is the same for all its models
         for m in usable:
@@ -98,8 +97,8 @@ class Candidates(Spending):
                 bound = provider.count_input_tokens(GenerationRequest(model=m, messages=msgs, max_output_tokens=limit))
             if self._fit(m, bound, limit, task.iteration) is not None:
                 fitting.append(m)
-            elif self.planner.needed(task.iteration) and self.planner.reserve_for(m.name, 1) is None:
-                unjudgeable += 1
+            elif self.planner.needed(task.iteration) and self.planner.reserve_for(m.name, self._cap(m, limit)) is None:
+                unjudgeable += 1  # (no judge's window holds the prompt and an answer of the length it would pay for)
         if fitting:
             return fitting
         if unjudgeable == len(usable):
@@ -110,6 +109,13 @@ class Candidates(Spending):
                         "no judge is available: a judge must be another usable model that is not failing",
                         "no model is left to judge another's answer",
                     ),
+                )
+            if len(self.doc.messages) > 1:  # the conversation before the prompt is what the judges cannot hold
+                raise Stop(
+                    "error",
+                    f"no judge can read this conversation ({len(self.doc.messages)} messages) and its answer: every "
+                    "judge's context window is too small (start a new thread, send fewer earlier turns, or add a "
+                    "judge with a larger window)",
                 )
             raise Stop(
                 "error",
@@ -144,6 +150,10 @@ class Candidates(Spending):
             return fits[key]
         fits[key] = fit = self._fit_anew(model, input_bound, limit, index, remaining)
         return fit
+
+    def _cap(self, model: ModelProfile, limit: int) -> int:
+        """The output cap `model`'s answer is planned with (its learned cap within `limit`)."""
+        return self.o.output_lengths.cap(model, "generate", limit)[0]
 
     def _fit_anew(
         self, model: ModelProfile, input_bound: int, limit: int, index: int, remaining: float | None

@@ -26,6 +26,8 @@ returned unjudged, saving the judges' cost (its score is then None and the route
 _RUBRIC_ALLOWANCE = 1200
 """Bytes allowed for the rubric and framing of a judge prompt when the evaluator cannot build it."""
 _BYTES_PER_TOKEN_ESTIMATE = 4
+_CONVERSATION_FRAMING = 64
+"""Characters of the judge prompt's heading for a conversation ("CONVERSATION SO FAR ...")."""
 _VERBATIM = LLMJudgeEvaluator.build_request
 """An evaluator's `build_request` known to put the answer in its request once, verbatim."""
 
@@ -47,6 +49,14 @@ def _counted(
         (len(system.content) + len(built.user.content)) // _BYTES_PER_TOKEN_ESTIMATE,
         estimate_message_tokens((system, built.user)),
     )
+
+
+def _history_chars(history: Sequence[Message]) -> int:
+    """How many characters the default evaluator's judge prompt spends on `history` (the conversation before the
+    prompt: a thread's earlier turns, or the turns of a list of messages)."""
+    if not history:
+        return 0
+    return _CONVERSATION_FRAMING + sum(len(m.role) + len(m.content) + 5 for m in history)  # "[role]\n...\n\n"
 
 
 class JudgePlanner:
@@ -163,7 +173,8 @@ class JudgePlanner:
         tokens (by a 4-bytes-a-token estimate), cheapest first. What it reads of a judge is looked up once per
         decision: a decision prices every judge for each distinct answer cap of its candidates."""
         doc = self.run.doc
-        text = (len(doc.prompt) + len(doc.context or "") + _RUBRIC_ALLOWANCE) // _BYTES_PER_TOKEN_ESTIMATE
+        history = _history_chars(doc.messages[:-1])  # (a judge reads the conversation before the prompt too)
+        text = (len(doc.prompt) + len(doc.context or "") + history + _RUBRIC_ALLOWANCE) // _BYTES_PER_TOKEN_ESTIMATE
         bounds, ranked = self._bounds, []
         for judge in judges:
             window, cap, provider, provider_id, prices = self._terms.get(judge.name) or self._judge_terms(judge)
@@ -207,7 +218,7 @@ class JudgePlanner:
                 empty = ("", 0, -1)  # the same for every byte-counting provider
                 if empty not in self._bounds:  # a byte bound reads the messages only: no request is built
                     doc = self.run.doc
-                    self._bounds[empty] = _counted(evaluator, doc.prompt, doc.context, (), "")[1]
+                    self._bounds[empty] = _counted(evaluator, doc.prompt, doc.context, tuple(doc.messages[:-1]), "")[1]
                 bound = self._bounds[key] = self._bounds[empty] + 4 * answer_cap  # "x " * 2n: 4n bytes
             else:
                 request = self._stand_in(judge, author, "x " * (2 * answer_cap))
@@ -225,6 +236,7 @@ class JudgePlanner:
             call=_no_call,
             context=doc.context,
             max_output_tokens=self.run.o.judge_max_output_tokens,
+            history=tuple(doc.messages[:-1]),
         )
         return self.request(etask, judge, answer, sent=False)
 
