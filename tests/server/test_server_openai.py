@@ -307,7 +307,10 @@ TOOL_CALL = {"id": "a", "type": "function", "function": {"name": "f", "arguments
         ({"cost_limit": -1}, "cost_limit", "invalid_value"),
         ({"cost_limit": 1e9}, "cost_limit", "invalid_value"),
         ({"cost_limit": 1, "orchestratex": {"cost_limit": 2}}, "cost_limit", "invalid_value"),
-        ({"orchestratex": {"max_iteration": 2}}, "max_iteration", "invalid_value"),
+        ({"orchestratex": {"max_iteration": 2}}, "max_iteration", "unknown_parameter"),
+        ({"orchestratex": 5}, "orchestratex", "invalid_value"),
+        ({"domain": "codeing"}, "domain", "invalid_value"),
+        ({"orchestratex": {"domain": "MATHS"}}, "domain", "invalid_value"),
         ({"messages": []}, "messages", "invalid_value"),
         ({"messages": [{"role": "assistant", "content": "hi"}]}, "messages.0.role", "invalid_value"),
         ({"messages": [{"role": "system", "content": "be nice"}]}, "messages.0.role", "invalid_value"),
@@ -354,6 +357,19 @@ DOCUMENTED_CODES = set(
     )
 )
 """The codes of the errors table of docs/openai-compatible.md."""
+
+
+def test_a_misspelt_setting_in_the_orchestratex_object_is_named_with_the_settings_there_are(api: Api) -> None:
+    nested = error_of(chat(api, orchestratex={"max_iteration": 2}), 400)
+    assert "max_iteration in `orchestratex`" in nested["message"] and "max_iterations" in nested["message"]
+    assert "Extra inputs" not in nested["message"]
+    not_an_object = error_of(chat(api, orchestratex=5), 400)
+    assert not_an_object["message"].startswith("orchestratex must be a JSON object of orchestration settings (")
+    misspelt = error_of(chat(api, domain="codeing"), 400)
+    assert "'codeing' looks like 'coding' misspelt" in misspelt["message"]
+    completed = ok(chat(api, domain="CODING", max_iterations=1)).model_extra
+    assert completed is not None
+    assert status_of(api, completed["orchestratex"]["orchestration_id"])["domain"] == "coding"
 
 
 def test_bodies_that_are_not_json_objects_answer_400_invalid_json(api: Api) -> None:

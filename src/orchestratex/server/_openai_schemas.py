@@ -15,6 +15,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from ..usage import MAX_AMOUNT
 from ._numbers import Integer, Number, number_message
 from ._openai_errors import OpenAIError
+from ._schemas import Domain
 
 __all__ = ["ChatRequest", "OrchestrationOptions", "StreamOptions", "parse_chat_request"]
 
@@ -44,7 +45,8 @@ class OrchestrationOptions(BaseModel):
     preferred_models: list[str] | None = Field(default=None, min_length=1)
     """Route only among these models (with a preset; a concrete `model` is the only one already)."""
     patience: Integer | None = Field(default=None, ge=1)
-    domain: str | None = None
+    domain: Domain = None
+    """The task's domain, read as a run reads it (a built-in domain misspelt is refused here, naming `domain`)."""
     stream_events: bool = False
     """With `stream: true`, also send each orchestration event (and each draft's text) as a chunk with no
     choices and an `orchestratex` field."""
@@ -142,7 +144,17 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
         options = _options(request)
     except ValidationError as exc:
         err = exc.errors()[0]
-        param = ".".join(str(p) for p in err["loc"] if p != "orchestratex") or None
+        loc = [str(p) for p in err["loc"]]
+        if loc == ["orchestratex"]:
+            raise OpenAIError(
+                400,
+                f"orchestratex must be a JSON object of orchestration settings ({_settings_list()})",
+                param="orchestratex",
+                code="invalid_value",
+            ) from None
+        param = ".".join(p for p in loc if p != "orchestratex") or None
+        if err["type"] == "extra_forbidden" and loc[0] == "orchestratex":
+            raise _unknown([str(param)], where="in `orchestratex`") from None
         raise OpenAIError(400, f"{param or 'body'}: {number_message(err)}", param=param, code="invalid_value") from None
     _check_supported(request)
     return request, options
@@ -152,13 +164,7 @@ def _options(request: ChatRequest) -> OrchestrationOptions:
     extra = dict(request.model_extra or {})
     unknown = sorted(k for k in extra if k not in _OPTION_NAMES and k not in _IGNORED)
     if unknown:
-        settings = ", ".join(sorted(n for n in _OPTION_NAMES if n != "threshold"))
-        raise OpenAIError(
-            400,
-            f"Unrecognized request argument supplied: {', '.join(unknown)} (orchestration settings are: {settings})",
-            param=unknown[0],
-            code="unknown_parameter",
-        )
+        raise _unknown(unknown)
     top = {k: v for k, v in extra.items() if k in _OPTION_NAMES}
     if request.orchestratex is None:
         return OrchestrationOptions.model_validate(top)
@@ -170,6 +176,20 @@ def _options(request: ChatRequest) -> OrchestrationOptions:
             400, f"{name} is given twice: at the top level and in `orchestratex`", param=name, code="invalid_value"
         )
     return OrchestrationOptions.model_validate({**nested, **top})
+
+
+def _settings_list() -> str:
+    return ", ".join(sorted(n for n in _OPTION_NAMES if n != "threshold"))
+
+
+def _unknown(names: list[str], where: str = "") -> OpenAIError:
+    listed = ", ".join(names) + (f" {where}" if where else "")
+    return OpenAIError(
+        400,
+        f"Unrecognized request argument supplied: {listed} (orchestration settings are: {_settings_list()})",
+        param=names[0],
+        code="unknown_parameter",
+    )
 
 
 def _refuse(param: str, message: str) -> OpenAIError:
