@@ -6,7 +6,10 @@ a running MongoDB); everything else is executed with simulated models and no lat
 
 from __future__ import annotations
 
+import argparse
+import logging
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,173 @@ def test_example_script_runs(script: Path, monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
     monkeypatch.chdir(tmp_path)
     exec(compile(script.read_text(encoding="utf-8"), str(script), "exec"), {"__name__": "__main__"})
+
+
+# What the docs say outside their Python blocks: commands and options, environment variables, settings tables,
+# links and sample log lines, each checked against the code.
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    return {option for action in parser._actions for option in action.option_strings}
+
+
+COMMAND = re.compile(r"(?<![\w./-])orchestratex ((?:run|demo|runs|models|serve|keys)\b[^`\n|#;&)]*)")
+
+
+def _documented_commands() -> list[tuple[str, str]]:
+    """Each `orchestratex <command> …` the docs show (in code blocks and inline code alike)."""
+    return [(doc.name, m.group(1).strip()) for doc in DOCS for m in COMMAND.finditer(doc.read_text(encoding="utf-8"))]
+
+
+def test_every_documented_command_and_option_exists() -> None:
+    from orchestratex.cli._main import build_parser
+
+    root = build_parser()
+    wrong = []
+    commands = _documented_commands()
+    assert len(commands) > 40  # the pattern still finds the docs' commands
+    for where, line in commands:
+        words = line.split()
+        parser, depth = root, 0
+        while depth < len(words) and words[depth] in _subcommands(parser):
+            parser, depth = _subcommands(parser)[words[depth]], depth + 1
+        if _subcommands(parser) and depth < len(words) and not words[depth].startswith(("-", "[")):
+            wrong.append(f"{where}: unknown command {words[depth]!r} in `orchestratex {line}`")
+            continue
+        known = _options(parser) | _options(root)
+        for word in words[depth:]:
+            option = word.strip("[]").split("=")[0]
+            if re.fullmatch(r"--?[a-zA-Z][\w-]*", option) and option not in known:
+                wrong.append(f"{where}: `orchestratex {' '.join(words[:depth])}` has no option {option}")
+    assert not wrong, "\n".join(wrong)
+
+
+ENV = re.compile(r"\bORCHESTRATEX_[A-Z0-9_]+\b")
+CODE_DIRS = ("src", "adapters", "tests", "benchmarks", "scripts", ".ci")
+
+
+def _read_by_code() -> set[str]:
+    """The `ORCHESTRATEX_*` names the code mentions (src, adapters, tests, benchmarks, scripts, CI), with every
+    `ServerSettings` field as its variable."""
+    from orchestratex.server import ServerSettings
+
+    names = {f"ORCHESTRATEX_{field.upper()}" for field in ServerSettings.model_fields}
+    for folder in CODE_DIRS:
+        for path in (ROOT / folder).rglob("*"):
+            if path.is_file() and (path.suffix in (".py", ".sh", "") and "docs" not in path.parts):
+                try:
+                    names |= set(ENV.findall(path.read_text(encoding="utf-8")))
+                except UnicodeDecodeError:
+                    continue
+    return names
+
+
+def test_every_documented_environment_variable_is_read_by_the_code() -> None:
+    documented = {name for doc in DOCS for name in ENV.findall(doc.read_text(encoding="utf-8"))}
+    unread = documented - _read_by_code()
+    assert not unread, f"documented but read nowhere: {sorted(unread)}"
+
+
+def test_every_variable_the_library_reads_is_in_the_operate_pages_table() -> None:
+    from orchestratex.server import ServerSettings
+
+    src = {n for p in (ROOT / "src").rglob("*.py") for n in ENV.findall(p.read_text(encoding="utf-8"))}
+    src |= {f"ORCHESTRATEX_{field.upper()}" for field in ServerSettings.model_fields}
+    src.discard("ORCHESTRATEX_")  # the prefix itself
+    table = set(re.findall(r"^\| `(ORCHESTRATEX_[A-Z0-9_]+)`", (ROOT / "docs" / "operate.md").read_text(), re.M))
+    missing = src - table
+    assert not missing, f"read by the library but not in docs/operate.md's environment variables: {sorted(missing)}"
+
+
+def _default_shown(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@pytest.mark.parametrize(("page", "column"), [("server.md", 2), ("operate.md", 3)])
+def test_the_server_settings_tables_give_the_real_defaults(page: str, column: int) -> None:
+    from orchestratex.server import ServerSettings
+
+    rows = re.findall(r"^\| `ORCHESTRATEX_([A-Z0-9_]+)` \|(.*)$", (ROOT / "docs" / page).read_text(), re.M)
+    checked = 0
+    for name, rest in rows:
+        field = ServerSettings.model_fields.get(name.lower())
+        if field is None or name in ("RESUME_INTERVAL_S", "PRESETS", "CORS_ORIGINS"):
+            continue  # not a ServerSettings field, or a default written in words
+        shown = rest.split("|")[column - 2].strip().strip("`")
+        assert shown == _default_shown(field.default), f"{page}: ORCHESTRATEX_{name} shows {shown}"
+        checked += 1
+    assert checked >= 20
+
+
+def _slug(heading: str) -> str:
+    """A heading's anchor, as mkdocs' `toc` extension makes it (Python-Markdown's `slugify`)."""
+    text = unicodedata.normalize("NFKD", heading).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[-\s]+", "-", re.sub(r"[^\w\s-]", "", text).strip().lower())
+
+
+def _anchors(page: Path) -> set[str]:
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    found: set[str] = set(re.findall(r'id="([^"]+)"', text))
+    for heading in re.findall(r"^#{1,6}\s+(.*?)\s*$", text, re.M):
+        plain = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading.replace("`", ""))
+        found.add(_slug(plain))
+    return found
+
+
+REPO_URL = "https://github.com/orchestratex/orchestratex/blob/main/"
+
+
+def test_every_link_to_a_page_and_its_anchor_resolves() -> None:
+    broken = []
+    for page in DOCS:
+        text = FENCE.sub("", page.read_text(encoding="utf-8"))
+        for link in re.findall(r"\]\(([^)\s]+)\)", text):
+            if link.startswith(REPO_URL):
+                path, _, anchor = link[len(REPO_URL) :].partition("#")
+                target = ROOT / path
+            elif link.startswith(("http://", "https://", "mailto:")):
+                continue
+            else:
+                path, _, anchor = link.partition("#")
+                target = (page.parent / path).resolve() if path else page
+            if not target.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {link} (no such file)")
+            elif anchor and target.suffix == ".md" and anchor not in _anchors(target):
+                broken.append(f"{page.relative_to(ROOT)}: {link} (no such heading)")
+    assert not broken, "\n".join(broken)
+
+
+def test_the_operate_pages_sample_log_lines_have_the_real_fields_in_order(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestratex import Orchestrator
+
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    samples = {
+        m.group(1): re.findall(r"(\w+)=", m.group(2))
+        for m in re.finditer(r"^orchestratex\.\w+ INFO (\w+) (.*)$", (ROOT / "docs" / "operate.md").read_text(), re.M)
+    }
+    assert set(samples) == {"routing", "model_call", "verdict", "stop"}
+    with caplog.at_level(logging.INFO, logger="orchestratex"):
+        Orchestrator(simulate=True).run_sync("Write a haiku about the sea", max_iterations=1)
+    real: dict[str, list[str]] = {}
+    for record in caplog.records:
+        event, _, fields = record.getMessage().partition(" ")
+        if event in samples and event not in real:
+            real[event] = re.findall(r"(?:^| )(\w+)=", fields)
+    for event, documented in samples.items():
+        assert real[event] == documented, f"docs/operate.md's {event} line: {documented}, a run logs {real[event]}"
