@@ -70,7 +70,8 @@ class ServerSettings(BaseModel):
     resume_interval_s: float | None = Field(default=None, gt=0)
     """How often to look for orchestrations left by a dead process (default: half the lease)."""
     shutdown_grace_s: float = Field(default=5.0, ge=0)
-    """On shutdown, how long running orchestrations may still finish before they are cancelled."""
+    """On shutdown, how long running orchestrations may still finish before the rest are handed back (suspended,
+    still `running`, for the next server on the store to resume), not cancelled."""
     access_log: bool = True
     """Whether `orchestratex serve` logs every request (uvicorn's access log)."""
     gc_threshold: int = Field(default=5_000, ge=100)
