@@ -27,3 +27,10 @@ def test_revoking_a_revoked_key_says_it_already_was(store_url: str) -> None:
     )
     (still,) = json.loads(run_cli("keys", "list", "--json", "--store", store_url).stdout)
     assert still["revoked_at"] == revoked["revoked_at"]  # the first revocation is the one kept
+
+
+def test_listing_the_keys_of_a_user_who_has_none_says_whose(store_url: str) -> None:
+    assert run_cli("keys", "create", "alice", "--store", store_url).returncode == 0
+    none = run_cli("keys", "list", "--user", "bob", "--store", store_url)
+    assert none.returncode == 0, none.stderr
+    assert none.stderr == f"orchestratex: no API keys of user 'bob' in {store_url}\n"  # (alice has one)

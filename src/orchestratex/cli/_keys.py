@@ -99,6 +99,8 @@ def keys_command(args: argparse.Namespace) -> int:
             Output().verbatim(_table(keys))
         elif absent:
             print(f"orchestratex: no API keys: the store {url} does not exist (yet)", file=sys.stderr)
+        elif args.user_id is not None:
+            print(f"orchestratex: no API keys of user {args.user_id!r} in {url}", file=sys.stderr)
         else:
             print(f"orchestratex: no API keys in {url}", file=sys.stderr)
         return 0
