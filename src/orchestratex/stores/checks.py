@@ -56,6 +56,8 @@ def from_pico(pico: int) -> float:
 def check_amount(name: str, amount: float | Decimal) -> None:
     """Refuse an amount of US dollars that is not a number (a `bool`, a `str`, None: a `float`, an `int` or a
     `Decimal` is), or is negative, not finite or too large."""
+    if type(amount) is float and 0 <= amount <= MAX_AMOUNT:  # the common case, without the ABC check of `Real`
+        return
     if isinstance(amount, bool) or not isinstance(amount, Real | Decimal) or not math.isfinite(amount):
         raise UserError(f"{name} must be a number of US dollars between 0 and {MAX_AMOUNT:,.0f}, not {amount!r}")
     if not 0 <= amount <= MAX_AMOUNT:
