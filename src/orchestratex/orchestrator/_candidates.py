@@ -9,6 +9,7 @@ from ..routing import Attempt, Task
 from ._budget import affordable_cap
 from ._ledger import Stop
 from ._prompts import request_messages
+from ._result import dollars
 from ._spending import Spending
 from ._window import too_long
 
@@ -123,7 +124,7 @@ class Candidates(Spending):
                 "(add a judge with a larger window, or judge less text)",
             )
         remaining = task.remaining_budget or 0.0
-        raise Stop("budget", f"no model's worst-case cost (with judging) fits the ${max(remaining, 0):.6f} left")
+        raise Stop("budget", f"no model's worst-case cost (with judging) fits the {dollars(max(remaining, 0))} left")
 
     def _out_of_models(self, reason: str, consequence: str | None) -> str:
         """Why a run has no model left: `reason`, or, when models failed in it (every call a 404 from a wrong base

@@ -35,6 +35,7 @@ from ._failures import keeps_judging, keeps_judging_recorded
 from ._ledger import EPS, Ledger, Ready, Stop, assign
 from ._observe import collect
 from ._prompts import build_messages
+from ._result import dollars
 from ._seal import seal
 
 __all__ = ["Run"]
@@ -356,7 +357,7 @@ class Run(Committing):
             by_budget = bool(self.planner.eligible(etask, answer_text, None))
             left = max(budget or 0.0, 0.0)
             why = (
-                f"no judge's worst case fits the ${left:.6f} left"
+                f"no judge's worst case fits the {dollars(left)} left"
                 if by_budget
                 else "no judge's context window holds the prompt and this answer"
             )

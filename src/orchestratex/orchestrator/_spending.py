@@ -22,6 +22,7 @@ from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
 from ._failures import EMPTY_ANSWER
 from ._ledger import EPS, Ledger, Role
+from ._result import dollars
 from ._retry import retry_after
 from ._run_state import RunState
 from ._seal import share
@@ -150,8 +151,8 @@ class Spending(RunState):
         self.not_judging |= {model.name}
         if self.doc.iterations:  # the iteration whose answer or judging it was
             self.doc.iterations[-1].errors.append(
-                f"{model.name}: CostOverrun: reported usage cost ${cost:.6f}, ${over:.6f} above the"
-                f" ${worst:.6f} reserved for the call"
+                f"{model.name}: CostOverrun: reported usage cost {dollars(cost)}, {dollars(over)} above the"
+                f" {dollars(worst)} reserved for the call"
             )
         logger.warning(
             "%s cost $%.6f, $%.6f above its reserved worst case: excluded from the run", model.name, cost, over
@@ -179,7 +180,7 @@ class Spending(RunState):
         remaining = self._remaining()
         if remaining is not None and amount > remaining + EPS:
             raise BudgetExceeded(
-                f"a call may cost up to ${amount:.6f} but ${max(remaining, 0):.6f} is left",
+                f"a call may cost up to {dollars(amount)} but {dollars(max(remaining, 0))} is left",
                 remaining=remaining,
                 needed=amount,
             )
@@ -197,12 +198,12 @@ class Spending(RunState):
                 )
                 if not ok:
                     waited = (
-                        f"; other runs of the session held ${held:.6f} for {self.o.reservation_wait_s:g}s"
+                        f"; other runs of the session held {dollars(held)} for {self.o.reservation_wait_s:g}s"
                         if held
                         else ""
                     )
                     raise BudgetExceeded(
-                        f"the session's budget cannot cover a call of up to ${amount:.6f}{waited}", needed=amount
+                        f"the session's budget cannot cover a call of up to {dollars(amount)}{waited}", needed=amount
                     )
         else:
             ledger.reserved_local += amount
