@@ -52,6 +52,9 @@ class GuardedProtocol(HttpToolsProtocol):
         """When the current header or body deadline passes (None: no deadline running)."""
         self._refused = False
         self._host: str | None = None
+        self._draining = False
+        """Answered while its request's body is still arriving: the rest is read and dropped, within one body
+        timeout in all (not per pause: a client dribbling it must not hold the connection for ever)."""
 
     # -- the connection ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -129,7 +132,7 @@ class GuardedProtocol(HttpToolsProtocol):
                 return
             self._header_bytes += len(data)
             self._tail = data[-3:]
-        elif self._deadline is not None:  # a body arriving: its idle timeout starts again
+        elif self._deadline is not None and not self._draining:  # a body arriving: its idle timeout starts again
             self._arm(self.limits.body_timeout_s)
         super().data_received(data)
 
@@ -163,10 +166,20 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self._draining = False
         self._in_headers = True
         self._header_bytes = 0
         self._tail = b""
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        cycle = self.cycle  # (the request being read: another one, pipelined, may be what was answered)
+        if not self._in_headers and cycle is not None and cycle.response_complete and not self.transport.is_closing():
+            # answered before its body arrived (401, 413, 404, …): what is left of it is read and dropped, so the
+            # connection may serve the next request, but only within one body timeout from now
+            self._draining = True
+            self._arm(self.limits.body_timeout_s)
 
     # -- /health ----------------------------------------------------------------------------
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
@@ -225,6 +238,9 @@ class GuardedProtocol(HttpToolsProtocol):
                 self.transport.close()  # nothing asked (an idle connection): nothing to answer
                 return
             self._refuse(408, f"the request headers took longer than {self.limits.header_timeout_s:g} s to arrive")
+            return
+        if self._draining:  # the answer is sent: the rest of a body nobody reads took too long
+            self.transport.close()
             return
         if self.flow.read_paused:  # the application is not reading the body yet: the client is not to blame
             self._arm(self.limits.body_timeout_s)
