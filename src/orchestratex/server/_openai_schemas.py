@@ -7,10 +7,10 @@ them, so a misspelt `cost_limit` never passes unnoticed.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import from_json
 
 from ..usage import MAX_AMOUNT
 from ._numbers import Integer, Number, number_message
@@ -133,10 +133,10 @@ class ChatRequest(BaseModel):
 def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
     """Parse and check a request body, and gather its orchestration settings (from the `orchestratex`
     object and the extra top-level fields); every refusal is a 400 naming the parameter."""
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise OpenAIError(400, "the request body is not valid JSON", code="invalid_json") from None
+    try:  # (pydantic's parser: a nesting too deep or a lone surrogate escape is refused here, not a 500 later)
+        data = from_json(raw)
+    except ValueError as exc:
+        raise OpenAIError(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise OpenAIError(400, "the request body must be a JSON object", code="invalid_json")
     try:
