@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -15,6 +16,10 @@ from ._openai_presets import Preset, parse_presets
 __all__ = ["ServerSettings"]
 
 _ENV_PREFIX = "ORCHESTRATEX_"
+
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?", re.IGNORECASE)
+"""What a browser sends as `Origin` (and CORS compares as a whole string): `https://*.example.com`, a path or
+a bare host would never match one, and `null` is what sandboxed and local-file pages send."""
 
 
 class ServerSettings(BaseModel):
@@ -112,6 +117,17 @@ class ServerSettings(BaseModel):
             return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write scheme://host[:port] with no path or wildcard"
+                    " (https://app.example.com), or * alone for any origin"
+                )
+        return tuple(origin.lower() for origin in value)  # as browsers send it (CORS compares whole strings)
+
     @property
     def resume_every_s(self) -> float:
         return self.resume_interval_s if self.resume_interval_s is not None else self.lease_ttl_s / 2
@@ -132,6 +148,7 @@ class ServerSettings(BaseModel):
             err = exc.errors()[0]
             field = str(err["loc"][0]) if err["loc"] else "?"
             message = f"Input should be {FLAG_VALUES}" if err["type"] == "bool_parsing" else err["msg"]
+            message = message.removeprefix("Value error, ")
             given = values.get(field)
             if isinstance(given, str) and err["type"] != "value_error" and len(given) <= 100:
                 message += f", not {given!r}"  # (a preset's JSON or file says what is wrong in it itself)
