@@ -3,11 +3,18 @@
 A `/` would split it in two, a control character is refused in any path (`_paths`), and `.` or `..` are
 resolved away by clients and browsers before the request is sent; a user id holding any of them could be
 given sessions and keys that no list route can ever name, so it is refused where a user id is taken.
+
+An id that would look like another user's is refused too: one holding an invisible character (Unicode's
+format characters: zero-width spaces and joiners, bidirectional overrides such as U+202E, which reverses
+the text shown after it) or beginning or ending with white space (`alice\u200b`, `alice ` and `alice` read
+the same in `keys list`, the console and logs). Other look-alikes (`ａｌｉｃｅ`, Cyrillic letters) are
+distinct ids, as in any system that takes Unicode names: only an admin gives out ids.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -26,6 +33,15 @@ def user_id_problem(user_id: str) -> str | None:
     if found is not None:
         what = "'/'" if found.group() == "/" else f"the control character {found.group()!r}"
         return f"a user id must not hold {what}: it names the user in paths such as /api/sessions/user/{{user_id}}"
+    if user_id != user_id.strip():
+        return f"a user id must not begin or end with white space ({user_id!r}): it would read as another user's id"
+    invisible = next((c for c in user_id if unicodedata.category(c) == "Cf"), None)
+    if invisible is not None:
+        name = unicodedata.name(invisible, "a format character")
+        return (
+            f"a user id must not hold the invisible character U+{ord(invisible):04X} ({name}):"
+            " it would read as another user's id"
+        )
     if user_id in (".", ".."):
         return f"a user id must not be {user_id!r}: clients resolve it away in paths such as /api/sessions/user/…"
     return None
