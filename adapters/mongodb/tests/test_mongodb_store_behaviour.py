@@ -18,7 +18,7 @@ from bson import ObjectId
 from pymongo.errors import AutoReconnect, NetworkTimeout, OperationFailure
 
 from orchestratex.events import Event, ModelSelected
-from orchestratex.exceptions import ConfigurationError, NotFound, StoreError, StoreUnavailable
+from orchestratex.exceptions import ConfigurationError, Conflict, NotFound, StoreError, StoreUnavailable
 from orchestratex.records import CallRecord, Iteration, Orchestration, Session, SessionSettings, Thread
 from orchestratex.stores import store_from_url
 from orchestratex_mongodb import MongoStore, redact_url
@@ -452,3 +452,24 @@ async def test_watch_events_falls_back_to_polling_when_its_change_stream_fails(s
             else:
                 break
     assert seen == [1, 2] and stream.calls >= 2 and stream.closed
+
+
+async def test_start_called_again_after_a_blip_keeps_what_its_first_attempt_wrote(
+    store: MongoStore, client: Any
+) -> None:
+    session = await store.create_session(Session(user_id="alice"))
+    thread = Thread(session_id=session.id, user_id="alice", original_prompt="p")
+    o = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
+    client.faults.fail("orchestrations", "insert_one", AutoReconnect("reply lost"), after=True)
+    with pytest.raises(StoreUnavailable):
+        await store.start(o, thread=thread, owner="me", ttl_s=60, events=[_selected(o, 1)])
+    started = await store.start(o, thread=thread, owner="me", ttl_s=60, events=[_selected(o, 1)])
+    assert started.reserved and _seqs(await store.list_events(session.id)) == [1]
+    assert not await store.claim(o.id, "other", 60)  # still "me"'s
+    # what another owner started under these ids, or a thread made by another call, is still a Conflict
+    with pytest.raises(Conflict, match="orchestration"):
+        await store.start(o, owner="other", ttl_s=60)
+    impostor = Thread(id=thread.id, session_id=session.id, user_id="alice", original_prompt="p")
+    fresh = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
+    with pytest.raises(Conflict, match="thread"):
+        await store.start(fresh, thread=impostor, owner="me", ttl_s=60)

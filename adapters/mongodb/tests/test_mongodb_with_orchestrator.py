@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
 from orchestratex import Orchestrator, SimulatedProvider
 from orchestratex.usage import add_costs
@@ -75,3 +76,32 @@ async def test_a_run_that_dies_mid_commit_is_resumed_by_another_process(
         assert session.total_cost == stored.total_cost <= 1.0
         paid = [e for e in events if e.type == "response_generated"]
         assert add_costs(*(e.cost for e in paid)) <= session.total_cost
+
+
+@pytest.mark.parametrize(
+    ("collection", "lost_reply"),
+    [("threads", True), ("orchestrations", False), ("orchestrations", True), ("commits", False)],
+)
+async def test_a_network_blip_while_a_run_starts_is_retried_not_a_conflict(
+    mock_client_factory: Callable[[], Any], collection: str, lost_reply: bool
+) -> None:
+    # The run's start is several writes; one failing after the others (or one applied whose reply was lost)
+    # raises StoreUnavailable, which the orchestrator retries: the retry must take the first attempt's thread
+    # and orchestration for its own (it answered "thread ... already exists" and the run failed).
+    client = mock_client_factory()
+    orchestrator = _orchestrator(client)
+    orchestrator.store._run.retries = 0  # type: ignore[attr-defined]  # the blip reaches the orchestrator
+    async with orchestrator:
+        error = AutoReconnect("reply lost") if lost_reply else ServerSelectionTimeoutError("no primary")
+        client.faults.fail(collection, "insert_one", error, after=lost_reply)
+        result = await orchestrator.run("Explain write concern majority", cost_limit=0.5)
+        assert result.status == "completed"
+        store = orchestrator.store
+        assert [o.id for o in await store.list_orchestrations(session_id=result.orchestration.session_id)] == [
+            result.id
+        ]
+        assert len(await store.list_threads(result.orchestration.session_id)) == 1
+        events = await store.list_events(result.orchestration.session_id)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert [e.type for e in events].count("orchestration_started") == 1
+        assert (await store.get_session(result.orchestration.session_id)).reserved_cost == 0.0

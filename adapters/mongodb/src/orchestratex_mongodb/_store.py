@@ -240,13 +240,21 @@ class MongoStore(Store):
     async def _exists(self, coll: _Coll, record_id: str) -> bool:
         return await self._one(f"looking up {record_id!r}", coll, {"_id": doc_id(record_id)}, {"_id": 1}) is not None
 
-    async def _insert(self, kind: str, coll: _Coll, doc: _Doc) -> None:
+    async def _insert(self, kind: str, coll: _Coll, doc: _Doc, *, same: Sequence[str] = ()) -> bool:
+        """Insert `doc`; whether it was inserted now. With `same`, a document already there whose `same` fields
+        equal `doc`'s is taken for this one, written by an earlier attempt of the same call (False), not a
+        `Conflict`."""
         try:
             # not retried here: after a lost reply the retry would answer Conflict for our own insert (the
             # driver's retryable writes repeat it exactly once where the deployment supports them)
-            await self._run(f"inserting a {kind}", lambda: coll.insert_one(doc), idempotent=False)
+            await self._run(f"inserting the {kind}", lambda: coll.insert_one(doc), idempotent=False)
         except DuplicateKeyError as exc:
+            if same:
+                there = await self._one(f"reading the {kind}", coll, {"_id": doc["_id"]})
+                if there is not None and all(there.get(name) == doc[name] for name in same):
+                    return False
             raise Conflict(f"{kind} {str(doc['_id'])!r} already exists") from exc
+        return True
 
     # -- sessions -----------------------------------------------------------------------------
     async def create_session(self, session: Session) -> Session:
@@ -395,19 +403,33 @@ class MongoStore(Store):
         thread's insert, the orchestration's insert with its lease already taken, then the journaled commit
         of `events` and the reservation, concurrently (and the session read again when it was reserved).
         Not one atomic write: should the orchestration's insert fail, the new thread stays, empty (as after
-        `create_thread`); a failure after it leaves a leased orchestration, resumed once its lease expires."""
+        `create_thread`); a failure after it leaves a leased orchestration, resumed once its lease expires.
+        Calling it again after `StoreUnavailable` (as the orchestrator does) completes it: the thread and the
+        orchestration a failed attempt inserted are recognised (same session, creation time and, for the
+        orchestration, owner and no commit yet) instead of answering `Conflict`."""
         check_start(orchestration, thread, ttl_s, events, reserve)
         check_key("an orchestration id", orchestration.id)
         session = await self.get_session(orchestration.session_id)
+        # A start that raised `StoreUnavailable` after some of its writes (a later one failed) is called again
+        # (the orchestrator retries it): what the first attempt wrote is recognised as its own, not a Conflict.
         if thread is not None:
-            await self._insert("thread", self._c.threads, thread_doc(thread))
+            await self._insert(
+                "thread",
+                self._c.threads,
+                thread_doc(thread),
+                same=("session_id", "user_id", "original_prompt", "created_us"),
+            )
         elif not await self._exists(self._c.threads, orchestration.thread_id):
             raise NotFound(f"no thread {orchestration.thread_id!r}")
         doc = orchestration_fields(orchestration)
         lease = _now() + timedelta(seconds=ttl_s)
         doc.update(_id=doc_id(orchestration.id), stamp=Int64(0), lease_owner=owner, lease_expires=lease)
-        await self._insert("orchestration", self._c.orchestrations, doc)
+        ours = ("session_id", "thread_id", "created_us", "stamp", "lease_owner")
         oid = orchestration.id
+        if not await self._insert("orchestration", self._c.orchestrations, doc, same=ours) and not await self.claim(
+            oid, owner, ttl_s
+        ):
+            raise Conflict(f"orchestration {oid} is not leased to {owner!r}: another process runs it")
 
         async def reserving() -> bool:
             try:
