@@ -4,7 +4,8 @@ It exposes exactly the subset of `AsyncMongoClient` / `AsyncDatabase` / `AsyncCo
 `MongoStore` uses. Every operation first yields to the event loop, as real I/O would, so concurrent
 tasks interleave between operations (each single operation stays atomic, as on a server). It behaves
 like a *standalone* server: `hello` reports no replica set, `watch` fails as a standalone server does,
-and there are no transactions. Write concerns are accepted and ignored. Those paths are covered only
+and there are no transactions. Inserting a document over 16 MB raises `DocumentTooLarge`, as PyMongo
+does before sending it. Write concerns are accepted and ignored. Those paths are covered only
 by the real-server tests (`test_mongodb_real_server.py`).
 
 `client.faults` injects failures: `fail("events", "insert_many", error)` raises `error` on the next call,
@@ -19,10 +20,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import bson
 import mongomock
 import pytest
 from mongomock.collection import Cursor as MockCursor
-from pymongo.errors import OperationFailure
+from pymongo.errors import DocumentTooLarge, OperationFailure
+
+MAX_BSON_SIZE = 16 * 1024 * 1024
+"""A server's `maxBsonObjectSize`: PyMongo refuses to send a larger document (`DocumentTooLarge`)."""
 
 
 @dataclass
@@ -103,6 +108,15 @@ class AsyncMockCursor:
             yield doc
 
 
+def _check_size(doc: dict[str, Any]) -> None:
+    size = len(bson.encode(doc))
+    if size > MAX_BSON_SIZE:  # the message PyMongo gives
+        raise DocumentTooLarge(
+            f"BSON document too large ({size} bytes) - the connected server supports"
+            f" BSON document sizes up to {MAX_BSON_SIZE} bytes."
+        )
+
+
 class AsyncMockCollection:
     """The async `AsyncCollection` methods the store uses, over a mongomock collection."""
 
@@ -136,11 +150,14 @@ class AsyncMockCollection:
         docs = list(await self._call("aggregate", pipeline, **kwargs))
         return AsyncMockCursor(lambda: iter(docs))
 
-    async def insert_one(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._call("insert_one", *args, **kwargs)
+    async def insert_one(self, doc: dict[str, Any], **kwargs: Any) -> Any:
+        _check_size(doc)
+        return await self._call("insert_one", doc, **kwargs)
 
-    async def insert_many(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._call("insert_many", *args, **kwargs)
+    async def insert_many(self, docs: list[dict[str, Any]], **kwargs: Any) -> Any:
+        for doc in docs:
+            _check_size(doc)
+        return await self._call("insert_many", docs, **kwargs)
 
     async def update_one(self, *args: Any, **kwargs: Any) -> Any:
         return await self._call("update_one", *args, **kwargs)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
+from bson.errors import InvalidDocument
 from pymongo.errors import AutoReconnect, NetworkTimeout, OperationFailure
 
 from orchestratex.events import Event, ModelSelected
@@ -473,3 +474,11 @@ async def test_start_called_again_after_a_blip_keeps_what_its_first_attempt_wrot
     fresh = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
     with pytest.raises(Conflict, match="thread"):
         await store.start(fresh, thread=impostor, owner="me", ttl_s=60)
+
+
+async def test_a_document_pymongo_cannot_encode_is_a_store_error(store: MongoStore, client: Any) -> None:
+    session, o = await _tree(store)
+    client.faults.fail("commits", "insert_one", InvalidDocument("key 'a\\x00b' must not contain null character"))
+    with pytest.raises(StoreError, match="journaling a commit failed: key"):
+        await store.commit(o, [_selected(o, 1)])
+    assert await store.list_events(session.id) == []

@@ -11,6 +11,7 @@ import pytest
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
 from orchestratex import Orchestrator, SimulatedProvider
+from orchestratex.exceptions import StoreError
 from orchestratex.usage import add_costs
 from orchestratex_mongodb import MongoStore
 
@@ -105,3 +106,17 @@ async def test_a_network_blip_while_a_run_starts_is_retried_not_a_conflict(
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         assert [e.type for e in events].count("orchestration_started") == 1
         assert (await store.get_session(result.orchestration.session_id)).reserved_cost == 0.0
+
+
+async def test_a_step_over_mongodbs_16_mb_document_limit_is_a_store_error(
+    mock_client_factory: Callable[[], Any],
+) -> None:
+    # PyMongo refuses such a document with `DocumentTooLarge`, which is not a PyMongoError: it escaped the
+    # store as a raw bson exception. A ~9.6 MB prompt is stored twice in the first commit's journal entry.
+    client = mock_client_factory()
+    async with _orchestrator(client) as orchestrator:
+        with pytest.raises(
+            StoreError, match=r"journaling a commit failed: BSON document too large.*16 MB per document"
+        ):
+            await orchestrator.run("Summarise: " + "lorem ipsum " * 800_000, cost_limit=50)
+    assert client.get_database("orchestratex").raw("commits").count_documents({}) == 0  # nothing half-written

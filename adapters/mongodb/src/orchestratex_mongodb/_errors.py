@@ -4,7 +4,9 @@ Transient errors (`ConnectionFailure`: `AutoReconnect`, `NetworkTimeout`, `NotPr
 `ServerSelectionTimeoutError`) are retried a bounded number of times with exponential backoff, but
 only for operations that are safe to repeat (reads, and writes the store made idempotent). Every
 other PyMongo error, and a transient one that outlasts the retries, becomes a `StoreError` whose
-message carries the URL with its password redacted.
+message carries the URL with its password redacted. So does a document PyMongo cannot encode
+(`bson.errors.InvalidDocument`, and `DocumentTooLarge` past MongoDB's 16 MB limit), which it raises
+before sending anything and which is not a `PyMongoError`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
+from bson.errors import BSONError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DocumentTooLarge, DuplicateKeyError, PyMongoError
 
 from orchestratex.exceptions import StoreError, StoreUnavailable
 
@@ -67,5 +70,11 @@ class Retrier:
                         f"MongoDB at {self.where} is unavailable ({what} failed{tried}): {redact_url(str(exc))}"
                     ) from exc
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random()))
-            except PyMongoError as exc:
+            except DocumentTooLarge as exc:
+                raise StoreError(
+                    f"MongoDB at {self.where}: {what} failed: {exc} (MongoDB stores at most 16 MB per document: an"
+                    " orchestration with its messages and iterations, and a commit's journal entry, which holds the"
+                    " orchestration with the step's events)"
+                ) from exc
+            except (PyMongoError, BSONError) as exc:
                 raise StoreError(f"MongoDB at {self.where}: {what} failed: {redact_url(str(exc))}") from exc
