@@ -204,8 +204,10 @@ class AsyncMockDatabase:
 
 
 class _Admin:
-    def __init__(self, faults: Faults) -> None:
+    def __init__(self, faults: Faults, hello: dict[str, Any]) -> None:
         self._faults = faults
+        self.hello = hello
+        """Fields added to (or replacing) the standalone server's `hello` reply."""
 
     async def command(self, name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         await asyncio.sleep(0)
@@ -215,7 +217,8 @@ class _Admin:
         if name == "ping":
             return {"ok": 1.0}
         if name == "hello":
-            return {"isWritablePrimary": True, "maxWireVersion": 21, "ok": 1.0}
+            hello: dict[str, Any] = {"isWritablePrimary": True, "maxWireVersion": 21, "ok": 1.0}
+            return hello | self.hello
         raise NotImplementedError(f"the mongomock stand-in does not run the {name!r} command")
 
 
@@ -235,9 +238,10 @@ class _PlumbingSession:
 class AsyncMockClient:
     """Stands in for `pymongo.AsyncMongoClient` (a standalone server) in the tests.
 
-    With `fake_sessions=True` it accepts `session=` arguments and `start_session().with_transaction(...)`
-    just runs the callback: that executes the *code* of the store's transaction path, but proves nothing
-    about transactions (no isolation, no rollback); only the real-server tests do.
+    With `fake_sessions=True` it accepts `session=` arguments, `hello` names a replica set, and
+    `start_session().with_transaction(...)` just runs the callback: that executes the *code* of the store's
+    transaction path, but proves nothing about transactions (no isolation, no rollback); only the
+    real-server tests do. `admin.hello` holds what it adds to `hello`'s reply.
     """
 
     def __init__(
@@ -246,7 +250,7 @@ class AsyncMockClient:
         self.mock = mock if mock is not None else mongomock.MongoClient()
         self.fake_sessions = fake_sessions
         self.faults = Faults()
-        self.admin = _Admin(self.faults)
+        self.admin = _Admin(self.faults, {"setName": "rs0"} if fake_sessions else {})
         self.closed = False
         self._databases: dict[str, AsyncMockDatabase] = {}
 

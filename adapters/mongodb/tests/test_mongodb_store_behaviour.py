@@ -482,3 +482,17 @@ async def test_a_document_pymongo_cannot_encode_is_a_store_error(store: MongoSto
     with pytest.raises(StoreError, match="journaling a commit failed: key"):
         await store.commit(o, [_selected(o, 1)])
     assert await store.list_events(session.id) == []
+
+
+async def test_transactions_on_a_standalone_server_are_refused_at_open(client: Any) -> None:
+    # A standalone server refuses every multi-document transaction: with transactions=True each commit failed
+    # at run time (the stand-in has no sessions; a real server answers "Transaction numbers are only allowed
+    # on a replica set member or mongos"). `open()` now says so at once.
+    store = MongoStore(client=client, transactions=True)
+    with pytest.raises(ConfigurationError, match=r"transactions=True needs a replica set.*standalone server"):
+        await store.open()
+    with pytest.raises(StoreError, match="is not open"):
+        await store.get_session("0" * 24)
+    client.admin.hello["setName"] = "rs0"  # a replica set member: accepted
+    async with MongoStore(client=client, transactions=True) as replicated:
+        assert replicated.transactions is True

@@ -195,6 +195,12 @@ class MongoStore(Store):
         client = self._injected if self._injected is not None else self._make_client()
         try:
             replicated = await handshake(client, self.redacted_url, self.server_selection_timeout_ms)
+            if self.transactions and not replicated:
+                raise ConfigurationError(
+                    f"transactions=True needs a replica set or a sharded cluster, and MongoDB at {self.redacted_url}"
+                    " is a standalone server, which refuses multi-document transactions: leave `transactions` unset"
+                    " (commits are then journaled) or connect to a replica set (`?replicaSet=…`)"
+                )
             cols = Collections(client, self.database)
             await cols.create_indexes(self._run)
         except BaseException:
