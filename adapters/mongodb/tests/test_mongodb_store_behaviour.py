@@ -496,3 +496,30 @@ async def test_transactions_on_a_standalone_server_are_refused_at_open(client: A
     client.admin.hello["setName"] = "rs0"  # a replica set member: accepted
     async with MongoStore(client=client, transactions=True) as replicated:
         assert replicated.transactions is True
+
+
+async def test_opening_a_change_stream_retries_network_errors_and_polls_when_refused(
+    store: MongoStore, client: Any
+) -> None:
+    # A network error while opening the change stream escaped `watch_events` as a raw pymongo AutoReconnect.
+    session, o = await _tree(store)
+    await store.commit(o, [_selected(o, 1)])
+    errors: list[BaseException] = [AutoReconnect("connection reset")] * 4
+
+    async def watch(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0)
+        raise errors.pop(0)
+
+    store.change_streams = True
+    store._c.events.watch = watch  # type: ignore[method-assign,assignment]  # the stand-in has no change streams
+    with pytest.raises(StoreUnavailable, match=r"opening a change stream failed after 4 attempts"):
+        async with contextlib.aclosing(store.watch_events(session.id, poll_interval_s=0.01)) as events:
+            await anext(events)
+    # a blip, then a refusal (no changeStream privilege): it polls, and says so once
+    errors[:] = [AutoReconnect("connection reset"), OperationFailure("not authorized on orchestratex", code=13)]
+    async with contextlib.aclosing(store.watch_events(session.id, poll_interval_s=0.01)) as events:
+        first = await anext(events)
+        writer = asyncio.create_task(store.commit(o, [_selected(o, 2)]))
+        second = await anext(events)
+        await writer
+    assert (first.seq, second.seq) == (1, 2) and store.change_streams is False

@@ -44,7 +44,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from orchestratex._ids import utcnow
 from orchestratex.events import Event
-from orchestratex.exceptions import ConfigurationError, Conflict, NotFound, StoreError
+from orchestratex.exceptions import ConfigurationError, Conflict, NotFound, StoreError, StoreUnavailable
 from orchestratex.records import (
     TERMINAL_ORCHESTRATION_STATUSES,
     ApiKey,
@@ -614,9 +614,14 @@ class MongoStore(Store):
 
     async def _open_change_stream(self, session_id: str, poll_interval_s: float) -> Any:
         pipeline = [{"$match": {"operationType": "insert", "fullDocument.session_id": session_id}}]
-        try:
-            return await self._c.events.watch(pipeline, max_await_time_ms=max(1, int(poll_interval_s * 1000)))
-        except OperationFailure:  # a standalone server: no change streams, poll instead
+        watch = partial(self._c.events.watch, pipeline, max_await_time_ms=max(1, int(poll_interval_s * 1000)))
+        try:  # a network error is retried, then StoreUnavailable (as any read)
+            return await self._run("opening a change stream", watch)
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, OperationFailure) or isinstance(exc, StoreUnavailable):
+                raise
+            # refused (a standalone server, a user without the changeStream privilege): poll instead
+            logger.warning("no change streams on %s (%s); polling instead", self.redacted_url, exc.__cause__)
             self.change_streams = False
             return None
 
