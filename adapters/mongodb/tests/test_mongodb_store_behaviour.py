@@ -523,3 +523,28 @@ async def test_opening_a_change_stream_retries_network_errors_and_polls_when_ref
         second = await anext(events)
         await writer
     assert (first.seq, second.seq) == (1, 2) and store.change_streams is False
+
+
+def test_database_names_mongodb_refuses_are_configuration_errors() -> None:
+    # They were taken as given, and PyMongo raised a raw InvalidName once connected ('db.collection', as
+    # PyMongo's own URL convention has it, named a database 'db.collection').
+    with pytest.raises(ConfigurationError, match=r"database name 'app\.runs' \(the URL's path.*cannot contain '\.'"):
+        MongoStore("mongodb://u:pw@h/app.runs")
+    for bad in ("my db", "a$b", "a/b", "x" * 64, ""):
+        with pytest.raises(ConfigurationError, match="invalid MongoDB database name"):
+            MongoStore("mongodb://h/ok", database=bad)
+    assert MongoStore("mongodb://h/app.runs", database="app").database == "app"  # the argument overrides the path
+    assert MongoStore("mongodb://h/%C3%A9t%C3%A9?replicaSet=rs0").database == "été"
+    out = subprocess.run(
+        [sys.executable, "-m", "orchestratex", "runs", "list", "--store", "mongodb://127.0.0.1:9/app.runs"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and out.stderr.strip().endswith("it cannot contain '.'"), out.stderr
+
+
+async def test_a_server_older_than_5_0_is_refused_at_open(client: Any) -> None:
+    client.admin.hello["maxWireVersion"] = 9  # MongoDB 4.4
+    with pytest.raises(ConfigurationError, match=r"older than 5\.0 \(wire version 9\).*MongoDB 5\.0 or newer"):
+        await MongoStore(client=client).open()

@@ -18,7 +18,7 @@ from orchestratex.exceptions import ConfigurationError, StoreUnavailable
 from . import _analytics
 from ._errors import Retrier, redact_url
 
-__all__ = ["ORDER", "Collections", "handshake", "make_client"]
+__all__ = ["ORDER", "Collections", "check_database_name", "handshake", "make_client"]
 
 _Doc = dict[str, Any]
 _Coll = AsyncCollection[_Doc]
@@ -49,6 +49,20 @@ _INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
 }
 
 
+_NOT_IN_NAMES = '/\\. "$\x00'
+_MIN_WIRE_VERSION = 13
+"""MongoDB 5.0: pipeline updates, and field names with dots (models' names) in stored documents."""
+
+
+def check_database_name(name: str, source: str) -> str:
+    """`name` if MongoDB accepts it as a database name, else `ConfigurationError` saying what to change."""
+    bad = sorted({ch for ch in name if ch in _NOT_IN_NAMES})
+    if not name or bad or len(name.encode()) > 63:
+        why = f"it cannot contain {' '.join(repr(ch) for ch in bad)}" if bad else "it must be 1 to 63 bytes long"
+        raise ConfigurationError(f"invalid MongoDB database name {name!r} ({source}): {why}")
+    return name
+
+
 def make_client(url: str, *, server_selection_timeout_ms: int) -> AsyncMongoClient[_Doc]:
     """A client for `url`, with retryable writes and a short server selection timeout unless the URL says otherwise."""
     given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
@@ -68,7 +82,7 @@ def make_client(url: str, *, server_selection_timeout_ms: int) -> AsyncMongoClie
 
 async def handshake(client: AsyncMongoClient[_Doc], where: str, timeout_ms: int) -> bool:
     """Ping the deployment (failing within the server selection timeout); whether it is a replica set or a
-    sharded cluster (so transactions and change streams work)."""
+    sharded cluster (so transactions and change streams work). `ConfigurationError` before MongoDB 5.0."""
     try:
         await client.admin.command("ping")
         hello: Mapping[str, Any] = await client.admin.command("hello")
@@ -76,6 +90,11 @@ async def handshake(client: AsyncMongoClient[_Doc], where: str, timeout_ms: int)
         raise StoreUnavailable(
             f"cannot reach MongoDB at {where} (server selection timeout {timeout_ms} ms): {redact_url(str(exc))}"
         ) from exc
+    if int(hello.get("maxWireVersion", 0)) < _MIN_WIRE_VERSION:
+        raise ConfigurationError(
+            f"MongoDB at {where} is older than 5.0 (wire version {hello.get('maxWireVersion')}): the store needs"
+            " MongoDB 5.0 or newer"
+        )
     return "setName" in hello or hello.get("msg") == "isdbgrid"
 
 

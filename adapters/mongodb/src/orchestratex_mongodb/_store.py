@@ -88,7 +88,7 @@ from ._codec import (
     to_pico,
 )
 from ._commit import Committer
-from ._connection import ORDER, Collections, handshake, make_client
+from ._connection import ORDER, Collections, check_database_name, handshake, make_client
 from ._errors import Retrier, redact_url
 
 __all__ = ["MongoStore"]
@@ -155,7 +155,12 @@ class MongoStore(Store):
             raise ValueError("server_selection_timeout_ms and recover_after_s must be > 0")
         self.url = url
         """The connection URL (use `redacted_url` in anything you print); None with an injected client."""
-        self.database = database or unquote(parts.path.lstrip("/")) or "orchestratex"
+        if database is not None:
+            check_database_name(database, "the database argument")
+        path = unquote(parts.path.lstrip("/"))
+        if database is None and path:
+            check_database_name(path, "the URL's path, which names the database")
+        self.database = database or path or "orchestratex"
         """The database holding the store's collections."""
         self.server_selection_timeout_ms = server_selection_timeout_ms
         self.transactions = transactions
