@@ -548,3 +548,16 @@ async def test_a_server_older_than_5_0_is_refused_at_open(client: Any) -> None:
     client.admin.hello["maxWireVersion"] = 9  # MongoDB 4.4
     with pytest.raises(ConfigurationError, match=r"older than 5\.0 \(wire version 9\).*MongoDB 5\.0 or newer"):
         await MongoStore(client=client).open()
+
+
+async def test_wrong_credentials_are_a_configuration_error_not_an_unreachable_server(client: Any) -> None:
+    # PyMongo raises OperationFailure (code 18) for a wrong password: it was reported as StoreUnavailable,
+    # "cannot reach MongoDB", the error for a server that may come back (503, retried).
+    failure = OperationFailure("Authentication failed.", code=18)
+    client.faults.fail("admin", "ping", failure)
+    with pytest.raises(ConfigurationError, match=r"refused the credentials.*check the user, the password"):
+        await MongoStore(client=client).open()
+    client.faults.fail("admin", "ping", OperationFailure("not authorized on admin", code=13))
+    with pytest.raises(StoreError, match="refused the connection: not authorized") as refused:
+        await MongoStore(client=client).open()
+    assert not isinstance(refused.value, StoreUnavailable)

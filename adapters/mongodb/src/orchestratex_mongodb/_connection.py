@@ -10,10 +10,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 from pymongo.write_concern import WriteConcern
 
-from orchestratex.exceptions import ConfigurationError, StoreUnavailable
+from orchestratex.exceptions import ConfigurationError, StoreError, StoreUnavailable
 
 from . import _analytics
 from ._errors import Retrier, redact_url
@@ -50,6 +50,7 @@ _INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
 
 
 _NOT_IN_NAMES = '/\\. "$\x00'
+_AUTHENTICATION_FAILED = 18
 _MIN_WIRE_VERSION = 13
 """MongoDB 5.0: pipeline updates, and field names with dots (models' names) in stored documents."""
 
@@ -86,6 +87,13 @@ async def handshake(client: AsyncMongoClient[_Doc], where: str, timeout_ms: int)
     try:
         await client.admin.command("ping")
         hello: Mapping[str, Any] = await client.admin.command("hello")
+    except OperationFailure as exc:  # it answered, and refused
+        if exc.code == _AUTHENTICATION_FAILED:
+            raise ConfigurationError(
+                f"MongoDB at {where} refused the credentials (authentication failed): check the user, the password"
+                " and `authSource` in the URL"
+            ) from exc
+        raise StoreError(f"MongoDB at {where} refused the connection: {redact_url(str(exc))}") from exc
     except PyMongoError as exc:
         raise StoreUnavailable(
             f"cannot reach MongoDB at {where} (server selection timeout {timeout_ms} ms): {redact_url(str(exc))}"
