@@ -511,7 +511,7 @@ async def test_opening_a_change_stream_retries_network_errors_and_polls_when_ref
         raise errors.pop(0)
 
     store.change_streams = True
-    store._c.events.watch = watch  # type: ignore[method-assign,assignment]  # the stand-in has no change streams
+    store._c.events.watch = watch  # type: ignore[method-assign]  # the stand-in has no change streams
     with pytest.raises(StoreUnavailable, match=r"opening a change stream failed after 4 attempts"):
         async with contextlib.aclosing(store.watch_events(session.id, poll_interval_s=0.01)) as events:
             await anext(events)
