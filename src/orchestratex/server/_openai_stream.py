@@ -92,7 +92,8 @@ def describe(event: Event) -> str:
         case "evaluation_completed":
             return f"{head} iteration={event.iteration} score={event.score:g} judges={event.evaluator_model}"
         case "orchestration_completed":
-            return f"{head} score={event.final_score:g} iterations={event.iterations} cost={event.total_cost:.6f}"
+            score = "unjudged" if event.final_score is None else f"{event.final_score:g}"  # (judging="when_needed")
+            return f"{head} score={score} iterations={event.iterations} cost={event.total_cost:.6f}"
         case _:
             return f"{head} reason={event.reason} error={event.error[:200]}"
 
