@@ -31,4 +31,4 @@ def test_a_misspelt_thread_domain_answers_422_naming_the_one_meant(api: Api) -> 
 def test_a_completions_domain_is_read_the_same_way(api: Api) -> None:
     extra = ok(chat(api, domain="CODING", max_iterations=1)).model_extra
     assert status_of(api, extra["orchestratex"]["orchestration_id"])["domain"] == "coding"  # type: ignore[index]
-    assert error_of(chat(api, domain="writting"), 400)["message"] == MISSPELT
+    assert error_of(chat(api, domain="writting"), 400)["message"] == f"domain: {MISSPELT}"  # (as every /v1 field)
