@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
@@ -59,18 +60,23 @@ class Evaluator(ABC):
         raise NotImplementedError(f"{type(self).__name__}.build_request")
 
 
+@functools.cache
+def _builtin_evaluate() -> object:
+    from .judge import LLMJudgeEvaluator  # (the built-in evaluator imports this module)
+
+    return LLMJudgeEvaluator.evaluate
+
+
 def checked_evaluation(evaluator: Evaluator, evaluation: object) -> Evaluation:
     """`evaluation`, what `evaluator.evaluate` returned, when it is a valid `Evaluation`: `TypeError` when it is not
     one, `ValueError` (naming the field) when it is one with an invalid field — built with `model_construct`, or
     changed after it was built — rather than a score outside 0–10 stored, or a record the store cannot read back.
     (What the built-in `LLMJudgeEvaluator.evaluate` returns is built validated, and not checked again.)"""
+    if type(evaluation) is Evaluation and type(evaluator).evaluate is _builtin_evaluate():
+        return evaluation
     name = type(evaluator).__name__
     if not isinstance(evaluation, Evaluation):
         raise TypeError(f"{name}.evaluate returned {type(evaluation).__name__}, not an Evaluation")
-    from .judge import LLMJudgeEvaluator  # (the built-in evaluator imports this module)
-
-    if type(evaluator).evaluate is LLMJudgeEvaluator.evaluate:
-        return evaluation
     try:
         checked = Evaluation.model_validate(evaluation.model_dump())
     except ValidationError as exc:

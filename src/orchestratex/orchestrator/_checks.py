@@ -153,7 +153,7 @@ def check_options(options: Mapping[str, object]) -> None:
 
 def check_handlers(on_event: object) -> None:
     """`UserError` unless `on_event` is an event handler (a callable) or a collection of them."""
-    if callable(on_event):
+    if callable(on_event) or (type(on_event) is tuple and not on_event):  # (a handler, or the default: none)
         return
     if isinstance(on_event, Collection) and not isinstance(on_event, str | bytes):
         bad = [h for h in on_event if not callable(h)]
@@ -192,6 +192,8 @@ def check_numbers(**values: object) -> None:
     """`UserError` for a numeric setting given as a boolean or as text (`cost_limit=True` would be a $1 budget,
     `max_iterations="3"` a string read as a number): the first one, with what to write instead."""
     for name, value in values.items():
+        if value is None or type(value) is int or type(value) is float:  # (the common cases, first)
+            continue
         if isinstance(value, bool | str | bytes):
             raise UserError(f"{name} must be a number, not {type(value).__name__} {value!r}")
 

@@ -10,7 +10,6 @@ committed its end (releasing what it reserved) and returned. New runs are refuse
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -31,7 +30,7 @@ class Closing:
     def __init__(self) -> None:
         self.closing = False
         """`aclose` is stopping the runs: new ones are refused; a run stopped now ends with `CLOSED_WHILE_RUNNING`."""
-        self._under_way: Counter[asyncio.AbstractEventLoop] = Counter()
+        self._under_way: dict[asyncio.AbstractEventLoop, int] = {}
         """Runs under way, by the event loop each runs on."""
 
     def enter(self) -> asyncio.AbstractEventLoop:
@@ -41,13 +40,17 @@ class Closing:
                 "the orchestrator is being closed (aclose/close): start runs before closing it, or on a new one"
             )
         loop = asyncio.get_running_loop()
-        self._under_way[loop] += 1
+        under_way = self._under_way
+        under_way[loop] = under_way.get(loop, 0) + 1
         return loop
 
     def leave(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._under_way[loop] -= 1
-        if not self._under_way[loop]:
-            del self._under_way[loop]
+        under_way = self._under_way
+        left = under_way[loop] - 1
+        if left:
+            under_way[loop] = left
+        else:
+            del under_way[loop]
 
     async def stop_runs(self, stop: Callable[[], None], background: Callable[[], Iterable[asyncio.Task[Any]]]) -> None:
         """Refuse new runs; `stop()` those being driven (called again every few milliseconds: a run may begin to be
