@@ -104,18 +104,8 @@ async def test_detach_leaves_the_run_for_a_server_to_resume(store_url: str) -> N
 
 def test_a_signal_as_soon_as_the_run_is_stored_still_ends_it_cancelled(store_url: str) -> None:
     """The window between storing the orchestration and its first step: nothing may be left to resume."""
-    proc = subprocess.Popen(
-        [*ARGS, "--store", store_url, "--json", "-v"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=SLOW,
-    )
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if "stored; interrupting it cancels it" in line:
-            proc.send_signal(signal.SIGTERM)
-            break
+    proc = start_json(store_url)
+    proc.send_signal(signal.SIGTERM)
     exit_code, err = ended(proc)
     assert exit_code == 143, err
     (doc,), resumable = stored(store_url)

@@ -3,26 +3,10 @@ chunks) and the WebSocket tell the same story as the store."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from .conftest import Api
+from .test_server_openai import sse
 
 PROMPT = [{"role": "user", "content": "Write a haiku about TCP 🌍"}]
-
-
-def sse(text: str) -> tuple[list[dict[str, Any]], list[str], bool]:
-    """The data payloads, the comments, and whether the stream ended with `[DONE]`."""
-    payloads, comments, done = [], [], False
-    for block in filter(None, text.split("\n\n")):
-        for line in block.split("\n"):
-            if line.startswith(":"):
-                comments.append(line[1:].strip())
-            elif line == "data: [DONE]":
-                done = True
-            else:
-                payloads.append(json.loads(line.removeprefix("data: ")))
-    return payloads, comments, done
 
 
 def test_an_unjudged_answer_streams_to_its_end(api: Api) -> None:
