@@ -15,6 +15,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TextIO
 
+from .._shell import ipython_shell
 from ..exceptions import UserError
 
 __all__ = ["DELAY", "PLAIN_EVERY", "Progress", "ProgressOption", "check_progress", "in_notebook"]
@@ -44,10 +45,7 @@ def check_progress(value: object, *, callback: str | None = None) -> None:
 
 def in_notebook() -> bool:
     """Whether the code runs in a Jupyter kernel (IPython's ZMQ shell)."""
-    ipython = sys.modules.get("IPython")
-    get = getattr(ipython, "get_ipython", None)
-    shell = get() if callable(get) else None
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+    return type(ipython_shell()).__name__ == "ZMQInteractiveShell"
 
 
 def _is_terminal(stream: TextIO) -> bool:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import sys
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from .._shell import ipython_shell
 from ..exceptions import UserError
 
 __all__ = ["Portal"]
@@ -74,7 +74,7 @@ class Portal:
         except RuntimeError:
             pass
         else:
-            if _in_ipython() and threading.current_thread() is not self._thread:
+            if ipython_shell() is not None and threading.current_thread() is not self._thread:
                 return self._wait(coro)
             coro.close()
             raise UserError(
@@ -113,13 +113,6 @@ class Portal:
                 pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)  # (the thread closes its loop as it ends)
-
-
-def _in_ipython() -> bool:
-    """Whether this code runs in an IPython shell (a Jupyter kernel, the IPython terminal): never imports it."""
-    ipython = sys.modules.get("IPython")
-    get_ipython = getattr(ipython, "get_ipython", None)
-    return get_ipython is not None and get_ipython() is not None
 
 
 async def _cancel_all() -> None:
