@@ -1,0 +1,180 @@
+"""What several processes sharing one database coordinate with: leases, cancellation requests and counters."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from bson import Int64
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from orchestratex.exceptions import NotFound, StoreError
+from orchestratex.stores.checks import check_ttl
+
+from ._base import CAS_ATTEMPTS, RESUMABLE, MongoBase, now_utc
+from ._codec import check_page, doc_id
+from ._connection import ORDER
+
+__all__ = ["Coordination"]
+
+_Doc = dict[str, Any]
+
+
+class Coordination(MongoBase):
+    """The `Store` methods of leases, cancellation and counters, and their calls for many runs at once."""
+
+    # -- leases -------------------------------------------------------------------------------
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        check_ttl(ttl_s)
+        now = now_utc()
+        free = [{"lease_owner": None}, {"lease_owner": owner}, {"lease_expires": {"$lte": now}}]
+        query = {"_id": doc_id(orchestration_id), "$or": free}
+        update = {"$set": {"lease_owner": owner, "lease_expires": now + timedelta(seconds=ttl_s)}}
+        orchestrations = self._c.orchestrations
+        before = await self._run(
+            "claiming a lease",
+            lambda: orchestrations.find_one_and_update(query, update, projection={"lease_owner": 1}),
+        )
+        if before is None:
+            if not await self._exists(orchestrations, orchestration_id):
+                raise NotFound(f"no orchestration {orchestration_id!r}")
+            return False
+        if before.get("lease_owner") != owner:  # taken over: finish what the previous owner left half-done
+            await self._committer.recover({"orchestration_id": orchestration_id})
+        return True
+
+    async def release(self, orchestration_id: str, owner: str) -> None:
+        query = {"_id": doc_id(orchestration_id), "lease_owner": owner}
+        update = {"$set": {"lease_owner": None, "lease_expires": None}}
+        await self._run("releasing a lease", lambda: self._c.orchestrations.update_one(query, update))
+
+    async def list_resumable(self, *, limit: int = 100) -> list[str]:
+        check_page(limit, 0)
+        if limit == 0:
+            return []
+        await self._committer.recover_unleased()
+        query = {
+            "status": {"$in": RESUMABLE},
+            "$or": [{"lease_owner": None}, {"lease_expires": {"$lte": now_utc()}}],
+        }
+        orchestrations = self._c.orchestrations
+
+        async def read() -> list[_Doc]:
+            return await orchestrations.find(query, {"_id": 1}).sort(ORDER).limit(limit).to_list(limit)
+
+        return [str(doc["_id"]) for doc in await self._run("listing resumable orchestrations", read)]
+
+    # -- cancellation -------------------------------------------------------------------------
+    async def request_cancel(self, orchestration_id: str) -> bool:
+        query = {"_id": doc_id(orchestration_id), "status": {"$in": RESUMABLE}}
+        update = {"$set": {"cancel_requested": now_utc()}}
+        result = await self._run("requesting a cancellation", lambda: self._c.orchestrations.update_one(query, update))
+        if result.matched_count:
+            return True
+        if not await self._exists(self._c.orchestrations, orchestration_id):
+            raise NotFound(f"no orchestration {orchestration_id!r}")
+        return False
+
+    async def cancel_requested(self, orchestration_id: str) -> bool:
+        doc = await self._one(
+            "reading a cancellation request",
+            self._c.orchestrations,
+            {"_id": doc_id(orchestration_id)},
+            {"session_id": 1, "cancel_requested": 1},
+        )
+        if doc is None:
+            return False
+        if doc.get("cancel_requested") is not None:
+            return True
+        session = await self._one(
+            "reading a session's status", self._c.sessions, {"_id": doc_id(doc["session_id"])}, {"status": 1}
+        )
+        return session is not None and session.get("status") in ("completed", "cancelled")
+
+    # -- counters -----------------------------------------------------------------------------
+    async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        check_ttl(ttl_s, "counter")
+        now = now_utc()
+        expires = None if ttl_s is None else now + timedelta(seconds=ttl_s)
+        fresh = {
+            "$or": [
+                {"$eq": [{"$ifNull": ["$value", None]}, None]},
+                {"$and": [{"$ne": [{"$ifNull": ["$expires_at", None]}, None]}, {"$lte": ["$expires_at", now]}]},
+            ]
+        }
+        update = [
+            {
+                "$set": {
+                    "value": {"$cond": [fresh, Int64(amount), {"$add": ["$value", Int64(amount)]}]},
+                    "expires_at": {"$cond": [fresh, expires, "$expires_at"]},
+                }
+            }
+        ]
+        counters = self._c.counters
+        for _ in range(CAS_ATTEMPTS):
+            try:
+                doc = await self._run(
+                    "incrementing a counter",
+                    lambda: counters.find_one_and_update(
+                        {"_id": key}, update, upsert=True, return_document=ReturnDocument.AFTER
+                    ),
+                    idempotent=False,
+                )
+            except DuplicateKeyError:
+                continue  # two processes created it at once: the other won, increment theirs
+            assert doc is not None
+            return int(doc["value"])
+        raise StoreError(f"counter {key!r} could not be incremented; try again")
+
+    # -- one call for all of an orchestrator's runs ---------------------------------------------
+    async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
+        """One `update_many` extends the leases `owner` still holds (the usual case: one round trip); any
+        other id (a lease free, expired and taken, or another's) then goes through `claim`, which rolls
+        forward what a previous owner left half-done when it takes a lease over."""
+        check_ttl(ttl_s)
+        ids = {doc_id(oid): oid for oid in orchestration_ids}
+        if not ids:
+            return set()
+        query = {"_id": {"$in": list(ids)}, "lease_owner": owner}
+        update = {"$set": {"lease_expires": now_utc() + timedelta(seconds=ttl_s)}}
+        orchestrations = self._c.orchestrations
+        renewed = await self._run("renewing leases", lambda: orchestrations.update_many(query, update))
+        if renewed.matched_count == len(ids):
+            return set(ids.values())
+        found = await self._run("reading leases", lambda: orchestrations.find(query, {"_id": 1}).to_list(None))
+        held = {ids[doc["_id"]] for doc in found if doc["_id"] in ids}
+        for oid in set(ids.values()) - held:
+            with contextlib.suppress(NotFound):
+                if await self.claim(oid, owner, ttl_s):
+                    held.add(oid)
+        return held
+
+    async def cancel_requests(self, orchestration_ids: Sequence[str]) -> set[str]:
+        """Two queries whatever the number of ids: the orchestrations, then the sessions of those not asked to stop."""
+        ids = {doc_id(oid): oid for oid in orchestration_ids}
+        if not ids:
+            return set()
+        c = self._c
+        docs = await self._run(
+            "reading cancellation requests",
+            lambda: c.orchestrations.find(
+                {"_id": {"$in": list(ids)}}, {"session_id": 1, "cancel_requested": 1}
+            ).to_list(None),
+        )
+        stop = {ids[d["_id"]] for d in docs if d.get("cancel_requested") is not None and d["_id"] in ids}
+        by_session: dict[str, list[str]] = {}
+        for d in docs:
+            if d.get("cancel_requested") is None and d["_id"] in ids:
+                by_session.setdefault(d["session_id"], []).append(ids[d["_id"]])
+        if by_session:
+            sessions = {doc_id(s): s for s in by_session}
+            query = {"_id": {"$in": list(sessions)}, "status": {"$in": ["completed", "cancelled"]}}
+            ended = await self._run(
+                "reading sessions' status", lambda: c.sessions.find(query, {"_id": 1}).to_list(None)
+            )
+            for session in ended:
+                stop.update(by_session.get(sessions.get(session["_id"], ""), ()))
+        return stop
