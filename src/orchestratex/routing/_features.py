@@ -15,12 +15,12 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-__all__ = ["TextFeaturizer"]
+__all__ = ["TextFeaturizer", "load_numpy"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def _np() -> Any:
+def load_numpy() -> Any:
     try:
         import numpy
     except ImportError as exc:  # pragma: no cover - numpy ships with the lab extra
@@ -90,7 +90,7 @@ class TextFeaturizer:
         return self._matrix(counts)
 
     def _learn_idf(self, counts: Sequence[dict[int, float]]) -> None:
-        np = _np()
+        np = load_numpy()
         df = np.zeros(self.size)
         for c in counts:
             df[list(c)] += 1
@@ -101,7 +101,7 @@ class TextFeaturizer:
         return self._vector(self.counts(text))
 
     def _vector(self, counts: dict[int, float]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        np = _np()
+        np = load_numpy()
         if self.idf is None:
             raise RuntimeError("TextFeaturizer.fit must run before transform")
         idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
@@ -114,7 +114,7 @@ class TextFeaturizer:
         return self._matrix([self.counts(text) for text in texts])
 
     def _matrix(self, counts: Sequence[dict[int, float]]) -> Any:
-        np = _np()
+        np = load_numpy()
         from scipy import sparse
 
         indptr, indices, values = [0], [], []

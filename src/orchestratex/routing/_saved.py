@@ -1,4 +1,7 @@
-"""Reading a `FittedRouter` file: every way a file can fail to be one is a `UserError` naming the file and the fault."""
+"""Saved `FittedRouter` files: `save_router` writes one (a numpy `.npz`, no pickle), `load_router` reads one back.
+
+Reading checks the file first: every way a file can fail to be one is a `UserError` naming the file and the fault.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,20 @@ import json
 import math
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import UserError
+from ._features import TextFeaturizer, load_numpy
+from ._joint import JointOutcomes
 
-__all__ = ["ARRAYS", "read_saved", "unreadable"]
+if TYPE_CHECKING:
+    from ._embed import MiniLMEmbedder
+    from .fitted import FittedRouter
+
+__all__ = ["ARRAYS", "FORMAT", "load_router", "read_saved", "save_router", "unreadable"]
+
+FORMAT = "orchestratex.fitted-router/1"
+"""The `format` of the metadata of a file `FittedRouter.save` writes."""
 
 ARRAYS = ("mean_q", "mean_c", "buckets", "coef", "idf")
 """The arrays every saved router holds (`joint_q` and `joint_dom` are optional)."""
@@ -127,3 +139,92 @@ def _check_arrays(path: Path, meta: dict[str, Any], arrays: dict[str, Any]) -> N
 
 def _finite(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def save_router(router: FittedRouter, path: str | Path) -> Path:
+    """What `FittedRouter.save` does (see there)."""
+    np = load_numpy()
+    router._check_fitted()
+    path = Path(path)
+    meta = {
+        "format": FORMAT,
+        "models": list(router.models),
+        "domains": list(router._domains),
+        "quality_scale": router.quality_scale,
+        "fit_prices": router._fit_prices,
+        "cost_weight": router.cost_weight,
+        "target_quality": router.target_quality,
+        "alpha": router.alpha,
+        "text": router.text,
+        "features": router.features,
+        "domain_prior": router.domain_prior,
+        "cascade": router.cascade,
+        "horizon": router.horizon,
+        "judge_error": router.judge_error,
+        "smoothing": router.smoothing,
+        "retry_prior": router.retry_prior,
+        "idf_unseen": float(router.featurizer.idf.max()) if router.featurizer.idf is not None else 1.0,
+        "featurizer": {
+            "bits": router.featurizer.bits,
+            "tail_chars": router.featurizer.tail_chars,
+            "bigrams": router.featurizer.bigrams,
+        },
+    }
+    idf = router.featurizer.idf if router.featurizer.idf is not None else np.zeros(0)
+    with path.open("wb") as fh:
+        np.savez_compressed(
+            fh,
+            meta=np.asarray(json.dumps(meta)),
+            mean_q=router._mean_q,
+            mean_c=router._mean_c,
+            buckets=router._buckets,
+            coef=router._coef,
+            joint_q=router._joint.quality if router._joint is not None else np.zeros((0, len(router.models))),
+            joint_dom=router._joint.domains if router._joint is not None else np.zeros(0, dtype=np.int64),
+            idf=idf[router._buckets] if idf.size else idf,
+        )
+    return path
+
+
+def load_router(cls: type[FittedRouter], path: str | Path, *, embedder: MiniLMEmbedder | None) -> FittedRouter:
+    """What `FittedRouter.load` does (see there)."""
+    np = load_numpy()
+    path = Path(path)
+    meta, arrays = read_saved(path, FORMAT)
+    try:
+        router = cls(
+            cost_weight=meta["cost_weight"],
+            target_quality=meta["target_quality"],
+            alpha=meta["alpha"],
+            text=meta["text"],
+            domain_prior=meta["domain_prior"],
+            featurizer=TextFeaturizer(**meta["featurizer"]),
+            features=meta.get("features", "tfidf"),
+            embedder=embedder,
+            cascade=meta.get("cascade", True),
+            horizon=meta.get("horizon", 3),
+            judge_error=meta.get("judge_error", 0.0),
+            smoothing=meta.get("smoothing", 2.0),
+            retry_prior=meta.get("retry_prior", 2.0),
+        )
+    except KeyError as exc:
+        raise unreadable(path, f"its metadata has no {exc.args[0]!r}") from exc
+    except (UserError, TypeError, ValueError) as exc:
+        raise unreadable(path, f"its settings are invalid ({exc})") from exc
+    router.models = tuple(meta["models"])
+    router._domains = {d: i for i, d in enumerate(meta["domains"])}
+    router.quality_scale = float(meta["quality_scale"])
+    router._fit_prices = {k: float(v) for k, v in meta["fit_prices"].items()}
+    router._mean_q, router._mean_c = arrays["mean_q"].astype(np.float64), arrays["mean_c"].astype(np.float64)
+    router._buckets, router._coef = arrays["buckets"].astype(np.int64), arrays["coef"].astype(np.float64)
+    if router.features == "tfidf" and router._buckets.size and router._buckets[-1] >= router.featurizer.size:
+        raise unreadable(path, f"its feature buckets exceed the featurizer's {router.featurizer.size}")
+    idf = np.full(router.featurizer.size, float(meta["idf_unseen"]))
+    if arrays["idf"].size:
+        idf[router._buckets] = arrays["idf"]
+    router.featurizer.idf = idf
+    if "joint_q" in arrays and len(arrays["joint_q"]):
+        router._joint = JointOutcomes(
+            arrays["joint_q"], arrays["joint_dom"], len(router._domains), smoothing=router.smoothing
+        )
+    return router

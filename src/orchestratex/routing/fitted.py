@@ -12,7 +12,6 @@ Needs the `lab` extra (numpy; scikit-learn only to fit): `pip install 'orchestra
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,12 +20,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
+from . import _fit
 from ._base import Router, RoutingFeedback, Task
-from ._cascade import plan
-from ._features import TextFeaturizer
-from ._joint import JointOutcomes, judge_error_ok, logit, sigmoid
+from ._escalate import escalate
+from ._features import TextFeaturizer, load_numpy
+from ._fit import price_per_1k
+from ._joint import JointOutcomes, judge_error_ok
 from ._knobs import Knob, fraction, number, optional, whole
-from ._saved import read_saved, unreadable
+from ._saved import load_router, save_router
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,25 +43,6 @@ logger = logging.getLogger("orchestratex.routing")
 
 FEATURE_SETS = ("tfidf", "minilm")
 """Per-prompt feature sets of `FittedRouter`: hashed TF-IDF (default), or MiniLM sentence embeddings."""
-
-_FORMAT = "orchestratex.fitted-router/1"
-
-
-def _np() -> Any:
-    try:
-        import numpy
-    except ImportError as exc:  # pragma: no cover - numpy ships with the lab extra
-        raise ImportError("FittedRouter needs numpy: pip install 'orchestratex[lab]'") from exc
-    return numpy
-
-
-def _price(model: ModelProfile) -> float | None:
-    """A model's price per 1k tokens as read now: the mean of its input and output prices, else the blended one."""
-    if model.input_cost_per_1k is not None and model.output_cost_per_1k is not None:
-        return (model.input_cost_per_1k + model.output_cost_per_1k) / 2
-    if model.cost_per_1k_tokens is not None:
-        return model.cost_per_1k_tokens
-    return None
 
 
 class FittedRouter(Router):
@@ -173,43 +155,7 @@ class FittedRouter(Router):
         `progress`: the lab's progress display on stderr (see `orchestratex.lab`) while the prompts' features are
         computed: None shows it on a terminal or in Jupyter once the fit has run a second, True always, False never.
         """
-        np = _np()
-        from ..lab._progress import check_progress
-        from ..lab._table import OutcomeTable
-
-        check_progress(progress)
-        if not isinstance(table, OutcomeTable):
-            raise UserError(
-                "fit takes an OutcomeTable (lab.load_routerbench(...), lab.OutcomeTable(...)), "
-                f"not {type(table).__name__}"
-            )
-        if len(table) < 2:
-            raise UserError(f"table {table.name!r} has {len(table)} rows: fitting needs at least 2")
-        observed = table.observed
-        if not observed.any(axis=0).all():
-            seen = np.asarray(observed.any(axis=0), dtype=bool).tolist()
-            empty = [m for m, s in zip(table.models, seen, strict=True) if not s]
-            raise UserError(f"table {table.name!r} has no outcome for {empty}")
-        top = float(np.nanmax(table.quality))
-        self.quality_scale = 1.0 if top <= 1.0 else 10.0
-        quality = table.quality / self.quality_scale
-        self.models = table.models
-        domains = [table.task_of(i) for i in range(len(table))]
-        self._domains = {d: i for i, d in enumerate(dict.fromkeys(domains))}
-        dom = np.asarray([self._domains[d] for d in domains])
-        self._mean_q = self._domain_means(quality, observed, dom)
-        self._mean_c = self._domain_means(np.where(observed, table.cost, np.nan), observed, dom)
-        by_name = {p.name: p for p in profiles} | {p.version: p for p in profiles}
-        self._fit_prices = {}
-        for m in self.models:
-            price = _price(by_name[m]) if m in by_name else None
-            if price:
-                self._fit_prices[m] = price
-        self._joint = JointOutcomes(quality, dom, len(self._domains), smoothing=self.smoothing)
-        self._buckets = np.zeros(0, dtype=np.int64)
-        self._coef = np.zeros((len(self.models), 0))
-        if self.text:
-            self._fit_text(table, quality, observed, dom, progress)
+        _fit.fit(self, table, profiles=profiles, progress=progress)
         return self
 
     @property
@@ -219,7 +165,7 @@ class FittedRouter(Router):
 
     def _dense(self, texts: Sequence[str], bar: Progress | None = None) -> Any:
         """(rows, dim) embeddings of the texts' tails; `bar` advances as they are embedded, `_EMBED_CHUNK` at a time."""
-        np = _np()
+        np = load_numpy()
         if self._embedder is None:
             self._embedder = _default_embedder()
         tails = [self.featurizer.tail(t) for t in texts]
@@ -230,54 +176,6 @@ class FittedRouter(Router):
             parts.append(self._embedder.embed(tails[start : start + _EMBED_CHUNK]).astype(np.float64))
             bar.advance(len(parts[-1]))
         return np.concatenate(parts) if parts else np.zeros((0, 0))
-
-    def _domain_means(self, values: Any, observed: Any, dom: Any) -> Any:
-        np = _np()
-        v = np.where(observed, values, 0.0)
-        overall = v.sum(axis=0) / np.maximum(observed.sum(axis=0), 1)
-        out = np.empty((len(self._domains) + 1, values.shape[1]))
-        out[-1] = overall
-        for d in range(len(self._domains)):
-            rows = dom == d
-            n = observed[rows].sum(axis=0)
-            out[d] = (v[rows].sum(axis=0) + self.domain_prior * overall) / (n + self.domain_prior)
-        return out
-
-    def _fit_text(self, table: OutcomeTable, quality: Any, observed: Any, dom: Any, progress: bool | None) -> None:
-        np = _np()
-        from ..lab._progress import Progress
-
-        try:
-            from sklearn.linear_model import Ridge
-        except ImportError as exc:
-            raise ImportError("fitting a FittedRouter needs scikit-learn: pip install 'orchestratex[lab]'") from exc
-        label = f"fit {self.name} on {table.name}"
-        with Progress(label, len(table), show=progress) as bar:  # the prompts' features, then the regressions
-            if self.features == "minilm":
-                x = self._dense(table.prompts, bar)
-                used = np.arange(x.shape[1])
-            else:
-                x = self.featurizer.fit_transform(table.prompts, tick=bar.advance)
-                used = np.flatnonzero(np.asarray(x.getnnz(axis=0)) > 0)
-                x = x[:, used]
-            bar.describe(f"{label} (regressions)")
-            self._ridge(Ridge, x, used, quality, observed, dom)
-            bar.describe(label)
-
-    def _ridge(self, ridge: Any, x: Any, used: Any, quality: Any, observed: Any, dom: Any) -> None:
-        """The residual regressions (scikit-learn's `Ridge`) on the features `x` (columns `used` of the featurizer)."""
-        np = _np()
-        residual = quality - self._mean_q[dom]
-        coef = np.zeros((len(self.models), len(used)))
-        if observed.all():
-            coef[:] = ridge(alpha=self.alpha, fit_intercept=False).fit(x, residual).coef_
-        else:
-            for j in range(len(self.models)):
-                rows = observed[:, j]
-                if rows.sum() >= 2:
-                    coef[j] = ridge(alpha=self.alpha, fit_intercept=False).fit(x[rows], residual[rows, j]).coef_
-        self._buckets = used.astype(np.int64)
-        self._coef = coef
 
     # -- prediction ---------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -312,7 +210,7 @@ class FittedRouter(Router):
 
     def predict_quality(self, prompt: str, domain: str = "general") -> NDArray[np.float64]:
         """Expected quality (0–1, clipped) of each of `self.models` on `prompt`."""
-        np = _np()
+        np = load_numpy()
         self._check_fitted()
         base = self._mean_q[self._domains.get(domain, -1)].copy()
         if self.text and self.features == "minilm" and self._coef.size:
@@ -331,7 +229,7 @@ class FittedRouter(Router):
         A model priced for the first time, by a router fitted without `profiles`, takes that price as the one
         its table costs were paid at.
         """
-        np = _np()
+        np = load_numpy()
         self._check_fitted()
         cost = self._mean_c[self._domains.get(domain, -1)].copy()
         if prices:
@@ -351,30 +249,12 @@ class FittedRouter(Router):
         A table with none of the router's models is a `UserError`, one with only some of them a warning (see
         `known_models`). `progress` as in `fit`.
         """
-        np = _np()
-        from ..lab._progress import Progress, check_progress
-
-        check_progress(progress)
-        self._check_fitted()
-        self.known_models(table.models, f"table {table.name!r}")
-        domains = [table.task_of(i) for i in range(len(table))]
-        with Progress(f"predict {self.name} on {table.name}", len(table), show=progress) as bar:
-            if self.text and self.features == "minilm" and self._coef.size:
-                q = self._mean_q[[self._domains.get(d, -1) for d in domains]]
-                q = np.clip(q + self._dense(table.prompts, bar) @ self._coef.T, 0.0, 1.0)
-            else:
-                rows = []
-                for prompt, domain in zip(table.prompts, domains, strict=True):
-                    rows.append(self.predict_quality(prompt, domain))
-                    bar.advance()
-                q = np.stack(rows) if rows else np.zeros((0, len(self.models)))
-        c = np.stack([self.predict_cost(d) for d in domains]) if domains else np.zeros((0, len(self.models)))
-        return q, c
+        return _fit.predict(self, table, progress=progress)
 
     # -- choice -------------------------------------------------------------------------------
     def choose(self, quality: Any, cost: Any) -> int:
         """The index (into the arrays) of the model the router's rule picks from expected quality and cost."""
-        np = _np()
+        np = load_numpy()
         if self.target_quality is not None:
             good = np.flatnonzero(quality >= self.target_quality)
             if good.size:
@@ -413,7 +293,7 @@ class FittedRouter(Router):
             )
         text = task.original_prompt if task.iteration > 1 and task.original_prompt else task.prompt
         q_all = self.predict_quality(text, task.domain)
-        c_all = self.predict_cost(task.domain, {self.models[j]: _price(c) for c, j in pairs})
+        c_all = self.predict_cost(task.domain, {self.models[j]: price_per_1k(c) for c, j in pairs})
         cols = [j for _, j in pairs]
         q, c = q_all[cols], c_all[cols]
         named = {c.name: j for c, j in pairs}
@@ -431,7 +311,7 @@ class FittedRouter(Router):
                 else f"best quality − {self.cost_weight:g}×cost"
             )
             return self._decision(task, pairs, pick, how, q[pick], c[pick], utility)
-        return self._escalate(task, pairs, q_all, c, failed)
+        return escalate(self, task, pairs, q_all, c, failed)
 
     # -- the loop -----------------------------------------------------------------------------
     def observe_judging(self, cost: float) -> None:
@@ -468,57 +348,16 @@ class FittedRouter(Router):
 
     def conditional_quality(self, domain: str, rejected: frozenset[int]) -> Any:
         """P(right) of each of `self.models` on a prompt of `domain` once the `rejected` columns' answers failed."""
-        np = _np()
+        np = load_numpy()
         d = self._domains.get(domain, -1)
         if self._joint is None:
             return np.asarray(self._mean_q[d])
         return self._joint.conditional(d, rejected, self.judge_error)
 
-    def _escalate(
-        self, task: Task, pairs: list[tuple[ModelProfile, int]], q_all: Any, c: Any, failed: frozenset[int]
-    ) -> RoutingDecision:
-        np = _np()
-        e = self.judge_error
-        d = self._domains.get(task.domain, -1)
-        fresh = [(p, j) for p, j in pairs if j not in failed or self.retry_success(self.models[j], task.domain) > 0]
-        if fresh:  # a rejected model is asked again only once retries of it have been seen to succeed
-            keep = [i for i, (_, j) in enumerate(pairs) if j not in failed or (pairs[i] in fresh)]
-            pairs, c = [pairs[i] for i in keep], c[keep]
-        cols = [j for _, j in pairs]
-        shift = logit(q_all) - logit(self._mean_q[d])  # what the prompt's own features add to the domain's mean
-        retry = np.asarray([self.retry_success(self.models[j], task.domain) for j in range(len(self.models))])
-        costs = [float(x) + self.judging_cost for x in c]
-
-        def beliefs(state: frozenset[int]) -> tuple[Any, Any]:
-            gone = failed | {cols[i] for i in state}
-            q = sigmoid(logit(self.conditional_quality(task.domain, gone)) + shift)
-            q = np.where([j in gone for j in range(len(self.models))], retry, q)[cols]
-            return (1 - e) * q + e * (1 - q), (1 - e) * q
-
-        if self.target_quality is not None:
-            _, right = beliefs(frozenset())
-            pick = self.choose(right / (1 - e), np.asarray(costs))
-            how = f"cheapest expected to reach {self.target_quality:.2f} after {len(failed)} rejection(s)"
-            return self._decision(task, pairs, pick, how, right[pick] / (1 - e), c[pick], right)
-        best = plan(
-            beliefs,
-            costs,
-            steps=task.remaining_iterations,
-            cost_weight=self.cost_weight,
-            budget=task.remaining_budget,
-            horizon=self.horizon,
-        )
-        pick = best.order[0]
-        names = " → ".join(pairs[i][0].name for i in best.order)
-        after = f" after {', '.join(self.models[j] for j in sorted(failed))} failed" if failed else ""
-        how = f"plans {names}{after} (P(accepted right answer) {best.success:.2f} at ~${best.cost:.5f})"
-        _, right = beliefs(frozenset())
-        return self._decision(task, pairs, pick, how, right[pick] / (1 - e), c[pick], np.asarray(best.values))
-
     def _decision(
         self, task: Task, pairs: list[tuple[ModelProfile, int]], pick: int, how: str, q: float, c: float, utility: Any
     ) -> RoutingDecision:
-        np = _np()
+        np = load_numpy()
         chosen = pairs[pick][0]
         return RoutingDecision(
             model_name=chosen.name,
@@ -534,47 +373,7 @@ class FittedRouter(Router):
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the fitted router to `path` (a numpy `.npz`, no pickle); returns the path written."""
-        np = _np()
-        self._check_fitted()
-        path = Path(path)
-        meta = {
-            "format": _FORMAT,
-            "models": list(self.models),
-            "domains": list(self._domains),
-            "quality_scale": self.quality_scale,
-            "fit_prices": self._fit_prices,
-            "cost_weight": self.cost_weight,
-            "target_quality": self.target_quality,
-            "alpha": self.alpha,
-            "text": self.text,
-            "features": self.features,
-            "domain_prior": self.domain_prior,
-            "cascade": self.cascade,
-            "horizon": self.horizon,
-            "judge_error": self.judge_error,
-            "smoothing": self.smoothing,
-            "retry_prior": self.retry_prior,
-            "idf_unseen": float(self.featurizer.idf.max()) if self.featurizer.idf is not None else 1.0,
-            "featurizer": {
-                "bits": self.featurizer.bits,
-                "tail_chars": self.featurizer.tail_chars,
-                "bigrams": self.featurizer.bigrams,
-            },
-        }
-        idf = self.featurizer.idf if self.featurizer.idf is not None else np.zeros(0)
-        with path.open("wb") as fh:
-            np.savez_compressed(
-                fh,
-                meta=np.asarray(json.dumps(meta)),
-                mean_q=self._mean_q,
-                mean_c=self._mean_c,
-                buckets=self._buckets,
-                coef=self._coef,
-                joint_q=self._joint.quality if self._joint is not None else np.zeros((0, len(self.models))),
-                joint_dom=self._joint.domains if self._joint is not None else np.zeros(0, dtype=np.int64),
-                idf=idf[self._buckets] if idf.size else idf,
-            )
-        return path
+        return save_router(self, path)
 
     @classmethod
     def load(cls, path: str | Path, *, embedder: MiniLMEmbedder | None = None) -> FittedRouter:
@@ -583,46 +382,7 @@ class FittedRouter(Router):
         A file that is not one (missing, empty, cut short, another kind of file, damaged metadata or
         arrays) is a `UserError` naming the file and what is wrong with it.
         """
-        np = _np()
-        path = Path(path)
-        meta, arrays = read_saved(path, _FORMAT)
-        try:
-            router = cls(
-                cost_weight=meta["cost_weight"],
-                target_quality=meta["target_quality"],
-                alpha=meta["alpha"],
-                text=meta["text"],
-                domain_prior=meta["domain_prior"],
-                featurizer=TextFeaturizer(**meta["featurizer"]),
-                features=meta.get("features", "tfidf"),
-                embedder=embedder,
-                cascade=meta.get("cascade", True),
-                horizon=meta.get("horizon", 3),
-                judge_error=meta.get("judge_error", 0.0),
-                smoothing=meta.get("smoothing", 2.0),
-                retry_prior=meta.get("retry_prior", 2.0),
-            )
-        except KeyError as exc:
-            raise unreadable(path, f"its metadata has no {exc.args[0]!r}") from exc
-        except (UserError, TypeError, ValueError) as exc:
-            raise unreadable(path, f"its settings are invalid ({exc})") from exc
-        router.models = tuple(meta["models"])
-        router._domains = {d: i for i, d in enumerate(meta["domains"])}
-        router.quality_scale = float(meta["quality_scale"])
-        router._fit_prices = {k: float(v) for k, v in meta["fit_prices"].items()}
-        router._mean_q, router._mean_c = arrays["mean_q"].astype(np.float64), arrays["mean_c"].astype(np.float64)
-        router._buckets, router._coef = arrays["buckets"].astype(np.int64), arrays["coef"].astype(np.float64)
-        if router.features == "tfidf" and router._buckets.size and router._buckets[-1] >= router.featurizer.size:
-            raise unreadable(path, f"its feature buckets exceed the featurizer's {router.featurizer.size}")
-        idf = np.full(router.featurizer.size, float(meta["idf_unseen"]))
-        if arrays["idf"].size:
-            idf[router._buckets] = arrays["idf"]
-        router.featurizer.idf = idf
-        if "joint_q" in arrays and len(arrays["joint_q"]):
-            router._joint = JointOutcomes(
-                arrays["joint_q"], arrays["joint_dom"], len(router._domains), smoothing=router.smoothing
-            )
-        return router
+        return load_router(cls, path, embedder=embedder)
 
 
 _EMBED_CHUNK = 128

@@ -1,0 +1,61 @@
+"""The loop of a `FittedRouter`: after rejections, where a failure is least likely to repeat."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..catalog import ModelProfile
+from ..records import RoutingDecision
+from ._base import Task
+from ._cascade import plan
+from ._features import load_numpy
+from ._joint import logit, sigmoid
+
+if TYPE_CHECKING:
+    from .fitted import FittedRouter
+
+__all__ = ["escalate"]
+
+
+def escalate(
+    router: FittedRouter, task: Task, pairs: list[tuple[ModelProfile, int]], q_all: Any, c: Any, failed: frozenset[int]
+) -> RoutingDecision:
+    """`FittedRouter`'s choice after a rejection, or with attempts to plan: the first step of the best plan of the
+    remaining attempts (`_cascade.plan`), or with `target_quality` the single-shot rule on the updated beliefs."""
+    np = load_numpy()
+    e = router.judge_error
+    d = router._domains.get(task.domain, -1)
+    fresh = [(p, j) for p, j in pairs if j not in failed or router.retry_success(router.models[j], task.domain) > 0]
+    if fresh:  # a rejected model is asked again only once retries of it have been seen to succeed
+        keep = [i for i, (_, j) in enumerate(pairs) if j not in failed or (pairs[i] in fresh)]
+        pairs, c = [pairs[i] for i in keep], c[keep]
+    cols = [j for _, j in pairs]
+    shift = logit(q_all) - logit(router._mean_q[d])  # what the prompt's own features add to the domain's mean
+    retry = np.asarray([router.retry_success(router.models[j], task.domain) for j in range(len(router.models))])
+    costs = [float(x) + router.judging_cost for x in c]
+
+    def beliefs(state: frozenset[int]) -> tuple[Any, Any]:
+        gone = failed | {cols[i] for i in state}
+        q = sigmoid(logit(router.conditional_quality(task.domain, gone)) + shift)
+        q = np.where([j in gone for j in range(len(router.models))], retry, q)[cols]
+        return (1 - e) * q + e * (1 - q), (1 - e) * q
+
+    if router.target_quality is not None:
+        _, right = beliefs(frozenset())
+        pick = router.choose(right / (1 - e), np.asarray(costs))
+        how = f"cheapest expected to reach {router.target_quality:.2f} after {len(failed)} rejection(s)"
+        return router._decision(task, pairs, pick, how, right[pick] / (1 - e), c[pick], right)
+    best = plan(
+        beliefs,
+        costs,
+        steps=task.remaining_iterations,
+        cost_weight=router.cost_weight,
+        budget=task.remaining_budget,
+        horizon=router.horizon,
+    )
+    pick = best.order[0]
+    names = " → ".join(pairs[i][0].name for i in best.order)
+    after = f" after {', '.join(router.models[j] for j in sorted(failed))} failed" if failed else ""
+    how = f"plans {names}{after} (P(accepted right answer) {best.success:.2f} at ~${best.cost:.5f})"
+    _, right = beliefs(frozenset())
+    return router._decision(task, pairs, pick, how, right[pick] / (1 - e), c[pick], np.asarray(best.values))
