@@ -91,6 +91,38 @@ def test_v1_refuses_a_boolean_or_a_string_for_a_number_with_400(api: Api, field:
         assert (r.status_code, r.json()["error"]["param"]) == (400, field)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("stream", "true", 'stream: must be true or false, not the string "true": write the boolean without quotes'),
+        ("stream", "false", 'stream: must be true or false, not the string "false"'),
+        ("stream", 1, "stream: must be true or false, not the number 1"),
+        ("logprobs", "false", 'logprobs: must be true or false, not the string "false"'),
+        ("store", "no", 'store: must be true or false, not the string "no"'),
+        ("parallel_tool_calls", 0, "parallel_tool_calls: must be true or false, not the number 0"),
+        ("stream_events", "true", 'stream_events: must be true or false, not the string "true"'),
+    ],
+)
+def test_v1_refuses_a_string_or_a_number_for_a_boolean_with_400(
+    api: Api, field: str, value: Any, message: str
+) -> None:
+    body = {"model": "orchestratex/fast", "messages": PROMPT, field: value}
+    r = api.client.post("/v1/chat/completions", json=body, headers=api.alice)
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert (err["param"], err["code"], err["type"]) == (field, "invalid_value", "invalid_request_error")
+    assert err["message"].startswith(message), err
+    options = {"model": "orchestratex/fast", "messages": PROMPT, "stream": True, "stream_options": {"include_usage": "1"}}
+    r = api.client.post("/v1/chat/completions", json=options, headers=api.alice)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "stream_options.include_usage", r.text
+
+
+def test_v1_still_takes_the_booleans_openai_clients_send(api: Api) -> None:
+    body = {"model": "orchestratex/fast", "messages": PROMPT, "stream": False, "store": False, "logprobs": False}
+    r = api.client.post("/v1/chat/completions", json={**body, "parallel_tool_calls": True}, headers=api.alice)
+    assert r.status_code == 200 and r.json()["object"] == "chat.completion", r.text
+
+
 def test_v1_still_takes_the_numbers_openai_clients_send(api: Api) -> None:
     body = {"model": "orchestratex/fast", "messages": PROMPT, "temperature": 1, "max_tokens": 200, "cost_limit": 2}
     r = api.client.post("/v1/chat/completions", json=body, headers=api.alice)

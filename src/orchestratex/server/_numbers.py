@@ -1,10 +1,12 @@
-"""The numbers of request bodies (and presets): JSON numbers only.
+"""The numbers and flags of request bodies (and presets): JSON numbers and JSON booleans only.
 
 Pydantic's lax mode reads `true` as 1, `false` as 0 and `"0.5"` as 0.5, so `"cost_limit": true` was a $1
 budget and `"max_iterations": true` one attempt. Every numeric field of the request models of `/api` and
 `/v1` is an `Integer` or a `Number` instead, which take a JSON number only (for `Integer`, one without a
 fraction; an integer is a valid `Number`), as the library's run options do (`Orchestrator.run` refuses
-booleans and text for them). `number_message` says what to write instead, for both error shapes.
+booleans and text for them). Likewise lax mode reads `"true"`, `"yes"`, `"0"` and `1` as booleans, so
+`"stream": "false"` streamed; every boolean field of `/v1` is a `Flag`, which takes `true` or `false` only,
+as OpenAI's API does. `number_message` says what to write instead, for both error shapes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Annotated
 from pydantic import Strict
 from pydantic_core import ErrorDetails
 
-__all__ = ["Integer", "Number", "number_message"]
+__all__ = ["Flag", "Integer", "Number", "number_message"]
 
 Integer = Annotated[int, Strict()]
 """A whole JSON number: not a boolean, not text, not `3.0`."""
@@ -24,25 +26,41 @@ Integer = Annotated[int, Strict()]
 Number = Annotated[float, Strict()]
 """A JSON number (`10` or `10.5`): not a boolean, not text."""
 
+Flag = Annotated[bool, Strict()]
+"""A JSON boolean (`true` or `false`): not text, not a number."""
+
 _SHOWN = 40
 """Characters of a refused string shown back."""
 
 
 def number_message(error: ErrorDetails) -> str:
     """The message of a validation error: for a number given as a boolean, as text or (for a whole number) with
-    a fraction, what was given and what to write; else pydantic's own."""
+    a fraction, or a boolean given as text or a number, what was given and what to write; else pydantic's own."""
     kind = error["type"]
+    value = error.get("input")
+    if kind == "bool_type":
+        return _flag_message(value, error["msg"])
     if kind not in ("int_type", "float_type"):
         return error["msg"]
-    value = error.get("input")
     wanted = "a whole number" if kind == "int_type" else "a number"
     if isinstance(value, bool):
         return f"must be {wanted}, not the boolean {json.dumps(value)}"
     if isinstance(value, str):
-        shown = json.dumps(value if len(value) <= _SHOWN else value[:_SHOWN] + "…", ensure_ascii=False)
-        return f"must be {wanted}, not the string {shown}: write the number without quotes"
+        return f"must be {wanted}, not the string {_shown(value)}: write the number without quotes"
     if isinstance(value, float) and kind == "int_type":
         return f"must be a whole number, not {value!r}"
     if isinstance(value, int) and kind == "float_type":
         return f"is too large a number (the largest is {sys.float_info.max:.3g})"
     return error["msg"]
+
+
+def _flag_message(value: object, default: str) -> str:
+    if isinstance(value, str):
+        return f"must be true or false, not the string {_shown(value)}: write the boolean without quotes"
+    if isinstance(value, int | float):
+        return f"must be true or false, not the number {json.dumps(value)}"
+    return default
+
+
+def _shown(value: str) -> str:
+    return json.dumps(value if len(value) <= _SHOWN else value[:_SHOWN] + "…", ensure_ascii=False)

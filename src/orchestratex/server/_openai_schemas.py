@@ -13,7 +13,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import from_json
 
 from ..usage import MAX_AMOUNT
-from ._numbers import Integer, Number, number_message
+from ._numbers import Flag, Integer, Number, number_message
 from ._openai_errors import OpenAIError
 from ._schemas import Domain
 
@@ -23,7 +23,7 @@ __all__ = ["ChatRequest", "OrchestrationOptions", "StreamOptions", "parse_chat_r
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    include_usage: bool = False
+    include_usage: Flag = False
     """Send a last chunk with `usage` (every call, judges included) and no choices."""
 
 
@@ -47,7 +47,7 @@ class OrchestrationOptions(BaseModel):
     patience: Integer | None = Field(default=None, ge=1)
     domain: Domain = None
     """The task's domain, read as a run reads it (a built-in domain misspelt is refused here, naming `domain`)."""
-    stream_events: bool = False
+    stream_events: Flag = False
     """With `stream: true`, also send each orchestration event (and each draft's text) as a chunk with no
     choices and an `orchestratex` field."""
 
@@ -59,9 +59,7 @@ _IGNORED = frozenset(
         "logit_bias",
         "user",
         "metadata",
-        "store",
         "service_tier",
-        "parallel_tool_calls",
         "reasoning_effort",
         "verbosity",
         "prompt_cache_key",
@@ -94,7 +92,7 @@ class ChatRequest(BaseModel):
 
     model: str = Field(min_length=1)
     messages: list[ChatMessageIn] = Field(min_length=1)
-    stream: bool | None = False
+    stream: Flag | None = False
     stream_options: StreamOptions | None = None
     temperature: Number | None = Field(default=None, ge=0, le=2)
     top_p: Number | None = Field(default=None, ge=0, le=1)
@@ -112,11 +110,14 @@ class ChatRequest(BaseModel):
     functions: list[Any] | None = None
     function_call: Any = None
     response_format: dict[str, Any] | None = None
-    logprobs: bool | None = None
+    logprobs: Flag | None = None
     top_logprobs: Integer | None = None
     modalities: list[str] | None = None
     audio: Any = None
     web_search_options: Any = None
+    store: Flag | None = None
+    parallel_tool_calls: Flag | None = None
+    """Accepted (as booleans, as OpenAI checks them) and not acted on."""
     orchestratex: OrchestrationOptions | None = None
 
     @property
