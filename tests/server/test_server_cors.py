@@ -6,14 +6,16 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from orchestratex.exceptions import ConfigurationError
 from orchestratex.server import ServerSettings
 
 from .conftest import Api
-from .server_process import CLI, child_env, free_port
+from .server_process import CLI, ServerProcess, child_env, create_key, free_port
 
 
 @pytest.mark.parametrize(
@@ -57,3 +59,51 @@ def test_serve_stops_on_a_wildcard_origin_with_one_line_and_exit_code_2(tmp_path
         " scheme://host[:port] with no path or wildcard (https://app.example.com), or * alone for any origin"
     ]
     assert not (tmp_path / "ox.db").exists()
+
+
+OPENAI_NODE_HEADERS = (
+    "authorization,content-type,user-agent,openai-organization,openai-project,openai-beta,x-stainless-arch,"
+    "x-stainless-lang,x-stainless-os,x-stainless-package-version,x-stainless-retry-count,x-stainless-runtime,"
+    "x-stainless-runtime-version,x-stainless-timeout,x-stainless-helper-method,traceparent"
+)
+"""What the openai JavaScript SDK asks for from a browser (its `buildHeaders` and platform headers), with a trace."""
+
+
+def _preflight(client: Any, path: str, headers: str) -> Any:
+    return client.options(
+        path,
+        headers={
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": headers,
+        },
+    )
+
+
+def test_the_openai_js_sdk_s_preflight_is_allowed_and_others_still_refused(make_api: Callable[..., Api]) -> None:
+    api = make_api(cors_origins=("https://app.example.com",))
+    r = _preflight(api.client, "/v1/chat/completions", OPENAI_NODE_HEADERS)
+    assert r.status_code == 200, r.text
+    allowed = {h.strip().lower() for h in r.headers["access-control-allow-headers"].split(",")}
+    assert set(OPENAI_NODE_HEADERS.split(",")) <= allowed
+    assert _preflight(api.client, "/api/sessions/", "x-api-key, Content-Type").status_code == 200
+    for refused in ("x-stainless-os,x-evil", "idempotency-key", "x-stainless-", "cookie"):
+        assert _preflight(api.client, "/v1/chat/completions", refused).status_code == 400, refused
+    r = api.client.get("/api/models/", headers={"Origin": "https://app.example.com", **api.alice})
+    exposed = {h.strip().lower() for h in r.headers["access-control-expose-headers"].split(",")}
+    assert exposed == {"ratelimit", "ratelimit-policy", "retry-after", "x-should-retry"}
+
+
+@pytest.mark.slow
+def test_a_browser_app_on_the_openai_js_sdk_passes_preflight_on_a_real_server(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ox.db'}"
+    key = create_key(url, "alice")
+    env = {"ORCHESTRATEX_CORS_ORIGINS": "https://app.example.com", "ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}
+    with ServerProcess(url, tmp_path, env=env) as server, httpx.Client(base_url=server.base_url, timeout=30) as client:
+        r = _preflight(client, "/v1/chat/completions", OPENAI_NODE_HEADERS)
+        assert r.status_code == 200, r.text
+        body = {"model": "orchestratex/fast", "messages": [{"role": "user", "content": "hi"}], "cost_limit": 0}
+        headers = {"Origin": "https://app.example.com", "Authorization": f"Bearer {key}", "X-Stainless-Lang": "js"}
+        spent = client.post("/v1/chat/completions", json=body, headers=headers)  # a failure the SDK must not retry
+        assert spent.status_code == 402 and spent.headers["x-should-retry"] == "false"
+        assert "x-should-retry" in spent.headers["access-control-expose-headers"].lower()

@@ -160,16 +160,9 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ControlCharacterGuard)
     if settings.cors_origins:
-        from fastapi.middleware.cors import CORSMiddleware
+        from ._cors import ApiCors
 
-        app.add_middleware(  # before authentication: a browser's preflight carries no key
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
-            expose_headers=["RateLimit", "RateLimit-Policy", "Retry-After"],
-            max_age=600,
-        )
+        app.add_middleware(ApiCors, origins=settings.cors_origins)  # before authentication: a preflight has no key
     app.add_middleware(TraceContextMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     from ._forms import SpecForms
