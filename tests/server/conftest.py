@@ -35,9 +35,11 @@ def limit_windows_begin_now(monkeypatch: pytest.MonkeyPatch) -> None:
     counting up to a limit failed when a window happened to end in the middle of it (the third request of a
     limit of 2 then counts as the first of a new window). The in-process limiters' clock is shifted so that a
     window begins now; it runs on at its own pace, so the next window is about a minute away."""
-    from orchestratex.server import _limits
+    from orchestratex.server import _auth_limit, _limits
 
-    monkeypatch.setattr(_limits, "time", _ShiftedClock(0.5 - time.time() % 60))
+    clock = _ShiftedClock(0.5 - time.time() % 60)
+    monkeypatch.setattr(_limits, "time", clock)
+    monkeypatch.setattr(_auth_limit, "time", clock)
 
 
 def in_app_loop(client: TestClient) -> BlockingPortal:

@@ -103,16 +103,19 @@ def test_v1_refuses_a_boolean_or_a_string_for_a_number_with_400(api: Api, field:
         ("stream_events", "true", 'stream_events: must be true or false, not the string "true"'),
     ],
 )
-def test_v1_refuses_a_string_or_a_number_for_a_boolean_with_400(
-    api: Api, field: str, value: Any, message: str
-) -> None:
+def test_v1_refuses_a_string_or_a_number_for_a_boolean_with_400(api: Api, field: str, value: Any, message: str) -> None:
     body = {"model": "orchestratex/fast", "messages": PROMPT, field: value}
     r = api.client.post("/v1/chat/completions", json=body, headers=api.alice)
     assert r.status_code == 400, r.text
     err = r.json()["error"]
     assert (err["param"], err["code"], err["type"]) == (field, "invalid_value", "invalid_request_error")
     assert err["message"].startswith(message), err
-    options = {"model": "orchestratex/fast", "messages": PROMPT, "stream": True, "stream_options": {"include_usage": "1"}}
+    options = {
+        "model": "orchestratex/fast",
+        "messages": PROMPT,
+        "stream": True,
+        "stream_options": {"include_usage": "1"},
+    }
     r = api.client.post("/v1/chat/completions", json=options, headers=api.alice)
     assert r.status_code == 400 and r.json()["error"]["param"] == "stream_options.include_usage", r.text
 

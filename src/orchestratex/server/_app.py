@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from ..orchestrator import Orchestrator
 from ..stores import Store, store_from_url
 from ._auth import SECURITY_SCHEMES, Authenticator, AuthMiddleware
+from ._auth_limit import FailedAuthLimit
 from ._console import install_console
 from ._errors import install_error_handlers
 from ._hub import EventHub
@@ -104,7 +105,9 @@ def create_app(
         orchestrator=orchestrator,
         store=store,
         settings=settings,
-        auth=Authenticator(store, settings.auth_cache_s),
+        auth=Authenticator(
+            store, settings.auth_cache_s, FailedAuthLimit(settings.auth_failure_limit, settings.rate_window_s)
+        ),
         rate=RateLimiter(store, settings.rate_limit, settings.rate_window_s, settings.user_rate_limit),
         quota=StorageQuota(store, settings.storage_quota_bytes),
         streams=StreamLimit(settings.ws_max_per_user),

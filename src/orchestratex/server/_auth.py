@@ -27,6 +27,7 @@ from .._ids import utcnow
 from ..exceptions import NotFound, OrchestrateXError, UserError
 from ..records import ApiKey
 from ..stores import Store
+from ._auth_limit import FailedAuthLimit, client_address
 from ._errors import ApiError, error_response, library_response
 from ._limits import RateLimiter
 from ._users import user_id_problem
@@ -124,15 +125,30 @@ class Authenticator:
     """Checks keys against the store on every request (see the module's docstring), or trusts a verified
     key for `cache_s` seconds when that is > 0."""
 
-    def __init__(self, store: Store, cache_s: float = 0.0) -> None:
+    def __init__(self, store: Store, cache_s: float = 0.0, failures: FailedAuthLimit | None = None) -> None:
         self.store = store
         self.cache_s = cache_s
+        self.failures = failures
+        """Failed checks per client address (`principal(key, address)`); None: no limit."""
         self._cache: dict[str, tuple[Principal, float]] = {}
         self._reads = CoalescedReads(store.get_api_key)
         self._touched: dict[str, float] = {}
         self._background: set[asyncio.Task[None]] = set()
 
-    async def principal(self, key: str | None) -> Principal:
+    async def principal(self, key: str | None, address: str | None = None) -> Principal:
+        """The caller `key` authenticates, or 401. With the client's `address`, a refusal counts against it, and
+        an address past its failed checks (`failures`) is answered 429 before its key is looked at."""
+        if address is None or self.failures is None:
+            return await self._principal(key)
+        self.failures.check(address)
+        try:
+            return await self._principal(key)
+        except ApiError as exc:
+            if exc.status_code == 401:
+                self.failures.fail(address)
+            raise
+
+    async def _principal(self, key: str | None) -> Principal:
         if not key:
             raise ApiError(
                 401, "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`", _UNAUTHORIZED
@@ -215,7 +231,7 @@ class AuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix):
             try:
-                principal = await self.authenticator.principal(key_of(HTTPConnection(scope)))
+                principal = await self.authenticator.principal(key_of(HTTPConnection(scope)), client_address(scope))
                 if self.rate is not None:
                     await self.rate.hit_user(principal.user_id)  # the per-user limit, on every route
                 scope[_SCOPE_KEY] = principal

@@ -72,7 +72,7 @@ class ErrorBody(BaseModel):
     """For 422 only: each invalid field, as pydantic reports it."""
 
 
-Limit = Literal["rate", "user_rate", "concurrency", "body_size", "storage_quota", "streams"]
+Limit = Literal["rate", "user_rate", "concurrency", "body_size", "storage_quota", "streams", "auth_failures"]
 """The limits that refuse requests (the `limit` label of `orchestratex_limits_hit_total`)."""
 
 _REFUSED_BY: ContextVar[Limit | None] = ContextVar("orchestratex_refused_by", default=None)
@@ -116,7 +116,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "Conflicts with the resource's state (e.g. an invalid status transition)"),
         (413, "Request body over the size limit, or the user's storage quota reached"),
         (422, "Validation error"),
-        (429, "Rate or concurrency limit reached"),
+        (429, "Rate or concurrency limit reached, or too many failed key checks from the address"),
         (500, "Internal error"),
         (503, "The database is unavailable (busy or unreachable): retry after `Retry-After` seconds"),
     )

@@ -108,7 +108,7 @@ class Metrics:
             "orchestratex_limits_hit",
             "Requests refused by a limit: rate (429 per session), user_rate (429 per user), concurrency (429:"
             " orchestrations per user), body_size (413), storage_quota (413), streams (429: WebSocket streams per"
-            " user).",
+            " user), auth_failures (429: failed key checks per client address).",
             ["limit"],
             registry=r,
         )

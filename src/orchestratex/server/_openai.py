@@ -28,6 +28,7 @@ from ..catalog import ModelProfile
 from ..exceptions import ConfigurationError, OrchestrateXError, UnknownModelError
 from ._app import ServerState
 from ._auth import Principal, key_of
+from ._auth_limit import client_address
 from ._openai_chat import DefaultSessions, prepare_call, resolve_target
 from ._openai_errors import NO_RETRY, OpenAIError, from_exception, openai_error_response
 from ._openai_presets import Preset, merge_presets
@@ -86,7 +87,7 @@ class OpenAIRoutes:
     def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                user = await self.state.auth.principal(key_of(request))
+                user = await self.state.auth.principal(key_of(request), client_address(request.scope))
                 return await handler(request, user)
             except (OpenAIError, HTTPException, OrchestrateXError) as exc:
                 return openai_error_response(from_exception(exc))

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..exceptions import OrchestrateXError
 from ._app import state_of
 from ._auth import key_of
+from ._auth_limit import client_address
 from ._errors import ApiError, ErrorBody, error_response, logger, without_paths
 
 __all__ = ["HEALTH_BODY", "HEALTH_HEADERS", "HealthShortcut", "router"]
@@ -70,7 +71,7 @@ async def metrics(request: Request) -> Response:
     if access == "off":
         raise ApiError(404, "metrics are switched off (ORCHESTRATEX_METRICS=off)")
     if access != "open":
-        principal = await state.auth.principal(key_of(request))
+        principal = await state.auth.principal(key_of(request), client_address(request.scope))
         if access == "admin" and not principal.admin:
             raise ApiError(403, "metrics need an admin key (or ORCHESTRATEX_METRICS=key or open)")
     assert state.metrics is not None

@@ -34,6 +34,7 @@ from ..exceptions import OrchestrateXError
 from ._access import load_session
 from ._app import ServerState
 from ._auth import key_of
+from ._auth_limit import client_address
 from ._errors import ApiError, error_response, library_response
 from ._hub import Subscriber, encode
 from ._protocol import abort_connection
@@ -79,7 +80,7 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
     state: ServerState = websocket.app.state.server
     key = key_of(websocket)
     try:
-        principal = await state.auth.principal(key)
+        principal = await state.auth.principal(key, client_address(websocket.scope))
         await state.rate.hit_user(principal.user_id)
         since = _since(websocket)
         await load_session(state, principal, session_id)  # (404 unless the key's user may read it)
