@@ -1,5 +1,5 @@
 """Keys: the admin API and the CLI list and revoke them; a revoked key is refused on its next request —
-whichever process revoked it — and its open WebSockets are closed."""
+whichever process revoked it — its open WebSockets are closed and its `/v1` streams end."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -174,3 +175,57 @@ async def test_concurrent_requests_share_key_reads(tmp_path: Path) -> None:
         await store.revoke_api_key(principals[0].key_id or "")
         with pytest.raises(Exception, match="revoked"):
             await auth.principal(key)
+
+
+def _stream_until_revoked(
+    client: Any, headers: dict[str, str], revoke: Callable[[], None]
+) -> tuple[str, dict[str, Any], float]:
+    """Start a slow `/v1` stream and call `revoke` once it has begun; returns its orchestration's id, the error
+    it ended with, and how long after `revoke` it ended."""
+    body = {"model": "orchestratex/best", "messages": [{"role": "user", "content": "Explain DNS"}], "stream": True}
+    with client.stream("POST", "/v1/chat/completions", json=body, headers=headers, timeout=60) as r:
+        assert r.status_code == 200
+        lines = r.iter_lines()
+        first = next(lines)
+        assert first.startswith(": orchestratex orchestration ")
+        revoke()
+        revoked_at = time.monotonic()
+        data = [line for line in lines if line.startswith("data: ")]
+    took = time.monotonic() - revoked_at
+    assert len(data) == 1, data  # no answer: only the error
+    return first.split()[3], json.loads(data[0][6:])["error"], took
+
+
+def test_revoking_a_key_ends_its_v1_streams_and_stops_their_orchestrations(make_api: Callable[..., Api]) -> None:
+    api = make_api(env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "1"}, ws_auth_check_s=60)  # only the signal can tell
+
+    def revoke() -> None:
+        assert api.client.delete(f"/api/admin/keys/{_key_id(api, 'alice')}", headers=api.admin).status_code == 200
+
+    oid, error, took = _stream_until_revoked(api.client, api.alice, revoke)
+    assert error["code"] == "invalid_api_key" and "revoked while the answer streamed" in error["message"]
+    assert took < 2  # at once (the run takes far longer)
+    assert api.wait(oid, api.admin)["status"] == "cancelled"
+
+
+@pytest.mark.slow
+def test_a_v1_stream_ends_within_the_check_interval_when_the_cli_revokes_its_key(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    alice = create_key(url, "alice")
+    admin = create_key(url, "root", admin=True)
+    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "1", "ORCHESTRATEX_WS_AUTH_CHECK_S": "1"}
+    with ServerProcess(url, tmp_path, env=env) as server, httpx.Client(base_url=server.base_url) as client:
+        key_id = json.loads(_cli("keys", "list", "--json", "--user", "alice", "--store", url).stdout)[0]["_id"]
+
+        def revoke() -> None:
+            assert _cli("keys", "revoke", key_id, "--store", url).returncode == 0
+
+        oid, error, took = _stream_until_revoked(client, bearer(alice), revoke)
+        assert error["code"] == "invalid_api_key", error
+        assert took < 1 + 2  # the check interval, and time to answer (the run takes far longer)
+        for _ in range(100):
+            status = client.get(f"/api/orchestration/status/{oid}", headers=bearer(admin)).json()["status"]
+            if status != "running":
+                break
+            time.sleep(0.1)
+        assert status == "cancelled"

@@ -1,9 +1,12 @@
-"""Admin API for keys: list them, revoke one (a revoked key is refused at once and its WebSockets closed)."""
+"""Admin API for keys: list them, revoke one (a revoked key is refused at once, and its WebSockets and `/v1`
+streams end)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +16,10 @@ from ._app import state_of
 from ._auth import Principal, principal_of
 from ._errors import ERROR_RESPONSES, ApiError, ErrorBody
 
-__all__ = ["ApiKeyInfo", "OpenSockets", "key_info", "router"]
+if TYPE_CHECKING:
+    from ._app import ServerState
+
+__all__ = ["ApiKeyInfo", "OpenSockets", "key_info", "router", "watch_key"]
 
 router = APIRouter(
     prefix="/api/admin/keys",
@@ -50,7 +56,7 @@ def key_info(key: ApiKey) -> ApiKeyInfo:
 
 
 class OpenSockets:
-    """The open WebSockets of this process by the id of the key each authenticated with."""
+    """The open WebSockets and `/v1` streams of this process by the id of the key each authenticated with."""
 
     def __init__(self) -> None:
         self._by_key: dict[str, set[asyncio.Event]] = {}
@@ -77,6 +83,22 @@ class OpenSockets:
         return len(sockets)
 
 
+async def watch_key(state: ServerState, key: str | None, revoked: asyncio.Event) -> None:
+    """Return once `key` is revoked: signalled through this process (`revoked`), or found by a check in the store
+    every `ws_auth_check_s` (one read per check, whatever flows meanwhile)."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(revoked.wait(), state.settings.ws_auth_check_s)
+        if revoked.is_set():
+            return
+        try:
+            await state.auth.principal(key)
+        except ApiError:
+            return
+        except Exception:  # the store is unreachable: keep the stream, check again later
+            continue
+
+
 def _admin(request: Request) -> Principal:
     principal = principal_of(request)
     if not principal.admin:
@@ -96,8 +118,9 @@ async def list_keys(
 @router.delete("/{key_id}", response_model=ApiKeyInfo, summary="Revoke API Key")
 async def revoke_key(key_id: str, request: Request) -> Response:
     """Revoke a key: every server sharing the store refuses it from its next request on, and this
-    server closes its open WebSockets (code 1008); other servers close theirs within
-    `ws_auth_check_s`. Revoking a revoked key changes nothing. 404 when there is no such key."""
+    server closes its open WebSockets (code 1008) and ends its `/v1` streams (their orchestrations
+    stopped); other servers do so within `ws_auth_check_s`. Revoking a revoked key changes nothing.
+    404 when there is no such key."""
     _admin(request)
     state = state_of(request)
     key = await state.store.revoke_api_key(key_id)

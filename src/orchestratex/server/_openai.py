@@ -146,6 +146,7 @@ class OpenAIRoutes:
         call = await prepare_call(state, self.sessions, user, body, options, target)
         if body.stream:
             include_usage = body.stream_options is not None and body.stream_options.include_usage
+            key = key_of(request)
             stream = sse_stream(
                 state,
                 self.tap,
@@ -154,6 +155,7 @@ class OpenAIRoutes:
                 include_usage=include_usage,
                 stream_events=options.stream_events,
                 receive=request.receive,
+                key=None if key is None else (key, user.key_id),
             )
             headers = {**call.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
             return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

@@ -6,7 +6,9 @@ then the answer's chunks (role, content, a last one with `finish_reason` and the
 field), a `usage` chunk when `stream_options.include_usage`, and `data: [DONE]`. An orchestration
 that ends without an answer sends `data: {"error": {...}}` instead (the openai SDK raises it).
 With `stream_events` the events also arrive as chunks with no choices and `orchestratex.event`.
-A client that disconnects cancels the orchestration.
+A client that disconnects cancels the orchestration, and so does the revocation of the stream's key:
+at once when it is revoked through this process's admin API, else at the next check of the key in the
+store (every `ws_auth_check_s`); the stream then ends with `data: {"error": {"code": "invalid_api_key"}}`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ..exceptions import OrchestrateXError
 from ..orchestrator import AnswerDelta, StreamItem
 from ..records import Orchestration
 from ._app import ServerState
+from ._keys import watch_key
 from ._openai_chat import ChatCall
 from ._openai_errors import OpenAIError, from_exception
 from ._openai_results import (
@@ -122,18 +125,37 @@ class Chunks:
         return data({**self.base, "choices": [], **extra})
 
 
-async def _next(queue: asyncio.Queue[StreamItem], task: asyncio.Task[Any], wait_s: float) -> StreamItem | None:
-    """The next item, or None after `wait_s` of silence; raises when the run ended without a final event."""
+def _revocation() -> OpenAIError:
+    return OpenAIError(
+        401,
+        "this API key was revoked while the answer streamed: the orchestration is stopped; ask for a new key",
+        code="invalid_api_key",
+    )
+
+
+async def _next(
+    queue: asyncio.Queue[StreamItem],
+    task: asyncio.Task[Any],
+    wait_s: float,
+    revoked: asyncio.Task[None] | None = None,
+) -> StreamItem | None:
+    """The next item, or None after `wait_s` of silence; raises when the run ended without a final event, or
+    (401) once `revoked` is done: the stream's key was revoked."""
+    if revoked is not None and revoked.done():
+        raise _revocation()
     if not queue.empty():
         return queue.get_nowait()
     getter = asyncio.ensure_future(queue.get())
+    waiting = {getter, task} if revoked is None else {getter, task, revoked}
     try:
-        await asyncio.wait({getter, task}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiting, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
     finally:
         if not getter.done():
             getter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await getter
+    if revoked is not None and revoked.done():
+        raise _revocation()
     if getter.done() and not getter.cancelled():
         return getter.result()
     if task.done() and queue.empty():
@@ -207,13 +229,30 @@ class _Stream:
     """One streamed call: its orchestration's task and items, turned into SSE bytes."""
 
     def __init__(
-        self, state: ServerState, tap: EventTap, call: ChatCall, stops: list[str], include_usage: bool, events: bool
+        self,
+        state: ServerState,
+        tap: EventTap,
+        call: ChatCall,
+        stops: list[str],
+        include_usage: bool,
+        events: bool,
+        key: tuple[str, str | None] | None = None,
     ) -> None:
         self.state, self.tap, self.call, self.include_usage, self.events = state, tap, call, include_usage, events
         doc = call.orchestration
         self.queue = tap.watch(doc.id)
         self.task = state.runner.launch(doc, on_delta=self.queue.put_nowait)
         self.watcher: asyncio.Task[None] | None = None
+        self.revoked: asyncio.Task[None] | None = None
+        """Done once the stream's key is revoked (`_keys.watch_key`)."""
+        self.key_id = None if key is None else key[1]
+        self.signal = asyncio.Event()
+        """Set when the key is revoked through this process."""
+        if key is not None:
+            self.signal = state.sockets.open(self.key_id)
+            self.revoked = asyncio.create_task(
+                watch_key(state, key[0], self.signal), name=f"orchestratex-v1-key-{doc.id}"
+            )
         self.started = False
         """Whether the run has begun (an item arrived): from then on, cancelling it ends it `cancelled`."""
         self.stopping = False
@@ -243,7 +282,7 @@ class _Stream:
         """Comments (and opt-in chunks) for each event, the live answer's chunks, until the final event."""
         chunks = self.chunks
         while True:
-            item = await _next(self.queue, self.task, self.state.settings.heartbeat_s)
+            item = await _next(self.queue, self.task, self.state.settings.heartbeat_s, self.revoked)
             self.started = self.started or item is not None
             if item is None:
                 yield b": keep-alive\n\n"
@@ -300,6 +339,9 @@ class _Stream:
     def close(self) -> None:
         if self.watcher is not None:
             self.watcher.cancel()
+        if self.revoked is not None:
+            self.revoked.cancel()
+            self.state.sockets.close(self.key_id, self.signal)
         self.stop()
         if not self.stopping or self.started:
             self.tap.unwatch(self.call.orchestration.id)
@@ -314,10 +356,12 @@ async def sse_stream(
     include_usage: bool,
     stream_events: bool,
     receive: Receive | None = None,
+    key: tuple[str, str | None] | None = None,
 ) -> AsyncIterator[bytes]:
     """The SSE body of a streamed `/v1/chat/completions` call (the orchestration starts here); with the
-    request's `receive`, a client that disconnects cancels the orchestration at once."""
-    stream = _Stream(state, tap, call, stops, include_usage, stream_events)
+    request's `receive`, a client that disconnects cancels the orchestration at once; with the caller's `key`
+    (and the key's id), so does the key's revocation."""
+    stream = _Stream(state, tap, call, stops, include_usage, stream_events, key)
     if receive is not None:
         stream.watch_disconnect(receive)
     try:

@@ -108,8 +108,9 @@ class ServerSettings(BaseModel):
     """Origins allowed to call the API from a browser (CORS), e.g. `https://app.example.com`; `*` for any.
     From the environment: comma-separated. Empty (the default): no CORS headers."""
     ws_auth_check_s: float = Field(default=5.0, gt=0)
-    """How often an open WebSocket checks that its key is still valid (a key revoked through this server
-    closes its sockets at once; through another process, within this many seconds)."""
+    """How often an open WebSocket or `/v1` stream checks that its key is still valid, one store read per check
+    (a key revoked through this server ends its sockets and streams at once; through another process, within
+    this many seconds)."""
     auth_cache_s: float = Field(default=0.0, ge=0)
     """How long a verified API key is trusted in this process without asking the store. 0 (the default):
     every request checks the store, so a key revoked by any process is refused on its next request. Above

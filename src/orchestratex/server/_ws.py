@@ -37,6 +37,7 @@ from ._auth import key_of
 from ._auth_limit import client_address
 from ._errors import ApiError, error_response, library_response
 from ._hub import Subscriber, encode
+from ._keys import watch_key
 from ._protocol import abort_connection
 
 __all__ = ["CLOSE_KEY_REVOKED", "CLOSE_TOO_SLOW", "router"]
@@ -101,27 +102,12 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
         subscriber = state.hub.subscribe(session_id, state.settings.ws_queue_size)
         revoked = state.sockets.open(principal.key_id)
         try:
-            await _serve(websocket, state, subscriber, since, _watch_key(state, key, revoked))
+            await _serve(websocket, state, subscriber, since, watch_key(state, key, revoked))
         finally:
             state.hub.unsubscribe(subscriber)
             state.sockets.close(principal.key_id, revoked)
     finally:
         state.streams.close(principal.user_id)
-
-
-async def _watch_key(state: ServerState, key: str | None, revoked: asyncio.Event) -> None:
-    """Return once the socket's key is revoked (signalled by this process, or found by a periodic check)."""
-    while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(revoked.wait(), state.settings.ws_auth_check_s)
-        if revoked.is_set():
-            return
-        try:
-            await state.auth.principal(key)
-        except ApiError:
-            return
-        except Exception:  # the store is unreachable: keep the socket, check again later
-            continue
 
 
 async def _serve(
