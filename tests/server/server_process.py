@@ -59,7 +59,9 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the server exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                if httpx.get(f"{self.base_url}/openapi.json", timeout=1.0).status_code == 200:
+                if (
+                    httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200
+                ):  # (uvicorn listens once started)
                     return self
             except httpx.TransportError:
                 pass

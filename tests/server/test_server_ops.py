@@ -7,8 +7,10 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -21,6 +23,7 @@ from orchestratex.exceptions import StoreError, StoreUnavailable
 from orchestratex.stores import MemoryStore
 
 from .conftest import Api, in_app_loop
+from .server_process import ServerProcess, create_key
 
 
 def _wait_in_store(api: Api, oid: str) -> dict[str, Any]:
@@ -288,3 +291,48 @@ def test_a_background_orchestration_is_a_child_of_the_requests_traceparent(
     assert ancestor.parent is not None and format(ancestor.parent.span_id, "016x") == parent_id
     children = [s for s in finished.values() if s.context.trace_id == root.context.trace_id]
     assert len(children) >= 4  # the orchestration, its iteration, a generation and a judgment (and its judge)
+
+
+DOCS_PATHS = ("/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect", "/_docs/swagger-ui.css")
+
+
+def test_the_api_docs_are_public_by_default(make_api: Callable[..., Api]) -> None:
+    api = make_api()
+    assert [api.client.get(p).status_code for p in DOCS_PATHS] == [200] * len(DOCS_PATHS)
+
+
+def test_docs_key_asks_a_key_for_the_schema_and_hides_the_pages(make_api: Callable[..., Api]) -> None:
+    api = make_api(docs="key")
+    refused = api.client.get("/openapi.json")
+    assert refused.status_code == 401 and "missing API key" in refused.json()["detail"]
+    assert api.client.get("/openapi.json", headers={"Authorization": "Bearer ox_wrong"}).status_code == 401
+    assert "/api/sessions/" in api.client.get("/openapi.json", headers=api.alice).json()["paths"]
+    for path in DOCS_PATHS[1:]:
+        r = api.client.get(path, headers=api.alice)
+        assert r.status_code == 404 and "ORCHESTRATEX_DOCS=key" in r.json()["detail"], path
+    assert api.client.get("/health").status_code == 200 and api.client.get("/health/ready").status_code == 200
+    assert api.client.post("/api/sessions/", json={}, headers=api.alice).status_code == 201  # (served as before)
+
+
+def test_docs_off_hides_the_schema_and_the_pages_from_everyone(make_api: Callable[..., Api]) -> None:
+    api = make_api(docs="off")
+    for path in DOCS_PATHS:
+        r = api.client.get(path, headers=api.admin)
+        assert r.status_code == 404 and r.json()["detail"] == "the API docs are switched off (ORCHESTRATEX_DOCS=off)"
+    assert api.client.get("/health").status_code == 200
+    assert api.client.get("/api/models/", headers=api.alice).status_code == 200
+
+
+@pytest.mark.slow
+def test_a_real_server_with_docs_key_serves_the_schema_to_keys_only(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ox.db'}"
+    key = create_key(url, "alice")
+    with (
+        ServerProcess(url, tmp_path, env={"ORCHESTRATEX_DOCS": "key"}) as server,
+        httpx.Client(base_url=server.base_url, timeout=30) as client,
+    ):
+        assert client.get("/openapi.json").status_code == 401
+        assert client.get("/openapi.json", headers={"X-API-Key": key}).json()["info"]["title"] == "OrchestrateX"
+        assert client.get("/docs").status_code == 404
+        assert client.get("/health").json() == {"status": "ok"}
+    assert "API docs at" not in server.log()

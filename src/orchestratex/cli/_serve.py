@@ -57,7 +57,8 @@ def serve_command(args: argparse.Namespace) -> int:
     where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
     base = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}"
     print(f"orchestratex: serving {base} (store {url}, {where})", file=sys.stderr, flush=True)
-    print(f"orchestratex: API docs at {base}/docs", file=sys.stderr, flush=True)
+    if settings.docs == "open":
+        print(f"orchestratex: API docs at {base}/docs", file=sys.stderr, flush=True)
     print(f"orchestratex: web console at {base}/", file=sys.stderr, flush=True)
     # The SQLite store works in its own thread; under load the event loop holds the GIL most of the time and
     # that thread would wait up to the default 5 ms switch interval for every statement. 0.5 ms keeps it moving.

@@ -184,6 +184,10 @@ def create_app(
     from ._docs import install_docs
 
     install_docs(app, app.title)
+    if settings.docs != "open":
+        from ._docs import DocsAccess
+
+        app.add_middleware(DocsAccess, access=settings.docs, authenticator=state.auth)
     install_console(app)
     _document_security(app)
     return app

@@ -1,5 +1,6 @@
 """The API docs, `/docs` (Swagger UI) and `/redoc`, with their files served by this app (shipped by the
-`fastapi-offline` package): they work with no Internet access.
+`fastapi-offline` package): they work with no Internet access. Who may read them and `/openapi.json` follows
+the `docs` setting (`DocsAccess`).
 
 Their pages carry a Content-Security-Policy that lets the browser load nothing from another host:
 ReDoc's bundle asks for its logo from a CDN (`https://cdn.redoc.ly/redoc/logo-mini.svg`), which the
@@ -12,13 +13,20 @@ import base64
 import hashlib
 import re
 from importlib import resources
+from typing import Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
+from starlette.requests import HTTPConnection
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["DOCS_ASSETS", "docs_csp", "install_docs"]
+from ._auth import Authenticator, key_of
+from ._auth_limit import client_address
+from ._errors import ApiError, error_response
+
+__all__ = ["DOCS_ASSETS", "DocsAccess", "docs_csp", "install_docs"]
 
 DOCS_ASSETS = "/_docs"
 """Where Swagger UI's and ReDoc's files are served from."""
@@ -90,3 +98,35 @@ def install_docs(app: FastAPI, title: str) -> None:
     @app.get("/redoc", include_in_schema=False)
     async def redoc_page() -> HTMLResponse:
         return redoc.response()
+
+
+_PAGES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+_SCHEMA = "/openapi.json"
+
+
+class DocsAccess:
+    """`/openapi.json`, the docs pages and their files as the `docs` setting says: `key` asks a valid key for the
+    schema and answers 404 for the pages (a browser loads them without a key); `off` answers 404 for all."""
+
+    def __init__(self, app: ASGIApp, access: Literal["key", "off"], authenticator: Authenticator) -> None:
+        self.app = app
+        self.access = access
+        self.authenticator = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if path == _SCHEMA and self.access == "key":
+            try:
+                await self.authenticator.principal(key_of(HTTPConnection(scope)), client_address(scope))
+            except ApiError as exc:
+                await error_response(exc.status_code, str(exc.detail), exc.headers)(scope, receive, send)
+                return
+        elif path == _SCHEMA or path in _PAGES or path.startswith(DOCS_ASSETS + "/"):
+            detail = (
+                "the API docs are switched off (ORCHESTRATEX_DOCS=off)"
+                if self.access == "off"
+                else f"the API docs pages are off (ORCHESTRATEX_DOCS=key): fetch {_SCHEMA} with an API key"
+            )
+            await error_response(404, detail)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -104,6 +104,10 @@ class ServerSettings(BaseModel):
     metrics: Literal["admin", "key", "open", "off"] = "admin"
     """Who may read `/metrics`: an admin key (default), any valid key, anyone (`open`: for a port that only
     your Prometheus reaches), or nobody (`off`: 404)."""
+    docs: Literal["open", "key", "off"] = "open"
+    """Who may read the API's description: anyone (`open`, the default: `/openapi.json`, `/docs`, `/redoc`),
+    any valid key (`key`: `/openapi.json` with a key; the `/docs` and `/redoc` pages, which a browser loads
+    without one, answer 404), or nobody (`off`: all 404). `/health` and `/health/ready` stay open."""
     cors_origins: tuple[str, ...] = ()
     """Origins allowed to call the API from a browser (CORS), e.g. `https://app.example.com`; `*` for any.
     From the environment: comma-separated. Empty (the default): no CORS headers."""
