@@ -37,7 +37,7 @@ class ServerSettings(BaseModel):
     """Largest request body accepted (the spec: 5 MB); larger ones answer 413 without being read."""
     user_rate_limit: int = Field(default=1000, ge=1)
     """Requests per user (API key's user) per window, over all their sessions and the routes without one."""
-    auth_failure_limit: int = Field(default=20, ge=1)
+    auth_failure_limit: int = Field(default=300, ge=1)
     """Failed key checks (no key, a malformed `Authorization` header, an unknown or revoked key) one client
     address may make per `rate_window_s` in one process; past it, every key check from that address answers
     429 with `Retry-After` until the window ends. IPv6 addresses count by /64. Behind a reverse proxy, have
