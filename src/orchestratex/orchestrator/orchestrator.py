@@ -18,8 +18,8 @@ from ..catalog import ModelCatalog, ModelProfile
 from ..domains import check_domain
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import Event, EventHandler
-from ..exceptions import Conflict, ProviderNotConfigured, UnknownModelError, UserError
-from ..providers import Provider, provider_names, providers_from_env
+from ..exceptions import Conflict, ProviderNotConfigured, UserError
+from ..providers import Provider
 from ..providers._registry import key_hint
 from ..records import Orchestration, Session, SessionSettings, Thread
 from ..routing import BayesianRouter, Router
@@ -44,6 +44,7 @@ from ._circuit import CircuitBreaker, CircuitState
 from ._closing import CLOSED_WHILE_RUNNING, Closing
 from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
+from ._models import ModelPools, judge_names, resolve_providers
 from ._observe import RouterStore
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
@@ -104,8 +105,9 @@ class Orchestrator:
             evaluation_threshold=evaluation_threshold,
             max_output_tokens=max_output_tokens,
         )
-        self._owned_providers: list[Provider] = []
-        self.providers, self.catalog, self.simulated = self._resolve_providers(providers, catalog, simulate, env)
+        self.providers, self.catalog, self.simulated, self._owned_providers = resolve_providers(
+            providers, catalog, simulate, env
+        )
         self.router: Router = router or BayesianRouter()
         self.evaluator: Evaluator = evaluator or LLMJudgeEvaluator()
         if store is not None and not isinstance(store, Store | str):
@@ -124,7 +126,7 @@ class Orchestrator:
         if not isinstance(judge_max_output_tokens, int) or judge_max_output_tokens < 1:
             raise UserError(f"judge_max_output_tokens must be an int >= 1, not {judge_max_output_tokens!r}")
         self.judge_max_output_tokens = judge_max_output_tokens
-        self.judges: list[str] | None = self._judge_names(judges)
+        self.judges: list[str] | None = judge_names(self.catalog, judges)
         """Models that may judge (names or aliases; sessions may set their own); every usable model when None.
         Models marked `judge_only` in the catalog judge but are never routing candidates."""
         if judging not in ("always", "when_needed"):
@@ -155,59 +157,12 @@ class Orchestrator:
         self._keeper: asyncio.Task[None] | None = None
         self._watcher = CancelWatcher(self)
         self._closer = Closing()
-        self._usable_cache: dict[tuple[str, ...], list[ModelProfile]] = {}
-        self._usable_version = -1
+        self._pools = ModelPools()
         self._runnable: tuple[object, object, tuple[object, ...]] | None = None
         """What `check_runnable` last passed with: the catalog, the evaluator (the very objects) and the values read
         of them (it is not checked again while all of it is the same)."""
         self._portal = Portal()
         weakref.finalize(self, self._portal.close)
-
-    # -- set-up -------------------------------------------------------------------------------
-    def _resolve_providers(
-        self,
-        providers: Mapping[str, Provider] | Iterable[Provider] | None,
-        catalog: ModelCatalog | str | os.PathLike[str] | None,
-        simulate: bool | None,
-        env: Mapping[str, str] | None,
-    ) -> tuple[dict[str, Provider], ModelCatalog, bool]:
-        from .._catalog_file import CATALOG_ENV, CatalogFile, build_endpoints, load_catalog_file
-
-        file: CatalogFile | None = None
-        if catalog is not None and not isinstance(catalog, ModelCatalog | str | os.PathLike):
-            raise UserError(
-                "catalog must be a ModelCatalog or the path of a catalog file (TOML or JSON), "
-                f"not {type(catalog).__name__}"
-            )
-        if isinstance(catalog, str | os.PathLike):
-            file = load_catalog_file(catalog)
-        elif catalog is None and providers is None and (path := (os.environ if env is None else env).get(CATALOG_ENV)):
-            file = load_catalog_file(path)
-        if file is not None:
-            catalog = file.catalog
-        base = catalog if isinstance(catalog, ModelCatalog) else ModelCatalog.default()
-        if providers is not None:
-            found = dict(providers) if isinstance(providers, Mapping) else {p.name: p for p in providers}
-            simulated = bool(found) and all(p.simulated for p in found.values())
-            if catalog is None:
-                base = base.simulated() if simulated else base
-                base = base.with_only(found)
-            return found, base, simulated
-        if simulate is not True:
-            found = build_endpoints(base, env)  # the named endpoints of its catalog files
-            names = [n for n in base.providers() if n in provider_names() and n not in found]
-            found.update(providers_from_env(names, env))
-            self._owned_providers.extend(found.values())
-            if found:
-                return found, base.with_only(found), False
-            if simulate is False:
-                wanted = " or ".join(f"{n} ({key_hint(n)})" for n in base.providers())
-                raise ProviderNotConfigured(f"no provider is configured: set the API key of {wanted}", provider="*")
-        from ..providers.simulated import SimulatedProvider
-
-        sim = SimulatedProvider.from_env(env)
-        self._owned_providers.append(sim)
-        return {"sim": sim}, base.simulated(), True
 
     async def _ensure_ready(self) -> None:
         if self._ready is None:
@@ -275,13 +230,6 @@ class Orchestrator:
         self.close()
 
     # -- models -------------------------------------------------------------------------------
-    def _judge_names(self, judges: Sequence[str] | None) -> list[str] | None:
-        if judges is None:
-            return None
-        if isinstance(judges, str) or not judges:
-            raise UserError("judges must be a non-empty list of model names (or None for every model)")
-        return [self.catalog.get(n).name for n in judges]
-
     def provider_for(self, model: ModelProfile) -> Provider:
         try:
             return self.providers[model.provider]
@@ -296,36 +244,15 @@ class Orchestrator:
         """Routing candidates: models that are not disabled nor judge-only, whose provider is configured and
         whose price is known, among `preferred` when given. Read from the catalog as it is now (a change to
         the catalog, or to the file it watches, shows at the next call)."""
-        return self._pool(("route", *preferred) if preferred else ("route",), preferred, judges=False)
+        key = ("route", *preferred) if preferred else ("route",)
+        return self._pools.get(self.catalog, self.providers, key, preferred, judges=False)
 
     def judge_models(self, judges: Sequence[str] | None = None) -> list[ModelProfile]:
         """Models that may judge: not disabled, provider configured, priced, among `judges` when given (else
         the orchestrator's `judges`, else every such model); judge-only models included."""
         judges = judges or self.judges
-        return self._pool(("judge", *judges) if judges else ("judge",), judges, judges=True)
-
-    def _pool(self, key: tuple[str, ...], among: Sequence[str] | None, *, judges: bool) -> list[ModelProfile]:
-        version = self.catalog.version
-        if version != self._usable_version:
-            self._usable_cache.clear()
-            self._usable_version = version
-        cached = self._usable_cache.get(key)
-        if cached is None:
-            allowed = set()
-            for name in among or ():
-                with contextlib.suppress(UnknownModelError):  # a model since removed from the catalog
-                    allowed.add(self.catalog.get(name).name)
-            cached = [
-                m
-                for m in self.catalog
-                if m.status != "disabled"
-                and m.provider in self.providers
-                and m.priced
-                and (judges or not m.judge_only)
-                and (not among or m.name in allowed)
-            ]
-            self._usable_cache[key] = cached
-        return cached
+        key = ("judge", *judges) if judges else ("judge",)
+        return self._pools.get(self.catalog, self.providers, key, judges, judges=True)
 
     def model_status(self, name: str) -> str:
         """`active`, `deprecated` or `disabled` from the catalog, or the circuit state when it is not closed."""
@@ -358,7 +285,10 @@ class Orchestrator:
                 user_id=user_id,
                 max_iterations=self.defaults.max_iterations if max_iterations is None else max_iterations,
                 settings=SessionSettings(
-                    preferred_models=preferred, cost_limit=cost_limit, judges=self._judge_names(judges), judging=judging
+                    preferred_models=preferred,
+                    cost_limit=cost_limit,
+                    judges=judge_names(self.catalog, judges),
+                    judging=judging,
                 ),
             )
         except ValidationError as exc:

@@ -1,0 +1,112 @@
+"""The providers and models an orchestrator uses: its providers and catalog as given or found in the environment,
+its judges, and the pools of routing candidates and judges read from the catalog."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+
+from ..catalog import ModelCatalog, ModelProfile
+from ..exceptions import ProviderNotConfigured, UnknownModelError, UserError
+from ..providers import Provider, provider_names, providers_from_env
+from ..providers._registry import key_hint
+
+__all__ = ["ModelPools", "judge_names", "resolve_providers"]
+
+
+def resolve_providers(
+    providers: Mapping[str, Provider] | Iterable[Provider] | None,
+    catalog: ModelCatalog | str | os.PathLike[str] | None,
+    simulate: bool | None,
+    env: Mapping[str, str] | None,
+) -> tuple[dict[str, Provider], ModelCatalog, bool, list[Provider]]:
+    """`Orchestrator(providers=, catalog=, simulate=, env=)` resolved: the providers by name, the catalog, whether
+    they are all simulated, and the providers made here (the orchestrator closes them)."""
+    from .._catalog_file import CATALOG_ENV, CatalogFile, build_endpoints, load_catalog_file
+
+    file: CatalogFile | None = None
+    if catalog is not None and not isinstance(catalog, ModelCatalog | str | os.PathLike):
+        raise UserError(
+            f"catalog must be a ModelCatalog or the path of a catalog file (TOML or JSON), not {type(catalog).__name__}"
+        )
+    if isinstance(catalog, str | os.PathLike):
+        file = load_catalog_file(catalog)
+    elif catalog is None and providers is None and (path := (os.environ if env is None else env).get(CATALOG_ENV)):
+        file = load_catalog_file(path)
+    if file is not None:
+        catalog = file.catalog
+    base = catalog if isinstance(catalog, ModelCatalog) else ModelCatalog.default()
+    if providers is not None:
+        found = dict(providers) if isinstance(providers, Mapping) else {p.name: p for p in providers}
+        simulated = bool(found) and all(p.simulated for p in found.values())
+        if catalog is None:
+            base = base.simulated() if simulated else base
+            base = base.with_only(found)
+        return found, base, simulated, []
+    if simulate is not True:
+        found = build_endpoints(base, env)  # the named endpoints of its catalog files
+        names = [n for n in base.providers() if n in provider_names() and n not in found]
+        found.update(providers_from_env(names, env))
+        if found:
+            return found, base.with_only(found), False, list(found.values())
+        if simulate is False:
+            wanted = " or ".join(f"{n} ({key_hint(n)})" for n in base.providers())
+            raise ProviderNotConfigured(f"no provider is configured: set the API key of {wanted}", provider="*")
+    from ..providers.simulated import SimulatedProvider
+
+    sim = SimulatedProvider.from_env(env)
+    return {"sim": sim}, base.simulated(), True, [sim]
+
+
+def judge_names(catalog: ModelCatalog, judges: Sequence[str] | None) -> list[str] | None:
+    """`judges=` (of an orchestrator or a session) checked: the catalog's names of the models, or None."""
+    if judges is None:
+        return None
+    if isinstance(judges, str) or not judges:
+        raise UserError("judges must be a non-empty list of model names (or None for every model)")
+    return [catalog.get(n).name for n in judges]
+
+
+class ModelPools:
+    """Routing candidates and judges, read from the catalog: each pool is kept until the catalog's version changes
+    (a change to the catalog, or to the file it watches, shows at the next call)."""
+
+    __slots__ = ("_cache", "_version")
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, ...], list[ModelProfile]] = {}
+        self._version = -1
+
+    def get(
+        self,
+        catalog: ModelCatalog,
+        providers: Mapping[str, Provider],
+        key: tuple[str, ...],
+        among: Sequence[str] | None,
+        *,
+        judges: bool,
+    ) -> list[ModelProfile]:
+        """The models of `catalog` not disabled, whose provider is in `providers` and whose price is known, among
+        `among` when given; judge-only ones only with `judges`. `key` names the pool (with `among`)."""
+        version = catalog.version
+        if version != self._version:
+            self._cache.clear()
+            self._version = version
+        cached = self._cache.get(key)
+        if cached is None:
+            allowed = set()
+            for name in among or ():
+                with contextlib.suppress(UnknownModelError):  # a model since removed from the catalog
+                    allowed.add(catalog.get(name).name)
+            cached = [
+                m
+                for m in catalog
+                if m.status != "disabled"
+                and m.provider in providers
+                and m.priced
+                and (judges or not m.judge_only)
+                and (not among or m.name in allowed)
+            ]
+            self._cache[key] = cached
+        return cached
