@@ -9,7 +9,7 @@ import os
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Self, cast
+from typing import Self
 
 from pydantic import ValidationError
 from typing_extensions import Unpack
@@ -25,7 +25,6 @@ from ..records import Orchestration, Session, SessionSettings, Thread
 from ..routing import BayesianRouter, Router
 from ..stores import MemoryStore, Store, store_from_url
 from ..telemetry import telemetry_settings
-from ._background import here, leave, stop
 from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput, said, thread_history, to_messages, with_history
 from ._checks import (
@@ -44,8 +43,8 @@ from ._circuit import CircuitBreaker, CircuitState
 from ._closing import CLOSED_WHILE_RUNNING, Closing
 from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
+from ._lifecycle import LeaseKeeper, ensure_ready
 from ._models import ModelPools, judge_names, resolve_providers
-from ._observe import RouterStore
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
@@ -153,8 +152,7 @@ class Orchestrator:
         self._tasks: dict[str, asyncio.Task[RunResult]] = {}
         self.suspending: set[str] = set()
         """Orchestrations being suspended (see `suspend`); read by the run being stopped."""
-        self._active: set[str] = set()
-        self._keeper: asyncio.Task[None] | None = None
+        self._leases = LeaseKeeper(self)
         self._watcher = CancelWatcher(self)
         self._closer = Closing()
         self._pools = ModelPools()
@@ -164,31 +162,12 @@ class Orchestrator:
         self._portal = Portal()
         weakref.finalize(self, self._portal.close)
 
-    async def _ensure_ready(self) -> None:
-        if self._ready is None:
-            self._ready = asyncio.get_running_loop().create_future()
-            try:
-                await self.store.open()
-                if not self._attached:  # (once: `attach` adds the stored statistics to the router's)
-                    # (its statistics are then written with the runs' commits: see _observe.py)
-                    await self.router.attach(cast(Store, RouterStore(self.store)))
-                    self._attached = True
-            except BaseException as exc:
-                self._ready.set_exception(exc)
-                self._ready.exception()  # mark retrieved
-                self._ready = None
-                raise
-            self._ready.set_result(None)
-        elif not self._ready.done():
-            await self._ready
-
     async def aclose(self) -> None:
         """Stop the runs still in flight and wait for them: each ends `cancelled` (its end committed, its reservations
         released) and its caller gets that `RunResult`. Then stop lease renewal and cancel checks and close the
         providers and the store this orchestrator created. Runs started meanwhile are refused (`UserError`)."""
         await self._closer.stop_runs(self._watcher.stop_all, lambda: list(self._tasks.values()))
-        keeper, self._keeper = self._keeper, None
-        await stop(keeper)
+        await self._leases.aclose()
         await self._watcher.aclose()
         for provider in self._owned_providers:
             await provider.aclose()
@@ -197,7 +176,7 @@ class Orchestrator:
             self._ready = None  # (a later run opens it again, as the providers open new connections)
 
     async def __aenter__(self) -> Self:
-        await self._ensure_ready()
+        await ensure_ready(self)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -218,9 +197,7 @@ class Orchestrator:
     def __enter__(self) -> Self:
         """Open what `async with` opens (the store, the router's stored statistics), on `run_sync`'s event loop."""
         try:
-            self._portal.call(
-                self._ensure_ready(), what="with Orchestrator()", fix="Use `async with Orchestrator(...)`"
-            )
+            self._portal.call(ensure_ready(self), what="with Orchestrator()", fix="Use `async with Orchestrator(...)`")
         except BaseException:
             self._portal.close()
             raise
@@ -273,7 +250,7 @@ class Orchestrator:
     ) -> Session:
         """A new active session whose budget (`cost_limit`) and defaults apply to its orchestrations; `judges` and
         `judging` override the orchestrator's for its runs."""
-        await self._ensure_ready()
+        await ensure_ready(self)
         if not isinstance(user_id, str):
             raise UserError(f"user_id must be a string, not {type(user_id).__name__} {user_id!r}")
         if not user_id.strip():
@@ -299,7 +276,7 @@ class Orchestrator:
         self, session_id: str, prompt: str, *, domain: str | None = None, context: str | None = None
     ) -> Thread:
         """A new thread in an active session; `prompt` is its first user message."""
-        await self._ensure_ready()
+        await ensure_ready(self)
         session = await self.store.get_session(session_id)
         if session.status != "active":
             raise Conflict(f"session {session_id} is {session.status}: threads can only be added to an active session")
@@ -387,7 +364,7 @@ class Orchestrator:
         """`prepare`'s checks: the orchestration to store, its new thread (None on an existing thread; not yet
         stored) and its session (created when not given)."""
         domain = check_domain(domain)
-        await self._ensure_ready()
+        await ensure_ready(self)
         messages = to_messages(prompt)
         check_numbers(
             max_iterations=max_iterations,
@@ -468,19 +445,19 @@ class Orchestrator:
             check_handlers(on_event)
         loop = self._closer.enter()  # (`aclose` waits for it)
         try:
-            await self._ensure_ready()
+            await ensure_ready(self)
             doc = orchestration if isinstance(orchestration, Orchestration) else None
             oid = doc.id if doc else str(orchestration)
-            if oid in self._active:  # the lease is this process's: a second run would race the first
+            if oid in self._leases.held:  # the lease is this process's: a second run would race the first
                 raise Conflict(f"orchestration {oid} is already being run by this orchestrator")
-            self._active.add(oid)
+            self._leases.held.add(oid)
             try:
                 claimed = await self.store.claim(oid, self.owner, self.lease_ttl_s)
             except BaseException:
-                self._active.discard(oid)
+                self._leases.held.discard(oid)
                 raise
             if not claimed:
-                self._active.discard(oid)
+                self._leases.held.discard(oid)
                 raise Conflict(f"orchestration {oid} is being run by another process")
             return await self._drive_leased(oid, doc, None, on_event, on_delta)
         finally:
@@ -506,10 +483,10 @@ class Orchestrator:
                 if doc is None or stored.updated_at != doc.updated_at or stored.status != doc.status:
                     doc = stored
             if doc.status in ("completed", "failed", "cancelled"):
-                self._active.discard(oid)
+                self._leases.held.discard(oid)
                 await self.store.release(oid, self.owner)
                 return RunResult(doc, await self._events(doc), self.simulated)
-            self._start_keeper()
+            self._leases.start()
             # (a tuple, no list kept aside: a run without handlers holds the shared empty one)
             handlers = (*self.handlers, *((on_event,) if callable(on_event) else on_event))
             run = Run(self, doc, handlers, on_delta, session, start=start, new_thread=new_thread)
@@ -517,14 +494,14 @@ class Orchestrator:
             new_thread = None  # the run stores it, then drops it: nothing else keeps it for the whole run
             await self._watcher.drive(run, fresh=session is not None and session.status == "active")
         except asyncio.CancelledError:
-            self._active.discard(oid)
+            self._leases.held.discard(oid)
             await asyncio.shield(self.store.release(oid, self.owner))
             raise
         except BaseException:
-            self._active.discard(oid)
+            self._leases.held.discard(oid)
             await self.store.release(oid, self.owner)
             raise
-        self._active.discard(oid)
+        self._leases.held.discard(oid)
         if not run.lease_released:  # (the final commit gives it up; a suspended run's is given up here)
             await self.store.release(oid, self.owner)
         events = await self._events(doc) if run.resumed else run.emitted
@@ -554,7 +531,7 @@ class Orchestrator:
             try:
                 # the run routes first, then stores the thread, the orchestration with its first routing decision,
                 # its lease and the first call's reservation in one round trip (`Store.start`)
-                self._active.add(doc.id)
+                self._leases.held.add(doc.id)
                 drive = self._drive_leased(doc.id, doc, session, on_event, on_delta, start=True, new_thread=thread)
                 thread = None  # (see `_drive_leased`)
                 return await drive
@@ -650,7 +627,7 @@ class Orchestrator:
     async def resume_pending(self, *, limit: int = 100) -> list[RunResult]:
         """Resume every orchestration a dead process left `pending` or `running` (their lease expired),
         from its last persisted step: no saved paid call is repeated, no event lost or duplicated."""
-        await self._ensure_ready()
+        await ensure_ready(self)
         results = []
         for oid in await self.store.list_resumable(limit=limit):
             with contextlib.suppress(Conflict):
@@ -669,20 +646,6 @@ class Orchestrator:
     async def _events(self, doc: Orchestration) -> list[Event]:
         return await self.store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
 
-    def _start_keeper(self) -> None:
-        if not here(self._keeper):  # (none yet, ended, or on another event loop: see `_background`)
-            leave(self._keeper)
-            self._keeper = asyncio.create_task(self._keep_leases(), name="orchestratex-lease-keeper")
-
     def lease_given_up(self, orchestration_id: str) -> None:
         """The final commit of a run of this process released its lease: it is no longer renewed."""
-        self._active.discard(orchestration_id)
-
-    async def _keep_leases(self) -> None:
-        """Renew the leases of this process's running orchestrations, so no other process resumes them: one
-        `Store.renew_leases` call for all of them every `lease_ttl_s / 3` (a failed one is tried again then)."""
-        while self._active:
-            await asyncio.sleep(self.lease_ttl_s / 3)
-            if self._active:
-                with contextlib.suppress(Exception):
-                    await self.store.renew_leases(list(self._active), self.owner, self.lease_ttl_s)
+        self._leases.held.discard(orchestration_id)

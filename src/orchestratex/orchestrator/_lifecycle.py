@@ -1,0 +1,73 @@
+"""What an orchestrator keeps open while it runs: the store and the router's stored statistics, opened before the
+first run (`ensure_ready`), and the leases of the runs it drives, renewed until they end (`LeaseKeeper`).
+`Orchestrator.aclose` closes them (see `_closing` for the runs still in flight then)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, cast
+
+from ..stores import Store
+from ._background import here, leave, stop
+from ._observe import RouterStore
+
+if TYPE_CHECKING:
+    from .orchestrator import Orchestrator
+
+__all__ = ["LeaseKeeper", "ensure_ready"]
+
+
+async def ensure_ready(orchestrator: Orchestrator) -> None:
+    """Open the orchestrator's store and attach its router to the stored statistics (once; concurrent callers wait
+    for the first, and a failure lets the next caller try again)."""
+    o = orchestrator
+    if o._ready is None:
+        o._ready = asyncio.get_running_loop().create_future()
+        try:
+            await o.store.open()
+            if not o._attached:  # (once: `attach` adds the stored statistics to the router's)
+                # (its statistics are then written with the runs' commits: see _observe.py)
+                await o.router.attach(cast(Store, RouterStore(o.store)))
+                o._attached = True
+        except BaseException as exc:
+            o._ready.set_exception(exc)
+            o._ready.exception()  # mark retrieved
+            o._ready = None
+            raise
+        o._ready.set_result(None)
+    elif not o._ready.done():
+        await o._ready
+
+
+class LeaseKeeper:
+    """Renews the leases of an orchestrator's running orchestrations, so no other process resumes them: one
+    `Store.renew_leases` call for all of them every `lease_ttl_s / 3` (a failed one is tried again then), from one
+    background task that ends when none is held."""
+
+    __slots__ = ("_o", "_task", "held")
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self._o = orchestrator
+        self.held: set[str] = set()
+        """The orchestrations whose lease this process holds: those it drives (or is about to)."""
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Renew the held leases from now on, on the running event loop."""
+        if not here(self._task):  # (none yet, ended, or on another event loop: see `_background`)
+            leave(self._task)
+            self._task = asyncio.create_task(self._keep(), name="orchestratex-lease-keeper")
+
+    async def _keep(self) -> None:
+        o = self._o
+        while self.held:
+            await asyncio.sleep(o.lease_ttl_s / 3)
+            if self.held:
+                with contextlib.suppress(Exception):
+                    await o.store.renew_leases(list(self.held), o.owner, o.lease_ttl_s)
+
+    async def aclose(self) -> None:
+        """Stop renewing (`start` begins again)."""
+        task, self._task = self._task, None
+        await stop(task)
