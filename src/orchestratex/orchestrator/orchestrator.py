@@ -11,46 +11,35 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Self
 
-from pydantic import ValidationError
 from typing_extensions import Unpack
 
 from ..catalog import ModelCatalog, ModelProfile
-from ..domains import check_domain
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import Event, EventHandler
 from ..exceptions import Conflict, ProviderNotConfigured, UserError
 from ..providers import Provider
 from ..providers._registry import key_hint
-from ..records import Orchestration, Session, SessionSettings, Thread
+from ..records import Orchestration, Session, Thread
 from ..routing import BayesianRouter, Router
 from ..stores import MemoryStore, Store, store_from_url
 from ..telemetry import telemetry_settings
 from ._budget import OutputCapPolicy, OutputLengths
-from ._chat import ChatInput, said, thread_history, to_messages, with_history
-from ._checks import (
-    check_handlers,
-    check_numbers,
-    check_options,
-    check_owner,
-    check_prompt,
-    check_runnable,
-    check_where,
-    first_error,
-    preferred_names,
-    validated_settings,
-)
+from ._chat import ChatInput
+from ._checks import check_handlers, check_options, validated_settings
 from ._circuit import CircuitBreaker, CircuitState
 from ._closing import CLOSED_WHILE_RUNNING, Closing
 from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
 from ._lifecycle import LeaseKeeper, ensure_ready
 from ._models import ModelPools, judge_names, resolve_providers
+from ._plan import plan
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
 from ._result import RunOptions, RunResult
 from ._run import Run
 from ._seal import seal
+from ._sessions import new_session, new_thread
 from ._stream import DeltaSink, RunStream, StreamItem
 from ._watch import CancelWatcher
 
@@ -251,25 +240,7 @@ class Orchestrator:
         """A new active session whose budget (`cost_limit`) and defaults apply to its orchestrations; `judges` and
         `judging` override the orchestrator's for its runs."""
         await ensure_ready(self)
-        if not isinstance(user_id, str):
-            raise UserError(f"user_id must be a string, not {type(user_id).__name__} {user_id!r}")
-        if not user_id.strip():
-            raise UserError("user_id must not be empty")
-        check_numbers(max_iterations=max_iterations, cost_limit=cost_limit)
-        preferred = [self.catalog.get(n).name for n in preferred_models] if preferred_models else None
-        try:
-            session = Session(
-                user_id=user_id,
-                max_iterations=self.defaults.max_iterations if max_iterations is None else max_iterations,
-                settings=SessionSettings(
-                    preferred_models=preferred,
-                    cost_limit=cost_limit,
-                    judges=judge_names(self.catalog, judges),
-                    judging=judging,
-                ),
-            )
-        except ValidationError as exc:
-            raise UserError(first_error(exc)) from None
+        session = new_session(self, user_id, max_iterations, preferred_models, cost_limit, judges, judging)
         return await self.store.create_session(session)
 
     async def create_thread(
@@ -278,17 +249,7 @@ class Orchestrator:
         """A new thread in an active session; `prompt` is its first user message."""
         await ensure_ready(self)
         session = await self.store.get_session(session_id)
-        if session.status != "active":
-            raise Conflict(f"session {session_id} is {session.status}: threads can only be added to an active session")
-        return await self.store.create_thread(
-            Thread(
-                session_id=session.id,
-                user_id=session.user_id,
-                original_prompt=check_prompt(prompt),
-                domain=check_domain(domain),
-                context=context,
-            )
-        )
+        return await self.store.create_thread(new_thread(session, prompt, domain, context))
 
     # -- running ------------------------------------------------------------------------------
     async def prepare(
@@ -325,7 +286,8 @@ class Orchestrator:
         endpoint's `stop`): the thread's next turn continues from the final answer cut before the
         first of them; `final_response` stays whole.
         """
-        doc, new_thread, _ = await self._plan(
+        doc, thread_made, _ = await plan(
+            self,
             prompt,
             session=session,
             thread=thread,
@@ -340,95 +302,11 @@ class Orchestrator:
             patience=patience,
             stop_sequences=stop_sequences,
         )
-        if new_thread is not None:
-            await self.store.create_thread(new_thread)
+        if thread_made is not None:
+            await self.store.create_thread(thread_made)
         return await self.store.create_orchestration(doc)
 
-    async def _plan(
-        self,
-        prompt: ChatInput,
-        *,
-        session: Session | str | None = None,
-        thread: Thread | str | None = None,
-        user_id: str | None = None,
-        domain: str | None = None,
-        context: str | None = None,
-        max_iterations: int | None = None,
-        evaluation_threshold: float | None = None,
-        preferred_models: Sequence[str] | None = None,
-        cost_limit: float | None = None,
-        max_output_tokens: int | None = None,
-        patience: int | None = None,
-        stop_sequences: Sequence[str] | None = None,
-    ) -> tuple[Orchestration, Thread | None, Session]:
-        """`prepare`'s checks: the orchestration to store, its new thread (None on an existing thread; not yet
-        stored) and its session (created when not given)."""
-        domain = check_domain(domain)
-        await ensure_ready(self)
-        messages = to_messages(prompt)
-        check_numbers(
-            max_iterations=max_iterations,
-            evaluation_threshold=evaluation_threshold,
-            cost_limit=cost_limit,
-            max_output_tokens=max_output_tokens,
-            patience=patience,
-        )
-        check_where(session, thread, user_id)
-        if preferred_models is not None:
-            preferred_models = preferred_names(self.catalog, preferred_models)
-        if isinstance(thread, str):
-            thread = await self.store.get_thread(thread)
-        if isinstance(session, str):
-            session = await self.store.get_session(session)
-        if session is None and thread is not None:
-            session = await self.store.get_session(thread.session_id)
-        if session is None:
-            owner = "local" if user_id is None else user_id
-            session = await self.create_session(owner, cost_limit=cost_limit, max_iterations=max_iterations)
-            cost_limit = None  # the session carries it
-        check_owner(session, user_id)
-        if session.status != "active":
-            raise Conflict(f"session {session.id} is {session.status}: orchestrations start only in an active session")
-        settings = validated_settings(
-            max_iterations=session.max_iterations if max_iterations is None else max_iterations,
-            evaluation_threshold=(
-                evaluation_threshold if evaluation_threshold is not None else self.defaults.evaluation_threshold
-            ),
-            preferred_models=preferred_models or session.settings.preferred_models,
-            cost_limit=cost_limit,
-            max_output_tokens=self.defaults.max_output_tokens if max_output_tokens is None else max_output_tokens,
-            patience=patience,
-            stop_sequences=[stop_sequences] if isinstance(stop_sequences, str) else stop_sequences,
-        )
-        check_runnable(self, settings.preferred_models, session.settings.judges)
-        new_thread = None
-        try:
-            if thread is None:
-                thread = new_thread = Thread(
-                    session_id=session.id,
-                    user_id=session.user_id,
-                    original_prompt=check_prompt(messages[-1].content),
-                    domain=domain,
-                    context=context,
-                )
-            elif thread.session_id != session.id:
-                raise UserError(f"thread {thread.id} belongs to session {thread.session_id}, not {session.id}")
-            elif not any(m.role == "assistant" for m in messages):  # a new turn of the thread's conversation
-                messages = with_history(thread_history(await self._thread_orchestrations(thread.id)), messages)
-            messages = said(messages)
-            doc = Orchestration(
-                thread_id=thread.id,
-                session_id=session.id,
-                user_id=session.user_id,
-                prompt=messages[-1].content,
-                messages=messages if len(messages) > 1 else [],
-                domain=domain or thread.domain,
-                context=context if context is not None else thread.context,
-                settings=settings,
-            )
-        except ValidationError as exc:  # a `domain` or `context` of the wrong type, say
-            raise UserError(first_error(exc)) from None
-        return doc, new_thread, session
+    _plan = plan  # `prepare`'s checks, nothing stored (the server charges its quota before it stores the orchestration)
 
     async def drive(
         self,
@@ -523,7 +401,7 @@ class Orchestrator:
         check_handlers(on_event)
         loop = self._closer.enter()  # (`aclose` waits for it)
         try:
-            doc, thread, session = await self._plan(prompt, **options)  # type: ignore[misc]
+            doc, thread, session = await plan(self, prompt, **options)  # type: ignore[misc]
             del options
             task = asyncio.current_task()
             if task is not None:
@@ -635,14 +513,6 @@ class Orchestrator:
         return results
 
     # -- internals ----------------------------------------------------------------------------
-    async def _thread_orchestrations(self, thread_id: str) -> list[Orchestration]:
-        found: list[Orchestration] = []
-        while True:
-            page = await self.store.list_orchestrations(thread_id=thread_id, limit=500, offset=len(found))
-            found.extend(page)
-            if len(page) < 500:
-                return found
-
     async def _events(self, doc: Orchestration) -> list[Event]:
         return await self.store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
 

@@ -1,0 +1,120 @@
+"""Planning a run: `prepare`'s checks of the request, then the orchestration to store, in its session and thread
+(either made when not given), with its settings resolved from the request's, the session's and the orchestrator's.
+Nothing is stored but a session made here: `prepare` stores the rest, `run` has the run store it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from ..domains import check_domain
+from ..exceptions import Conflict, UserError
+from ..records import Orchestration, Session, Thread
+from ._chat import ChatInput, said, thread_history, to_messages, with_history
+from ._checks import (
+    check_numbers,
+    check_owner,
+    check_prompt,
+    check_runnable,
+    check_where,
+    first_error,
+    preferred_names,
+    validated_settings,
+)
+from ._lifecycle import ensure_ready
+from ._sessions import thread_orchestrations
+
+if TYPE_CHECKING:
+    from .orchestrator import Orchestrator
+
+__all__ = ["plan"]
+
+
+async def plan(
+    orchestrator: Orchestrator,
+    prompt: ChatInput,
+    *,
+    session: Session | str | None = None,
+    thread: Thread | str | None = None,
+    user_id: str | None = None,
+    domain: str | None = None,
+    context: str | None = None,
+    max_iterations: int | None = None,
+    evaluation_threshold: float | None = None,
+    preferred_models: Sequence[str] | None = None,
+    cost_limit: float | None = None,
+    max_output_tokens: int | None = None,
+    patience: int | None = None,
+    stop_sequences: Sequence[str] | None = None,
+) -> tuple[Orchestration, Thread | None, Session]:
+    """`prepare`'s checks: the orchestration to store, its new thread (None on an existing thread; not yet
+    stored) and its session (created when not given)."""
+    o = orchestrator
+    domain = check_domain(domain)
+    await ensure_ready(o)
+    messages = to_messages(prompt)
+    check_numbers(
+        max_iterations=max_iterations,
+        evaluation_threshold=evaluation_threshold,
+        cost_limit=cost_limit,
+        max_output_tokens=max_output_tokens,
+        patience=patience,
+    )
+    check_where(session, thread, user_id)
+    if preferred_models is not None:
+        preferred_models = preferred_names(o.catalog, preferred_models)
+    if isinstance(thread, str):
+        thread = await o.store.get_thread(thread)
+    if isinstance(session, str):
+        session = await o.store.get_session(session)
+    if session is None and thread is not None:
+        session = await o.store.get_session(thread.session_id)
+    if session is None:
+        owner = "local" if user_id is None else user_id
+        session = await o.create_session(owner, cost_limit=cost_limit, max_iterations=max_iterations)
+        cost_limit = None  # the session carries it
+    check_owner(session, user_id)
+    if session.status != "active":
+        raise Conflict(f"session {session.id} is {session.status}: orchestrations start only in an active session")
+    settings = validated_settings(
+        max_iterations=session.max_iterations if max_iterations is None else max_iterations,
+        evaluation_threshold=(
+            evaluation_threshold if evaluation_threshold is not None else o.defaults.evaluation_threshold
+        ),
+        preferred_models=preferred_models or session.settings.preferred_models,
+        cost_limit=cost_limit,
+        max_output_tokens=o.defaults.max_output_tokens if max_output_tokens is None else max_output_tokens,
+        patience=patience,
+        stop_sequences=[stop_sequences] if isinstance(stop_sequences, str) else stop_sequences,
+    )
+    check_runnable(o, settings.preferred_models, session.settings.judges)
+    new_thread = None
+    try:
+        if thread is None:
+            thread = new_thread = Thread(
+                session_id=session.id,
+                user_id=session.user_id,
+                original_prompt=check_prompt(messages[-1].content),
+                domain=domain,
+                context=context,
+            )
+        elif thread.session_id != session.id:
+            raise UserError(f"thread {thread.id} belongs to session {thread.session_id}, not {session.id}")
+        elif not any(m.role == "assistant" for m in messages):  # a new turn of the thread's conversation
+            messages = with_history(thread_history(await thread_orchestrations(o.store, thread.id)), messages)
+        messages = said(messages)
+        doc = Orchestration(
+            thread_id=thread.id,
+            session_id=session.id,
+            user_id=session.user_id,
+            prompt=messages[-1].content,
+            messages=messages if len(messages) > 1 else [],
+            domain=domain or thread.domain,
+            context=context if context is not None else thread.context,
+            settings=settings,
+        )
+    except ValidationError as exc:  # a `domain` or `context` of the wrong type, say
+        raise UserError(first_error(exc)) from None
+    return doc, new_thread, session

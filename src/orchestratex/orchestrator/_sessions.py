@@ -1,0 +1,74 @@
+"""Sessions and threads: the records `create_session` and `create_thread` store, checked from their arguments, and
+a thread's orchestrations (its conversation so far)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from ..domains import check_domain
+from ..exceptions import Conflict, UserError
+from ..records import Orchestration, Session, SessionSettings, Thread
+from ..stores import Store
+from ._checks import check_numbers, check_prompt, first_error
+from ._judges import Judging
+from ._models import judge_names
+
+if TYPE_CHECKING:
+    from .orchestrator import Orchestrator
+
+__all__ = ["new_session", "new_thread", "thread_orchestrations"]
+
+
+def new_session(
+    orchestrator: Orchestrator,
+    user_id: str,
+    max_iterations: int | None,
+    preferred_models: Sequence[str] | None,
+    cost_limit: float | None,
+    judges: Sequence[str] | None,
+    judging: Judging | None,
+) -> Session:
+    """The session `create_session` stores (`UserError` for an argument it refuses)."""
+    if not isinstance(user_id, str):
+        raise UserError(f"user_id must be a string, not {type(user_id).__name__} {user_id!r}")
+    if not user_id.strip():
+        raise UserError("user_id must not be empty")
+    check_numbers(max_iterations=max_iterations, cost_limit=cost_limit)
+    catalog = orchestrator.catalog
+    preferred = [catalog.get(n).name for n in preferred_models] if preferred_models else None
+    try:
+        return Session(
+            user_id=user_id,
+            max_iterations=orchestrator.defaults.max_iterations if max_iterations is None else max_iterations,
+            settings=SessionSettings(
+                preferred_models=preferred, cost_limit=cost_limit, judges=judge_names(catalog, judges), judging=judging
+            ),
+        )
+    except ValidationError as exc:
+        raise UserError(first_error(exc)) from None
+
+
+def new_thread(session: Session, prompt: str, domain: str | None, context: str | None) -> Thread:
+    """The thread `create_thread` stores in `session` (`Conflict` when the session is not active)."""
+    if session.status != "active":
+        raise Conflict(f"session {session.id} is {session.status}: threads can only be added to an active session")
+    return Thread(
+        session_id=session.id,
+        user_id=session.user_id,
+        original_prompt=check_prompt(prompt),
+        domain=check_domain(domain),
+        context=context,
+    )
+
+
+async def thread_orchestrations(store: Store, thread_id: str) -> list[Orchestration]:
+    """Every orchestration of thread `thread_id`, oldest first (read 500 at a time)."""
+    found: list[Orchestration] = []
+    while True:
+        page = await store.list_orchestrations(thread_id=thread_id, limit=500, offset=len(found))
+        found.extend(page)
+        if len(page) < 500:
+            return found
