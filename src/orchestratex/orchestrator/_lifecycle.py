@@ -1,6 +1,7 @@
-"""What an orchestrator keeps open while it runs: the store and the router's stored statistics, opened before the
-first run (`ensure_ready`), and the leases of the runs it drives, renewed until they end (`LeaseKeeper`).
-`Orchestrator.aclose` closes them (see `_closing` for the runs still in flight then)."""
+"""What an orchestrator keeps open while it runs: its store (closed by `aclose` when the orchestrator made it,
+`resolve_store`) and the router's stored statistics, opened before the first run (`ensure_ready`), and the leases of
+the runs it drives, renewed until they end (`LeaseKeeper`). `Orchestrator.aclose` closes them (see `_closing` for the
+runs still in flight then)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,26 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, cast
 
-from ..stores import Store
+from ..exceptions import UserError
+from ..stores import MemoryStore, Store, store_from_url
 from ._background import here, leave, stop
 from ._observe import RouterStore
 
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
-__all__ = ["LeaseKeeper", "ensure_ready"]
+__all__ = ["LeaseKeeper", "ensure_ready", "resolve_store"]
+
+
+def resolve_store(store: Store | str | None) -> tuple[Store, bool]:
+    """`Orchestrator(store=)` resolved: the store, and whether the orchestrator made it (then `aclose` closes it)."""
+    if store is not None and not isinstance(store, Store | str):
+        raise UserError(
+            f"store must be a Store (MemoryStore(), SQLiteStore(path), …) or a store URL (sqlite:///runs.db), "
+            f"not {type(store).__name__}"
+        )
+    owned = store is None or isinstance(store, str)
+    return store_from_url(store) if isinstance(store, str) else store or MemoryStore(), owned
 
 
 async def ensure_ready(orchestrator: Orchestrator) -> None:

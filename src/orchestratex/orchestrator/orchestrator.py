@@ -8,39 +8,38 @@ import math
 import os
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Self
 
 from typing_extensions import Unpack
 
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import Evaluator, LLMJudgeEvaluator
-from ..events import Event, EventHandler
+from ..events import EventHandler
 from ..exceptions import Conflict, ProviderNotConfigured, UserError
 from ..providers import Provider
 from ..providers._registry import key_hint
 from ..records import Orchestration, Session, Thread
 from ..routing import BayesianRouter, Router
-from ..stores import MemoryStore, Store, store_from_url
+from ..stores import Store
 from ..telemetry import telemetry_settings
 from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput
-from ._checks import check_handlers, check_options, validated_settings
+from ._checks import check_handlers, validated_settings
 from ._circuit import CircuitBreaker, CircuitState
 from ._closing import CLOSED_WHILE_RUNNING, Closing
+from ._driving import drive_stored, run_prompt, start_task, stream_run
 from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
-from ._lifecycle import LeaseKeeper, ensure_ready
+from ._lifecycle import LeaseKeeper, ensure_ready, resolve_store
 from ._models import ModelPools, judge_names, resolve_providers
 from ._plan import plan
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
 from ._result import RunOptions, RunResult
-from ._run import Run
-from ._seal import seal
 from ._sessions import new_session, new_thread
-from ._stream import DeltaSink, RunStream, StreamItem
+from ._stream import DeltaSink, RunStream
 from ._watch import CancelWatcher
 
 __all__ = ["Orchestrator", "RunOptions", "RunResult"]
@@ -98,13 +97,7 @@ class Orchestrator:
         )
         self.router: Router = router or BayesianRouter()
         self.evaluator: Evaluator = evaluator or LLMJudgeEvaluator()
-        if store is not None and not isinstance(store, Store | str):
-            raise UserError(
-                f"store must be a Store (MemoryStore(), SQLiteStore(path), …) or a store URL (sqlite:///runs.db), "
-                f"not {type(store).__name__}"
-            )
-        self._owns_store = store is None or isinstance(store, str)
-        self.store: Store = store_from_url(store) if isinstance(store, str) else store or MemoryStore()
+        self.store, self._owns_store = resolve_store(store)
         check_handlers(on_event)
         self.handlers: list[EventHandler] = [on_event] if callable(on_event) else list(on_event)
         self.retry = retry or RetryPolicy()
@@ -151,6 +144,7 @@ class Orchestrator:
         self._portal = Portal()
         weakref.finalize(self, self._portal.close)
 
+    # -- opening and closing --------------------------------------------------------------------
     async def aclose(self) -> None:
         """Stop the runs still in flight and wait for them: each ends `cancelled` (its end committed, its reservations
         released) and its caller gets that `RunResult`. Then stop lease renewal and cancel checks and close the
@@ -319,104 +313,14 @@ class Orchestrator:
 
         With `on_delta`, generations stream (`Provider.generate_stream`) and each piece of their text
         is handed to it as an `AnswerDelta`."""
-        if on_event:
-            check_handlers(on_event)
-        loop = self._closer.enter()  # (`aclose` waits for it)
-        try:
-            await ensure_ready(self)
-            doc = orchestration if isinstance(orchestration, Orchestration) else None
-            oid = doc.id if doc else str(orchestration)
-            if oid in self._leases.held:  # the lease is this process's: a second run would race the first
-                raise Conflict(f"orchestration {oid} is already being run by this orchestrator")
-            self._leases.held.add(oid)
-            try:
-                claimed = await self.store.claim(oid, self.owner, self.lease_ttl_s)
-            except BaseException:
-                self._leases.held.discard(oid)
-                raise
-            if not claimed:
-                self._leases.held.discard(oid)
-                raise Conflict(f"orchestration {oid} is being run by another process")
-            return await self._drive_leased(oid, doc, None, on_event, on_delta)
-        finally:
-            self._closer.leave(loop)
-
-    async def _drive_leased(
-        self,
-        oid: str,
-        doc: Orchestration | None,
-        session: Session | None,
-        on_event: EventHandler | Sequence[EventHandler],
-        on_delta: DeltaSink | None,
-        *,
-        start: bool = False,
-        new_thread: Thread | None = None,
-    ) -> RunResult:
-        """Drive orchestration `oid`, whose lease this process holds: `doc` and its `session`, or (`session` None)
-        as the store has them now. With `start`, `doc` is not stored yet: the run stores it (with `new_thread`) with its
-        first routing decision (`Store.start`), its budget based on `session` meanwhile."""
-        try:
-            if session is None or doc is None:
-                stored = await self.store.get_orchestration(oid)  # under the lease: what the last owner left
-                if doc is None or stored.updated_at != doc.updated_at or stored.status != doc.status:
-                    doc = stored
-            if doc.status in ("completed", "failed", "cancelled"):
-                self._leases.held.discard(oid)
-                await self.store.release(oid, self.owner)
-                return RunResult(doc, await self._events(doc), self.simulated)
-            self._leases.start()
-            # (a tuple, no list kept aside: a run without handlers holds the shared empty one)
-            handlers = (*self.handlers, *((on_event,) if callable(on_event) else on_event))
-            run = Run(self, doc, handlers, on_delta, session, start=start, new_thread=new_thread)
-            del handlers
-            new_thread = None  # the run stores it, then drops it: nothing else keeps it for the whole run
-            await self._watcher.drive(run, fresh=session is not None and session.status == "active")
-        except asyncio.CancelledError:
-            self._leases.held.discard(oid)
-            await asyncio.shield(self.store.release(oid, self.owner))
-            raise
-        except BaseException:
-            self._leases.held.discard(oid)
-            await self.store.release(oid, self.owner)
-            raise
-        self._leases.held.discard(oid)
-        if not run.lease_released:  # (the final commit gives it up; a suspended run's is given up here)
-            await self.store.release(oid, self.owner)
-        events = await self._events(doc) if run.resumed else run.emitted
-        if run.resumed:  # (the run sealed its own records as it made them)
-            seal(events)
-        return RunResult(doc, events, self.simulated)
+        return await drive_stored(self, orchestration, on_event, on_delta)
 
     async def run(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:
         """Orchestrate `prompt` (a string or a list of chat messages, see `prepare`) to the end and
         return the result. Options are `on_event` and those of `prepare`."""
-        running = self._run(prompt, None, options)
-        del options  # (`_run` takes it over: no frame of the run holds it once it is read)
+        running = run_prompt(self, prompt, None, options)
+        del options  # (`run_prompt` takes it over: no frame of the run holds it once it is read)
         return await running
-
-    async def _run(self, prompt: ChatInput, on_delta: DeltaSink | None, options: RunOptions) -> RunResult:
-        """`run` with `on_delta`; `options` (changed) is the caller's to give away."""
-        check_options(options)
-        on_event = options.pop("on_event", ())
-        check_handlers(on_event)
-        loop = self._closer.enter()  # (`aclose` waits for it)
-        try:
-            doc, thread, session = await plan(self, prompt, **options)  # type: ignore[misc]
-            del options
-            task = asyncio.current_task()
-            if task is not None:
-                self._tasks[doc.id] = task
-            try:
-                # the run routes first, then stores the thread, the orchestration with its first routing decision,
-                # its lease and the first call's reservation in one round trip (`Store.start`)
-                self._leases.held.add(doc.id)
-                drive = self._drive_leased(doc.id, doc, session, on_event, on_delta, start=True, new_thread=thread)
-                thread = None  # (see `_drive_leased`)
-                return await drive
-            finally:
-                self._tasks.pop(doc.id, None)
-        finally:
-            self._closer.leave(loop)
 
     def run_stream(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunStream:
         """`run`, as an async iterator of the run's events and `AnswerDelta`s (each answer's text as the
@@ -430,19 +334,7 @@ class Orchestrator:
         ```
         Leaving the block early cancels the run (it ends `cancelled`, spending settled).
         """
-
-        async def start(put: Callable[[StreamItem], None]) -> RunResult:
-            handlers = options.get("on_event", ())
-            check_handlers(handlers)
-            run_options = options.copy()
-            run_options["on_event"] = [*([handlers] if callable(handlers) else handlers), put]
-            return await self._run(prompt, put, run_options)
-
-        async def ended(orchestration_id: str) -> RunResult:
-            doc = await self.store.get_orchestration(orchestration_id)
-            return RunResult(doc, await self._events(doc), self.simulated)
-
-        return RunStream(start, ended)
+        return stream_run(self, prompt, options)
 
     def run_sync(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:
         """`run` for code without an event loop (scripts): it runs on this orchestrator's own event loop
@@ -457,17 +349,7 @@ class Orchestrator:
     ) -> asyncio.Task[RunResult]:
         """Drive a prepared orchestration in the background; `cancel(id)` stops it. With `on_delta`, its
         generations stream to it (as `drive`'s)."""
-        oid = orchestration.id if isinstance(orchestration, Orchestration) else orchestration
-        task = asyncio.create_task(self.drive(orchestration, on_delta=on_delta), name=f"orchestration-{oid}")
-        running = self._tasks.get(oid)
-        if running is None or running.done():  # (a second start of a run under way fails with `Conflict`: the
-            self._tasks[oid] = task  # first stays the one `cancel` and `suspend` stop)
-            task.add_done_callback(lambda done: self._forget_task(oid, done))
-        return task
-
-    def _forget_task(self, oid: str, task: asyncio.Task[RunResult]) -> None:
-        if self._tasks.get(oid) is task:
-            del self._tasks[oid]
+        return start_task(self, orchestration, on_delta)
 
     async def cancel(self, orchestration_id: str) -> bool:
         """Cancel a running orchestration of this process (one whose task is still starting too); it ends with
@@ -511,10 +393,6 @@ class Orchestrator:
             with contextlib.suppress(Conflict):
                 results.append(await self.drive(oid))
         return results
-
-    # -- internals ----------------------------------------------------------------------------
-    async def _events(self, doc: Orchestration) -> list[Event]:
-        return await self.store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
 
     def lease_given_up(self, orchestration_id: str) -> None:
         """The final commit of a run of this process released its lease: it is no longer renewed."""

@@ -1,0 +1,177 @@
+"""Driving a run: `run` plans it and drives it under a new lease, `drive` claims the lease of a stored one; either
+hands the run to the cancel watcher, gives the lease back when the run has not, and returns its `RunResult`.
+`run_stream` and `start` (a background task) drive them too."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from ..events import Event, EventHandler
+from ..exceptions import Conflict
+from ..records import Orchestration, Session, Thread
+from ..stores import Store
+from ._chat import ChatInput
+from ._checks import check_handlers, check_options
+from ._lifecycle import ensure_ready
+from ._plan import plan
+from ._result import RunOptions, RunResult
+from ._run import Run
+from ._seal import seal
+from ._stream import DeltaSink, RunStream, StreamItem
+
+if TYPE_CHECKING:
+    from .orchestrator import Orchestrator
+
+__all__ = ["drive_leased", "drive_stored", "run_prompt", "start_task", "stored_events", "stream_run"]
+
+
+async def run_prompt(
+    orchestrator: Orchestrator, prompt: ChatInput, on_delta: DeltaSink | None, options: RunOptions
+) -> RunResult:
+    """`run` with `on_delta`; `options` (changed) is the caller's to give away."""
+    o = orchestrator
+    check_options(options)
+    on_event = options.pop("on_event", ())
+    check_handlers(on_event)
+    loop = o._closer.enter()  # (`aclose` waits for it)
+    try:
+        doc, thread, session = await plan(o, prompt, **options)  # type: ignore[misc]
+        del options
+        task = asyncio.current_task()
+        if task is not None:
+            o._tasks[doc.id] = task
+        try:
+            # the run routes first, then stores the thread, the orchestration with its first routing decision,
+            # its lease and the first call's reservation in one round trip (`Store.start`)
+            o._leases.held.add(doc.id)
+            drive = drive_leased(o, doc.id, doc, session, on_event, on_delta, start=True, new_thread=thread)
+            thread = None  # (see `drive_leased`)
+            return await drive
+        finally:
+            o._tasks.pop(doc.id, None)
+    finally:
+        o._closer.leave(loop)
+
+
+def stream_run(orchestrator: Orchestrator, prompt: ChatInput, options: RunOptions) -> RunStream:
+    """`run_stream`: the run starts when the stream is entered, its events and deltas handed to the stream."""
+    o = orchestrator
+
+    async def start(put: Callable[[StreamItem], None]) -> RunResult:
+        handlers = options.get("on_event", ())
+        check_handlers(handlers)
+        run_options = options.copy()
+        run_options["on_event"] = [*([handlers] if callable(handlers) else handlers), put]
+        return await run_prompt(o, prompt, put, run_options)
+
+    async def ended(orchestration_id: str) -> RunResult:
+        doc = await o.store.get_orchestration(orchestration_id)
+        return RunResult(doc, await stored_events(o.store, doc), o.simulated)
+
+    return RunStream(start, ended)
+
+
+def start_task(
+    orchestrator: Orchestrator, orchestration: Orchestration | str, on_delta: DeltaSink | None
+) -> asyncio.Task[RunResult]:
+    """`start`: a task driving `orchestration` (`drive`), the one `cancel` and `suspend` stop while it runs."""
+    o = orchestrator
+    oid = orchestration.id if isinstance(orchestration, Orchestration) else orchestration
+    task = asyncio.create_task(o.drive(orchestration, on_delta=on_delta), name=f"orchestration-{oid}")
+    running = o._tasks.get(oid)
+    if running is None or running.done():  # (a second start of a run under way fails with `Conflict`: the
+        o._tasks[oid] = task  # first stays the one `cancel` and `suspend` stop)
+        task.add_done_callback(lambda done: _forget_task(o, oid, done))
+    return task
+
+
+def _forget_task(orchestrator: Orchestrator, oid: str, task: asyncio.Task[RunResult]) -> None:
+    if orchestrator._tasks.get(oid) is task:
+        del orchestrator._tasks[oid]
+
+
+async def drive_stored(
+    orchestrator: Orchestrator,
+    orchestration: Orchestration | str,
+    on_event: EventHandler | Sequence[EventHandler],
+    on_delta: DeltaSink | None,
+) -> RunResult:
+    """`drive`: claim the lease of a stored orchestration (`Conflict` when this process or another holds it),
+    then drive it."""
+    o = orchestrator
+    if on_event:
+        check_handlers(on_event)
+    loop = o._closer.enter()  # (`aclose` waits for it)
+    try:
+        await ensure_ready(o)
+        doc = orchestration if isinstance(orchestration, Orchestration) else None
+        oid = doc.id if doc else str(orchestration)
+        if oid in o._leases.held:  # the lease is this process's: a second run would race the first
+            raise Conflict(f"orchestration {oid} is already being run by this orchestrator")
+        o._leases.held.add(oid)
+        try:
+            claimed = await o.store.claim(oid, o.owner, o.lease_ttl_s)
+        except BaseException:
+            o._leases.held.discard(oid)
+            raise
+        if not claimed:
+            o._leases.held.discard(oid)
+            raise Conflict(f"orchestration {oid} is being run by another process")
+        return await drive_leased(o, oid, doc, None, on_event, on_delta)
+    finally:
+        o._closer.leave(loop)
+
+
+async def drive_leased(
+    orchestrator: Orchestrator,
+    oid: str,
+    doc: Orchestration | None,
+    session: Session | None,
+    on_event: EventHandler | Sequence[EventHandler],
+    on_delta: DeltaSink | None,
+    *,
+    start: bool = False,
+    new_thread: Thread | None = None,
+) -> RunResult:
+    """Drive orchestration `oid`, whose lease this process holds: `doc` and its `session`, or (`session` None)
+    as the store has them now. With `start`, `doc` is not stored yet: the run stores it (with `new_thread`) with its
+    first routing decision (`Store.start`), its budget based on `session` meanwhile."""
+    o = orchestrator
+    try:
+        if session is None or doc is None:
+            stored = await o.store.get_orchestration(oid)  # under the lease: what the last owner left
+            if doc is None or stored.updated_at != doc.updated_at or stored.status != doc.status:
+                doc = stored
+        if doc.status in ("completed", "failed", "cancelled"):
+            o._leases.held.discard(oid)
+            await o.store.release(oid, o.owner)
+            return RunResult(doc, await stored_events(o.store, doc), o.simulated)
+        o._leases.start()
+        # (a tuple, no list kept aside: a run without handlers holds the shared empty one)
+        handlers = (*o.handlers, *((on_event,) if callable(on_event) else on_event))
+        run = Run(o, doc, handlers, on_delta, session, start=start, new_thread=new_thread)
+        del handlers
+        new_thread = None  # the run stores it, then drops it: nothing else keeps it for the whole run
+        await o._watcher.drive(run, fresh=session is not None and session.status == "active")
+    except asyncio.CancelledError:
+        o._leases.held.discard(oid)
+        await asyncio.shield(o.store.release(oid, o.owner))
+        raise
+    except BaseException:
+        o._leases.held.discard(oid)
+        await o.store.release(oid, o.owner)
+        raise
+    o._leases.held.discard(oid)
+    if not run.lease_released:  # (the final commit gives it up; a suspended run's is given up here)
+        await o.store.release(oid, o.owner)
+    events = await stored_events(o.store, doc) if run.resumed else run.emitted
+    if run.resumed:  # (the run sealed its own records as it made them)
+        seal(events)
+    return RunResult(doc, events, o.simulated)
+
+
+async def stored_events(store: Store, doc: Orchestration) -> list[Event]:
+    """The events of orchestration `doc` as stored."""
+    return await store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
