@@ -88,7 +88,7 @@ def test_the_header_names_the_adapter_to_install_when_a_key_is_set(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     import orchestratex.cli._models as models
-    import orchestratex.orchestrator.orchestrator as orchestrator
+    import orchestratex.orchestrator._models as orchestrator
 
     monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
