@@ -8,17 +8,25 @@ import re
 import time
 from datetime import UTC, datetime
 
-__all__ = ["is_object_id", "new_id", "utcnow"]
+__all__ = ["forks", "is_object_id", "new_id", "utcnow"]
 
 _RANDOM = os.urandom(5)
 _COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
 _HEX24 = re.compile(r"[0-9a-f]{24}")
+_FORKS = 0
 
 
 def _forked() -> None:
     """In a forked child: never share the random part with the parent (rather than asking the pid at every id)."""
-    global _RANDOM
+    global _RANDOM, _FORKS
     _RANDOM = os.urandom(5)
+    _FORKS += 1
+
+
+def forks() -> int:
+    """How many `os.fork()`s made this process from the one that imported this module: what was started before a
+    fork (an event loop's thread, a database connection) is the parent's, of no use in the child, when this differs."""
+    return _FORKS
 
 
 if hasattr(os, "register_at_fork"):  # (no fork on Windows)

@@ -5,15 +5,22 @@ its end: it would fail with the store's "not open" error, left `running` with it
 process resumed it. So `aclose` first stops every run of the orchestrator — as `cancel` does, but its caller gets the
 `RunResult` (`status="cancelled"`), not a `CancelledError`, as for a run the store stopped — and waits until each has
 committed its end (releasing what it reserved) and returned. New runs are refused meanwhile.
+
+The runs under way also tell where an orchestrator is used: a run is refused (`UserError`) while others are under
+way on another running event loop (what the runs share, the store's and the providers' connections, belongs to one
+loop), and in a process forked from the one where it ran without being closed since (that process has them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .._ids import forks
 from ..exceptions import UserError
+from ._portal import forked_error
 
 __all__ = ["CLOSED_WHILE_RUNNING", "Closing"]
 
@@ -32,25 +39,44 @@ class Closing:
         """`aclose` is stopping the runs: new ones are refused; a run stopped now ends with `CLOSED_WHILE_RUNNING`."""
         self._under_way: dict[asyncio.AbstractEventLoop, int] = {}
         """Runs under way, by the event loop each runs on."""
+        self._forks: int | None = None
+        """`forks()` at the first run since the orchestrator was made or closed."""
+        self._lock = threading.Lock()
+        """Held to check that no other loop has runs under way and count this one in (each loop in its own thread)."""
 
     def enter(self) -> asyncio.AbstractEventLoop:
-        """A run begins on the running loop (refused while the orchestrator is closing); pair with `leave`."""
+        """A run begins on the running loop; pair with `leave`. Refused (`UserError`) while the orchestrator is
+        closing, while runs are under way on another running event loop, and in a process forked from the one where
+        the orchestrator ran before being closed."""
         if self.closing:
             raise UserError(
                 "the orchestrator is being closed (aclose/close): start runs before closing it, or on a new one"
             )
+        here = forks()
+        if self._forks is None:
+            self._forks = here
+        elif self._forks != here:  # (checked before the lock: a fork may have copied it held)
+            raise forked_error("the orchestrator")
         loop = asyncio.get_running_loop()
         under_way = self._under_way
-        under_way[loop] = under_way.get(loop, 0) + 1
+        with self._lock:
+            if any(other is not loop and _live(other) for other in under_way):
+                raise UserError(
+                    "this orchestrator has runs under way on another event loop (in another thread): its store's and "
+                    "providers' connections belong to one loop at a time. Use an orchestrator per event loop (one for "
+                    "run_sync, one for `await run(...)` in async code), or wait for those runs to end"
+                )
+            under_way[loop] = under_way.get(loop, 0) + 1
         return loop
 
     def leave(self, loop: asyncio.AbstractEventLoop) -> None:
         under_way = self._under_way
-        left = under_way[loop] - 1
-        if left:
-            under_way[loop] = left
-        else:
-            del under_way[loop]
+        with self._lock:
+            left = under_way[loop] - 1
+            if left:
+                under_way[loop] = left
+            else:
+                del under_way[loop]
 
     async def stop_runs(self, stop: Callable[[], None], background: Callable[[], Iterable[asyncio.Task[Any]]]) -> None:
         """Refuse new runs; `stop()` those being driven (called again every few milliseconds: a run may begin to be
@@ -63,9 +89,10 @@ class Closing:
                 await asyncio.sleep(_POLL_S)
         finally:
             self.closing = False
+            self._forks = None  # (closed: a forked child may open what it uses anew)
 
     def _waiting(self, background: Iterable[asyncio.Task[Any]]) -> bool:
-        return any(_live(loop) for loop in self._under_way) or any(
+        return any(_live(loop) for loop in list(self._under_way)) or any(
             not task.done() and _live(task.get_loop()) for task in background
         )
 

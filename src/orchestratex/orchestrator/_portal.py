@@ -13,10 +13,11 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from .._ids import forks
 from .._shell import ipython_shell
 from ..exceptions import UserError
 
-__all__ = ["Portal"]
+__all__ = ["Portal", "forked_error"]
 
 T = TypeVar("T")
 
@@ -29,6 +30,8 @@ class Portal:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._forks = forks()
+        """`forks()` when the loop was started: another value means this process was forked from the one running it."""
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
@@ -53,6 +56,7 @@ class Portal:
                 self._thread.start()
                 ready.wait()
                 self._loop = loop
+                self._forks = forks()
             return self._loop
 
     def call(
@@ -67,8 +71,12 @@ class Portal:
         From inside a running event loop this would block that loop: `UserError` says to `await`. In an
         IPython shell (a Jupyter kernel runs every cell inside its loop) it blocks the cell instead, as any
         synchronous call there does. Interrupted (Ctrl-C, a kernel interrupt) while waiting, the coroutine is
-        cancelled and waited for before the `KeyboardInterrupt` propagates.
+        cancelled and waited for before the `KeyboardInterrupt` propagates. In a process forked from the one whose
+        loop this is, `UserError`: that loop's thread is not in this process (waiting for it would never end).
         """
+        if self._inherited():
+            coro.close()
+            raise forked_error(what)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -96,8 +104,15 @@ class Portal:
             concurrent.futures.wait([future], timeout=30)
             raise
 
+    def _inherited(self) -> bool:
+        """Whether the loop was started in the process this one was forked from (its thread is not here)."""
+        return self._loop is not None and self._forks != forks()
+
     def close(self) -> None:
-        """Stop the loop and its thread (after the coroutines running on it have been awaited)."""
+        """Stop the loop and its thread (after the coroutines running on it have been awaited). In a forked child,
+        the parent's loop is left alone (its thread is the parent's)."""
+        if self._inherited():
+            return
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
@@ -113,6 +128,16 @@ class Portal:
                 pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)  # (the thread closes its loop as it ends)
+
+
+def forked_error(what: str) -> UserError:
+    """The error of a call in a forked child on an orchestrator that ran in the parent before the fork."""
+    return UserError(
+        f"{what} cannot be used in this process: the orchestrator ran in the process this one was forked from, and "
+        "its event loop thread and its store's and providers' connections stayed there. Create the Orchestrator in "
+        "each process after the fork (gunicorn: in a post_fork hook), or run nothing on it before forking "
+        "(or close() it, and the store you gave it, before forking)"
+    )
 
 
 async def _cancel_all() -> None:
