@@ -13,6 +13,7 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,12 +132,6 @@ def _send_owner(orch: Orchestrator, conn: Connection) -> None:
 
 
 @needs_fork
-@pytest.mark.xfail(
-    strict=True,
-    reason="orchestrator.py sets `owner` once, from the parent's pid: forked workers share it, so each can claim and "
-    "commit under the others' leases (two drove one orchestration, spending twice). Fix proposed in the s13-threads "
-    "report: derive `owner` from a per-process part renewed at fork",
-)
 def test_forked_children_hold_leases_under_owners_of_their_own() -> None:
     orch = orchestrator()  # (gunicorn --preload: built at import, never run in the parent)
     context = multiprocessing.get_context("fork")
@@ -146,3 +141,49 @@ def test_forked_children_hold_leases_under_owners_of_their_own() -> None:
     owner = receiver.recv()
     child.join(10)
     assert owner != orch.owner
+
+
+def _drive_in_child(orch: Orchestrator, oid: str, start: Any, outcomes: Any) -> None:
+    async def main() -> str:
+        start.wait(10)  # both workers drive at once
+        try:
+            return (await orch.drive(oid)).status
+        except Exception as exc:
+            return type(exc).__name__
+        finally:
+            await orch.aclose()
+
+    outcomes.put(asyncio.run(main()))
+
+
+@needs_fork
+def test_two_forked_workers_driving_one_orchestration_do_not_both_run_it(tmp_path: Path) -> None:
+    """Both children held their parent's lease owner: each claimed the run and paid for its calls."""
+    url = f"sqlite:///{tmp_path / 'preload.db'}"
+    preloaded = orchestrator(url)  # (gunicorn --preload: made in the parent, used by each worker)
+
+    async def prepare() -> tuple[str, str]:
+        async with orchestrator(url) as other:
+            prepared = await other.prepare("Answer slowly", max_iterations=3, evaluation_threshold=10)
+            return prepared.id, prepared.session_id
+
+    oid, session_id = asyncio.run(prepare())
+    context = multiprocessing.get_context("fork")
+    start, outcomes = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=_drive_in_child, args=(preloaded, oid, start, outcomes)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    results = sorted(outcomes.get(timeout=30) for _ in workers)
+    for worker in workers:
+        worker.join(10)
+    assert results == ["Conflict", "completed"]
+
+    async def books() -> tuple[float, float]:
+        async with orchestrator(url) as other:
+            orchestration = await other.store.get_orchestration(oid)
+            session = await other.store.get_session(session_id)
+            assert orchestration is not None and session is not None
+            return orchestration.total_cost, session.total_cost
+
+    spent_by_run, spent_by_session = asyncio.run(books())
+    assert spent_by_run > 0 and spent_by_session == spent_by_run  # the loser paid for nothing

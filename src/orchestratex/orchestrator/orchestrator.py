@@ -13,6 +13,7 @@ from typing import Self
 
 from typing_extensions import Unpack
 
+from .._ids import forks
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import EventHandler
@@ -128,7 +129,8 @@ class Orchestrator:
         """How often the store is asked which of this orchestrator's running orchestrations should stop (one
         `Store.cancel_requests` call for all of them: `request_cancel` from any process, or their session
         ended); those then end `cancelled`."""
-        self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._owner = ""
+        self._owner_forks = -1
         self._ready: asyncio.Future[None] | None = None
         self._attached = False
         self._tasks: dict[str, asyncio.Task[RunResult]] = {}
@@ -164,6 +166,16 @@ class Orchestrator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    @property
+    def owner(self) -> str:
+        """The lease owner this orchestrator's runs hold their orchestrations under: unique per process, so
+        workers forked from one parent (gunicorn's `--preload`, a `multiprocessing` pool) never drive or commit
+        each other's runs; drawn anew in a child made by `os.fork()`."""
+        if self._owner_forks != forks():
+            self._owner = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+            self._owner_forks = forks()
+        return self._owner
 
     @property
     def cancel_reason(self) -> str:
