@@ -25,6 +25,11 @@ _OUT_OF_TEN = re.compile(rf"(?<![\w.,+-])({_NUMBER}\s*(?:/|out\s+of)\s*10)(?![\d
 """A score out of 10 anywhere in prose (another scale there may count something else: "3 out of 4 tests")."""
 _FEEDBACK_WORD = re.compile(r"(?:feedback|comments?|critique)\s*[\"']?\s*[:=]\s*(.+)", re.IGNORECASE | re.DOTALL)
 _KEYS = ("score", "rating", "grade", "overall")
+_RUBRIC_KEYS = frozenset({"score", "feedback"})
+"""The keys of the object the rubric asks for: already lower-case."""
+_DECODE = json.JSONDecoder().raw_decode
+"""`json.loads` for a candidate running from a `{` to a `}`, without its wrappers: there is no BOM or whitespace to
+skip, and the object must end where the candidate does (what follows it could not be whitespace alone)."""
 
 
 def _number(text: str) -> float:
@@ -71,6 +76,8 @@ def _score(value: object) -> float:
 
 def _from_json(text: str) -> tuple[float, str] | None:
     if "`" not in text:  # no code fence: the one candidate is the text (the answer the rubric asks for, usually)
+        if text[:1] == "{" and text[-1:] == "}":  # the object and nothing else: `_OBJECT` would match it all
+            return _from_object(text)
         obj_match = _OBJECT.search(text)
         return _from_object(obj_match.group(0)) if obj_match else None
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
@@ -88,12 +95,12 @@ def _from_object(candidate: str) -> tuple[float, str] | None:
     """`(score, feedback)` from `candidate`, the text of a JSON object, when it has a score (None when it has
     none); `EvaluationError` when its score is not one (the rest of the answer is not searched for another)."""
     try:
-        data = json.loads(candidate)
+        data, end = _DECODE(candidate)
     except ValueError:
         return None
-    if not isinstance(data, dict):
+    if end != len(candidate) or not isinstance(data, dict):
         return None
-    lowered = {str(k).lower(): v for k, v in data.items()}
+    lowered = data if data.keys() == _RUBRIC_KEYS else {str(k).lower(): v for k, v in data.items()}
     for key in _KEYS:
         value = lowered.get(key)
         if value is not None:

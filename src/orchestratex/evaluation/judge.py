@@ -87,8 +87,8 @@ class LLMJudgeEvaluator(Evaluator):
         eligible = [j for j in task.judges if j.name != task.generating_model]
         if self.pinned is not None:
             return [j for j in eligible if self.admits(j)][: self.panel_size]
-        if not eligible:
-            return []
+        if len(eligible) < 2:  # no choice to make (a panel has at least one seat)
+            return eligible
         generator = task.generator
         generator_family = _family(generator) if generator else task.generating_model.partition(":")[0]
         if self.min_quality is None:
