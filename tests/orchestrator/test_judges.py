@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -278,6 +279,30 @@ def test_a_judges_bound_is_counted_whole_when_the_evaluator_builds_its_own_reque
         assert planner._input_bound(judge, "function:author", cap) == estimate_input_tokens(whole)
 
 
+class Quarters(FunctionProvider):
+    """Counts a token per four characters of the messages, whatever the model (as the simulator does): a count of the
+    messages alone (`_message_bound`), not a byte bound."""
+
+    def count_input_tokens(self, request: GenerationRequest) -> int:
+        return sum(len(m.content) for m in request.messages) // 4 + 1
+
+    def _message_bound(self, messages: Sequence[Message]) -> int | None:
+        return sum(len(m.content) for m in messages) // 4 + 1
+
+
+@given(prompt=st.text(min_size=1, max_size=200), caps=st.lists(st.integers(1, 5000), min_size=1, max_size=4))
+@settings(max_examples=30)
+def test_a_judges_bound_from_a_count_of_its_messages_is_the_count_of_its_request(prompt: str, caps: list[int]) -> None:
+    rec = Recorder()
+    rec.provider = Quarters(rec.answer)
+    judge = model("judge", 0.001)
+    orch = orchestrator(rec, model("author", 0.002), judge)
+    planner = planner_of(orch, prompt)
+    for cap in caps:
+        whole = planner._stand_in(judge, "function:author", "x " * (2 * cap))
+        assert planner._input_bound(judge, "function:author", cap) == rec.provider.count_input_tokens(whole)
+
+
 def _eligible_by_requests(planner: JudgePlanner, etask: EvaluationTask, answer: str, budget: float | None) -> list[str]:
     """`JudgePlanner.eligible` as it was written: every judge's request built, counted and priced."""
     out = []
@@ -304,7 +329,9 @@ def _eligible_by_requests(planner: JudgePlanner, etask: EvaluationTask, answer: 
     budget=st.none() | st.floats(0, 0.01),
 )
 @settings(max_examples=200)
+@pytest.mark.parametrize("counting", ["bytes", "messages"])
 def test_the_judges_offered_for_an_answer_are_those_their_requests_would_admit(
+    counting: str,
     prompt: str,
     context: str | None,
     answer: str,
@@ -314,10 +341,12 @@ def test_the_judges_offered_for_an_answer_are_those_their_requests_would_admit(
     learned: int | None,
     budget: float | None,
 ) -> None:
-    """With a byte-counting provider and the default evaluator, `eligible` counts the judge prompt once rather than
-    building every judge's request: the same judges, windows, caps (the run's, the evaluator's, the model's and the
-    learned one) and budget considered."""
+    """With a provider that counts the messages alone (a byte bound, or as the simulator does) and the default
+    evaluator, `eligible` counts the judge prompt once rather than building every judge's request: the same judges,
+    windows, caps (the run's, the evaluator's, the model's and the learned one) and budget considered."""
     rec = Recorder()
+    if counting == "messages":
+        rec.provider = Quarters(rec.answer)
     judges = [
         model(f"j{i}", price, window=window).model_copy(update={"max_output_tokens": cap})
         for i, (price, window, cap) in enumerate(zip((0.001, 0.002, 0.0005), windows, max_outputs, strict=True))

@@ -39,16 +39,14 @@ def _verbatim(evaluator: object) -> LLMJudgeEvaluator | None:
     return None
 
 
-def _counted(
+def _judge_messages(
     evaluator: LLMJudgeEvaluator, prompt: str, context: str | None, history: Sequence[Message], answer: str
-) -> tuple[int, int]:
-    """(4-bytes-a-token estimate, byte bound) of the messages of `evaluator`'s judge requests for `answer`: what
-    every judge's request says to a byte-counting provider, counted without building a request."""
+) -> tuple[int, tuple[Message, Message]]:
+    """(4-bytes-a-token estimate, messages) of `evaluator`'s judge requests for `answer`: every judge's request holds
+    these two messages, and a provider whose count depends on nothing else (`Provider._message_bound`) counts them
+    without a request."""
     built, system = evaluator._messages(prompt, context, history, answer)
-    return (
-        (len(system.content) + len(built.user.content)) // _BYTES_PER_TOKEN_ESTIMATE,
-        estimate_message_tokens((system, built.user)),
-    )
+    return (len(system.content) + len(built.user.content)) // _BYTES_PER_TOKEN_ESTIMATE, (system, built.user)
 
 
 def _history_chars(history: Sequence[Message]) -> int:
@@ -207,22 +205,30 @@ class JudgePlanner:
         stand-in answer ("x " repeated: one token per character pair for a tokenizer or a 4-characters
         estimate, four bytes per token for a byte bound) — cached per provider and answer length.
 
-        With a byte bound and the default evaluator's requests, which hold the answer once, verbatim, the
-        bound is the bound with an empty answer plus the stand-in's bytes: counted once per run."""
+        With the default evaluator's requests, which hold the answer once, verbatim, no request is built when the
+        provider counts messages alone (`Provider._message_bound`); with a byte bound, the bound is the bound with
+        an empty answer plus the stand-in's bytes: counted once per run."""
         provider = self.run.o.provider_for(judge)
         key = (provider.name, id(provider), answer_cap)
         bound = self._bounds.get(key)
-        if bound is None:
-            evaluator = _verbatim(self.run.o.evaluator)
-            if provider._counts_bytes() and evaluator is not None:
-                empty = ("", 0, -1)  # the same for every byte-counting provider
-                if empty not in self._bounds:  # a byte bound reads the messages only: no request is built
-                    doc = self.run.doc
-                    self._bounds[empty] = _counted(evaluator, doc.prompt, doc.context, tuple(doc.messages[:-1]), "")[1]
-                bound = self._bounds[key] = self._bounds[empty] + 4 * answer_cap  # "x " * 2n: 4n bytes
-            else:
-                request = self._stand_in(judge, author, "x " * (2 * answer_cap))
-                bound = self._bounds[key] = provider.count_input_tokens(request)
+        if bound is not None:
+            return bound
+        evaluator = _verbatim(self.run.o.evaluator)
+        doc = self.run.doc
+        if evaluator is not None and provider._counts_bytes():
+            empty = ("", 0, -1)  # the same for every byte-counting provider
+            if empty not in self._bounds:
+                messages = _judge_messages(evaluator, doc.prompt, doc.context, tuple(doc.messages[:-1]), "")[1]
+                self._bounds[empty] = estimate_message_tokens(messages)
+            bound = self._bounds[empty] + 4 * answer_cap  # "x " * 2n: 4n bytes
+        else:
+            stand_in = "x " * (2 * answer_cap)
+            if evaluator is not None:
+                messages = _judge_messages(evaluator, doc.prompt, doc.context, tuple(doc.messages[:-1]), stand_in)[1]
+                bound = provider._message_bound(messages)
+            if bound is None:
+                bound = provider.count_input_tokens(self._stand_in(judge, author, stand_in))
+        self._bounds[key] = bound
         return bound
 
     def _stand_in(self, judge: ModelProfile, author: str, answer: str) -> GenerationRequest:
@@ -243,27 +249,37 @@ class JudgePlanner:
     def eligible(self, etask: EvaluationTask, answer: str, budget: float | None) -> list[ModelProfile]:
         """The judges offered to the evaluator for this answer: window fits the actual judge prompt and its
         worst case fits `budget` (what is left, the judges' pre-reservation included). With the default evaluator
-        and a byte-counting provider, the judge prompt is counted once for all judges and no request is built
-        (the evaluator builds those of the judges it asks); otherwise each judge's request is built and counted."""
+        and a provider that counts messages alone (`Provider._message_bound`: a byte bound, the simulator), the
+        judge prompt is counted once per provider for all its judges and no request is built (the evaluator builds
+        those of the judges it asks); otherwise each judge's request is built and counted."""
         run = self.run
         self._capped.clear()  # (copies made for an earlier answer)
         verbatim = _verbatim(run.o.evaluator)
-        counted: tuple[int, int] | None = None
+        counted: tuple[int, tuple[Message, Message]] | None = None
+        bounds: dict[int, int | None] = {}  # per provider: its count of those messages, when it needs no request
         out = []
         for judge in etask.judges:
             provider = run.o.provider_for(judge)
-            if verbatim is not None and provider._counts_bytes():  # what its request would say, without building it
+            worst: float | None = None
+            if verbatim is not None:  # what its request would say, without building it when its provider can
                 if counted is None:
-                    counted = _counted(verbatim, etask.prompt, etask.context, etask.history, answer)
-                estimate, bound = counted
-                # (`request`'s cap: the evaluator's request capped at the judge's learned cap)
-                max_output = min(
-                    etask.max_output_tokens, verbatim.max_output_tokens, judge.max_output_tokens, self.judge_cap(judge)
-                )
-                if estimate + max_output > judge.context_window:
-                    continue
-                worst = judge.worst_case_cost(bound, max_output)
-            else:
+                    counted = _judge_messages(verbatim, etask.prompt, etask.context, etask.history, answer)
+                key = id(provider)
+                if key not in bounds:
+                    bounds[key] = provider._message_bound(counted[1])
+                bound = bounds[key]
+                if bound is not None:
+                    # (`request`'s cap: the evaluator's request capped at the judge's learned cap)
+                    max_output = min(
+                        etask.max_output_tokens,
+                        verbatim.max_output_tokens,
+                        judge.max_output_tokens,
+                        self.judge_cap(judge),
+                    )
+                    if counted[0] + max_output > judge.context_window:
+                        continue
+                    worst = judge.worst_case_cost(bound, max_output)
+            if worst is None:
                 request = self.request(etask, judge, answer)
                 estimate = sum(len(m.content) for m in request.messages) // _BYTES_PER_TOKEN_ESTIMATE
                 if estimate + request.max_output_tokens > judge.context_window:
