@@ -18,6 +18,7 @@ from ..events import Event
 from ..exceptions import UserError
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Orchestration, Thread
 from ..usage import MAX_AMOUNT
+from ..usage import to_pico as _short_pico
 
 __all__ = [
     "MAX_AMOUNT",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 _PICO = 10**12
+_SHORT = 1024.0
 
 
 def to_pico(amount: float | Decimal) -> int:
@@ -39,11 +41,19 @@ def to_pico(amount: float | Decimal) -> int:
     `orchestratex.usage.add_costs` rounds (a `Decimal` from its own exact value)."""
     if isinstance(amount, Decimal):  # (it does not mix with floats)
         exact = amount
-    else:
+    elif -_SHORT < amount < _SHORT:  # (NaN is not) here distinct multiples of 1e-12 are distinct floats
         scaled = amount * 1e12
         as_int = int(scaled)
-        if as_int == scaled:  # the common case: an amount with at most 12 decimals
+        if as_int == scaled:  # the common case: the nearest whole number of pico-dollars, as the decimal's
             return as_int
+        short = _short_pico(amount)  # exact for an amount with at most 12 decimals (2.9e-05)
+        if short is not None:
+            return short
+        exact = Decimal(repr(amount))
+    else:
+        whole = int(amount)  # (raises on NaN and infinities, as it did)
+        if whole == amount:  # whole dollars: exact at any size (`amount * 1e12` is not, past $9,007)
+            return whole * _PICO
         exact = Decimal(repr(amount))
     return int(exact.scaleb(12).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 

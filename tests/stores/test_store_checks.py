@@ -1,0 +1,36 @@
+"""The stores' shared money conversion: exactly the decimal rounding of an amount as written."""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orchestratex.stores.checks import MAX_AMOUNT, from_pico, to_pico
+
+_amounts = st.one_of(
+    st.integers(0, 10**18).map(lambda p: p / 10**12),  # whole pico-dollars (what the library produces)
+    st.integers(0, 10**15).map(lambda p: math.nextafter(p / 10**12, math.inf)),  # a float beside one of them
+    st.decimals(0, 5000, places=14, allow_nan=False).map(float),  # sub-pico digits and large amounts
+    st.floats(0, MAX_AMOUNT, allow_nan=False),
+    st.integers(0, int(MAX_AMOUNT)),
+)
+
+
+def _decimal_pico(amount: float | int) -> int:
+    return int(Decimal(repr(amount)).scaleb(12).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+@given(_amounts)
+def test_to_pico_is_the_decimal_rounding_of_the_amount_as_written(amount: float | int) -> None:
+    assert to_pico(amount) == _decimal_pico(amount)
+
+
+def test_to_pico_cases() -> None:
+    assert to_pico(2.9e-05) == 29_000_000  # not a whole number of pico-dollars in binary
+    assert to_pico(1.5e-12) == 2  # half-even
+    assert to_pico(2000.000000000001) == 2_000_000_000_000_001  # past the short path's range
+    assert to_pico(Decimal("0.0000000000025")) == 2
+    assert from_pico(to_pico(0.1)) == 0.1
