@@ -146,11 +146,16 @@ class EventStream:
         self.thread_ids: list[str] = []
         self.session_ids: list[str] = []
 
-    def append(self, event: Event) -> None:
-        self.docs.append(event.__pydantic_serializer__.to_json(event, exclude=_IDS))
-        self.orchestration_ids.append(event.orchestration_id)
-        self.thread_ids.append(event.thread_id)
-        self.session_ids.append(event.session_id)
+    def extend(self, events: Iterable[Event]) -> None:
+        """Number `events` after those stored (their `seq`, set in place: 1, 2, 3, … in the session) and store them."""
+        seq = len(self.docs)
+        for event in events:
+            seq += 1
+            event.seq = seq
+            self.docs.append(event.__pydantic_serializer__.to_json(event, exclude=_IDS))
+            self.orchestration_ids.append(event.orchestration_id)
+            self.thread_ids.append(event.thread_id)
+            self.session_ids.append(event.session_id)
 
     def page(self, since: int, limit: int, orchestration_id: str | None) -> list[Event]:
         """New events with `seq > since`, at most `limit`, of `orchestration_id` only when given."""

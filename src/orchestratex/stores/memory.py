@@ -126,15 +126,14 @@ def _orchestration_created(row: OrchestrationRow) -> float:
 
 
 class _Budget:
-    """A session's money and event counter, in pico-dollars."""
+    """A session's money, in pico-dollars."""
 
-    __slots__ = ("limit", "reserved", "seq", "spent_at", "total")
+    __slots__ = ("limit", "reserved", "spent_at", "total")
 
     def __init__(self, total: int, limit: int | None) -> None:
         self.total = total
         self.reserved = 0
         self.limit = limit
-        self.seq = 0
         self.spent_at: datetime | None = None
         """When the last spending was recorded: the session's `updated_at` from then on."""
 
@@ -326,6 +325,19 @@ class MemoryStore(Store):
         released: float = 0.0,
         owner: str | None = None,
     ) -> Sequence[Event]:
+        self._commit(orchestration, events, calls, spent, released, owner)
+        return events
+
+    def _commit(
+        self,
+        orchestration: Orchestration,
+        events: Sequence[Event],
+        calls: Sequence[CallRecord],
+        spent: float,
+        released: float,
+        owner: str | None,
+    ) -> _Budget:
+        """`commit`, as a plain call for `commit_step` (no coroutine of its own); returns the session's budget."""
         session_id = orchestration.session_id
         budget = self._budgets.get(session_id)
         if budget is None:
@@ -358,12 +370,8 @@ class MemoryStore(Store):
                 self._calls_by_session.setdefault(session_id, []).append(row)
                 self._calls_by_model.setdefault(call.model_name, []).append(row)
         if events:
-            stream = self._events[session_id]
-            for event in events:
-                budget.seq += 1
-                event.seq = budget.seq
-                stream.append(event)
-        return events
+            self._events[session_id].extend(events)
+        return budget
 
     # -- one round trip per step -----------------------------------------------------------------
     @fused
@@ -379,7 +387,7 @@ class MemoryStore(Store):
     ) -> Started:
         check_start(orchestration, thread, ttl_s, events, reserve)
         session_id = orchestration.session_id
-        self._session(session_id)
+        session = self._session(session_id)
         if orchestration.id in self._orchestrations:
             raise Conflict(f"orchestration {orchestration.id!r} already exists")
         if thread is not None:  # checked before anything is written: all or nothing
@@ -392,15 +400,11 @@ class MemoryStore(Store):
         # nothing below can fail or suspend: one atomic step for the event loop
         self._store_orchestration(orchestration)
         self._leases[orchestration.id] = (owner, time.time() + ttl_s)
+        budget = self._budgets[session_id]
         if events:
-            budget = self._budgets[session_id]
-            stream = self._events[session_id]
-            for event in events:
-                budget.seq += 1
-                event.seq = budget.seq
-                stream.append(event)
-        granted = await MemoryStore.reserve_budget(self, session_id, orchestration.id, reserve) if reserve else True
-        return Started(self._session_view(self._session(session_id)), granted)
+            self._events[session_id].extend(events)
+        granted = self._reserve(budget, session_id, orchestration.id, to_pico(reserve)) if reserve else True
+        return Started(self._session_view(session), granted)
 
     @fused
     async def commit_step(
@@ -418,16 +422,13 @@ class MemoryStore(Store):
     ) -> bool:
         check_step(orchestration, reserve, owner, release_lease)
         # none of these suspends: the three are one atomic step for the event loop
-        await MemoryStore.commit(self, orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
-        granted = (
-            await MemoryStore.reserve_budget(self, orchestration.session_id, orchestration.id, reserve)
-            if reserve
-            else True
-        )
-        for o in outcomes:
-            self._record_outcome(o.router, o.domain, o.model_name, o.score, o.cost, o.latency_ms, o.output_tokens)
+        budget = self._commit(orchestration, events, calls, spent, released, owner)
+        oid = orchestration.id
+        granted = self._reserve(budget, orchestration.session_id, oid, to_pico(reserve)) if reserve else True
+        if outcomes:
+            self._record_outcomes(outcomes)
         if release_lease and owner is not None:
-            await MemoryStore.release(self, orchestration.id, owner)
+            self._release(oid, owner)
         return granted
 
     # -- budget -------------------------------------------------------------------------------
@@ -436,7 +437,10 @@ class MemoryStore(Store):
         budget = self._budgets.get(session_id)
         if budget is None:
             raise NotFound(f"no session {session_id!r}")
-        pico = to_pico(amount)
+        return self._reserve(budget, session_id, orchestration_id, to_pico(amount))
+
+    def _reserve(self, budget: _Budget, session_id: str, orchestration_id: str, pico: int) -> bool:
+        """Reserve `pico` (a checked amount) of `budget`, the session's, for the orchestration, if the limit allows."""
         if budget.limit is not None and budget.total + budget.reserved + pico > budget.limit:
             return False
         budget.reserved += pico
@@ -475,6 +479,9 @@ class MemoryStore(Store):
         return True
 
     async def release(self, orchestration_id: str, owner: str) -> None:
+        self._release(orchestration_id, owner)
+
+    def _release(self, orchestration_id: str, owner: str) -> None:
         lease = self._leases.get(orchestration_id)
         if lease is not None and lease[0] == owner:
             del self._leases[orchestration_id]
@@ -538,28 +545,21 @@ class MemoryStore(Store):
         latency_ms: float,
         output_tokens: int,
     ) -> None:
-        self._record_outcome(router, domain, model_name, score, cost, latency_ms, output_tokens)
+        self._record_outcomes((RoutingOutcome(router, domain, model_name, score, cost, latency_ms, output_tokens),))
 
-    def _record_outcome(
-        self,
-        router: str,
-        domain: str,
-        model_name: str,
-        score: float,
-        cost: float,
-        latency_ms: float,
-        output_tokens: int,
-    ) -> None:
-        key = (router, domain, model_name)
-        sums = self._routing.get(key)
-        if sums is None:
-            sums = self._routing[key] = _RoutingSums()
-        sums.n += 1
-        sums.score_sum += score
-        sums.score_sq_sum += score * score
-        sums.cost_sum += cost
-        sums.latency_ms_sum += latency_ms
-        sums.output_tokens_sum += output_tokens
+    def _record_outcomes(self, outcomes: Iterable[RoutingOutcome]) -> None:
+        routing = self._routing
+        for o in outcomes:
+            key = (o.router, o.domain, o.model_name)
+            sums = routing.get(key)
+            if sums is None:
+                sums = routing[key] = _RoutingSums()
+            sums.n += 1
+            sums.score_sum += o.score
+            sums.score_sq_sum += o.score * o.score
+            sums.cost_sum += o.cost
+            sums.latency_ms_sum += o.latency_ms
+            sums.output_tokens_sum += o.output_tokens
 
     async def routing_stats(self, router: str) -> list[RoutingStat]:
         found = sorted((domain, model, sums) for (r, domain, model), sums in self._routing.items() if r == router)
