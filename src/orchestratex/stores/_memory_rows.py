@@ -10,7 +10,8 @@ plain `tuple` that holds only such values at the first collection it survives
 - an orchestration is an `OrchestrationRow`: its JSON (`Orchestration.model_validate_json` reads it
   back) and the fields that listings, limits and analytics read without decoding it;
 - an event is its JSON, kept in an `EventStream` beside its ids (not repeated in its JSON);
-- a thread or a call record (atomic fields only) is the tuple of its field values, in field order.
+- a thread or a call record (atomic fields only) is the tuple of its field values, in field order;
+- a session or an API key, few and changing, is kept as an object, copied in and out (`snapshot`).
 
 Serialising is also the copy that isolates the store from its callers: nothing stored is shared.
 """
@@ -20,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from itertools import islice
 from operator import attrgetter
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
+from pydantic import BaseModel
 from pydantic_core import to_json
 
 from ..events import EVENT_ADAPTER, Event
@@ -57,8 +59,13 @@ __all__ = [
     "load_orchestration",
     "load_thread",
     "orchestration_row",
+    "snapshot",
     "thread_row",
 ]
+
+_M = TypeVar("_M", bound=BaseModel)
+_new = object.__new__
+_setattr = object.__setattr__
 
 Row: TypeAlias = tuple[Any, ...]
 OrchestrationRow: TypeAlias = tuple[bytes, str, str, str, float, str, str, "float | None", int, float, float]
@@ -176,3 +183,17 @@ class EventStream:
         )
         doc = self.docs[i]
         return EVENT_ADAPTER.validate_json(ids[:-1] + b"," + doc[1:] if len(doc) > 2 else ids)
+
+
+def snapshot(model: _M) -> _M:
+    """A copy of `model` that shares nested models but not lists or dicts (about 1 µs; `model_copy` is slower)."""
+    new = _new(model.__class__)
+    fields = model.__dict__.copy()
+    for name, value in fields.items():
+        if type(value) is list or type(value) is dict:
+            fields[name] = value.copy()
+    _setattr(new, "__dict__", fields)
+    _setattr(new, "__pydantic_fields_set__", model.__pydantic_fields_set__.copy())
+    _setattr(new, "__pydantic_extra__", model.__pydantic_extra__)
+    _setattr(new, "__pydantic_private__", model.__pydantic_private__)
+    return new

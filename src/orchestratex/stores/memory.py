@@ -8,57 +8,30 @@ copy a commit makes: one serialisation, a few µs), threads and call records as 
 field values (see `_memory_rows`): forms the cyclic garbage collector does not walk, so a store
 holding many finished orchestrations does not slow every full collection. Reads decode a new
 object each time. Sessions and API keys, few and changing, are kept as objects, copied in and out.
+
+The tables are `_memory_state.MemoryState`'s; the analytics (`_memory_analytics`) and the server's API keys
+and counters (`_memory_server`) are implemented beside this module, over the same tables.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from operator import itemgetter
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 from urllib.parse import urlsplit
-
-from pydantic import BaseModel
 
 from .._ids import utcnow
 from ..events import Event
 from ..exceptions import ConfigurationError, Conflict, NotFound, UserError
-from ..records import TERMINAL_ORCHESTRATION_STATUSES, ApiKey, CallRecord, Orchestration, Session, SessionStatus, Thread
-from ._base import (
-    Analytics,
-    DomainUsage,
-    ModelStats,
-    ModelUsage,
-    RoutingOutcome,
-    RoutingStat,
-    Started,
-    Store,
-    check_session_transition,
-    fused,
-)
+from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Orchestration, Session, SessionStatus, Thread
+from ._base import RoutingOutcome, RoutingStat, Started, check_session_transition, fused
+from ._memory_analytics import MemoryAnalytics
 from ._memory_rows import (
-    C_COST,
-    C_DOMAIN,
-    C_ERROR,
-    C_INPUT_TOKENS,
-    C_LATENCY,
-    C_MODEL,
-    C_OUTPUT_TOKENS,
-    C_ROLE,
-    C_SCORE,
-    O_COST,
     O_CREATED,
-    O_DOMAIN,
-    O_ITERATIONS,
-    O_OVERAGE,
-    O_SCORE,
     O_SESSION,
-    O_STATUS,
     O_USER,
     THREAD_CREATED,
-    THREAD_USER,
     EventStream,
     OrchestrationRow,
     Row,
@@ -66,46 +39,25 @@ from ._memory_rows import (
     load_orchestration,
     load_thread,
     orchestration_row,
+    snapshot,
     thread_row,
 )
+from ._memory_server import MemoryServerTables
+from ._memory_state import Budget, RoutingSums
 from .checks import check_amount, check_commit, check_page, check_start, check_step, check_ttl, from_pico, to_pico
 
 __all__ = ["MemoryStore"]
 
-_M = TypeVar("_M", bound=BaseModel)
 _T = TypeVar("_T")
 _DEFAULT_DOMAIN = "general"
 _RESUMABLE = frozenset({"pending", "running"})
-_SWEEP_AT = 10_000
-"""Expired counters are swept when this many exist (and then when the live ones double)."""
-_new = object.__new__
-_setattr = object.__setattr__
 
 
 # -- helpers shared with the SQLite store (private to the stores package) ----------------------------
 
 
-def _rank_offset(n: int, percent: int) -> int:
-    """0-based position of the nearest-rank `percent` percentile among `n` sorted values."""
-    return max(1, -(-percent * n // 100)) - 1
-
-
 def _domain(orchestration: Orchestration) -> str:
     return orchestration.domain or _DEFAULT_DOMAIN
-
-
-def _snapshot(model: _M) -> _M:
-    """A copy of `model` that shares nested models but not lists or dicts (about 1 µs; `model_copy` is slower)."""
-    new = _new(model.__class__)
-    fields = model.__dict__.copy()
-    for name, value in fields.items():
-        if type(value) is list or type(value) is dict:
-            fields[name] = value.copy()
-    _setattr(new, "__dict__", fields)
-    _setattr(new, "__pydantic_fields_set__", model.__pydantic_fields_set__.copy())
-    _setattr(new, "__pydantic_extra__", model.__pydantic_extra__)
-    _setattr(new, "__pydantic_private__", model.__pydantic_private__)
-    return new
 
 
 def _page(items: Iterable[_T], limit: int, offset: int, created: Callable[[_T], float]) -> list[_T]:
@@ -125,67 +77,8 @@ def _orchestration_created(row: OrchestrationRow) -> float:
     return row[O_CREATED]
 
 
-class _Budget:
-    """A session's money, in pico-dollars."""
-
-    __slots__ = ("limit", "reserved", "spent_at", "total")
-
-    def __init__(self, total: int, limit: int | None) -> None:
-        self.total = total
-        self.reserved = 0
-        self.limit = limit
-        self.spent_at: datetime | None = None
-        """When the last spending was recorded: the session's `updated_at` from then on."""
-
-
-class _RoutingSums:
-    """The sums of one `RoutingStat`, in a plain slotted object (a pydantic model's `+=` costs ~1 µs each)."""
-
-    __slots__ = ("cost_sum", "latency_ms_sum", "n", "output_tokens_sum", "score_sq_sum", "score_sum")
-
-    def __init__(self) -> None:
-        self.n = self.output_tokens_sum = 0
-        self.score_sum = self.score_sq_sum = self.cost_sum = self.latency_ms_sum = 0.0
-
-    def stat(self, domain: str, model_name: str) -> RoutingStat:
-        return RoutingStat(
-            domain=domain,
-            model_name=model_name,
-            n=self.n,
-            score_sum=self.score_sum,
-            score_sq_sum=self.score_sq_sum,
-            cost_sum=self.cost_sum,
-            latency_ms_sum=self.latency_ms_sum,
-            output_tokens_sum=self.output_tokens_sum,
-        )
-
-
-class MemoryStore(Store):
+class MemoryStore(MemoryAnalytics, MemoryServerTables):
     """A `Store` in plain dicts: fast, atomic within one event loop, gone when the process ends."""
-
-    def __init__(self) -> None:
-        self._sessions: dict[str, Session] = {}
-        self._budgets: dict[str, _Budget] = {}
-        self._sessions_by_user: dict[str, list[str]] = {}
-        self._threads: dict[str, Row] = {}
-        self._threads_by_session: dict[str, list[str]] = {}
-        self._orchestrations: dict[str, OrchestrationRow] = {}
-        self._orchestrations_by_session: dict[str, list[str]] = {}
-        self._orchestrations_by_thread: dict[str, tuple[str, ...]] = {}
-        """A tuple, not a list: most threads have one orchestration, and a tuple of strings is not GC-tracked."""
-        self._active: dict[str, None] = {}
-        """Ids of pending/running orchestrations, in insertion order."""
-        self._events: dict[str, EventStream] = {}
-        self._calls_by_user: dict[str, list[Row]] = {}
-        self._calls_by_session: dict[str, list[Row]] = {}
-        self._calls_by_model: dict[str, list[Row]] = {}
-        self._reservations: dict[tuple[str, str], int] = {}
-        self._leases: dict[str, tuple[str, float]] = {}
-        self._counters: dict[str, list[Any]] = {}
-        self._sweep_at = _SWEEP_AT
-        self._routing: dict[tuple[str, str, str], _RoutingSums] = {}
-        self._api_keys: dict[str, ApiKey] = {}
-        self._cancel_requests: set[str] = set()
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -203,24 +96,18 @@ class MemoryStore(Store):
             raise UserError("a new session cannot hold reserved budget (reserved_cost must be 0)")
         check_amount("total_cost", session.total_cost)
         limit = session.settings.cost_limit
-        stored = _snapshot(session)
-        stored.__dict__["settings"] = _snapshot(session.settings)
+        stored = snapshot(session)
+        stored.__dict__["settings"] = snapshot(session.settings)
         self._sessions[session.id] = stored
-        self._budgets[session.id] = _Budget(to_pico(session.total_cost), None if limit is None else to_pico(limit))
+        self._budgets[session.id] = Budget(to_pico(session.total_cost), None if limit is None else to_pico(limit))
         self._sessions_by_user.setdefault(session.user_id, []).append(session.id)
         self._events[session.id] = EventStream()
         return session
 
-    def _session(self, session_id: str) -> Session:
-        session = self._sessions.get(session_id)
-        if session is None:
-            raise NotFound(f"no session {session_id!r}")
-        return session
-
     def _session_view(self, session: Session) -> Session:
-        view = _snapshot(session)
+        view = snapshot(session)
         fields = view.__dict__
-        fields["settings"] = _snapshot(session.settings)
+        fields["settings"] = snapshot(session.settings)
         budget = self._budgets[session.id]
         fields["total_cost"] = from_pico(budget.total)
         fields["reserved_cost"] = from_pico(budget.reserved)
@@ -336,7 +223,7 @@ class MemoryStore(Store):
         spent: float,
         released: float,
         owner: str | None,
-    ) -> _Budget:
+    ) -> Budget:
         """`commit`, as a plain call for `commit_step` (no coroutine of its own); returns the session's budget."""
         session_id = orchestration.session_id
         budget = self._budgets.get(session_id)
@@ -439,7 +326,7 @@ class MemoryStore(Store):
             raise NotFound(f"no session {session_id!r}")
         return self._reserve(budget, session_id, orchestration_id, to_pico(amount))
 
-    def _reserve(self, budget: _Budget, session_id: str, orchestration_id: str, pico: int) -> bool:
+    def _reserve(self, budget: Budget, session_id: str, orchestration_id: str, pico: int) -> bool:
         """Reserve `pico` (a checked amount) of `budget`, the session's, for the orchestration, if the limit allows."""
         if budget.limit is not None and budget.total + budget.reserved + pico > budget.limit:
             return False
@@ -514,25 +401,6 @@ class MemoryStore(Store):
         session = self._sessions.get(row[O_SESSION])
         return session is not None and session.status in ("completed", "cancelled")
 
-    # -- counters -----------------------------------------------------------------------------
-    async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
-        check_ttl(ttl_s, "counter")
-        now = time.time()
-        counter = self._counters.get(key)
-        if counter is None or (counter[1] is not None and counter[1] <= now):
-            if len(self._counters) >= self._sweep_at:
-                self._sweep_counters(now)
-            self._counters[key] = [amount, None if ttl_s is None else now + ttl_s]
-            return amount
-        counter[0] += amount
-        return int(counter[0])
-
-    def _sweep_counters(self, now: float) -> None:
-        """Forget expired counters; the next sweep waits until the live ones have doubled (amortised O(1))."""
-        for key in [k for k, (_, expires) in self._counters.items() if expires is not None and expires <= now]:
-            del self._counters[key]
-        self._sweep_at = max(_SWEEP_AT, 2 * len(self._counters))
-
     # -- router statistics --------------------------------------------------------------------
     async def record_routing_outcome(
         self,
@@ -553,7 +421,7 @@ class MemoryStore(Store):
             key = (o.router, o.domain, o.model_name)
             sums = routing.get(key)
             if sums is None:
-                sums = routing[key] = _RoutingSums()
+                sums = routing[key] = RoutingSums()
             sums.n += 1
             sums.score_sum += o.score
             sums.score_sq_sum += o.score * o.score
@@ -565,85 +433,8 @@ class MemoryStore(Store):
         found = sorted((domain, model, sums) for (r, domain, model), sums in self._routing.items() if r == router)
         return [sums.stat(domain, model) for domain, model, sums in found]
 
-    # -- API keys -----------------------------------------------------------------------------
-    async def create_api_key(self, key: ApiKey) -> ApiKey:
-        if key.key_hash in self._api_keys:
-            raise Conflict("an API key with this hash already exists")
-        self._api_keys[key.key_hash] = _snapshot(key)
-        return key
-
-    async def get_api_key(self, key_hash: str) -> ApiKey | None:
-        key = self._api_keys.get(key_hash)
-        return None if key is None else _snapshot(key)
-
-    async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
-        keys = [k for k in self._api_keys.values() if user_id is None or k.user_id == user_id]
-        return [_snapshot(k) for k in sorted(keys, key=lambda k: (k.created_at, k.id))]
-
-    async def revoke_api_key(self, key_id: str) -> ApiKey:
-        key = self._api_key_by_id(key_id)
-        if key.revoked_at is None:
-            key.revoked_at = key.updated_at = utcnow()
-        return _snapshot(key)
-
-    async def touch_api_key(self, key_id: str, when: datetime) -> None:
-        with contextlib.suppress(NotFound):
-            self._api_key_by_id(key_id).last_used_at = when
-
     async def ping(self) -> None:
         return None
-
-    def _api_key_by_id(self, key_id: str) -> ApiKey:
-        for key in self._api_keys.values():
-            if key.id == key_id:
-                return key
-        raise NotFound(f"no API key {key_id!r}")
-
-    # -- analytics ----------------------------------------------------------------------------
-    async def session_analytics(self, session_id: str) -> Analytics:
-        self._session(session_id)
-        orchestrations = [self._orchestrations[i] for i in self._orchestrations_by_session.get(session_id, ())]
-        return _analytics(
-            "session",
-            session_id,
-            sessions=1,
-            threads=len(self._threads_by_session.get(session_id, ())),
-            orchestrations=orchestrations,
-            calls=self._calls_by_session.get(session_id, ()),
-        )
-
-    async def user_analytics(self, user_id: str) -> Analytics:
-        session_ids = self._sessions_by_user.get(user_id, ())
-        orchestrations = [row for row in self._orchestrations.values() if row[O_USER] == user_id]
-        threads = sum(1 for row in self._threads.values() if row[THREAD_USER] == user_id)
-        return _analytics(
-            "user",
-            user_id,
-            sessions=len(session_ids),
-            threads=threads,
-            orchestrations=orchestrations,
-            calls=self._calls_by_user.get(user_id, ()),
-        )
-
-    async def model_stats(self, model_name: str) -> ModelStats:
-        calls = self._calls_by_model.get(model_name, ())
-        if not calls:
-            return ModelStats(model_name=model_name)
-        errors = sum(1 for c in calls if c[C_ERROR] is not None)
-        p50, p95 = _percentiles([c[C_LATENCY] for c in calls])
-        by_domain: dict[str, list[float]] = {}
-        for c in calls:
-            if c[C_ROLE] == "generate" and c[C_SCORE] is not None:
-                by_domain.setdefault(c[C_DOMAIN], []).append(c[C_SCORE])
-        return ModelStats(
-            model_name=model_name,
-            requests=len(calls),
-            errors=errors,
-            error_rate=errors / len(calls),
-            latency_p50_ms=p50,
-            latency_p95_ms=p95,
-            mean_score_by_domain={d: sum(s) / len(s) for d, s in sorted(by_domain.items())},
-        )
 
     # -- one call for all of an orchestrator's runs ---------------------------------------------
     @fused
@@ -670,82 +461,3 @@ class MemoryStore(Store):
             if oid in self._cancel_requests or (session is not None and session.status in ended):
                 stop.add(oid)
         return stop
-
-
-def _percentiles(values: list[float]) -> tuple[float | None, float | None]:
-    """Nearest-rank p50 and p95."""
-    if not values:
-        return None, None
-    values.sort()
-    return values[_rank_offset(len(values), 50)], values[_rank_offset(len(values), 95)]
-
-
-def _model_usage(model_name: str, calls: list[Row]) -> ModelUsage:
-    scores = [c[C_SCORE] for c in calls if c[C_ROLE] == "generate" and c[C_SCORE] is not None]
-    p50, p95 = _percentiles([c[C_LATENCY] for c in calls])
-    return ModelUsage(
-        model_name=model_name,
-        calls=len(calls),
-        generations=sum(1 for c in calls if c[C_ROLE] == "generate"),
-        judgements=sum(1 for c in calls if c[C_ROLE] == "judge"),
-        cost=from_pico(sum(to_pico(c[C_COST]) for c in calls)),
-        mean_score=sum(scores) / len(scores) if scores else None,
-        errors=sum(1 for c in calls if c[C_ERROR] is not None),
-        latency_p50_ms=p50,
-        latency_p95_ms=p95,
-    )
-
-
-def _analytics(
-    scope: str,
-    scope_id: str,
-    *,
-    sessions: int,
-    threads: int,
-    orchestrations: list[OrchestrationRow],
-    calls: Sequence[Row],
-) -> Analytics:
-    by_status: dict[str, int] = {}
-    by_domain: dict[str, list[OrchestrationRow]] = {}
-    for o in orchestrations:
-        by_status[o[O_STATUS]] = by_status.get(o[O_STATUS], 0) + 1
-        by_domain.setdefault(o[O_DOMAIN], []).append(o)
-    scores = [o[O_SCORE] for o in orchestrations if o[O_SCORE] is not None]
-    iterations = sum(o[O_ITERATIONS] for o in orchestrations)
-    by_model: dict[str, list[Row]] = {}
-    for c in calls:
-        by_model.setdefault(c[C_MODEL], []).append(c)
-    p50, p95 = _percentiles([c[C_LATENCY] for c in calls])
-    domains = []
-    for domain, group in sorted(by_domain.items()):
-        group_scores = [o[O_SCORE] for o in group if o[O_SCORE] is not None]
-        domains.append(
-            DomainUsage(
-                domain=domain,
-                orchestrations=len(group),
-                cost=from_pico(sum(to_pico(o[O_COST]) for o in group)),
-                mean_final_score=sum(group_scores) / len(group_scores) if group_scores else None,
-            )
-        )
-    from statistics import median  # analytics only: kept out of `import orchestratex`
-
-    return Analytics(
-        scope=scope,
-        scope_id=scope_id,
-        sessions=sessions,
-        threads=threads,
-        orchestrations=len(orchestrations),
-        by_status=by_status,
-        total_cost=from_pico(sum(to_pico(o[O_COST]) for o in orchestrations)),
-        overage_cost=from_pico(sum(to_pico(o[O_OVERAGE]) for o in orchestrations if o[O_OVERAGE])),
-        input_tokens=sum(c[C_INPUT_TOKENS] for c in calls),
-        output_tokens=sum(c[C_OUTPUT_TOKENS] for c in calls),
-        total_iterations=iterations,
-        mean_iterations=iterations / len(orchestrations) if orchestrations else None,
-        mean_final_score=sum(scores) / len(scores) if scores else None,
-        median_final_score=median(scores) if scores else None,
-        latency_p50_ms=p50,
-        latency_p95_ms=p95,
-        models=[_model_usage(name, group) for name, group in sorted(by_model.items())],
-        domains=domains,
-    )

@@ -15,9 +15,9 @@ import sqlite3
 from typing import Literal
 
 from .._base import Analytics, ModelStats, ModelUsage
+from .._memory_analytics import rank_offset
 from ..aggregate import OrchestrationTotals
 from ..checks import from_pico
-from ..memory import _rank_offset
 
 __all__ = ["model_stats", "scope_analytics"]
 
@@ -52,7 +52,7 @@ def _percentiles(
 ) -> tuple[float | None, float | None]:
     if n == 0:
         return None, None
-    return _nth(conn, sql, params, n, _rank_offset(n, 50)), _nth(conn, sql, params, n, _rank_offset(n, 95))
+    return _nth(conn, sql, params, n, rank_offset(n, 50)), _nth(conn, sql, params, n, rank_offset(n, 95))
 
 
 def _median(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], n: int) -> float | None:
