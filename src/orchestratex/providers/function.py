@@ -8,8 +8,9 @@ Nothing ever reaches the network, so it works with `ALLOW_MODEL_REQUESTS = False
 from __future__ import annotations
 
 import inspect
+import operator
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, ClassVar, TypeAlias
 
 from ..exceptions import UserError
@@ -105,7 +106,7 @@ class FunctionProvider(Provider):
             async for piece in result:
                 pieces.append(await self._piece(piece, on_text))
             text = "".join(pieces)
-        elif isinstance(result, Iterable):
+        elif isinstance(result, Iterable) and not isinstance(result, (Mapping, bytes, bytearray)):
             pieces = []
             for piece in result:
                 pieces.append(await self._piece(piece, on_text))
@@ -138,16 +139,28 @@ class FunctionProvider(Provider):
         return piece
 
     def _bad(self, result: object, verb: str = "returned") -> UserError:
+        # a dict was iterated as pieces: its keys ("score", "feedback") became the answer
+        hint = " (json.dumps(...) a judge's verdict)" if isinstance(result, Mapping) else ""
         return UserError(
             f"the function of FunctionProvider {self.name!r} {verb} {type(result).__name__}; "
-            "return a str, an orchestratex.providers.Generation, or a generator of str"
+            f"return a str{hint}, an orchestratex.providers.Generation, or a generator of str"
         )
 
     def count_input_tokens(self, request: GenerationRequest) -> int:
         """`count_tokens(request)` when given, else the UTF-8 byte bound."""
         if self.count_tokens is None:
             return estimate_input_tokens(request)
-        return int(self.count_tokens(request))
+        counted = self.count_tokens(request)
+        try:  # an int (numpy's too); not a float, a str or a bool, which `int()` would take
+            tokens = operator.index(counted) if not isinstance(counted, bool) else -1
+        except TypeError:
+            tokens = -1
+        if tokens < 0:
+            raise UserError(
+                f"count_tokens of FunctionProvider {self.name!r} returned {counted!r}; "
+                "return the request's input tokens as an int >= 0"
+            )
+        return tokens
 
     def _counts_bytes(self) -> bool:
         return self.count_tokens is None and type(self).count_input_tokens is FunctionProvider.count_input_tokens

@@ -1,0 +1,77 @@
+"""FunctionProvider: the mistakes a user's function is likely to make are refused, naming the fix."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from orchestratex import ModelCatalog, ModelProfile, Orchestrator
+from orchestratex.exceptions import UserError
+from orchestratex.providers import FunctionProvider, GenerationRequest, Message
+
+MODEL = ModelProfile(name="function:echo", input_cost_per_1k=0.001, output_cost_per_1k=0.002)
+VERDICT = {"score": 9.0, "feedback": "Fine."}
+
+
+def request(purpose: Any = "generate") -> GenerationRequest:
+    return GenerationRequest(model=MODEL, messages=[Message(role="user", content="Hi")], purpose=purpose)
+
+
+@pytest.mark.parametrize("value", [VERDICT, {"text": "an answer"}, b"an answer"], ids=["verdict", "dict", "bytes"])
+async def test_a_mapping_or_bytes_is_refused_not_iterated_as_pieces(value: object) -> None:
+    # a dict used to be joined from its keys: a verdict {"score": 9, ...} became the answer "scorefeedback"
+    provider = FunctionProvider(lambda r: value)  # type: ignore[arg-type,return-value]
+    with pytest.raises(UserError, match=f"returned {type(value).__name__}; return a str"):
+        await provider.generate(request())
+
+
+async def test_a_judge_verdict_returned_as_a_dict_says_to_dump_it() -> None:
+    provider = FunctionProvider(lambda r: VERDICT)  # type: ignore[arg-type,return-value]
+    with pytest.raises(UserError, match=r"return a str \(json\.dumps\(\.\.\.\) a judge's verdict\)"):
+        await provider.generate(request("judge"))
+
+
+async def test_a_list_of_pieces_still_works() -> None:
+    generation = await FunctionProvider(lambda r: ["one ", "two"]).generate(request())  # type: ignore[arg-type,return-value]
+    assert generation.text == "one two"
+
+
+def test_a_run_whose_judge_returns_a_dict_fails_naming_the_fix() -> None:
+    def answer(r: GenerationRequest) -> Any:
+        return VERDICT if r.purpose == "judge" else "An answer."
+
+    catalog = ModelCatalog(ModelProfile(name=f"function:{n}", cost_per_1k_tokens=0.001) for n in ("a", "b"))
+    result = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog).run_sync("Hi", max_iterations=1)
+    assert result.status == "failed"
+    assert "json.dumps" in (result.orchestration.error or "")
+    assert "scorefeedback" not in (result.orchestration.error or "")
+
+
+@pytest.mark.parametrize("counted", ["12", 3.7, -5, True, None], ids=["str", "float", "negative", "bool", "none"])
+def test_count_tokens_must_return_a_non_negative_int(counted: object) -> None:
+    provider = FunctionProvider(lambda r: "ok", count_tokens=lambda r: counted)  # type: ignore[arg-type,return-value]
+    with pytest.raises(
+        UserError, match=r"count_tokens of FunctionProvider 'function' returned .*; return .* an int >= 0"
+    ):
+        provider.count_input_tokens(request())
+
+
+def test_count_tokens_takes_any_integer() -> None:
+    class Tokens(int):
+        pass
+
+    provider = FunctionProvider(lambda r: "ok", count_tokens=lambda r: Tokens(7))
+    assert provider.count_input_tokens(request()) == 7
+
+
+def test_a_run_with_a_bad_count_tokens_fails_naming_it() -> None:
+    catalog = ModelCatalog(ModelProfile(name=f"function:{n}", cost_per_1k_tokens=0.001) for n in ("a", "b"))
+    provider = FunctionProvider(
+        lambda r: json.dumps(VERDICT) if r.purpose == "judge" else "ok",
+        count_tokens=lambda r: -5,
+    )
+    result = Orchestrator(providers=[provider], catalog=catalog).run_sync("Hi", max_iterations=1)
+    assert result.status == "failed" and result.total_cost == 0.0  # nothing was reserved against -5 tokens
+    assert "count_tokens of FunctionProvider 'function' returned -5" in (result.orchestration.error or "")
