@@ -262,6 +262,9 @@ class ProviderContract(ABC):
     """The environment variable `from_env` reads the API key from; error messages must name it."""
     sdk_modules: ClassVar[tuple[str, ...]] = ()
     """Top-level modules of the vendor SDK, which `import orchestratex` must not import."""
+    reports_token_details: ClassVar[bool] = True
+    """Whether the vendor reports cached input and reasoning tokens; False for one that reports input and output
+    tokens only: the success scenario then sends a usage without them."""
 
     # -- hooks -----------------------------------------------------------------------------------
     @abstractmethod
@@ -344,13 +347,16 @@ class ProviderContract(ABC):
 
     # -- success ---------------------------------------------------------------------------------
     async def test_success_text_usage_and_exact_cost(self, provider: Provider, server: MockServer) -> None:
-        usage = Usage(input_tokens=1200, output_tokens=345, cached_input_tokens=200, reasoning_tokens=45)
+        details = {"cached_input_tokens": 200, "reasoning_tokens": 45} if self.reports_token_details else {}
+        usage = Usage(input_tokens=1200, output_tokens=345, **details)
         server.queue(self.success_reply(usage, text="Seven."))
         request = self.make_request()
         generation = await provider.generate(request)
-        assert isinstance(generation, Generation)
+        assert isinstance(generation, Generation), f"generate() returned {type(generation).__name__}, not a Generation"
         assert generation.text == "Seven."
-        assert generation.usage == usage
+        assert generation.usage == usage, f"usage {generation.usage!r} is not the reply's {usage!r}" + (
+            "; a vendor without cached or reasoning tokens sets reports_token_details = False" if details else ""
+        )
         assert generation.cost == _exact_cost(request.model, usage)
         assert generation.cost == request.model.cost(usage) > 0
         assert generation.finish_reason == "stop"
