@@ -28,13 +28,13 @@ async def test_a_mapping_or_bytes_is_refused_not_iterated_as_pieces(value: objec
 
 
 async def test_a_judge_verdict_returned_as_a_dict_says_to_dump_it() -> None:
-    provider = FunctionProvider(lambda r: VERDICT)  # type: ignore[arg-type,return-value]
+    provider = FunctionProvider(lambda r: VERDICT)
     with pytest.raises(UserError, match=r"return a str \(json\.dumps\(\.\.\.\) a judge's verdict\)"):
         await provider.generate(request("judge"))
 
 
 async def test_a_list_of_pieces_still_works() -> None:
-    generation = await FunctionProvider(lambda r: ["one ", "two"]).generate(request())  # type: ignore[arg-type,return-value]
+    generation = await FunctionProvider(lambda r: ["one ", "two"]).generate(request())
     assert generation.text == "one two"
 
 

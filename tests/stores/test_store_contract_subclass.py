@@ -4,11 +4,12 @@ must not hold to a one-transaction start."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import pytest
 
-from orchestratex.records import Orchestration
+from orchestratex.events import Event
+from orchestratex.records import CallRecord, Orchestration
 from orchestratex.stores import MemoryStore, Store
 from orchestratex.testing.store_contract import StoreContract, StoreFactory, _composed_start
 
@@ -20,9 +21,18 @@ class CountingStore(MemoryStore):
         super().__init__()
         self.commits = 0
 
-    async def commit(self, orchestration: Orchestration, *args: Any, **kwargs: Any) -> bool:
+    async def commit(
+        self,
+        orchestration: Orchestration,
+        events: Sequence[Event] = (),
+        *,
+        calls: Sequence[CallRecord] = (),
+        spent: float = 0.0,
+        released: float = 0.0,
+        owner: str | None = None,
+    ) -> Sequence[Event]:
         self.commits += 1
-        return await super().commit(orchestration, *args, **kwargs)
+        return await super().commit(orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
 
 
 class TestCountingStoreContract(StoreContract):

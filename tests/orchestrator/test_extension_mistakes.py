@@ -1,0 +1,109 @@
+"""Mistakes a third party is likely to make in a Provider, a Router or an Evaluator of its own, met in a run.
+
+Each should be refused at once naming the fix; these fail today (the fixes lie in `orchestrator/`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from orchestratex import (
+    Evaluation,
+    EvaluationTask,
+    Evaluator,
+    FunctionProvider,
+    Generation,
+    GenerationRequest,
+    ModelCatalog,
+    ModelProfile,
+    Orchestrator,
+    Provider,
+    Router,
+    RoutingDecision,
+    Task,
+)
+from orchestratex.usage import Usage
+
+VERDICT = json.dumps({"score": 9.0, "feedback": "Fine."})
+
+
+def catalog(provider: str, names: Sequence[str] = ("a", "b")) -> ModelCatalog:
+    return ModelCatalog(ModelProfile(name=f"{provider}:{n}", cost_per_1k_tokens=0.001) for n in names)
+
+
+class ReturnsDict(Provider):
+    name = "dicts"
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        if request.purpose == "judge":
+            return Generation(text=VERDICT, usage=Usage(input_tokens=5, output_tokens=5))
+        return {"text": "hi", "usage": {"input_tokens": 1, "output_tokens": 1}}  # type: ignore[return-value]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="orchestrator/_spending.py: a provider's return value is not checked; AttributeError 'dict' has no 'usage'",
+)
+def test_a_provider_returning_a_dict_is_named() -> None:
+    orchestrator = Orchestrator(providers=[ReturnsDict()], catalog=catalog("dicts"))
+    with pytest.raises(TypeError, match=re.escape("ReturnsDict.generate returned dict, not a Generation")):
+        orchestrator.run_sync("Hi", max_iterations=1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="orchestrator/_spending.py: a non-empty answer reporting no tokens and no cost is counted as free",
+)
+def test_an_answer_without_usage_is_not_free() -> None:
+    def answer(request: GenerationRequest) -> Any:
+        return VERDICT if request.purpose == "judge" else Generation(text="An answer that cost money.")
+
+    result = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("function")).run_sync(
+        "Hi", max_iterations=1
+    )
+    assert all(it.cost > 0 for it in result.orchestration.iterations if it.response)
+
+
+class ReturnsName(Router):
+    async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        return candidates[0].name  # type: ignore[return-value]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="orchestrator/_run.py: a router's return value is not checked; AttributeError 'str' has no 'model_name'",
+)
+def test_a_router_returning_a_name_is_named() -> None:
+    def answer(request: GenerationRequest) -> str:
+        return VERDICT if request.purpose == "judge" else "ok"
+
+    orchestrator = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("function"), router=ReturnsName())
+    with pytest.raises(TypeError, match=re.escape("ReturnsName.select returned str, not a RoutingDecision")):
+        orchestrator.run_sync("Hi", max_iterations=1)
+
+
+class Regex(Evaluator):
+    """Calls no model: `panel_size_for` says it makes no judge call."""
+
+    async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
+        score = 10.0 if re.search(r"\d", response.text) else 1.0
+        return Evaluation(score=score, feedback="a number is needed", judge_models=["regex"])
+
+    def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
+        return 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="orchestrator judge planning: a model is a candidate only if another model can judge it, even for an "
+    "evaluator that makes no judge call (panel_size_for 0): 'no judge is available'",
+)
+def test_an_evaluator_calling_no_model_runs_on_a_one_model_catalog() -> None:
+    provider = FunctionProvider(lambda request: "42")
+    orchestrator = Orchestrator(providers=[provider], catalog=catalog("function", ["only"]), evaluator=Regex())
+    result = orchestrator.run_sync("What is six times seven?", max_iterations=1)
+    assert result.status == "completed" and result.final_score == 10.0
