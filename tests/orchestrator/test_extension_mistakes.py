@@ -25,6 +25,7 @@ from orchestratex import (
     Router,
     RoutingDecision,
     Task,
+    UserError,
 )
 from orchestratex.usage import Usage
 
@@ -107,3 +108,23 @@ def test_an_evaluator_calling_no_model_runs_on_a_one_model_catalog() -> None:
     orchestrator = Orchestrator(providers=[provider], catalog=catalog("function", ["only"]), evaluator=Regex())
     result = orchestrator.run_sync("What is six times seven?", max_iterations=1)
     assert result.status == "completed" and result.final_score == 10.0
+
+
+class Nameless(Provider):
+    async def generate(self, request: GenerationRequest) -> Generation:
+        text = VERDICT if request.purpose == "judge" else "hi"
+        return Generation(text=text, usage=Usage(input_tokens=1, output_tokens=1))
+
+
+def test_a_provider_class_without_a_name_is_refused_naming_the_fix() -> None:
+    """It was filed under "" and the run failed with "provider 'p' not configured … Configured providers: ."."""
+    with pytest.raises(UserError, match=r"Nameless has no name: set the class attribute `name = \"...\"`"):
+        Orchestrator(providers=[Nameless()], catalog=catalog("p"))
+    assert Orchestrator(providers={"p": Nameless()}, catalog=catalog("p")).run_sync("Hi").status == "completed"
+
+
+def test_two_providers_of_one_name_in_a_list_are_refused() -> None:
+    """The second replaced the first without a word."""
+    first, second = FunctionProvider(lambda r: "one"), FunctionProvider(lambda r: "two")
+    with pytest.raises(UserError, match=r"two providers are named 'function' .* to name each one"):
+        Orchestrator(providers=[first, second], catalog=catalog("function"))

@@ -38,7 +38,7 @@ def resolve_providers(
         catalog = file.catalog
     base = catalog if isinstance(catalog, ModelCatalog) else ModelCatalog.default()
     if providers is not None:
-        found = dict(providers) if isinstance(providers, Mapping) else {p.name: p for p in providers}
+        found = dict(providers) if isinstance(providers, Mapping) else _by_name(providers)
         simulated = bool(found) and all(p.simulated for p in found.values())
         if catalog is None:
             base = base.simulated() if simulated else base
@@ -57,6 +57,25 @@ def resolve_providers(
 
     sim = SimulatedProvider.from_env(env)
     return {"sim": sim}, base.simulated(), True, [sim]
+
+
+def _by_name(providers: Iterable[Provider]) -> dict[str, Provider]:
+    """A list of providers keyed by their `name`, which each must have, once."""
+    found: dict[str, Provider] = {}
+    for provider in providers:
+        name = getattr(provider, "name", None)
+        if not isinstance(name, str) or not name:
+            raise UserError(
+                f'{type(provider).__name__} has no name: set the class attribute `name = "..."` (the prefix of its '
+                f'models\' names in the catalog, as in `openai:gpt-4.1`), or pass providers={{"name": provider}}'
+            )
+        if name in found:
+            raise UserError(
+                f"two providers are named {name!r} ({type(found[name]).__name__} and {type(provider).__name__}): "
+                f'pass providers={{"{name}": ..., "other": ...}} to name each one'
+            )
+        found[name] = provider
+    return found
 
 
 def judge_names(catalog: ModelCatalog, judges: Sequence[str] | None) -> list[str] | None:
