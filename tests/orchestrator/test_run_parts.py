@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import BaseModel
+
+from orchestratex.catalog import ModelProfile
+from orchestratex.events import ModelSelected, OrchestrationCompleted
 from orchestratex.orchestrator._ledger import assign as _assign
-from orchestratex.records import Iteration, Orchestration
+from orchestratex.orchestrator._seal import made, seal
+from orchestratex.providers import GenerationRequest, Message
+from orchestratex.records import CallRecord, Iteration, Orchestration
 from orchestratex.usage import Usage
 
 
@@ -28,3 +37,95 @@ def test_assigning_a_document_keeps_its_serialisation() -> None:
     _assign(doc, stop_reason="threshold", error=None, final_score=9.0)
     assert doc.model_dump_json(by_alias=True) == expected.model_dump_json(by_alias=True)
     assert doc.model_fields_set == expected.model_fields_set
+
+
+_MADE_CASES: list[tuple[type[BaseModel], dict[str, object]]] = [
+    (Iteration, {"index": 2, "model_name": "p:m", "reasoning": "cheapest", "prompt": "q"}),
+    (
+        CallRecord,
+        {
+            "orchestration_id": "o",
+            "session_id": "s",
+            "user_id": "u",
+            "model_name": "p:m",
+            "role": "judge",
+            "domain": "coding",
+            "cost": 0.25,
+            "catalog_cost": 0.25,
+            "reported_cost": None,
+            "input_tokens": 3,
+            "output_tokens": 4,
+            "latency_ms": 1.5,
+            "score": None,
+            "error": None,
+            "created_at": datetime(2026, 1, 2, tzinfo=UTC),
+        },
+    ),
+    (
+        GenerationRequest,
+        {
+            "model": ModelProfile(name="p:m", cost_per_1k_tokens=0.001),
+            "messages": [Message(role="user", content="q")],
+            "max_output_tokens": 100,
+            "temperature": None,
+            "stop": None,
+            "json_output": False,
+            "purpose": "generate",
+            "domain": "general",
+        },
+    ),
+    (
+        ModelSelected,
+        {
+            "orchestration_id": "o",
+            "thread_id": "t",
+            "session_id": "s",
+            "model_name": "p:m",
+            "reasoning": "r",
+            "iteration": 1,
+            "scores": {"p:m": 1.5},
+        },
+    ),
+    (
+        OrchestrationCompleted,
+        {
+            "orchestration_id": "o",
+            "thread_id": "t",
+            "session_id": "s",
+            "final_response": "a",
+            "iterations": 1,
+            "final_score": None,
+            "total_cost": 0.5,
+            "stop_reason": "threshold",
+            "model_name": "p:m",
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("cls", "values"), _MADE_CASES, ids=[c.__name__ for c, _ in _MADE_CASES])
+def test_made_records_are_the_validated_ones_sealed(cls: type[BaseModel], values: dict[str, object]) -> None:
+    validated = cls(**values)
+    seal((validated,))
+    fast = made(cls, **values)
+    for record in (validated, fast):  # (an event's clock differs)
+        if "timestamp" in record.__dict__:
+            record.__dict__["timestamp"] = datetime(2026, 1, 2, tzinfo=UTC)
+    assert list(fast.__dict__) == list(validated.__dict__)  # (the order the JSON follows)
+    assert fast == validated
+    assert fast.model_dump_json() == validated.model_dump_json()
+    assert fast.model_fields_set == validated.model_fields_set == set(cls.model_fields)
+    assert fast.model_dump(exclude_unset=True) == fast.model_dump()
+
+
+def test_made_records_seal_what_their_default_factories_make() -> None:
+    it = made(Iteration, index=1, model_name="p:m", prompt="q")
+    assert it.usage.model_fields_set == set(Usage.model_fields)
+    assert it.errors == [] and it.errors is not made(Iteration, index=1, model_name="p:m", prompt="q").errors
+
+
+def test_made_refuses_a_misspelt_or_missing_field() -> None:
+    with pytest.raises(TypeError, match="modle_name"):
+        made(Iteration, index=1, modle_name="p:m", prompt="q")
+    with pytest.raises(TypeError, match="model_name"):
+        made(Iteration, index=1, prompt="q")

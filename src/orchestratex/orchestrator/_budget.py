@@ -19,6 +19,7 @@ from ..exceptions import MalformedResponse, UserError
 from ..providers import Generation
 from ..stores import Store
 from ..usage import MAX_AMOUNT, to_pico
+from ._ledger import assign
 
 __all__ = ["OutputCapPolicy", "OutputLengths", "affordable_cap", "price_generation", "reserve_waiting"]
 
@@ -42,19 +43,21 @@ def price_generation(model: ModelProfile, gen: Generation) -> float:
             f" {usage.cached_input_tokens} cached, {usage.reasoning_tokens} reasoning): its cost cannot be known",
             model=model.name,
         )
-    gen.catalog_cost = model.cost(usage)
-    if gen.catalog_cost > MAX_AMOUNT:
+    catalog_cost = model.cost(usage)
+    if catalog_cost > MAX_AMOUNT:
         raise MalformedResponse(
             f"{model.name} reported {usage.input_tokens} input and {usage.output_tokens} output tokens, which would"
-            f" cost ${gen.catalog_cost:,.2f}: more than the ${MAX_AMOUNT:,.0f} any one call may be counted",
+            f" cost ${catalog_cost:,.2f}: more than the ${MAX_AMOUNT:,.0f} any one call may be counted",
             model=model.name,
         )
     reported = gen.reported_cost
     if reported is not None and not (math.isfinite(reported) and 0 <= reported <= MAX_AMOUNT):
         logger.warning("%s reported an unusable cost %r; the catalog price is counted", model.name, reported)
-        gen.reported_cost = reported = None
-    gen.cost = gen.catalog_cost if reported is None else float(reported)
-    return gen.cost
+        assign(gen, reported_cost=None)
+        reported = None
+    cost = catalog_cost if reported is None else float(reported)
+    assign(gen, catalog_cost=catalog_cost, cost=cost)
+    return cost
 
 
 @dataclass(frozen=True, slots=True)

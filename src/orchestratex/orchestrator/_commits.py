@@ -17,7 +17,6 @@ from ..stores import RoutingOutcome, Store
 from ._candidates import Candidates
 from ._durable import outcome, with_store_retries
 from ._ledger import Ledger, Ready
-from ._seal import seal
 
 __all__ = ["Committing"]
 
@@ -170,7 +169,6 @@ class _Step:
             run.inflight -= ledger.reserved_local
             if ledger is run._open:
                 run._open = None
-        seal(events)  # (the store has set their `seq`: they are final)
         run.emitted.extend(events)
         if granted and self.reserve and self.ready is not None:
             run._held(self.ready)

@@ -30,19 +30,22 @@ from ..providers import Generation, GenerationRequest
 from ..records import Iteration, StopReason
 from ..routing import RoutingFeedback, detect_domain
 from ..stores import RoutingOutcome
+from ..usage import Usage
 from ._commits import Committing
 from ._failures import keeps_judging, keeps_judging_recorded
 from ._ledger import EPS, Ledger, Ready, Stop, assign
 from ._observe import collect
 from ._prompts import build_messages
 from ._result import dollars
-from ._seal import seal
+from ._seal import made, seal
 
 __all__ = ["Run"]
 
 logger = logging.getLogger("orchestratex.orchestrator")
 
 _PREVIEW = 200
+_NO_USAGE = made(Usage)
+"""The usage of an iteration not answered yet (frozen: one for all, replaced by its answer's)."""
 
 
 class Run(Committing):
@@ -98,9 +101,9 @@ class Run(Committing):
         doc, store = self.doc, self.o.store
         released: float | None = None  # (what a resumed run's dead process held reserved)
         if doc.status == "pending":
-            doc.domain = doc.domain or detect_domain(doc.prompt)
-            doc.status = "running"
-            started = OrchestrationStarted(
+            assign(doc, domain=doc.domain or detect_domain(doc.prompt), status="running")
+            started = made(
+                OrchestrationStarted,
                 **self._ids(),
                 prompt=doc.prompt,
                 domain=doc.domain,
@@ -185,10 +188,14 @@ class Run(Committing):
         self.picked = next((m for m in candidates if m.name == decision.model_name), None)
         if self.picked is None:
             raise Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates")
-        it = Iteration(
-            index=len(doc.iterations) + 1, model_name=decision.model_name, reasoning=decision.reasoning, prompt=prompt
+        it = made(
+            Iteration,
+            index=len(doc.iterations) + 1,
+            model_name=decision.model_name,
+            reasoning=decision.reasoning,
+            prompt=prompt,
+            usage=_NO_USAGE,
         )
-        seal((it,))
         doc.iterations.append(it)
         self.telemetry.routed(it, decision.scores)
         ready = self._prepare_generation(it)
@@ -265,7 +272,8 @@ class Run(Committing):
             phase="generated",
         )
         self._answer = (it.index, gen)
-        event = ResponseGenerated(
+        event = made(
+            ResponseGenerated,
             **self._ids(),
             model_name=model.name,
             response_preview=gen.text[:_PREVIEW],
@@ -281,9 +289,10 @@ class Run(Committing):
     def _generation_request(self, model: ModelProfile, it: Iteration) -> tuple[GenerationRequest, float, int]:
         """The request with its output cap (what the budget can pay for, judging kept aside), what to keep
         for judging the answer, and the request's input bound."""
-        request = GenerationRequest(
+        request = made(
+            GenerationRequest,
             model=model,
-            messages=self._messages(it.prompt),
+            messages=list(self._messages(it.prompt)),  # (its own list, as validation would copy it)
             max_output_tokens=max(min(self.doc.settings.max_output_tokens, model.max_output_tokens), 1),
             temperature=None,
             stop=None,
@@ -297,7 +306,8 @@ class Run(Committing):
         self.planner.decided()
         if fit is None:
             raise BudgetExceeded(f"{model.name} no longer fits the budget or its answer could not be judged")
-        request.max_output_tokens, judge_reserve = fit
+        cap, judge_reserve = fit
+        assign(request, max_output_tokens=cap)
         return request, judge_reserve, input_bound
 
     async def _fallback(self, it: Iteration, model: ModelProfile, exc: Exception, ledger: Ledger) -> None:
@@ -384,15 +394,15 @@ class Run(Committing):
             it.phase = "failed"
             ledger.calls += (self._answer_record(it, None),)
             raise
-        it.evaluation = evaluation
+        assign(it, evaluation=evaluation, phase="evaluated")
         seal((it,))  # (its usage and evaluation are new since its selection)
-        it.phase = "evaluated"
         self._release_prepaid(ledger)
         scores = {v.judge_model: v.score for v in evaluation.verdicts}
         for record in ledger.calls:
-            record.score = scores.get(record.model_name)
+            assign(record, score=scores.get(record.model_name))
         ledger.calls += (self._answer_record(it, evaluation.score),)
-        event = EvaluationCompleted(
+        event = made(
+            EvaluationCompleted,
             **self._ids(),
             evaluator_model=",".join(evaluation.judge_models),
             score=evaluation.score,
@@ -455,13 +465,13 @@ class Run(Committing):
         if ledger is not None:
             self._settle(ledger)  # the final event reports a total that includes this step
         best = doc.best_iteration
-        assign(doc, stop_reason=reason, error=error)
         if best is not None:
             assign(doc, final_response=best.response, final_score=best.score, final_model=best.model_name)
         event: Event
         if reason != "cancelled" and best is not None and best.response is not None:
-            doc.status = "completed"
-            event = OrchestrationCompleted(
+            assign(doc, status="completed", stop_reason=reason, error=error)
+            event = made(
+                OrchestrationCompleted,
                 **self._ids(),
                 final_response=best.response,
                 iterations=len(doc.iterations),
@@ -471,8 +481,9 @@ class Run(Committing):
                 model_name=best.model_name,
             )
         else:
-            doc.status = "cancelled" if reason == "cancelled" else "failed"
-            event = OrchestrationFailed(
+            assign(doc, status="cancelled" if reason == "cancelled" else "failed", stop_reason=reason, error=error)
+            event = made(
+                OrchestrationFailed,
                 **self._ids(),
                 reason=reason,
                 error=error or reason,

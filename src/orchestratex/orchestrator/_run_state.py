@@ -19,7 +19,7 @@ from ..telemetry import run_telemetry
 from ..usage import Usage
 from ._judges import JudgePlanner, Judging
 from ._ledger import Ledger, Ready, Role
-from ._seal import seal
+from ._seal import made, seal
 from ._stream import DeltaSink
 
 if TYPE_CHECKING:
@@ -115,8 +115,13 @@ class RunState:
         return {"orchestration_id": doc.id, "thread_id": doc.thread_id, "session_id": doc.session_id}
 
     def _selected_event(self, it: Iteration, scores: dict[str, float]) -> ModelSelected:
-        return ModelSelected(
-            **self._ids(), model_name=it.model_name, reasoning=it.reasoning, iteration=it.index, scores=scores
+        return made(
+            ModelSelected,
+            **self._ids(),
+            model_name=it.model_name,
+            reasoning=it.reasoning,
+            iteration=it.index,
+            scores=dict(scores),  # (its own, as validation would copy it)
         )
 
     def _answer_record(self, it: Iteration, score: float | None) -> CallRecord:
@@ -136,7 +141,8 @@ class RunState:
         gen: Generation | Iteration | None = None,
     ) -> CallRecord:
         doc = self.doc
-        return CallRecord(
+        return made(
+            CallRecord,
             orchestration_id=doc.id,
             session_id=doc.session_id,
             user_id=doc.user_id,

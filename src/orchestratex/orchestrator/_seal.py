@@ -14,19 +14,27 @@ kept exactly: `share` swaps it for an equal shared set only where that can never
 when every field is given (pydantic adds nothing to a full set), or when the model is frozen (its set is
 never added to). A run in flight holds about a dozen of them: 2.5 KB of sets each run, a shared set per
 class instead.
+
+The records and events a run makes from values already valid (its own, or those of validated models) are
+`made` sealed: given every field, as pydantic would build them, without validating the values again.
 """
 
 from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
 
 from ..providers import Message
 
-__all__ = ["seal", "share"]
+__all__ = ["made", "seal", "share"]
+
+M = TypeVar("M", bound=BaseModel)
 
 _ALL_SET: dict[type[BaseModel], set[str] | None] = {}
 """Per record class: the set of all its field names, shared by its sealed instances (None: left as it is)."""
@@ -34,6 +42,63 @@ _FROZEN: dict[tuple[type[BaseModel], frozenset[str]], set[str]] = {}
 """Per frozen class and set of fields given: the one set its instances share (see `share`)."""
 _NESTED: dict[type[BaseModel], tuple[str, ...]] = {}
 """Per record class: the fields that may hold other (mutable) records, alone or in a list."""
+_MADE: dict[type[BaseModel], tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...], frozenset[str]]] = {}
+"""Per class `made` builds: its fields with their plain defaults (in order), those with a default factory, and the
+required ones."""
+_new = object.__new__
+_setattr = object.__setattr__
+_IMMUTABLE = (type(None), bool, int, float, str, tuple)
+
+
+def made(cls: type[M], /, **values: Any) -> M:
+    """A `cls` holding `values` (already valid: not validated again) and the defaults of the fields not given, every
+    field set, as `seal` leaves it: what `cls(**values)` then `seal` give for values of the fields' types, at about
+    half the cost. A misspelt or missing field is a `TypeError`, as a `ValidationError` would be."""
+    spec = _MADE.get(cls) or _made_class(cls)
+    template, factories, required = spec
+    fields = {**template, **values}  # (in the fields' order, as pydantic's `__dict__`)
+    if len(fields) != len(template) or not values.keys() >= required:
+        raise TypeError(
+            f"{cls.__name__} has no field {sorted(values.keys() - template.keys())} or misses some of"
+            f" {sorted(required - values.keys())}"
+        )
+    for name, factory in factories:
+        if name not in values:
+            fields[name] = factory()
+    record = _new(cls)
+    _setattr(record, "__dict__", fields)
+    _setattr(record, "__pydantic_fields_set__", _ALL_SET[cls])
+    _setattr(record, "__pydantic_extra__", None)
+    _setattr(record, "__pydantic_private__", None)
+    return record
+
+
+def _made_class(
+    cls: type[BaseModel],
+) -> tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...], frozenset[str]]:
+    if cls not in _ALL_SET:
+        _seal_class(cls)
+    if _ALL_SET[cls] is None or cls.__private_attributes__:
+        raise TypeError(f"{cls.__name__} allows extra fields or has private attributes: build it with pydantic")
+    template: dict[str, Any] = {}
+    factories: list[tuple[str, Callable[[], Any]]] = []
+    for name, info in cls.model_fields.items():
+        template[name] = info.default
+        factory: Callable[[], Any] | None = info.default_factory  # type: ignore[assignment]  # (none takes the data)
+        if factory is not None:
+            factories.append((name, partial(_sealed, factory) if name in _NESTED[cls] else factory))
+        elif info.default is not PydanticUndefined and type(info.default) not in _IMMUTABLE:
+            raise TypeError(f"{cls.__name__}.{name}'s default is mutable (pydantic copies it): build it with pydantic")
+    required = frozenset(name for name, info in cls.model_fields.items() if info.is_required())
+    spec = _MADE[cls] = (template, tuple(factories), required)
+    return spec
+
+
+def _sealed(factory: Callable[[], Any]) -> Any:
+    """What `factory` makes (a record, or a list of records), sealed."""
+    value = factory()
+    seal(value if type(value) is list else (value,))
+    return value
 
 
 def seal(records: Iterable[BaseModel]) -> None:

@@ -21,7 +21,7 @@ from ._budget import price_generation, reserve_waiting
 from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
 from ._failures import EMPTY_ANSWER
-from ._ledger import EPS, Ledger, Role
+from ._ledger import EPS, Ledger, Role, assign
 from ._result import dollars
 from ._retry import retry_after
 from ._run_state import RunState
@@ -53,10 +53,8 @@ class Spending(RunState):
         if not circuit.allows(model.name):
             raise CircuitOpen(f"{model.name} is cooling down after repeated failures", model=model.name)
         provider = self.o.provider_for(model)
-        if role == "judge":  # (its messages are built for this call; a generation's are the conversation's own)
+        if role == "judge":  # (built by the evaluator; a generation's is `made` sealed, its messages the run's own)
             share(request, *request.messages)
-        else:
-            share(request)
         worst = reserved or model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
         if not reserved:
             await self._reserve(worst, ledger, prepay=prepay)
@@ -232,10 +230,11 @@ class Spending(RunState):
         """Add what the step spent to the orchestration's total (once); return it."""
         if ledger.settled is None:
             ledger.settled = add_costs(*ledger.spent) if ledger.spent else 0.0
+            doc = self.doc
             if ledger.settled:
-                self.doc.total_cost = add_costs(self.doc.total_cost, ledger.settled)
+                assign(doc, total_cost=add_costs(doc.total_cost, ledger.settled))
             if ledger.overage:
-                self.doc.overage_cost = add_costs(self.doc.overage_cost, *ledger.overage)
+                assign(doc, overage_cost=add_costs(doc.overage_cost, *ledger.overage))
         return ledger.settled
 
     def _release_prepaid(self, ledger: Ledger) -> None:
