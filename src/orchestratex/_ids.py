@@ -6,7 +6,9 @@ import itertools
 import os
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 __all__ = ["forks", "is_object_id", "new_id", "utcnow"]
 
@@ -43,5 +45,6 @@ def is_object_id(value: str) -> bool:
     return bool(_HEX24.fullmatch(value))
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+utcnow: Callable[[], datetime] = partial(datetime.now, UTC)
+"""The current time in UTC. (A partial rather than a function: no Python frame for each of the dozen records and
+events a run stamps.)"""
