@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ...events import EVENT_ADAPTER, Event
+from ...events import Event
 from ...exceptions import NotFound
 from ._orchestrations import Parts, Written, write_orchestration
 from ._rows import INSERT_CALL, RECORD_OUTCOME, START_SESSION, STEP_SESSION, Executor
 
 __all__ = ["Step", "commit_step", "start_step"]
 
-_dump_event = EVENT_ADAPTER.dump_json
 _SET_RESERVATION = (
     "INSERT INTO reservations VALUES (?, ?, ?)"
     " ON CONFLICT (session_id, orchestration_id) DO UPDATE SET amount_pico = excluded.amount_pico"
@@ -138,5 +137,7 @@ def _insert_events(db: Executor, session_id: str, last_seq: int, events: Sequenc
     for event in events:
         seq += 1
         event.seq = seq
-        event_rows.append((session_id, seq, event.orchestration_id, _dump_event(event).decode()))
+        # (the event's own serializer writes what `EVENT_ADAPTER` does, without finding its class in the union first)
+        doc = event.__pydantic_serializer__.to_json(event).decode()
+        event_rows.append((session_id, seq, event.orchestration_id, doc))
     db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", event_rows)

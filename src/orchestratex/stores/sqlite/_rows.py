@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ...records import CallRecord, Session
+from ...records import CallRecord, Session, Thread
 from ..checks import from_pico, to_pico
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Write",
     "call_row",
     "session_from",
+    "thread_row",
 ]
 
 Executor = sqlite3.Connection | sqlite3.Cursor
@@ -91,6 +92,11 @@ def call_row(c: CallRecord) -> tuple[Any, ...]:
         c.error,
         c.created_at.timestamp(),
     )
+
+
+def thread_row(t: Thread) -> tuple[Any, ...]:
+    """The `threads` row of `t` (its document is `model_dump_json`'s, from the serializer without the wrapper)."""
+    return (t.id, t.session_id, t.user_id, t.created_at.timestamp(), t.__pydantic_serializer__.to_json(t).decode())
 
 
 class Write:

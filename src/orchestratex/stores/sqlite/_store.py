@@ -57,6 +57,7 @@ from ._rows import (
     Write,
     call_row,
     session_from,
+    thread_row,
 )
 from ._schema import connect, create_private, create_schema
 from ._worker import LoopWriter, Worker
@@ -411,8 +412,7 @@ class SQLiteStore(Store):
 
     # -- threads ------------------------------------------------------------------------------
     async def create_thread(self, thread: Thread) -> Thread:
-        row = (thread.id, thread.session_id, thread.user_id, thread.created_at.timestamp(), thread.model_dump_json())
-        await self._run(self._create_thread_sync, row)
+        await self._run(self._create_thread_sync, thread_row(thread))
         return thread
 
     def _create_thread_sync(self, row: tuple[Any, ...]) -> None:
@@ -553,20 +553,17 @@ class SQLiteStore(Store):
         reserve: float = 0.0,
     ) -> Started:
         check_start(orchestration, thread, ttl_s, events, reserve)
-        thread_row = None
-        if thread is not None:
-            thread_row = (
-                thread.id,
-                thread.session_id,
-                thread.user_id,
-                thread.created_at.timestamp(),
-                thread.model_dump_json(),
-            )
         parts = split(orchestration)
         previous = [e.seq for e in events]
         try:
             started = await self._run(
-                self._start_sync, parts, thread_row, owner, ttl_s, events, to_pico(reserve) if reserve else 0
+                self._start_sync,
+                parts,
+                None if thread is None else thread_row(thread),
+                owner,
+                ttl_s,
+                events,
+                to_pico(reserve) if reserve else 0,
             )
         except BaseException:
             for event, seq in zip(events, previous, strict=True):  # they were not stored
@@ -578,7 +575,7 @@ class SQLiteStore(Store):
     def _start_sync(
         self,
         parts: Parts,
-        thread_row: tuple[Any, ...] | None,
+        new_thread: tuple[Any, ...] | None,
         owner: str,
         ttl_s: float,
         events: Sequence[Event],
@@ -587,8 +584,8 @@ class SQLiteStore(Store):
         with Write(self._db):
             cur = self._cursor()
             session_row, granted = start_step(cur, parts.session_id, parts.id, events, reserve)  # (NotFound first)
-            if thread_row is not None:
-                self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", thread_row, cur)
+            if new_thread is not None:
+                self._insert("thread", "INSERT INTO threads VALUES (?, ?, ?, ?, ?)", new_thread, cur)
             elif cur.execute("SELECT 1 FROM threads WHERE id = ?", (parts.thread_id,)).fetchone() is None:
                 raise NotFound(f"no thread {parts.thread_id!r}")
             self._insert_orchestration(parts, owner, time.time() + ttl_s, cur)
