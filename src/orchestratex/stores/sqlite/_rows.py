@@ -6,6 +6,7 @@ import sqlite3
 from typing import Any
 
 from ...records import CallRecord, Session, Thread
+from .._base import RoutingOutcome
 from ..checks import from_pico, to_pico
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Read",
     "Write",
     "call_row",
+    "outcome_row",
     "session_from",
     "thread_row",
 ]
@@ -92,6 +94,11 @@ def call_row(c: CallRecord) -> tuple[Any, ...]:
         c.error,
         c.created_at.timestamp(),
     )
+
+
+def outcome_row(o: RoutingOutcome) -> tuple[Any, ...]:
+    """The `routing_stats` row of one outcome (`RECORD_OUTCOME` adds it to the running sums)."""
+    return (o.router, o.domain, o.model_name, o.score, o.score * o.score, o.cost, o.latency_ms, o.output_tokens)
 
 
 def thread_row(t: Thread) -> tuple[Any, ...]:

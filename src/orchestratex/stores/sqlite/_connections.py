@@ -1,0 +1,248 @@
+"""The connections of a `SQLiteStore` and how a job reaches them: the writer (group commit on the event loop's thread,
+a worker thread when another process holds the lock), the reader thread, and point reads on the loop's own thread."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from ...exceptions import Conflict, StoreError, StoreUnavailable
+from .._base import Store
+from ._checkpoint import Checkpointer
+from ._errors import is_transient, translate
+from ._schema import connect, create_private, create_schema
+from ._worker import LoopWriter, Worker
+
+__all__ = ["SQLiteConnections"]
+
+_T = TypeVar("_T")
+
+
+def _read_afresh(path: str) -> None:
+    """Read the database at `path` through a read-only connection of its own, whose page cache is empty: a file
+    overwritten in place shows, which the store's connections may not see behind their caches.
+
+    Never a plain `open()` of the file: closing any descriptor of a file drops every POSIX lock this process holds
+    on it, so another process would take this one's connections for gone and delete the WAL under them (the file
+    is then corrupt). SQLite's own connections share the process's locks, and closing one keeps them."""
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
+    try:
+        conn.execute("SELECT 1 FROM sessions LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if is_transient(exc):
+            raise
+        raise StoreError(f"{path!r} is no longer a SQLite database this store can read: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """The file at `path` (device, inode), or None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+class SQLiteConnections(Store):
+    """What every part of `SQLiteStore` runs its SQL through (see its docstring): opening and closing the file, and the
+    three ways a job reaches a connection (`_run`, `_read`, `_lookup`). `SQLiteStore.__init__` sets the attributes."""
+
+    path: str
+    busy_timeout: float
+    synchronous: Literal["normal", "full"]
+    _worker: Worker | None
+    _writer: LoopWriter | None
+    _conn: sqlite3.Connection | None
+    _reader: Worker | None
+    _rconn: sqlite3.Connection | None
+    _lconn: sqlite3.Connection | None
+    _local: threading.local
+    _checkpointer: Checkpointer | None
+    _file_id: tuple[int, int] | None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._worker is not None:
+            return
+        worker = Worker(f"orchestratex-sqlite:{self.path}")
+        try:
+            self._conn = await worker.run(self._open_sync)
+        except BaseException:
+            worker.stop()
+            raise
+        self._worker = worker
+        ms = round(self.busy_timeout * 1000)
+        await worker.run(lambda: self._writer_conn().execute("PRAGMA busy_timeout = 0"))  # (see LoopWriter)
+        self._writer = LoopWriter(worker, self._writer_conn, ms)
+        if self.path != ":memory:":
+            self._checkpointer = Checkpointer(self.path)
+            reader = Worker(f"orchestratex-sqlite-read:{self.path}")
+            try:
+                self._rconn = await reader.run(self._open_reader_sync)
+            except BaseException:
+                reader.stop()
+                await self.close()
+                raise
+            self._reader = reader
+            self._lconn = self._open_lookup()
+
+    def _open_sync(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = None
+        try:
+            if self.path != ":memory:":
+                create_private(Path(self.path))
+            conn = connect(self.path, round(self.busy_timeout * 1000), self.synchronous)
+            # A group commit runs each write under a savepoint, whose journal keeps the original of every page the
+            # write changes; past 64 KiB SQLite spills it to a temporary file, written page by page (some 90
+            # `pwrite`s per run with many in flight). In memory it is a copy: it is bounded by one write's pages,
+            # and it is never needed after a crash (a transaction without its commit frame is not in the database).
+            conn.execute("PRAGMA temp_store = MEMORY")
+            create_schema(conn)
+            self._file_id = None if self.path == ":memory:" else _file_identity(self.path)
+            conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, sqlite3.Error):
+                kind = StoreUnavailable if is_transient(exc) else StoreError  # busy: another process holds the lock
+                raise kind(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+            if isinstance(exc, OSError):  # its folder cannot be made (a file on the way, no permission)
+                where = f" ({exc.filename})" if exc.filename not in (None, self.path) else ""
+                raise StoreError(f"cannot open SQLite database {self.path!r}: {exc.strerror or exc}{where}") from exc
+            raise
+        return conn
+
+    def _open_reader_sync(self) -> sqlite3.Connection:
+        try:
+            conn = connect(self.path, round(self.busy_timeout * 1000), self.synchronous)
+            conn.execute("PRAGMA query_only = 1")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {self.path!r} for reading: {exc}") from exc
+        self._local.conn = conn  # this thread's `_db`
+        return conn
+
+    def _open_lookup(self) -> sqlite3.Connection | None:
+        """The connection of `_lookup`: read-only, and it never waits for a lock (it falls back instead)."""
+        try:
+            conn = connect(self.path, 0)
+            conn.execute("PRAGMA query_only = 1")
+        except sqlite3.Error:
+            return None  # reads go to the reader thread, as they can
+        return conn
+
+    async def close(self) -> None:
+        lconn, self._lconn = self._lconn, None
+        if lconn is not None:
+            lconn.close()
+        reader, rconn = self._reader, self._rconn
+        self._reader = self._rconn = None
+        if reader is not None and rconn is not None:
+            try:
+                await reader.run(rconn.close)
+            finally:
+                reader.stop()
+        worker, conn, writer = self._worker, self._conn, self._writer
+        if worker is None or conn is None:
+            return
+        while writer is not None and not writer.idle:  # the writes already sent are done first
+            await asyncio.sleep(0.001)
+        self._worker = self._conn = self._writer = None
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
+        try:
+            await worker.run(conn.close)
+        finally:
+            worker.stop()
+
+    def _writer_conn(self) -> sqlite3.Connection:
+        conn = self._conn
+        assert conn is not None
+        return conn
+
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a write job inside the transaction of its batch (see `LoopWriter`)."""
+        writer = self._writer
+        if writer is None:
+            raise self._closed()
+        try:
+            return await writer.submit(fn, args)
+        except sqlite3.Error as exc:  # (no file path in the message: it may reach an API client)
+            raise translate(exc) from exc
+
+    async def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a read-only job on the reader thread (in the writer's batch for an in-memory database)."""
+        reader = self._reader
+        if reader is None:
+            return await self._run(fn, *args)
+        try:
+            return await reader.run(fn, *args)
+        except sqlite3.Error as exc:
+            raise translate(exc) from exc
+
+    async def _lookup(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a short indexed read (a row by its key) on the event loop's own thread: a hand-off to the reader
+        thread costs several times the read. In WAL mode a reader never waits for writers; in the rare case
+        it would (another process recovering the WAL), it goes to the reader thread, which may wait."""
+        conn = self._lconn
+        if conn is None:
+            return await self._read(fn, *args)
+        local = self._local
+        local.conn = conn  # `_db` of this thread, for this synchronous call only
+        try:
+            return fn(*args)
+        except sqlite3.Error as exc:
+            if is_transient(exc):
+                return await self._read(fn, *args)
+            raise translate(exc) from exc
+        finally:
+            local.conn = None
+
+    def _closed(self) -> StoreError:
+        return StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
+
+    def _cursor(self) -> sqlite3.Cursor:
+        """A cursor of the writer's connection for the statements of one write job, which reuse it (see
+        `_rows.Executor`); each statement's rows are read before the next runs."""
+        return self._writer_conn().cursor()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The connection of the calling worker thread: the reader's in the reader thread, else the writer's."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None) or self._conn
+        assert conn is not None
+        return conn
+
+    def _exists(self, table: Literal["sessions", "threads", "orchestrations"], doc_id: str) -> bool:
+        return self._db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (doc_id,)).fetchone() is not None
+
+    def _insert(self, kind: str, sql: str, row: tuple[Any, ...], cur: sqlite3.Cursor | None = None) -> None:
+        try:
+            (cur or self._cursor()).execute(sql, row)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"{kind} {row[0]!r} already exists") from exc
+
+    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return self._db.execute(sql, params).fetchall()
+
+    async def ping(self) -> None:
+        """Check that the file opened is still the database's, and read it afresh (a read neither takes nor waits for
+        the write lock another process may hold). A file deleted or replaced since it was opened would take writes
+        that the next process never sees: `StoreUnavailable`; a file that is no longer a database: `StoreError`."""
+        if self._file_id is not None:
+            if _file_identity(self.path) != self._file_id:
+                raise StoreUnavailable(
+                    f"the SQLite database {self.path!r} was deleted or replaced since this store opened it: "
+                    "its writes would be lost (restore the file, or restart the process to open the new one)"
+                )
+            await self._read(_read_afresh, self.path)
+            return
+        await self._lookup(self._fetch, "SELECT 1 FROM sessions LIMIT 1", ())
