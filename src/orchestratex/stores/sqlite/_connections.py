@@ -100,14 +100,15 @@ class SQLiteConnections(Store):
             if self.path != ":memory:":
                 create_private(Path(self.path))
             conn = connect(self.path, round(self.busy_timeout * 1000), self.synchronous)
+            create_schema(conn)
+            self._file_id = None if self.path == ":memory:" else _file_identity(self.path)
+            conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
             # A group commit runs each write under a savepoint, whose journal keeps the original of every page the
             # write changes; past 64 KiB SQLite spills it to a temporary file, written page by page (some 90
             # `pwrite`s per run with many in flight). In memory it is a copy: it is bounded by one write's pages,
             # and it is never needed after a crash (a transaction without its commit frame is not in the database).
+            # (Set after `create_schema`, so that a migration's large sorts keep spilling to files.)
             conn.execute("PRAGMA temp_store = MEMORY")
-            create_schema(conn)
-            self._file_id = None if self.path == ":memory:" else _file_identity(self.path)
-            conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
         except BaseException as exc:
             if conn is not None:
                 conn.close()
