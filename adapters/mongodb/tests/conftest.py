@@ -10,7 +10,7 @@ by the real-server tests (`test_mongodb_real_server.py`).
 
 `client.faults` injects failures: `fail("events", "insert_many", error)` raises `error` on the next call,
 before the operation (`after=True`: after it was applied, like a reply lost on the network; `skip=n`:
-on the call after the next `n`).
+on the call after the next `n`; `where=`: only on calls whose arguments it accepts).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class _Fault:
     times: int
     after: bool
     skip: int
+    where: Callable[..., bool] | None
 
 
 @dataclass
@@ -49,16 +50,27 @@ class Faults:
     """How many times each `collection.method` was called."""
 
     def fail(
-        self, collection: str, method: str, error: BaseException, *, times: int = 1, after: bool = False, skip: int = 0
+        self,
+        collection: str,
+        method: str,
+        error: BaseException,
+        *,
+        times: int = 1,
+        after: bool = False,
+        skip: int = 0,
+        where: Callable[..., bool] | None = None,
     ) -> None:
-        """Raise `error` on `times` calls of `collection.method`, after letting the next `skip` calls through."""
-        self.pending.append(_Fault(collection, method, error, times, after, skip))
+        """Raise `error` on `times` calls of `collection.method` (those `where(*args, **kwargs)` accepts, if given),
+        after letting the next `skip` such calls through."""
+        self.pending.append(_Fault(collection, method, error, times, after, skip, where))
 
-    def take(self, collection: str, method: str) -> _Fault | None:
+    def take(self, collection: str, method: str, *args: Any, **kwargs: Any) -> _Fault | None:
         key = f"{collection}.{method}"
         self.calls[key] = self.calls.get(key, 0) + 1
         for fault in self.pending:
             if fault.collection == collection and fault.method == method:
+                if fault.where is not None and not fault.where(*args, **kwargs):
+                    continue
                 if fault.skip:
                     fault.skip -= 1
                     return None
@@ -131,7 +143,7 @@ class AsyncMockCollection:
         session = kwargs.pop("session", None)
         if session is not None and not self._sessions:
             raise NotImplementedError("the mongomock stand-in has no sessions or transactions")
-        fault = self._faults.take(self.name, method)
+        fault = self._faults.take(self.name, method, *args, **kwargs)
         if fault is not None and not fault.after:
             raise fault.error
         result = getattr(self._coll, method)(*args, **kwargs)

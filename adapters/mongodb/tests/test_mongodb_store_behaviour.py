@@ -183,12 +183,102 @@ async def test_transient_errors_are_retried_a_bounded_number_of_times(store: Mon
         await store.get_session(session.id)
 
 
-async def test_non_idempotent_writes_are_not_retried_and_leave_nothing(store: MongoStore, client: Any) -> None:
+async def test_a_refused_write_is_retried_and_applied_once(store: MongoStore, client: Any) -> None:
     session, o = await _tree(store, cost_limit=1.0)
     client.faults.fail("sessions", "find_one_and_update", AutoReconnect("primary stepped down"))
-    with pytest.raises(StoreError, match="unavailable"):
-        await store.reserve_budget(session.id, o.id, 0.5)
-    assert (await store.get_session(session.id)).reserved_cost == 0.0
+    assert await store.reserve_budget(session.id, o.id, 0.5)
+    assert client.faults.calls["sessions.find_one_and_update"] == 2
+    assert (await store.get_session(session.id)).reserved_cost == 0.5
+
+
+# -- lost replies to writes that are not idempotent by nature ($inc) -------------------------------------
+
+
+def _is_reservation(query: dict[str, Any], update: Any, **options: Any) -> bool:
+    return isinstance(update, dict) and "reserved_pico" in update.get("$inc", {})
+
+
+async def _as_the_orchestrator(write: Callable[[], Any]) -> Any:
+    """Call `write` as `with_store_retries` does: again after `StoreUnavailable`."""
+    for _ in range(5):
+        with contextlib.suppress(StoreUnavailable):
+            return await write()
+    return await write()
+
+
+@pytest.mark.parametrize("store_retries", [3, 0])  # 0: the lost reply reaches the caller, which retries
+async def test_a_reservation_whose_reply_is_lost_is_held_once(
+    store: MongoStore, client: Any, store_retries: int
+) -> None:
+    # It was held twice (the caller retried the $inc after StoreUnavailable): budget the session could
+    # afford was refused until the run's final commit.
+    store._run.retries = store_retries
+    session, o = await _tree(store, cost_limit=1.0)
+    client.faults.fail(
+        "sessions", "find_one_and_update", AutoReconnect("reply lost"), after=True, where=_is_reservation
+    )
+    assert await _as_the_orchestrator(lambda: store.reserve_budget(session.id, o.id, 0.4))
+    assert (await store.get_session(session.id)).reserved_cost == 0.4
+    assert await store.reserve_budget(session.id, o.id, 0.6)  # the rest still fits
+    assert not await store.reserve_budget(session.id, o.id, 0.01)
+
+
+async def test_a_reservation_whose_every_reply_is_lost_completes_on_the_next_call(
+    store: MongoStore, client: Any
+) -> None:
+    session, o = await _tree(store, cost_limit=1.0)
+    client.faults.fail(
+        "sessions", "find_one_and_update", AutoReconnect("reply lost"), after=True, times=4, where=_is_reservation
+    )
+    with pytest.raises(StoreUnavailable, match="after 4 attempts"):
+        await store.reserve_budget(session.id, o.id, 0.4)
+    assert (await store.get_session(session.id)).reserved_cost == 0.4  # applied by the first attempt only
+    assert await store.reserve_budget(session.id, o.id, 0.4)  # the same call again: recognised, not repeated
+    assert (await store.get_session(session.id)).reserved_cost == 0.4
+    assert await store.reserve_budget(session.id, o.id, 0.4)  # a new reservation
+    assert (await store.get_session(session.id)).reserved_cost == 0.8
+
+
+async def test_reservation_tokens_are_bounded_and_dropped_when_the_run_ends(store: MongoStore, client: Any) -> None:
+    session, o = await _tree(store)
+    for _ in range(40):
+        assert await store.reserve_budget(session.id, o.id, 0.01)
+    raw = client.get_database("orchestratex").raw("sessions")
+    assert len(raw.find_one({})["reserve_tokens"][o.id]) == 16
+    o.status = "completed"
+    await store.commit(o, [_selected(o, 1)], spent=0.1)
+    doc = raw.find_one({})
+    assert doc["reserve_tokens"] == {} and doc["reservations"] == {} and doc["reserved_pico"] == 0
+    assert await store.reserve_budget(session.id, o.id, 0.01)
+    assert await store.release_reservations(session.id, o.id) == 0.01
+    assert raw.find_one({})["reserve_tokens"] == {}
+
+
+@pytest.mark.parametrize("store_retries", [3, 0])  # 0: the caller calls it again after StoreUnavailable
+async def test_a_counter_whose_reply_is_lost_counts_once(client: Any, store_retries: int) -> None:
+    # It counted twice (a rate limit then refused requests early; the storage quota charged bytes twice).
+    async with MongoStore(client=client, retry_backoff_s=0) as a, MongoStore(client=client) as b:
+        a._run.retries = store_retries
+        assert await a.incr("rate:alice", ttl_s=60) == 1
+        client.faults.fail("counters", "find_one_and_update", AutoReconnect("reply lost"), after=True)
+        if store_retries:
+            assert await a.incr("rate:alice", ttl_s=60) == 2
+            assert await b.incr("rate:alice", ttl_s=60) == 3
+        else:
+            with pytest.raises(StoreUnavailable):
+                await a.incr("rate:alice", ttl_s=60)
+            assert await b.incr("rate:alice", ttl_s=60) == 3  # another process counts meanwhile
+            assert await a.incr("rate:alice", ttl_s=60) == 2  # the lost increment's own value, not a new one
+        assert await b.incr("rate:alice", 0) == 3
+
+
+async def test_a_routing_outcome_whose_reply_is_lost_is_recorded_once(store: MongoStore, client: Any) -> None:
+    outcome = {"domain": "code", "model_name": "sim:alpha", "score": 8.0, "cost": 0.1, "latency_ms": 5.0}
+    for _ in range(2):  # the first creates the statistics (an upsert), the second increments them
+        client.faults.fail("routing_stats", "update_one", AutoReconnect("reply lost"), after=True)
+        await store.record_routing_outcome("r", output_tokens=3, **outcome)  # type: ignore[arg-type]
+    [stat] = await store.routing_stats("r")
+    assert stat.n == 2 and stat.output_tokens_sum == 6
 
 
 async def test_creating_a_record_is_not_repeated_after_a_lost_reply(store: MongoStore, client: Any) -> None:
@@ -462,8 +552,10 @@ async def test_start_called_again_after_a_blip_keeps_what_its_first_attempt_wrot
     thread = Thread(session_id=session.id, user_id="alice", original_prompt="p")
     o = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
     client.faults.fail("orchestrations", "insert_one", AutoReconnect("reply lost"), after=True)
+    store._run.retries = 0  # the blip reaches the caller, which calls start again
     with pytest.raises(StoreUnavailable):
         await store.start(o, thread=thread, owner="me", ttl_s=60, events=[_selected(o, 1)])
+    store._run.retries = 3
     started = await store.start(o, thread=thread, owner="me", ttl_s=60, events=[_selected(o, 1)])
     assert started.reserved and _seqs(await store.list_events(session.id)) == [1]
     assert not await store.claim(o.id, "other", 60)  # still "me"'s
@@ -474,6 +566,20 @@ async def test_start_called_again_after_a_blip_keeps_what_its_first_attempt_wrot
     fresh = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
     with pytest.raises(Conflict, match="thread"):
         await store.start(fresh, thread=impostor, owner="me", ttl_s=60)
+
+
+@pytest.mark.parametrize("collection", ["threads", "orchestrations"])
+async def test_starts_inserts_are_retried_by_the_store_after_a_lost_reply(
+    store: MongoStore, client: Any, collection: str
+) -> None:
+    session = await store.create_session(Session(user_id="alice"))
+    thread = Thread(session_id=session.id, user_id="alice", original_prompt="p")
+    o = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
+    client.faults.fail(collection, "insert_one", AutoReconnect("reply lost"), after=True)
+    started = await store.start(o, thread=thread, owner="me", ttl_s=60, events=[_selected(o, 1)], reserve=0.1)
+    assert started.reserved and started.session.reserved_cost == 0.1
+    assert client.faults.calls[f"{collection}.insert_one"] == 2
+    assert _seqs(await store.list_events(session.id)) == [1] and not await store.claim(o.id, "other", 60)
 
 
 async def test_a_document_pymongo_cannot_encode_is_a_store_error(store: MongoStore, client: Any) -> None:

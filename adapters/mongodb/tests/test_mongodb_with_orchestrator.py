@@ -4,6 +4,7 @@ in the middle of a commit and another process that resumes the orchestration fro
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -106,6 +107,41 @@ async def test_a_network_blip_while_a_run_starts_is_retried_not_a_conflict(
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         assert [e.type for e in events].count("orchestration_started") == 1
         assert (await store.get_session(result.orchestration.session_id)).reserved_cost == 0.0
+
+
+@pytest.mark.parametrize("store_retries", [3, 0])  # 0: the orchestrator's `with_store_retries` retries it
+async def test_a_reservation_whose_reply_is_lost_is_held_once_during_a_run(
+    mock_client_factory: Callable[[], Any], store_retries: int
+) -> None:
+    # The $inc of a reservation applied, its reply lost, retried: the session held the call's worst case twice
+    # until the run's final commit (so other runs of the session were refused budget they could afford).
+    client = mock_client_factory()
+    sessions = client.get_database("orchestratex").raw("sessions")
+    held: dict[str, list[int]] = {}  # what the session holds reserved at each event of the run, by type
+    orchestrator = _orchestrator(
+        client, on_event=lambda e: held.setdefault(e.type, []).append(sessions.find_one({})["reserved_pico"])
+    )
+    orchestrator.store._run.retries = store_retries  # type: ignore[attr-defined]
+    attempts = itertools.count()
+    client.faults.fail(  # every reservation: its first attempt applied, then its reply lost
+        "sessions",
+        "find_one_and_update",
+        AutoReconnect("reply lost"),
+        after=True,
+        times=1000,
+        where=lambda *args, **kwargs: _is_reservation(*args, **kwargs) and next(attempts) % 2 == 0,
+    )
+    async with orchestrator:
+        result = await orchestrator.run("Write a Python function that reverses a list", cost_limit=0.5)
+        assert result.status == "completed"
+    assert next(attempts) >= 2  # the faults were met
+    assert max(held["model_selected"]) > 0
+    assert set(held["evaluation_completed"]) == {0}  # each step's commit frees what the step held
+    assert sessions.find_one({})["reserved_pico"] == 0 and sessions.find_one({})["reserve_tokens"] == {}
+
+
+def _is_reservation(query: dict[str, Any], update: Any, **options: Any) -> bool:
+    return isinstance(update, dict) and "reserved_pico" in update.get("$inc", {})
 
 
 async def test_a_step_over_mongodbs_16_mb_document_limit_is_a_store_error(

@@ -17,6 +17,7 @@ from ._codec import doc_id
 from ._commit import Committer
 from ._connection import ORDER, Collections
 from ._errors import Retrier, redact_url
+from ._once import Unresolved
 
 __all__ = ["CAS_ATTEMPTS", "RESUMABLE", "MongoBase", "now_utc"]
 
@@ -43,6 +44,7 @@ class MongoBase(Store):
     _cols: Collections | None
     _committer: Committer
     _run: Retrier
+    _unresolved: Unresolved
 
     @property
     def redacted_url(self) -> str:
@@ -74,11 +76,11 @@ class MongoBase(Store):
     async def _insert(self, kind: str, coll: _Coll, doc: _Doc, *, same: Sequence[str] = ()) -> bool:
         """Insert `doc`; whether it was inserted now. With `same`, a document already there whose `same` fields
         equal `doc`'s is taken for this one, written by an earlier attempt of the same call (False), not a
-        `Conflict`."""
+        `Conflict`: so the insert is retried after a network error. Without `same` it is not (after a lost reply
+        the retry would answer `Conflict` for our own insert; the driver's retryable writes repeat it exactly
+        once where the deployment supports them)."""
         try:
-            # not retried here: after a lost reply the retry would answer Conflict for our own insert (the
-            # driver's retryable writes repeat it exactly once where the deployment supports them)
-            await self._run(f"inserting the {kind}", lambda: coll.insert_one(doc), idempotent=False)
+            await self._run(f"inserting the {kind}", lambda: coll.insert_one(doc), idempotent=bool(same))
         except DuplicateKeyError as exc:
             if same:
                 there = await self._one(f"reading the {kind}", coll, {"_id": doc["_id"]})

@@ -9,7 +9,10 @@ derived fields the store queries and aggregates on:
 - orchestrations: `domain_key` (the domain or `general`), `n_iterations`, `stamp` (which commit wrote it)
   and the lease (`lease_owner`, `lease_expires`);
 - sessions: `total_pico`, `reserved_pico`, `limit_pico`, `event_seq`, `commit_no`, `reservations`
-  (pico-dollars held per orchestration) and `pending` (commits in flight, see `_store.py`).
+  (pico-dollars held per orchestration), `reserve_tokens` (the last reservations applied per orchestration, see
+  `_once.py`) and `pending` (commits in flight, see `_store.py`);
+- counters: `value`, `expires_at` and `ops` (the last increments applied: token and resulting value);
+- routing statistics: the sums and `tokens` (the last outcomes recorded).
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def micros(moment: datetime) -> int:
 
 # -- sessions ----------------------------------------------------------------------------------------
 
-SESSION_PROJECTION = {"reservations": 0, "pending": 0}
+SESSION_PROJECTION = {"reservations": 0, "reserve_tokens": 0, "pending": 0}
 """Reading a session as a record never needs its bookkeeping sub-documents."""
 
 

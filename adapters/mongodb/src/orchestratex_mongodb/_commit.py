@@ -157,7 +157,8 @@ class Committer:
             await op()  # inside a transaction: `with_transaction` owns the retries
 
     async def _finish(self, journal: _Doc) -> None:
-        """Commit step 4: the session forgets the pending commit (and a reservation left at 0), then the journal."""
+        """Commit step 4: the session forgets the pending commit (and a reservation left at 0, with the tokens of its
+        reservations), then the journal."""
         c, cid, oid = self.cols, str(journal["_id"]), journal["orchestration_id"]
         query = {"_id": doc_id(journal["session_id"])}
         unset = {f"pending.{cid}": ""}
@@ -165,7 +166,8 @@ class Committer:
             result = await self.run(
                 "finishing a commit",
                 lambda: c.sessions.update_one(
-                    {**query, f"reservations.{oid}": 0}, {"$unset": {**unset, f"reservations.{oid}": ""}}
+                    {**query, f"reservations.{oid}": 0},
+                    {"$unset": {**unset, f"reservations.{oid}": "", f"reserve_tokens.{oid}": ""}},
                 ),
             )
             if result.matched_count:
@@ -195,7 +197,7 @@ class Committer:
                 oid = journal["orchestration_id"]
                 await c.sessions.update_one(
                     {"_id": query["_id"], f"reservations.{oid}": 0},
-                    {"$unset": {f"reservations.{oid}": ""}},
+                    {"$unset": {f"reservations.{oid}": "", f"reserve_tokens.{oid}": ""}},
                     session=session,
                 )
             return first

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
-from bson import Int64
+from bson import Int64, ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -17,6 +18,7 @@ from orchestratex.stores.checks import check_ttl
 from ._base import CAS_ATTEMPTS, RESUMABLE, MongoBase, now_utc
 from ._codec import check_page, doc_id
 from ._connection import ORDER
+from ._once import KEEP
 
 __all__ = ["Coordination"]
 
@@ -96,7 +98,13 @@ class Coordination(MongoBase):
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        """One round trip, exactly once despite lost replies (see `_once.py`): the pipeline update leaves a
+        counter whose `ops` already hold its token as it is, and every attempt returns the value recorded with
+        the token (what the first application made it)."""
         check_ttl(ttl_s, "counter")
+        return await self._unresolved.once(("incr", key, amount, ttl_s), partial(self._incr, key, amount, ttl_s))
+
+    async def _incr(self, key: str, amount: int, ttl_s: float | None, token: ObjectId) -> int:
         now = now_utc()
         expires = None if ttl_s is None else now + timedelta(seconds=ttl_s)
         fresh = {
@@ -105,13 +113,25 @@ class Coordination(MongoBase):
                 {"$and": [{"$ne": [{"$ifNull": ["$expires_at", None]}, None]}, {"$lte": ["$expires_at", now]}]},
             ]
         }
-        update = [
+        ops = {"$ifNull": ["$ops", []]}
+        applied = {"$in": [token, {"$map": {"input": ops, "in": "$$this.t"}}]}
+        # (the new entry is built by `$map` over one item: an array literal holding an expression is evaluated
+        # by MongoDB, but not by mongomock, which the tests run on)
+        entry = {"$map": {"input": [0], "in": {"t": token, "v": "$value"}}}
+        update: list[_Doc] = [
             {
                 "$set": {
-                    "value": {"$cond": [fresh, Int64(amount), {"$add": ["$value", Int64(amount)]}]},
-                    "expires_at": {"$cond": [fresh, expires, "$expires_at"]},
+                    "value": {
+                        "$cond": [
+                            applied,
+                            "$value",
+                            {"$cond": [fresh, Int64(amount), {"$add": ["$value", Int64(amount)]}]},
+                        ]
+                    },
+                    "expires_at": {"$cond": [applied, "$expires_at", {"$cond": [fresh, expires, "$expires_at"]}]},
                 }
-            }
+            },
+            {"$set": {"ops": {"$cond": [applied, ops, {"$slice": [{"$concatArrays": [ops, entry]}, -KEEP]}]}}},
         ]
         counters = self._c.counters
         for _ in range(CAS_ATTEMPTS):
@@ -119,14 +139,13 @@ class Coordination(MongoBase):
                 doc = await self._run(
                     "incrementing a counter",
                     lambda: counters.find_one_and_update(
-                        {"_id": key}, update, upsert=True, return_document=ReturnDocument.AFTER
+                        {"_id": key}, update, upsert=True, projection={"ops": 1}, return_document=ReturnDocument.AFTER
                     ),
-                    idempotent=False,
                 )
             except DuplicateKeyError:
                 continue  # two processes created it at once: the other won, increment theirs
             assert doc is not None
-            return int(doc["value"])
+            return next(int(op["v"]) for op in doc["ops"] if op["t"] == token)
         raise StoreError(f"counter {key!r} could not be incremented; try again")
 
     # -- one call for all of an orchestrator's runs ---------------------------------------------

@@ -34,6 +34,7 @@ from ._codec import (
     thread_doc,
     to_pico,
 )
+from ._once import KEEP
 
 __all__ = ["Orchestrations"]
 
@@ -247,23 +248,33 @@ class Orchestrations(MongoBase):
 
     # -- budget -------------------------------------------------------------------------------
     async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
+        """One round trip when it fits. Exactly once despite lost replies (see `_once.py`): the update carries a
+        token, records it under `reserve_tokens.<orchestration id>` and skips a session that holds it already;
+        when the update matches nothing, one read tells a refusal from our own write retried."""
         check_amount("amount", amount)
         check_key("an orchestration id", orchestration_id)
         pico = Int64(to_pico(amount))
+        key = ("reserve", session_id, orchestration_id, int(pico))
+        return await self._unresolved.once(key, partial(self._reserve, session_id, orchestration_id, pico))
+
+    async def _reserve(self, session_id: str, orchestration_id: str, pico: Int64, token: ObjectId) -> bool:
+        tokens = f"reserve_tokens.{orchestration_id}"
         fits = {"$lte": [{"$add": ["$total_pico", "$reserved_pico", pico]}, "$limit_pico"]}
-        query = {"_id": doc_id(session_id), "$or": [{"limit_pico": None}, {"$expr": fits}]}
-        update = {"$inc": {"reserved_pico": pico, f"reservations.{orchestration_id}": pico}}
+        query = {"_id": doc_id(session_id), tokens: {"$ne": token}, "$or": [{"limit_pico": None}, {"$expr": fits}]}
+        update = {
+            "$inc": {"reserved_pico": pico, f"reservations.{orchestration_id}": pico},
+            "$push": {tokens: {"$each": [token], "$slice": -KEEP}},
+        }
         sessions = self._c.sessions
         done = await self._run(
-            "reserving budget",
-            lambda: sessions.find_one_and_update(query, update, projection={"_id": 1}),
-            idempotent=False,
+            "reserving budget", lambda: sessions.find_one_and_update(query, update, projection={"_id": 1})
         )
-        if done is None:
-            if not await self._exists(sessions, session_id):
-                raise NotFound(f"no session {session_id!r}")
-            return False
-        return True
+        if done is not None:
+            return True
+        doc = await self._one("reading a reservation", sessions, {"_id": doc_id(session_id)}, {tokens: 1})
+        if doc is None:
+            raise NotFound(f"no session {session_id!r}")
+        return token in doc.get("reserve_tokens", {}).get(orchestration_id, [])  # an earlier attempt's, or refused
 
     async def release_reservations(self, session_id: str, orchestration_id: str) -> float:
         check_key("an orchestration id", orchestration_id)
@@ -276,7 +287,8 @@ class Orchestrations(MongoBase):
             if not held:
                 return 0.0
             query = {"_id": doc_id(session_id), field: held}
-            update = {"$unset": {field: ""}, "$inc": {"reserved_pico": Int64(-held)}}
+            unset = {field: "", f"reserve_tokens.{orchestration_id}": ""}
+            update = {"$unset": unset, "$inc": {"reserved_pico": Int64(-held)}}
             result = await self._run("releasing a reservation", partial(sessions.update_one, query, update))
             if result.matched_count:
                 return from_pico(held)

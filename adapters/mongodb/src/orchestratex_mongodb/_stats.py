@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from orchestratex.exceptions import NotFound, StoreError
@@ -11,6 +12,7 @@ from orchestratex.stores import Analytics, ModelStats, RoutingStat
 
 from . import _analytics
 from ._base import CAS_ATTEMPTS, MongoBase
+from ._once import KEEP
 
 __all__ = ["Statistics"]
 
@@ -41,17 +43,21 @@ class Statistics(MongoBase):
             "latency_ms_sum": float(latency_ms),
             "output_tokens_sum": int(output_tokens),
         }
-        stats = self._c.routing_stats
+        token, stats = ObjectId(), self._c.routing_stats  # applied once despite lost replies (see `_once.py`)
+        update = {"$inc": increments, "$push": {"tokens": {"$each": [token], "$slice": -KEEP}}}
         for _ in range(CAS_ATTEMPTS):
             try:
                 await self._run(
                     "recording a routing outcome",
-                    lambda: stats.update_one(query, {"$inc": increments}, upsert=True),
-                    idempotent=False,
+                    lambda: stats.update_one({**query, "tokens": {"$ne": token}}, update, upsert=True),
                 )
                 return
             except DuplicateKeyError:
-                continue  # a concurrent first upsert won: now it exists, increment it
+                # a concurrent first upsert won (now it exists: increment it), or an earlier attempt of ours was
+                # applied (the filter skips it, so the upsert tried to create it anew)
+                doc = await self._run("reading routing statistics", lambda: stats.find_one(query, {"tokens": 1}))
+                if doc is not None and token in doc.get("tokens", []):
+                    return
         raise StoreError("the routing statistics could not be updated; try again")
 
     async def routing_stats(self, router: str) -> list[RoutingStat]:

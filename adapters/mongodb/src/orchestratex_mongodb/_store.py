@@ -42,6 +42,7 @@ from ._connection import Collections, check_database_name, handshake, make_clien
 from ._coordination import Coordination
 from ._errors import Retrier, redact_url
 from ._events import Events
+from ._once import Unresolved
 from ._orchestrations import Orchestrations
 from ._records import Records
 from ._stats import Statistics
@@ -118,6 +119,7 @@ class MongoStore(Records, Orchestrations, Events, Coordination, Statistics):
         self._committer: Committer
         self._opening = asyncio.Lock()
         self._run = Retrier(self.redacted_url, retries=retries, backoff_s=retry_backoff_s)
+        self._unresolved = Unresolved()
 
     @classmethod
     def from_url(cls, url: str) -> Self:
