@@ -31,7 +31,7 @@ from orchestratex.orchestrator._judges import JudgePlanner
 from orchestratex.orchestrator._run import Run
 from orchestratex.providers import estimate_input_tokens
 from orchestratex.records import Orchestration
-from orchestratex.usage import add_costs
+from orchestratex.usage import Usage, add_costs
 
 from ..helpers import NO_WAIT
 
@@ -182,7 +182,9 @@ async def test_a_calibrated_score_is_a_probability() -> None:
 async def test_an_overbilled_answer_is_still_judged_within_the_judges_reservation() -> None:
     def fn(request: GenerationRequest) -> Generation:
         if request.purpose == "judge":
-            return Generation(text=json.dumps({"score": 9, "feedback": "ok"}))
+            return Generation(
+                text=json.dumps({"score": 9, "feedback": "ok"}), usage=Usage(input_tokens=9, output_tokens=9)
+            )
         return Generation(text="an answer", reported_cost=0.00999)  # billed far above the catalog price
 
     orch = Orchestrator(

@@ -51,7 +51,9 @@ class Evaluator(ABC):
         """Score `response` to `task` (0–10) with feedback; raise `EvaluationError` when no verdict can be had."""
 
     def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
-        """How many judge calls one evaluation makes (used to keep budget for judging)."""
+        """How many judge calls one evaluation makes (used to keep budget for judging). 0 for an evaluator that
+        calls no model (a rubric, an exact match): nothing is kept for judging, and a model needs no other to
+        judge it."""
         return 1
 
     def build_request(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:

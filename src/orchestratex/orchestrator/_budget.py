@@ -44,6 +44,12 @@ def price_generation(model: ModelProfile, gen: Generation) -> float:
             model=model.name,
         )
     catalog_cost = model.cost(usage)
+    if not usage.output_tokens and gen.reported_cost is None and gen.text and model.output_cost_per_1k:
+        raise MalformedResponse(
+            f"{model.name} answered without reporting its usage (0 output tokens, no cost): the cost of a priced"
+            f" model's answer cannot be known; a provider must set Generation.usage (or reported_cost)",
+            model=model.name,
+        )
     if catalog_cost > MAX_AMOUNT:
         raise MalformedResponse(
             f"{model.name} reported {usage.input_tokens} input and {usage.output_tokens} output tokens, which would"

@@ -161,6 +161,8 @@ class JudgePlanner:
             ranked = self._ranked[answer_cap] = self._ranking(self._judges, author, answer_cap)
         pool = [m for m in self._judges if m.name != author]
         panel = run.o.evaluator.panel_size_for(pool)
+        if panel <= 0:  # an evaluator that calls no model (a rubric, a test): nothing to keep for judging
+            return 0.0
         costs = [cost for cost, name in ranked if name != author][:panel]
         if not costs:
             return None

@@ -27,7 +27,7 @@ from ..exceptions import (
     UnknownModelError,
 )
 from ..providers import Generation, GenerationRequest
-from ..records import Iteration, StopReason
+from ..records import Iteration, RoutingDecision, StopReason
 from ..routing import RoutingFeedback, detect_domain
 from ..stores import RoutingOutcome
 from ..usage import Usage
@@ -184,7 +184,7 @@ class Run(Committing):
         self._sent = (prompt, self.o.system_prompt, messages)
         task = self._task(prompt, messages)
         candidates = self._candidates(task)
-        decision = await self.o.router.select(task, candidates)
+        decision = _decision(self.o.router, await self.o.router.select(task, candidates))
         self.picked = next((m for m in candidates if m.name == decision.model_name), None)
         if self.picked is None:
             raise Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates")
@@ -333,7 +333,7 @@ class Run(Committing):
                 raise Stop("budget", detail, ledger) from None
             stop.ledger = ledger
             raise
-        decision = await self.o.router.select(task, candidates)
+        decision = _decision(self.o.router, await self.o.router.select(task, candidates))
         self.picked = next((m for m in candidates if m.name == decision.model_name), None)
         if self.picked is None:
             raise Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates", ledger)
@@ -541,3 +541,23 @@ class _JudgeCall:
         if request.max_output_tokens > cap:
             request = run.planner.with_cap(judge, request, cap)
         return run._call(judge, request, self.ledger, "judge")
+
+
+def _decision(router: object, decision: object) -> RoutingDecision:
+    """A router's choice, checked: a third party's `select` returning anything but a `RoutingDecision` (a model name,
+    a dict) is named here, not met as an `AttributeError` deep in the run."""
+    if type(decision) is RoutingDecision or isinstance(decision, RoutingDecision):
+        if type(decision.model_name) is str and type(decision.reasoning) is str:
+            return decision
+    raise TypeError(
+        f"{type(router).__name__}.select returned {_described(decision)}, not a RoutingDecision(model_name=..., "
+        f"reasoning=...) with text in both"
+    )
+
+
+def _described(value: object) -> str:
+    if isinstance(value, RoutingDecision):
+        return (
+            f"a RoutingDecision whose model_name or reasoning is not text ({value.model_name!r}, {value.reasoning!r})"
+        )
+    return type(value).__name__

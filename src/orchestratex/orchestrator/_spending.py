@@ -79,6 +79,10 @@ class Spending(RunState):
                         else partial(provider.generate, request)
                     )
                     gen = await retry_after(attempt, self.o.retry, partial(_count_failure, circuit, model.name), exc)
+                if type(gen) is not Generation and not isinstance(gen, Generation):
+                    raise TypeError(
+                        f"{type(provider).__name__}.generate returned {type(gen).__name__}, not a Generation"
+                    )
                 price_generation(model, gen)
                 call.done(gen, gen.cost)
         except ProviderError as exc:

@@ -45,6 +45,8 @@ class FunctionProvider(Provider):
       cost what your function says, as a provider that reports its own billing does (the orchestrator
       counts a reported cost instead of the catalog price and records both):
       `Generation(text="42", usage=Usage(input_tokens=120, output_tokens=3), reported_cost=0.00031)`.
+      A non-empty answer of a priced model needs its usage or its cost: with neither, the orchestrator
+      takes it as a provider's answer without usage, a `MalformedResponse`, not as a free answer.
     - `count_tokens`, when given, counts a request's input tokens (your tokenizer): the budget
       reserves against that count instead of the byte bound. It must not undercount.
     - Exceptions raised by `fn` propagate unchanged, so a test can raise `RateLimited`,
