@@ -151,6 +151,21 @@ def test_fitted_curve_beats_random_and_plots() -> None:
     plt.close("all")
 
 
+def test_a_curve_whose_hull_is_one_point_is_drawn() -> None:
+    """Its cheapest point is also its best: the hull is one point, and a line through one point drew nothing."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = lab.Curve("dominant", (lab.OperatingPoint(0.001, 0.9), lab.OperatingPoint(0.002, 0.8)))
+    ax = lab.plot_curves([curve])
+    [line] = ax.get_lines()
+    assert len(line.get_xdata()) == 1 and line.get_marker() not in (None, "None", "")
+    plt.close("all")
+
+
 async def test_an_empty_table_is_refused_by_every_measurement() -> None:
     # Before: "zero-size array to reduction operation maximum which has no identity" (a ValueError from numpy).
     empty = synthetic_table(12).subset([])

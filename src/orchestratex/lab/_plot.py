@@ -30,7 +30,9 @@ def plot_curves(
         _, ax = plt.subplots(figsize=(8, 5))
     for curve in curves:
         xy = curve.hull() if hull else [(p.cost, p.quality) for p in curve.points]
-        ax.plot([x for x, _ in xy], [y for _, y in xy], marker="." if not hull else None, label=curve.name)
+        # (a hull of one point, a curve whose cheapest point is also its best, is a line of no length: mark it)
+        marker = "." if not hull else "o" if len(xy) == 1 else None
+        ax.plot([x for x, _ in xy], [y for _, y in xy], marker=marker, label=curve.name)
     for label, point in (points or {}).items():
         ax.scatter([point.cost], [point.quality], s=18)
         ax.annotate(label, (point.cost, point.quality), fontsize=7, xytext=(3, 3), textcoords="offset points")
