@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import platform
 import sys
 
 import pytest
 
+import orchestratex
 from orchestratex import lab
 
 from .lab_data import DATA, ROOT
@@ -23,6 +25,8 @@ def test_routing_lab_notebook_executes(monkeypatch: pytest.MonkeyPatch) -> None:
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("matplotlib")
     nb = nbformat.read(NOTEBOOK, as_version=4)
+    # the kernel is this interpreter: asked here (the notebook prints no path of this machine into its outputs)
+    nb.cells.append(nbformat.v4.new_code_cell("import sys\nprint('interpreter:', sys.prefix)"))
     client = nbclient.NotebookClient(
         nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(ROOT / "examples")}}
     )
@@ -31,6 +35,7 @@ def test_routing_lab_notebook_executes(monkeypatch: pytest.MonkeyPatch) -> None:
         out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
     )
     assert f"interpreter: {sys.prefix}" in text
+    assert f"Python {platform.python_version()}, orchestratex {orchestratex.__version__}" in text
     assert "AIQ oracle" in text and "AIQ fitted" in text
     assert "loop, 3 iterations (incl. judging): w=" in text
     images = [out for cell in nb.cells for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
