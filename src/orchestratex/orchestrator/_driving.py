@@ -114,10 +114,10 @@ async def drive_stored(
         try:
             claimed = await o.store.claim(oid, o.owner, o.lease_ttl_s)
         except BaseException:
-            o._leases.held.discard(oid)
+            o._leases.drop(oid)
             raise
         if not claimed:
-            o._leases.held.discard(oid)
+            o._leases.drop(oid)
             raise Conflict(f"orchestration {oid} is being run by another process")
         return await drive_leased(o, oid, doc, None, on_event, on_delta)
     finally:
@@ -145,7 +145,7 @@ async def drive_leased(
             if doc is None or stored.updated_at != doc.updated_at or stored.status != doc.status:
                 doc = stored
         if doc.status in ("completed", "failed", "cancelled"):
-            o._leases.held.discard(oid)
+            o._leases.drop(oid)
             await o.store.release(oid, o.owner)
             return RunResult(doc, await stored_events(o.store, doc), o.simulated)
         o._leases.start()
@@ -156,14 +156,14 @@ async def drive_leased(
         new_thread = None  # the run stores it, then drops it: nothing else keeps it for the whole run
         await o._watcher.drive(run, fresh=session is not None and session.status == "active")
     except asyncio.CancelledError:
-        o._leases.held.discard(oid)
+        o._leases.drop(oid)
         await asyncio.shield(o.store.release(oid, o.owner))
         raise
     except BaseException:
-        o._leases.held.discard(oid)
+        o._leases.drop(oid)
         await o.store.release(oid, o.owner)
         raise
-    o._leases.held.discard(oid)
+    o._leases.drop(oid)
     if not run.lease_released:  # (the final commit gives it up; a suspended run's is given up here)
         await o.store.release(oid, o.owner)
     events = await stored_events(o.store, doc) if run.resumed else run.emitted

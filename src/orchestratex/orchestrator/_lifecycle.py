@@ -56,15 +56,17 @@ async def ensure_ready(orchestrator: Orchestrator) -> None:
 class LeaseKeeper:
     """Renews the leases of an orchestrator's running orchestrations, so no other process resumes them: one
     `Store.renew_leases` call for all of them every `lease_ttl_s / 3` (a failed one is tried again then), from one
-    background task that ends when none is held."""
+    background task that ends as soon as none is held (`drop`): a task left sleeping would keep the orchestrator,
+    and the store it opened, from being collected for up to `lease_ttl_s / 3`."""
 
-    __slots__ = ("_o", "_task", "held")
+    __slots__ = ("_o", "_sleeping", "_task", "held")
 
     def __init__(self, orchestrator: Orchestrator) -> None:
         self._o = orchestrator
         self.held: set[str] = set()
-        """The orchestrations whose lease this process holds: those it drives (or is about to)."""
+        """The orchestrations whose lease this process holds: those it drives (or is about to); `drop` removes one."""
         self._task: asyncio.Task[None] | None = None
+        self._sleeping = False
 
     def start(self) -> None:
         """Renew the held leases from now on, on the running event loop."""
@@ -72,10 +74,24 @@ class LeaseKeeper:
             leave(self._task)
             self._task = asyncio.create_task(self._keep(), name="orchestratex-lease-keeper")
 
+    def drop(self, oid: str) -> None:
+        """This process no longer holds the lease of `oid`; when it held no other, the keeper ends now."""
+        held = self.held
+        held.discard(oid)
+        task = self._task
+        if not held and self._sleeping and here(task):
+            assert task is not None
+            self._task = None  # (a run starting meanwhile starts a new one)
+            task.cancel()
+
     async def _keep(self) -> None:
         o = self._o
         while self.held:
-            await asyncio.sleep(o.lease_ttl_s / 3)
+            self._sleeping = True
+            try:
+                await asyncio.sleep(o.lease_ttl_s / 3)
+            finally:
+                self._sleeping = False
             if self.held:
                 with contextlib.suppress(Exception):
                     await o.store.renew_leases(list(self.held), o.owner, o.lease_ttl_s)

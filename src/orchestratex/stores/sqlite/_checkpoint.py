@@ -34,8 +34,13 @@ class Checkpointer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Ask the thread to finish (it does within one checkpoint) without waiting for it."""
+        """Ask the thread to finish (it does within one checkpoint, closing its connection) without waiting for it."""
         self._stopping.set()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread is still running (its connection is closed once it is not)."""
+        return self._thread.is_alive()
 
     def _loop(self) -> None:
         try:

@@ -4,14 +4,17 @@ a worker thread when another process holds the lock), the reader thread, and poi
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from ..._ids import forks
 from ...exceptions import Conflict, StoreError, StoreUnavailable
 from .._base import Store
 from ._checkpoint import Checkpointer
@@ -22,6 +25,11 @@ from ._worker import LoopWriter, Worker
 __all__ = ["SQLiteConnections"]
 
 _T = TypeVar("_T")
+
+logger = logging.getLogger("orchestratex.stores.sqlite")
+
+_JOIN_S = 5.0
+"""How long `close` waits for the store's threads to end (each has at most a statement or a checkpoint to finish)."""
 
 
 def _read_afresh(path: str) -> None:
@@ -67,6 +75,7 @@ class SQLiteConnections(Store):
     _local: threading.local
     _checkpointer: Checkpointer | None
     _file_id: tuple[int, int] | None
+    _finalizer: weakref.finalize[Any, Any] | None
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -93,6 +102,11 @@ class SQLiteConnections(Store):
                 raise
             self._reader = reader
             self._lconn = self._open_lookup()
+        # Collected without `close` (an orchestrator dropped in a notebook): its threads end, its connections close.
+        self._finalizer = weakref.finalize(
+            self, _release, forks(), worker, self._conn, self._reader, self._rconn, self._lconn, self._checkpointer
+        )
+        self._finalizer.atexit = False  # (at exit the daemon threads just stop, as before)
 
     def _open_sync(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = None
@@ -140,6 +154,11 @@ class SQLiteConnections(Store):
         return conn
 
     async def close(self) -> None:
+        """Close the connections and wait (up to 5 s) for the store's threads to end: once it returns, no connection
+        of the store is open, so a process forked then (gunicorn, `multiprocessing`) opens the file afresh."""
+        finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer.detach()
         lconn, self._lconn = self._lconn, None
         if lconn is not None:
             lconn.close()
@@ -151,18 +170,21 @@ class SQLiteConnections(Store):
             finally:
                 reader.stop()
         worker, conn, writer = self._worker, self._conn, self._writer
-        if worker is None or conn is None:
-            return
-        while writer is not None and not writer.idle:  # the writes already sent are done first
-            await asyncio.sleep(0.001)
-        self._worker = self._conn = self._writer = None
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
-            self._checkpointer = None
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
         try:
-            await worker.run(conn.close)
+            if worker is None or conn is None:
+                return
+            while writer is not None and not writer.idle:  # the writes already sent are done first
+                await asyncio.sleep(0.001)
+            self._worker = self._conn = self._writer = None
+            try:
+                await worker.run(conn.close)
+            finally:
+                worker.stop()
         finally:
-            worker.stop()
+            await _joined(self.path, reader, worker, checkpointer)
 
     def _writer_conn(self) -> sqlite3.Connection:
         conn = self._conn
@@ -247,3 +269,38 @@ class SQLiteConnections(Store):
             await self._read(_read_afresh, self.path)
             return
         await self._lookup(self._fetch, "SELECT 1 FROM sessions LIMIT 1", ())
+
+
+async def _joined(path: str, *threads: Worker | Checkpointer | None) -> None:
+    """Wait until each of `threads` (stopped) has ended, up to `_JOIN_S` in all, without blocking the event loop."""
+    deadline = time.monotonic() + _JOIN_S
+    for thread in threads:
+        while thread is not None and thread.alive:
+            if time.monotonic() > deadline:
+                logger.warning("a thread of the SQLite store %s did not end within %s s of close()", path, _JOIN_S)
+                return
+            await asyncio.sleep(0.001)
+
+
+def _release(
+    opened_in: int,
+    worker: Worker,
+    conn: sqlite3.Connection | None,
+    reader: Worker | None,
+    rconn: sqlite3.Connection | None,
+    lconn: sqlite3.Connection | None,
+    checkpointer: Checkpointer | None,
+) -> None:
+    """The finalizer of a `SQLiteStore` collected open: nothing can use its connections any more (what would holds
+    the store). It may run on any thread, the store's own included: it waits for nothing, each thread closes its
+    connection as its last job. In a process forked from the one that opened it, there is nothing to release (the
+    threads are not in this process, and closing what it inherited could disturb the parent's locks)."""
+    if opened_in != forks():
+        return
+    if checkpointer is not None:
+        checkpointer.stop()
+    if lconn is not None:
+        lconn.close()
+    if reader is not None:
+        reader.stop(rconn.close if rconn is not None else None)
+    worker.stop(conn.close if conn is not None else None)

@@ -84,6 +84,7 @@ class SQLiteStore(SQLiteRecords):
         self._lconn = None  # point reads on the event loop's thread (`_lookup`)
         self._local = threading.local()
         self._checkpointer = None
+        self._finalizer = None
         self._file_id = None
         """The database file opened (device, inode): `ping` checks it is still the file at `path`."""
         self._incrs = 0

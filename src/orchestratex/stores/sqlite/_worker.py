@@ -39,6 +39,15 @@ class _Job:
         self.error: BaseException | None = None
 
 
+class _Stop:
+    """Queued by `Worker.stop`: the thread runs `last` after the jobs before it, then exits."""
+
+    __slots__ = ("last",)
+
+    def __init__(self, last: Callable[[], object] | None) -> None:
+        self.last = last
+
+
 def _deliver(jobs: list[_Job]) -> None:
     for job in jobs:
         future = job.future
@@ -55,7 +64,7 @@ class Worker:
     to the event loop in one hand-off."""
 
     def __init__(self, name: str) -> None:
-        self._jobs: SimpleQueue[_Job | None] = SimpleQueue()
+        self._jobs: SimpleQueue[_Job | _Stop] = SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -74,35 +83,45 @@ class Worker:
         self._jobs.put(_Job(fn, args, future))
         return future
 
-    def stop(self) -> None:
-        """Let the thread finish the queued jobs and exit (does not wait for it)."""
-        self._jobs.put(None)
+    def stop(self, last: Callable[[], object] | None = None) -> None:
+        """Let the thread finish the queued jobs, run `last()` (its exception is ignored) and exit; does not wait for
+        it, so any thread may call it, the worker's own included (a finalizer may run there)."""
+        self._jobs.put(_Stop(last))
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def _loop(self) -> None:
         jobs = self._jobs
         while True:
             first = jobs.get()
-            batch: list[_Job | None] = [first]
+            batch: list[_Job | _Stop] = [first]
             while len(batch) < _MAX_BATCH:
                 try:
                     batch.append(jobs.get_nowait())
                 except Empty:
                     break
-            stop = False
+            stop: _Stop | None = None
             for job in batch:
-                if job is None:
-                    stop = True
+                if isinstance(job, _Stop):
+                    stop = job
                     continue
                 try:
                     job.result = job.fn(*job.args)
                 except BaseException as exc:  # delivered to the awaiting task
                     job.error = exc
-            self._hand_back([job for job in batch if job is not None])
-            del batch, first
-            if stop:
+            self._hand_back([job for job in batch if isinstance(job, _Job)])
+            # (nothing of the jobs is kept while the thread waits for the next: a job's function may hold the store,
+            # which would then never be collected, nor its finalizer stop this thread)
+            del batch, first, job
+            if stop is not None:
+                if stop.last is not None:
+                    with contextlib.suppress(Exception):
+                        stop.last()
                 return
 
     @staticmethod

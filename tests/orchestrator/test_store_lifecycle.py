@@ -1,0 +1,161 @@
+"""What an orchestrator's SQLite store leaves behind: nothing once `close()` has returned (a process forked then opens
+the file afresh), and nothing once an orchestrator dropped without `close()` has been collected (its store's threads
+end, its connections close, its lease keeper does not keep it alive)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestratex.stores import SQLiteStore
+from orchestratex.stores.sqlite import _checkpoint
+
+from .test_threads_and_forks import in_forked_child, needs_fork, orchestrator
+
+pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")  # (3.12+)
+
+
+class _SlowConnection:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str) -> sqlite3.Cursor:
+        time.sleep(0.3)
+        return self._conn.execute(sql)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _SlowCheckpoints:
+    """`sqlite3` as the checkpoint thread sees it: each checkpoint takes 0.3 s (a slow disk), its connection open."""
+
+    Error = sqlite3.Error
+
+    @staticmethod
+    def connect(*args: Any, **kwargs: Any) -> _SlowConnection:
+        return _SlowConnection(sqlite3.connect(*args, **kwargs))
+
+
+@pytest.fixture
+def slow_checkpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_checkpoint, "sqlite3", _SlowCheckpoints)
+
+
+def store_threads(path: Path) -> list[str]:
+    return [t.name for t in threading.enumerate() if str(path) in t.name]
+
+
+def open_files(path: Path) -> list[str]:
+    """The descriptors of this process open on the database's files (`path`, its `-wal`, its `-shm`)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # (the descriptor listdir itself used)
+            continue
+        if target.startswith(str(path)):
+            found.append(target)
+    return found
+
+
+needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd")
+
+
+@needs_fork
+@needs_proc
+@pytest.mark.usefixtures("slow_checkpoints")
+def test_close_leaves_no_thread_nor_connection_of_the_store_and_a_forked_child_runs(tmp_path: Path) -> None:
+    db = tmp_path / "close.db"
+    orch = orchestrator(f"sqlite:///{db}")
+    assert orch.run_sync("In the parent").status == "completed"
+    time.sleep(0.1)  # (the checkpoint thread is in a checkpoint now)
+    orch.close()
+    assert store_threads(db) == []
+    assert open_files(db) == []
+    assert not Path(f"{db}-wal").exists()  # (the last connection closed checkpoints the log and removes it)
+    assert in_forked_child(orch, "run_sync") == "ran: completed"
+    assert in_forked_child(orch, "run") == "ran: completed"
+    assert orch.run_sync("The parent again").status == "completed"
+    orch.close()
+
+
+@pytest.mark.usefixtures("slow_checkpoints")
+async def test_a_closed_sqlite_store_has_no_thread_left(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "store.db")
+    await store.open()
+    await store.ping()
+    await asyncio.sleep(0.1)
+    assert len(store_threads(tmp_path)) == 3  # writer's worker, reader, checkpoints
+    await store.close()
+    assert store_threads(tmp_path) == []
+
+
+def wait_for_threads(db: Path, at_most: int, within_s: float) -> int:
+    """The number of threads once those of the store of `db` have ended and at most `at_most` are left (or when
+    `within_s` has passed)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        gc.collect()
+        count = threading.active_count()
+        if (count <= at_most and not store_threads(db)) or time.monotonic() > deadline:
+            return count
+        time.sleep(0.02)
+
+
+def test_orchestrators_dropped_without_close_leave_no_thread_behind(tmp_path: Path) -> None:
+    db = tmp_path / "dropped.db"
+    before = threading.active_count()
+    for i in range(10):
+        orch = orchestrator(f"sqlite:///{db}")
+        assert orch.run_sync(f"Question {i}").status == "completed"
+        del orch
+    assert wait_for_threads(db, before, within_s=5) <= before, [t.name for t in threading.enumerate()]
+    assert store_threads(db) == []
+    assert not Path(f"{db}-wal").exists()  # every connection closed
+
+
+def test_orchestrators_dropped_without_close_leave_nothing_in_a_process_that_exits_promptly(tmp_path: Path) -> None:
+    db = tmp_path / "process.db"
+    script = textwrap.dedent(f"""
+        import gc, threading, time
+        from tests.orchestrator.test_threads_and_forks import orchestrator
+        before = threading.active_count()
+        for i in range(10):
+            orchestrator({f"sqlite:///{db}"!r}).run_sync(f"Question {{i}}")
+        deadline = time.monotonic() + 5
+        while threading.active_count() > before and time.monotonic() < deadline:
+            gc.collect()
+            time.sleep(0.02)
+        print(before, threading.active_count())
+    """)
+    root = Path(__file__).parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)])}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    before, after = map(int, done.stdout.split())
+    assert after == before, done.stdout
+    assert time.monotonic() - started < 30
+    assert not Path(f"{db}-wal").exists()
+
+
+async def test_the_lease_keeper_ends_when_the_last_run_ends_not_at_its_next_renewal() -> None:
+    orch = orchestrator()
+    assert orch.lease_ttl_s / 3 >= 10  # (the keeper would sleep that long before noticing)
+    assert (await orch.run("A question")).status == "completed"
+    await asyncio.sleep(0)  # (the keeper's cancellation is delivered)
+    task = orch._leases._task
+    assert task is None or task.done()
+    await orch.aclose()
