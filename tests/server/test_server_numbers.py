@@ -62,6 +62,16 @@ def test_rest_still_takes_an_integer_where_a_fraction_may_be(api: Api) -> None:
     assert started["settings"]["evaluation_threshold"] == 8.0
 
 
+def refused_v1_field(api: Api, field: str, value: Any, message: str) -> None:
+    """`/v1/chat/completions` with `field: value` answers 400 `invalid_value` naming `field`, with `message`."""
+    body = {"model": "orchestratex/fast", "messages": PROMPT, field: value}
+    r = api.client.post("/v1/chat/completions", json=body, headers=api.alice)
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert (err["param"], err["code"], err["type"]) == (field, "invalid_value", "invalid_request_error")
+    assert err["message"].startswith(message), err
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -79,12 +89,7 @@ def test_rest_still_takes_an_integer_where_a_fraction_may_be(api: Api) -> None:
     ],
 )
 def test_v1_refuses_a_boolean_or_a_string_for_a_number_with_400(api: Api, field: str, value: Any, message: str) -> None:
-    body = {"model": "orchestratex/fast", "messages": PROMPT, field: value}
-    r = api.client.post("/v1/chat/completions", json=body, headers=api.alice)
-    assert r.status_code == 400, r.text
-    err = r.json()["error"]
-    assert (err["param"], err["code"], err["type"]) == (field, "invalid_value", "invalid_request_error")
-    assert err["message"].startswith(message), err
+    refused_v1_field(api, field, value, message)
     nested = {"model": "orchestratex/fast", "messages": PROMPT, "orchestratex": {field: value}}
     if field in ("max_iterations", "cost_limit", "threshold", "patience"):  # the same in the `orchestratex` object
         r = api.client.post("/v1/chat/completions", json=nested, headers=api.alice)
@@ -104,12 +109,7 @@ def test_v1_refuses_a_boolean_or_a_string_for_a_number_with_400(api: Api, field:
     ],
 )
 def test_v1_refuses_a_string_or_a_number_for_a_boolean_with_400(api: Api, field: str, value: Any, message: str) -> None:
-    body = {"model": "orchestratex/fast", "messages": PROMPT, field: value}
-    r = api.client.post("/v1/chat/completions", json=body, headers=api.alice)
-    assert r.status_code == 400, r.text
-    err = r.json()["error"]
-    assert (err["param"], err["code"], err["type"]) == (field, "invalid_value", "invalid_request_error")
-    assert err["message"].startswith(message), err
+    refused_v1_field(api, field, value, message)
     options = {
         "model": "orchestratex/fast",
         "messages": PROMPT,
