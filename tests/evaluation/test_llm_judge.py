@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 import pytest
+from pydantic import ValidationError
 
 from orchestratex import EvaluationTask, Generation, GenerationRequest, LLMJudgeEvaluator, ModelCatalog, ModelProfile
 from orchestratex.exceptions import BudgetExceeded, EvaluationError, ProviderTimeout
@@ -155,3 +156,40 @@ async def test_a_request_built_for_a_smaller_cap_or_another_rubric_is_not_sent()
     evaluator.rubric = "Score it."
     await evaluator.evaluate(judged, Generation(text="answer"))
     assert sent[-1].messages[0].content == "Score it."
+
+
+class CappingCall:
+    """A judge call that says the cap it would give each judge's request (as the orchestrator's does)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.requests: list[GenerationRequest] = []
+
+    def judge_cap(self, judge: ModelProfile) -> int:
+        return self.cap
+
+    async def __call__(self, judge: ModelProfile, request: GenerationRequest) -> Generation:
+        self.requests.append(request)
+        return Generation(text=json.dumps({"score": 8, "feedback": "ok"}))
+
+
+async def test_a_request_is_built_at_the_cap_the_call_says() -> None:
+    """With a call that says its cap, the request is `build_request`'s at that cap (every field set alike); above the
+    evaluator's own cap, or with a call that says none, it is `build_request`'s."""
+    evaluator = LLMJudgeEvaluator(max_output_tokens=300)
+    for cap, expected in ((120, 120), (1000, 300)):
+        call = CappingCall(cap)
+        etask = task(call, ["anthropic:good"])
+        await evaluator.evaluate(etask, Generation(text="answer"))
+        [sent] = call.requests
+        built = evaluator.build_request(etask, CATALOG.get("anthropic:good"), "answer")
+        assert sent.max_output_tokens == expected
+        assert sent.model_dump() == {**built.model_dump(), "max_output_tokens": expected}
+        assert sent.model_fields_set == built.model_fields_set
+        assert sent.messages[1] is built.messages[1]  # (one user message for the task and answer)
+
+
+async def test_a_task_built_by_hand_with_an_invalid_domain_is_refused_as_before() -> None:
+    etask = replace(task(CappingCall(100), ["anthropic:good"]), domain=None)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="domain"):
+        await LLMJudgeEvaluator().evaluate(etask, Generation(text="answer"))

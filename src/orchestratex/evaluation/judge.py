@@ -6,6 +6,7 @@ import asyncio
 import math
 from collections.abc import Sequence
 
+from .._seal import made
 from ..catalog import ModelProfile
 from ..exceptions import BudgetExceeded, EvaluationError, OrchestrateXError, UserError
 from ..providers import Generation, GenerationRequest, Message
@@ -146,11 +147,12 @@ class LLMJudgeEvaluator(Evaluator):
 
     def _request_for(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
         """`build_request(task, judge, answer)`: the request built last for this judge if it is that one (sent
-        once), else a new one."""
+        once), else a new one — capped at the call's own cap for the judge when the orchestrator's call says it
+        (`judge_cap`: the cap it would apply on the request's way, so the request is built once, at that cap)."""
         built, system = self._built, self._system
+        cap = min(task.max_output_tokens, self.max_output_tokens, judge.max_output_tokens)
         if built is not None and system is not None:
             found = built.requests.pop(judge.name, None)
-            cap = min(task.max_output_tokens, self.max_output_tokens, judge.max_output_tokens)
             if (
                 found is not None
                 and found.model is judge
@@ -161,10 +163,36 @@ class LLMJudgeEvaluator(Evaluator):
                 and system.content == self.rubric
             ):
                 return found
+        capped = getattr(task.call, "judge_cap", None)
+        if capped is not None and type(self).build_request is LLMJudgeEvaluator.build_request:
+            request = self._capped_request(task, judge, answer, min(cap, capped(judge)))
+            if request is not None:
+                return request
         request = self.build_request(task, judge, answer)
         if self._built is not None:
             self._built.requests.pop(judge.name, None)  # sent: not kept
         return request
+
+    def _capped_request(
+        self, task: EvaluationTask, judge: ModelProfile, answer: str, cap: int
+    ) -> GenerationRequest | None:
+        """`build_request`'s request with the output cap `cap`, made sealed (`orchestratex._seal.made`: the values are
+        validated messages, a validated profile and the task's text and numbers, not validated again); None when one
+        of them is not what validation would keep (a task built by hand), for `build_request` to validate."""
+        if type(cap) is not int or cap < 1 or type(task.domain) is not str or not isinstance(judge, ModelProfile):
+            return None
+        built, system = self._messages(task.prompt, task.context, task.history, answer)
+        return made(
+            GenerationRequest,
+            model=judge,
+            messages=[system, built.user],
+            max_output_tokens=cap,
+            temperature=0.0,
+            stop=None,
+            json_output=True,
+            purpose="judge",
+            domain=task.domain,
+        )
 
     async def _judge(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> JudgeVerdict:
         try:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 
+from .._seal import made, seal
 from ..catalog import ModelProfile
 from ..evaluation import EvaluationTask
 from ..evaluation._base import checked_evaluation
@@ -37,7 +38,6 @@ from ._ledger import EPS, Ledger, Ready, Stop, assign
 from ._observe import collect
 from ._prompts import build_messages
 from ._result import dollars
-from ._seal import made, seal
 
 __all__ = ["Run"]
 
@@ -517,7 +517,8 @@ class Run(Committing):
 class _JudgeCall:
     """`EvaluationTask.call` for a run's judges: a judge's request capped at its learned cap, made through
     `Run._call` into the step's ledger. (One slotted object rather than a closure, whose cells and the cells of
-    the frame defining it the run would hold while the judges answer.)"""
+    the frame defining it the run would hold while the judges answer.) `LLMJudgeEvaluator` reads `judge_cap` to
+    build its requests at that cap rather than have them copied here."""
 
     __slots__ = ("author", "ledger", "run")
 
@@ -541,6 +542,10 @@ class _JudgeCall:
         if request.max_output_tokens > cap:
             request = run.planner.with_cap(judge, request, cap)
         return run._call(judge, request, self.ledger, "judge")
+
+    def judge_cap(self, judge: ModelProfile) -> int:
+        """The output cap `__call__` gives `judge`'s request (its learned cap)."""
+        return self.run.planner.judge_cap(judge)
 
 
 def _decision(router: object, decision: object) -> RoutingDecision:
