@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
-from orchestratex import BayesianRouter, MemoryStore, ModelCatalog, ModelProfile, RoutingDecision, RoutingFeedback, Task
+from orchestratex import BayesianRouter, MemoryStore, ModelCatalog, ModelProfile, RoutingFeedback, Task
 from orchestratex.domains import detect_domain
 
 CATALOG = ModelCatalog(
@@ -96,11 +95,3 @@ def test_invalid_settings() -> None:
 )
 def test_domain_detection(prompt: str, domain: str) -> None:
     assert detect_domain(prompt) == domain
-
-
-def test_a_decision_is_the_validated_one_and_a_task_built_by_hand_is_refused_as_before() -> None:
-    decision = BayesianRouter(explore=False).decide(TASK, MODELS)
-    assert RoutingDecision.model_validate(decision.model_dump()) == decision
-    assert decision.model_fields_set == set(RoutingDecision.model_fields)
-    with pytest.raises(ValidationError, match="domain"):
-        BayesianRouter(explore=False).decide(Task(prompt="x", domain=None), MODELS)  # type: ignore[arg-type]

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .._seal import made
 from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
@@ -160,7 +159,12 @@ class BayesianRouter(EscalatingRouter):
         if len(rows) > 1:
             _, mean2, _, cost2, second, _ = rows[1]
             reasoning += f"; runner-up {second.name} ({mean2:.1f}/10, ~${cost2:.4f})"
-        return _decision(best.name, reasoning + ".", {r[4].name: round(r[0], 4) for r in rows}, task.domain)
+        return RoutingDecision(
+            model_name=best.name,
+            reasoning=reasoning + ".",
+            scores={r[4].name: round(r[0], 4) for r in rows},
+            domain=task.domain,
+        )
 
     def _plan(
         self,
@@ -175,19 +179,12 @@ class BayesianRouter(EscalatingRouter):
         pick, best = self.escalate(task, candidates, base, costs, weight)
         model, mean, n = candidates[pick], rows[pick][1], rows[pick][2]
         basis = "catalog prior" if n == 0 else f"{n} observed answer{'s' if n != 1 else ''}"
-        return _decision(
-            model.name,
-            f"{model.name}: {plan_reasoning(task, candidates, best)} for {task.domain} — "
-            f"expected score {mean:.1f}/10 ({basis}) at ~${costs[pick]:.4f}.",
-            {m.name: round(v, 4) for m, v in zip(candidates, best.values, strict=True)},
-            task.domain,
+        return RoutingDecision(
+            model_name=model.name,
+            reasoning=(
+                f"{model.name}: {plan_reasoning(task, candidates, best)} for {task.domain} — "
+                f"expected score {mean:.1f}/10 ({basis}) at ~${costs[pick]:.4f}."
+            ),
+            scores={m.name: round(v, 4) for m, v in zip(candidates, best.values, strict=True)},
+            domain=task.domain,
         )
-
-
-def _decision(model_name: str, reasoning: str, scores: dict[str, float], domain: str) -> RoutingDecision:
-    """The decision, made sealed (`orchestratex._seal.made`: not validated again) when its values are what validation
-    would give: the names of validated profiles, text and rounded floats the router made, and a task's domain that is
-    text (a `Task` is a plain dataclass: anything else is validated, and refused, as before)."""
-    if type(model_name) is str and type(domain) is str:
-        return made(RoutingDecision, model_name=model_name, reasoning=reasoning, scores=scores, domain=domain)
-    return RoutingDecision(model_name=model_name, reasoning=reasoning, scores=scores, domain=domain)
