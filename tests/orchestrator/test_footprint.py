@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from orchestratex import FunctionProvider, GenerationRequest, LLMJudgeEvaluator, Message, Orchestrator, Usage
-from orchestratex.orchestrator._seal import share
+from orchestratex._seal import share
 from orchestratex.records import Iteration, Orchestration, Thread
 from orchestratex.routing import BayesianRouter
 from orchestratex.stores import MemoryStore

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import BaseModel
 
+from orchestratex._seal import made, seal
 from orchestratex.catalog import ModelProfile
 from orchestratex.events import ModelSelected, OrchestrationCompleted
 from orchestratex.orchestrator._ledger import assign as _assign
-from orchestratex.orchestrator._seal import made, seal
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.records import CallRecord, Iteration, Orchestration
 from orchestratex.usage import Usage

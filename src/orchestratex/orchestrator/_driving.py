@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from .._seal import seal
 from ..events import Event, EventHandler
 from ..exceptions import Conflict
 from ..records import Orchestration, Session, Thread
@@ -18,7 +19,6 @@ from ._lifecycle import ensure_ready
 from ._plan import plan
 from ._result import RunOptions, RunResult
 from ._run import Run
-from ._seal import seal
 from ._stream import DeltaSink, RunStream, StreamItem
 
 if TYPE_CHECKING:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .._ids import utcnow
+from .._seal import made, seal
 from ..catalog import ModelProfile
 from ..events import (
     Event,
@@ -19,7 +20,6 @@ from ..telemetry import run_telemetry
 from ..usage import Usage
 from ._judges import JudgePlanner, Judging
 from ._ledger import Ledger, Ready, Role
-from ._seal import made, seal
 from ._stream import DeltaSink
 
 if TYPE_CHECKING:

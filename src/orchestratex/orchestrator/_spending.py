@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 
+from .._seal import share
 from ..catalog import ModelProfile
 from ..exceptions import (
     BudgetExceeded,
@@ -25,7 +26,6 @@ from ._ledger import EPS, Ledger, Role, assign
 from ._result import dollars
 from ._retry import retry_after
 from ._run_state import RunState
-from ._seal import share
 from ._stream import AnswerDelta
 
 __all__ = ["Spending"]
