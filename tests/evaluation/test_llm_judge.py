@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from unittest.mock import AsyncMock, MagicMock
 
 import pytest
 from pydantic import ValidationError
@@ -187,6 +188,19 @@ async def test_a_request_is_built_at_the_cap_the_call_says() -> None:
         assert sent.model_dump() == {**built.model_dump(), "max_output_tokens": expected}
         assert sent.model_fields_set == built.model_fields_set
         assert sent.messages[1] is built.messages[1]  # (one user message for the task and answer)
+
+
+async def test_a_mock_call_is_sent_the_evaluators_request_and_asked_nothing_else() -> None:
+    """A test's `AsyncMock` (or `MagicMock`) call answers any attribute: its made-up `judge_cap` was called (a
+    coroutine compared with an int: TypeError) instead of the evaluator's request being sent as built."""
+    verdict = Generation(text=json.dumps({"score": 8, "feedback": "ok"}))
+    for call in (AsyncMock(return_value=verdict), MagicMock(side_effect=[asyncio.sleep(0, verdict)])):
+        etask = task(call, ["anthropic:good"])
+        evaluation = await LLMJudgeEvaluator().evaluate(etask, Generation(text="answer"))
+        assert evaluation.score == 8
+        [(judge, sent), _] = call.call_args
+        assert sent.model_dump() == LLMJudgeEvaluator().build_request(etask, judge, "answer").model_dump()
+        assert [c[0] for c in call.mock_calls] == [""]  # (only the call itself)
 
 
 async def test_a_task_built_by_hand_with_an_invalid_domain_is_refused_as_before() -> None:

@@ -163,9 +163,12 @@ class LLMJudgeEvaluator(Evaluator):
                 and system.content == self.rubric
             ):
                 return found
-        capped = getattr(task.call, "judge_cap", None)
-        if capped is not None and type(self).build_request is LLMJudgeEvaluator.build_request:
-            request = self._capped_request(task, judge, answer, min(cap, capped(judge)))
+        # (a method of the call's class: a mock's made-up attribute, or one set on an instance, is not asked)
+        if getattr(type(task.call), "judge_cap", None) is not None and (
+            type(self).build_request is LLMJudgeEvaluator.build_request
+        ):
+            said = task.call.judge_cap(judge)  # type: ignore[attr-defined]
+            request = self._capped_request(task, judge, answer, min(cap, said)) if type(said) is int else None
             if request is not None:
                 return request
         request = self.build_request(task, judge, answer)
