@@ -83,6 +83,41 @@ def test_a_router_returning_a_name_is_named() -> None:
         orchestrator.run_sync("Hi", max_iterations=1)
 
 
+class SetsScores(Router):
+    """Sets its scores after building its decision (a RoutingDecision validates nothing assigned to it)."""
+
+    def __init__(self, score: object) -> None:
+        self.score = score
+
+    async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        decision = RoutingDecision(model_name=candidates[0].name, reasoning="first")
+        decision.scores = {m.name: self.score for m in candidates}  # type: ignore[misc]
+        return decision
+
+
+def test_a_routers_scores_reach_its_event_as_floats_or_are_named() -> None:
+    """The run's `model_selected` event is made from the router's scores without validation: an int or a numeric
+    string (a numpy float32 alike) was kept as it was, and text no number was stored as is."""
+
+    def answer(request: GenerationRequest) -> str:
+        return VERDICT if request.purpose == "judge" else "ok"
+
+    for score in (1, "0.5"):
+        router = SetsScores(score)
+        result = Orchestrator(
+            providers=[FunctionProvider(answer)], catalog=catalog("function"), router=router
+        ).run_sync("Hi", max_iterations=1)
+        [selected] = [e for e in result.events if e.type == "model_selected"]
+        assert selected.scores == {"function:a": float(score), "function:b": float(score)}
+        assert all(type(v) is float for v in selected.scores.values())
+        assert json.loads(selected.model_dump_json())["scores"] == selected.scores
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(answer)], catalog=catalog("function"), router=SetsScores("high")
+    )
+    with pytest.raises(TypeError, match=re.escape("SetsScores.select returned a RoutingDecision whose scores are not")):
+        orchestrator.run_sync("Hi", max_iterations=1)
+
+
 class Regex(Evaluator):
     """Calls no model: `panel_size_for` says it makes no judge call."""
 

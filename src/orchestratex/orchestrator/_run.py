@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 
+from pydantic import TypeAdapter, ValidationError
+
 from .._seal import made, seal
 from ..catalog import ModelProfile
 from ..evaluation import EvaluationTask
@@ -553,11 +555,31 @@ def _decision(router: object, decision: object) -> RoutingDecision:
     a dict) is named here, not met as an `AttributeError` deep in the run."""
     if type(decision) is RoutingDecision or isinstance(decision, RoutingDecision):
         if type(decision.model_name) is str and type(decision.reasoning) is str:
-            return decision
+            return _scored(router, decision)
     raise TypeError(
         f"{type(router).__name__}.select returned {_described(decision)}, not a RoutingDecision(model_name=..., "
         f"reasoning=...) with text in both"
     )
+
+
+def _scored(router: object, decision: RoutingDecision) -> RoutingDecision:
+    """`decision`, or a copy whose `scores` are validated when the router's are not floats by model name (numpy's
+    float32, an int: built with `model_construct` or set after validation): the run's `ModelSelected` is made from
+    them without validation."""
+    scores = decision.scores
+    if type(scores) is dict and all(type(k) is str and type(v) is float for k, v in scores.items()):
+        return decision
+    try:
+        checked = _SCORES.validate_python(scores)
+    except ValidationError:
+        raise TypeError(
+            f"{type(router).__name__}.select returned a RoutingDecision whose scores are not numbers by model name "
+            f"({scores!r:.200}): give RoutingDecision(scores={{model_name: float, ...}})"
+        ) from None
+    return decision.model_copy(update={"scores": checked})
+
+
+_SCORES = TypeAdapter(dict[str, float])
 
 
 def _described(value: object) -> str:
