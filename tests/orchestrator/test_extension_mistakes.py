@@ -69,6 +69,39 @@ def test_an_answer_without_usage_is_not_counted_free() -> None:
     assert Orchestrator(providers=[FunctionProvider(answer)], catalog=free).run_sync("Hi").status == "completed"
 
 
+class SetsFields(Provider):
+    """Sets fields of its answers after building them (a Generation validates nothing assigned to it)."""
+
+    name = "sets"
+
+    def __init__(self, **fields: object) -> None:
+        self.fields = fields
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        text = VERDICT if request.purpose == "judge" else "ok"
+        gen = Generation(text=text, usage=Usage(input_tokens=5, output_tokens=5))
+        for name, value in self.fields.items():
+            setattr(gen, name, value)
+        return gen
+
+
+def test_a_providers_fields_set_after_validation_reach_the_records_validated_or_are_named() -> None:
+    """The run's events and call records are made from the answer's fields without validation: a latency set as
+    an int stayed an int in `response_generated`, and a finish reason no text was stored as it was."""
+    result = Orchestrator(providers=[SetsFields(latency_ms=12, reported_cost=0)], catalog=catalog("sets")).run_sync(
+        "Hi", max_iterations=1
+    )
+    [generated] = [e for e in result.events if e.type == "response_generated"]
+    [it] = result.orchestration.iterations
+    assert (generated.latency_ms, it.latency_ms, it.reported_cost) == (12.0, 12.0, 0.0)
+    assert all(type(v) is float for v in (generated.latency_ms, it.latency_ms, it.reported_cost))
+    orchestrator = Orchestrator(providers=[SetsFields(finish_reason=5)], catalog=catalog("sets"))
+    with pytest.raises(
+        ValueError, match=re.escape("SetsFields.generate returned an invalid Generation: finish_reason")
+    ):
+        orchestrator.run_sync("Hi", max_iterations=1)
+
+
 class ReturnsName(Router):
     async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         return candidates[0].name  # type: ignore[return-value]
