@@ -102,6 +102,23 @@ def test_a_providers_fields_set_after_validation_reach_the_records_validated_or_
         orchestrator.run_sync("Hi", max_iterations=1)
 
 
+def test_an_answer_without_usage_with_an_unusable_reported_cost_is_not_counted_free() -> None:
+    """An unusable reported cost (infinite, above any amount) is ignored for the catalog price: with no usage that
+    price was $0, and the answer was counted free, the check for an answer without usage passed over."""
+
+    def answer(request: GenerationRequest) -> Any:
+        if request.purpose == "judge":
+            return VERDICT
+        return Generation(text="An answer that cost money.", reported_cost=float("inf"))
+
+    result = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("function")).run_sync(
+        "Hi", max_iterations=1
+    )
+    errors = [e for it in result.orchestration.iterations for e in it.errors]
+    assert result.status == "failed" and errors
+    assert all("MalformedResponse" in e and "answered without reporting its usage" in e for e in errors)
+
+
 class ReturnsName(Router):
     async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         return candidates[0].name  # type: ignore[return-value]

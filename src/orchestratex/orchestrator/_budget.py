@@ -44,12 +44,6 @@ def price_generation(model: ModelProfile, gen: Generation) -> float:
             model=model.name,
         )
     catalog_cost = model.cost(usage)
-    if not usage.output_tokens and gen.reported_cost is None and gen.text and model.output_cost_per_1k:
-        raise MalformedResponse(
-            f"{model.name} answered without reporting its usage (0 output tokens, no cost): the cost of a priced"
-            f" model's answer cannot be known; a provider must set Generation.usage (or reported_cost)",
-            model=model.name,
-        )
     if catalog_cost > MAX_AMOUNT:
         raise MalformedResponse(
             f"{model.name} reported {usage.input_tokens} input and {usage.output_tokens} output tokens, which would"
@@ -61,6 +55,12 @@ def price_generation(model: ModelProfile, gen: Generation) -> float:
         logger.warning("%s reported an unusable cost %r; the catalog price is counted", model.name, reported)
         assign(gen, reported_cost=None)
         reported = None
+    if not usage.output_tokens and reported is None and gen.text and model.output_cost_per_1k:
+        raise MalformedResponse(
+            f"{model.name} answered without reporting its usage (0 output tokens, no usable cost): the cost of a priced"
+            f" model's answer cannot be known; a provider must set Generation.usage (or reported_cost)",
+            model=model.name,
+        )
     cost = catalog_cost if reported is None else float(reported)
     assign(gen, catalog_cost=catalog_cost, cost=cost)
     return cost
