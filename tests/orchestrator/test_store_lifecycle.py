@@ -102,6 +102,40 @@ async def test_a_closed_sqlite_store_has_no_thread_left(tmp_path: Path) -> None:
     assert store_threads(tmp_path) == []
 
 
+def _close_in_child(orch: Any, conn: Any) -> None:
+    async def close_and_reopen() -> str:
+        await asyncio.wait_for(orch.aclose(), 5)  # (it waited forever for the parent's worker thread)
+        store = SQLiteStore(orch.store.path)  # the child opens the file afresh
+        async with store:
+            return f"closed; counter {await store.incr('child')}"
+
+    try:
+        conn.send(asyncio.run(close_and_reopen()))
+    except BaseException as exc:
+        conn.send(f"{type(exc).__name__}: {exc}")
+    conn.close()
+
+
+@needs_fork
+def test_a_forked_child_closes_the_orchestrator_and_store_its_parent_opened_without_waiting(tmp_path: Path) -> None:
+    import multiprocessing
+
+    orch = orchestrator(f"sqlite:///{tmp_path / 'inherited.db'}")
+    assert orch.run_sync("In the parent").status == "completed"
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_close_in_child, args=(orch, sender))
+    child.start()
+    try:
+        assert receiver.poll(20), "the child got no answer"
+        assert receiver.recv() == "closed; counter 1"
+    finally:
+        child.kill()
+        child.join(5)
+    assert orch.run_sync("The parent goes on").status == "completed"  # its connections were left alone
+    orch.close()
+
+
 def wait_for_threads(db: Path, at_most: int, within_s: float) -> int:
     """The number of threads once those of the store of `db` have ended and at most `at_most` are left (or when
     `within_s` has passed)."""

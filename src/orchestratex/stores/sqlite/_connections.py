@@ -76,6 +76,8 @@ class SQLiteConnections(Store):
     _checkpointer: Checkpointer | None
     _file_id: tuple[int, int] | None
     _finalizer: weakref.finalize[Any, Any] | None
+    _opened_in: int
+    """`forks()` when the store was opened: another value means this process was forked from the one that opened it."""
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -103,8 +105,17 @@ class SQLiteConnections(Store):
             self._reader = reader
             self._lconn = self._open_lookup()
         # Collected without `close` (an orchestrator dropped in a notebook): its threads end, its connections close.
+        self._opened_in = forks()
         self._finalizer = weakref.finalize(
-            self, _release, forks(), worker, self._conn, self._reader, self._rconn, self._lconn, self._checkpointer
+            self,
+            _release,
+            self._opened_in,
+            worker,
+            self._conn,
+            self._reader,
+            self._rconn,
+            self._lconn,
+            self._checkpointer,
         )
         self._finalizer.atexit = False  # (at exit the daemon threads just stop, as before)
 
@@ -155,10 +166,16 @@ class SQLiteConnections(Store):
 
     async def close(self) -> None:
         """Close the connections and wait (up to 5 s) for the store's threads to end: once it returns, no connection
-        of the store is open, so a process forked then (gunicorn, `multiprocessing`) opens the file afresh."""
+        of the store is open, so a process forked then (gunicorn, `multiprocessing`) opens the file afresh. In a
+        process forked from the one that opened it, the store only forgets what it inherited (its threads stayed in
+        the parent, and closing the parent's connections could disturb its locks), as its finalizer does."""
         finalizer, self._finalizer = self._finalizer, None
         if finalizer is not None:
             finalizer.detach()
+        if self._worker is not None and self._opened_in != forks():
+            self._worker = self._conn = self._writer = self._reader = self._rconn = self._lconn = None
+            self._checkpointer = None
+            return
         lconn, self._lconn = self._lconn, None
         if lconn is not None:
             lconn.close()

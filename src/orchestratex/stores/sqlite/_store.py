@@ -85,6 +85,7 @@ class SQLiteStore(SQLiteRecords):
         self._local = threading.local()
         self._checkpointer = None
         self._finalizer = None
+        self._opened_in = 0
         self._file_id = None
         """The database file opened (device, inode): `ping` checks it is still the file at `path`."""
         self._incrs = 0
