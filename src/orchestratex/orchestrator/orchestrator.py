@@ -408,4 +408,4 @@ class Orchestrator:
 
     def lease_given_up(self, orchestration_id: str) -> None:
         """The final commit of a run of this process released its lease: it is no longer renewed."""
-        self._leases.held.discard(orchestration_id)
+        self._leases.drop(orchestration_id)
