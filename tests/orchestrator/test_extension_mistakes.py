@@ -52,9 +52,30 @@ def test_a_provider_returning_a_dict_is_named() -> None:
         orchestrator.run_sync("Hi", max_iterations=1)
 
 
+class NoUsage(Provider):
+    """Answers without reporting usage or cost (its judges' verdicts report theirs)."""
+
+    name = "nousage"
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        if request.purpose == "judge":
+            return Generation(text=VERDICT, usage=Usage(input_tokens=5, output_tokens=5))
+        return Generation(text="An answer that cost money.")
+
+
 def test_an_answer_without_usage_is_not_counted_free() -> None:
     """A priced model's answer reporting no tokens and no cost was counted at $0: the budget never saw it. It is
     now what the adapters make of a body without usage, a `MalformedResponse` (the next model is tried)."""
+    result = Orchestrator(providers=[NoUsage()], catalog=catalog("nousage")).run_sync("Hi", max_iterations=1)
+    errors = [e for it in result.orchestration.iterations for e in it.errors]
+    assert result.status == "failed" and errors
+    assert all("MalformedResponse" in e and "answered without reporting its usage" in e for e in errors)
+    free = ModelCatalog(ModelProfile(name=f"nousage:{n}", cost_per_1k_tokens=0.0) for n in ("a", "b"))
+    assert Orchestrator(providers=[NoUsage()], catalog=free).run_sync("Hi").status == "completed"
+
+
+def test_a_function_providers_answer_without_usage_is_estimated_not_free() -> None:
+    """A test's `Generation(text=...)` from a `FunctionProvider` function gets the estimate a str gets."""
 
     def answer(request: GenerationRequest) -> Any:
         return VERDICT if request.purpose == "judge" else Generation(text="An answer that cost money.")
@@ -62,11 +83,8 @@ def test_an_answer_without_usage_is_not_counted_free() -> None:
     result = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("function")).run_sync(
         "Hi", max_iterations=1
     )
-    errors = [e for it in result.orchestration.iterations for e in it.errors]
-    assert result.status == "failed" and errors
-    assert all("MalformedResponse" in e and "answered without reporting its usage" in e for e in errors)
-    free = ModelCatalog(ModelProfile(name=f"function:{n}", cost_per_1k_tokens=0.0) for n in ("a", "b"))
-    assert Orchestrator(providers=[FunctionProvider(answer)], catalog=free).run_sync("Hi").status == "completed"
+    [first] = result.orchestration.iterations
+    assert result.status == "completed" and first.usage.output_tokens == 7 and first.cost > 0
 
 
 class SetsFields(Provider):

@@ -41,12 +41,11 @@ class FunctionProvider(Provider):
       (0 for an unpriced model).
     - A (sync or async) generator of `str` is the answer in pieces: `generate_stream` hands each
       piece on as it is produced (a stand-in for a streaming model), `generate` joins them.
-    - A returned `Generation` is passed through unchanged. Set its `reported_cost` to make the call
+    - A returned `Generation` is passed through unchanged, unless it reports neither usage nor cost: then
+      its usage is estimated as a str's is (an answer is never counted free). Set its `reported_cost` to make the call
       cost what your function says, as a provider that reports its own billing does (the orchestrator
       counts a reported cost instead of the catalog price and records both):
       `Generation(text="42", usage=Usage(input_tokens=120, output_tokens=3), reported_cost=0.00031)`.
-      A non-empty answer of a priced model needs its usage or its cost: with neither, the orchestrator
-      takes it as a provider's answer without usage, a `MalformedResponse`, not as a free answer.
     - `count_tokens`, when given, counts a request's input tokens (your tokenizer): the budget
       reserves against that count instead of the byte bound. It must not undercount.
     - Exceptions raised by `fn` propagate unchanged, so a test can raise `RateLimited`,
@@ -102,6 +101,11 @@ class FunctionProvider(Provider):
         elif isinstance(result, Generation):
             if on_text is not None and result.text:
                 await on_text(result.text)
+            usage = result.usage
+            if result.text and not (usage.input_tokens or usage.output_tokens) and result.reported_cost is None:
+                # (no usage and no cost: a test's stand-in answer, estimated as a str is, never counted free)
+                usage = _estimated(request, result.text)
+                return result.model_copy(update={"usage": usage, "cost": _cost(request, usage)})
             return result
         elif isinstance(result, AsyncIterable):
             pieces = []
@@ -116,20 +120,14 @@ class FunctionProvider(Provider):
         else:
             raise self._bad(result)
         latency_ms = (time.perf_counter() - start) * 1000.0
-        usage = Usage(
-            input_tokens=_ceil_quarter(sum([len(message.content) for message in request.messages])),
-            output_tokens=_ceil_quarter(len(text)),
-            cached_input_tokens=0,
-            reasoning_tokens=0,
-        )
-        model = request.model
+        usage = _estimated(request, text)
         return Generation(
             text=text,
             usage=usage,
             latency_ms=latency_ms,
             finish_reason="stop",
-            model_name=model.name,
-            cost=model.cost(usage) if model.priced else 0.0,
+            model_name=request.model.name,
+            cost=_cost(request, usage),
             reported_cost=None,  # (pricing sets `catalog_cost`: then every field is given, and the set is shared)
         )
 
@@ -169,3 +167,17 @@ class FunctionProvider(Provider):
 
     def __repr__(self) -> str:
         return f"FunctionProvider({getattr(self.fn, '__qualname__', self.fn)!r}, name={self.name!r})"
+
+
+def _estimated(request: GenerationRequest, text: str) -> Usage:
+    """The usage of an answer `text` to `request`, at about four characters a token."""
+    return Usage(
+        input_tokens=_ceil_quarter(sum([len(message.content) for message in request.messages])),
+        output_tokens=_ceil_quarter(len(text)),
+        cached_input_tokens=0,
+        reasoning_tokens=0,
+    )
+
+
+def _cost(request: GenerationRequest, usage: Usage) -> float:
+    return request.model.cost(usage) if request.model.priced else 0.0
