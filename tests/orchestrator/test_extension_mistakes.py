@@ -63,15 +63,16 @@ class NoUsage(Provider):
         return Generation(text="An answer that cost money.")
 
 
-def test_an_answer_without_usage_is_not_counted_free() -> None:
+def test_an_answer_without_usage_is_counted_at_its_worst_case(caplog: pytest.LogCaptureFixture) -> None:
     """A priced model's answer reporting no tokens and no cost was counted at $0: the budget never saw it. It is
-    now what the adapters make of a body without usage, a `MalformedResponse` (the next model is tried)."""
-    result = Orchestrator(providers=[NoUsage()], catalog=catalog("nousage")).run_sync("Hi", max_iterations=1)
-    errors = [e for it in result.orchestration.iterations for e in it.errors]
-    assert result.status == "failed" and errors
-    assert all("MalformedResponse" in e and "answered without reporting its usage" in e for e in errors)
+    now counted at the call's reserved worst case, the most it could have cost, with a warning."""
+    orchestrator = Orchestrator(providers=[NoUsage()], catalog=catalog("nousage"))
+    result = orchestrator.run_sync("Hi", max_iterations=1)
+    [first] = result.orchestration.iterations
+    assert result.status == "completed" and first.cost > 0 and first.usage.output_tokens == 0
+    assert "answered without reporting its usage" in caplog.text and "reserved worst case" in caplog.text
     free = ModelCatalog(ModelProfile(name=f"nousage:{n}", cost_per_1k_tokens=0.0) for n in ("a", "b"))
-    assert Orchestrator(providers=[NoUsage()], catalog=free).run_sync("Hi").status == "completed"
+    assert Orchestrator(providers=[NoUsage()], catalog=free).run_sync("Hi").total_cost == 0
 
 
 def test_a_function_providers_answer_without_usage_is_estimated_not_free() -> None:
@@ -132,9 +133,8 @@ def test_an_answer_without_usage_with_an_unusable_reported_cost_is_not_counted_f
     result = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("function")).run_sync(
         "Hi", max_iterations=1
     )
-    errors = [e for it in result.orchestration.iterations for e in it.errors]
-    assert result.status == "failed" and errors
-    assert all("MalformedResponse" in e and "answered without reporting its usage" in e for e in errors)
+    [first] = result.orchestration.iterations
+    assert result.status == "completed" and first.cost > 0
 
 
 class ReturnsName(Router):

@@ -28,14 +28,16 @@ logger = logging.getLogger("orchestratex.orchestrator")
 _EPS = 1e-12
 
 
-def price_generation(model: ModelProfile, gen: Generation) -> float:
+def price_generation(model: ModelProfile, gen: Generation, worst: float) -> float:
     """Fill in `gen.catalog_cost` and `gen.cost` (the provider's reported cost when it gave a usable
     one, else the catalog price of the usage); return the counted cost.
 
     Usage that cannot be priced — a negative token count, or a cost above `MAX_AMOUNT`, the most any one amount
     may be in a store — is a `MalformedResponse` (the call is recorded failed, at no cost, and the run goes on
     with another model): counted, it would make the step's commit fail and leave the run unfinished. A reported
-    cost that is negative, not finite or above `MAX_AMOUNT` is ignored for the catalog price."""
+    cost that is negative, not finite or above `MAX_AMOUNT` is ignored for the catalog price. A priced model's
+    answer with neither usage nor a usable reported cost is counted at `worst`, the call's reserved worst case
+    (never as free), with a warning."""
     usage = gen.usage
     if min(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens) < 0:
         raise MalformedResponse(
@@ -55,13 +57,16 @@ def price_generation(model: ModelProfile, gen: Generation) -> float:
         logger.warning("%s reported an unusable cost %r; the catalog price is counted", model.name, reported)
         assign(gen, reported_cost=None)
         reported = None
-    if not usage.output_tokens and reported is None and gen.text and model.output_cost_per_1k:
-        raise MalformedResponse(
-            f"{model.name} answered without reporting its usage (0 output tokens, no usable cost): the cost of a priced"
-            f" model's answer cannot be known; a provider must set Generation.usage (or reported_cost)",
-            model=model.name,
-        )
     cost = catalog_cost if reported is None else float(reported)
+    if not usage.output_tokens and reported is None and gen.text and model.output_cost_per_1k:
+        # (a provider of one's own that sets no usage: its answer is not free; it costs at most what was reserved)
+        logger.warning(
+            "%s answered without reporting its usage (0 output tokens, no usable cost): counted at its reserved worst"
+            " case, $%.6f; a provider should set Generation.usage (or reported_cost)",
+            model.name,
+            worst,
+        )
+        cost = worst
     assign(gen, catalog_cost=catalog_cost, cost=cost)
     return cost
 

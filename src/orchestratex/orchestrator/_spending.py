@@ -87,7 +87,7 @@ class Spending(RunState):
                         f"{type(provider).__name__}.generate returned {type(gen).__name__}, not a Generation"
                     )
                 gen = _validated(provider, gen)
-                price_generation(model, gen)
+                price_generation(model, gen, worst)
                 call.done(gen, gen.cost)
         except ProviderError as exc:
             ledger.calls += (self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__),)
