@@ -83,8 +83,7 @@ def test_close_leaves_no_thread_nor_connection_of_the_store_and_a_forked_child_r
     time.sleep(0.1)  # (the checkpoint thread is in a checkpoint now)
     orch.close()
     assert store_threads(db) == []
-    assert open_files(db) == []
-    assert not Path(f"{db}-wal").exists()  # (the last connection closed checkpoints the log and removes it)
+    assert open_files(db) == []  # (not the log's removal: two connections closing at once may both leave it)
     assert in_forked_child(orch, "run_sync") == "ran: completed"
     assert in_forked_child(orch, "run") == "ran: completed"
     assert orch.run_sync("The parent again").status == "completed"
@@ -148,6 +147,7 @@ def wait_for_threads(db: Path, at_most: int, within_s: float) -> int:
         time.sleep(0.02)
 
 
+@needs_proc
 def test_orchestrators_dropped_without_close_leave_no_thread_behind(tmp_path: Path) -> None:
     db = tmp_path / "dropped.db"
     before = threading.active_count()
@@ -157,7 +157,7 @@ def test_orchestrators_dropped_without_close_leave_no_thread_behind(tmp_path: Pa
         del orch
     assert wait_for_threads(db, before, within_s=5) <= before, [t.name for t in threading.enumerate()]
     assert store_threads(db) == []
-    assert not Path(f"{db}-wal").exists()  # every connection closed
+    assert open_files(db) == []  # every connection closed
 
 
 def test_orchestrators_dropped_without_close_leave_nothing_in_a_process_that_exits_promptly(tmp_path: Path) -> None:
@@ -182,7 +182,6 @@ def test_orchestrators_dropped_without_close_leave_nothing_in_a_process_that_exi
     before, after = map(int, done.stdout.split())
     assert after == before, done.stdout
     assert time.monotonic() - started < 30
-    assert not Path(f"{db}-wal").exists()
 
 
 async def test_the_lease_keeper_ends_when_the_last_run_ends_not_at_its_next_renewal() -> None:
