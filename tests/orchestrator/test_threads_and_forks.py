@@ -176,7 +176,8 @@ def test_two_forked_workers_driving_one_orchestration_do_not_both_run_it(tmp_pat
     results = sorted(outcomes.get(timeout=30) for _ in workers)
     for worker in workers:
         worker.join(10)
-    assert results == ["Conflict", "completed"]
+    # (the second refused while the first runs it; or, far behind, it finds the run already ended and returns it)
+    assert results in (["Conflict", "completed"], ["completed", "completed"])
 
     async def books() -> tuple[float, float]:
         async with orchestrator(url) as other:
