@@ -7,8 +7,6 @@ import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 
-from pydantic import TypeAdapter, ValidationError
-
 from .._seal import made, seal
 from ..catalog import ModelProfile
 from ..evaluation import EvaluationTask
@@ -30,8 +28,9 @@ from ..exceptions import (
     UnknownModelError,
 )
 from ..providers import Generation, GenerationRequest
-from ..records import Iteration, RoutingDecision, StopReason
+from ..records import Iteration, StopReason
 from ..routing import RoutingFeedback, detect_domain
+from ..routing._base import checked_decision
 from ..stores import RoutingOutcome
 from ..usage import Usage
 from ._commits import Committing
@@ -186,7 +185,7 @@ class Run(Committing):
         self._sent = (prompt, self.o.system_prompt, messages)
         task = self._task(prompt, messages)
         candidates = self._candidates(task)
-        decision = _decision(self.o.router, await self.o.router.select(task, candidates))
+        decision = checked_decision(self.o.router, await self.o.router.select(task, candidates))
         self.picked = next((m for m in candidates if m.name == decision.model_name), None)
         if self.picked is None:
             raise Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates")
@@ -335,7 +334,7 @@ class Run(Committing):
                 raise Stop("budget", detail, ledger) from None
             stop.ledger = ledger
             raise
-        decision = _decision(self.o.router, await self.o.router.select(task, candidates))
+        decision = checked_decision(self.o.router, await self.o.router.select(task, candidates))
         self.picked = next((m for m in candidates if m.name == decision.model_name), None)
         if self.picked is None:
             raise Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates", ledger)
@@ -548,43 +547,3 @@ class _JudgeCall:
     def judge_cap(self, judge: ModelProfile) -> int:
         """The output cap `__call__` gives `judge`'s request (its learned cap)."""
         return self.run.planner.judge_cap(judge)
-
-
-def _decision(router: object, decision: object) -> RoutingDecision:
-    """A router's choice, checked: a third party's `select` returning anything but a `RoutingDecision` (a model name,
-    a dict) is named here, not met as an `AttributeError` deep in the run."""
-    if type(decision) is RoutingDecision or isinstance(decision, RoutingDecision):
-        if type(decision.model_name) is str and type(decision.reasoning) is str:
-            return _scored(router, decision)
-    raise TypeError(
-        f"{type(router).__name__}.select returned {_described(decision)}, not a RoutingDecision(model_name=..., "
-        f"reasoning=...) with text in both"
-    )
-
-
-def _scored(router: object, decision: RoutingDecision) -> RoutingDecision:
-    """`decision`, or a copy whose `scores` are validated when the router's are not floats by model name (numpy's
-    float32, an int: built with `model_construct` or set after validation): the run's `ModelSelected` is made from
-    them without validation."""
-    scores = decision.scores
-    if type(scores) is dict and all(type(k) is str and type(v) is float for k, v in scores.items()):
-        return decision
-    try:
-        checked = _SCORES.validate_python(scores)
-    except ValidationError:
-        raise TypeError(
-            f"{type(router).__name__}.select returned a RoutingDecision whose scores are not numbers by model name "
-            f"({scores!r:.200}): give RoutingDecision(scores={{model_name: float, ...}})"
-        ) from None
-    return decision.model_copy(update={"scores": checked})
-
-
-_SCORES = TypeAdapter(dict[str, float])
-
-
-def _described(value: object) -> str:
-    if isinstance(value, RoutingDecision):
-        return (
-            f"a RoutingDecision whose model_name or reasoning is not text ({value.model_name!r}, {value.reasoning!r})"
-        )
-    return type(value).__name__

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import numbers
 from collections.abc import Awaitable, Callable
 from functools import partial
-
-from pydantic import BaseModel, ValidationError
 
 from .._seal import share
 from ..catalog import ModelProfile
@@ -20,6 +17,7 @@ from ..exceptions import (
     ProviderError,
 )
 from ..providers import Generation, GenerationRequest, Provider, TextSink
+from ..providers._base import checked_generation
 from ..usage import Usage, add_costs
 from ._budget import price_generation, reserve_waiting
 from ._circuit import CircuitBreaker
@@ -82,11 +80,7 @@ class Spending(RunState):
                         else partial(provider.generate, request)
                     )
                     gen = await retry_after(attempt, self.o.retry, partial(_count_failure, circuit, model.name), exc)
-                if type(gen) is not Generation and not isinstance(gen, Generation):
-                    raise TypeError(
-                        f"{type(provider).__name__}.generate returned {type(gen).__name__}, not a Generation"
-                    )
-                gen = _validated(provider, gen)
+                gen = checked_generation(provider, gen)
                 price_generation(model, gen, worst)
                 call.done(gen, gen.cost)
         except ProviderError as exc:
@@ -273,35 +267,3 @@ def _empty_answer(model: ModelProfile, gen: Generation, request: GenerationReque
     else:
         why = f"an empty answer (finish_reason {gen.finish_reason!r}): nothing to judge"
     return MalformedResponse(f"{model.name} {EMPTY_ANSWER}{why}", model=model.name, provider=model.provider)
-
-
-def _validated(provider: Provider, gen: Generation) -> Generation:
-    """`gen`, or a validated copy of it when a field the run copies into its records unvalidated (its events, call
-    records and iterations are made sealed) is not of its type: a `Generation` validates nothing assigned to it
-    after it is built (`gen.latency_ms = 12`, a numpy float32) nor given to `model_construct`. `ValueError` naming
-    the provider and the field for a value that is not one."""
-    if (
-        type(gen.text) is str
-        and type(gen.latency_ms) is float
-        and type(gen.usage) is Usage
-        and type(gen.model_name) is str
-        and (gen.finish_reason is None or type(gen.finish_reason) is str)
-        and (gen.reported_cost is None or type(gen.reported_cost) is float)
-    ):
-        return gen
-    name = type(provider).__name__
-    data = dict(gen.__dict__)
-    usage, reported = data["usage"], data.pop("reported_cost")  # (an unusable cost is ignored: `price_generation`)
-    if isinstance(usage, BaseModel):
-        data["usage"] = usage.model_dump()
-    if reported is not None and (isinstance(reported, bool) or not isinstance(reported, numbers.Real)):
-        raise ValueError(f"{name}.generate returned an invalid Generation: reported_cost: {reported!r} is not a cost")
-    try:
-        checked = type(gen).model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ValueError(f"{name}.generate returned an invalid Generation: {where}: {err['msg']}") from None
-    if reported is not None:
-        assign(checked, reported_cost=float(reported))
-    return checked

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import ClassVar, Literal, Self, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..catalog import ModelProfile
 from ..exceptions import UserError
@@ -20,6 +21,7 @@ __all__ = [
     "Provider",
     "TextSink",
     "check_allow_model_requests",
+    "checked_generation",
     "estimate_input_tokens",
     "estimate_message_tokens",
 ]
@@ -182,3 +184,36 @@ class Provider(ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def checked_generation(provider: Provider, gen: object) -> Generation:
+    """`gen`, what `provider.generate` returned, when it is a valid `Generation`: `TypeError` naming `generate` when it
+    is anything else (a dict, a str); a validated copy when a field the run copies into its records unvalidated (its
+    events, call records and iterations are made sealed) is not of its type — a `Generation` validates nothing
+    assigned to it after it is built (`gen.latency_ms = 12`, a numpy float32) nor given to `model_construct`;
+    `ValueError` naming the provider and the field for a value that is not one."""
+    if type(gen) is not Generation and not isinstance(gen, Generation):
+        raise TypeError(f"{type(provider).__name__}.generate returned {type(gen).__name__}, not a Generation")
+    if (
+        type(gen.text) is str
+        and type(gen.latency_ms) is float
+        and type(gen.usage) is Usage
+        and type(gen.model_name) is str
+        and (gen.finish_reason is None or type(gen.finish_reason) is str)
+        and (gen.reported_cost is None or type(gen.reported_cost) is float)
+    ):
+        return gen
+    name = type(provider).__name__
+    data = dict(gen.__dict__)
+    usage, reported = data["usage"], data.pop("reported_cost")  # (an unusable cost is ignored: `price_generation`)
+    if isinstance(usage, BaseModel):
+        data["usage"] = usage.model_dump()
+    if reported is not None and (isinstance(reported, bool) or not isinstance(reported, numbers.Real)):
+        raise ValueError(f"{name}.generate returned an invalid Generation: reported_cost: {reported!r} is not a cost")
+    try:
+        checked = type(gen).model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ValueError(f"{name}.generate returned an invalid Generation: {where}: {err['msg']}") from None
+    return checked if reported is None else checked.model_copy(update={"reported_cost": float(reported)})

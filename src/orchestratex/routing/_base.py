@@ -7,13 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pydantic import TypeAdapter, ValidationError
+
 from ..catalog import ModelProfile
 from ..records import RoutingDecision
 
 if TYPE_CHECKING:
     from ..stores import RoutingStat, Store
 
-__all__ = ["Attempt", "LearningRouter", "Router", "RoutingFeedback", "Task"]
+__all__ = ["Attempt", "LearningRouter", "Router", "RoutingFeedback", "Task", "checked_decision"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,3 +147,44 @@ class LearningRouter(Router):
     @abstractmethod
     def restore(self, stats: Sequence[RoutingStat]) -> None:
         """Add the statistics persisted in the store (called once, by `attach`)."""
+
+
+def checked_decision(router: Router, decision: object) -> RoutingDecision:
+    """`decision`, what `router.select` returned, when it is a valid `RoutingDecision`: `TypeError` naming `select`
+    when it is anything else (a model name, a dict) or holds no text, or scores that are no numbers, rather than an
+    `AttributeError` deep in the run (which makes its records from it without validation)."""
+    if type(decision) is RoutingDecision or isinstance(decision, RoutingDecision):
+        if type(decision.model_name) is str and type(decision.reasoning) is str:
+            return _scored(router, decision)
+    raise TypeError(
+        f"{type(router).__name__}.select returned {_described(decision)}, not a RoutingDecision(model_name=..., "
+        f"reasoning=...) with text in both"
+    )
+
+
+def _scored(router: Router, decision: RoutingDecision) -> RoutingDecision:
+    """`decision`, or a copy whose `scores` are validated when the router's are not floats by model name (numpy's
+    float32, an int: built with `model_construct` or set after validation): the run's `ModelSelected` is made from
+    them without validation."""
+    scores = decision.scores
+    if type(scores) is dict and all(type(k) is str and type(v) is float for k, v in scores.items()):
+        return decision
+    try:
+        checked = _SCORES.validate_python(scores)
+    except ValidationError:
+        raise TypeError(
+            f"{type(router).__name__}.select returned a RoutingDecision whose scores are not numbers by model name "
+            f"({scores!r:.200}): give RoutingDecision(scores={{model_name: float, ...}})"
+        ) from None
+    return decision.model_copy(update={"scores": checked})
+
+
+_SCORES = TypeAdapter(dict[str, float])
+
+
+def _described(value: object) -> str:
+    if isinstance(value, RoutingDecision):
+        return (
+            f"a RoutingDecision whose model_name or reasoning is not text ({value.model_name!r}, {value.reasoning!r})"
+        )
+    return type(value).__name__
