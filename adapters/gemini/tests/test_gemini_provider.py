@@ -15,7 +15,9 @@ from orchestratex.exceptions import (
     AuthenticationError,
     ContentFiltered,
     MalformedResponse,
+    ProviderHTTPError,
     ProviderServerError,
+    ProviderTimeout,
     RateLimited,
     UserError,
 )
@@ -103,6 +105,23 @@ async def test_invalid_api_key_400_is_an_authentication_error() -> None:
     }
     with pytest.raises(AuthenticationError, match="GEMINI_API_KEY"):
         await provider_on(MockServer(Reply(400, json={"error": error}))).generate(request())
+
+
+@pytest.mark.parametrize(
+    ("status", "grpc", "cls"),
+    [
+        (504, "DEADLINE_EXCEEDED", ProviderTimeout),
+        (408, "DEADLINE_EXCEEDED", ProviderTimeout),
+        (504, "UNAVAILABLE", ProviderServerError),
+        (408, "CANCELLED", ProviderHTTPError),
+    ],
+)
+async def test_a_deadline_exceeded_is_a_timeout(status: int, grpc: str, cls: type[Exception]) -> None:
+    error = {"code": status, "message": "The request took too long.", "status": grpc}
+    with pytest.raises(cls) as info:
+        await provider_on(MockServer(Reply(status, json={"error": error}))).generate(request())
+    assert type(info.value) is cls
+    assert f"({status}): {grpc} The request took too long." in str(info.value)
 
 
 async def test_works_over_an_httpx_client_too() -> None:

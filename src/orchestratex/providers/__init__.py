@@ -19,6 +19,7 @@ from ._base import (
     check_allow_model_requests,
     estimate_input_tokens,
 )
+from ._http_errors import http_error
 from ._registry import load_provider_class, provider_names, providers_from_env
 from ._support import retry_after_seconds, unwrap_json_object
 from .function import FunctionProvider
@@ -41,6 +42,7 @@ __all__ = [
     "TextSink",
     "check_allow_model_requests",
     "estimate_input_tokens",
+    "http_error",
     "load_provider_class",
     "provider_names",
     "providers_from_env",

@@ -9,19 +9,8 @@ from contextlib import contextmanager
 import anthropic
 import pydantic
 
-from orchestratex.exceptions import (
-    AuthenticationError,
-    ContentFiltered,
-    ContextLengthExceeded,
-    MalformedResponse,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderHTTPError,
-    ProviderServerError,
-    ProviderTimeout,
-    RateLimited,
-)
-from orchestratex.providers import retry_after_seconds
+from orchestratex.exceptions import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout
+from orchestratex.providers import http_error, retry_after_seconds
 
 __all__ = ["map_anthropic_errors", "retry_after_seconds"]
 
@@ -50,39 +39,18 @@ def _status_error(exc: anthropic.APIStatusError, *, provider: str, model: str, a
     headers = dict(exc.response.headers)
     detail = (_api_message(exc) or exc.message) + _path_hint(exc)
     lowered = detail.lower()
-
-    def http(cls: type[ProviderHTTPError], message: str) -> ProviderHTTPError:
-        return cls(message, status_code=status, body=exc.body, headers=headers, model=model, provider=provider)
-
-    if status in (401, 403):
-        what = "rejected the API key" if status == 401 else "refused access (permission denied)"
-        return http(AuthenticationError, f"{provider} {what} ({status}): {detail}; set {api_key_env} to a valid key")
-    if status == 429:
-        return RateLimited(
-            f"{provider} rate limit (429): {detail}",
-            retry_after=retry_after_seconds(headers),
-            body=exc.body,
-            headers=headers,
-            model=model,
-            provider=provider,
-        )
-    if status in (400, 413) and any(p in lowered for p in _CONTEXT_PHRASES):
-        return http(ContextLengthExceeded, f"{provider} model {model}: prompt too long ({status}): {detail}")
-    if status == 400 and any(p in lowered for p in _FILTER_PHRASES):
-        return http(ContentFiltered, f"{provider} content filter ({status}): {detail}")
-    if status == 408:
-        return ProviderTimeout(f"{provider} request timed out (408): {detail}", model=model, provider=provider)
-    if status >= 500:  # 500 api_error, 529 overloaded_error, 504 timeout_error; Retry-After honoured as a 429's
-        return ProviderServerError(
-            f"{provider} server error ({status} {exc.type or ''}): {detail}",
-            retry_after=retry_after_seconds(headers),
-            status_code=status,
-            body=exc.body,
-            headers=headers,
-            model=model,
-            provider=provider,
-        )
-    return http(ProviderHTTPError, f"{provider} error ({status} {exc.type or ''}): {detail}")
+    return http_error(
+        status,
+        detail,
+        provider=provider,
+        model=model,
+        api_key_env=api_key_env,
+        body=exc.body,
+        headers=headers,
+        label=str(getattr(exc, "type", None) or ""),  # 529 overloaded_error, 500 api_error, 504 timeout_error, …
+        too_long=status in (400, 413) and any(p in lowered for p in _CONTEXT_PHRASES),
+        filtered=status == 400 and any(p in lowered for p in _FILTER_PHRASES),
+    )
 
 
 @contextmanager

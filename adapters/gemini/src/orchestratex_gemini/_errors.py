@@ -15,17 +15,8 @@ import httpx2
 import pydantic
 from google.genai import errors
 
-from orchestratex.exceptions import (
-    AuthenticationError,
-    ContextLengthExceeded,
-    MalformedResponse,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderHTTPError,
-    ProviderServerError,
-    ProviderTimeout,
-    RateLimited,
-)
+from orchestratex.exceptions import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout
+from orchestratex.providers import http_error
 from orchestratex.providers import retry_after_seconds as header_retry_after
 
 try:
@@ -73,37 +64,19 @@ def _status_error(exc: errors.APIError, *, provider: str, model: str, api_key_en
     body = exc.details
     detail = f"{exc.status or ''} {exc.message or ''}".strip()
     reasons = {str(d.get("reason")) for d in _details(body)}
-
-    def http(cls: type[ProviderHTTPError], message: str) -> ProviderHTTPError:
-        return cls(message, status_code=status, body=body, headers=headers, model=model, provider=provider)
-
-    if status in (401, 403) or reasons & set(_AUTH_REASONS):
-        what = "refused access (permission denied)" if status == 403 else "rejected the API key"
-        return http(AuthenticationError, f"{provider} {what} ({status}): {detail}; set {api_key_env} to a valid key")
-    if status == 429:
-        return RateLimited(
-            f"{provider} rate limit (429): {detail}",
-            retry_after=retry_after_seconds(headers, body),
-            body=body,
-            headers=headers,
-            model=model,
-            provider=provider,
-        )
-    if status in (400, 413) and any(p in (exc.message or "").lower() for p in _CONTEXT_PHRASES):
-        return http(ContextLengthExceeded, f"{provider} model {model}: prompt too long ({status}): {detail}")
-    if status in (408, 504) and exc.status == "DEADLINE_EXCEEDED":
-        return ProviderTimeout(f"{provider} deadline exceeded ({status}): {detail}", model=model, provider=provider)
-    if status >= 500:  # a 503 UNAVAILABLE's Retry-After (or RetryInfo) is honoured as a 429's
-        return ProviderServerError(
-            f"{provider} server error ({status}): {detail}",
-            retry_after=retry_after_seconds(headers, body),
-            status_code=status,
-            body=body,
-            headers=headers,
-            model=model,
-            provider=provider,
-        )
-    return http(ProviderHTTPError, f"{provider} error ({status}): {detail}")
+    return http_error(
+        status,
+        detail,
+        provider=provider,
+        model=model,
+        api_key_env=api_key_env,
+        body=body,
+        headers=headers,
+        retry_after=retry_after_seconds(headers, body),
+        refused_key=bool(reasons & set(_AUTH_REASONS)),  # Gemini answers a bad key 400 API_KEY_INVALID
+        too_long=status in (400, 413) and any(p in (exc.message or "").lower() for p in _CONTEXT_PHRASES),
+        timed_out=status in (408, 504) and exc.status == "DEADLINE_EXCEEDED",
+    )
 
 
 @contextmanager

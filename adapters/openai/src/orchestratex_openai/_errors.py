@@ -9,19 +9,8 @@ from contextlib import contextmanager
 import openai
 import pydantic
 
-from orchestratex.exceptions import (
-    AuthenticationError,
-    ContentFiltered,
-    ContextLengthExceeded,
-    MalformedResponse,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderHTTPError,
-    ProviderServerError,
-    ProviderTimeout,
-    RateLimited,
-)
-from orchestratex.providers import retry_after_seconds
+from orchestratex.exceptions import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout
+from orchestratex.providers import http_error, retry_after_seconds
 
 __all__ = ["map_openai_errors", "retry_after_seconds"]
 
@@ -72,42 +61,18 @@ def _classified(
     api_key_env: str | None,
 ) -> ProviderError:
     code = str(exc.code or "").lower()  # a string, though some servers (and older SDKs) give a number
-
-    def http(cls: type[ProviderHTTPError], message: str) -> ProviderHTTPError:
-        return cls(message, status_code=status, body=exc.body, headers=headers, model=model, provider=provider)
-
-    if status in (401, 403):
-        hint = f"set {api_key_env} to a valid key" if api_key_env else "check the server's API key"
-        what = "rejected the API key" if status == 401 else "refused access (permission denied)"
-        return http(AuthenticationError, f"{provider} {what} ({status}): {detail}; {hint}")
-    if status == 429:
-        if code == "insufficient_quota":
-            return http(ProviderHTTPError, f"{provider} quota exhausted (429): {detail}")
-        return RateLimited(
-            f"{provider} rate limit (429): {detail}",
-            retry_after=retry_after_seconds(headers),
-            body=exc.body,
-            headers=headers,
-            model=model,
-            provider=provider,
-        )
-    if _too_long(exc, code, status, detail.lower()):
-        return http(ContextLengthExceeded, f"{provider} model {model}: prompt too long ({status}): {detail}")
-    if code in _FILTER_CODES:
-        return http(ContentFiltered, f"{provider} content filter ({status}): {detail}")
-    if status == 408:
-        return ProviderTimeout(f"{provider} request timed out (408): {detail}", model=model, provider=provider)
-    if status >= 500:  # a 503's Retry-After is honoured as a 429's is
-        return ProviderServerError(
-            f"{provider} server error ({status}): {detail}",
-            retry_after=retry_after_seconds(headers),
-            status_code=status,
-            body=exc.body,
-            headers=headers,
-            model=model,
-            provider=provider,
-        )
-    return http(ProviderHTTPError, f"{provider} error ({status}): {detail}")
+    return http_error(
+        status,
+        detail,
+        provider=provider,
+        model=model,
+        api_key_env=api_key_env,
+        body=exc.body,
+        headers=headers,
+        quota_exhausted=code == "insufficient_quota",
+        too_long=_too_long(exc, code, status, detail.lower()),
+        filtered=code in _FILTER_CODES,
+    )
 
 
 def _too_long(exc: openai.APIError, code: str, status: int, detail: str) -> bool:

@@ -1,0 +1,105 @@
+"""The one mapping of a vendor's HTTP error status to the OrchestrateX exception tree, for every adapter.
+
+Each adapter reads its SDK's exception (status, message, body, headers, and what the vendor's own codes say:
+a prompt too long, content filtered, …) and `http_error` decides the class, in one order for all:
+
+```
+refused key (401, 403, or what the adapter says is one) → AuthenticationError  never retried
+429 (quota exhausted)                                   → ProviderHTTPError    never retried
+429                                                     → RateLimited          retried after Retry-After
+prompt too long (the adapter says so)                   → ContextLengthExceeded next, larger, model
+content filtered (the adapter says so)                  → ContentFiltered      next model
+timed out (408 unless the adapter says otherwise)       → ProviderTimeout      retried with backoff
+5xx (Anthropic's 529 too)                               → ProviderServerError  retried, after Retry-After
+any other status                                        → ProviderHTTPError    never retried
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..exceptions import (
+    AuthenticationError,
+    ContentFiltered,
+    ContextLengthExceeded,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderServerError,
+    ProviderTimeout,
+    RateLimited,
+)
+from ._support import retry_after_seconds
+
+__all__ = ["http_error"]
+
+
+def http_error(
+    status: int,
+    detail: str,
+    *,
+    provider: str,
+    model: str,
+    api_key_env: str | None,
+    body: object = None,
+    headers: Mapping[str, str] | None = None,
+    label: str = "",
+    retry_after: float | None = None,
+    refused_key: bool = False,
+    quota_exhausted: bool = False,
+    too_long: bool = False,
+    filtered: bool = False,
+    timed_out: bool | None = None,
+) -> ProviderError:
+    """The exception for a vendor's HTTP error `status`, whose message says `detail` (the vendor's words).
+
+    `api_key_env` is the variable a refused key's message says to set (None: a server of one's own, whose key
+    the message says to check). `label` is the vendor's error type, shown after the status (`529
+    overloaded_error`). `retry_after` is the wait a 429 or 5xx asks for, when the vendor says it elsewhere than
+    in the headers (read from `retry-after-ms` or `retry-after` otherwise). The flags are what the adapter read
+    in the vendor's codes: `refused_key` (a key refused with another status, as Gemini's 400
+    `API_KEY_INVALID`), `quota_exhausted` (a 429 that waiting will not cure), `too_long` (the prompt does not
+    fit the model's context), `filtered` (blocked by the vendor's safety system), `timed_out` (the default:
+    the status is 408).
+    """
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    shown = f"{status} {label}" if label else str(status)
+
+    def http(cls: type[ProviderHTTPError], message: str) -> ProviderHTTPError:
+        return cls(message, status_code=status, body=body, headers=headers, model=model, provider=provider)
+
+    def wait() -> float | None:
+        return retry_after if retry_after is not None else retry_after_seconds(headers)
+
+    if status in (401, 403) or refused_key:
+        what = "refused access (permission denied)" if status == 403 else "rejected the API key"
+        hint = f"set {api_key_env} to a valid key" if api_key_env else "check the server's API key"
+        return http(AuthenticationError, f"{provider} {what} ({status}): {detail}; {hint}")
+    if status == 429:
+        if quota_exhausted:
+            return http(ProviderHTTPError, f"{provider} quota exhausted (429): {detail}")
+        return RateLimited(
+            f"{provider} rate limit (429): {detail}",
+            retry_after=wait(),
+            body=body,
+            headers=headers,
+            model=model,
+            provider=provider,
+        )
+    if too_long:
+        return http(ContextLengthExceeded, f"{provider} model {model}: prompt too long ({status}): {detail}")
+    if filtered:
+        return http(ContentFiltered, f"{provider} content filter ({status}): {detail}")
+    if (status == 408) if timed_out is None else timed_out:
+        return ProviderTimeout(f"{provider} request timed out ({shown}): {detail}", model=model, provider=provider)
+    if status >= 500:
+        return ProviderServerError(
+            f"{provider} server error ({shown}): {detail}",
+            retry_after=wait(),
+            status_code=status,
+            body=body,
+            headers=headers,
+            model=model,
+            provider=provider,
+        )
+    return http(ProviderHTTPError, f"{provider} error ({shown}): {detail}")
