@@ -17,6 +17,7 @@ OrchestrateXError
 │   ├── ProviderTimeout           no answer in time: retried with backoff
 │   ├── ProviderConnectionError   could not reach the provider: retried with backoff
 │   ├── MalformedResponse         the body could not be understood
+│   │   └── EmptyAnswer           the model answered no text: a failed attempt, not judged
 │   └── CircuitOpen               the model failed repeatedly and is cooling down
 ├── EvaluationError               no judge produced a usable verdict
 ├── BudgetExceeded                no call fits what is left of the budget
@@ -43,6 +44,7 @@ __all__ = [
     "Conflict",
     "ContentFiltered",
     "ContextLengthExceeded",
+    "EmptyAnswer",
     "EvaluationError",
     "MalformedResponse",
     "NotFound",
@@ -180,6 +182,11 @@ class ProviderConnectionError(ProviderError):
 
 class MalformedResponse(ProviderError):
     """The provider's answer could not be understood."""
+
+
+class EmptyAnswer(MalformedResponse):
+    """The model answered no text (empty, or only whitespace): its cost is counted, the answer is never judged,
+    and the run falls back to another model. The model may still judge other models' answers."""
 
 
 class CircuitOpen(ProviderError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from orchestratex import BayesianRouter, FunctionProvider, Generation, GenerationRequest, MemoryStore, Orchestrator
+from orchestratex.exceptions import ContentFiltered, EmptyAnswer, MalformedResponse
+from orchestratex.orchestrator._failures import keeps_judging, keeps_judging_recorded
 from orchestratex.usage import Usage
 
 from ..helpers import NO_WAIT, catalog
@@ -42,8 +44,7 @@ async def test_an_empty_answer_is_not_judged_and_another_model_answers(empty: st
     assert len(judged) == 1 and "forty-two" in judged[0]  # the empty answer cost no judging
     it = result.orchestration.iterations[0]
     assert it.errors == [
-        "function:a: MalformedResponse: function:a answered nothing: an empty answer (finish_reason 'stop'):"
-        " nothing to judge"
+        "function:a: EmptyAnswer: function:a answered nothing: an empty answer (finish_reason 'stop'): nothing to judge"
     ]
     assert result.events[-1].type == "orchestration_completed"
     # the empty answer was billed (its prompt's tokens): counted in the run's cost and in the per-model analytics
@@ -100,3 +101,15 @@ async def test_an_answer_truncated_to_nothing_says_the_output_cap_ran_out() -> N
     [error] = result.orchestration.iterations[0].errors
     assert "function:a answered nothing: its 1000-token output cap ran out before any answer" in error
     assert "raise max_output_tokens" in error
+    assert error.startswith("function:a: EmptyAnswer: ")
+
+
+def test_an_empty_answer_is_its_own_type_and_a_malformed_response() -> None:
+    assert issubclass(EmptyAnswer, MalformedResponse)
+    empty = EmptyAnswer("function:a answered nothing: an empty answer", model="function:a", provider="function")
+    assert keeps_judging(empty) and keeps_judging(ContentFiltered("refused", status_code=400))
+    # a provider's own error worded like an empty answer is not one: its model is not kept as a judge
+    lookalike = MalformedResponse("function:a answered nothing: the body had no choices", model="function:a")
+    assert not keeps_judging(lookalike)
+    assert keeps_judging_recorded("function:a: EmptyAnswer: function:a answered nothing: an empty answer")
+    assert not keeps_judging_recorded("function:a: MalformedResponse: function:a answered nothing: no choices")

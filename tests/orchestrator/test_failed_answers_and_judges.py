@@ -187,15 +187,16 @@ def test_the_failures_a_resumed_run_reads_are_those_the_live_run_acted_on() -> N
     Run._failed_before(
         cast(Run, run),
         [
-            "function:a: MalformedResponse: function:a answered nothing: an empty answer (finish_reason 'stop'):"
+            "function:a: EmptyAnswer: function:a answered nothing: an empty answer (finish_reason 'stop'):"
             " nothing to judge",
             "function:b: ContentFiltered: the provider refused the content",
             "function:c: AuthenticationError: 401 invalid key",
             "function:d: MalformedResponse: function:d reported a negative token count (-1 input, ...)",
+            "function:g: MalformedResponse: function:g answered nothing: the body had no choices",  # the adapter's
             "function:e: CostOverrun: reported usage cost $0.2, $0.1 above the $0.1 reserved for the call",
             "function:f: BudgetExceeded: a call may cost up to $0.1 but $0.05 is left",  # not the model's failure
             "evaluation: EvaluationError: no judge produced a verdict",
         ],
     )
-    assert run.failed == {"function:a", "function:b", "function:c", "function:d", "function:e"}
-    assert run.not_judging == {"function:c", "function:d", "function:e"}
+    assert run.failed == {"function:a", "function:b", "function:c", "function:d", "function:e", "function:g"}
+    assert run.not_judging == {"function:c", "function:d", "function:e", "function:g"}

@@ -128,7 +128,7 @@ async def test_a_reasoning_model_cut_before_any_answer_is_not_judged_and_another
     assert result.status == "completed" and result.final_response == "Hello" and result.final_model == BIG.name
     assert len(judged) == 1 and "Hello" in judged[0]
     [error] = result.orchestration.iterations[0].errors
-    assert error.startswith("vllm:qwen3-4b: MalformedResponse: vllm:qwen3-4b answered nothing: its")
+    assert error.startswith("vllm:qwen3-4b: EmptyAnswer: vllm:qwen3-4b answered nothing: its")
     assert "output cap ran out before any answer" in error
 
 

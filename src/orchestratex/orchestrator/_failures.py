@@ -10,25 +10,21 @@ truncated-to-nothing answer, or content the provider filtered — leaves it a ju
 
 from __future__ import annotations
 
-from ..exceptions import ContentFiltered, MalformedResponse
+from ..exceptions import ContentFiltered, EmptyAnswer
 
-__all__ = ["EMPTY_ANSWER", "keeps_judging", "keeps_judging_recorded"]
+__all__ = ["keeps_judging", "keeps_judging_recorded"]
 
-EMPTY_ANSWER = "answered nothing: "
-"""What the error of an answer with no text says after the model's name (see `_spending._empty_answer`)."""
+_KEEP_JUDGING = (ContentFiltered, EmptyAnswer)
+_KEEP_JUDGING_NAMES = frozenset(cls.__name__ for cls in _KEEP_JUDGING)
 
 
-def keeps_judging(model: str, exc: BaseException) -> bool:
-    """Whether `model`, whose answer failed with `exc`, may still judge other models' answers in the run."""
-    if isinstance(exc, ContentFiltered):
-        return True
-    return isinstance(exc, MalformedResponse) and exc.message.startswith(f"{model} {EMPTY_ANSWER}")
+def keeps_judging(exc: BaseException) -> bool:
+    """Whether a model whose answer failed with `exc` may still judge other models' answers in the run."""
+    return isinstance(exc, _KEEP_JUDGING)
 
 
 def keeps_judging_recorded(error: str) -> bool:
     """`keeps_judging` for a failure as an iteration recorded it (`<model>: <kind>: <detail>`), for a resumed run."""
-    model, _, rest = error.partition(": ")
-    kind, _, detail = rest.partition(": ")
-    if kind == "ContentFiltered":
-        return True
-    return kind == "MalformedResponse" and detail.startswith(f"{model} {EMPTY_ANSWER}")
+    _, _, rest = error.partition(": ")
+    kind, _, _ = rest.partition(": ")
+    return kind in _KEEP_JUDGING_NAMES

@@ -320,7 +320,7 @@ class Run(Committing):
             await self._refresh_session()
         else:
             self.failed |= {model.name}
-            if not keeps_judging(model.name, exc):
+            if not keeps_judging(exc):
                 self.not_judging |= {model.name}
         if isinstance(exc, ContextLengthExceeded):
             self.min_context = max(self.min_context, model.context_window + 1)

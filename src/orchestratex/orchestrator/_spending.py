@@ -13,7 +13,7 @@ from ..exceptions import (
     BudgetExceeded,
     CircuitOpen,
     ContextLengthExceeded,
-    MalformedResponse,
+    EmptyAnswer,
     ProviderError,
 )
 from ..providers import Generation, GenerationRequest, Provider, TextSink
@@ -22,7 +22,6 @@ from ..usage import Usage, add_costs
 from ._budget import price_generation, reserve_waiting
 from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
-from ._failures import EMPTY_ANSWER
 from ._ledger import EPS, Ledger, Role, assign
 from ._result import dollars
 from ._retry import retry_after
@@ -257,7 +256,7 @@ def _count_failure(circuit: CircuitBreaker, model_name: str, exc: BaseException)
         circuit.record_failure(model_name)
 
 
-def _empty_answer(model: ModelProfile, gen: Generation, request: GenerationRequest) -> MalformedResponse:
+def _empty_answer(model: ModelProfile, gen: Generation, request: GenerationRequest) -> EmptyAnswer:
     """An answer with no text (or only whitespace): the model failed this attempt, and the run falls back."""
     if gen.finish_reason == "length":
         why = (
@@ -266,4 +265,4 @@ def _empty_answer(model: ModelProfile, gen: Generation, request: GenerationReque
         )
     else:
         why = f"an empty answer (finish_reason {gen.finish_reason!r}): nothing to judge"
-    return MalformedResponse(f"{model.name} {EMPTY_ANSWER}{why}", model=model.name, provider=model.provider)
+    return EmptyAnswer(f"{model.name} answered nothing: {why}", model=model.name, provider=model.provider)
