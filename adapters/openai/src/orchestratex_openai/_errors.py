@@ -97,11 +97,26 @@ def _path_hint(exc: openai.APIStatusError) -> str:
     )
 
 
+_BODY_SHOWN = 300
+"""How much of an error body that is not OpenAI's JSON error the message shows."""
+
+
 def _message(exc: openai.APIStatusError) -> str:
+    """The API's own message (`error.message`), else what the body says: a proxy's text or HTML page, a server's
+    `{"error": "..."}` or `{"detail": ...}`, which the SDK leaves out of its message ("Error code: 502")."""
     body = exc.body
     if isinstance(body, Mapping) and isinstance(body.get("message"), str):
         return str(body["message"])
-    return exc.message
+    if isinstance(body, Mapping) and body:
+        shown = json.dumps(body, ensure_ascii=False, default=str)
+    elif isinstance(body, str):
+        shown = " ".join(body.split())
+    else:
+        return exc.message
+    if not shown:
+        return exc.message
+    cut = shown if len(shown) <= _BODY_SHOWN else shown[: _BODY_SHOWN - 1] + "…"
+    return f"{exc.message} - {cut}"
 
 
 @contextmanager
