@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 
 import httpx2
@@ -112,3 +113,34 @@ async def test_openrouter_reported_cost_is_passed_on() -> None:
     assert generation.cost == catalog.get("openrouter:meta-llama/llama-3.3-70b-instruct").cost(generation.usage)
     plain = await provider.generate(ask("openrouter:meta-llama/llama-3.3-70b-instruct", catalog))
     assert plain.reported_cost is None  # no `usage.cost`: nothing reported
+
+
+async def test_openrouter_reported_cost_in_a_stream_is_passed_on() -> None:
+    """OpenRouter reports `usage.cost` in a stream's last chunk too (its "Usage Accounting" docs)."""
+    usage = {"prompt_tokens": 26, "completion_tokens": 2, "total_tokens": 28, "cost": 0.0000123}
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {"content": "!"}, "finish_reason": "stop"}]},
+        {"choices": [], "usage": usage},
+    ]
+    events = "".join(
+        f"data: {json.dumps({'id': 'gen-1', 'object': 'chat.completion.chunk', 'created': 1, 'model': 'm', **c})}\n\n"
+        for c in chunks
+    )
+    stream = Reply(200, content=(events + "data: [DONE]\n\n").encode(), headers={"content-type": "text/event-stream"})
+    server = MockServer(stream)
+    provider = OpenRouterProvider(
+        api_key="sk-or-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    catalog = ModelCatalog.from_mapping(
+        {"models": [{"name": "openrouter:meta-llama/llama-3.3-70b-instruct", "cost_per_1k_tokens": 0.0001}]}
+    )
+    pieces: list[str] = []
+
+    async def on_text(text: str) -> None:
+        pieces.append(text)
+
+    generation = await provider.generate_stream(ask("openrouter:meta-llama/llama-3.3-70b-instruct", catalog), on_text)
+    assert pieces == ["Hi", "!"] and generation.text == "Hi!"
+    assert generation.reported_cost == pytest.approx(0.0000123)
+    assert generation.cost == catalog.get("openrouter:meta-llama/llama-3.3-70b-instruct").cost(generation.usage)

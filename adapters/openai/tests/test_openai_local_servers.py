@@ -1,5 +1,5 @@
-"""What local OpenAI-compatible servers answer that OpenAI does not: llama.cpp's context errors, and the 404 of a
-base URL without its `/v1`."""
+"""What local OpenAI-compatible servers answer that OpenAI does not: llama.cpp's context errors, the 404 of a
+base URL without its `/v1`, answers without usage, and error bodies that are not OpenAI's JSON."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
-from orchestratex.exceptions import ContextLengthExceeded, ProviderHTTPError
+from orchestratex.exceptions import ContextLengthExceeded, MalformedResponse, ProviderHTTPError, ProviderServerError
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import MockServer, Reply
@@ -149,3 +149,56 @@ async def test_a_404_json_error_of_the_api_is_left_as_it_is() -> None:
     with pytest.raises(ProviderHTTPError) as raised:
         await local(server).generate(ask(SMALL))
     assert str(raised.value).endswith("try pulling it first")
+
+
+async def test_an_answer_without_usage_is_estimated_for_a_free_model_and_refused_for_a_priced_one() -> None:
+    body = chat_completion(Usage(), text="Hello there, friend")
+    del body["usage"]  # some local servers report none
+    server = MockServer(Reply(200, json=body), Reply(200, json=body))
+    generation = await local(server).generate(ask(SMALL))
+    assert generation.text == "Hello there, friend" and generation.cost == 0.0
+    assert (generation.usage.input_tokens, generation.usage.output_tokens) == (1, 5)  # about 4 characters a token
+    priced = SMALL.model_copy(update={"name": "vllm:priced", "input_cost_per_1k": 0.001, "output_cost_per_1k": 0.001})
+    with pytest.raises(MalformedResponse, match="no usage: the cost of a priced model is unknown"):
+        await local(server).generate(ask(priced))
+
+
+@pytest.mark.parametrize(
+    ("reply", "cls", "said"),
+    [
+        (
+            Reply(
+                502,
+                content=b"<html><body>\n<h1>502 Bad Gateway</h1>\n</body></html>",
+                headers={"content-type": "text/html"},
+            ),
+            ProviderServerError,
+            "vllm server error (502): Error code: 502 - <html><body> <h1>502 Bad Gateway</h1> </body></html>",
+        ),
+        (
+            Reply(503, content=b"upstream connect error", headers={"content-type": "text/plain", "retry-after": "2"}),
+            ProviderServerError,
+            "vllm server error (503): Error code: 503 - upstream connect error",
+        ),
+        (
+            Reply(400, json={"error": "model 'qwen3-4b' not found, try pulling it first"}),
+            ProviderHTTPError,
+            "vllm error (400): Error code: 400 - model 'qwen3-4b' not found, try pulling it first",
+        ),
+        (
+            Reply(422, json={"detail": [{"loc": ["body", "messages"], "msg": "field required"}]}),
+            ProviderHTTPError,
+            'vllm error (422): Error code: 422 - {"detail": [{"loc": ["body", "messages"], "msg": "field required"}]}',
+        ),
+        (
+            Reply(500, content=b"x" * 1000),
+            ProviderServerError,
+            "vllm server error (500): Error code: 500 - " + "x" * 299 + "…",
+        ),
+    ],
+    ids=["html", "text", "error-string", "detail", "long"],
+)
+async def test_an_error_body_that_is_not_openai_json_is_shown(reply: Reply, cls: type[Exception], said: str) -> None:
+    with pytest.raises(cls) as info:
+        await local(MockServer(reply)).generate(ask(SMALL))
+    assert type(info.value) is cls and str(info.value) == said

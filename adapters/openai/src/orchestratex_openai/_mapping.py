@@ -22,9 +22,11 @@ from orchestratex.usage import Usage
 
 __all__ = [
     "chat_params",
+    "estimated_usage",
     "generation_from_chat",
     "generation_from_response",
     "is_reasoning_model",
+    "reported_cost",
     "response_error",
     "response_params",
     "responses_only_models",
@@ -123,7 +125,7 @@ def _generation(
     )
 
 
-def _reported_cost(usage: Any) -> float | None:
+def reported_cost(usage: Any) -> float | None:
     """The cost an OpenAI-compatible server reports in `usage.cost` (OpenRouter does, in US dollars), if any."""
     cost = getattr(usage, "cost", None)
     if cost is None and hasattr(usage, "model_extra"):
@@ -137,12 +139,25 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) else 0
 
 
+def estimated_usage(request: GenerationRequest, text: str) -> Usage:
+    """The usage of an answer from a free model's server that reports none (some local servers do not): about
+    four characters a token. Only a free model's: a priced model's cost is never guessed."""
+    model = request.model
+    if model.input_cost_per_1k != 0 or model.output_cost_per_1k != 0:
+        raise MalformedResponse(
+            "the chat completion carried no usage: the cost of a priced model is unknown (a free model's, priced 0,"
+            " would be estimated)"
+        )
+    chars = sum(len(m.content) for m in request.messages)
+    return Usage(input_tokens=(chars + 3) // 4, output_tokens=(len(text) + 3) // 4)
+
+
 def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_sent: bool) -> Generation:
     """A `Generation` with exact usage and cost from a `ChatCompletion` (the provider adds the latency)."""
     choices = getattr(completion, "choices", None)
     usage = getattr(completion, "usage", None)
-    if not choices or usage is None:
-        raise MalformedResponse("chat completion without choices or usage")
+    if not choices:
+        raise MalformedResponse("chat completion without choices")
     choice = choices[0]
     message = getattr(choice, "message", None)
     finish = getattr(choice, "finish_reason", None)
@@ -155,6 +170,9 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         )
     if not isinstance(finish, str) or not isinstance(content, str | None):
         raise MalformedResponse("chat completion choice without a finish reason or text")
+    finish = _FINISH.get(finish, finish)
+    if usage is None:  # a local server that reports none: estimated for a free model, refused for a priced one
+        return _generation(content or "", finish, estimated_usage(request, content or ""), request, stop_sent=stop_sent)
     prompt_details = getattr(usage, "prompt_tokens_details", None)
     completion_details = getattr(usage, "completion_tokens_details", None)
     prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
@@ -166,9 +184,7 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         cached_input_tokens=_int(getattr(prompt_details, "cached_tokens", 0)),
         reasoning_tokens=_int(getattr(completion_details, "reasoning_tokens", 0)),
     )
-    return _generation(
-        content or "", _FINISH.get(finish, finish), tokens, request, stop_sent=stop_sent, reported=_reported_cost(usage)
-    )
+    return _generation(content or "", finish, tokens, request, stop_sent=stop_sent, reported=reported_cost(usage))
 
 
 _POLICY_CODES = frozenset({"invalid_prompt", "bio_policy", "misalignment_policy_violation"})

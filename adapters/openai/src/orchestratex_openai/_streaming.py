@@ -1,8 +1,8 @@
 """Protocol mapping for streamed answers: Chat Completions chunks and Responses events → text pieces + `Generation`.
 
 Chat Completions streams with `stream_options={"include_usage": True}`: the last chunk carries the
-exact usage (and no choice). A server that sends no usage is accepted only for a free model
-(a local one, priced at zero), whose usage is then estimated; for a priced model it is a
+exact usage (and no choice), and OpenRouter's `usage.cost`. A server that sends no usage is accepted only
+for a free model (a local one, priced at zero), whose usage is then estimated; for a priced model it is a
 `MalformedResponse`, because a cost is never guessed.
 """
 
@@ -15,6 +15,8 @@ from orchestratex.exceptions import ContentFiltered, MalformedResponse
 from orchestratex.providers import Generation, GenerationRequest, TextSink
 from orchestratex.usage import Usage
 
+from ._mapping import estimated_usage, reported_cost
+
 __all__ = ["generation_from_chat_stream", "generation_from_response_stream"]
 
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls"}
@@ -22,16 +24,6 @@ _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "func
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) else 0
-
-
-def _free(request: GenerationRequest) -> bool:
-    model = request.model
-    return model.input_cost_per_1k == 0 and model.output_cost_per_1k == 0
-
-
-def _estimated(request: GenerationRequest, text: str) -> Usage:
-    chars = sum(len(m.content) for m in request.messages)
-    return Usage(input_tokens=(chars + 3) // 4, output_tokens=(len(text) + 3) // 4)
 
 
 async def generation_from_chat_stream(
@@ -69,17 +61,13 @@ async def generation_from_chat_stream(
         finish_reason=_FINISH.get(finish, finish),
         model_name=request.model.name,
         cost=request.model.cost(tokens),
-        reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
+        reported_cost=None if usage is None else reported_cost(usage),  # OpenRouter's `usage.cost`, in the last chunk
     )
 
 
 def _usage(usage: Any, request: GenerationRequest, text: str) -> Usage:
-    if usage is None:
-        if not _free(request):
-            raise MalformedResponse(
-                "the chat completion stream carried no usage (stream_options include_usage): the cost is unknown"
-            )
-        return _estimated(request, text)
+    if usage is None:  # (stream_options include_usage ignored): estimated for a free model, refused for a priced one
+        return estimated_usage(request, text)
     prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
     if not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
         raise MalformedResponse("chat completion usage without token counts")
