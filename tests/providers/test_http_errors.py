@@ -14,7 +14,7 @@ from orchestratex.exceptions import (
     ProviderTimeout,
     RateLimited,
 )
-from orchestratex.providers import http_error
+from orchestratex.providers import http_error, retry_after_seconds
 
 
 def _error(status: int, **kwargs: object) -> ProviderError:
@@ -82,3 +82,11 @@ def test_the_vendor_label_follows_the_status_and_the_body_is_kept() -> None:
     assert error.message == "acme server error (529 overloaded_error): the vendor's words"
     assert isinstance(error, ProviderServerError) and error.body == {"type": "error"}
     assert _error(418).message == "acme error (418): the vendor's words"
+
+
+def test_a_wait_that_is_no_finite_number_is_no_wait() -> None:
+    for bogus in ("nan", "NaN", "inf", "-inf", "1e400"):
+        assert retry_after_seconds({"retry-after": bogus}) is None, bogus
+        assert retry_after_seconds({"retry-after-ms": bogus, "retry-after": "4"}) == 4.0, bogus
+    limited = _error(429, headers={"retry-after": "nan"})
+    assert isinstance(limited, RateLimited) and limited.retry_after is None

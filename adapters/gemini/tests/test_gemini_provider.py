@@ -94,6 +94,8 @@ async def test_rate_limit_retry_delay_from_the_body() -> None:
         await provider_on(MockServer(Reply(429, json={"error": error}))).generate(request())
     assert info.value.retry_after == 26.0
     assert retry_after_seconds({"retry-after": "3"}, {"error": error}) == 3.0
+    nan = {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "nans"}]}
+    assert retry_after_seconds({}, {"error": nan}) is None  # no finite number: no wait
 
 
 async def test_invalid_api_key_400_is_an_authentication_error() -> None:

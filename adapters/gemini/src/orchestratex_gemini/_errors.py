@@ -7,6 +7,7 @@ HTTP library's own timeouts and connection errors through, so both httpx2's and 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -34,9 +35,10 @@ _AUTH_REASONS = ("API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED"
 
 def _seconds(value: str) -> float | None:
     try:
-        return max(float(value.removesuffix("s")), 0.0)
+        seconds = float(value.removesuffix("s"))
     except ValueError:
         return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def retry_after_seconds(headers: Mapping[str, str], body: Any = None) -> float | None:
