@@ -8,7 +8,7 @@ import pytest
 
 from orchestratex import Orchestrator
 from orchestratex.exceptions import ProviderNotConfigured
-from orchestratex.providers import load_provider_class, provider_names, providers_from_env
+from orchestratex.providers import _registry, load_provider_class, provider_names, providers_from_env
 from orchestratex.providers._registry import KNOWN_ENV_VARS
 
 
@@ -27,6 +27,28 @@ def test_known_env_vars_match_the_installed_adapters(name: str) -> None:
 def test_missing_adapter_says_what_to_install() -> None:
     with pytest.raises(ProviderNotConfigured, match="no provider 'nope' is installed"):
         load_provider_class("nope")
+
+
+def test_an_adapter_that_fails_to_import_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An adapter installed (after the process first looked) beside a broken or missing vendor SDK: it is found, and
+    loading it is a clear `ProviderNotConfigured`, not a bare ImportError."""
+    assert "broken" not in provider_names()  # the installed adapters are scanned once, then remembered
+    dist = tmp_path / "broken_adapter-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-adapter\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[orchestratex.providers]\nbroken = broken_adapter:Provider\n")
+    (tmp_path / "broken_adapter.py").write_text("import vendor_sdk_that_is_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        with pytest.raises(ProviderNotConfigured, match="'broken' is installed but could not be loaded") as info:
+            load_provider_class("broken")  # not among those remembered: scanned again
+        assert "vendor_sdk_that_is_not_installed" in str(info.value)
+        assert "broken" in provider_names()
+        with pytest.raises(ProviderNotConfigured, match="could not be loaded"):  # as `Orchestrator()` finds providers
+            providers_from_env(["broken"], env={})
+    finally:
+        monkeypatch.undo()
+        _registry._entry_points.cache_clear()
 
 
 def test_only_configured_providers_are_built() -> None:

@@ -74,13 +74,25 @@ def provider_names() -> list[str]:
 
 
 def load_provider_class(name: str) -> type[Provider]:
-    """The provider class registered as `name`, or `ProviderNotConfigured` saying what to install."""
+    """The provider class registered as `name`, or `ProviderNotConfigured` saying what to install (or reinstall, when
+    the adapter is installed but fails to import)."""
     ep = _entry_points().get(name)
+    if ep is None:  # installed since the last scan (`%pip install` in a notebook's kernel, say)?
+        _entry_points.cache_clear()
+        ep = _entry_points().get(name)
     if ep is None:
         install = install_hint(name)
         hint = f": {install}" if install else ""
         raise ProviderNotConfigured(f"no provider {name!r} is installed{hint}", provider=name)
-    cls = ep.load()  # type: ignore[attr-defined]
+    try:
+        cls = ep.load()  # type: ignore[attr-defined]
+    except ImportError as exc:  # installed, but what it needs is missing or broken (a vendor SDK, say)
+        install = install_hint(name)
+        hint = f"; reinstall it: {install}" if install else ""
+        raise ProviderNotConfigured(
+            f"provider {name!r} is installed but could not be loaded ({type(exc).__name__}: {exc}){hint}",
+            provider=name,
+        ) from exc
     if not (isinstance(cls, type) and issubclass(cls, Provider)):
         raise ProviderNotConfigured(f"entry point {name!r} does not name a Provider subclass", provider=name)
     return cls
