@@ -127,6 +127,9 @@ async def test_bad_stop_sequences_are_user_errors(stops: list[str], message: str
         ([{"role": "wizard", "content": "x"}], r"messages\[0\]: role must be one of"),
         ([{"role": "user"}], r"messages\[0\] has no content"),
         ([{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}], "only text content"),
+        ([{"role": "user", "content": [{"type": "text"}]}], r"messages\[0\]: a text part has no 'text'"),
+        ([{"role": "user", "content": [{"type": "text", "text": 5}]}], "'text' must be a string, not int 5"),
+        ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}], "is an assistant message"),
         (["just a string in a list"], r"messages\[0\] must be a Message or a mapping"),
         (42, "must be a string or a list of messages"),
     ],
@@ -210,3 +213,72 @@ async def test_a_thread_whose_answer_as_delivered_is_empty_continues_without_it(
     )
     assert third.status == "completed"
     assert [m.content for m in third.orchestration.messages] == ["Name a colour.", "Another?"]
+
+
+# A JSON string may hold half of a surrogate pair (`"\\ud800"`), which `json.loads` turns into a str that is no
+# Unicode text: no store, provider or JSON encoder can take it. Before, the run started (its session stored) and
+# failed deep inside with a logged traceback and a `PydanticSerializationError`, the orchestration left `running`.
+LONE = "\ud800"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "options", "message"),
+    [
+        (f"Say {LONE}hi", {}, r"the prompt holds a lone surrogate \('\\ud800' at character 4\)"),
+        ([{"role": "user", "content": f"x{LONE}"}], {}, r"messages\[0\]'s content holds a lone surrogate"),
+        ([Message(role="system", content=LONE), "placeholder"], {}, r"messages\[0\]'s content holds a lone"),
+        ("Say hi", {"context": f"c{LONE}"}, "context holds a lone surrogate"),
+        ("Say hi", {"domain": f"cod{LONE}"}, "domain holds a lone surrogate"),
+        ("Say hi", {"stop_sequences": ["END", LONE]}, r"stop_sequences\[1\] holds a lone surrogate"),
+        ("Say hi", {"user_id": f"u{LONE}"}, "user_id holds a lone surrogate"),
+    ],
+)
+async def test_text_with_a_lone_surrogate_is_refused_before_anything_is_stored(
+    prompt: Any, options: dict[str, Any], message: str
+) -> None:
+    orch, seen = recording({1: 9.0}, [])
+    if isinstance(prompt, list) and prompt[-1] == "placeholder":
+        prompt = [prompt[0], {"role": "user", "content": "hi"}]
+    async with orch:
+        with pytest.raises(UserError, match=message):
+            await orch.run(prompt, **options)
+        assert seen == []
+        assert await orch.store.list_sessions(options.get("user_id", "local")) == []
+
+
+async def test_sessions_and_threads_refuse_a_lone_surrogate_too() -> None:
+    orch, _ = recording({1: 9.0}, [])
+    async with orch:
+        with pytest.raises(UserError, match="user_id holds a lone surrogate"):
+            await orch.create_session(f"u{LONE}")
+        session = await orch.create_session("u")
+        with pytest.raises(UserError, match="prompt holds a lone surrogate"):
+            await orch.create_thread(session.id, f"q{LONE}")
+        with pytest.raises(UserError, match="context holds a lone surrogate"):
+            await orch.create_thread(session.id, "q", context=LONE)
+
+
+async def test_an_answer_with_a_lone_surrogate_is_mended_not_a_crash() -> None:
+    """A provider's answer or verdict holding a lone surrogate (a model's broken emoji, decoded from a JSON escape)
+    ended the run with a traceback and left it `running` in the store; it is now kept with U+FFFD in its place (a
+    surrogate pair left as two code points becomes its character)."""
+
+    def answers(request: GenerationRequest) -> str:
+        return "smile \ud83d\ude00 and a broken \udc80 one"
+
+    def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 9, "feedback": "fine \ud800"}'
+        return answers(request)
+
+    from orchestratex import FunctionProvider
+
+    orch = Orchestrator(providers=[FunctionProvider(fn)], catalog=catalog("a", "b"), retry=NO_WAIT)
+    async with orch:
+        result = await orch.run("Smile.", max_iterations=1)
+        assert result.status == "completed"
+        assert result.final_response == "smile \U0001f600 and a broken \ufffd one"
+        stored = await orch.store.get_orchestration(result.id)
+        assert stored.status == "completed" and stored.final_response == result.final_response
+        evaluation = stored.iterations[0].evaluation
+        assert evaluation is not None and evaluation.feedback == "fine \ufffd"

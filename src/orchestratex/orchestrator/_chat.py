@@ -9,7 +9,18 @@ from ..exceptions import UserError
 from ..providers import Message
 from ..records import Orchestration
 
-__all__ = ["ChatInput", "MessageLike", "conversation", "cut_at_stop", "said", "thread_history", "to_messages"]
+__all__ = [
+    "ChatInput",
+    "MessageLike",
+    "check_text",
+    "check_texts",
+    "conversation",
+    "cut_at_stop",
+    "mended",
+    "said",
+    "thread_history",
+    "to_messages",
+]
 
 MessageLike: TypeAlias = Message | Mapping[str, object]
 """A `Message`, or a mapping with `role` and `content` as the OpenAI chat API takes it."""
@@ -21,12 +32,51 @@ turns, and the user message to answer last)."""
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
 
+def check_text(what: str, text: str) -> str:
+    """`text`, unless it holds a lone surrogate (`"\\ud800"`, which Python's `json.loads` makes of a JSON escape that is
+    half of a pair): such a string is no Unicode text, and no store, provider or JSON encoder can take it."""
+    if text.isascii():  # (a flag: no scan)
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UserError(
+            f"{what} holds a lone surrogate ({text[exc.start]!r} at character {exc.start}), which is not text: send "
+            "valid Unicode (a JSON \\u escape of a surrogate must be one of a pair)"
+        ) from None
+    return text
+
+
+def mended(text: str) -> str:
+    """`text` as valid Unicode: a surrogate pair left as two code points joined into its character, a lone surrogate
+    replaced by U+FFFD (as a UTF-8 decoder replaces a broken sequence). `text` itself when it is valid."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def check_texts(**values: object) -> None:
+    """`UserError` for a text setting (a string, or strings) holding a lone surrogate (`check_text`); values of
+    another type are left to the settings' own checks."""
+    for name, value in values.items():
+        if isinstance(value, str):
+            check_text(name, value)
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                if isinstance(item, str):
+                    check_text(f"{name}[{i}]", item)
+
+
 def to_messages(prompt: object) -> list[Message]:
     """`prompt` as a validated conversation ending with a non-empty user message; `UserError` otherwise."""
     if isinstance(prompt, str):
         if not prompt.strip():
             raise UserError("the prompt is empty: give the text to orchestrate")
-        return [Message(role="user", content=prompt)]
+        return [Message(role="user", content=check_text("the prompt", prompt))]
     if isinstance(prompt, bytes | bytearray) or not isinstance(prompt, Sequence):
         raise UserError(
             f"the prompt must be a string or a list of messages ({{'role': ..., 'content': ...}}), "
@@ -38,7 +88,8 @@ def to_messages(prompt: object) -> list[Message]:
     last = messages[-1]
     if last.role != "user":
         raise UserError(
-            f"the last message is a {last.role} message: the conversation must end with the user message to answer"
+            f"the last message is {'an' if last.role == 'assistant' else 'a'} {last.role} message: the conversation"
+            " must end with the user message to answer"
         )
     if not last.content.strip():
         raise UserError("the last user message is empty: give the text to orchestrate")
@@ -46,9 +97,10 @@ def to_messages(prompt: object) -> list[Message]:
 
 
 def _message(index: int, item: object) -> Message:
-    if isinstance(item, Message):
-        return item
     where = f"messages[{index}]"
+    if isinstance(item, Message):
+        check_text(f"{where}'s content", item.content)
+        return item
     if not isinstance(item, Mapping):
         raise UserError(f"{where} must be a Message or a mapping with 'role' and 'content', not {type(item).__name__}")
     role = item.get("role")
@@ -56,7 +108,9 @@ def _message(index: int, item: object) -> Message:
         if role in ("tool", "function"):
             raise UserError(f"{where}: {role} messages are not supported (OrchestrateX does not call tools)")
         raise UserError(f"{where}: role must be one of system, developer, user, assistant; got {role!r}")
-    return Message(role=_ROLES[str(role)], content=_content(where, item.get("content")))
+    return Message(
+        role=_ROLES[str(role)], content=check_text(f"{where}'s content", _content(where, item.get("content")))
+    )
 
 
 def _content(where: str, content: object) -> str:
@@ -68,6 +122,13 @@ def _content(where: str, content: object) -> str:
         for part in content:
             if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str):
                 texts.append(str(part["text"]))
+            elif isinstance(part, Mapping) and part.get("type") == "text":
+                got = part.get("text")
+                raise UserError(
+                    f"{where}: a text part has no 'text'"
+                    if got is None
+                    else f"{where}: a text part's 'text' must be a string, not {type(got).__name__} {got!r}"
+                )
             else:
                 kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
                 raise UserError(f"{where}: only text content is supported, not a {kind!r} part")

@@ -12,6 +12,7 @@ from ..catalog import ModelCatalog
 from ..evaluation import LLMJudgeEvaluator
 from ..exceptions import ConfigurationError, UnknownPriceError, UserError
 from ..records import OrchestrationSettings, Session, Thread
+from ._chat import check_text
 from ._result import RunOptions
 
 if TYPE_CHECKING:
@@ -204,6 +205,8 @@ def check_where(session: object, thread: object, user_id: object = None) -> None
         raise UserError(f"user_id must be a string, not {type(user_id).__name__} {user_id!r}")
     if user_id is not None and not user_id.strip():
         raise UserError("user_id must not be empty")
+    if user_id is not None:
+        check_text("user_id", user_id)
     if session is not None and not isinstance(session, Session | str):
         raise UserError(f"session must be a Session or a session id, not {type(session).__name__} {session!r}")
     if thread is not None and not isinstance(thread, Thread | str):

@@ -12,6 +12,7 @@ from ..domains import check_domain
 from ..exceptions import Conflict, UserError
 from ..records import Orchestration, Session, SessionSettings, Thread
 from ..stores import Store
+from ._chat import check_text, check_texts
 from ._checks import check_numbers, check_prompt, first_error
 from ._judges import Judging
 from ._models import judge_names
@@ -36,6 +37,7 @@ def new_session(
         raise UserError(f"user_id must be a string, not {type(user_id).__name__} {user_id!r}")
     if not user_id.strip():
         raise UserError("user_id must not be empty")
+    check_text("user_id", user_id)
     check_numbers(max_iterations=max_iterations, cost_limit=cost_limit)
     catalog = orchestrator.catalog
     preferred = [catalog.get(n).name for n in preferred_models] if preferred_models else None
@@ -55,11 +57,13 @@ def new_thread(session: Session, prompt: str, domain: str | None, context: str |
     """The thread `create_thread` stores in `session` (`Conflict` when the session is not active)."""
     if session.status != "active":
         raise Conflict(f"session {session.id} is {session.status}: threads can only be added to an active session")
+    domain = check_domain(domain)
+    check_texts(prompt=check_prompt(prompt), domain=domain, context=context)
     return Thread(
         session_id=session.id,
         user_id=session.user_id,
-        original_prompt=check_prompt(prompt),
-        domain=check_domain(domain),
+        original_prompt=prompt,
+        domain=domain,
         context=context,
     )
 

@@ -20,6 +20,7 @@ from ..providers import Generation, GenerationRequest, Provider, TextSink
 from ..providers._base import checked_generation
 from ..usage import Usage, add_costs
 from ._budget import price_generation, reserve_waiting
+from ._chat import mended
 from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
 from ._ledger import EPS, Ledger, Role, assign
@@ -80,6 +81,8 @@ class Spending(RunState):
                     )
                     gen = await retry_after(attempt, self.o.retry, partial(_count_failure, circuit, model.name), exc)
                 gen = checked_generation(provider, gen)
+                if not gen.text.isascii() and (text := mended(gen.text)) is not gen.text:
+                    assign(gen, text=text)  # (a lone surrogate: no store nor JSON encoder could take the answer)
                 price_generation(model, gen, worst)
                 call.done(gen, gen.cost)
         except ProviderError as exc:
