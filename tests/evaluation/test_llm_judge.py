@@ -207,3 +207,18 @@ async def test_a_task_built_by_hand_with_an_invalid_domain_is_refused_as_before(
     etask = replace(task(CappingCall(100), ["anthropic:good"]), domain=None)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="domain"):
         await LLMJudgeEvaluator().evaluate(etask, Generation(text="answer"))
+
+
+async def test_a_panel_that_fails_whole_is_replaced_once_by_judges_not_asked_yet() -> None:
+    asked: list[str] = []
+
+    async def call(model: ModelProfile, request: GenerationRequest) -> Generation:
+        asked.append(model.name)
+        if len(asked) <= 2:
+            raise ProviderTimeout("slow", model=model.name)
+        return Generation(text=json.dumps({"score": 7, "feedback": "ok"}), cost=0.001)
+
+    evaluation = await LLMJudgeEvaluator(panel_size=2).evaluate(task(call), Generation(text="answer"))
+    assert len(asked) == 3 and len(set(asked)) == 3 and "openai:gen" not in asked
+    assert evaluation.score == 7 and evaluation.judge_models == [asked[2]]
+    assert [v.score for v in evaluation.verdicts] == [None, None, 7]

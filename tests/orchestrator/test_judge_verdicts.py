@@ -52,3 +52,60 @@ async def test_a_score_that_is_not_one_fails_the_verdict(score: object, error: s
     it = result.orchestration.iterations[0]
     assert it.evaluation is None and it.phase == "failed"
     assert error in (result.orchestration.error or "") and any(error in e for e in it.errors)
+
+
+@pytest.mark.parametrize("failure", ["garbage", "timeout"])
+async def test_a_failed_panel_is_replaced_once_by_the_next_judge(failure: str) -> None:
+    """The only judge of the panel failing (an unparseable verdict, a timeout) failed the run although another
+    model could judge the answer already paid for; the next judge is now asked, and the events, the iteration and
+    the store agree on what both verdicts cost."""
+    from orchestratex import MemoryStore
+    from orchestratex.exceptions import ProviderTimeout
+
+    calls: list[tuple[str, str]] = []
+    bad = "function:b"
+
+    def fn(request: GenerationRequest) -> str:
+        calls.append((request.purpose, request.model.name))
+        if request.purpose != "judge":
+            return "an answer"
+        if request.model.name == bad:
+            if failure == "timeout":
+                raise ProviderTimeout("too slow", model=bad)
+            return "I liked it!"
+        return json.dumps({"score": 9, "feedback": "fine"})
+
+    events: list[object] = []
+    store = MemoryStore()
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=catalog("a", "b", "c", quality={"a": 6.0, "b": 9.0, "c": 8.0}),
+        retry=NO_WAIT,
+        store=store,
+        on_event=events.append,
+    )
+    result = await orch.run("Hello", max_iterations=1, preferred_models=["function:a"])
+    assert result.status == "completed" and result.final_score == 9
+    evaluation = result.orchestration.iterations[0].evaluation
+    assert evaluation is not None
+    assert [(v.judge_model, v.score) for v in evaluation.verdicts] == [(bad, None), ("function:c", 9.0)]
+    assert evaluation.judge_models == ["function:c"]
+    assert [c for c in calls if c[0] == "judge"][-1] == ("judge", "function:c")
+    (judged,) = [e for e in events if getattr(e, "type", None) == "evaluation_completed"]
+    assert judged.cost == evaluation.cost  # type: ignore[attr-defined]
+    stored = await store.get_session(result.orchestration.session_id)
+    assert stored.total_cost == result.total_cost and stored.reserved_cost == 0
+
+
+async def test_a_replacement_panel_failing_too_fails_the_run_naming_every_judge() -> None:
+    result = await judged_by("no idea").run("Hello", max_iterations=1)  # (two models: no replacement to ask)
+    assert result.status == "failed" and "no judge produced a verdict" in (result.orchestration.error or "")
+    orch = Orchestrator(
+        providers=[FunctionProvider(lambda r: "no idea" if r.purpose == "judge" else "an answer")],
+        catalog=catalog("a", "b", "c", "d"),
+        retry=NO_WAIT,
+    )
+    result = await orch.run("Hello", max_iterations=1, preferred_models=["function:a"])
+    assert result.status == "failed"
+    verdict_count = (result.orchestration.error or "").count("no score found")
+    assert verdict_count == 2  # the panel and one replacement, not every model of the catalog

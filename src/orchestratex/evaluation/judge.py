@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .._seal import made
 from ..catalog import ModelProfile
@@ -35,7 +36,8 @@ class LLMJudgeEvaluator(Evaluator):
     than the generator's first, then the lowest expected cost of judging. `min_quality=None` picks the
     best quality for the price instead (the router's trade-off, with `cost_sensitivity`). Pass
     `judges=[...]` to pin them. One failing judge is tolerated as long as another one answers; when
-    none does, `EvaluationError` is raised (or `BudgetExceeded` when no judge fitted the budget).
+    none does, a panel of the next judges offered (not asked yet) is asked once, and when none of them
+    answers either, `EvaluationError` is raised (or `BudgetExceeded` when no judge fitted the budget).
 
     With a `calibration` (see `orchestratex.evaluation.calibration`), the evaluation's score is
     `10 × P(acceptable)` and `Evaluation.probability` says it, so the threshold means a probability.
@@ -220,6 +222,11 @@ class LLMJudgeEvaluator(Evaluator):
             error=error,
         )
 
+    async def _ask(self, task: EvaluationTask, panel: list[ModelProfile], answer: str) -> list[JudgeVerdict]:
+        if len(panel) == 1:  # no task to spawn for a single judge
+            return [await self._judge(task, panel[0], answer)]
+        return await self._panel(task, panel, answer)
+
     async def _panel(self, task: EvaluationTask, panel: list[ModelProfile], answer: str) -> list[JudgeVerdict]:
         """The verdicts of a panel of judges, asked together. (A function of its own: a generator expression in
         `evaluate` would make cells of its variables, held by every evaluation while its judges answer.)"""
@@ -232,15 +239,19 @@ class LLMJudgeEvaluator(Evaluator):
                 f"no judge available for an answer by {task.generating_model}: a judge must be another model "
                 "that is active, fits the budget and is not failing"
             )
-        if len(panel) == 1:  # no task to spawn for a single judge
-            verdicts = [await self._judge(task, panel[0], response.text)]
-        else:
-            verdicts = await self._panel(task, panel, response.text)
+        verdicts = await self._ask(task, panel, response.text)
+        if not any(v.score is not None for v in verdicts) and not _all_budget(verdicts):
+            # the whole panel failed (an unparseable verdict, a timeout): the answer is paid for, so the next judges
+            # offered are asked once before the evaluation fails (each call reserves: the budget still holds)
+            asked = {j.name for j in panel}
+            spare = self.choose_judges(replace(task, judges=[j for j in task.judges if j.name not in asked]))
+            if spare:
+                verdicts += await self._ask(task, spare, response.text)
         scored = [v for v in verdicts if v.score is not None]
         cost = add_costs(*(v.cost for v in verdicts))
         if not scored:
             reasons = "; ".join(f"{v.judge_model}: {v.error}" for v in verdicts)
-            if all((v.error or "").startswith("BudgetExceeded") for v in verdicts):
+            if _all_budget(verdicts):
                 raise BudgetExceeded(f"no judge fits the remaining budget ({reasons})")
             raise EvaluationError(f"no judge produced a verdict ({reasons})")
         score = _median([v.score for v in scored if v.score is not None])
@@ -258,6 +269,11 @@ class LLMJudgeEvaluator(Evaluator):
             raw_score=raw,
             probability=probability,
         )
+
+
+def _all_budget(verdicts: list[JudgeVerdict]) -> bool:
+    """Whether every verdict failed for want of budget (no judge fitted what is left)."""
+    return all((v.error or "").startswith("BudgetExceeded") for v in verdicts)
 
 
 def _median(scores: list[float]) -> float:
