@@ -762,3 +762,14 @@ async def test_starting_a_run_twice_leaves_the_first_one_cancellable() -> None:
     assert await orch.cancel(doc.id)  # the run under way, not the start that was refused
     assert first.cancelled()
     assert (await orch.store.get_orchestration(doc.id)).status == "cancelled"
+
+
+@pytest.mark.parametrize("option", ["cost_limit", "evaluation_threshold"])
+async def test_a_nan_setting_is_refused_as_not_a_number(option: str) -> None:
+    """`cost_limit=nan` was refused as "Input should be less than or equal to 1000000", which says nothing of
+    what was wrong."""
+    orch = make(scripted(answer_attempt, score_of_answer({1: 9.0})), "a", "b")
+    with pytest.raises(UserError, match=rf"^{option} must be a number, not NaN$"):
+        await orch.run("Hello", **{option: float("nan")})  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^cost_limit must be a number, not NaN$"):
+        await orch.create_session("u", cost_limit=float("nan"))

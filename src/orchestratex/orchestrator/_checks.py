@@ -191,10 +191,12 @@ def first_error(exc: ValidationError) -> str:
 
 def check_numbers(**values: object) -> None:
     """`UserError` for a numeric setting given as a boolean or as text (`cost_limit=True` would be a $1 budget,
-    `max_iterations="3"` a string read as a number): the first one, with what to write instead."""
+    `max_iterations="3"` a string read as a number), or as NaN: the first one, with what to write instead."""
     for name, value in values.items():
-        if value is None or type(value) is int or type(value) is float:  # (the common cases, first)
+        if value is None or type(value) is int or (type(value) is float and value == value):  # (the common cases)
             continue
+        if isinstance(value, float) and value != value:  # NaN: pydantic would say it is not <= the maximum
+            raise UserError(f"{name} must be a number, not NaN")
         if isinstance(value, bool | str | bytes):
             raise UserError(f"{name} must be a number, not {type(value).__name__} {value!r}")
 
