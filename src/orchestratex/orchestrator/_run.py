@@ -60,6 +60,8 @@ class Run(Committing):
                 try:
                     await self._prepare()
                     while not self.done:
+                        if self.stop_asked:
+                            raise Stop("cancelled", self.o.cancel_reason)
                         step = self._next_step()
                         if step is not None:
                             await step
@@ -342,6 +344,8 @@ class Run(Committing):
         it.reasoning = f"fallback after {model.name} failed ({type(exc).__name__}): {decision.reasoning}"
         self.telemetry.routed(it, decision.scores, fallback_from=model.name)
         await self._commit([self._selected_event(it, decision.scores)], ledger)
+        if self.stop_asked:  # (by a handler of that event: before the fallback's call)
+            raise Stop("cancelled", self.o.cancel_reason)
 
     async def _evaluate(self, it: Iteration) -> None:
         doc = self.doc

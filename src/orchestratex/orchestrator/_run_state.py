@@ -91,6 +91,9 @@ class RunState:
         self.lease_released = False
         """The final commit gave the lease up (`commit_step(release_lease=True)`)."""
         self.done = False
+        self.stop_asked = False
+        """`Orchestrator.cancel` was called by one of the run's own event handlers: it ends `cancelled` before its next
+        call (its task cannot be cancelled and awaited from within itself)."""
         self._pending: Sequence[Event] = ()
         """Events to store with the next commit (`orchestration_started` goes with the first routing decision)."""
         self._outcomes: Sequence[RoutingOutcome] = ()

@@ -99,6 +99,18 @@ class CancelWatcher:
         task.add_done_callback(lambda _: self._stop_on_entry.discard(orchestration_id))  # (ended before its run)
         return True
 
+    def stop_own(self, orchestration_id: str) -> bool:
+        """For `Orchestrator.cancel` called in the task driving the run (by one of its event handlers): the run ends
+        `cancelled` before its next call, and its caller gets its result, as when the store says to stop it. (Its
+        task cancelled and awaited there would await itself: the cancellation was swallowed, and the run went on;
+        cancelled alone, a run that never waits, as on a MemoryStore with instant models, would carry the
+        cancellation past its end, to its caller.) False when the run is already ending."""
+        watched = self._runs.get(orchestration_id)
+        if watched is None or watched.task is not asyncio.current_task() or watched.run.done:
+            return False
+        watched.run.stop_asked = True
+        return True
+
     def check_soon(self, orchestration_id: str) -> None:
         """Ask the store about this run now rather than at its first due time (its session was found ended)."""
         watched = self._runs.get(orchestration_id)

@@ -369,6 +369,8 @@ class Orchestrator:
         task = self._tasks.get(orchestration_id)
         if task is None or task.done():
             return False
+        if task is asyncio.current_task():  # the run's own event handler: it stops at its next step
+            return self._watcher.stop_own(orchestration_id)
         if not self._watcher.stop_when_driven(orchestration_id, task):
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -387,6 +389,11 @@ class Orchestrator:
         task = self._tasks.get(orchestration_id)
         if task is None or task.done():
             return False
+        if task is asyncio.current_task():
+            raise UserError(
+                f"suspend({orchestration_id!r}) was called from that orchestration's own task (an event handler of "
+                "its run): a run cannot wait for itself to stop. Call it from another task, or use cancel() there"
+            )
         self.suspending.add(orchestration_id)
         try:
             task.cancel()

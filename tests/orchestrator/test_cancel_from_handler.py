@@ -1,0 +1,108 @@
+"""`Orchestrator.cancel(id)` called by an event handler of that very run (stop once an answer is in, or once it has
+cost enough): the run ends `cancelled` before its next call, and its caller gets the result.
+
+Before, `cancel` cancelled the run's task and awaited it from within that task: awaiting itself, the cancellation
+was swallowed, `cancel` returned True and the run went on paying to its end; on a run that never waited (instant
+models, a MemoryStore) the cancellation then fell on the caller after the run had returned."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from orchestratex import BayesianRouter, Event, FunctionProvider, Orchestrator, UserError
+from orchestratex.providers import GenerationRequest
+from orchestratex.stores import MemoryStore
+
+from ..helpers import NO_WAIT, catalog
+
+
+def _orchestrator(calls: list[tuple[str, str]], *, waits: bool, failing: str | None = None) -> Orchestrator:
+    """Judges that never accept (the run would go on); `failing` answers nothing, and is the router's first pick."""
+
+    async def fn(request: GenerationRequest) -> str:
+        calls.append((request.purpose, request.model.name))
+        if waits:
+            await asyncio.sleep(0.001)
+        if request.purpose == "judge":
+            return json.dumps({"score": 3, "feedback": "go on"})
+        return "" if request.model.name == failing else "an answer"  # (an empty answer: the model's failure)
+
+    return Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=catalog("a", "b", "c", quality={"a": 9.5, "b": 7.0, "c": 7.0}),
+        store=MemoryStore(),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
+
+
+@pytest.mark.parametrize("waits", [False, True], ids=["instant", "waits"])
+@pytest.mark.parametrize("on", ["model_selected", "response_generated", "evaluation_completed"])
+async def test_a_handler_cancelling_its_own_run_ends_it_before_its_next_call(on: str, waits: bool) -> None:
+    calls: list[tuple[str, str]] = []
+    orch = _orchestrator(calls, waits=waits)
+    said: list[bool] = []
+    calls_then: list[int] = []
+
+    async def stop(event: Event) -> None:
+        if event.type == on and not said:
+            said.append(await orch.cancel(event.orchestration_id))
+            calls_then.append(len(calls))
+
+    async with orch:
+        result = await orch.run("Say something", max_iterations=5, patience=5, on_event=stop)
+        assert said == [True]
+        assert len(calls) == calls_then[0]  # no call after the cancel
+        assert result.status == "cancelled" and result.stop_reason == "cancelled"
+        assert result.orchestration.error == "the orchestration was cancelled"
+        assert [e.type for e in result.events][-1] == "orchestration_failed"
+        assert [str(e.type) for e in result.events].count(on) == 1
+        stored = await orch.store.get_orchestration(result.id)
+        session = await orch.store.get_session(result.orchestration.session_id)
+        assert stored.status == "cancelled" and stored.total_cost == result.total_cost
+        assert session.total_cost == result.total_cost and session.reserved_cost == 0
+        counted = [getattr(e, "cost", 0.0) for e in result.events if e.type != "orchestration_failed"]
+        assert abs(sum(counted) - result.total_cost) < 1e-12
+        await asyncio.sleep(0)  # (no cancellation left pending on the caller's task)
+
+
+async def test_a_handler_cancelling_at_a_fallbacks_selection_stops_before_the_fallbacks_call() -> None:
+    calls: list[tuple[str, str]] = []
+    orch = _orchestrator(calls, waits=False, failing="function:a")
+    selected: list[str] = []
+
+    async def stop(event: Event) -> None:
+        if event.type == "model_selected":
+            selected.append(event.reasoning)
+            if event.reasoning.startswith("fallback"):
+                assert await orch.cancel(event.orchestration_id)
+
+    async with orch:
+        result = await orch.run("Say something", max_iterations=3, on_event=stop)
+    assert [r.startswith("fallback") for r in selected] == [False, True]
+    assert result.status == "cancelled"
+    assert calls == [("generate", "function:a")]  # the fallback was selected, never called
+
+
+async def test_cancel_from_the_last_events_handler_is_too_late_and_suspend_from_a_handler_is_refused() -> None:
+    calls: list[tuple[str, str]] = []
+    orch = _orchestrator(calls, waits=False)
+    said: list[object] = []
+
+    async def late(event: Event) -> None:
+        if event.type == "orchestration_completed":
+            said.append(await orch.cancel(event.orchestration_id))
+        if event.type == "model_selected":
+            try:
+                await orch.suspend(event.orchestration_id)
+            except UserError as exc:
+                said.append(str(exc))
+
+    async with orch:
+        result = await orch.run("Say something", max_iterations=1, on_event=late)
+    assert result.status == "completed"
+    assert "called from that orchestration's own task" in str(said[0])
+    assert said[1] is False
