@@ -3,6 +3,7 @@ a simulated judge (with the noise you choose) scores through the real judging pa
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 import json
@@ -349,6 +350,10 @@ async def replay_loop(
                 done = row + 1
                 spent, right = spent + outcomes[-1].cost, right + outcomes[-1].quality
                 bar.update(done, f"quality {right / done:.3f}, ${spent / done:.5f}/prompt")
+                # a row's run may complete without ever suspending (the lab's providers and store answer at once):
+                # yield to the event loop between rows, so a cancellation (Ctrl-C under `asyncio.run`) stops the
+                # replay here, at a row's end, and other tasks (a notebook's, a server's) get their turn
+                await asyncio.sleep(0)
                 if callback is not None and (done % progress_every == 0 or done == len(table)):
                     elapsed = time.perf_counter() - started
                     callback(done, len(table), LoopReplay(table, tuple(outcomes), max_iterations, elapsed, settings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import numbers
 from collections.abc import Sequence
@@ -233,6 +234,7 @@ async def replay(
                     )
                 )
             bar.advance()
+            await asyncio.sleep(0)  # a cancellation (Ctrl-C) stops the replay here; other tasks get their turn
     return Replay(table, choices)
 
 

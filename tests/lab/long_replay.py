@@ -1,0 +1,45 @@
+"""A replay of many quick prompts (each run completes without waiting on anything), run as a process by
+`test_lab_interrupt.py`: it prints `done N` every 50 prompts on stdout, so a test can interrupt it mid-way.
+
+`python long_replay.py loop|replay` runs `lab.replay_loop` or `lab.replay` under `asyncio.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from orchestratex import lab
+from orchestratex.routing.fitted import FittedRouter
+
+ROWS = 6000
+
+
+def main(kind: str) -> None:
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from lab_synthetic import synthetic_table
+
+    table = synthetic_table(ROWS)
+    router = FittedRouter(text=False, cost_weight=10).fit(table)
+    if kind == "loop":
+
+        def progress(done: int, total: int, partial: lab.LoopReplay) -> None:
+            print(f"done {done}", flush=True)
+
+        coro = lab.replay_loop(table, router=router, max_iterations=2, progress=progress, progress_every=50)
+        asyncio.run(coro)
+    else:
+
+        class Counting(FittedRouter):
+            async def observe(self, feedback: object) -> None:
+                self.seen = getattr(self, "seen", 0) + 1
+                if self.seen % 50 == 0:
+                    print(f"done {self.seen}", flush=True)
+
+        counting = Counting(text=False, cost_weight=10).fit(table)
+        asyncio.run(lab.replay(counting, table, lab.profiles_for(table)))
+    print("finished", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
