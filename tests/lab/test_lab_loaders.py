@@ -190,8 +190,29 @@ def _good_csv(tmp_path: Path) -> bytes:
             r"model 'm-a' has a cost column but no quality column",
         ),
         (lambda good: good.replace(b"0.002", b"cheap", 1), r"data row 1, column 'm-b\|total_cost' is 'cheap', not a"),
+        (lambda good: good.replace(b"0.002", b"nan", 1), r"data row 1, column 'm-b\|total_cost' is 'nan': a measured"),
+        (lambda good: good.replace(b"0.02,", b"inf,", 1), r"data row 1, column 'm-a\|total_cost' is 'inf': a measured"),
+        (
+            lambda good: good.replace(b"0.002", b"-0.002", 1),
+            r"column 'm-b\|total_cost' is '-0.002': expected a number >= 0",
+        ),
+        (
+            lambda good: good.replace(b",0.0,1.0,", b",NaN,1.0,", 1),
+            r"data row 1, column 'm-a' is 'NaN': a measured value",
+        ),
     ],
-    ids=["empty", "cut-short", "binary", "no-prompt-column", "no-quality-column", "not-a-number"],
+    ids=[
+        "empty",
+        "cut-short",
+        "binary",
+        "no-prompt-column",
+        "no-quality-column",
+        "not-a-number",
+        "nan-cost",
+        "infinite-cost",
+        "negative-cost",
+        "nan-quality",
+    ],
 )
 def test_a_damaged_routerbench_file_is_named_with_what_is_wrong(
     tmp_path: Path, damage: Callable[[bytes], bytes], message: str
@@ -229,4 +250,29 @@ def test_damaged_routellm_files_are_named(tmp_path: Path) -> None:
     (mt / "question.jsonl").write_text(json.dumps({"question_id": 81, "turns": ["Write a poem"]}) + "\n")
     (mt / "judgements.jsonl").write_text(json.dumps({"question_id": 81, "model": lab.ROUTELLM_STRONG}) + "\n")
     with pytest.raises(ValueError, match=r"judgements.jsonl': line 1 has no 'score'"):
+        lab.load_routellm(tmp_path, "mt_bench")
+
+
+def test_a_csv_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    # Before: a file saved with a UTF-8 byte-order mark (as Excel writes) "has no column 'prompt'; its header is
+    # ['\ufeffprompt', ...]" when `prompt` is its first column.
+    gsm = tmp_path / "routellm" / "gsm8k"
+    gsm.mkdir(parents=True)
+    text = f"prompt,{lab.ROUTELLM_STRONG},{lab.ROUTELLM_WEAK}\n1+1?,True,False\n2+2?,True,True\n"
+    (gsm / "gsm8k_responses.csv").write_text(text, encoding="utf-8-sig")
+    table = lab.load_routellm(tmp_path, "gsm8k")
+    assert table.prompts == ("1+1?", "2+2?")
+
+
+def test_a_non_finite_mt_bench_score_is_named(tmp_path: Path) -> None:
+    # Before: a `NaN` score (JSON as Python writes it) became an "unobserved" cell, refused without a file or line.
+    mt = tmp_path / "routellm" / "mt_bench"
+    mt.mkdir(parents=True)
+    (mt / "question.jsonl").write_text(json.dumps({"question_id": 81, "turns": ["Write a poem"]}) + "\n")
+    judged = [
+        {"question_id": 81, "model": m, "score": s}
+        for m, s in ((lab.ROUTELLM_STRONG, 9), (lab.ROUTELLM_WEAK, float("nan")))
+    ]
+    (mt / "judgements.jsonl").write_text("".join(json.dumps(j) + "\n" for j in judged))
+    with pytest.raises(ValueError, match=r"judgements.jsonl': line 2: 'score' is nan, not a finite number"):
         lab.load_routellm(tmp_path, "mt_bench")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ def read_csv(path: Path, required: Sequence[str] = ()) -> list[dict[str, str]]:
     missing, a row with more or fewer cells than the header, as a file cut short has) is a `UserError`."""
     csv.field_size_limit(sys.maxsize)
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # (a byte-order mark, as Excel writes, is dropped)
             reader = csv.DictReader(fh)
             rows = list(reader)
             header = list(reader.fieldnames or [])
@@ -51,12 +52,23 @@ def read_csv(path: Path, required: Sequence[str] = ()) -> list[dict[str, str]]:
     return rows
 
 
-def cell_number(path: Path, row: int, column: str, text: str) -> float:
-    """A numeric cell (`row` counted from 1 after the header), else a `UserError` naming where it is."""
+def cell_number(path: Path, row: int, column: str, text: str, *, minimum: float | None = None) -> float:
+    """A finite numeric cell (`row` counted from 1 after the header) of at least `minimum` when given, else a
+    `UserError` naming where it is."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise UserError(f"{str(path)!r}: data row {row}, column {column!r} is {text!r}, not a number") from None
+    if not math.isfinite(value):
+        raise UserError(
+            f"{str(path)!r}: data row {row}, column {column!r} is {text!r}: a measured value is a finite number "
+            "(leave the cell empty if it was not measured: such rows are skipped)"
+        )
+    if minimum is not None and value < minimum:
+        raise UserError(
+            f"{str(path)!r}: data row {row}, column {column!r} is {text!r}: expected a number >= {minimum:g}"
+        )
+    return value
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -121,8 +122,8 @@ def routerbench_table(
     if "prompt" not in rows[0]:
         raise UserError(f"{where}: no 'prompt' column: is this a RouterBench CSV?")
 
-    def number(row: int, column: str, text: str) -> float:
-        return cell_number(source or Path(name), row, column, text)
+    def number(row: int, column: str, text: str, minimum: float | None = None) -> float:
+        return cell_number(source or Path(name), row, column, text, minimum=minimum)
 
     prompts: list[str] = []
     quality: list[list[float]] = []
@@ -136,7 +137,7 @@ def routerbench_table(
             continue
         prompts.append(_prompt_text(row["prompt"]))
         quality.append([number(number_, m, row[m]) for m in models])
-        cost.append([number(number_, m + _COST, row[m + _COST]) for m in models])
+        cost.append([number(number_, m + _COST, row[m + _COST], 0.0) for m in models])
         chars.append([len(row.get(m + _RESPONSE) or "") for m in models])
         tasks.append(task or row.get("eval_name", "general"))
         ids.append(row.get("sample_id") or str(len(ids)))
@@ -240,8 +241,8 @@ def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
     for line, j in read_jsonl(path):
         key = (_int(path, line, _field(path, line, j, "question_id")), str(_field(path, line, j, "model")))
         score = _field(path, line, j, "score")
-        if isinstance(score, bool) or not isinstance(score, int | float):
-            raise UserError(f"{str(path)!r}: line {line}: 'score' is {score!r}, not a number")
+        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+            raise UserError(f"{str(path)!r}: line {line}: 'score' is {score!r}, not a finite number")
         scores.setdefault(key, []).append(float(score))
     prompts, quality, tasks, ids = [], [], [], []
     for q in questions:
