@@ -174,7 +174,7 @@ def test_learns_from_partial_history() -> None:
 def test_task_only_and_misuse() -> None:
     task_only = FittedRouter(text=False).fit(synthetic_table(100))
     np.testing.assert_allclose(task_only.predict_quality(EASY, "facts"), task_only.predict_quality(HARD, "facts"))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(UserError, match="not fitted"):
         FittedRouter().predict_quality(EASY)
     with pytest.raises(ValueError, match="cost_weight"):
         FittedRouter(cost_weight=-1)

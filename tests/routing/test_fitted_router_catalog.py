@@ -4,13 +4,16 @@ models and the candidates, instead of falling back to the catalog's best model i
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from orchestratex import Orchestrator
+from orchestratex.exceptions import UserError
 from orchestratex.lab import OutcomeTable
 from orchestratex.routing.fitted import FittedRouter
+from orchestratex.stores import MemoryStore
 
 
 def fitted_on(models: tuple[str, ...]) -> FittedRouter:
@@ -59,3 +62,26 @@ async def test_a_router_that_knows_a_catalog_model_says_nothing(
         orchestrator.router = fitted_on((names[0], names[1]))
         await orchestrator.run("Write a Python function that reverses a list", domain="coding")
     assert warnings_of(caplog) == []
+
+
+async def test_an_unfitted_router_is_refused_before_any_run_is_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: the run started, the orchestrator logged "failed unexpectedly" with a traceback, stored the run as
+    # failed and raised a RuntimeError from inside the run loop.
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    store = MemoryStore()
+    orchestrator = Orchestrator(max_iterations=2, router=FittedRouter(), store=store)
+    with pytest.raises(UserError, match=r"this FittedRouter is not fitted: call fit\(table\) or FittedRouter.load"):
+        await orchestrator.run("Write a Python function that reverses a list")
+    assert await store.list_orchestrations() == []
+    await orchestrator.aclose()
+
+
+async def test_a_loaded_router_routes_a_running_orchestrator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    async with Orchestrator(max_iterations=2) as probe:
+        names = tuple(m.name for m in probe.usable_models(None))[:2]
+    path = fitted_on(names).save(tmp_path / "router.npz")
+    async with Orchestrator(max_iterations=1, router=FittedRouter.load(path)) as orchestrator:
+        result = await orchestrator.run("Write a Python function that reverses a list", domain="coding")
+    assert result.orchestration.status == "completed"
+    assert [it.model_name for it in result.orchestration.iterations] == [names[1]]  # the table's better model

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from ..lab import OutcomeTable
     from ..lab._progress import Progress
+    from ..stores import Store
     from ._embed import MiniLMEmbedder
 
 __all__ = ["FEATURE_SETS", "FittedRouter", "TextFeaturizer"]
@@ -180,7 +181,7 @@ class FittedRouter(Router):
     # -- prediction ---------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not self.fitted:
-            raise RuntimeError("this FittedRouter is not fitted: call fit(table) or FittedRouter.load(path)")
+            raise UserError("this FittedRouter is not fitted: call fit(table) or FittedRouter.load(path)")
 
     def known_models(self, models: Sequence[str], where: str) -> tuple[str, ...]:
         """The router's models found among `models` (those of `where`, e.g. a table), in the router's order.
@@ -261,6 +262,10 @@ class FittedRouter(Router):
                 return int(good[np.argmin(cost[good])])
             return int(np.argmax(quality))
         return int(np.argmax(quality - self.cost_weight * cost))
+
+    async def attach(self, store: Store) -> None:
+        """Refuse an unfitted router when an orchestrator opens, before any run is stored (nothing is loaded)."""
+        self._check_fitted()
 
     async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         return self.decide(task, candidates)
