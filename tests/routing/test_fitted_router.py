@@ -151,6 +151,17 @@ def test_a_file_that_is_not_a_saved_router_is_a_user_error(
         FittedRouter.load(path)
 
 
+def test_a_file_of_another_version_says_so(router: FittedRouter, tmp_path: Path) -> None:
+    # Before: "is not a saved FittedRouter: format '…/2', expected '…/1'", as if it were some other file.
+    path = router.save(tmp_path / "router.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = {**json.loads(str(arrays["meta"])), "format": "orchestratex.fitted-router/2"}
+    np.savez(path, **{**arrays, "meta": np.asarray(json.dumps(meta))})
+    with pytest.raises(UserError, match=r"saved in format 'orchestratex.fitted-router/2' by another version of "):
+        FittedRouter.load(path)
+
+
 def test_a_missing_file_or_a_folder_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="not a saved FittedRouter: No such file"):
         FittedRouter.load(tmp_path / "nope.npz")

@@ -63,8 +63,14 @@ def read_saved(path: Path, form: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise unreadable(path, f"its metadata is not valid JSON ({exc})") from exc
     if not isinstance(meta, dict):
         raise unreadable(path, f"its metadata is a JSON {type(meta).__name__}, not an object")
-    if meta.get("format") != form:
-        raise unreadable(path, f"format {meta.get('format')!r}, expected {form!r}")
+    found = meta.get("format")
+    if isinstance(found, str) and found != form and found.split("/")[0] == form.split("/")[0]:
+        raise UserError(
+            f"{str(path)!r} is a FittedRouter saved in format {found!r} by another version of OrchestrateX; this "
+            f"one reads {form!r}: load it with the version that saved it, or fit and save the router again"
+        )
+    if found != form:
+        raise unreadable(path, f"format {found!r}, expected {form!r}")
     _check_meta(path, meta)
     _check_arrays(path, meta, arrays)
     return meta, arrays
