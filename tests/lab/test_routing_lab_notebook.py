@@ -37,6 +37,9 @@ def test_routing_lab_notebook_executes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert f"interpreter: {sys.prefix}" in text
     assert f"Python {platform.python_version()}, orchestratex {orchestratex.__version__}" in text
     assert "AIQ oracle" in text and "AIQ fitted" in text
-    assert "loop, 3 iterations (incl. judging): w=" in text
+    # every knob reported is chosen on train (by CV), then scored on test
+    assert "train CV, 3 iterations: w=4 accuracy" in text
+    assert "test, 3 iterations, <= $0.0015: w=" in text and "chosen on train -> accuracy" in text
+    assert "fitted    <= $0.0020: w=13.73 chosen on train -> test" in text
     images = [out for cell in nb.cells for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
     assert images, "the notebook drew no plot"
