@@ -4,12 +4,14 @@ without the files a script needs is one line on stderr and exit 2, naming where 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from orchestratex import lab
+from orchestratex.exceptions import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository."""
@@ -38,3 +40,14 @@ def routing_data(
         )
         sys.exit(2)
     return path
+
+
+@contextlib.contextmanager
+def bad_data_exits(script: str) -> Iterator[None]:
+    """A damaged data file or a bad value (a `UserError`, which says what to fix) is one line on stderr and exit 2,
+    not a traceback."""
+    try:
+        yield
+    except UserError as exc:
+        print(f"{script}: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _data import routing_data
+from _args import non_negative_float
+from _data import bad_data_exits, routing_data
 
 from orchestratex import lab
 from orchestratex.catalog import ModelProfile
@@ -173,7 +174,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="the routing data directory")
     parser.add_argument("--quick", action="store_true", help="small grid and slices: to try the script")
-    parser.add_argument("--judge-price", type=float, default=0.0002, help="judge's $ per 1k tokens, in and out")
+    parser.add_argument(
+        "--judge-price", type=non_negative_float, default=0.0002, help="judge's $ per 1k tokens, in and out"
+    )
     args = parser.parse_args()
     data = data_directory(args.data)
     started = time.perf_counter()
@@ -277,4 +280,5 @@ def routellm(data: Path) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with bad_data_exits("cascade.py"):
+        main()

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from _data import routing_data
+from _data import bad_data_exits, routing_data
 from numpy.typing import NDArray
 
 from orchestratex import lab
@@ -395,4 +395,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with bad_data_exits("routing.py"):
+        main()

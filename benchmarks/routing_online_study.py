@@ -31,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _args import positive_int
+from _data import bad_data_exits
 
 from orchestratex import lab
 from orchestratex.routing.contextual import ContextualRouter
@@ -116,4 +117,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with bad_data_exits("routing_online_study.py"):
+        main()

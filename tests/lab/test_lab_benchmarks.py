@@ -71,3 +71,25 @@ print([o.final_model for o in replay.outcomes], replay.quality)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["['cheap',", "'dear',", "'cheap']", "1.0"]
+
+
+@pytest.mark.parametrize("script", ["cascade.py", "routing.py"])
+def test_a_damaged_data_file_is_one_line_naming_it(script: str, tmp_path: Path) -> None:
+    # Before: a traceback ending in the loader's UserError.
+    for task in lab.ROUTERBENCH_TASKS:
+        for split in ("train", "test"):
+            (tmp_path / "routerbench").mkdir(exist_ok=True)
+            (tmp_path / "routerbench" / f"{task}_{split}.csv").write_text("")
+    for name in ("gsm8k/gsm8k_responses.csv", "mt_bench/question.jsonl", "mmlu/mmlu_x.csv"):
+        (tmp_path / "routellm" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "routellm" / name).write_text("")
+    done = _run(script, data=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.count("\n") == 1
+    assert f"{script}: {str(tmp_path / 'routerbench' / 'arc_challenge_train.csv')!r} is empty" in done.stderr
+
+
+def test_cascade_refuses_a_negative_judge_price(tmp_path: Path) -> None:
+    done = _run("cascade.py", "--judge-price", "-1", data=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--judge-price: must be a number >= 0, got '-1'" in done.stderr
