@@ -251,3 +251,19 @@ def test_a_notebook_cell_shows_the_progress_line() -> None:
     out = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
     assert "replay_loop slow:" in err and "60/60 prompts" in err, outputs
     assert "60 prompts in" in out
+
+
+def test_a_process_without_stderr_replays_without_progress() -> None:
+    # Before: with no stderr (pythonw, some services: `sys.stderr is None`) `progress=True` wrote to None and the
+    # replay failed with an AttributeError after its first second.
+    code = "\n".join(
+        [
+            "import asyncio, sys",
+            f"sys.path.insert(0, {str(HERE)!r})",
+            "from slow_replay import slow_replay",
+            "sys.stderr = None",
+            "print(asyncio.run(slow_replay(True)).summary())",
+        ]
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
+    assert done.returncode == 0 and "60 prompts in" in done.stdout, (done.returncode, done.stdout)

@@ -8,6 +8,7 @@ before the operation has run `DELAY` seconds, so quick calls stay quiet.
 
 from __future__ import annotations
 
+import io
 import shutil
 import sys
 import time
@@ -78,10 +79,12 @@ class Progress:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.label, self.total, self.unit = label, max(int(total), 0), unit
-        self.stream = stream if stream is not None else sys.stderr
+        given = stream if stream is not None else sys.stderr  # (None without a console: pythonw, some services)
+        self.stream: TextIO = given if given is not None else io.StringIO()
         self.clock = clock
         live = _is_terminal(self.stream) or in_notebook()
-        self.mode = "live" if live and show is not False else "plain" if show is True else None
+        shown = "live" if live and show is not False else "plain" if show is True else None
+        self.mode = shown if given is not None else None  # nowhere to show it: nothing is drawn
         self.done, self.postfix = 0, ""
         self.started = clock()
         self._drawn_at: float | None = None  # when the display was last drawn (None: never)
