@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import numpy as np
+
 from orchestratex import lab
 from orchestratex.routing.fitted import FittedRouter
 
@@ -16,10 +18,14 @@ ROWS = 6000
 
 
 def main(kind: str) -> None:
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-    from lab_synthetic import synthetic_table
-
-    table = synthetic_table(ROWS)
+    rng = np.random.default_rng(0)
+    table = lab.OutcomeTable(
+        name="long",
+        models=("cheap", "strong"),
+        prompts=tuple(f"question {i}" for i in range(ROWS)),
+        quality=(rng.random((ROWS, 2)) < [0.6, 0.9]).astype(float),
+        cost=np.tile([0.0001, 0.001], (ROWS, 1)),
+    )
     router = FittedRouter(text=False, cost_weight=10).fit(table)
     if kind == "loop":
 
