@@ -182,3 +182,18 @@ async def test_two_iterators_over_one_stream_both_end() -> None:
     first, second = await asyncio.wait_for(asyncio.gather(drain(), drain()), timeout=10)
     assert len(first) + len(second) == len(stream.result.events) + 1  # the events and one delta, shared out
     assert [item async for item in stream] == []  # and a third, after the end, ends at once
+
+
+async def test_a_stream_entered_twice_is_refused_and_its_run_goes_on() -> None:
+    orch = Orchestrator(providers=[SimulatedProvider(seed=1, latency_scale=0)])
+    async with orch.run_stream("Explain TCP slow start") as stream:
+        with pytest.raises(UserError, match="already entered"):
+            async with stream:  # its exit would have cancelled the run the outer block reads
+                pass
+        items = [item async for item in stream]
+    assert stream.result.status == "completed"
+    assert getattr(items[-1], "type", None) == "orchestration_completed"
+    with pytest.raises(UserError, match="already entered"):  # nor after: a stream is one run
+        async with stream:
+            pass
+    await orch.aclose()

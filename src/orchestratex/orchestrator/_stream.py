@@ -62,7 +62,7 @@ class RunStream:
     The run starts on entering the `async with` block (or on the first `async for`). Leaving the
     block (or dropping the iterator) before the end cancels the run: it ends `cancelled`, with its
     spending settled, and `result` is then the cancelled run. Errors of the run (a bad option, a store
-    failure) are raised by the iteration.
+    failure) are raised by the iteration. A stream is one run, entered once (again: `UserError`).
     """
 
     def __init__(
@@ -81,6 +81,7 @@ class RunStream:
         self._orchestration_id: str | None = None
         self._final = False
         """The run's last event (`orchestration_completed` or `_failed`) has been handed out."""
+        self._entered = False
 
     @property
     def result(self) -> RunResult:
@@ -103,6 +104,12 @@ class RunStream:
         self._queue.put_nowait(item)
 
     async def __aenter__(self) -> Self:
+        if self._entered:  # a nested block's exit would cancel the run the outer one reads
+            raise UserError(
+                "this RunStream was already entered: a stream is one run, entered once; call run_stream again"
+                " for another run"
+            )
+        self._entered = True
         self._ensure_started()
         return self
 
