@@ -40,8 +40,18 @@ def create_key(store_url: str, user_id: str, *, admin: bool = False) -> str:
 class ServerProcess:
     """`with ServerProcess(url, log_dir) as server:` starts the server, waits until it answers, kills it after."""
 
-    def __init__(self, store_url: str, log_dir: Path, env: dict[str, str] | None = None, name: str = "server") -> None:
+    def __init__(
+        self,
+        store_url: str,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+        name: str = "server",
+        uvicorn_args: list[str] | None = None,
+    ) -> None:
+        """`uvicorn_args`: run `uvicorn --factory orchestratex.server:create_app` with these arguments instead of
+        `orchestratex serve` (the store from `ORCHESTRATEX_STORE_URL`)."""
         self.store_url = store_url
+        self.uvicorn_args = uvicorn_args
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
@@ -52,7 +62,12 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> ServerProcess:
         log = self.log_path.open("ab")
         args = [*CLI, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--store", self.store_url]
-        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        env = self.env
+        if self.uvicorn_args is not None:
+            args = [sys.executable, "-m", "uvicorn", "--factory", "orchestratex.server:create_app"]
+            args += ["--host", "127.0.0.1", "--port", str(self.port), *self.uvicorn_args]
+            env = {**env, "ORCHESTRATEX_STORE_URL": self.store_url}
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

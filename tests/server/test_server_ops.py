@@ -336,3 +336,44 @@ def test_a_real_server_with_docs_key_serves_the_schema_to_keys_only(tmp_path: Pa
         assert client.get("/docs").status_code == 404
         assert client.get("/health").json() == {"status": "ok"}
     assert "API docs at" not in server.log()
+
+
+@pytest.mark.slow
+def test_behind_a_root_path_keys_and_the_docs_setting_still_apply(tmp_path: Path) -> None:
+    """uvicorn's `--root-path` (a proxy serving the API under a prefix) puts the prefix in every request's ASGI
+    path: `/api/models/` answered without a key, `/api/sessions/{id}` with a 500, and `/openapi.json` and the docs
+    pages were served to anyone under `ORCHESTRATEX_DOCS=key`, as the checks compared the path with the prefix."""
+    url = f"sqlite:///{tmp_path / 'ox.db'}"
+    key = create_key(url, "alice")
+    with (
+        ServerProcess(url, tmp_path, env={"ORCHESTRATEX_DOCS": "key"}, uvicorn_args=["--root-path", "/ox"]) as server,
+        httpx.Client(base_url=server.base_url, timeout=30) as client,
+    ):
+        for path in ("/api/models/", "/api/sessions/x", "/api/admin/keys/", "/openapi.json", "/openapi.json?a=1"):
+            r = client.get(path)
+            assert r.status_code == 401 and "missing API key" in r.json()["detail"], (path, r.text)
+        for path in DOCS_PATHS[1:]:
+            assert client.get(path).status_code == 404, path
+        assert client.get("/openapi.json", headers={"X-API-Key": key}).json()["info"]["title"] == "OrchestrateX"
+        assert client.get("/api/models/", headers={"X-API-Key": key}).status_code == 200
+        created = client.post("/api/sessions", json={}, headers={"X-API-Key": key})  # (the slashless form too)
+        assert created.status_code == 201, created.text
+        assert client.get(f"/api/sessions/{created.json()['_id']}", headers={"X-API-Key": key}).status_code == 200
+        assert client.get("/health").json() == {"status": "ok"}
+    assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize(
+    ("path", "root", "seen"),
+    [
+        ("/ox/api/models/", "/ox", "/api/models/"),
+        ("/ox", "/ox", ""),
+        ("/oxen/api/models/", "/ox", "/oxen/api/models/"),
+        ("/api/models/", "/ox", "/api/models/"),
+        ("/api/models/", "", "/api/models/"),
+    ],
+)
+def test_route_path_is_the_path_below_the_root_path(path: str, root: str, seen: str) -> None:
+    from orchestratex.server._paths import route_path
+
+    assert route_path({"type": "http", "path": path, "root_path": root}) == seen

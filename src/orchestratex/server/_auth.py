@@ -30,6 +30,7 @@ from ..stores import Store
 from ._auth_limit import FailedAuthLimit, client_address
 from ._errors import ApiError, error_response, library_response
 from ._limits import RateLimiter
+from ._paths import route_path
 from ._users import user_id_problem
 
 __all__ = [
@@ -229,7 +230,7 @@ class AuthMiddleware:
         self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+        if scope["type"] == "http" and route_path(scope).startswith(self.prefix):
             try:
                 principal = await self.authenticator.principal(key_of(HTTPConnection(scope)), client_address(scope))
                 if self.rate is not None:

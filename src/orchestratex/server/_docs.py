@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ._auth import Authenticator, key_of
 from ._auth_limit import client_address
 from ._errors import ApiError, error_response
+from ._paths import route_path
 
 __all__ = ["DOCS_ASSETS", "DocsAccess", "docs_csp", "install_docs"]
 
@@ -114,7 +115,7 @@ class DocsAccess:
         self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"] if scope["type"] == "http" else ""
+        path = route_path(scope) if scope["type"] == "http" else ""
         if path == _SCHEMA and self.access == "key":
             try:
                 await self.authenticator.principal(key_of(HTTPConnection(scope)), client_address(scope))

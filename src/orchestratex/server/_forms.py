@@ -15,6 +15,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._paths import route_path
+
 __all__ = ["SpecForms"]
 
 
@@ -38,7 +40,7 @@ class SpecForms:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        slashless = path.removeprefix(scope.get("root_path", "")) in self.unslashed()
+        slashless = route_path(scope) in self.unslashed()
         head = scope["method"] == "HEAD"
         if not (slashless or head):
             await self.app(scope, receive, send)

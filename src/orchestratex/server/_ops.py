@@ -14,6 +14,7 @@ from ._app import state_of
 from ._auth import key_of
 from ._auth_limit import client_address
 from ._errors import ApiError, ErrorBody, error_response, logger, without_paths
+from ._paths import route_path
 
 __all__ = ["HEALTH_BODY", "HEALTH_HEADERS", "HealthShortcut", "router"]
 
@@ -87,7 +88,7 @@ class HealthShortcut:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/health" and scope["method"] in ("GET", "HEAD"):
+        if scope["type"] == "http" and route_path(scope) == "/health" and scope["method"] in ("GET", "HEAD"):
             await send({"type": "http.response.start", "status": 200, "headers": HEALTH_HEADERS})
             await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else _OK})
             return

@@ -1,4 +1,5 @@
-"""Refuse request paths holding control characters, which no resource of the API has.
+"""Request paths: `route_path`, the path the app's routes see, and refusing paths holding control characters,
+which no resource of the API has.
 
 Starlette anchors its route patterns with `$`, which in Python also matches before a trailing
 newline: `GET /api/models/%0A` would otherwise be answered by `GET /api/models/` (the list), and
@@ -13,10 +14,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._errors import error_response
 
-__all__ = ["CONTROL", "ControlCharacterGuard"]
+__all__ = ["CONTROL", "ControlCharacterGuard", "route_path"]
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 """A control character: no path of the API holds one."""
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path below the app's `root_path` (uvicorn's `--root-path`, a `Mount` of the app in another):
+    what the routes match, so every check by path (keys on `/api/`, the docs' access, `/health`) sees it too.
+    The ASGI `path` starts with the root path, which Starlette strips only when routing."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
+        return path[len(root) :]
+    return path
 
 
 class ControlCharacterGuard:
