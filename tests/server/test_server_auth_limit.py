@@ -11,9 +11,10 @@ import httpx
 import pytest
 from starlette.testclient import WebSocketDenialResponse
 
-from orchestratex.server._auth_limit import client_address
+from orchestratex.server._auth_limit import MAX_ADDRESSES, FailedAuthLimit, client_address
+from orchestratex.server._errors import ApiError
 
-from .conftest import Api, bearer, in_app_loop
+from .conftest import Api, bearer, in_app_loop, limit_windows_begin_now
 from .server_process import ServerProcess, create_key
 
 FAILURES = [
@@ -58,6 +59,29 @@ def test_addresses_are_counted_apart_and_ipv6_by_its_64() -> None:
     assert client_address({"client": ("2001:db8:1:2:bbbb::9", 5000)}) == "2001:db8:1:2::/64"
     assert client_address({"client": ("::ffff:203.0.113.7", 5000)}) == "203.0.113.7"
     assert client_address({"client": None}) is None
+
+
+def test_failing_from_many_new_addresses_does_not_clear_a_locked_out_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limit remembers at most MAX_ADDRESSES addresses; it used to forget them all when that many had failed
+    in one window, so a client rotating addresses gave the address it attacks a fresh count of guesses."""
+    limit_windows_begin_now(monkeypatch)
+    limiter = FailedAuthLimit(limit=3, window_s=60)
+    for _ in range(3):
+        limiter.fail("203.0.113.7")
+    with pytest.raises(ApiError) as locked:
+        limiter.check("203.0.113.7")
+    assert locked.value.status_code == 429
+    for n in range(2 * MAX_ADDRESSES):
+        limiter.fail(f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}")
+        assert len(limiter._counts) <= MAX_ADDRESSES
+    with pytest.raises(ApiError) as still:
+        limiter.check("203.0.113.7")
+    assert still.value.status_code == 429
+    limiter.fail("192.0.2.1")
+    limiter.fail("192.0.2.1")
+    limiter.fail("192.0.2.1")
+    with pytest.raises(ApiError):  # (a newcomer is counted from its first failure, as before)
+        limiter.check("192.0.2.1")
 
 
 @pytest.mark.slow

@@ -8,6 +8,11 @@ answered from the store would still cost a read, and tell a guesser when it was 
 Counted in this process's memory, not in the store: a store write per failure would give a client
 hammering the check the very load this limit is there to stop. Several processes each allow the limit.
 IPv6 addresses count by their /64 prefix, which one host or one customer usually holds whole.
+
+At most `MAX_ADDRESSES` addresses are remembered. When that many have failed, those of past windows are
+forgotten first; if the current window alone holds that many, the addresses with the fewest failures are
+forgotten (down to nine tenths), never by start of window or at random: a client cannot clear the count
+of an address it is locked out from by failing from many new addresses, which each start at one failure.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from starlette.types import Scope
 
 from ._errors import ApiError
 
-__all__ = ["FailedAuthLimit", "client_address"]
+__all__ = ["MAX_ADDRESSES", "FailedAuthLimit", "client_address"]
+
+MAX_ADDRESSES = 10_000
+"""How many client addresses the limit remembers at most."""
 
 
 def client_address(scope: Scope) -> str | None:
@@ -78,9 +86,16 @@ class FailedAuthLimit:
         window, _ = self._window()
         entry = self._counts.get(address)
         if entry is None or entry[1] != window:
-            if len(self._counts) >= 10_000:
-                self._counts = {a: e for a, e in self._counts.items() if e[1] == window}
-                if len(self._counts) >= 10_000:  # that many addresses failing at once: start over rather than grow
-                    self._counts = {}
+            if entry is None and len(self._counts) >= MAX_ADDRESSES:
+                self._make_room(window)
             entry = self._counts[address] = [0, window]
         entry[0] += 1
+
+    def _make_room(self, window: int) -> None:
+        """Forget the addresses of past windows, then, if still full, those with the fewest failures in this one
+        (the earliest counted kept among equals), down to nine tenths of `MAX_ADDRESSES`."""
+        counts = {a: e for a, e in self._counts.items() if e[1] == window}
+        if len(counts) >= MAX_ADDRESSES:
+            most = sorted(counts.items(), key=lambda item: item[1][0], reverse=True)  # (stable: earliest first)
+            counts = dict(most[: MAX_ADDRESSES * 9 // 10])
+        self._counts = counts
