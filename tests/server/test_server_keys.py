@@ -3,6 +3,7 @@ whichever process revoked it — its open WebSockets are closed and its `/v1` st
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import subprocess
 import time
@@ -228,4 +229,62 @@ def test_a_v1_stream_ends_within_the_check_interval_when_the_cli_revokes_its_key
             if status != "running":
                 break
             time.sleep(0.1)
+        assert status == "cancelled"
+
+
+def _call_until_revoked(client: Any, headers: dict[str, str], revoke: Callable[[], None]) -> tuple[Any, float]:
+    """A slow `/v1` call without `stream`, in a thread; `revoke` once it has begun. Returns its answer and how long
+    after `revoke` it came."""
+    body = {"model": "orchestratex/best", "messages": [{"role": "user", "content": "Explain DNS"}]}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(client.post, "/v1/chat/completions", json=body, headers=headers)
+        time.sleep(1.0)  # (the run takes far longer)
+        assert not answer.done()
+        revoke()
+        revoked_at = time.monotonic()
+        response = answer.result()
+    return response, time.monotonic() - revoked_at
+
+
+def test_revoking_a_key_stops_its_v1_calls_that_are_not_streamed(make_api: Callable[..., Api]) -> None:
+    """The answer of a call whose key was revoked meanwhile used to be handed to the key's holder."""
+    api = make_api(env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "1"}, ws_auth_check_s=60)  # only the signal can tell
+
+    def revoke() -> None:
+        assert api.client.delete(f"/api/admin/keys/{_key_id(api, 'alice')}", headers=api.admin).status_code == 200
+
+    r, took = _call_until_revoked(api.client, api.alice, revoke)
+    error = r.json()["error"]
+    assert r.status_code == 401 and error["code"] == "invalid_api_key", r.text
+    assert "revoked while the answer was computed" in error["message"] and r.headers["x-should-retry"] == "false"
+    assert took < 2  # at once
+    oid = error["message"].split("orchestration ")[1].split()[0]
+    assert api.wait(oid, api.admin)["status"] == "cancelled"
+
+
+@pytest.mark.slow
+def test_the_openai_sdk_gets_401_when_the_cli_revokes_the_key_of_its_call(tmp_path: Path) -> None:
+    import openai
+
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    alice = create_key(url, "alice")
+    admin = create_key(url, "root", admin=True)
+    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "1", "ORCHESTRATEX_WS_AUTH_CHECK_S": "1"}
+    with ServerProcess(url, tmp_path, env=env) as server, httpx.Client(base_url=server.base_url) as client:
+        key_id = json.loads(_cli("keys", "list", "--json", "--user", "alice", "--store", url).stdout)[0]["_id"]
+        sdk = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=alice, max_retries=0, timeout=60)
+        with sdk, concurrent.futures.ThreadPoolExecutor(1) as pool:
+            call = pool.submit(
+                sdk.chat.completions.create,
+                model="orchestratex/best",
+                messages=[{"role": "user", "content": "Explain DNS"}],
+            )
+            time.sleep(1.0)
+            assert _cli("keys", "revoke", key_id, "--store", url).returncode == 0
+            revoked_at = time.monotonic()
+            with pytest.raises(openai.AuthenticationError) as refused:
+                call.result()
+        assert time.monotonic() - revoked_at < 1 + 2  # the check interval, and time to answer
+        oid = str(refused.value.message).split("orchestration ")[1].split()[0]
+        status = client.get(f"/api/orchestration/status/{oid}", headers=bearer(admin)).json()["status"]
         assert status == "cancelled"

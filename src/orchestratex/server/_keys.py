@@ -1,5 +1,5 @@
 """Admin API for keys: list them, revoke one (a revoked key is refused at once, and its WebSockets and `/v1`
-streams end)."""
+calls, streamed or not, end)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ._errors import ERROR_RESPONSES, ApiError, ErrorBody
 if TYPE_CHECKING:
     from ._app import ServerState
 
-__all__ = ["ApiKeyInfo", "OpenSockets", "key_info", "router", "watch_key"]
+__all__ = ["ApiKeyInfo", "OpenSockets", "key_info", "revoked_first", "router", "watch_key"]
 
 router = APIRouter(
     prefix="/api/admin/keys",
@@ -97,6 +97,19 @@ async def watch_key(state: ServerState, key: str | None, revoked: asyncio.Event)
             return
         except Exception:  # the store is unreachable: keep the stream, check again later
             continue
+
+
+async def revoked_first(state: ServerState, key: str | None, key_id: str | None, task: asyncio.Future[object]) -> bool:
+    """Wait until `task` is done or `key` (of id `key_id`) is revoked; True if the key was revoked first (`task`
+    is then left running: stop it)."""
+    signal = state.sockets.open(key_id)
+    watcher = asyncio.create_task(watch_key(state, key, signal), name="orchestratex-v1-key")
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        return watcher.done()
+    finally:
+        watcher.cancel()
+        state.sockets.close(key_id, signal)
 
 
 def _admin(request: Request) -> Principal:

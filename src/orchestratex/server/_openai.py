@@ -29,6 +29,7 @@ from ..exceptions import ConfigurationError, OrchestrateXError, UnknownModelErro
 from ._app import ServerState
 from ._auth import Principal, key_of
 from ._auth_limit import client_address
+from ._keys import revoked_first
 from ._openai_chat import DefaultSessions, prepare_call, resolve_target
 from ._openai_errors import NO_RETRY, OpenAIError, from_exception, openai_error_response
 from ._openai_presets import Preset, merge_presets
@@ -160,6 +161,15 @@ class OpenAIRoutes:
             headers = {**call.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
             return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
         task = state.runner.launch(call.orchestration)
+        if await revoked_first(state, key_of(request), user.key_id, task):
+            await state.orchestrator.cancel(call.orchestration.id)
+            raise OpenAIError(
+                401,
+                f"this API key was revoked while the answer was computed: orchestration {call.orchestration.id}"
+                " is stopped; ask for a new key",
+                code="invalid_api_key",
+                headers={**call.headers, **NO_RETRY},
+            )
         try:
             result = await asyncio.shield(task)
         except asyncio.CancelledError:

@@ -112,8 +112,8 @@ class ServerSettings(BaseModel):
     """Origins allowed to call the API from a browser (CORS), e.g. `https://app.example.com`; `*` for any.
     From the environment: comma-separated. Empty (the default): no CORS headers."""
     ws_auth_check_s: float = Field(default=5.0, gt=0)
-    """How often an open WebSocket or `/v1` stream checks that its key is still valid, one store read per check
-    (a key revoked through this server ends its sockets and streams at once; through another process, within
+    """How often an open WebSocket or running `/v1` call checks that its key is still valid, one store read per
+    check (a key revoked through this server ends its sockets and calls at once; through another process, within
     this many seconds)."""
     auth_cache_s: float = Field(default=0.0, ge=0)
     """How long a verified API key is trusted in this process without asking the store. 0 (the default):
