@@ -112,6 +112,31 @@ def test_metrics_count_orchestrations_calls_cost_latency_and_limits(make_api: Ca
     assert not any(sid in str(labels) for _, labels in samples)
 
 
+def test_metrics_count_the_v1_routes_under_their_path(make_api: Callable[..., Api]) -> None:
+    """The `/v1` routes were counted as `/models`, `/models/{model:path}` and `/chat/completions`."""
+    api = make_api()
+    assert api.client.get("/v1/models", headers=api.alice).status_code == 200
+    assert api.client.get("/v1/models/orchestratex/auto", headers=api.alice).status_code == 200
+    assert api.client.get("/v1/models").status_code == 401
+    assert api.client.head("/v1/models", headers=api.alice).status_code == 200  # (answered as GET: `_forms`)
+    body = {"model": "orchestratex/fast", "messages": [{"role": "user", "content": "hi"}]}
+    assert api.client.post("/v1/chat/completions", json=body, headers=api.alice).status_code == 200
+    assert api.client.get("/v1/nowhere", headers=api.alice).status_code == 404
+    samples = _samples(api.client.get("/metrics", headers=api.admin).text)
+    counted = {
+        (dict(labels)["route"], dict(labels)["status"]): v
+        for (name, labels), v in samples.items()
+        if name == "orchestratex_http_requests_total"
+    }
+    assert counted == {
+        ("/v1/models", "200"): 2,
+        ("/v1/models/{model:path}", "200"): 1,
+        ("/v1/models", "401"): 1,
+        ("/v1/chat/completions", "200"): 1,
+        ("unmatched", "404"): 1,
+    }
+
+
 def test_metrics_count_websocket_handshakes_refused_by_a_limit(make_api: Callable[..., Api]) -> None:
     api = make_api(ws_max_per_user=1, rate_limit=3)
     sid = api.session()["_id"]

@@ -160,6 +160,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        root_path = scope.get("root_path", "")
         answer = {"status": 500}
         forget_limit()  # (this task may have answered a request before: uvicorn's pipelined ones)
 
@@ -171,7 +172,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            template = route_template(scope)
+            template = route_template(scope, root_path)
             method = scope["method"]
             status = answer["status"]
             m = self.metrics
@@ -202,13 +203,18 @@ class MetricsMiddleware:
                 self.metrics.limits.labels(limit).inc()
 
 
-def route_template(scope: Scope) -> str:
+def route_template(scope: Scope, root_path: str = "") -> str:
     """The path template of the route answering the request (`unmatched` when none can): the one routing chose,
-    else the one that matches the request's path (a route with another method counts, as for the router's 405)."""
+    else the one that matches the request's path (a route with another method counts, as for the router's 405).
+    A route of a mounted app (`/v1`'s) counts with its mount's path; `root_path` is the app's own, not counted."""
     route = scope.get("route")
-    if route is None and not CONTROL.search(scope["path"]):  # (`_paths`: such a path names nothing)
-        route = _matching(_routes(scope.get("app")), scope)
-    return getattr(route, "path", None) or "unmatched"
+    if route is not None:
+        mounted = scope.get("root_path", "")  # (routing through a Mount added its path)
+        prefix = mounted[len(root_path) :] if mounted.startswith(root_path) else ""
+        return prefix + route.path if getattr(route, "path", None) else "unmatched"
+    if CONTROL.search(scope["path"]):  # (`_paths`: such a path names nothing)
+        return "unmatched"
+    return _matching(_routes(scope.get("app")), scope) or "unmatched"
 
 
 def _routes(app: object) -> Iterator[BaseRoute]:
@@ -226,14 +232,15 @@ def _routes(app: object) -> Iterator[BaseRoute]:
             stack.pop()
 
 
-def _matching(routes: Iterable[BaseRoute], scope: Scope) -> BaseRoute | None:
+def _matching(routes: Iterable[BaseRoute], scope: Scope) -> str | None:
     partial = None
     for route in routes:
         match, child = route.matches(scope)
         if match is Match.FULL:
-            if isinstance(route, Mount):  # (as after routing: the mounted app's own route)
-                return _matching(route.routes, {**scope, **child}) or route
-            return route
+            if isinstance(route, Mount):  # (as after routing: the mounted app's own route, below the mount's path)
+                inner = _matching(route.routes, {**scope, **child})
+                return None if inner is None else route.path + inner
+            return getattr(route, "path", None)
         if match is Match.PARTIAL and partial is None:
-            partial = route
+            partial = getattr(route, "path", None)
     return partial
