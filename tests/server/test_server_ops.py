@@ -402,3 +402,19 @@ def test_route_path_is_the_path_below_the_root_path(path: str, root: str, seen: 
     from orchestratex.server._paths import route_path
 
     assert route_path({"type": "http", "path": path, "root_path": root}) == seen
+
+
+def test_the_docs_pages_link_their_files_and_the_schema_under_the_root_path() -> None:
+    """Behind a proxy serving the API under `/ox`, the pages asked the browser for `/openapi.json` and
+    `/_docs/...`, which the proxy does not route to the server: the docs stayed blank."""
+    from fastapi.testclient import TestClient
+
+    from orchestratex.server import ServerSettings, create_app
+
+    for root in ("/ox", ""):
+        with TestClient(create_app(MemoryStore(), settings=ServerSettings()), root_path=root) as client:
+            swagger, redoc = client.get("/docs").text, client.get("/redoc").text
+            assert f"url: '{root}/openapi.json'" in swagger and f'"{root}/_docs/swagger-ui-bundle.js"' in swagger
+            assert f'spec-url="{root}/openapi.json"' in redoc and f'src="{root}/_docs/redoc.standalone.js"' in redoc
+            csp = client.get("/docs").headers["content-security-policy"]
+            assert "'sha256-" in csp

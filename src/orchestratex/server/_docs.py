@@ -15,7 +15,7 @@ import re
 from importlib import resources
 from typing import Literal
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from starlette.requests import HTTPConnection
@@ -62,43 +62,57 @@ class _Page:
 
 
 def install_docs(app: FastAPI, title: str) -> None:
-    """`/docs` (Swagger UI) and `/redoc` with their files served by this app, so they work offline."""
+    """`/docs` (Swagger UI) and `/redoc` with their files served by this app, so they work offline. Their URLs
+    start with the request's root path (uvicorn's `--root-path`, a mount), as FastAPI's own docs pages' do."""
     static = resources.files("fastapi_offline") / "static"
     app.mount(DOCS_ASSETS, StaticFiles(directory=str(static)), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
     oauth2 = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
-    swagger = _Page(
-        get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title=f"{title} - Swagger UI",
-            oauth2_redirect_url=oauth2,
-            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
-        )
-    )
-    redirect = _Page(get_swagger_ui_oauth2_redirect_html())
-    redoc = _Page(
-        get_redoc_html(
-            openapi_url=openapi_url,
-            title=f"{title} - ReDoc",
-            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
-            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
-            with_google_fonts=False,
-        )
-    )
+    built: dict[str, dict[str, _Page]] = {}
+
+    def pages(root: str) -> dict[str, _Page]:
+        """The pages with their URLs under the root path `root` (built once per root path)."""
+        found = built.get(root)
+        if found is not None:
+            return found
+        assets = f"{root}{DOCS_ASSETS}"
+        found = {
+            "swagger": _Page(
+                get_swagger_ui_html(
+                    openapi_url=f"{root}{openapi_url}",
+                    title=f"{title} - Swagger UI",
+                    oauth2_redirect_url=f"{root}{oauth2}",
+                    swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+                    swagger_css_url=f"{assets}/swagger-ui.css",
+                    swagger_favicon_url=f"{assets}/favicon.png",
+                )
+            ),
+            "redirect": _Page(get_swagger_ui_oauth2_redirect_html()),
+            "redoc": _Page(
+                get_redoc_html(
+                    openapi_url=f"{root}{openapi_url}",
+                    title=f"{title} - ReDoc",
+                    redoc_js_url=f"{assets}/redoc.standalone.js",
+                    redoc_favicon_url=f"{assets}/favicon.png",
+                    with_google_fonts=False,
+                )
+            ),
+        }
+        if len(built) < 16:  # (a root path is the server's setting or a mount's, not the client's: a few at most)
+            built[root] = found
+        return found
 
     @app.get("/docs", include_in_schema=False)
-    async def swagger_ui() -> HTMLResponse:
-        return swagger.response()
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        return pages(request.scope.get("root_path", ""))["swagger"].response()
 
     @app.get(oauth2, include_in_schema=False)
-    async def swagger_ui_redirect() -> HTMLResponse:
-        return redirect.response()
+    async def swagger_ui_redirect(request: Request) -> HTMLResponse:
+        return pages(request.scope.get("root_path", ""))["redirect"].response()
 
     @app.get("/redoc", include_in_schema=False)
-    async def redoc_page() -> HTMLResponse:
-        return redoc.response()
+    async def redoc_page(request: Request) -> HTMLResponse:
+        return pages(request.scope.get("root_path", ""))["redoc"].response()
 
 
 _PAGES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
