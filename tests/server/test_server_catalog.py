@@ -33,3 +33,28 @@ def test_serve_uses_the_catalog_file(tmp_path: Path) -> None:
         with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
             models = client.get("/api/models/").json()
             assert sorted(m["name"] for m in models) == ["sim:house-large", "sim:house-small"]
+
+
+def test_a_model_whose_name_holds_a_slash_has_its_profile(tmp_path: Path) -> None:
+    """`GET /api/models/{model_name}` answered a bare 404 for a model it lists whose name holds `/` (as OpenRouter's
+    and Hugging Face's ids do), whether the `/` was sent as is or as `%2F`."""
+    path = tmp_path / "models.toml"
+    path.write_text(
+        'include_default = false\n\n[[models]]\nname = "sim:meta-llama/llama-3.3-70b"\ncost_per_1k_tokens = 0\n\n'
+        '[aliases]\n"llama/70b" = "sim:meta-llama/llama-3.3-70b"\n',
+        encoding="utf-8",
+    )
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    env = {"ORCHESTRATEX_CATALOG": str(path), "ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}
+    with (
+        ServerProcess(url, tmp_path, env=env) as server,
+        httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client,
+    ):
+        assert [m["name"] for m in client.get("/api/models/").json()] == ["sim:meta-llama/llama-3.3-70b"]
+        for name in ("sim:meta-llama/llama-3.3-70b", "sim:meta-llama%2Fllama-3.3-70b", "llama/70b"):
+            r = client.get(f"/api/models/{name}")
+            assert r.status_code == 200 and r.json()["name"] == "sim:meta-llama/llama-3.3-70b", (name, r.text)
+        missing = client.get("/api/models/nope/x")
+        assert missing.status_code == 404 and "unknown model 'nope/x'" in missing.json()["detail"]
+        assert client.get("/api/models/").status_code == 200  # (still the list)

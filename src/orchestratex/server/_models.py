@@ -42,9 +42,10 @@ async def list_models(request: Request) -> Response:
     return document([await _describe(state, m) for m in state.orchestrator.catalog])
 
 
-@router.get("/{model_name}", response_model=ModelOut, summary="Get Model Profile")
+@router.get("/{model_name:path}", response_model=ModelOut, summary="Get Model Profile")
 async def get_model(model_name: str, request: Request) -> Response:
-    """One model by name or alias (`gpt4`, `openai:gpt-4.1`, `sim:gpt-4.1`)."""
+    """One model by name or alias (`gpt4`, `openai:gpt-4.1`, `sim:gpt-4.1`; a name may hold `/`, as
+    `openrouter:meta-llama/llama-3.3-70b-instruct`)."""
     state = state_of(request)
     try:
         model = state.orchestrator.catalog.get(model_name)
