@@ -348,6 +348,28 @@ def test_docs_off_hides_the_schema_and_the_pages_from_everyone(make_api: Callabl
     assert api.client.get("/api/models/", headers=api.alice).status_code == 200
 
 
+def test_docs_key_lets_a_browser_on_an_allowed_origin_fetch_the_schema_with_a_key(
+    make_api: Callable[..., Api],
+) -> None:
+    """Its preflight (which carries no key) was answered 401 by the docs' key check before CORS could answer it,
+    and its refusals carried no CORS headers, so the page could not read why."""
+    origin = "https://portal.example"
+    api = make_api(docs="key", cors_origins=(origin,))
+    preflight = api.client.options(
+        "/openapi.json",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == origin
+    fetched = api.client.get("/openapi.json", headers={"Origin": origin, **api.alice})
+    assert fetched.status_code == 200 and fetched.headers["access-control-allow-origin"] == origin
+    refused = api.client.get("/openapi.json", headers={"Origin": origin})
+    assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == origin
+
+
 @pytest.mark.slow
 def test_a_real_server_with_docs_key_serves_the_schema_to_keys_only(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ox.db'}"

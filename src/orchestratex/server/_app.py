@@ -162,6 +162,10 @@ def create_app(
     app.add_middleware(AuthMiddleware, authenticator=state.auth, rate=state.rate)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ControlCharacterGuard)
+    if settings.docs != "open":
+        from ._docs import DocsAccess
+
+        app.add_middleware(DocsAccess, access=settings.docs, authenticator=state.auth)  # (CORS answers first)
     if settings.cors_origins:
         from ._cors import ApiCors
 
@@ -184,10 +188,6 @@ def create_app(
     from ._docs import install_docs
 
     install_docs(app, app.title)
-    if settings.docs != "open":
-        from ._docs import DocsAccess
-
-        app.add_middleware(DocsAccess, access=settings.docs, authenticator=state.auth)
     install_console(app)
     _document_security(app)
     return app
