@@ -189,6 +189,25 @@ def test_a_user_request_limit_spans_sessions(make_api: Callable[..., Api]) -> No
     assert api.client.post("/api/sessions/", json={}, headers=api.bob).status_code == 201  # per user
 
 
+def test_the_user_request_limit_counts_the_v1_routes_and_metrics_too(make_api: Callable[..., Api]) -> None:
+    """`/v1` and `/metrics` were not counted: a key could call `GET /v1/models` without limit, and chat
+    completions spread over sessions passed the per-user limit."""
+    api = make_api(user_rate_limit=4, rate_limit=100, metrics="key")
+    body = {"model": "orchestratex/fast", "messages": [{"role": "user", "content": "hi"}]}
+    assert api.client.get("/v1/models", headers=api.alice).status_code == 200
+    assert api.client.post("/v1/chat/completions", json=body, headers=api.alice).status_code == 200
+    assert api.client.get("/metrics", headers=api.alice).status_code == 200
+    assert api.client.get("/api/models/", headers=api.alice).status_code == 200
+    for path in ("/v1/models", "/v1/models/orchestratex/auto"):
+        r = api.client.get(path, headers=api.alice)
+        error = r.json()["error"]
+        assert r.status_code == 429 and error["code"] == "rate_limit_exceeded", r.text
+        assert "4 requests per 60 s for user alice" in error["message"] and 1 <= int(r.headers["Retry-After"]) <= 60
+    assert api.client.post("/v1/chat/completions", json=body, headers=api.alice).status_code == 429
+    assert api.client.get("/metrics", headers=api.alice).status_code == 429
+    assert api.client.get("/v1/models", headers=api.bob).status_code == 200  # per user
+
+
 def test_a_storage_quota_per_user(make_api: Callable[..., Api]) -> None:
     api = make_api(storage_quota_bytes=10_000)
     sid = api.session()["_id"]

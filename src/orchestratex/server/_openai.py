@@ -89,6 +89,7 @@ class OpenAIRoutes:
         async def endpoint(request: Request) -> Response:
             try:
                 user = await self.state.auth.principal(key_of(request), client_address(request.scope))
+                await self.state.rate.hit_user(user.user_id)  # the per-user limit, as on every route
                 return await handler(request, user)
             except (OpenAIError, HTTPException, OrchestrateXError) as exc:
                 return openai_error_response(from_exception(exc))

@@ -73,6 +73,7 @@ async def metrics(request: Request) -> Response:
         raise ApiError(404, "metrics are switched off (ORCHESTRATEX_METRICS=off)")
     if access != "open":
         principal = await state.auth.principal(key_of(request), client_address(request.scope))
+        await state.rate.hit_user(principal.user_id)  # the per-user limit, as on every route
         if access == "admin" and not principal.admin:
             raise ApiError(403, "metrics need an admin key (or ORCHESTRATEX_METRICS=key or open)")
     assert state.metrics is not None
