@@ -275,9 +275,9 @@ def test_the_openai_sdk_gets_401_when_the_cli_revokes_the_key_of_its_call(tmp_pa
         sdk = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key=alice, max_retries=0, timeout=60)
         with sdk, concurrent.futures.ThreadPoolExecutor(1) as pool:
             call = pool.submit(
-                sdk.chat.completions.create,
-                model="orchestratex/best",
-                messages=[{"role": "user", "content": "Explain DNS"}],
+                lambda: sdk.chat.completions.create(
+                    model="orchestratex/best", messages=[{"role": "user", "content": "Explain DNS"}]
+                )
             )
             time.sleep(1.0)
             assert _cli("keys", "revoke", key_id, "--store", url).returncode == 0

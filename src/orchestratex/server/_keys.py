@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,7 +99,7 @@ async def watch_key(state: ServerState, key: str | None, revoked: asyncio.Event)
             continue
 
 
-async def revoked_first(state: ServerState, key: str | None, key_id: str | None, task: asyncio.Future[object]) -> bool:
+async def revoked_first(state: ServerState, key: str | None, key_id: str | None, task: asyncio.Task[Any]) -> bool:
     """Wait until `task` is done or `key` (of id `key_id`) is revoked; True if the key was revoked first (`task`
     is then left running: stop it)."""
     signal = state.sockets.open(key_id)
