@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 from ..exceptions import OrchestrateXError, UserError
 from ._interrupt import EXIT_CODES, Interrupted
 from ._logs import hide_logs, show_logs
-from ._options import TypedOption, number, whole_number
+from ._options import CATALOG_FILE, HOST, STORE_URL, TypedOption, given, number, whole_number
 from ._output import StdoutFailed
 from ._runs import add_runs_parser
 
@@ -70,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--models", type=_models, help="comma-separated models to route among (names or aliases)")
     run.add_argument("--cost-limit", type=number, action=TypedOption, help="most US dollars to spend")
     run.add_argument("--json", action="store_true", help="print the result document as JSON instead of the live view")
-    run.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
-    run.add_argument("--catalog", help=catalog_help)
+    run.add_argument("--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    run.add_argument("--catalog", type=given(CATALOG_FILE), help=catalog_help)
     run.add_argument(
         "--provider",
         type=_providers,
@@ -89,13 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the model catalog and which providers are configured")
     models.add_argument("--json", action="store_true", help="print the catalog as JSON")
-    models.add_argument("--catalog", help=catalog_help)
+    models.add_argument("--catalog", type=given(CATALOG_FILE), help=catalog_help)
 
     serve = sub.add_parser("serve", help="start the REST + WebSocket server (needs orchestratex[server])")
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", type=given(HOST), default="127.0.0.1")
     serve.add_argument("--port", type=whole_number, default=8000)
-    serve.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
-    serve.add_argument("--catalog", help=catalog_help)
+    serve.add_argument("--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    serve.add_argument("--catalog", type=given(CATALOG_FILE), help=catalog_help)
 
     add_runs_parser(sub)
 
@@ -105,14 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("user_id")
     create.add_argument("--admin", action="store_true", help="the key may see every user's data")
     create.add_argument("--label", help="a note to recognise the key by")
-    create.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    create.add_argument("--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
     listing = keys_sub.add_parser("list", help="list API keys (id, user, admin, created, last used; never the key)")
     listing.add_argument("--user", dest="user_id", help="only this user's keys")
     listing.add_argument("--json", action="store_true", help="print the keys as JSON")
-    listing.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    listing.add_argument("--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
     revoke = keys_sub.add_parser("revoke", help="revoke an API key by its id (servers refuse it from then on)")
     revoke.add_argument("key_id", help="the key's id, as `orchestratex keys list` shows it")
-    revoke.add_argument("--store", help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    revoke.add_argument("--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
     _add_common(parser)
     return parser
 

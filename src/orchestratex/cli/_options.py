@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..exceptions import UserError
 
-__all__ = ["OPTIONS", "TypedOption", "check_run_options", "number", "whole_number"]
+__all__ = [
+    "CATALOG_FILE",
+    "HOST",
+    "OPTIONS",
+    "STORE_URL", "TypedOption", "check_run_options", "given", "number", "whole_number"]
 
 OPTIONS = {"max_iterations": "--max-iterations", "evaluation_threshold": "--threshold", "cost_limit": "--cost-limit"}
 """The library's name of each numeric setting of `run` → its option (as `--help` shows it)."""
+
+STORE_URL = "a store URL (memory://, sqlite:///path.db, mongodb://…)"
+CATALOG_FILE = "a catalog file's path"
+HOST = "an address of this machine (127.0.0.1, or 0.0.0.0 for every interface)"
+"""What `--store`, `--catalog` and `--host` take, for the error of a blank value (see `given`)."""
 
 
 def number(text: str) -> float:
@@ -28,6 +37,19 @@ def number(text: str) -> float:
     if not math.isfinite(value):  # (nan passed every bound check and was refused as "above 1000000")
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number: give a number such as 0.5")
     return value
+
+
+def given(what: str) -> Callable[[str], str]:
+    """The type of a text option that cannot be blank (`--store "$UNSET_VARIABLE"`): left out, the option has a
+    default, so a blank value would quietly mean that default (a key created in another store, say). `what` says
+    what to give instead, as the error's end."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"is empty: give {what}, or leave the option out for its default")
+        return text
+
+    return parse
 
 
 def whole_number(text: str) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import NotFound, UserError
-from ._options import whole_number
+from ._options import STORE_URL, given, whole_number
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -35,11 +35,11 @@ def add_runs_parser(sub: Any) -> None:
     listing.add_argument("--status", choices=_STATUSES, help="only orchestrations with this status")
     listing.add_argument("--user", help="only this user's orchestrations")
     listing.add_argument("--json", action="store_true", help="print a JSON list of summaries")
-    listing.add_argument("--store", help=store_help)
+    listing.add_argument("--store", type=given(STORE_URL), help=store_help)
     show = runs_sub.add_parser("show", help="one orchestration: iterations, routing, each judge's verdict, answer")
     show.add_argument("id", help="the orchestration's id (as `runs list` shows it)")
     show.add_argument("--json", action="store_true", help="print the document as `run --json` does")
-    show.add_argument("--store", help=store_help)
+    show.add_argument("--store", type=given(STORE_URL), help=store_help)
 
 
 def runs_command(args: argparse.Namespace) -> int:

@@ -1,0 +1,44 @@
+"""A blank `--store`, `--catalog` or `--host` (`--store "$UNSET_VARIABLE"`) is refused, never taken as the default:
+left out, each of these options has a default, and a blank value quietly meant it (a key created in the default
+store rather than the server's, a run stored where `runs list --store ...` never looks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestratex.cli._options import given
+
+from .conftest import cli_env, run_cli
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "what"),
+    [
+        (["run", "hi", "--store", ""], "--store", "give a store URL"),
+        (["run", "hi", "--catalog", " "], "--catalog", "give a catalog file's path"),
+        (["keys", "create", "bob", "--store", ""], "--store", "give a store URL"),
+        (["keys", "list", "--store", ""], "--store", "give a store URL"),
+        (["keys", "revoke", "k1", "--store", ""], "--store", "give a store URL"),
+        (["runs", "list", "--store", ""], "--store", "give a store URL"),
+        (["runs", "show", "x", "--store", "  "], "--store", "give a store URL"),
+        (["models", "--catalog", ""], "--catalog", "give a catalog file's path"),
+        (["serve", "--store", ""], "--store", "give a store URL"),
+        (["serve", "--catalog", ""], "--catalog", "give a catalog file's path"),
+        (["serve", "--host", "", "--port", "0"], "--host", "give an address of this machine"),
+    ],
+)
+def test_a_blank_option_is_refused_and_nothing_is_written(args: list[str], option: str, what: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    done = run_cli(*args, env=cli_env(XDG_DATA_HOME=str(data), HOME=str(tmp_path)))
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert f"error: argument {option}: is empty: {what}" in line, line
+    assert "leave the option out for its default" in line
+    assert done.stdout == ""
+    assert not data.exists()  # the default store was not created (nor written)
+
+
+def test_a_value_with_text_is_kept_as_given() -> None:
+    assert given("a store URL")(" sqlite:///x.db") == " sqlite:///x.db"
