@@ -67,6 +67,15 @@ def test_run_dash_reads_the_prompt_from_stdin(env: dict[str, str]) -> None:
     assert empty.returncode == 2 and "prompt is empty" in empty.stderr
 
 
+def test_run_dash_drops_a_byte_order_mark(env: dict[str, str]) -> None:
+    """A file saved by Notepad starts with U+FEFF: it marks the encoding and is not part of the prompt."""
+    done = cli(env, "run", "-", "--json", "--max-iterations", "1", stdin="\ufeffExplain DNS.\r\n")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["prompt"] == "Explain DNS."
+    only_mark = cli(env, "run", "-", stdin="\ufeff\n")
+    assert only_mark.returncode == 2 and "prompt is empty" in only_mark.stderr, only_mark.stderr
+
+
 def test_version(env: dict[str, str]) -> None:
     done = cli(env, "--version")
     assert done.returncode == 0 and done.stdout.strip() == f"orchestratex {orchestratex.__version__}"

@@ -93,7 +93,8 @@ def _live_view(args: argparse.Namespace, guard: RunGuard) -> LiveView:
 
 
 def _read_stdin() -> str:
-    """Standard input as UTF-8 text, its line endings read as `\\n` (as text-mode reading does)."""
+    """Standard input as UTF-8 text without a leading byte order mark, its line endings read as `\\n` (as text-mode
+    reading does)."""
     raw = (
         sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8", "surrogateescape")
     )
@@ -104,7 +105,8 @@ def _read_stdin() -> str:
             f"standard input is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
             "pipe UTF-8 text (e.g. through `iconv -t UTF-8`)"
         ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    # a byte order mark (Notepad and other Windows editors save one) marks the encoding; it is not the prompt's text
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _print_json(result: RunResult) -> None:
