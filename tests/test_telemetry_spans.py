@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Any
@@ -12,7 +13,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from orchestratex import GenerationRequest, MemoryStore, Orchestrator
+from orchestratex import GenerationRequest, MemoryStore, Message, Orchestrator
 from orchestratex.exceptions import ProviderError
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.telemetry import configure_telemetry
@@ -166,6 +167,21 @@ async def test_content_is_recorded_only_when_asked_for(spans: InMemorySpanExport
     assert "answer by function:" in str(_attrs(generation)["gen_ai.output.messages"])
     (judgment,) = _by_name(finished, "orchestratex.judgment")
     assert "feedback from" in str(_attrs(judgment.events[0])["gen_ai.evaluation.explanation"])
+
+
+async def test_the_orchestration_span_records_the_whole_conversation_it_was_given(spans: InMemorySpanExporter) -> None:
+    configure_telemetry(include_content=True)
+    conversation = [
+        Message(role="system", content="Answer in French."),
+        Message(role="user", content="What is the capital of Italy?"),
+        Message(role="assistant", content="Rome."),
+        Message(role="user", content=PROMPT),
+    ]
+    async with _orchestrator(score=9.5) as o:
+        await o.run(conversation, max_iterations=1)
+    (root,) = _by_name(spans.get_finished_spans(), "invoke_agent")
+    sent = json.loads(str(_attrs(root)["gen_ai.input.messages"]))
+    assert [(m["role"], m["parts"][0]["content"]) for m in sent] == [(m.role, m.content) for m in conversation]
 
 
 async def test_the_orchestration_span_is_a_child_of_the_callers_span(spans: InMemorySpanExporter) -> None:

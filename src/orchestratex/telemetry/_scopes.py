@@ -49,7 +49,11 @@ class OrchestrationScope:
                     "orchestratex.max_iterations": doc.settings.max_iterations,
                     "orchestratex.evaluation_threshold": doc.settings.evaluation_threshold,
                     "orchestratex.resumed": resumed,
-                    "gen_ai.input.messages": (t.spans.messages([("user", doc.prompt)]) if t.include_content else None),
+                    "gen_ai.input.messages": (
+                        t.spans.messages([(m.role, m.content) for m in doc.messages] or [("user", doc.prompt)])
+                        if t.include_content
+                        else None
+                    ),
                 },
             )
             self.token = t.spans.attach(t.root)
