@@ -45,6 +45,13 @@ def test_a_limit_beyond_every_run_lists_them_all(store_url: str) -> None:
     assert '"_id"' in done.stdout and "Traceback" not in done.stderr
 
 
+def test_minus_zero_is_zero(store_url: str) -> None:
+    done = run_cli("run", "hi", "--threshold", "-0", "--max-iterations", "1", "--store", store_url)
+    assert "threshold 0/10" in done.stdout, done.stdout
+    done = run_cli("run", "hi", "--threshold", "-0.0", "--max-iterations", "1", "--json", "--store", store_url)
+    assert '"evaluation_threshold": 0.0' in done.stdout and "-0.0" not in done.stdout
+
+
 def test_the_bounds_are_the_librarys() -> None:
     """The CLI refuses exactly what `OrchestrationSettings` refuses, so the two cannot drift apart."""
     args = argparse.Namespace(max_iterations=50, threshold=10.0, cost_limit=1_000_000.0)

@@ -36,7 +36,7 @@ def number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not math.isfinite(value):  # (nan passed every bound check and was refused as "above 1000000")
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number: give a number such as 0.5")
-    return value
+    return value + 0.0  # (-0 is 0: never shown as `threshold -0/10` nor stored as -0.0)
 
 
 def given(what: str) -> Callable[[str], str]:
