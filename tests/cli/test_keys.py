@@ -34,3 +34,19 @@ def test_listing_the_keys_of_a_user_who_has_none_says_whose(store_url: str) -> N
     none = run_cli("keys", "list", "--user", "bob", "--store", store_url)
     assert none.returncode == 0, none.stderr
     assert none.stderr == f"orchestratex: no API keys of user 'bob' in {store_url}\n"  # (alice has one)
+
+
+def test_keys_list_shows_one_aligned_line_per_key(store_url: str) -> None:
+    """A label with a line break stays on its key's line, and a wide user id (two terminal cells a character)
+    does not shift the columns after it."""
+    assert run_cli("keys", "create", "用户", "--label", "ci\nnightly", "--store", store_url).returncode == 0
+    assert run_cli("keys", "create", "bob", "--label", "laptop", "--store", store_url).returncode == 0
+    done = run_cli("keys", "list", "--store", store_url)
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert len(rows) == 2, done.stdout
+    assert {row.rsplit("  ", 1)[-1] for row in rows} == {"ci nightly", "laptop"}
+    column = header.index("ADMIN")
+    for row in rows:
+        before = row.split(" no ", 1)[0]  # everything before the ADMIN cell, in terminal cells
+        assert sum(2 if "\u4e00" <= ch <= "\u9fff" else 1 for ch in before) + 1 == column, done.stdout

@@ -12,7 +12,7 @@ from datetime import datetime
 from ..exceptions import NotFound, UserError
 from ..records import ApiKey
 from ..stores import open_store
-from ._output import Output
+from ._output import Output, one_line, plain_table
 from ._stores import lasting_store_url, sqlite_file_absent
 
 __all__ = ["keys_command"]
@@ -69,21 +69,21 @@ def _public(key: ApiKey) -> dict[str, object]:
 
 
 def _table(keys: list[ApiKey]) -> str:
-    rows = [("ID", "USER", "ADMIN", "CREATED", "LAST USED", "REVOKED", "LABEL")]
-    for k in keys:
-        rows.append(
-            (
-                k.id,
-                k.user_id,
-                "yes" if k.admin else "no",
-                _when(k.created_at),
-                _when(k.last_used_at),
-                _when(k.revoked_at),
-                k.label or "",
-            )
+    """One line per key (a label's line breaks become spaces, as `runs list` does with prompts)."""
+    headers = ("ID", "USER", "ADMIN", "CREATED", "LAST USED", "REVOKED", "LABEL")
+    rows = [
+        (
+            k.id,
+            k.user_id,
+            "yes" if k.admin else "no",
+            _when(k.created_at),
+            _when(k.last_used_at),
+            _when(k.revoked_at),
+            one_line(k.label or ""),
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+        for k in keys
+    ]
+    return plain_table(headers, rows)
 
 
 def keys_command(args: argparse.Namespace) -> int:

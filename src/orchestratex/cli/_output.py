@@ -174,14 +174,16 @@ def silence(file: IO[str]) -> None:
 
 
 def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> str:
-    """Columns aligned with spaces, every cell whole (the last column is not padded)."""
-    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    """Columns aligned with spaces, every cell whole (the last column is not padded); a cell's width is the
+    terminal cells it takes (a CJK character or an emoji two), so wide text does not shift the columns after it."""
+    widths = [max(cell_len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
     lines = []
     for row in [headers, *rows]:
         cells = []
         for i, cell in enumerate(row):
             last = i == len(row) - 1
             cell = str(cell)
-            cells.append(cell.rjust(widths[i]) if i in right else cell if last else cell.ljust(widths[i]))
+            pad = " " * (widths[i] - cell_len(cell))
+            cells.append(pad + cell if i in right else cell if last else cell + pad)
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
