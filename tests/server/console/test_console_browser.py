@@ -265,3 +265,27 @@ def test_a_session_ended_elsewhere_is_shown_ended(desktop: Watched, console: Con
     expect(status).to_have_text("completed")
     expect(current.locator(".pick-meta")).to_contain_text("completed")
     assert desktop.problems() == []
+
+
+def test_a_failed_read_of_the_session_is_not_shown_once_a_read_succeeds(desktop: Watched, console: Console) -> None:
+    """A read of the selected session that fails (the server briefly unavailable) says so; the next read that
+    succeeds takes the message away, rather than leaving a stale error under fresh figures."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    page.clock.install()
+    log_in(page, console)
+    session_id = new_session(page)
+    error = page.locator("#sessions-error")
+    expect(page.locator("#session-facts dd").first).to_have_text("active")
+
+    def unavailable(route: Any) -> None:
+        route.fulfill(status=503, content_type="application/json", body='{"detail": "the store is unavailable"}')
+
+    page.route(f"**/api/sessions/{session_id}", unavailable)
+    page.clock.fast_forward(10_000)  # the next poll fails
+    expect(error).to_have_text("the store is unavailable")
+    page.unroute(f"**/api/sessions/{session_id}")
+    page.clock.fast_forward(10_000)  # the one after succeeds
+    expect(error).to_have_text("")
+    assert [p for p in desktop.problems() if "503" not in p] == []

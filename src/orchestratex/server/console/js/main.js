@@ -29,6 +29,8 @@ const state = {
   poll: 0,
   refreshTimer: 0,
   sessionEnded: false,
+  /** The last read of the selected session failed: its message is shown until a read succeeds. */
+  readFailed: false,
 };
 
 // -- log in and out --------------------------------------------------------------------------------
@@ -159,6 +161,8 @@ async function refreshSession({ threads: withThreads = true } = {}) {
       withThreads ? state.api.threads(sessionId) : null,
     ]);
     if (sessionId !== state.sessionId) return;
+    if (state.readFailed) byId("sessions-error").textContent = ""; // (fresh figures: that failure has passed)
+    state.readFailed = false;
     state.sessionEnded = ENDED.has(session.status);
     const meta = byId("session-list").querySelector(`button[data-session="${CSS.escape(sessionId)}"] .pick-meta`);
     if (meta) meta.textContent = sessionMeta(session);
@@ -184,6 +188,7 @@ async function refreshSession({ threads: withThreads = true } = {}) {
     );
   } catch (err) {
     byId("sessions-error").textContent = err.message;
+    state.readFailed = true;
   }
 }
 
