@@ -21,6 +21,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        if message.endswith("required: prompt"):  # (`run "-5 squared?"`: argparse took the prompt for an option)
+            message += ": give the text, or - to read it from standard input; one that starts with '-' goes after `--`"
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_runs_parser(sub)
 
     keys = sub.add_parser("keys", help="manage the server's API keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="{create,list,revoke}", required=True, parser_class=_Parser)
     create = keys_sub.add_parser("create", help="create an API key for a user and print it once")
     create.add_argument("user_id")
     create.add_argument("--admin", action="store_true", help="the key may see every user's data")

@@ -28,7 +28,7 @@ _PAGE = 500
 def add_runs_parser(sub: Any) -> None:
     """`runs list` and `runs show` under the `orchestratex` parser's subcommands."""
     runs = sub.add_parser("runs", help="the orchestrations kept in the store: list them, show one")
-    runs_sub = runs.add_subparsers(dest="runs_command", required=True, parser_class=type(runs))
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="{list,show}", required=True, parser_class=type(runs))
     store_help = "store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
     listing = runs_sub.add_parser("list", help="the most recent orchestrations, newest first")
     listing.add_argument("--limit", type=whole_number, default=20, help="how many to show (default 20; 0 for all)")

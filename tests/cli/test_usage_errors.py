@@ -1,0 +1,34 @@
+"""Usage errors name what to type: the subcommands to choose from (never argparse's internal names such as
+`runs_command`), and how to give a prompt that starts with '-'."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import run_cli
+
+
+@pytest.mark.parametrize(
+    ("args", "ending"),
+    [
+        (["runs"], "orchestratex runs: error: the following arguments are required: {list,show}"),
+        (["keys"], "orchestratex keys: error: the following arguments are required: {create,list,revoke}"),
+        (["runs", "lst"], "orchestratex runs: error: argument {list,show}: invalid choice: 'lst' (choose from 'list', 'show')"),
+    ],
+)
+def test_a_missing_or_unknown_subcommand_names_the_choices(args: list[str], ending: str) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [ending]
+    assert "_command" not in done.stderr
+
+
+def test_a_prompt_taken_for_an_option_says_how_to_give_it(store_url: str) -> None:
+    done = run_cli("run", "-x", "--store", store_url)
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("orchestratex run: error: the following arguments are required: prompt: ")
+    assert "one that starts with '-' goes after `--`" in line
+    given = run_cli("run", "--max-iterations", "1", "--json", "--store", store_url, "--", "-x")
+    assert given.returncode == 0, given.stderr
+    assert '"prompt": "-x"' in given.stdout
