@@ -29,7 +29,9 @@ from .conftest import cli_env, run_cli
         (["serve", "--host", "", "--port", "0"], "--host", "give an address of this machine"),
     ],
 )
-def test_a_blank_option_is_refused_and_nothing_is_written(args: list[str], option: str, what: str, tmp_path: Path) -> None:
+def test_a_blank_option_is_refused_and_nothing_is_written(
+    args: list[str], option: str, what: str, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     done = run_cli(*args, env=cli_env(XDG_DATA_HOME=str(data), HOME=str(tmp_path)))
     assert done.returncode == 2, done.stderr

@@ -13,7 +13,10 @@ from .conftest import run_cli
     [
         (["runs"], "orchestratex runs: error: the following arguments are required: {list,show}"),
         (["keys"], "orchestratex keys: error: the following arguments are required: {create,list,revoke}"),
-        (["runs", "lst"], "orchestratex runs: error: argument {list,show}: invalid choice: 'lst' (choose from 'list', 'show')"),
+        (
+            ["runs", "lst"],
+            "orchestratex runs: error: argument {list,show}: invalid choice: 'lst' (choose from 'list', 'show')",
+        ),
     ],
 )
 def test_a_missing_or_unknown_subcommand_names_the_choices(args: list[str], ending: str) -> None:

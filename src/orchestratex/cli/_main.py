@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--models", type=_models, help="comma-separated models to route among (names or aliases)")
     run.add_argument("--cost-limit", type=number, action=TypedOption, help="most US dollars to spend")
     run.add_argument("--json", action="store_true", help="print the result document as JSON instead of the live view")
-    run.add_argument("--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    run.add_argument(
+        "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
+    )
     run.add_argument("--catalog", type=given(CATALOG_FILE), help=catalog_help)
     run.add_argument(
         "--provider",
@@ -96,25 +98,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the REST + WebSocket server (needs orchestratex[server])")
     serve.add_argument("--host", type=given(HOST), default="127.0.0.1")
     serve.add_argument("--port", type=whole_number, default=8000)
-    serve.add_argument("--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    serve.add_argument(
+        "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
+    )
     serve.add_argument("--catalog", type=given(CATALOG_FILE), help=catalog_help)
 
     add_runs_parser(sub)
 
     keys = sub.add_parser("keys", help="manage the server's API keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", metavar="{create,list,revoke}", required=True, parser_class=_Parser)
+    keys_sub = keys.add_subparsers(
+        dest="keys_command", metavar="{create,list,revoke}", required=True, parser_class=_Parser
+    )
     create = keys_sub.add_parser("create", help="create an API key for a user and print it once")
     create.add_argument("user_id")
     create.add_argument("--admin", action="store_true", help="the key may see every user's data")
     create.add_argument("--label", help="a note to recognise the key by")
-    create.add_argument("--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    create.add_argument(
+        "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
+    )
     listing = keys_sub.add_parser("list", help="list API keys (id, user, admin, created, last used; never the key)")
     listing.add_argument("--user", dest="user_id", help="only this user's keys")
     listing.add_argument("--json", action="store_true", help="print the keys as JSON")
-    listing.add_argument("--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    listing.add_argument(
+        "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
+    )
     revoke = keys_sub.add_parser("revoke", help="revoke an API key by its id (servers refuse it from then on)")
     revoke.add_argument("key_id", help="the key's id, as `orchestratex keys list` shows it")
-    revoke.add_argument("--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)")
+    revoke.add_argument(
+        "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
+    )
     _add_common(parser)
     return parser
 

@@ -18,7 +18,13 @@ __all__ = [
     "CATALOG_FILE",
     "HOST",
     "OPTIONS",
-    "STORE_URL", "TypedOption", "check_run_options", "given", "number", "whole_number"]
+    "STORE_URL",
+    "TypedOption",
+    "check_run_options",
+    "given",
+    "number",
+    "whole_number",
+]
 
 OPTIONS = {"max_iterations": "--max-iterations", "evaluation_threshold": "--threshold", "cost_limit": "--cost-limit"}
 """The library's name of each numeric setting of `run` → its option (as `--help` shows it)."""
