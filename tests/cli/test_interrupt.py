@@ -204,3 +204,38 @@ def test_a_detached_json_run_prints_its_document(store_url: str) -> None:
     printed = json.loads(out)
     assert (printed["_id"], printed["status"], printed["stop_reason"]) == (oid, "running", None)
     assert "is detached" in err.splitlines()[-1]
+
+
+def test_an_interrupted_run_waiting_on_the_store_says_so(store_url: str) -> None:
+    """Ctrl-C while another process holds the SQLite file: the run's end cannot be recorded until it lets go, and
+    the command says at once that it is waiting (it used to stay silent, Ctrl-C seemingly ignored, meanwhile)."""
+    import sqlite3
+    import threading
+
+    proc = start(store_url)
+    holder = sqlite3.connect(store_url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    released = threading.Event()
+
+    def release() -> None:
+        holder.execute("ROLLBACK")
+        holder.close()
+        released.set()
+
+    timer = threading.Timer(8.0, release)
+    timer.start()
+    try:
+        proc.send_signal(signal.SIGINT)
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        told_before_release = not released.is_set()
+    finally:
+        timer.join()
+    exit_code, err = ended(proc)
+    assert told_before_release, "the notice came only once the store was free again"
+    assert first.startswith("orchestratex: cancelling orchestration "), first
+    assert "waiting for the store to record it" in first
+    assert exit_code == 130, err
+    assert "ended cancelled" in err
+    (doc,), _ = stored(store_url)
+    assert doc.status == "cancelled"

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,9 @@ __all__ = ["EXIT_CODES", "STDOUT_FAILED", "Interrupted", "RunGuard"]
 
 EXIT_CODES = {"SIGHUP": 129, "SIGINT": 130, "SIGPIPE": 141, "SIGTERM": 143}
 """The shell's convention: 128 + the signal's number."""
+
+SLOW_STOP_S = 2.0
+"""After this long stopping an interrupted run, the command says it is waiting for the store."""
 
 STDOUT_FAILED = "stdout"
 """The cause of an interruption by a stdout that cannot be written (not a closed pipe: a full disk, an I/O error)."""
@@ -103,10 +107,13 @@ class RunGuard:
         self._oid: str | None = None
         self._started = False
         self._stopping: asyncio.Task[bool] | None = None
+        self._told = False
 
     def interrupt(self, cause: str, detail: str = "") -> None:
         if self.cause is None:
             self.cause, self.detail = cause, detail
+        elif self._stopping is not None and not self._stopping.done():
+            self._say_still_stopping()  # (a second Ctrl-C while the store is slow to record the end)
         self._stop_when_possible()
 
     def _stop_when_possible(self) -> None:
@@ -115,7 +122,24 @@ class RunGuard:
         stop = self.orchestrator.suspend if self.detach else self.orchestrator.cancel
         action = "suspending" if self.detach else "cancelling"
         logger.info("%s: %s orchestration %s", self.cause, action, self._oid, extra={"orchestration_id": self._oid})
-        self._stopping = asyncio.get_running_loop().create_task(stop(self._oid))
+        loop = asyncio.get_running_loop()
+        self._stopping = loop.create_task(stop(self._oid))
+        notice = loop.call_later(SLOW_STOP_S, self._say_still_stopping)
+        self._stopping.add_done_callback(lambda _: notice.cancel())
+
+    def _say_still_stopping(self) -> None:
+        """Say, once, that the stop is under way: a store that is slow to answer (another process holding a SQLite
+        file, an unreachable MongoDB) would otherwise leave an interrupted command silent for as long as it retries."""
+        if self._told or self._stopping is None or self._stopping.done():
+            return
+        self._told = True
+        action = "detaching" if self.detach else "cancelling"
+        print(
+            f"orchestratex: {action} orchestration {self._oid}: waiting for the store to record it "
+            "(it retries while another process holds the store)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _on_event(self, event: Event) -> None:
         if not self._started:
