@@ -61,7 +61,7 @@ async def _run(args: argparse.Namespace) -> RunResult:
             )
             result = await guard.run(
                 DEMO_PROMPT if demo else args.prompt,
-                user_id=os.environ.get("USER", "local"),
+                user_id=local_user(),
                 on_event=view or (),
                 **{k: v for k, v in options.items() if v is not None},
             )
@@ -75,6 +75,16 @@ async def _run(args: argparse.Namespace) -> RunResult:
         return result
     finally:
         await store.close()
+
+
+def local_user() -> str:
+    """The user id of a run from the command line: the login name (`USER`), or `local` where it is unset or could not
+    be a user id (blank, white space at an end, a `/`, an invisible or control character, `.` or `..`): the library
+    refused an empty one, and the server's API could never name the others (`/api/sessions/user/{user_id}`)."""
+    name = os.environ.get("USER", "")
+    if not name.strip() or name != name.strip() or name in (".", "..") or "/" in name or not name.isprintable():
+        return "local"
+    return name
 
 
 def _live_view(args: argparse.Namespace, guard: RunGuard) -> LiveView:
