@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from typing import Any
 
 import httpx2
 import pytest
@@ -118,7 +119,7 @@ async def test_openrouter_reported_cost_is_passed_on() -> None:
 async def test_openrouter_reported_cost_in_a_stream_is_passed_on() -> None:
     """OpenRouter reports `usage.cost` in a stream's last chunk too (its "Usage Accounting" docs)."""
     usage = {"prompt_tokens": 26, "completion_tokens": 2, "total_tokens": 28, "cost": 0.0000123}
-    chunks = [
+    chunks: list[dict[str, Any]] = [
         {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "finish_reason": None}]},
         {"choices": [{"index": 0, "delta": {"content": "!"}, "finish_reason": "stop"}]},
         {"choices": [], "usage": usage},
