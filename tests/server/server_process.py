@@ -47,11 +47,13 @@ class ServerProcess:
         env: dict[str, str] | None = None,
         name: str = "server",
         uvicorn_args: list[str] | None = None,
+        app: str = "orchestratex.server:create_app",
     ) -> None:
-        """`uvicorn_args`: run `uvicorn --factory orchestratex.server:create_app` with these arguments instead of
-        `orchestratex serve` (the store from `ORCHESTRATEX_STORE_URL`)."""
+        """`uvicorn_args`: run `uvicorn --factory <app>` with these arguments instead of `orchestratex serve` (the
+        store from `ORCHESTRATEX_STORE_URL`)."""
         self.store_url = store_url
         self.uvicorn_args = uvicorn_args
+        self.app = app
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
@@ -64,7 +66,7 @@ class ServerProcess:
         args = [*CLI, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--store", self.store_url]
         env = self.env
         if self.uvicorn_args is not None:
-            args = [sys.executable, "-m", "uvicorn", "--factory", "orchestratex.server:create_app"]
+            args = [sys.executable, "-m", "uvicorn", "--factory", self.app]
             args += ["--host", "127.0.0.1", "--port", str(self.port), *self.uvicorn_args]
             env = {**env, "ORCHESTRATEX_STORE_URL": self.store_url}
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -9,11 +9,13 @@ inline code), so text from the API can never run as code even if a rendering bug
 
 from __future__ import annotations
 
+import html
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-from starlette.responses import FileResponse
+from fastapi import APIRouter, FastAPI, Request
+from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,10 +42,22 @@ SECURITY_HEADERS: dict[str, str] = {
 router = APIRouter(include_in_schema=False)
 
 
+ROOT_PLACEHOLDER = "{{root}}"
+"""Where `index.html` names the path the app is served under: its files' URLs and the meta tag the scripts read
+(`orchestratex-root`) to reach the API and the WebSocket behind a path prefix (uvicorn's `--root-path`, a mount)."""
+
+
+@cache
+def _page_template() -> str:
+    return (CONSOLE_DIR / "index.html").read_text(encoding="utf-8")
+
+
 @router.api_route("/", methods=["GET", "HEAD"])
-async def console_page() -> FileResponse:
-    """The console's single page."""
-    return FileResponse(CONSOLE_DIR / "index.html", media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+async def console_page(request: Request) -> HTMLResponse:
+    """The console's single page, its URLs under the app's root path."""
+    root = html.escape(request.scope.get("root_path", "").rstrip("/"), quote=True)
+    page = _page_template().replace(ROOT_PLACEHOLDER, root)
+    return HTMLResponse(page, headers=SECURITY_HEADERS)
 
 
 class _SecuredStatic:

@@ -4,12 +4,14 @@ from the form and watch its events arrive, on a desktop and on a phone, and with
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from .conftest import Console, Watched
+from ..server_process import ServerProcess, create_key
+from .conftest import LATENCY, Console, Watched
 
 pytestmark = pytest.mark.slow
 
@@ -289,3 +291,27 @@ def test_a_failed_read_of_the_session_is_not_shown_once_a_read_succeeds(desktop:
     page.clock.fast_forward(10_000)  # the one after succeeds
     expect(error).to_have_text("")
     assert [p for p in desktop.problems() if "503" not in p] == []
+
+
+def test_the_console_works_under_a_path_prefix(desktop: Watched, tmp_path: Path) -> None:
+    """Mounted under `/ox` (a proxy's prefix): the page loads its files, and reaches the API and the WebSocket, there
+    (it asked for `/console/...`, `/api/...` and `/ws/...` at the host's root, and stayed blank)."""
+    url = f"sqlite:///{tmp_path / 'prefixed.db'}"
+    key = create_key(url, "alice")
+    here = str(Path(__file__).resolve().parent)
+    args = ["--app-dir", here]
+    with ServerProcess(
+        url, tmp_path, env=LATENCY, name="prefixed", uvicorn_args=args, app="mounted_app:create"
+    ) as server:
+        page = desktop.page
+        page.goto(f"{server.base_url}/ox/")
+        page.get_by_label("User id").fill("alice")
+        page.get_by_label("API key").fill(key)
+        page.get_by_role("button", name="Log in").click()
+        page.locator("#app-view").wait_for(state="visible")
+        page.get_by_label("Prompt").fill("Explain photosynthesis to a child")
+        page.get_by_role("button", name="Start").click()
+        page.locator("#feed li[data-type=model_selected]").first.wait_for()  # live, over /ox/ws/...
+        page.locator(ENDED).wait_for(timeout=90_000)
+        assert "stop reason" in page.locator(ENDED).inner_text()
+    assert desktop.problems() == []

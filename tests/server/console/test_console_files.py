@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from orchestratex.server._console import CONSOLE_DIR
 
@@ -43,7 +44,8 @@ def test_every_file_is_served_with_its_type_and_headers(make_api: Callable[..., 
 
 def test_every_local_reference_resolves(make_api: Callable[..., Api]) -> None:
     api = make_api()
-    html = (CONSOLE_DIR / "index.html").read_text(encoding="utf-8")
+    html = api.client.get("/").text  # (the page as served: its URLs under the root path, none here)
+    assert "{{root}}" not in html
     wanted = set(re.findall(r'(?:src|href)="(/console/[^"]+)"', html))
     for script in (CONSOLE_DIR / "js").glob("*.js"):
         for name in re.findall(r'from "\./([^"]+)"', script.read_text(encoding="utf-8")):
@@ -89,3 +91,14 @@ def test_no_text_is_ever_parsed_as_html(path: Path) -> None:
             continue
         assert sink not in code, f"{path.name} uses {sink}"
     assert "style=" not in code, f"{path.name}: an inline style needs 'unsafe-inline' under the page's policy"
+
+
+def test_the_page_names_its_files_and_the_api_under_the_root_path(make_api: Callable[..., Api]) -> None:
+    app = make_api().client.app  # (started by that client: another one, not entered, sends requests only)
+    page = TestClient(app, root_path="/ox").get("/ox/").text
+    assert '<meta name="orchestratex-root" content="/ox">' in page
+    assert 'src="/ox/console/js/main.js"' in page and 'href="/ox/console/console.css"' in page
+    hostile = (
+        TestClient(app, root_path='/a"><b>x</b>').get('/a"><b>x</b>/').text
+    )  # (the operator's, escaped all the same)
+    assert "<b>x" not in hostile and "&lt;b&gt;x" in hostile

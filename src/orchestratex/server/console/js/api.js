@@ -1,5 +1,8 @@
 // The REST API and the WebSocket of the server, with the key of the logged-in user.
 
+/** The path the server is served under (`--root-path`, a proxy's prefix): "" at the root of its host. */
+export const ROOT = document.querySelector('meta[name="orchestratex-root"]')?.content ?? "";
+
 export class ApiError extends Error {
   constructor(status, detail) {
     super(detail);
@@ -23,7 +26,7 @@ export class Api {
     }
     let response;
     try {
-      response = await fetch(path, init);
+      response = await fetch(`${ROOT}${path}`, init);
     } catch (err) {
       throw new ApiError(0, `the server cannot be reached (${err.message})`);
     }
@@ -107,7 +110,7 @@ export class EventStream {
   url() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const query = new URLSearchParams({ since: String(this.lastSeq), token: this.key });
-    return `${scheme}://${location.host}/ws/${encodeURIComponent(this.sessionId)}?${query}`;
+    return `${scheme}://${location.host}${ROOT}/ws/${encodeURIComponent(this.sessionId)}?${query}`;
   }
 
   open() {
