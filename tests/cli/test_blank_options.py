@@ -44,3 +44,15 @@ def test_a_blank_option_is_refused_and_nothing_is_written(
 
 def test_a_value_with_text_is_kept_as_given() -> None:
     assert given("a store URL")(" sqlite:///x.db") == " sqlite:///x.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "what"), [("sqlite:///", "names no file"), ("sqlite:/runs.db", "unsupported SQLite URL")]
+)
+def test_a_sqlite_url_naming_no_file_or_an_unclear_one_is_refused(url: str, what: str, tmp_path: Path) -> None:
+    """`--store sqlite:///$UNSET` was a database in memory, gone when the command ended; `sqlite:/runs.db` meant
+    `./runs.db` although it reads as `/runs.db`."""
+    done = run_cli("run", "hi", "--store", url, cwd=tmp_path, env=cli_env(HOME=str(tmp_path)))
+    assert done.returncode != 0 and what in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written in the working directory

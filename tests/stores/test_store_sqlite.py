@@ -70,6 +70,10 @@ def test_from_url(url: str, path: str) -> None:
         ("sqlite:///x.db?&", "unsupported query"),
         ("memory://", "not a sqlite:// URL"),
         ("sqlite:///x.db#f", "unsupported SQLite URL"),
+        ("sqlite:/tmp/x.db", "unsupported SQLite URL"),  # (relative tmp/x.db, or /tmp/x.db? it said neither)
+        ("sqlite:x.db", "unsupported SQLite URL"),
+        ("sqlite:///", "names no file"),  # (was a database in memory, gone with the process)
+        ("sqlite:///?synchronous=full", "names no file"),
     ],
 )
 def test_from_url_rejects(url: str, message: str) -> None:

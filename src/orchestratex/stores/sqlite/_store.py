@@ -98,7 +98,7 @@ class SQLiteStore(SQLiteRecords):
         parts = urlsplit(url)
         if parts.scheme != "sqlite":
             raise ConfigurationError(f"not a sqlite:// URL: {url!r}")
-        if parts.netloc or parts.fragment:
+        if parts.netloc or parts.fragment or not url[len("sqlite:") :].startswith("//"):  # (sqlite:/x.db: which x?)
             raise ConfigurationError(
                 f"unsupported SQLite URL {url!r}: use sqlite:///relative.db, sqlite:////absolute/path.db or sqlite://"
             )
@@ -113,7 +113,11 @@ class SQLiteStore(SQLiteRecords):
                 raise ConfigurationError(f"synchronous must be 'normal' or 'full' in SQLite URL {url!r}, not {value!r}")
             synchronous = "full" if value.lower() == "full" else "normal"
         path = unquote(parts.path)
-        if path in ("", "/", "/:memory:"):
+        if path == "/":  # a file's name left out (an unset variable, say): not silently a database that vanishes
+            raise ConfigurationError(
+                f"SQLite URL {url!r} names no file: use sqlite:///path.db, or sqlite:// for an in-memory database"
+            )
+        if path in ("", "/:memory:"):
             return cls(":memory:", synchronous=synchronous)
         return cls(path[1:], synchronous=synchronous)
 
