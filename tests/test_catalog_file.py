@@ -246,7 +246,7 @@ def test_orchestratex_models_refuses_a_loose_model_entry_naming_the_file_the_ent
     env = {**os.environ, "ORCHESTRATEX_CATALOG": str(path)}
     proc = subprocess.run([sys.executable, "-m", "orchestratex.cli", "models"], capture_output=True, text=True, env=env)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"orchestratex: error: {path}: {message}"
+    assert proc.stderr.strip() == f"orchestratex: error: {path}: {message} (the catalog named by ORCHESTRATEX_CATALOG)"
 
 
 def test_a_model_may_list_its_own_name_and_new_names_as_aliases(tmp_path: Path) -> None:

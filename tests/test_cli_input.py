@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import orchestratex
+from orchestratex import Orchestrator, UserError
 
 CATALOG = """
 include_default = false
@@ -109,6 +110,24 @@ def test_a_bad_catalog_file_is_one_line_and_exit_2(env: dict[str, str], tmp_path
         done = cli(env, *args)
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.count("\n") == 1 and "'house:unpriced'" in done.stderr and "input_cost_per_1k" in done.stderr
+
+
+def test_a_bad_catalog_named_by_the_variable_says_so(env: dict[str, str], tmp_path: Path) -> None:
+    """ORCHESTRATEX_CATALOG may be set where the user does not see it (a shell profile, a container): its errors
+    name it, for every command and for `Orchestrator()`; `--catalog` still wins over it."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[models]]\nname = "house:unpriced"\n', encoding="utf-8")
+    for path in (str(tmp_path / "missing.toml"), str(bad)):
+        for args in (("run", "hi"), ("models",), ("serve", "--port", "0")):
+            done = cli({**env, "ORCHESTRATEX_CATALOG": path}, *args)
+            assert done.returncode == 2, (args, done.stderr)
+            assert done.stderr.count("\n") == 1 and "named by ORCHESTRATEX_CATALOG" in done.stderr, done.stderr
+        with pytest.raises(UserError, match="named by ORCHESTRATEX_CATALOG"):
+            Orchestrator(env={"ORCHESTRATEX_CATALOG": path})
+    good = tmp_path / "models.toml"
+    good.write_text(CATALOG, encoding="utf-8")
+    done = cli({**env, "ORCHESTRATEX_CATALOG": str(bad)}, "models", "--json", "--catalog", str(good))
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("value", ['"0.001"', "true"])

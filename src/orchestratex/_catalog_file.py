@@ -53,6 +53,7 @@ __all__ = [
     "ProviderSpec",
     "build_endpoints",
     "load_catalog_file",
+    "load_env_catalog_file",
     "parse_catalog",
     "read_catalog",
 ]
@@ -284,6 +285,17 @@ class CatalogFile:
     def build_providers(self, env: Mapping[str, str] | None = None) -> dict[str, Provider]:
         """A provider for each `[providers.NAME]` endpoint."""
         return build_endpoints(self.catalog, env)
+
+
+def load_env_catalog_file(path: str) -> CatalogFile:
+    """`load_catalog_file` of the path `ORCHESTRATEX_CATALOG` gave: its errors name the variable (the user may not
+    know it is set, in a shell profile or a container's environment)."""
+    from .exceptions import ConfigurationError, UnknownPriceError
+
+    try:
+        return load_catalog_file(path)
+    except (ConfigurationError, UnknownPriceError) as exc:
+        raise type(exc)(f"{exc.message} (the catalog named by {CATALOG_ENV})") from exc
 
 
 def load_catalog_file(path: str | os.PathLike[str]) -> CatalogFile:

@@ -173,10 +173,17 @@ def catalog_setup(path: str | None) -> CatalogSetup:
 
 
 def catalog_path(args: argparse.Namespace) -> str | None:
-    """`--catalog FILE`, else ORCHESTRATEX_CATALOG, else None (the shipped catalog)."""
-    from .._catalog_file import CATALOG_ENV
+    """`--catalog FILE`, else ORCHESTRATEX_CATALOG (read now, so that its errors name the variable), else None (the
+    shipped catalog)."""
+    from .._catalog_file import CATALOG_ENV, load_env_catalog_file
 
-    return getattr(args, "catalog", None) or os.environ.get(CATALOG_ENV) or None
+    given = getattr(args, "catalog", None)
+    if given:
+        return str(given)
+    path = os.environ.get(CATALOG_ENV) or None
+    if path is not None:
+        load_env_catalog_file(path)
+    return path
 
 
 def models_command(args: argparse.Namespace) -> int:
