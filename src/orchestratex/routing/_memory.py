@@ -319,5 +319,5 @@ class EscalatingRouter(LearningRouter):
 def plan_reasoning(task: Task, candidates: Sequence[ModelProfile], best: Plan) -> str:
     """One sentence on the plan: the order, what was rejected, its chance and expected spend."""
     names = " → ".join(candidates[i].name for i in best.order)
-    after = f" after {', '.join(task.failed_models)} failed" if task.failed_models else ""
+    after = f" after {', '.join(task.failed_models)} scored below the threshold" if task.failed_models else ""
     return f"plans {names}{after} (P(accepted) {best.success:.2f} at ~${best.cost:.5f})"
