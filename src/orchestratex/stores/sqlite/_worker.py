@@ -251,12 +251,24 @@ _LOOP_BATCH = 64
 """At most this many writes in one transaction on the event loop's thread (a bound on how long it blocks)."""
 
 
+def _others_ready(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether other callbacks wait to run in this turn of `loop` (or may: a loop that does not say, such as uvloop).
+    asyncio's own loops keep them in `_ready`; the callbacks the next turn finds ready run after a `call_soon` made
+    now, so they would not join this turn's batch either."""
+    ready = getattr(loop, "_ready", None)
+    return ready is None or len(ready) > 0
+
+
 class LoopWriter:
     """Group commit on the event loop's own thread, with `worker` for when that would block.
 
     The writes submitted during one turn of the loop are run together when the loop gets to them (a
     `call_soon`), in one transaction, each under its own savepoint, with no thread hop at all: a step's
-    write costs its SQL, not a hand-off. That is safe because the write lock is taken without waiting
+    write costs its SQL, not a hand-off. A write that nothing else could join (no write waiting, and no
+    other callback ready to run in this turn: the loop's turn ends with it) runs at once, in the task
+    that sent it, in a transaction of its own as it would have anyway: its caller's `await` then
+    finds it done instead of waiting two turns of the loop (the flush, then its wake-up).
+    That is safe because the write lock is taken without waiting
     (the connection's busy timeout is 0 outside the worker): when another process holds it, the batch
     goes to `worker`, which waits up to `busy_timeout_ms` for it, and so do the batches after it until
     the worker has done them, so that writes apply in the order they were sent. The connection is used
@@ -280,7 +292,11 @@ class LoopWriter:
         """Queue `fn(*args)` for the current batch; the future is set once its transaction has committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_T] = loop.create_future()
-        self._batch.append(_Job(fn, args, future))
+        job = _Job(fn, args, future)
+        if not self._batch and not self._handed and not _others_ready(loop):
+            self._write([job])  # (alone in its turn: its batch would hold it alone)
+            return future
+        self._batch.append(job)
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)
@@ -292,8 +308,12 @@ class LoopWriter:
         if self._batch:  # the rest at the next turn (other tasks run in between)
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
-        if not batch:
-            return
+        if batch:
+            self._write(batch)
+
+    def _write(self, batch: list[_Job]) -> None:
+        """Run `batch` in a transaction on this thread, or hand it to the worker (another process holds the lock, or
+        earlier batches are still there)."""
         if not self._handed:
             try:
                 transact(self._conn(), batch, wait=False)
