@@ -1,14 +1,15 @@
 """Group commit, and the threads that talk to SQLite when the event loop must not.
 
 A group of write jobs runs in one `BEGIN IMMEDIATE` transaction (one commit, one WAL append, for
-many steps), each inside a SAVEPOINT of its own, so a job that fails is rolled back alone and its
-neighbours commit (`transact`); a job alone in its transaction needs no savepoint (its failure rolls
-the transaction back). `LoopWriter` runs the writes of one turn of the event loop that way on the
-loop's own thread, taking the write lock without waiting, and hands a group to a `Worker` thread
-(which waits for the lock) when another process holds it. A `Worker` takes the jobs queued
-while it was busy together and returns their results to the event loop in one hand-off (one
-`call_soon_threadsafe`), not one per job. Either way a result is delivered only after its
-transaction has committed: a caller never sees a write that is not durable.
+many steps), one job after another; a job that fails is rolled back alone and its neighbours commit
+(`transact`): its failure rolls the transaction back, and the others run again in the next one, each
+inside a SAVEPOINT of its own there. (A savepoint for every job would cost two statements and a copy
+of every page it changes, for the rare job that fails.) `LoopWriter` runs the writes of one turn of
+the event loop that way on the loop's own thread, taking the write lock without waiting, and hands a
+group to a `Worker` thread (which waits for the lock) when another process holds it. A `Worker` takes
+the jobs queued while it was busy together and returns their results to the event loop in one
+hand-off (one `call_soon_threadsafe`), not one per job. Either way a result is delivered only after
+its transaction has committed: a caller never sees a write that is not durable.
 """
 
 from __future__ import annotations
@@ -142,18 +143,20 @@ class Busy(Exception):
 
 
 def transact(conn: sqlite3.Connection, group: list[_Job], *, wait: bool = True) -> None:
-    """Run `group`'s jobs on `conn` in as few transactions as possible, each job under its own savepoint when it
-    has neighbours, setting each job's `result` or `error`. With `wait=False`, raise `Busy` (having run nothing)
-    when the first transaction cannot take the write lock at once, instead of failing the jobs."""
+    """Run `group`'s jobs on `conn` in as few transactions as possible, setting each job's `result` or `error`: the
+    first without savepoints, those after a failure each job under its own savepoint when it has neighbours. With
+    `wait=False`, raise `Busy` (having run nothing) when the first transaction cannot take the write lock at once,
+    instead of failing the jobs."""
     first = True
     while group:
-        group = _one_transaction(conn, group, busy=None if wait or not first else Busy)
+        group = _one_transaction(conn, group, busy=None if wait or not first else Busy, guarded=not first)
         first = False
 
 
-def _one_transaction(conn: sqlite3.Connection, group: list[_Job], busy: type[Busy] | None) -> list[_Job]:
-    """Run the jobs of `group` in one transaction; returns those left for another one (after a failure
-    that rolled the whole transaction back, the jobs not yet run)."""
+def _one_transaction(conn: sqlite3.Connection, group: list[_Job], busy: type[Busy] | None, guarded: bool) -> list[_Job]:
+    """Run the jobs of `group` in one transaction, each under a savepoint if `guarded`; returns those left for
+    another one (after a failure that rolled the whole transaction back, the jobs not yet run, or all but the
+    failed one when they ran without savepoints)."""
     _rollback(conn)  # (left open by a failure that could not be rolled back: start afresh)
     cur = conn.cursor()  # (one for the transaction's own statements, not one per statement)
     try:
@@ -166,6 +169,8 @@ def _one_transaction(conn: sqlite3.Connection, group: list[_Job], busy: type[Bus
         return []
     if len(group) == 1:  # alone in its transaction: no savepoint, its failure rolls the transaction back
         return _alone(conn, cur, group[0])
+    if not guarded:
+        return _unguarded(conn, cur, group)
     done: list[_Job] = []
     for i, job in enumerate(group):
         try:
@@ -193,6 +198,27 @@ def _one_transaction(conn: sqlite3.Connection, group: list[_Job], busy: type[Bus
             return _abandon(conn, done, group[i + 1 :])
         done.append(job)
     _commit(conn, cur, done)
+    return []
+
+
+def _unguarded(conn: sqlite3.Connection, cur: sqlite3.Cursor, group: list[_Job]) -> list[_Job]:
+    """Run the jobs of a transaction (`BEGIN` done) without savepoints and commit them. When one fails, the
+    transaction is rolled back (its failure is its answer) and the others are left for the next, which runs each
+    under a savepoint; when SQLite itself rolled it back (an I/O error, say), those before it fail as under
+    savepoints (`_undone`) and those after it are left."""
+    for i, job in enumerate(group):
+        try:
+            job.result = job.fn(*job.args)
+        except BaseException as exc:
+            job.error = exc
+            if not conn.in_transaction:
+                _undone(group[:i])
+                return group[i + 1 :]
+            _rollback(conn)
+            for ran in group[:i]:  # (nothing of theirs was written: they run again)
+                ran.result = None
+            return group[:i] + group[i + 1 :]
+    _commit(conn, cur, group)
     return []
 
 
@@ -263,7 +289,7 @@ class LoopWriter:
     """Group commit on the event loop's own thread, with `worker` for when that would block.
 
     The writes submitted during one turn of the loop are run together when the loop gets to them (a
-    `call_soon`), in one transaction, each under its own savepoint, with no thread hop at all: a step's
+    `call_soon`), in one transaction (see `transact`), with no thread hop at all: a step's
     write costs its SQL, not a hand-off. A write that nothing else could join (no write waiting, and no
     other callback ready to run in this turn: the loop's turn ends with it) runs at once, in the task
     that sent it, in a transaction of its own as it would have anyway: its caller's `await` then
