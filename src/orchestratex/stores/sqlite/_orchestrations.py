@@ -26,8 +26,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, create_model
-
 from ...exceptions import Conflict
 from ...records import TERMINAL_ORCHESTRATION_STATUSES, Iteration, Orchestration
 from ..checks import to_pico
@@ -52,30 +50,16 @@ HEAD_FIELDS = frozenset(
 """The fields kept in the head: set when a run starts. Any other field (one added later too) is in the state."""
 
 
-def _part(name: str, fields: list[str]) -> tuple[type[BaseModel], list[str]]:
-    """A model of `fields` of `Orchestration` (same types and serialisation): dumping it is what
-    `model_dump_json(include=...)` does, without the cost of the include filter."""
-    of = Orchestration.model_fields
-    model: type[BaseModel] = create_model(name, **{f: (of[f].annotation, of[f]) for f in fields})  # type: ignore[call-overload]
-    return model, fields
-
-
-_HEAD = _part("_Head", [f for f in Orchestration.model_fields if f in HEAD_FIELDS])
-_STATE = _part("_State", [f for f in Orchestration.model_fields if f not in HEAD_FIELDS and f != "iterations"])
-_new = object.__new__
-_setattr = object.__setattr__
+_HEAD_FIELDS = set(HEAD_FIELDS)
+_STATE_FIELDS = {f for f in Orchestration.model_fields if f not in HEAD_FIELDS and f != "iterations"}
+_dump_orchestration = Orchestration.__pydantic_serializer__.to_json
 _dump_iteration = Iteration.__pydantic_serializer__.to_json
 
 
-def _dump(part: tuple[type[BaseModel], list[str]], o: Orchestration) -> str:
-    model, fields = part
-    values = o.__dict__
-    view = _new(model)  # (a view of `o`'s values, not validated again: they are already)
-    _setattr(view, "__dict__", {f: values[f] for f in fields})
-    _setattr(view, "__pydantic_fields_set__", set())
-    _setattr(view, "__pydantic_extra__", None)
-    _setattr(view, "__pydantic_private__", None)
-    json: bytes = model.__pydantic_serializer__.to_json(view)
+def _dump(o: Orchestration, fields: set[str]) -> str:
+    """The JSON of `fields` of `o`, as `model_dump_json(include=fields)` writes it (without its Python wrapper: 1.9–2.1
+    µs for the head or the state, against 3.0–3.2 µs for a view model of the fields built and dumped)."""
+    json: bytes = _dump_orchestration(o, include=fields)
     return json.decode()
 
 
@@ -129,9 +113,9 @@ def split(o: Orchestration) -> Parts:
             to_pico(o.total_cost),
             len(o.iterations),
             to_pico(o.overage_cost),
-            _dump(_HEAD, o),
+            _dump(o, _HEAD_FIELDS),
         ),
-        state=_dump(_STATE, o),
+        state=_dump(o, _STATE_FIELDS),
         steps=[_dump_iteration(it).decode() for it in o.iterations],
     )
 
