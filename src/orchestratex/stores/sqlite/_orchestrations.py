@@ -82,7 +82,7 @@ class Parts:
     columns: tuple[Any, ...]
     """The values of `_COLUMNS`, `doc` (the head) last."""
     state: str
-    steps: list[str]
+    steps: tuple[str, ...]
     """The JSON of each iteration, in order."""
 
     @property
@@ -116,7 +116,7 @@ def split(o: Orchestration) -> Parts:
             _dump(o, _HEAD_FIELDS),
         ),
         state=_dump(o, _STATE_FIELDS),
-        steps=[_dump_iteration(it).decode() for it in o.iterations],
+        steps=tuple([_dump_iteration(it).decode() for it in o.iterations]),
     )
 
 
@@ -125,13 +125,11 @@ def assemble(head: str, state: str, steps: Iterable[str]) -> str:
     return f'{{{head[1:-1]},{state[1:-1]},"iterations":[{",".join(steps)}]}}'
 
 
-@dataclass(slots=True)
-class Written:
-    """What this process last wrote of one orchestration, at revision `rev` of its row."""
-
-    rev: int
-    columns: tuple[Any, ...]
-    steps: list[str]
+Written = tuple[int, tuple[Any, ...], tuple[str, ...]]
+"""What this process last wrote of one orchestration: the row's revision `rev`, its `Parts.columns` and `Parts.steps`.
+A plain tuple of strings and numbers, which Python's cyclic garbage collector stops tracking at its first pass: an
+object of a class of its own would be walked by every full collection while its run is in flight (one per run,
+replaced by each commit, and so promoted to the oldest generation, hastening the next full collection)."""
 
 
 class WrittenCache:
@@ -163,7 +161,7 @@ class WrittenCache:
         if parts.terminal:
             self.forget(orchestration_id)
             return
-        written = Written(rev, parts.columns, parts.steps)
+        written: Written = (rev, parts.columns, parts.steps)
         if leased:
             self._entries.pop(orchestration_id, None)
             leased_entries = self._leased
@@ -216,7 +214,7 @@ def insert_orchestration(
 
 def write_orchestration(db: Executor, p: Parts, before: Written | None, owner: str | None, release_lease: bool) -> int:
     """Save `p` over the stored orchestration (inserting it when absent and no `owner` is given), writing only
-    what changed since `before` when the row is still at `before.rev`; returns the row's new revision.
+    what changed since `before` when the row is still at its revision; returns the row's new revision.
 
     With `owner`, it applies only while `owner` holds the lease, else raises `Conflict` having written nothing
     (the caller's transaction or savepoint is rolled back). `release_lease` gives the lease up with it."""
@@ -224,16 +222,17 @@ def write_orchestration(db: Executor, p: Parts, before: Written | None, owner: s
     fence = " AND lease_owner = ?" if owner is not None else ""
     fenced: tuple[Any, ...] = (owner,) if owner is not None else ()
     if before is not None:
-        changed = [i for i, (new, old) in enumerate(zip(p.columns, before.columns, strict=True)) if new != old]
+        rev, columns, steps = before
+        changed = [i for i, (new, old) in enumerate(zip(p.columns, columns, strict=True)) if new != old]
         sets = "".join(f", {_COLUMNS[i]} = ?" for i in changed)
         updated = db.execute(
             f"UPDATE orchestrations SET rev = rev + 1, state = ?, updated_at = ?{sets}{lease}"
             f" WHERE id = ? AND rev = ?{fence}",
-            (p.state, p.updated_at, *(p.columns[i] for i in changed), p.id, before.rev, *fenced),
+            (p.state, p.updated_at, *(p.columns[i] for i in changed), p.id, rev, *fenced),
         ).rowcount
         if updated:
-            _write_steps(db, p, before.steps)
-            return before.rev + 1
+            _write_steps(db, p, steps)
+            return rev + 1
     # nothing remembered, or the row moved on (another process, a commit that failed): write it all
     row = db.execute("SELECT rev, lease_owner FROM orchestrations WHERE id = ?", (p.id,)).fetchone()
     if owner is not None and (row is None or row[1] != owner):
@@ -247,11 +246,11 @@ def write_orchestration(db: Executor, p: Parts, before: Written | None, owner: s
         (p.state, p.updated_at, *p.columns, p.id),
     )
     _write_steps(db, p, None)
-    rev: int = row[0] + 1
-    return rev
+    moved_on: int = row[0] + 1
+    return moved_on
 
 
-def _write_steps(db: Executor, p: Parts, before: list[str] | None) -> None:
+def _write_steps(db: Executor, p: Parts, before: tuple[str, ...] | None) -> None:
     """Upsert the steps that differ from `before` (all of them, and drop any beyond, when `before` is None)."""
     steps = p.steps
     if before is None:
