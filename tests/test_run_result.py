@@ -42,7 +42,7 @@ async def test_the_repr_of_a_failed_run_says_why_and_a_tiny_cost_is_not_shown_as
 
     failing = Orchestrator(providers=[scripted(fail, lambda _: 9.0)], catalog=catalog("a", "b"), retry=NO_WAIT)
     failed = await failing.run("Hello", max_iterations=1)
-    assert failed.status == "failed" and failed.orchestration.error
+    assert failed.status == "failed" and failed.error and failed.error == failed.orchestration.error
     text = repr(failed)
     assert "\n" not in text and text.endswith(f", error={failed.orchestration.error[:57] + '...'!r})")
 
@@ -53,4 +53,4 @@ async def test_the_repr_of_a_failed_run_says_why_and_a_tiny_cost_is_not_shown_as
     assert 0 < result.total_cost < 5e-7
     shown = re.findall(r"total_cost=\$(\d+\.\d+),", repr(result))  # (it was total_cost=$0.000000)
     assert shown and 0 < float(shown[0]) and abs(float(shown[0]) - result.total_cost) < 1e-7
-    assert f"${shown[0]}" in result._repr_html_() and ", error=" not in repr(result)
+    assert f"${shown[0]}" in result._repr_html_() and ", error=" not in repr(result) and result.error is None

@@ -77,12 +77,17 @@ class RunResult:
         return self.orchestration.status
 
     @property
+    def error(self) -> str | None:
+        """Why the run ended without an answer, or stopped early (None when it completed normally)."""
+        return self.orchestration.error
+
+    @property
     def iterations(self) -> int:
         return len(self.orchestration.iterations)
 
     def __repr__(self) -> str:
         score = "None" if self.final_score is None else f"{self.final_score:g}"
-        error = self.orchestration.error
+        error = self.error
         return (
             f"RunResult(id={self.id!r}, status={self.status!r}, final_model={self.final_model!r}, "
             f"final_score={score}, iterations={self.iterations}, total_cost={dollars(self.total_cost)}, "
