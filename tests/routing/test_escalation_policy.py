@@ -134,6 +134,8 @@ async def test_online_routers_learn_which_model_rescues_which_failure() -> None:
         after = await router.select(task(Attempt("t:a", 3.0, 0.0001)), PROFILES)
         assert after.model_name == "t:c", (router.name, after.reasoning)
         assert "plans" in after.reasoning and "after t:a scored below the threshold" in after.reasoning
+        # t:a, rejected and not worth asking again, was not weighed: it has no score (not a -1e9 placeholder)
+        assert "t:a" not in after.scores and after.model_name in after.scores, after.scores
         assert router.memory.judging_cost > 0
 
 

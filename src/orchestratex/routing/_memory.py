@@ -13,7 +13,7 @@ from ._cascade import Plan, plan
 if TYPE_CHECKING:
     from ..stores import RoutingStat, Store
 
-__all__ = ["EscalatingRouter", "FailureMemory", "Rates", "accept_prior"]
+__all__ = ["EscalatingRouter", "FailureMemory", "Rates", "accept_prior", "planned_scores"]
 
 _AFTER = " after "
 _LOW, _HIGH = 1e-4, 1 - 1e-4
@@ -309,11 +309,21 @@ class EscalatingRouter(LearningRouter):
         return allowed[best.order[0]], Plan(
             order=tuple(allowed[i] for i in best.order),
             values=tuple(
-                best.values[allowed.index(i)] if i in allowed else float("-1e9") for i in range(len(candidates))
+                best.values[allowed.index(i)] if i in allowed else _NOT_PLANNED for i in range(len(candidates))
             ),
             success=best.success,
             cost=best.cost,
         )
+
+
+_NOT_PLANNED = -1e9
+"""The value of a candidate the plan left out (rejected, and not worth asking again): below any it weighs."""
+
+
+def planned_scores(models: Sequence[ModelProfile], values: Sequence[float], digits: int) -> dict[str, float]:
+    """The decision's `scores`: each model the plan weighed, with its value (a model it left out has none, rather
+    than a placeholder that the event, the console and the logs would show as a score)."""
+    return {m.name: round(v, digits) for m, v in zip(models, values, strict=True) if v > _NOT_PLANNED}
 
 
 def plan_reasoning(task: Task, candidates: Sequence[ModelProfile], best: Plan) -> str:

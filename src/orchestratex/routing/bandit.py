@@ -13,7 +13,7 @@ from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import RoutingFeedback, Task
 from ._knobs import Knob, number, whole
-from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning
+from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning, planned_scores
 
 if TYPE_CHECKING:
     from ..stores import RoutingStat
@@ -185,6 +185,6 @@ class BayesianRouter(EscalatingRouter):
                 f"{model.name}: {plan_reasoning(task, candidates, best)} for {task.domain} — "
                 f"expected score {mean:.1f}/10 ({basis}) at ~${costs[pick]:.4f}."
             ),
-            scores={m.name: round(v, 4) for m, v in zip(candidates, best.values, strict=True)},
+            scores=planned_scores(candidates, best.values, 4),
             domain=task.domain,
         )

@@ -13,7 +13,7 @@ from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import RoutingFeedback, Task
 from ._knobs import Knob, fraction, number, whole
-from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning
+from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning, planned_scores
 
 if TYPE_CHECKING:
     from ..stores import RoutingStat
@@ -233,6 +233,6 @@ class ContextualRouter(EscalatingRouter):
                 f"{model.name}: {plan_reasoning(task, models, best)} for {task.domain} — "
                 f"expected score {mean * 10:.1f}/10 ({basis}) at ~${cost:.5f}."
             ),
-            scores={m.name: round(v, 6) for m, v in zip(models, best.values, strict=True)},
+            scores=planned_scores(models, best.values, 6),
             domain=task.domain,
         )
