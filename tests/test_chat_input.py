@@ -110,7 +110,16 @@ async def test_a_thread_continues_from_the_answer_as_delivered_cut_at_its_stop_s
     assert [r for r in seen if r.purpose == "generate"][-1].messages[-2].content == delivered
 
 
-@pytest.mark.parametrize(("stops", "message"), [(["a"] * 5, "at most 4"), ([""], "at least 1 character")])
+@pytest.mark.parametrize(
+    ("stops", "message"),
+    [
+        (
+            ["a"] * 5,
+            r"^stop_sequences: at most 4 items, not 5$",
+        ),  # (was pydantic's "Tuple should have ... after validation")
+        (["x", ""], r"^stop_sequences\[1\]: .*at least 1 character"),  # (was "stop_sequences.1")
+    ],
+)
 async def test_bad_stop_sequences_are_user_errors(stops: list[str], message: str) -> None:
     orch, _ = recording({1: 9.0}, [])
     with pytest.raises(UserError, match=message):

@@ -183,10 +183,14 @@ def check_prompt(prompt: object) -> str:
 
 
 def first_error(exc: ValidationError) -> str:
-    """The first error of `exc`, as "<field path>: <message>"."""
+    """The first error of `exc`, as "<field path>: <message>" (`stop_sequences[0]`, an item by its index)."""
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return f"{where}: {err['msg']}" if where else str(err["msg"])
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+    msg = str(err["msg"])
+    ctx = err.get("ctx") or {}
+    if err["type"] == "too_long" and "max_length" in ctx and "actual_length" in ctx:  # (pydantic: "Tuple should have
+        msg = f"at most {ctx['max_length']} items, not {ctx['actual_length']}"  # at most 4 items after validation")
+    return f"{where}: {msg}" if where else msg
 
 
 def check_numbers(**values: object) -> None:
