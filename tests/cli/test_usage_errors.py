@@ -35,3 +35,13 @@ def test_a_prompt_taken_for_an_option_says_how_to_give_it(store_url: str) -> Non
     given = run_cli("run", "--max-iterations", "1", "--json", "--store", store_url, "--", "-x")
     assert given.returncode == 0, given.stderr
     assert '"prompt": "-x"' in given.stdout
+
+
+@pytest.mark.parametrize("prompt", ["-hello", "-vhi"])
+def test_a_prompt_read_as_short_options_says_how_to_give_it(prompt: str, store_url: str) -> None:
+    # argparse reads `-hello` as `-h` with the argument `ello`: its error named no prompt at all
+    done = run_cli("run", prompt, "--store", store_url)
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("orchestratex run: error: argument -h/--help: ignored explicit argument ")
+    assert line.endswith("if that was the prompt, one that starts with '-' goes after `--`: orchestratex run -- PROMPT")

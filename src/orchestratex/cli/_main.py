@@ -19,10 +19,16 @@ __all__ = ["main"]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+_DASH_PROMPT = "one that starts with '-' goes after `--`"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        if message.endswith("required: prompt"):  # (`run "-5 squared?"`: argparse took the prompt for an option)
-            message += ": give the text, or - to read it from standard input; one that starts with '-' goes after `--`"
+        if message.endswith("required: prompt"):  # (`run -x`: argparse took the prompt for an option)
+            message += f": give the text, or - to read it from standard input; {_DASH_PROMPT}"
+        elif self.prog.endswith(" run") and "ignored explicit argument" in message:
+            # (`run -hello`: argparse read `-h` with the argument `ello`, and said nothing of prompts)
+            message += f"; if that was the prompt, {_DASH_PROMPT}: orchestratex run -- PROMPT"
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
