@@ -175,7 +175,8 @@ def test_every_link_to_a_page_and_its_anchor_resolves() -> None:
     broken = []
     for page in DOCS:
         text = FENCE.sub("", page.read_text(encoding="utf-8"))
-        for link in re.findall(r"\]\(([^)\s]+)\)", text):
+        for link in re.findall(r"\]\(([^)\s]+)\)|href=\"([^\"]+)\"", text):
+            link = link[0] or link[1]  # (a Markdown link, or an HTML one: GitHub shows the page's file too)
             if link.startswith(REPO_URL):
                 path, _, anchor = link[len(REPO_URL) :].partition("#")
                 target = ROOT / path
@@ -211,3 +212,35 @@ def test_the_operate_pages_sample_log_lines_have_the_real_fields_in_order(
             real[event] = re.findall(r"(?:^| )(\w+)=", fields)
     for event, documented in samples.items():
         assert real[event] == documented, f"docs/operate.md's {event} line: {documented}, a run logs {real[event]}"
+
+
+def test_the_testing_pages_conftest_and_live_marker_work_in_a_strict_suite(tmp_path: Path) -> None:
+    """A suite set up as docs/testing.md says, under `--strict-markers` and warnings as errors: a test marked
+    `live` keeps the provider keys, the others do not see them."""
+    import os
+    import subprocess
+    import sys
+
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    conftest = re.search(r"```python\n(# conftest.py\nfrom orchestratex.testing.fixtures .*?)```", text, re.S)
+    config = re.search(r"```toml\n(# pyproject.toml[^\n]*\n\[tool.pytest.ini_options\]\nmarkers = .*?)```", text, re.S)
+    assert conftest and config, "docs/testing.md no longer shows the fixtures' conftest.py and the live marker"
+    (tmp_path / "conftest.py").write_text(conftest.group(1), encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(config.group(1), encoding="utf-8")
+    (tmp_path / "test_mine.py").write_text(
+        "import os\n\nimport pytest\n\n\n"
+        "def test_offline() -> None:\n    assert 'OPENAI_API_KEY' not in os.environ\n\n\n"
+        "@pytest.mark.live\ndef test_real() -> None:\n    assert os.environ['OPENAI_API_KEY'] == 'sk-test'\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "--strict-markers", "-W", "error"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout

@@ -10,7 +10,8 @@ block_model_requests()
 
 `hide_provider_variables` is an autouse fixture: importing it into a conftest applies it to every
 test there. Tests marked `live` keep the variables (and may call real providers when the test
-itself allows requests again).
+itself allows requests again); register that marker in your pytest configuration
+(`markers = ["live: calls a real provider"]`), or pytest warns about an unknown one.
 """
 
 from __future__ import annotations
