@@ -244,3 +244,18 @@ def test_the_testing_pages_conftest_and_live_marker_work_in_a_strict_suite(tmp_p
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+SET_BY_TOOLS = {"MONGODB_URI"}  # (set by `mongodb-runner exec` for the command it runs)
+
+
+def test_every_shell_variable_a_page_uses_is_set_on_that_page() -> None:
+    """A reader who copies a page's commands in order has every `$VAR` they use (the README's server
+    commands sent `Bearer $KEY` with no `KEY=` anywhere)."""
+    unset = []
+    for page in DOCS:
+        defined: set[str] = set(SET_BY_TOOLS)
+        for code in re.findall(r"```(?:bash|sh|shell)\n(.*?)```", page.read_text(encoding="utf-8"), re.S):
+            defined |= set(re.findall(r"(?:^|\s)([A-Z][A-Z0-9_]*)=", code, re.M))
+            unset += [f"{page.relative_to(ROOT)}: ${v}" for v in re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", code) if v not in defined]
+    assert not unset, "\n".join(unset)
