@@ -259,3 +259,19 @@ def test_every_shell_variable_a_page_uses_is_set_on_that_page() -> None:
             defined |= set(re.findall(r"(?:^|\s)([A-Z][A-Z0-9_]*)=", code, re.M))
             unset += [f"{page.relative_to(ROOT)}: ${v}" for v in re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", code) if v not in defined]
     assert not unset, "\n".join(unset)
+
+
+def test_the_budget_example_shows_the_money_running_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """examples/budget_and_events.py promises "what happens when the money runs out": a run stops on its budget,
+    says why, and the session spends no more than its limit (with $0.02 every run ended on its score)."""
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    monkeypatch.chdir(tmp_path)
+    script = ROOT / "examples" / "budget_and_events.py"
+    exec(compile(script.read_text(encoding="utf-8"), str(script), "exec"), {"__name__": "__main__"})
+    lines = capsys.readouterr().out.splitlines()
+    stopped = [i for i, line in enumerate(lines) if re.match(r"\S.{31} budget +\$", line)]
+    assert stopped, "\n".join(lines)
+    assert "fits the $" in lines[stopped[0] + 1]
+    assert lines[-1].startswith("session spent $") and lines[-1].endswith(" of $0.0015")
