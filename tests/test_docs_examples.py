@@ -235,7 +235,7 @@ def test_the_testing_pages_conftest_and_live_marker_work_in_a_strict_suite(tmp_p
     )
     env = {**os.environ, "OPENAI_API_KEY": "sk-test", "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "--strict-markers", "-W", "error"],
+        [sys.executable, "-m", "pytest", *"-q -p no:cacheprovider -p no:asyncio --strict-markers -W error".split()],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -257,7 +257,11 @@ def test_every_shell_variable_a_page_uses_is_set_on_that_page() -> None:
         defined: set[str] = set(SET_BY_TOOLS)
         for code in re.findall(r"```(?:bash|sh|shell)\n(.*?)```", page.read_text(encoding="utf-8"), re.S):
             defined |= set(re.findall(r"(?:^|\s)([A-Z][A-Z0-9_]*)=", code, re.M))
-            unset += [f"{page.relative_to(ROOT)}: ${v}" for v in re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", code) if v not in defined]
+            unset += [
+                f"{page.relative_to(ROOT)}: ${v}"
+                for v in re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", code)
+                if v not in defined
+            ]
     assert not unset, "\n".join(unset)
 
 
