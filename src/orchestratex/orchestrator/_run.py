@@ -378,6 +378,7 @@ class Run(Committing):
             )
             it.errors.append(f"evaluation: {'BudgetExceeded' if by_budget else 'EvaluationError'}: {why}")
             it.phase = "failed"
+            ledger.calls += (self._answer_record(it, None),)  # paid for, though no judge can take it
             raise Stop("budget" if by_budget else "error", why, ledger)
         if len(eligible) != len(etask.judges):  # (`eligible` keeps the judges' order)
             etask = replace(etask, judges=eligible)
