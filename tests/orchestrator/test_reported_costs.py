@@ -98,3 +98,31 @@ async def test_function_provider_passes_a_reported_cost_through() -> None:
     request = GenerationRequest(model=catalog("a").get("function:a"), messages=[])
     generation = await provider.generate(request)
     assert generation.reported_cost == 0.5
+
+
+async def test_a_reported_cost_finer_than_a_pico_dollar_is_counted_as_every_total_adds_it() -> None:
+    # OpenRouter reports costs such as 1.23456789012345e-05: the iteration, its event, the call records and
+    # the totals all say the amount counted, to the pico-dollar (the reported figure is kept as reported)
+    store = RecordingStore()
+    orch = Orchestrator(
+        providers=[reporting(1.23456789012345e-05, 4e-13)],
+        catalog=catalog("a", "b"),
+        store=store,
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
+    result = await orch.run("Say hello", max_iterations=1, evaluation_threshold=5)
+    it = result.orchestration.iterations[0]
+    assert it.evaluation is not None
+    assert (it.cost, it.reported_cost) == (1.2345679e-05, 1.23456789012345e-05)
+    assert (it.evaluation.cost, it.evaluation.verdicts[0].cost, it.evaluation.verdicts[0].reported_cost) == (
+        0.0,
+        0.0,
+        4e-13,
+    )
+    events = {e.type: e for e in result.events}
+    assert events["response_generated"].cost == it.cost  # type: ignore[union-attr]
+    assert result.total_cost == it.cost + it.evaluation.cost
+    assert sorted(c.cost for c in store.calls) == [0.0, it.cost]
+    analytics = await store.session_analytics(result.orchestration.session_id)
+    assert sum(m.cost for m in analytics.models) == analytics.total_cost == result.total_cost

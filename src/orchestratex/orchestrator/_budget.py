@@ -18,7 +18,7 @@ from ..catalog import ModelProfile
 from ..exceptions import MalformedResponse, UserError
 from ..providers import Generation
 from ..stores import Store
-from ..usage import MAX_AMOUNT, to_pico
+from ..usage import MAX_AMOUNT, add_costs, to_pico
 from ._ledger import assign
 
 __all__ = ["OutputCapPolicy", "OutputLengths", "affordable_cap", "price_generation", "reserve_waiting"]
@@ -35,7 +35,8 @@ def price_generation(model: ModelProfile, gen: Generation, worst: float) -> floa
     Usage that cannot be priced — a negative token count, or a cost above `MAX_AMOUNT`, the most any one amount
     may be in a store — is a `MalformedResponse` (the call is recorded failed, at no cost, and the run goes on
     with another model): counted, it would make the step's commit fail and leave the run unfinished. A reported
-    cost that is negative, not finite or above `MAX_AMOUNT` is ignored for the catalog price. A priced model's
+    cost that is negative, not finite or above `MAX_AMOUNT` is ignored for the catalog price; a usable one is
+    counted rounded to the pico-dollar, as every total adds it. A priced model's
     answer with neither usage nor a usable reported cost is counted at `worst`, the call's reserved worst case
     (never as free), with a warning."""
     usage = gen.usage
@@ -57,7 +58,8 @@ def price_generation(model: ModelProfile, gen: Generation, worst: float) -> floa
         logger.warning("%s reported an unusable cost %r; the catalog price is counted", model.name, reported)
         assign(gen, reported_cost=None)
         reported = None
-    cost = catalog_cost if reported is None else float(reported)
+    # (a reported cost is counted to the pico-dollar, as every amount is added: `cost` is the amount counted)
+    cost = catalog_cost if reported is None else add_costs(float(reported))
     if not usage.output_tokens and reported is None and gen.text and model.output_cost_per_1k:
         # (a provider of one's own that sets no usage: its answer is not free; it costs at most what was reserved)
         logger.warning(
