@@ -38,8 +38,15 @@ def orchestrator(store: Store | str) -> Orchestrator:
     return Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b"), store=store)
 
 
+def run_sync_threads() -> set[threading.Thread]:
+    """The `run_sync` loop threads alive now (an earlier test's orchestrator, never closed, may still hold one until
+    it is collected: each test checks only for threads of its own)."""
+    return {t for t in threading.enumerate() if t.name == "orchestratex-run-sync"}
+
+
 @pytest.mark.parametrize("kind", ["sqlite-url", "sqlite", "memory"])
 def test_the_store_is_open_inside_a_with_block_before_any_run(tmp_path: Path, kind: str) -> None:
+    before = run_sync_threads()
     given: Store | None = None
     if kind == "sqlite":
         given = SQLiteStore(tmp_path / "mine.db")
@@ -54,10 +61,11 @@ def test_the_store_is_open_inside_a_with_block_before_any_run(tmp_path: Path, ki
     if given is not None:  # the caller's store stays open after the block, as after `async with`
         assert len(asyncio.run(given.list_sessions("local"))) == 1
         asyncio.run(given.close())
-    assert not [t for t in threading.enumerate() if t.name == "orchestratex-run-sync"]
+    assert not run_sync_threads() - before
 
 
 def test_a_store_that_cannot_open_fails_at_the_with_line(tmp_path: Path) -> None:
+    before = run_sync_threads()
     (tmp_path / "a-file").write_text("")
     entered = False
     with (
@@ -66,7 +74,7 @@ def test_a_store_that_cannot_open_fails_at_the_with_line(tmp_path: Path) -> None
     ):
         entered = True
     assert not entered
-    assert not [t for t in threading.enumerate() if t.name == "orchestratex-run-sync"]  # (its loop stopped)
+    assert not run_sync_threads() - before  # (its loop stopped)
 
 
 async def test_a_with_block_in_async_code_is_refused_at_the_with_line() -> None:
