@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("openai-server")
     url = f"sqlite:///{tmp / 'server.db'}"
     keys = {user: create_key(url, user) for user in ("alice", "bob", "carol")}
+    keys["admin"] = create_key(url, "root", admin=True)
     env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.01", "ORCHESTRATEX_RATE_LIMIT": "8"}
     with ServerProcess(url, tmp, env=env) as server:
         yield Served(server, keys)
@@ -167,6 +169,32 @@ def test_the_rate_limit_is_the_sdk_s_rate_limit_error(served: Served) -> None:
         for _ in range(9):
             client.chat.completions.create(model="orchestratex/fast", messages=PROMPT)
     assert int(limited.value.response.headers["retry-after"]) >= 1
+
+
+def _v1_answers(served: Served, status: str) -> float:
+    """How many `/v1/chat/completions` answers of `status` the server's metrics count."""
+    admin = {"Authorization": f"Bearer {served.keys['admin']}"}
+    metrics = httpx.get(f"{served.server.base_url}/metrics", headers=admin, timeout=10).text
+    counted = f'orchestratex_http_requests_total{{method="POST",route="/v1/chat/completions",status="{status}"}} '
+    return sum(float(line.removeprefix(counted)) for line in metrics.splitlines() if line.startswith(counted))
+
+
+def test_a_client_that_leaves_while_sending_its_body_is_no_server_error(served: Served) -> None:
+    """Formerly an ERROR traceback (`ClientDisconnect`) in the log and a 500 in the metrics for every such client."""
+    body = json.dumps({"model": "orchestratex/fast", "messages": PROMPT, "stream": True}).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {served.keys['bob']}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    before = _v1_answers(served, "400")
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", served.server.port), timeout=10) as raw:
+            raw.sendall(head + body[: len(body) // 2])  # then gone, the rest of its body never sent
+    deadline = time.monotonic() + 10
+    while _v1_answers(served, "400") < before + 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _v1_answers(served, "400") == before + 3 and _v1_answers(served, "500") == 0
+    assert "ClientDisconnect" not in served.server.log() and "failed unexpectedly" not in served.server.log()
 
 
 def test_a_client_that_leaves_a_stream_cancels_its_orchestration(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Mount, Route
 
@@ -93,6 +93,8 @@ class OpenAIRoutes:
                 return await handler(request, user)
             except (OpenAIError, HTTPException, OrchestrateXError) as exc:
                 return openai_error_response(from_exception(exc))
+            except ClientDisconnect:  # gone before its body arrived: no server fault, nothing started
+                return openai_error_response(_DISCONNECTED)
             except Exception:
                 logger.exception("%s %s failed unexpectedly", request.method, request.url.path)
                 return openai_error_response(from_exception(RuntimeError()))
@@ -192,6 +194,11 @@ class OpenAIRoutes:
             raise error
         return _json(completion(doc, target, body.stop_sequences, simulated), call.headers)
 
+
+_DISCONNECTED = OpenAIError(
+    400, "the client disconnected before sending the whole request body: send it again", code="client_disconnected"
+)
+"""The answer (nobody reads it; it is counted as a 400, as on `/api`) to a request its client left mid-body."""
 
 _HTTP_ERRORS = {
     404: ("Unknown request URL: see /v1/chat/completions and /v1/models", "not_found"),
