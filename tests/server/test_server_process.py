@@ -76,14 +76,17 @@ def test_the_spec_walkthrough_against_a_real_server(tmp_path: Path) -> None:
             assert analytics["orchestrations"] == 1 and analytics["total_cost"] == status["total_cost"]
             assert client.get(f"/api/models/{status['final_model']}").json()["stats"]["requests"] >= 1
 
-        async def refused() -> int:
+        async def refused(path: str) -> tuple[int, bytes]:
             try:
-                async with websockets.connect(f"{server.ws_url}/ws/{sid}?token=ox_wrong"):
-                    return 101
+                async with websockets.connect(f"{server.ws_url}{path}"):
+                    return 101, b""
             except InvalidStatus as exc:
-                return exc.response.status_code
+                return exc.response.status_code, exc.response.body or b""
 
-        assert asyncio.run(refused()) == 401
+        assert asyncio.run(refused(f"/ws/{sid}?token=ox_wrong"))[0] == 401
+        # a WebSocket URL with none there (a trailing slash): 404 saying where the stream is, not a bare 403
+        status, body = asyncio.run(refused(f"/ws/{sid}/?token={key}"))
+        assert status == 404 and "the event stream of a session is /ws/{session_id}" in body.decode()
         assert httpx.get(f"{server.base_url}/api/sessions/{sid}").status_code == 401
         big = httpx.post(
             f"{server.base_url}/api/sessions/",

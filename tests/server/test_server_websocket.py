@@ -127,6 +127,10 @@ def test_a_slow_subscriber_is_closed_with_4008_and_loses_nothing_on_reconnect(ma
         ("/ws/{sid}?since=x", "alice", 422),
         ("/ws/{sid}?since=9223372036854775808", "alice", 422),  # past a 64-bit seq: refused, not a 1011 later
         ("/ws/{sid}?since=" + "9" * 4000, "alice", 422),
+        ("/ws/{sid}/", "alice", 404),  # no WebSocket route there: the error body, not Starlette's bare 403
+        ("/ws/", "alice", 404),
+        ("/api/sessions/{sid}", "alice", 404),
+        ("/nowhere", None, 404),
     ],
 )
 def test_refused_handshakes_answer_http_errors(api: Api, path: str, who: str | None, status: int) -> None:

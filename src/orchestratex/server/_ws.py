@@ -26,7 +26,8 @@ import json
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, FastAPI, WebSocket
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from .._ids import utcnow
@@ -40,7 +41,7 @@ from ._hub import Subscriber, encode
 from ._keys import watch_key
 from ._protocol import abort_connection
 
-__all__ = ["CLOSE_KEY_REVOKED", "CLOSE_TOO_SLOW", "router"]
+__all__ = ["CLOSE_KEY_REVOKED", "CLOSE_TOO_SLOW", "install_not_found", "router"]
 
 CLOSE_TOO_SLOW = 4008
 """Close code for a subscriber whose queue overflowed: reconnect with `since`."""
@@ -74,6 +75,24 @@ async def _refuse(websocket: WebSocket, status: int, detail: str, headers: Mappi
     except RuntimeError:  # the server does not support denial responses: say it with a close code
         await websocket.accept()
         await websocket.close(code=4000 + status, reason=detail[:120])
+
+
+def install_not_found(app: FastAPI) -> None:
+    """A WebSocket to a URL that has none (`/ws/`, `/ws/{id}/`, `/api/...`) is refused with 404 and the usual
+    error body, as an unknown HTTP URL is (Starlette's default refusal is a bare 403, which reads as a key
+    problem)."""
+    default = app.router.default
+
+    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await default(scope, receive, send)
+            return
+        websocket = WebSocket(scope, receive, send)
+        root = websocket.scope.get("root_path", "")
+        detail = f"no WebSocket at {websocket.url.path}: the event stream of a session is {root}/ws/{{session_id}}"
+        await _refuse(websocket, 404, detail)
+
+    app.router.default = not_found
 
 
 @router.websocket("/ws/{session_id}")
