@@ -143,6 +143,17 @@ def test_refused_handshakes_answer_http_errors(api: Api, path: str, who: str | N
     assert refused.value.json()["status_code"] == status
 
 
+@pytest.mark.parametrize("since", ["1_0", "\u0663", "+3", "%203"])
+def test_a_since_that_is_not_plain_digits_is_refused(api: Api, since: str) -> None:
+    """Formerly read by `int()`: `1_0` as 10, an Arabic-Indic digit as 3, `+3` and ` 3` as 3."""
+    sid = api.session()["_id"]
+    with pytest.raises(WebSocketDenialResponse) as refused:
+        with api.client.websocket_connect(f"/ws/{sid}?since={since}", headers=api.alice):
+            pass
+    assert refused.value.status_code == 422
+    assert refused.value.json()["detail"].startswith("since: must be a whole number from 0 to 9223372036854775807")
+
+
 def test_a_since_past_the_sessions_last_event_is_refused(api: Api) -> None:
     sid = api.session()["_id"]
     with pytest.raises(WebSocketDenialResponse) as refused:  # no event yet

@@ -60,10 +60,8 @@ _MAX_SINCE = 2**63 - 1
 
 def _since(websocket: WebSocket) -> int:
     raw = websocket.query_params.get("since", "0")
-    try:
-        since = int(raw) if len(raw) <= 20 else -1
-    except ValueError:
-        since = -1
+    # ASCII digits only: int() also reads "1_0" as 10, "٣" as 3 and " 3 " as 3
+    since = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else -1
     if not 0 <= since <= _MAX_SINCE:
         raise ApiError(422, f"since: must be a whole number from 0 to {_MAX_SINCE}, not {raw[:40]!r}")
     return since
