@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -66,7 +67,9 @@ def test_heartbeats_carry_the_last_seq(make_api: Callable[..., Api]) -> None:
     with api.client.websocket_connect(f"/ws/{sid}", headers={"X-API-Key": api.keys["alice"]}) as ws:
         beat = json.loads(ws.receive_text())
     assert beat["type"] == "heartbeat"
-    assert beat["session_id"] == sid and beat["seq"] == 0 and beat["timestamp"]
+    assert beat["session_id"] == sid and beat["seq"] == 0
+    assert beat["timestamp"].endswith("Z")  # as every event's (it ended `+00:00`)
+    assert datetime.fromisoformat(beat["timestamp"]).tzinfo == UTC
 
 
 def test_events_of_another_process_sharing_the_store_are_streamed(make_api: Callable[..., Api]) -> None:

@@ -159,6 +159,11 @@ async def _serve(
             await websocket.close(1011, "server error while streaming: reconnect with ?since=<last seq received>")
 
 
+def _now() -> str:
+    """The time as events give theirs (`2026-01-01T09:52:58.278000Z`; `isoformat()` ends `+00:00`)."""
+    return utcnow().isoformat().removesuffix("+00:00") + "Z"
+
+
 class _TooSlow(Exception):
     """The client did not take one event within `ws_send_timeout_s`."""
 
@@ -222,7 +227,7 @@ async def _pump(websocket: WebSocket, state: ServerState, subscriber: Subscriber
         try:
             seq, text = await asyncio.wait_for(subscriber.queue.get(), heartbeat_s)
         except TimeoutError:
-            beat = {"type": "heartbeat", "session_id": session_id, "seq": last, "timestamp": utcnow().isoformat()}
+            beat = {"type": "heartbeat", "session_id": session_id, "seq": last, "timestamp": _now()}
             await _send(websocket, state, json.dumps(beat))
             continue
         if seq <= last:
