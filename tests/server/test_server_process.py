@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
+import re
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -193,3 +197,54 @@ def test_requests_as_clients_send_them_against_a_real_server(tmp_path: Path) -> 
                 },
             )
             assert v1.status_code == 400 and v1.json()["error"]["param"] == "max_tokens"
+
+
+def test_the_documented_reconnecting_client_survives_a_server_restart(tmp_path: Path) -> None:
+    """docs/server.md's `follow()` as written: it died on the refused connection while the server restarted (it
+    caught only `ConnectionClosed`), although it said it reconnects after a network error."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "server.md").read_text(encoding="utf-8")
+    found = re.search(r"A client that never misses an event.*?```python\n(.*?)```", page, re.DOTALL)
+    assert found is not None
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    server = ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"})
+    namespace: dict[str, Any] = {}
+    exec(found.group(1).replace("127.0.0.1:8000", f"127.0.0.1:{server.port}"), namespace)
+    headers = {"Authorization": f"Bearer {key}"}
+    printed = io.StringIO()
+
+    def start_one(sid: str) -> str:
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=30) as client:
+            tid = client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain TCP"}).json()["_id"]
+            oid: str = client.post("/api/orchestration/start", json={"thread_id": tid}).json()["_id"]
+            wait_status(client, oid, lambda doc: doc["status"] == "completed")
+            return oid
+
+    async def watch(sid: str) -> list[str]:
+        follower = asyncio.create_task(namespace["follow"](sid, key))
+        try:
+            await asyncio.to_thread(start_one, sid)
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(server.kill, signal.SIGTERM)  # closed 1012, then refused while down
+            await asyncio.sleep(1.5)
+            assert not follower.done(), follower.exception()
+            await asyncio.to_thread(server.start)
+            await asyncio.to_thread(start_one, sid)
+            await asyncio.sleep(3.0)  # (its 1 s pause, the reconnection, the replay)
+            assert not follower.done(), follower.exception()
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+        return printed.getvalue().split("\n")
+
+    with server:
+        sid = httpx.post(f"{server.base_url}/api/sessions/", json={"user_id": "alice"}, headers=headers).json()["_id"]
+        with contextlib.redirect_stdout(printed):
+            lines = asyncio.run(watch(sid))
+        stored = httpx.get(f"{server.base_url}/api/analytics/session/{sid}", headers=headers).json()
+    seqs = [int(line.split()[0]) for line in lines if line]
+    assert stored["orchestrations"] == 2
+    assert seqs == list(range(1, len(seqs) + 1)) and [line.split()[1] for line in lines if line].count(
+        "orchestration_completed"
+    ) == 2
