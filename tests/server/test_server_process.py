@@ -91,6 +91,8 @@ def test_the_spec_walkthrough_against_a_real_server(tmp_path: Path) -> None:
         # a WebSocket URL with none there (a trailing slash): 404 saying where the stream is, not a bare 403
         status, body = asyncio.run(refused(f"/ws/{sid}/?token={key}"))
         assert status == 404 and "the event stream of a session is /ws/{session_id}" in body.decode()
+        plain = httpx.get(f"{server.base_url}/ws/{sid}?token={key}")  # (curl, or a proxy that drops `Upgrade`)
+        assert plain.status_code == 426 and "this URL is a WebSocket" in plain.json()["detail"]
         status, body = asyncio.run(refused(f"/ws/{sid}?since=1_0&token={key}"))  # not read as 10
         assert status == 422 and "since: must be a whole number" in body.decode()
         assert httpx.get(f"{server.base_url}/api/sessions/{sid}").status_code == 401

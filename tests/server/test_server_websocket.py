@@ -146,6 +146,16 @@ def test_refused_handshakes_answer_http_errors(api: Api, path: str, who: str | N
     assert refused.value.json()["status_code"] == status
 
 
+def test_a_plain_http_request_to_the_stream_says_it_is_a_websocket(api: Api) -> None:
+    """curl, or a reverse proxy that drops `Upgrade`, formerly got 404 Not Found for the right URL."""
+    sid = api.session()["_id"]
+    for headers in (api.alice, {}):
+        answer = api.client.get(f"/ws/{sid}", headers=headers)
+        assert answer.status_code == 426 and answer.headers["upgrade"] == "websocket"
+        assert "this URL is a WebSocket" in answer.json()["detail"] and answer.json()["status_code"] == 426
+    assert not [path for path in api.client.get("/openapi.json").json()["paths"] if path.startswith("/ws")]
+
+
 @pytest.mark.parametrize("since", ["1_0", "\u0663", "+3", "%203"])
 def test_a_since_that_is_not_plain_digits_is_refused(api: Api, since: str) -> None:
     """Formerly read by `int()`: `1_0` as 10, an Arabic-Indic digit as 3, `+3` and ` 3` as 3."""

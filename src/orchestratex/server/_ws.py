@@ -27,6 +27,7 @@ from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, WebSocket
+from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
@@ -91,6 +92,17 @@ def install_not_found(app: FastAPI) -> None:
         await _refuse(websocket, 404, detail)
 
     app.router.default = not_found
+
+
+@router.get("/ws/{session_id}", include_in_schema=False)
+async def not_a_websocket(session_id: str) -> JSONResponse:
+    """A plain HTTP request to the event stream (curl, or a reverse proxy that drops the `Upgrade` header): 426
+    saying what is missing, instead of a 404 that sends the user looking for another URL."""
+    detail = (
+        "this URL is a WebSocket: connect with a WebSocket client (`Upgrade: websocket`); behind a reverse proxy,"
+        " pass the Upgrade and Connection headers on"
+    )
+    return error_response(426, detail, {"Upgrade": "websocket"})
 
 
 @router.websocket("/ws/{session_id}")
