@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import socket
 import threading
@@ -215,6 +216,53 @@ def test_a_client_that_leaves_a_stream_cancels_its_orchestration(tmp_path: Path)
                 break
             time.sleep(0.25)
         assert doc["status"] == "cancelled" and doc["stop_reason"] == "cancelled"
+
+
+def test_calls_whose_run_is_stopped_from_elsewhere_end_with_orchestration_cancelled(tmp_path: Path) -> None:
+    """Their session ended (or `POST /api/orchestration/{id}/cancel`) while the SDK waited: a stream was cut off
+    without an end (the SDK raised `RemoteProtocolError`), a plain call said 503 `stopped`, "it resumes when a
+    server restarts", of a run that had ended `cancelled`."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "frank")
+    headers = {"Authorization": f"Bearer {key}"}
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "1"}) as server:
+        client = OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0)
+
+        def ask(stream: bool) -> openai.APIError:
+            sid = httpx.post(f"{server.base_url}/api/sessions/", json={"user_id": "frank"}, headers=headers).json()
+            end = threading.Timer(
+                1.0,
+                lambda: httpx.patch(
+                    f"{server.base_url}/api/sessions/{sid['_id']}/status", json={"status": "completed"}, headers=headers
+                ),
+            )
+            end.start()
+            extra = {"session_id": sid["_id"], "max_iterations": 5, "evaluation_threshold": 9.99}
+            try:
+                with pytest.raises(openai.APIError) as failed:
+                    if stream:
+                        with client.chat.completions.create(
+                            model="orchestratex/best", messages=PROMPT, stream=True, extra_body=extra
+                        ) as chunks:
+                            for _ in chunks:
+                                pass
+                    else:
+                        client.chat.completions.create(model="orchestratex/best", messages=PROMPT, extra_body=extra)
+            finally:
+                end.join()
+            return failed.value
+
+        streamed, plain = ask(True), ask(False)
+        assert streamed.code == "orchestration_cancelled", streamed
+        assert isinstance(plain, openai.InternalServerError) and plain.status_code == 503
+        assert plain.code == "orchestration_cancelled" and plain.response.headers["x-should-retry"] == "false"
+        for failure in (streamed, plain):
+            named = re.search(r"orchestration ([0-9a-f]{24}) ended without an answer \(cancelled\)", failure.message)
+            assert named is not None, failure.message
+            oid = named.group(1)
+            doc = httpx.get(f"{server.base_url}/api/orchestration/status/{oid}", headers=headers).json()
+            assert doc["status"] == "cancelled", doc
+        assert "ASGI callable returned without completing response" not in server.log()
 
 
 def test_sigterm_answers_waiting_calls_within_the_grace_and_hands_their_runs_back(tmp_path: Path) -> None:

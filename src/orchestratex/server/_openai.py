@@ -10,7 +10,6 @@ errors take OpenAI's shape.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -35,7 +34,7 @@ from ._openai_errors import NO_RETRY, OpenAIError, from_exception, openai_error_
 from ._openai_presets import Preset, merge_presets
 from ._openai_results import completion, failure
 from ._openai_schemas import parse_chat_request
-from ._openai_stream import EventTap, sse_stream
+from ._openai_stream import EventTap, settled, sse_stream
 
 __all__ = ["OpenAIRoutes", "mount_openai"]
 
@@ -173,20 +172,15 @@ class OpenAIRoutes:
                 code="invalid_api_key",
                 headers={**call.headers, **NO_RETRY},
             )
-        try:
-            result = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
+        doc = await settled(state, task, call.orchestration.id)  # (ended `cancelled` when stopped from elsewhere)
+        if doc is None:
             raise OpenAIError(
                 503,
                 f"the server stopped orchestration {call.orchestration.id}; it resumes when a server restarts:"
                 f" follow GET /api/orchestration/status/{call.orchestration.id}",
                 code="stopped",
                 headers={**call.headers, **NO_RETRY},  # it resumes after a restart: a retry would run it twice
-            ) from None
-        doc = result.orchestration
+            )
         simulated = state.orchestrator.simulated
         if doc.status != "completed":
             error = failure(doc, target, simulated)

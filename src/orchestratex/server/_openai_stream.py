@@ -24,7 +24,7 @@ from starlette.types import Receive
 
 from ..events import EVENT_ADAPTER, Event
 from ..exceptions import OrchestrateXError
-from ..orchestrator import AnswerDelta, StreamItem
+from ..orchestrator import AnswerDelta, RunResult, StreamItem
 from ..records import Orchestration
 from ._app import ServerState
 from ._keys import watch_key
@@ -40,7 +40,7 @@ from ._openai_results import (
     total_usage,
 )
 
-__all__ = ["EventTap", "sse_stream"]
+__all__ = ["EventTap", "settled", "sse_stream"]
 
 logger = logging.getLogger("orchestratex.server")
 
@@ -72,6 +72,24 @@ class EventTap:
         """Hold a background task until it ends."""
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+async def settled(state: ServerState, task: asyncio.Task[RunResult], orchestration_id: str) -> Orchestration | None:
+    """The run's orchestration once its task is done, or None when the server handed it back as it stopped (it
+    stays `running` in the store, for the next server). A run stopped from elsewhere (its session ended,
+    `POST /api/orchestration/{id}/cancel`) has its task cancelled too: the store has it ended `cancelled`."""
+    try:
+        return (await asyncio.shield(task)).orchestration
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():  # (this request's own task is being cancelled)
+            raise
+    doc = await state.store.get_orchestration(orchestration_id)
+    return None if doc.status in ("pending", "running") else doc
+
+
+def _stopped() -> OpenAIError:
+    return OpenAIError(503, "the server stopped the orchestration; it resumes when a server restarts", code="stopped")
 
 
 def comment(text: str) -> bytes:
@@ -160,9 +178,7 @@ async def _next(
         return getter.result()
     if task.done() and queue.empty():
         if task.cancelled():
-            raise OpenAIError(
-                503, "the server stopped the orchestration; it resumes when a server restarts", code="stopped"
-            )
+            raise _stopped()
         task.result()  # raises the run's error
         raise OpenAIError(500, "the orchestration ended without a final event", code="internal_error")
     return None
@@ -274,7 +290,9 @@ class _Stream:
         yield comment(f"orchestratex orchestration {doc.id} session={doc.session_id} thread={doc.thread_id}")
         async for piece in self._progress():
             yield piece
-        final: Orchestration = (await self.task).orchestration
+        final = await settled(self.state, self.task, doc.id)
+        if final is None:
+            raise _stopped()
         for piece in self._ending(final):
             yield piece
 
