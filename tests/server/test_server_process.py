@@ -85,7 +85,7 @@ def test_the_spec_walkthrough_against_a_real_server(tmp_path: Path) -> None:
                 async with websockets.connect(f"{server.ws_url}{path}"):
                     return 101, b""
             except InvalidStatus as exc:
-                return exc.response.status_code, exc.response.body or b""
+                return exc.response.status_code, bytes(exc.response.body or b"")
 
         assert asyncio.run(refused(f"/ws/{sid}?token=ox_wrong"))[0] == 401
         # a WebSocket URL with none there (a trailing slash): 404 saying where the stream is, not a bare 403
@@ -247,6 +247,7 @@ def test_the_documented_reconnecting_client_survives_a_server_restart(tmp_path: 
         stored = httpx.get(f"{server.base_url}/api/analytics/session/{sid}", headers=headers).json()
     seqs = [int(line.split()[0]) for line in lines if line]
     assert stored["orchestrations"] == 2
-    assert seqs == list(range(1, len(seqs) + 1)) and [line.split()[1] for line in lines if line].count(
-        "orchestration_completed"
-    ) == 2
+    assert (
+        seqs == list(range(1, len(seqs) + 1))
+        and [line.split()[1] for line in lines if line].count("orchestration_completed") == 2
+    )
