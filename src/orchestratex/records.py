@@ -225,7 +225,9 @@ class Orchestration(Document):
     the provider may have billed them."""
     abandoned_calls: int | None = None
     """Set while the orchestration is suspended (`Orchestrator.suspend`): the calls it had in flight, which the run
-    resuming it makes again and adds to `interrupted_calls` (it is then None again)."""
+    resuming it makes again and adds to `interrupted_calls` (it is then None again). On a cancelled orchestration:
+    the calls it had in flight when it was cancelled, which the provider may have billed (they are not counted in
+    `total_cost`); None when it had none."""
     overage_cost: float = 0.0
     """The part of `total_cost` that providers billed above the worst case reserved for their calls
     (usage they reported beyond the request's bounds); see the Guarantees page."""

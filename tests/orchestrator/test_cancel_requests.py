@@ -83,3 +83,32 @@ async def test_a_caller_cancelling_its_own_run_still_gets_cancelled_error(store:
         (session,) = await store.list_sessions("local")
         (doc,) = await store.list_orchestrations(session_id=session.id)
         assert doc.status == "cancelled"
+
+
+async def test_a_cancelled_run_says_how_many_calls_it_abandoned_in_flight(store: Store) -> None:
+    """A call in flight when its run is cancelled may be billed by its provider: it is not counted (its cost is not
+    known), but the orchestration says so, as a suspended one does (`abandoned_calls`)."""
+    started = asyncio.Event()
+
+    async def slow_answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 9, "feedback": "fine"})
+        if "Take your time" in request.messages[-1].content:
+            started.set()
+            await asyncio.sleep(30)
+        return "an answer"
+
+    orch = Orchestrator(
+        providers=[FunctionProvider(slow_answer)], catalog=catalog("a", "b"), retry=NO_WAIT, store=store
+    )
+    async with orch:
+        run = asyncio.create_task(orch.run("Take your time", max_iterations=1))
+        await started.wait()
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        (session,) = await store.list_sessions("local")
+        (doc,) = await store.list_orchestrations(session_id=session.id)
+        assert doc.status == "cancelled" and doc.abandoned_calls == 1 and doc.total_cost == 0
+        quick = await orch.run("No call in flight this time", max_iterations=1, max_output_tokens=16)
+        assert quick.orchestration.abandoned_calls is None

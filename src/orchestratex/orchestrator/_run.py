@@ -488,6 +488,8 @@ class Run(Committing):
             )
         else:
             assign(doc, status="cancelled" if reason == "cancelled" else "failed", stop_reason=reason, error=error)
+            if reason == "cancelled" and self.abandoned:  # (the provider may bill what it produced: said, not counted)
+                doc.abandoned_calls = self.abandoned
             event = made(
                 OrchestrationFailed,
                 **self._ids(),
