@@ -116,7 +116,9 @@ def _message(exc: openai.APIStatusError) -> str:
     if not shown:
         return exc.message
     cut = shown if len(shown) <= _BODY_SHOWN else shown[: _BODY_SHOWN - 1] + "…"
-    return f"{exc.message} - {cut}"
+    # (the SDK's own message for such a body differs between its versions: some quote the raw body, line breaks and
+    # all, others not at all; this is the same whatever the version)
+    return f"Error code: {exc.status_code} - {cut}"
 
 
 @contextmanager
