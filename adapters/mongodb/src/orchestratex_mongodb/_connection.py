@@ -10,7 +10,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
+from pymongo.common import URI_OPTIONS_VALIDATOR_MAP
 from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.uri_parser import split_options
 from pymongo.write_concern import WriteConcern
 
 from orchestratex.exceptions import ConfigurationError, StoreError, StoreUnavailable
@@ -64,8 +66,27 @@ def check_database_name(name: str, source: str) -> str:
     return name
 
 
+def check_url_options(url: str) -> None:
+    """`ConfigurationError` naming the first option of `url`'s query PyMongo refuses (an unknown name, a bad value).
+
+    PyMongo's client only warns about those and ignores them: `serverSelectionTimeoutMS=abc` would make
+    `open()` wait 30 s instead of failing fast, `tls=maybe` would connect without TLS."""
+    query = urlsplit(url).query
+    if not query:
+        return
+    try:
+        split_options(query, validate=True, warn=False)
+    except (PyMongoError, ValueError, TypeError, OSError) as exc:  # (OSError: a `tlsCAFile` it cannot read)
+        unknown = [
+            key for key, _ in parse_qsl(query, keep_blank_values=True) if key.lower() not in URI_OPTIONS_VALIDATOR_MAP
+        ]
+        why = f"unknown option {', '.join(map(repr, unknown))}" if unknown else redact_url(str(exc))
+        raise ConfigurationError(f"invalid MongoDB URL {redact_url(url)}: {why}") from exc
+
+
 def make_client(url: str, *, server_selection_timeout_ms: int) -> AsyncMongoClient[_Doc]:
     """A client for `url`, with retryable writes and a short server selection timeout unless the URL says otherwise."""
+    check_url_options(url)
     given = {key.lower() for key, _ in parse_qsl(urlsplit(url).query)}
     options: dict[str, Any] = {}
     for key, value in (
@@ -77,13 +98,16 @@ def make_client(url: str, *, server_selection_timeout_ms: int) -> AsyncMongoClie
             options[key] = value
     try:
         return AsyncMongoClient(url, **options)
-    except (PyMongoError, ValueError, TypeError) as exc:
+    except (PyMongoError, ValueError, TypeError, OSError) as exc:  # (ssl.SSLError: a `tlsCAFile` with no certificate)
         raise ConfigurationError(f"invalid MongoDB URL {redact_url(url)}: {redact_url(str(exc))}") from exc
 
 
 async def handshake(client: AsyncMongoClient[_Doc], where: str, timeout_ms: int) -> bool:
     """Ping the deployment (failing within the server selection timeout); whether it is a replica set or a
     sharded cluster (so transactions and change streams work). `ConfigurationError` before MongoDB 5.0."""
+    seconds = getattr(getattr(client, "options", None), "server_selection_timeout", None)
+    if isinstance(seconds, int | float):  # the client's own (the URL's, or the injected client's) rules
+        timeout_ms = round(seconds * 1000)
     try:
         await client.admin.command("ping")
         hello: Mapping[str, Any] = await client.admin.command("hello")
