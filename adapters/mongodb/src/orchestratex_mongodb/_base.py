@@ -4,7 +4,7 @@ small reads and writes the parts are made of, each retried by the store's `Retri
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -19,7 +19,7 @@ from ._connection import ORDER, Collections
 from ._errors import Retrier, redact_url
 from ._once import Unresolved
 
-__all__ = ["CAS_ATTEMPTS", "RESUMABLE", "MongoBase", "now_utc"]
+__all__ = ["CAS_ATTEMPTS", "RESUMABLE", "MongoBase", "expires_in", "now_utc"]
 
 _Doc = dict[str, Any]
 _Coll = AsyncCollection[_Doc]
@@ -31,6 +31,19 @@ CAS_ATTEMPTS = 50
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+NEVER = datetime.max.replace(tzinfo=UTC)
+"""The expiry of a lease or counter whose `ttl_s` reaches past year 9999 (or is infinite)."""
+
+
+def expires_in(now: datetime, ttl_s: float) -> datetime:
+    """`now + ttl_s` seconds, or `NEVER` when that is past what a datetime holds (a `ttl_s` of 1e12 or `inf`,
+    which the other stores accept: it raised a raw `OverflowError`)."""
+    try:
+        return now + timedelta(seconds=ttl_s)
+    except OverflowError:
+        return NEVER
 
 
 class MongoBase(Store):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -15,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from orchestratex.exceptions import NotFound, StoreError
 from orchestratex.stores.checks import check_ttl
 
-from ._base import CAS_ATTEMPTS, RESUMABLE, MongoBase, now_utc
+from ._base import CAS_ATTEMPTS, RESUMABLE, MongoBase, expires_in, now_utc
 from ._codec import check_page, doc_id
 from ._connection import ORDER
 from ._once import KEEP
@@ -34,7 +33,7 @@ class Coordination(MongoBase):
         now = now_utc()
         free = [{"lease_owner": None}, {"lease_owner": owner}, {"lease_expires": {"$lte": now}}]
         query = {"_id": doc_id(orchestration_id), "$or": free}
-        update = {"$set": {"lease_owner": owner, "lease_expires": now + timedelta(seconds=ttl_s)}}
+        update = {"$set": {"lease_owner": owner, "lease_expires": expires_in(now, ttl_s)}}
         orchestrations = self._c.orchestrations
         before = await self._run(
             "claiming a lease",
@@ -106,7 +105,7 @@ class Coordination(MongoBase):
 
     async def _incr(self, key: str, amount: int, ttl_s: float | None, token: ObjectId) -> int:
         now = now_utc()
-        expires = None if ttl_s is None else now + timedelta(seconds=ttl_s)
+        expires = None if ttl_s is None else expires_in(now, ttl_s)
         fresh = {
             "$or": [
                 {"$eq": [{"$ifNull": ["$value", None]}, None]},
@@ -158,7 +157,7 @@ class Coordination(MongoBase):
         if not ids:
             return set()
         query = {"_id": {"$in": list(ids)}, "lease_owner": owner}
-        update = {"$set": {"lease_expires": now_utc() + timedelta(seconds=ttl_s)}}
+        update = {"$set": {"lease_expires": expires_in(now_utc(), ttl_s)}}
         orchestrations = self._c.orchestrations
         renewed = await self._run("renewing leases", lambda: orchestrations.update_many(query, update))
         if renewed.matched_count == len(ids):

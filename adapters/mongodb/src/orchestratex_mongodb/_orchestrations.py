@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -19,7 +18,7 @@ from orchestratex.records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Or
 from orchestratex.stores import RoutingOutcome, Started
 from orchestratex.stores.checks import check_start, check_step
 
-from ._base import CAS_ATTEMPTS, RESUMABLE, MongoBase, now_utc
+from ._base import CAS_ATTEMPTS, RESUMABLE, MongoBase, expires_in, now_utc
 from ._codec import (
     call_doc,
     check_amount,
@@ -154,7 +153,7 @@ class Orchestrations(MongoBase):
         elif not await self._exists(self._c.threads, orchestration.thread_id):
             raise NotFound(f"no thread {orchestration.thread_id!r}")
         doc = orchestration_fields(orchestration)
-        lease = now_utc() + timedelta(seconds=ttl_s)
+        lease = expires_in(now_utc(), ttl_s)
         doc.update(_id=doc_id(orchestration.id), stamp=Int64(0), lease_owner=owner, lease_expires=lease)
         ours = ("session_id", "thread_id", "created_us", "stamp", "lease_owner")
         oid = orchestration.id
