@@ -1,11 +1,15 @@
-"""A lease or counter `ttl_s` reaching past year 9999 (1e12 s, or `inf` for a counter): the other stores take it,
-and MongoStore raised a raw `OverflowError` computing its expiry; it now never expires."""
+"""Durations past what a datetime holds: a lease or counter `ttl_s` reaching past year 9999 (1e12 s, or `inf` for
+a counter), which the other stores take, and `recover_after_s=inf` (never presume a commit abandoned). MongoStore
+raised a raw `OverflowError` computing the expiry or cutoff; such a lease or counter now never expires. NaN, and
+an infinite retry backoff, are refused when the store is made."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from orchestratex import Orchestrator, SimulatedProvider
 from orchestratex_mongodb import MongoStore
@@ -27,3 +31,28 @@ async def test_counters_with_a_ttl_past_year_9999_never_expire(mock_client_facto
     async with MongoStore(client=mock_client_factory(), retry_backoff_s=0) as store:
         assert [await store.incr("quota", 2, ttl_s=math.inf), await store.incr("quota", 1, ttl_s=math.inf)] == [2, 3]
         assert [await store.incr("window", 1, ttl_s=1e12), await store.incr("window", 1, ttl_s=1e12)] == [1, 2]
+
+
+async def test_recover_after_s_may_be_infinite(mock_client_factory: Callable[[], Any]) -> None:
+    # open() (which rolls forward commits older than recover_after_s) and every list_events raised OverflowError.
+    store = MongoStore(client=mock_client_factory(), retry_backoff_s=0, recover_after_s=math.inf)
+    orchestrator = Orchestrator(providers=[SimulatedProvider(seed=1, latency_scale=0)], store=store)
+    async with orchestrator:
+        result = await orchestrator.run("Say hello", cost_limit=0.1)
+        events = await store.list_events(result.orchestration.session_id)
+        assert events[-1].type == "orchestration_completed"
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        ({"recover_after_s": math.nan}, "recover_after_s must be > 0"),
+        ({"retry_backoff_s": math.nan}, "retry_backoff_s a finite number >= 0"),
+        ({"retry_backoff_s": math.inf}, "retry_backoff_s a finite number >= 0"),  # (a retry would sleep forever)
+    ],
+)
+def test_nan_and_an_infinite_backoff_are_refused(
+    mock_client_factory: Callable[[], Any], option: dict[str, float], says: str
+) -> None:
+    with pytest.raises(ValueError, match=says):
+        MongoStore(client=mock_client_factory(), **option)  # type: ignore[arg-type]

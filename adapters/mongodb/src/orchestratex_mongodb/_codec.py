@@ -79,6 +79,15 @@ def _str_id(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def ago(now: datetime, seconds: float) -> datetime:
+    """`now - seconds`, or the earliest datetime when that is before year 1 (a `recover_after_s` of 1e12 or
+    `inf`: never presume a commit abandoned; it raised a raw `OverflowError`)."""
+    try:
+        return now - timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
 def micros(moment: datetime) -> int:
     """Integer microseconds since the epoch (a naive datetime is taken as UTC)."""
     if moment.tzinfo is None:

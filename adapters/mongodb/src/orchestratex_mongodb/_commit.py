@@ -23,7 +23,7 @@ from pymongo.write_concern import WriteConcern
 
 from orchestratex.exceptions import NotFound, StoreError, StoreUnavailable
 
-from ._codec import doc_id
+from ._codec import ago, doc_id
 from ._connection import Collections
 from ._errors import Retrier, is_duplicate_only
 
@@ -273,7 +273,7 @@ class Committer:
             if doc is None:
                 raise NotFound(f"no session {session_id!r}")
             pending = {cid: p for cid, p in (doc.get("pending") or {}).items() if p["n"]}
-            cutoff = datetime.now(UTC) - timedelta(seconds=recover_after_s)
+            cutoff = ago(datetime.now(UTC), recover_after_s)
             stale = [cid for cid, p in pending.items() if _aware(p["at"]) <= cutoff]
             if not stale:
                 return min((int(p["seq"]) for p in pending.values()), default=int(doc["event_seq"]) + 1) - 1

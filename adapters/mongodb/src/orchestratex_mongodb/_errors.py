@@ -12,6 +12,7 @@ before sending anything and which is not a `PyMongoError`.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import re
 from collections.abc import Awaitable, Callable
@@ -48,8 +49,10 @@ class Retrier:
     """Runs one database operation: retries transient failures of idempotent ones, maps errors to `StoreError`."""
 
     def __init__(self, where: str, *, retries: int, backoff_s: float) -> None:
-        if retries < 0 or backoff_s < 0:
-            raise ValueError(f"retries and retry_backoff_s must be >= 0 (got {retries}, {backoff_s})")
+        if not (retries >= 0 and 0 <= backoff_s < math.inf):  # (refuses NaN too)
+            raise ValueError(
+                f"retries must be >= 0 and retry_backoff_s a finite number >= 0 (got {retries!r}, {backoff_s!r})"
+            )
         self.where = where
         """The redacted URL (or a description of an injected client), for messages."""
         self.retries = retries

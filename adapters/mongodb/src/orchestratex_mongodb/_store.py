@@ -28,7 +28,6 @@ multi-document transaction instead, and no journal is written.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
@@ -38,6 +37,7 @@ from orchestratex.exceptions import ConfigurationError
 from orchestratex.stores import fused
 
 from ._base import now_utc
+from ._codec import ago
 from ._commit import Committer
 from ._connection import Collections, check_database_name, handshake, make_client
 from ._coordination import Coordination
@@ -97,8 +97,11 @@ class MongoStore(Records, Orchestrations, Events, Coordination, Statistics):
             raise ConfigurationError(
                 f"a MongoDB store URL starts with mongodb:// or mongodb+srv://, not {redact_url(url)!r}"
             )
-        if server_selection_timeout_ms <= 0 or recover_after_s <= 0:
-            raise ValueError("server_selection_timeout_ms and recover_after_s must be > 0")
+        if not (server_selection_timeout_ms > 0 and recover_after_s > 0):  # (refuses NaN too)
+            raise ValueError(
+                "server_selection_timeout_ms and recover_after_s must be > 0"
+                f" (got {server_selection_timeout_ms!r}, {recover_after_s!r})"
+            )
         self.url = url
         """The connection URL (use `redacted_url` in anything you print); None with an injected client."""
         if database is not None:
@@ -167,7 +170,7 @@ class MongoStore(Records, Orchestrations, Events, Coordination, Statistics):
             self.change_streams = replicated
         self._client, self._cols = client, cols
         self._committer = Committer(cols, self._run, client)
-        await self._committer.recover({"at": {"$lte": now_utc() - timedelta(seconds=self.recover_after_s)}})
+        await self._committer.recover({"at": {"$lte": ago(now_utc(), self.recover_after_s)}})
 
     def _make_client(self) -> AsyncMongoClient[_Doc]:
         assert self.url is not None
