@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from orchestratex.exceptions import ConfigurationError
 from orchestratex.server import ServerSettings
+
+from .server_process import CLI, child_env, free_port
 
 
 def test_defaults_are_the_spec_limits() -> None:
@@ -24,3 +29,23 @@ def test_values_come_from_the_environment_then_overrides() -> None:
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=f"ORCHESTRATEX_{name}: "):
         ServerSettings.from_env({f"ORCHESTRATEX_{name}": value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("LEASE_TTL_S", "inf"), ("SHUTDOWN_GRACE_S", "inf"), ("HEADER_TIMEOUT_S", "1e400"), ("AUTH_CACHE_S", "Infinity")],
+)
+def test_an_infinite_time_is_refused_with_its_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        ServerSettings.from_env({f"ORCHESTRATEX_{name}": value})
+    assert str(caught.value) == f"ORCHESTRATEX_{name}: Input should be a finite number, not {value!r}"
+
+
+def test_serve_refuses_an_infinite_lease_in_one_line_naming_the_variable(tmp_path: Path) -> None:
+    env = child_env({"ORCHESTRATEX_LEASE_TTL_S": "inf"})
+    args = [*CLI, "serve", "--port", str(free_port()), "--store", f"sqlite:///{tmp_path / 'ox.db'}"]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "orchestratex: error: ORCHESTRATEX_LEASE_TTL_S: Input should be a finite number, not 'inf'"
+    ]

@@ -25,7 +25,7 @@ a bare host would never match one, and `null` is what sandboxed and local-file p
 class ServerSettings(BaseModel):
     """Limits and timings of the server. `from_env()` reads each field from `ORCHESTRATEX_<FIELD>` (upper case)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)  # (`inf` seconds: never, not a setting)
 
     rate_limit: int = Field(default=100, ge=1)
     """Requests per session per window (the spec: 100 per minute)."""
