@@ -80,9 +80,10 @@ def test_head_on_a_route_without_get_answers_405(api: Api) -> None:
     assert (r.status_code, r.headers["allow"]) == (405, "POST")
 
 
-def test_metrics_count_them_under_the_spec_route_and_get(api: Api) -> None:
+def test_metrics_count_them_under_the_spec_route_and_their_method(api: Api) -> None:
     api.client.post("/api/sessions", json={}, headers=api.alice, follow_redirects=False)
     api.client.head("/api/models", headers=api.alice)
     text = api.client.get("/metrics", headers=api.admin).text
     assert 'orchestratex_http_requests_total{method="POST",route="/api/sessions/",status="201"} 1.0' in text
-    assert 'orchestratex_http_requests_total{method="GET",route="/api/models/",status="200"} 1.0' in text
+    assert 'orchestratex_http_requests_total{method="HEAD",route="/api/models/",status="200"} 1.0' in text
+    assert 'method="GET",route="/api/models/"' not in text  # (answered as a GET, counted as the HEAD it was)

@@ -124,17 +124,51 @@ def test_metrics_count_the_v1_routes_under_their_path(make_api: Callable[..., Ap
     assert api.client.get("/v1/nowhere", headers=api.alice).status_code == 404
     samples = _samples(api.client.get("/metrics", headers=api.admin).text)
     counted = {
-        (dict(labels)["route"], dict(labels)["status"]): v
+        (dict(labels)["method"], dict(labels)["route"], dict(labels)["status"]): v
         for (name, labels), v in samples.items()
         if name == "orchestratex_http_requests_total"
     }
     assert counted == {
-        ("/v1/models", "200"): 2,
-        ("/v1/models/{model:path}", "200"): 1,
-        ("/v1/models", "401"): 1,
-        ("/v1/chat/completions", "200"): 1,
-        ("unmatched", "404"): 1,
+        ("GET", "/v1/models", "200"): 1,
+        ("HEAD", "/v1/models", "200"): 1,
+        ("GET", "/v1/models/{model:path}", "200"): 1,
+        ("GET", "/v1/models", "401"): 1,
+        ("POST", "/v1/chat/completions", "200"): 1,
+        ("GET", "unmatched", "404"): 1,
     }
+
+
+REQUEST_SECONDS = "orchestratex_http_request_duration_seconds_count"
+
+
+def test_a_real_server_counts_head_requests_as_head(tmp_path: Path) -> None:
+    """A load balancer's `HEAD /health/ready` probes were counted as `GET` requests (`SpecForms` answers them
+    as `GET`), though uvicorn's access log said `HEAD`."""
+    url = f"sqlite:///{tmp_path / 'ox.db'}"
+    key = create_key(url, "alice")
+    with (
+        ServerProcess(url, tmp_path, env={"ORCHESTRATEX_METRICS": "open"}) as server,
+        httpx.Client(base_url=server.base_url, timeout=30) as client,
+    ):
+        for _ in range(2):
+            assert client.head("/health/ready").status_code == 200
+        assert client.head("/api/models", headers={"X-API-Key": key}).status_code == 200  # (slashless too)
+        assert client.head("/nowhere").status_code == 404
+        assert client.get("/health/ready").status_code == 200
+        samples = _samples(client.get("/metrics").text)
+    counted = {
+        (dict(labels)["method"], dict(labels)["route"], dict(labels)["status"]): v
+        for (name, labels), v in samples.items()
+        if name == "orchestratex_http_requests_total"
+    }
+    assert counted == {
+        ("HEAD", "/health/ready", "200"): 2,
+        ("HEAD", "/api/models/", "200"): 1,
+        ("HEAD", "unmatched", "404"): 1,
+        ("GET", "/health/ready", "200"): 1,
+    }
+    durations = {dict(labels)["method"] for (name, labels), _ in samples.items() if name == REQUEST_SECONDS}
+    assert durations >= {"GET", "HEAD"}
 
 
 def test_metrics_count_websocket_handshakes_refused_by_a_limit(make_api: Callable[..., Api]) -> None:

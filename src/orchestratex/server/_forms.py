@@ -17,7 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._paths import route_path
 
-__all__ = ["SpecForms"]
+__all__ = ["ASKED_METHOD", "SpecForms"]
+
+ASKED_METHOD = "orchestratex.asked_method"
+"""The scope key holding the method a `HEAD` request was sent with, once answered as `GET` (for `/metrics`)."""
 
 
 class SpecForms:
@@ -53,6 +56,7 @@ class SpecForms:
             await self.app(scope, receive, send)
             return
         scope["method"] = "GET"
+        scope[ASKED_METHOD] = "HEAD"
 
         async def send_headers_only(message: Message) -> None:
             if message["type"] == "http.response.body":

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..telemetry import CallOutcome
 from ._errors import forget_limit, refused_by
+from ._forms import ASKED_METHOD
 from ._paths import CONTROL
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_and_note)
         finally:
             template = route_template(scope, root_path)
-            method = scope["method"]
+            method = scope.get(ASKED_METHOD, scope["method"])  # (`HEAD`, answered as `GET` by `SpecForms`)
             status = answer["status"]
             m = self.metrics
             m.request_count(method, template, str(status)).inc()
