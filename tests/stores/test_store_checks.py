@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_EVEN, Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orchestratex.exceptions import UserError
+from orchestratex.records import Session
+from orchestratex.stores import MemoryStore, SQLiteStore
 from orchestratex.stores.checks import MAX_AMOUNT, from_pico, to_pico
 
 _amounts = st.one_of(
@@ -34,3 +38,15 @@ def test_to_pico_cases() -> None:
     assert to_pico(2000.000000000001) == 2_000_000_000_000_001  # past the short path's range
     assert to_pico(Decimal("0.0000000000025")) == 2
     assert from_pico(to_pico(0.1)) == 0.1
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_a_negative_since_is_named_as_such(kind: str) -> None:
+    """`list_events(since=-1)` said "limit and offset must be >= 0 (... offset=-1)": it has no offset."""
+    store = MemoryStore() if kind == "memory" else SQLiteStore(":memory:")
+    async with store:
+        session = await store.create_session(Session(user_id="u"))
+        with pytest.raises(UserError, match=r"since must be >= 0 \(got limit=1000, since=-1\)"):
+            await store.list_events(session.id, since=-1)
+        with pytest.raises(UserError, match=r"limit and offset must be >= 0"):  # (listings keep their word)
+            await store.list_sessions("u", offset=-1)

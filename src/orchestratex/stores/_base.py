@@ -468,7 +468,7 @@ class Store(ABC):
     ) -> list[Event]:
         """Events of the session with `seq > since` (of one orchestration with `orchestration_id`), in `seq`
         order, at most `limit`. `NotFound` for an unknown session; `ValueError` for a negative `since` or
-        `limit` (`checks.check_page(limit, since)`)."""
+        `limit` (`checks.check_page(limit, since, offset_name="since")`)."""
 
     # -- leases (one process drives an orchestration at a time) ----------------------------------
     @abstractmethod

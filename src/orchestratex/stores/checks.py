@@ -74,10 +74,10 @@ def check_amount(name: str, amount: float | Decimal) -> None:
         raise UserError(f"{name} must be a number of US dollars between 0 and {MAX_AMOUNT:,.0f}, not {amount!r}")
 
 
-def check_page(limit: int, offset: int) -> None:
-    """Refuse a negative page size or offset."""
+def check_page(limit: int, offset: int, *, offset_name: str = "offset") -> None:
+    """Refuse a negative page size or offset (named `offset_name` in the message: `since` for events)."""
     if limit < 0 or offset < 0:
-        raise UserError(f"limit and offset must be >= 0 (got limit={limit}, offset={offset})")
+        raise UserError(f"limit and {offset_name} must be >= 0 (got limit={limit}, {offset_name}={offset})")
 
 
 def check_commit(

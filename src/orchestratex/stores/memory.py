@@ -347,7 +347,7 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
     async def list_events(
         self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
     ) -> list[Event]:
-        check_page(limit, since)
+        check_page(limit, since, offset_name="since")
         stream = self._events.get(session_id)
         if stream is None:
             raise NotFound(f"no session {session_id!r}")

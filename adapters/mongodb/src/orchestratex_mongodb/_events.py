@@ -30,7 +30,7 @@ class Events(MongoBase):
     async def list_events(
         self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
     ) -> list[Event]:
-        check_page(limit, since)
+        check_page(limit, since, offset_name="since")
         c = self._c
         horizon = await self._committer.horizon(session_id, self.recover_after_s)
         if limit == 0 or horizon <= since:

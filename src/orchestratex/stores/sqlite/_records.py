@@ -151,7 +151,7 @@ class SQLiteRecords(SQLiteConnections):
     async def list_events(
         self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
     ) -> list[Event]:
-        check_page(limit, since)
+        check_page(limit, since, offset_name="since")
         docs = await self._read(self._events_sync, session_id, since, limit, orchestration_id)
         return [EVENT_ADAPTER.validate_json(doc) for doc in docs]
 
