@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestratex import ModelProfile, Usage
-from orchestratex.usage import PICO, add_costs, from_pico, to_pico
+from orchestratex.usage import PICO, add_costs, exact_pico, from_pico
 
 _PLACES = Decimal("1e-12")
 
@@ -40,11 +40,11 @@ def test_add_costs_cases() -> None:
         add_costs(float("inf"))
 
 
-def test_to_pico_round_trips() -> None:
-    assert to_pico(0.3) == 300_000_000_000
-    assert to_pico(1e-13) is None  # not a whole number of pico-dollars
-    assert to_pico(float("nan")) is None
-    assert to_pico(5000.0) is None  # past the fast path's range
+def test_exact_pico_round_trips() -> None:
+    assert exact_pico(0.3) == 300_000_000_000
+    assert exact_pico(1e-13) is None  # not a whole number of pico-dollars
+    assert exact_pico(float("nan")) is None
+    assert exact_pico(5000.0) is None  # past the fast path's range
     assert from_pico(300_000_000_000) == 0.3
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["MAX_AMOUNT", "PICO", "Usage", "add_costs", "from_pico", "to_pico"]
+__all__ = ["MAX_AMOUNT", "PICO", "Usage", "add_costs", "exact_pico", "from_pico"]
 
 PICO = 10**12
 """Pico-dollars in a US dollar."""
@@ -49,7 +49,7 @@ class Usage(BaseModel):
         )
 
 
-def to_pico(amount: float) -> int | None:
+def exact_pico(amount: float) -> int | None:
     """`amount` US dollars as exact integer pico-dollars, when its decimal value (its shortest `repr`) is a
     whole number of them and it is below $1,024 in size; None otherwise (then use `Decimal(repr(amount))`)."""
     if not -_FAST_LIMIT < amount < _FAST_LIMIT:  # also rejects NaN
@@ -69,7 +69,7 @@ def add_costs(*costs: float) -> float:
     sum of the amounts (as written, their shortest `repr`), rounded half-even to the pico-dollar."""
     total = 0
     for cost in costs:
-        pico = to_pico(cost)
+        pico = exact_pico(cost)
         if pico is None:  # more than 12 decimals, large, or not finite: exact decimal arithmetic
             exact = sum((Decimal(repr(c)) for c in costs), Decimal(0))
             return float(exact.quantize(_COST_PLACES))

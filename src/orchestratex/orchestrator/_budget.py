@@ -18,7 +18,7 @@ from ..catalog import ModelProfile
 from ..exceptions import MalformedResponse, UserError
 from ..providers import Generation
 from ..stores import Store
-from ..usage import MAX_AMOUNT, add_costs, to_pico
+from ..usage import MAX_AMOUNT, add_costs, exact_pico
 from ._ledger import assign
 
 __all__ = ["OutputCapPolicy", "OutputLengths", "affordable_cap", "price_generation", "reserve_waiting"]
@@ -208,7 +208,7 @@ under 1e-3 pico-dollars per dollar): a budget that clears the worst case by that
 
 def _floor_pico(amount: float) -> int:
     """The decimal value of `amount` (its shortest `repr`) in pico-dollars, rounded down."""
-    pico = to_pico(amount)
+    pico = exact_pico(amount)
     if pico is not None:
         return pico
     return int(Decimal(repr(amount)).scaleb(12).to_integral_value(rounding=ROUND_FLOOR))

@@ -17,8 +17,7 @@ from typing import Literal
 from ..events import Event
 from ..exceptions import UserError
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Orchestration, Thread
-from ..usage import MAX_AMOUNT
-from ..usage import to_pico as _short_pico
+from ..usage import MAX_AMOUNT, exact_pico
 
 __all__ = [
     "MAX_AMOUNT",
@@ -46,7 +45,7 @@ def to_pico(amount: float | Decimal) -> int:
         as_int = int(scaled)
         if as_int == scaled:  # the common case: the nearest whole number of pico-dollars, as the decimal's
             return as_int
-        short = _short_pico(amount)  # exact for an amount with at most 12 decimals (2.9e-05)
+        short = exact_pico(amount)  # exact for an amount with at most 12 decimals (2.9e-05)
         if short is not None:
             return short
         exact = Decimal(repr(amount))
