@@ -65,8 +65,8 @@ def http_error(
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     shown = f"{status} {label}" if label else str(status)
 
-    def http(cls: type[ProviderHTTPError], message: str) -> ProviderHTTPError:
-        return cls(message, status_code=status, body=body, headers=headers, model=model, provider=provider)
+    def http(cls: type[ProviderHTTPError], message: str, **extra: object) -> ProviderHTTPError:
+        return cls(message, status_code=status, body=body, headers=headers, model=model, provider=provider, **extra)
 
     def wait() -> float | None:
         return retry_after if retry_after is not None else retry_after_seconds(headers)
@@ -78,14 +78,7 @@ def http_error(
     if status == 429:
         if quota_exhausted:
             return http(ProviderHTTPError, f"{provider} quota exhausted (429): {detail}")
-        return RateLimited(
-            f"{provider} rate limit (429): {detail}",
-            retry_after=wait(),
-            body=body,
-            headers=headers,
-            model=model,
-            provider=provider,
-        )
+        return http(RateLimited, f"{provider} rate limit (429): {detail}", retry_after=wait())
     if too_long:
         return http(ContextLengthExceeded, f"{provider} model {model}: prompt too long ({status}): {detail}")
     if filtered:
@@ -93,13 +86,5 @@ def http_error(
     if (status == 408) if timed_out is None else timed_out:
         return ProviderTimeout(f"{provider} request timed out ({shown}): {detail}", model=model, provider=provider)
     if status >= 500:
-        return ProviderServerError(
-            f"{provider} server error ({shown}): {detail}",
-            retry_after=wait(),
-            status_code=status,
-            body=body,
-            headers=headers,
-            model=model,
-            provider=provider,
-        )
+        return http(ProviderServerError, f"{provider} server error ({shown}): {detail}", retry_after=wait())
     return http(ProviderHTTPError, f"{provider} error ({shown}): {detail}")
