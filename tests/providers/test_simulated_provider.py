@@ -206,7 +206,7 @@ async def test_refinement_raises_quality_on_average() -> None:
         prompt = f"Task: question {i}\n\nBest answer so far:\n{first.text}\n\nFeedback: add an example."
         refined = await provider.generate(make_request(model, prompt, domain=domain))
         assert "refined answer" in refined.text
-        assert f"rated {previous:.1f}/10" in refined.text
+        assert "It improves on a previous answer and applies" in refined.text  # no judges' score in this prompt
         gains.append(footer_quality(refined.text) - previous)
     assert statistics.mean(gains) > 0.4
     assert min(gains) >= -0.05  # only rounding of the footer can make it look lower
@@ -330,6 +330,19 @@ async def test_end_to_end_with_the_orchestrator_refinement_and_judging() -> None
         assert iteration.evaluation.feedback.startswith("Simulated judge:")
     assert all("refined answer" in (it.response or "") for it in iterations[1:])
     assert footer_quality(iterations[-1].response or "") >= footer_quality(iterations[0].response or "")
+
+
+async def test_a_refined_answer_quotes_the_score_the_judges_gave_not_the_simulators_hidden_one() -> None:
+    from orchestratex import Orchestrator
+
+    orchestrator = Orchestrator(providers=[SimulatedProvider(seed=1, latency_scale=0)])
+    result = await orchestrator.run("Explain how tides work", evaluation_threshold=10, max_iterations=4)
+    iterations = result.orchestration.iterations
+    assert len(iterations) >= 2
+    for n in range(1, len(iterations)):
+        # a refinement refines the best answer so far, whose judged score the orchestrator's prompt states
+        best = max(it.evaluation.score for it in iterations[:n] if it.evaluation is not None)
+        assert f"a previous answer the judges scored {best:.1f}/10" in (iterations[n].response or "")
 
 
 # -- text -----------------------------------------------------------------------------------------

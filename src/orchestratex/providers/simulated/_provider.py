@@ -34,6 +34,8 @@ SEED_ENV: str = "ORCHESTRATEX_SIM_SEED"
 LATENCY_SCALE_ENV: str = "ORCHESTRATEX_SIM_LATENCY_SCALE"
 _TRUNCATION_PENALTY = 3.0
 _TRUNCATED_NOTE = " … [cut off at max_output_tokens]"
+_JUDGED_RE = re.compile(r"A previous answer scored (\d+(?:\.\d+)?)/10\.")
+"""The judges' score in the orchestrator's refinement prompt (`orchestrator._prompts.build_messages`)."""
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -244,8 +246,14 @@ class SimulatedProvider(Provider):
             quality = min(10.0, max(hidden, previous) + (10.0 - previous) * gain)
         wanted = output_tokens(OUTPUT_TOKENS.get(domain, OUTPUT_TOKENS["general"]), draws)
         last_user = next((content for role, content in reversed(pairs) if role == "user"), "")
+        scored = _JUDGED_RE.search(last_user) if previous is not None else None
         body = answer_text(
-            domain=domain, task=task_summary(last_user), model_name=model.name, draws=draws, previous=previous
+            domain=domain,
+            task=task_summary(last_user),
+            model_name=model.name,
+            draws=draws,
+            previous=previous,
+            judged=float(scored.group(1)) if scored else None,
         )
         finish = "stop"
         tokens = wanted

@@ -124,12 +124,18 @@ def answer_text(
     model_name: str,
     draws: Draws,
     previous: float | None,
+    judged: float | None = None,
 ) -> str:
-    """The body of a simulated answer (without footer): a header saying it is simulated, then domain flavour."""
+    """The body of a simulated answer (without footer): a header saying it is simulated, then domain flavour.
+
+    A refinement (`previous`, the hidden quality of the answer it refines, is set) quotes `judged`, the score the
+    judges gave that answer as the refinement prompt states it, when the prompt states one: the hidden quality is
+    the simulator's own and differs from what the run showed."""
     kind = "refined answer" if previous is not None else "answer"
     header = f"**Simulated {kind}** from {model_name} ({domain}): no real model was called."
     if previous is not None:
-        header += f" It improves on a previous answer rated {previous:.1f}/10 and applies the reviewers' feedback."
+        rated = f" the judges scored {judged:.1f}/10" if judged is not None else ""
+        header += f" It improves on a previous answer{rated} and applies the reviewers' feedback."
     topic = _topic(task)
     if domain == "coding":
         name = function_name(task)
