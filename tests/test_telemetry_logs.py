@@ -131,3 +131,22 @@ def test_floats_keep_every_pico_dollar() -> None:
     assert format_fields({"a": 4e-07, "b": 2e-12, "c": 0.0, "d": 0.1 + 0.2, "e": 1234.5}) == (
         "a=0.0000004 b=0.000000000002 c=0 d=0.3 e=1234.5"
     )
+
+
+def test_every_line_boundary_is_escaped() -> None:
+    """U+2028, U+2029 and NEL were left as they were (JSON keeps them): a log line held two lines."""
+    for breaker in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029":
+        line = format_fields({"reason": f"a{breaker}b", "model": "c"})
+        assert len(line.splitlines()) == 1, repr(line)
+        assert line.endswith(" model=c")
+    assert format_fields({"reason": "naïve\u2028x"}) == 'reason="naïve\\u2028x"'
+
+
+async def test_a_prompt_with_a_line_separator_stays_on_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="orchestratex")
+    configure_telemetry(include_content=True)
+    async with _orchestrator() as o:
+        await o.run("first\u2028second\u2029third\x85fourth", max_iterations=1)
+    lines = [r.getMessage() for r in caplog.records if getattr(r, "event", None)]
+    assert any("first\\u2028second\\u2029third\\u0085fourth" in line for line in lines)
+    assert all(len(line.splitlines()) == 1 for line in lines)

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Mapping
 
-__all__ = ["CALLS", "EVALUATION", "ORCHESTRATOR", "ROUTING", "emit", "format_fields"]
+__all__ = ["CALLS", "EVALUATION", "ORCHESTRATOR", "ROUTING", "emit", "format_fields", "quote"]
 
 ORCHESTRATOR = logging.getLogger("orchestratex.orchestrator")
 """Orchestration started, stopped (with its stop reason) or suspended."""
@@ -24,6 +24,16 @@ EVALUATION = logging.getLogger("orchestratex.evaluation")
 """Each verdict: the median score of the panel and each judge's score."""
 
 
+_LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"})
+"""The line boundaries (`str.splitlines`) that `json.dumps(ensure_ascii=False)` leaves as they are (it escapes
+those below U+0020 itself): a log line holding one would be split in two by log shippers and editors."""
+
+
+def quote(text: str) -> str:
+    """`text` as a JSON string on one line: non-ASCII kept readable, every line boundary escaped."""
+    return json.dumps(text, ensure_ascii=False).translate(_LINE_BREAKS)
+
+
 def _value(value: object) -> str:
     if isinstance(value, float):  # 12 decimals: costs are whole pico-dollars, and $0.0000004 is not $0
         return f"{value:.12f}".rstrip("0").rstrip(".") if value else "0"
@@ -31,12 +41,13 @@ def _value(value: object) -> str:
         return "true" if value else "false"
     text = str(value)
     if not text or any(c in text for c in ' "=\n\t') or not text.isprintable():
-        return json.dumps(text, ensure_ascii=False)
+        return quote(text)
     return text
 
 
 def format_fields(fields: Mapping[str, object]) -> str:
-    """`key=value` pairs (logfmt: values with spaces, quotes or `=` are JSON-quoted); None values are left out."""
+    """`key=value` pairs (logfmt: values with spaces, quotes, `=` or unprintable characters are JSON-quoted, with
+    every line boundary escaped, U+2028 included, so that a line stays one line); None values are left out."""
     return " ".join(f"{k}={_value(v)}" for k, v in fields.items() if v is not None)
 
 
