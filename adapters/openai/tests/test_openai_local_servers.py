@@ -202,3 +202,31 @@ async def test_an_error_body_that_is_not_openai_json_is_shown(reply: Reply, cls:
     with pytest.raises(cls) as info:
         await local(MockServer(reply)).generate(ask(SMALL))
     assert type(info.value) is cls and str(info.value) == said
+
+
+@pytest.mark.parametrize(("sent", "expected"), [("eos_token", "stop"), ("stop_sequence", "stop"), ("length", "length")])
+async def test_tgi_finish_reasons_are_the_normalised_ones(sent: str, expected: str) -> None:
+    """Hugging Face TGI answers `eos_token` or `stop_sequence` where OpenAI says `stop`: they were passed on raw,
+    so a TGI answer that ended normally did not read as `stop` as every other adapter's does."""
+    server = MockServer(Reply(200, json=chat_completion(Usage(input_tokens=3, output_tokens=2), text="Hi", finish=sent)))
+    generation = await local(server).generate(ask(SMALL))
+    assert generation.finish_reason == expected
+
+
+async def test_a_tgi_stream_ending_on_eos_token_finishes_with_stop() -> None:
+    def event(choice: dict[str, Any]) -> bytes:
+        body = {"id": "", "object": "chat.completion.chunk", "created": 1, "model": "tgi", "choices": [choice]}
+        return f"data: {json.dumps(body)}\n\n".encode()
+
+    events = [
+        event({"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "logprobs": None, "finish_reason": None}),
+        event({"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": "eos_token"}),
+        b"data: [DONE]\n\n",
+    ]
+    server = MockServer(Reply(200, headers={"content-type": "text/event-stream"}, content=b"".join(events)))
+
+    async def on_text(text: str) -> None:
+        return None
+
+    generation = await local(server).generate_stream(ask(SMALL), on_text)
+    assert (generation.text, generation.finish_reason) == ("Hi", "stop")

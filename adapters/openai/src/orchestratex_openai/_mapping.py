@@ -22,6 +22,7 @@ from orchestratex.usage import Usage
 
 __all__ = [
     "chat_params",
+    "FINISH_REASONS",
     "estimated_usage",
     "generation_from_chat",
     "generation_from_response",
@@ -35,7 +36,15 @@ __all__ = [
 
 JSON_INSTRUCTION = "Answer with a single JSON object and nothing else."
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5", "gpt-6")
-_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls"}
+FINISH_REASONS = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "eos_token": "stop",  # Hugging Face TGI's names (its `FinishReason`: `length`, `eos_token`, `stop_sequence`)
+    "stop_sequence": "stop",
+}
+"""Finish reasons by their normalised (OpenAI) name, for answers and streams; any other is passed on as sent."""
 
 
 @cache
@@ -170,7 +179,7 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         )
     if not isinstance(finish, str) or not isinstance(content, str | None):
         raise MalformedResponse("chat completion choice without a finish reason or text")
-    finish = _FINISH.get(finish, finish)
+    finish = FINISH_REASONS.get(finish, finish)
     if usage is None:  # a local server that reports none: estimated for a free model, refused for a priced one
         return _generation(content or "", finish, estimated_usage(request, content or ""), request, stop_sent=stop_sent)
     prompt_details = getattr(usage, "prompt_tokens_details", None)

@@ -15,12 +15,9 @@ from orchestratex.exceptions import ContentFiltered, MalformedResponse
 from orchestratex.providers import Generation, GenerationRequest, TextSink
 from orchestratex.usage import Usage
 
-from ._mapping import estimated_usage, reported_cost
+from ._mapping import FINISH_REASONS, estimated_usage, reported_cost
 
 __all__ = ["generation_from_chat_stream", "generation_from_response_stream"]
-
-_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls"}
-
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) else 0
@@ -58,7 +55,7 @@ async def generation_from_chat_stream(
     return Generation(
         text=text,
         usage=tokens,
-        finish_reason=_FINISH.get(finish, finish),
+        finish_reason=FINISH_REASONS.get(finish, finish),
         model_name=request.model.name,
         cost=request.model.cost(tokens),
         reported_cost=None if usage is None else reported_cost(usage),  # OpenRouter's `usage.cost`, in the last chunk
