@@ -474,3 +474,20 @@ def test_the_docs_pages_link_their_files_and_the_schema_under_the_root_path() ->
             assert f'spec-url="{root}/openapi.json"' in redoc and f'src="{root}/_docs/redoc.standalone.js"' in redoc
             csp = client.get("/docs").headers["content-security-policy"]
             assert "'sha256-" in csp
+
+
+def test_metrics_have_no_created_series_and_leave_other_registries_theirs(make_api: Callable[..., Api]) -> None:
+    """prometheus-client adds a `_created` series to every counter and histogram child: as many series again,
+    which Prometheus does not use. The server's registry leaves them out; the application's own keep theirs."""
+    from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+    api = make_api()
+    sid = api.session()["_id"]
+    api.start(api.thread(sid)["_id"], settings={"max_iterations": 1})
+    families = list(text_string_to_metric_families(api.client.get("/metrics", headers=api.admin).text))
+    names = {sample.name for family in families for sample in family.samples}
+    assert "orchestratex_http_requests_total" in names and "orchestratex_http_request_duration_seconds_sum" in names
+    assert not [name for name in names if name.endswith("_created")]
+    own = CollectorRegistry()
+    Counter("mine", "An application's own counter.", registry=own).inc()
+    assert b"mine_created" in generate_latest(own)

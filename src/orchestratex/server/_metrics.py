@@ -1,7 +1,10 @@
 """`/metrics`: Prometheus counters and histograms of this server process (official `prometheus-client`).
 
 Every metric is per process, in the app's own registry: with several server processes, scrape each
-(and sum in PromQL). Names and labels are documented in docs/operate.md.
+(and sum in PromQL). Names and labels are documented in docs/operate.md. The registry leaves out the
+`_created` series prometheus-client adds to every counter and histogram child (a timestamp per label set,
+as many series again, which Prometheus does not use from the text format), without switching them off for
+the process's other registries (`disable_created_metrics()` would, for every registry of the application).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,6 +53,19 @@ class _Children(Generic[_M]):
         return child
 
 
+class _Registry(CollectorRegistry):
+    """A registry whose collection has no `<name>_created` samples (of counters, histograms, summaries)."""
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in super().collect():
+            created = f"{metric.name}_created"
+            if any(sample.name == created for sample in metric.samples):
+                kept = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+                kept.samples = [sample for sample in metric.samples if sample.name != created]
+                metric = kept
+            yield metric
+
+
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _SLOW = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
@@ -57,7 +74,7 @@ class Metrics:
     """The server's metrics; also the `RunObserver` of its orchestrator."""
 
     def __init__(self) -> None:
-        r = self.registry = CollectorRegistry()
+        r = self.registry = _Registry()
         self.orchestrations = Counter(
             "orchestratex_orchestrations",
             "Orchestrations ended by this process, by final status and stop reason.",
