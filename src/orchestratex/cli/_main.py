@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
     )
     serve.add_argument("--catalog", type=given(CATALOG_FILE), help=catalog_help)
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="log lines as text, or one JSON object per line (default: ORCHESTRATEX_LOG_FORMAT, else text)",
+    )
 
     add_runs_parser(sub)
 

@@ -7,6 +7,7 @@ import asyncio
 import copy
 import faulthandler
 import gc
+import logging
 import os
 import socket
 import sys
@@ -39,7 +40,7 @@ def serve_command(args: argparse.Namespace) -> int:
         load_catalog_file(args.catalog)
         os.environ[CATALOG_ENV] = args.catalog
     url = args.store or default_store_url()
-    settings = ServerSettings.from_env()
+    settings = ServerSettings.from_env(**({"log_format": args.log_format} if args.log_format else {}))
     telemetry_settings()  # a mistyped ORCHESTRATEX_TRACING or _LOG_CONTENT: one line, before the store is opened
     asyncio.run(_check_store(url))  # a store that cannot open is one clear line, not uvicorn's start-up traceback
     faulthandler.enable()  # a fatal signal (e.g. SIGBUS from a damaged database mapping) still leaves a trace
@@ -56,10 +57,11 @@ def serve_command(args: argparse.Namespace) -> int:
     state = app.state.server
     where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
     base = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}"
-    print(f"orchestratex: serving {base} (store {url}, {where})", file=sys.stderr, flush=True)
+    say = _say_json if settings.log_format == "json" else _say_text
+    say(f"serving {base} (store {url}, {where})")
     if settings.docs == "open":
-        print(f"orchestratex: API docs at {base}/docs", file=sys.stderr, flush=True)
-    print(f"orchestratex: web console at {base}/", file=sys.stderr, flush=True)
+        say(f"API docs at {base}/docs")
+    say(f"web console at {base}/")
     # The SQLite store works in its own thread; under load the event loop holds the GIL most of the time and
     # that thread would wait up to the default 5 ms switch interval for every statement. 0.5 ms keeps it moving.
     sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
@@ -70,7 +72,7 @@ def serve_command(args: argparse.Namespace) -> int:
         app,
         host=args.host,
         port=port,
-        log_config=_log_config(),
+        log_config=_log_config(settings.log_format),
         access_log=settings.access_log,
         **uvicorn_options(settings),
     )
@@ -97,10 +99,26 @@ async def _check_store(url: str) -> None:
     await store.close()
 
 
-def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, plus the `orchestratex` loggers (resumed runs, failures) on the same handler."""
+def _say_text(line: str) -> None:
+    print(f"orchestratex: {line}", file=sys.stderr, flush=True)
+
+
+def _say_json(line: str) -> None:
+    """`line` as a log line of `orchestratex.server` in JSON: with `--log-format json` every line is JSON."""
+    from ..telemetry import JsonFormatter
+
+    record = logging.LogRecord("orchestratex.server", logging.INFO, __file__, 0, line, None, None)
+    print(JsonFormatter().format(record), file=sys.stderr, flush=True)
+
+
+def _log_config(log_format: str = "text") -> dict[str, Any]:
+    """uvicorn's logging, plus the `orchestratex` loggers (resumed runs, failures) on the same handler; with
+    `log_format="json"`, every line (uvicorn's access and error logs too) is one JSON object."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["orchestratex"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    if log_format == "json":
+        json_formatter = {"()": "orchestratex.telemetry.JsonFormatter"}
+        config["formatters"] = {"default": json_formatter, "access": json_formatter}
     return config

@@ -84,6 +84,9 @@ class ServerSettings(BaseModel):
     still `running`, for the next server on the store to resume), not cancelled."""
     access_log: bool = True
     """Whether `orchestratex serve` logs every request (uvicorn's access log)."""
+    log_format: Literal["text", "json"] = "text"
+    """How `orchestratex serve` writes its log lines: `text` (the library's fields as logfmt `key=value`), or
+    `json`, one JSON object per line (`orchestratex.telemetry.JsonFormatter`) for Loki, Elasticsearch, Datadog…"""
     gc_threshold: int = Field(default=5_000, ge=100)
     """`orchestratex serve` runs the cyclic garbage collector's youngest generation once this many more tracked
     objects are alive than at its last run (`gc.set_threshold`; Python's default is 700). Under 50 concurrent

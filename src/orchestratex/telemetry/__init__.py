@@ -7,16 +7,19 @@
 - **Traces**: with `opentelemetry-api` installed (`pip install 'orchestratex[otel]'`) and a tracer
   provider set by the application, a span per orchestration, per iteration, per model call and per
   judgment, named and attributed after the OpenTelemetry GenAI semantic conventions.
+- **JSON lines**: `JsonFormatter` writes any record as one JSON object (`orchestratex serve --log-format json`).
 
 Nothing here imports OpenTelemetry until a run is traced.
 """
 
 from ._hooks import run_telemetry
+from ._json import JsonFormatter
 from ._observers import CallOutcome, RunObserver, add_observer, remove_observer
 from ._settings import TelemetrySettings, configure_telemetry, telemetry_settings
 
 __all__ = [
     "CallOutcome",
+    "JsonFormatter",
     "RunObserver",
     "TelemetrySettings",
     "add_observer",

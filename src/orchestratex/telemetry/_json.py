@@ -1,0 +1,79 @@
+"""`JsonFormatter`: one JSON object per log line, for Loki, Elasticsearch, Datadog and other log pipelines.
+
+A line is `{"time": …, "level": …, "logger": …, "message": …}` plus the record's own fields: the library's
+event lines (`orchestratex.telemetry`) give their `event` and every field their logfmt message carries, with
+their JSON types (numbers stay numbers); uvicorn's access lines give `client_addr`, `method`, `path`,
+`http_version` and `status`. An event line's `message` is its event name alone, as its fields are all there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from typing import Any
+
+from ._logs import quote
+
+__all__ = ["JsonFormatter"]
+
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",  # (uvicorn's: its message with terminal colour codes)
+}
+"""The attributes every `LogRecord` has (and uvicorn's colours): anything else was given as `extra=`."""
+_ACCESS = ("client_addr", "method", "path", "http_version", "status")
+"""The arguments of a uvicorn access line (`'%s - "%s %s HTTP/%s" %d'`), in order."""
+
+
+def _plain(value: object) -> Any:
+    """`value` as JSON has it: a non-finite float or any other object as its text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return str(value)
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats each record as one line of JSON (`time` in UTC, ISO 8601 to the millisecond).
+
+    ```python
+    import logging
+
+    from orchestratex.telemetry import JsonFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger("orchestratex").addHandler(handler)
+    ```
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = record.__dict__.get("event")
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        line: dict[str, Any] = {
+            "time": f"{stamp}.{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": event if isinstance(event, str) else record.getMessage(),
+        }
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == len(_ACCESS):
+            line.update(zip(_ACCESS, map(_plain, record.args), strict=True))
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_") and value is not None and key not in line:
+                line[key] = _plain(value)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return "{" + ", ".join(f"{quote(k)}: {_dumps(v)}" for k, v in line.items()) + "}"
+
+
+def _dumps(value: Any) -> str:
+    return quote(value) if isinstance(value, str) else json.dumps(value)

@@ -1,0 +1,95 @@
+"""`orchestratex serve --log-format json` (or `ORCHESTRATEX_LOG_FORMAT=json`): each line it writes is JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .conftest import CLI, cli_env, run_cli
+
+
+def _serve(tmp_path: Path, *options: str, **env: str) -> tuple[subprocess.Popen[bytes], int, Path, Path]:
+    """A server on a free port, its stdout and stderr in files; returns once it answers."""
+    out, err = tmp_path / "out.log", tmp_path / "err.log"
+    args = [*CLI, "serve", "--port", "0", "--store", f"sqlite:///{tmp_path / 's.db'}", *options]
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen(args, stdout=stdout, stderr=stderr, env=cli_env(**env))
+    deadline = time.monotonic() + 60
+    while True:
+        found = re.search(r"serving http://127\.0\.0\.1:(\d+) ", err.read_text())
+        if found:
+            try:
+                if httpx.get(f"http://127.0.0.1:{found.group(1)}/health", timeout=2).status_code == 200:
+                    return proc, int(found.group(1)), out, err
+            except httpx.TransportError:
+                pass
+        assert time.monotonic() < deadline and proc.poll() is None, err.read_text()
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.split("\n")[:-1]]  # (each line alone: no object spans two)
+
+
+def test_every_line_of_the_server_is_json_with_the_fields_of_the_text_lines(tmp_path: Path) -> None:
+    """Operators shipping logs to Loki, Elasticsearch or Datadog had logfmt lines only; the option wins over the
+    variable."""
+    proc, port, out, err = _serve(tmp_path, "--log-format", "json", ORCHESTRATEX_LOG_FORMAT="text")
+    try:
+        key = run_cli("keys", "create", "alice", "--store", f"sqlite:///{tmp_path / 's.db'}").stdout.strip()
+        body = {"model": "orchestratex/fast", "messages": [{"role": "user", "content": "hi\u2028there"}]}
+        base = f"http://127.0.0.1:{port}"
+        answered = httpx.post(f"{base}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"})
+        assert answered.status_code == 200, answered.text
+        httpx.get(f"{base}/api/sessions/?token=SECRET-KEY")
+    finally:
+        _stop(proc)
+    errors, access = _lines(err), _lines(out)
+    assert errors[0]["logger"] == "orchestratex.server" and errors[0]["message"].startswith("serving http://")
+    assert {"Application startup complete.", f"Finished server process [{proc.pid}]"} <= {
+        line["message"] for line in errors
+    }
+    calls = [line for line in errors if line.get("event") == "model_call"]
+    assert {call["role"] for call in calls} == {"generate", "judge"}
+    for call in calls:
+        assert (
+            call["level"] == "INFO" and call["logger"] == "orchestratex.providers" and call["message"] == "model_call"
+        )
+        assert isinstance(call["input_tokens"], int) and isinstance(call["cost_usd"], float) and call["outcome"] == "ok"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", call["time"])
+    (stop,) = [line for line in errors if line.get("event") == "stop"]
+    assert stop["status"] == "completed" and stop["orchestration_id"] == calls[0]["orchestration_id"]
+    chat = next(line for line in access if line["path"] == "/v1/chat/completions")
+    assert (chat["logger"], chat["method"], chat["status"]) == ("uvicorn.access", "POST", 200)
+    refused = next(line for line in access if line["path"].startswith("/api/sessions/"))
+    assert refused["path"] == "/api/sessions/?token=***" and refused["status"] == 401
+    assert "SECRET-KEY" not in out.read_text() + err.read_text()
+
+
+def test_the_variable_chooses_json_and_a_wrong_value_is_one_line(tmp_path: Path) -> None:
+    proc, _, _, err = _serve(tmp_path, ORCHESTRATEX_LOG_FORMAT="json")
+    _stop(proc)
+    assert all(line["level"] == "INFO" for line in _lines(err))
+    done = run_cli(
+        "serve", "--port", "0", "--store", f"sqlite:///{tmp_path / 't.db'}", env=cli_env(ORCHESTRATEX_LOG_FORMAT="xml")
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "orchestratex: error: ORCHESTRATEX_LOG_FORMAT: Input should be 'text' or 'json', not 'xml'"
+    ]
+    done = run_cli("serve", "--log-format", "yaml")
+    assert done.returncode == 2 and "argument --log-format: invalid choice: 'yaml' (choose from" in done.stderr
