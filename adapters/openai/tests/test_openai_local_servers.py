@@ -208,7 +208,9 @@ async def test_an_error_body_that_is_not_openai_json_is_shown(reply: Reply, cls:
 async def test_tgi_finish_reasons_are_the_normalised_ones(sent: str, expected: str) -> None:
     """Hugging Face TGI answers `eos_token` or `stop_sequence` where OpenAI says `stop`: they were passed on raw,
     so a TGI answer that ended normally did not read as `stop` as every other adapter's does."""
-    server = MockServer(Reply(200, json=chat_completion(Usage(input_tokens=3, output_tokens=2), text="Hi", finish=sent)))
+    server = MockServer(
+        Reply(200, json=chat_completion(Usage(input_tokens=3, output_tokens=2), text="Hi", finish=sent))
+    )
     generation = await local(server).generate(ask(SMALL))
     assert generation.finish_reason == expected
 
@@ -220,7 +222,9 @@ async def test_a_tgi_stream_ending_on_eos_token_finishes_with_stop() -> None:
 
     events = [
         event({"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "logprobs": None, "finish_reason": None}),
-        event({"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": "eos_token"}),
+        event(
+            {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": "eos_token"}
+        ),
         b"data: [DONE]\n\n",
     ]
     server = MockServer(Reply(200, headers={"content-type": "text/event-stream"}, content=b"".join(events)))
@@ -230,3 +234,54 @@ async def test_a_tgi_stream_ending_on_eos_token_finishes_with_stop() -> None:
 
     generation = await local(server).generate_stream(ask(SMALL), on_text)
     assert (generation.text, generation.finish_reason) == ("Hi", "stop")
+
+
+@pytest.mark.parametrize("finish", ["abort", "error"])
+async def test_an_answer_vllm_stopped_early_is_a_server_error(finish: str) -> None:
+    """vLLM ends an answer its engine aborted or failed with finish `abort` or `error`: that partial text was
+    taken as the answer (judged, and possibly final). It is now a retried server error."""
+    body = chat_completion(Usage(input_tokens=3, output_tokens=2), text="The answer is", finish=finish)
+    with pytest.raises(ProviderServerError, match=f"stopped the answer before the model ended it .*'{finish}'") as e:
+        await local(MockServer(Reply(200, json=body))).generate(ask(SMALL))
+    assert e.value.retryable
+
+
+async def test_a_run_retries_an_aborted_answer_and_keeps_the_whole_one() -> None:
+    answers = iter([("The answer is", "abort"), ("The answer is 42.", "stop")])
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        text, finish = next(answers)
+        return httpx2.Response(
+            200, json=chat_completion(Usage(input_tokens=3, output_tokens=4), text=text, finish=finish)
+        )
+
+    provider = VLLMProvider(
+        base_url="http://localhost:8080/v1", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+    )
+    orch = Orchestrator(
+        providers=[provider, FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "good"}))],
+        catalog=ModelCatalog([SMALL, JUDGE]),
+        retry=RetryPolicy(max_attempts=2, initial_wait=0, max_wait=0),
+        judges=["function:judge"],
+    )
+    result = await orch.run("hi", max_iterations=1)
+    assert result.final_response == "The answer is 42."
+
+
+async def test_a_stream_vllm_aborted_is_a_server_error() -> None:
+    def event(choice: dict[str, Any]) -> bytes:
+        body = {"id": "", "object": "chat.completion.chunk", "created": 1, "model": "qwen", "choices": [choice]}
+        return f"data: {json.dumps(body)}\n\n".encode()
+
+    events = [
+        event({"index": 0, "delta": {"content": "The answer"}, "logprobs": None, "finish_reason": None}),
+        event({"index": 0, "delta": {"content": ""}, "logprobs": None, "finish_reason": "abort"}),
+        b"data: [DONE]\n\n",
+    ]
+    server = MockServer(Reply(200, headers={"content-type": "text/event-stream"}, content=b"".join(events)))
+
+    async def on_text(text: str) -> None:
+        return None
+
+    with pytest.raises(ProviderServerError, match="'abort'"):
+        await local(server).generate_stream(ask(SMALL), on_text)

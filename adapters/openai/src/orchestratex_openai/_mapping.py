@@ -22,6 +22,7 @@ from orchestratex.usage import Usage
 
 __all__ = [
     "chat_params",
+    "cut_short",
     "FINISH_REASONS",
     "estimated_usage",
     "generation_from_chat",
@@ -45,6 +46,18 @@ FINISH_REASONS = {
     "stop_sequence": "stop",
 }
 """Finish reasons by their normalised (OpenAI) name, for answers and streams; any other is passed on as sent."""
+_CUT_SHORT = frozenset({"abort", "error"})
+"""vLLM's finish reasons of an answer its engine stopped (aborted, or failed) before the model ended it."""
+
+
+def cut_short(finish: object) -> ProviderServerError | None:
+    """The error an answer the server stopped early (vLLM's `abort` or `error` finish) stands for, else None: a
+    server failure, retried, rather than a partial answer judged as if it were whole."""
+    if finish not in _CUT_SHORT:
+        return None
+    return ProviderServerError(
+        f"the server stopped the answer before the model ended it (finish_reason {finish!r})", status_code=500
+    )
 
 
 @cache
@@ -179,6 +192,9 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         )
     if not isinstance(finish, str) or not isinstance(content, str | None):
         raise MalformedResponse("chat completion choice without a finish reason or text")
+    failed = cut_short(finish)
+    if failed is not None:
+        raise failed
     finish = FINISH_REASONS.get(finish, finish)
     if usage is None:  # a local server that reports none: estimated for a free model, refused for a priced one
         return _generation(content or "", finish, estimated_usage(request, content or ""), request, stop_sent=stop_sent)

@@ -15,9 +15,10 @@ from orchestratex.exceptions import ContentFiltered, MalformedResponse
 from orchestratex.providers import Generation, GenerationRequest, TextSink
 from orchestratex.usage import Usage
 
-from ._mapping import FINISH_REASONS, estimated_usage, reported_cost
+from ._mapping import FINISH_REASONS, cut_short, estimated_usage, reported_cost
 
 __all__ = ["generation_from_chat_stream", "generation_from_response_stream"]
+
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) else 0
@@ -51,6 +52,9 @@ async def generation_from_chat_stream(
         raise ContentFiltered(f"the answer was withheld: {''.join(refusal) or 'content filter'}", status_code=200)
     if finish is None:
         raise MalformedResponse("the chat completion stream ended without a finish reason")
+    failed = cut_short(finish)
+    if failed is not None:
+        raise failed
     tokens = _usage(usage, request, text)
     return Generation(
         text=text,
