@@ -68,7 +68,9 @@ async def test_assistant_turns_become_model_turns_and_thoughts_are_not_text() ->
     assert generation.usage == Usage(input_tokens=8, output_tokens=2)
 
 
-@pytest.mark.parametrize("finish", ["SAFETY", "PROHIBITED_CONTENT", "RECITATION", "BLOCKLIST", "SPII"])
+@pytest.mark.parametrize(
+    "finish", ["SAFETY", "PROHIBITED_CONTENT", "RECITATION", "BLOCKLIST", "SPII", "MODEL_ARMOR", "IMAGE_RECITATION"]
+)
 async def test_safety_finishes_are_content_filtered(finish: str) -> None:
     with pytest.raises(ContentFiltered, match=finish):
         await provider_on(MockServer(Reply(200, json=body(finish)))).generate(request())

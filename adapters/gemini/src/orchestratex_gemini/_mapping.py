@@ -22,7 +22,17 @@ _ROLES = {"user": "user", "assistant": "model"}
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
 """Finish reasons with an OpenAI name; any other (`MALFORMED_FUNCTION_CALL`, `OTHER`, …) is passed on lower-cased."""
 _FILTERED = frozenset(
-    {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT"}
+    {
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+        "MODEL_ARMOR",  # (Vertex AI: the answer was blocked by a Model Armor policy)
+    }
 )
 
 
