@@ -45,7 +45,7 @@ def test_a_line_is_one_line_whatever_its_text() -> None:
     parsed = json.loads(line)
     assert parsed["message"] == "first\u2028second\x85third x\u2029y"
     assert parsed["exception"].startswith("Traceback") and parsed["exception"].endswith("ValueError: bad\nvalue")
-    assert "\\u2028" in line and "\\u0085" in line
+    assert "\\u2028" in line and "\\u0085" in line and line.isascii()
 
 
 def test_a_uvicorn_access_line_gives_its_request_as_fields() -> None:

@@ -4,6 +4,8 @@ A line is `{"time": …, "level": …, "logger": …, "message": …}` plus the 
 event lines (`orchestratex.telemetry`) give their `event` and every field their logfmt message carries, with
 their JSON types (numbers stay numbers); uvicorn's access lines give `client_addr`, `method`, `path`,
 `http_version` and `status`. An event line's `message` is its event name alone, as its fields are all there.
+Lines are ASCII (any other character is a `\\uXXXX` escape): one line whatever the text, and written as it is to a
+stream of any encoding.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import logging
 import math
 import time
 from typing import Any
-
-from ._logs import quote
 
 __all__ = ["JsonFormatter"]
 
@@ -72,8 +72,4 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = record.exc_text
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
-        return "{" + ", ".join(f"{quote(k)}: {_dumps(v)}" for k, v in line.items()) + "}"
-
-
-def _dumps(value: Any) -> str:
-    return quote(value) if isinstance(value, str) else json.dumps(value)
+        return json.dumps(line)  # (ASCII: every other character, line boundaries included, escaped)
