@@ -491,3 +491,17 @@ def test_metrics_have_no_created_series_and_leave_other_registries_theirs(make_a
     own = CollectorRegistry()
     Counter("mine", "An application's own counter.", registry=own).inc()
     assert b"mine_created" in generate_latest(own)
+
+
+def test_made_up_methods_are_counted_as_other(make_api: Callable[..., Api]) -> None:
+    """A method is any token a client makes up (h11 and Hypercorn accept them all): each one was a label of its
+    own, so anyone, without a key, could add series to /metrics without end."""
+    api = make_api()
+    for i in range(20):
+        assert api.client.request(f"X{i}", "/api/sessions/").status_code in (401, 405)
+    api.client.request("PATCH", "/api/sessions/")
+    samples = _samples(api.client.get("/metrics", headers=api.admin).text)
+    methods = {dict(labels)["method"] for name, labels in samples if name == "orchestratex_http_requests_total"}
+    assert methods == {"_OTHER", "PATCH"}
+    other = [v for (name, labels), v in samples.items() if ("method", "_OTHER") in labels and name.endswith("_total")]
+    assert sum(other) == 20

@@ -30,6 +30,11 @@ __all__ = ["Metrics", "MetricsMiddleware", "route_template"]
 
 _M = TypeVar("_M", Counter, Histogram)
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+"""The methods of HTTP (RFC 9110, and PATCH) counted by name; any other is `_OTHER`, as OpenTelemetry's
+`http.request.method` has it: a method is any token a client makes up (h11, Hypercorn accept them all), and a
+label per made-up method would let anyone, without a key, add series to `/metrics` without end."""
+
 _MAX_CHILDREN = 10_000
 """Labelled children remembered per metric (past it the memo starts again; the metric keeps them all)."""
 
@@ -192,6 +197,8 @@ class MetricsMiddleware:
         finally:
             template = route_template(scope, root_path)
             method = scope.get(ASKED_METHOD, scope["method"])  # (`HEAD`, answered as `GET` by `SpecForms`)
+            if method not in _METHODS:
+                method = "_OTHER"
             status = answer["status"]
             m = self.metrics
             m.request_count(method, template, str(status)).inc()
