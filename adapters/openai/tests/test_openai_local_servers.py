@@ -285,3 +285,20 @@ async def test_a_stream_vllm_aborted_is_a_server_error() -> None:
 
     with pytest.raises(ProviderServerError, match="'abort'"):
         await local(server).generate_stream(ask(SMALL), on_text)
+
+
+TGI_CONTEXT_ERRORS = [
+    "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000 `inputs` tokens and"
+    " 200 `max_new_tokens`",
+    "Input validation error: `inputs` must have less than 4095 tokens. Given: 5000",
+]
+
+
+@pytest.mark.parametrize("message", TGI_CONTEXT_ERRORS)
+async def test_tgi_context_errors_are_context_length_exceeded(message: str) -> None:
+    """TGI answers a prompt too long for its model with 422 and a message of its own: it was a plain
+    ProviderHTTPError, counted against the model's circuit, and no larger model was preferred."""
+    server = MockServer(Reply(422, json={"error": message, "error_type": "validation"}))
+    with pytest.raises(ContextLengthExceeded, match="prompt too long") as raised:
+        await local(server).generate(ask(SMALL))
+    assert raised.value.status_code == 422 and not raised.value.retryable

@@ -18,9 +18,11 @@ _CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"
 _CONTEXT_PHRASES = ("maximum context length", "context length", "context window", "too many tokens")
 _CONTEXT_TYPES = frozenset({"exceed_context_size_error"})  # llama.cpp's llama-server (400, older builds 500)
 _CONTEXT_SIZE_PHRASES = (
-    "exceeds the available context size",
+    "exceeds the available context size",  # llama.cpp, any status
     "context size has been exceeded",
-)  # llama.cpp, any status
+    "`inputs` tokens + `max_new_tokens` must be <=",  # Hugging Face TGI's validation errors (422)
+    "`inputs` must have less than",
+)
 _FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "invalid_prompt"})
 
 
@@ -77,7 +79,8 @@ def _classified(
 
 def _too_long(exc: openai.APIError, code: str, status: int, detail: str) -> bool:
     """Whether the error says the prompt does not fit the model's context: OpenAI's code, llama.cpp's type
-    (`exceed_context_size_error`, answered 400 or, by older builds, 500) or a message saying so."""
+    (`exceed_context_size_error`, answered 400 or, by older builds, 500), llama.cpp's or TGI's words (TGI
+    answers 422), or a message saying so."""
     if code in _CONTEXT_CODES or str(exc.type or "") in _CONTEXT_TYPES:
         return True
     if any(p in detail for p in _CONTEXT_SIZE_PHRASES):
