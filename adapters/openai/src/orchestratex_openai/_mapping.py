@@ -21,9 +21,9 @@ from orchestratex.providers import Generation, GenerationRequest, unwrap_json_ob
 from orchestratex.usage import Usage
 
 __all__ = [
+    "FINISH_REASONS",
     "chat_params",
     "cut_short",
-    "FINISH_REASONS",
     "estimated_usage",
     "generation_from_chat",
     "generation_from_response",
