@@ -4,6 +4,7 @@ a worker thread when another process holds the lock), the reader thread, and poi
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import sqlite3
@@ -18,7 +19,7 @@ from ..._ids import forks
 from ...exceptions import Conflict, StoreError, StoreUnavailable
 from .._base import Store
 from ._checkpoint import Checkpointer
-from ._errors import is_transient, translate
+from ._errors import is_transient, not_writable, translate
 from ._schema import connect, create_private, create_schema
 from ._worker import LoopWriter, Worker
 
@@ -137,6 +138,10 @@ class SQLiteConnections(Store):
         except BaseException as exc:
             if conn is not None:
                 conn.close()
+            unwritable = isinstance(exc, sqlite3.Error | PermissionError) or getattr(exc, "errno", None) == errno.EROFS
+            why = not_writable(self.path) if unwritable and self.path != ":memory:" else None
+            if why is not None:  # (SQLite says "unable to open database file", which also reads as transient)
+                raise StoreError(why) from exc
             if isinstance(exc, sqlite3.Error):
                 kind = StoreUnavailable if is_transient(exc) else StoreError  # busy: another process holds the lock
                 raise kind(f"cannot open SQLite database {self.path!r}: {exc}") from exc

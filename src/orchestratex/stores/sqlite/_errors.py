@@ -8,11 +8,18 @@ Anything else (a constraint, a corrupt file, a bug) stays a plain `StoreError`.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from pathlib import Path
 
 from ...exceptions import StoreError, StoreUnavailable
 
-__all__ = ["TRANSIENT_CODES", "code_of", "is_transient", "translate"]
+__all__ = ["TRANSIENT_CODES", "code_of", "is_transient", "not_writable", "translate"]
+
+_WRITABLE_HINT = (
+    "the store writes the file and makes its -wal and -shm files beside it: make the file and its folder writable"
+    " by this user, or use a database in a writable folder"
+)
 
 TRANSIENT_CODES = frozenset(
     {
@@ -36,6 +43,8 @@ def translate(exc: sqlite3.Error, where: str = "") -> StoreError:
     """The `StoreError` for `exc`; `where`, when given, names the database (left out of errors that may reach
     an API client)."""
     on = f" {where}" if where else ""
+    if code_of(exc) == sqlite3.SQLITE_READONLY:  # (made read-only, or its file system remounted so, while in use)
+        return StoreError(f"the SQLite database{on} cannot be written ({exc}): {_WRITABLE_HINT}; nothing was written")
     if is_transient(exc):
         name = getattr(exc, "sqlite_errorname", "") or "transient error"
         if code_of(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
@@ -51,3 +60,29 @@ def code_of(exc: sqlite3.Error) -> int | None:
     """The primary result code of `exc` (its extended code's low byte), when SQLite gave one."""
     code = getattr(exc, "sqlite_errorcode", None)
     return code & 0xFF if isinstance(code, int) else None
+
+
+def not_writable(path: str) -> str | None:
+    """Why this process cannot write the database at `path`, as a clause naming the path and what to fix, or None
+    when nothing seems to keep it from writing (its failure had another cause).
+
+    SQLite only says "unable to open database file" or "attempt to write a readonly database"."""
+    file = Path(path)
+    folder = next((p for p in (file.parent, *file.parent.parents) if p.exists()), file.parent)  # (the nearest made)
+    try:
+        read_only_fs = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only_fs = False
+    why = ""
+    if read_only_fs:
+        why = f"its file system (holding {str(folder)!r}) is mounted read-only"
+    else:
+        for each in (file, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if each.exists() and not os.access(each, os.W_OK):
+                why = f"{str(each)!r} is read-only"
+                break
+        else:
+            missing = [s for s in ("-wal", "-shm") if not Path(f"{path}{s}").exists()]
+            if (missing or folder != file.parent) and not os.access(folder, os.W_OK):
+                why = f"its folder {str(folder)!r} is read-only"
+    return f"cannot open SQLite database {path!r} for writing: {why}; {_WRITABLE_HINT}" if why else None
