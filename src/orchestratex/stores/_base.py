@@ -554,7 +554,9 @@ class Store(ABC):
         """Atomically add `amount` to counter `key` and return the new value. With `ttl_s`, a counter
         created by this call expires after that many seconds (fixed windows): the next `incr` of the key
         after that starts again from 0. `ValueError` when `ttl_s` is given and not > 0
-        (`checks.check_ttl(ttl_s, "counter")`)."""
+        (`checks.check_ttl(ttl_s, "counter")`), or `amount` is not an int of 64 bits (`checks.check_incr`).
+        Values are signed 64-bit integers: an `incr` whose sum would leave that range raises
+        `checks.counter_overflow(key, value, amount)` (a `UserError`) and adds nothing."""
 
     # -- router statistics ----------------------------------------------------------------------
     @abstractmethod
@@ -588,7 +590,8 @@ class Store(ABC):
         this of every request's key)."""
 
     async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
-        """Every API key (of `user_id` when given), revoked ones included, oldest first."""
+        """Every API key (of `user_id` when given), revoked ones included, oldest first: by `created_at`, then
+        `id` (`checks.created_order`), not in the order they were stored."""
         raise NotImplementedError(f"{type(self).__name__} does not implement list_api_keys")
 
     async def revoke_api_key(self, key_id: str) -> ApiKey:

@@ -15,7 +15,7 @@ from ..exceptions import Conflict, NotFound
 from ..records import ApiKey
 from ._memory_rows import snapshot
 from ._memory_state import SWEEP_AT, MemoryState
-from .checks import check_ttl
+from .checks import COUNTER_MAX, COUNTER_MIN, check_incr, check_ttl, counter_overflow, created_order
 
 __all__ = ["MemoryServerTables"]
 
@@ -36,7 +36,7 @@ class MemoryServerTables(MemoryState):
 
     async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
         keys = [k for k in self._api_keys.values() if user_id is None or k.user_id == user_id]
-        return [snapshot(k) for k in sorted(keys, key=lambda k: (k.created_at, k.id))]
+        return [snapshot(k) for k in sorted(keys, key=created_order)]
 
     async def revoke_api_key(self, key_id: str) -> ApiKey:
         key = self._api_key_by_id(key_id)
@@ -56,6 +56,7 @@ class MemoryServerTables(MemoryState):
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        check_incr(amount)
         check_ttl(ttl_s, "counter")
         now = time.time()
         counter = self._counters.get(key)
@@ -64,6 +65,8 @@ class MemoryServerTables(MemoryState):
                 self._sweep_counters(now)
             self._counters[key] = [amount, None if ttl_s is None else now + ttl_s]
             return amount
+        if not COUNTER_MIN <= counter[0] + amount <= COUNTER_MAX:
+            raise counter_overflow(key, int(counter[0]), amount)
         counter[0] += amount
         return int(counter[0])
 

@@ -9,6 +9,7 @@ gives the float that `orchestratex.usage.add_costs` gives.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from numbers import Real
@@ -16,20 +17,29 @@ from typing import Literal
 
 from ..events import Event
 from ..exceptions import UserError
-from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Orchestration, Thread
+from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Document, Orchestration, Thread
 from ..usage import MAX_AMOUNT, exact_pico
 
 __all__ = [
+    "COUNTER_MAX",
+    "COUNTER_MIN",
     "MAX_AMOUNT",
     "check_amount",
     "check_commit",
+    "check_incr",
     "check_page",
     "check_start",
     "check_step",
     "check_ttl",
+    "counter_overflow",
+    "created_order",
     "from_pico",
     "to_pico",
 ]
+
+COUNTER_MIN = -(2**63)
+COUNTER_MAX = 2**63 - 1
+"""The range of a counter's value and of an `incr` amount: a signed 64-bit integer, as SQLite and MongoDB keep."""
 
 _PICO = 10**12
 _SHORT = 1024.0
@@ -101,6 +111,26 @@ def check_ttl(ttl_s: float | None, kind: Literal["lease", "counter"] = "lease") 
         return
     if not (ttl_s is not None and ttl_s > 0):
         raise UserError(f"a {kind} ttl_s must be > 0 seconds, not {ttl_s!r}")
+
+
+def check_incr(amount: int) -> None:
+    """Refuse an `incr` amount that is not a whole number of the counters' range (a `bool`, a `float`, a `str`)."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or not COUNTER_MIN <= amount <= COUNTER_MAX:
+        raise UserError(f"an incr amount must be an int between -2**63 and 2**63 - 1, not {amount!r}")
+
+
+def counter_overflow(key: str, value: int, amount: int) -> UserError:
+    """The error of an `incr` whose result would leave the counters' range (the counter keeps `value`)."""
+    return UserError(
+        f"counter {key!r} is at {value}: adding {amount} would leave the range of a counter (-2**63 to 2**63 - 1);"
+        " nothing was added"
+    )
+
+
+def created_order(document: Document) -> tuple[datetime, str]:
+    """The sort key of a listing oldest first: `created_at` (a naive one taken as UTC), then `id`."""
+    created = document.created_at
+    return (created if created.tzinfo is not None else created.replace(tzinfo=UTC)), document.id
 
 
 def check_step(orchestration: Orchestration, reserve: float, owner: str | None, release_lease: bool) -> None:

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from .._ids import utcnow
 from ..events import Event, ModelSelected, OrchestrationStarted
-from ..exceptions import Conflict, NotFound
+from ..exceptions import Conflict, NotFound, UserError
 from ..records import (
     ApiKey,
     CallRecord,
@@ -867,6 +867,23 @@ class StoreContract:
         assert await store.incr("forever") == 3
         await _refused(ValueError, store.incr("window", ttl_s=0))
 
+    async def test_incr_amounts_are_ints_and_sums_stay_in_64_bits(self, store: Store) -> None:
+        # SQLite made a float amount a REAL counter and refused 2**63 with a raw OverflowError, MongoDB truncated 1.5
+        # to 1; past 2**63 - 1, SQLite turned the counter into a float and MongoDB into a double
+        for amount in (1.5, True, "1", None, 2**63, -(2**63) - 1):
+            with pytest.raises(UserError, match=r"an incr amount must be an int between -2\*\*63 and 2\*\*63 - 1"):
+                await store.incr("k", amount)  # type: ignore[arg-type]
+        top, bottom = 2**63 - 1, -(2**63)
+        assert await store.incr("high", top) == top
+        assert await store.incr("high", 0) == top
+        with pytest.raises(UserError, match=rf"counter 'high' is at {top}: adding 1 would leave the range"):
+            await store.incr("high", 1)
+        assert await store.incr("high", -1) == top - 1  # refused: nothing was added
+        assert await store.incr("low", bottom) == bottom
+        with pytest.raises(UserError, match=rf"counter 'low' is at {bottom}: adding -2 would leave the range"):
+            await store.incr("low", -2)
+        assert await store.incr("low", top) == -1
+
     # -- router statistics --------------------------------------------------------------------
     async def test_routing_stats(self, store: Store) -> None:
         outcome = {"score": 8.0, "cost": 0.25, "latency_ms": 100.0, "output_tokens": 10}
@@ -912,6 +929,16 @@ class StoreContract:
         third = await store.create_api_key(ApiKey(key_hash="03" * 32, user_id="alice", label="ci"))
         assert [k.id for k in await store.list_api_keys()] == [first.id, second.id, third.id]
         assert [k.id for k in await store.list_api_keys("alice")] == [first.id, third.id]
+        # oldest first by `created_at` (then id), not in the order stored: SQLite listed them as inserted
+        when = utcnow()
+        earlier = await store.create_api_key(
+            ApiKey(key_hash="04" * 32, user_id="alice", created_at=when - timedelta(days=1))
+        )
+        tie_b = await store.create_api_key(ApiKey(_id="b" * 24, key_hash="05" * 32, user_id="carol", created_at=when))
+        tie_a = await store.create_api_key(ApiKey(_id="a" * 24, key_hash="06" * 32, user_id="carol", created_at=when))
+        assert [k.id for k in await store.list_api_keys("alice")] == [earlier.id, first.id, third.id]
+        assert [k.id for k in await store.list_api_keys("carol")] == [tie_a.id, tie_b.id]
+        assert [k.id for k in await store.list_api_keys()][0] == earlier.id
         assert await store.list_api_keys("nobody") == []
         revoked = await store.revoke_api_key(third.id)
         assert revoked.id == third.id and revoked.revoked_at is not None and revoked.label == "ci"

@@ -12,7 +12,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from orchestratex.exceptions import NotFound, StoreError
-from orchestratex.stores.checks import check_ttl
+from orchestratex.stores.checks import COUNTER_MAX, COUNTER_MIN, check_incr, check_ttl, counter_overflow
 
 from ._base import CAS_ATTEMPTS, RESUMABLE, MongoBase, expires_in, now_utc
 from ._codec import check_page, doc_id
@@ -100,10 +100,18 @@ class Coordination(MongoBase):
         """One round trip, exactly once despite lost replies (see `_once.py`): the pipeline update leaves a
         counter whose `ops` already hold its token as it is, and every attempt returns the value recorded with
         the token (what the first application made it)."""
+        check_incr(amount)
         check_ttl(ttl_s, "counter")
-        return await self._unresolved.once(("incr", key, amount, ttl_s), partial(self._incr, key, amount, ttl_s))
+        value, refused = await self._unresolved.once(
+            ("incr", key, amount, ttl_s), partial(self._incr, key, amount, ttl_s)
+        )
+        if refused:  # (raised here, not in `once`: a refused write is settled, its token not kept for a retry)
+            raise counter_overflow(key, value, amount)
+        return value
 
-    async def _incr(self, key: str, amount: int, ttl_s: float | None, token: ObjectId) -> int:
+    async def _incr(self, key: str, amount: int, ttl_s: float | None, token: ObjectId) -> tuple[int, bool]:
+        """The counter's value after the write, and whether the write was refused (the sum would leave 64 bits;
+        MongoDB would make it a double), each recorded with the token."""
         now = now_utc()
         expires = None if ttl_s is None else expires_in(now, ttl_s)
         fresh = {
@@ -112,11 +120,18 @@ class Coordination(MongoBase):
                 {"$and": [{"$ne": [{"$ifNull": ["$expires_at", None]}, None]}, {"$lte": ["$expires_at", now]}]},
             ]
         }
+        if amount == 0:
+            past: Any = {"$literal": False}
+        elif amount > 0:
+            past = {"$gt": ["$value", Int64(COUNTER_MAX - amount)]}
+        else:
+            past = {"$lt": ["$value", Int64(COUNTER_MIN - amount)]}
+        refused = {"$cond": [fresh, False, past]}  # (not `$and` with `$not`, which mongomock evaluates wrongly)
         ops = {"$ifNull": ["$ops", []]}
         applied = {"$in": [token, {"$map": {"input": ops, "in": "$$this.t"}}]}
         # (the new entry is built by `$map` over one item: an array literal holding an expression is evaluated
         # by MongoDB, but not by mongomock, which the tests run on)
-        entry = {"$map": {"input": [0], "in": {"t": token, "v": "$value"}}}
+        entry = {"$map": {"input": [0], "in": {"t": token, "v": "$value", "r": "$refused"}}}
         update: list[_Doc] = [
             {
                 "$set": {
@@ -124,9 +139,16 @@ class Coordination(MongoBase):
                         "$cond": [
                             applied,
                             "$value",
-                            {"$cond": [fresh, Int64(amount), {"$add": ["$value", Int64(amount)]}]},
+                            {
+                                "$cond": [
+                                    fresh,
+                                    Int64(amount),
+                                    {"$cond": [past, "$value", {"$add": ["$value", Int64(amount)]}]},
+                                ]
+                            },
                         ]
                     },
+                    "refused": {"$cond": [applied, "$refused", refused]},
                     "expires_at": {"$cond": [applied, "$expires_at", {"$cond": [fresh, expires, "$expires_at"]}]},
                 }
             },
@@ -144,7 +166,8 @@ class Coordination(MongoBase):
             except DuplicateKeyError:
                 continue  # two processes created it at once: the other won, increment theirs
             assert doc is not None
-            return next(int(op["v"]) for op in doc["ops"] if op["t"] == token)
+            op = next(op for op in doc["ops"] if op["t"] == token)
+            return int(op["v"]), bool(op.get("r"))
         raise StoreError(f"counter {key!r} could not be incremented; try again")
 
     # -- one call for all of an orchestrator's runs ---------------------------------------------

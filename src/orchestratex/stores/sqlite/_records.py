@@ -14,7 +14,16 @@ from ...events import EVENT_ADAPTER, Event
 from ...exceptions import Conflict, NotFound, StoreError, UserError
 from ...records import ApiKey, Session, SessionStatus, Thread
 from .._base import Analytics, ModelStats, RoutingOutcome, RoutingStat, check_session_transition
-from ..checks import check_amount, check_page, check_ttl, from_pico, to_pico
+from ..checks import (
+    check_amount,
+    check_incr,
+    check_page,
+    check_ttl,
+    counter_overflow,
+    created_order,
+    from_pico,
+    to_pico,
+)
 from . import _analytics
 from ._connections import SQLiteConnections
 from ._rows import INCR, INSERT_SESSION, RECORD_OUTCOME, RESERVE, Read, Write, outcome_row, session_from, thread_row
@@ -170,13 +179,18 @@ class SQLiteRecords(SQLiteConnections):
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        check_incr(amount)
         check_ttl(ttl_s, "counter")
         return await self._run(self._incr_sync, key, amount, ttl_s)
 
     def _incr_sync(self, key: str, amount: int, ttl_s: float | None) -> int:
         now = time.time()
         params = {"key": key, "amount": amount, "expires": None if ttl_s is None else now + ttl_s, "now": now}
-        value: int = self._db.execute(INCR, params).fetchone()[0]
+        row = self._db.execute(INCR, params).fetchone()
+        if row is None:  # (the upsert's WHERE refused a sum past 64 bits, which SQLite would make a REAL)
+            (value,) = self._db.execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()
+            raise counter_overflow(key, value, amount)
+        value: int = row[0]
         self._incrs += 1
         if self._incrs % 1000 == 0:  # forget expired windows now and then (amortised: ~1 µs per call)
             self._db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
@@ -235,8 +249,8 @@ class SQLiteRecords(SQLiteConnections):
 
     async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
         where, params = ("WHERE user_id = ?", (user_id,)) if user_id is not None else ("", ())
-        rows = await self._run(self._fetch, f"SELECT doc FROM api_keys {where} ORDER BY rowid", params)
-        return [ApiKey.model_validate_json(row[0]) for row in rows]
+        rows = await self._run(self._fetch, f"SELECT doc FROM api_keys {where}", params)
+        return sorted((ApiKey.model_validate_json(row[0]) for row in rows), key=created_order)
 
     async def revoke_api_key(self, key_id: str) -> ApiKey:
         return await self._run(self._update_api_key_sync, key_id, "revoked_at", utcnow())

@@ -66,6 +66,7 @@ INSERT INTO counters (key, value, expires_at) VALUES (:key, :amount, :expires)
 ON CONFLICT (key) DO UPDATE SET
     value = CASE WHEN counters.expires_at <= :now THEN excluded.value ELSE counters.value + excluded.value END,
     expires_at = CASE WHEN counters.expires_at <= :now THEN excluded.expires_at ELSE counters.expires_at END
+WHERE counters.expires_at <= :now OR typeof(counters.value + excluded.value) = 'integer'
 RETURNING value
 """
 RECORD_OUTCOME = """
