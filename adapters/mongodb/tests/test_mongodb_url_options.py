@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,16 @@ def test_the_cli_refuses_a_bad_url_option_at_once_in_one_line() -> None:
         "orchestratex: error: invalid MongoDB URL mongodb://127.0.0.1:9/db?serverSelectionTimeoutMS=abc:"
         " serverselectiontimeoutms must be an integer or float"
     ]
+
+
+def test_a_url_with_an_injected_client_is_refused(mock_client: Any) -> None:
+    # `MongoStore(url, client=...)` silently ignored the URL's servers and options (`w=1`, `replicaSet`, a timeout),
+    # taking only its path as the database
+    with pytest.raises(ConfigurationError) as err:
+        MongoStore("mongodb://app:s3cret@db1/app?replicaSet=rs0&w=1", client=mock_client)
+    assert str(err.value) == (
+        "MongoStore takes a url or a client, not both: the client was made with its own servers and options, so those"
+        " of 'mongodb://app:***@db1/app?replicaSet=rs0&w=1' would be ignored; make the client from that URL"
+        " (AsyncMongoClient(url)), and name the database with database=..."
+    )
+    assert MongoStore(client=mock_client, database="app").database == "app"

@@ -65,7 +65,8 @@ class MongoStore(Records, Orchestrations, Events, Coordination, Statistics):
             Standard URI options (`replicaSet`, `authSource`, `w`, `serverSelectionTimeoutMS`, …) apply.
             Default: `mongodb://localhost:27017/orchestratex`, unless a `client` is given.
         database: the database name, overriding the URL's.
-        client: an `AsyncMongoClient` to use instead of making one from `url` (the store does not close it).
+        client: an `AsyncMongoClient` to use instead of making one from a `url` (the store does not close it);
+            not with `url` (`ConfigurationError`: the URL's servers and options would be ignored).
         server_selection_timeout_ms: how long `open()` waits for a server before failing (unless the URL sets
             `serverSelectionTimeoutMS`).
         retries: how many times an idempotent operation is retried after a transient network error.
@@ -90,6 +91,12 @@ class MongoStore(Records, Orchestrations, Events, Coordination, Statistics):
         change_streams: bool | None = None,
         recover_after_s: float = 10.0,
     ) -> None:
+        if url is not None and client is not None:
+            raise ConfigurationError(
+                f"MongoStore takes a url or a client, not both: the client was made with its own servers and options,"
+                f" so those of {redact_url(url)!r} would be ignored; make the client from that URL"
+                " (AsyncMongoClient(url)), and name the database with database=..."
+            )
         if url is None and client is None:
             url = _DEFAULT_URL
         parts = urlsplit(url or "")
