@@ -19,7 +19,7 @@ from bson.errors import InvalidDocument
 from pymongo.errors import AutoReconnect, NetworkTimeout, OperationFailure
 
 from orchestratex.events import Event, ModelSelected
-from orchestratex.exceptions import ConfigurationError, Conflict, NotFound, StoreError, StoreUnavailable
+from orchestratex.exceptions import ConfigurationError, Conflict, NotFound, StoreError, StoreUnavailable, UserError
 from orchestratex.records import CallRecord, Iteration, Orchestration, Session, SessionSettings, Thread
 from orchestratex.stores import store_from_url
 from orchestratex_mongodb import MongoStore, redact_url
@@ -464,6 +464,24 @@ async def test_watch_events_rejects_unknown_sessions_and_bad_arguments(store: Mo
         await anext(store.watch_events("0" * 24))
     with pytest.raises(ValueError):
         await anext(store.watch_events("0" * 24, poll_interval_s=0))
+
+
+async def test_watch_events_names_since_and_checks_it_before_opening_a_change_stream(store: MongoStore) -> None:
+    # A negative `since` was refused only by the first `list_events`, once a change stream was open (and, before
+    # list_events was fixed, as "offset"); `batch=0` said nothing of the value given.
+    session, _ = await _tree(store)
+    opened: list[object] = []
+
+    async def watch(*args: Any, **kwargs: Any) -> None:
+        opened.append(args)
+
+    store.change_streams = True
+    store._c.events.watch = watch  # type: ignore[method-assign,assignment]
+    with pytest.raises(UserError, match=r"^limit and since must be >= 0 \(got limit=1000, since=-1\)$"):
+        await anext(store.watch_events(session.id, since=-1))
+    with pytest.raises(UserError, match=r"^poll_interval_s must be > 0 and batch >= 1 \(got 0.25, 0\)$"):
+        await anext(store.watch_events(session.id, batch=0))
+    assert opened == []
 
 
 async def test_list_resumable_rolls_forward_steps_of_unleased_orchestrations(client: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from pymongo.errors import OperationFailure, PyMongoError
 
 from orchestratex.events import Event
-from orchestratex.exceptions import StoreError, StoreUnavailable
+from orchestratex.exceptions import StoreError, StoreUnavailable, UserError
 
 from ._base import MongoBase
 from ._codec import check_page, event_from
@@ -56,7 +56,8 @@ class Events(MongoBase):
         unknown session.
         """
         if not poll_interval_s > 0 or batch < 1:
-            raise ValueError("poll_interval_s must be > 0 and batch >= 1")
+            raise UserError(f"poll_interval_s must be > 0 and batch >= 1 (got {poll_interval_s!r}, {batch!r})")
+        check_page(batch, since, offset_name="since")  # (before a change stream is opened, as `list_events` would)
         stream = await self._open_change_stream(session_id, poll_interval_s) if self.change_streams else None
         last = since
         try:
