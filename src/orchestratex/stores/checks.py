@@ -9,8 +9,8 @@ gives the float that `orchestratex.usage.add_costs` gives.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from numbers import Real
 from typing import Literal

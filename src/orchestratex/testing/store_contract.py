@@ -938,7 +938,7 @@ class StoreContract:
         tie_a = await store.create_api_key(ApiKey(_id="a" * 24, key_hash="06" * 32, user_id="carol", created_at=when))
         assert [k.id for k in await store.list_api_keys("alice")] == [earlier.id, first.id, third.id]
         assert [k.id for k in await store.list_api_keys("carol")] == [tie_a.id, tie_b.id]
-        assert [k.id for k in await store.list_api_keys()][0] == earlier.id
+        assert (await store.list_api_keys())[0].id == earlier.id
         assert await store.list_api_keys("nobody") == []
         revoked = await store.revoke_api_key(third.id)
         assert revoked.id == third.id and revoked.revoked_at is not None and revoked.label == "ci"
