@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from ..exceptions import UserError
 from ..stores import Store, default_store_url, store_from_url
@@ -32,4 +32,5 @@ def sqlite_file_absent(url: str) -> bool:
     from ..stores.sqlite import SQLiteStore
 
     store = store_from_url(url)
-    return isinstance(store, SQLiteStore) and store.path != ":memory:" and not Path(store.path).exists()
+    # (`os.path.exists`: `Path.exists` raises on a name too long for the file system)
+    return isinstance(store, SQLiteStore) and store.path != ":memory:" and not os.path.exists(store.path)

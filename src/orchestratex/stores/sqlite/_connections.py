@@ -124,6 +124,10 @@ class SQLiteConnections(Store):
         conn: sqlite3.Connection | None = None
         try:
             if self.path != ":memory:":
+                if os.path.isdir(
+                    self.path
+                ):  # (SQLite said "unable to open database file", taken for a passing failure)
+                    raise StoreError(f"cannot open SQLite database {self.path!r}: it is a folder; name a file in it")
                 create_private(Path(self.path))
             conn = connect(self.path, round(self.busy_timeout * 1000), self.synchronous)
             create_schema(conn)

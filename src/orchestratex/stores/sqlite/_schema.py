@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from ...exceptions import StoreError
+from ...exceptions import StoreError, UserError
 from . import _migrate
 from ._errors import code_of
 
-__all__ = ["SCHEMA_VERSION", "connect", "create_private", "create_schema"]
+__all__ = ["SCHEMA_VERSION", "check_path", "connect", "create_private", "create_schema"]
 
 SCHEMA_VERSION = 2
 """The version this code writes; `open` migrates an older database (see `_migrate`) and refuses a newer one."""
@@ -266,6 +266,18 @@ def _enter_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
+
+
+def check_path(path: str) -> None:
+    """Refuse a database path SQLite would misread (`UserError`): empty (a temporary database, deleted on close), with
+    a NUL (`ValueError: embedded null byte` from the first statement), or ending in a separator (a folder's name,
+    which became a file of that name)."""
+    if path == "":
+        raise UserError("a SQLite database path must name a file (an empty one opens a temporary database)")
+    if "\x00" in path:
+        raise UserError(f"a SQLite database path cannot contain a NUL character: {path!r}")
+    if path.endswith(("/", os.sep)):
+        raise UserError(f"SQLite database path {path!r} names a folder: add the file's name ({path}runs.db, say)")
 
 
 def create_private(path: Path) -> None:

@@ -22,6 +22,7 @@ from ._commit import Step, commit_step, start_step
 from ._orchestrations import Parts, WrittenCache, insert_orchestration, read_orchestrations, split
 from ._records import SQLiteRecords
 from ._rows import RELEASE_LEASE, Write, call_row, outcome_row, session_from, thread_row
+from ._schema import check_path
 
 __all__ = ["SQLiteStore"]
 
@@ -71,6 +72,7 @@ class SQLiteStore(SQLiteRecords):
                 f"SQLiteStore takes a file path, not a URL ({path!r}): use SQLiteStore.from_url(url) or"
                 " open_store(url), or give the path itself"
             )
+        check_path(str(path))
         self.path = str(path)
         """The database file, or `:memory:`."""
         self.busy_timeout = busy_timeout

@@ -1,0 +1,65 @@
+"""SQLite database paths that SQLite misreads: each is refused with one line saying what to change, from the library
+and from the CLI (as a process), instead of a traceback, a transient-looking error or a file nobody asked for."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from orchestratex.exceptions import StoreError, StoreUnavailable, UserError
+from orchestratex.stores import SQLiteStore
+
+from ..cli.conftest import run_cli
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        # `ValueError: embedded null byte` traceback from `run`
+        (
+            "sqlite:///a%00b.db",
+            "orchestratex: error: a SQLite database path cannot contain a NUL character: 'a\\x00b.db'",
+        ),
+        # a database file named `dir` was created, and the run stored in it
+        (
+            "sqlite:///dir/",
+            "orchestratex: error: SQLite database path 'dir/' names a folder: add the file's name (dir/runs.db, say)",
+        ),
+        # "StoreUnavailable: … unable to open database file", as if it would pass
+        ("sqlite:///.", "orchestratex: StoreError: cannot open SQLite database '.': it is a folder; name a file in it"),
+    ],
+)
+def test_a_path_sqlite_misreads_is_refused_in_one_line(tmp_path: Path, url: str, says: str) -> None:
+    for args in (("run", "Hello", "--max-iterations", "1"), ("runs", "list"), ("keys", "create", "alice")):
+        done = run_cli(*args, "--store", url, cwd=tmp_path)
+        assert done.returncode in (1, 2) and done.stdout == "", done
+        assert done.stderr.splitlines() == [says], done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_too_long_for_the_file_system_is_not_a_traceback(tmp_path: Path) -> None:
+    url = f"sqlite:///{'x' * 300}.db"  # `runs list` died with `OSError: [Errno 36] File name too long`
+    listed = run_cli("runs", "list", "--store", url, cwd=tmp_path)
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr
+    assert listed.stderr.splitlines() == [
+        f"orchestratex: no orchestrations: the store {url} does not exist (yet); check --store or ORCHESTRATEX_STORE_URL"
+    ]
+    ran = run_cli("run", "Hello", "--max-iterations", "1", "--store", url, cwd=tmp_path)
+    assert ran.returncode == 1 and ran.stderr.endswith("File name too long\n") and "Traceback" not in ran.stderr
+
+
+@pytest.mark.parametrize("path", ["", "a\x00b.db", "runs/", "/srv/data/"])
+def test_the_store_refuses_such_paths_when_made(path: str) -> None:
+    with pytest.raises(UserError):
+        SQLiteStore(path)
+
+
+def test_a_folder_is_not_taken_for_a_passing_failure(tmp_path: Path) -> None:
+    async def open_it() -> None:
+        await SQLiteStore(str(tmp_path)).open()
+
+    with pytest.raises(StoreError, match="it is a folder; name a file in it") as err:
+        asyncio.run(open_it())
+    assert not isinstance(err.value, StoreUnavailable)
