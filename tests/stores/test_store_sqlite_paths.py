@@ -63,3 +63,38 @@ def test_a_folder_is_not_taken_for_a_passing_failure(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="it is a folder; name a file in it") as err:
         asyncio.run(open_it())
     assert not isinstance(err.value, StoreUnavailable)
+
+
+def test_another_applications_database_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    # `runs list --store sqlite:///app.db` (a typo for the store's file) switched the application's database to WAL
+    # and added thirteen tables to it; one with a `sessions` table of its own failed "no such column: user_id"
+    import sqlite3
+
+    app = tmp_path / "app.db"
+    conn = sqlite3.connect(app)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("CREATE TABLE sessions (id INTEGER PRIMARY KEY, token TEXT)")
+    conn.commit()
+    conn.close()
+    for args in (("runs", "list"), ("run", "Hello", "--max-iterations", "1"), ("keys", "create", "alice")):
+        done = run_cli(*args, "--store", f"sqlite:///{app}")
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.splitlines() == [
+            f"orchestratex: StoreError: cannot open SQLite database '{app}': it is another application's database"
+            " (tables sessions, users), not an OrchestrateX store; give the store a file of its own"
+        ]
+    conn = sqlite3.connect(app)
+    assert [name for (name,) in conn.execute("SELECT name FROM sqlite_master ORDER BY name")] == ["sessions", "users"]
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    conn.close()
+
+
+def test_an_empty_database_file_is_made_a_store(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    db.touch()
+
+    async def use() -> None:
+        async with SQLiteStore(str(db)) as store:
+            assert await store.list_sessions("ada") == []
+
+    asyncio.run(use())

@@ -20,7 +20,7 @@ from ...exceptions import Conflict, StoreError, StoreUnavailable
 from .._base import Store
 from ._checkpoint import Checkpointer
 from ._errors import is_transient, not_writable, translate
-from ._schema import connect, create_private, create_schema
+from ._schema import check_not_foreign, connect, create_private, create_schema
 from ._worker import LoopWriter, Worker
 
 __all__ = ["SQLiteConnections"]
@@ -129,6 +129,7 @@ class SQLiteConnections(Store):
                 ):  # (SQLite said "unable to open database file", taken for a passing failure)
                     raise StoreError(f"cannot open SQLite database {self.path!r}: it is a folder; name a file in it")
                 create_private(Path(self.path))
+                check_not_foreign(self.path)
             conn = connect(self.path, round(self.busy_timeout * 1000), self.synchronous)
             create_schema(conn)
             self._file_id = None if self.path == ":memory:" else _file_identity(self.path)

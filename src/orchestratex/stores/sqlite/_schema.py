@@ -18,7 +18,7 @@ from ...exceptions import StoreError, UserError
 from . import _migrate
 from ._errors import code_of
 
-__all__ = ["SCHEMA_VERSION", "check_path", "connect", "create_private", "create_schema"]
+__all__ = ["SCHEMA_VERSION", "check_not_foreign", "check_path", "connect", "create_private", "create_schema"]
 
 SCHEMA_VERSION = 2
 """The version this code writes; `open` migrates an older database (see `_migrate`) and refuses a newer one."""
@@ -278,6 +278,34 @@ def check_path(path: str) -> None:
         raise UserError(f"a SQLite database path cannot contain a NUL character: {path!r}")
     if path.endswith(("/", os.sep)):
         raise UserError(f"SQLite database path {path!r} names a folder: add the file's name ({path}runs.db, say)")
+
+
+def check_not_foreign(path: str) -> None:
+    """`StoreError` when the file at `path` is another application's SQLite database (tables, none of them
+    `schema_version`), checked before the store writes anything to it: opening it switched it to WAL and added the
+    store's tables to it, or failed with "no such column: user_id" when it had a `sessions` table of its own."""
+    try:
+        if os.path.getsize(path) == 0:
+            return
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+    except (OSError, sqlite3.Error):
+        return  # (absent, or unreadable: the store's own open says why)
+    try:
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+            " ORDER BY name"
+        ).fetchall()
+    except sqlite3.Error:
+        return
+    finally:
+        conn.close()
+    names = [name for (name,) in rows]
+    if names and "schema_version" not in names:
+        shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+        raise StoreError(
+            f"cannot open SQLite database {path!r}: it is another application's database (tables {shown}), not an"
+            " OrchestrateX store; give the store a file of its own"
+        )
 
 
 def create_private(path: Path) -> None:
