@@ -84,7 +84,14 @@ def check_amount(name: str, amount: float | Decimal) -> None:
 
 
 def check_page(limit: int, offset: int, *, offset_name: str = "offset") -> None:
-    """Refuse a negative page size or offset (named `offset_name` in the message: `since` for events)."""
+    """Refuse a page size or offset (named `offset_name` in the message: `since` for events) that is negative, not an
+    `int` (a `float`, a `bool`, a `str`, None) or past 2**63 - 1 (which SQLite cannot take)."""
+    for value in (limit, offset):
+        if isinstance(value, bool) or not isinstance(value, int) or value > COUNTER_MAX:
+            raise UserError(
+                f"limit and {offset_name} must be ints between 0 and 2**63 - 1"
+                f" (got limit={limit!r}, {offset_name}={offset!r})"
+            )
     if limit < 0 or offset < 0:
         raise UserError(f"limit and {offset_name} must be >= 0 (got limit={limit}, {offset_name}={offset})")
 

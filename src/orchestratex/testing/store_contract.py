@@ -23,6 +23,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -341,6 +342,29 @@ class StoreContract:
         assert [e.seq for e in only_b] == [2, 4, 6]
         assert [e.seq for e in await store.list_events(session.id, orchestration_id=b.id, limit=2)] == [2, 4]
         assert await store.list_events(session.id, since=6) == []
+
+    async def test_pages_are_ints_within_64_bits(self, store: Store) -> None:
+        # a float, a string or None met a raw TypeError (or SQLite's "datatype mismatch"), and a limit of 2**63 an
+        # OverflowError on SQLite alone; 2**63 - 1 (sys.maxsize) is every item
+        session, thread, o = await _tree(store)
+        await store.commit(o, [_selected(o, 1)])
+        top = 2**63 - 1
+        assert len(await store.list_sessions(session.user_id, limit=top)) == 1
+        assert await store.list_threads(session.id, offset=top) == []
+        assert [e.seq for e in await store.list_events(session.id, limit=top)] == [1]
+        assert len(await store.list_orchestrations(session_id=session.id, limit=top)) == 1
+        calls: list[Callable[[Any, Any], Awaitable[object]]] = [
+            lambda n, at: store.list_sessions(session.user_id, limit=n, offset=at),
+            lambda n, at: store.list_threads(session.id, limit=n, offset=at),
+            lambda n, at: store.list_orchestrations(session_id=session.id, limit=n, offset=at),
+            lambda n, at: store.list_events(session.id, since=at, limit=n),
+        ]
+        for limit, offset in ((2**63, 0), (0, 2**63), (1.5, 0), (True, 0), ("10", 0), (10, None)):
+            for call in calls:
+                with pytest.raises(UserError, match=r"must be ints between 0 and 2\*\*63 - 1 \(got limit="):
+                    await call(limit, offset)
+        with pytest.raises(UserError, match=r"must be ints between 0 and 2\*\*63 - 1"):
+            await store.list_resumable(limit=2**63)
 
     async def test_costs_add_up_exactly(self, store: Store) -> None:
         session, _, o = await _tree(store)
