@@ -44,7 +44,8 @@ def test_a_name_too_long_for_the_file_system_is_not_a_traceback(tmp_path: Path) 
     listed = run_cli("runs", "list", "--store", url, cwd=tmp_path)
     assert listed.returncode == 0 and "Traceback" not in listed.stderr
     assert listed.stderr.splitlines() == [
-        f"orchestratex: no orchestrations: the store {url} does not exist (yet); check --store or ORCHESTRATEX_STORE_URL"
+        f"orchestratex: no orchestrations: the store {url} does not exist (yet);"
+        " check --store or ORCHESTRATEX_STORE_URL"
     ]
     ran = run_cli("run", "Hello", "--max-iterations", "1", "--store", url, cwd=tmp_path)
     assert ran.returncode == 1 and ran.stderr.endswith("File name too long\n") and "Traceback" not in ran.stderr

@@ -346,7 +346,7 @@ class StoreContract:
     async def test_pages_are_ints_within_64_bits(self, store: Store) -> None:
         # a float, a string or None met a raw TypeError (or SQLite's "datatype mismatch"), and a limit of 2**63 an
         # OverflowError on SQLite alone; 2**63 - 1 (sys.maxsize) is every item
-        session, thread, o = await _tree(store)
+        session, _, o = await _tree(store)
         await store.commit(o, [_selected(o, 1)])
         top = 2**63 - 1
         assert len(await store.list_sessions(session.user_id, limit=top)) == 1
