@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -140,6 +141,23 @@ async def test_use_before_open_is_a_clear_error(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "x.db")
     with pytest.raises(StoreError, match="not open"):
         await store.get_session("0" * 24)
+
+
+async def test_opens_at_once_open_one_set_of_threads_and_close_them_all(tmp_path: Path) -> None:
+    # Two orchestrators sharing one store, each opening it at its first run (or `gather` of opens): every `open`
+    # made its worker, reader and checkpoint threads with their connections, and `close` ended only the last set.
+    def ours() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.endswith(str(tmp_path / "x.db"))]
+
+    store = SQLiteStore(tmp_path / "x.db")
+    await asyncio.gather(*(store.open() for _ in range(4)))
+    assert len(ours()) == 3  # a worker, a reader, a checkpointer
+    assert await store.list_sessions("ada") == []
+    await store.close()
+    deadline = time.monotonic() + 5
+    while ours() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert ours() == []
 
 
 async def test_data_survives_reopening(tmp_path: Path) -> None:

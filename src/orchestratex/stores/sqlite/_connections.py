@@ -79,11 +79,18 @@ class SQLiteConnections(Store):
     _finalizer: weakref.finalize[Any, Any] | None
     _opened_in: int
     """`forks()` when the store was opened: another value means this process was forked from the one that opened it."""
+    _opening: asyncio.Lock
+    """Held by the `open()` that opens: another, meanwhile (two orchestrators' first runs), waits and finds it open."""
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
         if self._worker is not None:
             return
+        async with self._opening:  # (each concurrent `open` made its own threads and connections, all but one leaked)
+            if self._worker is None:
+                await self._open()
+
+    async def _open(self) -> None:
         worker = Worker(f"orchestratex-sqlite:{self.path}")
         try:
             self._conn = await worker.run(self._open_sync)

@@ -4,6 +4,7 @@ orchestrations: how a run is written (`start`, `commit_step`, `commit`) and read
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import threading
@@ -88,6 +89,7 @@ class SQLiteStore(SQLiteRecords):
         self._checkpointer = None
         self._finalizer = None
         self._opened_in = 0
+        self._opening = asyncio.Lock()
         self._file_id = None
         """The database file opened (device, inode): `ping` checks it is still the file at `path`."""
         self._incrs = 0
