@@ -11,7 +11,7 @@ import pytest
 from orchestratex.exceptions import StoreError, StoreUnavailable, UserError
 from orchestratex.stores import SQLiteStore
 
-from ..cli.conftest import run_cli
+from ..cli.conftest import cli_env, run_cli
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,19 @@ def test_an_empty_database_file_is_made_a_store(tmp_path: Path) -> None:
             assert await store.list_sessions("ada") == []
 
     asyncio.run(use())
+
+
+def test_a_tilde_in_a_url_is_refused_with_the_absolute_url(tmp_path: Path) -> None:
+    # `--store sqlite:///~/runs.db` (the shell expands no `~` inside a word) made a folder named `~` in the working
+    # directory and kept the runs there
+    home = tmp_path / "home"
+    env_home = {"HOME": str(home)}
+    done = run_cli(
+        "run", "Hello", "--max-iterations", "1", "--store", "sqlite:///~/runs.db", cwd=tmp_path, env=cli_env(**env_home)
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "orchestratex: error: SQLite URL 'sqlite:///~/runs.db': '~' is not expanded in a URL (it would be a folder"
+        f" named '~' here); give the absolute path: sqlite:///{home}/runs.db"
+    ]
+    assert list(tmp_path.iterdir()) == []

@@ -123,6 +123,12 @@ class SQLiteStore(SQLiteRecords):
             )
         if path in ("", "/:memory:"):
             return cls(":memory:", synchronous=synchronous)
+        if path[1:] == "~" or path[1:].startswith("~/"):  # (it made a folder named `~` in the working directory)
+            home = os.path.expanduser(path[1:])
+            raise ConfigurationError(
+                f"SQLite URL {url!r}: '~' is not expanded in a URL (it would be a folder named '~' here); give the"
+                f" absolute path: sqlite:///{home}{'?' + parts.query if parts.query else ''}"
+            )
         return cls(path[1:], synchronous=synchronous)
 
     def __repr__(self) -> str:
