@@ -188,8 +188,8 @@ class SQLiteRecords(SQLiteConnections):
         params = {"key": key, "amount": amount, "expires": None if ttl_s is None else now + ttl_s, "now": now}
         row = self._db.execute(INCR, params).fetchone()
         if row is None:  # (the upsert's WHERE refused a sum past 64 bits, which SQLite would make a REAL)
-            (value,) = self._db.execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()
-            raise counter_overflow(key, value, amount)
+            (held,) = self._db.execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()
+            raise counter_overflow(key, held, amount)
         value: int = row[0]
         self._incrs += 1
         if self._incrs % 1000 == 0:  # forget expired windows now and then (amortised: ~1 µs per call)
