@@ -221,3 +221,45 @@ def test_spent_never_exceeds_the_cost_limit(case: dict[str, object]) -> None:
     spent, reserved = asyncio.run(main())
     assert spent <= case["limit"]  # type: ignore[operator]
     assert reserved == 0
+
+
+async def test_an_answer_is_not_paid_for_unless_its_judging_is_held_too() -> None:
+    """A second run of the session whose answer fits beside the first run's reservation but whose judging does
+    not waits for both; it used to pay for the answer alone, then find no judge it could afford (a failed run
+    that had spent $0.016)."""
+    gate = asyncio.Event()
+    generations: list[str] = []
+
+    async def fn(request: GenerationRequest) -> Generation:
+        usage = Usage(input_tokens=chars4(request), output_tokens=request.max_output_tokens)  # every call its worst
+        if request.purpose == "judge":
+            return Generation(text=json.dumps({"score": 9, "feedback": "good"}), usage=usage)
+        generations.append(request.model.name)
+        if len(generations) == 1:
+            await gate.wait()
+        return Generation(text="word " * request.max_output_tokens, usage=usage, finish_reason="length")
+
+    store = MemoryStore()
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn, count_tokens=chars4)],
+        catalog=gpt41_like(),
+        store=store,
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+        reservation_wait_s=2,
+    )
+    # the first run spends $0.0168 (answer and judge); the second's answer ($0.0165) fits beside it, its judging not
+    session = await orch.create_session(cost_limit=0.0334)
+    first = asyncio.create_task(orch.run(PROMPT, session=session, max_iterations=1))
+    while not generations:
+        await asyncio.sleep(0.001)
+    second = asyncio.create_task(orch.run(PROMPT, session=session, max_iterations=1))
+    await asyncio.sleep(0.05)
+    gate.set()
+    done, refused = await asyncio.gather(first, second)
+    assert done.status == "completed"
+    assert refused.stop_reason == "budget" and refused.total_cost == 0  # nothing paid for an answer nobody judges
+    assert generations == ["function:strong"]
+    assert "for judging its answer" in refused.orchestration.iterations[0].errors[0]
+    final = await store.get_session(session.id)
+    assert final.total_cost == done.total_cost and final.reserved_cost == 0

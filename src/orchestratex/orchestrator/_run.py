@@ -232,10 +232,9 @@ class Run(Committing):
         except OrchestrateXError:  # _generate meets it again and handles it
             return None
         remaining = self._remaining()
-        if remaining is not None and worst > remaining + EPS:
+        if remaining is not None and worst + prepay > remaining + EPS:
             return None
-        with_judges = bool(prepay) and (remaining is None or worst + prepay <= remaining + EPS)
-        return Ready(it.index, model.name, request, worst, prepay if with_judges else 0.0)
+        return Ready(it.index, model.name, request, worst, prepay)
 
     async def _generate(self, it: Iteration) -> None:
         model = self._model(it.model_name)

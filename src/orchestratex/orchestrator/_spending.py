@@ -170,7 +170,8 @@ class Spending(RunState):
         return min(limits) if limits else None
 
     async def _reserve(self, amount: float, ledger: Ledger, *, prepay: float = 0.0) -> None:
-        """Reserve `amount` for one call (plus `prepay` for the judges to come, when it fits)."""
+        """Reserve `amount` for one call, plus `prepay` for judging its answer: an answer is not paid for unless
+        its judging is held too (the session's other runs could otherwise spend it while the model answers)."""
         if self.prepaid:  # reserved in the store with the generation, for the judges: used first
             taken = min(self.prepaid, amount)
             self.prepaid = self.prepaid - taken if self.prepaid - taken > EPS else 0.0
@@ -180,33 +181,31 @@ class Spending(RunState):
             if amount <= EPS:
                 return
         remaining = self._remaining()
-        if remaining is not None and amount > remaining + EPS:
+        judging = f" and {dollars(prepay)} for judging its answer" if prepay else ""
+        if remaining is not None and amount + prepay > remaining + EPS:
             raise BudgetExceeded(
-                f"a call may cost up to {dollars(amount)} but {dollars(max(remaining, 0))} is left",
+                f"a call may cost up to {dollars(amount)}{judging} but {dollars(max(remaining, 0))} is left",
                 remaining=remaining,
-                needed=amount,
+                needed=amount + prepay,
             )
         if self.session_limit is not None:
-            with_judges = bool(prepay) and remaining is not None and amount + prepay <= remaining + EPS
-            if not (with_judges and await self._reserve_in_store(amount, ledger, prepay=prepay)):
-                ok, held = await reserve_waiting(
-                    lambda: self._reserve_in_store(amount, ledger),
-                    self.o.store,
-                    self.doc.session_id,
-                    amount,
-                    limit=self.session_limit,
-                    own=self.inflight,
-                    timeout=self.o.reservation_wait_s,
+            ok, held = await reserve_waiting(
+                lambda: self._reserve_in_store(amount, ledger, prepay=prepay),
+                self.o.store,
+                self.doc.session_id,
+                amount + prepay,
+                limit=self.session_limit,
+                own=self.inflight,
+                timeout=self.o.reservation_wait_s,
+            )
+            if not ok:
+                waited = (
+                    f"; other runs of the session held {dollars(held)} for {self.o.reservation_wait_s:g}s" if held else ""
                 )
-                if not ok:
-                    waited = (
-                        f"; other runs of the session held {dollars(held)} for {self.o.reservation_wait_s:g}s"
-                        if held
-                        else ""
-                    )
-                    raise BudgetExceeded(
-                        f"the session's budget cannot cover a call of up to {dollars(amount)}{waited}", needed=amount
-                    )
+                raise BudgetExceeded(
+                    f"the session's budget cannot cover a call of up to {dollars(amount)}{judging}{waited}",
+                    needed=amount + prepay,
+                )
         else:
             ledger.reserved_local += amount
             self.inflight += amount
