@@ -28,6 +28,7 @@ from orchestratex import (
     Task,
     UserError,
 )
+from orchestratex.exceptions import ConfigurationError
 from orchestratex.usage import Usage
 
 VERDICT = json.dumps({"score": 9.0, "feedback": "Fine."})
@@ -202,6 +203,43 @@ def test_an_evaluator_calling_no_model_runs_on_a_one_model_catalog() -> None:
     orchestrator = Orchestrator(providers=[provider], catalog=catalog("function", ["only"]), evaluator=Regex())
     result = orchestrator.run_sync("What is six times seven?", max_iterations=1)
     assert result.status == "completed" and result.final_score == 10.0
+
+
+class RegexLeftAtOne(Evaluator):
+    """Calls no model, but leaves `panel_size_for` at its default (one judge call), as docs/evaluation.md's example
+    did."""
+
+    async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
+        return Evaluation(score=9.0, feedback="fine", judge_models=["regex"])
+
+
+def test_an_evaluator_that_says_it_calls_a_judge_on_a_one_model_catalog_is_refused_naming_the_fix() -> None:
+    """It started a run that failed with "no judge is available: a judge must be another usable model that is not
+    failing", which said nothing of the evaluator."""
+    provider = FunctionProvider(lambda request: "42")
+    orchestrator = Orchestrator(providers=[provider], catalog=catalog("function", ["only"]), evaluator=RegexLeftAtOne())
+    with pytest.raises(
+        ConfigurationError, match=r"RegexLeftAtOne.panel_size_for .* override panel_size_for to return 0"
+    ):
+        orchestrator.run_sync("What is six times seven?", max_iterations=1)
+
+
+def test_an_evaluator_calling_no_model_keeps_nothing_for_judging() -> None:
+    """With `panel_size_for` 0 no judge's worst case is set aside: a budget that pays for the answer alone runs
+    (the only other model, a dear one, would have been priced in as its judge)."""
+    models = ModelCatalog(
+        [
+            ModelProfile(name="function:cheap", input_cost_per_1k=0.001, output_cost_per_1k=0.002),
+            ModelProfile(name="function:dear", input_cost_per_1k=1.0, output_cost_per_1k=1.0),
+        ]
+    )
+    provider = FunctionProvider(lambda request: "42")
+    ran = Orchestrator(providers=[provider], catalog=models, evaluator=Regex()).run_sync(
+        "Six times seven?", cost_limit=0.005
+    )
+    assert ran.status == "completed" and ran.final_model == "function:cheap"
+    priced_out = Orchestrator(providers=[provider], catalog=models, evaluator=RegexLeftAtOne())
+    assert priced_out.run_sync("Six times seven?", cost_limit=0.005).stop_reason == "budget"
 
 
 class Nameless(Provider):

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ..catalog import ModelCatalog
-from ..evaluation import LLMJudgeEvaluator
+from ..catalog import ModelCatalog, ModelProfile
+from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..exceptions import ConfigurationError, UnknownPriceError, UserError
 from ..records import OrchestrationSettings, Session, Thread
 from ._chat import check_text
@@ -73,7 +73,8 @@ def _check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None,
         raise UnknownPriceError(f"model {names} has no price, so its cost cannot be counted: {_PRICE_FIX}")
     evaluator = orchestrator.evaluator
     if not isinstance(evaluator, LLMJudgeEvaluator):
-        return  # another evaluator may judge without a model
+        _check_judged(orchestrator, evaluator, generators, judges)
+        return
     if evaluator.pinned is not None:
         unknown = [name for name in evaluator.pinned if name not in orchestrator.catalog]
         if unknown:
@@ -103,6 +104,25 @@ def _check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None,
             "second provider (e.g. set ANTHROPIC_API_KEY or GEMINI_API_KEY), add a second model to your catalog "
             "file (a local one at price 0 will do), or pass Orchestrator(evaluator=...) with an evaluator that "
             "needs no judge model"
+        )
+
+
+def _check_judged(
+    orchestrator: Orchestrator, evaluator: Evaluator, generators: list[ModelProfile], judges: Sequence[str] | None
+) -> None:
+    """Another evaluator than the default: one that says it calls judge models (`panel_size_for`, 1 unless it is
+    overridden) needs another model to judge each answer, as the default does."""
+    usable = orchestrator.judge_models(judges)
+    if evaluator.panel_size_for(usable) <= 0:
+        return  # it calls no model: nothing to judge with, nothing kept for judging
+    priced = [m for m in generators if m.priced and not m.judge_only]
+    if priced and not any(j.name != g.name for g in priced for j in usable):
+        only = priced[0].name if len(priced) == 1 else ", ".join(m.name for m in priced)
+        name = type(evaluator).__name__
+        raise ConfigurationError(
+            f"no model can judge the answers of {only}: {name}.panel_size_for says each evaluation calls a judge "
+            "model, and a judge must be another model. If your evaluator calls no model, override "
+            "panel_size_for to return 0; otherwise add a judge (a second model or provider)"
         )
 
 

@@ -366,7 +366,7 @@ class Run(Committing):
         # what was reserved for the judges with the answer stays theirs, even after an overage of the answer
         budget = None if remaining is None else max(remaining, 0.0) + self.prepaid
         eligible = self.planner.eligible(etask, it.response or "", budget)
-        if etask.judges and not eligible:  # say why, rather than "no judge available"
+        if etask.judges and not eligible and self.o.evaluator.panel_size_for(etask.judges) > 0:  # say why
             answer_text = it.response or ""
             by_budget = bool(self.planner.eligible(etask, answer_text, None))
             left = max(budget or 0.0, 0.0)
