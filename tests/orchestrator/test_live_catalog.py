@@ -202,3 +202,23 @@ def test_a_watched_file_edited_mid_run_to_drop_the_picked_model(tmp_path: Path) 
     assert result.status == "completed", result.orchestration.error
     assert result.orchestration.iterations[0].model_name == "function:big"
     assert "function:big" not in catalog
+
+
+async def test_a_price_raised_after_the_call_was_reserved_does_not_bill_past_the_budget() -> None:
+    """The generation's worst case is reserved with the commit of its selection; a price raised then (by a handler of
+    `model_selected`, or a watched file) billed the call at the new price: $0.119 spent of a $0.05 budget, recorded as
+    the provider's overage and the model excluded. The call is made and billed at the prices it was reserved at."""
+    catalog = ModelCatalog([profile("a", 0.001, 9.0), profile("b", 0.001, 7.0)])
+    orch = Orchestrator(providers=[Calls().provider], catalog=catalog, retry=NO_WAIT, store=MemoryStore())
+
+    def dearer(event: Event) -> None:
+        if event.type == "model_selected":
+            catalog.update(event.model_name, input_cost_per_1k=1.0, output_cost_per_1k=2.0)
+
+    session = await orch.create_session(cost_limit=0.05)
+    result = await orch.run("hello", session=session, on_event=dearer, max_iterations=1)
+    assert result.status == "completed" and result.orchestration.overage_cost == 0
+    (it,) = result.orchestration.iterations
+    assert it.errors == [] and it.cost == pytest.approx(it.usage.input_tokens * 1e-6 + it.usage.output_tokens * 1e-6)
+    stored = await orch.store.get_session(session.id)
+    assert stored.total_cost <= 0.05 and stored.reserved_cost == 0

@@ -237,12 +237,15 @@ class Run(Committing):
         return Ready(it.index, model.name, request, worst, prepay)
 
     async def _generate(self, it: Iteration) -> None:
-        model = self._model(it.model_name)
         ready, self._ready = self._ready, None
-        if ready is not None and (ready.index, ready.model_name) == (it.index, model.name):
+        if ready is not None and (ready.index, ready.model_name) == (it.index, it.model_name):
+            # reserved with the selection at the prices of its request's profile: made and billed at those, even
+            # when the catalog's prices changed since (a handler of `model_selected`, a watched file)
+            model = ready.request.model
             ledger = self._open = ready.ledger
         else:
             ready = None
+            model = self._model(it.model_name)
             ledger = self._open = Ledger()
         try:
             if ready is not None:
