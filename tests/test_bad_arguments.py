@@ -103,4 +103,9 @@ async def test_create_session_refuses_a_user_id_or_a_budget_of_the_wrong_type() 
             await orch.create_session(cast(Any, 7))
         with pytest.raises(UserError, match=r"^cost_limit must be a number, not bool True$"):
             await orch.create_session("alice", cost_limit=cast(Any, True))
+        # a string was read letter by letter ("unknown model 'g'"), an empty list taken as every model
+        with pytest.raises(UserError, match=r"^preferred_models is a list of model names: write preferred_models="):
+            await orch.create_session("alice", preferred_models="gpt4")
+        with pytest.raises(UserError, match=r"^preferred_models is empty: name at least one model or leave it unset"):
+            await orch.create_session("alice", preferred_models=[])
         assert await orch.store.list_sessions("alice") == []

@@ -13,7 +13,7 @@ from ..exceptions import Conflict, UserError
 from ..records import Orchestration, Session, SessionSettings, Thread
 from ..stores import Store
 from ._chat import check_text, check_texts
-from ._checks import check_numbers, check_prompt, first_error
+from ._checks import check_numbers, check_prompt, first_error, preferred_names
 from ._judges import Judging
 from ._models import judge_names
 
@@ -40,7 +40,7 @@ def new_session(
     check_text("user_id", user_id)
     check_numbers(max_iterations=max_iterations, cost_limit=cost_limit)
     catalog = orchestrator.catalog
-    preferred = [catalog.get(n).name for n in preferred_models] if preferred_models else None
+    preferred = None if preferred_models is None else preferred_names(catalog, preferred_models)
     try:
         return Session(
             user_id=user_id,
