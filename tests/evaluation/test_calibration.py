@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orchestratex import UserError
 from orchestratex.evaluation import IsotonicCalibration, LogisticCalibration, calibration_from_dict
 
 
@@ -54,3 +56,36 @@ def test_bad_input_is_refused() -> None:
         LogisticCalibration.fit([11], [True])
     with pytest.raises(ValueError, match="unknown calibration kind"):
         calibration_from_dict({"kind": "spline"})
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: IsotonicCalibration.fit([9, 2], [True]),
+            r"^scores and outcomes must pair up: 2 scores but 1 outcomes$",
+        ),
+        (
+            lambda: IsotonicCalibration.fit([9, 2], [1, 0]).score_for(80),
+            r"^score_for takes a probability between 0 and 1",
+        ),
+        (
+            lambda: LogisticCalibration.fit([9, 2], [1, 0]).score_for(1.5),
+            r"^score_for takes a probability between 0 and",
+        ),
+        (lambda: calibration_from_dict({"kind": "isotonic", "points": [[5, 5]]}), r"point \(5.0, 5.0\) must be"),
+        (lambda: calibration_from_dict({"kind": "isotonic", "points": [[5, float("nan")]]}), r"point \(5.0, nan\)"),
+        (
+            lambda: calibration_from_dict({"kind": "isotonic"}),
+            r"^not a saved isotonic calibration \(KeyError: 'points'\)",
+        ),
+        (lambda: calibration_from_dict({"kind": "logistic", "slope": 1}), r"^not a saved logistic calibration"),
+        (lambda: calibration_from_dict({"kind": "logistic", "slope": "inf", "intercept": 0}), r"finite slope"),
+    ],
+)
+def test_a_damaged_calibration_or_a_bad_probability_is_refused_naming_it(make: Any, message: str) -> None:
+    """They were taken: a saved point of probability 5 scored answers 50 (an `Evaluation` that cannot exist, met
+    once the answer and the judges were paid for), `score_for(80)` said 10.01, a missing key was a `KeyError`,
+    and scores and outcomes of different lengths a bare `zip()` error."""
+    with pytest.raises(UserError, match=message):
+        make()

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from orchestratex import EvaluationTask, Generation, GenerationRequest, LLMJudgeEvaluator, ModelCatalog, ModelProfile
-from orchestratex.exceptions import BudgetExceeded, EvaluationError, ProviderTimeout
+from orchestratex.exceptions import BudgetExceeded, EvaluationError, ProviderTimeout, UserError
 
 CATALOG = ModelCatalog(
     [
@@ -222,3 +222,31 @@ async def test_a_panel_that_fails_whole_is_replaced_once_by_judges_not_asked_yet
     assert len(asked) == 3 and len(set(asked)) == 3 and "openai:gen" not in asked
     assert evaluation.score == 7 and evaluation.judge_models == [asked[2]]
     assert [v.score for v in evaluation.verdicts] == [None, None, 7]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"panel_size": 2.5}, r"^panel_size is a whole number of judges .* got 2.5$"),
+        ({"panel_size": True}, r"^panel_size is a whole number"),
+        ({"min_quality": float("nan")}, r"^min_quality must be a quality from 0 to 10"),
+        ({"min_quality": 11}, r"^min_quality must be a quality from 0 to 10"),
+        ({"judges": "gpt4"}, r"^judges is a list of model names: write judges=\['gpt4'\]$"),
+        ({"judges": []}, r"^judges must be a non-empty list of model names"),
+        ({"max_output_tokens": 0}, r"^max_output_tokens is a whole number of tokens each judge may write"),
+        ({"cost_sensitivity": -1}, r"^cost_sensitivity must be a finite number >= 0"),
+        ({"rubric": " "}, r"^rubric must be the judges' instructions"),
+    ],
+)
+def test_a_bad_setting_is_refused_when_the_evaluator_is_made(options: dict[str, object], message: str) -> None:
+    """They were taken, and met in a run: `panel_size=2.5` raised a `TypeError` from a slice, `max_output_tokens=0`
+    a pydantic error once the answer was paid for, `min_quality=nan` left no judge, `judges="gpt4"` pinned 'g'."""
+    with pytest.raises(UserError, match=message):
+        LLMJudgeEvaluator(**options)  # type: ignore[arg-type]
+
+
+def test_a_setting_changed_later_is_checked_too() -> None:
+    evaluator = LLMJudgeEvaluator(panel_size=3)
+    with pytest.raises(UserError, match="panel_size"):
+        evaluator.panel_size = 0
+    assert evaluator.panel_size == 3

@@ -23,7 +23,10 @@ __all__ = ["IsotonicCalibration", "LogisticCalibration", "ScoreCalibration", "ca
 
 
 def _pairs(scores: Iterable[float], outcomes: Iterable[bool | float]) -> list[tuple[float, float]]:
-    pairs = [(float(s), float(o)) for s, o in zip(scores, outcomes, strict=True)]
+    xs, ys = list(scores), list(outcomes)
+    if len(xs) != len(ys):
+        raise UserError(f"scores and outcomes must pair up: {len(xs)} scores but {len(ys)} outcomes")
+    pairs = [(float(s), float(o)) for s, o in zip(xs, ys, strict=True)]
     if not pairs:
         raise UserError("a calibration needs at least one (score, outcome) pair")
     for s, o in pairs:
@@ -49,6 +52,8 @@ class ScoreCalibration(ABC):
 
     def score_for(self, probability: float) -> float:
         """The lowest judge score (to 0.01) whose calibrated probability reaches `probability` (10.01 if none)."""
+        if isinstance(probability, bool) or not isinstance(probability, int | float) or not 0 <= probability <= 1:
+            raise UserError(f"score_for takes a probability between 0 and 1 (0.8 for 80 %); got {probability!r}")
         for hundredths in range(1001):
             if self.probability(hundredths / 100) >= probability:
                 return hundredths / 100
@@ -65,6 +70,9 @@ class IsotonicCalibration(ScoreCalibration):
         pts = sorted((float(x), float(p)) for x, p in points)
         if not pts:
             raise UserError("an isotonic calibration needs at least one point")
+        for x, p in pts:
+            if not (0 <= x <= 10 and 0 <= p <= 1):  # (NaN fails both)
+                raise UserError(f"isotonic calibration point ({x}, {p}) must be (a judge score 0–10, a probability)")
         if any(b[1] < a[1] for a, b in pairwise(pts)):
             raise UserError("isotonic calibration points must not decrease")
         self.points = pts
@@ -114,6 +122,8 @@ class LogisticCalibration(ScoreCalibration):
     def __init__(self, slope: float, intercept: float) -> None:
         self.slope = float(slope)
         self.intercept = float(intercept)
+        if not (math.isfinite(self.slope) and math.isfinite(self.intercept)):
+            raise UserError(f"a logistic calibration needs a finite slope and intercept; got {slope!r}, {intercept!r}")
 
     @classmethod
     def fit(cls, scores: Iterable[float], outcomes: Iterable[bool | float], *, l2: float = 1e-3) -> LogisticCalibration:
@@ -159,8 +169,14 @@ def _sigmoid(z: float) -> float:
 def calibration_from_dict(data: Mapping[str, Any]) -> ScoreCalibration:
     """A calibration saved with `to_dict()` (e.g. as JSON next to your lab results)."""
     kind = data.get("kind")
-    if kind == IsotonicCalibration.kind:
-        return IsotonicCalibration(tuple(p) for p in data["points"])
-    if kind == LogisticCalibration.kind:
-        return LogisticCalibration(data["slope"], data["intercept"])
+    try:
+        if kind == IsotonicCalibration.kind:
+            return IsotonicCalibration((x, p) for x, p in data["points"])
+        if kind == LogisticCalibration.kind:
+            return LogisticCalibration(data["slope"], data["intercept"])
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, UserError):
+            raise
+        want = "'points': [[score, probability], ...]" if kind == "isotonic" else "'slope' and 'intercept' numbers"
+        raise UserError(f"not a saved {kind} calibration ({type(exc).__name__}: {exc}): it needs {want}") from None
     raise UserError(f"unknown calibration kind {kind!r}: expected 'isotonic' or 'logistic'")

@@ -6,12 +6,14 @@ import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from .._seal import made
 from ..catalog import ModelProfile
 from ..exceptions import BudgetExceeded, EvaluationError, OrchestrateXError, UserError
 from ..providers import Generation, GenerationRequest, Message
 from ..records import Evaluation, JudgeVerdict
+from ..routing._knobs import Knob, number, optional, whole
 from ..usage import add_costs
 from ._base import EvaluationTask, Evaluator
 from ._parse import parse_verdict
@@ -25,6 +27,26 @@ Consider correctness first, then completeness, then clarity. 10 means nothing co
 5 means usable with significant flaws; 0 means wrong or off-topic.
 Reply with a single JSON object and nothing else:
 {"score": <number from 0 to 10>, "feedback": "<the most important concrete improvements, in one or two sentences>"}"""
+
+
+def _quality(name: str, value: Any) -> float:
+    """A quality prior's floor: a finite number from 0 to 10."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not 0 <= value <= 10:
+        raise UserError(f"{name} must be a quality from 0 to 10 (None: quality against price); got {value!r}")
+    return float(value)
+
+
+def _pinned(judges: object) -> list[str] | None:
+    """The judges' names `judges=` pins, or None for no pin."""
+    if judges is None:
+        return None
+    if isinstance(judges, str):
+        raise UserError(f"judges is a list of model names: write judges=[{judges!r}]")
+    names = list(judges) if isinstance(judges, Sequence | set | frozenset | tuple) else None
+    if not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise UserError(f"judges must be a non-empty list of model names (or None to choose among all); got {judges!r}")
+    return names
 
 
 class LLMJudgeEvaluator(Evaluator):
@@ -43,6 +65,11 @@ class LLMJudgeEvaluator(Evaluator):
     `10 × P(acceptable)` and `Evaluation.probability` says it, so the threshold means a probability.
     """
 
+    panel_size = Knob(whole(1, "of judges asked for each verdict", 3))
+    min_quality = Knob(optional(_quality))
+    cost_sensitivity = Knob(number("how much a judge's price weighs against its quality"))
+    max_output_tokens = Knob(whole(1, "of tokens each judge may write", 512))
+
     def __init__(
         self,
         *,
@@ -54,12 +81,12 @@ class LLMJudgeEvaluator(Evaluator):
         min_quality: float | None = 7.5,
         calibration: ScoreCalibration | None = None,
     ) -> None:
-        if panel_size < 1:
-            raise UserError("panel_size must be >= 1")
         self.min_quality = min_quality
         self.calibration = calibration
         self.panel_size = panel_size
-        self.pinned = list(judges) if judges else None
+        self.pinned = _pinned(judges)
+        if not isinstance(rubric, str) or not rubric.strip():
+            raise UserError(f"rubric must be the judges' instructions, a non-empty string; got {rubric!r}")
         self.rubric = rubric
         self.cost_sensitivity = cost_sensitivity
         self.max_output_tokens = max_output_tokens
