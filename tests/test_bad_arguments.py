@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from orchestratex import Orchestrator, UserError
+from orchestratex import BayesianRouter, Orchestrator, UserError
 from orchestratex.orchestrator import CircuitPolicy, OutputCapPolicy, RetryPolicy
 
 
@@ -30,12 +30,30 @@ from orchestratex.orchestrator import CircuitPolicy, OutputCapPolicy, RetryPolic
         (lambda: Orchestrator(simulate=True, lease_ttl_s=-1), r"lease_ttl_s must be a finite number of seconds > 0"),
         (lambda: Orchestrator(simulate=True, lease_ttl_s=math.inf), r"lease_ttl_s must be a finite"),
         (lambda: Orchestrator(simulate=True, reservation_wait_s=math.nan), r"reservation_wait_s must be a finite"),
-        (lambda: CircuitPolicy(failure_threshold=0), r"failure_threshold must be >= 1"),
+        (lambda: CircuitPolicy(failure_threshold=0), r"failure_threshold must be a whole number >= 1"),
         (lambda: CircuitPolicy(cooldown_s=-1), r"cooldown_s must be a finite number"),
         (lambda: OutputCapPolicy(headroom=math.nan), r"headroom must be a finite number >= 1, not nan"),
         (lambda: OutputCapPolicy(headroom=math.inf), r"headroom must be a finite number >= 1, not inf"),
         (lambda: RetryPolicy(max_wait=math.nan), r"initial_wait and max_wait must be finite"),
-        (lambda: RetryPolicy(max_attempts=0), r"max_attempts must be >= 1"),
+        (lambda: RetryPolicy(max_attempts=0), r"max_attempts must be a whole number >= 1"),
+        # these were taken and failed in the first run (the run stored failed), or were used as they came
+        (lambda: RetryPolicy(max_attempts=cast(Any, 1.5)), r"^max_attempts must be a whole number >= 1, not 1.5$"),
+        (lambda: CircuitPolicy(failure_threshold=cast(Any, 1.5)), r"^failure_threshold must be a whole number >= 1"),
+        (lambda: Orchestrator(simulate=True, router=cast(Any, 5)), r"^router must be like BayesianRouter\(\), not int"),
+        (
+            lambda: Orchestrator(simulate=True, router=cast(Any, BayesianRouter)),
+            r"^router must be an instance, not the class BayesianRouter: write router=BayesianRouter\(\)$",
+        ),
+        (lambda: Orchestrator(simulate=True, evaluator=cast(Any, 5)), r"^evaluator must be like LLMJudgeEvaluator\(\)"),
+        (lambda: Orchestrator(simulate=True, retry=cast(Any, 5)), r"^retry must be like RetryPolicy\("),
+        (lambda: Orchestrator(simulate=True, store_retry=cast(Any, 5)), r"^store_retry must be like RetryPolicy\("),
+        (lambda: Orchestrator(simulate=True, circuit=cast(Any, {"failure_threshold": 2})), r"^circuit must be like Ci"),
+        (lambda: Orchestrator(simulate=True, output_cap=cast(Any, 5)), r"^output_cap must be like OutputCapPolicy\("),
+        (lambda: Orchestrator(simulate=cast(Any, "yes")), r"^simulate must be like True \(the simulator\) or False"),
+        (lambda: Orchestrator(simulate=True, system_prompt=cast(Any, 5)), r"^system_prompt must be like \"You are"),
+        (lambda: Orchestrator(simulate=True, lease_ttl_s=cast(Any, "60")), r"^lease_ttl_s must be a finite number"),
+        (lambda: Orchestrator(providers=cast(Any, "sim")), r"^providers must be a list of providers .* not 'sim'$"),
+        (lambda: Orchestrator(providers=cast(Any, ["sim"])), r"^providers must hold Provider .* not str 'sim'$"),
     ],
 )
 def test_a_bad_setting_is_refused_when_it_is_made(make: Callable[[], Any], message: str) -> None:

@@ -256,3 +256,24 @@ def validated_settings(**values: Any) -> OrchestrationSettings:
         return OrchestrationSettings(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
         raise UserError(first_error(exc)) from None
+
+
+def check_parts(**parts: tuple[object, type | tuple[type, ...], str]) -> None:
+    """Each constructor part `name=(value, expected type(s), an example)` is None or an instance of its type: a class
+    given for an instance, or anything else, is a `UserError` saying what to write (it failed in the first run, with
+    an `AttributeError` or a pydantic error, the run stored as failed)."""
+    for name, (value, expected, example) in parts.items():
+        if value is None or isinstance(value, expected):
+            continue
+        if isinstance(value, type):
+            raise UserError(f"{name} must be an instance, not the class {value.__name__}: write {name}={example}")
+        raise UserError(f"{name} must be like {example}, not {type(value).__name__} {value!r:.60}")
+
+
+def check_seconds(**values: object) -> None:
+    """Each value a finite number of seconds (`UserError` naming it otherwise); > 0 for `lease_ttl_s`."""
+    for name, value in values.items():
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float("inf")
+        if not ok or (name == "lease_ttl_s" and value == 0):
+            least = "> 0" if name == "lease_ttl_s" else ">= 0"
+            raise UserError(f"{name} must be a finite number of seconds {least}, not {value!r}")

@@ -38,7 +38,8 @@ def resolve_providers(
         catalog = file.catalog
     base = catalog if isinstance(catalog, ModelCatalog) else ModelCatalog.default()
     if providers is not None:
-        found = dict(providers) if isinstance(providers, Mapping) else _by_name(providers)
+        given = _given(providers)
+        found = dict(providers) if isinstance(providers, Mapping) else _by_name(given)
         simulated = bool(found) and all(p.simulated for p in found.values())
         if catalog is None:
             base = base.simulated() if simulated else base
@@ -57,6 +58,20 @@ def resolve_providers(
 
     sim = SimulatedProvider.from_env(env)
     return {"sim": sim}, base.simulated(), True, [sim]
+
+
+def _given(providers: object) -> list[Provider]:
+    """The providers of `providers=` (a list, or the values of a mapping), each a `Provider` (`UserError` if not)."""
+    if isinstance(providers, str | bytes) or not isinstance(providers, Mapping | Iterable):
+        raise UserError(f"providers must be a list of providers (or a mapping of names to them), not {providers!r:.60}")
+    given = list(providers.values() if isinstance(providers, Mapping) else providers)
+    for provider in given:
+        if not isinstance(provider, Provider):
+            raise UserError(
+                "providers must hold Provider objects (FunctionProvider(fn), SimulatedProvider(), an adapter's), "
+                f"not {type(provider).__name__} {provider!r:.60}"
+            )
+    return given
 
 
 def _by_name(providers: Iterable[Provider]) -> dict[str, Provider]:

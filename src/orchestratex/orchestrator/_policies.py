@@ -12,6 +12,11 @@ from ..exceptions import UserError
 __all__ = ["CircuitPolicy", "RetryPolicy"]
 
 
+def _seconds(value: object) -> bool:
+    """Whether `value` is a finite number of seconds >= 0 (not a bool, nor text)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How the orchestrator (the one retry owner) retries a failed call to the same model.
@@ -29,9 +34,9 @@ class RetryPolicy:
     """Injectable for tests, to record waits instead of sleeping."""
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise UserError(f"max_attempts must be >= 1, not {self.max_attempts!r}")
-        if not (0 <= self.initial_wait < math.inf and 0 <= self.max_wait < math.inf):
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise UserError(f"max_attempts must be a whole number >= 1, not {self.max_attempts!r}")
+        if not (_seconds(self.initial_wait) and _seconds(self.max_wait)):
             raise UserError(
                 f"initial_wait and max_wait must be finite numbers of seconds >= 0, not {self.initial_wait!r} and "
                 f"{self.max_wait!r}"
@@ -51,7 +56,8 @@ class CircuitPolicy:
     cooldown_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.failure_threshold < 1:
-            raise UserError(f"failure_threshold must be >= 1 failed attempt, not {self.failure_threshold!r}")
-        if not 0 <= self.cooldown_s < math.inf:
+        threshold = self.failure_threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+            raise UserError(f"failure_threshold must be a whole number >= 1 of failed attempts, not {threshold!r}")
+        if not _seconds(self.cooldown_s):
             raise UserError(f"cooldown_s must be a finite number of seconds >= 0, not {self.cooldown_s!r}")

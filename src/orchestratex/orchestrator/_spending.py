@@ -200,7 +200,9 @@ class Spending(RunState):
             )
             if not ok:
                 waited = (
-                    f"; other runs of the session held {dollars(held)} for {self.o.reservation_wait_s:g}s" if held else ""
+                    f"; other runs of the session held {dollars(held)} for {self.o.reservation_wait_s:g}s"
+                    if held
+                    else ""
                 )
                 raise BudgetExceeded(
                     f"the session's budget cannot cover a call of up to {dollars(amount)}{judging}{waited}",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import uuid
 import weakref
@@ -26,7 +25,7 @@ from ..stores import Store
 from ..telemetry import telemetry_settings
 from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput
-from ._checks import check_handlers, validated_settings
+from ._checks import check_handlers, check_parts, check_seconds, validated_settings
 from ._circuit import CircuitBreaker, CircuitState
 from ._closing import CLOSED_WHILE_RUNNING, Closing
 from ._driving import drive_stored, run_prompt, start_task, stream_run
@@ -88,6 +87,17 @@ class Orchestrator:
         reservation_wait_s: float = 30.0,
     ) -> None:
         telemetry_settings()  # a mistyped ORCHESTRATEX_TRACING or _LOG_CONTENT is an error here, not at the first run
+        check_parts(
+            router=(router, Router, "BayesianRouter()"),
+            evaluator=(evaluator, Evaluator, "LLMJudgeEvaluator()"),
+            retry=(retry, RetryPolicy, "RetryPolicy(max_attempts=3)"),
+            store_retry=(store_retry, RetryPolicy, "RetryPolicy(max_attempts=6)"),
+            circuit=(circuit, CircuitPolicy, "CircuitPolicy(failure_threshold=5)"),
+            output_cap=(output_cap, OutputCapPolicy, "OutputCapPolicy(headroom=2.0)"),
+            simulate=(simulate, bool, "True (the simulator) or False (real providers only)"),
+            system_prompt=(system_prompt, str, '"You are a helpful assistant."'),
+        )
+        check_seconds(reservation_wait_s=reservation_wait_s, lease_ttl_s=lease_ttl_s)
         self.defaults = validated_settings(
             max_iterations=max_iterations,
             evaluation_threshold=evaluation_threshold,
@@ -117,13 +127,9 @@ class Orchestrator:
         """Whether an answer no decision depends on is judged anyway (see `Judging`)."""
         self.output_lengths = OutputLengths(output_cap or OutputCapPolicy())
         """Observed output lengths per model, from which each call's output cap is derived."""
-        if not 0 <= reservation_wait_s < math.inf:
-            raise UserError(f"reservation_wait_s must be a finite number of seconds >= 0, not {reservation_wait_s!r}")
         self.reservation_wait_s = reservation_wait_s
         """How long a run waits for the session's other runs to release reserved budget before `budget`."""
         self.system_prompt = system_prompt
-        if not 0 < lease_ttl_s < math.inf:
-            raise UserError(f"lease_ttl_s must be a finite number of seconds > 0, not {lease_ttl_s!r}")
         self.lease_ttl_s = lease_ttl_s
         self.cancel_check_s = 1.0
         """How often the store is asked which of this orchestrator's running orchestrations should stop (one
