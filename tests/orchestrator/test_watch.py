@@ -281,3 +281,25 @@ async def test_cancel_of_a_run_whose_task_has_not_begun_it_ends_it_cancelled(whe
         assert stored.status == "cancelled" and stored.stop_reason == "cancelled"
         assert await store.count_active_orchestrations(doc.user_id) == 0
         assert await store.list_resumable() == []
+
+
+async def test_orchestrator_cancel_of_a_run_gives_its_caller_the_result_and_returns_when_the_run_ends() -> None:
+    """`run` is driven in its caller's task. `cancel(id)` from another task cancelled that task: the caller got a
+    `CancelledError` it never asked for (at the top of a program, `asyncio.run` died of it), and `cancel` awaited the
+    caller's whole task, so a caller that went on after the run (here: waiting for the canceller) never let `cancel`
+    return. The caller now gets the cancelled `RunResult`, and `cancel` returns once the run has ended."""
+    orch = _orchestrator(MemoryStore())
+    ids: list[str] = []
+
+    async def canceller() -> bool:
+        while not ids:
+            await asyncio.sleep(0.001)
+        return await orch.cancel(ids[0])
+
+    stopping = asyncio.create_task(canceller())
+    result = await orch.run("keep going", max_iterations=5, on_event=lambda e: ids.append(e.orchestration_id))
+    assert result.status == "cancelled" and result.stop_reason == "cancelled"
+    assert await asyncio.wait_for(stopping, 5) is True  # (it waited for this task, which waits for it: forever)
+    current = asyncio.current_task()
+    assert current is not None and current.cancelling() == 0
+    assert (await orch.store.get_orchestration(result.id)).status == "cancelled"

@@ -80,6 +80,7 @@ def start_task(
     o = orchestrator
     oid = orchestration.id if isinstance(orchestration, Orchestration) else orchestration
     task = asyncio.create_task(o.drive(orchestration, on_delta=on_delta), name=f"orchestration-{oid}")
+    o._started.add(task)
     running = o._tasks.get(oid)
     if running is None or running.done():  # (a second start of a run under way fails with `Conflict`: the
         o._tasks[oid] = task  # first stays the one `cancel` and `suspend` stop)

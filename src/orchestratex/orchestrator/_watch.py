@@ -35,6 +35,8 @@ class _Watched:
     """When the store is first asked about the run (event loop time)."""
     stopping: bool = False
     """The watcher cancelled `task` to stop the run: a cancellation `drive` absorbs."""
+    ended: asyncio.Future[None] | None = None
+    """Done once `drive` has returned (set by `stop`, for `Orchestrator.cancel` to wait on the run, not its task)."""
 
 
 class CancelWatcher:
@@ -81,6 +83,8 @@ class CancelWatcher:
             if task.uncancel() > 0:  # the task was cancelled by someone else too
                 raise
         finally:
+            if watched.ended is not None and not watched.ended.done():
+                watched.ended.set_result(None)
             if self._runs.get(oid) is watched:
                 del self._runs[oid]
             if watched.stopping:  # the run ended otherwise (an error) after being stopped: nothing is pending
@@ -98,6 +102,19 @@ class CancelWatcher:
         self._stop_on_entry.add(orchestration_id)
         task.add_done_callback(lambda _: self._stop_on_entry.discard(orchestration_id))  # (ended before its run)
         return True
+
+    def stop(self, orchestration_id: str) -> asyncio.Future[None] | None:
+        """For `Orchestrator.cancel` from another task: stop the run being driven here as when the store says so (it
+        ends `cancelled` and its caller gets its `RunResult`, not a `CancelledError` it did not ask for); a future
+        done once it has ended, to wait for the run rather than its caller's task (which goes on after the run).
+        None when the run is not being driven on this event loop."""
+        watched = self._runs.get(orchestration_id)
+        if watched is None or watched.task.get_loop() is not _running_loop():
+            return None
+        if watched.ended is None:
+            watched.ended = watched.task.get_loop().create_future()
+        self._stop(watched)
+        return watched.ended
 
     def stop_own(self, orchestration_id: str) -> bool:
         """For `Orchestrator.cancel` called in the task driving the run (by one of its event handlers): the run ends

@@ -140,6 +140,8 @@ class Orchestrator:
         self._ready: asyncio.Future[None] | None = None
         self._attached = False
         self._tasks: dict[str, asyncio.Task[RunResult]] = {}
+        self._started: weakref.WeakSet[asyncio.Task[RunResult]] = weakref.WeakSet()
+        """The tasks `start` made (each drives one run, and `cancel` cancels it)."""
         self.suspending: set[str] = set()
         """Orchestrations being suspended (see `suspend`); read by the run being stopped."""
         self._leases = LeaseKeeper(self)
@@ -371,12 +373,18 @@ class Orchestrator:
 
     async def cancel(self, orchestration_id: str) -> bool:
         """Cancel a running orchestration of this process (one whose task is still starting too); it ends with
-        `stop_reason="cancelled"`."""
+        `stop_reason="cancelled"`. The task `start` made is cancelled; a caller of `run` (or a stream) gets the
+        cancelled `RunResult`, not a `CancelledError` it did not ask for. Returns once the run has ended."""
         task = self._tasks.get(orchestration_id)
         if task is None or task.done():
             return False
         if task is asyncio.current_task():  # the run's own event handler: it stops at its next step
             return self._watcher.stop_own(orchestration_id)
+        if task not in self._started:  # `run` (or a stream) drives it in its caller's task, which goes on after it
+            ended = self._watcher.stop(orchestration_id)  # the caller gets the cancelled RunResult
+            if ended is not None:
+                await asyncio.shield(ended)
+                return True
         if not self._watcher.stop_when_driven(orchestration_id, task):
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
