@@ -19,6 +19,9 @@ import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
+from orchestratex.records import Orchestration
+from orchestratex.stores import open_store
+
 from .server_process import ServerProcess, create_key
 
 pytestmark = pytest.mark.slow
@@ -216,6 +219,34 @@ def test_a_client_that_leaves_a_stream_cancels_its_orchestration(tmp_path: Path)
                 break
             time.sleep(0.25)
         assert doc["status"] == "cancelled" and doc["stop_reason"] == "cancelled"
+
+
+@pytest.mark.parametrize("wait_s", [0.3, 2.5])
+def test_a_client_that_leaves_a_call_without_stream_cancels_its_orchestration(tmp_path: Path, wait_s: float) -> None:
+    """Formerly the run went on to `completed` (and kept paying) after the SDK timed out or the connection closed;
+    a stream's run was cancelled. The SDK gives up after `wait_s`: as the first model answers, or later."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "gina")
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "1"}) as server:
+        client = OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0, timeout=wait_s)
+        with pytest.raises(openai.APITimeoutError):  # the SDK closes the connection as it gives up
+            client.chat.completions.create(model="orchestratex/best", messages=PROMPT)
+        deadline = time.monotonic() + 10  # the simulated run takes far longer: only the disconnect ends it
+        while time.monotonic() < deadline:
+            (doc,) = asyncio.run(_orchestrations(url))  # (the call's only one)
+            if doc.status not in ("pending", "running"):
+                break
+            time.sleep(0.25)
+        assert doc.status == "cancelled" and doc.stop_reason == "cancelled", doc
+        assert "failed unexpectedly" not in server.log()
+
+
+async def _orchestrations(url: str) -> list[Orchestration]:
+    store = await open_store(url)
+    try:
+        return await store.list_orchestrations()
+    finally:
+        await store.close()
 
 
 def test_calls_whose_run_is_stopped_from_elsewhere_end_with_orchestration_cancelled(tmp_path: Path) -> None:

@@ -28,13 +28,13 @@ from ..exceptions import ConfigurationError, OrchestrateXError, UnknownModelErro
 from ._app import ServerState
 from ._auth import Principal, key_of
 from ._auth_limit import client_address
-from ._keys import revoked_first
 from ._openai_chat import DefaultSessions, prepare_call, resolve_target
 from ._openai_errors import NO_RETRY, OpenAIError, from_exception, openai_error_response
 from ._openai_presets import Preset, merge_presets
 from ._openai_results import completion, failure
 from ._openai_schemas import parse_chat_request
 from ._openai_stream import EventTap, settled, sse_stream
+from ._openai_wait import wait_for_run
 
 __all__ = ["OpenAIRoutes", "mount_openai"]
 
@@ -163,13 +163,22 @@ class OpenAIRoutes:
             headers = {**call.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
             return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
         task = state.runner.launch(call.orchestration)
-        if await revoked_first(state, key_of(request), user.key_id, task):
+        waited = await wait_for_run(state, request, user, task)
+        if waited == "revoked":
             await state.orchestrator.cancel(call.orchestration.id)
             raise OpenAIError(
                 401,
                 f"this API key was revoked while the answer was computed: orchestration {call.orchestration.id}"
                 " is stopped; ask for a new key",
                 code="invalid_api_key",
+                headers={**call.headers, **NO_RETRY},
+            )
+        if waited == "gone":  # (nobody reads this answer: it is what the metrics count)
+            await state.orchestrator.cancel(call.orchestration.id)
+            raise OpenAIError(
+                400,
+                f"the client disconnected before the answer: orchestration {call.orchestration.id} is cancelled",
+                code="client_disconnected",
                 headers={**call.headers, **NO_RETRY},
             )
         doc = await settled(state, task, call.orchestration.id)  # (ended `cancelled` when stopped from elsewhere)

@@ -39,6 +39,7 @@ from ._openai_results import (
     openai_usage,
     total_usage,
 )
+from ._openai_wait import client_gone
 
 __all__ = ["EventTap", "settled", "sse_stream"]
 
@@ -279,8 +280,7 @@ class _Stream:
         """Cancel the run as soon as the client goes away (servers of ASGI 2.4+ only say so when asked)."""
 
         async def watch() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
+            await client_gone(receive)
             self.stop()
 
         self.watcher = asyncio.create_task(watch(), name=f"orchestratex-v1-watch-{self.call.orchestration.id}")

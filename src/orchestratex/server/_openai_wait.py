@@ -1,0 +1,40 @@
+"""Waiting for the run of a `/v1/chat/completions` call without `stream`: until the run ends, the call's key is
+revoked, or its client goes away (an SDK timeout, a closed connection), which then stops paying for an answer
+nobody will read."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from starlette.requests import Request
+from starlette.types import Receive
+
+from ._app import ServerState
+from ._auth import Principal, key_of
+from ._keys import revoked_first
+
+__all__ = ["client_gone", "wait_for_run"]
+
+
+async def client_gone(receive: Receive) -> None:
+    """Return once the client has disconnected (its request's body already read: the server's next message is
+    `http.disconnect`; servers of ASGI 2.4+ only send it when asked)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def wait_for_run(
+    state: ServerState, request: Request, user: Principal, task: asyncio.Task[Any]
+) -> Literal["ended", "revoked", "gone"]:
+    """Wait for `task` (the call's run) to end; else say why the wait stopped first: the key was `revoked`, or the
+    client is `gone`. The run is left as it is: the caller stops it."""
+    gone = asyncio.create_task(client_gone(request.receive), name="orchestratex-v1-client")
+    either = asyncio.ensure_future(asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED))
+    try:
+        if await revoked_first(state, key_of(request), user.key_id, either):
+            return "revoked"
+    finally:
+        either.cancel()
+        gone.cancel()
+    return "ended" if task.done() else "gone"
