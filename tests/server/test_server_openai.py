@@ -421,6 +421,39 @@ def test_a_run_that_ends_without_an_answer_is_an_error_never_retried(api: Api) -
     assert doc["status"] == "failed" and doc["stop_reason"] == "budget"
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_conversation_longer_than_every_window_is_refused_before_anything_is_stored(api: Api, stream: bool) -> None:
+    """Formerly stored and run to `failed`: 502 `orchestration_failed` (a stream's error payload), as OpenAI
+    refuses it with a 400 `context_length_exceeded`. A thread's earlier turns count, as the run sends them."""
+
+    def stored() -> int:
+        async def count() -> int:
+            return len(await api.store.list_orchestrations())
+
+        return in_app_loop(api.client).call(count)
+
+    first = chat(api, model="haiku", messages=[{"role": "user", "content": "x" * 240_000}])  # 60,000 tokens
+    assert ok(first)
+    thread = {"thread_id": first.json()["orchestratex"]["thread_id"]}
+    before = stored()
+    for messages, extra in (
+        ([{"role": "user", "content": "x" * 500_000}], {}),  # 125,000 tokens: haiku's window is 100,000
+        ([{"role": "user", "content": "y" * 200_000}], thread),  # 50,000 more after the thread's 60,000
+    ):
+        err = error_of(chat(api, model="haiku", messages=messages, stream=stream, **extra), 400)
+        assert (err["code"], err["param"], err["type"]) == (
+            "context_length_exceeded",
+            "messages",
+            "invalid_request_error",
+        )
+        assert "100,000 tokens" in err["message"] and "shorten the prompt" in err["message"]
+    assert stored() == before
+    answer_too_long = chat(api, model="haiku", messages=[{"role": "user", "content": "x" * 390_000}], max_tokens=30_000)
+    assert "lower max_tokens" in error_of(answer_too_long, 400)["message"]
+    assert ok(chat(api, model="haiku", messages=[{"role": "user", "content": "x" * 390_000}], max_tokens=100))
+    assert stored() == before + 1
+
+
 # -- limits ---------------------------------------------------------------------------------------
 
 

@@ -54,7 +54,7 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("openai-server")
     url = f"sqlite:///{tmp / 'server.db'}"
-    keys = {user: create_key(url, user) for user in ("alice", "bob", "carol")}
+    keys = {user: create_key(url, user) for user in ("alice", "bob", "carol", "dan")}
     keys["admin"] = create_key(url, "root", admin=True)
     env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.01", "ORCHESTRATEX_RATE_LIMIT": "8"}
     with ServerProcess(url, tmp, env=env) as server:
@@ -164,6 +164,24 @@ def test_a_thread_continues_from_the_answer_the_sdk_received_with_stop(served: S
     assert [m["content"] for m in doc["messages"]][-3:] == ["Q2", received, "Q3"]
 
 
+def test_a_prompt_longer_than_every_window_is_the_sdk_s_bad_request_error(served: Served) -> None:
+    """Formerly a stored orchestration that failed: 502 `orchestration_failed` (`InternalServerError`), or the
+    stream's error payload (`APIError`). OpenAI answers 400 `context_length_exceeded` before running anything."""
+    client = served.client("dan", max_retries=0)
+    too_long: list[Any] = [
+        {"role": "user", "content": "word " * 100_000}
+    ]  # about 125,000 tokens: haiku's window is 100,000
+    for stream in (False, True):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="haiku", messages=too_long, stream=stream)
+        assert (refused.value.code, refused.value.param) == ("context_length_exceeded", "messages")
+        assert "100,000 tokens" in refused.value.message
+    sessions = httpx.get(
+        f"{served.server.base_url}/api/sessions/user/dan", headers={"Authorization": f"Bearer {served.keys['dan']}"}
+    ).json()
+    assert asyncio.run(_orchestrations_of(served.server.store_url, [s["_id"] for s in sessions])) == []
+
+
 def test_the_rate_limit_is_the_sdk_s_rate_limit_error(served: Served) -> None:
     client = served.client("carol", max_retries=0)
     into_window = time.time() % 60  # the limit counts in fixed windows of 60 s: all 9 requests in one
@@ -242,9 +260,14 @@ def test_a_client_that_leaves_a_call_without_stream_cancels_its_orchestration(tm
 
 
 async def _orchestrations(url: str) -> list[Orchestration]:
+    return await _orchestrations_of(url, [None])
+
+
+async def _orchestrations_of(url: str, session_ids: list[str | None]) -> list[Orchestration]:
+    """The orchestrations of these sessions (`None`: of every session) in the store at `url`."""
     store = await open_store(url)
     try:
-        return await store.list_orchestrations()
+        return [doc for sid in session_ids for doc in await store.list_orchestrations(session_id=sid)]
     finally:
         await store.close()
 

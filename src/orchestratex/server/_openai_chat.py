@@ -7,6 +7,8 @@
 - Conversation: the messages as they are (system, earlier turns, the user message to answer); on a
   `thread_id`, a request without assistant turns continues the thread's conversation, whose last
   answer is the one its client received (`stop` is kept as the orchestration's `stop_sequences`).
+- Context: a conversation (and the answer it asks for) that fits no model's context window is refused as OpenAI
+  refuses it, 400 `context_length_exceeded`, before anything is stored: its run could only fail.
 - Storage quota: the messages' text (and a new thread's prompt) counts as `/api/orchestration/start` counts it.
 - Session: `session_id` / the session of `thread_id` when given (the caller's, active), else the
   caller's own `/v1` session, created on first use with a stable id; one the user ends is followed
@@ -23,7 +25,10 @@ from typing import Any
 
 from ..catalog import ModelProfile
 from ..exceptions import NotFound, UnknownModelError
+from ..orchestrator._prompts import build_messages
+from ..orchestrator._window import too_long
 from ..providers import Message
+from ..providers._base import estimate_message_tokens
 from ..records import Orchestration, Session, Thread
 from ._access import load_session, load_thread
 from ._app import ServerState
@@ -38,6 +43,7 @@ __all__ = [
     "DefaultSessions",
     "Target",
     "chat_messages",
+    "check_window",
     "prepare_call",
     "resolve_target",
     "usable_model",
@@ -271,6 +277,8 @@ async def prepare_call(
     messages = chat_messages(request)
     session, thread = await _session_and_thread(state, sessions, user, options)
     headers = await state.rate.hit(session.id)
+    doc, new_thread, _ = await state.orchestrator._plan(messages, session=session, thread=thread, **settings)
+    check_window(state, doc)
     # the storage quota, as `/api/orchestration/start` counts it: the text sent (and a new thread's prompt)
     size = text_bytes(*(m.content for m in messages), messages[-1].content if thread is None else None)
     charged = await state.quota.charge(session.user_id, size)
@@ -280,10 +288,24 @@ async def prepare_call(
         await state.quota.refund(session.user_id, charged)
         raise
     try:
-        doc = await state.orchestrator.prepare(messages, session=session, thread=thread, **settings)
+        if new_thread is not None:
+            await state.store.create_thread(new_thread)
+        doc = await state.store.create_orchestration(doc)
     except BaseException:
         await state.quota.refund(session.user_id, charged)
         raise
     finally:
         await state.concurrency.release(admitted)
     return ChatCall(doc, target, headers)
+
+
+def check_window(state: ServerState, doc: Orchestration) -> None:
+    """400 `context_length_exceeded` (OpenAI's answer) when the conversation, as its run would send it, and the
+    answer it asks for fit no routable model's context window: the run could only fail, so nothing is stored."""
+    o = state.orchestrator
+    _, sent = build_messages(doc, o.system_prompt)  # (what its first attempt sends)
+    models = o.usable_models(doc.settings.preferred_models)
+    why = too_long(models, estimate_message_tokens(sent), doc.settings.max_output_tokens)
+    if why is not None:  # (here the answer's length is `max_tokens`)
+        why = why.replace("lower max_output_tokens", "lower max_tokens")
+        raise OpenAIError(400, why, param="messages", code="context_length_exceeded")
