@@ -116,6 +116,20 @@ def test_the_async_sdk_orchestrates_and_streams_concurrently(served: Served) -> 
     asyncio.run(main())
 
 
+def test_the_sdk_s_stream_helper_reports_the_model_that_answered_with_stream_events(served: Served) -> None:
+    """The helper keeps the first chunk's `model`: it reported the preset asked for (`orchestratex/fast`), not the
+    model a call without `stream` names."""
+    client = served.client("alice")
+    with client.chat.completions.stream(
+        model="orchestratex/fast", messages=PROMPT, extra_body={"stream_events": True}
+    ) as helper:
+        for _ in helper:
+            pass
+        final = helper.get_final_completion()
+    doc = served.status("alice", final.id.removeprefix("chatcmpl-"))
+    assert final.model == doc["final_model"] and final.choices[0].message.content == doc["final_response"]
+
+
 def test_errors_arrive_as_the_sdk_s_exceptions(served: Served) -> None:
     with pytest.raises(openai.AuthenticationError):
         OpenAI(base_url=f"{served.server.base_url}/v1", api_key="ox_wrong").models.list()

@@ -5,7 +5,8 @@ The stream is, in order: a comment naming the orchestration; one comment per eve
 then the answer's chunks (role, content, a last one with `finish_reason` and the `orchestratex`
 field), a `usage` chunk when `stream_options.include_usage`, and `data: [DONE]`. An orchestration
 that ends without an answer sends `data: {"error": {...}}` instead (the openai SDK raises it).
-With `stream_events` the events also arrive as chunks with no choices and `orchestratex.event`.
+With `stream_events` the events also arrive as chunks with no choices and `orchestratex.event`. Every chunk's
+`model` is the model at work: an attempt's from its `model_selected` on, then the final answer's.
 A client that disconnects cancels the orchestration, and so does the revocation of the stream's key:
 at once when it is revoked through this process's admin API, else at the next check of the key in the
 store (every `ws_auth_check_s`); the stream then ends with `data: {"error": {"code": "invalid_api_key"}}`.
@@ -275,6 +276,8 @@ class _Stream:
         self.stopping = False
         self.chunks = Chunks(doc, call.target.requested, include_usage)
         self.answer = _Answer(self.chunks, stops, live=doc.settings.max_iterations == 1)
+        self.held: list[dict[str, Any]] = []
+        """Event chunks waiting for a model to be chosen (`stream_events`), so that none names the preset asked for."""
 
     def watch_disconnect(self, receive: Receive) -> None:
         """Cancel the run as soon as the client goes away (servers of ASGI 2.4+ only say so when asked)."""
@@ -312,9 +315,23 @@ class _Stream:
             else:
                 yield comment(describe(item))
                 if self.events:
-                    yield chunks.bare(orchestratex={"event": EVENT_ADAPTER.dump_python(item, mode="json")})
+                    for piece in self._event_chunks(item):
+                        yield piece
                 if item.type in _TERMINAL:
                     return
+
+    def _event_chunks(self, event: Event) -> list[bytes]:
+        """The chunks of `event` (and of those held before it), with the `model` at work: each attempt's from its
+        `model_selected` on, until the answer's chunks name the model that wrote it. `orchestration_started` waits
+        for the first model to be chosen (or for the run's end), as OpenAI's first chunk names the model it runs."""
+        self.held.append(EVENT_ADAPTER.dump_python(event, mode="json"))
+        if event.type == "orchestration_started":
+            return []
+        if event.type == "model_selected" and not self.answer.started:
+            self.chunks.base["model"] = event.model_name
+        out = [self.chunks.bare(orchestratex={"event": held}) for held in self.held]
+        self.held.clear()
+        return out
 
     def _ending(self, final: Orchestration) -> list[bytes]:
         target, simulated = self.call.target, self.state.orchestrator.simulated
