@@ -372,6 +372,20 @@ def test_a_misspelt_setting_in_the_orchestratex_object_is_named_with_the_setting
     assert status_of(api, completed["orchestratex"]["orchestration_id"])["domain"] == "coding"
 
 
+def test_threshold_and_its_long_name_together_are_one_setting_given_twice(api: Api) -> None:
+    """Formerly "threshold: Extra inputs are not permitted" (top level), or "Unrecognized request argument supplied:
+    threshold in `orchestratex`", calling a documented setting unknown."""
+    for body in (
+        {"threshold": 8, "evaluation_threshold": 9},
+        {"orchestratex": {"threshold": 8, "evaluation_threshold": 9}},
+    ):
+        err = error_of(chat(api, **body), 400)
+        assert (err["param"], err["code"]) == ("threshold", "invalid_value"), err
+        assert "same setting" in err["message"] and "give one" in err["message"]
+        assert "Extra inputs" not in err["message"] and "Unrecognized" not in err["message"]
+    assert ok(chat(api, model="orchestratex/fast", threshold=8))
+
+
 def test_bodies_that_are_not_json_objects_answer_400_invalid_json(api: Api) -> None:
     for content in (b"{not json", b"[1, 2]"):
         r = api.client.post("/v1/chat/completions", content=content, headers=api.alice)

@@ -140,6 +140,9 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
         raise OpenAIError(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise OpenAIError(400, "the request body must be a JSON object", code="invalid_json")
+    _one_threshold(data)
+    if isinstance(data.get("orchestratex"), dict):
+        _one_threshold(data["orchestratex"], " in `orchestratex`")
     try:
         request = ChatRequest.model_validate(data)
         options = _options(request)
@@ -159,6 +162,19 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
         raise OpenAIError(400, f"{param or 'body'}: {number_message(err)}", param=param, code="invalid_value") from None
     _check_supported(request)
     return request, options
+
+
+def _one_threshold(fields: dict[str, Any], where: str = "") -> None:
+    """`threshold` is `evaluation_threshold`'s short name: both given is one setting twice (pydantic would call one
+    of them an unknown field)."""
+    if "threshold" in fields and "evaluation_threshold" in fields:
+        raise OpenAIError(
+            400,
+            f"threshold and evaluation_threshold are the same setting (threshold is its short name), both given{where}:"
+            " give one",
+            param="threshold",
+            code="invalid_value",
+        )
 
 
 def _options(request: ChatRequest) -> OrchestrationOptions:
