@@ -337,6 +337,13 @@ TOOL_CALL = {"id": "a", "type": "function", "function": {"name": "f", "arguments
         ({"presence_penalty": 2.5}, "presence_penalty", "invalid_value"),
         ({"frequency_penalty": -3}, "frequency_penalty", "invalid_value"),
         ({"seed": "x"}, "seed", "invalid_value"),
+        # accepted and not acted on, but with OpenAI's types (formerly any value passed)
+        ({"user": 5}, "user", "invalid_value"),
+        ({"metadata": "x"}, "metadata", "invalid_value"),
+        ({"metadata": {"team": 1}}, "metadata.team", "invalid_value"),
+        ({"service_tier": 5}, "service_tier", "invalid_value"),
+        ({"logit_bias": {"50256": "x"}}, "logit_bias.50256", "invalid_value"),
+        ({"prediction": "x"}, "prediction", "invalid_value"),
     ],
 )
 def test_invalid_requests_answer_400_naming_the_parameter_with_a_documented_code(
@@ -370,6 +377,23 @@ def test_a_misspelt_setting_in_the_orchestratex_object_is_named_with_the_setting
     completed = ok(chat(api, domain="CODING", max_iterations=1)).model_extra
     assert completed is not None
     assert status_of(api, completed["orchestratex"]["orchestration_id"])["domain"] == "coding"
+
+
+def test_parameters_not_acted_on_are_accepted_with_openai_s_types(api: Api) -> None:
+    accepted = {
+        "user": "u-1",
+        "metadata": {"team": "core"},
+        "service_tier": "auto",
+        "reasoning_effort": "low",
+        "verbosity": "low",
+        "prompt_cache_key": "k",
+        "safety_identifier": "s",
+        "logit_bias": {"50256": -100},
+        "prediction": {"type": "content", "content": "x"},
+        "temperature": 0,
+        "seed": 7,
+    }
+    assert ok(chat(api, model="orchestratex/fast", **accepted))
 
 
 def test_threshold_and_its_long_name_together_are_one_setting_given_twice(api: Api) -> None:

@@ -54,21 +54,6 @@ class OrchestrationOptions(BaseModel):
 
 _OPTION_NAMES = frozenset({*OrchestrationOptions.model_fields, "threshold"})
 
-_IGNORED = frozenset(
-    {
-        "logit_bias",
-        "user",
-        "metadata",
-        "service_tier",
-        "reasoning_effort",
-        "verbosity",
-        "prompt_cache_key",
-        "safety_identifier",
-        "prediction",
-    }
-)
-"""OpenAI parameters accepted and not acted on: sampling is each model's own, and nothing here is billed per them."""
-
 
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -118,6 +103,17 @@ class ChatRequest(BaseModel):
     store: Flag | None = None
     parallel_tool_calls: Flag | None = None
     """Accepted (as booleans, as OpenAI checks them) and not acted on."""
+    user: str | None = None
+    metadata: dict[str, str] | None = None
+    service_tier: str | None = None
+    reasoning_effort: str | None = None
+    verbosity: str | None = None
+    prompt_cache_key: str | None = None
+    safety_identifier: str | None = None
+    logit_bias: dict[str, Number] | None = None
+    prediction: dict[str, Any] | None = None
+    """Accepted with OpenAI's types and not acted on: sampling is each model's own, and nothing here is billed per
+    them."""
     orchestratex: OrchestrationOptions | None = None
 
     @property
@@ -179,7 +175,7 @@ def _one_threshold(fields: dict[str, Any], where: str = "") -> None:
 
 def _options(request: ChatRequest) -> OrchestrationOptions:
     extra = dict(request.model_extra or {})
-    unknown = sorted(k for k in extra if k not in _OPTION_NAMES and k not in _IGNORED)
+    unknown = sorted(k for k in extra if k not in _OPTION_NAMES)
     if unknown:
         raise _unknown(unknown)
     top = {k: v for k, v in extra.items() if k in _OPTION_NAMES}
