@@ -329,6 +329,10 @@ class _Stream:
             return []
         if event.type == "model_selected" and not self.answer.started:
             self.chunks.base["model"] = event.model_name
+        return self.unheld()
+
+    def unheld(self) -> list[bytes]:
+        """The chunks of the events held so far (none once sent)."""
         out = [self.chunks.bare(orchestratex={"event": held}) for held in self.held]
         self.held.clear()
         return out
@@ -402,10 +406,10 @@ async def sse_stream(
     try:
         async for piece in stream.body():
             yield piece
-    except OpenAIError as exc:
-        yield data(exc.body())
     except Exception as exc:
-        if not isinstance(exc, OrchestrateXError):
+        for piece in stream.unheld():  # (events held for a model's choice that never came: the key revoked, …)
+            yield piece
+        if not isinstance(exc, OrchestrateXError | OpenAIError):
             logger.exception("streaming orchestration %s failed", call.orchestration.id)
         yield data(from_exception(exc).body())
     finally:
