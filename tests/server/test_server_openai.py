@@ -380,7 +380,7 @@ def test_a_misspelt_setting_in_the_orchestratex_object_is_named_with_the_setting
 
 
 def test_parameters_not_acted_on_are_accepted_with_openai_s_types(api: Api) -> None:
-    accepted = {
+    accepted: dict[str, Any] = {
         "user": "u-1",
         "metadata": {"team": "core"},
         "service_tier": "auto",
