@@ -560,6 +560,27 @@ def test_bad_presets_are_configuration_errors(value: str) -> None:
         ServerSettings.from_env({"ORCHESTRATEX_PRESETS": value})
 
 
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ('{"domain": "codeing"}', "domain: domain 'codeing' looks like 'coding' misspelt"),
+        ('{"cost_limit": 1e12}', "cost_limit: Input should be less than or equal to 1000000"),
+        ('{"preferred_models": []}', "preferred_models: Tuple should have at least 1 item"),
+        ('{"evaluation_threshold": NaN}', "evaluation_threshold: Input should be a finite number"),
+    ],
+)
+def test_a_preset_no_call_could_use_stops_the_server_from_starting(settings: str, says: str) -> None:
+    """Formerly the server started, and every call of the preset answered 400 about a `domain` or a `cost_limit`
+    it did not send (an empty `preferred_models` routed among every model; NaN said "less than or equal to 10")."""
+    with pytest.raises(ConfigurationError, match="presets") as refused:
+        ServerSettings.from_env({"ORCHESTRATEX_PRESETS": f'{{"team/x": {settings}}}'})
+    assert f"'team/x': {says}" in str(refused.value)
+    kept = ServerSettings.from_env(
+        {"ORCHESTRATEX_PRESETS": '{"team/x": {"domain": "CODING"}, "y": {"domain": "legal"}}'}
+    )
+    assert [kept.presets[name].domain for name in ("team/x", "y")] == ["coding", "legal"]  # type: ignore[union-attr]
+
+
 def test_a_preset_preferring_an_unknown_model_stops_the_app_from_being_built() -> None:
     with pytest.raises(ConfigurationError, match="gpt-99"):
         create_app(MemoryStore(), settings=ServerSettings(presets={"p": {"preferred_models": ["gpt-99"]}}))

@@ -17,7 +17,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..exceptions import ConfigurationError
+from ..usage import MAX_AMOUNT
 from ._numbers import Integer, Number, number_message
+from ._schemas import Domain
 
 __all__ = ["AUTO", "DEFAULT_PRESETS", "Preset", "merge_presets", "parse_presets"]
 
@@ -28,19 +30,20 @@ AUTO = "orchestratex/auto"
 class Preset(BaseModel):
     """Orchestration settings a model name of `/v1/chat/completions` stands for (unset: the defaults)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     description: str = ""
     """Shown in `/v1/models` (as `description`)."""
     max_iterations: Integer | None = Field(default=None, ge=1, le=50)
     evaluation_threshold: Number | None = Field(default=None, ge=0, le=10)
-    preferred_models: tuple[str, ...] | None = None
+    preferred_models: tuple[str, ...] | None = Field(default=None, min_length=1)
     """Route only among these models (catalog names or aliases)."""
-    cost_limit: Number | None = Field(default=None, ge=0)
+    cost_limit: Number | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     """US dollars one call may spend, judges included."""
     max_output_tokens: Integer | None = Field(default=None, ge=1)
     patience: Integer | None = Field(default=None, ge=1)
-    domain: str | None = None
+    domain: Domain = None
+    """Read as a request's `domain` is (a built-in domain misspelt is refused when the presets are read)."""
 
 
 DEFAULT_PRESETS: Mapping[str, Preset] = {
