@@ -333,6 +333,7 @@ TOOL_CALL = {"id": "a", "type": "function", "function": {"name": "f", "arguments
         ({"stream_options": {"include_usage": True}}, "stream_options", "invalid_value"),
         ({"model": ""}, "model", "invalid_value"),
         ({"preferred_models": ["nonexistent-model"]}, "preferred_models", "invalid_value"),
+        ({"preferred_models": ["gpt4"] * 101}, "preferred_models", "invalid_value"),  # (as /api: stored unbounded)
         ({"top_p": 1.5}, "top_p", "invalid_value"),
         ({"presence_penalty": 2.5}, "presence_penalty", "invalid_value"),
         ({"frequency_penalty": -3}, "frequency_penalty", "invalid_value"),

@@ -36,7 +36,7 @@ class Preset(BaseModel):
     """Shown in `/v1/models` (as `description`)."""
     max_iterations: Integer | None = Field(default=None, ge=1, le=50)
     evaluation_threshold: Number | None = Field(default=None, ge=0, le=10)
-    preferred_models: tuple[str, ...] | None = Field(default=None, min_length=1)
+    preferred_models: tuple[str, ...] | None = Field(default=None, min_length=1, max_length=100)
     """Route only among these models (catalog names or aliases)."""
     cost_limit: Number | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     """US dollars one call may spend, judges included."""

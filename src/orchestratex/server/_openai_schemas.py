@@ -42,7 +42,7 @@ class OrchestrationOptions(BaseModel):
     evaluation_threshold: Number | None = Field(
         default=None, ge=0, le=10, validation_alias=AliasChoices("evaluation_threshold", "threshold")
     )
-    preferred_models: list[str] | None = Field(default=None, min_length=1)
+    preferred_models: list[str] | None = Field(default=None, min_length=1, max_length=100)
     """Route only among these models (with a preset; a concrete `model` is the only one already)."""
     patience: Integer | None = Field(default=None, ge=1)
     domain: Domain = None
