@@ -334,6 +334,8 @@ TOOL_CALL = {"id": "a", "type": "function", "function": {"name": "f", "arguments
         ({"model": ""}, "model", "invalid_value"),
         ({"preferred_models": ["nonexistent-model"]}, "preferred_models", "invalid_value"),
         ({"preferred_models": ["gpt4"] * 101}, "preferred_models", "invalid_value"),  # (as /api: stored unbounded)
+        ({"session_id": "z" * 100_000}, "session_id", "invalid_value"),  # (as /api; it was echoed in a 404)
+        ({"orchestratex": {"thread_id": ""}}, "thread_id", "invalid_value"),
         ({"top_p": 1.5}, "top_p", "invalid_value"),
         ({"presence_penalty": 2.5}, "presence_penalty", "invalid_value"),
         ({"frequency_penalty": -3}, "frequency_penalty", "invalid_value"),

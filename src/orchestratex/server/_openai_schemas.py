@@ -32,9 +32,9 @@ class OrchestrationOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
-    session_id: str | None = None
+    session_id: str | None = Field(default=None, min_length=1, max_length=64)
     """Run in this session of the caller (its budget and rate limit); default: the caller's own `/v1` session."""
-    thread_id: str | None = None
+    thread_id: str | None = Field(default=None, min_length=1, max_length=64)
     """Add to this thread of the caller; default: a new thread per call."""
     cost_limit: Number | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     """US dollars this call may spend, judges included."""
