@@ -119,6 +119,8 @@ def _damaged(router: FittedRouter, tmp_path: Path, kind: str) -> Path:
         "no models": lambda: with_meta({k: v for k, v in meta.items() if k != "models"}),
         "no alpha": lambda: with_meta({k: v for k, v in meta.items() if k != "alpha"}),
         "bad setting": lambda: with_meta({**meta, "cost_weight": float("nan")}),
+        "domain twice": lambda: with_meta({**meta, "domains": [meta["domains"][0]] * len(meta["domains"])}),
+        "model twice": lambda: with_meta({**meta, "models": [meta["models"][0]] * len(meta["models"])}),
         "bad shape": lambda: np.savez(path, **{**arrays, "coef": arrays["coef"][:1]}),
     }
     writers[kind]()
@@ -140,6 +142,8 @@ def _damaged(router: FittedRouter, tmp_path: Path, kind: str) -> Path:
         ("no models", "no valid 'models'"),
         ("no alpha", "its metadata has no 'alpha'"),
         ("bad setting", "its settings are invalid .*cost_weight"),
+        ("domain twice", "its metadata lists the domain 'facts' twice"),  # before: loaded, domains mixed up
+        ("model twice", "its metadata lists the model 'small' twice"),
         ("bad shape", r"coef has shape \(1, "),
     ],
 )
@@ -167,6 +171,38 @@ def test_a_missing_file_or_a_folder_is_a_user_error(tmp_path: Path) -> None:
         FittedRouter.load(tmp_path / "nope.npz")
     with pytest.raises(UserError, match="not a saved FittedRouter: Is a directory"):
         FittedRouter.load(tmp_path)
+
+
+def test_save_creates_missing_folders_and_replaces_a_file_whole(router: FittedRouter, tmp_path: Path) -> None:
+    # Before: a bare FileNotFoundError for a folder that did not exist yet.
+    path = router.save(tmp_path / "models" / "v1" / "router.npz")
+    assert FittedRouter.load(path).models == router.models
+    other = FittedRouter(alpha=1.0, text=False).fit(synthetic_table(60, seed=5))
+    assert other.save(path) == path and not FittedRouter.load(path).text  # replaced, no temporary file left
+    assert sorted(p.name for p in path.parent.iterdir()) == ["router.npz"]
+
+
+def test_save_where_it_cannot_write_is_a_user_error(router: FittedRouter, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(UserError, match=r"cannot save the FittedRouter to '.*a-file/r.npz': '.*a-file' is a file, not"):
+        router.save(tmp_path / "a-file" / "r.npz")
+    with pytest.raises(UserError, match=r"cannot save the FittedRouter to .*: it is a folder: give a file name"):
+        router.save(tmp_path)
+
+
+def test_a_failed_save_keeps_the_earlier_file(
+    router: FittedRouter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = router.save(tmp_path / "router.npz")
+    before = path.read_bytes()
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", full_disk)
+    with pytest.raises(UserError, match=r"cannot save the FittedRouter to .*: No space left on device"):
+        router.save(path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["router.npz"]
 
 
 def test_learns_from_partial_history() -> None:

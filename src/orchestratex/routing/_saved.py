@@ -5,11 +5,15 @@ Reading checks the file first: every way a file can fail to be one is a `UserErr
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import secrets
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..exceptions import UserError
 from ._features import TextFeaturizer, load_numpy
@@ -99,8 +103,9 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     models, domains, prices = meta.get("models"), meta.get("domains"), meta.get("fit_prices")
     need("models", isinstance(models, list) and bool(models) and all(isinstance(m, str) for m in models))
     models = meta["models"]
-    need("models", len(set(models)) == len(models))
     need("domains", isinstance(domains, list) and all(isinstance(d, str) for d in domains))
+    _check_distinct(path, "model", models)
+    _check_distinct(path, "domain", meta["domains"])
     need("quality_scale", _finite(meta.get("quality_scale")) and meta["quality_scale"] > 0)
     need("idf_unseen", _finite(meta.get("idf_unseen")))
     need("featurizer", isinstance(meta.get("featurizer"), dict))
@@ -109,6 +114,15 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     )
     for key in ("text", "cascade"):
         need(key, isinstance(meta.get(key, True), bool))
+
+
+def _check_distinct(path: Path, kind: str, names: list[str]) -> None:
+    """Refuse metadata naming a model or a domain twice (its rows or columns would be read under the wrong name)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise unreadable(path, f"its metadata lists the {kind} {name!r} twice; save the router again")
+        seen.add(name)
 
 
 def _check_arrays(path: Path, meta: dict[str, Any], arrays: dict[str, Any]) -> None:
@@ -177,19 +191,52 @@ def save_router(router: FittedRouter, path: str | Path) -> Path:
         },
     }
     idf = router.featurizer.idf if router.featurizer.idf is not None else np.zeros(0)
-    with path.open("wb") as fh:
-        np.savez_compressed(
-            fh,
-            meta=np.asarray(json.dumps(meta)),
-            mean_q=router._mean_q,
-            mean_c=router._mean_c,
-            buckets=router._buckets,
-            coef=router._coef,
-            joint_q=router._joint.quality if router._joint is not None else np.zeros((0, len(router.models))),
-            joint_dom=router._joint.domains if router._joint is not None else np.zeros(0, dtype=np.int64),
-            idf=idf[router._buckets] if idf.size else idf,
-        )
+    arrays = {
+        "meta": np.asarray(json.dumps(meta)),
+        "mean_q": router._mean_q,
+        "mean_c": router._mean_c,
+        "buckets": router._buckets,
+        "coef": router._coef,
+        "joint_q": router._joint.quality if router._joint is not None else np.zeros((0, len(router.models))),
+        "joint_dom": router._joint.domains if router._joint is not None else np.zeros(0, dtype=np.int64),
+        "idf": idf[router._buckets] if idf.size else idf,
+    }
+    _write_atomically(path, lambda fh: np.savez_compressed(fh, **arrays))
     return path
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write `path` through a temporary file beside it, creating missing parent folders.
+
+    The file appears whole or not at all: a save that fails (a full disk, Ctrl-C) leaves an earlier router file
+    at `path` as it was. Any `OSError` is a `UserError` naming the path and the cause.
+    """
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "it is a folder: give a file name, e.g. router.npz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        fh = tmp.open("xb")  # (not mkstemp: the file gets the umask's mode, as a plain open gives)
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
+    try:
+        with fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _unwritable(path, exc) from exc
+        raise
+
+
+def _unwritable(path: Path, exc: OSError) -> UserError:
+    cause = exc.strerror or str(exc) or type(exc).__name__
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        return UserError(f"cannot save the FittedRouter to {str(path)!r}: {str(blocker)!r} is a file, not a folder")
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+    return UserError(f"cannot save the FittedRouter to {str(path)!r}: {cause}{where}")
 
 
 def load_router(cls: type[FittedRouter], path: str | Path, *, embedder: MiniLMEmbedder | None) -> FittedRouter:

@@ -331,7 +331,10 @@ class FittedRouter(Router):
         return total / n if n else 0.0
 
     async def observe(self, feedback: RoutingFeedback) -> None:
-        """Learn what judging costs and whether re-asking a rejected model pays (in memory; the fit is unchanged)."""
+        """Learn what judging costs and whether re-asking a rejected model pays.
+
+        In memory only: the fit is unchanged, and `save` and the store keep none of it (a loaded router starts anew).
+        """
         self.observe_judging(feedback.evaluation_cost)
         rejected = {a.model for a in feedback.attempts if a.score is not None and a.score < feedback.threshold}
         if feedback.model_name in rejected:
@@ -377,7 +380,12 @@ class FittedRouter(Router):
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the fitted router to `path` (a numpy `.npz`, no pickle); returns the path written."""
+        """Write the fitted router to `path` (a numpy `.npz`, no pickle); returns the path written.
+
+        Missing folders of `path` are created; the file is written whole or not at all (an earlier file at `path`
+        survives a failed save). A path it cannot write is a `UserError` naming it and the cause. The file keeps
+        the fit and the knobs only, nothing `observe` learned (judging cost, re-asks): see docs/routing.md.
+        """
         return save_router(self, path)
 
     @classmethod
