@@ -10,7 +10,8 @@ import pytest
 
 from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import UserError
-from orchestratex.routing import Task
+from orchestratex.lab import OutcomeTable
+from orchestratex.routing import Attempt, Task
 from orchestratex.routing.fitted import FittedRouter, TextFeaturizer
 
 from ..lab.lab_synthetic import MODELS, synthetic_table
@@ -216,6 +217,44 @@ def test_learns_from_partial_history() -> None:
     )
     router = FittedRouter(alpha=1.0).fit(partial)
     assert router.predict_quality(HARD, "proofs")[0] < 0.5
+
+
+def _never_tried_in_math() -> OutcomeTable:
+    """A history-like table: `big` was right on every prompt it was tried on, but never tried on math."""
+    quality = np.array([[float(i % 2), 1.0] for i in range(60)])
+    cost = np.tile([0.001, 0.002], (60, 1))
+    quality[:30, 1] = cost[:30, 1] = np.nan
+    tasks = tuple("math" if i < 30 else "code" for i in range(60))
+    prompts = tuple(f"p{i}" for i in range(60))
+    return OutcomeTable(
+        name="history", models=("small", "big"), prompts=prompts, quality=quality, cost=cost, tasks=tasks
+    )
+
+
+TWO = [ModelProfile(name="x:small", cost_per_1k_tokens=0.001), ModelProfile(name="x:big", cost_per_1k_tokens=0.002)]
+
+
+def test_a_model_never_tried_in_a_domain_with_domain_prior_0_is_not_nan(tmp_path: Path) -> None:
+    # Before: its expected quality and cost there were 0/0 = NaN, argmax chose it ("expected quality nan at ~$nan"),
+    # and the saved file could not be loaded ("mean_q holds values that are not finite numbers").
+    router = FittedRouter(domain_prior=0, cost_weight=1, cascade=False).fit(_never_tried_in_math())
+    assert np.isfinite(router.predict_quality("p3", "math")).all()
+    decision = router.decide(Task(prompt="p3", domain="math"), TWO)
+    assert "nan" not in decision.reasoning and all(np.isfinite(list(decision.scores.values())))
+    assert FittedRouter.load(router.save(tmp_path / "r.npz")).models == ("small", "big")
+
+
+def test_the_loop_does_not_believe_a_model_never_tried_in_a_domain_always_wrong() -> None:
+    # Before: P(right) of `big` on math was 0 for the plan (its single-shot prediction 1.0), so three attempts
+    # planned `small` alone and never `big`.
+    router = FittedRouter(cost_weight=1, text=False).fit(_never_tried_in_math())
+    np.testing.assert_allclose(router.conditional_quality("math", frozenset()), router._mean_q[0], atol=0.05)
+    decision = router.decide(Task(prompt="p3", domain="math", max_iterations=3), TWO)
+    assert "x:big" in decision.reasoning.partition("plans ")[2].partition(" (")[0]
+    rejected_small = Task(
+        prompt="p3", domain="math", max_iterations=3, iteration=2, attempts=(Attempt("x:small", 2.0, 0.001),)
+    )
+    assert router.decide(rejected_small, TWO).model_name == "x:big"
 
 
 def test_task_only_and_misuse() -> None:

@@ -77,8 +77,10 @@ def _domain_means(router: FittedRouter, values: Any, observed: Any, dom: Any) ->
     out[-1] = overall
     for d in range(len(router._domains)):
         rows = dom == d
-        n = observed[rows].sum(axis=0)
-        out[d] = (v[rows].sum(axis=0) + router.domain_prior * overall) / (n + router.domain_prior)
+        weight = observed[rows].sum(axis=0) + router.domain_prior
+        total = v[rows].sum(axis=0) + router.domain_prior * overall
+        # a model never seen in the domain, with domain_prior=0, takes its overall mean (not 0/0 = NaN)
+        out[d] = np.divide(total, weight, out=overall.copy(), where=weight > 0)
     return out
 
 

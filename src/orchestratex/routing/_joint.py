@@ -52,6 +52,16 @@ class JointOutcomes:
             return self.quality
         return self.quality[self.domains == domain]
 
+    def _prior(self, y: Any, observed: Any) -> Any:
+        """Each model's mean on the rows given; a model observed on none of them takes its mean over all rows (a
+        history table has models never tried in a domain: they are not believed always wrong)."""
+        import numpy as np
+
+        seen = observed.sum(axis=0)
+        everywhere = ~np.isnan(self.quality)
+        overall = np.where(everywhere, self.quality, 0.0).sum(axis=0) / np.maximum(everywhere.sum(axis=0), 1)
+        return np.divide(y.sum(axis=0), seen, out=overall, where=seen > 0)
+
     def conditional(self, domain: int, rejected: frozenset[int], judge_error: float = 0.0) -> Any:
         """(models,) estimated P(right) of each model given the `rejected` models' answers were turned down."""
         import numpy as np
@@ -63,11 +73,13 @@ class JointOutcomes:
         rows = self._rows(domain)
         observed = ~np.isnan(rows)
         y = np.where(observed, rows, 0.0)
-        prior = y.sum(axis=0) / np.maximum(observed.sum(axis=0), 1)
+        prior = self._prior(y, observed)
         w = np.ones(len(rows))
         for i in rejected:
             w *= np.where(observed[:, i], y[:, i] * judge_error + (1 - y[:, i]) * (1 - judge_error), 1.0)
-        q = (w @ y + self.smoothing * prior) / (w @ observed + self.smoothing + 1e-12)
+        weight = w @ observed + self.smoothing
+        # (no row and no smoothing: the prior, not 0)
+        q = np.divide(w @ y + self.smoothing * prior, weight + 1e-12, out=prior.copy(), where=weight > 0)
         if len(self._cache) > 50_000:
             self._cache.clear()
         self._cache[key] = q
