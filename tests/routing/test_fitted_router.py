@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import UserError
 from orchestratex.lab import OutcomeTable
-from orchestratex.routing import Attempt, Task
+from orchestratex.routing import Attempt, RoutingFeedback, Task
 from orchestratex.routing.fitted import FittedRouter, TextFeaturizer
 
 from ..lab.lab_synthetic import MODELS, synthetic_table
@@ -255,6 +256,23 @@ def test_the_loop_does_not_believe_a_model_never_tried_in_a_domain_always_wrong(
         prompt="p3", domain="math", max_iterations=3, iteration=2, attempts=(Attempt("x:small", 2.0, 0.001),)
     )
     assert router.decide(rejected_small, TWO).model_name == "x:big"
+
+
+async def test_a_router_fitted_again_starts_anew(caplog: pytest.LogCaptureFixture) -> None:
+    # Before: a second fit kept the judging cost and re-asks `observe` had learned (a replay's leaked into the next
+    # measurement) and the warning about unknown candidates, given once for the old models, never came again.
+    caplog.set_level(logging.WARNING, "orchestratex.routing")
+    router = FittedRouter(alpha=1.0).fit(synthetic_table(60, seed=1))
+    rejected = (Attempt("syn:small", 2.0, 0.001), Attempt("syn:small", 9.0, 0.001))
+    feedback = RoutingFeedback("facts", "syn:small", 9.0, 0.001, 0.0, attempts=rejected, evaluation_cost=0.5)
+    await router.observe(feedback)
+    router.decide(Task(prompt=EASY), [ModelProfile(name="x:other")])
+    assert router.judging_cost == 0.5 and router.retry_success("small", "facts") > 0
+    router.fit(_never_tried_in_math())
+    assert router.judging_cost == 0.0 and router.retry_success("small", "facts") == 0.0
+    router.decide(Task(prompt=EASY), [ModelProfile(name="x:other")])
+    warned = [r.getMessage() for r in caplog.records if "none of the candidates" in r.getMessage()]
+    assert len(warned) == 2 and "['small', 'big']" in warned[1]
 
 
 def test_task_only_and_misuse() -> None:

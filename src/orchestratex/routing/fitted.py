@@ -153,10 +153,14 @@ class FittedRouter(Router):
     ) -> FittedRouter:
         """Learn from `table` (unobserved cells are skipped); `profiles` give the prices the costs were paid at.
 
+        A router fitted again starts anew: what it learned before (the earlier fit, and what `observe` learned:
+        judging cost, re-asks; the one-time warning about unknown candidates) is dropped.
+
         `progress`: the lab's progress display on stderr (see `orchestratex.lab`) while the prompts' features are
         computed: None shows it on a terminal or in Jupyter once the fit has run a second, True always, False never.
         """
         _fit.fit(self, table, profiles=profiles, progress=progress)
+        self._judge_cost, self._retries, self._warned_unknown = (0, 0.0), {}, False
         return self
 
     @property
