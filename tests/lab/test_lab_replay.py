@@ -8,6 +8,7 @@ import pytest
 
 from orchestratex import lab
 from orchestratex.catalog import ModelProfile
+from orchestratex.exceptions import UserError
 from orchestratex.records import RoutingDecision
 from orchestratex.routing import Router, RoutingFeedback, Task
 from orchestratex.routing.fitted import FittedRouter
@@ -184,3 +185,21 @@ async def test_replay_refuses_a_score_scale_that_is_not_a_positive_number(scale:
     table = synthetic_table(12)
     with pytest.raises(ValueError, match="score_scale multiplies quality into a 0–10 score: a number > 0"):
         await lab.replay(_Always(MODELS[0]), table, lab.profiles_for(table), score_scale=scale)  # type: ignore[arg-type]
+
+
+async def test_arguments_swapped_or_of_the_wrong_kind_say_what_each_is() -> None:
+    # Before: AttributeError: 'FittedRouter' object has no attribute 'require_complete' (or 'predict_table').
+    table = synthetic_table(40)
+    router = FittedRouter(alpha=1.0).fit(table)
+    with pytest.raises(UserError, match=r"^replay\(router, table, profiles\): table is an OutcomeTable .*FittedRouter"):
+        await lab.replay(table, router, lab.profiles_for(table))  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^fitted_curve\(router, table\): table is an OutcomeTable"):
+        lab.fitted_curve(table, router)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^fitted_curve\(router, table\): router is a FittedRouter, not _Always"):
+        lab.fitted_curve(_Always("small"), table)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^replay_loop\(table, router=\.\.\.\): table is an OutcomeTable"):
+        await lab.replay_loop(router, router=router)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^replay_loop\(table, router=\.\.\.\): router is a Router .*OutcomeTable"):
+        await lab.replay_loop(table, router=table)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^predict_table takes an OutcomeTable .*not list"):
+        router.predict_table(list(table.prompts))  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from ..usage import Usage
 from ._metrics import OperatingPoint
 from ._profiles import CHARS_PER_TOKEN, profiles_for
 from ._progress import Progress, check_progress
-from ._table import FloatArray, OutcomeTable
+from ._table import FloatArray, OutcomeTable, check_arguments
 
 __all__ = ["LoopOutcome", "LoopReplay", "SimulatedJudge", "replay_loop"]
 
@@ -261,6 +261,7 @@ async def replay_loop(
     shows it wherever stderr goes, `progress=False` never. A callable `progress(done, total, partial)`
     is called instead every `progress_every` prompts and at the end.
     """
+    check_arguments("replay_loop(table, router=...)", table, router)
     table.require_complete()
     check_progress(progress, callback="progress(done, total, partial)")
     if max_iterations < 1:

@@ -16,7 +16,7 @@ from ..routing import Router, RoutingFeedback, Task
 from ..routing.fitted import FittedRouter
 from ._metrics import Curve, OperatingPoint
 from ._progress import Progress, check_progress
-from ._table import FloatArray, IntArray, OutcomeTable
+from ._table import FloatArray, IntArray, OutcomeTable, check_arguments
 
 __all__ = [
     "Replay",
@@ -195,6 +195,7 @@ async def replay(
     models is a `UserError`, on only some of them a warning. `progress`: the lab's progress display (None: on a
     terminal or in Jupyter once the replay has run a second; True: always; False: never).
     """
+    check_arguments("replay(router, table, profiles)", table, router)
     table.require_complete()
     check_progress(progress)
     if score_scale is not None and (
@@ -247,6 +248,9 @@ def fitted_curve(
     the router's models is a `UserError`, one with only some of them a warning naming the others. `progress` as
     in `replay`.
     """
+    check_arguments("fitted_curve(router, table)", table, router)
+    if not isinstance(router, FittedRouter):
+        raise UserError(f"fitted_curve(router, table): router is a FittedRouter, not {type(router).__name__}")
     q, c = router.predict_table(table, progress=progress)  # refuses a table without the router's models
     common = [m for m in router.models if m in table.models]
     cols = [router.models.index(m) for m in common]

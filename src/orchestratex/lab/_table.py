@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from ..exceptions import UserError
 
-__all__ = ["FloatArray", "IntArray", "OutcomeTable"]
+__all__ = ["FloatArray", "IntArray", "OutcomeTable", "check_arguments"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -246,3 +246,17 @@ def _distinct_ids(tables: Sequence[OutcomeTable]) -> tuple[str, ...]:
     names = [t.name for t in tables]
     unique = len(set(names)) == len(names)
     return tuple(f"{t.name}/{i}" if unique else f"{k}:{t.name}/{i}" for k, t in enumerate(tables) for i in t.ids)
+
+
+def check_arguments(call: str, table: object, router: object = None) -> None:
+    """Refuse, naming the call's signature `call`, a table that is not an `OutcomeTable` or a router that is not a
+    `Router` (arguments swapped, say), instead of failing later on a missing attribute."""
+    from ..routing import Router
+
+    if not isinstance(table, OutcomeTable):
+        raise UserError(
+            f"{call}: table is an OutcomeTable (lab.load_routerbench(...), lab.OutcomeTable(...)), "
+            f"not {type(table).__name__}"
+        )
+    if router is not None and not isinstance(router, Router):
+        raise UserError(f"{call}: router is a Router (e.g. FittedRouter().fit(table)), not {type(router).__name__}")

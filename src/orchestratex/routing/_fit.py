@@ -128,9 +128,12 @@ def predict(router: FittedRouter, table: OutcomeTable, *, progress: bool | None)
     """What `FittedRouter.predict_table` does (see there)."""
     np = load_numpy()
     from ..lab._progress import Progress, check_progress
+    from ..lab._table import OutcomeTable
 
     check_progress(progress)
     router._check_fitted()
+    if not isinstance(table, OutcomeTable):
+        raise UserError(f"predict_table takes an OutcomeTable (lab.load_routerbench(...)), not {type(table).__name__}")
     router.known_models(table.models, f"table {table.name!r}")
     domains = [table.task_of(i) for i in range(len(table))]
     with Progress(f"predict {router.name} on {table.name}", len(table), show=progress) as bar:
