@@ -194,19 +194,28 @@ class OutcomeTable:
         )
 
     def kfold(self, k: int = 5, *, seed: int = 0) -> Iterator[tuple[IntArray, IntArray]]:
-        """`k` (train rows, test rows) splits of a seeded shuffle, stratified by task when the table has tasks."""
-        if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= len(self):
-            raise UserError(f"k is a whole number between 2 and the number of rows ({len(self)}), got {k!r}")
+        """`k` (train rows, test rows) splits of a seeded shuffle, stratified by task when the table has tasks.
+
+        Rows with the same prompt (RouteLLM's MMLU repeats 105) fall in the same fold, so no held-out prompt is
+        also one the router was fitted on; `k` may be at most the number of distinct prompts.
+        """
+        first: dict[str, int] = {}  # prompt -> its first row: the rows of a prompt go together (whatever their task)
+        same = np.asarray([first.setdefault(p, i) for i, p in enumerate(self.prompts)], dtype=np.int64)
+        distinct = len(first)
+        if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= distinct:
+            rows = f"the number of rows ({len(self)})" if distinct == len(self) else f"the {distinct} distinct prompts"
+            raise UserError(f"k is a whole number between 2 and {rows}, got {k!r}")
         rng = np.random.default_rng(seed)
         fold = np.empty(len(self), dtype=np.int64)
         groups: dict[str, list[int]] = {}
-        for i in range(len(self)):
+        for i in first.values():
             groups.setdefault(self.task_of(i), []).append(i)
         offset = 0
         for rows in groups.values():
             perm = rng.permutation(np.asarray(rows, dtype=np.int64))
             fold[perm] = (np.arange(len(perm)) + offset) % k
             offset += len(perm)
+        fold = fold[same]  # a repeated prompt's rows take its first row's fold
         everything = np.arange(len(self), dtype=np.int64)
         for f in range(k):
             yield everything[fold != f], everything[fold == f]
