@@ -203,8 +203,8 @@ class OutcomeTable:
         same = np.asarray([first.setdefault(p, i) for i, p in enumerate(self.prompts)], dtype=np.int64)
         distinct = len(first)
         if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= distinct:
-            rows = f"the number of rows ({len(self)})" if distinct == len(self) else f"the {distinct} distinct prompts"
-            raise UserError(f"k is a whole number between 2 and {rows}, got {k!r}")
+            most = f"the number of rows ({len(self)})" if distinct == len(self) else f"the {distinct} distinct prompts"
+            raise UserError(f"k is a whole number between 2 and {most}, got {k!r}")
         rng = np.random.default_rng(seed)
         fold = np.empty(len(self), dtype=np.int64)
         groups: dict[str, list[int]] = {}
