@@ -200,6 +200,10 @@ def _good_csv(tmp_path: Path) -> bytes:
             lambda good: good.replace(b",0.0,1.0,", b",NaN,1.0,", 1),
             r"data row 1, column 'm-a' is 'NaN': a measured value",
         ),
+        (lambda good: good.replace(b",oracle_model_to_route_to", b",m-a"), r"the header names the column 'm-a' twice"),
+        (lambda good: good.replace(b",0.0,1.0,", b",11,1.0,", 1), r"data row 1, column 'm-a' is '11': expected a num"),
+        (lambda good: good.replace(b"mbpp.1,", b"mbpp.0,"), r"data rows 1 and 2 have the same sample_id 'mbpp.0'"),
+        (lambda good: good.replace(b",0.02,", b",,"), r"every one of its 3 data rows has an empty quality or cost"),
     ],
     ids=[
         "empty",
@@ -212,6 +216,10 @@ def _good_csv(tmp_path: Path) -> bytes:
         "infinite-cost",
         "negative-cost",
         "nan-quality",
+        "column-twice",  # before: the second column's values, in silence
+        "quality-above-10",  # before: named the table and its row 0, not the file
+        "same-sample-id",  # before: named neither the file nor the rows
+        "every-row-skipped",  # before: "quality has shape (0,), expected (0, 2)"
     ],
 )
 def test_a_damaged_routerbench_file_is_named_with_what_is_wrong(

@@ -37,6 +37,9 @@ def read_csv(path: Path, required: Sequence[str] = ()) -> list[dict[str, str]]:
         raise UserError(f"{str(path)!r} is not a readable CSV file ({exc})") from None
     if not header:
         raise UserError(f"{str(path)!r} is empty: expected a CSV file with a header row")
+    twice = next((c for i, c in enumerate(header) if c.strip() and c in header[:i]), None)
+    if twice is not None:  # (a dict row would keep the last of the two in silence; unnamed ones are never read)
+        raise UserError(f"{str(path)!r}: the header names the column {twice!r} twice: keep one of them")
     missing = [c for c in required if c not in header]
     if missing:
         shown = header[:8] + ["…"] * (len(header) > 8)
@@ -52,9 +55,11 @@ def read_csv(path: Path, required: Sequence[str] = ()) -> list[dict[str, str]]:
     return rows
 
 
-def cell_number(path: Path, row: int, column: str, text: str, *, minimum: float | None = None) -> float:
-    """A finite numeric cell (`row` counted from 1 after the header) of at least `minimum` when given, else a
-    `UserError` naming where it is."""
+def cell_number(
+    path: Path, row: int, column: str, text: str, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    """A finite numeric cell (`row` counted from 1 after the header) between `minimum` and `maximum` when given,
+    else a `UserError` naming where it is."""
     try:
         value = float(text)
     except ValueError:
@@ -67,6 +72,10 @@ def cell_number(path: Path, row: int, column: str, text: str, *, minimum: float 
     if minimum is not None and value < minimum:
         raise UserError(
             f"{str(path)!r}: data row {row}, column {column!r} is {text!r}: expected a number >= {minimum:g}"
+        )
+    if maximum is not None and value > maximum:
+        raise UserError(
+            f"{str(path)!r}: data row {row}, column {column!r} is {text!r}: expected a number <= {maximum:g}"
         )
     return value
 

@@ -122,8 +122,8 @@ def routerbench_table(
     if "prompt" not in rows[0]:
         raise UserError(f"{where}: no 'prompt' column: is this a RouterBench CSV?")
 
-    def number(row: int, column: str, text: str, minimum: float | None = None) -> float:
-        return cell_number(source or Path(name), row, column, text, minimum=minimum)
+    def number(row: int, column: str, text: str, minimum: float, maximum: float | None = None) -> float:
+        return cell_number(source or Path(name), row, column, text, minimum=minimum, maximum=maximum)
 
     prompts: list[str] = []
     quality: list[list[float]] = []
@@ -131,16 +131,29 @@ def routerbench_table(
     chars: list[list[int]] = []
     tasks: list[str] = []
     ids: list[str] = []
+    rows_of: dict[str, list[int]] = {}  # sample_id -> its data rows
     for number_, row in enumerate(rows, start=1):
         cells = [row.get(m, "") for m in models] + [row.get(m + _COST, "") for m in models]
         if any(c is None or c.strip() == "" for c in cells):
             continue
         prompts.append(_prompt_text(row["prompt"]))
-        quality.append([number(number_, m, row[m]) for m in models])
+        quality.append([number(number_, m, row[m], 0.0, 10.0) for m in models])  # (1/0, a 0–1 or 1–10 score)
         cost.append([number(number_, m + _COST, row[m + _COST], 0.0) for m in models])
         chars.append([len(row.get(m + _RESPONSE) or "") for m in models])
         tasks.append(task or row.get("eval_name", "general"))
-        ids.append(row.get("sample_id") or str(len(ids)))
+        ids.append(row["sample_id"] or f"row {number_}" if "sample_id" in row else str(len(ids)))
+        rows_of.setdefault(ids[-1], []).append(number_)
+    if not prompts:
+        raise UserError(
+            f"{where}: every one of its {len(rows)} data rows has an empty quality or cost cell (such rows are "
+            "skipped): no row is left"
+        )
+    again = next(((i, r) for i, r in rows_of.items() if len(r) > 1), None)
+    if again is not None:
+        raise UserError(
+            f"{where}: data rows {again[1][0]} and {again[1][1]} have the same sample_id {again[0]!r}: give each "
+            "row its own (or leave the cell empty: the row's number is its id)"
+        )
     return OutcomeTable(
         name=name,
         models=models,
