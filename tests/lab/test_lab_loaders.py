@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from orchestratex import lab
+from orchestratex.exceptions import UserError
 from orchestratex.records import Evaluation, Iteration, Orchestration, Session, Thread
+from orchestratex.routing.fitted import FittedRouter
 from orchestratex.stores import MemoryStore
 
 MODELS = ("m-a", "m-b")
@@ -201,7 +203,10 @@ def _good_csv(tmp_path: Path) -> bytes:
             r"data row 1, column 'm-a' is 'NaN': a measured value",
         ),
         (lambda good: good.replace(b",oracle_model_to_route_to", b",m-a"), r"the header names the column 'm-a' twice"),
-        (lambda good: good.replace(b",0.0,1.0,", b",11,1.0,", 1), r"data row 1, column 'm-a' is '11': expected a num"),
+        (
+            lambda good: good.replace(b",0.0,1.0,", b",11,1.0,", 1),
+            r"data row 1, column 'm-a' is '11': expected a number between 0 and 10",
+        ),
         (lambda good: good.replace(b"mbpp.1,", b"mbpp.0,"), r"data rows 1 and 2 have the same sample_id 'mbpp.0'"),
         (lambda good: good.replace(b",0.02,", b",,"), r"every one of its 3 data rows has an empty quality or cost"),
     ],
@@ -284,3 +289,53 @@ def test_a_non_finite_mt_bench_score_is_named(tmp_path: Path) -> None:
     (mt / "judgements.jsonl").write_text("".join(json.dumps(j) + "\n" for j in judged))
     with pytest.raises(ValueError, match=r"judgements.jsonl': line 2: 'score' is nan, not a finite number"):
         lab.load_routellm(tmp_path, "mt_bench")
+
+
+def _mt_bench(tmp_path: Path, questions: list[dict[str, object]], scores: dict[object, tuple[float, float]]) -> Path:
+    mt = tmp_path / "routellm" / "mt_bench"
+    mt.mkdir(parents=True, exist_ok=True)
+    (mt / "question.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
+    judged = [
+        {"question_id": qid, "model": model, "score": score}
+        for qid, pair in scores.items()
+        for model, score in zip((lab.ROUTELLM_STRONG, lab.ROUTELLM_WEAK), pair, strict=True)
+    ]
+    (mt / "judgements.jsonl").write_text("".join(json.dumps(j) + "\n" for j in judged))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("question", "score", "message"),
+    [
+        ({"category": 3}, 9, r"question.jsonl': line 1: 'category' is 3, not a string"),
+        ({"question_id": 1.5}, 9, r"question.jsonl': line 1: question_id 1.5 is not a whole number"),
+        ({"question_id": 2}, 9, r"question.jsonl': lines 1 and 2 have the same question_id 2"),
+        ({}, 11, r"judgements.jsonl': line 1: 'score' is 11; a judge's score is between 1 and 10"),
+    ],
+    ids=["category-not-a-string", "question-id-not-whole", "question-id-twice", "score-above-10"],
+)
+def test_a_bad_mt_bench_field_is_named(tmp_path: Path, question: dict[str, object], score: float, message: str) -> None:
+    # Before: an int category became a task the fitted router saved but could not load; 1.5 was read as 1; a
+    # repeated id or a score of 11 was refused naming the table, not the file nor the line.
+    questions = [{"question_id": 1, "turns": ["Write a poem"], **question}, {"question_id": 2, "turns": ["Sing"]}]
+    directory = _mt_bench(tmp_path, questions, {1: (score, 5.0), 2: (8.0, 4.0)})
+    with pytest.raises(UserError, match=message):
+        lab.load_routellm(directory, "mt_bench")
+
+
+def test_an_mt_bench_question_without_a_category_is_general_and_its_router_loads(tmp_path: Path) -> None:
+    # Before: `"category": null` became the task None: the router fitted on it saved a file it refused to load.
+    questions = [{"question_id": 1, "turns": ["Write a poem"], "category": None}, {"question_id": 2, "turns": ["x"]}]
+    table = lab.load_routellm(_mt_bench(tmp_path, questions, {1: (9.0, 5.0), 2: (8.0, 4.0)}), "mt_bench")
+    assert table.tasks == ("general", "general")
+    router = FittedRouter().fit(table)
+    assert FittedRouter.load(router.save(tmp_path / "r.npz")).models == table.models
+    with pytest.raises(UserError, match=r"table 't': the task of row 1 is None: a task is a string"):
+        lab.OutcomeTable(
+            name="t",
+            models=("a",),
+            prompts=("p", "q"),
+            quality=np.ones((2, 1)),
+            cost=np.ones((2, 1)),
+            tasks=("x", None),
+        )  # type: ignore[arg-type]

@@ -69,14 +69,16 @@ def cell_number(
             f"{str(path)!r}: data row {row}, column {column!r} is {text!r}: a measured value is a finite number "
             "(leave the cell empty if it was not measured: such rows are skipped)"
         )
-    if minimum is not None and value < minimum:
-        raise UserError(
-            f"{str(path)!r}: data row {row}, column {column!r} is {text!r}: expected a number >= {minimum:g}"
+    low, high = minimum is not None and value < minimum, maximum is not None and value > maximum
+    if low or high:
+        expected = (
+            f"between {minimum:g} and {maximum:g}"
+            if minimum is not None and maximum is not None
+            else f">= {minimum:g}"
+            if low
+            else f"<= {maximum:g}"
         )
-    if maximum is not None and value > maximum:
-        raise UserError(
-            f"{str(path)!r}: data row {row}, column {column!r} is {text!r}: expected a number <= {maximum:g}"
-        )
+        raise UserError(f"{str(path)!r}: data row {row}, column {column!r} is {text!r}: expected a number {expected}")
     return value
 
 

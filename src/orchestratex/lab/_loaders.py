@@ -244,11 +244,19 @@ def _two_model_table(
 def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
     path = folder / "question.jsonl"
     questions = []
+    lines: dict[int, int] = {}  # question_id -> its line
     for line, q in read_jsonl(path):
         turns = _field(path, line, q, "turns")
         if not isinstance(turns, list) or not turns or not isinstance(turns[0], str):
             raise UserError(f"{str(path)!r}: line {line}: 'turns' is not a list of strings")
-        questions.append({**q, "question_id": _int(path, line, _field(path, line, q, "question_id"))})
+        category = q.get("category")
+        if category is not None and not isinstance(category, str):
+            raise UserError(f"{str(path)!r}: line {line}: 'category' is {category!r}, not a string")
+        qid = _int(path, line, _field(path, line, q, "question_id"))
+        if qid in lines:
+            raise UserError(f"{str(path)!r}: lines {lines[qid]} and {line} have the same question_id {qid}")
+        lines[qid] = line
+        questions.append({**q, "question_id": qid, "category": category or "general"})
     scores: dict[tuple[int, str], list[float]] = {}
     path = folder / "judgements.jsonl"
     for line, j in read_jsonl(path):
@@ -256,6 +264,8 @@ def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
         score = _field(path, line, j, "score")
         if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
             raise UserError(f"{str(path)!r}: line {line}: 'score' is {score!r}, not a finite number")
+        if not 1 <= score <= 10:
+            raise UserError(f"{str(path)!r}: line {line}: 'score' is {score!r}; a judge's score is between 1 and 10")
         scores.setdefault(key, []).append(float(score))
     prompts, quality, tasks, ids = [], [], [], []
     for q in questions:
@@ -269,16 +279,18 @@ def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
             row.append(sum(got) / len(got))
         prompts.append(q["turns"][0])
         quality.append(row)
-        tasks.append(q.get("category", "general"))
+        tasks.append(q["category"])
         ids.append(f"mt_bench/{q['question_id']}")
     return _two_model_table("routellm/mt_bench", prompts, quality, tasks, ids)
 
 
 def _int(path: Path, line: int, value: object) -> int:
-    try:
-        return int(value)  # type: ignore[call-overload,no-any-return]
-    except (TypeError, ValueError):
-        raise UserError(f"{str(path)!r}: line {line}: question_id {value!r} is not a whole number") from None
+    """A whole number (or one written as a string of digits), never a float cut short nor a boolean."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value)
+    raise UserError(f"{str(path)!r}: line {line}: question_id {value!r} is not a whole number")
 
 
 async def load_history(

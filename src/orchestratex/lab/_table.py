@@ -40,7 +40,7 @@ class OutcomeTable:
     cost: FloatArray
     """(rows, models) what each model's call cost."""
     tasks: tuple[str, ...] = ()
-    """The task (benchmark or domain) of each row; empty when unknown."""
+    """The task (benchmark or domain) of each row, a string (anything else is refused); empty when unknown."""
     ids: tuple[str, ...] = ()
     """A stable identifier of each row, distinct (a repeated one is refused); row numbers when not given."""
     output_chars: FloatArray | None = field(default=None, repr=False)
@@ -83,6 +83,9 @@ class OutcomeTable:
     def _check_rows(self, n: int, m: int) -> None:
         if self.tasks and len(self.tasks) != n:
             raise UserError(f"table {self.name!r}: {len(self.tasks)} tasks for {n} rows")
+        odd = next((i for i, t in enumerate(self.tasks) if not isinstance(t, str)), None)
+        if odd is not None:  # (a router fitted on it would save a file it cannot load)
+            raise UserError(f"table {self.name!r}: the task of row {odd} is {self.tasks[odd]!r}: a task is a string")
         if not self.ids:
             object.__setattr__(self, "ids", tuple(str(i) for i in range(n)))
         elif len(self.ids) != n:
