@@ -130,3 +130,20 @@ def test_kfold_refuses_a_k_that_is_not_a_whole_number(k: object) -> None:
     # Before: TypeError "'float' object cannot be interpreted as an integer" on the first fold.
     with pytest.raises(ValueError, match=r"k is a whole number between 2 and the number of rows \(120\)"):
         list(synthetic_table().kfold(k))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("models", "prompts", "message"),
+    [
+        ((1, 2), ("p", "q"), r"the model name 1 is not a name: give each model a string"),
+        (("", "b"), ("p", "q"), r"the model name '' is not a name"),
+        (("a", "b"), ("p", None), r"the prompt of row 1 is None, not a string"),
+    ],
+)
+def test_model_names_and_prompts_that_are_not_strings_are_refused(
+    models: tuple[object, ...], prompts: tuple[object, ...], message: str
+) -> None:
+    # Before: a router fitted on int model names saved a file it refused to load; a None prompt failed in fit
+    # with "'NoneType' object has no attribute 'rstrip'".
+    with pytest.raises(UserError, match=rf"^table 't': {message}"):
+        OutcomeTable(name="t", models=models, prompts=prompts, quality=np.eye(2), cost=np.ones((2, 2)))  # type: ignore[arg-type]

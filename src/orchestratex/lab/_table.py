@@ -52,6 +52,14 @@ class OutcomeTable:
             raise UserError(f"table {self.name!r} has no models")
         if len(set(self.models)) != m:
             raise UserError(f"table {self.name!r} names a model twice: {list(self.models)}")
+        odd = next((i for i, x in enumerate(self.models) if not isinstance(x, str) or not x.strip()), None)
+        if odd is not None:
+            raise UserError(
+                f"table {self.name!r}: the model name {self.models[odd]!r} is not a name: give each model a string"
+            )
+        bad = next((i for i, p in enumerate(self.prompts) if not isinstance(p, str)), None)
+        if bad is not None:
+            raise UserError(f"table {self.name!r}: the prompt of row {bad} is {self.prompts[bad]!r}, not a string")
         quality = np.asarray(self.quality, dtype=np.float64)
         cost = np.asarray(self.cost, dtype=np.float64)
         for label, array in (("quality", quality), ("cost", cost)):
