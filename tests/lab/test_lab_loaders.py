@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from collections.abc import Callable
@@ -339,3 +340,17 @@ def test_an_mt_bench_question_without_a_category_is_general_and_its_router_loads
             cost=np.ones((2, 1)),
             tasks=("x", None),
         )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("page_size", [0, -1, True, 2.5])
+async def test_history_refuses_a_page_size_that_is_not_a_whole_number_above_0(page_size: object) -> None:
+    # Before: 0 looped forever without yielding (asyncio.wait_for could not stop it), 2.5 raised a TypeError about
+    # slice indices, -1 named the store's `limit`.
+    async with MemoryStore() as store:
+        await store.create_session(SESSION)
+        await store.create_thread(THREAD)
+        await store.create_orchestration(_orchestration("fix my bug", [("sim:a", 6.0, 0.01)]))
+        with pytest.raises(UserError, match=r"page_size is a number of orchestrations per read >= 1 \(e.g. 500\)"):
+            await asyncio.wait_for(lab.load_history(store, page_size=page_size), 5)  # type: ignore[arg-type]
+        with pytest.raises(UserError, match=r"models is a list of model names, e.g. models=\['sim:a'\]; got the str"):
+            await lab.load_history(store, models="sim:a")  # before: one model per character, "names a model twice"

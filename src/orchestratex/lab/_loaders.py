@@ -293,6 +293,13 @@ def _int(path: Path, line: int, value: object) -> int:
     raise UserError(f"{str(path)!r}: line {line}: question_id {value!r} is not a whole number")
 
 
+def _check_history_arguments(models: object, page_size: object) -> None:
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise UserError(f"page_size is a number of orchestrations per read >= 1 (e.g. 500), got {page_size!r}")
+    if isinstance(models, str):
+        raise UserError(f"models is a list of model names, e.g. models=[{models!r}]; got the string {models!r}")
+
+
 async def load_history(
     store: Store,
     *,
@@ -305,8 +312,10 @@ async def load_history(
 
     One row per orchestration (its original prompt and domain); a model's cell holds its first
     evaluated attempt in that orchestration. Models never tried on a prompt are unobserved (NaN):
-    fit a router on the table, or replay on `table.complete()`.
+    fit a router on the table, or replay on `table.complete()`. `models` (a list of the store's model names)
+    chooses the columns and their order; `page_size` is the number of orchestrations read per store call.
     """
+    _check_history_arguments(models, page_size)
     found: list[tuple[str, str, dict[str, tuple[float, float]]]] = []
     ids: list[str] = []
     offset = 0
