@@ -275,6 +275,18 @@ async def test_a_router_fitted_again_starts_anew(caplog: pytest.LogCaptureFixtur
     assert len(warned) == 2 and "['small', 'big']" in warned[1]
 
 
+def test_smoothing_set_on_a_fitted_router_acts_at_once_and_as_saved(router: FittedRouter, tmp_path: Path) -> None:
+    # Before: `router.smoothing = 50` changed nothing in the router, but the file `save` wrote (with 50) loaded as a
+    # router that planned differently from the one saved.
+    fitted = FittedRouter.load(router.save(tmp_path / "router.npz"))
+    before = fitted.conditional_quality("facts", frozenset({0}))
+    fitted.smoothing = 50.0
+    after = fitted.conditional_quality("facts", frozenset({0}))
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(FittedRouter.load(fitted.save(tmp_path / "again.npz")).conditional_quality(
+        "facts", frozenset({0})), after)  # fmt: skip
+
+
 def test_task_only_and_misuse() -> None:
     task_only = FittedRouter(text=False).fit(synthetic_table(100))
     np.testing.assert_allclose(task_only.predict_quality(EASY, "facts"), task_only.predict_quality(HARD, "facts"))

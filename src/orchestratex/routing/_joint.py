@@ -45,7 +45,7 @@ class JointOutcomes:
         self.domains = np.asarray(domains, dtype=np.int64)
         self.n_domains = n_domains
         self.smoothing = smoothing
-        self._cache: dict[tuple[int, frozenset[int], float], Any] = {}
+        self._cache: dict[tuple[int, frozenset[int], float, float], Any] = {}
 
     def _rows(self, domain: int) -> Any:
         if domain < 0 or not (self.domains == domain).any():
@@ -62,11 +62,17 @@ class JointOutcomes:
         overall = np.where(everywhere, self.quality, 0.0).sum(axis=0) / np.maximum(everywhere.sum(axis=0), 1)
         return np.divide(y.sum(axis=0), seen, out=overall, where=seen > 0)
 
-    def conditional(self, domain: int, rejected: frozenset[int], judge_error: float = 0.0) -> Any:
-        """(models,) estimated P(right) of each model given the `rejected` models' answers were turned down."""
+    def conditional(
+        self, domain: int, rejected: frozenset[int], judge_error: float = 0.0, smoothing: float | None = None
+    ) -> Any:
+        """(models,) estimated P(right) of each model given the `rejected` models' answers were turned down.
+
+        `smoothing`: the pseudo-rows toward each model's mean (None: the one given at construction).
+        """
         import numpy as np
 
-        key = (domain, rejected, round(judge_error, 6))
+        smoothing = self.smoothing if smoothing is None else smoothing
+        key = (domain, rejected, round(judge_error, 6), smoothing)
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -77,9 +83,9 @@ class JointOutcomes:
         w = np.ones(len(rows))
         for i in rejected:
             w *= np.where(observed[:, i], y[:, i] * judge_error + (1 - y[:, i]) * (1 - judge_error), 1.0)
-        weight = w @ observed + self.smoothing
+        weight = w @ observed + smoothing
         # (no row and no smoothing: the prior, not 0)
-        q = np.divide(w @ y + self.smoothing * prior, weight + 1e-12, out=prior.copy(), where=weight > 0)
+        q = np.divide(w @ y + smoothing * prior, weight + 1e-12, out=prior.copy(), where=weight > 0)
         if len(self._cache) > 50_000:
             self._cache.clear()
         self._cache[key] = q

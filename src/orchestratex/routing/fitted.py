@@ -364,7 +364,7 @@ class FittedRouter(Router):
         d = self._domains.get(domain, -1)
         if self._joint is None:
             return np.asarray(self._mean_q[d])
-        return self._joint.conditional(d, rejected, self.judge_error)
+        return self._joint.conditional(d, rejected, self.judge_error, self.smoothing)  # (the knob as set now)
 
     def _decision(
         self, task: Task, pairs: list[tuple[ModelProfile, int]], pick: int, how: str, q: float, c: float, utility: Any
