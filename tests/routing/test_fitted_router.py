@@ -287,6 +287,12 @@ def test_smoothing_set_on_a_fitted_router_acts_at_once_and_as_saved(router: Fitt
         "facts", frozenset({0})), after)  # fmt: skip
 
 
+def test_a_featurizer_that_is_not_one_is_refused() -> None:
+    # Before: AttributeError: 'str' object has no attribute 'fit_transform', at fit.
+    with pytest.raises(UserError, match="featurizer is a TextFeaturizer"):
+        FittedRouter(featurizer="tfidf")  # type: ignore[arg-type]
+
+
 def test_task_only_and_misuse() -> None:
     task_only = FittedRouter(text=False).fit(synthetic_table(100))
     np.testing.assert_allclose(task_only.predict_quality(EASY, "facts"), task_only.predict_quality(HARD, "facts"))

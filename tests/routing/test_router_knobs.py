@@ -37,6 +37,14 @@ BAD_KNOBS: list[tuple[type[Any], str, Any, str]] = [
     (ContextualRouter, "min_tries", -1, "min_tries is a whole number of tries of each model"),
     (ContextualRouter, "min_tries", 2.5, "min_tries is a whole number of tries of each model"),
     (FittedRouter, "judge_error", "0.1", "judge_error is the chance a verdict is wrong: between 0 and 0.5; got '0.1'"),
+    # Unchecked before: "no" read as True, and a FittedRouter with text="no" or cascade=0 saved a file it refused
+    # to load ("its metadata has no valid 'text'").
+    (FittedRouter, "text", "no", "text is True or False (False: the domain means alone); got 'no'"),
+    (FittedRouter, "cascade", 0, "cascade is True or False (False: one model at a time, no plan); got 0"),
+    (ContextualRouter, "explore", "no", "explore is True or False"),
+    (ContextualRouter, "cascade", None, "cascade is True or False"),
+    (BayesianRouter, "explore", 1, "explore is True or False"),
+    (BayesianRouter, "cascade", "False", "cascade is True or False"),
 ]
 
 

@@ -69,3 +69,14 @@ def whole(minimum: int, what: str, example: int) -> Callable[[str, Any], int]:
         return value
 
     return check
+
+
+def flag(what: str) -> Callable[[str, Any], bool]:
+    """A check refusing anything but True or False (a string such as "no" would otherwise read as True)."""
+
+    def check(name: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise UserError(f"{name} is True or False ({what}); got {value!r}")
+        return value
+
+    return check

@@ -12,7 +12,7 @@ from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import RoutingFeedback, Task
-from ._knobs import Knob, number, whole
+from ._knobs import Knob, flag, number, whole
 from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning, planned_scores
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ class BayesianRouter(EscalatingRouter):
     score_sd = Knob(number("on the 0–10 scale, e.g. score_sd=1.5", positive=True))
     horizon = Knob(whole(1, "of attempts", 3))
     specialty_bonus = Knob(number("score points added in a specialty's domain, e.g. specialty_bonus=0.5"))
+    explore = Knob(flag("False: no exploration, the best expected choice"))
+    cascade = Knob(flag("False: one model at a time, no plan"))
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import RoutingFeedback, Task
-from ._knobs import Knob, fraction, number, whole
+from ._knobs import Knob, flag, fraction, number, whole
 from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning, planned_scores
 
 if TYPE_CHECKING:
@@ -75,6 +75,8 @@ class ContextualRouter(EscalatingRouter):
     explore_share = Knob(fraction("is the share of spend on exploring"))
     horizon = Knob(whole(1, "of attempts", 3))
     min_tries = Knob(whole(0, "of tries of each model before exploration is capped", 3))
+    explore = Knob(flag("False: no exploration, the best expected choice"))
+    cascade = Knob(flag("False: one model at a time, no plan"))
 
     def __init__(
         self,

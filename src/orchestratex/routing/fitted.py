@@ -26,7 +26,7 @@ from ._escalate import escalate
 from ._features import TextFeaturizer, load_numpy
 from ._fit import price_per_1k
 from ._joint import JointOutcomes, judge_error_ok
-from ._knobs import Knob, fraction, number, optional, whole
+from ._knobs import Knob, flag, fraction, number, optional, whole
 from ._saved import load_router, save_router
 
 if TYPE_CHECKING:
@@ -95,6 +95,8 @@ class FittedRouter(Router):
     retry_prior = Knob(number("pseudo-retries, e.g. retry_prior=2", positive=True))
     horizon = Knob(whole(1, "of attempts", 3))
     judge_error = Knob(lambda _, value: judge_error_ok(value))
+    text = Knob(flag("False: the domain means alone"))
+    cascade = Knob(flag("False: one model at a time, no plan"))
 
     def __init__(
         self,
@@ -120,6 +122,8 @@ class FittedRouter(Router):
         self.alpha = alpha
         self.text = text
         self.domain_prior = domain_prior
+        if featurizer is not None and not isinstance(featurizer, TextFeaturizer):
+            raise UserError(f"featurizer is a TextFeaturizer(bits=..., ...), not {type(featurizer).__name__}")
         self.featurizer = featurizer or TextFeaturizer()
         self.features = features
         self.cascade = cascade
