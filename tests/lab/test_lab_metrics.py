@@ -108,3 +108,18 @@ def test_pgr_apgr_and_cpt_refuse_a_weak_or_strong_that_is_not_a_mean_quality(wea
         apgr(curve, weak=weak, strong=strong)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"PGR's (weak|strong) is a mean quality"):
         cpt(curve, 0.5, weak=weak, strong=strong)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("cost", "quality"), [(float("nan"), 0.5), (0.1, float("nan")), (float("inf"), 0.5), (-1, 0.5)]
+)
+def test_a_curve_refuses_a_point_that_is_not_finite_or_costs_less_than_nothing(cost: float, quality: float) -> None:
+    # Before: a NaN point made the curve's hull fail with "IndexError: list index out of range" in aiq.
+    with pytest.raises(UserError, match=r"curve 'c' has the point \(cost .*\): a point's cost and quality are finite"):
+        Curve("c", (OperatingPoint(0.001, 0.4), OperatingPoint(cost, quality)))
+
+
+def test_aiq_refuses_a_max_cost_that_is_not_finite() -> None:
+    # Before: max_cost=nan gave every curve an AIQ of nan.
+    with pytest.raises(UserError, match=r"AIQ needs a positive, finite largest cost \(max_cost\); got nan"):
+        aiq([Curve("c", (OperatingPoint(0.001, 0.4),))], max_cost=float("nan"))

@@ -37,6 +37,12 @@ class Curve:
     def __post_init__(self) -> None:
         if not self.points:
             raise UserError(f"curve {self.name!r} has no points")
+        for p in self.points:
+            if not all(isinstance(v, numbers.Real) and math.isfinite(v) for v in (p.cost, p.quality)) or p.cost < 0:
+                raise UserError(
+                    f"curve {self.name!r} has the point (cost {p.cost!r}, quality {p.quality!r}): a point's cost and "
+                    "quality are finite numbers, the cost >= 0 (was a table cell unobserved? use table.complete())"
+                )
         object.__setattr__(self, "points", tuple(sorted(self.points, key=lambda p: (p.cost, -p.quality))))
 
     @property
@@ -103,8 +109,8 @@ def aiq(curves: Sequence[Curve], *, max_cost: float | None = None) -> dict[str, 
     if not curves:
         raise UserError("no curves to compare")
     top = max_cost if max_cost is not None else max(c.max_cost for c in curves)
-    if top <= 0:
-        raise UserError("AIQ needs a positive largest cost")
+    if not (isinstance(top, numbers.Real) and math.isfinite(top)) or top <= 0:
+        raise UserError(f"AIQ needs a positive, finite largest cost (max_cost); got {top!r}")
     result = {}
     for curve in curves:
         h = [p for p in curve.hull() if p[0] <= top]
