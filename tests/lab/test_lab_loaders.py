@@ -338,8 +338,8 @@ def test_an_mt_bench_question_without_a_category_is_general_and_its_router_loads
             prompts=("p", "q"),
             quality=np.ones((2, 1)),
             cost=np.ones((2, 1)),
-            tasks=("x", None),
-        )  # type: ignore[arg-type]
+            tasks=("x", None),  # type: ignore[arg-type]
+        )
 
 
 @pytest.mark.parametrize("page_size", [0, -1, True, 2.5])
