@@ -203,3 +203,20 @@ async def test_arguments_swapped_or_of_the_wrong_kind_say_what_each_is() -> None
         await lab.replay_loop(table, router=table)  # type: ignore[arg-type]
     with pytest.raises(UserError, match=r"^predict_table takes an OutcomeTable .*not list"):
         router.predict_table(list(table.prompts))  # type: ignore[arg-type]
+
+
+async def test_a_profile_given_twice_and_a_bad_cost_weight_are_refused() -> None:
+    # Before: replay_loop said "model 'lab:small' is already in the catalog (pass replace=True)", an option it does
+    # not have; sweep took NaN or negative weights and drew points of model 0 for them.
+    table = synthetic_table(20)
+    profiles = lab.profiles_for(table)
+    router = FittedRouter(alpha=1.0).fit(table)
+    message = r"profiles names the model 'lab:small' twice: give each model one profile"
+    with pytest.raises(UserError, match=message):
+        await lab.replay_loop(table, router=router, profiles=profiles + profiles[:1], progress=False)
+    with pytest.raises(UserError, match=message):
+        await lab.replay(router, table, profiles + profiles[:1])
+    q, c = router.predict_table(table)
+    for weight in (float("nan"), -1.0):
+        with pytest.raises(UserError, match=r"cost_weights are finite numbers >= 0 .*; got (nan|-1.0)"):
+            lab.sweep(table, q, c, name="s", cost_weights=[0.0, weight])

@@ -393,6 +393,8 @@ def _columns(table: OutcomeTable, profiles: Sequence[ModelProfile]) -> dict[str,
         col = next((j for j, m in enumerate(table.models) if m in (p.name, p.version)), None)
         if col is None:
             raise UserError(f"profile {p.name!r} names no model of table {table.name!r}")
+        if p.name in column:
+            raise UserError(f"profiles names the model {p.name!r} twice: give each model one profile")
         column[p.name] = col
     missing = set(range(len(table.models))) - set(column.values())
     if missing:

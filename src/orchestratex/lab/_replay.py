@@ -70,6 +70,9 @@ def sweep(
     if predicted_quality.shape != shape or predicted_cost.shape != shape:
         raise UserError(f"predictions must have shape {shape} (rows, models of {table.name!r})")
     weights = default_cost_weights(predicted_cost) if cost_weights is None else list(cost_weights)
+    bad = next((w for w in weights if not isinstance(w, numbers.Real) or not math.isfinite(w) or w < 0), None)
+    if bad is not None:
+        raise UserError(f"cost_weights are finite numbers >= 0 (quality given up per unit of cost); got {bad!r}")
     points = [_point(table, np.argmax(predicted_quality - w * predicted_cost, axis=1), w) for w in weights]
     return Curve(name, tuple(points))
 
@@ -169,6 +172,8 @@ def _profile_index(table: OutcomeTable, profiles: Sequence[ModelProfile]) -> dic
         col = next((j for j, m in enumerate(table.models) if m in (p.name, p.version)), None)
         if col is None:
             raise UserError(f"profile {p.name!r} names no model of table {table.name!r}")
+        if p.name in index:
+            raise UserError(f"profiles names the model {p.name!r} twice: give each model one profile")
         index[p.name] = col
     missing = set(range(len(table.models))) - set(index.values())
     if missing:
