@@ -184,6 +184,17 @@ def test_save_creates_missing_folders_and_replaces_a_file_whole(router: FittedRo
     assert sorted(p.name for p in path.parent.iterdir()) == ["router.npz"]
 
 
+def test_save_and_load_expand_a_home_folder(
+    router: FittedRouter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before (with missing folders created): save("~/models/r.npz") made a folder named "~" in the working directory.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert router.save("~/models/r.npz") == tmp_path / "home" / "models" / "r.npz"
+    assert not (tmp_path / "~").exists()
+    assert FittedRouter.load("~/models/r.npz").models == router.models
+
+
 def test_save_where_it_cannot_write_is_a_user_error(router: FittedRouter, tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("x")
     with pytest.raises(UserError, match=r"cannot save the FittedRouter to '.*a-file/r.npz': '.*a-file' is a file, not"):

@@ -165,7 +165,7 @@ def save_router(router: FittedRouter, path: str | Path) -> Path:
     """What `FittedRouter.save` does (see there)."""
     np = load_numpy()
     router._check_fitted()
-    path = Path(path)
+    path = Path(path).expanduser()  # ("~/models/r.npz" is in the home folder, not a folder "~")
     meta = {
         "format": FORMAT,
         "models": list(router.models),
@@ -242,7 +242,7 @@ def _unwritable(path: Path, exc: OSError) -> UserError:
 def load_router(cls: type[FittedRouter], path: str | Path, *, embedder: MiniLMEmbedder | None) -> FittedRouter:
     """What `FittedRouter.load` does (see there)."""
     np = load_numpy()
-    path = Path(path)
+    path = Path(path).expanduser()
     meta, arrays = read_saved(path, FORMAT)
     try:
         router = cls(
