@@ -147,3 +147,13 @@ def test_model_names_and_prompts_that_are_not_strings_are_refused(
     # with "'NoneType' object has no attribute 'rstrip'".
     with pytest.raises(UserError, match=rf"^table 't': {message}"):
         OutcomeTable(name="t", models=models, prompts=prompts, quality=np.eye(2), cost=np.ones((2, 2)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("rows", "hint"),
+    [([1.5], r"got \[1.5\]"), (np.array([True, False, True]), r"for a True/False mask, give np.flatnonzero\(mask\)")],
+)
+def test_subset_refuses_rows_that_are_not_whole_row_numbers(rows: object, hint: str) -> None:
+    # Before: 1.5 was row 1, and a True/False mask was read as the rows 1, 0, 1, in silence.
+    with pytest.raises(UserError, match=rf"rows are whole row numbers of table .*, e.g. \[0, 2, 5\].*{hint}"):
+        synthetic_table(3).subset(rows)  # type: ignore[arg-type]

@@ -162,7 +162,12 @@ class OutcomeTable:
     def subset(self, rows: Sequence[int] | IntArray, *, name: str | None = None) -> OutcomeTable:
         """The table restricted to `rows` (in that order); a row taken again (a bootstrap sample) gets the id
         `<id>#2`, `<id>#3`, … so that ids stay distinct."""
-        idx = np.asarray(rows, dtype=np.int64)
+        given = np.asarray(rows)
+        if given.size and (given.dtype.kind not in "iu" or given.ndim != 1):  # (1.5 or True would pass as 1)
+            mask = " (for a True/False mask, give np.flatnonzero(mask))" if given.dtype.kind == "b" else ""
+            shown = given.tolist() if given.size <= 8 else f"{given[:8].tolist()} …"
+            raise UserError(f"rows are whole row numbers of table {self.name!r}, e.g. [0, 2, 5]{mask}; got {shown}")
+        idx = given.astype(np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             raise IndexError(f"row index out of range for table {self.name!r} of {len(self)} rows")
         pick = idx.tolist()
