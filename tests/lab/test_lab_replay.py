@@ -220,3 +220,22 @@ async def test_a_profile_given_twice_and_a_bad_cost_weight_are_refused() -> None
     for weight in (float("nan"), -1.0):
         with pytest.raises(UserError, match=r"cost_weights are finite numbers >= 0 .*; got (nan|-1.0)"):
             lab.sweep(table, q, c, name="s", cost_weights=[0.0, weight])
+
+
+async def test_profiles_that_are_not_a_list_of_profiles_are_refused() -> None:
+    # Before: one profile alone (not in a list) or a list of names failed with "'tuple' object has no attribute
+    # 'name'" (a pydantic model iterates over its fields); a generator of profiles lost the fit's prices.
+    table = synthetic_table(20)
+    profiles = lab.profiles_for(table)
+    router = FittedRouter(alpha=1.0).fit(table)
+    alone = r"profiles is a list of ModelProfile \(e.g. lab.profiles_for\(table\)\), not ModelProfile"
+    with pytest.raises(UserError, match=rf"^fit\(table, profiles=\.\.\.\): {alone}"):
+        FittedRouter().fit(table, profiles=profiles[0])  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=rf"^replay\(router, table, profiles\): {alone}"):
+        await lab.replay(router, table, profiles[0])  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=rf"^replay_loop\(table, router=\.\.\., profiles=\.\.\.\): {alone}"):
+        await lab.replay_loop(table, router=router, profiles=profiles[0], progress=False)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"profiles is a list of ModelProfile .*; it holds 'lab:small'"):
+        FittedRouter().fit(table, profiles=["lab:small"])  # type: ignore[list-item]
+    from_generator = FittedRouter().fit(table, profiles=(p for p in profiles))  # type: ignore[arg-type]
+    assert from_generator._fit_prices == FittedRouter().fit(table, profiles=profiles)._fit_prices != {}

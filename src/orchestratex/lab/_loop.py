@@ -22,6 +22,7 @@ from ..orchestrator import Orchestrator, OutputCapPolicy
 from ..providers import FunctionProvider, Generation, GenerationRequest, Message
 from ..providers._base import estimate_message_tokens
 from ..routing import Router
+from ..routing._fit import check_profiles
 from ..routing.fitted import FittedRouter
 from ..stores import MemoryStore
 from ..usage import Usage
@@ -262,6 +263,8 @@ async def replay_loop(
     is called instead every `progress_every` prompts and at the end.
     """
     check_arguments("replay_loop(table, router=...)", table, router)
+    if profiles is not None:
+        profiles = check_profiles(profiles, "replay_loop(table, router=..., profiles=...)")
     table.require_complete()
     check_progress(progress, callback="progress(done, total, partial)")
     if max_iterations < 1:

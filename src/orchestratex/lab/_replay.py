@@ -13,6 +13,7 @@ import numpy as np
 from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..routing import Router, RoutingFeedback, Task
+from ..routing._fit import check_profiles
 from ..routing.fitted import FittedRouter
 from ._metrics import Curve, OperatingPoint
 from ._progress import Progress, check_progress
@@ -201,6 +202,7 @@ async def replay(
     terminal or in Jupyter once the replay has run a second; True: always; False: never).
     """
     check_arguments("replay(router, table, profiles)", table, router)
+    profiles = check_profiles(profiles, "replay(router, table, profiles)")
     table.require_complete()
     check_progress(progress)
     if score_scale is not None and (

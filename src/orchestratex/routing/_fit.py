@@ -5,7 +5,7 @@ residual on per-prompt features; see `FittedRouter`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import ModelProfile
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..lab import OutcomeTable
     from .fitted import FittedRouter
 
-__all__ = ["fit", "predict", "price_per_1k"]
+__all__ = ["check_profiles", "fit", "predict", "price_per_1k"]
 
 
 def price_per_1k(model: ModelProfile) -> float | None:
@@ -27,6 +27,20 @@ def price_per_1k(model: ModelProfile) -> float | None:
     if model.cost_per_1k_tokens is not None:
         return model.cost_per_1k_tokens
     return None
+
+
+def check_profiles(profiles: object, call: str) -> list[ModelProfile]:
+    """`profiles` as a list of `ModelProfile`s, else a `UserError` naming `call` (e.g. one profile alone, whose
+    fields a loop would otherwise walk, or a list of names)."""
+    if isinstance(profiles, ModelProfile | str | bytes) or not isinstance(profiles, Iterable):
+        raise UserError(
+            f"{call}: profiles is a list of ModelProfile (e.g. lab.profiles_for(table)), not {type(profiles).__name__}"
+        )
+    given = list(profiles)
+    odd = next((p for p in given if not isinstance(p, ModelProfile)), None)
+    if odd is not None:
+        raise UserError(f"{call}: profiles is a list of ModelProfile (e.g. lab.profiles_for(table)); it holds {odd!r}")
+    return given
 
 
 def fit(router: FittedRouter, table: OutcomeTable, *, profiles: Sequence[ModelProfile], progress: bool | None) -> None:
@@ -40,6 +54,7 @@ def fit(router: FittedRouter, table: OutcomeTable, *, profiles: Sequence[ModelPr
         raise UserError(
             f"fit takes an OutcomeTable (lab.load_routerbench(...), lab.OutcomeTable(...)), not {type(table).__name__}"
         )
+    profiles = check_profiles(profiles, "fit(table, profiles=...)")
     if len(table) < 2:
         raise UserError(f"table {table.name!r} has {len(table)} rows: fitting needs at least 2")
     observed = table.observed
