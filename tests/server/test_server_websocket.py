@@ -134,6 +134,10 @@ def test_a_slow_subscriber_is_closed_with_4008_and_loses_nothing_on_reconnect(ma
         ("/ws/", "alice", 404),
         ("/api/sessions/{sid}", "alice", 404),
         ("/nowhere", None, 404),
+        ("/v1/chat/completions", "alice", 404),  # under a mount: its app refused with a bare 403
+        ("/v1", None, 404),
+        ("/console/app.js", "alice", 404),
+        ("/_docs/swagger-ui.css", None, 404),
     ],
 )
 def test_refused_handshakes_answer_http_errors(api: Api, path: str, who: str | None, status: int) -> None:
@@ -144,6 +148,21 @@ def test_refused_handshakes_answer_http_errors(api: Api, path: str, who: str | N
             pass
     assert refused.value.status_code == status
     assert refused.value.json()["status_code"] == status
+
+
+def test_a_websocket_under_a_mount_of_an_app_behind_a_prefix_names_the_stream_under_the_prefix(api: Api) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from starlette.testclient import TestClient
+
+    outer = Starlette(routes=[Mount("/ox", app=api.client.app)])
+    with TestClient(outer) as client, pytest.raises(WebSocketDenialResponse) as refused:
+        with client.websocket_connect("/ox/v1/models"):  # (no key: still 404, as for an unknown HTTP URL)
+            pass
+    assert refused.value.status_code == 404
+    assert refused.value.json()["detail"] == (
+        "no WebSocket at /ox/v1/models: the event stream of a session is /ox/ws/{session_id}"
+    )
 
 
 def test_a_plain_http_request_to_the_stream_says_it_is_a_websocket(api: Api) -> None:

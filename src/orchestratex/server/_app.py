@@ -182,7 +182,6 @@ def create_app(
     for module in (_sessions, _threads, _orchestrations, _models, _analytics, _keys, _ops):
         app.include_router(module.router)
     app.include_router(_ws.router)
-    _ws.install_not_found(app)
     from ._openai import mount_openai
 
     mount_openai(app, state)  # /v1: the OpenAI-compatible API
@@ -190,6 +189,7 @@ def create_app(
 
     install_docs(app, app.title)
     install_console(app)
+    _ws.install_not_found(app)  # (after the last mount)
     _document_security(app)
     return app
 

@@ -28,7 +28,8 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, WebSocket
 from fastapi.responses import JSONResponse
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from .._ids import utcnow
@@ -77,21 +78,42 @@ async def _refuse(websocket: WebSocket, status: int, detail: str, headers: Mappi
 
 
 def install_not_found(app: FastAPI) -> None:
-    """A WebSocket to a URL that has none (`/ws/`, `/ws/{id}/`, `/api/...`) is refused with 404 and the usual
-    error body, as an unknown HTTP URL is (Starlette's default refusal is a bare 403, which reads as a key
-    problem)."""
+    """A WebSocket to a URL that has none (`/ws/`, `/ws/{id}/`, `/api/...`, anything under the `/v1`, `/console`
+    or docs mounts) is refused with 404 and the usual error body, as an unknown HTTP URL is (Starlette's default
+    refusal is a bare 403, which reads as a key problem). Call it after the last mount."""
     default = app.router.default
 
     async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             await default(scope, receive, send)
             return
-        websocket = WebSocket(scope, receive, send)
-        root = websocket.scope.get("root_path", "")
-        detail = f"no WebSocket at {websocket.url.path}: the event stream of a session is {root}/ws/{{session_id}}"
-        await _refuse(websocket, 404, detail)
+        await _refuse_unknown(scope, receive, send, scope.get("root_path", ""))
 
     app.router.default = not_found
+    for route in app.router.routes:
+        if isinstance(route, Mount):  # a mount takes WebSockets too, and its app refuses them with a bare 403
+            route.app = _HttpOnly(route.app, route.path)
+
+
+class _HttpOnly:
+    """A mounted app that serves HTTP only: a WebSocket under its prefix gets the 404 of an unknown URL."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            root = scope.get("root_path", "").removesuffix(self.prefix)  # (the app's root path, not the mount's)
+            await _refuse_unknown(scope, receive, send, root)
+        else:
+            await self.app(scope, receive, send)
+
+
+async def _refuse_unknown(scope: Scope, receive: Receive, send: Send, root: str) -> None:
+    websocket = WebSocket(scope, receive, send)
+    detail = f"no WebSocket at {websocket.url.path}: the event stream of a session is {root}/ws/{{session_id}}"
+    await _refuse(websocket, 404, detail)
 
 
 @router.get("/ws/{session_id}", include_in_schema=False)
