@@ -302,3 +302,38 @@ def test_a_websocket_message_over_the_limit_closes_the_stream(server: tuple[Serv
             return ws.close_code
 
     assert asyncio.run(talk()) == 1009
+
+
+@pytest.mark.parametrize(
+    "message",
+    [["x" * 10_000] * 100, "x" * 1_000_000, b"\0" * 1_000_000],
+    ids=["1-MB-in-fragments", "1-MB-text", "1-MB-binary"],
+)
+def test_a_client_still_sending_a_large_message_gets_1009_not_a_reset(
+    server: tuple[ServerProcess, str], message: str | bytes | list[str]
+) -> None:
+    """The server closed its socket right after its close frame: the rest of the message then arrived at a closed
+    socket, the kernel answered with a reset, and the client saw 'connection reset' instead of 1009."""
+    import asyncio
+
+    import websockets
+
+    proc, key = server
+    sid = httpx.post(f"{proc.base_url}/api/sessions/", json={}, headers={"Authorization": f"Bearer {key}"}).json()[
+        "_id"
+    ]
+
+    async def talk() -> tuple[int | None, str | None]:
+        async with websockets.connect(f"{proc.ws_url}/ws/{sid}?token={key}", compression=None) as ws:
+            try:
+                await ws.send(iter(message) if isinstance(message, list) else message)
+                async with asyncio.timeout(10):
+                    async for _ in ws:
+                        pass
+            except websockets.ConnectionClosed as closed:
+                return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (None, repr(closed.__cause__))
+            return ws.close_code, ws.close_reason
+
+    code, reason = asyncio.run(talk())
+    assert code == 1009, reason
+    assert reason is not None and "exceeds limit of 65536 bytes" in reason

@@ -135,6 +135,12 @@ def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
     protocol = guarded_http_protocol(limits)
     if protocol is not None:
         options["http"] = protocol
+    try:  # (uvicorn >= 0.35 with websockets: a client over `ws_max_size` gets its 1009, not a TCP reset)
+        from ._ws_linger import LingeringWebSocketProtocol
+    except ImportError:  # pragma: no cover - depends on the installation
+        pass
+    else:
+        options["ws"] = LingeringWebSocketProtocol
     return options
 
 
