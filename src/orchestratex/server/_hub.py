@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from ..events import EVENT_ADAPTER, Event
 from ..stores import Store
@@ -51,6 +52,34 @@ class _Channel:
         self.poller: asyncio.Task[None] | None = None
 
 
+class _Outage:
+    """The store as the pollers see it: one line when their reads start failing and one when they work again,
+    not one per poll and session (every `poll_interval_s`, for each watched session)."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.failures = 0
+
+    def failed(self, session_id: str, exc: Exception) -> None:
+        self.failures += 1
+        if self.since is None:
+            self.since = time.monotonic()
+            logger.warning(
+                "polling events failed (session %s): %s; the WebSocket streams go on once the store answers again",
+                session_id,
+                exc,
+            )
+
+    def recovered(self) -> None:
+        if self.since is not None:
+            logger.warning(
+                "polling events works again after %.1f s (%d failed reads)",
+                time.monotonic() - self.since,
+                self.failures,
+            )
+            self.since, self.failures = None, 0
+
+
 class EventHub:
     """Channels per watched session; `publish` is the orchestrator's event handler."""
 
@@ -58,6 +87,7 @@ class EventHub:
         self.store = store
         self.poll_interval_s = poll_interval_s
         self._channels: dict[str, _Channel] = {}
+        self._outage = _Outage()
 
     def publish(self, event: Event) -> None:
         channel = self._channels.get(event.session_id)
@@ -110,8 +140,9 @@ class EventHub:
             try:
                 events = await self.store.list_events(session_id, since=channel.high, limit=500)
             except Exception as exc:  # a store hiccup must not end the stream
-                logger.warning("polling events of session %s failed: %s", session_id, exc)
+                self._outage.failed(session_id, exc)
                 continue
+            self._outage.recovered()
             for event in events:
                 if channel.high is None or event.seq > channel.high:
                     self._fan_out(channel, event.seq, encode(event))
