@@ -203,13 +203,14 @@ def test_requests_as_clients_send_them_against_a_real_server(tmp_path: Path) -> 
 
 def test_the_documented_reconnecting_client_survives_a_server_restart(tmp_path: Path) -> None:
     """docs/server.md's `follow()` as written: it died on the refused connection while the server restarted (it
-    caught only `ConnectionClosed`), although it said it reconnects after a network error."""
+    caught only `ConnectionClosed`), although it said it reconnects after a network error. It returns once the
+    session has ended: the stream closes with 1000 (it stayed open with heartbeats forever)."""
     page = (Path(__file__).resolve().parents[2] / "docs" / "server.md").read_text(encoding="utf-8")
     found = re.search(r"A client that never misses an event.*?```python\n(.*?)```", page, re.DOTALL)
     assert found is not None
     url = f"sqlite:///{tmp_path / 'server.db'}"
     key = create_key(url, "alice")
-    server = ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"})
+    server = ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0", "ORCHESTRATEX_HEARTBEAT_S": "1"})
     namespace: dict[str, Any] = {}
     exec(found.group(1).replace("127.0.0.1:8000", f"127.0.0.1:{server.port}"), namespace)
     headers = {"Authorization": f"Bearer {key}"}
@@ -234,6 +235,10 @@ def test_the_documented_reconnecting_client_survives_a_server_restart(tmp_path: 
             await asyncio.to_thread(start_one, sid)
             await asyncio.sleep(3.0)  # (its 1 s pause, the reconnection, the replay)
             assert not follower.done(), follower.exception()
+            async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as client:
+                ended = await client.patch(f"/api/sessions/{sid}/status", json={"status": "completed"})
+            assert ended.status_code == 200, ended.text
+            await asyncio.wait_for(follower, 10)  # closed with 1000 (it stayed open forever), and it returns
         finally:
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):

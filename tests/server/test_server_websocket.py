@@ -13,7 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from orchestratex import Orchestrator
 from orchestratex.events import OrchestrationStarted
-from orchestratex.server import CLOSE_TOO_SLOW, ServerState
+from orchestratex.server import CLOSE_SESSION_ENDED, CLOSE_TOO_SLOW, ServerState
 
 from .conftest import Api, in_app_loop
 
@@ -70,6 +70,58 @@ def test_heartbeats_carry_the_last_seq(make_api: Callable[..., Api]) -> None:
     assert beat["session_id"] == sid and beat["seq"] == 0
     assert beat["timestamp"].endswith("Z")  # as every event's (it ended `+00:00`)
     assert datetime.fromisoformat(beat["timestamp"]).tzinfo == UTC
+
+
+def _until_closed(ws: Any, limit: int = 200) -> tuple[list[dict[str, Any]], int, str]:
+    """The messages up to the server's close, and its code and reason (fails after `limit` messages)."""
+    messages: list[dict[str, Any]] = []
+    for _ in range(limit):
+        try:
+            messages.append(json.loads(ws.receive_text()))
+        except WebSocketDisconnect as closed:
+            return messages, closed.code, closed.reason
+    raise AssertionError(f"still open after {limit} messages: {[m['type'] for m in messages[-5:]]}")
+
+
+def test_a_stream_of_an_ended_session_sends_everything_then_closes_with_1000(api: Api) -> None:
+    """It stayed open with heartbeats forever, though no event could come any more."""
+    sid = api.session()["_id"]
+    api.wait(api.start(api.thread(sid)["_id"], settings={"max_iterations": 1})["_id"])
+    r = api.client.patch(f"/api/sessions/{sid}/status", json={"status": "completed"}, headers=api.alice)
+    assert r.status_code == 200, r.text
+    for since in (0, 2):
+        with api.client.websocket_connect(f"/ws/{sid}?since={since}", headers=api.alice) as ws:
+            events, code, reason = _until_closed(ws)
+        assert code == CLOSE_SESSION_ENDED == 1000
+        assert reason == f"session {sid} is completed: every event was sent, no more can come"
+        assert events[0]["seq"] == since + 1 and events[-1]["type"] == "orchestration_completed"
+        assert "heartbeat" not in {e["type"] for e in events}
+
+
+def test_a_live_stream_closes_with_1000_once_its_session_is_ended_and_its_runs_have_stopped(
+    make_api: Callable[..., Api],
+) -> None:
+    api = make_api(heartbeat_s=0.1)
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice) as ws:
+        oid = api.start(tid, settings={"max_iterations": 1})["_id"]
+        receive_until_end(ws)
+        assert json.loads(ws.receive_text())["type"] == "heartbeat"  # (an active session may get more runs)
+        api.client.patch(f"/api/sessions/{sid}/status", json={"status": "cancelled"}, headers=api.alice)
+        rest, code, reason = _until_closed(ws)
+    assert code == 1000 and reason == f"session {sid} is cancelled: every event was sent, no more can come"
+    assert {e["type"] for e in rest} <= {"heartbeat"}
+    assert api.wait(oid)["status"] == "completed"
+
+
+def test_a_stream_of_a_paused_session_stays_open(make_api: Callable[..., Api]) -> None:
+    api = make_api(heartbeat_s=0.05)
+    sid = api.session()["_id"]
+    api.client.patch(f"/api/sessions/{sid}/status", json={"status": "paused"}, headers=api.alice)
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice) as ws:
+        beats = [json.loads(ws.receive_text())["type"] for _ in range(3)]
+    assert beats == ["heartbeat"] * 3
 
 
 def test_events_of_another_process_sharing_the_store_are_streamed(make_api: Callable[..., Api]) -> None:
@@ -249,3 +301,29 @@ def test_a_since_beyond_the_stream_does_not_hide_other_processes_events(make_api
         result = in_app_loop(api.client).call(lambda: other.run("Explain photosynthesis briefly", session=sid))
         events = receive_until_end(ws)
     assert [e["seq"] for e in events] == [e.seq for e in result.events]
+
+
+def test_an_idle_stream_stays_open_while_the_store_is_down(make_api: Callable[..., Api]) -> None:
+    """Checking whether the session has ended must not turn a store outage into a 1011 close of every idle stream:
+    they wait for the store, with heartbeats, as before."""
+    from orchestratex.exceptions import StoreUnavailable
+    from orchestratex.records import Session
+    from orchestratex.stores import SQLiteStore
+
+    class Down(SQLiteStore):
+        down = False
+
+        async def get_session(self, session_id: str) -> Session:
+            if self.down:
+                raise StoreUnavailable("cannot reach the database")
+            return await super().get_session(session_id)
+
+    store = Down(":memory:")
+    api = make_api(store=store, heartbeat_s=0.05)
+    sid = api.session()["_id"]
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice) as ws:
+        assert json.loads(ws.receive_text())["type"] == "heartbeat"
+        store.down = True
+        beats = [json.loads(ws.receive_text())["type"] for _ in range(3)]
+        store.down = False
+    assert beats == ["heartbeat"] * 3

@@ -8,6 +8,9 @@ Protocol:
   has no event of (past its end) is refused with 422.
 - After `heartbeat_s` seconds without an event the server sends
   `{"type": "heartbeat", "session_id": ..., "seq": <last seq sent>, "timestamp": ...}`.
+- Once the session has ended (`completed` or `cancelled`) and none of its orchestrations is still running, no
+  event can come any more: the server sends what is left and closes with 1000 (`CLOSE_SESSION_ENDED`), at once
+  after the replay, else within `heartbeat_s` seconds.
 - A client too slow to keep up with `ws_queue_size` buffered events, or that takes longer than
   `ws_send_timeout_s` to accept one, is closed with code 4008 (`CLOSE_TOO_SLOW`); reconnecting with
   `since=<last seq received>` loses nothing.
@@ -33,7 +36,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from .._ids import utcnow
-from ..exceptions import OrchestrateXError
+from ..exceptions import OrchestrateXError, StoreError
+from ..records import TERMINAL_ORCHESTRATION_STATUSES
 from ._access import load_session
 from ._app import ServerState
 from ._auth import key_of
@@ -43,12 +47,14 @@ from ._hub import Subscriber, encode
 from ._keys import watch_key
 from ._protocol import abort_connection
 
-__all__ = ["CLOSE_KEY_REVOKED", "CLOSE_TOO_SLOW", "install_not_found", "router"]
+__all__ = ["CLOSE_KEY_REVOKED", "CLOSE_SESSION_ENDED", "CLOSE_TOO_SLOW", "install_not_found", "router"]
 
 CLOSE_TOO_SLOW = 4008
 """Close code for a subscriber whose queue overflowed: reconnect with `since`."""
 CLOSE_KEY_REVOKED = 1008
 """Close code (policy violation) for a socket whose API key was revoked."""
+CLOSE_SESSION_ENDED = 1000
+"""Close code (normal closure) once the session has ended and every event of it was sent."""
 
 _PAGE = 500
 _GAP_WAIT_S = 2.0
@@ -191,6 +197,9 @@ async def _serve(
     elif pump in done and pump.exception() is not None:
         with contextlib.suppress(Exception):
             await websocket.close(1011, "server error while streaming: reconnect with ?since=<last seq received>")
+    elif pump in done:
+        with contextlib.suppress(Exception):
+            await websocket.close(CLOSE_SESSION_ENDED, pump.result())
 
 
 def _now() -> str:
@@ -245,22 +254,52 @@ async def _share_position(state: ServerState, session_id: str, since: int, last:
         state.hub.advance(session_id, since)
 
 
-async def _pump(websocket: WebSocket, state: ServerState, subscriber: Subscriber, since: int) -> None:
-    store, session_id = state.store, subscriber.session_id
-    last = since
-    while True:  # replay what is stored
-        events = await store.list_events(session_id, since=last, limit=_PAGE)
+async def _replay(websocket: WebSocket, state: ServerState, session_id: str, last: int) -> int:
+    """Send every stored event after `last`; returns the last one sent."""
+    while True:
+        events = await state.store.list_events(session_id, since=last, limit=_PAGE)
         for event in events:
             await _send(websocket, state, encode(event))
             last = event.seq
         if len(events) < _PAGE:
-            break
+            return last
+
+
+async def _session_over(state: ServerState, session_id: str) -> str | None:
+    """The close reason when the session has ended and none of its orchestrations still runs (so no event can
+    come any more), else None."""
+    session = await state.store.get_session(session_id)
+    if session.status not in ("completed", "cancelled"):
+        return None
+    offset = 0
+    while True:
+        page = await state.store.list_orchestrations(session_id=session_id, limit=_PAGE, offset=offset)
+        if any(run.status not in TERMINAL_ORCHESTRATION_STATUSES for run in page):
+            return None
+        if len(page) < _PAGE:
+            return f"session {session_id} is {session.status}: every event was sent, no more can come"
+        offset += _PAGE
+
+
+async def _pump(websocket: WebSocket, state: ServerState, subscriber: Subscriber, since: int) -> str:
+    """Stream the session's events; returns the close reason once the session is over (else runs until cancelled)."""
+    session_id = subscriber.session_id
+    last = await _replay(websocket, state, session_id, since)
     await _share_position(state, session_id, since, last)
+    if over := await _session_over(state, session_id):
+        await _replay(websocket, state, session_id, last)  # (what its runs stored meanwhile)
+        return over
     heartbeat_s = state.settings.heartbeat_s
     while True:  # then live events, in seq order, filling any gap from the store
         try:
             seq, text = await asyncio.wait_for(subscriber.queue.get(), heartbeat_s)
         except TimeoutError:
+            over = None
+            with contextlib.suppress(StoreError):  # (the store is down: the stream waits for it, heartbeats go on)
+                over = await _session_over(state, session_id)
+            if over:
+                await _replay(websocket, state, session_id, last)
+                return over
             beat = {"type": "heartbeat", "session_id": session_id, "seq": last, "timestamp": _now()}
             await _send(websocket, state, json.dumps(beat))
             continue

@@ -266,6 +266,8 @@ def test_a_session_ended_elsewhere_is_shown_ended(desktop: Watched, console: Con
     page.clock.fast_forward(10_000)  # past the next poll
     expect(status).to_have_text("completed")
     expect(current.locator(".pick-meta")).to_contain_text("completed")
+    page.reload()  # a stream of the ended session: its events, then a close with 1000 (it reconnected forever)
+    expect(page.locator("#stream-state")).to_have_text("The session has ended: every event is shown.")
     assert desktop.problems() == []
 
 

@@ -92,7 +92,8 @@ export class Api {
 
 /**
  * A session's events over `/ws/{session_id}`: the stored ones first, then live ones. On a drop it
- * reconnects with `since=<last seq received>`, so no event is lost or repeated.
+ * reconnects with `since=<last seq received>`, so no event is lost or repeated; a close with 1000 means
+ * the session has ended and it stops.
  */
 export class EventStream {
   constructor(key, sessionId, { onEvent, onState }) {
@@ -135,6 +136,11 @@ export class EventStream {
     });
     socket.addEventListener("close", (close) => {
       if (this.closed || socket !== this.socket) return;
+      if (close.code === 1000) {
+        // the session has ended and every event was sent: reconnecting would only be closed again
+        this.onState("ended", "The session has ended: every event is shown.");
+        return;
+      }
       const wait = this.retryMs;
       this.retryMs = Math.min(this.retryMs * 2, 10000);
       const why = close.reason ? ` (${close.reason})` : "";
