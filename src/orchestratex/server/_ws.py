@@ -2,7 +2,7 @@
 
 Protocol:
 - Authenticate with `Authorization: Bearer <key>`, `X-API-Key`, or `?token=<key>`. A refused
-  handshake answers HTTP 401, 404, 422 or 429 with the usual error body.
+  handshake answers HTTP 401, 404, 422, 429 or 503 with the usual error body.
 - `?since=N` (default 0): replay every stored event with `seq > N`, in `seq` order, then stream
   new ones as they happen. Events arrive in `seq` order, each once, with no gap. An `N` the session
   has no event of (past its end) is refused with 422.
