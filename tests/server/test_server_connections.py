@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -240,29 +241,34 @@ def test_a_websocket_client_that_does_not_read_is_dropped_early(server: tuple[Se
         )
         client_port = sock.getsockname()[1]
         deadline = time.monotonic() + 10  # the replay fills the socket's buffers and stalls: past 1 s, it is dropped
-        while _server_side_open(proc.port, client_port):
-            assert time.monotonic() < deadline, "the server still holds the connection of a client that does not read"
+        while _server_side_state(proc.port, client_port) is not None:
+            # (a plain close left the socket in FIN-WAIT-1 for minutes, the kernel holding megabytes for the client)
+            state = _server_side_state(proc.port, client_port)
+            assert time.monotonic() < deadline, (
+                f"the server still holds the connection of a client that does not read: {state}"
+            )
             time.sleep(0.2)
         received = 0
-        try:
+        with contextlib.suppress(ConnectionResetError):
             while chunk := sock.recv(1 << 20):
                 received += len(chunk)
-        except ConnectionResetError:
-            pass
-    assert received < 8_000_000, received
+    assert received < 1_000_000, received  # what was already in the client's buffers, not the rest of the replay
     assert httpx.get(f"{proc.base_url}/api/models/", headers=auth, timeout=10).status_code == 200
 
 
-def _server_side_open(server_port: int, client_port: int) -> bool:
-    """Whether the server's end of the loopback connection from `client_port` is still established (Linux)."""
+def _server_side_state(server_port: int, client_port: int) -> tuple[str, int] | None:
+    """The TCP state (`01` established, `04` FIN-WAIT-1, ...) and send queue in bytes of the server's end of the
+    loopback connection from `client_port`, or None once the kernel holds nothing of it (Linux)."""
     if not Path("/proc/net/tcp").exists():
         pytest.skip("needs /proc/net/tcp")
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        local, remote, state = fields[1], fields[2], fields[3]
+        local, remote, state, queues = fields[1], fields[2], fields[3], fields[4]
         if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
-            return state == "01"
-    return False
+            if state in ("06", "07"):  # TIME-WAIT, CLOSE: nothing held
+                return None
+            return state, int(queues.split(":")[0], 16)
+    return None
 
 
 def test_the_next_request_on_a_kept_alive_connection_has_a_header_deadline_too(

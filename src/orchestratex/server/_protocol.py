@@ -21,8 +21,11 @@ file descriptors. The protocol returned here adds, per connection:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
+import struct
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -81,6 +84,10 @@ def abort_connection(client: tuple[str, int] | None) -> bool:
     transport = WEBSOCKETS.pop(tuple(client), None) if client else None  # type: ignore[arg-type]
     if transport is None:
         return False
+    sock = transport.get_extra_info("socket")
+    if sock is not None:  # a reset, not a FIN queued behind the data: the kernel drops its send buffer too
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
     return True
 
