@@ -256,3 +256,37 @@ def test_the_documented_reconnecting_client_survives_a_server_restart(tmp_path: 
         seqs == list(range(1, len(seqs) + 1))
         and [line.split()[1] for line in lines if line].count("orchestration_completed") == 2
     )
+
+
+def _documented_follow(port: int) -> Any:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "server.md").read_text(encoding="utf-8")
+    found = re.search(r"A client that never misses an event.*?```python\n(.*?)```", page, re.DOTALL)
+    assert found is not None
+    namespace: dict[str, Any] = {}
+    exec(found.group(1).replace("127.0.0.1:8000", f"127.0.0.1:{port}"), namespace)
+    return namespace["follow"]
+
+
+def test_the_documented_client_takes_an_event_over_a_mebibyte(tmp_path: Path) -> None:
+    """An `orchestration_started` event carries its prompt: with a 1.5 MB prompt, docs/server.md's `follow()` (with
+    websockets' 1 MiB default `max_size`) failed the connection with 1009 on it, reconnected, met it again, forever."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    headers = {"Authorization": f"Bearer {key}"}
+    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0", "ORCHESTRATEX_HEARTBEAT_S": "1"}
+    with (
+        ServerProcess(url, tmp_path, env=env) as server,
+        httpx.Client(base_url=server.base_url, headers=headers) as api,
+    ):
+        sid = api.post("/api/sessions/", json={}).json()["_id"]
+        prompt = "Summarise this: " + "lorem ipsum dolor " * 90_000
+        tid = api.post("/api/threads/", json={"session_id": sid, "original_prompt": prompt}).json()["_id"]
+        oid = api.post("/api/orchestration/start", json={"thread_id": tid, "settings": {"max_iterations": 1}}).json()
+        wait_status(api, oid["_id"], lambda doc: doc["status"] == "completed")
+        assert api.patch(f"/api/sessions/{sid}/status", json={"status": "completed"}).status_code == 200
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            asyncio.run(asyncio.wait_for(_documented_follow(server.port)(sid, key), 30))
+    lines = printed.getvalue().splitlines()
+    assert lines[0] == "1 orchestration_started"
+    assert lines[-1].endswith(" orchestration_completed")
