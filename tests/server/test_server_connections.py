@@ -343,3 +343,44 @@ def test_a_client_still_sending_a_large_message_gets_1009_not_a_reset(
     code, reason = asyncio.run(talk())
     assert code == 1009, reason
     assert reason is not None and "exceeds limit of 65536 bytes" in reason
+
+
+def test_a_websocket_text_message_that_is_not_utf8_is_closed_with_1007_and_no_traceback(
+    server: tuple[ServerProcess, str],
+) -> None:
+    """uvicorn closed with a bare 1007 and logged a traceback at ERROR for each such message: one per connection
+    that any client with a key could repeat."""
+    import os
+    import struct
+
+    proc, key = server
+    sid = httpx.post(f"{proc.base_url}/api/sessions/", json={}, headers={"Authorization": f"Bearer {key}"}).json()[
+        "_id"
+    ]
+    logged = len(proc.log())
+    with _connect(proc) as sock:
+        sock.sendall(
+            f"GET /ws/{sid} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {key}\r\n\r\n".encode()
+        )
+        handshake = b""
+        while b"\r\n\r\n" not in handshake:
+            handshake += sock.recv(4096)
+        assert handshake.startswith(b"HTTP/1.1 101")
+        mask = os.urandom(4)
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(b"ok \xff\xfe"))
+        sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + payload)  # a masked text frame, not UTF-8
+        answer, _ = _answer(sock)
+    frames = []  # (opcode, payload) of the server's unmasked frames
+    while answer:
+        length, start = answer[1], 2
+        if length == 126:
+            length, start = struct.unpack("!H", answer[2:4])[0], 4
+        frames.append((answer[0] & 0x0F, answer[start : start + length]))
+        answer = answer[start + length :]
+    opcode, close = frames[-1]
+    assert opcode == 8 and struct.unpack("!H", close[:2])[0] == 1007
+    assert close[2:].decode() == "a text message must be UTF-8: invalid byte at position 3"
+    time.sleep(0.5)
+    assert "Traceback" not in proc.log()[logged:] and "ERROR" not in proc.log()[logged:]

@@ -7,6 +7,9 @@ kernel answers with a TCP reset; the reset destroys the close frame the client h
 the client sees "connection reset" instead of "1009 message too big". Here the server sends its
 close frame, then only half-closes (FIN), reads and discards what the client still sends, and closes
 when the client does, or after `LINGER_S` seconds.
+
+A text message that is not UTF-8 is refused the same way (1007, with a reason), without the traceback
+uvicorn logs at ERROR for each.
 """
 
 from __future__ import annotations
@@ -28,6 +31,17 @@ class LingeringWebSocketProtocol(WebSocketsSansIOProtocol):
     def data_received(self, data: bytes) -> None:
         if not self.lingering:
             super().data_received(data)
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            try:
+                b"".join(self.frames).decode()
+            except UnicodeDecodeError as exc:  # (uvicorn logs a traceback at ERROR for each: a client could flood it)
+                self.frames = []
+                self.conn.fail(1007, f"a text message must be UTF-8: invalid byte at position {exc.start}")
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
 
     def handle_parser_exception(self) -> None:
         close = self.conn.close_sent
