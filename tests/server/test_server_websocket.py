@@ -327,3 +327,31 @@ def test_an_idle_stream_stays_open_while_the_store_is_down(make_api: Callable[..
         beats = [json.loads(ws.receive_text())["type"] for _ in range(3)]
         store.down = False
     assert beats == ["heartbeat"] * 3
+
+
+async def test_a_session_is_over_only_once_every_orchestration_of_it_has_ended_on_any_page() -> None:
+    """Its orchestrations are read page by page until an empty page (a store may give fewer than asked)."""
+    from types import SimpleNamespace
+
+    from orchestratex.records import Orchestration, Session, Thread
+    from orchestratex.server._ws import _session_over
+    from orchestratex.stores import MemoryStore
+
+    class SmallPages(MemoryStore):
+        async def list_orchestrations(self, **kwargs: Any) -> list[Orchestration]:
+            return await super().list_orchestrations(**{**kwargs, "limit": 2})
+
+    store = SmallPages()
+    session = await store.create_session(Session(user_id="alice"))
+    thread = await store.create_thread(Thread(session_id=session.id, user_id="alice", original_prompt="hi"))
+    runs = [
+        await store.create_orchestration(
+            Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="hi", status=status)
+        )
+        for status in ("completed", "failed", "cancelled", "completed", "running")
+    ]
+    state: Any = SimpleNamespace(store=store)
+    assert await _session_over(state, session.id) is None  # (active)
+    await store.set_session_status(session.id, "completed")
+    assert await _session_over(state, session.id) is None  # (the fifth, on the third page, still runs)
+    assert runs[-1].status == "running"

@@ -272,13 +272,11 @@ async def _session_over(state: ServerState, session_id: str) -> str | None:
     if session.status not in ("completed", "cancelled"):
         return None
     offset = 0
-    while True:
-        page = await state.store.list_orchestrations(session_id=session_id, limit=_PAGE, offset=offset)
+    while page := await state.store.list_orchestrations(session_id=session_id, limit=_PAGE, offset=offset):
         if any(run.status not in TERMINAL_ORCHESTRATION_STATUSES for run in page):
             return None
-        if len(page) < _PAGE:
-            return f"session {session_id} is {session.status}: every event was sent, no more can come"
-        offset += _PAGE
+        offset += len(page)  # (until an empty page: a store may give fewer than asked)
+    return f"session {session_id} is {session.status}: every event was sent, no more can come"
 
 
 async def _pump(websocket: WebSocket, state: ServerState, subscriber: Subscriber, since: int) -> str:
