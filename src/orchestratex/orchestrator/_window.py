@@ -19,14 +19,18 @@ def too_long(models: Sequence[ModelProfile], input_bytes: int, max_output_tokens
     if any(tokens + min(max_output_tokens, m.max_output_tokens) <= m.context_window for m in models):
         return None
     largest = max(models, key=lambda m: m.context_window)
-    window = f"the largest, {largest.name}'s, is {largest.context_window:,} tokens"
+    if len(models) == 1:  # (no "largest" of one, no "any model's" either)
+        window, every, any_model = f"{largest.name}'s is {largest.context_window:,} tokens", "the model's", "the model's"
+    else:
+        window = f"the largest, {largest.name}'s, is {largest.context_window:,} tokens"
+        every, any_model = "every model's", "any model's"
     if tokens < largest.context_window:  # the prompt fits, the answer it asks for does not
         answer = min(max_output_tokens, largest.max_output_tokens)
         return (
-            f"the prompt (about {tokens:,} tokens) leaves no room for an answer of up to {answer:,} tokens in any "
-            f"model's context window ({window}): shorten the prompt, or lower max_output_tokens"
+            f"the prompt (about {tokens:,} tokens) leaves no room for an answer of up to {answer:,} tokens in "
+            f"{any_model} context window ({window}): shorten the prompt, or lower max_output_tokens"
         )
     return (
-        f"the prompt is too long for every model's context window: about {tokens:,} tokens, and {window}; "
+        f"the prompt is too long for {every} context window: about {tokens:,} tokens, and {window}; "
         "shorten the prompt (or its context), or use a model with a larger window"
     )
