@@ -54,7 +54,7 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("openai-server")
     url = f"sqlite:///{tmp / 'server.db'}"
-    keys = {user: create_key(url, user) for user in ("alice", "bob", "carol", "dan")}
+    keys = {user: create_key(url, user) for user in ("alice", "bob", "carol", "dan", "erin")}
     keys["admin"] = create_key(url, "root", admin=True)
     env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.01", "ORCHESTRATEX_RATE_LIMIT": "8"}
     with ServerProcess(url, tmp, env=env) as server:
@@ -194,6 +194,34 @@ def test_a_prompt_longer_than_every_window_is_the_sdk_s_bad_request_error(served
         f"{served.server.base_url}/api/sessions/user/dan", headers={"Authorization": f"Bearer {served.keys['dan']}"}
     ).json()
     assert asyncio.run(_orchestrations_of(served.server.store_url, [s["_id"] for s in sessions])) == []
+
+
+def test_max_tokens_above_the_model_s_limit_is_the_sdk_s_bad_request_error(served: Served) -> None:
+    """Formerly lowered to the model's limit without a word; OpenAI answers 400 for a max_tokens above its model's
+    limit. With a preset, only a cap above every routable model's limit is refused."""
+    client = served.client("erin", max_retries=0)  # (7 calls: the rate limit is 8 a minute)
+    one_model = ("orchestratex/fast", {"preferred_models": ["sim:gpt-4o"]})
+    for (model, extra), field, stream in (
+        (("sim:gpt-4o", {}), "max_tokens", False),
+        (("sim:gpt-4o", {}), "max_completion_tokens", True),
+        (one_model, "max_tokens", True),
+        (one_model, "max_completion_tokens", False),
+    ):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(
+                model=model, messages=PROMPT, stream=stream, extra_body=extra, **{field: 16_385}
+            )
+        assert (refused.value.code, refused.value.param) == ("invalid_value", field)
+        assert refused.value.message.endswith(
+            f"{field} is too large: 16385. sim:gpt-4o supports at most 16,384 completion tokens: lower {field}"
+        )
+    assert client.chat.completions.create(model="sim:gpt-4o", messages=PROMPT, max_tokens=16_384).choices
+    limits = [(m.model_extra or {})["orchestratex"].get("max_output_tokens", 0) for m in client.models.list()]
+    largest = max(limits)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(model="orchestratex/auto", messages=PROMPT, max_tokens=largest + 1)
+    assert f"the models this call may use support at most {largest:,} completion tokens" in refused.value.message
+    assert client.chat.completions.create(model="orchestratex/fast", messages=PROMPT, max_tokens=largest).choices
 
 
 def test_the_rate_limit_is_the_sdk_s_rate_limit_error(served: Served) -> None:

@@ -7,6 +7,9 @@
 - Conversation: the messages as they are (system, earlier turns, the user message to answer); on a
   `thread_id`, a request without assistant turns continues the thread's conversation, whose last
   answer is the one its client received (`stop` is kept as the orchestration's `stop_sequences`).
+- Output: a `max_tokens` / `max_completion_tokens` above the output limit of every model the call may use is
+  refused as OpenAI refuses one above its model's limit, 400 `invalid_value` naming the field; within the largest,
+  each model writes up to the smaller of it and its own limit.
 - Context: a conversation (and the answer it asks for) that fits no model's context window is refused as OpenAI
   refuses it, 400 `context_length_exceeded`, before anything is stored: its run could only fail.
 - Storage quota: the messages' text (and a new thread's prompt) counts as `/api/orchestration/start` counts it.
@@ -43,6 +46,7 @@ __all__ = [
     "DefaultSessions",
     "Target",
     "chat_messages",
+    "check_output_cap",
     "check_window",
     "prepare_call",
     "resolve_target",
@@ -278,6 +282,7 @@ async def prepare_call(
     session, thread = await _session_and_thread(state, sessions, user, options)
     headers = await state.rate.hit(session.id)
     doc, new_thread, _ = await state.orchestrator._plan(messages, session=session, thread=thread, **settings)
+    check_output_cap(state, doc, request)
     check_window(state, doc)
     # the storage quota, as `/api/orchestration/start` counts it: the text sent (and a new thread's prompt)
     size = text_bytes(*(m.content for m in messages), messages[-1].content if thread is None else None)
@@ -297,6 +302,27 @@ async def prepare_call(
     finally:
         await state.concurrency.release(admitted)
     return ChatCall(doc, target, headers)
+
+
+def check_output_cap(state: ServerState, doc: Orchestration, request: ChatRequest) -> None:
+    """400 `invalid_value` naming the field when the request's answer cap is above the output limit of every
+    model the call may use (OpenAI refuses one above its model's limit); nothing is stored."""
+    cap = request.output_cap
+    models = state.orchestrator.usable_models(doc.settings.preferred_models)
+    if cap is None or not models:
+        return
+    largest = max(models, key=lambda m: m.max_output_tokens)
+    if cap <= largest.max_output_tokens:
+        return
+    param = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
+    if len(models) == 1:
+        which = f"{largest.name} supports at most {largest.max_output_tokens:,} completion tokens"
+    else:
+        which = (
+            f"the models this call may use support at most {largest.max_output_tokens:,} completion tokens"
+            f" (the most, {largest.name}'s)"
+        )
+    raise OpenAIError(400, f"{param} is too large: {cap}. {which}: lower {param}", param=param, code="invalid_value")
 
 
 def check_window(state: ServerState, doc: Orchestration) -> None:
