@@ -20,7 +20,8 @@ def too_long(models: Sequence[ModelProfile], input_bytes: int, max_output_tokens
         return None
     largest = max(models, key=lambda m: m.context_window)
     if len(models) == 1:  # (no "largest" of one, no "any model's" either)
-        window, every, any_model = f"{largest.name}'s is {largest.context_window:,} tokens", "the model's", "the model's"
+        window = f"{largest.name}'s is {largest.context_window:,} tokens"
+        every = any_model = "the model's"
     else:
         window = f"the largest, {largest.name}'s, is {largest.context_window:,} tokens"
         every, any_model = "every model's", "any model's"
