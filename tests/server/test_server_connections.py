@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -384,3 +385,36 @@ def test_a_websocket_text_message_that_is_not_utf8_is_closed_with_1007_and_no_tr
     assert close[2:].decode() == "a text message must be UTF-8: invalid byte at position 3"
     time.sleep(0.5)
     assert "Traceback" not in proc.log()[logged:] and "ERROR" not in proc.log()[logged:]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "said"),
+    [
+        ("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n", 426, "is not supported"),
+        ("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", 400, "missing Sec-WebSocket-Version header"),
+        ("Sec-WebSocket-Version: 13\r\n", 400, "missing Sec-WebSocket-Key header"),
+        ("Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n", 400, "invalid Sec-WebSocket-Key header: short"),
+    ],
+)
+def test_an_invalid_websocket_handshake_gets_the_json_error_body(
+    server: tuple[ServerProcess, str], headers: str, status: int, said: str
+) -> None:
+    """Formerly websockets' plain text (`Failed to open a WebSocket connection: ...`), and a 400 without
+    `Sec-WebSocket-Version` for another version, which RFC 6455 (4.4) requires."""
+    proc, key = server
+    with _connect(proc) as sock:
+        sock.sendall(
+            f"GET /ws/0123456789abcdef01234567 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"{headers}Authorization: Bearer {key}\r\n\r\n".encode()
+        )
+        answer, _ = _answer(sock)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert _status(answer) == status
+    assert b"\r\ncontent-type: application/json" in head.lower()
+    error = json.loads(body)
+    assert error["status_code"] == status and said in error["detail"]
+    if status == 426:
+        assert b"\r\nsec-websocket-version: 13" in head.lower()
+        assert error["detail"] == "Sec-WebSocket-Version '8' is not supported: this server speaks 13"
+    else:
+        assert error["detail"].endswith("Sec-WebSocket-Version: 13, as WebSocket clients do")

@@ -321,5 +321,6 @@ def test_websocket_streams_per_user_are_bounded(make_api: Callable[..., Api]) ->
                     pass
             assert refused.value.status_code == 429
             assert "2 event streams open" in refused.value.json()["detail"]
+            assert refused.value.headers["retry-after"] == "5"  # (formerly none: a client could only guess)
     with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):  # closing gave the slots back
         pass

@@ -227,6 +227,24 @@ def test_a_plain_http_request_to_the_stream_says_it_is_a_websocket(api: Api) -> 
     assert not [path for path in api.client.get("/openapi.json").json()["paths"] if path.startswith("/ws")]
 
 
+def test_a_token_or_since_given_twice_is_refused_as_ambiguous(api: Api) -> None:
+    """Formerly the last one was used without a word (`?since=0&since=7` replayed from 7)."""
+    sid = api.session()["_id"]
+    key = api.alice["Authorization"].removeprefix("Bearer ")
+    for query, name in (
+        (f"token={key}&token=ox_other", "token"),
+        (f"token={key}&token={key}", "token"),
+        (f"token={key}&since=0&since=0", "since"),
+    ):
+        with pytest.raises(WebSocketDenialResponse) as refused:
+            with api.client.websocket_connect(f"/ws/{sid}?{query}"):
+                pass
+        assert refused.value.status_code == 422
+        assert refused.value.json()["detail"] == f"{name}: given more than once in the URL: give it once"
+    with api.client.websocket_connect(f"/ws/{sid}?token={key}&since=0"):  # once each: served
+        pass
+
+
 @pytest.mark.parametrize("since", ["1_0", "\u0663", "+3", "%203"])
 def test_a_since_that_is_not_plain_digits_is_refused(api: Api, since: str) -> None:
     """Formerly read by `int()`: `1_0` as 10, an Arabic-Indic digit as 3, `+3` and ` 3` as 3."""

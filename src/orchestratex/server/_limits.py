@@ -242,6 +242,10 @@ class ConcurrencyLimiter:
             await self.store.incr(key, -1, ttl_s=2 * self.start_window_s)
 
 
+STREAMS_RETRY_AFTER_S = 5
+"""`Retry-After` of the 429 for too many WebSocket streams open."""
+
+
 class StreamLimit:
     """WebSocket streams open per user in this process: `open` raises 429 past `limit`; `close` gives one back."""
 
@@ -255,6 +259,7 @@ class StreamLimit:
             raise ApiError(
                 429,
                 f"user {user_id} already has {self.limit} event streams open (the limit): close one",
+                {"Retry-After": str(STREAMS_RETRY_AFTER_S)},  # (no time is known when one closes: a short wait)
                 limit="streams",
             )
         self._open[user_id] = count + 1

@@ -3,6 +3,7 @@
 Protocol:
 - Authenticate with `Authorization: Bearer <key>`, `X-API-Key`, or `?token=<key>`. A refused
   handshake answers HTTP 401, 404, 422, 429 or 503 with the usual error body.
+- `token` and `since` are given at most once each (422 for a second: which one was meant is not guessed).
 - `?since=N` (default 0): replay every stored event with `seq > N`, in `seq` order, then stream
   new ones as they happen. Events arrive in `seq` order, each once, with no gap. An `N` the session
   has no event of (past its end) is refused with 422.
@@ -15,7 +16,7 @@ Protocol:
   `ws_send_timeout_s` to accept one, is closed with code 4008 (`CLOSE_TOO_SLOW`); reconnecting with
   `since=<last seq received>` loses nothing.
 - One user (the key's: an admin watching another user's session counts as the admin) may hold
-  `ws_max_per_user` streams open in one server process (429 past it), and a
+  `ws_max_per_user` streams open in one server process (429 with `Retry-After` past it), and a
   client's own messages are read and ignored, up to `ws_max_message_bytes` each.
 - A socket whose API key is revoked is closed with code 1008 (`CLOSE_KEY_REVOKED`): at once when the
   key is revoked through this server's admin API, else within `ws_auth_check_s` seconds.
@@ -66,7 +67,14 @@ _MAX_SINCE = 2**63 - 1
 """Sequence numbers are 64-bit signed integers in every store."""
 
 
+def _once(websocket: WebSocket, name: str) -> None:
+    """422 for a query parameter given more than once: which one was meant is not for the server to guess."""
+    if len(websocket.query_params.getlist(name)) > 1:
+        raise ApiError(422, f"{name}: given more than once in the URL: give it once")
+
+
 def _since(websocket: WebSocket) -> int:
+    _once(websocket, "since")
     raw = websocket.query_params.get("since", "0")
     # ASCII digits only: int() also reads "1_0" as 10, "٣" as 3 and " 3 " as 3
     since = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else -1
@@ -138,6 +146,7 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
     state: ServerState = websocket.app.state.server
     key = key_of(websocket)
     try:
+        _once(websocket, "token")  # (before the key is read: which of them is it?)
         principal = await state.auth.principal(key, client_address(websocket.scope))
         await state.rate.hit_user(principal.user_id)
         since = _since(websocket)

@@ -10,15 +10,25 @@ when the client does, or after `LINGER_S` seconds.
 
 A text message that is not UTF-8 is refused the same way (1007, with a reason), without the traceback
 uvicorn logs at ERROR for each.
+
+A handshake that is not a valid WebSocket opening (no `Sec-WebSocket-Key`, a key that is not 16 bytes of
+base64, a `Sec-WebSocket-Version` other than 13, no `Connection: Upgrade`) is refused with the API's JSON error
+body, as every other refusal of the server, not websockets' plain text: 400 naming the header to fix, or 426
+with `Sec-WebSocket-Version: 13` for another version (RFC 6455, 4.4).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from http import HTTPStatus
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidHeader
+from websockets.http11 import Request, Response
 
-__all__ = ["LINGER_S", "LingeringWebSocketProtocol"]
+__all__ = ["LINGER_S", "LingeringWebSocketProtocol", "handshake_refusal"]
 
 LINGER_S = 2.0
 """Longest wait, after failing a connection, for the client to stop sending and close its side."""
@@ -31,6 +41,17 @@ class LingeringWebSocketProtocol(WebSocketsSansIOProtocol):
     def data_received(self, data: bytes) -> None:
         if not self.lingering:
             super().data_received(data)
+
+    def handle_connect(self, event: Request) -> None:
+        response = self.conn.accept(event)  # (checks the handshake; the same request always gets the same answer)
+        if response.status_code == 101:
+            super().handle_connect(event)
+            return
+        self.request = event
+        self.handshake_initiated = self.handshake_complete = self.close_sent = True
+        self.conn.send_response(handshake_refusal(response, self.conn.handshake_exc))
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
 
     def send_receive_event_to_app(self) -> None:
         if self.curr_msg_data_type == "text" and not self.close_sent:
@@ -60,3 +81,28 @@ class LingeringWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.close_timer is not None:
             self.close_timer.cancel()
         self.close_timer = self.loop.call_later(LINGER_S, transport.close)
+
+
+def handshake_refusal(response: Response, why: Exception | None) -> Response:
+    """websockets' plain-text refusal of an invalid handshake (`response`, for `why`) as the API's JSON error."""
+    status = response.status_code
+    headers = Headers(  # (its `Upgrade` of a 426, its `Allow` of a 405, …: all but the body's)
+        (k, v) for k, v in response.headers.raw_items() if k.lower() not in ("content-type", "content-length")
+    )
+    headers.pop("Connection", None)
+    if isinstance(why, InvalidHeader) and why.name == "Sec-WebSocket-Version" and why.value not in (None, ""):
+        status, detail = 426, f"Sec-WebSocket-Version {why.value[:40]!r} is not supported: this server speaks 13"
+        headers["Sec-WebSocket-Version"] = "13"
+    elif isinstance(why, InvalidHeader) and why.name.startswith("Sec-WebSocket-"):
+        detail = (
+            f"not a valid WebSocket handshake: {str(why)[:120]}; send Sec-WebSocket-Key (16 random bytes in base64)"
+            " and Sec-WebSocket-Version: 13, as WebSocket clients do"
+        )
+    else:
+        text = response.body.decode(errors="replace").strip().removeprefix("Failed to open a WebSocket connection: ")
+        detail = f"not a valid WebSocket handshake: {text.rstrip('.')[:160]}"
+    body = json.dumps({"detail": detail, "status_code": status}).encode()
+    headers["Connection"] = "close"
+    headers["Content-Type"] = "application/json"
+    headers["Content-Length"] = str(len(body))
+    return Response(status, HTTPStatus(status).phrase, headers, body)
