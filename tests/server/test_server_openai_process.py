@@ -207,9 +207,15 @@ def test_max_tokens_above_the_model_s_limit_is_the_sdk_s_bad_request_error(serve
         (one_model, "max_tokens", True),
         (one_model, "max_completion_tokens", False),
     ):
+        tokens, completion = (16_385, None) if field == "max_tokens" else (None, 16_385)  # (null is not given)
         with pytest.raises(openai.BadRequestError) as refused:
             client.chat.completions.create(
-                model=model, messages=PROMPT, stream=stream, extra_body=extra, **{field: 16_385}
+                model=model,
+                messages=PROMPT,
+                stream=stream,
+                extra_body=extra,
+                max_tokens=tokens,
+                max_completion_tokens=completion,
             )
         assert (refused.value.code, refused.value.param) == ("invalid_value", field)
         assert refused.value.message.endswith(
