@@ -418,3 +418,32 @@ def test_an_invalid_websocket_handshake_gets_the_json_error_body(
         assert error["detail"] == "Sec-WebSocket-Version '8' is not supported: this server speaks 13"
     else:
         assert error["detail"].endswith("Sec-WebSocket-Version: 13, as WebSocket clients do")
+
+
+def test_a_handshake_refusal_keeps_websockets_status_and_headers_with_the_json_body() -> None:
+    from websockets.exceptions import InvalidHeader, InvalidUpgrade
+    from websockets.server import ServerProtocol
+
+    from orchestratex.server._ws_linger import handshake_refusal
+
+    reject = ServerProtocol().reject
+    twice = handshake_refusal(reject(400, "x"), InvalidHeader("Sec-WebSocket-Version", "multiple values"))
+    assert (
+        twice.status_code == 400
+        and "invalid Sec-WebSocket-Version header: multiple values" in json.loads(twice.body)["detail"]
+    )
+    upgrade = reject(426, "Failed to open a WebSocket connection: invalid Connection header: keep-alive.\n")
+    upgrade.headers["Upgrade"] = "websocket"
+    no_upgrade = handshake_refusal(upgrade, InvalidUpgrade("Connection", "keep-alive"))
+    assert (no_upgrade.status_code, no_upgrade.headers["Upgrade"], no_upgrade.headers["Connection"]) == (
+        426,
+        "websocket",
+        "close",
+    )
+    assert json.loads(no_upgrade.body) == {
+        "detail": "not a valid WebSocket handshake: invalid Connection header: keep-alive",
+        "status_code": 426,
+    }
+    failed = handshake_refusal(reject(500, "Failed to open a WebSocket connection.\n"), RuntimeError())
+    assert json.loads(failed.body)["detail"] == "the WebSocket handshake failed on the server: see its log"
+    assert failed.headers["Content-Type"] == "application/json"

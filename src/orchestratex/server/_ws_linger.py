@@ -25,7 +25,7 @@ from http import HTTPStatus
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.datastructures import Headers
-from websockets.exceptions import InvalidHeader
+from websockets.exceptions import InvalidHeader, InvalidHeaderValue
 from websockets.http11 import Request, Response
 
 __all__ = ["LINGER_S", "LingeringWebSocketProtocol", "handshake_refusal"]
@@ -90,7 +90,7 @@ def handshake_refusal(response: Response, why: Exception | None) -> Response:
         (k, v) for k, v in response.headers.raw_items() if k.lower() not in ("content-type", "content-length")
     )
     headers.pop("Connection", None)
-    if isinstance(why, InvalidHeader) and why.name == "Sec-WebSocket-Version" and why.value not in (None, ""):
+    if isinstance(why, InvalidHeaderValue) and why.name == "Sec-WebSocket-Version" and why.value:
         status, detail = 426, f"Sec-WebSocket-Version {why.value[:40]!r} is not supported: this server speaks 13"
         headers["Sec-WebSocket-Version"] = "13"
     elif isinstance(why, InvalidHeader) and why.name.startswith("Sec-WebSocket-"):
@@ -98,6 +98,8 @@ def handshake_refusal(response: Response, why: Exception | None) -> Response:
             f"not a valid WebSocket handshake: {str(why)[:120]}; send Sec-WebSocket-Key (16 random bytes in base64)"
             " and Sec-WebSocket-Version: 13, as WebSocket clients do"
         )
+    elif status >= 500:  # (websockets failed, not the request: it logged why)
+        detail = "the WebSocket handshake failed on the server: see its log"
     else:
         text = response.body.decode(errors="replace").strip().removeprefix("Failed to open a WebSocket connection: ")
         detail = f"not a valid WebSocket handshake: {text.rstrip('.')[:160]}"
