@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestratex import RunResult
+
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"(?P<before>[^\n]*)\n```python\n(?P<code>.*?)```", re.DOTALL)
 
@@ -279,3 +281,47 @@ def test_the_budget_example_shows_the_money_running_out(
     assert stopped, "\n".join(lines)
     assert "fits the $" in lines[stopped[0] + 1]
     assert lines[-1].startswith("session spent $") and lines[-1].endswith(" of $0.0015")
+
+
+def _judged_by(verdict: str) -> RunResult:
+    """A run of two scripted models whose judge answers `verdict`, as text (not JSON)."""
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile, Orchestrator
+
+    def answer(request: GenerationRequest) -> str:
+        return verdict if request.purpose == "judge" else "An answer."
+
+    catalog = ModelCatalog(ModelProfile(name=f"function:{n}", cost_per_1k_tokens=0.001) for n in ("a", "b"))
+    with Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog) as orchestrator:
+        return orchestrator.run_sync("Say something true.", max_iterations=1, evaluation_threshold=8)
+
+
+@pytest.mark.parametrize(
+    ("verdict", "score", "feedback"),
+    [
+        ("**Score:** 8.5\n\n**Feedback:** Add a test for None.", 8.5, "Add a test for None."),
+        ("**Score**: 9\n**Feedback**: Fine.", 9.0, "Fine."),
+        ("Score: **8**\nFeedback: Fine.", 8.0, "Fine."),
+        ("Score: 8/10\nFeedback: a score: 9 would need tests.", 8.0, "a score: 9 would need tests."),
+    ],
+)
+def test_the_evaluation_pages_markdown_verdicts_are_read(verdict: str, score: float, feedback: str) -> None:
+    """docs/evaluation.md: a judge's plain-text verdict is read with its Markdown emphasis (`**Score:** 8.5` was
+    "no score found": the answer, paid for, failed unjudged), and a score inside the feedback is not a second one."""
+    from orchestratex.evaluation import parse_verdict
+
+    assert parse_verdict(verdict) == (score, feedback)
+    result = _judged_by(verdict)
+    assert result.status == "completed" and result.final_score == score
+
+
+@pytest.mark.parametrize("verdict", ["Initial score: 4. Final score: 8.", "Score: 7. On reflection, rating: 9/10."])
+def test_the_evaluation_pages_disagreeing_prose_scores_are_refused(verdict: str) -> None:
+    """docs/evaluation.md: prose giving several scores that disagree is a failed verdict, never a wrong score (the
+    first score word was read: 4 for a judge that concluded 8)."""
+    from orchestratex import EvaluationError
+    from orchestratex.evaluation import parse_verdict
+
+    with pytest.raises(EvaluationError, match="several scores"):
+        parse_verdict(verdict)
+    result = _judged_by(verdict)
+    assert result.status == "failed" and "several scores" in (result.error or "")

@@ -20,10 +20,14 @@ _NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
 _EXPRESSION = rf"{_NUMBER}(?:\s*%|\s*(?:/|out\s+of)\s*{_NUMBER})?"
 """A score as written: `8`, `8.5`, `8,5`, `85%`, `8/10`, `4 out of 5`."""
 _SCORE = re.compile(rf"\s*(?P<n>{_NUMBER})\s*(?:(?P<pct>%)|(?:/|out\s+of)\s*(?P<d>{_NUMBER}))?\s*", re.IGNORECASE)
-_SCORE_WORD = re.compile(rf"(?:score|rating|grade)\s*[\"']?\s*[:=]\s*[\"']?\s*({_EXPRESSION})", re.IGNORECASE)
+_MARKUP = r"[\"'*_]*"
+"""Quotes, or Markdown emphasis around a label or a value: `**Score:** 8`, `**Score**: 8`, `Score: **8**`."""
+_SCORE_WORD = re.compile(rf"(?:score|rating|grade)\s*{_MARKUP}\s*[:=]\s*{_MARKUP}\s*({_EXPRESSION})", re.IGNORECASE)
 _OUT_OF_TEN = re.compile(rf"(?<![\w.,+-])({_NUMBER}\s*(?:/|out\s+of)\s*10)(?![\d%]|[.,]\d)", re.IGNORECASE)
 """A score out of 10 anywhere in prose (another scale there may count something else: "3 out of 4 tests")."""
-_FEEDBACK_WORD = re.compile(r"(?:feedback|comments?|critique)\s*[\"']?\s*[:=]\s*(.+)", re.IGNORECASE | re.DOTALL)
+_FEEDBACK_WORD = re.compile(
+    rf"(?:feedback|comments?|critique)\s*{_MARKUP}\s*[:=]\s*(?:\*+|_+)?\s*(.+)", re.IGNORECASE | re.DOTALL
+)
 _KEYS = ("score", "rating", "grade", "overall")
 _RUBRIC_KEYS = frozenset({"score", "feedback"})
 """The keys of the object the rubric asks for: already lower-case."""
@@ -110,12 +114,16 @@ def _from_object(candidate: str) -> tuple[float, str] | None:
 
 
 def _from_prose(text: str) -> float | None:
-    """The score in plain text: after a score word (`Score: 7.5`, `rating = 4/5`), else the one score out of 10
-    it gives (`8 out of 10`); None when there is none, `EvaluationError` when there are several that disagree."""
-    match = _SCORE_WORD.search(text)
-    if match is not None:
-        return _scaled(match.group(1))
-    found = {_scaled(m.group(1)): m.group(1) for m in _OUT_OF_TEN.finditer(text)}
+    """The score in plain text: after a score word (`Score: 7.5`, `**Rating:** 4/5`; those before the feedback),
+    else the one score out of 10 it gives (`8 out of 10`); None when there is none, `EvaluationError` when there
+    are several that disagree (`Initial score: 4. Final score: 8.`)."""
+    feedback = _FEEDBACK_WORD.search(text)
+    verdict = text[: feedback.start()] if feedback is not None else text  # ("a score: 9 needs tests" is feedback)
+    found = {_scaled(m.group(1)): m.group(1) for m in _SCORE_WORD.finditer(verdict)}
+    if not found and feedback is not None:  # the feedback first: `Feedback: … Score: 8`
+        found = {_scaled(m.group(1)): m.group(1) for m in _SCORE_WORD.finditer(text)}
+    if not found:
+        found = {_scaled(m.group(1)): m.group(1) for m in _OUT_OF_TEN.finditer(text)}
     if len(found) > 1:
         raise EvaluationError(f"the judge's answer gives several scores ({', '.join(found.values())})")
     return next(iter(found), None)
