@@ -325,3 +325,78 @@ def test_the_evaluation_pages_disagreeing_prose_scores_are_refused(verdict: str)
         parse_verdict(verdict)
     result = _judged_by(verdict)
     assert result.status == "failed" and "several scores" in (result.error or "")
+
+
+def test_the_openai_pages_base_url_recipe_completes_a_run(tmp_path: Path) -> None:
+    """docs/providers/openai.md, "Point the `openai` provider at it": `OPENAI_BASE_URL` and the page's catalog file,
+    then `orchestratex run`, against a stand-in for Ollama that serves only the file's models. (The page's former
+    catalog, one `openai:` model over the shipped ones, sent the shipped models to the server, which answered 404,
+    and left the answer with no judge: the run failed.)"""
+    import json
+    import os
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    text = (ROOT / "docs" / "providers" / "openai.md").read_text(encoding="utf-8")
+    catalog = re.search(r"```toml\n(# ~/models\.toml: .*?)```", text, re.S)
+    assert catalog, "docs/providers/openai.md no longer shows the catalog file for OPENAI_BASE_URL"
+    served = set(re.findall(r'^name = "openai:([^"]+)"', catalog.group(1), re.M))
+    (tmp_path / "models.toml").write_text(catalog.group(1), encoding="utf-8")
+
+    class Ollama(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            answer: dict[str, object]
+            if body["model"] not in served:
+                status, answer = 404, {"error": {"message": f"model {body['model']!r} not found"}}
+            else:
+                judge = "feedback" in json.dumps(body["messages"])
+                content = json.dumps({"score": 9, "feedback": "Right."}) if judge else "RAID 5 stripes data and parity."
+                status, answer = (
+                    200,
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                        ],
+                        "usage": {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30},
+                    },
+                )
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ollama)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    env |= {
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}/v1",
+        "ORCHESTRATEX_CATALOG": str(tmp_path / "models.toml"),
+        "ORCHESTRATEX_STORE_URL": f"sqlite:///{tmp_path / 'runs.db'}",
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestratex", "run", "Explain RAID 5", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "completed" and result["final_response"] == "RAID 5 stripes data and parity."
