@@ -7,9 +7,17 @@ a running MongoDB); everything else is executed with simulated models and no lat
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
+import os
 import re
+import subprocess
+import sys
+import threading
 import unicodedata
+from collections.abc import Iterator, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -327,23 +335,13 @@ def test_the_evaluation_pages_disagreeing_prose_scores_are_refused(verdict: str)
     assert result.status == "failed" and "several scores" in (result.error or "")
 
 
-def test_the_openai_pages_base_url_recipe_completes_a_run(tmp_path: Path) -> None:
-    """docs/providers/openai.md, "Point the `openai` provider at it": `OPENAI_BASE_URL` and the page's catalog file,
-    then `orchestratex run`, against a stand-in for Ollama that serves only the file's models. (The page's former
-    catalog, one `openai:` model over the shipped ones, sent the shipped models to the server, which answered 404,
-    and left the answer with no judge: the run failed.)"""
-    import json
-    import os
-    import subprocess
-    import sys
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+ANSWER = "RAID 5 stripes data and parity."
 
-    text = (ROOT / "docs" / "providers" / "openai.md").read_text(encoding="utf-8")
-    catalog = re.search(r"```toml\n(# ~/models\.toml: .*?)```", text, re.S)
-    assert catalog, "docs/providers/openai.md no longer shows the catalog file for OPENAI_BASE_URL"
-    served = set(re.findall(r'^name = "openai:([^"]+)"', catalog.group(1), re.M))
-    (tmp_path / "models.toml").write_text(catalog.group(1), encoding="utf-8")
+
+@contextlib.contextmanager
+def _stand_in_ollama(served: set[str]) -> Iterator[str]:
+    """An OpenAI-compatible server on 127.0.0.1 (its base URL, `/v1` included) that answers Chat Completions for the
+    model ids in `served`, a judge's request with a verdict, and 404 for any other model, as Ollama does."""
 
     class Ollama(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
@@ -356,7 +354,7 @@ def test_the_openai_pages_base_url_recipe_completes_a_run(tmp_path: Path) -> Non
                 status, answer = 404, {"error": {"message": f"model {body['model']!r} not found"}}
             else:
                 judge = "feedback" in json.dumps(body["messages"])
-                content = json.dumps({"score": 9, "feedback": "Right."}) if judge else "RAID 5 stripes data and parity."
+                content = json.dumps({"score": 9, "feedback": "Right."}) if judge else ANSWER
                 status, answer = (
                     200,
                     {
@@ -379,14 +377,35 @@ def test_the_openai_pages_base_url_recipe_completes_a_run(tmp_path: Path) -> Non
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ollama)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-    env |= {
-        "PYTHONPATH": os.pathsep.join(sys.path),
-        "OPENAI_BASE_URL": f"http://127.0.0.1:{server.server_address[1]}/v1",
-        "ORCHESTRATEX_CATALOG": str(tmp_path / "models.toml"),
-        "ORCHESTRATEX_STORE_URL": f"sqlite:///{tmp_path / 'runs.db'}",
-    }
     try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _without_providers(environ: Mapping[str, str]) -> dict[str, str]:
+    return {
+        k: v for k, v in environ.items() if not k.endswith(("_API_KEY", "_BASE_URL")) and k != "ORCHESTRATEX_CATALOG"
+    }
+
+
+def test_the_openai_pages_base_url_recipe_completes_a_run(tmp_path: Path) -> None:
+    """docs/providers/openai.md, "Point the `openai` provider at it": `OPENAI_BASE_URL` and the page's catalog file,
+    then `orchestratex run`, against a stand-in for Ollama that serves only the file's models. (The page's former
+    catalog, one `openai:` model over the shipped ones, sent the shipped models to the server, which answered 404,
+    and left the answer with no judge: the run failed.)"""
+    text = (ROOT / "docs" / "providers" / "openai.md").read_text(encoding="utf-8")
+    catalog = re.search(r"```toml\n(# ~/models\.toml: .*?)```", text, re.S)
+    assert catalog, "docs/providers/openai.md no longer shows the catalog file for OPENAI_BASE_URL"
+    (tmp_path / "models.toml").write_text(catalog.group(1), encoding="utf-8")
+    with _stand_in_ollama(set(re.findall(r'^name = "openai:([^"]+)"', catalog.group(1), re.M))) as base_url:
+        env = _without_providers(os.environ) | {
+            "PYTHONPATH": os.pathsep.join(sys.path),
+            "OPENAI_BASE_URL": base_url,
+            "ORCHESTRATEX_CATALOG": str(tmp_path / "models.toml"),
+            "ORCHESTRATEX_STORE_URL": f"sqlite:///{tmp_path / 'runs.db'}",
+        }
         done = subprocess.run(
             [sys.executable, "-m", "orchestratex", "run", "Explain RAID 5", "--json"],
             env=env,
@@ -394,9 +413,34 @@ def test_the_openai_pages_base_url_recipe_completes_a_run(tmp_path: Path) -> Non
             text=True,
             timeout=120,
         )
-    finally:
-        server.shutdown()
-        server.server_close()
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
     result = json.loads(done.stdout)
-    assert result["status"] == "completed" and result["final_response"] == "RAID 5 stripes data and parity."
+    assert result["status"] == "completed" and result["final_response"] == ANSWER
+
+
+def test_the_openai_pages_ollama_example_runs_with_ollama_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/providers/openai.md, "Catalog entries": the page's `models.toml` and its example, with `OLLAMA_BASE_URL`
+    set and no other provider, as the example says. (With one Ollama model in the file the run was refused: "no
+    model can judge the answers of ollama:llama3.2".)"""
+    text = (ROOT / "docs" / "providers" / "openai.md").read_text(encoding="utf-8")
+    catalog = re.search(r"```toml\n(# models\.toml\n.*?)```", text, re.S)
+    example = re.search(r"<!-- not-run: needs a running Ollama server[^\n]*\n```python\n(.*?)```", text, re.S)
+    assert catalog and example, "docs/providers/openai.md no longer shows models.toml and the Ollama example"
+    (tmp_path / "models.toml").write_text(catalog.group(1), encoding="utf-8")
+    import orchestratex.providers
+
+    monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local stand-in, not a vendor
+    monkeypatch.chdir(tmp_path)
+    for name in set(os.environ) - set(_without_providers(os.environ)):
+        monkeypatch.delenv(name)
+    with _stand_in_ollama(set(re.findall(r'^name = "ollama:([^"]+)"', catalog.group(1), re.M))) as base_url:
+        monkeypatch.setenv("OLLAMA_BASE_URL", base_url)
+        scope: dict[str, object] = {"__name__": "__docs__"}
+        exec(compile(example.group(1), "docs/providers/openai.md (Ollama)", "exec"), scope)
+        scope["orchestrator"].close()  # type: ignore[attr-defined]
+    result = scope["result"]
+    assert isinstance(result, RunResult)
+    assert result.status == "completed", result.error
+    assert result.final_model == "ollama:llama3.2" and result.final_response == ANSWER
