@@ -444,3 +444,24 @@ def test_the_openai_pages_ollama_example_runs_with_ollama_alone(
     assert isinstance(result, RunResult)
     assert result.status == "completed", result.error
     assert result.final_model == "ollama:llama3.2" and result.final_response == ANSWER
+
+
+def test_the_server_pages_list_routes_give_the_real_limit_and_offset_ranges() -> None:
+    """docs/server.md's routes table gives the ranges of `limit` and `offset` that the list routes take (it did not say
+    that an `offset` past 1,000,000 answers 422)."""
+    from orchestratex.server._schemas import Limit, Offset
+
+    def bounds(alias: object) -> tuple[int, int]:
+        query = alias.__metadata__[0]  # type: ignore[attr-defined]
+        low = next(m.ge for m in query.metadata if hasattr(m, "ge"))
+        high = next(m.le for m in query.metadata if hasattr(m, "le"))
+        return low, high
+
+    text = (ROOT / "docs" / "server.md").read_text(encoding="utf-8")
+    row = re.search(r"^\| `GET /api/sessions/user/\{user_id\}\?limit=&offset=` \|(.*)$", text, re.M)
+    assert row, "docs/server.md's routes table lost the user's sessions row"
+    shown = {
+        name: (int(a.replace(",", "")), int(b.replace(",", "")))
+        for name, a, b in re.findall(r"`(limit|offset)`[^(]*\((?:`offset` )?([\d,]+) to ([\d,]+)", row.group(1))
+    }
+    assert shown == {"limit": bounds(Limit), "offset": bounds(Offset)}
