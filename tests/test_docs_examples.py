@@ -465,3 +465,36 @@ def test_the_server_pages_list_routes_give_the_real_limit_and_offset_ranges() ->
         for name, a, b in re.findall(r"`(limit|offset)`[^(]*\((?:`offset` )?([\d,]+) to ([\d,]+)", row.group(1))
     }
     assert shown == {"limit": bounds(Limit), "offset": bounds(Offset)}
+
+
+def test_the_providers_pages_model_of_a_provider_not_in_use_is_refused_saying_so(tmp_path: Path) -> None:
+    """docs/providers/index.md: with only OPENAI_API_KEY set, `--models gpt4,claude` (the docs' and the spec's
+    preferred models) said "unknown model 'claude'", though the catalog page lists `claude`: it now says whose model it
+    is and that its provider is not in use. (No request is made: the run is refused before it starts.)"""
+    from orchestratex import FunctionProvider, Orchestrator
+    from orchestratex.exceptions import UnknownModelError
+
+    env = _without_providers(os.environ) | {
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",  # (nothing listens there: no request could reach a vendor)
+        "ORCHESTRATEX_STORE_URL": f"sqlite:///{tmp_path / 'runs.db'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestratex", "run", "Hello", "--models", "gpt4,claude"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(
+        "orchestratex: error: model 'claude' is anthropic:claude-sonnet-5-5, whose provider 'anthropic' is not in use"
+    ), done.stderr
+    assert "in use: openai)" in done.stderr and "usable models: openai:gpt-4.1" in done.stderr
+
+    with Orchestrator(providers=[FunctionProvider(str, name="openai")]) as orchestrator:
+        with pytest.raises(UnknownModelError, match=r"^model 'claude' is anthropic:claude-sonnet-5-5, whose provider"):
+            orchestrator.run_sync("Hello", preferred_models=["gpt4", "claude"])
+        with pytest.raises(UnknownModelError, match=r"^unknown model 'gpt-17'; known models: openai:"):
+            orchestrator.run_sync("Hello", preferred_models=["gpt-17"])

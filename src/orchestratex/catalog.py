@@ -382,7 +382,18 @@ class ModelCatalog:
         matches = [m for m in self._models.values() if m.version == name]
         if len(matches) == 1:
             return matches[0]
-        raise UnknownModelError(name, list(self._models))
+        raise UnknownModelError(name, list(self._models), unserved=self._left_out(name))
+
+    def _left_out(self, name: str) -> str | None:
+        """The full name of `name` in the catalog this one is derived from, when this one left it out (`with_only`:
+        its provider is not in use), else None."""
+        link = self._derivation
+        if link is None:
+            return None
+        try:
+            return link.source.get(name).name
+        except UnknownModelError:
+            return None
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):

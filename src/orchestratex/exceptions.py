@@ -91,11 +91,22 @@ class ProviderNotConfigured(UserError):
 
 
 class UnknownModelError(UserError):
-    """A model name (or alias) that the catalog does not know."""
+    """A model name (or alias) that the catalog does not know, or (`unserved`: its full name) a model of the catalog
+    that this orchestrator cannot use, its provider not being in use (no API key set, say)."""
 
-    def __init__(self, name: str, known: list[str] | None = None) -> None:
+    def __init__(self, name: str, known: list[str] | None = None, *, unserved: str | None = None) -> None:
         hint = f"; known models: {', '.join(sorted(known))}" if known else ""
-        super().__init__(f"unknown model {name!r}{hint}")
+        if unserved is not None:  # a model of the catalog whose provider is left out (no key set, say)
+            provider = unserved.partition(":")[0]
+            in_use = ", ".join(sorted({k.partition(":")[0] for k in known or ()})) or "none"
+            message = (
+                f"model {name!r} is {unserved}, whose provider {provider!r} is not in use here (a provider is used "
+                f"once its API key is set and its adapter installed; in use: {in_use})"
+            )
+            hint = f"; usable models: {', '.join(sorted(known))}" if known else ""
+        else:
+            message = f"unknown model {name!r}"
+        super().__init__(message + hint)
         self.name = name
 
 
