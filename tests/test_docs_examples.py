@@ -498,3 +498,25 @@ def test_the_providers_pages_model_of_a_provider_not_in_use_is_refused_saying_so
             orchestrator.run_sync("Hello", preferred_models=["gpt4", "claude"])
         with pytest.raises(UnknownModelError, match=r"^unknown model 'gpt-17'; known models: openai:"):
             orchestrator.run_sync("Hello", preferred_models=["gpt-17"])
+
+
+def test_the_cli_pages_runs_show_gives_the_cost_limit_of_a_run(tmp_path: Path) -> None:
+    """docs/cli.md: `runs show ID` shows the run's settings; a run made with `--cost-limit 0.5` (a limit its session
+    carries) showed `cost limit none`, and `--cost-limit 0` too, though the run had stopped on that budget."""
+    env = _without_providers(os.environ) | {
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "ORCHESTRATEX_SIM_LATENCY_SCALE": "0",
+        "ORCHESTRATEX_STORE_URL": f"sqlite:///{tmp_path / 'runs.db'}",
+    }
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestratex", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode in (0, 1), done.stderr
+        return done.stdout
+
+    for limit, shown in (("0.5", "cost limit $0.5 for its session"), ("0", "cost limit $0 for its session")):
+        run = json.loads(cli("run", "Say hello", "--cost-limit", limit, "--max-iterations", "1", "--json"))
+        settings = next(line for line in cli("runs", "show", run["_id"]).splitlines() if line.startswith("settings:"))
+        assert settings == f"settings: up to 1 iteration · threshold 8/10 · {shown} · models all"

@@ -164,7 +164,8 @@ def _on_screen(out: Output, title: str, headers: list[str], rows: list[list[str]
 
 
 # -- show -----------------------------------------------------------------------------------------------
-async def _load(url: str, oid: str) -> tuple[Orchestration, list[Event]]:
+async def _load(url: str, oid: str) -> tuple[Orchestration, list[Event], float | None]:
+    """The orchestration, its events and its session's cost limit (a run's `--cost-limit` is its session's)."""
     store = await _open(url)
     if store is None:
         raise UserError(f"no orchestration {oid!r}: the store {url} does not exist yet")
@@ -174,7 +175,11 @@ async def _load(url: str, oid: str) -> tuple[Orchestration, list[Event]]:
         except NotFound:
             raise UserError(f"no orchestration {oid!r} in {url} (list them with `orchestratex runs list`)") from None
         events = await store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
-        return doc, events
+        try:
+            session_limit = (await store.get_session(doc.session_id)).settings.cost_limit
+        except NotFound:
+            session_limit = None
+        return doc, events, session_limit
     finally:
         await store.close()
 
@@ -182,7 +187,7 @@ async def _load(url: str, oid: str) -> tuple[Orchestration, list[Event]]:
 async def _show(url: str, args: argparse.Namespace) -> int:
     from ..orchestrator import RunResult
 
-    doc, events = await _load(url, args.id.strip())
+    doc, events, session_limit = await _load(url, args.id.strip())
     simulated = any(getattr(e, "simulated", False) for e in events if e.type == "orchestration_started")
     from ._output import Output
 
@@ -190,7 +195,7 @@ async def _show(url: str, args: argparse.Namespace) -> int:
     if args.json:
         out.verbatim(json.dumps(RunResult(doc, events, simulated).to_dict(), indent=2, ensure_ascii=False))
         return 0
-    for line in _describe(doc, simulated):
+    for line in _describe(doc, simulated, session_limit):
         out.line(line)
     for it in doc.iterations:
         for line in _iteration(it):
@@ -205,9 +210,11 @@ async def _show(url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(doc: Orchestration, simulated: bool) -> Iterable[str]:
+def _describe(doc: Orchestration, simulated: bool, session_limit: float | None = None) -> Iterable[str]:
     s = doc.settings
-    limit = "none" if s.cost_limit is None else f"${s.cost_limit:g}"
+    limits = [f"${s.cost_limit:g}"] if s.cost_limit is not None else []
+    limits += [f"${session_limit:g} for its session"] if session_limit is not None else []
+    limit = ", ".join(limits) or "none"
     yield f"orchestration {doc.id}: {doc.status}" + (" (simulated models)" if simulated else "")
     yield f"prompt:   {doc.prompt}"
     if doc.context:
@@ -216,8 +223,8 @@ def _describe(doc: Orchestration, simulated: bool) -> Iterable[str]:
     yield f"created:  {doc.created_at:%Y-%m-%d %H:%M:%S} UTC · updated {doc.updated_at:%Y-%m-%d %H:%M:%S} UTC"
     models = ", ".join(s.preferred_models) if s.preferred_models else "all"
     yield (
-        f"settings: up to {s.max_iterations} iterations · threshold {s.evaluation_threshold:g}/10 · "
-        f"cost limit {limit} · models {models}"
+        f"settings: up to {s.max_iterations} iteration{'' if s.max_iterations == 1 else 's'} · "
+        f"threshold {s.evaluation_threshold:g}/10 · cost limit {limit} · models {models}"
     )
     score = "no score" if doc.final_score is None else f"score {doc.final_score:.1f}/10 by {doc.final_model}"
     stop = f" · stop: {doc.stop_reason}" if doc.stop_reason else ""
