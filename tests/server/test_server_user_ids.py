@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Api
+from orchestratex.exceptions import UserError
+from orchestratex.server import issue_api_key
+
+from .conftest import Api, bearer, in_app_loop
 from .server_process import CLI, child_env
 
 LOOK_ALIKES = [
@@ -44,3 +47,23 @@ def test_other_scripts_and_their_own_forms_stay_distinct_users(api: Api) -> None
     r = api.client.get("/api/sessions/user/alice", headers=api.alice)
     assert mine["_id"] not in [s["_id"] for s in r.json()]
     assert api.client.get(f"/api/sessions/{mine['_id']}", headers=api.alice).status_code == 404
+
+
+def test_keys_create_refuses_a_user_id_the_api_cannot_name(tmp_path: Path) -> None:
+    """A key for a 201-character user id could create sessions (their owner defaults to the key's user), but
+    no admin could create one for that user nor list its keys over HTTP (both take at most 200)."""
+    args = [*CLI, "keys", "create", "u" * 201, "--store", f"sqlite:///{tmp_path / 'k.db'}"]
+    done = subprocess.run(args, capture_output=True, text=True, env=child_env(), timeout=60, check=False)
+    assert done.returncode == 2 and "a user id must be at most 200 characters, not 201" in done.stderr, done.stderr
+    assert done.stdout == ""
+
+
+def test_the_longest_user_id_a_key_is_given_is_one_the_api_names(api: Api) -> None:
+    longest = "u" * 200
+    key = in_app_loop(api.client).call(issue_api_key, api.store, longest)
+    assert api.session(api.admin, user_id=longest)["user_id"] == longest
+    listed = api.client.get("/api/admin/keys/", params={"user_id": longest}, headers=api.admin)
+    assert listed.status_code == 200 and [k["user_id"] for k in listed.json()] == [longest]
+    assert api.client.get(f"/api/sessions/user/{longest}", headers=bearer(key)).status_code == 200
+    with pytest.raises(UserError, match="at most 200 characters, not 201"):
+        in_app_loop(api.client).call(issue_api_key, api.store, longest + "u")

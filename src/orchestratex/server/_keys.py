@@ -15,6 +15,7 @@ from ..records import ApiKey
 from ._app import state_of
 from ._auth import Principal, principal_of
 from ._errors import ERROR_RESPONSES, ApiError, ErrorBody
+from ._users import MAX_USER_ID_CHARS
 
 if TYPE_CHECKING:
     from ._app import ServerState
@@ -121,7 +122,7 @@ def _admin(request: Request) -> Principal:
 
 @router.get("/", response_model=list[ApiKeyInfo], summary="List API Keys")
 async def list_keys(
-    request: Request, user_id: str | None = Query(default=None, min_length=1, max_length=200)
+    request: Request, user_id: str | None = Query(default=None, min_length=1, max_length=MAX_USER_ID_CHARS)
 ) -> list[ApiKeyInfo]:
     """Every key (of `user_id` when given), revoked ones included, oldest first; admin keys only."""
     _admin(request)

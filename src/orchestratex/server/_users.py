@@ -20,7 +20,11 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-__all__ = ["UserId", "user_id_problem"]
+__all__ = ["MAX_USER_ID_CHARS", "UserId", "user_id_problem"]
+
+MAX_USER_ID_CHARS = 200
+"""The longest user id, in characters: what the routes taking a user id (a session's owner, the admin API's
+`?user_id=`) accept, so a key is never given to a user those routes cannot name."""
 
 _UNREACHABLE = re.compile(r"[/\x00-\x1f\x7f]")
 
@@ -29,6 +33,8 @@ def user_id_problem(user_id: str) -> str | None:
     """Why `user_id` cannot be a user id (one line saying what to change), or None when it can."""
     if not user_id.strip():
         return "a user id must not be empty or blank"
+    if len(user_id) > MAX_USER_ID_CHARS:
+        return f"a user id must be at most {MAX_USER_ID_CHARS} characters, not {len(user_id)}: give a shorter one"
     found = _UNREACHABLE.search(user_id)
     if found is not None:
         what = "'/'" if found.group() == "/" else f"the control character {found.group()!r}"
@@ -54,5 +60,5 @@ def _checked(user_id: str) -> str:
     return user_id
 
 
-UserId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_checked)]
+UserId = Annotated[str, Field(min_length=1, max_length=MAX_USER_ID_CHARS), AfterValidator(_checked)]
 """A user id in a request body: one that the routes naming a user can reach (else 422 saying why)."""
