@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,7 @@ from ._users import user_id_problem
 __all__ = [
     "KEY_PREFIX",
     "SECURITY_SCHEMES",
+    "USER_LIMIT_DEFERRED",
     "AuthMiddleware",
     "Authenticator",
     "Principal",
@@ -216,6 +218,13 @@ def key_of(connection: HTTPConnection) -> str | None:
 
 _SCOPE_KEY = "orchestratex.principal"
 
+USER_LIMIT_DEFERRED = "orchestratex.user_limit_deferred"
+"""Scope key: True when `AuthMiddleware` counted the request against its user's limit but left refusing it to the
+route (a request that may stop spending: see `RateLimiter.hit_stop`)."""
+
+_STOP_REQUEST = re.compile(r"(?:POST /api/orchestration/[^/]+/cancel|PATCH /api/sessions/[^/]+/status)/?")
+"""Requests that may stop spending: cancelling a run, ending a session."""
+
 
 class AuthMiddleware:
     """Authenticates every `/api/` request before routing (so 401 comes before validation errors), and counts
@@ -234,7 +243,11 @@ class AuthMiddleware:
             try:
                 principal = await self.authenticator.principal(key_of(HTTPConnection(scope)), client_address(scope))
                 if self.rate is not None:
-                    await self.rate.hit_user(principal.user_id)  # the per-user limit, on every route
+                    # the per-user limit, on every route; a request that may stop spending is refused by its route
+                    # only if it stops nothing (`RateLimiter.hit_stop`)
+                    stopping = _STOP_REQUEST.fullmatch(f"{scope['method']} {route_path(scope)}") is not None
+                    await self.rate.hit_user(principal.user_id, refuse=not stopping)
+                    scope[USER_LIMIT_DEFERRED] = stopping
                 scope[_SCOPE_KEY] = principal
             except ApiError as exc:
                 await error_response(exc.status_code, str(exc.detail), exc.headers)(scope, receive, send)

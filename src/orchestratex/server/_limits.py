@@ -63,12 +63,13 @@ class RateLimiter:
         self._local: dict[str, list[float]] = {}
         self._degraded_until = 0.0
 
-    async def hit(self, session_id: str) -> dict[str, str]:
-        """Count one request against `session_id`; raise 429 past the limit, else return the `RateLimit` headers."""
+    async def hit(self, session_id: str, *, refuse: bool = True) -> dict[str, str]:
+        """Count one request against `session_id`; raise 429 past the limit (unless not `refuse`: see `hit_stop`),
+        else return the `RateLimit` headers."""
         count, reset = await self._count(f"ratelimit:{session_id}")
         remaining = max(0, self.limit - count)
         headers = {"RateLimit-Policy": self.policy, "RateLimit": f'"session";r={remaining};t={reset}'}
-        if count > self.limit:
+        if count > self.limit and refuse:
             headers["Retry-After"] = str(reset)
             raise ApiError(
                 429,
@@ -79,8 +80,19 @@ class RateLimiter:
             )
         return headers
 
-    async def hit_user(self, user_id: str) -> None:
-        """Count one request of `user_id` (any route); raise 429 past `user_limit`.
+    async def hit_stop(self, session_id: str, user_id: str, *, stops: bool, user_deferred: bool) -> dict[str, str]:
+        """Count a request that may stop spending (cancelling a run, ending a session) against `session_id`. One
+        that `stops` something is never refused for the rate: a client past the limit (polling its runs' status,
+        say) could otherwise not stop them, and they would go on paying for up to a window. One that stops nothing
+        is refused as any other request, for the session's rate and, when the middleware left that to the route
+        (`user_deferred`), for its user's (`check_user`)."""
+        if not stops and user_deferred:
+            self.check_user(user_id)
+        return await self.hit(session_id, refuse=not stops)
+
+    async def hit_user(self, user_id: str, *, refuse: bool = True) -> None:
+        """Count one request of `user_id` (any route); raise 429 past `user_limit` (unless not `refuse`: the
+        route then decides, with `check_user`).
 
         Counted in this process and added to the store's counter in batches — at a user's first request
         in a window, then at most every `user_sync_s` — so that this second limit costs no store write per
@@ -107,7 +119,18 @@ class RateLimiter:
             except BaseException:
                 entry[1] += pending  # counted next time
                 raise
-        if entry[0] + entry[1] > self.user_limit:
+        if refuse:
+            self.check_user(user_id)
+
+    def check_user(self, user_id: str) -> None:
+        """Raise 429 when `user_id` is past `user_limit` in the current window (counting nothing)."""
+        if self.user_limit is None:
+            return
+        now = time.time()
+        window = int(now // self.window_s)
+        entry = self._users.get(f"userrate:{user_id}:{window}")
+        if entry is not None and entry[0] + entry[1] > self.user_limit:
+            reset = max(1, math.ceil((window + 1) * self.window_s - now))
             raise ApiError(
                 429,
                 f"rate limit reached: {self.user_limit} requests per {self.window_s} s for user {user_id};"

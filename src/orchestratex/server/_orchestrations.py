@@ -8,7 +8,7 @@ from ..exceptions import Conflict
 from ..records import TERMINAL_ORCHESTRATION_STATUSES
 from ._access import load_orchestration, load_session, load_thread
 from ._app import state_of
-from ._auth import principal_of
+from ._auth import USER_LIMIT_DEFERRED, principal_of
 from ._errors import ERROR_RESPONSES
 from ._quota import stored_bytes
 from ._schemas import Orchestration, OrchestrationStart, document
@@ -81,13 +81,15 @@ async def cancel_orchestration(orchestration_id: str, request: Request) -> Respo
 
     200 with the ended orchestration when this server process was running it; 202 with it as it is when
     another process (sharing the store) runs it: that process stops it within about a second. 409 when
-    it has already ended.
+    it has already ended. Never refused for the request rate while the run goes on (it would go on paying).
     """
     user = principal_of(request)
     state = state_of(request)
     doc = await load_orchestration(state, user, orchestration_id)
-    headers = await state.rate.hit(doc.session_id)
-    if doc.status in TERMINAL_ORCHESTRATION_STATUSES or not await state.store.request_cancel(doc.id):
+    ended = doc.status in TERMINAL_ORCHESTRATION_STATUSES
+    deferred = bool(request.scope.get(USER_LIMIT_DEFERRED))
+    headers = await state.rate.hit_stop(doc.session_id, user.user_id, stops=not ended, user_deferred=deferred)
+    if ended or not await state.store.request_cancel(doc.id):
         ended = await state.store.get_orchestration(doc.id)
         raise Conflict(f"orchestration {doc.id} has already ended ({ended.status}): there is nothing to cancel")
     if await state.orchestrator.cancel(doc.id):

@@ -7,13 +7,15 @@ from fastapi import APIRouter, Request, Response
 from ..exceptions import NotFound
 from ._access import load_session
 from ._app import state_of
-from ._auth import principal_of
+from ._auth import USER_LIMIT_DEFERRED, principal_of
 from ._errors import ERROR_RESPONSES
 from ._schemas import Limit, Offset, Session, SessionCreate, SessionStatusUpdate, document, stream_documents
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
+
+_FINAL = ("completed", "cancelled")
 
 
 @router.post("/", status_code=201, response_model=Session, summary="Create Session")
@@ -57,13 +59,16 @@ async def get_session(session_id: str, request: Request) -> Response:
 async def update_session_status(session_id: str, body: SessionStatusUpdate, request: Request) -> Response:
     """`active` ⇄ `paused`, or to `completed` / `cancelled` (final; sets `session_end`). 409 otherwise.
 
-    Ending a session (`completed` or `cancelled`) stops its running orchestrations: each ends `cancelled`."""
+    Ending a session (`completed` or `cancelled`) stops its running orchestrations: each ends `cancelled`. Ending
+    one is never refused for the request rate (its runs would go on paying)."""
     user = principal_of(request)
     state = state_of(request)
-    await load_session(state, user, session_id)
-    headers = await state.rate.hit(session_id)
+    before = await load_session(state, user, session_id)
+    stops = body.status in _FINAL and before.status not in _FINAL
+    deferred = bool(request.scope.get(USER_LIMIT_DEFERRED))
+    headers = await state.rate.hit_stop(session_id, user.user_id, stops=stops, user_deferred=deferred)
     session = await state.store.set_session_status(session_id, body.status)
-    if session.status in ("completed", "cancelled"):
+    if session.status in _FINAL:
         # its runs stop: those of this process now, those of other processes sharing the store within about
         # a second (each asks the store whether to go on, `Store.cancel_requested`)
         await state.runner.stop_session(session_id)
