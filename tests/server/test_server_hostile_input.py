@@ -42,3 +42,21 @@ def test_v1_still_takes_a_surrogate_pair(api: Api) -> None:
 def test_api_refuses_the_same_bodies_with_a_4xx(api: Api, body: str) -> None:
     r = api.client.post("/api/sessions/", content=body, headers={**api.alice, "content-type": "application/json"})
     assert r.status_code in (400, 422), r.text
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b"[" * 50_000 + b"]" * 50_000, "the request body is nested too deeply: its arrays and objects go past"),
+        (b'{"a":' * 2_000 + b"1" + b"}" * 2_000, "the request body is nested too deeply"),
+        (b'{"max_iterations": 1' + b"0" * 5_000 + b"}", "the request body holds a number of more than 4300 digits"),
+        (b'{"user_id": "caf\xe9"}', "the request body is not UTF-8 (byte 0xe9 at 16): send JSON in UTF-8"),
+    ],
+    ids=["nested-arrays", "nested-objects", "long-number", "latin-1"],
+)
+def test_api_says_what_is_wrong_with_a_body_python_cannot_read(api: Api, body: bytes, detail: str) -> None:
+    """These answered FastAPI's "There was an error parsing the body", which says nothing of what to fix."""
+    r = api.client.post("/api/sessions/", content=body, headers={**api.alice, "content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json() == {"detail": r.json()["detail"], "status_code": 400}
+    assert r.json()["detail"].startswith(detail), r.text

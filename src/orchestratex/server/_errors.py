@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any, Literal
@@ -171,7 +172,28 @@ def _whole_body(request: Request, errors: list[dict[str, Any]]) -> str | None:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _FASTAPI_PARSE_ERROR:
+        return error_response(400, _unparsable(exc.__cause__))
     return error_response(exc.status_code, str(exc.detail), exc.headers)
+
+
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
+"""FastAPI's answer when reading the body as JSON fails otherwise than as invalid JSON (the cause is chained)."""
+
+
+def _unparsable(cause: BaseException | None) -> str:
+    """What to fix in a body that Python's JSON parser could not read although its syntax may be valid."""
+    if isinstance(cause, RecursionError):
+        return (
+            "the request body is nested too deeply: its arrays and objects go past the ~900 levels the server's JSON"
+            " parser reads (no request of this API needs more than 3)"
+        )
+    if isinstance(cause, UnicodeDecodeError):
+        byte = cause.object[cause.start]
+        return f"the request body is not UTF-8 (byte {byte:#04x} at {cause.start}): send JSON in UTF-8"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return f"the request body holds a number of more than {sys.get_int_max_str_digits()} digits: send a shorter one"
+    return "the request body could not be read as JSON: send a JSON object in UTF-8"
 
 
 RETRY_AFTER_S = 1
