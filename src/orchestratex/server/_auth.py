@@ -44,6 +44,7 @@ __all__ = [
     "ensure_owner",
     "hash_key",
     "issue_api_key",
+    "no_key_reason",
     "principal_of",
 ]
 
@@ -51,6 +52,8 @@ KEY_PREFIX = "ox_"
 """Every key starts with this, so a leaked key is easy to recognise."""
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+MISSING_KEY = "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,24 +141,23 @@ class Authenticator:
         self._touched: dict[str, float] = {}
         self._background: set[asyncio.Task[None]] = set()
 
-    async def principal(self, key: str | None, address: str | None = None) -> Principal:
-        """The caller `key` authenticates, or 401. With the client's `address`, a refusal counts against it, and
-        an address past its failed checks (`failures`) is answered 429 before its key is looked at."""
+    async def principal(self, key: str | None, address: str | None = None, *, missing: str = MISSING_KEY) -> Principal:
+        """The caller `key` authenticates, or 401 (`missing` when there is no key: see `no_key_reason`). With the
+        client's `address`, a refusal counts against it, and an address past its failed checks (`failures`) is
+        answered 429 before its key is looked at."""
         if address is None or self.failures is None:
-            return await self._principal(key)
+            return await self._principal(key, missing)
         self.failures.check(address)
         try:
-            return await self._principal(key)
+            return await self._principal(key, missing)
         except ApiError as exc:
             if exc.status_code == 401:
                 self.failures.fail(address)
             raise
 
-    async def _principal(self, key: str | None) -> Principal:
+    async def _principal(self, key: str | None, missing: str) -> Principal:
         if not key:
-            raise ApiError(
-                401, "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`", _UNAUTHORIZED
-            )
+            raise ApiError(401, missing, _UNAUTHORIZED)
         digest = hash_key(key)
         now = time.monotonic()
         if self.cache_s > 0:
@@ -216,6 +218,26 @@ def key_of(connection: HTTPConnection) -> str | None:
     return None
 
 
+def no_key_reason(connection: HTTPConnection) -> str:
+    """Why `key_of(connection)` found no key, for its 401: an `Authorization` header that is not `Bearer <key>` is
+    named (never what it holds, which may be the key), as "missing" would puzzle a client that did send one."""
+    auth = connection.headers.get("authorization")
+    if not auth or connection.headers.get("x-api-key"):
+        return MISSING_KEY
+    scheme = auth.strip().partition(" ")[0]
+    if scheme.lower() == "bearer":
+        return "the Authorization header says `Bearer` but holds no key: send `Authorization: Bearer <key>`"
+    if scheme.startswith(KEY_PREFIX):
+        return "the Authorization header holds a key without its scheme: send `Authorization: Bearer <key>`"
+    named = f"the {scheme!r} scheme" if _SCHEME.fullmatch(scheme) else "another scheme"
+    return (
+        f"the Authorization header uses {named}, not `Bearer`: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+    )
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,19}")
+"""An authentication scheme's name short enough to quote (`Basic`, `Token`, `Digest`)."""
+
 _SCOPE_KEY = "orchestratex.principal"
 
 USER_LIMIT_DEFERRED = "orchestratex.user_limit_deferred"
@@ -241,7 +263,10 @@ class AuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and route_path(scope).startswith(self.prefix):
             try:
-                principal = await self.authenticator.principal(key_of(HTTPConnection(scope)), client_address(scope))
+                connection = HTTPConnection(scope)
+                principal = await self.authenticator.principal(
+                    key_of(connection), client_address(scope), missing=no_key_reason(connection)
+                )
                 if self.rate is not None:
                     # the per-user limit, on every route; a request that may stop spending is refused by its route
                     # only if it stops nothing (`RateLimiter.hit_stop`)

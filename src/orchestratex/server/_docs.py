@@ -22,7 +22,7 @@ from starlette.requests import HTTPConnection
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ._auth import Authenticator, key_of
+from ._auth import Authenticator, key_of, no_key_reason
 from ._auth_limit import client_address
 from ._errors import ApiError, error_response
 from ._paths import route_path
@@ -132,7 +132,10 @@ class DocsAccess:
         path = route_path(scope) if scope["type"] == "http" else ""
         if path == _SCHEMA and self.access == "key":
             try:
-                await self.authenticator.principal(key_of(HTTPConnection(scope)), client_address(scope))
+                connection = HTTPConnection(scope)
+                await self.authenticator.principal(
+                    key_of(connection), client_address(scope), missing=no_key_reason(connection)
+                )
             except ApiError as exc:
                 await error_response(exc.status_code, str(exc.detail), exc.headers)(scope, receive, send)
                 return

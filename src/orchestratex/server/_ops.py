@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..exceptions import OrchestrateXError
 from ._app import state_of
-from ._auth import key_of
+from ._auth import key_of, no_key_reason
 from ._auth_limit import client_address
 from ._errors import ApiError, ErrorBody, error_response, logger, without_paths
 from ._paths import route_path
@@ -72,7 +72,9 @@ async def metrics(request: Request) -> Response:
     if access == "off":
         raise ApiError(404, "metrics are switched off (ORCHESTRATEX_METRICS=off)")
     if access != "open":
-        principal = await state.auth.principal(key_of(request), client_address(request.scope))
+        principal = await state.auth.principal(
+            key_of(request), client_address(request.scope), missing=no_key_reason(request)
+        )
         await state.rate.hit_user(principal.user_id)  # the per-user limit, as on every route
         if access == "admin" and not principal.admin:
             raise ApiError(403, "metrics need an admin key (or ORCHESTRATEX_METRICS=key or open)")

@@ -1,0 +1,34 @@
+"""The 401 of a request whose `Authorization` header is not `Bearer <key>` says so: it said "missing API key" to a
+client that had sent one (`Basic …`, `Token …`, the key without its scheme), which reads as a lost header."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Api
+
+
+@pytest.mark.parametrize(
+    ("header", "detail"),
+    [
+        ("Basic {key}", "the Authorization header uses the 'Basic' scheme, not `Bearer`: send `Authorization: Bearer"),
+        ("Token {key}", "the Authorization header uses the 'Token' scheme, not `Bearer`"),
+        ("{key}", "the Authorization header holds a key without its scheme: send `Authorization: Bearer <key>`"),
+        ("Bearer", "the Authorization header says `Bearer` but holds no key"),
+        ("Bearer:{key}", "the Authorization header uses another scheme, not `Bearer`"),
+    ],
+)
+def test_an_authorization_header_that_is_not_bearer_is_named(api: Api, header: str, detail: str) -> None:
+    key = api.keys["alice"]
+    for path in ("/api/models/", "/metrics"):
+        r = api.client.get(path, headers={"Authorization": header.format(key=key)})
+        assert r.status_code == 401, r.text
+        assert r.json()["detail"].startswith(detail), r.text
+        assert key not in r.text and r.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_no_header_is_still_a_missing_key_and_x_api_key_still_wins(api: Api) -> None:
+    r = api.client.get("/api/models/")
+    assert r.status_code == 401 and r.json()["detail"].startswith("missing API key: send `Authorization: Bearer")
+    basic = {"Authorization": "Basic dXNlcjpwdw==", "X-API-Key": api.keys["alice"]}
+    assert api.client.get("/api/models/", headers=basic).status_code == 200
