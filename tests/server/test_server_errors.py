@@ -79,3 +79,33 @@ def test_a_path_with_a_control_character_answers_404_not_another_route(make_api:
     body = r.json()
     assert body["status_code"] == 404 and "control character" in body["detail"]
     assert api.client.get("/api/models/gpt4", headers=api.alice).status_code == 200  # the guard lets ordinary paths by
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "start"),
+    [
+        ("GET", "/api/sessions/{id}", "no session 'aaaa"),
+        ("GET", "/api/threads/session/{id}", "no session 'aaaa"),
+        ("GET", "/api/threads/{id}", "no thread 'aaaa"),
+        ("GET", "/api/orchestration/status/{id}", "no orchestration 'aaaa"),
+        ("POST", "/api/orchestration/{id}/cancel", "no orchestration 'aaaa"),
+        ("GET", "/api/analytics/session/{id}", "no session 'aaaa"),
+        ("GET", "/api/sessions/user/{id}", "no user 'aaaa"),
+        ("GET", "/api/analytics/user/{id}", "no user 'aaaa"),
+        ("GET", "/api/models/{id}", "no model 'aaaa"),
+    ],
+)
+def test_a_404_quotes_a_long_id_cut_not_whole(api: Api, method: str, path: str, start: str) -> None:
+    """A 60,000-character id was quoted whole: a 60 KB answer (and log line) for a 60 KB path."""
+    r = api.client.request(method, path.format(id="a" * 60_000), headers=api.alice)
+    assert r.status_code == 404, r.text[:200]
+    detail = r.json()["detail"]
+    assert detail.startswith(start) and "… (60000 characters)" in detail and len(detail) < 300, detail
+
+
+def test_revoking_a_key_id_that_cannot_be_one_answers_404_saying_what_ids_are(api: Api) -> None:
+    r = api.client.delete("/api/admin/keys/" + "k" * 60_000, headers=api.admin)
+    assert r.status_code == 404 and len(r.text) < 300, r.text[:200]
+    assert r.json()["detail"].startswith("no API key 'kkkk") and "ids are 24 hexadecimal digits" in r.json()["detail"]
+    r = api.client.delete("/api/admin/keys/nope", headers=api.admin)
+    assert r.json()["detail"] == "no API key 'nope' (ids are 24 hexadecimal digits, as `keys list` shows them)"

@@ -7,13 +7,14 @@ from ..exceptions import NotFound
 from ..records import Orchestration, Session, Thread
 from ._app import ServerState
 from ._auth import Principal, ensure_owner
+from ._errors import quoted
 
 __all__ = ["load_orchestration", "load_session", "load_thread"]
 
 
 def _check_id(kind: str, ident: str) -> None:
     if not is_object_id(ident):
-        raise NotFound(f"no {kind} {ident!r} (ids are 24 hexadecimal digits)")
+        raise NotFound(f"no {kind} {quoted(ident)} (ids are 24 hexadecimal digits)")
 
 
 async def load_session(state: ServerState, principal: Principal, session_id: str) -> Session:

@@ -8,7 +8,7 @@ from ..exceptions import NotFound
 from ._access import load_session
 from ._app import state_of
 from ._auth import principal_of
-from ._errors import ERROR_RESPONSES
+from ._errors import ERROR_RESPONSES, quoted
 from ._schemas import Analytics, document
 
 __all__ = ["router"]
@@ -31,5 +31,5 @@ async def user_analytics(user_id: str, request: Request) -> Response:
     """The same aggregates over all of a user's sessions (a non-admin key may only ask for its own user)."""
     user = principal_of(request)
     if not user.may_see(user_id):
-        raise NotFound(f"no user {user_id!r}")
+        raise NotFound(f"no user {quoted(user_id)}")
     return document(await state_of(request).store.user_analytics(user_id))

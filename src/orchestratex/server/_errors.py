@@ -41,6 +41,7 @@ __all__ = [
     "install_error_handlers",
     "library_response",
     "note_limit",
+    "quoted",
     "refused_by",
     "status_for",
     "without_paths",
@@ -212,6 +213,14 @@ def library_response(exc: OrchestrateXError, method: str, path: str) -> JSONResp
         return error_response(503, detail, {"Retry-After": str(RETRY_AFTER_S)})
     logger.error("%s %s failed: %s: %s", method, path, type(exc).__name__, exc.message)
     return error_response(status, without_paths(exc.message))
+
+
+def quoted(text: str, most: int = 80) -> str:
+    """`text` quoted for an error message, cut past `most` characters (saying how long it was): an answer must not
+    echo a 60 KB path segment or field whole."""
+    if len(text) <= most:
+        return repr(text)
+    return f"{text[: most // 2]!r}… ({len(text)} characters)"
 
 
 def without_paths(text: str) -> str:

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._ids import is_object_id
+from ..exceptions import NotFound
 from ..records import ApiKey
 from ._app import state_of
 from ._auth import Principal, principal_of
-from ._errors import ERROR_RESPONSES, ApiError, ErrorBody
+from ._errors import ERROR_RESPONSES, ApiError, ErrorBody, quoted
 from ._users import MAX_USER_ID_CHARS
 
 if TYPE_CHECKING:
@@ -136,6 +138,8 @@ async def revoke_key(key_id: str, request: Request) -> Response:
     stopped); other servers do so within `ws_auth_check_s`. Revoking a revoked key changes nothing.
     404 when there is no such key."""
     _admin(request)
+    if not is_object_id(key_id):
+        raise NotFound(f"no API key {quoted(key_id)} (ids are 24 hexadecimal digits, as `keys list` shows them)")
     state = state_of(request)
     key = await state.store.revoke_api_key(key_id)
     state.auth.forget(key_id)

@@ -7,10 +7,13 @@ from fastapi import APIRouter, Request, Response
 from ..catalog import ModelProfile
 from ..exceptions import NotFound, UnknownModelError
 from ._app import ServerState, state_of
-from ._errors import ERROR_RESPONSES
+from ._errors import ERROR_RESPONSES, quoted
 from ._schemas import ModelOut, document
 
 __all__ = ["router"]
+
+_LONGEST_SHOWN = 200
+"""A name asked for past this many characters is not quoted whole in the 404 (nor is the library's message)."""
 
 router = APIRouter(prefix="/api/models", tags=["models"], responses=ERROR_RESPONSES)
 
@@ -50,5 +53,7 @@ async def get_model(model_name: str, request: Request) -> Response:
     try:
         model = state.orchestrator.catalog.get(model_name)
     except UnknownModelError as exc:
+        if len(model_name) > _LONGEST_SHOWN:
+            raise NotFound(f"no model {quoted(model_name)}: `GET /api/models/` lists them") from None
         raise NotFound(exc.message) from None
     return document(await _describe(state, model))

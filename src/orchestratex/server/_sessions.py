@@ -8,7 +8,7 @@ from ..exceptions import NotFound
 from ._access import load_session
 from ._app import state_of
 from ._auth import USER_LIMIT_DEFERRED, principal_of
-from ._errors import ERROR_RESPONSES
+from ._errors import ERROR_RESPONSES, quoted
 from ._schemas import Limit, Offset, Session, SessionCreate, SessionStatusUpdate, document, stream_documents
 
 __all__ = ["router"]
@@ -25,7 +25,7 @@ async def create_session(body: SessionCreate, request: Request) -> Response:
     user = principal_of(request)
     user_id = body.user_id if body.user_id is not None else user.user_id
     if not user.may_see(user_id):
-        raise NotFound(f"no user {user_id!r}")
+        raise NotFound(f"no user {quoted(user_id)}")
     session = await state_of(request).orchestrator.create_session(
         user_id,
         max_iterations=body.max_iterations,
@@ -42,7 +42,7 @@ async def list_user_sessions(user_id: str, request: Request, limit: Limit = 100,
     """The user's sessions, oldest first (a non-admin key may only ask for its own user)."""
     user = principal_of(request)
     if not user.may_see(user_id):
-        raise NotFound(f"no user {user_id!r}")
+        raise NotFound(f"no user {quoted(user_id)}")
     store = state_of(request).store
     return await stream_documents(lambda n, at: store.list_sessions(user_id, limit=n, offset=at), limit, offset)
 
