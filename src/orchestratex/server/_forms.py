@@ -4,6 +4,8 @@
   `POST /api/threads/`, `GET /api/models/`) asked without it is answered as the listed path. FastAPI
   would answer a 307 redirect, which curl does not follow and clients follow for a POST only in some
   configurations: the user got an empty answer. The schema keeps listing the spec's form only.
+- The other way round, an `/api/` path the schema lists without a trailing slash (`GET /api/sessions/{id}`,
+  `PATCH /api/sessions/{id}/status`) asked with one is answered as the listed path, for the same reason.
 - `HEAD` is answered as `GET`, without the body (FastAPI's routes answer 405 to it); a path with no
   `GET` answers as a `GET` would (405 with `Allow`, or 404).
 """
@@ -29,29 +31,38 @@ class SpecForms:
     def __init__(self, app: ASGIApp, documented: Callable[[], Mapping[str, Any]]) -> None:
         self.app = app
         self.documented = documented
-        self._unslashed: frozenset[str] | None = None
-        """The documented paths that end in `/`, without it."""
+        self._slashed: frozenset[str] | None = None
+        """The documented paths that end in `/`."""
 
-    def unslashed(self) -> frozenset[str]:
-        if self._unslashed is None:
-            paths = self.documented()["paths"]
-            self._unslashed = frozenset(p[:-1] for p in paths if len(p) > 1 and p.endswith("/"))
-        return self._unslashed
+    def slashed(self) -> frozenset[str]:
+        if self._slashed is None:
+            self._slashed = frozenset(p for p in self.documented()["paths"] if len(p) > 1 and p.endswith("/"))
+        return self._slashed
+
+    def _form(self, path: str) -> str:
+        """How the request's route path differs from the documented one: `+` a slash, `-` a slash, or ``."""
+        if path + "/" in self.slashed():
+            return "+"
+        if path.startswith("/api/") and path.endswith("/") and len(path) > len("/api/") and path not in self.slashed():
+            return "-"
+        return ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        slashless = route_path(scope) in self.unslashed()
+        form = self._form(route_path(scope))
         head = scope["method"] == "HEAD"
-        if not (slashless or head):
+        if not (form or head):
             await self.app(scope, receive, send)
             return
         scope = dict(scope)  # (the server's own scope keeps the request as sent: its log, its HEAD handling)
-        if slashless:
-            scope["path"] = path + "/"
-            scope["raw_path"] = (scope.get("raw_path") or path.encode()) + b"/"
+        raw = scope.get("raw_path") or path.encode()
+        if form == "+":
+            scope["path"], scope["raw_path"] = path + "/", raw + b"/"
+        elif form == "-":
+            scope["path"], scope["raw_path"] = path[:-1], raw.removesuffix(b"/")
         if not head:
             await self.app(scope, receive, send)
             return
