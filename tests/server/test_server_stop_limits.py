@@ -71,3 +71,9 @@ def test_a_user_past_its_request_limit_can_still_stop_its_runs(make_api: Callabl
     assert r.status_code == 200 and r.json()["status"] == "completed", r.text
     assert _ended(api, second) == "cancelled"
     assert api.client.get("/api/models/", headers=api.alice).status_code == 429  # the limit holds for the rest
+    for path in ("/api/orchestration/6b0000000000000000000000/cancel", "/api/orchestration/nope/cancel"):
+        r = api.client.post(path, headers=api.alice)  # stops nothing: no free reads past the limit
+        assert r.status_code == 429 and "for user alice" in r.json()["detail"], r.text
+    for sid in ("6b0000000000000000000000", "nope"):
+        r = api.client.patch(f"/api/sessions/{sid}/status", json={"status": "completed"}, headers=api.alice)
+        assert r.status_code == 429 and "for user alice" in r.json()["detail"], r.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from ..exceptions import Conflict
+from ..exceptions import Conflict, NotFound
 from ..records import TERMINAL_ORCHESTRATION_STATUSES
 from ._access import load_orchestration, load_session, load_thread
 from ._app import state_of
@@ -85,9 +85,14 @@ async def cancel_orchestration(orchestration_id: str, request: Request) -> Respo
     """
     user = principal_of(request)
     state = state_of(request)
-    doc = await load_orchestration(state, user, orchestration_id)
-    ended = doc.status in TERMINAL_ORCHESTRATION_STATUSES
     deferred = bool(request.scope.get(USER_LIMIT_DEFERRED))
+    try:
+        doc = await load_orchestration(state, user, orchestration_id)
+    except NotFound:
+        if deferred:
+            state.rate.check_user(user.user_id)  # it stops nothing: refused past the user's limit, as any request
+        raise
+    ended = doc.status in TERMINAL_ORCHESTRATION_STATUSES
     headers = await state.rate.hit_stop(doc.session_id, user.user_id, stops=not ended, user_deferred=deferred)
     if ended or not await state.store.request_cancel(doc.id):
         ended = await state.store.get_orchestration(doc.id)

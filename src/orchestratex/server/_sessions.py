@@ -63,9 +63,14 @@ async def update_session_status(session_id: str, body: SessionStatusUpdate, requ
     one is never refused for the request rate (its runs would go on paying)."""
     user = principal_of(request)
     state = state_of(request)
-    before = await load_session(state, user, session_id)
-    stops = body.status in _FINAL and before.status not in _FINAL
     deferred = bool(request.scope.get(USER_LIMIT_DEFERRED))
+    try:
+        before = await load_session(state, user, session_id)
+    except NotFound:
+        if deferred:
+            state.rate.check_user(user.user_id)  # it stops nothing: refused past the user's limit, as any request
+        raise
+    stops = body.status in _FINAL and before.status not in _FINAL
     headers = await state.rate.hit_stop(session_id, user.user_id, stops=stops, user_deferred=deferred)
     session = await state.store.set_session_status(session_id, body.status)
     if session.status in _FINAL:
