@@ -199,6 +199,17 @@ def test_status_transitions_and_session_end(api: Api) -> None:
     )
 
 
+def test_setting_the_status_a_session_has_changes_nothing(api: Api) -> None:
+    """As docs/server.md says: a retried PATCH is safe, even to a final status."""
+    sid = api.session()["_id"]
+    for status in ("active", "paused", "paused", "completed", "completed"):
+        before = api.client.get(f"/api/sessions/{sid}", headers=api.alice).json()
+        r = api.client.patch(f"/api/sessions/{sid}/status", json={"status": status}, headers=api.alice)
+        assert r.status_code == 200, r.text
+        if before["status"] == status:
+            assert r.json() == before
+
+
 def test_an_unknown_status_answers_422(api: Api) -> None:
     sid = api.session()["_id"]
     r = api.client.patch(f"/api/sessions/{sid}/status", json={"status": "finished"}, headers=api.alice)
