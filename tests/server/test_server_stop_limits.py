@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .conftest import Api, in_app_loop
 
 SLOW = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "1"}
 """Simulated calls that take their time: a run is still going when the test stops it."""
-RUNNING = {"settings": {"max_iterations": 5, "evaluation_threshold": 10}}
+RUNNING: dict[str, Any] = {"settings": {"max_iterations": 5, "evaluation_threshold": 10}}
 
 
 def _ended(api: Api, orchestration_id: str) -> str:

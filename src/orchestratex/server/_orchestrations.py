@@ -95,8 +95,8 @@ async def cancel_orchestration(orchestration_id: str, request: Request) -> Respo
     ended = doc.status in TERMINAL_ORCHESTRATION_STATUSES
     headers = await state.rate.hit_stop(doc.session_id, user.user_id, stops=not ended, user_deferred=deferred)
     if ended or not await state.store.request_cancel(doc.id):
-        ended = await state.store.get_orchestration(doc.id)
-        raise Conflict(f"orchestration {doc.id} has already ended ({ended.status}): there is nothing to cancel")
+        now = await state.store.get_orchestration(doc.id)
+        raise Conflict(f"orchestration {doc.id} has already ended ({now.status}): there is nothing to cancel")
     if await state.orchestrator.cancel(doc.id):
         return document(await state.store.get_orchestration(doc.id), 200, headers)
     state.runner.launch(doc.id)  # nobody may be running it (its process died): end it here
