@@ -28,6 +28,7 @@ const state = {
   streamText: "",
   poll: 0,
   refreshTimer: 0,
+  verdictsTimer: 0,
   sessionEnded: false,
   /** The last read of the selected session failed: its message is shown until a read succeeds. */
   readFailed: false,
@@ -73,6 +74,7 @@ async function login(key, userId, { quiet } = {}) {
 function logout(message) {
   clearInterval(state.poll);
   clearTimeout(state.refreshTimer);
+  clearTimeout(state.verdictsTimer);
   closeStream();
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(USER);
@@ -235,7 +237,7 @@ function onEvent(event) {
   if (shown) {
     const node = renderEvent(event);
     if (node) byId("feed").append(node);
-    if (last) showVerdicts(run.id);
+    if (last) verdictsSoon();
   }
   if (last) refreshSoon(); // its spend, and its status: ending a session cancels its runs
   scheduleDraw();
@@ -289,8 +291,21 @@ function watch(orchestrationId, { follow }) {
   byId("stream-state").textContent = state.streamText;
   fill(byId("verdicts"));
   fill(byId("feed"), (run ? run.events : []).map(renderEvent));
-  if (run && run.status !== "running") showVerdicts(orchestrationId);
+  if (run && run.status !== "running") verdictsSoon();
   scheduleDraw();
+}
+
+/**
+ * One read of the verdicts of the run shown, once it has ended, for a burst of events: the stored events
+ * replayed on connect show and end every run of the session in turn, and a read for each would spend the
+ * session's rate limit (100 requests a minute) on runs nobody looks at.
+ */
+function verdictsSoon() {
+  clearTimeout(state.verdictsTimer);
+  state.verdictsTimer = setTimeout(() => {
+    const run = state.api && state.runs.get(state.watching);
+    if (run && run.status !== "running") showVerdicts(run.id);
+  }, 250);
 }
 
 async function showVerdicts(orchestrationId) {

@@ -1,0 +1,53 @@
+"""A session's orchestrations in the console, in a real headless Chromium against a real server process: what
+opening a session with finished runs costs in requests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import Console, Watched
+from .test_console_browser import log_in
+
+pytestmark = pytest.mark.slow
+
+
+def run_to_the_end(console: Console, session_id: str, prompt: str, **settings: Any) -> str:
+    """Start an orchestration in `session_id` through the REST API and wait until it has ended; its id."""
+    headers = {"Authorization": f"Bearer {console.key}"}
+    with httpx.Client(base_url=console.server.base_url, headers=headers, timeout=30) as client:
+        thread = client.post("/api/threads/", json={"session_id": session_id, "original_prompt": prompt}).json()
+        started = client.post("/api/orchestration/start", json={"thread_id": thread["_id"], "settings": settings})
+        assert started.status_code == 202, started.text
+        oid: str = started.json()["_id"]
+        deadline = time.monotonic() + 90
+        while client.get(f"/api/orchestration/status/{oid}").json()["status"] in ("pending", "running"):
+            assert time.monotonic() < deadline, f"orchestration {oid} did not end"
+            time.sleep(0.05)
+    return oid
+
+
+def new_session_with_runs(console: Console, *prompts: str, **settings: Any) -> tuple[str, list[str]]:
+    """A new session of alice's (the newest: the console selects it) with one finished run per prompt."""
+    headers = {"Authorization": f"Bearer {console.key}"}
+    session_id: str = httpx.post(f"{console.server.base_url}/api/sessions/", json={}, headers=headers).json()["_id"]
+    return session_id, [run_to_the_end(console, session_id, p, **settings) for p in prompts]
+
+
+def test_opening_a_session_reads_the_verdicts_of_the_run_shown_only(desktop: Watched, console: Console) -> None:
+    """The replay of a session's stored events shows and ends each of its runs in turn: the console read each
+    one's verdicts, so opening a session of 100 finished runs spent its whole rate limit (100 requests a minute)
+    and the next start was refused with 429."""
+    _, runs = new_session_with_runs(console, *(f"What is {n} + {n}?" for n in range(4)), max_iterations=1)
+    page = desktop.page
+    status_reads: list[str] = []
+    page.on("request", lambda r: status_reads.append(r.url) if "/api/orchestration/status/" in r.url else None)
+    log_in(page, console)
+    page.locator("#verdicts table").wait_for()
+    page.wait_for_timeout(1000)  # (time for any other read to go out)
+    assert page.locator("#orchestration-list button").count() == 4
+    assert [url.rsplit("/", 1)[-1] for url in status_reads] == [runs[-1]]
+    assert desktop.problems() == []
