@@ -1,5 +1,5 @@
 """A session's orchestrations in the console, in a real headless Chromium against a real server process: what
-opening a session with finished runs costs in requests."""
+opening a session with finished runs costs in requests, the list of runs under the keyboard."""
 
 from __future__ import annotations
 
@@ -50,4 +50,24 @@ def test_opening_a_session_reads_the_verdicts_of_the_run_shown_only(desktop: Wat
     page.wait_for_timeout(1000)  # (time for any other read to go out)
     assert page.locator("#orchestration-list button").count() == 4
     assert [url.rsplit("/", 1)[-1] for url in status_reads] == [runs[-1]]
+    assert desktop.problems() == []
+
+
+def test_a_focused_run_keeps_the_focus_while_events_arrive(desktop: Watched, console: Console) -> None:
+    """The list of runs was drawn anew on each event, so the button a keyboard user had reached lost the focus
+    (to the page's body) every time an event of a running orchestration came in."""
+    from playwright.sync_api import expect
+
+    session_id, (first,) = new_session_with_runs(console, "Explain recursion", max_iterations=1)
+    page = desktop.page
+    log_in(page, console)
+    button = page.locator(f"#orchestration-list button[data-orchestration='{first}']")
+    button.focus()
+    second = run_to_the_end(console, session_id, "Explain iteration", max_iterations=2, evaluation_threshold=10)
+    newest = page.locator("#orchestration-list button").first
+    expect(newest).to_have_attribute("data-orchestration", second)
+    expect(newest.locator(".status")).not_to_have_text("running")
+    assert page.evaluate("document.activeElement.dataset.orchestration") == first
+    page.keyboard.press("Enter")  # and it still opens the run it names
+    expect(page.locator("#live-title")).to_have_text(f"Orchestration {first}")
     assert desktop.problems() == []

@@ -254,31 +254,52 @@ function scheduleDraw() {
 function drawRuns() {
   const runs = [...state.runs.values()];
   byId("runs-empty").hidden = runs.length > 0;
-  fill(
-    byId("orchestration-list"),
-    runs
-      .slice()
-      .reverse()
-      .map((run) =>
-        h(
-          "li",
-          null,
-          h(
-            "button",
-            { type: "button", class: "pick", "data-orchestration": run.id, "aria-current": run.id === state.watching ? "true" : null },
-            h("span", { class: ["status", run.status] }, run.status),
-            " ",
-            h("span", { class: "pick-title" }, shorten(run.prompt || run.id, 90)),
-            h("span", { class: "pick-meta" }, `${score(run.score)} · ${money(run.cost)}`),
-          ),
-        ),
-      ),
-  );
+  drawRunList(byId("orchestration-list"), runs);
   const ended = runs.filter((run) => run.status !== "running");
   const points = ended.map((run, i) => ({ label: `#${i + 1} ${shorten(run.prompt, 40)}`, cost: run.cost, score: run.score }));
   const last = ended.length ? ended[ended.length - 1].threshold : null;
   costChart(byId("cost-chart"), points);
   scoreChart(byId("score-chart"), points, last);
+}
+
+/**
+ * The list of runs, newest first, updated in place: a button is made once per run and only its text changes
+ * afterwards, so the one a keyboard user has focused keeps the focus while events arrive.
+ */
+function drawRunList(list, runs) {
+  const items = new Map([...list.children].map((li) => [li.dataset.orchestration, li]));
+  const wanted = new Set(runs.map((run) => run.id));
+  for (const [id, li] of items) if (!wanted.has(id)) li.remove(); // (another session's)
+  for (const run of runs) {
+    let li = items.get(run.id);
+    if (!li) {
+      li = h(
+        "li",
+        { "data-orchestration": run.id },
+        h(
+          "button",
+          { type: "button", class: "pick", "data-orchestration": run.id },
+          h("span", { class: "status" }),
+          " ",
+          h("span", { class: "pick-title" }),
+          h("span", { class: "pick-meta" }),
+        ),
+      );
+      list.prepend(li); // (runs are in the order they began: each new one is the newest)
+    }
+    const button = li.firstElementChild;
+    if (run.id === state.watching) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
+    const [status, title, meta] = button.querySelectorAll("span");
+    setText(status, run.status);
+    status.setAttribute("class", `status ${run.status}`);
+    setText(title, shorten(run.prompt || run.id, 90));
+    setText(meta, `${score(run.score)} · ${money(run.cost)}`);
+  }
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 function watch(orchestrationId, { follow }) {
