@@ -421,6 +421,15 @@ function init() {
       (key ? form.elements.user : form.elements.key).focus();
       return;
     }
+    const odd = key.match(/[^\x21-\x7e]/u);
+    if (odd) {
+      // (fetch cannot send it in a header, and said the server could not be reached)
+      byId("login-error").textContent =
+        `The API key cannot hold "${odd[0]}" (U+${odd[0].codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}): ` +
+        "paste it exactly as orchestratex keys create printed it.";
+      form.elements.key.focus();
+      return;
+    }
     byId("login-error").textContent = "Checking the key…";
     try {
       await login(key, user);
