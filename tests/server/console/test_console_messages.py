@@ -1,10 +1,15 @@
-"""The console's message for a key that cannot be one, in a real headless Chromium against a real server process."""
+"""The console's messages for a key that cannot be one and for a rate limit, in a real headless Chromium against a
+real server process."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import pytest
 
 from .conftest import Console, Watched
+from .test_console_browser import log_in, new_session
 
 pytestmark = pytest.mark.slow
 
@@ -26,3 +31,23 @@ def test_a_key_with_a_character_no_key_holds_is_refused_with_a_message(
     assert page.evaluate("document.activeElement.id") == "login-key"
     assert page.locator("#app-view").is_hidden()
     assert desktop.problems() == []
+
+
+def test_a_rate_limit_says_when_to_retry_once(desktop: Watched, console: Console) -> None:
+    """The server's 429 says "retry in N s" and the console added "(retry in N s)" from `Retry-After` again."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    page.clock.install()
+    log_in(page, console)
+    session_id = new_session(page)
+    detail = f"rate limit reached: 100 requests per 60 s for session {session_id}; retry in 42 s"
+
+    def limited(route: Any) -> None:
+        body = json.dumps({"detail": detail, "status_code": 429})
+        route.fulfill(status=429, content_type="application/json", body=body, headers={"Retry-After": "42"})
+
+    page.route(f"**/api/sessions/{session_id}", limited)
+    page.clock.fast_forward(10_000)  # the next read of the session is refused
+    expect(page.locator("#sessions-error")).to_have_text(detail)
+    assert [p for p in desktop.problems() if "429" not in p] == []

@@ -41,7 +41,9 @@ export class Api {
     if (!response.ok) {
       const detail = data && typeof data.detail === "string" ? data.detail : `HTTP ${response.status}`;
       const retry = response.headers.get("Retry-After");
-      throw new ApiError(response.status, retry ? `${detail} (retry in ${retry} s)` : detail);
+      // (the server's own messages already say when to retry)
+      const said = retry && /\bretry\b/i.test(detail);
+      throw new ApiError(response.status, retry && !said ? `${detail} (retry in ${retry} s)` : detail);
     }
     return data;
   }
