@@ -1,5 +1,5 @@
 """A session's orchestrations in the console, in a real headless Chromium against a real server process: what
-opening a session with finished runs costs in requests, the list of runs under the keyboard."""
+opening a session with finished runs costs in requests, the list of runs under the keyboard, the score chart."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from .conftest import Console, Watched
-from .test_console_browser import log_in
+from .test_console_browser import ENDED, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -70,4 +70,17 @@ def test_a_focused_run_keeps_the_focus_while_events_arrive(desktop: Watched, con
     assert page.evaluate("document.activeElement.dataset.orchestration") == first
     page.keyboard.press("Enter")  # and it still opens the run it names
     expect(page.locator("#live-title")).to_have_text(f"Orchestration {first}")
+    assert desktop.problems() == []
+
+
+def test_the_score_chart_of_runs_without_a_score_says_so(desktop: Watched, console: Console) -> None:
+    """A session whose finished runs all failed (or were cancelled) said "No finished orchestration yet." under
+    the score chart, next to a cost chart drawing those very runs."""
+    new_session_with_runs(console, "Explain entropy", cost_limit=0)
+    page = desktop.page
+    log_in(page, console)
+    page.locator(ENDED).wait_for()
+    assert page.locator("#cost-chart svg rect.bar").count() == 1
+    hint = page.locator("#score-chart .hint")
+    assert hint.inner_text() == "No finished orchestration has a final score (a failed or cancelled one has none)."
     assert desktop.problems() == []

@@ -29,8 +29,8 @@ function axis(svg, top, format) {
   );
 }
 
-function empty(figure, caption) {
-  fill(figure, h("figcaption", null, caption), h("p", { class: "hint" }, "No finished orchestration yet."));
+function empty(figure, caption, why = "No finished orchestration yet.") {
+  fill(figure, h("figcaption", null, caption), h("p", { class: "hint" }, why));
 }
 
 /** `points`: [{label, cost, score}] in order. */
@@ -65,7 +65,10 @@ export function costChart(figure, points) {
 export function scoreChart(figure, points, threshold) {
   const caption = "Final score per orchestration (0–10)";
   const scored = points.filter((p) => p.score !== null && p.score !== undefined);
-  if (scored.length === 0) return empty(figure, caption);
+  if (scored.length === 0) {
+    const why = points.length ? "No finished orchestration has a final score (a failed or cancelled one has none)." : undefined;
+    return empty(figure, caption, why);
+  }
   const mean = scored.reduce((sum, p) => sum + p.score, 0) / scored.length;
   const svg = frame("score-svg", caption, `${scored.length} scored orchestrations, mean ${mean.toFixed(1)}/10.`);
   axis(svg, 10, (v) => String(v));
