@@ -204,6 +204,24 @@ def test_readable_on_a_phone(phone: Watched, console: Console, finished_run: str
     assert phone.problems() == []
 
 
+def test_long_words_do_not_widen_the_page_on_a_phone(phone: Watched, console: Console) -> None:
+    """A thread whose prompt is one long word (a URL, a hash), or a refusal naming a long model name, made the page
+    1000 px and more wide: it scrolled sideways, and the browser widened the layout until taps missed."""
+    with httpx.Client(base_url=console.server.base_url, headers={"Authorization": f"Bearer {console.key}"}) as client:
+        session_id = client.post("/api/sessions/", json={}).json()["_id"]  # (the newest: the console opens it)
+        body = {"session_id": session_id, "original_prompt": "https://example.com/" + "x" * 500}
+        assert client.post("/api/threads/", json=body).status_code == 201
+    page = phone.page
+    log_in(page, console)
+    page.get_by_label("Prompt").fill("Explain recursion")
+    page.get_by_label("Models").fill("m" * 300)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_role("alert").filter(has_text="unknown model").wait_for()
+    page.locator("#thread-list li").first.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, "the page scrolls sideways on a phone"
+    assert all("status of 400" in p for p in phone.problems())  # the refused start
+
+
 def test_a_refused_start_leaves_no_thread_behind(desktop: Watched, console: Console) -> None:
     """The form's numbers are checked in the page (a whole number of iterations, the fields' ranges), and a
     start the server refuses keeps its thread for the next start of the same prompt: a thread is made once."""
