@@ -56,14 +56,14 @@ export class Api {
     return this.request("POST", path, body);
   }
 
-  /** The user's most recent sessions, oldest first (the API lists oldest first: read to the end). */
-  async sessions(userId, keep = 200) {
+  /** Every session of the user, oldest first (the API lists oldest first: read to the end). */
+  async sessions(userId) {
     const page = 1000;
-    let recent = [];
+    let all = [];
     for (let offset = 0; ; offset += page) {
       const batch = await this.get(`/api/sessions/user/${encodeURIComponent(userId)}?limit=${page}&offset=${offset}`);
-      recent = recent.concat(batch).slice(-keep);
-      if (batch.length < page) return recent;
+      all = all.concat(batch);
+      if (batch.length < page) return all;
     }
   }
 

@@ -19,6 +19,8 @@ const state = {
   api: null,
   userId: null,
   sessions: [],
+  /** How many of `sessions` (newest first) the list shows. */
+  sessionsShown: 0,
   sessionId: null,
   stream: null,
   runs: new Map(),
@@ -87,27 +89,48 @@ function logout(message) {
 }
 
 // -- sessions ------------------------------------------------------------------------------------
+/** How many sessions the list shows at first, and how many more each "Show older sessions" adds. */
+const SESSION_PAGE = 200;
+
 function showSessions(sessions, selectId) {
   state.sessions = sessions.slice().reverse(); // newest first
-  const list = byId("session-list");
-  fill(
-    list,
-    state.sessions.map((session) =>
-      h(
-        "li",
-        null,
-        h(
-          "button",
-          { type: "button", class: "pick", "data-session": session._id },
-          h("span", { class: "pick-title" }, `Session ${session._id.slice(-6)}`),
-          h("span", { class: "pick-meta" }, sessionMeta(session)),
-        ),
-      ),
+  const at = state.sessions.findIndex((x) => x._id === selectId);
+  state.sessionsShown = Math.max(SESSION_PAGE, at + 1);
+  fill(byId("session-list"), state.sessions.slice(0, state.sessionsShown).map(sessionItem));
+  drawOlderButton();
+  byId("sessions-empty").hidden = state.sessions.length > 0;
+  const wanted = at >= 0 ? state.sessions[at] : state.sessions[0];
+  if (wanted) selectSession(wanted._id);
+}
+
+/** The next page of older sessions, added below the others; the focus goes to the first of them. */
+function showOlderSessions() {
+  const from = state.sessionsShown;
+  state.sessionsShown += SESSION_PAGE;
+  const items = state.sessions.slice(from, state.sessionsShown).map(sessionItem);
+  byId("session-list").append(...items);
+  drawOlderButton();
+  if (items.length) items[0].querySelector("button").focus();
+}
+
+function drawOlderButton() {
+  const more = state.sessions.length - state.sessionsShown;
+  const button = byId("older-sessions");
+  button.hidden = more <= 0;
+  button.textContent = `Show older sessions (${more} more)`;
+}
+
+function sessionItem(session) {
+  return h(
+    "li",
+    null,
+    h(
+      "button",
+      { type: "button", class: "pick", "data-session": session._id },
+      h("span", { class: "pick-title" }, `Session ${session._id.slice(-6)}`),
+      h("span", { class: "pick-meta" }, sessionMeta(session)),
     ),
   );
-  byId("sessions-empty").hidden = state.sessions.length > 0;
-  const wanted = state.sessions.find((x) => x._id === selectId) || state.sessions[0];
-  if (wanted) selectSession(wanted._id);
 }
 
 function sessionMeta(session) {
@@ -448,6 +471,7 @@ function init() {
     const button = ev.target.closest("button[data-orchestration]");
     if (button) watch(button.dataset.orchestration, { follow: false });
   });
+  byId("older-sessions").addEventListener("click", showOlderSessions);
   byId("new-session").addEventListener("click", async () => {
     byId("sessions-error").textContent = "";
     try {

@@ -1,0 +1,42 @@
+"""A user's many sessions in the console, in a real headless Chromium against a real server process."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from ..server_process import create_key
+from .conftest import Console, Watched
+from .test_console_browser import log_in
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_session_of_a_user_with_many_is_in_reach(desktop: Watched, console: Console) -> None:
+    """The list kept the newest 200 sessions and nothing said there were more: older ones could not be opened. And
+    the list grew without end, pushing the selected session's runs and charts thousands of pixels down the page."""
+    from playwright.sync_api import expect
+
+    key = create_key(console.server.store_url, "gina")
+    with httpx.Client(base_url=console.server.base_url, headers={"Authorization": f"Bearer {key}"}) as client:
+        ids = [client.post("/api/sessions/", json={}).json()["_id"] for _ in range(203)]  # oldest first
+    page = desktop.page
+    log_in(page, Console(console.server, key, "gina"))
+    sessions = page.locator("#session-list button")
+    expect(sessions).to_have_count(200)
+    assert sessions.first.get_attribute("data-session") == ids[-1]  # newest first
+    view = page.locator("#session-view").bounding_box()
+    assert view is not None and view["y"] < 1500, "the selected session is far down the page"
+
+    older = page.get_by_role("button", name="Show older sessions (3 more)")
+    older.focus()
+    page.keyboard.press("Enter")
+    expect(sessions).to_have_count(203)
+    assert older.is_hidden()
+    oldest = page.locator(f"#session-list button[data-session='{ids[0]}']")
+    assert page.evaluate("document.activeElement.dataset.session") == ids[2]  # the first one added
+    oldest.click()
+    expect(page.locator("#session-title")).to_have_text(f"Session {ids[0]}")
+    page.reload()  # the selected session is in the list again, though older than the newest 200
+    expect(page.locator("#session-list button[aria-current=true]")).to_have_attribute("data-session", ids[0])
+    assert desktop.problems() == []
