@@ -40,3 +40,20 @@ def test_every_session_of_a_user_with_many_is_in_reach(desktop: Watched, console
     page.reload()  # the selected session is in the list again, though older than the newest 200
     expect(page.locator("#session-list button[aria-current=true]")).to_have_attribute("data-session", ids[0])
     assert desktop.problems() == []
+
+
+def test_a_double_click_on_new_session_makes_one(desktop: Watched, console: Console) -> None:
+    """Each click of a double click created a session: the button took a second press while the first was sent."""
+    from playwright.sync_api import expect
+
+    key = create_key(console.server.store_url, "hugo")
+    page = desktop.page
+    log_in(page, Console(console.server, key, "hugo"))
+    page.get_by_role("button", name="New session").dblclick()
+    expect(page.locator("#session-list button")).to_have_count(1)
+    page.wait_for_timeout(500)  # (time for a second one to be made)
+    url = f"{console.server.base_url}/api/sessions/user/hugo"
+    assert len(httpx.get(url, headers={"Authorization": f"Bearer {key}"}).json()) == 1
+    expect(page.locator("#session-list button")).to_have_count(1)
+    assert page.evaluate("document.activeElement.id") == "new-session"  # the focus stays on the button
+    assert desktop.problems() == []

@@ -472,13 +472,19 @@ function init() {
     if (button) watch(button.dataset.orchestration, { follow: false });
   });
   byId("older-sessions").addEventListener("click", showOlderSessions);
-  byId("new-session").addEventListener("click", async () => {
+  byId("new-session").addEventListener("click", async (ev) => {
+    // one session per press: a double click made two (aria-busy, not disabled: that would drop the focus)
+    const button = ev.currentTarget;
+    if (button.getAttribute("aria-busy") === "true") return;
+    button.setAttribute("aria-busy", "true");
     byId("sessions-error").textContent = "";
     try {
       const session = await state.api.createSession(state.userId);
       await reloadSessions(session._id);
     } catch (err) {
       byId("sessions-error").textContent = err.message;
+    } finally {
+      button.removeAttribute("aria-busy");
     }
   });
   byId("start-form").addEventListener("submit", (ev) => {
