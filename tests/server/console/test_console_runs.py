@@ -84,3 +84,17 @@ def test_the_score_chart_of_runs_without_a_score_says_so(desktop: Watched, conso
     hint = page.locator("#score-chart .hint")
     assert hint.inner_text() == "No finished orchestration has a final score (a failed or cancelled one has none)."
     assert desktop.problems() == []
+
+
+def test_starting_with_the_keyboard_keeps_the_focus_on_start(desktop: Watched, console: Console) -> None:
+    """Start was disabled while its requests were on their way, and a disabled button loses the focus: a keyboard
+    user who pressed it found the focus on the page's body."""
+    page = desktop.page
+    log_in(page, console)
+    page.get_by_label("Prompt").fill("Explain a hash table")
+    page.get_by_label("Max iterations").fill("1")
+    page.locator("#start-submit").focus()
+    page.keyboard.press("Enter")
+    page.locator(ENDED).wait_for(timeout=90_000)
+    assert page.evaluate("document.activeElement.id") == "start-submit"
+    assert desktop.problems() == []

@@ -403,7 +403,21 @@ async function threadFor(prompt, domain) {
   return thread._id;
 }
 
-async function startOrchestration(form) {
+/**
+ * Run `action` for a press of `button`, one at a time: a press while it runs is ignored (a double click made two
+ * sessions). The button is marked `aria-busy` rather than disabled: a disabled button drops the keyboard focus.
+ */
+async function once(button, action) {
+  if (button.getAttribute("aria-busy") === "true") return;
+  button.setAttribute("aria-busy", "true");
+  try {
+    await action();
+  } finally {
+    button.removeAttribute("aria-busy");
+  }
+}
+
+function startOrchestration(form) {
   const error = byId("start-error");
   const prompt = form.elements.prompt.value;
   if (!prompt.trim()) {
@@ -411,8 +425,11 @@ async function startOrchestration(form) {
     form.elements.prompt.focus();
     return;
   }
-  const submit = byId("start-submit");
-  submit.disabled = true;
+  return once(byId("start-submit"), () => start(form, prompt));
+}
+
+async function start(form, prompt) {
+  const error = byId("start-error");
   error.textContent = "";
   try {
     const settings = startSettings(form);
@@ -427,8 +444,6 @@ async function startOrchestration(form) {
     refreshSession();
   } catch (err) {
     error.textContent = err.message;
-  } finally {
-    submit.disabled = false;
   }
 }
 
@@ -472,21 +487,17 @@ function init() {
     if (button) watch(button.dataset.orchestration, { follow: false });
   });
   byId("older-sessions").addEventListener("click", showOlderSessions);
-  byId("new-session").addEventListener("click", async (ev) => {
-    // one session per press: a double click made two (aria-busy, not disabled: that would drop the focus)
-    const button = ev.currentTarget;
-    if (button.getAttribute("aria-busy") === "true") return;
-    button.setAttribute("aria-busy", "true");
-    byId("sessions-error").textContent = "";
-    try {
-      const session = await state.api.createSession(state.userId);
-      await reloadSessions(session._id);
-    } catch (err) {
-      byId("sessions-error").textContent = err.message;
-    } finally {
-      button.removeAttribute("aria-busy");
-    }
-  });
+  byId("new-session").addEventListener("click", (ev) =>
+    once(ev.currentTarget, async () => {
+      byId("sessions-error").textContent = "";
+      try {
+        const session = await state.api.createSession(state.userId);
+        await reloadSessions(session._id);
+      } catch (err) {
+        byId("sessions-error").textContent = err.message;
+      }
+    }),
+  );
   byId("start-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     startOrchestration(ev.currentTarget);
