@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import sys
-from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -67,13 +66,40 @@ async def _open(url: str) -> Store | None:
 
 # -- list -----------------------------------------------------------------------------------------------
 async def _recent(store: Store, args: argparse.Namespace) -> list[Orchestration]:
-    """The last `limit` orchestrations matching the filters (the store lists oldest first), newest first."""
-    kept: deque[Orchestration] = deque(maxlen=min(args.limit, sys.maxsize) or None)  # (more than there are: all)
-    offset = 0
-    while page := await store.list_orchestrations(limit=_PAGE, offset=offset):
-        kept.extend(o for o in page if _matches(o, args))
-        offset += len(page)
-    return list(reversed(kept))
+    """The last `limit` orchestrations matching the filters, newest first, read a page at a time from the end of the
+    store's list (oldest first) back: `runs list` reads what it shows, not the whole history (unless the filters
+    pass few of them)."""
+    want = args.limit or None
+    kept: list[Orchestration] = []
+    seen: set[str] = set()
+    end = await _count(store)
+    size = min(want or _PAGE, _PAGE)
+    while end > 0 and (want is None or len(kept) < want):
+        start = max(0, end - size)
+        page = await store.list_orchestrations(limit=end - start, offset=start)
+        for doc in reversed(page):
+            if doc.id not in seen and _matches(doc, args):  # (a run deleted meanwhile shifts the offsets back)
+                seen.add(doc.id)
+                kept.append(doc)
+        end, size = start, min(size * 2, _PAGE)
+    return kept[:want]
+
+
+async def _count(store: Store) -> int:
+    """How many orchestrations the store holds (the Store API has no count): pages of one at offsets doubling until
+    one is empty, then halving the gap, about 2·log2(n) reads of one orchestration."""
+    if not await store.list_orchestrations(limit=1):
+        return 0
+    held, empty = 0, 1  # an orchestration at offset `held`, none at `empty` (once found)
+    while await store.list_orchestrations(limit=1, offset=empty):
+        held, empty = empty, empty * 2
+    while empty - held > 1:
+        middle = (held + empty) // 2
+        if await store.list_orchestrations(limit=1, offset=middle):
+            held = middle
+        else:
+            empty = middle
+    return held + 1
 
 
 def _matches(doc: Orchestration, args: argparse.Namespace) -> bool:
@@ -101,8 +127,6 @@ async def _list(url: str, args: argparse.Namespace) -> int:
         out.verbatim(json.dumps([_summary(d) for d in docs], indent=2, ensure_ascii=False))
         return 0
     if not docs:
-        import sys
-
         print(f"orchestratex: {_nothing(url, store is None, args)}", file=sys.stderr)
         return 0
     headers = ["id", "created (UTC)", "status", "score", "cost $", "iter", "model", "prompt"]

@@ -73,6 +73,9 @@ CREATE TABLE IF NOT EXISTS orchestrations (
     rev INTEGER NOT NULL DEFAULT 0,
     overage_pico INTEGER NOT NULL DEFAULT 0
 );
+-- every orchestration in order (`list_orchestrations()` without a session or thread): a page is read from the index,
+-- not by sorting the whole table (with its documents) for each page
+CREATE INDEX IF NOT EXISTS ix_orchestrations_created ON orchestrations (created_at);
 CREATE INDEX IF NOT EXISTS ix_orchestrations_session ON orchestrations (session_id, created_at);
 CREATE INDEX IF NOT EXISTS ix_orchestrations_thread ON orchestrations (thread_id, created_at);
 CREATE INDEX IF NOT EXISTS ix_orchestrations_user
