@@ -60,6 +60,24 @@ def test_verbose_shows_the_library_log_lines(store_url: str) -> None:
     assert also_first.returncode == 0
 
 
+def test_verbose_fields_are_logfmt_and_one_record_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A field's value with a line boundary (U+2028 too), a quote or a space is JSON-quoted, as the library's own
+    lines write it: it was written as it was (a U+2028 split the line) or as a Python repr (`'x y'`)."""
+    import logging
+
+    from orchestratex.cli._logs import hide_logs, show_logs
+
+    shown = show_logs(1)
+    try:
+        fields = {"label": "a\u2028b", "note": "x y", "said": 'k="v"', "gone": None, "n": 3}
+        logging.getLogger("orchestratex.providers.mine").info("seen", extra=fields)
+    finally:
+        hide_logs(shown)
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, repr(err)
+    assert err.rstrip("\n").endswith(' seen label="a\\u2028b" note="x y" said="k=\\"v\\"" n=3'), repr(err)
+
+
 def test_verbose_levels_reach_every_orchestratex_logger(capsys: pytest.CaptureFixture[str]) -> None:
     import logging
 

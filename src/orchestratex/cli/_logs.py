@@ -10,13 +10,17 @@ import logging
 import sys
 from typing import Any
 
+from ..telemetry._logs import format_fields
+
 __all__ = ["hide_logs", "show_logs"]
 
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
 
 
 class _Formatter(logging.Formatter):
-    """`12:00:01 INFO orchestratex.orchestrator: message key=value …`: the record's extra fields appended, except
+    """`12:00:01 INFO orchestratex.orchestrator: message key=value …`: the record's extra fields appended as the
+    library's lines write them (logfmt: a value with a space, a quote, `=` or a line boundary — U+2028 included — is
+    JSON-quoted, so one record stays one line; None is left out), except
     for the library's event lines (records with an `event` field, see `orchestratex.telemetry`), whose message
     already carries every field as `key=value`."""
 
@@ -24,10 +28,8 @@ class _Formatter(logging.Formatter):
         line = super().format(record)
         if "event" in record.__dict__:
             return line
-        extra = " ".join(
-            f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}"
-            for k, v in record.__dict__.items()
-            if k not in _STANDARD and not k.startswith("_")
+        extra = format_fields(
+            {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
         )
         return f"{line} {extra}" if extra else line
 
