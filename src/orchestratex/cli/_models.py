@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -19,10 +20,13 @@ from ..providers import load_provider_class, provider_names
 from ..providers._registry import KNOWN_ENV_VARS, install_hint, key_hint
 from ._output import Output, plain_table
 
+if TYPE_CHECKING:
+    from .._catalog_file import CatalogFile
+
 __all__ = [
     "CatalogSetup",
     "ProviderState",
-    "catalog_path",
+    "catalog_file",
     "catalog_setup",
     "models_command",
     "provider_states",
@@ -140,15 +144,12 @@ class CatalogSetup:
         return not self.blocked and not any(s.configured for s in self.states.values())
 
 
-def catalog_setup(path: str | None) -> CatalogSetup:
-    """The default catalog, or the catalog file at `path` (`ConfigurationError` if it is wrong), with the state of
-    each provider: a file's endpoint is usable when its adapter (`kind`) is installed and its key variable set."""
-    from .._catalog_file import load_catalog_file
-
-    if not path:
+def catalog_setup(file: CatalogFile | None) -> CatalogSetup:
+    """The default catalog, or that of the catalog `file` (see `catalog_file`), with the state of each provider: a
+    file's endpoint is usable when its adapter (`kind`) is installed and its key variable set."""
+    if file is None:
         catalog = ModelCatalog.default()
         return CatalogSetup(catalog, _states(catalog))
-    file = load_catalog_file(path)
     states = _states(file.catalog)
     installed = set(provider_names())
     for name, spec in file.providers.items():
@@ -169,25 +170,24 @@ def catalog_setup(path: str | None) -> CatalogSetup:
             kind=spec.kind,
             problem=problem,
         )
-    return CatalogSetup(file.catalog, states, str(path), tuple(file.providers))
+    return CatalogSetup(file.catalog, states, str(file.path), tuple(file.providers))
 
 
-def catalog_path(args: argparse.Namespace) -> str | None:
-    """`--catalog FILE`, else ORCHESTRATEX_CATALOG (read now, so that its errors name the variable), else None (the
-    shipped catalog)."""
-    from .._catalog_file import CATALOG_ENV, load_env_catalog_file
+def catalog_file(args: argparse.Namespace) -> CatalogFile | None:
+    """The catalog file of `--catalog FILE`, else of ORCHESTRATEX_CATALOG (its errors then name the variable), read
+    once: the command hands its catalog to the orchestrator rather than the path, which would be read again (and
+    could have changed meanwhile). None: the shipped catalog."""
+    from .._catalog_file import CATALOG_ENV, load_catalog_file, load_env_catalog_file
 
     given = getattr(args, "catalog", None)
     if given:
-        return str(given)
+        return load_catalog_file(given)
     path = os.environ.get(CATALOG_ENV) or None
-    if path is not None:
-        load_env_catalog_file(path)
-    return path
+    return None if path is None else load_env_catalog_file(path)
 
 
 def models_command(args: argparse.Namespace) -> int:
-    setup = catalog_setup(catalog_path(args))
+    setup = catalog_setup(catalog_file(args))
     catalog, states, simulated = setup.catalog, setup.states, setup.simulated
     aliases = _aliases(catalog)
     if args.json:

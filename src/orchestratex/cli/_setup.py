@@ -10,7 +10,7 @@ from ..exceptions import ProviderNotConfigured, UserError
 from ..orchestrator import Orchestrator
 from ..providers import provider_names
 from ..stores import Store
-from ._models import CatalogSetup, catalog_path, catalog_setup
+from ._models import CatalogSetup, catalog_file, catalog_setup
 
 __all__ = ["parse_providers", "run_orchestrator"]
 
@@ -38,12 +38,13 @@ def run_orchestrator(args: argparse.Namespace) -> OrchestratorFactory:
     when none is), the simulator alone (`--provider sim`), or only the named providers — each of which must be
     in the catalog and configured, which is checked now, before any store is opened."""
     names: list[str] = getattr(args, "provider", None) or ["auto"]
-    path = catalog_path(args)
+    file = catalog_file(args)
+    catalog = None if file is None else file.catalog  # (its named endpoints with it: the orchestrator builds them)
     if names == ["auto"]:
-        return lambda store: Orchestrator(store=store, catalog=path)
+        return lambda store: Orchestrator(store=store, catalog=catalog)
     if names == ["sim"]:
-        return lambda store: Orchestrator(store=store, simulate=True, catalog=path)
-    setup = catalog_setup(path)
+        return lambda store: Orchestrator(store=store, simulate=True, catalog=catalog)
+    setup = catalog_setup(file)
     _check_known(names, setup)
     unusable = [setup.states[n] for n in names if not setup.states[n].configured]
     if unusable:
@@ -53,11 +54,11 @@ def run_orchestrator(args: argparse.Namespace) -> OrchestratorFactory:
             provider=first.name,
             env_var=first.key_env,
         )
-    if path is None:
+    if file is None:
         return lambda store: Orchestrator(store=store, catalog=setup.catalog.with_only(names), simulate=False)
     if args.models is None:  # route only to the named providers' models (any usable model may judge)
         args.models = [m.name for m in setup.catalog if m.provider in names]
-    return lambda store: Orchestrator(store=store, catalog=path, simulate=False)  # it builds the file's endpoints
+    return lambda store: Orchestrator(store=store, catalog=setup.catalog, simulate=False)  # it builds the endpoints
 
 
 def _check_known(names: list[str], setup: CatalogSetup) -> None:
