@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from datetime import datetime
 
 from ..exceptions import NotFound, UserError
 from ..records import ApiKey
 from ..stores import open_store
-from ._output import Output, one_line, plain_table
+from ._output import Output, json_text, one_line, plain_table
 from ._stores import lasting_store_url, sqlite_file_absent
 
 __all__ = ["keys_command"]
@@ -94,7 +93,7 @@ def keys_command(args: argparse.Namespace) -> int:
     if args.keys_command == "list":
         keys = [] if absent else asyncio.run(_list(url, args.user_id))
         if args.json:
-            Output().verbatim(json.dumps([_public(k) for k in keys], indent=2))
+            Output().verbatim(json_text([_public(k) for k in keys]))
         elif keys:
             Output().verbatim(_table(keys))
         elif absent:

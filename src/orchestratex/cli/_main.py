@@ -11,7 +11,7 @@ from ..exceptions import OrchestrateXError, UserError
 from ._interrupt import EXIT_CODES, Interrupted
 from ._logs import hide_logs, show_logs
 from ._options import CATALOG_FILE, HOST, STORE_URL, TypedOption, given, number, whole_number
-from ._output import StdoutFailed
+from ._output import StdoutFailed, lossless_stdout
 from ._runs import add_runs_parser
 
 __all__ = ["main"]
@@ -176,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     handler = show_logs(getattr(args, "verbose", 0))
     try:
-        return _dispatch(args)
+        with lossless_stdout():
+            return _dispatch(args)
     except Interrupted as exc:
         print(f"orchestratex: {exc.message}", file=sys.stderr)
         return exc.exit_code

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from ..catalog import ModelCatalog, ModelProfile
 from ..exceptions import OrchestrateXError
 from ..providers import load_provider_class, provider_names
 from ..providers._registry import KNOWN_ENV_VARS, install_hint, key_hint
-from ._output import Output, plain_table
+from ._output import Output, json_text, plain_table
 
 if TYPE_CHECKING:
     from .._catalog_file import CatalogFile
@@ -204,7 +203,7 @@ def models_command(args: argparse.Namespace) -> int:
             ],
             "aliases": catalog.aliases,
         }
-        Output().verbatim(json.dumps(data, indent=2))
+        Output().verbatim(json_text(data))
         return 0
     out = Output()
     for name, state in states.items():

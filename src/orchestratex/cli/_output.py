@@ -17,17 +17,29 @@ the work nobody reads any more; without `on_closed`, `StdoutFailed` is raised fo
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import io
+import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
 from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["Output", "StdoutFailed", "fit_columns", "harmless", "one_line", "plain_table"]
+__all__ = [
+    "Output",
+    "StdoutFailed",
+    "fit_columns",
+    "harmless",
+    "json_text",
+    "lossless_stdout",
+    "one_line",
+    "plain_table",
+]
 
 
 _CONTROLS = {
@@ -135,6 +147,34 @@ class Output:
         if self.on_closed is None:
             raise StdoutFailed(error) from None
         self.on_closed(error)
+
+
+@contextlib.contextmanager
+def lossless_stdout() -> Iterator[None]:
+    """While a command runs, a character its stdout's encoding cannot write (`PYTHONIOENCODING=latin-1`, an ISO-8859
+    locale, a Windows code page when redirected; a lone surrogate in UTF-8) is written as a `\\u` escape instead
+    of failing the command with a traceback (Python's stdout is strict; its stderr already escapes)."""
+    stream = sys.stdout
+    if not isinstance(stream, io.TextIOWrapper) or stream.errors != "strict":
+        yield
+        return
+    stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            stream.reconfigure(errors="strict")
+
+
+def json_text(data: object) -> str:
+    """`data` as indented JSON for stdout: non-ASCII text as it is where stdout writes UTF-8, else as `\\u` escapes
+    (which every JSON reader decodes to the same text) rather than characters its encoding cannot write."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        unicode = codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        unicode = False
+    return json.dumps(data, indent=2, ensure_ascii=not unicode)
 
 
 def one_line(text: str) -> str:

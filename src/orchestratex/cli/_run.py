@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from ._interrupt import STDOUT_FAILED, Interrupted, RunGuard
 from ._live import LiveView
 from ._models import simulation_reason
 from ._options import check_run_options
-from ._output import Output, StdoutFailed
+from ._output import Output, StdoutFailed, json_text
 from ._setup import run_orchestrator
 
 __all__ = ["DEMO_PROMPT", "run_command"]
@@ -120,7 +119,7 @@ def _read_stdin() -> str:
 
 
 def _print_json(result: RunResult) -> None:
-    Output().verbatim(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    Output().verbatim(json_text(result.to_dict()))
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -113,7 +112,7 @@ def _summary(doc: Orchestration) -> dict[str, Any]:
 
 
 async def _list(url: str, args: argparse.Namespace) -> int:
-    from ._output import Output, one_line, plain_table
+    from ._output import Output, json_text, one_line, plain_table
 
     store = await _open(url)
     docs: list[Orchestration] = []
@@ -124,7 +123,7 @@ async def _list(url: str, args: argparse.Namespace) -> int:
             await store.close()
     out = Output()
     if args.json:
-        out.verbatim(json.dumps([_summary(d) for d in docs], indent=2, ensure_ascii=False))
+        out.verbatim(json_text([_summary(d) for d in docs]))
         return 0
     if not docs:
         print(f"orchestratex: {_nothing(url, store is None, args)}", file=sys.stderr)
@@ -213,11 +212,11 @@ async def _show(url: str, args: argparse.Namespace) -> int:
 
     doc, events, session_limit = await _load(url, args.id.strip())
     simulated = any(getattr(e, "simulated", False) for e in events if e.type == "orchestration_started")
-    from ._output import Output
+    from ._output import Output, json_text
 
     out = Output()
     if args.json:
-        out.verbatim(json.dumps(RunResult(doc, events, simulated).to_dict(), indent=2, ensure_ascii=False))
+        out.verbatim(json_text(RunResult(doc, events, simulated).to_dict()))
         return 0
     for line in _describe(doc, simulated, session_limit):
         out.line(line)
