@@ -50,3 +50,16 @@ def test_keys_list_shows_one_aligned_line_per_key(store_url: str) -> None:
     for row in rows:
         before = row.split(" no ", 1)[0]  # everything before the ADMIN cell, in terminal cells
         assert sum(2 if "\u4e00" <= ch <= "\u9fff" else 1 for ch in before) + 1 == column, done.stdout
+
+
+def test_a_key_is_revoked_by_the_key_itself_too(store_url: str) -> None:
+    """A leaked key's holder may not know its id: it was `no API key 'ox_…'`, the whole secret repeated on stderr."""
+    key = run_cli("keys", "create", "alice", "--store", store_url).stdout.strip()
+    wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    refused = run_cli("keys", "revoke", wrong, "--store", store_url)
+    assert refused.returncode == 2 and "is the key given (ox_" in refused.stderr and wrong not in refused.stderr
+    done = run_cli("keys", "revoke", f" {key}\n", "--store", store_url)  # (pasted with white space around)
+    assert done.returncode == 0, done.stderr
+    (listed,) = json.loads(run_cli("keys", "list", "--json", "--store", store_url).stdout)
+    assert listed["revoked_at"] is not None
+    assert done.stdout.startswith(f"orchestratex: revoked key {listed['_id']} of user 'alice'")

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ..exceptions import NotFound, UserError
 from ..records import ApiKey
-from ..stores import open_store
+from ..stores import Store, open_store
 from ._output import Output, json_text, one_line, plain_table
 from ._stores import lasting_store_url, sqlite_file_absent
 
@@ -39,10 +39,17 @@ async def _list(url: str, user_id: str | None) -> list[ApiKey]:
         await store.close()
 
 
+KEY_PREFIX = "ox_"
+"""How every key starts (as `orchestratex.server._auth.KEY_PREFIX`); an id is 24 hex digits."""
+
+
 async def _revoke(url: str, key_id: str) -> tuple[ApiKey, bool]:
-    """The key revoked, and whether it already was (the store keeps its first `revoked_at` either way)."""
+    """The key revoked, and whether it already was (the store keeps its first `revoked_at` either way). `key_id` may
+    be the key itself (a leaked one, whose id its holder may not know): it is looked up by its hash."""
     store = await open_store(url)
     try:
+        if key_id.startswith(KEY_PREFIX):
+            key_id = await _id_of_key(store, key_id, url)
         try:
             before = next((k for k in await store.list_api_keys() if k.id == key_id), None)
         except NotImplementedError:  # (a store that cannot list keys: revoking says nothing of before)
@@ -56,6 +63,17 @@ async def _revoke(url: str, key_id: str) -> tuple[ApiKey, bool]:
         ) from None
     finally:
         await store.close()
+
+
+async def _id_of_key(store: Store, key: str, url: str) -> str:
+    try:
+        from ..server._auth import hash_key
+    except ImportError:
+        raise UserError("API keys are for the server, which needs: pip install 'orchestratex[server]'") from None
+    found = await store.get_api_key(hash_key(key))
+    if found is None:  # (the key is a secret: not repeated in the message)
+        raise UserError(f"no API key in {url} is the key given ({key[:6]}…); check the key, or give its id")
+    return found.id
 
 
 def _when(moment: datetime | None) -> str:
@@ -106,7 +124,7 @@ def keys_command(args: argparse.Namespace) -> int:
     if args.keys_command == "revoke":
         if absent:
             raise UserError(f"no API key {args.key_id!r}: the store {url} does not exist (yet)")
-        revoked, already = asyncio.run(_revoke(url, args.key_id))
+        revoked, already = asyncio.run(_revoke(url, args.key_id.strip()))
         if already:
             Output().verbatim(
                 f"orchestratex: key {revoked.id} of user {revoked.user_id!r} was already revoked "

@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
     )
     revoke = keys_sub.add_parser("revoke", help="revoke an API key by its id (servers refuse it from then on)")
-    revoke.add_argument("key_id", help="the key's id, as `orchestratex keys list` shows it")
+    revoke.add_argument("key_id", help="the key's id, as `orchestratex keys list` shows it (or the key itself, ox_…)")
     revoke.add_argument(
         "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
     )
