@@ -8,10 +8,12 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
-from .conftest import CLI, cli_env, run_cli
+from .conftest import CLI, cli_env, run_cli, stored
 
 
 def test_a_port_in_use_is_one_line_and_exit_1_not_a_serving_message(tmp_path: Path) -> None:
@@ -51,6 +53,71 @@ def test_port_0_prints_the_port_the_server_listens_on(tmp_path: Path) -> None:
             except httpx.TransportError:
                 assert time.monotonic() < deadline and proc.poll() is None
                 time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def _serving(args: list[str], env: dict[str, str], **kwargs: Any) -> tuple[subprocess.Popen[str], int]:
+    """A `serve` process on a free port, once it answers `/health`."""
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, **kwargs)
+    assert proc.stderr is not None
+    found = re.match(r"orchestratex: serving http://127\.0\.0\.1:(\d+) ", proc.stderr.readline())
+    assert found is not None
+    port = int(found.group(1))
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+            return proc, port
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
+def test_a_closed_terminal_stops_the_server_gracefully_handing_back_its_runs(tmp_path: Path) -> None:
+    """SIGHUP killed `serve` at once: a running orchestration kept its lease until it expired (nobody could resume
+    it meanwhile), without uvicorn's shutdown. Now it is handed back at once, as on Ctrl-C or SIGTERM."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    key = run_cli("keys", "create", "alice", "--store", url).stdout.strip()
+    env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="20", ORCHESTRATEX_SHUTDOWN_GRACE_S="0")
+    proc, port = _serving([*CLI, "serve", "--port", "0", "--store", url], env)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}) as api:
+            session = api.post("/api/sessions/", json={"user_id": "alice"}).json()["_id"]
+            thread = api.post("/api/threads/", json={"session_id": session, "original_prompt": "Explain DNS"}).json()
+            body = {"thread_id": thread["_id"], "prompt": "Explain DNS"}
+            started = api.post("/api/orchestration/start", json=body)
+        assert started.status_code in (200, 201, 202), started.text
+        time.sleep(1)
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(timeout=60) == -signal.SIGHUP
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        proc.stderr.close()
+    assert "Application shutdown complete" in err and "suspended" in err, err
+    docs, resumable = stored(url)
+    assert [d.status for d in docs] == ["running"] and resumable == [docs[0].id]  # (its lease given up)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
+def test_under_nohup_a_hangup_leaves_the_server_running(tmp_path: Path) -> None:
+    def ignore_hangup() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    args = [*CLI, "serve", "--port", "0", "--store", f"sqlite:///{tmp_path / 's.db'}"]
+    proc, port = _serving(args, cli_env(), preexec_fn=ignore_hangup)
+    try:
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        assert proc.poll() is None and httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

@@ -68,6 +68,7 @@ def serve_command(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()  # modules, schemas and the app live as long as the process: keep them out of every collection
     gc.set_threshold(settings.gc_threshold, *gc.get_threshold()[1:])
+    _stop_on_hangup()
     uvicorn.run(
         app,
         host=args.host,
@@ -90,6 +91,21 @@ def _free_port(host: str, port: int) -> int:
         sock.bind((host, port))
         bound: int = sock.getsockname()[1]
         return bound
+
+
+def _stop_on_hangup() -> None:
+    """A closed terminal (SIGHUP) stops the server gracefully, as Ctrl-C and SIGTERM do (and as it interrupts `run`):
+    it killed the process at once, leaving its running orchestrations `running` under leases nobody would give up
+    until they expired, and the calls in flight to be paid again on resumption. Under `nohup` (SIGHUP ignored) the
+    server keeps running. uvicorn handles the signals of its `HANDLED_SIGNALS`, then re-raises each once stopped."""
+    import signal
+
+    import uvicorn.server
+
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is None or signal.getsignal(hangup) is signal.SIG_IGN or hangup in uvicorn.server.HANDLED_SIGNALS:
+        return
+    uvicorn.server.HANDLED_SIGNALS = (*uvicorn.server.HANDLED_SIGNALS, hangup)
 
 
 async def _check_store(url: str) -> None:
