@@ -105,7 +105,7 @@ def _stop_on_hangup() -> None:
     hangup = getattr(signal, "SIGHUP", None)
     if hangup is None or signal.getsignal(hangup) is signal.SIG_IGN or hangup in uvicorn.server.HANDLED_SIGNALS:
         return
-    uvicorn.server.HANDLED_SIGNALS = (*uvicorn.server.HANDLED_SIGNALS, hangup)
+    uvicorn.server.HANDLED_SIGNALS = (*uvicorn.server.HANDLED_SIGNALS, hangup)  # type: ignore[assignment]
 
 
 async def _check_store(url: str) -> None:
