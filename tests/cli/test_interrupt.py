@@ -23,13 +23,20 @@ SLOW = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="1")
 ARGS = [*CLI, "run", PROMPT, "--threshold", "9.9", "--max-iterations", "5"]
 
 
-def start(store_url: str, *extra: str) -> subprocess.Popen[str]:
+def start(store_url: str, *extra: str, ignoring: signal.Signals | None = None) -> subprocess.Popen[str]:
+    """A run, once its first model is answering; started with `ignoring` ignored, as `nohup` starts a command."""
+
+    def ignore() -> None:
+        if ignoring is not None:
+            signal.signal(ignoring, signal.SIG_IGN)
+
     proc = subprocess.Popen(
         [*ARGS, "--store", store_url, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=SLOW,
+        preexec_fn=ignore,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith("▶ started")
@@ -63,6 +70,18 @@ def test_a_signal_ends_the_run_cancelled(store_url: str, sig: signal.Signals, co
         f"orchestratex: interrupted by {sig.name}: orchestration {doc.id} ended cancelled "
         f"(${doc.total_cost:.6f} spent); nothing will resume it"
     )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGINT])
+def test_a_signal_the_command_was_started_ignoring_stays_ignored(store_url: str, sig: signal.Signals) -> None:
+    """`nohup orchestratex run …` (SIGHUP ignored), or a script's background job (SIGINT ignored): the run was
+    cancelled by the very signal it was started to outlive."""
+    proc = start(store_url, "--max-iterations", "1", ignoring=sig)
+    proc.send_signal(sig)
+    exit_code, err = ended(proc)
+    assert exit_code == 0, err
+    (doc,), _ = stored(store_url)
+    assert doc.status == "completed"
 
 
 def test_a_closed_pipe_ends_the_run_cancelled(store_url: str) -> None:

@@ -12,6 +12,9 @@ With `--detach` the run is suspended instead: the step in progress is abandoned,
 stays `running` with its lease given up, and the next process that resumes orchestrations on the
 store (a server) continues it from its last committed step.
 
+A signal the command was started ignoring is left ignored: `nohup orchestratex run …` outlives its terminal, and
+a background job of a script (which the shell starts ignoring SIGINT) is not stopped by the script's Ctrl-C.
+
 A SIGKILL or a crash cannot be caught: such a run is resumed by a server, as any crashed run is.
 """
 
@@ -153,6 +156,8 @@ class RunGuard:
         loop = asyncio.get_running_loop()
         installed = []
         for sig in _SIGNALS:
+            if signal.getsignal(sig) is signal.SIG_IGN:  # (`nohup`, a shell's background job: meant to outlive it)
+                continue
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not on this platform/thread
                 loop.add_signal_handler(sig, self.interrupt, sig.name)
                 installed.append(sig)
