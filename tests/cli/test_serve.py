@@ -123,3 +123,18 @@ def test_under_nohup_a_hangup_leaves_the_server_running(tmp_path: Path) -> None:
         proc.wait(timeout=30)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_a_store_in_the_servers_memory_is_served_with_a_note_that_no_key_can_reach_it() -> None:
+    """`serve --store memory://` answered 401 to everything, with no word why: `keys create` refuses such a store."""
+    proc, _ = _serving([*CLI, "serve", "--port", "0", "--store", "memory://"], cli_env())
+    try:
+        assert proc.stderr is not None
+        lines = [proc.stderr.readline() for _ in range(3)]  # (after "serving …": docs, console, the note)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert lines[2].startswith("orchestratex: note: the store memory:// lives in this process only"), lines
+    assert "`orchestratex keys create` cannot give it one" in lines[2]

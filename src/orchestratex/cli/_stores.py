@@ -7,7 +7,12 @@ import os
 from ..exceptions import UserError
 from ..stores import Store, default_store_url, store_from_url
 
-__all__ = ["lasting_store_url", "sqlite_file_absent"]
+__all__ = ["in_memory", "lasting_store_url", "sqlite_file_absent"]
+
+
+def in_memory(url: str) -> bool:
+    """Whether the store at `url` lives in this process's memory only (`memory://`, `sqlite://`, …)."""
+    return _in_memory(store_from_url(url))
 
 
 def _in_memory(store: Store) -> bool:
