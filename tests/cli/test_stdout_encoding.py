@@ -22,7 +22,8 @@ def test_every_command_works_on_a_stdout_that_cannot_write_unicode(store_url: st
     assert as_json.returncode == 0, as_json.stderr
     doc = json.loads(as_json.stdout)  # (ASCII escapes: the same text once read)
     assert doc["prompt"] == PROMPT
-    for args in (["runs", "list"], ["runs", "list", "--json"], ["runs", "show", doc["_id"]], ["models"]):
+    shown = (["runs", "list"], ["runs", "list", "--json"], ["runs", "show", doc["_id"]], ["models"], ["run", "--help"])
+    for args in shown:
         store = ["--store", store_url] if args[0] == "runs" else []
         done = run_cli(*args, *store, env=env, encoding=encoding)
         assert done.returncode == 0 and done.stderr == "", (args, done.stderr)

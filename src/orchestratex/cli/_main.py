@@ -170,14 +170,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (bad := _not_utf8(argv)) is not None:
         print(f"orchestratex: error: argument {bad} is not valid UTF-8: give text in UTF-8", file=sys.stderr)
         return EXIT_USAGE
+    with lossless_stdout():  # (`--help` too)
+        return _main(argv)
+
+
+def _main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     if sys.stdout is None and args.command != "serve":  # `>&-`: nowhere to show anything, so do nothing
         print("orchestratex: error: stdout is closed: redirect it (> /dev/null) instead of closing it", file=sys.stderr)
         return EXIT_USAGE
     handler = show_logs(getattr(args, "verbose", 0))
     try:
-        with lossless_stdout():
-            return _dispatch(args)
+        return _dispatch(args)
     except Interrupted as exc:
         print(f"orchestratex: {exc.message}", file=sys.stderr)
         return exc.exit_code
