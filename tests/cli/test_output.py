@@ -19,8 +19,11 @@ from .conftest import CLI, PROMPT, cli_env, on_a_terminal, run_cli, screen_lines
 BOX = "│╭╮╰╯┃━─"
 
 
-def test_piped_run_is_plain_and_whole(store_url: str) -> None:
-    done = run_cli("run", PROMPT, "--threshold", "9.5", "--store", store_url)
+@pytest.mark.parametrize("env", [{}, {"FORCE_COLOR": "1"}, {"TTY_COMPATIBLE": "1"}])
+def test_piped_run_is_plain_and_whole(store_url: str, env: dict[str, str]) -> None:
+    """Also where `FORCE_COLOR` (which CI systems and tool runners set) told rich a pipe was a terminal: the lines
+    were cut at 80 columns and spinner frames written into the log."""
+    done = run_cli("run", PROMPT, "--threshold", "9.5", "--store", store_url, env=cli_env(**env))
     assert done.returncode == 0, done.stderr
     (doc,) = stored(store_url)[0]
     out = done.stdout

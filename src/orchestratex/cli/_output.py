@@ -92,8 +92,10 @@ class Output:
     def __init__(self, file: IO[str] | None = None, *, on_closed: Callable[[OSError], None] | None = None) -> None:
         self.file = file if file is not None else sys.stdout
         self.console = Console(file=self.file, highlight=False, soft_wrap=True)
-        self.rich = self.console.is_terminal
-        """Whether `file` is a terminal (rich), else plain text."""
+        self.rich = self.console.is_terminal and _isatty(self.file)
+        """Whether `file` is a terminal (rich), else plain text. A terminal for real: rich also takes `FORCE_COLOR`
+        (which CI systems and tool runners set) for one, which cut a pipe's lines at 80 columns and wrote spinner
+        frames into logs."""
         self.on_closed = on_closed
         self.closed = False
         """Writing failed (the reader went away, a full disk, …): nothing more is written."""
@@ -175,6 +177,13 @@ def json_text(data: object) -> str:
     except LookupError:
         unicode = False
     return json.dumps(data, indent=2, ensure_ascii=not unicode)
+
+
+def _isatty(file: IO[str]) -> bool:
+    try:
+        return file.isatty()
+    except (AttributeError, ValueError, OSError):  # (no such method, a closed file)
+        return False
 
 
 def one_line(text: str) -> str:
