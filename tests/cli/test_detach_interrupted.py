@@ -12,7 +12,7 @@ import pytest
 from orchestratex import Orchestrator
 from orchestratex.stores import open_store
 
-from .conftest import CLI, PROMPT, cli_env
+from .conftest import CLI, PROMPT, cli_env, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")]
 
@@ -38,3 +38,15 @@ async def test_a_detached_run_resumed_counts_the_answer_it_abandoned(store_url: 
         assert result.orchestration.interrupted_calls == 1  # the answer awaited when it was detached, made again
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("url", ["memory://", "sqlite://"])
+def test_detach_with_a_store_that_ends_with_the_process_is_refused(url: str) -> None:
+    """An interrupted run was "detached …; a server on this store resumes it", and lost with the process's memory."""
+    done = run_cli("run", "Explain ICMP", "--detach", "--store", url)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        f"orchestratex: error: --detach leaves an interrupted run for a server on the same store, but {url} lives in "
+        "this process only: give a store a server can open (--store sqlite:///runs.db), or leave --detach out\n"
+    )
+    assert run_cli("run", "Explain ICMP", "--store", url, "--max-iterations", "1").returncode == 0

@@ -118,6 +118,20 @@ def _read_stdin() -> str:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _check_detach(args: argparse.Namespace) -> None:
+    """`--detach` hands an interrupted run to a server on the same store: refused with a store that ends with this
+    process (`memory://`, `sqlite://`), where it would only be lost, while the command said a server resumes it."""
+    from ..stores import default_store_url
+    from ._stores import in_memory
+
+    url = args.store or default_store_url()
+    if args.detach and in_memory(url):
+        raise UserError(
+            f"--detach leaves an interrupted run for a server on the same store, but {url} lives in this process only: "
+            "give a store a server can open (--store sqlite:///runs.db), or leave --detach out"
+        )
+
+
 def _print_json(result: RunResult) -> None:
     Output().verbatim(json_text(result.to_dict()))
 
@@ -125,6 +139,7 @@ def _print_json(result: RunResult) -> None:
 def run_command(args: argparse.Namespace) -> int:
     if args.command == "run":
         check_run_options(args)  # (before standard input is read or a store opened)
+        _check_detach(args)
     if args.command == "run" and args.prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UserError("run -: pipe the prompt into standard input (echo 'question' | orchestratex run -)")
