@@ -172,7 +172,9 @@ def test_input_that_is_not_utf8_is_one_line_and_exit_2(env: dict[str, str], tmp_
     assert "b'\\xffhi'" in refused([b"run", b"\xffhi"])
     refused([b"run", b"hi", b"--context", b"\xff"])
     refused([b"keys", b"create", b"\xff"])
-    assert "byte 0xff at offset 0" in refused([b"run", b"-"], stdin=b"\xff\xfe hi\n")
+    assert "byte 0xff at offset 0" in refused([b"run", b"-"], stdin=b"\xff hi\n")
+    utf16 = refused([b"run", b"-"], stdin="Explain DNS\r\n".encode("utf-16"))  # (as PowerShell 5's `>` writes)
+    assert "UTF-16's byte order mark: convert it (`iconv -f UTF-16 -t UTF-8`)" in utf16, utf16
     assert not store.exists()
     done = cli(env, "run", "-", "--json", "--max-iterations", "1", stdin="café\r\nok\n")
     assert done.returncode == 0 and json.loads(done.stdout)["prompt"] == "café\nok", done.stderr

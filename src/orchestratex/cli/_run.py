@@ -110,9 +110,12 @@ def _read_stdin() -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # (Windows PowerShell 5's `>`, Notepad's "Unicode")
+            fix = "it starts with UTF-16's byte order mark: convert it (`iconv -f UTF-16 -t UTF-8`)"
+        else:
+            fix = "pipe UTF-8 text (e.g. through `iconv -t UTF-8`)"
         raise UserError(
-            f"standard input is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
-            "pipe UTF-8 text (e.g. through `iconv -t UTF-8`)"
+            f"standard input is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}): {fix}"
         ) from None
     # a byte order mark (Notepad and other Windows editors save one) marks the encoding; it is not the prompt's text
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
