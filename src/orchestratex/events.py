@@ -128,7 +128,8 @@ class OrchestrationFailed(_EventBase):
     type: Literal["orchestration_failed"] = "orchestration_failed"
     reason: StopReason
     error: str
-    """What went wrong, in words (`the orchestration was cancelled` for a cancellation)."""
+    """What went wrong, in words. For a cancellation, why: `the orchestration was cancelled` (`Orchestrator.cancel`),
+    the orchestrator was closed, its session ended, or a cancel was requested through the store."""
     iterations: int
     total_cost: float
 

@@ -8,7 +8,9 @@ import json
 import pytest
 
 from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
+from orchestratex.exceptions import Conflict
 from orchestratex.providers import GenerationRequest
+from orchestratex.records import SessionStatus
 from orchestratex.stores import MemoryStore, SQLiteStore, Store
 
 from ..helpers import NO_WAIT, catalog
@@ -70,7 +72,46 @@ async def test_ending_the_session_in_the_store_stops_its_runs(store: Store) -> N
         await store.set_session_status(session.id, "cancelled")
         results = await asyncio.wait_for(asyncio.gather(*runs), 5)
         assert [r.status for r in results] == ["cancelled", "cancelled"]
+        assert {r.orchestration.error for r in results} == {f"its session {session.id} was cancelled while it ran"}
         assert await store.count_active_orchestrations("local") == 0
+
+
+async def test_a_run_cancelled_through_the_store_says_so(store: Store) -> None:
+    async with _orchestrator(store) as orch:
+        doc = await orch.prepare("Keep refining", max_iterations=50, evaluation_threshold=10)
+        run = asyncio.create_task(orch.drive(doc))
+        await asyncio.sleep(0.2)
+        assert await store.request_cancel(doc.id)
+        result = await asyncio.wait_for(run, 5)
+        assert result.status == "cancelled"
+        assert result.orchestration.error is not None and "Store.request_cancel" in result.orchestration.error
+        assert (await store.get_orchestration(doc.id)).error == result.orchestration.error
+        assert result.events[-1].error == result.orchestration.error  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("status", ["completed", "cancelled"])
+async def test_a_stale_session_object_of_an_ended_session_is_refused_as_its_id_is(
+    store: Store, status: SessionStatus
+) -> None:
+    async with _orchestrator(store) as orch:
+        session = await orch.create_session(cost_limit=1.0)
+        await store.set_session_status(session.id, status)  # elsewhere: `session` still says active
+        expected = f"session {session.id} is {status}: orchestrations start only in an active session"
+        with pytest.raises(Conflict) as by_id:
+            await orch.run("Hello", session=session.id)
+        with pytest.raises(Conflict) as by_object:
+            await orch.run("Hello", session=session)
+        assert str(by_id.value) == str(by_object.value) == expected
+        with pytest.raises(Conflict, match=expected):
+            async with orch.run_stream("Hello", session=session) as stream:
+                async for _ in stream:
+                    pass
+        # no call was made and nothing was spent; what `Store.start` stored says why it ended
+        docs = await store.list_orchestrations(session_id=session.id)
+        assert [(d.status, d.error, d.total_cost, d.iterations[0].phase) for d in docs] == [
+            ("cancelled", expected, 0.0, "selected")
+        ] * 2
+        assert _judged[0] == 0 and (await store.get_session(session.id)).reserved_cost == 0
 
 
 async def test_a_caller_cancelling_its_own_run_still_gets_cancelled_error(store: Store) -> None:

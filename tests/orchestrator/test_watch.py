@@ -230,14 +230,16 @@ async def test_renewed_leases_keep_a_long_run_from_another_orchestrator(tmp_path
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
-async def test_a_run_started_with_a_stale_session_that_has_ended_stops_at_once(kind: str, tmp_path: Path) -> None:
+async def test_a_run_started_with_a_stale_session_that_has_ended_is_refused_at_once(kind: str, tmp_path: Path) -> None:
     """The caller's `Session` says active, the store's has been cancelled since: the start's answer has the store's
-    status, so the run is stopped without waiting `cancel_check_s` (here an hour) while its call hangs."""
+    status, so the run ends before its first call, without waiting `cancel_check_s` (here an hour), and its caller
+    gets the `Conflict` the session's id would have given."""
     store: Store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "s.db")
-    never = asyncio.Event()
+    calls: list[str] = []
 
     async def hang(request: GenerationRequest) -> str:
-        await never.wait()
+        calls.append(request.purpose)
+        await asyncio.Event().wait()
         return "never"
 
     orch = Orchestrator(providers=[FunctionProvider(hang)], catalog=catalog("a", "b"), store=store, retry=NO_WAIT)
@@ -245,9 +247,11 @@ async def test_a_run_started_with_a_stale_session_that_has_ended_stops_at_once(k
     async with orch:
         session = await orch.create_session("alice", cost_limit=1.0)
         await store.set_session_status(session.id, "cancelled")
-        result = await asyncio.wait_for(orch.run("Hello", session=session), timeout=20)
-        assert result.status == "cancelled" and result.orchestration.stop_reason == "cancelled"
-        assert not result.orchestration.iterations[0].response  # stopped during its first call
+        with pytest.raises(Conflict, match=f"session {session.id} is cancelled: orchestrations start only in an"):
+            await asyncio.wait_for(orch.run("Hello", session=session), timeout=20)
+        assert calls == []
+        (doc,) = await store.list_orchestrations(session_id=session.id)
+        assert doc.status == "cancelled" and doc.stop_reason == "cancelled" and doc.total_cost == 0
 
 
 class _SlowClaim(MemoryStore):

@@ -27,6 +27,7 @@ __all__ = [
     "check_runnable",
     "check_where",
     "first_error",
+    "inactive_session",
     "preferred_names",
     "validated_settings",
 ]
@@ -247,6 +248,12 @@ def check_owner(session: Session, user_id: str | None) -> None:
             f"user_id {user_id!r} is not the user of session {session.id} ({session.user_id!r}): leave user_id out "
             f"to run in that session, or leave session and thread out to start a session of {user_id!r}"
         )
+
+
+def inactive_session(session: Session) -> str:
+    """Why no orchestration starts in `session` (not `active`): `Conflict`'s message, and the `error` of a run
+    refused by `Store.start` (its caller's `Session` was stale)."""
+    return f"session {session.id} is {session.status}: orchestrations start only in an active session"
 
 
 def validated_settings(**values: Any) -> OrchestrationSettings:

@@ -15,6 +15,7 @@ from ..exceptions import (
 from ..records import CallRecord
 from ..stores import RoutingOutcome, Store
 from ._candidates import Candidates
+from ._checks import inactive_session
 from ._durable import outcome, with_store_retries
 from ._ledger import Ledger, Ready
 
@@ -92,8 +93,10 @@ class Committing(Candidates):
             doc, thread=self._new_thread, owner=self.o.owner, ttl_s=self.o.lease_ttl_s, events=events, reserve=reserve
         )
         self.session_base = started.session.total_cost - doc.total_cost
-        if started.session.status in ("completed", "cancelled"):  # ended since the caller read it: stop at once
-            self.o._watcher.check_soon(doc.id)
+        session = started.session
+        if session.status in ("completed", "cancelled"):  # ended before the caller's (stale) Session said so
+            self.refused = self.stop_asked = True  # it ends before its first call; its caller gets `Conflict`
+            self.stop_why = inactive_session(session)
         if release_lease:
             try:
                 await store.release(doc.id, self.o.owner)

@@ -167,6 +167,8 @@ async def drive_leased(
     o._leases.drop(oid)
     if not run.lease_released:  # (the final commit gives it up; a suspended run's is given up here)
         await o.store.release(oid, o.owner)
+    if run.refused and run.stop_why is not None:  # its session had ended: stored `cancelled`, no call made
+        raise Conflict(run.stop_why)
     events = await stored_events(o.store, doc) if run.resumed else run.emitted
     if run.resumed:  # (the run sealed its own records as it made them)
         seal(events)

@@ -20,6 +20,7 @@ from ._checks import (
     check_runnable,
     check_where,
     first_error,
+    inactive_session,
     preferred_names,
     validated_settings,
 )
@@ -78,7 +79,7 @@ async def plan(
         cost_limit = None  # the session carries it
     check_owner(session, user_id)
     if session.status != "active":
-        raise Conflict(f"session {session.id} is {session.status}: orchestrations start only in an active session")
+        raise Conflict(inactive_session(session))
     settings = validated_settings(
         max_iterations=session.max_iterations if max_iterations is None else max_iterations,
         evaluation_threshold=(

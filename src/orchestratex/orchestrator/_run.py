@@ -61,7 +61,7 @@ class Run(Committing):
                     await self._prepare()
                     while not self.done:
                         if self.stop_asked:
-                            raise Stop("cancelled", self.o.cancel_reason)
+                            raise Stop("cancelled", self.stop_why or self.o.cancel_reason)
                         step = self._next_step()
                         if step is not None:
                             await step
@@ -73,7 +73,7 @@ class Run(Committing):
                     if self.doc.id in self.o.suspending:
                         await asyncio.shield(self._suspend())
                     else:
-                        await self._finish("cancelled", self.o.cancel_reason)
+                        await self._finish("cancelled", self.stop_why or self.o.cancel_reason)
                     raise
                 except OrchestrateXError as exc:
                     await self._finish("error", f"{type(exc).__name__}: {exc.message}")
@@ -347,7 +347,7 @@ class Run(Committing):
         self.telemetry.routed(it, decision.scores, fallback_from=model.name)
         await self._commit([self._selected_event(it, decision.scores)], ledger)
         if self.stop_asked:  # (by a handler of that event: before the fallback's call)
-            raise Stop("cancelled", self.o.cancel_reason)
+            raise Stop("cancelled", self.stop_why or self.o.cancel_reason)
 
     async def _evaluate(self, it: Iteration) -> None:
         doc = self.doc

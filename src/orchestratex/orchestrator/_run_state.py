@@ -94,6 +94,12 @@ class RunState:
         self.stop_asked = False
         """`Orchestrator.cancel` was called by one of the run's own event handlers: it ends `cancelled` before its next
         call (its task cannot be cancelled and awaited from within itself)."""
+        self.stop_why: str | None = None
+        """Why the store stopped the run (its session ended, a cancel was requested): its `error` when it ends
+        `cancelled` (else `Orchestrator.cancel_reason`)."""
+        self.refused = False
+        """The run's session had ended before the run was stored (`Store.start` said so): it ends at once, and its
+        caller gets `Conflict` as if the session had been given by id."""
         self._pending: Sequence[Event] = ()
         """Events to store with the next commit (`orchestration_started` goes with the first routing decision)."""
         self._outcomes: Sequence[RoutingOutcome] = ()

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CancelWatcher"]
 
+CANCEL_REQUESTED = "a cancel was requested through the store (Store.request_cancel, or the server's cancel endpoint)"
+"""The `error` of a run stopped because a cancel was requested, perhaps by another process."""
+
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
@@ -128,13 +131,6 @@ class CancelWatcher:
         watched.run.stop_asked = True
         return True
 
-    def check_soon(self, orchestration_id: str) -> None:
-        """Ask the store about this run now rather than at its first due time (its session was found ended)."""
-        watched = self._runs.get(orchestration_id)
-        if watched is not None:
-            watched.due = 0.0
-            self._start(ask_now=True)
-
     async def aclose(self) -> None:
         """Stop the watcher (the runs it watched go on unwatched)."""
         task, self._task = self._task, None
@@ -170,9 +166,28 @@ class CancelWatcher:
             stop = await self._o.store.cancel_requests([w.run.doc.id for w in due])
         except Exception:  # a store hiccup: ask again next time
             return
-        for w in due:
-            if w.run.doc.id in stop:
-                self._stop(w)
+        stopped = [w for w in due if w.run.doc.id in stop]
+        if stopped:
+            await self._explain(stopped)
+        for w in stopped:
+            self._stop(w)
+
+    async def _explain(self, stopped: list[_Watched]) -> None:
+        """Say why the store stops each run (its `error`): its session ended, or a cancel was requested. One
+        `get_session` per session (the store's answer does not say which; a failed read says the less precise)."""
+        sessions: dict[str, str | None] = {}
+        for w in stopped:
+            sid = w.run.doc.session_id
+            if sid not in sessions:
+                try:
+                    sessions[sid] = (await self._o.store.get_session(sid)).status
+                except Exception:
+                    sessions[sid] = None
+            status = sessions[sid]
+            if status in ("completed", "cancelled"):
+                w.run.stop_why = f"its session {sid} was {status} while it ran"
+            elif status is not None:
+                w.run.stop_why = CANCEL_REQUESTED
 
     def stop_all(self) -> None:
         """For `Orchestrator.aclose`: stop every run being driven as if the store had said so (each ends `cancelled`
