@@ -16,7 +16,7 @@ from .._ids import forks
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import EventHandler
-from ..exceptions import Conflict, ProviderNotConfigured, UserError
+from ..exceptions import ProviderNotConfigured, UserError
 from ..providers import Provider
 from ..providers._registry import key_hint
 from ..records import Orchestration, Session, Thread
@@ -38,6 +38,7 @@ from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
 from ._result import RunOptions, RunResult
+from ._resume import resume_pending
 from ._sessions import new_session, new_thread
 from ._stream import DeltaSink, RunStream
 from ._watch import CancelWatcher
@@ -417,15 +418,15 @@ class Orchestrator:
             self.suspending.discard(orchestration_id)
         return True
 
-    async def resume_pending(self, *, limit: int = 100) -> list[RunResult]:
+    async def resume_pending(self, *, limit: int = 100, concurrency: int = 8) -> list[RunResult]:
         """Resume every orchestration a dead process left `pending` or `running` (their lease expired),
-        from its last persisted step: no saved paid call is repeated, no event lost or duplicated."""
-        await ensure_ready(self)
-        results = []
-        for oid in await self.store.list_resumable(limit=limit):
-            with contextlib.suppress(Conflict):
-                results.append(await self.drive(oid))
-        return results
+        from its last persisted step: no saved paid call is repeated, no event lost or duplicated.
+
+        Up to `limit` of them, `concurrency` at a time, each on its own: one another process claims first is left
+        out, and one whose run raises (a store fault, a bug in an event handler) is logged on
+        `orchestratex.orchestrator` and returned as the store then has it, while the others go on. The results
+        follow the store's order (oldest first)."""
+        return await resume_pending(self, limit, concurrency)
 
     def lease_given_up(self, orchestration_id: str) -> None:
         """The final commit of a run of this process released its lease: it is no longer renewed."""

@@ -1,0 +1,50 @@
+"""`Orchestrator.resume_pending`: the runs a dead process left unfinished, resumed side by side (a bounded number
+at once), each on its own: one that fails is logged and reported, and the others go on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from ..exceptions import Conflict, UserError
+from ._driving import stored_events
+from ._lifecycle import ensure_ready
+from ._result import RunResult
+
+if TYPE_CHECKING:
+    from .orchestrator import Orchestrator
+
+__all__ = ["resume_pending"]
+
+logger = logging.getLogger("orchestratex.orchestrator")
+
+
+async def resume_pending(orchestrator: Orchestrator, limit: int, concurrency: int) -> list[RunResult]:
+    """Drive up to `limit` resumable orchestrations, `concurrency` at a time; their results in the store's order.
+    One another process claimed first is left out; one whose run raised is logged, and its result is the
+    orchestration as the store has it afterwards (left out when even that cannot be read)."""
+    for name, value in (("limit", limit), ("concurrency", concurrency)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UserError(f"resume_pending({name}=...) must be an int >= 1, not {value!r}")
+    await ensure_ready(orchestrator)
+    ids = await orchestrator.store.list_resumable(limit=limit)
+    gate = asyncio.Semaphore(concurrency)
+    results = await asyncio.gather(*(_resume(orchestrator, oid, gate) for oid in ids))
+    return [r for r in results if r is not None]
+
+
+async def _resume(orchestrator: Orchestrator, oid: str, gate: asyncio.Semaphore) -> RunResult | None:
+    async with gate:
+        try:
+            return await orchestrator.drive(oid)
+        except Conflict:  # another process (or this one) runs it
+            return None
+        except Exception as exc:
+            logger.exception("resuming orchestration %s failed: %s: %s", oid, type(exc).__name__, exc)
+        try:
+            doc = await orchestrator.store.get_orchestration(oid)
+            return RunResult(doc, await stored_events(orchestrator.store, doc), orchestrator.simulated)
+        except Exception as exc:
+            logger.warning("orchestration %s, whose resumption failed, could not be read: %s", oid, exc)
+            return None
