@@ -62,7 +62,8 @@ class RunStream:
     The run starts on entering the `async with` block (or on the first `async for`). Leaving the
     block (or dropping the iterator) before the end cancels the run: it ends `cancelled`, with its
     spending settled, and `result` is then the cancelled run. Errors of the run (a bad option, a store
-    failure) are raised by the iteration. A stream is one run, entered once (again: `UserError`).
+    failure) are raised by the iteration, and by `result` after it. A stream is one run, entered once
+    (again: `UserError`).
     """
 
     def __init__(
@@ -85,8 +86,12 @@ class RunStream:
 
     @property
     def result(self) -> RunResult:
-        """The `RunResult`, once the stream has been iterated to its end."""
+        """The `RunResult`, once the stream has been iterated to its end; the run's error (as the iteration raised
+        it) when the run failed with one."""
         if self._result is None:
+            task = self._task
+            if task is not None and task.done() and not task.cancelled() and task.exception() is not None:
+                task.result()  # (raises it)
             if self._closing:
                 raise UserError("the stream was left before its run's first event: the run was cancelled")
             raise UserError("the run has not finished: iterate the stream to its end before reading its result")
