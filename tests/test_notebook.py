@@ -1,7 +1,8 @@
 """The library in a real Jupyter kernel, where an event loop is always running: `run_sync` works there (the README's
 first example, twice, between awaited runs, then `close()`), top-level `await orchestrator.run(...)` works and shows an
-HTML summary, and a `run_stream` cell the user interrupts leaves a cancelled run that `stream.result` gives (skipped
-without nbclient and ipykernel)."""
+HTML summary, a `run_stream` cell the user interrupts leaves a cancelled run that `stream.result` gives, and `close()`
+with a run under way on the kernel's loop says to `await aclose()` instead of hanging the kernel (skipped without
+nbclient and ipykernel)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,19 @@ with Orchestrator(simulate=True) as other:
     other.providers["sim"].latency_scale = 0
     print("with:", other.run_sync("Hi", max_iterations=1).status)
 """,
+    """
+import asyncio
+third = Orchestrator(simulate=True)
+third.providers["sim"].latency_scale = 3
+task = asyncio.create_task(third.run("In the background", max_iterations=3))
+await asyncio.sleep(0.2)
+try:
+    third.close()  # it would wait for the task while blocking the kernel's loop, which the task needs
+except Exception as exc:
+    print("close:", type(exc).__name__, exc)
+await third.aclose()
+print("background:", (await task).status)
+""",
 ]
 
 
@@ -81,3 +95,5 @@ def test_the_library_in_a_jupyter_kernel(tmp_path: Path, monkeypatch: pytest.Mon
     assert "stream: cancelled cancelled" in text(3) and "again: completed" in text(3)
     assert "sync after await: completed" in text(3) and "with: completed" in text(3), text(3)
     assert not [o for o in outputs[3] if o["output_type"] == "error"]
+    assert "close: UserError close() cannot stop the runs under way on the running event loop" in text(4), text(4)
+    assert "background: cancelled" in text(4)

@@ -91,6 +91,10 @@ class Closing:
             self.closing = False
             self._forks = None  # (closed: a forked child may open what it uses anew)
 
+    def under_way_on(self, loop: asyncio.AbstractEventLoop, background: Iterable[asyncio.Task[Any]]) -> bool:
+        """Whether runs are under way on `loop` (or tasks of `background` will drive some there)."""
+        return loop in self._under_way or any(not task.done() and task.get_loop() is loop for task in background)
+
     def _waiting(self, background: Iterable[asyncio.Task[Any]]) -> bool:
         return any(_live(loop) for loop in list(self._under_way)) or any(
             not task.done() and _live(task.get_loop()) for task in background

@@ -192,7 +192,16 @@ class Orchestrator:
         return CLOSED_WHILE_RUNNING if self._closer.closing else "the orchestration was cancelled"
 
     def close(self) -> None:
-        """`aclose` for synchronous code (after `run_sync`); also stops `run_sync`'s event loop thread."""
+        """`aclose` for synchronous code (after `run_sync`); also stops `run_sync`'s event loop thread. In a notebook
+        cell (inside the kernel's running loop) with runs under way on that loop (`asyncio.create_task(orchestrator
+        .run(...))`), `UserError`: it would wait for them while blocking the loop they need; `await aclose()`."""
+        with contextlib.suppress(RuntimeError):  # (no running loop: nothing of it to wait for)
+            if self._closer.under_way_on(asyncio.get_running_loop(), list(self._tasks.values())):
+                raise UserError(
+                    "close() cannot stop the runs under way on the running event loop (a notebook's): it would wait "
+                    "for them while blocking them. Use `await orchestrator.aclose()` there instead (it stops them), "
+                    "or await those runs first"
+                )
         try:
             self._portal.call(self.aclose(), what="close()", fix="Use `await orchestrator.aclose()`")
         finally:
