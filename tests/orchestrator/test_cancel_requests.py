@@ -72,7 +72,9 @@ async def test_ending_the_session_in_the_store_stops_its_runs(store: Store) -> N
         await store.set_session_status(session.id, "cancelled")
         results = await asyncio.wait_for(asyncio.gather(*runs), 5)
         assert [r.status for r in results] == ["cancelled", "cancelled"]
-        assert {r.orchestration.error for r in results} == {f"its session {session.id} was cancelled while it ran"}
+        assert {r.orchestration.error for r in results} == {
+            f"its session {session.id} is cancelled: orchestrations run only in an active session"
+        }
         assert await store.count_active_orchestrations("local") == 0
 
 

@@ -185,7 +185,7 @@ class CancelWatcher:
                     sessions[sid] = None
             status = sessions[sid]
             if status in ("completed", "cancelled"):
-                w.run.stop_why = f"its session {sid} was {status} while it ran"
+                w.run.stop_why = f"its session {sid} is {status}: orchestrations run only in an active session"
             elif status is not None:
                 w.run.stop_why = CANCEL_REQUESTED
 
