@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from pathlib import Path
 
-from orchestratex import FunctionProvider, GenerationRequest, Orchestrator
+from orchestratex import FunctionProvider, GenerationRequest, Orchestrator, RunResult
 
 from ..helpers import catalog
 
@@ -44,3 +46,48 @@ def test_runs_on_loop_after_loop_then_aclose_on_yet_another(tmp_path: Path) -> N
 
     asyncio.run(close())
     orch.close()
+
+
+def _run_sync_in_a_thread(orch: Orchestrator, prompt: str) -> tuple[threading.Thread, dict[str, object], str]:
+    """`run_sync(prompt)` in a thread of its own, once it is under way: the thread, what it got, the run's id."""
+    got: dict[str, object] = {}
+
+    def call() -> None:
+        try:
+            got["result"] = orch.run_sync(prompt)
+        except BaseException as exc:
+            got["error"] = exc
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    for _ in range(500):
+        if orch._tasks:
+            break
+        time.sleep(0.01)
+    (oid,) = orch._tasks
+    time.sleep(0.1)  # its answer is being awaited
+    return thread, got, oid
+
+
+def test_cancel_from_another_event_loop_stops_a_run_sync_run_and_its_caller_gets_the_result() -> None:
+    with Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b")) as orch:
+        thread, got, oid = _run_sync_in_a_thread(orch, "Answer slowly")
+
+        assert asyncio.run(orch.cancel(oid)) is True
+        stored = orch._portal.call(orch.store.get_orchestration(oid))  # (on the run's loop, where its store is)
+        assert stored.status == "cancelled"  # `cancel` returned once the run had ended
+        thread.join(10)
+        result = got.get("result")
+        assert isinstance(result, RunResult), got  # not a CancelledError its caller did not ask for
+        assert result.status == "cancelled" and result.orchestration.error == "the orchestration was cancelled"
+        assert asyncio.run(orch.cancel(oid)) is False  # it has ended
+
+
+def test_suspend_from_another_event_loop_leaves_a_run_sync_run_resumable() -> None:
+    with Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b")) as orch:
+        thread, got, oid = _run_sync_in_a_thread(orch, "Answer slowly")
+        assert asyncio.run(orch.suspend(oid)) is True
+        thread.join(10)
+        assert not thread.is_alive() and isinstance(got.get("error"), BaseException)
+        stored = orch._portal.call(orch.store.get_orchestration(oid))
+        assert stored.status == "running" and stored.abandoned_calls == 1

@@ -7,8 +7,8 @@ import contextlib
 import os
 import uuid
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Self
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from typing import Any, Self
 
 from typing_extensions import Unpack
 
@@ -384,10 +384,14 @@ class Orchestrator:
     async def cancel(self, orchestration_id: str) -> bool:
         """Cancel a running orchestration of this process (one whose task is still starting too); it ends with
         `stop_reason="cancelled"`. The task `start` made is cancelled; a caller of `run` (or a stream) gets the
-        cancelled `RunResult`, not a `CancelledError` it did not ask for. Returns once the run has ended."""
+        cancelled `RunResult`, not a `CancelledError` it did not ask for. Returns once the run has ended. It may be
+        awaited on another event loop than the run's (a `run_sync` run, from `asyncio.run` in another thread): it
+        acts on the run's loop."""
         task = self._tasks.get(orchestration_id)
         if task is None or task.done():
             return False
+        if task.get_loop() is not asyncio.get_running_loop():  # (`run_sync`'s, from `asyncio.run` or another thread)
+            return await _on_loop_of(task, self.cancel(orchestration_id))
         if task is asyncio.current_task():  # the run's own event handler: it stops at its next step
             return self._watcher.stop_own(orchestration_id)
         if task not in self._started:  # `run` (or a stream) drives it in its caller's task, which goes on after it
@@ -413,6 +417,8 @@ class Orchestrator:
         task = self._tasks.get(orchestration_id)
         if task is None or task.done():
             return False
+        if task.get_loop() is not asyncio.get_running_loop():
+            return await _on_loop_of(task, self.suspend(orchestration_id))
         if task is asyncio.current_task():
             raise UserError(
                 f"suspend({orchestration_id!r}) was called from that orchestration's own task (an event handler of "
@@ -440,3 +446,13 @@ class Orchestrator:
     def lease_given_up(self, orchestration_id: str) -> None:
         """The final commit of a run of this process released its lease: it is no longer renewed."""
         self._leases.drop(orchestration_id)
+
+
+async def _on_loop_of(task: asyncio.Task[RunResult], call: Coroutine[Any, Any, bool]) -> bool:
+    """`call` (`cancel` or `suspend` of `task`'s run) run on `task`'s event loop, in that loop's thread: a task is
+    stopped and awaited only there. False when that loop no longer runs (nothing there can end)."""
+    loop = task.get_loop()
+    if not loop.is_running() or loop.is_closed():
+        call.close()
+        return False
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, loop))
