@@ -84,6 +84,23 @@ class RunStream:
         """The run's last event (`orchestration_completed` or `_failed`) has been handed out."""
         self._entered = False
 
+    def __repr__(self) -> str:
+        """Where the run is: not started, running (its orchestration once stored), or ended (how)."""
+        oid = f"orchestration_id={self._orchestration_id!r}, " if self._orchestration_id else ""
+        task = self._task
+        if self._result is not None:
+            return f"RunStream({oid}status={self._result.status!r})"
+        if task is None:
+            return "RunStream(not started)"
+        if not task.done():
+            return f"RunStream({oid}running)"
+        if task.cancelled():
+            return f"RunStream({oid}cancelled)"
+        error = task.exception()
+        if error is not None:
+            return f"RunStream({oid}failed: {type(error).__name__})"
+        return f"RunStream({oid}status={task.result().status!r})"  # (ended before its items were all read)
+
     @property
     def result(self) -> RunResult:
         """The `RunResult`, once the stream has been iterated to its end; the run's error (as the iteration raised

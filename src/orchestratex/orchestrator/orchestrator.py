@@ -176,6 +176,14 @@ class Orchestrator:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    def __repr__(self) -> str:
+        simulated = ", simulated=True" if self.simulated else ""
+        store = type(self.store)
+        shown = f"{store.__name__}()" if store.__repr__ is object.__repr__ else repr(self.store)
+        return (
+            f"Orchestrator(providers={sorted(self.providers)!r}, models={len(self.catalog)}, store={shown}{simulated})"
+        )
+
     @property
     def owner(self) -> str:
         """The lease owner this orchestrator's runs hold their orchestrations under: unique per process, so
