@@ -89,3 +89,20 @@ async def test_bad_bounds_are_refused(bad: dict[str, object]) -> None:
         name = next(iter(bad))
         with pytest.raises(UserError, match=rf"resume_pending\({name}=\.\.\.\) must be an int >= 1"):
             await orch.resume_pending(**bad)  # type: ignore[arg-type]
+
+
+async def test_runs_the_orchestrator_refuses_raise_its_user_error_once_not_a_failure_each(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore()
+    orch = Orchestrator(providers=[FunctionProvider(_answer)], catalog=catalog("a", "b"), retry=NO_WAIT, store=store)
+    async with orch:
+        docs = await _left_running(orch, store, 3)
+        orch._closer.closing = True  # (as while `aclose` stops its runs)
+        try:
+            with pytest.raises(UserError, match="the orchestrator is being closed"):
+                await orch.resume_pending()
+        finally:
+            orch._closer.closing = False
+        assert "resuming orchestration" not in caplog.text
+        assert [(await store.get_orchestration(d.id)).status for d in docs] == ["running"] * 3

@@ -23,15 +23,19 @@ logger = logging.getLogger("orchestratex.orchestrator")
 async def resume_pending(orchestrator: Orchestrator, limit: int, concurrency: int) -> list[RunResult]:
     """Drive up to `limit` resumable orchestrations, `concurrency` at a time; their results in the store's order.
     One another process claimed first is left out; one whose run raised is logged, and its result is the
-    orchestration as the store has it afterwards (left out when even that cannot be read)."""
+    orchestration as the store has it afterwards (left out when even that cannot be read). A `UserError` (this
+    orchestrator refuses to run: it is closing, say) is raised once the others have returned."""
     for name, value in (("limit", limit), ("concurrency", concurrency)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UserError(f"resume_pending({name}=...) must be an int >= 1, not {value!r}")
     await ensure_ready(orchestrator)
     ids = await orchestrator.store.list_resumable(limit=limit)
     gate = asyncio.Semaphore(concurrency)
-    results = await asyncio.gather(*(_resume(orchestrator, oid, gate) for oid in ids))
-    return [r for r in results if r is not None]
+    results = await asyncio.gather(*(_resume(orchestrator, oid, gate) for oid in ids), return_exceptions=True)
+    for result in results:  # a `UserError`, that the orchestrator refused the run (it is closing, say), is not the
+        if isinstance(result, BaseException):  # run's own failure: raised once every other run has returned
+            raise result
+    return [r for r in results if isinstance(r, RunResult)]
 
 
 async def _resume(orchestrator: Orchestrator, oid: str, gate: asyncio.Semaphore) -> RunResult | None:
@@ -40,6 +44,8 @@ async def _resume(orchestrator: Orchestrator, oid: str, gate: asyncio.Semaphore)
             return await orchestrator.drive(oid)
         except Conflict:  # another process (or this one) runs it
             return None
+        except UserError:  # refused by this orchestrator (closing, or runs under way on another loop): for all of them
+            raise
         except Exception as exc:
             logger.exception("resuming orchestration %s failed: %s: %s", oid, type(exc).__name__, exc)
         try:

@@ -448,7 +448,8 @@ class Orchestrator:
         Up to `limit` of them, `concurrency` at a time, each on its own: one another process claims first is left
         out, and one whose run raises (a store fault, a bug in an event handler) is logged on
         `orchestratex.orchestrator` and returned as the store then has it, while the others go on. The results
-        follow the store's order (oldest first)."""
+        follow the store's order (oldest first). A `UserError` (this orchestrator refuses to run: it is closing) is
+        raised once the others have returned."""
         return await resume_pending(self, limit, concurrency)
 
     def lease_given_up(self, orchestration_id: str) -> None:
