@@ -270,7 +270,10 @@ class AuthMiddleware:
                 if self.rate is not None:
                     # the per-user limit, on every route; a request that may stop spending is refused by its route
                     # only if it stops nothing (`RateLimiter.hit_stop`)
-                    stopping = _STOP_REQUEST.fullmatch(f"{scope['method']} {route_path(scope)}") is not None
+                    method = scope["method"]
+                    stopping = (method == "POST" or method == "PATCH") and _STOP_REQUEST.fullmatch(
+                        f"{method} {route_path(scope)}"
+                    ) is not None
                     await self.rate.hit_user(principal.user_id, refuse=not stopping)
                     scope[USER_LIMIT_DEFERRED] = stopping
                 scope[_SCOPE_KEY] = principal

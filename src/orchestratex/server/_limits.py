@@ -15,7 +15,7 @@ import logging
 import math
 import random
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -119,8 +119,8 @@ class RateLimiter:
             except BaseException:
                 entry[1] += pending  # counted next time
                 raise
-        if refuse:
-            self.check_user(user_id)
+        if refuse and entry[0] + entry[1] > self.user_limit:
+            self._refuse_user(user_id, now, window)
 
     def check_user(self, user_id: str) -> None:
         """Raise 429 when `user_id` is past `user_limit` in the current window (counting nothing)."""
@@ -130,14 +130,17 @@ class RateLimiter:
         window = int(now // self.window_s)
         entry = self._users.get(f"userrate:{user_id}:{window}")
         if entry is not None and entry[0] + entry[1] > self.user_limit:
-            reset = max(1, math.ceil((window + 1) * self.window_s - now))
-            raise ApiError(
-                429,
-                f"rate limit reached: {self.user_limit} requests per {self.window_s} s for user {user_id};"
-                f" retry in {reset} s",
-                {"Retry-After": str(reset)},
-                limit="user_rate",
-            )
+            self._refuse_user(user_id, now, window)
+
+    def _refuse_user(self, user_id: str, now: float, window: int) -> NoReturn:
+        reset = max(1, math.ceil((window + 1) * self.window_s - now))
+        raise ApiError(
+            429,
+            f"rate limit reached: {self.user_limit} requests per {self.window_s} s for user {user_id};"
+            f" retry in {reset} s",
+            {"Retry-After": str(reset)},
+            limit="user_rate",
+        )
 
     async def _count(self, prefix: str) -> tuple[int, int]:
         """Add one to the current window of `prefix`; returns the new count and the seconds until the window ends."""
