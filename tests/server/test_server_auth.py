@@ -4,6 +4,7 @@ client that had sent one (`Basic …`, `Token …`, the key without its scheme),
 from __future__ import annotations
 
 import pytest
+from starlette.testclient import WebSocketDenialResponse
 
 from .conftest import Api
 
@@ -32,3 +33,19 @@ def test_no_header_is_still_a_missing_key_and_x_api_key_still_wins(api: Api) -> 
     assert r.status_code == 401 and r.json()["detail"].startswith("missing API key: send `Authorization: Bearer")
     basic = {"Authorization": "Basic dXNlcjpwdw==", "X-API-Key": api.keys["alice"]}
     assert api.client.get("/api/models/", headers=basic).status_code == 200
+
+
+def test_the_v1_routes_and_the_event_stream_name_a_header_that_is_not_bearer_too(api: Api) -> None:
+    key, sid = api.keys["alice"], api.session()["_id"]
+    basic = {"Authorization": f"Basic {key}"}
+    r = api.client.get("/v1/models", headers=basic)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key", r.text
+    assert r.json()["error"]["message"].startswith("the Authorization header uses the 'Basic' scheme, not `Bearer`")
+    assert key not in r.text
+    with pytest.raises(WebSocketDenialResponse) as refused:
+        with api.client.websocket_connect(f"/ws/{sid}", headers=basic):
+            pass
+    assert refused.value.status_code == 401
+    assert refused.value.json()["detail"].startswith("the Authorization header uses the 'Basic' scheme, not `Bearer`")
+    with api.client.websocket_connect(f"/ws/{sid}?token={key}", headers=basic) as ws:  # the token still serves
+        assert ws.receive_json()["type"]

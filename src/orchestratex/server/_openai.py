@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from ..catalog import ModelProfile
 from ..exceptions import ConfigurationError, OrchestrateXError, UnknownModelError
 from ._app import ServerState
-from ._auth import Principal, key_of
+from ._auth import Principal, key_of, no_key_reason
 from ._auth_limit import client_address
 from ._openai_chat import DefaultSessions, prepare_call, resolve_target
 from ._openai_errors import NO_RETRY, OpenAIError, from_exception, openai_error_response
@@ -87,7 +87,9 @@ class OpenAIRoutes:
     def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                user = await self.state.auth.principal(key_of(request), client_address(request.scope))
+                user = await self.state.auth.principal(
+                    key_of(request), client_address(request.scope), missing=no_key_reason(request)
+                )
                 await self.state.rate.hit_user(user.user_id)  # the per-user limit, as on every route
                 return await handler(request, user)
             except (OpenAIError, HTTPException, OrchestrateXError) as exc:

@@ -41,7 +41,7 @@ from ..exceptions import OrchestrateXError, StoreError
 from ..records import TERMINAL_ORCHESTRATION_STATUSES
 from ._access import load_session
 from ._app import ServerState
-from ._auth import key_of
+from ._auth import key_of, no_key_reason
 from ._auth_limit import client_address
 from ._errors import ApiError, error_response, library_response
 from ._hub import Subscriber, encode
@@ -147,7 +147,7 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
     key = key_of(websocket)
     try:
         _once(websocket, "token")  # (before the key is read: which of them is it?)
-        principal = await state.auth.principal(key, client_address(websocket.scope))
+        principal = await state.auth.principal(key, client_address(websocket.scope), missing=no_key_reason(websocket))
         await state.rate.hit_user(principal.user_id)
         since = _since(websocket)
         await load_session(state, principal, session_id)  # (404 unless the key's user may read it)
