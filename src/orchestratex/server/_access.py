@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
+
 from .._ids import is_object_id
 from ..exceptions import NotFound
 from ..records import Orchestration, Session, Thread
 from ._app import ServerState
-from ._auth import Principal, ensure_owner
+from ._auth import USER_LIMIT_DEFERRED, Principal, ensure_owner
 from ._errors import quoted
 
-__all__ = ["load_orchestration", "load_session", "load_thread"]
+__all__ = ["load_orchestration", "load_session", "load_thread", "load_to_stop"]
+
+_T = TypeVar("_T")
 
 
 def _check_id(kind: str, ident: str) -> None:
@@ -36,3 +41,18 @@ async def load_orchestration(state: ServerState, principal: Principal, orchestra
     doc = await state.store.get_orchestration(orchestration_id)
     ensure_owner(principal, doc.user_id, "orchestration", orchestration_id)
     return doc
+
+
+async def load_to_stop(
+    state: ServerState, principal: Principal, scope: Mapping[str, object], load: Callable[[], Awaitable[_T]]
+) -> tuple[_T, bool]:
+    """`load()` the record a request that may stop spending names (a run to cancel, a session to end), and whether
+    the middleware left refusing it for the user's rate to the route (`USER_LIMIT_DEFERRED`, for
+    `RateLimiter.hit_stop`). A record not found stops nothing: it is refused past the user's limit, as any request."""
+    deferred = bool(scope.get(USER_LIMIT_DEFERRED))
+    try:
+        return await load(), deferred
+    except NotFound:
+        if deferred:
+            state.rate.check_user(principal.user_id)
+        raise

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from ..exceptions import Conflict, NotFound
+from ..exceptions import Conflict
 from ..records import TERMINAL_ORCHESTRATION_STATUSES
-from ._access import load_orchestration, load_session, load_thread
+from ._access import load_orchestration, load_session, load_thread, load_to_stop
 from ._app import state_of
-from ._auth import USER_LIMIT_DEFERRED, principal_of
+from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
 from ._quota import stored_bytes
 from ._schemas import Orchestration, OrchestrationStart, document
@@ -85,13 +85,9 @@ async def cancel_orchestration(orchestration_id: str, request: Request) -> Respo
     """
     user = principal_of(request)
     state = state_of(request)
-    deferred = bool(request.scope.get(USER_LIMIT_DEFERRED))
-    try:
-        doc = await load_orchestration(state, user, orchestration_id)
-    except NotFound:
-        if deferred:
-            state.rate.check_user(user.user_id)  # it stops nothing: refused past the user's limit, as any request
-        raise
+    doc, deferred = await load_to_stop(
+        state, user, request.scope, lambda: load_orchestration(state, user, orchestration_id)
+    )
     ended = doc.status in TERMINAL_ORCHESTRATION_STATUSES
     headers = await state.rate.hit_stop(doc.session_id, user.user_id, stops=not ended, user_deferred=deferred)
     if ended or not await state.store.request_cancel(doc.id):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from ..exceptions import NotFound
-from ._access import load_session
+from ._access import load_session, load_to_stop
 from ._app import state_of
-from ._auth import USER_LIMIT_DEFERRED, principal_of
+from ._auth import principal_of
 from ._errors import ERROR_RESPONSES, quoted
 from ._schemas import Limit, Offset, Session, SessionCreate, SessionStatusUpdate, document, stream_documents
 
@@ -63,13 +63,7 @@ async def update_session_status(session_id: str, body: SessionStatusUpdate, requ
     one is never refused for the request rate (its runs would go on paying)."""
     user = principal_of(request)
     state = state_of(request)
-    deferred = bool(request.scope.get(USER_LIMIT_DEFERRED))
-    try:
-        before = await load_session(state, user, session_id)
-    except NotFound:
-        if deferred:
-            state.rate.check_user(user.user_id)  # it stops nothing: refused past the user's limit, as any request
-        raise
+    before, deferred = await load_to_stop(state, user, request.scope, lambda: load_session(state, user, session_id))
     stops = body.status in _FINAL and before.status not in _FINAL
     headers = await state.rate.hit_stop(session_id, user.user_id, stops=stops, user_deferred=deferred)
     session = await state.store.set_session_status(session_id, body.status)
