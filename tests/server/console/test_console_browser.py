@@ -225,6 +225,8 @@ def test_long_words_do_not_widen_the_page_on_a_phone(phone: Watched, console: Co
 def test_a_refused_start_leaves_no_thread_behind(desktop: Watched, console: Console) -> None:
     """The form's numbers are checked in the page (a whole number of iterations, the fields' ranges), and a
     start the server refuses keeps its thread for the next start of the same prompt: a thread is made once."""
+    from playwright.sync_api import expect
+
     page = desktop.page
     log_in(page, console)
     session_id = new_session(page)
@@ -244,7 +246,7 @@ def test_a_refused_start_leaves_no_thread_behind(desktop: Watched, console: Cons
     ]:
         page.get_by_label(field).fill(value)
         page.get_by_role("button", name="Start").click()
-        assert error.inner_text() == message
+        expect(error).to_have_text(message)
         page.get_by_label(field).fill("")
     page.get_by_label("Models").fill("no-such-model")
     for _ in range(2):  # refused by the server, twice

@@ -20,6 +20,8 @@ def test_a_key_with_a_character_no_key_holds_is_refused_with_a_message(
 ) -> None:
     """A key holding a character outside ASCII (a typo, a no-break space pasted with it) said "the server cannot
     be reached": the browser cannot send it in a header, and the console took that for a network failure."""
+    from playwright.sync_api import expect
+
     page = desktop.page
     page.goto(console.server.base_url)
     page.get_by_label("User id").fill(console.user)
@@ -27,7 +29,7 @@ def test_a_key_with_a_character_no_key_holds_is_refused_with_a_message(
     page.get_by_role("button", name="Log in").click()
     char, code = odd.split(" ")
     expected = f'The API key cannot hold "{char}" {code}: paste it exactly as orchestratex keys create printed it.'
-    assert page.locator("#login-error").inner_text() == expected
+    expect(page.locator("#login-error")).to_have_text(expected)
     assert page.evaluate("document.activeElement.id") == "login-key"
     assert page.locator("#app-view").is_hidden()
     assert desktop.problems() == []

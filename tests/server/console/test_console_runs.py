@@ -76,13 +76,16 @@ def test_a_focused_run_keeps_the_focus_while_events_arrive(desktop: Watched, con
 def test_the_score_chart_of_runs_without_a_score_says_so(desktop: Watched, console: Console) -> None:
     """A session whose finished runs all failed (or were cancelled) said "No finished orchestration yet." under
     the score chart, next to a cost chart drawing those very runs."""
+    from playwright.sync_api import expect
+
     new_session_with_runs(console, "Explain entropy", cost_limit=0)
     page = desktop.page
     log_in(page, console)
     page.locator(ENDED).wait_for()
-    assert page.locator("#cost-chart svg rect.bar").count() == 1
+    # (the charts are drawn after the feed's replay: wait for them rather than read them at once)
+    expect(page.locator("#cost-chart svg rect.bar")).to_have_count(1)
     hint = page.locator("#score-chart .hint")
-    assert hint.inner_text() == "No finished orchestration has a final score (a failed or cancelled one has none)."
+    expect(hint).to_have_text("No finished orchestration has a final score (a failed or cancelled one has none).")
     assert desktop.problems() == []
 
 
