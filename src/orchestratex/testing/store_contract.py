@@ -319,6 +319,40 @@ class StoreContract:
         got.iterations.clear()
         assert len((await store.get_orchestration(o.id)).iterations) == 1
 
+    async def test_records_are_not_shared_with_callers(self, store: Store) -> None:
+        # a store that keeps the objects given to it, or hands out the ones it keeps, lets a caller's later change
+        # (a handler editing an event, a route editing a session it read) change what is stored
+        session = Session(user_id="alice", settings=SessionSettings(cost_limit=1.0, preferred_models=["sim:alpha"]))
+        await store.create_session(session)
+        session.user_id, session.max_iterations = "mallory", 9
+        session.settings.preferred_models.append("sim:beta")  # type: ignore[union-attr]
+        for got in (await store.get_session(session.id), (await store.list_sessions("alice"))[0]):
+            assert (got.user_id, got.max_iterations, got.settings.preferred_models) == ("alice", 5, ["sim:alpha"])
+            got.max_iterations, got.status = 7, "paused"
+            got.settings.preferred_models = None
+        thread = Thread(session_id=session.id, user_id="alice", original_prompt="Write a haiku")
+        await store.create_thread(thread)
+        thread.original_prompt = "changed"
+        for got_thread in (await store.get_thread(thread.id), (await store.list_threads(session.id))[0]):
+            assert got_thread.original_prompt == "Write a haiku"
+            got_thread.original_prompt = "changed"
+        o = await _orchestration(store, thread)
+        event = _selected(o)
+        await store.commit(o, [event])
+        event.reasoning = "changed"
+        for listed in (await store.list_events(session.id), await store.list_events(session.id)):
+            assert [(e.seq, getattr(e, "reasoning", None)) for e in listed] == [(1, "best for the domain")]
+            listed[0].seq = 9
+            listed[0].reasoning = "changed"  # type: ignore[union-attr]
+        key = ApiKey(key_hash="ab" * 32, user_id="alice")
+        await store.create_api_key(key)
+        key.admin, key.user_id = True, "mallory"
+        for got_key in (await store.get_api_key("ab" * 32), (await store.list_api_keys())[0]):
+            assert got_key is not None and (got_key.admin, got_key.user_id) == (False, "alice")
+            got_key.admin, got_key.user_id = True, "mallory"
+        got = await store.get_session(session.id)
+        assert (got.max_iterations, got.status, got.settings.preferred_models) == (5, "active", ["sim:alpha"])
+
     async def test_commit_is_all_or_nothing(self, store: Store) -> None:
         session, _, o = await _tree(store)
         stray = Orchestration(thread_id="t" * 24, session_id="0" * 24, user_id="alice", prompt="p")
@@ -691,7 +725,10 @@ class StoreContract:
         got = await store.get_session(session.id)
         assert got.total_cost == 0.25 and got.updated_at > created
         assert abs((got.updated_at - o.updated_at).total_seconds()) < 0.001  # the time of the commit
-        assert (await store.list_sessions(session.user_id))[0].updated_at == got.updated_at
+        assert await store.reserve_budget(session.id, o.id, 0.5)
+        # a listing shows the session as `get_session` does: its spending and reservations, not as it was created
+        listed = (await store.list_sessions(session.user_id))[0]
+        assert (listed.total_cost, listed.reserved_cost, listed.updated_at) == (0.25, 0.5, got.updated_at)
 
     async def test_commit_step_is_fenced_and_writes_nothing_when_refused(self, store: Store) -> None:
         session, _, o = await _tree(store, cost_limit=1.0)

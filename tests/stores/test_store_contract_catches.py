@@ -1,0 +1,95 @@
+"""The contract suite fails a store that breaks a rule docs/stores.md says it checks (a third-party store's
+mistakes), not only passes the built-in ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from orchestratex.events import Event
+from orchestratex.records import ApiKey, Session, Thread
+from orchestratex.stores import MemoryStore, Store
+from orchestratex.testing.store_contract import StoreContract
+
+
+class KeepsWhatItIsGiven(MemoryStore):
+    """Keeps the session, thread and API key objects it was given and hands them out again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: dict[str, Any] = {}
+
+    async def create_session(self, session: Session) -> Session:
+        self.kept[session.id] = session
+        return await super().create_session(session)
+
+    async def get_session(self, session_id: str) -> Session:
+        fresh = await super().get_session(session_id)
+        kept: Session = self.kept[session_id]
+        kept.total_cost, kept.reserved_cost, kept.updated_at = fresh.total_cost, fresh.reserved_cost, fresh.updated_at
+        kept.status, kept.session_end = fresh.status, fresh.session_end
+        return kept
+
+    async def create_thread(self, thread: Thread) -> Thread:
+        self.kept[thread.id] = thread
+        return await super().create_thread(thread)
+
+    async def get_thread(self, thread_id: str) -> Thread:
+        await super().get_thread(thread_id)
+        thread: Thread = self.kept[thread_id]
+        return thread
+
+    async def create_api_key(self, key: ApiKey) -> ApiKey:
+        self.kept[key.key_hash] = key
+        return await super().create_api_key(key)
+
+    async def get_api_key(self, key_hash: str) -> ApiKey | None:
+        await super().get_api_key(key_hash)
+        key: ApiKey | None = self.kept.get(key_hash)
+        return key
+
+
+class SharesWhatItLists(MemoryStore):
+    """Hands out the same event and thread objects from one listing to the next (a cache of decoded rows)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decoded: dict[object, Any] = {}
+
+    async def list_events(
+        self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
+    ) -> list[Event]:
+        found = await super().list_events(session_id, since=since, limit=limit, orchestration_id=orchestration_id)
+        return [self.decoded.setdefault((session_id, e.seq), e) for e in found]
+
+    async def list_threads(self, session_id: str, *, limit: int = 100, offset: int = 0) -> list[Thread]:
+        found = await super().list_threads(session_id, limit=limit, offset=offset)
+        return [self.decoded.setdefault(t.id, t) for t in found]
+
+
+class ListsSessionsAsCreated(MemoryStore):
+    """Lists sessions without their spending and reservations (kept apart from the session's document)."""
+
+    async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
+        found = await super().list_sessions(user_id, limit=limit, offset=offset)
+        return [s.model_copy(update={"total_cost": 0.0, "reserved_cost": 0.0}) for s in found]
+
+
+async def _fails(store: Store, test_name: str) -> bool:
+    async with store:
+        try:
+            await getattr(StoreContract(), test_name)(store)
+        except AssertionError:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("store_class", [MemoryStore, KeepsWhatItIsGiven, SharesWhatItLists])
+async def test_a_store_sharing_records_with_its_callers_fails_the_suite(store_class: type[Store]) -> None:
+    assert await _fails(store_class(), "test_records_are_not_shared_with_callers") == (store_class is not MemoryStore)
+
+
+async def test_a_store_listing_sessions_without_their_budget_fails_the_suite() -> None:
+    assert not await _fails(MemoryStore(), "test_spending_moves_the_sessions_updated_at")
+    assert await _fails(ListsSessionsAsCreated(), "test_spending_moves_the_sessions_updated_at")
