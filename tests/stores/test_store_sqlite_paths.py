@@ -115,3 +115,17 @@ def test_a_tilde_in_a_url_is_refused_with_the_absolute_url(tmp_path: Path) -> No
         f" named '~' here); give the absolute path: sqlite:///{home}/runs.db"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("folder", ["runs#2", "what?", "100%41"])
+def test_the_default_store_works_in_a_data_directory_with_url_characters(tmp_path: Path, folder: str) -> None:
+    # with no --store, a data directory holding `#` or `?` made the default URL one the store refused ("unsupported
+    # SQLite URL", "unknown option"), and `%41` kept the runs in another folder (`A`)
+    data = tmp_path / folder
+    env = cli_env(XDG_DATA_HOME=str(data), HOME=str(tmp_path))
+    ran = run_cli("run", "Hello", "--max-iterations", "1", "--json", cwd=tmp_path, env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert (data / "orchestratex" / "orchestratex.db").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [folder]
+    listed = run_cli("runs", "list", cwd=tmp_path, env=env)
+    assert listed.returncode == 0 and "Hello" in listed.stdout, listed

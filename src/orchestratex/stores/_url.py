@@ -22,7 +22,14 @@ def default_store_url() -> str:
 def _in_the_data_directory() -> str:
     from platformdirs import user_data_dir
 
-    return f"sqlite:///{Path(user_data_dir('orchestratex')) / 'orchestratex.db'}"
+    return sqlite_url(Path(user_data_dir("orchestratex")) / "orchestratex.db")
+
+
+def sqlite_url(path: Path | str) -> str:
+    """The `sqlite:///` URL of a file's path, with the characters a URL would read otherwise escaped (`%`, `?`, `#`:
+    a data directory `/home/ada#2/…` made the default URL one SQLite could not open, `…%41…` another folder)."""
+    escaped = str(path).replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+    return f"sqlite:///{escaped}"
 
 
 def store_from_url(url: str) -> Store:

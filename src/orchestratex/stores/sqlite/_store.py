@@ -18,6 +18,7 @@ from ...events import Event
 from ...exceptions import ConfigurationError, Conflict, NotFound, UserError
 from ...records import CallRecord, Orchestration, Thread
 from .._base import RoutingOutcome, Started, fused
+from .._url import sqlite_url
 from ..checks import check_commit, check_page, check_start, check_step, check_ttl, to_pico
 from ._commit import Step, commit_step, start_step
 from ._orchestrations import Parts, WrittenCache, insert_orchestration, read_orchestrations, split
@@ -127,7 +128,7 @@ class SQLiteStore(SQLiteRecords):
             home = os.path.expanduser(path[1:])
             raise ConfigurationError(
                 f"SQLite URL {url!r}: '~' is not expanded in a URL (it would be a folder named '~' here); give the"
-                f" absolute path: sqlite:///{home}{'?' + parts.query if parts.query else ''}"
+                f" absolute path: {sqlite_url(home)}{'?' + parts.query if parts.query else ''}"
             )
         return cls(path[1:], synchronous=synchronous)
 
