@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
-__all__ = ["forks", "is_object_id", "new_id", "utcnow"]
+__all__ = ["epoch_seconds", "forks", "is_object_id", "new_id", "utcnow"]
 
 _RANDOM = os.urandom(5)
 _COUNTER = itertools.count(int.from_bytes(os.urandom(3), "big"))
@@ -48,3 +48,9 @@ def is_object_id(value: str) -> bool:
 utcnow: Callable[[], datetime] = partial(datetime.now, UTC)
 """The current time in UTC. (A partial rather than a function: no Python frame for each of the dozen records and
 events a run stamps.)"""
+
+
+def epoch_seconds(moment: datetime) -> float:
+    """Seconds since the epoch of `moment`, a naive datetime taken as UTC (as `stores.checks.created_order` and
+    MongoDB take it), not as local time, which `datetime.timestamp` assumes: the stores' sort key of `created_at`."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()

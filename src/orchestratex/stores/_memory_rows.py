@@ -26,6 +26,7 @@ from typing import Any, Final, TypeAlias, TypeVar
 from pydantic import BaseModel
 from pydantic_core import to_json
 
+from .._ids import epoch_seconds
 from ..events import EVENT_ADAPTER, Event
 from ..records import CallRecord, Orchestration, Thread
 
@@ -94,7 +95,7 @@ def orchestration_row(orchestration: Orchestration) -> OrchestrationRow:
         o.user_id,
         o.session_id,
         o.thread_id,
-        o.created_at.timestamp(),
+        epoch_seconds(o.created_at),
         o.status,
         o.domain or "general",
         o.final_score,

@@ -21,7 +21,7 @@ from operator import itemgetter
 from typing import Self, TypeVar
 from urllib.parse import urlsplit
 
-from .._ids import utcnow
+from .._ids import epoch_seconds, utcnow
 from ..events import Event
 from ..exceptions import ConfigurationError, Conflict, NotFound, UserError
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Orchestration, Session, SessionStatus, Thread
@@ -66,11 +66,11 @@ def _page(items: Iterable[_T], limit: int, offset: int, created: Callable[[_T], 
 
 
 def _session_created(session: Session) -> float:
-    return session.created_at.timestamp()
+    return epoch_seconds(session.created_at)
 
 
 def _thread_created(row: Row) -> float:
-    return float(row[THREAD_CREATED].timestamp())
+    return epoch_seconds(row[THREAD_CREATED])
 
 
 def _orchestration_created(row: OrchestrationRow) -> float:

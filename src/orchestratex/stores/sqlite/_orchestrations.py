@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..._ids import epoch_seconds
 from ...exceptions import Conflict
 from ...records import TERMINAL_ORCHESTRATION_STATUSES, Iteration, Orchestration
 from ..checks import to_pico
@@ -103,8 +104,8 @@ def split(o: Orchestration) -> Parts:
         session_id=o.session_id,
         thread_id=o.thread_id,
         user_id=o.user_id,
-        created_at=o.created_at.timestamp(),
-        updated_at=o.updated_at.timestamp(),
+        created_at=epoch_seconds(o.created_at),
+        updated_at=epoch_seconds(o.updated_at),
         terminal=o.status in TERMINAL_ORCHESTRATION_STATUSES,
         columns=(
             o.status,

@@ -9,7 +9,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from ..._ids import utcnow
+from ..._ids import epoch_seconds, utcnow
 from ...events import EVENT_ADAPTER, Event
 from ...exceptions import Conflict, NotFound, StoreError, UserError
 from ...records import ApiKey, Session, SessionStatus, Thread
@@ -47,7 +47,7 @@ class SQLiteRecords(SQLiteConnections):
             session.id,
             session.user_id,
             session.status,
-            session.created_at.timestamp(),
+            epoch_seconds(session.created_at),
             to_pico(session.total_cost),
             None if limit is None else to_pico(limit),
             session.model_dump_json(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from ..._ids import epoch_seconds
 from ...records import CallRecord, Session, Thread
 from .._base import RoutingOutcome
 from ..checks import from_pico, to_pico
@@ -93,7 +94,7 @@ def call_row(c: CallRecord) -> tuple[Any, ...]:
         c.score,
         c.error is not None,
         c.error,
-        c.created_at.timestamp(),
+        epoch_seconds(c.created_at),
     )
 
 
@@ -104,7 +105,7 @@ def outcome_row(o: RoutingOutcome) -> tuple[Any, ...]:
 
 def thread_row(t: Thread) -> tuple[Any, ...]:
     """The `threads` row of `t` (its document is `model_dump_json`'s, from the serializer without the wrapper)."""
-    return (t.id, t.session_id, t.user_id, t.created_at.timestamp(), t.__pydantic_serializer__.to_json(t).decode())
+    return (t.id, t.session_id, t.user_id, epoch_seconds(t.created_at), t.__pydantic_serializer__.to_json(t).decode())
 
 
 class Write:
