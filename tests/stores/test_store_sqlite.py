@@ -306,7 +306,9 @@ async def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) ->
         await SQLiteStore(path).open()
 
 
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///runs.db", "sqlite:////tmp/runs.db", "sqlite:///:memory:"])
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///runs.db", "sqlite:////tmp/runs.db", "sqlite:///:memory:", "SQLite:///runs.db"]
+)
 async def test_a_url_given_as_the_path_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     # it was taken as a path: `sqlite://` opened a file named `sqlite:` in the working directory, shared by every
     # store so made (`sqlite:///runs.db` a file in a directory `sqlite:`)

@@ -69,7 +69,7 @@ class SQLiteStore(SQLiteRecords):
             raise UserError(f"busy_timeout must be between 0 and 3600 seconds, not {busy_timeout!r}")
         if synchronous not in _SYNCHRONOUS:
             raise UserError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
-        if isinstance(path, str) and path.startswith("sqlite:"):  # (it would name a file `sqlite:` or in a `sqlite:/`)
+        if isinstance(path, str) and path[:7].lower() == "sqlite:":  # (a file `sqlite:`, or one in `SQLite:/`)
             raise UserError(
                 f"SQLiteStore takes a file path, not a URL ({path!r}): use SQLiteStore.from_url(url) or"
                 " open_store(url), or give the path itself"
