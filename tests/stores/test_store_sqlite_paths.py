@@ -129,3 +129,16 @@ def test_the_default_store_works_in_a_data_directory_with_url_characters(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == [folder]
     listed = run_cli("runs", "list", cwd=tmp_path, env=env)
     assert listed.returncode == 0 and "Hello" in listed.stdout, listed
+
+
+@pytest.mark.parametrize("url", ["sqlite:///runs.db ", " sqlite:///runs.db", "sqlite:///runs.db\r"])
+def test_a_store_url_with_white_space_at_an_end_is_refused(tmp_path: Path, url: str) -> None:
+    # `ORCHESTRATEX_STORE_URL=sqlite:///runs.db ` (a line of an env file) kept the runs in a file named `runs.db `,
+    # not the one `keys create --store sqlite:///runs.db` wrote; with the space first it said the URL was malformed
+    ran = run_cli("run", "Hello", "--max-iterations", "1", cwd=tmp_path, env=cli_env(ORCHESTRATEX_STORE_URL=url))
+    assert ran.returncode == 2 and ran.stdout == "", ran
+    assert ran.stderr.splitlines() == [
+        f"orchestratex: error: store URL {url!r} has white space at its start or end (a line of an env file, say):"
+        " remove it"
+    ]
+    assert list(tmp_path.iterdir()) == []

@@ -34,6 +34,10 @@ def sqlite_url(path: Path | str) -> str:
 
 def store_from_url(url: str) -> Store:
     """The (unopened) store for `url`."""
+    if url != url.strip():  # (`sqlite:///runs.db ` named another file, `runs.db `; ` sqlite://…` seemed malformed)
+        raise ConfigurationError(
+            f"store URL {url!r} has white space at its start or end (a line of an env file, say): remove it"
+        )
     scheme = urlsplit(url).scheme
     if not scheme:
         raise ConfigurationError(f"store URL {url!r} has no scheme: use memory://, sqlite:///path.db or mongodb://…")
