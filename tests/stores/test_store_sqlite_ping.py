@@ -73,3 +73,28 @@ async def test_ping_keeps_the_processs_locks_so_no_other_process_deletes_the_wal
         subprocess.run([sys.executable, "-c", other, str(db)], check=True)
         assert Path(f"{db}-wal").exists() and Path(f"{db}-shm").exists()  # still this process's, in use
         assert [s.user_id for s in await store.list_sessions("alice")] == ["alice"]
+
+
+async def test_a_relative_path_stays_the_file_it_named_after_a_change_of_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `os.chdir` (`%cd` in a notebook) after opening `SQLiteStore("runs.db")` made `ping` (the server's readiness)
+    # fail with "deleted or replaced", as it looked for `runs.db` in the new working directory
+    from orchestratex import Orchestrator
+
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    (tmp_path / "here").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    store = SQLiteStore("runs.db")
+    async with Orchestrator(store=store) as orchestrator:  # (the simulator)
+        first = await orchestrator.run("Hello", max_iterations=1)
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        await store.ping()
+        second = await orchestrator.run("Hello again", max_iterations=1)
+        listed = await store.list_orchestrations(limit=10)
+        assert [o.id for o in listed] == [first.orchestration.id, second.orchestration.id]
+        await store.ping()
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+    async with SQLiteStore(tmp_path / "here" / "runs.db") as reopened:
+        assert len(await reopened.list_orchestrations()) == 2

@@ -75,6 +75,8 @@ class SQLiteConnections(Store):
     _lconn: sqlite3.Connection | None
     _local: threading.local
     _checkpointer: Checkpointer | None
+    _file: str
+    """The absolute path of the database file (or `:memory:`), settled by `open`."""
     _file_id: tuple[int, int] | None
     _finalizer: weakref.finalize[Any, Any] | None
     _opened_in: int
@@ -91,6 +93,9 @@ class SQLiteConnections(Store):
                 await self._open()
 
     async def _open(self) -> None:
+        # Every connection, and `ping`'s check of the file, goes to the file the path names now: a relative path read
+        # after the process changed its working directory (`os.chdir`, `%cd` in a notebook) named another file.
+        self._file = self.path if self.path == ":memory:" else os.path.abspath(self.path)
         worker = Worker(f"orchestratex-sqlite:{self.path}")
         try:
             self._conn = await worker.run(self._open_sync)
@@ -102,7 +107,7 @@ class SQLiteConnections(Store):
         await worker.run(lambda: self._writer_conn().execute("PRAGMA busy_timeout = 0"))  # (see LoopWriter)
         self._writer = LoopWriter(worker, self._writer_conn, ms)
         if self.path != ":memory:":
-            self._checkpointer = Checkpointer(self.path)
+            self._checkpointer = Checkpointer(self._file)
             reader = Worker(f"orchestratex-sqlite-read:{self.path}")
             try:
                 self._rconn = await reader.run(self._open_reader_sync)
@@ -135,11 +140,11 @@ class SQLiteConnections(Store):
                     self.path
                 ):  # (SQLite said "unable to open database file", taken for a passing failure)
                     raise StoreError(f"cannot open SQLite database {self.path!r}: it is a folder; name a file in it")
-                create_private(Path(self.path))
-                check_not_foreign(self.path)
-            conn = connect(self.path, round(self.busy_timeout * 1000), self.synchronous)
+                create_private(Path(self._file))
+                check_not_foreign(self._file)
+            conn = connect(self._file, round(self.busy_timeout * 1000), self.synchronous)
             create_schema(conn)
-            self._file_id = None if self.path == ":memory:" else _file_identity(self.path)
+            self._file_id = None if self.path == ":memory:" else _file_identity(self._file)
             conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
             # A group commit runs each write under a savepoint, whose journal keeps the original of every page the
             # write changes; past 64 KiB SQLite spills it to a temporary file, written page by page (some 90
@@ -158,14 +163,14 @@ class SQLiteConnections(Store):
                 kind = StoreUnavailable if is_transient(exc) else StoreError  # busy: another process holds the lock
                 raise kind(f"cannot open SQLite database {self.path!r}: {exc}") from exc
             if isinstance(exc, OSError):  # its folder cannot be made (a file on the way, no permission)
-                where = f" ({exc.filename})" if exc.filename not in (None, self.path) else ""
+                where = f" ({exc.filename})" if exc.filename not in (None, self.path, self._file) else ""
                 raise StoreError(f"cannot open SQLite database {self.path!r}: {exc.strerror or exc}{where}") from exc
             raise
         return conn
 
     def _open_reader_sync(self) -> sqlite3.Connection:
         try:
-            conn = connect(self.path, round(self.busy_timeout * 1000), self.synchronous)
+            conn = connect(self._file, round(self.busy_timeout * 1000), self.synchronous)
             conn.execute("PRAGMA query_only = 1")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {self.path!r} for reading: {exc}") from exc
@@ -175,7 +180,7 @@ class SQLiteConnections(Store):
     def _open_lookup(self) -> sqlite3.Connection | None:
         """The connection of `_lookup`: read-only, and it never waits for a lock (it falls back instead)."""
         try:
-            conn = connect(self.path, 0)
+            conn = connect(self._file, 0)
             conn.execute("PRAGMA query_only = 1")
         except sqlite3.Error:
             return None  # reads go to the reader thread, as they can
@@ -295,12 +300,12 @@ class SQLiteConnections(Store):
         the write lock another process may hold). A file deleted or replaced since it was opened would take writes
         that the next process never sees: `StoreUnavailable`; a file that is no longer a database: `StoreError`."""
         if self._file_id is not None:
-            if _file_identity(self.path) != self._file_id:
+            if _file_identity(self._file) != self._file_id:
                 raise StoreUnavailable(
                     f"the SQLite database {self.path!r} was deleted or replaced since this store opened it: "
                     "its writes would be lost (restore the file, or restart the process to open the new one)"
                 )
-            await self._read(_read_afresh, self.path)
+            await self._read(_read_afresh, self._file)
             return
         await self._lookup(self._fetch, "SELECT 1 FROM sessions LIMIT 1", ())
 
