@@ -279,6 +279,40 @@ async def test_processes_opening_a_version_1_file_at_once_migrate_it_once(tmp_pa
     old.close()
 
 
+async def test_a_process_opening_a_file_another_is_migrating_waits_for_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the migration holds the write lock for as long as it takes (about 3 s per 10,000 runs): another process
+    # opening the file meanwhile (a server's other workers, `orchestratex runs list`) failed after its busy timeout
+    # with "StoreUnavailable: cannot open SQLite database ...: database is locked"
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")  # (as version 1 made it)
+    conn.executescript(V1_DDL)
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    o = Orchestration(thread_id="t", session_id="s", user_id="u", prompt="p", iterations=[_iteration(1, "a", 7.0)])
+    conn.execute(
+        "INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score, total_pico,"
+        " iterations, created_at, updated_at, doc) VALUES (?, 's', 't', 'u', 'completed', 'general', 7.0, 0, 1, 0, 0,"
+        " ?)",
+        (o.id, o.model_dump_json()),
+    )
+    conn.execute("BEGIN IMMEDIATE")  # as the process migrating it holds it
+    store = SQLiteStore(path, busy_timeout=0.05)
+    opening = asyncio.create_task(store.open())
+    await asyncio.sleep(0.5)  # ten times its busy timeout
+    assert not opening.done()
+    conn.execute("ROLLBACK")  # (that migration failed: this process migrates the file itself)
+    await opening
+    try:
+        assert await store.get_orchestration(o.id) == o
+    finally:
+        await store.close()
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    conn.close()
+    assert f"SQLite database {path} is at an older schema version: migrating it to version 2" in caplog.text
+
+
 async def test_a_retry_budget_grant_is_not_counted_twice(tmp_path: Path) -> None:
     """A step's reservation for the next call rides on its commit: granted only when it fits the budget with
     the step's spend and release applied, and then held once."""

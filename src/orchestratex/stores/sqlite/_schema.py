@@ -8,6 +8,7 @@ step's commit appends to it instead of rewriting it.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -18,13 +19,27 @@ from ...exceptions import StoreError, UserError
 from . import _migrate
 from ._errors import code_of
 
-__all__ = ["SCHEMA_VERSION", "check_not_foreign", "check_path", "connect", "create_private", "create_schema"]
+logger = logging.getLogger("orchestratex.stores.sqlite")
+
+__all__ = [
+    "MIGRATION_WAIT_MS",
+    "SCHEMA_VERSION",
+    "check_not_foreign",
+    "check_path",
+    "connect",
+    "create_private",
+    "create_schema",
+]
 
 SCHEMA_VERSION = 2
 """The version this code writes; `open` migrates an older database (see `_migrate`) and refuses a newer one."""
 
 BUSY_TIMEOUT_MS = 10_000
 """How long a connection waits for another process's write lock before failing."""
+
+MIGRATION_WAIT_MS = 3_600_000
+"""How long `open` waits for the write lock of a database of an older schema version, which another process may be
+migrating (a migration holds the lock for as long as it takes: minutes for a large database)."""
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -324,6 +339,20 @@ def create_private(path: Path) -> None:
     os.close(fd)
 
 
+def _older_version(conn: sqlite3.Connection) -> bool:
+    """Whether the database is of an older schema version, read without waiting for any lock (a WAL read): the
+    version before a migration that another process may be running."""
+    try:
+        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    except sqlite3.OperationalError:
+        return False  # (no such table: a new database; or it cannot be read now: `BEGIN IMMEDIATE` says why)
+    return row is not None and row[0] is not None and row[0] < SCHEMA_VERSION
+
+
+def _main_file(conn: sqlite3.Connection) -> str:
+    return next((str(file) for (_, name, file) in conn.execute("PRAGMA database_list") if name == "main"), "?")
+
+
 def _execute_script(conn: sqlite3.Connection, script: str) -> None:
     """Run each complete statement of `script` (inside the caller's transaction, unlike `executescript`)."""
     statement = ""
@@ -336,8 +365,23 @@ def _execute_script(conn: sqlite3.Connection, script: str) -> None:
 
 def create_schema(conn: sqlite3.Connection) -> None:
     """Create every table and index if absent, migrating a database of an older schema version (idempotent, and
-    safe when several processes open at once: one migrates, in one transaction, the others then find it done)."""
-    conn.execute("BEGIN IMMEDIATE")
+    safe when several processes open at once: one migrates, in one transaction, the others wait for it and then
+    find it done)."""
+    if _older_version(conn):  # (a migration holds the write lock as long as it takes: 3 s per 10,000 runs)
+        logger.warning(
+            "SQLite database %s is at an older schema version: migrating it to version %d (or waiting for the"
+            " process migrating it), which reads and rewrites every orchestration",
+            _main_file(conn),
+            SCHEMA_VERSION,
+        )
+        (busy,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        conn.execute(f"PRAGMA busy_timeout = {MIGRATION_WAIT_MS}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy)}")
+    else:
+        conn.execute("BEGIN IMMEDIATE")
     try:
         version: int | None = None
         row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
