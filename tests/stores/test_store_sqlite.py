@@ -21,6 +21,7 @@ from orchestratex.exceptions import ConfigurationError, StoreError, StoreUnavail
 from orchestratex.records import Orchestration, Session, SessionSettings, Thread
 from orchestratex.stores import SQLiteStore, open_store, store_from_url
 
+from ..cli.conftest import run_cli
 from ..orchestrator.faults import LockHolder
 
 
@@ -186,6 +187,13 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StoreError, match="schema version 99"):
         await SQLiteStore(path).open()
+    # from the command line: which file ("this database has schema version 99" named none)
+    listed = run_cli("runs", "list", "--store", f"sqlite:///{path}")
+    assert listed.returncode == 1 and listed.stdout == ""
+    assert listed.stderr.splitlines() == [
+        f"orchestratex: StoreError: cannot open SQLite database '{path}': its schema version 99 is newer than this"
+        " OrchestrateX understands (2): a newer version wrote it; upgrade orchestratex"
+    ]
 
 
 async def test_a_failed_commit_changes_nothing(tmp_path: Path) -> None:

@@ -389,8 +389,8 @@ def create_schema(conn: sqlite3.Connection) -> None:
             (version,) = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
             if version is not None and version > SCHEMA_VERSION:
                 raise StoreError(
-                    f"this database has schema version {version}, newer than this OrchestrateX understands"
-                    f" ({SCHEMA_VERSION}): upgrade orchestratex"
+                    f"cannot open SQLite database {_main_file(conn)!r}: its schema version {version} is newer than"
+                    f" this OrchestrateX understands ({SCHEMA_VERSION}): a newer version wrote it; upgrade orchestratex"
                 )
         old = version is not None and version < SCHEMA_VERSION
         if old:
