@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..exceptions import ConfigurationError, StoreError
 from ._base import Store
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["default_store_url", "open_store", "store_from_url"]
 
@@ -52,14 +56,32 @@ def store_from_url(url: str) -> Store:
         return SQLiteStore.from_url(url)
     from importlib.metadata import entry_points  # imported here: scanning distributions is slow
 
-    for ep in entry_points(group="orchestratex.stores"):
-        if ep.name == name:
-            store_cls = ep.load()
-            return store_cls.from_url(url)  # type: ignore[no-any-return]
     from ..providers._registry import install_hint
 
-    hint = f" ({install_hint('mongodb')})" if name == "mongodb" else ""
-    raise ConfigurationError(f"no store is installed for {scheme}:// URLs{hint}")
+    hint = (install_hint("mongodb") or "") if name == "mongodb" else ""
+    for ep in entry_points(group="orchestratex.stores"):
+        if ep.name == name:
+            return _registered(ep, url, hint)
+    raise ConfigurationError(f"no store is installed for {scheme}:// URLs{f' ({hint})' if hint else ''}")
+
+
+def _registered(ep: EntryPoint, url: str, hint: str) -> Store:
+    """The store a package registers for `url`'s scheme: a `ConfigurationError` naming the package when it cannot be
+    loaded (a dependency of its missing) or is not a `Store` with `from_url`, rather than a traceback."""
+    package = f"{ep.dist.name}'s " if ep.dist is not None else ""
+    where = f"the store {package}entry point {ep.name!r} ({ep.value})"
+    try:
+        store_cls: Any = ep.load()
+    except ImportError as exc:  # installed, but what it needs is missing or broken
+        fix = f"; reinstall it: {hint}" if hint else "; reinstall that package"
+        raise ConfigurationError(
+            f"{where} is installed but could not be loaded ({type(exc).__name__}: {exc}){fix}"
+        ) from exc
+    from_url = getattr(store_cls, "from_url", None)
+    if not (isinstance(store_cls, type) and issubclass(store_cls, Store) and callable(from_url)):
+        raise ConfigurationError(f"{where} does not name a Store subclass with a from_url(url) classmethod")
+    store: Store = from_url(url)
+    return store
 
 
 async def open_store(url: str | None = None) -> Store:

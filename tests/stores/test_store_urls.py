@@ -1,0 +1,66 @@
+"""`open_store` / `store_from_url` with a scheme another package registers (`orchestratex.stores` entry points): a
+package that cannot be loaded, or that names no store, is one line saying which, not a traceback."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from orchestratex.exceptions import ConfigurationError
+from orchestratex.stores import MemoryStore, store_from_url
+
+from ..cli.conftest import cli_env, run_cli
+
+
+def _install(site: Path) -> None:
+    """A distribution `acme-stores` registering three store schemes, as `pip install` would lay it out."""
+    info = site / "acme_stores-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-stores\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[orchestratex.stores]\n"
+        "redis = acme_redis:RedisStore\n"
+        "plain = acme_plain:NotAStore\n"
+        "fine = acme_fine:FineStore\n"
+    )
+    (site / "acme_redis.py").write_text("import redis_client_that_is_not_installed\n")
+    (site / "acme_plain.py").write_text("class NotAStore:\n    pass\n")
+    (site / "acme_fine.py").write_text(
+        "from orchestratex.stores import MemoryStore\n\n\nclass FineStore(MemoryStore):\n"
+        "    @classmethod\n    def from_url(cls, url):\n        return cls()\n"
+    )
+
+
+@pytest.fixture
+def acme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    site = tmp_path / "site"
+    _install(site)
+    monkeypatch.syspath_prepend(str(site))
+    return site
+
+
+def test_a_registered_store_that_cannot_be_loaded_says_which_package(acme: Path) -> None:
+    # a missing dependency of the package escaped as a raw ModuleNotFoundError traceback, a class without `from_url`
+    # as "AttributeError: type object 'NotAStore' has no attribute 'from_url'"
+    with pytest.raises(ConfigurationError) as missing:
+        store_from_url("redis://localhost:6379/0")
+    assert str(missing.value) == (
+        "the store acme-stores's entry point 'redis' (acme_redis:RedisStore) is installed but could not be loaded"
+        " (ModuleNotFoundError: No module named 'redis_client_that_is_not_installed'); reinstall that package"
+    )
+    with pytest.raises(ConfigurationError, match=r"entry point 'plain' \(acme_plain:NotAStore\) does not name a Store"):
+        store_from_url("plain://x")
+    assert isinstance(store_from_url("fine://x"), MemoryStore)
+
+
+def test_the_command_line_says_it_in_one_line(acme: Path, tmp_path: Path) -> None:
+    env = cli_env(PYTHONPATH=os.pathsep.join([str(acme), os.environ.get("PYTHONPATH", "")]))
+    done = run_cli("runs", "list", "--store", "redis://localhost:6379/0", cwd=tmp_path, env=env)
+    assert done.returncode == 2 and done.stdout == "", done
+    assert done.stderr.splitlines() == [
+        "orchestratex: error: the store acme-stores's entry point 'redis' (acme_redis:RedisStore) is installed but"
+        " could not be loaded (ModuleNotFoundError: No module named 'redis_client_that_is_not_installed'); reinstall"
+        " that package"
+    ]
