@@ -142,3 +142,22 @@ def test_a_store_url_with_white_space_at_an_end_is_refused(tmp_path: Path, url: 
         " remove it"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("given", ["~/runs.db", "~", Path("~/data/runs.db")])
+def test_a_tilde_in_a_path_is_refused_with_the_expanded_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str | Path
+) -> None:
+    # `SQLiteStore("~/runs.db")` made a folder named `~` in the working directory and kept the runs there (as the
+    # URL `sqlite:///~/runs.db` did before it was refused)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(UserError) as refused:
+        SQLiteStore(given)
+    expanded = str(tmp_path / "home" / str(given)[2:]) if str(given) != "~" else str(tmp_path / "home")
+    assert str(refused.value) == (
+        f"SQLite database path {str(given)!r}: '~' is not expanded (it would be a folder named '~' in the working"
+        f" directory); give the path expanded: {expanded!r} (os.path.expanduser)"
+    )
+    assert list(tmp_path.iterdir()) == []
+    SQLiteStore(Path(given).expanduser())  # (what to do instead)

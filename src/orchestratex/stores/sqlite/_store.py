@@ -75,6 +75,11 @@ class SQLiteStore(SQLiteRecords):
                 " open_store(url), or give the path itself"
             )
         check_path(str(path))
+        if str(path) == "~" or str(path).startswith(("~/", "~" + os.sep)):  # (it made a folder named `~` here)
+            raise UserError(
+                f"SQLite database path {str(path)!r}: '~' is not expanded (it would be a folder named '~' in the"
+                f" working directory); give the path expanded: {os.path.expanduser(path)!r} (os.path.expanduser)"
+            )
         self.path = str(path)
         """The database file, or `:memory:`."""
         self.busy_timeout = busy_timeout
