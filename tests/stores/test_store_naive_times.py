@@ -60,3 +60,19 @@ async def test_listings_order_a_naive_created_at_as_utc(local_zone: str, store: 
         assert await store.list_resumable() == [o.id for o in reversed(runs)]
         got = await store.get_session(later[1].id)
         assert got.created_at == _three_times()[1]  # kept as given
+
+
+async def test_spending_in_a_session_created_with_naive_times(local_zone: str, store: Store) -> None:
+    # MemoryStore's `get_session` then failed with "TypeError: can't compare offset-naive and offset-aware
+    # datetimes" (its `updated_at` against the time of the spending commit), and so did every read of the session
+    naive = (_NOON - timedelta(days=1)).replace(tzinfo=None)
+    async with store:
+        session = await store.create_session(Session(user_id="ada", created_at=naive, updated_at=naive))
+        thread = await store.create_thread(Thread(session_id=session.id, user_id="ada", original_prompt="p"))
+        run = await store.create_orchestration(
+            Orchestration(thread_id=thread.id, session_id=session.id, user_id="ada", prompt="p")
+        )
+        await store.commit(run, spent=0.25)
+        got = await store.get_session(session.id)
+        assert got.total_cost == 0.25 and got.updated_at == run.updated_at and got.created_at == naive
+        assert (await store.list_sessions("ada"))[0].updated_at == got.updated_at

@@ -111,8 +111,8 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
         budget = self._budgets[session.id]
         fields["total_cost"] = from_pico(budget.total)
         fields["reserved_cost"] = from_pico(budget.reserved)
-        if budget.spent_at is not None and budget.spent_at > view.updated_at:
-            fields["updated_at"] = budget.spent_at
+        if budget.spent_at is not None and budget.spent_at.timestamp() > epoch_seconds(view.updated_at):
+            fields["updated_at"] = budget.spent_at  # (compared as instants: a naive `updated_at` is UTC)
         return view
 
     async def get_session(self, session_id: str) -> Session:
