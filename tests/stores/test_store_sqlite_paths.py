@@ -51,6 +51,36 @@ def test_a_name_too_long_for_the_file_system_is_not_a_traceback(tmp_path: Path) 
     assert ran.returncode == 1 and ran.stderr.endswith("File name too long\n") and "Traceback" not in ran.stderr
 
 
+@pytest.mark.parametrize(
+    ("ddl", "row"), [("schema_version (version INTEGER)", "(3)"), ("schema_version (id INTEGER, applied TEXT)", None)]
+)
+def test_another_applications_database_with_a_schema_version_table_is_refused(
+    tmp_path: Path, ddl: str, row: str | None
+) -> None:
+    # a `schema_version` table of the application's own (a common name) let the store take the file for its own: it
+    # switched it to WAL, then said "its schema version 3 is newer than this OrchestrateX understands: upgrade
+    # orchestratex", "no such column: version" or "no such table: sessions"
+    import sqlite3
+
+    app = tmp_path / "app.db"
+    conn = sqlite3.connect(app)
+    conn.execute(f"CREATE TABLE {ddl}")
+    if row is not None:
+        conn.execute(f"INSERT INTO schema_version VALUES {row}")
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.commit()
+    conn.close()
+    done = run_cli("runs", "list", "--store", f"sqlite:///{app}")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"orchestratex: StoreError: cannot open SQLite database '{app}': it is another application's database"
+        " (tables schema_version, users), not an OrchestrateX store; give the store a file of its own"
+    ]
+    conn = sqlite3.connect(app)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    conn.close()
+
+
 @pytest.mark.parametrize("path", ["", "a\x00b.db", "runs/", "/srv/data/"])
 def test_the_store_refuses_such_paths_when_made(path: str) -> None:
     with pytest.raises(UserError):

@@ -298,9 +298,13 @@ def check_path(path: str) -> None:
         raise UserError(f"SQLite database path {path!r} names a folder: add the file's name ({path}runs.db, say)")
 
 
+_OWN_TABLES = frozenset({"schema_version", "sessions", "threads", "orchestrations", "events"})
+"""Tables every version of the store's database has (each made them all in one transaction)."""
+
+
 def check_not_foreign(path: str) -> None:
-    """`StoreError` when the file at `path` is another application's SQLite database (tables, none of them
-    `schema_version`), checked before the store writes anything to it: opening it switched it to WAL and added the
+    """`StoreError` when the file at `path` is another application's SQLite database (tables, not all of the store's
+    own), checked before the store writes anything to it: opening it switched it to WAL and added the
     store's tables to it, or failed with "no such column: user_id" when it had a `sessions` table of its own."""
     try:
         if os.path.getsize(path) == 0:
@@ -318,7 +322,7 @@ def check_not_foreign(path: str) -> None:
     finally:
         conn.close()
     names = [name for (name,) in rows]
-    if names and "schema_version" not in names:
+    if names and not _OWN_TABLES.issubset(names):  # (another application may have a `schema_version` table too)
         shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
         raise StoreError(
             f"cannot open SQLite database {path!r}: it is another application's database (tables {shown}), not an"
