@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -455,3 +456,17 @@ def test_connections_opening_a_rollback_journal_file_at_once_all_get_it_in_wal(t
         modes, errors = _open_together(path, 6)
         assert not errors, f"round {round_}: {errors[0]!r}"
         assert modes == ["wal"] * 6
+
+
+def test_an_error_sqlite_ends_the_transaction_on_is_not_hidden_by_the_rollback() -> None:
+    # a disk I/O error while the schema was created (SQLite then rolls the transaction back itself) was reported
+    # as "cannot rollback - no transaction is active", from the store's own ROLLBACK
+    from orchestratex.stores.sqlite._schema import connect, create_schema
+
+    conn = connect(os.devnull)  # (every write of the file fails: an I/O error)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            create_schema(conn)
+        assert not conn.in_transaction
+    finally:
+        conn.close()

@@ -407,5 +407,6 @@ def create_schema(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # (SQLite ends it itself on some errors, a full disk: a ROLLBACK then hid the error)
+            conn.execute("ROLLBACK")
         raise
