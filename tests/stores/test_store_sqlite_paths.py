@@ -4,6 +4,7 @@ and from the CLI (as a process), instead of a traceback, a transient-looking err
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,17 @@ def test_a_tilde_in_a_path_is_refused_with_the_expanded_one(
     )
     assert list(tmp_path.iterdir()) == []
     SQLiteStore(Path(given).expanduser())  # (what to do instead)
+
+
+def test_a_path_that_is_no_regular_file_is_refused_as_such(tmp_path: Path) -> None:
+    # `--store sqlite:////dev/null` (to keep nothing) or a named pipe failed with "StoreUnavailable: ... disk I/O
+    # error", an error the orchestrator retries as passing, which reads as a failing disk
+    fifo = tmp_path / "runs.fifo"
+    os.mkfifo(fifo)
+    for path, kind in ((os.devnull, "a character device"), (str(fifo), "a named pipe (FIFO)")):
+        done = run_cli("run", "Hello", "--max-iterations", "1", "--store", f"sqlite:///{path}", cwd=tmp_path)
+        assert done.returncode == 1 and done.stdout == "", done
+        assert done.stderr.splitlines() == [
+            f"orchestratex: StoreError: cannot open SQLite database '{path}': it is {kind}, not a regular file; name a"
+            " file (memory:// keeps nothing past the process)"
+        ]

@@ -8,6 +8,7 @@ import errno
 import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 import weakref
@@ -49,6 +50,23 @@ def _read_afresh(path: str) -> None:
         raise StoreError(f"{path!r} is no longer a SQLite database this store can read: {exc}") from exc
     finally:
         conn.close()
+
+
+def _special_file(path: str) -> str | None:
+    """What `path` is when it exists and is neither a regular file nor a folder (`/dev/null`, a FIFO, a socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, kind in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return None
 
 
 def _file_identity(path: str) -> tuple[int, int] | None:
@@ -140,6 +158,12 @@ class SQLiteConnections(Store):
                     self.path
                 ):  # (SQLite said "unable to open database file", taken for a passing failure)
                     raise StoreError(f"cannot open SQLite database {self.path!r}: it is a folder; name a file in it")
+                special = _special_file(self._file)
+                if special is not None:  # (SQLite said "disk I/O error", a StoreUnavailable retried as if passing)
+                    raise StoreError(
+                        f"cannot open SQLite database {self.path!r}: it is {special}, not a regular file; name a file"
+                        " (memory:// keeps nothing past the process)"
+                    )
                 create_private(Path(self._file))
                 check_not_foreign(self._file)
             conn = connect(self._file, round(self.busy_timeout * 1000), self.synchronous)
