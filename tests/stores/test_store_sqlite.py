@@ -379,6 +379,12 @@ async def test_a_new_database_is_private_to_its_owner(tmp_path: Path) -> None:
     async with SQLiteStore(existing):
         pass
     assert stat.S_IMODE(existing.stat().st_mode) == 0o644  # a file the user made keeps the mode they chose
+    # a link to a file not made yet (a volume mounted there): its target was made with the umask's mode (0644)
+    target, link = tmp_path / "volume" / "runs.db", tmp_path / "runs.db"
+    link.symlink_to(target)
+    async with SQLiteStore(link) as store:
+        await store.create_session(Session(user_id="alice"))
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600 and stat.S_IMODE(target.parent.stat().st_mode) == 0o700
 
 
 async def test_a_store_error_names_no_file_path(tmp_path: Path) -> None:

@@ -332,7 +332,9 @@ def check_not_foreign(path: str) -> None:
 
 def create_private(path: Path) -> None:
     """Create the database file readable and writable by its owner only (0600) if it does not exist, and
-    its missing directories 0700 (SQLite gives the `-wal` and `-shm` files the database file's mode)."""
+    its missing directories 0700 (SQLite gives the `-wal` and `-shm` files the database file's mode). A symbolic link
+    to a file not made yet (on a volume mounted there) is followed: SQLite made its target with the umask's mode."""
+    path = path.resolve()
     missing = [p for p in path.parents if not p.exists()]
     for directory in reversed(missing):
         directory.mkdir(mode=0o700, exist_ok=True)
