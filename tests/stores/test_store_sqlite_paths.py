@@ -164,15 +164,19 @@ def test_the_default_store_works_in_a_data_directory_with_url_characters(tmp_pat
 
 @pytest.mark.parametrize("url", ["sqlite:///runs.db ", " sqlite:///runs.db", "sqlite:///runs.db\r"])
 def test_a_store_url_with_white_space_at_an_end_is_refused(tmp_path: Path, url: str) -> None:
-    # `ORCHESTRATEX_STORE_URL=sqlite:///runs.db ` (a line of an env file) kept the runs in a file named `runs.db `,
-    # not the one `keys create --store sqlite:///runs.db` wrote; with the space first it said the URL was malformed
-    ran = run_cli("run", "Hello", "--max-iterations", "1", cwd=tmp_path, env=cli_env(ORCHESTRATEX_STORE_URL=url))
+    # `--store 'sqlite:///runs.db '` kept the runs in a file named `runs.db `, not the one `keys create --store
+    # sqlite:///runs.db` wrote; with the space first it said the URL was malformed
+    ran = run_cli("run", "Hello", "--max-iterations", "1", "--store", url, cwd=tmp_path)
     assert ran.returncode == 2 and ran.stdout == "", ran
     assert ran.stderr.splitlines() == [
         f"orchestratex: error: store URL {url!r} has white space at its start or end (a line of an env file, say):"
         " remove it"
     ]
     assert list(tmp_path.iterdir()) == []
+    # the variable drops it, as the server's other ORCHESTRATEX_* settings do (a line of an env file)
+    ran = run_cli("run", "Hello", "--max-iterations", "1", cwd=tmp_path, env=cli_env(ORCHESTRATEX_STORE_URL=url))
+    assert ran.returncode == 0, ran
+    assert (tmp_path / "runs.db").is_file() and not [p for p in tmp_path.iterdir() if p.name.startswith("runs.db ")]
 
 
 @pytest.mark.parametrize("given", ["~/runs.db", "~", Path("~/data/runs.db")])

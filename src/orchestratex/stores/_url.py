@@ -19,8 +19,9 @@ _SCHEME_ALIASES = {"mongodb+srv": "mongodb"}
 
 
 def default_store_url() -> str:
-    """`ORCHESTRATEX_STORE_URL`, else a SQLite file in the user's data directory."""
-    return os.environ.get("ORCHESTRATEX_STORE_URL") or _in_the_data_directory()
+    """`ORCHESTRATEX_STORE_URL` (white space around it dropped, as for the server's other `ORCHESTRATEX_*` settings),
+    else a SQLite file in the user's data directory."""
+    return os.environ.get("ORCHESTRATEX_STORE_URL", "").strip() or _in_the_data_directory()
 
 
 def _in_the_data_directory() -> str:
