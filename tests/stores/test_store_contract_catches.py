@@ -3,7 +3,11 @@ mistakes), not only passes the built-in ones."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,3 +124,31 @@ class NeverTouches(MemoryStore):
 
 async def test_a_touch_api_key_of_its_own_must_record_the_time() -> None:
     assert await _fails(NeverTouches(), "test_api_keys_are_listed_revoked_and_touched")
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_the_suite_runs_as_docs_stores_md_shows_in_either_asyncio_mode(tmp_path: Path, mode: str) -> None:
+    # in pytest-asyncio's strict mode (its default, which a project may keep for its own tests) every test of the
+    # suite errored: "requested an async fixture 'store', with no plugin or hook that handled it"
+    (tmp_path / "pytest.ini").write_text(
+        f"[pytest]\nasyncio_mode = {mode}\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    (tmp_path / "test_my_store.py").write_text(
+        "import pytest\n\n"
+        "from orchestratex.stores import MemoryStore\n"
+        "from orchestratex.testing.store_contract import StoreContract, StoreFactory\n\n\n"
+        "class TestMyStore(StoreContract):\n"
+        "    @pytest.fixture\n"
+        "    def store_factory(self) -> StoreFactory:\n"
+        "        return MemoryStore\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert re.search(r"^\d+ passed in ", done.stdout.splitlines()[-1]), done.stdout[-500:]

@@ -13,7 +13,7 @@ class TestMyStore(StoreContract):
 ```
 
 Each test opens a fresh store from the factory (the property tests open one per example) and
-closes it afterwards. The suite needs pytest, pytest-asyncio (`asyncio_mode = "auto"`) and
+closes it afterwards. The suite needs pytest, pytest-asyncio (in either mode, `strict` or `auto`) and
 hypothesis. It sleeps a few tenths of a second in all, to let leases and counter windows expire.
 """
 
@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -190,7 +191,9 @@ class StoreContract:
     does not override `start`, or a subclass of a built-in store that wraps `commit` (or another method the
     built-in `start` stands in for, `orchestratex.stores.COMPOSED_FROM`), which then runs the default."""
 
-    @pytest.fixture
+    pytestmark = pytest.mark.asyncio  # (so the suite runs in pytest-asyncio's strict mode too, its default)
+
+    @pytest_asyncio.fixture
     async def store(self, store_factory: StoreFactory) -> AsyncIterator[Store]:
         async with store_factory() as store:
             yield store
