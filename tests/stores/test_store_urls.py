@@ -64,3 +64,25 @@ def test_the_command_line_says_it_in_one_line(acme: Path, tmp_path: Path) -> Non
         " could not be loaded (ModuleNotFoundError: No module named 'redis_client_that_is_not_installed'); reinstall"
         " that package"
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("redis://[::1/0", "invalid store URL 'redis://[::1/0': Invalid IPv6 URL"),
+        ("mongodb://app:s3cret@[::1/runs", "invalid store URL 'mongodb://app:***@[::1/runs': Invalid IPv6 URL"),
+        (
+            "mongodb://app:s3cret@db/runs ",
+            "store URL 'mongodb://app:***@db/runs ' has white space at its start or end (a line of an env file, say):"
+            " remove it",
+        ),
+    ],
+)
+def test_a_url_python_cannot_split_is_one_line_without_its_password(tmp_path: Path, url: str, says: str) -> None:
+    # a `[` without its `]` in the host escaped from `urlsplit` as a "ValueError: Invalid IPv6 URL" traceback
+    with pytest.raises(ConfigurationError) as refused:
+        store_from_url(url)
+    assert str(refused.value) == says
+    done = run_cli("runs", "list", "--store", url, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == "", done
+    assert done.stderr.splitlines() == [f"orchestratex: error: {says}"]

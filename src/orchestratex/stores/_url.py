@@ -41,9 +41,12 @@ def store_from_url(url: str) -> Store:
     """The (unopened) store for `url`."""
     if url != url.strip():  # (`sqlite:///runs.db ` named another file, `runs.db `; ` sqlite://…` seemed malformed)
         raise ConfigurationError(
-            f"store URL {url!r} has white space at its start or end (a line of an env file, say): remove it"
+            f"store URL {_shown(url)} has white space at its start or end (a line of an env file, say): remove it"
         )
-    scheme = urlsplit(url).scheme
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError as exc:  # ("Invalid IPv6 URL": a `[` without its `]` in the host)
+        raise ConfigurationError(f"invalid store URL {_shown(url)}: {exc}") from None
     if not scheme:
         raise ConfigurationError(f"store URL {url!r} has no scheme: use memory://, sqlite:///path.db or mongodb://…")
     name = _SCHEME_ALIASES.get(scheme, scheme)
@@ -64,6 +67,15 @@ def store_from_url(url: str) -> Store:
         if ep.name == name:
             return _registered(ep, url, hint)
     raise ConfigurationError(f"no store is installed for {scheme}:// URLs{f' ({hint})' if hint else ''}")
+
+
+def _shown(url: str) -> str:
+    """`url` for an error message, without a password (`scheme://user:***@host`)."""
+    head, at, tail = url.rpartition("@")
+    if not at or "://" not in head or ":" not in head.split("://", 1)[1]:
+        return repr(url)
+    scheme, user = head.split("://", 1)
+    return repr(f"{scheme}://{user.split(':', 1)[0]}:***@{tail}")
 
 
 def _registered(ep: EntryPoint, url: str, hint: str) -> Store:
