@@ -28,6 +28,9 @@ def test_from_url() -> None:
     for url in ("memory://x", "memory:///db", "memory://?a=1", "sqlite://"):
         with pytest.raises(ConfigurationError):
             MemoryStore.from_url(url)
+    for url in ("memory://x", "memory:///db", "memory://?persist=1", "memory:/"):  # (open_store took each)
+        with pytest.raises(ConfigurationError, match="a memory store URL is exactly 'memory://'"):
+            store_from_url(url)
 
 
 async def test_reads_and_writes_are_isolated_from_callers() -> None:

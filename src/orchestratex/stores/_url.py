@@ -53,7 +53,7 @@ def store_from_url(url: str) -> Store:
     if name == "memory":
         from .memory import MemoryStore
 
-        return MemoryStore()
+        return MemoryStore.from_url(url)
     if name == "sqlite":
         from .sqlite import SQLiteStore
 
