@@ -72,6 +72,18 @@ class OrchestrateXError(Exception):
         super().__init__(message)
         self.message = message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle (and `copy`) as the error it is: its message and attributes, without calling `__init__` again
+        (which takes keyword-only arguments, or builds the message from its own), so an error raised in a worker
+        process reaches the parent whole."""
+        return _rebuild, (type(self), self.args), self.__dict__
+
+
+def _rebuild(cls: type[OrchestrateXError], args: tuple[object, ...]) -> OrchestrateXError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    return error
+
 
 class UserError(OrchestrateXError, ValueError):
     """The library was used wrongly; the message says what to change. (Also a `ValueError`: a bad argument.)"""
