@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestratex import ModelCatalog, ModelProfile, Usage
-from orchestratex.exceptions import ConfigurationError, UnknownModelError, UnknownPriceError
+from orchestratex.exceptions import ConfigurationError, UnknownModelError, UnknownPriceError, UserError
 
 
 def test_default_catalog_has_current_models_of_three_providers_and_spec_aliases() -> None:
@@ -115,3 +115,28 @@ def test_a_profile_refuses_an_unknown_specialty_and_a_judge_only_that_is_not_a_b
     with pytest.raises(ValueError, match="judge_only"):
         ModelProfile.model_validate({"name": "sim:a", "judge_only": "yes"})
     assert ModelProfile(name="sim:a", specialties=("math",), judge_only=True).judge_only is True
+
+
+def test_an_alias_that_is_another_models_name_is_refused_from_code_as_from_a_file() -> None:
+    catalog = ModelCatalog.default()
+    before = catalog.version
+    mini = ModelProfile(name="acme:mini", cost_per_1k_tokens=0.001, aliases=("openai:gpt-4o",))
+    with pytest.raises(ConfigurationError, match="alias 'openai:gpt-4o' is already a model's name"):
+        catalog.add(mini)
+    with pytest.raises(ConfigurationError, match="alias 'openai:gpt-4o' is already a model's name"):
+        catalog.update("gpt4", aliases=("openai:gpt-4o",))
+    with pytest.raises(ConfigurationError, match="alias 'openai:gpt-4o' is already a model's name"):
+        catalog.alias("openai:gpt-4o", "gpt4")
+    with pytest.raises(ConfigurationError, match="already a model's name"):
+        ModelCatalog([ModelProfile(name="a:b", cost_per_1k_tokens=0), mini.model_copy(update={"aliases": ("a:b",)})])
+    assert catalog.version == before and "acme:mini" not in catalog
+    assert catalog.get("openai:gpt-4o").name == "openai:gpt-4o" and catalog.get("gpt4").name == "openai:gpt-4.1"
+    catalog.add(mini.model_copy(update={"aliases": ("acme",)}))  # an alias of its own is fine
+    assert catalog.get("acme").name == "acme:mini"
+
+
+def test_a_catalog_is_made_of_profiles_and_says_how_to_read_a_file() -> None:
+    with pytest.raises(UserError, match=r"ModelCatalog\('models.toml'\) takes ModelProfile objects: .*from_file"):
+        ModelCatalog("models.toml")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="a catalog holds ModelProfile objects, not dict"):
+        ModelCatalog.default().add({"name": "a:b", "cost_per_1k_tokens": 0})  # type: ignore[arg-type]

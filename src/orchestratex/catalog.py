@@ -225,6 +225,11 @@ class ModelCatalog:
         """The named endpoints (`[providers.NAME]`) of the catalog files merged into it."""
         self._local: list[Callable[[], object]] = []
         """Changes made to a derived catalog itself, replayed each time it is rebuilt from its source."""
+        if isinstance(models, str | Path):
+            raise UserError(
+                f"ModelCatalog({str(models)!r}) takes ModelProfile objects: read a catalog file with"
+                " ModelCatalog.from_file(path)"
+            )
         for model in models:
             self.add(model)
         for alias, target in (aliases or {}).items():
@@ -322,8 +327,14 @@ class ModelCatalog:
     def add(self, model: ModelProfile, *, replace: bool = False) -> ModelProfile:
         """Add `model`; with `replace=True` an existing model of the same name is overridden."""
         self._sync()
+        if not isinstance(model, ModelProfile):
+            raise UserError(
+                f"a catalog holds ModelProfile objects, not {type(model).__name__}"
+                + (": read a catalog file with ModelCatalog.from_file(path)" if isinstance(model, str | Path) else "")
+            )
         if model.name in self._models and not replace:
             raise ConfigurationError(f"model {model.name!r} is already in the catalog (pass replace=True)")
+        self._refuse_aliases_naming_models(model.name, model.aliases)
         self._record(lambda: self._put(model))
         return model
 
@@ -343,6 +354,7 @@ class ModelCatalog:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise ConfigurationError(f"cannot update {current.name!r}: {where} {first['msg']}".strip()) from exc
+        self._refuse_aliases_naming_models(model.name, model.aliases)
         self._record(lambda: self._put(model, keep_missing=True))
         return model
 
@@ -353,6 +365,7 @@ class ModelCatalog:
     def alias(self, alias: str, target: str) -> None:
         """Make `alias` resolve to the model `target`."""
         resolved = self.get(target).name
+        self._refuse_aliases_naming_models(resolved, (alias,))
         self._record(lambda: self._alias(alias, resolved))
 
     def remove(self, name: str) -> None:
@@ -515,6 +528,14 @@ class ModelCatalog:
             del self._local[saved[3] :]
             self._version += 1
             raise
+
+    def _refuse_aliases_naming_models(self, name: str, aliases: Iterable[str]) -> None:
+        """An alias that is another model's name would never resolve to `name` (a name wins): refused, as in a file."""
+        for alias in aliases:
+            if alias != name and alias in self._models:
+                raise ConfigurationError(
+                    f"model {name!r}: alias {alias!r} is already a model's name: pick another alias"
+                )
 
     def _peek(self, name: str) -> ModelProfile | None:
         return self._models.get(name)
