@@ -127,3 +127,23 @@ async def test_create_session_refuses_a_user_id_or_a_budget_of_the_wrong_type() 
         with pytest.raises(UserError, match=r"^preferred_models is empty: name at least one model or leave it unset"):
             await orch.create_session("alice", preferred_models=[])
         assert await orch.store.list_sessions("alice") == []
+
+
+async def test_create_thread_takes_the_session_itself_and_says_what_a_prompt_of_the_wrong_type_is() -> None:
+    async with Orchestrator(simulate=True) as orch:
+        session = await orch.create_session("alice")
+        # a Session (as `run(session=...)` takes it) failed with "TypeError: unhashable type: 'Session'"
+        thread = await orch.create_thread(session, "Summarise the causes of inflation", domain="analysis")
+        assert thread.session_id == session.id and thread.user_id == "alice"
+        result = await orch.run(thread.original_prompt, thread=thread, max_iterations=1)
+        assert result.orchestration.thread_id == thread.id
+        with pytest.raises(UserError, match=r"^session_id must be a session's id \(or the Session\), not NoneType$"):
+            await orch.create_thread(cast(Any, None), "Hello")
+        # a conversation or a number was refused as "the prompt is empty"
+        with pytest.raises(UserError, match=r"^the prompt must be text \(a string\), not list$"):
+            await orch.create_thread(session.id, cast(Any, [{"role": "user", "content": "Hello"}]))
+        with pytest.raises(UserError, match=r"^the prompt must be text \(a string\), not int$"):
+            await orch.create_thread(session.id, cast(Any, 42))
+        with pytest.raises(UserError, match=r"^the prompt is empty: give the text to orchestrate$"):
+            await orch.create_thread(session.id, "  ")
+        assert [t.id for t in await orch.store.list_threads(session.id)] == [thread.id]

@@ -198,7 +198,9 @@ def preferred_names(catalog: ModelCatalog, preferred: Sequence[str]) -> list[str
 
 def check_prompt(prompt: object) -> str:
     """`prompt`, when it is text that is not blank."""
-    if not isinstance(prompt, str) or not prompt.strip():
+    if not isinstance(prompt, str):
+        raise UserError(f"the prompt must be text (a string), not {type(prompt).__name__}")
+    if not prompt.strip():
         raise UserError("the prompt is empty: give the text to orchestrate")
     return prompt
 

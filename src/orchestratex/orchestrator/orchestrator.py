@@ -276,9 +276,14 @@ class Orchestrator:
         return await self.store.create_session(session)
 
     async def create_thread(
-        self, session_id: str, prompt: str, *, domain: str | None = None, context: str | None = None
+        self, session_id: Session | str, prompt: str, *, domain: str | None = None, context: str | None = None
     ) -> Thread:
-        """A new thread in an active session; `prompt` is its first user message."""
+        """A new thread in an active session (given by its id, or the `Session` itself, as `run` takes it); `prompt`
+        is its first user message."""
+        if isinstance(session_id, Session):
+            session_id = session_id.id
+        if not isinstance(session_id, str):
+            raise UserError(f"session_id must be a session's id (or the Session), not {type(session_id).__name__}")
         await ensure_ready(self)
         session = await self.store.get_session(session_id)
         return await self.store.create_thread(new_thread(session, prompt, domain, context))
