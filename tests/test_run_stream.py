@@ -13,6 +13,8 @@ from orchestratex import (
     BayesianRouter,
     FunctionProvider,
     GenerationRequest,
+    ModelSelected,
+    OrchestrationCompleted,
     OrchestrationFailed,
     Orchestrator,
     SimulatedProvider,
@@ -196,4 +198,27 @@ async def test_a_stream_entered_twice_is_refused_and_its_run_goes_on() -> None:
     with pytest.raises(UserError, match="already entered"):  # nor after: a stream is one run
         async with stream:
             pass
+    await orch.aclose()
+
+
+async def test_a_run_that_ended_while_its_stream_was_not_read_to_the_end_gives_its_result() -> None:
+    # A scripted model answers at once: the run ends while the consumer still reads its first events (or reads none)
+    orch = orchestrator(FunctionProvider(lambda r: judge(r) if r.purpose == "judge" else "An answer."))
+    ended = asyncio.Event()
+
+    def on_end(event: object) -> None:
+        if isinstance(event, OrchestrationCompleted | OrchestrationFailed):
+            ended.set()
+
+    async with orch.run_stream("Say something", on_event=on_end) as stream:
+        await ended.wait()  # not iterating at all
+    assert stream.result.status == "completed" and stream.result.final_response == "An answer."
+    async with orch.run_stream("Say something else") as stream:
+        async for item in stream:
+            if isinstance(item, ModelSelected):
+                break
+        await asyncio.wait_for(ended.wait(), timeout=5)
+    # it said "the run has not finished: iterate the stream to its end", of a run that had ended `completed`
+    assert stream.result.status == "completed", repr(stream)
+    assert (await orch.store.get_orchestration(stream.result.id)).status == "completed"
     await orch.aclose()

@@ -103,8 +103,8 @@ class RunStream:
 
     @property
     def result(self) -> RunResult:
-        """The `RunResult`, once the stream has been iterated to its end; the run's error (as the iteration raised
-        it) when the run failed with one."""
+        """The `RunResult`, once the stream has been iterated to its end (or left after its run ended); the run's error
+        (as the iteration raised it) when the run failed with one."""
         if self._result is None:
             task = self._task
             if task is not None and task.done() and not task.cancelled() and task.exception() is not None:
@@ -171,10 +171,13 @@ class RunStream:
         is not cancelled: it is finishing, and `result` is then its result.)"""
         task = self._task
         if task is None or task.done():
-            if task is not None and task.done() and not task.cancelled():
-                task.exception()  # retrieved: an error nobody iterated to is not "never retrieved"
-                if self._final and self._result is None and task.exception() is None:
-                    self._result = task.result()
+            if task is not None and self._result is None:  # ended while its items were not all read: its result
+                if not task.cancelled():
+                    if task.exception() is None:  # (retrieved: an error nobody iterated to is not "never retrieved")
+                        self._result = task.result()
+                elif self._ended is not None and self._orchestration_id is not None:  # stopped by `cancel`
+                    with contextlib.suppress(Exception):
+                        self._result = await self._ended(self._orchestration_id)
             return
         if self._final:
             with contextlib.suppress(Exception):
