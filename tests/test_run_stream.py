@@ -59,12 +59,12 @@ async def test_deltas_reach_the_consumer_as_the_model_produces_them() -> None:
     assert [d.index for d in deltas] == [0, 1]
     assert {(d.iteration, d.orchestration_id) for d in deltas} == {(1, stream.result.id)}
     assert deltas[0].model_name == stream.result.final_model
-    kinds = [getattr(i, "type", "delta") for i in items]
+    kinds = [i.type for i in items]
     assert kinds == [
         "orchestration_started",
         "model_selected",
-        "delta",
-        "delta",
+        "answer_delta",
+        "answer_delta",
         "response_generated",
         "evaluation_completed",
         "orchestration_completed",
@@ -221,4 +221,25 @@ async def test_a_run_that_ended_while_its_stream_was_not_read_to_the_end_gives_i
     # it said "the run has not finished: iterate the stream to its end", of a run that had ended `completed`
     assert stream.result.status == "completed", repr(stream)
     assert (await orch.store.get_orchestration(stream.result.id)).status == "completed"
+    await orch.aclose()
+
+
+async def test_items_can_be_told_apart_by_their_type_deltas_included() -> None:
+    async def answer(request: GenerationRequest) -> AsyncIterator[str]:
+        yield "Hello"
+        yield ", world"
+
+    orch = orchestrator(FunctionProvider(lambda r: judge(r) if r.purpose == "judge" else answer(r)))
+    text, kinds = [], []
+    async with orch.run_stream("Greet me") as stream:
+        async for item in stream:  # `item.type` raised AttributeError at the first delta
+            kinds.append(item.type)
+            if item.type == "answer_delta":
+                text.append(item.text)
+            elif item.type == "response_generated":
+                assert item.model_name.startswith("function:")
+    assert "".join(text) == "Hello, world" and stream.result.status == "completed"
+    assert kinds[0] == "orchestration_started" and kinds[-1] == "orchestration_completed"
+    assert kinds.index("answer_delta") < kinds.index("response_generated")
+    assert AnswerDelta("x", 1, "a:b", "hi").type == "answer_delta"
     await orch.aclose()

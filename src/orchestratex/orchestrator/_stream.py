@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeAlias, cast
 
 from ..events import Event, OrchestrationCompleted, OrchestrationFailed
 from ..exceptions import UserError
@@ -27,6 +27,8 @@ class AnswerDelta:
     another model took over; drop what came before.
     """
 
+    type: ClassVar[Literal["answer_delta"]] = "answer_delta"
+    """Tells it from the events (whose `type` is theirs) when items are told apart by `item.type`."""
     orchestration_id: str
     iteration: int
     """The 1-based iteration whose answer this is."""
