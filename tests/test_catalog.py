@@ -140,3 +140,17 @@ def test_a_catalog_is_made_of_profiles_and_says_how_to_read_a_file() -> None:
         ModelCatalog("models.toml")  # type: ignore[arg-type]
     with pytest.raises(UserError, match="a catalog holds ModelProfile objects, not dict"):
         ModelCatalog.default().add({"name": "a:b", "cost_per_1k_tokens": 0})  # type: ignore[arg-type]
+
+
+def test_a_catalog_shows_its_models_and_watched_files_not_an_address(tmp_path: Path) -> None:
+    catalog = ModelCatalog.default()
+    assert repr(catalog) == (
+        f"ModelCatalog({len(catalog)} models: ['openai:gpt-6.2-astra', 'openai:gpt-6.2-sol', 'openai:gpt-6-luna',"
+        f" 'openai:gpt-4.1', … ({len(catalog) - 4} more)])"
+    )
+    assert repr(ModelCatalog()) == "ModelCatalog(no models)"
+    pair = ModelCatalog(ModelProfile(name=f"sim:{n}", cost_per_1k_tokens=0) for n in ("a", "b"))
+    assert repr(pair) == "ModelCatalog(2 models: ['sim:a', 'sim:b'])"
+    path = tmp_path / "models.toml"
+    path.write_text('[[models]]\nname = "sim:c"\ncost_per_1k_tokens = 0\n', encoding="utf-8")
+    assert repr(pair.watch(path)) == f"ModelCatalog(3 models: ['sim:a', 'sim:b', 'sim:c'], watching {str(path)!r})"

@@ -425,6 +425,15 @@ class ModelCatalog:
         self._sync()
         return len(self._models)
 
+    def __repr__(self) -> str:
+        """Its size and first models (and the files it watches), not `<ModelCatalog object at 0x…>`."""
+        names = [m.name for m in self]
+        shown = ", ".join(repr(n) for n in names[:4]) + (f", … ({len(names) - 4} more)" if len(names) > 4 else "")
+        watched = "".join(f", watching {str(w.path)!r}" for w in self._files)
+        return (
+            f"ModelCatalog({len(names)} models: [{shown}]{watched})" if names else f"ModelCatalog(no models{watched})"
+        )
+
     @property
     def aliases(self) -> dict[str, str]:
         self._sync()
