@@ -466,15 +466,17 @@ class ModelCatalog:
         def build(source: ModelCatalog) -> tuple[list[ModelProfile], dict[str, str]]:
             renamed: dict[str, str] = {}
             models = []
+            named: dict[str, list[str]] = {}  # the catalog's own aliases of each model (`gpt4`), which the simulated
+            for alias, target in source.aliases.items():  # profile carries, so a `Faults` script may name it so too
+                named.setdefault(target, []).append(alias)
             for m in source:
                 if m.provider == "sim":
                     models.append(m)
                     continue
                 sim_name = f"sim:{m.version}"
                 renamed[m.name] = sim_name
-                models.append(
-                    m.model_copy(update={"name": sim_name, "provider": "sim", "aliases": (m.name, *m.aliases)})
-                )
+                aliases = tuple(dict.fromkeys((m.name, *m.aliases, *named.get(m.name, ()))))
+                models.append(m.model_copy(update={"name": sim_name, "provider": "sim", "aliases": aliases}))
             return models, {a: renamed.get(t, t) for a, t in source.aliases.items()}
 
         return self._derive(build)

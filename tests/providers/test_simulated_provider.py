@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 import orchestratex.providers
 import orchestratex.providers.simulated
+from orchestratex import Orchestrator, RetryPolicy
 from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.domains import DOMAINS
 from orchestratex.exceptions import (
@@ -551,6 +552,35 @@ async def test_a_script_key_may_be_the_name_the_model_id_or_a_profile_alias(key:
     provider = sim(faults=Faults().fail_next(key, "server_error"))
     with pytest.raises(ProviderServerError):
         await provider.generate(make_request())
+
+
+@pytest.mark.parametrize("key", ["gpt4", "claude"])
+async def test_a_script_key_may_be_an_alias_of_the_catalog_as_the_docs_name_models(key: str) -> None:
+    # "gpt4" is the catalog's alias (not one the real profile carries): the fault never fired, silently
+    model = CATALOG.get(key)
+    assert key in model.aliases
+    provider = sim(faults=Faults().fail_next(key, "timeout"))
+    with pytest.raises(ProviderTimeout):
+        await provider.generate(make_request(model))
+    await provider.generate(make_request(model))  # the script is used up
+    random_faults = sim(faults=Faults(server_error_rate=1.0, models={key}))
+    with pytest.raises(ProviderServerError):
+        await random_faults.generate(make_request(model))
+
+
+async def test_an_orchestrator_without_keys_fails_the_model_a_script_names_by_its_alias() -> None:
+    faults = Faults().fail_next("gpt4", "server_error", times=3)
+    orch = Orchestrator(providers=[sim(faults=faults)], retry=RetryPolicy(max_attempts=3, sleep=_no_sleep))
+    result = await orch.run("Explain recursion", preferred_models=["gpt4"], max_iterations=1)
+    await orch.aclose()
+    assert faults.pending("gpt4") == []  # each of the three attempts hit it
+    assert result.status == "failed" and result.stop_reason == "error"
+    (iteration,) = result.orchestration.iterations
+    assert iteration.errors[0].startswith("sim:gpt-4.1: ProviderServerError"), iteration.errors
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
 
 
 def test_faults_validation() -> None:
