@@ -147,3 +147,29 @@ async def test_create_thread_takes_the_session_itself_and_says_what_a_prompt_of_
         with pytest.raises(UserError, match=r"^the prompt is empty: give the text to orchestrate$"):
             await orch.create_thread(session.id, "  ")
         assert [t.id for t in await orch.store.list_threads(session.id)] == [thread.id]
+
+
+def test_a_retry_sleep_that_is_a_plain_function_records_the_waits_instead_of_failing_the_run() -> None:
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile
+    from orchestratex.exceptions import RateLimited
+
+    calls: list[str] = []
+
+    def flaky(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 9.5, "feedback": "Fine."}'
+        calls.append(request.model.name)
+        if len(calls) == 1:
+            raise RateLimited("slow down", retry_after=2.0, model=request.model.name, provider="function")
+        return "Recovered."
+
+    waits: list[float] = []
+    catalog = ModelCatalog(ModelProfile(name=f"function:{n}", cost_per_1k_tokens=0.001) for n in ("a", "b"))
+    # the first retry failed the run with "TypeError: object NoneType can't be used in 'await' expression"
+    retry = RetryPolicy(max_attempts=3, sleep=waits.append)
+    with Orchestrator(providers=[FunctionProvider(flaky)], catalog=catalog, retry=retry) as orchestrator:
+        result = orchestrator.run_sync("Anything")
+    assert result.status == "completed" and result.final_response == "Recovered."
+    assert len(calls) == 2 and waits and waits[0] >= 2.0
+    with pytest.raises(UserError, match=r"^sleep must be a function taking the seconds to wait, not 0.5$"):
+        RetryPolicy(sleep=cast(Any, 0.5))

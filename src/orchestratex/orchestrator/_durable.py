@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, Generic, TypeVar, cast
 
 from ..exceptions import StoreUnavailable
-from ._policies import RetryPolicy
+from ._policies import RetryPolicy, pause
 from ._retry import retry_wait
 
 __all__ = ["DEFAULT_STORE_RETRY", "outcome", "with_store_retries"]
@@ -124,4 +124,4 @@ async def with_store_retries(fn: Callable[[], Awaitable[T]], policy: RetryPolicy
                 exc.message,
             )
             attempt += 1
-            await policy.sleep(wait)
+            await pause(policy, wait)

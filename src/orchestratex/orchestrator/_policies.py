@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,10 +31,13 @@ class RetryPolicy:
     initial_wait: float = 0.5
     """Seconds before the first retry (doubling each time, with jitter)."""
     max_wait: float = 30.0
-    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
-    """Injectable for tests, to record waits instead of sleeping."""
+    sleep: Callable[[float], Awaitable[None] | None] = field(default=asyncio.sleep, repr=False)
+    """Injectable for tests, to record waits instead of sleeping: an `async def` (or a function returning an
+    awaitable), or a plain function that records the wait (it is not awaited)."""
 
     def __post_init__(self) -> None:
+        if not callable(self.sleep):
+            raise UserError(f"sleep must be a function taking the seconds to wait, not {self.sleep!r}")
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
             raise UserError(f"max_attempts must be a whole number >= 1, not {self.max_attempts!r}")
         if not (_seconds(self.initial_wait) and _seconds(self.max_wait)):
@@ -41,6 +45,13 @@ class RetryPolicy:
                 f"initial_wait and max_wait must be finite numbers of seconds >= 0, not {self.initial_wait!r} and "
                 f"{self.max_wait!r}"
             )
+
+
+async def pause(policy: RetryPolicy, seconds: float) -> None:
+    """Wait `seconds` with the policy's `sleep` (awaited when it gives an awaitable, as `asyncio.sleep` does)."""
+    waited = policy.sleep(seconds)
+    if inspect.isawaitable(waited):
+        await waited
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from ..exceptions import ProviderError, ProviderServerError, RateLimited
-from ._policies import RetryPolicy
+from ._policies import RetryPolicy, pause
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -64,7 +65,7 @@ async def retry_after(
         stop=stop_after_attempt(policy.max_attempts),
         wait=wait,
         retry=retry_if_exception(_retryable),
-        sleep=policy.sleep,
+        sleep=partial(pause, policy),
         reraise=True,
     )
     return await retrying(attempt)
