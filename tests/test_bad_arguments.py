@@ -34,6 +34,11 @@ from orchestratex.orchestrator import CircuitPolicy, OutputCapPolicy, RetryPolic
         (lambda: CircuitPolicy(cooldown_s=-1), r"cooldown_s must be a finite number"),
         (lambda: OutputCapPolicy(headroom=math.nan), r"headroom must be a finite number >= 1, not nan"),
         (lambda: OutputCapPolicy(headroom=math.inf), r"headroom must be a finite number >= 1, not inf"),
+        # `learn="no"` (from a config file) meant learning on; a quantile given as text raised a bare TypeError
+        (lambda: OutputCapPolicy(learn=cast(Any, "no")), r"^learn must be True or False, not 'no'$"),
+        (lambda: OutputCapPolicy(quantile=cast(Any, "0.9")), r"^quantile must be a number, not str '0.9'$"),
+        (lambda: OutputCapPolicy(window=cast(Any, 2.5)), r"^window must be a whole number, not float 2.5$"),
+        (lambda: OutputCapPolicy(min_tokens=cast(Any, True)), r"^min_tokens must be a whole number, not bool True$"),
         (lambda: RetryPolicy(max_wait=math.nan), r"initial_wait and max_wait must be finite"),
         (lambda: RetryPolicy(max_attempts=0), r"max_attempts must be a whole number >= 1"),
         # these were taken and failed in the first run (the run stored failed), or were used as they came

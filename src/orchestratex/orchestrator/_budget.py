@@ -96,6 +96,16 @@ class OutputCapPolicy:
     window: int = 200
 
     def __post_init__(self) -> None:
+        if not isinstance(self.learn, bool):  # ("no" or "false" from a config file would have meant True)
+            raise UserError(f"learn must be True or False, not {self.learn!r}")
+        for name in ("quantile", "headroom"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise UserError(f"{name} must be a number, not {type(value).__name__} {value!r}")
+        for name in ("min_observations", "min_tokens", "min_judge_tokens", "window"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise UserError(f"{name} must be a whole number, not {type(value).__name__} {value!r}")
         if not 0 < self.quantile <= 1:
             raise UserError(f"quantile must be in (0, 1], not {self.quantile!r}")
         if not 1 <= self.headroom < math.inf:
