@@ -25,6 +25,12 @@ from orchestratex.orchestrator import CircuitPolicy, OutputCapPolicy, RetryPolic
         (lambda: Orchestrator(simulate=True, store="ftp://x"), r"no store is installed for ftp:// URLs"),
         (lambda: Orchestrator(simulate=True, on_event=cast(Any, 5)), r"on_event must be a function .* not int 5"),
         (lambda: Orchestrator(simulate=True, judge_max_output_tokens=0), r"judge_max_output_tokens must be"),
+        # True was taken as 1 token per verdict; an env that is no mapping raised AttributeError: 'int' … 'get'
+        (
+            lambda: Orchestrator(simulate=True, judge_max_output_tokens=cast(Any, True)),
+            r"^judge_max_output_tokens must be an int >= 1, not True$",
+        ),
+        (lambda: Orchestrator(env=cast(Any, 1)), r"^env must be a mapping of environment variables .*, not 1$"),
         (lambda: Orchestrator(simulate=True, max_iterations=cast(Any, True)), r"^max_iterations must be a number"),
         (lambda: Orchestrator(simulate=True, evaluation_threshold=cast(Any, "8")), r"^evaluation_threshold must be"),
         (lambda: Orchestrator(simulate=True, lease_ttl_s=-1), r"lease_ttl_s must be a finite number of seconds > 0"),

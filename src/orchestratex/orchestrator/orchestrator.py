@@ -99,6 +99,8 @@ class Orchestrator:
             system_prompt=(system_prompt, str, '"You are a helpful assistant."'),
         )
         check_seconds(reservation_wait_s=reservation_wait_s, lease_ttl_s=lease_ttl_s)
+        if env is not None and not isinstance(env, Mapping):
+            raise UserError(f"env must be a mapping of environment variables (like os.environ), not {env!r}")
         self.defaults = validated_settings(
             max_iterations=max_iterations,
             evaluation_threshold=evaluation_threshold,
@@ -116,7 +118,8 @@ class Orchestrator:
         self.store_retry = store_retry or DEFAULT_STORE_RETRY
         """How a run retries a store write that failed without writing anything (`StoreUnavailable`)."""
         self.circuit = CircuitBreaker(circuit)
-        if not isinstance(judge_max_output_tokens, int) or judge_max_output_tokens < 1:
+        bad = isinstance(judge_max_output_tokens, bool) or not isinstance(judge_max_output_tokens, int)
+        if bad or judge_max_output_tokens < 1:
             raise UserError(f"judge_max_output_tokens must be an int >= 1, not {judge_max_output_tokens!r}")
         self.judge_max_output_tokens = judge_max_output_tokens
         self.judges: list[str] | None = judge_names(self.catalog, judges)
