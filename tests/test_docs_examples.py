@@ -520,3 +520,14 @@ def test_the_cli_pages_runs_show_gives_the_cost_limit_of_a_run(tmp_path: Path) -
         run = json.loads(cli("run", "Say hello", "--cost-limit", limit, "--max-iterations", "1", "--json"))
         settings = next(line for line in cli("runs", "show", run["_id"]).splitlines() if line.startswith("settings:"))
         assert settings == f"settings: up to 1 iteration · threshold 8/10 · {shown} · models all"
+
+
+def test_the_orchestrator_pages_follow_up_runs_in_its_threads_context(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "Now in one paragraph" was run with `session=` alone: a new thread, answered without the question it follows
+    (code,) = [c for where, c in _blocks() if where.startswith("docs/orchestrator.md") and "Now in one paragraph" in c]
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/orchestrator.md", "exec"), {"__name__": "__docs__"})
+    assert capsys.readouterr().out.splitlines() == ["['user', 'assistant', 'user']", "True True"]
