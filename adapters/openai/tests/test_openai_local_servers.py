@@ -11,7 +11,13 @@ import pytest
 
 from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
-from orchestratex.exceptions import ContextLengthExceeded, MalformedResponse, ProviderHTTPError, ProviderServerError
+from orchestratex.exceptions import (
+    ContextLengthExceeded,
+    MalformedResponse,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderServerError,
+)
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import MockServer, Reply
@@ -302,3 +308,45 @@ async def test_tgi_context_errors_are_context_length_exceeded(message: str) -> N
     with pytest.raises(ContextLengthExceeded, match="prompt too long") as raised:
         await local(server).generate(ask(SMALL))
     assert raised.value.status_code == 422 and not raised.value.retryable
+
+
+def tgi_stream(error: Any) -> MockServer:
+    """A TGI chat stream that fails before any token: TGI validates a streamed request inside its stream, so a
+    prompt too long arrives after the 200 as an error event (`{"message", "http_status_code"}` since TGI 2.x,
+    a bare string with `error_type` before)."""
+    return MockServer(
+        Reply(
+            200,
+            headers={"content-type": "text/event-stream"},
+            content=f"data: {json.dumps({'error': error})}\n\n".encode(),
+        )
+    )
+
+
+@pytest.mark.parametrize("message", TGI_CONTEXT_ERRORS)
+@pytest.mark.parametrize("shape", ["status", "string"])
+async def test_a_tgi_context_error_sent_mid_stream_is_context_length_exceeded(message: str, shape: str) -> None:
+    """The same TGI context error as above, streamed: it was a plain ProviderError (`run_stream` and one-attempt
+    `/v1` streams counted it against the model and did not move to a larger one) and, in TGI's older string
+    shape, its text was lost ("An error occurred during streaming")."""
+    error = {"message": message, "http_status_code": 422} if shape == "status" else message
+
+    async def on_text(text: str) -> None:
+        return None
+
+    with pytest.raises(ContextLengthExceeded, match="prompt too long") as raised:
+        await local(tgi_stream(error)).generate_stream(ask(SMALL), on_text)
+    assert raised.value.status_code == (422 if shape == "status" else 400) and not raised.value.retryable
+    assert "`inputs`" in str(raised.value)
+
+
+@pytest.mark.parametrize("shape", ["status", "string"])
+async def test_a_tgi_error_sent_mid_stream_keeps_its_text(shape: str) -> None:
+    message = "Request failed during generation: Server error: CUDA out of memory"
+    error = {"message": message, "http_status_code": 422} if shape == "status" else message
+
+    async def on_text(text: str) -> None:
+        return None
+
+    with pytest.raises(ProviderError, match="CUDA out of memory"):
+        await local(tgi_stream(error)).generate_stream(ask(SMALL), on_text)

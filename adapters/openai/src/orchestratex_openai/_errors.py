@@ -40,8 +40,8 @@ def _status_error(exc: openai.APIStatusError, *, provider: str, model: str, api_
 
 def _stream_status(exc: openai.APIError) -> int | None:
     """The HTTP status an error event sent mid-stream (`data: {"error": {...}}`, after a 200) stands for:
-    its numeric `code` (as vLLM and LiteLLM send), 429 for `rate_limit_exceeded`, 500 for OpenAI's
-    `server_error` type; None when it names none."""
+    its numeric `code` (as vLLM and LiteLLM send), TGI's `http_status_code`, 429 for `rate_limit_exceeded`,
+    500 for OpenAI's `server_error` type; None when it names none."""
     code = str(exc.code or "").lower()
     if code.isdigit() and 400 <= int(code) <= 599:
         return int(code)
@@ -49,7 +49,19 @@ def _stream_status(exc: openai.APIError) -> int | None:
         return 429
     if exc.type == "server_error":
         return 500
+    # Hugging Face TGI's error event: `{"message", "http_status_code"}`
+    tgi = exc.body.get("http_status_code") if isinstance(exc.body, Mapping) else None
+    if isinstance(tgi, int) and not isinstance(tgi, bool) and 400 <= tgi <= 599:
+        return tgi
     return None
+
+
+def _stream_message(exc: openai.APIError) -> str:
+    """The text of an error event sent mid-stream: its `message`, or the error itself when it is a bare string (older
+    TGI's `{"error": "...", "error_type": ...}`), for which the SDK says only "An error occurred during streaming"."""
+    if isinstance(exc.body, str) and exc.body.strip():
+        return " ".join(exc.body.split())
+    return exc.message
 
 
 def _classified(
@@ -154,10 +166,13 @@ def map_openai_errors(*, provider: str, model: str, api_key_env: str | None) -> 
             f"{provider} answered with a body that is not a valid response: {exc}", model=model, provider=provider
         ) from exc
     except openai.APIError as exc:  # an error event in a stream: classified as the status it stands for
+        message = _stream_message(exc)
         status = _stream_status(exc)
+        if status is None and any(p in message.lower() for p in _CONTEXT_SIZE_PHRASES):
+            status = 400  # (a prompt too long, said in words only: TGI validates a streamed request in its stream)
         if status is None:
-            raise ProviderError(f"{provider} call failed: {exc}", model=model, provider=provider) from exc
-        detail = f"{exc.message} (sent mid-stream)"
+            raise ProviderError(f"{provider} call failed: {message}", model=model, provider=provider) from exc
+        detail = f"{message} (sent mid-stream)"
         raise _classified(exc, status, {}, detail, provider=provider, model=model, api_key_env=api_key_env) from exc
     except openai.OpenAIError as exc:
         raise ProviderError(f"{provider} call failed: {exc}", model=model, provider=provider) from exc
