@@ -491,6 +491,9 @@ def test_a_conversation_longer_than_every_window_is_refused_before_anything_is_s
     assert stored() == before
     answer_too_long = chat(api, model="haiku", messages=[{"role": "user", "content": "x" * 390_000}], max_tokens=30_000)
     assert "lower max_tokens" in error_of(answer_too_long, 400)["message"]
+    long_prompt = [{"role": "user", "content": "x" * 390_000}]
+    named = error_of(chat(api, model="haiku", messages=long_prompt, max_completion_tokens=30_000), 400)["message"]
+    assert named.endswith("lower max_completion_tokens")  # (the field the request used: it said max_tokens)
     assert ok(chat(api, model="haiku", messages=[{"role": "user", "content": "x" * 390_000}], max_tokens=100))
     assert stored() == before + 1
 

@@ -283,7 +283,7 @@ async def prepare_call(
     headers = await state.rate.hit(session.id)
     doc, new_thread, _ = await state.orchestrator._plan(messages, session=session, thread=thread, **settings)
     check_output_cap(state, doc, request)
-    check_window(state, doc)
+    check_window(state, doc, request)
     # the storage quota, as `/api/orchestration/start` counts it: the text sent (and a new thread's prompt)
     size = text_bytes(*(m.content for m in messages), messages[-1].content if thread is None else None)
     charged = await state.quota.charge(session.user_id, size)
@@ -325,13 +325,15 @@ def check_output_cap(state: ServerState, doc: Orchestration, request: ChatReques
     raise OpenAIError(400, f"{param} is too large: {cap}. {which}: lower {param}", param=param, code="invalid_value")
 
 
-def check_window(state: ServerState, doc: Orchestration) -> None:
+def check_window(state: ServerState, doc: Orchestration, request: ChatRequest) -> None:
     """400 `context_length_exceeded` (OpenAI's answer) when the conversation, as its run would send it, and the
-    answer it asks for fit no routable model's context window: the run could only fail, so nothing is stored."""
+    answer it asks for fit no routable model's context window: the run could only fail, so nothing is stored. The
+    message names the cap's field as the request gave it (`max_completion_tokens`, else `max_tokens`)."""
     o = state.orchestrator
     _, sent = build_messages(doc, o.system_prompt)  # (what its first attempt sends)
     models = o.usable_models(doc.settings.preferred_models)
     why = too_long(models, estimate_message_tokens(sent), doc.settings.max_output_tokens)
     if why is not None:  # (here the answer's length is `max_tokens`)
-        why = why.replace("lower max_output_tokens", "lower max_tokens")
+        field = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
+        why = why.replace("lower max_output_tokens", f"lower {field}")
         raise OpenAIError(400, why, param="messages", code="context_length_exceeded")
