@@ -369,6 +369,33 @@ DOCUMENTED_CODES = set(
 """The codes of the errors table of docs/openai-compatible.md."""
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "param", "said"),
+    [
+        ("content", {"text": "hi"}, "messages.0.content", "a string or an array of content parts"),
+        ("content", 5, "messages.0.content", "a string or an array of content parts"),
+        ("content", [{"text": "hi"}], "messages.0.content.0.type", "Field required"),
+        ("content", [{"type": "text", "text": 5}], "messages.0.content.0.text", "valid string"),
+        ("stop", 5, "stop", "a string or an array of strings"),
+        ("stop", ["a", 5], "stop.1", "valid string"),
+    ],
+)
+def test_a_value_of_a_field_taking_text_or_an_array_is_named_where_it_goes_wrong(
+    api: Api, field: str, value: Any, param: str, said: str
+) -> None:
+    """`content` and `stop` take text or an array: a bad value was blamed on the text form whatever it was, with a
+    `param` no request has (`messages.0.content.str: Input should be a valid string` for a part without its `type`,
+    `stop.str` for `["a", 5]`)."""
+    body: dict[str, Any] = {"model": "orchestratex/fast"}
+    if field == "content":
+        body["messages"] = [{"role": "user", "content": value}]
+    else:
+        body["stop"] = value
+    err = error_of(chat(api, **body), 400)
+    assert (err["param"], err["code"]) == (param, "invalid_value"), err
+    assert err["message"].startswith(f"{param}: ") and said in err["message"], err
+
+
 def test_a_misspelt_setting_in_the_orchestratex_object_is_named_with_the_settings_there_are(api: Api) -> None:
     nested = error_of(chat(api, orchestratex={"max_iteration": 2}), 400)
     assert "max_iteration in `orchestratex`" in nested["message"] and "max_iterations" in nested["message"]
