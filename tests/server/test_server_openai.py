@@ -420,10 +420,29 @@ def test_parameters_not_acted_on_are_accepted_with_openai_s_types(api: Api) -> N
         "safety_identifier": "s",
         "logit_bias": {"50256": -100},
         "prediction": {"type": "content", "content": "x"},
+        "prompt_cache_retention": "24h",
+        "prompt_cache_options": {"mode": "implicit"},
         "temperature": 0,
         "seed": 7,
     }
     assert ok(chat(api, model="orchestratex/fast", **accepted))
+    wrong: dict[str, Any] = {"prompt_cache_retention": 24, "prompt_cache_options": "24h"}
+    for name, value in wrong.items():
+        assert error_of(chat(api, model="orchestratex/fast", **{name: value}), 400)["param"] == name
+
+
+def test_every_parameter_of_the_openai_sdk_is_known(api: Api) -> None:
+    """The SDK sends `prompt_cache_retention`, `prompt_cache_options` and `moderation`, OpenAI parameters that were
+    refused as unknown ("Unrecognized request argument supplied", `unknown_parameter`), as a misspelt one is. Each
+    parameter of the SDK's `chat.completions.create` is now accepted or refused as unsupported, naming it."""
+    from openai.types.chat.completion_create_params import CompletionCreateParamsBase
+
+    err = error_of(chat(api, model="orchestratex/fast", moderation={"model": "omni-moderation-latest"}), 400)
+    assert (err["param"], err["code"]) == ("moderation", "unsupported_parameter"), err
+    for name in set(CompletionCreateParamsBase.__annotations__) - {"model", "messages"}:
+        # (a model that does not exist: the parameters are read first, and nothing runs)
+        err = error_of(chat(api, model="no-such-model", **{name: None}), 404)
+        assert err["code"] == "model_not_found", (name, err)
 
 
 def test_threshold_and_its_long_name_together_are_one_setting_given_twice(api: Api) -> None:

@@ -100,6 +100,7 @@ class ChatRequest(BaseModel):
     modalities: list[str] | None = None
     audio: Any = None
     web_search_options: Any = None
+    moderation: Any = None
     store: Flag | None = None
     parallel_tool_calls: Flag | None = None
     """Accepted (as booleans, as OpenAI checks them) and not acted on."""
@@ -112,6 +113,8 @@ class ChatRequest(BaseModel):
     safety_identifier: str | None = None
     logit_bias: dict[str, Number] | None = None
     prediction: dict[str, Any] | None = None
+    prompt_cache_retention: str | None = None
+    prompt_cache_options: dict[str, Any] | None = None
     """Accepted with OpenAI's types and not acted on: sampling is each model's own, and nothing here is billed per
     them."""
     orchestratex: OrchestrationOptions | None = None
@@ -231,6 +234,15 @@ def _refuse(param: str, message: str) -> OpenAIError:
     return OpenAIError(400, message, param=param, code="unsupported_parameter")
 
 
+_NOT_DONE = (
+    ("audio", "audio output is not supported: only text answers are"),
+    ("web_search_options", "web search is not supported"),
+    ("moderation", "moderation is not supported: nothing here would block or score the content"),
+)
+"""Parameters refused whatever their value (`moderation` too: a caller asking to block content must know it is not
+done)."""
+
+
 def _check_supported(request: ChatRequest) -> None:
     if request.n is not None and request.n != 1:
         raise _refuse("n", "n must be 1: an orchestration gives one answer (its best one)")
@@ -245,12 +257,11 @@ def _check_supported(request: ChatRequest) -> None:
         raise _refuse("response_format", f"response_format {fmt!r} is not supported: only text answers are")
     if request.logprobs or request.top_logprobs:
         raise _refuse("logprobs", "logprobs are not supported: the answer is chosen by judges, not sampled once")
-    if request.audio is not None:
-        raise _refuse("audio", "audio output is not supported: only text answers are")
+    for param, why in _NOT_DONE:
+        if getattr(request, param) is not None:
+            raise _refuse(param, why)
     if request.modalities and set(request.modalities) - {"text"}:
         raise _refuse("modalities", "only the text modality is supported")
-    if request.web_search_options is not None:
-        raise _refuse("web_search_options", "web search is not supported")
     stops = request.stop_sequences
     if len(stops) > 4 or any(not s for s in stops):
         raise OpenAIError(400, "stop: up to 4 non-empty sequences", param="stop", code="invalid_value")
