@@ -350,3 +350,32 @@ async def test_a_tgi_error_sent_mid_stream_keeps_its_text(shape: str) -> None:
 
     with pytest.raises(ProviderError, match="CUDA out of memory"):
         await local(tgi_stream(error)).generate_stream(ask(SMALL), on_text)
+
+
+@pytest.mark.parametrize(("status", "error"), LLAMA_CPP_CONTEXT_ERRORS[:2])
+async def test_a_llama_cpp_error_line_in_a_stream_is_the_error_it_says(status: int, error: dict[str, Any]) -> None:
+    """llama.cpp's `llama-server` (builds before its errors went out as `data: {"error": ...}`) ends a failed stream
+    with an `error: {...}` line, an SSE field clients ignore: the stream read as empty, "ended without a finish
+    reason" (a MalformedResponse), and the server's own message, a prompt too long, was lost."""
+    body = f"error: {json.dumps(error)}\n\ndata: [DONE]\n\n".encode()
+    server = MockServer(Reply(200, headers={"content-type": "text/event-stream"}, content=body))
+
+    async def on_text(text: str) -> None:
+        return None
+
+    with pytest.raises(ContextLengthExceeded, match="available context size") as raised:
+        await local(server).generate_stream(ask(SMALL), on_text)
+    assert raised.value.status_code == status and not raised.value.retryable
+
+
+async def test_a_llama_cpp_server_error_line_in_a_stream_is_retried_as_a_server_error() -> None:
+    error = {"code": 500, "message": "failed to decode the batch", "type": "server_error"}
+    body = f"error: {json.dumps(error)}\n\ndata: [DONE]\n\n".encode()
+    server = MockServer(Reply(200, headers={"content-type": "text/event-stream"}, content=body))
+
+    async def on_text(text: str) -> None:
+        return None
+
+    with pytest.raises(ProviderServerError, match="failed to decode the batch") as raised:
+        await local(server).generate_stream(ask(SMALL), on_text)
+    assert raised.value.retryable

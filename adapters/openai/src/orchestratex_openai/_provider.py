@@ -24,6 +24,7 @@ from ._mapping import (
     response_params,
     responses_only_models,
 )
+from ._sse import AsyncOpenAIClient
 from ._streaming import generation_from_chat_stream, generation_from_response_stream
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class OpenAIProvider(Provider):
                     raise self._not_configured()
                 api_key = "unused"  # local servers ignore it, but the SDK needs a string
             build = functools.partial(
-                openai.AsyncOpenAI, api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
+                AsyncOpenAIClient, api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
             )
             sdk = build(http_client=http_client)
             self._clients = LoopClients.unless_injected(
