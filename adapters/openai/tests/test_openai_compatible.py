@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from orchestratex.catalog import ModelCatalog
-from orchestratex.exceptions import AuthenticationError, ProviderNotConfigured, UnknownPriceError
+from orchestratex.exceptions import AuthenticationError, ConfigurationError, ProviderNotConfigured, UnknownPriceError
 from orchestratex.providers import GenerationRequest, Message, load_provider_class
 from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex.usage import Usage
@@ -145,3 +145,16 @@ async def test_openrouter_reported_cost_in_a_stream_is_passed_on() -> None:
     assert pieces == ["Hi", "!"] and generation.text == "Hi!"
     assert generation.reported_cost == pytest.approx(0.0000123)
     assert generation.cost == catalog.get("openrouter:meta-llama/llama-3.3-70b-instruct").cost(generation.usage)
+
+
+@pytest.mark.parametrize("url", ["localhost:11434/v1", "127.0.0.1:11434/v1", "ftp://localhost:11434/v1"])
+def test_a_base_url_without_its_scheme_is_refused_naming_the_variable_and_the_fix(url: str) -> None:
+    """`OLLAMA_BASE_URL=localhost:11434/v1` (a host and port, as `OLLAMA_HOST` is often written) configured the
+    provider, then every call failed as a retried connection error, "cannot reach ollama: Request URL has an
+    unsupported protocol 'localhost://'", and the run ended with every model failed. It is refused at once."""
+    with pytest.raises(ConfigurationError, match="OLLAMA_BASE_URL") as raised:
+        OllamaProvider.from_env({"OLLAMA_BASE_URL": url})
+    assert "http://" in str(raised.value) and url in str(raised.value)
+    with pytest.raises(ConfigurationError, match="base_url"):
+        OllamaProvider(base_url=url)
+    assert OllamaProvider.from_env({"OLLAMA_BASE_URL": "HTTP://localhost:11434/v1"}).base_url.startswith("http://")

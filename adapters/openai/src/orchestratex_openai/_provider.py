@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
+from orchestratex.exceptions import ConfigurationError, ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
 
@@ -98,7 +98,9 @@ class OpenAIProvider(Provider):
             sdk = client.with_options(max_retries=0)
             self._clients = LoopClients(sdk)
         else:
+            where = "base_url=" if base_url else self.base_url_env
             base_url = base_url or self._env(self.base_url_env) or self.default_base_url
+            self._check_scheme(base_url, where or "base_url=")
             api_key = api_key or self._env(self.api_key_env)
             if not api_key:
                 if self._needs_key(base_url):
@@ -137,6 +139,16 @@ class OpenAIProvider(Provider):
         )
 
     @classmethod
+    def _check_scheme(cls, base_url: str, where: str) -> None:
+        """A base URL without `http://` or `https://` (`localhost:11434/v1`, as a host and port are often written)
+        is refused here, naming where it came from: every call would fail as a connection error."""
+        if urlsplit(base_url).scheme.lower() not in ("http", "https"):
+            raise ConfigurationError(
+                f"{cls.name}: the base URL {base_url!r} ({where}) does not start with http:// or https://;"
+                f" write it whole, e.g. http://{base_url.split('://')[-1]}"
+            )
+
+    @classmethod
     def _needs_key(cls, base_url: str) -> bool:
         """Whether calls to `base_url` need a key: those to the provider's own hosted server do."""
         return cls.requires_api_key and base_url.rstrip("/") == cls.default_base_url.rstrip("/")
@@ -158,6 +170,9 @@ class OpenAIProvider(Provider):
         """The provider configured by `env` (default: `os.environ`), or `ProviderNotConfigured` naming the variable."""
         if not cls.is_configured(env):
             raise cls._not_configured()
+        base_url = cls._env(cls.base_url_env, env)
+        if base_url is not None:
+            cls._check_scheme(base_url, str(cls.base_url_env))
         return cls(
             api_key=cls._env(cls.api_key_env, env) or "unused",
             base_url=cls._env(cls.base_url_env, env) or cls.default_base_url,
