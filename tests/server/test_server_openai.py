@@ -13,12 +13,13 @@ import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from openai import InternalServerError, OpenAI
 from openai.types import Model
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from starlette.testclient import TestClient
 
 from orchestratex import FunctionProvider, GenerationRequest, Orchestrator
-from orchestratex.exceptions import ConfigurationError, ProviderServerError
+from orchestratex.exceptions import ConfigurationError, ProviderServerError, StoreUnavailable
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.server import ServerSettings, create_app, issue_api_key
 from orchestratex.server._openai import _HTTP_ERRORS
@@ -506,6 +507,27 @@ def test_a_run_that_ends_without_an_answer_is_an_error_never_retried(api: Api) -
     assert err["code"] == "budget_exceeded" and r.headers["x-should-retry"] == "false"
     doc = status_of(api, r.json()["orchestratex"]["orchestration_id"])
     assert doc["status"] == "failed" and doc["stop_reason"] == "budget"
+
+
+class _StoreLostAtTheEnd(MemoryStore):
+    """A store that cannot be reached when a run commits its end (after its models were paid for)."""
+
+    async def commit(self, orchestration: Any, events: Any = (), **rest: Any) -> Any:
+        if orchestration.status == "completed":
+            raise StoreUnavailable("cannot reach the database")
+        return await super().commit(orchestration, events, **rest)
+
+
+def test_a_store_failure_after_the_run_started_is_never_retried_by_the_sdk(make_api: Callable[..., Api]) -> None:
+    """The store lost as a run ended answered 503 `store_unavailable` without `x-should-retry: false`: the openai SDK
+    (max_retries=2) sent the call twice more, three orchestrations ran (each paid, each left to resume later)."""
+    api = make_api(store=_StoreLostAtTheEnd())
+    client = OpenAI(base_url="http://testserver/v1", api_key=api.keys["alice"], http_client=api.client, max_retries=2)
+    with pytest.raises(InternalServerError) as raised:
+        client.chat.completions.create(model="orchestratex/fast", messages=[{"role": "user", "content": "hi"}])
+    assert raised.value.status_code == 503 and raised.value.response.headers["x-should-retry"] == "false"
+    runs = in_app_loop(api.client).call(api.store.list_orchestrations)
+    assert len(runs) == 1 and f"orchestration {runs[0].id} had started" in raised.value.message
 
 
 @pytest.mark.parametrize("stream", [False, True])

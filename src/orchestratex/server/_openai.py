@@ -10,6 +10,7 @@ errors take OpenAI's shape.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -25,14 +26,15 @@ from starlette.routing import Mount, Route
 
 from ..catalog import ModelProfile
 from ..exceptions import ConfigurationError, OrchestrateXError, UnknownModelError
+from ..orchestrator import RunResult
 from ._app import ServerState
 from ._auth import Principal, key_of, no_key_reason
 from ._auth_limit import client_address
-from ._openai_chat import DefaultSessions, prepare_call, resolve_target
+from ._openai_chat import ChatCall, DefaultSessions, prepare_call, resolve_target
 from ._openai_errors import NO_RETRY, OpenAIError, from_exception, openai_error_response
 from ._openai_presets import Preset, merge_presets
 from ._openai_results import completion, failure
-from ._openai_schemas import parse_chat_request
+from ._openai_schemas import ChatRequest, parse_chat_request
 from ._openai_stream import EventTap, settled, sse_stream
 from ._openai_wait import wait_for_run
 
@@ -165,6 +167,24 @@ class OpenAIRoutes:
             headers = {**call.headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
             return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
         task = state.runner.launch(call.orchestration)
+        try:
+            return await self._answer(request, user, body, call, task)
+        except OpenAIError:
+            raise
+        except Exception as exc:  # (about a run that started: it may have spent, so the SDK must not run it again)
+            if not isinstance(exc, HTTPException | OrchestrateXError):
+                logger.exception("%s %s failed unexpectedly", request.method, request.url.path)
+            error = from_exception(exc)
+            oid = call.orchestration.id
+            error.message += f" (orchestration {oid} had started: follow GET /api/orchestration/status/{oid})"
+            error.headers.update({**call.headers, **NO_RETRY})
+            raise error from None
+
+    async def _answer(
+        self, request: Request, user: Principal, body: ChatRequest, call: ChatCall, task: asyncio.Task[RunResult]
+    ) -> Response:
+        """The answer of a call without `stream`, once its run (`task`) has ended."""
+        state, target = self.state, call.target
         waited = await wait_for_run(state, request, user, task)
         if waited == "revoked":
             await state.orchestrator.cancel(call.orchestration.id)
