@@ -470,6 +470,10 @@ def test_unknown_urls_and_methods_answer_with_documented_codes(api: Api) -> None
     assert error_of(api.client.get("/v1/nowhere", headers=api.alice), 404)["code"] == "not_found"
     assert error_of(api.client.delete("/v1/models", headers=api.alice), 405)["code"] == "method_not_allowed"
     assert {"not_found", "method_not_allowed"} <= DOCUMENTED_CODES
+    # (a GET where POST is needed, as a browser sends: the answer had no `Allow` header and did not name POST)
+    wrong = api.client.get("/v1/chat/completions", headers=api.alice)
+    assert wrong.headers["Allow"] == "POST"
+    assert error_of(wrong, 405)["message"] == "GET is not allowed on /v1/chat/completions: use POST"
 
 
 def test_every_error_code_of_the_v1_modules_is_documented() -> None:

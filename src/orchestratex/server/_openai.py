@@ -82,7 +82,10 @@ class OpenAIRoutes:
             assert isinstance(exc, HTTPException)
             status = exc.status_code
             message, code = _HTTP_ERRORS.get(status, (exc.detail, None))
-            return openai_error_response(OpenAIError(status, message, code=code))
+            headers = dict(exc.headers or {})  # (a 405's `Allow`)
+            if status == 405 and headers.get("Allow"):
+                message = f"{request.method} is not allowed on {request.url.path}: use {headers['Allow']}"
+            return openai_error_response(OpenAIError(status, message, code=code, headers=headers))
 
         return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 
