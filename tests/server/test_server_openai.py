@@ -298,6 +298,7 @@ TOOL_CALL = {"id": "a", "type": "function", "function": {"name": "f", "arguments
         ({"tool_choice": "required"}, "tool_choice", "unsupported_parameter"),
         ({"response_format": {"type": "json_object"}}, "response_format", "unsupported_parameter"),
         ({"logprobs": True}, "logprobs", "unsupported_parameter"),
+        ({"top_logprobs": 3}, "top_logprobs", "unsupported_parameter"),  # (was blamed on `logprobs`, not sent)
         ({"audio": {"voice": "alloy", "format": "wav"}}, "audio", "unsupported_parameter"),
         ({"modalities": ["text", "audio"]}, "modalities", "unsupported_parameter"),
         ({"web_search_options": {}}, "web_search_options", "unsupported_parameter"),

@@ -256,7 +256,8 @@ def _check_supported(request: ChatRequest) -> None:
     if fmt != "text":
         raise _refuse("response_format", f"response_format {fmt!r} is not supported: only text answers are")
     if request.logprobs or request.top_logprobs:
-        raise _refuse("logprobs", "logprobs are not supported: the answer is chosen by judges, not sampled once")
+        param = "logprobs" if request.logprobs else "top_logprobs"
+        raise _refuse(param, f"{param} are not supported: the answer is chosen by judges, not sampled once")
     for param, why in _NOT_DONE:
         if getattr(request, param) is not None:
             raise _refuse(param, why)
