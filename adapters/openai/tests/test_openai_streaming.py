@@ -159,6 +159,8 @@ def error_event(error: dict[str, Any]) -> bytes:
         ({"message": "overloaded", "type": "InternalServerError", "code": 503}, ProviderServerError, 503),  # vLLM
         ({"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}, RateLimited, 429),
         ({"message": "too long", "type": "BadRequestError", "code": 400}, ProviderHTTPError, 400),
+        # OpenRouter's mid-stream error names the server error by its `code` (was a ProviderError, never retried)
+        ({"message": "Provider disconnected unexpectedly", "code": "server_error"}, ProviderServerError, 500),
     ],
 )
 async def test_an_error_event_mid_stream_is_classified_as_the_status_it_stands_for(

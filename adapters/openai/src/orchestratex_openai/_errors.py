@@ -41,13 +41,13 @@ def _status_error(exc: openai.APIStatusError, *, provider: str, model: str, api_
 def _stream_status(exc: openai.APIError) -> int | None:
     """The HTTP status an error event sent mid-stream (`data: {"error": {...}}`, after a 200) stands for:
     its numeric `code` (as vLLM and LiteLLM send), TGI's `http_status_code`, 429 for `rate_limit_exceeded`,
-    500 for OpenAI's `server_error` type; None when it names none."""
+    500 for OpenAI's `server_error` type (OpenRouter's `server_error` code); None when it names none."""
     code = str(exc.code or "").lower()
     if code.isdigit() and 400 <= int(code) <= 599:
         return int(code)
     if code == "rate_limit_exceeded":
         return 429
-    if exc.type == "server_error":
+    if exc.type == "server_error" or code == "server_error":  # (OpenRouter names it by its `code`)
         return 500
     # Hugging Face TGI's error event: `{"message", "http_status_code"}`
     tgi = exc.body.get("http_status_code") if isinstance(exc.body, Mapping) else None
