@@ -158,3 +158,14 @@ def test_a_base_url_without_its_scheme_is_refused_naming_the_variable_and_the_fi
     with pytest.raises(ConfigurationError, match="base_url"):
         OllamaProvider(base_url=url)
     assert OllamaProvider.from_env({"OLLAMA_BASE_URL": "HTTP://localhost:11434/v1"}).base_url.startswith("http://")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://localhost:11434/v1/chat/completions", "http://localhost:11434/v1/chat/completions/"]
+)
+def test_a_base_url_naming_the_endpoint_is_refused_with_the_root_to_write(url: str) -> None:
+    """The endpoint's URL given as the base URL (as tools that ask for "the endpoint" take it) sent every call to
+    /v1/chat/completions/chat/completions: each failed with a 404, and the run ended with every model failed."""
+    with pytest.raises(ConfigurationError, match="OLLAMA_BASE_URL") as raised:
+        OllamaProvider.from_env({"OLLAMA_BASE_URL": url})
+    assert "http://localhost:11434/v1" in str(raised.value) and "/chat/completions" in str(raised.value)

@@ -140,12 +140,19 @@ class OpenAIProvider(Provider):
 
     @classmethod
     def _check_scheme(cls, base_url: str, where: str) -> None:
-        """A base URL without `http://` or `https://` (`localhost:11434/v1`, as a host and port are often written)
-        is refused here, naming where it came from: every call would fail as a connection error."""
+        """A base URL without `http://` or `https://` (`localhost:11434/v1`, as a host and port are often written),
+        or naming the endpoint (`…/v1/chat/completions`), is refused here, naming where it came from: every call
+        would fail."""
         if urlsplit(base_url).scheme.lower() not in ("http", "https"):
             raise ConfigurationError(
                 f"{cls.name}: the base URL {base_url!r} ({where}) does not start with http:// or https://;"
                 f" write it whole, e.g. http://{base_url.split('://')[-1]}"
+            )
+        root = base_url.rstrip("/")
+        if root.endswith("/chat/completions"):  # (the endpoint's URL: the SDK adds the path itself)
+            raise ConfigurationError(
+                f"{cls.name}: the base URL {base_url!r} ({where}) names the endpoint; write the API root,"
+                f" {root.removesuffix('/chat/completions')} (calls add /chat/completions)"
             )
 
     @classmethod
