@@ -173,7 +173,8 @@ def _first_error(exc: ValidationError) -> ErrorDetails:
     which forms the field takes (pydantic's first would blame the text form whatever was given)."""
     errors = exc.errors()
     err = errors[0]
-    at = next((i for i, p in enumerate(err["loc"]) if p in _EITHER), None)
+    loc = err["loc"]  # (the tag follows the field: a `metadata` key named "str" is no form)
+    at = next((i for i, p in enumerate(loc) if p in _EITHER and i > 0 and loc[i - 1] in ("content", "stop")), None)
     if at is None:
         return err
     prefix = err["loc"][:at]
