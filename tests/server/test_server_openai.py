@@ -284,6 +284,10 @@ def test_session_and_thread_ids_place_the_call(api: Api) -> None:
     assert error_of(chat(api, thread_id=tid, session_id=other), 400)["param"] == "thread_id"
     api.client.patch(f"/api/sessions/{sid}/status", json={"status": "completed"}, headers=api.alice)
     assert error_of(chat(api, session_id=sid), 400)["code"] == "session_not_active"
+    # (the session came from the thread: `param` says so, as documented; it said `session_id`, not sent)
+    ended = error_of(chat(api, thread_id=tid), 400)
+    assert (ended["code"], ended["param"]) == ("session_not_active", "thread_id"), ended
+    assert f"thread {tid}" in ended["message"]
 
 
 IMAGE = {"type": "image_url", "image_url": {"url": "x"}}

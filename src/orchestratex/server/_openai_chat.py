@@ -217,10 +217,11 @@ async def _session_and_thread(
         return await sessions.get(user.user_id), None
     session = await _owned(load_session(state, user, sid), "session_id")
     if session.status != "active":
+        whose = f"thread {thread.id}'s session" if thread is not None else "session"
         raise OpenAIError(
             400,
-            f"session {session.id} is {session.status}: orchestrations start only in an active session",
-            param="session_id",
+            f"{whose} {session.id} is {session.status}: orchestrations start only in an active session",
+            param="session_id" if thread is None else "thread_id",  # (the one the request gave)
             code="session_not_active",
         )
     return session, thread
