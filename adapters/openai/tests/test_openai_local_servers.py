@@ -379,3 +379,14 @@ async def test_a_llama_cpp_server_error_line_in_a_stream_is_retried_as_a_server_
     with pytest.raises(ProviderServerError, match="failed to decode the batch") as raised:
         await local(server).generate_stream(ask(SMALL), on_text)
     assert raised.value.retryable
+
+
+async def test_a_local_judge_s_think_block_is_left_out_of_its_json() -> None:
+    """A reasoning model served without a reasoning parser (DeepSeek-R1 or Qwen3 on vLLM, llama.cpp, older Ollama)
+    writes its thinking in the answer, `<think>…</think>`, before the JSON a judge is asked for. With a brace in the
+    thinking, the JSON was not found: the verdict fell back to prose, its feedback the tail of the JSON (`"ok"}`)."""
+    text = '<think>\nThe answer handles {x} but not {y}. Maybe 6?\n</think>\n\n{"score": 8, "feedback": "Handle y."}'
+    body = chat_completion(Usage(input_tokens=30, output_tokens=40), text=text)
+    request = ask(SMALL).model_copy(update={"json_output": True, "purpose": "judge"})
+    generation = await local(MockServer(Reply(200, json=body))).generate(request)
+    assert json.loads(generation.text) == {"score": 8, "feedback": "Handle y."}

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 __all__ = ["retry_after_seconds", "unwrap_json_object"]
 
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
+_THINKING = re.compile(r"\A\s*<think>.*?</think>", re.DOTALL)
+"""A reasoning model's thinking at the start of its answer (DeepSeek-R1, Qwen3 served without a reasoning parser)."""
 
 
 def _number(value: str) -> float | None:
@@ -44,10 +46,11 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 def unwrap_json_object(text: str) -> str:
     """The JSON object in `text` (bare, in a code fence, or amid prose); `text` itself when there is none.
 
-    A judge's answer without JSON is passed through untouched: the evaluator's tolerant parser
-    still finds a score in prose like `8/10`.
+    A leading `<think>…</think>` block (a reasoning model's thinking, left in its answer by a server without a
+    reasoning parser) is skipped. A judge's answer without JSON is passed through untouched: the evaluator's
+    tolerant parser still finds a score in prose like `8/10`.
     """
-    stripped = text.strip()
+    stripped = _THINKING.sub("", text, count=1).strip()  # (its braces are no JSON of the verdict)
     candidates = [stripped]
     fenced = _FENCE.search(stripped)
     if fenced:
