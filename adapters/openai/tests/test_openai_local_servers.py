@@ -17,6 +17,7 @@ from orchestratex.exceptions import (
     ProviderError,
     ProviderHTTPError,
     ProviderServerError,
+    RateLimited,
 )
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.providers import GenerationRequest, Message
@@ -390,3 +391,18 @@ async def test_a_local_judge_s_think_block_is_left_out_of_its_json() -> None:
     request = ask(SMALL).model_copy(update={"json_output": True, "purpose": "judge"})
     generation = await local(MockServer(Reply(200, json=body))).generate(request)
     assert json.loads(generation.text) == {"score": 8, "feedback": "Handle y."}
+
+
+@pytest.mark.parametrize("shape", ["status", "string"])
+async def test_tgi_s_overload_sent_mid_stream_is_rate_limited(shape: str) -> None:
+    """TGI answers "Model is overloaded" with 429 before a stream, but inside one (where it validates and queues a
+    streamed request) it labels every error 422: the overload was a ProviderHTTPError (or, as a bare string, a
+    ProviderError), never retried, as if the request were wrong."""
+    error = {"message": "Model is overloaded", "http_status_code": 422} if shape == "status" else "Model is overloaded"
+
+    async def on_text(text: str) -> None:
+        return None
+
+    with pytest.raises(RateLimited, match="Model is overloaded") as raised:
+        await local(tgi_stream(error)).generate_stream(ask(SMALL), on_text)
+    assert raised.value.status_code == 429 and raised.value.retryable

@@ -49,6 +49,8 @@ def _stream_status(exc: openai.APIError) -> int | None:
         return 429
     if exc.type == "server_error" or code == "server_error":  # (OpenRouter names it by its `code`)
         return 500
+    if _stream_message(exc) == "Model is overloaded":  # TGI's (429 when answered before its stream; 422 in it)
+        return 429
     # Hugging Face TGI's error event: `{"message", "http_status_code"}`
     tgi = exc.body.get("http_status_code") if isinstance(exc.body, Mapping) else None
     if isinstance(tgi, int) and not isinstance(tgi, bool) and 400 <= tgi <= 599:
