@@ -98,9 +98,9 @@ class OpenAIProvider(Provider):
             sdk = client.with_options(max_retries=0)
             self._clients = LoopClients(sdk)
         else:
-            where = "base_url=" if base_url else self.base_url_env
+            where = "base_url" if base_url else self.base_url_env
             base_url = base_url or self._env(self.base_url_env) or self.default_base_url
-            self._check_scheme(base_url, where or "base_url=")
+            self._check_scheme(base_url, where or "base_url")
             api_key = api_key or self._env(self.api_key_env)
             if not api_key:
                 if self._needs_key(base_url):
