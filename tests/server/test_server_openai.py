@@ -105,6 +105,13 @@ def test_models_lists_the_presets_then_every_usable_model(api: Api) -> None:
     assert missing["code"] == "model_not_found" and missing["param"] == "model"
 
 
+def test_the_models_url_with_a_trailing_slash_lists_the_models(api: Api) -> None:
+    """`GET /v1/models/` (a base URL joined with a slash too many) answered 404 "The model `` does not exist"."""
+    listed = api.client.get("/v1/models/", headers=api.alice)
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == api.client.get("/v1/models", headers=api.alice).json()
+
+
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer ox_not-a-key"}, {"Authorization": "Basic abc"}])
 def test_every_v1_route_needs_a_key(api: Api, headers: dict[str, str]) -> None:
     for r in (api.client.get("/v1/models", headers=headers), chat(api, headers)):

@@ -143,6 +143,8 @@ class OpenAIRoutes:
 
     async def get_model(self, request: Request, user: Principal) -> Response:
         name = request.path_params["model"]
+        if not name:  # `/v1/models/`: the list, with a trailing slash (it said "The model `` does not exist")
+            return await self.list_models(request, user)
         target = resolve_target(name, self.presets, self.state)
         if target.model is None:
             return _json(self._preset_entry(name, target.preset))
