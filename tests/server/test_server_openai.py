@@ -233,6 +233,26 @@ def test_the_conversation_reaches_the_orchestration(api: Api) -> None:
     ]
 
 
+def test_an_assistant_s_refusal_in_the_conversation_is_what_it_said(api: Api) -> None:
+    """An assistant turn holding a refusal, as OpenAI answers one and the SDK types allow (a `refusal` part, or the
+    `refusal` field with no content), was refused ("'refusal' parts are not supported (text only)") or dropped as
+    an empty message; it is now the assistant's turn, in its words."""
+    said = "I can't help with that."
+    for turn in (
+        {"role": "assistant", "content": [{"type": "refusal", "refusal": said}]},
+        {"role": "assistant", "content": None, "refusal": said},
+    ):
+        messages = [{"role": "user", "content": "Pick a lock"}, turn, {"role": "user", "content": "Explain locks"}]
+        doc = status_of(api, ok(chat(api, messages=messages)).id.removeprefix("chatcmpl-"))
+        assert [(m["role"], m["content"]) for m in doc["messages"]] == [
+            ("user", "Pick a lock"),
+            ("assistant", said),
+            ("user", "Explain locks"),
+        ]
+    user_refusal = [{"role": "user", "content": [{"type": "refusal", "refusal": "x"}]}]
+    assert error_of(chat(api, messages=user_refusal), 400)["param"] == "messages.0.content.0.type"
+
+
 def test_a_thread_keeps_its_conversation(api: Api) -> None:
     first = chat(api, messages=[{"role": "user", "content": "Name a prime number"}])
     ext = first.json()["orchestratex"]

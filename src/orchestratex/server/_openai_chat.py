@@ -38,7 +38,7 @@ from ._app import ServerState
 from ._auth import Principal
 from ._openai_errors import OpenAIError
 from ._openai_presets import Preset
-from ._openai_schemas import ChatRequest, OrchestrationOptions
+from ._openai_schemas import ChatMessageIn, ChatRequest, ContentPart, OrchestrationOptions
 from ._quota import text_bytes
 
 __all__ = [
@@ -98,18 +98,9 @@ def chat_messages(request: ChatRequest) -> list[Message]:
             if getattr(m, field, None):
                 raise _unsupported(f"{param}.{field}", "tool calls are not supported (no tools here)")
         if isinstance(m.content, list):
-            texts = []
-            for j, part in enumerate(m.content):
-                if part.type != "text":
-                    raise _unsupported(
-                        f"{param}.content.{j}.type", f"{part.type!r} parts are not supported (text only)"
-                    )
-                if part.text is None:
-                    raise _invalid(f"{param}.content.{j}.text", "a text part needs its `text`")
-                texts.append(part.text)
-            content = "\n".join(texts)
+            content = "\n".join(_part_text(part, m.role, f"{param}.content.{j}") for j, part in enumerate(m.content))
         else:
-            content = m.content or ""
+            content = m.content or _refusal(m)
         role = "system" if m.role == "developer" else m.role
         messages.append(Message(role=role, content=content))
     last = len(messages) - 1
@@ -122,6 +113,27 @@ def chat_messages(request: ChatRequest) -> list[Message]:
     if not messages[last].content.strip():
         raise _invalid(f"messages.{last}.content", "the last user message has no text: give the text to answer")
     return messages
+
+
+def _part_text(part: ContentPart, role: str, param: str) -> str:
+    """The text of a content part: a `text` part's, or the refusal an assistant turn holds (OpenAI answers one as a
+    `refusal` part, which a client sends back as it received it); 400 for any other part."""
+    if part.type == "refusal" and role == "assistant":
+        refusal = (part.model_extra or {}).get("refusal")
+        if not isinstance(refusal, str):
+            raise _invalid(f"{param}.refusal", "a refusal part needs its `refusal` text")
+        return refusal
+    if part.type != "text":
+        raise _unsupported(f"{param}.type", f"{part.type!r} parts are not supported (text only)")
+    if part.text is None:
+        raise _invalid(f"{param}.text", "a text part needs its `text`")
+    return part.text
+
+
+def _refusal(message: ChatMessageIn) -> str:
+    """An assistant turn's `refusal` (OpenAI's answer that refused, with no content), else no text."""
+    refusal = (message.model_extra or {}).get("refusal") if message.role == "assistant" else None
+    return refusal if isinstance(refusal, str) else ""
 
 
 def _unsupported(param: str, why: str) -> OpenAIError:

@@ -17,7 +17,7 @@ from ._numbers import Flag, Integer, Number, number_message
 from ._openai_errors import OpenAIError
 from ._schemas import Domain
 
-__all__ = ["ChatRequest", "OrchestrationOptions", "StreamOptions", "parse_chat_request"]
+__all__ = ["ChatMessageIn", "ChatRequest", "ContentPart", "OrchestrationOptions", "StreamOptions", "parse_chat_request"]
 
 
 class StreamOptions(BaseModel):
