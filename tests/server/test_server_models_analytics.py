@@ -71,3 +71,22 @@ def test_analytics_of_other_users_answer_404(api: Api) -> None:
     assert r.json() == {"detail": "no user 'alice'", "status_code": 404}
     assert api.client.get("/api/analytics/user/alice", headers=api.admin).json()["sessions"] == 1
     assert api.client.get(f"/api/analytics/session/{sid}", headers=api.admin).status_code == 200
+
+
+def test_models_do_not_show_other_users_domain_names(api: Api) -> None:
+    """The statistics count every user's calls: a domain of one's own (a name bob chose) is not shown to alice."""
+    sid = api.session(api.bob)["_id"]
+    tid = api.thread(sid, api.bob, domain="bob-acquisition-of-acme")["_id"]
+    api.wait(api.start(tid, api.bob, settings={"max_iterations": 1})["_id"], api.bob)
+    coding = api.session(api.bob)["_id"]
+    api.wait(api.start(api.thread(coding, api.bob, domain="coding")["_id"], api.bob)["_id"], api.bob)
+
+    def domains(who: dict[str, str]) -> set[str]:
+        listed = api.client.get("/api/models/", headers=who).json()
+        one = [api.client.get(f"/api/models/{m['name']}", headers=who).json() for m in listed]
+        assert [m["stats"] for m in one] == [m["stats"] for m in listed]
+        return {d for m in listed for d in m["stats"]["mean_score_by_domain"]}
+
+    assert "bob-acquisition-of-acme" in domains(api.admin)
+    for who in (api.alice, api.bob):
+        assert domains(who) == {"coding"}

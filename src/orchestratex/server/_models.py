@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from ..catalog import ModelProfile
+from ..domains import DOMAINS
 from ..exceptions import NotFound, UnknownModelError
 from ._app import ServerState, state_of
+from ._auth import Principal, principal_of
 from ._errors import ERROR_RESPONSES, quoted
 from ._schemas import ModelOut, document
 
@@ -18,9 +20,15 @@ _LONGEST_SHOWN = 200
 router = APIRouter(prefix="/api/models", tags=["models"], responses=ERROR_RESPONSES)
 
 
-async def _describe(state: ServerState, model: ModelProfile) -> ModelOut:
+async def _describe(state: ServerState, model: ModelProfile, principal: Principal) -> ModelOut:
     orchestrator = state.orchestrator
     aliases = sorted(a for a, target in orchestrator.catalog.aliases.items() if target == model.name)
+    stats = await state.store.model_stats(model.name)
+    if not principal.admin:
+        # a domain of one's own is a name a user chose (`acme-merger`): the statistics count every user's calls, so
+        # they show the built-in domains only (an admin sees all of them)
+        shown = {d: s for d, s in stats.mean_score_by_domain.items() if d in DOMAINS}
+        stats = stats.model_copy(update={"mean_score_by_domain": shown})
     return ModelOut(
         name=model.name,
         provider=model.provider,
@@ -34,7 +42,7 @@ async def _describe(state: ServerState, model: ModelProfile) -> ModelOut:
         status=orchestrator.model_status(model.name),
         circuit=orchestrator.circuit.state(model.name),
         aliases=aliases,
-        stats=await state.store.model_stats(model.name),
+        stats=stats,
     )
 
 
@@ -42,7 +50,8 @@ async def _describe(state: ServerState, model: ModelProfile) -> ModelOut:
 async def list_models(request: Request) -> Response:
     """Every model of the catalog (simulated ones are `sim:<model>` and answer to the real names)."""
     state = state_of(request)
-    return document([await _describe(state, m) for m in state.orchestrator.catalog])
+    principal = principal_of(request)
+    return document([await _describe(state, m, principal) for m in state.orchestrator.catalog])
 
 
 @router.get("/{model_name:path}", response_model=ModelOut, summary="Get Model Profile")
@@ -56,4 +65,4 @@ async def get_model(model_name: str, request: Request) -> Response:
         if len(model_name) > _LONGEST_SHOWN:
             raise NotFound(f"no model {quoted(model_name)}: `GET /api/models/` lists them") from None
         raise NotFound(exc.message) from None
-    return document(await _describe(state, model))
+    return document(await _describe(state, model, principal_of(request)))

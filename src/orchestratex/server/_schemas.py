@@ -136,7 +136,8 @@ class ModelOut(BaseModel):
     circuit: Literal["closed", "open", "half_open"]
     aliases: list[str]
     stats: ModelStats
-    """Live statistics over every recorded call: requests, error rate, latency p50/p95, mean score per domain."""
+    """Live statistics over every recorded call: requests, error rate, latency p50/p95, mean score per domain (the
+    built-in domains only, unless the key is an admin's: a domain of one's own is a name some user chose)."""
 
 
 def document(
