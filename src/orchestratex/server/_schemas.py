@@ -19,6 +19,7 @@ from ._numbers import Integer, Number
 from ._users import UserId
 
 __all__ = [
+    "MAX_DOMAIN_CHARS",
     "Analytics",
     "Limit",
     "ModelOut",
@@ -40,19 +41,35 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip")]
 
 
+MAX_DOMAIN_CHARS = 100
+"""The longest domain a request may name: a domain is a name (`coding`, `acme-contracts`), stored with every thread
+and orchestration and counted in no storage quota."""
+
+
 def _domain(value: object) -> object:
     """`check_domain`, for a request's `domain`: the library's reading (a built-in domain in any case, or a name of
-    one's own) and its message."""
+    one's own) and its message; a name over `MAX_DOMAIN_CHARS` is refused."""
     try:
-        return check_domain(value)
+        domain = check_domain(value)
     except UserError as exc:
         raise PydanticCustomError("domain", exc.message) from None
+    if domain is not None and len(domain) > MAX_DOMAIN_CHARS:
+        raise PydanticCustomError(
+            "domain",
+            "a domain is a name of at most {most} characters, not {length}: name the task's kind (the text goes in"
+            " the prompt or the context)",
+            {"most": MAX_DOMAIN_CHARS, "length": len(domain)},
+        )
+    return domain
 
 
 Domain = Annotated[
     str | None,
     BeforeValidator(_domain),
-    Field(description="coding, math, science, writing, analysis or general (any case), or a name of your own"),
+    Field(
+        description="coding, math, science, writing, analysis or general (any case), or a name of your own (at most"
+        " 100 characters)"
+    ),
 ]
 _ID = Field(min_length=1, max_length=64)
 
