@@ -26,6 +26,7 @@ from ..exceptions import (
     ProviderError,
     StoreError,
     StoreUnavailable,
+    UnknownModelError,
     UserError,
 )
 from ._numbers import number_message
@@ -206,7 +207,7 @@ def library_response(exc: OrchestrateXError, method: str, path: str) -> JSONResp
     an unavailable store (busy, unreachable) answers 503 with `Retry-After`."""
     status = status_for(exc)
     if status < 500:
-        return error_response(status, exc.message)
+        return error_response(status, _message(exc))
     if isinstance(exc, StoreUnavailable):
         logger.warning("%s %s answered 503: %s", method, path, exc.message)
         detail = f"the database is unavailable (busy or unreachable): retry in {RETRY_AFTER_S} s"
@@ -215,7 +216,18 @@ def library_response(exc: OrchestrateXError, method: str, path: str) -> JSONResp
     return error_response(status, without_paths(exc.message))
 
 
-def quoted(text: str, most: int = 80) -> str:
+def _message(exc: OrchestrateXError) -> str:
+    """The library's message for a client: a model name it quotes (from a request's `preferred_models` or `judges`,
+    of any length) is cut as `quoted` cuts it."""
+    if isinstance(exc, UnknownModelError) and len(exc.name) > _LONGEST_QUOTED:
+        return exc.message.replace(repr(exc.name), quoted(exc.name), 1)
+    return exc.message
+
+
+_LONGEST_QUOTED = 80
+
+
+def quoted(text: str, most: int = _LONGEST_QUOTED) -> str:
     """`text` quoted for an error message, cut past `most` characters (saying how long it was): an answer must not
     echo a 60 KB path segment or field whole."""
     if len(text) <= most:
