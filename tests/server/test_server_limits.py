@@ -62,6 +62,7 @@ def test_concurrent_orchestrations_per_user(make_api: Callable[..., Api]) -> Non
     r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice)
     assert r.status_code == 429
     assert r.json()["detail"] == "user alice already has 2 orchestrations running (the limit): wait for one to end"
+    assert r.headers["Retry-After"] == "1"  # as every other 429 of the API (and this one on /v1)
     bob_tid = api.thread(api.session(api.bob)["_id"], api.bob)["_id"]
     api.wait(api.start(bob_tid, api.bob)["_id"], api.bob)  # another user is not affected
     for oid in running:

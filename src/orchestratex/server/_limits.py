@@ -191,6 +191,10 @@ class RateLimiter:
         return int(counter[0])
 
 
+CONCURRENCY_RETRY_AFTER_S = 1
+"""`Retry-After` of the 429 for too many orchestrations running (the same on `/api` and `/v1`)."""
+
+
 class ConcurrencyLimiter:
     """Orchestrations per user that are `pending` or `running`, counted from the store itself.
 
@@ -233,6 +237,7 @@ class ConcurrencyLimiter:
                 raise ApiError(
                     429,
                     f"user {user_id} already has {self.limit} orchestrations running (the limit): wait for one to end",
+                    {"Retry-After": str(CONCURRENCY_RETRY_AFTER_S)},  # (when one ends is not known: a short wait)
                     limit="concurrency",
                 )
             # starts contending for the last slots step back for random, growing pauses until one goes alone
