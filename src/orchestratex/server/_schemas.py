@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Literal
 
-from fastapi import Query, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -15,6 +15,7 @@ from ..exceptions import UserError
 from ..records import Orchestration, Session, SessionStatus, Thread
 from ..stores import Analytics, ModelStats
 from ..usage import MAX_AMOUNT
+from ._errors import ApiError
 from ._numbers import Integer, Number
 from ._users import UserId
 
@@ -33,12 +34,25 @@ __all__ = [
     "StartSettings",
     "Thread",
     "ThreadCreate",
+    "check_page",
     "document",
     "stream_documents",
 ]
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip")]
+
+
+def check_page(request: Request) -> None:
+    """422 for a `limit` or `offset` given more than once in the URL (`?limit=5&limit=7`: which one was meant is not
+    for the server to guess), or not in plain ASCII digits (`1_0`, `+5`, `5.0` would be read as numbers), as the
+    WebSocket's `since` is refused."""
+    for name in ("limit", "offset"):
+        given = request.query_params.getlist(name)
+        if len(given) > 1:
+            raise ApiError(422, f"{name}: given more than once in the URL: give it once")
+        if given and not (given[0].isascii() and given[0].isdigit()):
+            raise ApiError(422, f"{name}: must be a whole number in plain digits, not {given[0][:40]!r}")
 
 
 MAX_DOMAIN_CHARS = 100

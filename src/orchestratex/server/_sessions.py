@@ -9,7 +9,16 @@ from ._access import load_session, load_to_stop
 from ._app import state_of
 from ._auth import principal_of
 from ._errors import ERROR_RESPONSES, quoted
-from ._schemas import Limit, Offset, Session, SessionCreate, SessionStatusUpdate, document, stream_documents
+from ._schemas import (
+    Limit,
+    Offset,
+    Session,
+    SessionCreate,
+    SessionStatusUpdate,
+    check_page,
+    document,
+    stream_documents,
+)
 
 __all__ = ["router"]
 
@@ -40,6 +49,7 @@ async def create_session(body: SessionCreate, request: Request) -> Response:
 @router.get("/user/{user_id}", response_model=list[Session], summary="List User Sessions")
 async def list_user_sessions(user_id: str, request: Request, limit: Limit = 100, offset: Offset = 0) -> Response:
     """The user's sessions, oldest first (a non-admin key may only ask for its own user)."""
+    check_page(request)
     user = principal_of(request)
     if not user.may_see(user_id):
         raise NotFound(f"no user {quoted(user_id)}")

@@ -9,7 +9,7 @@ from ._app import state_of
 from ._auth import principal_of
 from ._errors import ERROR_RESPONSES
 from ._quota import text_bytes
-from ._schemas import Limit, Offset, Thread, ThreadCreate, document, stream_documents
+from ._schemas import Limit, Offset, Thread, ThreadCreate, check_page, document, stream_documents
 
 __all__ = ["router"]
 
@@ -36,6 +36,7 @@ async def create_thread(body: ThreadCreate, request: Request) -> Response:
 
 @router.get("/session/{session_id}", response_model=list[Thread], summary="List Session Threads")
 async def list_session_threads(session_id: str, request: Request, limit: Limit = 100, offset: Offset = 0) -> Response:
+    check_page(request)
     user = principal_of(request)
     state = state_of(request)
     await load_session(state, user, session_id)

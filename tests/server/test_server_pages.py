@@ -1,0 +1,36 @@
+"""The list routes' `limit` and `offset` are read as the WebSocket's `since` is: given once, in plain ASCII digits."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Api
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("limit=1&limit=3", "limit: given more than once in the URL: give it once"),
+        ("offset=0&offset=2", "offset: given more than once in the URL: give it once"),
+        ("limit=1_0", "limit: must be a whole number in plain digits, not '1_0'"),
+        ("limit=%2B2", "limit: must be a whole number in plain digits, not '+2'"),
+        ("limit=+2", "limit: must be a whole number in plain digits, not ' 2'"),  # (a + is a space)
+        ("offset=1.0", "offset: must be a whole number in plain digits, not '1.0'"),
+        ("offset=-0", "offset: must be a whole number in plain digits, not '-0'"),
+    ],
+)
+def test_a_page_asked_ambiguously_is_refused(api: Api, query: str, detail: str) -> None:
+    sid = api.session()["_id"]
+    for _ in range(3):
+        api.thread(sid)
+    for path in (f"/api/threads/session/{sid}", "/api/sessions/user/alice"):
+        r = api.client.get(f"{path}?{query}", headers=api.alice)
+        assert r.status_code == 422, (path, r.text)
+        assert r.json() == {"detail": detail, "status_code": 422}
+
+
+def test_a_page_asked_plainly_is_served(api: Api) -> None:
+    sid = api.session()["_id"]
+    ids = [api.thread(sid)["_id"] for _ in range(3)]
+    r = api.client.get(f"/api/threads/session/{sid}?limit=01&offset=1", headers=api.alice)
+    assert r.status_code == 200 and [t["_id"] for t in r.json()] == ids[1:2]
