@@ -141,6 +141,15 @@ def error_response(
     return JSONResponse(body, status_code=status_code, headers=dict(headers) if headers else None)
 
 
+def _loc(loc: Any) -> list[Any]:
+    """An error's location, each name in it cut as `quoted` cuts (an unknown field may be named by a 5 MB key)."""
+    return [p if not isinstance(p, str) or len(p) <= _LONGEST_QUOTED else _cut(p) for p in loc]
+
+
+def _cut(text: str) -> str:
+    return f"{text[: _LONGEST_QUOTED // 2]}… ({len(text)} characters)"
+
+
 def _field(loc: Any) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -148,7 +157,7 @@ def _field(loc: Any) -> str:
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"loc": err["loc"], "msg": number_message(err), "type": err["type"]} for err in exc.errors()]
+    errors = [{"loc": _loc(err["loc"]), "msg": number_message(err), "type": err["type"]} for err in exc.errors()]
     if any(err["type"] == "json_invalid" for err in errors):
         return error_response(400, "the request body is not valid JSON")
     detail = _whole_body(request, errors)
