@@ -92,3 +92,21 @@ def test_a_graceful_stop_hands_the_runs_back_together_not_one_after_another(
 
     statuses, resumable = asyncio.run(handed_back())
     assert statuses == ["running"] * 5 and sorted(resumable) == sorted(oids)  # their leases given up
+
+
+def test_an_app_served_again_runs_its_orchestrations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One app, served twice (a `TestClient(app)` after another, as a module-scoped app in a test suite is): the second
+    time, every run started stayed `pending` (the first close's hand-back went on refusing runs), and a run the first
+    close handed back was never finished."""
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0.5")  # (read once, by the app's orchestrator)
+    store = SQLiteStore(":memory:")
+    app = create_app(store, settings=ServerSettings(shutdown_grace_s=0.05, rate_limit=10_000))
+    with TestClient(app) as client:
+        alice = bearer(client.portal.call(issue_api_key, store, "alice"))  # type: ignore[union-attr]
+        first = Api(client, store, alice, {}, {}, {})
+        tid = first.thread(first.session()["_id"])["_id"]
+        handed_back = first.start(tid)["_id"]
+    with TestClient(app) as client:
+        again = Api(client, store, alice, {}, {}, {})
+        assert again.wait(handed_back)["status"] == "completed"
+        assert again.wait(again.start(tid)["_id"])["status"] == "completed"

@@ -73,6 +73,11 @@ class Runner:
         return sum(stopped)
 
     def start_resuming(self) -> None:
+        """Begin serving: resume runs now and every `resume_every_s`. An app's lifespan may run again after it ended
+        (one `TestClient(app)` after another): what the last close left is forgotten, or every run launched would be
+        handed back at once, left `pending`."""
+        self._closing = None
+        self._handing_back = False
         self._resumer = asyncio.create_task(self._resume_loop(), name="orchestratex-resumer")
 
     async def resume_once(self) -> list[str]:
