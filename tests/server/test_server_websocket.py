@@ -373,3 +373,35 @@ async def test_a_session_is_over_only_once_every_orchestration_of_it_has_ended_o
     await store.set_session_status(session.id, "completed")
     assert await _session_over(state, session.id) is None  # (the fifth, on the third page, still runs)
     assert runs[-1].status == "running"
+
+
+def test_a_stream_closed_because_the_store_failed_says_why_in_the_log(
+    make_api: Callable[..., Api], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client of a stream the store failed sees only close code 1011; the server's log said nothing of it, so an
+    operator could not tell why clients were dropped. It now logs one warning naming the session and the failure."""
+    from orchestratex.events import Event
+    from orchestratex.exceptions import StoreError
+    from orchestratex.stores import SQLiteStore
+
+    class Failing(SQLiteStore):
+        failing = False
+
+        async def list_events(self, session_id: str, **kwargs: Any) -> list[Event]:
+            if self.failing:
+                raise StoreError("disk I/O error while reading events")
+            return await super().list_events(session_id, **kwargs)
+
+    store = Failing(":memory:")
+    api = make_api(store=store)
+    sid = api.session()["_id"]
+    store.failing = True
+    with caplog.at_level("WARNING", logger="orchestratex.server"):
+        with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice) as ws:
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+    assert closed.value.code == 1011
+    logged = [r.getMessage() for r in caplog.records if r.name == "orchestratex.server"]
+    assert logged == [
+        f"the event stream of session {sid} closed with 1011: the store failed: disk I/O error while reading events"
+    ]

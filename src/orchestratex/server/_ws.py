@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
@@ -59,6 +60,8 @@ CLOSE_SESSION_ENDED = 1000
 
 _PAGE = 500
 _GAP_WAIT_S = 2.0
+
+logger = logging.getLogger("orchestratex.server")
 
 router = APIRouter()
 
@@ -204,11 +207,23 @@ async def _serve(
         if not closed:  # the client does not take even the close: drop what it left unsent
             abort_connection(websocket.client)
     elif pump in done and pump.exception() is not None:
+        _log_failure(subscriber.session_id, pump.exception())
         with contextlib.suppress(Exception):
             await websocket.close(1011, "server error while streaming: reconnect with ?since=<last seq received>")
     elif pump in done:
         with contextlib.suppress(Exception):
             await websocket.close(CLOSE_SESSION_ENDED, pump.result())
+
+
+def _log_failure(session_id: str, exc: BaseException | None) -> None:
+    """Say in the server's log why a stream is closed with 1011 (its client sees only the code): the store failed,
+    or a bug. A client gone in the middle of a send is no failure."""
+    if exc is None or isinstance(exc, WebSocketDisconnect | OSError):
+        return
+    if isinstance(exc, StoreError):
+        logger.warning("the event stream of session %s closed with 1011: the store failed: %s", session_id, exc.message)
+    else:
+        logger.error("the event stream of session %s closed with 1011", session_id, exc_info=exc)
 
 
 def _now() -> str:
