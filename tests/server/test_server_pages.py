@@ -1,4 +1,5 @@
-"""The list routes' `limit` and `offset` are read as the WebSocket's `since` is: given once, in plain ASCII digits."""
+"""The list routes' `limit` and `offset` are read as the WebSocket's `since` is: given once, in plain ASCII digits (and
+the admin's keys list takes its `user_id` once)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,12 @@ def test_a_page_asked_plainly_is_served(api: Api) -> None:
     ids = [api.thread(sid)["_id"] for _ in range(3)]
     r = api.client.get(f"/api/threads/session/{sid}?limit=01&offset=1", headers=api.alice)
     assert r.status_code == 200 and [t["_id"] for t in r.json()] == ids[1:2]
+
+
+def test_the_keys_of_a_user_given_twice_are_refused(api: Api) -> None:
+    """`?user_id=alice&user_id=bob` listed bob's keys only, without a word, to an admin auditing alice's."""
+    r = api.client.get("/api/admin/keys/?user_id=alice&user_id=bob", headers=api.admin)
+    assert r.status_code == 422, r.text
+    assert r.json() == {"detail": "user_id: given more than once in the URL: give it once", "status_code": 422}
+    listed = api.client.get("/api/admin/keys/?user_id=alice", headers=api.admin).json()
+    assert [k["user_id"] for k in listed] == ["alice"]

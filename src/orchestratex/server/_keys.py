@@ -17,6 +17,7 @@ from ..records import ApiKey
 from ._app import state_of
 from ._auth import Principal, principal_of
 from ._errors import ERROR_RESPONSES, ApiError, ErrorBody, quoted
+from ._schemas import given_once
 from ._users import MAX_USER_ID_CHARS
 
 if TYPE_CHECKING:
@@ -126,8 +127,9 @@ def _admin(request: Request) -> Principal:
 async def list_keys(
     request: Request, user_id: str | None = Query(default=None, min_length=1, max_length=MAX_USER_ID_CHARS)
 ) -> list[ApiKeyInfo]:
-    """Every key (of `user_id` when given), revoked ones included, oldest first; admin keys only."""
+    """Every key (of `user_id` when given, once), revoked ones included, oldest first; admin keys only."""
     _admin(request)
+    given_once(request, "user_id")
     return [key_info(k) for k in await state_of(request).store.list_api_keys(user_id)]
 
 

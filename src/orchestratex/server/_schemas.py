@@ -36,6 +36,7 @@ __all__ = [
     "ThreadCreate",
     "check_page",
     "document",
+    "given_once",
     "stream_documents",
 ]
 
@@ -43,16 +44,22 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Most items to return")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip")]
 
 
+def given_once(request: Request, name: str) -> str | None:
+    """The query parameter `name`, or None; 422 when it is given more than once in the URL (`?limit=5&limit=7`: which
+    one was meant is not for the server to guess), as the WebSocket's `since` and `token` are refused."""
+    given = request.query_params.getlist(name)
+    if len(given) > 1:
+        raise ApiError(422, f"{name}: given more than once in the URL: give it once")
+    return given[0] if given else None
+
+
 def check_page(request: Request) -> None:
-    """422 for a `limit` or `offset` given more than once in the URL (`?limit=5&limit=7`: which one was meant is not
-    for the server to guess), or not in plain ASCII digits (`1_0`, `+5`, `5.0` would be read as numbers), as the
-    WebSocket's `since` is refused."""
+    """422 for a `limit` or `offset` given more than once (`given_once`), or not in plain ASCII digits (`1_0`, `+5`,
+    `5.0` would be read as numbers), as the WebSocket's `since` is refused."""
     for name in ("limit", "offset"):
-        given = request.query_params.getlist(name)
-        if len(given) > 1:
-            raise ApiError(422, f"{name}: given more than once in the URL: give it once")
-        if given and not (given[0].isascii() and given[0].isdigit()):
-            raise ApiError(422, f"{name}: must be a whole number in plain digits, not {given[0][:40]!r}")
+        given = given_once(request, name)
+        if given is not None and not (given.isascii() and given.isdigit()):
+            raise ApiError(422, f"{name}: must be a whole number in plain digits, not {given[:40]!r}")
 
 
 MAX_DOMAIN_CHARS = 100
