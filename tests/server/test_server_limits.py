@@ -6,8 +6,10 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from starlette.testclient import WebSocketDenialResponse
 from starlette.types import Message, Scope
 
 from orchestratex.exceptions import StoreUnavailable
@@ -44,6 +46,40 @@ def test_rate_limit_per_session_with_headers(make_api: Callable[..., Api]) -> No
         == 429
     )
     assert api.client.get(f"/api/sessions/{other}", headers=api.alice).status_code == 200
+
+
+def test_a_counted_request_refused_after_it_was_counted_still_says_what_is_left(make_api: Callable[..., Api]) -> None:
+    """An error answered after the request counted against its session (a 409, a 413, a 400) had
+    no `RateLimit` headers, though it spent one of the session's requests: a client pacing itself by them lost
+    count. Each such answer now carries them, as docs/server.md says of every answer of a counted request."""
+    api = make_api(rate_limit=20, storage_quota_bytes=2000)
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]  # (1)
+
+    def left(r: Any) -> int:
+        assert r.headers["RateLimit-Policy"] == '"session";q=20;w=60', (r.status_code, r.text)
+        found = re.fullmatch(r'"session";r=(\d+);t=\d+', r.headers["RateLimit"])
+        assert found, r.headers["RateLimit"]
+        return int(found.group(1))
+
+    r = api.client.post("/api/orchestration/start", json={"thread_id": tid, "prompt": "x" * 3000}, headers=api.alice)
+    assert r.status_code == 413 and left(r) == 18  # (2) the storage quota
+    body = {"thread_id": tid, "settings": {"preferred_models": ["gpt-17"]}}
+    r = api.client.post("/api/orchestration/start", json=body, headers=api.alice)
+    assert r.status_code == 400 and left(r) == 17  # (3) an unknown model
+    assert (
+        api.client.patch(f"/api/sessions/{sid}/status", json={"status": "paused"}, headers=api.alice).status_code == 200
+    )
+    r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice)
+    assert r.status_code == 409 and left(r) == 15  # (5) the session is paused
+    r = api.client.post("/api/threads/", json={"session_id": sid, "original_prompt": "x"}, headers=api.alice)
+    assert r.status_code == 409 and left(r) == 14  # (6)
+    r = api.client.patch(f"/api/sessions/{sid}/status", json={"status": "paused"}, headers=api.alice)
+    assert r.status_code == 200 and left(r) == 13  # (7) (an answer without error carried them already)
+    with pytest.raises(WebSocketDenialResponse) as refused:
+        with api.client.websocket_connect(f"/ws/{sid}?since=999", headers=api.alice):
+            pass
+    assert refused.value.status_code == 422 and left(refused.value) == 12  # (8) a handshake past the last event
 
 
 def test_requests_refused_as_not_found_do_not_count(make_api: Callable[..., Api]) -> None:

@@ -42,7 +42,9 @@ __all__ = [
     "install_error_handlers",
     "library_response",
     "note_limit",
+    "note_rate",
     "quoted",
+    "rate_headers",
     "refused_by",
     "status_for",
     "without_paths",
@@ -93,8 +95,27 @@ def refused_by() -> Limit | None:
 
 
 def forget_limit() -> None:
-    """A new request is answered in this task: no limit has refused it yet."""
+    """A new request is answered in this task: no limit has refused it yet (nor counted it: `note_rate`)."""
     _REFUSED_BY.set(None)
+    _RATE.set(None)
+
+
+_RATE: ContextVar[Mapping[str, str] | None] = ContextVar("orchestratex_rate", default=None)
+"""The `RateLimit` headers of the request being answered in this task, once it is counted against a session."""
+
+
+def note_rate(headers: Mapping[str, str]) -> None:
+    """Say that the request being answered was counted against a session's rate, with these `RateLimit` headers: an
+    error answered after that (a 409, a 413, …) carries them too, as every answer of a counted request does."""
+    _RATE.set(headers)
+
+
+def rate_headers(headers: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """`headers` with the `RateLimit` headers of the request being answered added (see `note_rate`), or None."""
+    rate = _RATE.get()
+    if rate is None:
+        return dict(headers) if headers else None
+    return {**rate, **(headers or {})}
 
 
 class ApiError(StarletteHTTPException):
@@ -185,7 +206,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.detail == _FASTAPI_PARSE_ERROR:
         return error_response(400, _unparsable(exc.__cause__))
-    return error_response(exc.status_code, str(exc.detail), exc.headers)
+    return error_response(exc.status_code, str(exc.detail), rate_headers(exc.headers))
 
 
 _FASTAPI_PARSE_ERROR = "There was an error parsing the body"
@@ -255,7 +276,10 @@ _QUOTED_PATH = re.compile(r"""(?:'(?:/|[A-Za-z]:\\)[^']*'|"(?:/|[A-Za-z]:\\)[^"]
 
 async def _library(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OrchestrateXError)
-    return library_response(exc, request.method, request.url.path)
+    response = library_response(exc, request.method, request.url.path)
+    for name, value in (rate_headers() or {}).items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

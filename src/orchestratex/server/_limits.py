@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..exceptions import StoreUnavailable
 from ..stores import Store
-from ._errors import ApiError, error_response, note_limit
+from ._errors import ApiError, error_response, note_limit, note_rate
 
 logger = logging.getLogger("orchestratex.server")
 
@@ -69,6 +69,7 @@ class RateLimiter:
         count, reset = await self._count(f"ratelimit:{session_id}")
         remaining = max(0, self.limit - count)
         headers = {"RateLimit-Policy": self.policy, "RateLimit": f'"session";r={remaining};t={reset}'}
+        note_rate(headers)  # (an error answered after this carries them too)
         if count > self.limit and refuse:
             headers["Retry-After"] = str(reset)
             raise ApiError(

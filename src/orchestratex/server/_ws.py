@@ -44,7 +44,7 @@ from ._access import load_session
 from ._app import ServerState
 from ._auth import key_of, no_key_reason
 from ._auth_limit import client_address
-from ._errors import ApiError, error_response, library_response
+from ._errors import ApiError, error_response, library_response, rate_headers
 from ._hub import Subscriber, encode
 from ._keys import watch_key
 from ._protocol import abort_connection
@@ -158,7 +158,7 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
         await _check_since(state, session_id, since)
         state.streams.open(principal.user_id)  # (the key's user: an admin's streams are the admin's)
     except ApiError as exc:
-        await _refuse(websocket, exc.status_code, str(exc.detail), exc.headers)
+        await _refuse(websocket, exc.status_code, str(exc.detail), rate_headers(exc.headers))
         return
     except OrchestrateXError as exc:
         answer = library_response(exc, "WEBSOCKET", websocket.url.path)
