@@ -31,9 +31,9 @@ def read_catalog_file(path: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigurationError(f"cannot read catalog file {str(path)!r}: {exc.strerror}") from exc
-    kind = "JSON" if path.suffix == ".json" else "TOML"
-    try:
-        data = json.loads(raw) if kind == "JSON" else tomllib.loads(raw.decode("utf-8"))
+    kind = "JSON" if path.suffix.lower() == ".json" else "TOML"  # (`MODELS.JSON`, as Windows tools may name it)
+    try:  # `utf-8-sig`: a byte order mark (Notepad saves one) marks the encoding; TOML refused it at line 1, column 1
+        data = json.loads(raw) if kind == "JSON" else tomllib.loads(raw.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"catalog file {str(path)!r} is not valid {kind}: {exc}") from exc
     if not isinstance(data, dict):

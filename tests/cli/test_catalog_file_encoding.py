@@ -1,0 +1,51 @@
+"""A catalog file as Windows editors save it: a UTF-8 byte order mark, CRLF line endings, an upper-case extension."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_cli
+
+TOML = """include_default = true
+
+[providers.ollama]
+kind = "openai"
+base_url = "http://localhost:11434/v1"
+
+[[models]]
+name = "ollama:llama3.2"
+input_cost_per_1k = 0
+output_cost_per_1k = 0
+"""
+
+JSON = {
+    "providers": {"ollama": {"kind": "openai", "base_url": "http://localhost:11434/v1"}},
+    "models": [{"name": "ollama:llama3.2", "input_cost_per_1k": 0, "output_cost_per_1k": 0}],
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("models.toml", "\ufeff" + TOML.replace("\n", "\r\n")),  # Notepad's "UTF-8 with BOM", Windows line endings
+        ("models.toml", "\ufeff" + TOML),
+        ("MODELS.JSON", json.dumps(JSON)),
+        ("models.Json", "\ufeff" + json.dumps(JSON)),
+    ],
+)
+def test_models_and_run_read_a_catalog_file_saved_on_windows(tmp_path: Path, name: str, content: str) -> None:
+    """A TOML file starting with a byte order mark was refused as `not valid TOML: Invalid statement (at line 1,
+    column 1)`, a line that looks right in every editor; a JSON file named `MODELS.JSON` was read as TOML."""
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8"))
+    listed = run_cli("models", "--json", "--catalog", str(path))
+    assert listed.returncode == 0, listed.stderr
+    models = {m["name"]: m for m in json.loads(listed.stdout)["models"]}
+    assert models["ollama:llama3.2"]["provider_status"] == "ready"
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    done = run_cli("run", "Hello", "--json", "--provider", "sim", "--catalog", str(path), "--store", url)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "completed"
