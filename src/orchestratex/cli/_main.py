@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -167,6 +168,8 @@ def _not_utf8(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `orchestratex` command; returns the exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    if sys.stderr is None:  # `2>&-`: `print(..., file=sys.stderr)` wrote its messages to stdout, into a key or JSON
+        sys.stderr = open(os.devnull, "w")  # (for the rest of the process)
     if (bad := _not_utf8(argv)) is not None:
         print(f"orchestratex: error: argument {bad} is not valid UTF-8: give text in UTF-8", file=sys.stderr)
         return EXIT_USAGE
