@@ -33,6 +33,16 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
   exit 0
 fi
 
+# A .venv without pip: one whose creation failed half-way (Debian/Ubuntu without python3-venv leave it so, and it
+# stayed broken after python3-venv was installed), or one made by a tool that adds no pip (`uv venv`)
+if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+  echo "installing pip into .venv (it has none)" >&2
+  if ! .venv/bin/python -m ensurepip --upgrade >&2; then
+    echo "error: .venv has no pip and ensurepip is not available: install it (Debian/Ubuntu: apt install python3-venv), or remove .venv and run this again" >&2
+    exit 2
+  fi
+fi
+
 pip=(.venv/bin/python -m pip install --disable-pip-version-check --progress-bar off)
 echo "installing OrchestrateX ($level) into .venv …" >&2
 # pip's log goes to stderr, as progress: stdout is the command's own (`./scripts/demo --json > run.json`)
