@@ -262,8 +262,9 @@ def _table(headers: list[str], rows: list[list[str]], width: int) -> Table:
     return table
 
 
-_MEASURE = Console(width=100_000)
-"""A console wide enough to measure a table's natural width on."""
+_MEASURE = Console(width=100_000, height=25)
+"""A console wide enough to measure a table's natural width on (its height given too: else, under TERM=dumb, rich
+took it for an 80-column terminal, and a table too wide for the screen measured as if it fitted)."""
 
 
 def _full_table(headers: list[str], rows: list[list[str]]) -> Table:

@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO
@@ -92,6 +93,10 @@ class Output:
     def __init__(self, file: IO[str] | None = None, *, on_closed: Callable[[OSError], None] | None = None) -> None:
         self.file = file if file is not None else sys.stdout
         self.console = Console(file=self.file, highlight=False, soft_wrap=True)
+        if self.console.is_dumb_terminal:  # (TERM=dumb: Emacs' shell, some IDE terminals)
+            # rich takes every such terminal for 80×25, whatever its width or COLUMNS: lines were cut at 80 columns
+            # on a wide window, and `models` squeezed its columns to nothing
+            self.console.size = shutil.get_terminal_size((80, 25))
         self.rich = self.console.is_terminal and _isatty(self.file)
         """Whether `file` is a terminal (rich), else plain text. A terminal for real: rich also takes `FORCE_COLOR`
         (which CI systems and tool runners set) for one, which cut a pipe's lines at 80 columns and wrote spinner
