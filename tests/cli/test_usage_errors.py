@@ -45,3 +45,31 @@ def test_a_prompt_read_as_short_options_says_how_to_give_it(prompt: str, store_u
     (line,) = done.stderr.splitlines()
     assert line.startswith("orchestratex run: error: argument -h/--help: ignored explicit argument ")
     assert line.endswith("if that was the prompt, one that starts with '-' goes after `--`: orchestratex run -- PROMPT")
+
+
+@pytest.mark.parametrize(
+    ("words", "quoted"),
+    [
+        (["Explain", "photosynthesis", "briefly"], '"Explain photosynthesis briefly"'),
+        (["What's", "up"], '"What\'s up"'),
+        (["cost", "in", "$USD"], "'cost in $USD'"),
+    ],
+)
+def test_an_unquoted_prompt_of_several_words_is_told_to_be_quoted(
+    store_url: str, words: list[str], quoted: str
+) -> None:
+    """`orchestratex run Explain photosynthesis` said only `unrecognized arguments: photosynthesis`."""
+    done = run_cli("run", *words, "--max-iterations", "1", "--store", store_url)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"orchestratex: error: unrecognized arguments: {' '.join(words[1:])}; a prompt of several words goes in "
+        f"quotes, as one argument: orchestratex run {quoted}"
+    ]
+
+
+@pytest.mark.parametrize("args", [["run", "Hello", "--bogus"], ["run", "-", "extra"], ["runs", "list", "extra"]])
+def test_other_unrecognized_arguments_are_named_without_a_prompt_hint(args: list[str]) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert done.stderr.startswith("orchestratex: error: unrecognized arguments: ")
+    assert "quotes" not in done.stderr

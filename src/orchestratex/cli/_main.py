@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -178,7 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str]) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}{_unquoted_prompt(args, extra)}")
     if sys.stdout is None and args.command != "serve":  # `>&-`: nowhere to show anything, so do nothing
         print("orchestratex: error: stdout is closed: redirect it (> /dev/null) instead of closing it", file=sys.stderr)
         return EXIT_USAGE
@@ -195,6 +199,16 @@ def _main(argv: Sequence[str]) -> int:
         return EXIT_FAILED
     finally:
         hide_logs(handler)
+
+
+def _unquoted_prompt(args: argparse.Namespace, extra: list[str]) -> str:
+    """The hint for `orchestratex run Explain photosynthesis`: a prompt of several words, unquoted, is several
+    arguments, and argparse named only the words after the first (`unrecognized arguments: photosynthesis`)."""
+    if getattr(args, "command", None) != "run" or args.prompt == "-" or any(word.startswith("-") for word in extra):
+        return ""
+    prompt = " ".join([args.prompt, *extra])
+    prompt = f'"{prompt}"' if not any(c in prompt for c in '"$`\\!') else shlex.quote(prompt)
+    return f"; a prompt of several words goes in quotes, as one argument: orchestratex run {prompt}"
 
 
 def _dispatch(args: argparse.Namespace) -> int:
