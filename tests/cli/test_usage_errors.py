@@ -17,6 +17,21 @@ from .conftest import run_cli
             ["runs", "lst"],
             "orchestratex runs: error: argument {list,show}: invalid choice: 'lst' (choose from 'list', 'show')",
         ),
+        (
+            [],  # said "the following arguments are required: command", argparse's internal name, and no choices
+            "orchestratex: error: the following arguments are required: {run,demo,models,serve,runs,keys} "
+            "(`orchestratex --help` says what each command does)",
+        ),
+        (
+            ["-v"],
+            "orchestratex: error: the following arguments are required: {run,demo,models,serve,runs,keys} "
+            "(`orchestratex --help` says what each command does)",
+        ),
+        (
+            ["rnu"],
+            "orchestratex: error: argument {run,demo,models,serve,runs,keys}: invalid choice: 'rnu' (choose from "
+            "'run', 'demo', 'models', 'serve', 'runs', 'keys')",
+        ),
     ],
 )
 def test_a_missing_or_unknown_subcommand_names_the_choices(args: list[str], ending: str) -> None:

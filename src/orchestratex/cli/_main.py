@@ -31,6 +31,8 @@ class _Parser(argparse.ArgumentParser):
         elif self.prog.endswith(" run") and "ignored explicit argument" in message:
             # (`run -hello`: argparse read `-h` with the argument `ello`, and said nothing of prompts)
             message += f"; if that was the prompt, {_DASH_PROMPT}: orchestratex run -- PROMPT"
+        elif self.prog == "orchestratex" and message.startswith("the following arguments are required"):
+            message += " (`orchestratex --help` says what each command does)"
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
@@ -140,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument(
         "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
     )
+    # the choices as the metavar (set once they are all known): errors named argparse's `dest` instead, "the following
+    # arguments are required: command", "argument command: invalid choice"
+    sub.metavar = "{" + ",".join(sub.choices) + "}"
     _add_common(parser)
     return parser
 
