@@ -106,8 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--catalog", type=given(CATALOG_FILE), help=catalog_help)
 
     serve = sub.add_parser("serve", help="start the REST + WebSocket server (needs orchestratex[server])")
-    serve.add_argument("--host", type=given(HOST), default="127.0.0.1")
-    serve.add_argument("--port", type=whole_number, default=8000)
+    serve.add_argument(
+        "--host", type=given(HOST), default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=whole_number, default=8000, help="the port to listen on (default 8000; 0: a free one)"
+    )
     serve.add_argument(
         "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
     )
@@ -125,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="keys_command", metavar="{create,list,revoke}", required=True, parser_class=_Parser
     )
     create = keys_sub.add_parser("create", help="create an API key for a user and print it once")
-    create.add_argument("user_id")
+    create.add_argument("user_id", help="the user the key is for (as a server names it, e.g. in /api/sessions/user/ID)")
     create.add_argument("--admin", action="store_true", help="the key may see every user's data")
     create.add_argument("--label", help="a note to recognise the key by")
     create.add_argument(
