@@ -1,14 +1,14 @@
 """A live view of an orchestration's events: one line per event, then the final answer as it is.
 
 On a terminal the lines are coloured, each is cut to one screen line (the terminal's width) and a spinner
-says what is being waited for; piped or redirected, every line is plain and whole (see `Output`).
+says what is being waited for; piped or redirected, every line is plain and whole (see `Output`), and the spinner
+goes to stderr when that is a terminal (see `Spinner`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.status import Status
 from rich.text import Text
 
 from ..events import (
@@ -21,6 +21,7 @@ from ..events import (
     ResponseGenerated,
 )
 from ._output import Output, one_line
+from ._spinner import Spinner
 
 __all__ = ["LiveView"]
 
@@ -31,26 +32,22 @@ class LiveView:
     Args:
         output: where to write (default: stdout, rich or plain as it is a terminal or not).
         simulated_note: why the models are simulated, said on the first line of a simulated run.
+        spinner: where to say what the run waits for (default: on `output`, when it is a terminal).
     """
 
-    def __init__(self, output: Output | None = None, *, simulated_note: str | None = None) -> None:
+    def __init__(
+        self, output: Output | None = None, *, simulated_note: str | None = None, spinner: Spinner | None = None
+    ) -> None:
         self.output = output or Output()
         self.simulated_note = simulated_note
-        self._status: Status | None = None
+        self.spinner = spinner or Spinner(self.output)
 
     def _wait(self, what: str) -> None:
-        if not self.output.rich or self.output.closed:
-            return
-        if self._status is None:
-            self._status = self.output.console.status(what, spinner="dots")
-            self._status.start()
-        else:
-            self._status.update(what)
+        if not self.output.closed:
+            self.spinner.wait(what)
 
     def close(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
+        self.spinner.close()
 
     def __call__(self, event: Event) -> None:
         handler = getattr(self, f"_on_{event.type}", None)

@@ -20,6 +20,7 @@ from ._models import simulation_reason
 from ._options import check_run_options
 from ._output import Output, StdoutFailed, json_text
 from ._setup import run_orchestrator
+from ._spinner import Spinner
 
 __all__ = ["DEMO_PROMPT", "run_command"]
 
@@ -45,6 +46,8 @@ async def _run(args: argparse.Namespace) -> RunResult:
         orchestrator = make(store)
         guard = RunGuard(orchestrator, detach=getattr(args, "detach", False))
         view = None if args.json else _live_view(args, guard)
+        # `--json` prints nothing until the run ends: what it waits for goes to stderr, when that is a terminal
+        spinner = _stderr_spinner() if view is None else view.spinner
         try:
             options = (
                 {}
@@ -61,12 +64,11 @@ async def _run(args: argparse.Namespace) -> RunResult:
             result = await guard.run(
                 DEMO_PROMPT if demo else args.prompt,
                 user_id=local_user(),
-                on_event=view or (),
+                on_event=view or spinner,
                 **{k: v for k, v in options.items() if v is not None},
             )
         finally:
-            if view is not None:
-                view.close()
+            spinner.close()
             await orchestrator.aclose()
         if view is not None and result.final_response is not None:
             tag = " (simulated)" if result.simulated else ""
@@ -98,7 +100,15 @@ def _live_view(args: argparse.Namespace, guard: RunGuard) -> LiveView:
 
     forced = getattr(args, "provider", None) == ["sim"]
     note = "--provider sim" if forced else "the demo always simulates" if args.command == "demo" else None
-    return LiveView(Output(on_closed=stdout_failed), simulated_note=note or simulation_reason())
+    output = Output(on_closed=stdout_failed)
+    spinner = None if output.rich else _stderr_spinner()  # (piped or redirected: no spinner in the file)
+    return LiveView(output, simulated_note=note or simulation_reason(), spinner=spinner)
+
+
+def _stderr_spinner() -> Spinner:
+    """A spinner on stderr, shown when stderr is a terminal: a run whose stdout is a file, a pipe or `--json`'s
+    document said nothing on the screen for as long as it ran, minutes with real models."""
+    return Spinner(Output(sys.stderr), owns_stdout=False)
 
 
 def _read_stdin() -> str:

@@ -1,0 +1,68 @@
+"""A run whose stdout is not a terminal (`--json`, `> answer.txt`, `| tee`) says what it waits for on stderr, when that
+is one: a long run is never silent on the screen, and nothing of the spinner reaches stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .conftest import CLI, PROMPT, cli_env, screen_lines
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+
+
+def with_stderr_on_a_terminal(args: list[str]) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run the CLI with stdout piped and stderr on a pseudo-terminal; returns the process and what the terminal got."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    env = cli_env(COLUMNS="100", TERM="xterm-256color", ORCHESTRATEX_SIM_LATENCY_SCALE="0.3")
+    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=secondary, env=env, text=True)
+    os.close(secondary)
+    chunks = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    out, _ = proc.communicate(timeout=30)
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, None)
+    return done, b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("json_output", [True, False])
+def test_a_run_whose_stdout_is_not_a_terminal_shows_its_progress_on_stderr(store_url: str, json_output: bool) -> None:
+    """`orchestratex run … --json` (or `> answer.txt`) showed nothing at all on the screen until the run ended: a
+    minute and more with real models, with no sign that it was working."""
+    args = ["run", PROMPT, "--max-iterations", "2", "--threshold", "10", "--store", store_url]
+    done, screen = with_stderr_on_a_terminal([*args, "--json"] if json_output else args)
+    assert done.returncode == 0, screen
+    assert "is answering…" in screen and "judges are scoring…" in screen
+    assert screen_lines(screen.rsplit("\x1b[2K", 1)[-1]) == [], "the spinner is erased when the run ends"
+    assert "\x1b" not in done.stdout and "is answering…" not in done.stdout
+    if json_output:
+        assert json.loads(done.stdout)["status"] == "completed"
+    else:
+        assert "✔ completed" in done.stdout
+
+
+def test_no_spinner_when_stderr_is_not_a_terminal(store_url: str) -> None:
+    done = subprocess.run(
+        [*CLI, "run", PROMPT, "--json", "--max-iterations", "1", "--store", store_url],
+        capture_output=True,
+        text=True,
+        env=cli_env(TERM="xterm-256color"),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stderr == ""
