@@ -133,3 +133,19 @@ def test_on_a_terminal_each_run_is_one_line_with_its_whole_id(store_url: str, co
     assert all(score in line for score, line in zip(scores, lines[2:], strict=True)), "scores are not cut"
     if columns >= 120:
         assert "created (UTC)" in lines[1] and "model" in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("limit", "shown"),
+    [("123456.78", "$123456.78"), ("0.00001", "$0.00001"), ("1000000", "$1000000"), ("2.50", "$2.5")],
+)
+def test_runs_show_gives_the_cost_limit_as_it_was_set(store_url: str, limit: str, shown: str) -> None:
+    """`--cost-limit 123456.78` was shown as `cost limit $123457 for its session` (six significant digits), and
+    `--cost-limit 0.00001` as `$1e-05`, `1000000` as `$1e+06`."""
+    run = run_cli("run", "Say hello", "--cost-limit", limit, "--max-iterations", "1", "--json", "--store", store_url)
+    assert run.returncode in (0, 1), run.stderr
+    oid = json.loads(run.stdout)["_id"]
+    shown_run = run_cli("runs", "show", oid, "--store", store_url)
+    assert shown_run.returncode == 0, shown_run.stderr
+    settings = next(line for line in shown_run.stdout.splitlines() if line.startswith("settings:"))
+    assert f" · cost limit {shown} for its session · " in settings

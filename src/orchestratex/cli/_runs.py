@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import NotFound, UserError
@@ -235,8 +236,8 @@ async def _show(url: str, args: argparse.Namespace) -> int:
 
 def _describe(doc: Orchestration, simulated: bool, session_limit: float | None = None) -> Iterable[str]:
     s = doc.settings
-    limits = [f"${s.cost_limit:g}"] if s.cost_limit is not None else []
-    limits += [f"${session_limit:g} for its session"] if session_limit is not None else []
+    limits = [_usd(s.cost_limit)] if s.cost_limit is not None else []
+    limits += [f"{_usd(session_limit)} for its session"] if session_limit is not None else []
     limit = ", ".join(limits) or "none"
     yield f"orchestration {doc.id}: {doc.status}" + (" (simulated models)" if simulated else "")
     yield f"prompt:   {doc.prompt}"
@@ -257,6 +258,12 @@ def _describe(doc: Orchestration, simulated: bool, session_limit: float | None =
         yield f"error:    {doc.error}"
     if doc.interrupted_calls:
         yield f"note:     {doc.interrupted_calls} call(s) in flight when a process died (maybe billed)"
+
+
+def _usd(limit: float) -> str:
+    """A cost limit in US dollars as it was given: `$0.5`, `$123456.78`, `$0.00001`, `$1000000` (`:g` showed
+    `$1e-05`, and `$123457` for a limit of $123,456.78)."""
+    return "$" + format(Decimal(repr(limit)), "f").removesuffix(".0")
 
 
 def _iteration(it: Iteration) -> Iterable[str]:
