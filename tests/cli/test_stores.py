@@ -76,3 +76,29 @@ def test_a_default_store_that_cannot_open_says_how_to_choose_another(tmp_path: P
     assert "choose another with ORCHESTRATEX_STORE_URL or, on the command line, --store" in done.stderr
     other = run_cli("run", "Hello", "--max-iterations", "1", "--store", f"sqlite:///{home}/x.db", env=env)
     assert other.returncode == 1 and "--store" not in other.stderr  # a store the user chose: no such advice
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            "C:\\Users\\me\\runs.db",  # said "no store is installed for c:// URLs"
+            "store URL 'C:\\\\Users\\\\me\\\\runs.db' is a file's path, not a URL: give it as a SQLite URL, "
+            "sqlite:///C:\\Users\\me\\runs.db",
+        ),
+        (
+            "D:/data/runs.db",
+            "store URL 'D:/data/runs.db' is a file's path, not a URL: give it as a SQLite URL, sqlite:///D:/data/runs.db",
+        ),
+        (
+            "/srv/ox/runs.db",
+            "store URL '/srv/ox/runs.db' has no scheme: use memory://, sqlite:///path.db or mongodb://… "
+            "(for the SQLite file /srv/ox/runs.db: sqlite:////srv/ox/runs.db)",
+        ),
+    ],
+)
+def test_a_file_path_given_as_the_store_says_the_url_to_write(given: str, message: str) -> None:
+    for args in (("runs", "list"), ("keys", "create", "alice"), ("run", "Hello")):
+        done = run_cli(*args, "--store", given)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.splitlines() == [f"orchestratex: error: {message}"]

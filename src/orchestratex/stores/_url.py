@@ -47,8 +47,16 @@ def store_from_url(url: str) -> Store:
         scheme = urlsplit(url).scheme
     except ValueError as exc:  # ("Invalid IPv6 URL": a `[` without its `]` in the host)
         raise ConfigurationError(f"invalid store URL {_shown(url)}: {exc}") from None
+    # `C:\runs.db`, a Windows path: urlsplit reads its drive as a scheme (it said "no store is installed for c://")
+    if len(scheme) == 1 and url[1:3] in (":\\", ":/") and url[1:4] != "://":
+        raise ConfigurationError(
+            f"store URL {url!r} is a file's path, not a URL: give it as a SQLite URL, {sqlite_url(url)}"
+        )
     if not scheme:
-        raise ConfigurationError(f"store URL {url!r} has no scheme: use memory://, sqlite:///path.db or mongodb://…")
+        path = f" (for the SQLite file {url}: {sqlite_url(url)})" if url else ""
+        raise ConfigurationError(
+            f"store URL {url!r} has no scheme: use memory://, sqlite:///path.db or mongodb://…{path}"
+        )
     name = _SCHEME_ALIASES.get(scheme, scheme)
     if name == "memory":
         from .memory import MemoryStore
