@@ -102,3 +102,26 @@ def test_a_file_path_given_as_the_store_says_the_url_to_write(given: str, messag
         done = run_cli(*args, "--store", given)
         assert done.returncode == 2 and done.stdout == ""
         assert done.stderr.splitlines() == [f"orchestratex: error: {message}"]
+
+
+@pytest.mark.parametrize(
+    ("name", "escaped"), [("runs#1.db", "runs%231.db"), ("what?.db", "what%3F.db"), ("a?b/c.db", "a%3Fb/c.db")]
+)
+def test_a_sqlite_file_name_with_a_url_character_says_how_to_write_it(tmp_path: Path, name: str, escaped: str) -> None:
+    """`--store sqlite:///runs#1.db` said only `unsupported SQLite URL …: use sqlite:///relative.db, …`, and
+    `sqlite:///what?.db` `unknown option '.db'`, neither saying what was wrong with the name."""
+    char = "#" if "#" in name else "?"
+    done = run_cli("runs", "list", "--store", f"sqlite:///{name}", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"orchestratex: error: SQLite URL 'sqlite:///{name}': a '{char}' starts ")
+    assert done.stderr.rstrip().endswith(f"write it {'%23' if char == '#' else '%3F'} (sqlite:///{escaped})")
+    if "/" not in name:  # the URL it gives stores the run in the file so named
+        url = f"sqlite:///{escaped}"
+        assert run_cli("run", "Hello", "--max-iterations", "1", "--store", url, cwd=tmp_path).returncode == 0
+        assert (tmp_path / name).is_file()
+
+
+def test_a_mistyped_option_of_a_sqlite_url_is_still_named_as_an_option(tmp_path: Path) -> None:
+    done = run_cli("runs", "list", "--store", "sqlite:///runs.db?sync", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "unknown option 'sync' in SQLite URL" in done.stderr

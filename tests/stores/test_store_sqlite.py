@@ -72,7 +72,7 @@ def test_from_url(url: str, path: str) -> None:
         ("sqlite:///x.db?synchronous=full&journal=delete", "unknown option 'journal'"),
         ("sqlite:///x.db?&", "unsupported query"),
         ("memory://", "not a sqlite:// URL"),
-        ("sqlite:///x.db#f", "unsupported SQLite URL"),
+        ("sqlite:///x.db#f", "a '#' starts a URL's fragment, so it cannot be part of the file's name as it is"),
         ("sqlite:/tmp/x.db", "unsupported SQLite URL"),  # (relative tmp/x.db, or /tmp/x.db? it said neither)
         ("sqlite:x.db", "unsupported SQLite URL"),
         ("sqlite:///", "names no file"),  # (was a database in memory, gone with the process)

@@ -108,6 +108,20 @@ class SQLiteStore(SQLiteRecords):
         parts = urlsplit(url)
         if parts.scheme != "sqlite":
             raise ConfigurationError(f"not a sqlite:// URL: {url!r}")
+        if parts.fragment and not parts.netloc:  # (`sqlite:///runs#1.db`: said only "unsupported SQLite URL")
+            escaped = url.replace("#", "%23")
+            raise ConfigurationError(
+                f"SQLite URL {url!r}: a '#' starts a URL's fragment, so it cannot be part of the file's name as it is:"
+                f" write it %23 ({escaped})"
+            )
+        if "=" not in parts.query and any(
+            c in parts.query for c in "./"
+        ):  # (`sqlite:///what?.db`: "unknown option '.db'")
+            escaped = url.replace("?", "%3F")
+            raise ConfigurationError(
+                f"SQLite URL {url!r}: a '?' starts the URL's options (?synchronous=full), so it cannot be part of the"
+                f" file's name as it is: write it %3F ({escaped})"
+            )
         if parts.netloc or parts.fragment or not url[len("sqlite:") :].startswith("//"):  # (sqlite:/x.db: which x?)
             raise ConfigurationError(
                 f"unsupported SQLite URL {url!r}: use sqlite:///relative.db, sqlite:////absolute/path.db or sqlite://"
