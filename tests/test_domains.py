@@ -1,0 +1,45 @@
+"""`detect_domain` on prompts of any size: it reads a bounded part of a long one, its start and its end."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from orchestratex import domains
+from orchestratex.domains import detect_domain
+
+
+class _Recording:
+    def __init__(self, pattern: re.Pattern[str], read: list[int]) -> None:
+        self.pattern = pattern
+        self.read = read
+
+    def findall(self, text: str) -> list[str]:
+        self.read.append(len(text))
+        return self.pattern.findall(text)
+
+
+@pytest.mark.parametrize("size", [100_000, 20_000_000])
+def test_a_long_prompt_is_read_at_its_ends_only(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """Every character was matched against every domain's cues: a 20 MB prompt piped to `orchestratex run -` spent
+    15 s there with the event loop blocked (Ctrl-C unheard), and a 5 MB request held a server for 3 s."""
+    read: list[int] = []
+    recording = {domain: _Recording(pattern, read) for domain, pattern in domains._PATTERNS.items()}
+    monkeypatch.setattr(domains, "_PATTERNS", recording)
+    prompt = "Explain this code. " + "word " * (size // 5) + " Write a Python function to parse it."
+    assert detect_domain(prompt) == "coding"
+    assert len(read) == len(recording) and max(read) <= 2 * domains._READ + 1
+
+
+def test_the_question_at_the_end_of_a_long_pasted_text_decides() -> None:
+    pasted = "lorem ipsum dolor sit amet " * 20_000  # no cue of any domain
+    assert detect_domain(pasted + "\n\nSolve this equation and prove the theorem.") == "math"
+    assert detect_domain("Debug this Python function:\n" + pasted) == "coding"
+    assert detect_domain(pasted) == "general"
+
+
+def test_a_prompt_within_the_limit_is_read_whole() -> None:
+    prompt = "lorem " * 5_000 + "integral derivative equation " + "lorem " * 5_000
+    assert len(prompt) <= 2 * domains._READ
+    assert detect_domain(prompt) == "math"
