@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -251,6 +252,7 @@ def _provider_specs(table: object, source: str) -> dict[str, ProviderSpec]:
             raise ConfigurationError(
                 f"{where}: unknown key {sorted(extra)[0]!r} (expected {', '.join(sorted(_SPEC_KEYS))})"
             )
+        _check_base_url(spec.get("base_url"), where)
         if "api" in spec and spec["api"] not in _APIS:
             raise ConfigurationError(f"{where}: api must be 'auto', 'chat' or 'responses', not {spec['api']!r}")
         # (a kind not installed here is reported where it would be used: `orchestratex models` shows it)
@@ -266,6 +268,23 @@ def _provider_specs(table: object, source: str) -> dict[str, ProviderSpec]:
             source=source,
         )
     return specs
+
+
+def _check_base_url(url: str | None, where: str) -> None:
+    """`ConfigurationError` for a base URL no HTTP client can call: `localhost:11434/v1` (as Ollama's docs write its
+    address) was shown ready by `orchestratex models`, and every call of a run failed with "unsupported protocol
+    'localhost://'"."""
+    if url is None:
+        return
+    if url != url.strip():
+        raise ConfigurationError(f"{where}: base_url {url!r} has white space at an end: remove it")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        fix = f" (http://{url})" if url and "://" not in url else ""
+        raise ConfigurationError(
+            f"{where}: base_url {url!r} is not an http:// or https:// URL: write the server's address with its"
+            f" scheme{fix}"
+        )
 
 
 def build_endpoints(catalog: ModelCatalog, env: Mapping[str, str] | None = None) -> dict[str, Provider]:

@@ -1,0 +1,59 @@
+"""A catalog file's endpoint whose `base_url` no HTTP client can call is refused when the file is read, naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_cli
+
+FILE = """[providers.ollama]
+kind = "openai"
+base_url = "{url}"
+
+[[models]]
+name = "ollama:llama3.2"
+input_cost_per_1k = 0
+output_cost_per_1k = 0
+
+[[models]]
+name = "ollama:qwen3"
+input_cost_per_1k = 0
+output_cost_per_1k = 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "localhost:11434/v1",  # as Ollama's docs write its address
+            "base_url 'localhost:11434/v1' is not an http:// or https:// URL: write the server's address with its "
+            "scheme (http://localhost:11434/v1)",
+        ),
+        ("ftp://files.example/v1", "base_url 'ftp://files.example/v1' is not an http:// or https:// URL"),
+        (" http://localhost:11434/v1", "base_url ' http://localhost:11434/v1' has white space at an end"),
+    ],
+)
+def test_a_base_url_without_http_is_refused_by_models_and_run(tmp_path: Path, url: str, message: str) -> None:
+    """`base_url = "localhost:11434/v1"` was shown `✔ ollama: configured` and its models `ready` by `orchestratex
+    models`; `run` routed to it and every call failed: "cannot reach ollama: Request URL has an unsupported protocol
+    'localhost://'"."""
+    path = tmp_path / "models.toml"
+    path.write_text(FILE.format(url=url), encoding="utf-8")
+    listed = run_cli("models", "--catalog", str(path))
+    assert listed.returncode == 2 and listed.stdout == ""
+    assert listed.stderr.startswith(f"orchestratex: error: {path}: providers.ollama: {message}")
+    done = run_cli("run", "Hello", "--catalog", str(path), "--store", f"sqlite:///{tmp_path / 'runs.db'}")
+    assert done.returncode == 2 and done.stdout == ""
+    assert message in done.stderr
+    assert not (tmp_path / "runs.db").exists(), "refused before any run is stored"
+
+
+def test_an_http_base_url_in_any_letter_case_is_taken(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(FILE.format(url="HTTPS://ollama.example.com/v1"), encoding="utf-8")
+    listed = run_cli("models", "--catalog", str(path))
+    assert listed.returncode == 0, listed.stderr
+    assert "✔ ollama: configured" in listed.stdout
