@@ -150,3 +150,33 @@ async def test_a_prompt_with_a_line_separator_stays_on_one_line(caplog: pytest.L
     lines = [r.getMessage() for r in caplog.records if getattr(r, "event", None)]
     assert any("first\\u2028second\\u2029third\\u0085fourth" in line for line in lines)
     assert all(len(line.splitlines()) == 1 for line in lines)
+
+
+async def test_a_judgment_cut_short_by_a_cancellation_is_logged_as_cancelled(caplog: pytest.LogCaptureFixture) -> None:
+    """A run cancelled (or handed back on shutdown) while its judges answered logged its verdict line as
+    `outcome=error error="CancelledError: "`, though its call lines said `outcome=cancelled`."""
+    import asyncio
+
+    from orchestratex import FunctionProvider
+
+    judging = asyncio.Event()
+
+    async def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            judging.set()
+            await asyncio.sleep(30)
+        return "an answer"
+
+    caplog.set_level(logging.INFO, logger="orchestratex")
+    async with Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b"), store=MemoryStore()) as o:
+        doc = await o.prepare(PROMPT)
+        task = o.start(doc)
+        await judging.wait()
+        assert await o.cancel(doc.id)
+    assert task.cancelled()
+    (verdict,) = _records(caplog, "verdict")
+    assert verdict.outcome == "cancelled"  # type: ignore[attr-defined]
+    assert getattr(verdict, "error", None) is None
+    assert "outcome=cancelled" in verdict.getMessage() and "CancelledError" not in verdict.getMessage()
+    judge_calls = [r for r in _records(caplog, "model_call") if r.role == "judge"]  # type: ignore[attr-defined]
+    assert [r.outcome for r in judge_calls] == ["cancelled"]  # type: ignore[attr-defined]

@@ -289,6 +289,8 @@ class JudgmentScope:
             if ev is not None:
                 t.end_iteration()
         if t.logs and EVALUATION.isEnabledFor(_INFO):
+            # (a cancellation, as of a run cancelled or handed back on shutdown, is no error of the judges)
+            outcome: Outcome = "ok" if exc is None else "error" if isinstance(exc, Exception) else "cancelled"
             fields: dict[str, object] = {
                 **t.ids(),
                 "iteration": it.index,
@@ -301,8 +303,8 @@ class JudgmentScope:
                 if ev is not None
                 else None,
                 "cost_usd": ev.cost if ev is not None else None,
-                "outcome": "ok" if exc is None else "error",
-                "error": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}" if exc is not None else None,
+                "outcome": outcome,
+                "error": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}" if outcome == "error" else None,
             }
             if t.include_content and ev is not None:
                 fields["feedback"] = ev.feedback
