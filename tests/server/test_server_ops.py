@@ -138,6 +138,30 @@ def test_metrics_count_the_v1_routes_under_their_path(make_api: Callable[..., Ap
     }
 
 
+def test_metrics_count_the_console_and_docs_files_under_their_mount(make_api: Callable[..., Api]) -> None:
+    """The console's and the API docs' files, served 200, were counted as `route="unmatched"`, which the docs
+    keep for paths no route serves: the routing through their mount had changed the scope the template was
+    looked up with."""
+    api = make_api()
+    assert api.client.get("/console/console.css").status_code == 200
+    assert api.client.get("/console/js/main.js").status_code == 200
+    assert api.client.get("/console/nothing.js").status_code == 404
+    assert api.client.get("/_docs/swagger-ui.css").status_code == 200
+    assert api.client.get("/nowhere").status_code == 404
+    samples = _samples(api.client.get("/metrics", headers=api.admin).text)
+    counted = {
+        (dict(labels)["route"], dict(labels)["status"]): v
+        for (name, labels), v in samples.items()
+        if name == "orchestratex_http_requests_total"
+    }
+    assert counted == {
+        ("/console/{path}", "200"): 2,
+        ("/console/{path}", "404"): 1,
+        ("/_docs/{path}", "200"): 1,
+        ("unmatched", "404"): 1,
+    }
+
+
 REQUEST_SECONDS = "orchestratex_http_request_duration_seconds_count"
 
 

@@ -239,7 +239,8 @@ def route_template(scope: Scope, root_path: str = "") -> str:
         return prefix + route.path if getattr(route, "path", None) else "unmatched"
     if CONTROL.search(scope["path"]):  # (`_paths`: such a path names nothing)
         return "unmatched"
-    return _matching(_routes(scope.get("app")), scope) or "unmatched"
+    # (routing through a Mount, as to the static files under `/console`, has added its path to the scope's root path)
+    return _matching(_routes(scope.get("app")), {**scope, "root_path": root_path}) or "unmatched"
 
 
 def _routes(app: object) -> Iterator[BaseRoute]:
@@ -263,6 +264,8 @@ def _matching(routes: Iterable[BaseRoute], scope: Scope) -> str | None:
         match, child = route.matches(scope)
         if match is Match.FULL:
             if isinstance(route, Mount):  # (as after routing: the mounted app's own route, below the mount's path)
+                if not route.routes:  # an app with no routes of its own (static files): everything below the mount
+                    return f"{route.path}/{{path}}"
                 inner = _matching(route.routes, {**scope, **child})
                 return None if inner is None else route.path + inner
             return getattr(route, "path", None)
