@@ -93,3 +93,29 @@ def test_the_variable_chooses_json_and_a_wrong_value_is_one_line(tmp_path: Path)
     ]
     done = run_cli("serve", "--log-format", "yaml")
     assert done.returncode == 2 and "argument --log-format: invalid choice: 'yaml' (choose from" in done.stderr
+
+
+def test_other_libraries_warnings_are_json_lines_too(tmp_path: Path) -> None:
+    """The root logger had no handler: a warning of OpenTelemetry's SDK (here about its sampler's setting, read when
+    the first run looks for the tracer provider the environment names), of an exporter whose collector is down or of
+    asyncio was written by Python's last resort as a bare line of text among the JSON ones."""
+    proc, port, _, err = _serve(
+        tmp_path,
+        "--log-format",
+        "json",
+        OTEL_PYTHON_TRACER_PROVIDER="sdk_tracer_provider",
+        OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG="abc",
+    )
+    try:
+        key = run_cli("keys", "create", "alice", "--store", f"sqlite:///{tmp_path / 's.db'}").stdout.strip()
+        body = {"model": "orchestratex/fast", "messages": [{"role": "user", "content": "hi"}]}
+        answered = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert answered.status_code == 200, answered.text
+    finally:
+        _stop(proc)
+    lines = _lines(err)  # (each one JSON)
+    (sampler,) = [line for line in lines if "TRACES_SAMPLER_ARG" in line["message"]]
+    assert (sampler["level"], sampler["logger"]) == ("WARNING", "opentelemetry.sdk.trace.sampling")

@@ -75,6 +75,8 @@ def serve_command(args: argparse.Namespace) -> int:
     gc.freeze()  # modules, schemas and the app live as long as the process: keep them out of every collection
     gc.set_threshold(settings.gc_threshold, *gc.get_threshold()[1:])
     _stop_on_hangup()
+    if settings.log_format == "json":
+        logging.captureWarnings(True)  # (a warning is then a line of `py.warnings`, in JSON, not two lines of text)
     uvicorn.run(
         app,
         host=args.host,
@@ -143,4 +145,8 @@ def _log_config(log_format: str = "text") -> dict[str, Any]:
     if log_format == "json":
         json_formatter = {"()": "orchestratex.telemetry.JsonFormatter"}
         config["formatters"] = {"default": json_formatter, "access": json_formatter}
+        # Other libraries' warnings and errors (OpenTelemetry's SDK and exporters, asyncio, Python's warnings once
+        # `captureWarnings` sends them to logging) reach the root logger, which had no handler: Python's last
+        # resort wrote them as bare text lines among the JSON ones.
+        config["root"] = {"handlers": ["default"], "level": "WARNING"}
     return config
