@@ -376,6 +376,31 @@ def test_a_background_orchestration_is_a_child_of_the_requests_traceparent(
     assert len(children) >= 4  # the orchestration, its iteration, a generation and a judgment (and its judge)
 
 
+def test_the_server_span_of_a_v1_call_names_its_route(api: Api, spans: InMemorySpanExporter) -> None:
+    """FastAPI's own server span (and its `http.route`) of every `/v1` call read `POST /v1/{path}`, the mount's
+    template: chat completions and model reads could not be told apart in a trace. The orchestration of the call
+    stays a child of that span, under the caller's `traceparent`."""
+    pytest.importorskip("fastapi.telemetry", reason="FastAPI traces requests itself from 0.165")
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    body = {"model": "orchestratex/fast", "messages": [{"role": "user", "content": "hi"}]}
+    headers = {**api.alice, "traceparent": f"00-{trace_id}-{parent_id}-01"}
+    assert api.client.post("/v1/chat/completions", json=body, headers=headers).status_code == 200
+    assert api.client.get("/v1/models/orchestratex/auto", headers=api.alice).status_code == 200
+    finished = {s.context.span_id: s for s in spans.get_finished_spans()}
+    servers = [s for s in finished.values() if s.kind == trace.SpanKind.SERVER]
+    assert sorted((s.name, (s.attributes or {}).get("http.route")) for s in servers) == [
+        ("GET /v1/models/{model}", "/v1/models/{model}"),
+        ("POST /v1/chat/completions", "/v1/chat/completions"),
+    ]
+    (chat,) = [s for s in servers if s.name.startswith("POST")]
+    assert chat.parent is not None and format(chat.parent.span_id, "016x") == parent_id
+    (root,) = [s for s in finished.values() if s.name.startswith("invoke_agent")]
+    ancestor = root
+    while ancestor.parent is not None and ancestor.parent.span_id in finished:
+        ancestor = finished[ancestor.parent.span_id]
+    assert ancestor is chat
+
+
 DOCS_PATHS = ("/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect", "/_docs/swagger-ui.css")
 
 

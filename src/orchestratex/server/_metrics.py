@@ -184,6 +184,7 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         root_path = scope.get("root_path", "")
+        app = scope.get("app")  # (a mounted app puts itself there while it answers)
         answer = {"status": 500}
         forget_limit()  # (this task may have answered a request before: uvicorn's pipelined ones)
 
@@ -195,7 +196,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            template = route_template(scope, root_path)
+            template = route_template(scope, root_path, app)
             method = scope.get(ASKED_METHOD, scope["method"])  # (`HEAD`, answered as `GET` by `SpecForms`)
             if method not in _METHODS:
                 method = "_OTHER"
@@ -228,10 +229,11 @@ class MetricsMiddleware:
                 self.metrics.limits.labels(limit).inc()
 
 
-def route_template(scope: Scope, root_path: str = "") -> str:
+def route_template(scope: Scope, root_path: str = "", app: object = None) -> str:
     """The path template of the route answering the request (`unmatched` when none can): the one routing chose,
     else the one that matches the request's path (a route with another method counts, as for the router's 405).
-    A route of a mounted app (`/v1`'s) counts with its mount's path; `root_path` is the app's own, not counted."""
+    A route of a mounted app (`/v1`'s) counts with its mount's path; `root_path` is the app's own, not counted, and
+    `app` the app whose routes are matched (the scope's, as the request came in, when not given)."""
     route = scope.get("route")
     if route is not None:
         mounted = scope.get("root_path", "")  # (routing through a Mount added its path)
@@ -240,7 +242,8 @@ def route_template(scope: Scope, root_path: str = "") -> str:
     if CONTROL.search(scope["path"]):  # (`_paths`: such a path names nothing)
         return "unmatched"
     # (routing through a Mount, as to the static files under `/console`, has added its path to the scope's root path)
-    return _matching(_routes(scope.get("app")), {**scope, "root_path": root_path}) or "unmatched"
+    routes = _routes(app if app is not None else scope.get("app"))
+    return _matching(routes, {**scope, "root_path": root_path}) or "unmatched"
 
 
 def _routes(app: object) -> Iterator[BaseRoute]:

@@ -4,8 +4,8 @@ A drop-in for applications that speak the OpenAI chat API (the openai SDK, LangC
 curl): point their base URL at `http://host:port/v1` and use an OrchestrateX API key. The same keys,
 limits and records as the spec's API apply: every call is an orchestration, visible through
 `/api/orchestration/status/{id}`, the session's WebSocket and the analytics. Mounted as its own
-small Starlette app, so the spec's OpenAPI schema and error shape stay exactly as they are; here
-errors take OpenAI's shape.
+small app (a FastAPI one without a schema of its own), so the spec's OpenAPI schema and error shape
+stay exactly as they are; here errors take OpenAI's shape.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from ..catalog import ModelProfile
 from ..exceptions import ConfigurationError, OrchestrateXError, UnknownModelError
@@ -71,8 +70,8 @@ class OpenAIRoutes:
                         f"preset {name!r} prefers {model!r}, which is not in the catalog"
                     ) from None
 
-    def app(self) -> Starlette:
-        routes = [
+    def app(self) -> FastAPI:
+        routes: list[BaseRoute] = [
             Route("/chat/completions", self._endpoint(self.chat_completions), methods=["POST"]),
             Route("/models", self._endpoint(self.list_models), methods=["GET"]),
             Route("/models/{model:path}", self._endpoint(self.get_model), methods=["GET"]),
@@ -87,7 +86,16 @@ class OpenAIRoutes:
                 message = f"{request.method} is not allowed on {request.url.path}: use {headers['Allow']}"
             return openai_error_response(OpenAIError(status, message, code=code, headers=headers))
 
-        return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+        # A FastAPI app (with no schema nor docs pages of its own), not a bare Starlette one: FastAPI's routing names
+        # the route it picks on the request's server span (its own tracing, or an instrumentation's), which a
+        # Starlette app left at the mount's `POST /v1/{path}` for every call.
+        return FastAPI(
+            routes=routes,
+            exception_handlers={HTTPException: http_error},
+            openapi_url=None,
+            docs_url=None,
+            redoc_url=None,
+        )
 
     def _endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
