@@ -57,3 +57,43 @@ def test_a_double_click_on_new_session_makes_one(desktop: Watched, console: Cons
     expect(page.locator("#session-list button")).to_have_count(1)
     assert page.evaluate("document.activeElement.id") == "new-session"  # the focus stays on the button
     assert desktop.problems() == []
+
+
+def test_the_newest_threads_of_a_session_with_many_are_listed(desktop: Watched, console: Console) -> None:
+    """The console read one page of a session's threads (`?limit=1000`, oldest first): a session of more than
+    1,000 threads (a `/v1` session makes one per call) listed its oldest 1,000, and a thread started from the form
+    never appeared. Every thread is now read, and a refresh reads only the newer ones."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from playwright.sync_api import expect
+
+    from orchestratex.records import Thread
+    from orchestratex.stores import open_store
+
+    key = create_key(console.server.store_url, "ivan")
+    with httpx.Client(base_url=console.server.base_url, headers={"Authorization": f"Bearer {key}"}) as client:
+        session_id = client.post("/api/sessions/", json={}).json()["_id"]
+
+    async def add_threads() -> None:  # (straight into the server's store: through the API, the rate limit applies)
+        store = await open_store(console.server.store_url)
+        try:
+            for i in range(1002):
+                thread = Thread(session_id=session_id, user_id="ivan", original_prompt=f"old prompt number {i}")
+                await store.create_thread(thread)
+        finally:
+            await store.close()
+
+    with ThreadPoolExecutor(1) as pool:  # (Playwright's loop runs in this thread)
+        pool.submit(lambda: asyncio.run(add_threads())).result()
+    page = desktop.page
+    log_in(page, Console(console.server, key, "ivan"))
+    threads = page.locator("#thread-list li")
+    expect(threads).to_have_count(1002)
+    expect(threads.first).to_contain_text("old prompt number 1001")  # newest first
+    page.get_by_label("Prompt").fill("The newest prompt of all")
+    page.get_by_role("button", name="Start").click()
+    expect(threads).to_have_count(1003)
+    expect(threads.first).to_contain_text("The newest prompt of all")
+    expect(threads.last).to_contain_text("old prompt number 0")
+    assert desktop.problems() == []

@@ -71,8 +71,20 @@ export class Api {
     return this.get(`/api/sessions/${encodeURIComponent(id)}`);
   }
 
-  threads(sessionId) {
-    return this.get(`/api/threads/session/${encodeURIComponent(sessionId)}?limit=1000`);
+  /**
+   * The session's threads from the `from`-th on, oldest first, read to the end (the API lists oldest first, at most
+   * 1000 at a time: one page showed a session's first 1000 threads and never its newer ones).
+   */
+  async threads(sessionId, from = 0) {
+    const page = 1000;
+    let all = [];
+    for (let offset = from; ; offset += page) {
+      const batch = await this.get(
+        `/api/threads/session/${encodeURIComponent(sessionId)}?limit=${page}&offset=${offset}`,
+      );
+      all = all.concat(batch);
+      if (batch.length < page) return all;
+    }
   }
 
   orchestration(id) {

@@ -22,6 +22,8 @@ const state = {
   /** How many of `sessions` (newest first) the list shows. */
   sessionsShown: 0,
   sessionId: null,
+  /** The selected session's threads read so far, oldest first: a refresh reads only the newer ones. */
+  threads: [],
   stream: null,
   runs: new Map(),
   watching: null,
@@ -154,6 +156,7 @@ function selectSession(sessionId) {
   if (state.sessionId === sessionId && state.stream) return;
   closeStream();
   state.sessionId = sessionId;
+  state.threads = [];
   state.runs = new Map();
   state.watching = null;
   state.follow = true;
@@ -180,12 +183,15 @@ function selectSession(sessionId) {
 /** Show the selected session's facts, and its threads unless `threads` is false (the poll needs only its status). */
 async function refreshSession({ threads: withThreads = true } = {}) {
   const sessionId = state.sessionId;
+  const known = state.threads;
   try {
-    const [session, threads] = await Promise.all([
+    const [session, newer] = await Promise.all([
       state.api.session(sessionId),
-      withThreads ? state.api.threads(sessionId) : null,
+      withThreads ? state.api.threads(sessionId, known.length) : null,
     ]);
     if (sessionId !== state.sessionId) return;
+    const threads = newer === null ? null : known.concat(newer);
+    if (threads !== null && threads.length > state.threads.length) state.threads = threads;
     if (state.readFailed) byId("sessions-error").textContent = ""; // (fresh figures: that failure has passed)
     state.readFailed = false;
     state.sessionEnded = ENDED.has(session.status);
@@ -206,7 +212,7 @@ async function refreshSession({ threads: withThreads = true } = {}) {
     if (threads === null) return;
     fill(
       byId("thread-list"),
-      threads
+      state.threads
         .slice()
         .reverse()
         .map((t) => h("li", null, h("span", { class: "tag" }, t.domain || "auto"), " ", shorten(t.original_prompt, 120))),
