@@ -12,7 +12,7 @@ from ..exceptions import NotFound, UserError
 from ..records import ApiKey
 from ..stores import Store, open_store
 from ._output import Output, json_text, one_line, plain_table
-from ._stores import lasting_store_url, sqlite_file_absent
+from ._stores import lasting_store_url, shown_url, sqlite_file_absent
 
 __all__ = ["keys_command"]
 
@@ -141,5 +141,5 @@ def keys_command(args: argparse.Namespace) -> int:
     key = asyncio.run(_create(url, args.user_id, args.admin, args.label))
     Output().verbatim(key)
     kind = "admin key" if args.admin else f"key for user {args.user_id.strip()!r}"
-    print(f"orchestratex: new {kind} (store {url}); it is shown only once, keep it safe", file=sys.stderr)
+    print(f"orchestratex: new {kind} (store {shown_url(url)}); it is shown only once, keep it safe", file=sys.stderr)
     return 0

@@ -16,7 +16,7 @@ from typing import Any
 from ..exceptions import UserError
 from ..stores import default_store_url
 from ..telemetry import telemetry_settings
-from ._stores import in_memory
+from ._stores import in_memory, shown_url
 
 __all__ = ["serve_command"]
 
@@ -59,7 +59,7 @@ def serve_command(args: argparse.Namespace) -> int:
     where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
     base = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}"
     say = _say_json if settings.log_format == "json" else _say_text
-    say(f"serving {base} (store {url}, {where})")
+    say(f"serving {base} (store {shown_url(url)}, {where})")  # (logs are shipped and read: no password)
     if settings.docs == "open":
         say(f"API docs at {base}/docs")
     say(f"web console at {base}/")

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 
 from ..exceptions import UserError
 from ..stores import Store, default_store_url, store_from_url
 
-__all__ = ["in_memory", "lasting_store_url", "sqlite_file_absent"]
+__all__ = ["in_memory", "lasting_store_url", "shown_url", "sqlite_file_absent"]
+
+_PASSWORD = re.compile(r"(?P<head>^[a-z][a-z0-9+.-]*://[^:@/]*:)[^@/]*@", re.IGNORECASE)
+
+
+def shown_url(url: str) -> str:
+    """`url` as a line may show it: a password in it (`mongodb+srv://app:<password>@cluster…`) as `***`."""
+    return _PASSWORD.sub(r"\g<head>***@", url)
 
 
 def in_memory(url: str) -> bool:
