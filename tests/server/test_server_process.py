@@ -290,3 +290,27 @@ def test_the_documented_client_takes_an_event_over_a_mebibyte(tmp_path: Path) ->
     lines = printed.getvalue().splitlines()
     assert lines[0] == "1 orchestration_started"
     assert lines[-1].endswith(" orchestration_completed")
+
+
+def test_a_graceful_stop_says_what_it_waits_for_and_what_it_hands_back(tmp_path: Path) -> None:
+    """SIGTERM with orchestrations in flight: the server wrote uvicorn's "Waiting for application shutdown." and
+    nothing else for up to `shutdown_grace_s` (minutes, set so), then the runs' own `suspended` lines. It now says
+    how long it waits for how many runs, and which runs it hands back to the next server on the store."""
+    url = f"sqlite:///{tmp_path / 'ox.db'}"
+    key = create_key(url, "alice")
+    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "20", "ORCHESTRATEX_SHUTDOWN_GRACE_S": "1.5"}  # calls of many seconds
+    with ServerProcess(url, tmp_path, env=env) as server:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            sid = client.post("/api/sessions/", json={}).json()["_id"]
+            oids = []
+            for prompt in ("Explain recursion", "Explain photosynthesis"):
+                tid = client.post("/api/threads/", json={"session_id": sid, "original_prompt": prompt}).json()["_id"]
+                oids.append(client.post("/api/orchestration/start", json={"thread_id": tid}).json()["_id"])
+            for oid in oids:
+                wait_status(client, oid, lambda doc: doc["status"] == "running")
+        server.kill(signal.SIGTERM)
+        log = server.log()
+    waiting = log.index("stopping: waiting up to 1.5 s (shutdown_grace_s) for 2 running orchestration(s) to finish")
+    handing = log.index("stopping: handing back 2 orchestration(s) still running")
+    assert waiting < handing < log.index("Application shutdown complete.")
+    assert all(oid in log[handing:].splitlines()[0] for oid in oids)

@@ -120,9 +120,22 @@ class Runner:
                 await self._resumer
         tasks = list(self._tasks.values())
         if tasks and grace_s > 0:
+            # (a long grace period was a long silence after uvicorn's "Shutting down": say what the stop waits for)
+            logger.info(
+                "stopping: waiting up to %g s (shutdown_grace_s) for %d running orchestration(s) to finish",
+                grace_s,
+                len(tasks),
+            )
             await asyncio.wait(tasks, timeout=grace_s)
         self._handing_back = True
         left = list(self._tasks.items())
+        if left:
+            logger.info(
+                "stopping: handing back %d orchestration(s) still running, for the next server on this store to resume:"
+                " %s",
+                len(left),
+                ", ".join(oid for oid, _ in left),
+            )
         # together: each hand-back waits for the store (the step's spending, the lease), so one after another
         # the stop would take the grace plus that wait for every run
         await asyncio.gather(*(self.orchestrator.suspend(oid) for oid, _ in left))
