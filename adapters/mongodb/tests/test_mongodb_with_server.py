@@ -63,3 +63,30 @@ def test_the_server_runs_on_mongodb(monkeypatch: pytest.MonkeyPatch, mock_client
         assert client.get(f"/api/sessions/{sid}", headers=alice).json()["total_cost"] == doc["total_cost"]
         bob = {"Authorization": f"Bearer {_in_app_loop(client).call(issue_api_key, store, 'bob')}"}
         assert client.get(f"/api/orchestration/status/{oid}", headers=bob).status_code == 404
+
+
+def test_readiness_does_not_tell_anyone_where_the_database_is(
+    monkeypatch: pytest.MonkeyPatch, mock_client_factory: Callable[[], Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """`GET /health/ready` needs no key, and its 503 for an unreachable MongoDB gave the store's message whole:
+    `MongoDB at mongodb://app:***@db.internal:27017/ox is unavailable (…): db.internal:27017: [Errno 111] …`, the
+    database's user, host and port (and PyMongo's report of its servers) to anyone who asked. The log keeps them."""
+    import logging
+
+    from pymongo.errors import AutoReconnect
+
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    client = mock_client_factory()
+    store = MongoStore("mongodb://app:s3cret@db.internal:27017/ox", retries=0)
+    monkeypatch.setattr(store, "_make_client", lambda: client)
+    with TestClient(create_app(store, settings=ServerSettings())) as http:
+        assert http.get("/health/ready").status_code == 200
+        down = AutoReconnect("db.internal:27017: [Errno 111] Connection refused")
+        client.faults.fail("api_keys", "find_one", down, times=5)
+        caplog.set_level(logging.WARNING, logger="orchestratex.server")
+        r = http.get("/health/ready")
+    assert r.status_code == 503 and r.json()["store"] == "unreachable"
+    detail = r.json()["detail"]
+    assert detail.startswith("not ready: the store is unreachable")
+    assert "db.internal" not in r.text and "app" not in detail and "27017" not in r.text
+    assert "mongodb://app:***@db.internal:27017/ox" in caplog.text and "s3cret" not in caplog.text

@@ -43,6 +43,7 @@ __all__ = [
     "library_response",
     "note_limit",
     "note_rate",
+    "public_reason",
     "quoted",
     "rate_headers",
     "refused_by",
@@ -269,6 +270,18 @@ def without_paths(text: str) -> str:
     """`text` with every quoted absolute file path replaced by `'<path>'` (for answers to clients)."""
     return _QUOTED_PATH.sub("'<path>'", text)
 
+
+def public_reason(text: str) -> str:
+    """`text` for an answer anyone may read (`/health/ready`): quoted file paths as `'<path>'`, and nothing of a text
+    that names a database server's URL — its host, port and user, and the driver's report of its servers (PyMongo's
+    topology) — which the server's log keeps."""
+    if _URL.search(text):
+        return "where and why are in the server's log"
+    return without_paths(text)
+
+
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+"""A URL (`mongodb://user:***@db.internal:27017/…`)."""
 
 _QUOTED_PATH = re.compile(r"""(?:'(?:/|[A-Za-z]:\\)[^']*'|"(?:/|[A-Za-z]:\\)[^"]*")""")
 """A quoted absolute file path (a database's location is the server's business, not its clients')."""

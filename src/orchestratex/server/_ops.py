@@ -13,7 +13,7 @@ from ..exceptions import OrchestrateXError
 from ._app import state_of
 from ._auth import key_of, no_key_reason
 from ._auth_limit import client_address
-from ._errors import ApiError, ErrorBody, error_response, logger, without_paths
+from ._errors import ApiError, ErrorBody, error_response, logger, public_reason
 from ._paths import route_path
 
 __all__ = ["HEALTH_BODY", "HEALTH_HEADERS", "HealthShortcut", "router"]
@@ -51,7 +51,7 @@ async def ready(request: Request) -> Response:
         )
     except OrchestrateXError as exc:  # (anyone may ask: the database's location stays in the server's log)
         logger.warning("not ready: the store is unreachable: %s", exc.message)
-        detail = f"not ready: the store is unreachable: {without_paths(exc.message)}"
+        detail = f"not ready: the store is unreachable: {public_reason(exc.message)}"
         return error_response(503, detail, store="unreachable")
     return JSONResponse({"status": "ready", "store": "ok"})
 
