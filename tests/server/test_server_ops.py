@@ -162,6 +162,29 @@ def test_metrics_count_the_console_and_docs_files_under_their_mount(make_api: Ca
     }
 
 
+def test_the_request_histogram_resolves_a_call_as_long_as_its_orchestration(make_api: Callable[..., Api]) -> None:
+    """`orchestratex_http_request_duration_seconds` ended at 10 s, while a `/v1/chat/completions` call lasts as long
+    as its orchestration (a minute and more with real models): every such call fell in `+Inf`, and
+    `histogram_quantile` read 10 s for its median and its p99 alike. Its finite buckets now reach as far as those
+    of `orchestratex_orchestration_duration_seconds`."""
+    api = make_api()
+    body = {"model": "orchestratex/fast", "messages": [{"role": "user", "content": "hi"}]}
+    assert api.client.post("/v1/chat/completions", json=body, headers=api.alice).status_code == 200
+    families = {f.name: f for f in text_string_to_metric_families(api.client.get("/metrics", headers=api.admin).text)}
+
+    def bounds(family: str, **labels: str) -> list[float]:
+        return [
+            float(s.labels["le"])
+            for s in families[family].samples
+            if s.name.endswith("_bucket") and labels.items() <= s.labels.items() and s.labels["le"] != "+Inf"
+        ]
+
+    http = bounds("orchestratex_http_request_duration_seconds", route="/v1/chat/completions", method="POST")
+    runs = bounds("orchestratex_orchestration_duration_seconds", status="completed")
+    assert http and runs and max(http) >= max(runs)
+    assert min(http) <= 0.001  # (and still a millisecond's resolution for the quick routes)
+
+
 REQUEST_SECONDS = "orchestratex_http_request_duration_seconds_count"
 
 
