@@ -20,6 +20,7 @@ from orchestratex import (
     ModelProfile,
     Orchestrator,
     OutputCapPolicy,
+    RunResult,
     Usage,
 )
 from orchestratex.providers import estimate_input_tokens
@@ -263,3 +264,68 @@ async def test_an_answer_is_not_paid_for_unless_its_judging_is_held_too() -> Non
     assert "for judging its answer" in refused.orchestration.iterations[0].errors[0]
     final = await store.get_session(session.id)
     assert final.total_cost == done.total_cost and final.reserved_cost == 0
+
+
+async def test_a_paid_answer_is_judged_by_the_judge_held_for_it_when_the_preferred_judge_does_not_fit() -> None:
+    """The evaluator prefers a strong, dear judge; the run had set aside only the cheapest judge's worst case with
+    the answer, and another run of the session held the rest of the budget. The run used to pay for its answer,
+    find the dear judge's reservation refused, and stop `failed` ("no judge fits the remaining budget") though the
+    judge held for it fitted; that judge now judges the answer."""
+    other_started, release_other = asyncio.Event(), asyncio.Event()
+    judged: list[tuple[str, str]] = []
+
+    async def fn(request: GenerationRequest) -> str:
+        prompt = request.messages[-1].content
+        if request.purpose == "judge":
+            judged.append(("first" if "first" in prompt else "second", request.model.name))
+            return json.dumps({"score": 9, "feedback": "fine"})
+        if "second" in prompt:  # holds its reservation while the first run's answer is judged
+            other_started.set()
+            await release_other.wait()
+        else:
+            await other_started.wait()
+        return "An answer."
+
+    catalog = ModelCatalog(
+        [
+            ModelProfile(name="function:a", input_cost_per_1k=0.001, output_cost_per_1k=0.05, quality=6.0),
+            ModelProfile(
+                name="function:cheap-judge",
+                input_cost_per_1k=0.0001,
+                output_cost_per_1k=0.0001,
+                quality=6.0,
+                judge_only=True,
+            ),
+            ModelProfile(
+                name="function:strong-judge",
+                input_cost_per_1k=0.01,
+                output_cost_per_1k=0.01,
+                quality=9.0,
+                judge_only=True,
+            ),
+        ]
+    )
+    store = MemoryStore()
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)], catalog=catalog, store=store, retry=NO_WAIT, reservation_wait_s=0.2
+    )
+    # the strong judge (about $0.0097 at worst) fits beside the first answer, but not beside the second run's
+    # reservation (about $0.0052): the cheap judge's worst case was reserved with the first answer
+    session = await orch.create_session(cost_limit=0.012)
+
+    async def first_run() -> RunResult:
+        try:
+            return await orch.run("The first question?", session=session, max_iterations=1, max_output_tokens=100)
+        finally:
+            release_other.set()
+
+    first, second = await asyncio.gather(
+        first_run(), orch.run("The second question?", session=session, max_iterations=1, max_output_tokens=100)
+    )
+    assert first.status == "completed", first.error
+    assert first.final_score == 9 and first.orchestration.iterations[0].errors == []
+    assert ("first", "function:cheap-judge") in judged and ("first", "function:strong-judge") not in judged
+    assert second.status == "completed" and ("second", "function:strong-judge") in judged  # its own choice, once free
+    final = await store.get_session(session.id)
+    assert final.total_cost == first.total_cost + second.total_cost <= 0.012
+    assert final.reserved_cost == 0

@@ -389,9 +389,21 @@ class Run(Committing):
         if answer is None or answer[0] != it.index or answer[1].model_name != it.model_name:
             answer = (it.index, self._generation(it))
         try:
-            with self.telemetry.judgment(it) as judgment:
-                evaluation = checked_evaluation(self.o.evaluator, await self.o.evaluator.evaluate(etask, answer[1]))
-                judgment.done(evaluation)
+            try:
+                with self.telemetry.judgment(it) as judgment:
+                    evaluation = checked_evaluation(self.o.evaluator, await self.o.evaluator.evaluate(etask, answer[1]))
+                    judgment.done(evaluation)
+            except BudgetExceeded:
+                # the judges chosen cost more than was held for them with the answer, and the session's other runs
+                # hold the rest: the judges that fit what is held (the cheapest panel, reserved with the answer) judge
+                held = self.planner.eligible(etask, it.response or "", self.prepaid) if self.prepaid else []
+                if not held:
+                    raise
+                with self.telemetry.judgment(it) as judgment:
+                    evaluation = checked_evaluation(
+                        self.o.evaluator, await self.o.evaluator.evaluate(replace(etask, judges=held), answer[1])
+                    )
+                    judgment.done(evaluation)
         except (BudgetExceeded, EvaluationError) as exc:
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
             it.phase = "failed"

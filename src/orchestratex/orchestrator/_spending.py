@@ -172,6 +172,7 @@ class Spending(RunState):
     async def _reserve(self, amount: float, ledger: Ledger, *, prepay: float = 0.0) -> None:
         """Reserve `amount` for one call, plus `prepay` for judging its answer: an answer is not paid for unless
         its judging is held too (the session's other runs could otherwise spend it while the model answers)."""
+        taken = 0.0
         if self.prepaid:  # reserved in the store with the generation, for the judges: used first
             taken = min(self.prepaid, amount)
             self.prepaid = self.prepaid - taken if self.prepaid - taken > EPS else 0.0
@@ -180,6 +181,16 @@ class Spending(RunState):
             amount -= taken
             if amount <= EPS:
                 return
+        try:
+            await self._reserve_rest(amount, ledger, prepay=prepay)
+        except BudgetExceeded:
+            if taken:  # the call is not made: what was held for the judges stays theirs (a cheaper judge may fit it)
+                self.prepaid += taken
+                ledger.reserved_in_store -= taken
+                ledger.reserved_local -= taken
+            raise
+
+    async def _reserve_rest(self, amount: float, ledger: Ledger, *, prepay: float) -> None:
         remaining = self._remaining()
         judging = f" and {dollars(prepay)} for judging its answer" if prepay else ""
         if remaining is not None and amount + prepay > remaining + EPS:
