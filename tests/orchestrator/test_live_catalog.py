@@ -222,3 +222,56 @@ async def test_a_price_raised_after_the_call_was_reserved_does_not_bill_past_the
     assert it.errors == [] and it.cost == pytest.approx(it.usage.input_tokens * 1e-6 + it.usage.output_tokens * 1e-6)
     stored = await orch.store.get_session(session.id)
     assert stored.total_cost <= 0.05 and stored.reserved_cost == 0
+
+
+@pytest.mark.parametrize("step", ["generate", "judge"])
+async def test_a_resumed_run_whose_picked_model_left_the_catalog_goes_on(step: str) -> None:
+    """A server stopped gracefully (its runs suspended) restarts with a catalog that no longer lists a model a run
+    had picked: the run used to end `failed` with `UnknownModelError` when resumed, losing the answer it had paid
+    for. Picked but not yet answered, another model now answers; answered, its answer is judged and kept."""
+    import asyncio
+
+    profiles = [profile("big", 0.001, 9.5), profile("mid", 0.001, 7), profile("small", 0.001, 6)]
+    in_flight = asyncio.Event()
+
+    async def stalls(request: GenerationRequest) -> str:
+        if request.purpose == step:
+            in_flight.set()
+            await asyncio.Event().wait()  # (until the run is suspended)
+        return "an answer"
+
+    store = MemoryStore()
+    before = Orchestrator(
+        providers=[FunctionProvider(stalls)],
+        catalog=ModelCatalog(profiles),
+        store=store,
+        router=BayesianRouter(explore=False),
+        retry=NO_WAIT,
+    )
+    doc = await before.prepare("Write a haiku", max_iterations=2, evaluation_threshold=8, cost_limit=1.0)
+    before.start(doc.id)
+    await in_flight.wait()
+    assert await before.suspend(doc.id)
+    await before.aclose()
+
+    calls = Calls()
+    after = Orchestrator(
+        providers=[calls.provider],
+        catalog=ModelCatalog(profiles[1:]),
+        store=store,
+        router=BayesianRouter(explore=False),
+    )
+    [result] = await after.resume_pending()
+    await after.aclose()
+    assert result.status == "completed", result.orchestration.error
+    [it] = result.orchestration.iterations
+    assert it.response == "an answer" and it.score == 8
+    if step == "generate":  # the pick was never called: another model answered the iteration
+        assert it.model_name == "function:mid"
+        [error] = it.errors
+        assert error.startswith("function:big: UnknownModelError: unknown model 'function:big'")
+        assert calls.calls[("function:mid", "generate")] == 1
+    else:  # the answer was paid for: kept, and judged by a model of the catalog
+        assert it.model_name == "function:big" and it.errors == []
+        assert sum(n for (_, purpose), n in calls.calls.items() if purpose == "generate") == 0
+    assert all(name != "function:big" for name, _ in calls.calls)

@@ -218,6 +218,14 @@ class Run(Committing):
                 raise
             return self.picked
 
+    def _known(self, name: str) -> ModelProfile | None:
+        """`_model(name)`, or None for a model that left the catalog before this run was resumed (its answer, paid
+        for, is judged all the same)."""
+        try:
+            return self._model(name)
+        except UnknownModelError:
+            return None
+
     def _prepare_generation(self, it: Iteration) -> Ready | None:
         """The generation of `it` as `_generate` would make it, when its reservation in the store can ride on
         the commit of its selection (a session budget, nothing prepaid left, the call fitting what is left)."""
@@ -245,8 +253,12 @@ class Run(Committing):
             ledger = self._open = ready.ledger
         else:
             ready = None
-            model = self._model(it.model_name)
             ledger = self._open = Ledger()
+            try:
+                model = self._model(it.model_name)
+            except UnknownModelError as exc:  # picked before the run was resumed, and left the catalog since
+                await self._fallback(it, it.model_name, exc, ledger)
+                return
         try:
             if ready is not None:
                 gen = await self._call(
@@ -263,7 +275,7 @@ class Run(Committing):
                     model, request, ledger, "generate", prepay=prepay if self.session_limit else 0.0, iteration=it.index
                 )
         except (ProviderError, BudgetExceeded) as exc:
-            await self._fallback(it, model, exc, ledger)
+            await self._fallback(it, model.name, exc, ledger, window=model.context_window)
             return
         assign(
             it,
@@ -315,24 +327,27 @@ class Run(Committing):
         assign(request, max_output_tokens=cap)
         return request, judge_reserve, input_bound
 
-    async def _fallback(self, it: Iteration, model: ModelProfile, exc: Exception, ledger: Ledger) -> None:
-        """The iteration's model failed: record it and let the router pick another model."""
+    async def _fallback(
+        self, it: Iteration, name: str, exc: Exception, ledger: Ledger, *, window: int | None = None
+    ) -> None:
+        """The iteration's model `name` (context window `window`) failed: record it and let the router pick another
+        model."""
         detail = exc.message if isinstance(exc, OrchestrateXError) else str(exc)
-        it.errors.append(f"{model.name}: {type(exc).__name__}: {detail}")
+        it.errors.append(f"{name}: {type(exc).__name__}: {detail}")
         self._release_prepaid(ledger)
         if isinstance(exc, BudgetExceeded):
             await self._refresh_session()
         else:
-            self.failed |= {model.name}
+            self.failed |= {name}
             if not keeps_judging(exc):
-                self.not_judging |= {model.name}
-        if isinstance(exc, ContextLengthExceeded):
-            self.min_context = max(self.min_context, model.context_window + 1)
+                self.not_judging |= {name}
+        if isinstance(exc, ContextLengthExceeded) and window is not None:
+            self.min_context = max(self.min_context, window + 1)
         if len(it.errors) > 2 * len(self.o.catalog):  # a budget race that keeps flipping between models
             raise Stop("budget" if isinstance(exc, BudgetExceeded) else "error", detail, ledger)
         task = self._task(it.prompt, None)
         try:
-            candidates = self._candidates(task, exclude={model.name})
+            candidates = self._candidates(task, exclude={name})
         except Stop as stop:
             if isinstance(exc, BudgetExceeded) and stop.reason == "error":  # nothing else to try: the budget stops it
                 raise Stop("budget", detail, ledger) from None
@@ -343,8 +358,8 @@ class Run(Committing):
         if self.picked is None:
             raise Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates", ledger)
         it.model_name = decision.model_name
-        it.reasoning = f"fallback after {model.name} failed ({type(exc).__name__}): {decision.reasoning}"
-        self.telemetry.routed(it, decision.scores, fallback_from=model.name)
+        it.reasoning = f"fallback after {name} failed ({type(exc).__name__}): {decision.reasoning}"
+        self.telemetry.routed(it, decision.scores, fallback_from=name)
         await self._commit([self._selected_event(it, decision.scores)], ledger)
         if self.stop_asked:  # (by a handler of that event: before the fallback's call)
             raise Stop("cancelled", self.stop_why or self.o.cancel_reason)
@@ -357,7 +372,7 @@ class Run(Committing):
             prompt=doc.prompt,
             domain=doc.domain or "general",
             generating_model=it.model_name,
-            generator=self._model(it.model_name),
+            generator=self._known(it.model_name),
             judges=self.planner.pool(it.model_name),
             call=_JudgeCall(self, ledger, it.model_name),
             context=doc.context,
