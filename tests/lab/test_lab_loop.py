@@ -172,6 +172,28 @@ async def test_bad_replay_arguments_are_refused_up_front() -> None:
         lab.SimulatedJudge(score_noise=float("nan"))
 
 
+async def test_arguments_of_the_wrong_kind_are_a_user_error() -> None:
+    """They used to fail inside: `max_iterations="3"` with a TypeError from a comparison, `judge="strict"` with an
+    AttributeError, a `SimulatedJudge` with a price or rate written as text or a name that is not text with a
+    TypeError (and `flip_rate=True` was taken as 1)."""
+    table = synthetic_table(5)
+    router = Scripted(["small"])
+    for bad in ("3", True, 2.5):
+        with pytest.raises(UserError, match=r"^max_iterations is a whole number of attempts >= 1"):
+            await lab.replay_loop(table, router=router, max_iterations=bad)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^judge is a lab.SimulatedJudge or a list of them, not str 'strict'$"):
+        await lab.replay_loop(table, router=router, judge="strict")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"the list holds dict \{\}$"):
+        await lab.replay_loop(table, router=router, judge=[lab.SimulatedJudge(), {}])  # type: ignore[list-item]
+    for knob in ({"flip_rate": "0.1"}, {"flip_rate": True}, {"input_cost_per_1k": "0.001"}, {"right_score": None}):
+        with pytest.raises(UserError, match=r"^SimulatedJudge\(\w+=\.\.\.\) is a number, not "):
+            lab.SimulatedJudge(**knob)
+    with pytest.raises(UserError, match="a judge's name is a plain model name"):
+        lab.SimulatedJudge(name=5)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^SimulatedJudge\(seed=\.\.\.\) is a whole number, not 'x'$"):
+        lab.SimulatedJudge(seed="x")  # type: ignore[arg-type]
+
+
 async def test_an_answer_reports_its_recorded_length_not_its_stand_in_s() -> None:
     """A one-letter recorded answer is replayed as a marked stand-in longer than it; its usage (which the
     routers learn output costs from) is the recorded answer's, whatever the mark's length or the table's ids."""

@@ -8,6 +8,7 @@ import contextvars
 import hashlib
 import json
 import math
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,21 @@ class SimulatedJudge:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        for knob in (
+            "right_score",
+            "wrong_score",
+            "flip_rate",
+            "score_noise",
+            "input_cost_per_1k",
+            "output_cost_per_1k",
+        ):
+            value = getattr(self, knob)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise UserError(f"SimulatedJudge({knob}=...) is a number, not {type(value).__name__} {value!r}")
+        if not isinstance(self.name, str):
+            raise UserError(f"a judge's name is a plain model name without ':', got {self.name!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise UserError(f"SimulatedJudge(seed=...) is a whole number, not {self.seed!r}")
         if not 0 <= self.flip_rate <= 1:
             raise UserError("flip_rate is a probability: between 0 and 1")
         if not math.isfinite(self.score_noise) or self.score_noise < 0:
@@ -267,11 +283,11 @@ async def replay_loop(
         profiles = check_profiles(profiles, "replay_loop(table, router=..., profiles=...)")
     table.require_complete()
     check_progress(progress, callback="progress(done, total, partial)")
-    if max_iterations < 1:
-        raise UserError("max_iterations must be >= 1")
+    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or max_iterations < 1:
+        raise UserError(f"max_iterations is a whole number of attempts >= 1 (e.g. 3), got {max_iterations!r}")
     if isinstance(progress_every, bool) or not isinstance(progress_every, int) or progress_every < 1:
         raise UserError(f"progress_every is a number of prompts >= 1 (e.g. progress_every=100), got {progress_every!r}")
-    judges = [SimulatedJudge()] if judge is None else [judge] if isinstance(judge, SimulatedJudge) else list(judge)
+    judges = _judges(judge)
     if not judges or len({j.name for j in judges}) != len(judges):
         raise UserError("give at least one judge, each with its own name")
     if isinstance(router, FittedRouter):
@@ -362,6 +378,22 @@ async def replay_loop(
                     elapsed = time.perf_counter() - started
                     callback(done, len(table), LoopReplay(table, tuple(outcomes), max_iterations, elapsed, settings))
     return LoopReplay(table, tuple(outcomes), max_iterations, time.perf_counter() - started, settings)
+
+
+def _judges(judge: SimulatedJudge | Sequence[SimulatedJudge] | None) -> list[SimulatedJudge]:
+    """`replay_loop`'s `judge` as a list of judges (the default: one exact judge); anything else is a `UserError`."""
+    if judge is None:
+        return [SimulatedJudge()]
+    if isinstance(judge, SimulatedJudge):
+        return [judge]
+    if isinstance(judge, str | bytes) or not isinstance(judge, Sequence):
+        raise UserError(f"judge is a lab.SimulatedJudge or a list of them, not {type(judge).__name__} {judge!r}")
+    other = next((j for j in judge if not isinstance(j, SimulatedJudge)), None)
+    if other is not None:
+        raise UserError(
+            f"judge is a lab.SimulatedJudge or a list of them; the list holds {type(other).__name__} {other!r}"
+        )
+    return list(judge)
 
 
 async def _run_row(
