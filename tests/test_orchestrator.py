@@ -304,6 +304,57 @@ async def test_circuit_opens_after_repeated_failures() -> None:
     assert result.orchestration.iterations[0].errors == []
 
 
+@pytest.mark.parametrize("trial_ends", ["cancelled", "prompt too long"])
+async def test_a_trial_call_that_says_nothing_of_the_model_does_not_shut_it_out(trial_ends: str) -> None:
+    """A half-open circuit lets one trial call through. A trial that ended without a verdict on the model — its
+    run cancelled while the model answered (a client gone, `cancel(id)`), or a prompt too long for it — used to
+    leave the circuit waiting for that verdict forever: the model never got another call from this orchestrator
+    (and `model_status` said `circuit_half_open` for good). The next call is now the trial."""
+    state = {"a": "down"}
+    answering = asyncio.Event()
+
+    async def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 9, "feedback": "ok"}'
+        if request.model.name == "function:a":
+            if state["a"] == "down":
+                raise ProviderServerError("down", status_code=503)
+            if state["a"] == "slow":
+                answering.set()
+                await asyncio.Event().wait()
+            if state["a"] == "small":
+                raise ContextLengthExceeded("too long for a", status_code=400)
+        return "fine"
+
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=catalog("a", "b", "c", quality={"a": 9.9, "b": 6.0, "c": 6.0}),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+        circuit=CircuitPolicy(failure_threshold=1, cooldown_s=0),  # (half-open as soon as it opens)
+    )
+    first = await orch.run("first", max_iterations=1)
+    assert first.orchestration.iterations[0].errors[0].startswith("function:a: ProviderServerError")
+    assert orch.model_status("function:a") == "circuit_half_open"
+    if trial_ends == "cancelled":
+        state["a"] = "slow"
+        run = asyncio.create_task(orch.run("second", max_iterations=1))
+        await answering.wait()
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+    else:
+        state["a"] = "small"
+        second = await orch.run("second", max_iterations=1)
+        assert second.orchestration.iterations[0].errors[0].startswith("function:a: ContextLengthExceeded")
+    state["a"] = "up"
+    third = await orch.run("third", max_iterations=1)
+    assert [it.model_name for it in third.orchestration.iterations] == ["function:a"]
+    assert third.orchestration.iterations[0].errors == []
+    assert orch.model_status("function:a") == "active"  # the trial succeeded: the circuit is closed
+    await orch.aclose()
+
+
 async def test_all_models_failing_ends_with_error() -> None:
     def fn(request: GenerationRequest) -> str:
         raise ProviderServerError("down", status_code=500)

@@ -58,6 +58,14 @@ class CircuitBreaker:
         if entry is not None and self.state(model) == "half_open":
             entry.trial_in_flight = True
 
+    def end_trial(self, model: str) -> None:
+        """A call ended with no word on the model's health (cancelled in flight, a prompt too long for it, an answer
+        that could not be read): a half-open circuit lets the next call through as its trial, rather than waiting
+        for this one's verdict forever."""
+        entry = self._models.get(model)
+        if entry is not None:
+            entry.trial_in_flight = False
+
     def record_success(self, model: str) -> None:
         if model in self._models:
             del self._models[model]

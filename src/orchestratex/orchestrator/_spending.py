@@ -86,10 +86,15 @@ class Spending(RunState):
                 price_generation(model, gen, worst)
                 call.done(gen, gen.cost)
         except ProviderError as exc:
+            circuit.end_trial(model.name)  # (a failure was recorded already, unless it says nothing of the model)
             ledger.calls += (self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__),)
             raise
         except asyncio.CancelledError:  # abandoned in flight (the provider may bill it): see `RunState.abandoned`
             self.abandoned += 1
+            circuit.end_trial(model.name)
+            raise
+        except Exception:
+            circuit.end_trial(model.name)
             raise
         self._count_answer(model, request, gen, ledger, role, worst)
         return gen
