@@ -4,6 +4,7 @@ first, not kept as the rescue of models that always fail."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,34 @@ def test_a_pair_that_is_all_a_model_was_seen_doing_moves_nothing() -> None:
         memory.learn(_feedback("c", 2.0, "b"))
     own = memory.own_rate("math", "c", 0.5)
     assert memory.rate("math", "c", frozenset({"b"}), 0.5) < own < memory.rate("math", "c", frozenset({"a"}), 0.5)
+
+
+@pytest.mark.parametrize("make", [BayesianRouter, ContextualRouter])
+async def test_one_router_given_to_a_new_orchestrator_counts_the_stored_statistics_once(
+    make: type[BayesianRouter] | type[ContextualRouter], tmp_path: Path
+) -> None:
+    """A notebook cell run again (or an orchestrator made per request) hands the same router object to a new
+    orchestrator on the same store. Its attach used to add the stored acceptance counts (and, for
+    `ContextualRouter`, the scores) to those it already held: after three such cells the cascade memory counted
+    every run three times over, as if the models had been seen far more often than they were."""
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    catalog = ModelCatalog(
+        ModelProfile(name=f"function:m{i}", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=7.0)
+        for i in range(3)
+    )
+    router = make(explore=False)
+    judged = 0
+    for cell in range(3):
+        orchestrator = Orchestrator(catalog=catalog, providers=[FunctionProvider(_judged)], router=router, store=url)
+        for i in range(2):
+            result = await orchestrator.run(f"Cell {cell}: what is {i} + 2?", max_iterations=3)
+            judged += sum(it.evaluation is not None for it in result.orchestration.iterations)
+        await orchestrator.aclose()
+    assert router.memory.judging[0] == sum(n for n, _ in router.memory.single.values()) == judged
+    fresh = make(explore=False)
+    reader = Orchestrator(catalog=catalog, providers=[FunctionProvider(_judged)], router=fresh, store=url)
+    async with reader:  # attaches the fresh router to the store: what the three cells' runs taught, once
+        pass
+    assert router.memory.single == fresh.memory.single and router.memory.pairs == fresh.memory.pairs
+    assert router.memory.judging == pytest.approx(fresh.memory.judging)
+    assert {k: s.n for k, s in router._stats.items()} == {k: s.n for k, s in fresh._stats.items()}

@@ -124,8 +124,17 @@ class LearningRouter(Router):
     _store: Store | None = None
 
     async def attach(self, store: Store) -> None:
+        """Load the statistics persisted in `store`. A router attached before (the same router object given to
+        another orchestrator: a notebook cell run again, an orchestrator made per request) first forgets what it
+        held, so the stored statistics are not counted twice."""
+        stats = await store.routing_stats(self.name)
+        if self._store is not None:
+            self._forget()
         self._store = store
-        self.restore(await store.routing_stats(self.name))
+        self.restore(stats)
+
+    def _forget(self) -> None:
+        """Drop what was learned in memory (before `restore` from the store again); the built-in routers do."""
 
     async def observe(self, feedback: RoutingFeedback) -> None:
         self.update(feedback)

@@ -51,6 +51,13 @@ class FailureMemory:
         self.judging = [0, 0.0]
 
     # -- learning -----------------------------------------------------------------------------
+    def clear(self) -> None:
+        """Forget every count (the knobs stay)."""
+        self.single.clear()
+        self.pairs.clear()
+        self._after.clear()
+        self.judging = [0, 0.0]
+
     def learn(self, feedback: RoutingFeedback) -> list[tuple[str, bool]]:
         """Add one judged answer; return the (stored model name, accepted) entries to persist."""
         accepted = feedback.score >= feedback.threshold
@@ -252,7 +259,7 @@ class EscalatingRouter(LearningRouter):
     memory: FailureMemory
 
     async def attach(self, store: Store) -> None:
-        await super().attach(store)
+        await super().attach(store)  # (a router attached before forgets its memory there too: see `_forget`)
         self.memory.restore(await store.routing_stats(f"{self.name}.cascade"))
 
     async def observe(self, feedback: RoutingFeedback) -> None:

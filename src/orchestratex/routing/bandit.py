@@ -96,6 +96,10 @@ class BayesianRouter(EscalatingRouter):
         self.memory = FailureMemory()
 
     # -- learning -----------------------------------------------------------------------------
+    def _forget(self) -> None:
+        self._stats.clear()
+        self.memory.clear()
+
     def restore(self, stats: Sequence[RoutingStat]) -> None:
         for stat in stats:
             self._stats[(stat.domain, stat.model_name)] = _Stat(

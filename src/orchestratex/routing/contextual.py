@@ -117,6 +117,12 @@ class ContextualRouter(EscalatingRouter):
         self.memory = FailureMemory()
 
     # -- learning -----------------------------------------------------------------------------
+    def _forget(self) -> None:
+        self._stats.clear()
+        self._domains.clear()
+        self._models.clear()
+        self.memory.clear()
+
     def restore(self, stats: Sequence[RoutingStat]) -> None:
         for stat in stats:
             self._add(stat.domain, stat.model_name, stat.n, stat.score_sum / 10, stat.output_tokens_sum)
