@@ -275,3 +275,28 @@ async def test_a_resumed_run_whose_picked_model_left_the_catalog_goes_on(step: s
         assert it.model_name == "function:big" and it.errors == []
         assert sum(n for (_, purpose), n in calls.calls.items() if purpose == "generate") == 0
     assert all(name != "function:big" for name, _ in calls.calls)
+
+
+@pytest.mark.parametrize("cost_limit", [None, 1.0])  # (with a budget, the call was reserved with the selection)
+def test_a_model_disabled_after_it_was_picked_gets_no_call(cost_limit: float | None) -> None:
+    """`disabled` means no further call. A model disabled between its selection and its call (by a handler of
+    `model_selected`, a watched catalog file, another thread) was called all the same; another model now answers."""
+    catalog = ModelCatalog([profile("big", 0.001, 9.5), profile("mid", 0.001, 7), profile("small", 0.001, 6)])
+    calls = Calls()
+
+    def disable_the_pick(event: Event) -> None:
+        if event.type == "model_selected" and catalog.get("function:big").status != "disabled":
+            catalog.set_status(event.model_name, "disabled")
+
+    with Orchestrator(
+        providers=[calls.provider], catalog=catalog, router=BayesianRouter(explore=False), retry=NO_WAIT
+    ) as orch:
+        result = orch.run_sync("Write a haiku", max_iterations=1, cost_limit=cost_limit, on_event=disable_the_pick)
+    assert result.status == "completed", result.orchestration.error
+    [it] = result.orchestration.iterations
+    assert it.errors == [
+        "function:big: ConfigurationError: function:big was disabled in the catalog after it was picked: not called"
+    ]
+    assert it.model_name != "function:big" and it.response == "an answer"
+    assert not [key for key in calls.calls if key[0] == "function:big"]  # neither answered nor judged
+    assert result.total_cost == pytest.approx(it.cost + (it.evaluation.cost if it.evaluation else 0.0))

@@ -21,6 +21,7 @@ from ..events import (
 )
 from ..exceptions import (
     BudgetExceeded,
+    ConfigurationError,
     ContextLengthExceeded,
     EvaluationError,
     OrchestrateXError,
@@ -218,6 +219,13 @@ class Run(Committing):
                 raise
             return self.picked
 
+    def _disabled(self, name: str) -> bool:
+        """Whether the catalog now says `name` is disabled (a disabled model gets no further call)."""
+        try:
+            return self.o.catalog.get(name).status == "disabled"
+        except UnknownModelError:  # (removed: it still gives the answer it was picked for)
+            return False
+
     def _known(self, name: str) -> ModelProfile | None:
         """`_model(name)`, or None for a model that left the catalog before this run was resumed (its answer, paid
         for, is judged all the same)."""
@@ -259,6 +267,12 @@ class Run(Committing):
             except UnknownModelError as exc:  # picked before the run was resumed, and left the catalog since
                 await self._fallback(it, it.model_name, exc, ledger)
                 return
+        if self._disabled(it.model_name):  # since it was picked (a handler of `model_selected`, a watched file)
+            disabled = ConfigurationError(
+                f"{it.model_name} was disabled in the catalog after it was picked: not called"
+            )
+            await self._fallback(it, it.model_name, disabled, ledger)
+            return
         try:
             if ready is not None:
                 gen = await self._call(
