@@ -143,6 +143,42 @@ async def test_a_model_that_failed_as_unusable_judges_no_more(kind: type[Provide
     assert "judge" not in asked
 
 
+@pytest.mark.parametrize("kind", [AuthenticationError, ProviderTimeout, RateLimited, ContextLengthExceeded])
+async def test_a_model_that_failed_as_a_judge_is_not_asked_to_judge_again_in_the_run(
+    kind: type[ProviderError],
+) -> None:
+    """Its failure as a judge (its key refused, a timeout or rate limit past the retries, a judge prompt too long
+    for it) shows it unusable, as docs/evaluation.md says; it used to be asked first again for every later answer
+    of the run, each time waiting out its retries before the next judge was asked."""
+    asked: list[tuple[int, str]] = []  # (answers so far, judge)
+    answers: list[str] = []
+
+    def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            asked.append((len(answers), request.model.name))
+            if request.model.name == "function:c":
+                raise _failure(kind)
+            return '{"score": 3, "feedback": "try again"}'
+        answers.append(request.model.name)
+        return f"an answer by {request.model.name}"
+
+    # c, the cheapest judge of adequate quality, is the evaluator's first choice for every answer
+    models = catalog("a", "b", "c", "d", quality={"a": 9.9, "b": 9.0, "c": 8.0, "d": 8.0})
+    models.update("function:c", judge_only=True, input_cost_per_1k=0.0001, output_cost_per_1k=0.0001)
+    models.update("function:d", judge_only=True)
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)], catalog=models, retry=NO_WAIT, router=BayesianRouter(explore=False)
+    )
+    result = await orch.run("What is six times seven?", max_iterations=3, patience=3)
+    assert result.status == "completed" and len(result.orchestration.iterations) == 3
+    assert {n for n, judge in asked if judge == "function:c"} == {1}, (
+        asked
+    )  # (with its retries) for the first answer only
+    judged = [it.evaluation for it in result.orchestration.iterations]
+    assert all(e is not None and "function:c" not in e.judge_models for e in judged)
+    await orch.aclose()
+
+
 class _Died(BaseException):
     """The process dies while a call is in flight (a SIGKILL, in one process)."""
 

@@ -23,6 +23,7 @@ from ._budget import price_generation, reserve_waiting
 from ._chat import mended
 from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
+from ._failures import keeps_judging
 from ._ledger import EPS, Ledger, Role, assign
 from ._result import dollars
 from ._retry import retry_after
@@ -88,6 +89,8 @@ class Spending(RunState):
         except ProviderError as exc:
             circuit.end_trial(model.name)  # (a failure was recorded already, unless it says nothing of the model)
             ledger.calls += (self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__),)
+            if role == "judge" and not keeps_judging(exc):  # (its key refused, a timeout past the retries, …)
+                self.not_judging |= {model.name}  # unusable as a judge for the rest of the run
             raise
         except asyncio.CancelledError:  # abandoned in flight (the provider may bill it): see `RunState.abandoned`
             self.abandoned += 1
