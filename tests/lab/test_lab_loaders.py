@@ -267,6 +267,25 @@ def test_damaged_routellm_files_are_named(tmp_path: Path) -> None:
         lab.load_routellm(tmp_path, "mt_bench")
 
 
+@pytest.mark.parametrize(
+    ("benchmark", "message"),
+    [
+        ("mmlu", r"^no RouteLLM MMLU file \(mmlu_<subject>.csv\) in '.*mmlu'$"),
+        ("gsm8k", r"^no RouteLLM file 'gsm8k_responses.csv' in '.*gsm8k'$"),
+        ("mt_bench", r"^no RouteLLM file 'question.jsonl' in '.*mt_bench'$"),
+    ],
+)
+def test_a_routellm_folder_without_its_files_says_which_file_is_missing(
+    tmp_path: Path, benchmark: str, message: str
+) -> None:
+    """An MMLU folder without its subject files used to load as a table of no rows, which failed later with
+    "was it filtered empty?"; a folder without GSM8K's or MT-Bench's file failed with a bare errno message."""
+    (tmp_path / "routellm" / benchmark).mkdir(parents=True)
+    (tmp_path / "routellm" / benchmark / "contaminated_prompts.jsonl").write_text("")
+    with pytest.raises(FileNotFoundError, match=message):
+        lab.load_routellm(tmp_path, benchmark)  # type: ignore[arg-type]
+
+
 def test_a_csv_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
     # Before: a file saved with a UTF-8 byte-order mark (as Excel writes) "has no column 'prompt'; its header is
     # ['\ufeffprompt', ...]" when `prompt` is its first column.

@@ -210,6 +210,9 @@ def load_routellm(
     if benchmark == "mt_bench":
         return _mt_bench(folder, skip)
     files = sorted(folder.glob("mmlu_*.csv")) if benchmark == "mmlu" else [folder / "gsm8k_responses.csv"]
+    if not files:  # (an empty table would only fail later, as if a filter had left no row)
+        raise FileNotFoundError(f"no RouteLLM MMLU file (mmlu_<subject>.csv) in {str(folder)!r}")
+    _need(files[0])
     prompts, quality, tasks, ids = [], [], [], []
     for path in files:
         task = path.stem.removeprefix("mmlu_") if benchmark == "mmlu" else "gsm8k"
@@ -241,8 +244,16 @@ def _two_model_table(
     )
 
 
+def _need(path: Path) -> None:
+    """A `FileNotFoundError` naming the data file and its folder when `path` is not there."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no RouteLLM file {path.name!r} in {str(path.parent)!r}")
+
+
 def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
     path = folder / "question.jsonl"
+    _need(path)
+    _need(folder / "judgements.jsonl")
     questions = []
     lines: dict[int, int] = {}  # question_id -> its line
     for line, q in read_jsonl(path):
