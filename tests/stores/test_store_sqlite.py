@@ -385,6 +385,10 @@ async def test_a_new_database_is_private_to_its_owner(tmp_path: Path) -> None:
     async with SQLiteStore(link) as store:
         await store.create_session(Session(user_id="alice"))
     assert stat.S_IMODE(target.stat().st_mode) == 0o600 and stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+    (tmp_path / "a.db").symlink_to(tmp_path / "b.db")  # a loop of links: an error naming the database
+    (tmp_path / "b.db").symlink_to(tmp_path / "a.db")
+    with pytest.raises(StoreError, match=r"cannot open SQLite database .*a\.db.*: Too many levels of symbolic links"):
+        await SQLiteStore(tmp_path / "a.db").open()
 
 
 async def test_a_store_error_names_no_file_path(tmp_path: Path) -> None:

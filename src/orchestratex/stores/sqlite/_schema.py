@@ -8,6 +8,7 @@ step's commit appends to it instead of rewriting it.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
@@ -334,7 +335,12 @@ def create_private(path: Path) -> None:
     """Create the database file readable and writable by its owner only (0600) if it does not exist, and
     its missing directories 0700 (SQLite gives the `-wal` and `-shm` files the database file's mode). A symbolic link
     to a file not made yet (on a volume mounted there) is followed: SQLite made its target with the umask's mode."""
-    path = path.resolve()
+    try:
+        path = path.resolve()
+    except RuntimeError:  # a loop of links (Python 3.11, 3.12; later ones return a link still)
+        path = Path(os.path.abspath(path))
+    if path.is_symlink():  # (SQLite said "unable to open database file", as if passing)
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
     missing = [p for p in path.parents if not p.exists()]
     for directory in reversed(missing):
         directory.mkdir(mode=0o700, exist_ok=True)
