@@ -86,3 +86,17 @@ def test_a_url_python_cannot_split_is_one_line_without_its_password(tmp_path: Pa
     done = run_cli("runs", "list", "--store", url, cwd=tmp_path)
     assert done.returncode == 2 and done.stdout == "", done
     assert done.stderr.splitlines() == [f"orchestratex: error: {says}"]
+
+
+async def test_a_path_given_for_a_url_says_what_to_give(tmp_path: Path) -> None:
+    # `open_store(Path("runs.db"))` failed with "AttributeError: 'PosixPath' object has no attribute 'strip'"
+    from orchestratex.exceptions import UserError
+    from orchestratex.stores import open_store
+
+    with pytest.raises(UserError) as refused:
+        await open_store(tmp_path / "runs.db")  # type: ignore[arg-type]
+    assert str(refused.value) == (
+        "a store URL is a str (sqlite:///runs.db, memory://, mongodb://…), not PosixPath"
+        " (for a file: SQLiteStore(path))"
+    )
+    assert list(tmp_path.iterdir()) == []

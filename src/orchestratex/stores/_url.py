@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..exceptions import ConfigurationError, StoreError
+from ..exceptions import ConfigurationError, StoreError, UserError
 from ._base import Store
 
 if TYPE_CHECKING:
@@ -39,6 +39,11 @@ def sqlite_url(path: Path | str) -> str:
 
 def store_from_url(url: str) -> Store:
     """The (unopened) store for `url`."""
+    if not isinstance(url, str):  # (a `Path`: AttributeError: 'PosixPath' object has no attribute 'strip')
+        raise UserError(
+            f"a store URL is a str (sqlite:///runs.db, memory://, mongodb://…), not {type(url).__name__}"
+            f"{' (for a file: SQLiteStore(path))' if isinstance(url, os.PathLike) else ''}"
+        )
     if url != url.strip():  # (`sqlite:///runs.db ` named another file, `runs.db `; ` sqlite://…` seemed malformed)
         raise ConfigurationError(
             f"store URL {_shown(url)} has white space at its start or end (a line of an env file, say): remove it"
