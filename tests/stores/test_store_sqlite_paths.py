@@ -210,3 +210,19 @@ def test_a_path_that_is_no_regular_file_is_refused_as_such(tmp_path: Path) -> No
             f"orchestratex: StoreError: cannot open SQLite database '{path}': it is {kind}, not a regular file; name a"
             " file (memory:// keeps nothing past the process)"
         ]
+
+
+@pytest.mark.parametrize("given", ["runs.db\n", " runs.db", "runs.db\r\n"])
+def test_a_path_with_white_space_at_an_end_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    # `SQLiteStore(Path("db-path.txt").read_text())` kept the runs in a file named `runs.db\n`, beside the `runs.db`
+    # every other tool opened
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as refused:
+        SQLiteStore(given)
+    assert str(refused.value) == (
+        f"SQLite database path {given!r} has white space at its start or end (a line read from a file, say): remove"
+        " it (a pathlib.Path is taken as it is)"
+    )
+    assert list(tmp_path.iterdir()) == []

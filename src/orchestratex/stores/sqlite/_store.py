@@ -74,6 +74,11 @@ class SQLiteStore(SQLiteRecords):
                 f"SQLiteStore takes a file path, not a URL ({path!r}): use SQLiteStore.from_url(url) or"
                 " open_store(url), or give the path itself"
             )
+        if isinstance(path, str) and path != path.strip():  # (`open("db-path.txt").read()`: a file named `runs.db\n`)
+            raise UserError(
+                f"SQLite database path {path!r} has white space at its start or end (a line read from a file, say):"
+                " remove it (a pathlib.Path is taken as it is)"
+            )
         check_path(str(path))
         if str(path) == "~" or str(path).startswith(("~/", "~" + os.sep)):  # (it made a folder named `~` here)
             raise UserError(
