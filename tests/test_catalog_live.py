@@ -189,3 +189,17 @@ def test_a_watched_file_first_without_models_survives_a_bad_edit(
     with caplog.at_level("WARNING", logger="orchestratex.catalog"):
         assert len(catalog) == len(ModelCatalog.default())
     assert "not reloaded" in caplog.text
+
+
+def test_an_alias_a_changed_profile_no_longer_carries_no_longer_resolves() -> None:
+    catalog = ModelCatalog.default()
+    catalog.update("openai:gpt-4o", aliases=("four-o",))
+    assert catalog.get("four-o").name == "openai:gpt-4o"
+    catalog.update("openai:gpt-4o", aliases=("omni",))  # "four-o" kept resolving to gpt-4o
+    assert "four-o" not in catalog and "four-o" not in catalog.aliases
+    assert catalog.get("omni").name == "openai:gpt-4o"
+    catalog.add(ModelProfile(name="acme:x", cost_per_1k_tokens=0.1, aliases=("fast",)))
+    catalog.add(ModelProfile(name="acme:x", cost_per_1k_tokens=0.1, aliases=("quick",)), replace=True)
+    assert "fast" not in catalog and catalog.get("quick").name == "acme:x"
+    catalog.update("gpt4", quality=8.0)  # an alias of the catalog's own table stays
+    assert catalog.get("gpt4").name == "openai:gpt-4.1"

@@ -554,6 +554,11 @@ class ModelCatalog:
     def _put(self, model: ModelProfile, *, keep_missing: bool = False) -> None:
         if keep_missing and model.name not in self._models:
             return
+        old = self._models.get(model.name)
+        if old is not None:  # the aliases the replaced profile carried and this one does not: gone with it
+            for alias in set(old.aliases) - set(model.aliases):
+                if self._aliases.get(alias) == model.name:
+                    del self._aliases[alias]
         self._models[model.name] = model
         for alias in model.aliases:
             self._aliases[alias] = model.name
