@@ -203,3 +203,16 @@ def test_an_alias_a_changed_profile_no_longer_carries_no_longer_resolves() -> No
     assert "fast" not in catalog and catalog.get("quick").name == "acme:x"
     catalog.update("gpt4", quality=8.0)  # an alias of the catalog's own table stays
     assert catalog.get("gpt4").name == "openai:gpt-4.1"
+
+
+@pytest.mark.parametrize("interval", ["1", True, float("nan"), -1])
+def test_a_watch_interval_that_is_no_number_of_seconds_is_refused(interval: object, tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text('[[models]]\nname = "sim:c"\ncost_per_1k_tokens = 0\n', encoding="utf-8")
+    # "1" raised a bare TypeError ('<' not supported …); True and nan were taken
+    with pytest.raises(ConfigurationError, match=r"^the catalog watch interval must be a number of seconds >= 0, not"):
+        ModelCatalog.from_file(path, watch=True, interval=interval)  # type: ignore[arg-type]
+    catalog = ModelCatalog()
+    with pytest.raises(ConfigurationError, match="watch interval"):
+        catalog.watch(path, interval=interval)  # type: ignore[arg-type]
+    assert len(catalog) == 0

@@ -296,8 +296,8 @@ class ModelCatalog:
         return self._watch(path, interval, content)
 
     def _watch(self, path: Path, interval: float, content: CatalogContent) -> ModelCatalog:
-        if interval < 0:
-            raise ConfigurationError("the catalog watch interval must be >= 0 seconds")
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval >= 0:
+            raise ConfigurationError(f"the catalog watch interval must be a number of seconds >= 0, not {interval!r}")
         watched = WatchedFile(path, interval, include_default=content.include_default)
         watched.load(self, content=content)
         watched.checked_at = time.monotonic()
