@@ -40,6 +40,7 @@ PROVIDER_VARIABLES: tuple[str, ...] = (
     "OPENROUTER_BASE_URL",
     "ORCHESTRATEX_STORE_URL",
     "ORCHESTRATEX_CATALOG",
+    "ORCHESTRATEX_SIM_SEED",
 )
 """The environment variables that would make a test depend on the developer's machine."""
 

@@ -1,0 +1,48 @@
+"""`orchestratex.testing.fixtures`: a suite that uses them gets the same results on every machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SUITE = """
+import os
+
+from orchestratex import Orchestrator
+from orchestratex.testing.fixtures import PROVIDER_VARIABLES
+
+
+def test_the_machines_variables_are_hidden() -> None:
+    assert not [name for name in PROVIDER_VARIABLES if name in os.environ]
+    orchestrator = Orchestrator()
+    assert orchestrator.simulated and orchestrator.providers["sim"].seed == 0
+"""
+
+
+def test_a_simulator_seed_set_on_the_machine_does_not_reach_the_tests(tmp_path: Path) -> None:
+    # ORCHESTRATEX_SIM_SEED in a developer's shell profile gave every simulated run of their suite other models,
+    # scores and costs than CI's
+    (tmp_path / "conftest.py").write_text(
+        "from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables  # noqa: F401\n\n"
+        "block_model_requests()\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "test_mine.py").write_text(SUITE, encoding="utf-8")
+    env = {
+        **os.environ,
+        "ORCHESTRATEX_SIM_SEED": "7",
+        "OPENAI_API_KEY": "sk-test",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
