@@ -429,6 +429,28 @@ def test_a_value_of_a_field_taking_text_or_an_array_is_named_where_it_goes_wrong
     assert err["message"].startswith(f"{param}: ") and said in err["message"], err
 
 
+@pytest.mark.parametrize(
+    ("body", "param", "said"),
+    [
+        ({"messages": ["hi"]}, "messages.0", '{"role": "user", "content": "..."}'),
+        (
+            {"messages": [{"role": "user", "content": ["hi"]}]},
+            "messages.0.content.0",
+            '{"type": "text", "text": "..."}',
+        ),
+        ({"stream": True, "stream_options": True}, "stream_options", '{"include_usage": true}'),
+    ],
+)
+def test_a_value_that_should_be_an_object_says_which_object(
+    api: Api, body: dict[str, Any], param: str, said: str
+) -> None:
+    """A message or content part given as bare text, the commonest slip, was "Input should be a valid dictionary or
+    instance of ChatMessageIn" (or ContentPart, StreamOptions): the server's own class names, which no client knows."""
+    err = error_of(chat(api, model="orchestratex/fast", **body), 400)
+    assert (err["param"], err["code"]) == (param, "invalid_value"), err
+    assert said in err["message"] and "instance of" not in err["message"], err
+
+
 def test_a_misspelt_setting_in_the_orchestratex_object_is_named_with_the_settings_there_are(api: Api) -> None:
     nested = error_of(chat(api, orchestratex={"max_iteration": 2}), 400)
     assert "max_iteration in `orchestratex`" in nested["message"] and "max_iterations" in nested["message"]

@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import ErrorDetails, from_json
+from pydantic_core import from_json
 
 from ..usage import MAX_AMOUNT
-from ._numbers import Flag, Integer, Number, number_message
+from ._numbers import Flag, Integer, Number
 from ._openai_errors import OpenAIError
+from ._openai_invalid import explain, first_error
 from ._schemas import Domain
 
 __all__ = ["ChatMessageIn", "ChatRequest", "ContentPart", "OrchestrationOptions", "StreamOptions", "parse_chat_request"]
@@ -146,7 +147,7 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
         request = ChatRequest.model_validate(data)
         options = _options(request)
     except ValidationError as exc:
-        err = _first_error(exc)
+        err = first_error(exc)
         loc = [str(p) for p in err["loc"]]
         if loc == ["orchestratex"]:
             raise OpenAIError(
@@ -158,32 +159,9 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
         param = ".".join(p for p in loc if p != "orchestratex") or None
         if err["type"] == "extra_forbidden" and loc[0] == "orchestratex":
             raise _unknown([str(param)], where="in `orchestratex`") from None
-        raise OpenAIError(400, f"{param or 'body'}: {number_message(err)}", param=param, code="invalid_value") from None
+        raise OpenAIError(400, f"{param or 'body'}: {explain(err)}", param=param, code="invalid_value") from None
     _check_supported(request)
     return request, options
-
-
-_EITHER = {"str": "a string", "list[ContentPart]": "an array of content parts", "list[str]": "an array of strings"}
-"""The forms of the fields that take text or an array (`content`, `stop`), as pydantic tags them in an error's `loc`."""
-
-
-def _first_error(exc: ValidationError) -> ErrorDetails:
-    """The first error, with the form pydantic tried left out of its `loc` for a field taking text or an array:
-    the error inside the array when the value is one (`messages.0.content.0.type`, `stop.1`), else one saying
-    which forms the field takes (pydantic's first would blame the text form whatever was given)."""
-    errors = exc.errors()
-    err = errors[0]
-    loc = err["loc"]  # (the tag follows the field: a `metadata` key named "str" is no form)
-    at = next((i for i, p in enumerate(loc) if p in _EITHER and i > 0 and loc[i - 1] in ("content", "stop")), None)
-    if at is None:
-        return err
-    prefix = err["loc"][:at]
-    tried = [e for e in errors if e["loc"][:at] == prefix and len(e["loc"]) > at and e["loc"][at] in _EITHER]
-    inner = next((e for e in tried if len(e["loc"]) > at + 1), None)
-    if inner is not None:
-        return {**inner, "loc": (*prefix, *inner["loc"][at + 1 :])}
-    forms = " or ".join(_EITHER[str(e["loc"][at])] for e in tried)
-    return {**err, "loc": prefix, "type": "either", "msg": f"Input should be {forms}"}
 
 
 def _one_threshold(fields: dict[str, Any], where: str = "") -> None:
