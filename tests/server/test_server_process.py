@@ -314,3 +314,43 @@ def test_a_graceful_stop_says_what_it_waits_for_and_what_it_hands_back(tmp_path:
     handing = log.index("stopping: handing back 2 orchestration(s) still running")
     assert waiting < handing < log.index("Application shutdown complete.")
     assert all(oid in log[handing:].splitlines()[0] for oid in oids)
+
+
+def test_refusals_and_statistics_as_clients_see_them_against_a_real_server(tmp_path: Path) -> None:
+    """A start past the concurrency limit says when to retry and what is left of the session's rate; a page asked
+    twice is refused; a domain is a short name; another user's domain of their own is not in the models' statistics."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    alice, bob = create_key(url, "alice"), create_key(url, "bob")
+    env = {"ORCHESTRATEX_MAX_CONCURRENT": "1", "ORCHESTRATEX_SIM_LATENCY_SCALE": "0.3"}
+    with (
+        ServerProcess(url, tmp_path, env=env) as server,
+        httpx.Client(base_url=server.base_url, headers={"X-API-Key": alice}, timeout=30) as a,
+        httpx.Client(base_url=server.base_url, headers={"X-API-Key": bob}, timeout=30) as b,
+    ):
+        sid = b.post("/api/sessions/", json={"max_iterations": 1}).json()["_id"]
+        body = {"session_id": sid, "original_prompt": "Summarise the deal", "domain": "bob-acquisition-of-acme"}
+        tid = b.post("/api/threads/", json=body).json()["_id"]
+        oid = b.post("/api/orchestration/start", json={"thread_id": tid}).json()["_id"]
+        too_long = b.post("/api/threads/", json={**body, "domain": "d" * 101})
+        assert too_long.status_code == 422 and "at most 100 characters, not 101" in too_long.json()["detail"]
+
+        sid = a.post("/api/sessions/", json={"max_iterations": 3}).json()["_id"]
+        tid = a.post("/api/threads/", json={"session_id": sid, "original_prompt": "Prove it"}).json()["_id"]
+        slow = {"thread_id": tid, "settings": {"evaluation_threshold": 10}}
+        assert a.post("/api/orchestration/start", json=slow).status_code == 202
+        refused = a.post("/api/orchestration/start", json=slow)
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["Retry-After"] == "1"
+        assert re.fullmatch(r'"session";r=97;t=\d+', refused.headers["RateLimit"])
+        twice = a.get(f"/api/threads/session/{sid}?offset=0&offset=1")
+        assert (twice.status_code, twice.json()["detail"]) == (
+            422,
+            "offset: given more than once in the URL: give it once",
+        )
+
+        deadline = time.monotonic() + 60
+        while b.get(f"/api/orchestration/status/{oid}").json()["status"] not in ("completed", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        seen = {d for m in a.get("/api/models/").json() for d in m["stats"]["mean_score_by_domain"]}
+        assert seen and "bob-acquisition-of-acme" not in seen
