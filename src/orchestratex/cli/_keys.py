@@ -56,7 +56,9 @@ async def _revoke(url: str, key_id: str) -> tuple[ApiKey, bool]:
             before = None
         return await store.revoke_api_key(key_id), before is not None and before.revoked_at is not None
     except NotFound:
-        raise UserError(f"no API key {key_id!r} in {url} (list them with `orchestratex keys list`)") from None
+        raise UserError(
+            f"no API key {key_id!r} in {shown_url(url)} (list them with `orchestratex keys list`)"
+        ) from None
     except NotImplementedError:
         raise UserError(
             f"{type(store).__name__} cannot revoke API keys (it does not implement revoke_api_key)"
@@ -72,7 +74,7 @@ async def _id_of_key(store: Store, key: str, url: str) -> str:
         raise UserError("API keys are for the server, which needs: pip install 'orchestratex[server]'") from None
     found = await store.get_api_key(hash_key(key))
     if found is None:  # (the key is a secret: not repeated in the message)
-        raise UserError(f"no API key in {url} is the key given ({key[:6]}…); check the key, or give its id")
+        raise UserError(f"no API key in {shown_url(url)} is the key given ({key[:6]}…); check the key, or give its id")
     return found.id
 
 
@@ -115,15 +117,15 @@ def keys_command(args: argparse.Namespace) -> int:
         elif keys:
             Output().verbatim(_table(keys))
         elif absent:
-            print(f"orchestratex: no API keys: the store {url} does not exist (yet)", file=sys.stderr)
+            print(f"orchestratex: no API keys: the store {shown_url(url)} does not exist (yet)", file=sys.stderr)
         elif args.user_id is not None:
-            print(f"orchestratex: no API keys of user {args.user_id!r} in {url}", file=sys.stderr)
+            print(f"orchestratex: no API keys of user {args.user_id!r} in {shown_url(url)}", file=sys.stderr)
         else:
-            print(f"orchestratex: no API keys in {url}", file=sys.stderr)
+            print(f"orchestratex: no API keys in {shown_url(url)}", file=sys.stderr)
         return 0
     if args.keys_command == "revoke":
         if absent:
-            raise UserError(f"no API key {args.key_id!r}: the store {url} does not exist (yet)")
+            raise UserError(f"no API key {args.key_id!r}: the store {shown_url(url)} does not exist (yet)")
         revoked, already = asyncio.run(_revoke(url, args.key_id.strip()))
         if already:
             Output().verbatim(
@@ -133,7 +135,7 @@ def keys_command(args: argparse.Namespace) -> int:
         else:
             Output().verbatim(
                 f"orchestratex: revoked key {revoked.id} of user {revoked.user_id!r}; "
-                f"servers on {url} refuse it from now on"
+                f"servers on {shown_url(url)} refuse it from now on"
             )
         return 0
     if args.keys_command != "create":

@@ -21,6 +21,7 @@ from ._options import check_run_options
 from ._output import Output, StdoutFailed, json_text
 from ._setup import run_orchestrator
 from ._spinner import Spinner
+from ._stores import shown_url
 
 __all__ = ["DEMO_PROMPT", "run_command"]
 
@@ -140,7 +141,8 @@ def _check_detach(args: argparse.Namespace) -> None:
     url = args.store or default_store_url()
     if args.detach and in_memory(url):
         raise UserError(
-            f"--detach leaves an interrupted run for a server on the same store, but {url} lives in this process only: "
+            f"--detach leaves an interrupted run for a server on the same store, but {shown_url(url)} lives in this "
+            "process only: "
             "give a store a server can open (--store sqlite:///runs.db), or leave --detach out"
         )
 
@@ -172,7 +174,7 @@ def run_command(args: argparse.Namespace) -> int:
             _print_json(result)
         except StdoutFailed as exc:
             if args.command == "run":
-                store = f" --store {args.store}" if args.store else ""
+                store = f" --store {shown_url(args.store)}" if args.store else ""
                 exc.note = (
                     f"orchestration {result.id} ended {result.status}: see `orchestratex runs show {result.id}{store}`"
                 )

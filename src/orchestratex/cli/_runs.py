@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import NotFound, UserError
 from ._options import STORE_URL, given, whole_number
+from ._stores import shown_url
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -146,17 +147,24 @@ async def _list(url: str, args: argparse.Namespace) -> int:
     if not out.rich:
         out.verbatim(plain_table(headers, rows, right=_RIGHT))
         return 0
-    _on_screen(out, f"Orchestrations in {url} (newest first)", headers, rows)
+    _on_screen(out, f"Orchestrations in {shown_url(url)} (newest first)", headers, rows)
     return 0
 
 
 def _nothing(url: str, absent: bool, args: argparse.Namespace) -> str:
     """Why `runs list` shows nothing: no such store file, no run at all, or none that passes the filters."""
     if absent:
-        return f"no orchestrations: the store {url} does not exist (yet); check --store or ORCHESTRATEX_STORE_URL"
+        return (
+            f"no orchestrations: the store {shown_url(url)} does not exist (yet); check --store or "
+            "ORCHESTRATEX_STORE_URL"
+        )
     filters = [f"with status {args.status}"] if args.status else []
     filters += [f"of user {args.user!r}"] if args.user is not None else []
-    return f"no orchestrations {' '.join(filters)} in {url}" if filters else f"no orchestrations in {url}"
+    return (
+        f"no orchestrations {' '.join(filters)} in {shown_url(url)}"
+        if filters
+        else f"no orchestrations in {shown_url(url)}"
+    )
 
 
 _RIGHT = (3, 4, 5)
@@ -192,12 +200,14 @@ async def _load(url: str, oid: str) -> tuple[Orchestration, list[Event], float |
     """The orchestration, its events and its session's cost limit (a run's `--cost-limit` is its session's)."""
     store = await _open(url)
     if store is None:
-        raise UserError(f"no orchestration {oid!r}: the store {url} does not exist yet")
+        raise UserError(f"no orchestration {oid!r}: the store {shown_url(url)} does not exist yet")
     try:
         try:
             doc = await store.get_orchestration(oid)
         except NotFound:
-            raise UserError(f"no orchestration {oid!r} in {url} (list them with `orchestratex runs list`)") from None
+            raise UserError(
+                f"no orchestration {oid!r} in {shown_url(url)} (list them with `orchestratex runs list`)"
+            ) from None
         events = await store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
         try:
             session_limit = (await store.get_session(doc.session_id)).settings.cost_limit

@@ -65,8 +65,8 @@ def serve_command(args: argparse.Namespace) -> int:
     say(f"web console at {base}/")
     if in_memory(url):  # (`keys create` refuses such a store: no key could ever be made for this server)
         say(
-            f"note: the store {url} lives in this process only, so it holds no API key and `orchestratex keys "
-            "create` cannot give it one: every request that needs a key is refused (serve a sqlite:///… store)"
+            f"note: the store {shown_url(url)} lives in this process only, so it holds no API key and `orchestratex "
+            "keys create` cannot give it one: every request that needs a key is refused (serve a sqlite:///… store)"
         )
     # The SQLite store works in its own thread; under load the event loop holds the GIL most of the time and
     # that thread would wait up to the default 5 ms switch interval for every statement. 0.5 ms keeps it moving.

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 
 from ..exceptions import UserError
 from ..stores import Store, default_store_url, store_from_url
+from ..stores._url import redacted_url
 
 __all__ = ["in_memory", "lasting_store_url", "shown_url", "sqlite_file_absent"]
-
-_PASSWORD = re.compile(r"(?P<head>^[a-z][a-z0-9+.-]*://[^:@/]*:)[^@/]*@", re.IGNORECASE)
-
-
-def shown_url(url: str) -> str:
-    """`url` as a line may show it: a password in it (`mongodb+srv://app:<password>@cluster…`) as `***`."""
-    return _PASSWORD.sub(r"\g<head>***@", url)
 
 
 def in_memory(url: str) -> bool:
@@ -36,7 +29,7 @@ def lasting_store_url(url: str | None, why: str, fix: str) -> str:
     `why` that is no use and `fix`."""
     url = url or default_store_url()
     if _in_memory(store_from_url(url)):
-        raise UserError(f"{url} keeps its data in this process's memory only ({why}): {fix}")
+        raise UserError(f"{shown_url(url)} keeps its data in this process's memory only ({why}): {fix}")
     return url
 
 
@@ -47,3 +40,9 @@ def sqlite_file_absent(url: str) -> bool:
     store = store_from_url(url)
     # (`os.path.exists`: `Path.exists` raises on a name too long for the file system)
     return isinstance(store, SQLiteStore) and store.path != ":memory:" and not os.path.exists(store.path)
+
+
+def shown_url(url: str) -> str:
+    """`url` as the command's messages show it: with its password as `***` (`mongodb://app:***@db/ox`), since what
+    the command writes ends up in terminals' scrollback, CI logs and a server's log lines."""
+    return redacted_url(url)

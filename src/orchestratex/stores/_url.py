@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -13,9 +14,16 @@ from ._base import Store
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
-__all__ = ["default_store_url", "open_store", "store_from_url"]
+__all__ = ["default_store_url", "open_store", "redacted_url", "store_from_url"]
 
 _SCHEME_ALIASES = {"mongodb+srv": "mongodb"}
+_PASSWORD = re.compile(r"(?P<head>^[a-z][a-z0-9+.-]*://[^:@/?#]*:)[^@/?#]*@", re.IGNORECASE)
+
+
+def redacted_url(url: str) -> str:
+    """`url` with the password of its user info as `***` (`mongodb://app:***@db.example/ox`): what messages and log
+    lines show of a store URL."""
+    return _PASSWORD.sub(r"\g<head>***@", url)
 
 
 def default_store_url() -> str:
