@@ -88,3 +88,27 @@ def test_other_unrecognized_arguments_are_named_without_a_prompt_hint(args: list
     assert done.returncode == 2
     assert done.stderr.startswith("orchestratex: error: unrecognized arguments: ")
     assert "quotes" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "level"),
+    [
+        (["-v", "run", "x"], 1),
+        (["run", "x", "-v"], 1),
+        (["-v", "run", "x", "-v"], 2),  # counted 1: the subcommand's count replaced the one before its name
+        (["--verbose", "runs", "list", "--verbose"], 2),
+        (["run", "x", "-vv"], 2),
+        (["models"], 0),
+    ],
+)
+def test_verbose_flags_count_before_and_after_the_command(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], level: int
+) -> None:
+    """docs/cli.md: `-v`/`--verbose` goes before or after the command's name, `-vv` adds DEBUG."""
+    from orchestratex.cli import _main
+
+    seen: list[int] = []
+    monkeypatch.setattr(_main, "show_logs", lambda verbosity: seen.append(verbosity))
+    monkeypatch.setattr(_main, "_dispatch", lambda parsed: 0)
+    assert _main.main(args) == 0
+    assert seen == [level]

@@ -158,7 +158,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():
-                child.add_argument(*_VERBOSE_FLAGS, **_VERBOSE_OPTIONS)
+                # (a dest of their own: argparse copies a subcommand's namespace over its parent's, so `-v run -v`
+                # counted 1, the subcommand's count replacing the one before the command's name)
+                child.add_argument(*_VERBOSE_FLAGS, **_VERBOSE_OPTIONS, dest="verbose_after")
                 _add_common(child)
 
 
@@ -195,7 +197,7 @@ def _main(argv: Sequence[str]) -> int:
     if sys.stdout is None and args.command != "serve":  # `>&-`: nowhere to show anything, so do nothing
         print("orchestratex: error: stdout is closed: redirect it (> /dev/null) instead of closing it", file=sys.stderr)
         return EXIT_USAGE
-    handler = show_logs(getattr(args, "verbose", 0))
+    handler = show_logs(getattr(args, "verbose", 0) + getattr(args, "verbose_after", 0))
     try:
         return _dispatch(args)
     except Interrupted as exc:
