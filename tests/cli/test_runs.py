@@ -149,3 +149,16 @@ def test_runs_show_gives_the_cost_limit_as_it_was_set(store_url: str, limit: str
     assert shown_run.returncode == 0, shown_run.stderr
     settings = next(line for line in shown_run.stdout.splitlines() if line.startswith("settings:"))
     assert f" · cost limit {shown} for its session · " in settings
+
+
+def test_show_with_a_session_or_thread_id_names_its_orchestrations(store_url: str) -> None:
+    """`runs show` prints a run's session and thread ids next to its own, and the server's API returns them: given
+    one of them, it said only "no orchestration '…'", as if the id had been mistyped."""
+    run = json.loads(run_cli("run", PROMPT, "--json", "--max-iterations", "1", "--store", store_url).stdout)
+    for kind, key in (("session", "session_id"), ("thread", "thread_id")):
+        done = run_cli("runs", "show", run[key], "--store", store_url)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.splitlines() == [
+            f"orchestratex: error: no orchestration '{run[key]}' in {store_url}: it is the id of a {kind}, whose "
+            f"orchestrations are {run['_id']} (show one with `orchestratex runs show ID`)"
+        ]

@@ -205,9 +205,9 @@ async def _load(url: str, oid: str) -> tuple[Orchestration, list[Event], float |
         try:
             doc = await store.get_orchestration(oid)
         except NotFound:
-            raise UserError(
-                f"no orchestration {oid!r} in {shown_url(url)} (list them with `orchestratex runs list`)"
-            ) from None
+            other = await _other_id(store, oid)
+            fix = "show one with `orchestratex runs show ID`" if other else "list them with `orchestratex runs list`"
+            raise UserError(f"no orchestration {oid!r} in {shown_url(url)}{other} ({fix})") from None
         events = await store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
         try:
             session_limit = (await store.get_session(doc.session_id)).settings.cost_limit
@@ -216,6 +216,21 @@ async def _load(url: str, oid: str) -> tuple[Orchestration, list[Event], float |
         return doc, events, session_limit
     finally:
         await store.close()
+
+
+async def _other_id(store: Store, oid: str) -> str:
+    """What `oid` is when it is not an orchestration's id but its session's or thread's (which `runs show` prints
+    next to the orchestration's, and the server's API returns): `: it is the id of a session, whose orchestrations
+    are …`; else nothing. (It said only "no orchestration", as if the id were mistyped.)"""
+    for kind in ("session", "thread"):
+        if kind == "session":
+            found = await store.list_orchestrations(session_id=oid, limit=4)
+        else:
+            found = await store.list_orchestrations(thread_id=oid, limit=4)
+        if found:
+            ids = ", ".join(doc.id for doc in found[:3]) + (", …" if len(found) > 3 else "")
+            return f": it is the id of a {kind}, whose orchestrations are {ids}"
+    return ""
 
 
 async def _show(url: str, args: argparse.Namespace) -> int:
