@@ -232,11 +232,12 @@ def models_command(args: argparse.Namespace) -> int:
         out.line("")
         out.verbatim(plain_table(headers, rows, right=(3, 4, 5, 6)))
         return 0
-    out.render(_table(headers, rows, out.console.width))
+    table = _table(headers, rows, out.console.width)
+    out.render(_cards(rows) if table is None else table)
     return 0
 
 
-def _table(headers: list[str], rows: list[list[str]], width: int) -> Table:
+def _table(headers: list[str], rows: list[list[str]], width: int) -> Table | None:
     """The catalog on a terminal, wrapped rather than cut. When the full table is wider than the terminal (80
     columns are too few for it: rich squeezed aliases and specialties to nothing and cut the status), each model's
     aliases go under its name, the figures' headings on two lines, and specialties wrap in the width left."""
@@ -252,14 +253,30 @@ def _table(headers: list[str], rows: list[list[str]], width: int) -> Table:
             header.replace(" ", "\n") if figure else header,
             justify="right" if figure else "left",
             no_wrap=header != "specialties",
-            min_width=10 if header == "specialties" else None,
+            min_width=len(header) if header == "specialties" else None,  # (10 cut its heading to "specialti…")
         )
     for row in rows:
         name = Text(row[0])
         if row[1]:
             name.append(f"\n  {row[1]}", "dim")
         table.add_row(name, _status_text(row[2]), *(Text(c) for c in row[3:]))
+    if Measurement.get(_MEASURE, _MEASURE.options, table).minimum > width:
+        return None  # narrower still (a split pane, a phone): `_cards`, which cut every figure to "8…" and "no k…"
     return table
+
+
+def _cards(rows: list[list[str]]) -> Table:
+    """The catalog on a terminal too narrow even for the narrow table: a few short lines per model, wrapped at the
+    terminal's width (nothing is cut)."""
+    cards = Table(title="Model catalog (US$ per 1M tokens)", box=None, show_header=False, pad_edge=False)
+    cards.add_column(overflow="fold")
+    for name, aliases, status, price_in, price_out, context, max_out, specialties in rows:
+        cards.add_row(Text.assemble((name, "bold"), (f"  {aliases}" if aliases else "", "dim")))
+        figures = f" · in {price_in} · out {price_out} · context {context} · max out {max_out}"
+        cards.add_row(Text.assemble("  ", _status_text(status), figures))
+        if specialties:
+            cards.add_row(Text(f"  {specialties}", "dim"))
+    return cards
 
 
 _MEASURE = Console(width=100_000, height=25)
