@@ -133,6 +133,23 @@ def test_profiles_reproduce_costs() -> None:
         assert profile.name == f"lab:{fit.model}" and profile.version == fit.model and profile.priced
 
 
+def test_prices_are_not_fitted_to_nothing() -> None:
+    """A table filtered empty, or a model never observed (a history table's model nobody was routed to), gave
+    profiles priced $0: free models by accident, which replays then routed to as if they cost nothing."""
+    with pytest.raises(UserError, match=r"has no rows \(was it filtered empty\?\): no price can be fitted$"):
+        lab.profiles_for(synthetic_table(30).subset([]))
+    history = lab.OutcomeTable(
+        name="history",
+        models=("seen", "unseen"),
+        prompts=("p", "q"),
+        quality=np.array([[9.0, np.nan], [3.0, np.nan]]),
+        cost=np.array([[0.001, np.nan], [0.002, np.nan]]),
+    )
+    with pytest.raises(UserError, match=r"^table 'history' has no observed cost of 'unseen': its prices cannot be"):
+        lab.fit_prices(history)
+    assert [f.model for f in lab.fit_prices(history.with_models("seen"))] == ["seen"]
+
+
 def test_fitted_curve_beats_random_and_plots() -> None:
     pytest.importorskip("matplotlib")
     import matplotlib

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog import ModelProfile
+from ..exceptions import UserError
 from ._deps import require
 from ._table import OutcomeTable
 
@@ -38,6 +39,13 @@ def fit_prices(table: OutcomeTable) -> list[PriceFit]:
     fits = []
     for j, model in enumerate(table.models):
         rows = table.observed[:, j]
+        if not rows.any():  # (nothing to fit: the prices would come out 0, a free model by accident)
+            if len(table) == 0:
+                raise UserError(f"table {table.name!r} has no rows (was it filtered empty?): no price can be fitted")
+            raise UserError(
+                f"table {table.name!r} has no observed cost of {model!r}: its prices cannot be fitted (they would be 0,"
+                " a free model); leave it out (table.with_models(...)) or give its ModelProfile yourself"
+            )
         y = table.cost[rows, j]
         x_in = prompt_tokens[rows] / 1000
         if table.output_chars is not None:
