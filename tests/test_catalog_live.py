@@ -179,6 +179,22 @@ def test_an_alias_removed_from_a_watched_file_goes_back_to_what_it_was(tmp_path:
     assert catalog.get("gpt4").name == "openai:gpt-4.1"  # the file overrode it: back to the default's
 
 
+def test_watching_the_same_file_again_layers_it_once(tmp_path: Path) -> None:
+    """`catalog.watch(path)` run a second time (a notebook cell run again, a setup function called twice) laid a
+    second layer of the file over the first: a model or alias removed from the file then stayed in the catalog
+    for good (the second layer's "before" was the first layer's model) and the edit never showed."""
+    path = tmp_path / "models.toml"
+    entry = '[[models]]\nname = "house:{}"\ncost_per_1k_tokens = {}\n'
+    write(path, entry.format("a", 0.001) + entry.format("b", 0.002) + '[aliases]\nfast = "house:b"\n')
+    catalog = ModelCatalog.default()
+    assert catalog.watch(path, interval=0) is catalog.watch(tmp_path / "." / "models.toml", interval=0) is catalog
+    write(path, entry.format("a", 0.005))
+    assert "house:b" not in catalog and "fast" not in catalog
+    assert catalog.get("house:a").cost_per_1k_tokens == 0.005
+    write(path, "")
+    assert "house:a" not in catalog and "openai:gpt-4.1" in catalog
+
+
 def test_a_watched_file_first_without_models_survives_a_bad_edit(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -291,6 +291,12 @@ class ModelCatalog:
         from ._catalog_file import read_catalog
 
         path = Path(path).expanduser()
+        watched = next((w for w in self._files if w.path.resolve() == path.resolve()), None)
+        if watched is not None:  # (a notebook cell run again): one layer, re-read at the next read of the catalog
+            if interval < 0:
+                raise ConfigurationError("the catalog watch interval must be >= 0 seconds")
+            watched.interval, watched.checked_at = interval, float("-inf")
+            return self
         content = read_catalog(path)
         content.refuse_exclusion()
         return self._watch(path, interval, content)
