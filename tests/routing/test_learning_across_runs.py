@@ -101,3 +101,23 @@ async def test_one_router_given_to_a_new_orchestrator_counts_the_stored_statisti
     assert router.memory.single == fresh.memory.single and router.memory.pairs == fresh.memory.pairs
     assert router.memory.judging == pytest.approx(fresh.memory.judging)
     assert {k: s.n for k, s in router._stats.items()} == {k: s.n for k, s in fresh._stats.items()}
+
+
+async def test_one_router_given_to_an_orchestrator_on_a_new_store_keeps_what_it_learned() -> None:
+    """Warming a router up on one replay and measuring it on the next (each `lab.replay_loop` has a store of its
+    own, new and empty) keeps what the warm-up taught: only a store holding its statistics replaces them."""
+    catalog = ModelCatalog(
+        ModelProfile(name=f"function:m{i}", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=7.0)
+        for i in range(3)
+    )
+    router = BayesianRouter(explore=False)
+    warm = Orchestrator(catalog=catalog, providers=[FunctionProvider(_judged)], router=router)
+    for i in range(3):
+        await warm.run(f"What is {i} + 2?", max_iterations=3)
+    await warm.aclose()
+    learned = ({k: s.n for k, s in router._stats.items()}, dict(router.memory.single))
+    assert learned[0]
+    measured = Orchestrator(catalog=catalog, providers=[FunctionProvider(_judged)], router=router)
+    async with measured:
+        pass
+    assert ({k: s.n for k, s in router._stats.items()}, dict(router.memory.single)) == learned

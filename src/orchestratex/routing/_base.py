@@ -125,10 +125,11 @@ class LearningRouter(Router):
 
     async def attach(self, store: Store) -> None:
         """Load the statistics persisted in `store`. A router attached before (the same router object given to
-        another orchestrator: a notebook cell run again, an orchestrator made per request) first forgets what it
-        held, so the stored statistics are not counted twice."""
+        another orchestrator: a notebook cell run again, an orchestrator made per request) to a store that holds
+        statistics of it first forgets what it held, so they are not counted twice; attached to a store holding
+        none (a new one: a lab replay), it keeps what it learned."""
         stats = await store.routing_stats(self.name)
-        if self._store is not None:
+        if self._store is not None and stats:
             self._forget()
         self._store = store
         self.restore(stats)
