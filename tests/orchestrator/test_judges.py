@@ -148,6 +148,34 @@ async def test_a_paid_answer_is_judged_by_a_judge_that_still_fits() -> None:
     assert result.total_cost <= 0.01
 
 
+async def test_the_judging_reserve_prices_the_evaluators_own_output_cap() -> None:
+    """`LLMJudgeEvaluator(max_output_tokens=64)` sends each judge a 64-token cap, but the run kept aside a judge's
+    worst case at the orchestrator's 512 tokens: with a dear judge, a $0.01 budget refused every model ("no
+    model's worst-case cost (with judging) fits") although the run cost $0.0003."""
+    sent: list[tuple[str, int]] = []
+
+    def fn(request: GenerationRequest) -> str:
+        sent.append((request.purpose, request.max_output_tokens))
+        return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "Hello!"
+
+    catalog = ModelCatalog(
+        [
+            ModelProfile(name="function:a", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001),
+            ModelProfile(
+                name="function:j", input_cost_per_1k=0.001, output_cost_per_1k=0.02, quality=9, judge_only=True
+            ),
+        ]
+    )
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)], catalog=catalog, evaluator=LLMJudgeEvaluator(max_output_tokens=64)
+    )
+    result = await orch.run("Say hello", cost_limit=0.005, max_iterations=1, max_output_tokens=100)
+    assert result.status == "completed", result.error
+    assert sent == [("generate", 100), ("judge", 64)]
+    assert result.total_cost < 0.001
+    await orch.aclose()
+
+
 async def test_judging_when_needed_skips_a_verdict_nothing_depends_on() -> None:
     rec = Recorder(score=3.0)
     orch = orchestrator(rec, model("a", 0.001), model("b", 0.001), judging="when_needed")

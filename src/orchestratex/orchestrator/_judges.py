@@ -145,7 +145,14 @@ class JudgePlanner:
         return kept[2]
 
     def judge_cap(self, judge: ModelProfile) -> int:
-        return self.run.o.output_lengths.cap(judge, "judge", self.run.o.judge_max_output_tokens)[0]
+        """The output cap of `judge`'s request: its learned cap within the orchestrator's `judge_max_output_tokens`
+        and the default evaluator's `max_output_tokens` (the request it builds asks no more), so the judging
+        reserve prices what the judge may write, not more."""
+        o = self.run.o
+        limit = o.judge_max_output_tokens
+        if isinstance(o.evaluator, LLMJudgeEvaluator):
+            limit = min(limit, o.evaluator.max_output_tokens)
+        return o.output_lengths.cap(judge, "judge", limit)[0]
 
     def reserve_for(self, author: str, answer_cap: int) -> float | None:
         """What to keep for judging an answer of up to `answer_cap` tokens by `author`: the cheapest panel
