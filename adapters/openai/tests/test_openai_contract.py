@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx2
@@ -180,3 +185,22 @@ class TestOpenAIResponsesContract(TestOpenAIChatContract):
         body = sent.json
         assert body["text"] == {"format": {"type": "json_object"}}
         assert "json" in body["instructions"].lower()
+
+
+def test_the_contract_runs_in_pytest_asyncios_strict_mode(tmp_path: Path) -> None:
+    """A project that keeps pytest-asyncio's default strict mode could not run the suite: every async scenario was
+    skipped ("async def functions are not natively supported") or errored on the async `provider` fixture."""
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    shutil.copy(Path(__file__), tmp_path / "test_my_adapter_contract.py")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", "-k", "not strict_mode"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert re.search(r"\d+ passed", done.stdout) and "skipped" not in done.stdout, done.stdout[-1000:]

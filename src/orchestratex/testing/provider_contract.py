@@ -30,7 +30,8 @@ The end-to-end scenarios run a real `Orchestrator` with the adapter on the mock 
 attempts are bounded, a timeout is retried with backoff, and a model that keeps answering 500,
 is blocked by a content filter, or whose context window is too small is replaced by the next one.
 
-Needs pytest, and `httpx2` (or `httpx`) for the ready-made mock transports.
+Needs pytest, pytest-asyncio (in either mode, `strict` or `auto`), and `httpx2` (or `httpx`) for the ready-made
+mock transports.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pytest
+import pytest_asyncio
 
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import LLMJudgeEvaluator
@@ -331,7 +333,7 @@ class ProviderContract(ABC):
     def server(self) -> MockServer:
         return MockServer()
 
-    @pytest.fixture
+    @pytest_asyncio.fixture
     async def provider(self, server: MockServer) -> AsyncIterator[Provider]:
         provider = self.make_provider(server)
         yield provider
@@ -346,6 +348,7 @@ class ProviderContract(ABC):
         return info.value
 
     # -- success ---------------------------------------------------------------------------------
+    @pytest.mark.asyncio  # (each async test: the suite runs in pytest-asyncio's strict mode too, its default)
     async def test_success_text_usage_and_exact_cost(self, provider: Provider, server: MockServer) -> None:
         details = {"cached_input_tokens": 200, "reasoning_tokens": 45} if self.reports_token_details else {}
         usage = Usage(input_tokens=1200, output_tokens=345, **details)
@@ -365,6 +368,7 @@ class ProviderContract(ABC):
         assert len(server.requests) == 1
         self.check_request(server.requests[0], request)
 
+    @pytest.mark.asyncio
     async def test_usage_without_cache_or_reasoning(self, provider: Provider, server: MockServer) -> None:
         usage = Usage(input_tokens=10, output_tokens=3)
         server.queue(self.success_reply(usage, text="2"))
@@ -372,6 +376,7 @@ class ProviderContract(ABC):
         assert generation.usage == usage
         assert generation.cost == _exact_cost(self.model_profile(), usage)
 
+    @pytest.mark.asyncio
     async def test_length_finish_reason(self, provider: Provider, server: MockServer) -> None:
         usage = Usage(input_tokens=20, output_tokens=321)
         server.queue(self.success_reply(usage, text="Two, three, five, sev", finish="length"))
@@ -379,6 +384,7 @@ class ProviderContract(ABC):
         assert generation.finish_reason == "length"
         assert generation.usage == usage
 
+    @pytest.mark.asyncio
     async def test_minimal_request(self, provider: Provider, server: MockServer) -> None:
         usage = Usage(input_tokens=5, output_tokens=1)
         server.queue(self.success_reply(usage, text="ok"))
@@ -390,6 +396,7 @@ class ProviderContract(ABC):
         self.check_request(server.requests[0], request)
 
     # -- judges ----------------------------------------------------------------------------------
+    @pytest.mark.asyncio
     async def test_judge_json_output(self, provider: Provider, server: MockServer) -> None:
         verdict = {"score": 8.5, "feedback": "Correct and concise."}
         server.queue(self.success_reply(Usage(input_tokens=50, output_tokens=12), text=json.dumps(verdict)))
@@ -397,12 +404,14 @@ class ProviderContract(ABC):
         assert json.loads(generation.text) == verdict
         self.check_json_request(server.requests[0])
 
+    @pytest.mark.asyncio
     async def test_judge_json_in_a_code_fence_is_unwrapped(self, provider: Provider, server: MockServer) -> None:
         text = 'Here is my verdict:\n```json\n{"score": 6, "feedback": "Too long."}\n```'
         server.queue(self.success_reply(Usage(input_tokens=50, output_tokens=20), text=text))
         generation = await provider.generate(self.make_request(json_output=True, purpose="judge"))
         assert json.loads(generation.text) == {"score": 6, "feedback": "Too long."}
 
+    @pytest.mark.asyncio
     async def test_judge_answer_without_json_is_passed_through(self, provider: Provider, server: MockServer) -> None:
         # The evaluator's tolerant parser still reads a score from prose; the adapter must not hide it.
         server.queue(self.success_reply(Usage(input_tokens=50, output_tokens=8), text="Score: 8/10. Accurate."))
@@ -415,6 +424,7 @@ class ProviderContract(ABC):
         [({"retry-after-ms": "1500"}, 1.5), ({"retry-after": "7"}, 7.0), ({}, None)],
         ids=["retry-after-ms", "retry-after", "no-header"],
     )
+    @pytest.mark.asyncio
     async def test_rate_limited_carries_retry_after(
         self, provider: Provider, server: MockServer, headers: dict[str, str], expected: float | None
     ) -> None:
@@ -424,6 +434,7 @@ class ProviderContract(ABC):
         assert error.status_code == 429
         assert error.retry_after == expected
 
+    @pytest.mark.asyncio
     async def test_server_error_is_retryable_and_not_retried_by_the_sdk(
         self, provider: Provider, server: MockServer
     ) -> None:
@@ -437,6 +448,7 @@ class ProviderContract(ABC):
         [({"retry-after-ms": "2500"}, 2.5), ({"retry-after": "3"}, 3.0), ({}, None)],
         ids=["retry-after-ms", "retry-after", "no-header"],
     )
+    @pytest.mark.asyncio
     async def test_server_error_carries_retry_after(
         self, provider: Provider, server: MockServer, headers: dict[str, str], expected: float | None
     ) -> None:
@@ -444,16 +456,19 @@ class ProviderContract(ABC):
         assert isinstance(error, ProviderServerError)
         assert error.retry_after == expected
 
+    @pytest.mark.asyncio
     async def test_timeout(self, provider: Provider, server: MockServer) -> None:
         error = await self._fail(provider, server, Reply(fail="timeout"))
         assert isinstance(error, ProviderTimeout)
         assert error.retryable
 
+    @pytest.mark.asyncio
     async def test_connection_error(self, provider: Provider, server: MockServer) -> None:
         error = await self._fail(provider, server, Reply(fail="connect"))
         assert isinstance(error, ProviderConnectionError)
         assert error.retryable
 
+    @pytest.mark.asyncio
     async def test_malformed_body(self, provider: Provider, server: MockServer) -> None:
         for reply in self.malformed_replies():
             server.requests.clear()
@@ -462,6 +477,7 @@ class ProviderContract(ABC):
             assert not error.retryable
 
     @pytest.mark.parametrize("kind", ["auth", "forbidden"])
+    @pytest.mark.asyncio
     async def test_authentication_error_names_the_variable(
         self, provider: Provider, server: MockServer, kind: ErrorKind
     ) -> None:
@@ -471,28 +487,33 @@ class ProviderContract(ABC):
         assert not error.retryable
         assert self.api_key_env in str(error)
 
+    @pytest.mark.asyncio
     async def test_context_length_exceeded(self, provider: Provider, server: MockServer) -> None:
         error = await self._fail(provider, server, self.error_reply("context_length"))
         assert isinstance(error, ContextLengthExceeded)
         assert not error.retryable
 
+    @pytest.mark.asyncio
     async def test_content_filtered(self, provider: Provider, server: MockServer) -> None:
         error = await self._fail(provider, server, self.blocked_reply())
         assert isinstance(error, ContentFiltered)
         assert not error.retryable
 
+    @pytest.mark.asyncio
     async def test_errors_name_model_and_provider(self, provider: Provider, server: MockServer) -> None:
         error = await self._fail(provider, server, self.error_reply("server"))
         assert error.model == self.model_profile().name
         assert error.provider == self.provider_class.name
 
     # -- configuration and lifecycle -------------------------------------------------------------
+    @pytest.mark.asyncio
     async def test_unpriced_model_is_refused_before_any_request(self, provider: Provider, server: MockServer) -> None:
         unpriced = ModelProfile(name=f"{self.provider_class.name}:unpriced")
         with pytest.raises(UnknownPriceError):
             await provider.generate(self.make_request(model=unpriced))
         assert server.requests == []
 
+    @pytest.mark.asyncio
     async def test_injected_client_survives_aclose(self, provider: Provider, server: MockServer) -> None:
         await provider.aclose()
         server.queue(self.success_reply(Usage(input_tokens=3, output_tokens=1), text="still here"))
@@ -506,6 +527,7 @@ class ProviderContract(ABC):
         assert self.api_key_env in str(info.value)
         assert info.value.provider == self.provider_class.name
 
+    @pytest.mark.asyncio
     async def test_from_env_respects_allow_model_requests(self, monkeypatch: pytest.MonkeyPatch) -> None:
         import orchestratex.providers
 
@@ -574,6 +596,7 @@ class ProviderContract(ABC):
             called.append(versions[max(found, key=len)] if found else "?")
         return called
 
+    @pytest.mark.asyncio
     async def test_orchestrated_rate_limit_then_success_waits_as_the_header_says(
         self, provider: Provider, server: MockServer
     ) -> None:
@@ -590,6 +613,7 @@ class ProviderContract(ABC):
         assert self._models_called(server) == ["main", "main"]
         assert result.orchestration.iterations[0].cost == self.model_profile().cost(usage)
 
+    @pytest.mark.asyncio
     async def test_orchestrated_rate_limit_attempts_are_bounded(self, provider: Provider, server: MockServer) -> None:
         waits = _Waits()
         limited = self.error_reply("rate_limit", headers={"retry-after": "2"})
@@ -600,6 +624,7 @@ class ProviderContract(ABC):
         assert result.final_model == self.fallback_profile().name
         assert result.final_response == "11"
 
+    @pytest.mark.asyncio
     async def test_orchestrated_server_error_then_success_waits_as_the_header_says(
         self, provider: Provider, server: MockServer
     ) -> None:
@@ -611,6 +636,7 @@ class ProviderContract(ABC):
         assert waits.seconds == [4.0]
         assert self._models_called(server) == ["main", "main"]
 
+    @pytest.mark.asyncio
     async def test_orchestrated_timeout_is_retried_with_backoff(self, provider: Provider, server: MockServer) -> None:
         waits = _Waits()
         server.queue(Reply(fail="timeout"), self.success_reply(Usage(input_tokens=40, output_tokens=4), text="5"))
@@ -619,6 +645,7 @@ class ProviderContract(ABC):
         assert len(waits.seconds) == 1 and 0 <= waits.seconds[0] <= 0.01  # backoff: initial_wait with jitter
         assert result.final_model == self.model_profile().name
 
+    @pytest.mark.asyncio
     async def test_orchestrated_repeated_server_error_falls_back(self, provider: Provider, server: MockServer) -> None:
         failing = self.error_reply("server")
         server.queue(failing, failing, failing, self.success_reply(Usage(input_tokens=40, output_tokens=4), text="13"))
@@ -628,6 +655,7 @@ class ProviderContract(ABC):
         errors = result.orchestration.iterations[0].errors
         assert errors and "ProviderServerError" in errors[0]
 
+    @pytest.mark.asyncio
     async def test_orchestrated_body_not_utf8_falls_back(self, provider: Provider, server: MockServer) -> None:
         not_utf8 = Reply(200, content=b'{"id": "caf\xe9"}', headers={"content-type": "application/json"})
         server.queue(not_utf8, self.success_reply(Usage(input_tokens=40, output_tokens=4), text="23"))
@@ -637,6 +665,7 @@ class ProviderContract(ABC):
         errors = result.orchestration.iterations[0].errors
         assert errors and "MalformedResponse" in errors[0]
 
+    @pytest.mark.asyncio
     async def test_orchestrated_content_filter_is_recorded_then_falls_back(
         self, provider: Provider, server: MockServer
     ) -> None:
@@ -647,6 +676,7 @@ class ProviderContract(ABC):
         errors = result.orchestration.iterations[0].errors
         assert errors and "ContentFiltered" in errors[0]
 
+    @pytest.mark.asyncio
     async def test_orchestrated_context_too_long_falls_back_to_a_larger_window(
         self, provider: Provider, server: MockServer
     ) -> None:
