@@ -260,3 +260,29 @@ def test_two_providers_of_one_name_in_a_list_are_refused() -> None:
     first, second = FunctionProvider(lambda r: "one"), FunctionProvider(lambda r: "two")
     with pytest.raises(UserError, match=r"two providers are named 'function' .* to name each one"):
         Orchestrator(providers=[first, second], catalog=catalog("function"))
+
+
+class Chooses(Router):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        return RoutingDecision(model_name=self.name, reasoning="by name")
+
+
+def test_a_router_choosing_by_alias_or_outside_the_candidates_is_told_what_to_return() -> None:
+    def answer(request: GenerationRequest) -> str:
+        return VERDICT if request.purpose == "judge" else "ok"
+
+    models = catalog("function", ("a", "b", "c"))
+    models.alias("fast", "function:a")
+    # both said only "the router chose 'fast', which is not among the candidates", though 'fast' named one
+    result = Orchestrator(providers=[FunctionProvider(answer)], catalog=models, router=Chooses("fast")).run_sync("Hi")
+    assert result.status == "failed" and result.error == (
+        "the router chose 'fast', which is not among the candidates: it is an alias, and a router returns the"
+        " candidate's name, 'function:a'"
+    )
+    result = Orchestrator(providers=[FunctionProvider(answer)], catalog=models, router=Chooses("x:y")).run_sync("Hi")
+    assert result.error == (
+        "the router chose 'x:y', which is not among the candidates (function:a, function:b, function:c)"
+    )

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 
 from .._seal import made, seal
-from ..catalog import ModelProfile
+from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import EvaluationTask
 from ..evaluation._base import checked_evaluation
 from ..events import (
@@ -27,6 +27,7 @@ from ..exceptions import (
     OrchestrateXError,
     ProviderError,
     UnknownModelError,
+    UserError,
 )
 from ..providers import Generation, GenerationRequest
 from ..records import Iteration, StopReason
@@ -191,7 +192,7 @@ class Run(Committing):
         decision = checked_decision(self.o.router, await self.o.router.select(task, candidates))
         self.picked = next((m for m in candidates if m.name == decision.model_name), None)
         if self.picked is None:
-            raise Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates")
+            raise Stop("error", _not_a_candidate(decision.model_name, candidates, self.o.catalog))
         it = made(
             Iteration,
             index=len(doc.iterations) + 1,
@@ -370,7 +371,7 @@ class Run(Committing):
         decision = checked_decision(self.o.router, await self.o.router.select(task, candidates))
         self.picked = next((m for m in candidates if m.name == decision.model_name), None)
         if self.picked is None:
-            raise Stop("error", f"the router chose {decision.model_name!r}, which is not among the candidates", ledger)
+            raise Stop("error", _not_a_candidate(decision.model_name, candidates, self.o.catalog), ledger)
         it.model_name = decision.model_name
         it.reasoning = f"fallback after {name} failed ({type(exc).__name__}): {decision.reasoning}"
         self.telemetry.routed(it, decision.scores, fallback_from=name)
@@ -597,3 +598,16 @@ class _JudgeCall:
     def judge_cap(self, judge: ModelProfile) -> int:
         """The output cap `__call__` gives `judge`'s request (its learned cap)."""
         return self.run.planner.judge_cap(judge)
+
+
+def _not_a_candidate(name: str, candidates: Sequence[ModelProfile], catalog: ModelCatalog) -> str:
+    """Why a router's choice was refused: the candidates it had, and the full name when it chose one by an alias."""
+    message = f"the router chose {name!r}, which is not among the candidates"
+    try:
+        full = catalog.get(name).name
+    except UserError:
+        full = name
+    if full != name and any(m.name == full for m in candidates):
+        return f"{message}: it is an alias, and a router returns the candidate's name, {full!r}"
+    shown = ", ".join(m.name for m in candidates[:8]) + (", …" if len(candidates) > 8 else "")
+    return f"{message} ({shown})"
