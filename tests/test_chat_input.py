@@ -136,6 +136,9 @@ async def test_bad_stop_sequences_are_user_errors(stops: list[str], message: str
         ([{"role": "wizard", "content": "x"}], r"messages\[0\]: role must be one of"),
         ([{"role": "user"}], r"messages\[0\] has no content"),
         ([{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}], "only text content"),
+        # "not a 'input_text' part", "not a 'input_audio' part"
+        ([{"role": "user", "content": [{"type": "input_text", "text": "x"}]}], r"not an 'input_text' part$"),
+        ([{"role": "user", "content": [{"type": "file", "file": {}}]}], r"not a 'file' part$"),
         ([{"role": "user", "content": [{"type": "text"}]}], r"messages\[0\]: a text part has no 'text'"),
         ([{"role": "user", "content": [{"type": "text", "text": 5}]}], "'text' must be a string, not int 5"),
         ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "x"}], "is an assistant message"),

@@ -131,7 +131,8 @@ def _content(where: str, content: object) -> str:
                 )
             else:
                 kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
-                raise UserError(f"{where}: only text content is supported, not a {kind!r} part")
+                article = "an" if str(kind)[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+                raise UserError(f"{where}: only text content is supported, not {article} {kind!r} part")
         return "\n".join(texts)
     if content is None:
         raise UserError(f"{where} has no content: give its text as 'content'")
