@@ -150,3 +150,21 @@ def test_on_a_terminal_the_table_is_whole_at_any_common_width(columns: int) -> N
         for word in [*model["aliases"], *model["specialties"]]:
             assert word in words, (model["name"], word)
     assert "…" not in screen[screen.index("Model catalog") :], "no cell is cut"
+
+
+def test_a_base_url_variable_without_http_is_not_shown_configured() -> None:
+    """`OPENAI_BASE_URL=localhost:11434/v1` was shown `✔ openai: configured`, its models `ready`, while every call of
+    a run failed (now `run` refuses it): the state says what is wrong with the variable."""
+    env = cli_env(OPENAI_BASE_URL="localhost:11434/v1")
+    done = run_cli("models", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == (
+        "✘ openai: OPENAI_BASE_URL 'localhost:11434/v1' is not an http:// or https:// URL: write the server's "
+        "address with its scheme"
+    )
+    assert "offline simulator" not in done.stdout, "run does not simulate: it refuses the variable"
+    listed = json.loads(run_cli("models", "--json", env=env).stdout)
+    assert listed["simulated"] is False
+    assert {m["provider_status"] for m in listed["models"] if m["provider"] == "openai"} == {"no key"}
+    provider = run_cli("run", "Hello", "--provider", "openai", env=env)
+    assert provider.returncode == 2 and "OPENAI_BASE_URL 'localhost:11434/v1' is not an http://" in provider.stderr

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -80,8 +81,21 @@ def _states(catalog: ModelCatalog, env: Mapping[str, str] | None = None) -> dict
             configured = key_set
         else:
             configured = load_provider_class(name).is_configured(env)
-        states[name] = ProviderState(name, name in installed, key_set, configured)
+        problem = _bad_base_url(name, env) if configured else None
+        states[name] = ProviderState(name, name in installed, key_set, configured and problem is None, problem=problem)
     return states
+
+
+def _bad_base_url(provider: str, env: Mapping[str, str]) -> str | None:
+    """Why the provider's base-URL variable cannot be called, as `run` would say when it makes the provider
+    (`OPENAI_BASE_URL=localhost:11434/v1` was shown "configured"), or None."""
+    for var in KNOWN_ENV_VARS.get(provider, ()):
+        url = env.get(var)
+        if var.endswith("_BASE_URL") and url:
+            parts = urlsplit(url)
+            if parts.scheme.lower() not in ("http", "https") or not parts.netloc or url != url.strip():
+                return f"{var} {url!r} is not an http:// or https:// URL: write the server's address with its scheme"
+    return None
 
 
 def provider_states(catalog: ModelCatalog) -> dict[str, str]:
@@ -140,7 +154,8 @@ class CatalogSetup:
     @property
     def simulated(self) -> bool:
         """Whether a run without `--provider` would use the simulator (no provider configured)."""
-        return not self.blocked and not any(s.configured for s in self.states.values())
+        states = self.states.values()  # (a provider set up wrongly makes `run` fail, not simulate)
+        return not self.blocked and not any(s.configured or s.problem is not None for s in states)
 
 
 def catalog_setup(file: CatalogFile | None) -> CatalogSetup:
