@@ -169,3 +169,40 @@ def test_a_base_url_naming_the_endpoint_is_refused_with_the_root_to_write(url: s
     with pytest.raises(ConfigurationError, match="OLLAMA_BASE_URL") as raised:
         OllamaProvider.from_env({"OLLAMA_BASE_URL": url})
     assert "http://localhost:11434/v1" in str(raised.value) and "/chat/completions" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        Reply(400, json={"error": "'response_format.type' must be 'json_schema'"}),  # LM Studio
+        Reply(  # Hugging Face TGI (its JSON grammar takes a schema as `value`)
+            422,
+            json={
+                "error": "Failed to deserialize the JSON body into the target type: response_format: missing field"
+                " `value` at line 1 column 312",
+                "error_type": "validation",
+            },
+        ),
+    ],
+    ids=["lmstudio", "tgi"],
+)
+async def test_a_server_without_openai_s_json_mode_still_judges(refusal: Reply) -> None:
+    """A judge's call asks for JSON mode (`response_format: {"type": "json_object"}`), which LM Studio refuses (400,
+    it takes only `json_schema`) and TGI too (422): every judge on such a server failed, and a run whose judges were
+    all there ended "no judge produced a verdict". The call is now sent again without it (the prompt asks for JSON)
+    and the provider stops asking that server for it."""
+    verdict = '{"score": 8, "feedback": "Clear."}'
+    answer = Reply(200, json=chat_completion(Usage(input_tokens=20, output_tokens=9), text=verdict))
+    server = MockServer(refusal, answer, answer)
+    provider = LMStudioProvider(
+        base_url="http://localhost:1234/v1", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    model = ModelCatalog.from_mapping(tomllib.loads(LOCAL_CATALOG)).get("ollama:llama3.2")
+    judge = GenerationRequest(
+        model=model, messages=[Message(role="user", content="Score this answer as JSON")], json_output=True
+    )
+    for _ in range(2):
+        generation = await provider.generate(judge)
+        assert json.loads(generation.text) == {"score": 8, "feedback": "Clear."}
+    sent = [r.json for r in server.requests]
+    assert [("response_format" in body) for body in sent] == [True, False, False]

@@ -42,6 +42,11 @@ def is_openai_api(base_url: str) -> bool:
     return host == "api.openai.com" or host.endswith(".api.openai.com")
 
 
+def _refuses_json_mode(exc: openai.APIStatusError) -> bool:
+    """Whether a 400 or 422 refuses the request's `response_format` (the server has no JSON mode as OpenAI's)."""
+    return exc.status_code in (400, 422) and "response_format" in f"{exc.body} {exc.message}"
+
+
 class OpenAIProvider(Provider):
     """OpenAI models through the official SDK (`openai.AsyncOpenAI`), or any OpenAI-compatible server.
 
@@ -116,6 +121,8 @@ class OpenAIProvider(Provider):
         self._owns_connection = self._clients.owned
         self.base_url: str = str(sdk.base_url)
         """The server the provider talks to."""
+        self.json_mode = True
+        """Whether calls wanting JSON send `response_format={"type": "json_object"}` (off once the server refuses)."""
         official = is_openai_api(self.base_url)
         self.output_limit_param: str = self.max_tokens_param or ("max_completion_tokens" if official else "max_tokens")
         """The Chat Completions parameter sent with the output limit (`max_tokens_param`, else by server)."""
@@ -252,11 +259,26 @@ class OpenAIProvider(Provider):
             generation = generation_from_response(response, request)
         else:
             params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
-            completion = await self._client.chat.completions.create(**params)
+            completion = await self._chat(params)
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_chat(completion, request, stop_sent="stop" in params)
         generation.latency_ms = latency_ms
         return generation
+
+    async def _chat(self, params: dict[str, Any]) -> Any:
+        """`chat.completions.create`; a server that refuses JSON mode (LM Studio takes only `json_schema`, Hugging Face
+        TGI a schema as `value`) is asked again without it, and no more from then on: the messages ask for JSON and
+        the answer's object is read from its text."""
+        if not self.json_mode:
+            params.pop("response_format", None)
+        try:
+            return await self._client.chat.completions.create(**params)
+        except openai.APIStatusError as exc:
+            if "response_format" not in params or not _refuses_json_mode(exc):
+                raise
+        self.json_mode = False
+        params.pop("response_format")
+        return await self._client.chat.completions.create(**params)
 
     async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
         """`generate`, streamed (`stream=True`): each text delta goes to `on_text` as it arrives; the
@@ -278,6 +300,8 @@ class OpenAIProvider(Provider):
                     generation = await generation_from_response_stream(events, request, on_text)
             else:
                 params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
+                if not self.json_mode:
+                    params.pop("response_format", None)
                 chunks = await self._client.chat.completions.create(
                     **params, stream=True, stream_options={"include_usage": True}
                 )
