@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -531,3 +532,42 @@ def test_the_orchestrator_pages_follow_up_runs_in_its_threads_context(
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "docs/orchestrator.md", "exec"), {"__name__": "__docs__"})
     assert capsys.readouterr().out.splitlines() == ["['user', 'assistant', 'user']", "True True"]
+
+
+def test_the_openai_pages_ollama_models_do_not_claim_more_context_than_ollama_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/providers/openai.md, "Catalog entries": the page gave `ollama:llama3.2` the model's own window (131,072
+    tokens), while Ollama serves 4,096 unless told otherwise and its OpenAI-compatible API cuts a longer prompt
+    without a word: a prompt of 20,000 tokens was sent there and answered from its cut end. With the page's file
+    such a prompt now never reaches the server."""
+    text = (ROOT / "docs" / "providers" / "openai.md").read_text(encoding="utf-8")
+    catalog = re.search(r"```toml\n(# models\.toml\n.*?)```", text, re.S)
+    assert catalog, "docs/providers/openai.md no longer shows models.toml"
+    (tmp_path / "models.toml").write_text(catalog.group(1), encoding="utf-8")
+    import orchestratex.providers
+    from orchestratex import ModelCatalog, Orchestrator
+    from orchestratex.exceptions import UserError
+
+    monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local stand-in, not a vendor
+    for name in set(os.environ) - set(_without_providers(os.environ)):
+        monkeypatch.delenv(name)
+    sent: list[int] = []
+    with _stand_in_ollama(set(re.findall(r'^name = "ollama:([^"]+)"', catalog.group(1), re.M))) as base_url:
+        monkeypatch.setenv("OLLAMA_BASE_URL", base_url)
+        catalog_file = ModelCatalog.default().merge_file(tmp_path / "models.toml")
+        orchestrator = Orchestrator(catalog=catalog_file)
+        original = orchestrator.providers["ollama"].generate
+
+        async def counted(request: Any) -> Any:
+            sent.append(sum(len(m.content) for m in request.messages) // 4)
+            return await original(request)
+
+        monkeypatch.setattr(orchestrator.providers["ollama"], "generate", counted)
+        try:
+            orchestrator.run_sync("word " * 16_000, preferred_models=["ollama:llama3.2"])
+        except UserError as refused:
+            assert "context window" in str(refused)
+        finally:
+            orchestrator.close()
+    assert all(tokens <= 4096 for tokens in sent), sent
