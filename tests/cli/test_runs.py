@@ -162,3 +162,18 @@ def test_show_with_a_session_or_thread_id_names_its_orchestrations(store_url: st
             f"orchestratex: error: no orchestration '{run[key]}' in {store_url}: it is the id of a {kind}, whose "
             f"orchestrations are {run['_id']} (show one with `orchestratex runs show ID`)"
         ]
+
+
+def test_list_says_when_it_shows_only_the_most_recent(store_url: str) -> None:
+    """With more orchestrations than `--limit` (20 by default), the list ended as if that were all of them."""
+    for _ in range(3):
+        assert run_cli("run", "Hello", "--max-iterations", "1", "--json", "--store", store_url).returncode == 0
+    some = run_cli("runs", "list", "--limit", "2", "--store", store_url)
+    assert some.returncode == 0 and len(some.stdout.splitlines()) == 3  # the header and two runs
+    assert some.stderr.splitlines() == [
+        "orchestratex: the 2 most recent of 3 orchestrations; --limit N shows more, --limit 0 all of them"
+    ]
+    every = run_cli("runs", "list", "--store", store_url)
+    assert every.returncode == 0 and every.stderr == "" and len(every.stdout.splitlines()) == 4
+    as_json = run_cli("runs", "list", "--limit", "2", "--json", "--store", store_url)
+    assert as_json.stderr == "" and len(json.loads(as_json.stdout)) == 2

@@ -66,14 +66,14 @@ async def _open(url: str) -> Store | None:
 
 
 # -- list -----------------------------------------------------------------------------------------------
-async def _recent(store: Store, args: argparse.Namespace) -> list[Orchestration]:
+async def _recent(store: Store, args: argparse.Namespace) -> tuple[list[Orchestration], int]:
     """The last `limit` orchestrations matching the filters, newest first, read a page at a time from the end of the
     store's list (oldest first) back: `runs list` reads what it shows, not the whole history (unless the filters
     pass few of them)."""
     want = args.limit or None
     kept: list[Orchestration] = []
     seen: set[str] = set()
-    end = await _count(store)
+    end = total = await _count(store)
     size = min(want or _PAGE, _PAGE)
     while end > 0 and (want is None or len(kept) < want):
         start = max(0, end - size)
@@ -83,7 +83,7 @@ async def _recent(store: Store, args: argparse.Namespace) -> list[Orchestration]
                 seen.add(doc.id)
                 kept.append(doc)
         end, size = start, min(size * 2, _PAGE)
-    return kept[:want]
+    return kept[:want], total
 
 
 async def _count(store: Store) -> int:
@@ -118,9 +118,10 @@ async def _list(url: str, args: argparse.Namespace) -> int:
 
     store = await _open(url)
     docs: list[Orchestration] = []
+    total = 0
     if store is not None:
         try:
-            docs = await _recent(store, args)
+            docs, total = await _recent(store, args)
         finally:
             await store.close()
     out = Output()
@@ -146,8 +147,14 @@ async def _list(url: str, args: argparse.Namespace) -> int:
     ]
     if not out.rich:
         out.verbatim(plain_table(headers, rows, right=_RIGHT))
-        return 0
-    _on_screen(out, f"Orchestrations in {shown_url(url)} (newest first)", headers, rows)
+    else:
+        _on_screen(out, f"Orchestrations in {shown_url(url)} (newest first)", headers, rows)
+    if args.status is None and args.user is None and total > len(docs):  # (it ended as if that were all of them)
+        print(
+            f"orchestratex: the {len(docs)} most recent of {total:,} orchestrations; --limit N shows more, --limit 0 "
+            "all of them",
+            file=sys.stderr,
+        )
     return 0
 
 
