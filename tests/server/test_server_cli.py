@@ -72,7 +72,12 @@ def test_serve_sets_the_collectors_threshold_from_its_settings(
 ) -> None:
     # (capfd, not capsys: `serve` hands its standard error's descriptor to `faulthandler`)
     seen: list[tuple[int, int, int]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.append(gc.get_threshold()))
+
+    def run(server: uvicorn.Server, sockets: object = None) -> None:
+        seen.append(gc.get_threshold())
+        server.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     before = gc.get_threshold()
     try:
         assert main(["serve", "--port", "0", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0

@@ -354,3 +354,40 @@ def test_refusals_and_statistics_as_clients_see_them_against_a_real_server(tmp_p
             time.sleep(0.5)
         seen = {d for m in a.get("/api/models/").json() for d in m["stats"]["mean_score_by_domain"]}
         assert seen and "bob-acquisition-of-acme" not in seen
+
+
+def test_a_second_ctrl_c_ends_the_grace_period_and_hands_the_runs_back(tmp_path: Path) -> None:
+    """uvicorn says "CTRL+C to force quit", but a second Ctrl-C during the grace period of the running orchestrations
+    did nothing: the stop went on for the whole `shutdown_grace_s` (minutes, set so), and killing the process instead
+    left the runs under leases no server could take until they expired. It now hands them back at once."""
+    url = f"sqlite:///{tmp_path / 'ox.db'}"
+    key = create_key(url, "alice")
+    env = {
+        "ORCHESTRATEX_SIM_LATENCY_SCALE": "200",
+        "ORCHESTRATEX_SHUTDOWN_GRACE_S": "600",
+        "ORCHESTRATEX_LEASE_TTL_S": "600",
+    }
+    with ServerProcess(url, tmp_path, env=env) as server:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            sid = client.post("/api/sessions/", json={}).json()["_id"]
+            tid = client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain TCP"}).json()["_id"]
+            oid = client.post("/api/orchestration/start", json={"thread_id": tid}).json()["_id"]
+            wait_status(client, oid, lambda doc: doc["status"] == "running")
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while "stopping: waiting up to 600 s" not in server.log():
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.05)
+        server.proc.send_signal(signal.SIGINT)
+        server.proc.wait(timeout=60)  # (not the 600 s of the grace)
+        log = server.log()
+    forced = log.index("stopping: forced (a second Ctrl-C): the grace period ends now")
+    assert forced < log.index(
+        f"stopping: handing back 1 orchestration(s) still running, for the next server on this store to resume: {oid}"
+    )
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}, name="next") as server:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            ended = ("completed", "failed", "cancelled")
+            done = wait_status(client, oid, lambda doc: doc["status"] in ended, timeout=60)
+    assert done["status"] == "completed"  # resumed by the next server: its lease (of 10 min) had been given up

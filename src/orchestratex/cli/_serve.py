@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import faulthandler
 import gc
@@ -11,6 +12,7 @@ import logging
 import os
 import socket
 import sys
+from types import FrameType
 from typing import Any
 
 from ..exceptions import UserError
@@ -77,7 +79,7 @@ def serve_command(args: argparse.Namespace) -> int:
     _stop_on_hangup()
     if settings.log_format == "json":
         logging.captureWarnings(True)  # (a warning is then a line of `py.warnings`, in JSON, not two lines of text)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=args.host,
         port=port,
@@ -85,7 +87,37 @@ def serve_command(args: argparse.Namespace) -> int:
         access_log=settings.access_log,
         **uvicorn_options(settings),
     )
+    server = _forcible_server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # (as `uvicorn.run`)
+        server.run()
+    if not server.started:
+        return 3  # uvicorn's exit status for a failed start-up
     return 0
+
+
+def _forcible_server(config: Any) -> Any:
+    """uvicorn's server for `config`, which also tells the app when its stop is forced: a second Ctrl-C ("CTRL+C to
+    force quit") only set a flag uvicorn reads while it waits for connections, so during the app's grace period
+    (`shutdown_grace_s`, for its running orchestrations) it did nothing, and the stop went on for the whole grace.
+    The app then hands its runs back at once (`_stopping.on_forced`)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        loop: asyncio.AbstractEventLoop | None = None
+
+        async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+            self.loop = asyncio.get_running_loop()
+            await super().serve(sockets)
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            loop = self.loop
+            if self.force_exit and loop is not None and not loop.is_closed():
+                from ..server._stopping import server_forced
+
+                loop.call_soon_threadsafe(server_forced, loop)  # (in a signal handler: the loop may be anywhere)
+
+    return Server(config)
 
 
 def _free_port(host: str, port: int) -> int:

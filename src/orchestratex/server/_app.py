@@ -22,7 +22,7 @@ from ._quota import StorageQuota
 from ._redact import install_token_redaction
 from ._runner import Runner
 from ._settings import ServerSettings
-from ._stopping import on_stopping
+from ._stopping import on_forced, on_stopping
 
 if TYPE_CHECKING:
     from ._keys import OpenSockets
@@ -136,11 +136,15 @@ def create_app(
             raise
         state.runner.start_resuming()
         forget = on_stopping(lambda: state.runner.begin_close(settings.shutdown_grace_s))
+        forget_forced = on_forced(state.runner.hurry)
         try:
             yield
         finally:
             forget()
-            await state.runner.aclose(settings.shutdown_grace_s)
+            try:
+                await state.runner.aclose(settings.shutdown_grace_s)  # (a second Ctrl-C may cut its grace short)
+            finally:
+                forget_forced()
             await state.hub.aclose()
             if owns_orchestrator:
                 await orchestrator.aclose()

@@ -35,6 +35,8 @@ class Runner:
         self._closing: asyncio.Task[None] | None = None
         self._handing_back = False
         """The grace period is over: a run launched from now on is handed back at once."""
+        self._hurry = asyncio.Event()
+        """The stop was forced (a second Ctrl-C): the grace period ends now."""
 
     @property
     def running(self) -> int:
@@ -99,6 +101,10 @@ class Runner:
                 logger.warning("looking for orchestrations to resume failed: %s", exc)
             await asyncio.sleep(self.resume_every_s)
 
+    def hurry(self) -> None:
+        """End the grace period of a close now: the runs still going are handed back at once."""
+        self._hurry.set()
+
     def begin_close(self, grace_s: float) -> asyncio.Task[None]:
         """Start `aclose(grace_s)` now without waiting for it (the server has begun to stop: requests waiting
         for a run must be answered within the grace period, not when the run ends); returns its task."""
@@ -122,11 +128,20 @@ class Runner:
         if tasks and grace_s > 0:
             # (a long grace period was a long silence after uvicorn's "Shutting down": say what the stop waits for)
             logger.info(
-                "stopping: waiting up to %g s (shutdown_grace_s) for %d running orchestration(s) to finish",
+                "stopping: waiting up to %g s (shutdown_grace_s) for %d running orchestration(s) to finish"
+                " (under `orchestratex serve`, a second Ctrl-C hands them back at once)",
                 grace_s,
                 len(tasks),
             )
-            await asyncio.wait(tasks, timeout=grace_s)
+            ended = asyncio.ensure_future(asyncio.wait(tasks))
+            hurried = asyncio.ensure_future(self._hurry.wait())
+            try:
+                await asyncio.wait((ended, hurried), timeout=grace_s, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                ended.cancel()
+                hurried.cancel()
+            if self._hurry.is_set() and self._tasks:
+                logger.info("stopping: forced (a second Ctrl-C): the grace period ends now")
         self._handing_back = True
         left = list(self._tasks.items())
         if left:

@@ -16,7 +16,7 @@ import logging
 import weakref
 from collections.abc import Callable
 
-__all__ = ["on_stopping", "server_stopping"]
+__all__ = ["on_forced", "on_stopping", "server_forced", "server_stopping"]
 
 logger = logging.getLogger("orchestratex.server")
 
@@ -24,12 +24,28 @@ _CALLBACKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Callable[[
     weakref.WeakKeyDictionary()
 )
 """What to call when the server of an event loop begins to stop (each app served on that loop)."""
+_FORCED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Callable[[], object]]] = weakref.WeakKeyDictionary()
+"""What to call when the stop of the server of an event loop is forced (a second Ctrl-C)."""
 
 
 def on_stopping(callback: Callable[[], object]) -> Callable[[], None]:
     """Call `callback` once when the HTTP server of the running event loop begins a graceful stop; returns
     a function that forgets it (the app's lifespan ends: it stops by itself then)."""
-    callbacks = _CALLBACKS.setdefault(asyncio.get_running_loop(), [])
+    return _register(_CALLBACKS, callback)
+
+
+def on_forced(callback: Callable[[], object]) -> Callable[[], None]:
+    """Call `callback` once when the graceful stop of the HTTP server of the running event loop is forced: uvicorn's
+    "CTRL+C to force quit", which skips the rest of the app's shutdown only where the server waits for connections
+    (`orchestratex serve` calls `server_forced` then); returns a function that forgets it."""
+    return _register(_FORCED, callback)
+
+
+def _register(
+    registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Callable[[], object]]],
+    callback: Callable[[], object],
+) -> Callable[[], None]:
+    callbacks = registry.setdefault(asyncio.get_running_loop(), [])
     callbacks.append(callback)
 
     def forget() -> None:
@@ -41,7 +57,15 @@ def on_stopping(callback: Callable[[], object]) -> Callable[[], None]:
 
 def server_stopping(loop: asyncio.AbstractEventLoop) -> None:
     """The server on `loop` begins to stop: call (once) what the apps it serves registered."""
-    callbacks = _CALLBACKS.pop(loop, [])
+    _call(_CALLBACKS.pop(loop, []))
+
+
+def server_forced(loop: asyncio.AbstractEventLoop) -> None:
+    """The stop of the server on `loop` is forced: call (once) what the apps it serves registered."""
+    _call(_FORCED.pop(loop, []))
+
+
+def _call(callbacks: list[Callable[[], object]]) -> None:
     for callback in callbacks:
         try:
             callback()
