@@ -132,6 +132,9 @@ async def test_bad_stop_sequences_are_user_errors(stops: list[str], message: str
         ([], "message list is empty"),
         ([{"role": "assistant", "content": "hi"}], "must end with the user message"),
         ([{"role": "user", "content": "  "}], "last user message is empty"),
+        # invisible characters only (a zero-width space, a byte order mark): `str.strip` keeps them, and a call was paid
+        ([{"role": "user", "content": "\u200b\ufeff"}], "last user message is empty"),
+        ("\u200b \u2060", "^the prompt is empty"),
         ([{"role": "tool", "content": "x"}, {"role": "user", "content": "x"}], "tool messages are not supported"),
         ([{"role": "wizard", "content": "x"}], r"messages\[0\]: role must be one of"),
         ([{"role": "user"}], r"messages\[0\] has no content"),

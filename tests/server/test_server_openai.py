@@ -349,6 +349,7 @@ TOOL_CALL = {"id": "a", "type": "function", "function": {"name": "f", "arguments
         ({"messages": [{"role": "system", "content": "be nice"}]}, "messages.0.role", "invalid_value"),
         ({"messages": [*PROMPT, {"role": "assistant", "content": "2"}]}, "messages.1.role", "invalid_value"),
         ({"messages": [{"role": "user", "content": " "}]}, "messages.0.content", "invalid_value"),
+        ({"messages": [{"role": "user", "content": "\u200b"}]}, "messages.0.content", "invalid_value"),  # invisible
         ({"messages": [{"role": "user", "content": None}]}, "messages.0.content", "invalid_value"),
         ({"messages": [{"role": "user", "content": [IMAGE]}]}, "messages.0.content.0.type", "unsupported_parameter"),
         ({"messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages.0.content.0.text", "invalid_value"),

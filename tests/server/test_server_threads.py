@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import Api
 
 
@@ -62,8 +64,11 @@ def test_invalid_thread_bodies_answer_422(api: Api) -> None:
         assert r.json()["detail"].startswith(f"{field}:")
 
 
-def test_a_blank_prompt_is_refused_by_the_library_with_400(api: Api) -> None:
+@pytest.mark.parametrize("blank", ["   ", "\u200b", "\ufeff\u00ad \u2060"])
+def test_a_blank_prompt_is_refused_by_the_library_with_400(api: Api, blank: str) -> None:
+    # a prompt of invisible characters (a zero-width space pasted alone) was stored and its start paid for a call
     sid = api.session()["_id"]
-    r = api.client.post("/api/threads/", json={"session_id": sid, "original_prompt": "   "}, headers=api.alice)
+    r = api.client.post("/api/threads/", json={"session_id": sid, "original_prompt": blank}, headers=api.alice)
     assert r.status_code == 400
     assert r.json()["detail"] == "the prompt is empty: give the text to orchestrate"
+    assert api.client.get(f"/api/threads/session/{sid}", headers=api.alice).json() == []

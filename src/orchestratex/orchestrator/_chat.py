@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
@@ -30,6 +31,17 @@ ChatInput: TypeAlias = str | Sequence[MessageLike]
 turns, and the user message to answer last)."""
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+
+
+def blank(text: str) -> bool:
+    """Whether `text` shows nothing: white space and invisible format characters only (a zero-width space U+200B,
+    a byte order mark U+FEFF, a word joiner U+2060, a soft hyphen U+00AD), which `str.strip` keeps: a prompt of
+    them passed as text and paid for a call on nothing."""
+    if not text.strip():
+        return True
+    if text.isascii():  # (a flag: no scan)
+        return False
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)  # (stops at the first visible one)
 
 
 def check_text(what: str, text: str) -> str:
@@ -74,7 +86,7 @@ def check_texts(**values: object) -> None:
 def to_messages(prompt: object) -> list[Message]:
     """`prompt` as a validated conversation ending with a non-empty user message; `UserError` otherwise."""
     if isinstance(prompt, str):
-        if not prompt.strip():
+        if blank(prompt):
             raise UserError("the prompt is empty: give the text to orchestrate")
         return [Message(role="user", content=check_text("the prompt", prompt))]
     if isinstance(prompt, bytes | bytearray) or not isinstance(prompt, Sequence):
@@ -91,7 +103,7 @@ def to_messages(prompt: object) -> list[Message]:
             f"the last message is {'an' if last.role == 'assistant' else 'a'} {last.role} message: the conversation"
             " must end with the user message to answer"
         )
-    if not last.content.strip():
+    if blank(last.content):
         raise UserError("the last user message is empty: give the text to orchestrate")
     return messages
 

@@ -12,7 +12,7 @@ from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..exceptions import ConfigurationError, UnknownPriceError, UserError
 from ..records import OrchestrationSettings, Session, Thread
-from ._chat import check_text
+from ._chat import blank, check_text
 from ._result import RunOptions
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def check_prompt(prompt: object) -> str:
     """`prompt`, when it is text that is not blank."""
     if not isinstance(prompt, str):
         raise UserError(f"the prompt must be text (a string), not {type(prompt).__name__}")
-    if not prompt.strip():
+    if blank(prompt):
         raise UserError("the prompt is empty: give the text to orchestrate")
     return prompt
 

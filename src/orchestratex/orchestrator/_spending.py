@@ -20,7 +20,7 @@ from ..providers import Generation, GenerationRequest, Provider, TextSink
 from ..providers._base import checked_generation
 from ..usage import Usage, add_costs
 from ._budget import price_generation, reserve_waiting
-from ._chat import mended
+from ._chat import blank, mended
 from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
 from ._failures import keeps_judging
@@ -108,7 +108,7 @@ class Spending(RunState):
         """Count an answered call: its cost, what it teaches the caps and the circuit, its record (a judge's; an
         answer's is recorded with its iteration); an empty answer is then raised as the model's failure."""
         circuit = self.o.circuit
-        empty = role == "generate" and not gen.text.strip()  # paid for, but nothing to judge: a failed attempt
+        empty = role == "generate" and blank(gen.text)  # paid for, but nothing to judge: a failed attempt
         (circuit.record_failure if empty else circuit.record_success)(model.name)
         self.o.output_lengths.observe(
             model.name, role, gen.usage.output_tokens, finish_reason=gen.finish_reason, cap=request.max_output_tokens

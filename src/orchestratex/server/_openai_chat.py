@@ -28,6 +28,7 @@ from typing import Any
 
 from ..catalog import ModelProfile
 from ..exceptions import NotFound, UnknownModelError
+from ..orchestrator._chat import blank
 from ..orchestrator._prompts import build_messages
 from ..orchestrator._window import too_long
 from ..providers import Message
@@ -110,7 +111,7 @@ def chat_messages(request: ChatRequest) -> list[Message]:
             f"the last message is {request.messages[last].role!r}: end the conversation with the user message to"
             " answer",
         )
-    if not messages[last].content.strip():
+    if blank(messages[last].content):
         raise _invalid(f"messages.{last}.content", "the last user message has no text: give the text to answer")
     return messages
 
