@@ -155,3 +155,36 @@ async def test_a_cancelled_run_says_how_many_calls_it_abandoned_in_flight(store:
         assert doc.status == "cancelled" and doc.abandoned_calls == 1 and doc.total_cost == 0
         quick = await orch.run("No call in flight this time", max_iterations=1, max_output_tokens=16)
         assert quick.orchestration.abandoned_calls is None
+
+
+@pytest.mark.parametrize("instant", [True, False], ids=["answers-at-once", "slow"])
+async def test_cancel_ends_a_prepared_run_that_no_task_drives_before_any_call(instant: bool) -> None:
+    # cancel(id) of a `prepare`d run returned False and left it `pending`: a later `resume_pending` ran it and paid
+    calls: list[str] = []
+
+    def answer(request: GenerationRequest) -> str:
+        calls.append(request.purpose)
+        return json.dumps({"score": 9, "feedback": "ok"}) if request.purpose == "judge" else "an answer"
+
+    async with (
+        Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b"), retry=NO_WAIT)
+        if instant
+        else _orchestrator(MemoryStore())
+    ) as orch:
+        session = await orch.create_session("alice", cost_limit=1.0)
+        prepared = await orch.prepare("Explain QUIC", session=session)
+        assert await orch.cancel(prepared.id) is True
+        ended = await orch.store.get_orchestration(prepared.id)
+        assert (ended.status, ended.stop_reason, ended.total_cost, ended.iterations) == (
+            "cancelled",
+            "cancelled",
+            0,
+            [],
+        )
+        events = [e.type for e in await orch.store.list_events(session.id) if e.orchestration_id == prepared.id]
+        assert events == ["orchestration_started", "orchestration_failed"]
+        assert await orch.cancel(prepared.id) is False  # ended
+        assert await orch.resume_pending() == []
+        assert (await orch.drive(prepared.id)).status == "cancelled"
+        assert calls == [] and (await orch.store.get_session(session.id)).total_cost == 0
+        assert await orch.cancel("0" * 24) is False and await orch.cancel("not-an-id") is False

@@ -60,6 +60,8 @@ class CancelWatcher:
         self._ask_now = False
         self._stop_on_entry: set[str] = set()
         """Runs `Orchestrator.cancel` stopped before their task began driving them (see `stop_when_driven`)."""
+        self._end_on_entry: set[str] = set()
+        """Prepared runs `Orchestrator.cancel` ends as they begin, before any call (see `end_on_entry`)."""
 
     async def drive(self, run: Run, *, fresh: bool) -> None:
         """`run.drive()` in the calling task, stopped (ending `cancelled`, and returning normally) once the
@@ -74,6 +76,9 @@ class CancelWatcher:
         due = asyncio.get_running_loop().time() + (self._o.cancel_check_s if fresh else 0.0)
         watched = self._runs[oid] = _Watched(run, task, due)
         self._start(ask_now=not fresh)
+        if oid in self._end_on_entry:  # a prepared run cancelled before any task drove it: ends at its first step
+            self._end_on_entry.discard(oid)
+            run.stop_asked = True
         if oid in self._stop_on_entry:  # cancelled while its task was still claiming or reading it: stopped now
             self._stop_on_entry.discard(oid)
             task.cancel()  # (raised at the run's first await, inside it: it ends `cancelled`)
@@ -105,6 +110,12 @@ class CancelWatcher:
         self._stop_on_entry.add(orchestration_id)
         task.add_done_callback(lambda _: self._stop_on_entry.discard(orchestration_id))  # (ended before its run)
         return True
+
+    def end_on_entry(self, orchestration_id: str, task: asyncio.Task[Any]) -> None:
+        """For `Orchestrator.cancel` of a prepared run that no task drove: `task`, which is to drive it, ends it
+        `cancelled` at its first step, before any call (whether or not anything it awaits yields)."""
+        self._end_on_entry.add(orchestration_id)
+        task.add_done_callback(lambda _: self._end_on_entry.discard(orchestration_id))
 
     def stop(self, orchestration_id: str) -> asyncio.Future[None] | None:
         """For `Orchestrator.cancel` from another task: stop the run being driven here as when the store says so (it

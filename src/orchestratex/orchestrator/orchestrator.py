@@ -16,7 +16,7 @@ from .._ids import forks
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import EventHandler
-from ..exceptions import ProviderNotConfigured, UserError
+from ..exceptions import NotFound, ProviderNotConfigured, UserError
 from ..providers import Provider
 from ..providers._registry import key_hint
 from ..records import Orchestration, Session, Thread
@@ -402,9 +402,12 @@ class Orchestrator:
         `stop_reason="cancelled"`. The task `start` made is cancelled; a caller of `run` (or a stream) gets the
         cancelled `RunResult`, not a `CancelledError` it did not ask for. Returns once the run has ended. It may be
         awaited on another event loop than the run's (a `run_sync` run, from `asyncio.run` in another thread): it
-        acts on the run's loop."""
+        acts on the run's loop. A run `prepare` stored that no task drives yet (`pending`) is ended `cancelled` at
+        once, before any call, so that no later `start` or `resume_pending` runs it."""
         task = self._tasks.get(orchestration_id)
-        if task is None or task.done():
+        if task is None:
+            return await self._cancel_pending(orchestration_id)
+        if task.done():
             return False
         if task.get_loop() is not asyncio.get_running_loop():  # (`run_sync`'s, from `asyncio.run` or another thread)
             return await _on_loop_of(task, self.cancel(orchestration_id))
@@ -420,6 +423,24 @@ class Orchestrator:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
         return True
+
+    async def _cancel_pending(self, orchestration_id: str) -> bool:
+        """`cancel` of a stored `pending` run no task of this orchestrator drives: driven here only to end it
+        `cancelled` as it begins (its `orchestration_failed` event committed, no call made). False when it is not
+        pending, or another process claimed it first."""
+        if not isinstance(orchestration_id, str):
+            return False
+        await ensure_ready(self)
+        try:
+            if (await self.store.get_orchestration(orchestration_id)).status != "pending":
+                return False
+            task = self.start(orchestration_id)
+        except (NotFound, UserError):
+            return False
+        self._watcher.end_on_entry(orchestration_id, task)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        return (await self.store.get_orchestration(orchestration_id)).status == "cancelled"
 
     async def suspend(self, orchestration_id: str) -> bool:
         """Stop driving a running orchestration of this process without ending it (a graceful shutdown).
