@@ -401,7 +401,14 @@ class ModelCatalog:
         matches = [m for m in self._models.values() if m.version == name]
         if len(matches) == 1:
             return matches[0]
-        raise UnknownModelError(name, list(self._models), unserved=self._left_out(name))
+        raise UnknownModelError(name, list(self._models), unserved=self._left_out(name), meant=self._meant(name))
+
+    def _meant(self, name: str) -> str | None:
+        """The one name, alias or model id that `name` matches in another letter case (`GPT4` → `gpt4`), or None."""
+        folded = name.casefold()
+        found = {n for n in [*self._models, *self._aliases] if n.casefold() == folded}
+        found |= {m.version for m in self._models.values() if m.version.casefold() == folded}
+        return found.pop() if len(found) == 1 else None
 
     def _left_out(self, name: str) -> str | None:
         """The full name of `name` in the catalog this one is derived from, when this one left it out (`with_only`:

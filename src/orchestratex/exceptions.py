@@ -106,8 +106,12 @@ class UnknownModelError(UserError):
     """A model name (or alias) that the catalog does not know, or (`unserved`: its full name) a model of the catalog
     that this orchestrator cannot use, its provider not being in use (no API key set, say)."""
 
-    def __init__(self, name: str, known: list[str] | None = None, *, unserved: str | None = None) -> None:
+    def __init__(
+        self, name: str, known: list[str] | None = None, *, unserved: str | None = None, meant: str | None = None
+    ) -> None:
         hint = f"; known models: {', '.join(sorted(known))}" if known else ""
+        if meant is not None:  # (`GPT4` for the alias `gpt4`: the list of full names did not show the alias)
+            hint = f": did you mean {meant!r}? (names and aliases are matched exactly){hint}"
         if unserved is not None:  # a model of the catalog whose provider is left out (no key set, say)
             provider = unserved.partition(":")[0]
             in_use = ", ".join(sorted({k.partition(":")[0] for k in known or ()})) or "none"

@@ -112,3 +112,16 @@ def test_verbose_flags_count_before_and_after_the_command(
     monkeypatch.setattr(_main, "_dispatch", lambda parsed: 0)
     assert _main.main(args) == 0
     assert seen == [level]
+
+
+@pytest.mark.parametrize(("given", "meant"), [("GPT4", "gpt4"), ("Sim:GPT-4o", "sim:gpt-4o"), ("GPT-4O", "gpt-4o")])
+def test_a_model_in_another_letter_case_is_named_as_meant(store_url: str, given: str, meant: str) -> None:
+    """`--models GPT4` said `unknown model 'GPT4'; known models: …` listing full names only, so the alias `gpt4` it
+    missed by its case appeared nowhere."""
+    done = run_cli("run", "Hello", "--models", given, "--store", store_url)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith(
+        f"orchestratex: error: unknown model {given!r}: did you mean {meant!r}? (names and aliases are matched "
+        "exactly); known models: "
+    )
+    assert run_cli("run", "Hello", "--models", meant, "--max-iterations", "1", "--store", store_url).returncode == 0
