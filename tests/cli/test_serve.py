@@ -138,3 +138,34 @@ def test_a_store_in_the_servers_memory_is_served_with_a_note_that_no_key_can_rea
             proc.stderr.close()
     assert lines[2].startswith("orchestratex: note: the store memory:// lives in this process only"), lines
     assert "`orchestratex keys create` cannot give it one" in lines[2]
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_a_wildcard_host_prints_addresses_a_browser_can_open(tmp_path: Path, host: str) -> None:
+    """`serve --host 0.0.0.0` (as in a container) printed `web console at http://0.0.0.0:8000/`, an address browsers
+    refuse to open (Chrome since 2024, and Windows always)."""
+    if host == "::" and not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    args = [*CLI, "serve", "--host", host, "--port", "0", "--store", f"sqlite:///{tmp_path / 's.db'}"]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=cli_env())
+    lines: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("orchestratex: web console at ") or proc.poll() is not None:
+                break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+    said = "".join(lines)
+    if host == "::" and "cannot listen" in said:
+        pytest.skip("IPv6 is not configured here")
+    local = "127.0.0.1" if host == "0.0.0.0" else "[::1]"
+    found = re.search(rf"serving http://{re.escape(local)}:(\d+) \(store ", said)
+    assert found is not None, said
+    assert f"listening on every address of this machine (--host {host})" in said
+    assert f"web console at http://{local}:{found.group(1)}/" in said
+    assert "http://0.0.0.0" not in said and "http://[::]" not in said

@@ -59,9 +59,14 @@ def serve_command(args: argparse.Namespace) -> int:
     app = create_app(store_url=url, settings=settings)
     state = app.state.server
     where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
-    base = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{port}"
+    # a wildcard host is no address to open: browsers refuse http://0.0.0.0 (Chrome since 2024), Windows always did
+    every = args.host in ("0.0.0.0", "::")
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host, args.host)
+    base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     say = _say_json if settings.log_format == "json" else _say_text
     say(f"serving {base} (store {shown_url(url)}, {where})")  # (logs are shipped and read: no password)
+    if every:
+        say(f"listening on every address of this machine (--host {args.host}): from elsewhere, use one of them")
     if settings.docs == "open":
         say(f"API docs at {base}/docs")
     say(f"web console at {base}/")
