@@ -185,6 +185,24 @@ def test_the_request_histogram_resolves_a_call_as_long_as_its_orchestration(make
     assert min(http) <= 0.001  # (and still a millisecond's resolution for the quick routes)
 
 
+def test_every_limit_has_its_series_at_zero_before_its_first_refusal(make_api: Callable[..., Api]) -> None:
+    """`orchestratex_limits_hit_total{limit=...}` appeared only at the first refusal, at 1: with no earlier sample,
+    Prometheus' `increase()` and `rate()` read that refusal as no change, and an alert on them missed it."""
+    api = make_api(rate_limit=1)
+    samples = _samples(api.client.get("/metrics", headers=api.admin).text)
+    limits = {
+        dict(labels)["limit"]: v for (name, labels), v in samples.items() if name == "orchestratex_limits_hit_total"
+    }
+    assert limits == dict.fromkeys(
+        ("rate", "user_rate", "concurrency", "body_size", "storage_quota", "streams", "auth_failures"), 0
+    )
+    sid = api.session()["_id"]
+    assert api.client.get(f"/api/sessions/{sid}", headers=api.alice).status_code == 200
+    assert api.client.get(f"/api/sessions/{sid}", headers=api.alice).status_code == 429
+    samples = _samples(api.client.get("/metrics", headers=api.admin).text)
+    assert samples[("orchestratex_limits_hit_total", (("limit", "rate"),))] == 1
+
+
 REQUEST_SECONDS = "orchestratex_http_request_duration_seconds_count"
 
 
@@ -269,7 +287,9 @@ def test_refused_requests_count_under_their_route_and_the_limit_that_refused_the
 
     samples = _samples(api.client.get("/metrics", headers=api.admin).text)
     limits = {
-        dict(labels)["limit"]: v for (name, labels), v in samples.items() if name == "orchestratex_limits_hit_total"
+        dict(labels)["limit"]: v
+        for (name, labels), v in samples.items()
+        if name == "orchestratex_limits_hit_total" and v  # (the others are there at 0)
     }
     assert limits == {"storage_quota": 1, "body_size": 1, "user_rate": 2}
     requests = {
@@ -296,7 +316,9 @@ def test_a_concurrency_refusal_counts_as_concurrency(make_api: Callable[..., Api
     assert r.status_code == 429, r.text
     samples = _samples(api.client.get("/metrics", headers=api.admin).text)
     limits = {
-        dict(labels)["limit"]: v for (name, labels), v in samples.items() if name == "orchestratex_limits_hit_total"
+        dict(labels)["limit"]: v
+        for (name, labels), v in samples.items()
+        if name == "orchestratex_limits_hit_total" and v  # (the others are there at 0)
     }
     assert limits == {"concurrency": 1}
 

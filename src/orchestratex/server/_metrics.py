@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import Metric
@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..telemetry import CallOutcome
-from ._errors import forget_limit, refused_by
+from ._errors import Limit, forget_limit, refused_by
 from ._forms import ASKED_METHOD
 from ._paths import CONTROL
 
@@ -138,7 +138,10 @@ class Metrics:
             ["limit"],
             registry=r,
         )
-
+        # Each limit's series is there, at 0, from the start: a series that first appears at 1 has no earlier sample,
+        # so `increase()` and `rate()` read the first refusal by a limit as no change, and an alert on them missed it.
+        for limit in get_args(Limit):
+            self.limits.labels(limit)
         self.request_count = _Children(self.requests)
         self.request_time = _Children(self.request_seconds)
         self._calls = _Children(self.calls)
