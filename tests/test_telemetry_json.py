@@ -66,3 +66,30 @@ def test_a_uvicorn_access_line_gives_its_request_as_fields() -> None:
         "/x?a=1",
         404,
     )
+
+
+def test_a_record_whose_arguments_do_not_fit_its_format_is_still_one_json_line() -> None:
+    """A library's `log.warning("%s and %s", x)` made `logging` print a "--- Logging error ---" traceback, many lines
+    of text, among the JSON ones (and drop the line): `--log-format json` promises one JSON object per line."""
+    import io
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    log = logging.getLogger("some.library")
+    log.addHandler(handler)
+    log.propagate = False
+    saved = sys.stderr
+    sys.stderr = errors = io.StringIO()  # (where `logging` prints what it could not format)
+    try:
+        log.warning("%s and %s", "one")
+        log.warning("%d items", "many")
+    finally:
+        sys.stderr = saved
+        log.removeHandler(handler)
+        log.propagate = True
+    assert errors.getvalue() == ""
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["level"] == "WARNING" and first["logger"] == "some.library"
+    assert first["message"] == "%s and %s (arguments that do not fit it: ('one',))"
+    assert second["message"] == "%d items (arguments that do not fit it: ('many',))"

@@ -38,6 +38,16 @@ def _plain(value: object) -> Any:
     return str(value)
 
 
+def _message(record: logging.LogRecord) -> str:
+    """The record's message; when its arguments do not fit its format (a library's `log.info("%s %s", x)`), its
+    format and arguments as they are: `logging` would otherwise print a "--- Logging error ---" traceback of many
+    lines of text among the JSON ones, and drop the line."""
+    try:
+        return record.getMessage()
+    except Exception:
+        return f"{record.msg} (arguments that do not fit it: {record.args!r})"
+
+
 class JsonFormatter(logging.Formatter):
     """Formats each record as one line of JSON (`time` in UTC, ISO 8601 to the millisecond).
 
@@ -59,7 +69,7 @@ class JsonFormatter(logging.Formatter):
             "time": f"{stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
-            "message": event if isinstance(event, str) else record.getMessage(),
+            "message": event if isinstance(event, str) else _message(record),
         }
         if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) == len(_ACCESS):
             line.update(zip(_ACCESS, map(_plain, record.args), strict=True))
