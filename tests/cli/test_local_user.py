@@ -22,6 +22,8 @@ from .conftest import cli_env, run_cli
         ("a/b", "local"),
         (" bob", "local"),
         ("al\u200bice", "local"),
+        ("u" * 200, "u" * 200),
+        ("u" * 201, "local"),  # (stored under it: the server's user routes take at most 200 characters)
     ],
 )
 def test_a_run_is_stored_under_the_login_name_or_local(login: str, user_id: str, store_url: str) -> None:
@@ -35,3 +37,10 @@ def test_without_user_the_run_is_locals(monkeypatch: pytest.MonkeyPatch) -> None
     assert local_user() == "local"
     monkeypatch.setenv("USER", "..")
     assert local_user() == "local"
+
+
+def test_the_longest_user_id_is_the_servers() -> None:
+    from orchestratex.cli._run import MAX_USER_ID_CHARS
+    from orchestratex.server._users import MAX_USER_ID_CHARS as SERVERS
+
+    assert MAX_USER_ID_CHARS == SERVERS

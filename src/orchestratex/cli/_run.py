@@ -81,12 +81,20 @@ async def _run(args: argparse.Namespace) -> RunResult:
 
 def local_user() -> str:
     """The user id of a run from the command line: the login name (`USER`), or `local` where it is unset or could not
-    be a user id (blank, white space at an end, a `/`, an invisible or control character, `.` or `..`): the library
+    be a user id (blank, white space at an end, a `/`, an invisible or control character, `.` or `..`, more than 200
+    characters): the library
     refused an empty one, and the server's API could never name the others (`/api/sessions/user/{user_id}`)."""
     name = os.environ.get("USER", "")
     if not name.strip() or name != name.strip() or name in (".", "..") or "/" in name or not name.isprintable():
         return "local"
+    if len(name) > MAX_USER_ID_CHARS:  # (stored under it, the run was out of reach of the server's user routes)
+        return "local"
     return name
+
+
+MAX_USER_ID_CHARS = 200
+"""The longest user id the server's routes take (`orchestratex.server._users.MAX_USER_ID_CHARS`, which this module
+cannot import: the server is an extra)."""
 
 
 def _live_view(args: argparse.Namespace, guard: RunGuard) -> LiveView:
