@@ -125,3 +125,14 @@ def test_a_mistyped_option_of_a_sqlite_url_is_still_named_as_an_option(tmp_path:
     done = run_cli("runs", "list", "--store", "sqlite:///runs.db?sync", cwd=tmp_path)
     assert done.returncode == 2
     assert "unknown option 'sync' in SQLite URL" in done.stderr
+
+
+@pytest.mark.parametrize("quoted", ['"sqlite:///runs.db"', "'sqlite:///runs.db'"])
+def test_a_store_url_in_quotes_says_to_remove_them(tmp_path: Path, quoted: str) -> None:
+    """`ORCHESTRATEX_STORE_URL="sqlite:///runs.db"` in a file given to `docker --env-file` (or systemd's
+    `EnvironmentFile=`), which keep the quotes, was refused as `has no scheme`, which the value plainly has."""
+    done = run_cli("runs", "list", env=cli_env(ORCHESTRATEX_STORE_URL=quoted), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"orchestratex: error: store URL {quoted!r} is in quotes: remove them, they are not part of the URL"
+    ]
