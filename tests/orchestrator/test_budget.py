@@ -167,6 +167,59 @@ async def test_a_wait_that_runs_out_is_a_clear_budget_stop() -> None:
     assert (await first).status == "completed"
 
 
+class CountingStore(MemoryStore):
+    """A MemoryStore that counts the reservations asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reservations = 0
+
+    async def reserve_budget(self, session_id: str, orchestration_id: str, amount: float) -> bool:
+        self.reservations += 1
+        return await super().reserve_budget(session_id, orchestration_id, amount)
+
+
+async def test_an_iteration_waits_for_other_runs_once_not_once_per_fallback() -> None:
+    """Another run of the session holds the budget. The second run's reservation waited `reservation_wait_s`,
+    failed, fell back to the next model, which waited `reservation_wait_s` again, and so on through every model
+    (17 waits here: 8.5 minutes at the default 30 s) before it stopped with `budget`. An iteration now waits once:
+    its fallbacks try their reservation without waiting again."""
+    hold, holding = asyncio.Event(), asyncio.Event()
+
+    async def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 9, "feedback": "fine"})
+        if "first" in request.messages[-1].content:
+            holding.set()
+            await hold.wait()
+        return "An answer."
+
+    catalog = ModelCatalog(
+        ModelProfile(name=f"function:m{i}", input_cost_per_1k=0.005, output_cost_per_1k=0.005) for i in range(8)
+    )
+    store = CountingStore()
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)], catalog=catalog, store=store, retry=NO_WAIT, reservation_wait_s=0.2
+    )
+    session = await orch.create_session(cost_limit=0.045)  # the first run holds $0.0304; no model fits beside it
+    first = asyncio.create_task(
+        orch.run("The first question", session=session, max_iterations=1, max_output_tokens=1000)
+    )
+    await asyncio.wait([asyncio.ensure_future(holding.wait()), first], return_when=asyncio.FIRST_COMPLETED)
+    assert not first.done(), first.result().error
+    before = store.reservations
+    second = await orch.run("The second question", session=session, max_iterations=1, max_output_tokens=1000)
+    assert second.stop_reason == "budget" and second.total_cost == 0
+    tries = len(second.orchestration.iterations[0].errors)
+    assert tries > 8  # it fell back through the models
+    # one wait polls the store some ten times; each fallback after it asks once (it used to poll as long again)
+    assert store.reservations - before <= tries + 15, (store.reservations - before, tries)
+    hold.set()
+    assert (await first).status == "completed"
+    final = await store.get_session(session.id)
+    assert final.reserved_cost == 0
+
+
 @st.composite
 def budgets(draw: st.DrawFn) -> dict[str, object]:
     return {

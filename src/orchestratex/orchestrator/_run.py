@@ -185,6 +185,7 @@ class Run(Committing):
     # -- steps ----------------------------------------------------------------------------------
     async def _select(self) -> Iteration:
         doc = self.doc
+        self.wait_left = self.o.reservation_wait_s  # (a new iteration may wait again)
         prompt, messages = build_messages(doc, self.o.system_prompt)
         self._sent = (prompt, self.o.system_prompt, messages)
         task = self._task(prompt, messages)

@@ -64,6 +64,9 @@ class RunState:
         is judged) even if it leaves the catalog meanwhile; it is no candidate nor judge from the next decision on."""
         self.inflight = 0.0
         self.prepaid = 0.0
+        self.wait_left = orchestrator.reservation_wait_s
+        """Seconds this iteration may still wait for the session's other runs to release reservations (its calls,
+        their fallbacks and its judges share one `reservation_wait_s`, not one each)."""
         self.abandoned = 0
         """Calls cancelled while in flight (awaiting their model, or retrying it): what a suspended run abandons,
         recorded in `Orchestration.abandoned_calls` for the run that resumes it."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -208,6 +209,7 @@ class Spending(RunState):
                 needed=amount + prepay,
             )
         if self.session_limit is not None:
+            began = time.monotonic()
             ok, held = await reserve_waiting(
                 lambda: self._reserve_in_store(amount, ledger, prepay=prepay),
                 self.o.store,
@@ -215,8 +217,9 @@ class Spending(RunState):
                 amount + prepay,
                 limit=self.session_limit,
                 own=self.inflight,
-                timeout=self.o.reservation_wait_s,
+                timeout=self.wait_left,
             )
+            self.wait_left = max(self.wait_left - (time.monotonic() - began), 0.0)
             if not ok:
                 waited = (
                     f"; other runs of the session held {dollars(held)} for {self.o.reservation_wait_s:g}s"
