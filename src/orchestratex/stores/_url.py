@@ -66,12 +66,12 @@ def store_from_url(url: str) -> Store:
             f"store URL {url!r} is a file's path, not a URL: give it as a SQLite URL, {sqlite_url(url)}"
         )
     if len(url) > 1 and url[0] == url[-1] and url[0] in "'\"":  # (docker's --env-file and systemd keep the quotes)
-        raise ConfigurationError(f"store URL {url!r} is in quotes: remove them, they are not part of the URL")
+        raise ConfigurationError(f"store URL {_shown(url)} is in quotes: remove them, they are not part of the URL")
     if not scheme:
         looks_like_a_file = "://" not in url and any(c in url for c in "./\\")
         path = f" (for the SQLite file {url}: {sqlite_url(url)})" if looks_like_a_file else ""
         raise ConfigurationError(
-            f"store URL {url!r} has no scheme: use memory://, sqlite:///path.db or mongodb://…{path}"
+            f"store URL {_shown(url)} has no scheme: use memory://, sqlite:///path.db or mongodb://…{path}"
         )
     name = _SCHEME_ALIASES.get(scheme, scheme)
     if name == "memory":

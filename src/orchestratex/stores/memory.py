@@ -85,7 +85,9 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
         """`memory://` (nothing else may follow the scheme)."""
         parts = urlsplit(url)
         if parts.scheme != "memory" or parts.netloc or parts.path or parts.query or parts.fragment:
-            raise ConfigurationError(f"a memory store URL is exactly 'memory://', not {url!r}")
+            from ._url import redacted_url  # (here: `_url` imports this module)
+
+            raise ConfigurationError(f"a memory store URL is exactly 'memory://', not {redacted_url(url)!r}")
         return cls()
 
     # -- sessions -----------------------------------------------------------------------------
