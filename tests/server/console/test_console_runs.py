@@ -101,3 +101,47 @@ def test_starting_with_the_keyboard_keeps_the_focus_on_start(desktop: Watched, c
     page.locator(ENDED).wait_for(timeout=90_000)
     assert page.evaluate("document.activeElement.id") == "start-submit"
     assert desktop.problems() == []
+
+
+def test_a_cost_under_a_micro_dollar_is_not_shown_as_zero(desktop: Watched, console: Console) -> None:
+    """Amounts under a cent were shown to 6 decimals: a run whose calls cost $0.00000019 each (a cheap judge on a short
+    answer, a local model at a token price of almost nothing) showed "$0.000000" as its cost and its session's spend,
+    beside the "$0" of a session that spent nothing."""
+    import asyncio
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from playwright.sync_api import expect
+
+    from orchestratex import FunctionProvider, Orchestrator
+    from orchestratex.providers import Generation, GenerationRequest
+    from orchestratex.stores import open_store
+
+    from ...helpers import catalog
+    from ..server_process import create_key
+
+    key = create_key(console.server.store_url, "nina")
+    with httpx.Client(base_url=console.server.base_url, headers={"Authorization": f"Bearer {key}"}) as client:
+        session_id = client.post("/api/sessions/", json={}).json()["_id"]
+
+    def answer(request: GenerationRequest) -> Generation:
+        text = json.dumps({"score": 9, "feedback": "fine"}) if request.purpose == "judge" else "an answer"
+        return Generation(text=text, reported_cost=1.9e-7)  # (the provider's own figure, counted as it is)
+
+    async def run() -> None:  # (in the server's store: each call reported 1.9e-7 US$)
+        store = await open_store(console.server.store_url)
+        try:
+            providers = [FunctionProvider(answer)]
+            async with Orchestrator(providers=providers, catalog=catalog("a", "b"), store=store) as orchestrator:
+                await orchestrator.run("Say hi", session=session_id, max_iterations=1)
+        finally:
+            await store.close()
+
+    with ThreadPoolExecutor(1) as pool:  # (Playwright's loop runs in this thread)
+        pool.submit(lambda: asyncio.run(run())).result()
+    page = desktop.page
+    log_in(page, Console(console.server, key, "nina"))
+    spent = page.locator("#session-facts dt:text-is('spent') + dd")
+    expect(spent).to_have_text("$0.00000038")  # an answer and its judge
+    expect(page.locator("#orchestration-list .pick-meta").first).to_contain_text("$0.00000038")
+    assert desktop.problems() == []

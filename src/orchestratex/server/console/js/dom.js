@@ -49,7 +49,11 @@ export function byId(id) {
 export function money(value) {
   const n = Number(value) || 0;
   if (n === 0) return "$0";
-  return n < 0.01 ? `$${n.toFixed(6)}` : `$${n.toFixed(4)}`;
+  if (n >= 0.01) return `$${n.toFixed(4)}`;
+  // under a cent: 6 decimals, more for a smaller amount (two significant digits, to the pico-dollar), so that a cost
+  // under half a micro-dollar (a cheap judge on a short answer) is not shown as $0.000000
+  const decimals = Math.min(12, Math.max(6, 1 - Math.floor(Math.log10(n))));
+  return `$${n.toFixed(decimals)}`;
 }
 
 export function score(value) {
