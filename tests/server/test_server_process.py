@@ -348,12 +348,19 @@ def test_refusals_and_statistics_as_clients_see_them_against_a_real_server(tmp_p
             "offset: given more than once in the URL: give it once",
         )
 
-        deadline = time.monotonic() + 60
-        while b.get(f"/api/orchestration/status/{oid}").json()["status"] not in ("completed", "failed"):
-            assert time.monotonic() < deadline
-            time.sleep(0.5)
+        def ended(oid: str) -> None:
+            deadline = time.monotonic() + 60
+            while b.get(f"/api/orchestration/status/{oid}").json()["status"] not in ("completed", "failed"):
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+
+        ended(oid)  # (then a run of bob's in a built-in domain: its statistics are everyone's)
+        tid = b.post("/api/threads/", json={**body, "domain": "coding"}).json()["_id"]
+        ended(b.post("/api/orchestration/start", json={"thread_id": tid}).json()["_id"])
         seen = {d for m in a.get("/api/models/").json() for d in m["stats"]["mean_score_by_domain"]}
-        assert seen and "bob-acquisition-of-acme" not in seen
+        assert "coding" in seen and "bob-acquisition-of-acme" not in seen
+        mine = {d for m in b.get("/api/models/").json() for d in m["stats"]["mean_score_by_domain"]}
+        assert "coding" in mine
 
 
 def test_a_second_ctrl_c_ends_the_grace_period_and_hands_the_runs_back(tmp_path: Path) -> None:
