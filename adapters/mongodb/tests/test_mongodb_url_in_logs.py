@@ -1,4 +1,4 @@
-"""The lines `orchestratex serve` and `orchestratex keys create` write name a `mongodb://` store without its password.
+"""The lines `orchestratex serve`, `keys` and `runs` write name a `mongodb://` store without its password.
 
 Each command runs as a process whose MongoDB is this suite's in-process stand-in (installed by a `sitecustomize`
 module, as no MongoDB server runs here): what is checked is the lines the commands write, not the database."""
@@ -47,6 +47,27 @@ def test_keys_create_does_not_print_the_stores_password(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert f"(store {SHOWN})" in done.stderr
     assert "Hunter2" not in done.stderr
+
+
+def test_keys_and_runs_do_not_print_the_stores_password(tmp_path: Path) -> None:
+    """`keys list`, `keys revoke` and `runs list`/`runs show` named the store with its password in what they said
+    (`no API keys in mongodb+srv://app:<password>@…`), which ends up in terminals, CI logs and bug reports."""
+    for argv, said in (
+        (["keys", "list"], f"no API keys in {SHOWN}"),
+        (["keys", "revoke", "6b12005d537314e7ee96e6d0"], f"no API key '6b12005d537314e7ee96e6d0' in {SHOWN}"),
+        (["runs", "list"], f"no orchestrations in {SHOWN}"),
+        (["runs", "show", "6b12005d537314e7ee96e6d0"], f"no orchestration '6b12005d537314e7ee96e6d0' in {SHOWN}"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestratex.cli", *argv, "--store", URL],
+            capture_output=True,
+            text=True,
+            env=_env(tmp_path),
+            timeout=60,
+            check=False,
+        )
+        assert said in done.stderr, (argv, done.stderr)
+        assert "Hunter2" not in done.stderr + done.stdout
 
 
 def test_serve_does_not_log_the_stores_password(tmp_path: Path) -> None:
