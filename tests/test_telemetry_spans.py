@@ -242,3 +242,32 @@ async def test_a_cancelled_orchestration_is_not_an_error(spans: InMemorySpanExpo
     assert root.status.status_code != StatusCode.ERROR
     (call,) = _by_name(finished, "chat ")
     assert _attrs(call)["orchestratex.outcome"] == "cancelled" and call.status.status_code != StatusCode.ERROR
+
+
+async def test_a_judgment_cut_short_by_a_cancellation_says_so(spans: InMemorySpanExporter) -> None:
+    """The judgment span of a run cancelled (or handed back on shutdown) while its judges answered ended with no
+    score, no error and nothing else, like a judgment that gave nothing; its judges' call spans said `cancelled`."""
+    import asyncio
+    import json
+
+    from orchestratex import FunctionProvider
+
+    judging = asyncio.Event()
+
+    async def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            judging.set()
+            await asyncio.sleep(30)
+            return json.dumps({"score": 9})
+        return "an answer"
+
+    async with Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b")) as o:
+        doc = await o.prepare(PROMPT)
+        task = o.start(doc)
+        await judging.wait()
+        assert await o.cancel(doc.id)
+    assert task.cancelled()
+    finished = spans.get_finished_spans()
+    (judgment,) = _by_name(finished, "orchestratex.judgment")
+    assert _attrs(judgment)["orchestratex.outcome"] == "cancelled"
+    assert judgment.status.status_code != StatusCode.ERROR and "orchestratex.score" not in _attrs(judgment)

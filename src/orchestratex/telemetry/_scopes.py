@@ -285,6 +285,8 @@ class JudgmentScope:
                     spans.set_attributes(iteration_span, {"orchestratex.score": ev.score})
             if isinstance(exc, Exception):
                 spans.fail(span, exc, type(exc).__name__, f"{type(exc).__name__}: {exc}")
+            elif exc is not None:  # (cut short, as its judges' calls: no error, and no verdict either)
+                span.set_attribute("orchestratex.outcome", "cancelled")
             span.end()
             if ev is not None:
                 t.end_iteration()
