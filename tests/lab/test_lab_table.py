@@ -157,3 +157,20 @@ def test_subset_refuses_rows_that_are_not_whole_row_numbers(rows: object, hint: 
     # Before: 1.5 was row 1, and a True/False mask was read as the rows 1, 0, 1, in silence.
     with pytest.raises(UserError, match=rf"rows are whole row numbers of table .*, e.g. \[0, 2, 5\].*{hint}"):
         synthetic_table(3).subset(rows)  # type: ignore[arg-type]
+
+
+def test_with_task_and_with_models_take_names_as_arguments() -> None:
+    """A list passed whole (`table.with_task(["mbpp"])`, as `load_routerbench(tasks=[...])` takes them) failed with
+    `TypeError: unhashable type: 'list'` or a KeyError quoting the list as one model, and `with_task()` with no
+    task returned a table of no rows, which failed later as if a filter had left none."""
+    table = synthetic_table(10)
+    task = table.task_names[0]
+    with pytest.raises(UserError, match=r"^with_task\(\) takes task names as arguments, .*: table.with_task\(\*\["):
+        table.with_task([task])  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^with_models\(\) takes model names as arguments, .*with_models\(\*\("):
+        table.with_models(tuple(table.models))  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^with_task\(\) names no task: give at least one"):
+        table.with_task()
+    with pytest.raises(UserError, match=r"^with_models\(\) names no model: give at least one"):
+        table.with_models()
+    assert len(table.with_task(task)) > 0 and table.with_models(*table.models[:1]).models == table.models[:1]

@@ -189,6 +189,7 @@ class OutcomeTable:
 
     def with_task(self, *tasks: str) -> OutcomeTable:
         """Only the rows of the given tasks."""
+        _check_names(self, "with_task", "task", tasks, self.task_names)
         unknown = set(tasks) - set(self.task_names)
         if unknown:
             raise KeyError(f"table {self.name!r} has no task {sorted(unknown)}; it has {list(self.task_names)}")
@@ -197,6 +198,7 @@ class OutcomeTable:
 
     def with_models(self, *models: str) -> OutcomeTable:
         """Only the columns of the given models, in that order."""
+        _check_names(self, "with_models", "model", models, self.models)
         cols = [self.model_index(m) for m in models]
         return OutcomeTable(
             name=self.name,
@@ -261,6 +263,17 @@ class OutcomeTable:
             ids=_distinct_ids(tables),
             output_chars=None if any(c is None for c in chars) else np.concatenate(chars),  # type: ignore[arg-type]
         )
+
+
+def _check_names(table: OutcomeTable, method: str, kind: str, names: tuple[object, ...], known: Sequence[str]) -> None:
+    """`with_task`'s and `with_models`' names: at least one, each a string (a list passed whole is named so)."""
+    example = ", ".join(repr(n) for n in known[:2])
+    if not names:
+        raise UserError(f"{method}() names no {kind}: give at least one, e.g. table.{method}({example})")
+    given = next((n for n in names if not isinstance(n, str)), None)
+    if given is not None:
+        hint = f"; to pass a list, unpack it: table.{method}(*{given!r})" if isinstance(given, list | tuple) else ""
+        raise UserError(f"{method}() takes {kind} names as arguments, e.g. table.{method}({example}){hint}")
 
 
 def _distinct_ids(tables: Sequence[OutcomeTable]) -> tuple[str, ...]:
