@@ -68,6 +68,16 @@ def on_a_terminal(args: list[str], env: dict[str, str]) -> str:
     primary, secondary = pty.openpty()
     proc = subprocess.Popen([*CLI, *args], stdout=secondary, stderr=subprocess.PIPE, env=env)
     os.close(secondary)
+    received = read_terminal(primary)
+    proc.wait(timeout=30)
+    assert proc.stderr is not None
+    proc.stderr.close()
+    assert proc.returncode == 0
+    return received.replace("\r\n", "\n")
+
+
+def read_terminal(primary: int) -> str:
+    """What a pseudo-terminal's other end received until the process closed it (two minutes at most); closes it."""
     chunks = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -79,11 +89,7 @@ def on_a_terminal(args: list[str], env: dict[str, str]) -> str:
             break
         chunks.append(chunk)
     os.close(primary)
-    proc.wait(timeout=30)
-    assert proc.stderr is not None
-    proc.stderr.close()
-    assert proc.returncode == 0
-    return b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    return b"".join(chunks).decode("utf-8", "replace")
 
 
 def screen_lines(screen: str) -> list[str]:

@@ -7,11 +7,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
-from .conftest import CLI, PROMPT, cli_env, screen_lines
+from .conftest import CLI, PROMPT, cli_env, read_terminal, screen_lines
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 
@@ -24,20 +23,9 @@ def with_stderr_on_a_terminal(args: list[str]) -> tuple[subprocess.CompletedProc
     env = cli_env(COLUMNS="100", TERM="xterm-256color", ORCHESTRATEX_SIM_LATENCY_SCALE="0.3")
     proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=secondary, env=env, text=True)
     os.close(secondary)
-    chunks = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:  # the process closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(primary)
+    received = read_terminal(primary)
     out, _ = proc.communicate(timeout=30)
-    done = subprocess.CompletedProcess(proc.args, proc.returncode, out, None)
-    return done, b"".join(chunks).decode("utf-8", "replace")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, None), received
 
 
 @pytest.mark.parametrize("json_output", [True, False])
