@@ -34,9 +34,11 @@ from ._numbers import number_message
 __all__ = [
     "ERROR_RESPONSES",
     "RETRY_AFTER_S",
+    "STORE_UNAVAILABLE",
     "ApiError",
     "ErrorBody",
     "Limit",
+    "client_message",
     "error_response",
     "forget_limit",
     "install_error_handlers",
@@ -231,6 +233,8 @@ def _unparsable(cause: BaseException | None) -> str:
 
 RETRY_AFTER_S = 1
 """`Retry-After` of a 503 when the store is unavailable (busy, unreachable)."""
+STORE_UNAVAILABLE = f"the database is unavailable (busy or unreachable): retry in {RETRY_AFTER_S} s"
+"""The detail of that 503: the store's own message (its host, user or file) goes to the log only."""
 
 
 def library_response(exc: OrchestrateXError, method: str, path: str) -> JSONResponse:
@@ -238,16 +242,15 @@ def library_response(exc: OrchestrateXError, method: str, path: str) -> JSONResp
     an unavailable store (busy, unreachable) answers 503 with `Retry-After`."""
     status = status_for(exc)
     if status < 500:
-        return error_response(status, _message(exc))
+        return error_response(status, client_message(exc))
     if isinstance(exc, StoreUnavailable):
         logger.warning("%s %s answered 503: %s", method, path, exc.message)
-        detail = f"the database is unavailable (busy or unreachable): retry in {RETRY_AFTER_S} s"
-        return error_response(503, detail, {"Retry-After": str(RETRY_AFTER_S)})
+        return error_response(503, STORE_UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)})
     logger.error("%s %s failed: %s: %s", method, path, type(exc).__name__, exc.message)
     return error_response(status, without_paths(exc.message))
 
 
-def _message(exc: OrchestrateXError) -> str:
+def client_message(exc: OrchestrateXError) -> str:
     """The library's message for a client: a model name it quotes (from a request's `preferred_models` or `judges`,
     of any length) is cut as `quoted` cuts it."""
     if isinstance(exc, UnknownModelError) and len(exc.name) > _LONGEST_QUOTED:

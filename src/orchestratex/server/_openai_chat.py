@@ -80,8 +80,9 @@ def usable_model(name: str, state: ServerState, fix: str) -> ModelProfile | str:
     orchestrator = state.orchestrator
     try:
         model = orchestrator.catalog.get(name)
-    except UnknownModelError:
-        return f"The model `{name}` does not exist: {fix}"
+    except UnknownModelError:  # (a name of any length: a 60 KB one is not echoed whole)
+        shown = f"`{name}`" if len(name) <= 80 else f"`{name[:40]}…` ({len(name):,} characters)"
+        return f"The model {shown} does not exist: {fix}"
     if model not in orchestrator.usable_models(None):
         why = "disabled" if model.status == "disabled" else "not priced" if not model.priced else "not configured"
         return f"The model `{name}` ({model.name}) is in the catalog but {why} on this server: {fix}"

@@ -9,6 +9,7 @@ answer about an orchestration that ran (and may have spent) carries, so a retry 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,8 +29,11 @@ from ..exceptions import (
     UnknownModelError,
     UserError,
 )
+from ._errors import RETRY_AFTER_S, STORE_UNAVAILABLE, client_message, without_paths
 
 __all__ = ["NO_RETRY", "OpenAIError", "from_exception", "openai_error_response"]
+
+logger = logging.getLogger("orchestratex.server")
 
 NO_RETRY = {"x-should-retry": "false"}
 """Tells the openai SDK not to retry (it honours this header)."""
@@ -115,9 +119,12 @@ def from_exception(exc: Exception) -> OpenAIError:
             headers.setdefault("Retry-After", "1")
         return OpenAIError(status, str(exc.detail), code=code, headers=headers)
     if isinstance(exc, OrchestrateXError):
-        for cls, status, code in _LIBRARY:
-            if isinstance(exc, cls):
-                param = "model" if isinstance(exc, UnknownModelError) else None
-                return OpenAIError(status, exc.message, code=code, param=param)
-        return OpenAIError(500, exc.message, code="internal_error")
+        status, code = next(((s, c) for cls, s, c in _LIBRARY if isinstance(exc, cls)), (500, "internal_error"))
+        if isinstance(exc, StoreUnavailable):  # (as on /api: its message names the database's host or file)
+            logger.warning("/v1 answered 503: %s", exc.message)
+            return OpenAIError(503, STORE_UNAVAILABLE, code=code, headers={"Retry-After": str(RETRY_AFTER_S)})
+        if status >= 500:
+            logger.error("/v1 failed: %s: %s", type(exc).__name__, exc.message)
+        message = client_message(exc) if status < 500 else without_paths(exc.message)
+        return OpenAIError(status, message, code=code, param="model" if isinstance(exc, UnknownModelError) else None)
     return OpenAIError(500, "internal server error", code="internal_error")

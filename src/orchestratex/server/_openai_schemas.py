@@ -134,6 +134,8 @@ class ChatRequest(BaseModel):
 def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
     """Parse and check a request body, and gather its orchestration settings (from the `orchestratex`
     object and the extra top-level fields); every refusal is a 400 naming the parameter."""
+    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark (PowerShell's files): JSON's parsers skip it too
+        raw = raw[3:]
     try:  # (pydantic's parser: a nesting too deep or a lone surrogate escape is refused here, not a 500 later)
         data = from_json(raw)
     except ValueError as exc:

@@ -1,0 +1,58 @@
+"""`/v1` answers what clients send at its edges: a body with a byte order mark, a model name of any length, a store
+that cannot be reached before anything ran."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from orchestratex.exceptions import StoreUnavailable
+from orchestratex.stores import MemoryStore
+
+from .conftest import Api
+from .test_server_openai import PROMPT, chat, error_of, ok
+
+
+def test_a_body_with_a_utf8_byte_order_mark_is_read(api: Api) -> None:
+    """PowerShell's `Out-File -Encoding utf8` (and Notepad) write a byte order mark first: `/v1` refused such a body
+    as "not valid JSON (expected value at line 1 column 1)", while `/api` and JSON's own parsers skip it."""
+    body = json.dumps({"model": "orchestratex/fast", "messages": PROMPT}).encode()
+    r = api.client.post("/v1/chat/completions", content=b"\xef\xbb\xbf" + body, headers=api.alice)
+    assert ok(r).choices[0].message.content
+
+
+def test_an_unknown_model_of_any_length_is_not_echoed_whole(api: Api) -> None:
+    """A 60,000-character model name came back whole in the 404 (and in the 400 of `preferred_models`): a 60 KB
+    answer, written to the client's logs."""
+    name = "m" * 60_000
+    for response, status in (
+        (chat(api, model=name), 404),
+        (api.client.get(f"/v1/models/{name}", headers=api.alice), 404),
+        (chat(api, preferred_models=[name]), 400),
+    ):
+        err = error_of(response, status)
+        assert len(response.content) < 2_000, err["message"][:200]
+        assert "60,000 characters" in err["message"] or "(60000 characters)" in err["message"], err["message"][:300]
+    assert "does not exist" in error_of(chat(api, model="no-such-model"), 404)["message"]
+    assert "`no-such-model`" in error_of(chat(api, model="no-such-model"), 404)["message"]
+
+
+class _Unreachable(MemoryStore):
+    """A store whose database cannot be reached when a call's thread is stored (before any model ran)."""
+
+    async def create_thread(self, thread: Any) -> Any:
+        raise StoreUnavailable("cannot reach mongodb://app@db-7.internal.example:27017 (topology: ...)")
+
+
+def test_an_unreachable_store_answers_503_with_retry_after_and_without_its_address(
+    make_api: Callable[..., Api],
+) -> None:
+    """`/v1` answered the store's own message (the database's user, host and port) with no `Retry-After`, where `/api`
+    says the database is unavailable and when to retry, and logs where and why."""
+    api = make_api(store=_Unreachable())
+    r = chat(api)
+    err = error_of(r, 503)
+    assert err["code"] == "store_unavailable"
+    assert "db-7.internal" not in r.text and "mongodb://" not in r.text
+    assert "unavailable" in err["message"] and r.headers["Retry-After"] == "1"
