@@ -31,6 +31,12 @@ from orchestratex.orchestrator import CircuitPolicy, OutputCapPolicy, RetryPolic
             r"^judge_max_output_tokens must be an int >= 1, not True$",
         ),
         (lambda: Orchestrator(env=cast(Any, 1)), r"^env must be a mapping of environment variables .*, not 1$"),
+        # a name where a list of names goes: its letters matched no model, and an empty list came back
+        (
+            lambda: Orchestrator(simulate=True).usable_models(cast(Any, "gpt4")),
+            r"^preferred must be a list of model names, not the string 'gpt4': \['gpt4'\]$",
+        ),
+        (lambda: Orchestrator(simulate=True).judge_models(cast(Any, "claude")), r"^judges must be a list of model"),
         (lambda: Orchestrator(simulate=True, max_iterations=cast(Any, True)), r"^max_iterations must be a number"),
         (lambda: Orchestrator(simulate=True, evaluation_threshold=cast(Any, "8")), r"^evaluation_threshold must be"),
         (lambda: Orchestrator(simulate=True, lease_ttl_s=-1), r"lease_ttl_s must be a finite number of seconds > 0"),

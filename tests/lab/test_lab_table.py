@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from typing import Any, cast
+
 import numpy as np
 import pytest
 
@@ -55,6 +58,10 @@ def test_kfold_partitions_rows_and_stratifies_by_task() -> None:
     assert sorted(seen) == list(range(50))
     with pytest.raises(ValueError, match="k is a whole number between 2"):
         next(table.kfold(1))
+    # (numpy's own errors were raised, about its SeedSequence: "expects int or sequence of ints", "non-negative")
+    for seed in ("a", -1, 1.5, True):
+        with pytest.raises(UserError, match=rf"^seed is a whole number >= 0, got {re.escape(repr(seed))}$"):
+            next(table.kfold(5, seed=cast(Any, seed)))
 
 
 def test_kfold_keeps_the_rows_of_a_repeated_prompt_in_one_fold() -> None:

@@ -223,6 +223,8 @@ class OutcomeTable:
         if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= distinct:
             most = f"the number of rows ({len(self)})" if distinct == len(self) else f"the {distinct} distinct prompts"
             raise UserError(f"k is a whole number between 2 and {most}, got {k!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:  # (numpy raised its own)
+            raise UserError(f"seed is a whole number >= 0, got {seed!r}")
         rng = np.random.default_rng(seed)
         fold = np.empty(len(self), dtype=np.int64)
         groups: dict[str, list[int]] = {}

@@ -245,12 +245,16 @@ class Orchestrator:
         """Routing candidates: models that are not disabled nor judge-only, whose provider is configured and
         whose price is known, among `preferred` when given. Read from the catalog as it is now (a change to
         the catalog, or to the file it watches, shows at the next call)."""
+        if isinstance(preferred, str):  # (a name, not a list of them: its letters matched no model, and [] came back)
+            raise UserError(f"preferred must be a list of model names, not the string {preferred!r}: [{preferred!r}]")
         key = ("route", *preferred) if preferred else ("route",)
         return self._pools.get(self.catalog, self.providers, key, preferred, judges=False)
 
     def judge_models(self, judges: Sequence[str] | None = None) -> list[ModelProfile]:
         """Models that may judge: not disabled, provider configured, priced, among `judges` when given (else
         the orchestrator's `judges`, else every such model); judge-only models included."""
+        if isinstance(judges, str):
+            raise UserError(f"judges must be a list of model names, not the string {judges!r}: [{judges!r}]")
         judges = judges or self.judges
         key = ("judge", *judges) if judges else ("judge",)
         return self._pools.get(self.catalog, self.providers, key, judges, judges=True)
