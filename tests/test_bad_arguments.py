@@ -143,7 +143,11 @@ async def test_create_session_refuses_a_user_id_or_a_budget_of_the_wrong_type() 
             await orch.create_session("alice", preferred_models="gpt4")
         with pytest.raises(UserError, match=r"^preferred_models is empty: name at least one model or leave it unset"):
             await orch.create_session("alice", preferred_models=[])
+        # stored, then every run of it refused: its only judge was the only model it routes to (here by an alias)
+        with pytest.raises(UserError, match=r"^no model can judge the answers of sim:gpt-4.1: a judge must be another"):
+            await orch.create_session("alice", preferred_models=["gpt4"], judges=["sim:gpt-4.1"])
         assert await orch.store.list_sessions("alice") == []
+        await orch.create_session("alice", preferred_models=["gpt4", "claude"], judges=["gpt4"])  # claude's judged
 
 
 async def test_create_thread_takes_the_session_itself_and_says_what_a_prompt_of_the_wrong_type_is() -> None:

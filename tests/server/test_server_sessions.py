@@ -235,3 +235,12 @@ def test_wrong_method_answers_405_in_the_error_format(api: Api) -> None:
     r = api.client.delete("/api/sessions/", headers=api.alice)
     assert r.status_code == 405
     assert r.json() == {"detail": "Method Not Allowed", "status_code": 405}
+
+
+def test_a_session_whose_only_judge_is_its_only_model_is_refused(api: Api) -> None:
+    """It was created (201), then every start in it answered 400 "no model can judge the answers of …"."""
+    body = {"settings": {"preferred_models": ["sim:gpt-4.1"], "judges": ["sim:gpt-4.1"]}}
+    r = api.client.post("/api/sessions/", json=body, headers=api.alice)
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"].startswith("no model can judge the answers of sim:gpt-4.1: a judge must be another model")
+    assert api.client.get("/api/sessions/user/alice", headers=api.alice).json() == []
