@@ -193,6 +193,8 @@ async def test_earlier_messages_without_text_are_left_out_for_every_provider() -
             {"role": "assistant", "content": " \n"},  # (an OpenAI client sends back the empty answer it got)
             {"role": "user", "content": []},
             Message(role="assistant", content=""),
+            {"role": "user", "content": "\u200b"},  # (a zero-width space alone: no text either)
+            {"role": "assistant", "content": None},  # (as OpenAI's API may give an answer: it was "has no content")
             {"role": "user", "content": "And times 3?"},
         ]
     )

@@ -120,9 +120,10 @@ def _message(index: int, item: object) -> Message:
         if role in ("tool", "function"):
             raise UserError(f"{where}: {role} messages are not supported (OrchestrateX does not call tools)")
         raise UserError(f"{where}: role must be one of system, developer, user, assistant; got {role!r}")
-    return Message(
-        role=_ROLES[str(role)], content=check_text(f"{where}'s content", _content(where, item.get("content")))
-    )
+    content = item.get("content")
+    if content is None and role == "assistant":  # (as OpenAI's own answers may be: no text, left out as empty ones)
+        content = ""
+    return Message(role=_ROLES[str(role)], content=check_text(f"{where}'s content", _content(where, content)))
 
 
 def _content(where: str, content: object) -> str:
@@ -155,9 +156,9 @@ def said(messages: list[Message]) -> list[Message]:
     """`messages` without the earlier ones that have no text (whitespace at most), which say nothing and which
     Anthropic and Gemini refuse: an OpenAI client sends back an empty answer it received, which OpenAI accepts; and
     an answer cut before a stop sequence that begins it continues a thread as one."""
-    if all(m.content.strip() for m in messages):
+    if not any(blank(m.content) for m in messages):
         return messages
-    return [*(m for m in messages[:-1] if m.content.strip()), messages[-1]]
+    return [*(m for m in messages[:-1] if not blank(m.content)), messages[-1]]
 
 
 def conversation(doc: Orchestration) -> list[Message]:
