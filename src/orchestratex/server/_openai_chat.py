@@ -37,6 +37,7 @@ from ..records import Orchestration, Session, Thread
 from ._access import load_session, load_thread
 from ._app import ServerState
 from ._auth import Principal
+from ._errors import quoted
 from ._openai_errors import OpenAIError
 from ._openai_presets import Preset
 from ._openai_schemas import ChatMessageIn, ChatRequest, ContentPart, OrchestrationOptions
@@ -81,7 +82,7 @@ def usable_model(name: str, state: ServerState, fix: str) -> ModelProfile | str:
     try:
         model = orchestrator.catalog.get(name)
     except UnknownModelError:  # (a name of any length: a 60 KB one is not echoed whole)
-        shown = f"`{name}`" if len(name) <= 80 else f"`{name[:40]}…` ({len(name):,} characters)"
+        shown = f"`{name}`" if len(name) <= 80 else quoted(name)
         return f"The model {shown} does not exist: {fix}"
     if model not in orchestrator.usable_models(None):
         why = "disabled" if model.status == "disabled" else "not priced" if not model.priced else "not configured"

@@ -17,13 +17,13 @@ if TYPE_CHECKING:
 __all__ = ["default_store_url", "open_store", "redacted_url", "store_from_url"]
 
 _SCHEME_ALIASES = {"mongodb+srv": "mongodb"}
-_PASSWORD = re.compile(r"(?P<head>^[a-z][a-z0-9+.-]*://[^:@/?#]*:)[^@/?#]*@", re.IGNORECASE)
+_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:@/?#]*:)[^/?#]*@", re.IGNORECASE)
 
 
 def redacted_url(url: str) -> str:
     """`url` with the password of its user info as `***` (`mongodb://app:***@db.example/ox`): what messages and log
-    lines show of a store URL."""
-    return _PASSWORD.sub(r"\g<head>***@", url)
+    lines show of a store URL, also when it is in quotes or its password holds an unescaped `@`."""
+    return _PASSWORD.sub(r"\g<head>***@", url, count=1)
 
 
 def default_store_url() -> str:
@@ -94,12 +94,8 @@ def store_from_url(url: str) -> Store:
 
 
 def _shown(url: str) -> str:
-    """`url` for an error message, without a password (`scheme://user:***@host`)."""
-    head, at, tail = url.rpartition("@")
-    if not at or "://" not in head or ":" not in head.split("://", 1)[1]:
-        return repr(url)
-    scheme, user = head.split("://", 1)
-    return repr(f"{scheme}://{user.split(':', 1)[0]}:***@{tail}")
+    """`url` for an error message, quoted, without a password (`'scheme://user:***@host'`)."""
+    return repr(redacted_url(url))
 
 
 def _registered(ep: EntryPoint, url: str, hint: str) -> Store:
