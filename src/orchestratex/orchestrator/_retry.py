@@ -36,33 +36,43 @@ async def retry_after(
     policy: RetryPolicy,
     on_failure: Callable[[BaseException], None] | None,
     first: BaseException | None,
+    allowed: Callable[[], bool] | None = None,
 ) -> T:
     """Retry a model call whose first attempt, made by the caller (`Spending._call`: a successful call pays nothing
     for retrying), failed with `first`: retryable `ProviderError`s per `policy` (tenacity owns the loop), every
-    failed attempt shown to `on_failure`. Its own function: the fast path's frame holds no closure cells, objects
-    the cyclic garbage collector would track while the call is in flight."""
+    failed attempt shown to `on_failure`. Once `allowed()` is false (the model's circuit opened, by these failures
+    or by other runs' calls) no further attempt is made: the last failure is raised, and the run falls back. Its own
+    function: the fast path's frame holds no closure cells, objects the cyclic garbage collector would track while
+    the call is in flight."""
+    last = first
 
     async def attempt() -> T:
-        nonlocal first
+        nonlocal first, last
         if first is not None:  # tenacity's attempt 1 is the one already made
             exc, first = first, None
             raise exc
+        if allowed is not None and last is not None and not allowed():  # (it opened while this call waited)
+            raise last
         try:
             return await fn()
         except ProviderError as err:
+            last = err
             if on_failure is not None:
                 on_failure(err)
             raise
 
     # tenacity is imported only once a call has failed: the fast path never pays for it
-    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+    from tenacity import AsyncRetrying, retry_if_exception
+
+    def stop(state: RetryCallState) -> bool:  # (checked before waiting: an open circuit is not waited for)
+        return state.attempt_number >= policy.max_attempts or (allowed is not None and not allowed())
 
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome
         return retry_wait(policy, state.attempt_number, outcome.exception() if outcome else None)
 
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(policy.max_attempts),
+        stop=stop,
         wait=wait,
         retry=retry_if_exception(_retryable),
         sleep=partial(pause, policy),

@@ -81,7 +81,13 @@ class Spending(RunState):
                         if streams
                         else partial(provider.generate, request)
                     )
-                    gen = await retry_after(attempt, self.o.retry, partial(_count_failure, circuit, model.name), exc)
+                    gen = await retry_after(
+                        attempt,
+                        self.o.retry,
+                        partial(_count_failure, circuit, model.name),
+                        exc,
+                        partial(circuit.allows, model.name),
+                    )
                 gen = checked_generation(provider, gen)
                 if not gen.text.isascii() and (text := mended(gen.text)) is not gen.text:
                     assign(gen, text=text)  # (a lone surrogate: no store nor JSON encoder could take the answer)
