@@ -24,7 +24,7 @@ def escalate(
     remaining attempts (`_cascade.plan`), or with `target_quality` the single-shot rule on the updated beliefs."""
     np = load_numpy()
     e = router.judge_error
-    d = router._domains.get(task.domain, -1)
+    d = router.domain_row(task.domain)
     fresh = [(p, j) for p, j in pairs if j not in failed or router.retry_success(router.models[j], task.domain) > 0]
     if fresh:  # a rejected model is asked again only once retries of it have been seen to succeed
         keep = [i for i, (_, j) in enumerate(pairs) if j not in failed or (pairs[i] in fresh)]

@@ -153,7 +153,7 @@ def predict(router: FittedRouter, table: OutcomeTable, *, progress: bool | None)
     domains = [table.task_of(i) for i in range(len(table))]
     with Progress(f"predict {router.name} on {table.name}", len(table), show=progress) as bar:
         if router.text and router.features == "minilm" and router._coef.size:
-            q = router._mean_q[[router._domains.get(d, -1) for d in domains]]
+            q = router._mean_q[[router.domain_row(d) for d in domains]]
             q = np.clip(q + router._dense(table.prompts, bar) @ router._coef.T, 0.0, 1.0)
         else:
             rows = []

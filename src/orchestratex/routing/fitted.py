@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..catalog import ModelProfile
+from ..domains import DOMAINS
 from ..exceptions import UserError
 from ..records import RoutingDecision
 from . import _fit
@@ -137,6 +138,7 @@ class FittedRouter(Router):
         self.models: tuple[str, ...] = ()
         self.quality_scale = 1.0
         self._domains: dict[str, int] = {}
+        self._domain_keys: tuple[dict[str, int], dict[str, int]] = ({}, {})  # (_domains, its keys as runs name them)
         self._mean_q: Any = None  # (domains + 1, models): last row = over all domains
         self._mean_c: Any = None
         self._buckets: Any = None  # sorted hashed buckets with a coefficient
@@ -217,11 +219,28 @@ class FittedRouter(Router):
             logger.warning("%s and %s has %s: %s", fitted, where, list(models), "; ".join(parts))
         return common
 
+    def domain_row(self, domain: str) -> int:
+        """The row of `domain` in the fitted means, -1 (over all domains) for a domain not in the table.
+
+        A table's task is matched as a run's domain is read (`check_domain`): a built-in domain in any case and
+        without surrounding spaces, so a router fitted on tasks `Math` and `Coding` knows a run's `math`.
+        """
+        row = self._domains.get(domain)
+        if row is not None:
+            return row
+        source, keys = self._domain_keys
+        if source is not self._domains:  # (fitted or loaded since the keys were made)
+            keys = {}
+            for name, i in self._domains.items():
+                keys.setdefault(_domain_key(name), i)
+            self._domain_keys = (self._domains, keys)
+        return keys.get(_domain_key(domain), -1)
+
     def predict_quality(self, prompt: str, domain: str = "general") -> NDArray[np.float64]:
         """Expected quality (0–1, clipped) of each of `self.models` on `prompt`."""
         np = load_numpy()
         self._check_fitted()
-        base = self._mean_q[self._domains.get(domain, -1)].copy()
+        base = self._mean_q[self.domain_row(domain)].copy()
         if self.text and self.features == "minilm" and self._coef.size:
             base += self._coef @ self._dense([prompt])[0]
         elif self.text and self._buckets.size:
@@ -240,7 +259,7 @@ class FittedRouter(Router):
         """
         np = load_numpy()
         self._check_fitted()
-        cost = self._mean_c[self._domains.get(domain, -1)].copy()
+        cost = self._mean_c[self.domain_row(domain)].copy()
         if prices:
             for m, price in prices.items():
                 if price and m in self.models and m not in self._fit_prices:
@@ -365,7 +384,7 @@ class FittedRouter(Router):
     def conditional_quality(self, domain: str, rejected: frozenset[int]) -> Any:
         """P(right) of each of `self.models` on a prompt of `domain` once the `rejected` columns' answers failed."""
         np = load_numpy()
-        d = self._domains.get(domain, -1)
+        d = self.domain_row(domain)
         if self._joint is None:
             return np.asarray(self._mean_q[d])
         return self._joint.conditional(d, rejected, self.judge_error, self.smoothing)  # (the knob as set now)
@@ -408,6 +427,12 @@ class FittedRouter(Router):
 
 _EMBED_CHUNK = 128
 """Prompts embedded between two updates of the progress display."""
+
+
+def _domain_key(name: str) -> str:
+    """A domain as a run keeps it (`check_domain`, without refusing anything): a built-in one lowercase."""
+    stripped = name.strip()
+    return stripped.lower() if stripped.lower() in DOMAINS else stripped
 
 
 def _default_embedder() -> MiniLMEmbedder:
