@@ -206,3 +206,24 @@ async def test_an_answer_reports_its_recorded_length_not_its_stand_in_s() -> Non
     router = Scripted(["small"])
     await lab.replay_loop(table, router=router, max_iterations=1)
     assert [f.output_tokens for f in router.feedback] == [1] * n
+
+
+async def test_a_task_no_run_can_take_as_its_domain_is_refused_before_any_row() -> None:
+    """A table's task goes to each run as its domain: `maths` (one typo from `math`) or an empty task was refused
+    by the orchestrator at its first row, after the rows before it were replayed, with advice about a domain the
+    user never wrote. It is now refused before anything is replayed, naming the table's task and its rows."""
+    base = synthetic_table(12)
+    for task in ("maths", ""):
+        tasks = tuple("facts" if i < 8 else task for i in range(len(base)))
+        table = lab.OutcomeTable(
+            name="odd", models=base.models, prompts=base.prompts, quality=base.quality, cost=base.cost, tasks=tasks
+        )
+        router = Scripted(["small"])
+        seen: list[int] = []
+
+        def record(done: int, total: int, partial: lab.LoopReplay, seen: list[int] = seen) -> None:
+            seen.append(done)
+
+        with pytest.raises(UserError, match=rf"table 'odd': the task '{task}' \(rows 8, 9, 10, …\) cannot be a run"):
+            await lab.replay_loop(table, router=router, progress=record, progress_every=1)
+        assert seen == [] and router.tasks == []  # nothing was replayed

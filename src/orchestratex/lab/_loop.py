@@ -17,6 +17,7 @@ from typing import cast
 import numpy as np
 
 from ..catalog import ModelCatalog, ModelProfile
+from ..domains import check_domain
 from ..evaluation import LLMJudgeEvaluator
 from ..exceptions import UserError
 from ..orchestrator import Orchestrator, OutputCapPolicy
@@ -287,6 +288,7 @@ async def replay_loop(
         raise UserError(f"max_iterations is a whole number of attempts >= 1 (e.g. 3), got {max_iterations!r}")
     if isinstance(progress_every, bool) or not isinstance(progress_every, int) or progress_every < 1:
         raise UserError(f"progress_every is a number of prompts >= 1 (e.g. progress_every=100), got {progress_every!r}")
+    _check_tasks(table)
     judges = _judges(judge)
     if not judges or len({j.name for j in judges}) != len(judges):
         raise UserError("give at least one judge, each with its own name")
@@ -378,6 +380,21 @@ async def replay_loop(
                     elapsed = time.perf_counter() - started
                     callback(done, len(table), LoopReplay(table, tuple(outcomes), max_iterations, elapsed, settings))
     return LoopReplay(table, tuple(outcomes), max_iterations, time.perf_counter() - started, settings)
+
+
+def _check_tasks(table: OutcomeTable) -> None:
+    """Refuse, before any row is replayed, a table task that no run can take as its domain (`maths`, one typo away
+    from `math`; an empty one), naming the task and its first rows rather than a domain the user never wrote."""
+    for task in table.task_names:
+        try:
+            check_domain(task)
+        except UserError as exc:
+            rows = [i for i, t in enumerate(table.tasks) if t == task]
+            shown = ", ".join(str(i) for i in rows[:3]) + (", …" if len(rows) > 3 else "")
+            raise UserError(
+                f"table {table.name!r}: the task {task!r} (rows {shown}) cannot be a run's domain ({exc}); rename "
+                "it in the table's tasks (a FittedRouter fitted on it needs the same name)"
+            ) from None
 
 
 def _judges(judge: SimulatedJudge | Sequence[SimulatedJudge] | None) -> list[SimulatedJudge]:
