@@ -123,3 +123,16 @@ def test_aiq_refuses_a_max_cost_that_is_not_finite() -> None:
     # Before: max_cost=nan gave every curve an AIQ of nan.
     with pytest.raises(UserError, match=r"AIQ needs a positive, finite largest cost \(max_cost\); got nan"):
         aiq([Curve("c", (OperatingPoint(0.001, 0.4),))], max_cost=float("nan"))
+
+
+def test_aiq_cuts_a_hull_at_max_cost_between_two_of_its_points() -> None:
+    """Before: the hull's points past `max_cost` were dropped and the last one before it extended flat, so a curve
+    reaching (0.01, 0.9) from (0.001, 0.6) was counted at 0.6 all the way to max_cost=0.005, below what mixing its
+    two points reaches there (0.733…), and ranked under a curve it beats."""
+    zero = _curve("zero", (0.001, 0.6), (0.01, 0.9))
+    at = 0.6 + 0.3 * 4 / 9  # the hull's quality at $0.005
+    assert aiq([zero], max_cost=0.005)["zero"] == pytest.approx(0.004 * (0.6 + at) / 2 / 0.005)
+    flat = _curve("flat", (0.001, 0.66))  # below zero's hull everywhere past $0.0015
+    result = aiq([zero, flat], max_cost=0.005)
+    assert result["zero"] > result["flat"]
+    assert aiq([zero], max_cost=0.01)["zero"] == pytest.approx(0.009 * 0.75 / 0.01)  # a hull point: unchanged

@@ -104,7 +104,8 @@ def aiq(curves: Sequence[Curve], *, max_cost: float | None = None) -> dict[str, 
 
     The area under each curve's non-decreasing convex hull, extended flat to `max_cost` (by
     default the largest cost among the compared curves), divided by `max_cost`. Nothing is
-    counted below a curve's cheapest point.
+    counted below a curve's cheapest point; a hull that goes on past `max_cost` is cut there
+    (its quality at `max_cost` read on the hull, as a random mix of its points reaches it).
     """
     if not curves:
         raise UserError("no curves to compare")
@@ -113,10 +114,14 @@ def aiq(curves: Sequence[Curve], *, max_cost: float | None = None) -> dict[str, 
         raise UserError(f"AIQ needs a positive, finite largest cost (max_cost); got {top!r}")
     result = {}
     for curve in curves:
-        h = [p for p in curve.hull() if p[0] <= top]
+        full = curve.hull()
+        h = [p for p in full if p[0] <= top]
         if not h:
             result[curve.name] = 0.0
             continue
+        if len(h) < len(full) and h[-1][0] < top:  # the hull goes on past max_cost: cut it there, not at a point
+            (x1, y1), (x2, y2) = h[-1], full[len(h)]
+            h.append((top, y1 + (y2 - y1) * (top - x1) / (x2 - x1)))
         area = sum((x2 - x1) * (y1 + y2) / 2 for (x1, y1), (x2, y2) in itertools.pairwise(h))
         area += (top - h[-1][0]) * h[-1][1]
         result[curve.name] = area / top
