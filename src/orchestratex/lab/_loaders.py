@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from ..exceptions import UserError
+from ..routing._knobs import is_whole
 from ._files import cell_number, read_csv, read_jsonl
 from ._table import OutcomeTable
 
@@ -305,7 +306,7 @@ def _int(path: Path, line: int, value: object) -> int:
 
 
 def _check_history_arguments(models: object, page_size: object) -> None:
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+    if not is_whole(page_size) or page_size < 1:  # type: ignore[operator]
         raise UserError(f"page_size is a number of orchestrations per read >= 1 (e.g. 500), got {page_size!r}")
     if isinstance(models, str):
         raise UserError(f"models is a list of model names, e.g. models=[{models!r}]; got the string {models!r}")
@@ -327,6 +328,7 @@ async def load_history(
     chooses the columns and their order; `page_size` is the number of orchestrations read per store call.
     """
     _check_history_arguments(models, page_size)
+    page_size = int(page_size)  # (numpy's integers too; the stores take an int)
     found: list[tuple[str, str, dict[str, tuple[float, float]]]] = []
     ids: list[str] = []
     offset = 0

@@ -25,6 +25,7 @@ from ..providers import FunctionProvider, Generation, GenerationRequest, Message
 from ..providers._base import estimate_message_tokens
 from ..routing import Router
 from ..routing._fit import check_profiles
+from ..routing._knobs import is_whole
 from ..routing.fitted import FittedRouter
 from ..stores import MemoryStore
 from ..usage import Usage
@@ -77,8 +78,9 @@ class SimulatedJudge:
                 raise UserError(f"SimulatedJudge({knob}=...) is a number, not {type(value).__name__} {value!r}")
         if not isinstance(self.name, str):
             raise UserError(f"a judge's name is a plain model name without ':', got {self.name!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+        if not is_whole(self.seed):
             raise UserError(f"SimulatedJudge(seed=...) is a whole number, not {self.seed!r}")
+        object.__setattr__(self, "seed", int(self.seed))  # (np.int64(3) draws as 3 does)
         if not 0 <= self.flip_rate <= 1:
             raise UserError("flip_rate is a probability: between 0 and 1")
         if not math.isfinite(self.score_noise) or self.score_noise < 0:
@@ -284,10 +286,11 @@ async def replay_loop(
         profiles = check_profiles(profiles, "replay_loop(table, router=..., profiles=...)")
     table.require_complete()
     check_progress(progress, callback="progress(done, total, partial)")
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or max_iterations < 1:
+    if not is_whole(max_iterations) or max_iterations < 1:
         raise UserError(f"max_iterations is a whole number of attempts >= 1 (e.g. 3), got {max_iterations!r}")
-    if isinstance(progress_every, bool) or not isinstance(progress_every, int) or progress_every < 1:
+    if not is_whole(progress_every) or progress_every < 1:
         raise UserError(f"progress_every is a number of prompts >= 1 (e.g. progress_every=100), got {progress_every!r}")
+    max_iterations, progress_every = int(max_iterations), int(progress_every)  # (numpy's integers: np.arange's)
     _check_tasks(table)
     judges = _judges(judge)
     if not judges or len({j.name for j in judges}) != len(judges):

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..exceptions import UserError
+from ..routing._knobs import is_whole
 
 __all__ = ["FloatArray", "IntArray", "OutcomeTable", "check_arguments"]
 
@@ -220,12 +221,12 @@ class OutcomeTable:
         first: dict[str, int] = {}  # prompt -> its first row: the rows of a prompt go together (whatever their task)
         same = np.asarray([first.setdefault(p, i) for i, p in enumerate(self.prompts)], dtype=np.int64)
         distinct = len(first)
-        if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= distinct:
+        if not is_whole(k) or not 2 <= k <= distinct:  # (numpy's integers too: `for k in np.arange(...)`)
             most = f"the number of rows ({len(self)})" if distinct == len(self) else f"the {distinct} distinct prompts"
             raise UserError(f"k is a whole number between 2 and {most}, got {k!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:  # (numpy raised its own)
+        if not is_whole(seed) or seed < 0:  # (numpy raised its own)
             raise UserError(f"seed is a whole number >= 0, got {seed!r}")
-        rng = np.random.default_rng(seed)
+        k, rng = int(k), np.random.default_rng(int(seed))
         fold = np.empty(len(self), dtype=np.int64)
         groups: dict[str, list[int]] = {}
         for i in first.values():

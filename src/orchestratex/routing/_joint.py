@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,7 +94,7 @@ class JointOutcomes:
 
 
 def judge_error_ok(value: float) -> float:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)  # (numpy's numbers too)
     if not number or not 0 <= value < 0.5 or math.isnan(value):
         raise UserError(f"judge_error is the chance a verdict is wrong: between 0 and 0.5; got {value!r}")
-    return value
+    return float(value)

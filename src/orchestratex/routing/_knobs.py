@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -35,10 +36,10 @@ def number(what: str, *, positive: bool = False) -> Callable[[str, Any], float]:
     """A check refusing anything but a finite number >= 0 (> 0 when `positive`), saying what to write."""
 
     def check(name: str, value: Any) -> float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)  # (numpy's numbers too: a sweep's)
         if not ok or not math.isfinite(value) or value < 0 or (positive and value == 0):
             raise UserError(f"{name} must be a finite number {'> 0' if positive else '>= 0'} ({what}); got {value!r}")
-        return value  # type: ignore[no-any-return]
+        return plain(value)
 
     return check
 
@@ -47,10 +48,10 @@ def fraction(what: str) -> Callable[[str, Any], float]:
     """A check refusing anything but a number between 0 and 1."""
 
     def check(name: str, value: Any) -> float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
         if not ok or not 0 <= value <= 1:
             raise UserError(f"{name} {what}: between 0 and 1; got {value!r}")
-        return value  # type: ignore[no-any-return]
+        return plain(value)
 
     return check
 
@@ -64,11 +65,22 @@ def whole(minimum: int, what: str, example: int) -> Callable[[str, Any], int]:
     """A check refusing anything but a whole number >= `minimum`."""
 
     def check(name: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        if not is_whole(value) or value < minimum:
             raise UserError(f"{name} is a whole number {what} >= {minimum}, e.g. {name}={example}; got {value!r}")
-        return value
+        return int(value)
 
     return check
+
+
+def is_whole(value: object) -> bool:
+    """Whether `value` is a whole number: an `int` or numpy's integers (`np.arange`'s), never a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def plain(value: Any) -> float:
+    """A real number as Python's own `int` or `float` (numpy's `np.int64(10)` is `10.0`), so that it is saved to
+    JSON and compared as any other."""
+    return value if type(value) in (int, float) else float(value)
 
 
 def flag(what: str) -> Callable[[str, Any], bool]:
