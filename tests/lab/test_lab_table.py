@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from orchestratex.exceptions import UserError
-from orchestratex.lab import OutcomeTable
+from orchestratex.lab import OutcomeTable, fit_prices
 from orchestratex.lab._loaders import routerbench_table
 
 from .lab_synthetic import MODELS, synthetic_table
@@ -181,3 +181,28 @@ def test_with_task_and_with_models_take_names_as_arguments() -> None:
     with pytest.raises(UserError, match=r"^with_models\(\) names no model: give at least one"):
         table.with_models()
     assert len(table.with_task(task)) > 0 and table.with_models(*table.models[:1]).models == table.models[:1]
+
+
+@pytest.mark.parametrize("length", [float("nan"), float("inf"), -5.0])
+def test_an_observed_answer_length_that_is_not_one_is_refused_naming_the_cell(length: float) -> None:
+    """Before, the table took it, and `profiles_for` failed inside scipy ("array must not contain infs or NaNs"),
+    `replay_loop` with "cannot convert float NaN to integer"."""
+    chars = np.full((4, 2), 100.0)
+    chars[2, 1] = length
+    with pytest.raises(UserError, match=r"table 't': output_chars of model 'b' on row 2 \(id 'r2'\) is (nan|inf|-5)"):
+        OutcomeTable(
+            name="t", models=("a", "b"), prompts=("p0", "p1", "p2", "p3"), quality=np.ones((4, 2)),
+            cost=np.full((4, 2), 0.001), ids=("r0", "r1", "r2", "r3"), output_chars=chars,
+        )  # fmt: skip
+
+
+def test_an_unobserved_cell_may_have_no_answer_length() -> None:
+    quality = np.ones((3, 2))
+    quality[1, 0] = np.nan
+    chars = np.full((3, 2), 80.0)
+    chars[1, 0] = np.nan
+    table = OutcomeTable(
+        name="gaps", models=("a", "b"), prompts=("p0", "p1", "p2"), quality=quality,
+        cost=np.where(np.isnan(quality), np.nan, 0.001), output_chars=chars,
+    )  # fmt: skip
+    assert [f.relative_error < 1e-6 for f in fit_prices(table)] == [True, True]  # fitted from the observed cells

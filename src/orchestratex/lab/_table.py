@@ -45,7 +45,8 @@ class OutcomeTable:
     ids: tuple[str, ...] = ()
     """A stable identifier of each row, distinct (a repeated one is refused); row numbers when not given."""
     output_chars: FloatArray | None = field(default=None, repr=False)
-    """(rows, models) length in characters of each model's answer, when known (for token estimates)."""
+    """(rows, models) length in characters of each model's answer, when known (for token estimates): a number
+    >= 0 in every observed cell (NaN only where the outcome is unobserved)."""
 
     def __post_init__(self) -> None:
         n, m = len(self.prompts), len(self.models)
@@ -109,6 +110,15 @@ class OutcomeTable:
             chars = np.asarray(self.output_chars, dtype=np.float64)
             if chars.shape != (n, m):
                 raise UserError(f"table {self.name!r}: output_chars has shape {chars.shape}, expected {(n, m)}")
+            # (an observed answer's length feeds price fits and replays, which failed inside numpy on a NaN)
+            bad = np.argwhere(~np.isnan(self.quality) & ~(np.isfinite(chars) & (chars >= 0)))
+            if bad.size:
+                row, col = (int(i) for i in bad[0])
+                raise UserError(
+                    f"table {self.name!r}: output_chars of model {self.models[col]!r} on row {row} (id "
+                    f"{self.ids[row]!r}) is {chars[row, col]:g}: an observed answer's length is a number of characters "
+                    ">= 0 (NaN only where the outcome is unobserved); leave output_chars out if lengths are unknown"
+                )
             object.__setattr__(self, "output_chars", chars)
 
     # -- shape --------------------------------------------------------------------------------
