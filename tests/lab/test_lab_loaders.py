@@ -373,3 +373,27 @@ async def test_history_refuses_a_page_size_that_is_not_a_whole_number_above_0(pa
             await asyncio.wait_for(lab.load_history(store, page_size=page_size), 5)  # type: ignore[arg-type]
         with pytest.raises(UserError, match=r"models is a list of model names, e.g. models=\['sim:a'\]; got the str"):
             await lab.load_history(store, models="sim:a")  # before: one model per character, "names a model twice"
+
+
+def test_json_lines_saved_with_a_byte_order_mark_load(tmp_path: Path) -> None:
+    """Before: MT-Bench's `question.jsonl` (or a `contaminated_prompts.jsonl`) saved with a UTF-8 byte-order mark, as
+    Windows editors and PowerShell write it, was refused: "line 1 is not JSON (Unexpected UTF-8 BOM (decode using
+    utf-8-sig)): cut short or damaged?", though the CSV files so saved load."""
+    mt = tmp_path / "routellm" / "mt_bench"
+    mt.mkdir(parents=True)
+    bom = "\ufeff"
+    (mt / "question.jsonl").write_text(
+        bom + json.dumps({"question_id": 81, "category": "writing", "turns": ["Write a poem"]}) + "\n"
+        + json.dumps({"question_id": 82, "category": "math", "turns": ["Leaked"]}) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    (mt / "contaminated_prompts.jsonl").write_text(bom + json.dumps({"eval_prompt": "Leaked"}) + "\n", encoding="utf-8")
+    judgements = [
+        {"question_id": q, "model": model, "turn": 1, "score": score}
+        for q in (81, 82)
+        for model, score in ((lab.ROUTELLM_STRONG, 9), (lab.ROUTELLM_WEAK, 7))
+    ]
+    (mt / "judgements.jsonl").write_text(bom + "".join(json.dumps(j) + "\n" for j in judgements), encoding="utf-8")
+    bench = lab.load_routellm(tmp_path, "mt_bench")
+    assert bench.ids == ("mt_bench/81",)  # the leaked question dropped: the contaminated file was read too
+    np.testing.assert_allclose(bench.quality, [[9.0, 7.0]])

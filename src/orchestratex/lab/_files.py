@@ -83,10 +83,11 @@ def cell_number(
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) of each non-blank line of a JSON Lines file; a line that is not a JSON object (or
-    a file that is not UTF-8 text) is a `UserError` naming the line."""
+    """(line number, object) of each non-blank line of a JSON Lines file (a leading UTF-8 byte-order mark is
+    ignored); a line that is not a JSON object (or a file that is not UTF-8 text) is a `UserError` naming the
+    line."""
     try:
-        with path.open(encoding="utf-8") as fh:
+        with path.open(encoding="utf-8-sig") as fh:  # (a byte-order mark, as some editors write, is dropped)
             for number, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
