@@ -136,3 +136,31 @@ def test_aiq_cuts_a_hull_at_max_cost_between_two_of_its_points() -> None:
     result = aiq([zero, flat], max_cost=0.005)
     assert result["zero"] > result["flat"]
     assert aiq([zero], max_cost=0.01)["zero"] == pytest.approx(0.009 * 0.75 / 0.01)  # a hull point: unchanged
+
+
+def test_aiq_refuses_two_curves_of_one_name_rather_than_keep_the_last() -> None:
+    """Before: `aiq([lab.fitted_curve(tfidf, test), lab.fitted_curve(task_only, test)])` (both named after the
+    router, `fitted`) returned one figure, the second curve's, under that name; a single Curve failed with
+    "'Curve' object is not iterable", and a generator of curves gave {} (it was read up by the largest cost)."""
+    a, b = _curve("fitted", (0.0, 0.5), (1.0, 0.9)), _curve("fitted", (0.0, 0.4), (1.0, 0.6))
+    with pytest.raises(UserError, match=r"two curves are named 'fitted'.*name='task-only'"):
+        aiq([a, b])
+    with pytest.raises(UserError, match=r"takes a list of curves, not one Curve \('fitted'\)"):
+        aiq(a)  # type: ignore[arg-type]
+    assert aiq(c for c in (a, _curve("other", (0.0, 0.4), (1.0, 0.6)))) == pytest.approx(  # type: ignore[arg-type]
+        {"fitted": 0.7, "other": 0.5}
+    )
+
+
+def test_plot_curves_refuses_two_curves_of_one_name_and_draws_points_alone() -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from orchestratex.lab import plot_curves
+
+    a = _curve("fitted", (0.0, 0.5), (1.0, 0.9))
+    with pytest.raises(UserError, match="two curves are named 'fitted'"):
+        plot_curves([a, a])
+    ax = plot_curves([], {"gpt-4": OperatingPoint(0.005, 0.95)})
+    assert [t.get_text() for t in ax.texts] == ["gpt-4"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..exceptions import UserError
 
-__all__ = ["Curve", "OperatingPoint", "aiq", "apgr", "cpt", "hull", "pgr"]
+__all__ = ["Curve", "OperatingPoint", "aiq", "apgr", "check_curves", "cpt", "hull", "pgr"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +107,7 @@ def aiq(curves: Sequence[Curve], *, max_cost: float | None = None) -> dict[str, 
     counted below a curve's cheapest point; a hull that goes on past `max_cost` is cut there
     (its quality at `max_cost` read on the hull, as a random mix of its points reaches it).
     """
-    if not curves:
-        raise UserError("no curves to compare")
+    curves = check_curves("aiq(curves)", curves)
     top = max_cost if max_cost is not None else max(c.max_cost for c in curves)
     if not (isinstance(top, numbers.Real) and math.isfinite(top)) or top <= 0:
         raise UserError(f"AIQ needs a positive, finite largest cost (max_cost); got {top!r}")
@@ -126,6 +125,26 @@ def aiq(curves: Sequence[Curve], *, max_cost: float | None = None) -> dict[str, 
         area += (top - h[-1][0]) * h[-1][1]
         result[curve.name] = area / top
     return result
+
+
+def check_curves(call: str, curves: object, *, empty: bool = False) -> list[Curve]:
+    """`curves` as a list of `Curve`s with distinct names (each names its figure: a result keyed by name would
+    keep only the last of two curves so named, e.g. two `fitted_curve`s of routers both named `fitted`)."""
+    if isinstance(curves, Curve):
+        raise UserError(f"{call} takes a list of curves, not one Curve ({curves.name!r}): put it in a list, [curve]")
+    given = list(curves) if isinstance(curves, Iterable) and not isinstance(curves, str) else None
+    if given is None or any(not isinstance(c, Curve) for c in given):
+        raise UserError(f"{call}: curves is a list of lab.Curve (lab.fitted_curve(...), lab.oracle_curve(...))")
+    if not given and not empty:
+        raise UserError("no curves to compare")
+    names = [c.name for c in given]
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise UserError(
+            f"{call}: two curves are named {twice!r}, and each figure is given by name: name them apart, e.g. "
+            f"lab.fitted_curve(router, table, name='task-only')"
+        )
+    return given
 
 
 def pgr(quality: float, *, weak: float, strong: float) -> float:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._deps import require
-from ._metrics import Curve, OperatingPoint
+from ._metrics import Curve, OperatingPoint, check_curves
 
 __all__ = ["plot_curves"]
 
@@ -25,6 +25,9 @@ def plot_curves(
 
     Returns the matplotlib `Axes` (a new figure's when `ax` is not given).
     """
+    curves = check_curves(
+        "plot_curves(curves)", curves, empty=True
+    )  # (two curves of one name would share a legend entry)
     if ax is None:
         plt = require("matplotlib.pyplot")
         _, ax = plt.subplots(figsize=(8, 5))
@@ -41,5 +44,6 @@ def plot_curves(
     if title:
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    if curves:  # (points alone are annotated: a legend of nothing is a matplotlib warning)
+        ax.legend(fontsize=8, loc="lower right")
     return ax
