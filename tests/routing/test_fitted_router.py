@@ -365,3 +365,20 @@ async def test_drives_an_orchestrator(monkeypatch: pytest.MonkeyPatch) -> None:
         orchestrator.router = FittedRouter(alpha=1.0).fit(table)
         result = await orchestrator.run("Write a Python function that reverses a list", domain="coding")
     assert result.orchestration.iterations[0].model_name == names[1]
+
+
+def test_routers_sharing_a_featurizer_keep_their_own_fit(tmp_path: Path) -> None:
+    """Before: `fit` learned the idf into the featurizer given, so routers built with one featurizer (one per fold of
+    a cross-validation) all predicted, and saved, with the idf of the last one fitted."""
+    table = synthetic_table(200, seed=3)
+    shared = TextFeaturizer(bits=12)
+    halves = [table.subset(range(0, 100)), table.subset(range(100, 200))]
+    together = [FittedRouter(featurizer=shared, alpha=1.0).fit(half) for half in halves]
+    apart = [FittedRouter(featurizer=TextFeaturizer(bits=12), alpha=1.0).fit(half) for half in halves]
+    for a, b in zip(together, apart, strict=True):
+        assert a.predict_quality(HARD, "proofs").tolist() == b.predict_quality(HARD, "proofs").tolist()
+        assert a.featurizer.idf is not None and b.featurizer.idf is not None
+        assert a.featurizer.idf.tolist() == b.featurizer.idf.tolist()
+    saved = FittedRouter.load(together[0].save(tmp_path / "first.npz"))
+    assert saved.predict_quality(EASY, "facts").tolist() == apart[0].predict_quality(EASY, "facts").tolist()
+    assert shared.idf is None and together[0].featurizer.bits == 12  # the one given is left as it was

@@ -12,6 +12,7 @@ Needs the `lab` extra (numpy; scikit-learn only to fit): `pip install 'orchestra
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -125,7 +126,9 @@ class FittedRouter(Router):
         self.domain_prior = domain_prior
         if featurizer is not None and not isinstance(featurizer, TextFeaturizer):
             raise UserError(f"featurizer is a TextFeaturizer(bits=..., ...), not {type(featurizer).__name__}")
-        self.featurizer = featurizer or TextFeaturizer()
+        # a copy: `fit` learns the featurizer's idf, which a featurizer shared by several routers (one per fold of
+        # a cross-validation) would otherwise take from the last fit, changing the others' predictions
+        self.featurizer = copy.copy(featurizer) if featurizer is not None else TextFeaturizer()
         self.features = features
         self.cascade = cascade
         self.horizon = horizon
