@@ -397,3 +397,12 @@ def test_json_lines_saved_with_a_byte_order_mark_load(tmp_path: Path) -> None:
     bench = lab.load_routellm(tmp_path, "mt_bench")
     assert bench.ids == ("mt_bench/81",)  # the leaked question dropped: the contaminated file was read too
     np.testing.assert_allclose(bench.quality, [[9.0, 7.0]])
+
+
+def test_a_task_named_twice_is_refused_rather_than_loaded_twice(tmp_path: Path) -> None:
+    """Before: `load_routerbench(d, "test", tasks=["mbpp", "mbpp"])` loaded every mbpp row twice (256 rows of 128
+    prompts), each under a new id (`0:routerbench/mbpp_test/…`, `1:…`), without a word."""
+    _write_routerbench(tmp_path / "routerbench", "mbpp", "test", [("Write code", ["0.0", "1.0"], ["0.02", "0.002"])])
+    with pytest.raises(UserError, match=r"tasks names 'mbpp' twice \(\['mbpp', 'arc', 'mbpp'\]\): name each task once"):
+        lab.load_routerbench(tmp_path, "test", tasks=["mbpp", "arc", "mbpp"])
+    assert len(lab.load_routerbench(tmp_path, "test", tasks=["mbpp"])) == 1

@@ -94,6 +94,9 @@ def load_routerbench(
         )
     if not tasks:
         raise UserError(f"name at least one task, e.g. tasks=['mbpp'] (of {list(ROUTERBENCH_TASKS)})")
+    twice = next((t for i, t in enumerate(tasks) if t in tasks[:i]), None)
+    if twice is not None:  # (its rows would be loaded twice, each under a new id)
+        raise UserError(f"tasks names {twice!r} twice ({list(tasks)}): name each task once")
     folder = _open_dir(data_dir(directory), "routerbench")
     tables = []
     for task in tasks:
