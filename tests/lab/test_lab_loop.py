@@ -227,3 +227,17 @@ async def test_a_task_no_run_can_take_as_its_domain_is_refused_before_any_row() 
         with pytest.raises(UserError, match=rf"table 'odd': the task '{task}' \(rows 8, 9, 10, …\) cannot be a run"):
             await lab.replay_loop(table, router=router, progress=record, progress_every=1)
         assert seen == [] and router.tasks == []  # nothing was replayed
+
+
+async def test_an_empty_prompt_is_refused_before_any_row() -> None:
+    """Before: the run of a row whose prompt is blank failed with "the prompt is empty: give the text to
+    orchestrate", after every row before it was replayed, and nothing said which row of the table it was."""
+    base = synthetic_table(12)
+    prompts = tuple("  \n" if i in (6, 9) else p for i, p in enumerate(base.prompts))
+    table = lab.OutcomeTable(
+        name="blank", models=base.models, prompts=prompts, quality=base.quality, cost=base.cost, ids=base.ids
+    )
+    router = Scripted(["small"])
+    with pytest.raises(UserError, match=r"table 'blank': the prompts of rows 6 \(id '6'\), 9 \(id '9'\) are empty"):
+        await lab.replay_loop(table, router=router)
+    assert router.tasks == []  # nothing was replayed

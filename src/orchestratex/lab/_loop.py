@@ -21,6 +21,7 @@ from ..domains import check_domain
 from ..evaluation import LLMJudgeEvaluator
 from ..exceptions import UserError
 from ..orchestrator import Orchestrator, OutputCapPolicy
+from ..orchestrator._chat import blank
 from ..providers import FunctionProvider, Generation, GenerationRequest, Message
 from ..providers._base import estimate_message_tokens
 from ..routing import Router
@@ -292,6 +293,7 @@ async def replay_loop(
         raise UserError(f"progress_every is a number of prompts >= 1 (e.g. progress_every=100), got {progress_every!r}")
     max_iterations, progress_every = int(max_iterations), int(progress_every)  # (numpy's integers: np.arange's)
     _check_tasks(table)
+    _check_prompts(table)
     judges = _judges(judge)
     if not judges or len({j.name for j in judges}) != len(judges):
         raise UserError("give at least one judge, each with its own name")
@@ -398,6 +400,18 @@ def _check_tasks(table: OutcomeTable) -> None:
                 f"table {table.name!r}: the task {task!r} (rows {shown}) cannot be a run's domain ({exc}); rename "
                 "it in the table's tasks (a FittedRouter fitted on it needs the same name)"
             ) from None
+
+
+def _check_prompts(table: OutcomeTable) -> None:
+    """Refuse, before any row is replayed, a blank prompt (no run takes one), naming its rows and ids."""
+    rows = [i for i, prompt in enumerate(table.prompts) if blank(prompt)]
+    if rows:
+        shown = ", ".join(f"{i} (id {table.ids[i]!r})" for i in rows[:3]) + (", …" if len(rows) > 3 else "")
+        raise UserError(
+            f"table {table.name!r}: {'the prompts of rows' if len(rows) > 1 else 'the prompt of row'} {shown} "
+            f"{'are' if len(rows) > 1 else 'is'} empty, and no run takes an empty prompt: leave such rows out "
+            "(table.subset([...]))"
+        )
 
 
 def _judges(judge: SimulatedJudge | Sequence[SimulatedJudge] | None) -> list[SimulatedJudge]:
