@@ -256,3 +256,20 @@ async def test_profiles_that_are_not_a_list_of_profiles_are_refused() -> None:
         FittedRouter().fit(table, profiles=["lab:small"])  # type: ignore[list-item]
     from_generator = FittedRouter().fit(table, profiles=(p for p in profiles))  # type: ignore[arg-type]
     assert from_generator._fit_prices == FittedRouter().fit(table, profiles=profiles)._fit_prices != {}
+
+
+def test_the_oracle_refuses_a_bad_cost_weight_as_sweep_does() -> None:
+    """Before: `oracle_curve(table, cost_weights=[nan])` drew a point of every row's first model as the oracle's
+    (and a negative weight one of the dearest), and a weight given alone (`cost_weights=5`, to `sweep` too) failed
+    with "'int' object is not iterable"."""
+    table = synthetic_table(20)
+    for weight in (float("nan"), -1.0, True):
+        with pytest.raises(UserError, match=r"cost_weights are finite numbers >= 0 .*; got (nan|-1.0|True)"):
+            lab.oracle_curve(table, cost_weights=[0.0, weight])
+    q, c = FittedRouter(alpha=1.0).fit(table).predict_table(table)
+    with pytest.raises(UserError, match=r"cost_weights is a list of numbers, e.g. cost_weights=\[5\]; got 5"):
+        lab.oracle_curve(table, cost_weights=5)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"cost_weights is a list of numbers, e.g. cost_weights=\[5\]; got 5"):
+        lab.sweep(table, q, c, name="s", cost_weights=5)  # type: ignore[arg-type]
+    weights = np.asarray([0.0, 2.0])  # an array is a list of numbers too
+    assert {p.knob for p in lab.oracle_curve(table, cost_weights=weights).points} == {0.0, 2.0}  # type: ignore[arg-type]

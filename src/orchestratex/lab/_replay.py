@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +53,26 @@ def default_cost_weights(cost: FloatArray, count: int = 160) -> list[float]:
     return [0.0, *np.geomspace(low, high, count - 1).tolist()]
 
 
+def _weights(cost: FloatArray, cost_weights: Sequence[float] | None) -> list[float]:
+    """`cost_weights` as a list of finite numbers >= 0 (by default `default_cost_weights(cost)`), else a `UserError`
+    (a NaN weight would pick every row's first model: a point of no router)."""
+    if cost_weights is None:
+        return default_cost_weights(cost)
+    if isinstance(cost_weights, numbers.Real) or not isinstance(cost_weights, Iterable):
+        raise UserError(
+            f"cost_weights is a list of numbers, e.g. cost_weights=[{cost_weights!r}]; got {cost_weights!r}"
+        )
+    weights = list(cost_weights)
+    bad = next((w for w in weights if isinstance(w, bool) or not _finite_weight(w)), None)
+    if bad is not None:
+        raise UserError(f"cost_weights are finite numbers >= 0 (quality given up per unit of cost); got {bad!r}")
+    return [float(w) for w in weights]
+
+
+def _finite_weight(weight: object) -> bool:
+    return isinstance(weight, numbers.Real) and math.isfinite(weight) and float(weight) >= 0
+
+
 def sweep(
     table: OutcomeTable,
     predicted_quality: FloatArray,
@@ -70,10 +90,7 @@ def sweep(
     shape = (len(table), len(table.models))
     if predicted_quality.shape != shape or predicted_cost.shape != shape:
         raise UserError(f"predictions must have shape {shape} (rows, models of {table.name!r})")
-    weights = default_cost_weights(predicted_cost) if cost_weights is None else list(cost_weights)
-    bad = next((w for w in weights if not isinstance(w, numbers.Real) or not math.isfinite(w) or w < 0), None)
-    if bad is not None:
-        raise UserError(f"cost_weights are finite numbers >= 0 (quality given up per unit of cost); got {bad!r}")
+    weights = _weights(predicted_cost, cost_weights)
     points = [_point(table, np.argmax(predicted_quality - w * predicted_cost, axis=1), w) for w in weights]
     return Curve(name, tuple(points))
 
@@ -138,7 +155,7 @@ def oracle_curve(table: OutcomeTable, *, cost_weights: Sequence[float] | None = 
     """
     table.require_complete()
     tie_break = table.quality - 1e-9 * table.cost / max(float(table.cost.max()), 1e-30)
-    weights = default_cost_weights(table.cost) if cost_weights is None else list(cost_weights)
+    weights = _weights(table.cost, cost_weights)
     points = [_point(table, np.argmax(tie_break - w * table.cost, axis=1), w) for w in weights]
     return Curve("oracle", tuple(points))
 
