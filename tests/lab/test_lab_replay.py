@@ -273,3 +273,22 @@ def test_the_oracle_refuses_a_bad_cost_weight_as_sweep_does() -> None:
         lab.sweep(table, q, c, name="s", cost_weights=5)  # type: ignore[arg-type]
     weights = np.asarray([0.0, 2.0])  # an array is a list of numbers too
     assert {p.knob for p in lab.oracle_curve(table, cost_weights=weights).points} == {0.0, 2.0}  # type: ignore[arg-type]
+
+
+def test_ranking_curve_checks_its_gain_and_strong_column() -> None:
+    """Before: a gain given as a list failed with "'list' object has no attribute 'shape'", `strong=2` with numpy's
+    IndexError, and a NaN gain was ranked last without a word (as if that prompt never needed the strong model)."""
+    table = lab.OutcomeTable(
+        name="pair", models=("strong", "weak"), prompts=("a", "b", "c", "d"),
+        quality=np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 0.0]]), cost=np.tile([1.0, 0.0], (4, 1)),
+    )  # fmt: skip
+    as_list = lab.ranking_curve(table, [0.9, 0.1, 0.8, 0.2], name="list")
+    as_array = lab.ranking_curve(table, np.array([0.9, 0.1, 0.8, 0.2]), name="array")
+    assert [(p.cost, p.quality) for p in as_list.points] == [(p.cost, p.quality) for p in as_array.points]
+    assert as_list.points[2].quality == 0.75  # the two prompts only strong gets right, sent to strong first
+    with pytest.raises(UserError, match=r"strong is the column of the strong model, 0 or 1 .*; got 2"):
+        lab.ranking_curve(table, np.zeros(4), name="x", strong=2)
+    with pytest.raises(UserError, match=r"gain of row 1 \(id '1'\) is nan: each row's gain is a finite number"):
+        lab.ranking_curve(table, np.array([0.1, np.nan, 0.2, 0.3]), name="x")
+    with pytest.raises(UserError, match=r"one value per row \(4\), got shape \(3,\)"):
+        lab.ranking_curve(table, [0.1, 0.2, 0.3], name="x")

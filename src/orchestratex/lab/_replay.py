@@ -95,7 +95,7 @@ def sweep(
     return Curve(name, tuple(points))
 
 
-def ranking_curve(table: OutcomeTable, gain: FloatArray, *, name: str, strong: int = 0) -> Curve:
+def ranking_curve(table: OutcomeTable, gain: FloatArray | Sequence[float], *, name: str, strong: int = 0) -> Curve:
     """A two-model router's curve: send the `k` prompts of highest `gain` to model `strong`, for every k.
 
     `gain` is the router's score for "the strong model is needed" (e.g. predicted quality of
@@ -104,8 +104,19 @@ def ranking_curve(table: OutcomeTable, gain: FloatArray, *, name: str, strong: i
     table.require_complete()
     if len(table.models) != 2:
         raise UserError("a ranking curve is for two-model tables")
+    if isinstance(strong, bool) or strong not in (0, 1):
+        raise UserError(f"strong is the column of the strong model, 0 or 1 (of {list(table.models)}); got {strong!r}")
+    try:
+        gain = np.asarray(gain, dtype=np.float64)  # (a list of scores, as well as an array)
+    except (TypeError, ValueError):
+        raise UserError(f"gain is one number per row of table {table.name!r} (an array or a list)") from None
     if gain.shape != (len(table),):
-        raise UserError(f"gain must have one value per row ({len(table)})")
+        raise UserError(f"gain must have one value per row ({len(table)}), got shape {gain.shape}")
+    if not np.isfinite(gain).all():  # (argsort would put NaN last, as if the router never needed the strong model)
+        row = int(np.flatnonzero(~np.isfinite(gain))[0])
+        raise UserError(
+            f"gain of row {row} (id {table.ids[row]!r}) is {float(gain[row])!r}: each row's gain is a finite number"
+        )
     weak, n = 1 - strong, len(table)
     order = np.argsort(-gain, kind="stable")
     rows = np.arange(n)
