@@ -292,3 +292,15 @@ def test_ranking_curve_checks_its_gain_and_strong_column() -> None:
         lab.ranking_curve(table, np.array([0.1, np.nan, 0.2, 0.3]), name="x")
     with pytest.raises(UserError, match=r"one value per row \(4\), got shape \(3,\)"):
         lab.ranking_curve(table, [0.1, 0.2, 0.3], name="x")
+
+
+def test_sweep_refuses_a_nan_prediction_rather_than_route_every_row_to_it() -> None:
+    """Before: a NaN in one model's predicted quality (a prediction of your own, from a model that failed on some
+    rows) sent every row to that model at every weight: numpy's argmax takes NaN for the largest value."""
+    table = synthetic_table(20)
+    q, c = FittedRouter(alpha=1.0).fit(table).predict_table(table)
+    q[:, 1] = np.nan
+    with pytest.raises(UserError, match=r"predicted_quality of model 'medium' on row 0 is nan: predictions are finite"):
+        lab.sweep(table, q, c, name="mine")
+    as_lists = lab.sweep(table, np.ones((20, 3)).tolist(), c.tolist(), name="lists", cost_weights=[1.0])
+    assert as_lists.points[0].shares == {"small": 1.0}  # lists are taken as arrays

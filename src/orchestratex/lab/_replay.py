@@ -75,8 +75,8 @@ def _finite_weight(weight: object) -> bool:
 
 def sweep(
     table: OutcomeTable,
-    predicted_quality: FloatArray,
-    predicted_cost: FloatArray,
+    predicted_quality: FloatArray | Sequence[Sequence[float]],
+    predicted_cost: FloatArray | Sequence[Sequence[float]],
     *,
     name: str,
     cost_weights: Sequence[float] | None = None,
@@ -88,11 +88,31 @@ def sweep(
     """
     table.require_complete()
     shape = (len(table), len(table.models))
+    predicted_quality, predicted_cost = (
+        _predictions(table, label, a) for label, a in (("quality", predicted_quality), ("cost", predicted_cost))
+    )
     if predicted_quality.shape != shape or predicted_cost.shape != shape:
         raise UserError(f"predictions must have shape {shape} (rows, models of {table.name!r})")
     weights = _weights(predicted_cost, cost_weights)
     points = [_point(table, np.argmax(predicted_quality - w * predicted_cost, axis=1), w) for w in weights]
     return Curve(name, tuple(points))
+
+
+def _predictions(table: OutcomeTable, label: str, values: object) -> FloatArray:
+    """`sweep`'s predicted `label` as an array of finite numbers (numpy's argmax takes a NaN for the best value: every
+    row would go to the model of a NaN prediction)."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserError(f"predicted_{label} is a (rows, models) array of numbers for table {table.name!r}") from None
+    bad = np.argwhere(~np.isfinite(array))
+    if bad.size and array.ndim == 2 and array.shape[1] == len(table.models):
+        row, col = (int(i) for i in bad[0])
+        raise UserError(
+            f"predicted_{label} of model {table.models[col]!r} on row {row} is {float(array[row, col])!r}: "
+            "predictions are finite numbers"
+        )
+    return array
 
 
 def ranking_curve(table: OutcomeTable, gain: FloatArray | Sequence[float], *, name: str, strong: int = 0) -> Curve:
