@@ -329,6 +329,40 @@ async def test_a_retry_budget_grant_is_not_counted_twice(tmp_path: Path) -> None
         assert (await store.get_session(session.id)).reserved_cost == 0.0
 
 
+async def test_a_long_migration_logs_how_far_it_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a migration takes about 3 s per 10,000 runs (minutes for a large file), every process opening the file waiting
+    # for it: it logged that it began, then nothing until it was done, so an operator could not tell a slow migration
+    # from a hung one
+    from orchestratex.stores.sqlite import _migrate
+
+    monkeypatch.setattr(_migrate, "_BATCH", 2)
+    monkeypatch.setattr(_migrate, "PROGRESS_EVERY", 2)
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(V1_DDL)
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    runs = [Orchestration(thread_id="t", session_id="s", user_id="u", prompt="p") for _ in range(5)]
+    for o in runs:
+        conn.execute(
+            "INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score, total_pico,"
+            " iterations, created_at, updated_at, doc) VALUES (?, 's', 't', 'u', 'pending', 'general', NULL, 0, 0, 0,"
+            " 0, ?)",
+            (o.id, o.model_dump_json()),
+        )
+    conn.close()
+    caplog.set_level("WARNING", logger="orchestratex.stores.sqlite")
+    async with SQLiteStore(path) as store:
+        assert [o.id for o in await store.list_orchestrations()] == [o.id for o in runs]
+    lines = [r.getMessage().split(": ", 1)[1] for r in caplog.records if "orchestrations" in r.getMessage()]
+    assert [line.rsplit(" (", 1)[0] for line in lines[:2]] == [
+        "migrating to version 2, 2 of 5 orchestrations done",
+        "migrating to version 2, 4 of 5 orchestrations done",
+    ]
+    assert lines[2].startswith("5 orchestrations migrated to version 2 in ") and len(lines) == 3
+
+
 async def test_a_migration_that_fails_leaves_the_file_at_version_1(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path, isolation_level=None)

@@ -7,7 +7,9 @@ Version 1 stored each orchestration whole in `orchestrations.doc`, and found ove
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
 
 from pydantic import ValidationError
 
@@ -19,6 +21,12 @@ __all__ = ["convert", "prepare"]
 
 _BATCH = 500
 """Orchestrations converted per query (a bound on the memory a migration needs)."""
+
+PROGRESS_EVERY = 10_000
+"""A migration logs how far it is every this many orchestrations (about every 3 s): one of a large database takes
+minutes, during which every process opening the file waits."""
+
+logger = logging.getLogger("orchestratex.stores.sqlite")
 
 
 def prepare(conn: sqlite3.Connection, version: int | None) -> None:
@@ -44,12 +52,20 @@ def convert(conn: sqlite3.Connection, version: int | None) -> None:
 
 def _split_orchestrations(conn: sqlite3.Connection) -> None:
     """Each whole document of version 1 becomes its head, state and steps."""
-    last = 0
+    (total,) = conn.execute("SELECT COUNT(*) FROM orchestrations").fetchone()
+    began, done, last = time.monotonic(), 0, 0
     while True:
         rows = conn.execute(
             "SELECT rowid, doc FROM orchestrations WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, _BATCH)
         ).fetchall()
         if not rows:
+            if total >= PROGRESS_EVERY:
+                logger.warning(
+                    "SQLite database %s: %s orchestrations migrated to version 2 in %.0f s",
+                    _main_file(conn),
+                    f"{done:,}",
+                    time.monotonic() - began,
+                )
             return
         for rowid, doc in rows:
             try:
@@ -67,3 +83,16 @@ def _split_orchestrations(conn: sqlite3.Connection) -> None:
                 [(parts.id, i, step) for i, step in enumerate(parts.steps)],
             )
         last = rows[-1][0]
+        before, done = done, done + len(rows)
+        if done < total and done // PROGRESS_EVERY > before // PROGRESS_EVERY:
+            logger.warning(
+                "SQLite database %s: migrating to version 2, %s of %s orchestrations done (%.0f s)",
+                _main_file(conn),
+                f"{done:,}",
+                f"{total:,}",
+                time.monotonic() - began,
+            )
+
+
+def _main_file(conn: sqlite3.Connection) -> str:
+    return next((str(file) for (_, name, file) in conn.execute("PRAGMA database_list") if name == "main"), "?")
