@@ -105,6 +105,28 @@ def test_a_file_path_given_as_the_store_says_the_url_to_write(given: str, messag
 
 
 @pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("sqlite+aiosqlite:///./runs.db", "sqlite:///./runs.db"),  # SQLAlchemy's form (a DATABASE_URL reused)
+        ("sqlite+pysqlite:///runs.db", "sqlite:///runs.db"),
+        ("sqlite3:///runs.db", "sqlite:///runs.db"),
+        ("file://{tmp}/runs.db", "sqlite:///{tmp}/runs.db"),
+    ],
+)
+def test_a_sqlite_url_in_another_tools_form_says_the_url_to_write(tmp_path: Path, given: str, meant: str) -> None:
+    # it said only "no store is installed for sqlite+aiosqlite:// URLs", as if a package were missing
+    given, meant = given.format(tmp=tmp_path), meant.format(tmp=tmp_path)
+    done = run_cli("runs", "list", "--store", given, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"orchestratex: error: no store is installed for {given.split(':')[0]}:// URLs: ")
+    assert f"write {meant}" in line
+    written = run_cli("run", "Hello", "--max-iterations", "1", "--store", meant, cwd=tmp_path)
+    assert written.returncode == 0, written.stderr  # the URL it gives is one the store takes, for that file
+    assert (tmp_path / "runs.db").is_file()
+
+
+@pytest.mark.parametrize(
     ("name", "escaped"), [("runs#1.db", "runs%231.db"), ("what?.db", "what%3F.db"), ("a?b/c.db", "a%3Fb/c.db")]
 )
 def test_a_sqlite_file_name_with_a_url_character_says_how_to_write_it(tmp_path: Path, name: str, escaped: str) -> None:

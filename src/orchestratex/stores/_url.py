@@ -90,7 +90,20 @@ def store_from_url(url: str) -> Store:
     for ep in entry_points(group="orchestratex.stores"):
         if ep.name == name:
             return _registered(ep, url, hint)
-    raise ConfigurationError(f"no store is installed for {scheme}:// URLs{f' ({hint})' if hint else ''}")
+    raise ConfigurationError(f"no store is installed for {scheme}:// URLs{f' ({hint})' if hint else ''}{_meant(url)}")
+
+
+def _meant(url: str) -> str:
+    """What to write instead of a SQLite database's URL in another tool's form (SQLAlchemy's `sqlite+aiosqlite:///`,
+    `sqlite3:///`, a `file:///` URL), which said only "no store is installed", as if a package were missing."""
+    scheme, rest = url.split(":", 1)
+    if scheme.lower() == "sqlite3" or scheme.lower().startswith("sqlite+"):
+        return f": for a SQLite database, write sqlite:{rest} (without the driver: OrchestrateX uses Python's sqlite3)"
+    if scheme.lower() == "file":
+        from urllib.parse import unquote
+
+        return f": for a SQLite database in that file, write {sqlite_url(unquote(urlsplit(url).path))}"
+    return ""
 
 
 def _shown(url: str) -> str:
