@@ -21,7 +21,7 @@ from pymongo.errors import AutoReconnect, NetworkTimeout, OperationFailure
 from orchestratex.events import Event, ModelSelected
 from orchestratex.exceptions import ConfigurationError, Conflict, NotFound, StoreError, StoreUnavailable, UserError
 from orchestratex.records import CallRecord, Iteration, Orchestration, Session, SessionSettings, Thread
-from orchestratex.stores import store_from_url
+from orchestratex.stores import MemoryStore, SQLiteStore, store_from_url
 from orchestratex_mongodb import MongoStore, redact_url
 
 Factory = Callable[[], Any]
@@ -167,8 +167,23 @@ async def test_documents_use_object_ids_and_exact_integer_amounts(store: MongoSt
 async def test_bad_orchestration_ids_cannot_become_field_names(store: MongoStore) -> None:
     session, _ = await _tree(store)
     for bad in ("a.b", "$x", ""):
-        with pytest.raises(ValueError, match="cannot be stored"):
+        with pytest.raises(UserError, match="cannot be stored"):
             await store.reserve_budget(session.id, bad, 0.1)
+
+
+async def test_argument_errors_are_user_errors_as_in_the_built_in_stores(store: MongoStore, client: Any) -> None:
+    # they were plain ValueErrors, outside the library's tree (docs/errors.md: every error is an OrchestrateXError),
+    # where MemoryStore and SQLiteStore raise a UserError with the same message: `except UserError` missed them
+    session = Session(user_id="u", reserved_cost=0.5)
+    for other in (MemoryStore(), SQLiteStore()):
+        async with other:
+            with pytest.raises(UserError, match="cannot hold reserved budget"):
+                await other.create_session(session)
+    with pytest.raises(UserError, match="cannot hold reserved budget"):
+        await store.create_session(session)
+    for kwargs in ({"retries": -1}, {"retry_backoff_s": float("nan")}, {"server_selection_timeout_ms": 0}):
+        with pytest.raises(UserError, match="must be"):
+            MongoStore(client=client, **kwargs)
 
 
 # -- retries and unavailability ---------------------------------------------------------------------

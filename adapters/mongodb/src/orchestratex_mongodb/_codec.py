@@ -25,6 +25,7 @@ from typing import Any
 from bson import Int64, ObjectId
 
 from orchestratex.events import EVENT_ADAPTER, Event
+from orchestratex.exceptions import UserError
 from orchestratex.records import ApiKey, CallRecord, Orchestration, Session, Thread
 from orchestratex.stores.checks import MAX_AMOUNT, check_amount, check_commit, check_page, from_pico, to_pico
 
@@ -62,7 +63,7 @@ _DEFAULT_DOMAIN = "general"
 def check_key(name: str, value: str) -> None:
     """`value` becomes part of a field path (`reservations.<id>`): no dots, no leading `$`, not empty."""
     if not value or "." in value or value.startswith("$") or "\x00" in value:
-        raise ValueError(f"{name} {value!r} cannot be stored: it must be non-empty, without '.' or a leading '$'")
+        raise UserError(f"{name} {value!r} cannot be stored: it must be non-empty, without '.' or a leading '$'")
 
 
 # -- ids and times -----------------------------------------------------------------------------------

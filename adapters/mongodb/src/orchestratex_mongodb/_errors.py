@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from bson.errors import BSONError
 from pymongo.errors import BulkWriteError, ConnectionFailure, DocumentTooLarge, DuplicateKeyError, PyMongoError
 
-from orchestratex.exceptions import StoreError, StoreUnavailable
+from orchestratex.exceptions import StoreError, StoreUnavailable, UserError
 
 __all__ = ["Retrier", "is_duplicate_only", "redact_url"]
 
@@ -50,7 +50,7 @@ class Retrier:
 
     def __init__(self, where: str, *, retries: int, backoff_s: float) -> None:
         if not (retries >= 0 and 0 <= backoff_s < math.inf):  # (refuses NaN too)
-            raise ValueError(
+            raise UserError(
                 f"retries must be >= 0 and retry_backoff_s a finite number >= 0 (got {retries!r}, {backoff_s!r})"
             )
         self.where = where

@@ -9,7 +9,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from orchestratex._ids import utcnow
-from orchestratex.exceptions import Conflict, NotFound, StoreError
+from orchestratex.exceptions import Conflict, NotFound, StoreError, UserError
 from orchestratex.records import ApiKey, Session, SessionStatus, Thread
 from orchestratex.stores import check_session_transition
 
@@ -38,7 +38,7 @@ class Records(MongoBase):
     # -- sessions -----------------------------------------------------------------------------
     async def create_session(self, session: Session) -> Session:
         if session.reserved_cost != 0:
-            raise ValueError("a new session cannot hold reserved budget (reserved_cost must be 0)")
+            raise UserError("a new session cannot hold reserved budget (reserved_cost must be 0)")
         check_amount("total_cost", session.total_cost)
         await self._insert("session", self._c.sessions, session_doc(session))
         return session

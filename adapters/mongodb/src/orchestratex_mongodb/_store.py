@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
-from orchestratex.exceptions import ConfigurationError
+from orchestratex.exceptions import ConfigurationError, UserError
 from orchestratex.stores import fused
 
 from ._base import now_utc
@@ -105,7 +105,7 @@ class MongoStore(Records, Orchestrations, Events, Coordination, Statistics):
                 f"a MongoDB store URL starts with mongodb:// or mongodb+srv://, not {redact_url(url)!r}"
             )
         if not (server_selection_timeout_ms > 0 and recover_after_s > 0):  # (refuses NaN too)
-            raise ValueError(
+            raise UserError(
                 "server_selection_timeout_ms and recover_after_s must be > 0"
                 f" (got {server_selection_timeout_ms!r}, {recover_after_s!r})"
             )
