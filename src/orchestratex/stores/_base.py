@@ -581,8 +581,8 @@ class Store(ABC):
     # -- API keys -----------------------------------------------------------------------------
     @abstractmethod
     async def create_api_key(self, key: ApiKey) -> ApiKey:
-        """Store a new API key (only its hash is ever stored) and return it; `Conflict` when its `key_hash`
-        exists."""
+        """Store a new API key (only its hash is ever stored) and return it; `Conflict` when its `key_hash`, or its
+        `id`, exists."""
 
     @abstractmethod
     async def get_api_key(self, key_hash: str) -> ApiKey | None:

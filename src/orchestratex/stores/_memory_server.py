@@ -25,8 +25,8 @@ class MemoryServerTables(MemoryState):
 
     # -- API keys -----------------------------------------------------------------------------
     async def create_api_key(self, key: ApiKey) -> ApiKey:
-        if key.key_hash in self._api_keys:
-            raise Conflict("an API key with this hash already exists")
+        if key.key_hash in self._api_keys or any(k.id == key.id for k in self._api_keys.values()):
+            raise Conflict("an API key with this hash (or id) already exists")
         self._api_keys[key.key_hash] = snapshot(key)
         return key
 

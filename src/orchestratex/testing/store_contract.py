@@ -991,6 +991,9 @@ class StoreContract:
         got = await store.get_api_key("ab" * 32)
         assert got is not None and got.model_dump() == key.model_dump()
         await _refused(Conflict, store.create_api_key(ApiKey(key_hash="ab" * 32, user_id="mallory", admin=True)))
+        # another key under the same id: `revoke_api_key(id)` would then revoke one of the two and leave the other valid
+        await _refused(Conflict, store.create_api_key(ApiKey(id=key.id, key_hash="ef" * 32, user_id="mallory")))
+        assert await store.get_api_key("ef" * 32) is None
         admin = await store.create_api_key(ApiKey(key_hash="cd" * 32, user_id="root", admin=True))
         assert (await store.get_api_key("cd" * 32)) == admin
 
