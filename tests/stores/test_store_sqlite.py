@@ -480,3 +480,32 @@ def test_an_error_sqlite_ends_the_transaction_on_is_not_hidden_by_the_rollback()
         assert not conn.in_transaction
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "memory://"])
+async def test_an_in_memory_store_closed_and_opened_again_keeps_what_it_had(url: str) -> None:
+    # an `Orchestrator(store="sqlite://")` closed (a `with` block, `close()`) and used again reopens its store: a
+    # MemoryStore kept its data, but the in-memory SQLite database was a new, empty one, so a follow-up on the first
+    # run's thread failed with "NotFound: no thread ..."
+    from orchestratex import Orchestrator
+
+    orchestrator = Orchestrator(simulate=True, store=url)
+    async with orchestrator:
+        first = await orchestrator.run("What is 2 + 2?", max_iterations=1)
+    async with orchestrator:
+        again = await orchestrator.run("And 3 + 3?", thread=first.orchestration.thread_id, max_iterations=1)
+        store = orchestrator.store
+        runs = await store.list_orchestrations(thread_id=first.orchestration.thread_id)
+        assert [r.id for r in runs] == [first.id, again.id]
+        assert (await store.get_session(first.orchestration.session_id)).total_cost == pytest.approx(
+            first.orchestration.total_cost + again.orchestration.total_cost
+        )
+
+
+async def test_an_in_memory_sqlite_store_opened_again_has_its_data() -> None:
+    direct = SQLiteStore()
+    async with direct:
+        session = await direct.create_session(Session(user_id="ada"))
+    async with direct:
+        assert (await direct.get_session(session.id)).id == session.id
+        assert [s.id for s in await direct.list_sessions("ada")] == [session.id]

@@ -96,6 +96,8 @@ class SQLiteConnections(Store):
     _file: str
     """The absolute path of the database file (or `:memory:`), settled by `open`."""
     _file_id: tuple[int, int] | None
+    _memory_image: bytes | None
+    """An in-memory database's content when it was last closed, to open it again with (as a file is opened again)."""
     _finalizer: weakref.finalize[Any, Any] | None
     _opened_in: int
     """`forks()` when the store was opened: another value means this process was forked from the one that opened it."""
@@ -167,6 +169,8 @@ class SQLiteConnections(Store):
                 create_private(Path(self._file))
                 check_not_foreign(self._file)
             conn = connect(self._file, round(self.busy_timeout * 1000), self.synchronous)
+            if self.path == ":memory:" and self._memory_image is not None:  # (reopened: its data, not an empty one)
+                conn.deserialize(self._memory_image)
             create_schema(conn)
             self._file_id = None if self.path == ":memory:" else _file_identity(self._file)
             conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
@@ -243,6 +247,8 @@ class SQLiteConnections(Store):
                 await asyncio.sleep(0.001)
             self._worker = self._conn = self._writer = None
             try:
+                if self.path == ":memory:":  # (its data went with its connection: an `Orchestrator` reopening its
+                    self._memory_image = await worker.run(conn.serialize)  # store found nothing it had written)
                 await worker.run(conn.close)
             finally:
                 worker.stop()

@@ -102,6 +102,7 @@ class SQLiteStore(SQLiteRecords):
         self._opened_in = 0
         self._opening = asyncio.Lock()
         self._file_id = None
+        self._memory_image = None
         """The database file opened (device, inode): `ping` checks it is still the file at `path`."""
         self._incrs = 0
         self._written = WrittenCache()
