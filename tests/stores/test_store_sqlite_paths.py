@@ -226,3 +226,18 @@ def test_a_path_with_white_space_at_an_end_is_refused(
         " it (a pathlib.Path is taken as it is)"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_path_that_is_not_a_path_is_refused_not_made_a_file_of_its_repr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `SQLiteStore(os.environ.get("RUNS_DB"))` with the variable unset kept the runs in a file named `None` in the
+    # working directory, and a path given as bytes in one named "b'runs.db'"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=r"not NoneType \(leave it out for an in-memory database\)"):
+        SQLiteStore(os.environ.get("ORCHESTRATEX_TEST_UNSET_VARIABLE"))  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="takes a file's path"):
+        SQLiteStore(5)  # type: ignore[arg-type]
+    async with SQLiteStore(os.fsencode(tmp_path / "runs.db")) as store:  # type: ignore[arg-type]
+        assert store.path == str(tmp_path / "runs.db")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.db"]

@@ -69,6 +69,15 @@ class SQLiteStore(SQLiteRecords):
             raise UserError(f"busy_timeout must be between 0 and 3600 seconds, not {busy_timeout!r}")
         if synchronous not in _SYNCHRONOUS:
             raise UserError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
+        if isinstance(path, bytes):  # (taken as its repr: a file named "b'runs.db'")
+            path = os.fsdecode(path)
+        elif not isinstance(
+            path, str | os.PathLike
+        ):  # (`SQLiteStore(os.environ.get("DB"))`, unset: a database file named `None`)
+            raise UserError(
+                f"SQLiteStore takes a file's path (a str or a pathlib.Path), not {type(path).__name__}"
+                f"{' (leave it out for an in-memory database)' if path is None else ''}"
+            )
         if isinstance(path, str) and path[:7].lower() == "sqlite:":  # (a file `sqlite:`, or one in `SQLite:/`)
             raise UserError(
                 f"SQLiteStore takes a file path, not a URL ({path!r}): use SQLiteStore.from_url(url) or"
