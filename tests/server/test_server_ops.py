@@ -73,6 +73,28 @@ def test_readiness_answers_503_while_the_store_is_unreachable(make_api: Callable
     assert api.client.get("/health/ready").status_code == 200
 
 
+def test_health_readiness_and_metrics_asked_with_a_trailing_slash_answer_as_without(
+    make_api: Callable[..., Api],
+) -> None:
+    """`/health/ready/` answered an empty 307, which `curl -f` (a Docker `HEALTHCHECK`) takes for a success: the
+    check passed while the store was unreachable."""
+    store = _DownStore()
+    api = make_api(store)
+    store.down = True
+    for method in ("GET", "HEAD"):
+        r = api.client.request(method, "/health/ready/", follow_redirects=False)
+        assert r.status_code == 503, (method, r.status_code)
+    assert api.client.get("/health/ready/").json()["store"] == "unreachable"
+    store.down = False
+    r = api.client.get("/health/ready/", follow_redirects=False)
+    assert r.status_code == 200 and r.json() == {"status": "ready", "store": "ok"}
+    r = api.client.get("/health/", follow_redirects=False)
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    r = api.client.get("/metrics/", headers=api.admin, follow_redirects=False)
+    assert r.status_code == 200 and "orchestratex_http_requests_total" in r.text
+    assert api.client.get("/metrics/", headers=api.alice, follow_redirects=False).status_code == 403
+
+
 def test_health_and_readiness_answer_head_as_get(api: Api) -> None:
     for path in ("/health", "/health/ready"):
         r = api.client.head(path)

@@ -5,7 +5,9 @@
   would answer a 307 redirect, which curl does not follow and clients follow for a POST only in some
   configurations: the user got an empty answer. The schema keeps listing the spec's form only.
 - The other way round, an `/api/` path the schema lists without a trailing slash (`GET /api/sessions/{id}`,
-  `PATCH /api/sessions/{id}/status`) asked with one is answered as the listed path, for the same reason.
+  `PATCH /api/sessions/{id}/status`) asked with one is answered as the listed path, for the same reason; so are
+  `/health/`, `/health/ready/` and `/metrics/`: a probe's empty 307 passed `curl -f` (a Docker `HEALTHCHECK`) and
+  any check that takes a 3xx for a success, also while the store was unreachable.
 - `HEAD` is answered as `GET`, without the body (FastAPI's routes answer 405 to it); a path with no
   `GET` answers as a `GET` would (405 with `Allow`, or 404).
 """
@@ -33,10 +35,14 @@ class SpecForms:
         self.documented = documented
         self._slashed: frozenset[str] | None = None
         """The documented paths that end in `/`."""
+        self._fixed: frozenset[str] = frozenset()
+        """The documented paths outside `/api/` (`/health`, `/health/ready`, `/metrics`), none ending in `/`."""
 
     def slashed(self) -> frozenset[str]:
         if self._slashed is None:
-            self._slashed = frozenset(p for p in self.documented()["paths"] if len(p) > 1 and p.endswith("/"))
+            paths = self.documented()["paths"]
+            self._fixed = frozenset(p for p in paths if not p.startswith("/api/") and not p.endswith("/"))
+            self._slashed = frozenset(p for p in paths if len(p) > 1 and p.endswith("/"))
         return self._slashed
 
     def _form(self, path: str) -> str:
@@ -44,6 +50,8 @@ class SpecForms:
         if path + "/" in self.slashed():
             return "+"
         if path.startswith("/api/") and path.endswith("/") and len(path) > len("/api/") and path not in self.slashed():
+            return "-"
+        if path.endswith("/") and path[:-1] in self._fixed:
             return "-"
         return ""
 
