@@ -156,6 +156,19 @@ async def test_a_failed_orchestration_marks_its_span_as_an_error(spans: InMemory
     assert _attrs(root)["orchestratex.stop_reason"] == "error"
 
 
+async def test_an_orchestration_failed_for_its_budget_marks_its_span_as_an_error(spans: InMemorySpanExporter) -> None:
+    """A run that ended `failed` with no answer because no model fit its budget left its span without an error (an
+    UNSET status), though it failed: a trace search for failed orchestrations missed it."""
+    async with _orchestrator() as o:
+        result = await o.run(PROMPT, cost_limit=0.000_000_1)
+    assert result.status == "failed" and result.stop_reason == "budget"
+    (root,) = _by_name(spans.get_finished_spans(), "invoke_agent")
+    assert root.status.status_code == StatusCode.ERROR
+    assert root.status.description == result.orchestration.error
+    assert _attrs(root)["error.type"] == "orchestration_budget"
+    assert _attrs(root)["orchestratex.status"] == "failed"
+
+
 async def test_content_is_recorded_only_when_asked_for(spans: InMemorySpanExporter) -> None:
     configure_telemetry(include_content=True)
     async with _orchestrator(score=9.5) as o:

@@ -94,8 +94,11 @@ class OrchestrationScope:
             )
             if isinstance(exc, Exception):  # not a cancellation or a shutdown: the run's status tells those
                 t.spans.fail(root, exc, type(exc).__qualname__, f"{type(exc).__name__}: {exc}")
-            elif doc.stop_reason == "error":
-                t.spans.fail(root, None, "orchestration_error", doc.error or "error")
+            elif doc.stop_reason == "error" or doc.status == "failed":
+                # (a run that ended `failed` without an answer — no model fit the budget, every attempt failed — is
+                # a failure whatever its stop reason: `orchestration_budget`, `orchestration_max_iterations`, …)
+                reason = doc.stop_reason or "error"
+                t.spans.fail(root, None, f"orchestration_{reason}", doc.error or reason)
             t.spans.detach(self.token)
             root.end()
         for observer in t.observers:
