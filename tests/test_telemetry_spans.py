@@ -182,6 +182,24 @@ async def test_content_is_recorded_only_when_asked_for(spans: InMemorySpanExport
     assert "feedback from" in str(_attrs(judgment.events[0])["gen_ai.evaluation.explanation"])
 
 
+async def test_output_messages_carry_the_finish_reason_the_conventions_require(spans: InMemorySpanExporter) -> None:
+    """`gen_ai.output.messages` had no `finish_reason`, a required field of an output message in the GenAI semantic
+    conventions' schema: backends that validate the attribute against it refused or dropped the answer."""
+    configure_telemetry(include_content=True)
+    async with _orchestrator(score=9.5) as o:
+        result = await o.run(PROMPT, max_iterations=1)
+    finished = spans.get_finished_spans()
+    (root,) = _by_name(finished, "invoke_agent")
+    generation = next(c for c in _by_name(finished, "chat ") if _attrs(c)["orchestratex.role"] == "generate")
+    finish = result.orchestration.iterations[0].finish_reason or "stop"
+    for span, text in ((root, result.final_response), (generation, result.final_response)):
+        (message,) = json.loads(str(_attrs(span)["gen_ai.output.messages"]))
+        assert message == {"role": "assistant", "parts": [{"type": "text", "content": text}], "finish_reason": finish}
+    for judge in (c for c in _by_name(finished, "chat ") if _attrs(c)["orchestratex.role"] == "judge"):
+        (message,) = json.loads(str(_attrs(judge)["gen_ai.output.messages"]))
+        assert message["finish_reason"] == (_attrs(judge).get("gen_ai.response.finish_reasons") or ("stop",))[0]
+
+
 async def test_the_orchestration_span_records_the_whole_conversation_it_was_given(spans: InMemorySpanExporter) -> None:
     configure_telemetry(include_content=True)
     conversation = [

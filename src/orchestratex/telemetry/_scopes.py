@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from ..catalog import ModelProfile
     from ..providers import Generation, GenerationRequest
-    from ..records import Evaluation, Iteration
+    from ..records import Evaluation, Iteration, Orchestration
     from ._hooks import RunTelemetry
 
 __all__ = ["CallScope", "JudgmentScope", "OrchestrationScope"]
@@ -86,7 +86,7 @@ class OrchestrationScope:
                     "orchestratex.score": doc.final_score,
                     "orchestratex.final_model": doc.final_model,
                     "gen_ai.output.messages": (
-                        t.spans.messages([("assistant", doc.final_response)])
+                        t.spans.output_messages(doc.final_response, _finish_reason(doc))
                         if t.include_content and doc.final_response
                         else None
                     ),
@@ -117,6 +117,12 @@ class OrchestrationScope:
             }
             level = logging.WARNING if doc.stop_reason == "error" else _INFO
             emit(ORCHESTRATOR, level, "stop" if ended else "suspended", fields)
+
+
+def _finish_reason(doc: Orchestration) -> str | None:
+    """Why the model that wrote the final answer stopped writing it."""
+    best = doc.best_iteration
+    return best.finish_reason if best is not None else None
 
 
 class CallScope:
@@ -186,7 +192,7 @@ class CallScope:
                         "orchestratex.cost_usd": self.cost,
                         "orchestratex.latency_ms": gen.latency_ms,
                         "gen_ai.output.messages": (
-                            spans.messages([("assistant", gen.text)]) if t.include_content else None
+                            spans.output_messages(gen.text, gen.finish_reason) if t.include_content else None
                         ),
                     },
                 )

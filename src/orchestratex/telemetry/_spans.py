@@ -69,8 +69,19 @@ def add_event(span: Span, name: str, attributes: dict[str, Any]) -> None:
 
 
 def messages(items: Sequence[tuple[str, str]]) -> str:
-    """`gen_ai.input.messages` / `gen_ai.output.messages`: role and text parts, as a JSON string."""
+    """`gen_ai.input.messages`: role and text parts, as a JSON string."""
     return json.dumps([{"role": role, "parts": [{"type": "text", "content": text}]} for role, text in items])
+
+
+def output_messages(text: str, finish_reason: str | None) -> str:
+    """`gen_ai.output.messages`: the answer as one assistant message with its `finish_reason`, which the semantic
+    conventions' schema of an output message requires (`stop` when the provider gave none)."""
+    message = {
+        "role": "assistant",
+        "parts": [{"type": "text", "content": text}],
+        "finish_reason": finish_reason or "stop",
+    }
+    return json.dumps([message])
 
 
 def provider_name(provider: str) -> str:
