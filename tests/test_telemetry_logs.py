@@ -87,6 +87,24 @@ async def test_one_info_line_per_model_call_and_per_decision(caplog: pytest.LogC
     assert "SECRET-PROMPT-TEXT" not in text and "SECRET-ANSWER" not in text and "feedback from" not in text
 
 
+async def test_a_run_that_failed_for_its_budget_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """A run that ended `failed`, without an answer, because no model fit its budget logged its `stop` line at INFO,
+    among the lines of every run that went well: an operator watching WARNING lines for failed runs missed it."""
+    caplog.set_level(logging.INFO, logger="orchestratex")
+    async with _orchestrator() as o:
+        result = await o.run(PROMPT, cost_limit=0.000_000_1)
+    assert (result.status, result.stop_reason) == ("failed", "budget")
+    (stop,) = _records(caplog, "stop")
+    assert stop.levelno == logging.WARNING
+    assert (stop.status, stop.stop_reason) == ("failed", "budget")  # type: ignore[attr-defined]
+    assert "no model's worst-case cost" in stop.error  # type: ignore[attr-defined]
+    caplog.clear()
+    async with _orchestrator() as o:
+        await o.run(PROMPT, max_iterations=1)
+    (stop,) = _records(caplog, "stop")
+    assert stop.levelno == logging.INFO and stop.status == "completed"  # type: ignore[attr-defined]
+
+
 async def test_content_is_logged_only_when_asked_for(caplog: pytest.LogCaptureFixture) -> None:
     configure_telemetry(include_content=True)
     caplog.set_level(logging.INFO, logger="orchestratex")

@@ -115,7 +115,8 @@ class OrchestrationScope:
                 "duration_ms": round(duration * 1000, 1),
                 "error": doc.error,
             }
-            level = logging.WARNING if doc.stop_reason == "error" else _INFO
+            # (a run that ended `failed` gave no answer, whatever its stop reason: `budget` when no model fit)
+            level = logging.WARNING if doc.stop_reason == "error" or doc.status == "failed" else _INFO
             emit(ORCHESTRATOR, level, "stop" if ended else "suspended", fields)
 
 
