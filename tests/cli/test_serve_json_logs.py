@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import signal
 import subprocess
 import time
@@ -11,16 +12,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from .conftest import CLI, cli_env, run_cli
 
 
-def _serve(tmp_path: Path, *options: str, **env: str) -> tuple[subprocess.Popen[bytes], int, Path, Path]:
-    """A server on a free port, its stdout and stderr in files; returns once it answers."""
+def _serve(
+    tmp_path: Path, *options: str, open_files: int | None = None, **env: str
+) -> tuple[subprocess.Popen[bytes], int, Path, Path]:
+    """A server on a free port (with `open_files`, under that open-file limit), its stdout and stderr in files;
+    returns once it answers."""
     out, err = tmp_path / "out.log", tmp_path / "err.log"
     args = [*CLI, "serve", "--port", "0", "--store", f"sqlite:///{tmp_path / 's.db'}", *options]
+
+    def limit() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen(args, stdout=stdout, stderr=stderr, env=cli_env(**env))
+        proc = subprocess.Popen(args, stdout=stdout, stderr=stderr, env=cli_env(**env), preexec_fn=limit)
     deadline = time.monotonic() + 60
     while True:
         found = re.search(r"serving http://127\.0\.0\.1:(\d+) ", err.read_text())
@@ -119,3 +129,22 @@ def test_other_libraries_warnings_are_json_lines_too(tmp_path: Path) -> None:
     lines = _lines(err)  # (each one JSON)
     (sampler,) = [line for line in lines if "TRACES_SAMPLER_ARG" in line["message"]]
     assert (sampler["level"], sampler["logger"]) == ("WARNING", "opentelemetry.sdk.trace.sampling")
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_the_warning_that_connections_were_lowered_to_the_open_file_limit_is_logged(
+    tmp_path: Path, log_format: str
+) -> None:
+    """Under an open-file limit below what 1,000 connections need (`ulimit -n 512`), the server lowers
+    `max_connections` and warns, naming `ulimit -n`: the warning was logged before the server's logging was set up,
+    to the command's own handler, which shows errors only, and nobody saw it."""
+    proc, _, _, err = _serve(tmp_path, "--log-format", log_format, open_files=512)
+    _stop(proc)
+    if log_format == "json":
+        (lowered,) = [line for line in _lines(err) if "max_connections lowered" in line["message"]]
+        assert (lowered["level"], lowered["logger"]) == ("WARNING", "orchestratex.server")
+        assert lowered["message"] == (
+            "max_connections lowered from 1000 to 448 to fit the open-file limit (raise it with `ulimit -n`)"
+        )
+    else:
+        assert "WARNING:  max_connections lowered from 1000 to 448" in err.read_text()

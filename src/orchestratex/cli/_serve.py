@@ -9,6 +9,7 @@ import copy
 import faulthandler
 import gc
 import logging
+import logging.config
 import os
 import socket
 import sys
@@ -84,13 +85,18 @@ def serve_command(args: argparse.Namespace) -> int:
     _stop_on_hangup()
     if settings.log_format == "json":
         logging.captureWarnings(True)  # (a warning is then a line of `py.warnings`, in JSON, not two lines of text)
+    # The server's logging first: `uvicorn_options` may warn (connections lowered to the open-file limit, no
+    # httptools), and before uvicorn configured its logging (in `uvicorn.Config`) those lines went to the command's
+    # own handler, which shows errors only: the warning was lost.
+    logging.config.dictConfig(_log_config(settings.log_format))
+    options = uvicorn_options(settings)
     config = uvicorn.Config(
         app,
         host=args.host,
         port=port,
         log_config=_log_config(settings.log_format),
         access_log=settings.access_log,
-        **uvicorn_options(settings),
+        **options,
     )
     server = _forcible_server(config)
     with contextlib.suppress(KeyboardInterrupt):  # (as `uvicorn.run`)
