@@ -6,6 +6,7 @@ import json
 import re
 import resource
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ..stores.sqlite_v1 import V1_DDL
 from .conftest import CLI, cli_env, run_cli
 
 
@@ -148,3 +150,21 @@ def test_the_warning_that_connections_were_lowered_to_the_open_file_limit_is_log
         )
     else:
         assert "WARNING:  max_connections lowered from 1000 to 448" in err.read_text()
+
+
+def test_a_migration_of_the_database_at_start_up_is_logged(tmp_path: Path) -> None:
+    """A SQLite database of an older schema is migrated when the server opens it (minutes for a large one), with a
+    warning saying so: under `orchestratex serve` the warning went to the command's own handler, which shows errors
+    only, and the server sat silent before its first line."""
+    conn = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    conn.executescript(V1_DDL)
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.close()
+    proc, _, _, err = _serve(tmp_path, "--log-format", "json")
+    _stop(proc)
+    lines = _lines(err)
+    (migrating,) = [line for line in lines if "older schema version" in line["message"]]
+    assert (migrating["level"], migrating["logger"]) == ("WARNING", "orchestratex.stores.sqlite")
+    assert "migrating it to version" in migrating["message"]
+    serving = next(i for i, line in enumerate(lines) if line["message"].startswith("serving http://"))
+    assert lines.index(migrating) < serving  # (said while it happens, before the server says it serves)

@@ -46,6 +46,12 @@ def serve_command(args: argparse.Namespace) -> int:
     url = args.store or default_store_url()
     settings = ServerSettings.from_env(**({"log_format": args.log_format} if args.log_format else {}))
     telemetry_settings()  # a mistyped ORCHESTRATEX_TRACING or _LOG_CONTENT: one line, before the store is opened
+    if settings.log_format == "json":
+        logging.captureWarnings(True)  # (a warning is then a line of `py.warnings`, in JSON, not two lines of text)
+    # The server's logging first: opening the store may say it migrates the database (minutes for a large one), and
+    # `uvicorn_options` may warn (connections lowered to the open-file limit, no httptools); before uvicorn configured
+    # its logging (in `uvicorn.Config`) those lines went to the command's own handler, which shows errors only.
+    logging.config.dictConfig(_log_config(settings.log_format))
     asyncio.run(_check_store(url))  # a store that cannot open is one clear line, not uvicorn's start-up traceback
     faulthandler.enable()  # a fatal signal (e.g. SIGBUS from a damaged database mapping) still leaves a trace
     try:
@@ -83,12 +89,6 @@ def serve_command(args: argparse.Namespace) -> int:
     gc.freeze()  # modules, schemas and the app live as long as the process: keep them out of every collection
     gc.set_threshold(settings.gc_threshold, *gc.get_threshold()[1:])
     _stop_on_hangup()
-    if settings.log_format == "json":
-        logging.captureWarnings(True)  # (a warning is then a line of `py.warnings`, in JSON, not two lines of text)
-    # The server's logging first: `uvicorn_options` may warn (connections lowered to the open-file limit, no
-    # httptools), and before uvicorn configured its logging (in `uvicorn.Config`) those lines went to the command's
-    # own handler, which shows errors only: the warning was lost.
-    logging.config.dictConfig(_log_config(settings.log_format))
     options = uvicorn_options(settings)
     config = uvicorn.Config(
         app,
