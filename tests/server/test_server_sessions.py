@@ -140,6 +140,18 @@ def test_a_body_that_is_not_a_json_object_says_what_to_send(
     assert r.json()["detail"] == detail
 
 
+@pytest.mark.parametrize("path", ["/api/sessions/", "/api/threads/", "/api/orchestration/start"])
+def test_a_json_body_sent_without_a_content_type_says_to_send_one(api: Api, path: str) -> None:
+    """`requests.post(url, data=json.dumps(body))` sends no `Content-Type`: the body, a JSON object, was answered
+    "the request body must be a JSON object"."""
+    r = api.client.post(path, content=b'{"max_iterations": 2}', headers=api.alice)
+    assert "content-type" not in r.request.headers
+    assert r.status_code == 422
+    assert r.json()["detail"] == (
+        "the request body must be JSON, sent with 'Content-Type: application/json' (the request has none)"
+    )
+
+
 def test_get_session(api: Api) -> None:
     created = api.session()
     r = api.client.get(f"/api/sessions/{created['_id']}", headers=api.alice)

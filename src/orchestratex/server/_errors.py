@@ -202,6 +202,8 @@ def _whole_body(request: Request, errors: list[dict[str, Any]]) -> str | None:
         return f"the request body must be JSON, sent with 'Content-Type: application/json' (not {content_type!r})"
     if whole[0]["type"] == "missing":
         return "the request body is empty: send a JSON object"
+    if not content_type:  # (`requests.post(url, data=json.dumps(...))` sends none: the body is not read as JSON)
+        return "the request body must be JSON, sent with 'Content-Type: application/json' (the request has none)"
     return "the request body must be a JSON object"
 
 

@@ -1,0 +1,46 @@
+"""One real `orchestratex serve` process driven as clients really drive it: `httpx` (and `requests`-style bodies),
+the `websockets` client, calls repeated on the same records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from .server_process import ServerProcess, create_key
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Served:
+    server: ServerProcess
+    alice: httpx.Client
+    admin: httpx.Client
+    alice_key: str
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("served")
+    url = f"sqlite:///{tmp / 'server.db'}"
+    alice, admin = create_key(url, "alice"), create_key(url, "ops", admin=True)
+    with (
+        ServerProcess(url, tmp, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.01"}) as server,
+        httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {alice}"}, timeout=30) as a,
+        httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as ops,
+    ):
+        yield Served(server, a, ops, alice)
+
+
+def test_a_json_body_without_a_content_type_is_told_to_send_one(served: Served) -> None:
+    """As `requests.post(url, data=json.dumps(body))` sends it: no `Content-Type` header at all."""
+    r = served.alice.post("/api/sessions/", content=json.dumps({"max_iterations": 2}).encode())
+    assert r.status_code == 422
+    assert r.json()["detail"] == (
+        "the request body must be JSON, sent with 'Content-Type: application/json' (the request has none)"
+    )
+    assert served.alice.post("/api/sessions/", json={"max_iterations": 2}).status_code == 201
