@@ -8,6 +8,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ def test_admins_list_keys_without_hashes(api: Api) -> None:
     assert [k["user_id"] for k in keys] == ["alice", "bob", "root"]
     assert [k["admin"] for k in keys] == [False, False, True]
     for k in keys:
-        assert set(k) == {"_id", "user_id", "admin", "label", "created_at", "revoked_at", "last_used_at"}
+        assert set(k) == {"_id", "user_id", "admin", "label", "created_at", "updated_at", "revoked_at", "last_used_at"}
+        assert datetime.fromisoformat(k["updated_at"]) >= datetime.fromisoformat(k["created_at"])
     assert not any(api.keys[w] in r.text or hash_key(api.keys[w]) in r.text for w in api.keys)
     assert keys[2]["last_used_at"] is not None and keys[0]["last_used_at"] is None
     only = api.client.get("/api/admin/keys/?user_id=bob", headers=api.admin).json()
@@ -58,6 +60,7 @@ def test_a_key_revoked_through_the_api_is_refused_on_its_next_request(
     assert api.client.get("/api/models/", headers=api.alice).status_code == 200  # verified (and cached)
     r = api.client.delete(f"/api/admin/keys/{_key_id(api, 'alice')}", headers=api.admin)
     assert r.status_code == 200 and r.json()["revoked_at"] is not None and r.json()["user_id"] == "alice"
+    assert r.json()["updated_at"] == r.json()["revoked_at"]  # (every document of the API carries `updated_at`)
     refused = api.client.get("/api/models/", headers=api.alice)
     assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
     assert api.client.get("/api/models/", headers=api.bob).status_code == 200

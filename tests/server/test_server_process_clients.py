@@ -21,6 +21,7 @@ class Served:
     alice: httpx.Client
     admin: httpx.Client
     alice_key: str
+    store_url: str
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {alice}"}, timeout=30) as a,
         httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as ops,
     ):
-        yield Served(server, a, ops, alice)
+        yield Served(server, a, ops, alice, url)
 
 
 def test_a_json_body_without_a_content_type_is_told_to_send_one(served: Served) -> None:
@@ -44,3 +45,15 @@ def test_a_json_body_without_a_content_type_is_told_to_send_one(served: Served) 
         "the request body must be JSON, sent with 'Content-Type: application/json' (the request has none)"
     )
     assert served.alice.post("/api/sessions/", json={"max_iterations": 2}).status_code == 201
+
+
+def test_the_admin_keys_api_answers_documents_with_updated_at(served: Served) -> None:
+    """Every document of the API carries `_id`, `created_at` and `updated_at` (the spec's common format)."""
+    create_key(served.store_url, "dave")
+    listed = served.admin.get("/api/admin/keys/", params={"user_id": "dave"})
+    assert listed.status_code == 200
+    (key,) = listed.json()
+    assert {"_id", "created_at", "updated_at"} <= set(key)
+    revoked = served.admin.delete(f"/api/admin/keys/{key['_id']}")
+    assert revoked.status_code == 200
+    assert revoked.json()["updated_at"] == revoked.json()["revoked_at"]

@@ -42,6 +42,8 @@ class ApiKeyInfo(BaseModel):
     admin: bool
     label: str | None = None
     created_at: datetime
+    updated_at: datetime
+    """When the key last changed (its revocation; not its use, which is `last_used_at`)."""
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
     """When a server last authenticated a request with it (recorded at most once a minute)."""
@@ -54,6 +56,7 @@ def key_info(key: ApiKey) -> ApiKeyInfo:
         admin=key.admin,
         label=key.label,
         created_at=key.created_at,
+        updated_at=key.updated_at,
         revoked_at=key.revoked_at,
         last_used_at=key.last_used_at,
     )
