@@ -103,6 +103,33 @@ def test_a_404_quotes_a_long_id_cut_not_whole(api: Api, method: str, path: str, 
     assert detail.startswith(start) and "… (60000 characters)" in detail and len(detail) < 300, detail
 
 
+def test_an_id_in_capitals_answers_404_saying_ids_are_lowercase(api: Api) -> None:
+    """`6B14A3FD…` (an id read from a tool that prints hexadecimal in capitals) was answered "ids are 24 hexadecimal
+    digits", which it is: the answer now says they are written in lowercase, and how this one is written."""
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    oid = api.start(tid)["_id"]
+    for path, ident in (
+        ("/api/sessions/{}", sid),
+        ("/api/threads/{}", tid),
+        ("/api/threads/session/{}", sid),
+        ("/api/orchestration/status/{}", oid),
+        ("/api/analytics/session/{}", sid),
+    ):
+        r = api.client.get(path.format(ident.upper()), headers=api.alice)
+        assert r.status_code == 404
+        kind = "thread" if path.startswith("/api/threads/{") else "orchestration" if "orch" in path else "session"
+        assert r.json()["detail"] == (
+            f"no {kind} '{ident.upper()}' (ids are 24 hexadecimal digits in lowercase: '{ident}')"
+        )
+        assert api.client.get(path.format(ident), headers=api.alice).status_code == 200
+    r = api.client.delete("/api/admin/keys/" + "ABCDEF" * 4, headers=api.admin)
+    assert r.json()["detail"] == (
+        "no API key 'ABCDEFABCDEFABCDEFABCDEF' (ids are 24 hexadecimal digits in lowercase, as `keys list` shows"
+        " them: 'abcdefabcdefabcdefabcdef')"
+    )
+
+
 def test_revoking_a_key_id_that_cannot_be_one_answers_404_saying_what_ids_are(api: Api) -> None:
     r = api.client.delete("/api/admin/keys/" + "k" * 60_000, headers=api.admin)
     assert r.status_code == 404 and len(r.text) < 300, r.text[:200]

@@ -3,12 +3,14 @@ the `websockets` client, calls repeated on the same records."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
+import websockets
 
 from .server_process import ServerProcess, create_key
 
@@ -57,3 +59,21 @@ def test_the_admin_keys_api_answers_documents_with_updated_at(served: Served) ->
     revoked = served.admin.delete(f"/api/admin/keys/{key['_id']}")
     assert revoked.status_code == 200
     assert revoked.json()["updated_at"] == revoked.json()["revoked_at"]
+
+
+def test_an_id_in_capitals_is_answered_with_how_it_is_written(served: Served) -> None:
+    sid = served.alice.post("/api/sessions/", json={}).json()["_id"]
+    r = served.alice.get(f"/api/sessions/{sid.upper()}")
+    assert (r.status_code, r.json()["detail"]) == (
+        404,
+        f"no session '{sid.upper()}' (ids are 24 hexadecimal digits in lowercase: '{sid}')",
+    )
+
+    async def handshake() -> websockets.InvalidStatus:
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(f"{served.server.ws_url}/ws/{sid.upper()}?token={served.alice_key}")
+        return refused.value
+
+    refused = asyncio.run(handshake())
+    assert refused.response.status_code == 404
+    assert f"in lowercase: '{sid}'" in json.loads(refused.response.body)["detail"]

@@ -12,14 +12,22 @@ from ._app import ServerState
 from ._auth import USER_LIMIT_DEFERRED, Principal, ensure_owner
 from ._errors import quoted
 
-__all__ = ["load_orchestration", "load_session", "load_thread", "load_to_stop"]
+__all__ = ["id_rule", "load_orchestration", "load_session", "load_thread", "load_to_stop"]
 
 _T = TypeVar("_T")
 
 
+def id_rule(ident: str, also: str = "") -> str:
+    """Why `ident` (not an id) names nothing, for its 404: what ids are; for one in capitals (`6B14A3FD…`, read
+    from a log or a tool that prints hexadecimal so), that they are written in lowercase, and how it is written."""
+    if is_object_id(ident.lower()):
+        return f"(ids are 24 hexadecimal digits in lowercase{also}: {ident.lower()!r})"
+    return f"(ids are 24 hexadecimal digits{also})"
+
+
 def _check_id(kind: str, ident: str) -> None:
     if not is_object_id(ident):
-        raise NotFound(f"no {kind} {quoted(ident)} (ids are 24 hexadecimal digits)")
+        raise NotFound(f"no {kind} {quoted(ident)} {id_rule(ident)}")
 
 
 async def load_session(state: ServerState, principal: Principal, session_id: str) -> Session:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .._ids import is_object_id
 from ..exceptions import NotFound
 from ..records import ApiKey
+from ._access import id_rule
 from ._app import state_of
 from ._auth import Principal, principal_of
 from ._errors import ERROR_RESPONSES, ApiError, ErrorBody, quoted
@@ -144,7 +145,7 @@ async def revoke_key(key_id: str, request: Request) -> Response:
     404 when there is no such key."""
     _admin(request)
     if not is_object_id(key_id):
-        raise NotFound(f"no API key {quoted(key_id)} (ids are 24 hexadecimal digits, as `keys list` shows them)")
+        raise NotFound(f"no API key {quoted(key_id)} {id_rule(key_id, ', as `keys list` shows them')}")
     state = state_of(request)
     key = await state.store.revoke_api_key(key_id)
     state.auth.forget(key_id)
