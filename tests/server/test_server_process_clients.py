@@ -77,3 +77,11 @@ def test_an_id_in_capitals_is_answered_with_how_it_is_written(served: Served) ->
     refused = asyncio.run(handshake())
     assert refused.response.status_code == 404
     assert f"in lowercase: '{sid}'" in json.loads(refused.response.body)["detail"]
+
+
+def test_a_user_list_path_with_the_user_left_empty_says_so(served: Served) -> None:
+    r = served.alice.get("/api/sessions/user/")
+    assert (r.status_code, r.json()["detail"]) == (
+        404,
+        "no user given: the sessions of a user are listed at /api/sessions/user/{user_id}",
+    )

@@ -256,3 +256,21 @@ def test_a_session_whose_only_judge_is_its_only_model_is_refused(api: Api) -> No
     assert r.status_code == 400, r.text
     assert r.json()["detail"].startswith("no model can judge the answers of sim:gpt-4.1: a judge must be another model")
     assert api.client.get("/api/sessions/user/alice", headers=api.alice).json() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("/api/sessions/user/", "no user given: the sessions of a user are listed at /api/sessions/user/{user_id}"),
+        ("/api/sessions/user", "no user given: the sessions of a user are listed at /api/sessions/user/{user_id}"),
+        (
+            "/api/threads/session/",
+            "no session given: the threads of a session are listed at /api/threads/session/{session_id}",
+        ),
+    ],
+)
+def test_a_list_path_with_its_id_left_empty_says_so(api: Api, path: str, detail: str) -> None:
+    """`f"/api/sessions/user/{user_id}"` with an empty `user_id` was answered "no session 'user' (ids are 24
+    hexadecimal digits)", as if the client had given a session id."""
+    r = api.client.get(path, headers=api.alice)
+    assert (r.status_code, r.json()["detail"]) == (404, detail)

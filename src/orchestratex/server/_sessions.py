@@ -57,6 +57,13 @@ async def list_user_sessions(user_id: str, request: Request, limit: Limit = 100,
     return await stream_documents(lambda n, at: store.list_sessions(user_id, limit=n, offset=at), limit, offset)
 
 
+@router.get("/user", include_in_schema=False)
+async def no_user_named() -> Response:
+    """`GET /api/sessions/user/` (a user id left empty) was read as the session `user`: "no session 'user' (ids are 24
+    hexadecimal digits)" sent the client looking for a session id it never meant to give."""
+    raise NotFound("no user given: the sessions of a user are listed at /api/sessions/user/{user_id}")
+
+
 @router.get("/{session_id}", response_model=Session, summary="Get Session")
 async def get_session(session_id: str, request: Request) -> Response:
     user = principal_of(request)

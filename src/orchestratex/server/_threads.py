@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from ..exceptions import NotFound
 from ._access import load_session, load_thread
 from ._app import state_of
 from ._auth import principal_of
@@ -44,6 +45,12 @@ async def list_session_threads(session_id: str, request: Request, limit: Limit =
     return await stream_documents(
         lambda n, at: state.store.list_threads(session_id, limit=n, offset=at), limit, offset, headers
     )
+
+
+@router.get("/session", include_in_schema=False)
+async def no_session_named() -> Response:
+    """`GET /api/threads/session/` (a session id left empty) was read as the thread `session`."""
+    raise NotFound("no session given: the threads of a session are listed at /api/threads/session/{session_id}")
 
 
 @router.get("/{thread_id}", response_model=Thread, summary="Get Thread")
