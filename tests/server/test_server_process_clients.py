@@ -85,3 +85,16 @@ def test_a_user_list_path_with_the_user_left_empty_says_so(served: Served) -> No
         404,
         "no user given: the sessions of a user are listed at /api/sessions/user/{user_id}",
     )
+
+
+def test_a_prompt_ending_in_half_an_emoji_is_refused_saying_where(served: Served) -> None:
+    """A JavaScript client that cut a string between the two halves of an emoji sends `"…\\ud83d"`."""
+    sid = served.alice.post("/api/sessions/", json={}).json()["_id"]
+    body = json.dumps({"session_id": sid, "original_prompt": "Summarise this \ud83d"})  # (the escape, in ASCII)
+    r = served.alice.post("/api/threads/", content=body, headers={"Content-Type": "application/json"})
+    assert (r.status_code, r.json()["detail"]) == (
+        400,
+        "original_prompt holds a lone surrogate ('\\ud83d' at character 15), which is not text: send valid Unicode"
+        " (a JSON \\u escape of a surrogate must be one of a pair)",
+    )
+    assert served.alice.get(f"/api/threads/session/{sid}").json() == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from .conftest import Api
@@ -72,3 +74,34 @@ def test_a_blank_prompt_is_refused_by_the_library_with_400(api: Api, blank: str)
     assert r.status_code == 400
     assert r.json()["detail"] == "the prompt is empty: give the text to orchestrate"
     assert api.client.get(f"/api/threads/session/{sid}", headers=api.alice).json() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "value"),
+    [
+        ("/api/threads/", "original_prompt", "Summarise this 😀"[:-1] + "\ud83d"),
+        ("/api/threads/", "context", "\ud800"),
+        ("/api/sessions/", "user_id", "al\udc00"),
+        ("/api/orchestration/start", "prompt", "\ud800"),
+    ],
+)
+def test_a_text_holding_a_lone_surrogate_is_refused_alike_in_every_field(
+    api: Api, path: str, field: str, value: str
+) -> None:
+    """An emoji cut in two by a UTF-16 client (`"\\ud83d"` in the JSON) was answered 400 naming the field and where
+    in `context`, but 422 "Input should be a valid string, unable to parse raw data as a unicode string" in a prompt,
+    an id or a user id."""
+    sid = api.session()["_id"]
+    body = {
+        "/api/threads/": {"session_id": sid, "original_prompt": "x"},
+        "/api/sessions/": {},
+        "/api/orchestration/start": {"thread_id": api.thread(sid)["_id"]},
+    }[path]
+    content = json.dumps({**body, field: value})  # (ASCII: the lone surrogate as a `\u` escape, as clients send it)
+    r = api.client.post(path, content=content, headers={**api.admin, "Content-Type": "application/json"})
+    at = len(value) - 1  # (each value ends with its lone surrogate)
+    assert r.status_code == 400
+    assert r.json()["detail"] == (
+        f"{field} holds a lone surrogate ({value[at]!r} at character {at}), which is not text: send valid Unicode"
+        " (a JSON \\u escape of a surrogate must be one of a pair)"
+    )

@@ -29,6 +29,7 @@ from ..exceptions import (
     UnknownModelError,
     UserError,
 )
+from ..orchestrator._chat import check_text
 from ._numbers import number_message
 
 __all__ = [
@@ -184,10 +185,26 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     errors = [{"loc": _loc(err["loc"]), "msg": number_message(err), "type": err["type"]} for err in exc.errors()]
     if any(err["type"] == "json_invalid" for err in errors):
         return error_response(400, "the request body is not valid JSON")
+    surrogate = _lone_surrogate(exc)
+    if surrogate is not None:
+        return error_response(400, surrogate)
     detail = _whole_body(request, errors)
     if detail is None:
         detail = "; ".join(f"{_field(err['loc'])}: {err['msg']}" for err in errors) or "invalid request"
     return error_response(422, detail, errors=errors)
+
+
+def _lone_surrogate(exc: RequestValidationError) -> str | None:
+    """The library's refusal of a text holding a lone surrogate (`"\\ud83d"`, half a JSON escape pair: an emoji cut
+    in two by a UTF-16 client), for a field pydantic refused as such (one with a length limit: a prompt, an id), so
+    that it is answered as the library answers it for the others (`context`: 400 naming the field and where)."""
+    for err in exc.errors():
+        if err["type"] == "string_unicode" and isinstance(err.get("input"), str):
+            try:
+                check_text(_field(_loc(err["loc"])), err["input"])
+            except UserError as refused:
+                return refused.message
+    return None
 
 
 def _whole_body(request: Request, errors: list[dict[str, Any]]) -> str | None:
