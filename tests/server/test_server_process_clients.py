@@ -98,3 +98,12 @@ def test_a_prompt_ending_in_half_an_emoji_is_refused_saying_where(served: Served
         " (a JSON \\u escape of a surrogate must be one of a pair)",
     )
     assert served.alice.get(f"/api/threads/session/{sid}").json() == []
+
+
+def test_settings_null_takes_the_defaults(served: Served) -> None:
+    created = served.alice.post("/api/sessions/", json={"max_iterations": 1, "settings": None})
+    assert created.status_code == 201, created.text
+    body = {"session_id": created.json()["_id"], "original_prompt": "Name a prime"}
+    tid = served.alice.post("/api/threads/", json=body).json()["_id"]
+    started = served.alice.post("/api/orchestration/start", json={"thread_id": tid, "settings": None})
+    assert started.status_code == 202, started.text

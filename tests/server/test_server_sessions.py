@@ -274,3 +274,18 @@ def test_a_list_path_with_its_id_left_empty_says_so(api: Api, path: str, detail:
     hexadecimal digits)", as if the client had given a session id."""
     r = api.client.get(path, headers=api.alice)
     assert (r.status_code, r.json()["detail"]) == (404, detail)
+
+
+def test_settings_null_is_settings_left_out(api: Api) -> None:
+    """`"settings": null` (an unset option, as typed clients serialise it) was refused with 422 "Input should be a
+    valid dictionary or object to extract fields from", although `"user_id": null` and `"max_iterations": null` mean
+    "the default"."""
+    r = api.client.post(
+        "/api/sessions/", json={"user_id": None, "max_iterations": None, "settings": None}, headers=api.alice
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["settings"] == {"preferred_models": None, "cost_limit": None, "judges": None, "judging": None}
+    tid = api.thread(r.json()["_id"])["_id"]
+    started = api.client.post("/api/orchestration/start", json={"thread_id": tid, "settings": None}, headers=api.alice)
+    assert started.status_code == 202, started.text
+    assert started.json()["settings"]["max_iterations"] == 5

@@ -112,6 +112,15 @@ class SessionSettingsIn(_In):
     """`when_needed` returns an answer unjudged when no decision depends on its verdict (e.g. one iteration)."""
 
 
+def _unset_if_null(value: object) -> object:
+    """`"settings": null` as `settings` left out (its defaults), as `null` is for every other optional field (a client
+    serialising an unset option as `null`, as JSON encoders of typed models do)."""
+    return {} if value is None else value
+
+
+Settings = BeforeValidator(_unset_if_null)
+
+
 class SessionCreate(_In):
     """`POST /api/sessions/`."""
 
@@ -119,7 +128,7 @@ class SessionCreate(_In):
     """The session's owner; defaults to the API key's user. A non-admin key may only name its own user."""
     max_iterations: Integer | None = Field(default=None, ge=1, le=50)
     """Most attempts per orchestration (default 5)."""
-    settings: SessionSettingsIn = Field(default_factory=SessionSettingsIn)
+    settings: Annotated[SessionSettingsIn, Settings] = Field(default_factory=SessionSettingsIn)
 
 
 class SessionStatusUpdate(_In):
@@ -154,7 +163,7 @@ class OrchestrationStart(_In):
     thread_id: str = _ID
     prompt: str | None = Field(default=None, min_length=1)
     """Defaults to the thread's `original_prompt`."""
-    settings: StartSettings = Field(default_factory=StartSettings)
+    settings: Annotated[StartSettings, Settings] = Field(default_factory=StartSettings)
 
 
 class ModelOut(BaseModel):
