@@ -10,6 +10,9 @@ from orchestratex.server import create_app
 from orchestratex.server._redact import LOGGERS, TokenRedactingFilter, install_token_redaction, redact
 from orchestratex.stores import MemoryStore
 
+_KEY = "ox_" + "Zq3-x_9" * 6 + "K"
+"""A key as `orchestratex keys create` prints one: `ox_` and 43 URL-safe characters."""
+
 
 @pytest.mark.parametrize(
     ("path", "expected"),
@@ -22,6 +25,14 @@ from orchestratex.stores import MemoryStore
         ("/ws/abc?tok%65n=ox_secret", "/ws/abc?tok%65n=***"),  # the server decodes the name: so does the filter
         ("/ws/abc?since=1&%74%6F%6B%65%6E=ox_secret", "/ws/abc?since=1&%74%6F%6B%65%6E=***"),
         ("/ws/abc?t%6Fken=ox_secret&since=2", "/ws/abc?t%6Fken=***&since=2"),
+        # a key where the server takes none (as other APIs take theirs), logged all the same: it was kept whole
+        (f"/api/models/?api_key={_KEY}", "/api/models/?api_key=ox_***"),
+        (f"/api/models/?key={_KEY}&x=1", "/api/models/?key=ox_***&x=1"),
+        (f"/api/sessions/user/{_KEY}", "/api/sessions/user/ox_***"),
+        (
+            "/api/models/box_of_words_that_is_long_enough_to_look_like_it",
+            "/api/models/box_of_words_that_is_long_enough_to_look_like_it",
+        ),
     ],
 )
 def test_redact_replaces_only_token_values(path: str, expected: str) -> None:

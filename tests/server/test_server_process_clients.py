@@ -107,3 +107,12 @@ def test_settings_null_takes_the_defaults(served: Served) -> None:
     tid = served.alice.post("/api/threads/", json=body).json()["_id"]
     started = served.alice.post("/api/orchestration/start", json={"thread_id": tid, "settings": None})
     assert started.status_code == 202, started.text
+
+
+def test_a_key_sent_in_another_query_parameter_stays_out_of_the_log(served: Served) -> None:
+    """`?api_key=` and `?key=` are how other APIs take a key: the server reads neither (401), but logged it whole."""
+    for name in ("api_key", "key"):
+        r = httpx.get(f"{served.server.base_url}/api/models/?{name}={served.alice_key}", timeout=30)
+        assert r.status_code == 401
+    assert served.alice_key not in served.server.log()
+    assert "/api/models/?api_key=ox_*** HTTP/1.1" in served.server.log()

@@ -3,7 +3,8 @@
 A browser's WebSocket can only carry its key as `?token=<key>`; uvicorn writes that path to the
 `uvicorn.access` log (HTTP) and the `uvicorn.error` log (WebSocket handshakes). The filter here
 replaces the value of every `token` query parameter with `***` before a record is written, also when
-the parameter's name is percent-encoded (`?tok%65n=`), as the server decodes it.
+the parameter's name is percent-encoded (`?tok%65n=`), as the server decodes it, and any API key sent
+elsewhere in the URL (`?api_key=ox_…`, a key pasted into the path) with `ox_***`.
 """
 
 from __future__ import annotations
@@ -26,9 +27,17 @@ def _redact_param(match: re.Match[str]) -> str:
     return f"{sep}{match.group(2)}=***" if name.lower() == "token" and value else match.group(0)
 
 
+_KEY = re.compile(r"(?<![A-Za-z0-9_-])ox_[A-Za-z0-9_-]{32,}")
+"""An API key (`ox_` and 43 URL-safe characters) wherever a client put it: `?api_key=`, `?key=` (as other APIs take
+theirs), a path segment. The server reads none of those, but uvicorn logs the path as sent."""
+
+
 def redact(text: str) -> str:
-    """`text` with the value of each `token` query parameter replaced by `***`, however its name is encoded."""
-    return _PARAM.sub(_redact_param, text) if "=" in text else text
+    """`text` with the value of each `token` query parameter replaced by `***`, however its name is encoded, and any
+    API key elsewhere in it by `ox_***`."""
+    if "=" in text:
+        text = _PARAM.sub(_redact_param, text)
+    return _KEY.sub("ox_***", text) if "ox_" in text else text
 
 
 class TokenRedactingFilter(logging.Filter):
