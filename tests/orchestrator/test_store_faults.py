@@ -165,13 +165,15 @@ async def test_a_full_database_is_retried_until_space_returns(tmp_path: Path) ->
         return "x" * 40_000
 
     async with make(store, FunctionProvider(fn), PATIENT) as orch:
+        for model in orch.catalog:  # (room for the 40 KB answer: a longer one would be cut at the call's cap)
+            orch.catalog.update(model.name, max_output_tokens=10_000)
         session = await orch.create_session("alice", cost_limit=5.0)
         await limit_pages(store)
         with pytest.raises(StoreUnavailable, match="SQLITE_FULL"):  # the fault is real: a write fails now
             await store.create_thread(Thread(session_id=session.id, user_id="alice", original_prompt="x" * 40_000))
         await unlimit_pages(store)
         state["full"] = 0
-        result = await orch.run("Hello", session=session, max_iterations=1)
+        result = await orch.run("Hello", session=session, max_iterations=1, max_output_tokens=10_000)
         assert state["full"] > 0
         assert result.status == "completed" and len(result.final_response or "") == 40_000
         assert await ledger_problems(store, session.id) == []

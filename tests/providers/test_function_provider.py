@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 import orchestratex.providers
 from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.exceptions import ProviderTimeout, RateLimited, UserError
+from orchestratex.orchestrator import Orchestrator
 from orchestratex.providers import (
     FunctionProvider,
     Generation,
@@ -159,3 +161,74 @@ async def test_serves_catalog_models_as_an_async_context_manager() -> None:
         generation = await provider.generate(make_request(model=model))
     assert generation.text == "answer from openai:gpt-4.1"
     assert generation.cost == model.cost(generation.usage)
+
+
+async def test_an_answer_longer_than_its_output_cap_is_cut_there() -> None:
+    # A model stops at the request's cap; the judging reserved with the answer holds no more of it.
+    generation = await FunctionProvider(lambda request: "word " * 100).generate(make_request(max_output_tokens=10))
+    assert generation.text == ("word " * 100)[:40]
+    assert generation.usage.output_tokens == 10
+    assert generation.finish_reason == "length"
+    assert generation.cost == MODEL.cost(generation.usage)
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_a_generated_answer_stops_being_read_at_its_output_cap(is_async: bool) -> None:
+    read: list[int] = []
+
+    def pieces(request: GenerationRequest) -> Any:
+        def sync() -> Any:
+            for i in range(100):
+                read.append(i)
+                yield "abcdef"
+
+        async def asynchronous() -> Any:
+            for i in range(100):
+                read.append(i)
+                yield "abcdef"
+
+        return asynchronous() if is_async else sync()
+
+    streamed: list[str] = []
+
+    async def sink(text: str) -> None:
+        streamed.append(text)
+
+    generation = await FunctionProvider(pieces).generate_stream(make_request(max_output_tokens=5), sink)
+    assert generation.text == "abcdef" * 3 + "ab" == "".join(streamed)
+    assert (generation.usage.output_tokens, generation.finish_reason) == (5, "length")
+    assert len(read) == 4
+
+
+async def test_a_verdict_longer_than_its_cap_is_kept_whole_and_counted_at_the_cap() -> None:
+    verdict = '{"score": 9, "feedback": "' + "fine " * 50 + '"}'
+    request = make_request(max_output_tokens=8, purpose="judge", json_output=True)
+    generation = await FunctionProvider(lambda request: verdict).generate(request)
+    assert generation.text == verdict
+    assert (generation.usage.output_tokens, generation.finish_reason) == (8, "length")
+
+
+async def test_an_answer_that_fits_its_cap_is_whole_and_stops() -> None:
+    generation = await FunctionProvider(lambda request: "x" * 40).generate(make_request(max_output_tokens=10))
+    assert (generation.text, generation.usage.output_tokens, generation.finish_reason) == ("x" * 40, 10, "stop")
+
+
+def test_a_run_over_long_scripted_answers_keeps_its_cost_limit() -> None:
+    # Scripted answers of 20,000 characters: each was billed in full (about 5,000 output tokens) whatever cap the
+    # call was sent, so a $0.02 run spent $0.05 and stopped `failed` after paying for an answer no judge could read.
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 5, "feedback": "more detail " * 100})
+        return "word " * 4000
+
+    catalog = ModelCatalog(
+        ModelProfile(name=f"function:{n}", input_cost_per_1k=0.001, output_cost_per_1k=0.01) for n in "abc"
+    )
+    orchestrator = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog)
+    for limit in (0.02, 0.05):
+        result = orchestrator.run_sync("Write at length", max_iterations=3, cost_limit=limit)
+        assert result.total_cost <= limit
+        assert result.overage_cost == 0
+        assert result.status == "completed", result.error
+        assert all(not it.errors for it in result.orchestration.iterations)
+    orchestrator.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+import sys
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, ClassVar, TypeAlias
@@ -41,6 +42,10 @@ class FunctionProvider(Provider):
       (0 for an unpriced model).
     - A (sync or async) generator of `str` is the answer in pieces: `generate_stream` hands each
       piece on as it is produced (a stand-in for a streaming model), `generate` joins them.
+    - As a model stops at the request's `max_output_tokens`, an answer (text or pieces) longer than four
+      characters per token of it is cut there, with finish reason `length`, and a judge's longer verdict
+      (kept whole: cut, it would not parse) is counted at that many tokens: a call never costs more than
+      the worst case the budget reserved for it.
     - A returned `Generation` is passed through unchanged, unless it reports neither usage nor cost: then
       its usage is estimated as a str's is (an answer is never counted free). Set its `reported_cost` to make the call
       cost what your function says, as a provider that reports its own billing does (the orchestrator
@@ -94,8 +99,10 @@ class FunctionProvider(Provider):
         result = self.fn(request)
         if type(result) is not str and inspect.isawaitable(result):  # (a str is never awaitable: no ABC check)
             result = await result
+        room = _room(request)
         if isinstance(result, str):
-            text = result
+            text = result if len(result) <= room else result[:room]
+            over = len(result) > room
             if on_text is not None and text:
                 await on_text(text)
         elif isinstance(result, Generation):
@@ -107,16 +114,10 @@ class FunctionProvider(Provider):
                 usage = _estimated(request, result.text)
                 return result.model_copy(update={"usage": usage, "cost": _cost(request, usage)})
             return result
-        elif isinstance(result, AsyncIterable):
-            pieces = []
-            async for piece in result:
-                pieces.append(await self._piece(piece, on_text))
-            text = "".join(pieces)
-        elif isinstance(result, Iterable) and not isinstance(result, (Mapping, bytes, bytearray)):
-            pieces = []
-            for piece in result:
-                pieces.append(await self._piece(piece, on_text))
-            text = "".join(pieces)
+        elif isinstance(result, AsyncIterable) or (
+            isinstance(result, Iterable) and not isinstance(result, (Mapping, bytes, bytearray))
+        ):
+            text, over = await self._join(result, room, on_text)
         else:
             raise self._bad(result)
         latency_ms = (time.perf_counter() - start) * 1000.0
@@ -125,18 +126,40 @@ class FunctionProvider(Provider):
             text=text,
             usage=usage,
             latency_ms=latency_ms,
-            finish_reason="stop",
+            finish_reason="length" if over or _ceil_quarter(len(text)) > request.max_output_tokens else "stop",
             model_name=request.model.name,
             cost=_cost(request, usage),
             reported_cost=None,  # (pricing sets `catalog_cost`: then every field is given, and the set is shared)
         )
 
-    async def _piece(self, piece: object, on_text: TextSink | None) -> str:
+    async def _join(
+        self, result: AsyncIterable[object] | Iterable[object], room: int, on_text: TextSink | None
+    ) -> tuple[str, bool]:
+        """The answer a generator yields, handed on piece by piece, and whether it was cut at its `room`."""
+        pieces: list[str] = []
+        if isinstance(result, AsyncIterable):
+            async for piece in result:
+                if not await self._piece(pieces, piece, room, on_text):
+                    return "".join(pieces), True
+        else:
+            for piece in result:
+                if not await self._piece(pieces, piece, room, on_text):
+                    return "".join(pieces), True
+        return "".join(pieces), False
+
+    async def _piece(self, pieces: list[str], piece: object, room: int, on_text: TextSink | None) -> bool:
+        """Add a yielded piece to `pieces` and hand it on; False once the answer is cut at its room (the rest of the
+        generator is not read, as a model stops writing at its cap)."""
         if not isinstance(piece, str):
             raise self._bad(piece, "yielded")
+        left = room - sum(map(len, pieces))
+        fits = len(piece) <= left
+        if not fits:
+            piece = piece[:left]
+        pieces.append(piece)
         if on_text is not None and piece:
             await on_text(piece)
-        return piece
+        return fits
 
     def _bad(self, result: object, verb: str = "returned") -> UserError:
         # a dict was iterated as pieces: its keys ("score", "feedback") became the answer
@@ -169,11 +192,19 @@ class FunctionProvider(Provider):
         return f"FunctionProvider({getattr(self.fn, '__qualname__', self.fn)!r}, name={self.name!r})"
 
 
+def _room(request: GenerationRequest) -> int:
+    """How many characters an answer to `request` may hold: four per token of its output cap, where a model stops
+    (the judging reserved with an answer holds no more of it). A judge's verdict is kept whole (cut, it would not
+    parse): its usage alone is capped."""
+    return sys.maxsize if request.purpose == "judge" else 4 * request.max_output_tokens
+
+
 def _estimated(request: GenerationRequest, text: str) -> Usage:
-    """The usage of an answer `text` to `request`, at about four characters a token."""
+    """The usage of an answer `text` to `request`, at about four characters a token, and no more output tokens
+    than the request's cap (a model stops there, and the budget reserved for no more)."""
     return Usage(
         input_tokens=_ceil_quarter(sum([len(message.content) for message in request.messages])),
-        output_tokens=_ceil_quarter(len(text)),
+        output_tokens=min(_ceil_quarter(len(text)), request.max_output_tokens),
         cached_input_tokens=0,
         reasoning_tokens=0,
     )
