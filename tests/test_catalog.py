@@ -154,3 +154,19 @@ def test_a_catalog_shows_its_models_and_watched_files_not_an_address(tmp_path: P
     path = tmp_path / "models.toml"
     path.write_text('[[models]]\nname = "sim:c"\ncost_per_1k_tokens = 0\n', encoding="utf-8")
     assert repr(pair.watch(path)) == f"ModelCatalog(3 models: ['sim:a', 'sim:b', 'sim:c'], watching {str(path)!r})"
+
+
+def test_a_catalog_of_one_profile_and_a_provider_name_where_a_list_goes_are_refused_saying_what_to_write() -> None:
+    # ModelCatalog(profile) said "a catalog holds ModelProfile objects, not tuple" (the profile's fields, iterated);
+    # with_only("openai") read the name letter by letter and returned a catalog of no model without a word.
+    profile = ModelProfile(name="acme:mini", cost_per_1k_tokens=0.001)
+    with pytest.raises(UserError, match=r"a list of ModelProfile objects, not one \('acme:mini'\): write ModelCatalog"):
+        ModelCatalog(profile)  # type: ignore[arg-type]
+    catalog = ModelCatalog.default()
+    with pytest.raises(UserError, match=r"write with_only\(\['openai'\]\)"):
+        catalog.with_only("openai")
+    with pytest.raises(UserError, match="a list of provider names, not int"):
+        catalog.with_only(5)  # type: ignore[arg-type]
+    only = catalog.with_only(["openai"])
+    assert len(only) > 0 and {m.provider for m in only} == {"openai"}
+    assert ModelCatalog([profile]).get("acme:mini") == profile

@@ -230,6 +230,11 @@ class ModelCatalog:
                 f"ModelCatalog({str(models)!r}) takes ModelProfile objects: read a catalog file with"
                 " ModelCatalog.from_file(path)"
             )
+        if isinstance(models, ModelProfile):  # (iterated, a pydantic model gives its (field, value) pairs)
+            raise UserError(
+                f"ModelCatalog takes a list of ModelProfile objects, not one ({models.name!r}): write"
+                " ModelCatalog([profile])"
+            )
         for model in models:
             self.add(model)
         for alias, target in (aliases or {}).items():
@@ -459,6 +464,10 @@ class ModelCatalog:
     def with_only(self, providers: Iterable[str]) -> ModelCatalog:
         """A catalog keeping only the models of `providers` (and the aliases that still resolve); it follows
         this catalog's later changes."""
+        if isinstance(providers, str):  # (read letter by letter, it kept no model)
+            raise UserError(f"with_only takes a list of provider names: write with_only([{providers!r:.60}])")
+        if not isinstance(providers, Iterable):
+            raise UserError(f"with_only takes a list of provider names, not {type(providers).__name__}")
         keep = set(providers)
 
         def build(source: ModelCatalog) -> tuple[list[ModelProfile], dict[str, str]]:
