@@ -75,3 +75,19 @@ def test_a_run_with_a_bad_count_tokens_fails_naming_it() -> None:
     result = Orchestrator(providers=[provider], catalog=catalog).run_sync("Hi", max_iterations=1)
     assert result.status == "failed" and result.total_cost == 0.0  # nothing was reserved against -5 tokens
     assert "count_tokens of FunctionProvider 'function' returned -5" in (result.orchestration.error or "")
+
+
+async def test_a_function_provider_without_a_catalog_of_its_models_says_how_to_give_one() -> None:
+    # The commonest first try: the default catalog has no `function:` model, and the error said "(the catalog is
+    # empty) … Enable a model, configure its provider, or choose other models", of a catalog the user never gave.
+    from orchestratex.exceptions import ConfigurationError
+
+    orchestrator = Orchestrator(providers=[FunctionProvider(lambda request: "42", name="fake")])
+    with pytest.raises(ConfigurationError) as caught:
+        await orchestrator.run("What is six times seven?")
+    message = str(caught.value)
+    assert "it has no model of the configured providers (fake)" in message
+    assert "catalog=ModelCatalog([ModelProfile(name='fake:my-model'" in message
+    assert "the catalog is empty" not in message
+    assert await orchestrator.store.list_orchestrations() == []
+    await orchestrator.aclose()

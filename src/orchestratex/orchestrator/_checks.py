@@ -135,6 +135,14 @@ def _no_model(orchestrator: Orchestrator, allowed: set[str] | None) -> str:
             "no provider is configured: set a provider's API key (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY), "
             "pass Orchestrator(providers=[...]), or use the simulated models (Orchestrator(simulate=True))"
         )
+    if allowed is None and not len(orchestrator.catalog):
+        name = sorted(providers)[0]
+        return (
+            f"no model of the catalog can answer: it has no model of the configured providers "
+            f"({', '.join(sorted(providers))}). A model is served by the provider named before the colon of its name:"
+            f" give the orchestrator a catalog of them, e.g. Orchestrator(providers=[...], catalog=ModelCatalog("
+            f"[ModelProfile(name='{name}:my-model', input_cost_per_1k=0.001, output_cost_per_1k=0.002)]))"
+        )
     models = [m for m in orchestrator.catalog if allowed is None or m.name in allowed]
     reasons: dict[str, list[str]] = {}
     for m in models:
