@@ -9,7 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-from orchestratex import FunctionProvider, GenerationRequest, Orchestrator, RunResult
+import pytest
+
+from orchestratex import FunctionProvider, GenerationRequest, Orchestrator, RunResult, UserError
 
 from ..helpers import catalog
 
@@ -91,3 +93,15 @@ def test_suspend_from_another_event_loop_leaves_a_run_sync_run_resumable() -> No
         assert not thread.is_alive() and isinstance(got.get("error"), BaseException)
         stored = orch._portal.call(orch.store.get_orchestration(oid))
         assert stored.status == "running" and stored.abandoned_calls == 1
+
+
+def test_start_outside_an_event_loop_says_to_call_it_from_async_code() -> None:
+    # It raised asyncio's bare "RuntimeError: no running event loop" and warned "coroutine 'Orchestrator.drive' was
+    # never awaited"; the prepared orchestration stays pending, and runs to its end from synchronous code.
+    orch = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b"))
+    doc = asyncio.run(orch.prepare("Hello"))
+    with pytest.raises(UserError, match=r"start\(\) runs the orchestration in a task of the running event loop"):
+        orch.start(doc)
+    assert asyncio.run(orch.store.get_orchestration(doc.id)).status == "pending"
+    assert asyncio.run(orch.drive(doc.id)).status == "completed"
+    orch.close()

@@ -398,7 +398,14 @@ class Orchestrator:
         self, orchestration: Orchestration | str, *, on_delta: DeltaSink | None = None
     ) -> asyncio.Task[RunResult]:
         """Drive a prepared orchestration in the background; `cancel(id)` stops it. With `on_delta`, its
-        generations stream to it (as `drive`'s)."""
+        generations stream to it (as `drive`'s). Call it from async code: the task runs on the running event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # (asyncio said only "no running event loop", and warned of a coroutine never awaited)
+            raise UserError(
+                "start() runs the orchestration in a task of the running event loop: call it from async code, or run "
+                "it to its end from synchronous code with run_sync(...) (or asyncio.run(orchestrator.drive(id)))"
+            ) from None
         return start_task(self, orchestration, on_delta)
 
     async def cancel(self, orchestration_id: str) -> bool:
