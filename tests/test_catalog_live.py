@@ -232,3 +232,31 @@ def test_a_watch_interval_that_is_no_number_of_seconds_is_refused(interval: obje
     with pytest.raises(ConfigurationError, match="watch interval"):
         catalog.watch(path, interval=interval)  # type: ignore[arg-type]
     assert len(catalog) == 0
+
+
+def test_an_orchestrators_derived_catalog_pickles_and_still_follows_its_source() -> None:
+    # `Orchestrator(providers=[SimulatedProvider()]).catalog` (a `simulated().with_only(...)` of the default catalog)
+    # could not be pickled — "Can't pickle local object 'ModelCatalog.simulated.<locals>.build'" — so it could not be
+    # handed to a ProcessPoolExecutor or multiprocessing worker; nor could a derived catalog once changed itself.
+    import pickle
+
+    from orchestratex import Orchestrator, SimulatedProvider
+
+    catalog = Orchestrator(providers=[SimulatedProvider(seed=0, latency_scale=0)]).catalog
+    catalog.set_status("gpt4", "disabled")
+    catalog.alias("fast", "sim:gpt-4o-mini")
+    catalog.remove("sim:o3")
+    copy = pickle.loads(pickle.dumps(catalog))
+    assert [m.name for m in copy] == [m.name for m in catalog]
+    assert copy.get("gpt4").status == "disabled" and copy.get("fast").name == "sim:gpt-4o-mini"
+    assert "sim:o3" not in copy
+    only = pickle.loads(pickle.dumps(ModelCatalog.default().with_only(["anthropic"])))
+    assert {m.provider for m in only} == {"anthropic"}
+    # the copy's source came with it: a change there reaches the copy, its own changes kept
+    link = copy._derivation
+    assert link is not None
+    while link.source._derivation is not None:
+        link = link.source._derivation
+    link.source.update("openai:gpt-4o", quality=9.5)
+    assert copy.get("sim:gpt-4o").quality == 9.5 and copy.get("gpt4").status == "disabled"
+    assert "sim:o3" not in copy and copy.get("fast").name == "sim:gpt-4o-mini"

@@ -346,7 +346,7 @@ class ModelCatalog:
         if model.name in self._models and not replace:
             raise ConfigurationError(f"model {model.name!r} is already in the catalog (pass replace=True)")
         self._refuse_aliases_naming_models(model.name, model.aliases)
-        self._record(lambda: self._put(model))
+        self._record(partial(self._put, model))
         return model
 
     def update(self, name: str, **fields: Any) -> ModelProfile:
@@ -366,7 +366,7 @@ class ModelCatalog:
             where = ".".join(str(p) for p in first["loc"])
             raise ConfigurationError(f"cannot update {current.name!r}: {where} {first['msg']}".strip()) from exc
         self._refuse_aliases_naming_models(model.name, model.aliases)
-        self._record(lambda: self._put(model, keep_missing=True))
+        self._record(partial(self._put, model, keep_missing=True))
         return model
 
     def set_status(self, name: str, status: ModelStatus) -> ModelProfile:
@@ -377,11 +377,11 @@ class ModelCatalog:
         """Make `alias` resolve to the model `target`."""
         resolved = self.get(target).name
         self._refuse_aliases_naming_models(resolved, (alias,))
-        self._record(lambda: self._alias(alias, resolved))
+        self._record(partial(self._alias, alias, resolved))
 
     def remove(self, name: str) -> None:
         resolved = self.get(name).name
-        self._record(lambda: self._drop(resolved))
+        self._record(partial(self._drop, resolved))
 
     @property
     def version(self) -> int:
@@ -468,14 +468,7 @@ class ModelCatalog:
             raise UserError(f"with_only takes a list of provider names: write with_only([{providers!r:.60}])")
         if not isinstance(providers, Iterable):
             raise UserError(f"with_only takes a list of provider names, not {type(providers).__name__}")
-        keep = set(providers)
-
-        def build(source: ModelCatalog) -> tuple[list[ModelProfile], dict[str, str]]:
-            models = [m for m in source if m.provider in keep]
-            names = {m.name for m in models}
-            return models, {a: t for a, t in source.aliases.items() if t in names}
-
-        return self._derive(build)
+        return self._derive(partial(_only_providers, frozenset(providers)))
 
     def simulated(self) -> ModelCatalog:
         """A catalog where every model is served by the offline simulator as `sim:<model>` (it follows this
@@ -484,24 +477,7 @@ class ModelCatalog:
         Prices, windows and priors are kept, and the real names and aliases resolve to the
         simulated models, so code written against real models runs unchanged offline.
         """
-
-        def build(source: ModelCatalog) -> tuple[list[ModelProfile], dict[str, str]]:
-            renamed: dict[str, str] = {}
-            models = []
-            named: dict[str, list[str]] = {}  # the catalog's own aliases of each model (`gpt4`), which the simulated
-            for alias, target in source.aliases.items():  # profile carries, so a `Faults` script may name it so too
-                named.setdefault(target, []).append(alias)
-            for m in source:
-                if m.provider == "sim":
-                    models.append(m)
-                    continue
-                sim_name = f"sim:{m.version}"
-                renamed[m.name] = sim_name
-                aliases = tuple(dict.fromkeys((m.name, *m.aliases, *named.get(m.name, ()))))
-                models.append(m.model_copy(update={"name": sim_name, "provider": "sim", "aliases": aliases}))
-            return models, {a: renamed.get(t, t) for a, t in source.aliases.items()}
-
-        return self._derive(build)
+        return self._derive(_simulated)
 
     def copy(self) -> ModelCatalog:
         """An independent snapshot (it does not follow this catalog's changes)."""
@@ -595,3 +571,29 @@ class ModelCatalog:
         if target in self._models:
             self._aliases[alias] = target
             self._version += 1
+
+
+def _only_providers(keep: frozenset[str], source: ModelCatalog) -> tuple[list[ModelProfile], dict[str, str]]:
+    """`ModelCatalog.with_only`'s models and aliases of `source` (module-level, so a catalog derived so pickles)."""
+    models = [m for m in source if m.provider in keep]
+    names = {m.name for m in models}
+    return models, {a: t for a, t in source.aliases.items() if t in names}
+
+
+def _simulated(source: ModelCatalog) -> tuple[list[ModelProfile], dict[str, str]]:
+    """`ModelCatalog.simulated`'s models and aliases of `source` (a module-level function: a catalog derived so
+    pickles, as one `Orchestrator(providers=[SimulatedProvider()])` makes)."""
+    renamed: dict[str, str] = {}
+    models = []
+    named: dict[str, list[str]] = {}  # the catalog's own aliases of each model (`gpt4`), which the simulated
+    for alias, target in source.aliases.items():  # profile carries, so a `Faults` script may name it so too
+        named.setdefault(target, []).append(alias)
+    for m in source:
+        if m.provider == "sim":
+            models.append(m)
+            continue
+        sim_name = f"sim:{m.version}"
+        renamed[m.name] = sim_name
+        aliases = tuple(dict.fromkeys((m.name, *m.aliases, *named.get(m.name, ()))))
+        models.append(m.model_copy(update={"name": sim_name, "provider": "sim", "aliases": aliases}))
+    return models, {a: renamed.get(t, t) for a, t in source.aliases.items()}
