@@ -260,3 +260,34 @@ def test_an_orchestrators_derived_catalog_pickles_and_still_follows_its_source()
     link.source.update("openai:gpt-4o", quality=9.5)
     assert copy.get("sim:gpt-4o").quality == 9.5 and copy.get("gpt4").status == "disabled"
     assert "sim:o3" not in copy and copy.get("fast").name == "sim:gpt-4o-mini"
+
+
+def test_a_derived_catalogs_own_change_keeps_the_sources_later_changes_to_other_fields(tmp_path: Path) -> None:
+    # A status set on an orchestrator's catalog (derived from the one given: `simulated()`, `with_only`) was kept as
+    # the whole profile of that moment and laid over every rebuild: the source's later new price for that model
+    # (an edit of its watched file, `update`) never reached the orchestrator, which went on reserving and billing
+    # at the old one.
+    from orchestratex import Orchestrator
+
+    path = tmp_path / "models.toml"
+    path.write_text(
+        'include_default = false\n[[models]]\nname = "openai:x"\ncost_per_1k_tokens = 0.001\n'
+        '[[models]]\nname = "openai:y"\ncost_per_1k_tokens = 0.002\n',
+        encoding="utf-8",
+    )
+    source = ModelCatalog.from_file(path, watch=True, interval=0)
+    catalog = Orchestrator(catalog=source, simulate=True).catalog  # the simulated copy of the file's catalog
+    catalog.set_status("openai:x", "deprecated")
+    catalog.update("openai:y", quality=9.0)
+    path.write_text(
+        'include_default = false\n[[models]]\nname = "openai:x"\n'
+        "input_cost_per_1k = 0.004\noutput_cost_per_1k = 0.008\n"
+        '[[models]]\nname = "openai:y"\ncost_per_1k_tokens = 0.002\nquality = 3.0\n',
+        encoding="utf-8",
+    )
+    os.utime(path, (1, 1))  # (another signature, whatever the clock's resolution)
+    x = catalog.get("openai:x")
+    assert (x.name, x.input_cost_per_1k, x.output_cost_per_1k, x.status) == ("sim:x", 0.004, 0.008, "deprecated")
+    assert catalog.get("openai:y").quality == 9.0  # the field the change named stays the change's
+    source.update("openai:x", input_cost_per_1k=0.006, output_cost_per_1k=0.01)
+    assert catalog.get("sim:x").cost(Usage(input_tokens=1000, output_tokens=1000)) == 0.016

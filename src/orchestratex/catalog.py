@@ -366,7 +366,9 @@ class ModelCatalog:
             where = ".".join(str(p) for p in first["loc"])
             raise ConfigurationError(f"cannot update {current.name!r}: {where} {first['msg']}".strip()) from exc
         self._refuse_aliases_naming_models(model.name, model.aliases)
-        self._record(partial(self._put, model, keep_missing=True))
+        self._put(model)
+        if self._derivation is not None:  # (replayed over each rebuild: the fields given, not this whole profile)
+            self._local.append(partial(self._update, model.name, dict(fields)))
         return model
 
     def set_status(self, name: str, status: ModelStatus) -> ModelProfile:
@@ -561,6 +563,17 @@ class ModelCatalog:
         for alias in model.aliases:
             self._aliases[alias] = model.name
         self._version += 1
+
+    def _update(self, name: str, fields: dict[str, Any]) -> None:
+        """`update`'s change: the fields given, over the model as it is now (replayed on a derived catalog rebuilt
+        from its source, it keeps the source's later changes to the other fields: a new price, say)."""
+        current = self._models.get(name)
+        if current is None:
+            return
+        try:
+            self._put(current.model_copy(update=fields))
+        except (ValidationError, UserError):  # (no longer valid over the source's new profile: the source's stands)
+            return
 
     def _drop(self, name: str) -> None:
         if self._models.pop(name, None) is not None:
