@@ -46,3 +46,41 @@ def test_a_simulator_seed_set_on_the_machine_does_not_reach_the_tests(tmp_path: 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+LIVE_THEN_OFFLINE = """
+import pytest
+
+import orchestratex.providers
+
+
+@pytest.mark.live
+def test_1_calls_a_real_provider() -> None:
+    orchestratex.providers.ALLOW_MODEL_REQUESTS = True  # as docs/testing.md says a live test does
+
+
+def test_2_is_blocked_again() -> None:
+    assert orchestratex.providers.ALLOW_MODEL_REQUESTS is False
+"""
+
+
+def test_a_live_test_that_allows_requests_allows_them_for_itself_only(tmp_path: Path) -> None:
+    # The switch a live test set stayed True for every test after it: an accidental real call in them no longer
+    # failed loudly, and spent money.
+    (tmp_path / "conftest.py").write_text(
+        "from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables  # noqa: F401\n\n"
+        "block_model_requests()\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    live: calls a real provider\n", encoding="utf-8")
+    (tmp_path / "test_mine.py").write_text(LIVE_THEN_OFFLINE, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout

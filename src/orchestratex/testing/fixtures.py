@@ -10,7 +10,7 @@ block_model_requests()
 
 `hide_provider_variables` is an autouse fixture: importing it into a conftest applies it to every
 test there. Tests marked `live` keep the variables (and may call real providers when the test
-itself allows requests again); register that marker in your pytest configuration
+itself allows requests again: the fixture blocks them again after it); register that marker in your pytest configuration
 (`markers = ["live: calls a real provider"]`), or pytest warns about an unknown one.
 """
 
@@ -53,7 +53,10 @@ def block_model_requests() -> None:
 @pytest.fixture(autouse=True)
 def hide_provider_variables(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Remove `PROVIDER_VARIABLES` for the test (not for tests marked `live`), so without keys the
-    simulator is the default and results never depend on the machine running them."""
+    simulator is the default and results never depend on the machine running them; and put
+    `ALLOW_MODEL_REQUESTS` back after the test, so a live test that sets it to True allows requests
+    for itself only (the tests after it are blocked again)."""
+    monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", orchestratex.providers.ALLOW_MODEL_REQUESTS)
     if request.node.get_closest_marker("live") is None:
         for var in PROVIDER_VARIABLES:
             monkeypatch.delenv(var, raising=False)
