@@ -194,3 +194,24 @@ def test_a_retry_sleep_that_is_a_plain_function_records_the_waits_instead_of_fai
     assert len(calls) == 2 and waits and waits[0] >= 2.0
     with pytest.raises(UserError, match=r"^sleep must be a function taking the seconds to wait, not 0.5$"):
         RetryPolicy(sleep=cast(Any, 0.5))
+
+
+def test_simulate_contradicted_by_the_providers_given_is_refused() -> None:
+    # `simulate=` was silently ignored when `providers=` was given: `simulate=True` with a real adapter ran (and paid
+    # for) real calls, and `simulate=False` with only the simulator ran simulated.
+    from orchestratex import FunctionProvider, ModelCatalog, ModelProfile, SimulatedProvider
+    from orchestratex_openai import OpenAIProvider
+
+    with pytest.raises(
+        UserError, match=r"^simulate=True, but providers= gives providers that are not simulated \(openai"
+    ):
+        Orchestrator(simulate=True, providers=[OpenAIProvider(api_key="sk-test")])
+    catalog = ModelCatalog([ModelProfile(name="function:a", cost_per_1k_tokens=0.001)])
+    with pytest.raises(UserError, match=r"not simulated \(function\)"):
+        Orchestrator(simulate=True, providers=[FunctionProvider(lambda request: "x")], catalog=catalog)
+    with pytest.raises(UserError, match=r"^simulate=False, but providers= gives only simulated ones \(sim\)"):
+        Orchestrator(simulate=False, providers=[SimulatedProvider()])
+    assert Orchestrator(simulate=True, providers=[SimulatedProvider()]).simulated
+    assert not Orchestrator(
+        simulate=False, providers=[FunctionProvider(lambda request: "x")], catalog=catalog
+    ).simulated

@@ -41,6 +41,7 @@ def resolve_providers(
         given = _given(providers)
         found = dict(providers) if isinstance(providers, Mapping) else _by_name(given)
         simulated = bool(found) and all(p.simulated for p in found.values())
+        _check_simulate(simulate, found)
         if catalog is None:
             base = base.simulated() if simulated else base
             base = base.with_only(found)
@@ -58,6 +59,22 @@ def resolve_providers(
 
     sim = SimulatedProvider.from_env(env)
     return {"sim": sim}, base.simulated(), True, [sim]
+
+
+def _check_simulate(simulate: bool | None, found: Mapping[str, Provider]) -> None:
+    """`UserError` for a `simulate=` the providers given contradict: it was ignored, so `simulate=True` with a real
+    provider made real, paid calls."""
+    real = sorted(name for name, p in found.items() if not p.simulated)
+    if simulate is True and real:
+        raise UserError(
+            f"simulate=True, but providers= gives providers that are not simulated ({', '.join(real)}), which "
+            "would answer (and bill) instead: pass providers=[SimulatedProvider()], or leave providers out, to simulate"
+        )
+    if simulate is False and found and not real:
+        raise UserError(
+            f"simulate=False, but providers= gives only simulated ones ({', '.join(sorted(found))}): "
+            "give a real provider, or leave simulate out"
+        )
 
 
 def _given(providers: object) -> list[Provider]:
