@@ -9,8 +9,18 @@ from typing import Any
 import httpx2
 import pytest
 
-from orchestratex.catalog import ModelCatalog
-from orchestratex.exceptions import AuthenticationError, ConfigurationError, ProviderNotConfigured, UnknownPriceError
+from orchestratex import FunctionProvider, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    ProviderHTTPError,
+    ProviderNotConfigured,
+    ProviderServerError,
+    RateLimited,
+    UnknownPriceError,
+)
+from orchestratex.orchestrator import RetryPolicy
 from orchestratex.providers import GenerationRequest, Message, load_provider_class
 from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex.usage import Usage
@@ -206,3 +216,55 @@ async def test_a_server_without_openai_s_json_mode_still_judges(refusal: Reply) 
         assert json.loads(generation.text) == {"score": 8, "feedback": "Clear."}
     sent = [r.json for r in server.requests]
     assert [("response_format" in body) for body in sent] == [True, False, False]
+
+
+OPENROUTER_FAILURES = [
+    # OpenRouter's documented error shape, answered with a 200 once the request was under way (its errors page:
+    # "any error occurred while the LLM is producing the output will be emitted in the response body")
+    (
+        {"code": 502, "message": "Provider returned error", "metadata": {"provider_name": "Together"}},
+        ProviderServerError,
+    ),
+    ({"code": 429, "message": "Rate limit exceeded: upstream", "metadata": {}}, RateLimited),
+    ({"code": 400, "message": "Invalid request to the provider"}, ProviderHTTPError),
+]
+
+
+@pytest.mark.parametrize(("error", "cls"), OPENROUTER_FAILURES)
+async def test_an_error_openrouter_answers_with_a_200_is_the_status_it_names(
+    error: dict[str, Any], cls: type[ProviderHTTPError]
+) -> None:
+    """It was a MalformedResponse, "chat completion without choices": never retried, OpenRouter's words lost."""
+    server = MockServer(Reply(200, json={"error": error}))
+    provider = OpenRouterProvider(
+        api_key="sk-or-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    catalog = ModelCatalog.from_mapping(
+        {"models": [{"name": "openrouter:meta-llama/llama-3.3-70b-instruct", "cost_per_1k_tokens": 0.0001}]}
+    )
+    with pytest.raises(cls, match=f"{error['message']} \\(answered with status 200\\)") as raised:
+        await provider.generate(ask("openrouter:meta-llama/llama-3.3-70b-instruct", catalog))
+    assert type(raised.value) is cls and raised.value.status_code == error["code"]
+    assert raised.value.retryable is (error["code"] != 400)
+
+
+async def test_a_run_retries_an_upstream_failure_openrouter_answered_with_a_200() -> None:
+    answers = iter(
+        [
+            httpx2.Response(200, json={"error": {"code": 502, "message": "Provider returned error"}}),
+            httpx2.Response(200, json=chat_completion(Usage(input_tokens=3, output_tokens=4), text="Paris.")),
+        ]
+    )
+    provider = OpenRouterProvider(
+        api_key="sk-or-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(lambda r: next(answers)))
+    )
+    answering = ModelProfile(name="openrouter:meta-llama/llama-3.3-70b-instruct", cost_per_1k_tokens=0.0001)
+    judge = ModelProfile(name="function:judge", cost_per_1k_tokens=0.001)
+    orch = Orchestrator(
+        providers=[provider, FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "good"}))],
+        catalog=ModelCatalog([answering, judge]),
+        retry=RetryPolicy(max_attempts=2, initial_wait=0, max_wait=0),
+        judges=["function:judge"],
+    )
+    result = await orch.run("The capital of France?", max_iterations=1)
+    assert (result.final_response, result.final_model) == ("Paris.", answering.name)

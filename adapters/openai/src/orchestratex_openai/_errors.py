@@ -6,13 +6,14 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+import httpx2
 import openai
 import pydantic
 
 from orchestratex.exceptions import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error, retry_after_seconds
 
-__all__ = ["map_openai_errors", "retry_after_seconds"]
+__all__ = ["ErrorInAnswer", "answer_error", "map_openai_errors", "retry_after_seconds"]
 
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
 _CONTEXT_PHRASES = ("maximum context length", "context length", "context window", "too many tokens")
@@ -24,6 +25,25 @@ _CONTEXT_SIZE_PHRASES = (
     "`inputs` must have less than",
 )
 _FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "invalid_prompt"})
+
+
+class ErrorInAnswer(openai.APIError):
+    """An error a server sent with status 200 in place of the answer: OpenRouter answers an upstream failure met once
+    the request was under way as `{"error": {"code": 502, "message": ...}}` (its documented error shape) with a 200.
+    Classified as an error event sent mid-stream is, by the status its `code` stands for."""
+
+
+def answer_error(completion: object, url: str) -> ErrorInAnswer | None:
+    """The error a Chat Completions answer without choices carries in its `error` field, if any."""
+    if getattr(completion, "choices", None):
+        return None
+    extra = getattr(completion, "model_extra", None)
+    error = extra.get("error") if isinstance(extra, Mapping) else None
+    if not error:
+        return None
+    message = error.get("message") if isinstance(error, Mapping) else None
+    text = message if isinstance(message, str) and message else str(error)
+    return ErrorInAnswer(text, httpx2.Request("POST", url), body=error)
 
 
 def _status_error(exc: openai.APIStatusError, *, provider: str, model: str, api_key_env: str | None) -> ProviderError:
@@ -167,14 +187,15 @@ def map_openai_errors(*, provider: str, model: str, api_key_env: str | None) -> 
         raise MalformedResponse(
             f"{provider} answered with a body that is not a valid response: {exc}", model=model, provider=provider
         ) from exc
-    except openai.APIError as exc:  # an error event in a stream: classified as the status it stands for
+    except openai.APIError as exc:  # an error event in a stream (or a 200's body): classified by the status it names
         message = _stream_message(exc)
         status = _stream_status(exc)
         if status is None and any(p in message.lower() for p in _CONTEXT_SIZE_PHRASES):
             status = 400  # (a prompt too long, said in words only: TGI validates a streamed request in its stream)
         if status is None:
             raise ProviderError(f"{provider} call failed: {message}", model=model, provider=provider) from exc
-        detail = f"{message} (sent mid-stream)"
+        where = "answered with status 200" if isinstance(exc, ErrorInAnswer) else "sent mid-stream"
+        detail = f"{message} ({where})"
         raise _classified(exc, status, {}, detail, provider=provider, model=model, api_key_env=api_key_env) from exc
     except openai.OpenAIError as exc:
         raise ProviderError(f"{provider} call failed: {exc}", model=model, provider=provider) from exc

@@ -15,7 +15,7 @@ from orchestratex.exceptions import ConfigurationError, ProviderNotConfigured, U
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
 
-from ._errors import map_openai_errors
+from ._errors import answer_error, map_openai_errors
 from ._mapping import (
     chat_params,
     generation_from_chat,
@@ -261,6 +261,9 @@ class OpenAIProvider(Provider):
             params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
             completion = await self._chat(params)
             latency_ms = (time.perf_counter() - start) * 1000
+            failed = answer_error(completion, f"{self.base_url}chat/completions")
+            if failed is not None:  # (OpenRouter's upstream failure, sent with a 200)
+                raise failed
             generation = generation_from_chat(completion, request, stop_sent="stop" in params)
         generation.latency_ms = latency_ms
         return generation
