@@ -406,3 +406,52 @@ async def test_tgi_s_overload_sent_mid_stream_is_rate_limited(shape: str) -> Non
     with pytest.raises(RateLimited, match="Model is overloaded") as raised:
         await local(tgi_stream(error)).generate_stream(ask(SMALL), on_text)
     assert raised.value.status_code == 429 and raised.value.retryable
+
+
+TGI_GENERATION_ERROR = "Request failed during generation: Server error: CUDA out of memory. Tried to allocate 2.00 GiB"
+
+
+async def test_a_tgi_generation_error_is_a_server_error_and_retried() -> None:
+    """TGI answers a failure of its model's shards while generating (`GenerationError`: CUDA out of memory under a
+    large batch, …) with 424 Failed Dependency: it was a ProviderHTTPError, never retried, so the run gave the model
+    up on a failure of the server that the next try usually gets past."""
+    server = MockServer(Reply(424, json={"error": TGI_GENERATION_ERROR, "error_type": "generation"}))
+    with pytest.raises(ProviderServerError, match="CUDA out of memory") as raised:
+        await local(server).generate(ask(SMALL))
+    assert raised.value.status_code == 424 and raised.value.retryable
+
+
+@pytest.mark.parametrize("shape", ["status", "string"])
+async def test_a_tgi_generation_error_sent_mid_stream_is_a_server_error(shape: str) -> None:
+    """Inside a stream TGI labels it 422 (`http_status_code`), or, in its older shape, names no status at all."""
+    error = {"message": TGI_GENERATION_ERROR, "http_status_code": 422} if shape == "status" else TGI_GENERATION_ERROR
+
+    async def on_text(text: str) -> None:
+        return None
+
+    with pytest.raises(ProviderServerError, match="CUDA out of memory") as raised:
+        await local(tgi_stream(error)).generate_stream(ask(SMALL), on_text)
+    assert raised.value.retryable
+
+
+async def test_a_run_retries_a_tgi_generation_error_on_the_same_model() -> None:
+    replies = iter(
+        [
+            httpx2.Response(424, json={"error": TGI_GENERATION_ERROR, "error_type": "generation"}),
+            httpx2.Response(
+                200, json=chat_completion(Usage(input_tokens=3, output_tokens=4), text="The answer is 42.")
+            ),
+        ]
+    )
+    provider = VLLMProvider(
+        base_url="http://localhost:8080/v1",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(lambda request: next(replies))),
+    )
+    orch = Orchestrator(
+        providers=[provider, FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "good"}))],
+        catalog=ModelCatalog([SMALL, JUDGE]),
+        retry=RetryPolicy(max_attempts=2, initial_wait=0, max_wait=0),
+        judges=["function:judge"],
+    )
+    result = await orch.run("hi", max_iterations=1)
+    assert (result.final_response, result.final_model) == ("The answer is 42.", SMALL.name)

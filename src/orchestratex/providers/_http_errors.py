@@ -10,7 +10,8 @@ refused key (401, 403, or what the adapter says is one) → AuthenticationError 
 prompt too long (the adapter says so)                   → ContextLengthExceeded next, larger, model
 content filtered (the adapter says so)                  → ContentFiltered      next model
 timed out (408 unless the adapter says otherwise)       → ProviderTimeout      retried with backoff
-5xx (Anthropic's 529 too)                               → ProviderServerError  retried, after Retry-After
+5xx (Anthropic's 529 too), or a server failure the
+adapter reads in another status (TGI's 424)             → ProviderServerError  retried, after Retry-After
 any other status                                        → ProviderHTTPError    never retried
 ```
 """
@@ -50,6 +51,7 @@ def http_error(
     too_long: bool = False,
     filtered: bool = False,
     timed_out: bool | None = None,
+    server_failed: bool = False,
 ) -> ProviderError:
     """The exception for a vendor's HTTP error `status`, whose message says `detail` (the vendor's words).
 
@@ -60,7 +62,8 @@ def http_error(
     in the vendor's codes: `refused_key` (a key refused with another status, as Gemini's 400
     `API_KEY_INVALID`), `quota_exhausted` (a 429 that waiting will not cure), `too_long` (the prompt does not
     fit the model's context), `filtered` (blocked by the vendor's safety system), `timed_out` (the default:
-    the status is 408).
+    the status is 408), `server_failed` (the server failed while answering, under a status below 500: Hugging Face
+    TGI's 424 for an error of its model's shards, a CUDA out-of-memory say).
     """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     shown = f"{status} {label}" if label else str(status)
@@ -85,6 +88,6 @@ def http_error(
         return http(ContentFiltered, f"{provider} content filter ({status}): {detail}")
     if (status == 408) if timed_out is None else timed_out:
         return ProviderTimeout(f"{provider} request timed out ({shown}): {detail}", model=model, provider=provider)
-    if status >= 500:
+    if status >= 500 or server_failed:
         return http(ProviderServerError, f"{provider} server error ({shown}): {detail}", retry_after=wait())
     return http(ProviderHTTPError, f"{provider} error ({shown}): {detail}")

@@ -25,6 +25,11 @@ _CONTEXT_SIZE_PHRASES = (
     "`inputs` must have less than",
 )
 _FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "invalid_prompt"})
+_GENERATION_FAILED = 424
+"""Hugging Face TGI's status for a `GenerationError`: its model's shards failed while generating (CUDA out of memory,
+…), a failure of the server, retried as a 5xx is."""
+_GENERATION_FAILED_TEXT = "Request failed during generation"
+"""How TGI's message for that error begins: inside a stream it labels every error 422, or names no status."""
 
 
 class ErrorInAnswer(openai.APIError):
@@ -71,6 +76,8 @@ def _stream_status(exc: openai.APIError) -> int | None:
         return 500
     if _stream_message(exc) == "Model is overloaded":  # TGI's (429 when answered before its stream; 422 in it)
         return 429
+    if _stream_message(exc).startswith(_GENERATION_FAILED_TEXT):  # TGI's (424 before its stream; 422 in it)
+        return _GENERATION_FAILED
     # Hugging Face TGI's error event: `{"message", "http_status_code"}`
     tgi = exc.body.get("http_status_code") if isinstance(exc.body, Mapping) else None
     if isinstance(tgi, int) and not isinstance(tgi, bool) and 400 <= tgi <= 599:
@@ -108,6 +115,7 @@ def _classified(
         quota_exhausted=code == "insufficient_quota",
         too_long=_too_long(exc, code, status, detail.lower()),
         filtered=code in _FILTER_CODES,
+        server_failed=status == _GENERATION_FAILED,
     )
 
 
