@@ -124,6 +124,10 @@ class UnknownModelError(UserError):
             message = f"unknown model {name!r}"
         super().__init__(message + hint)
         self.name = name
+        self.unserved = unserved
+        """The full name of the catalog's model `name` stands for, when its provider is not in use (else None)."""
+        self.meant = meant
+        """The alias `name` differs from only in case, if any."""
 
 
 class UnknownPriceError(UserError):

@@ -416,3 +416,40 @@ def test_sigterm_answers_waiting_calls_within_the_grace_and_hands_their_runs_bac
                     break
                 time.sleep(0.25)
             assert doc["status"] == "completed", doc
+
+
+def test_a_model_whose_provider_is_not_in_use_is_not_said_not_to_exist(tmp_path: Path) -> None:
+    """A server with OpenAI's key only: a Claude model of the catalog was "The model `claude-sonnet-4-6` does not
+    exist" (and, preferred by a preset, "not in the catalog"), as if its name were wrong, while `/api` said its
+    provider was not in use. Now both say what to set. (No model is called: the key is never used.)"""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    env = {"OPENAI_API_KEY": "sk-test-never-sent"}
+    with (
+        ServerProcess(url, tmp_path, env=env) as server,
+        OpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0) as client,
+    ):
+        for call in (
+            lambda: client.chat.completions.create(model="claude-sonnet-4-6", messages=PROMPT),
+            lambda: client.models.retrieve("claude-sonnet-4-6"),
+        ):
+            with pytest.raises(openai.NotFoundError) as raised:
+                call()
+            assert (raised.value.code, raised.value.param) == ("model_not_found", "model")
+            assert raised.value.message.startswith(
+                "Error code: 404 - The model `claude-sonnet-4-6` (anthropic:claude-sonnet-4-6) is in the catalog, but"
+                " its provider 'anthropic' is not in use on this server (its API key is not set, or its adapter not"
+                " installed)"
+            )
+        with pytest.raises(openai.NotFoundError, match=r"did you mean `gpt-4o`\?"):
+            client.models.retrieve("GPT-4O")
+        with pytest.raises(openai.NotFoundError, match="The model `gpt-99` does not exist: use a preset"):
+            client.models.retrieve("gpt-99")
+    presets = json.dumps({"team/claude": {"preferred_models": ["anthropic:claude-sonnet-4-6"]}})
+    refused = ServerProcess(url, tmp_path, env={**env, "ORCHESTRATEX_PRESETS": presets}, name="presets")
+    with pytest.raises(AssertionError, match="exited with 2") as stopped:
+        refused.start()
+    assert (
+        "preset 'team/claude' prefers 'anthropic:claude-sonnet-4-6': model 'anthropic:claude-sonnet-4-6' is"
+        " anthropic:claude-sonnet-4-6, whose provider 'anthropic' is not in use here" in str(stopped.value)
+    )

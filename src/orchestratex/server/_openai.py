@@ -65,10 +65,8 @@ class OpenAIRoutes:
             for model in preset.preferred_models or ():
                 try:
                     self.state.orchestrator.catalog.get(model)
-                except UnknownModelError:
-                    raise ConfigurationError(
-                        f"preset {name!r} prefers {model!r}, which is not in the catalog"
-                    ) from None
+                except UnknownModelError as exc:  # (not in the catalog, or its provider not in use: no key set)
+                    raise ConfigurationError(f"preset {name!r} prefers {model!r}: {exc.message}") from None
 
     def app(self) -> FastAPI:
         routes: list[BaseRoute] = [

@@ -81,9 +81,17 @@ def usable_model(name: str, state: ServerState, fix: str) -> ModelProfile | str:
     orchestrator = state.orchestrator
     try:
         model = orchestrator.catalog.get(name)
-    except UnknownModelError:  # (a name of any length: a 60 KB one is not echoed whole)
+    except UnknownModelError as exc:  # (a name of any length: a 60 KB one is not echoed whole)
         shown = f"`{name}`" if len(name) <= 80 else quoted(name)
-        return f"The model {shown} does not exist: {fix}"
+        if exc.unserved is not None:  # (the server's catalog leaves out the models of a provider not in use)
+            provider = exc.unserved.partition(":")[0]
+            full = f" ({exc.unserved})" if exc.unserved != name else ""
+            return (
+                f"The model {shown}{full} is in the catalog, but its provider {provider!r} is not in use on this server"
+                f" (its API key is not set, or its adapter not installed): {fix}"
+            )
+        meant = f" (did you mean `{exc.meant}`? names are matched exactly)" if exc.meant is not None else ""
+        return f"The model {shown} does not exist{meant}: {fix}"
     if model not in orchestrator.usable_models(None):
         why = "disabled" if model.status == "disabled" else "not priced" if not model.priced else "not configured"
         return f"The model `{name}` ({model.name}) is in the catalog but {why} on this server: {fix}"
