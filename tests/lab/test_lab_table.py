@@ -206,3 +206,22 @@ def test_an_unobserved_cell_may_have_no_answer_length() -> None:
         cost=np.where(np.isnan(quality), np.nan, 0.001), output_chars=chars,
     )  # fmt: skip
     assert [f.relative_error < 1e-6 for f in fit_prices(table)] == [True, True]  # fitted from the observed cells
+
+
+def test_a_table_given_lists_or_numpy_strings_is_a_table_like_any_other() -> None:
+    """Before: a table built with lists (`models=["x", "y"]`, as from a DataFrame's `.tolist()`) kept them as lists,
+    so `OutcomeTable.concat` with a table of the same models given as a tuple said "have different models"; one built
+    with numpy arrays of strings failed in `model_index` ("'numpy.ndarray' object has no attribute 'index'"); and a
+    single string was read one character per model."""
+    lists: dict[str, Any] = {"models": ["x", "y"], "prompts": ["p", "q"], "tasks": ["t", "t"], "ids": ["1", "2"]}
+    listed = OutcomeTable(name="a", quality=np.ones((2, 2)), cost=np.ones((2, 2)), **lists)
+    tupled = OutcomeTable(name="b", models=("x", "y"), prompts=("r",), quality=np.ones((1, 2)), cost=np.ones((1, 2)))
+    both = OutcomeTable.concat([listed, tupled])
+    assert both.models == ("x", "y") and both.prompts == ("p", "q", "r") and len(both) == 3
+    assert (listed.models, listed.prompts, listed.tasks, listed.ids) == (("x", "y"), ("p", "q"), ("t", "t"), ("1", "2"))
+    arrays: dict[str, Any] = {"models": np.array(["x", "y"]), "prompts": np.array(["p", "q"])}
+    numpy_built = OutcomeTable(name="n", quality=np.ones((2, 2)), cost=np.ones((2, 2)), **arrays)
+    assert numpy_built.model_index("y") == 1 and [type(m) for m in numpy_built.models] == [str, str]
+    text: Any = "xy"
+    with pytest.raises(UserError, match=r"table 's': models is a list \(one per column\), not the string 'xy'"):
+        OutcomeTable(name="s", models=text, prompts=("p",), quality=np.ones((1, 2)), cost=np.ones((1, 2)))

@@ -49,6 +49,7 @@ class OutcomeTable:
     >= 0 in every observed cell (NaN only where the outcome is unobserved)."""
 
     def __post_init__(self) -> None:
+        self._as_tuples()
         n, m = len(self.prompts), len(self.models)
         if m == 0:
             raise UserError(f"table {self.name!r} has no models")
@@ -77,6 +78,18 @@ class OutcomeTable:
         object.__setattr__(self, "quality", quality)
         object.__setattr__(self, "cost", cost)
         self._check_rows(n, m)
+
+    def _as_tuples(self) -> None:
+        """`models`, `prompts`, `tasks` and `ids` as tuples, whatever sequence gave them (a list, a numpy array of
+        strings: tables so built compare, concatenate and index as any other), a numpy string as a plain `str`."""
+        for label in ("models", "prompts", "tasks", "ids"):
+            given = getattr(self, label)
+            if isinstance(given, str | bytes):  # (a string is a sequence of characters, one per row or model)
+                raise UserError(
+                    f"table {self.name!r}: {label} is a list (one per {_ONE[label]}), not the string {given!r}"
+                )
+            if not isinstance(given, tuple) or any(type(x) is not str and isinstance(x, str) for x in given):
+                object.__setattr__(self, label, tuple(str(x) if isinstance(x, str) else x for x in given))
 
     def _check_quality_range(self, quality: FloatArray, n: int) -> None:
         """Refuse a quality outside 0–10, naming the model and the first row that has one."""
@@ -276,6 +289,9 @@ class OutcomeTable:
             ids=_distinct_ids(tables),
             output_chars=None if any(c is None for c in chars) else np.concatenate(chars),  # type: ignore[arg-type]
         )
+
+
+_ONE = {"models": "column", "prompts": "row", "tasks": "row", "ids": "row"}
 
 
 def _check_names(table: OutcomeTable, method: str, kind: str, names: tuple[object, ...], known: Sequence[str]) -> None:
