@@ -406,3 +406,27 @@ def test_a_task_named_twice_is_refused_rather_than_loaded_twice(tmp_path: Path) 
     with pytest.raises(UserError, match=r"tasks names 'mbpp' twice \(\['mbpp', 'arc', 'mbpp'\]\): name each task once"):
         lab.load_routerbench(tmp_path, "test", tasks=["mbpp", "arc", "mbpp"])
     assert len(lab.load_routerbench(tmp_path, "test", tasks=["mbpp"])) == 1
+
+
+async def test_history_from_a_store_url_as_an_orchestrator_takes_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: `await lab.load_history("sqlite:///runs.db")` (the URL `Orchestrator(store=...)` was given) failed with
+    "'str' object has no attribute 'list_orchestrations'", and so did an Orchestrator or a path given for the store.
+    A URL is now opened for the read and closed after it; anything else is a UserError saying what to give."""
+    from orchestratex import Orchestrator
+
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    async with Orchestrator(store=url, max_iterations=1) as orchestrator:
+        for prompt in ("Sort a list in Python", "Reverse a string in Python"):
+            await orchestrator.run(prompt, domain="coding")
+        with pytest.raises(UserError, match=r"not Orchestrator: give orchestrator.store"):
+            await lab.load_history(orchestrator)  # type: ignore[arg-type]
+        from_store = await lab.load_history(orchestrator.store)
+    from_url = await lab.load_history(url)
+    assert from_url.prompts == from_store.prompts == ("Sort a list in Python", "Reverse a string in Python")
+    np.testing.assert_array_equal(from_url.quality, from_store.quality)
+    assert await lab.load_history(url) is not None  # the store was closed after the read: it opens again
+    with pytest.raises(UserError, match=r"not \w*Path: give a store URL, e.g. 'sqlite:///"):
+        await lab.load_history(tmp_path / "runs.db")  # type: ignore[arg-type]

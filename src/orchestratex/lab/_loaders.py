@@ -308,6 +308,36 @@ def _int(path: Path, line: int, value: object) -> int:
     raise UserError(f"{str(path)!r}: line {line}: question_id {value!r} is not a whole number")
 
 
+async def _history_at(
+    url: str, session_id: str | None, thread_id: str | None, models: Iterable[str] | None, page_size: int
+) -> OutcomeTable:
+    """`load_history` of the store at `url`, opened for the read and closed after it."""
+    from ..stores import open_store
+
+    if not url.strip():
+        raise UserError("load_history(store): the store URL is empty: give a Store or a URL, e.g. 'sqlite:///runs.db'")
+    store = await open_store(url)
+    try:
+        return await load_history(store, session_id=session_id, thread_id=thread_id, models=models, page_size=page_size)
+    finally:
+        await store.close()
+
+
+def _check_store(store: object) -> None:
+    """Refuse, saying what to give, something that is not a `Store` (an `Orchestrator`, a path)."""
+    from ..stores import Store
+
+    if isinstance(store, Store):
+        return
+    hint = ": give orchestrator.store" if type(store).__name__ == "Orchestrator" else ""
+    if isinstance(store, os.PathLike):
+        hint = f": give a store URL, e.g. 'sqlite:///{os.fspath(store)}'"
+    raise UserError(
+        f"load_history(store): store is a Store or a store URL (e.g. 'sqlite:///runs.db'), not "
+        f"{type(store).__name__}{hint}"
+    )
+
+
 def _check_history_arguments(models: object, page_size: object) -> None:
     if not is_whole(page_size) or page_size < 1:  # type: ignore[operator]
         raise UserError(f"page_size is a number of orchestrations per read >= 1 (e.g. 500), got {page_size!r}")
@@ -316,7 +346,7 @@ def _check_history_arguments(models: object, page_size: object) -> None:
 
 
 async def load_history(
-    store: Store,
+    store: Store | str,
     *,
     session_id: str | None = None,
     thread_id: str | None = None,
@@ -325,12 +355,17 @@ async def load_history(
 ) -> OutcomeTable:
     """A user's own orchestrations as an outcome table: the judges' score (0–10) and cost of each model tried.
 
+    `store` is a `Store` (opened: `orchestrator.store` inside `async with`) or a store URL
+    (`"sqlite:///runs.db"`, as `Orchestrator(store=...)` takes one), opened for the read and closed after it.
     One row per orchestration (its original prompt and domain); a model's cell holds its first
     evaluated attempt in that orchestration. Models never tried on a prompt are unobserved (NaN):
     fit a router on the table, or replay on `table.complete()`. `models` (a list of the store's model names)
     chooses the columns and their order; `page_size` is the number of orchestrations read per store call.
     """
     _check_history_arguments(models, page_size)
+    if isinstance(store, str):
+        return await _history_at(store, session_id, thread_id, models, int(page_size))
+    _check_store(store)
     page_size = int(page_size)  # (numpy's integers too; the stores take an int)
     found: list[tuple[str, str, dict[str, tuple[float, float]]]] = []
     ids: list[str] = []
