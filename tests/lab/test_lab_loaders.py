@@ -210,6 +210,10 @@ def _good_csv(tmp_path: Path) -> bytes:
         ),
         (lambda good: good.replace(b"mbpp.1,", b"mbpp.0,"), r"data rows 1 and 2 have the same sample_id 'mbpp.0'"),
         (lambda good: good.replace(b",0.02,", b",,"), r"every one of its 3 data rows has an empty quality or cost"),
+        (
+            lambda good: good.replace(b"m-a|total_cost", b"m-a|totalcost", 1),
+            r"model 'm-a' has a quality and a response column but no cost column 'm-a\|total_cost'",
+        ),
     ],
     ids=[
         "empty",
@@ -226,6 +230,7 @@ def _good_csv(tmp_path: Path) -> bytes:
         "quality-above-10",  # before: named the table and its row 0, not the file
         "same-sample-id",  # before: named neither the file nor the rows
         "every-row-skipped",  # before: "quality has shape (0,), expected (0, 2)"
+        "no-cost-column",  # before: the model was left out of the table without a word
     ],
 )
 def test_a_damaged_routerbench_file_is_named_with_what_is_wrong(

@@ -123,6 +123,13 @@ def routerbench_table(
     lacking = [m for m in models if m not in rows[0]]
     if lacking:
         raise UserError(f"{where}: model {lacking[0]!r} has a cost column but no quality column {lacking[0]!r}")
+    answered = [c[: -len(_RESPONSE)] for c in rows[0] if c is not None and c.endswith(_RESPONSE)]
+    unpriced = [m for m in answered if m not in models and m in rows[0]]
+    if unpriced:  # (it would be left out of the table without a word)
+        raise UserError(
+            f"{where}: model {unpriced[0]!r} has a quality and a response column but no cost column "
+            f"{unpriced[0] + _COST!r}: the file is damaged (or remove the model's columns to leave it out)"
+        )
     if "prompt" not in rows[0]:
         raise UserError(f"{where}: no 'prompt' column: is this a RouterBench CSV?")
 
