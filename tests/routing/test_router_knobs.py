@@ -75,3 +75,21 @@ def test_a_good_knob_set_later_is_kept_and_read_as_a_plain_attribute(router: Any
     assert getattr(router, knob) == value
     assert vars(router)[knob] == value
     assert not hasattr(type(router).__dict__[knob], "__get__")  # reads find the instance's value, no call
+
+
+@pytest.mark.parametrize("router", [BayesianRouter, ContextualRouter])
+def test_a_numpy_seed_seeds_the_router_as_its_int_does(router: type[Any]) -> None:
+    """Before: `BayesianRouter(seed=np.int64(3))` (a study's `for seed in np.arange(5)`) failed with Python's
+    "TypeError: The only supported seed types are: None, int, float, str, bytes, and bytearray."."""
+    np = pytest.importorskip("numpy")
+    from orchestratex.catalog import ModelProfile
+    from orchestratex.routing import Task
+
+    models = [ModelProfile(name=f"sim:m{i}", input_cost_per_1k=0.001, output_cost_per_1k=0.002) for i in range(4)]
+    picks = []
+    for seed in (np.int64(3), 3):
+        r = router(seed=seed, cascade=False)
+        picks.append([r.decide(Task(prompt=f"question {i}"), models).model_name for i in range(20)])
+    assert picks[0] == picks[1]
+    with pytest.raises(UserError, match=r"seed is a whole number \(or None: unseeded\), e.g. seed=7; got \[3\]"):
+        router(seed=[3])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -81,6 +82,16 @@ def plain(value: Any) -> float:
     """A real number as Python's own `int` or `float` (numpy's `np.int64(10)` is `10.0`), so that it is saved to
     JSON and compared as any other."""
     return value if type(value) in (int, float) else float(value)
+
+
+def seeded(seed: object) -> random.Random:
+    """A router's random generator for `seed`: None (unseeded) or a whole number, numpy's integers too (a study's
+    `for seed in np.arange(5)`, which `random.Random` refuses with a TypeError); anything else is a `UserError`."""
+    if seed is None or (isinstance(seed, int | float | str | bytes | bytearray) and not isinstance(seed, bool)):
+        return random.Random(seed)
+    if is_whole(seed):
+        return random.Random(int(seed))  # type: ignore[call-overload]
+    raise UserError(f"seed is a whole number (or None: unseeded), e.g. seed=7; got {seed!r}")
 
 
 def flag(what: str) -> Callable[[str, Any], bool]:

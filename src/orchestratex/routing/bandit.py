@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -12,7 +11,7 @@ from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import RoutingFeedback, Task
-from ._knobs import Knob, flag, number, whole
+from ._knobs import Knob, flag, number, seeded, whole
 from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning, planned_scores
 
 if TYPE_CHECKING:
@@ -89,7 +88,7 @@ class BayesianRouter(EscalatingRouter):
         self.specialty_bonus = specialty_bonus
         if name:
             self.name = name
-        self._rng = random.Random(seed)
+        self._rng = seeded(seed)
         self._stats: dict[tuple[str, str], _Stat] = {}
         self.cascade = cascade
         self.horizon = horizon

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -12,7 +11,7 @@ from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import RoutingFeedback, Task
-from ._knobs import Knob, flag, fraction, number, whole
+from ._knobs import Knob, flag, fraction, number, seeded, whole
 from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning, planned_scores
 
 if TYPE_CHECKING:
@@ -106,7 +105,7 @@ class ContextualRouter(EscalatingRouter):
         self.min_tries = min_tries
         if name:
             self.name = name
-        self._rng = random.Random(seed)
+        self._rng = seeded(seed)
         self._stats: dict[tuple[str, str], _Stat] = {}
         self._spent = 0.0
         self._explore_spent = 0.0
