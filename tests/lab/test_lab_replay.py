@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,8 @@ from orchestratex import lab
 from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import UserError
 from orchestratex.records import RoutingDecision
-from orchestratex.routing import Router, RoutingFeedback, Task
+from orchestratex.routing import BayesianRouter, LearningRouter, Router, RoutingFeedback, Task
+from orchestratex.routing.contextual import ContextualRouter
 from orchestratex.routing.fitted import FittedRouter
 
 from .lab_synthetic import COSTS, MODELS, synthetic_table
@@ -304,3 +307,33 @@ def test_sweep_refuses_a_nan_prediction_rather_than_route_every_row_to_it() -> N
         lab.sweep(table, q, c, name="mine")
     as_lists = lab.sweep(table, np.ones((20, 3)).tolist(), c.tolist(), name="lists", cost_weights=[1.0])
     assert as_lists.points[0].shares == {"small": 1.0}  # lists are taken as arrays
+
+
+@pytest.mark.parametrize("make", [lambda: BayesianRouter(seed=1), lambda: ContextualRouter(seed=1, cost_weight=5.0)])
+async def test_replay_keeps_a_production_router_s_store_free_of_recorded_outcomes(
+    make: Callable[[], LearningRouter], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: `lab.replay(router, ...)` with a router an orchestrator used (the notebook's `router` variable) wrote
+    every replayed outcome into that orchestrator's store as routing statistics of real runs (20 `lab:` models'
+    answers in domain `mbpp` among the production ones), and once the orchestrator was closed it failed with
+    "SQLiteStore(...) is not open", about a store the replay never named. The router now learns the replay in
+    memory only; the orchestrator's own runs, meanwhile, keep persisting theirs."""
+    from orchestratex import Orchestrator
+
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    table = synthetic_table(20)
+    profiles = lab.profiles_for(table)
+    router = make()
+    async with Orchestrator(store=f"sqlite:///{tmp_path / 'prod.db'}", router=router, max_iterations=1) as o:
+        await o.run("Write a Python function that sorts a list", domain="coding")
+        before = await o.store.routing_stats(router.name)
+        replayed, run = await asyncio.gather(
+            lab.replay(router, table, profiles, progress=False),
+            o.run("Write a Python function that reverses a list", domain="coding"),
+        )
+        after = await o.store.routing_stats(router.name)
+    assert {s.domain for s in after} == {"coding"}  # nothing of the replay's tasks (facts, proofs)
+    assert sum(s.n for s in after) == sum(s.n for s in before) + 1  # the concurrent run's answer was kept
+    assert run.orchestration.status == "completed"
+    learned = await lab.replay(router, table, profiles, progress=False)  # the orchestrator is closed now
+    assert len(learned.choices) == len(replayed.choices) == 20

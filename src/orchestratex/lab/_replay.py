@@ -13,6 +13,7 @@ import numpy as np
 from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..routing import Router, RoutingFeedback, Task
+from ..routing._base import offline
 from ..routing._fit import check_profiles
 from ..routing.fitted import FittedRouter
 from ._metrics import Curve, OperatingPoint
@@ -245,7 +246,9 @@ async def replay(
     per table model, matched by name or version: see `profiles_for`). With `learn=True` the
     router then observes the chosen model's outcome only (bandit feedback): a score on the
     0–10 scale (`quality × score_scale`, by default 10 for 0/1 tables and 1 for 1–10 ones), its
-    cost, and its output tokens when the table knows them. A `FittedRouter` fitted on none of the table's
+    cost, and its output tokens when the table knows them — in memory only: a learning router also attached to
+    an orchestrator writes nothing of the replay into that orchestrator's store (nor needs it open). A
+    `FittedRouter` fitted on none of the table's
     models is a `UserError`, on only some of them a warning. `progress`: the lab's progress display (None: on a
     terminal or in Jupyter once the replay has run a second; True: always; False: never).
     """
@@ -268,7 +271,8 @@ async def replay(
     scale = score_scale if score_scale is not None else (10.0 if float(table.quality.max()) <= 1 else 1.0)
     chars = table.output_chars
     choices = np.empty(len(table), dtype=np.int64)
-    with Progress(f"replay {router.name} on {table.name}", len(table), show=progress) as bar:
+    # (offline: a router also attached to an orchestrator keeps what it learns here in memory, not in that store)
+    with Progress(f"replay {router.name} on {table.name}", len(table), show=progress) as bar, offline():
         for row, prompt in enumerate(table.prompts):
             domain = table.task_of(row)
             task = Task(prompt=prompt, domain=domain, original_prompt=prompt, input_tokens=len(prompt.encode()))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,7 +17,16 @@ from ..records import RoutingDecision
 if TYPE_CHECKING:
     from ..stores import RoutingStat, Store
 
-__all__ = ["Attempt", "LearningRouter", "Router", "RoutingFeedback", "Task", "checked_decision"]
+__all__ = [
+    "Attempt",
+    "LearningRouter",
+    "Router",
+    "RoutingFeedback",
+    "Task",
+    "checked_decision",
+    "offline",
+    "persisting",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +150,7 @@ class LearningRouter(Router):
 
     async def observe(self, feedback: RoutingFeedback) -> None:
         self.update(feedback)
-        if self._store is not None:
+        if self._store is not None and persisting():
             await self._store.record_routing_outcome(
                 self.name,
                 domain=feedback.domain,
@@ -157,6 +168,26 @@ class LearningRouter(Router):
     @abstractmethod
     def restore(self, stats: Sequence[RoutingStat]) -> None:
         """Add the statistics persisted in the store (called once, by `attach`)."""
+
+
+_OFFLINE: ContextVar[bool] = ContextVar("orchestratex_routing_offline", default=False)
+
+
+def persisting() -> bool:
+    """Whether a learning router's `observe` keeps the outcome in its store (False inside `offline()`)."""
+    return not _OFFLINE.get()
+
+
+@contextmanager
+def offline() -> Iterator[None]:
+    """Within it (this task and the tasks it starts), learning routers learn in memory only: what the lab's `replay`
+    feeds them (recorded outcomes, not runs) never reaches the store of an orchestrator the router is attached to,
+    whose other runs, in their own tasks, keep persisting theirs."""
+    token = _OFFLINE.set(True)
+    try:
+        yield
+    finally:
+        _OFFLINE.reset(token)
 
 
 def checked_decision(router: Router, decision: object) -> RoutingDecision:

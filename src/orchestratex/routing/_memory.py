@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..catalog import ModelProfile
-from ._base import LearningRouter, RoutingFeedback, Task
+from ._base import LearningRouter, RoutingFeedback, Task, persisting
 from ._cascade import Plan, plan
 
 if TYPE_CHECKING:
@@ -265,7 +265,7 @@ class EscalatingRouter(LearningRouter):
     async def observe(self, feedback: RoutingFeedback) -> None:
         await super().observe(feedback)
         entries = self.memory.learn(feedback)
-        if self._store is None:
+        if self._store is None or not persisting():
             return
         for key, ok in [*entries, (_JUDGING, False)]:
             judging = key == _JUDGING
