@@ -435,3 +435,16 @@ async def test_history_from_a_store_url_as_an_orchestrator_takes_one(
     assert await lab.load_history(url) is not None  # the store was closed after the read: it opens again
     with pytest.raises(UserError, match=r"not \w*Path: give a store URL, e.g. 'sqlite:///"):
         await lab.load_history(tmp_path / "runs.db")  # type: ignore[arg-type]
+
+
+async def test_history_models_never_answered_are_named_with_the_store_s_models() -> None:
+    """Before: `load_history(store, models=["a"])` (a bare id or an alias, where runs record `sim:a`) gave a column
+    of nothing, which failed only later, in `fit`, with "table 'history' has no outcome for ['a']"."""
+    async with MemoryStore() as store:
+        await store.create_session(SESSION)
+        await store.create_thread(THREAD)
+        await store.create_orchestration(_orchestration("fix my bug", [("sim:a", 6.0, 0.01), ("sim:b", 9.0, 0.1)]))
+        with pytest.raises(UserError, match=r"no evaluated answer of \['a'\] .*: \['sim:a', 'sim:b'\]"):
+            await lab.load_history(store, models=["a", "sim:b"])
+        table = await lab.load_history(store, models=["sim:b", "sim:a"])
+    assert table.models == ("sim:b", "sim:a")

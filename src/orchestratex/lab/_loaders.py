@@ -394,7 +394,22 @@ async def load_history(
         offset += page_size
     if not found:
         raise UserError("the store holds no evaluated orchestrations for this selection")
-    names = tuple(models) if models is not None else tuple(dict.fromkeys(m for _, _, c in found for m in c))
+    return _history_table(found, ids, models)
+
+
+def _history_table(
+    found: list[tuple[str, str, dict[str, tuple[float, float]]]], ids: list[str], models: Iterable[str] | None
+) -> OutcomeTable:
+    """`load_history`'s table of the orchestrations `found` (prompt, domain, model -> (score, cost)), with the
+    columns `models` (by default every model evaluated, in order of first answer)."""
+    seen = tuple(dict.fromkeys(m for _, _, c in found for m in c))
+    names = tuple(models) if models is not None else seen
+    never = [m for m in names if m not in seen]
+    if never:  # (an alias such as "gpt4", or a bare id: a column of nothing, which only failed later)
+        raise UserError(
+            f"load_history(models=...): no evaluated answer of {never} in this selection; the store names its "
+            f"models in full, as runs record them: {list(seen)}"
+        )
     quality = np.full((len(found), len(names)), np.nan)
     cost = np.full((len(found), len(names)), np.nan)
     for r, (_, _, cells) in enumerate(found):
