@@ -241,3 +241,38 @@ async def test_an_empty_prompt_is_refused_before_any_row() -> None:
     with pytest.raises(UserError, match=r"table 'blank': the prompts of rows 6 \(id '6'\), 9 \(id '9'\) are empty"):
         await lab.replay_loop(table, router=router)
     assert router.tasks == []  # nothing was replayed
+
+
+async def test_a_recorded_answer_longer_than_a_default_window_is_replayed_and_judged() -> None:
+    """Before: one recorded answer of 1,000,000 characters (a 250,000-token output cap for every run) made every run
+    of the replay fail — "the prompt (about 23 tokens) leaves no room for an answer of up to 250,000 tokens in any
+    model's context window" — and the replay reported quality 0 at $0 without a word. The replay's windows now hold
+    the prompt, a refinement quoting the previous answer and the answer; a judge's too."""
+    n = 4
+    chars = np.full((n, 2), 100.0)
+    chars[0, 0] = 1e6
+    table = lab.OutcomeTable(
+        name="long", models=("small", "large"), prompts=tuple(f"question {i}" for i in range(n)),
+        quality=np.array([[0.0, 1.0]] * n), cost=np.tile([0.001, 0.01], (n, 1)), output_chars=chars,
+    )  # fmt: skip
+    result = await lab.replay_loop(table, router=Scripted(["small", "large"]), max_iterations=3, progress=False)
+    assert [o.models for o in result.outcomes] == [("small", "large")] * n  # rejected, then refined
+    assert result.quality == 1.0 and all(o.stop_reason == "threshold" for o in result.outcomes)
+
+
+async def test_a_run_that_fails_on_its_own_is_raised_not_counted_as_a_wrong_answer() -> None:
+    """Before: a row whose run failed (stop reason `error`: no model could be routed to, as every row of the replay
+    above did) counted as quality 0 at $0, and the replay printed a plausible summary of runs that never happened.
+    The run's error is now raised, naming the row; a run stopped by its budget is still an outcome of the replay."""
+    from orchestratex.lab._loop import _check_run
+
+    from .test_lab_loaders import _orchestration
+
+    table = synthetic_table(6)
+    failed = _orchestration("question", []).model_copy(
+        update={"status": "failed", "stop_reason": "error", "error": "the prompt leaves no room for an answer"}
+    )
+    with pytest.raises(UserError, match=r"the run of row 2 \(id '2'\) of table 'synthetic' failed: the prompt leaves"):
+        _check_run(table, 2, failed)
+    budget = await lab.replay_loop(table, router=Scripted(["small"]), cost_limit=1e-9, progress=False)
+    assert {o.stop_reason for o in budget.outcomes} == {"budget"} and budget.quality == 0.0

@@ -207,6 +207,9 @@ class LoopReplay:
         )
 
 
+_TEMPLATES = 8192
+"""Tokens a replay's windows keep for the system prompt, the refinement and judging templates and feedback."""
+
 _DEFAULT_CHARS = 400.0
 """The length of an answer when the table does not record it."""
 
@@ -272,7 +275,8 @@ async def replay_loop(
     `SimulatedJudge`, or several as a panel aggregated by median; default: an exact 9/3 judge)
     through the orchestrator's `LLMJudgeEvaluator`; judges are never routing candidates. The run
     stops when the judges' score reaches `threshold`, after `max_iterations`, on the budget
-    (`cost_limit` per prompt) or when the score stops improving (`patience`).
+    (`cost_limit` per prompt) or when the score stops improving (`patience`). A run that fails for a reason
+    of its own (stop reason `error`) is raised as a `UserError` naming its row, not counted as a wrong answer.
 
     The router learns as it would in production (its `observe` sees every judged answer), so
     give it a fresh router for each measurement.
@@ -303,7 +307,10 @@ async def replay_loop(
     column = _columns(table, answering)
     chars = table.output_chars
     cap = output_cap(table, [(p, column[p.name]) for p in answering])
-    window = cap + max((math.ceil(len(p.encode()) / CHARS_PER_TOKEN) for p in table.prompts), default=0)
+    # every window holds what a run may send: the prompt (counted in bytes, as the run bounds it), the previous
+    # answer a refinement quotes, the answer (or, for a judge, the answer judged) and the templates around them;
+    # only windows smaller than that grow (a recorded answer longer than a model's default window, say)
+    window = 2 * cap + max((len(p.encode()) for p in table.prompts), default=0) + _TEMPLATES
     answering = [  # (a recorded answer fitted its model's limits: it must fit the replayed ones)
         p.model_copy(
             update={
@@ -316,6 +323,9 @@ async def replay_loop(
     ]
     scale = 10.0 if float(np.nanmax(table.quality)) > 1 else 1.0
     by_name = {p.name: column[p.name] for p in answering}
+    judge_profiles = [
+        j.profile.model_copy(update={"context_window": max(j.profile.context_window, window)}) for j in judges
+    ]
     judge_by_name = {j.profile.name: j for j in judges}
 
     def answer(request: GenerationRequest) -> Generation:
@@ -347,7 +357,7 @@ async def replay_loop(
             _ANSWER_PROVIDER: FunctionProvider(answer, name=_ANSWER_PROVIDER),
             _JUDGE_PROVIDER: FunctionProvider(verdict, name=_JUDGE_PROVIDER),
         },
-        catalog=ModelCatalog([*answering, *(j.profile for j in judges)]),
+        catalog=ModelCatalog([*answering, *judge_profiles]),
         router=router,
         evaluator=LLMJudgeEvaluator(panel_size=len(judges), judges=[j.profile.name for j in judges]),
         store=MemoryStore(),
@@ -373,6 +383,7 @@ async def replay_loop(
         with Progress(f"replay_loop {table.name}", len(table), show=show) as bar:
             for row, prompt in enumerate(table.prompts):
                 outcome = await _run_row(orchestrator, session.id, table, row, prompt, names, cost_limit, patience)
+                _check_run(table, row, outcome)
                 outcomes.append(_outcome(table, row, outcome, by_name))
                 done = row + 1
                 spent, right = spent + outcomes[-1].cost, right + outcomes[-1].quality
@@ -454,6 +465,19 @@ async def _run_row(
     finally:
         _ROW.reset(token)
     return result.orchestration
+
+
+def _check_run(table: OutcomeTable, row: int, doc: object) -> None:
+    """Raise the error of a row's run that failed for a reason of its own (`stop_reason` `error`: no model could be
+    routed to, a judge could not read the answer), rather than count the row as a wrong answer at no cost; a run
+    stopped by its budget (`cost_limit`) is an outcome of the replay."""
+    from ..records import Orchestration
+
+    assert isinstance(doc, Orchestration)
+    if doc.stop_reason == "error" and doc.final_response is None:
+        raise UserError(
+            f"replay_loop: the run of row {row} (id {table.ids[row]!r}) of table {table.name!r} failed: {doc.error}"
+        )
 
 
 def _columns(table: OutcomeTable, profiles: Sequence[ModelProfile]) -> dict[str, int]:
