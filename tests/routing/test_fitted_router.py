@@ -382,3 +382,29 @@ def test_routers_sharing_a_featurizer_keep_their_own_fit(tmp_path: Path) -> None
     saved = FittedRouter.load(together[0].save(tmp_path / "first.npz"))
     assert saved.predict_quality(EASY, "facts").tolist() == apart[0].predict_quality(EASY, "facts").tolist()
     assert shared.idf is None and together[0].featurizer.bits == 12  # the one given is left as it was
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"bits": 16.0}, r"bits is a whole number between 8 and 24 .*got 16.0"),
+        ({"bits": "18"}, r"bits is a whole number between 8 and 24 .*got '18'"),
+        ({"bits": True}, r"bits is a whole number between 8 and 24 .*got True"),
+        ({"tail_chars": 1.5}, r"tail_chars is a whole number of characters > 0.*got 1.5"),
+        ({"bigrams": "no"}, r"bigrams is True or False .*got 'no'"),
+    ],
+)
+def test_a_featurizer_setting_of_the_wrong_kind_is_refused_where_it_is_given(
+    setting: dict[str, object], message: str
+) -> None:
+    """Before: `TextFeaturizer(bits=16.0)` failed at fit in a shift ("unsupported operand type(s) for <<"), `bits="18"`
+    in a comparison, `tail_chars=1.5` at fit ("slice indices must be integers"), and `bigrams="no"` was read as True
+    and saved so."""
+    with pytest.raises(UserError, match=message):
+        TextFeaturizer(**setting)  # type: ignore[arg-type]
+
+
+def test_a_featurizer_takes_numpy_integers() -> None:
+    featurizer = TextFeaturizer(bits=np.int64(12), tail_chars=np.int64(200))  # type: ignore[arg-type]
+    assert (featurizer.bits, featurizer.size, featurizer.tail_chars) == (12, 4096, 200)
+    assert type(featurizer.bits) is int

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import UserError
+from ._knobs import is_whole
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,12 +39,14 @@ class TextFeaturizer:
     """
 
     def __init__(self, *, bits: int = 18, tail_chars: int = 1500, bigrams: bool = True) -> None:
-        if not 8 <= bits <= 24:
-            raise UserError("bits must be between 8 and 24")
-        if tail_chars <= 0:
-            raise UserError("tail_chars must be > 0")
-        self.bits = bits
-        self.tail_chars = tail_chars
+        if not is_whole(bits) or not 8 <= bits <= 24:  # (16.0 or "18" failed later, in a shift or a comparison)
+            raise UserError(f"bits is a whole number between 8 and 24 (2**bits hashed buckets), got {bits!r}")
+        if not is_whole(tail_chars) or tail_chars <= 0:
+            raise UserError(f"tail_chars is a whole number of characters > 0, e.g. tail_chars=1500; got {tail_chars!r}")
+        if not isinstance(bigrams, bool):  # ("no" read as True, and was saved so)
+            raise UserError(f"bigrams is True or False (False: words alone); got {bigrams!r}")
+        self.bits = int(bits)
+        self.tail_chars = int(tail_chars)
         self.bigrams = bigrams
         self.idf: NDArray[np.float64] | None = None
 
