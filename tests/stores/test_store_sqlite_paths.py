@@ -241,3 +241,11 @@ async def test_a_path_that_is_not_a_path_is_refused_not_made_a_file_of_its_repr(
     async with SQLiteStore(os.fsencode(tmp_path / "runs.db")) as store:  # type: ignore[arg-type]
         assert store.path == str(tmp_path / "runs.db")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.db"]
+
+
+@pytest.mark.parametrize("value", ["5", None, True, float("nan"), -1])
+def test_a_busy_timeout_that_is_not_a_number_of_seconds_is_refused_by_name(value: object) -> None:
+    # a str (read from an environment variable) or None failed with "TypeError: '<=' not supported between instances
+    # of 'int' and 'str'", naming neither the argument nor what it takes; True was taken as 1 s
+    with pytest.raises(UserError, match=r"^busy_timeout must be between 0 and 3600 seconds, not "):
+        SQLiteStore(busy_timeout=value)  # type: ignore[arg-type]

@@ -184,6 +184,11 @@ async def test_argument_errors_are_user_errors_as_in_the_built_in_stores(store: 
     for kwargs in ({"retries": -1}, {"retry_backoff_s": float("nan")}, {"server_selection_timeout_ms": 0}):
         with pytest.raises(UserError, match="must be"):
             MongoStore(client=client, **kwargs)
+    # a str (read from an environment variable) failed with "TypeError: '>' not supported between instances of 'str'
+    # and 'int'", naming no argument
+    for name, value in (("server_selection_timeout_ms", "5000"), ("retries", 2.5), ("recover_after_s", None)):
+        with pytest.raises(UserError, match=f"^MongoStore's {name} must be "):
+            MongoStore(client=client, **{name: value})
 
 
 # -- retries and unavailability ---------------------------------------------------------------------

@@ -104,6 +104,16 @@ class MongoStore(Records, Orchestrations, Events, Coordination, Statistics):
             raise ConfigurationError(
                 f"a MongoDB store URL starts with mongodb:// or mongodb+srv://, not {redact_url(url)!r}"
             )
+        numbers = {
+            "server_selection_timeout_ms": server_selection_timeout_ms,
+            "retries": retries,
+            "retry_backoff_s": retry_backoff_s,
+            "recover_after_s": recover_after_s,
+        }
+        for name, value in numbers.items():  # (a str read from the environment: a raw TypeError from a comparison)
+            if isinstance(value, bool) or not isinstance(value, int if name == "retries" else int | float):
+                kind = "an int" if name == "retries" else "a number"
+                raise UserError(f"MongoStore's {name} must be {kind}, not {type(value).__name__} ({value!r})")
         if not (server_selection_timeout_ms > 0 and recover_after_s > 0):  # (refuses NaN too)
             raise UserError(
                 "server_selection_timeout_ms and recover_after_s must be > 0"

@@ -65,7 +65,7 @@ class SQLiteStore(SQLiteRecords):
         busy_timeout: float = 10.0,
         synchronous: Literal["normal", "full"] = "normal",
     ) -> None:
-        if not 0 <= busy_timeout <= 3600:
+        if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, int | float) or not 0 <= busy_timeout <= 3600:
             raise UserError(f"busy_timeout must be between 0 and 3600 seconds, not {busy_timeout!r}")
         if synchronous not in _SYNCHRONOUS:
             raise UserError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
