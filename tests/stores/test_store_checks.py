@@ -50,3 +50,19 @@ async def test_a_negative_since_is_named_as_such(kind: str) -> None:
             await store.list_events(session.id, since=-1)
         with pytest.raises(UserError, match=r"limit and offset must be >= 0"):  # (listings keep their word)
             await store.list_sessions("u", offset=-1)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize("ttl", ["60", True, Decimal("60")])
+async def test_a_ttl_that_is_not_a_number_of_seconds_is_refused_by_name(kind: str, ttl: object) -> None:
+    # a str (a setting read from the environment) failed with "TypeError: '>' not supported between instances of
+    # 'str' and 'int'" from `claim`, `renew_leases` and `incr`, a Decimal with a TypeError when the lease's expiry was
+    # computed, and True was a lease of 1 s
+    store = MemoryStore() if kind == "memory" else SQLiteStore(":memory:")
+    async with store:
+        with pytest.raises(UserError, match=r"^a counter ttl_s must be > 0 seconds, not "):
+            await store.incr("k", 1, ttl_s=ttl)  # type: ignore[arg-type]
+        for call in (store.claim("0" * 24, "me", ttl), store.renew_leases(["0" * 24], "me", ttl)):  # type: ignore[arg-type]
+            with pytest.raises(UserError, match=r"^a lease ttl_s must be > 0 seconds, not "):
+                await call
+        assert await store.incr("k", 1) == 1  # nothing was counted by the refused call

@@ -116,7 +116,9 @@ def check_ttl(ttl_s: float | None, kind: Literal["lease", "counter"] = "lease") 
     (`incr`), where None is allowed (a counter that never expires)."""
     if ttl_s is None and kind == "counter":
         return
-    if not (ttl_s is not None and ttl_s > 0):
+    if (type(ttl_s) is float or type(ttl_s) is int) and ttl_s > 0:  # the common case, without `Real`'s ABC check
+        return
+    if isinstance(ttl_s, bool) or not isinstance(ttl_s, Real) or not ttl_s > 0:  # (a str: a raw TypeError from `>`)
         raise UserError(f"a {kind} ttl_s must be > 0 seconds, not {ttl_s!r}")
 
 
