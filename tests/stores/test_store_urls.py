@@ -24,12 +24,19 @@ def _install(site: Path) -> None:
         "redis = acme_redis:RedisStore\n"
         "plain = acme_plain:NotAStore\n"
         "fine = acme_fine:FineStore\n"
+        "picky = acme_picky:PickyStore\n"
     )
     (site / "acme_redis.py").write_text("import redis_client_that_is_not_installed\n")
     (site / "acme_plain.py").write_text("class NotAStore:\n    pass\n")
     (site / "acme_fine.py").write_text(
         "from orchestratex.stores import MemoryStore\n\n\nclass FineStore(MemoryStore):\n"
         "    @classmethod\n    def from_url(cls, url):\n        return cls()\n"
+    )
+    (site / "acme_picky.py").write_text(  # (as redis-py's `from_url` reads a port: a ValueError for `host:abc`)
+        "from urllib.parse import urlsplit\n\nfrom orchestratex.stores import MemoryStore\n\n\n"
+        "class PickyStore(MemoryStore):\n    @classmethod\n    def from_url(cls, url):\n"
+        "        if urlsplit(url).port is None:\n            raise ValueError(f'{url} names no port')\n"
+        "        return cls()\n"
     )
 
 
@@ -100,3 +107,22 @@ async def test_a_path_given_for_a_url_says_what_to_give(tmp_path: Path) -> None:
         " (for a file: SQLiteStore(path))"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_url_a_registered_store_refuses_is_one_line_naming_the_package(acme: Path, tmp_path: Path) -> None:
+    # a `from_url` raising (a port that is not a number, a URL it cannot read) escaped as a ValueError traceback, and
+    # the password of the URL could be in its message
+    with pytest.raises(ConfigurationError) as refused:
+        store_from_url("picky://app:s3cret@cache.example")
+    assert str(refused.value) == (
+        "the store acme-stores's entry point 'picky' (acme_picky:PickyStore) refused the store URL"
+        " 'picky://app:***@cache.example': ValueError: picky://app:***@cache.example names no port"
+    )
+    assert isinstance(store_from_url("picky://cache.example:6379"), MemoryStore)
+    env = cli_env(PYTHONPATH=os.pathsep.join([str(acme), os.environ.get("PYTHONPATH", "")]))
+    done = run_cli("runs", "list", "--store", "picky://app:s3cret@cache.example:abc", cwd=tmp_path, env=env)
+    assert done.returncode == 2 and done.stdout == "", done
+    assert done.stderr.splitlines() == [
+        "orchestratex: error: the store acme-stores's entry point 'picky' (acme_picky:PickyStore) refused the store"
+        " URL 'picky://app:***@cache.example:abc': ValueError: Port could not be cast to integer value as 'abc'"
+    ]

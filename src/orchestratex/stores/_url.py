@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..exceptions import ConfigurationError, StoreError, UserError
+from ..exceptions import ConfigurationError, OrchestrateXError, StoreError, UserError
 from ._base import Store
 
 if TYPE_CHECKING:
@@ -126,7 +126,13 @@ def _registered(ep: EntryPoint, url: str, hint: str) -> Store:
     from_url = getattr(store_cls, "from_url", None)
     if not (isinstance(store_cls, type) and issubclass(store_cls, Store) and callable(from_url)):
         raise ConfigurationError(f"{where} does not name a Store subclass with a from_url(url) classmethod")
-    store: Store = from_url(url)
+    try:
+        store: Store = from_url(url)
+    except OrchestrateXError:
+        raise
+    except Exception as exc:  # (`urlsplit(url).port` of `host:abc`, say: a ValueError traceback from the command line)
+        said = str(exc).replace(url, redacted_url(url)) if url != redacted_url(url) else str(exc)
+        raise ConfigurationError(f"{where} refused the store URL {_shown(url)}: {type(exc).__name__}: {said}") from exc
     return store
 
 
