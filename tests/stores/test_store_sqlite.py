@@ -509,3 +509,28 @@ async def test_an_in_memory_sqlite_store_opened_again_has_its_data() -> None:
     async with direct:
         assert (await direct.get_session(session.id)).id == session.id
         assert [s.id for s in await direct.list_sessions("ada")] == [session.id]
+
+
+async def test_listing_api_keys_does_not_wait_for_another_processs_write_lock(tmp_path: Path) -> None:
+    # `list_api_keys` (`GET /api/admin/keys/`, `orchestratex keys list`) ran on the writer: while another process held
+    # the write lock it queued behind the writes waiting for it, then failed itself with "StoreUnavailable: the SQLite
+    # database is busy ...; nothing was written" (a read), after twice the busy timeout
+    from orchestratex.records import ApiKey
+
+    db = tmp_path / "keys.db"
+    async with SQLiteStore(db) as store:
+        key = await store.create_api_key(ApiKey(key_hash="ab" * 32, user_id="alice", label="laptop"))
+    holder = LockHolder(db)
+    try:
+        async with SQLiteStore(db, busy_timeout=3) as store:  # (a server's store, open when the lock is taken)
+            holder.start()
+            waiting = asyncio.create_task(store.create_session(Session(user_id="alice")))  # queued behind the lock
+            await asyncio.sleep(0.05)
+            listed = await asyncio.wait_for(store.list_api_keys(), 1.5)  # (less than the busy timeout)
+            assert [k.id for k in listed] == [key.id]
+            assert [k.id for k in await asyncio.wait_for(store.list_api_keys("alice"), 1.5)] == [key.id]
+            assert not waiting.done()
+            holder.stop()
+            await waiting
+    finally:
+        holder.stop()

@@ -249,7 +249,8 @@ class SQLiteRecords(SQLiteConnections):
 
     async def list_api_keys(self, user_id: str | None = None) -> list[ApiKey]:
         where, params = ("WHERE user_id = ?", (user_id,)) if user_id is not None else ("", ())
-        rows = await self._run(self._fetch, f"SELECT doc FROM api_keys {where}", params)
+        # (a read: on the reader thread, not behind writes waiting for another process's lock, as it was)
+        rows = await self._read(self._fetch, f"SELECT doc FROM api_keys {where}", params)
         return sorted((ApiKey.model_validate_json(row[0]) for row in rows), key=created_order)
 
     async def revoke_api_key(self, key_id: str) -> ApiKey:
