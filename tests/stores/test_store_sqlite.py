@@ -348,9 +348,7 @@ def test_busy_timeout_must_be_a_sane_number_of_seconds() -> None:
 
 
 async def test_opening_a_database_another_process_locked_is_unavailable(tmp_path: Path) -> None:
-    db = tmp_path / "locked.db"
-    async with SQLiteStore(db):
-        pass
+    db = tmp_path / "locked.db"  # (a new database: its tables must be written)
     holder = LockHolder(db)
     holder.start()
     try:
@@ -360,6 +358,39 @@ async def test_opening_a_database_another_process_locked_is_unavailable(tmp_path
         holder.stop()
     async with SQLiteStore(db, busy_timeout=0.05) as store:
         assert await store.list_resumable() == []
+
+
+async def test_a_complete_database_opens_and_reads_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
+    # opening ran `BEGIN IMMEDIATE` (to create what was already there) and deleted expired counters: while another
+    # process held the write lock (a long write, an edit left uncommitted in a database browser), `orchestratex runs
+    # list` and `keys list` waited the busy timeout (10 s) and failed with "StoreUnavailable: cannot open SQLite
+    # database ...: database is locked", though they only read
+    from orchestratex.records import ApiKey
+
+    db = tmp_path / "locked.db"
+    async with SQLiteStore(db) as store:
+        session = await store.create_session(Session(user_id="alice"))
+        await store.create_api_key(ApiKey(key_hash="ab" * 32, user_id="alice"))
+        await store.incr("window", 1, ttl_s=0.001)
+    await asyncio.sleep(0.01)  # (the counter's window has passed: the next open forgets it, when it can write)
+    holder = LockHolder(db)
+    holder.start()
+    try:
+        async with SQLiteStore(db, busy_timeout=0.2) as store:
+            assert [s.id for s in await store.list_sessions("alice")] == [session.id]
+            with pytest.raises(StoreUnavailable, match="busy"):  # writes still wait for the lock, then fail
+                await store.create_session(Session(user_id="bob"))
+        for args in (("runs", "list"), ("keys", "list")):
+            done = run_cli(*args, "--store", f"sqlite:///{db}")
+            assert done.returncode == 0, done.stderr
+        assert "alice" in done.stdout
+    finally:
+        holder.stop()
+    async with SQLiteStore(db):
+        pass
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT key FROM counters").fetchall() == []  # forgotten once the lock was free
+    conn.close()
 
 
 async def test_a_new_database_is_private_to_its_owner(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from ..._ids import forks
 from ...exceptions import Conflict, StoreError, StoreUnavailable
 from .._base import Store
 from ._checkpoint import Checkpointer
-from ._errors import is_transient, not_writable, translate
+from ._errors import code_of, is_transient, not_writable, translate
 from ._schema import check_not_foreign, connect, create_private, create_schema
 from ._worker import LoopWriter, Worker
 
@@ -173,7 +173,7 @@ class SQLiteConnections(Store):
                 conn.deserialize(self._memory_image)
             create_schema(conn)
             self._file_id = None if self.path == ":memory:" else _file_identity(self._file)
-            conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
+            _forget_expired_counters(conn, round(self.busy_timeout * 1000))
             # A group commit runs each write under a savepoint, whose journal keeps the original of every page the
             # write changes; past 64 KiB SQLite spills it to a temporary file, written page by page (some 90
             # `pwrite`s per run with many in flight). In memory it is a copy: it is bounded by one write's pages,
@@ -338,6 +338,19 @@ class SQLiteConnections(Store):
             await self._read(_read_afresh, self._file)
             return
         await self._lookup(self._fetch, "SELECT 1 FROM sessions LIMIT 1", ())
+
+
+def _forget_expired_counters(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """Delete the counters whose window has passed, if the write lock is free now (housekeeping, which `incr` also does
+    now and then: opening the store to read it must not wait for, nor fail on, another process's lock)."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("DELETE FROM counters WHERE expires_at <= ?", (time.time(),))
+    except sqlite3.OperationalError as exc:
+        if code_of(exc) not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
 
 
 async def _joined(path: str, *threads: Worker | Checkpointer | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -299,6 +300,9 @@ def check_path(path: str) -> None:
         raise UserError(f"SQLite database path {path!r} names a folder: add the file's name ({path}runs.db, say)")
 
 
+_OBJECTS = frozenset(re.findall(r"CREATE (?:TABLE|INDEX|TRIGGER) IF NOT EXISTS (\w+)", _TABLES))
+"""Every table, index and trigger `_TABLES` makes."""
+
 _OWN_TABLES = frozenset({"schema_version", "sessions", "threads", "orchestrations", "events"})
 """Tables every version of the store's database has (each made them all in one transaction)."""
 
@@ -375,10 +379,24 @@ def _execute_script(conn: sqlite3.Connection, script: str) -> None:
             statement = ""
 
 
+def _complete(conn: sqlite3.Connection) -> bool:
+    """Whether the database is at `SCHEMA_VERSION` with every table, index and trigger of `_TABLES`, read without
+    taking or waiting for any lock (a WAL read): then opening it writes nothing."""
+    try:
+        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.OperationalError:
+        return False  # (no such table: a new database; or it cannot be read now: `BEGIN IMMEDIATE` says why)
+    return row is not None and row[0] == SCHEMA_VERSION and _OBJECTS <= names
+
+
 def create_schema(conn: sqlite3.Connection) -> None:
     """Create every table and index if absent, migrating a database of an older schema version (idempotent, and
     safe when several processes open at once: one migrates, in one transaction, the others wait for it and then
-    find it done)."""
+    find it done). A database that has them all is left alone, without taking the write lock: opening it (for
+    `orchestratex runs list`, say) does not wait for, nor fail on, a lock another process holds."""
+    if _complete(conn):
+        return
     if _older_version(conn):  # (a migration holds the write lock as long as it takes: 3 s per 10,000 runs)
         logger.warning(
             "SQLite database %s is at an older schema version: migrating it to version %d (or waiting for the"
