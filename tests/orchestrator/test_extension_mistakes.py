@@ -5,9 +5,12 @@ inside with an `AttributeError`, or counted an answer as free."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +28,7 @@ from orchestratex import (
     Provider,
     Router,
     RoutingDecision,
+    SQLiteStore,
     Task,
     UserError,
 )
@@ -185,6 +189,44 @@ def test_a_routers_scores_reach_its_event_as_floats_or_are_named() -> None:
     )
     with pytest.raises(TypeError, match=re.escape("SetsScores.select returned a RoutingDecision whose scores are not")):
         orchestrator.run_sync("Hi", max_iterations=1)
+
+
+class ValuePerDollar(Router):
+    """Scores each model by quality per dollar: a free model's score is infinite (or NaN, 0 / 0)."""
+
+    def __init__(self, free: float) -> None:
+        self.free = free
+
+    async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        scores = {m.name: self.free if m is candidates[0] else 7.0 for m in candidates}
+        return RoutingDecision(model_name=candidates[0].name, reasoning="best value", scores=scores)
+
+
+@pytest.mark.parametrize("free", [math.inf, math.nan])
+def test_a_routers_score_that_is_not_finite_is_named_not_stored(tmp_path: Path, free: float) -> None:
+    """An infinite or NaN score was stored in the run's `model_selected` event as JSON's null: the run completed, and
+    every later read of its session's events (`list_events`: the WebSocket's replay, the console) failed with a
+    pydantic ValidationError, for good."""
+
+    def answer(request: GenerationRequest) -> str:
+        return VERDICT if request.purpose == "judge" else "ok"
+
+    store = SQLiteStore(tmp_path / "runs.db")
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(answer)], catalog=catalog("function"), router=ValuePerDollar(free), store=store
+    )
+    with orchestrator:
+        with pytest.raises(
+            TypeError, match=r"ValuePerDollar.select returned a RoutingDecision whose scores are not fin"
+        ):
+            orchestrator.run_sync("Hi", max_iterations=1)
+
+    async def read() -> None:
+        async with SQLiteStore(tmp_path / "runs.db") as again:
+            for session in await again.list_sessions("local"):
+                await again.list_events(session.id)  # (raised ValidationError: model_selected.scores)
+
+    asyncio.run(read())
 
 
 class Regex(Evaluator):

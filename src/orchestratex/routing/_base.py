@@ -7,9 +7,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from ..catalog import ModelProfile
 from ..records import RoutingDecision
@@ -208,19 +208,21 @@ def _scored(router: Router, decision: RoutingDecision) -> RoutingDecision:
     float32, an int: built with `model_construct` or set after validation): the run's `ModelSelected` is made from
     them without validation."""
     scores = decision.scores
-    if type(scores) is dict and all(type(k) is str and type(v) is float for k, v in scores.items()):
+    # (`v - v == 0.0`: finite. An infinite or NaN score, `quality / price` of a free model, was stored in the run's
+    # `model_selected` event as JSON's null, and every later read of the session's events failed to validate it)
+    if type(scores) is dict and all(type(k) is str and type(v) is float and v - v == 0.0 for k, v in scores.items()):
         return decision
     try:
         checked = _SCORES.validate_python(scores)
     except ValidationError:
         raise TypeError(
-            f"{type(router).__name__}.select returned a RoutingDecision whose scores are not numbers by model name "
-            f"({scores!r:.200}): give RoutingDecision(scores={{model_name: float, ...}})"
+            f"{type(router).__name__}.select returned a RoutingDecision whose scores are not finite numbers by model"
+            f" name ({scores!r:.200}): give RoutingDecision(scores={{model_name: float, ...}}), without inf or nan"
         ) from None
     return decision.model_copy(update={"scores": checked})
 
 
-_SCORES = TypeAdapter(dict[str, float])
+_SCORES = TypeAdapter(dict[str, Annotated[float, Field(allow_inf_nan=False)]])
 
 
 def _described(value: object) -> str:
