@@ -22,6 +22,7 @@ from orchestratex import (
     FunctionProvider,
     Generation,
     GenerationRequest,
+    MemoryStore,
     ModelCatalog,
     ModelProfile,
     Orchestrator,
@@ -124,6 +125,34 @@ def test_a_providers_fields_set_after_validation_reach_the_records_validated_or_
         ValueError, match=re.escape("SetsFields.generate returned an invalid Generation: finish_reason")
     ):
         orchestrator.run_sync("Hi", max_iterations=1)
+
+
+@pytest.mark.parametrize("latency", [math.nan, math.inf])
+def test_a_providers_latency_that_is_not_finite_is_named_not_stored(tmp_path: Path, latency: float) -> None:
+    """A NaN (or infinite) `latency_ms` was stored in the run's iteration, call record and `response_generated`
+    event as JSON's null: on a MemoryStore the run completed, then every read of the run and of its session's events
+    failed with a pydantic ValidationError; on SQLite the run failed with "StoreError: SQLite error: NOT NULL
+    constraint failed: calls.latency_ms", its session's events unreadable all the same."""
+
+    def answer(request: GenerationRequest) -> Generation:
+        text = VERDICT if request.purpose == "judge" else "ok"
+        return Generation(text=text, usage=Usage(input_tokens=5, output_tokens=5), latency_ms=latency)
+
+    for store in (MemoryStore(), SQLiteStore(tmp_path / f"runs-{latency}.db")):
+        orchestrator = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("function"), store=store)
+        with orchestrator:
+            with pytest.raises(
+                ValueError, match=r"generate returned an invalid Generation: latency_ms: .* not a finite"
+            ):
+                orchestrator.run_sync("Hi", max_iterations=1)
+        asyncio.run(_the_run_reads_back_failed(store))
+
+
+async def _the_run_reads_back_failed(store: MemoryStore | SQLiteStore) -> None:
+    async with store:
+        [session] = await store.list_sessions("local")
+        assert [e.type for e in await store.list_events(session.id)][-1] == "orchestration_failed"
+        assert [o.status for o in await store.list_orchestrations(session_id=session.id)] == ["failed"]
 
 
 def test_an_answer_without_usage_with_an_unusable_reported_cost_is_not_counted_free() -> None:

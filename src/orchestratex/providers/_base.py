@@ -197,6 +197,7 @@ def checked_generation(provider: Provider, gen: object) -> Generation:
     if (
         type(gen.text) is str
         and type(gen.latency_ms) is float
+        and gen.latency_ms - gen.latency_ms == 0.0  # (finite: NaN or inf was stored as JSON's null, unreadable)
         and type(gen.usage) is Usage
         and type(gen.model_name) is str
         and (gen.finish_reason is None or type(gen.finish_reason) is str)
@@ -216,4 +217,8 @@ def checked_generation(provider: Provider, gen: object) -> Generation:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise ValueError(f"{name}.generate returned an invalid Generation: {where}: {err['msg']}") from None
+    if checked.latency_ms - checked.latency_ms != 0.0:  # (the run's records, then its session's events, unreadable)
+        raise ValueError(
+            f"{name}.generate returned an invalid Generation: latency_ms: {gen.latency_ms!r} is not a finite number"
+        )
     return checked if reported is None else checked.model_copy(update={"reported_cost": float(reported)})
