@@ -13,10 +13,11 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from orchestratex import GenerationRequest, MemoryStore, Message, Orchestrator
+from orchestratex import FunctionProvider, Generation, GenerationRequest, MemoryStore, Message, Orchestrator
 from orchestratex.exceptions import ProviderError
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.telemetry import configure_telemetry
+from orchestratex.usage import Usage
 
 from .helpers import catalog, scripted
 from .telemetry_fixtures import _restore_settings, spans
@@ -167,6 +168,27 @@ async def test_an_orchestration_failed_for_its_budget_marks_its_span_as_an_error
     assert root.status.description == result.orchestration.error
     assert _attrs(root)["error.type"] == "orchestration_budget"
     assert _attrs(root)["orchestratex.status"] == "failed"
+
+
+async def test_the_response_model_is_the_model_the_provider_says_answered(spans: InMemorySpanExporter) -> None:
+    """`gen_ai.response.model` repeated `gen_ai.request.model` (the catalog's model id) whatever the provider said had
+    answered: a dated snapshot (`gpt-4o-2024-08-06` for `gpt-4o`), or the model a router such as `openrouter/auto`
+    picked, could not be seen in a trace."""
+
+    def answer(request: GenerationRequest) -> Generation | str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 9.5, "feedback": "fine"})
+        return Generation(text="an answer", usage=Usage(input_tokens=5, output_tokens=3), response_model="a-2026-01-01")
+
+    async with Orchestrator(
+        providers=[FunctionProvider(answer)], catalog=catalog("a", "b", quality={"a": 9, "b": 8}), store=MemoryStore()
+    ) as o:
+        await o.run(PROMPT, max_iterations=1, preferred_models=["function:a"])
+    calls = {_attrs(c)["orchestratex.role"]: _attrs(c) for c in _by_name(spans.get_finished_spans(), "chat ")}
+    assert calls["generate"]["gen_ai.response.model"] == "a-2026-01-01"
+    assert calls["generate"]["gen_ai.request.model"] != "a-2026-01-01"
+    judge = calls["judge"]  # (a provider that names no model: the one asked for)
+    assert judge["gen_ai.response.model"] == judge["gen_ai.request.model"]
 
 
 async def test_content_is_recorded_only_when_asked_for(spans: InMemorySpanExporter) -> None:

@@ -178,3 +178,10 @@ async def test_a_base_url_ending_in_v1_is_named_in_the_404() -> None:
     with pytest.raises(ProviderHTTPError) as other:
         await right.generate(request())
     assert "/v1" not in str(other.value)
+
+
+async def test_the_model_that_answered_is_the_one_the_message_names() -> None:
+    """The message's `model` is the model that answered (`gen_ai.response.model` in traces), not only the one asked."""
+    usage = {"input_tokens": 5, "output_tokens": 2}
+    server = MockServer(Reply(200, json=message_body(usage, [{"type": "text", "text": "Hi"}])))
+    assert (await provider_on(server).generate(request())).response_model == "claude-sonnet-4-5"

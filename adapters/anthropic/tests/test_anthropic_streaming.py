@@ -94,3 +94,12 @@ async def test_a_stream_that_is_not_utf8_is_a_malformed_response() -> None:
 
     with pytest.raises(MalformedResponse, match="utf-8"):
         await provider_on(server).generate_stream(request(), on_text)
+
+
+async def test_a_stream_names_the_model_that_answered() -> None:
+    server = MockServer(Reply(200, content=STREAM, headers={"content-type": "text/event-stream"}))
+
+    async def on_text(text: str) -> None:
+        return None
+
+    assert (await provider_on(server).generate_stream(request(), on_text)).response_model == "claude-haiku-5-5"

@@ -182,3 +182,13 @@ def test_from_env_reads_the_base_url() -> None:
 def test_bad_arguments_are_user_errors() -> None:
     with pytest.raises(UserError, match="either client"):
         GeminiProvider(api_key="AIza", client=genai.Client(api_key="AIza", vertexai=False))
+
+
+async def test_the_model_that_answered_is_the_model_version_the_response_names() -> None:
+    """`modelVersion` names the model that answered (`gen_ai.response.model` in traces); a response without it has
+    none."""
+    named = {**body(), "modelVersion": "gemini-2.5-flash-preview-05-20"}
+    assert (await provider_on(MockServer(Reply(200, json=named))).generate(request())).response_model == (
+        "gemini-2.5-flash-preview-05-20"
+    )
+    assert (await provider_on(MockServer(Reply(200, json=body()))).generate(request())).response_model is None

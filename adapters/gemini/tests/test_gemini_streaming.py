@@ -109,3 +109,12 @@ async def test_run_stream_does_not_keep_a_cut_gemini_answer() -> None:
     result = stream.result
     assert result.status == "completed" and result.final_response == "Hello, world!"
     assert any("MalformedResponse" in e for e in result.orchestration.iterations[0].errors)
+
+
+async def test_a_stream_names_the_model_version_that_answered() -> None:
+    server = MockServer(Reply(200, content=STREAM, headers={"content-type": "text/event-stream"}))
+
+    async def on_text(text: str) -> None:
+        return None
+
+    assert (await provider_on(server).generate_stream(request(), on_text)).response_model == "gemini-4-hydrogen"

@@ -240,3 +240,22 @@ async def test_failed_response_is_a_server_error() -> None:
     body.update(status="failed", error={"code": "server_error", "message": "The model failed."}, output=[])
     with pytest.raises(ProviderServerError, match="model failed"):
         await responses_provider(MockServer(Reply(200, json=body))).generate(request())
+
+
+async def test_the_model_that_answered_is_the_one_the_response_names() -> None:
+    """`gen_ai.response.model` of a trace is the model the provider says answered (a dated snapshot of the one asked
+    for, the model `openrouter/auto` picked): it was the catalog's model id, the one asked for, whatever answered."""
+    usage = Usage(input_tokens=10, output_tokens=5)
+    server = MockServer(Reply(200, json=chat_completion(usage, text="ten", model="gpt-4.1-2025-04-14")))
+    server.queue(STREAMED, Reply(200, json=chat_completion(usage, text="ten", model="")))
+    provider = provider_on(server)
+    assert (await provider.generate(request())).response_model == "gpt-4.1-2025-04-14"
+
+    async def on_text(text: str) -> None:
+        return None
+
+    assert (await provider.generate_stream(request(), on_text)).response_model == "gpt-4.1"  # (each chunk's `model`)
+    assert (await provider.generate(request())).response_model is None  # (a server that names none)
+    pro = ModelProfile(name="openai:gpt-5-pro", input_cost_per_1k=0.015, output_cost_per_1k=0.12)
+    server = MockServer(Reply(200, json=responses_object(Usage(input_tokens=9, output_tokens=30), text="ten")))
+    assert (await provider_on(server).generate(request(pro))).response_model == "gpt-5-pro-2025-10-06"

@@ -84,6 +84,10 @@ class Generation(BaseModel):
     cost: float = 0.0
     """What the call is counted as costing, in US dollars: set by the orchestrator to `reported_cost` when
     the provider reported one, else to `catalog_cost`."""
+    response_model: str | None = None
+    """The model the provider says answered, when it says (OpenAI's and OpenRouter's `model`, Anthropic's `model`,
+    Gemini's `model_version`): a dated snapshot of the model asked for (`gpt-4o-2024-08-06` for `gpt-4o`), or the
+    model a router picked (`openrouter/auto`). Traces report it as `gen_ai.response.model`."""
     reported_cost: float | None = Field(default=None, ge=0)
     """The cost the provider itself reported for this call (e.g. OpenRouter's `usage.cost`), when it
     reports one; a provider (or a `FunctionProvider` function) sets it, and the orchestrator counts it."""

@@ -186,7 +186,7 @@ class CallScope:
                 spans.set_attributes(
                     span,
                     {
-                        "gen_ai.response.model": model.version,
+                        "gen_ai.response.model": gen.response_model or model.version,
                         "gen_ai.usage.input_tokens": usage.input_tokens,
                         "gen_ai.usage.output_tokens": usage.output_tokens,
                         "gen_ai.response.finish_reasons": [gen.finish_reason] if gen.finish_reason else None,

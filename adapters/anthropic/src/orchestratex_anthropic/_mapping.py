@@ -101,5 +101,10 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
         finish_reason=finish,
         model_name=request.model.name,
         cost=request.model.cost(tokens),
+        response_model=_text(getattr(message, "model", None)),
         reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None

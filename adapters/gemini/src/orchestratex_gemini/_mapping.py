@@ -13,7 +13,13 @@ from orchestratex.exceptions import ContentFiltered, MalformedResponse, UserErro
 from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
 from orchestratex.usage import Usage
 
-__all__ = ["NO_SDK_RETRIES", "generate_content_args", "generation_from_response", "unwrap_json_object"]
+__all__ = [
+    "NO_SDK_RETRIES",
+    "generate_content_args",
+    "generation_from_response",
+    "model_version",
+    "unwrap_json_object",
+]
 
 NO_SDK_RETRIES = types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1))
 """Per-request HTTP options: one attempt, so even an injected client never retries (the orchestrator does)."""
@@ -107,5 +113,12 @@ def generation_from_response(response: types.GenerateContentResponse, request: G
         finish_reason=_FINISH.get(finish, finish.lower() or None),
         model_name=request.model.name,
         cost=request.model.cost(usage),
+        response_model=model_version(response),
         reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
     )
+
+
+def model_version(response: types.GenerateContentResponse) -> str | None:
+    """The `modelVersion` a response says answered, when it says."""
+    version = response.model_version
+    return version if isinstance(version, str) and version.strip() else None

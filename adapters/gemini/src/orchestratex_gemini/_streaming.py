@@ -15,7 +15,7 @@ from orchestratex.exceptions import ContentFiltered, MalformedResponse
 from orchestratex.providers import Generation, GenerationRequest, TextSink
 from orchestratex.usage import Usage
 
-from ._mapping import _FILTERED, _FINISH, _int, _name
+from ._mapping import _FILTERED, _FINISH, _int, _name, model_version
 
 __all__ = ["generation_from_stream"]
 
@@ -27,7 +27,9 @@ async def generation_from_stream(
     pieces: list[str] = []
     finish: str | None = None
     meta: types.GenerateContentResponseUsageMetadata | None = None
+    answered_by: str | None = None
     async for chunk in chunks:
+        answered_by = answered_by or model_version(chunk)
         feedback = chunk.prompt_feedback
         block = _name(feedback.block_reason) if feedback is not None else None
         if block:
@@ -62,5 +64,6 @@ async def generation_from_stream(
         finish_reason=_FINISH.get(finish, finish.lower() or None),
         model_name=request.model.name,
         cost=request.model.cost(usage),
+        response_model=answered_by,
         reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
     )

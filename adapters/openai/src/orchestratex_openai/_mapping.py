@@ -30,6 +30,7 @@ __all__ = [
     "is_reasoning_model",
     "reported_cost",
     "response_error",
+    "response_model",
     "response_params",
     "responses_only_models",
     "unwrap_json_object",
@@ -130,7 +131,14 @@ def _cut_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
 
 
 def _generation(
-    text: str, finish: str, usage: Usage, request: GenerationRequest, *, stop_sent: bool, reported: float | None = None
+    text: str,
+    finish: str,
+    usage: Usage,
+    request: GenerationRequest,
+    *,
+    stop_sent: bool,
+    reported: float | None = None,
+    answered_by: object = None,
 ) -> Generation:
     if not stop_sent and request.stop:
         text, cut = _cut_at_stop(text, request.stop)
@@ -143,8 +151,14 @@ def _generation(
         finish_reason=finish,
         model_name=request.model.name,
         cost=request.model.cost(usage),
+        response_model=response_model(answered_by),
         reported_cost=reported,
     )
+
+
+def response_model(value: object) -> str | None:
+    """The `model` a response says answered (a non-empty text), else None."""
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def reported_cost(usage: Any) -> float | None:
@@ -197,7 +211,9 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         raise failed
     finish = FINISH_REASONS.get(finish, finish)
     if usage is None:  # a local server that reports none: estimated for a free model, refused for a priced one
-        return _generation(content or "", finish, estimated_usage(request, content or ""), request, stop_sent=stop_sent)
+        answer, estimated = content or "", estimated_usage(request, content or "")
+        model = getattr(completion, "model", None)
+        return _generation(answer, finish, estimated, request, stop_sent=stop_sent, answered_by=model)
     prompt_details = getattr(usage, "prompt_tokens_details", None)
     completion_details = getattr(usage, "completion_tokens_details", None)
     prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
@@ -209,7 +225,15 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         cached_input_tokens=_int(getattr(prompt_details, "cached_tokens", 0)),
         reasoning_tokens=_int(getattr(completion_details, "reasoning_tokens", 0)),
     )
-    return _generation(content or "", finish, tokens, request, stop_sent=stop_sent, reported=reported_cost(usage))
+    return _generation(
+        content or "",
+        finish,
+        tokens,
+        request,
+        stop_sent=stop_sent,
+        reported=reported_cost(usage),
+        answered_by=getattr(completion, "model", None),
+    )
 
 
 _POLICY_CODES = frozenset({"invalid_prompt", "bio_policy", "misalignment_policy_violation"})
@@ -258,4 +282,5 @@ def generation_from_response(response: Any, request: GenerationRequest) -> Gener
         cached_input_tokens=_int(getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", 0)),
         reasoning_tokens=_int(getattr(getattr(usage, "output_tokens_details", None), "reasoning_tokens", 0)),
     )
-    return _generation(response.output_text, finish, tokens, request, stop_sent=False)
+    answered_by = getattr(response, "model", None)
+    return _generation(response.output_text, finish, tokens, request, stop_sent=False, answered_by=answered_by)

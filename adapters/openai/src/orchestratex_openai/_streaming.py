@@ -15,7 +15,7 @@ from orchestratex.exceptions import ContentFiltered, MalformedResponse
 from orchestratex.providers import Generation, GenerationRequest, TextSink
 from orchestratex.usage import Usage
 
-from ._mapping import FINISH_REASONS, cut_short, estimated_usage, reported_cost
+from ._mapping import FINISH_REASONS, cut_short, estimated_usage, reported_cost, response_model
 
 __all__ = ["generation_from_chat_stream", "generation_from_response_stream"]
 
@@ -32,9 +32,11 @@ async def generation_from_chat_stream(
     finish: str | None = None
     usage: Any = None
     refusal: list[str] = []
+    answered_by: str | None = None
     async for chunk in chunks:
         if getattr(chunk, "usage", None) is not None:
             usage = chunk.usage
+        answered_by = answered_by or response_model(getattr(chunk, "model", None))
         for choice in getattr(chunk, "choices", None) or ():
             if getattr(choice, "index", 0) != 0:
                 continue
@@ -62,6 +64,7 @@ async def generation_from_chat_stream(
         finish_reason=FINISH_REASONS.get(finish, finish),
         model_name=request.model.name,
         cost=request.model.cost(tokens),
+        response_model=answered_by,
         reported_cost=None if usage is None else reported_cost(usage),  # OpenRouter's `usage.cost`, in the last chunk
     )
 
