@@ -198,3 +198,5 @@ async def test_a_judgment_cut_short_by_a_cancellation_is_logged_as_cancelled(cap
     assert "outcome=cancelled" in verdict.getMessage() and "CancelledError" not in verdict.getMessage()
     judge_calls = [r for r in _records(caplog, "model_call") if r.role == "judge"]  # type: ignore[attr-defined]
     assert [r.outcome for r in judge_calls] == ["cancelled"]  # type: ignore[attr-defined]
+    # not failures: no WARNING (every graceful stop with runs in flight wrote one per call and per panel)
+    assert [r.levelno for r in judge_calls] == [logging.INFO] and verdict.levelno == logging.INFO

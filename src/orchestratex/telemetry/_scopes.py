@@ -235,7 +235,9 @@ class CallScope:
             }
             if t.include_content and gen is not None:
                 fields["answer"] = gen.text
-            emit(CALLS, _INFO if outcome == "ok" else logging.WARNING, "model_call", fields)
+            # (a call cut short by a cancellation — the run cancelled, or handed back on a graceful stop — did not fail:
+            # a WARNING per call in flight at every deployment would teach operators to ignore warnings)
+            emit(CALLS, logging.WARNING if outcome == "error" else _INFO, "model_call", fields)
 
 
 class JudgmentScope:
@@ -320,4 +322,4 @@ class JudgmentScope:
             }
             if t.include_content and ev is not None:
                 fields["feedback"] = ev.feedback
-            emit(EVALUATION, _INFO if exc is None else logging.WARNING, "verdict", fields)
+            emit(EVALUATION, logging.WARNING if outcome == "error" else _INFO, "verdict", fields)
