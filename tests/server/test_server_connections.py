@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -139,6 +140,7 @@ def test_connections_past_the_limit_are_refused_at_once(server: tuple[ServerProc
                 answers.append(answer)
         return answers
 
+    logged = len(proc.log())
     held = [_connect(proc) for _ in range(8)]  # the most one client address may open
     try:
         time.sleep(0.2)
@@ -151,6 +153,23 @@ def test_connections_past_the_limit_are_refused_at_once(server: tuple[ServerProc
             sock.close()
     _wait_until_served(proc, key)
     assert "Traceback" not in proc.log()
+    # The log says every refusal, by cause, within 10 s: the first at once, those after it in the next line. (The
+    # others waited for the next refusal, however much later, and were then all put under that refusal's cause.)
+    deadline = time.monotonic() + 15
+    while True:
+        said = _refusals_logged(proc.log()[logged:])
+        if said == {"from 127.0.0.1 (`max_connections_per_client`)": 3, "(`max_connections`)": 3}:
+            break
+        assert time.monotonic() < deadline, said
+        time.sleep(0.25)
+
+
+def _refusals_logged(log: str) -> dict[str, int]:
+    """The refused connections the log's lines count, by what they say refused them."""
+    counts: dict[str, int] = {}
+    for count, cause in re.findall(r"refused (\d+) connection\(s\) in the last [\d.]+ s: \d+ were open (.+)", log):
+        counts[cause] = counts.get(cause, 0) + int(count)
+    return counts
 
 
 def test_a_refused_client_that_sent_its_request_at_once_reads_the_503_not_a_reset(

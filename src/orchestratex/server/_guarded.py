@@ -60,7 +60,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections and not self._reclaim_idle():
-            REFUSALS.note(self.loop.time(), self.limits.max_connections)
+            REFUSALS.note(self.loop.time(), self.limits.max_connections, loop=self.loop)
             detail = "the server has too many open connections: retry in a moment"
             self._refuse(503, detail, {"retry-after": "1"})
             return
@@ -70,7 +70,7 @@ class GuardedProtocol(HttpToolsProtocol):
             _PER_HOST[host] = count
             self._host = host
             if count > self.limits.max_connections_per_client and not self._reclaim_idle(host, _ABANDONED_S):
-                REFUSALS.note(self.loop.time(), self.limits.max_connections_per_client, host)
+                REFUSALS.note(self.loop.time(), self.limits.max_connections_per_client, host, self.loop)
                 detail = f"too many open connections from {host}: retry in a moment"
                 self._refuse(503, detail, {"retry-after": "1"})
                 return

@@ -50,25 +50,44 @@ _REASONS = {408: "Request Timeout", 431: "Request Header Fields Too Large", 503:
 
 class _RefusalLog:
     """Logs refused connections at most once per `every_s` seconds, with how many there were (a flood must
-    not flood the log too)."""
+    not flood the log too), by cause: the limit on all connections, or the one on a client's (with its address).
+
+    The refusals that come after a line are said by the next, `every_s` seconds later (`loop` schedules it): they
+    used to wait for the next refusal, however much later, which then counted them all as "in the last 10 s" and
+    under its own cause."""
 
     def __init__(self, every_s: float = 10.0) -> None:
         self.every_s = every_s
         self.last = float("-inf")
-        self.count = 0
+        self.pending: dict[str | None, tuple[int, int]] = {}
+        """Refusals not said yet, by client address (None: the limit on all connections): (count, limit)."""
+        self._timer: asyncio.TimerHandle | None = None
 
-    def note(self, now: float, limit: int, host: str | None = None) -> None:
-        self.count += 1
+    def note(
+        self, now: float, limit: int, host: str | None = None, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
+        count, _ = self.pending.get(host, (0, limit))
+        self.pending[host] = (count + 1, limit)
         if now - self.last >= self.every_s:
+            self.flush(now)
+        elif self._timer is None and loop is not None:
+            self._timer = loop.call_at(self.last + self.every_s, lambda: self.flush(loop.time()))
+
+    def flush(self, now: float) -> None:
+        """Log the refusals not said yet, one line per cause."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self.pending:
+            return
+        period = min(now - self.last, self.every_s)
+        for host, (count, limit) in self.pending.items():
             which = f"from {host} (`max_connections_per_client`)" if host else "(`max_connections`)"
             logger.warning(
-                "refused %d connection(s) in the last %g s: %d were open %s",
-                self.count,
-                min(now - self.last, self.every_s),
-                limit,
-                which,
+                "refused %d connection(s) in the last %g s: %d were open %s", count, round(period, 1), limit, which
             )
-            self.last, self.count = now, 0
+        self.pending.clear()
+        self.last = now
 
 
 REFUSALS = _RefusalLog()
