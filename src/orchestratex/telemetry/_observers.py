@@ -3,14 +3,18 @@ logs and spans."""
 
 from __future__ import annotations
 
+import logging
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from ..records import Orchestration
 
-__all__ = ["CallOutcome", "RunObserver", "add_observer", "observers_of", "remove_observer"]
+__all__ = ["CallOutcome", "RunObserver", "add_observer", "notify", "observers_of", "remove_observer"]
+
+logger = logging.getLogger("orchestratex.telemetry")
 
 Outcome = Literal["ok", "error", "cancelled"]
 
@@ -32,7 +36,8 @@ class CallOutcome:
 
 
 class RunObserver(Protocol):
-    """Called synchronously from the run: keep each method cheap and never raise."""
+    """Called synchronously from the run: keep each method cheap. An exception it raises is logged (on
+    `orchestratex.telemetry`, the first of each observer's method with its traceback) and never reaches the run."""
 
     def orchestration_started(self, doc: Orchestration) -> None: ...
 
@@ -56,3 +61,30 @@ def remove_observer(orchestrator: object, observer: RunObserver) -> None:
 
 def observers_of(orchestrator: object) -> tuple[RunObserver, ...]:
     return _observers.get(orchestrator, ())
+
+
+_FAILED: weakref.WeakKeyDictionary[object, set[str]] = weakref.WeakKeyDictionary()
+"""The methods of each observer that failed already: logged in full once, then at DEBUG."""
+
+
+def notify(method: Callable[..., Any], *args: Any) -> None:
+    """Call an observer's `method`: what it raises is logged, not raised. An observer is the application's (or the
+    server's metrics): its failure, a metrics client's bug say, must not fail a run, which has paid for its calls."""
+    try:
+        method(*args)
+    except Exception:
+        owner = getattr(method, "__self__", method)
+        name = getattr(method, "__name__", "?")
+        try:
+            failed = _FAILED.setdefault(owner, set())
+        except TypeError:  # (an observer that takes no weak reference: every failure in full)
+            failed = set()
+        first = name not in failed
+        failed.add(name)
+        logger.log(
+            logging.ERROR if first else logging.DEBUG,
+            "the run observer %s failed in %s (the run goes on)",
+            type(owner).__qualname__,
+            name,
+            exc_info=first,
+        )

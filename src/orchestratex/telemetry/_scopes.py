@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ._logs import CALLS, EVALUATION, ORCHESTRATOR, emit
-from ._observers import CallOutcome, Outcome
+from ._observers import CallOutcome, Outcome, notify
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -58,7 +58,7 @@ class OrchestrationScope:
             )
             self.token = t.spans.attach(t.root)
         for observer in t.observers:
-            observer.orchestration_started(doc)
+            notify(observer.orchestration_started, doc)
         if t.logs and ORCHESTRATOR.isEnabledFor(_INFO):
             fields: dict[str, object] = {**t.ids(), "user_id": doc.user_id, "resumed": resumed}
             if t.include_content:
@@ -102,7 +102,7 @@ class OrchestrationScope:
             t.spans.detach(self.token)
             root.end()
         for observer in t.observers:
-            observer.orchestration_ended(doc, duration)
+            notify(observer.orchestration_ended, doc, duration)
         if t.logs and ORCHESTRATOR.isEnabledFor(_INFO):
             fields: dict[str, object] = {
                 **t.ids(),
@@ -216,7 +216,7 @@ class CallScope:
                 error_type=error_type,
             )
             for observer in t.observers:
-                observer.model_called(call)
+                notify(observer.model_called, call)
         if t.logs and CALLS.isEnabledFor(_INFO):
             fields: dict[str, object] = {
                 **t.ids(),
