@@ -49,3 +49,41 @@ def test_the_v1_routes_and_the_event_stream_name_a_header_that_is_not_bearer_too
     assert refused.value.json()["detail"].startswith("the Authorization header uses the 'Basic' scheme, not `Bearer`")
     with api.client.websocket_connect(f"/ws/{sid}?token={key}", headers=basic) as ws:  # the token still serves
         assert ws.receive_json()["type"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "detail"),
+    [
+        (
+            {"X-API-Key": "Bearer {key}"},
+            "unknown API key: it begins with `Bearer`, which goes only once, before the key, in `Authorization: Bearer"
+            " <key>` (`X-API-Key` and an SDK's api_key take the key alone)",
+        ),
+        (  # an SDK given `api_key="Bearer ox_…"` adds its own `Bearer`
+            {"Authorization": "Bearer Bearer {key}"},
+            "unknown API key: it begins with `Bearer`, which goes only once",
+        ),
+        (  # `KEY="ox_…"` read from an env file that keeps the quotes
+            {"Authorization": 'Bearer "{key}"'},
+            "unknown API key: it is in quotes (as an env file may keep them): send the key without them",
+        ),
+        ({"X-API-Key": "'{key}'"}, "unknown API key: it is in quotes"),
+        ({"X-API-Key": "ox_not-a-key"}, "unknown API key (create one with `orchestratex keys create USER_ID`)"),
+    ],
+)
+def test_a_key_wrapped_in_quotes_or_a_second_bearer_is_named_not_unknown(
+    api: Api, headers: dict[str, str], detail: str
+) -> None:
+    """Such a key was answered "unknown API key (create one with `orchestratex keys create USER_ID`)", sending the user
+    to create a key they had."""
+    key, sid = api.keys["alice"], api.session()["_id"]
+    sent = {name: value.format(key=key) for name, value in headers.items()}
+    r = api.client.get("/api/models/", headers=sent)
+    assert r.status_code == 401 and r.json()["detail"].startswith(detail), r.text
+    assert key not in r.text
+    v1 = api.client.get("/v1/models", headers=sent)
+    assert v1.status_code == 401 and v1.json()["error"]["message"].startswith(detail), v1.text
+    with pytest.raises(WebSocketDenialResponse) as refused:
+        with api.client.websocket_connect(f"/ws/{sid}", headers=sent):
+            pass
+    assert refused.value.status_code == 401 and refused.value.json()["detail"].startswith(detail)

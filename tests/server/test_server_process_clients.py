@@ -116,3 +116,13 @@ def test_a_key_sent_in_another_query_parameter_stays_out_of_the_log(served: Serv
         assert r.status_code == 401
     assert served.alice_key not in served.server.log()
     assert "/api/models/?api_key=ox_*** HTTP/1.1" in served.server.log()
+
+
+def test_a_key_in_quotes_is_named_as_such(served: Served) -> None:
+    """`KEY="ox_…"` from an env file that keeps the quotes, sent as it is."""
+    r = httpx.get(f"{served.server.base_url}/api/models/", headers={"X-API-Key": f'"{served.alice_key}"'}, timeout=30)
+    assert r.status_code == 401
+    assert (
+        r.json()["detail"]
+        == "unknown API key: it is in quotes (as an env file may keep them): send the key without them"
+    )

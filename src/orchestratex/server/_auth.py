@@ -37,6 +37,7 @@ from ._users import user_id_problem
 __all__ = [
     "KEY_PREFIX",
     "SECURITY_SCHEMES",
+    "UNKNOWN_KEY",
     "USER_LIMIT_DEFERRED",
     "AuthMiddleware",
     "Authenticator",
@@ -46,6 +47,7 @@ __all__ = [
     "issue_api_key",
     "no_key_reason",
     "principal_of",
+    "unknown_key_reason",
 ]
 
 KEY_PREFIX = "ox_"
@@ -166,7 +168,7 @@ class Authenticator:
                 return cached[0]
         record = await self._reads.get(digest)
         if record is None:
-            raise ApiError(401, "unknown API key (create one with `orchestratex keys create USER_ID`)", _UNAUTHORIZED)
+            raise ApiError(401, unknown_key_reason(key), _UNAUTHORIZED)
         if record.revoked_at is not None:
             self._cache.pop(digest, None)
             raise ApiError(401, "this API key was revoked: ask for a new one", _UNAUTHORIZED)
@@ -200,6 +202,23 @@ class Authenticator:
         task = asyncio.create_task(touch())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+UNKNOWN_KEY = "unknown API key (create one with `orchestratex keys create USER_ID`)"
+
+
+def unknown_key_reason(key: str) -> str:
+    """Why `key` is no key, for its 401: a key wrapped in what belongs around it — quotes kept from an env file
+    (`KEY="ox_…"`), `Bearer ` sent twice (an SDK adds its own to a key given as `Bearer ox_…`) or in `X-API-Key` —
+    is named as such (never what it holds), as "unknown" sends the user to create a key they already have."""
+    if key[:1] in ("'", '"') or key[-1:] in ("'", '"'):
+        return "unknown API key: it is in quotes (as an env file may keep them): send the key without them"
+    if key.partition(" ")[0].lower() == "bearer":
+        return (
+            "unknown API key: it begins with `Bearer`, which goes only once, before the key, in `Authorization:"
+            " Bearer <key>` (`X-API-Key` and an SDK's api_key take the key alone)"
+        )
+    return UNKNOWN_KEY
 
 
 def key_of(connection: HTTPConnection) -> str | None:
