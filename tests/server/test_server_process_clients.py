@@ -4,6 +4,7 @@ the `websockets` client, calls repeated on the same records."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -126,3 +127,11 @@ def test_a_key_in_quotes_is_named_as_such(served: Served) -> None:
         r.json()["detail"]
         == "unknown API key: it is in quotes (as an env file may keep them): send the key without them"
     )
+
+
+def test_a_gzip_compressed_body_is_refused_saying_so(served: Served) -> None:
+    body = gzip.compress(json.dumps({"max_iterations": 2}).encode())
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    r = served.alice.post("/api/sessions/", content=body, headers=headers)
+    assert r.status_code == 415
+    assert r.json()["detail"].startswith("the request body is sent with 'Content-Encoding: gzip'")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from datetime import datetime
 from urllib.parse import quote
 
@@ -289,3 +291,22 @@ def test_settings_null_is_settings_left_out(api: Api) -> None:
     started = api.client.post("/api/orchestration/start", json={"thread_id": tid, "settings": None}, headers=api.alice)
     assert started.status_code == 202, started.text
     assert started.json()["settings"]["max_iterations"] == 5
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_body_sent_with_a_content_encoding_is_refused_with_415_saying_so(api: Api, compress: bool) -> None:
+    """A gzip-compressed JSON body was answered "the request body is not UTF-8 (byte 0x8b at 1)", and a plain one
+    labelled gzip was read as if it were not."""
+    body = json.dumps({"max_iterations": 2}).encode()
+    headers = {**api.alice, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    r = api.client.post("/api/sessions/", content=gzip.compress(body) if compress else body, headers=headers)
+    assert r.status_code == 415 and r.headers["Accept-Encoding"] == "identity"
+    assert r.json() == {
+        "detail": "the request body is sent with 'Content-Encoding: gzip', which this server does not decode: send it"
+        " uncompressed (no Content-Encoding)",
+        "status_code": 415,
+    }
+    assert api.client.get("/api/sessions/user/alice", headers=api.alice).json() == []
+    identity = api.client.post("/api/sessions/", content=body, headers={**headers, "Content-Encoding": "identity"})
+    assert identity.status_code == 201
+    assert api.client.get("/api/models/gpt4", headers={**api.alice, "Content-Encoding": "gzip"}).status_code == 200
