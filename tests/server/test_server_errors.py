@@ -136,3 +136,15 @@ def test_revoking_a_key_id_that_cannot_be_one_answers_404_saying_what_ids_are(ap
     assert r.json()["detail"].startswith("no API key 'kkkk") and "ids are 24 hexadecimal digits" in r.json()["detail"]
     r = api.client.delete("/api/admin/keys/nope", headers=api.admin)
     assert r.json()["detail"] == "no API key 'nope' (ids are 24 hexadecimal digits, as `keys list` shows them)"
+
+
+def test_an_id_with_white_space_around_it_answers_404_saying_so(api: Api) -> None:
+    """An id copied with a line's end (`"6b14…\\n"` in a body built from a shell variable) was answered "ids are 24
+    hexadecimal digits"."""
+    sid = api.session()["_id"]
+    r = api.client.post("/api/threads/", json={"session_id": f"{sid}\n", "original_prompt": "hi"}, headers=api.alice)
+    assert (r.status_code, r.json()["detail"]) == (
+        404,
+        f"no session '{sid}\\n' (ids are 24 hexadecimal digits, with no white space around them: '{sid}')",
+    )
+    assert api.client.get(f"/api/threads/session/{sid}", headers=api.alice).json() == []

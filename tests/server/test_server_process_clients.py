@@ -135,3 +135,10 @@ def test_a_gzip_compressed_body_is_refused_saying_so(served: Served) -> None:
     r = served.alice.post("/api/sessions/", content=body, headers=headers)
     assert r.status_code == 415
     assert r.json()["detail"].startswith("the request body is sent with 'Content-Encoding: gzip'")
+
+
+def test_an_id_copied_with_a_line_end_is_answered_with_how_it_is_written(served: Served) -> None:
+    sid = served.alice.post("/api/sessions/", json={}).json()["_id"]
+    r = served.alice.post("/api/threads/", json={"session_id": f"{sid}\n", "original_prompt": "hi"})
+    assert r.status_code == 404
+    assert r.json()["detail"].endswith(f"(ids are 24 hexadecimal digits, with no white space around them: '{sid}')")

@@ -19,9 +19,12 @@ _T = TypeVar("_T")
 
 def id_rule(ident: str, also: str = "") -> str:
     """Why `ident` (not an id) names nothing, for its 404: what ids are; for one in capitals (`6B14A3FD…`, read
-    from a log or a tool that prints hexadecimal so), that they are written in lowercase, and how it is written."""
+    from a log or a tool that prints hexadecimal so), that they are written in lowercase, and for one with white space
+    around it (copied with a line's end), that it has none; then how it is written."""
     if is_object_id(ident.lower()):
         return f"(ids are 24 hexadecimal digits in lowercase{also}: {ident.lower()!r})"
+    if ident != ident.strip() and is_object_id(ident.strip().lower()):  # (copied with a space or a line's end)
+        return f"(ids are 24 hexadecimal digits, with no white space around them{also}: {ident.strip().lower()!r})"
     return f"(ids are 24 hexadecimal digits{also})"
 
 
