@@ -142,3 +142,13 @@ def test_an_id_copied_with_a_line_end_is_answered_with_how_it_is_written(served:
     r = served.alice.post("/api/threads/", json={"session_id": f"{sid}\n", "original_prompt": "hi"})
     assert r.status_code == 404
     assert r.json()["detail"].endswith(f"(ids are 24 hexadecimal digits, with no white space around them: '{sid}')")
+
+
+def test_a_budget_given_twice_in_the_body_is_refused_not_dropped(served: Served) -> None:
+    """Two fragments of a templated body merged: the second `settings` silently dropped the first's `cost_limit`."""
+    body = '{"settings": {"cost_limit": 5.0}, "max_iterations": 2, "settings": {}}'
+    r = served.alice.post("/api/sessions/", content=body, headers={"Content-Type": "application/json"})
+    assert (r.status_code, r.json()["detail"]) == (
+        422,
+        "'settings' is given more than once in an object of the body: give each field once",
+    )

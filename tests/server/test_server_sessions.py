@@ -310,3 +310,33 @@ def test_a_body_sent_with_a_content_encoding_is_refused_with_415_saying_so(api: 
     identity = api.client.post("/api/sessions/", content=body, headers={**headers, "Content-Encoding": "identity"})
     assert identity.status_code == 201
     assert api.client.get("/api/models/gpt4", headers={**api.alice, "Content-Encoding": "gzip"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "twice"),
+    [
+        ("/api/sessions/", '{"settings": {"cost_limit": 5.0}, "max_iterations": 2, "settings": {}}', "settings"),
+        ("/api/sessions/", '{"settings": {"cost_limit": 5.0, "cost_limit": 50.0}}', "cost_limit"),
+        ("/api/threads/", '{"session_id": "{sid}", "original_prompt": "a", "original_prompt": "b"}', "original_prompt"),
+        ("/api/sessions/{sid}/status", '{"status": "completed", "status": "active"}', "status"),
+    ],
+)
+def test_a_field_given_twice_in_the_body_is_refused_not_read_as_its_last_value(
+    api: Api, path: str, body: str, twice: str
+) -> None:
+    """`{"settings": {"cost_limit": 5}, "settings": {}}` made a session with no budget at all, without a word."""
+    sid = api.session()["_id"]
+    method = "PATCH" if path.endswith("/status") else "POST"
+    r = api.client.request(
+        method,
+        path.replace("{sid}", sid),
+        content=body.replace("{sid}", sid),
+        headers={**api.alice, "Content-Type": "application/json"},
+    )
+    assert (r.status_code, r.json()["detail"]) == (
+        422,
+        f"'{twice}' is given more than once in an object of the body: give each field once",
+    )
+    assert len(api.client.get("/api/sessions/user/alice", headers=api.alice).json()) == 1
+    assert api.client.get(f"/api/threads/session/{sid}", headers=api.alice).json() == []
+    assert api.client.get(f"/api/sessions/{sid}", headers=api.alice).json()["status"] == "active"

@@ -9,13 +9,16 @@ from ..records import TERMINAL_ORCHESTRATION_STATUSES
 from ._access import load_orchestration, load_session, load_thread, load_to_stop
 from ._app import state_of
 from ._auth import principal_of
+from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES
 from ._quota import stored_bytes
 from ._schemas import Orchestration, OrchestrationStart, document
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/orchestration", tags=["orchestration"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/orchestration", tags=["orchestration"], responses=ERROR_RESPONSES, route_class=CheckedJsonRoute
+)
 
 
 @router.post("/start", status_code=202, response_model=Orchestration, summary="Start Orchestration")

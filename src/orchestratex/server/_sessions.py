@@ -8,6 +8,7 @@ from ..exceptions import NotFound
 from ._access import load_session, load_to_stop
 from ._app import state_of
 from ._auth import principal_of
+from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES, quoted
 from ._schemas import (
     Limit,
@@ -22,7 +23,7 @@ from ._schemas import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ERROR_RESPONSES, route_class=CheckedJsonRoute)
 
 _FINAL = ("completed", "cancelled")
 

@@ -8,13 +8,14 @@ from ..exceptions import NotFound
 from ._access import load_session, load_thread
 from ._app import state_of
 from ._auth import principal_of
+from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES
 from ._quota import text_bytes
 from ._schemas import Limit, Offset, Thread, ThreadCreate, check_page, document, stream_documents
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/threads", tags=["threads"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/threads", tags=["threads"], responses=ERROR_RESPONSES, route_class=CheckedJsonRoute)
 
 
 @router.post("/", status_code=201, response_model=Thread, summary="Create Thread")

@@ -1,0 +1,49 @@
+"""`CheckedJsonRoute`: a JSON body that names a field twice in one object is refused, not read as its last value.
+
+Python's JSON parser keeps the last of two values of one name, so `{"settings": {"cost_limit": 5}, "settings": {}}`
+(two fragments of a templated body merged, say) created a session with no budget at all, without a word: the limit
+the client wrote was dropped. Which one was meant is not for the server to guess, as for a query parameter given
+twice (`given_once`): the request is refused with 422 naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from ._errors import ApiError, quoted
+
+__all__ = ["CheckedJsonRoute"]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object from its name/value pairs, refusing a name given twice (`json.loads`'s `object_pairs_hook`)."""
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        twice = next(name for name, _ in pairs if name in seen or seen.add(name))  # type: ignore[func-returns-value]
+        raise ApiError(422, f"{quoted(twice)} is given more than once in an object of the body: give each field once")
+    return found
+
+
+class _CheckedRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), object_pairs_hook=_object)
+        return self._json
+
+
+class CheckedJsonRoute(APIRoute):
+    """A route whose JSON body may not give a field twice in one object (422 naming it)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            return await handle(_CheckedRequest(request.scope, request.receive, request._send))
+
+        return checked
