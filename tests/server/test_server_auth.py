@@ -87,3 +87,27 @@ def test_a_key_wrapped_in_quotes_or_a_second_bearer_is_named_not_unknown(
         with api.client.websocket_connect(f"/ws/{sid}", headers=sent):
             pass
     assert refused.value.status_code == 401 and refused.value.json()["detail"].startswith(detail)
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        (
+            "",
+            "missing API key: send `?token=<key>` in the URL (browsers), `Authorization: Bearer <key>` or"
+            " `X-API-Key: <key>`",
+        ),
+        ("?since=0", "missing API key: send `?token=<key>` in the URL (browsers)"),
+        ("?token=", "the `token` query parameter is empty: give the key (`?token=<key>`)"),
+    ],
+)
+def test_a_websocket_without_a_key_is_told_of_the_token_parameter(api: Api, query: str, detail: str) -> None:
+    """The 401 told a browser's WebSocket, which can send no header, to send `Authorization` or `X-API-Key` only; and
+    `?token=` left empty (a variable that held nothing) was "missing API key" too."""
+    sid = api.session()["_id"]
+    with pytest.raises(WebSocketDenialResponse) as refused:
+        with api.client.websocket_connect(f"/ws/{sid}{query}"):
+            pass
+    assert refused.value.status_code == 401 and refused.value.json()["detail"].startswith(detail)
+    r = api.client.get("/api/models/")
+    assert r.json()["detail"] == "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"

@@ -152,3 +152,18 @@ def test_a_budget_given_twice_in_the_body_is_refused_not_dropped(served: Served)
         422,
         "'settings' is given more than once in an object of the body: give each field once",
     )
+
+
+def test_a_websocket_without_a_key_is_told_of_the_token_parameter(served: Served) -> None:
+    sid = served.alice.post("/api/sessions/", json={}).json()["_id"]
+
+    async def handshake(query: str) -> websockets.InvalidStatus:
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(f"{served.server.ws_url}/ws/{sid}{query}")
+        return refused.value
+
+    refused = asyncio.run(handshake(""))
+    assert refused.response.status_code == 401
+    assert "`?token=<key>`" in json.loads(refused.response.body)["detail"]
+    empty = asyncio.run(handshake("?token="))
+    assert json.loads(empty.response.body)["detail"].startswith("the `token` query parameter is empty")

@@ -239,10 +239,19 @@ def key_of(connection: HTTPConnection) -> str | None:
 
 def no_key_reason(connection: HTTPConnection) -> str:
     """Why `key_of(connection)` found no key, for its 401: an `Authorization` header that is not `Bearer <key>` is
-    named (never what it holds, which may be the key), as "missing" would puzzle a client that did send one."""
+    named (never what it holds, which may be the key), as "missing" would puzzle a client that did send one; a
+    WebSocket is told of `?token=` (a browser's can send no header) and of a `token` given empty."""
     auth = connection.headers.get("authorization")
     if not auth or connection.headers.get("x-api-key"):
-        return MISSING_KEY
+        if connection.scope["type"] != "websocket":
+            return MISSING_KEY
+        if "token" in connection.query_params:  # (`?token=`: a variable that held nothing)
+            return "the `token` query parameter is empty: give the key (`?token=<key>`)"
+        # a browser's WebSocket cannot send headers: the query parameter is what it can use
+        return (
+            "missing API key: send `?token=<key>` in the URL (browsers), `Authorization: Bearer <key>` or"
+            " `X-API-Key: <key>`"
+        )
     scheme = auth.strip().partition(" ")[0]
     if scheme.lower() == "bearer":
         return "the Authorization header says `Bearer` but holds no key: send `Authorization: Bearer <key>`"
