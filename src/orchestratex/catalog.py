@@ -411,8 +411,9 @@ class ModelCatalog:
         raise UnknownModelError(name, list(self._models), unserved=self._left_out(name), meant=self._meant(name))
 
     def _meant(self, name: str) -> str | None:
-        """The one name, alias or model id that `name` matches in another letter case (`GPT4` → `gpt4`), or None."""
-        folded = name.casefold()
+        """The one name, alias or model id that `name` matches in another letter case (`GPT4` → `gpt4`) or without
+        white space around it (`" claude"`, from a list split at its commas), or None."""
+        folded = name.strip().casefold()
         found = {n for n in [*self._models, *self._aliases] if n.casefold() == folded}
         found |= {m.version for m in self._models.values() if m.version.casefold() == folded}
         return found.pop() if len(found) == 1 else None

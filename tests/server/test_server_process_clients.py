@@ -167,3 +167,9 @@ def test_a_websocket_without_a_key_is_told_of_the_token_parameter(served: Served
     assert "`?token=<key>`" in json.loads(refused.response.body)["detail"]
     empty = asyncio.run(handshake("?token="))
     assert json.loads(empty.response.body)["detail"].startswith("the `token` query parameter is empty")
+
+
+def test_a_model_list_split_at_its_commas_is_answered_with_the_name_meant(served: Served) -> None:
+    models = "gpt4, claude".split(",")
+    r = served.alice.post("/api/sessions/", json={"settings": {"preferred_models": models}})
+    assert r.status_code == 400 and "did you mean 'claude'?" in r.json()["detail"]

@@ -340,3 +340,15 @@ def test_a_field_given_twice_in_the_body_is_refused_not_read_as_its_last_value(
     assert len(api.client.get("/api/sessions/user/alice", headers=api.alice).json()) == 1
     assert api.client.get(f"/api/threads/session/{sid}", headers=api.alice).json() == []
     assert api.client.get(f"/api/sessions/{sid}", headers=api.alice).json()["status"] == "active"
+
+
+def test_a_preferred_model_with_a_space_around_it_is_answered_with_the_name_meant(api: Api) -> None:
+    """`"gpt4, claude".split(",")` gives `" claude"`: the 400 said "unknown model ' claude'" and listed the full names
+    only, where the alias `claude` it missed by a space appears nowhere."""
+    r = api.client.post(
+        "/api/sessions/", json={"settings": {"preferred_models": ["gpt4", " claude"]}}, headers=api.alice
+    )
+    assert r.status_code == 400
+    assert r.json()["detail"].startswith(
+        "unknown model ' claude': did you mean 'claude'? (names and aliases are matched exactly); known models: "
+    )
