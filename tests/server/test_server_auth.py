@@ -111,3 +111,18 @@ def test_a_websocket_without_a_key_is_told_of_the_token_parameter(api: Api, quer
     assert refused.value.status_code == 401 and refused.value.json()["detail"].startswith(detail)
     r = api.client.get("/api/models/")
     assert r.json()["detail"] == "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+
+
+def test_a_gateways_bearer_token_beside_x_api_key_leaves_the_key_to_x_api_key(api: Api) -> None:
+    """Behind an API gateway or an identity-aware proxy that passes its own `Authorization: Bearer <token>` on, a client
+    sending its key in `X-API-Key` was answered 401 "unknown API key": the gateway's token was taken for the key."""
+    sid = api.session()["_id"]
+    both = {"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.gateway-token", "X-API-Key": api.keys["alice"]}
+    assert api.client.get(f"/api/sessions/{sid}", headers=both).status_code == 200
+    assert api.client.get("/v1/models", headers=both).status_code == 200
+    with api.client.websocket_connect(f"/ws/{sid}", headers=both):
+        pass  # (accepted: a refused handshake raises `WebSocketDenialResponse`)
+    ours = {"Authorization": f"Bearer {api.keys['alice']}", "X-API-Key": api.keys["bob"]}  # (both ours: Bearer first)
+    assert api.client.get(f"/api/sessions/{sid}", headers=ours).status_code == 200
+    alone = api.client.get("/api/models/", headers={"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.gateway-token"})
+    assert alone.status_code == 401

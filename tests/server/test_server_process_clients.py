@@ -173,3 +173,9 @@ def test_a_model_list_split_at_its_commas_is_answered_with_the_name_meant(served
     models = "gpt4, claude".split(",")
     r = served.alice.post("/api/sessions/", json={"settings": {"preferred_models": models}})
     assert r.status_code == 400 and "did you mean 'claude'?" in r.json()["detail"]
+
+
+def test_a_key_in_x_api_key_behind_a_gateway_that_sends_its_own_bearer_token(served: Served) -> None:
+    headers = {"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.gateway-token", "X-API-Key": served.alice_key}
+    r = httpx.get(f"{served.server.base_url}/api/models/gpt4", headers=headers, timeout=30)
+    assert r.status_code == 200, r.text

@@ -222,14 +222,18 @@ def unknown_key_reason(key: str) -> str:
 
 
 def key_of(connection: HTTPConnection) -> str | None:
-    """The key a request or WebSocket carries (header first, then `?token=` for WebSockets only)."""
+    """The key a request or WebSocket carries (header first, then `?token=` for WebSockets only): `Authorization:
+    Bearer`, else `X-API-Key`, which also wins over a bearer token that is no key of this server (a gateway's)."""
     headers = connection.headers
     auth = headers.get("authorization")
+    key = headers.get("x-api-key")
     if auth:
         scheme, _, value = auth.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    key = headers.get("x-api-key")
+        value = value.strip()
+        # a bearer token that is no key of this server beside an `X-API-Key` is for something in front of it (an
+        # API gateway, an identity-aware proxy passing its `Authorization` on): the `X-API-Key` is this server's
+        if scheme.lower() == "bearer" and value and (value.startswith(KEY_PREFIX) or not key):
+            return value
     if key:
         return key.strip()
     if connection.scope["type"] == "websocket":
