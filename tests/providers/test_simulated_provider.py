@@ -648,3 +648,29 @@ async def test_random_faults_hit_only_the_listed_models() -> None:
     with pytest.raises(ProviderServerError):
         await provider.generate(make_request(GPT41))
     await provider.generate(make_request(CATALOG.get("claude")))
+
+
+def test_hidden_quality_reads_the_domain_as_a_run_does_and_says_it_takes_a_profile() -> None:
+    # The Testing page's use, a router's regret: `hidden_quality(result.final_model, ...)` (a name, as a result gives
+    # it) failed with "AttributeError: 'str' object has no attribute 'name'", and a domain written as a run may take
+    # it (`"CODING"`) gave another quality than the one the simulator answered `coding` runs with (no specialty bonus,
+    # another offset); a misspelt domain was taken.
+    from orchestratex import UserError
+
+    provider = SimulatedProvider(seed=3, latency_scale=0)
+    orchestrator = Orchestrator(providers=[provider])
+    result = orchestrator.run_sync("Write a Python function that merges two sorted lists", domain="CODING")
+    assert result.final_model is not None and result.orchestration.domain == "coding"
+    model = orchestrator.catalog.get(result.final_model)
+    assert (
+        provider.hidden_quality(model, "CODING")
+        == provider.hidden_quality(model, " coding")
+        == provider._hidden_quality(model, "coding")
+    )
+    with pytest.raises(
+        UserError, match=r"takes the model's ModelProfile .* not str: hidden_quality\(orchestrator\.catalog"
+    ):
+        provider.hidden_quality(result.final_model, "coding")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="looks like 'coding' misspelt"):
+        provider.hidden_quality(model, "codeing")
+    orchestrator.close()

@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import ClassVar, Self
 
 from ...catalog import ModelProfile
-from ...exceptions import ConfigurationError
+from ...domains import check_domain
+from ...exceptions import ConfigurationError, UserError
 from ...usage import Usage
 from .._base import Generation, GenerationRequest, Message, Provider, TextSink
 from ._faults import Faults, fault_error
@@ -126,7 +127,20 @@ class SimulatedProvider(Provider):
 
     # -- the hidden truth (for tests and benchmarks) ------------------------------------------
     def hidden_quality(self, model: ModelProfile, domain: str) -> float:
-        """The quality `model` really has in `domain` for this seed (what a perfect router would know)."""
+        """The quality `model` (its profile, as the catalog holds it) really has in `domain` for this seed (what a
+        perfect router would know). The domain is read as a run reads it (`"CODING"` is `coding`)."""
+        if not isinstance(model, ModelProfile):
+            hint = f"orchestrator.catalog.get({model!r})" if isinstance(model, str) else "catalog.get(name)"
+            raise UserError(
+                f"hidden_quality takes the model's ModelProfile (its prior quality and specialties count), not "
+                f"{type(model).__name__}: hidden_quality({hint}, domain)"
+            )
+        checked = check_domain(domain)
+        if checked is None:
+            raise UserError("hidden_quality needs a domain (one of the built-in domains, or a name of your own)")
+        return self._hidden_quality(model, checked)
+
+    def _hidden_quality(self, model: ModelProfile, domain: str) -> float:
         key = (model.name, domain)
         offset = self._offsets.get(key)
         if offset is None:
@@ -231,7 +245,7 @@ class SimulatedProvider(Provider):
         self, request: GenerationRequest, pairs: list[tuple[str, str]], draws: Draws, cap: int
     ) -> tuple[str, int, str]:
         model, domain = request.model, request.domain
-        hidden = self.hidden_quality(model, domain)
+        hidden = self._hidden_quality(model, domain)
         previous: float | None = None
         for role, content in pairs:
             if role == "user" and "[simulated by OrchestrateX" in content:
