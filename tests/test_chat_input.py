@@ -299,3 +299,21 @@ async def test_an_answer_with_a_lone_surrogate_is_mended_not_a_crash() -> None:
         assert stored.status == "completed" and stored.final_response == result.final_response
         evaluation = stored.iterations[0].evaluation
         assert evaluation is not None and evaluation.feedback == "fine \ufffd"
+
+
+@pytest.mark.parametrize("blank", ["", "  \n"])
+async def test_a_blank_system_prompt_sends_no_system_message(blank: str) -> None:
+    # `Orchestrator(system_prompt="")` (no system prompt) sent a system message of no text: Gemini's adapter turned it
+    # into an empty `system_instruction` part, which its API refuses, so every Gemini call failed with a 400.
+    from orchestratex_gemini._mapping import generate_content_args
+
+    orch, seen = recording({1: 9.0}, [])
+    orch.system_prompt = blank
+    result = await orch.run("Hello")
+    assert result.status == "completed"
+    answer = next(r for r in seen if r.purpose == "generate")
+    assert [m.role for m in answer.messages] == ["user"]
+    assert generate_content_args(answer)["config"].system_instruction is None
+    explicit = Orchestrator(providers=orch.providers, catalog=orch.catalog, system_prompt=blank)
+    assert (await explicit.run("Hello", max_iterations=1)).status == "completed"
+    assert [m.role for m in seen[-2].messages] == ["user"]

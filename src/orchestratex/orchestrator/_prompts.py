@@ -37,10 +37,12 @@ def request_messages(orchestration: Orchestration, system_prompt: str, last_user
     """The conversation to send, with `last_user` as its last message.
 
     The orchestrator's system prompt comes first unless the conversation brings its own system
-    message(s), which then take its place.
+    message(s), which then take its place. A blank one (`Orchestrator(system_prompt="")`: none) sends no
+    system message, which Gemini's API would refuse as an empty text part.
     """
     turns = orchestration.messages[:-1]  # `conversation(orchestration)[:-1]`, without building its last message
-    system = [] if any(m.role == "system" for m in turns) else [system_message(system_prompt)]
+    none = not system_prompt or system_prompt.isspace() or any(m.role == "system" for m in turns)
+    system = [] if none else [system_message(system_prompt)]
     return [*system, *turns, Message(role="user", content=last_user)]
 
 
