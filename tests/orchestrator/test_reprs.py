@@ -36,3 +36,17 @@ async def test_a_stream_shows_where_its_run_is() -> None:
                 assert re.fullmatch(r"RunStream\(orchestration_id='[0-9a-f]{24}', running\)", repr(left))
                 break
         assert repr(left).endswith("status='cancelled')")
+
+
+def test_an_orchestrators_real_providers_show_their_server_never_a_key_nor_a_password() -> None:
+    # `orchestrator.providers` in a notebook showed `{'openai': <orchestratex_openai._provider.OpenAIProvider object
+    # at 0x7f…>, …}`.
+    env = {"OPENAI_API_KEY": "sk-secret-1", "ANTHROPIC_API_KEY": "sk-ant-secret-2", "GEMINI_API_KEY": "g-secret-3"}
+    shown = repr(Orchestrator(env=env).providers)
+    assert shown == (
+        "{'openai': OpenAIProvider(name='openai', base_url='https://api.openai.com/v1/'), "
+        "'anthropic': AnthropicProvider(name='anthropic', base_url='https://api.anthropic.com'), "
+        "'gemini': GeminiProvider(name='gemini', base_url='https://generativelanguage.googleapis.com/')}"
+    )
+    local = Orchestrator(env={"OPENAI_BASE_URL": "http://bob:s3cret@localhost:11434/v1"}).providers["openai"]
+    assert repr(local) == "OpenAIProvider(name='openai', base_url='http://bob:***@localhost:11434/v1/')"
