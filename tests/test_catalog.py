@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestratex import ModelCatalog, ModelProfile, Usage
+from orchestratex import ModelCatalog, ModelProfile, Orchestrator, Usage
 from orchestratex.exceptions import ConfigurationError, UnknownModelError, UnknownPriceError, UserError
 
 
@@ -170,3 +170,22 @@ def test_a_catalog_of_one_profile_and_a_provider_name_where_a_list_goes_are_refu
     only = catalog.with_only(["openai"])
     assert len(only) > 0 and {m.provider for m in only} == {"openai"}
     assert ModelCatalog([profile]).get("acme:mini") == profile
+
+
+@pytest.mark.parametrize("alias", ["", " fast", "fast\n"])
+def test_an_alias_that_is_empty_or_has_white_space_around_it_is_refused(tmp_path: Path, alias: str) -> None:
+    # An empty alias (`catalog.alias("", "gpt4")`, `"" = "gpt4"` in a file's [aliases]) was taken, so an empty name
+    # resolved to that model: a blank entry of `preferred_models` ran, routed to it without a word. One with spaces
+    # around it was taken and never matched a name as written.
+    catalog = ModelCatalog.default()
+    with pytest.raises(ConfigurationError, match=r"an alias is a non-empty string without white space around it"):
+        catalog.alias(alias, "gpt4")
+    with pytest.raises(ValueError, match=r"an alias is a non-empty string"):
+        ModelProfile(name="acme:mini", cost_per_1k_tokens=0.001, aliases=(alias,))
+    path = tmp_path / "models.toml"
+    path.write_text(f'[aliases]\n{json.dumps(alias)} = "gpt4"\n', encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"models.toml: aliases: alias .*: an alias is a non-empty string"):
+        ModelCatalog.from_file(path)
+    assert alias not in catalog and "" not in catalog
+    with pytest.raises(UserError):
+        Orchestrator(simulate=True, catalog=catalog).run_sync("Hello", preferred_models=[alias])

@@ -191,7 +191,13 @@ def parse_catalog(data: Mapping[str, Any], source: str, *, file: bool = True) ->
     aliases = data.get("aliases", {})
     if not isinstance(aliases, dict):
         raise ConfigurationError(f"{source}: 'aliases' must be a table of alias = \"provider:model\"")
+    from .catalog import _check_alias
+
     for alias, target in aliases.items():
+        try:
+            _check_alias(alias)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{source}: aliases: {exc}") from None
         if not isinstance(target, str) or not target:
             raise ConfigurationError(f"{source}: aliases.{alias}: must be a model's name (a string), not {target!r}")
     providers = _provider_specs(data.get("providers", {}), source)

@@ -35,6 +35,16 @@ _THOUSAND = Decimal(1000)
 _PICO_PER_1K = Decimal(PICO) / _THOUSAND
 
 
+def _check_alias(alias: object) -> str:
+    """`alias` when it can name a model: a non-empty string without white space around it. An empty alias made every
+    empty name (a blank entry of `preferred_models`) resolve to its model, and one with spaces was never matched."""
+    if not isinstance(alias, str) or not alias or alias != alias.strip():
+        raise ConfigurationError(
+            f"alias {alias!r}: an alias is a non-empty string without white space around it (e.g. 'fast')"
+        )
+    return alias
+
+
 class ModelProfile(BaseModel):
     """What OrchestrateX knows about one model: who serves it, what it costs, what it is good at."""
 
@@ -77,6 +87,13 @@ class ModelProfile(BaseModel):
     @classmethod
     def _known_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(check_specialty(d) for d in value))
+
+    @field_validator("aliases")
+    @classmethod
+    def _usable_aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for alias in value:
+            _check_alias(alias)
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -377,6 +394,7 @@ class ModelCatalog:
 
     def alias(self, alias: str, target: str) -> None:
         """Make `alias` resolve to the model `target`."""
+        _check_alias(alias)
         resolved = self.get(target).name
         self._refuse_aliases_naming_models(resolved, (alias,))
         self._record(partial(self._alias, alias, resolved))
