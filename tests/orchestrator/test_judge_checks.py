@@ -90,3 +90,21 @@ async def test_a_pinned_judge_the_catalog_does_not_know_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="names 'gpt-4o-typo', which is not a model of the catalog"):
         await orch.run("Hello")
     assert calls.made == []
+
+
+async def test_a_run_that_judges_nothing_runs_with_one_model() -> None:
+    # docs/evaluation.md: with judging="when_needed" and max_iterations=1 every answer is returned unjudged; yet a
+    # one-model setup (a single local model) was refused before any call, "no model can judge the answers of …".
+    calls = Calls()
+    orch = Orchestrator(providers=[FunctionProvider(calls)], catalog=catalog("solo"), judging="when_needed")
+    result = await orch.run("Hello", max_iterations=1)
+    assert (result.status, result.final_response, result.final_score) == ("completed", "an answer", None)
+    assert calls.made == [("function:solo", "generate")]
+    with pytest.raises(ConfigurationError, match=r"judging=\"when_needed\" and max_iterations=1$"):
+        await orch.run("Hello", max_iterations=2)  # a second answer needs a verdict to compare: still refused
+    always = Orchestrator(providers=[FunctionProvider(calls)], catalog=catalog("solo"))
+    session = await always.create_session("alice", judging="when_needed", max_iterations=1)
+    assert (await always.run("Hello", session=session)).status == "completed"
+    with pytest.raises(ConfigurationError, match="no model can judge the answers of function:solo"):
+        await always.run("Hello", max_iterations=1)
+    assert len(calls.made) == 2

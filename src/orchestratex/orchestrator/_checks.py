@@ -38,13 +38,18 @@ _PRICE_FIX = (
 
 
 def check_runnable(
-    orchestrator: Orchestrator, preferred: Sequence[str] | None, judges: Sequence[str] | None = None
+    orchestrator: Orchestrator,
+    preferred: Sequence[str] | None,
+    judges: Sequence[str] | None = None,
+    *,
+    unjudged: bool = False,
 ) -> None:
     """`UnknownPriceError` when a model to route to has no price; `ConfigurationError` when no model
     could judge the answer (the default evaluator needs a judge other than the generating model, among the run's
-    judge set — `judges`, a session's, else `Orchestrator(judges=...)` — and the judges it pins). A check that
-    passed is not made again while the catalog (its version), the providers, the evaluator and its pinned judges,
-    the judge set and `preferred` are the same."""
+    judge set — `judges`, a session's, else `Orchestrator(judges=...)` — and the judges it pins), unless the run
+    judges nothing (`unjudged`: `judging="when_needed"` and one iteration). A check that passed is not made again
+    while the catalog (its version), the providers, the evaluator and its pinned judges, the judge set and
+    `preferred` are the same."""
     catalog, evaluator = orchestrator.catalog, orchestrator.evaluator
     pinned = getattr(evaluator, "pinned", None)
     judges = judges or orchestrator.judges
@@ -54,15 +59,18 @@ def check_runnable(
         None if pinned is None else tuple(pinned),
         None if judges is None else tuple(judges),
         None if preferred is None else tuple(preferred),
+        unjudged,
     )
     last = orchestrator._runnable
     if last is not None and last[0] is catalog and last[1] is evaluator and last[2] == values:
         return
-    _check_runnable(orchestrator, preferred, judges)
+    _check_runnable(orchestrator, preferred, judges, unjudged)
     orchestrator._runnable = (catalog, evaluator, values)
 
 
-def _check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None, judges: Sequence[str] | None) -> None:
+def _check_runnable(
+    orchestrator: Orchestrator, preferred: Sequence[str] | None, judges: Sequence[str] | None, unjudged: bool
+) -> None:
     served = [m for m in orchestrator.catalog if m.status != "disabled" and m.provider in orchestrator.providers]
     allowed = set(preferred) if preferred else None
     generators = [m for m in served if allowed is None or m.name in allowed]
@@ -72,6 +80,8 @@ def _check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None,
     if unpriced and (allowed is not None or len(unpriced) == len(generators)):
         names = ", ".join(repr(n) for n in unpriced)
         raise UnknownPriceError(f"model {names} has no price, so its cost cannot be counted: {_PRICE_FIX}")
+    if unjudged:  # (its one answer is returned unjudged: no judge is needed, a one-model catalog runs)
+        return
     evaluator = orchestrator.evaluator
     if not isinstance(evaluator, LLMJudgeEvaluator):
         _check_judged(orchestrator, evaluator, generators, judges)
@@ -104,7 +114,7 @@ def _check_runnable(orchestrator: Orchestrator, preferred: Sequence[str] | None,
             f"no model can judge the answers of {only}: a judge must be another model. Add a judge: configure a "
             "second provider (e.g. set ANTHROPIC_API_KEY or GEMINI_API_KEY), add a second model to your catalog "
             "file (a local one at price 0 will do), or pass Orchestrator(evaluator=...) with an evaluator that "
-            "needs no judge model"
+            'needs no judge model; or take single answers unjudged: judging="when_needed" and max_iterations=1'
         )
 
 

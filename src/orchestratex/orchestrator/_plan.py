@@ -91,7 +91,8 @@ async def plan(
         patience=patience,
         stop_sequences=[stop_sequences] if isinstance(stop_sequences, str) else stop_sequences,
     )
-    check_runnable(o, settings.preferred_models, session.settings.judges)
+    unjudged = settings.max_iterations == 1 and (session.settings.judging or o.judging) == "when_needed"
+    check_runnable(o, settings.preferred_models, session.settings.judges, unjudged=unjudged)
     new_thread = None
     try:
         if thread is None:
