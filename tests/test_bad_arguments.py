@@ -215,3 +215,13 @@ def test_simulate_contradicted_by_the_providers_given_is_refused() -> None:
     assert not Orchestrator(
         simulate=False, providers=[FunctionProvider(lambda request: "x")], catalog=catalog
     ).simulated
+
+
+def test_usable_models_and_judge_models_list_every_model_when_called_without_a_list() -> None:
+    # `orchestrator.usable_models()` (what can I route to?) failed with "TypeError: missing 1 required positional
+    # argument: 'preferred'", while `judge_models()` answered.
+    orchestrator = Orchestrator(simulate=True)
+    usable = orchestrator.usable_models()
+    assert usable == orchestrator.usable_models(None) and "sim:gpt-4.1" in [m.name for m in usable]
+    assert [m.name for m in orchestrator.usable_models(["gpt4"])] == ["sim:gpt-4.1"]
+    assert len(orchestrator.judge_models()) == len(usable)

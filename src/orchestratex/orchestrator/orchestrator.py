@@ -241,7 +241,7 @@ class Orchestrator:
                 provider=model.provider,
             ) from None
 
-    def usable_models(self, preferred: Sequence[str] | None) -> list[ModelProfile]:
+    def usable_models(self, preferred: Sequence[str] | None = None) -> list[ModelProfile]:
         """Routing candidates: models that are not disabled nor judge-only, whose provider is configured and
         whose price is known, among `preferred` when given. Read from the catalog as it is now (a change to
         the catalog, or to the file it watches, shows at the next call)."""
