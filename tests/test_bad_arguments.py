@@ -225,3 +225,29 @@ def test_usable_models_and_judge_models_list_every_model_when_called_without_a_l
     assert usable == orchestrator.usable_models(None) and "sim:gpt-4.1" in [m.name for m in usable]
     assert [m.name for m in orchestrator.usable_models(["gpt4"])] == ["sim:gpt-4.1"]
     assert len(orchestrator.judge_models()) == len(usable)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("cancel_check_s", 0, r"^cancel_check_s must be a finite number of seconds > 0, not 0$"),
+        ("cancel_check_s", "1", r"^cancel_check_s must be a finite number of seconds > 0, not '1'$"),
+        ("lease_ttl_s", -1, r"^lease_ttl_s must be a finite number of seconds > 0"),
+        ("reservation_wait_s", math.nan, r"^reservation_wait_s must be a finite number of seconds >= 0"),
+        ("judge_max_output_tokens", True, r"^judge_max_output_tokens must be an int >= 1, not True$"),
+        ("judging", "sometimes", r"^judging must be 'always' or 'when_needed', not 'sometimes'$"),
+        ("system_prompt", None, r"^system_prompt must be a string \(\"\" for none\), not NoneType None$"),
+    ],
+)
+def test_a_setting_changed_on_a_built_orchestrator_is_checked(name: str, value: object, message: str) -> None:
+    # `orchestrator.cancel_check_s = 0` (docs/orchestrator.md names it) polled the store in a busy loop, a core at
+    # 100 % while runs were in flight; "1" failed deep inside a run with a TypeError; `judging = "sometimes"` was taken
+    # as "when_needed"; `system_prompt = None` failed each run with an AttributeError.
+    orchestrator = Orchestrator(simulate=True)
+    before = getattr(orchestrator, name)
+    with pytest.raises(UserError, match=message):
+        setattr(orchestrator, name, value)
+    assert getattr(orchestrator, name) == before
+    orchestrator.cancel_check_s = 0.05  # a valid change is taken
+    orchestrator.judging = "when_needed"
+    assert (orchestrator.cancel_check_s, orchestrator.judging) == (0.05, "when_needed")

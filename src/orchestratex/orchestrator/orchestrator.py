@@ -7,7 +7,7 @@ import contextlib
 import os
 import uuid
 import weakref
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, Self
 
 from typing_extensions import Unpack
@@ -98,7 +98,6 @@ class Orchestrator:
             simulate=(simulate, bool, "True (the simulator) or False (real providers only)"),
             system_prompt=(system_prompt, str, '"You are a helpful assistant."'),
         )
-        check_seconds(reservation_wait_s=reservation_wait_s, lease_ttl_s=lease_ttl_s)
         if env is not None and not isinstance(env, Mapping):
             raise UserError(f"env must be a mapping of environment variables (like os.environ), not {env!r}")
         self.defaults = validated_settings(
@@ -118,15 +117,10 @@ class Orchestrator:
         self.store_retry = store_retry or DEFAULT_STORE_RETRY
         """How a run retries a store write that failed without writing anything (`StoreUnavailable`)."""
         self.circuit = CircuitBreaker(circuit)
-        bad = isinstance(judge_max_output_tokens, bool) or not isinstance(judge_max_output_tokens, int)
-        if bad or judge_max_output_tokens < 1:
-            raise UserError(f"judge_max_output_tokens must be an int >= 1, not {judge_max_output_tokens!r}")
         self.judge_max_output_tokens = judge_max_output_tokens
         self.judges: list[str] | None = judge_names(self.catalog, judges)
         """Models that may judge (names or aliases; sessions may set their own); every usable model when None.
         Models marked `judge_only` in the catalog judge but are never routing candidates."""
-        if judging not in ("always", "when_needed"):
-            raise UserError(f"judging must be 'always' or 'when_needed', not {judging!r}")
         self.judging: Judging = judging
         """Whether an answer no decision depends on is judged anyway (see `Judging`)."""
         self.output_lengths = OutputLengths(output_cap or OutputCapPolicy())
@@ -157,6 +151,15 @@ class Orchestrator:
         of them (it is not checked again while all of it is the same)."""
         self._portal = Portal()
         weakref.finalize(self, self._portal.close)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """The settings a program may change on a built orchestrator (`cancel_check_s`, `lease_ttl_s`, …) are checked
+        on every assignment, as on construction: `cancel_check_s = 0` polled the store in a busy loop, `"1"` failed
+        deep inside a run, and `judging = "sometimes"` was taken as "when_needed"."""
+        check = _SETTINGS.get(name)
+        if check is not None:
+            check(name, value)
+        object.__setattr__(self, name, value)
 
     # -- opening and closing --------------------------------------------------------------------
     async def aclose(self) -> None:
@@ -505,3 +508,38 @@ async def _on_loop_of(task: asyncio.Task[RunResult], call: Coroutine[Any, Any, b
         call.close()
         return False
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, loop))
+
+
+def _seconds(name: str, value: object) -> None:
+    check_seconds(**{name: value})
+
+
+def _positive_seconds(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise UserError(f"{name} must be a finite number of seconds > 0, not {value!r}")
+
+
+def _tokens(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"{name} must be an int >= 1, not {value!r}")
+
+
+def _judging(name: str, value: object) -> None:
+    if value not in ("always", "when_needed"):
+        raise UserError(f"{name} must be 'always' or 'when_needed', not {value!r}")
+
+
+def _text(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise UserError(f'{name} must be a string ("" for none), not {type(value).__name__} {value!r}')
+
+
+_SETTINGS: dict[str, Callable[[str, object], None]] = {
+    "cancel_check_s": _positive_seconds,
+    "lease_ttl_s": _positive_seconds,
+    "reservation_wait_s": _seconds,
+    "judge_max_output_tokens": _tokens,
+    "judging": _judging,
+    "system_prompt": _text,
+}
+"""The settings of a built orchestrator checked on assignment, each by what it must be."""
