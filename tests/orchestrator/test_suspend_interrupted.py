@@ -112,3 +112,54 @@ async def test_a_run_suspended_between_calls_counts_none(store: Store, cost_limi
     assert result.status == "completed"
     assert result.orchestration.interrupted_calls == 0
     await store.close()
+
+
+async def test_suspending_a_run_awaited_with_run_returns_it_to_its_caller_suspended(store: Store) -> None:
+    # `suspend(id)` of a run awaited with `run()` cancelled the caller's own task: the caller got a CancelledError it
+    # never asked for (at the top of a program `asyncio.run` died of it). It now gets the suspended run's RunResult,
+    # as a stream's reader did, and `resume_pending` finishes it.
+    calls = _Calls(hang_in="generate")
+    orch = calls.orchestrator(store)
+    session = await _session(store, 1.0)
+    caller = asyncio.create_task(orch.run("Hello", session=session, max_iterations=1))
+    await calls.waiting.wait()
+    (oid,) = orch._tasks
+    assert await orch.suspend(oid)
+    result = await caller  # not a CancelledError
+    assert (result.id, result.status, result.stop_reason, result.orchestration.abandoned_calls) == (
+        oid,
+        "running",
+        None,
+        1,
+    )
+    assert not caller.cancelled()
+    calls.hang_in = None
+    (resumed,) = await orch.resume_pending()
+    assert (resumed.id, resumed.status, resumed.orchestration.interrupted_calls) == (oid, "completed", 1)
+    await orch.aclose()
+
+
+def test_suspending_a_run_sync_run_from_another_thread_returns_it_suspended(tmp_path: Path) -> None:
+    # `run_sync` in a worker thread, suspended from the main thread: the worker got a bare
+    # `concurrent.futures.CancelledError` traceback.
+    import threading
+
+    calls = _Calls(hang_in="generate")
+    orch = calls.orchestrator(SQLiteStore(tmp_path / "suspend.db"))
+    got: dict[str, object] = {}
+    worker = threading.Thread(target=lambda: got.setdefault("result", orch.run_sync("Hello", max_iterations=1)))
+    worker.start()
+    while not orch._tasks:
+        worker.join(0.01)
+    (oid,) = orch._tasks
+
+    async def suspend() -> bool:
+        while not calls.waiting.is_set():
+            await asyncio.sleep(0.01)
+        return await orch.suspend(oid)
+
+    assert asyncio.run(suspend())
+    worker.join(10)
+    result = got["result"]
+    assert getattr(result, "status", None) == "running" and getattr(result, "id", None) == oid
+    orch.close()

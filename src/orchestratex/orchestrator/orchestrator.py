@@ -477,6 +477,12 @@ class Orchestrator:
             )
         self.suspending.add(orchestration_id)
         try:
+            # `run` (or a stream) drives it in its caller's task, which goes on after it: the run is stopped there and
+            # its caller gets the suspended `RunResult` (status `running`), not a `CancelledError` it did not ask for
+            ended = None if task in self._started else self._watcher.stop(orchestration_id)
+            if ended is not None:
+                await asyncio.shield(ended)
+                return True
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
