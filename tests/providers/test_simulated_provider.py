@@ -108,7 +108,7 @@ def test_from_env() -> None:
         ({"judge_noise": -1}, "judge_noise must be"),
         ({"quality_noise": "high"}, "quality_noise must be"),
         ({"faults": {"timeout_rate": 0.1}}, "faults must be a Faults instance"),
-        ({"sleep": 3}, "sleep must be an async callable"),
+        ({"sleep": 3}, "sleep must be a function taking the seconds to wait"),
     ],
 )
 def test_constructor_rejects_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
@@ -674,3 +674,22 @@ def test_hidden_quality_reads_the_domain_as_a_run_does_and_says_it_takes_a_profi
     with pytest.raises(UserError, match="looks like 'coding' misspelt"):
         provider.hidden_quality(model, "codeing")
     orchestrator.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_plain_function_injected_as_sleep_records_the_delays(stream: bool) -> None:
+    # The Settings table: "`sleep` … inject one to record delays". `SimulatedProvider(sleep=delays.append)`, as
+    # `RetryPolicy(sleep=waits.append)` takes one, failed every call — "TypeError: object NoneType can't be used in
+    # 'await' expression" — and the run ended `failed` with a traceback logged.
+    delays: list[float] = []
+    orchestrator = Orchestrator(providers=[SimulatedProvider(seed=1, sleep=delays.append)])
+
+    async def streamed() -> str:
+        async with orchestrator.run_stream("Explain tides", max_iterations=1) as items:
+            async for _ in items:
+                pass
+        return items.result.status
+
+    status = asyncio.run(streamed()) if stream else orchestrator.run_sync("Explain tides", max_iterations=1).status
+    assert status == "completed"
+    assert delays and all(d > 0 for d in delays)

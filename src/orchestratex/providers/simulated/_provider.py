@@ -38,7 +38,7 @@ _TRUNCATED_NOTE = " … [cut off at max_output_tokens]"
 _JUDGED_RE = re.compile(r"A previous answer scored (\d+(?:\.\d+)?)/10\.")
 """The judges' score in the orchestrator's refinement prompt (`orchestrator._prompts.build_messages`)."""
 
-Sleep = Callable[[float], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None] | None]
 
 
 def _clip(value: float) -> float:
@@ -84,7 +84,10 @@ class SimulatedProvider(Provider):
         if faults is not None and not isinstance(faults, Faults):
             raise ConfigurationError(f"SimulatedProvider faults must be a Faults instance, got {faults!r}")
         if sleep is not None and not callable(sleep):
-            raise ConfigurationError(f"SimulatedProvider sleep must be an async callable, got {sleep!r}")
+            raise ConfigurationError(
+                f"SimulatedProvider sleep must be a function taking the seconds to wait (an async def, or a plain "
+                f"function such as delays.append), got {sleep!r}"
+            )
         self.seed = seed
         """Everything the simulator draws depends on this seed."""
         self.latency_scale = _check_number("latency_scale", latency_scale)
@@ -168,7 +171,7 @@ class SimulatedProvider(Provider):
         """Simulate one call: faults, then an answer (or a JSON verdict for a judge), usage and latency."""
         generation, delay = self._simulate(request)
         if delay > 0.0:
-            await self._sleep(delay)
+            await self._pause(delay)
         return generation
 
     async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
@@ -180,9 +183,16 @@ class SimulatedProvider(Provider):
         for i, piece in enumerate(pieces):
             wait = first if i == 0 else rest
             if wait > 0.0:
-                await self._sleep(wait)
+                await self._pause(wait)
             await on_text(piece)
         return generation
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait with `sleep`: awaited when it gives an awaitable (an `async def`, `asyncio.sleep`); a plain function
+        (`delays.append`, to record the delays) is only called."""
+        waited = self._sleep(seconds)
+        if waited is not None:
+            await waited
 
     def _simulate(self, request: GenerationRequest) -> tuple[Generation, float]:
         """The generation and how long (s, scaled) it takes; raises the fault it meets."""
