@@ -91,3 +91,15 @@ async def test_a_function_provider_without_a_catalog_of_its_models_says_how_to_g
     assert "the catalog is empty" not in message
     assert await orchestrator.store.list_orchestrations() == []
     await orchestrator.aclose()
+
+
+def test_an_async_count_tokens_is_refused_when_the_provider_is_made() -> None:
+    # `count_tokens=async def …` (a vendor's token-counting endpoint is async) was accepted; each run then failed at
+    # its first reservation with "returned <coroutine object …>" and Python warned "coroutine … was never awaited".
+    async def count(request: GenerationRequest) -> int:
+        return 10
+
+    with pytest.raises(UserError, match=r"count_tokens must be a plain function \(GenerationRequest\) -> int"):
+        FunctionProvider(lambda r: "ok", count_tokens=count)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"count_tokens must be a plain function"):
+        FunctionProvider(lambda r: "ok", count_tokens=5)  # type: ignore[arg-type]

@@ -79,6 +79,11 @@ class FunctionProvider(Provider):
             raise UserError(f"FunctionProvider needs a callable (GenerationRequest) -> str | Generation, got {fn!r}")
         if not isinstance(name, str) or not name or ":" in name:
             raise UserError(f"FunctionProvider name must be a non-empty string without ':', got {name!r}")
+        if count_tokens is not None and (not callable(count_tokens) or inspect.iscoroutinefunction(count_tokens)):
+            raise UserError(
+                f"FunctionProvider count_tokens must be a plain function (GenerationRequest) -> int, called while the "
+                f"budget is reserved (never awaited): not {count_tokens!r}; count with a local tokenizer"
+            )
         self.fn = fn
         """The function that answers each request."""
         self.count_tokens = count_tokens
@@ -174,6 +179,8 @@ class FunctionProvider(Provider):
         if self.count_tokens is None:
             return estimate_input_tokens(request)
         counted = self.count_tokens(request)
+        if inspect.iscoroutine(counted):  # (an async callable object: never awaited, and not to be warned about)
+            counted.close()
         try:  # an int (numpy's too); not a float, a str or a bool, which `int()` would take
             tokens = operator.index(counted) if not isinstance(counted, bool) else -1
         except TypeError:
