@@ -251,3 +251,31 @@ def test_a_setting_changed_on_a_built_orchestrator_is_checked(name: str, value: 
     orchestrator.cancel_check_s = 0.05  # a valid change is taken
     orchestrator.judging = "when_needed"
     assert (orchestrator.cancel_check_s, orchestrator.judging) == (0.05, "when_needed")
+
+
+def test_a_router_or_evaluator_of_ones_own_with_a_plain_def_is_refused_when_given() -> None:
+    # A custom router whose `select` (or an evaluator whose `evaluate`) was written without `async` was accepted; every
+    # run then failed "unexpectedly" with "TypeError: object RoutingDecision can't be used in 'await' expression".
+    from collections.abc import Sequence
+
+    from orchestratex import Evaluation, EvaluationTask, Evaluator, Generation, ModelProfile, Router, RoutingDecision
+    from orchestratex.routing import Task
+
+    class FirstModel(Router):
+        def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:  # type: ignore[override]
+            return RoutingDecision(model_name=candidates[0].name, reasoning="first")
+
+    class Always9(Evaluator):
+        def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:  # type: ignore[override]
+            return Evaluation(score=9.0, feedback="ok", judge_models=["rubric"])
+
+    with pytest.raises(UserError, match=r"^FirstModel\.select must be a coroutine function, .* `async def select\("):
+        Orchestrator(simulate=True, router=FirstModel())
+    with pytest.raises(UserError, match=r"^Always9\.evaluate must be a coroutine function, .* `async def evaluate\("):
+        Orchestrator(simulate=True, evaluator=Always9())
+
+    class AsyncFirst(Router):
+        async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+            return RoutingDecision(model_name=candidates[0].name, reasoning="first")
+
+    assert Orchestrator(simulate=True, router=AsyncFirst()).run_sync("Hello", max_iterations=1).status == "completed"

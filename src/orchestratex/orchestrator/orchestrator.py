@@ -25,7 +25,7 @@ from ..stores import Store
 from ..telemetry import telemetry_settings
 from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput
-from ._checks import check_handlers, check_parts, check_seconds, validated_settings
+from ._checks import check_async, check_handlers, check_parts, check_seconds, validated_settings
 from ._circuit import CircuitBreaker, CircuitState
 from ._closing import CLOSED_WHILE_RUNNING, Closing
 from ._driving import drive_stored, run_prompt, start_task, stream_run
@@ -98,6 +98,8 @@ class Orchestrator:
             simulate=(simulate, bool, "True (the simulator) or False (real providers only)"),
             system_prompt=(system_prompt, str, '"You are a helpful assistant."'),
         )
+        check_async(router, "select", "task, candidates")
+        check_async(evaluator, "evaluate", "task, response")
         if env is not None and not isinstance(env, Mapping):
             raise UserError(f"env must be a mapping of environment variables (like os.environ), not {env!r}")
         self.defaults = validated_settings(
