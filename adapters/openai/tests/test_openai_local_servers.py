@@ -4,6 +4,7 @@ base URL without its `/v1`, answers without usage, and error bodies that are not
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -455,3 +456,90 @@ async def test_a_run_retries_a_tgi_generation_error_on_the_same_model() -> None:
     )
     result = await orch.run("hi", max_iterations=1)
     assert (result.final_response, result.final_model) == ("The answer is 42.", SMALL.name)
+
+
+GEMMA = ModelProfile(name="vllm:google/gemma-2-9b-it", cost_per_1k_tokens=0, context_window=8192, quality=9)
+NO_SYSTEM_ROLE = {"object": "error", "message": "System role not supported", "type": "BadRequestError", "code": 400}
+"""What vLLM answers for a model whose chat template refuses a system message (Gemma's)."""
+
+
+def refuses_system_role(answer: Reply) -> Callable[[httpx2.Request], httpx2.Response]:
+    """A vLLM server serving Gemma: 400 for any request with a system message, else `answer`."""
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if any(m["role"] == "system" for m in json.loads(request.content)["messages"]):
+            return httpx2.Response(400, json=NO_SYSTEM_ROLE)
+        if answer.content is not None:
+            return httpx2.Response(200, content=answer.content, headers=dict(answer.headers))
+        return httpx2.Response(200, json=answer.json)
+
+    return handler
+
+
+async def test_a_model_refusing_a_system_message_gets_it_in_the_first_user_message() -> None:
+    """Gemma's chat template refuses the system role: every call (each answer and each verdict carries a system
+    message) was a ProviderHTTPError "System role not supported", so such a model could never answer nor judge."""
+    sent: list[list[dict[str, str]]] = []
+    serve = refuses_system_role(Reply(json=chat_completion(Usage(input_tokens=9, output_tokens=2), text="Hello!")))
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        sent.append(json.loads(request.content)["messages"])
+        return serve(request)
+
+    provider = VLLMProvider(
+        base_url="http://localhost:8000/v1", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+    )
+    system = [Message(role="system", content="Be brief."), Message(role="user", content="hi")]
+    request = GenerationRequest(model=GEMMA, messages=system, max_output_tokens=50)
+    assert (await provider.generate(request)).text == "Hello!"
+    assert sent[1] == [{"role": "user", "content": "Be brief.\n\nhi"}]
+    assert (await provider.generate(request)).text == "Hello!"  # remembered: asked once, without the system message
+    assert len(sent) == 3 and sent[2] == sent[1]
+    other = GenerationRequest(model=SMALL, messages=system, max_output_tokens=50)
+    await provider.generate(other)  # another model of the server keeps its system message
+    assert sent[3][0] == {"role": "system", "content": "Be brief."}
+
+
+async def test_a_streamed_answer_of_a_model_refusing_a_system_message_is_asked_again() -> None:
+    events = "".join(
+        f"data: {json.dumps({'id': 'c', 'object': 'chat.completion.chunk', 'created': 1, 'model': 'g', **c})}\n\n"
+        for c in (
+            {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "finish_reason": None}]},
+            {"choices": [{"index": 0, "delta": {"content": "!"}, "finish_reason": "stop"}]},
+            {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}},
+        )
+    )
+    stream = Reply(content=(events + "data: [DONE]\n\n").encode(), headers={"content-type": "text/event-stream"})
+    provider = VLLMProvider(
+        base_url="http://localhost:8000/v1",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(refuses_system_role(stream))),
+    )
+    pieces: list[str] = []
+
+    async def on_text(text: str) -> None:
+        pieces.append(text)
+
+    messages = [Message(role="system", content="Be brief."), Message(role="user", content="hi")]
+    generation = await provider.generate_stream(
+        GenerationRequest(model=GEMMA, messages=messages, max_output_tokens=50), on_text
+    )
+    assert (generation.text, pieces) == ("Hi!", ["Hi", "!"])
+
+
+async def test_a_run_with_a_model_refusing_a_system_message_answers_and_judges() -> None:
+    verdict = json.dumps({"score": 9, "feedback": "Clear."})
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        judging = "response_format" in json.loads(request.content)  # (a judge asks for JSON)
+        text = verdict if judging else "RAID 5 stripes data with parity."
+        return refuses_system_role(Reply(json=chat_completion(Usage(input_tokens=30, output_tokens=9), text=text)))(
+            request
+        )
+
+    provider = VLLMProvider(
+        base_url="http://localhost:8000/v1", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(answer))
+    )
+    judge = ModelProfile(name="vllm:google/gemma-2-27b-it", cost_per_1k_tokens=0, context_window=8192, quality=8)
+    orch = Orchestrator(providers=[provider], catalog=ModelCatalog([GEMMA, judge]), judges=[judge.name])
+    result = await orch.run("Explain RAID 5", max_iterations=1, preferred_models=[GEMMA.name])
+    assert result.final_response == "RAID 5 stripes data with parity." and result.final_score == 9

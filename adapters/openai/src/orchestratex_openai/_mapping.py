@@ -33,6 +33,7 @@ __all__ = [
     "response_model",
     "response_params",
     "responses_only_models",
+    "system_folded",
     "unwrap_json_object",
 ]
 
@@ -103,6 +104,20 @@ def chat_params(request: GenerationRequest, *, max_tokens_param: str, reasoning:
     if request.json_output:
         params["response_format"] = {"type": "json_object"}
     return params
+
+
+def system_folded(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """`messages` without their system messages, whose text goes before the first user message's: for a model whose
+    chat template refuses a system role (Gemma's, served by vLLM or llama.cpp: "System role not supported")."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if not system:
+        return rest
+    for message in rest:
+        if message["role"] == "user":
+            message["content"] = f"{system}\n\n{message['content']}"
+            return rest
+    return [{"role": "user", "content": system}, *rest]
 
 
 def response_params(request: GenerationRequest, *, reasoning: bool) -> dict[str, Any]:

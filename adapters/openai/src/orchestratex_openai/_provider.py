@@ -23,6 +23,7 @@ from ._mapping import (
     is_reasoning_model,
     response_params,
     responses_only_models,
+    system_folded,
 )
 from ._sse import AsyncOpenAIClient
 from ._streaming import generation_from_chat_stream, generation_from_response_stream
@@ -45,6 +46,12 @@ def is_openai_api(base_url: str) -> bool:
 def _refuses_json_mode(exc: openai.APIStatusError) -> bool:
     """Whether a 400 or 422 refuses the request's `response_format` (the server has no JSON mode as OpenAI's)."""
     return exc.status_code in (400, 422) and "response_format" in f"{exc.body} {exc.message}"
+
+
+def _refuses_system_role(exc: openai.APIStatusError) -> bool:
+    """Whether the error is the model's chat template refusing a system message (Gemma's, as vLLM answers it: 400
+    "System role not supported"; other servers with another status)."""
+    return exc.status_code in (400, 422, 500) and "system role not supported" in f"{exc.body} {exc.message}".lower()
 
 
 class OpenAIProvider(Provider):
@@ -123,6 +130,8 @@ class OpenAIProvider(Provider):
         """The server the provider talks to."""
         self.json_mode = True
         """Whether calls wanting JSON send `response_format={"type": "json_object"}` (off once the server refuses)."""
+        self.without_system_role: set[str] = set()
+        """Model ids whose chat template refused a system message: their system text goes in the first user message."""
         official = is_openai_api(self.base_url)
         self.output_limit_param: str = self.max_tokens_param or ("max_completion_tokens" if official else "max_tokens")
         """The Chat Completions parameter sent with the output limit (`max_tokens_param`, else by server)."""
@@ -271,17 +280,30 @@ class OpenAIProvider(Provider):
     async def _chat(self, params: dict[str, Any]) -> Any:
         """`chat.completions.create`; a server that refuses JSON mode (LM Studio takes only `json_schema`, Hugging Face
         TGI a schema as `value`) is asked again without it, and no more from then on: the messages ask for JSON and
-        the answer's object is read from its text."""
+        the answer's object is read from its text. Likewise a model whose chat template refuses a system message
+        (Gemma's: "System role not supported") is asked again with the system text in the first user message."""
         if not self.json_mode:
             params.pop("response_format", None)
-        try:
-            return await self._client.chat.completions.create(**params)
-        except openai.APIStatusError as exc:
-            if "response_format" not in params or not _refuses_json_mode(exc):
-                raise
-        self.json_mode = False
-        params.pop("response_format")
-        return await self._client.chat.completions.create(**params)
+        if params["model"] in self.without_system_role:
+            params["messages"] = system_folded(params["messages"])
+        while True:
+            try:
+                return await self._client.chat.completions.create(**params)
+            except openai.APIStatusError as exc:
+                if not self._adapted(params, exc):
+                    raise
+
+    def _adapted(self, params: dict[str, Any], exc: openai.APIStatusError) -> bool:
+        """Change `params` (and remember it) for what the server refused, if it is something it may do without."""
+        if "response_format" in params and _refuses_json_mode(exc):
+            self.json_mode = False
+            params.pop("response_format")
+            return True
+        if any(m["role"] == "system" for m in params["messages"]) and _refuses_system_role(exc):
+            self.without_system_role.add(params["model"])
+            params["messages"] = system_folded(params["messages"])
+            return True
+        return False
 
     async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
         """`generate`, streamed (`stream=True`): each text delta goes to `on_text` as it arrives; the
@@ -303,11 +325,7 @@ class OpenAIProvider(Provider):
                     generation = await generation_from_response_stream(events, request, on_text)
             else:
                 params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
-                if not self.json_mode:
-                    params.pop("response_format", None)
-                chunks = await self._client.chat.completions.create(
-                    **params, stream=True, stream_options={"include_usage": True}
-                )
+                chunks = await self._chat({**params, "stream": True, "stream_options": {"include_usage": True}})
                 async with chunks:
                     generation = await generation_from_chat_stream(chunks, request, on_text)
         generation.latency_ms = (time.perf_counter() - start) * 1000
