@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import cli_env, run_cli
 
 FILE = """[providers.ollama]
 kind = "openai"
@@ -57,3 +57,22 @@ def test_an_http_base_url_in_any_letter_case_is_taken(tmp_path: Path) -> None:
     listed = run_cli("models", "--catalog", str(path))
     assert listed.returncode == 0, listed.stderr
     assert "✔ ollama: configured" in listed.stdout
+
+
+def test_a_base_url_variable_ending_with_a_carriage_return_is_refused_by_models_and_run(tmp_path: Path) -> None:
+    """`OLLAMA_BASE_URL` from a `.env` file written on Windows (`http://localhost:11434/v1\\r`): `run` ended in an
+    `httpx2.InvalidURL` traceback, and `models` said the URL "is not an http:// or https:// URL: write the server's
+    address with its scheme", which it was."""
+    path = tmp_path / "models.toml"
+    path.write_text(FILE.replace('[providers.ollama]\nkind = "openai"\nbase_url = "{url}"\n', ""), encoding="utf-8")
+    env = cli_env(OLLAMA_BASE_URL="http://localhost:11434/v1\r")
+    listed = run_cli("models", "--catalog", str(path), env=env)
+    assert "✘ ollama: OLLAMA_BASE_URL 'http://localhost:11434/v1\\r' has white space at an end: remove it" in (
+        listed.stdout
+    )
+    done = run_cli("run", "Hello", "--catalog", str(path), "--store", f"sqlite:///{tmp_path / 'runs.db'}", env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(
+        "orchestratex: error: ollama: the base URL 'http://localhost:11434/v1\\r' (OLLAMA_BASE_URL) has white space at"
+        " an end"
+    )

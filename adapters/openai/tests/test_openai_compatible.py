@@ -171,6 +171,21 @@ def test_a_base_url_without_its_scheme_is_refused_naming_the_variable_and_the_fi
 
 
 @pytest.mark.parametrize(
+    "url", ["http://localhost:11434/v1\r", "http://localhost:11434/v1 ", " http://localhost:11434/v1"]
+)
+def test_a_base_url_with_white_space_at_an_end_is_refused_naming_the_variable(url: str) -> None:
+    """`OLLAMA_BASE_URL` read from a `.env` file written on Windows ends with `\r`: the provider's SDK client raised
+    `httpx2.InvalidURL` (a traceback from `orchestratex run`); with a space at an end every call went to
+    `…/v1%20/chat/completions` (a 404), or to a URL without a scheme."""
+    with pytest.raises(ConfigurationError, match="OLLAMA_BASE_URL") as raised:
+        OllamaProvider.from_env({"OLLAMA_BASE_URL": url})
+    assert f"{url!r} (OLLAMA_BASE_URL) has white space at an end" in str(raised.value)
+    assert str(raised.value).endswith("write 'http://localhost:11434/v1'")
+    with pytest.raises(ConfigurationError, match="base_url"):
+        OllamaProvider(base_url=url)
+
+
+@pytest.mark.parametrize(
     "url", ["http://localhost:11434/v1/chat/completions", "http://localhost:11434/v1/chat/completions/"]
 )
 def test_a_base_url_naming_the_endpoint_is_refused_with_the_root_to_write(url: str) -> None:

@@ -93,7 +93,9 @@ def _bad_base_url(provider: str, env: Mapping[str, str]) -> str | None:
         url = env.get(var)
         if var.endswith("_BASE_URL") and url:
             parts = urlsplit(url)
-            if parts.scheme.lower() not in ("http", "https") or not parts.netloc or url != url.strip():
+            if url != url.strip():  # (a `\r` from a `.env` file written on Windows, say: `run` refuses it so)
+                return f"{var} {url!r} has white space at an end: remove it"
+            if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
                 return f"{var} {url!r} is not an http:// or https:// URL: write the server's address with its scheme"
     return None
 

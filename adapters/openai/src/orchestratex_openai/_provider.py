@@ -157,8 +157,13 @@ class OpenAIProvider(Provider):
     @classmethod
     def _check_scheme(cls, base_url: str, where: str) -> None:
         """A base URL without `http://` or `https://` (`localhost:11434/v1`, as a host and port are often written),
-        or naming the endpoint (`…/v1/chat/completions`), is refused here, naming where it came from: every call
-        would fail."""
+        or naming the endpoint (`…/v1/chat/completions`), or with white space at an end (the `\r` of a `.env` file
+        written on Windows), is refused here, naming where it came from: every call would fail."""
+        if base_url != base_url.strip():  # (`\r`: an InvalidURL traceback; a space: every call to `…/v1%20/…`)
+            raise ConfigurationError(
+                f"{cls.name}: the base URL {base_url!r} ({where}) has white space at an end (a line ending of a file"
+                f" written on Windows, say): write {base_url.strip()!r}"
+            )
         if urlsplit(base_url).scheme.lower() not in ("http", "https"):
             raise ConfigurationError(
                 f"{cls.name}: the base URL {base_url!r} ({where}) does not start with http:// or https://;"
