@@ -76,3 +76,15 @@ def test_a_base_url_variable_ending_with_a_carriage_return_is_refused_by_models_
         "orchestratex: error: ollama: the base URL 'http://localhost:11434/v1\\r' (OLLAMA_BASE_URL) has white space at"
         " an end"
     )
+
+
+def test_an_api_key_variable_ending_with_a_carriage_return_is_refused_by_models_and_run(tmp_path: Path) -> None:
+    """`OPENAI_API_KEY=sk-…\\r` (a `.env` file written on Windows) was shown `✔ openai: configured`, and every call of
+    `run` failed on "Illegal header value b'Bearer sk-…\\\\r'", the key in the run's error. Nothing is sent now."""
+    env = cli_env(OPENAI_API_KEY="sk-test-secret-4242\r")
+    listed = run_cli("models", env=env)
+    assert "✘ openai: OPENAI_API_KEY has white space at an end: remove it" in listed.stdout
+    done = run_cli("run", "Hello", "--store", f"sqlite:///{tmp_path / 'runs.db'}", env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("orchestratex: error: openai: the API key (OPENAI_API_KEY) has white space at an end")
+    assert "secret" not in listed.stdout + listed.stderr + done.stdout + done.stderr

@@ -91,6 +91,9 @@ def _bad_base_url(provider: str, env: Mapping[str, str]) -> str | None:
     (`OPENAI_BASE_URL=localhost:11434/v1` was shown "configured"), or None."""
     for var in KNOWN_ENV_VARS.get(provider, ()):
         url = env.get(var)
+        if var.endswith("_API_KEY") and url and provider in ("openai", "ollama", "vllm", "lmstudio", "openrouter"):
+            if url != url.strip():  # (as `run` refuses it; the key itself is never shown)
+                return f"{var} has white space at an end: remove it"
         if var.endswith("_BASE_URL") and url:
             parts = urlsplit(url)
             if url != url.strip():  # (a `\r` from a `.env` file written on Windows, say: `run` refuses it so)

@@ -113,7 +113,10 @@ class OpenAIProvider(Provider):
             where = "base_url" if base_url else self.base_url_env
             base_url = base_url or self._env(self.base_url_env) or self.default_base_url
             self._check_scheme(base_url, where or "base_url")
-            api_key = api_key or self._env(self.api_key_env)
+            self._check_key(api_key, "api_key")
+            if not api_key:
+                api_key = self._env(self.api_key_env)
+                self._check_key(api_key, str(self.api_key_env))
             if not api_key:
                 if self._needs_key(base_url):
                     raise self._not_configured()
@@ -177,6 +180,17 @@ class OpenAIProvider(Provider):
             )
 
     @classmethod
+    def _check_key(cls, api_key: str | None, where: str) -> None:
+        """A key with white space at an end (the `\r` of a `.env` file written on Windows) is refused here, naming where
+        it came from and never the key: every call would fail, on "Illegal header value b'Bearer <the key>\\r'" (a
+        connection error, retried, whose message, with the key in it, went to the run's error and the logs)."""
+        if api_key and api_key != api_key.strip():
+            raise ConfigurationError(
+                f"{cls.name}: the API key ({where}) has white space at an end (a line ending of a file written on"
+                " Windows, say): remove it"
+            )
+
+    @classmethod
     def _needs_key(cls, base_url: str) -> bool:
         """Whether calls to `base_url` need a key: those to the provider's own hosted server do."""
         return cls.requires_api_key and base_url.rstrip("/") == cls.default_base_url.rstrip("/")
@@ -201,6 +215,7 @@ class OpenAIProvider(Provider):
         base_url = cls._env(cls.base_url_env, env)
         if base_url is not None:
             cls._check_scheme(base_url, str(cls.base_url_env))
+        cls._check_key(cls._env(cls.api_key_env, env), str(cls.api_key_env))
         return cls(
             api_key=cls._env(cls.api_key_env, env) or "unused",
             base_url=cls._env(cls.base_url_env, env) or cls.default_base_url,
