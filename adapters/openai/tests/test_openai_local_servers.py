@@ -13,6 +13,7 @@ import pytest
 from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.exceptions import (
+    ConfigurationError,
     ContextLengthExceeded,
     MalformedResponse,
     ProviderError,
@@ -24,7 +25,7 @@ from orchestratex.orchestrator import RetryPolicy
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex.usage import Usage
-from orchestratex_openai import VLLMProvider
+from orchestratex_openai import OllamaProvider, VLLMProvider
 
 from .test_openai_contract import chat_completion
 
@@ -543,3 +544,25 @@ async def test_a_run_with_a_model_refusing_a_system_message_answers_and_judges()
     orch = Orchestrator(providers=[provider], catalog=ModelCatalog([GEMMA, judge]), judges=[judge.name])
     result = await orch.run("Explain RAID 5", max_iterations=1, preferred_models=[GEMMA.name])
     assert result.final_response == "RAID 5 stripes data with parity." and result.final_score == 9
+
+
+async def test_a_404_of_a_base_url_with_a_password_does_not_show_the_password() -> None:
+    """An Ollama behind a proxy with basic authentication (`OLLAMA_BASE_URL=https://bob:hunter2@ollama.example.com`,
+    its `/v1` missing): the 404's hint quoted the URL tried whole, password included, into the run's error, which
+    `/v1` and `/api` clients of the server, its events and its logs all receive."""
+    server = MockServer(Reply(404, content=b"404 page not found", headers={"content-type": "text/plain"}))
+    provider = OllamaProvider(
+        base_url="https://bob:hunter2@ollama.example.com",
+        http_client=httpx2.AsyncClient(transport=server.httpx2_transport()),
+    )
+    with pytest.raises(ProviderHTTPError, match="under /v1") as raised:
+        await provider.generate(ask(SMALL))
+    assert "POST https://bob:***@ollama.example.com/chat/completions not found" in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+    for url in (
+        "ftp://bob:hunter2@ollama.example.com/v1",
+        "https://bob:hunter2@ollama.example.com/v1/chat/completions",
+    ):
+        with pytest.raises(ConfigurationError) as refused:
+            OllamaProvider(base_url=url)
+        assert "bob:***@ollama.example.com" in str(refused.value) and "hunter2" not in str(refused.value)
