@@ -14,6 +14,7 @@ from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.exceptions import (
     AuthenticationError,
     ConfigurationError,
+    ContentFiltered,
     ProviderHTTPError,
     ProviderNotConfigured,
     ProviderServerError,
@@ -305,3 +306,36 @@ async def test_an_api_key_with_white_space_at_an_end_is_refused_without_showing_
                 "router", base_url="https://openrouter.ai/api/v1", api_key_env="MY_KEY"
             )
     assert all("secret" not in str(e.value) for e in (raised, given, named))
+
+
+OPENROUTER_MODERATION = {
+    "code": 403,
+    "message": 'openai/gpt-4o requires moderation on OpenAI. Your input was flagged for "harassment". No credits were'
+    " charged.",
+    "metadata": {
+        "reasons": ["harassment"],
+        "flagged_input": "...",
+        "provider_name": "OpenAI",
+        "model_slug": "openai/gpt-4o",
+    },
+}
+"""OpenRouter's answer to an input flagged by the moderation a model requires (its errors page: 403, with a
+`ModerationErrorMetadata`)."""
+
+
+async def test_an_input_openrouter_s_moderation_flagged_is_content_filtered_not_a_refused_key() -> None:
+    """It was an AuthenticationError, "openrouter refused access (permission denied) (403): … flagged …; set
+    OPENROUTER_API_KEY to a valid key": a key that worked was blamed, and the model left the run's judges."""
+    catalog = ModelCatalog.from_mapping({"models": [{"name": "openrouter:openai/gpt-4o", "cost_per_1k_tokens": 0.001}]})
+    server = MockServer(
+        Reply(403, json={"error": OPENROUTER_MODERATION}),
+        Reply(403, json={"error": {"code": 403, "message": "Key is disabled"}}),
+    )
+    provider = OpenRouterProvider(
+        api_key="sk-or-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    with pytest.raises(ContentFiltered, match='flagged for "harassment"') as raised:
+        await provider.generate(ask("openrouter:openai/gpt-4o", catalog))
+    assert raised.value.status_code == 403 and "OPENROUTER_API_KEY" not in str(raised.value)
+    with pytest.raises(AuthenticationError, match="OPENROUTER_API_KEY"):  # a 403 without it is still a refused key
+        await provider.generate(ask("openrouter:openai/gpt-4o", catalog))

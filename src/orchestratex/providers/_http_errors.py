@@ -4,11 +4,12 @@ Each adapter reads its SDK's exception (status, message, body, headers, and what
 a prompt too long, content filtered, …) and `http_error` decides the class, in one order for all:
 
 ```
-refused key (401, 403, or what the adapter says is one) → AuthenticationError  never retried
+refused key (401, 403 not filtered, or what the adapter
+says is one)                                            → AuthenticationError  never retried
 429 (quota exhausted)                                   → ProviderHTTPError    never retried
 429                                                     → RateLimited          retried after Retry-After
 prompt too long (the adapter says so)                   → ContextLengthExceeded next, larger, model
-content filtered (the adapter says so)                  → ContentFiltered      next model
+content filtered (the adapter says so; a 403 too)       → ContentFiltered      next model
 timed out (408 unless the adapter says otherwise)       → ProviderTimeout      retried with backoff
 5xx (Anthropic's 529 too), or a server failure the
 adapter reads in another status (TGI's 424)             → ProviderServerError  retried, after Retry-After
@@ -74,7 +75,7 @@ def http_error(
     def wait() -> float | None:
         return retry_after if retry_after is not None else retry_after_seconds(headers)
 
-    if status in (401, 403) or refused_key:
+    if (status in (401, 403) and not filtered) or refused_key:  # (OpenRouter refuses a flagged input with a 403)
         what = "refused access (permission denied)" if status == 403 else "rejected the API key"
         hint = f"set {api_key_env} to a valid key" if api_key_env else "check the server's API key"
         return http(AuthenticationError, f"{provider} {what} ({status}): {detail}; {hint}")

@@ -115,9 +115,16 @@ def _classified(
         headers=headers,
         quota_exhausted=code == "insufficient_quota",
         too_long=_too_long(exc, code, status, detail.lower()),
-        filtered=code in _FILTER_CODES,
+        filtered=code in _FILTER_CODES or _flagged(exc, status),
         server_failed=status == _GENERATION_FAILED,
     )
+
+
+def _flagged(exc: openai.APIError, status: int) -> bool:
+    """Whether the error is OpenRouter's refusal of an input its moderation flagged: a 403 whose `metadata` holds
+    the `reasons` and the `flagged_input` (its documented `ModerationErrorMetadata`), not a refused key."""
+    metadata = exc.body.get("metadata") if isinstance(exc.body, Mapping) else None
+    return status == 403 and isinstance(metadata, Mapping) and ("flagged_input" in metadata or "reasons" in metadata)
 
 
 def _too_long(exc: openai.APIError, code: str, status: int, detail: str) -> bool:
