@@ -339,3 +339,79 @@ async def test_an_input_openrouter_s_moderation_flagged_is_content_filtered_not_
     assert raised.value.status_code == 403 and "OPENROUTER_API_KEY" not in str(raised.value)
     with pytest.raises(AuthenticationError, match="OPENROUTER_API_KEY"):  # a 403 without it is still a refused key
         await provider.generate(ask("openrouter:openai/gpt-4o", catalog))
+
+
+def byok_usage(**extra: Any) -> dict[str, Any]:
+    """OpenRouter's usage of a request served with your own provider key (its "Usage Accounting" docs): `cost` is what
+    OpenRouter charged (its fee), `cost_details.upstream_inference_cost` what the provider billed your key."""
+    return {
+        "prompt_tokens": 26,
+        "completion_tokens": 9,
+        "total_tokens": 35,
+        "cost": 0.000001,
+        "cost_details": {"upstream_inference_cost": 0.00002},
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("is_byok", [True, None])
+async def test_a_byok_call_through_openrouter_counts_what_the_provider_billed_too(is_byok: bool | None) -> None:
+    """Only `usage.cost` was counted: with your own key behind OpenRouter, the run counted OpenRouter's fee (a
+    twentieth of the call here) and not the inference billed to your key, so runs spent past their `cost_limit`."""
+    body = chat_completion(Usage(input_tokens=26, output_tokens=9), text="Hello!", model="meta-llama/llama-3.3-70b")
+    body["usage"] = byok_usage(**({} if is_byok is None else {"is_byok": is_byok}))
+    plain = chat_completion(Usage(input_tokens=26, output_tokens=9), text="Hello!")
+    plain["usage"] = byok_usage(is_byok=False, cost_details={"upstream_inference_cost": None})
+    server = MockServer(Reply(200, json=body), Reply(200, json=plain))
+    provider = OpenRouterProvider(
+        api_key="sk-or-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    catalog = ModelCatalog.from_mapping(
+        {"models": [{"name": "openrouter:meta-llama/llama-3.3-70b-instruct", "cost_per_1k_tokens": 0.0001}]}
+    )
+    generation = await provider.generate(ask("openrouter:meta-llama/llama-3.3-70b-instruct", catalog))
+    assert generation.reported_cost == pytest.approx(0.000021)
+    not_byok = await provider.generate(ask("openrouter:meta-llama/llama-3.3-70b-instruct", catalog))
+    assert not_byok.reported_cost == pytest.approx(0.000001)  # OpenRouter's credits paid for the inference
+
+
+async def test_a_streamed_byok_call_through_openrouter_counts_what_the_provider_billed_too() -> None:
+    chunks: list[dict[str, Any]] = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}]},
+        {"choices": [], "usage": byok_usage(is_byok=True)},
+    ]
+    events = "".join(
+        f"data: {json.dumps({'id': 'gen-1', 'object': 'chat.completion.chunk', 'created': 1, 'model': 'm', **c})}\n\n"
+        for c in chunks
+    )
+    stream = Reply(200, content=(events + "data: [DONE]\n\n").encode(), headers={"content-type": "text/event-stream"})
+    provider = OpenRouterProvider(
+        api_key="sk-or-test", http_client=httpx2.AsyncClient(transport=MockServer(stream).httpx2_transport())
+    )
+    catalog = ModelCatalog.from_mapping(
+        {"models": [{"name": "openrouter:meta-llama/llama-3.3-70b-instruct", "cost_per_1k_tokens": 0.0001}]}
+    )
+
+    async def on_text(text: str) -> None:
+        return None
+
+    generation = await provider.generate_stream(ask("openrouter:meta-llama/llama-3.3-70b-instruct", catalog), on_text)
+    assert generation.reported_cost == pytest.approx(0.000021)
+
+
+async def test_a_run_on_a_byok_openrouter_model_counts_the_inference_billed_to_the_key() -> None:
+    body = chat_completion(Usage(input_tokens=26, output_tokens=9), text="RAID 5 stripes data with parity.")
+    body["usage"] = byok_usage(is_byok=True)
+    server = MockServer().always(Reply(200, json=body))
+    provider = OpenRouterProvider(
+        api_key="sk-or-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    answering = ModelProfile(name="openrouter:meta-llama/llama-3.3-70b-instruct", cost_per_1k_tokens=0.0001)
+    judge = ModelProfile(name="function:judge", input_cost_per_1k=0, output_cost_per_1k=0)
+    orch = Orchestrator(
+        providers=[provider, FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "good"}))],
+        catalog=ModelCatalog([answering, judge]),
+        judges=["function:judge"],
+    )
+    result = await orch.run("Explain RAID 5", max_iterations=1)
+    assert result.total_cost == pytest.approx(0.000021)

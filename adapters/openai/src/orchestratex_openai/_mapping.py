@@ -177,13 +177,32 @@ def response_model(value: object) -> str | None:
 
 
 def reported_cost(usage: Any) -> float | None:
-    """The cost an OpenAI-compatible server reports in `usage.cost` (OpenRouter does, in US dollars), if any."""
-    cost = getattr(usage, "cost", None)
-    if cost is None and hasattr(usage, "model_extra"):
-        cost = (usage.model_extra or {}).get("cost")
-    if isinstance(cost, bool) or not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
+    """The cost an OpenAI-compatible server reports in `usage.cost` (OpenRouter does, in US dollars), if any.
+
+    With your own provider key behind OpenRouter (BYOK), `cost` is only what OpenRouter charges (its fee); the
+    inference itself is billed to your key, `cost_details.upstream_inference_cost` (set for BYOK requests only):
+    the call cost both, so both are counted."""
+    cost = _usage_field(usage, "cost")
+    if not _amount(cost):
         return None
+    details = _usage_field(usage, "cost_details")
+    upstream: Any = details.get("upstream_inference_cost") if isinstance(details, dict) else None
+    if _usage_field(usage, "is_byok") is not False and _amount(upstream):
+        return float(cost) + float(upstream)
     return float(cost)
+
+
+def _usage_field(usage: Any, name: str) -> Any:
+    """A field of a usage object, a declared one or one the SDK keeps as extra (`cost`, `cost_details`, `is_byok`)."""
+    value = getattr(usage, name, None)
+    if value is None and hasattr(usage, "model_extra"):
+        value = (usage.model_extra or {}).get(name)
+    return value
+
+
+def _amount(value: object) -> bool:
+    """Whether `value` is an amount of money: a finite number, not negative (not a boolean)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value) and value >= 0
 
 
 def _int(value: Any) -> int:
