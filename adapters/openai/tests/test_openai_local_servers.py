@@ -464,12 +464,23 @@ NO_SYSTEM_ROLE = {"object": "error", "message": "System role not supported", "ty
 """What vLLM answers for a model whose chat template refuses a system message (Gemma's)."""
 
 
-def refuses_system_role(answer: Reply) -> Callable[[httpx2.Request], httpx2.Response]:
+O1_MINI_NO_SYSTEM = {
+    "message": "Unsupported value: 'messages[0].role' does not support 'system' with this model.",
+    "type": "invalid_request_error",
+    "param": "messages[0].role",
+    "code": "unsupported_value",
+}
+"""What OpenAI answers `o1-mini` asked with a system message."""
+
+
+def refuses_system_role(
+    answer: Reply, error: dict[str, Any] = NO_SYSTEM_ROLE
+) -> Callable[[httpx2.Request], httpx2.Response]:
     """A vLLM server serving Gemma: 400 for any request with a system message, else `answer`."""
 
     def handler(request: httpx2.Request) -> httpx2.Response:
         if any(m["role"] == "system" for m in json.loads(request.content)["messages"]):
-            return httpx2.Response(400, json=NO_SYSTEM_ROLE)
+            return httpx2.Response(400, json=error if error is NO_SYSTEM_ROLE else {"error": error})
         if answer.content is not None:
             return httpx2.Response(200, content=answer.content, headers=dict(answer.headers))
         return httpx2.Response(200, json=answer.json)
@@ -477,11 +488,13 @@ def refuses_system_role(answer: Reply) -> Callable[[httpx2.Request], httpx2.Resp
     return handler
 
 
-async def test_a_model_refusing_a_system_message_gets_it_in_the_first_user_message() -> None:
+@pytest.mark.parametrize("error", [NO_SYSTEM_ROLE, O1_MINI_NO_SYSTEM], ids=["gemma-on-vllm", "openai-o1-mini"])
+async def test_a_model_refusing_a_system_message_gets_it_in_the_first_user_message(error: dict[str, Any]) -> None:
     """Gemma's chat template refuses the system role: every call (each answer and each verdict carries a system
     message) was a ProviderHTTPError "System role not supported", so such a model could never answer nor judge."""
     sent: list[list[dict[str, str]]] = []
-    serve = refuses_system_role(Reply(json=chat_completion(Usage(input_tokens=9, output_tokens=2), text="Hello!")))
+    answer = Reply(json=chat_completion(Usage(input_tokens=9, output_tokens=2), text="Hello!"))
+    serve = refuses_system_role(answer, error)
 
     def handler(request: httpx2.Request) -> httpx2.Response:
         sent.append(json.loads(request.content)["messages"])

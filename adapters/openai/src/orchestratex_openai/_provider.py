@@ -49,10 +49,15 @@ def _refuses_json_mode(exc: openai.APIStatusError) -> bool:
     return exc.status_code in (400, 422) and "response_format" in f"{exc.body} {exc.message}"
 
 
+_NO_SYSTEM_ROLE = ("system role not supported", "does not support 'system'")
+"""How servers refuse a system message: a chat template's words (Gemma's, as vLLM answers it), OpenAI's for `o1-mini`
+("Unsupported value: 'messages[0].role' does not support 'system' with this model.")."""
+
+
 def _refuses_system_role(exc: openai.APIStatusError) -> bool:
-    """Whether the error is the model's chat template refusing a system message (Gemma's, as vLLM answers it: 400
-    "System role not supported"; other servers with another status)."""
-    return exc.status_code in (400, 422, 500) and "system role not supported" in f"{exc.body} {exc.message}".lower()
+    """Whether the error is the model refusing a system message (400, or another status on other servers)."""
+    said = f"{exc.body} {exc.message}".lower()
+    return exc.status_code in (400, 422, 500) and any(p in said for p in _NO_SYSTEM_ROLE)
 
 
 class OpenAIProvider(Provider):
