@@ -874,3 +874,44 @@ def test_a_non_finite_number_is_refused_as_such(api: Api, field: str) -> None:
     headers = {**api.alice, "Content-Type": "application/json"}
     err = error_of(api.client.post("/v1/chat/completions", content=body, headers=headers), 400)
     assert (err["param"], err["message"]) == (field, f"{field}: Input should be a finite number")
+
+
+def test_a_live_answer_that_restarts_after_only_white_space_went_out_streams_the_retried_answer() -> None:
+    """Models often begin with a line break. An attempt that failed after sending only that (a dropped connection,
+    here a 503, or an answer of white space only, which is no answer) ended the stream with `stream_interrupted`,
+    though nothing the client could see had gone out: the leading white space now goes with the first visible text."""
+    calls = {"n": 0}
+
+    def answers(request: GenerationRequest) -> Iterator[str]:
+        if request.purpose == "judge":
+            yield json.dumps({"score": 9, "feedback": "fine"})
+            return
+        calls["n"] += 1
+        yield "\n\n"
+        if calls["n"] == 1:
+            raise ProviderServerError("upstream hiccup", status_code=503)
+        yield "Hello, "
+        yield "world."
+
+    store = MemoryStore()
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(answers)],
+        catalog=catalog("a", "b"),
+        store=store,
+        retry=RetryPolicy(initial_wait=0, max_wait=0),
+    )
+    with TestClient(create_app(orchestrator=orchestrator)) as client:
+        key = in_app_loop(client).call(issue_api_key, store, "alice")
+        headers = {"Authorization": f"Bearer {key}"}
+        for stop in (None, ["world"]):
+            calls["n"] = 0
+            body = {"model": "function:a", "messages": PROMPT, "stream": True, "stop": stop}
+            payloads, _, done = sse(client.post("/v1/chat/completions", json=body, headers=headers).text)
+            assert done, payloads[-1]
+            sent = "".join(p["choices"][0]["delta"].get("content") or "" for p in payloads if p.get("choices"))
+            assert sent == ("\n\nHello, world." if stop is None else "\n\nHello, ")
+            assert payloads[-1]["choices"][0]["finish_reason"] == "stop" and calls["n"] == 2
+            assert [p["choices"][0]["delta"].get("content") for p in payloads if p.get("choices")][:2] == [
+                "",
+                "\n\nHello, ",
+            ]

@@ -26,6 +26,7 @@ from starlette.types import Receive
 from ..events import EVENT_ADAPTER, Event
 from ..exceptions import OrchestrateXError
 from ..orchestrator import AnswerDelta, RunResult, StreamItem
+from ..orchestrator._chat import blank
 from ..records import Orchestration
 from ._app import ServerState
 from ._keys import watch_key
@@ -198,6 +199,9 @@ class _Answer:
         self.started = False
         """Whether the role chunk went out (and the answer's text began)."""
         self.sent_text = False
+        self.held = ""
+        """White space the answer began with, sent with its first visible text: an attempt that restarts before any
+        (a dropped call, an answer of white space only) has then sent nothing the stream would have to take back."""
         self.broken = False
         """An attempt restarted after some of its text was sent: the stream cannot take it back."""
 
@@ -205,13 +209,18 @@ class _Answer:
         if item.index == 0 and self.pieces:  # the call was retried or another model took over
             if self.sent_text:
                 self.broken = True
-            self.pieces, self.cut = [], StopFilter(self.cut.stops)
+            self.pieces, self.cut, self.held = [], StopFilter(self.cut.stops), ""
         self.pieces.append(item.text)
         if not self.live or self.broken:
             return []
         text = self.cut.feed(item.text)
         if not text:
             return []
+        if not self.sent_text:
+            text, self.held = self.held + text, ""
+            if blank(text):
+                self.held = text
+                return []
         out = self._start(item.model_name)
         out.append(self.chunks.delta({"content": text}))
         self.sent_text = True
@@ -234,7 +243,7 @@ class _Answer:
                 self.cut = StopFilter(self.cut.stops)
             else:
                 out = self._start(model)
-                rest = self.cut.flush()
+                rest = self.held + self.cut.flush()
                 return [*out, self.chunks.delta({"content": rest})] if rest else out
         if self.broken:
             return []
