@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..events import Event, EventHandler
     from ..orchestrator import Orchestrator, RunResult
 
-__all__ = ["EXIT_CODES", "STDOUT_FAILED", "Interrupted", "RunGuard"]
+__all__ = ["EXIT_CODES", "STDOUT_FAILED", "Interrupted", "RunGuard", "abandoned_note"]
 
 EXIT_CODES = {"SIGHUP": 129, "SIGINT": 130, "SIGPIPE": 141, "SIGTERM": 143}
 """The shell's convention: 128 + the signal's number."""
@@ -85,13 +85,32 @@ class Interrupted(Exception):
         )
         if self.orchestration_id is None:
             return f"{what} before the orchestration was stored"
-        oid, spent = self.orchestration_id, f"${self.spent:.6f} spent"
+        oid, spent = self.orchestration_id, f"${self.spent:.6f} spent{self._abandoned()}"
         if self.status == "running":
             return (
                 f"{what}: orchestration {oid} is detached ({spent}); a server on this store "
                 "(`orchestratex serve`) resumes it from its last completed step"
             )
         return f"{what}: orchestration {oid} ended {self.status} ({spent}); nothing will resume it"
+
+    def _abandoned(self) -> str:
+        """`, not counting 1 call abandoned in flight, which the provider may have billed`: a call stopped while a
+        real model answered has a cost no one knows (the answer never ended), so `$0.000000 spent` alone hid it."""
+        return (
+            abandoned_note(self.result.orchestration.abandoned_calls)
+            if self.result is not None and not self.result.simulated
+            else ""
+        )
+
+
+def abandoned_note(calls: int | None) -> str:
+    """What `Orchestration.abandoned_calls` means for the bill, as a clause (empty when there were none)."""
+    if not calls:
+        return ""
+    return (
+        f", not counting {calls} call{'' if calls == 1 else 's'} abandoned in flight, which the provider may have "
+        "billed"
+    )
 
 
 class RunGuard:

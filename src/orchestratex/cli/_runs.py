@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import NotFound, UserError
+from ._interrupt import abandoned_note
 from ._options import STORE_URL, given, whole_number
 from ._stores import shown_url
 
@@ -254,7 +255,7 @@ async def _show(url: str, args: argparse.Namespace) -> int:
     for line in _describe(doc, simulated, session_limit):
         out.line(line)
     for it in doc.iterations:
-        for line in _iteration(it):
+        for line in _iteration(it, doc.status):
             out.line(line)
     if doc.final_response is not None:
         from rich.text import Text
@@ -290,6 +291,8 @@ def _describe(doc: Orchestration, simulated: bool, session_limit: float | None =
         yield f"error:    {doc.error}"
     if doc.interrupted_calls:
         yield f"note:     {doc.interrupted_calls} call(s) in flight when a process died (maybe billed)"
+    if doc.abandoned_calls and not simulated:  # (a cancelled run's calls stopped in flight: their cost is unknown)
+        yield f"note:     ${doc.total_cost:.6f} spent{abandoned_note(doc.abandoned_calls)}"
 
 
 def _usd(limit: float) -> str:
@@ -298,14 +301,18 @@ def _usd(limit: float) -> str:
     return "$" + format(Decimal(repr(limit)), "f").removesuffix(".0")
 
 
-def _iteration(it: Iteration) -> Iterable[str]:
+def _iteration(it: Iteration, status: str) -> Iterable[str]:
     score = "" if it.score is None else f" · score {it.score:.1f}/10"
     u = it.usage
     yield ""
-    yield (
-        f"#{it.index} {it.model_name} ({it.phase}){score} · {u.total_tokens} tokens ({u.input_tokens} in, "
-        f"{u.output_tokens} out) · ${it.cost:.6f} · {it.latency_ms / 1000:.1f} s"
-    )
+    if it.phase == "selected" and not u.total_tokens:  # its call has not answered: no "0 tokens · $0.000000 · 0.0 s"
+        waiting = "waiting for its answer" if status in ("pending", "running") else "no answer: the call was abandoned"
+        yield f"#{it.index} {it.model_name} (selected) · {waiting}"
+    else:
+        yield (
+            f"#{it.index} {it.model_name} ({it.phase}){score} · {u.total_tokens} tokens ({u.input_tokens} in, "
+            f"{u.output_tokens} out) · ${it.cost:.6f} · {it.latency_ms / 1000:.1f} s"
+        )
     if it.reasoning:
         yield f"   routing: {' '.join(it.reasoning.split())}"
     if it.evaluation is not None:

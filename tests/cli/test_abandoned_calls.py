@@ -1,0 +1,63 @@
+"""A run interrupted while a real model answers: its call is abandoned, its cost unknown (the answer never ended) and
+not in `total_cost`; the command and `runs show` say so rather than only `$0.000000 spent`. Real processes, a real
+OpenAI-compatible HTTP server."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import pytest
+
+from orchestratex.testing.provider_contract import Reply, local_server
+
+from .conftest import CLI, cli_env, run_cli, stored
+
+pytest.importorskip("orchestratex_openai")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+def test_an_interrupted_call_in_flight_is_said_to_be_maybe_billed(store_url: str) -> None:
+    called, release = threading.Event(), threading.Event()
+
+    def slow(sent: dict[str, Any]) -> Reply:
+        called.set()
+        release.wait(60)  # the model is still answering when the signal comes
+        return Reply(503)
+
+    with local_server(slow) as base:
+        env = cli_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=f"{base}/v1")
+        proc = subprocess.Popen(
+            [*CLI, "run", "What is 6*7?", "--provider", "openai", "--json", "--store", store_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert called.wait(60), "the run made no call"
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            release.set()
+            proc.kill()
+    assert proc.returncode == 143, err
+    (doc,), _ = stored(store_url)
+    assert doc.status == "cancelled" and doc.abandoned_calls == 1 and doc.total_cost == 0
+    assert json.loads(out)["abandoned_calls"] == 1
+    assert err.strip() == (
+        f"orchestratex: interrupted by SIGTERM: orchestration {doc.id} ended cancelled ($0.000000 spent, not counting "
+        "1 call abandoned in flight, which the provider may have billed); nothing will resume it"
+    )
+    shown = run_cli("runs", "show", doc.id, "--store", store_url, env=env)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert "note:     $0.000000 spent, not counting 1 call abandoned in flight, which the provider may have billed" in (
+        lines
+    )
+    [call] = [line for line in lines if line.startswith("#1 ")]
+    assert call.endswith("(selected) · no answer: the call was abandoned"), call  # not "0 tokens · $0.000000 · 0.0 s"
