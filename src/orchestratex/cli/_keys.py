@@ -11,7 +11,8 @@ from datetime import datetime
 from ..exceptions import NotFound, UserError
 from ..records import ApiKey
 from ..stores import Store, open_store
-from ._output import Output, json_text, one_line, plain_table
+from ._interrupt import EXIT_CODES
+from ._output import Output, StdoutFailed, json_text, one_line, plain_table
 from ._stores import lasting_store_url, shown_url, sqlite_file_absent
 
 __all__ = ["keys_command"]
@@ -78,6 +79,16 @@ async def _id_of_key(store: Store, key: str, url: str) -> str:
     return found.id
 
 
+async def _revoke_unread(url: str, key: str) -> ApiKey:
+    """Revoke the key just created, whose text could not be written: left active, it was a credential no one held
+    that `keys list` showed as any other."""
+    store = await open_store(url)
+    try:
+        return await store.revoke_api_key(await _id_of_key(store, key, url))
+    finally:
+        await store.close()
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "-"
 
@@ -141,7 +152,16 @@ def keys_command(args: argparse.Namespace) -> int:
     if args.keys_command != "create":
         raise UserError(f"unknown keys command {args.keys_command!r}: use `orchestratex keys create|list|revoke`")
     key = asyncio.run(_create(url, args.user_id, args.admin, args.label))
-    Output().verbatim(key)
     kind = "admin key" if args.admin else f"key for user {args.user_id.strip()!r}"
+    try:
+        Output().verbatim(key)
+    except StdoutFailed as exc:  # (a full disk, a reader gone): a working key no one could read
+        revoked = asyncio.run(_revoke_unread(url, key))
+        print(
+            f"orchestratex: error: {exc.message}: the new {kind} {revoked.id} was revoked, since no one could read "
+            "it; run the command again with an output that can be written",
+            file=sys.stderr,
+        )
+        return EXIT_CODES["SIGPIPE"] if exc.reader_gone else 1
     print(f"orchestratex: new {kind} (store {shown_url(url)}); it is shown only once, keep it safe", file=sys.stderr)
     return 0
