@@ -68,6 +68,11 @@ async def _run(args: argparse.Namespace) -> RunResult:
                 on_event=view or spinner,
                 **{k: v for k, v in options.items() if v is not None},
             )
+        except Interrupted as exc:
+            stopped = exc.result
+            if view is not None and stopped is not None and stopped.final_response is not None:
+                _best_so_far(view, stopped)
+            raise
         finally:
             spinner.close()
             await orchestrator.aclose()
@@ -77,6 +82,15 @@ async def _run(args: argparse.Namespace) -> RunResult:
         return result
     finally:
         await store.close()
+
+
+def _best_so_far(view: LiveView, stopped: RunResult) -> None:
+    """The best answer of an interrupted run, as it is: the live view had shown only its first 200 characters, and
+    an answer the run paid for (9.1/10 below a threshold of 10, say) was otherwise not printed."""
+    notes = ["simulated"] if stopped.simulated else []
+    notes += [] if stopped.final_score is None else [f"score {stopped.final_score:.1f}/10"]
+    notes += ["the run detached" if stopped.status == "running" else f"the run ended {stopped.status}"]
+    view.final_answer(stopped.final_response or "", f"best answer so far by {stopped.final_model} ({'; '.join(notes)})")
 
 
 def local_user() -> str:
