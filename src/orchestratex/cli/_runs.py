@@ -257,13 +257,20 @@ async def _show(url: str, args: argparse.Namespace) -> int:
     for it in doc.iterations:
         for line in _iteration(it, doc.status):
             out.line(line)
-    if doc.final_response is not None:
-        from rich.text import Text
+    from rich.text import Text
 
-        tag = " (simulated)" if simulated else ""
+    tag = " (simulated)" if simulated else ""
+    unjudged = next((it for it in reversed(doc.iterations) if it.response is not None), None)
+    if doc.final_response is not None:
         out.line("")
         out.line(Text(f"── final answer by {doc.final_model}{tag} ──", "bold"))
         out.verbatim(doc.final_response)
+    elif unjudged is not None and unjudged.response is not None:  # (a run stopped before its judges: paid for, too)
+        why = "not judged yet" if doc.status in ("pending", "running") else f"not judged: the run ended {doc.status}"
+        out.line("")
+        notes = f"simulated; {why}" if simulated else why
+        out.line(Text(f"── answer of #{unjudged.index} by {unjudged.model_name} ({notes}) ──", "bold"))
+        out.verbatim(unjudged.response)
     return 0
 
 

@@ -1,0 +1,40 @@
+"""`orchestratex runs show` of a run stopped between its answer and its judges: the answer (paid for) is shown, said
+to be unjudged. A real process and a real signal."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import CLI, PROMPT, cli_env, run_cli, stored
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")]
+
+
+def test_show_prints_the_answer_a_cancelled_run_had_not_judged_yet(store_url: str) -> None:
+    proc = subprocess.Popen(
+        [*CLI, "run", PROMPT, "--threshold", "9.9", "--store", store_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="3"),  # (the judges take seconds: the signal comes meanwhile)
+    )
+    try:
+        assert proc.stdout is not None
+        shown = [proc.stdout.readline() for _ in range(3)]  # started, #1 routed, answered
+        assert shown[2].lstrip().startswith("answered"), shown
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    (doc,), _ = stored(store_url)
+    (it,) = doc.iterations
+    assert doc.status == "cancelled" and doc.final_response is None and it.response is not None
+    done = run_cli("runs", "show", doc.id, "--store", store_url)
+    assert done.returncode == 0, done.stderr
+    title = f"── answer of #1 by {it.model_name} (simulated; not judged: the run ended cancelled) ──\n"
+    assert done.stdout.endswith(title + it.response.rstrip("\n") + "\n"), done.stdout  # it said nothing of it
