@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from ..exceptions import OrchestrateXError, UserError
 from ._interrupt import EXIT_CODES, Interrupted
 from ._logs import hide_logs, show_logs
-from ._options import CATALOG_FILE, HOST, STORE_URL, TypedOption, given, number, whole_number
+from ._options import CATALOG_FILE, STORE_URL, TypedOption, given, host, number, whole_number
 from ._output import StdoutFailed, lossless_stdout
 from ._runs import add_runs_parser
 
@@ -106,9 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--catalog", type=given(CATALOG_FILE), help=catalog_help)
 
     serve = sub.add_parser("serve", help="start the REST + WebSocket server (needs orchestratex[server])")
-    serve.add_argument(
-        "--host", type=given(HOST), default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
-    )
+    serve.add_argument("--host", type=host, default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
     serve.add_argument(
         "--port", type=whole_number, default=8000, help="the port to listen on (default 8000; 0: a free one)"
     )

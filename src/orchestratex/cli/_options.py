@@ -22,6 +22,7 @@ __all__ = [
     "TypedOption",
     "check_run_options",
     "given",
+    "host",
     "number",
     "whole_number",
 ]
@@ -56,6 +57,13 @@ def given(what: str) -> Callable[[str], str]:
         return text
 
     return parse
+
+
+def host(text: str) -> str:
+    """`--host`'s value: not blank (see `given`); an IPv6 address in the brackets URLs put around it (`[::1]`, as
+    `serve` prints it in `http://[::1]:8000`) is the address inside them, which it could not listen on otherwise."""
+    text = given(HOST)(text)
+    return text[1:-1] if text.startswith("[") and text.endswith("]") else text
 
 
 def whole_number(text: str) -> int:
