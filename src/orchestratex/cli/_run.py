@@ -87,6 +87,10 @@ async def _run(args: argparse.Namespace) -> RunResult:
 def _best_so_far(view: LiveView, stopped: RunResult) -> None:
     """The best answer of an interrupted run, as it is: the live view had shown only its first 200 characters, and
     an answer the run paid for (9.1/10 below a threshold of 10, say) was otherwise not printed."""
+    if stopped.status == "completed":  # (the signal came as the run ended: its answer is the final one)
+        tag = " (simulated)" if stopped.simulated else ""
+        view.final_answer(stopped.final_response or "", f"final answer by {stopped.final_model}{tag}")
+        return
     notes = ["simulated"] if stopped.simulated else []
     notes += [] if stopped.final_score is None else [f"score {stopped.final_score:.1f}/10"]
     notes += ["the run detached" if stopped.status == "running" else f"the run ended {stopped.status}"]
