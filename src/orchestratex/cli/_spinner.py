@@ -6,10 +6,17 @@ It is erased when it stops (transient); on anything but a terminal it shows noth
 
 from __future__ import annotations
 
+import logging
+import math
+import time
+from collections.abc import Iterator
+
+from rich.console import Console, ConsoleOptions
 from rich.live import Live
 from rich.spinner import Spinner as Dots
 
 from ..events import Event
+from ..orchestrator._retry import RETRY_IN
 from ._output import Output
 
 __all__ = ["Spinner"]
@@ -44,16 +51,19 @@ class Spinner:
         self.owns_stdout = owns_stdout
         self._dots: Dots | None = None
         self._live: Live | None = None
+        self._retry: tuple[str, float] | None = None
+        self._retries = _RetryNotices(self)
 
     def wait(self, what: str) -> None:
         if not self.output.rich or self.output.closed:
             return
+        self._retry = None
         if self._dots is not None:
             self._dots.update(text=what)
             return
         self._dots = Dots("dots", text=what, style="status.spinner")
         self._live = Live(
-            self._dots,
+            self,
             console=self.output.console,
             transient=True,
             refresh_per_second=12.5,
@@ -61,14 +71,63 @@ class Spinner:
             redirect_stderr=True,
         )
         self._live.start()
+        self._retries.listen()
+
+    def retrying(self, what: str, seconds: float) -> None:
+        """A call failed and is retried in `seconds` (a 429's `Retry-After`, say): a countdown, not "is answering…"
+        for as long as the wait lasts."""
+        if self._dots is not None:
+            self._retry = (what, time.monotonic() + seconds)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Dots]:
+        if self._dots is None:
+            return
+        if self._retry is not None:
+            what, until = self._retry
+            left = until - time.monotonic()
+            self._dots.update(text=f"{what}; retrying in {math.ceil(left)} s…" if left > 0 else f"{what}; retrying…")
+        yield self._dots
 
     def close(self) -> None:
+        self._retries.stop()
         if self._live is not None:
             self._live.stop()
-        self._live = self._dots = None
+        self._live = self._dots = self._retry = None
 
     def __call__(self, event: Event) -> None:
         if event.type in _ENDS:
             self.close()
         elif (what := _waiting_for(event)) is not None:
             self.wait(what)
+
+
+class _RetryNotices(logging.Handler):
+    """Tells the spinner of the orchestrator's retries (its log records with a `retry_in_s` field) while it spins:
+    the model's spinner said "is answering…" through every wait for a retry, tens of seconds for a 429's
+    `Retry-After`. The orchestrator's logger passes INFO records meanwhile; what `-v` shows is unchanged (its handler
+    has its own level)."""
+
+    def __init__(self, spinner: Spinner) -> None:
+        super().__init__(logging.INFO)
+        self.spinner = spinner
+        self._logger = logging.getLogger("orchestratex.orchestrator")
+        self._level: int | None = None
+
+    def listen(self) -> None:
+        if self._level is None:
+            self._level = self._logger.level
+            self._logger.addHandler(self)
+            if self._logger.getEffectiveLevel() > logging.INFO:
+                self._logger.setLevel(logging.INFO)
+
+    def stop(self) -> None:
+        if self._level is not None:
+            self._logger.removeHandler(self)
+            self._logger.setLevel(self._level)
+            self._level = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        seconds = getattr(record, RETRY_IN, None)
+        if isinstance(seconds, (int, float)):
+            error = getattr(record, "error_type", "an error")
+            self.spinner.retrying(f"{getattr(record, 'model', 'the model')} failed ({error})", float(seconds))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -13,9 +14,29 @@ from ._policies import RetryPolicy, pause
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
-__all__ = ["retry_after", "retry_wait"]
+__all__ = ["RETRY_IN", "retry_after", "retry_wait"]
 
 T = TypeVar("T")
+
+
+logger = logging.getLogger("orchestratex.orchestrator")
+
+RETRY_IN = "retry_in_s"
+"""The field of the log record said before each retry's wait: the seconds waited (`orchestratex run`'s spinner
+shows it; a 429's `Retry-After` may be tens of seconds during which the model is not answering)."""
+
+
+def _say_retry(exc: ProviderError, seconds: float, attempt: int, attempts: int) -> None:
+    model = exc.model or exc.provider or "a model"
+    logger.info(
+        "%s failed (%s); retrying in %.1f s (attempt %d of %d)",
+        model,
+        type(exc).__name__,
+        seconds,
+        attempt,
+        attempts,
+        extra={"model": model, "error_type": type(exc).__name__, RETRY_IN: round(seconds, 3), "attempt": attempt},
+    )
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -69,7 +90,12 @@ async def retry_after(
 
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome
-        return retry_wait(policy, state.attempt_number, outcome.exception() if outcome else None)
+        exc = outcome.exception() if outcome else None
+        seconds = retry_wait(policy, state.attempt_number, exc)
+        # (tenacity asks for the wait before it checks `stop`: said only when another attempt follows)
+        if isinstance(exc, ProviderError) and _retryable(exc) and state.attempt_number < policy.max_attempts:
+            _say_retry(exc, seconds, state.attempt_number + 1, policy.max_attempts)
+        return seconds
 
     retrying = AsyncRetrying(
         stop=stop,
