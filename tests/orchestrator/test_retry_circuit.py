@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from orchestratex import FunctionProvider, GenerationRequest, Orchestrator
 from orchestratex.exceptions import ProviderServerError
 from orchestratex.orchestrator import CircuitPolicy, RetryPolicy
@@ -22,9 +26,10 @@ def _failing_a(calls: list[str]) -> FunctionProvider:
     return FunctionProvider(fn)
 
 
-async def test_the_retries_stop_when_the_calls_own_failures_open_the_circuit() -> None:
+async def test_the_retries_stop_when_the_calls_own_failures_open_the_circuit(caplog: pytest.LogCaptureFixture) -> None:
     """Five attempts allowed, the circuit opens after two failures in a row: the third attempt went to a model the
-    circuit already kept out (and the run waited for it); the run now falls back after the second."""
+    circuit already kept out (and the run waited for it); the run now falls back after the second, and says it
+    retries only the once it does."""
     calls: list[str] = []
     waits: list[float] = []
     orch = Orchestrator(
@@ -34,8 +39,12 @@ async def test_the_retries_stop_when_the_calls_own_failures_open_the_circuit() -
         router=BayesianRouter(explore=False),
         circuit=CircuitPolicy(failure_threshold=2, cooldown_s=60),
     )
-    result = await orch.run("Hello there", max_iterations=1)
+    with caplog.at_level(logging.INFO, logger="orchestratex.orchestrator"):
+        result = await orch.run("Hello there", max_iterations=1)
     assert calls == ["function:a", "function:a", "function:b"]
+    assert [r.getMessage().partition("; ")[2] for r in caplog.records if "retrying" in r.getMessage()] == [
+        "retrying in 0.0 s (attempt 2 of 5)"
+    ]
     assert len(waits) == 1  # (no wait for an attempt that is not made)
     assert result.status == "completed"
     assert result.orchestration.iterations[0].model_name == "function:b"

@@ -93,7 +93,12 @@ async def retry_after(
         exc = outcome.exception() if outcome else None
         seconds = retry_wait(policy, state.attempt_number, exc)
         # (tenacity asks for the wait before it checks `stop`: said only when another attempt follows)
-        if isinstance(exc, ProviderError) and _retryable(exc) and state.attempt_number < policy.max_attempts:
+        if (
+            isinstance(exc, ProviderError)
+            and _retryable(exc)
+            and state.attempt_number < policy.max_attempts
+            and (allowed is None or allowed())
+        ):
             _say_retry(exc, seconds, state.attempt_number + 1, policy.max_attempts)
         return seconds
 
