@@ -6,6 +6,7 @@ import json
 import re
 import resource
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -168,3 +169,45 @@ def test_a_migration_of_the_database_at_start_up_is_logged(tmp_path: Path) -> No
     assert "migrating it to version" in migrating["message"]
     serving = next(i for i, line in enumerate(lines) if line["message"].startswith("serving http://"))
     assert lines.index(migrating) < serving  # (said while it happens, before the server says it serves)
+
+
+def test_a_start_that_fails_says_why_in_json_too(tmp_path: Path) -> None:
+    """With `--log-format json`, a start refused (a setting, a store URL, a port in use) said why in a line of text,
+    `orchestratex: error: …`, the one line a JSON log pipeline then dropped: the reason the server was down."""
+    store = f"sqlite:///{tmp_path / 's.db'}"
+    cases = [
+        (["--log-format", "json"], {"ORCHESTRATEX_RATE_LIMIT": "0"}, 2, "ORCHESTRATEX_RATE_LIMIT: Input should be"),
+        ([], {"ORCHESTRATEX_LOG_FORMAT": "json", "ORCHESTRATEX_LOG_CONTENT": "maybe"}, 2, "ORCHESTRATEX_LOG_CONTENT:"),
+        (["--log-format", "json", "--store", "mongodb://app:s3cret@[::1/runs"], {}, 2, "invalid store URL"),
+    ]
+    for options, env, code, said in cases:
+        done = subprocess.run(
+            [*CLI, "serve", "--port", "0", "--store", store, *options],
+            env=cli_env(**env),
+            capture_output=True,
+            timeout=60,
+        )
+        assert done.returncode == code, done.stderr
+        (line,) = [json.loads(text) for text in done.stderr.decode().splitlines()]
+        assert (line["level"], line["logger"]) == ("ERROR", "orchestratex.server") and said in line["message"], line
+        assert "s3cret" not in line["message"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [*CLI, "serve", "--port", port, "--store", store, "--log-format", "json"],
+            env=cli_env(),
+            capture_output=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    (line,) = [json.loads(text) for text in done.stderr.decode().splitlines()]
+    assert line["level"] == "ERROR" and line["message"].startswith(f"cannot listen on 127.0.0.1:{port}")
+    text = subprocess.run(
+        [*CLI, "serve", "--port", "0", "--store", store],
+        env=cli_env(ORCHESTRATEX_RATE_LIMIT="0"),
+        capture_output=True,
+        timeout=60,
+    )
+    assert text.stderr.decode().startswith("orchestratex: error: ORCHESTRATEX_RATE_LIMIT")  # (text as before)

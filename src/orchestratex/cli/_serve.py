@@ -16,7 +16,7 @@ import sys
 from types import FrameType
 from typing import Any
 
-from ..exceptions import UserError
+from ..exceptions import OrchestrateXError, UserError
 from ..stores import default_store_url
 from ..telemetry import telemetry_settings
 from ._stores import in_memory, shown_url
@@ -25,6 +25,23 @@ __all__ = ["serve_command"]
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    """`orchestratex serve`. With `--log-format json` (or `ORCHESTRATEX_LOG_FORMAT=json`) a start that fails — a
+    setting refused, a store that cannot open, a port in use — says why in a JSON line too, as every other line: a
+    log pipeline reading JSON would otherwise drop (or not parse) the one line saying why the server is down."""
+    wanted = args.log_format or os.environ.get("ORCHESTRATEX_LOG_FORMAT", "")
+    if wanted.strip().lower() != "json":
+        return _serve(args)
+    try:
+        return _serve(args)
+    except UserError as exc:
+        _say_json(exc.message, logging.ERROR)
+        return 2  # (as the command line's usage errors)
+    except OrchestrateXError as exc:
+        _say_json(f"{type(exc).__name__}: {exc.message}", logging.ERROR)
+        return 1
+
+
+def _serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
     except ImportError:
@@ -57,12 +74,11 @@ def serve_command(args: argparse.Namespace) -> int:
     try:
         port = _free_port(args.host, args.port)
     except OSError as exc:
-        print(
-            f"orchestratex: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}: "
-            "give another --port (or a --host of this machine)",
-            file=sys.stderr,
+        why = (
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}: give another --port (or a --host of this"
+            " machine)"
         )
-        return 1
+        return _cannot_serve(why, settings.log_format)
     app = create_app(store_url=url, settings=settings)
     state = app.state.server
     where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
@@ -166,15 +182,24 @@ async def _check_store(url: str) -> None:
     await store.close()
 
 
+def _cannot_serve(why: str, log_format: str) -> int:
+    """Say why the server cannot start (a JSON line with `--log-format json`); returns the exit status, 1."""
+    if log_format == "json":
+        _say_json(why, logging.ERROR)
+    else:
+        print(f"orchestratex: error: {why}", file=sys.stderr)
+    return 1
+
+
 def _say_text(line: str) -> None:
     print(f"orchestratex: {line}", file=sys.stderr, flush=True)
 
 
-def _say_json(line: str) -> None:
+def _say_json(line: str, level: int = logging.INFO) -> None:
     """`line` as a log line of `orchestratex.server` in JSON: with `--log-format json` every line is JSON."""
     from ..telemetry import JsonFormatter
 
-    record = logging.LogRecord("orchestratex.server", logging.INFO, __file__, 0, line, None, None)
+    record = logging.LogRecord("orchestratex.server", level, __file__, 0, line, None, None)
     print(JsonFormatter().format(record), file=sys.stderr, flush=True)
 
 
