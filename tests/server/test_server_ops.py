@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -71,6 +73,30 @@ def test_readiness_answers_503_while_the_store_is_unreachable(make_api: Callable
     assert api.client.head("/health/ready").status_code == 503
     store.down = False
     assert api.client.get("/health/ready").status_code == 200
+
+
+class _SlowStore(MemoryStore):
+    slow = False
+
+    async def ping(self) -> None:
+        if self.slow:
+            await asyncio.sleep(30)
+
+
+def test_readiness_timing_out_says_so_in_the_log(
+    make_api: Callable[..., Api], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store that did not answer the readiness check within 2 s made `/health/ready` answer 503 `timeout` with
+    nothing in the server's log: an operator saw the pods taken out of service and no line saying why."""
+    store = _SlowStore()
+    api = make_api(store)
+    store.slow = True
+    caplog.set_level(logging.WARNING, logger="orchestratex.server")
+    r = api.client.get("/health/ready")
+    assert r.status_code == 503 and r.json()["store"] == "timeout"
+    (line,) = [rec for rec in caplog.records if rec.name == "orchestratex.server" and "not ready" in rec.getMessage()]
+    assert line.levelno == logging.WARNING
+    assert line.getMessage() == "not ready: the store did not answer within 2 s (_SlowStore)"
 
 
 def test_health_readiness_and_metrics_asked_with_a_trailing_slash_answer_as_without(

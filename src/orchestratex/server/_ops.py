@@ -46,9 +46,9 @@ async def ready(request: Request) -> Response:
     try:
         await asyncio.wait_for(state.store.ping(), _READY_TIMEOUT_S)
     except TimeoutError:
-        return error_response(
-            503, f"not ready: the store did not answer within {_READY_TIMEOUT_S:g} s", store="timeout"
-        )
+        detail = f"not ready: the store did not answer within {_READY_TIMEOUT_S:g} s"
+        logger.warning("%s (%s)", detail, type(state.store).__name__)  # (probes saw 503s, the log said nothing)
+        return error_response(503, detail, store="timeout")
     except OrchestrateXError as exc:  # (anyone may ask: the database's location stays in the server's log)
         logger.warning("not ready: the store is unreachable: %s", exc.message)
         detail = f"not ready: the store is unreachable: {public_reason(exc.message)}"
