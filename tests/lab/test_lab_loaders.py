@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -448,3 +449,19 @@ async def test_history_models_never_answered_are_named_with_the_store_s_models()
             await lab.load_history(store, models=["a", "sim:b"])
         table = await lab.load_history(store, models=["sim:b", "sim:a"])
     assert table.models == ("sim:b", "sim:a")
+
+
+def test_a_data_directory_given_one_level_too_deep_or_as_a_file_says_so(tmp_path: Path) -> None:
+    """Before: `load_routerbench(".../routing/routerbench", "test")` (the folder holding the CSVs, a common slip) said
+    only "not the routing data directory", and a file given as the directory "no such directory"."""
+    _write_routerbench(tmp_path / "routerbench", "mbpp", "test", [("Write code", ["0.0", "1.0"], ["0.02", "0.002"])])
+    (tmp_path / "routellm" / "gsm8k").mkdir(parents=True)
+    deeper = re.escape(f"but a folder inside it: give {str(tmp_path)!r}")
+    with pytest.raises(FileNotFoundError, match=rf"not the routing data directory {deeper}"):
+        lab.load_routerbench(tmp_path / "routerbench", "test", tasks=["mbpp"])
+    with pytest.raises(FileNotFoundError, match=rf"not the routing data directory {deeper}"):
+        lab.load_routellm(tmp_path / "routellm" / "gsm8k", "gsm8k")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(FileNotFoundError, match=r"notes.txt': a file, not a directory"):
+        lab.load_routerbench(tmp_path / "notes.txt", "test")
+    assert len(lab.load_routerbench(tmp_path, "test", tasks=["mbpp"])) == 1

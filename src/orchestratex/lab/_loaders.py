@@ -58,10 +58,15 @@ def data_dir(directory: str | Path | None = None) -> Path:
 def _open_dir(directory: Path, sub: str) -> Path:
     path = directory / sub
     if not path.is_dir():
+        if directory.is_dir():
+            why = "not the routing data directory"
+            inner = next((p for p in (directory, *directory.parents) if p.name in ("routerbench", "routellm")), None)
+            if inner is not None and (inner.parent / sub).is_dir():  # (its routerbench/ or routellm/ folder given)
+                why += f" but a folder inside it: give {str(inner.parent)!r}"
+        else:
+            why = "a file, not a directory" if directory.exists() else "no such directory"
         raise FileNotFoundError(
-            f"no {sub!r} directory in {str(directory)!r}: "
-            f"{'no such directory' if not directory.is_dir() else 'not the routing data directory'} "
-            "(the one holding routerbench/ and routellm/)"
+            f"no {sub!r} directory in {str(directory)!r}: {why} (the one holding routerbench/ and routellm/)"
         )
     return path
 
