@@ -48,3 +48,9 @@ async def test_the_loop_routes_by_task_as_the_offline_replay_does() -> None:
     assert offline.point().shares == {"small": 0.5, "large": 0.5}
     assert loop.shares() == {"small": 0.5, "large": 0.5}
     assert loop.quality == 1.0
+
+
+def test_a_domain_that_is_not_text_reads_the_overall_means() -> None:
+    router = FittedRouter(text=False).fit(_table())
+    overall = router.predict_quality("question 1", "a task the table does not have")
+    assert router.predict_quality("question 1", None).tolist() == overall.tolist()  # type: ignore[arg-type]

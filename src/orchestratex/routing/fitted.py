@@ -229,8 +229,8 @@ class FittedRouter(Router):
         without surrounding spaces, so a router fitted on tasks `Math` and `Coding` knows a run's `math`.
         """
         row = self._domains.get(domain)
-        if row is not None:
-            return row
+        if row is not None or not isinstance(domain, str):  # (None, as a caller may pass: the overall means)
+            return row if row is not None else -1
         source, keys = self._domain_keys
         if source is not self._domains:  # (fitted or loaded since the keys were made)
             keys = {}
