@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -164,3 +166,13 @@ def test_plot_curves_refuses_two_curves_of_one_name_and_draws_points_alone() -> 
         plot_curves([a, a])
     ax = plot_curves([], {"gpt-4": OperatingPoint(0.005, 0.95)})
     assert [t.get_text() for t in ax.texts] == ["gpt-4"]
+
+
+def test_a_curve_of_cost_quality_pairs_says_to_write_operating_points() -> None:
+    """Before: `Curve("mine", [(0.001, 0.8), (0.002, 0.9)])` — pairs, as `hull` takes them — failed with
+    "'tuple' object has no attribute 'cost'"; a list of points is now kept as a tuple, and a generator is read."""
+    pairs: Any = [(0.001, 0.8), (0.002, 0.9)]
+    with pytest.raises(UserError, match=r"not tuple \(0.001, 0.8\): write lab.OperatingPoint\(0.001, 0.8\)"):
+        Curve("mine", pairs)
+    made = Curve("mine", [OperatingPoint(c, q) for c, q in pairs])  # type: ignore[arg-type]
+    assert isinstance(made.points, tuple) and aiq([made])["mine"] == pytest.approx(0.001 * 0.85 / 0.002)

@@ -35,8 +35,18 @@ class Curve:
     points: tuple[OperatingPoint, ...]
 
     def __post_init__(self) -> None:
+        if isinstance(self.points, str | bytes) or not isinstance(self.points, Iterable):
+            raise UserError(f"curve {self.name!r}: points is a list of lab.OperatingPoint(cost, quality)")
+        object.__setattr__(self, "points", tuple(self.points))
         if not self.points:
             raise UserError(f"curve {self.name!r} has no points")
+        odd = next((p for p in self.points if not isinstance(p, OperatingPoint)), None)
+        if odd is not None:  # (a (cost, quality) pair, as hull() takes them, failed with "no attribute 'cost'")
+            pair = f"lab.OperatingPoint{tuple(odd)!r}" if isinstance(odd, tuple) and len(odd) == 2 else "…"
+            raise UserError(
+                f"curve {self.name!r}: a point is a lab.OperatingPoint(cost, quality), not {type(odd).__name__} "
+                f"{odd!r}: write {pair}"
+            )
         for p in self.points:
             if not all(isinstance(v, numbers.Real) and math.isfinite(v) for v in (p.cost, p.quality)) or p.cost < 0:
                 raise UserError(
