@@ -319,6 +319,7 @@ def check_arguments(call: str, table: object, router: object = None) -> None:
     """Refuse, naming the call's signature `call`, a table that is not an `OutcomeTable` or a router that is not a
     `Router` (arguments swapped, say), instead of failing later on a missing attribute."""
     from ..routing import Router
+    from ..routing._base import check_router
 
     if not isinstance(table, OutcomeTable):
         raise UserError(
@@ -327,3 +328,5 @@ def check_arguments(call: str, table: object, router: object = None) -> None:
         )
     if router is not None and not isinstance(router, Router):
         raise UserError(f"{call}: router is a Router (e.g. FittedRouter().fit(table)), not {type(router).__name__}")
+    if router is not None:
+        check_router(router)

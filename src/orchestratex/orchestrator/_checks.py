@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import inspect
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from .._awaited import check_async
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..exceptions import ConfigurationError, UnknownPriceError, UserError
@@ -297,21 +297,6 @@ def check_parts(**parts: tuple[object, type | tuple[type, ...], str]) -> None:
         if isinstance(value, type):
             raise UserError(f"{name} must be an instance, not the class {value.__name__}: write {name}={example}")
         raise UserError(f"{name} must be like {example}, not {type(value).__name__} {value!r:.60}")
-
-
-def check_async(part: object, method: str, arguments: str) -> None:
-    """`UserError` when `part` (a router, an evaluator of one's own) defines `method` as a plain `def`: the run awaits
-    it, and failed with "TypeError: object RoutingDecision can't be used in 'await' expression", stored `failed`. (A
-    decorated method, `functools.wraps`'s `__wrapped__`, is taken as it is.)"""
-    if part is None:
-        return
-    found = getattr(type(part), method, None)
-    if inspect.isfunction(found) and not inspect.iscoroutinefunction(found) and not hasattr(found, "__wrapped__"):
-        name = type(part).__name__
-        raise UserError(
-            f"{name}.{method} must be a coroutine function, as the orchestrator awaits it: write "
-            f"`async def {method}(self, {arguments})`"
-        )
 
 
 def check_seconds(**values: object) -> None:

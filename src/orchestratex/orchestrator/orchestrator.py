@@ -21,6 +21,7 @@ from ..providers import Provider
 from ..providers._registry import key_hint
 from ..records import Orchestration, Session, Thread
 from ..routing import BayesianRouter, Router
+from ..routing._base import check_router
 from ..stores import Store
 from ..telemetry import telemetry_settings
 from ._budget import OutputCapPolicy, OutputLengths
@@ -98,7 +99,8 @@ class Orchestrator:
             simulate=(simulate, bool, "True (the simulator) or False (real providers only)"),
             system_prompt=(system_prompt, str, '"You are a helpful assistant."'),
         )
-        check_async(router, "select", "task, candidates")
+        if router is not None:
+            check_router(router)  # (a `def select` failed every run, "can't be used in 'await' expression")
         check_async(evaluator, "evaluate", "task, response")
         if env is not None and not isinstance(env, Mapping):
             raise UserError(f"env must be a mapping of environment variables (like os.environ), not {env!r}")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from .._awaited import check_async
 from ..catalog import ModelProfile
 from ..records import RoutingDecision
 
@@ -23,6 +24,7 @@ __all__ = [
     "Router",
     "RoutingFeedback",
     "Task",
+    "check_router",
     "checked_decision",
     "offline",
     "persisting",
@@ -188,6 +190,14 @@ def offline() -> Iterator[None]:
         yield
     finally:
         _OFFLINE.reset(token)
+
+
+def check_router(router: Router) -> None:
+    """Refuse a router whose `select`, `observe` or `attach` is a plain function: the orchestrator and the lab await
+    them, and a `def select` returning its decision failed every run with "object RoutingDecision can't be used in
+    'await' expression" (logged as failing unexpectedly, the run stored as failed)."""
+    for method, arguments in (("select", "task, candidates"), ("observe", "feedback"), ("attach", "store")):
+        check_async(router, method, arguments)
 
 
 def checked_decision(router: Router, decision: object) -> RoutingDecision:
