@@ -249,3 +249,22 @@ def test_a_busy_timeout_that_is_not_a_number_of_seconds_is_refused_by_name(value
     # of 'int' and 'str'", naming neither the argument nor what it takes; True was taken as 1 s
     with pytest.raises(UserError, match=r"^busy_timeout must be between 0 and 3600 seconds, not "):
         SQLiteStore(busy_timeout=value)  # type: ignore[arg-type]
+
+
+def test_an_environment_variable_left_in_a_url_is_refused_with_the_url_to_write(tmp_path: Path) -> None:
+    # `ORCHESTRATEX_STORE_URL=sqlite:///$HOME/ox.db` in a systemd unit or a docker --env-file (neither expands it)
+    # made a folder named `$HOME` in the working directory and kept the runs there, as a `~` did before
+    home = tmp_path / "home"
+    env = cli_env(HOME=str(home), ORCHESTRATEX_STORE_URL="sqlite:///$HOME/ox.db?synchronous=full")
+    done = run_cli("run", "Hello", "--max-iterations", "1", cwd=tmp_path, env=env)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "orchestratex: error: SQLite URL 'sqlite:///$HOME/ox.db?synchronous=full': environment variables are not"
+        " expanded in a URL (systemd's Environment= and EnvironmentFile=, docker's --env-file leave them as written:"
+        f" '$HOME' would be part of the file's path as it is); give the path itself: sqlite:///{home}/ox.db"
+        "?synchronous=full"
+    ]
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(UserError, match=r"'\$\{HOME\}' is not expanded .*os\.path\.expandvars"):
+        SQLiteStore("${HOME}/ox.db")
+    assert SQLiteStore("price$list.db").path == "price$list.db"  # (no such variable: a file's name)

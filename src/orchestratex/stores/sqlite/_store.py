@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -29,6 +30,43 @@ from ._schema import check_path
 __all__ = ["SQLiteStore"]
 
 _SYNCHRONOUS = ("normal", "full")
+
+
+_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _unexpanded(path: str) -> str | None:
+    """The first environment variable reference left in `path` (`$HOME`, `${DATA}`), when it is one: written with
+    braces, or naming a variable that is set (`price$list.db`, with no such variable, is a file's name)."""
+    for found in _VARIABLE.finditer(path):
+        name = found.group().strip("${}")
+        if found.group().startswith("${") or name in os.environ:
+            return found.group()
+    return None
+
+
+def _check_expanded(url: str, path: str, query: str) -> None:
+    """Refuse a URL path holding what a shell would have expanded, but an env file or a systemd unit leaves as it is
+    (a `~`, a `$HOME`): it made a folder named so in the working directory, and kept the runs there."""
+    options = f"?{query}" if query else ""
+    if path == "~" or path.startswith("~/"):
+        raise ConfigurationError(
+            f"SQLite URL {url!r}: '~' is not expanded in a URL (it would be a folder named '~' here); give the"
+            f" absolute path: {sqlite_url(os.path.expanduser(path))}{options}"
+        )
+    variable = _unexpanded(path)
+    if variable is not None:
+        expanded = os.path.expandvars(path)
+        fix = (
+            f"give the path itself: {sqlite_url(expanded)}{options}"
+            if expanded != path
+            else "give the path itself (the variable is not set here either)"
+        )
+        raise ConfigurationError(
+            f"SQLite URL {url!r}: environment variables are not expanded in a URL (systemd's Environment= and"
+            f" EnvironmentFile=, docker's --env-file leave them as written: {variable!r} would be part of the file's"
+            f" path as it is); {fix}"
+        )
 
 
 class SQLiteStore(SQLiteRecords):
@@ -94,6 +132,11 @@ class SQLiteStore(SQLiteRecords):
                 f"SQLite database path {str(path)!r}: '~' is not expanded (it would be a folder named '~' in the"
                 f" working directory); give the path expanded: {os.path.expanduser(path)!r} (os.path.expanduser)"
             )
+        if isinstance(path, str) and _unexpanded(path):  # (a path read from a config file: a folder named `$HOME`)
+            raise UserError(
+                f"SQLite database path {path!r}: {_unexpanded(path)!r} is not expanded (it would be part of the file's"
+                f" path as it is); give the path expanded: {os.path.expandvars(path)!r} (os.path.expandvars)"
+            )
         self.path = str(path)
         """The database file, or `:memory:`."""
         self.busy_timeout = busy_timeout
@@ -158,12 +201,7 @@ class SQLiteStore(SQLiteRecords):
             )
         if path in ("", "/:memory:"):
             return cls(":memory:", synchronous=synchronous)
-        if path[1:] == "~" or path[1:].startswith("~/"):  # (it made a folder named `~` in the working directory)
-            home = os.path.expanduser(path[1:])
-            raise ConfigurationError(
-                f"SQLite URL {url!r}: '~' is not expanded in a URL (it would be a folder named '~' here); give the"
-                f" absolute path: {sqlite_url(home)}{'?' + parts.query if parts.query else ''}"
-            )
+        _check_expanded(url, path[1:], parts.query)
         return cls(path[1:], synchronous=synchronous)
 
     def __repr__(self) -> str:
