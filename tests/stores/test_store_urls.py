@@ -25,6 +25,7 @@ def _install(site: Path) -> None:
         "plain = acme_plain:NotAStore\n"
         "fine = acme_fine:FineStore\n"
         "picky = acme_picky:PickyStore\n"
+        "TimeSeriesDB = acme_fine:FineStore\n"
     )
     (site / "acme_redis.py").write_text("import redis_client_that_is_not_installed\n")
     (site / "acme_plain.py").write_text("class NotAStore:\n    pass\n")
@@ -126,3 +127,10 @@ def test_a_url_a_registered_store_refuses_is_one_line_naming_the_package(acme: P
         "orchestratex: error: the store acme-stores's entry point 'picky' (acme_picky:PickyStore) refused the store"
         " URL 'picky://app:***@cache.example:abc': ValueError: Port could not be cast to integer value as 'abc'"
     ]
+
+
+def test_a_scheme_registered_with_capitals_is_found(acme: Path) -> None:
+    # a URL's scheme is read in lower case (`TimeSeriesDB://x` is `timeseriesdb`), so a package registering its
+    # entry point as `TimeSeriesDB` was reported as "no store is installed for timeseriesdb:// URLs", though it was
+    assert isinstance(store_from_url("TimeSeriesDB://cluster/ox"), MemoryStore)
+    assert isinstance(store_from_url("timeseriesdb://cluster/ox"), MemoryStore)

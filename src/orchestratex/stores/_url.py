@@ -88,7 +88,7 @@ def store_from_url(url: str) -> Store:
 
     hint = (install_hint("mongodb") or "") if name == "mongodb" else ""
     for ep in entry_points(group="orchestratex.stores"):
-        if ep.name == name:
+        if ep.name.lower() == name:  # (a URL's scheme is read in lower case: one registered as `MyDB` never matched)
             return _registered(ep, url, hint)
     raise ConfigurationError(f"no store is installed for {scheme}:// URLs{f' ({hint})' if hint else ''}{_meant(url)}")
 
