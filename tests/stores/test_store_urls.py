@@ -26,7 +26,10 @@ def _install(site: Path) -> None:
         "fine = acme_fine:FineStore\n"
         "picky = acme_picky:PickyStore\n"
         "TimeSeriesDB = acme_fine:FineStore\n"
+        "gone = acme_fine:NoSuchStore\n"
+        "broken = acme_broken:Store\n"
     )
+    (site / "acme_broken.py").write_text("raise RuntimeError('this module needs REDIS_URL set')\n")
     (site / "acme_redis.py").write_text("import redis_client_that_is_not_installed\n")
     (site / "acme_plain.py").write_text("class NotAStore:\n    pass\n")
     (site / "acme_fine.py").write_text(
@@ -134,3 +137,21 @@ def test_a_scheme_registered_with_capitals_is_found(acme: Path) -> None:
     # entry point as `TimeSeriesDB` was reported as "no store is installed for timeseriesdb:// URLs", though it was
     assert isinstance(store_from_url("TimeSeriesDB://cluster/ox"), MemoryStore)
     assert isinstance(store_from_url("timeseriesdb://cluster/ox"), MemoryStore)
+
+
+def test_an_entry_point_naming_no_class_or_failing_on_import_is_one_line(acme: Path, tmp_path: Path) -> None:
+    # only an ImportError was caught: an entry point naming a class its module lacks (a rename) escaped as an
+    # AttributeError traceback, and a module that fails when imported as its own error's traceback
+    with pytest.raises(ConfigurationError) as gone:
+        store_from_url("gone://x")
+    assert str(gone.value) == (
+        "the store acme-stores's entry point 'gone' (acme_fine:NoSuchStore) is installed but could not be loaded"
+        " (AttributeError: module 'acme_fine' has no attribute 'NoSuchStore'); reinstall that package"
+    )
+    env = cli_env(PYTHONPATH=os.pathsep.join([str(acme), os.environ.get("PYTHONPATH", "")]))
+    done = run_cli("runs", "list", "--store", "broken://x", cwd=tmp_path, env=env)
+    assert done.returncode == 2 and done.stdout == "", done
+    assert done.stderr.splitlines() == [
+        "orchestratex: error: the store acme-stores's entry point 'broken' (acme_broken:Store) is installed but could"
+        " not be loaded (RuntimeError: this module needs REDIS_URL set)"
+    ]

@@ -118,8 +118,10 @@ def _registered(ep: EntryPoint, url: str, hint: str) -> Store:
     where = f"the store {package}entry point {ep.name!r} ({ep.value})"
     try:
         store_cls: Any = ep.load()
-    except ImportError as exc:  # installed, but what it needs is missing or broken
+    except Exception as exc:  # installed, but what it needs is missing or broken (or it names no such class, or
+        # its module fails when imported: an AttributeError, a SyntaxError, its own error, once a traceback)
         fix = f"; reinstall it: {hint}" if hint else "; reinstall that package"
+        fix = fix if isinstance(exc, ImportError | AttributeError) else ""  # (its own error says what to do)
         raise ConfigurationError(
             f"{where} is installed but could not be loaded ({type(exc).__name__}: {exc}){fix}"
         ) from exc
