@@ -268,3 +268,30 @@ def test_an_environment_variable_left_in_a_url_is_refused_with_the_url_to_write(
     with pytest.raises(UserError, match=r"'\$\{HOME\}' is not expanded .*os\.path\.expandvars"):
         SQLiteStore("${HOME}/ox.db")
     assert SQLiteStore("price$list.db").path == "price$list.db"  # (no such variable: a file's name)
+
+
+def test_a_relative_path_from_a_working_directory_deleted_meanwhile_is_one_line(tmp_path: Path) -> None:
+    # a terminal left in a folder another process removed (a branch switched, a temporary folder cleaned):
+    # `orchestratex run --store sqlite:///runs.db` ended in a "FileNotFoundError" traceback from `os.getcwd()`
+    import shlex
+    import subprocess
+
+    from ..cli.conftest import CLI
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    command = " ".join(shlex.quote(a) for a in [*CLI, "run", "Hello", "--max-iterations", "1"])
+    done = subprocess.run(
+        ["sh", "-c", f'cd {shlex.quote(str(gone))} && rmdir "$PWD" && exec {command} --store sqlite:///runs.db'],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1 and done.stdout == "", done
+    assert done.stderr.splitlines() == [
+        "orchestratex: StoreError: cannot open SQLite database 'runs.db': it is relative to the working directory,"
+        " which no longer exists (deleted since this process entered it): give an absolute path, or run from another"
+        " folder"
+    ]

@@ -115,7 +115,13 @@ class SQLiteConnections(Store):
     async def _open(self) -> None:
         # Every connection, and `ping`'s check of the file, goes to the file the path names now: a relative path read
         # after the process changed its working directory (`os.chdir`, `%cd` in a notebook) named another file.
-        self._file = self.path if self.path == ":memory:" else os.path.abspath(self.path)
+        try:
+            self._file = self.path if self.path == ":memory:" else os.path.abspath(self.path)
+        except FileNotFoundError:  # (`os.getcwd()` of a folder deleted meanwhile: a traceback from `orchestratex run`)
+            raise StoreError(
+                f"cannot open SQLite database {self.path!r}: it is relative to the working directory, which no longer"
+                " exists (deleted since this process entered it): give an absolute path, or run from another folder"
+            ) from None
         worker = Worker(f"orchestratex-sqlite:{self.path}")
         try:
             self._conn = await worker.run(self._open_sync)
