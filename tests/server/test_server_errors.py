@@ -148,3 +148,30 @@ def test_an_id_with_white_space_around_it_answers_404_saying_so(api: Api) -> Non
         f"no session '{sid}\\n' (ids are 24 hexadecimal digits, with no white space around them: '{sid}')",
     )
     assert api.client.get(f"/api/threads/session/{sid}", headers=api.alice).json() == []
+
+
+def test_an_id_of_another_kind_of_ones_own_record_says_which_it_is(api: Api) -> None:
+    """`POST /api/orchestration/start` takes a thread's id and answers the orchestration's: a client polling the
+    status with the thread's id got "no orchestration '…'", as if the id were mistyped. Another user's ids still
+    answer exactly as missing ones."""
+    sid = api.session()["_id"]
+    tid = api.thread(sid)["_id"]
+    oid = api.start(tid)["_id"]
+    r = api.client.get(f"/api/orchestration/status/{tid}", headers=api.alice)
+    assert (r.status_code, r.json()["detail"]) == (
+        404,
+        f"no orchestration '{tid}': it is the id of a thread (GET /api/threads/{tid})",
+    )
+    r = api.client.get(f"/api/threads/{oid}", headers=api.alice)
+    assert r.json()["detail"] == (
+        f"no thread '{oid}': it is the id of an orchestration (GET /api/orchestration/status/{oid})"
+    )
+    r = api.client.post("/api/orchestration/start", json={"thread_id": sid}, headers=api.alice)
+    assert r.json()["detail"] == f"no thread '{sid}': it is the id of a session (GET /api/sessions/{sid})"
+    for path, kind, ident in (
+        ("/api/orchestration/status/{}", "orchestration", tid),
+        ("/api/threads/{}", "thread", oid),
+        ("/api/sessions/{}", "session", tid),
+    ):
+        theirs = api.client.get(path.format(ident), headers=api.bob)
+        assert (theirs.status_code, theirs.json()["detail"]) == (404, f"no {kind} '{ident}'")

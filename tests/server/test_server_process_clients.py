@@ -179,3 +179,14 @@ def test_a_key_in_x_api_key_behind_a_gateway_that_sends_its_own_bearer_token(ser
     headers = {"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.gateway-token", "X-API-Key": served.alice_key}
     r = httpx.get(f"{served.server.base_url}/api/models/gpt4", headers=headers, timeout=30)
     assert r.status_code == 200, r.text
+
+
+def test_the_status_asked_with_the_threads_id_says_it_is_a_thread(served: Served) -> None:
+    sid = served.alice.post("/api/sessions/", json={"max_iterations": 1}).json()["_id"]
+    tid = served.alice.post("/api/threads/", json={"session_id": sid, "original_prompt": "Name a prime"}).json()["_id"]
+    assert served.alice.post("/api/orchestration/start", json={"thread_id": tid}).status_code == 202
+    r = served.alice.get(f"/api/orchestration/status/{tid}")
+    assert (r.status_code, r.json()["detail"]) == (
+        404,
+        f"no orchestration '{tid}': it is the id of a thread (GET /api/threads/{tid})",
+    )

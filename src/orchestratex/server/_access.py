@@ -35,23 +35,64 @@ def _check_id(kind: str, ident: str) -> None:
 
 async def load_session(state: ServerState, principal: Principal, session_id: str) -> Session:
     _check_id("session", session_id)
-    session = await state.store.get_session(session_id)
-    ensure_owner(principal, session.user_id, "session", session_id)
+    try:
+        session = await state.store.get_session(session_id)
+        ensure_owner(principal, session.user_id, "session", session_id)
+    except NotFound:
+        raise await _not_found(state, principal, "session", session_id) from None
     return session
 
 
 async def load_thread(state: ServerState, principal: Principal, thread_id: str) -> Thread:
     _check_id("thread", thread_id)
-    thread = await state.store.get_thread(thread_id)
-    ensure_owner(principal, thread.user_id, "thread", thread_id)
+    try:
+        thread = await state.store.get_thread(thread_id)
+        ensure_owner(principal, thread.user_id, "thread", thread_id)
+    except NotFound:
+        raise await _not_found(state, principal, "thread", thread_id) from None
     return thread
 
 
 async def load_orchestration(state: ServerState, principal: Principal, orchestration_id: str) -> Orchestration:
     _check_id("orchestration", orchestration_id)
-    doc = await state.store.get_orchestration(orchestration_id)
-    ensure_owner(principal, doc.user_id, "orchestration", orchestration_id)
+    try:
+        doc = await state.store.get_orchestration(orchestration_id)
+        ensure_owner(principal, doc.user_id, "orchestration", orchestration_id)
+    except NotFound:
+        raise await _not_found(state, principal, "orchestration", orchestration_id) from None
     return doc
+
+
+_READ_AT = {
+    "session": "GET /api/sessions/{}",
+    "thread": "GET /api/threads/{}",
+    "orchestration": "GET /api/orchestration/status/{}",
+}
+"""Where a record of each kind is read."""
+
+
+async def _not_found(state: ServerState, principal: Principal, kind: str, ident: str) -> NotFound:
+    """The 404 for `ident`, no `kind` the caller may see. When it is the id of a record of another kind that the
+    caller may see (a thread's id where its orchestration's goes: `start` takes the one and answers the other), the
+    answer says so; else it is the same, word for word, for a record that does not exist and for another user's."""
+    reads: dict[str, Callable[[str], Awaitable[Session | Thread | Orchestration]]] = {
+        "session": state.store.get_session,
+        "thread": state.store.get_thread,
+        "orchestration": state.store.get_orchestration,
+    }
+    for other, read in reads.items():
+        if other == kind:
+            continue
+        try:
+            record = await read(ident)
+        except NotFound:
+            continue
+        if principal.may_see(record.user_id):
+            where = _READ_AT[other].format(ident)
+            article = "an" if other == "orchestration" else "a"
+            return NotFound(f"no {kind} {ident!r}: it is the id of {article} {other} ({where})")
+        break  # (another user's: said no more of than a missing record)
+    return NotFound(f"no {kind} {ident!r}")
 
 
 async def load_to_stop(
