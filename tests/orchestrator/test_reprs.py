@@ -50,3 +50,23 @@ def test_an_orchestrators_real_providers_show_their_server_never_a_key_nor_a_pas
     )
     local = Orchestrator(env={"OPENAI_BASE_URL": "http://bob:s3cret@localhost:11434/v1"}).providers["openai"]
     assert repr(local) == "OpenAIProvider(name='openai', base_url='http://bob:***@localhost:11434/v1/')"
+
+
+def test_a_router_shows_its_name_and_settings() -> None:
+    # `orchestrator.router` in a notebook showed `<orchestratex.routing.bandit.BayesianRouter object at 0x7f…>`, which
+    # said nothing of how it routes (explore? cost_sensitivity?).
+    from collections.abc import Sequence
+
+    from orchestratex import BayesianRouter, ModelProfile, Router, RoutingDecision, Task
+
+    router = Orchestrator(simulate=True, router=BayesianRouter(explore=False, cost_sensitivity=2)).router
+    assert repr(router) == (
+        "BayesianRouter(name='bayesian', cost_sensitivity=2, prior_strength=2.0, score_sd=1.5, horizon=3,"
+        " specialty_bonus=0.5, explore=False, cascade=True)"
+    )
+
+    class Cheapest(Router):
+        async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+            return RoutingDecision(model_name=candidates[0].name, reasoning="cheapest")
+
+    assert repr(Cheapest()) == "Cheapest(name='router')"
