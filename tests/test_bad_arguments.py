@@ -279,3 +279,14 @@ def test_a_router_or_evaluator_of_ones_own_with_a_plain_def_is_refused_when_give
             return RoutingDecision(model_name=candidates[0].name, reasoning="first")
 
     assert Orchestrator(simulate=True, router=AsyncFirst()).run_sync("Hello", max_iterations=1).status == "completed"
+
+
+async def test_a_session_routing_only_to_the_orchestrators_only_judge_is_refused_when_created() -> None:
+    # With `Orchestrator(judges=["gpt4"])`, `create_session(preferred_models=["gpt4"])` was stored (the check read the
+    # session's own judges only), then every run of it was refused: "no model can judge the answers of sim:gpt-4.1".
+    async with Orchestrator(simulate=True, judges=["gpt4"]) as orch:
+        with pytest.raises(UserError, match=r"^no model can judge the answers of sim:gpt-4.1: .*or the orchestrator's"):
+            await orch.create_session("alice", preferred_models=["gpt4"])
+        assert await orch.store.list_sessions("alice") == []
+        session = await orch.create_session("alice", preferred_models=["gpt4"], judges=["claude"])  # its own judge
+        assert (await orch.run("Hello", session=session, max_iterations=1)).status == "completed"

@@ -42,7 +42,7 @@ def new_session(
     catalog = orchestrator.catalog
     preferred = None if preferred_models is None else preferred_names(catalog, preferred_models)
     judge_set = judge_names(catalog, judges)
-    _check_judged_by_another(orchestrator, preferred, judge_set)
+    _check_judged_by_another(orchestrator, preferred, judge_set or orchestrator.judges)
     try:
         return Session(
             user_id=user_id,
@@ -56,14 +56,16 @@ def new_session(
 
 
 def _check_judged_by_another(orchestrator: Orchestrator, preferred: list[str] | None, judges: list[str] | None) -> None:
-    """`UserError` for a session whose only judge is the only model it routes to: it was stored, then every run of it
-    refused, as no model may judge its own answers (unless the evaluator calls no judge model)."""
+    """`UserError` for a session whose only judge (its own `judges`, else the orchestrator's) is the only model it
+    routes to: it was stored, then every run of it refused, as no model may judge its own answers (unless the
+    evaluator calls no judge model)."""
     if not preferred or not judges or set(preferred) != set(judges) or len(set(judges)) != 1:
         return
     if orchestrator.evaluator.panel_size_for([orchestrator.catalog.get(judges[0])]) > 0:
         raise UserError(
             f"no model can judge the answers of {judges[0]}: a judge must be another model, and the session's only "
-            "judge (judges) is the only model it routes to (preferred_models): allow another judge or another model"
+            "judge (judges, or the orchestrator's) is the only model it routes to (preferred_models): allow another "
+            "judge or another model"
         )
 
 
