@@ -70,3 +70,23 @@ def test_a_router_shows_its_name_and_settings() -> None:
             return RoutingDecision(model_name=candidates[0].name, reasoning="cheapest")
 
     assert repr(Cheapest()) == "Cheapest(name='router')"
+
+
+def test_an_evaluator_shows_its_settings_and_pinned_judges() -> None:
+    # `orchestrator.evaluator` showed `<orchestratex.evaluation.judge.LLMJudgeEvaluator object at 0x7f…>`.
+    from orchestratex import Evaluation, EvaluationTask, Evaluator, Generation, LLMJudgeEvaluator
+
+    assert repr(Orchestrator(simulate=True).evaluator) == (
+        "LLMJudgeEvaluator(panel_size=1, min_quality=7.5, cost_sensitivity=1.0, max_output_tokens=512)"
+    )
+    pinned = LLMJudgeEvaluator(judges=["gpt4", "claude"], panel_size=2)
+    assert repr(pinned) == (
+        "LLMJudgeEvaluator(panel_size=2, min_quality=7.5, cost_sensitivity=1.0, max_output_tokens=512,"
+        " judges=['gpt4', 'claude'])"
+    )
+
+    class Always9(Evaluator):
+        async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
+            return Evaluation(score=9.0, feedback="ok", judge_models=["rubric"])
+
+    assert repr(Always9()) == "Always9()"

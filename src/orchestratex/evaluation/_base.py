@@ -50,6 +50,17 @@ class Evaluator(ABC):
     async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
         """Score `response` to `task` (0–10) with feedback; raise `EvaluationError` when no verdict can be had."""
 
+    def __repr__(self) -> str:
+        """Its class, the judges it pins and its settings (`LLMJudgeEvaluator(panel_size=1, min_quality=7.5, …)`),
+        not `<… object at 0x…>`: what a notebook shows for `orchestrator.evaluator`."""
+        from ..routing._knobs import knob_settings
+
+        pinned = getattr(self, "pinned", None)
+        calibration = getattr(self, "calibration", None)
+        shown = knob_settings(self) + (f", judges={list(pinned)!r}" if pinned else "")
+        shown += f", calibration={type(calibration).__name__}(…)" if calibration is not None else ""
+        return f"{type(self).__name__}({shown.removeprefix(', ')})"
+
     def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
         """How many judge calls one evaluation makes (used to keep budget for judging). 0 for an evaluator that
         calls no model (a rubric, an exact match): nothing is kept for judging, and a model needs no other to

@@ -128,11 +128,9 @@ class Router(ABC):
     def __repr__(self) -> str:
         """Its class, `name` and settings (`BayesianRouter(name='bayesian', cost_sensitivity=1.0, …)`), not
         `<… object at 0x…>`: what a notebook shows for `orchestrator.router`."""
-        from ._knobs import Knob
+        from ._knobs import knob_settings
 
-        knobs = [n for k in reversed(type(self).__mro__) for n, v in vars(k).items() if isinstance(v, Knob)]
-        shown = "".join(f", {n}={self.__dict__[n]!r}" for n in dict.fromkeys(knobs) if n in self.__dict__)
-        return f"{type(self).__name__}(name={self.name!r}{shown})"
+        return f"{type(self).__name__}(name={self.name!r}{knob_settings(self)})"
 
 
 class LearningRouter(Router):

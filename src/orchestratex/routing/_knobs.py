@@ -103,3 +103,10 @@ def flag(what: str) -> Callable[[str, Any], bool]:
         return value
 
     return check
+
+
+def knob_settings(obj: object) -> str:
+    """`, name=value` for each `Knob` of `obj`'s class (base classes' first), for a `__repr__`."""
+    names = [n for k in reversed(type(obj).__mro__) for n, v in vars(k).items() if isinstance(v, Knob)]
+    values = vars(obj)
+    return "".join(f", {n}={values[n]!r}" for n in dict.fromkeys(names) if n in values)
