@@ -656,12 +656,34 @@ def test_the_concurrency_limit_applies_with_retry_after(make_api: Callable[..., 
 def test_the_storage_quota_counts_the_messages_of_a_call(make_api: Callable[..., Api]) -> None:
     api = make_api(storage_quota_bytes=10_000)
     big = [{"role": "system", "content": "s" * 3_000}, {"role": "user", "content": "u" * 2_000}]
-    ok(chat(api, model="orchestratex/fast", messages=big))  # 3,000 + 2,000 + the new thread's 2,000
+    # as /api counts an orchestration: its prompt (2,000) and its conversation (5,000), then the new thread's 2,000
+    ok(chat(api, model="orchestratex/fast", messages=big))
     r = chat(api, model="orchestratex/fast", messages=big)
     err = error_of(r, 413)
     assert err["code"] == "storage_quota_exceeded" and "storage quota reached: user alice" in err["message"]
-    ok(chat(api, model="orchestratex/fast", messages=[{"role": "user", "content": "x" * 1_000}]))  # nothing counted
+    ok(chat(api, model="orchestratex/fast", messages=[{"role": "user", "content": "x" * 400}]))  # nothing counted
     ok(chat(api, api.bob, model="orchestratex/fast", messages=big))  # another user's own quota
+
+
+def test_the_storage_quota_counts_a_thread_s_earlier_turns_and_the_stop_sequences(make_api: Callable[..., Api]) -> None:
+    """A call continuing a thread stores the thread's earlier turns and their answers with its orchestration, and a
+    call's stop sequences are stored in its settings: `/v1` counted neither (only the text of the request), so a long
+    thread, or a call with four 1 MB stop sequences, stored past the quota that `/api/orchestration/start` enforces."""
+    api = make_api(storage_quota_bytes=12_000)
+    first = ok(chat(api, model="orchestratex/fast", messages=[{"role": "user", "content": "u" * 3_000}]))
+    thread = {"thread_id": (first.model_extra or {})["orchestratex"]["thread_id"]}  # 6,000 so far
+    ok(chat(api, model="orchestratex/fast", messages=[{"role": "user", "content": "next"}], **thread))  # 3,000 more
+    again = chat(api, model="orchestratex/fast", messages=[{"role": "user", "content": "again"}], **thread)
+    assert error_of(again, 413)["code"] == "storage_quota_exceeded"  # its conversation holds the 3,000 once more
+    stops = chat(
+        api, api.bob, model="orchestratex/fast", messages=[{"role": "user", "content": "hi"}], stop=["s" * 3_000] * 4
+    )
+    assert error_of(stops, 413)["code"] == "storage_quota_exceeded"
+    ok(
+        chat(
+            api, api.bob, model="orchestratex/fast", messages=[{"role": "user", "content": "hi"}], stop=["s" * 100] * 4
+        )
+    )
 
 
 def test_presets_are_configurable(make_api: Callable[..., Api], tmp_path: Path) -> None:

@@ -12,7 +12,8 @@
   each model writes up to the smaller of it and its own limit.
 - Context: a conversation (and the answer it asks for) that fits no model's context window is refused as OpenAI
   refuses it, 400 `context_length_exceeded`, before anything is stored: its run could only fail.
-- Storage quota: the messages' text (and a new thread's prompt) counts as `/api/orchestration/start` counts it.
+- Storage quota: what the orchestration stores (the conversation, with a thread's earlier turns, and the stop
+  sequences) and a new thread's prompt count as `/api/orchestration/start` counts them.
 - Session: `session_id` / the session of `thread_id` when given (the caller's, active), else the
   caller's own `/v1` session, created on first use with a stable id; one the user ends is followed
   by a new one. Every call is one orchestration of it (one new thread unless `thread_id` is given),
@@ -41,7 +42,7 @@ from ._errors import quoted
 from ._openai_errors import OpenAIError
 from ._openai_presets import Preset
 from ._openai_schemas import ChatMessageIn, ChatRequest, ContentPart, OrchestrationOptions
-from ._quota import text_bytes
+from ._quota import stored_bytes, text_bytes
 
 __all__ = [
     "ChatCall",
@@ -308,8 +309,11 @@ async def prepare_call(
     doc, new_thread, _ = await state.orchestrator._plan(messages, session=session, thread=thread, **settings)
     check_output_cap(state, doc, request)
     check_window(state, doc, request)
-    # the storage quota, as `/api/orchestration/start` counts it: the text sent (and a new thread's prompt)
-    size = text_bytes(*(m.content for m in messages), messages[-1].content if thread is None else None)
+    # the storage quota, as `/api/orchestration/start` counts it: what the orchestration stores of the conversation (on
+    # a thread, its earlier turns and their answers too), its stop sequences, and a new thread's prompt
+    size = stored_bytes(doc) + text_bytes(*(doc.settings.stop_sequences or ()))
+    if new_thread is not None:
+        size += text_bytes(new_thread.original_prompt, new_thread.context)
     charged = await state.quota.charge(session.user_id, size)
     try:
         admitted = await state.concurrency.acquire(session.user_id)
