@@ -29,6 +29,7 @@ from orchestratex_openai import (
     LMStudioProvider,
     OllamaProvider,
     OpenAICompatibleProvider,
+    OpenAIProvider,
     OpenRouterProvider,
     VLLMProvider,
 )
@@ -415,3 +416,78 @@ async def test_a_run_on_a_byok_openrouter_model_counts_the_inference_billed_to_t
     )
     result = await orch.run("Explain RAID 5", max_iterations=1)
     assert result.total_cost == pytest.approx(0.000021)
+
+
+def unsupported(param: str, instead: str = "") -> httpx2.Response:
+    """OpenAI's answer (and Azure OpenAI's) to a parameter a reasoning model does not take."""
+    use = f" Use '{instead}' instead." if instead else ""
+    return httpx2.Response(
+        400,
+        json={
+            "error": {
+                "message": f"Unsupported parameter: '{param}' is not supported with this model.{use}",
+                "type": "invalid_request_error",
+                "param": param,
+                "code": "unsupported_parameter",
+            }
+        },
+    )
+
+
+async def test_a_reasoning_model_under_a_deployment_name_is_asked_without_what_it_refuses() -> None:
+    """An o-series model behind Azure OpenAI's v1 API (`OPENAI_BASE_URL=https://….openai.azure.com/openai/v1`) or a
+    gateway, under a deployment name (`my-o3`) the adapter cannot tell is a reasoning model: every call was a
+    ProviderHTTPError, "Unsupported parameter: 'max_tokens' …", as each call sent `max_tokens`, `temperature` and
+    `stop`. Each refused parameter is now left out (the limit sent as `max_completion_tokens`, the stop sequences
+    applied to the answer), for that model from then on."""
+    sent: list[dict[str, Any]] = []
+
+    def azure(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        if "max_tokens" in body:
+            return unsupported("max_tokens", "max_completion_tokens")
+        for param in ("temperature", "stop"):
+            if param in body:
+                return unsupported(param)
+        return httpx2.Response(
+            200, json=chat_completion(Usage(input_tokens=9, output_tokens=5), text="Paris.\nAnd more", model="o3")
+        )
+
+    provider = OpenAIProvider(
+        base_url="https://contoso.openai.azure.com/openai/v1",
+        api_key="azure-key",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(azure)),
+    )
+    catalog = ModelCatalog.from_mapping({"models": [{"name": "openai:my-o3", "cost_per_1k_tokens": 0.001}]})
+    request = ask("openai:my-o3", catalog).model_copy(update={"temperature": 0.0})
+    generation = await provider.generate(request)
+    assert generation.text == "Paris." and generation.finish_reason == "stop"  # cut at its "\n", as sent
+    assert sent[-1]["max_completion_tokens"] == 50 and not {"max_tokens", "temperature", "stop"} & set(sent[-1])
+    assert len(sent) == 4
+    await provider.generate(request)
+    assert len(sent) == 5  # remembered: asked once
+
+
+async def test_a_streamed_answer_of_a_model_refusing_stop_is_cut_as_a_whole() -> None:
+    pieces: list[str] = []
+
+    def azure(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        if "stop" in body:
+            return unsupported("stop")
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=9, output_tokens=5), text="Hi.\nMore"))
+
+    provider = OpenAIProvider(
+        base_url="https://gateway.example/v1",
+        api_key="k",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(azure)),
+    )
+    catalog = ModelCatalog.from_mapping({"models": [{"name": "openai:my-o3", "cost_per_1k_tokens": 0.001}]})
+    await provider.generate(ask("openai:my-o3", catalog))  # learns that the model refuses `stop`
+
+    async def on_text(text: str) -> None:
+        pieces.append(text)
+
+    generation = await provider.generate_stream(ask("openai:my-o3", catalog), on_text)
+    assert generation.text == "Hi." and pieces == []  # answered whole, cut, as a reasoning model's is

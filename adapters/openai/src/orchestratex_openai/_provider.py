@@ -60,6 +60,29 @@ def _refuses_system_role(exc: openai.APIStatusError) -> bool:
     return exc.status_code in (400, 422, 500) and any(p in said for p in _NO_SYSTEM_ROLE)
 
 
+_UNSUPPORTED = frozenset({"max_tokens", "temperature", "stop"})
+"""Parameters a model may refuse (OpenAI's reasoning models behind a gateway or Azure, under a deployment name the
+adapter cannot recognise) that a call can do without: the output limit goes as `max_completion_tokens`, the
+temperature is left to the model, the stop sequences are applied to the answer's text."""
+
+
+def _refused_parameter(exc: openai.APIStatusError) -> str | None:
+    """The parameter a 400 `unsupported_parameter` names ("Unsupported parameter: 'max_tokens' is not supported with
+    this model. Use 'max_completion_tokens' instead."), when the call can do without it."""
+    body = exc.body if isinstance(exc.body, Mapping) else {}
+    param = body.get("param")
+    if exc.status_code == 400 and body.get("code") == "unsupported_parameter" and param in _UNSUPPORTED:
+        return str(param)
+    return None
+
+
+def _without(params: dict[str, Any], param: str) -> None:
+    """`params` without `param`: the output limit as `max_completion_tokens`, anything else left out."""
+    value = params.pop(param, None)
+    if param == "max_tokens" and value is not None:
+        params["max_completion_tokens"] = value
+
+
 class OpenAIProvider(Provider):
     """OpenAI models through the official SDK (`openai.AsyncOpenAI`), or any OpenAI-compatible server.
 
@@ -141,6 +164,8 @@ class OpenAIProvider(Provider):
         """Whether calls wanting JSON send `response_format={"type": "json_object"}` (off once the server refuses)."""
         self.without_system_role: set[str] = set()
         """Model ids whose chat template refused a system message: their system text goes in the first user message."""
+        self.refused_parameters: dict[str, set[str]] = {}
+        """Parameters each model id refused as `unsupported_parameter` (`max_tokens`, `temperature`, `stop`)."""
         official = is_openai_api(self.base_url)
         self.output_limit_param: str = self.max_tokens_param or ("max_completion_tokens" if official else "max_tokens")
         """The Chat Completions parameter sent with the output limit (`max_tokens_param`, else by server)."""
@@ -308,11 +333,14 @@ class OpenAIProvider(Provider):
         """`chat.completions.create`; a server that refuses JSON mode (LM Studio takes only `json_schema`, Hugging Face
         TGI a schema as `value`) is asked again without it, and no more from then on: the messages ask for JSON and
         the answer's object is read from its text. Likewise a model whose chat template refuses a system message
-        (Gemma's: "System role not supported") is asked again with the system text in the first user message."""
+        (Gemma's: "System role not supported") is asked again with the system text in the first user message, and one
+        refusing `max_tokens`, `temperature` or `stop` as `unsupported_parameter` without it (see `_UNSUPPORTED`)."""
         if not self.json_mode:
             params.pop("response_format", None)
         if params["model"] in self.without_system_role:
             params["messages"] = system_folded(params["messages"])
+        for param in self.refused_parameters.get(params["model"], ()):
+            _without(params, param)
         while True:
             try:
                 return await self._client.chat.completions.create(**params)
@@ -330,6 +358,11 @@ class OpenAIProvider(Provider):
             self.without_system_role.add(params["model"])
             params["messages"] = system_folded(params["messages"])
             return True
+        refused = _refused_parameter(exc)
+        if refused is not None and refused in params:
+            self.refused_parameters.setdefault(params["model"], set()).add(refused)
+            _without(params, refused)
+            return True
         return False
 
     async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
@@ -339,8 +372,8 @@ class OpenAIProvider(Provider):
         if not model.priced:
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         reasoning = is_reasoning_model(model.version)
-        if request.stop and reasoning:  # the stop cut is applied to the whole text: not streamable
-            return await self.generate(request)
+        if request.stop and (reasoning or "stop" in self.refused_parameters.get(model.version, ())):
+            return await self.generate(request)  # (the stop cut is applied to the whole text: not streamable)
         if self._owns_connection:
             check_allow_model_requests()
         start = time.perf_counter()
