@@ -180,10 +180,14 @@ def test_each_user_has_one_default_session_and_an_ended_one_is_followed_by_a_new
 
 
 def test_a_paused_default_session_is_refused_with_the_fix(api: Api) -> None:
+    """Its `param` was `session_id`, a field the request had not sent (the docs: `param` says which session)."""
     sid = chat(api).json()["orchestratex"]["session_id"]
     api.client.patch(f"/api/sessions/{sid}/status", json={"status": "paused"}, headers=api.alice)
     err = error_of(chat(api), 400)
     assert err["code"] == "session_not_active" and f"PATCH /api/sessions/{sid}/status" in err["message"]
+    assert err["param"] is None and f"your /v1 session {sid} is paused" in err["message"]
+    named = error_of(chat(api, session_id=sid), 400)  # named by the request: then `param` says so
+    assert (named["code"], named["param"]) == ("session_not_active", "session_id")
 
 
 def test_settings_ride_in_extra_body_or_in_the_orchestratex_object(api: Api) -> None:

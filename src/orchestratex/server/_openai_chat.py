@@ -188,8 +188,7 @@ class DefaultSessions:
                     400,
                     f"your /v1 session {sid} is paused: set it active (PATCH /api/sessions/{sid}/status)"
                     " or pass session_id",
-                    param="session_id",
-                    code="session_not_active",
+                    code="session_not_active",  # (no `param`: the request named no session)
                 )
             generation = await store.incr(key, 1)  # the user ended it: the next generation
         raise OpenAIError(503, "could not open a /v1 session: retry", code="session_unavailable")
