@@ -88,3 +88,17 @@ def test_an_api_key_variable_ending_with_a_carriage_return_is_refused_by_models_
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("orchestratex: error: openai: the API key (OPENAI_API_KEY) has white space at an end")
     assert "secret" not in listed.stdout + listed.stderr + done.stdout + done.stderr
+
+
+def test_a_catalog_endpoint_s_key_ending_with_a_carriage_return_is_refused_naming_its_variable(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(
+        '[providers.router]\nkind = "openai"\nbase_url = "https://openrouter.ai/api/v1"\n'
+        'api_key_env = "MY_ROUTER_KEY"\n\n'
+        '[[models]]\nname = "router:meta-llama/llama-3.3-70b-instruct"\ncost_per_1k_tokens = 0.0001\n',
+        encoding="utf-8",
+    )
+    env = cli_env(MY_ROUTER_KEY="sk-or-secret-4242\r")
+    done = run_cli("run", "Hello", "--catalog", str(path), "--store", f"sqlite:///{tmp_path / 'runs.db'}", env=env)
+    assert done.returncode == 2 and "secret" not in done.stdout + done.stderr
+    assert "router: the API key (MY_ROUTER_KEY) has white space at an end" in done.stderr

@@ -290,6 +290,7 @@ class OpenAIProvider(Provider):
                 "__module__": __name__,
             },
         )
+        named._check_key(api_key, api_key_env or "api_key")  # (a catalog file passes the variable's value)
         return named(api_key=api_key, base_url=base_url, api=api)
 
     def _uses_responses(self, model_id: str) -> bool:
