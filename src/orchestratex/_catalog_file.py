@@ -282,13 +282,16 @@ def _check_base_url(url: str | None, where: str) -> None:
     'localhost://'"."""
     if url is None:
         return
+    from .stores._url import redacted_url  # (a password in the URL is never shown)
+
+    shown = redacted_url(url)
     if url != url.strip():
-        raise ConfigurationError(f"{where}: base_url {url!r} has white space at an end: remove it")
+        raise ConfigurationError(f"{where}: base_url {shown!r} has white space at an end: remove it")
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        fix = f" (http://{url})" if url and "://" not in url else ""
+        fix = f" (http://{shown})" if url and "://" not in url else ""
         raise ConfigurationError(
-            f"{where}: base_url {url!r} is not an http:// or https:// URL: write the server's address with its"
+            f"{where}: base_url {shown!r} is not an http:// or https:// URL: write the server's address with its"
             f" scheme{fix}"
         )
 

@@ -34,6 +34,10 @@ output_cost_per_1k = 0
         ),
         ("ftp://files.example/v1", "base_url 'ftp://files.example/v1' is not an http:// or https:// URL"),
         (" http://localhost:11434/v1", "base_url ' http://localhost:11434/v1' has white space at an end"),
+        (  # (an Ollama behind basic authentication: the password is not shown)
+            "ftp://bob:hunter2@ollama.example.com/v1",
+            "base_url 'ftp://bob:***@ollama.example.com/v1' is not an http:// or https:// URL",
+        ),
     ],
 )
 def test_a_base_url_without_http_is_refused_by_models_and_run(tmp_path: Path, url: str, message: str) -> None:
