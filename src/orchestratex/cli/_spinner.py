@@ -6,8 +6,12 @@ It is erased when it stops (transient); on anything but a terminal it shows noth
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
+import os
+import signal
 import time
 from collections.abc import Iterator
 
@@ -53,6 +57,7 @@ class Spinner:
         self._live: Live | None = None
         self._retry: tuple[str, float] | None = None
         self._retries = _RetryNotices(self)
+        self._tstp = False
 
     def wait(self, what: str) -> None:
         if not self.output.rich or self.output.closed:
@@ -62,6 +67,11 @@ class Spinner:
             self._dots.update(text=what)
             return
         self._dots = Dots("dots", text=what, style="status.spinner")
+        self._start()
+        self._retries.listen()
+        self._on_stop_signal(install=True)
+
+    def _start(self) -> None:
         self._live = Live(
             self,
             console=self.output.console,
@@ -71,7 +81,38 @@ class Spinner:
             redirect_stderr=True,
         )
         self._live.start()
-        self._retries.listen()
+
+    def _on_stop_signal(self, *, install: bool) -> None:
+        """Ctrl-Z (SIGTSTP) stopped the process with the spinner's line on screen and the cursor hidden (the spinner
+        hides it while it spins): the shell's prompt came back without a cursor. While it spins, the spinner is erased
+        (and the cursor shown) before the process stops, and comes back once it continues (`fg`)."""
+        stop = getattr(signal, "SIGTSTP", None)
+        if stop is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # (not inside a run's event loop)
+            return
+        if not install:
+            if self._tstp:
+                loop.remove_signal_handler(stop)
+                self._tstp = False
+            return
+        if self._tstp or signal.getsignal(stop) is not signal.SIG_DFL:  # (ignored, or someone else's)
+            return
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not on this platform/thread
+            loop.add_signal_handler(stop, self._stopped)
+            self._tstp = True
+
+    def _stopped(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        self._on_stop_signal(install=False)
+        os.kill(os.getpid(), signal.SIGTSTP)  # stopped here, as without the spinner; resumed by SIGCONT (`fg`)
+        if self._dots is not None:
+            self._start()
+            self._on_stop_signal(install=True)
 
     def retrying(self, what: str, seconds: float) -> None:
         """A call failed and is retried in `seconds` (a 429's `Retry-After`, say): a countdown, not "is answering…"
@@ -90,6 +131,7 @@ class Spinner:
 
     def close(self) -> None:
         self._retries.stop()
+        self._on_stop_signal(install=False)
         if self._live is not None:
             self._live.stop()
         self._live = self._dots = self._retry = None
