@@ -93,9 +93,11 @@ class Output:
     def __init__(self, file: IO[str] | None = None, *, on_closed: Callable[[OSError], None] | None = None) -> None:
         self.file = file if file is not None else sys.stdout
         self.console = Console(file=self.file, highlight=False, soft_wrap=True)
-        if self.console.is_dumb_terminal:  # (TERM=dumb: Emacs' shell, some IDE terminals)
-            # rich takes every such terminal for 80×25, whatever its width or COLUMNS: lines were cut at 80 columns
-            # on a wide window, and `models` squeezed its columns to nothing
+        if self.console.is_dumb_terminal or self.console.width < 1 or self.console.height < 1:
+            # TERM=dumb (Emacs' shell, some IDE terminals): rich takes every such terminal for 80×25, whatever its width
+            # or COLUMNS, so lines were cut at 80 columns on a wide window, and `models` squeezed its columns to
+            # nothing. COLUMNS=0 (or LINES=0), which Python reads as unset, rich took for a width of 0: every line
+            # of `run` and `runs list` on a terminal was cut to nothing
             self.console.size = shutil.get_terminal_size((80, 25))
         self.rich = self.console.is_terminal and _isatty(self.file)
         """Whether `file` is a terminal (rich), else plain text. A terminal for real: rich also takes `FORCE_COLOR`
