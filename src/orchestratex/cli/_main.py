@@ -7,14 +7,17 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from ..exceptions import OrchestrateXError, UserError
 from ._interrupt import EXIT_CODES, Interrupted
 from ._logs import hide_logs, show_logs
 from ._options import CATALOG_FILE, STORE_URL, TypedOption, given, host, number, whole_number
-from ._output import StdoutFailed, lossless_stdout
+from ._output import StdoutFailed, lossless_stdout, silence
 from ._runs import add_runs_parser
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 __all__ = ["main"]
 
@@ -25,6 +28,23 @@ _DASH_PROMPT = "one that starts with '-' goes after `--`"
 
 
 class _Parser(argparse.ArgumentParser):
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        """As argparse's, but a stdout that cannot be written is said (argparse ignores a failed write: `--version >
+        /dev/full` and `run --help > /dev/full` exited 0 with nothing written)."""
+        if not message:
+            return
+        file = file or sys.stderr
+        stdout: TextIO = sys.stdout
+        try:
+            file.write(message)
+            if file is stdout:
+                stdout.flush()
+        except OSError as exc:
+            if file is stdout:
+                raise StdoutFailed(exc) from None
+        except AttributeError:  # (a missing stream, as argparse allows)
+            pass
+
     def error(self, message: str) -> NoReturn:
         if message.endswith("required: prompt"):  # (`run -x`: argparse took the prompt for an option)
             message += f": give the text, or - to read it from standard input; {_DASH_PROMPT}"
@@ -184,7 +204,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orchestratex: error: argument {bad} is not valid UTF-8: give text in UTF-8", file=sys.stderr)
         return EXIT_USAGE
     with lossless_stdout():  # (`--help` too)
-        return _main(argv)
+        try:
+            return _main(argv)
+        except StdoutFailed as exc:  # (`--help`, `--version`: the parser's own text)
+            silence(sys.stdout)
+            if exc.reader_gone:
+                return EXIT_CODES["SIGPIPE"]
+            print(f"orchestratex: error: {exc.message}", file=sys.stderr)
+            return EXIT_FAILED
 
 
 def _main(argv: Sequence[str]) -> int:

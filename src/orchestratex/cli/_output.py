@@ -40,6 +40,7 @@ __all__ = [
     "lossless_stdout",
     "one_line",
     "plain_table",
+    "silence",
 ]
 
 
