@@ -135,6 +135,7 @@ class FunctionProvider(Provider):
             model_name=request.model.name,
             cost=_cost(request, usage),
             reported_cost=None,  # (pricing sets `catalog_cost`: then every field is given, and the set is shared)
+            response_model=None,
         )
 
     async def _join(

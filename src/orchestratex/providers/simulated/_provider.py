@@ -234,6 +234,7 @@ class SimulatedProvider(Provider):
             model_name=model.name,
             cost=model.cost(usage) if model.priced else 0.0,
             reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
+            response_model=None,
         )
         return generation, delay
 
