@@ -64,3 +64,40 @@ async def test_an_observer_that_raises_does_not_fail_the_run(caplog: pytest.LogC
     assert [r.levelno for r in failures][:1] == [logging.ERROR] and failures[0].exc_info is not None
     assert f"_Counting failed in {broken}" in failures[0].getMessage()
     assert all(r.levelno == logging.DEBUG for r in failures[1:])  # (logged in full once, not once per call)
+
+
+async def test_a_paid_empty_answer_is_a_failed_call_to_observers_and_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An empty answer is the model's failed attempt (paid for, never judged, the run falls back), but observers (the
+    server's metrics) and the `model_call` log line counted it `ok`: a model answering nothing looked healthy."""
+    caplog.set_level(logging.INFO, logger="orchestratex")
+    calls: list[CallOutcome] = []
+
+    class Recording(_Counting):
+        def model_called(self, call: CallOutcome) -> None:
+            calls.append(call)
+
+    def answer(request: GenerationRequest) -> str:
+        return "" if request.model.name == "function:a" else "an answer"
+
+    orch = Orchestrator(
+        providers=[scripted(answer, lambda r: 9.5)],
+        catalog=catalog("a", "b", "c", quality={"a": 9.9, "b": 7.0, "c": 6.0}),
+        store=MemoryStore(),
+    )
+    async with orch as o:
+        add_observer(o, Recording())
+        result = await o.run("Explain recursion", max_iterations=1, preferred_models=["function:a", "function:b"])
+    assert result.status == "completed" and result.final_model == "function:b"
+    (empty,) = [c for c in calls if c.model == "function:a" and c.role == "generate"]
+    assert (empty.outcome, empty.error_type) == ("error", "EmptyAnswer") and empty.cost > 0
+    assert [c.outcome for c in calls if c.model == "function:b" and c.role == "generate"] == ["ok"]
+    (line,) = [
+        r
+        for r in caplog.records
+        if getattr(r, "event", None) == "model_call"
+        and (getattr(r, "model", None), getattr(r, "role", None)) == ("function:a", "generate")
+    ]
+    assert line.levelno == logging.WARNING
+    assert (getattr(line, "outcome", None), getattr(line, "error_type", None)) == ("error", "EmptyAnswer")

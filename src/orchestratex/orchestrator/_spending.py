@@ -92,7 +92,10 @@ class Spending(RunState):
                 if not gen.text.isascii() and (text := mended(gen.text)) is not gen.text:
                     assign(gen, text=text)  # (a lone surrogate: no store nor JSON encoder could take the answer)
                 price_generation(model, gen, worst)
-                call.done(gen, gen.cost)
+                # paid for, but nothing to judge: a failed attempt, raised once it is counted (the call's telemetry
+                # says so: an error, not an answer)
+                empty = _empty_answer(model, gen, request) if role == "generate" and blank(gen.text) else None
+                call.done(gen, gen.cost, empty)
         except ProviderError as exc:
             circuit.end_trial(model.name)  # (a failure was recorded already, unless it says nothing of the model)
             ledger.calls += (self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__),)
@@ -106,17 +109,23 @@ class Spending(RunState):
         except Exception:
             circuit.end_trial(model.name)
             raise
-        self._count_answer(model, request, gen, ledger, role, worst)
+        self._count_answer(model, request, gen, ledger, role, worst, empty)
         return gen
 
     def _count_answer(
-        self, model: ModelProfile, request: GenerationRequest, gen: Generation, ledger: Ledger, role: Role, worst: float
+        self,
+        model: ModelProfile,
+        request: GenerationRequest,
+        gen: Generation,
+        ledger: Ledger,
+        role: Role,
+        worst: float,
+        empty: EmptyAnswer | None,
     ) -> None:
         """Count an answered call: its cost, what it teaches the caps and the circuit, its record (a judge's; an
-        answer's is recorded with its iteration); an empty answer is then raised as the model's failure."""
+        answer's is recorded with its iteration); an empty answer (`empty`) is then raised as the model's failure."""
         circuit = self.o.circuit
-        empty = role == "generate" and blank(gen.text)  # paid for, but nothing to judge: a failed attempt
-        (circuit.record_failure if empty else circuit.record_success)(model.name)
+        (circuit.record_failure if empty is not None else circuit.record_success)(model.name)
         self.o.output_lengths.observe(
             model.name, role, gen.usage.output_tokens, finish_reason=gen.finish_reason, cap=request.max_output_tokens
         )
@@ -126,14 +135,13 @@ class Spending(RunState):
         ledger.spent += (gen.cost,)
         if gen.cost > worst + EPS:
             self._overage(model, gen.cost, worst, ledger)
-        if empty:
-            error = _empty_answer(model, gen, request)
+        if empty is not None:
             ledger.calls += (
                 self._record(
-                    model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen, error=type(error).__name__
+                    model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen, error=type(empty).__name__
                 ),
             )
-            raise error
+            raise empty
         if role == "judge":
             ledger.calls += (self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen),)
 

@@ -127,7 +127,7 @@ def _finish_reason(doc: Orchestration) -> str | None:
 
 
 class CallScope:
-    __slots__ = ("cost", "gen", "model", "request", "role", "span", "started", "t", "token")
+    __slots__ = ("cost", "error", "gen", "model", "request", "role", "span", "started", "t", "token")
 
     def __init__(self, t: RunTelemetry, model: ModelProfile, request: GenerationRequest, role: str) -> None:
         self.t, self.model, self.request, self.role = t, model, request, role
@@ -136,11 +136,14 @@ class CallScope:
         self.gen: Generation | None = None
         self.cost = 0.0
         self.started = 0.0
+        self.error: BaseException | None = None
 
-    def done(self, gen: Generation, cost: float) -> None:
-        """The call answered `gen`, costing `cost`."""
+    def done(self, gen: Generation, cost: float, error: BaseException | None = None) -> None:
+        """The call answered `gen`, costing `cost`; `error` when that answer is still the model's failure (an empty
+        one: paid for, nothing to judge), which the scope then reports as the call's error."""
         self.gen = gen
         self.cost = cost
+        self.error = error
 
     def __enter__(self) -> CallScope:
         t, model, request = self.t, self.model, self.request
@@ -175,6 +178,8 @@ class CallScope:
     ) -> None:
         t, model, gen = self.t, self.model, self.gen
         duration = time.perf_counter() - self.started
+        if exc is None:
+            exc = self.error
         outcome: Outcome = "ok" if exc is None else "error" if isinstance(exc, Exception) else "cancelled"
         error_type = None if exc is None else type(exc).__name__
         usage = gen.usage if gen is not None else None
