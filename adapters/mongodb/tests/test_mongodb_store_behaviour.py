@@ -188,7 +188,7 @@ async def test_argument_errors_are_user_errors_as_in_the_built_in_stores(store: 
     # and 'int'", naming no argument
     for name, value in (("server_selection_timeout_ms", "5000"), ("retries", 2.5), ("recover_after_s", None)):
         with pytest.raises(UserError, match=f"^MongoStore's {name} must be "):
-            MongoStore(client=client, **{name: value})
+            MongoStore(client=client, **{name: value})  # type: ignore[arg-type]
 
 
 # -- retries and unavailability ---------------------------------------------------------------------
