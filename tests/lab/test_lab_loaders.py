@@ -465,3 +465,13 @@ def test_a_data_directory_given_one_level_too_deep_or_as_a_file_says_so(tmp_path
     with pytest.raises(FileNotFoundError, match=r"notes.txt': a file, not a directory"):
         lab.load_routerbench(tmp_path / "notes.txt", "test")
     assert len(lab.load_routerbench(tmp_path, "test", tasks=["mbpp"])) == 1
+
+
+def test_tasks_given_as_a_generator_or_a_set_load_once_each(tmp_path: Path) -> None:
+    """Before: `tasks=(t for t in ["mbpp"])` was read up by the names' check and loaded nothing ("nothing to
+    concatenate"), and `tasks=5` failed with "'int' object is not iterable"."""
+    _write_routerbench(tmp_path / "routerbench", "mbpp", "test", [("Write code", ["0.0", "1.0"], ["0.02", "0.002"])])
+    assert len(lab.load_routerbench(tmp_path, "test", tasks=(t for t in ["mbpp"]))) == 1
+    assert len(lab.load_routerbench(tmp_path, "test", tasks={"mbpp"})) == 1
+    with pytest.raises(UserError, match=r"tasks is a list of task names, e.g. tasks=\['mbpp'\] .*; got 5"):
+        lab.load_routerbench(tmp_path, "test", tasks=5)  # type: ignore[arg-type]

@@ -84,7 +84,7 @@ def _prompt_text(cell: str) -> str:
 
 
 def load_routerbench(
-    directory: str | Path | None, split: Literal["train", "test"], *, tasks: Sequence[str] = ROUTERBENCH_TASKS
+    directory: str | Path | None, split: Literal["train", "test"], *, tasks: Iterable[str] = ROUTERBENCH_TASKS
 ) -> OutcomeTable:
     """RouterBench outcomes of `split` for `tasks`, concatenated: 1/0 correctness and dollar cost per model.
 
@@ -93,7 +93,12 @@ def load_routerbench(
     """
     if split not in ("train", "test"):
         raise UserError(f"split must be 'train' or 'test', got {split!r}")
-    if isinstance(tasks, str) or not all(isinstance(t, str) for t in tasks):
+    if isinstance(tasks, str) or not isinstance(tasks, Iterable):
+        raise UserError(
+            f"tasks is a list of task names, e.g. tasks=['mbpp'] (of {list(ROUTERBENCH_TASKS)}); got {tasks!r}"
+        )
+    tasks = list(tasks)  # (a generator is read once; a set, a dict's keys are taken as any list)
+    if not all(isinstance(t, str) for t in tasks):
         raise UserError(
             f"tasks is a list of task names, e.g. tasks=['mbpp'] (of {list(ROUTERBENCH_TASKS)}); got {tasks!r}"
         )
