@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from orchestratex.exceptions import UserError
-from orchestratex.lab import OutcomeTable, fit_prices
+from orchestratex.lab import OutcomeTable, fit_prices, profiles_for
 from orchestratex.lab._loaders import routerbench_table
 
 from .lab_synthetic import MODELS, synthetic_table
@@ -225,3 +225,13 @@ def test_a_table_given_lists_or_numpy_strings_is_a_table_like_any_other() -> Non
     text: Any = "xy"
     with pytest.raises(UserError, match=r"table 's': models is a list \(one per column\), not the string 'xy'"):
         OutcomeTable(name="s", models=text, prompts=("p",), quality=np.ones((1, 2)), cost=np.ones((1, 2)))
+
+
+@pytest.mark.parametrize("provider", ["", "x:y", " lab", 5])
+def test_profiles_for_refuses_a_provider_that_is_not_a_plain_name(provider: Any) -> None:
+    """Before: `profiles_for(table, provider="")` (or `5`) failed with a pydantic ValidationError about a profile,
+    and `"x:y"` or `" lab"` made profiles named `x:y:a` and ` lab:a`."""
+    table = synthetic_table(4)
+    with pytest.raises(UserError, match=r"provider is a plain name .*e.g. provider='lab'"):
+        profiles_for(table, provider=provider)
+    assert [p.name for p in profiles_for(table, provider="routerbench")][:1] == ["routerbench:small"]

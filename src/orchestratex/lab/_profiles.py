@@ -67,6 +67,11 @@ def profiles_for(table: OutcomeTable, *, provider: str = "lab") -> list[ModelPro
 
     The profile's `version` is the table's model name, so routers and `replay` match them.
     """
+    if not isinstance(provider, str) or not provider or ":" in provider or provider != provider.strip():
+        raise UserError(
+            f"provider is a plain name (the part before ':' in the profiles' names), e.g. provider='lab'; "
+            f"got {provider!r}"
+        )
     return [
         ModelProfile(
             name=f"{provider}:{fit.model}",
