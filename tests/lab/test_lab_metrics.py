@@ -53,7 +53,7 @@ def test_pgr_apgr_and_cpt() -> None:
         apgr(_curve("dollars", (0.0, 0.5), (3.0, 1.0)), weak=0.5, strong=1.0)
 
 
-@pytest.mark.parametrize("target", [2, 50, -0.1, float("nan")])
+@pytest.mark.parametrize("target", [2, 50, -0.1, float("nan"), "0.5", True])  # ("0.5": a TypeError before)
 def test_cpt_refuses_a_target_outside_0_to_1(target: float) -> None:
     linear = _curve("linear", (0.0, 0.5), (1.0, 1.0))
     with pytest.raises(UserError, match=r"between 0 and 1 \(0.5 for CPT\(50%\)\)"):

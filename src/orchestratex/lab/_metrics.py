@@ -221,7 +221,8 @@ def cpt(curve: Curve, target: float, *, weak: float, strong: float) -> float | N
     `target` is a fraction between 0 and 1 (0.5 for CPT(50%)), else a `UserError`; linear between
     points; None when the curve never reaches it.
     """
-    if not 0 <= target <= 1:
+    number = isinstance(target, numbers.Real) and not isinstance(target, bool)  # ("0.5" failed in a comparison)
+    if not number or not 0 <= target <= 1:
         raise UserError(f"CPT target is a fraction between 0 and 1 (0.5 for CPT(50%)), got {target!r}")
     pts = _pgr_line(curve, weak, strong)
     prev = pts[0]
