@@ -408,3 +408,15 @@ def test_a_featurizer_takes_numpy_integers() -> None:
     featurizer = TextFeaturizer(bits=np.int64(12), tail_chars=np.int64(200))  # type: ignore[arg-type]
     assert (featurizer.bits, featurizer.size, featurizer.tail_chars) == (12, 4096, 200)
     assert type(featurizer.bits) is int
+
+
+def test_save_to_a_path_ending_with_a_slash_is_refused_not_written_as_a_file(
+    router: FittedRouter, tmp_path: Path
+) -> None:
+    """Before: `router.save("models/")` (a folder not yet made) wrote the router to a file named `models` (Path drops
+    the slash), so a later `save("models/r.npz")` failed on a parent that is a file."""
+    folder = f"{tmp_path}/models/"
+    with pytest.raises(UserError, match=r"it names a folder: give a file name, e.g. .*models/router.npz"):
+        router.save(folder)
+    assert not (tmp_path / "models").exists()
+    assert router.save(folder + "router.npz").is_file()

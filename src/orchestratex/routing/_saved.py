@@ -165,6 +165,11 @@ def save_router(router: FittedRouter, path: str | Path) -> Path:
     """What `FittedRouter.save` does (see there)."""
     np = load_numpy()
     router._check_fitted()
+    given = os.fspath(path) if isinstance(path, str | os.PathLike) else path
+    if isinstance(given, str) and given.endswith(("/", os.sep)):  # (Path() drops the slash: a file "models" was made)
+        raise UserError(
+            f"cannot save the FittedRouter to {given!r}: it names a folder: give a file name, e.g. {given}router.npz"
+        )
     path = Path(path).expanduser()  # ("~/models/r.npz" is in the home folder, not a folder "~")
     meta = {
         "format": FORMAT,
