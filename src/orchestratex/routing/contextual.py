@@ -37,8 +37,8 @@ class ContextualRouter(EscalatingRouter):
     the judges' 0–10 divided by 10) in a domain is a normal posterior (noise `score_sd`) whose
     prior, worth `pool_strength` observations, is the domain's mean over all models (itself
     shrunk toward `prior_mean` by `prior_strength`) plus the model's *skill*: how much better
-    than each domain's mean it scored elsewhere. A model seen doing well in other domains
-    starts ahead in a new one. The choice maximises
+    than each domain's mean it scored, pooled over every domain it was seen in (this one included).
+    A model seen doing well in other domains starts ahead in a new one. The choice maximises
 
         expected score − cost_weight × expected cost in $
 
@@ -160,7 +160,8 @@ class ContextualRouter(EscalatingRouter):
     def posterior(self, model: str, domain: str) -> tuple[float, float, int]:
         """(mean, standard deviation, observations) of the model's expected score (0–1) in `domain`.
 
-        The prior is the domain's mean plus the model's skill elsewhere, worth `pool_strength` observations.
+        The prior is the domain's mean plus the model's skill (pooled over every domain, this one included), worth
+        `pool_strength` observations.
         """
         prior = self.domain_mean(domain) + self.skill(model)
         stat = self._stats.get((domain, model), _Stat())
