@@ -1,7 +1,7 @@
 """Routing: which model answers a task.
 
 `Router` is the contract; `BayesianRouter` is the default, learning from its own evaluation
-scores. Fitted routers trained on outcome data live in `orchestratex.lab`.
+scores. Fitted routers trained on outcome data (`orchestratex.lab`) live in `orchestratex.routing.fitted`.
 """
 
 from __future__ import annotations
