@@ -295,3 +295,18 @@ def test_a_relative_path_from_a_working_directory_deleted_meanwhile_is_one_line(
         " which no longer exists (deleted since this process entered it): give an absolute path, or run from another"
         " folder"
     ]
+
+
+def test_a_comment_after_the_store_url_in_an_env_file_is_named(tmp_path: Path) -> None:
+    # `ORCHESTRATEX_STORE_URL=sqlite:///runs.db  # the prod store` in a docker --env-file or a systemd
+    # EnvironmentFile= (which keep it in the value) was told to write the `#` as %23: doing so made the comment part
+    # of the file's name (`runs.db  # the prod store`), a new, empty store
+    env = cli_env(ORCHESTRATEX_STORE_URL="sqlite:///runs.db  # the prod store")
+    done = run_cli("runs", "list", cwd=tmp_path, env=env)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "orchestratex: error: store URL 'sqlite:///runs.db  # the prod store' has a comment after it"
+        " ('# the prod store'), which env files keep in the value (docker's --env-file and systemd's"
+        " EnvironmentFile= take no comment after a value): remove it, leaving 'sqlite:///runs.db'"
+    ]
+    assert list(tmp_path.iterdir()) == []

@@ -56,6 +56,13 @@ def store_from_url(url: str) -> Store:
         raise ConfigurationError(
             f"store URL {_shown(url)} has white space at its start or end (a line of an env file, say): remove it"
         )
+    comment = re.search(r"\s+#", url)
+    if comment is not None:  # (`…runs.db  # prod`: escaping the `#` as the fragment's error said made it a file's name)
+        raise ConfigurationError(
+            f"store URL {_shown(url)} has a comment after it ({url[comment.end() - 1 :]!r}), which env files keep in"
+            f" the value (docker's --env-file and systemd's EnvironmentFile= take no comment after a value): remove"
+            f" it, leaving {_shown(url[: comment.start()])}"
+        )
     try:
         scheme = urlsplit(url).scheme
     except ValueError as exc:  # ("Invalid IPv6 URL": a `[` without its `]` in the host)
