@@ -77,6 +77,10 @@ def test_from_url(url: str, path: str) -> None:
         ("sqlite:x.db", "unsupported SQLite URL"),
         ("sqlite:///", "names no file"),  # (was a database in memory, gone with the process)
         ("sqlite:///?synchronous=full", "names no file"),
+        # (a template's `&synchronous=full` appended to a URL that had `?synchronous=normal`: the last one was taken,
+        # without a word, and the store's commits did not survive a power loss as the URL asked)
+        ("sqlite:///x.db?synchronous=normal&synchronous=full", "gives synchronous more than once: give it once"),
+        ("sqlite:///x.db?synchronous=full&synchronous=normal", "gives synchronous more than once: give it once"),
     ],
 )
 def test_from_url_rejects(url: str, message: str) -> None:

@@ -194,6 +194,8 @@ class SQLiteStore(SQLiteRecords):
             if value.lower() not in _SYNCHRONOUS:
                 raise ConfigurationError(f"synchronous must be 'normal' or 'full' in SQLite URL {url!r}, not {value!r}")
             synchronous = "full" if value.lower() == "full" else "normal"
+        if len(options) > 1:  # (given twice, the last one was taken without a word: `normal` after a `full`)
+            raise ConfigurationError(f"SQLite URL {url!r} gives synchronous more than once: give it once")
         path = unquote(parts.path)
         if path == "/":  # a file's name left out (an unset variable, say): not silently a database that vanishes
             raise ConfigurationError(
