@@ -4,6 +4,7 @@ package that cannot be loaded, or that names no store, is one line saying which,
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,12 @@ def _install(site: Path) -> None:
         "TimeSeriesDB = acme_fine:FineStore\n"
         "gone = acme_fine:NoSuchStore\n"
         "broken = acme_broken:Store\n"
+        "down = acme_down:DownStore\n"
+    )
+    (site / "acme_down.py").write_text(  # (a driver's own error when its server is not there)
+        "from orchestratex.stores import MemoryStore\n\n\nclass DownStore(MemoryStore):\n"
+        "    @classmethod\n    def from_url(cls, url):\n        return cls()\n\n"
+        "    async def open(self):\n        raise ConnectionRefusedError(111, 'Connection refused')\n"
     )
     (site / "acme_broken.py").write_text("raise RuntimeError('this module needs REDIS_URL set')\n")
     (site / "acme_redis.py").write_text("import redis_client_that_is_not_installed\n")
@@ -155,3 +162,19 @@ def test_an_entry_point_naming_no_class_or_failing_on_import_is_one_line(acme: P
         "orchestratex: error: the store acme-stores's entry point 'broken' (acme_broken:Store) is installed but could"
         " not be loaded (RuntimeError: this module needs REDIS_URL set)"
     ]
+
+
+async def test_a_store_of_ones_own_that_cannot_open_is_unavailable_not_a_traceback(acme: Path, tmp_path: Path) -> None:
+    """A third-party store whose `open()` failed with its driver's own error (`ConnectionRefusedError`) gave
+    `orchestratex run` a traceback, and an application's `except OrchestrateXError` missed it; it is now a
+    `StoreUnavailable` naming the store and the cause, one line from the command."""
+    from orchestratex import Orchestrator
+    from orchestratex.exceptions import StoreUnavailable
+
+    message = "DownStore could not be opened: ConnectionRefusedError: [Errno 111] Connection refused"
+    with pytest.raises(StoreUnavailable, match=re.escape(message)):
+        await Orchestrator(store="down://db.example").run("Hello there")
+    env = cli_env(PYTHONPATH=os.pathsep.join([str(acme), os.environ.get("PYTHONPATH", "")]))
+    done = run_cli("run", "Hello there", "--provider", "sim", "--store", "down://db.example", cwd=tmp_path, env=env)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done
+    assert message in done.stderr, done

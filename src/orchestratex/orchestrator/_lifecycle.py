@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, cast
 
 from ..exceptions import UserError
 from ..stores import MemoryStore, Store, store_from_url
+from ..stores._opening import open_checked
 from ._background import here, leave, stop
 from ._observe import RouterStore
 
@@ -38,7 +39,7 @@ async def ensure_ready(orchestrator: Orchestrator) -> None:
     if o._ready is None:
         o._ready = asyncio.get_running_loop().create_future()
         try:
-            await o.store.open()
+            await open_checked(o.store)
             if not o._attached:  # (once: `attach` adds the stored statistics to the router's)
                 # (its statistics are then written with the runs' commits: see _observe.py)
                 await o.router.attach(cast(Store, RouterStore(o.store)))

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 
 from ..orchestrator import Orchestrator
 from ..stores import Store, store_from_url
+from ..stores._opening import open_checked
 from ._auth import SECURITY_SCHEMES, Authenticator, AuthMiddleware
 from ._auth_limit import FailedAuthLimit
 from ._console import install_console
@@ -129,7 +130,7 @@ def create_app(
             raise RuntimeError("this app is already running: create one app per server (create_app)")
         state.running = True
         try:
-            await store.open()
+            await open_checked(store)
             await orchestrator.__aenter__()
         except BaseException:
             state.running = False

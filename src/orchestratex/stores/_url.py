@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from ..exceptions import ConfigurationError, OrchestrateXError, StoreError, UserError
 from ._base import Store
+from ._opening import open_checked
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -150,7 +151,7 @@ async def open_store(url: str | None = None) -> Store:
     url = url or default_store_url()
     store = store_from_url(url)
     try:
-        await store.open()
+        await open_checked(store)
     except StoreError as exc:
         if url != _in_the_data_directory():
             raise
