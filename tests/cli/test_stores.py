@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import cli_env, run_cli
+from .conftest import CLI, cli_env, run_cli
 
 
 @pytest.mark.parametrize("url", ["memory://", "MEMORY://", "sqlite://", "sqlite:///:memory:", "SQLite:///:memory:"])
@@ -158,3 +161,28 @@ def test_a_store_url_in_quotes_says_to_remove_them(tmp_path: Path, quoted: str) 
     assert done.stderr.splitlines() == [
         f"orchestratex: error: store URL {quoted!r} is in quotes: remove them, they are not part of the URL"
     ]
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="runs the command as a user id the system does not know: needs root and util-linux's setpriv",
+)
+def test_no_home_directory_for_the_default_store_says_what_to_set(tmp_path: Path) -> None:
+    """A container run with `--user 4242` and no HOME (a user id the system does not know): the default store's
+    folder could not be found and `orchestratex run` printed platformdirs' RuntimeError as a traceback."""
+    env = {k: v for k, v in cli_env().items() if k not in ("HOME", "XDG_DATA_HOME")}
+    unknown = ["setpriv", "--reuid=4242", "--regid=4242", "--clear-groups"]
+    done = subprocess.run(
+        [*unknown, *CLI, "run", "Hello there"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done
+    assert "set ORCHESTRATEX_STORE_URL" in done.stderr and "--store" in done.stderr
+    given = subprocess.run(
+        [*unknown, *CLI, "run", "Hello there", "--store", "memory://"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert given.returncode == 0, given

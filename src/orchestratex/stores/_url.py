@@ -36,7 +36,14 @@ def default_store_url() -> str:
 def _in_the_data_directory() -> str:
     from platformdirs import user_data_dir
 
-    return sqlite_url(Path(user_data_dir("orchestratex")) / "orchestratex.db")
+    try:
+        folder = user_data_dir("orchestratex")
+    except RuntimeError as exc:  # (no HOME, and a user id the system does not know: a container's `--user 4242`)
+        raise ConfigurationError(
+            f"the default store lives in the user's data directory, and there is none here ({exc}): set "
+            "ORCHESTRATEX_STORE_URL (sqlite:///path/to/runs.db) or, on the command line, give --store"
+        ) from None
+    return sqlite_url(Path(folder) / "orchestratex.db")
 
 
 def sqlite_url(path: Path | str) -> str:
