@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from ..stores.sqlite_v1 import V1_DDL
 from .conftest import CLI, cli_env, run_cli
 
 
@@ -186,3 +188,21 @@ def test_no_home_directory_for_the_default_store_says_what_to_set(tmp_path: Path
         timeout=120,
     )
     assert given.returncode == 0, given
+
+
+def test_a_migration_the_command_waits_on_is_said_without_verbose(tmp_path: Path) -> None:
+    """Opening a SQLite file of an older schema migrates it (minutes for a large one): `runs list` sat silent all
+    that time, as the command shows only errors without `-v`. The migration's lines are now shown; other warnings
+    still are not."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(V1_DDL)
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    conn.close()
+    done = run_cli("runs", "list", "--store", f"sqlite:///{path}", cwd=tmp_path)
+    assert done.returncode == 0, done
+    (said,) = [line for line in done.stderr.splitlines() if "older schema version" in line]
+    assert "WARNING orchestratex.stores.sqlite:" in said and "migrating it to version" in said
+    assert "_progress" not in said
+    again = run_cli("runs", "list", "--store", f"sqlite:///{path}", cwd=tmp_path)  # (migrated: nothing to say)
+    assert again.returncode == 0 and "older schema version" not in again.stderr, again

@@ -1,7 +1,8 @@
 """`--verbose`: the library's log lines (loggers under `orchestratex`) on stderr while a command runs.
 
-Without it only errors are shown (a failure the command could not report otherwise); warnings such as a store
-write being retried are not: the command's own output says how the run ended.
+Without it only errors are shown (a failure the command could not report otherwise), and the progress of work
+that makes the command wait without a word of its own (a SQLite file migrated to the current schema: minutes for a
+large one); warnings such as a store write being retried are not: the command's own output says how the run ended.
 """
 
 from __future__ import annotations
@@ -48,11 +49,14 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def show_logs(verbosity: int) -> tuple[logging.Handler, int]:
-    """Send `orchestratex.*` records to stderr: ERROR and above without `-v`, INFO for `-v`, DEBUG for `-vv`.
+    """Send `orchestratex.*` records to stderr: ERROR and above (and progress, `PROGRESS`) without `-v`, INFO for
+    `-v`, DEBUG for `-vv`.
     Returns what `hide_logs` undoes."""
-    level = logging.ERROR if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = _StderrHandler()
     handler.setLevel(level)
+    if verbosity <= 0:
+        handler.addFilter(_errors_and_progress)
     handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     logger = logging.getLogger("orchestratex")
     previous = logger.level
@@ -60,6 +64,10 @@ def show_logs(verbosity: int) -> tuple[logging.Handler, int]:
     if logger.getEffectiveLevel() > level:
         logger.setLevel(level)
     return handler, previous
+
+
+def _errors_and_progress(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR or "_progress" in record.__dict__  # (see `PROGRESS`)
 
 
 def hide_logs(shown: tuple[logging.Handler, int] | None) -> None:

@@ -12,7 +12,11 @@ import json
 import logging
 from collections.abc import Mapping
 
-__all__ = ["CALLS", "EVALUATION", "ORCHESTRATOR", "ROUTING", "emit", "format_fields", "quote"]
+__all__ = ["CALLS", "EVALUATION", "ORCHESTRATOR", "PROGRESS", "ROUTING", "emit", "format_fields", "quote"]
+
+PROGRESS = {"_progress": True}
+"""The `extra` of a log record saying how long work its caller waits on is going (a SQLite file migrated to the
+current schema): the CLI shows such records whatever its verbosity (a field starting with `_` is not printed)."""
 
 ORCHESTRATOR = logging.getLogger("orchestratex.orchestrator")
 """Orchestration started, stopped (with its stop reason) or suspended."""

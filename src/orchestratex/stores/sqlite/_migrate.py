@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from ...exceptions import StoreError
 from ...records import Orchestration
+from ...telemetry._logs import PROGRESS
 from ._orchestrations import split
 
 __all__ = ["convert", "prepare"]
@@ -65,6 +66,7 @@ def _split_orchestrations(conn: sqlite3.Connection) -> None:
                     _main_file(conn),
                     f"{done:,}",
                     time.monotonic() - began,
+                    extra=PROGRESS,
                 )
             return
         for rowid, doc in rows:
@@ -91,6 +93,7 @@ def _split_orchestrations(conn: sqlite3.Connection) -> None:
                 f"{done:,}",
                 f"{total:,}",
                 time.monotonic() - began,
+                extra=PROGRESS,
             )
 
 

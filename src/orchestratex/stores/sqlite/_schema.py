@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from ...exceptions import StoreError, UserError
+from ...telemetry._logs import PROGRESS
 from . import _migrate
 from ._errors import code_of
 
@@ -403,6 +404,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
             " process migrating it), which reads and rewrites every orchestration",
             _main_file(conn),
             SCHEMA_VERSION,
+            extra=PROGRESS,
         )
         (busy,) = conn.execute("PRAGMA busy_timeout").fetchone()
         conn.execute(f"PRAGMA busy_timeout = {MIGRATION_WAIT_MS}")
