@@ -190,3 +190,8 @@ def test_the_status_asked_with_the_threads_id_says_it_is_a_thread(served: Served
         404,
         f"no orchestration '{tid}': it is the id of a thread (GET /api/threads/{tid})",
     )
+
+
+def test_a_limit_that_is_no_number_is_refused_in_the_words_of_the_others(served: Served) -> None:
+    r = served.alice.get("/api/sessions/user/alice", params={"limit": "ten"})
+    assert (r.status_code, r.json()["detail"]) == (422, "limit: must be a whole number in plain digits, not 'ten'")

@@ -352,3 +352,16 @@ def test_a_preferred_model_with_a_space_around_it_is_answered_with_the_name_mean
     assert r.json()["detail"].startswith(
         "unknown model ' claude': did you mean 'claude'? (names and aliases are matched exactly); known models: "
     )
+
+
+@pytest.mark.parametrize("given", ["abc", "", "1.5", "ten"])
+def test_a_page_parameter_that_is_no_number_is_refused_as_one_not_in_plain_digits(api: Api, given: str) -> None:
+    """`?limit=abc` was refused in pydantic's words ("Input should be a valid integer, unable to parse string as an
+    integer") while `?limit=1_0` said "must be a whole number in plain digits, not '1_0'"."""
+    for path in ("/api/sessions/user/alice", f"/api/threads/session/{api.session()['_id']}"):
+        for name in ("limit", "offset"):
+            r = api.client.get(f"{path}?{name}={given}", headers=api.alice)
+            assert (r.status_code, r.json()["detail"]) == (
+                422,
+                f"{name}: must be a whole number in plain digits, not {given!r}",
+            )

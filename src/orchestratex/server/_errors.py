@@ -182,7 +182,7 @@ def _field(loc: Any) -> str:
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"loc": _loc(err["loc"]), "msg": number_message(err), "type": err["type"]} for err in exc.errors()]
+    errors = [{"loc": _loc(err["loc"]), "msg": _message(err), "type": err["type"]} for err in exc.errors()]
     if any(err["type"] == "json_invalid" for err in errors):
         return error_response(400, "the request body is not valid JSON")
     surrogate = _lone_surrogate(exc)
@@ -192,6 +192,16 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     if detail is None:
         detail = "; ".join(f"{_field(err['loc'])}: {err['msg']}" for err in errors) or "invalid request"
     return error_response(422, detail, errors=errors)
+
+
+def _message(error: Any) -> str:
+    """An error's message: a query parameter that is no whole number (`?limit=abc`, `?offset=`) in the words of one
+    that is not in plain digits (`?limit=1_0`, refused by the route: `check_page`), not pydantic's "unable to parse
+    string as an integer"; else `number_message`."""
+    value = error.get("input")
+    if error["type"] == "int_parsing" and error["loc"][:1] == ("query",) and isinstance(value, str):
+        return f"must be a whole number in plain digits, not {value[:40]!r}"
+    return number_message(error)
 
 
 def _lone_surrogate(exc: RequestValidationError) -> str | None:
