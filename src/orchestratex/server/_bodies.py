@@ -25,8 +25,12 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found = dict(pairs)
     if len(found) < len(pairs):
         seen: set[str] = set()
-        twice = next(name for name, _ in pairs if name in seen or seen.add(name))  # type: ignore[func-returns-value]
-        raise ApiError(422, f"{quoted(twice)} is given more than once in an object of the body: give each field once")
+        for name, _ in pairs:
+            if name in seen:
+                raise ApiError(
+                    422, f"{quoted(name)} is given more than once in an object of the body: give each field once"
+                )
+            seen.add(name)
     return found
 
 
