@@ -122,6 +122,9 @@ def test_a_gateways_bearer_token_beside_x_api_key_leaves_the_key_to_x_api_key(ap
     assert api.client.get("/v1/models", headers=both).status_code == 200
     with api.client.websocket_connect(f"/ws/{sid}", headers=both):
         pass  # (accepted: a refused handshake raises `WebSocketDenialResponse`)
+    gateway = {"Authorization": both["Authorization"]}
+    with api.client.websocket_connect(f"/ws/{sid}?token={api.keys['alice']}", headers=gateway):
+        pass  # (a browser behind the proxy: its key in `?token=`)
     ours = {"Authorization": f"Bearer {api.keys['alice']}", "X-API-Key": api.keys["bob"]}  # (both ours: Bearer first)
     assert api.client.get(f"/api/sessions/{sid}", headers=ours).status_code == 200
     alone = api.client.get("/api/models/", headers={"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.gateway-token"})

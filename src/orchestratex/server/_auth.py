@@ -223,22 +223,22 @@ def unknown_key_reason(key: str) -> str:
 
 def key_of(connection: HTTPConnection) -> str | None:
     """The key a request or WebSocket carries (header first, then `?token=` for WebSockets only): `Authorization:
-    Bearer`, else `X-API-Key`, which also wins over a bearer token that is no key of this server (a gateway's)."""
+    Bearer`, else `X-API-Key`, else `?token=`; the latter two also win over a bearer token that is no key of this
+    server (a gateway's)."""
     headers = connection.headers
     auth = headers.get("authorization")
     key = headers.get("x-api-key")
+    token = connection.query_params.get("token") if connection.scope["type"] == "websocket" else None
     if auth:
         scheme, _, value = auth.partition(" ")
         value = value.strip()
-        # a bearer token that is no key of this server beside an `X-API-Key` is for something in front of it (an
-        # API gateway, an identity-aware proxy passing its `Authorization` on): the `X-API-Key` is this server's
-        if scheme.lower() == "bearer" and value and (value.startswith(KEY_PREFIX) or not key):
+        # a bearer token that is no key of this server beside an `X-API-Key` (or a WebSocket's `?token=`) is for
+        # something in front of it (an API gateway, an identity-aware proxy passing its `Authorization` on)
+        if scheme.lower() == "bearer" and value and (value.startswith(KEY_PREFIX) or not (key or token)):
             return value
     if key:
         return key.strip()
-    if connection.scope["type"] == "websocket":
-        return connection.query_params.get("token")
-    return None
+    return token
 
 
 def no_key_reason(connection: HTTPConnection) -> str:
