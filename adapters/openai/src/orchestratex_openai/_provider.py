@@ -32,7 +32,7 @@ from ._streaming import generation_from_chat_stream, generation_from_response_st
 if TYPE_CHECKING:
     import httpx2
 
-__all__ = ["ApiMode", "OpenAIProvider", "is_openai_api"]
+__all__ = ["ApiMode", "OpenAIProvider", "is_azure_openai", "is_openai_api"]
 
 ApiMode = Literal["auto", "chat", "responses"]
 """Which OpenAI API serves a call: `chat` (Chat Completions), `responses`, or `auto`."""
@@ -42,6 +42,13 @@ def is_openai_api(base_url: str) -> bool:
     """Whether `base_url` is OpenAI's own API (`api.openai.com`, or a regional `*.api.openai.com`)."""
     host = urlsplit(base_url).hostname or ""
     return host == "api.openai.com" or host.endswith(".api.openai.com")
+
+
+def is_azure_openai(base_url: str) -> bool:
+    """Whether `base_url` is an Azure OpenAI resource (`*.openai.azure.com`, `*.cognitiveservices.azure.com`), which
+    serves OpenAI's models with OpenAI's parameters (`max_completion_tokens`: reasoning models refuse `max_tokens`)."""
+    host = urlsplit(base_url).hostname or ""
+    return host.endswith((".openai.azure.com", ".cognitiveservices.azure.com"))
 
 
 def _refuses_json_mode(exc: openai.APIStatusError) -> bool:
@@ -69,10 +76,15 @@ temperature is left to the model, the stop sequences are applied to the answer's
 def _refused_parameter(exc: openai.APIStatusError) -> str | None:
     """The parameter a 400 `unsupported_parameter` names ("Unsupported parameter: 'max_tokens' is not supported with
     this model. Use 'max_completion_tokens' instead."), when the call can do without it."""
+    if exc.status_code != 400:
+        return None
     body = exc.body if isinstance(exc.body, Mapping) else {}
     param = body.get("param")
-    if exc.status_code == 400 and body.get("code") == "unsupported_parameter" and param in _UNSUPPORTED:
+    if body.get("code") == "unsupported_parameter" and param in _UNSUPPORTED:
         return str(param)
+    said = f"{exc.body} {exc.message}"  # (a gateway's own words: "'max_tokens' … use 'max_completion_tokens'")
+    if (param == "max_tokens" or "'max_tokens'" in said) and "max_completion_tokens" in said:
+        return "max_tokens"
     return None
 
 
@@ -166,9 +178,10 @@ class OpenAIProvider(Provider):
         """Model ids whose chat template refused a system message: their system text goes in the first user message."""
         self.refused_parameters: dict[str, set[str]] = {}
         """Parameters each model id refused as `unsupported_parameter` (`max_tokens`, `temperature`, `stop`)."""
-        official = is_openai_api(self.base_url)
+        official = is_openai_api(self.base_url) or is_azure_openai(self.base_url)
         self.output_limit_param: str = self.max_tokens_param or ("max_completion_tokens" if official else "max_tokens")
-        """The Chat Completions parameter sent with the output limit (`max_tokens_param`, else by server)."""
+        """The Chat Completions parameter sent with the output limit (`max_tokens_param`, else by server; a server
+        that refuses `max_tokens` asking for `max_completion_tokens` is sent that from then on)."""
 
     @property
     def _client(self) -> openai.AsyncOpenAI:
@@ -330,12 +343,13 @@ class OpenAIProvider(Provider):
         generation.latency_ms = latency_ms
         return generation
 
-    async def _chat(self, params: dict[str, Any]) -> Any:
-        """`chat.completions.create`; a server that refuses JSON mode (LM Studio takes only `json_schema`, Hugging Face
-        TGI a schema as `value`) is asked again without it, and no more from then on: the messages ask for JSON and
-        the answer's object is read from its text. Likewise a model whose chat template refuses a system message
-        (Gemma's: "System role not supported") is asked again with the system text in the first user message, and one
-        refusing `max_tokens`, `temperature` or `stop` as `unsupported_parameter` without it (see `_UNSUPPORTED`)."""
+    async def _chat(self, params: dict[str, Any], **extra: Any) -> Any:
+        """`chat.completions.create(**params, **extra)`; a server that refuses JSON mode (LM Studio takes only
+        `json_schema`, Hugging Face TGI a schema as `value`) is asked again without it, and no more from then on: the
+        messages ask for JSON and the answer's object is read from its text. Likewise a model whose chat template
+        refuses a system message (Gemma's: "System role not supported") is asked again with the system text in the
+        first user message, and one refusing `max_tokens` (for `max_completion_tokens`), `temperature` or `stop`
+        without it (see `_UNSUPPORTED`)."""
         if not self.json_mode:
             params.pop("response_format", None)
         if params["model"] in self.without_system_role:
@@ -344,13 +358,14 @@ class OpenAIProvider(Provider):
             _without(params, param)
         while True:
             try:
-                return await self._client.chat.completions.create(**params)
+                return await self._client.chat.completions.create(**params, **extra)
             except openai.APIStatusError as exc:
-                if not self._adapted(params, exc):
+                if not self._adapt(params, exc):
                     raise
 
-    def _adapted(self, params: dict[str, Any], exc: openai.APIStatusError) -> bool:
-        """Change `params` (and remember it) for what the server refused, if it is something it may do without."""
+    def _adapt(self, params: dict[str, Any], exc: openai.APIStatusError) -> bool:
+        """Change `params` (and this provider's settings) to what the server that refused them with `exc` accepts;
+        whether anything changed (each change removes what was refused, so a request is asked again at most thrice)."""
         if "response_format" in params and _refuses_json_mode(exc):
             self.json_mode = False
             params.pop("response_format")
@@ -386,7 +401,7 @@ class OpenAIProvider(Provider):
                     generation = await generation_from_response_stream(events, request, on_text)
             else:
                 params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
-                chunks = await self._chat({**params, "stream": True, "stream_options": {"include_usage": True}})
+                chunks = await self._chat(params, stream=True, stream_options={"include_usage": True})
                 async with chunks:
                     generation = await generation_from_chat_stream(chunks, request, on_text)
         generation.latency_ms = (time.perf_counter() - start) * 1000

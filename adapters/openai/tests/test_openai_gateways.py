@@ -1,0 +1,129 @@
+"""OpenAI's own models under another base URL: Azure OpenAI, and proxies or gateways that pass requests on to OpenAI.
+
+OpenAI's reasoning models (`gpt-5`, `o3`, …) refuse `max_tokens` with a 400 asking for `max_completion_tokens`;
+the adapter sends `max_tokens` to any server but OpenAI's, as compatible servers want.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx2
+import openai
+
+from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.providers import GenerationRequest, Message
+from orchestratex.usage import Usage
+from orchestratex_openai import OpenAIProvider
+
+from .test_openai_contract import chat_completion
+from .test_openai_streaming import chunk
+
+GPT5 = ModelProfile(name="openai:gpt-5", input_cost_per_1k=0.00125, output_cost_per_1k=0.01, quality=9)
+JUDGE = ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=5)
+REFUSAL = {  # OpenAI's (and Azure OpenAI's) answer to `max_tokens` for a reasoning model
+    "error": {
+        "message": "Unsupported parameter: 'max_tokens' is not supported with this model."
+        " Use 'max_completion_tokens' instead.",
+        "type": "invalid_request_error",
+        "param": "max_tokens",
+        "code": "unsupported_parameter",
+    }
+}
+
+
+class OpenAIBehind:
+    """A stand-in for OpenAI behind a gateway: answers as OpenAI does, refusing `max_tokens` for `gpt-5`."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.urls: list[str] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        self.bodies.append(body)
+        self.urls.append(str(request.url))
+        if "max_tokens" in body:
+            return httpx2.Response(400, json=REFUSAL)
+        usage = Usage(input_tokens=12, output_tokens=30, reasoning_tokens=20)
+        if body.get("stream"):
+            events = [chunk({"content": "Four."}), chunk({}, finish="stop"), chunk({}, usage=usage)]
+            content = b"".join(events) + b"data: [DONE]\n\n"
+            return httpx2.Response(200, content=content, headers={"content-type": "text/event-stream"})
+        return httpx2.Response(200, json=chat_completion(usage, text="Four.", model="gpt-5"))
+
+    def client(self) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(transport=httpx2.MockTransport(self))
+
+
+def ask() -> GenerationRequest:
+    return GenerationRequest(model=GPT5, messages=[Message(role="user", content="2+2?")], max_output_tokens=64)
+
+
+async def test_an_azure_openai_client_gets_max_completion_tokens() -> None:
+    server = OpenAIBehind()
+    azure = openai.AsyncAzureOpenAI(
+        api_key="azure-key",
+        azure_endpoint="https://my-resource.openai.azure.com",
+        api_version="2025-04-01-preview",
+        http_client=server.client(),
+    )
+    provider = OpenAIProvider(client=azure)
+    generation = await provider.generate(ask())
+    assert generation.text == "Four." and generation.usage.reasoning_tokens == 20
+    assert len(server.bodies) == 1 and server.bodies[0]["max_completion_tokens"] == 64, server.bodies
+    assert "/openai/deployments/gpt-5/chat/completions" in server.urls[0]
+
+
+async def test_azure_s_v1_base_url_gets_max_completion_tokens() -> None:
+    server = OpenAIBehind()
+    provider = OpenAIProvider(
+        api_key="azure-key", base_url="https://my-resource.openai.azure.com/openai/v1/", http_client=server.client()
+    )
+    await provider.generate(ask())
+    assert len(server.bodies) == 1 and server.bodies[0]["max_completion_tokens"] == 64, server.bodies
+
+
+async def test_a_gateway_that_refuses_max_tokens_is_asked_again_and_then_sent_max_completion_tokens() -> None:
+    server = OpenAIBehind()
+    provider = OpenAIProvider(api_key="sk-test", base_url="https://gateway.example/v1", http_client=server.client())
+    assert (await provider.generate(ask())).text == "Four."
+    assert [sorted(set(b) & {"max_tokens", "max_completion_tokens"}) for b in server.bodies] == [
+        ["max_tokens"],
+        ["max_completion_tokens"],
+    ]
+    pieces: list[str] = []
+
+    async def collect(text: str) -> None:
+        pieces.append(text)
+
+    generation = await provider.generate_stream(ask(), collect)  # the next call, streamed: asked once
+    assert generation.text == "Four." and pieces == ["Four."] and len(server.bodies) == 3
+    assert server.bodies[2]["max_completion_tokens"] == 64 and "max_tokens" not in server.bodies[2]
+
+
+async def test_a_streamed_call_through_a_gateway_is_asked_again_too() -> None:
+    server = OpenAIBehind()
+    provider = OpenAIProvider(api_key="sk-test", base_url="https://gateway.example/v1", http_client=server.client())
+
+    async def ignore(text: str) -> None:
+        return None
+
+    generation = await provider.generate_stream(ask(), ignore)
+    assert generation.text == "Four." and generation.usage.output_tokens == 30
+    assert "max_completion_tokens" in server.bodies[-1] and len(server.bodies) == 2
+
+
+def test_runs_through_a_gateway_complete() -> None:
+    server = OpenAIBehind()
+    provider = OpenAIProvider(api_key="sk-test", base_url="https://gateway.example/v1", http_client=server.client())
+    judge = FunctionProvider(lambda request: '{"score": 9, "feedback": "right"}', name="function")
+    with Orchestrator(
+        catalog=ModelCatalog([GPT5, JUDGE]), providers=[provider, judge], router=BayesianRouter(explore=False)
+    ) as orchestrator:
+        for _ in range(2):  # a second run on the same orchestrator, as a user does
+            result = orchestrator.run_sync("2+2?", preferred_models=["openai:gpt-5"], max_iterations=1)
+            assert result.status == "completed" and result.final_response == "Four.", result.error
+    assert len(server.bodies) == 3  # the first call asked again once; the second sent the right parameter at once
