@@ -127,3 +127,40 @@ def test_runs_through_a_gateway_complete() -> None:
             result = orchestrator.run_sync("2+2?", preferred_models=["openai:gpt-5"], max_iterations=1)
             assert result.status == "completed" and result.final_response == "Four.", result.error
     assert len(server.bodies) == 3  # the first call asked again once; the second sent the right parameter at once
+
+
+class Recorder:
+    """A stand-in server answering every chat completion, recording each request's URL."""
+
+    def __init__(self) -> None:
+        self.urls: list[httpx2.URL] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.urls.append(request.url)
+        if not request.url.path.endswith("/chat/completions"):
+            return httpx2.Response(404, text="404 page not found")
+        text = '{"score": 9, "feedback": "ok"}' if b"response_format" in request.content else "Hi!"
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=5, output_tokens=2), text=text))
+
+
+def test_a_base_url_with_a_query_string_keeps_it_on_every_request() -> None:
+    """An Azure-style gateway URL (`…/deployments/NAME?api-version=…`): the query went before the endpoint's path."""
+    server = Recorder()
+    base = "https://gateway.example/openai/deployments/gpt-4o?api-version=2024-10-21"
+    provider = OpenAIProvider(
+        api_key="k", base_url=base, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(server))
+    )
+    models = ModelCatalog(
+        [
+            ModelProfile(name="openai:gpt-4o", cost_per_1k_tokens=0.001, quality=9),
+            ModelProfile(name="openai:gpt-4o-mini", cost_per_1k_tokens=0.0005, quality=6),
+        ]
+    )
+    with Orchestrator(catalog=models, providers=[provider], router=BayesianRouter(explore=False)) as orchestrator:
+        result = orchestrator.run_sync("Hello", preferred_models=["openai:gpt-4o"], max_iterations=1)
+    assert result.status == "completed" and result.final_response == "Hi!", result.error
+    assert len(server.urls) >= 2  # the answer and its judge
+    for url in server.urls:
+        assert url.path == "/openai/deployments/gpt-4o/chat/completions", url
+        assert url.params["api-version"] == "2024-10-21", url
+    assert provider.base_url == "https://gateway.example/openai/deployments/gpt-4o/"

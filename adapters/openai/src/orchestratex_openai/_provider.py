@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import openai
 
@@ -95,6 +95,16 @@ def _without(params: dict[str, Any], param: str) -> None:
         params["max_completion_tokens"] = value
 
 
+def _without_query(base_url: str) -> tuple[str, dict[str, str] | None]:
+    """`base_url` without its query string (`…/openai/deployments/gpt-4o?api-version=2024-10-21`, as Azure-style
+    gateways are written), and the query's parameters, which the SDK then sends with every request: left in the base
+    URL, the SDK joined the endpoint's path after the query (`…?api-version=2024-10-21chat/completions`)."""
+    parts = urlsplit(base_url)
+    if not parts.query:
+        return base_url, None
+    return urlunsplit(parts._replace(query="")), dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
 class OpenAIProvider(Provider):
     """OpenAI models through the official SDK (`openai.AsyncOpenAI`), or any OpenAI-compatible server.
 
@@ -162,8 +172,14 @@ class OpenAIProvider(Provider):
                 if self._needs_key(base_url):
                     raise self._not_configured()
                 api_key = "unused"  # local servers ignore it, but the SDK needs a string
+            base_url, query = _without_query(base_url)
             build = functools.partial(
-                AsyncOpenAIClient, api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
+                AsyncOpenAIClient,
+                api_key=api_key,
+                base_url=base_url,
+                default_query=query,
+                max_retries=0,
+                timeout=timeout,
             )
             sdk = build(http_client=http_client)
             self._clients = LoopClients.unless_injected(
