@@ -42,6 +42,7 @@ from pydantic import ValidationError
 from ._catalog_live import read_catalog_file
 from ._prices import with_vendor_prices
 from .exceptions import ConfigurationError, ProviderNotConfigured, UnknownModelError, UnknownPriceError, UserError
+from .providers._support import shown_url
 
 if TYPE_CHECKING:
     from .catalog import ModelCatalog, ModelProfile
@@ -111,7 +112,8 @@ class ProviderSpec:
             if self.api_key_env:
                 raise
             raise ProviderNotConfigured(
-                f"{where}: its server ({self.base_url or f'the default of kind {self.kind!r}'}) needs an API key:"
+                f"{where}: its server ({shown_url(self.base_url or '') or f'the default of kind {self.kind!r}'})"
+                " needs an API key:"
                 ' set api_key_env = "VARIABLE" naming the variable that holds it (or base_url to a server that'
                 " needs none)",
                 provider=self.name,
@@ -282,13 +284,11 @@ def _check_base_url(url: str | None, where: str) -> None:
     'localhost://'"."""
     if url is None:
         return
-    from .stores._url import redacted_url  # (a password in the URL is never shown)
-
-    shown = redacted_url(url)
     if url != url.strip():
-        raise ConfigurationError(f"{where}: base_url {shown!r} has white space at an end: remove it")
+        raise ConfigurationError(f"{where}: base_url {shown_url(url)!r} has white space at an end: remove it")
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        shown = shown_url(url)
         fix = f" (http://{shown})" if url and "://" not in url else ""
         raise ConfigurationError(
             f"{where}: base_url {shown!r} is not an http:// or https:// URL: write the server's address with its"

@@ -38,6 +38,11 @@ output_cost_per_1k = 0
             "ftp://bob:hunter2@ollama.example.com/v1",
             "base_url 'ftp://bob:***@ollama.example.com/v1' is not an http:// or https:// URL",
         ),
+        (  # a proxy's password is not shown
+            "ada:s3cr3t@proxy.example/v1",
+            "base_url 'ada:***@proxy.example/v1' is not an http:// or https:// URL: write the server's address with"
+            " its scheme (http://ada:***@proxy.example/v1)",
+        ),
     ],
 )
 def test_a_base_url_without_http_is_refused_by_models_and_run(tmp_path: Path, url: str, message: str) -> None:

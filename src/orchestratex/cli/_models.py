@@ -18,7 +18,7 @@ from ..catalog import ModelCatalog, ModelProfile
 from ..exceptions import OrchestrateXError
 from ..providers import load_provider_class, provider_names
 from ..providers._registry import KNOWN_ENV_VARS, install_hint, key_hint
-from ..stores._url import redacted_url
+from ..providers._support import shown_url
 from ._output import Output, json_text, plain_table
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def _bad_base_url(provider: str, env: Mapping[str, str]) -> str | None:
                 return f"{var} has white space at an end: remove it"
         if var.endswith("_BASE_URL") and url:
             parts = urlsplit(url)
-            shown = redacted_url(url)  # (the password of a URL with user info is never shown)
+            shown = shown_url(url)  # (no password or key of the URL is ever shown)
             if url != url.strip():  # (a `\r` from a `.env` file written on Windows, say: `run` refuses it so)
                 return f"{var} {shown!r} has white space at an end: remove it"
             if parts.scheme.lower() not in ("http", "https") or not parts.netloc:

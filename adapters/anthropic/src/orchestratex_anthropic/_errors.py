@@ -11,6 +11,7 @@ import pydantic
 
 from orchestratex.exceptions import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error, retry_after_seconds
+from orchestratex.providers._support import shown_url
 
 __all__ = ["map_anthropic_errors", "retry_after_seconds"]
 
@@ -88,7 +89,7 @@ def map_anthropic_errors(*, provider: str, model: str, api_key_env: str) -> Iter
 
 def _path_hint(exc: anthropic.APIStatusError) -> str:
     """For a 404 of a base URL ending in `/v1` (the SDK adds `/v1/messages` itself): what to set instead."""
-    url = str(exc.request.url)
+    url = shown_url(str(exc.request.url))  # (no password or key of the base URL in a stored error)
     if exc.status_code != 404 or "/v1/v1/" not in url:
         return ""
     return (

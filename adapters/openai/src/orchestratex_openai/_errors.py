@@ -12,7 +12,7 @@ import pydantic
 
 from orchestratex.exceptions import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error, retry_after_seconds
-from orchestratex.stores._url import redacted_url
+from orchestratex.providers._support import shown_url
 
 __all__ = ["ErrorInAnswer", "answer_error", "map_openai_errors", "retry_after_seconds"]
 
@@ -143,7 +143,7 @@ def _path_hint(exc: openai.APIStatusError) -> str:
     and what usually causes it, a base URL without its `/v1`."""
     if exc.status_code != 404 or (isinstance(exc.body, Mapping) and exc.body.get("message")):
         return ""
-    url = redacted_url(str(exc.request.url))  # (a base URL's password stays out of the run's error)
+    url = shown_url(str(exc.request.url))  # (no password or key of the base URL in a stored error)
     return (
         f" ({exc.request.method} {url} not found: check the base URL; OpenAI-compatible servers serve the API"
         " under /v1, e.g. http://localhost:11434/v1)"

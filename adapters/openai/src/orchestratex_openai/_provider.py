@@ -14,7 +14,7 @@ import openai
 from orchestratex.exceptions import ConfigurationError, ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.stores._url import redacted_url
+from orchestratex.providers._support import shown_url
 
 from ._errors import answer_error, map_openai_errors
 from ._mapping import (
@@ -222,22 +222,22 @@ class OpenAIProvider(Provider):
         """A base URL without `http://` or `https://` (`localhost:11434/v1`, as a host and port are often written),
         or naming the endpoint (`…/v1/chat/completions`), or with white space at an end (the `\r` of a `.env` file
         written on Windows), is refused here, naming where it came from: every call would fail."""
-        shown = repr(redacted_url(base_url))  # (the password of a URL with user info is never shown)
+        shown = shown_url(base_url)  # (no password or key of the base URL in a message)
         if base_url != base_url.strip():  # (`\r`: an InvalidURL traceback; a space: every call to `…/v1%20/…`)
             raise ConfigurationError(
-                f"{cls.name}: the base URL {shown} ({where}) has white space at an end (a line ending of a file"
-                f" written on Windows, say): write {redacted_url(base_url.strip())!r}"
+                f"{cls.name}: the base URL {shown!r} ({where}) has white space at an end (a line ending of a file"
+                f" written on Windows, say): write {shown_url(base_url.strip())!r}"
             )
         if urlsplit(base_url).scheme.lower() not in ("http", "https"):
             raise ConfigurationError(
-                f"{cls.name}: the base URL {shown} ({where}) does not start with http:// or https://;"
-                f" write it whole, e.g. http://{redacted_url(base_url).split('://')[-1]}"
+                f"{cls.name}: the base URL {shown!r} ({where}) does not start with http:// or https://;"
+                f" write it whole, e.g. http://{shown.split('://')[-1]}"
             )
         root = base_url.rstrip("/")
         if root.endswith("/chat/completions"):  # (the endpoint's URL: the SDK adds the path itself)
             raise ConfigurationError(
-                f"{cls.name}: the base URL {shown} ({where}) names the endpoint; write the API root,"
-                f" {redacted_url(root.removesuffix('/chat/completions'))} (calls add /chat/completions)"
+                f"{cls.name}: the base URL {shown!r} ({where}) names the endpoint; write the API root,"
+                f" {shown_url(root.removesuffix('/chat/completions'))} (calls add /chat/completions)"
             )
 
     @classmethod
