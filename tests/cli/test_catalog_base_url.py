@@ -87,19 +87,23 @@ def test_a_base_url_variable_ending_with_a_carriage_return_is_refused_by_models_
     )
 
 
-def test_an_api_key_variable_ending_with_a_carriage_return_is_refused_by_models_and_run(tmp_path: Path) -> None:
+def test_an_api_key_variable_no_header_can_carry_is_refused_by_models_and_run(tmp_path: Path) -> None:
     """`OPENAI_API_KEY=sk-…\\r` (a `.env` file written on Windows) was shown `✔ openai: configured`, and every call of
-    `run` failed on "Illegal header value b'Bearer sk-…\\\\r'", the key in the run's error. Nothing is sent now."""
-    env = cli_env(OPENAI_API_KEY="sk-test-secret-4242\r")
+    `run` failed on "Illegal header value b'Bearer sk-…\\\\r'", the key in the run's error. The white space around a
+    key is now dropped; a key with a line break inside is refused, and nothing is sent."""
+    env = cli_env(OPENAI_API_KEY="sk-test\r\nsecret-4242")
     listed = run_cli("models", env=env)
-    assert "✘ openai: OPENAI_API_KEY has white space at an end: remove it" in listed.stdout
+    assert "✘ openai: the API key (OPENAI_API_KEY) holds a line break at character 8" in listed.stdout
     done = run_cli("run", "Hello", "--store", f"sqlite:///{tmp_path / 'runs.db'}", env=env)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.startswith("orchestratex: error: openai: the API key (OPENAI_API_KEY) has white space at an end")
+    assert done.stderr.startswith(
+        "orchestratex: error: openai: the API key (OPENAI_API_KEY or api_key=) holds a line break at character 8"
+    )
     assert "secret" not in listed.stdout + listed.stderr + done.stdout + done.stderr
+    assert "✔ openai: configured" in run_cli("models", env=cli_env(OPENAI_API_KEY="sk-test-4242\r")).stdout
 
 
-def test_a_catalog_endpoint_s_key_ending_with_a_carriage_return_is_refused_naming_its_variable(tmp_path: Path) -> None:
+def test_a_catalog_endpoint_s_key_no_header_can_carry_is_refused_naming_its_variable(tmp_path: Path) -> None:
     path = tmp_path / "models.toml"
     path.write_text(
         '[providers.router]\nkind = "openai"\nbase_url = "https://openrouter.ai/api/v1"\n'
@@ -107,7 +111,7 @@ def test_a_catalog_endpoint_s_key_ending_with_a_carriage_return_is_refused_namin
         '[[models]]\nname = "router:meta-llama/llama-3.3-70b-instruct"\ncost_per_1k_tokens = 0.0001\n',
         encoding="utf-8",
     )
-    env = cli_env(MY_ROUTER_KEY="sk-or-secret-4242\r")
+    env = cli_env(MY_ROUTER_KEY="sk-or\r\nsecret-4242")
     done = run_cli("run", "Hello", "--catalog", str(path), "--store", f"sqlite:///{tmp_path / 'runs.db'}", env=env)
     assert done.returncode == 2 and "secret" not in done.stdout + done.stderr
-    assert "router: the API key (MY_ROUTER_KEY) has white space at an end" in done.stderr
+    assert "router: the API key (MY_ROUTER_KEY) holds a line break" in done.stderr

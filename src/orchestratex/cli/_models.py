@@ -15,10 +15,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ..catalog import ModelCatalog, ModelProfile
-from ..exceptions import OrchestrateXError
+from ..exceptions import ConfigurationError, OrchestrateXError
 from ..providers import load_provider_class, provider_names
 from ..providers._registry import KNOWN_ENV_VARS, install_hint, key_hint
-from ..providers._support import shown_url
+from ..providers._support import checked_api_key, shown_url
 from ._output import Output, json_text, plain_table
 
 if TYPE_CHECKING:
@@ -92,9 +92,11 @@ def _bad_base_url(provider: str, env: Mapping[str, str]) -> str | None:
     (`OPENAI_BASE_URL=localhost:11434/v1` was shown "configured"), or None."""
     for var in KNOWN_ENV_VARS.get(provider, ()):
         url = env.get(var)
-        if var.endswith("_API_KEY") and url and provider in ("openai", "ollama", "vllm", "lmstudio", "openrouter"):
-            if url != url.strip():  # (as `run` refuses it; the key itself is never shown)
-                return f"{var} has white space at an end: remove it"
+        if var.endswith("_API_KEY") and url:
+            try:  # (a key no HTTP header can carry, as `run` refuses it; the key itself is never shown)
+                checked_api_key(url, provider=provider, where=var)
+            except ConfigurationError as exc:
+                return str(exc).removeprefix(f"{provider}: ")
         if var.endswith("_BASE_URL") and url:
             parts = urlsplit(url)
             shown = shown_url(url)  # (no password or key of the URL is ever shown)

@@ -8,7 +8,9 @@ import re
 import time
 from collections.abc import Mapping
 
-__all__ = ["retry_after_seconds", "shown_url", "unwrap_json_object"]
+from ..exceptions import ConfigurationError
+
+__all__ = ["checked_api_key", "retry_after_seconds", "shown_url", "unwrap_json_object"]
 
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 _THINKING = re.compile(r"\A\s*<think>.*?</think>", re.DOTALL)
@@ -23,6 +25,25 @@ def shown_url(url: str) -> str:
     """`url` as a message or a log line may show it: the password of its user info (`https://user:***@proxy/v1`) and
     the values of query parameters naming a key, token, secret, signature or password (`?api-key=***`) hidden."""
     return _SECRET_PARAM.sub(r"\g<head>***", _USER_PASSWORD.sub(r"\g<head>***@", url, count=1))
+
+
+def checked_api_key(key: str | None, *, provider: str, where: str) -> str | None:
+    """`key` without the white space around it (the line break a key file, a secret store or an env file left), or
+    a `ConfigurationError` when it holds a character no HTTP header can carry (a space or a line break inside, `…`), as
+    the message says where it came from (`where`: `OPENAI_API_KEY or api_key=`) and never shows the key. Sent as it
+    was, such a key failed every call as a retried connection error quoting the key, or a raw `UnicodeEncodeError`."""
+    if key is None:
+        return None
+    stripped = key.strip()
+    for i, char in enumerate(stripped):
+        if not " " < char <= "~":
+            what = {" ": "a space", "\t": "a tab", "\n": "a line break", "\r": "a line break"}.get(char)
+            what = what or f"{char!r} (U+{ord(char):04X})"
+            raise ConfigurationError(
+                f"{provider}: the API key ({where}) holds {what} at character {i + 1}, which no HTTP header can carry"
+                " and no key holds: set it again, copied whole"
+            )
+    return stripped or None
 
 
 def _number(value: str) -> float | None:

@@ -13,6 +13,7 @@ import anthropic
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
+from orchestratex.providers._support import checked_api_key
 
 from ._errors import map_anthropic_errors
 from ._mapping import generation_from_message, message_params
@@ -66,7 +67,8 @@ class AnthropicProvider(Provider):
             sdk = client.with_options(max_retries=0)
             self._clients = LoopClients(sdk)
         else:
-            api_key = api_key or os.environ.get(self.api_key_env) or None
+            where = f"{self.api_key_env} or api_key="
+            api_key = checked_api_key(api_key or os.environ.get(self.api_key_env), provider=self.name, where=where)
             if not api_key:
                 raise self._not_configured()
             build = functools.partial(

@@ -14,6 +14,7 @@ from google.genai import types
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
+from orchestratex.providers._support import checked_api_key
 
 from ._errors import map_gemini_errors
 from ._mapping import generate_content_args, generation_from_response
@@ -70,7 +71,8 @@ class GeminiProvider(Provider):
             sdk = client
             self._clients = LoopClients(sdk)
         else:
-            api_key = api_key or self._key_from(os.environ)
+            where = "GOOGLE_API_KEY, GEMINI_API_KEY or api_key="
+            api_key = checked_api_key(api_key or self._key_from(os.environ), provider=self.name, where=where)
             if not api_key:
                 raise self._not_configured()
             http_options = types.HttpOptions(

@@ -14,7 +14,7 @@ import openai
 from orchestratex.exceptions import ConfigurationError, ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.providers._support import shown_url
+from orchestratex.providers._support import checked_api_key, shown_url
 
 from ._errors import answer_error, map_openai_errors
 from ._mapping import (
@@ -164,10 +164,8 @@ class OpenAIProvider(Provider):
             where = "base_url" if base_url else self.base_url_env
             base_url = base_url or self._env(self.base_url_env) or self.default_base_url
             self._check_scheme(base_url, where or "base_url")
-            self._check_key(api_key, "api_key")
-            if not api_key:
-                api_key = self._env(self.api_key_env)
-                self._check_key(api_key, str(self.api_key_env))
+            where = f"{self.api_key_env} or api_key=" if self.api_key_env else "api_key="
+            api_key = checked_api_key(api_key or self._env(self.api_key_env), provider=self.name, where=where)
             if not api_key:
                 if self._needs_key(base_url):
                     raise self._not_configured()
@@ -241,17 +239,6 @@ class OpenAIProvider(Provider):
             )
 
     @classmethod
-    def _check_key(cls, api_key: str | None, where: str) -> None:
-        """A key with white space at an end (the `\r` of a `.env` file written on Windows) is refused here, naming where
-        it came from and never the key: every call would fail, on "Illegal header value b'Bearer <the key>\\r'" (a
-        connection error, retried, whose message, with the key in it, went to the run's error and the logs)."""
-        if api_key and api_key != api_key.strip():
-            raise ConfigurationError(
-                f"{cls.name}: the API key ({where}) has white space at an end (a line ending of a file written on"
-                " Windows, say): remove it"
-            )
-
-    @classmethod
     def _needs_key(cls, base_url: str) -> bool:
         """Whether calls to `base_url` need a key: those to the provider's own hosted server do."""
         return cls.requires_api_key and base_url.rstrip("/") == cls.default_base_url.rstrip("/")
@@ -276,7 +263,6 @@ class OpenAIProvider(Provider):
         base_url = cls._env(cls.base_url_env, env)
         if base_url is not None:
             cls._check_scheme(base_url, str(cls.base_url_env))
-        cls._check_key(cls._env(cls.api_key_env, env), str(cls.api_key_env))
         return cls(
             api_key=cls._env(cls.api_key_env, env) or "unused",
             base_url=cls._env(cls.base_url_env, env) or cls.default_base_url,
@@ -319,7 +305,8 @@ class OpenAIProvider(Provider):
                 "__module__": __name__,
             },
         )
-        named._check_key(api_key, api_key_env or "api_key")  # (a catalog file passes the variable's value)
+        # (a catalog file passes the variable's value: a refusal names that variable)
+        api_key = checked_api_key(api_key, provider=name, where=api_key_env or "api_key")
         return named(api_key=api_key, base_url=base_url, api=api)
 
     def _uses_responses(self, model_id: str) -> bool:
