@@ -15,7 +15,9 @@ from orchestratex.providers._support import shown_url
 
 __all__ = ["map_anthropic_errors", "retry_after_seconds"]
 
-_CONTEXT_PHRASES = ("prompt is too long", "context window", "context length", "too many tokens")
+_CONTEXT_PHRASES = ("prompt is too long", "context window", "context length", "context limit", "too many tokens")
+"""How Anthropic says a request does not fit the model's context: "prompt is too long: 215378 tokens > 200000 maximum",
+"input length and `max_tokens` exceed context limit: 178959 + 64000 > 200000, decrease input length or `max_tokens`"."""
 _FILTER_PHRASES = ("content filtering", "output blocked", "usage policy")
 
 
