@@ -103,3 +103,20 @@ async def test_a_stream_names_the_model_that_answered() -> None:
         return None
 
     assert (await provider_on(server).generate_stream(request(), on_text)).response_model == "claude-haiku-5-5"
+
+
+async def test_a_stream_with_a_white_space_stop_sequence_still_hands_on_the_text() -> None:
+    """Anthropic refuses a white-space stop sequence, applied to the whole text instead: the answer was returned, but
+    no piece of it went to `on_text` (`generate_stream` promises the pieces joined are the returned text)."""
+    from .test_anthropic_provider import message_body
+
+    body = message_body({"input_tokens": 9, "output_tokens": 6}, [{"type": "text", "text": "First.\n\nSecond."}])
+    server = MockServer(Reply(200, json=body))
+    pieces: list[str] = []
+
+    async def collect(text: str) -> None:
+        pieces.append(text)
+
+    generation = await provider_on(server).generate_stream(request(stop=["\n\n"]), collect)
+    assert generation.text == "First." and "".join(pieces) == "First."
+    assert len(server.requests) == 1

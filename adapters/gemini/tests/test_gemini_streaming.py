@@ -118,3 +118,19 @@ async def test_a_stream_names_the_model_version_that_answered() -> None:
         return None
 
     assert (await provider_on(server).generate_stream(request(), on_text)).response_model == "gemini-4-hydrogen"
+
+
+async def test_a_json_request_streamed_still_hands_on_the_text() -> None:
+    """The JSON object is unwrapped from the whole text, so such a call is not streamed: the answer was returned,
+    but no piece of it went to `on_text` (`generate_stream` promises the pieces joined are the returned text)."""
+    from .test_gemini_provider import body
+
+    server = MockServer(Reply(200, json=body(parts=[{"text": '```json\n{"score": 8}\n```'}])))
+    pieces: list[str] = []
+
+    async def collect(text: str) -> None:
+        pieces.append(text)
+
+    generation = await provider_on(server).generate_stream(request(json_output=True), collect)
+    assert generation.text == '{"score": 8}' and pieces == ['{"score": 8}']
+    assert len(server.requests) == 1

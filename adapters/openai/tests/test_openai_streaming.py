@@ -248,3 +248,43 @@ def test_run_sync_raises_errors_as_they_are() -> None:
         orch.run_sync("   ")
     assert info.value.__cause__ is None and info.value.__context__ is None
     orch.close()
+
+
+@pytest.mark.parametrize(
+    ("model", "api", "reply"),
+    [
+        # a reasoning model takes no `stop`: it is applied to the whole text
+        (ModelProfile(name="openai:o3", input_cost_per_1k=0.002, output_cost_per_1k=0.008), "auto", "chat"),
+        (MODEL, "responses", "responses"),  # the Responses API has no stop sequences
+    ],
+)
+async def test_a_stream_with_stop_sequences_it_cannot_send_still_hands_on_the_text(
+    model: ModelProfile, api: str, reply: str
+) -> None:
+    """Its pieces were "1, 2, 3 " and "STOP 4" (Responses API) while the answer was "1, 2, 3 "; or none at all
+    (a reasoning model): `generate_stream` promises the pieces joined are the returned text."""
+    from orchestratex.testing.provider_contract import MockServer, Reply
+
+    from .test_openai_contract import responses_object
+
+    usage = Usage(input_tokens=9, output_tokens=6)
+    body = (
+        chat_completion(usage, text="1, 2, 3 STOP 4")
+        if reply == "chat"
+        else responses_object(usage, text="1, 2, 3 STOP 4")
+    )
+    server = MockServer(Reply(200, json=body))
+    provider = OpenAIProvider(
+        api_key="sk-test",
+        api=api,  # type: ignore[arg-type]
+        http_client=httpx2.AsyncClient(transport=server.httpx2_transport()),
+    )
+    pieces: list[str] = []
+
+    async def collect(text: str) -> None:
+        pieces.append(text)
+
+    ask = GenerationRequest(model=model, messages=[Message(role="user", content="Count.")], stop=["STOP"])
+    generation = await provider.generate_stream(ask, collect)
+    assert generation.text == "1, 2, 3 " and "".join(pieces) == generation.text
+    assert len(server.requests) == 1 and "stop" not in server.requests[0].json

@@ -130,8 +130,8 @@ class AnthropicProvider(Provider):
         model = request.model
         if not model.priced:
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
-        if any(not s.strip() for s in request.stop or ()):  # cut from the whole text: not streamable
-            return await self.generate(request)
+        if any(not s.strip() for s in request.stop or ()):  # cut from the whole text: not streamable, one piece
+            return await super().generate_stream(request, on_text)
         if self._owns_connection:
             check_allow_model_requests()
         params = message_params(request)

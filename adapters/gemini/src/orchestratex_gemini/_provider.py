@@ -140,8 +140,8 @@ class GeminiProvider(Provider):
         model = request.model
         if not model.priced:
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
-        if request.json_output:  # the JSON object is unwrapped from the whole text: not streamable
-            return await self.generate(request)
+        if request.json_output:  # the JSON object is unwrapped from the whole text: not streamable, one piece
+            return await super().generate_stream(request, on_text)
         if self._owns_connection:
             check_allow_model_requests()
         args = generate_content_args(request)

@@ -391,8 +391,10 @@ class OpenAIProvider(Provider):
         if not model.priced:
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         reasoning = is_reasoning_model(model.version)
-        if request.stop and (reasoning or "stop" in self.refused_parameters.get(model.version, ())):
-            return await self.generate(request)  # (the stop cut is applied to the whole text: not streamable)
+        refused = "stop" in self.refused_parameters.get(model.version, ())
+        if request.stop and (reasoning or refused or self._uses_responses(model.version)):
+            # the stop cut is applied to the whole text: not streamable, handed on in one piece (`Provider`'s way)
+            return await super().generate_stream(request, on_text)
         if self._owns_connection:
             check_allow_model_requests()
         start = time.perf_counter()
