@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -31,6 +32,8 @@ _TIMEOUTS: tuple[type[BaseException], ...] = (httpx2.TimeoutException,) + ((http
 _TRANSPORT: tuple[type[BaseException], ...] = (httpx2.TransportError,) + ((httpx.TransportError,) if httpx else ())
 _CONTEXT_PHRASES = ("exceeds the maximum number of tokens", "input token count", "context length", "too long")
 _AUTH_REASONS = ("API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED")
+_NO_QUOTA = re.compile(r"\blimit: 0(?![\d.])")
+"""A 429's words for a quota of none (no free tier for the model on the key's plan): "…, limit: 0, model: …"."""
 
 
 def _seconds(value: str) -> float | None:
@@ -59,6 +62,19 @@ def _details(body: Any) -> list[dict[str, Any]]:
     return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
 
 
+def _quota_exhausted(body: Any, message: str) -> bool:
+    """Whether a 429 is one that waiting cannot cure: a daily quota spent (a `google.rpc.QuotaFailure` violation whose
+    `quotaId` is per day, `GenerateRequestsPerDayPerProjectPerModel-FreeTier`), or a model the key's plan gives no
+    quota at all (`limit: 0`). Its `RetryInfo` still says to retry in a few seconds."""
+    for detail in _details(body):
+        if str(detail.get("@type", "")).endswith("google.rpc.QuotaFailure"):
+            violations = detail.get("violations")
+            for violation in violations if isinstance(violations, list) else ():
+                if isinstance(violation, dict) and "PerDay" in str(violation.get("quotaId", "")):
+                    return True
+    return bool(_NO_QUOTA.search(message))
+
+
 def _status_error(exc: errors.APIError, *, provider: str, model: str, api_key_env: str) -> ProviderError:
     status = int(exc.code or 0)
     response = getattr(exc, "response", None)
@@ -76,6 +92,7 @@ def _status_error(exc: errors.APIError, *, provider: str, model: str, api_key_en
         headers=headers,
         retry_after=retry_after_seconds(headers, body),
         refused_key=bool(reasons & set(_AUTH_REASONS)),  # Gemini answers a bad key 400 API_KEY_INVALID
+        quota_exhausted=status == 429 and _quota_exhausted(body, exc.message or ""),
         too_long=status in (400, 413) and any(p in (exc.message or "").lower() for p in _CONTEXT_PHRASES),
         timed_out=status in (408, 504) and exc.status == "DEADLINE_EXCEEDED",
     )
