@@ -23,6 +23,7 @@ from orchestratex.usage import Usage
 __all__ = [
     "FINISH_REASONS",
     "chat_params",
+    "chat_usage",
     "cut_short",
     "estimated_usage",
     "generation_from_chat",
@@ -209,6 +210,28 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) else 0
 
 
+def chat_usage(usage: Any) -> Usage:
+    """The `Usage` of a Chat Completions `usage` object: `prompt_tokens` (cached ones included) and `completion_tokens`
+    (reasoning included, as OpenAI counts them).
+
+    Some servers report reasoning apart from `completion_tokens` while billing it as output: xAI's Grok counts
+    `completion_tokens_details.reasoning_tokens` only in `total_tokens` (prompt + completion + reasoning). When the
+    total says so, the reasoning is added to the output tokens, or the cost would leave it out."""
+    prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+    if not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
+        raise MalformedResponse("chat completion usage without token counts")
+    reasoning = _int(getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", 0))
+    total = getattr(usage, "total_tokens", None)
+    if reasoning > 0 and isinstance(total, int) and total == prompt_tokens + completion_tokens + reasoning:
+        completion_tokens += reasoning  # (reported apart, as xAI does: OpenAI's total is prompt + completion)
+    return Usage(
+        input_tokens=prompt_tokens,
+        output_tokens=completion_tokens,
+        cached_input_tokens=_int(getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", 0)),
+        reasoning_tokens=reasoning,
+    )
+
+
 def estimated_usage(request: GenerationRequest, text: str) -> Usage:
     """The usage of an answer from a free model's server that reports none (some local servers do not): about
     four characters a token. Only a free model's: a priced model's cost is never guessed."""
@@ -248,21 +271,10 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         answer, estimated = content or "", estimated_usage(request, content or "")
         model = getattr(completion, "model", None)
         return _generation(answer, finish, estimated, request, stop_sent=stop_sent, answered_by=model)
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
-    completion_details = getattr(usage, "completion_tokens_details", None)
-    prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
-    if not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
-        raise MalformedResponse("chat completion usage without token counts")
-    tokens = Usage(
-        input_tokens=prompt_tokens,
-        output_tokens=completion_tokens,
-        cached_input_tokens=_int(getattr(prompt_details, "cached_tokens", 0)),
-        reasoning_tokens=_int(getattr(completion_details, "reasoning_tokens", 0)),
-    )
     return _generation(
         content or "",
         finish,
-        tokens,
+        chat_usage(usage),
         request,
         stop_sent=stop_sent,
         reported=reported_cost(usage),

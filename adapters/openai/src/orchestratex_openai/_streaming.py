@@ -15,13 +15,9 @@ from orchestratex.exceptions import ContentFiltered, MalformedResponse
 from orchestratex.providers import Generation, GenerationRequest, TextSink
 from orchestratex.usage import Usage
 
-from ._mapping import FINISH_REASONS, cut_short, estimated_usage, reported_cost, response_model
+from ._mapping import FINISH_REASONS, chat_usage, cut_short, estimated_usage, reported_cost, response_model
 
 __all__ = ["generation_from_chat_stream", "generation_from_response_stream"]
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) else 0
 
 
 async def generation_from_chat_stream(
@@ -72,15 +68,7 @@ async def generation_from_chat_stream(
 def _usage(usage: Any, request: GenerationRequest, text: str) -> Usage:
     if usage is None:  # (stream_options include_usage ignored): estimated for a free model, refused for a priced one
         return estimated_usage(request, text)
-    prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
-    if not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
-        raise MalformedResponse("chat completion usage without token counts")
-    return Usage(
-        input_tokens=prompt_tokens,
-        output_tokens=completion_tokens,
-        cached_input_tokens=_int(getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", 0)),
-        reasoning_tokens=_int(getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens", 0)),
-    )
+    return chat_usage(usage)
 
 
 async def generation_from_response_stream(
