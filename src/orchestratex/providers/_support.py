@@ -8,9 +8,9 @@ import re
 import time
 from collections.abc import Mapping
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, UserError
 
-__all__ = ["checked_api_key", "retry_after_seconds", "shown_url", "unwrap_json_object"]
+__all__ = ["checked_api_key", "checked_timeout", "retry_after_seconds", "shown_url", "unwrap_json_object"]
 
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 _THINKING = re.compile(r"\A\s*<think>.*?</think>", re.DOTALL)
@@ -44,6 +44,19 @@ def checked_api_key(key: str | None, *, provider: str, where: str) -> str | None
                 " and no key holds: set it again, copied whole"
             )
     return stripped or None
+
+
+def checked_timeout(timeout: object, *, provider: str) -> float | None:
+    """An adapter's `timeout=`: seconds as a float, or None for no time limit; a `UserError` for anything else. `0`
+    (which some libraries read as "no limit") made every call time out at once and be retried, `"30"` and NaN failed
+    in the SDK at the first call or when the client was built, with a `TypeError` or a `ValueError`."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < math.inf:
+        raise UserError(
+            f"{provider}: timeout must be a number of seconds > 0 (or None for no time limit), got {timeout!r}"
+        )
+    return float(timeout)
 
 
 def _number(value: str) -> float | None:

@@ -13,7 +13,7 @@ import anthropic
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.providers._support import checked_api_key
+from orchestratex.providers._support import checked_api_key, checked_timeout
 
 from ._errors import map_anthropic_errors
 from ._mapping import generation_from_message, message_params
@@ -59,8 +59,9 @@ class AnthropicProvider(Provider):
         base_url: str | None = None,
         client: anthropic.AsyncAnthropic | None = None,
         http_client: httpx2.AsyncClient | None = None,
-        timeout: float = 120.0,
+        timeout: float | None = 120.0,
     ) -> None:
+        timeout = checked_timeout(timeout, provider=self.name)
         if client is not None:
             if api_key is not None or base_url is not None or http_client is not None:
                 raise UserError("AnthropicProvider: pass either client= or api_key/base_url/http_client, not both")

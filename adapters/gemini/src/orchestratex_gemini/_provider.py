@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import time
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from google.genai import types
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.providers._support import checked_api_key
+from orchestratex.providers._support import checked_api_key, checked_timeout
 
 from ._errors import map_gemini_errors
 from ._mapping import generate_content_args, generation_from_response
@@ -63,8 +64,9 @@ class GeminiProvider(Provider):
         base_url: str | None = None,
         client: genai.Client | None = None,
         http_client: httpx2.AsyncClient | httpx.AsyncClient | None = None,
-        timeout: float = 120.0,
+        timeout: float | None = 120.0,
     ) -> None:
+        timeout = checked_timeout(timeout, provider=self.name)
         if client is not None:
             if api_key is not None or base_url is not None or http_client is not None:
                 raise UserError("GeminiProvider: pass either client= or api_key/base_url/http_client, not both")
@@ -77,7 +79,7 @@ class GeminiProvider(Provider):
                 raise self._not_configured()
             http_options = types.HttpOptions(
                 base_url=base_url or os.environ.get(self.base_url_env) or self.default_base_url,
-                timeout=int(timeout * 1000),
+                timeout=None if timeout is None else math.ceil(timeout * 1000),  # (milliseconds)
                 retry_options=types.HttpRetryOptions(attempts=1),
                 httpx_async_client=http_client,
             )

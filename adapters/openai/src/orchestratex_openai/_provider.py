@@ -14,7 +14,7 @@ import openai
 from orchestratex.exceptions import ConfigurationError, ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.providers._support import checked_api_key, shown_url
+from orchestratex.providers._support import checked_api_key, checked_timeout, shown_url
 
 from ._errors import answer_error, map_openai_errors
 from ._mapping import (
@@ -148,11 +148,12 @@ class OpenAIProvider(Provider):
         base_url: str | None = None,
         client: openai.AsyncOpenAI | None = None,
         http_client: httpx2.AsyncClient | None = None,
-        timeout: float = 120.0,
+        timeout: float | None = 120.0,
         api: ApiMode | None = None,
     ) -> None:
         if api not in (None, "auto", "chat", "responses"):
             raise UserError(f"{type(self).__name__}: api must be 'auto', 'chat' or 'responses', got {api!r}")
+        timeout = checked_timeout(timeout, provider=self.name)
         self.api: ApiMode = api or self.default_api
         """Which API serves calls (see `ApiMode`)."""
         if client is not None:
