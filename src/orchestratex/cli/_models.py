@@ -102,6 +102,8 @@ def _bad_base_url(provider: str, env: Mapping[str, str]) -> str | None:
             shown = shown_url(url)  # (no password or key of the URL is ever shown)
             if url != url.strip():  # (a `\r` from a `.env` file written on Windows, say: `run` refuses it so)
                 return f"{var} {shown!r} has white space at an end: remove it"
+            if any(char.isspace() or not char.isprintable() for char in url):  # (as `run` refuses it)
+                return f"{var} {shown!r} has white space or a control character inside: remove it"
             if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
                 return f"{var} {shown!r} is not an http:// or https:// URL: write the server's address with its scheme"
     return None

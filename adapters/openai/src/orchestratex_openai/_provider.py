@@ -219,14 +219,18 @@ class OpenAIProvider(Provider):
     @classmethod
     def _check_scheme(cls, base_url: str, where: str) -> None:
         """A base URL without `http://` or `https://` (`localhost:11434/v1`, as a host and port are often written),
-        or naming the endpoint (`…/v1/chat/completions`), or with white space at an end (the `\r` of a `.env` file
-        written on Windows), is refused here, naming where it came from: every call would fail."""
+        or naming the endpoint (`…/v1/chat/completions`), is refused here, naming where it came from: every call
+        would fail. So is one with white space around it or inside (an env file's trailing space or line break, the `\r`
+        of a `.env` file written on Windows): the SDK sent `…/v1%20/chat/completions`, which a server answers 404, or
+        raised a bare `InvalidURL`."""
         shown = shown_url(base_url)  # (no password or key of the base URL in a message)
-        if base_url != base_url.strip():  # (`\r`: an InvalidURL traceback; a space: every call to `…/v1%20/…`)
-            raise ConfigurationError(
-                f"{cls.name}: the base URL {shown!r} ({where}) has white space at an end (a line ending of a file"
-                f" written on Windows, say): write {shown_url(base_url.strip())!r}"
-            )
+        odd = next((char for char in base_url if char.isspace() or not char.isprintable()), None)
+        if odd is not None:
+            what = "white space" if odd.isspace() else "a control character"
+            at = "at an end" if base_url != base_url.strip() or odd in (base_url[0], base_url[-1]) else "inside"
+            stripped = base_url.strip()
+            fix = f": write {shown_url(stripped)!r}" if stripped.isprintable() and " " not in stripped else ""
+            raise ConfigurationError(f"{cls.name}: the base URL {shown!r} ({where}) has {what} {at}: remove it{fix}")
         if urlsplit(base_url).scheme.lower() not in ("http", "https"):
             raise ConfigurationError(
                 f"{cls.name}: the base URL {shown!r} ({where}) does not start with http:// or https://;"
