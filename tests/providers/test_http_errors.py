@@ -90,3 +90,16 @@ def test_a_wait_that_is_no_finite_number_is_no_wait() -> None:
         assert retry_after_seconds({"retry-after-ms": bogus, "retry-after": "4"}) == 4.0, bogus
     limited = _error(429, headers={"retry-after": "nan"})
     assert isinstance(limited, RateLimited) and limited.retry_after is None
+
+
+@pytest.mark.parametrize(("status", "cls"), [(429, RateLimited), (503, ProviderServerError), (408, ProviderTimeout)])
+def test_x_should_retry_false_keeps_the_class_and_is_not_retried(status: int, cls: type[ProviderError]) -> None:
+    """As the OpenAI and Anthropic SDKs honour it (and OrchestrateX's own `/v1` sends it about a run that may have
+    spent); any other value, or none, leaves the error retryable."""
+    refused = _error(status, headers={"X-Should-Retry": "false"})
+    assert type(refused) is cls and not refused.retryable
+    assert str(refused).endswith("(not retried: the server answered x-should-retry: false)")
+    assert refused.message == str(refused)
+    for headers in ({}, {"x-should-retry": "true"}):
+        assert _error(status, headers=headers).retryable
+    assert cls.retryable, "the class is untouched"
