@@ -7,6 +7,7 @@ With a new event loop per call, the second call found the pool bound to the firs
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -16,8 +17,10 @@ import pytest
 import orchestratex.providers
 from orchestratex import BayesianRouter, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import local_server
 from orchestratex.usage import Usage
+from orchestratex_openai import OpenAIProvider
 
 from .test_openai_contract import chat_completion
 
@@ -29,6 +32,7 @@ MODELS = ModelCatalog(
 )
 
 
+REQUEST = GenerationRequest(model=MODELS.get("openai:llama3.2"), messages=[Message(role="user", content="Hello")])
 RECEIVED: list[dict[str, Any]] = []
 """The bodies the local server received."""
 
@@ -67,3 +71,20 @@ def test_a_local_server_behind_openai_base_url_gets_max_tokens(server: str) -> N
     assert result.status == "completed" and len(RECEIVED) >= 2  # the answer and its judge
     assert all("max_tokens" in body and "max_completion_tokens" not in body for body in RECEIVED), RECEIVED
     assert RECEIVED[0]["max_tokens"] == 77
+
+
+def test_a_provider_you_made_has_its_connections_closed_with_the_orchestrator_s_loop(server: str) -> None:
+    """`Orchestrator(providers=[OpenAIProvider(...)])`, as docs/providers/index.md builds them: the orchestrator does
+    not close a provider it was given, and its `run_sync` loop ended without finalising the loop's async generators
+    (as `asyncio.run` does), so the client the provider opened on that loop was never closed: every `close()` left
+    its pooled connection open (`ResourceWarning: unclosed transport`)."""
+    provider = OpenAIProvider(api_key="sk-test", base_url=f"{server}/v1")  # it opens (and owns) its connections
+    orchestrator = Orchestrator(catalog=MODELS, providers=[provider], router=BayesianRouter(explore=False))
+    for _ in range(2):
+        result = orchestrator.run_sync("Hello", preferred_models=["openai:llama3.2"], max_iterations=1)
+        assert result.status == "completed"
+    clients = [bound.client for bound in provider._clients._bound.values()]
+    assert len(clients) == 1 and not clients[0].is_closed()  # one client, for run_sync's loop
+    orchestrator.close()
+    assert clients[0].is_closed()
+    assert asyncio.run(provider.generate(REQUEST)).text == "Hi!"  # the provider stays usable, on another loop

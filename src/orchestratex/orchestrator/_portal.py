@@ -50,7 +50,10 @@ class Portal:
                     try:
                         loop.run_forever()
                     finally:  # stopped by `close`, which may have run on this very thread (a finalizer)
-                        loop.close()
+                        try:  # as `asyncio.run` does: a provider's client of this loop is closed as it ends
+                            loop.run_until_complete(loop.shutdown_asyncgens())
+                        finally:
+                            loop.close()
 
                 self._thread = threading.Thread(target=serve, name=self._name, daemon=True)
                 self._thread.start()
