@@ -113,10 +113,18 @@ def test_bad_arguments_are_user_errors() -> None:
         AnthropicProvider(api_key="sk-ant-other", client=client)
 
 
-async def test_system_only_request_is_a_user_error() -> None:
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [Message(role="system", content="Be brief.")],
+        [Message(role="system", content="Be brief."), Message(role="assistant", content="Hello!")],  # no user turn
+    ],
+)
+async def test_a_request_without_a_user_message_is_a_user_error(messages: list[Message]) -> None:
+    """As docs/providers/anthropic.md says: an assistant turn alone was sent, and answered 400 after routing."""
     server = MockServer()
     with pytest.raises(UserError, match="user message"):
-        await provider_on(server).generate(request(messages=[Message(role="system", content="Be brief.")]))
+        await provider_on(server).generate(request(messages=messages))
     assert server.requests == []
 
 

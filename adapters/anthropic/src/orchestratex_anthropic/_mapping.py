@@ -31,7 +31,7 @@ def message_params(request: GenerationRequest) -> dict[str, Any]:
     sequences, which the API rejects, are applied to the returned text instead.
     """
     messages = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
-    if not messages:
+    if not any(m["role"] == "user" for m in messages):  # (assistant turns alone: refused by the API after routing)
         raise UserError("an Anthropic request needs at least one user message besides the system prompt")
     params: dict[str, Any] = {
         "model": request.model.version,
