@@ -120,3 +120,21 @@ async def test_a_stream_with_a_white_space_stop_sequence_still_hands_on_the_text
     generation = await provider_on(server).generate_stream(request(stop=["\n\n"]), collect)
     assert generation.text == "First." and "".join(pieces) == "First."
     assert len(server.requests) == 1
+
+
+async def test_a_json_request_streamed_hands_on_the_unwrapped_object() -> None:
+    """The JSON object is unwrapped from the whole text: its pieces were the fenced text while the answer was the
+    object alone (`generate_stream` promises the pieces joined are the returned text)."""
+    from .test_anthropic_provider import message_body
+
+    fenced = '```json\n{"score": 8, "feedback": "clear"}\n```'
+    server = MockServer(
+        Reply(200, json=message_body({"input_tokens": 9, "output_tokens": 6}, [{"type": "text", "text": fenced}]))
+    )
+    pieces: list[str] = []
+
+    async def collect(text: str) -> None:
+        pieces.append(text)
+
+    generation = await provider_on(server).generate_stream(request(json_output=True), collect)
+    assert generation.text == '{"score": 8, "feedback": "clear"}' and pieces == [generation.text]

@@ -288,3 +288,21 @@ async def test_a_stream_with_stop_sequences_it_cannot_send_still_hands_on_the_te
     generation = await provider.generate_stream(ask, collect)
     assert generation.text == "1, 2, 3 " and "".join(pieces) == generation.text
     assert len(server.requests) == 1 and "stop" not in server.requests[0].json
+
+
+async def test_a_json_request_streamed_hands_on_the_unwrapped_object_as_generate_returns_it() -> None:
+    """Streamed, a JSON answer in a code fence (a server without OpenAI's JSON mode) came back fenced, while
+    `generate` returns the object alone: a JSON request is answered as `generate` answers it, in one piece."""
+    from orchestratex.testing.provider_contract import MockServer, Reply
+
+    fenced = '```json\n{"score": 8, "feedback": "clear"}\n```'
+    server = MockServer(Reply(200, json=chat_completion(Usage(input_tokens=9, output_tokens=12), text=fenced)))
+    provider = OpenAIProvider(api_key="sk-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()))
+    pieces: list[str] = []
+
+    async def collect(text: str) -> None:
+        pieces.append(text)
+
+    ask = GenerationRequest(model=MODEL, messages=[Message(role="user", content="Judge it.")], json_output=True)
+    generation = await provider.generate_stream(ask, collect)
+    assert generation.text == '{"score": 8, "feedback": "clear"}' and pieces == [generation.text]

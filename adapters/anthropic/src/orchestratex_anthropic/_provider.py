@@ -131,7 +131,8 @@ class AnthropicProvider(Provider):
         model = request.model
         if not model.priced:
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
-        if any(not s.strip() for s in request.stop or ()):  # cut from the whole text: not streamable, one piece
+        if request.json_output or any(not s.strip() for s in request.stop or ()):
+            # the JSON object is unwrapped, white-space stops cut, from the whole text: not streamable, one piece
             return await super().generate_stream(request, on_text)
         if self._owns_connection:
             check_allow_model_requests()

@@ -397,8 +397,8 @@ class OpenAIProvider(Provider):
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         reasoning = is_reasoning_model(model.version)
         refused = "stop" in self.refused_parameters.get(model.version, ())
-        if request.stop and (reasoning or refused or self._uses_responses(model.version)):
-            # the stop cut is applied to the whole text: not streamable, handed on in one piece (`Provider`'s way)
+        if request.json_output or (request.stop and (reasoning or refused or self._uses_responses(model.version))):
+            # the JSON object is unwrapped, the stop cut applied, from the whole text: not streamable, one piece
             return await super().generate_stream(request, on_text)
         if self._owns_connection:
             check_allow_model_requests()
