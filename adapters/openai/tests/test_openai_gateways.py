@@ -164,3 +164,49 @@ def test_a_base_url_with_a_query_string_keeps_it_on_every_request() -> None:
         assert url.path == "/openai/deployments/gpt-4o/chat/completions", url
         assert url.params["api-version"] == "2024-10-21", url
     assert provider.base_url == "https://gateway.example/openai/deployments/gpt-4o/"
+
+
+TEMPERATURE_REFUSAL = {  # OpenAI's (and Azure OpenAI's) answer to a temperature for a reasoning model
+    "error": {
+        "message": "Unsupported value: 'temperature' does not support 0.0 with this model. Only the default (1) value"
+        " is supported.",
+        "type": "invalid_request_error",
+        "param": "temperature",
+        "code": "unsupported_value",
+    }
+}
+
+
+def test_a_reasoning_deployment_under_its_own_name_judges_without_a_temperature() -> None:
+    """Azure deployments are named as their owner likes (`prod-reasoner` for an o4-mini): the adapter cannot tell a
+    reasoning model by that name and sends a judge's `temperature=0.0`, which such a model refuses with a 400; every
+    judge call of that model failed. The model is now asked again without it, and sent none from then on."""
+    bodies: list[dict[str, Any]] = []
+
+    def azure(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        if "prod-reasoner" in str(request.url) and "temperature" in body:
+            return httpx2.Response(400, json=TEMPERATURE_REFUSAL)
+        judging = "response_format" in body
+        text = '{"score": 9, "feedback": "clear"}' if judging else "Four."
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=12, output_tokens=6), text=text))
+
+    client = openai.AsyncAzureOpenAI(
+        api_key="azure-key",
+        azure_endpoint="https://my-resource.openai.azure.com",
+        api_version="2025-04-01-preview",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(azure)),
+    )
+    writer = ModelProfile(name="openai:prod-writer", input_cost_per_1k=0.002, output_cost_per_1k=0.008, quality=9)
+    reasoner = ModelProfile(name="openai:prod-reasoner", input_cost_per_1k=0.001, output_cost_per_1k=0.004, quality=6)
+    with Orchestrator(
+        catalog=ModelCatalog([writer, reasoner]),
+        providers=[OpenAIProvider(client=client)],
+        router=BayesianRouter(explore=False),
+    ) as orchestrator:
+        for _ in range(2):
+            result = orchestrator.run_sync("2+2?", preferred_models=["openai:prod-writer"], max_iterations=1)
+            assert result.status == "completed" and result.final_score == 9, result.error
+    judged = [b for b in bodies if b["model"] == "prod-reasoner"]
+    assert ["temperature" in b for b in judged] == [True, False, False], judged  # refused once, then never sent

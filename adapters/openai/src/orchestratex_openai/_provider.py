@@ -85,6 +85,10 @@ def _refused_parameter(exc: openai.APIStatusError) -> str | None:
     said = f"{exc.body} {exc.message}"  # (a gateway's own words: "'max_tokens' … use 'max_completion_tokens'")
     if (param == "max_tokens" or "'max_tokens'" in said) and "max_completion_tokens" in said:
         return "max_tokens"
+    if (param == "temperature" or "'temperature'" in said) and "nsupported" in said:
+        # OpenAI's reasoning models: "Unsupported value: 'temperature' does not support 0.0 with this model. Only the
+        # default (1) value is supported." (`unsupported_value`)
+        return "temperature"
     return None
 
 
@@ -373,7 +377,8 @@ class OpenAIProvider(Provider):
 
     def _adapt(self, params: dict[str, Any], exc: openai.APIStatusError) -> bool:
         """Change `params` (and this provider's settings) to what the server that refused them with `exc` accepts;
-        whether anything changed (each change removes what was refused, so a request is asked again at most thrice)."""
+        whether anything changed (each change removes what was refused, so a request is asked again only a few
+        times)."""
         if "response_format" in params and _refuses_json_mode(exc):
             self.json_mode = False
             params.pop("response_format")
