@@ -92,7 +92,9 @@ def test_a_wait_that_is_no_finite_number_is_no_wait() -> None:
     assert isinstance(limited, RateLimited) and limited.retry_after is None
 
 
-@pytest.mark.parametrize(("status", "cls"), [(429, RateLimited), (503, ProviderServerError), (408, ProviderTimeout)])
+@pytest.mark.parametrize(
+    ("status", "cls"), [(429, RateLimited), (503, ProviderServerError), (529, ProviderServerError)]
+)
 def test_x_should_retry_false_keeps_the_class_and_is_not_retried(status: int, cls: type[ProviderError]) -> None:
     """As the OpenAI and Anthropic SDKs honour it (and OrchestrateX's own `/v1` sends it about a run that may have
     spent); any other value, or none, leaves the error retryable."""

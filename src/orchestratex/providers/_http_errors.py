@@ -15,10 +15,6 @@ timed out (408 unless the adapter says otherwise)       → ProviderTimeout     
 adapter reads in another status (TGI's 424)             → ProviderServerError  retried, after Retry-After
 any other status                                        → ProviderHTTPError    never retried
 ```
-
-An answer with `x-should-retry: false` (OpenAI's and Anthropic's SDKs honour it; OrchestrateX's own `/v1` sends it
-with every answer about a run that may have spent) is not retried, whatever its status: the exception keeps its
-class, with `retryable` False, and the run falls back to another model.
 """
 
 from __future__ import annotations
@@ -71,52 +67,11 @@ def http_error(
     TGI's 424 for an error of its model's shards, a CUDA out-of-memory say).
     """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
-    exc = _classified(
-        status,
-        detail,
-        provider=provider,
-        model=model,
-        api_key_env=api_key_env,
-        body=body,
-        headers=headers,
-        label=label,
-        retry_after=retry_after,
-        refused_key=refused_key,
-        quota_exhausted=quota_exhausted,
-        too_long=too_long,
-        filtered=filtered,
-        timed_out=timed_out,
-        server_failed=server_failed,
-    )
-    if exc.retryable and headers.get("x-should-retry", "").strip().lower() == "false":
-        exc.retryable = False  # (the server knows a retry fails again, or pays twice)
-        exc.message = f"{exc.message} (not retried: the server answered x-should-retry: false)"
-        exc.args = (exc.message,)
-    return exc
-
-
-def _classified(
-    status: int,
-    detail: str,
-    *,
-    provider: str,
-    model: str,
-    api_key_env: str | None,
-    body: object,
-    headers: dict[str, str],
-    label: str,
-    retry_after: float | None,
-    refused_key: bool,
-    quota_exhausted: bool,
-    too_long: bool,
-    filtered: bool,
-    timed_out: bool | None,
-    server_failed: bool,
-) -> ProviderError:
     shown = f"{status} {label}" if label else str(status)
 
     def http(cls: type[ProviderHTTPError], message: str, **extra: object) -> ProviderHTTPError:
-        return cls(message, status_code=status, body=body, headers=headers, model=model, provider=provider, **extra)
+        exc = cls(message, status_code=status, body=body, headers=headers, model=model, provider=provider, **extra)
+        return _unless_told_not_to_retry(exc, headers)
 
     def wait() -> float | None:
         return retry_after if retry_after is not None else retry_after_seconds(headers)
@@ -138,3 +93,15 @@ def _classified(
     if status >= 500 or server_failed:
         return http(ProviderServerError, f"{provider} server error ({shown}): {detail}", retry_after=wait())
     return http(ProviderHTTPError, f"{provider} error ({shown}): {detail}")
+
+
+def _unless_told_not_to_retry(exc: ProviderHTTPError, headers: Mapping[str, str]) -> ProviderHTTPError:
+    """`exc`, not retryable when the answer carried `x-should-retry: false`, whatever its status (a 429, a 5xx): the
+    OpenAI and Anthropic SDKs honour the header, and OrchestrateX's own `/v1` sends it with every answer about a run
+    that may have spent. The exception keeps its class, with `retryable` False, and says why; the run falls back to
+    another model."""
+    if exc.retryable and headers.get("x-should-retry", "").strip().lower() == "false":
+        exc.retryable = False  # (the server knows a retry fails again, or pays twice)
+        exc.message = f"{exc.message} (not retried: the server answered x-should-retry: false)"
+        exc.args = (exc.message,)
+    return exc
