@@ -6,6 +6,7 @@ the adapter sends `max_tokens` to any server but OpenAI's, as compatible servers
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -210,3 +211,61 @@ def test_a_reasoning_deployment_under_its_own_name_judges_without_a_temperature(
             assert result.status == "completed" and result.final_score == 9, result.error
     judged = [b for b in bodies if b["model"] == "prod-reasoner"]
     assert ["temperature" in b for b in judged] == [True, False, False], judged  # refused once, then never sent
+
+
+def test_run_stream_on_an_azure_api_version_without_stream_options_answers_unstreamed() -> None:
+    """Azure OpenAI's API versions before 2024-09-01-preview (2024-06-01 is a GA version many pin) answer a stream
+    asking for its usage (`stream_options`) with a 400 "Unrecognized request argument supplied: stream_options":
+    every streamed call of `run_stream` (and of `/v1`'s live streams) failed. Such a server streams no usage, without
+    which an answer cannot be priced: the call is made unstreamed, its text handed on in one piece, and no stream is
+    asked of that server again."""
+    from orchestratex import AnswerDelta
+
+    bodies: list[dict[str, Any]] = []
+
+    def azure(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        if "stream_options" in body:
+            error = {
+                "message": "Unrecognized request argument supplied: stream_options",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+            return httpx2.Response(400, json={"error": error})
+        judging = "response_format" in body
+        text = '{"score": 9, "feedback": "clear"}' if judging else "Four."
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=12, output_tokens=6), text=text))
+
+    client = openai.AsyncAzureOpenAI(
+        api_key="azure-key",
+        azure_endpoint="https://my-resource.openai.azure.com",
+        api_version="2024-06-01",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(azure)),
+    )
+    writer = ModelProfile(name="openai:gpt-4o", input_cost_per_1k=0.0025, output_cost_per_1k=0.01, quality=9)
+    judge = ModelProfile(name="openai:gpt-4o-mini", input_cost_per_1k=0.00015, output_cost_per_1k=0.0006, quality=6)
+    orchestrator = Orchestrator(
+        catalog=ModelCatalog([writer, judge]),
+        providers=[OpenAIProvider(client=client)],
+        router=BayesianRouter(explore=False),
+    )
+
+    async def streamed() -> tuple[list[str], str | None]:
+        pieces: list[str] = []
+        async with orchestrator.run_stream("2+2?", preferred_models=["openai:gpt-4o"], max_iterations=1) as stream:
+            async for item in stream:
+                if isinstance(item, AnswerDelta):
+                    pieces.append(item.text)
+        assert stream.result.status == "completed", stream.result.error
+        return pieces, stream.result.final_response
+
+    async def twice() -> None:
+        assert await streamed() == (["Four."], "Four.")
+        asked = len(bodies)
+        assert await streamed() == (["Four."], "Four.")
+        assert not any("stream" in body for body in bodies[asked:]), "no stream asked of that server again"
+        await orchestrator.aclose()
+
+    asyncio.run(twice())

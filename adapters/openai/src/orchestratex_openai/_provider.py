@@ -99,6 +99,12 @@ def _without(params: dict[str, Any], param: str) -> None:
         params["max_completion_tokens"] = value
 
 
+def _refuses_stream_options(exc: openai.APIStatusError) -> bool:
+    """Whether a 400 refuses `stream_options`, as Azure OpenAI's API versions before 2024-09-01-preview do
+    ("Unrecognized request argument supplied: stream_options"): such a server streams no usage."""
+    return exc.status_code == 400 and "stream_options" in f"{exc.body} {exc.message}"
+
+
 def _without_query(base_url: str) -> tuple[str, dict[str, str] | None]:
     """`base_url` without its query string (`…/openai/deployments/gpt-4o?api-version=2024-10-21`, as Azure-style
     gateways are written), and the query's parameters, which the SDK then sends with every request: left in the base
@@ -197,6 +203,9 @@ class OpenAIProvider(Provider):
         """Model ids whose chat template refused a system message: their system text goes in the first user message."""
         self.refused_parameters: dict[str, set[str]] = {}
         """Parameters each model id refused as `unsupported_parameter` (`max_tokens`, `temperature`, `stop`)."""
+        self.stream_usage = True
+        """Whether the server streams usage (`stream_options`); off once it refuses them: calls are then not streamed,
+        as a stream without usage could not be priced."""
         official = is_openai_api(self.base_url) or is_azure_openai(self.base_url)
         self.output_limit_param: str = self.max_tokens_param or ("max_completion_tokens" if official else "max_tokens")
         """The Chat Completions parameter sent with the output limit (`max_tokens_param`, else by server; a server
@@ -402,8 +411,10 @@ class OpenAIProvider(Provider):
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         reasoning = is_reasoning_model(model.version)
         refused = "stop" in self.refused_parameters.get(model.version, ())
-        if request.json_output or (request.stop and (reasoning or refused or self._uses_responses(model.version))):
-            # the JSON object is unwrapped, the stop cut applied, from the whole text: not streamable, one piece
+        whole = request.json_output or (request.stop and (reasoning or refused or self._uses_responses(model.version)))
+        if whole or not (self.stream_usage or self._uses_responses(model.version)):
+            # the JSON object is unwrapped, the stop cut applied, from the whole text (or the server streams no usage,
+            # whose stream could not be priced): not streamed, handed on in one piece (`Provider`'s way)
             return await super().generate_stream(request, on_text)
         if self._owns_connection:
             check_allow_model_requests()
@@ -416,7 +427,13 @@ class OpenAIProvider(Provider):
                     generation = await generation_from_response_stream(events, request, on_text)
             else:
                 params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
-                chunks = await self._chat(params, stream=True, stream_options={"include_usage": True})
+                try:
+                    chunks = await self._chat(params, stream=True, stream_options={"include_usage": True})
+                except openai.APIStatusError as exc:
+                    if not _refuses_stream_options(exc):
+                        raise
+                    self.stream_usage = False
+                    return await super().generate_stream(request, on_text)  # (answered whole, in one piece)
                 async with chunks:
                     generation = await generation_from_chat_stream(chunks, request, on_text)
         generation.latency_ms = (time.perf_counter() - start) * 1000
