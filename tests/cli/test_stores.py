@@ -161,7 +161,8 @@ def test_a_store_url_in_quotes_says_to_remove_them(tmp_path: Path, quoted: str) 
     done = run_cli("runs", "list", env=cli_env(ORCHESTRATEX_STORE_URL=quoted), cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        f"orchestratex: error: store URL {quoted!r} is in quotes: remove them, they are not part of the URL"
+        f"orchestratex: error: store URL {quoted!r} is in quotes: remove them, they are not part of the URL "
+        "(the store URL of ORCHESTRATEX_STORE_URL)"
     ]
 
 

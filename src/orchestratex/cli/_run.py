@@ -161,10 +161,9 @@ def _read_stdin() -> str:
 def _check_detach(args: argparse.Namespace) -> None:
     """`--detach` hands an interrupted run to a server on the same store: refused with a store that ends with this
     process (`memory://`, `sqlite://`), where it would only be lost, while the command said a server resumes it."""
-    from ..stores import default_store_url
-    from ._stores import in_memory
+    from ._stores import chosen_store_url, in_memory
 
-    url = args.store or default_store_url()
+    url = chosen_store_url(args.store)
     if args.detach and in_memory(url):
         raise UserError(
             f"--detach leaves an interrupted run for a server on the same store, but {shown_url(url)} lives in this "

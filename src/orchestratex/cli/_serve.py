@@ -17,9 +17,8 @@ from types import FrameType
 from typing import Any
 
 from ..exceptions import OrchestrateXError, UserError
-from ..stores import default_store_url
 from ..telemetry import telemetry_settings
-from ._stores import in_memory, shown_url
+from ._stores import chosen_store_url, in_memory, shown_url
 
 __all__ = ["serve_command"]
 
@@ -60,7 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
 
         load_catalog_file(args.catalog)
         os.environ[CATALOG_ENV] = args.catalog
-    url = args.store or default_store_url()
+    url = chosen_store_url(args.store)
     settings = ServerSettings.from_env(**({"log_format": args.log_format} if args.log_format else {}))
     telemetry_settings()  # a mistyped ORCHESTRATEX_TRACING or _LOG_CONTENT: one line, before the store is opened
     if settings.log_format == "json":

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from ..exceptions import UserError
+from ..exceptions import ConfigurationError, UserError
 from ..stores import Store, default_store_url, store_from_url
 from ..stores._url import redacted_url
 
-__all__ = ["in_memory", "lasting_store_url", "shown_url", "sqlite_file_absent"]
+__all__ = ["STORE_ENV", "chosen_store_url", "in_memory", "lasting_store_url", "shown_url", "sqlite_file_absent"]
 
 
 def in_memory(url: str) -> bool:
@@ -23,11 +23,29 @@ def _in_memory(store: Store) -> bool:
     return isinstance(store, MemoryStore) or (isinstance(store, SQLiteStore) and store.path == ":memory:")
 
 
+STORE_ENV = "ORCHESTRATEX_STORE_URL"
+
+
+def chosen_store_url(given: str | None) -> str:
+    """`--store`'s URL, else `ORCHESTRATEX_STORE_URL`'s, else the default SQLite file's. A URL from the variable is
+    checked now, and its error says where it came from: set in a shell profile or a container, the variable is
+    out of sight, and "store URL 'runs.db' has no scheme" after `orchestratex runs list` named no option."""
+    if given:
+        return given
+    url = default_store_url()
+    if os.environ.get(STORE_ENV, "").strip():
+        try:
+            store_from_url(url)
+        except UserError as exc:
+            raise ConfigurationError(f"{exc.message} (the store URL of {STORE_ENV})") from None
+    return url
+
+
 def lasting_store_url(url: str | None, why: str, fix: str) -> str:
     """`url` (default: `ORCHESTRATEX_STORE_URL`, else the SQLite file), refused when it names a store that lives in
     this process's memory only (`memory://`, `sqlite://`, `sqlite:///:memory:`, in any letter case): the error says
     `why` that is no use and `fix`."""
-    url = url or default_store_url()
+    url = chosen_store_url(url)
     if _in_memory(store_from_url(url)):
         raise UserError(f"{shown_url(url)} keeps its data in this process's memory only ({why}): {fix}")
     return url
