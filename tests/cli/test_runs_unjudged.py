@@ -20,7 +20,7 @@ def test_show_prints_the_answer_a_cancelled_run_had_not_judged_yet(store_url: st
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="3"),  # (the judges take seconds: the signal comes meanwhile)
+        env=cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="6"),  # (the judges take some 3 s: the signal comes meanwhile)
     )
     try:
         assert proc.stdout is not None
