@@ -291,3 +291,31 @@ def test_a_derived_catalogs_own_change_keeps_the_sources_later_changes_to_other_
     assert catalog.get("openai:y").quality == 9.0  # the field the change named stays the change's
     source.update("openai:x", input_cost_per_1k=0.006, output_cost_per_1k=0.01)
     assert catalog.get("sim:x").cost(Usage(input_tokens=1000, output_tokens=1000)) == 0.016
+
+
+def test_a_file_watched_on_a_derived_catalog_stays_laid_over_it_when_its_source_changes(tmp_path: Path) -> None:
+    # `orchestrator.catalog.watch("local.toml")` (a file layered over the orchestrator's own, simulated or
+    # provider-restricted copy of the catalog it was given): the file's models and aliases vanished at the source's
+    # next change (an `update`, an edit of the source's own watched file), until the file itself changed again.
+    from orchestratex import Orchestrator
+
+    path = tmp_path / "local.toml"
+    path.write_text(
+        '[[models]]\nname = "sim:extra"\ncost_per_1k_tokens = 0.001\n'
+        '[[models]]\nname = "sim:gpt-4.1"\ninput_cost_per_1k = 0.5\noutput_cost_per_1k = 0.5\n'
+        '[aliases]\nfast = "sim:extra"\n',
+        encoding="utf-8",
+    )
+    source = ModelCatalog.default()
+    catalog = Orchestrator(catalog=source, simulate=True).catalog
+    catalog.watch(path, interval=0)
+    assert catalog.get("fast").name == "sim:extra" and catalog.get("sim:gpt-4.1").input_cost_per_1k == 0.5
+    source.update("gpt4", quality=9.0)  # the source changes: the derived catalog is rebuilt from it
+    assert catalog.get("fast").name == "sim:extra"
+    gpt4 = catalog.get("sim:gpt-4.1")
+    assert (gpt4.input_cost_per_1k, gpt4.quality) == (0.5, 7.0)  # the file's profile, laid over the source's
+    path.write_text('[[models]]\nname = "sim:extra"\ncost_per_1k_tokens = 0.001\n', encoding="utf-8")
+    os.utime(path, (1, 1))
+    assert "fast" not in catalog  # removed from the file: gone, and gpt4 back to the source's current profile
+    assert (catalog.get("gpt4").input_cost_per_1k, catalog.get("gpt4").quality) == (0.002, 9.0)
+    assert catalog.get("gpt4").name == "sim:gpt-4.1"

@@ -68,6 +68,8 @@ class WatchedFile:
     underlay: dict[str, ModelProfile | None] = field(default_factory=dict)
     alias_underlay: dict[str, str | None] = field(default_factory=dict)
     endpoints: dict[str, ProviderSpec] = field(default_factory=dict)
+    content: CatalogContent | None = None
+    """What the file held at its last good load (laid again over a derived catalog rebuilt from its source)."""
 
     def due(self) -> bool:
         now = time.monotonic()
@@ -98,6 +100,7 @@ class WatchedFile:
                 )
             with catalog._transaction():
                 self._apply(catalog, content)
+            self.content = content
         except UserError as exc:
             if not self.loaded:  # the first load: the caller must know
                 raise
@@ -114,6 +117,20 @@ class WatchedFile:
             catalog._endpoints.update(content.providers)
         self.loaded = True
         return True
+
+    def reapply(self, catalog: ModelCatalog) -> None:
+        """Lay the file's last good content again over `catalog`, a derived catalog just rebuilt from its source
+        (which dropped the file's models and aliases); what they replace is taken anew from the rebuilt catalog."""
+        content = self.content
+        if content is None:
+            return
+        self.underlay.clear()
+        self.alias_underlay.clear()
+        try:
+            with catalog._transaction():
+                self._apply(catalog, content)
+        except UserError as exc:  # (an alias of the file names a model its source no longer has)
+            logger.warning("catalog file %s not laid over the catalog's new source: %s", self.path, exc.message)
 
     def _apply(self, catalog: ModelCatalog, content: CatalogContent) -> None:
         models = {m.name: m for m in content.models}

@@ -520,19 +520,19 @@ class ModelCatalog:
             self._local.append(change)
 
     def _sync(self) -> None:
-        """Re-read changed watched files, and rebuild a derived catalog whose source changed."""
+        """Rebuild a derived catalog whose source changed (its own changes and the files it watches laid over it
+        again), and re-read changed watched files."""
+        link = self._derivation
+        if link is not None and link.source.version != link.seen:
+            self._rebuild(link)
         for watched in self._files:
             if watched.due():
                 signature = watched.changed()
                 if signature is not None and watched.load(self, signature):
                     self._version += 1
-        link = self._derivation
-        if link is None:
-            return
-        seen = link.source.version
-        if seen == link.seen:
-            return
-        link.seen = seen
+
+    def _rebuild(self, link: Derivation) -> None:
+        link.seen = link.source.version
         models, aliases = link.build(link.source)
         self._models = {m.name: m for m in models}
         self._aliases = {}
@@ -545,6 +545,8 @@ class ModelCatalog:
                 change()
             except UnknownModelError:  # the model it changed left the source
                 continue
+        for watched in self._files:  # (a file watched on the derived catalog itself: its layer, again)
+            watched.reapply(self)
         self._version += 1
 
     @contextmanager
