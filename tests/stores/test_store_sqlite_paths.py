@@ -262,7 +262,7 @@ def test_an_environment_variable_left_in_a_url_is_refused_with_the_url_to_write(
         "orchestratex: error: SQLite URL 'sqlite:///$HOME/ox.db?synchronous=full': environment variables are not"
         " expanded in a URL (systemd's Environment= and EnvironmentFile=, docker's --env-file leave them as written:"
         f" '$HOME' would be part of the file's path as it is); give the path itself: sqlite:///{home}/ox.db"
-        "?synchronous=full"
+        "?synchronous=full (the store URL of ORCHESTRATEX_STORE_URL)"
     ]
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(UserError, match=r"'\$\{HOME\}' is not expanded .*os\.path\.expandvars"):
@@ -307,6 +307,7 @@ def test_a_comment_after_the_store_url_in_an_env_file_is_named(tmp_path: Path) -
     assert done.stderr.splitlines() == [
         "orchestratex: error: store URL 'sqlite:///runs.db  # the prod store' has a comment after it"
         " ('# the prod store'), which env files keep in the value (docker's --env-file and systemd's"
-        " EnvironmentFile= take no comment after a value): remove it, leaving 'sqlite:///runs.db'"
+        " EnvironmentFile= take no comment after a value): remove it, leaving 'sqlite:///runs.db' (the store URL of"
+        " ORCHESTRATEX_STORE_URL)"
     ]
     assert list(tmp_path.iterdir()) == []

@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Mapping
 
+from .._shown import shown_url
 from ..exceptions import ConfigurationError, UserError
 
 __all__ = ["checked_api_key", "checked_timeout", "retry_after_seconds", "shown_url", "unwrap_json_object"]
@@ -15,16 +16,6 @@ __all__ = ["checked_api_key", "checked_timeout", "retry_after_seconds", "shown_u
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 _THINKING = re.compile(r"\A\s*<think>.*?</think>", re.DOTALL)
 """A reasoning model's thinking at the start of its answer (DeepSeek-R1, Qwen3 served without a reasoning parser)."""
-
-
-_USER_PASSWORD = re.compile(r"(?P<head>(?:^|://)[^:@/?#\s]*:)[^/?#\s]*@")
-_SECRET_PARAM = re.compile(r"(?P<head>[?&][^=&#]*(?:key|token|secret|sig|password|auth)[^=&#]*=)[^&#]*", re.IGNORECASE)
-
-
-def shown_url(url: str) -> str:
-    """`url` as a message or a log line may show it: the password of its user info (`https://user:***@proxy/v1`) and
-    the values of query parameters naming a key, token, secret, signature or password (`?api-key=***`) hidden."""
-    return _SECRET_PARAM.sub(r"\g<head>***", _USER_PASSWORD.sub(r"\g<head>***@", url, count=1))
 
 
 def checked_api_key(key: str | None, *, provider: str, where: str) -> str | None:

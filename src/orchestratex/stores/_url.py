@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .._shown import shown_url
 from ..exceptions import ConfigurationError, OrchestrateXError, StoreError, UserError
 from ._base import Store
 from ._opening import open_checked
@@ -18,13 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["default_store_url", "open_store", "redacted_url", "store_from_url"]
 
 _SCHEME_ALIASES = {"mongodb+srv": "mongodb"}
-_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:@/?#]*:)[^/?#]*@", re.IGNORECASE)
-
-
-def redacted_url(url: str) -> str:
-    """`url` with the password of its user info as `***` (`mongodb://app:***@db.example/ox`): what messages and log
-    lines show of a store URL, also when it is in quotes or its password holds an unescaped `@`."""
-    return _PASSWORD.sub(r"\g<head>***@", url, count=1)
+redacted_url = shown_url
+"""What messages and log lines show of a store URL: its password as `***` (`mongodb://app:***@db.example/ox`)."""
 
 
 def default_store_url() -> str:

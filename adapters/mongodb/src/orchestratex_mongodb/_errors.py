@@ -14,25 +14,25 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from bson.errors import BSONError
 from pymongo.errors import BulkWriteError, ConnectionFailure, DocumentTooLarge, DuplicateKeyError, PyMongoError
 
+from orchestratex._shown import shown_url
 from orchestratex.exceptions import StoreError, StoreUnavailable, UserError
 
 __all__ = ["Retrier", "is_duplicate_only", "redact_url"]
 
 _T = TypeVar("_T")
-_PASSWORD = re.compile(r"(?P<head>^[a-z0-9+.-]+://[^:@/]*:)[^@/]*@", re.IGNORECASE)
 _DUPLICATE_KEY = 11000
 
 
 def redact_url(url: str) -> str:
-    """`url` with the password replaced by `***` (`mongodb://user:***@host/db`)."""
-    return _PASSWORD.sub(r"\g<head>***@", url)
+    """`url` with the password replaced by `***` (`mongodb://user:***@host/db`), also within a longer text (a
+    driver's error quoting it): the core's one redaction of URLs."""
+    return shown_url(url)
 
 
 def is_duplicate_only(exc: BulkWriteError) -> bool:
