@@ -164,9 +164,7 @@ def create_app(
     app.state.server = state
     install_token_redaction()  # a WebSocket's `?token=<key>` would otherwise reach uvicorn's logs
     install_error_handlers(app)
-    from ._encodings import ContentCodingGuard
 
-    app.add_middleware(ContentCodingGuard)  # (inside authentication: a 401 comes first)
     app.add_middleware(AuthMiddleware, authenticator=state.auth, rate=state.rate)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ControlCharacterGuard)

@@ -17,6 +17,7 @@ from ..records import ApiKey
 from ._access import id_rule
 from ._app import state_of
 from ._auth import Principal, principal_of
+from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES, ApiError, ErrorBody, quoted
 from ._schemas import given_once
 from ._users import MAX_USER_ID_CHARS
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["ApiKeyInfo", "OpenSockets", "key_info", "revoked_first", "router", "watch_key"]
 
 router = APIRouter(
+    route_class=CheckedJsonRoute,
     prefix="/api/admin/keys",
     tags=["admin"],
     responses={**ERROR_RESPONSES, 403: {"model": ErrorBody, "description": "The key is not an admin key"}},
