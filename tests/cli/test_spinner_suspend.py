@@ -31,7 +31,9 @@ def test_a_stopped_run_leaves_the_cursor_shown_and_spins_again_once_continued(st
     primary, secondary = pty.openpty()
     args = [*CLI, "run", PROMPT, "--threshold", "10", "--max-iterations", "2", "--store", store_url]
     env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="1")  # (calls take seconds: the spinner spins meanwhile)
-    proc = subprocess.Popen(args, stdout=secondary, stderr=subprocess.DEVNULL, env=env)
+    # (its own process group, as a shell with job control starts a command: a stop signal to a process whose group
+    # is orphaned — the test runner started by `setsid`, or from a shell that has gone — is discarded by the kernel)
+    proc = subprocess.Popen(args, stdout=secondary, stderr=subprocess.DEVNULL, env=env, process_group=0)
     os.close(secondary)
     received: list[bytes] = []
 
