@@ -178,3 +178,26 @@ async def test_a_store_of_ones_own_that_cannot_open_is_unavailable_not_a_traceba
     done = run_cli("run", "Hello there", "--provider", "sim", "--store", "down://db.example", cwd=tmp_path, env=env)
     assert done.returncode != 0 and "Traceback" not in done.stderr, done
     assert message in done.stderr, done
+
+
+async def test_an_empty_url_is_refused_not_taken_for_the_default_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `open_store(os.environ.get("APP_STORE", ""))` with the variable unset opened the SQLite file in the user's data
+    # directory, while `store_from_url("")`, `Orchestrator(store="")` and `--store ''` refuse an empty URL
+    from orchestratex.stores import open_store
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("ORCHESTRATEX_STORE_URL", raising=False)
+    says = r"^the store URL is empty \(a variable left unset\?\): give one"
+    with pytest.raises(ConfigurationError, match=says):
+        await open_store("")
+    with pytest.raises(ConfigurationError, match=says):
+        store_from_url("")
+    assert not (tmp_path / "data").exists()
+    default = await open_store()  # (no URL at all: the default store, as documented)
+    try:
+        assert Path(getattr(default, "path", "")).parent == tmp_path / "data" / "orchestratex"
+    finally:
+        await default.close()

@@ -49,12 +49,18 @@ def sqlite_url(path: Path | str) -> str:
     return f"sqlite:///{escaped}"
 
 
-def store_from_url(url: str) -> Store:
-    """The (unopened) store for `url`."""
+def _check_text(url: str) -> None:
+    """Refuse what cannot be a store URL as it is: not a str, empty, white space around it, a comment after it."""
     if not isinstance(url, str):  # (a `Path`: AttributeError: 'PosixPath' object has no attribute 'strip')
         raise UserError(
             f"a store URL is a str (sqlite:///runs.db, memory://, mongodb://…), not {type(url).__name__}"
             f"{' (for a file: SQLiteStore(path))' if isinstance(url, os.PathLike) else ''}"
+        )
+    if not url:  # (`open_store(os.environ.get("APP_STORE", ""))` with the variable unset)
+        raise ConfigurationError(
+            "the store URL is empty (a variable left unset?): give one (memory://, sqlite:///path.db, mongodb://…), or"
+            " none at all (open_store() opens ORCHESTRATEX_STORE_URL's store, else the SQLite file in the user's data"
+            " directory)"
         )
     if url != url.strip():  # (`sqlite:///runs.db ` named another file, `runs.db `; ` sqlite://…` seemed malformed)
         raise ConfigurationError(
@@ -67,6 +73,11 @@ def store_from_url(url: str) -> Store:
             f" the value (docker's --env-file and systemd's EnvironmentFile= take no comment after a value): remove"
             f" it, leaving {_shown(url[: comment.start()])}"
         )
+
+
+def store_from_url(url: str) -> Store:
+    """The (unopened) store for `url`."""
+    _check_text(url)
     try:
         scheme = urlsplit(url).scheme
     except ValueError as exc:  # ("Invalid IPv6 URL": a `[` without its `]` in the host)
@@ -150,8 +161,9 @@ def _registered(ep: EntryPoint, url: str, hint: str) -> Store:
 
 
 async def open_store(url: str | None = None) -> Store:
-    """The store for `url` (default: `default_store_url()`), opened."""
-    url = url or default_store_url()
+    """The store for `url` (None: `default_store_url()`), opened. An empty URL is refused, as `store_from_url` and
+    `--store ''` refuse it: it is most often a variable left unset, and it opened the default store in its place."""
+    url = default_store_url() if url is None else url
     store = store_from_url(url)
     try:
         await open_checked(store)
