@@ -3,9 +3,11 @@ mistakes), not only passes the built-in ones."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -98,6 +100,32 @@ async def test_a_store_sharing_records_with_its_callers_fails_the_suite(store_cl
 async def test_a_store_listing_sessions_without_their_budget_fails_the_suite() -> None:
     assert not await _fails(MemoryStore(), "test_spending_moves_the_sessions_updated_at")
     assert await _fails(ListsSessionsAsCreated(), "test_spending_moves_the_sessions_updated_at")
+
+
+class SortsByLocalTimestamp(MemoryStore):
+    """Lists sessions by `created_at.timestamp()`, which takes a naive time as the machine's local time."""
+
+    async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
+        found = sorted(await super().list_sessions(user_id, limit=2**63 - 1), key=lambda s: s.created_at.timestamp())
+        return found[offset : offset + limit]
+
+
+class SortsByIsoText(MemoryStore):
+    """Lists sessions by `created_at.isoformat()` (a text index), which puts 17:30+05:00 after 12:45 UTC."""
+
+    async def list_sessions(self, user_id: str, *, limit: int = 100, offset: int = 0) -> list[Session]:
+        found = sorted(await super().list_sessions(user_id, limit=2**63 - 1), key=lambda s: s.created_at.isoformat())
+        return found[offset : offset + limit]
+
+
+@pytest.mark.parametrize("store_class", [MemoryStore, SortsByLocalTimestamp, SortsByIsoText])
+async def test_a_store_sorting_times_by_their_text_or_as_local_fails_the_suite(store_class: type[Store]) -> None:
+    # docs/stores.md says the suite checks that a naive created_at is taken as UTC whatever the machine's zone; with
+    # every time in UTC and the tests run in UTC (a CI machine), such stores passed it
+    test = "test_listings_order_created_at_by_the_moment_it_names"
+    zone = os.environ.get("TZ"), time.tzname
+    assert await _fails(store_class(), test) == (store_class is not MemoryStore)
+    assert (os.environ.get("TZ"), time.tzname) == zone  # (the process's own zone is back)
 
 
 class WithoutTheOptionalKeyMethods(MemoryStore):

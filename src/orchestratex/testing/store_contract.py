@@ -14,14 +14,19 @@ class TestMyStore(StoreContract):
 
 Each test opens a fresh store from the factory (the property tests open one per example) and
 closes it afterwards. The suite needs pytest, pytest-asyncio (in either mode, `strict` or `auto`) and
-hypothesis. It sleeps a few tenths of a second in all, to let leases and counter windows expire.
+hypothesis. It sleeps a few tenths of a second in all, to let leases and counter windows expire. One test sets
+the process's time zone (`TZ`, with `time.tzset`) to America/New_York while it runs, to check that a naive
+`created_at` is taken as UTC, and sets it back.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -169,6 +174,25 @@ def _started(o: Orchestration) -> OrchestrationStarted:
     )
 
 
+@contextlib.contextmanager
+def _local_time_zone(zone: str) -> Iterator[None]:
+    """The process's local time zone set to `zone` for the block (where `time.tzset` exists: not on Windows)."""
+    if not hasattr(time, "tzset"):
+        yield
+        return
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
 def _implements(store: Store, method: str) -> bool:
     """Whether the store overrides `Store`'s default of an optional method (`list_api_keys`, `revoke_api_key`, which
     raise `NotImplementedError`, and `touch_api_key`, which does nothing): the suite checks only those it has."""
@@ -242,6 +266,33 @@ class StoreContract:
         assert await store.list_sessions("alice", offset=10) == []
         assert await store.list_sessions("nobody") == []
         await _refused(ValueError, store.list_sessions("alice", limit=-1))
+
+    async def test_listings_order_created_at_by_the_moment_it_names(self, store: Store) -> None:
+        # a naive `created_at` is UTC whatever the machine's time zone (`datetime.timestamp()` takes it as local
+        # time), and one with an offset sorts by the moment it names (its ISO text does not): run in a zone other
+        # than UTC, so a store sorting either way fails here, not only on a machine away from UTC
+        times = [  # noon UTC, then every quarter of an hour written another way
+            _T0,
+            (_T0 + timedelta(minutes=15)).replace(tzinfo=None),
+            (_T0 + timedelta(minutes=30)).astimezone(timezone(timedelta(hours=5))),
+            (_T0 + timedelta(minutes=45)).astimezone(timezone(timedelta(hours=-5))),
+        ]
+        shuffled = [2, 0, 3, 1]
+        with _local_time_zone("America/New_York"):
+            sessions = {i: await _session(store, created_at=times[i]) for i in shuffled}
+            assert [s.id for s in await store.list_sessions("alice")] == [sessions[i].id for i in range(4)]
+            session = sessions[0]
+            threads = {i: await _thread(store, session, created_at=times[i]) for i in shuffled}
+            assert [t.id for t in await store.list_threads(session.id)] == [threads[i].id for i in range(4)]
+            runs = {i: await _orchestration(store, threads[i], created_at=times[i]) for i in shuffled}
+            ordered = [runs[i].id for i in range(4)]
+            assert [o.id for o in await store.list_orchestrations(session_id=session.id)] == ordered
+            assert await store.list_resumable() == ordered
+            keys = {i: ApiKey(key_hash=f"{i:064x}", user_id="alice", created_at=times[i]) for i in shuffled}
+            for i in shuffled:
+                await store.create_api_key(keys[i])
+            if _implements(store, "list_api_keys"):
+                assert [k.id for k in await store.list_api_keys("alice")] == [keys[i].id for i in range(4)]
 
     async def test_session_status_transitions(self, store: Store) -> None:
         session = await _session(store)
