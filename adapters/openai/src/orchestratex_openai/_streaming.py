@@ -8,7 +8,7 @@ for a free model (a local one, priced at zero), whose usage is then estimated; f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Sequence
 from typing import Any
 
 from orchestratex.exceptions import ContentFiltered, MalformedResponse
@@ -33,9 +33,7 @@ async def generation_from_chat_stream(
         if getattr(chunk, "usage", None) is not None:
             usage = chunk.usage
         answered_by = answered_by or response_model(getattr(chunk, "model", None))
-        for choice in getattr(chunk, "choices", None) or ():
-            if getattr(choice, "index", 0) != 0:
-                continue
+        for choice in _answer_choices(getattr(chunk, "choices", None) or ()):
             delta = getattr(choice, "delta", None)
             content = getattr(delta, "content", None)
             if isinstance(content, str) and content:
@@ -63,6 +61,15 @@ async def generation_from_chat_stream(
         response_model=answered_by,
         reported_cost=None if usage is None else reported_cost(usage),  # OpenRouter's `usage.cost`, in the last chunk
     )
+
+
+def _answer_choices(choices: Sequence[Any]) -> Sequence[Any]:
+    """The choices of a chunk that are the answer's: one answer is asked for (no `n`), so a chunk's only choice is
+    it whatever its `index` says (TGI 1.4 to 1.4.3 numbered its chunks 1, 2, 3…, as Foundry Local did; other
+    servers leave the index out); of several, those of index 0."""
+    if len(choices) == 1:
+        return choices
+    return [c for c in choices if getattr(c, "index", None) in (0, None)]
 
 
 def _usage(usage: Any, request: GenerationRequest, text: str) -> Usage:
