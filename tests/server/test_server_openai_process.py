@@ -405,7 +405,11 @@ def test_sigterm_answers_waiting_calls_within_the_grace_and_hands_their_runs_bac
     assert plain.status_code == 503 and plain.headers["x-should-retry"] == "false", plain.text
     assert plain.json()["error"]["code"] == "stopped"
     plain_id = plain.json()["error"]["message"].split()[4].rstrip(";")
-    assert json.loads(answers["stream"][-1].removeprefix("data: "))["error"]["code"] == "stopped"
+    stopped = json.loads(answers["stream"][-1].removeprefix("data: "))["error"]
+    assert stopped["code"] == "stopped"
+    # the stream's error names its run, as the plain call's does (the SDK shows no comment: its message is all a
+    # client has; it said "the server stopped the orchestration")
+    assert f"follow GET /api/orchestration/status/{answers['stream_id']}" in stopped["message"], stopped
     fast = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.01", "ORCHESTRATEX_LEASE_TTL_S": "2"}
     with ServerProcess(url, tmp_path, env=fast, name="restarted") as server:
         for oid in (plain_id, answers["stream_id"]):

@@ -91,8 +91,15 @@ async def settled(state: ServerState, task: asyncio.Task[RunResult], orchestrati
     return None if doc.status in ("pending", "running") else doc
 
 
-def _stopped() -> OpenAIError:
-    return OpenAIError(503, "the server stopped the orchestration; it resumes when a server restarts", code="stopped")
+def _stopped(orchestration_id: str) -> OpenAIError:
+    """The error ending a stream whose run the server handed back as it stopped: it names the run to follow (the
+    SDK shows no comment, so its message is all a client has), as the answer of a call without `stream` does."""
+    return OpenAIError(
+        503,
+        f"the server stopped orchestration {orchestration_id}; it resumes when a server restarts:"
+        f" follow GET /api/orchestration/status/{orchestration_id}",
+        code="stopped",
+    )
 
 
 def comment(text: str) -> bytes:
@@ -159,6 +166,8 @@ async def _next(
     task: asyncio.Task[Any],
     wait_s: float,
     revoked: asyncio.Task[None] | None = None,
+    *,
+    orchestration_id: str,
 ) -> StreamItem | None:
     """The next item, or None after `wait_s` of silence; raises when the run ended without a final event, or
     (401) once `revoked` is done: the stream's key was revoked."""
@@ -181,7 +190,7 @@ async def _next(
         return getter.result()
     if task.done() and queue.empty():
         if task.cancelled():
-            raise _stopped()
+            raise _stopped(orchestration_id)
         task.result()  # raises the run's error
         raise OpenAIError(500, "the orchestration ended without a final event", code="internal_error")
     return None
@@ -304,7 +313,7 @@ class _Stream:
             yield piece
         final = await settled(self.state, self.task, doc.id)
         if final is None:
-            raise _stopped()
+            raise _stopped(doc.id)
         for piece in self._ending(final):
             yield piece
 
@@ -312,7 +321,13 @@ class _Stream:
         """Comments (and opt-in chunks) for each event, the live answer's chunks, until the final event."""
         chunks = self.chunks
         while True:
-            item = await _next(self.queue, self.task, self.state.settings.heartbeat_s, self.revoked)
+            item = await _next(
+                self.queue,
+                self.task,
+                self.state.settings.heartbeat_s,
+                self.revoked,
+                orchestration_id=self.call.orchestration.id,
+            )
             self.started = self.started or item is not None
             if item is None:
                 yield b": keep-alive\n\n"
@@ -374,8 +389,9 @@ class _Stream:
         self.tap.keep(asyncio.create_task(self._cancel_once_started(), name="orchestratex-v1-cancel"))
 
     async def _cancel_once_started(self) -> None:
+        oid = self.call.orchestration.id
         try:
-            while not self.task.done() and await _next(self.queue, self.task, 1.0) is None:
+            while not self.task.done() and await _next(self.queue, self.task, 1.0, orchestration_id=oid) is None:
                 pass
         except Exception:
             pass  # the run ended on its own
