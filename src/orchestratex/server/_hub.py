@@ -122,9 +122,12 @@ class EventHub:
                 channel.poller.cancel()
 
     def advance(self, session_id: str, seq: int) -> None:
-        """A subscriber has replayed the store up to `seq`: the poller may start from there."""
+        """A subscriber has replayed the store up to `seq`: the poller may start from there, if it has not started.
+
+        A poller that has started goes on from where it is, even if this subscriber read further: the events in
+        between (another process's, not polled yet) are still owed to the channel's other subscribers."""
         channel = self._channels.get(session_id)
-        if channel is not None and (channel.high is None or seq > channel.high):
+        if channel is not None and channel.high is None:
             channel.high = seq
 
     @property
