@@ -88,5 +88,7 @@ async def update_session_status(session_id: str, body: SessionStatusUpdate, requ
     if session.status in _FINAL:
         # its runs stop: those of this process now, those of other processes sharing the store within about
         # a second (each asks the store whether to go on, `Store.cancel_requested`)
-        await state.runner.stop_session(session_id)
+        if await state.runner.stop_session(session_id):
+            # as they left it: what their last steps spent counted, their reservations released
+            session = await state.store.get_session(session_id)
     return document(session, headers=headers)
