@@ -27,3 +27,22 @@ def test_written_help_and_version_are_unchanged() -> None:
     assert version.returncode == 0 and version.stdout.startswith("orchestratex ") and version.stderr == ""
     usage = run_cli("run", "--help")
     assert usage.returncode == 0 and usage.stdout.startswith("usage: orchestratex run ")
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["run", "--help"], ["keys", "list", "--help"]])
+def test_a_closed_stdout_is_refused_not_replaced_by_stderr(args: list[str]) -> None:
+    """`orchestratex --version >&-` wrote the version on stderr and exited 0 (argparse writes to stderr when stdout is
+    None), where every other command refuses a closed stdout (docs/cli.md)."""
+    done = subprocess.run(
+        [*CLI, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+        timeout=60,
+        check=False,
+        close_fds=True,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert done.returncode == 2
+    assert done.stderr == "orchestratex: error: stdout is closed: redirect it (> /dev/null) instead of closing it\n"

@@ -25,6 +25,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 _DASH_PROMPT = "one that starts with '-' goes after `--`"
+CLOSED_STDOUT = "stdout is closed: redirect it (> /dev/null) instead of closing it"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,7 +34,9 @@ class _Parser(argparse.ArgumentParser):
         /dev/full` and `run --help > /dev/full` exited 0 with nothing written)."""
         if not message:
             return
-        file = file or sys.stderr
+        if file is None:  # (argparse passes `sys.stdout`, None when it is closed: `--version >&-`, `run --help >&-`)
+            # argparse wrote the version or help on stderr then, and exited 0: refused as any command with `>&-` is
+            self.exit(EXIT_USAGE, f"orchestratex: error: {CLOSED_STDOUT}\n")
         stdout: TextIO = sys.stdout
         try:
             file.write(message)
@@ -220,7 +223,7 @@ def _main(argv: Sequence[str]) -> int:
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}{_unquoted_prompt(args, extra)}")
     if sys.stdout is None and args.command != "serve":  # `>&-`: nowhere to show anything, so do nothing
-        print("orchestratex: error: stdout is closed: redirect it (> /dev/null) instead of closing it", file=sys.stderr)
+        print(f"orchestratex: error: {CLOSED_STDOUT}", file=sys.stderr)
         return EXIT_USAGE
     handler = show_logs(getattr(args, "verbose", 0) + getattr(args, "verbose_after", 0))
     try:
