@@ -1,19 +1,24 @@
-"""Keep API keys out of the server's logs: uvicorn logs each request's path with its query string.
+"""Keep API keys out of the server's logs and traces: uvicorn logs each request's path with its query string, and
+a server span (FastAPI's own, an ASGI instrumentation's) records it as `url.query`.
 
 A browser's WebSocket can only carry its key as `?token=<key>`; uvicorn writes that path to the
 `uvicorn.access` log (HTTP) and the `uvicorn.error` log (WebSocket handshakes). The filter here
 replaces the value of every `token` query parameter with `***` before a record is written, also when
 the parameter's name is percent-encoded (`?tok%65n=`), as the server decodes it, and any API key sent
-elsewhere in the URL (`?api_key=ox_…`, a key pasted into the path) with `ox_***`.
+elsewhere in the URL (`?api_key=ox_…`, a key pasted into the path) with `ox_***`; `SpanUrlRedaction` does the
+same to the URL attributes of the request's server span.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import sys
 from urllib.parse import unquote_plus
 
-__all__ = ["HandshakeLogFilter", "TokenRedactingFilter", "install_token_redaction"]
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["HandshakeLogFilter", "SpanUrlRedaction", "TokenRedactingFilter", "install_token_redaction"]
 
 _PARAM = re.compile(r"([?&;])([^=&;?\s\"']*)=([^&;\s\"']*)")
 LOGGERS = ("uvicorn.access", "uvicorn.error")
@@ -91,3 +96,43 @@ def install_token_redaction(loggers: tuple[str, ...] = LOGGERS) -> None:
     errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, HandshakeLogFilter) for f in errors.filters):
         errors.addFilter(HandshakeLogFilter())
+
+
+_URL_ATTRIBUTES = ("url.query", "url.full", "url.path", "http.target", "http.url")
+"""The attributes of a server span that hold the request's URL or a part of it (current and older semconv)."""
+
+
+class SpanUrlRedaction:
+    """Keep API keys out of the URL attributes of the request's server span (FastAPI's own, or an ASGI
+    instrumentation's, current when this runs): a WebSocket URL fetched as plain HTTP (a proxy that drops the
+    `Upgrade` header) put its `?token=<key>` in the span's `url.query`, so the key reached the tracing backend,
+    readable by whoever reads traces. Without OpenTelemetry imported, or with no secret in the URL, it only passes
+    through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and "opentelemetry.trace" in sys.modules:
+            query = scope.get("query_string", b"").decode("latin-1")
+            if (query and redact(f"?{query}") != f"?{query}") or "ox_" in scope.get("path", ""):
+                _redact_current_span(query)
+        await self.app(scope, receive, send)
+
+
+def _redact_current_span(query: str) -> None:
+    from opentelemetry import trace
+
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return
+    attributes = getattr(span, "attributes", None)  # (the SDK's spans show theirs; the API's do not)
+    if attributes is None:
+        span.set_attribute("url.query", redact(f"?{query}")[1:])
+        return
+    for name in _URL_ATTRIBUTES:
+        value = attributes.get(name)
+        if isinstance(value, str):
+            hidden = redact(f"?{value}")[1:] if name == "url.query" else redact(value)
+            if hidden != value:
+                span.set_attribute(name, hidden)
