@@ -121,6 +121,7 @@ def create_app(
     from ._metrics import Metrics, MetricsMiddleware
     from ._propagation import TraceContextMiddleware
     from ._redact import SpanUrlRedaction
+    from ._span_route import RefusedRequestSpan
 
     state.metrics = Metrics()
     add_observer(orchestrator, state.metrics)
@@ -177,6 +178,7 @@ def create_app(
         from ._cors import ApiCors
 
         app.add_middleware(ApiCors, origins=settings.cors_origins)  # before authentication: a preflight has no key
+    app.add_middleware(RefusedRequestSpan)  # (the refusals of the middlewares above: their span names their route)
     app.add_middleware(TraceContextMiddleware)
     app.add_middleware(SpanUrlRedaction)  # (in the server span: a WebSocket URL's `?token=<key>` out of `url.query`)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)

@@ -1,0 +1,54 @@
+"""The server span of a request refused before routing (no key, a rate limit, a body over the size limit) named
+after the route it asked for, as a served request's is (`POST /api/orchestration/start`, not `POST`)."""
+
+from __future__ import annotations
+
+import sys
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._metrics import route_template
+
+__all__ = ["RefusedRequestSpan"]
+
+
+class RefusedRequestSpan:
+    """Name the current server span (FastAPI's own, or an ASGI instrumentation's) after the route template, with its
+    `http.route`, when the answer starts and routing has not named it: the refusals of the middlewares (401, 429, 413)
+    were spans named `POST` with no route, which a search for a route's failures in the tracing backend never found,
+    while `/metrics` counted them under the route. Without OpenTelemetry imported it only passes through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or "opentelemetry.trace" not in sys.modules:
+            await self.app(scope, receive, send)
+            return
+        root_path = scope.get("root_path", "")
+        app = scope.get("app")  # (as `MetricsMiddleware` finds the template: the app as the request came in)
+
+        async def send_named(message: Message) -> None:
+            if message["type"] == "http.response.start" and scope.get("route") is None:
+                _name_span(scope, root_path, app)
+            await send(message)
+
+        await self.app(scope, receive, send_named)
+
+
+def _name_span(scope: Scope, root_path: str, app: object) -> None:
+    from opentelemetry import trace
+
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return
+    attributes = getattr(span, "attributes", None) or {}  # (the SDK's spans show theirs; the API's do not)
+    if "http.route" in attributes:
+        return
+    template = route_template(scope, root_path, app)
+    if template == "unmatched":
+        return
+    name = getattr(span, "name", None)
+    method = name.partition(" ")[0] if isinstance(name, str) and name else scope["method"]
+    span.set_attribute("http.route", template)
+    span.update_name(f"{method} {template}")
