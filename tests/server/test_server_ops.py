@@ -121,6 +121,39 @@ def test_health_readiness_and_metrics_asked_with_a_trailing_slash_answer_as_with
     assert api.client.get("/metrics/", headers=api.alice, follow_redirects=False).status_code == 403
 
 
+def test_an_app_that_stopped_counts_no_run_of_the_next_app_on_its_orchestrator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An orchestrator given to one app after another (one per test, say) kept every stopped app's metrics as an
+    observer of its runs for good: they piled up, each counting the runs of the apps that came after it."""
+    from fastapi.testclient import TestClient
+    from prometheus_client import generate_latest
+
+    from orchestratex import Orchestrator
+    from orchestratex.server import create_app, issue_api_key
+
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    store = MemoryStore()
+    orchestrator = Orchestrator(store=store)
+    first = create_app(orchestrator=orchestrator)
+    with TestClient(first):
+        pass
+    second = create_app(orchestrator=orchestrator)
+    with TestClient(second) as client:
+        key = in_app_loop(client).call(lambda: issue_api_key(store, "root", admin=True))
+        admin = {"Authorization": f"Bearer {key}"}
+        sid = client.post("/api/sessions/", json={"user_id": "alice"}, headers=admin).json()["_id"]
+        body = {"session_id": sid, "original_prompt": "Write a haiku"}
+        tid = client.post("/api/threads/", json=body, headers=admin).json()["_id"]
+        oid = client.post("/api/orchestration/start", json={"thread_id": tid}, headers=admin).json()["_id"]
+        while client.get(f"/api/orchestration/status/{oid}", headers=admin).json()["status"] in ("pending", "running"):
+            time.sleep(0.02)
+        served = _samples(client.get("/metrics", headers=admin).text)
+    ended = [v for (name, _), v in served.items() if name == "orchestratex_orchestrations_total"]
+    assert ended == [1]
+    stopped = _samples(generate_latest(first.state.server.metrics.registry).decode())
+    assert not [v for (name, _), v in stopped.items() if name == "orchestratex_orchestrations_total"]
+    assert not [v for (name, _), v in stopped.items() if name == "orchestratex_model_calls_total"]
+
+
 def test_health_and_readiness_answer_head_as_get(api: Api) -> None:
     for path in ("/health", "/health/ready"):
         r = api.client.head(path)

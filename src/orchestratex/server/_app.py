@@ -117,14 +117,13 @@ def create_app(
         runner=Runner(orchestrator, settings.resume_every_s),
     )
     orchestrator.handlers.append(state.hub.publish)
-    from ..telemetry import add_observer
+    from ..telemetry import add_observer, remove_observer
     from ._metrics import Metrics, MetricsMiddleware
     from ._propagation import TraceContextMiddleware
     from ._redact import SpanUrlRedaction
     from ._span_route import RefusedRequestSpan
 
-    state.metrics = Metrics()
-    add_observer(orchestrator, state.metrics)
+    state.metrics = metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -137,6 +136,9 @@ def create_app(
         except BaseException:
             state.running = False
             raise
+        # (while the app runs only: an orchestrator given to several apps in turn, one per test say, kept every earlier
+        # app's metrics as an observer of its runs for good, counting runs those apps never served)
+        add_observer(orchestrator, metrics)
         state.runner.start_resuming()
         forget = on_stopping(lambda: state.runner.begin_close(settings.shutdown_grace_s))
         forget_forced = on_forced(state.runner.hurry)
@@ -148,6 +150,7 @@ def create_app(
                 await state.runner.aclose(settings.shutdown_grace_s)  # (a second Ctrl-C may cut its grace short)
             finally:
                 forget_forced()
+                remove_observer(orchestrator, metrics)
             await state.hub.aclose()
             if owns_orchestrator:
                 await orchestrator.aclose()
