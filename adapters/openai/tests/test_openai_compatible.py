@@ -490,3 +490,44 @@ async def test_a_streamed_answer_of_a_model_refusing_stop_is_cut_as_a_whole() ->
 
     generation = await provider.generate_stream(ask("openai:my-o3", catalog), on_text)
     assert generation.text == "Hi." and pieces == ["Hi."]  # answered whole, cut, then handed on in one piece
+
+
+async def test_a_first_streamed_call_of_a_model_refusing_stop_is_cut_too() -> None:
+    """A model the adapter cannot tell refuses `stop` (`my-o3` behind a gateway), and its first call is a streamed one
+    (`run_stream`, `/v1`'s live stream): asked again without `stop`, the stream's pieces ran past the stop sequence
+    ("Hi.\\nMore") and so did the answer. The call is now made unstreamed, its text cut, and handed on in one piece."""
+    sent: list[dict[str, Any]] = []
+    pieces: list[str] = []
+
+    def gateway(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        if "stop" in body:
+            return unsupported("stop")
+        if body.get("stream"):
+            chunks: list[dict[str, Any]] = [
+                {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi."}, "finish_reason": None}]},
+                {"choices": [{"index": 0, "delta": {"content": "\nMore"}, "finish_reason": "stop"}]},
+                {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 5, "total_tokens": 14}},
+            ]
+            events = [{"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "o3", **c} for c in chunks]
+            content = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+            return httpx2.Response(200, content=content.encode(), headers={"content-type": "text/event-stream"})
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=9, output_tokens=5), text="Hi.\nMore"))
+
+    provider = OpenAIProvider(
+        base_url="https://gateway.example/v1",
+        api_key="k",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(gateway)),
+    )
+    catalog = ModelCatalog.from_mapping({"models": [{"name": "openai:my-o3", "cost_per_1k_tokens": 0.001}]})
+
+    async def on_text(text: str) -> None:
+        pieces.append(text)
+
+    generation = await provider.generate_stream(ask("openai:my-o3", catalog), on_text)
+    assert generation.text == "Hi." and generation.finish_reason == "stop" and pieces == ["Hi."]
+    assert [("stop" in body, bool(body.get("stream"))) for body in sent] == [(True, True), (False, False)]
+    pieces.clear()
+    generation = await provider.generate_stream(ask("openai:my-o3", catalog), on_text)  # remembered: asked once
+    assert generation.text == "Hi." and pieces == ["Hi."] and len(sent) == 3

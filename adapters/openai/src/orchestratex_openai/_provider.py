@@ -105,6 +105,11 @@ def _refuses_stream_options(exc: openai.APIStatusError) -> bool:
     return exc.status_code == 400 and "stream_options" in f"{exc.body} {exc.message}"
 
 
+class _StopRefused(Exception):
+    """A streamed call's model refused its `stop` sequences (before any text came): the stream cannot cut its pieces at
+    them, so the call is made again unstreamed, whose whole text is cut."""
+
+
 def _without_query(base_url: str) -> tuple[str, dict[str, str] | None]:
     """`base_url` without its query string (`…/openai/deployments/gpt-4o?api-version=2024-10-21`, as Azure-style
     gateways are written), and the query's parameters, which the SDK then sends with every request: left in the base
@@ -381,8 +386,12 @@ class OpenAIProvider(Provider):
             try:
                 return await self._client.chat.completions.create(**params, **extra)
             except openai.APIStatusError as exc:
+                stops = "stop" in params
                 if not self._adapt(params, exc):
                     raise
+                if stops and "stop" not in params and extra.get("stream"):
+                    # (a stream's pieces are handed on as they come: they could not be cut at the stop sequences)
+                    raise _StopRefused from exc
 
     def _adapt(self, params: dict[str, Any], exc: openai.APIStatusError) -> bool:
         """Change `params` (and this provider's settings) to what the server that refused them with `exc` accepts;
@@ -429,6 +438,8 @@ class OpenAIProvider(Provider):
                 params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
                 try:
                     chunks = await self._chat(params, stream=True, stream_options={"include_usage": True})
+                except _StopRefused:  # (learnt now: answered whole and cut, as the next calls of that model are)
+                    return await super().generate_stream(request, on_text)
                 except openai.APIStatusError as exc:
                     if not _refuses_stream_options(exc):
                         raise
