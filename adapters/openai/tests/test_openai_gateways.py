@@ -269,3 +269,61 @@ def test_run_stream_on_an_azure_api_version_without_stream_options_answers_unstr
         await orchestrator.aclose()
 
     asyncio.run(twice())
+
+
+def test_run_stream_on_mistral_s_api_which_refuses_stream_options_with_a_422_answers_unstreamed() -> None:
+    """Mistral's API (`OPENAI_BASE_URL=https://api.mistral.ai/v1`, or a catalog file's endpoint) refuses any field it
+    does not know, `stream_options` too, with a 422 `extra_forbidden`: every streamed call (`run_stream`, `/v1`'s live
+    streams) failed as a ProviderHTTPError and the run fell back to other models. It is answered as the 400 of an old
+    Azure API version is: unstreamed, handed on in one piece, and no stream asked of that server again."""
+    from orchestratex import AnswerDelta
+
+    bodies: list[dict[str, Any]] = []
+
+    def mistral(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        if "stream_options" in body:
+            detail = {
+                "type": "extra_forbidden",
+                "loc": ["body", "stream_options"],
+                "msg": "Extra inputs are not permitted",
+                "input": {"include_usage": True},
+            }
+            error = {"object": "error", "message": {"detail": [detail]}, "type": "invalid_request_error"}
+            return httpx2.Response(422, json={**error, "param": None, "code": None})
+        judging = "response_format" in body
+        text = '{"score": 9, "feedback": "clear"}' if judging else "Four."
+        usage = Usage(input_tokens=12, output_tokens=6)
+        return httpx2.Response(200, json=chat_completion(usage, text=text, model=body["model"]))
+
+    provider = OpenAIProvider(
+        api_key="mistral-key",
+        base_url="https://api.mistral.ai/v1",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(mistral)),
+    )
+    writer = ModelProfile(name="openai:mistral-large-latest", input_cost_per_1k=0.002, output_cost_per_1k=0.006)
+    judge = ModelProfile(name="openai:mistral-small-latest", input_cost_per_1k=0.0001, output_cost_per_1k=0.0003)
+    orchestrator = Orchestrator(
+        catalog=ModelCatalog([writer, judge]), providers=[provider], router=BayesianRouter(explore=False)
+    )
+
+    async def streamed() -> tuple[list[str], str | None]:
+        pieces: list[str] = []
+        prefer = ["openai:mistral-large-latest"]
+        async with orchestrator.run_stream("2+2?", preferred_models=prefer, max_iterations=1) as stream:
+            async for item in stream:
+                if isinstance(item, AnswerDelta):
+                    pieces.append(item.text)
+        assert stream.result.status == "completed", stream.result.error
+        assert stream.result.final_model == "openai:mistral-large-latest"
+        return pieces, stream.result.final_response
+
+    async def twice() -> None:
+        assert await streamed() == (["Four."], "Four.")
+        asked = len(bodies)
+        assert await streamed() == (["Four."], "Four.")
+        assert not any("stream" in body for body in bodies[asked:]), "no stream asked of that server again"
+        await orchestrator.aclose()
+
+    asyncio.run(twice())

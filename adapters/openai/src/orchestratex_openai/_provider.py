@@ -100,9 +100,10 @@ def _without(params: dict[str, Any], param: str) -> None:
 
 
 def _refuses_stream_options(exc: openai.APIStatusError) -> bool:
-    """Whether a 400 refuses `stream_options`, as Azure OpenAI's API versions before 2024-09-01-preview do
-    ("Unrecognized request argument supplied: stream_options"): such a server streams no usage."""
-    return exc.status_code == 400 and "stream_options" in f"{exc.body} {exc.message}"
+    """Whether a 400 or 422 refuses `stream_options`, as Azure OpenAI's API versions before 2024-09-01-preview do
+    ("Unrecognized request argument supplied: stream_options"), and Mistral's API, which refuses any field it does not
+    know (422 `extra_forbidden` at `["body", "stream_options"]`): such a server may stream no usage."""
+    return exc.status_code in (400, 422) and "stream_options" in f"{exc.body} {exc.message}"
 
 
 class _StopRefused(Exception):
