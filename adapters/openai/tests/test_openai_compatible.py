@@ -531,3 +531,58 @@ async def test_a_first_streamed_call_of_a_model_refusing_stop_is_cut_too() -> No
     pieces.clear()
     generation = await provider.generate_stream(ask("openai:my-o3", catalog), on_text)  # remembered: asked once
     assert generation.text == "Hi." and pieces == ["Hi."] and len(sent) == 3
+
+
+MAGISTRAL_THINKING = {"type": "thinking", "thinking": [{"type": "text", "text": "Two and two make four."}]}
+
+
+def magistral(request: httpx2.Request) -> httpx2.Response:
+    """Mistral's API answering a reasoning model (Magistral): `content` is a list of typed blocks, thinking and text,
+    in the answer and in a stream's deltas (its chat completion reference's `ThinkChunk` and `TextChunk`)."""
+    body = json.loads(request.content)
+    usage = {"prompt_tokens": 8, "completion_tokens": 40, "total_tokens": 48}
+    if not body.get("stream"):
+        answer = chat_completion(Usage(input_tokens=8, output_tokens=40), text="", model="magistral-medium-2509")
+        answer["choices"][0]["message"]["content"] = [MAGISTRAL_THINKING, {"type": "text", "text": "Four."}]
+        return httpx2.Response(200, json=answer)
+    deltas: list[dict[str, Any]] = [
+        {"role": "assistant", "content": [MAGISTRAL_THINKING]},
+        {"content": [{"type": "text", "text": "Fo"}]},
+        {"content": "ur."},
+    ]
+    events: list[dict[str, Any]] = [
+        {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]} for delta in deltas
+    ] + [{"choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}], "usage": usage}]
+    lines = [
+        f"data: {json.dumps({'id': 'c', 'object': 'chat.completion.chunk', 'created': 1, 'model': 'm', **e})}\n\n"
+        for e in events
+    ]
+    content = "".join(lines) + "data: [DONE]\n\n"
+    return httpx2.Response(200, content=content.encode(), headers={"content-type": "text/event-stream"})
+
+
+async def test_a_mistral_reasoning_model_s_answer_in_typed_blocks_is_read() -> None:
+    """Mistral's reasoning models (Magistral) answer `content` as a list of blocks (`thinking`, then `text`): every
+    answer was a MalformedResponse "chat completion choice without a finish reason or text", and a streamed answer
+    lost the text sent as blocks. The text blocks are now the answer; the thinking is left out, as elsewhere."""
+    provider = OpenAIProvider(
+        base_url="https://api.mistral.ai/v1",
+        api_key="k",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(magistral)),
+    )
+    catalog = ModelCatalog.from_mapping(
+        {"models": [{"name": "openai:magistral-medium-2509", "input_cost_per_1k": 0.002, "output_cost_per_1k": 0.005}]}
+    )
+    request = GenerationRequest(
+        model=catalog.get("openai:magistral-medium-2509"), messages=[Message(role="user", content="2+2?")]
+    )
+    generation = await provider.generate(request)
+    assert (generation.text, generation.finish_reason, generation.usage.output_tokens) == ("Four.", "stop", 40)
+    pieces: list[str] = []
+
+    async def on_text(text: str) -> None:
+        pieces.append(text)
+
+    generation = await provider.generate_stream(request, on_text)
+    assert generation.text == "Four." and pieces == ["Fo", "ur."]
+    assert generation.cost == catalog.get("openai:magistral-medium-2509").cost(Usage(input_tokens=8, output_tokens=40))

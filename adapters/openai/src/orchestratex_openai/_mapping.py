@@ -24,6 +24,7 @@ __all__ = [
     "FINISH_REASONS",
     "chat_params",
     "chat_usage",
+    "content_text",
     "cut_short",
     "estimated_usage",
     "generation_from_chat",
@@ -210,6 +211,23 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) else 0
 
 
+def content_text(content: object) -> str | None:
+    """The answer's text in a message's (or a stream delta's) `content`: a string, or a list of typed blocks, as
+    Mistral's reasoning models (Magistral) send it — `[{"type": "thinking", "thinking": [...]}, {"type": "text",
+    "text": "4."}]` — whose `text` blocks are the answer (thinking is not); None for anything else."""
+    if content is None or isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return None
+    texts = []
+    for block in content:
+        kind = block.get("type") if isinstance(block, dict) else getattr(block, "type", None)
+        text = block.get("text") if isinstance(block, dict) else getattr(block, "text", None)
+        if kind == "text" and isinstance(text, str):
+            texts.append(text)
+    return "".join(texts)
+
+
 def chat_usage(usage: Any) -> Usage:
     """The `Usage` of a Chat Completions `usage` object: `prompt_tokens` (cached ones included) and `completion_tokens`
     (reasoning included, as OpenAI counts them).
@@ -254,14 +272,14 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
     choice = choices[0]
     message = getattr(choice, "message", None)
     finish = getattr(choice, "finish_reason", None)
-    content = getattr(message, "content", None)
+    content = content_text(getattr(message, "content", None))
     if finish == "content_filter" or (not content and getattr(message, "refusal", None)):
         raise ContentFiltered(
             f"the answer was withheld: {getattr(message, 'refusal', None) or 'content filter'}",
             status_code=200,
             body=completion.model_dump() if hasattr(completion, "model_dump") else None,
         )
-    if not isinstance(finish, str) or not isinstance(content, str | None):
+    if not isinstance(finish, str) or (content is None and getattr(message, "content", None) is not None):
         raise MalformedResponse("chat completion choice without a finish reason or text")
     failed = cut_short(finish)
     if failed is not None:

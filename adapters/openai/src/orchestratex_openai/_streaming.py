@@ -15,7 +15,15 @@ from orchestratex.exceptions import ContentFiltered, MalformedResponse
 from orchestratex.providers import Generation, GenerationRequest, TextSink
 from orchestratex.usage import Usage
 
-from ._mapping import FINISH_REASONS, chat_usage, cut_short, estimated_usage, reported_cost, response_model
+from ._mapping import (
+    FINISH_REASONS,
+    chat_usage,
+    content_text,
+    cut_short,
+    estimated_usage,
+    reported_cost,
+    response_model,
+)
 
 __all__ = ["generation_from_chat_stream", "generation_from_response_stream"]
 
@@ -35,8 +43,8 @@ async def generation_from_chat_stream(
         answered_by = answered_by or response_model(getattr(chunk, "model", None))
         for choice in _answer_choices(getattr(chunk, "choices", None) or ()):
             delta = getattr(choice, "delta", None)
-            content = getattr(delta, "content", None)
-            if isinstance(content, str) and content:
+            content = content_text(getattr(delta, "content", None))  # (Magistral's: a list of typed blocks)
+            if content:
                 parts.append(content)
                 await on_text(content)
             if isinstance(getattr(delta, "refusal", None), str):
