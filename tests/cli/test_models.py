@@ -168,3 +168,22 @@ def test_a_base_url_variable_without_http_is_not_shown_configured() -> None:
     assert {m["provider_status"] for m in listed["models"] if m["provider"] == "openai"} == {"no key"}
     provider = run_cli("run", "Hello", "--provider", "openai", env=env)
     assert provider.returncode == 2 and "OPENAI_BASE_URL 'localhost:11434/v1' is not an http://" in provider.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "var"), [("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"), ("GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL")]
+)
+def test_an_anthropic_or_gemini_base_url_without_http_is_not_shown_configured(key: str, var: str) -> None:
+    """`ANTHROPIC_BASE_URL=localhost:4000` (or `GOOGLE_GEMINI_BASE_URL`) was shown `✔ anthropic: configured` and its
+    models `ready`, while `run` tried every model in turn, each failing as a retried connection error ("unsupported
+    protocol 'localhost://'"). `run` now refuses the variable at once, and `models` says what is wrong with it."""
+    env = cli_env(**{key: "test-key", var: "localhost:4000"})
+    done = run_cli("models", env=env)
+    assert done.returncode == 0, done.stderr
+    provider = "anthropic" if key.startswith("ANTHROPIC") else "gemini"
+    assert f"✘ {provider}: {var} 'localhost:4000' is not an http:// or https:// URL" in done.stdout
+    for given in (["--provider", provider], []):  # (without --provider: the orchestrator's providers from the env)
+        run = run_cli("run", "Hello", *given, "--store", "memory://", env=env)
+        assert run.returncode == 2, run.stdout + run.stderr
+        assert var in run.stderr and "'localhost:4000'" in run.stderr and "http://" in run.stderr, run.stderr
+        assert "ProviderConnectionError" not in run.stdout + run.stderr

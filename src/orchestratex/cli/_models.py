@@ -87,10 +87,14 @@ def _states(catalog: ModelCatalog, env: Mapping[str, str] | None = None) -> dict
     return states
 
 
+_BASE_URL_VARS = {"anthropic": ("ANTHROPIC_BASE_URL",), "gemini": ("GOOGLE_GEMINI_BASE_URL",)}
+"""The base-URL variables of providers that a key configures (the variable alone does not)."""
+
+
 def _bad_base_url(provider: str, env: Mapping[str, str]) -> str | None:
     """Why the provider's base-URL variable cannot be called, as `run` would say when it makes the provider
     (`OPENAI_BASE_URL=localhost:11434/v1` was shown "configured"), or None."""
-    for var in KNOWN_ENV_VARS.get(provider, ()):
+    for var in (*KNOWN_ENV_VARS.get(provider, ()), *_BASE_URL_VARS.get(provider, ())):
         url = env.get(var)
         if var.endswith("_API_KEY") and url:
             try:  # (a key no HTTP header can carry, as `run` refuses it; the key itself is never shown)

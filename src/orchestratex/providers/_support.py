@@ -7,11 +7,19 @@ import math
 import re
 import time
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from .._shown import shown_url
 from ..exceptions import ConfigurationError, UserError
 
-__all__ = ["checked_api_key", "checked_timeout", "retry_after_seconds", "shown_url", "unwrap_json_object"]
+__all__ = [
+    "checked_api_key",
+    "checked_base_url",
+    "checked_timeout",
+    "retry_after_seconds",
+    "shown_url",
+    "unwrap_json_object",
+]
 
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 _THINKING = re.compile(r"\A\s*<think>.*?</think>", re.DOTALL)
@@ -35,6 +43,27 @@ def checked_api_key(key: str | None, *, provider: str, where: str) -> str | None
                 " and no key holds: set it again, copied whole"
             )
     return stripped or None
+
+
+def checked_base_url(base_url: str, *, provider: str, where: str) -> None:
+    """Refuse, with a `ConfigurationError` naming where it came from (`where`: `ANTHROPIC_BASE_URL`, `base_url`), a
+    base URL every call would fail with: one without `http://` or `https://` (`localhost:4000`, as a host and port are
+    often written), or with white space around it or inside (an env file's trailing space or line break, the `\r` of
+    a `.env` file written on Windows). Its password and secret query parameters are never shown."""
+    shown = shown_url(base_url)
+    odd = next((char for char in base_url if char.isspace() or not char.isprintable()), None)
+    if odd is not None:
+        what = "white space" if odd.isspace() else "a control character"
+        at = "at an end" if base_url != base_url.strip() or odd in (base_url[0], base_url[-1]) else "inside"
+        stripped = base_url.strip()
+        fix = f": write {shown_url(stripped)!r}" if stripped.isprintable() and " " not in stripped else ""
+        raise ConfigurationError(f"{provider}: the base URL {shown!r} ({where}) has {what} {at}: remove it{fix}")
+    parts = urlsplit(base_url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(
+            f"{provider}: the base URL {shown!r} ({where}) does not start with http:// or https://;"
+            f" write it whole, e.g. http://{shown.split('://')[-1]}"
+        )
 
 
 def checked_timeout(timeout: object, *, provider: str) -> float | None:

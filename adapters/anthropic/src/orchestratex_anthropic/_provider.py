@@ -13,7 +13,7 @@ import anthropic
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.providers._support import checked_api_key, checked_timeout
+from orchestratex.providers._support import checked_api_key, checked_base_url, checked_timeout
 
 from ._errors import map_anthropic_errors
 from ._mapping import generation_from_message, message_params
@@ -72,10 +72,13 @@ class AnthropicProvider(Provider):
             api_key = checked_api_key(api_key or os.environ.get(self.api_key_env), provider=self.name, where=where)
             if not api_key:
                 raise self._not_configured()
+            where = "base_url" if base_url else self.base_url_env
+            base_url = base_url or os.environ.get(self.base_url_env) or self.default_base_url
+            checked_base_url(base_url, provider=self.name, where=where)  # (not at every call, as a connection error)
             build = functools.partial(
                 anthropic.AsyncAnthropic,
                 api_key=api_key,
-                base_url=base_url or os.environ.get(self.base_url_env) or self.default_base_url,
+                base_url=base_url,
                 max_retries=0,
                 timeout=timeout,
             )
@@ -107,7 +110,10 @@ class AnthropicProvider(Provider):
         api_key = env.get(cls.api_key_env)
         if not api_key:
             raise cls._not_configured()
-        return cls(api_key=api_key, base_url=env.get(cls.base_url_env) or cls.default_base_url)
+        base_url = env.get(cls.base_url_env) or None
+        if base_url is not None:
+            checked_base_url(base_url, provider=cls.name, where=cls.base_url_env)
+        return cls(api_key=api_key, base_url=base_url or cls.default_base_url)
 
     async def generate(self, request: GenerationRequest) -> Generation:
         """One Messages API call to `request.model.version`; errors are mapped to `orchestratex.exceptions`."""

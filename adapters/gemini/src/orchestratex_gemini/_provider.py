@@ -15,7 +15,7 @@ from google.genai import types
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.providers._support import checked_api_key, checked_timeout
+from orchestratex.providers._support import checked_api_key, checked_base_url, checked_timeout
 
 from ._errors import map_gemini_errors
 from ._mapping import generate_content_args, generation_from_response
@@ -77,8 +77,11 @@ class GeminiProvider(Provider):
             api_key = checked_api_key(api_key or self._key_from(os.environ), provider=self.name, where=where)
             if not api_key:
                 raise self._not_configured()
+            where = "base_url" if base_url else self.base_url_env
+            base_url = base_url or os.environ.get(self.base_url_env) or self.default_base_url
+            checked_base_url(base_url, provider=self.name, where=where)  # (not at every call, as a connection error)
             http_options = types.HttpOptions(
-                base_url=base_url or os.environ.get(self.base_url_env) or self.default_base_url,
+                base_url=base_url,
                 timeout=None if timeout is None else math.ceil(timeout * 1000),  # (milliseconds)
                 retry_options=types.HttpRetryOptions(attempts=1),
                 httpx_async_client=http_client,
@@ -118,7 +121,10 @@ class GeminiProvider(Provider):
         api_key = cls._key_from(env)
         if not api_key:
             raise cls._not_configured()
-        return cls(api_key=api_key, base_url=env.get(cls.base_url_env) or cls.default_base_url)
+        base_url = env.get(cls.base_url_env) or None
+        if base_url is not None:
+            checked_base_url(base_url, provider=cls.name, where=cls.base_url_env)
+        return cls(api_key=api_key, base_url=base_url or cls.default_base_url)
 
     async def generate(self, request: GenerationRequest) -> Generation:
         """One `generate_content` call to `request.model.version`; errors are mapped to `orchestratex.exceptions`."""

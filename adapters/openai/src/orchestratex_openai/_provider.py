@@ -14,7 +14,7 @@ import openai
 from orchestratex.exceptions import ConfigurationError, ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.providers._support import checked_api_key, checked_timeout, shown_url
+from orchestratex.providers._support import checked_api_key, checked_base_url, checked_timeout, shown_url
 
 from ._errors import answer_error, map_openai_errors
 from ._mapping import (
@@ -242,19 +242,8 @@ class OpenAIProvider(Provider):
         would fail. So is one with white space around it or inside (an env file's trailing space or line break, the `\r`
         of a `.env` file written on Windows): the SDK sent `…/v1%20/chat/completions`, which a server answers 404, or
         raised a bare `InvalidURL`."""
+        checked_base_url(base_url, provider=cls.name, where=where)
         shown = shown_url(base_url)  # (no password or key of the base URL in a message)
-        odd = next((char for char in base_url if char.isspace() or not char.isprintable()), None)
-        if odd is not None:
-            what = "white space" if odd.isspace() else "a control character"
-            at = "at an end" if base_url != base_url.strip() or odd in (base_url[0], base_url[-1]) else "inside"
-            stripped = base_url.strip()
-            fix = f": write {shown_url(stripped)!r}" if stripped.isprintable() and " " not in stripped else ""
-            raise ConfigurationError(f"{cls.name}: the base URL {shown!r} ({where}) has {what} {at}: remove it{fix}")
-        if urlsplit(base_url).scheme.lower() not in ("http", "https"):
-            raise ConfigurationError(
-                f"{cls.name}: the base URL {shown!r} ({where}) does not start with http:// or https://;"
-                f" write it whole, e.g. http://{shown.split('://')[-1]}"
-            )
         root = base_url.rstrip("/")
         if root.endswith("/chat/completions"):  # (the endpoint's URL: the SDK adds the path itself)
             raise ConfigurationError(
