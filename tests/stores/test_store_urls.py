@@ -195,6 +195,10 @@ async def test_an_empty_url_is_refused_not_taken_for_the_default_store(
         await open_store("")
     with pytest.raises(ConfigurationError, match=says):
         store_from_url("")
+    from orchestratex.server import create_app
+
+    with pytest.raises(ConfigurationError, match=says):
+        create_app(store_url="")  # (`create_app(store_url=os.environ.get("APP_STORE", ""))`)
     assert not (tmp_path / "data").exists()
     default = await open_store()  # (no URL at all: the default store, as documented)
     try:

@@ -94,7 +94,7 @@ def create_app(
     owns_store = store is None and orchestrator is None
     owns_orchestrator = orchestrator is None
     if orchestrator is None:
-        store = store if store is not None else store_from_url(store_url or default_store_url())
+        store = store if store is not None else store_from_url(default_store_url() if store_url is None else store_url)
         orchestrator = Orchestrator(store=store, lease_ttl_s=settings.lease_ttl_s)
     elif store is not None and store is not orchestrator.store:
         from ..exceptions import ConfigurationError
