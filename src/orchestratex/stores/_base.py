@@ -368,28 +368,13 @@ class Store(ABC):
         This default composes `create_thread`, `create_orchestration`, `claim`, `commit` (for the events),
         `reserve_budget` and `get_session` (up to six round trips, not atomic: a failure part way leaves an
         orchestration without a lease, which `list_resumable` returns); a store overrides it to do the same
-        in one.
+        in one. Called again after such a failure (the orchestrator retries a `StoreUnavailable`), it completes
+        the start: the thread and the orchestration its earlier attempt wrote are taken for its own (the same
+        run, leased to `owner`), not answered with `Conflict`.
         """
-        from .checks import check_start
+        from ._starting import composed_start
 
-        check_start(orchestration, thread, ttl_s, events, reserve)
-        if thread is not None:
-            await self.create_thread(thread)
-        await self.create_orchestration(orchestration)
-        if not await self.claim(orchestration.id, owner, ttl_s):
-            from ..exceptions import Conflict
-
-            raise Conflict(f"orchestration {orchestration.id} is being run by another process")
-        if events:
-            await self.commit(orchestration, events, owner=owner)
-        granted = True
-        if reserve:
-            try:
-                granted = await self.reserve_budget(orchestration.session_id, orchestration.id, reserve)
-            except Exception as exc:  # the start stands: its caller reserves again the usual way
-                _logger.warning("reserving with the start of %s failed: %s", orchestration.id, exc)
-                granted = False
-        return Started(await self.get_session(orchestration.session_id), granted)
+        return await composed_start(self, orchestration, thread, owner, ttl_s, events, reserve)
 
     async def commit_step(
         self,
