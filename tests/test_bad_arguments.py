@@ -71,6 +71,16 @@ from orchestratex.orchestrator import CircuitPolicy, OutputCapPolicy, RetryPolic
         (lambda: Orchestrator(simulate=True, lease_ttl_s=cast(Any, "60")), r"^lease_ttl_s must be a finite number"),
         (lambda: Orchestrator(providers=cast(Any, "sim")), r"^providers must be a list of providers .* not 'sim'$"),
         (lambda: Orchestrator(providers=cast(Any, ["sim"])), r"^providers must hold Provider .* not str 'sim'$"),
+        # a name that is no string (an unset variable's None) failed with AttributeError: 'NoneType' … 'strip'
+        (
+            lambda: Orchestrator(simulate=True, judges=cast(Any, [None])),
+            r"^a model name is a string \(a name or an alias\), not NoneType None$",
+        ),
+        (
+            lambda: Orchestrator(simulate=True).model_status(cast(Any, None)),
+            r"^a model name is a string .* not NoneType",
+        ),
+        (lambda: Orchestrator(simulate=True).catalog.get(cast(Any, 5)), r"^a model name is a string .* not int 5$"),
     ],
 )
 def test_a_bad_setting_is_refused_when_it_is_made(make: Callable[[], Any], message: str) -> None:
@@ -83,6 +93,7 @@ def test_a_bad_setting_is_refused_when_it_is_made(make: Callable[[], Any], messa
     ("options", "message"),
     [
         ({"preferred_models": "gpt4"}, r"preferred_models is a list of model names: write preferred_models=\['gpt4'\]"),
+        ({"preferred_models": ["gpt4", None]}, r"^a model name is a string \(a name or an alias\), not NoneType None$"),
         (
             {"domain": 5},
             r"^domain must be a string \(one of coding, math, science, writing, analysis, general, or a name of your "

@@ -419,6 +419,8 @@ class ModelCatalog:
     # -- lookup -------------------------------------------------------------------------------
     def get(self, name: str) -> ModelProfile:
         """The model called `name` (full name, alias, or an unambiguous bare model id)."""
+        if not isinstance(name, str):  # (`preferred_models=[os.environ.get("MODEL")]`: "'NoneType' has no 'strip'")
+            raise UserError(f"a model name is a string (a name or an alias), not {type(name).__name__} {name!r:.60}")
         self._sync()
         model = self._models.get(name) or self._models.get(self._aliases.get(name, ""))
         if model is not None:
