@@ -116,6 +116,50 @@ def test_constructor_rejects_bad_arguments(kwargs: dict[str, Any], message: str)
         SimulatedProvider(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("latency_scale", "0", "latency_scale must be a finite number >= 0, got '0'"),  # (read from the environment)
+        ("latency_scale", None, "latency_scale must be a finite number >= 0, got None"),
+        ("judge_noise", -1, "judge_noise must be"),
+        ("quality_noise", math.nan, "quality_noise must be"),
+        ("seed", "7", "seed must be an int"),
+        ("faults", {"timeout_rate": 0.1}, "faults must be a Faults instance"),
+    ],
+)
+async def test_a_setting_changed_on_a_made_simulator_is_checked_as_when_it_is_made(
+    setting: str, value: Any, message: str
+) -> None:
+    # `orchestrator.providers["sim"].latency_scale = os.environ["SCALE"]` was taken, and every later call of a run
+    # failed with "TypeError: can't multiply sequence by non-int of type 'float'" (the run stored `failed`)
+    orchestrator = Orchestrator(simulate=True)
+    provider = orchestrator.providers["sim"]
+    assert isinstance(provider, SimulatedProvider)
+    with pytest.raises(ConfigurationError, match=message):
+        setattr(provider, setting, value)
+    provider.latency_scale = 0
+    assert provider.latency_scale == 0.0
+    result = await orchestrator.run("Explain recursion", max_iterations=1)
+    assert result.status == "completed", result.error
+    await orchestrator.aclose()
+
+
+async def test_a_new_seed_on_a_used_simulator_draws_everything_from_that_seed() -> None:
+    # the hidden qualities and judge biases drawn with the first seed were kept: answers and `hidden_quality` mixed
+    # two ecosystems, and differed from those of a simulator made with the new seed
+    batch = requests_batch(12)
+    used = sim(seed=1)
+    for request in batch:
+        await used.generate(request)
+    assert used.hidden_quality(GPT41, "coding") == sim(seed=1).hidden_quality(GPT41, "coding")
+    used.seed = 2
+    fresh = sim(seed=2)
+    assert used.hidden_quality(GPT41, "coding") == fresh.hidden_quality(GPT41, "coding")
+    assert [as_tuple(await used.generate(r)) for r in batch] == [as_tuple(await fresh.generate(r)) for r in batch]
+    judge = make_request(CATALOG.get("sim:claude-sonnet-4-6"), "Rate this: 42", purpose="judge", json_output=True)
+    assert as_tuple(await used.generate(judge)) == as_tuple(await fresh.generate(judge))
+
+
 async def test_works_with_model_requests_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", False)
     generation = await sim().generate(make_request())

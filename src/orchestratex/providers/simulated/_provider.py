@@ -79,29 +79,40 @@ class SimulatedProvider(Provider):
         quality_noise: float = 0.4,
         sleep: Sleep | None = None,
     ) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ConfigurationError(f"SimulatedProvider seed must be an int, got {seed!r}")
-        if faults is not None and not isinstance(faults, Faults):
-            raise ConfigurationError(f"SimulatedProvider faults must be a Faults instance, got {faults!r}")
         if sleep is not None and not callable(sleep):
             raise ConfigurationError(
                 f"SimulatedProvider sleep must be a function taking the seconds to wait (an async def, or a plain "
                 f"function such as delays.append), got {sleep!r}"
             )
-        self.seed = seed
-        """Everything the simulator draws depends on this seed."""
-        self.latency_scale = _check_number("latency_scale", latency_scale)
-        """Multiplies the simulated latency before sleeping (0: never sleep)."""
-        self.faults = faults
-        """Injected faults, or None for none."""
-        self.judge_noise = _check_number("judge_noise", judge_noise)
-        """Standard deviation of a judge's score around the answer's quality."""
-        self.quality_noise = _check_number("quality_noise", quality_noise)
-        """Standard deviation of one answer's quality around the model's hidden quality."""
-        self._sleep: Sleep = sleep if sleep is not None else asyncio.sleep
         self._offsets: dict[tuple[str, str], float] = {}
         self._biases: dict[str, float] = {}
         self._attempts: dict[bytes, int] = {}
+        self.seed = seed
+        """Everything the simulator draws depends on this seed."""
+        self.latency_scale = latency_scale
+        """Multiplies the simulated latency before sleeping (0: never sleep)."""
+        self.faults = faults
+        """Injected faults, or None for none."""
+        self.judge_noise = judge_noise
+        """Standard deviation of a judge's score around the answer's quality."""
+        self.quality_noise = quality_noise
+        """Standard deviation of one answer's quality around the model's hidden quality."""
+        self._sleep: Sleep = sleep if sleep is not None else asyncio.sleep
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """The settings are checked on every assignment, as when the simulator is made (`sim.latency_scale = "0"`, a
+        value read from the environment, failed every later call with a `TypeError`); a new `seed` forgets the
+        hidden qualities and judge biases drawn with the old one (they were kept, so the simulator mixed two seeds)."""
+        if name == "seed":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigurationError(f"SimulatedProvider seed must be an int, got {value!r}")
+            self._offsets.clear()
+            self._biases.clear()
+        elif name in ("latency_scale", "judge_noise", "quality_noise"):
+            value = _check_number(name, value)
+        elif name == "faults" and value is not None and not isinstance(value, Faults):
+            raise ConfigurationError(f"SimulatedProvider faults must be a Faults instance, got {value!r}")
+        object.__setattr__(self, name, value)
 
     # -- construction from the environment ----------------------------------------------------
     @classmethod
