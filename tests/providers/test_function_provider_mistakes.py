@@ -103,3 +103,24 @@ def test_an_async_count_tokens_is_refused_when_the_provider_is_made() -> None:
         FunctionProvider(lambda r: "ok", count_tokens=count)  # type: ignore[arg-type]
     with pytest.raises(UserError, match=r"count_tokens must be a plain function"):
         FunctionProvider(lambda r: "ok", count_tokens=5)  # type: ignore[arg-type]
+
+
+async def test_a_function_or_count_tokens_swapped_in_on_a_provider_in_use_is_checked_as_when_it_is_made() -> None:
+    # `provider.fn = "42"` or `provider.count_tokens = async_count` (a test swapping in another function) was taken;
+    # the next run then failed with "TypeError: 'str' object is not callable", or failed at its first reservation
+    # with "returned <coroutine object …>", stored `failed` either way
+    async def count(request: GenerationRequest) -> int:
+        return 10
+
+    provider = FunctionProvider(lambda r: json.dumps(VERDICT) if r.purpose == "judge" else "first")
+    catalog = ModelCatalog([MODEL, MODEL.model_copy(update={"name": "function:other"})])
+    orchestrator = Orchestrator(providers=[provider], catalog=catalog)
+    with pytest.raises(UserError, match=r"^FunctionProvider needs a callable .* got '42'$"):
+        provider.fn = "42"  # type: ignore[assignment]
+    with pytest.raises(UserError, match=r"count_tokens must be a plain function \(GenerationRequest\) -> int"):
+        provider.count_tokens = count  # type: ignore[assignment]
+    provider.fn = lambda r: json.dumps(VERDICT) if r.purpose == "judge" else "second"
+    provider.count_tokens = lambda r: 50
+    result = await orchestrator.run("Hi", max_iterations=1)
+    assert (result.status, result.final_response) == ("completed", "second")
+    await orchestrator.aclose()

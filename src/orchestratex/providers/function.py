@@ -75,15 +75,8 @@ class FunctionProvider(Provider):
         name: str = "function",
         count_tokens: Callable[[GenerationRequest], int] | None = None,
     ) -> None:
-        if not callable(fn):
-            raise UserError(f"FunctionProvider needs a callable (GenerationRequest) -> str | Generation, got {fn!r}")
         if not isinstance(name, str) or not name or ":" in name:
             raise UserError(f"FunctionProvider name must be a non-empty string without ':', got {name!r}")
-        if count_tokens is not None and (not callable(count_tokens) or inspect.iscoroutinefunction(count_tokens)):
-            raise UserError(
-                f"FunctionProvider count_tokens must be a plain function (GenerationRequest) -> int, called while the "
-                f"budget is reserved (never awaited): not {count_tokens!r}; count with a local tokenizer"
-            )
         self.fn = fn
         """The function that answers each request."""
         self.count_tokens = count_tokens
@@ -92,6 +85,19 @@ class FunctionProvider(Provider):
         if name != type(self).name:
             # `Provider.name` is declared as a ClassVar; a per-instance name shadows it on purpose.
             object.__setattr__(self, "name", name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """`fn` and `count_tokens` are checked on every assignment, as when the provider is made (a test swapping in
+        another function with `provider.fn = ...`): a value that is not one failed the next run with a `TypeError`,
+        stored `failed`."""
+        if name == "fn" and not callable(value):
+            raise UserError(f"FunctionProvider needs a callable (GenerationRequest) -> str | Generation, got {value!r}")
+        if name == "count_tokens" and value is not None and (not callable(value) or inspect.iscoroutinefunction(value)):
+            raise UserError(
+                f"FunctionProvider count_tokens must be a plain function (GenerationRequest) -> int, called while the "
+                f"budget is reserved (never awaited): not {value!r}; count with a local tokenizer"
+            )
+        object.__setattr__(self, name, value)
 
     def generate(self, request: GenerationRequest) -> Coroutine[Any, Any, Generation]:
         """Call the function and wrap a text answer into a `Generation` (a coroutine, as `Provider.generate`: it is
