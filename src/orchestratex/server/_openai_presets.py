@@ -111,8 +111,10 @@ def _read_file(path: Path) -> Any:
     except OSError as exc:
         raise ConfigurationError(f"presets: cannot read {path}: {exc.strerror or exc}") from None
     try:
-        if path.suffix.lower() == ".toml":
-            return tomllib.loads(raw.decode("utf-8"))
+        if (
+            path.suffix.lower() == ".toml"
+        ):  # (`utf-8-sig`: Notepad's byte order mark; TOML refused it at line 1, column 1)
+            return tomllib.loads(raw.decode("utf-8-sig"))
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
