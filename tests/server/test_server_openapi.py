@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from .conftest import Api
 
@@ -48,3 +49,38 @@ def test_openapi_has_exactly_the_spec_endpoints(make_api: Callable[..., Api]) ->
     assert {"_id", "created_at", "updated_at", "session_start", "session_end", "total_cost"} <= set(session)
     docs = api.client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def _missing(doc: Any, name: str, schemas: dict[str, Any]) -> list[str]:
+    """The required fields of schema `name` (and of the schemas its fields name) that `doc` lacks."""
+    schema = schemas[name]
+    missing = [f"{name}.{field}" for field in schema.get("required", []) if field not in doc]
+    for field, prop in schema.get("properties", {}).items():
+        ref = prop.get("$ref") or prop.get("items", {}).get("$ref")
+        value = doc.get(field)
+        if ref and value is not None:
+            for item in value if isinstance(value, list) else [value]:
+                missing += _missing(item, ref.rsplit("/", 1)[1], schemas)
+    return missing
+
+
+def test_the_schema_says_answers_carry_every_field_of_their_documents(api: Api) -> None:
+    """`_id`, `created_at`, `updated_at` (and every field with a default) were optional in the schema of a session,
+    thread or orchestration, so a client generated from it typed them as possibly absent; the answers carry them all."""
+    schemas = api.client.get("/openapi.json").json()["components"]["schemas"]
+    for name in ("Session", "Thread", "Orchestration", "ApiKeyInfo"):
+        assert {"_id", "created_at", "updated_at"} <= set(schemas[name]["required"]), name
+    assert set(schemas["Session"]["required"]) == set(schemas["Session"]["properties"])
+    assert "max_iterations" not in schemas["SessionCreate"].get("required", [])  # (a request's fields stay optional)
+    assert "evaluation_threshold" not in schemas["StartSettings"].get("required", [])
+    assert "errors" not in schemas["ErrorBody"]["required"]  # (a 422's only)
+    session = api.session(settings={"cost_limit": 1.0})
+    thread = api.thread(session["_id"])
+    done = api.wait(api.start(thread["_id"])["_id"])
+    analytics = api.client.get(f"/api/analytics/session/{session['_id']}", headers=api.alice).json()
+    model = api.client.get("/api/models/gpt4", headers=api.alice).json()
+    assert _missing(session, "Session", schemas) == []
+    assert _missing(thread, "Thread", schemas) == []
+    assert _missing(done, "Orchestration", schemas) == []
+    assert _missing(analytics, "Analytics", schemas) == []
+    assert _missing(model, "ModelOut", schemas) == []

@@ -208,12 +208,16 @@ def create_app(
 
 
 def _document_security(app: FastAPI) -> None:
-    """Every `/api/` operation requires a key: say so in the OpenAPI schema."""
+    """Every `/api/` operation requires a key: say so in the OpenAPI schema (and that answers carry every field of
+    their documents: `require_answered_fields`)."""
+    from ._openapi import require_answered_fields
+
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()  # FastAPI keeps it in app.openapi_schema
+            require_answered_fields(schema)
             schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
             for path, item in schema["paths"].items():
                 if path.startswith("/api/"):
