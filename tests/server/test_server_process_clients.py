@@ -86,6 +86,13 @@ def test_a_user_list_path_with_the_user_left_empty_says_so(served: Served) -> No
         404,
         "no user given: the sessions of a user are listed at /api/sessions/user/{user_id}",
     )
+    r = served.alice.get("/api/analytics/user/")
+    assert (r.status_code, r.json()["detail"]) == (
+        404,
+        "no user given: the analytics of a user are at /api/analytics/user/{user_id}",
+    )
+    r = served.alice.head("/api/orchestration/status/")
+    assert r.status_code == 404
 
 
 def test_a_prompt_ending_in_half_an_emoji_is_refused_saying_where(served: Served) -> None:

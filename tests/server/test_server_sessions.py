@@ -269,11 +269,22 @@ def test_a_session_whose_only_judge_is_its_only_model_is_refused(api: Api) -> No
             "/api/threads/session/",
             "no session given: the threads of a session are listed at /api/threads/session/{session_id}",
         ),
+        (
+            "/api/analytics/session/",
+            "no session given: the analytics of a session are at /api/analytics/session/{session_id}",
+        ),
+        ("/api/analytics/user/", "no user given: the analytics of a user are at /api/analytics/user/{user_id}"),
+        ("/api/analytics/user", "no user given: the analytics of a user are at /api/analytics/user/{user_id}"),
+        (
+            "/api/orchestration/status/",
+            "no orchestration given: the status of an orchestration is at /api/orchestration/status/{orchestration_id}",
+        ),
     ],
 )
 def test_a_list_path_with_its_id_left_empty_says_so(api: Api, path: str, detail: str) -> None:
     """`f"/api/sessions/user/{user_id}"` with an empty `user_id` was answered "no session 'user' (ids are 24
-    hexadecimal digits)", as if the client had given a session id."""
+    hexadecimal digits)", as if the client had given a session id; the analytics and status routes answered a bare
+    "Not Found", as if there were no such route."""
     r = api.client.get(path, headers=api.alice)
     assert (r.status_code, r.json()["detail"]) == (404, detail)
 

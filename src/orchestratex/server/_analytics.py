@@ -33,3 +33,15 @@ async def user_analytics(user_id: str, request: Request) -> Response:
     if not user.may_see(user_id):
         raise NotFound(f"no user {quoted(user_id)}")
     return document(await state_of(request).store.user_analytics(user_id))
+
+
+@router.get("/session", include_in_schema=False)
+async def no_session_named() -> Response:
+    """`GET /api/analytics/session/` (a session id left empty) answered a bare "Not Found", unlike the list routes."""
+    raise NotFound("no session given: the analytics of a session are at /api/analytics/session/{session_id}")
+
+
+@router.get("/user", include_in_schema=False)
+async def no_user_named() -> Response:
+    """`GET /api/analytics/user/` (a user id left empty) answered a bare "Not Found", unlike the list routes."""
+    raise NotFound("no user given: the analytics of a user are at /api/analytics/user/{user_id}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from ..exceptions import Conflict
+from ..exceptions import Conflict, NotFound
 from ..records import TERMINAL_ORCHESTRATION_STATUSES
 from ._access import load_orchestration, load_session, load_thread, load_to_stop
 from ._app import state_of
@@ -69,6 +69,14 @@ async def get_orchestration_status(orchestration_id: str, request: Request) -> R
     state = state_of(request)
     doc = await load_orchestration(state, user, orchestration_id)
     return document(doc, headers=await state.rate.hit(doc.session_id))
+
+
+@router.get("/status", include_in_schema=False)
+async def no_orchestration_named() -> Response:
+    """`GET /api/orchestration/status/` (an orchestration id left empty) answered a bare "Not Found"."""
+    raise NotFound(
+        "no orchestration given: the status of an orchestration is at /api/orchestration/status/{orchestration_id}"
+    )
 
 
 @router.post(
