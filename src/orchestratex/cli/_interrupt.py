@@ -46,6 +46,7 @@ STDOUT_FAILED = "stdout"
 logger = logging.getLogger("orchestratex.cli")
 
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+_SIGNAL_NAMES = frozenset(sig.name for sig in _SIGNALS)
 
 
 class Interrupted(Exception):
@@ -134,8 +135,12 @@ class RunGuard:
     def interrupt(self, cause: str, detail: str = "") -> None:
         if self.cause is None:
             self.cause, self.detail = cause, detail
-        elif self._stopping is not None and not self._stopping.done():
-            self._say_still_stopping()  # (a second Ctrl-C while the store is slow to record the end)
+        elif cause in _SIGNAL_NAMES and self._stopping is not None and not self._stopping.done():
+            # (a second Ctrl-C while the store is slow to record the end; not the output failing as the run ends:
+            # Ctrl-C on `orchestratex run … | less` stops the reader too, and the line saying the run was cancelled
+            # then met a closed pipe, which said "waiting for the store … (it retries while another process holds
+            # the store)" of a store that had answered in milliseconds)
+            self._say_still_stopping()
         self._stop_when_possible()
 
     def _stop_when_possible(self) -> None:
