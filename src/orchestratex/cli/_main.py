@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
@@ -229,7 +230,7 @@ def _main(argv: Sequence[str]) -> int:
     try:
         return _dispatch(args)
     except Interrupted as exc:
-        print(f"orchestratex: {exc.message}", file=sys.stderr)
+        _tell(f"orchestratex: {exc.message}")
         return exc.exit_code
     except StdoutFailed as exc:
         if exc.reader_gone:  # the reader went away after the run ended (`--json | head -1`): nothing to say
@@ -238,6 +239,14 @@ def _main(argv: Sequence[str]) -> int:
         return EXIT_FAILED
     finally:
         hide_logs(handler)
+
+
+def _tell(line: str) -> None:
+    """`line` on stderr, where a stderr that cannot be written (a terminal that went away, as SIGHUP says: EIO) is no
+    failure of the command: its exit code (129 for SIGHUP) still says how it ended. The message raised instead, and
+    the command ended with a traceback and exit code 1."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr, flush=True)
 
 
 def _unquoted_prompt(args: argparse.Namespace, extra: list[str]) -> str:

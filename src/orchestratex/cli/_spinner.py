@@ -72,7 +72,7 @@ class Spinner:
         self._on_stop_signal(install=True)
 
     def _start(self) -> None:
-        self._live = Live(
+        self._live = _Live(
             self,
             console=self.output.console,
             transient=True,
@@ -80,7 +80,8 @@ class Spinner:
             redirect_stdout=self.owns_stdout,
             redirect_stderr=True,
         )
-        self._live.start()
+        with _terminal_gone_ok():
+            self._live.start()
 
     def _on_stop_signal(self, *, install: bool) -> None:
         """Ctrl-Z (SIGTSTP) stopped the process with the spinner's line on screen and the cursor hidden (the spinner
@@ -106,7 +107,8 @@ class Spinner:
 
     def _stopped(self) -> None:
         if self._live is not None:
-            self._live.stop()
+            with _terminal_gone_ok():
+                self._live.stop()
             self._live = None
         self._on_stop_signal(install=False)
         os.kill(os.getpid(), signal.SIGTSTP)  # stopped here, as without the spinner; resumed by SIGCONT (`fg`)
@@ -133,7 +135,8 @@ class Spinner:
         self._retries.stop()
         self._on_stop_signal(install=False)
         if self._live is not None:
-            self._live.stop()
+            with _terminal_gone_ok():
+                self._live.stop()
         self._live = self._dots = self._retry = None
 
     def __call__(self, event: Event) -> None:
@@ -141,6 +144,22 @@ class Spinner:
             self.close()
         elif (what := _waiting_for(event)) is not None:
             self.wait(what)
+
+
+def _terminal_gone_ok() -> contextlib.suppress:
+    """Drawing or erasing the spinner on a terminal that went away (a closed SSH session or terminal window: every
+    write fails with EIO) is no error: there is nothing left to draw on. It failed the live view's handler with a
+    logged traceback, and the run's end with exit code 1 instead of SIGHUP's 129."""
+    return contextlib.suppress(OSError)
+
+
+class _Live(Live):
+    """rich's `Live`, whose redraws (12.5 a second, from its own thread) on a terminal that went away are no error
+    either: the thread died with an "Exception in thread" traceback on stderr."""
+
+    def refresh(self) -> None:
+        with _terminal_gone_ok():
+            super().refresh()
 
 
 class _RetryNotices(logging.Handler):
