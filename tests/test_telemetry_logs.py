@@ -151,6 +151,16 @@ def test_floats_keep_every_pico_dollar() -> None:
     )
 
 
+def test_a_float_is_written_as_the_number_it_is() -> None:
+    """`orchestratex run -v` (and `serve`'s log) wrote `duration_ms=19441.099999999999` for a run of 19.4411 s: the
+    binary float's expansion to 12 decimals, past the digits it holds."""
+    assert format_fields({"duration_ms": 19441.1, "latency_ms": 12345.6, "cost_usd": 1234.000001, "n": 3.0}) == (
+        "duration_ms=19441.1 latency_ms=12345.6 cost_usd=1234.000001 n=3"
+    )
+    for value in (19441.1, 98765.4321, 0.0121895, 7.0, 123456789.25):
+        assert float(format_fields({"v": value}).removeprefix("v=")) == value
+
+
 def test_every_line_boundary_is_escaped() -> None:
     """U+2028, U+2029 and NEL were left as they were (JSON keeps them): a log line held two lines."""
     for breaker in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029":

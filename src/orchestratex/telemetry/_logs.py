@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping
+from decimal import Decimal
 
 __all__ = ["CALLS", "EVALUATION", "ORCHESTRATOR", "PROGRESS", "ROUTING", "emit", "format_fields", "quote"]
 
@@ -38,9 +40,19 @@ def quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False).translate(_LINE_BREAKS)
 
 
+def _decimal(value: float) -> str:
+    """`value` to 12 decimals, as the shortest decimal that reads back as it (`19441.1`, `0.0000004`, `0.3` for
+    0.1 + 0.2): `f"{value:.12f}"` wrote the binary float's expansion past its 17 digits, so a run of 19.4411 s was
+    `duration_ms=19441.099999999999`. Never in exponent notation (`1e-07`)."""
+    if not math.isfinite(value):
+        return str(value)
+    text = format(Decimal(repr(round(value, 12))), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _value(value: object) -> str:
     if isinstance(value, float):  # 12 decimals: costs are whole pico-dollars, and $0.0000004 is not $0
-        return f"{value:.12f}".rstrip("0").rstrip(".") if value else "0"
+        return _decimal(value) if value else "0"
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value)
