@@ -194,8 +194,12 @@ def test_metrics_count_orchestrations_calls_cost_latency_and_limits(make_api: Ca
 
 
 def test_metrics_count_the_v1_routes_under_their_path(make_api: Callable[..., Api]) -> None:
-    """The `/v1` routes were counted as `/models`, `/models/{model:path}` and `/chat/completions`."""
+    """The `/v1` routes were counted as `/models`, `/models/{model:path}` and `/chat/completions`; then as
+    `/v1/models/{model:path}`, the route's pattern, where its span and the docs have `/v1/models/{model}` (and the
+    spec `/api/models/{model_name}`, counted as `/api/models/{model_name:path}`)."""
     api = make_api()
+    model = api.client.get("/api/models/", headers=api.alice).json()[0]["name"]
+    assert api.client.get(f"/api/models/{model}", headers=api.alice).status_code == 200
     assert api.client.get("/v1/models", headers=api.alice).status_code == 200
     assert api.client.get("/v1/models/orchestratex/auto", headers=api.alice).status_code == 200
     assert api.client.get("/v1/models").status_code == 401
@@ -212,10 +216,12 @@ def test_metrics_count_the_v1_routes_under_their_path(make_api: Callable[..., Ap
     assert counted == {
         ("GET", "/v1/models", "200"): 1,
         ("HEAD", "/v1/models", "200"): 1,
-        ("GET", "/v1/models/{model:path}", "200"): 1,
+        ("GET", "/v1/models/{model}", "200"): 1,  # (as its span's `http.route`: not `{model:path}`)
         ("GET", "/v1/models", "401"): 1,
         ("POST", "/v1/chat/completions", "200"): 1,
         ("GET", "unmatched", "404"): 1,
+        ("GET", "/api/models/", "200"): 1,
+        ("GET", "/api/models/{model_name}", "200"): 1,  # (as the spec writes it: not `{model_name:path}`)
     }
 
 

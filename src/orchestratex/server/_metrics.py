@@ -244,7 +244,7 @@ def route_template(scope: Scope, root_path: str = "", app: object = None) -> str
     if route is not None:
         mounted = scope.get("root_path", "")  # (routing through a Mount added its path)
         prefix = mounted[len(root_path) :] if mounted.startswith(root_path) else ""
-        return prefix + route.path if getattr(route, "path", None) else "unmatched"
+        return prefix + _template(route) if getattr(route, "path", None) else "unmatched"
     if CONTROL.search(scope["path"]):  # (`_paths`: such a path names nothing)
         return "unmatched"
     # (routing through a Mount, as to the static files under `/console`, has added its path to the scope's root path)
@@ -277,7 +277,14 @@ def _matching(routes: Iterable[BaseRoute], scope: Scope) -> str | None:
                     return f"{route.path}/{{path}}"
                 inner = _matching(route.routes, {**scope, **child})
                 return None if inner is None else route.path + inner
-            return getattr(route, "path", None)
+            return _template(route) if getattr(route, "path", None) else None
         if match is Match.PARTIAL and partial is None:
-            partial = getattr(route, "path", None)
+            partial = _template(route) if getattr(route, "path", None) else None
     return partial
+
+
+def _template(route: BaseRoute) -> str:
+    """The route's path as its documentation and its span's `http.route` write it: `/v1/models/{model}`, without the
+    convertor of its pattern (`{model:path}`), which is how a request's parameter is read, not which route it is."""
+    path: str = getattr(route, "path_format", None) or route.path  # type: ignore[attr-defined]
+    return path
