@@ -554,6 +554,20 @@ def test_the_server_span_of_a_refused_request_names_its_route(
     ]
 
 
+def test_the_span_of_a_refused_request_names_its_route_under_the_root_path(spans: InMemorySpanExporter) -> None:
+    """Behind a proxy's prefix (`--root-path /ox`) FastAPI names a served request's route with it: so is a refused
+    one's, not `/api/...` beside `/ox/api/...` for the same route."""
+    pytest.importorskip("fastapi.telemetry", reason="FastAPI traces requests itself from 0.165")
+    from fastapi.testclient import TestClient
+
+    from orchestratex.server import create_app
+
+    with TestClient(create_app(MemoryStore()), root_path="/ox") as client:
+        assert client.post("/ox/api/sessions/", json={}).status_code == 401
+    (span,) = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    assert (span.name, (span.attributes or {}).get("http.route")) == ("POST /ox/api/sessions/", "/ox/api/sessions/")
+
+
 def test_no_span_records_the_api_key_of_a_websocket_url(api: Api, spans: InMemorySpanExporter) -> None:
     """A WebSocket URL fetched as plain HTTP (a proxy that drops `Upgrade`: the server answers 426) put its
     `?token=<key>` into the server span's `url.query`, so the key reached the tracing backend; the access log masked

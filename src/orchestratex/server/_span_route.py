@@ -48,6 +48,8 @@ def _name_span(scope: Scope, root_path: str, app: object) -> None:
     template = route_template(scope, root_path, app)
     if template == "unmatched":
         return
+    # (with the app's root path, as FastAPI writes a served request's route: `--root-path /ox` gives `/ox/api/...`)
+    template = scope.get("app_root_path", root_path).rstrip("/") + template
     name = getattr(span, "name", None)
     method = name.partition(" ")[0] if isinstance(name, str) and name else scope["method"]
     span.set_attribute("http.route", template)
