@@ -20,6 +20,7 @@ from google.genai import errors
 from orchestratex.exceptions import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error
 from orchestratex.providers import retry_after_seconds as header_retry_after
+from orchestratex.providers._support import shown_url
 
 try:
     import httpx
@@ -75,12 +76,49 @@ def _quota_exhausted(body: Any, message: str) -> bool:
     return bool(_NO_QUOTA.search(message))
 
 
+_BODY_SHOWN = 300
+"""How much of an error body that is not Google's error (a gateway's `{"detail": ...}`) the message shows."""
+_TWO_VERSIONS = re.compile(r"/(v1(?:alpha|beta)?)/(v1(?:alpha|beta)?)/")
+"""A request path holding two API versions: a base URL ending in one (`…/v1beta`), to which the SDK added its own."""
+
+
+def _detail(exc: errors.APIError) -> str:
+    """The error's status and message; for a body without Google's `message` (a gateway's `{"detail": "Not Found"}`,
+    for which google-genai reads none), the body itself, cut to 300 characters."""
+    detail = f"{exc.status or ''} {exc.message or ''}".strip()
+    if exc.message or not exc.details:
+        return detail
+    try:
+        shown = json.dumps(exc.details, ensure_ascii=False, default=str)
+    except ValueError:
+        shown = str(exc.details)
+    cut = shown if len(shown) <= _BODY_SHOWN else shown[: _BODY_SHOWN - 1] + "…"
+    return f"{detail} {cut}".strip()
+
+
+def _path_hint(exc: errors.APIError) -> str:
+    """For a 404 that is not Google's own error (a model not found, …) but a server's "no such page": the URL tried,
+    and, when its path holds two API versions, that the base URL must not end in one."""
+    response = getattr(exc, "response", None)
+    request = getattr(response, "request", None) if response is not None else None
+    if exc.code != 404 or exc.status == "NOT_FOUND" or request is None:
+        return ""
+    url = shown_url(str(request.url))  # (no password or key of the base URL in a stored error)
+    doubled = _TWO_VERSIONS.search(str(request.url.path))
+    if doubled:
+        return (
+            f" ({request.method} {url} not found: the base URL must not end in /{doubled.group(1)}, the SDK adds the"
+            " API version; set GOOGLE_GEMINI_BASE_URL (or base_url=) without it)"
+        )
+    return f" ({request.method} {url} not found: check the base URL)"
+
+
 def _status_error(exc: errors.APIError, *, provider: str, model: str, api_key_env: str) -> ProviderError:
     status = int(exc.code or 0)
     response = getattr(exc, "response", None)
     headers = {k.lower(): v for k, v in response.headers.items()} if response is not None else {}
     body = exc.details
-    detail = f"{exc.status or ''} {exc.message or ''}".strip()
+    detail = _detail(exc) + _path_hint(exc)
     reasons = {str(d.get("reason")) for d in _details(body)}
     return http_error(
         status,

@@ -1,0 +1,71 @@
+"""Errors from a server between the adapter and Gemini (a gateway, a proxy): what the message says about them."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+
+from orchestratex.catalog import ModelCatalog
+from orchestratex.exceptions import ProviderHTTPError
+from orchestratex.providers import GenerationRequest, Message
+from orchestratex_gemini import GeminiProvider
+
+MODEL = ModelCatalog.default().get("gemini:gemini-4-hydrogen")
+
+
+def request() -> GenerationRequest:
+    return GenerationRequest(model=MODEL, messages=[Message(role="user", content="Hello")], max_output_tokens=64)
+
+
+def answering(status: int, **reply: object) -> httpx2.AsyncClient:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(status, **reply)  # type: ignore[arg-type]
+
+    return httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+
+
+async def test_a_base_url_ending_in_the_api_version_is_named_in_the_404() -> None:
+    """`GOOGLE_GEMINI_BASE_URL=https://gateway.example/gemini/v1beta` (the API's root as Google's REST docs write it):
+    the SDK adds its own API version, the gateway answered 404 `{"detail": "Not Found"}`, and the error said only
+    "gemini error (404): " — no message, no URL. It now quotes the body and says the base URL must not end in one."""
+    client = answering(404, json={"detail": "Not Found"})
+    provider = GeminiProvider(api_key="k", base_url="https://gateway.example/gemini/v1beta", http_client=client)
+    with pytest.raises(ProviderHTTPError) as raised:
+        await provider.generate(request())
+    message = str(raised.value)
+    assert message.startswith(
+        'gemini error (404): {"detail": "Not Found"} (POST https://gateway.example/gemini/v1beta/'
+    )
+    assert "the base URL must not end in /v1beta, the SDK adds the API version" in message
+    assert "GOOGLE_GEMINI_BASE_URL" in message and raised.value.retryable is False
+
+
+async def test_a_gateway_s_404_page_names_the_url_tried() -> None:
+    client = answering(404, text="404 page not found")
+    provider = GeminiProvider(api_key="k", base_url="https://user:secret@gateway.example/gemini", http_client=client)
+    with pytest.raises(ProviderHTTPError) as raised:
+        await provider.generate(request())
+    message = str(raised.value)
+    assert "404 page not found (POST https://user:***@gateway.example/gemini/" in message, message
+    assert "not found: check the base URL" in message and "secret" not in message
+
+
+async def test_a_gateway_s_json_error_without_google_s_fields_is_quoted() -> None:
+    """A LiteLLM-style `{"detail": "…"}` or `{"error": "…"}` body: google-genai reads no message from it."""
+    client = answering(400, json={"error": "Invalid model name passed in model=gemini-4-hydrogen"})
+    provider = GeminiProvider(api_key="k", http_client=client)
+    with pytest.raises(ProviderHTTPError) as raised:
+        await provider.generate(request())
+    assert "Invalid model name passed in model=gemini-4-hydrogen" in str(raised.value), str(raised.value)
+
+
+async def test_google_s_own_404_keeps_its_message_without_a_hint() -> None:
+    error = {
+        "code": 404,
+        "message": "models/gemini-4-hydrogen is not found for API version v1beta",
+        "status": "NOT_FOUND",
+    }
+    provider = GeminiProvider(api_key="k", http_client=answering(404, json={"error": error}))
+    with pytest.raises(ProviderHTTPError) as raised:
+        await provider.generate(request())
+    assert str(raised.value) == f"gemini error (404): NOT_FOUND {error['message']}"
