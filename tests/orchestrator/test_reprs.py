@@ -90,3 +90,17 @@ def test_an_evaluator_shows_its_settings_and_pinned_judges() -> None:
             return Evaluation(score=9.0, feedback="ok", judge_models=["rubric"])
 
     assert repr(Always9()) == "Always9()"
+
+
+def test_a_provider_s_repr_hides_a_key_in_its_base_url_s_query() -> None:
+    """A gateway that takes its key in the URL (`GOOGLE_GEMINI_BASE_URL=https://gw.example/gemini?api-key=…`, likewise
+    `ANTHROPIC_BASE_URL`): `orchestrator.providers` in a notebook or a log showed the key whole, though a provider's
+    repr never shows a key (only a password in the URL was hidden)."""
+    env = {
+        "GEMINI_API_KEY": "g-secret-3",
+        "GOOGLE_GEMINI_BASE_URL": "https://bob:pw@gw.example/gemini?api-key=gw-secret-1&region=eu&token=gw-secret-2",
+    }
+    shown = repr(Orchestrator(env=env).providers["gemini"])
+    assert shown == (
+        "GeminiProvider(name='gemini', base_url='https://bob:***@gw.example/gemini?api-key=***&region=eu&token=***')"
+    )

@@ -10,6 +10,7 @@ from typing import ClassVar, Literal, Self, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .._shown import shown_url
 from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..usage import Usage
@@ -185,9 +186,10 @@ class Provider(ABC):
 
     def __repr__(self) -> str:
         """Its class, name and server (`OpenAIProvider(name='openai', base_url='https://api.openai.com/v1/')`), not
-        `<… object at 0x…>`; never a key, nor a password in the server's URL."""
+        `<… object at 0x…>`; never a key, nor a password or a key-, token- or secret-named query parameter of the
+        server's URL (`?api-key=***`)."""
         base_url = getattr(self, "base_url", None)
-        server = f", base_url={_without_password(base_url)!r}" if isinstance(base_url, str) else ""
+        server = f", base_url={shown_url(base_url)!r}" if isinstance(base_url, str) else ""
         return f"{type(self).__name__}(name={self.name!r}{server})"
 
     async def __aenter__(self) -> Self:
@@ -195,15 +197,6 @@ class Provider(ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def _without_password(url: str) -> str:
-    """`url` with the password of its user part (`http://user:secret@host/…`) shown as `***`."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.partition("@")
-    if not sep or not at or "/" in userinfo or ":" not in userinfo:
-        return url
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def checked_generation(provider: Provider, gen: object) -> Generation:
