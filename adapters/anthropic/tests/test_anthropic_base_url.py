@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import httpx2
 import pytest
 
 from orchestratex import Orchestrator
+from orchestratex.catalog import ModelCatalog
 from orchestratex.exceptions import ConfigurationError
+from orchestratex.providers import GenerationRequest, Message
 from orchestratex_anthropic import AnthropicProvider
 
 BAD = [
@@ -39,3 +42,30 @@ def test_a_good_base_url_and_its_password_are_kept_out_of_the_refusal() -> None:
     with pytest.raises(ConfigurationError) as raised:
         AnthropicProvider(api_key="k", base_url="user:secret@proxy.example")
     assert "secret" not in str(raised.value)
+
+
+async def test_a_base_url_with_a_query_string_keeps_it_on_every_request() -> None:
+    """A gateway written with its query (`ANTHROPIC_BASE_URL=https://gateway.example/anthropic?api-version=1`, a key
+    or a route in the query): the SDK joined `/v1/messages` after the query, so every call went to the gateway's root
+    with `api-version=1/v1/messages` (a 404 there). The query is now sent with every request, after the path."""
+    sent: list[httpx2.URL] = []
+
+    def gateway(request: httpx2.Request) -> httpx2.Response:
+        sent.append(request.url)
+        if request.url.path != "/anthropic/v1/messages":
+            return httpx2.Response(404, text="404 page not found")
+        usage = {"input_tokens": 9, "output_tokens": 2}
+        content = [{"type": "text", "text": "Hi!"}]
+        body = {"id": "m", "type": "message", "role": "assistant", "model": "claude-haiku-5-5", "content": content}
+        return httpx2.Response(200, json={**body, "stop_reason": "end_turn", "stop_sequence": None, "usage": usage})
+
+    provider = AnthropicProvider(
+        api_key="sk-ant-test",
+        base_url="https://gateway.example/anthropic?api-version=1&route=claude",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(gateway)),
+    )
+    model = ModelCatalog.default().get("anthropic:claude-haiku-5-5")
+    ask = GenerationRequest(model=model, messages=[Message(role="user", content="Hello")], max_output_tokens=20)
+    assert (await provider.generate(ask)).text == "Hi!"
+    assert sent[0].path == "/anthropic/v1/messages" and dict(sent[0].params) == {"api-version": "1", "route": "claude"}
+    assert provider.base_url == "https://gateway.example/anthropic/"

@@ -7,7 +7,7 @@ import math
 import re
 import time
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from .._shown import shown_url
 from ..exceptions import ConfigurationError, UserError
@@ -19,6 +19,7 @@ __all__ = [
     "retry_after_seconds",
     "shown_url",
     "unwrap_json_object",
+    "without_query",
 ]
 
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
@@ -64,6 +65,16 @@ def checked_base_url(base_url: str, *, provider: str, where: str) -> None:
             f"{provider}: the base URL {shown!r} ({where}) does not start with http:// or https://;"
             f" write it whole, e.g. http://{shown.split('://')[-1]}"
         )
+
+
+def without_query(base_url: str) -> tuple[str, dict[str, str] | None]:
+    """`base_url` without its query string (`…/openai/deployments/gpt-4o?api-version=2024-10-21`, as Azure-style
+    gateways are written), and the query's parameters, for the SDK to send with every request (`default_query`): left
+    in the base URL, the SDKs join the endpoint's path after the query (`…?api-version=2024-10-21chat/completions`)."""
+    parts = urlsplit(base_url)
+    if not parts.query:
+        return base_url, None
+    return urlunsplit(parts._replace(query="")), dict(parse_qsl(parts.query, keep_blank_values=True))
 
 
 def checked_timeout(timeout: object, *, provider: str) -> float | None:

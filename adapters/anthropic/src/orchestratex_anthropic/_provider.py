@@ -13,7 +13,7 @@ import anthropic
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.providers._support import checked_api_key, checked_base_url, checked_timeout
+from orchestratex.providers._support import checked_api_key, checked_base_url, checked_timeout, without_query
 
 from ._errors import map_anthropic_errors
 from ._mapping import generation_from_message, message_params
@@ -75,10 +75,12 @@ class AnthropicProvider(Provider):
             where = "base_url" if base_url else self.base_url_env
             base_url = base_url or os.environ.get(self.base_url_env) or self.default_base_url
             checked_base_url(base_url, provider=self.name, where=where)  # (not at every call, as a connection error)
+            base_url, query = without_query(base_url)  # (the SDK joined /v1/messages after it)
             build = functools.partial(
                 anthropic.AsyncAnthropic,
                 api_key=api_key,
                 base_url=base_url,
+                default_query=query,
                 max_retries=0,
                 timeout=timeout,
             )

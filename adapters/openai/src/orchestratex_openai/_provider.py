@@ -7,14 +7,20 @@ import os
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import openai
 
 from orchestratex.exceptions import ConfigurationError, ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.providers._support import checked_api_key, checked_base_url, checked_timeout, shown_url
+from orchestratex.providers._support import (
+    checked_api_key,
+    checked_base_url,
+    checked_timeout,
+    shown_url,
+    without_query,
+)
 
 from ._errors import answer_error, map_openai_errors
 from ._mapping import (
@@ -111,16 +117,6 @@ class _StopRefused(Exception):
     them, so the call is made again unstreamed, whose whole text is cut."""
 
 
-def _without_query(base_url: str) -> tuple[str, dict[str, str] | None]:
-    """`base_url` without its query string (`…/openai/deployments/gpt-4o?api-version=2024-10-21`, as Azure-style
-    gateways are written), and the query's parameters, which the SDK then sends with every request: left in the base
-    URL, the SDK joined the endpoint's path after the query (`…?api-version=2024-10-21chat/completions`)."""
-    parts = urlsplit(base_url)
-    if not parts.query:
-        return base_url, None
-    return urlunsplit(parts._replace(query="")), dict(parse_qsl(parts.query, keep_blank_values=True))
-
-
 class OpenAIProvider(Provider):
     """OpenAI models through the official SDK (`openai.AsyncOpenAI`), or any OpenAI-compatible server.
 
@@ -187,7 +183,7 @@ class OpenAIProvider(Provider):
                 if self._needs_key(base_url):
                     raise self._not_configured()
                 api_key = "unused"  # local servers ignore it, but the SDK needs a string
-            base_url, query = _without_query(base_url)
+            base_url, query = without_query(base_url)
             build = functools.partial(
                 AsyncOpenAIClient,
                 api_key=api_key,
