@@ -138,3 +138,34 @@ async def test_a_json_request_streamed_hands_on_the_unwrapped_object() -> None:
 
     generation = await provider_on(server).generate_stream(request(json_output=True), collect)
     assert generation.text == '{"score": 8, "feedback": "clear"}' and pieces == [generation.text]
+
+
+def test_a_long_answer_through_an_injected_client_is_streamed_as_the_sdk_requires() -> None:
+    """`AnthropicProvider(client=anthropic.AsyncAnthropic(...))` (the SDK's default timeout) and an answer allowed more
+    than about 21,000 tokens (`max_output_tokens=32000`): the SDK refuses such a call unstreamed, before sending it,
+    with a bare `ValueError: Streaming is required for operations that may take longer than 10 minutes`, and the run
+    crashed with that traceback. The call is now made as the SDK asks, streamed, and its final message is the
+    answer."""
+    import anthropic
+    import httpx2
+
+    from orchestratex import FunctionProvider, Orchestrator
+    from orchestratex.catalog import ModelCatalog, ModelProfile
+    from orchestratex_anthropic import AnthropicProvider
+
+    server = MockServer(Reply(200, content=STREAM, headers={"content-type": "text/event-stream"}))
+    client = anthropic.AsyncAnthropic(
+        api_key="sk-ant-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    judge = ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=5)
+    verdict = FunctionProvider(lambda request: '{"score": 9, "feedback": "fine"}')
+    with Orchestrator(
+        catalog=ModelCatalog([MODEL, judge]), providers=[AnthropicProvider(client=client), verdict]
+    ) as orchestrator:
+        result = orchestrator.run_sync(
+            "Write a long story.", preferred_models=[MODEL.name], max_iterations=1, max_output_tokens=32000
+        )
+    assert result.status == "completed" and result.final_response == "Hello, world", result.error
+    assert len(server.requests) == 1 and server.requests[0].json["stream"] is True
+    assert server.requests[0].json["max_tokens"] == 32000
+    assert result.total_cost > 0

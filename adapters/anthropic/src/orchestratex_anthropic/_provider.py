@@ -6,7 +6,7 @@ import functools
 import os
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import anthropic
 
@@ -20,8 +20,17 @@ from ._mapping import generation_from_message, message_params
 
 if TYPE_CHECKING:
     import httpx2
+    from anthropic.types import Message
 
 __all__ = ["AnthropicProvider"]
+
+
+_STREAMING_REQUIRED = "Streaming is required"
+"""How the SDK refuses, before sending it, an unstreamed call whose answer may take more than 10 minutes."""
+
+
+async def _ignore(text: str) -> None:
+    return None
 
 
 class AnthropicProvider(Provider):
@@ -127,11 +136,26 @@ class AnthropicProvider(Provider):
         params = message_params(request)
         with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
             start = time.perf_counter()
-            message = await self._client.messages.create(**params)
+            try:
+                message = await self._client.messages.create(**params)
+            except ValueError as exc:
+                if not str(exc).startswith(_STREAMING_REQUIRED):
+                    raise
+                # (an SDK client with its default timeout, as `client=` injects one, refuses an answer of more than
+                # about 21,000 tokens unstreamed, before sending anything: the SDK's way is a stream)
+                message = await self._streamed(params, _ignore)
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_message(message, request)
         generation.latency_ms = latency_ms
         return generation
+
+    async def _streamed(self, params: dict[str, Any], on_text: TextSink) -> Message:
+        """`client.messages.stream(**params)`, each text delta handed to `on_text`; the final message."""
+        async with self._client.messages.stream(**params) as stream:
+            async for text in stream.text_stream:
+                if text:
+                    await on_text(text)
+            return await stream.get_final_message()
 
     async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
         """`generate`, streamed (`client.messages.stream`): each text delta goes to `on_text` as it arrives;
@@ -147,11 +171,7 @@ class AnthropicProvider(Provider):
         params = message_params(request)
         with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
             start = time.perf_counter()
-            async with self._client.messages.stream(**params) as stream:
-                async for text in stream.text_stream:
-                    if text:
-                        await on_text(text)
-                message = await stream.get_final_message()
+            message = await self._streamed(params, on_text)
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_message(message, request)
         generation.latency_ms = latency_ms
