@@ -169,3 +169,24 @@ def test_a_long_answer_through_an_injected_client_is_streamed_as_the_sdk_require
     assert len(server.requests) == 1 and server.requests[0].json["stream"] is True
     assert server.requests[0].json["max_tokens"] == 32000
     assert result.total_cost > 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",  # (the connection closed right after the status line and headers)
+        sse({"type": "ping"}),
+        json.dumps({"type": "message", "content": []}).encode(),  # (a gateway that ignores `stream`)
+    ],
+)
+async def test_a_stream_that_ends_before_its_message_starts_is_a_malformed_response(body: bytes) -> None:
+    """A 200 stream that ended before `message_start` made the SDK raise a bare `AssertionError`, which escaped the
+    adapter: `run_stream` crashed ("failed unexpectedly", a traceback) instead of moving on to another model."""
+    server = MockServer(Reply(200, content=body, headers={"content-type": "text/event-stream"}))
+
+    async def on_text(text: str) -> None:
+        raise AssertionError("no text came")
+
+    with pytest.raises(MalformedResponse, match="ended before its message began") as raised:
+        await provider_on(server).generate_stream(request(), on_text)
+    assert raised.value.model == MODEL.name and raised.value.retryable is False

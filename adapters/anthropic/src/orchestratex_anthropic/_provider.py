@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import anthropic
 
-from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
+from orchestratex.exceptions import MalformedResponse, ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
 from orchestratex.providers._support import checked_api_key, checked_base_url, checked_timeout, without_query
@@ -155,7 +155,13 @@ class AnthropicProvider(Provider):
             async for text in stream.text_stream:
                 if text:
                     await on_text(text)
-            return await stream.get_final_message()
+            try:
+                return await stream.get_final_message()
+            except AssertionError:  # (the SDK's words for a stream without `message_start`: a bare AssertionError)
+                raise MalformedResponse(
+                    "the message stream ended before its message began (no message_start event: an empty body, a"
+                    " connection closed after the status, or an answer that is not server-sent events)"
+                ) from None
 
     async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
         """`generate`, streamed (`client.messages.stream`): each text delta goes to `on_text` as it arrives;
