@@ -31,6 +31,12 @@ __all__ = ["map_gemini_errors", "retry_after_seconds"]
 
 _TIMEOUTS: tuple[type[BaseException], ...] = (httpx2.TimeoutException,) + ((httpx.TimeoutException,) if httpx else ())
 _TRANSPORT: tuple[type[BaseException], ...] = (httpx2.TransportError,) + ((httpx.TransportError,) if httpx else ())
+_UNPARSED: tuple[type[BaseException], ...] = tuple(
+    error for error in (getattr(errors, "UnknownApiResponseError", None),) if isinstance(error, type)
+)
+"""What google-genai raises for a streamed chunk that is not JSON (a proxy's HTML page, a gateway's `[DONE]`, a line
+cut by a reset connection), where it raises `json.JSONDecodeError` for an unstreamed body."""
+_MALFORMED: tuple[type[BaseException], ...] = (json.JSONDecodeError, pydantic.ValidationError, *_UNPARSED)
 _CONTEXT_PHRASES = ("exceeds the maximum number of tokens", "input token count", "context length", "too long")
 _AUTH_REASONS = ("API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED")
 _NO_QUOTA = re.compile(r"\blimit: 0(?![\d.])")
@@ -161,7 +167,9 @@ def map_gemini_errors(*, provider: str, model: str, api_key_env: str) -> Iterato
             model=model,
             provider=provider,
         ) from exc
-    except (json.JSONDecodeError, pydantic.ValidationError) as exc:
+    except _MALFORMED as exc:
+        said = " ".join(str(exc).split())  # (a streamed chunk's raw text is quoted: a proxy's whole HTML page, say)
+        said = said if len(said) <= _BODY_SHOWN else said[: _BODY_SHOWN - 1] + "…"
         raise MalformedResponse(
-            f"{provider} answered with a body that is not a valid response: {exc}", model=model, provider=provider
+            f"{provider} answered with a body that is not a valid response: {said}", model=model, provider=provider
         ) from exc
