@@ -211,13 +211,39 @@ async def test_an_iteration_waits_for_other_runs_once_not_once_per_fallback() ->
     second = await orch.run("The second question", session=session, max_iterations=1, max_output_tokens=1000)
     assert second.stop_reason == "budget" and second.total_cost == 0
     tries = len(second.orchestration.iterations[0].errors)
-    assert tries > 8  # it fell back through the models
+    assert tries == 8  # it fell back through the models, each once
     # one wait polls the store some ten times; each fallback after it asks once (it used to poll as long again)
     assert store.reservations - before <= tries + 15, (store.reservations - before, tries)
     hold.set()
     assert (await first).status == "completed"
     final = await store.get_session(session.id)
     assert final.reserved_cost == 0
+
+
+async def test_a_fallback_refused_by_the_budget_does_not_go_back_to_a_model_the_budget_refused() -> None:
+    """Another run of the session holds its budget. Once the iteration's wait had run out, each fallback was refused
+    at once and the router went back and forth between the same cheap models: 45 `model_selected` events (one
+    model 16 times, each a commit) over the simulator's 22 models before the run stopped with `budget`. A model the
+    budget refused is no candidate for the rest of that iteration: each model is asked at most once."""
+
+    async def fn(request: GenerationRequest) -> str:
+        return json.dumps({"score": 9, "feedback": "fine"}) if request.purpose == "judge" else "An answer."
+
+    catalog = ModelCatalog(
+        ModelProfile(name=f"function:m{i}", input_cost_per_1k=0.001 * (i + 1), output_cost_per_1k=0.002 * (i + 1))
+        for i in range(6)
+    )
+    orch = Orchestrator(providers=[FunctionProvider(fn)], catalog=catalog, retry=NO_WAIT, reservation_wait_s=0.05)
+    session = await orch.create_session(cost_limit=0.05)
+    assert await orch.store.reserve_budget(session.id, "0" * 24, 0.0499)  # another run's reservation
+    result = await orch.run(PROMPT, session=session, max_iterations=1)
+    assert result.stop_reason == "budget" and result.total_cost == 0
+    chosen = [e.model_name for e in result.events if e.type == "model_selected"]
+    assert len(chosen) == len(set(chosen)), chosen
+    errors = result.orchestration.iterations[0].errors
+    assert len(errors) == len(chosen) and all(": BudgetExceeded: " in e for e in errors)
+    assert (await orch.store.get_session(session.id)).reserved_cost == 0.0499
+    await orch.aclose()
 
 
 @st.composite

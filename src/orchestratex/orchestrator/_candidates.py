@@ -65,6 +65,9 @@ class Candidates(Spending):
         """Models the router may choose: usable, preferred, fitting the window, the budget and the circuit."""
         self.planner.decision()
         allowed = self.o.usable_models(self.doc.settings.preferred_models)
+        refused = self._refused_for_budget()
+        if refused:
+            exclude = refused | (exclude or set())
         usable = [
             m
             for m in allowed
@@ -125,6 +128,22 @@ class Candidates(Spending):
             )
         remaining = task.remaining_budget or 0.0
         raise Stop("budget", f"no model's worst-case cost (with judging) fits the {dollars(max(remaining, 0))} left")
+
+    def _refused_for_budget(self) -> set[str]:
+        """The models whose call the budget refused in the iteration being chosen again (a fallback): not candidates
+        for it any more. The session's other runs hold what such a call needs, and the wait for them is shared by the
+        iteration's fallbacks: once it has run out, asking the same model again within the same step is refused
+        again at once (a run went back and forth between two models up to twice the catalog's size, each time with a
+        `model_selected` event and a commit). The next iteration may choose them again."""
+        last = self.doc.iterations[-1] if self.doc.iterations else None
+        if last is None or last.phase != "selected" or not last.errors:
+            return set()
+        refused = set()
+        for error in last.errors:  # "<model>: <exception>: <detail>"
+            model, _, rest = error.partition(": ")
+            if rest.startswith("BudgetExceeded: "):
+                refused.add(model)
+        return refused
 
     def _out_of_models(self, reason: str, consequence: str | None) -> str:
         """Why a run has no model left: `reason`, or, when models failed in it (every call a 404 from a wrong base
