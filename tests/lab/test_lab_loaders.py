@@ -438,6 +438,28 @@ async def test_history_from_a_store_url_as_an_orchestrator_takes_one(
         await lab.load_history(tmp_path / "runs.db")  # type: ignore[arg-type]
 
 
+async def test_history_from_a_url_of_no_store_says_so_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: `await lab.load_history("sqlite:///runs-typo.db")` (a path mistyped) made a new, empty database of
+    150 KB there and said "the store holds no evaluated orchestrations for this selection", as if the history were
+    empty; `memory://` said the same of the new store it opened. Both now say what is wrong, creating nothing."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as refused:
+        await lab.load_history("sqlite:///runs-typo.db")
+    assert str(refused.value) == (
+        f"load_history(store): there is no SQLite database at {str(tmp_path / 'runs-typo.db')!r} (the store URL"
+        f" 'sqlite:///runs-typo.db', relative to the working directory {str(tmp_path)!r}); nothing was created:"
+        " check the path (sqlite:////absolute/path.db for an absolute one)"
+    )
+    with pytest.raises(UserError, match=r"^load_history\(store\): there is no SQLite database at '/"):
+        await lab.load_history(f"sqlite:///{tmp_path / 'gone' / 'runs.db'}")
+    for url in ("memory://", "sqlite://"):
+        with pytest.raises(UserError, match=r"opens a new, empty store in this process's memory: give the Store"):
+            await lab.load_history(url)
+    assert list(tmp_path.iterdir()) == []
+
+
 async def test_history_models_never_answered_are_named_with_the_store_s_models() -> None:
     """Before: `load_history(store, models=["a"])` (a bare id or an alias, where runs record `sim:a`) gave a column
     of nothing, which failed only later, in `fit`, with "table 'history' has no outcome for ['a']"."""

@@ -333,11 +333,35 @@ async def _history_at(
 
     if not url.strip():
         raise UserError("load_history(store): the store URL is empty: give a Store or a URL, e.g. 'sqlite:///runs.db'")
+    _check_lasting(url)
     store = await open_store(url)
     try:
         return await load_history(store, session_id=session_id, thread_id=thread_id, models=models, page_size=page_size)
     finally:
         await store.close()
+
+
+def _check_lasting(url: str) -> None:
+    """Refuse a URL whose store cannot hold a history: a SQLite file that does not exist (a mistyped path made a new,
+    empty database there, and "holds no evaluated orchestrations" hid the mistake), or one in this process's memory
+    only (`memory://`, `sqlite://`: new and empty when opened from a URL)."""
+    from ..stores import store_from_url
+    from ..stores.memory import MemoryStore
+    from ..stores.sqlite import SQLiteStore
+
+    store = store_from_url(url)
+    if isinstance(store, MemoryStore) or (isinstance(store, SQLiteStore) and store.path == ":memory:"):
+        raise UserError(
+            f"load_history(store): {url!r} opens a new, empty store in this process's memory: give the Store itself"
+            " (orchestrator.store) or the URL of a lasting one, e.g. 'sqlite:///runs.db'"
+        )
+    if isinstance(store, SQLiteStore) and not os.path.exists(store.path):
+        where = os.path.abspath(store.path)
+        relative = "" if os.path.isabs(store.path) else f", relative to the working directory {os.getcwd()!r}"
+        raise UserError(
+            f"load_history(store): there is no SQLite database at {where!r} (the store URL {url!r}{relative});"
+            " nothing was created: check the path (sqlite:////absolute/path.db for an absolute one)"
+        )
 
 
 def _check_store(store: object) -> None:
