@@ -164,6 +164,37 @@ async def test_documents_use_object_ids_and_exact_integer_amounts(store: MongoSt
     assert db.raw("commits").count_documents({}) == 0
 
 
+async def test_the_overage_of_analytics_is_summed_exactly_as_in_the_built_in_stores(
+    store: MongoStore, client: Any
+) -> None:
+    # it was a `$sum` of the documents' float `overage_cost`: over 300 runs of a few hundred dollars' overage each,
+    # $66,684.66660660741 where MemoryStore and SQLiteStore (exact pico-dollars) say $66,684.66660660738
+    overages = [123.456789012, 0.000000000123, 987.654321098, 0.1, 0.2]
+    amounts = [overages[i % 5] for i in range(300)]
+    memory = MemoryStore()
+    sessions = []
+    for each in (store, memory):
+        session = await each.create_session(Session(user_id="alice"))
+        thread = await each.create_thread(Thread(session_id=session.id, user_id="alice", original_prompt="p"))
+        for amount in amounts:
+            run = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
+            await each.create_orchestration(run)
+            run.status, run.total_cost, run.overage_cost = "completed", 1000.0, amount
+            await each.commit(run)
+        sessions.append(session.id)
+    mongo_session = sessions[0]
+    expected = (await memory.user_analytics("alice")).overage_cost
+    assert expected == 66684.66660660738
+    assert (await store.session_analytics(mongo_session)).overage_cost == expected
+    assert (await store.user_analytics("alice")).overage_cost == expected
+    # a document written before `overage_pico` was kept (its float `overage_cost` only) still counts
+    db = client.get_database("orchestratex")
+    old = db.raw("orchestrations").find_one({"session_id": mongo_session, "overage_cost": 0.1})
+    assert old is not None and old["overage_pico"] == 100_000_000_000
+    db.raw("orchestrations").update_one({"_id": old["_id"]}, {"$unset": {"overage_pico": ""}})
+    assert (await store.session_analytics(mongo_session)).overage_cost == expected
+
+
 async def test_bad_orchestration_ids_cannot_become_field_names(store: MongoStore) -> None:
     session, _ = await _tree(store)
     for bad in ("a.b", "$x", ""):

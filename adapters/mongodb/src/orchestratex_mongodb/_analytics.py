@@ -94,6 +94,7 @@ async def _aggregate(run: Retrier, coll: _Coll, pipeline: list[dict[str, Any]], 
     return await run(what, go)
 
 
+_OVERAGE_COST = {"$ifNull": ["$overage_cost", 0]}
 _GENERATED = {"$eq": ["$role", "generate"]}
 _SCORED_GENERATION = {"$and": [_GENERATED, {"$ne": [{"$ifNull": ["$score", None]}, None]}]}
 
@@ -171,7 +172,9 @@ async def scope_analytics(
                     "_id": {"domain": "$domain_key", "status": "$status"},
                     "n": {"$sum": 1},
                     "pico": {"$sum": "$total_pico"},
-                    "overage": {"$sum": {"$ifNull": ["$overage_cost", 0]}},
+                    "overage": {"$sum": "$overage_pico"},
+                    # (a document written before `overage_pico` was: its float `overage_cost`, summed apart)
+                    "overage_float": {"$sum": {"$cond": [{"$ifNull": ["$overage_pico", False]}, 0, _OVERAGE_COST]}},
                     "iterations": {"$sum": "$n_iterations"},
                     "score_sum": {"$sum": "$final_score"},
                     "scored": _when({"$ne": [{"$ifNull": ["$final_score", None]}, None]}),
@@ -191,7 +194,7 @@ async def scope_analytics(
             score_sum=row["score_sum"],
             scored=int(row["scored"]),
         )
-        totals.overage_pico += to_pico(float(row.get("overage") or 0))
+        totals.overage_pico += int(row.get("overage") or 0) + to_pico(float(row.get("overage_float") or 0))
     models, input_tokens, output_tokens, n_calls = await _model_usages(run, calls, column, scope_id)
     median = await _median(
         run, orchestrations, {column: scope_id, "final_score": {"$ne": None}}, "final_score", totals.scored

@@ -5,7 +5,8 @@ BSON date would round to milliseconds) with the record's 24-hex id as an ObjectI
 derived fields the store queries and aggregates on:
 
 - `created_us`: `created_at` in integer microseconds since the epoch (the sort key of every listing);
-- `*_pico`: US-dollar amounts as `Int64` pico-dollars, so sums are exact;
+- `*_pico`: US-dollar amounts as `Int64` pico-dollars, so sums are exact (an orchestration's `total_pico` and
+  `overage_pico`);
 - orchestrations: `domain_key` (the domain or `general`), `n_iterations`, `stamp` (which commit wrote it)
   and the lease (`lease_owner`, `lease_expires`);
 - sessions: `total_pico`, `reserved_pico`, `limit_pico`, `event_seq`, `commit_no`, `reservations`
@@ -146,6 +147,7 @@ def orchestration_fields(orchestration: Orchestration) -> dict[str, Any]:
         created_us=micros(orchestration.created_at),
         domain_key=orchestration.domain or _DEFAULT_DOMAIN,
         total_pico=Int64(to_pico(orchestration.total_cost)),
+        overage_pico=Int64(to_pico(orchestration.overage_cost)),
         n_iterations=len(orchestration.iterations),
     )
     return doc
