@@ -54,3 +54,9 @@ def epoch_seconds(moment: datetime) -> float:
     """Seconds since the epoch of `moment`, a naive datetime taken as UTC (as `stores.checks.created_order` and
     MongoDB take it), not as local time, which `datetime.timestamp` assumes: the stores' sort key of `created_at`."""
     return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def in_utc(moment: datetime) -> datetime:
+    """`moment` in UTC, to be shown as UTC: an aware one converted (a record imported with its `+09:00`), a naive
+    one taken as UTC (as `epoch_seconds`)."""
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

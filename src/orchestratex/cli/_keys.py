@@ -8,6 +8,7 @@ import asyncio
 import sys
 from datetime import datetime
 
+from .._ids import in_utc
 from ..exceptions import NotFound, UserError
 from ..records import ApiKey
 from ..stores import Store, open_store
@@ -90,7 +91,7 @@ async def _revoke_unread(url: str, key: str) -> ApiKey:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "-"
+    return in_utc(moment).strftime("%Y-%m-%d %H:%M") if moment is not None else "-"
 
 
 def _public(key: ApiKey) -> dict[str, object]:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .._ids import in_utc
 from ..exceptions import NotFound, UserError
 from ._interrupt import abandoned_note
 from ._options import STORE_URL, given, whole_number
@@ -136,7 +137,7 @@ async def _list(url: str, args: argparse.Namespace) -> int:
     rows = [
         [
             d.id,
-            d.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            in_utc(d.created_at).strftime("%Y-%m-%d %H:%M:%S"),
             d.status,
             "" if d.final_score is None else f"{d.final_score:.1f}",
             f"{d.total_cost:.6f}",
@@ -284,7 +285,8 @@ def _describe(doc: Orchestration, simulated: bool, session_limit: float | None =
     if doc.context:
         yield f"context:  {doc.context}"
     yield f"domain:   {doc.domain or 'auto'} · user {doc.user_id} · session {doc.session_id} · thread {doc.thread_id}"
-    yield f"created:  {doc.created_at:%Y-%m-%d %H:%M:%S} UTC · updated {doc.updated_at:%Y-%m-%d %H:%M:%S} UTC"
+    created, updated = in_utc(doc.created_at), in_utc(doc.updated_at)
+    yield f"created:  {created:%Y-%m-%d %H:%M:%S} UTC · updated {updated:%Y-%m-%d %H:%M:%S} UTC"
     models = ", ".join(s.preferred_models) if s.preferred_models else "all"
     yield (
         f"settings: up to {s.max_iterations} iteration{'' if s.max_iterations == 1 else 's'} · "
