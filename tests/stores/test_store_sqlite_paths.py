@@ -267,6 +267,9 @@ def test_an_environment_variable_left_in_a_url_is_refused_with_the_url_to_write(
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(UserError, match=r"'\$\{HOME\}' is not expanded .*os\.path\.expandvars"):
         SQLiteStore("${HOME}/ox.db")
+    # a `Path` of such a text (`Path(config.get("db", "$HOME/ox.db"))`) too, as a `Path` starting with `~` is
+    with pytest.raises(UserError, match=r"'\$HOME' is not expanded .*os\.path\.expandvars"):
+        SQLiteStore(Path("$HOME/ox.db"))
     assert SQLiteStore("price$list.db").path == "price$list.db"  # (no such variable: a file's name)
 
 

@@ -132,10 +132,11 @@ class SQLiteStore(SQLiteRecords):
                 f"SQLite database path {str(path)!r}: '~' is not expanded (it would be a folder named '~' in the"
                 f" working directory); give the path expanded: {os.path.expanduser(path)!r} (os.path.expanduser)"
             )
-        if isinstance(path, str) and _unexpanded(path):  # (a path read from a config file: a folder named `$HOME`)
+        if _unexpanded(os.fspath(path)):  # (a path read from a config file, a `Path` of one: a folder named `$HOME`)
+            text = os.fspath(path)
             raise UserError(
-                f"SQLite database path {path!r}: {_unexpanded(path)!r} is not expanded (it would be part of the file's"
-                f" path as it is); give the path expanded: {os.path.expandvars(path)!r} (os.path.expandvars)"
+                f"SQLite database path {text!r}: {_unexpanded(text)!r} is not expanded (it would be part of the file's"
+                f" path as it is); give the path expanded: {os.path.expandvars(text)!r} (os.path.expandvars)"
             )
         self.path = str(path)
         """The database file, or `:memory:`."""
