@@ -264,6 +264,24 @@ def test_a_setting_changed_on_a_built_orchestrator_is_checked(name: str, value: 
     assert (orchestrator.cancel_check_s, orchestrator.judging) == (0.05, "when_needed")
 
 
+async def test_judges_set_on_a_built_orchestrator_are_resolved_as_the_constructors_are() -> None:
+    # `orchestrator.judges = ["claud"]` (a typo) was taken, and each run then failed before any call with "no model
+    # can judge the answers of sim:gpt-6.2-astra, …", naming every model but the name at fault
+    orchestrator = Orchestrator(simulate=True)
+    with pytest.raises(UserError, match=r"^unknown model 'claud'; known models: "):
+        orchestrator.judges = ["claud"]
+    with pytest.raises(UserError, match=r"^judges must be a non-empty list of model names"):
+        orchestrator.judges = cast(Any, "claude")
+    assert orchestrator.judges is None
+    orchestrator.judges = ["claude"]  # an alias, kept as the catalog's name
+    assert orchestrator.judges == ["sim:claude-sonnet-5-5"]
+    result = await orchestrator.run("Hello", max_iterations=1, preferred_models=["gpt4"])
+    assert result.status == "completed", result.error
+    evaluation = result.orchestration.iterations[0].evaluation
+    assert evaluation is not None and evaluation.judge_models == ["sim:claude-sonnet-5-5"]
+    await orchestrator.aclose()
+
+
 def test_a_router_or_evaluator_of_ones_own_with_a_plain_def_is_refused_when_given() -> None:
     # A custom router whose `select` (or an evaluator whose `evaluate`) was written without `async` was accepted; every
     # run then failed "unexpectedly" with "TypeError: object RoutingDecision can't be used in 'await' expression".

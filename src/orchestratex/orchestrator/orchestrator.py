@@ -159,10 +159,13 @@ class Orchestrator:
     def __setattr__(self, name: str, value: Any) -> None:
         """The settings a program may change on a built orchestrator (`cancel_check_s`, `lease_ttl_s`, …) are checked
         on every assignment, as on construction: `cancel_check_s = 0` polled the store in a busy loop, `"1"` failed
-        deep inside a run, and `judging = "sometimes"` was taken as "when_needed"."""
+        deep inside a run, and `judging = "sometimes"` was taken as "when_needed". `judges` are resolved in the catalog
+        as the constructor's are: an unknown name failed each run with "no model can judge the answers of …"."""
         check = _SETTINGS.get(name)
         if check is not None:
             check(name, value)
+        if name == "judges" and "catalog" in self.__dict__:  # the catalog's names, as the constructor keeps them
+            value = judge_names(self.catalog, value)
         object.__setattr__(self, name, value)
 
     # -- opening and closing --------------------------------------------------------------------
