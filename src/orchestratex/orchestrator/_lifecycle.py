@@ -34,7 +34,7 @@ def resolve_store(store: Store | str | None) -> tuple[Store, bool]:
 
 async def ensure_ready(orchestrator: Orchestrator) -> None:
     """Open the orchestrator's store and attach its router to the stored statistics (once; concurrent callers wait
-    for the first, and a failure lets the next caller try again)."""
+    for the first, and a failure lets the next caller try again); a router put in place since is attached then."""
     o = orchestrator
     if o._ready is None:
         o._ready = asyncio.get_running_loop().create_future()
@@ -52,6 +52,9 @@ async def ensure_ready(orchestrator: Orchestrator) -> None:
         o._ready.set_result(None)
     elif not o._ready.done():
         await o._ready
+    if not o._attached:  # a router put in place since the store was opened (`orchestrator.router = ...`)
+        await o.router.attach(cast(Store, RouterStore(o.store)))
+        o._attached = True
 
 
 class LeaseKeeper:

@@ -8,7 +8,7 @@ import os
 import uuid
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from typing_extensions import Unpack
 
@@ -160,12 +160,18 @@ class Orchestrator:
         """The settings a program may change on a built orchestrator (`cancel_check_s`, `lease_ttl_s`, …) are checked
         on every assignment, as on construction: `cancel_check_s = 0` polled the store in a busy loop, `"1"` failed
         deep inside a run, and `judging = "sometimes"` was taken as "when_needed". `judges` are resolved in the catalog
-        as the constructor's are: an unknown name failed each run with "no model can judge the answers of …"."""
+        as the constructor's are: an unknown name failed each run with "no model can judge the answers of …". A
+        `router` or `evaluator` put in place is checked as the constructor's, and a new router is attached to the store
+        before the next run (it was never: it learned nothing the store kept, and loaded nothing it held)."""
         check = _SETTINGS.get(name)
         if check is not None:
             check(name, value)
         if name == "judges" and "catalog" in self.__dict__:  # the catalog's names, as the constructor keeps them
             value = judge_names(self.catalog, value)
+        if name in _PARTS and "router" in self.__dict__:  # (a part replaced on a built orchestrator)
+            _PARTS[name](value)
+            if name == "router" and value is not self.router:  # attached to the store at the next run, as the first
+                object.__setattr__(self, "_attached", False)  # was: its statistics loaded, its learning kept
         object.__setattr__(self, name, value)
 
     # -- opening and closing --------------------------------------------------------------------
@@ -546,6 +552,23 @@ def _text(name: str, value: object) -> None:
     if not isinstance(value, str):
         raise UserError(f'{name} must be a string ("" for none), not {type(value).__name__} {value!r}')
 
+
+def _router(value: object) -> None:
+    if value is None:
+        raise UserError("router must be like BayesianRouter(), not None")
+    check_parts(router=(value, Router, "BayesianRouter()"))
+    check_router(cast(Router, value))
+
+
+def _evaluator(value: object) -> None:
+    if value is None:
+        raise UserError("evaluator must be like LLMJudgeEvaluator(), not None")
+    check_parts(evaluator=(value, Evaluator, "LLMJudgeEvaluator()"))
+    check_async(value, "evaluate", "task, response")
+
+
+_PARTS: dict[str, Callable[[object], None]] = {"router": _router, "evaluator": _evaluator}
+"""The parts of a built orchestrator checked when they are replaced, as the constructor checks them."""
 
 _SETTINGS: dict[str, Callable[[str, object], None]] = {
     "cancel_check_s": _positive_seconds,

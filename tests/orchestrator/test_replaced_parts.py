@@ -1,0 +1,48 @@
+"""A router or evaluator put in place on a built orchestrator (`orchestrator.router = ...`, in a notebook between
+runs) is checked as the constructor's, and a new router is attached to the orchestrator's store as the first was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from orchestratex import BayesianRouter, LLMJudgeEvaluator, Orchestrator, SimulatedProvider, UserError
+
+
+async def test_a_router_put_in_place_after_a_run_learns_into_the_store(tmp_path: Path) -> None:
+    # the new router was never attached to the store: the runs after it left no routing statistics there (a restart
+    # forgot all it had learned), and it started from nothing instead of what the store held
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    async with Orchestrator(providers=[SimulatedProvider(latency_scale=0)], store=url) as orchestrator:
+        await orchestrator.run("Explain recursion", max_iterations=1)
+        orchestrator.router = BayesianRouter(explore=False)
+        for i in range(2):
+            result = await orchestrator.run(f"Explain recursion, take {i}", max_iterations=1)
+            assert result.status == "completed", result.error
+        stats = await orchestrator.store.routing_stats("bayesian")
+    assert sum(s.n for s in stats) == 3  # one judged answer per run, the two after the change included
+
+
+@pytest.mark.parametrize(
+    ("part", "value", "message"),
+    [
+        ("router", 5, r"^router must be like BayesianRouter\(\), not int 5$"),
+        ("router", None, r"^router must be like BayesianRouter\(\), not None$"),
+        ("router", BayesianRouter, r"^router must be an instance, not the class BayesianRouter"),
+        ("evaluator", None, r"^evaluator must be like LLMJudgeEvaluator\(\), not None$"),
+        ("evaluator", LLMJudgeEvaluator, r"^evaluator must be an instance, not the class LLMJudgeEvaluator"),
+    ],
+)
+async def test_a_part_put_in_place_is_checked_as_the_constructors(part: str, value: Any, message: str) -> None:
+    # `orchestrator.evaluator = None` or `orchestrator.router = 5` was taken; each run then failed with an
+    # AttributeError ("'NoneType' object has no attribute 'panel_size_for'", "'int' object has no attribute 'select'")
+    orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)])
+    before = getattr(orchestrator, part)
+    with pytest.raises(UserError, match=message):
+        setattr(orchestrator, part, cast(Any, value))
+    assert getattr(orchestrator, part) is before
+    result = await orchestrator.run("Hello", max_iterations=1)
+    assert result.status == "completed", result.error
+    await orchestrator.aclose()
