@@ -739,3 +739,19 @@ def test_a_plain_function_injected_as_sleep_records_the_delays(stream: bool) -> 
     status = asyncio.run(streamed()) if stream else orchestrator.run_sync("Explain tides", max_iterations=1).status
     assert status == "completed"
     assert delays and all(d > 0 for d in delays)
+
+
+async def test_a_simulator_given_a_catalog_of_real_models_says_to_simulate_the_catalog() -> None:
+    # `Orchestrator(providers=[SimulatedProvider(seed=7)], catalog=ModelCatalog.default())` (a seeded simulator for
+    # one's catalog) failed "provider 'openai' not configured: … Enable a model, configure its provider, or choose
+    # other models": nothing said the simulator serves the `sim:` models of `catalog.simulated()`
+    orchestrator = Orchestrator(providers=[sim(seed=7)], catalog=ModelCatalog.default())
+    with pytest.raises(ConfigurationError) as raised:
+        await orchestrator.run("Hello", max_iterations=1)
+    assert str(raised.value).endswith(
+        "Configured providers: sim. The simulator answers for the models of a simulated catalog (named sim:<model>): "
+        "pass catalog=catalog.simulated() (ModelCatalog.default().simulated() for the shipped one), "
+        "or leave catalog out"
+    )
+    simulated = Orchestrator(providers=[sim(seed=7)], catalog=ModelCatalog.default().simulated())
+    assert (await simulated.run("Hello", max_iterations=1)).status == "completed"

@@ -170,10 +170,14 @@ def _no_model(orchestrator: Orchestrator, allowed: set[str] | None) -> str:
         reasons["no longer in the catalog"] = gone
     which = "none of the preferred models" if allowed is not None else "no model of the catalog"
     detail = "; ".join(f"{why}: {', '.join(names)}" for why, names in reasons.items()) or "the catalog is empty"
-    return (
-        f"{which} can answer ({detail}). Configured providers: {', '.join(sorted(providers))}. "
-        "Enable a model, configure its provider, or choose other models"
-    )
+    fix = "Enable a model, configure its provider, or choose other models"
+    simulated = all(getattr(p, "simulated", False) for p in providers.values())
+    if simulated and not any(m.provider in providers for m in orchestrator.catalog):  # (a catalog of real models)
+        fix = (
+            "The simulator answers for the models of a simulated catalog (named sim:<model>): pass "
+            "catalog=catalog.simulated() (ModelCatalog.default().simulated() for the shipped one), or leave catalog out"
+        )
+    return f"{which} can answer ({detail}). Configured providers: {', '.join(sorted(providers))}. {fix}"
 
 
 _OPTIONS = frozenset(RunOptions.__annotations__)
