@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_async",
+    "check_delta_sink",
     "check_handlers",
     "check_numbers",
     "check_options",
@@ -208,6 +210,18 @@ def check_handlers(on_event: object) -> None:
         on_event = bad[0]
     raise UserError(
         f"on_event must be a function taking an event (or a list of them), not {type(on_event).__name__} {on_event!r}"
+    )
+
+
+def check_delta_sink(on_delta: object) -> None:
+    """`UserError` unless `on_delta` is None or a plain function: it is called with each `AnswerDelta`, never awaited
+    (an `async def` lost every piece, with "coroutine … was never awaited"; a value that is no function failed the run
+    at its first piece, after the call was paid for)."""
+    if on_delta is None or (callable(on_delta) and not inspect.iscoroutinefunction(on_delta)):
+        return
+    raise UserError(
+        "on_delta must be a plain function taking each AnswerDelta (called, never awaited: hand the piece on with "
+        f"queue.put_nowait, say), not {type(on_delta).__name__} {on_delta!r:.60}"
     )
 
 

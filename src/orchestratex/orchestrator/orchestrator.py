@@ -26,7 +26,14 @@ from ..stores import Store
 from ..telemetry import telemetry_settings
 from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput
-from ._checks import check_async, check_handlers, check_parts, check_seconds, validated_settings
+from ._checks import (
+    check_async,
+    check_delta_sink,
+    check_handlers,
+    check_parts,
+    check_seconds,
+    validated_settings,
+)
 from ._circuit import CircuitBreaker, CircuitState
 from ._closing import CLOSED_WHILE_RUNNING, Closing
 from ._driving import drive_stored, run_prompt, start_task, stream_run
@@ -379,6 +386,7 @@ class Orchestrator:
 
         With `on_delta`, generations stream (`Provider.generate_stream`) and each piece of their text
         is handed to it as an `AnswerDelta`."""
+        check_delta_sink(on_delta)
         return await drive_stored(self, orchestration, on_event, on_delta)
 
     async def run(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:
@@ -422,6 +430,7 @@ class Orchestrator:
                 "start() runs the orchestration in a task of the running event loop: call it from async code, or run "
                 "it to its end from synchronous code with run_sync(...) (or asyncio.run(orchestrator.drive(id)))"
             ) from None
+        check_delta_sink(on_delta)
         return start_task(self, orchestration, on_delta)
 
     async def cancel(self, orchestration_id: str) -> bool:
