@@ -178,6 +178,10 @@ async def test_create_thread_takes_the_session_itself_and_says_what_a_prompt_of_
             await orch.create_thread(session.id, cast(Any, 42))
         with pytest.raises(UserError, match=r"^the prompt is empty: give the text to orchestrate$"):
             await orch.create_thread(session.id, "  ")
+        # a context that is no text raised pydantic's ValidationError ("1 validation error for Thread"), where
+        # `run(context=...)` refuses it as a UserError
+        with pytest.raises(UserError, match=r"^context: Input should be a valid string$"):
+            await orch.create_thread(session.id, "Hello", context=cast(Any, 5))
         assert [t.id for t in await orch.store.list_threads(session.id)] == [thread.id]
 
 

@@ -75,13 +75,16 @@ def new_thread(session: Session, prompt: str, domain: str | None, context: str |
         raise Conflict(f"session {session.id} is {session.status}: threads can only be added to an active session")
     domain = check_domain(domain)
     check_texts(prompt=check_prompt(prompt), domain=domain, context=context)
-    return Thread(
-        session_id=session.id,
-        user_id=session.user_id,
-        original_prompt=prompt,
-        domain=domain,
-        context=context,
-    )
+    try:  # (`context=5` raised pydantic's ValidationError, where `run(context=5)` says the same as a UserError)
+        return Thread(
+            session_id=session.id,
+            user_id=session.user_id,
+            original_prompt=prompt,
+            domain=domain,
+            context=context,
+        )
+    except ValidationError as exc:
+        raise UserError(first_error(exc)) from None
 
 
 async def thread_orchestrations(store: Store, thread_id: str) -> list[Orchestration]:
