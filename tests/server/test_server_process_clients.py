@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -202,3 +203,24 @@ def test_the_status_asked_with_the_threads_id_says_it_is_a_thread(served: Served
 def test_a_limit_that_is_no_number_is_refused_in_the_words_of_the_others(served: Served) -> None:
     r = served.alice.get("/api/sessions/user/alice", params={"limit": "ten"})
     assert (r.status_code, r.json()["detail"]) == (422, "limit: must be a whole number in plain digits, not 'ten'")
+
+
+@pytest.mark.parametrize("context", ["   ", "\n", "\u200b"])
+def test_a_blank_context_is_no_context(served: Served, context: str) -> None:
+    """A thread's context of white space (an empty form field sent with a space or a line break) was sent to the
+    models as a bare "Context:" label after the prompt, which an empty context is not."""
+    sid = served.alice.post("/api/sessions/", json={"max_iterations": 1}).json()["_id"]
+    r = served.alice.post(
+        "/api/threads/", json={"session_id": sid, "original_prompt": "Explain TCP", "context": context}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["context"] is None
+    oid = served.alice.post("/api/orchestration/start", json={"thread_id": r.json()["_id"]}).json()["_id"]
+    for _ in range(300):
+        doc = served.alice.get(f"/api/orchestration/status/{oid}").json()
+        if doc["status"] not in ("pending", "running"):
+            break
+        time.sleep(0.05)
+    assert doc["status"] == "completed", doc
+    assert doc["context"] is None
+    assert doc["iterations"][0]["prompt"] == "Explain TCP"

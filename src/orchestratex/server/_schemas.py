@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 
 from ..domains import check_domain
 from ..exceptions import UserError
+from ..orchestrator._chat import blank
 from ..records import Orchestration, Session, SessionStatus, Thread
 from ..stores import Analytics, ModelStats
 from ..usage import MAX_AMOUNT
@@ -137,6 +138,12 @@ class SessionStatusUpdate(_In):
     status: SessionStatus
 
 
+def _no_blank_context(value: object) -> object:
+    """A context that shows nothing (white space, invisible characters: an empty form field sent with a space or a
+    line break) is no context, as an empty one is: it was sent to the models as a bare "Context:" label."""
+    return None if isinstance(value, str) and blank(value) else value
+
+
 class ThreadCreate(_In):
     """`POST /api/threads/`."""
 
@@ -144,7 +151,8 @@ class ThreadCreate(_In):
     original_prompt: str = Field(min_length=1)
     domain: Domain = None
     """Detected from the prompt when omitted (any case: `CODING` is `coding`)."""
-    context: str | None = None
+    context: Annotated[str | None, BeforeValidator(_no_blank_context)] = None
+    """Extra context for the models, sent after the prompt; blank (or empty) is none."""
 
 
 class StartSettings(_In):
