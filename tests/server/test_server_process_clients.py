@@ -224,3 +224,20 @@ def test_a_blank_context_is_no_context(served: Served, context: str) -> None:
     assert doc["status"] == "completed", doc
     assert doc["context"] is None
     assert doc["iterations"][0]["prompt"] == "Explain TCP"
+
+
+@pytest.mark.parametrize("parameter", ["token", "api_key"])
+def test_a_key_sent_in_the_url_of_a_rest_route_is_told_where_it_goes(served: Served, parameter: str) -> None:
+    """`GET /api/models/?token=<key>` (the WebSocket's way, as the docs show it) was answered 401 "missing API key",
+    though the client had sent one."""
+    with httpx.Client(base_url=served.server.base_url, timeout=30) as anonymous:
+        r = anonymous.get("/api/models/gpt4", params={parameter: served.alice_key})
+    assert r.status_code == 401
+    assert r.json()["detail"] == (
+        f"missing API key: the key in the URL (`?{parameter}=`) is not read here, only a WebSocket reads"
+        " `?token=<key>`: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+    )
+    assert served.alice_key not in r.text
+    with httpx.Client(base_url=served.server.base_url, timeout=30) as anonymous:
+        r = anonymous.get("/api/models/gpt4")
+    assert r.json()["detail"] == "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"

@@ -248,6 +248,12 @@ def no_key_reason(connection: HTTPConnection) -> str:
     auth = connection.headers.get("authorization")
     if not auth or connection.headers.get("x-api-key"):
         if connection.scope["type"] != "websocket":
+            in_url = _key_in_url(connection)
+            if in_url is not None:  # (`?token=<key>`, as a WebSocket sends it: "missing" would puzzle the client)
+                return (
+                    f"missing API key: the key in the URL ({in_url}) is not read here, only a WebSocket reads"
+                    " `?token=<key>`: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+                )
             return MISSING_KEY
         if "token" in connection.query_params:  # (`?token=`: a variable that held nothing)
             return "the `token` query parameter is empty: give the key (`?token=<key>`)"
@@ -266,6 +272,18 @@ def no_key_reason(connection: HTTPConnection) -> str:
         f"the Authorization header uses {named}, not `Bearer`: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
     )
 
+
+def _key_in_url(connection: HTTPConnection) -> str | None:
+    """How an HTTP request's URL carries what looks like its key (`?token=`, or a query parameter holding a value that
+    begins `ox_`), named without the value; None when it carries none."""
+    for name, value in connection.query_params.multi_items():
+        if name == "token" or value.strip().startswith(KEY_PREFIX):
+            return f"`?{name}=`" if _PARAMETER.fullmatch(name) else "a query parameter"
+    return None
+
+
+_PARAMETER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,39}")
+"""A query parameter's name short enough to quote (`token`, `api_key`)."""
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,19}")
 """An authentication scheme's name short enough to quote (`Basic`, `Token`, `Digest`)."""
