@@ -6,9 +6,10 @@ given sessions and keys that no list route can ever name, so it is refused where
 
 An id that would look like another user's is refused too: one holding an invisible character (Unicode's
 format characters: zero-width spaces and joiners, bidirectional overrides such as U+202E, which reverses
-the text shown after it) or beginning or ending with white space (`alice\u200b`, `alice ` and `alice` read
-the same in `keys list`, the console and logs). Other look-alikes (`ａｌｉｃｅ`, Cyrillic letters) are
-distinct ids, as in any system that takes Unicode names: only an admin gives out ids.
+the text shown after it; C1 control characters; line and paragraph separators) or beginning or ending with
+white space (`alice\u200b`, `alice ` and `alice` read the same in `keys list`, the console and logs). Other
+look-alikes (`ａｌｉｃｅ`, Cyrillic letters) are distinct ids, as in any system that takes Unicode names: only an
+admin gives out ids.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ MAX_USER_ID_CHARS = 200
 
 _UNREACHABLE = re.compile(r"[/\x00-\x1f\x7f]")
 
+_UNSEEN = frozenset({"Cf", "Cc", "Zl", "Zp"})
+"""Unicode categories of characters that show as nothing or break the line: format characters (U+200B, U+202E…),
+control characters past those of `_UNREACHABLE` (C1, U+0080–U+009F: `ali\x9bce` reads as `alice`), and the line
+and paragraph separators (U+2028, U+2029)."""
+
 
 def user_id_problem(user_id: str) -> str | None:
     """Why `user_id` cannot be a user id (one line saying what to change), or None when it can."""
@@ -41,9 +47,9 @@ def user_id_problem(user_id: str) -> str | None:
         return f"a user id must not hold {what}: it names the user in paths such as /api/sessions/user/{{user_id}}"
     if user_id != user_id.strip():
         return f"a user id must not begin or end with white space ({user_id!r}): it would read as another user's id"
-    invisible = next((c for c in user_id if unicodedata.category(c) == "Cf"), None)
+    invisible = next((c for c in user_id if unicodedata.category(c) in _UNSEEN), None)
     if invisible is not None:
-        name = unicodedata.name(invisible, "a format character")
+        name = unicodedata.name(invisible, "a control character")
         return (
             f"a user id must not hold the invisible character U+{ord(invisible):04X} ({name}):"
             " it would read as another user's id"
