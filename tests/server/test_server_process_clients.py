@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -241,3 +242,17 @@ def test_a_key_sent_in_the_url_of_a_rest_route_is_told_where_it_goes(served: Ser
     with httpx.Client(base_url=served.server.base_url, timeout=30) as anonymous:
         r = anonymous.get("/api/models/gpt4")
     assert r.json()["detail"] == "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", " "])
+def test_a_websocket_token_with_a_line_end_is_read_as_the_key(served: Served, end: str) -> None:
+    """A key read from a file with its line's end (`?token=ox_…%0A`) was refused 401 "unknown API key (create one
+    …)", while the same key in a header is read without it (HTTP drops a header value's white space)."""
+    sid = served.alice.post("/api/sessions/", json={}).json()["_id"]
+
+    async def connect() -> None:
+        url = f"{served.server.ws_url}/ws/{sid}?" + urlencode({"token": served.alice_key + end})
+        async with websockets.connect(url) as ws:
+            await ws.close()
+
+    asyncio.run(connect())

@@ -238,7 +238,7 @@ def key_of(connection: HTTPConnection) -> str | None:
             return value
     if key:
         return key.strip()
-    return token
+    return token.strip() if token else token  # (a key read from a file with its line's end: `%0A`, as headers drop it)
 
 
 def no_key_reason(connection: HTTPConnection) -> str:
