@@ -54,6 +54,7 @@ __all__ = [
     "CatalogFile",
     "ProviderSpec",
     "build_endpoints",
+    "env_catalog_path",
     "load_catalog_file",
     "load_env_catalog_file",
     "parse_catalog",
@@ -315,9 +316,17 @@ class CatalogFile:
         return build_endpoints(self.catalog, env)
 
 
+def env_catalog_path(env: Mapping[str, str] | None = None) -> str | None:
+    """The path `ORCHESTRATEX_CATALOG` names, white space around it dropped (as around `ORCHESTRATEX_STORE_URL` and
+    the server's other settings), or None when it is unset or blank. A line of an env file written on Windows ends
+    in `\r`, which docker's `--env-file` and systemd's `EnvironmentFile=` keep: `models.toml\r` was refused as "cannot
+    read catalog file 'models.toml\r': No such file or directory", of a file that was there."""
+    return (os.environ if env is None else env).get(CATALOG_ENV, "").strip() or None
+
+
 def load_env_catalog_file(path: str) -> CatalogFile:
-    """`load_catalog_file` of the path `ORCHESTRATEX_CATALOG` gave: its errors name the variable (the user may not
-    know it is set, in a shell profile or a container's environment)."""
+    """`load_catalog_file` of the path `ORCHESTRATEX_CATALOG` gave (see `env_catalog_path`): its errors name the
+    variable (the user may not know it is set, in a shell profile or a container's environment)."""
     from .exceptions import ConfigurationError, UnknownPriceError
 
     try:

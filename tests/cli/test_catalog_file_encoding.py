@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import cli_env, run_cli
 
 TOML = """include_default = true
 
@@ -49,3 +49,30 @@ def test_models_and_run_read_a_catalog_file_saved_on_windows(tmp_path: Path, nam
     done = run_cli("run", "Hello", "--json", "--provider", "sim", "--catalog", str(path), "--store", url)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "completed"
+
+
+@pytest.mark.parametrize("value", ["{path}\r", "{path} ", " {path}", "\t{path}\r\n"])
+def test_the_catalog_variable_from_a_windows_env_file_is_read(tmp_path: Path, value: str) -> None:
+    """`ORCHESTRATEX_CATALOG=models.toml` in an env file saved with Windows line endings (docker's `--env-file` and
+    systemd's `EnvironmentFile=` keep the `\\r`): `models` and `run` said "cannot read catalog file
+    'models.toml\\r': No such file or directory", of a file that was there. White space around the path is dropped,
+    as around ORCHESTRATEX_STORE_URL."""
+    path = tmp_path / "models.toml"
+    path.write_text(TOML)
+    env = cli_env(ORCHESTRATEX_CATALOG=value.format(path=path))
+    listed = run_cli("models", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "ollama:llama3.2" in {m["name"] for m in json.loads(listed.stdout)["models"]}
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    done = run_cli(
+        "run", "Hello", "--json", "--models", "ollama:llama3.2", "--provider", "sim", "--store", url, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["final_model"].endswith(":llama3.2")  # (the file's model, simulated)
+
+
+def test_a_blank_catalog_variable_is_the_shipped_catalog() -> None:
+    """`ORCHESTRATEX_CATALOG=` followed by a space (or a lone `\\r`) named a file `' '`."""
+    listed = run_cli("models", "--json", env=cli_env(ORCHESTRATEX_CATALOG=" \r"))
+    assert listed.returncode == 0, listed.stderr
+    assert "openai:gpt-4.1" in {m["name"] for m in json.loads(listed.stdout)["models"]}

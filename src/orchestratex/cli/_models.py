@@ -206,12 +206,12 @@ def catalog_file(args: argparse.Namespace) -> CatalogFile | None:
     """The catalog file of `--catalog FILE`, else of ORCHESTRATEX_CATALOG (its errors then name the variable), read
     once: the command hands its catalog to the orchestrator rather than the path, which would be read again (and
     could have changed meanwhile). None: the shipped catalog."""
-    from .._catalog_file import CATALOG_ENV, load_catalog_file, load_env_catalog_file
+    from .._catalog_file import env_catalog_path, load_catalog_file, load_env_catalog_file
 
     given = getattr(args, "catalog", None)
     if given:
         return load_catalog_file(given)
-    path = os.environ.get(CATALOG_ENV) or None
+    path = env_catalog_path()
     return None if path is None else load_env_catalog_file(path)
 
 

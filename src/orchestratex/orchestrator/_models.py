@@ -23,7 +23,7 @@ def resolve_providers(
 ) -> tuple[dict[str, Provider], ModelCatalog, bool, list[Provider]]:
     """`Orchestrator(providers=, catalog=, simulate=, env=)` resolved: the providers by name, the catalog, whether
     they are all simulated, and the providers made here (the orchestrator closes them)."""
-    from .._catalog_file import CATALOG_ENV, CatalogFile, build_endpoints, load_catalog_file, load_env_catalog_file
+    from .._catalog_file import CatalogFile, build_endpoints, env_catalog_path, load_catalog_file, load_env_catalog_file
 
     file: CatalogFile | None = None
     if catalog is not None and not isinstance(catalog, ModelCatalog | str | os.PathLike):
@@ -32,7 +32,7 @@ def resolve_providers(
         )
     if isinstance(catalog, str | os.PathLike):
         file = load_catalog_file(catalog)
-    elif catalog is None and providers is None and (path := (os.environ if env is None else env).get(CATALOG_ENV)):
+    elif catalog is None and providers is None and (path := env_catalog_path(env)):
         file = load_env_catalog_file(path)
     if file is not None:
         catalog = file.catalog
