@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
-from .conftest import run_cli
+from .conftest import cli_env, run_cli
 
 
 @pytest.mark.parametrize(
@@ -78,8 +80,36 @@ def test_an_unquoted_prompt_of_several_words_is_told_to_be_quoted(
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [
         f"orchestratex: error: unrecognized arguments: {' '.join(words[1:])}; a prompt of several words goes in "
-        f"quotes, as one argument: orchestratex run {quoted}"
+        f"quotes, as one argument: orchestratex run {quoted} --max-iterations 1 --store {store_url}"
     ]
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (  # the budget and the store were dropped: the command copied from the hint ran without them
+            ["run", "Explain", "photosynthesis", "--cost-limit", "0.05", "--json"],
+            ["run", "Explain photosynthesis", "--cost-limit", "0.05", "--json"],
+        ),
+        (["-v", "run", "--domain", "math", "math", "is", "fun"], ["-v", "run", "--domain", "math", "math is fun"]),
+        (
+            ["run", "--cost", "0.05", "Explain", "it", "--models=gpt4"],
+            ["run", "--cost", "0.05", "Explain it", "--models=gpt4"],
+        ),
+    ],
+)
+def test_the_command_to_type_instead_keeps_the_options_typed(
+    store_url: str, typed: list[str], meant: list[str]
+) -> None:
+    """The hint is a command to copy: it gave the prompt alone (`orchestratex run "Explain photosynthesis"`), so the
+    copied command ran with no `--cost-limit`, in the default store, without `--json`."""
+    env = cli_env(ORCHESTRATEX_STORE_URL=store_url)
+    done = run_cli(*typed, env=env)
+    assert done.returncode == 2 and done.stdout == ""
+    hint = done.stderr.strip().split("as one argument: orchestratex ", 1)[1]
+    assert shlex.split(hint) == meant
+    again = run_cli(*shlex.split(hint), "--max-iterations", "1", env=env)  # (the hint, copied, runs as meant)
+    assert again.returncode == 0, again.stderr
 
 
 @pytest.mark.parametrize("args", [["run", "Hello", "--bogus"], ["run", "-", "extra"], ["runs", "list", "extra"]])

@@ -222,7 +222,7 @@ def _main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}{_unquoted_prompt(args, extra)}")
+        parser.error(f"unrecognized arguments: {' '.join(extra)}{_unquoted_prompt(parser, argv, args, extra)}")
     if sys.stdout is None and args.command != "serve":  # `>&-`: nowhere to show anything, so do nothing
         print(f"orchestratex: error: {CLOSED_STDOUT}", file=sys.stderr)
         return EXIT_USAGE
@@ -249,14 +249,49 @@ def _tell(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
-def _unquoted_prompt(args: argparse.Namespace, extra: list[str]) -> str:
+def _unquoted_prompt(
+    parser: argparse.ArgumentParser, argv: Sequence[str], args: argparse.Namespace, extra: list[str]
+) -> str:
     """The hint for `orchestratex run Explain photosynthesis`: a prompt of several words, unquoted, is several
-    arguments, and argparse named only the words after the first (`unrecognized arguments: photosynthesis`)."""
+    arguments, and argparse named only the words after the first (`unrecognized arguments: photosynthesis`). The
+    command to type instead is the one typed, its options kept where they were: it dropped them, so that copying
+    `orchestratex run Explain photosynthesis --cost-limit 0.05 --store sqlite:///team.db` from the hint ran without a
+    budget, in the default store."""
     if getattr(args, "command", None) != "run" or args.prompt == "-" or any(word.startswith("-") for word in extra):
         return ""
     prompt = " ".join([args.prompt, *extra])
     prompt = f'"{prompt}"' if not any(c in prompt for c in '"$`\\!') else shlex.quote(prompt)
-    return f"; a prompt of several words goes in quotes, as one argument: orchestratex run {prompt}"
+    words = [args.prompt, *extra]
+    start = list(argv).index("run") + 1  # (only `-v` may come before the command's name: it takes no value)
+    kept = [shlex.quote(token) for token in argv[:start]]
+    taking = _options_with_a_value(parser)
+    at = None  # where the prompt goes: where its first word was
+    value = False
+    for token in argv[start:]:
+        if value:  # (an option's value, even one that reads as a word of the prompt: `--domain math math help`)
+            kept.append(shlex.quote(token))
+            value = False
+        elif words and token == words[0]:
+            at = len(kept) if at is None else at
+            words.pop(0)
+        else:
+            kept.append(shlex.quote(token))
+            value = (
+                token.startswith("--")
+                and token != "--"
+                and "=" not in token
+                and any(o.startswith(token) for o in taking)
+            )
+    if words or at is None:  # (not found as typed: the prompt alone)
+        return f"; a prompt of several words goes in quotes, as one argument: orchestratex run {prompt}"
+    kept.insert(at, prompt)
+    return f"; a prompt of several words goes in quotes, as one argument: orchestratex {' '.join(kept)}"
+
+
+def _options_with_a_value(parser: argparse.ArgumentParser) -> list[str]:
+    """The long options of the `run` command that take a value (`--store URL`), as `--help` names them."""
+    run = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["run"]
+    return [o for a in run._actions if a.nargs is None for o in a.option_strings if o.startswith("--")]
 
 
 def _dispatch(args: argparse.Namespace) -> int:
