@@ -110,6 +110,8 @@ async def test_detach_leaves_the_run_for_a_server_to_resume(store_url: str) -> N
     exit_code, err = ended(proc)
     assert exit_code == 143
     assert "is detached" in err and "resumes it" in err
+    # (the server to start is one on this store: `orchestratex serve` alone serves the default one, which never would)
+    assert f"a server on this store (`orchestratex serve --store {store_url}`) resumes it" in err
     store = await open_store(store_url)
     try:
         (oid,) = await store.list_resumable()

@@ -71,7 +71,9 @@ def test_unknown_id_and_missing_store_are_one_line_errors(store_url: str, tmp_pa
     unknown = run_cli("runs", "show", "nope", "--store", store_url)
     assert unknown.returncode == 2
     assert unknown.stderr.strip().splitlines() == [
-        f"orchestratex: error: no orchestration 'nope' in {store_url} (list them with `orchestratex runs list`)"
+        # (with the store given: `orchestratex runs list` alone lists another store's, the default one's)
+        f"orchestratex: error: no orchestration 'nope' in {store_url} (list them with `orchestratex runs list --store "
+        f"{store_url}`)"
     ]
     assert run_cli("runs", "list", "--store", "memory://").returncode == 2
 
@@ -160,7 +162,7 @@ def test_show_with_a_session_or_thread_id_names_its_orchestrations(store_url: st
         assert done.returncode == 2 and done.stdout == ""
         assert done.stderr.splitlines() == [
             f"orchestratex: error: no orchestration '{run[key]}' in {store_url}: it is the id of a {kind}, whose "
-            f"orchestrations are {run['_id']} (show one with `orchestratex runs show ID`)"
+            f"orchestrations are {run['_id']} (show one with `orchestratex runs show ID --store {store_url}`)"
         ]
 
 

@@ -65,6 +65,11 @@ def test_revoking_an_unknown_key_is_a_usage_error(tmp_path: Path) -> None:
     done = run_cli("keys", "revoke", "nope", "--store", url)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
+        f"orchestratex: error: no API key 'nope' in {url} (list them with `orchestratex keys list --store {url}`)"
+    ]
+    # the store from ORCHESTRATEX_STORE_URL: the command suggested reads it too
+    done = run_cli("keys", "revoke", "nope", env=cli_env(ORCHESTRATEX_STORE_URL=url))
+    assert done.stderr.splitlines() == [
         f"orchestratex: error: no API key 'nope' in {url} (list them with `orchestratex keys list`)"
     ]
 

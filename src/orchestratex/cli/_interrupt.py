@@ -62,8 +62,11 @@ class Interrupted(Exception):
         spent: float,
         detail: str = "",
         result: RunResult | None = None,
+        store: str = "",
     ) -> None:
         self.cause = cause
+        self.store = store
+        """` --store URL` when the command was given one (see `_stores.store_option`), for the server to start."""
         self.detail = detail
         self.orchestration_id = orchestration_id
         self.status = status
@@ -90,7 +93,7 @@ class Interrupted(Exception):
         if self.status == "running":
             return (
                 f"{what}: orchestration {oid} is detached ({spent}); a server on this store "
-                "(`orchestratex serve`) resumes it from its last completed step"
+                f"(`orchestratex serve{self.store}`) resumes it from its last completed step"
             )
         return f"{what}: orchestration {oid} ended {self.status} ({spent}); nothing will resume it"
 
@@ -122,9 +125,12 @@ class RunGuard:
     its first event: from then on the orchestrator itself turns it into the `cancelled` end.
     """
 
-    def __init__(self, orchestrator: Orchestrator, *, detach: bool = False) -> None:
+    def __init__(self, orchestrator: Orchestrator, *, detach: bool = False, store: str = "") -> None:
         self.orchestrator = orchestrator
         self.detach = detach
+        self.store = store
+        """` --store URL` when the command was given one: the server a detached run is left for must be started on
+        it (`orchestratex serve` alone serves the default store, which never resumes the run)."""
         self.cause: str | None = None
         self.detail = ""
         self._oid: str | None = None
@@ -221,7 +227,7 @@ class RunGuard:
             stored = await orchestrator.store.get_orchestration(doc.id)
             events = await orchestrator.store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
             result = RunResult(stored, events, orchestrator.simulated)  # (what `run` returns, as stored now)
-            raise Interrupted(self.cause, doc.id, stored.status, stored.total_cost, self.detail, result)
+            raise Interrupted(self.cause, doc.id, stored.status, stored.total_cost, self.detail, result, self.store)
         finally:
             for handler in handlers:
                 orchestrator.handlers.remove(handler)

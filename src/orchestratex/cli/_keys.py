@@ -14,7 +14,7 @@ from ..records import ApiKey
 from ..stores import Store, open_store
 from ._interrupt import EXIT_CODES
 from ._output import Output, StdoutFailed, json_text, one_line, plain_table
-from ._stores import lasting_store_url, shown_url, sqlite_file_absent
+from ._stores import lasting_store_url, shown_url, sqlite_file_absent, store_option
 
 __all__ = ["keys_command"]
 
@@ -45,9 +45,10 @@ KEY_PREFIX = "ox_"
 """How every key starts (as `orchestratex.server._auth.KEY_PREFIX`); an id is 24 hex digits."""
 
 
-async def _revoke(url: str, key_id: str) -> tuple[ApiKey, bool]:
+async def _revoke(url: str, key_id: str, given: str | None = None) -> tuple[ApiKey, bool]:
     """The key revoked, and whether it already was (the store keeps its first `revoked_at` either way). `key_id` may
-    be the key itself (a leaked one, whose id its holder may not know): it is looked up by its hash."""
+    be the key itself (a leaked one, whose id its holder may not know): it is looked up by its hash. `given` is the
+    `--store` typed, which the command suggested by an error repeats."""
     store = await open_store(url)
     try:
         if key_id.startswith(KEY_PREFIX):
@@ -59,7 +60,7 @@ async def _revoke(url: str, key_id: str) -> tuple[ApiKey, bool]:
         return await store.revoke_api_key(key_id), before is not None and before.revoked_at is not None
     except NotFound:
         raise UserError(
-            f"no API key {key_id!r} in {shown_url(url)} (list them with `orchestratex keys list`)"
+            f"no API key {key_id!r} in {shown_url(url)} (list them with `orchestratex keys list{store_option(given)}`)"
         ) from None
     except NotImplementedError:
         raise UserError(
@@ -138,7 +139,7 @@ def keys_command(args: argparse.Namespace) -> int:
     if args.keys_command == "revoke":
         if absent:
             raise UserError(f"no API key {args.key_id!r}: the store {shown_url(url)} does not exist (yet)")
-        revoked, already = asyncio.run(_revoke(url, args.key_id.strip()))
+        revoked, already = asyncio.run(_revoke(url, args.key_id.strip(), args.store))
         if already:
             Output().verbatim(
                 f"orchestratex: key {revoked.id} of user {revoked.user_id!r} was already revoked "

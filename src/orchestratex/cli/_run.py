@@ -21,7 +21,7 @@ from ._options import check_run_options
 from ._output import Output, StdoutFailed, json_text
 from ._setup import run_orchestrator
 from ._spinner import Spinner
-from ._stores import shown_url
+from ._stores import shown_url, store_option
 
 __all__ = ["DEMO_PROMPT", "run_command"]
 
@@ -45,7 +45,9 @@ async def _run(args: argparse.Namespace) -> RunResult:
     store = await open_store("memory://" if demo else args.store)
     try:
         orchestrator = make(store)
-        guard = RunGuard(orchestrator, detach=getattr(args, "detach", False))
+        guard = RunGuard(
+            orchestrator, detach=getattr(args, "detach", False), store=store_option(getattr(args, "store", None))
+        )
         view = None if args.json else _live_view(args, guard)
         # `--json` prints nothing until the run ends: what it waits for goes to stderr, when that is a terminal
         spinner = _stderr_spinner() if view is None else view.spinner

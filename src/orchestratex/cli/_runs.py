@@ -13,7 +13,7 @@ from .._ids import in_utc
 from ..exceptions import NotFound, UserError
 from ._interrupt import abandoned_note
 from ._options import STORE_URL, given, whole_number
-from ._stores import shown_url
+from ._stores import shown_url, store_option
 
 if TYPE_CHECKING:
     from ..events import Event
@@ -205,8 +205,9 @@ def _on_screen(out: Output, title: str, headers: list[str], rows: list[list[str]
 
 
 # -- show -----------------------------------------------------------------------------------------------
-async def _load(url: str, oid: str) -> tuple[Orchestration, list[Event], float | None]:
-    """The orchestration, its events and its session's cost limit (a run's `--cost-limit` is its session's)."""
+async def _load(url: str, oid: str, given: str | None = None) -> tuple[Orchestration, list[Event], float | None]:
+    """The orchestration, its events and its session's cost limit (a run's `--cost-limit` is its session's); `given`
+    is the `--store` typed, which the commands suggested by an error repeat."""
     store = await _open(url)
     if store is None:
         raise UserError(f"no orchestration {oid!r}: the store {shown_url(url)} does not exist yet")
@@ -215,7 +216,12 @@ async def _load(url: str, oid: str) -> tuple[Orchestration, list[Event], float |
             doc = await store.get_orchestration(oid)
         except NotFound:
             other = await _other_id(store, oid)
-            fix = "show one with `orchestratex runs show ID`" if other else "list them with `orchestratex runs list`"
+            option = store_option(given)
+            fix = (
+                f"show one with `orchestratex runs show ID{option}`"
+                if other
+                else f"list them with `orchestratex runs list{option}`"
+            )
             raise UserError(f"no orchestration {oid!r} in {shown_url(url)}{other} ({fix})") from None
         events = await store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
         try:
@@ -245,7 +251,7 @@ async def _other_id(store: Store, oid: str) -> str:
 async def _show(url: str, args: argparse.Namespace) -> int:
     from ..orchestrator import RunResult
 
-    doc, events, session_limit = await _load(url, args.id.strip())
+    doc, events, session_limit = await _load(url, args.id.strip(), args.store)
     simulated = any(getattr(e, "simulated", False) for e in events if e.type == "orchestration_started")
     from ._output import Output, json_text
 

@@ -8,7 +8,15 @@ from ..exceptions import ConfigurationError, UserError
 from ..stores import Store, default_store_url, store_from_url
 from ..stores._url import redacted_url
 
-__all__ = ["STORE_ENV", "chosen_store_url", "in_memory", "lasting_store_url", "shown_url", "sqlite_file_absent"]
+__all__ = [
+    "STORE_ENV",
+    "chosen_store_url",
+    "in_memory",
+    "lasting_store_url",
+    "shown_url",
+    "sqlite_file_absent",
+    "store_option",
+]
 
 
 def in_memory(url: str) -> bool:
@@ -64,3 +72,9 @@ def shown_url(url: str) -> str:
     """`url` as the command's messages show it: with its password as `***` (`mongodb://app:***@db/ox`), since what
     the command writes ends up in terminals' scrollback, CI logs and a server's log lines."""
     return redacted_url(url)
+
+
+def store_option(given: str | None) -> str:
+    """` --store URL` when the command was given `--store URL`, for the commands its messages suggest (`orchestratex
+    runs list`, `orchestratex serve`): without it, the suggested command reads another store, the default one."""
+    return f" --store {shown_url(given)}" if given else ""
