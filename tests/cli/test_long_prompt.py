@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
-from .conftest import run_cli
+import pytest
+
+from .conftest import CLI, cli_env, run_cli
 
 
 def test_a_5_mb_prompt_is_said_to_be_too_long(store_url: str) -> None:
@@ -20,3 +24,25 @@ def test_a_5_mb_prompt_is_said_to_be_too_long(store_url: str) -> None:
     assert said is not None, failed
     assert int(said[1].replace(",", "")) > int(said[3].replace(",", "")) >= 1_000_000
     assert "is too small" not in failed
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_endless_standard_input_is_refused_before_anything_is_stored(store_url: str) -> None:
+    """`orchestratex run - < /dev/zero` (or `yes | orchestratex run -`, a 2 GB log piped by mistake) read until
+    memory ran out: `run -` reads at most 64 MB, more than any model's context window takes."""
+    with open("/dev/zero", "rb") as endless:
+        done = subprocess.run(
+            [*CLI, "run", "-", "--store", store_url],
+            stdin=endless,
+            capture_output=True,
+            text=True,
+            env=cli_env(),
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        "orchestratex: error: standard input holds more than 64 MB: no model's context window takes a prompt that "
+        "long (the largest, 10 million tokens, is some 40 MB of text); pipe a shorter prompt\n"
+    )
+    assert not os.path.exists(store_url.removeprefix("sqlite:///")), "nothing is stored"

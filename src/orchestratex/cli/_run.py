@@ -140,12 +140,26 @@ def _stderr_spinner() -> Spinner:
     return Spinner(Output(sys.stderr), owns_stdout=False)
 
 
+MAX_STDIN_MB = 64
+"""The most `run -` reads of standard input, in MiB: more than any model's context window takes (the largest, 10
+million tokens, is some 40 MB of text). Without a bound, `run - < /dev/zero` or `yes | orchestratex run -` read
+until memory ran out, and a 2 GB log piped by mistake took gigabytes of memory before failing as too long."""
+
+
 def _read_stdin() -> str:
     """Standard input as UTF-8 text without a leading byte order mark, its line endings read as `\\n` (as text-mode
-    reading does)."""
+    reading does); `UserError` past `MAX_STDIN_MB`."""
+    most = MAX_STDIN_MB * 1024 * 1024
     raw = (
-        sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8", "surrogateescape")
+        sys.stdin.buffer.read(most + 1)
+        if hasattr(sys.stdin, "buffer")
+        else sys.stdin.read(most + 1).encode("utf-8", "surrogateescape")
     )
+    if len(raw) > most:
+        raise UserError(
+            f"standard input holds more than {MAX_STDIN_MB} MB: no model's context window takes a prompt that long (the"
+            " largest, 10 million tokens, is some 40 MB of text); pipe a shorter prompt"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
