@@ -324,3 +324,45 @@ async def test_a_judgment_cut_short_by_a_cancellation_says_so(spans: InMemorySpa
     (judgment,) = _by_name(finished, "orchestratex.judgment")
     assert _attrs(judgment)["orchestratex.outcome"] == "cancelled"
     assert judgment.status.status_code != StatusCode.ERROR and "orchestratex.score" not in _attrs(judgment)
+
+
+class _SpanRecordingStore(MemoryStore):
+    """Notes the span current at each lease renewal and cancel check, as a traced store (a database's OpenTelemetry
+    instrumentation) would make its spans children of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[trace.SpanContext] = []
+
+    async def renew_leases(self, orchestration_ids: Any, owner: str, ttl_s: float) -> set[str]:
+        self.seen.append(trace.get_current_span().get_span_context())
+        return await super().renew_leases(orchestration_ids, owner, ttl_s)
+
+    async def cancel_requests(self, orchestration_ids: Any) -> set[str]:
+        self.seen.append(trace.get_current_span().get_span_context())
+        return await super().cancel_requests(orchestration_ids)
+
+
+async def test_the_background_tasks_of_the_runs_are_in_no_callers_trace(
+    spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease keeper and the cancel watcher serve every run of an orchestrator, but ran in the context of the run
+    that started them: every later run's lease renewals and cancel checks were made under the first caller's span (a
+    server's first `POST /api/orchestration/start`), so a traced store put them all in that one trace, for as long as
+    runs kept the tasks alive."""
+    import asyncio
+
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0.3")
+    store = _SpanRecordingStore()
+    tracer = trace.get_tracer("test")
+    async with Orchestrator(store=store, lease_ttl_s=0.3) as o:
+        o.cancel_check_s = 0.05
+        with tracer.start_as_current_span("first request"):
+            first = asyncio.create_task(o.run(PROMPT, max_iterations=1))
+        with tracer.start_as_current_span("second request"):
+            second = asyncio.create_task(o.run("Explain photosynthesis to a child", max_iterations=3))
+        await asyncio.gather(first, second)
+    assert store.seen, "no lease was renewed nor cancel checked: the runs were too quick to show anything"
+    callers = {s.context.span_id for s in spans.get_finished_spans() if s.name.endswith("request")}
+    assert len(callers) == 2
+    assert not [sc for sc in store.seen if sc.span_id in callers]

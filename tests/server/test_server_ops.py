@@ -568,6 +568,34 @@ def test_the_span_of_a_refused_request_names_its_route_under_the_root_path(spans
     assert (span.name, (span.attributes or {}).get("http.route")) == ("POST /ox/api/sessions/", "/ox/api/sessions/")
 
 
+def test_the_event_poller_of_a_watched_session_is_in_no_requests_trace(
+    make_api: Callable[..., Api], spans: InMemorySpanExporter
+) -> None:
+    """The task reading a watched session's events from the store serves every stream of the session, but ran in the
+    context of the WebSocket that started it: with a traced store, its reads (two a second, for as long as the session
+    is watched, by anyone) were all spans of that first connection's trace."""
+    pytest.importorskip("fastapi.telemetry", reason="FastAPI traces requests itself from 0.165")
+
+    class Recording(MemoryStore):
+        polled: list[trace.SpanContext] = []  # noqa: RUF012
+
+        async def list_events(self, *args: Any, **kwargs: Any) -> Any:
+            task = asyncio.current_task()
+            if task is not None and task.get_name().startswith("orchestratex-poll-"):
+                self.polled.append(trace.get_current_span().get_span_context())
+            return await super().list_events(*args, **kwargs)
+
+    api = make_api(Recording(), poll_interval_s=0.02)
+    sid = api.session()["_id"]
+    with api.client.websocket_connect(f"/ws/{sid}", headers=api.alice):
+        deadline = time.monotonic() + 10
+        while len(Recording.polled) < 3:
+            assert time.monotonic() < deadline, "the session's events were never polled"
+            time.sleep(0.02)
+    (stream,) = [s for s in spans.get_finished_spans() if s.name == "WS /ws/{session_id}"]
+    assert all(not sc.is_valid for sc in Recording.polled), stream.name
+
+
 def test_no_span_records_the_api_key_of_a_websocket_url(api: Api, spans: InMemorySpanExporter) -> None:
     """A WebSocket URL fetched as plain HTTP (a proxy that drops `Upgrade`: the server answers 426) put its
     `?token=<key>` into the server span's `url.query`, so the key reached the tracing backend; the access log masked

@@ -4,14 +4,26 @@ One orchestrator may be used from one event loop after another: `run_sync`'s own
 `asyncio.run`, then another. Each background task belongs to the loop that started it. A run starting on
 another loop moves the task there: the old one is cancelled on its own loop (thread-safely: that loop may
 be running in `run_sync`'s thread) and a new one is started. `aclose` stops them wherever they are.
+
+A background task serves every run, not the one that happened to start it: `start_background` gives it a context of
+its own, not a copy of that run's (whose trace would otherwise hold every later run's lease renewals and cancel checks,
+as spans of a traced store or HTTP client, for as long as the task lives).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+from collections.abc import Coroutine
 from typing import Any
 
-__all__ = ["here", "leave", "stop"]
+__all__ = ["here", "leave", "start_background", "stop"]
+
+
+def start_background(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    """A task running `coro` on the running event loop in an empty context: no caller's span (or other context
+    variable) is current in it, whichever request or run started it."""
+    return asyncio.create_task(coro, name=name, context=contextvars.Context())
 
 
 def here(task: asyncio.Task[Any] | None) -> bool:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 from ..exceptions import UserError
 from ..stores import MemoryStore, Store, store_from_url
 from ..stores._opening import open_checked
-from ._background import here, leave, stop
+from ._background import here, leave, start_background, stop
 from ._observe import RouterStore
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class LeaseKeeper:
         """Renew the held leases from now on, on the running event loop."""
         if not here(self._task):  # (none yet, ended, or on another event loop: see `_background`)
             leave(self._task)
-            self._task = asyncio.create_task(self._keep(), name="orchestratex-lease-keeper")
+            self._task = start_background(self._keep(), "orchestratex-lease-keeper")
 
     def drop(self, oid: str) -> None:
         """This process no longer holds the lease of `oid`; when it held no other, the keeper ends now."""

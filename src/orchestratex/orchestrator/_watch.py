@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._background import here, leave, stop
+from ._background import here, leave, start_background, stop
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -151,7 +151,7 @@ class CancelWatcher:
         if not here(self._task):  # (none yet, ended, or on another event loop: see `_background`)
             leave(self._task)
             self._wakeup = None
-            self._task = asyncio.create_task(self._watch(), name="orchestratex-cancel-watcher")
+            self._task = start_background(self._watch(), "orchestratex-cancel-watcher")
         elif ask_now:
             self._ask_now = True
             self._wake()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 
@@ -104,8 +105,10 @@ class EventHub:
         channel = self._channels.get(session_id)
         if channel is None:
             channel = self._channels[session_id] = _Channel()
+            # (in a context of its own: it serves every stream of the session, not the request that happened to start
+            # it, whose span a traced store's reads were otherwise all made under, as long as the session is watched)
             channel.poller = asyncio.create_task(
-                self._poll(session_id, channel), name=f"orchestratex-poll-{session_id}"
+                self._poll(session_id, channel), name=f"orchestratex-poll-{session_id}", context=contextvars.Context()
             )
         subscriber = Subscriber(session_id, maxsize)
         channel.subscribers.add(subscriber)
