@@ -121,6 +121,15 @@ def test_health_readiness_and_metrics_asked_with_a_trailing_slash_answer_as_with
     assert api.client.get("/metrics/", headers=api.alice, follow_redirects=False).status_code == 403
 
 
+def test_a_405_allows_head_where_head_is_answered(api: Api) -> None:
+    """`POST /health` answered 405 with `Allow: GET`, though `HEAD` is answered there (and on every `GET` route)."""
+    for method, path in (("POST", "/health"), ("PUT", "/health/ready"), ("DELETE", "/metrics")):
+        r = api.client.request(method, path, headers=api.admin)
+        assert (r.status_code, r.headers["allow"]) == (405, "GET, HEAD"), (method, path)
+        assert api.client.head(path, headers=api.admin).status_code == 200
+    assert api.client.get("/api/sessions/", headers=api.alice).headers["allow"] == "POST"  # (no GET: no HEAD)
+
+
 def test_an_app_that_stopped_counts_no_run_of_the_next_app_on_its_orchestrator(monkeypatch: pytest.MonkeyPatch) -> None:
     """An orchestrator given to one app after another (one per test, say) kept every stopped app's metrics as an
     observer of its runs for good: they piled up, each counting the runs of the apps that came after it."""

@@ -238,7 +238,22 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.detail == _FASTAPI_PARSE_ERROR:
         return error_response(400, _unparsable(exc.__cause__))
-    return error_response(exc.status_code, str(exc.detail), rate_headers(exc.headers))
+    headers = exc.headers
+    if exc.status_code == 405 and headers:
+        headers = _with_head(headers)
+    return error_response(exc.status_code, str(exc.detail), rate_headers(headers))
+
+
+def _with_head(headers: Mapping[str, str]) -> dict[str, str]:
+    """A 405's `Allow` with `HEAD` beside `GET`: every `GET` route answers `HEAD` too (`_forms`), but the routes list
+    `GET` alone, so `POST /health` said `Allow: GET` of a path a load balancer's `HEAD` check reads fine."""
+    fixed = dict(headers)
+    for name, value in headers.items():
+        if name.lower() == "allow":
+            methods = [m.strip() for m in value.split(",") if m.strip()]
+            if "GET" in methods and "HEAD" not in methods:
+                fixed[name] = ", ".join([*methods, "HEAD"])
+    return fixed
 
 
 _FASTAPI_PARSE_ERROR = "There was an error parsing the body"
