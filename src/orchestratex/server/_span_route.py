@@ -22,7 +22,7 @@ class RefusedRequestSpan:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or "opentelemetry.trace" not in sys.modules:
+        if scope["type"] != "http" or "opentelemetry.trace" not in sys.modules or not _recording():
             await self.app(scope, receive, send)
             return
         root_path = scope.get("root_path", "")
@@ -34,6 +34,13 @@ class RefusedRequestSpan:
             await send(message)
 
         await self.app(scope, receive, send_named)
+
+
+def _recording() -> bool:
+    """Whether a span records this request (none does unless the application configured tracing)."""
+    from opentelemetry import trace
+
+    return trace.get_current_span().is_recording()
 
 
 def _name_span(scope: Scope, root_path: str, app: object) -> None:
