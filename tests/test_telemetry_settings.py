@@ -14,7 +14,7 @@ import pytest
 from orchestratex import Orchestrator
 from orchestratex.exceptions import ConfigurationError
 from orchestratex.server import ServerSettings
-from orchestratex.telemetry import TelemetrySettings, _settings
+from orchestratex.telemetry import TelemetrySettings, _settings, configure_telemetry, telemetry_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCEPTED = "Input should be true or false (or 1/0, yes/no, on/off)"
@@ -96,3 +96,14 @@ def test_operate_docs_list_every_variable_the_code_reads() -> None:
     table = ROOT.joinpath("docs/operate.md").read_text().split("## Environment variables", 1)[1]
     listed = set(re.findall(r"^\| `([A-Z_]+)`", table, flags=re.MULTILINE))
     assert sorted(read - listed) == []
+
+
+@pytest.mark.parametrize("value", ["false", "true", 0, 1, "no"])
+def test_configure_telemetry_refuses_what_is_not_a_bool(value: object) -> None:
+    """`configure_telemetry(include_content="false")` (a value read from a setting of one's own) was taken as true:
+    every prompt, answer and judge's feedback went into the log lines and spans."""
+    before = telemetry_settings()
+    for name in ("include_content", "tracing"):
+        with pytest.raises(ConfigurationError, match=rf"{name} should be True or False, not {value!r}"):
+            configure_telemetry(**{name: value})  # type: ignore[arg-type]
+    assert telemetry_settings() == before

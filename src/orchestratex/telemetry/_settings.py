@@ -78,5 +78,11 @@ def configure_telemetry(*, tracing: bool | None = None, include_content: bool | 
     global _current
     current = telemetry_settings()
     changes = {k: v for k, v in {"tracing": tracing, "include_content": include_content}.items() if v is not None}
+    for name, value in changes.items():
+        # (a string read from a setting of one's own, `include_content="false"`, is true: it logged every prompt)
+        if not isinstance(value, bool):
+            raise ConfigurationError(
+                f"configure_telemetry: {name} should be True or False, not {value!r} ({type(value).__name__})"
+            )
     _current = replace(current, **changes)
     return _current
