@@ -101,3 +101,15 @@ async def test_a_paid_empty_answer_is_a_failed_call_to_observers_and_in_the_log(
     ]
     assert line.levelno == logging.WARNING
     assert (getattr(line, "outcome", None), getattr(line, "error_type", None)) == ("error", "EmptyAnswer")
+
+
+async def test_an_observer_added_twice_sees_each_run_once() -> None:
+    """An observer added again (an app factory, a test fixture run twice) saw every run and every call twice, so the
+    counts it keeps (a metrics client's) doubled."""
+    seen = _Counting()
+    async with _orchestrator() as o:
+        add_observer(o, seen)
+        add_observer(o, seen)
+        await o.run("Explain recursion", max_iterations=1)
+    assert seen.seen.count("orchestration_started") == 1 and seen.seen.count("orchestration_ended") == 1
+    assert seen.seen.count("model_called") == 2

@@ -51,8 +51,12 @@ _observers: weakref.WeakKeyDictionary[object, tuple[RunObserver, ...]] = weakref
 
 
 def add_observer(orchestrator: object, observer: RunObserver) -> None:
-    """Have `observer` see every run `orchestrator` drives from now on."""
-    _observers[orchestrator] = (*_observers.get(orchestrator, ()), observer)
+    """Have `observer` see every run `orchestrator` drives from now on (once: adding it again changes nothing, as
+    `logging.Logger.addHandler` does, where it saw every run and call twice, doubling counts)."""
+    observers = _observers.get(orchestrator, ())
+    if any(o is observer for o in observers):
+        return
+    _observers[orchestrator] = (*observers, observer)
 
 
 def remove_observer(orchestrator: object, observer: RunObserver) -> None:
