@@ -19,7 +19,7 @@ from orchestratex.providers import GenerationRequest, Message
 from orchestratex.usage import Usage
 from orchestratex_openai import OpenAIProvider
 
-from .test_openai_contract import chat_completion
+from .test_openai_contract import chat_completion, responses_object
 from .test_openai_streaming import chunk
 
 GPT5 = ModelProfile(name="openai:gpt-5", input_cost_per_1k=0.00125, output_cost_per_1k=0.01, quality=9)
@@ -327,3 +327,38 @@ def test_run_stream_on_mistral_s_api_which_refuses_stream_options_with_a_422_ans
         await orchestrator.aclose()
 
     asyncio.run(twice())
+
+
+def test_a_reasoning_deployment_on_the_responses_api_judges_without_a_temperature() -> None:
+    """The same deployment (`prod-reasoner`, an o4-mini) through the Responses API (`api="responses"`, or a catalog
+    file's `api = "responses"`): every judge call sent `temperature=0.0` and was refused with a 400, because only
+    Chat Completions calls were asked again without it; the model could never judge. Responses API calls are now
+    asked again without it too, and that model is sent none from then on."""
+    bodies: list[dict[str, Any]] = []
+
+    def azure(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        assert request.url.path.endswith("/responses"), request.url
+        if body["model"] == "prod-reasoner" and "temperature" in body:
+            return httpx2.Response(400, json=TEMPERATURE_REFUSAL)
+        judging = "text" in body  # (JSON mode: `text.format`)
+        text = '{"score": 9, "feedback": "clear"}' if judging else "Four."
+        return httpx2.Response(200, json=responses_object(Usage(input_tokens=12, output_tokens=6), text=text))
+
+    provider = OpenAIProvider(
+        api_key="azure-key",
+        base_url="https://my-resource.openai.azure.com/openai/v1",
+        api="responses",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(azure)),
+    )
+    writer = ModelProfile(name="openai:prod-writer", input_cost_per_1k=0.002, output_cost_per_1k=0.008, quality=9)
+    reasoner = ModelProfile(name="openai:prod-reasoner", input_cost_per_1k=0.001, output_cost_per_1k=0.004, quality=6)
+    with Orchestrator(
+        catalog=ModelCatalog([writer, reasoner]), providers=[provider], router=BayesianRouter(explore=False)
+    ) as orchestrator:
+        for _ in range(2):
+            result = orchestrator.run_sync("2+2?", preferred_models=["openai:prod-writer"], max_iterations=1)
+            assert result.status == "completed" and result.final_score == 9, result.error
+    judged = [b for b in bodies if b["model"] == "prod-reasoner"]
+    assert ["temperature" in b for b in judged] == [True, False, False], judged  # refused once, then never sent

@@ -341,7 +341,7 @@ class OpenAIProvider(Provider):
         start = time.perf_counter()  # latency covers the HTTP round trip, not the mapping
         if self._uses_responses(request.model.version):
             params = response_params(request, reasoning=reasoning)
-            response = await self._client.responses.create(**params)
+            response = await self._respond(params)
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_response(response, request)
         else:
@@ -378,6 +378,21 @@ class OpenAIProvider(Provider):
                 if stops and "stop" not in params and extra.get("stream"):
                     # (a stream's pieces are handed on as they come: they could not be cut at the stop sequences)
                     raise _StopRefused from exc
+
+    async def _respond(self, params: dict[str, Any], **extra: Any) -> Any:
+        """`responses.create(**params, **extra)`; a model refusing `temperature` (a reasoning model under a name the
+        adapter cannot tell, an Azure deployment) is asked again without it, and sent none from then on, as on Chat
+        Completions."""
+        if "temperature" in self.refused_parameters.get(params["model"], ()):
+            params.pop("temperature", None)
+        while True:
+            try:
+                return await self._client.responses.create(**params, **extra)
+            except openai.APIStatusError as exc:
+                if "temperature" not in params or _refused_parameter(exc) != "temperature":
+                    raise
+                self.refused_parameters.setdefault(params["model"], set()).add("temperature")
+                params.pop("temperature")
 
     def _adapt(self, params: dict[str, Any], exc: openai.APIStatusError) -> bool:
         """Change `params` (and this provider's settings) to what the server that refused them with `exc` accepts;
@@ -417,7 +432,7 @@ class OpenAIProvider(Provider):
         with map_openai_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
             if self._uses_responses(model.version):
                 params = response_params(request, reasoning=reasoning)
-                events = await self._client.responses.create(**params, stream=True)
+                events = await self._respond(params, stream=True)
                 async with events:
                     generation = await generation_from_response_stream(events, request, on_text)
             else:
