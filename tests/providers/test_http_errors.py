@@ -105,3 +105,16 @@ def test_x_should_retry_false_keeps_the_class_and_is_not_retried(status: int, cl
     for headers in ({}, {"x-should-retry": "true"}):
         assert _error(status, headers=headers).retryable
     assert cls.retryable, "the class is untouched"
+
+
+def test_a_409_or_an_answer_saying_x_should_retry_true_is_retried() -> None:
+    """The OpenAI and Anthropic SDKs retry a 409 (a lock timeout) and any answer carrying `x-should-retry: true`; the
+    adapters switch the SDKs' retries off, and such an error was a `ProviderHTTPError` never retried: the run gave the
+    model up at once."""
+    conflict = _error(409)
+    assert type(conflict) is ProviderHTTPError and conflict.retryable and conflict.status_code == 409
+    assert not _error(409, headers={"x-should-retry": "false"}).retryable
+    told = _error(400, headers={"X-Should-Retry": "true"})
+    assert type(told) is ProviderHTTPError and told.retryable
+    assert str(told).endswith("(retried: the server answered x-should-retry: true)")
+    assert not _error(400).retryable and not ProviderHTTPError.retryable, "the class is untouched"

@@ -16,7 +16,10 @@ from orchestratex.exceptions import ProviderServerError
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import MockServer, Reply
+from orchestratex.usage import Usage
 from orchestratex_openai import OpenAIProvider
+
+from .test_openai_contract import chat_completion
 
 FAILED = Reply(  # what an OrchestrateX server's /v1 answers for a run that failed after it may have spent
     502,
@@ -32,6 +35,7 @@ FAILED = Reply(  # what an OrchestrateX server's /v1 answers for a run that fail
 )
 REMOTE = ModelProfile(name="openai:orchestratex/best", input_cost_per_1k=0.001, output_cost_per_1k=0.002, quality=9)
 LOCAL = ModelProfile(name="function:fallback", input_cost_per_1k=0.0001, output_cost_per_1k=0.0002, quality=5)
+GPT = ModelProfile(name="openai:gpt-4.1", input_cost_per_1k=0.002, output_cost_per_1k=0.008, quality=9)
 JUDGE = ModelProfile(name="function:judge", input_cost_per_1k=0.0001, output_cost_per_1k=0.0002, quality=4)
 
 
@@ -70,3 +74,31 @@ def test_a_run_makes_the_call_once_and_falls_back() -> None:
         result = orchestrator.run_sync("Hi", preferred_models=[REMOTE.name, LOCAL.name], max_iterations=2)
     assert result.status == "completed" and result.final_response == "Hello from the fallback.", result.error
     assert len(server.requests) == 1 and waits == [], (len(server.requests), waits)
+
+
+def test_a_409_is_retried_as_the_sdk_would_and_the_run_completes() -> None:
+    """OpenAI's SDK retries a 409 (a lock timeout); with its retries off, the adapter's `ProviderHTTPError` was never
+    retried and the run fell back to another model (or failed, with one model) at the first conflict."""
+    answers = iter(
+        [
+            httpx2.Response(409, json={"error": {"message": "Lock timeout", "type": "conflict", "code": None}}),
+            httpx2.Response(200, json=chat_completion(Usage(input_tokens=9, output_tokens=3), text="Four.")),
+        ]
+    )
+    calls: list[str] = []
+
+    def server(request: httpx2.Request) -> httpx2.Response:
+        calls.append(request.url.path)
+        return next(answers)
+
+    provider = OpenAIProvider(api_key="sk-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(server)))
+    judge = FunctionProvider(lambda request: '{"score": 9, "feedback": "right"}', name="function")
+    waits: list[float] = []
+    with Orchestrator(
+        catalog=ModelCatalog([GPT, JUDGE]),
+        providers=[provider, judge],
+        retry=RetryPolicy(sleep=waits.append),
+    ) as orchestrator:
+        result = orchestrator.run_sync("2+2?", preferred_models=[GPT.name], max_iterations=1)
+    assert result.status == "completed" and result.final_response == "Four.", result.error
+    assert result.final_model == GPT.name and len(calls) == 2 and len(waits) == 1

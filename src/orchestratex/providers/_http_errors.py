@@ -13,8 +13,12 @@ content filtered (the adapter says so; a 403 too)       → ContentFiltered     
 timed out (408 unless the adapter says otherwise)       → ProviderTimeout      retried with backoff
 5xx (Anthropic's 529 too), or a server failure the
 adapter reads in another status (TGI's 424)             → ProviderServerError  retried, after Retry-After
+409 (a conflict, a lock timeout: the SDKs retry it)     → ProviderHTTPError    retried with backoff
 any other status                                        → ProviderHTTPError    never retried
 ```
+
+Whatever the status, an answer carrying `x-should-retry: false` is not retried, and one carrying `x-should-retry:
+true` is, as the OpenAI and Anthropic SDKs decide (their own retries are off: the orchestrator retries instead).
 """
 
 from __future__ import annotations
@@ -92,16 +96,24 @@ def http_error(
         return ProviderTimeout(f"{provider} request timed out ({shown}): {detail}", model=model, provider=provider)
     if status >= 500 or server_failed:
         return http(ProviderServerError, f"{provider} server error ({shown}): {detail}", retry_after=wait())
-    return http(ProviderHTTPError, f"{provider} error ({shown}): {detail}")
+    error = http(ProviderHTTPError, f"{provider} error ({shown}): {detail}")
+    if status == 409 and headers.get("x-should-retry", "").strip().lower() != "false":
+        error.retryable = True  # (a conflict, a lock timeout: passing, as the OpenAI and Anthropic SDKs retry it)
+    return error
 
 
 def _unless_told_not_to_retry(exc: ProviderHTTPError, headers: Mapping[str, str]) -> ProviderHTTPError:
-    """`exc`, not retryable when the answer carried `x-should-retry: false`, whatever its status (a 429, a 5xx): the
-    OpenAI and Anthropic SDKs honour the header, and OrchestrateX's own `/v1` sends it with every answer about a run
-    that may have spent. The exception keeps its class, with `retryable` False, and says why; the run falls back to
-    another model."""
-    if exc.retryable and headers.get("x-should-retry", "").strip().lower() == "false":
+    """`exc` as the answer's `x-should-retry` header says, whatever its status: with `false` (a 429, a 5xx) not
+    retryable, as the OpenAI and Anthropic SDKs honour it and OrchestrateX's own `/v1` sends it with every answer about
+    a run that may have spent; with `true` (a 4xx the server knows to be passing) retryable, as those SDKs retry it.
+    The exception keeps its class and says why; a refused one makes the run fall back to another model."""
+    told = headers.get("x-should-retry", "").strip().lower()
+    if exc.retryable and told == "false":
         exc.retryable = False  # (the server knows a retry fails again, or pays twice)
         exc.message = f"{exc.message} (not retried: the server answered x-should-retry: false)"
+        exc.args = (exc.message,)
+    elif not exc.retryable and told == "true":
+        exc.retryable = True  # (the SDKs, whose own retries are off, would have retried it)
+        exc.message = f"{exc.message} (retried: the server answered x-should-retry: true)"
         exc.args = (exc.message,)
     return exc
