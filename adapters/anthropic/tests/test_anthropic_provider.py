@@ -193,3 +193,13 @@ async def test_the_model_that_answered_is_the_one_the_message_names() -> None:
     usage = {"input_tokens": 5, "output_tokens": 2}
     server = MockServer(Reply(200, json=message_body(usage, [{"type": "text", "text": "Hi"}])))
     assert (await provider_on(server).generate(request())).response_model == "claude-sonnet-4-5"
+
+
+def test_the_sdk_s_sync_client_is_refused_before_any_request() -> None:
+    """`AnthropicProvider(client=anthropic.Anthropic(...))` (the sync client) was taken: each call was made and paid
+    for, blocking the event loop, then failed with `TypeError: object Message can't be used in 'await' expression`."""
+    server = MockServer(Reply(200, json={}))
+    sync = anthropic.Anthropic(api_key="sk-ant-test", http_client=httpx2.Client(transport=server.httpx2_transport()))
+    with pytest.raises(UserError, match=r"client= takes an anthropic\.AsyncAnthropic, not anthropic\..*Anthropic \("):
+        AnthropicProvider(client=sync)  # type: ignore[arg-type]
+    assert server.requests == []

@@ -192,3 +192,11 @@ async def test_the_model_that_answered_is_the_model_version_the_response_names()
         "gemini-2.5-flash-preview-05-20"
     )
     assert (await provider_on(MockServer(Reply(200, json=body()))).generate(request())).response_model is None
+
+
+def test_the_clients_async_half_is_refused_with_what_to_pass() -> None:
+    """`GeminiProvider(client=genai.Client(...).aio)` (the async half, which is what one awaits) was taken, and every
+    call failed with `AttributeError: 'AsyncClient' object has no attribute 'aio'`, a traceback ending the run."""
+    client = genai.Client(api_key="AIza-test", vertexai=False)
+    with pytest.raises(UserError, match=r"client= takes a google\.genai\.Client, not .*AsyncClient \(its async half"):
+        GeminiProvider(client=client.aio)  # type: ignore[arg-type]

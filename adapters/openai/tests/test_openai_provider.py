@@ -259,3 +259,16 @@ async def test_the_model_that_answered_is_the_one_the_response_names() -> None:
     pro = ModelProfile(name="openai:gpt-5-pro", input_cost_per_1k=0.015, output_cost_per_1k=0.12)
     server = MockServer(Reply(200, json=responses_object(Usage(input_tokens=9, output_tokens=30), text="ten")))
     assert (await provider_on(server).generate(request(pro))).response_model == "gpt-5-pro-2025-10-06"
+
+
+def test_the_sdk_s_sync_client_is_refused_before_any_request() -> None:
+    """`OpenAIProvider(client=openai.OpenAI(...))` (the sync client, an easy slip for `AsyncOpenAI`) was taken: each
+    call was made and paid for, blocking the event loop, then failed with `TypeError: object ChatCompletion can't be
+    used in 'await' expression` and its answer was lost. It is refused when the provider is made."""
+    server = MockServer(Reply(200, json={}))
+    sync = openai.OpenAI(api_key="sk-test", http_client=httpx2.Client(transport=server.httpx2_transport()))
+    with pytest.raises(
+        UserError, match=r"client= takes an openai\.AsyncOpenAI .*, not openai\..*OpenAI \(the SDK's sync"
+    ):
+        OpenAIProvider(client=sync)  # type: ignore[arg-type]
+    assert server.requests == []

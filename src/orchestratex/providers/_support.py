@@ -15,6 +15,7 @@ from ..exceptions import ConfigurationError, UserError
 __all__ = [
     "checked_api_key",
     "checked_base_url",
+    "checked_client",
     "checked_timeout",
     "retry_after_seconds",
     "shown_url",
@@ -65,6 +66,25 @@ def checked_base_url(base_url: str, *, provider: str, where: str) -> None:
             f"{provider}: the base URL {shown!r} ({where}) does not start with http:// or https://;"
             f" write it whole, e.g. http://{shown.split('://')[-1]}"
         )
+
+
+def checked_client(
+    client: object, expected: type, *, provider: str, name: str, sync: type | None = None, hint: str = ""
+) -> None:
+    """Refuse, with a `UserError` naming the class to pass (`name`: `openai.AsyncOpenAI`), an injected `client=` that
+    is not an `expected` (the SDK's async client): the SDK's sync client (`sync`) made every call, blocking the event
+    loop, and was paid for, before the answer failed to be awaited (`TypeError: object ChatCompletion can't be used in
+    'await' expression`) and was lost."""
+    if isinstance(client, expected):
+        return
+    given = f"{type(client).__module__}.{type(client).__qualname__}"
+    why = hint
+    if sync is not None and isinstance(client, sync):
+        why = (
+            " (the SDK's sync client: each call would block the event loop and be paid for, then fail as it cannot be"
+            " awaited)"
+        )
+    raise UserError(f"{provider}: client= takes {name}, not {given}{why}")
 
 
 def without_query(base_url: str) -> tuple[str, dict[str, str] | None]:

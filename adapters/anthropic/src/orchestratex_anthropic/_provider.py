@@ -13,7 +13,13 @@ import anthropic
 from orchestratex.exceptions import MalformedResponse, ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.providers._support import checked_api_key, checked_base_url, checked_timeout, without_query
+from orchestratex.providers._support import (
+    checked_api_key,
+    checked_base_url,
+    checked_client,
+    checked_timeout,
+    without_query,
+)
 
 from ._errors import map_anthropic_errors
 from ._mapping import generation_from_message, message_params
@@ -74,6 +80,13 @@ class AnthropicProvider(Provider):
         if client is not None:
             if api_key is not None or base_url is not None or http_client is not None:
                 raise UserError("AnthropicProvider: pass either client= or api_key/base_url/http_client, not both")
+            checked_client(
+                client,
+                anthropic.AsyncAnthropic,
+                provider="AnthropicProvider",
+                name="an anthropic.AsyncAnthropic",
+                sync=anthropic.Anthropic,
+            )
             sdk = client.with_options(max_retries=0)
             self._clients = LoopClients(sdk)
         else:

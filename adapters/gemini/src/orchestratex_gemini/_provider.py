@@ -15,7 +15,7 @@ from google.genai import types
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.providers._support import checked_api_key, checked_base_url, checked_timeout
+from orchestratex.providers._support import checked_api_key, checked_base_url, checked_client, checked_timeout
 
 from ._errors import map_gemini_errors
 from ._mapping import generate_content_args, generation_from_response
@@ -70,6 +70,8 @@ class GeminiProvider(Provider):
         if client is not None:
             if api_key is not None or base_url is not None or http_client is not None:
                 raise UserError("GeminiProvider: pass either client= or api_key/base_url/http_client, not both")
+            aio = " (its async half, `.aio`: pass the google.genai.Client itself)" if hasattr(client, "models") else ""
+            checked_client(client, genai.Client, provider="GeminiProvider", name="a google.genai.Client", hint=aio)
             sdk = client
             self._clients = LoopClients(sdk)
         else:

@@ -17,6 +17,7 @@ from orchestratex.providers._loops import LoopClients
 from orchestratex.providers._support import (
     checked_api_key,
     checked_base_url,
+    checked_client,
     checked_timeout,
     shown_url,
     without_query,
@@ -171,6 +172,13 @@ class OpenAIProvider(Provider):
         if client is not None:
             if api_key is not None or base_url is not None or http_client is not None:
                 raise UserError(f"{type(self).__name__}: pass either client= or api_key/base_url/http_client, not both")
+            checked_client(
+                client,
+                openai.AsyncOpenAI,
+                provider=type(self).__name__,
+                name="an openai.AsyncOpenAI (or openai.AsyncAzureOpenAI)",
+                sync=openai.OpenAI,
+            )
             sdk = client.with_options(max_retries=0)
             self._clients = LoopClients(sdk)
         else:
