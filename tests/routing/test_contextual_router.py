@@ -136,3 +136,34 @@ async def test_drives_an_orchestrator(monkeypatch: pytest.MonkeyPatch) -> None:
     first = result.orchestration.iterations[0]
     assert first.reasoning.startswith(first.model_name)
     assert router.posterior(first.model_name, "coding")[2] >= 1
+
+
+async def test_a_long_conversation_is_priced_whole_in_a_run() -> None:
+    """In a run on a long conversation (a thread's earlier turns), the router priced the call at the last user
+    message alone: a model with a dear input price looked cheaper than one whose input costs 100 times less, and
+    it was chosen for every turn, each paying for the whole conversation. The router now prices the input the
+    call sends."""
+    import json
+
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, Orchestrator
+
+    async def fn(request: GenerationRequest) -> str:
+        return json.dumps({"score": 9, "feedback": "fine"}) if request.purpose == "judge" else "An answer."
+
+    catalog = ModelCatalog(
+        [
+            ModelProfile(name="function:cheap-input", input_cost_per_1k=0.0001, output_cost_per_1k=0.002),
+            ModelProfile(name="function:dear-input", input_cost_per_1k=0.01, output_cost_per_1k=0.0005),
+            ModelProfile(name="function:judge", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, judge_only=True),
+        ]
+    )
+    router = ContextualRouter(cost_weight=10.0, explore=False, cascade=False)
+    history = [
+        {"role": "user", "content": "Summarise this log. " + "line of a long log file. " * 1600},
+        {"role": "assistant", "content": "It is a long log."},
+    ]
+    async with Orchestrator(providers=[FunctionProvider(fn)], catalog=catalog, router=router) as orchestrator:
+        short = await orchestrator.run("What is a log file?", max_iterations=1)
+        assert short.final_model == "function:dear-input"  # on a short prompt its cheaper output wins
+        long = await orchestrator.run([*history, {"role": "user", "content": "Which line repeats?"}], max_iterations=1)
+    assert long.final_model == "function:cheap-input", long.orchestration.iterations[0].reasoning

@@ -43,8 +43,9 @@ class ContextualRouter(EscalatingRouter):
         expected score − cost_weight × expected cost in $
 
     the same rule and knob as `FittedRouter`: `cost_weight` is how much score (0–1) a dollar is
-    worth. The expected cost uses the candidate's catalog prices at decision time, the prompt's
-    length and the output tokens observed for that model in that domain (else the domain's,
+    worth. The expected cost uses the candidate's catalog prices at decision time, the length of
+    the input the call sends (the whole conversation: system prompt, earlier turns, the prompt)
+    and the output tokens observed for that model in that domain (else the domain's,
     else the model's), so a price change moves the choice at once.
 
     Exploration is Thompson sampling (`explore=True`) within a budget: a sampled model more
@@ -178,7 +179,9 @@ class ContextualRouter(EscalatingRouter):
     def expected_cost(self, model: ModelProfile, task: Task) -> float:
         """US dollars a call is expected to cost at the model's current catalog prices (0 when unpriced)."""
         out = min(self.expected_output_tokens(model, task.domain), task.max_output_tokens)
-        inp = len(task.prompt) / _CHARS_PER_TOKEN
+        # the whole input the call sends, as the orchestrator bounds it (`input_tokens`: the conversation's bytes);
+        # the prompt alone left out a thread's earlier turns, which a long conversation pays for on every call
+        inp = max(len(task.prompt), task.input_tokens) / _CHARS_PER_TOKEN
         return (inp * (model.input_cost_per_1k or 0.0) + out * (model.output_cost_per_1k or 0.0)) / 1000
 
     # -- choice -------------------------------------------------------------------------------
