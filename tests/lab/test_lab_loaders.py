@@ -497,3 +497,25 @@ def test_tasks_given_as_a_generator_or_a_set_load_once_each(tmp_path: Path) -> N
     assert len(lab.load_routerbench(tmp_path, "test", tasks={"mbpp"})) == 1
     with pytest.raises(UserError, match=r"tasks is a list of task names, e.g. tasks=\['mbpp'\] .*; got 5"):
         lab.load_routerbench(tmp_path, "test", tasks=5)  # type: ignore[arg-type]
+
+
+def test_a_data_directory_from_the_environment_variable_is_named_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: `lab.load_routerbench(None, "test")` with `ORCHESTRATEX_DATA_DIR` set in an env file as
+    `/data/routing ` (a space after it) said only "no 'routerbench' directory in '/data/routing ': no such
+    directory", naming neither the variable (the call named no directory) nor the space."""
+    _write_routerbench(tmp_path / "routerbench", "mbpp", "test", [("Write code", ["0.0", "1.0"], ["0.02", "0.002"])])
+    monkeypatch.setenv("ORCHESTRATEX_DATA_DIR", f"{tmp_path} ")
+    spaced = re.escape(f"{str(tmp_path) + ' '!r} ($ORCHESTRATEX_DATA_DIR, whose value has white space around it)")
+    with pytest.raises(FileNotFoundError, match=rf"in {spaced}: no such directory"):
+        lab.load_routerbench(None, "test", tasks=["mbpp"])
+    with pytest.raises(FileNotFoundError, match=rf"in {spaced}: no such directory"):
+        lab.load_routellm(None, "gsm8k")
+    monkeypatch.setenv("ORCHESTRATEX_DATA_DIR", str(tmp_path / "routerbench"))
+    with pytest.raises(FileNotFoundError, match=re.escape("routerbench' ($ORCHESTRATEX_DATA_DIR): not the routing")):
+        lab.load_routerbench(None, "test", tasks=["mbpp"])
+    with pytest.raises(FileNotFoundError, match=r"nowhere': no such directory"):  # a directory given: as before
+        lab.load_routerbench(tmp_path / "nowhere", "test")
+    monkeypatch.setenv("ORCHESTRATEX_DATA_DIR", str(tmp_path))
+    assert len(lab.load_routerbench(None, "test", tasks=["mbpp"])) == 1

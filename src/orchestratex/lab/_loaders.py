@@ -55,7 +55,9 @@ def data_dir(directory: str | Path | None = None) -> Path:
     raise FileNotFoundError(f"no routing data directory: pass one, or set {DATA_ENV} to it")
 
 
-def _open_dir(directory: Path, sub: str) -> Path:
+def _open_dir(directory: Path, sub: str, *, from_env: bool = False) -> Path:
+    """`directory / sub`, else a `FileNotFoundError` saying what `directory` is instead (and, when it came from
+    `$ORCHESTRATEX_DATA_DIR`, that it did: the caller named no directory)."""
     path = directory / sub
     if not path.is_dir():
         if directory.is_dir():
@@ -65,9 +67,12 @@ def _open_dir(directory: Path, sub: str) -> Path:
                 why += f" but a folder inside it: give {str(inner.parent)!r}"
         else:
             why = "a file, not a directory" if directory.exists() else "no such directory"
-        raise FileNotFoundError(
-            f"no {sub!r} directory in {str(directory)!r}: {why} (the one holding routerbench/ and routellm/)"
-        )
+        where = repr(str(directory))
+        if from_env:
+            value = os.environ.get(DATA_ENV, "")
+            where += f" (${DATA_ENV}" + (", whose value has white space around it" if value != value.strip() else "")
+            where += ")"
+        raise FileNotFoundError(f"no {sub!r} directory in {where}: {why} (the one holding routerbench/ and routellm/)")
     return path
 
 
@@ -107,7 +112,7 @@ def load_routerbench(
     twice = next((t for i, t in enumerate(tasks) if t in tasks[:i]), None)
     if twice is not None:  # (its rows would be loaded twice, each under a new id)
         raise UserError(f"tasks names {twice!r} twice ({list(tasks)}): name each task once")
-    folder = _open_dir(data_dir(directory), "routerbench")
+    folder = _open_dir(data_dir(directory), "routerbench", from_env=directory is None)
     tables = []
     for task in tasks:
         path = folder / f"{task}_{split}.csv"
@@ -226,7 +231,7 @@ def load_routellm(
     """
     if benchmark not in ("gsm8k", "mmlu", "mt_bench"):
         raise UserError(f"benchmark must be 'gsm8k', 'mmlu' or 'mt_bench', got {benchmark!r}")
-    folder = _open_dir(data_dir(directory), f"routellm/{benchmark}")
+    folder = _open_dir(data_dir(directory), f"routellm/{benchmark}", from_env=directory is None)
     skip = _contaminated(folder) if exclude_contaminated else set()
     if benchmark == "mt_bench":
         return _mt_bench(folder, skip)
