@@ -246,6 +246,42 @@ async def test_a_fallback_refused_by_the_budget_does_not_go_back_to_a_model_the_
     await orch.aclose()
 
 
+async def test_a_run_left_only_with_models_the_budget_refused_stops_for_the_budget() -> None:
+    """The dear model's call is refused (another run holds the session's budget), the cheap fallback fails (a 500):
+    with the refused model no longer a candidate, the run stops with `budget`, saying why the model was refused,
+    not with `error` as if no model were left at all."""
+    from orchestratex.exceptions import ProviderServerError
+
+    async def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 9, "feedback": "fine"})
+        raise ProviderServerError("upstream failed", status_code=500, model=request.model.name)
+
+    catalog = ModelCatalog(
+        [
+            ModelProfile(name="function:dear", input_cost_per_1k=0.01, output_cost_per_1k=0.02, quality=9.5),
+            ModelProfile(name="function:cheap", input_cost_per_1k=0.0001, output_cost_per_1k=0.0002, quality=6),
+            ModelProfile(name="function:judge", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, judge_only=True),
+        ]
+    )
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=catalog,
+        router=BayesianRouter(explore=False, cost_sensitivity=0),
+        retry=NO_WAIT,
+        reservation_wait_s=0.05,
+    )
+    session = await orch.create_session(cost_limit=0.05)
+    assert await orch.store.reserve_budget(session.id, "0" * 24, 0.045)  # another run's reservation
+    result = await orch.run(PROMPT, session=session, max_iterations=1)
+    chosen = [e.model_name for e in result.events if e.type == "model_selected"]
+    assert chosen == ["function:dear", "function:cheap"], chosen
+    assert result.stop_reason == "budget", result.orchestration.error
+    assert result.orchestration.error is not None
+    assert result.orchestration.error.startswith("the session's budget cannot cover a call"), result.orchestration.error
+    await orch.aclose()
+
+
 @st.composite
 def budgets(draw: st.DrawFn) -> dict[str, object]:
     return {

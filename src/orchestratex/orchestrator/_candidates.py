@@ -67,7 +67,7 @@ class Candidates(Spending):
         allowed = self.o.usable_models(self.doc.settings.preferred_models)
         refused = self._refused_for_budget()
         if refused:
-            exclude = refused | (exclude or set())
+            exclude = set(refused) | (exclude or set())
         usable = [
             m
             for m in allowed
@@ -78,16 +78,7 @@ class Candidates(Spending):
             and self.o.circuit.allows(m.name)
         ]
         if not usable:
-            raise Stop(
-                "error",
-                self._out_of_models(
-                    too_long(allowed, task.input_tokens, task.max_output_tokens)
-                    or "no model is available: every candidate failed, is cooling down or is too small",
-                    "no other model is usable (cooling down, or too small)"
-                    if any(m.name not in self.failed for m in allowed)
-                    else None,
-                ),
-            )
+            raise self._none_usable(task, allowed, refused)
         msgs = self._messages(task.prompt)  # (the conversation's earlier turns count: they are sent too)
         fitting, unjudgeable = [], 0
         bounds: dict[int, int | None] = {}  # per provider, when its count is the same for all its models
@@ -129,20 +120,38 @@ class Candidates(Spending):
         remaining = task.remaining_budget or 0.0
         raise Stop("budget", f"no model's worst-case cost (with judging) fits the {dollars(max(remaining, 0))} left")
 
-    def _refused_for_budget(self) -> set[str]:
+    def _none_usable(self, task: Task, allowed: list[ModelProfile], refused: dict[str, str]) -> Stop:
+        """Why no model is usable: the budget, when it refused the models left in this iteration (a `budget` stop
+        with its last refusal), else what `_out_of_models` says (an `error` stop)."""
+        if any(m.name in refused and m.name not in self.failed for m in allowed):
+            return Stop("budget", list(refused.values())[-1])
+        return Stop(
+            "error",
+            self._out_of_models(
+                too_long(allowed, task.input_tokens, task.max_output_tokens)
+                or "no model is available: every candidate failed, is cooling down or is too small",
+                "no other model is usable (cooling down, or too small)"
+                if any(m.name not in self.failed for m in allowed)
+                else None,
+            ),
+        )
+
+    def _refused_for_budget(self) -> dict[str, str]:
         """The models whose call the budget refused in the iteration being chosen again (a fallback): not candidates
         for it any more. The session's other runs hold what such a call needs, and the wait for them is shared by the
         iteration's fallbacks: once it has run out, asking the same model again within the same step is refused
         again at once (a run went back and forth between two models up to twice the catalog's size, each time with a
-        `model_selected` event and a commit). The next iteration may choose them again."""
+        `model_selected` event and a commit). The next iteration may choose them again. Each with why it was
+        refused, in the order of the refusals."""
         last = self.doc.iterations[-1] if self.doc.iterations else None
         if last is None or last.phase != "selected" or not last.errors:
-            return set()
-        refused = set()
+            return {}
+        refused: dict[str, str] = {}
         for error in last.errors:  # "<model>: <exception>: <detail>"
             model, _, rest = error.partition(": ")
             if rest.startswith("BudgetExceeded: "):
-                refused.add(model)
+                refused.pop(model, None)
+                refused[model] = rest.removeprefix("BudgetExceeded: ")
         return refused
 
     def _out_of_models(self, reason: str, consequence: str | None) -> str:
