@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ..._ids import forks
-from ...exceptions import Conflict, StoreError, StoreUnavailable
+from ...exceptions import Conflict, StoreError, StoreUnavailable, UserError
 from .._base import Store
 from ._checkpoint import Checkpointer
 from ._errors import code_of, is_transient, not_writable, translate
@@ -106,6 +106,8 @@ class SQLiteConnections(Store):
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
+        if self._worker is not None and self._opened_in != forks():  # (forked: what it holds is the parent's)
+            self._forget_inherited()
         if self._worker is not None:
             return
         async with self._opening:  # (each concurrent `open` made its own threads and connections, all but one leaked)
@@ -229,8 +231,7 @@ class SQLiteConnections(Store):
         if finalizer is not None:
             finalizer.detach()
         if self._worker is not None and self._opened_in != forks():
-            self._worker = self._conn = self._writer = self._reader = self._rconn = self._lconn = None
-            self._checkpointer = None
+            self._forget_inherited()
             return
         lconn, self._lconn = self._lconn, None
         if lconn is not None:
@@ -261,6 +262,12 @@ class SQLiteConnections(Store):
         finally:
             await _joined(self.path, reader, worker, checkpointer)
 
+    def _forget_inherited(self) -> None:
+        """In a process forked from the one that opened the store: drop its threads and connections, which are the
+        parent's (closing them could disturb its locks), as if the store were closed here."""
+        self._worker = self._conn = self._writer = self._reader = self._rconn = self._lconn = None
+        self._checkpointer = None
+
     def _writer_conn(self) -> sqlite3.Connection:
         conn = self._conn
         assert conn is not None
@@ -271,6 +278,8 @@ class SQLiteConnections(Store):
         writer = self._writer
         if writer is None:
             raise self._closed()
+        if self._opened_in != forks():
+            raise self._forked()
         try:
             return await writer.submit(fn, args)
         except sqlite3.Error as exc:  # (no file path in the message: it may reach an API client)
@@ -279,7 +288,7 @@ class SQLiteConnections(Store):
     async def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a read-only job on the reader thread (in the writer's batch for an in-memory database)."""
         reader = self._reader
-        if reader is None:
+        if reader is None or self._opened_in != forks():
             return await self._run(fn, *args)
         try:
             return await reader.run(fn, *args)
@@ -291,7 +300,7 @@ class SQLiteConnections(Store):
         thread costs several times the read. In WAL mode a reader never waits for writers; in the rare case
         it would (another process recovering the WAL), it goes to the reader thread, which may wait."""
         conn = self._lconn
-        if conn is None:
+        if conn is None or self._opened_in != forks():
             return await self._read(fn, *args)
         local = self._local
         local.conn = conn  # `_db` of this thread, for this synchronous call only
@@ -306,6 +315,14 @@ class SQLiteConnections(Store):
 
     def _closed(self) -> StoreError:
         return StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")
+
+    def _forked(self) -> UserError:
+        return UserError(
+            f"{self!r} was opened in the process this one was forked from: its connections and threads are that"
+            " process's (a SQLite connection used across a fork can corrupt the database, and its threads are not"
+            " here); open the store in this process (`await store.open()`, or `async with store:`), or close it"
+            " before forking"
+        )
 
     def _cursor(self) -> sqlite3.Cursor:
         """A cursor of the writer's connection for the statements of one write job, which reuse it (see
