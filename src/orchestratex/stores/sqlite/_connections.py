@@ -92,6 +92,8 @@ class SQLiteConnections(Store):
     _rconn: sqlite3.Connection | None
     _lconn: sqlite3.Connection | None
     _local: threading.local
+    _lookup_lock: threading.Lock
+    """Held while `_lookup` reads on `_lconn`: one thread at a time (another reads on the reader thread)."""
     _checkpointer: Checkpointer | None
     _file: str
     """The absolute path of the database file (or `:memory:`), settled by `open`."""
@@ -302,6 +304,9 @@ class SQLiteConnections(Store):
         conn = self._lconn
         if conn is None or self._opened_in != forks():
             return await self._read(fn, *args)
+        lock = self._lookup_lock
+        if not lock.acquire(blocking=False):  # another thread's loop reads on it now (the store used from two
+            return await self._read(fn, *args)  # threads): its statement would hold this read to an older snapshot
         local = self._local
         local.conn = conn  # `_db` of this thread, for this synchronous call only
         try:
@@ -312,6 +317,7 @@ class SQLiteConnections(Store):
             raise translate(exc) from exc
         finally:
             local.conn = None
+            lock.release()
 
     def _closed(self) -> StoreError:
         return StoreError(f"{self!r} is not open: `await store.open()` or use `async with store:` first")

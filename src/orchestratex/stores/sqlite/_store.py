@@ -150,6 +150,7 @@ class SQLiteStore(SQLiteRecords):
         self._rconn = None
         self._lconn = None  # point reads on the event loop's thread (`_lookup`)
         self._local = threading.local()
+        self._lookup_lock = threading.Lock()
         self._checkpointer = None
         self._finalizer = None
         self._opened_in = 0

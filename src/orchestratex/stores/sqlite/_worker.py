@@ -298,7 +298,9 @@ class LoopWriter:
     (the connection's busy timeout is 0 outside the worker): when another process holds it, the batch
     goes to `worker`, which waits up to `busy_timeout_ms` for it, and so do the batches after it until
     the worker has done them, so that writes apply in the order they were sent. The connection is used
-    by one thread at a time: by the loop only while no batch is with the worker.
+    by one thread at a time (`_lock`): by the loop only while no batch is with the worker. A store used from several
+    threads at once, each with its loop, sends the writes of a loop other than the one whose are under way to the
+    worker, which hands each result back to its own loop.
     """
 
     def __init__(self, worker: Worker, conn: Callable[[], sqlite3.Connection], busy_timeout_ms: int) -> None:
@@ -308,6 +310,13 @@ class LoopWriter:
         self._batch: list[_Job] = []
         self._scheduled = False
         self._handed = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop whose writes the batches hold (another one's go to the worker while they are under way)."""
+        self._shared = False
+        """Whether writes came from two loops (threads) at once: results are then handed to each job's own loop."""
+        self._lock = threading.Lock()
+        """Held while a transaction runs on the connection, by the loop's thread or the worker: one at a time, even
+        when the store is used from two threads, each with its loop (`asyncio.run` in each)."""
         """Batches with the worker, not yet delivered."""
 
     @property
@@ -319,6 +328,12 @@ class LoopWriter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_T] = loop.create_future()
         job = _Job(fn, args, future)
+        if loop is not self._loop:  # (another thread's loop, or this one after another's, one after the other)
+            if self._batch or self._handed or self._lock.locked():  # another thread's writes are under way
+                self._shared = True
+                self._hand_off([job])  # the worker runs it after them; its result comes back to this loop
+                return future
+            self._loop = loop
         if not self._batch and not self._handed and not _others_ready(loop):
             self._write([job])  # (alone in its turn: its batch would hold it alone)
             return future
@@ -340,14 +355,19 @@ class LoopWriter:
     def _write(self, batch: list[_Job]) -> None:
         """Run `batch` in a transaction on this thread, or hand it to the worker (another process holds the lock, or
         earlier batches are still there)."""
-        if not self._handed:
+        if not self._handed and self._lock.acquire(blocking=False):  # (not: another thread's loop is writing)
             try:
                 transact(self._conn(), batch, wait=False)
             except Busy:  # another process holds the write lock: the worker waits for it
                 pass
             else:
-                _deliver(batch)
+                if self._shared:  # (a job of another thread's loop may have joined the batch)
+                    Worker._hand_back(batch)
+                else:
+                    _deliver(batch)
                 return
+            finally:
+                self._lock.release()
         self._hand_off(batch)
 
     def _hand_off(self, batch: list[_Job]) -> None:
@@ -359,7 +379,10 @@ class LoopWriter:
             if error is not None:
                 for job in batch:
                     job.error = error
-            _deliver(batch)
+            if self._shared:  # (jobs of two threads' loops: each result goes back to its own)
+                Worker._hand_back(batch)
+            else:
+                _deliver(batch)
 
         # (a future nobody awaits, so nothing cancels it: the batch's results are delivered once it has run, even
         # when the event loop shuts down meanwhile)
@@ -368,9 +391,10 @@ class LoopWriter:
     def _waiting(self, batch: list[_Job]) -> None:
         """In the worker thread: run `batch`, waiting for the write lock up to the busy timeout."""
         conn = self._conn()
-        conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-        try:
-            transact(conn, batch)
-        finally:
-            with contextlib.suppress(sqlite3.Error):  # (a connection that fails this fails the next BEGIN too)
-                conn.execute("PRAGMA busy_timeout = 0")
+        with self._lock:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            try:
+                transact(conn, batch)
+            finally:
+                with contextlib.suppress(sqlite3.Error):  # (a connection that fails this fails the next BEGIN too)
+                    conn.execute("PRAGMA busy_timeout = 0")
