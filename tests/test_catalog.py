@@ -189,3 +189,30 @@ def test_an_alias_that_is_empty_or_has_white_space_around_it_is_refused(tmp_path
     assert alias not in catalog and "" not in catalog
     with pytest.raises(UserError):
         Orchestrator(simulate=True, catalog=catalog).run_sync("Hello", preferred_models=[alias])
+
+
+async def test_copy_copy_of_a_catalog_is_independent_as_catalog_copy_is() -> None:
+    # `copy.copy(catalog)` shared the models and aliases: disabling a model in the copy disabled it in the original
+    # without changing the original's `version`, so an orchestrator using the original routed on its cached pool
+    import copy
+
+    from orchestratex import FunctionProvider
+
+    models = [ModelProfile(name=f"function:{n}", cost_per_1k_tokens=0.001) for n in ("a", "b", "c")]
+    catalog = ModelCatalog(models, aliases={"first": "function:a"})
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(lambda r: '{"score": 9, "feedback": "ok"}' if r.purpose == "judge" else "42")],
+        catalog=catalog,
+    )
+    assert [m.name for m in orchestrator.usable_models()] == ["function:a", "function:b", "function:c"]
+    version = catalog.version
+    shallow = copy.copy(catalog)
+    shallow.set_status("function:a", "disabled")
+    shallow.add(ModelProfile(name="function:d", cost_per_1k_tokens=0.001))
+    shallow.alias("second", "function:b")
+    assert (catalog.get("function:a").status, len(catalog), "second" in catalog) == ("active", 3, False)
+    assert catalog.version == version
+    assert shallow.get("first").name == "function:a" and len(shallow) == 4
+    result = await orchestrator.run("Hello", max_iterations=1, preferred_models=["function:a", "function:b"])
+    assert result.status == "completed"
+    await orchestrator.aclose()

@@ -508,6 +508,11 @@ class ModelCatalog:
         snapshot._endpoints = dict(self._endpoints)
         return snapshot
 
+    def __copy__(self) -> ModelCatalog:
+        """`copy.copy(catalog)` is `catalog.copy()`: a shallow copy shared the models and aliases, so a change to the
+        copy changed this catalog without changing its `version` (orchestrators using it went on with stale pools)."""
+        return self.copy()
+
     # -- internals ----------------------------------------------------------------------------
     def _derive(self, build: Callable[[ModelCatalog], tuple[list[ModelProfile], dict[str, str]]]) -> ModelCatalog:
         derived = ModelCatalog()
