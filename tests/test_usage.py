@@ -71,3 +71,24 @@ def test_catalog_costs_are_the_exact_decimal_costs(
     assert model.cost(usage) == float(exact.quantize(_PLACES))
     worst = (input_tokens * d_in + output_tokens * d_out) / 1000
     assert model.worst_case_cost(input_tokens, output_tokens) == float(worst.quantize(_PLACES))
+
+
+def test_the_usage_of_a_runs_iterations_adds_up_with_sum() -> None:
+    # `sum(it.usage for it in result.orchestration.iterations)` failed with "unsupported operand type(s) for +: 'int'
+    # and 'Usage'" (`sum` starts from 0), so a notebook had to write `sum(..., Usage())`
+    from orchestratex import Orchestrator, SimulatedProvider
+
+    orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)])
+    result = orchestrator.run_sync("Explain recursion", max_iterations=3, evaluation_threshold=10)
+    orchestrator.close()
+    usages = [it.usage for it in result.orchestration.iterations]
+    assert len(usages) >= 2
+    total = sum(usages)
+    assert isinstance(total, Usage)
+    assert total == sum(usages, Usage())
+    assert total.input_tokens == sum(u.input_tokens for u in usages) > 0
+    assert sum([Usage(output_tokens=3)]) == Usage(output_tokens=3)
+    with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for \+: 'Usage' and 'int'"):
+        Usage() + 1  # type: ignore[operator]
+    with pytest.raises(TypeError):
+        1 + Usage()

@@ -41,12 +41,21 @@ class Usage(BaseModel):
         return self.input_tokens + self.output_tokens
 
     def __add__(self, other: Usage) -> Usage:
+        if not isinstance(other, Usage):
+            return NotImplemented
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
             cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
         )
+
+    def __radd__(self, other: int) -> Usage:
+        """`0 + usage`, so `sum(it.usage for it in result.orchestration.iterations)` adds them up (it failed with
+        "unsupported operand type(s) for +: 'int' and 'Usage'", `sum` starting from 0)."""
+        if type(other) is int and other == 0:
+            return self
+        return NotImplemented
 
 
 def exact_pico(amount: float) -> int | None:
