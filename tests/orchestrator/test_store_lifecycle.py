@@ -192,3 +192,26 @@ async def test_the_lease_keeper_ends_when_the_last_run_ends_not_at_its_next_rene
     task = orch._leases._task
     assert task is None or task.done()
     await orch.aclose()
+
+
+def test_an_orchestrator_closed_and_run_again_after_a_chdir_keeps_its_store_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `Orchestrator(store="sqlite:///runs.db")` closed, then run again after `%cd` in a notebook (or `os.chdir`), opened
+    # a new, empty runs.db in the new working directory: the runs made before were NotFound, and the runs after went
+    # to another file
+    from orchestratex import Orchestrator, SimulatedProvider
+
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    monkeypatch.chdir(tmp_path / "first")
+    o = Orchestrator(providers=[SimulatedProvider(latency_scale=0)], store="sqlite:///runs.db")
+    before = o.run_sync("Hello", max_iterations=1)
+    o.close()
+    monkeypatch.chdir(tmp_path / "second")
+    after = o.run_sync("Hello again", max_iterations=1)
+    o.close()
+    assert not (tmp_path / "second" / "runs.db").exists()
+    with sqlite3.connect(tmp_path / "first" / "runs.db") as db:
+        ids = {row[0] for row in db.execute("SELECT id FROM orchestrations")}
+    assert {before.id, after.id} <= ids

@@ -118,9 +118,11 @@ class SQLiteConnections(Store):
 
     async def _open(self) -> None:
         # Every connection, and `ping`'s check of the file, goes to the file the path names now: a relative path read
-        # after the process changed its working directory (`os.chdir`, `%cd` in a notebook) named another file.
+        # after the process changed its working directory (`os.chdir`, `%cd` in a notebook) named another file. Opened
+        # again after `close`, the store is the file it opened first (an orchestrator run again made a new, empty one).
         try:
-            self._file = self.path if self.path == ":memory:" else os.path.abspath(self.path)
+            if getattr(self, "_file", None) is None:
+                self._file = self.path if self.path == ":memory:" else os.path.abspath(self.path)
         except FileNotFoundError:  # (`os.getcwd()` of a folder deleted meanwhile: a traceback from `orchestratex run`)
             raise StoreError(
                 f"cannot open SQLite database {self.path!r}: it is relative to the working directory, which no longer"
