@@ -319,3 +319,38 @@ def test_a_file_watched_on_a_derived_catalog_stays_laid_over_it_when_its_source_
     assert "fast" not in catalog  # removed from the file: gone, and gpt4 back to the source's current profile
     assert (catalog.get("gpt4").input_cost_per_1k, catalog.get("gpt4").quality) == (0.002, 9.0)
     assert catalog.get("gpt4").name == "sim:gpt-4.1"
+
+
+async def test_a_file_watched_by_a_relative_path_is_the_same_file_after_a_chdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `ModelCatalog.from_file("models.toml", watch=True)` re-read "models.toml" relative to the working directory of
+    # each check: after `os.chdir` (`%cd` in a notebook) it loaded another folder's models.toml, and an orchestrator
+    # using it routed to that file's models
+    import json
+
+    from orchestratex import FunctionProvider, Orchestrator
+
+    for folder, model in (("project", "function:ours"), ("elsewhere", "function:theirs")):
+        (tmp_path / folder).mkdir()
+        write(
+            tmp_path / folder / "models.toml",
+            f'include_default = false\n[[models]]\nname = "{model}"\ncost_per_1k_tokens = 0.001\n'
+            f'[[models]]\nname = "{model}-judge"\ncost_per_1k_tokens = 0.001\n',
+        )
+    monkeypatch.chdir(tmp_path / "project")
+    catalog = ModelCatalog.from_file("models.toml", watch=True, interval=0)
+    verdict = json.dumps({"score": 9, "feedback": "ok"})
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(lambda r: verdict if r.purpose == "judge" else "42")], catalog=catalog
+    )
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert [m.name for m in catalog] == ["function:ours", "function:ours-judge"]
+    result = await orchestrator.run("Hello", max_iterations=1, preferred_models=["function:ours"])
+    assert result.final_model == "function:ours"
+    write(
+        tmp_path / "project" / "models.toml",
+        'include_default = false\n[[models]]\nname = "function:new"\ncost_per_1k_tokens = 0.001\n',
+    )  # (the file itself is still followed)
+    assert [m.name for m in catalog] == ["function:new"]
+    await orchestrator.aclose()

@@ -326,7 +326,8 @@ class ModelCatalog:
     def _watch(self, path: Path, interval: float, content: CatalogContent) -> ModelCatalog:
         if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval >= 0:
             raise ConfigurationError(f"the catalog watch interval must be a number of seconds >= 0, not {interval!r}")
-        watched = WatchedFile(path, interval, include_default=content.include_default)
+        # (the file read now: a relative path re-read after `os.chdir` or `%cd` loaded another folder's file)
+        watched = WatchedFile(path.absolute(), interval, include_default=content.include_default)
         watched.load(self, content=content)
         watched.checked_at = time.monotonic()
         self._files.append(watched)
