@@ -46,3 +46,26 @@ async def test_a_part_put_in_place_is_checked_as_the_constructors(part: str, val
     result = await orchestrator.run("Hello", max_iterations=1)
     assert result.status == "completed", result.error
     await orchestrator.aclose()
+
+
+async def test_a_catalog_put_in_place_is_the_one_routed_on_even_at_the_same_version() -> None:
+    # the pools of candidates were cached by the catalog's version number alone: a new catalog of the same version
+    # (two catalogs built alike) went on routing to the former catalog's models, which it does not hold
+    from orchestratex import FunctionProvider, ModelCatalog, ModelProfile
+
+    def catalog(*names: str) -> ModelCatalog:
+        return ModelCatalog([ModelProfile(name=f"function:{n}", cost_per_1k_tokens=0.001) for n in names])
+
+    first, second = catalog("a1", "a2"), catalog("b1", "b2")
+    assert first.version == second.version
+    provider = FunctionProvider(lambda r: '{"score": 9, "feedback": "ok"}' if r.purpose == "judge" else "42")
+    orchestrator = Orchestrator(providers=[provider], catalog=first)
+    assert [m.name for m in orchestrator.usable_models()] == ["function:a1", "function:a2"]
+    orchestrator.catalog = second
+    assert [m.name for m in orchestrator.usable_models()] == ["function:b1", "function:b2"]
+    result = await orchestrator.run("Hello", max_iterations=1)
+    assert result.final_model in ("function:b1", "function:b2")
+    with pytest.raises(UserError, match=r"^catalog must be a ModelCatalog \(ModelCatalog.from_file\(path\) reads"):
+        orchestrator.catalog = cast(Any, "models.toml")
+    assert orchestrator.catalog is second
+    await orchestrator.aclose()

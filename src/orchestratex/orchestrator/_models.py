@@ -123,11 +123,14 @@ class ModelPools:
     """Routing candidates and judges, read from the catalog: each pool is kept until the catalog's version changes
     (a change to the catalog, or to the file it watches, shows at the next call)."""
 
-    __slots__ = ("_cache", "_version")
+    __slots__ = ("_cache", "_catalog", "_version")
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, ...], list[ModelProfile]] = {}
         self._version = -1
+        self._catalog: ModelCatalog | None = None
+        """The catalog the pools were read from: another one (`orchestrator.catalog = ...`) may have the same version
+        number, and its pools were then the former catalog's models."""
 
     def get(
         self,
@@ -141,9 +144,9 @@ class ModelPools:
         """The models of `catalog` not disabled, whose provider is in `providers` and whose price is known, among
         `among` when given; judge-only ones only with `judges`. `key` names the pool (with `among`)."""
         version = catalog.version
-        if version != self._version:
+        if version != self._version or catalog is not self._catalog:
             self._cache.clear()
-            self._version = version
+            self._version, self._catalog = version, catalog
         cached = self._cache.get(key)
         if cached is None:
             allowed = set()

@@ -175,6 +175,11 @@ class Orchestrator:
             check(name, value)
         if name == "judges" and "catalog" in self.__dict__:  # the catalog's names, as the constructor keeps them
             value = judge_names(self.catalog, value)
+        if name == "catalog" and "catalog" in self.__dict__ and not isinstance(value, ModelCatalog):
+            raise UserError(
+                f"catalog must be a ModelCatalog (ModelCatalog.from_file(path) reads a catalog file), not "
+                f"{type(value).__name__} {value!r:.60}"
+            )
         if name in _PARTS and "router" in self.__dict__:  # (a part replaced on a built orchestrator)
             _PARTS[name](value)
             if name == "router" and value is not self.router:  # attached to the store at the next run, as the first
