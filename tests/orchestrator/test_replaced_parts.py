@@ -69,3 +69,26 @@ async def test_a_catalog_put_in_place_is_the_one_routed_on_even_at_the_same_vers
         orchestrator.catalog = cast(Any, "models.toml")
     assert orchestrator.catalog is second
     await orchestrator.aclose()
+
+
+async def test_a_provider_added_to_or_removed_from_a_built_orchestrator_counts_at_the_next_run() -> None:
+    # the pools of candidates were kept while the catalog did not change: a provider added to `orchestrator.providers`
+    # served none of its models ("unknown" to usable_models, refused as preferred), and one removed was still routed
+    # to, each run failing with "ProviderNotConfigured: … set FUNCTION_API_KEY"
+    from orchestratex import FunctionProvider, ModelCatalog, ModelProfile
+
+    def answer(request: Any) -> str:
+        return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "42"
+
+    names = ("function:a", "function:b", "extra:c")
+    catalog = ModelCatalog([ModelProfile(name=n, cost_per_1k_tokens=0.001) for n in names])
+    orchestrator = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog)
+    assert [m.name for m in orchestrator.usable_models()] == ["function:a", "function:b"]
+    orchestrator.providers["extra"] = FunctionProvider(answer, name="extra")
+    assert [m.name for m in orchestrator.usable_models()] == list(names)
+    result = await orchestrator.run("Hello", max_iterations=1, preferred_models=["extra:c"])
+    assert (result.status, result.final_model) == ("completed", "extra:c")
+    del orchestrator.providers["function"]
+    assert [m.name for m in orchestrator.usable_models()] == ["extra:c"]
+    assert [m.name for m in orchestrator.judge_models()] == ["extra:c"]
+    await orchestrator.aclose()

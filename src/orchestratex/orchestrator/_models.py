@@ -123,7 +123,7 @@ class ModelPools:
     """Routing candidates and judges, read from the catalog: each pool is kept until the catalog's version changes
     (a change to the catalog, or to the file it watches, shows at the next call)."""
 
-    __slots__ = ("_cache", "_catalog", "_version")
+    __slots__ = ("_cache", "_catalog", "_providers", "_version")
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, ...], list[ModelProfile]] = {}
@@ -131,6 +131,9 @@ class ModelPools:
         self._catalog: ModelCatalog | None = None
         """The catalog the pools were read from: another one (`orchestrator.catalog = ...`) may have the same version
         number, and its pools were then the former catalog's models."""
+        self._providers: tuple[str, ...] = ()
+        """The providers' names the pools were read with (`orchestrator.providers` may change: a provider added
+        serves its models from the next call on, one removed no longer does)."""
 
     def get(
         self,
@@ -143,10 +146,10 @@ class ModelPools:
     ) -> list[ModelProfile]:
         """The models of `catalog` not disabled, whose provider is in `providers` and whose price is known, among
         `among` when given; judge-only ones only with `judges`. `key` names the pool (with `among`)."""
-        version = catalog.version
-        if version != self._version or catalog is not self._catalog:
+        version, names = catalog.version, tuple(providers)
+        if version != self._version or catalog is not self._catalog or names != self._providers:
             self._cache.clear()
-            self._version, self._catalog = version, catalog
+            self._version, self._catalog, self._providers = version, catalog, names
         cached = self._cache.get(key)
         if cached is None:
             allowed = set()
