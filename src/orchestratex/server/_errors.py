@@ -30,6 +30,7 @@ from ..exceptions import (
     UserError,
 )
 from ..orchestrator._chat import check_text
+from ._missing_v1 import missing_v1, openai_not_found
 from ._numbers import number_message
 
 __all__ = [
@@ -238,6 +239,11 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.detail == _FASTAPI_PARSE_ERROR:
         return error_response(400, _unparsable(exc.__cause__))
+    if exc.status_code == 404 and exc.detail == "Not Found":  # (an unknown URL: the routes' own 404s say more)
+        root = request.scope.get("root_path", "")  # (`base_url` holds it; the routes' paths do not)
+        hint = missing_v1(request.url.path.removeprefix(root), str(request.base_url))
+        if hint is not None:  # (OpenAI's `error` too: the SDK's exception shows only its message)
+            return error_response(404, hint, error=openai_not_found(hint))
     headers = exc.headers
     if exc.status_code == 405 and headers:
         headers = _with_head(headers)
