@@ -30,8 +30,9 @@ from ..exceptions import (
     UserError,
 )
 from ..orchestrator._chat import check_text
-from ._missing_v1 import missing_v1, openai_not_found
+from ._missing_v1 import missing_v1
 from ._numbers import number_message
+from ._openai_shape import openai_error_object
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -243,7 +244,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         root = request.scope.get("root_path", "")  # (`base_url` holds it; the routes' paths do not)
         hint = missing_v1(request.url.path.removeprefix(root), str(request.base_url))
         if hint is not None:  # (OpenAI's `error` too: the SDK's exception shows only its message)
-            return error_response(404, hint, error=openai_not_found(hint))
+            return error_response(404, hint, error=openai_error_object(hint, "not_found"))
     headers = exc.headers
     if exc.status_code == 405 and headers:
         headers = _with_head(headers)

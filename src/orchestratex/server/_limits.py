@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..exceptions import StoreUnavailable
 from ..stores import Store
 from ._errors import ApiError, error_response, note_limit, note_rate
+from ._openai_shape import openai_error_object, under_v1
+from ._paths import route_path
 
 logger = logging.getLogger("orchestratex.server")
 
@@ -334,7 +336,7 @@ class _Guard:
                 note_limit("body_size")
                 if not self.started:
                     self.started = True
-                    await self.limit.refusal()(self.scope, self._receive, self._send)
+                    await self.limit.refusal(self.scope)(self.scope, self._receive, self._send)
                 return {"type": "http.disconnect"}
         return message
 
@@ -353,10 +355,13 @@ class BodySizeLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    def refusal(self) -> Response:
+    def refusal(self, scope: Scope) -> Response:
         mb = self.max_bytes / (1024 * 1024)
         size = f"{self.max_bytes} bytes" + (f" ({mb:g} MB)" if mb >= 1 else "")
-        return error_response(413, f"request body too large: the limit is {size}")
+        detail = f"request body too large: the limit is {size}"
+        if under_v1(route_path(scope)):  # (with OpenAI's `error`, whose message the openai SDK shows)
+            return error_response(413, detail, error=openai_error_object(detail, "request_too_large"))
+        return error_response(413, detail)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -364,7 +369,7 @@ class BodySizeLimit:
             return
         if _declared_length(scope) > self.max_bytes:
             note_limit("body_size")
-            await self.refusal()(scope, receive, send)
+            await self.refusal(scope)(scope, receive, send)
             return
         guard = _Guard(self, scope, receive, send)
         try:

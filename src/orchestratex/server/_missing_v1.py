@@ -8,9 +8,7 @@ error's `message` only, "Error code: 404"). It now says where that API is, in th
 
 from __future__ import annotations
 
-from typing import Any
-
-__all__ = ["missing_v1", "openai_not_found"]
+__all__ = ["missing_v1"]
 
 _OPENAI_PATHS = ("/chat/completions", "/completions", "/models", "/embeddings", "/responses")
 """Paths of OpenAI's API (the SDK joins them to its base URL) that this server serves under `/v1`, or not at all."""
@@ -25,8 +23,3 @@ def missing_v1(path: str, base_url: str) -> str | None:
         f"Not Found: {path} is a path of OpenAI's API, which this server serves under /v1: set the client's base URL"
         f" to {base}/v1 (with its /v1), e.g. POST {base}/v1/chat/completions"
     )
-
-
-def openai_not_found(message: str) -> dict[str, Any]:
-    """The `error` object of OpenAI's shape for that 404."""
-    return {"message": message, "type": "invalid_request_error", "param": None, "code": "not_found"}
