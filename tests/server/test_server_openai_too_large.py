@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+
 import openai
 import pytest
 from fastapi.testclient import TestClient
@@ -29,3 +32,25 @@ def test_a_v1_body_over_the_limit_says_so_to_the_sdk() -> None:
         assert refused.value.response.json()["detail"].startswith("request body too large")
         other = http.post("/api/sessions/", content=b"x" * 4096, headers={"Authorization": f"Bearer {key}"})
         assert other.status_code == 413 and "error" not in other.json()  # (the spec's routes: their shape only)
+
+
+def test_a_compressed_v1_body_is_refused_saying_so() -> None:
+    """A gzip-compressed body (`Content-Encoding: gzip`, as some HTTP clients and proxies send) was answered 400
+    `invalid_json`, "the request body is not valid JSON: expected value at line 1 column 1", while `/api` answers
+    415 saying the coding is not decoded. `/v1` now answers that 415 too, in OpenAI's shape."""
+    store = MemoryStore()
+    with TestClient(create_app(store)) as http:
+        key = http.portal.call(issue_api_key, store, "alice")  # type: ignore[union-attr]
+        client = OpenAI(base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0)
+        body = json.dumps({"model": "orchestratex/auto", "messages": [{"role": "user", "content": "hi"}]})
+        with pytest.raises(openai.APIStatusError) as refused:
+            client.post(
+                "/chat/completions",
+                content=gzip.compress(body.encode()),
+                cast_to=object,
+                options={"headers": {"Content-Encoding": "gzip", "Content-Type": "application/json"}},
+            )
+        assert refused.value.status_code == 415, refused.value.response.text
+        assert "'Content-Encoding: gzip', which this server does not decode" in refused.value.message
+        assert refused.value.type == "invalid_request_error"
+        assert refused.value.response.headers["accept-encoding"] == "identity"

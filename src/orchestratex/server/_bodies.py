@@ -19,7 +19,7 @@ from starlette.types import Scope
 
 from ._errors import ApiError, quoted
 
-__all__ = ["CheckedJsonRoute"]
+__all__ = ["CheckedJsonRoute", "content_coding"]
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 class _CheckedRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            coding = _coding(self.scope)
+            coding = content_coding(self.scope)
             if coding is not None:  # (read as it is, it was "not UTF-8 (byte 0x8b at 1)", or a plain one read as one)
                 raise ApiError(
                     415,
@@ -51,7 +51,7 @@ class _CheckedRequest(Request):
         return self._json
 
 
-def _coding(scope: Scope) -> str | None:
+def content_coding(scope: Scope) -> str | None:
     """The `Content-Encoding` of the request's body, unless there is none or it is `identity`. RFC 9110 (15.5.16)
     answers a content coding the server does not decode with 415."""
     for name, value in scope["headers"]:

@@ -29,6 +29,7 @@ from ..orchestrator import RunResult
 from ._app import ServerState
 from ._auth import Principal, key_of, no_key_reason
 from ._auth_limit import client_address
+from ._bodies import content_coding
 from ._openai_chat import ChatCall, DefaultSessions, prepare_call, resolve_target
 from ._openai_errors import NO_RETRY, OpenAIError, from_exception, openai_error_response
 from ._openai_presets import Preset, merge_presets
@@ -158,6 +159,15 @@ class OpenAIRoutes:
 
     # -- chat -------------------------------------------------------------------------------------
     async def chat_completions(self, request: Request, user: Principal) -> Response:
+        coding = content_coding(request.scope)
+        if coding is not None:  # (read as it is, a gzip body was "not valid JSON: expected value at line 1 column 1")
+            raise OpenAIError(
+                415,
+                f"the request body is sent with 'Content-Encoding: {coding[:40]}', which this server does not decode:"
+                " send it uncompressed (no Content-Encoding)",
+                code="unsupported_content_encoding",
+                headers={"Accept-Encoding": "identity"},
+            )
         body, options = parse_chat_request(await request.body())
         target = resolve_target(body.model, self.presets, self.state)
         state = self.state
