@@ -7,6 +7,7 @@ them, so a misspelt `cost_limit` never passes unnoticed.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
@@ -142,6 +143,7 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
         raise OpenAIError(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise OpenAIError(400, "the request body must be a JSON object", code="invalid_json")
+    _each_name_once(raw)
     _one_threshold(data)
     if isinstance(data.get("orchestratex"), dict):
         _one_threshold(data["orchestratex"], " in `orchestratex`")
@@ -164,6 +166,40 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
         raise OpenAIError(400, f"{param or 'body'}: {explain(err)}", param=param, code="invalid_value") from None
     _check_supported(request)
     return request, options
+
+
+class _GivenTwice(Exception):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise _GivenTwice(name)
+            seen.add(name)
+    return found
+
+
+def _each_name_once(raw: bytes) -> None:
+    """400 naming a field given twice in one object of the body (`{"cost_limit": 0.05, ..., "cost_limit": 5}`, two
+    fragments of a templated body merged): JSON parsers keep the last value, so the limit written first was dropped
+    without a word. Which one was meant is not for the server to guess, as `/api` refuses it too."""
+    try:
+        json.loads(raw, object_pairs_hook=_object)
+    except _GivenTwice as twice:
+        name = twice.name if len(twice.name) <= 80 else f"{twice.name[:40]}… ({len(twice.name)} characters)"
+        raise OpenAIError(
+            400,
+            f"{name!r} is given more than once in an object of the request body: give each field once",
+            param=name,
+            code="invalid_value",
+        ) from None
+    except ValueError:  # (what the first parser took and this one does not, a number of 5,000 digits: not this check's)
+        pass
 
 
 def _one_threshold(fields: dict[str, Any], where: str = "") -> None:
