@@ -22,6 +22,8 @@ LOOK_ALIKES = [
     ("ali\x9bce", "the invisible character U+009B (a control character)"),  # (C1: shown as `alice`)
     ("ali\x85ce", "the invisible character U+0085 (a control character)"),  # (next line: no break shown)
     ("ali\u2028ce", "the invisible character U+2028 (LINE SEPARATOR)"),
+    ("alice\u3164", "the invisible character U+3164 (HANGUL FILLER)"),
+    ("\u2800alice", "the invisible character U+2800 (BRAILLE PATTERN BLANK)"),
     ("alice ", "must not begin or end with white space ('alice ')"),
     ("\u3000alice", "must not begin or end with white space ('\\u3000alice')"),  # (named by its code)
 ]
@@ -35,7 +37,7 @@ def test_a_session_for_a_look_alike_user_id_is_refused(api: Api, user_id: str, p
     assert "it would read as another user's id" in r.json()["detail"]
 
 
-@pytest.mark.parametrize(("user_id", "problem"), LOOK_ALIKES[:7])
+@pytest.mark.parametrize(("user_id", "problem"), LOOK_ALIKES[:9])
 def test_keys_create_refuses_a_look_alike_user_id(tmp_path: Path, user_id: str, problem: str) -> None:
     args = [*CLI, "keys", "create", user_id, "--store", f"sqlite:///{tmp_path / 'k.db'}"]
     done = subprocess.run(args, capture_output=True, text=True, env=child_env(), timeout=60, check=False)

@@ -34,6 +34,11 @@ _UNSEEN = frozenset({"Cf", "Cc", "Zl", "Zp"})
 control characters past those of `_UNREACHABLE` (C1, U+0080–U+009F: `ali\x9bce` reads as `alice`), and the line
 and paragraph separators (U+2028, U+2029)."""
 
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u17b4\u17b5\u2800")
+"""Characters of other categories that show as nothing (Unicode's default-ignorable Hangul fillers and Khmer
+inherent vowels, and the blank braille pattern): `alice\u3164` reads as `alice`, as the "invisible name" generators
+use them."""
+
 
 def user_id_problem(user_id: str) -> str | None:
     """Why `user_id` cannot be a user id (one line saying what to change), or None when it can."""
@@ -47,7 +52,7 @@ def user_id_problem(user_id: str) -> str | None:
         return f"a user id must not hold {what}: it names the user in paths such as /api/sessions/user/{{user_id}}"
     if user_id != user_id.strip():
         return f"a user id must not begin or end with white space ({user_id!r}): it would read as another user's id"
-    invisible = next((c for c in user_id if unicodedata.category(c) in _UNSEEN), None)
+    invisible = next((c for c in user_id if c in _BLANK_LETTERS or unicodedata.category(c) in _UNSEEN), None)
     if invisible is not None:
         name = unicodedata.name(invisible, "a control character")
         return (
