@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -256,3 +257,23 @@ def test_a_websocket_token_with_a_line_end_is_read_as_the_key(served: Served, en
             await ws.close()
 
     asyncio.run(connect())
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [b"GET /api/sessions/user/bob smith HTTP/1.1", b"GARBAGE", b"GET /api/models/ HTTP/9.9"],
+)
+def test_a_request_the_server_cannot_read_gets_the_api_error_body(served: Served, request_line: bytes) -> None:
+    """An unreadable request (a space left in the URL by a hand-written client) was answered with uvicorn's plain
+    text `Invalid HTTP request received.`, the one error of the server a client could not read as JSON."""
+    with socket.create_connection(("127.0.0.1", served.server.port), timeout=10) as sock:
+        sock.sendall(request_line + b"\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+    assert b"content-type: application/json" in head.lower()
+    doc = json.loads(body)
+    assert doc["status_code"] == 400
+    assert doc["detail"].startswith("not a valid HTTP/1.1 request: check its request line")

@@ -254,6 +254,11 @@ class GuardedProtocol(HttpToolsProtocol):
             cycle.message_event.set()
         self.transport.close()
 
+    def send_400_response(self, msg: str) -> None:
+        """A request the HTTP parser cannot read: answered with the API's error body (uvicorn's is plain text,
+        which a client reading every error as JSON could not), saying what to check."""
+        self._refuse(400, _UNREADABLE)
+
     def _refuse(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         """Answer `status` and close, gracefully: the answer is followed by the end of the stream (FIN), and what
         the client still sends is read and dropped until it closes too, for at most `_LINGER_S`. Closing at once
@@ -272,6 +277,12 @@ class GuardedProtocol(HttpToolsProtocol):
         transport.write_eof()
         self.loop.call_later(_LINGER_S, transport.close)  # (closing a transport twice is harmless)
 
+
+_UNREADABLE = (
+    "not a valid HTTP/1.1 request: check its request line (a space or another character a URL may not hold is sent"
+    " percent-encoded, as %20), its headers and, for a chunked body, its chunks"
+)
+"""The detail of the 400 for a request the HTTP parser cannot read."""
 
 _ABANDONED_S = 5.0
 """Over `max_connections_per_client`, a connection of that client idle this long may be closed for a new one."""
