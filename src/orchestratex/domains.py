@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final
 
 from .exceptions import UserError
@@ -36,6 +37,13 @@ def check_domain(domain: object) -> str | None:
         return lowered
     if not name:
         raise UserError(f"domain is empty: give one ({choices}, or a name of your own), or leave it unset to detect it")
+    unseen = next((c for c in name if unicodedata.category(c) in _UNSEEN), None)
+    if unseen is not None:  # (before the typo check: `co\x9bding` is no misspelling, `acme\n…` no name)
+        raise UserError(
+            f"domain {domain!r:.80} holds the character U+{ord(unseen):04X}, which shows as nothing or breaks a line:"
+            " a domain is a name (coding, or one of your own such as acme-contracts), stored with every run and"
+            " shown in statistics"
+        )
     close = _misspelt(lowered)
     if close:
         raise UserError(
@@ -43,6 +51,11 @@ def check_domain(domain: object) -> str | None:
             f"{choices}; a domain of your own must not be one typo away from one of them)"
         )
     return name
+
+
+_UNSEEN: Final = frozenset({"Cc", "Cf", "Zl", "Zp"})
+"""Unicode categories no domain name holds: control characters (a NUL, a line's end), format characters (a zero-width
+space: `acme\u200b` reads as `acme`, a domain of its own) and the line and paragraph separators."""
 
 
 def check_specialty(specialty: str) -> str:

@@ -277,3 +277,16 @@ def test_a_request_the_server_cannot_read_gets_the_api_error_body(served: Served
     doc = json.loads(body)
     assert doc["status_code"] == 400
     assert doc["detail"].startswith("not a valid HTTP/1.1 request: check its request line")
+
+
+@pytest.mark.parametrize(
+    ("domain", "code"), [("acme\nINFO: injected", "U+000A"), ("a\x00b", "U+0000"), ("acme\u200b", "U+200B")]
+)
+def test_a_domain_holding_a_control_or_invisible_character_is_refused(served: Served, domain: str, code: str) -> None:
+    """A thread's domain of one's own holding a NUL, a line's end or a zero-width space was stored (201) and routed
+    on, its line break copied into the routing reasoning and `acme\\u200b` kept apart from `acme` in the statistics."""
+    sid = served.alice.post("/api/sessions/", json={}).json()["_id"]
+    r = served.alice.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain TCP", "domain": domain})
+    assert r.status_code == 422, r.text
+    assert f"holds the character {code}, which shows as nothing or breaks a line" in r.json()["detail"]
+    assert served.alice.get(f"/api/threads/session/{sid}").json() == []
