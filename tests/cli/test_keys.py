@@ -63,3 +63,27 @@ def test_a_key_is_revoked_by_the_key_itself_too(store_url: str) -> None:
     (listed,) = json.loads(run_cli("keys", "list", "--json", "--store", store_url).stdout)
     assert listed["revoked_at"] is not None
     assert done.stdout.startswith(f"orchestratex: revoked key {listed['_id']} of user 'alice'")
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    ['"{key}"', "'{key}'", "Bearer {key}", "Authorization: Bearer {key}", "X-API-Key: {key}", ' "Bearer {key}"\r\n'],
+)
+def test_a_leaked_key_is_revoked_as_it_was_found(store_url: str, wrapped: str) -> None:
+    """A leaked key as found where it leaked — in the quotes of an env file (`KEY="ox_…"`), after the `Bearer ` of an
+    Authorization header in a log — was looked up as an id: not revoked, and the whole secret repeated in the error."""
+    key = run_cli("keys", "create", "alice", "--store", store_url).stdout.strip()
+    done = run_cli("keys", "revoke", wrapped.format(key=key), "--store", store_url)
+    assert done.returncode == 0, done.stderr
+    (listed,) = json.loads(run_cli("keys", "list", "--json", "--store", store_url).stdout)
+    assert listed["revoked_at"] is not None
+    assert done.stdout.startswith(f"orchestratex: revoked key {listed['_id']} of user 'alice'")
+
+
+def test_an_unknown_key_in_quotes_is_not_repeated(store_url: str) -> None:
+    assert run_cli("keys", "create", "alice", "--store", store_url).returncode == 0
+    secret = "ox_" + "N0tAKeyButSecretAllTheSame" * 2
+    for given in (f'"{secret}"', f"Basic {secret}", f"token={secret}"):
+        done = run_cli("keys", "revoke", given, "--store", store_url)
+        assert done.returncode == 2
+        assert secret not in done.stderr and secret[:6] in done.stderr, done.stderr

@@ -45,6 +45,28 @@ KEY_PREFIX = "ox_"
 """How every key starts (as `orchestratex.server._auth.KEY_PREFIX`); an id is 24 hex digits."""
 
 
+def _unwrapped(given: str) -> str:
+    """`keys revoke`'s argument without what is found around a leaked key where it leaked: white space, the quotes an
+    env file keeps (`KEY="ox_…"`), the `Authorization: Bearer ` header it was copied from. Such a key was
+    looked up as an id: not revoked, and the whole secret repeated in the error, into a terminal's scrollback or a
+    CI log."""
+    text = given.strip()
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    for header in ("authorization:", "x-api-key:"):  # (the whole header line copied)
+        if text.lower().startswith(header) and KEY_PREFIX in text:
+            text = text[len(header) :].strip()
+    if text[:7].lower() == "bearer " and KEY_PREFIX in text:
+        text = text[7:].strip()
+    return text
+
+
+def _shown_key_id(given: str) -> str:
+    """What an error may repeat of `keys revoke`'s argument: never a key (the secret), only its first characters."""
+    at = given.find(KEY_PREFIX)
+    return repr(given) if at < 0 else f"{given[: at + 6]!r}…"
+
+
 async def _revoke(url: str, key_id: str, given: str | None = None) -> tuple[ApiKey, bool]:
     """The key revoked, and whether it already was (the store keeps its first `revoked_at` either way). `key_id` may
     be the key itself (a leaked one, whose id its holder may not know): it is looked up by its hash. `given` is the
@@ -60,7 +82,8 @@ async def _revoke(url: str, key_id: str, given: str | None = None) -> tuple[ApiK
         return await store.revoke_api_key(key_id), before is not None and before.revoked_at is not None
     except NotFound:
         raise UserError(
-            f"no API key {key_id!r} in {shown_url(url)} (list them with `orchestratex keys list{store_option(given)}`)"
+            f"no API key {_shown_key_id(key_id)} in {shown_url(url)} (list them with `orchestratex keys list"
+            f"{store_option(given)}`)"
         ) from None
     except NotImplementedError:
         raise UserError(
@@ -138,8 +161,8 @@ def keys_command(args: argparse.Namespace) -> int:
         return 0
     if args.keys_command == "revoke":
         if absent:
-            raise UserError(f"no API key {args.key_id!r}: the store {shown_url(url)} does not exist (yet)")
-        revoked, already = asyncio.run(_revoke(url, args.key_id.strip(), args.store))
+            raise UserError(f"no API key {_shown_key_id(args.key_id)}: the store {shown_url(url)} does not exist (yet)")
+        revoked, already = asyncio.run(_revoke(url, _unwrapped(args.key_id), args.store))
         if already:
             Output().verbatim(
                 f"orchestratex: key {revoked.id} of user {revoked.user_id!r} was already revoked "
