@@ -27,6 +27,9 @@ from .conftest import cli_env, run_cli
         (["serve", "--store", ""], "--store", "give a store URL"),
         (["serve", "--catalog", ""], "--catalog", "give a catalog file's path"),
         (["serve", "--host", "", "--port", "0"], "--host", "give an address of this machine"),
+        # (`runs list --user "$NAME"` with NAME unset said "no orchestrations of user ''" and exited 0: none, it seemed)
+        (["runs", "list", "--user", ""], "--user", "give a user id"),
+        (["keys", "list", "--user", " "], "--user", "give a user id"),
     ],
 )
 def test_a_blank_option_is_refused_and_nothing_is_written(

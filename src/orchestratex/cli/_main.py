@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from ..exceptions import OrchestrateXError, UserError
 from ._interrupt import EXIT_CODES, Interrupted
 from ._logs import hide_logs, show_logs
-from ._options import CATALOG_FILE, STORE_URL, TypedOption, given, host, number, whole_number
+from ._options import CATALOG_FILE, STORE_URL, USER_ID, TypedOption, given, host, number, whole_number
 from ._output import StdoutFailed, lossless_stdout, silence
 from ._runs import add_runs_parser
 
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
     )
     listing = keys_sub.add_parser("list", help="list API keys (id, user, admin, created, last used; never the key)")
-    listing.add_argument("--user", dest="user_id", help="only this user's keys")
+    listing.add_argument("--user", dest="user_id", type=given(USER_ID), help="only this user's keys")
     listing.add_argument("--json", action="store_true", help="print the keys as JSON")
     listing.add_argument(
         "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"

@@ -19,6 +19,7 @@ __all__ = [
     "HOST",
     "OPTIONS",
     "STORE_URL",
+    "USER_ID",
     "TypedOption",
     "check_run_options",
     "given",
@@ -33,7 +34,8 @@ OPTIONS = {"max_iterations": "--max-iterations", "evaluation_threshold": "--thre
 STORE_URL = "a store URL (memory://, sqlite:///path.db, mongodb://…)"
 CATALOG_FILE = "a catalog file's path"
 HOST = "an address of this machine (127.0.0.1, or 0.0.0.0 for every interface)"
-"""What `--store`, `--catalog` and `--host` take, for the error of a blank value (see `given`)."""
+USER_ID = "a user id (as `runs list` and `keys list` show them)"
+"""What `--store`, `--catalog`, `--host` and `--user` take, for the error of a blank value (see `given`)."""
 
 
 def number(text: str) -> float:
