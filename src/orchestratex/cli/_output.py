@@ -36,6 +36,7 @@ __all__ = [
     "StdoutFailed",
     "fit_columns",
     "harmless",
+    "isatty",
     "json_text",
     "lossless_stdout",
     "one_line",
@@ -185,6 +186,11 @@ def json_text(data: object) -> str:
     except LookupError:
         unicode = False
     return json.dumps(data, indent=2, ensure_ascii=not unicode)
+
+
+def isatty(file: IO[str] | None) -> bool:
+    """Whether `file` is a terminal (False for None: a closed stream)."""
+    return file is not None and _isatty(file)
 
 
 def _isatty(file: IO[str]) -> bool:

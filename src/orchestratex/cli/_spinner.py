@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 
@@ -21,7 +22,7 @@ from rich.spinner import Spinner as Dots
 
 from ..events import Event
 from ..orchestrator._retry import RETRY_IN
-from ._output import Output
+from ._output import Output, isatty
 
 __all__ = ["Spinner"]
 
@@ -78,7 +79,9 @@ class Spinner:
             transient=True,
             refresh_per_second=12.5,
             redirect_stdout=self.owns_stdout,
-            redirect_stderr=True,
+            # stderr's lines (`-v`'s log) drawn above the spinner when they go to its terminal; not when stderr goes
+            # elsewhere (`run … -v 2> run.log`): they were drawn on the terminal, and missing from the file
+            redirect_stderr=not self.owns_stdout or isatty(sys.stderr),
         )
         with _terminal_gone_ok():
             self._live.start()
