@@ -209,6 +209,8 @@ def _log_config(log_format: str = "text") -> dict[str, Any]:
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["orchestratex"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # (stdout's reader gone: one warning, not a "Logging error" traceback for every request; see `_access_log`)
+    config["handlers"]["access"] = {"()": "orchestratex.cli._access_log.StdoutLogHandler", "formatter": "access"}
     if log_format == "json":
         json_formatter = {"()": "orchestratex.telemetry.JsonFormatter"}
         config["formatters"] = {"default": json_formatter, "access": json_formatter}
