@@ -145,3 +145,27 @@ def test_a_cost_under_a_micro_dollar_is_not_shown_as_zero(desktop: Watched, cons
     expect(spent).to_have_text("$0.00000038")  # an answer and its judge
     expect(page.locator("#orchestration-list .pick-meta").first).to_contain_text("$0.00000038")
     assert desktop.problems() == []
+
+
+def test_verdicts_that_could_not_be_read_are_read_again(desktop: Watched, console: Console) -> None:
+    """A read of the run's verdicts refused once (a rate limit, the server restarting: 503 with `Retry-After`) left
+    "The verdicts could not be read" on the page for good: the console never read them again."""
+    new_session_with_runs(console, "What is 7 + 7?", max_iterations=1)
+    page = desktop.page
+    refused: list[str] = []
+
+    def refuse_once(route: Any) -> None:
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        body = '{"detail": "the database is unavailable (busy or unreachable): retry in 1 s", "status_code": 503}'
+        route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"}, body=body)
+
+    page.route("**/api/orchestration/status/**", refuse_once)
+    log_in(page, console)
+    page.locator("#verdicts .error").wait_for()
+    assert "could not be read" in page.locator("#verdicts").inner_text()
+    page.locator("#verdicts table").wait_for(timeout=15_000)
+    assert page.locator("#verdicts .error").count() == 0 and len(refused) == 1
+    assert [p for p in desktop.problems() if "503" not in p] == []

@@ -4,9 +4,11 @@
 export const ROOT = document.querySelector('meta[name="orchestratex-root"]')?.content ?? "";
 
 export class ApiError extends Error {
-  constructor(status, detail) {
+  constructor(status, detail, retryAfter = null) {
     super(detail);
     this.status = status;
+    /** The seconds of the answer's `Retry-After`, when it has one. */
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -43,7 +45,8 @@ export class Api {
       const retry = response.headers.get("Retry-After");
       // (the server's own messages already say when to retry)
       const said = retry && /\bretry\b/i.test(detail);
-      throw new ApiError(response.status, retry && !said ? `${detail} (retry in ${retry} s)` : detail);
+      const seconds = retry && /^\d+$/.test(retry) ? Number(retry) : null;
+      throw new ApiError(response.status, retry && !said ? `${detail} (retry in ${retry} s)` : detail, seconds);
     }
     return data;
   }

@@ -364,7 +364,17 @@ async function showVerdicts(orchestrationId) {
     if (state.watching !== orchestrationId) return;
     fill(byId("verdicts"), h("h3", null, "Judges' verdicts"), renderVerdicts(doc));
   } catch (err) {
+    if (state.watching !== orchestrationId) return;
     fill(byId("verdicts"), h("p", { class: "error" }, `The verdicts could not be read: ${err.message}`));
+    // A rate limit, the server briefly unavailable or restarting: read them again (after its `Retry-After`, else at
+    // the pace of the session's reads) while the run is shown, until a read succeeds. The message stayed for good.
+    if (err instanceof ApiError && (err.status === 0 || err.status === 429 || err.status >= 500)) {
+      const wait = Math.min(err.retryAfter === null ? POLL_MS : Math.max(err.retryAfter, 1) * 1000, POLL_MS);
+      clearTimeout(state.verdictsTimer);
+      state.verdictsTimer = setTimeout(() => {
+        if (state.api && state.watching === orchestrationId) showVerdicts(orchestrationId);
+      }, wait);
+    }
   }
 }
 
