@@ -563,6 +563,18 @@ def test_the_server_span_of_a_refused_request_names_its_route(
     ]
 
 
+def test_the_span_of_a_health_check_names_its_route(api: Api, spans: InMemorySpanExporter) -> None:
+    """`/health`, answered before routing, had a server span named `GET` with no `http.route`: a collector's rule
+    dropping health checks by route (every few seconds, from every probe) never matched them."""
+    pytest.importorskip("fastapi.telemetry", reason="FastAPI traces requests itself from 0.165")
+    assert api.client.get("/health").status_code == 200 and api.client.head("/health").status_code == 200
+    servers = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    assert [(s.name, (s.attributes or {}).get("http.route")) for s in servers] == [
+        ("GET /health", "/health"),
+        ("HEAD /health", "/health"),
+    ]
+
+
 def test_the_span_of_a_refused_request_names_its_route_under_the_root_path(spans: InMemorySpanExporter) -> None:
     """Behind a proxy's prefix (`--root-path /ox`) FastAPI names a served request's route with it: so is a refused
     one's, not `/api/...` beside `/ox/api/...` for the same route."""

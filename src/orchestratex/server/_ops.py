@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -15,6 +16,7 @@ from ._auth import key_of, no_key_reason
 from ._auth_limit import client_address
 from ._errors import ApiError, ErrorBody, error_response, logger, public_reason
 from ._paths import route_path
+from ._span_route import name_span
 
 __all__ = ["HEALTH_BODY", "HEALTH_HEADERS", "HealthShortcut", "router"]
 
@@ -92,6 +94,8 @@ class HealthShortcut:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and route_path(scope) == "/health" and scope["method"] in ("GET", "HEAD"):
+            if "opentelemetry.trace" in sys.modules:  # (FastAPI traces requests itself: its span names no route yet)
+                name_span(scope, "/health")
             await send({"type": "http.response.start", "status": 200, "headers": HEALTH_HEADERS})
             await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else _OK})
             return

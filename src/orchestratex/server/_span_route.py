@@ -4,12 +4,13 @@ after the route it asked for, as a served request's is (`POST /api/orchestration
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._metrics import route_template
 
-__all__ = ["RefusedRequestSpan"]
+__all__ = ["RefusedRequestSpan", "name_span"]
 
 
 class RefusedRequestSpan:
@@ -55,9 +56,22 @@ def _name_span(scope: Scope, root_path: str, app: object) -> None:
     template = route_template(scope, root_path, app)
     if template == "unmatched":
         return
+    _named(span, scope, scope.get("app_root_path", root_path).rstrip("/") + template)
+
+
+def name_span(scope: Scope, template: str) -> None:
+    """Name the current server span after `template` (a path of the app, below its root path), with its `http.route`,
+    for a request answered before routing: `/health`, which `HealthShortcut` answers first thing."""
+    from opentelemetry import trace
+
+    span = trace.get_current_span()
+    if span.is_recording():
+        _named(span, scope, scope.get("app_root_path", scope.get("root_path", "")).rstrip("/") + template)
+
+
+def _named(span: Any, scope: Scope, route: str) -> None:
     # (with the app's root path, as FastAPI writes a served request's route: `--root-path /ox` gives `/ox/api/...`)
-    template = scope.get("app_root_path", root_path).rstrip("/") + template
     name = getattr(span, "name", None)
     method = name.partition(" ")[0] if isinstance(name, str) and name else scope["method"]
-    span.set_attribute("http.route", template)
-    span.update_name(f"{method} {template}")
+    span.set_attribute("http.route", route)
+    span.update_name(f"{method} {route}")
