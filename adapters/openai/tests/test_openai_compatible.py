@@ -586,3 +586,36 @@ async def test_a_mistral_reasoning_model_s_answer_in_typed_blocks_is_read() -> N
     generation = await provider.generate_stream(request, on_text)
     assert generation.text == "Four." and pieces == ["Fo", "ur."]
     assert generation.cost == catalog.get("openai:magistral-medium-2509").cost(Usage(input_tokens=8, output_tokens=40))
+
+
+def test_deepseek_s_insufficient_system_resource_answer_is_retried_not_judged() -> None:
+    """DeepSeek's API (`OPENAI_BASE_URL=https://api.deepseek.com`, or a catalog endpoint) ends an answer it interrupted
+    for lack of resources with finish_reason `insufficient_system_resource` (its chat completion reference): that
+    partial text was taken as the answer, judged, and could be the final one. It is now a server error, retried as
+    vLLM's `abort` is, and the whole answer that follows is the one kept."""
+    answers = iter([("DeepSeek is a", "insufficient_system_resource"), ("DeepSeek is a model family.", "stop")])
+    sent: list[str] = []
+
+    def deepseek(request: httpx2.Request) -> httpx2.Response:
+        sent.append(request.url.path)
+        text, finish = next(answers)
+        usage = Usage(input_tokens=6, output_tokens=5)
+        return httpx2.Response(200, json=chat_completion(usage, text=text, finish=finish, model="deepseek-chat"))
+
+    provider = OpenAIProvider(
+        api_key="sk-test",
+        base_url="https://api.deepseek.com",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(deepseek)),
+    )
+    writer = ModelProfile(name="openai:deepseek-chat", input_cost_per_1k=0.00028, output_cost_per_1k=0.00042)
+    judge = ModelProfile(name="function:judge", input_cost_per_1k=0, output_cost_per_1k=0)
+    waits: list[float] = []
+    with Orchestrator(
+        providers=[provider, FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "good"}))],
+        catalog=ModelCatalog([writer, judge]),
+        retry=RetryPolicy(sleep=waits.append),
+        judges=["function:judge"],
+    ) as orchestrator:
+        result = orchestrator.run_sync("What is DeepSeek?", max_iterations=1)
+    assert result.final_response == "DeepSeek is a model family.", result.error
+    assert len(sent) == 2 and len(waits) == 1

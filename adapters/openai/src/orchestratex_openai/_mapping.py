@@ -50,13 +50,16 @@ FINISH_REASONS = {
     "stop_sequence": "stop",
 }
 """Finish reasons by their normalised (OpenAI) name, for answers and streams; any other is passed on as sent."""
-_CUT_SHORT = frozenset({"abort", "error"})
-"""vLLM's finish reasons of an answer its engine stopped (aborted, or failed) before the model ended it."""
+_CUT_SHORT = frozenset({"abort", "error", "insufficient_system_resource"})
+"""Finish reasons of an answer the server stopped before the model ended it: vLLM's `abort` and `error` (its engine
+aborted, or failed), DeepSeek's `insufficient_system_resource` ("the request is interrupted due to insufficient
+resource of the inference system")."""
 
 
 def cut_short(finish: object) -> ProviderServerError | None:
-    """The error an answer the server stopped early (vLLM's `abort` or `error` finish) stands for, else None: a
-    server failure, retried, rather than a partial answer judged as if it were whole."""
+    """The error an answer the server stopped early (vLLM's `abort` or `error` finish, DeepSeek's
+    `insufficient_system_resource`) stands for, else None: a server failure, retried, rather than a partial answer
+    judged as if it were whole."""
     if finish not in _CUT_SHORT:
         return None
     return ProviderServerError(
