@@ -619,3 +619,14 @@ def test_deepseek_s_insufficient_system_resource_answer_is_retried_not_judged() 
         result = orchestrator.run_sync("What is DeepSeek?", max_iterations=1)
     assert result.final_response == "DeepSeek is a model family.", result.error
     assert len(sent) == 2 and len(waits) == 1
+
+
+def test_a_base_url_a_slash_short_is_refused_with_what_to_write() -> None:
+    """`OPENAI_BASE_URL=http:/localhost:11434/v1` (a slash short) was taken, and every call failed as a retried
+    connection error; refused as a URL without `http://`, it was told to write `http://http:/localhost…`."""
+    with pytest.raises(ConfigurationError) as raised:
+        OpenAIProvider.from_env({"OPENAI_BASE_URL": "http:/localhost:11434/v1"})
+    assert str(raised.value) == (
+        "openai: the base URL 'http:/localhost:11434/v1' (OPENAI_BASE_URL) names no host: write the scheme, '://' and"
+        " the server's host, e.g. http://localhost:4000"
+    )

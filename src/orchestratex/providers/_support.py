@@ -61,7 +61,12 @@ def checked_base_url(base_url: str, *, provider: str, where: str) -> None:
         fix = f": write {shown_url(stripped)!r}" if stripped.isprintable() and " " not in stripped else ""
         raise ConfigurationError(f"{provider}: the base URL {shown!r} ({where}) has {what} {at}: remove it{fix}")
     parts = urlsplit(base_url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    if parts.scheme.lower() in ("http", "https") and not parts.netloc:  # (`http:/localhost:4000`, a slash short)
+        raise ConfigurationError(
+            f"{provider}: the base URL {shown!r} ({where}) names no host: write the scheme, '://' and the server's"
+            " host, e.g. http://localhost:4000"
+        )
+    if parts.scheme.lower() not in ("http", "https"):
         raise ConfigurationError(
             f"{provider}: the base URL {shown!r} ({where}) does not start with http:// or https://;"
             f" write it whole, e.g. http://{shown.split('://')[-1]}"
