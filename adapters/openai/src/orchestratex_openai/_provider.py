@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import time
@@ -11,7 +12,13 @@ from urllib.parse import urlsplit
 
 import openai
 
-from orchestratex.exceptions import ConfigurationError, ProviderNotConfigured, UnknownPriceError, UserError
+from orchestratex.exceptions import (
+    ConfigurationError,
+    ProviderNotConfigured,
+    ProviderTimeout,
+    UnknownPriceError,
+    UserError,
+)
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
 from orchestratex.providers._support import (
@@ -167,6 +174,10 @@ class OpenAIProvider(Provider):
         if api not in (None, "auto", "chat", "responses"):
             raise UserError(f"{type(self).__name__}: api must be 'auto', 'chat' or 'responses', got {api!r}")
         timeout = checked_timeout(timeout, provider=self.name)
+        self._deadline = None if client is not None else timeout
+        """The most an unstreamed call may take in all (None: no limit, or an injected client's own timeouts): the
+        SDK's timeout bounds each read, which a server keeping the connection alive with blank lines never lets run
+        out (DeepSeek's API does so under load, for up to 30 minutes)."""
         self.api: ApiMode = api or self.default_api
         """Which API serves calls (see `ApiMode`)."""
         if client is not None:
@@ -341,7 +352,16 @@ class OpenAIProvider(Provider):
             check_allow_model_requests()
         reasoning = is_reasoning_model(model.version)
         with map_openai_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
-            generation = await self._call(request, reasoning)
+            try:
+                async with asyncio.timeout(self._deadline):
+                    generation = await self._call(request, reasoning)
+            except TimeoutError:
+                raise ProviderTimeout(
+                    f"{self.name} did not answer in {self._deadline:g} s (the connection was kept open without an"
+                    " answer)",
+                    model=model.name,
+                    provider=self.name,
+                ) from None
         return generation
 
     async def _call(self, request: GenerationRequest, reasoning: bool) -> Generation:
