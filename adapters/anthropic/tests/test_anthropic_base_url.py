@@ -70,3 +70,9 @@ async def test_a_base_url_with_a_query_string_keeps_it_on_every_request() -> Non
     assert (await provider.generate(ask)).text == "Hi!"
     assert sent[0].path == "/anthropic/v1/messages" and dict(sent[0].params) == {"api-version": "1", "route": "claude"}
     assert provider.base_url == "https://gateway.example/anthropic/"
+
+
+def test_a_base_url_given_as_an_httpx_url_is_taken() -> None:
+    """The SDK takes `base_url` as a string or an `httpx2.URL`; so does the provider's check."""
+    provider = AnthropicProvider(api_key="k", base_url=httpx2.URL("https://gateway.example/anthropic"))  # type: ignore[arg-type]
+    assert provider.base_url == "https://gateway.example/anthropic/"

@@ -272,3 +272,20 @@ def test_the_sdk_s_sync_client_is_refused_before_any_request() -> None:
     ):
         OpenAIProvider(client=sync)  # type: ignore[arg-type]
     assert server.requests == []
+
+
+async def test_a_tracing_wrapper_of_the_async_client_is_still_taken() -> None:
+    """Only the SDK's sync client is refused: a library's wrapper of the async client that is no subclass of it (a
+    tracing proxy forwarding every attribute) works as before."""
+
+    class Traced:
+        def __init__(self, wrapped: openai.AsyncOpenAI) -> None:
+            self._wrapped = wrapped
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._wrapped, name)
+
+    server = MockServer(Reply(200, json=chat_completion(Usage(input_tokens=5, output_tokens=2), text="Hi.")))
+    client = openai.AsyncOpenAI(api_key="sk-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()))
+    provider = OpenAIProvider(client=Traced(client))  # type: ignore[arg-type]
+    assert (await provider.generate(request())).text == "Hi."

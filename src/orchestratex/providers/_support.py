@@ -13,6 +13,7 @@ from .._shown import shown_url
 from ..exceptions import ConfigurationError, UserError
 
 __all__ = [
+    "SYNC_CLIENT",
     "checked_api_key",
     "checked_base_url",
     "checked_client",
@@ -73,23 +74,20 @@ def checked_base_url(base_url: str, *, provider: str, where: str) -> None:
         )
 
 
-def checked_client(
-    client: object, expected: type, *, provider: str, name: str, sync: type | None = None, hint: str = ""
-) -> None:
-    """Refuse, with a `UserError` naming the class to pass (`name`: `openai.AsyncOpenAI`), an injected `client=` that
-    is not an `expected` (the SDK's async client): the SDK's sync client (`sync`) made every call, blocking the event
-    loop, and was paid for, before the answer failed to be awaited (`TypeError: object ChatCompletion can't be used in
-    'await' expression`) and was lost."""
-    if isinstance(client, expected):
-        return
-    given = f"{type(client).__module__}.{type(client).__qualname__}"
-    why = hint
-    if sync is not None and isinstance(client, sync):
-        why = (
-            " (the SDK's sync client: each call would block the event loop and be paid for, then fail as it cannot be"
-            " awaited)"
-        )
-    raise UserError(f"{provider}: client= takes {name}, not {given}{why}")
+def checked_client(client: object, wrong: type, *, provider: str, name: str, why: str) -> None:
+    """Refuse, with a `UserError` naming the class to pass (`name`: `an openai.AsyncOpenAI`), an injected `client=`
+    that is a `wrong` one: the SDK's sync client made every call, blocking the event loop, and was paid for, before
+    the answer failed to be awaited (`TypeError: object ChatCompletion can't be used in 'await' expression`) and was
+    lost. Anything else is taken as it is (a tracing library's wrapper of the async client, say)."""
+    if isinstance(client, wrong):
+        given = f"{type(client).__module__}.{type(client).__qualname__}"
+        raise UserError(f"{provider}: client= takes {name}, not {given} ({why})")
+
+
+SYNC_CLIENT = (
+    "the SDK's sync client: each call would block the event loop and be paid for, then fail as it cannot be awaited"
+)
+"""Why the SDKs' sync clients are refused."""
 
 
 def without_query(base_url: str) -> tuple[str, dict[str, str] | None]:

@@ -14,6 +14,7 @@ from orchestratex.exceptions import MalformedResponse, ProviderNotConfigured, Un
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
 from orchestratex.providers._support import (
+    SYNC_CLIENT,
     checked_api_key,
     checked_base_url,
     checked_client,
@@ -82,10 +83,10 @@ class AnthropicProvider(Provider):
                 raise UserError("AnthropicProvider: pass either client= or api_key/base_url/http_client, not both")
             checked_client(
                 client,
-                anthropic.AsyncAnthropic,
+                anthropic.Anthropic,
                 provider="AnthropicProvider",
                 name="an anthropic.AsyncAnthropic",
-                sync=anthropic.Anthropic,
+                why=SYNC_CLIENT,
             )
             sdk = client.with_options(max_retries=0)
             self._clients = LoopClients(sdk)
@@ -95,7 +96,7 @@ class AnthropicProvider(Provider):
             if not api_key:
                 raise self._not_configured()
             where = "base_url" if base_url else self.base_url_env
-            base_url = base_url or os.environ.get(self.base_url_env) or self.default_base_url
+            base_url = str(base_url or os.environ.get(self.base_url_env) or self.default_base_url)  # (an httpx URL)
             checked_base_url(base_url, provider=self.name, where=where)  # (not at every call, as a connection error)
             base_url, query = without_query(base_url)  # (the SDK joined /v1/messages after it)
             build = functools.partial(

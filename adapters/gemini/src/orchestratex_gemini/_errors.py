@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 import pydantic
@@ -110,7 +111,7 @@ def _path_hint(exc: errors.APIError) -> str:
     if exc.code != 404 or exc.status == "NOT_FOUND" or request is None:
         return ""
     url = shown_url(str(request.url))  # (no password or key of the base URL in a stored error)
-    doubled = _TWO_VERSIONS.search(str(request.url.path))
+    doubled = _TWO_VERSIONS.search(urlsplit(str(request.url)).path)
     if doubled:
         return (
             f" ({request.method} {url} not found: the base URL must not end in /{doubled.group(1)}, the SDK adds the"

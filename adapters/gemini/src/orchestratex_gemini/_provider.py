@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar, Self
 
 from google import genai
 from google.genai import types
+from google.genai.client import AsyncClient
 
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
@@ -70,8 +71,8 @@ class GeminiProvider(Provider):
         if client is not None:
             if api_key is not None or base_url is not None or http_client is not None:
                 raise UserError("GeminiProvider: pass either client= or api_key/base_url/http_client, not both")
-            aio = " (its async half, `.aio`: pass the google.genai.Client itself)" if hasattr(client, "models") else ""
-            checked_client(client, genai.Client, provider="GeminiProvider", name="a google.genai.Client", hint=aio)
+            why = "its async half, `.aio`: pass the google.genai.Client itself"
+            checked_client(client, AsyncClient, provider="GeminiProvider", name="a google.genai.Client", why=why)
             sdk = client
             self._clients = LoopClients(sdk)
         else:

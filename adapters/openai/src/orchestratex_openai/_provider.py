@@ -22,6 +22,7 @@ from orchestratex.exceptions import (
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
 from orchestratex.providers._support import (
+    SYNC_CLIENT,
     checked_api_key,
     checked_base_url,
     checked_client,
@@ -185,16 +186,16 @@ class OpenAIProvider(Provider):
                 raise UserError(f"{type(self).__name__}: pass either client= or api_key/base_url/http_client, not both")
             checked_client(
                 client,
-                openai.AsyncOpenAI,
+                openai.OpenAI,
                 provider=type(self).__name__,
                 name="an openai.AsyncOpenAI (or openai.AsyncAzureOpenAI)",
-                sync=openai.OpenAI,
+                why=SYNC_CLIENT,
             )
             sdk = client.with_options(max_retries=0)
             self._clients = LoopClients(sdk)
         else:
             where = "base_url" if base_url else self.base_url_env
-            base_url = base_url or self._env(self.base_url_env) or self.default_base_url
+            base_url = str(base_url or self._env(self.base_url_env) or self.default_base_url)  # (an httpx URL too)
             self._check_scheme(base_url, where or "base_url")
             where = f"{self.api_key_env} or api_key=" if self.api_key_env else "api_key="
             api_key = checked_api_key(api_key or self._env(self.api_key_env), provider=self.name, where=where)
