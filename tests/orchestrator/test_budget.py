@@ -230,8 +230,15 @@ async def test_a_fallback_refused_by_the_budget_does_not_go_back_to_a_model_the_
         return json.dumps({"score": 9, "feedback": "fine"}) if request.purpose == "judge" else "An answer."
 
     catalog = ModelCatalog(
-        ModelProfile(name=f"function:m{i}", input_cost_per_1k=0.001 * (i + 1), output_cost_per_1k=0.002 * (i + 1))
-        for i in range(6)
+        [
+            *(
+                ModelProfile(
+                    name=f"function:m{i}", input_cost_per_1k=0.001 * (i + 1), output_cost_per_1k=0.002 * (i + 1)
+                )
+                for i in range(6)
+            ),
+            ModelProfile(name="function:dearest", input_cost_per_1k=1.0, output_cost_per_1k=2.0),  # never fits $0.05
+        ]
     )
     orch = Orchestrator(providers=[FunctionProvider(fn)], catalog=catalog, retry=NO_WAIT, reservation_wait_s=0.05)
     session = await orch.create_session(cost_limit=0.05)
@@ -239,9 +246,12 @@ async def test_a_fallback_refused_by_the_budget_does_not_go_back_to_a_model_the_
     result = await orch.run(PROMPT, session=session, max_iterations=1)
     assert result.stop_reason == "budget" and result.total_cost == 0
     chosen = [e.model_name for e in result.events if e.type == "model_selected"]
-    assert len(chosen) == len(set(chosen)), chosen
+    assert len(chosen) == len(set(chosen)) == 6, chosen
     errors = result.orchestration.iterations[0].errors
     assert len(errors) == len(chosen) and all(": BudgetExceeded: " in e for e in errors)
+    # the run says why: the other runs' reservations, not "no model's worst-case cost fits the $0.050000 left"
+    error = result.orchestration.error or ""
+    assert error.startswith("the session's budget cannot cover a call") and "other runs of the session held" in error
     assert (await orch.store.get_session(session.id)).reserved_cost == 0.0499
     await orch.aclose()
 

@@ -96,9 +96,15 @@ class Candidates(Spending):
                 unjudgeable += 1  # (no judge's window holds the prompt and an answer of the length it would pay for)
         if fitting:
             return fitting
+        raise self._none_fitting(task, usable, unjudgeable, refused)
+
+    def _none_fitting(self, task: Task, usable: list[ModelProfile], unjudgeable: int, refused: dict[str, str]) -> Stop:
+        """Why none of the `usable` models fits: no judge can read their answers (`unjudgeable` of them), or the
+        budget (the last refusal of this iteration, when the models that fit were refused: the session's other runs
+        hold the rest)."""
         if unjudgeable == len(usable):
             if not any(self.planner.pool(m.name) for m in usable):
-                raise Stop(
+                return Stop(
                     "error",
                     self._out_of_models(
                         "no judge is available: a judge must be another usable model that is not failing",
@@ -106,19 +112,21 @@ class Candidates(Spending):
                     ),
                 )
             if len(self.doc.messages) > 1:  # the conversation before the prompt is what the judges cannot hold
-                raise Stop(
+                return Stop(
                     "error",
                     f"no judge can read this conversation ({len(self.doc.messages)} messages) and its answer: every "
                     "judge's context window is too small (start a new thread, send fewer earlier turns, or add a "
                     "judge with a larger window)",
                 )
-            raise Stop(
+            return Stop(
                 "error",
                 "no judge can read this prompt and its answer: every judge's context window is too small "
                 "(add a judge with a larger window, or judge less text)",
             )
+        if refused:
+            return Stop("budget", list(refused.values())[-1])
         remaining = task.remaining_budget or 0.0
-        raise Stop("budget", f"no model's worst-case cost (with judging) fits the {dollars(max(remaining, 0))} left")
+        return Stop("budget", f"no model's worst-case cost (with judging) fits the {dollars(max(remaining, 0))} left")
 
     def _none_usable(self, task: Task, allowed: list[ModelProfile], refused: dict[str, str]) -> Stop:
         """Why no model is usable: the budget, when it refused the models left in this iteration (a `budget` stop
