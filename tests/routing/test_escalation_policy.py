@@ -185,3 +185,46 @@ def test_routing_does_not_import_the_lab() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+async def test_a_router_fitted_on_judge_scores_plans_with_the_runs_threshold() -> None:
+    """A table of judge scores (1–10, as `lab.load_history` gives): `a` always scores 7, `b` 9 at ten times the
+    price. The router took a 7 as a 70 % chance of a right answer whatever the threshold, so with threshold 8 it
+    planned "a → b (P(accepted right answer) 0.97)" and every run paid for an answer of `a` the judges always
+    reject before asking `b`. An answer is now right when its score reaches the run's threshold."""
+    import json
+
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, Orchestrator
+
+    n = 50
+    table = OutcomeTable(
+        name="history",
+        models=("t:a", "t:b"),
+        prompts=tuple(f"question {i}" for i in range(n)),
+        quality=np.tile([7.0, 9.0], (n, 1)),
+        cost=np.tile([0.0001, 0.001], (n, 1)),
+    )
+    profiles = [
+        ModelProfile(name="t:a", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001),
+        ModelProfile(name="t:b", input_cost_per_1k=0.001, output_cost_per_1k=0.001),
+    ]
+    router = FittedRouter(cost_weight=50, text=False).fit(table, profiles=profiles)
+    low = router.decide(Task(prompt=PROMPT, threshold=6, max_iterations=2), profiles)
+    assert low.model_name == "t:a", low.reasoning  # at 6 the cheap model's 7 is accepted
+    high = router.decide(Task(prompt=PROMPT, threshold=8, max_iterations=2), profiles)
+    assert high.model_name == "t:b", high.reasoning
+
+    async def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            author = "t:a" if "answer of a" in request.messages[-1].content else "t:b"
+            return json.dumps({"score": 7 if author == "t:a" else 9, "feedback": "ok"})
+        return f"The answer of {request.model.name.split(':')[1]}."
+
+    judge = ModelProfile(name="t:judge", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, judge_only=True)
+    catalog = ModelCatalog([*profiles, judge])
+    async with Orchestrator(
+        providers=[FunctionProvider(fn, name="t")], catalog=catalog, router=router, evaluation_threshold=8
+    ) as orchestrator:
+        result = await orchestrator.run(PROMPT, max_iterations=2)
+    assert [it.model_name for it in result.orchestration.iterations] == ["t:b"]
+    assert result.stop_reason == "threshold"

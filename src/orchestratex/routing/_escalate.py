@@ -36,7 +36,7 @@ def escalate(
 
     def beliefs(state: frozenset[int]) -> tuple[Any, Any]:
         gone = failed | {cols[i] for i in state}
-        q = sigmoid(logit(router.conditional_quality(task.domain, gone)) + shift)
+        q = sigmoid(logit(router.conditional_quality(task.domain, gone, task.threshold)) + shift)
         q = np.where([j in gone for j in range(len(router.models))], retry, q)[cols]
         return (1 - e) * q + e * (1 - q), (1 - e) * q
 

@@ -16,7 +16,7 @@ import copy
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ..catalog import ModelProfile
 from ..domains import DOMAINS
@@ -148,6 +148,7 @@ class FittedRouter(Router):
         self._coef: Any = None  # (models, buckets), or (models, embedding size) for dense features
         self._fit_prices: dict[str, float] = {}
         self._joint: JointOutcomes | None = None
+        self._accepting: tuple[JointOutcomes, dict[float, JointOutcomes]] | None = None  # (`_accepted_at`'s, per fit)
         self._judge_cost = (0, 0.0)  # (evaluations seen, their total cost)
         self._retries: dict[tuple[str, str], tuple[int, int]] = {}  # (domain, model) -> (retries, accepted)
         self._warned_unknown = False  # warned that no candidate is one of the router's models
@@ -384,13 +385,34 @@ class FittedRouter(Router):
         n, ok = self._retries.get((domain, self._table_name(model)), (0, 0))
         return ok / (n + self.retry_prior)
 
-    def conditional_quality(self, domain: str, rejected: frozenset[int]) -> Any:
-        """P(right) of each of `self.models` on a prompt of `domain` once the `rejected` columns' answers failed."""
+    def conditional_quality(self, domain: str, rejected: frozenset[int], threshold: float | None = None) -> Any:
+        """P(right) of each of `self.models` on a prompt of `domain` once the `rejected` columns' answers failed.
+
+        On a table of judge scores (`quality_scale` 10: `lab.load_history`, MT-Bench), an answer is right when its
+        score reaches the run's `threshold` (when given): a model scoring 7 every time is never accepted at 8,
+        whatever its mean score says."""
         np = load_numpy()
         d = self.domain_row(domain)
         if self._joint is None:
             return np.asarray(self._mean_q[d])
-        return self._joint.conditional(d, rejected, self.judge_error, self.smoothing)  # (the knob as set now)
+        joint = self._joint
+        if threshold is not None and self.quality_scale > 1:
+            joint = self._accepted_at(joint, threshold)
+        return joint.conditional(d, rejected, self.judge_error, self.smoothing)  # (the knob as set now)
+
+    def _accepted_at(self, joint: JointOutcomes, threshold: float) -> JointOutcomes:
+        """`joint`'s outcomes as accepted (1) or not (0) at `threshold` on the table's scale (unobserved kept), made
+        once per fit and threshold."""
+        np = load_numpy()
+        made = self._accepting
+        if made is None or made[0] is not joint:
+            made = self._accepting = (joint, {})
+        found = made[1].get(threshold)
+        if found is None:
+            scores, domains = joint.quality * self.quality_scale, cast(Any, joint.domains)
+            accepted = np.where(np.isnan(scores), np.nan, (scores >= threshold - 1e-9).astype(np.float64))
+            found = made[1][threshold] = JointOutcomes(accepted, domains, joint.n_domains, smoothing=joint.smoothing)
+        return found
 
     def _decision(
         self, task: Task, pairs: list[tuple[ModelProfile, int]], pick: int, how: str, q: float, c: float, utility: Any
