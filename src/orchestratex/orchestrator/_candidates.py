@@ -15,6 +15,9 @@ from ._window import too_long
 
 __all__ = ["Candidates"]
 
+_HELD = "the session's budget cannot cover a call"
+"""How a refusal for the budget that the session's other runs hold begins (`Spending._reserve_rest`)."""
+
 
 class Candidates(Spending):
     """The router's task and candidates, each fitting the window, the budget and the judging it needs."""
@@ -100,8 +103,8 @@ class Candidates(Spending):
 
     def _none_fitting(self, task: Task, usable: list[ModelProfile], unjudgeable: int, refused: dict[str, str]) -> Stop:
         """Why none of the `usable` models fits: no judge can read their answers (`unjudgeable` of them), or the
-        budget (the last refusal of this iteration, when the models that fit were refused: the session's other runs
-        hold the rest)."""
+        budget (the last refusal of this iteration for what the session's other runs hold, when the models that fit
+        were refused so)."""
         if unjudgeable == len(usable):
             if not any(self.planner.pool(m.name) for m in usable):
                 return Stop(
@@ -123,8 +126,9 @@ class Candidates(Spending):
                 "no judge can read this prompt and its answer: every judge's context window is too small "
                 "(add a judge with a larger window, or judge less text)",
             )
-        if refused:
-            return Stop("budget", list(refused.values())[-1])
+        held = [why for why in refused.values() if why.startswith(_HELD)]
+        if held:  # (the models that fit were refused: the session's other runs hold the rest, as the refusal says)
+            return Stop("budget", held[-1])
         remaining = task.remaining_budget or 0.0
         return Stop("budget", f"no model's worst-case cost (with judging) fits the {dollars(max(remaining, 0))} left")
 
