@@ -10,8 +10,8 @@ from __future__ import annotations
 
 __all__ = ["missing_v1"]
 
-_OPENAI_PATHS = ("/chat/completions", "/completions", "/models", "/embeddings", "/responses")
-"""Paths of OpenAI's API (the SDK joins them to its base URL) that this server serves under `/v1`, or not at all."""
+_OPENAI_PATHS = ("/chat/completions", "/models")
+"""Paths of OpenAI's API (the SDK joins them to its base URL) that this server serves under `/v1`."""
 
 
 def missing_v1(path: str, base_url: str) -> str | None:
