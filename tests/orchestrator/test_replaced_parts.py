@@ -92,3 +92,23 @@ async def test_a_provider_added_to_or_removed_from_a_built_orchestrator_counts_a
     assert [m.name for m in orchestrator.usable_models()] == ["extra:c"]
     assert [m.name for m in orchestrator.judge_models()] == ["extra:c"]
     await orchestrator.aclose()
+
+
+async def test_handlers_set_on_a_built_orchestrator_are_taken_as_on_event_is() -> None:
+    # `orchestrator.handlers = log` (a function where the list goes, as `on_event=log` takes it) failed each run with
+    # "TypeError: Value after * must be an iterable, not function"; `[None]` logged a TypeError at every event
+    from orchestratex import Event
+
+    seen: list[str] = []
+
+    def log(event: Event) -> None:
+        seen.append(event.type)
+
+    orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)])
+    with pytest.raises(UserError, match=r"^on_event must be a function taking an event .* not NoneType None$"):
+        orchestrator.handlers = cast(Any, [None])
+    orchestrator.handlers = cast(Any, log)
+    assert orchestrator.handlers == [log]
+    result = await orchestrator.run("Hello", max_iterations=1)
+    assert result.status == "completed" and seen[0] == "orchestration_started" and seen[-1] == "orchestration_completed"
+    await orchestrator.aclose()

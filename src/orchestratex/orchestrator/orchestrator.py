@@ -175,6 +175,9 @@ class Orchestrator:
             check(name, value)
         if name == "judges" and "catalog" in self.__dict__:  # the catalog's names, as the constructor keeps them
             value = judge_names(self.catalog, value)
+        if name == "handlers":  # (as `on_event=`: a function alone failed each run with "Value after * must be an
+            check_handlers(value)  # iterable", a None in a list logged a TypeError at every event)
+            value = [value] if callable(value) else list(value)
         if name == "catalog" and "catalog" in self.__dict__ and not isinstance(value, ModelCatalog):
             raise UserError(
                 f"catalog must be a ModelCatalog (ModelCatalog.from_file(path) reads a catalog file), not "
