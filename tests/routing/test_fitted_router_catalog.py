@@ -85,3 +85,45 @@ async def test_a_loaded_router_routes_a_running_orchestrator(tmp_path: Path, mon
         result = await orchestrator.run("Write a Python function that reverses a list", domain="coding")
     assert result.orchestration.status == "completed"
     assert [it.model_name for it in result.orchestration.iterations] == [names[1]]  # the table's better model
+
+
+async def test_one_model_behind_two_endpoints_is_priced_at_each_endpoints_price() -> None:
+    """A catalog serving the table's `llama` from two endpoints (`dear:llama` at $0.01 per 1k, `cheap:llama` at
+    $0.0001): the router priced both candidates at one price (the last one read), so it saw a tie and sent the
+    run to the endpoint 100 times dearer (or, the other way round, priced the cheap one out). Each candidate is
+    now priced at its own."""
+    import json
+
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile
+
+    n = 60
+    table = OutcomeTable(
+        name="mine",
+        models=("llama", "big"),
+        prompts=tuple(f"question {i}" for i in range(n)),
+        quality=np.tile([0.8, 0.9], (n, 1)),
+        cost=np.tile([0.001, 0.01], (n, 1)),
+    )
+    fitted_prices = [
+        ModelProfile(name="lab:llama", input_cost_per_1k=0.001, output_cost_per_1k=0.001),
+        ModelProfile(name="lab:big", input_cost_per_1k=0.01, output_cost_per_1k=0.01),
+    ]
+    router = FittedRouter(cost_weight=20, text=False).fit(table, profiles=fitted_prices)
+
+    async def fn(request: GenerationRequest) -> str:
+        return json.dumps({"score": 9, "feedback": "ok"}) if request.purpose == "judge" else "An answer."
+
+    catalog = ModelCatalog(
+        [
+            ModelProfile(name="dear:llama", input_cost_per_1k=0.01, output_cost_per_1k=0.01),
+            ModelProfile(name="cheap:llama", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001),
+            ModelProfile(name="x:big", input_cost_per_1k=0.01, output_cost_per_1k=0.01),
+            ModelProfile(name="x:judge", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, judge_only=True),
+        ]
+    )
+    providers = [FunctionProvider(fn, name=name) for name in ("dear", "cheap", "x")]
+    async with Orchestrator(providers=providers, catalog=catalog, router=router, store=MemoryStore()) as orchestrator:
+        result = await orchestrator.run("question 3", max_iterations=1)
+    decision = next(e for e in result.events if e.type == "model_selected")
+    assert result.final_model == "cheap:llama", decision.reasoning
+    assert decision.scores["cheap:llama"] > decision.scores["dear:llama"]

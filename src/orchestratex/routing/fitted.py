@@ -275,6 +275,20 @@ class FittedRouter(Router):
             cost *= np.asarray(scale)
         return cost
 
+    def _candidate_costs(self, domain: str, pairs: list[tuple[ModelProfile, int]]) -> Any:
+        """`predict_cost` of each candidate at its own price: two candidates of one table model (the same model
+        behind two endpoints, `dear:llama` and `cheap:llama`) are priced apart, not both at the last one's price."""
+        np = load_numpy()
+        table = self.predict_cost(domain)
+        costs = []
+        for candidate, j in pairs:
+            model, price = self.models[j], price_per_1k(candidate)
+            if price and model not in self._fit_prices:  # (a router fitted without profiles: its first price seen)
+                self._fit_prices[model] = price
+            scale = price / self._fit_prices[model] if price is not None and model in self._fit_prices else 1.0
+            costs.append(table[j] * scale)
+        return np.asarray(costs, dtype=np.float64)
+
     def predict_table(self, table: OutcomeTable, *, progress: bool | None = None) -> tuple[Any, Any]:
         """(expected quality 0–1, expected cost) arrays of shape (rows, len(self.models)) for a whole table.
 
@@ -329,9 +343,8 @@ class FittedRouter(Router):
             )
         text = task.original_prompt if task.iteration > 1 and task.original_prompt else task.prompt
         q_all = self.predict_quality(text, task.domain)
-        c_all = self.predict_cost(task.domain, {self.models[j]: price_per_1k(c) for c, j in pairs})
         cols = [j for _, j in pairs]
-        q, c = q_all[cols], c_all[cols]
+        q, c = q_all[cols], self._candidate_costs(task.domain, pairs)
         named = {c.name: j for c, j in pairs}
         failed = frozenset(
             j
