@@ -418,3 +418,20 @@ async def test_a_routing_decision_prices_each_candidate_once(monkeypatch: pytest
     result = await orch.run("Name three primes.", cost_limit=1.0, max_iterations=1)
     assert result.status == "completed" and result.orchestration.iterations[0].model_name == "function:best"
     assert sorted(priced) == ["function:b", "function:best", "function:c"]
+
+
+async def test_an_answer_returned_unjudged_is_counted_in_analytics() -> None:
+    # (its call record was committed only with a verdict: the session's models[] summed to less than its total_cost,
+    # and the answering model had no generation)
+    rec = Recorder()
+    orch = orchestrator(rec, model("a", 0.001), model("b", 0.001), judging="when_needed")
+    session = await orch.create_session()
+    one = await orch.run("Hello", max_iterations=1, session=session)
+    assert one.final_score is None and one.total_cost > 0
+    analytics = await orch.store.session_analytics(session.id)
+    assert [(m.model_name, m.generations, m.judgements) for m in analytics.models] == [(one.final_model, 1, 0)]
+    assert add_costs(*(m.cost for m in analytics.models)) == analytics.total_cost == one.total_cost
+    again = await orch.run("Hello again", max_iterations=1, session=session)  # a second run: one record each
+    analytics = await orch.store.session_analytics(session.id)
+    assert sum(m.generations for m in analytics.models) == 2
+    assert add_costs(*(m.cost for m in analytics.models)) == add_costs(one.total_cost, again.total_cost)

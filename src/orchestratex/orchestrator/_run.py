@@ -100,6 +100,8 @@ class Run(Committing):
         if self.planner.needed(it.index):  # generated
             return self._evaluate(it)
         it.phase = "evaluated"  # no decision depends on its verdict: returned unjudged
+        ledger = self._open = self._open or Ledger()  # its call, paid for, counted in analytics with the run's end
+        ledger.calls += (self._answer_record(it, None),)
         return None
 
     async def _prepare(self) -> None:
