@@ -112,3 +112,38 @@ async def test_handlers_set_on_a_built_orchestrator_are_taken_as_on_event_is() -
     result = await orchestrator.run("Hello", max_iterations=1)
     assert result.status == "completed" and seen[0] == "orchestration_started" and seen[-1] == "orchestration_completed"
     await orchestrator.aclose()
+
+
+async def test_a_circuit_or_retry_policy_set_on_a_built_orchestrator_applies_to_its_next_runs() -> None:
+    # `orchestrator.circuit = CircuitPolicy(failure_threshold=1)` (the constructor's `circuit=` takes a policy) replaced
+    # the breaker itself: every run then failed with "AttributeError: 'CircuitPolicy' object has no attribute 'quiet'",
+    # and `model_status` with "… no attribute 'state'"; `retry = 5` was taken, to fail at the first retry
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile
+    from orchestratex.exceptions import ProviderServerError
+    from orchestratex.orchestrator import CircuitPolicy, RetryPolicy
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 9, "feedback": "ok"}'
+        if request.model.name == "function:flaky":
+            raise ProviderServerError("down", status_code=503, model=request.model.name, provider="function")
+        return "42"
+
+    names = ("function:flaky", "function:steady", "function:judge")
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(answer)],
+        catalog=ModelCatalog(  # (the flaky model the favourite, so it is called first)
+            [ModelProfile(name=n, cost_per_1k_tokens=0.001, quality=9.5 if "flaky" in n else 5.0) for n in names]
+        ),
+        router=BayesianRouter(explore=False),
+    )
+    orchestrator.circuit = cast(Any, CircuitPolicy(failure_threshold=1, cooldown_s=600))
+    orchestrator.retry = RetryPolicy(max_attempts=1)
+    with pytest.raises(UserError, match=r"^retry must be like RetryPolicy\(max_attempts=3\), not int 5$"):
+        orchestrator.retry = cast(Any, 5)
+    with pytest.raises(UserError, match=r"^circuit must be like CircuitPolicy\(failure_threshold=5\), not int 5$"):
+        orchestrator.circuit = cast(Any, 5)
+    result = await orchestrator.run("Hello", max_iterations=1, preferred_models=["function:flaky", "function:steady"])
+    assert (result.status, result.final_model) == ("completed", "function:steady"), result.error
+    assert orchestrator.model_status("function:flaky") == "circuit_open"  # after one failure, as the policy says
+    await orchestrator.aclose()

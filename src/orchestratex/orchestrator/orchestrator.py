@@ -183,6 +183,15 @@ class Orchestrator:
                 f"catalog must be a ModelCatalog (ModelCatalog.from_file(path) reads a catalog file), not "
                 f"{type(value).__name__} {value!r:.60}"
             )
+        if name == "circuit" and "circuit" in self.__dict__ and not isinstance(value, CircuitBreaker):
+            # (`circuit=CircuitPolicy(...)` as the constructor takes it: it replaced the breaker, and every run failed
+            # with "'CircuitPolicy' object has no attribute 'quiet'"); the circuits' states are kept
+            check_parts(circuit=(value, CircuitPolicy, "CircuitPolicy(failure_threshold=5)"))
+            self.circuit.policy = value or CircuitPolicy()
+            return
+        if name in ("retry", "store_retry") and "store_retry" in self.__dict__:  # (None: the default, as constructed)
+            check_parts(**{name: (value, RetryPolicy, "RetryPolicy(max_attempts=3)")})
+            value = value or (RetryPolicy() if name == "retry" else DEFAULT_STORE_RETRY)
         if name in _PARTS and "router" in self.__dict__:  # (a part replaced on a built orchestrator)
             _PARTS[name](value)
             if name == "router" and value is not self.router:  # attached to the store at the next run, as the first
