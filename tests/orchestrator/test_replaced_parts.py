@@ -147,3 +147,29 @@ async def test_a_circuit_or_retry_policy_set_on_a_built_orchestrator_applies_to_
     assert (result.status, result.final_model) == ("completed", "function:steady"), result.error
     assert orchestrator.model_status("function:flaky") == "circuit_open"  # after one failure, as the policy says
     await orchestrator.aclose()
+
+
+async def test_the_run_defaults_given_to_the_constructor_can_be_read_and_changed() -> None:
+    # `orchestrator.max_iterations = 1` (or `evaluation_threshold`, `max_output_tokens`: the constructor's options)
+    # made an attribute that no run read: runs went on with the constructor's values, with no error
+    orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)], max_iterations=4)
+    assert (orchestrator.max_iterations, orchestrator.evaluation_threshold, orchestrator.max_output_tokens) == (
+        4,
+        8.0,
+        2048,
+    )
+    orchestrator.max_iterations = 1
+    orchestrator.evaluation_threshold = 10.0
+    orchestrator.max_output_tokens = 300
+    result = await orchestrator.run("Explain recursion")
+    settings = result.orchestration.settings
+    assert (settings.max_iterations, settings.evaluation_threshold, settings.max_output_tokens) == (1, 10.0, 300)
+    assert result.iterations == 1
+    session = await orchestrator.create_session("alice")
+    assert session.max_iterations == 1
+    with pytest.raises(UserError, match=r"^max_iterations: Input should be greater than or equal to 1$"):
+        orchestrator.max_iterations = 0
+    with pytest.raises(UserError, match=r"^evaluation_threshold must be a number, not str '9'$"):
+        orchestrator.evaluation_threshold = cast(Any, "9")
+    assert (orchestrator.max_iterations, orchestrator.evaluation_threshold) == (1, 10.0)
+    await orchestrator.aclose()

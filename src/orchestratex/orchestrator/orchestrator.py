@@ -227,6 +227,40 @@ class Orchestrator:
             f"Orchestrator(providers={sorted(self.providers)!r}, models={len(self.catalog)}, store={shown}{simulated})"
         )
 
+    # The run defaults given to the constructor, read and set as they were given (`orchestrator.max_iterations = 1`
+    # made an attribute no run read: runs went on with the constructor's value), each set checked as it was.
+    @property
+    def max_iterations(self) -> int:
+        """Most attempts of a run that sets none (nor its session)."""
+        return self.defaults.max_iterations
+
+    @max_iterations.setter
+    def max_iterations(self, value: int) -> None:
+        self._set_default("max_iterations", value)
+
+    @property
+    def evaluation_threshold(self) -> float:
+        """The score that ends a run that sets none."""
+        return self.defaults.evaluation_threshold
+
+    @evaluation_threshold.setter
+    def evaluation_threshold(self, value: float) -> None:
+        self._set_default("evaluation_threshold", value)
+
+    @property
+    def max_output_tokens(self) -> int:
+        """The most each generation of a run that sets none may write."""
+        return self.defaults.max_output_tokens
+
+    @max_output_tokens.setter
+    def max_output_tokens(self, value: int) -> None:
+        self._set_default("max_output_tokens", value)
+
+    def _set_default(self, name: str, value: object) -> None:
+        current = self.defaults
+        values = {k: getattr(current, k) for k in ("max_iterations", "evaluation_threshold", "max_output_tokens")}
+        self.defaults = validated_settings(**{**values, name: value})
+
     @property
     def owner(self) -> str:
         """The lease owner this orchestrator's runs hold their orchestrations under: unique per process, so
