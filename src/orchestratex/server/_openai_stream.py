@@ -436,7 +436,11 @@ async def sse_stream(
             yield piece
         if not isinstance(exc, OrchestrateXError | OpenAIError):
             logger.exception("streaming orchestration %s failed", call.orchestration.id)
-        yield data(from_exception(exc).body())
+        error = from_exception(exc)
+        if not isinstance(exc, OpenAIError):  # (the store lost as the run ends, say: "retry" would run and pay again)
+            oid = call.orchestration.id
+            error.message += f" (orchestration {oid} had started: follow GET /api/orchestration/status/{oid})"
+        yield data(error.body())
     finally:
         stream.close()
 
