@@ -329,6 +329,12 @@ def load_env_catalog_file(path: str) -> CatalogFile:
     variable (the user may not know it is set, in a shell profile or a container's environment)."""
     from .exceptions import ConfigurationError, UnknownPriceError
 
+    quoted = len(path) > 1 and path[0] == path[-1] and path[0] in "\"'"
+    if quoted and not Path(path).expanduser().exists():  # (docker's `--env-file` keeps them: `X="models.toml"`)
+        raise ConfigurationError(
+            f"catalog file {path!r} is in quotes: remove them, they are not part of the path (the catalog named by "
+            f"{CATALOG_ENV})"
+        )
     try:
         return load_catalog_file(path)
     except (ConfigurationError, UnknownPriceError) as exc:

@@ -76,3 +76,17 @@ def test_a_blank_catalog_variable_is_the_shipped_catalog() -> None:
     listed = run_cli("models", "--json", env=cli_env(ORCHESTRATEX_CATALOG=" \r"))
     assert listed.returncode == 0, listed.stderr
     assert "openai:gpt-4.1" in {m["name"] for m in json.loads(listed.stdout)["models"]}
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_a_catalog_variable_in_quotes_is_said_to_be(tmp_path: Path, quote: str) -> None:
+    """docker's `--env-file` keeps the quotes of `ORCHESTRATEX_CATALOG="models.toml"`: the error said "No such file or
+    directory" of a file that was there, where the same quotes around ORCHESTRATEX_STORE_URL are named as such."""
+    path = tmp_path / "models.toml"
+    path.write_text(TOML)
+    done = run_cli("models", env=cli_env(ORCHESTRATEX_CATALOG=f"{quote}{path}{quote}"))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == (
+        f"orchestratex: error: catalog file {quote + str(path) + quote!r} is in quotes: remove them, they are not part"
+        " of the path (the catalog named by ORCHESTRATEX_CATALOG)\n"
+    )
