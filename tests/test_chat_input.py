@@ -135,6 +135,11 @@ async def test_bad_stop_sequences_are_user_errors(stops: list[str], message: str
         # invisible characters only (a zero-width space, a byte order mark): `str.strip` keeps them, and a call was paid
         ([{"role": "user", "content": "\u200b\ufeff"}], "last user message is empty"),
         ("\u200b \u2060", "^the prompt is empty"),
+        # characters of other categories that show as nothing: a Hangul filler, the blank braille pattern, a C1
+        # control; and ASCII control characters (a NUL, an escape), which `str.strip` keeps as well
+        ("\u3164\u2800 \x9b", "^the prompt is empty"),
+        ([{"role": "user", "content": "\u2800\u2800"}], "last user message is empty"),
+        ("\x00\x1b \x7f", "^the prompt is empty"),
         ([{"role": "tool", "content": "x"}, {"role": "user", "content": "x"}], "tool messages are not supported"),
         ([{"role": "wizard", "content": "x"}], r"messages\[0\]: role must be one of"),
         ([{"role": "user"}], r"messages\[0\] has no content"),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Final
 
+from ._unseen import unseen
 from .exceptions import UserError
 
 __all__ = ["DOMAINS", "check_domain", "check_specialty", "detect_domain"]
@@ -37,10 +37,10 @@ def check_domain(domain: object) -> str | None:
         return lowered
     if not name:
         raise UserError(f"domain is empty: give one ({choices}, or a name of your own), or leave it unset to detect it")
-    unseen = next((c for c in name if unicodedata.category(c) in _UNSEEN), None)
-    if unseen is not None:  # (before the typo check: `co\x9bding` is no misspelling, `acme\n…` no name)
+    hidden = next((c for c in name if unseen(c)), None)
+    if hidden is not None:  # (before the typo check: `co\x9bding` is no misspelling, `acme\n…` no name)
         raise UserError(
-            f"domain {domain!r:.80} holds the character U+{ord(unseen):04X}, which shows as nothing or breaks a line:"
+            f"domain {domain!r:.80} holds the character U+{ord(hidden):04X}, which shows as nothing or breaks a line:"
             " a domain is a name (coding, or one of your own such as acme-contracts), stored with every run and"
             " shown in statistics"
         )
@@ -51,11 +51,6 @@ def check_domain(domain: object) -> str | None:
             f"{choices}; a domain of your own must not be one typo away from one of them)"
         )
     return name
-
-
-_UNSEEN: Final = frozenset({"Cc", "Cf", "Zl", "Zp"})
-"""Unicode categories no domain name holds: control characters (a NUL, a line's end), format characters (a zero-width
-space: `acme\u200b` reads as `acme`, a domain of its own) and the line and paragraph separators."""
 
 
 def check_specialty(specialty: str) -> str:

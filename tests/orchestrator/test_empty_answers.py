@@ -25,7 +25,9 @@ def _provider(empty: str, judged: list[str], calls: list[str]) -> FunctionProvid
 
 
 @pytest.mark.parametrize(
-    "empty", ["", "  \n\t", "\u200b\ufeff \u2060"], ids=["empty", "whitespace", "invisible"]
+    "empty",
+    ["", "  \n\t", "\u200b\ufeff \u2060", "\u2800\u3164\n"],
+    ids=["empty", "whitespace", "invisible", "blank-letters"],
 )  # (a zero-width space, a byte order mark and a word joiner: `str.strip` keeps them, and the answer was judged)
 async def test_an_empty_answer_is_not_judged_and_another_model_answers(empty: str) -> None:
     judged: list[str] = []

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
+from .._unseen import unseen
 from ..exceptions import UserError
 from ..providers import Message
 from ..records import Orchestration
@@ -34,14 +34,15 @@ _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant"
 
 
 def blank(text: str) -> bool:
-    """Whether `text` shows nothing: white space and invisible format characters only (a zero-width space U+200B,
-    a byte order mark U+FEFF, a word joiner U+2060, a soft hyphen U+00AD), which `str.strip` keeps: a prompt of
-    them passed as text and paid for a call on nothing."""
+    """Whether `text` shows nothing: white space and characters that show as nothing only (format characters such as
+    a zero-width space U+200B, a byte order mark U+FEFF or a soft hyphen U+00AD; control characters; a Hangul filler
+    U+3164, the blank braille pattern U+2800: `_unseen`), which `str.strip` keeps: a prompt of them passed as text
+    and paid for a call on nothing."""
     if not text.strip():
         return True
     if text.isascii():  # (a flag: no scan)
-        return False
-    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)  # (stops at the first visible one)
+        return not text.isprintable() and all(c.isspace() or unseen(c) for c in text)  # (a NUL, an escape…)
+    return all(c.isspace() or unseen(c) for c in text)  # (stops at the first visible one)
 
 
 def check_text(what: str, text: str) -> str:

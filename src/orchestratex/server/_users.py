@@ -21,6 +21,8 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
+from .._unseen import unseen
+
 __all__ = ["MAX_USER_ID_CHARS", "UserId", "user_id_problem"]
 
 MAX_USER_ID_CHARS = 200
@@ -28,16 +30,6 @@ MAX_USER_ID_CHARS = 200
 `?user_id=`) accept, so a key is never given to a user those routes cannot name."""
 
 _UNREACHABLE = re.compile(r"[/\x00-\x1f\x7f]")
-
-_UNSEEN = frozenset({"Cf", "Cc", "Zl", "Zp"})
-"""Unicode categories of characters that show as nothing or break the line: format characters (U+200B, U+202E…),
-control characters past those of `_UNREACHABLE` (C1, U+0080–U+009F: `ali\x9bce` reads as `alice`), and the line
-and paragraph separators (U+2028, U+2029)."""
-
-_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u17b4\u17b5\u2800")
-"""Characters of other categories that show as nothing (Unicode's default-ignorable Hangul fillers and Khmer
-inherent vowels, and the blank braille pattern): `alice\u3164` reads as `alice`, as the "invisible name" generators
-use them."""
 
 
 def user_id_problem(user_id: str) -> str | None:
@@ -52,7 +44,7 @@ def user_id_problem(user_id: str) -> str | None:
         return f"a user id must not hold {what}: it names the user in paths such as /api/sessions/user/{{user_id}}"
     if user_id != user_id.strip():
         return f"a user id must not begin or end with white space ({user_id!r}): it would read as another user's id"
-    invisible = next((c for c in user_id if c in _BLANK_LETTERS or unicodedata.category(c) in _UNSEEN), None)
+    invisible = next((c for c in user_id if unseen(c)), None)
     if invisible is not None:
         name = unicodedata.name(invisible, "a control character")
         return (
