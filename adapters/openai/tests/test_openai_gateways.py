@@ -362,3 +362,61 @@ def test_a_reasoning_deployment_on_the_responses_api_judges_without_a_temperatur
             assert result.status == "completed" and result.final_score == 9, result.error
     judged = [b for b in bodies if b["model"] == "prod-reasoner"]
     assert ["temperature" in b for b in judged] == [True, False, False], judged  # refused once, then never sent
+
+
+def test_a_server_that_ignores_stream_options_is_answered_unstreamed_after_its_first_unpriced_stream() -> None:
+    """A gateway (or an older OpenAI-compatible server) that ignores `stream_options` silently streams no usage: the
+    priced model's answer could not be priced (a cost is never guessed) and every streamed call of `run_stream` failed
+    so, run after run. The first one still fails (`MalformedResponse`, another model answers); that server is then
+    asked for no stream again, and its unstreamed answers carry their usage."""
+    from orchestratex import AnswerDelta
+
+    bodies: list[dict[str, Any]] = []
+
+    def gateway(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        judging = "response_format" in body
+        text = '{"score": 9, "feedback": "clear"}' if judging else "Four."
+        if body.get("stream"):  # stream_options ignored: no usage chunk
+            events = [chunk({"content": text}), chunk({}, finish="stop")]
+            content = b"".join(events) + b"data: [DONE]\n\n"
+            return httpx2.Response(200, content=content, headers={"content-type": "text/event-stream"})
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=12, output_tokens=6), text=text))
+
+    provider = OpenAIProvider(
+        api_key="gateway-key",
+        base_url="https://gateway.example/v1",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(gateway)),
+    )
+    writer = ModelProfile(name="openai:gpt-4o", input_cost_per_1k=0.0025, output_cost_per_1k=0.01, quality=9)
+    other = ModelProfile(name="openai:gpt-4o-mini", input_cost_per_1k=0.00015, output_cost_per_1k=0.0006, quality=6)
+    orchestrator = Orchestrator(
+        catalog=ModelCatalog([writer, other]),
+        providers=[provider],
+        router=BayesianRouter(explore=False),
+        judging="when_needed",  # (one iteration: its answer is returned unjudged)
+    )
+
+    async def streamed() -> tuple[str | None, str | None, list[str]]:
+        async with orchestrator.run_stream("2+2?", max_iterations=1) as stream:
+            async for item in stream:
+                assert not isinstance(item, AnswerDelta) or item.text == "Four."
+        result = stream.result
+        errors = [e for it in result.orchestration.iterations for e in it.errors]
+        return result.status, result.final_model, errors
+
+    async def twice() -> None:
+        status, model, errors = await streamed()
+        # gpt-4o's stream could not be priced; the fallback, on the same server, is answered unstreamed
+        assert (status, model) == ("completed", "openai:gpt-4o-mini"), errors
+        assert (
+            len(errors) == 1
+            and "openai:gpt-4o: NoStreamedUsage: the chat completion stream carried no usage" in errors[0]
+        )
+        asked = len(bodies)
+        assert await streamed() == ("completed", "openai:gpt-4o", [])
+        assert not any(body.get("stream") for body in bodies[asked:]), "no stream asked of that server again"
+        await orchestrator.aclose()
+
+    asyncio.run(twice())

@@ -42,7 +42,7 @@ from ._mapping import (
     system_folded,
 )
 from ._sse import AsyncOpenAIClient
-from ._streaming import generation_from_chat_stream, generation_from_response_stream
+from ._streaming import NoStreamedUsage, generation_from_chat_stream, generation_from_response_stream
 
 if TYPE_CHECKING:
     import httpx2
@@ -226,7 +226,8 @@ class OpenAIProvider(Provider):
         self.refused_parameters: dict[str, set[str]] = {}
         """Parameters each model id refused as `unsupported_parameter` (`max_tokens`, `temperature`, `stop`)."""
         self.stream_usage = True
-        """Whether the server streams usage (`stream_options`); off once it refuses them: calls are then not streamed,
+        """Whether the server streams usage (`stream_options`); off once it refuses them, or a priced model's stream came
+        without usage (the server ignored them): calls are then not streamed,
         as a stream without usage could not be priced."""
         official = is_openai_api(self.base_url) or is_azure_openai(self.base_url)
         self.output_limit_param: str = self.max_tokens_param or ("max_completion_tokens" if official else "max_tokens")
@@ -476,7 +477,11 @@ class OpenAIProvider(Provider):
                     self.stream_usage = False
                     return await super().generate_stream(request, on_text)  # (answered whole, in one piece)
                 async with chunks:
-                    generation = await generation_from_chat_stream(chunks, request, on_text)
+                    try:
+                        generation = await generation_from_chat_stream(chunks, request, on_text)
+                    except NoStreamedUsage:  # (the server ignores stream_options: its streams cannot be priced)
+                        self.stream_usage = False
+                        raise
         generation.latency_ms = (time.perf_counter() - start) * 1000
         return generation
 

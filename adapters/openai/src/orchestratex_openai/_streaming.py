@@ -3,7 +3,8 @@
 Chat Completions streams with `stream_options={"include_usage": True}`: the last chunk carries the
 exact usage (and no choice), and OpenRouter's `usage.cost`. A server that sends no usage is accepted only
 for a free model (a local one, priced at zero), whose usage is then estimated; for a priced model it is a
-`MalformedResponse`, because a cost is never guessed.
+`MalformedResponse` (`NoStreamedUsage`), because a cost is never guessed: the provider then asks that server for
+no stream again (its unstreamed answers carry their usage).
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from ._mapping import (
     response_model,
 )
 
-__all__ = ["generation_from_chat_stream", "generation_from_response_stream"]
+__all__ = ["NoStreamedUsage", "generation_from_chat_stream", "generation_from_response_stream"]
+
+
+class NoStreamedUsage(MalformedResponse):
+    """A priced model's stream ended without its usage: the server ignored `stream_options` (some gateways and older
+    OpenAI-compatible servers do, silently), so the answer cannot be priced."""
 
 
 async def generation_from_chat_stream(
@@ -82,7 +88,13 @@ def _answer_choices(choices: Sequence[Any]) -> Sequence[Any]:
 
 def _usage(usage: Any, request: GenerationRequest, text: str) -> Usage:
     if usage is None:  # (stream_options include_usage ignored): estimated for a free model, refused for a priced one
-        return estimated_usage(request, text)
+        try:
+            return estimated_usage(request, text)
+        except MalformedResponse:
+            raise NoStreamedUsage(
+                "the chat completion stream carried no usage (the server ignored stream_options): the cost of a priced"
+                " model is unknown; this server's next calls are answered unstreamed, with their usage"
+            ) from None
     return chat_usage(usage)
 
 
