@@ -173,3 +173,27 @@ async def test_the_run_defaults_given_to_the_constructor_can_be_read_and_changed
         orchestrator.evaluation_threshold = cast(Any, "9")
     assert (orchestrator.max_iterations, orchestrator.evaluation_threshold) == (1, 10.0)
     await orchestrator.aclose()
+
+
+async def test_an_output_cap_policy_set_on_a_built_orchestrator_caps_the_next_calls() -> None:
+    # `orchestrator.output_cap = OutputCapPolicy(...)` (the constructor's option) made an attribute nothing read
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile, OutputCapPolicy
+
+    caps: list[int] = []
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 9, "feedback": "ok"}'
+        caps.append(request.max_output_tokens)
+        return "a short answer"
+
+    catalog = ModelCatalog(ModelProfile(name=f"function:{n}", cost_per_1k_tokens=0.001) for n in ("a", "b"))
+    orchestrator = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog, max_output_tokens=1000)
+    orchestrator.output_cap = OutputCapPolicy(min_tokens=16, min_observations=1)
+    assert orchestrator.output_cap == OutputCapPolicy(min_tokens=16, min_observations=1)
+    for _ in range(3):
+        await orchestrator.run("Hello", max_iterations=1)
+    assert caps[0] == 1000 and caps[-1] < 1000  # learned from the short answers, as the policy set says
+    with pytest.raises(UserError, match=r"^output_cap must be like OutputCapPolicy\(headroom=2.0\), not int 5$"):
+        orchestrator.output_cap = cast(Any, 5)
+    await orchestrator.aclose()

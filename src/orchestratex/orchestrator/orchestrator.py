@@ -256,6 +256,20 @@ class Orchestrator:
     def max_output_tokens(self, value: int) -> None:
         self._set_default("max_output_tokens", value)
 
+    @property
+    def output_cap(self) -> OutputCapPolicy:
+        """How each call's output cap is derived (see `OutputCapPolicy`). Set anew, it applies from the next decision,
+        with the output lengths observed so far forgotten (`orchestrator.output_cap = ...` made an attribute nothing
+        read)."""
+        return self.output_lengths.policy
+
+    @output_cap.setter
+    def output_cap(self, value: OutputCapPolicy | None) -> None:
+        check_parts(output_cap=(value, OutputCapPolicy, "OutputCapPolicy(headroom=2.0)"))
+        lengths = OutputLengths(value or OutputCapPolicy())
+        lengths.version = self.output_lengths.version + 1  # (caps derived from the former lengths are not reused)
+        self.output_lengths = lengths
+
     def _set_default(self, name: str, value: object) -> None:
         current = self.defaults
         values = {k: getattr(current, k) for k in ("max_iterations", "evaluation_threshold", "max_output_tokens")}
