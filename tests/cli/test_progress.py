@@ -3,10 +3,12 @@ is one: a long run is never silent on the screen, and nothing of the spinner rea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,25 +17,35 @@ from .conftest import CLI, PROMPT, cli_env, read_terminal, screen_lines
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 
 
-def with_stderr_on_a_terminal(args: list[str]) -> tuple[subprocess.CompletedProcess[str], str]:
-    """Run the CLI with stdout piped and stderr on a pseudo-terminal; returns the process and what the terminal got."""
+def with_stderr_on_a_terminal(
+    args: list[str], stdout: Path | None = None
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run the CLI with stdout piped (or written to the file `stdout`) and stderr on a pseudo-terminal; returns the
+    process and what the terminal got."""
     import pty
 
     primary, secondary = pty.openpty()
     env = cli_env(COLUMNS="100", TERM="xterm-256color", ORCHESTRATEX_SIM_LATENCY_SCALE="0.3")
-    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=secondary, env=env, text=True)
-    os.close(secondary)
-    received = read_terminal(primary)
-    out, _ = proc.communicate(timeout=30)
+    with open(stdout, "w") if stdout is not None else contextlib.nullcontext(subprocess.PIPE) as target:
+        proc = subprocess.Popen([*CLI, *args], stdout=target, stderr=secondary, env=env, text=True)
+        os.close(secondary)
+        received = read_terminal(primary)
+        out, _ = proc.communicate(timeout=30)
+    out = stdout.read_text() if stdout is not None else out
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, None), received
 
 
 @pytest.mark.parametrize("json_output", [True, False])
-def test_a_run_whose_stdout_is_not_a_terminal_shows_its_progress_on_stderr(store_url: str, json_output: bool) -> None:
+def test_a_run_whose_stdout_is_not_a_terminal_shows_its_progress_on_stderr(
+    store_url: str, json_output: bool, tmp_path: Path
+) -> None:
     """`orchestratex run … --json` (or `> answer.txt`) showed nothing at all on the screen until the run ended: a
     minute and more with real models, with no sign that it was working."""
     args = ["run", PROMPT, "--max-iterations", "2", "--threshold", "10", "--store", store_url]
-    done, screen = with_stderr_on_a_terminal([*args, "--json"] if json_output else args)
+    if json_output:  # (`--json | jq`: nothing is written to the pipe until the run ends)
+        done, screen = with_stderr_on_a_terminal([*args, "--json"])
+    else:
+        done, screen = with_stderr_on_a_terminal(args, stdout=tmp_path / "answer.txt")
     assert done.returncode == 0, screen
     assert "is answering…" in screen and "judges are scoring…" in screen
     assert screen_lines(screen.rsplit("\x1b[2K", 1)[-1]) == [], "the spinner is erased when the run ends"
@@ -42,6 +54,17 @@ def test_a_run_whose_stdout_is_not_a_terminal_shows_its_progress_on_stderr(store
         assert json.loads(done.stdout)["status"] == "completed"
     else:
         assert "✔ completed" in done.stdout
+
+
+def test_a_live_view_into_a_pipe_leaves_the_terminal_to_the_pipe_s_reader(store_url: str) -> None:
+    """`orchestratex run … | tee run.log` (or `| grep`, `| less`): the reader writes each line to the terminal the
+    spinner was drawn on, and the spinner's frames were left stuck to the lines (`⠙ … is answering…   answered 414
+    tokens …`), or drawn over `less`. The lines themselves say how the run goes."""
+    args = ["run", PROMPT, "--max-iterations", "2", "--threshold", "10", "--store", store_url]
+    done, screen = with_stderr_on_a_terminal(args)
+    assert done.returncode == 0, screen
+    assert "✔ completed" in done.stdout
+    assert "is answering…" not in screen and "\x1b[?25l" not in screen, screen
 
 
 def test_no_spinner_when_stderr_is_not_a_terminal(store_url: str) -> None:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import stat
 import sys
 from collections.abc import Callable
 
@@ -130,8 +131,20 @@ def _live_view(args: argparse.Namespace, guard: RunGuard) -> LiveView:
     forced = getattr(args, "provider", None) == ["sim"]
     note = "--provider sim" if forced else "the demo always simulates" if args.command == "demo" else None
     output = Output(on_closed=stdout_failed)
-    spinner = None if output.rich else _stderr_spinner()  # (piped or redirected: no spinner in the file)
+    # piped or redirected: no spinner in the file, but one on stderr's terminal; not when stdout is a pipe, whose
+    # reader (`| tee run.log`, `| grep`, `| cat`) may write each line onto that same terminal, where the spinner's
+    # frames were left stuck to the lines (`⠙ … is answering…   answered 414 tokens …`)
+    spinner = None if output.rich or _a_pipe(sys.stdout) else _stderr_spinner()
     return LiveView(output, simulated_note=note or simulation_reason(), spinner=spinner)
+
+
+def _a_pipe(file: object) -> bool:
+    """Whether `file` is a pipe or a socket (another process reads it), not a file, a device or a terminal."""
+    try:
+        mode = os.fstat(file.fileno()).st_mode  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _stderr_spinner() -> Spinner:
