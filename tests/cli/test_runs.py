@@ -179,3 +179,18 @@ def test_list_says_when_it_shows_only_the_most_recent(store_url: str) -> None:
     assert every.returncode == 0 and every.stderr == "" and len(every.stdout.splitlines()) == 4
     as_json = run_cli("runs", "list", "--limit", "2", "--json", "--store", store_url)
     assert as_json.stderr == "" and len(json.loads(as_json.stdout)) == 2
+
+
+def test_an_id_in_capitals_is_the_same_id(store_url: str) -> None:
+    """Ids are hexadecimal digits, stored in lower case: `runs show 6B14D1…` (as some tools and fonts show hex) said
+    "no orchestration" of a run the store held, and `keys revoke 6B14…` "no API key"."""
+    run = json.loads(run_cli("run", PROMPT, "--json", "--max-iterations", "1", "--store", store_url).stdout)
+    shown = run_cli("runs", "show", run["_id"].upper(), "--store", store_url)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(f"orchestration {run['_id']}: completed")
+    pytest.importorskip("fastapi")  # (`keys create` needs orchestratex[server])
+    assert run_cli("keys", "create", "alice", "--store", store_url).returncode == 0
+    (key,) = json.loads(run_cli("keys", "list", "--json", "--store", store_url).stdout)
+    revoked = run_cli("keys", "revoke", key["_id"].upper(), "--store", store_url)
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.startswith(f"orchestratex: revoked key {key['_id']} of user 'alice'")

@@ -14,6 +14,7 @@ from ..records import ApiKey
 from ..stores import Store, open_store
 from ._interrupt import EXIT_CODES
 from ._output import Output, StdoutFailed, json_text, one_line, plain_table
+from ._runs import an_id
 from ._stores import lasting_store_url, shown_url, sqlite_file_absent, store_option
 
 __all__ = ["keys_command"]
@@ -58,7 +59,7 @@ def _unwrapped(given: str) -> str:
             text = text[len(header) :].strip()
     if text[:7].lower() == "bearer " and KEY_PREFIX in text:
         text = text[7:].strip()
-    return text
+    return text if text.startswith(KEY_PREFIX) else an_id(text)  # (an id in capitals: see `an_id`)
 
 
 def _shown_key_id(given: str) -> str:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..stores import Store
     from ._output import Output
 
-__all__ = ["add_runs_parser", "runs_command"]
+__all__ = ["add_runs_parser", "an_id", "runs_command"]
 
 _STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 _PAGE = 500
@@ -249,10 +249,20 @@ async def _other_id(store: Store, oid: str) -> str:
     return ""
 
 
+def an_id(given: str) -> str:
+    """An id as typed: without white space around it, and in lower case when it is 24 hexadecimal digits in another
+    case (`6B14D1…`, as some tools and fonts show hex): the store's ids are lower case, and `runs show 6B14D1…` said
+    "no orchestration" of a run it held."""
+    from .._ids import is_object_id
+
+    text = given.strip()
+    return text.lower() if is_object_id(text.lower()) else text
+
+
 async def _show(url: str, args: argparse.Namespace) -> int:
     from ..orchestrator import RunResult
 
-    doc, events, session_limit = await _load(url, args.id.strip(), args.store)
+    doc, events, session_limit = await _load(url, an_id(args.id), args.store)
     simulated = any(getattr(e, "simulated", False) for e in events if e.type == "orchestration_started")
     from ._output import Output, json_text
 
