@@ -226,9 +226,9 @@ class OpenAIProvider(Provider):
         self.refused_parameters: dict[str, set[str]] = {}
         """Parameters each model id refused as `unsupported_parameter` (`max_tokens`, `temperature`, `stop`)."""
         self.stream_usage = True
-        """Whether the server streams usage (`stream_options`); off once it refuses them, or a priced model's stream came
-        without usage (the server ignored them): calls are then not streamed,
-        as a stream without usage could not be priced."""
+        """Whether the server streams usage (`stream_options`); off once it refuses them, or once a priced model's
+        stream came without usage (the server ignored them): calls are then not streamed, as a stream without usage
+        could not be priced."""
         official = is_openai_api(self.base_url) or is_azure_openai(self.base_url)
         self.output_limit_param: str = self.max_tokens_param or ("max_completion_tokens" if official else "max_tokens")
         """The Chat Completions parameter sent with the output limit (`max_tokens_param`, else by server; a server
