@@ -187,3 +187,24 @@ def test_an_anthropic_or_gemini_base_url_without_http_is_not_shown_configured(ke
         assert run.returncode == 2, run.stdout + run.stderr
         assert var in run.stderr and "'localhost:4000'" in run.stderr and "http://" in run.stderr, run.stderr
         assert "ProviderConnectionError" not in run.stdout + run.stderr
+
+
+def test_a_base_url_variable_in_quotes_is_said_to_be() -> None:
+    """`OPENAI_BASE_URL="http://localhost:11434/v1"` in a docker `--env-file` keeps its quotes: `run` said the URL
+    "does not start with http://…; write it whole, e.g. http://localhost:11434/v1"" (the quote kept in the example)
+    and `models` that it "is not an http:// URL". Both now say it is in quotes."""
+    env = cli_env(OPENAI_BASE_URL='"http://localhost:11434/v1"')
+    done = run_cli("models", env=env)
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stdout.splitlines()[0]
+        == "✘ openai: OPENAI_BASE_URL '\"http://localhost:11434/v1\"' is in quotes: remove them"
+    )
+    run = run_cli("run", "Hello", "--provider", "openai", "--store", "memory://", env=env)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "OPENAI_BASE_URL '\"http://localhost:11434/v1\"' is in quotes: remove them" in run.stderr, run.stderr
+    from orchestratex.exceptions import ConfigurationError
+    from orchestratex.providers._support import checked_base_url
+
+    with pytest.raises(ConfigurationError, match="is in quotes: remove them, 'http://localhost:11434/v1'"):
+        checked_base_url("'http://localhost:11434/v1'", provider="openai", where="base_url")

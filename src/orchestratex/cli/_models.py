@@ -108,6 +108,8 @@ def _bad_base_url(provider: str, env: Mapping[str, str]) -> str | None:
                 return f"{var} {shown!r} has white space at an end: remove it"
             if any(char.isspace() or not char.isprintable() for char in url):  # (as `run` refuses it)
                 return f"{var} {shown!r} has white space or a control character inside: remove it"
+            if len(url) > 1 and url[0] == url[-1] and url[0] in "\"'":  # (docker's --env-file keeps them)
+                return f"{var} {shown!r} is in quotes: remove them"
             if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
                 return f"{var} {shown!r} is not an http:// or https:// URL: write the server's address with its scheme"
     return None

@@ -52,7 +52,8 @@ def checked_base_url(base_url: str, *, provider: str, where: str) -> None:
     """Refuse, with a `ConfigurationError` naming where it came from (`where`: `ANTHROPIC_BASE_URL`, `base_url`), a
     base URL every call would fail with: one without `http://` or `https://` (`localhost:4000`, as a host and port are
     often written), or with white space around it or inside (an env file's trailing space or line break, the `\r` of
-    a `.env` file written on Windows). Its password and secret query parameters are never shown."""
+    a `.env` file written on Windows), or in quotes (`"http://localhost:11434/v1"`, which docker's `--env-file` keeps).
+    Its password and secret query parameters are never shown."""
     shown = shown_url(base_url)
     odd = next((char for char in base_url if char.isspace() or not char.isprintable()), None)
     if odd is not None:
@@ -61,6 +62,10 @@ def checked_base_url(base_url: str, *, provider: str, where: str) -> None:
         stripped = base_url.strip()
         fix = f": write {shown_url(stripped)!r}" if stripped.isprintable() and " " not in stripped else ""
         raise ConfigurationError(f"{provider}: the base URL {shown!r} ({where}) has {what} {at}: remove it{fix}")
+    if len(base_url) > 1 and base_url[0] == base_url[-1] and base_url[0] in "\"'":  # (docker's --env-file keeps them)
+        raise ConfigurationError(
+            f"{provider}: the base URL {shown!r} ({where}) is in quotes: remove them, {shown_url(base_url[1:-1])!r}"
+        )
     parts = urlsplit(base_url)
     if parts.scheme.lower() in ("http", "https") and not parts.netloc:  # (`http:/localhost:4000`, a slash short)
         raise ConfigurationError(
