@@ -197,3 +197,34 @@ async def test_an_output_cap_policy_set_on_a_built_orchestrator_caps_the_next_ca
     with pytest.raises(UserError, match=r"^output_cap must be like OutputCapPolicy\(headroom=2.0\), not int 5$"):
         orchestrator.output_cap = cast(Any, 5)
     await orchestrator.aclose()
+
+
+def test_a_store_put_in_place_is_opened_and_used_by_the_next_run(tmp_path: Path) -> None:
+    # `orchestrator.store = "sqlite:///runs.db"` (as the constructor takes it) was kept as a str: every run failed with
+    # "'str' object has no attribute 'create_session'"; a store object put in place after a run was never opened
+    # ("SQLiteStore('runs.db') is not open"), and the router stayed attached to the former store
+    import asyncio
+
+    from orchestratex import SQLiteStore
+
+    orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)])
+    orchestrator.run_sync("Hello", max_iterations=1)
+    orchestrator.store = cast(Any, f"sqlite:///{tmp_path / 'runs.db'}")
+    assert isinstance(orchestrator.store, SQLiteStore)
+    result = orchestrator.run_sync("Hello again", max_iterations=1)
+    given = SQLiteStore(tmp_path / "other.db")
+    orchestrator.store = given
+    other = orchestrator.run_sync("And again", max_iterations=1)
+    with pytest.raises(UserError, match=r"^store must be a Store \(MemoryStore\(\), SQLiteStore\(path\), …\) or a"):
+        orchestrator.store = cast(Any, 5)
+    orchestrator.close()
+
+    async def stored() -> tuple[str, str, int]:
+        async with SQLiteStore(tmp_path / "runs.db") as first:
+            status = (await first.get_orchestration(result.id)).status
+            learned = sum(s.n for s in await first.routing_stats("bayesian"))
+        await given.close()  # (a store given is the caller's to close, as with the constructor's store=)
+        async with SQLiteStore(tmp_path / "other.db") as second:
+            return status, (await second.get_orchestration(other.id)).status, learned
+
+    assert asyncio.run(stored()) == ("completed", "completed", 1)

@@ -178,6 +178,11 @@ class Orchestrator:
         if name == "handlers":  # (as `on_event=`: a function alone failed each run with "Value after * must be an
             check_handlers(value)  # iterable", a None in a list logged a TypeError at every event)
             value = [value] if callable(value) else list(value)
+        if name == "store" and "store" in self.__dict__:  # (a URL was kept as a str: "'str' object has no attribute
+            value, owned = resolve_store(value)  # 'create_session'"; a store was never opened: "… is not open")
+            object.__setattr__(self, "_owns_store", owned)
+            object.__setattr__(self, "_ready", None)  # opened (and the router attached to it) by the next run
+            object.__setattr__(self, "_attached", False)
         if name == "catalog" and "catalog" in self.__dict__ and not isinstance(value, ModelCatalog):
             raise UserError(
                 f"catalog must be a ModelCatalog (ModelCatalog.from_file(path) reads a catalog file), not "
