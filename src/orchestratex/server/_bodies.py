@@ -19,19 +19,26 @@ from starlette.types import Scope
 
 from ._errors import ApiError, quoted
 
-__all__ = ["CheckedJsonRoute", "content_coding"]
+__all__ = ["CheckedJsonRoute", "GivenTwice", "content_coding", "object_once"]
 
 
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object from its name/value pairs, refusing a name given twice (`json.loads`'s `object_pairs_hook`)."""
+class GivenTwice(Exception):
+    """A name given twice in one JSON object (`object_once`)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def object_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object from its name/value pairs (`json.loads`'s `object_pairs_hook`), or `GivenTwice` naming a name
+    given twice."""
     found = dict(pairs)
     if len(found) < len(pairs):
         seen: set[str] = set()
         for name, _ in pairs:
             if name in seen:
-                raise ApiError(
-                    422, f"{quoted(name)} is given more than once in an object of the body: give each field once"
-                )
+                raise GivenTwice(name)
             seen.add(name)
     return found
 
@@ -47,7 +54,13 @@ class _CheckedRequest(Request):
                     " decode: send it uncompressed (no Content-Encoding)",
                     {"Accept-Encoding": "identity"},
                 )
-            self._json = json.loads(await self.body(), object_pairs_hook=_object)
+            try:
+                self._json = json.loads(await self.body(), object_pairs_hook=object_once)
+            except GivenTwice as twice:
+                raise ApiError(
+                    422,
+                    f"{quoted(twice.name)} is given more than once in an object of the body: give each field once",
+                ) from None
         return self._json
 
 

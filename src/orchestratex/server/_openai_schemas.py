@@ -14,6 +14,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import from_json
 
 from ..usage import MAX_AMOUNT
+from ._bodies import GivenTwice, object_once
 from ._numbers import Flag, Integer, Number
 from ._openai_errors import OpenAIError
 from ._openai_invalid import explain, first_error
@@ -168,29 +169,13 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
     return request, options
 
 
-class _GivenTwice(Exception):
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found = dict(pairs)
-    if len(found) < len(pairs):
-        seen: set[str] = set()
-        for name, _ in pairs:
-            if name in seen:
-                raise _GivenTwice(name)
-            seen.add(name)
-    return found
-
-
 def _each_name_once(raw: bytes) -> None:
     """400 naming a field given twice in one object of the body (`{"cost_limit": 0.05, ..., "cost_limit": 5}`, two
     fragments of a templated body merged): JSON parsers keep the last value, so the limit written first was dropped
     without a word. Which one was meant is not for the server to guess, as `/api` refuses it too."""
     try:
-        json.loads(raw, object_pairs_hook=_object)
-    except _GivenTwice as twice:
+        json.loads(raw, object_pairs_hook=object_once)
+    except GivenTwice as twice:
         name = twice.name if len(twice.name) <= 80 else f"{twice.name[:40]}… ({len(twice.name)} characters)"
         raise OpenAIError(
             400,
