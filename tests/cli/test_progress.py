@@ -3,6 +3,7 @@ is one: a long run is never silent on the screen, and nothing of the spinner rea
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -77,3 +78,39 @@ def test_no_spinner_when_stderr_is_not_a_terminal(store_url: str) -> None:
         check=False,
     )
     assert done.returncode == 0 and done.stderr == ""
+
+
+def test_a_run_waiting_for_a_busy_store_says_it_is_starting(tmp_path: Path) -> None:
+    """Another process holds the SQLite store's write lock: the run cannot store its session until it is released
+    (up to the store's 10 s busy timeout), and nothing was shown on the terminal meanwhile. A run that has not
+    reached its first event within 2 s now says it is starting."""
+    import sqlite3
+    import threading
+
+    from orchestratex.stores import SQLiteStore
+
+    path = tmp_path / "busy.db"
+
+    async def create() -> None:
+        async with SQLiteStore(path):
+            pass
+
+    asyncio.run(create())  # (the schema made: opening it takes no write lock)
+    holder = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+
+    def commit() -> None:
+        holder.execute("COMMIT")
+        holder.close()
+
+    release = threading.Timer(4.0, commit)
+    release.start()
+    try:
+        done, screen = with_stderr_on_a_terminal(
+            ["run", PROMPT, "--max-iterations", "1", "--store", f"sqlite:///{path}", "--json"]
+        )
+    finally:
+        release.join()
+    assert done.returncode == 0, screen
+    assert "starting…" in screen and "is answering…" in screen
+    assert screen.index("starting…") < screen.index("is answering…")

@@ -40,6 +40,11 @@ def _demo(args: argparse.Namespace) -> Callable[[Store], Orchestrator]:
     return lambda store: Orchestrator(providers=[sim], router=router, store=store, evaluation_threshold=DEMO_THRESHOLD)
 
 
+_STARTING_AFTER_S = 2.0
+"""How long a run may take to its first event (its session and orchestration stored) before the spinner says it is
+starting."""
+
+
 async def _run(args: argparse.Namespace) -> RunResult:
     demo = args.command == "demo"
     make = _demo(args) if demo else run_orchestrator(args)
@@ -52,6 +57,9 @@ async def _run(args: argparse.Namespace) -> RunResult:
         view = None if args.json else _live_view(args, guard)
         # `--json` prints nothing until the run ends: what it waits for goes to stderr, when that is a terminal
         spinner = _stderr_spinner() if view is None else view.spinner
+        # (a store whose write lock another process holds keeps the run from its first event for up to its busy
+        # timeout, which went by without a sign of life; a run that starts at once shows its first lines first)
+        starting = asyncio.get_running_loop().call_later(_STARTING_AFTER_S, spinner.unless_waiting, "starting…")
         try:
             options = (
                 {}
@@ -77,6 +85,7 @@ async def _run(args: argparse.Namespace) -> RunResult:
                 _best_so_far(view, stopped)
             raise
         finally:
+            starting.cancel()
             spinner.close()
             await orchestrator.aclose()
         if view is not None and result.final_response is not None:

@@ -72,6 +72,11 @@ class Spinner:
         self._retries.listen()
         self._on_stop_signal(install=True)
 
+    def unless_waiting(self, what: str) -> None:
+        """`wait(what)`, unless the spinner already says what the run waits for (its first event came)."""
+        if self._dots is None:
+            self.wait(what)
+
     def _start(self) -> None:
         self._live = _Live(
             self,
