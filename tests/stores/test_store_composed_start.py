@@ -18,13 +18,12 @@ from orchestratex.records import CallRecord, Orchestration, Session
 from orchestratex.stores import MemoryStore, SQLiteStore, Store
 
 
-class CommitFailsOnce(MemoryStore):
-    """A store wrapping `commit` (so its `start` is `Store`'s composed default): its first commit, the start's, fails
-    without writing anything, as a connection reset would."""
+class FirstCommitFails(Store):
+    """Wraps a store's `commit` (so its `start` is `Store`'s composed default): its first commit, the start's, fails
+    without writing anything (`reason`), as a connection reset or a busy database would."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.failed = False
+    reason = "connection reset by peer: nothing was written"
+    failed = False
 
     async def commit(
         self,
@@ -38,8 +37,15 @@ class CommitFailsOnce(MemoryStore):
     ) -> Sequence[Event]:
         if not self.failed:
             self.failed = True
-            raise StoreUnavailable("connection reset by peer: nothing was written")
-        return await super().commit(orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
+            raise StoreUnavailable(self.reason)
+        # (a mixin: `super()` is the concrete store it comes before, MemoryStore or SQLiteStore)
+        return await super().commit(  # type: ignore[safe-super]
+            orchestration, events, calls=calls, spent=spent, released=released, owner=owner
+        )
+
+
+class CommitFailsOnce(FirstCommitFails, MemoryStore):
+    """A `MemoryStore` whose first commit fails."""
 
 
 class ReadFailsAfterTheStart(MemoryStore):
@@ -71,23 +77,8 @@ class ReadFailsAfterTheStart(MemoryStore):
         return await super().get_session(session_id)
 
 
-class SQLiteCommitFailsOnce(SQLiteStore):
-    failed = False
-
-    async def commit(
-        self,
-        orchestration: Orchestration,
-        events: Sequence[Event] = (),
-        *,
-        calls: Sequence[CallRecord] = (),
-        spent: float = 0.0,
-        released: float = 0.0,
-        owner: str | None = None,
-    ) -> Sequence[Event]:
-        if not self.failed:
-            self.failed = True
-            raise StoreUnavailable("the SQLite database is busy: nothing was written")
-        return await super().commit(orchestration, events, calls=calls, spent=spent, released=released, owner=owner)
+class SQLiteCommitFailsOnce(FirstCommitFails, SQLiteStore):
+    reason = "the SQLite database is busy: nothing was written"
 
 
 @pytest.mark.parametrize("make", [CommitFailsOnce, ReadFailsAfterTheStart, "sqlite"])
