@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestratex.exceptions import StoreError
 from orchestratex.records import Session
 from orchestratex.stores import SQLiteStore
 
@@ -50,3 +51,66 @@ def test_a_store_used_from_threads_each_with_its_loop_loses_nothing(where: str, 
             await store.close()
 
     assert asyncio.run(counts()) == [200] * 4
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_closing_the_store_while_other_threads_use_it_fails_their_calls_cleanly(where: str, tmp_path: Path) -> None:
+    # Closed (and opened again) by one thread while others read and write: the close took the connections from under
+    # their statements, and the process died with a segmentation fault (a read fell back to the write connection
+    # being closed, a lookup ran on its connection as it was closed, a read queued behind the reader's stop hung).
+    store = SQLiteStore(tmp_path / "runs.db" if where == "file" else ":memory:")
+
+    async def first() -> str:
+        await store.open()
+        return (await store.create_session(Session(user_id="u"))).id
+
+    session_id = asyncio.run(first())
+    failures: list[str] = []
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_use_until, args=(store, session_id, writes, stop, failures))
+        for writes in (False, False, True)
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(20):
+            stop.wait(0.01)
+            asyncio.run(store.close())
+            asyncio.run(store.open())
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert not any(t.is_alive() for t in threads)
+
+    async def last() -> None:
+        try:
+            assert (await store.get_session(session_id)).user_id == "u"
+        finally:
+            await store.close()
+
+    asyncio.run(last())
+    assert failures == []
+
+
+def _use_until(store: SQLiteStore, session_id: str, writes: bool, stop: threading.Event, failures: list[str]) -> None:
+    """In a thread with its own event loop: write (or read) until `stop`, keeping any failure but "not open"."""
+
+    async def requests() -> None:
+        while not stop.is_set():
+            try:
+                if writes:
+                    await store.create_session(Session(user_id="u"))
+                else:
+                    await store.get_session(session_id)
+                    await store.list_sessions("u", limit=2)
+            except StoreError as exc:
+                if "is not open" not in str(exc):
+                    failures.append(repr(exc))
+                await asyncio.sleep(0.001)  # (closed: let the closing thread have the GIL)
+
+    try:
+        asyncio.run(requests())
+    except BaseException as exc:
+        failures.append(repr(exc))

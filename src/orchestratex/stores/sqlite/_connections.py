@@ -22,7 +22,7 @@ from .._base import Store
 from ._checkpoint import Checkpointer
 from ._errors import code_of, is_transient, not_writable, translate
 from ._schema import check_not_foreign, connect, create_private, create_schema
-from ._worker import LoopWriter, Worker
+from ._worker import LoopWriter, Stopped, Worker
 
 __all__ = ["SQLiteConnections"]
 
@@ -237,16 +237,17 @@ class SQLiteConnections(Store):
         if self._worker is not None and self._opened_in != forks():
             self._forget_inherited()
             return
+        # Another thread's event loop may be reading or writing on a connection meanwhile (the store shared by
+        # threads): each is closed only once nothing runs on it (a statement on a connection closed under it crashed
+        # the process), and what is sent afterwards fails with "not open".
         lconn, self._lconn = self._lconn, None
         if lconn is not None:
-            lconn.close()
+            with self._lookup_lock:
+                lconn.close()
         reader, rconn = self._reader, self._rconn
         self._reader = self._rconn = None
-        if reader is not None and rconn is not None:
-            try:
-                await reader.run(rconn.close)
-            finally:
-                reader.stop()
+        if reader is not None:
+            reader.stop(rconn.close if rconn is not None else None)  # after the reads sent before
         worker, conn, writer = self._worker, self._conn, self._writer
         checkpointer, self._checkpointer = self._checkpointer, None
         if checkpointer is not None:
@@ -256,12 +257,21 @@ class SQLiteConnections(Store):
                 return
             while writer is not None and not writer.idle:  # the writes already sent are done first
                 await asyncio.sleep(0.001)
-            self._worker = self._conn = self._writer = None
-            try:
-                if self.path == ":memory:":  # (its data went with its connection: an `Orchestrator` reopening its
-                    self._memory_image = await worker.run(conn.serialize)  # store found nothing it had written)
-                await worker.run(conn.close)
+            self._worker = self._writer = None
+
+            def close_conn() -> bytes | None:
+                # (an in-memory database's data goes with its connection: an `Orchestrator` reopening its store found
+                # nothing it had written)
+                image = conn.serialize() if self.path == ":memory:" else None
+                conn.close()
+                return image
+
+            try:  # (once no transaction runs on the connection: another thread's may)
+                image = await worker.run(writer.close, close_conn) if writer is not None else close_conn()
+                if self.path == ":memory:":
+                    self._memory_image = image
             finally:
+                self._conn = None
                 worker.stop()
         finally:
             await _joined(self.path, reader, worker, checkpointer)
@@ -288,6 +298,8 @@ class SQLiteConnections(Store):
             return await writer.submit(fn, args)
         except sqlite3.Error as exc:  # (no file path in the message: it may reach an API client)
             raise translate(exc) from exc
+        except Stopped:  # (closed meanwhile, by another thread)
+            raise self._closed() from None
 
     async def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a read-only job on the reader thread (in the writer's batch for an in-memory database)."""
@@ -298,6 +310,8 @@ class SQLiteConnections(Store):
             return await reader.run(fn, *args)
         except sqlite3.Error as exc:
             raise translate(exc) from exc
+        except Stopped:  # (closed meanwhile, by another thread)
+            raise self._closed() from None
 
     async def _lookup(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a short indexed read (a row by its key) on the event loop's own thread: a hand-off to the reader
@@ -309,6 +323,9 @@ class SQLiteConnections(Store):
         lock = self._lookup_lock
         if not lock.acquire(blocking=False):  # another thread's loop reads on it now (the store used from two
             return await self._read(fn, *args)  # threads): its statement would hold this read to an older snapshot
+        if self._lconn is not conn:  # (closed meanwhile, by another thread)
+            lock.release()
+            return await self._read(fn, *args)
         local = self._local
         local.conn = conn  # `_db` of this thread, for this synchronous call only
         try:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from ...exceptions import StoreUnavailable
 
-__all__ = ["Worker"]
+__all__ = ["Stopped", "Worker"]
 
 _T = TypeVar("_T")
 _MAX_BATCH = 256
@@ -60,12 +60,20 @@ def _deliver(jobs: list[_Job]) -> None:
             future.set_result(job.result)
 
 
+class Stopped(Exception):
+    """A job sent to a `Worker` after its `stop`, or a write sent to a `LoopWriter` after its `close`: it did not run
+    (the store was closed meanwhile, from another thread)."""
+
+
 class Worker:
     """A single daemon thread running jobs in order; the results of the jobs it found queued together go back
     to the event loop in one hand-off."""
 
     def __init__(self, name: str) -> None:
         self._jobs: SimpleQueue[_Job | _Stop] = SimpleQueue()
+        self._stopping = False
+        self._queueing = threading.Lock()
+        """Held while a job or the stop is queued: no job is queued after the stop (it would never run)."""
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -81,13 +89,20 @@ class Worker:
         """Queue `fn(*args)` for the worker thread: the future gets its result (or exception) once it has run. A plain
         future, not a task: the event loop's shutdown, which cancels every task, does not cancel it."""
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        self._jobs.put(_Job(fn, args, future))
+        with self._queueing:
+            if self._stopping:  # (queued after the stop, it never ran: its caller waited for ever)
+                future.set_exception(Stopped("the worker thread was stopped"))
+            else:
+                self._jobs.put(_Job(fn, args, future))
         return future
 
     def stop(self, last: Callable[[], object] | None = None) -> None:
         """Let the thread finish the queued jobs, run `last()` (its exception is ignored) and exit; does not wait for
-        it, so any thread may call it, the worker's own included (a finalizer may run there)."""
-        self._jobs.put(_Stop(last))
+        it, so any thread may call it, the worker's own included (a finalizer may run there). A job submitted
+        afterwards fails with `Stopped`."""
+        with self._queueing:
+            self._stopping = True
+            self._jobs.put(_Stop(last))
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
@@ -318,10 +333,20 @@ class LoopWriter:
         """Held while a transaction runs on the connection, by the loop's thread or the worker: one at a time, even
         when the store is used from two threads, each with its loop (`asyncio.run` in each)."""
         """Batches with the worker, not yet delivered."""
+        self._closed = False
+        """Set by `close` (under `_lock`): the connection is closed, and a batch fails with `Stopped`."""
 
     @property
     def idle(self) -> bool:
         return not self._batch and not self._handed
+
+    def close(self, last: Callable[[], _T]) -> _T:
+        """Run `last` (which closes the connection) once no transaction runs on the connection, and fail every later
+        batch with `Stopped`: another thread's write sent meanwhile would have run on a closed connection (a crash
+        of the process, not an error)."""
+        with self._lock:
+            self._closed = True
+            return last()
 
     def submit(self, fn: Callable[..., _T], args: tuple[Any, ...]) -> asyncio.Future[_T]:
         """Queue `fn(*args)` for the current batch; the future is set once its transaction has committed."""
@@ -357,7 +382,7 @@ class LoopWriter:
         earlier batches are still there)."""
         if not self._handed and self._lock.acquire(blocking=False):  # (not: another thread's loop is writing)
             try:
-                transact(self._conn(), batch, wait=False)
+                self._transact(batch, wait=False)
             except Busy:  # another process holds the write lock: the worker waits for it
                 pass
             else:
@@ -369,6 +394,14 @@ class LoopWriter:
             finally:
                 self._lock.release()
         self._hand_off(batch)
+
+    def _transact(self, batch: list[_Job], *, wait: bool) -> None:
+        """`transact` on the connection (`_lock` held), or fail the batch with `Stopped` once `close` closed it."""
+        if self._closed:
+            for job in batch:
+                job.error = Stopped("the store was closed")
+            return
+        transact(self._conn(), batch, wait=wait)
 
     def _hand_off(self, batch: list[_Job]) -> None:
         self._handed += 1
@@ -390,11 +423,14 @@ class LoopWriter:
 
     def _waiting(self, batch: list[_Job]) -> None:
         """In the worker thread: run `batch`, waiting for the write lock up to the busy timeout."""
-        conn = self._conn()
         with self._lock:
+            if self._closed:
+                self._transact(batch, wait=True)
+                return
+            conn = self._conn()
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             try:
-                transact(conn, batch)
+                self._transact(batch, wait=True)
             finally:
                 with contextlib.suppress(sqlite3.Error):  # (a connection that fails this fails the next BEGIN too)
                     conn.execute("PRAGMA busy_timeout = 0")
