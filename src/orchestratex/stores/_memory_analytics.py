@@ -31,6 +31,7 @@ from ._memory_rows import (
     Row,
 )
 from ._memory_state import MemoryState
+from .aggregate import mean_score, score_units
 from .checks import from_pico, to_pico
 
 __all__ = ["MemoryAnalytics", "rank_offset"]
@@ -142,7 +143,7 @@ def _analytics(
                 domain=domain,
                 orchestrations=len(group),
                 cost=from_pico(sum(to_pico(o[O_COST]) for o in group)),
-                mean_final_score=sum(group_scores) / len(group_scores) if group_scores else None,
+                mean_final_score=mean_score(sum(map(score_units, group_scores)), len(group_scores)),
             )
         )
     from statistics import median  # analytics only: kept out of `import orchestratex`
@@ -160,7 +161,7 @@ def _analytics(
         output_tokens=sum(c[C_OUTPUT_TOKENS] for c in calls),
         total_iterations=iterations,
         mean_iterations=iterations / len(orchestrations) if orchestrations else None,
-        mean_final_score=sum(scores) / len(scores) if scores else None,
+        mean_final_score=mean_score(sum(map(score_units, scores)), len(scores)),
         median_final_score=median(scores) if scores else None,
         latency_p50_ms=p50,
         latency_p95_ms=p95,

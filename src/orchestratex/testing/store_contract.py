@@ -1198,6 +1198,33 @@ class StoreContract:
         )
         assert await store.user_analytics("nobody") == Analytics(scope="user", scope_id="nobody")
 
+    async def test_mean_final_scores_are_exact_whatever_the_order_of_addition(self, store: Store) -> None:
+        # Float sums depend on the order of their additions, which differs between stores (in the order stored; per
+        # (domain, status) group, then over the groups): summed so, these means came out 7.1000000000000005 and
+        # 5.3999999999999995, and one store's figure differed from another's in its last digit. Every store sums
+        # `aggregate.score_units` as integers: the mean of scores with up to 9 decimals is the nearest float to
+        # their exact mean.
+        session, thread, _ = await _tree(store)
+        runs: tuple[tuple[str, OrchestrationStatus, float], ...] = (
+            ("coding", "completed", 6.6),
+            ("writing", "completed", 7.5),
+            ("coding", "failed", 8.0),
+            ("writing", "cancelled", 1.2),
+            ("coding", "completed", 6.7),
+            ("writing", "completed", 2.4),
+        )
+        for domain, status, score in runs:
+            o = await _orchestration(store, thread, domain=domain)
+            o.status, o.final_score = status, score
+            await store.commit(o)
+        for got in (await store.session_analytics(session.id), await store.user_analytics("alice")):
+            assert got.mean_final_score == 5.4
+            assert [(d.domain, d.mean_final_score) for d in got.domains] == [
+                ("coding", 7.1),
+                ("general", None),
+                ("writing", 3.7),
+            ]
+
     async def test_analytics_sum_the_overage(self, store: Store) -> None:
         session, thread, a = await _tree(store)
         b = await _orchestration(store, thread)

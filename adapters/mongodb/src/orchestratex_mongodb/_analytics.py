@@ -97,6 +97,10 @@ async def _aggregate(run: Retrier, coll: _Coll, pipeline: list[dict[str, Any]], 
 _OVERAGE_COST = {"$ifNull": ["$overage_cost", 0]}
 _GENERATED = {"$eq": ["$role", "generate"]}
 _SCORED_GENERATION = {"$and": [_GENERATED, {"$ne": [{"$ifNull": ["$score", None]}, None]}]}
+_HAS_FINAL_SCORE = {"$ne": [{"$ifNull": ["$final_score", None]}, None]}
+_FINAL_SCORE_UNITS = {  # `orchestratex.stores.aggregate.score_units`: int(final_score * 1e9 + 0.5)
+    "$cond": [_HAS_FINAL_SCORE, {"$toLong": {"$trunc": {"$add": [{"$multiply": ["$final_score", 1e9]}, 0.5]}}}, 0]
+}
 
 
 async def _model_usages(
@@ -176,8 +180,8 @@ async def scope_analytics(
                     # (a document written before `overage_pico` was: its float `overage_cost`, summed apart)
                     "overage_float": {"$sum": {"$cond": [{"$ifNull": ["$overage_pico", False]}, 0, _OVERAGE_COST]}},
                     "iterations": {"$sum": "$n_iterations"},
-                    "score_sum": {"$sum": "$final_score"},
-                    "scored": _when({"$ne": [{"$ifNull": ["$final_score", None]}, None]}),
+                    "score_units": {"$sum": _FINAL_SCORE_UNITS},
+                    "scored": _when(_HAS_FINAL_SCORE),
                 }
             },
         ],
@@ -191,7 +195,7 @@ async def scope_analytics(
             n=int(row["n"]),
             pico=int(row["pico"]),
             iterations=int(row["iterations"]),
-            score_sum=row["score_sum"],
+            score_units=int(row["score_units"]),
             scored=int(row["scored"]),
         )
         totals.overage_pico += int(row.get("overage") or 0) + to_pico(float(row.get("overage_float") or 0))

@@ -103,13 +103,20 @@ def scope_analytics(
     """Aggregates over the orchestrations and calls of one session or one user (call in a read transaction)."""
     s = _SCOPES[scope]
     totals = OrchestrationTotals()
-    for domain, status, n, pico, its, group_score_sum, group_scored in conn.execute(
-        "SELECT domain, status, COUNT(*), SUM(total_pico), SUM(iterations), TOTAL(final_score), COUNT(final_score)"
+    for domain, status, n, pico, its, group_score_units, group_scored in conn.execute(
+        "SELECT domain, status, COUNT(*), SUM(total_pico), SUM(iterations),"
+        " COALESCE(SUM(CAST(final_score * 1e9 + 0.5 AS INTEGER)), 0), COUNT(final_score)"  # (`score_units`)
         f" FROM orchestrations {s.orchestrations} WHERE {s.column} = ? GROUP BY domain, status",
         (scope_id,),
     ):
         totals.add(
-            domain=domain, status=status, n=n, pico=pico, iterations=its, score_sum=group_score_sum, scored=group_scored
+            domain=domain,
+            status=status,
+            n=n,
+            pico=pico,
+            iterations=its,
+            score_units=group_score_units,
+            scored=group_scored,
         )
     (overage,) = conn.execute(  # reads only the orchestrations that have one (a partial, covering index)
         f"SELECT COALESCE(SUM(overage_pico), 0) FROM orchestrations INDEXED BY ix_orchestrations_{s.name}_overage"
