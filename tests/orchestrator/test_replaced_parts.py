@@ -137,7 +137,7 @@ async def test_a_circuit_or_retry_policy_set_on_a_built_orchestrator_applies_to_
         ),
         router=BayesianRouter(explore=False),
     )
-    orchestrator.circuit = cast(Any, CircuitPolicy(failure_threshold=1, cooldown_s=600))
+    orchestrator.circuit = CircuitPolicy(failure_threshold=1, cooldown_s=600)
     orchestrator.retry = RetryPolicy(max_attempts=1)
     with pytest.raises(UserError, match=r"^retry must be like RetryPolicy\(max_attempts=3\), not int 5$"):
         orchestrator.retry = cast(Any, 5)
@@ -209,7 +209,7 @@ def test_a_store_put_in_place_is_opened_and_used_by_the_next_run(tmp_path: Path)
 
     orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)])
     orchestrator.run_sync("Hello", max_iterations=1)
-    orchestrator.store = cast(Any, f"sqlite:///{tmp_path / 'runs.db'}")
+    orchestrator.store = f"sqlite:///{tmp_path / 'runs.db'}"
     assert isinstance(orchestrator.store, SQLiteStore)
     result = orchestrator.run_sync("Hello again", max_iterations=1)
     given = SQLiteStore(tmp_path / "other.db")
@@ -228,3 +228,29 @@ def test_a_store_put_in_place_is_opened_and_used_by_the_next_run(tmp_path: Path)
             return status, (await second.get_orchestration(other.id)).status, learned
 
     assert asyncio.run(stored()) == ("completed", "completed", 1)
+
+
+def test_parts_set_as_the_constructor_takes_them_pass_mypy_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `orchestrator.circuit = CircuitPolicy(...)` and `orchestrator.store = "sqlite:///runs.db"` work (see above), but
+    # the attributes were typed `CircuitBreaker` and `Store`: mypy --strict refused the user's line ("Incompatible
+    # types in assignment (expression has type "CircuitPolicy", variable has type "CircuitBreaker")")
+    api = pytest.importorskip("mypy.api")
+    program = tmp_path / "user_code.py"
+    program.write_text(
+        "from orchestratex import CircuitPolicy, Orchestrator, SQLiteStore\n"
+        "from orchestratex.orchestrator._circuit import CircuitBreaker\n\n"
+        "orchestrator = Orchestrator()\n"
+        "orchestrator.circuit = CircuitPolicy(failure_threshold=2)\n"
+        "orchestrator.store = 'sqlite:///runs.db'\n"
+        "orchestrator.store = SQLiteStore('runs.db')\n"
+        "breaker: CircuitBreaker = orchestrator.circuit\n"
+        "store: SQLiteStore | None = orchestrator.store if isinstance(orchestrator.store, SQLiteStore) else None\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("MYPYPATH", str(Path(__file__).resolve().parents[2] / "src"))  # (this tree's package)
+    out, err, status = api.run(
+        ["--strict", "--follow-imports=silent", f"--cache-dir={tmp_path / '.mypy_cache'}", str(program)]
+    )
+    assert status == 0, out + err

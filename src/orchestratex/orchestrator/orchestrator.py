@@ -70,6 +70,10 @@ class Orchestrator:
     ```
     """
 
+    _store: Store
+    _owns_store: bool
+    _circuit: CircuitBreaker
+
     def __init__(
         self,
         *,
@@ -121,13 +125,13 @@ class Orchestrator:
         )
         self.router: Router = router or BayesianRouter()
         self.evaluator: Evaluator = evaluator or LLMJudgeEvaluator()
-        self.store, self._owns_store = resolve_store(store)
+        self.store = store  # (resolved by its setter: a URL opens a store of the orchestrator's own)
         check_handlers(on_event)
         self.handlers: list[EventHandler] = [on_event] if callable(on_event) else list(on_event)
         self.retry = retry or RetryPolicy()
         self.store_retry = store_retry or DEFAULT_STORE_RETRY
         """How a run retries a store write that failed without writing anything (`StoreUnavailable`)."""
-        self.circuit = CircuitBreaker(circuit)
+        self.circuit = circuit
         self.judge_max_output_tokens = judge_max_output_tokens
         self.judges: list[str] | None = judge_names(self.catalog, judges)
         """Models that may judge (names or aliases; sessions may set their own); every usable model when None.
@@ -178,22 +182,11 @@ class Orchestrator:
         if name == "handlers":  # (as `on_event=`: a function alone failed each run with "Value after * must be an
             check_handlers(value)  # iterable", a None in a list logged a TypeError at every event)
             value = [value] if callable(value) else list(value)
-        if name == "store" and "store" in self.__dict__:  # (a URL was kept as a str: "'str' object has no attribute
-            value, owned = resolve_store(value)  # 'create_session'"; a store was never opened: "… is not open")
-            object.__setattr__(self, "_owns_store", owned)
-            object.__setattr__(self, "_ready", None)  # opened (and the router attached to it) by the next run
-            object.__setattr__(self, "_attached", False)
         if name == "catalog" and "catalog" in self.__dict__ and not isinstance(value, ModelCatalog):
             raise UserError(
                 f"catalog must be a ModelCatalog (ModelCatalog.from_file(path) reads a catalog file), not "
                 f"{type(value).__name__} {value!r:.60}"
             )
-        if name == "circuit" and "circuit" in self.__dict__ and not isinstance(value, CircuitBreaker):
-            # (`circuit=CircuitPolicy(...)` as the constructor takes it: it replaced the breaker, and every run failed
-            # with "'CircuitPolicy' object has no attribute 'quiet'"); the circuits' states are kept
-            check_parts(circuit=(value, CircuitPolicy, "CircuitPolicy(failure_threshold=5)"))
-            self.circuit.policy = value or CircuitPolicy()
-            return
         if name in ("retry", "store_retry") and "store_retry" in self.__dict__:  # (None: the default, as constructed)
             check_parts(**{name: (value, RetryPolicy, "RetryPolicy(max_attempts=3)")})
             value = value or (RetryPolicy() if name == "retry" else DEFAULT_STORE_RETRY)
@@ -202,6 +195,42 @@ class Orchestrator:
             if name == "router" and value is not self.router:  # attached to the store at the next run, as the first
                 object.__setattr__(self, "_attached", False)  # was: its statistics loaded, its learning kept
         object.__setattr__(self, name, value)
+
+    # `store` and `circuit` are set as the constructor takes them (a store URL, a `CircuitPolicy`) and read as what they
+    # became (a `Store`, the `CircuitBreaker`): typed so, `mypy --strict` accepts `orchestrator.circuit =
+    # CircuitPolicy(...)` in a user's code (a plain attribute typed `CircuitBreaker` refused it).
+    @property
+    def store(self) -> Store:
+        """Where runs, sessions and routing statistics are kept."""
+        return self._store
+
+    @store.setter
+    def store(self, value: Store | str | None) -> None:
+        # (a URL was kept as a str: "'str' object has no attribute 'create_session'"; a store was never opened:
+        # "… is not open")
+        store, owned = resolve_store(value)
+        object.__setattr__(self, "_store", store)
+        object.__setattr__(self, "_owns_store", owned)
+        object.__setattr__(self, "_ready", None)  # opened (and the router attached to it) by the next run
+        object.__setattr__(self, "_attached", False)
+
+    @property
+    def circuit(self) -> CircuitBreaker:
+        """The per-model circuit breaker; set a `CircuitPolicy` to change its policy (the circuits' states are kept)."""
+        return self._circuit
+
+    @circuit.setter
+    def circuit(self, value: CircuitPolicy | CircuitBreaker | None) -> None:
+        if isinstance(value, CircuitBreaker):
+            object.__setattr__(self, "_circuit", value)
+            return
+        # (`circuit=CircuitPolicy(...)` as the constructor takes it: it replaced the breaker, and every run failed
+        # with "'CircuitPolicy' object has no attribute 'quiet'")
+        check_parts(circuit=(value, CircuitPolicy, "CircuitPolicy(failure_threshold=5)"))
+        if "_circuit" in self.__dict__:
+            self._circuit.policy = value or CircuitPolicy()
+        else:
+            object.__setattr__(self, "_circuit", CircuitBreaker(value))
 
     # -- opening and closing --------------------------------------------------------------------
     async def aclose(self) -> None:
