@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 import orchestratex.providers
 import orchestratex.providers.simulated
@@ -630,16 +629,33 @@ async def _no_sleep(seconds: float) -> None:
 
 
 def test_faults_validation() -> None:
-    with pytest.raises(ValidationError):
+    # a bad setting raised pydantic's `ValidationError` ("1 validation error for Faults … For further information visit
+    # https://errors.pydantic.dev/…", and "Value error, …" for the rates' total), where `fail_next` and the simulator
+    # say `ConfigurationError`; a rate assigned that broke the total was refused but kept
+    with pytest.raises(ConfigurationError, match=r"^Faults: timeout_rate: Input should be less than or equal to 1$"):
         Faults(timeout_rate=1.5)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigurationError, match=r"^Faults: rate_limit_rate: "):
         Faults(rate_limit_rate=-0.1)
-    with pytest.raises(ValidationError, match="must be at most 1"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^Faults: timeout_rate \+ rate_limit_rate \+ server_error_rate must be at most 1, got 1.2$",
+    ):
         Faults(timeout_rate=0.6, server_error_rate=0.6)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigurationError, match=r"^Faults: script\.sim:gpt-4\.1\.0: Input should be 'timeout', "):
         Faults(script={"sim:gpt-4.1": ["explode"]})
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigurationError, match=r"^Faults: retry_after: "):
         Faults(retry_after=-1)
+    with pytest.raises(ConfigurationError, match=r"^Faults: timeot_rate: Extra inputs are not permitted$"):
+        Faults(timeot_rate=0.1)  # type: ignore[call-arg]
+    faults = Faults(timeout_rate=0.6)
+    with pytest.raises(ConfigurationError, match=r"^Faults: timeout_rate \+ .* must be at most 1, got 1.2$"):
+        faults.rate_limit_rate = 0.6
+    assert (faults.rate_limit_rate, faults.total_rate) == (0.0, 0.6)  # as it was
+    with pytest.raises(ConfigurationError, match=r"^Faults: retry_after: "):
+        faults.retry_after = -1
+    assert faults.retry_after == 1.0
+    faults.rate_limit_rate = 0.4  # a good value is taken
+    assert faults.total_rate == 1.0
     with pytest.raises(ConfigurationError, match="unknown fault kind 'explode'"):
         Faults().fail_next("sim:gpt-4.1", "explode")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="times must be a positive integer"):

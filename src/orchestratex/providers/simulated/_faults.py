@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ...catalog import ModelProfile
 from ...exceptions import (
@@ -56,6 +56,27 @@ class Faults(BaseModel):
     script: dict[str, list[FaultKind]] = Field(default_factory=dict)
     """Faults to raise on the next calls to a model, in order, whatever the rates: `{"sim:gpt-4.1": ["timeout"]}`."""
 
+    if not TYPE_CHECKING:  # (type checkers keep the fields' signature)
+
+        def __init__(self, **data: Any) -> None:
+            """A bad setting is a `ConfigurationError` naming it, as `fail_next`'s and `SimulatedProvider`'s are (it was
+            pydantic's `ValidationError`, whose own check of the rates' total read "Value error, …")."""
+            try:
+                super().__init__(**data)
+            except ValidationError as exc:
+                raise ConfigurationError(f"Faults: {_first_error(exc)}") from None
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            """A bad value is refused and the setting stays as it was (a rate that broke the rates' total was kept,
+            though refused: every later call failed at that rate)."""
+            before = self.__dict__.get(name)
+            try:
+                super().__setattr__(name, value)
+            except ValidationError as exc:
+                if name in self.__dict__:
+                    self.__dict__[name] = before
+                raise ConfigurationError(f"Faults: {_first_error(exc)}") from None
+
     @model_validator(mode="after")
     def _check_total(self) -> Faults:
         total = self.timeout_rate + self.rate_limit_rate + self.server_error_rate
@@ -100,6 +121,15 @@ class Faults(BaseModel):
             if queue:
                 return queue.pop(0)
         return None
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The first error of `exc` as "<field>: <message>" (a check of the model's own: its message alone)."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    cause = (err.get("ctx") or {}).get("error")
+    msg = str(cause) if err["type"] == "value_error" and cause is not None else str(err["msg"])
+    return f"{where}: {msg}" if where else msg
 
 
 def fault_error(kind: str, model: ModelProfile, *, retry_after: float, detail: str = "") -> ProviderError:
