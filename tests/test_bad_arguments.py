@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 
 from orchestratex import BayesianRouter, Orchestrator, UserError
+from orchestratex.exceptions import UnknownModelError
 from orchestratex.orchestrator import CircuitPolicy, OutputCapPolicy, RetryPolicy
 
 
@@ -240,6 +241,22 @@ def test_usable_models_and_judge_models_list_every_model_when_called_without_a_l
     assert usable == orchestrator.usable_models(None) and "sim:gpt-4.1" in [m.name for m in usable]
     assert [m.name for m in orchestrator.usable_models(["gpt4"])] == ["sim:gpt-4.1"]
     assert len(orchestrator.judge_models()) == len(usable)
+
+
+def test_usable_models_refuses_a_name_the_catalog_does_not_know() -> None:
+    # `usable_models(["gtp4"])` (a typo) answered [] without a word, and `usable_models(["gpt4", "gtp4"])` the one
+    # model, as if the other were merely unusable; a run given those `preferred_models` says UnknownModelError
+    orchestrator = Orchestrator(simulate=True)
+    with pytest.raises(UnknownModelError, match=r"^unknown model 'gtp4'"):
+        orchestrator.usable_models(["gtp4"])
+    with pytest.raises(UnknownModelError, match=r"^unknown model 'gtp4'"):
+        orchestrator.usable_models(["gpt4", "gtp4"])
+    with pytest.raises(UnknownModelError, match=r"^unknown model 'gtp4'"):
+        orchestrator.run_sync("Hello", preferred_models=["gpt4", "gtp4"])
+    assert [m.name for m in orchestrator.usable_models(["gpt4", "claude"])] == ["sim:gpt-4.1", "sim:claude-sonnet-5-5"]
+    orchestrator.catalog.set_status("gpt4", "disabled")  # known but not usable: left out, as before
+    assert [m.name for m in orchestrator.usable_models(["gpt4", "claude"])] == ["sim:claude-sonnet-5-5"]
+    orchestrator.close()
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,7 @@ class Candidates(Spending):
     def _candidates(self, task: Task, exclude: set[str] | None = None) -> list[ModelProfile]:
         """Models the router may choose: usable, preferred, fitting the window, the budget and the circuit."""
         self.planner.decision()
-        allowed = self.o.usable_models(self.doc.settings.preferred_models)
+        allowed = self.o._routable(self.doc.settings.preferred_models)
         refused = self._refused_for_budget()
         if refused:
             exclude = set(refused) | (exclude or set())

@@ -365,10 +365,18 @@ class Orchestrator:
 
     def usable_models(self, preferred: Sequence[str] | None = None) -> list[ModelProfile]:
         """Routing candidates: models that are not disabled nor judge-only, whose provider is configured and
-        whose price is known, among `preferred` when given. Read from the catalog as it is now (a change to
+        whose price is known, among `preferred` when given (a name the catalog does not know is an
+        `UnknownModelError`, as in `run(preferred_models=...)`). Read from the catalog as it is now (a change to
         the catalog, or to the file it watches, shows at the next call)."""
         if isinstance(preferred, str):  # (a name, not a list of them: its letters matched no model, and [] came back)
             raise UserError(f"preferred must be a list of model names, not the string {preferred!r}: [{preferred!r}]")
+        for name in preferred or ():  # (a mistyped name was left out without a word: `["gtp4"]` gave [])
+            self.catalog.get(name)  # `UnknownModelError`, as `run(preferred_models=...)` raises
+        return self._routable(preferred)
+
+    def _routable(self, preferred: Sequence[str] | None) -> list[ModelProfile]:
+        """`usable_models` of a run's stored `preferred_models`: a name the catalog no longer lists (removed while the
+        run went on) is left out, not an error."""
         key = ("route", *preferred) if preferred else ("route",)
         return self._pools.get(self.catalog, self.providers, key, preferred, judges=False)
 

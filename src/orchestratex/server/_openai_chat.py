@@ -335,7 +335,7 @@ def check_output_cap(state: ServerState, doc: Orchestration, request: ChatReques
     """400 `invalid_value` naming the field when the request's answer cap is above the output limit of every
     model the call may use (OpenAI refuses one above its model's limit); nothing is stored."""
     cap = request.output_cap
-    models = state.orchestrator.usable_models(doc.settings.preferred_models)
+    models = state.orchestrator._routable(doc.settings.preferred_models)
     if cap is None or not models:
         return
     largest = max(models, key=lambda m: m.max_output_tokens)
@@ -358,7 +358,7 @@ def check_window(state: ServerState, doc: Orchestration, request: ChatRequest) -
     message names the cap's field as the request gave it (`max_completion_tokens`, else `max_tokens`)."""
     o = state.orchestrator
     _, sent = build_messages(doc, o.system_prompt)  # (what its first attempt sends)
-    models = o.usable_models(doc.settings.preferred_models)
+    models = o._routable(doc.settings.preferred_models)
     why = too_long(models, estimate_message_tokens(sent), doc.settings.max_output_tokens)
     if why is not None:  # (here the answer's length is `max_tokens`)
         field = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
