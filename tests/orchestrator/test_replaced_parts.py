@@ -254,3 +254,28 @@ def test_parts_set_as_the_constructor_takes_them_pass_mypy_strict(
         ["--strict", "--follow-imports=silent", f"--cache-dir={tmp_path / '.mypy_cache'}", str(program)]
     )
     assert status == 0, out + err
+
+
+def test_a_store_the_orchestrator_made_is_closed_with_it_after_another_replaced_it(tmp_path: Path) -> None:
+    # `Orchestrator(store="sqlite:///first.db")` then `orchestrator.store = "sqlite:///second.db"`: `close()` closed
+    # only the second; the first stayed open (its connection and its threads alive, its -wal file kept) until the
+    # process ended
+    import asyncio
+    import threading
+
+    from orchestratex import MemoryStore, SQLiteStore
+    from orchestratex.exceptions import StoreError
+
+    orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)], store=f"sqlite:///{tmp_path / 'a.db'}")
+    first = orchestrator.run_sync("Hello", max_iterations=1)
+    made = orchestrator.store
+    orchestrator.store = f"sqlite:///{tmp_path / 'b.db'}"
+    orchestrator.run_sync("Hello again", max_iterations=1)
+    given = MemoryStore()  # (a store given is left to its owner, as ever)
+    orchestrator.store = given
+    orchestrator.close()
+    assert isinstance(made, SQLiteStore)
+    with pytest.raises(StoreError, match="is not open"):
+        asyncio.run(made.get_orchestration(first.id))
+    assert not [t.name for t in threading.enumerate() if str(tmp_path / "a.db") in t.name or t.name.endswith("a.db")]
+    assert not (tmp_path / "a.db-wal").exists()

@@ -72,6 +72,8 @@ class Orchestrator:
 
     _store: Store
     _owns_store: bool
+    _retired: list[Store]
+    """The stores this orchestrator made that another has replaced since: `aclose` closes them."""
     _circuit: CircuitBreaker
 
     def __init__(
@@ -125,6 +127,7 @@ class Orchestrator:
         )
         self.router: Router = router or BayesianRouter()
         self.evaluator: Evaluator = evaluator or LLMJudgeEvaluator()
+        self._retired = []
         self.store = store  # (resolved by its setter: a URL opens a store of the orchestrator's own)
         check_handlers(on_event)
         self.handlers: list[EventHandler] = [on_event] if callable(on_event) else list(on_event)
@@ -209,6 +212,10 @@ class Orchestrator:
         # (a URL was kept as a str: "'str' object has no attribute 'create_session'"; a store was never opened:
         # "… is not open")
         store, owned = resolve_store(value)
+        if self.__dict__.get("_owns_store") and self._store is not store:  # (one it made from a URL, put aside: it
+            self._retired.append(self._store)  # stayed open after `close()`, its connection and threads with it)
+        if store in self._retired:  # (put back in place: closed as the current store is, if at all)
+            self._retired.remove(store)
         object.__setattr__(self, "_store", store)
         object.__setattr__(self, "_owns_store", owned)
         object.__setattr__(self, "_ready", None)  # opened (and the router attached to it) by the next run
@@ -242,6 +249,8 @@ class Orchestrator:
         await self._watcher.aclose()
         for provider in self._owned_providers:
             await provider.aclose()
+        while self._retired:
+            await self._retired.pop().close()
         if self._owns_store:
             await self.store.close()
             self._ready = None  # (a later run opens it again, as the providers open new connections)
