@@ -248,9 +248,15 @@ done)."""
 def _check_supported(request: ChatRequest) -> None:
     if request.n is not None and request.n != 1:
         raise _refuse("n", "n must be 1: an orchestration gives one answer (its best one)")
-    if request.tools or request.functions:
-        param = "tools" if request.tools else "functions"
-        raise _refuse(param, f"{param} are not supported: OrchestrateX orchestrates text answers (no tool calls)")
+    offered = "tools" if request.tools else "functions" if request.functions else None
+    choice = request.tool_choice if offered == "tools" else request.function_call
+    if offered is not None and choice != "none":  # ("none": no tool may be called, the answer is text: honoured)
+        raise _refuse(
+            offered,
+            f"{offered} are not supported: OrchestrateX orchestrates text answers (no tool calls);"
+            f' with {"tool_choice" if offered == "tools" else "function_call"}: "none" they are accepted and not'
+            " offered to the models",
+        )
     for param, value in (("tool_choice", request.tool_choice), ("function_call", request.function_call)):
         if value not in (None, "none", "auto"):
             raise _refuse(param, f"{param} is not supported: OrchestrateX orchestrates text answers (no tool calls)")
