@@ -21,6 +21,7 @@ __all__ = [
     "extension",
     "failure",
     "finish_reason",
+    "first_extension",
     "interrupted",
     "openai_usage",
     "total_usage",
@@ -63,6 +64,20 @@ def extension(doc: Orchestration, target: Target, simulated: bool) -> dict[str, 
         "stop_reason": doc.stop_reason,
         "final_model": doc.final_model,
         "models": [it.model_name for it in doc.iterations],
+        "requested_model": target.requested,
+        "simulated": simulated,
+    }
+
+
+def first_extension(doc: Orchestration, target: Target, simulated: bool) -> dict[str, Any]:
+    """The `orchestratex` field of a stream's first answer chunk sent while its run goes on (a live answer): which
+    orchestration it is. Clients that keep the first chunk's fields (the openai SDK's `stream()` helper, whose final
+    completion has no other) can then follow it; the last chunk has the whole field."""
+    return {
+        "orchestration_id": doc.id,
+        "session_id": doc.session_id,
+        "thread_id": doc.thread_id,
+        "status": "running",
         "requested_model": target.requested,
         "simulated": simulated,
     }

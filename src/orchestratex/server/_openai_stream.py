@@ -37,6 +37,7 @@ from ._openai_results import (
     extension,
     failure,
     finish_reason,
+    first_extension,
     interrupted,
     openai_usage,
     total_usage,
@@ -199,8 +200,10 @@ async def _next(
 class _Answer:
     """The final answer's chunks: live from the deltas of a run that has one attempt, else once it has ended."""
 
-    def __init__(self, chunks: Chunks, stops: list[str], live: bool) -> None:
+    def __init__(self, chunks: Chunks, stops: list[str], live: bool, first: dict[str, Any]) -> None:
         self.chunks = chunks
+        self.first = first
+        """The `orchestratex` field of a role chunk sent while the run goes on (`first_extension`)."""
         self.cut = StopFilter(stops)
         self.live = live
         self.pieces: list[str] = []
@@ -230,20 +233,23 @@ class _Answer:
             if blank(text):
                 self.held = text
                 return []
-        out = self._start(item.model_name)
+        out = self._start(item.model_name, self.first)
         out.append(self.chunks.delta({"content": text}))
         self.sent_text = True
         return out
 
-    def _start(self, model: str) -> list[bytes]:
+    def _start(self, model: str, ext: dict[str, Any]) -> list[bytes]:
+        """The role chunk, once, with the `orchestratex` field known when it is sent: clients that keep the first
+        chunk's fields (the openai SDK's `stream()` helper) had no orchestration id at all."""
         if self.started:
             return []
         self.started = True
         self.chunks.base["model"] = model
-        return [self.chunks.delta({"role": "assistant", "content": ""})]
+        return [self.chunks.delta({"role": "assistant", "content": ""}, orchestratex=ext)]
 
-    def finish(self, final: Orchestration) -> list[bytes]:
-        """The rest of the answer (all of it when it was not live) after the run has completed."""
+    def finish(self, final: Orchestration, ext: dict[str, Any]) -> list[bytes]:
+        """The rest of the answer (all of it when it was not live) after the run has completed (`ext`: its whole
+        `orchestratex` field)."""
         text = final.final_response or ""
         model = final.final_model or self.chunks.base["model"]
         if self.live and not self.broken and self.pieces:
@@ -251,12 +257,12 @@ class _Answer:
                 self.broken = self.sent_text
                 self.cut = StopFilter(self.cut.stops)
             else:
-                out = self._start(model)
+                out = self._start(model, ext)
                 rest = self.held + self.cut.flush()
                 return [*out, self.chunks.delta({"content": rest})] if rest else out
         if self.broken:
             return []
-        out = self._start(model)
+        out = self._start(model, ext)
         rest = self.cut.cut(text)
         return [*out, self.chunks.delta({"content": rest})] if rest else out
 
@@ -293,7 +299,8 @@ class _Stream:
         """Whether the run has begun (an item arrived): from then on, cancelling it ends it `cancelled`."""
         self.stopping = False
         self.chunks = Chunks(doc, call.target.requested, include_usage)
-        self.answer = _Answer(self.chunks, stops, live=doc.settings.max_iterations == 1)
+        first = first_extension(doc, call.target, state.orchestrator.simulated)
+        self.answer = _Answer(self.chunks, stops, live=doc.settings.max_iterations == 1, first=first)
         self.held: list[dict[str, Any]] = []
         """Event chunks waiting for a model to be chosen (`stream_events`), so that none names the preset asked for."""
 
@@ -365,10 +372,10 @@ class _Stream:
         target, simulated = self.call.target, self.state.orchestrator.simulated
         if final.status != "completed":
             return [data(failure(final, target, simulated).body())]
-        out = self.answer.finish(final)
+        ext = extension(final, target, simulated)
+        out = self.answer.finish(final, ext)
         if self.answer.broken:
             return [*out, data(interrupted(final, target, simulated).body())]
-        ext = extension(final, target, simulated)
         out.append(self.chunks.delta({}, finish_reason(final, self.answer.cut.stopped), orchestratex=ext))
         if self.include_usage:
             out.append(self.chunks.bare(usage=openai_usage(total_usage(final))))
