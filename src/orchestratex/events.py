@@ -12,12 +12,12 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ._ids import utcnow
+from ._timestamps import Timestamp
 from .records import StopReason
 
 __all__ = [
@@ -45,7 +45,7 @@ class _EventBase(BaseModel):
     session_id: str
     seq: int = 0
     """Position in the session's event stream: 1, 2, 3, … with no gap. Set when the event is stored."""
-    timestamp: datetime = Field(default_factory=utcnow)
+    timestamp: Timestamp = Field(default_factory=utcnow)
 
 
 class OrchestrationStarted(_EventBase):

@@ -6,12 +6,12 @@ Every document has an `id` (serialised as `_id`, a 24-hex ObjectId string), `cre
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._ids import new_id, utcnow
+from ._timestamps import Timestamp
 from .providers._base import Message
 from .usage import MAX_AMOUNT, Usage
 
@@ -47,8 +47,8 @@ class Document(BaseModel):
 
     id: str = Field(default_factory=new_id, alias="_id")
     """A 24-hex ObjectId string (`_id` in JSON)."""
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: Timestamp = Field(default_factory=utcnow)
+    updated_at: Timestamp = Field(default_factory=utcnow)
 
 
 class SessionSettings(BaseModel):
@@ -71,8 +71,8 @@ class Session(Document):
     """A user's working session: a budget and defaults shared by its threads and orchestrations."""
 
     user_id: str
-    session_start: datetime = Field(default_factory=utcnow)
-    session_end: datetime | None = None
+    session_start: Timestamp = Field(default_factory=utcnow)
+    session_end: Timestamp | None = None
     max_iterations: int = Field(default=5, ge=1, le=50)
     status: SessionStatus = "active"
     total_cost: float = 0.0
@@ -265,7 +265,7 @@ class CallRecord(BaseModel):
     score: float | None = None
     """For a generation: the evaluation's score once known; for a judge: the score it gave."""
     error: str | None = None
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: Timestamp = Field(default_factory=utcnow)
 
 
 class ApiKey(Document):
@@ -275,7 +275,7 @@ class ApiKey(Document):
     user_id: str
     admin: bool = False
     label: str | None = None
-    revoked_at: datetime | None = None
+    revoked_at: Timestamp | None = None
     """When the key was revoked (`orchestratex keys revoke`); a revoked key is refused."""
-    last_used_at: datetime | None = None
+    last_used_at: Timestamp | None = None
     """When the server last authenticated a request with it (updated at most once a minute)."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._ids import is_object_id
+from .._timestamps import Timestamp
 from ..exceptions import NotFound
 from ..records import ApiKey
 from ._access import id_rule
@@ -44,11 +44,11 @@ class ApiKeyInfo(BaseModel):
     user_id: str
     admin: bool
     label: str | None = None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
     """When the key last changed (its revocation; not its use, which is `last_used_at`)."""
-    revoked_at: datetime | None = None
-    last_used_at: datetime | None = None
+    revoked_at: Timestamp | None = None
+    last_used_at: Timestamp | None = None
     """When a server last authenticated a request with it (recorded at most once a minute)."""
 
 

@@ -38,6 +38,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from .._ids import utcnow
+from .._timestamps import timestamp_text
 from ..exceptions import OrchestrateXError, StoreError
 from ..records import TERMINAL_ORCHESTRATION_STATUSES
 from ._access import load_session
@@ -227,8 +228,8 @@ def _log_failure(session_id: str, exc: BaseException | None) -> None:
 
 
 def _now() -> str:
-    """The time as events give theirs (`2026-01-01T09:52:58.278000Z`; `isoformat()` ends `+00:00`)."""
-    return utcnow().isoformat().removesuffix("+00:00") + "Z"
+    """The time as events give theirs (`2026-01-01T09:52:58.278000Z`, with its microseconds even when zero)."""
+    return timestamp_text(utcnow())
 
 
 class _TooSlow(Exception):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..._timestamps import timestamp_text
 from ...events import Event
 from ...exceptions import NotFound
 from ._orchestrations import Parts, Written, write_orchestration
@@ -44,7 +45,7 @@ class Step:
 
 def utc_text(timestamp: float) -> str:
     """A POSIX timestamp as the documents write a time (ISO 8601 in UTC, as pydantic writes it)."""
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+    return timestamp_text(datetime.fromtimestamp(timestamp, UTC))
 
 
 def commit_step(db: Executor, step: Step) -> tuple[bool, int]:
