@@ -48,7 +48,8 @@ class Document(BaseModel):
     id: str = Field(default_factory=new_id, alias="_id")
     """A 24-hex ObjectId string (`_id` in JSON)."""
     created_at: Timestamp = Field(default_factory=utcnow)
-    updated_at: Timestamp = Field(default_factory=utcnow)
+    updated_at: Timestamp = Field(default_factory=lambda data: data["created_at"])
+    """When the document last changed: at its creation, the very instant of `created_at`."""
 
 
 class SessionSettings(BaseModel):
@@ -71,7 +72,7 @@ class Session(Document):
     """A user's working session: a budget and defaults shared by its threads and orchestrations."""
 
     user_id: str
-    session_start: Timestamp = Field(default_factory=utcnow)
+    session_start: Timestamp = Field(default_factory=lambda data: data["created_at"])
     session_end: Timestamp | None = None
     max_iterations: int = Field(default=5, ge=1, le=50)
     status: SessionStatus = "active"

@@ -58,3 +58,21 @@ def test_a_document_stored_at_a_whole_second_is_answered_in_the_spec_form(tmp_pa
     assert listed[0]["created_at"] == "2026-01-01T09:52:58.000000Z"
     for doc in (one, listed[0], ended):
         assert all(SPEC_FORM.fullmatch(doc[name]) for name in ("created_at", "updated_at", "session_start")), doc
+
+
+@pytest.mark.slow
+def test_a_new_document_was_updated_at_the_instant_it_was_created(tmp_path: Path) -> None:
+    """Each time was read from the clock on its own, so a new session said it was updated a few microseconds after
+    it was created, and started after that: `updated_at == created_at`, a client's test for "never changed", failed."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.01"}) as server:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}) as client:
+            session = client.post("/api/sessions/", json={"max_iterations": 1}).json()
+            thread = client.post("/api/threads/", json={"session_id": session["_id"], "original_prompt": "Hi"}).json()
+            started = client.post("/api/orchestration/start", json={"thread_id": thread["_id"]}).json()
+            again = client.get(f"/api/sessions/{session['_id']}").json()
+    assert session["created_at"] == session["updated_at"] == session["session_start"]
+    assert thread["created_at"] == thread["updated_at"]
+    assert started["created_at"] == started["updated_at"]
+    assert again["session_start"] == again["created_at"]
