@@ -38,3 +38,29 @@ def test_show_prints_the_answer_a_cancelled_run_had_not_judged_yet(store_url: st
     assert done.returncode == 0, done.stderr
     title = f"── answer of #1 by {it.model_name} (simulated; not judged: the run ended cancelled) ──\n"
     assert done.stdout.endswith(title + it.response.rstrip("\n") + "\n"), done.stdout  # it said nothing of it
+
+
+def test_show_of_a_run_still_going_ends_with_its_best_judged_answer_not_one_called_unjudged(store_url: str) -> None:
+    proc = subprocess.Popen(
+        [*CLI, "run", PROMPT, "--threshold", "10", "--store", store_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="6"),  # (the second answer takes seconds: `runs show` comes first)
+    )
+    try:
+        assert proc.stdout is not None
+        shown = [proc.stdout.readline() for _ in range(4)]  # started, #1 routed, answered, judged
+        assert shown[3].lstrip().startswith("judged"), shown
+        done = run_cli("runs", "show", "--store", store_url, stored(store_url)[0][0].id)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert done.returncode == 0, done.stderr
+    (doc,), _ = stored(store_url)
+    first = doc.iterations[0]
+    assert first.score is not None and first.response is not None
+    assert "not judged" not in done.stdout  # (its judges had scored it: "answer of #1 … (simulated; not judged yet)")
+    notes = f"simulated; score {first.score:.1f}/10; the run is still going"
+    title = f"── best answer so far: #1 by {first.model_name} ({notes}) ──"
+    assert f"{title}\n{first.response.rstrip()}\n" in done.stdout, done.stdout

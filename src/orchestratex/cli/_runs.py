@@ -278,18 +278,35 @@ async def _show(url: str, args: argparse.Namespace) -> int:
     from rich.text import Text
 
     tag = " (simulated)" if simulated else ""
-    unjudged = next((it for it in reversed(doc.iterations) if it.response is not None), None)
     if doc.final_response is not None:
         out.line("")
         out.line(Text(f"── final answer by {doc.final_model}{tag} ──", "bold"))
         out.verbatim(doc.final_response)
-    elif unjudged is not None and unjudged.response is not None:  # (a run stopped before its judges: paid for, too)
-        why = "not judged yet" if doc.status in ("pending", "running") else f"not judged: the run ended {doc.status}"
+    elif (so_far := _answer_so_far(doc, simulated)) is not None:  # (a run still going, or stopped: paid for, too)
+        title, answer = so_far
         out.line("")
-        notes = f"simulated; {why}" if simulated else why
-        out.line(Text(f"── answer of #{unjudged.index} by {unjudged.model_name} ({notes}) ──", "bold"))
-        out.verbatim(unjudged.response)
+        out.line(Text(f"── {title} ──", "bold"))
+        out.verbatim(answer)
     return 0
+
+
+def _answer_so_far(doc: Orchestration, simulated: bool) -> tuple[str, str] | None:
+    """The title and text of the answer `runs show` ends with when the run has no final answer (yet): the best one its
+    judges scored, as `run` shows it when interrupted, else the last one they had not scored. (The last answer was
+    shown, titled `not judged yet` even when its judges had scored it, while a better one was left out.)"""
+    answered = [it for it in doc.iterations if it.response is not None]
+    judged = [it for it in answered if it.score is not None]
+    going = doc.status in ("pending", "running")
+    notes = ["simulated"] if simulated else []
+    if judged:
+        best = max(judged, key=lambda it: it.score or 0.0)  # (the first of equals, as the run keeps it)
+        notes += [f"score {best.score:.1f}/10", "the run is still going" if going else f"the run ended {doc.status}"]
+        return f"best answer so far: #{best.index} by {best.model_name} ({'; '.join(notes)})", best.response or ""
+    if not answered:
+        return None
+    last = answered[-1]
+    notes += ["not judged yet" if going else f"not judged: the run ended {doc.status}"]
+    return f"answer of #{last.index} by {last.model_name} ({'; '.join(notes)})", last.response or ""
 
 
 def _describe(doc: Orchestration, simulated: bool, session_limit: float | None = None) -> Iterable[str]:
