@@ -42,7 +42,7 @@ from pydantic import ValidationError
 from ._catalog_live import read_catalog_file
 from ._prices import with_vendor_prices
 from .exceptions import ConfigurationError, ProviderNotConfigured, UnknownModelError, UnknownPriceError, UserError
-from .providers._support import shown_url
+from .providers._support import env_value, shown_url
 
 if TYPE_CHECKING:
     from .catalog import ModelCatalog, ModelProfile
@@ -92,7 +92,7 @@ class ProviderSpec:
         where = f"{self.source}: providers.{self.name}"
         api_key = None
         if self.api_key_env:
-            api_key = env.get(self.api_key_env) or None
+            api_key = env_value(env, self.api_key_env)
             if api_key is None:
                 raise ProviderNotConfigured(
                     f"provider {self.name!r} of {self.source} needs an API key: set {self.api_key_env}",

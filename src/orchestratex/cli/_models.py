@@ -18,7 +18,7 @@ from ..catalog import ModelCatalog, ModelProfile
 from ..exceptions import ConfigurationError, OrchestrateXError
 from ..providers import load_provider_class, provider_names
 from ..providers._registry import KNOWN_ENV_VARS, install_hint, key_hint
-from ..providers._support import checked_api_key, shown_url
+from ..providers._support import checked_api_key, env_value, shown_url
 from ._output import Output, json_text, plain_table
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def _states(catalog: ModelCatalog, env: Mapping[str, str] | None = None) -> dict
     installed = set(provider_names())
     states = {}
     for name in catalog.providers():
-        key_set = any(env.get(v) for v in KNOWN_ENV_VARS.get(name, (f"{name.upper()}_API_KEY",)))
+        key_set = any(env_value(env, v) for v in KNOWN_ENV_VARS.get(name, (f"{name.upper()}_API_KEY",)))
         if name not in installed:
             configured = False
         elif name in KNOWN_ENV_VARS:
@@ -95,7 +95,7 @@ def _bad_base_url(provider: str, env: Mapping[str, str]) -> str | None:
     """Why the provider's base-URL variable cannot be called, as `run` would say when it makes the provider
     (`OPENAI_BASE_URL=localhost:11434/v1` was shown "configured"), or None."""
     for var in (*KNOWN_ENV_VARS.get(provider, ()), *_BASE_URL_VARS.get(provider, ())):
-        url = env.get(var)
+        url = env_value(env, var)
         if var.endswith("_API_KEY") and url:
             try:  # (a key no HTTP header can carry, as `run` refuses it; the key itself is never shown)
                 checked_api_key(url, provider=provider, where=var)
@@ -136,7 +136,7 @@ def simulation_reason(catalog: ModelCatalog | None = None, env: Mapping[str, str
 def _set_variable(provider: str, env: Mapping[str, str]) -> str:
     """The variable that configures `provider` and is set (the first of its usual ones)."""
     names = KNOWN_ENV_VARS.get(provider, (f"{provider.upper()}_API_KEY",))
-    return next((v for v in names if env.get(v)), names[0])
+    return next((v for v in names if env_value(env, v)), names[0])
 
 
 def _aliases(catalog: ModelCatalog) -> dict[str, list[str]]:
@@ -184,7 +184,7 @@ def catalog_setup(file: CatalogFile | None) -> CatalogSetup:
     states = _states(file.catalog)
     installed = set(provider_names())
     for name, spec in file.providers.items():
-        key_set = not spec.api_key_env or bool(os.environ.get(spec.api_key_env))
+        key_set = not spec.api_key_env or env_value(os.environ, spec.api_key_env) is not None
         usable = spec.kind in installed
         problem = None
         if usable and key_set:

@@ -14,6 +14,7 @@ from .._shown import shown_url
 from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..usage import Usage
+from ._support import env_value
 
 __all__ = [
     "Generation",
@@ -164,7 +165,7 @@ class Provider(ABC):
     def is_configured(cls, env: Mapping[str, str] | None = None) -> bool:
         """Whether the environment holds what `from_env` needs."""
         env = os.environ if env is None else env
-        return any(env.get(var) for var in cls.env_vars)
+        return any(env_value(env, var) for var in cls.env_vars)
 
     def count_input_tokens(self, request: GenerationRequest) -> int:
         """An upper bound of the input tokens (used to reserve budget); override with an exact tokenizer."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..exceptions import ProviderNotConfigured
 from ._base import Provider
+from ._support import env_value
 
 __all__ = [
     "install_hint",
@@ -111,7 +112,7 @@ def providers_from_env(names: list[str], env: Mapping[str, str] | None = None) -
         if name not in _entry_points():
             continue
         known = KNOWN_ENV_VARS.get(name)
-        if known is not None and not any(env.get(var) for var in known):
+        if known is not None and not any(env_value(env, var) for var in known):
             continue
         cls = load_provider_class(name)
         if cls.simulated or not cls.is_configured(env):

@@ -18,6 +18,7 @@ __all__ = [
     "checked_base_url",
     "checked_client",
     "checked_timeout",
+    "env_value",
     "retry_after_seconds",
     "shown_url",
     "unwrap_json_object",
@@ -27,6 +28,15 @@ __all__ = [
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 _THINKING = re.compile(r"\A\s*<think>.*?</think>", re.DOTALL)
 """A reasoning model's thinking at the start of its answer (DeepSeek-R1, Qwen3 served without a reasoning parser)."""
+
+
+def env_value(env: Mapping[str, str], var: str) -> str | None:
+    """The value of the variable `var` in `env`, or None when it is unset, empty or blank (`OPENAI_API_KEY=" "`, as an
+    env file's `KEY= ` or a secret store's empty field leaves it): a blank key or base URL configures nothing, as an
+    empty one does. (Counted as set, a blank key showed its provider "configured" in `orchestratex models`, and `run`
+    then failed "no API key" instead of using the other providers or the simulator.)"""
+    value = env.get(var)
+    return value if value and not value.isspace() else None
 
 
 def checked_api_key(key: str | None, *, provider: str, where: str) -> str | None:

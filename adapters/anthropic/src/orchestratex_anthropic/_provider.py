@@ -19,6 +19,7 @@ from orchestratex.providers._support import (
     checked_base_url,
     checked_client,
     checked_timeout,
+    env_value,
     without_query,
 )
 
@@ -92,11 +93,15 @@ class AnthropicProvider(Provider):
             self._clients = LoopClients(sdk)
         else:
             where = f"{self.api_key_env} or api_key="
-            api_key = checked_api_key(api_key or os.environ.get(self.api_key_env), provider=self.name, where=where)
+            api_key = checked_api_key(
+                api_key or env_value(os.environ, self.api_key_env), provider=self.name, where=where
+            )
             if not api_key:
                 raise self._not_configured()
             where = "base_url" if base_url else self.base_url_env
-            base_url = str(base_url or os.environ.get(self.base_url_env) or self.default_base_url)  # (an httpx URL)
+            base_url = str(
+                base_url or env_value(os.environ, self.base_url_env) or self.default_base_url
+            )  # (an httpx URL)
             checked_base_url(base_url, provider=self.name, where=where)  # (not at every call, as a connection error)
             base_url, query = without_query(base_url)  # (the SDK joined /v1/messages after it)
             build = functools.partial(
@@ -132,10 +137,10 @@ class AnthropicProvider(Provider):
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
         """The provider configured by `env` (default: `os.environ`), or `ProviderNotConfigured` naming the variable."""
         env = os.environ if env is None else env
-        api_key = env.get(cls.api_key_env)
+        api_key = env_value(env, cls.api_key_env)
         if not api_key:
             raise cls._not_configured()
-        base_url = env.get(cls.base_url_env) or None
+        base_url = env_value(env, cls.base_url_env)
         if base_url is not None:
             checked_base_url(base_url, provider=cls.name, where=cls.base_url_env)
         return cls(api_key=api_key, base_url=base_url or cls.default_base_url)

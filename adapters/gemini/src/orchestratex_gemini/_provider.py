@@ -16,7 +16,13 @@ from google.genai.client import AsyncClient
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
-from orchestratex.providers._support import checked_api_key, checked_base_url, checked_client, checked_timeout
+from orchestratex.providers._support import (
+    checked_api_key,
+    checked_base_url,
+    checked_client,
+    checked_timeout,
+    env_value,
+)
 
 from ._errors import map_gemini_errors
 from ._mapping import generate_content_args, generation_from_response
@@ -81,7 +87,7 @@ class GeminiProvider(Provider):
             if not api_key:
                 raise self._not_configured()
             where = "base_url" if base_url else self.base_url_env
-            base_url = base_url or os.environ.get(self.base_url_env) or self.default_base_url
+            base_url = base_url or env_value(os.environ, self.base_url_env) or self.default_base_url
             checked_base_url(base_url, provider=self.name, where=where)  # (not at every call, as a connection error)
             http_options = types.HttpOptions(
                 base_url=base_url,
@@ -107,7 +113,7 @@ class GeminiProvider(Provider):
     @classmethod
     def _key_from(cls, env: Mapping[str, str]) -> str | None:
         # google-genai prefers GOOGLE_API_KEY when both are set; so do we.
-        return env.get("GOOGLE_API_KEY") or env.get("GEMINI_API_KEY") or None
+        return env_value(env, "GOOGLE_API_KEY") or env_value(env, "GEMINI_API_KEY")
 
     @classmethod
     def _not_configured(cls) -> ProviderNotConfigured:
@@ -124,7 +130,7 @@ class GeminiProvider(Provider):
         api_key = cls._key_from(env)
         if not api_key:
             raise cls._not_configured()
-        base_url = env.get(cls.base_url_env) or None
+        base_url = env_value(env, cls.base_url_env)
         if base_url is not None:
             checked_base_url(base_url, provider=cls.name, where=cls.base_url_env)
         return cls(api_key=api_key, base_url=base_url or cls.default_base_url)

@@ -27,6 +27,7 @@ from orchestratex.providers._support import (
     checked_base_url,
     checked_client,
     checked_timeout,
+    env_value,
     shown_url,
     without_query,
 )
@@ -243,7 +244,7 @@ class OpenAIProvider(Provider):
     @staticmethod
     def _env(var: str | None, env: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if env is None else env
-        return (env.get(var) or None) if var else None
+        return env_value(env, var) if var else None
 
     @classmethod
     def _not_configured(cls) -> ProviderNotConfigured:
