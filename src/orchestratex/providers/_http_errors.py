@@ -14,8 +14,12 @@ timed out (408 unless the adapter says otherwise)       → ProviderTimeout     
 5xx (Anthropic's 529 too), or a server failure the
 adapter reads in another status (TGI's 424)             → ProviderServerError  retried, after Retry-After
 409 (a conflict, a lock timeout: the SDKs retry it)     → ProviderHTTPError    retried with backoff
-any other status                                        → ProviderHTTPError    never retried
+any other status (a proxy's 407 says what to set)       → ProviderHTTPError    never retried
 ```
+
+`connection_error` is the one mapping of a request that got no answer from the vendor: a connection error, retried,
+unless the HTTP proxy refused to open the tunnel to the vendor (407: it wants a user and password; 403: it does not
+let the host through), which no retry cures.
 
 Whatever the status, an answer carrying `x-should-retry: false` is not retried, and one carrying `x-should-retry:
 true` is, as the OpenAI and Anthropic SDKs decide (their own retries are off: the orchestrator retries instead).
@@ -23,12 +27,14 @@ true` is, as the OpenAI and Anthropic SDKs decide (their own retries are off: th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from ..exceptions import (
     AuthenticationError,
     ContentFiltered,
     ContextLengthExceeded,
+    ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
     ProviderServerError,
@@ -37,7 +43,15 @@ from ..exceptions import (
 )
 from ._support import retry_after_seconds
 
-__all__ = ["http_error"]
+__all__ = ["connection_error", "http_error"]
+
+_PROXY_AUTH = (
+    "the proxy asks for a user name and password: put them in the proxy's URL, http://USER:PASSWORD@HOST:PORT"
+    " (HTTPS_PROXY, or the proxy= of the HTTP client you pass)"
+)
+"""What to do about a proxy's 407 (Proxy Authentication Required)."""
+_PROXY_STATUS = re.compile(r"\A(4\d\d)\b")
+"""The status at the start of httpx's words for a proxy that refused the tunnel: "407 Proxy Authentication Required"."""
 
 
 def http_error(
@@ -96,9 +110,35 @@ def http_error(
         return ProviderTimeout(f"{provider} request timed out ({shown}): {detail}", model=model, provider=provider)
     if status >= 500 or server_failed:
         return http(ProviderServerError, f"{provider} server error ({shown}): {detail}", retry_after=wait())
+    if status == 407:  # (an HTTP proxy in front of a plain-HTTP server: the proxy's page, not the vendor's error)
+        return http(ProviderHTTPError, f"{provider}: the proxy refused the request ({shown}): {detail}; {_PROXY_AUTH}")
     error = http(ProviderHTTPError, f"{provider} error ({shown}): {detail}")
     if status == 409 and headers.get("x-should-retry", "").strip().lower() != "false":
         error.retryable = True  # (a conflict, a lock timeout: passing, as the OpenAI and Anthropic SDKs retry it)
+    return error
+
+
+def connection_error(reason: object, *, provider: str, model: str, proxy: bool = False) -> ProviderConnectionError:
+    """The error of a request that got no answer from `provider`: the HTTP library's `reason` (a refused connection, a
+    failed DNS lookup, a reset) is a `ProviderConnectionError`, retried with backoff. `proxy` says `reason` is the HTTP
+    proxy's refusal to open the tunnel (httpx's `ProxyError`, "407 Proxy Authentication Required"): refused with a
+    4xx, no retry cures it (407: it wants a user and password; 403: it does not let the vendor's host through), so it
+    is not retried, and says what to do. (It was retried as a connection error, then every other model, each saying
+    only "cannot reach …: 407 Proxy Authentication Required".)"""
+    said = str(reason)
+    refused = _PROXY_STATUS.match(said) if proxy else None
+    if refused is None:
+        return ProviderConnectionError(f"cannot reach {provider}: {said}", model=model, provider=provider)
+    hint = (
+        _PROXY_AUTH
+        if refused.group(1) == "407"
+        else "the proxy does not let requests through to the provider's server: ask its administrator to allow the"
+        " host, or list it in NO_PROXY if it can be reached without the proxy"
+    )
+    error = ProviderConnectionError(
+        f"cannot reach {provider}: the proxy refused the connection ({said}); {hint}", model=model, provider=provider
+    )
+    error.retryable = False
     return error
 
 

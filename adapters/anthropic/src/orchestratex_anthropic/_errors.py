@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import anthropic
+import httpx2
 import pydantic
 
-from orchestratex.exceptions import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout
+from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error, retry_after_seconds
+from orchestratex.providers._http_errors import connection_error
 from orchestratex.providers._support import shown_url
 
 __all__ = ["map_anthropic_errors", "retry_after_seconds"]
@@ -71,9 +73,9 @@ def map_anthropic_errors(*, provider: str, model: str, api_key_env: str) -> Iter
     except anthropic.APITimeoutError as exc:
         raise ProviderTimeout(f"{provider} did not answer in time", model=model, provider=provider) from exc
     except anthropic.APIConnectionError as exc:
-        raise ProviderConnectionError(
-            f"cannot reach {provider}: {exc.__cause__ or exc}", model=model, provider=provider
-        ) from exc
+        cause = exc.__cause__ or exc
+        proxy = isinstance(cause, httpx2.ProxyError)
+        raise connection_error(cause, provider=provider, model=model, proxy=proxy) from exc
     except anthropic.APIStatusError as exc:
         raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
     except (  # UnicodeDecodeError: a body that is not UTF-8

@@ -18,9 +18,10 @@ import httpx2
 import pydantic
 from google.genai import errors
 
-from orchestratex.exceptions import MalformedResponse, ProviderConnectionError, ProviderError, ProviderTimeout
+from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error
 from orchestratex.providers import retry_after_seconds as header_retry_after
+from orchestratex.providers._http_errors import connection_error
 from orchestratex.providers._support import shown_url
 
 try:
@@ -32,6 +33,7 @@ __all__ = ["map_gemini_errors", "retry_after_seconds"]
 
 _TIMEOUTS: tuple[type[BaseException], ...] = (httpx2.TimeoutException,) + ((httpx.TimeoutException,) if httpx else ())
 _TRANSPORT: tuple[type[BaseException], ...] = (httpx2.TransportError,) + ((httpx.TransportError,) if httpx else ())
+_PROXY: tuple[type[BaseException], ...] = (httpx2.ProxyError,) + ((httpx.ProxyError,) if httpx else ())
 _UNPARSED: tuple[type[BaseException], ...] = tuple(
     error for error in (getattr(errors, "UnknownApiResponseError", None),) if isinstance(error, type)
 )
@@ -160,7 +162,7 @@ def map_gemini_errors(*, provider: str, model: str, api_key_env: str) -> Iterato
     except _TIMEOUTS as exc:
         raise ProviderTimeout(f"{provider} did not answer in time", model=model, provider=provider) from exc
     except _TRANSPORT as exc:
-        raise ProviderConnectionError(f"cannot reach {provider}: {exc}", model=model, provider=provider) from exc
+        raise connection_error(exc, provider=provider, model=model, proxy=isinstance(exc, _PROXY)) from exc
     except UnicodeDecodeError as exc:  # google-genai reads a 200 leniently but an error's body strictly
         raise MalformedResponse(
             f"{provider} answered an HTTP error whose body is not UTF-8 (google-genai reads neither it nor its"
