@@ -6,7 +6,7 @@ Every document has an `id` (serialised as `_id`, a 24-hex ObjectId string), `cre
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,8 +48,15 @@ class Document(BaseModel):
     id: str = Field(default_factory=new_id, alias="_id")
     """A 24-hex ObjectId string (`_id` in JSON)."""
     created_at: Timestamp = Field(default_factory=utcnow)
-    updated_at: Timestamp = Field(default_factory=lambda data: data["created_at"])
+    updated_at: Timestamp = Field(default_factory=utcnow)
     """When the document last changed: at its creation, the very instant of `created_at`."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        # A new document changed when it was created: the same instant, not a second reading of the clock. (Not a
+        # `default_factory` reading the validated data: pydantic 2.7 to 2.9, which this package accepts, call it with
+        # no argument, and every new session failed.)
+        if "updated_at" not in self.__pydantic_fields_set__:
+            self.__dict__["updated_at"] = self.created_at
 
 
 class SessionSettings(BaseModel):
@@ -72,7 +79,8 @@ class Session(Document):
     """A user's working session: a budget and defaults shared by its threads and orchestrations."""
 
     user_id: str
-    session_start: Timestamp = Field(default_factory=lambda data: data["created_at"])
+    session_start: Timestamp = Field(default_factory=utcnow)
+    """When the session started: the instant it was created, unless given."""
     session_end: Timestamp | None = None
     max_iterations: int = Field(default=5, ge=1, le=50)
     status: SessionStatus = "active"
@@ -81,6 +89,11 @@ class Session(Document):
     reserved_cost: float = 0.0
     """US dollars reserved by calls in flight (worst case); released when each call settles."""
     settings: SessionSettings = Field(default_factory=SessionSettings)
+
+    def model_post_init(self, context: Any, /) -> None:
+        super().model_post_init(context)
+        if "session_start" not in self.__pydantic_fields_set__:  # (as `updated_at`: the instant of `created_at`)
+            self.__dict__["session_start"] = self.created_at
 
 
 class Thread(Document):
