@@ -128,6 +128,24 @@ async def test_a_store_sorting_times_by_their_text_or_as_local_fails_the_suite(s
     assert (os.environ.get("TZ"), time.tzname) == zone  # (the process's own zone is back)
 
 
+class DropsSinceForOneOrchestration(MemoryStore):
+    """Lists one orchestration's events from its first whatever `since` says (a query on the orchestration's events
+    that forgot the session's cursor): a stream of one run resumed from its last seq replays every event."""
+
+    async def list_events(
+        self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
+    ) -> list[Event]:
+        since = 0 if orchestration_id is not None else since
+        return await super().list_events(session_id, since=since, limit=limit, orchestration_id=orchestration_id)
+
+
+@pytest.mark.parametrize("store_class", [MemoryStore, DropsSinceForOneOrchestration])
+async def test_a_store_ignoring_since_for_one_orchestration_fails_the_suite(store_class: type[Store]) -> None:
+    # the suite's `since` with an orchestration id (1) was below the orchestration's first event (2): it passed
+    test = "test_list_events_since_limit_and_orchestration"
+    assert await _fails(store_class(), test) == (store_class is not MemoryStore)
+
+
 class WithoutTheOptionalKeyMethods(MemoryStore):
     """A store written from the abstract methods alone: `list_api_keys`, `revoke_api_key` and `touch_api_key` are
     `Store`'s defaults (optional: the first two raise `NotImplementedError`, the last records nothing)."""

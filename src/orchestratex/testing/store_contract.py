@@ -436,6 +436,10 @@ class StoreContract:
         only_b = await store.list_events(session.id, since=1, orchestration_id=b.id)
         assert [e.seq for e in only_b] == [2, 4, 6]
         assert [e.seq for e in await store.list_events(session.id, orchestration_id=b.id, limit=2)] == [2, 4]
+        # (`since` is a seq of the session, not a count of the orchestration's events: a stream of one run resumed
+        # from its last seq got every event again from a store that dropped `since` with `orchestration_id`)
+        assert [e.seq for e in await store.list_events(session.id, since=2, orchestration_id=b.id)] == [4, 6]
+        assert [e.seq for e in await store.list_events(session.id, since=3, orchestration_id=a.id, limit=1)] == [5]
         assert await store.list_events(session.id, since=6) == []
 
     async def test_pages_are_ints_within_64_bits(self, store: Store) -> None:
