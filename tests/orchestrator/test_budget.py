@@ -167,6 +167,54 @@ async def test_a_wait_that_runs_out_is_a_clear_budget_stop() -> None:
     assert (await first).status == "completed"
 
 
+async def test_a_run_refused_by_what_the_session_spent_does_not_blame_the_other_runs_reservations() -> None:
+    # The second run waited for the first's reservation; the first then spent most of the session's budget, so no
+    # wait could help and the second stopped at once, saying "… other runs of the session held $0.000600 for 600s"
+    # (the first run's judging, which it never waited for, nor for 600 s: examples/budget_and_events.py said so)
+    gate, judging, judged = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    started: list[str] = []
+    inner = answering({"function:strong": 1900}, [])
+
+    async def slow(request: GenerationRequest) -> Generation:
+        if request.purpose == "generate":
+            started.append(request.model.name)
+            await gate.wait()
+        else:
+            judging.set()
+            await judged.wait()
+        result = inner.fn(request)
+        assert isinstance(result, Generation)
+        return result
+
+    store = MemoryStore()
+    orch = Orchestrator(
+        providers=[FunctionProvider(slow, count_tokens=chars4)],
+        catalog=gpt41_like(),
+        store=store,
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+        reservation_wait_s=600,
+    )
+    session = await orch.create_session(cost_limit=0.03)  # one run's reservation fits, two do not
+    first = asyncio.create_task(orch.run(PROMPT, session=session, max_iterations=1))
+    while not started:
+        await asyncio.sleep(0.001)
+    second = asyncio.create_task(orch.run(PROMPT, session=session, max_iterations=1))
+    await asyncio.sleep(0.05)
+    assert not second.done()  # waiting for the first run's reservation
+    gate.set()  # the first answers (about $0.0153 of the $0.03) and holds its judging while the judge reads
+    await judging.wait()
+    refused = await second  # (with the first's judging still held: it did not wait out the 600 s)
+    assert refused.stop_reason == "budget" and refused.total_cost == 0
+    said = " ".join([refused.orchestration.error or "", *refused.orchestration.iterations[0].errors])
+    assert "the session's budget cannot cover a call of up to $" in said
+    assert "other runs of the session held" not in said, said
+    judged.set()
+    assert (await first).status == "completed"
+    final = await store.get_session(session.id)
+    assert final.reserved_cost == 0 and final.total_cost <= 0.03
+
+
 class CountingStore(MemoryStore):
     """A MemoryStore that counts the reservations asked of it."""
 

@@ -253,7 +253,8 @@ async def reserve_waiting(
 ) -> tuple[bool, float]:
     """Reserve `amount` against the session's budget with `reserve()`, waiting up to `timeout` seconds for
     its other runs to release what they hold when only their reservations are in the way (`own` is what
-    this run holds itself). Returns (reserved, what the others held at the last look)."""
+    this run holds itself). Returns (reserved, what the others held at the last look: 0 when what the session has
+    spent leaves no room, so that their reservations are not what refused it)."""
     deadline = time.monotonic() + timeout
     delay = 0.01
     held = 0.0
@@ -263,7 +264,7 @@ async def reserve_waiting(
         session = await store.get_session(session_id)
         held = max(session.reserved_cost - own, 0.0)
         if session.total_cost + own + amount > limit + _EPS:  # spending alone leaves no room: waiting cannot help
-            return False, held
+            return False, 0.0  # (not "other runs … held $x for 30s": it waited for nothing, and they did not refuse it)
         now = time.monotonic()
         if now >= deadline:
             return False, held
