@@ -107,7 +107,7 @@ async def test_handlers_set_on_a_built_orchestrator_are_taken_as_on_event_is() -
     orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)])
     with pytest.raises(UserError, match=r"^on_event must be a function taking an event .* not NoneType None$"):
         orchestrator.handlers = cast(Any, [None])
-    orchestrator.handlers = cast(Any, log)
+    orchestrator.handlers = log
     assert orchestrator.handlers == [log]
     result = await orchestrator.run("Hello", max_iterations=1)
     assert result.status == "completed" and seen[0] == "orchestration_started" and seen[-1] == "orchestration_completed"
@@ -235,13 +235,21 @@ def test_parts_set_as_the_constructor_takes_them_pass_mypy_strict(
 ) -> None:
     # `orchestrator.circuit = CircuitPolicy(...)` and `orchestrator.store = "sqlite:///runs.db"` work (see above), but
     # the attributes were typed `CircuitBreaker` and `Store`: mypy --strict refused the user's line ("Incompatible
-    # types in assignment (expression has type "CircuitPolicy", variable has type "CircuitBreaker")")
+    # types in assignment (expression has type "CircuitPolicy", variable has type "CircuitBreaker")"); so it did
+    # `orchestrator.handlers = log` (a function alone, as `on_event=` takes it) and `orchestrator.retry = None`
     api = pytest.importorskip("mypy.api")
     program = tmp_path / "user_code.py"
     program.write_text(
-        "from orchestratex import CircuitPolicy, Orchestrator, SQLiteStore\n"
-        "from orchestratex.orchestrator._circuit import CircuitBreaker\n\n"
+        "from orchestratex import CircuitPolicy, Event, Orchestrator, RetryPolicy, SQLiteStore\n"
+        "from orchestratex.orchestrator._circuit import CircuitBreaker\n\n\n"
+        "def log(event: Event) -> None:\n"
+        "    print(event.type)\n\n\n"
         "orchestrator = Orchestrator()\n"
+        "orchestrator.handlers = log\n"
+        "orchestrator.handlers.append(log)\n"
+        "orchestrator.retry = None\n"
+        "orchestrator.store_retry = None\n"
+        "policy: RetryPolicy = orchestrator.retry\n"
         "orchestrator.circuit = CircuitPolicy(failure_threshold=2)\n"
         "orchestrator.store = 'sqlite:///runs.db'\n"
         "orchestrator.store = SQLiteStore('runs.db')\n"

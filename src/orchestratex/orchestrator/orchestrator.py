@@ -75,6 +75,9 @@ class Orchestrator:
     _retired: list[Store]
     """The stores this orchestrator made that another has replaced since: `aclose` closes them."""
     _circuit: CircuitBreaker
+    _handlers: list[EventHandler]
+    _retry: RetryPolicy
+    _store_retry: RetryPolicy
 
     def __init__(
         self,
@@ -129,11 +132,9 @@ class Orchestrator:
         self.evaluator: Evaluator = evaluator or LLMJudgeEvaluator()
         self._retired = []
         self.store = store  # (resolved by its setter: a URL opens a store of the orchestrator's own)
-        check_handlers(on_event)
-        self.handlers: list[EventHandler] = [on_event] if callable(on_event) else list(on_event)
-        self.retry = retry or RetryPolicy()
-        self.store_retry = store_retry or DEFAULT_STORE_RETRY
-        """How a run retries a store write that failed without writing anything (`StoreUnavailable`)."""
+        self.handlers = on_event
+        self.retry = retry
+        self.store_retry = store_retry
         self.circuit = circuit
         self.judge_max_output_tokens = judge_max_output_tokens
         self.judges: list[str] | None = judge_names(self.catalog, judges)
@@ -182,26 +183,21 @@ class Orchestrator:
             check(name, value)
         if name == "judges" and "catalog" in self.__dict__:  # the catalog's names, as the constructor keeps them
             value = judge_names(self.catalog, value)
-        if name == "handlers":  # (as `on_event=`: a function alone failed each run with "Value after * must be an
-            check_handlers(value)  # iterable", a None in a list logged a TypeError at every event)
-            value = [value] if callable(value) else list(value)
         if name == "catalog" and "catalog" in self.__dict__ and not isinstance(value, ModelCatalog):
             raise UserError(
                 f"catalog must be a ModelCatalog (ModelCatalog.from_file(path) reads a catalog file), not "
                 f"{type(value).__name__} {value!r:.60}"
             )
-        if name in ("retry", "store_retry") and "store_retry" in self.__dict__:  # (None: the default, as constructed)
-            check_parts(**{name: (value, RetryPolicy, "RetryPolicy(max_attempts=3)")})
-            value = value or (RetryPolicy() if name == "retry" else DEFAULT_STORE_RETRY)
         if name in _PARTS and "router" in self.__dict__:  # (a part replaced on a built orchestrator)
             _PARTS[name](value)
             if name == "router" and value is not self.router:  # attached to the store at the next run, as the first
                 object.__setattr__(self, "_attached", False)  # was: its statistics loaded, its learning kept
         object.__setattr__(self, name, value)
 
-    # `store` and `circuit` are set as the constructor takes them (a store URL, a `CircuitPolicy`) and read as what they
-    # became (a `Store`, the `CircuitBreaker`): typed so, `mypy --strict` accepts `orchestrator.circuit =
-    # CircuitPolicy(...)` in a user's code (a plain attribute typed `CircuitBreaker` refused it).
+    # `store`, `circuit`, `handlers`, `retry` and `store_retry` are set as the constructor takes them (a store URL, a
+    # `CircuitPolicy`, a function alone, None for the default) and read as what they became (a `Store`, the
+    # `CircuitBreaker`, a list, a `RetryPolicy`): typed so, `mypy --strict` accepts `orchestrator.circuit =
+    # CircuitPolicy(...)` or `orchestrator.handlers = log` in a user's code (plain attributes typed as read refused it).
     @property
     def store(self) -> Store:
         """Where runs, sessions and routing statistics are kept."""
@@ -238,6 +234,36 @@ class Orchestrator:
             self._circuit.policy = value or CircuitPolicy()
         else:
             object.__setattr__(self, "_circuit", CircuitBreaker(value))
+
+    @property
+    def handlers(self) -> list[EventHandler]:
+        """The handlers of every run's events (`on_event=`); set a function alone or a list, as `on_event=` takes."""
+        return self._handlers
+
+    @handlers.setter
+    def handlers(self, value: EventHandler | Sequence[EventHandler]) -> None:
+        check_handlers(value)  # (a function alone failed each run with "Value after * must be an iterable", a None in
+        object.__setattr__(self, "_handlers", [value] if callable(value) else list(value))  # a list a TypeError)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """How a failed provider call is retried on the same model (None sets the default, as constructed)."""
+        return self._retry
+
+    @retry.setter
+    def retry(self, value: RetryPolicy | None) -> None:
+        check_parts(retry=(value, RetryPolicy, "RetryPolicy(max_attempts=3)"))
+        object.__setattr__(self, "_retry", value or RetryPolicy())
+
+    @property
+    def store_retry(self) -> RetryPolicy:
+        """How a run retries a store write that failed without writing anything (`StoreUnavailable`)."""
+        return self._store_retry
+
+    @store_retry.setter
+    def store_retry(self, value: RetryPolicy | None) -> None:
+        check_parts(store_retry=(value, RetryPolicy, "RetryPolicy(max_attempts=6)"))
+        object.__setattr__(self, "_store_retry", value or DEFAULT_STORE_RETRY)
 
     # -- opening and closing --------------------------------------------------------------------
     async def aclose(self) -> None:
