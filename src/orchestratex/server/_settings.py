@@ -66,7 +66,8 @@ class ServerSettings(BaseModel):
     ws_max_per_user: int = Field(default=20, ge=1)
     """WebSocket streams one user may hold open in one server process; past it, 429."""
     ws_send_timeout_s: float = Field(default=10.0, gt=0)
-    """Longest a WebSocket client may take to accept one event; a slower one is closed with code 4008."""
+    """Longest a WebSocket client may go without taking what it was sent (16 KiB of it, under `orchestratex serve`: a
+    large event is waited for while the client takes it); one that does not is closed with code 4008."""
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     """Largest message a WebSocket client may send (the server reads and ignores them); larger closes with 1009."""
     heartbeat_s: float = Field(default=15.0, gt=0)

@@ -12,8 +12,8 @@ Protocol:
 - Once the session has ended (`completed` or `cancelled`) and none of its orchestrations is still running, no
   event can come any more: the server sends what is left and closes with 1000 (`CLOSE_SESSION_ENDED`), at once
   after the replay, else within `heartbeat_s` seconds.
-- A client too slow to keep up with `ws_queue_size` buffered events, or that takes longer than
-  `ws_send_timeout_s` to accept one, is closed with code 4008 (`CLOSE_TOO_SLOW`); reconnecting with
+- A client too slow to keep up with `ws_queue_size` buffered events, or that takes nothing of what it was sent for
+  `ws_send_timeout_s` (`backlog_taken`), is closed with code 4008 (`CLOSE_TOO_SLOW`); reconnecting with
   `since=<last seq received>` loses nothing.
 - One user (the key's: an admin watching another user's session counts as the admin) may hold
   `ws_max_per_user` streams open in one server process (429 with `Retry-After` past it), and a
@@ -49,6 +49,7 @@ from ._errors import ApiError, error_response, library_response, rate_headers
 from ._hub import Subscriber, encode
 from ._keys import watch_key
 from ._protocol import abort_connection
+from ._ws_backlog import backlog_taken
 
 __all__ = ["CLOSE_KEY_REVOKED", "CLOSE_SESSION_ENDED", "CLOSE_TOO_SLOW", "install_not_found", "router"]
 
@@ -237,9 +238,12 @@ class _TooSlow(Exception):
 
 
 async def _send(websocket: WebSocket, state: ServerState, text: str) -> None:
-    """Send one message, or raise `_TooSlow`: a client that does not read must not hold the server's memory."""
+    """Send one message, or raise `_TooSlow`: a client that does not read must not hold the server's memory (one
+    that reads slowly is waited for while it takes what it was sent, `backlog_taken`)."""
+    timeout_s = state.settings.ws_send_timeout_s
     try:
-        async with asyncio.timeout(state.settings.ws_send_timeout_s):
+        await backlog_taken(websocket.client, timeout_s)
+        async with asyncio.timeout(timeout_s):
             await websocket.send_text(text)
     except TimeoutError:
         raise _TooSlow from None

@@ -1,0 +1,74 @@
+"""`backlog_taken`: wait while a WebSocket client takes what it was sent, for as long as it keeps taking it.
+
+uvicorn writes each message whole into the connection's buffer and makes the *next* send wait until that buffer has
+drained. Timing that wait as a whole cut off any client whose link carries less than one large event per
+`ws_send_timeout_s`: an `orchestration_started` event carries the prompt (up to 5 MB), which takes 13 s at 3 Mbit/s.
+Closed with 4008 in the middle of it, the client reconnected with `since=` before it, met the same event again and
+was cut off again, for ever: it never saw the rest of the stream. The wait is now timed by the client's progress: it
+fails only after `timeout_s` in which the client took less than `MIN_TAKEN_BYTES` of the backlog, so a client that
+does not read is still cut off after `timeout_s`, and one that reads slowly gets its events.
+
+The backlog is what the connection's buffer holds plus what the kernel has not yet seen acknowledged (`SIOCOUTQ`, on
+Linux): the kernel takes megabytes at once and frees room only in large steps, so the buffer alone can stand still
+for seconds while the client reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+import sys
+from collections.abc import Callable
+
+from ._protocol import WEBSOCKETS
+
+__all__ = ["MIN_TAKEN_BYTES", "backlog_taken"]
+
+MIN_TAKEN_BYTES = 16 * 1024
+"""What a client must take of its backlog within each `timeout_s` to be waited for."""
+
+_CHECK_S = 0.05
+"""How often the backlog is looked at while it drains."""
+
+
+async def backlog_taken(client: tuple[str, int] | None, timeout_s: float) -> None:
+    """Return once the backlog of the WebSocket connection of `client` (an ASGI scope's `client`) is small enough for
+    the next message to be sent at once; `TimeoutError` when the client took less than `MIN_TAKEN_BYTES` of it within
+    `timeout_s`. Returns at once where the connection is unknown (an app not served by `orchestratex serve`'s
+    protocol: the send alone is timed then)."""
+    transport = WEBSOCKETS.get((client[0], client[1])) if client else None
+    if transport is None:
+        return
+    low, _ = transport.get_write_buffer_limits()  # (uvicorn's sends go on once the buffer is down to `low`)
+    if transport.get_write_buffer_size() <= low:
+        return
+    unsent = _kernel_unsent(transport)
+    loop = asyncio.get_running_loop()
+    mark, deadline = transport.get_write_buffer_size() + unsent(), loop.time() + timeout_s
+    while transport.get_write_buffer_size() > low and not transport.is_closing():
+        await asyncio.sleep(_CHECK_S)
+        left = transport.get_write_buffer_size() + unsent()
+        if mark - left >= MIN_TAKEN_BYTES:
+            mark, deadline = left, loop.time() + timeout_s
+        elif loop.time() >= deadline:
+            raise TimeoutError
+
+
+def _kernel_unsent(transport: asyncio.Transport) -> Callable[[], int]:
+    """A function giving the bytes of `transport`'s socket the client has not acknowledged yet (0 where unknown)."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or not sys.platform.startswith("linux"):
+        return lambda: 0
+    import fcntl
+    import termios
+
+    fd = sock.fileno()
+
+    def unsent() -> int:
+        with contextlib.suppress(OSError):
+            value: int = struct.unpack("i", fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+            return value
+        return 0
+
+    return unsent
