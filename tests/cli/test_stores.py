@@ -212,3 +212,31 @@ def test_a_migration_the_command_waits_on_is_said_without_verbose(tmp_path: Path
     assert "_progress" not in said
     again = run_cli("runs", "list", "--store", f"sqlite:///{path}", cwd=tmp_path)  # (migrated: nothing to say)
     assert again.returncode == 0 and "older schema version" not in again.stderr, again
+
+
+@pytest.mark.slow
+def test_a_busy_store_is_named_in_the_error(tmp_path: Path) -> None:
+    """Another process holds the SQLite file's write lock past the busy timeout: the error said "the SQLite database
+    is busy" and named no file (the library keeps paths out of errors an API client may read), while the store of a
+    command left without --store is out of sight. The command now names it."""
+    import asyncio
+
+    from orchestratex.stores import SQLiteStore
+
+    path = tmp_path / "team runs.db"
+
+    async def create() -> None:
+        async with SQLiteStore(path):
+            pass
+
+    asyncio.run(create())
+    url = f"sqlite:///{tmp_path / 'team%20runs.db'}"
+    holder = sqlite3.connect(path, isolation_level=None, timeout=30)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        done = run_cli("keys", "create", "alice", env=cli_env(ORCHESTRATEX_STORE_URL=url))
+    finally:
+        holder.close()
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("orchestratex: StoreUnavailable: the SQLite database is busy"), done.stderr
+    assert done.stderr.endswith(f"nothing was written (store {url})\n"), done.stderr

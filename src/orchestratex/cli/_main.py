@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from ..exceptions import OrchestrateXError, UserError
+from ..exceptions import OrchestrateXError, StoreUnavailable, UserError
 from ._interrupt import EXIT_CODES, Interrupted
 from ._logs import hide_logs, show_logs
 from ._options import CATALOG_FILE, STORE_URL, USER_ID, TypedOption, given, host, number, whole_number
@@ -294,6 +294,20 @@ def _options_with_a_value(parser: argparse.ArgumentParser) -> list[str]:
     return [o for a in run._actions if a.nargs is None for o in a.option_strings if o.startswith("--")]
 
 
+def _which_store(args: argparse.Namespace) -> str:
+    """` (store URL)` for an error of the store the command used: the library keeps the path out of its errors,
+    which may reach an API client, so "the SQLite database is busy" named no file, while the command's user, whose
+    default store is out of sight, needs to know which one another process holds."""
+    if args.command == "demo":
+        return ""
+    from ._stores import chosen_store_url, shown_url
+
+    try:
+        return f" (store {shown_url(chosen_store_url(getattr(args, 'store', None)))})"
+    except OrchestrateXError:
+        return ""
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command in ("run", "demo"):
@@ -318,6 +332,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     except UserError as exc:
         print(f"orchestratex: error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
+    except StoreUnavailable as exc:
+        print(f"orchestratex: {type(exc).__name__}: {exc.message}{_which_store(args)}", file=sys.stderr)
+        return EXIT_FAILED
     except OrchestrateXError as exc:
         print(f"orchestratex: {type(exc).__name__}: {exc.message}", file=sys.stderr)
         return EXIT_FAILED
