@@ -294,18 +294,20 @@ def _options_with_a_value(parser: argparse.ArgumentParser) -> list[str]:
     return [o for a in run._actions if a.nargs is None for o in a.option_strings if o.startswith("--")]
 
 
-def _which_store(args: argparse.Namespace) -> str:
-    """` (store URL)` for an error of the store the command used: the library keeps the path out of its errors,
-    which may reach an API client, so "the SQLite database is busy" named no file, while the command's user, whose
-    default store is out of sight, needs to know which one another process holds."""
+def _which_store(args: argparse.Namespace, message: str) -> str:
+    """` (store URL)` for an error of the store the command used, unless its `message` names it already: the library
+    keeps a SQLite file's path out of its errors, which may reach an API client, so "the SQLite database is busy"
+    named no file, while the command's user, whose default store is out of sight, needs to know which one another
+    process holds."""
     if args.command == "demo":
         return ""
     from ._stores import chosen_store_url, shown_url
 
     try:
-        return f" (store {shown_url(chosen_store_url(getattr(args, 'store', None)))})"
+        shown = shown_url(chosen_store_url(getattr(args, "store", None)))
     except OrchestrateXError:
         return ""
+    return "" if shown in message else f" (store {shown})"
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -333,7 +335,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"orchestratex: error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     except StoreUnavailable as exc:
-        print(f"orchestratex: {type(exc).__name__}: {exc.message}{_which_store(args)}", file=sys.stderr)
+        print(f"orchestratex: {type(exc).__name__}: {exc.message}{_which_store(args, exc.message)}", file=sys.stderr)
         return EXIT_FAILED
     except OrchestrateXError as exc:
         print(f"orchestratex: {type(exc).__name__}: {exc.message}", file=sys.stderr)
