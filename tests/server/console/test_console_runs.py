@@ -169,3 +169,19 @@ def test_verdicts_that_could_not_be_read_are_read_again(desktop: Watched, consol
     page.locator("#verdicts table").wait_for(timeout=15_000)
     assert page.locator("#verdicts .error").count() == 0 and len(refused) == 1
     assert [p for p in desktop.problems() if "503" not in p] == []
+
+
+def test_a_prompt_cut_short_keeps_its_emoji_whole(desktop: Watched, console: Console) -> None:
+    """The console cuts long prompts (the list of runs at 90 characters, the threads at 120) by UTF-16 unit: an emoji
+    (two units) where the cut fell was split, and its first half showed as "�" before the "…"."""
+    from playwright.sync_api import expect
+
+    prompt = "x" * 88 + "\N{GRINNING FACE}" + "y" * 40
+    new_session_with_runs(console, prompt, max_iterations=1)
+    page = desktop.page
+    log_in(page, console)
+    title = page.locator("#orchestration-list .pick-title").first
+    expect(title).to_have_text("x" * 88 + "\N{GRINNING FACE}…")
+    thread = page.locator("#thread-list li").first
+    expect(thread).to_have_text("auto " + prompt[:119] + "…")  # (120 characters: the emoji is one)
+    assert desktop.problems() == []

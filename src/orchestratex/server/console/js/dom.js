@@ -66,7 +66,11 @@ export function when(iso) {
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
 }
 
+/** `text` on one line, cut to `width` characters with "…": counted and cut by code point, never inside one (an emoji
+ * or a CJK character beyond U+FFFF is two UTF-16 units, and cutting between them showed a "�"). */
 export function shorten(text, width = 80) {
   const flat = String(text ?? "").replace(/\s+/g, " ").trim();
-  return flat.length <= width ? flat : `${flat.slice(0, width - 1)}…`;
+  if (flat.length <= width) return flat;
+  const chars = Array.from(flat);
+  return chars.length <= width ? flat : `${chars.slice(0, width - 1).join("")}…`;
 }
