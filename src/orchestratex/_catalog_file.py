@@ -35,14 +35,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from ._catalog_live import read_catalog_file
 from ._prices import with_vendor_prices
 from .exceptions import ConfigurationError, ProviderNotConfigured, UnknownModelError, UnknownPriceError, UserError
-from .providers._support import env_value, shown_url
+from .providers._support import base_url_problem, env_value, shown_url
 
 if TYPE_CHECKING:
     from .catalog import ModelCatalog, ModelProfile
@@ -261,7 +260,7 @@ def _provider_specs(table: object, source: str) -> dict[str, ProviderSpec]:
             raise ConfigurationError(
                 f"{where}: unknown key {sorted(extra)[0]!r} (expected {', '.join(sorted(_SPEC_KEYS))})"
             )
-        _check_base_url(spec.get("base_url"), where)
+        _check_base_url(spec.get("base_url"), where, kind)
         if "api" in spec and spec["api"] not in _APIS:
             raise ConfigurationError(f"{where}: api must be 'auto', 'chat' or 'responses', not {spec['api']!r}")
         # (a kind not installed here is reported where it would be used: `orchestratex models` shows it)
@@ -279,22 +278,17 @@ def _provider_specs(table: object, source: str) -> dict[str, ProviderSpec]:
     return specs
 
 
-def _check_base_url(url: str | None, where: str) -> None:
-    """`ConfigurationError` for a base URL no HTTP client can call: `localhost:11434/v1` (as Ollama's docs write its
-    address) was shown ready by `orchestratex models`, and every call of a run failed with "unsupported protocol
-    'localhost://'"."""
+def _check_base_url(url: str | None, where: str, kind: str) -> None:
+    """`ConfigurationError` for a base URL no HTTP client can call (`base_url_problem`): `localhost:11434/v1` (as
+    Ollama's docs write its address) was shown ready by `orchestratex models`, and every call of a run failed with
+    "unsupported protocol 'localhost://'"."""
     if url is None:
         return
-    if url != url.strip():
-        raise ConfigurationError(f"{where}: base_url {shown_url(url)!r} has white space at an end: remove it")
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        shown = shown_url(url)
-        fix = f" (http://{shown})" if url and "://" not in url else ""
-        raise ConfigurationError(
-            f"{where}: base_url {shown!r} is not an http:// or https:// URL: write the server's address with its"
-            f" scheme{fix}"
-        )
+    from .providers._registry import added_endpoint
+
+    problem = base_url_problem(url, endpoint=added_endpoint(kind))
+    if problem is not None:
+        raise ConfigurationError(f"{where}: base_url {shown_url(url)!r} {problem}")
 
 
 def build_endpoints(catalog: ModelCatalog, env: Mapping[str, str] | None = None) -> dict[str, Provider]:

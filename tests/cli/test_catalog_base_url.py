@@ -29,8 +29,8 @@ output_cost_per_1k = 0
     [
         (
             "localhost:11434/v1",  # as Ollama's docs write its address
-            "base_url 'localhost:11434/v1' is not an http:// or https:// URL: write the server's address with its "
-            "scheme (http://localhost:11434/v1)",
+            "base_url 'localhost:11434/v1' is not an http:// or https:// URL: write it whole, e.g."
+            " http://localhost:11434/v1",
         ),
         ("ftp://files.example/v1", "base_url 'ftp://files.example/v1' is not an http:// or https:// URL"),
         (" http://localhost:11434/v1", "base_url ' http://localhost:11434/v1' has white space at an end"),
@@ -40,8 +40,8 @@ output_cost_per_1k = 0
         ),
         (  # a proxy's password is not shown
             "ada:s3cr3t@proxy.example/v1",
-            "base_url 'ada:***@proxy.example/v1' is not an http:// or https:// URL: write the server's address with"
-            " its scheme (http://ada:***@proxy.example/v1)",
+            "base_url 'ada:***@proxy.example/v1' is not an http:// or https:// URL: write it whole, e.g."
+            " http://ada:***@proxy.example/v1",
         ),
     ],
 )

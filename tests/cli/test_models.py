@@ -159,8 +159,8 @@ def test_a_base_url_variable_without_http_is_not_shown_configured() -> None:
     done = run_cli("models", env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == (
-        "✘ openai: OPENAI_BASE_URL 'localhost:11434/v1' is not an http:// or https:// URL: write the server's "
-        "address with its scheme"
+        "✘ openai: OPENAI_BASE_URL 'localhost:11434/v1' is not an http:// or https:// URL: write it whole, e.g. "
+        "http://localhost:11434/v1"
     )
     assert "offline simulator" not in done.stdout, "run does not simulate: it refuses the variable"
     listed = json.loads(run_cli("models", "--json", env=env).stdout)
@@ -198,7 +198,7 @@ def test_a_base_url_variable_in_quotes_is_said_to_be() -> None:
     assert done.returncode == 0, done.stderr
     assert (
         done.stdout.splitlines()[0]
-        == "✘ openai: OPENAI_BASE_URL '\"http://localhost:11434/v1\"' is in quotes: remove them"
+        == "✘ openai: OPENAI_BASE_URL '\"http://localhost:11434/v1\"' is in quotes: remove them, 'http://localhost:11434/v1'"
     )
     run = run_cli("run", "Hello", "--provider", "openai", "--store", "memory://", env=env)
     assert run.returncode == 2, run.stdout + run.stderr

@@ -13,7 +13,7 @@ from orchestratex_anthropic import AnthropicProvider
 
 BAD = [
     ("http:/localhost:4000", "names no host: write the scheme, '://' and the server's host"),  # (a slash short)
-    ("localhost:4000", "does not start with http:// or https://; write it whole, e.g. http://localhost:4000"),
+    ("localhost:4000", "is not an http:// or https:// URL: write it whole, e.g. http://localhost:4000"),
     ("https://gw.example/anthropic ", "has white space at an end: remove it: write 'https://gw.example/anthropic'"),
     ("https://gw.example/anthropic\r", "has white space at an end"),  # (a `.env` file written on Windows)
 ]

@@ -10,7 +10,7 @@ from orchestratex_gemini import GeminiProvider
 
 BAD = [
     ("http:/localhost:4000", "names no host: write the scheme, '://' and the server's host"),  # (a slash short)
-    ("localhost:4000", "does not start with http:// or https://; write it whole, e.g. http://localhost:4000"),
+    ("localhost:4000", "is not an http:// or https:// URL: write it whole, e.g. http://localhost:4000"),
     ("https://gw.example/gemini ", "has white space at an end: remove it: write 'https://gw.example/gemini'"),
     ("https://gw.example/gemini\r", "has white space at an end"),  # (a `.env` file written on Windows)
 ]

@@ -7,7 +7,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -17,8 +16,8 @@ from rich.text import Text
 from ..catalog import ModelCatalog, ModelProfile
 from ..exceptions import ConfigurationError, OrchestrateXError
 from ..providers import load_provider_class, provider_names
-from ..providers._registry import KNOWN_ENV_VARS, install_hint, key_hint
-from ..providers._support import checked_api_key, env_value, shown_url
+from ..providers._registry import KNOWN_ENV_VARS, added_endpoint, install_hint, key_hint
+from ..providers._support import base_url_problem, checked_api_key, env_value, shown_url
 from ._output import Output, json_text, plain_table
 
 if TYPE_CHECKING:
@@ -101,17 +100,10 @@ def _bad_base_url(provider: str, env: Mapping[str, str]) -> str | None:
                 checked_api_key(url, provider=provider, where=var)
             except ConfigurationError as exc:
                 return str(exc).removeprefix(f"{provider}: ")
-        if var.endswith("_BASE_URL") and url:
-            parts = urlsplit(url)
-            shown = shown_url(url)  # (no password or key of the URL is ever shown)
-            if url != url.strip():  # (a `\r` from a `.env` file written on Windows, say: `run` refuses it so)
-                return f"{var} {shown!r} has white space at an end: remove it"
-            if any(char.isspace() or not char.isprintable() for char in url):  # (as `run` refuses it)
-                return f"{var} {shown!r} has white space or a control character inside: remove it"
-            if len(url) > 1 and url[0] == url[-1] and url[0] in "\"'":  # (docker's --env-file keeps them)
-                return f"{var} {shown!r} is in quotes: remove them"
-            if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-                return f"{var} {shown!r} is not an http:// or https:// URL: write the server's address with its scheme"
+        if var.endswith("_BASE_URL") and url:  # (as `run` refuses it, in the same words; no password is shown)
+            problem = base_url_problem(url, endpoint=added_endpoint(provider))
+            if problem is not None:
+                return f"{var} {shown_url(url)!r} {problem}"
     return None
 
 

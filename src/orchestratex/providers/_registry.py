@@ -57,6 +57,12 @@ def install_hint(provider: str) -> str | None:
     return f"pip install 'orchestratex[{extra}]'"
 
 
+def added_endpoint(provider: str) -> str | None:
+    """The path the SDK adds to `provider`'s base URL when its adapter is the OpenAI one (`/chat/completions`, which
+    the base URL must not name: `base_url_problem`), else None."""
+    return "/chat/completions" if _INSTALL_HINT.get(provider) == "openai" else None
+
+
 def key_hint(provider: str) -> str:
     """What to set to configure `provider`, e.g. `GEMINI_API_KEY or GOOGLE_API_KEY`."""
     return " or ".join(KNOWN_ENV_VARS.get(provider, (f"{provider.upper()}_API_KEY",)))

@@ -14,6 +14,7 @@ from ..exceptions import ConfigurationError, UserError
 
 __all__ = [
     "SYNC_CLIENT",
+    "base_url_problem",
     "checked_api_key",
     "checked_base_url",
     "checked_client",
@@ -58,35 +59,43 @@ def checked_api_key(key: str | None, *, provider: str, where: str) -> str | None
     return stripped or None
 
 
-def checked_base_url(base_url: str, *, provider: str, where: str) -> None:
-    """Refuse, with a `ConfigurationError` naming where it came from (`where`: `ANTHROPIC_BASE_URL`, `base_url`), a
-    base URL every call would fail with: one without `http://` or `https://` (`localhost:4000`, as a host and port are
-    often written), or with white space around it or inside (an env file's trailing space or line break, the `\r` of
-    a `.env` file written on Windows), or in quotes (`"http://localhost:11434/v1"`, which docker's `--env-file` keeps).
-    Its password and secret query parameters are never shown."""
-    shown = shown_url(base_url)
+def base_url_problem(base_url: str, *, endpoint: str | None = None) -> str | None:
+    """Why every call to `base_url` would fail, in words that follow the URL as it is shown (`has white space at an
+    end: remove it: write 'http://…'`), or None: the one check of a base URL, which each place that takes one words
+    with where it came from (an adapter's `base_url=` or variable, `orchestratex models`, a catalog file's
+    `[providers.NAME]`). Refused: a URL with white space around it or inside (an env file's trailing space or line
+    break, the `\r` of a `.env` file written on Windows) or a control character; one in quotes
+    (`"http://localhost:11434/v1"`, which docker's `--env-file` keeps); one without `http://` or `https://`
+    (`localhost:4000`, as a host and port are often written) or without a host (`http:/localhost:4000`); and, when the
+    SDK adds `endpoint` (`/chat/completions`) itself, one naming that endpoint. Its password and secret query
+    parameters are never shown."""
     odd = next((char for char in base_url if char.isspace() or not char.isprintable()), None)
     if odd is not None:
         what = "white space" if odd.isspace() else "a control character"
         at = "at an end" if base_url != base_url.strip() or odd in (base_url[0], base_url[-1]) else "inside"
         stripped = base_url.strip()
         fix = f": write {shown_url(stripped)!r}" if stripped.isprintable() and " " not in stripped else ""
-        raise ConfigurationError(f"{provider}: the base URL {shown!r} ({where}) has {what} {at}: remove it{fix}")
+        return f"has {what} {at}: remove it{fix}"
     if len(base_url) > 1 and base_url[0] == base_url[-1] and base_url[0] in "\"'":  # (docker's --env-file keeps them)
-        raise ConfigurationError(
-            f"{provider}: the base URL {shown!r} ({where}) is in quotes: remove them, {shown_url(base_url[1:-1])!r}"
-        )
+        return f"is in quotes: remove them, {shown_url(base_url[1:-1])!r}"
     parts = urlsplit(base_url)
     if parts.scheme.lower() in ("http", "https") and not parts.netloc:  # (`http:/localhost:4000`, a slash short)
-        raise ConfigurationError(
-            f"{provider}: the base URL {shown!r} ({where}) names no host: write the scheme, '://' and the server's"
-            " host, e.g. http://localhost:4000"
-        )
+        return "names no host: write the scheme, '://' and the server's host, e.g. http://localhost:4000"
     if parts.scheme.lower() not in ("http", "https"):
-        raise ConfigurationError(
-            f"{provider}: the base URL {shown!r} ({where}) does not start with http:// or https://;"
-            f" write it whole, e.g. http://{shown.split('://')[-1]}"
-        )
+        return f"is not an http:// or https:// URL: write it whole, e.g. http://{shown_url(base_url).split('://')[-1]}"
+    root = base_url.rstrip("/")
+    if endpoint and root.endswith(endpoint):  # (the endpoint's URL, as tools asking for "the endpoint URL" take it)
+        api_root = shown_url(root.removesuffix(endpoint))
+        return f"names the endpoint; write the API root, {api_root} (calls add {endpoint})"
+    return None
+
+
+def checked_base_url(base_url: str, *, provider: str, where: str, endpoint: str | None = None) -> None:
+    """Refuse, with a `ConfigurationError` naming where it came from (`where`: `ANTHROPIC_BASE_URL`, `base_url`), a
+    base URL every call would fail with (`base_url_problem`)."""
+    problem = base_url_problem(base_url, endpoint=endpoint)
+    if problem is not None:
+        raise ConfigurationError(f"{provider}: the base URL {shown_url(base_url)!r} ({where}) {problem}")
 
 
 def checked_client(client: object, wrong: type, *, provider: str, name: str, why: str) -> None:

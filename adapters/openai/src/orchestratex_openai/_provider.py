@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import openai
 
 from orchestratex.exceptions import (
-    ConfigurationError,
     ProviderNotConfigured,
     ProviderTimeout,
     UnknownPriceError,
@@ -28,7 +27,6 @@ from orchestratex.providers._support import (
     checked_client,
     checked_timeout,
     env_value,
-    shown_url,
     without_query,
 )
 
@@ -260,14 +258,7 @@ class OpenAIProvider(Provider):
         would fail. So is one with white space around it or inside (an env file's trailing space or line break, the `\r`
         of a `.env` file written on Windows): the SDK sent `…/v1%20/chat/completions`, which a server answers 404, or
         raised a bare `InvalidURL`."""
-        checked_base_url(base_url, provider=cls.name, where=where)
-        shown = shown_url(base_url)  # (no password or key of the base URL in a message)
-        root = base_url.rstrip("/")
-        if root.endswith("/chat/completions"):  # (the endpoint's URL: the SDK adds the path itself)
-            raise ConfigurationError(
-                f"{cls.name}: the base URL {shown!r} ({where}) names the endpoint; write the API root,"
-                f" {shown_url(root.removesuffix('/chat/completions'))} (calls add /chat/completions)"
-            )
+        checked_base_url(base_url, provider=cls.name, where=where, endpoint="/chat/completions")
 
     @classmethod
     def _needs_key(cls, base_url: str) -> bool:
