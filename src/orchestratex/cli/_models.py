@@ -86,8 +86,16 @@ def _states(catalog: ModelCatalog, env: Mapping[str, str] | None = None) -> dict
     return states
 
 
-_BASE_URL_VARS = {"anthropic": ("ANTHROPIC_BASE_URL",), "gemini": ("GOOGLE_GEMINI_BASE_URL",)}
-"""The base-URL variables of providers that a key configures (the variable alone does not)."""
+_BASE_URL_VARS = {
+    "anthropic": ("ANTHROPIC_BASE_URL",),
+    "gemini": ("GOOGLE_GEMINI_BASE_URL",),
+    "openrouter": ("OPENROUTER_BASE_URL",),
+    "vllm": ("VLLM_API_KEY",),
+}
+"""The variables `run` reads beside those that configure the provider (`KNOWN_ENV_VARS`): the base-URL variables of
+providers that a key configures (the variable alone does not), and the key of a server that a URL configures. (Left
+unchecked, `OPENROUTER_BASE_URL=localhost:4000` or a `VLLM_API_KEY` with a line break inside was shown "configured",
+and `run` refused it.)"""
 
 
 def _bad_base_url(provider: str, env: Mapping[str, str]) -> str | None:
