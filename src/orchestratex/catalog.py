@@ -429,6 +429,8 @@ class ModelCatalog:
         matches = [m for m in self._models.values() if m.version == name]
         if len(matches) == 1:
             return matches[0]
+        if matches:  # (one model behind two endpoints: "did you mean 'llama'?" of 'llama' said nothing of which)
+            raise UnknownModelError(name, list(self._models), ambiguous=[m.name for m in matches])
         raise UnknownModelError(name, list(self._models), unserved=self._left_out(name), meant=self._meant(name))
 
     def _meant(self, name: str) -> str | None:

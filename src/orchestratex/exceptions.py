@@ -103,16 +103,29 @@ class ProviderNotConfigured(UserError):
 
 
 class UnknownModelError(UserError):
-    """A model name (or alias) that the catalog does not know, or (`unserved`: its full name) a model of the catalog
-    that this orchestrator cannot use, its provider not being in use (no API key set, say)."""
+    """A model name (or alias) that the catalog does not know, a bare model id that several of its models share
+    (`ambiguous`: their full names), or (`unserved`: its full name) a model of the catalog that this orchestrator
+    cannot use, its provider not being in use (no API key set, say)."""
 
     def __init__(
-        self, name: str, known: list[str] | None = None, *, unserved: str | None = None, meant: str | None = None
+        self,
+        name: str,
+        known: list[str] | None = None,
+        *,
+        unserved: str | None = None,
+        meant: str | None = None,
+        ambiguous: list[str] | None = None,
     ) -> None:
         hint = f"; known models: {', '.join(sorted(known))}" if known else ""
         if meant is not None:  # (`GPT4` for the alias `gpt4`: the list of full names did not show the alias)
             hint = f": did you mean {meant!r}? (names and aliases are matched exactly){hint}"
-        if unserved is not None:  # a model of the catalog whose provider is left out (no key set, say)
+        if ambiguous:  # (the same model behind two endpoints: `dear:llama` and `cheap:llama`)
+            message = (
+                f"model {name!r} is ambiguous: it is the model id of {len(ambiguous)} models of the catalog "
+                f"({', '.join(sorted(ambiguous))}); name one in full"
+            )
+            hint = ""
+        elif unserved is not None:  # a model of the catalog whose provider is left out (no key set, say)
             provider = unserved.partition(":")[0]
             in_use = ", ".join(sorted({k.partition(":")[0] for k in known or ()})) or "none"
             message = (
@@ -128,6 +141,8 @@ class UnknownModelError(UserError):
         """The full name of the catalog's model `name` stands for, when its provider is not in use (else None)."""
         self.meant = meant
         """The alias `name` differs from only in case, if any."""
+        self.ambiguous = ambiguous
+        """The full names of the models whose model id `name` is, when it is several's (else None)."""
 
 
 class UnknownPriceError(UserError):

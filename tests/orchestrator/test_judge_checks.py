@@ -7,8 +7,15 @@ import json
 
 import pytest
 
-from orchestratex import FunctionProvider, GenerationRequest, LLMJudgeEvaluator, MemoryStore, Orchestrator
-from orchestratex.exceptions import ConfigurationError
+from orchestratex import (
+    FunctionProvider,
+    GenerationRequest,
+    LLMJudgeEvaluator,
+    MemoryStore,
+    ModelProfile,
+    Orchestrator,
+)
+from orchestratex.exceptions import ConfigurationError, UnknownModelError
 
 from ..helpers import NO_WAIT, catalog
 
@@ -108,3 +115,31 @@ async def test_a_run_that_judges_nothing_runs_with_one_model() -> None:
     with pytest.raises(ConfigurationError, match="no model can judge the answers of function:solo"):
         await always.run("Hello", max_iterations=1)
     assert len(calls.made) == 2
+
+
+async def test_a_bare_model_id_of_two_endpoints_pins_both_and_is_ambiguous_to_route_to() -> None:
+    # docs/evaluation.md: LLMJudgeEvaluator(judges=[...]) pins "names, aliases or bare model ids": the same model
+    # behind two endpoints (a laptop and a GPU server) was refused at every run, "names 'llama', which is not a model
+    # of the catalog"; and preferred_models=["llama"] asked "did you mean 'llama'?" of 'llama' itself
+    calls = Calls()
+    models = catalog("x")
+    for endpoint, price in (("laptop", 0.0001), ("gpu", 0.001)):
+        models.add(ModelProfile(name=f"{endpoint}:llama", input_cost_per_1k=price, output_cost_per_1k=price))
+    orch = Orchestrator(
+        providers={name: FunctionProvider(calls, name=name) for name in ("function", "laptop", "gpu")},
+        catalog=models,
+        store=MemoryStore(),
+        retry=NO_WAIT,
+        evaluator=LLMJudgeEvaluator(judges=["llama"]),
+    )
+    result = await orch.run("Hello", preferred_models=["function:x"], max_iterations=1)
+    assert result.status == "completed"
+    assert calls.made[0] == ("function:x", "generate")
+    assert {judge for judge, purpose in calls.made if purpose == "judge"} <= {"laptop:llama", "gpu:llama"}
+    with pytest.raises(UnknownModelError) as raised:
+        await orch.run("Hello", preferred_models=["llama"])
+    assert str(raised.value) == (
+        "model 'llama' is ambiguous: it is the model id of 2 models of the catalog (gpu:llama, laptop:llama); "
+        "name one in full"
+    )
+    assert raised.value.ambiguous == ["laptop:llama", "gpu:llama"]

@@ -91,7 +91,10 @@ def _check_runnable(
         _check_judged(orchestrator, evaluator, generators, judges)
         return
     if evaluator.pinned is not None:
-        unknown = [name for name in evaluator.pinned if name not in orchestrator.catalog]
+        # (a bare model id pins every model it is the id of, as `admits` reads it: the same model behind two
+        # endpoints, which the catalog cannot resolve to one, is no unknown name)
+        ids = {m.version for m in orchestrator.catalog}
+        unknown = [name for name in evaluator.pinned if name not in ids and name not in orchestrator.catalog]
         if unknown:
             known = ", ".join(sorted(m.name for m in orchestrator.catalog))
             raise ConfigurationError(
