@@ -26,6 +26,15 @@ from orchestratex.exceptions import EvaluationError
         ('{"score": 8, "feedback": null}', 8.0, ""),
         ('{"score": null, "rating": 7}', 7.0, ""),
         ('{"score": 1e1}', 10.0, ""),
+        # the rubric's object written as JSON does not take it: its feedback is the string's text, not the rest of
+        # the object (it was '"ok",}', the closing fence, a second object...)
+        ('{"score": 8, "feedback": "Add tests.",}', 8.0, "Add tests."),
+        ("{'score': 8, 'feedback': 'Add tests.'}", 8.0, "Add tests."),
+        ('```json\n{"score": 6,\n "feedback": "Two issues:\n1. no tests"}\n```', 6.0, "Two issues:\n1. no tests"),
+        ('{"score": 08, "feedback": "He said \\"ok\\"."}', 8.0, 'He said "ok".'),
+        ('{"evaluation": {"score": 7, "feedback": "Nested."}}', 7.0, "Nested."),
+        ('{"feedback": "Handle None.", "score": 5,}', 5.0, "Handle None."),
+        ('Score: 7\nFeedback: "Clear" but it misses the edge cases.', 7.0, '"Clear" but it misses the edge cases.'),
     ],
 )
 def test_accepts_what_judges_write(text: str, score: float, feedback: str) -> None:

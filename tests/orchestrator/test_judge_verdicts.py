@@ -109,3 +109,23 @@ async def test_a_replacement_panel_failing_too_fails_the_run_naming_every_judge(
     assert result.status == "failed"
     verdict_count = (result.orchestration.error or "").count("no score found")
     assert verdict_count == 2  # the panel and one replacement, not every model of the catalog
+
+
+async def test_feedback_written_as_json_that_does_not_parse_reaches_the_next_attempt_as_its_text() -> None:
+    # a judge writing the rubric's object with a trailing comma (or a line break inside its text, single quotes):
+    # the score was read, but the feedback was the rest of the object, '"Handle an empty list.",}', stored as the
+    # verdict's and sent in the next attempt's prompt
+    prompts: list[str] = []
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 4, "feedback": "Handle an empty list.",}'
+        prompts.append(request.messages[-1].content)
+        return "an answer"
+
+    orch = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b", "c"), retry=NO_WAIT)
+    result = await orch.run("Sort a list", max_iterations=2, evaluation_threshold=8)
+    first = result.orchestration.iterations[0].evaluation
+    assert first is not None and first.score == 4.0
+    assert first.feedback == "Handle an empty list." == first.verdicts[0].feedback
+    assert "Reviewers' feedback:\nHandle an empty list.\n\nPrevious answer:" in prompts[1]

@@ -28,6 +28,8 @@ _OUT_OF_TEN = re.compile(rf"(?<![\w.,+-])({_NUMBER}\s*(?:/|out\s+of)\s*10)(?![\d
 _FEEDBACK_WORD = re.compile(
     rf"(?:feedback|comments?|critique)\s*{_MARKUP}\s*[:=]\s*(?:\*+|_+)?\s*(.+)", re.IGNORECASE | re.DOTALL
 )
+_QUOTED = re.compile(r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*(?:[,}]|$)""")
+"""A feedback written as a JSON string, ended by what ends a JSON value (`,`, `}`) or by the text's end."""
 _KEYS = ("score", "rating", "grade", "overall")
 _RUBRIC_KEYS = frozenset({"score", "feedback"})
 """The keys of the object the rubric asks for: already lower-case."""
@@ -147,4 +149,20 @@ def parse_verdict(text: str) -> tuple[float, str]:
         snippet = text.strip().replace("\n", " ")[:120]
         raise EvaluationError(f"no score found in the judge's answer: {snippet!r}")
     fb = _FEEDBACK_WORD.search(text)
-    return score, (fb.group(1).strip() if fb else text.strip())
+    return score, (_feedback(fb.group(1)) if fb else text.strip())
+
+
+def _feedback(written: str) -> str:
+    """The feedback after a feedback word: as written, or the text of the JSON string it is when the object the
+    rubric asks for did not parse (a trailing comma, single quotes, a line break inside its text, a second object
+    after it): without its quotes and escapes, and without the braces, fence or object that followed it."""
+    written = written.strip()
+    quoted = _QUOTED.match(written)
+    if quoted is None:
+        return written
+    if quoted.group(1) is None:  # 'single quotes', as Python writes a dict
+        return quoted.group(2).strip()
+    try:
+        return str(json.loads(f'"{quoted.group(1)}"', strict=False)).strip()  # (strict=False: a raw line break)
+    except ValueError:  # an escape JSON does not know ("\q"): the text as written
+        return quoted.group(1).strip()
