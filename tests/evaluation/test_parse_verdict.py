@@ -35,6 +35,15 @@ from orchestratex.exceptions import EvaluationError
         ('{"evaluation": {"score": 7, "feedback": "Nested."}}', 7.0, "Nested."),
         ('{"feedback": "Handle None.", "score": 5,}', 5.0, "Handle None."),
         ('Score: 7\nFeedback: "Clear" but it misses the edge cases.', 7.0, '"Clear" but it misses the edge cases.'),
+        # feedback given as a list of points, or per criterion: one per line, not Python's "['Add tests.', ...]"
+        ('{"score": 6, "feedback": ["Add tests.", "Handle None.", ""]}', 6.0, "- Add tests.\n- Handle None."),
+        (
+            '{"score": 6, "feedback": {"correctness": "fine", "style": "too long"}}',
+            6.0,
+            "correctness: fine\nstyle: too long",
+        ),
+        ('{"score": 6, "comments": [["a", "b"], "c"]}', 6.0, "- a\n- b\n- c"),
+        ('{"score": 6, "feedback": true}', 6.0, "true"),
     ],
 )
 def test_accepts_what_judges_write(text: str, score: float, feedback: str) -> None:

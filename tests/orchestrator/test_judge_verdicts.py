@@ -129,3 +129,20 @@ async def test_feedback_written_as_json_that_does_not_parse_reaches_the_next_att
     assert first is not None and first.score == 4.0
     assert first.feedback == "Handle an empty list." == first.verdicts[0].feedback
     assert "Reviewers' feedback:\nHandle an empty list.\n\nPrevious answer:" in prompts[1]
+
+
+async def test_feedback_given_as_a_list_of_points_reaches_the_next_attempt_one_per_line() -> None:
+    # judges in JSON mode often list their points: the feedback was Python's "['Add tests.', 'Handle None.']"
+    prompts: list[str] = []
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 4, "feedback": ["Add tests.", "Handle None."]})
+        prompts.append(request.messages[-1].content)
+        return "an answer"
+
+    orch = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b", "c"), retry=NO_WAIT)
+    result = await orch.run("Sort a list", max_iterations=2, evaluation_threshold=8)
+    first = result.orchestration.iterations[0].evaluation
+    assert first is not None and first.feedback == "- Add tests.\n- Handle None."
+    assert "Reviewers' feedback:\n- Add tests.\n- Handle None.\n\nPrevious answer:" in prompts[1]

@@ -111,8 +111,25 @@ def _from_object(candidate: str) -> tuple[float, str] | None:
         value = lowered.get(key)
         if value is not None:
             feedback = lowered.get("feedback") or lowered.get("critique") or lowered.get("comments") or ""
-            return _score(value), str(feedback).strip()
+            return _score(value), _text(feedback)
     return None
+
+
+def _text(feedback: object) -> str:
+    """A JSON feedback value as text: a string as it is, a list of points one per line (`- Add tests.`), an object's
+    fields one per line (`style: too long`), another value as JSON writes it (not Python's `['Add tests.']`)."""
+    if isinstance(feedback, str):
+        return feedback.strip()
+    if isinstance(feedback, list):
+        return "\n".join(f"- {point}" for item in _flat(feedback) if (point := _text(item)))
+    if isinstance(feedback, dict):
+        return "\n".join(f"{key}: {said}" for key, item in feedback.items() if (said := _text(item)))
+    return json.dumps(feedback)
+
+
+def _flat(items: list[object]) -> list[object]:
+    """The items of a list of points, those of the lists in it in their place."""
+    return [point for item in items for point in (_flat(item) if isinstance(item, list) else (item,))]
 
 
 def _from_prose(text: str) -> float | None:
