@@ -58,6 +58,11 @@ def test_bad_input_is_refused() -> None:
         calibration_from_dict({"kind": "spline"})
 
 
+def _as_given(value: object) -> Any:
+    """`value` as a program reading it from a file or a form passes it: untyped."""
+    return value
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -81,6 +86,25 @@ def test_bad_input_is_refused() -> None:
         ),
         (lambda: calibration_from_dict({"kind": "logistic", "slope": 1}), r"^not a saved logistic calibration"),
         (lambda: calibration_from_dict({"kind": "logistic", "slope": "inf", "intercept": 0}), r"finite slope"),
+        # the saved file's text rather than what json.loads makes of it: "'str' object has no attribute 'get'"
+        (
+            lambda: calibration_from_dict(_as_given(json.dumps(IsotonicCalibration.fit([9, 2], [1, 0]).to_dict()))),
+            r"^calibration_from_dict takes the dict to_dict\(\) gave, not str: read the saved JSON with json.loads",
+        ),
+        (
+            lambda: calibration_from_dict(_as_given(None)),
+            r"^calibration_from_dict takes the dict to_dict\(\) gave, not NoneType$",
+        ),
+        # labels that are not numbers: float()'s ValueError or TypeError; a string of scores was read as its digits
+        (
+            lambda: IsotonicCalibration.fit([9, 2], _as_given(["yes", "no"])),
+            r"^the pair \(9, 'yes'\) is not \(a judge score 0–10, an outcome 0/1 or False/True\)",
+        ),
+        (lambda: LogisticCalibration.fit(_as_given([9, None]), [1, 0]), r"^the pair \(None, 0\) is not"),
+        (
+            lambda: IsotonicCalibration.fit(_as_given("92"), [1, 0]),
+            r"^scores is a list \(one per judged answer\), not str '92'$",
+        ),
     ],
 )
 def test_a_damaged_calibration_or_a_bad_probability_is_refused_naming_it(make: Any, message: str) -> None:

@@ -23,10 +23,19 @@ __all__ = ["IsotonicCalibration", "LogisticCalibration", "ScoreCalibration", "ca
 
 
 def _pairs(scores: Iterable[float], outcomes: Iterable[bool | float]) -> list[tuple[float, float]]:
+    for name, values in (("scores", scores), ("outcomes", outcomes)):
+        if isinstance(values, str | bytes) or not isinstance(values, Iterable):  # ("89" was two scores, 8 and 9)
+            raise UserError(f"{name} is a list (one per judged answer), not {type(values).__name__} {values!r:.40}")
     xs, ys = list(scores), list(outcomes)
     if len(xs) != len(ys):
         raise UserError(f"scores and outcomes must pair up: {len(xs)} scores but {len(ys)} outcomes")
-    pairs = [(float(s), float(o)) for s, o in zip(xs, ys, strict=True)]
+    try:
+        pairs = [(float(s), float(o)) for s, o in zip(xs, ys, strict=True)]
+    except (TypeError, ValueError):  # ("yes" raised float()'s ValueError, None its TypeError)
+        s, o = next((s, o) for s, o in zip(xs, ys, strict=True) if not (_real(s) and _real(o)))
+        raise UserError(
+            f"the pair ({s!r}, {o!r}) is not (a judge score 0–10, an outcome 0/1 or False/True): give numbers"
+        ) from None
     if not pairs:
         raise UserError("a calibration needs at least one (score, outcome) pair")
     for s, o in pairs:
@@ -35,6 +44,15 @@ def _pairs(scores: Iterable[float], outcomes: Iterable[bool | float]) -> list[tu
         if not 0 <= o <= 1:
             raise UserError(f"outcome {o} is not a truth value (0/1 or False/True)")
     return pairs
+
+
+def _real(value: object) -> bool:
+    """Whether `float()` reads `value`."""
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 class ScoreCalibration(ABC):
@@ -168,6 +186,9 @@ def _sigmoid(z: float) -> float:
 
 def calibration_from_dict(data: Mapping[str, Any]) -> ScoreCalibration:
     """A calibration saved with `to_dict()` (e.g. as JSON next to your lab results)."""
+    if not isinstance(data, Mapping):  # (the saved file's text, not json.loads of it: "'str' has no attribute 'get'")
+        hint = ": read the saved JSON with json.loads (or json.load) first" if isinstance(data, str | bytes) else ""
+        raise UserError(f"calibration_from_dict takes the dict to_dict() gave, not {type(data).__name__}{hint}")
     kind = data.get("kind")
     try:
         if kind == IsotonicCalibration.kind:
