@@ -31,7 +31,7 @@ from ._memory_rows import (
     Row,
 )
 from ._memory_state import MemoryState
-from .aggregate import mean_score, score_units
+from .aggregate import counted_score, mean_score, score_units
 from .checks import from_pico, to_pico
 
 __all__ = ["MemoryAnalytics", "rank_offset"]
@@ -129,7 +129,7 @@ def _analytics(
     for o in orchestrations:
         by_status[o[O_STATUS]] = by_status.get(o[O_STATUS], 0) + 1
         by_domain.setdefault(o[O_DOMAIN], []).append(o)
-    scores = [o[O_SCORE] for o in orchestrations if o[O_SCORE] is not None]
+    scores = [o[O_SCORE] for o in orchestrations if counted_score(o[O_SCORE])]
     iterations = sum(o[O_ITERATIONS] for o in orchestrations)
     by_model: dict[str, list[Row]] = {}
     for c in calls:
@@ -137,7 +137,7 @@ def _analytics(
     p50, p95 = _percentiles([c[C_LATENCY] for c in calls])
     domains = []
     for domain, group in sorted(by_domain.items()):
-        group_scores = [o[O_SCORE] for o in group if o[O_SCORE] is not None]
+        group_scores = [o[O_SCORE] for o in group if counted_score(o[O_SCORE])]
         domains.append(
             DomainUsage(
                 domain=domain,

@@ -8,14 +8,22 @@ per-domain breakdown are then derived the same way for every store.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeGuard
 
 from ._base import Analytics, DomainUsage, ModelUsage
 from .checks import from_pico
 
-__all__ = ["SCORE_UNITS", "OrchestrationTotals", "mean_score", "score_units"]
+__all__ = ["SCORE_UNITS", "OrchestrationTotals", "counted_score", "mean_score", "score_units"]
 
 SCORE_UNITS = 10**9
 """Score units per point of a final score: `score_units` of a score, summed as integers, make exact sums."""
+
+
+def counted_score(score: float | None) -> TypeGuard[float]:
+    """Whether a `final_score` counts in the means and the median: a number from 0 to 10, the range of an evaluation's
+    score (SQL: `final_score >= 0 AND final_score <= 10`, NaN being NULL there; MongoDB: `$gte: 0, $lte: 10`). NaN
+    and infinities, which read back as None, do not."""
+    return score is not None and 0 <= score <= 10
 
 
 def score_units(score: float) -> int:

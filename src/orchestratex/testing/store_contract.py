@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -1207,7 +1208,7 @@ class StoreContract:
         # (domain, status) group, then over the groups): summed so, these means came out 7.1000000000000005 and
         # 5.3999999999999995, and one store's figure differed from another's in its last digit. Every store sums
         # `aggregate.score_units` as integers: the mean of scores with up to 9 decimals is the nearest float to
-        # their exact mean.
+        # their exact mean. A final score that is not a number from 0 to 10 does not count (`counted_score`).
         session, thread, _ = await _tree(store)
         runs: tuple[tuple[str, OrchestrationStatus, float], ...] = (
             ("coding", "completed", 6.6),
@@ -1216,13 +1217,15 @@ class StoreContract:
             ("writing", "cancelled", 1.2),
             ("coding", "completed", 6.7),
             ("writing", "completed", 2.4),
+            ("writing", "completed", math.nan),  # (read back as None: not a score, in any store)
+            ("coding", "completed", math.inf),
         )
         for domain, status, score in runs:
             o = await _orchestration(store, thread, domain=domain)
             o.status, o.final_score = status, score
             await store.commit(o)
         for got in (await store.session_analytics(session.id), await store.user_analytics("alice")):
-            assert got.mean_final_score == 5.4
+            assert (got.mean_final_score, got.median_final_score) == (5.4, (6.6 + 6.7) / 2)
             assert [(d.domain, d.mean_final_score) for d in got.domains] == [
                 ("coding", 7.1),
                 ("general", None),

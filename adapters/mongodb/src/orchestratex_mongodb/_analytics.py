@@ -97,7 +97,8 @@ async def _aggregate(run: Retrier, coll: _Coll, pipeline: list[dict[str, Any]], 
 _OVERAGE_COST = {"$ifNull": ["$overage_cost", 0]}
 _GENERATED = {"$eq": ["$role", "generate"]}
 _SCORED_GENERATION = {"$and": [_GENERATED, {"$ne": [{"$ifNull": ["$score", None]}, None]}]}
-_HAS_FINAL_SCORE = {"$ne": [{"$ifNull": ["$final_score", None]}, None]}
+_HAS_FINAL_SCORE = {"$and": [{"$gte": ["$final_score", 0]}, {"$lte": ["$final_score", 10]}]}  # `counted_score`
+"""(null, a missing field and NaN sort below every number: they do not count)"""
 _FINAL_SCORE_UNITS = {  # `orchestratex.stores.aggregate.score_units`: int(final_score * 1e9 + 0.5)
     "$cond": [_HAS_FINAL_SCORE, {"$toLong": {"$trunc": {"$add": [{"$multiply": ["$final_score", 1e9]}, 0.5]}}}, 0]
 }
@@ -201,7 +202,7 @@ async def scope_analytics(
         totals.overage_pico += int(row.get("overage") or 0) + to_pico(float(row.get("overage_float") or 0))
     models, input_tokens, output_tokens, n_calls = await _model_usages(run, calls, column, scope_id)
     median = await _median(
-        run, orchestrations, {column: scope_id, "final_score": {"$ne": None}}, "final_score", totals.scored
+        run, orchestrations, {column: scope_id, "final_score": {"$gte": 0, "$lte": 10}}, "final_score", totals.scored
     )
     p50, p95 = await _percentiles(run, calls, {column: scope_id}, "latency_ms", n_calls)
     return totals.analytics(

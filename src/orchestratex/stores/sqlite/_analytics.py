@@ -36,6 +36,8 @@ class _Scope:
 
 
 _SCOPES = {"session": _Scope("session"), "user": _Scope("user")}
+_SCORED = "final_score IS NOT NULL AND final_score >= 0 AND final_score <= 10"
+"""A final score that counts (`aggregate.counted_score`)."""
 
 
 def _nth(conn: sqlite3.Connection, sql: str, params: tuple[object, ...], n: int, offset: int) -> float:
@@ -105,7 +107,8 @@ def scope_analytics(
     totals = OrchestrationTotals()
     for domain, status, n, pico, its, group_score_units, group_scored in conn.execute(
         "SELECT domain, status, COUNT(*), SUM(total_pico), SUM(iterations),"
-        " COALESCE(SUM(CAST(final_score * 1e9 + 0.5 AS INTEGER)), 0), COUNT(final_score)"  # (`score_units`)
+        f" COALESCE(SUM(CASE WHEN {_SCORED} THEN CAST(final_score * 1e9 + 0.5 AS INTEGER) END), 0),"  # `score_units`
+        f" COUNT(CASE WHEN {_SCORED} THEN 1 END)"
         f" FROM orchestrations {s.orchestrations} WHERE {s.column} = ? GROUP BY domain, status",
         (scope_id,),
     ):
@@ -127,7 +130,7 @@ def scope_analytics(
     models, input_tokens, output_tokens, calls = _model_usages(conn, s, scope_id)
     median = _median(
         conn,
-        f"SELECT final_score FROM orchestrations {s.scores} WHERE {s.column} = ? AND final_score IS NOT NULL"
+        f"SELECT final_score FROM orchestrations {s.scores} WHERE {s.column} = ? AND {_SCORED}"
         " ORDER BY final_score {order} LIMIT 1 OFFSET ?",
         (scope_id,),
         totals.scored,
