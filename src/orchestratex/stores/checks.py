@@ -99,7 +99,9 @@ def check_page(limit: int, offset: int, *, offset_name: str = "offset") -> None:
 def check_commit(
     session_id: str, events: Sequence[Event], calls: Sequence[CallRecord], spent: float, released: float
 ) -> None:
-    """Refuse a commit whose amounts are invalid or whose events or calls belong to another session."""
+    """Refuse a commit whose amounts are invalid, whose events or calls belong to another session, or whose call
+    records hold what analytics cannot count (a cost that is not an amount, a latency that is not finite, token counts
+    past 64 bits)."""
     if spent or released:
         check_amount("spent", spent)
         check_amount("released", released)
@@ -109,6 +111,23 @@ def check_commit(
     for call in calls:
         if call.session_id != session_id:
             raise UserError(f"a call record of session {call.session_id!r} cannot commit to {session_id!r}")
+        _check_call(call)
+
+
+def _check_call(call: CallRecord) -> None:
+    """Refuse a call record that analytics cannot count: a cost that is not an amount (NaN: a missing value of an
+    imported table), a latency that is not a finite number, token counts past 64 bits. (A NaN latency failed SQLite
+    with "NOT NULL constraint failed", and a NaN cost made a MemoryStore's analytics of the user fail from then on.)"""
+    what = f"the call record of {call.model_name!r} ({call.role})"
+    if not (math.isfinite(call.cost) and abs(call.cost) <= MAX_AMOUNT):
+        raise UserError(
+            f"{what}: cost must be a finite number of US dollars up to {MAX_AMOUNT:,.0f}, not {call.cost!r}"
+        )
+    if not math.isfinite(call.latency_ms):
+        raise UserError(f"{what}: latency_ms must be a finite number of milliseconds, not {call.latency_ms!r}")
+    for name, tokens in (("input_tokens", call.input_tokens), ("output_tokens", call.output_tokens)):
+        if not COUNTER_MIN <= tokens <= COUNTER_MAX:
+            raise UserError(f"{what}: {name} must fit in 64 bits (a signed integer), not {tokens!r}")
 
 
 def check_ttl(ttl_s: float | None, kind: Literal["lease", "counter"] = "lease") -> None:

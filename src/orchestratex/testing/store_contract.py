@@ -426,6 +426,29 @@ class StoreContract:
         assert await store.list_events(session.id) == []
         await _refused(NotFound, store.get_orchestration(stray.id))
 
+    async def test_commit_refuses_call_records_analytics_cannot_count(self, store: Store) -> None:
+        # (history imported from a table, whose missing values are NaN: a NaN latency failed SQLite with "NOT NULL
+        # constraint failed: calls.latency_ms", a NaN cost MongoDB with "cannot convert float NaN to integer", and a
+        # MemoryStore took both, then failed every analytics of the user; tokens past 64 bits an OverflowError)
+        session, _, o = await _tree(store)
+        good = _call(o, "m", "generate", "general", 0.5, (10, 20), 100.0, 8.0)
+        for bad in (
+            {"latency_ms": math.nan},
+            {"latency_ms": math.inf},
+            {"cost": math.nan},
+            {"cost": -math.inf},
+            {"input_tokens": 2**63},
+            {"output_tokens": -(2**63) - 1},
+        ):
+            call = good.model_copy(update=bad)
+            await _refused(ValueError, store.commit(o, [_selected(o)], calls=[good, call], spent=0.5))
+            await _refused(ValueError, store.commit_step(o, calls=[call], spent=0.5, reserve=0.25))
+        assert (await store.get_session(session.id)).total_cost == 0.0
+        assert await store.list_events(session.id) == []
+        assert (await store.session_analytics(session.id)).models == []
+        await store.commit(o, calls=[good], spent=0.5)
+        assert [m.latency_p50_ms for m in (await store.user_analytics("alice")).models] == [100.0]
+
     async def test_list_events_since_limit_and_orchestration(self, store: Store) -> None:
         session, thread, a = await _tree(store)
         b = await _orchestration(store, thread)
