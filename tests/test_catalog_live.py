@@ -232,6 +232,13 @@ def test_a_watch_interval_that_is_no_number_of_seconds_is_refused(interval: obje
     with pytest.raises(ConfigurationError, match="watch interval"):
         catalog.watch(path, interval=interval)  # type: ignore[arg-type]
     assert len(catalog) == 0
+    # the same file watched again (a notebook cell run again, with another interval): "1" raised a bare TypeError
+    # and NaN was taken, after which the file was never due to be read again (its edits never showed)
+    catalog.watch(path, interval=0)
+    with pytest.raises(ConfigurationError, match=r"^the catalog watch interval must be a number of seconds >= 0, not"):
+        catalog.watch(path, interval=interval)  # type: ignore[arg-type]
+    path.write_text('[[models]]\nname = "sim:dd"\ncost_per_1k_tokens = 0\n', encoding="utf-8")
+    assert [m.name for m in catalog] == ["sim:dd"]  # still watched, at the interval it had
 
 
 def test_an_orchestrators_derived_catalog_pickles_and_still_follows_its_source() -> None:

@@ -315,8 +315,7 @@ class ModelCatalog:
         path = Path(path).expanduser()
         watched = next((w for w in self._files if w.path.resolve() == path.resolve()), None)
         if watched is not None:  # (a notebook cell run again): one layer, re-read at the next read of the catalog
-            if interval < 0:
-                raise ConfigurationError("the catalog watch interval must be >= 0 seconds")
+            _check_interval(interval)  # (as the first watch's: `"1"` was a TypeError, NaN never re-read the file again)
             watched.interval, watched.checked_at = interval, float("-inf")
             return self
         content = read_catalog(path)
@@ -324,8 +323,7 @@ class ModelCatalog:
         return self._watch(path, interval, content)
 
     def _watch(self, path: Path, interval: float, content: CatalogContent) -> ModelCatalog:
-        if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval >= 0:
-            raise ConfigurationError(f"the catalog watch interval must be a number of seconds >= 0, not {interval!r}")
+        _check_interval(interval)
         # (the file read now: a relative path re-read after `os.chdir` or `%cd` loaded another folder's file)
         watched = WatchedFile(path.absolute(), interval, include_default=content.include_default)
         watched.load(self, content=content)
@@ -615,6 +613,12 @@ class ModelCatalog:
         if target in self._models:
             self._aliases[alias] = target
             self._version += 1
+
+
+def _check_interval(interval: object) -> None:
+    """`ConfigurationError` unless `interval` is a number of seconds >= 0 (NaN is not: the file was never due)."""
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or not interval >= 0:
+        raise ConfigurationError(f"the catalog watch interval must be a number of seconds >= 0, not {interval!r}")
 
 
 def _only_providers(keep: frozenset[str], source: ModelCatalog) -> tuple[list[ModelProfile], dict[str, str]]:
