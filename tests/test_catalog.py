@@ -191,6 +191,32 @@ def test_an_alias_that_is_empty_or_has_white_space_around_it_is_refused(tmp_path
         Orchestrator(simulate=True, catalog=catalog).run_sync("Hello", preferred_models=[alias])
 
 
+@pytest.mark.parametrize(
+    ("name", "fixed"),
+    [
+        ("openai:gpt-4o ", "openai:gpt-4o"),
+        (" acme:mini", "acme:mini"),
+        ("acme: mini", "acme:mini"),
+        ("acme :mini", "acme:mini"),
+    ],
+)
+def test_a_model_name_with_white_space_around_it_is_refused(tmp_path: Path, name: str, fixed: str) -> None:
+    # `name = "openai:gpt-4o "` in a catalog file was taken: its id went to the vendor as "gpt-4o " (a 404 on every
+    # call, or "has no price" for a vendor's model the source prices), and `" acme:mini"` had the provider " acme",
+    # which no provider serves: the model left the orchestrator's catalog without a word
+    message = rf"model {re.escape(repr(name))}: its name has white space around it or around its ':': write '{fixed}'"
+    with pytest.raises(ValueError, match=message):
+        ModelProfile(name=name, cost_per_1k_tokens=0.001)
+    path = tmp_path / "models.toml"
+    path.write_text(f"[[models]]\nname = {json.dumps(name)}\ncost_per_1k_tokens = 0.001\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=rf"models.toml: models\[0\] entry: {message}"):
+        ModelCatalog.from_file(path)
+    with pytest.raises(ValueError, match=r"its version 'gpt-4.1 ' has white space around it: write 'gpt-4.1'"):
+        ModelProfile(name="acme:mini", version="gpt-4.1 ", cost_per_1k_tokens=0.001)
+    with pytest.raises(ConfigurationError, match=r"its version ' gpt-4.1' has white space around it"):
+        ModelCatalog.default().update("gpt4", version=" gpt-4.1")
+
+
 async def test_copy_copy_of_a_catalog_is_independent_as_catalog_copy_is() -> None:
     # `copy.copy(catalog)` shared the models and aliases: disabling a model in the copy disabled it in the original
     # without changing the original's `version`, so an orchestrator using the original routed on its cached pool

@@ -35,6 +35,19 @@ _THOUSAND = Decimal(1000)
 _PICO_PER_1K = Decimal(PICO) / _THOUSAND
 
 
+def _check_unspaced(name: str, provider: str, version: str) -> None:
+    """`UserError` for a model name, provider or id with white space around it (or around the name's colon): it would
+    be sent as it is (`"openai:gpt-4o "` from a file went to the vendor as "gpt-4o ", a 404), and a provider `" openai"`
+    is one no one serves, so the model silently left the catalog."""
+    parts = name.split(":", 1)
+    if any(part != part.strip() for part in parts):
+        fixed = ":".join(part.strip() for part in parts)
+        raise UserError(f"model {name!r}: its name has white space around it or around its ':': write {fixed!r}")
+    for field, value in (("provider", provider), ("version", version)):
+        if value != value.strip():
+            raise UserError(f"model {name!r}: its {field} {value!r} has white space around it: write {value.strip()!r}")
+
+
 def _check_alias(alias: object) -> str:
     """`alias` when it can name a model: a non-empty string without white space around it. An empty alias made every
     empty name (a blank entry of `preferred_models`) resolve to its model, and one with spaces was never matched."""
@@ -133,6 +146,7 @@ class ModelProfile(BaseModel):
     def _check(self) -> ModelProfile:
         if not self.provider or not self.version:
             raise UserError(f"model {self.name!r}: name it 'provider:model' or give provider and version")
+        _check_unspaced(self.name, self.provider, self.version)
         blended = None
         if self.input_cost_per_1k is not None and self.output_cost_per_1k is not None:
             blended = _blend(self.input_cost_per_1k, self.output_cost_per_1k)
