@@ -217,6 +217,24 @@ def test_a_model_name_with_white_space_around_it_is_refused(tmp_path: Path, name
         ModelCatalog.default().update("gpt4", version=" gpt-4.1")
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"specialties": ("cooking",)}, "specialties: unknown domain 'cooking': specialties are among coding, "),
+        (
+            {"cost_per_1k_tokens": 0.5, "input_cost_per_1k": 0.1},
+            "cost_per_1k_tokens=0.5 disagrees with the input and output prices (0.1, 0.008)",
+        ),
+        ({"input_cost_per_1k": -1}, "input_cost_per_1k: Input should be greater than or equal to 0"),
+    ],
+)
+def test_an_update_refused_says_why_as_a_catalog_file_does(fields: dict[str, object], message: str) -> None:
+    # `catalog.update("gpt4", specialties=("cooking",))` said "cannot update 'openai:gpt-4.1': specialties Value
+    # error, unknown domain …" (pydantic's prefix), and a check of the whole profile "…:  Value error, …"
+    with pytest.raises(ConfigurationError, match=rf"^cannot update 'openai:gpt-4.1': {re.escape(message)}"):
+        ModelCatalog.default().update("gpt4", **fields)
+
+
 async def test_copy_copy_of_a_catalog_is_independent_as_catalog_copy_is() -> None:
     # `copy.copy(catalog)` shared the models and aliases: disabling a model in the copy disabled it in the original
     # without changing the original's `version`, so an orchestrator using the original routed on its cached pool

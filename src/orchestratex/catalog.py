@@ -392,9 +392,12 @@ class ModelCatalog:
         try:
             model = current.model_copy(update=fields)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigurationError(f"cannot update {current.name!r}: {where} {first['msg']}".strip()) from exc
+            first = exc.errors()[0]  # (as a catalog file's entry says it: "specialties: unknown domain …", not
+            where = ".".join(str(p) for p in first["loc"])  # "specialties Value error, unknown domain …")
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise ConfigurationError(
+                f"cannot update {current.name!r}: {where + ': ' if where else ''}{message}"
+            ) from exc
         self._refuse_aliases_naming_models(model.name, model.aliases)
         self._put(model)
         if self._derivation is not None:  # (replayed over each rebuild: the fields given, not this whole profile)
