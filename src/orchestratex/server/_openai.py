@@ -30,7 +30,7 @@ from ._app import ServerState
 from ._auth import Principal, key_of, no_key_reason
 from ._auth_limit import client_address
 from ._bodies import content_coding
-from ._openai_chat import ChatCall, DefaultSessions, prepare_call, resolve_target
+from ._openai_chat import ChatCall, DefaultSessions, prepare_call, resolve_target, unusable
 from ._openai_errors import NO_RETRY, OpenAIError, from_exception, openai_error_response
 from ._openai_presets import Preset, merge_presets
 from ._openai_results import completion, failure
@@ -61,13 +61,25 @@ class OpenAIRoutes:
         state.orchestrator.handlers.append(self.tap.publish)
 
     def check_presets(self) -> None:
-        """Every model a preset prefers is in the catalog (else the app does not start)."""
+        """Every model a preset prefers is in the catalog, and one of them can answer (else the app does not start:
+        every call of the preset would be refused, blaming the client for the server's settings)."""
         for name, preset in self.presets.items():
+            reasons = []
             for model in preset.preferred_models or ():
                 try:
-                    self.state.orchestrator.catalog.get(model)
+                    profile = self.state.orchestrator.catalog.get(model)
                 except UnknownModelError as exc:  # (not in the catalog, or its provider not in use: no key set)
                     raise ConfigurationError(f"preset {name!r} prefers {model!r}: {exc.message}") from None
+                why = unusable(profile, self.state)
+                if why is None:
+                    break
+                reasons.append(f"{model!r} is {why}")
+            else:
+                if reasons:
+                    raise ConfigurationError(
+                        f"preset {name!r}: none of its preferred models can answer ({'; '.join(reasons)}):"
+                        " prefer models of `orchestratex models` that are routed to"
+                    )
 
     def app(self) -> FastAPI:
         routes: list[BaseRoute] = [

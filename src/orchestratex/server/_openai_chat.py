@@ -53,6 +53,7 @@ __all__ = [
     "check_window",
     "prepare_call",
     "resolve_target",
+    "unusable",
     "usable_model",
 ]
 
@@ -93,10 +94,22 @@ def usable_model(name: str, state: ServerState, fix: str) -> ModelProfile | str:
             )
         meant = f" (did you mean `{exc.meant}`? names are matched exactly)" if exc.meant is not None else ""
         return f"The model {shown} does not exist{meant}: {fix}"
-    if model not in orchestrator.usable_models(None):
-        why = "disabled" if model.status == "disabled" else "not priced" if not model.priced else "not configured"
-        return f"The model `{name}` ({model.name}) is in the catalog but {why} on this server: {fix}"
+    why = unusable(model, state)
+    if why is not None:
+        full = f" ({model.name})" if model.name != name else ""
+        return f"The model `{name}`{full} is in the catalog but {why} on this server: {fix}"
     return model
+
+
+def unusable(model: ModelProfile, state: ServerState) -> str | None:
+    """Why the catalog's `model` cannot answer a call here (`disabled`, judge-only, …), None when it can."""
+    if model in state.orchestrator.usable_models(None):
+        return None
+    if model.status == "disabled":
+        return "disabled"
+    if model.judge_only:  # (it was said to be "not configured": it is, and judges the answers of the others)
+        return "judge-only (it judges answers and never writes one)"
+    return "not priced" if not model.priced else "not configured"
 
 
 def chat_messages(request: ChatRequest) -> list[Message]:
