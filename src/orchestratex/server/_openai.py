@@ -37,6 +37,7 @@ from ._openai_results import completion, failure
 from ._openai_schemas import ChatRequest, parse_chat_request
 from ._openai_stream import EventTap, settled, sse_stream
 from ._openai_wait import wait_for_run
+from ._v1_unknown import unknown_v1_url
 
 __all__ = ["OpenAIRoutes", "mount_openai"]
 
@@ -92,6 +93,9 @@ class OpenAIRoutes:
             assert isinstance(exc, HTTPException)
             status = exc.status_code
             message, code = _HTTP_ERRORS.get(status, (exc.detail, None))
+            if status == 404:  # (an unknown URL: what went wrong, where it can be told)
+                rest = request.url.path.removeprefix(request.scope.get("root_path", ""))  # (below /v1)
+                message = unknown_v1_url(request.method, rest, str(request.url.replace(query="")))
             headers = dict(exc.headers or {})  # (a 405's `Allow`)
             if status == 405 and headers.get("Allow"):
                 message = f"{request.method} is not allowed on {request.url.path}: use {headers['Allow']}"
@@ -259,7 +263,7 @@ _DISCONNECTED = OpenAIError(
 """The answer (nobody reads it; it is counted as a 400, as on `/api`) to a request its client left mid-body."""
 
 _HTTP_ERRORS = {
-    404: ("Unknown request URL: see /v1/chat/completions and /v1/models", "not_found"),
+    404: ("Unknown request URL", "not_found"),  # (its message says more: `unknown_v1_url`)
     405: ("Method not allowed on this URL", "method_not_allowed"),
 }
 

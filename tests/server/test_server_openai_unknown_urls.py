@@ -1,0 +1,47 @@
+"""A URL under `/v1` that the server does not serve is answered with what went wrong: the openai SDK shows the 404's
+message alone, which was "Unknown request URL: see /v1/chat/completions and /v1/models" for every such URL, so a client
+whose base URL names the endpoint was sent to see the path it thought it had used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openai import NotFoundError, OpenAI
+
+from .conftest import Api
+from .test_server_openai import PROMPT as _PROMPT
+
+PROMPT: Any = _PROMPT
+
+
+def _client(api: Api, base_url: str) -> OpenAI:
+    return OpenAI(base_url=base_url, api_key=api.keys["alice"], http_client=api.client, max_retries=0)
+
+
+@pytest.mark.parametrize("base", ["http://testserver/v1/chat/completions", "http://testserver/v1/v1"])
+def test_a_base_url_with_a_path_too_many_is_told_what_to_write(api: Api, base: str) -> None:
+    client = _client(api, base)
+    with pytest.raises(NotFoundError) as chat:
+        client.chat.completions.create(model="orchestratex/fast", messages=PROMPT)
+    assert chat.value.code == "not_found"
+    extra = base.removeprefix("http://testserver/v1")
+    assert f"base URL ends in {extra} too many; set it to http://testserver/v1 " in chat.value.message
+    with pytest.raises(NotFoundError) as models:
+        client.models.list()
+    assert "set it to http://testserver/v1 (the client adds /models)" in models.value.message
+    assert _client(api, "http://testserver/v1").models.list().data  # (the base URL it names works)
+
+
+def test_an_api_this_server_does_not_serve_is_named(api: Api) -> None:
+    client = _client(api, "http://testserver/v1")
+    with pytest.raises(NotFoundError) as responses:
+        client.responses.create(model="orchestratex/fast", input="hi")
+    assert "the Responses API (/v1/responses) is not served here" in responses.value.message
+    assert "POST /v1/chat/completions" in responses.value.message
+    with pytest.raises(NotFoundError) as embeddings:
+        client.embeddings.create(model="orchestratex/fast", input="hi")
+    assert "embeddings (/v1/embeddings) is not served here" in embeddings.value.message
+    unknown = api.client.post("/v1/nothing-here", headers=api.alice, json={})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["message"].startswith("Unknown request URL: POST /v1/nothing-here;")
