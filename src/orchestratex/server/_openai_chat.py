@@ -72,7 +72,17 @@ def resolve_target(name: str, presets: Mapping[str, Preset], state: ServerState)
     preset = presets.get(name)
     if preset is not None:
         return Target(name, preset)
-    model = usable_model(name, state, f"use a preset ({', '.join(presets)}) or a model of GET /v1/models")
+    fix = f"use a preset ({', '.join(presets)}) or a model of GET /v1/models"
+    folded = name.strip().casefold()
+    meant = [p for p in presets if p.casefold() == folded]
+    if meant:  # (`orchestratex/Fast`, or white space from an env file's line: the catalog's names say so too)
+        raise OpenAIError(
+            404,
+            f"The model {_shown(name)} does not exist (did you mean `{meant[0]}`? names are matched exactly): {fix}",
+            param="model",
+            code="model_not_found",
+        )
+    model = usable_model(name, state, fix)
     if isinstance(model, str):
         raise OpenAIError(404, model, param="model", code="model_not_found")
     return Target(name, Preset(max_iterations=1), model)
@@ -84,7 +94,7 @@ def usable_model(name: str, state: ServerState, fix: str) -> ModelProfile | str:
     try:
         model = orchestrator.catalog.get(name)
     except UnknownModelError as exc:  # (a name of any length: a 60 KB one is not echoed whole)
-        shown = f"`{name}`" if len(name) <= 80 else quoted(name)
+        shown = _shown(name)
         if exc.unserved is not None:  # (the server's catalog leaves out the models of a provider not in use)
             provider = exc.unserved.partition(":")[0]
             full = f" ({exc.unserved})" if exc.unserved != name else ""
@@ -110,6 +120,12 @@ def unusable(model: ModelProfile, state: ServerState) -> str | None:
     if model.judge_only:  # (it was said to be "not configured": it is, and judges the answers of the others)
         return "judge-only (it judges answers and never writes one)"
     return "not priced" if not model.priced else "not configured"
+
+
+def _shown(name: str) -> str:
+    """A model name as an error quotes it: in backticks, or as a quoted literal when it is long or holds a character
+    a terminal would not show (a `\\r` of a Windows env file hid itself, and could overwrite the message's start)."""
+    return f"`{name}`" if len(name) <= 80 and name.isprintable() else quoted(name)
 
 
 def chat_messages(request: ChatRequest) -> list[Message]:

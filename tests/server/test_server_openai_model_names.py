@@ -1,0 +1,41 @@
+"""A `model` that names a preset in another letter case, or with white space around it (an env file's line ending), is
+answered with the preset meant, as a catalog model's name is; a name holding a control character is quoted visibly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openai import NotFoundError, OpenAI
+
+from .conftest import Api
+from .test_server_openai import PROMPT as _PROMPT
+
+PROMPT: Any = _PROMPT
+
+
+def _client(api: Api) -> OpenAI:
+    return OpenAI(base_url="http://testserver/v1", api_key=api.keys["alice"], http_client=api.client, max_retries=0)
+
+
+@pytest.mark.parametrize(
+    "name", ["orchestratex/Fast", "orchestratex/fast\r", " orchestratex/fast", "ORCHESTRATEX/FAST"]
+)
+def test_a_preset_name_in_another_case_or_with_white_space_says_which_was_meant(api: Api, name: str) -> None:
+    """It was "The model `orchestratex/fast\\r` does not exist", and no preset was suggested; in a terminal the `\\r`
+    hid itself (the message read "The model `orchestratex/fast` does not exist")."""
+    client = _client(api)
+    with pytest.raises(NotFoundError) as chat:
+        client.chat.completions.create(model=name, messages=PROMPT)
+    assert (chat.value.code, chat.value.param) == ("model_not_found", "model")
+    assert "(did you mean `orchestratex/fast`? names are matched exactly)" in chat.value.message
+    assert "\r" not in chat.value.message
+    with pytest.raises(NotFoundError) as retrieved:
+        client.models.retrieve("Orchestratex/fast")
+    assert "did you mean `orchestratex/fast`" in retrieved.value.message
+
+
+def test_a_catalog_name_with_a_line_ending_is_quoted_visibly(api: Api) -> None:
+    with pytest.raises(NotFoundError) as chat:
+        _client(api).chat.completions.create(model="gpt4\r", messages=PROMPT)
+    assert "'gpt4\\r'" in chat.value.message and "did you mean `gpt4`" in chat.value.message
