@@ -37,6 +37,13 @@ class CircuitBreaker:
             return "half_open"
         return "open"
 
+    def retry_in(self, model: str) -> float:
+        """Seconds until `model`'s open circuit lets a trial call through (0 when it is not open)."""
+        entry = self._models.get(model)
+        if entry is None or entry.opened_at is None:
+            return 0.0
+        return max(0.0, self.policy.cooldown_s - (self._clock() - entry.opened_at))
+
     @property
     def quiet(self) -> bool:
         """No model has failed recently: every circuit is closed, and stays closed until a failure."""

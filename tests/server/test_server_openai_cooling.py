@@ -1,0 +1,81 @@
+"""A call whose every model is kept out of routing by its circuit breaker (it failed several times in a row and cools
+down) is answered 503 `model_unavailable` with `Retry-After`, before anything is stored: it was stored, failed at once
+with "no model is available: every candidate failed, is cooling down or is too small", and answered 502
+`orchestration_failed` with `x-should-retry: false`, so the openai SDK never waited for the cooldown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from openai import InternalServerError, OpenAI
+
+from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile, Orchestrator
+from orchestratex.exceptions import ProviderServerError
+from orchestratex.orchestrator import CircuitPolicy, RetryPolicy
+from orchestratex.server import create_app, issue_api_key
+from orchestratex.stores import MemoryStore
+
+from .conftest import in_app_loop
+
+PROMPT: Any = [{"role": "user", "content": "Name a prime"}]
+
+
+def _profile(name: str) -> ModelProfile:
+    return ModelProfile(
+        name=f"function:{name}",
+        input_cost_per_1k=0.001,
+        output_cost_per_1k=0.001,
+        context_window=100_000,
+        max_output_tokens=1000,
+    )
+
+
+def _answer(request: GenerationRequest) -> str:
+    if request.purpose == "judge":
+        return '{"score": 8, "feedback": "fine"}'
+    if request.model.name == "function:down":
+        raise ProviderServerError("the model's server is down", status_code=503)
+    return "7"
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[OpenAI, TestClient, MemoryStore]]:
+    store = MemoryStore()
+    orchestrator = Orchestrator(
+        catalog=ModelCatalog([_profile("up"), _profile("down"), _profile("judge")]),
+        providers={"function": FunctionProvider(_answer)},
+        store=store,
+        circuit=CircuitPolicy(failure_threshold=1, cooldown_s=600),
+        retry=RetryPolicy(max_attempts=1),
+    )
+    with TestClient(create_app(store, orchestrator)) as http:
+        key = in_app_loop(http).call(issue_api_key, store, "alice")
+        yield OpenAI(base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0), http, store
+
+
+def test_a_model_cooling_down_is_a_503_with_retry_after_and_nothing_stored(
+    served: tuple[OpenAI, TestClient, MemoryStore],
+) -> None:
+    client, http, store = served
+    with pytest.raises(InternalServerError) as first:  # (its failure opens its circuit)
+        client.chat.completions.create(model="function:down", messages=PROMPT)
+    assert first.value.code == "orchestration_failed"
+    stored = len(in_app_loop(http).call(store.list_orchestrations))
+    with pytest.raises(InternalServerError) as cooling:
+        client.chat.completions.create(model="function:down", messages=PROMPT)
+    assert (cooling.value.status_code, cooling.value.code) == (503, "model_unavailable")
+    assert "function:down is cooling down" in cooling.value.message
+    retry_after = int(cooling.value.response.headers["Retry-After"])
+    assert 1 <= retry_after <= 600 and cooling.value.response.headers.get("x-should-retry") != "false"
+    with pytest.raises(InternalServerError) as streamed:
+        client.chat.completions.create(model="function:down", messages=PROMPT, stream=True)
+    assert streamed.value.code == "model_unavailable"
+    assert len(in_app_loop(http).call(store.list_orchestrations)) == stored
+    # a call that may use another model runs
+    done = client.chat.completions.create(
+        model="orchestratex/fast", messages=PROMPT, extra_body={"preferred_models": ["function:down", "function:up"]}
+    )
+    assert done.model == "function:up"
