@@ -118,17 +118,20 @@ def http_error(
     return error
 
 
-def connection_error(reason: object, *, provider: str, model: str, proxy: bool = False) -> ProviderConnectionError:
+def connection_error(
+    reason: object, *, provider: str, model: str, proxy: bool = False, at: str = ""
+) -> ProviderConnectionError:
     """The error of a request that got no answer from `provider`: the HTTP library's `reason` (a refused connection, a
     failed DNS lookup, a reset) is a `ProviderConnectionError`, retried with backoff. `proxy` says `reason` is the HTTP
     proxy's refusal to open the tunnel (httpx's `ProxyError`, "407 Proxy Authentication Required"): refused with a
     4xx, no retry cures it (407: it wants a user and password; 403: it does not let the vendor's host through), so it
     is not retried, and says what to do. (It was retried as a connection error, then every other model, each saying
-    only "cannot reach …: 407 Proxy Authentication Required".)"""
+    only "cannot reach …: 407 Proxy Authentication Required".) `at` follows the provider's name in the message (` at
+    <base URL>`, for a server the user pointed the provider at)."""
     said = str(reason)
     refused = _PROXY_STATUS.match(said) if proxy else None
     if refused is None:
-        return ProviderConnectionError(f"cannot reach {provider}: {said}", model=model, provider=provider)
+        return ProviderConnectionError(f"cannot reach {provider}{at}: {said}", model=model, provider=provider)
     hint = (
         _PROXY_AUTH
         if refused.group(1) == "407"
@@ -136,7 +139,9 @@ def connection_error(reason: object, *, provider: str, model: str, proxy: bool =
         " host, or list it in NO_PROXY if it can be reached without the proxy"
     )
     error = ProviderConnectionError(
-        f"cannot reach {provider}: the proxy refused the connection ({said}); {hint}", model=model, provider=provider
+        f"cannot reach {provider}{at}: the proxy refused the connection ({said}); {hint}",
+        model=model,
+        provider=provider,
     )
     error.retryable = False
     return error

@@ -176,11 +176,16 @@ def _message(exc: openai.APIStatusError) -> str:
 
 
 @contextmanager
-def map_openai_errors(*, provider: str, model: str, api_key_env: str | None) -> Iterator[None]:
+def map_openai_errors(
+    *, provider: str, model: str, api_key_env: str | None, base_url: str | None = None
+) -> Iterator[None]:
     """Translate every exception the OpenAI SDK (or the response mapping) raises into the OrchestrateX tree.
 
-    `ProviderError`s raised inside the block get `model` and `provider` filled in when missing.
+    `ProviderError`s raised inside the block get `model` and `provider` filled in when missing. A server that cannot be
+    reached or does not answer in time is named by its `base_url` (its secrets hidden): "cannot reach openai" said
+    nothing of the local server `OPENAI_BASE_URL` pointed at, and read as OpenAI's API being down.
     """
+    at = f" at {shown_url(base_url.rstrip('/'))}" if base_url else ""
     try:
         yield
     except ProviderError as exc:
@@ -188,11 +193,11 @@ def map_openai_errors(*, provider: str, model: str, api_key_env: str | None) -> 
         exc.provider = exc.provider or provider
         raise
     except openai.APITimeoutError as exc:
-        raise ProviderTimeout(f"{provider} did not answer in time", model=model, provider=provider) from exc
+        raise ProviderTimeout(f"{provider}{at} did not answer in time", model=model, provider=provider) from exc
     except openai.APIConnectionError as exc:
         cause = exc.__cause__ or exc
         proxy = isinstance(cause, httpx2.ProxyError)
-        raise connection_error(cause, provider=provider, model=model, proxy=proxy) from exc
+        raise connection_error(cause, provider=provider, model=model, proxy=proxy, at=at) from exc
     except openai.APIStatusError as exc:
         raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
     except (  # UnicodeDecodeError: a body that is not UTF-8

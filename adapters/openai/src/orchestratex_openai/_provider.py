@@ -345,7 +345,9 @@ class OpenAIProvider(Provider):
         if self._owns_connection:
             check_allow_model_requests()
         reasoning = is_reasoning_model(model.version)
-        with map_openai_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
+        with map_openai_errors(
+            provider=self.name, model=model.name, api_key_env=self.api_key_env, base_url=self.base_url
+        ):
             try:
                 async with asyncio.timeout(self._deadline):
                     generation = await self._call(request, reasoning)
@@ -451,7 +453,9 @@ class OpenAIProvider(Provider):
         if self._owns_connection:
             check_allow_model_requests()
         start = time.perf_counter()
-        with map_openai_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
+        with map_openai_errors(
+            provider=self.name, model=model.name, api_key_env=self.api_key_env, base_url=self.base_url
+        ):
             if self._uses_responses(model.version):
                 params = response_params(request, reasoning=reasoning)
                 events = await self._respond(params, stream=True)
