@@ -106,3 +106,35 @@ async def test_cancel_from_the_last_events_handler_is_too_late_and_suspend_from_
     assert result.status == "completed"
     assert "called from that orchestration's own task" in str(said[0])
     assert said[1] is False
+
+
+@pytest.mark.parametrize("by", ["handler", "another task"])
+async def test_cancel_or_suspend_from_the_last_events_handler_of_a_cancelled_run_returns_false(by: str) -> None:
+    # A handler that cancels once a condition holds (an answer is in, it has cost enough) called `cancel` again at the
+    # run's last event, `orchestration_failed` of the cancelled run, where the condition still held: that event's
+    # handlers run in a task of their own (the final commit of a cancelled run is shielded), so `cancel` waited for
+    # the run to end, which waited for the handler: the run never returned. So did `suspend` there.
+    calls: list[tuple[str, str]] = []
+    orch = _orchestrator(calls, waits=True)
+    said: list[tuple[str, bool]] = []
+    running: list[asyncio.Task[object]] = []
+
+    async def stop(event: Event) -> None:
+        if event.type == "response_generated":
+            if by == "handler":
+                said.append((event.type, await orch.cancel(event.orchestration_id)))
+            else:
+                running.append(asyncio.ensure_future(orch.cancel(event.orchestration_id)))
+        if event.type == "orchestration_failed":
+            said.append(("cancel", await orch.cancel(event.orchestration_id)))
+            said.append(("suspend", await orch.suspend(event.orchestration_id)))
+
+    async with orch:
+        result = await asyncio.wait_for(  # (a guard: it hung)
+            orch.run("Say something", max_iterations=5, patience=5, on_event=stop), timeout=60
+        )
+        assert result.status == "cancelled" and result.stop_reason == "cancelled"
+        if running:
+            assert await running[0] is True
+    assert said[-2:] == [("cancel", False), ("suspend", False)]
+    assert said[:-2] == ([("response_generated", True)] if by == "handler" else [])

@@ -142,6 +142,14 @@ class CancelWatcher:
         watched.run.stop_asked = True
         return True
 
+    def ending(self, orchestration_id: str) -> bool:
+        """Whether the run driven here has begun its end (its final commit is under way): nothing is left to stop. The
+        handlers of its last event may be running, those of a cancelled run in a task of their own (its final commit
+        is shielded), so `Orchestrator.cancel` or `suspend` called there would wait for the run to end, which waits
+        for them."""
+        watched = self._runs.get(orchestration_id)
+        return watched is not None and watched.run.done
+
     async def aclose(self) -> None:
         """Stop the watcher (the runs it watched go on unwatched)."""
         task, self._task = self._task, None
