@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -114,6 +115,33 @@ async def test_a_stale_session_object_of_an_ended_session_is_refused_as_its_id_i
             ("cancelled", expected, 0.0, "selected")
         ] * 2
         assert _judged[0] == 0 and (await store.get_session(session.id)).reserved_cost == 0
+
+
+class _SlowEnd(MemoryStore):
+    """A store whose writes after `start` answer late, as on a loaded machine or a distant database: the cancel
+    watcher asks about a run (every 0.05 s here) while its refused start is being ended."""
+
+    async def commit_step(self, *args: Any, **kwargs: Any) -> bool:
+        await asyncio.sleep(0.2)
+        return await super().commit_step(*args, **kwargs)
+
+
+@pytest.mark.parametrize("status", ["completed", "cancelled"])
+async def test_a_stale_session_refused_by_a_slow_store_keeps_the_reason_its_start_gave(status: SessionStatus) -> None:
+    """The watcher found the refused run's session ended too, and re-worded why: the caller of a stale `Session` got
+    `Conflict("its session … is cancelled: orchestrations run only in an active session")` instead of the message
+    the same call by id gets (under load, `test_a_stale_session_object_of_an_ended_session_is_refused_as_its_id_is`
+    failed about one run in a few)."""
+    store = _SlowEnd()
+    async with _orchestrator(store) as orch:
+        session = await orch.create_session(cost_limit=1.0)
+        await store.set_session_status(session.id, status)
+        expected = f"session {session.id} is {status}: orchestrations start only in an active session"
+        with pytest.raises(Conflict) as refused:
+            await orch.run("Hello", session=session)
+        assert str(refused.value) == expected
+        (doc,) = await store.list_orchestrations(session_id=session.id)
+        assert (doc.status, doc.error) == ("cancelled", expected)
 
 
 async def test_a_caller_cancelling_its_own_run_still_gets_cancelled_error(store: Store) -> None:

@@ -185,11 +185,14 @@ class CancelWatcher:
             stop = await self._o.store.cancel_requests([w.run.doc.id for w in due])
         except Exception:  # a store hiccup: ask again next time
             return
-        stopped = [w for w in due if w.run.doc.id in stop]
+        # (a run `Store.start` refused, its session found ended, ends by itself and its caller gets `Conflict` saying
+        # so: stopped here too, once its start had landed, it got this watcher's wording, or none)
+        stopped = [w for w in due if w.run.doc.id in stop and not w.run.refused]
         if stopped:
             await self._explain(stopped)
         for w in stopped:
-            self._stop(w)
+            if not w.run.refused:  # (its start may land while the session is read)
+                self._stop(w)
 
     async def _explain(self, stopped: list[_Watched]) -> None:
         """Say why the store stops each run (its `error`): its session ended, or a cancel was requested. One
@@ -203,6 +206,8 @@ class CancelWatcher:
                 except Exception:
                     sessions[sid] = None
             status = sessions[sid]
+            if w.run.refused:
+                continue
             if status in ("completed", "cancelled"):
                 w.run.stop_why = f"its session {sid} is {status}: orchestrations run only in an active session"
             elif status is not None:
