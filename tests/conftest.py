@@ -1,10 +1,14 @@
 """Real provider requests are blocked, and provider keys hidden, for the whole test run; the loggers a server
-configures are put back after each test."""
+configures are put back after each test; `ast.parse` runs in one thread at a time."""
 
 from __future__ import annotations
 
+import ast
+import functools
 import logging
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -33,3 +37,23 @@ def server_logging_restored() -> Iterator[None]:
         logger.propagate = propagate
         logger.disabled = disabled
         logger.handlers[:] = handlers
+
+
+def _one_thread_at_a_time(parse: Any) -> Any:
+    """CPython 3.11 counts the depth of the AST it converts in one counter for the whole interpreter, so two threads
+    parsing at once fail one of them with `SystemError: AST constructor recursion depth mismatch` (python/cpython
+    gh-106905). A test's app in its TestClient thread parses (pydantic reads the signature of a builtin default
+    factory with `inspect.signature`, which parses its text signature, as it builds a deferred model) while pytest,
+    in the main thread, parses a module it imports to rewrite its asserts (schemathesis, a pytest plugin, imports
+    its modules lazily): the setup of `test_server_schemathesis.py` failed about one run in four."""
+    lock = threading.RLock()
+
+    @functools.wraps(parse)
+    def parse_alone(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return parse(*args, **kwargs)
+
+    return parse_alone
+
+
+ast.parse = _one_thread_at_a_time(ast.parse)
