@@ -52,5 +52,7 @@ def test_times_are_shown_in_utc_whatever_offset_they_were_stored_with(tmp_path: 
     assert "created:  2026-01-01 00:00:00 UTC · updated 2026-01-01 00:05:00 UTC" in shown.stdout.splitlines()
     keys = run_cli("keys", "list", "--store", url, cwd=tmp_path)
     assert keys.returncode == 0, keys
+    header, *_ = keys.stdout.splitlines()
+    assert "CREATED (UTC)" in header and "LAST USED (UTC)" in header and "REVOKED (UTC)" in header, header
     (row,) = [line for line in keys.stdout.splitlines() if line.startswith(key_id)]
     assert "2026-01-01 00:00  2026-01-01 01:00" in row

@@ -126,7 +126,8 @@ def _public(key: ApiKey) -> dict[str, object]:
 
 def _table(keys: list[ApiKey]) -> str:
     """One line per key (a label's line breaks become spaces, as `runs list` does with prompts)."""
-    headers = ("ID", "USER", "ADMIN", "CREATED", "LAST USED", "REVOKED", "LABEL")
+    # (times in UTC, as `runs list` says in its header: "CREATED 2026-12-06 06:22" read as local time, hours off)
+    headers = ("ID", "USER", "ADMIN", "CREATED (UTC)", "LAST USED (UTC)", "REVOKED (UTC)", "LABEL")
     rows = [
         (
             k.id,
