@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,40 @@ def test_an_unknown_key_in_quotes_is_not_repeated(store_url: str) -> None:
         done = run_cli("keys", "revoke", given, "--store", store_url)
         assert done.returncode == 2
         assert secret not in done.stderr and secret[:6] in done.stderr, done.stderr
+
+
+@pytest.mark.slow
+def test_a_key_waiting_for_a_busy_store_says_so(tmp_path: Path) -> None:
+    """Another process holds the SQLite store's write lock: `keys create` waits for it (up to the store's 10 s busy
+    timeout) and said nothing meanwhile, as if it hung. After 2 s it now says what it waits for, then goes on."""
+    import asyncio
+    import sqlite3
+    import threading
+
+    from orchestratex.stores import SQLiteStore
+
+    path = tmp_path / "busy.db"
+
+    async def create() -> None:
+        async with SQLiteStore(path):
+            pass
+
+    asyncio.run(create())  # (the schema made: opening it takes no write lock)
+    holder = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+
+    def commit() -> None:
+        holder.execute("COMMIT")
+        holder.close()
+
+    release = threading.Timer(5.0, commit)
+    release.start()
+    try:
+        done = run_cli("keys", "create", "alice", "--store", f"sqlite:///{path}")
+    finally:
+        release.join()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ox_")
+    waiting, created = done.stderr.splitlines()
+    assert waiting == f"orchestratex: waiting for the store sqlite:///{path} (another process may hold its write lock)…"
+    assert created.startswith("orchestratex: new key for user 'alice'")

@@ -15,7 +15,7 @@ from ..stores import Store, open_store
 from ._interrupt import EXIT_CODES
 from ._output import Output, StdoutFailed, json_text, one_line, plain_table
 from ._runs import an_id
-from ._stores import lasting_store_url, shown_url, sqlite_file_absent, store_option
+from ._stores import lasting_store_url, patiently, shown_url, sqlite_file_absent, store_option
 
 __all__ = ["keys_command"]
 
@@ -164,7 +164,7 @@ def keys_command(args: argparse.Namespace) -> int:
     if args.keys_command == "revoke":
         if absent:
             raise UserError(f"no API key {_shown_key_id(args.key_id)}: the store {shown_url(url)} does not exist (yet)")
-        revoked, already = asyncio.run(_revoke(url, _unwrapped(args.key_id), args.store))
+        revoked, already = patiently(url, _revoke(url, _unwrapped(args.key_id), args.store))
         if already:
             Output().verbatim(
                 f"orchestratex: key {revoked.id} of user {revoked.user_id!r} was already revoked "
@@ -178,12 +178,12 @@ def keys_command(args: argparse.Namespace) -> int:
         return 0
     if args.keys_command != "create":
         raise UserError(f"unknown keys command {args.keys_command!r}: use `orchestratex keys create|list|revoke`")
-    key = asyncio.run(_create(url, args.user_id, args.admin, args.label))
+    key = patiently(url, _create(url, args.user_id, args.admin, args.label))
     kind = "admin key" if args.admin else f"key for user {args.user_id.strip()!r}"
     try:
         Output().verbatim(key)
     except StdoutFailed as exc:  # (a full disk, a reader gone): a working key no one could read
-        revoked = asyncio.run(_revoke_unread(url, key))
+        revoked = patiently(url, _revoke_unread(url, key))
         print(
             f"orchestratex: error: {exc.message}: the new {kind} {revoked.id} was revoked, since no one could read "
             "it; run the command again with an output that can be written",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from ..exceptions import ConfigurationError, UserError
 from ..stores import Store, default_store_url, store_from_url
@@ -13,6 +17,7 @@ __all__ = [
     "chosen_store_url",
     "in_memory",
     "lasting_store_url",
+    "patiently",
     "shown_url",
     "sqlite_file_absent",
     "store_option",
@@ -32,6 +37,11 @@ def _in_memory(store: Store) -> bool:
 
 
 STORE_ENV = "ORCHESTRATEX_STORE_URL"
+
+SLOW_STORE_S = 2.0
+"""After this long waiting for the store, a command that has nothing else to show says it waits."""
+
+T = TypeVar("T")
 
 
 def chosen_store_url(given: str | None) -> str:
@@ -78,3 +88,26 @@ def store_option(given: str | None) -> str:
     """` --store URL` when the command was given `--store URL`, for the commands its messages suggest (`orchestratex
     runs list`, `orchestratex serve`): without it, the suggested command reads another store, the default one."""
     return f" --store {shown_url(given)}" if given else ""
+
+
+def patiently(url: str, work: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(work)`, saying on stderr once it has waited `SLOW_STORE_S` for the store at `url`: a write waits
+    up to the store's busy timeout (10 s) while another process holds a SQLite file's write lock, and `keys create`
+    said nothing meanwhile, as if it hung."""
+
+    async def said() -> T:
+        notice = asyncio.get_running_loop().call_later(SLOW_STORE_S, _say_waiting, url)
+        try:
+            return await work
+        finally:
+            notice.cancel()
+
+    return asyncio.run(said())
+
+
+def _say_waiting(url: str) -> None:
+    print(
+        f"orchestratex: waiting for the store {shown_url(url)} (another process may hold its write lock)…",
+        file=sys.stderr,
+        flush=True,
+    )
