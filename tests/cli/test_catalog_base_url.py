@@ -115,3 +115,25 @@ def test_a_catalog_endpoint_s_key_no_header_can_carry_is_refused_naming_its_vari
     done = run_cli("run", "Hello", "--catalog", str(path), "--store", f"sqlite:///{tmp_path / 'runs.db'}", env=env)
     assert done.returncode == 2 and "secret" not in done.stdout + done.stderr
     assert "router: the API key (MY_ROUTER_KEY) holds a line break" in done.stderr
+
+
+def test_a_catalog_endpoint_s_key_variable_of_white_space_is_no_key(tmp_path: Path) -> None:
+    """`MY_ROUTER_KEY= ` (left blank, or an env file's `\\r`) counted as the key the file names: `models` said the
+    endpoint was ready and `run` called it with no key at all (every call refused 401), while an empty variable was
+    refused before anything ran. It is now refused the same way."""
+    path = tmp_path / "models.toml"
+    path.write_text(
+        '[providers.router]\nkind = "openai"\nbase_url = "https://openrouter.ai/api/v1"\n'
+        'api_key_env = "MY_ROUTER_KEY"\n\n'
+        '[[models]]\nname = "router:a"\ncost_per_1k_tokens = 0.0001\n\n'
+        '[[models]]\nname = "router:b"\ncost_per_1k_tokens = 0.0001\n',
+        encoding="utf-8",
+    )
+    for blank in (" ", "\r"):
+        env = cli_env(MY_ROUTER_KEY=blank)
+        listed = run_cli("models", "--catalog", str(path), env=env)
+        assert "✘ router: no key (set MY_ROUTER_KEY)" in listed.stdout, listed.stdout
+        done = run_cli("run", "Hello", "--catalog", str(path), "--store", "memory://", env=env)
+        assert done.returncode == 2 and done.stdout == "", done.stdout
+        assert done.stderr.startswith("orchestratex: error: provider 'router' of "), done.stderr
+        assert done.stderr.endswith(" needs an API key: set MY_ROUTER_KEY\n"), done.stderr
