@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -194,3 +195,29 @@ def test_an_id_in_capitals_is_the_same_id(store_url: str) -> None:
     revoked = run_cli("keys", "revoke", key["_id"].upper(), "--store", store_url)
     assert revoked.returncode == 0, revoked.stderr
     assert revoked.stdout.startswith(f"orchestratex: revoked key {key['_id']} of user 'alice'")
+
+
+def test_show_says_a_call_that_failed_failed_not_that_it_was_abandoned(store_url: str, tmp_path: Path) -> None:
+    """Every model of the run unreachable: the run failed on its first call, and `runs show` said of that iteration
+    "no answer: the call was abandoned" (as of a call a Ctrl-C stopped) above the error saying it failed."""
+    import socket
+
+    with socket.socket() as sock:  # (a port nothing listens on once it is closed)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    catalog = tmp_path / "models.toml"
+    catalog.write_text(
+        f'include_default = false\n\n[providers.loc]\nkind = "openai"\nbase_url = "http://127.0.0.1:{port}/v1"\n\n'
+        '[[models]]\nname = "loc:a"\ncost_per_1k_tokens = 0.001\n\n'
+        '[[models]]\nname = "loc:b"\ncost_per_1k_tokens = 0.001\n',
+        encoding="utf-8",
+    )
+    failed = run_cli("run", PROMPT, "--catalog", str(catalog), "--store", store_url, "--json")
+    assert failed.returncode == 1, failed.stderr
+    doc = json.loads(failed.stdout)
+    assert doc["status"] == "failed" and doc["iterations_detail"][-1]["errors"], doc
+    done = run_cli("runs", "show", doc["_id"], "--store", store_url)
+    assert done.returncode == 0, done.stderr
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("#1 ")]
+    assert line.endswith("(selected) · no answer: its call failed"), line
+    assert "abandoned" not in done.stdout

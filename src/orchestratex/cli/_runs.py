@@ -349,7 +349,14 @@ def _iteration(it: Iteration, status: str) -> Iterable[str]:
     u = it.usage
     yield ""
     if it.phase == "selected" and not u.total_tokens:  # its call has not answered: no "0 tokens · $0.000000 · 0.0 s"
-        waiting = "waiting for its answer" if status in ("pending", "running") else "no answer: the call was abandoned"
+        # (a run that failed with its model's call, as `error:` below says, was said to have abandoned it)
+        waiting = (
+            "waiting for its answer"
+            if status in ("pending", "running")
+            else "no answer: the call was abandoned"
+            if status == "cancelled" or not it.errors
+            else "no answer: its call failed"
+        )
         yield f"#{it.index} {it.model_name} (selected) · {waiting}"
     else:
         yield (
