@@ -119,9 +119,7 @@ def create_app(
     orchestrator.handlers.append(state.hub.publish)
     from ..telemetry import add_observer, remove_observer
     from ._metrics import Metrics, MetricsMiddleware
-    from ._propagation import TraceContextMiddleware
-    from ._redact import SpanUrlRedaction
-    from ._span_route import RefusedRequestSpan
+    from ._tracing import RequestTracing
 
     state.metrics = metrics = Metrics()
 
@@ -181,9 +179,7 @@ def create_app(
         from ._cors import ApiCors
 
         app.add_middleware(ApiCors, origins=settings.cors_origins)  # before authentication: a preflight has no key
-    app.add_middleware(RefusedRequestSpan)  # (the refusals of the middlewares above: their span names their route)
-    app.add_middleware(TraceContextMiddleware)
-    app.add_middleware(SpanUrlRedaction)  # (in the server span: a WebSocket URL's `?token=<key>` out of `url.query`)
+    app.add_middleware(RequestTracing)  # (outside the middlewares above: their refusals' spans name their route)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     from ._forms import SpecForms
     from ._ops import HealthShortcut

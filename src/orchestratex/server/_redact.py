@@ -5,7 +5,7 @@ A browser's WebSocket can only carry its key as `?token=<key>`; uvicorn writes t
 `uvicorn.access` log (HTTP) and the `uvicorn.error` log (WebSocket handshakes). The filter here
 replaces the value of every `token` query parameter with `***` before a record is written, also when
 the parameter's name is percent-encoded (`?tok%65n=`), as the server decodes it, and any API key sent
-elsewhere in the URL (`?api_key=ox_…`, a key pasted into the path) with `ox_***`; `SpanUrlRedaction` does the
+elsewhere in the URL (`?api_key=ox_…`, a key pasted into the path) with `ox_***`; `redact_span_url` does the
 same to the URL attributes of the request's server span.
 """
 
@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 from urllib.parse import unquote_plus
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-__all__ = ["HandshakeLogFilter", "SpanUrlRedaction", "TokenRedactingFilter", "install_token_redaction"]
+__all__ = ["HandshakeLogFilter", "TokenRedactingFilter", "install_token_redaction", "redact_span_url"]
 
 _PARAM = re.compile(r"([?&;])([^=&;?\s\"']*)=([^&;\s\"']*)")
 LOGGERS = ("uvicorn.access", "uvicorn.error")
@@ -102,22 +101,15 @@ _URL_ATTRIBUTES = ("url.query", "url.full", "url.path", "http.target", "http.url
 """The attributes of a server span that hold the request's URL or a part of it (current and older semconv)."""
 
 
-class SpanUrlRedaction:
+def redact_span_url(scope: Scope) -> None:
     """Keep API keys out of the URL attributes of the request's server span (FastAPI's own, or an ASGI
     instrumentation's, current when this runs): a WebSocket URL fetched as plain HTTP (a proxy that drops the
     `Upgrade` header) put its `?token=<key>` in the span's `url.query`, so the key reached the tracing backend,
-    readable by whoever reads traces. Without OpenTelemetry imported, or with no secret in the URL, it only passes
-    through."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket") and "opentelemetry.trace" in sys.modules:
-            query = scope.get("query_string", b"").decode("latin-1")
-            if (query and redact(f"?{query}") != f"?{query}") or "ox_" in scope.get("path", ""):
-                _redact_current_span(query)
-        await self.app(scope, receive, send)
+    readable by whoever reads traces. With no secret in the URL it does nothing. Call it only once OpenTelemetry is
+    imported."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    if (query and redact(f"?{query}") != f"?{query}") or "ox_" in scope.get("path", ""):
+        _redact_current_span(query)
 
 
 def _redact_current_span(query: str) -> None:

@@ -3,38 +3,32 @@ after the route it asked for, as a served request's is (`POST /api/orchestration
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 from ._metrics import route_template
 
-__all__ = ["RefusedRequestSpan", "name_span"]
+__all__ = ["name_span", "naming_refusals"]
 
 
-class RefusedRequestSpan:
-    """Name the current server span (FastAPI's own, or an ASGI instrumentation's) after the route template, with its
-    `http.route`, when the answer starts and routing has not named it: the refusals of the middlewares (401, 429, 413)
-    were spans named `POST` with no route, which a search for a route's failures in the tracing backend never found,
-    while `/metrics` counted them under the route. Without OpenTelemetry imported it only passes through."""
+def naming_refusals(scope: Scope, send: Send) -> Send:
+    """`send`, made to name the current server span (FastAPI's own, or an ASGI instrumentation's) after the route
+    template, with its `http.route`, when the answer starts and routing has not named it: the refusals of the
+    middlewares (401, 429, 413) were spans named `POST` with no route, which a search for a route's failures in the
+    tracing backend never found, while `/metrics` counted them under the route. `send` itself when no span records
+    the request. Call it only once OpenTelemetry is imported."""
+    if not _recording():
+        return send
+    root_path = scope.get("root_path", "")
+    app = scope.get("app")  # (as `MetricsMiddleware` finds the template: the app as the request came in)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    async def send_named(message: Message) -> None:
+        if message["type"] == "http.response.start" and scope.get("route") is None:
+            _name_span(scope, root_path, app)
+        await send(message)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or "opentelemetry.trace" not in sys.modules or not _recording():
-            await self.app(scope, receive, send)
-            return
-        root_path = scope.get("root_path", "")
-        app = scope.get("app")  # (as `MetricsMiddleware` finds the template: the app as the request came in)
-
-        async def send_named(message: Message) -> None:
-            if message["type"] == "http.response.start" and scope.get("route") is None:
-                _name_span(scope, root_path, app)
-            await send(message)
-
-        await self.app(scope, receive, send_named)
+    return send_named
 
 
 def _recording() -> bool:
