@@ -398,3 +398,42 @@ def test_a_second_ctrl_c_ends_the_grace_period_and_hands_the_runs_back(tmp_path:
             ended = ("completed", "failed", "cancelled")
             done = wait_status(client, oid, lambda doc: doc["status"] in ended, timeout=60)
     assert done["status"] == "completed"  # resumed by the next server: its lease (of 10 min) had been given up
+
+
+def test_a_second_ctrl_c_while_a_call_waits_still_shuts_the_app_down(tmp_path: Path) -> None:
+    """uvicorn skips the app's shutdown when its stop is forced while it waits for connections (a `/v1` call waiting
+    for its run): the event loop's end then cancelled the app's lifespan, which logged an ERROR with the traceback of
+    a `CancelledError` after "Finished server process", and the app's stop (its runs handed back, its store closed)
+    was cut off wherever it was. The app now shuts down as on any stop, without the grace period."""
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'ox.db'}"
+    key = create_key(url, "alice")
+    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "200", "ORCHESTRATEX_SHUTDOWN_GRACE_S": "600"}
+    answers: list[httpx.Response] = []
+    with ServerProcess(url, tmp_path, env=env) as server:
+        body = {"model": "orchestratex/auto", "messages": [{"role": "user", "content": "Explain TCP"}]}
+        headers = {"Authorization": f"Bearer {key}"}
+        call = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(f"{server.base_url}/v1/chat/completions", json=body, headers=headers, timeout=60)
+            )
+        )
+        call.start()
+        deadline = time.monotonic() + 30
+        while "orchestration_started" not in server.log():
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.05)
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGINT)
+        while "Waiting for connections to close" not in server.log():
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.05)
+        server.proc.send_signal(signal.SIGINT)
+        server.proc.wait(timeout=60)
+        call.join(timeout=60)
+        log = server.log()
+    assert "stopping: handing back 1 orchestration(s) still running" in log
+    assert "Application shutdown complete." in log
+    assert "Traceback" not in log and "ERROR" not in log, log
+    assert [a.status_code for a in answers] == [503]

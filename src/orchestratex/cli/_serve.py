@@ -143,7 +143,26 @@ def _forcible_server(config: Any) -> Any:
 
                 loop.call_soon_threadsafe(server_forced, loop)  # (in a signal handler: the loop may be anywhere)
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            # A stop forced while uvicorn waits for connections (a `/v1` call waiting for its run) skips the app's
+            # shutdown: the loop's end then cancelled the app's lifespan, cutting off its stop (its runs handed back,
+            # its store closed) and logging the `CancelledError` as an ERROR traceback. Its grace period is over
+            # (`server_forced`): what is left is quick, and bounded here all the same.
+            done = getattr(self.lifespan, "shutdown_event", None)
+            if self.force_exit and done is not None and not done.is_set():
+                try:
+                    await asyncio.wait_for(self.lifespan.shutdown(), _FORCED_SHUTDOWN_S)
+                except TimeoutError:
+                    logging.getLogger("orchestratex.server").error(
+                        "the forced stop did not finish within %g s: exiting without it", _FORCED_SHUTDOWN_S
+                    )
+
     return Server(config)
+
+
+_FORCED_SHUTDOWN_S = 30.0
+"""How long the app's shutdown may take after a forced stop (its runs are handed back at once then)."""
 
 
 def _free_port(host: str, port: int) -> int:
