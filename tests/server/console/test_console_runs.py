@@ -185,3 +185,18 @@ def test_a_prompt_cut_short_keeps_its_emoji_whole(desktop: Watched, console: Con
     thread = page.locator("#thread-list li").first
     expect(thread).to_have_text("auto " + prompt[:119] + "…")  # (120 characters: the emoji is one)
     assert desktop.problems() == []
+
+
+def test_the_cost_chart_of_runs_that_cost_nothing_says_zero(desktop: Watched, console: Console) -> None:
+    """A session whose finished runs had all cost nothing (failed before any call: a cost limit of 0) showed
+    "$0.0000000010" as its cost chart's highest value, and "at most $0.0000000010" to a screen reader: the chart's
+    scale had a floor of 1e-9 that its labels wrote as the runs' cost."""
+    from playwright.sync_api import expect
+
+    new_session_with_runs(console, "Explain entropy", cost_limit=0)
+    page = desktop.page
+    log_in(page, console)
+    expect(page.locator("#cost-chart svg rect.bar")).to_have_count(1)
+    expect(page.locator("#cost-chart svg text.tick")).to_have_text(["$0", "$0"])
+    expect(page.locator("#cost-svg-desc")).to_have_text("1 orchestrations, $0 in all, at most $0.")
+    assert desktop.problems() == []

@@ -37,14 +37,14 @@ function empty(figure, caption, why = "No finished orchestration yet.") {
 export function costChart(figure, points) {
   const caption = "Cost per orchestration (US$)";
   if (points.length === 0) return empty(figure, caption);
-  const top = Math.max(...points.map((p) => p.cost), 1e-9);
+  const top = points.reduce((most, p) => Math.max(most, p.cost), 0);
   const total = points.reduce((sum, p) => sum + p.cost, 0);
   const svg = frame("cost-svg", caption, `${points.length} orchestrations, ${money(total)} in all, at most ${money(top)}.`);
-  axis(svg, top, money);
+  axis(svg, top, money); // (the highest cost as it is: runs that all cost nothing read "$0", not "$0.0000000010")
   const width = (W - PAD.left - PAD.right) / points.length;
   const plot = H - PAD.top - PAD.bottom;
   points.forEach((p, i) => {
-    const height = (p.cost / top) * plot;
+    const height = top > 0 ? (p.cost / top) * plot : 0;
     svg.append(
       s(
         "rect",
