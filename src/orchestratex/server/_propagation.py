@@ -24,5 +24,10 @@ def attach_remote_parent(scope: Scope) -> object | None:
 
     if trace.get_current_span().get_span_context().is_valid:
         return None
-    carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    # A header sent on several lines is one list (RFC 9110): W3C Trace Context splits `tracestate` so when it is long,
+    # and taking the last line alone dropped the vendors' entries of the others.
+    carrier: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key, text = name.decode("latin-1"), value.decode("latin-1")
+        carrier[key] = f"{carrier[key]},{text}" if key in carrier else text
     return context.attach(propagate.extract(carrier))
