@@ -198,5 +198,20 @@ def test_the_cost_chart_of_runs_that_cost_nothing_says_zero(desktop: Watched, co
     log_in(page, console)
     expect(page.locator("#cost-chart svg rect.bar")).to_have_count(1)
     expect(page.locator("#cost-chart svg text.tick")).to_have_text(["$0", "$0"])
-    expect(page.locator("#cost-svg-desc")).to_have_text("1 orchestrations, $0 in all, at most $0.")
+    expect(page.locator("#cost-svg-desc")).to_have_text("1 orchestration, $0 in all, at most $0.")
+    assert desktop.problems() == []
+
+
+def test_the_charts_summaries_count_one_run_in_the_singular(desktop: Watched, console: Console) -> None:
+    """A screen reader read the charts of a session of one run as "1 orchestrations, …" and "1 scored
+    orchestrations, …"."""
+    import re
+
+    from playwright.sync_api import expect
+
+    new_session_with_runs(console, "Explain a linked list", max_iterations=1)
+    page = desktop.page
+    log_in(page, console)
+    expect(page.locator("#cost-svg-desc")).to_have_text(re.compile(r"^1 orchestration, \$"))
+    expect(page.locator("#score-svg-desc")).to_have_text(re.compile(r"^1 scored orchestration, mean \d"))
     assert desktop.problems() == []

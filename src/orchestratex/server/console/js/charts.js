@@ -29,6 +29,11 @@ function axis(svg, top, format) {
   );
 }
 
+/** "1 orchestration", "2 orchestrations": a chart's summary is read out by screen readers. */
+function runs(count, kind = "") {
+  return `${count} ${kind}orchestration${count === 1 ? "" : "s"}`;
+}
+
 function empty(figure, caption, why = "No finished orchestration yet.") {
   fill(figure, h("figcaption", null, caption), h("p", { class: "hint" }, why));
 }
@@ -39,7 +44,7 @@ export function costChart(figure, points) {
   if (points.length === 0) return empty(figure, caption);
   const top = points.reduce((most, p) => Math.max(most, p.cost), 0);
   const total = points.reduce((sum, p) => sum + p.cost, 0);
-  const svg = frame("cost-svg", caption, `${points.length} orchestrations, ${money(total)} in all, at most ${money(top)}.`);
+  const svg = frame("cost-svg", caption, `${runs(points.length)}, ${money(total)} in all, at most ${money(top)}.`);
   axis(svg, top, money); // (the highest cost as it is: runs that all cost nothing read "$0", not "$0.0000000010")
   const width = (W - PAD.left - PAD.right) / points.length;
   const plot = H - PAD.top - PAD.bottom;
@@ -70,7 +75,7 @@ export function scoreChart(figure, points, threshold) {
     return empty(figure, caption, why);
   }
   const mean = scored.reduce((sum, p) => sum + p.score, 0) / scored.length;
-  const svg = frame("score-svg", caption, `${scored.length} scored orchestrations, mean ${mean.toFixed(1)}/10.`);
+  const svg = frame("score-svg", caption, `${runs(scored.length, "scored ")}, mean ${mean.toFixed(1)}/10.`);
   axis(svg, 10, (v) => String(v));
   const plot = H - PAD.top - PAD.bottom;
   const step = (W - PAD.left - PAD.right) / points.length;
