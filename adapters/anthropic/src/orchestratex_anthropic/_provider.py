@@ -23,6 +23,7 @@ from orchestratex.providers._support import (
     without_query,
 )
 
+from ._deprecations import Deprecations
 from ._errors import map_anthropic_errors
 from ._mapping import generation_from_message, message_params
 
@@ -117,6 +118,7 @@ class AnthropicProvider(Provider):
                 sdk, build, lambda own: own.close(), injected=http_client is not None
             )
         self._owns_connection = self._clients.owned
+        self._deprecations = Deprecations()
         self.base_url: str = str(sdk.base_url)
         """The server the provider talks to."""
 
@@ -156,7 +158,7 @@ class AnthropicProvider(Provider):
         with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
             start = time.perf_counter()
             try:
-                message = await self._client.messages.create(**params)
+                message = await self._deprecations.create(self._client.messages.create(**params))
             except ValueError as exc:
                 if not str(exc).startswith(_STREAMING_REQUIRED):
                     raise
@@ -170,7 +172,9 @@ class AnthropicProvider(Provider):
 
     async def _streamed(self, params: dict[str, Any], on_text: TextSink) -> Message:
         """`client.messages.stream(**params)`, each text delta handed to `on_text`; the final message."""
-        async with self._client.messages.stream(**params) as stream:
+        with self._deprecations.logged():  # (the SDK warns of a deprecated model here)
+            streaming = self._client.messages.stream(**params)
+        async with streaming as stream:
             async for text in stream.text_stream:
                 if text:
                     await on_text(text)
