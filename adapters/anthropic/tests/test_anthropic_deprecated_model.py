@@ -17,8 +17,8 @@ import pytest
 
 from orchestratex.catalog import ModelCatalog
 from orchestratex.providers import GenerationRequest, Message
+from orchestratex.providers._sdk_warnings import SDKWarnings
 from orchestratex.testing.provider_contract import MockServer, Reply
-from orchestratex_anthropic._deprecations import Deprecations
 
 from .test_anthropic_provider import message_body, provider_on
 from .test_anthropic_streaming import sse
@@ -81,7 +81,7 @@ async def test_a_deprecated_model_streams(caplog: pytest.LogCaptureFixture) -> N
 def test_other_warnings_of_the_call_still_reach_the_caller() -> None:
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        with Deprecations().logged():
+        with SDKWarnings(logging.getLogger("test"), "anthropic", DeprecationWarning, "The model '").logged():
             warnings.warn("something else", UserWarning, stacklevel=1)
             warnings.warn(f"The model '{DEPRECATED}' is deprecated and will reach end-of-life", DeprecationWarning, 1)
     assert [(w.category, str(w.message)) for w in seen] == [(UserWarning, "something else")]

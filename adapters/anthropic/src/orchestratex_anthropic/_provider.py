@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ import anthropic
 from orchestratex.exceptions import MalformedResponse, ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
+from orchestratex.providers._sdk_warnings import SDKWarnings
 from orchestratex.providers._support import (
     SYNC_CLIENT,
     checked_api_key,
@@ -23,7 +25,6 @@ from orchestratex.providers._support import (
     without_query,
 )
 
-from ._deprecations import Deprecations
 from ._errors import map_anthropic_errors
 from ._mapping import generation_from_message, message_params
 
@@ -36,6 +37,13 @@ __all__ = ["AnthropicProvider"]
 
 _STREAMING_REQUIRED = "Streaming is required"
 """How the SDK refuses, before sending it, an unstreamed call whose answer may take more than 10 minutes."""
+
+
+_logger = logging.getLogger("orchestratex.providers.anthropic")
+
+_DEPRECATED = r"The model '[^']*' is deprecated"
+"""How the SDK warns, at every call, of a model it lists as deprecated ("The model 'claude-opus-4-5' is deprecated and
+will reach end-of-life on January 22nd, 2027. …"): logged once per model instead (`SDKWarnings`)."""
 
 
 async def _ignore(text: str) -> None:
@@ -118,7 +126,7 @@ class AnthropicProvider(Provider):
                 sdk, build, lambda own: own.close(), injected=http_client is not None
             )
         self._owns_connection = self._clients.owned
-        self._deprecations = Deprecations()
+        self._sdk_warnings = SDKWarnings(_logger, self.name, DeprecationWarning, _DEPRECATED)
         self.base_url: str = str(sdk.base_url)
         """The server the provider talks to."""
 
@@ -158,7 +166,7 @@ class AnthropicProvider(Provider):
         with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
             start = time.perf_counter()
             try:
-                message = await self._deprecations.create(self._client.messages.create(**params))
+                message = await self._sdk_warnings.call(self._client.messages.create(**params))
             except ValueError as exc:
                 if not str(exc).startswith(_STREAMING_REQUIRED):
                     raise
@@ -172,7 +180,7 @@ class AnthropicProvider(Provider):
 
     async def _streamed(self, params: dict[str, Any], on_text: TextSink) -> Message:
         """`client.messages.stream(**params)`, each text delta handed to `on_text`; the final message."""
-        with self._deprecations.logged():  # (the SDK warns of a deprecated model here)
+        with self._sdk_warnings.logged():  # (the SDK warns of a deprecated model here)
             streaming = self._client.messages.stream(**params)
         async with streaming as stream:
             async for text in stream.text_stream:

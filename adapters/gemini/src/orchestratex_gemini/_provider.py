@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import os
 import time
@@ -16,6 +17,7 @@ from google.genai.client import AsyncClient
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._loops import LoopClients
+from orchestratex.providers._sdk_warnings import SDKWarnings
 from orchestratex.providers._support import (
     checked_api_key,
     checked_base_url,
@@ -33,6 +35,13 @@ if TYPE_CHECKING:
     import httpx2
 
 __all__ = ["GeminiProvider"]
+
+_logger = logging.getLogger("orchestratex.providers.gemini")
+
+_UNKNOWN_VALUE = r"\S+ is not a valid [A-Z][A-Za-z]*$"
+"""How google-genai warns of a value of an answer it does not know, newer than the installed SDK ("NEW_REASON is not a
+valid FinishReason", a block reason, a harm category), which it keeps as it came: logged once instead
+(`SDKWarnings`)."""
 
 
 class GeminiProvider(Provider):
@@ -101,6 +110,13 @@ class GeminiProvider(Provider):
                 sdk, build, lambda own: own.aio.aclose(), injected=http_client is not None
             )
         self._owns_connection = self._clients.owned
+        self._sdk_warnings = SDKWarnings(
+            _logger,
+            self.name,
+            UserWarning,
+            _UNKNOWN_VALUE,
+            hint="in an answer newer than google-genai: taken as it came",
+        )
         options = getattr(getattr(sdk, "_api_client", None), "_http_options", None)
         self.base_url: str = str(getattr(options, "base_url", None) or self.default_base_url)
         """The server the provider talks to."""
@@ -145,7 +161,7 @@ class GeminiProvider(Provider):
         args = generate_content_args(request)
         with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
             start = time.perf_counter()
-            response = await self._client.aio.models.generate_content(**args)
+            response = await self._sdk_warnings.call(self._client.aio.models.generate_content(**args))
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_response(response, request)
         generation.latency_ms = latency_ms
@@ -164,8 +180,8 @@ class GeminiProvider(Provider):
         args = generate_content_args(request)
         with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
             start = time.perf_counter()
-            chunks = await self._client.aio.models.generate_content_stream(**args)
-            generation = await generation_from_stream(chunks, request, on_text)
+            chunks = await self._sdk_warnings.call(self._client.aio.models.generate_content_stream(**args))
+            generation = await generation_from_stream(self._sdk_warnings.each(chunks), request, on_text)
             latency_ms = (time.perf_counter() - start) * 1000
         generation.latency_ms = latency_ms
         return generation
