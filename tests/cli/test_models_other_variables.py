@@ -53,3 +53,15 @@ def test_models_says_what_run_would_refuse(tmp_path: Path, variables: dict[str, 
     run = run_cli("run", "Hello", "--catalog", str(catalog), "--store", "memory://", env=env)
     assert run.returncode == 2, run.stdout + run.stderr
     assert problem in run.stderr, run.stderr
+
+
+def test_openais_own_base_url_without_a_key_is_not_configured() -> None:
+    """`OPENAI_BASE_URL=https://api.openai.com/v1` without `OPENAI_API_KEY` (an env template's line) was shown
+    `✔ openai: configured` and its models `ready`, while `run` used the offline simulator."""
+    env = cli_env(OPENAI_BASE_URL="https://api.openai.com/v1")
+    done = run_cli("models", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "✘ openai: no key (set OPENAI_API_KEY)", done.stdout
+    assert "`orchestratex run` uses the offline simulator" in done.stdout
+    run = run_cli("run", "What is RAID 5?", "--max-iterations", "1", "--store", "memory://", env=env)
+    assert run.returncode == 0 and "simulated" in run.stdout, run.stdout + run.stderr

@@ -75,14 +75,21 @@ def _states(catalog: ModelCatalog, env: Mapping[str, str] | None = None) -> dict
     states = {}
     for name in catalog.providers():
         key_set = any(env_value(env, v) for v in KNOWN_ENV_VARS.get(name, (f"{name.upper()}_API_KEY",)))
+        key_env = None
         if name not in installed:
             configured = False
-        elif name in KNOWN_ENV_VARS:
-            configured = key_set
+        elif name in KNOWN_ENV_VARS:  # (the adapter, and its SDK, loaded only when a variable is set: as `run` does)
+            configured = key_set and load_provider_class(name).is_configured(env)
+            if key_set and not configured:
+                # (`OPENAI_BASE_URL=https://api.openai.com/v1` alone: OpenAI's own server, which needs a key, was shown
+                # "configured" and its models "ready", while `run` used the simulator)
+                key_env = getattr(load_provider_class(name), "api_key_env", None)
         else:
             configured = load_provider_class(name).is_configured(env)
         problem = _bad_base_url(name, env) if configured else None
-        states[name] = ProviderState(name, name in installed, key_set, configured and problem is None, problem=problem)
+        states[name] = ProviderState(
+            name, name in installed, key_set, configured and problem is None, key_env=key_env, problem=problem
+        )
     return states
 
 
