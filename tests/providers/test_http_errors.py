@@ -93,11 +93,12 @@ def test_a_wait_that_is_no_finite_number_is_no_wait() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "cls"), [(429, RateLimited), (503, ProviderServerError), (529, ProviderServerError)]
+    ("status", "cls"),
+    [(429, RateLimited), (503, ProviderServerError), (529, ProviderServerError), (408, ProviderTimeout)],
 )
 def test_x_should_retry_false_keeps_the_class_and_is_not_retried(status: int, cls: type[ProviderError]) -> None:
     """As the OpenAI and Anthropic SDKs honour it (and OrchestrateX's own `/v1` sends it about a run that may have
-    spent); any other value, or none, leaves the error retryable."""
+    spent); any other value, or none, leaves the error retryable. (A 408 saying so was retried all the same.)"""
     refused = _error(status, headers={"X-Should-Retry": "false"})
     assert type(refused) is cls and not refused.retryable
     assert str(refused).endswith("(not retried: the server answered x-should-retry: false)")

@@ -102,3 +102,27 @@ def test_a_409_is_retried_as_the_sdk_would_and_the_run_completes() -> None:
         result = orchestrator.run_sync("2+2?", preferred_models=[GPT.name], max_iterations=1)
     assert result.status == "completed" and result.final_response == "Four.", result.error
     assert result.final_model == GPT.name and len(calls) == 2 and len(waits) == 1
+
+
+def test_a_408_with_x_should_retry_false_is_made_once() -> None:
+    """A 408 (the server gave up waiting) saying `x-should-retry: false` was retried as every timeout is."""
+    timed_out = Reply(
+        408,
+        json={"error": {"message": "the run timed out", "type": "server_error", "param": None, "code": "timeout"}},
+        headers={"x-should-retry": "false"},
+    )
+    server = MockServer().always(timed_out)
+    waits: list[float] = []
+
+    def answer(request: GenerationRequest) -> str:
+        return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "Hello from the fallback."
+
+    with Orchestrator(
+        catalog=ModelCatalog([REMOTE, LOCAL, JUDGE]),
+        providers=[provider_on(server), FunctionProvider(answer)],
+        router=BayesianRouter(explore=False),
+        retry=RetryPolicy(sleep=waits.append),
+    ) as orchestrator:
+        result = orchestrator.run_sync("Hi", preferred_models=[REMOTE.name, LOCAL.name], max_iterations=2)
+    assert result.status == "completed" and result.final_response == "Hello from the fallback.", result.error
+    assert len(server.requests) == 1 and waits == [], (len(server.requests), waits)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TypeVar
 
 from ..exceptions import (
     AuthenticationError,
@@ -44,6 +45,8 @@ from ..exceptions import (
 from ._support import retry_after_seconds
 
 __all__ = ["connection_error", "http_error"]
+
+_E = TypeVar("_E", bound=ProviderError)
 
 _PROXY_AUTH = (
     "the proxy asks for a user name and password: put them in the proxy's URL, http://USER:PASSWORD@HOST:PORT"
@@ -107,7 +110,8 @@ def http_error(
     if filtered:
         return http(ContentFiltered, f"{provider} content filter ({status}): {detail}")
     if (status == 408) if timed_out is None else timed_out:
-        return ProviderTimeout(f"{provider} request timed out ({shown}): {detail}", model=model, provider=provider)
+        timeout = ProviderTimeout(f"{provider} request timed out ({shown}): {detail}", model=model, provider=provider)
+        return _unless_told_not_to_retry(timeout, headers)  # (a 408, a 504 saying so: retried unless told not to)
     if status >= 500 or server_failed:
         return http(ProviderServerError, f"{provider} server error ({shown}): {detail}", retry_after=wait())
     if status == 407:  # (an HTTP proxy in front of a plain-HTTP server: the proxy's page, not the vendor's error)
@@ -147,7 +151,7 @@ def connection_error(
     return error
 
 
-def _unless_told_not_to_retry(exc: ProviderHTTPError, headers: Mapping[str, str]) -> ProviderHTTPError:
+def _unless_told_not_to_retry(exc: _E, headers: Mapping[str, str]) -> _E:
     """`exc` as the answer's `x-should-retry` header says, whatever its status: with `false` (a 429, a 5xx) not
     retryable, as the OpenAI and Anthropic SDKs honour it and OrchestrateX's own `/v1` sends it with every answer about
     a run that may have spent; with `true` (a 4xx the server knows to be passing) retryable, as those SDKs retry it.
