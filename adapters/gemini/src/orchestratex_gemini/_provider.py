@@ -83,6 +83,8 @@ class GeminiProvider(Provider):
         timeout: float | None = 120.0,
     ) -> None:
         timeout = checked_timeout(timeout, provider=self.name)
+        self._key_named = self.api_key_env
+        """The variable a refused key's message says to set: the one the key came from."""
         if client is not None:
             if api_key is not None or base_url is not None or http_client is not None:
                 raise UserError("GeminiProvider: pass either client= or api_key/base_url/http_client, not both")
@@ -92,6 +94,8 @@ class GeminiProvider(Provider):
             self._clients = LoopClients(sdk)
         else:
             where = "GOOGLE_API_KEY, GEMINI_API_KEY or api_key="
+            if api_key is None:
+                self._key_named = self._key_variable(os.environ)
             api_key = checked_api_key(api_key or self._key_from(os.environ), provider=self.name, where=where)
             if not api_key:
                 raise self._not_configured()
@@ -132,6 +136,16 @@ class GeminiProvider(Provider):
         return env_value(env, "GOOGLE_API_KEY") or env_value(env, "GEMINI_API_KEY")
 
     @classmethod
+    def _key_variable(cls, env: Mapping[str, str]) -> str:
+        """The variable `_key_from` takes the key from, as a refused key's message names it: `GOOGLE_API_KEY` when it
+        is set (it wins, so setting `GEMINI_API_KEY` again, as the message said, changed nothing)."""
+        if env_value(env, "GOOGLE_API_KEY") is None:
+            return cls.api_key_env
+        if env_value(env, "GEMINI_API_KEY") is None:
+            return "GOOGLE_API_KEY"
+        return "GOOGLE_API_KEY (which wins over GEMINI_API_KEY)"
+
+    @classmethod
     def _not_configured(cls) -> ProviderNotConfigured:
         return ProviderNotConfigured(
             "gemini: no API key; set GEMINI_API_KEY (or GOOGLE_API_KEY, or pass api_key=)",
@@ -149,7 +163,9 @@ class GeminiProvider(Provider):
         base_url = env_value(env, cls.base_url_env)
         if base_url is not None:
             checked_base_url(base_url, provider=cls.name, where=cls.base_url_env)
-        return cls(api_key=api_key, base_url=base_url or cls.default_base_url)
+        provider = cls(api_key=api_key, base_url=base_url or cls.default_base_url)
+        provider._key_named = cls._key_variable(env)
+        return provider
 
     async def generate(self, request: GenerationRequest) -> Generation:
         """One `generate_content` call to `request.model.version`; errors are mapped to `orchestratex.exceptions`."""
@@ -159,7 +175,7 @@ class GeminiProvider(Provider):
         if self._owns_connection:
             check_allow_model_requests()
         args = generate_content_args(request)
-        with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
+        with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named):
             start = time.perf_counter()
             response = await self._sdk_warnings.call(self._client.aio.models.generate_content(**args))
             latency_ms = (time.perf_counter() - start) * 1000
@@ -178,7 +194,7 @@ class GeminiProvider(Provider):
         if self._owns_connection:
             check_allow_model_requests()
         args = generate_content_args(request)
-        with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
+        with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named):
             start = time.perf_counter()
             chunks = await self._sdk_warnings.call(self._client.aio.models.generate_content_stream(**args))
             generation = await generation_from_stream(self._sdk_warnings.each(chunks), request, on_text)
