@@ -237,7 +237,11 @@ def chat_usage(usage: Any) -> Usage:
 
     Some servers report reasoning apart from `completion_tokens` while billing it as output: xAI's Grok counts
     `completion_tokens_details.reasoning_tokens` only in `total_tokens` (prompt + completion + reasoning). When the
-    total says so, the reasoning is added to the output tokens, or the cost would leave it out."""
+    total says so, the reasoning is added to the output tokens, or the cost would leave it out.
+
+    DeepSeek reports its cache hits as `prompt_cache_hit_tokens` (of `prompt_tokens`, beside
+    `prompt_cache_miss_tokens`), not as `prompt_tokens_details.cached_tokens`, and bills them at its cache-hit price:
+    they are the cached input tokens when OpenAI's field is absent (they were counted at the full input price)."""
     prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
     if not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
         raise MalformedResponse("chat completion usage without token counts")
@@ -245,10 +249,13 @@ def chat_usage(usage: Any) -> Usage:
     total = getattr(usage, "total_tokens", None)
     if reasoning > 0 and isinstance(total, int) and total == prompt_tokens + completion_tokens + reasoning:
         completion_tokens += reasoning  # (reported apart, as xAI does: OpenAI's total is prompt + completion)
+    cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
+    if not isinstance(cached, int):
+        cached = _usage_field(usage, "prompt_cache_hit_tokens")  # (DeepSeek's)
     return Usage(
         input_tokens=prompt_tokens,
         output_tokens=completion_tokens,
-        cached_input_tokens=_int(getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", 0)),
+        cached_input_tokens=_int(cached),
         reasoning_tokens=reasoning,
     )
 
