@@ -18,7 +18,7 @@ import logging
 import re
 import types
 import warnings
-from collections.abc import AsyncIterator, Coroutine, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -61,8 +61,8 @@ class SDKWarnings:
         """Await `call` (an SDK call), each of its steps run `logged`."""
         return await _each_step_logged(call, self)
 
-    async def each(self, items: AsyncIterator[T]) -> AsyncIterator[T]:
-        """`items` (an SDK's stream of parsed chunks), each one read `logged`."""
+    async def each(self, items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+        """`items` (an SDK's stream of parsed chunks), each one read `logged` (close it: `contextlib.aclosing`)."""
 
         async def following() -> T:
             return await anext(items)

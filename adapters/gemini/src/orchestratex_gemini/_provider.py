@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -197,7 +198,8 @@ class GeminiProvider(Provider):
         with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named):
             start = time.perf_counter()
             chunks = await self._sdk_warnings.call(self._client.aio.models.generate_content_stream(**args))
-            generation = await generation_from_stream(self._sdk_warnings.each(chunks), request, on_text)
+            async with contextlib.aclosing(self._sdk_warnings.each(chunks)) as logged:
+                generation = await generation_from_stream(logged, request, on_text)
             latency_ms = (time.perf_counter() - start) * 1000
         generation.latency_ms = latency_ms
         return generation
