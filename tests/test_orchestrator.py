@@ -183,6 +183,36 @@ async def test_rate_limit_is_retried_honouring_retry_after() -> None:
     assert waits == [2.5]
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        RateLimited("Rate limit reached for requests per minute", retry_after=60),
+        ProviderServerError("overloaded", status_code=529, retry_after=45),
+    ],
+)
+async def test_a_retry_after_longer_than_the_policy_waits_falls_back_at_once(error: Exception) -> None:
+    # a model asking to be called again in 60 s was waited for max_wait (30 s), asked again (429 again: too early),
+    # waited for again: the run stalled a minute before it fell back to another model; it falls back now
+    waits: list[float] = []
+    asked: list[str] = []
+
+    def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 9, "feedback": "ok"}'
+        asked.append(request.model.name)
+        if request.model.name == "function:a":
+            raise error
+        return "answer from b"
+
+    q = {"a": 9.9, "b": 6.0, "c": 6.0}
+    policy = RetryPolicy(max_attempts=3, initial_wait=0.1, max_wait=30, sleep=waits.append)
+    orch = Orchestrator(providers=[FunctionProvider(fn)], catalog=catalog("a", "b", "c", quality=q), retry=policy)
+    result = await orch.run("Hello there", max_iterations=1)
+    assert result.status == "completed" and result.final_model != "function:a"
+    assert asked.count("function:a") == 1 and waits == []
+    assert result.orchestration.iterations[0].errors == [f"function:a: {type(error).__name__}: {error}"]
+
+
 async def test_retries_are_bounded_then_fallback_to_next_model() -> None:
     attempts: dict[str, int] = {}
 

@@ -24,7 +24,8 @@ class RetryPolicy:
 
     Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and full
     jitter; the `Retry-After` of a 429 or a 5xx (503, Anthropic's 529) is honoured (waited at
-    least, up to `max_wait`). After `max_attempts` the orchestrator falls back to the next-best model.
+    least); one longer than `max_wait` is not retried: the orchestrator falls back to the next-best model at
+    once, as it does after `max_attempts`.
     """
 
     max_attempts: int = 3
