@@ -12,6 +12,7 @@ import pytest
 from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import UserError
 from orchestratex.lab import OutcomeTable
+from orchestratex.providers import GenerationRequest
 from orchestratex.routing import Attempt, RoutingFeedback, Task
 from orchestratex.routing.fitted import FittedRouter, TextFeaturizer
 
@@ -365,6 +366,27 @@ async def test_drives_an_orchestrator(monkeypatch: pytest.MonkeyPatch) -> None:
         orchestrator.router = FittedRouter(alpha=1.0).fit(table)
         result = await orchestrator.run("Write a Python function that reverses a list", domain="coding")
     assert result.orchestration.iterations[0].model_name == names[1]
+
+
+async def test_a_runs_context_is_not_read_as_its_prompt(router: FittedRouter) -> None:
+    # the features read the prompt's last paragraph: the first attempt's prompt ended with "Context: …", so a hard
+    # question with an easy-sounding context went to the model its context predicted (and a refinement, reading
+    # the question, to another)
+    from orchestratex import FunctionProvider, ModelCatalog, Orchestrator
+
+    def answer(request: GenerationRequest) -> str:
+        return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "an answer"
+
+    judge = ModelProfile(name="syn:judge", cost_per_1k_tokens=0.0001, judge_only=True)
+    async with Orchestrator(
+        providers=[FunctionProvider(answer, name="syn")], catalog=ModelCatalog([*PROFILES, judge]), router=router
+    ) as orchestrator:
+        for context in (None, "Earlier: what colour is the sky on a day number 7"):
+            result = await orchestrator.run(HARD, context=context, domain="proofs", max_iterations=1)
+            assert result.orchestration.iterations[0].model_name == "syn:large", context
+    assert router.decide(Task(prompt=f"{HARD}\n\nContext: {EASY}", original_prompt=HARD), PROFILES).model_name == (
+        "syn:large"
+    )
 
 
 def test_routers_sharing_a_featurizer_keep_their_own_fit(tmp_path: Path) -> None:

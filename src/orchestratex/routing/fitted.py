@@ -341,7 +341,9 @@ class FittedRouter(Router):
                 scores={c.name: c.quality / 10 for c in candidates},
                 domain=task.domain,
             )
-        text = task.original_prompt if task.iteration > 1 and task.original_prompt else task.prompt
+        # the user's prompt: not the prompt sent, which ends with the run's context ("Context: …", whose paragraph
+        # the features would read instead of the question) or, after a rejection, with the refinement's
+        text = task.original_prompt or task.prompt
         q_all = self.predict_quality(text, task.domain)
         cols = [j for _, j in pairs]
         q, c = q_all[cols], self._candidate_costs(task.domain, pairs)
