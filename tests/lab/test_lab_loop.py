@@ -194,6 +194,16 @@ async def test_arguments_of_the_wrong_kind_are_a_user_error() -> None:
         lab.SimulatedJudge(seed="x")  # type: ignore[arg-type]
 
 
+async def test_a_threshold_outside_the_judges_scale_is_named_as_the_replay_names_it() -> None:
+    # it was refused at the first row by the orchestrator, as "evaluation_threshold: Input should be less than or
+    # equal to 10", a name replay_loop does not have (and "6" as "evaluation_threshold must be a number")
+    table = synthetic_table(5)
+    for bad in (11, -1, "6", float("nan"), True):
+        with pytest.raises(UserError, match=r"^threshold is the judges' score that accepts an answer, 0–10 \(e.g. 6\)"):
+            await lab.replay_loop(table, router=Scripted(["small"]), threshold=bad)  # type: ignore[arg-type]
+    assert (await lab.replay_loop(table, router=Scripted(["small"]), threshold=np.float64(6.0))).outcomes
+
+
 async def test_an_answer_reports_its_recorded_length_not_its_stand_in_s() -> None:
     """A one-letter recorded answer is replayed as a marked stand-in longer than it; its usage (which the
     routers learn output costs from) is the recorded answer's, whatever the mark's length or the table's ids."""

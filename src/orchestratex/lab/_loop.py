@@ -296,6 +296,9 @@ async def replay_loop(
     if not is_whole(progress_every) or progress_every < 1:
         raise UserError(f"progress_every is a number of prompts >= 1 (e.g. progress_every=100), got {progress_every!r}")
     max_iterations, progress_every = int(max_iterations), int(progress_every)  # (numpy's integers: np.arange's)
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 <= threshold <= 10:
+        # (the orchestrator refused it at the first row, naming its own `evaluation_threshold`)
+        raise UserError(f"threshold is the judges' score that accepts an answer, 0–10 (e.g. 6), got {threshold!r}")
     _check_tasks(table)
     _check_prompts(table)
     judges = _judges(judge)
