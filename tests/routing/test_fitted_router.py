@@ -389,6 +389,41 @@ async def test_a_runs_context_is_not_read_as_its_prompt(router: FittedRouter) ->
     )
 
 
+FEW_SHOT = (
+    "Example: what colour is the sky on a day number 3 -> blue.\n\n"
+    "Example: what colour is grass on a day number 4 -> green.\n\n"
+    "prove the theorem about primes and integrals number 8"
+)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [FEW_SHOT.replace("\n", "\r\n"), FEW_SHOT.replace("\n\n", "\n  \n"), FEW_SHOT.replace("\n\n", "\n\t\n")],
+    ids=["crlf", "blank-line-of-spaces", "blank-line-of-a-tab"],
+)
+async def test_a_prompt_routes_the_same_whichever_way_its_blank_lines_are_written(sent: str) -> None:
+    # the last paragraph was found at "\n\n" only: a prompt sent with CR LF line ends (a browser's form, a Windows
+    # client) or a blank line holding spaces was read whole, its examples drowning its question, and routed apart
+    from orchestratex import FunctionProvider, ModelCatalog, Orchestrator
+
+    router = FittedRouter(cost_weight=60.0, alpha=1.0).fit(synthetic_table(200, seed=3), profiles=PROFILES)
+    assert router.featurizer.tail(sent) == "prove the theorem about primes and integrals number 8"
+    assert (router.predict_quality(sent, "proofs") == router.predict_quality(FEW_SHOT, "proofs")).all()
+
+    def answer(request: GenerationRequest) -> str:
+        return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "an answer"
+
+    judge = ModelProfile(name="syn:judge", cost_per_1k_tokens=0.0001, judge_only=True)
+    async with Orchestrator(
+        providers=[FunctionProvider(answer, name="syn")], catalog=ModelCatalog([*PROFILES, judge]), router=router
+    ) as orchestrator:
+        chosen = [
+            (await orchestrator.run(p, domain="proofs", max_iterations=1)).orchestration.iterations[0].model_name
+            for p in (FEW_SHOT, sent)
+        ]
+    assert chosen == ["syn:large", "syn:large"]
+
+
 def test_routers_sharing_a_featurizer_keep_their_own_fit(tmp_path: Path) -> None:
     """Before: `fit` learned the idf into the featurizer given, so routers built with one featurizer (one per fold of
     a cross-validation) all predicted, and saved, with the idf of the last one fitted."""

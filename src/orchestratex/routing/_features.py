@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 __all__ = ["TextFeaturizer", "load_numpy"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_BLANK_LINES = re.compile(r"\n(?:[^\S\n]*\n)+")
+"""The blank lines between paragraphs, a line of spaces or tabs among them."""
+
+
+def _newlines(text: str) -> str:
+    """`text` with its line ends as line feeds (a browser's form and a Windows client send CR LF)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def load_numpy() -> Any:
@@ -55,11 +62,14 @@ class TextFeaturizer:
         return 1 << self.bits
 
     def tail(self, text: str) -> str:
-        """The part of `text` that is read: its last paragraph, at most `tail_chars` characters."""
-        return text.rstrip().rsplit("\n\n", 1)[-1][-self.tail_chars :]
+        """The part of `text` that is read: its last paragraph, at most `tail_chars` characters. Paragraphs end at a
+        blank line however it is written (CR LF line ends, a line of spaces), so one prompt reads the same whichever
+        client sent it."""
+        return _BLANK_LINES.split(_newlines(text).rstrip())[-1][-self.tail_chars :]
 
     def tokens(self, text: str) -> list[str]:
         """The hashed tokens of `text`: tail words, tail word pairs, and length buckets."""
+        text = _newlines(text)
         words = _WORD.findall(self.tail(text).lower())
         tokens = ["w:" + w for w in words]
         if self.bigrams:
