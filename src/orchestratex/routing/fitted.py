@@ -346,7 +346,7 @@ class FittedRouter(Router):
         text = task.original_prompt or task.prompt
         q_all = self.predict_quality(text, task.domain)
         cols = [j for _, j in pairs]
-        q, c = q_all[cols], self._candidate_costs(task.domain, pairs)
+        q, c = q_all[cols], self._candidate_costs(task.domain, pairs) + _unpaid_input(task, pairs)
         named = {c.name: j for c, j in pairs}
         failed = frozenset(
             j
@@ -463,6 +463,24 @@ class FittedRouter(Router):
         arrays) is a `UserError` naming the file and what is wrong with it.
         """
         return load_router(cls, path, embedder=embedder)
+
+
+_FRAMING = 1024
+"""Bytes of a run's input that are neither its prompt nor its context nor its conversation: the system prompt and
+the messages' framing, which the table's costs are taken to include."""
+
+
+def _unpaid_input(task: Task, pairs: list[tuple[ModelProfile, int]]) -> Any:
+    """What each candidate's call costs beyond the table's mean cost per call: its input price for what a run sends
+    that the table's prompts did not — a conversation's earlier turns (a thread's, a list of messages') and the run's
+    context — read, as the orchestrator bounds its input, as bytes (about four a token). A long thread otherwise cost
+    what a table prompt costs, so a model whose input is dear looked cheap and was chosen for every turn."""
+    np = load_numpy()
+    sent = task.input_tokens  # (the bytes of every message the call sends)
+    earlier = max(sent - len(task.prompt.encode()) - _FRAMING, 0)  # (the prompt carries the context: counted apart)
+    context = len(task.context.encode()) if task.context else 0
+    tokens = (earlier + context) / 4
+    return np.asarray([tokens * (model.input_cost_per_1k or 0.0) / 1000 for model, _ in pairs], dtype=np.float64)
 
 
 _EMBED_CHUNK = 128
