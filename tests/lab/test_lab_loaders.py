@@ -73,6 +73,11 @@ def test_routellm_formats_and_contamination(tmp_path: Path) -> None:
     np.testing.assert_array_equal(table.quality, [[1, 1], [1, 0]])
     np.testing.assert_array_equal(table.cost, [[1, 0], [1, 0]])
     assert len(lab.load_routellm(tmp_path, "gsm8k", exclude_contaminated=False)) == 3
+    # exclude_contaminated=None (as a settings file leaves an option unset) kept the contaminated prompts in, and
+    # "no" left them out: a held-out set scored with prompts the routers were trained on, or not, by accident
+    for unset in (None, "no", 0):
+        with pytest.raises(UserError, match=r"^exclude_contaminated is True \(the default: drop the prompts"):
+            lab.load_routellm(tmp_path, "gsm8k", exclude_contaminated=unset)  # type: ignore[arg-type]
 
     mt = tmp_path / "routellm" / "mt_bench"
     mt.mkdir()

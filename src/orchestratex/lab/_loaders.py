@@ -231,6 +231,11 @@ def load_routellm(
     """
     if benchmark not in ("gsm8k", "mmlu", "mt_bench"):
         raise UserError(f"benchmark must be 'gsm8k', 'mmlu' or 'mt_bench', got {benchmark!r}")
+    if not isinstance(exclude_contaminated, bool):  # (None kept the contaminated prompts in, "no" left them out)
+        raise UserError(
+            f"exclude_contaminated is True (the default: drop the prompts routers were trained on) or False, "
+            f"not {exclude_contaminated!r}"
+        )
     folder = _open_dir(data_dir(directory), f"routellm/{benchmark}", from_env=directory is None)
     skip = _contaminated(folder) if exclude_contaminated else set()
     if benchmark == "mt_bench":
