@@ -114,3 +114,40 @@ def _use_until(store: SQLiteStore, session_id: str, writes: bool, stop: threadin
         asyncio.run(requests())
     except BaseException as exc:
         failures.append(repr(exc))
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+def test_threads_opening_the_store_at_once_each_with_its_loop_all_get_it_open(where: str, tmp_path: Path) -> None:
+    # Each request thread of a WSGI app opening the shared store at its first request (`asyncio.run(store.open())`,
+    # which returns at once once it is open): the threads that came while the first one opened waited on an
+    # `asyncio.Lock` bound to that thread's loop, were never woken, and their requests hung for ever.
+    store = SQLiteStore(tmp_path / "runs.db" if where == "file" else ":memory:")
+    ready = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def thread() -> None:
+        async def first_request() -> None:
+            ready.wait()
+            await store.open()
+            await store.create_session(Session(user_id="ada"))
+
+        try:
+            asyncio.run(first_request())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=thread, daemon=True) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "an open() never returned"
+    assert errors == []
+
+    async def sessions() -> int:
+        try:
+            return len(await store.list_sessions("ada"))
+        finally:
+            await store.close()
+
+    assert asyncio.run(sessions()) == 4

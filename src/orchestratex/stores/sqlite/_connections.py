@@ -4,6 +4,7 @@ a worker thread when another process holds the lock), the reader thread, and poi
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import errno
 import logging
 import os
@@ -103,18 +104,35 @@ class SQLiteConnections(Store):
     _finalizer: weakref.finalize[Any, Any] | None
     _opened_in: int
     """`forks()` when the store was opened: another value means this process was forked from the one that opened it."""
-    _opening: asyncio.Lock
-    """Held by the `open()` that opens: another, meanwhile (two orchestrators' first runs), waits and finds it open."""
+    _opening: concurrent.futures.Future[None] | None
+    """Set while an `open()` opens: another, meanwhile (two orchestrators' first runs; two threads' event loops, each
+    running `asyncio.run(store.open())`), waits for it and finds the store open. (An `asyncio.Lock` bound itself to
+    one thread's loop: a thread that waited on it from another loop was never woken, and its `open()` hung.)"""
+    _opening_guard: threading.Lock
+    """Held while `_opening` is read or set."""
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
         if self._worker is not None and self._opened_in != forks():  # (forked: what it holds is the parent's)
             self._forget_inherited()
-        if self._worker is not None:
-            return
-        async with self._opening:  # (each concurrent `open` made its own threads and connections, all but one leaked)
-            if self._worker is None:
+        # (each concurrent `open` made its own threads and connections, all but one leaked: one opens, the others wait)
+        while self._worker is None:
+            with self._opening_guard:
+                opening, mine = self._opening, self._opening is None
+                if mine:
+                    opening = self._opening = concurrent.futures.Future()
+                    opening.set_running_or_notify_cancel()  # (a waiter cancelled cannot cancel it for the others)
+            assert opening is not None
+            if not mine:  # another task (of any thread's loop) opens it: wait, then find it open (or try if it failed)
+                await asyncio.shield(asyncio.wrap_future(opening))
+                continue
+            try:
                 await self._open()
+            finally:
+                with self._opening_guard:
+                    self._opening = None
+                opening.set_result(None)
+            return
 
     async def _open(self) -> None:
         # Every connection, and `ping`'s check of the file, goes to the file the path names now: a relative path read

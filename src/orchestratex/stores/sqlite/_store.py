@@ -4,7 +4,6 @@ orchestrations: how a run is written (`start`, `commit_step`, `commit`) and read
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import sqlite3
@@ -154,7 +153,8 @@ class SQLiteStore(SQLiteRecords):
         self._checkpointer = None
         self._finalizer = None
         self._opened_in = 0
-        self._opening = asyncio.Lock()
+        self._opening = None
+        self._opening_guard = threading.Lock()
         self._file_id = None
         self._memory_image = None
         """The database file opened (device, inode): `ping` checks it is still the file at `path`."""
