@@ -100,8 +100,8 @@ def check_commit(
     session_id: str, events: Sequence[Event], calls: Sequence[CallRecord], spent: float, released: float
 ) -> None:
     """Refuse a commit whose amounts are invalid, whose events or calls belong to another session, or whose call
-    records hold what analytics cannot count (a cost that is not an amount, a latency that is not finite, token counts
-    past 64 bits)."""
+    records hold what analytics cannot count (a cost, a latency or a score that is not finite, token counts past 64
+    bits)."""
     if spent or released:
         check_amount("spent", spent)
         check_amount("released", released)
@@ -116,8 +116,9 @@ def check_commit(
 
 def _check_call(call: CallRecord) -> None:
     """Refuse a call record that analytics cannot count: a cost that is not an amount (NaN: a missing value of an
-    imported table), a latency that is not a finite number, token counts past 64 bits. (A NaN latency failed SQLite
-    with "NOT NULL constraint failed", and a NaN cost made a MemoryStore's analytics of the user fail from then on.)"""
+    imported table), a latency or a score that is not a finite number, token counts past 64 bits. (A NaN latency
+    failed SQLite with "NOT NULL constraint failed", and a NaN cost made a MemoryStore's analytics of the user fail
+    from then on.)"""
     what = f"the call record of {call.model_name!r} ({call.role})"
     if not (math.isfinite(call.cost) and abs(call.cost) <= MAX_AMOUNT):
         raise UserError(
@@ -125,6 +126,8 @@ def _check_call(call: CallRecord) -> None:
         )
     if not math.isfinite(call.latency_ms):
         raise UserError(f"{what}: latency_ms must be a finite number of milliseconds, not {call.latency_ms!r}")
+    if call.score is not None and not math.isfinite(call.score):  # (SQLite kept NaN as no score, the others as NaN)
+        raise UserError(f"{what}: score must be a finite number or None (no score), not {call.score!r}")
     for name, tokens in (("input_tokens", call.input_tokens), ("output_tokens", call.output_tokens)):
         if not COUNTER_MIN <= tokens <= COUNTER_MAX:
             raise UserError(f"{what}: {name} must fit in 64 bits (a signed integer), not {tokens!r}")

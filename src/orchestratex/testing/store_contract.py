@@ -429,12 +429,14 @@ class StoreContract:
     async def test_commit_refuses_call_records_analytics_cannot_count(self, store: Store) -> None:
         # (history imported from a table, whose missing values are NaN: a NaN latency failed SQLite with "NOT NULL
         # constraint failed: calls.latency_ms", a NaN cost MongoDB with "cannot convert float NaN to integer", and a
-        # MemoryStore took both, then failed every analytics of the user; tokens past 64 bits an OverflowError)
+        # MemoryStore took both, then failed every analytics of the user; tokens past 64 bits an OverflowError; a NaN
+        # score was no score to SQLite and made the other stores' mean scores NaN)
         session, _, o = await _tree(store)
         good = _call(o, "m", "generate", "general", 0.5, (10, 20), 100.0, 8.0)
         for bad in (
             {"latency_ms": math.nan},
             {"latency_ms": math.inf},
+            {"score": math.nan},
             {"cost": math.nan},
             {"cost": -math.inf},
             {"input_tokens": 2**63},
