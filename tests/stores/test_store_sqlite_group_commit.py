@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,34 @@ async def test_writes_wait_in_the_worker_while_another_connection_holds_the_lock
         # and once the worker is done, writes run on the loop again
         await store.commit(runs[0], [_selected(runs[0])])
         assert len(await store.list_events(session.id)) == 7
+
+
+def test_a_write_whose_loop_ended_while_it_waited_for_the_lock_does_not_hang_close(tmp_path: Path) -> None:
+    # `asyncio.run(asyncio.wait_for(store.create_session(...), 1))` while another process held the write lock: the
+    # write went to the worker thread, the loop timed out and closed, and the worker could not hand the result back.
+    # The writer counted that batch as under way for good: every later write went through the worker, and
+    # `asyncio.run(store.close())` never returned.
+    path = tmp_path / "runs.db"
+    store = SQLiteStore(path, busy_timeout=5.0)
+    asyncio.run(store.open())
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process, say, writing
+    released = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    released.start()
+    try:
+        with pytest.raises(TimeoutError):
+            asyncio.run(asyncio.wait_for(store.create_session(Session(user_id="ada")), 0.1))
+    finally:
+        released.join()
+        holder.close()
+
+    async def later() -> int:
+        await store.create_session(Session(user_id="ada"))
+        sessions = len(await store.list_sessions("ada"))
+        await asyncio.wait_for(store.close(), 10)
+        return sessions
+
+    assert asyncio.run(later()) == 2  # (the first write applied once the lock was free: its caller had gone)
 
 
 async def test_point_reads_run_on_the_loop_thread_and_see_every_committed_write(tmp_path: Path) -> None:

@@ -325,6 +325,11 @@ class LoopWriter:
         self._batch: list[_Job] = []
         self._scheduled = False
         self._handed = 0
+        """Batches handed to the worker and not yet run. Counted down by the worker once it has run one, not by the
+        event loop on getting its results: a loop closed meanwhile (`asyncio.run` of a write that timed out while
+        another process held the lock) never got them, and the writer never became idle again (`close` hung)."""
+        self._counting = threading.Lock()
+        """Held while `_handed` changes (by the event loop's thread and the worker's)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         """The loop whose writes the batches hold (another one's go to the worker while they are under way)."""
         self._shared = False
@@ -332,7 +337,6 @@ class LoopWriter:
         self._lock = threading.Lock()
         """Held while a transaction runs on the connection, by the loop's thread or the worker: one at a time, even
         when the store is used from two threads, each with its loop (`asyncio.run` in each)."""
-        """Batches with the worker, not yet delivered."""
         self._closed = False
         """Set by `close` (under `_lock`): the connection is closed, and a batch fails with `Stopped`."""
 
@@ -404,10 +408,10 @@ class LoopWriter:
         transact(self._conn(), batch, wait=wait)
 
     def _hand_off(self, batch: list[_Job]) -> None:
-        self._handed += 1
+        with self._counting:
+            self._handed += 1
 
         def done(handed: asyncio.Future[None]) -> None:
-            self._handed -= 1
             error = handed.exception()  # (only before the batch ran: `_waiting` raises nothing after)
             if error is not None:
                 for job in batch:
@@ -419,10 +423,23 @@ class LoopWriter:
 
         # (a future nobody awaits, so nothing cancels it: the batch's results are delivered once it has run, even
         # when the event loop shuts down meanwhile)
-        self._worker.submit(self._waiting, batch).add_done_callback(done)
+        handed = self._worker.submit(self._waiting, batch)
+        if handed.done():  # (the worker was stopped: `_waiting` never runs)
+            self._counted_down()
+        handed.add_done_callback(done)
+
+    def _counted_down(self) -> None:
+        with self._counting:
+            self._handed -= 1
 
     def _waiting(self, batch: list[_Job]) -> None:
         """In the worker thread: run `batch`, waiting for the write lock up to the busy timeout."""
+        try:
+            self._waited(batch)
+        finally:
+            self._counted_down()
+
+    def _waited(self, batch: list[_Job]) -> None:
         with self._lock:
             if self._closed:
                 self._transact(batch, wait=True)
