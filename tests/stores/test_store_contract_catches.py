@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from orchestratex.events import Event
-from orchestratex.records import ApiKey, Session, Thread
+from orchestratex.records import ApiKey, Orchestration, Session, Thread
 from orchestratex.stores import MemoryStore, Store
 from orchestratex.testing.store_contract import StoreContract, StoreFactory
 
@@ -144,6 +144,23 @@ async def test_a_store_ignoring_since_for_one_orchestration_fails_the_suite(stor
     # the suite's `since` with an orchestration id (1) was below the orchestration's first event (2): it passed
     test = "test_list_events_since_limit_and_orchestration"
     assert await _fails(store_class(), test) == (store_class is not MemoryStore)
+
+
+class PagesOnlyBySession(MemoryStore):
+    """Pages `list_orchestrations` by session only: by thread, or over every orchestration, it lists them all."""
+
+    async def list_orchestrations(
+        self, *, session_id: str | None = None, thread_id: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Orchestration]:
+        if session_id is None:
+            limit, offset = 2**63 - 1, 0
+        return await super().list_orchestrations(session_id=session_id, thread_id=thread_id, limit=limit, offset=offset)
+
+
+@pytest.mark.parametrize("store_class", [MemoryStore, PagesOnlyBySession])
+async def test_a_store_paging_orchestrations_only_by_session_fails_the_suite(store_class: type[Store]) -> None:
+    # the suite paged `list_orchestrations` only with a session id: such a store passed it
+    assert await _fails(store_class(), "test_orchestrations") == (store_class is not MemoryStore)
 
 
 class WithoutTheOptionalKeyMethods(MemoryStore):

@@ -341,6 +341,10 @@ class StoreContract:
         assert await store.list_orchestrations(session_id=other_session.id, thread_id=thread.id) == []
         assert len(await store.list_orchestrations()) == 4
         assert [o.id for o in await store.list_orchestrations(session_id=session.id, limit=1, offset=1)] == [later.id]
+        # (paged by thread, or over every orchestration, too: a store paging only its by-session query passed)
+        assert [o.id for o in await store.list_orchestrations(thread_id=thread.id, limit=1, offset=1)] == [first.id]
+        assert [o.id for o in await store.list_orchestrations(thread_id=thread.id, limit=1)] == [later.id]
+        assert len(await store.list_orchestrations(limit=3, offset=2)) == 2
         await _refused(Conflict, store.create_orchestration(first))
         with pytest.raises(NotFound):
             await store.create_orchestration(
