@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,9 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 _SLACK_S = 0.001
 """A run due this close to now is asked about now (timers may fire a hair early)."""
+
+_DRIVING: ContextVar[str | None] = ContextVar("orchestratex_driving", default=None)
+"""The orchestration driven in this context: its task's, and that of the tasks it makes (its handlers' too)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -82,6 +86,7 @@ class CancelWatcher:
         if oid in self._stop_on_entry:  # cancelled while its task was still claiming or reading it: stopped now
             self._stop_on_entry.discard(oid)
             task.cancel()  # (raised at the run's first await, inside it: it ends `cancelled`)
+        driving = _DRIVING.set(oid)
         try:
             await run.drive()
         except asyncio.CancelledError:
@@ -91,6 +96,7 @@ class CancelWatcher:
             if task.uncancel() > 0:  # the task was cancelled by someone else too
                 raise
         finally:
+            _DRIVING.reset(driving)
             if watched.ended is not None and not watched.ended.done():
                 watched.ended.set_result(None)
             if self._runs.get(oid) is watched:
@@ -142,13 +148,12 @@ class CancelWatcher:
         watched.run.stop_asked = True
         return True
 
-    def ending(self, orchestration_id: str) -> bool:
-        """Whether the run driven here has begun its end (its final commit is under way): nothing is left to stop. The
-        handlers of its last event may be running, those of a cancelled run in a task of their own (its final commit
-        is shielded), so `Orchestrator.cancel` or `suspend` called there would wait for the run to end, which waits
-        for them."""
+    def ending_within(self, orchestration_id: str) -> bool:
+        """Whether this is called within the run (by a handler of its events) as it ends (its final commit is under
+        way): `Orchestrator.cancel` or `suspend` waiting there for the run to end would wait for itself. (The handlers
+        of a cancelled run's last event run in a task of their own: its final commit is shielded.)"""
         watched = self._runs.get(orchestration_id)
-        return watched is not None and watched.run.done
+        return watched is not None and watched.run.done and _DRIVING.get() == orchestration_id
 
     async def aclose(self) -> None:
         """Stop the watcher (the runs it watched go on unwatched)."""

@@ -589,8 +589,8 @@ class Orchestrator:
             return False
         if task.get_loop() is not asyncio.get_running_loop():  # (`run_sync`'s, from `asyncio.run` or another thread)
             return await _on_loop_of(task, self.cancel(orchestration_id))
-        if self._watcher.ending(orchestration_id):  # (a handler of its last event: that of a run cancelled before
-            return False  # hung there, waiting for the run to end, which waited for the handler)
+        if self._watcher.ending_within(orchestration_id):  # a handler of its last event (that of a run cancelled
+            return False  # before hung there: it waited for the run to end, which waited for the handler)
         if task is asyncio.current_task():  # the run's own event handler: it stops at its next step
             return self._watcher.stop_own(orchestration_id)
         if task not in self._started:  # `run` (or a stream) drives it in its caller's task, which goes on after it
@@ -636,8 +636,8 @@ class Orchestrator:
             return False
         if task.get_loop() is not asyncio.get_running_loop():
             return await _on_loop_of(task, self.suspend(orchestration_id))
-        if self._watcher.ending(orchestration_id):  # (ending: nothing to suspend; from a handler of its last event,
-            return False  # it waited for itself)
+        if self._watcher.ending_within(orchestration_id):  # a handler of its last event: nothing to suspend (that of a
+            return False  # cancelled run waited for itself there)
         if task is asyncio.current_task():
             raise UserError(
                 f"suspend({orchestration_id!r}) was called from that orchestration's own task (an event handler of "
