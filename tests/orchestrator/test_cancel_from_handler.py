@@ -138,3 +138,30 @@ async def test_cancel_or_suspend_from_the_last_events_handler_of_a_cancelled_run
             assert await running[0] is True
     assert said[-2:] == [("cancel", False), ("suspend", False)]
     assert said[:-2] == ([("response_generated", True)] if by == "handler" else [])
+
+
+@pytest.mark.parametrize("on", ["response_generated", "orchestration_completed", "orchestration_failed"])
+async def test_aclose_from_a_handler_of_one_of_its_runs_is_refused_not_a_hang(on: str) -> None:
+    # `await orchestrator.aclose()` in an event handler (close once the answer is in) waited for every run to end,
+    # that one too, which waited for its handler: from the last event's handler the run never returned; from an
+    # earlier one the run was cancelled under the handler and the orchestrator left half closed
+    calls: list[tuple[str, str]] = []
+    orch = _orchestrator(calls, waits=True)
+    said: list[str] = []
+
+    async def close(event: Event) -> None:
+        if event.type == "response_generated" and on == "orchestration_failed":
+            await orch.cancel(event.orchestration_id)
+        if event.type == on and not said:
+            try:
+                await orch.aclose()
+            except UserError as exc:
+                said.append(str(exc))
+
+    result = await asyncio.wait_for(  # (a guard: it hung)
+        orch.run("Say something", max_iterations=2, patience=5, on_event=close), timeout=60
+    )
+    assert said and said[0].startswith(f"aclose() was called from an event handler of orchestration {result.id}: ")
+    assert result.status == ("cancelled" if on == "orchestration_failed" else "completed")
+    assert (await orch.run("And again", max_iterations=1)).status == "completed"  # not left half closed
+    await orch.aclose()

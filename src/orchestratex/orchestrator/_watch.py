@@ -148,6 +148,16 @@ class CancelWatcher:
         watched.run.stop_asked = True
         return True
 
+    def handling(self) -> str | None:
+        """The run whose event handler calls this (in the run's task, or in that of its last event's handlers as it
+        ends), if any: `Orchestrator.aclose` waiting there for every run to end would wait for that one, which waits
+        for the handler."""
+        oid = _DRIVING.get()
+        watched = self._runs.get(oid) if oid is not None else None
+        if watched is None or not (watched.task is asyncio.current_task() or watched.run.done):
+            return None
+        return oid
+
     def ending_within(self, orchestration_id: str) -> bool:
         """Whether this is called within the run (by a handler of its events) as it ends (its final commit is under
         way): `Orchestrator.cancel` or `suspend` waiting there for the run to end would wait for itself. (The handlers

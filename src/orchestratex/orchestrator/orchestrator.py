@@ -269,7 +269,15 @@ class Orchestrator:
     async def aclose(self) -> None:
         """Stop the runs still in flight and wait for them: each ends `cancelled` (its end committed, its reservations
         released) and its caller gets that `RunResult`. Then stop lease renewal and cancel checks and close the
-        providers and the store this orchestrator created. Runs started meanwhile are refused (`UserError`)."""
+        providers and the store this orchestrator created. Runs started meanwhile are refused (`UserError`), as is a
+        call from an event handler of one of its runs (it would wait for that run, which waits for the handler)."""
+        handled = self._watcher.handling()
+        if handled is not None:  # (it hung there for good; a handler of an earlier event cancelled its own run, and
+            raise UserError(  # the orchestrator was left half closed)
+                f"aclose() was called from an event handler of orchestration {handled}: it waits for every run of "
+                "this orchestrator to end, that one too, which waits for its handler. Close the orchestrator once "
+                "the run has returned (to stop the run from its handler, use cancel())"
+            )
         await self._closer.stop_runs(self._watcher.stop_all, lambda: list(self._tasks.values()))
         await self._leases.aclose()
         await self._watcher.aclose()
