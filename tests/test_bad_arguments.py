@@ -3,14 +3,15 @@ never a bare `TypeError`, `AttributeError` or pydantic error from deep inside, a
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
-from orchestratex import BayesianRouter, Orchestrator, UserError
+from orchestratex import BayesianRouter, Event, Orchestrator, UserError
 from orchestratex.exceptions import UnknownModelError
 from orchestratex.orchestrator import CircuitPolicy, OutputCapPolicy, RetryPolicy
 
@@ -340,3 +341,27 @@ async def test_a_session_routing_only_to_the_orchestrators_only_judge_is_refused
         assert await orch.store.list_sessions("alice") == []
         session = await orch.create_session("alice", preferred_models=["gpt4"], judges=["claude"])  # its own judge
         assert (await orch.run("Hello", session=session, max_iterations=1)).status == "completed"
+
+
+async def _events_as_they_come(event: Event) -> AsyncIterator[Event]:
+    yield event
+
+
+def _each_event(event: Event) -> Iterator[Event]:
+    yield event
+
+
+@pytest.mark.parametrize("handler", [_events_as_they_come, _each_event, functools.partial(_each_event)])
+async def test_a_generator_function_given_as_an_event_handler_is_refused(handler: Any) -> None:
+    # `async def on_event(event): … yield event` was taken: called with each event, it made a generator that nothing
+    # ran, so its body never ran, without a word (nor a warning)
+    message = r"^on_event: _(events_as_they_come|each_event) is a generator function: called with each event, it"
+    with pytest.raises(UserError, match=message):
+        Orchestrator(simulate=True, on_event=handler)
+    orchestrator = Orchestrator(simulate=True)
+    with pytest.raises(UserError, match=message):
+        await orchestrator.run("Hello", on_event=[print, handler])
+    with pytest.raises(UserError, match=message):
+        orchestrator.handlers = handler
+    assert orchestrator.handlers == []
+    await orchestrator.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -203,17 +204,36 @@ def check_options(options: Mapping[str, object]) -> None:
 
 
 def check_handlers(on_event: object) -> None:
-    """`UserError` unless `on_event` is an event handler (a callable) or a collection of them."""
-    if callable(on_event) or (type(on_event) is tuple and not on_event):  # (a handler, or the default: none)
+    """`UserError` unless `on_event` is an event handler (a callable) or a collection of them. A generator function
+    (`def` or `async def` with a `yield`) is refused: called with each event, it made a generator that nothing ran, so
+    its body never ran, without a word."""
+    if type(on_event) is tuple and not on_event:  # (the default: none)
         return
-    if isinstance(on_event, Collection) and not isinstance(on_event, str | bytes):
-        bad = [h for h in on_event if not callable(h)]
+    handlers = [on_event] if callable(on_event) else on_event
+    if isinstance(handlers, Collection) and not isinstance(handlers, str | bytes):
+        bad = [h for h in handlers if not callable(h) or _generator_function(h)]
         if not bad:
             return
         on_event = bad[0]
+        if callable(on_event):
+            inner = on_event.func if isinstance(on_event, functools.partial) else on_event
+            name = getattr(inner, "__qualname__", None) or type(inner).__name__
+            raise UserError(
+                f"on_event: {name} is a generator function: called with each event, it would only make a generator, "
+                "and its body would never run. Drop its `yield` (a handler is called, and awaited if async), or "
+                "iterate orchestrator.run_stream(...) to consume the events as they come"
+            )
     raise UserError(
         f"on_event must be a function taking an event (or a list of them), not {type(on_event).__name__} {on_event!r}"
     )
+
+
+def _generator_function(fn: object) -> bool:
+    """Whether calling `fn` makes a generator (a `functools.partial` of one, or an object whose `__call__` is one)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    call = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", None)  # noqa: B004
+    return inspect.isgeneratorfunction(call) or inspect.isasyncgenfunction(call)
 
 
 def check_delta_sink(on_delta: object) -> None:
