@@ -4,6 +4,7 @@ anything else is refused before the run starts, naming what to give."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
@@ -15,15 +16,26 @@ async def _sink(delta: AnswerDelta) -> None:  # an async def: it would be called
     pass
 
 
+async def _pieces(delta: AnswerDelta) -> AsyncIterator[str]:  # a generator function: its body would never run
+    yield delta.text
+
+
 @pytest.mark.parametrize("how", ["drive", "start"])
 @pytest.mark.parametrize(
-    ("sink", "shown"), [(_sink, r"function <function _sink at 0x[0-9a-f]+>"), (5, "int 5")], ids=["async", "int"]
+    ("sink", "shown"),
+    [
+        (_sink, r"function <function _sink at 0x[0-9a-f]+>"),
+        (_pieces, r"function <function _pieces at 0x[0-9a-f]+>"),
+        (5, "int 5"),
+    ],
+    ids=["async", "generator", "int"],
 )
 async def test_a_delta_sink_that_is_no_plain_function_is_refused_before_the_run(
     how: str, sink: Any, shown: str
 ) -> None:
     # an `async def on_delta` lost every piece of every answer ("coroutine … was never awaited"), and `on_delta=5`
-    # failed the run with "TypeError: 'int' object is not callable" at its first piece, after the call was paid for
+    # failed the run with "TypeError: 'int' object is not callable" at its first piece, after the call was paid for;
+    # an async generator function was taken and lost every piece without a word (its body never ran)
     orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)])
     prepared = await orchestrator.prepare("Explain recursion", max_iterations=1)
     with pytest.raises(UserError, match=rf"^on_delta must be a plain function taking each AnswerDelta .* not {shown}$"):

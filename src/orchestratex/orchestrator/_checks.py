@@ -240,7 +240,9 @@ def check_delta_sink(on_delta: object) -> None:
     """`UserError` unless `on_delta` is None or a plain function: it is called with each `AnswerDelta`, never awaited
     (an `async def` lost every piece, with "coroutine … was never awaited"; a value that is no function failed the run
     at its first piece, after the call was paid for)."""
-    if on_delta is None or (callable(on_delta) and not inspect.iscoroutinefunction(on_delta)):
+    if on_delta is None or (
+        callable(on_delta) and not inspect.iscoroutinefunction(on_delta) and not _generator_function(on_delta)
+    ):  # (a generator function's body never ran either: each piece made a generator that nothing ran)
         return
     raise UserError(
         "on_delta must be a plain function taking each AnswerDelta (called, never awaited: hand the piece on with "
