@@ -260,3 +260,22 @@ async def test_copy_copy_of_a_catalog_is_independent_as_catalog_copy_is() -> Non
     result = await orchestrator.run("Hello", max_iterations=1, preferred_models=["function:a", "function:b"])
     assert result.status == "completed"
     await orchestrator.aclose()
+
+
+@pytest.mark.parametrize(
+    ("data", "shown"),
+    [
+        ([{"name": "acme:mini", "cost_per_1k_tokens": 0}], "list: for a list of models, write {'models': [...]}"),
+        ("x", "str"),
+    ],
+)
+def test_catalog_data_that_is_no_mapping_is_a_clear_error(data: object, shown: str) -> None:
+    # `ModelCatalog.from_mapping(json.load(f))` of a JSON list of models raised "AttributeError: 'list' object has no
+    # attribute 'get'", and a string was read letter by letter ("unknown key 'x'")
+    message = rf"^catalog data must be a mapping with 'models' and 'aliases', not {re.escape(shown)}$"
+    with pytest.raises(ConfigurationError, match=message):
+        ModelCatalog.from_mapping(data)  # type: ignore[arg-type]
+    catalog = ModelCatalog.default()
+    with pytest.raises(ConfigurationError, match=message):
+        catalog.merge_mapping(data)  # type: ignore[arg-type]
+    assert len(catalog) == len(ModelCatalog.default())

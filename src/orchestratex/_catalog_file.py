@@ -180,6 +180,12 @@ def parse_catalog(data: Mapping[str, Any], source: str, *, file: bool = True) ->
     """Check catalog data; `file=False` (data given from code) takes `models` and `aliases` only, and lets a
     model stay unpriced (it cannot be used until priced)."""
     keys = _FILE_KEYS if file else ("models", "aliases")
+    if not isinstance(data, Mapping):  # (a list of models, `json.load`ed: "'list' object has no attribute 'get'"; a
+        listed = ": for a list of models, write {'models': [...]}" if isinstance(data, list | tuple) else ""
+        raise ConfigurationError(  # string was read letter by letter: "unknown key 'x'")
+            f"{source} must be a mapping with {' and '.join(repr(k) for k in keys[-2:])}, not "
+            f"{type(data).__name__}{listed}"
+        )
     unknown = set(data) - set(keys)
     if unknown:
         raise ConfigurationError(f"{source}: unknown key {sorted(unknown)[0]!r} (expected {', '.join(keys)})")
