@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -170,6 +171,18 @@ def test_a_catalog_of_one_profile_and_a_provider_name_where_a_list_goes_are_refu
     only = catalog.with_only(["openai"])
     assert len(only) > 0 and {m.provider for m in only} == {"openai"}
     assert ModelCatalog([profile]).get("acme:mini") == profile
+
+
+def test_a_catalog_made_of_a_mapping_or_of_nothing_says_what_to_write() -> None:
+    # ModelCatalog({"name": "acme:mini", …}) iterated the dict's keys and said "a catalog holds ModelProfile objects,
+    # not str: read a catalog file with ModelCatalog.from_file(path)"; ModelCatalog(None) raised "TypeError:
+    # 'NoneType' object is not iterable", and aliases=["fast"] "AttributeError: 'list' object has no attribute 'items'"
+    with pytest.raises(UserError, match=r"^ModelCatalog takes a list of ModelProfile objects, not dict: for catalog "):
+        ModelCatalog(cast(Any, {"name": "acme:mini", "cost_per_1k_tokens": 0.001}))
+    with pytest.raises(UserError, match=r"^ModelCatalog takes a list of ModelProfile objects, not NoneType$"):
+        ModelCatalog(None)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^ModelCatalog aliases must be a mapping of alias to model name .* not list$"):
+        ModelCatalog([], aliases=["fast"])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("alias", ["", " fast", "fast\n"])

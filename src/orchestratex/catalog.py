@@ -266,6 +266,20 @@ class ModelCatalog:
                 f"ModelCatalog takes a list of ModelProfile objects, not one ({models.name!r}): write"
                 " ModelCatalog([profile])"
             )
+        if isinstance(models, Mapping) or not isinstance(models, Iterable):  # (a dict was iterated by its keys: "a
+            raise UserError(  # catalog holds ModelProfile objects, not str: read a catalog file …"; None a TypeError)
+                f"ModelCatalog takes a list of ModelProfile objects, not {type(models).__name__}"
+                + (
+                    ": for catalog data ({'models': [...], 'aliases': {...}}) use ModelCatalog.from_mapping(data)"
+                    if isinstance(models, Mapping)
+                    else ""
+                )
+            )
+        if aliases is not None and not isinstance(aliases, Mapping):  # ("'list' object has no attribute 'items'")
+            raise UserError(
+                "ModelCatalog aliases must be a mapping of alias to model name "
+                f'({{"fast": "openai:gpt-4.1-mini"}}), not {type(aliases).__name__}'
+            )
         for model in models:
             self.add(model)
         for alias, target in (aliases or {}).items():
