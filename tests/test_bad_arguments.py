@@ -96,6 +96,7 @@ def test_a_bad_setting_is_refused_when_it_is_made(make: Callable[[], Any], messa
     [
         ({"preferred_models": "gpt4"}, r"preferred_models is a list of model names: write preferred_models=\['gpt4'\]"),
         ({"preferred_models": ["gpt4", None]}, r"^a model name is a string \(a name or an alias\), not NoneType None$"),
+        ({"preferred_models": 5}, r"^preferred_models is a list of model names, not int 5$"),  # (a TypeError)
         (
             {"domain": 5},
             r"^domain must be a string \(one of coding, math, science, writing, analysis, general, or a name of your "
@@ -365,3 +366,22 @@ async def test_a_generator_function_given_as_an_event_handler_is_refused(handler
         orchestrator.handlers = handler
     assert orchestrator.handlers == []
     await orchestrator.aclose()
+
+
+def test_model_lists_that_are_no_lists_are_refused_saying_so() -> None:
+    # `Orchestrator(judges=5)`, `create_session(preferred_models=5)` and `usable_models(5)` raised "TypeError: 'int'
+    # object is not iterable"
+    with pytest.raises(UserError, match=r"^judges must be a non-empty list of model names .*, not int 5$"):
+        Orchestrator(simulate=True, judges=cast(Any, 5))
+    orchestrator = Orchestrator(simulate=True)
+    with pytest.raises(UserError, match=r"^judges must be a non-empty list of model names .*, not int 5$"):
+        orchestrator.judges = cast(Any, 5)
+    with pytest.raises(UserError, match=r"^preferred must be a list of model names, not int 5$"):
+        orchestrator.usable_models(cast(Any, 5))
+    with pytest.raises(UserError, match=r"^judges must be a list of model names, not int 5$"):
+        orchestrator.judge_models(cast(Any, 5))
+    with pytest.raises(UserError, match=r"^preferred_models is a list of model names, not int 5$"):
+        orchestrator._portal.call(orchestrator.create_session("alice", preferred_models=cast(Any, 5)))
+    with pytest.raises(UserError, match=r"^judges must be a non-empty list of model names .*, not int 5$"):
+        orchestrator._portal.call(orchestrator.create_session("alice", judges=cast(Any, 5)))
+    orchestrator.close()

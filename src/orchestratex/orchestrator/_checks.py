@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -254,6 +254,10 @@ def preferred_names(catalog: ModelCatalog, preferred: Sequence[str]) -> list[str
     """The catalog's names of the `preferred` models (names or aliases), or `UserError` / `UnknownModelError`."""
     if isinstance(preferred, str):
         raise UserError(f"preferred_models is a list of model names: write preferred_models=[{preferred!r}]")
+    if not isinstance(preferred, Iterable) or isinstance(preferred, bytes | Mapping):  # ("'int' object is not
+        raise UserError(  # iterable")
+            f"preferred_models is a list of model names, not {type(preferred).__name__} {preferred!r:.60}"
+        )
     if not preferred:
         raise UserError("preferred_models is empty: name at least one model or leave it unset")
     return [catalog.get(n).name for n in preferred]

@@ -413,6 +413,7 @@ class Orchestrator:
         the catalog, or to the file it watches, shows at the next call)."""
         if isinstance(preferred, str):  # (a name, not a list of them: its letters matched no model, and [] came back)
             raise UserError(f"preferred must be a list of model names, not the string {preferred!r}: [{preferred!r}]")
+        _check_names("preferred", preferred)
         for name in preferred or ():  # (a mistyped name was left out without a word: `["gtp4"]` gave [])
             self.catalog.get(name)  # `UnknownModelError`, as `run(preferred_models=...)` raises
         return self._routable(preferred)
@@ -428,6 +429,7 @@ class Orchestrator:
         the orchestrator's `judges`, else every such model); judge-only models included."""
         if isinstance(judges, str):
             raise UserError(f"judges must be a list of model names, not the string {judges!r}: [{judges!r}]")
+        _check_names("judges", judges)
         judges = judges or self.judges
         key = ("judge", *judges) if judges else ("judge",)
         return self._pools.get(self.catalog, self.providers, key, judges, judges=True)
@@ -690,6 +692,13 @@ async def _on_loop_of(task: asyncio.Task[RunResult], call: Coroutine[Any, Any, b
         call.close()
         return False
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, loop))
+
+
+def _check_names(name: str, names: object) -> None:
+    """`UserError` unless `names` is None or a list of names (`usable_models(5)` was "TypeError: 'int' object is not
+    iterable")."""
+    if names is not None and (not isinstance(names, Iterable) or isinstance(names, bytes | Mapping)):
+        raise UserError(f"{name} must be a list of model names, not {type(names).__name__} {names!r:.60}")
 
 
 def _seconds(name: str, value: object) -> None:
