@@ -56,3 +56,20 @@ def test_an_unreachable_store_answers_503_with_retry_after_and_without_its_addre
     assert err["code"] == "store_unavailable"
     assert "db-7.internal" not in r.text and "mongodb://" not in r.text
     assert "unavailable" in err["message"] and r.headers["Retry-After"] == "1"
+
+
+def test_a_body_that_is_not_utf8_is_said_to_be_so(api: Api) -> None:
+    """Windows PowerShell 5.1's `Invoke-RestMethod` sends a string body in ISO-8859-1: a message with an `é` was
+    refused as "not valid JSON: invalid unicode code point at line 1 column 71", blaming JSON that was valid; `/api`
+    says the body is not UTF-8. A UTF-16 file (PowerShell's `Out-File`) likewise."""
+    body = json.dumps(
+        {"model": "orchestratex/fast", "messages": [{"role": "user", "content": "café"}]}, ensure_ascii=False
+    )
+    latin = body.encode("latin-1")
+    err = error_of(api.client.post("/v1/chat/completions", content=latin, headers=api.alice), 400)
+    at = latin.index(b"\xe9")
+    assert err["code"] == "invalid_json"
+    assert err["message"] == f"the request body is not UTF-8 (byte 0xe9 at {at}): send JSON in UTF-8"
+    utf16 = error_of(api.client.post("/v1/chat/completions", content=body.encode("utf-16"), headers=api.alice), 400)
+    assert utf16["message"].startswith("the request body is not UTF-8 (byte 0xff at 0)")
+    assert ok(api.client.post("/v1/chat/completions", content=body.encode(), headers=api.alice)).choices

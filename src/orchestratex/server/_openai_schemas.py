@@ -141,7 +141,7 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
     try:  # (pydantic's parser: a nesting too deep or a lone surrogate escape is refused here, not a 500 later)
         data = from_json(raw)
     except ValueError as exc:
-        raise OpenAIError(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+        raise OpenAIError(400, _not_json(raw, exc), code="invalid_json") from None
     if not isinstance(data, dict):
         raise OpenAIError(400, "the request body must be a JSON object", code="invalid_json")
     _each_name_once(raw)
@@ -167,6 +167,19 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
         raise OpenAIError(400, f"{param or 'body'}: {explain(err)}", param=param, code="invalid_value") from None
     _check_supported(request)
     return request, options
+
+
+def _not_json(raw: bytes, exc: ValueError) -> str:
+    """Why `raw` is not read as JSON: its bytes are not UTF-8 (Windows PowerShell 5.1's `Invoke-RestMethod` sends a
+    string body in ISO-8859-1, its `Out-File` writes UTF-16), said as `/api` says it, else the parser's words. A body
+    with an `é` in Latin-1 was "not valid JSON: invalid unicode code point at line 1 column 71", blaming its JSON."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as undecoded:
+        return (
+            f"the request body is not UTF-8 (byte {raw[undecoded.start]:#04x} at {undecoded.start}): send JSON in UTF-8"
+        )
+    return f"the request body is not valid JSON: {exc}"
 
 
 def _each_name_once(raw: bytes) -> None:
