@@ -44,3 +44,27 @@ def test_a_base_url_without_v1_is_told_where_the_api_is(tmp_path: Path) -> None:
             model="orchestratex/fast", messages=PROMPT
         )
         assert answer.choices[0].message.content
+
+
+def test_a_base_url_with_another_prefix_or_an_azure_client_is_told_where_the_api_is(tmp_path: Path) -> None:
+    """`OpenAI(base_url="http://host:8000/api")` (the spec's API is there), `…/openai/v1` (as some gateways write
+    theirs) and an `AzureOpenAI` client got a bare "Not Found", which the SDK showed as "Error code: 404"."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    with ServerProcess(url, tmp_path) as server:
+        wanted = f"set the client's base URL to {server.base_url}/v1"
+        clients: dict[str, OpenAI] = {
+            "/api": OpenAI(base_url=f"{server.base_url}/api", api_key=key, max_retries=0),
+            "/openai/v1": OpenAI(base_url=f"{server.base_url}/openai/v1", api_key=key, max_retries=0),
+            "azure": openai.AzureOpenAI(
+                azure_endpoint=server.base_url, api_version="2024-06-01", api_key=key, max_retries=0
+            ),
+        }
+        for name, client in clients.items():
+            with pytest.raises(openai.NotFoundError) as missed:
+                client.chat.completions.create(model="orchestratex/fast", messages=PROMPT)
+            assert wanted in missed.value.message and missed.value.code == "not_found", (name, missed.value.message)
+        assert "Azure OpenAI's API" in missed.value.message
+        with pytest.raises(openai.NotFoundError) as listed:
+            clients["/openai/v1"].models.list()
+        assert "base URL ends in /openai/v1" in listed.value.message and wanted in listed.value.message
