@@ -218,7 +218,18 @@ def unknown_key_reason(key: str) -> str:
             "unknown API key: it begins with `Bearer`, which goes only once, before the key, in `Authorization:"
             " Bearer <key>` (`X-API-Key` and an SDK's api_key take the key alone)"
         )
+    vendor = next((name for prefix, name in _VENDOR_KEYS if key.startswith(prefix)), None)
+    if vendor is not None:  # (OPENAI_BASE_URL pointed here, OPENAI_API_KEY left as it was: "unknown" said nothing)
+        return (
+            f"unknown API key: it looks like {vendor} API key, not one of this server's (they begin with"
+            f" `{KEY_PREFIX}`): give the client a key of this server (OPENAI_API_KEY, or its api_key), created with"
+            " `orchestratex keys create USER_ID`"
+        )
     return UNKNOWN_KEY
+
+
+_VENDOR_KEYS = (("sk-ant-", "an Anthropic"), ("sk-or-", "an OpenRouter"), ("sk-", "an OpenAI"), ("AIza", "a Google"))
+"""How other services' keys begin (the first that matches names it), for the 401 of a client that sent one here."""
 
 
 def key_of(connection: HTTPConnection) -> str | None:
