@@ -236,8 +236,15 @@ def test_serve_on_a_corrupt_database_says_so_in_one_line(tmp_path: Path) -> None
     assert len(done.stderr.strip().splitlines()) <= 2, done.stderr
 
 
-def test_a_websocket_client_that_does_not_read_is_dropped_early(server: tuple[ServerProcess, str]) -> None:
+@pytest.mark.parametrize("forwarded_for", [None, "203.0.113.7"])
+def test_a_websocket_client_that_does_not_read_is_dropped_early(
+    server: tuple[ServerProcess, str], forwarded_for: str | None
+) -> None:
+    """Also behind a reverse proxy on the same host (whose `X-Forwarded-For` uvicorn trusts from 127.0.0.1): the
+    connection was looked up by the client's address, which uvicorn had replaced by the forwarded one, so it was
+    never found and never reset, and the kernel held the megabytes the client did not take."""
     proc, key = server
+    forwarded = f"X-Forwarded-For: {forwarded_for}\r\n" if forwarded_for else ""
     auth = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=proc.base_url, headers=auth, timeout=30) as client:
         sid = client.post("/api/sessions/", json={}).json()["_id"]
@@ -257,7 +264,7 @@ def test_a_websocket_client_that_does_not_read_is_dropped_early(server: tuple[Se
         sock.sendall(
             f"GET /ws/{sid}?since=0 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            f"Authorization: Bearer {key}\r\n\r\n".encode()
+            f"Authorization: Bearer {key}\r\n{forwarded}\r\n".encode()
         )
         client_port = sock.getsockname()[1]
         deadline = time.monotonic() + 10  # the replay fills the socket's buffers and stalls: past 1 s, it is dropped

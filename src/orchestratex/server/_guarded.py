@@ -22,7 +22,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from ._ops import HEALTH_BODY, HEALTH_HEADERS
-from ._protocol import REFUSALS, WEBSOCKETS, ConnectionLimits, raw_error
+from ._protocol import REFUSALS, ConnectionLimits, raw_error
 from ._stopping import server_stopping
 
 __all__ = ["GuardedProtocol"]
@@ -142,8 +142,6 @@ class GuardedProtocol(HttpToolsProtocol):
         return end >= 0 and self._header_bytes - len(self._tail) + end + 4 <= self.limits.max_header_bytes
 
     def handle_websocket_upgrade(self) -> None:
-        if self.client is not None:
-            WEBSOCKETS[self.client] = self.transport
         self._leave_host()
         super().handle_websocket_upgrade()
 

@@ -26,7 +26,7 @@ import json
 import logging
 import socket
 import struct
-import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +35,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REFUSALS",
-    "WEBSOCKETS",
+    "TRANSPORT_KEY",
     "ConnectionLimits",
     "abort_connection",
     "guarded_http_protocol",
     "raw_error",
+    "transport_of",
     "uvicorn_options",
 ]
 
@@ -97,15 +98,23 @@ class _RefusalLog:
 
 REFUSALS = _RefusalLog()
 
-WEBSOCKETS: weakref.WeakValueDictionary[tuple[str, int], asyncio.Transport] = weakref.WeakValueDictionary()
-"""The transports of upgraded (WebSocket) connections by client address, for `abort_connection`."""
+TRANSPORT_KEY = "orchestratex.transport"
+"""The scope key under which `orchestratex serve`'s WebSocket protocol gives the app its connection's transport."""
 
 
-def abort_connection(client: tuple[str, int] | None) -> bool:
-    """Abort the WebSocket connection of `client` (an ASGI scope's `client`): its unsent data is dropped at
-    once. A closing handshake would wait for a client that does not read, holding that data meanwhile.
-    Returns whether a connection was found (only under `orchestratex serve`'s protocol)."""
-    transport = WEBSOCKETS.pop(tuple(client), None) if client else None  # type: ignore[arg-type]
+def transport_of(scope: Mapping[str, Any]) -> asyncio.Transport | None:
+    """The transport of the WebSocket connection of `scope` (only under `orchestratex serve`'s protocol). Not found by
+    the scope's `client`: behind a reverse proxy uvicorn trusts (`FORWARDED_ALLOW_IPS`, 127.0.0.1 by default) that is
+    the address the proxy forwards, not the connection's."""
+    transport: asyncio.Transport | None = scope.get(TRANSPORT_KEY)
+    return transport
+
+
+def abort_connection(scope: Mapping[str, Any]) -> bool:
+    """Abort the WebSocket connection of `scope`: its unsent data is dropped at once. A closing handshake would wait
+    for a client that does not read, holding that data meanwhile. Returns whether a connection was found (only under
+    `orchestratex serve`'s protocol)."""
+    transport = transport_of(scope)
     if transport is None:
         return False
     sock = transport.get_extra_info("socket")

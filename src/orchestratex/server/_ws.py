@@ -207,7 +207,7 @@ async def _serve(
             )
             closed = True
         if not closed:  # the client does not take even the close: drop what it left unsent
-            abort_connection(websocket.client)
+            abort_connection(websocket.scope)
     elif pump in done and pump.exception() is not None:
         _log_failure(subscriber.session_id, pump.exception())
         with contextlib.suppress(Exception):
@@ -242,7 +242,7 @@ async def _send(websocket: WebSocket, state: ServerState, text: str) -> None:
     that reads slowly is waited for while it takes what it was sent, `backlog_taken`)."""
     timeout_s = state.settings.ws_send_timeout_s
     try:
-        await backlog_taken(websocket.client, timeout_s)
+        await backlog_taken(websocket.scope, timeout_s)
         async with asyncio.timeout(timeout_s):
             await websocket.send_text(text)
     except TimeoutError:

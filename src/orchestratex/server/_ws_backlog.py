@@ -19,9 +19,10 @@ import asyncio
 import contextlib
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from ._protocol import WEBSOCKETS
+from ._protocol import transport_of
 
 __all__ = ["MIN_TAKEN_BYTES", "backlog_taken"]
 
@@ -32,12 +33,12 @@ _CHECK_S = 0.05
 """How often the backlog is looked at while it drains."""
 
 
-async def backlog_taken(client: tuple[str, int] | None, timeout_s: float) -> None:
-    """Return once the backlog of the WebSocket connection of `client` (an ASGI scope's `client`) is small enough for
+async def backlog_taken(scope: Mapping[str, Any], timeout_s: float) -> None:
+    """Return once the backlog of the WebSocket connection of `scope` is small enough for
     the next message to be sent at once; `TimeoutError` when the client took less than `MIN_TAKEN_BYTES` of it within
     `timeout_s`. Returns at once where the connection is unknown (an app not served by `orchestratex serve`'s
     protocol: the send alone is timed then)."""
-    transport = WEBSOCKETS.get((client[0], client[1])) if client else None
+    transport = transport_of(scope)
     if transport is None:
         return
     low, _ = transport.get_write_buffer_limits()  # (uvicorn's sends go on once the buffer is down to `low`)

@@ -28,6 +28,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import InvalidHeader, InvalidHeaderValue
 from websockets.http11 import Request, Response
 
+from ._protocol import TRANSPORT_KEY
+
 __all__ = ["LINGER_S", "LingeringWebSocketProtocol", "handshake_refusal"]
 
 LINGER_S = 2.0
@@ -46,6 +48,7 @@ class LingeringWebSocketProtocol(WebSocketsSansIOProtocol):
         response = self.conn.accept(event)  # (checks the handshake; the same request always gets the same answer)
         if response.status_code == 101:
             super().handle_connect(event)
+            self.scope[TRANSPORT_KEY] = self.transport  # type: ignore[literal-required]  # (for `transport_of`)
             return
         self.request = event
         self.handshake_initiated = self.handshake_complete = self.close_sent = True
