@@ -197,8 +197,7 @@ async def _serve(
             with contextlib.suppress(BaseException):
                 await task
     if watch in done:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(CLOSE_KEY_REVOKED, "the API key was revoked"), 5)
+        await _close(websocket, state, CLOSE_KEY_REVOKED, "the API key was revoked")
     elif overflow in done or (pump in done and isinstance(pump.exception(), _TooSlow)):
         closed = False
         with contextlib.suppress(Exception):
@@ -210,11 +209,22 @@ async def _serve(
             abort_connection(websocket.scope)
     elif pump in done and pump.exception() is not None:
         _log_failure(subscriber.session_id, pump.exception())
-        with contextlib.suppress(Exception):
-            await websocket.close(1011, "server error while streaming: reconnect with ?since=<last seq received>")
+        await _close(websocket, state, 1011, "server error while streaming: reconnect with ?since=<last seq received>")
     elif pump in done:
-        with contextlib.suppress(Exception):
-            await websocket.close(CLOSE_SESSION_ENDED, pump.result())
+        await _close(websocket, state, CLOSE_SESSION_ENDED, pump.result())
+
+
+async def _close(websocket: WebSocket, state: ServerState, code: int, reason: str) -> None:
+    """Close with `code` once the client has taken what it was sent, waiting as long as it takes some of it in every
+    `ws_send_timeout_s` (`backlog_taken`). A client that stopped reading is reset instead: its close frame, queued
+    behind megabytes it does not take, was waited for without end, and the stream (its memory, the user's
+    `ws_max_per_user` slot) was never given back."""
+    timeout_s = state.settings.ws_send_timeout_s
+    try:
+        await backlog_taken(websocket.scope, timeout_s)
+        await asyncio.wait_for(websocket.close(code, reason), timeout_s)
+    except Exception:  # (it did not take its backlog, or is gone already)
+        abort_connection(websocket.scope)
 
 
 def _log_failure(session_id: str, exc: BaseException | None) -> None:
