@@ -27,7 +27,7 @@ def test_show_prints_the_answer_a_cancelled_run_had_not_judged_yet(store_url: st
         shown = [proc.stdout.readline() for _ in range(3)]  # started, #1 routed, answered
         assert shown[2].lstrip().startswith("answered"), shown
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        live, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 143, err
@@ -38,6 +38,7 @@ def test_show_prints_the_answer_a_cancelled_run_had_not_judged_yet(store_url: st
     assert done.returncode == 0, done.stderr
     title = f"── answer of #1 by {it.model_name} (simulated; not judged: the run ended cancelled) ──\n"
     assert done.stdout.endswith(title + it.response.rstrip("\n") + "\n"), done.stdout  # it said nothing of it
+    assert live.endswith(title + it.response.rstrip("\n") + "\n"), live  # (the live view showed 200 characters)
 
 
 def test_show_of_a_run_still_going_ends_with_its_best_judged_answer_not_one_called_unjudged(store_url: str) -> None:

@@ -81,7 +81,7 @@ async def _run(args: argparse.Namespace) -> RunResult:
             )
         except Interrupted as exc:
             stopped = exc.result
-            if view is not None and stopped is not None and stopped.final_response is not None:
+            if view is not None and stopped is not None:
                 _best_so_far(view, stopped)
             raise
         finally:
@@ -91,6 +91,8 @@ async def _run(args: argparse.Namespace) -> RunResult:
         if view is not None and result.final_response is not None:
             tag = " (simulated)" if result.simulated else ""
             view.final_answer(result.final_response, f"final answer by {result.final_model}{tag}")
+        elif view is not None:  # (a run that failed after an answer, its judges failing say: paid for, and shown)
+            _unfinished(view, result)
         return result
     finally:
         await store.close()
@@ -99,6 +101,9 @@ async def _run(args: argparse.Namespace) -> RunResult:
 def _best_so_far(view: LiveView, stopped: RunResult) -> None:
     """The best answer of an interrupted run, as it is: the live view had shown only its first 200 characters, and
     an answer the run paid for (9.1/10 below a threshold of 10, say) was otherwise not printed."""
+    if stopped.final_response is None:
+        _unfinished(view, stopped)
+        return
     if stopped.status == "completed":  # (the signal came as the run ended: its answer is the final one)
         tag = " (simulated)" if stopped.simulated else ""
         view.final_answer(stopped.final_response or "", f"final answer by {stopped.final_model}{tag}")
@@ -107,6 +112,17 @@ def _best_so_far(view: LiveView, stopped: RunResult) -> None:
     notes += [] if stopped.final_score is None else [f"score {stopped.final_score:.1f}/10"]
     notes += ["the run detached" if stopped.status == "running" else f"the run ended {stopped.status}"]
     view.final_answer(stopped.final_response or "", f"best answer so far by {stopped.final_model} ({'; '.join(notes)})")
+
+
+def _unfinished(view: LiveView, result: RunResult) -> None:
+    """The answer of a run that ended without a final one, as `runs show` titles it (`answer of #1 by … (not judged:
+    the run ended failed)`): the live view had shown its first 200 characters only, and a run whose judges all
+    failed, or one interrupted before they scored its answer, left the rest of the answer it paid for unseen."""
+    from ._runs import answer_so_far
+
+    so_far = answer_so_far(result.orchestration, result.simulated)
+    if so_far is not None:
+        view.final_answer(so_far[1], so_far[0])
 
 
 def local_user() -> str:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..stores import Store
     from ._output import Output
 
-__all__ = ["add_runs_parser", "an_id", "runs_command"]
+__all__ = ["add_runs_parser", "an_id", "answer_so_far", "runs_command"]
 
 _STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 _PAGE = 500
@@ -282,7 +282,7 @@ async def _show(url: str, args: argparse.Namespace) -> int:
         out.line("")
         out.line(Text(f"── final answer by {doc.final_model}{tag} ──", "bold"))
         out.verbatim(doc.final_response)
-    elif (so_far := _answer_so_far(doc, simulated)) is not None:  # (a run still going, or stopped: paid for, too)
+    elif (so_far := answer_so_far(doc, simulated)) is not None:  # (a run still going, or stopped: paid for, too)
         title, answer = so_far
         out.line("")
         out.line(Text(f"── {title} ──", "bold"))
@@ -290,7 +290,7 @@ async def _show(url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-def _answer_so_far(doc: Orchestration, simulated: bool) -> tuple[str, str] | None:
+def answer_so_far(doc: Orchestration, simulated: bool) -> tuple[str, str] | None:
     """The title and text of the answer `runs show` ends with when the run has no final answer (yet): the best one its
     judges scored, as `run` shows it when interrupted, else the last one they had not scored. (The last answer was
     shown, titled `not judged yet` even when its judges had scored it, while a better one was left out.)"""
