@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -169,3 +171,17 @@ def test_a_wildcard_host_prints_addresses_a_browser_can_open(tmp_path: Path, hos
     assert f"listening on every address of this machine (--host {host})" in said
     assert f"web console at http://{local}:{found.group(1)}/" in said
     assert "http://0.0.0.0" not in said and "http://[::]" not in said
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="closing a file descriptor before exec is POSIX")
+def test_serve_with_stdout_closed_serves(tmp_path: Path) -> None:
+    """`orchestratex serve >&-` (as a service manager may start it): the command lets `serve` run without a stdout,
+    but uvicorn's log formatter asked `sys.stdout.isatty()` of None, and the server died with a traceback."""
+    args = [*CLI, "serve", "--port", "0", "--store", f"sqlite:///{tmp_path / 's.db'}"]
+    proc, port = _serving(args, cli_env(), close_fds=True, preexec_fn=lambda: os.close(1))
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json() == {"status": "ok"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err, err

@@ -27,6 +27,8 @@ def serve_command(args: argparse.Namespace) -> int:
     """`orchestratex serve`. With `--log-format json` (or `ORCHESTRATEX_LOG_FORMAT=json`) a start that fails — a
     setting refused, a store that cannot open, a port in use — says why in a JSON line too, as every other line: a
     log pipeline reading JSON would otherwise drop (or not parse) the one line saying why the server is down."""
+    if sys.stdout is None:  # `>&-` (a service manager's closed stdout): uvicorn's log formatters fail on it (`isatty`)
+        sys.stdout = open(os.devnull, "w")  # (for the rest of the process: the access log goes nowhere)
     wanted = args.log_format or os.environ.get("ORCHESTRATEX_LOG_FORMAT", "")
     if wanted.strip().lower() != "json":
         return _serve(args)
