@@ -260,3 +260,15 @@ def test_an_interrupted_run_waiting_on_the_store_says_so(store_url: str) -> None
     assert "ended cancelled" in err
     (doc,), _ = stored(store_url)
     assert doc.status == "cancelled"
+
+
+@pytest.mark.parametrize("status", ["completed", "failed"])
+def test_a_run_that_ended_before_its_reader_went_away_is_not_said_to_be_stopped(status: str) -> None:
+    """`orchestratex run … | head -1` whose run ended before the closed pipe was noticed (a quick run) said
+    `orchestration … ended completed (…); nothing will resume it`, as of a run the closed pipe had stopped."""
+    from orchestratex.cli._interrupt import Interrupted
+
+    message = Interrupted("SIGPIPE", "6b11ff88809f1d5848432615", status, 0.0012).message
+    assert message == f"stdout was closed: orchestration 6b11ff88809f1d5848432615 had ended {status} ($0.001200 spent)"
+    cancelled = Interrupted("SIGPIPE", "6b11ff88809f1d5848432615", "cancelled", 0.0012).message
+    assert cancelled.endswith("ended cancelled ($0.001200 spent); nothing will resume it")

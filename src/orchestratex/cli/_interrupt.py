@@ -95,6 +95,8 @@ class Interrupted(Exception):
                 f"{what}: orchestration {oid} is detached ({spent}); a server on this store "
                 f"(`orchestratex serve{self.store}`) resumes it from its last completed step"
             )
+        if self.status in ("completed", "failed"):  # (it ended before the interruption was noticed: nothing stopped it)
+            return f"{what}: orchestration {oid} had ended {self.status} ({spent})"
         return f"{what}: orchestration {oid} ended {self.status} ({spent}); nothing will resume it"
 
     def _abandoned(self) -> str:
