@@ -9,6 +9,7 @@ import os
 import stat
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..exceptions import UserError
 from ..orchestrator import Orchestrator, RunResult
@@ -17,12 +18,15 @@ from ..routing import BayesianRouter
 from ..stores import Store, open_store
 from ._interrupt import STDOUT_FAILED, Interrupted, RunGuard
 from ._live import LiveView
-from ._models import simulation_reason
+from ._models import catalog_file, simulation_reason
 from ._options import check_run_options
 from ._output import Output, StdoutFailed, json_text
 from ._setup import run_orchestrator
 from ._spinner import Spinner
 from ._stores import shown_url, store_option
+
+if TYPE_CHECKING:
+    from .._catalog_file import CatalogFile
 
 __all__ = ["DEMO_PROMPT", "run_command"]
 
@@ -45,9 +49,8 @@ _STARTING_AFTER_S = 2.0
 starting."""
 
 
-async def _run(args: argparse.Namespace) -> RunResult:
+async def _run(args: argparse.Namespace, make: Callable[[Store], Orchestrator]) -> RunResult:
     demo = args.command == "demo"
-    make = _demo(args) if demo else run_orchestrator(args)
     store = await open_store("memory://" if demo else args.store)
     try:
         orchestrator = make(store)
@@ -179,15 +182,40 @@ def _stderr_spinner() -> Spinner:
 
 
 MAX_STDIN_MB = 64
-"""The most `run -` reads of standard input, in MiB: more than any model's context window takes (the largest, 10
-million tokens, is some 40 MB of text). Without a bound, `run - < /dev/zero` or `yes | orchestratex run -` read
-until memory ran out, and a 2 GB log piped by mistake took gigabytes of memory before failing as too long."""
+"""The most `run -` ever reads of standard input, in MiB. Without a bound, `run - < /dev/zero` or `yes | orchestratex
+run -` read until memory ran out, and a 2 GB log piped by mistake took gigabytes of memory before failing as too
+long."""
+
+BYTES_A_TOKEN_AT_MOST = 16
+"""`run -` reads at most this many bytes a token of the largest context window of the catalog: four times the
+library's estimate of a prompt's tokens (a quarter of its bytes), so a prompt refused here is one no model could
+take, while one nearer the windows is left to the run, which says how far over it is."""
 
 
-def _read_stdin() -> str:
+def _stdin_bound(file: CatalogFile | None) -> tuple[int, str]:
+    """The most `run -` reads (bytes), and the largest context window of the catalog in words, for its error."""
+    from ..catalog import ModelCatalog
+
+    catalog = ModelCatalog.default() if file is None else file.catalog
+    largest = max(catalog, key=lambda m: m.context_window, default=None)
+    if largest is None:
+        return MAX_STDIN_MB * 2**20, ""
+    window = largest.context_window
+    said = f"the largest, {largest.name}'s, {window:,} tokens, is some {_size(window * 4)} of text"
+    return min(MAX_STDIN_MB * 2**20, window * BYTES_A_TOKEN_AT_MOST), said
+
+
+def _size(size: int) -> str:
+    """`16 MB`, `4.15 MB`, `64 KB`: a size in bytes as its error says it (in units of 1024)."""
+    return f"{size / 2**20:.3g} MB" if size >= 2**20 else f"{size / 2**10:.3g} KB"
+
+
+def _read_stdin(bound: tuple[int, str]) -> str:
     """Standard input as UTF-8 text without a leading byte order mark, its line endings read as `\\n` (as text-mode
-    reading does); `UserError` past `MAX_STDIN_MB`."""
-    most = MAX_STDIN_MB * 1024 * 1024
+    reading does); `UserError` past `bound` (see `_stdin_bound`), before anything is stored. A prompt just under
+    the fixed 64 MB bound of old, 16 times the largest window of the shipped catalog, was stored three times over
+    (180 MB of the store for good, some 600 MB of memory) before the run failed as too long."""
+    most, largest = bound
     raw = (
         sys.stdin.buffer.read(most + 1)
         if hasattr(sys.stdin, "buffer")
@@ -195,8 +223,8 @@ def _read_stdin() -> str:
     )
     if len(raw) > most:
         raise UserError(
-            f"standard input holds more than {MAX_STDIN_MB} MB: no model's context window takes a prompt that long (the"
-            " largest, 10 million tokens, is some 40 MB of text); pipe a shorter prompt"
+            f"standard input holds more than {_size(most)}: no model's context window takes a prompt that long"
+            f"{f' ({largest})' if largest else ''}; pipe a shorter prompt"
         )
     try:
         text = raw.decode("utf-8")
@@ -231,18 +259,21 @@ def _print_json(result: RunResult) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    file = None
     if args.command == "run":
         check_run_options(args)  # (before standard input is read or a store opened)
         _check_detach(args)
+        file = catalog_file(args)  # (read once: its models bound what standard input may hold)
+    make = run_orchestrator(args, file) if args.command == "run" else _demo(args)
     if args.command == "run" and args.prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UserError("run -: pipe the prompt into standard input (echo 'question' | orchestratex run -)")
         # the line endings `echo` or a file's last line leave are not part of the question (as with `$(...)`)
-        args.prompt = _read_stdin().rstrip("\n")
+        args.prompt = _read_stdin(_stdin_bound(file)).rstrip("\n")
     if args.command == "run" and not args.prompt.strip():
         raise UserError("the prompt is empty: give the text to orchestrate")
     try:
-        result = asyncio.run(_run(args))
+        result = asyncio.run(_run(args, make))
     except Interrupted as exc:
         if args.json and exc.result is not None:  # a script reading stdout gets the run's document (and its id)
             with contextlib.suppress(StdoutFailed):  # (the message on stderr names the run either way)

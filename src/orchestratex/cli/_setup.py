@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..catalog import ModelCatalog
 from ..exceptions import ProviderNotConfigured, UserError
 from ..orchestrator import Orchestrator
 from ..providers import provider_names
 from ..stores import Store
-from ._models import CatalogSetup, catalog_file, catalog_setup
+
+if TYPE_CHECKING:
+    from .._catalog_file import CatalogFile
+from ._models import CatalogSetup, catalog_setup
 
 __all__ = ["parse_providers", "run_orchestrator"]
 
@@ -33,12 +37,12 @@ def parse_providers(text: str) -> list[str]:
     return names
 
 
-def run_orchestrator(args: argparse.Namespace) -> OrchestratorFactory:
+def run_orchestrator(args: argparse.Namespace, file: CatalogFile | None) -> OrchestratorFactory:
     """How `orchestratex run` makes its orchestrator on a store: with every configured provider (the simulator
     when none is), the simulator alone (`--provider sim`), or only the named providers — each of which must be
-    in the catalog and configured, which is checked now, before any store is opened."""
+    in the catalog and configured, which is checked now, before any store is opened. `file` is the catalog file
+    read (see `catalog_file`), None for the shipped catalog."""
     names: list[str] = getattr(args, "provider", None) or ["auto"]
-    file = catalog_file(args)
     catalog = None if file is None else file.catalog  # (its named endpoints with it: the orchestrator builds them)
     if names == ["auto"]:
         return lambda store: Orchestrator(store=store, catalog=catalog)
