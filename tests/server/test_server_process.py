@@ -400,6 +400,55 @@ def test_a_second_ctrl_c_ends_the_grace_period_and_hands_the_runs_back(tmp_path:
     assert done["status"] == "completed"  # resumed by the next server: its lease (of 10 min) had been given up
 
 
+_BATCHED_SPANS_SITE = """
+import os
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+
+class FileExporter(SpanExporter):
+    def export(self, spans):
+        with open(os.environ["SPAN_FILE"], "a", encoding="utf-8") as f:
+            f.writelines(span.name + "\\n" for span in spans)
+        return SpanExportResult.SUCCESS
+
+
+provider = TracerProvider()
+provider.add_span_processor(BatchSpanProcessor(FileExporter(), schedule_delay_millis=600_000))
+trace.set_tracer_provider(provider)
+"""
+"""A `sitecustomize` setting up the OpenTelemetry SDK as the zero-code agent does: spans exported in batches (here
+never by the clock, only when flushed), by an exporter that writes their names to `SPAN_FILE`."""
+
+
+def test_a_server_stopped_by_sigterm_exports_its_last_spans(tmp_path: Path) -> None:
+    """uvicorn raises the SIGTERM that stopped it again once it has stopped, which ends the process without its exit
+    handlers: the OpenTelemetry SDK's, which export the spans still batched, never ran, so the traces of the server's
+    last seconds (its last requests, the runs it handed back) were lost at every stop of a container or service."""
+    import os
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_BATCHED_SPANS_SITE, encoding="utf-8")
+    spans = tmp_path / "spans.txt"
+    url = f"sqlite:///{tmp_path / 'ox.db'}"
+    key = create_key(url, "alice")
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    env = {"PYTHONPATH": path, "SPAN_FILE": str(spans), "ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}
+    with ServerProcess(url, tmp_path, env=env) as server:
+        body = {"model": "orchestratex/fast", "messages": [{"role": "user", "content": "Explain TCP"}]}
+        headers = {"Authorization": f"Bearer {key}"}
+        answer = httpx.post(f"{server.base_url}/v1/chat/completions", json=body, headers=headers, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(timeout=60) == -signal.SIGTERM  # (still ended by the signal, as services expect)
+    names = spans.read_text(encoding="utf-8").splitlines() if spans.exists() else []
+    assert "invoke_agent orchestratex" in names and "POST /v1/chat/completions" in names, names
+
+
 def test_a_second_ctrl_c_while_a_call_waits_still_shuts_the_app_down(tmp_path: Path) -> None:
     """uvicorn skips the app's shutdown when its stop is forced while it waits for connections (a `/v1` call waiting
     for its run): the event loop's end then cancelled the app's lifespan, which logged an ERROR with the traceback of
