@@ -66,7 +66,10 @@ class ProviderState:
             return self.problem
         if not self.installed:
             return f"not installed ({self.install})"
-        return f"no key (set {self.key_env or key_hint(self.name)})"
+        variables = self.key_env or key_hint(self.name)
+        if all(var.endswith("_BASE_URL") for var in variables.split(" or ")):  # (a local server: no key to set)
+            return f"no server (set {variables})"
+        return f"no key (set {variables})"
 
 
 def _states(catalog: ModelCatalog, env: Mapping[str, str] | None = None) -> dict[str, ProviderState]:

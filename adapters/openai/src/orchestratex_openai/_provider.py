@@ -246,6 +246,12 @@ class OpenAIProvider(Provider):
 
     @classmethod
     def _not_configured(cls) -> ProviderNotConfigured:
+        if not cls.requires_api_key and cls.base_url_env:  # (a local server: its address configures it, not a key)
+            return ProviderNotConfigured(
+                f"{cls.name}: no server; set {cls.base_url_env} (or pass base_url=), e.g. {cls.default_base_url}",
+                provider=cls.name,
+                env_var=cls.base_url_env,
+            )
         var = cls.api_key_env or cls.base_url_env
         return ProviderNotConfigured(
             f"{cls.name}: no API key; set {var} (or pass api_key=)", provider=cls.name, env_var=var
