@@ -9,13 +9,16 @@ pointed at OrchestrateX's own frames. An adapter names the warnings it expects (
 once each, as warnings of its logger, while the call goes on; any other warning is let through as it came.
 
 `catch_warnings` swaps the process's warning filters: held across a wait, it would swap them under every other task
-then running. So a call is run step by step, each step (from one wait to the next) under its own `catch_warnings`.
+then running. So a call is run step by step, each step (from one wait to the next) under its own `catch_warnings`, and
+one thread at a time (event loops in several threads: `run_sync` of several orchestrators), as two interleaved in two
+threads would restore each other's filters, and could leave the process's warnings recorded into a list no one reads.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import types
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Generator, Iterator
@@ -25,6 +28,9 @@ from typing import Any, TypeVar
 __all__ = ["SDKWarnings"]
 
 T = TypeVar("T")
+
+_ONE_AT_A_TIME = threading.RLock()
+"""Held while a step runs under `catch_warnings` (re-entrant: an SDK call may await another inside a step)."""
 
 
 class SDKWarnings:
@@ -44,7 +50,7 @@ class SDKWarnings:
     def logged(self) -> Iterator[None]:
         """Run a synchronous step of an SDK call with the expected warnings logged (once each) instead of raised or
         shown; other warnings are let through as they came."""
-        with warnings.catch_warnings(record=True) as seen:
+        with _ONE_AT_A_TIME, warnings.catch_warnings(record=True) as seen:
             for pattern in self._said:
                 warnings.filterwarnings("always", message=pattern.pattern, category=self._category)
             yield
