@@ -18,6 +18,7 @@ __all__ = [
     "checked_api_key",
     "checked_base_url",
     "checked_client",
+    "checked_proxies",
     "checked_timeout",
     "env_value",
     "retry_after_seconds",
@@ -96,6 +97,45 @@ def checked_base_url(base_url: str, *, provider: str, where: str, endpoint: str 
     problem = base_url_problem(base_url, endpoint=endpoint)
     if problem is not None:
         raise ConfigurationError(f"{provider}: the base URL {shown_url(base_url)!r} ({where}) {problem}")
+
+
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+"""The proxy URLs httpx can use (SOCKS ones with the socksio package)."""
+
+
+def checked_proxies(provider: str) -> None:
+    """Refuse, with a `ConfigurationError` naming the variable, a proxy of the environment (`HTTPS_PROXY`,
+    `ALL_PROXY`, …, read as httpx reads them, through `urllib.request.getproxies`) that the SDK's HTTP client, made
+    next, cannot use: a SOCKS proxy (`ALL_PROXY=socks5://proxy:1080`) without the socksio package, or one of another
+    scheme (`ftp://`). The client failed as it was made, with a raw `ImportError` ("… install httpx using `pip install
+    httpx[socks]`", a package the SDK does not use) or `ValueError` ("Unknown scheme for proxy URL"): a
+    traceback from `orchestratex run`. Its password is never shown."""
+    import importlib.util
+    import os
+    from urllib.request import getproxies
+
+    found = getproxies()
+    if any(host.strip() == "*" for host in found.get("no", "").split(",")):
+        return  # (NO_PROXY=*: httpx uses no proxy)
+    for scheme in ("https", "http", "all"):
+        url = found.get(scheme)
+        if not url:
+            continue
+        url = url if "://" in url else f"http://{url}"  # (as httpx reads `proxy:3128`)
+        var = next(
+            (k for k, v in os.environ.items() if k.lower() == f"{scheme}_proxy" and v), f"{scheme.upper()}_PROXY"
+        )
+        used = urlsplit(url).scheme.lower()
+        if used not in _PROXY_SCHEMES:
+            raise ConfigurationError(
+                f"{provider}: the proxy {var}={shown_url(url)!r} is not an http://, https:// or socks5:// URL, which is"
+                " all the SDK's HTTP client can use: write the proxy's address with one of those schemes"
+            )
+        if used.startswith("socks") and importlib.util.find_spec("socksio") is None:
+            raise ConfigurationError(
+                f"{provider}: the proxy {var}={shown_url(url)!r} is a SOCKS proxy, which the SDK's HTTP client uses"
+                " with the socksio package only: pip install socksio"
+            )
 
 
 def checked_client(client: object, wrong: type, *, provider: str, name: str, why: str) -> None:

@@ -23,6 +23,7 @@ from orchestratex.providers._support import (
     checked_api_key,
     checked_base_url,
     checked_client,
+    checked_proxies,
     checked_timeout,
     env_value,
 )
@@ -110,6 +111,8 @@ class GeminiProvider(Provider):
                 httpx_async_client=http_client,
             )
             build = functools.partial(genai.Client, api_key=api_key, vertexai=False, http_options=http_options)
+            if http_client is None:  # (the SDK makes its HTTP client, with the environment's proxy)
+                checked_proxies(self.name)
             sdk = build()
             self._clients = LoopClients.unless_injected(
                 sdk, build, lambda own: own.aio.aclose(), injected=http_client is not None
