@@ -371,12 +371,46 @@ async def test_a_migration_that_fails_leaves_the_file_at_version_1(tmp_path: Pat
     conn.execute(
         "INSERT INTO orchestrations (id, session_id, thread_id, user_id, status, domain, final_score, total_pico,"
         """ iterations, created_at, updated_at, doc) VALUES ('o', 's', 't', 'u', 'running', 'general', NULL, 0, 0, 0,"""
-        """ 0, '{"status": "no such status"}')"""
+        """ 0, '["not", "a", "document"]')"""  # (a JSON array: a document of version 1 that cannot be one)
     )
     with pytest.raises(StoreError, match="cannot migrate"):
         await SQLiteStore(path).open()
     assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
     assert [c for (_, c, *_) in conn.execute("PRAGMA table_info(orchestrations)")][-1] == "doc"  # no column added
+    conn.close()
+
+
+async def test_a_version_1_run_this_version_cannot_read_does_not_keep_the_database_from_opening(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A version-1 database upgraded with one run written by a provider's NaN latency (stored as `null` before such
+    # latencies were refused): its migration stopped at that document, and the store, every command and the server
+    # failed to open with "cannot migrate the orchestration at rowid 2 to schema version 2". That run is migrated as
+    # it is stored (reading it fails as it did in version 1) and the others are read as before.
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(V1_DDL)
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    good = Orchestration(thread_id="t", session_id="s", user_id="u", prompt="p", iterations=[_iteration(1, "a", 7.0)])
+    bad = Orchestration(thread_id="t", session_id="s", user_id="u", prompt="q", iterations=[_iteration(1, "b")])
+    bad.overage_cost = 0.5
+    broken = bad.model_dump_json().replace('"latency_ms":0.0', '"latency_ms":null')
+    for o, doc in ((good, good.model_dump_json()), (bad, broken)):
+        conn.execute(
+            f"INSERT INTO orchestrations ({_V1_COLUMNS}, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, 0, 0, ?)",
+            (o.id, o.session_id, o.thread_id, o.user_id, o.status, "general", o.final_score, len(o.iterations), doc),
+        )
+    conn.close()
+    with caplog.at_level("WARNING", logger="orchestratex.stores.sqlite"):
+        async with SQLiteStore(path) as store:
+            assert await store.get_orchestration(good.id) == good
+            with pytest.raises(ValueError, match="latency_ms"):  # (as in version 1: pydantic's ValidationError)
+                await store.get_orchestration(bad.id)
+            assert (await store.user_analytics("u")).overage_cost == 0.5
+    assert any(bad.id in r.getMessage() and "latency_ms" in r.getMessage() for r in caplog.records)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    assert conn.execute("SELECT COUNT(*) FROM steps WHERE orchestration_id = ?", (bad.id,)).fetchone() == (1,)
     conn.close()
 
 

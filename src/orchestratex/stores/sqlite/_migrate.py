@@ -7,7 +7,9 @@ Version 1 stored each orchestration whole in `orchestrations.doc`, and found ove
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import sqlite3
 import time
 
@@ -16,7 +18,8 @@ from pydantic import ValidationError
 from ...exceptions import StoreError
 from ...records import Orchestration
 from ...telemetry._logs import PROGRESS
-from ._orchestrations import split
+from ..checks import to_pico
+from ._orchestrations import HEAD_FIELDS, split
 
 __all__ = ["convert", "prepare"]
 
@@ -57,7 +60,7 @@ def _split_orchestrations(conn: sqlite3.Connection) -> None:
     began, done, last = time.monotonic(), 0, 0
     while True:
         rows = conn.execute(
-            "SELECT rowid, doc FROM orchestrations WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, _BATCH)
+            "SELECT rowid, id, doc FROM orchestrations WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, _BATCH)
         ).fetchall()
         if not rows:
             if total >= PROGRESS_EVERY:
@@ -69,20 +72,15 @@ def _split_orchestrations(conn: sqlite3.Connection) -> None:
                     extra=PROGRESS,
                 )
             return
-        for rowid, doc in rows:
-            try:
-                parts = split(Orchestration.model_validate_json(doc))
-            except ValidationError as exc:  # (nothing is migrated: the transaction is rolled back)
-                raise StoreError(
-                    f"cannot migrate the orchestration at rowid {rowid} to schema version 2: {exc}"
-                ) from exc
+        for rowid, oid, doc in rows:
+            head, state, overage_pico, steps = _parts(conn, rowid, oid, doc)
             conn.execute(
                 "UPDATE orchestrations SET doc = ?, state = ?, overage_pico = ?, rev = 0 WHERE rowid = ?",
-                (parts.head, parts.state, parts.overage_pico, rowid),
+                (head, state, overage_pico, rowid),
             )
             conn.executemany(
                 "INSERT INTO steps (orchestration_id, idx, doc) VALUES (?, ?, ?)",
-                [(parts.id, i, step) for i, step in enumerate(parts.steps)],
+                [(oid, i, step) for i, step in enumerate(steps)],
             )
         last = rows[-1][0]
         before, done = done, done + len(rows)
@@ -95,6 +93,47 @@ def _split_orchestrations(conn: sqlite3.Connection) -> None:
                 time.monotonic() - began,
                 extra=PROGRESS,
             )
+
+
+def _parts(conn: sqlite3.Connection, rowid: int, oid: str, doc: str) -> tuple[str, str, int, tuple[str, ...]]:
+    """The head, state, overage (pico-dollars) and steps of the document of version 1 of orchestration `oid`.
+
+    A document this version cannot read (an iteration's `latency_ms` written as `null` by a provider's NaN, before
+    such latencies were refused) is split as it is stored, field by field, and logged: reading that run fails as it
+    did before, but the database opens (its migration refused to, and so every command and the server failed).
+    Only a document that is not a JSON object stops the migration (nothing is migrated: the transaction is rolled
+    back)."""
+    try:
+        parts = split(Orchestration.model_validate_json(doc))
+    except ValidationError as exc:
+        raw = _json_object(doc)
+        if raw is None:
+            raise StoreError(f"cannot migrate the orchestration at rowid {rowid} to schema version 2: {exc}") from exc
+        logger.warning(
+            "SQLite database %s: the orchestration %s (rowid %s) is not a document this version can read; it is"
+            " migrated as it is stored, and reading it fails as before: %s",
+            _main_file(conn),
+            oid,
+            rowid,
+            " ".join(str(exc).split()),
+        )
+        head = {k: v for k, v in raw.items() if k in HEAD_FIELDS or k == "_id"}
+        state = {k: v for k, v in raw.items() if k not in head and k != "iterations"}
+        iterations = raw.get("iterations")
+        steps = tuple(json.dumps(it) for it in iterations) if isinstance(iterations, list) else ()
+        overage, pico = raw.get("overage_cost"), 0
+        if isinstance(overage, int | float) and not isinstance(overage, bool):
+            pico = to_pico(overage) if math.isfinite(overage) and overage > 0 else 0
+        return json.dumps(head), json.dumps(state), pico, steps
+    return parts.head, parts.state, parts.overage_pico, parts.steps
+
+
+def _json_object(doc: str) -> dict[str, object] | None:
+    try:
+        raw = json.loads(doc)
+    except ValueError:
+        return None
+    return raw if isinstance(raw, dict) else None
 
 
 def _main_file(conn: sqlite3.Connection) -> str:
