@@ -289,7 +289,8 @@ class SQLiteConnections(Store):
                 if self.path == ":memory:":
                     self._memory_image = image
             finally:
-                self._conn = None
+                if self._conn is conn:  # (not one an `open()` made meanwhile)
+                    self._conn = None
                 worker.stop()
         finally:
             await _joined(self.path, reader, worker, checkpointer)
