@@ -292,3 +292,21 @@ def test_catalog_data_that_is_no_mapping_is_a_clear_error(data: object, shown: s
     with pytest.raises(ConfigurationError, match=message):
         catalog.merge_mapping(data)  # type: ignore[arg-type]
     assert len(catalog) == len(ModelCatalog.default())
+
+
+@pytest.mark.parametrize(("path", "shown"), [(None, "NoneType None"), ("", "an empty path"), (5, "int 5")])
+def test_a_catalog_file_path_that_is_no_path_is_a_clear_error(path: object, shown: str) -> None:
+    # `ModelCatalog.from_file(os.environ.get("CATALOG"))` with the variable unset raised "TypeError: expected str,
+    # bytes or os.PathLike object, not NoneType" (`merge_file` and `watch` too); "" read the working directory:
+    # "cannot read catalog file '.': Is a directory"
+    message = rf"^a catalog file is named by its path \(a str or Path, such as 'models.toml'\), not {shown}"
+    with pytest.raises(ConfigurationError, match=message):
+        ModelCatalog.from_file(cast(Any, path))
+    catalog = ModelCatalog.default()
+    with pytest.raises(ConfigurationError, match=message):
+        catalog.merge_file(cast(Any, path))
+    with pytest.raises(ConfigurationError, match=message):
+        catalog.watch(cast(Any, path))
+    if isinstance(path, str):
+        with pytest.raises(ConfigurationError, match=message):
+            Orchestrator(catalog=path)

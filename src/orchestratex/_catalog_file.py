@@ -345,6 +345,6 @@ def load_catalog_file(path: str | os.PathLike[str]) -> CatalogFile:
     """Read a TOML (or JSON) catalog file; `ConfigurationError` or `UnknownPriceError` say what is wrong."""
     from .catalog import ModelCatalog
 
+    catalog = ModelCatalog.from_file(path)  # (which checks the path: `catalog=""` read the working directory)
     path = Path(path).expanduser()
-    catalog = ModelCatalog.from_file(path)
     return CatalogFile(path=path, catalog=catalog, providers=dict(catalog._endpoints))

@@ -8,6 +8,7 @@ A catalog is live: its changes (and a watched file's) reach running orchestrator
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -298,14 +299,14 @@ class ModelCatalog:
         return cls.from_mapping(tomllib.loads(text), source="the default catalog")
 
     @classmethod
-    def from_file(cls, path: str | Path, *, watch: bool = False, interval: float = 1.0) -> ModelCatalog:
+    def from_file(cls, path: str | os.PathLike[str], *, watch: bool = False, interval: float = 1.0) -> ModelCatalog:
         """The catalog a TOML or JSON catalog file describes, read by the same rules as `Orchestrator(catalog=path)`:
         the shipped catalog with the file's models and aliases over it (only the file's with `include_default =
         false`), and its named endpoints (`[providers.NAME]`) for the orchestrator given this catalog. With
         `watch=True` the file is re-read whenever it changes (see `watch`)."""
         from ._catalog_file import read_catalog
 
-        path = Path(path).expanduser()
+        path = _file_path(path)
         content = read_catalog(path)
         catalog = cls.default() if content.include_default else cls()
         if watch:
@@ -318,17 +319,17 @@ class ModelCatalog:
         """A catalog of parsed data: `models` (a list of model tables) and `aliases`."""
         return cls().merge_mapping(data, source=source)
 
-    def merge_file(self, path: str | Path) -> ModelCatalog:
+    def merge_file(self, path: str | os.PathLike[str]) -> ModelCatalog:
         """Add or override models (and aliases, and named endpoints) from a TOML or JSON catalog file, once;
         returns `self`. The file is checked as a whole first: a bad file changes nothing."""
         from ._catalog_file import read_catalog
 
-        content = read_catalog(Path(path).expanduser())
+        content = read_catalog(_file_path(path))
         content.refuse_exclusion()
         self._merge(content)
         return self
 
-    def watch(self, path: str | Path, *, interval: float = 1.0) -> ModelCatalog:
+    def watch(self, path: str | os.PathLike[str], *, interval: float = 1.0) -> ModelCatalog:
         """Merge a TOML or JSON catalog file now, and again whenever it changes; returns `self`.
 
         The file's modification time and size are checked at most every `interval` seconds, when the
@@ -340,7 +341,7 @@ class ModelCatalog:
         """
         from ._catalog_file import read_catalog
 
-        path = Path(path).expanduser()
+        path = _file_path(path)
         watched = next((w for w in self._files if w.path.resolve() == path.resolve()), None)
         if watched is not None:  # (a notebook cell run again): one layer, re-read at the next read of the catalog
             _check_interval(interval)  # (as the first watch's: `"1"` was a TypeError, NaN never re-read the file again)
@@ -644,6 +645,19 @@ class ModelCatalog:
         if target in self._models:
             self._aliases[alias] = target
             self._version += 1
+
+
+def _file_path(path: object) -> Path:
+    """The catalog file `path` names: a str or `os.PathLike`, not empty (`from_file(os.environ.get("CATALOG"))` with the
+    variable unset raised "TypeError: expected str, bytes or os.PathLike object, not NoneType"; `""` read the working
+    directory: "cannot read catalog file '.': Is a directory")."""
+    if not isinstance(path, str | os.PathLike) or not str(path):
+        shown = "an empty path" if isinstance(path, str) else f"{type(path).__name__} {path!r:.60}"
+        raise ConfigurationError(
+            f"a catalog file is named by its path (a str or Path, such as 'models.toml'), not {shown}"
+            + (" (a variable left unset?)" if path is None or path == "" else "")
+        )
+    return Path(path).expanduser()
 
 
 def _check_interval(interval: object) -> None:
