@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 
 import pytest
 
-from orchestratex import domains
+from orchestratex import UserError, domains
 from orchestratex.domains import detect_domain
 
 
@@ -43,3 +44,11 @@ def test_a_prompt_within_the_limit_is_read_whole() -> None:
     prompt = "lorem " * 5_000 + "integral derivative equation " + "lorem " * 5_000
     assert len(prompt) <= 2 * domains._READ
     assert detect_domain(prompt) == "math"
+
+
+@pytest.mark.parametrize("prompt", [None, b"Write a Python function", ["Write a Python function"]])
+def test_a_prompt_that_is_no_text_is_refused_saying_so(prompt: object) -> None:
+    # detect_domain(None) raised "TypeError: object of type 'NoneType' has no len()", and a list "expected string or
+    # bytes-like object, got 'list'"
+    with pytest.raises(UserError, match=r"^detect_domain takes the prompt's text \(a str\), not "):
+        detect_domain(cast(Any, prompt))

@@ -231,6 +231,8 @@ def detect_domain(prompt: str) -> str:
     hits (ties go to the order of `DOMAINS`). Cheap (tens of microseconds) and offline; of a prompt
     longer than 64 KiB characters it reads the first and the last 32 KiB.
     """
+    if not isinstance(prompt, str):  # ("object of type 'NoneType' has no len()")
+        raise UserError(f"detect_domain takes the prompt's text (a str), not {type(prompt).__name__} {prompt!r:.60}")
     text = prompt if len(prompt) <= 2 * _READ else f"{prompt[:_READ]}\n{prompt[-_READ:]}"
     best, best_hits = "general", 0
     for domain, pattern in _PATTERNS.items():
