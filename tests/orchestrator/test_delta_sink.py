@@ -49,3 +49,16 @@ async def test_a_delta_sink_that_is_no_plain_function_is_refused_before_the_run(
     result = await asyncio.wait_for(task, 60)
     assert result.status == "completed" and "".join(p.text for p in pieces) == result.final_response
     await orchestrator.aclose()
+
+
+@pytest.mark.parametrize("handler", [None, 0])
+async def test_drive_refuses_on_event_that_is_no_handler_before_claiming_the_run(handler: object) -> None:
+    # `drive(id, on_event=None)` raised "TypeError: Value after * must be an iterable, not NoneType" after claiming
+    # the run's lease, where `run(..., on_event=None)` says what to give
+    orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)])
+    prepared = await orchestrator.prepare("Explain recursion", max_iterations=1)
+    with pytest.raises(UserError, match=r"^on_event must be a function taking an event \(or a list of them\), not "):
+        await orchestrator.drive(prepared.id, on_event=cast(Any, handler))
+    assert (await orchestrator.store.get_orchestration(prepared.id)).status == "pending"  # nothing ran
+    assert (await orchestrator.drive(prepared.id)).status == "completed"
+    await orchestrator.aclose()

@@ -538,7 +538,8 @@ class Orchestrator:
 
         With `on_delta`, generations stream (`Provider.generate_stream`) and each piece of their text
         is handed to it as an `AnswerDelta`."""
-        check_delta_sink(on_delta)
+        check_handlers(on_event)  # (`on_event=None` raised "TypeError: Value after * must be an iterable" once the
+        check_delta_sink(on_delta)  # lease was claimed, as run(on_event=None) says UserError)
         return await drive_stored(self, orchestration, on_event, on_delta)
 
     async def run(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:
