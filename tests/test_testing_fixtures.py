@@ -84,3 +84,51 @@ def test_a_live_test_that_allows_requests_allows_them_for_itself_only(tmp_path: 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+MACHINE_SETTINGS = """
+import logging
+
+import pytest
+
+from orchestratex import Orchestrator
+
+
+def test_runs_as_on_any_machine(caplog: pytest.LogCaptureFixture) -> None:
+    orchestrator = Orchestrator()  # (a mistyped ORCHESTRATEX_TRACING made this fail)
+    assert orchestrator.providers["sim"].latency_scale == 1
+    orchestrator.providers["sim"].latency_scale = 0
+    with caplog.at_level(logging.DEBUG, logger="orchestratex"):
+        orchestrator.run_sync("The secret prompt", max_iterations=1)
+    assert "The secret prompt" not in caplog.text
+    orchestrator.close()
+"""
+
+
+def test_the_machines_telemetry_and_simulator_settings_do_not_reach_the_tests(tmp_path: Path) -> None:
+    # ORCHESTRATEX_TRACING=enabled (mistyped) in a developer's shell failed every test that made an Orchestrator;
+    # ORCHESTRATEX_LOG_CONTENT=true put prompts in the log lines a test reads; ORCHESTRATEX_SIM_LATENCY_SCALE changed
+    # how the simulated runs interleave (and how long the suite took)
+    (tmp_path / "conftest.py").write_text(
+        "from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables  # noqa: F401\n\n"
+        "block_model_requests()\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "test_mine.py").write_text(MACHINE_SETTINGS, encoding="utf-8")
+    env = {
+        **os.environ,
+        "ORCHESTRATEX_TRACING": "enabled",
+        "ORCHESTRATEX_LOG_CONTENT": "true",
+        "ORCHESTRATEX_SIM_LATENCY_SCALE": "0",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout

@@ -41,8 +41,14 @@ PROVIDER_VARIABLES: tuple[str, ...] = (
     "ORCHESTRATEX_STORE_URL",
     "ORCHESTRATEX_CATALOG",
     "ORCHESTRATEX_SIM_SEED",
+    "ORCHESTRATEX_SIM_LATENCY_SCALE",
+    "ORCHESTRATEX_TRACING",
+    "ORCHESTRATEX_LOG_CONTENT",
+    "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
 )
-"""The environment variables that would make a test depend on the developer's machine."""
+"""The environment variables that would make a test depend on the developer's machine (the simulator's latency
+decides how concurrent runs interleave; a mistyped `ORCHESTRATEX_TRACING` made every `Orchestrator()` fail, and
+`ORCHESTRATEX_LOG_CONTENT` put prompts in the log lines a test reads)."""
 
 
 def block_model_requests() -> None:
