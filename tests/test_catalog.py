@@ -310,3 +310,22 @@ def test_a_catalog_file_path_that_is_no_path_is_a_clear_error(path: object, show
     if isinstance(path, str):
         with pytest.raises(ConfigurationError, match=message):
             Orchestrator(catalog=path)
+
+
+def test_a_bare_model_id_that_several_providers_serve_is_named_ambiguous() -> None:
+    # `catalog.get("llama3.2")` with ollama:llama3.2 and vllm:llama3.2 said "unknown model 'llama3.2': did you mean
+    # 'llama3.2'? (names and aliases are matched exactly)"
+    catalog = ModelCatalog(
+        [ModelProfile(name=f"{p}:llama3.2", cost_per_1k_tokens=0) for p in ("vllm", "ollama")]
+        + [ModelProfile(name="ollama:qwen3", cost_per_1k_tokens=0)]
+    )
+    with pytest.raises(
+        UnknownModelError,
+        match=r"^model 'llama3.2' is ambiguous: it is the model id of 2 models of the catalog \(ollama:llama3.2, "
+        r"vllm:llama3.2\); name one in full$",
+    ) as raised:
+        catalog.get("llama3.2")
+    assert raised.value.ambiguous == ["vllm:llama3.2", "ollama:llama3.2"]
+    assert catalog.get("qwen3").name == "ollama:qwen3"  # (an id one model has stays its name)
+    with pytest.raises(UnknownModelError, match=r"^model 'llama3.2' is ambiguous"):
+        Orchestrator(providers=[], catalog=catalog, judges=["llama3.2"])
