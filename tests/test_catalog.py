@@ -329,3 +329,24 @@ def test_a_bare_model_id_that_several_providers_serve_is_named_ambiguous() -> No
     assert catalog.get("qwen3").name == "ollama:qwen3"  # (an id one model has stays its name)
     with pytest.raises(UnknownModelError, match=r"^model 'llama3.2' is ambiguous"):
         Orchestrator(providers=[], catalog=catalog, judges=["llama3.2"])
+
+
+def test_the_simulated_copy_keeps_models_of_one_id_served_by_two_providers() -> None:
+    # ollama:llama3.2 and vllm:llama3.2 both became sim:llama3.2: the simulated catalog (`simulate=True`, `orchestratex
+    # run --provider sim`) kept one of them, and both real names resolved to it; a catalog of those two alone then
+    # had one model, which no other could judge
+    catalog = ModelCatalog(
+        [
+            ModelProfile(name=f"{p}:llama3.2", cost_per_1k_tokens=0, quality=q)
+            for p, q in (("ollama", 6.0), ("vllm", 7.0))
+        ]
+        + [ModelProfile(name="sim:house", cost_per_1k_tokens=0), ModelProfile(name="acme:house", cost_per_1k_tokens=0)]
+    )
+    simulated = catalog.simulated()
+    assert [m.name for m in simulated] == ["sim:llama3.2", "sim:vllm/llama3.2", "sim:house", "sim:acme/house"]
+    assert simulated.get("ollama:llama3.2").quality == 6.0 and simulated.get("vllm:llama3.2").quality == 7.0
+    assert simulated.get("acme:house").name == "sim:acme/house"
+    two = ModelCatalog(m for m in catalog if m.version == "llama3.2")
+    with Orchestrator(catalog=two, simulate=True) as orchestrator:
+        result = orchestrator.run_sync("Name three prime numbers", max_iterations=1)
+    assert result.status == "completed", result.error

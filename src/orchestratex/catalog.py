@@ -681,11 +681,15 @@ def _simulated(source: ModelCatalog) -> tuple[list[ModelProfile], dict[str, str]
     named: dict[str, list[str]] = {}  # the catalog's own aliases of each model (`gpt4`), which the simulated
     for alias, target in source.aliases.items():  # profile carries, so a `Faults` script may name it so too
         named.setdefault(target, []).append(alias)
+    taken = {m.name for m in source if m.provider == "sim"}
     for m in source:
         if m.provider == "sim":
             models.append(m)
             continue
         sim_name = f"sim:{m.version}"
+        if sim_name in taken:  # a model id another provider serves too (`ollama:llama3.2`, `vllm:llama3.2`): one
+            sim_name = f"sim:{m.provider}/{m.version}"  # model was left, the other's name an alias of it
+        taken.add(sim_name)
         renamed[m.name] = sim_name
         aliases = tuple(dict.fromkeys((m.name, *m.aliases, *named.get(m.name, ()))))
         models.append(m.model_copy(update={"name": sim_name, "provider": "sim", "aliases": aliases}))
