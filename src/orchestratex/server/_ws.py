@@ -61,6 +61,8 @@ CLOSE_SESSION_ENDED = 1000
 """Close code (normal closure) once the session has ended and every event of it was sent."""
 
 _PAGE = 500
+_REPLAY_FIRST = 8
+_REPLAY_PAGE_BYTES = 1 << 20
 _GAP_WAIT_S = 2.0
 
 logger = logging.getLogger("orchestratex.server")
@@ -294,14 +296,23 @@ async def _share_position(state: ServerState, session_id: str, since: int, last:
 
 
 async def _replay(websocket: WebSocket, state: ServerState, session_id: str, last: int) -> int:
-    """Send every stored event after `last`; returns the last one sent."""
+    """Send every stored event after `last`; returns the last one sent.
+
+    Read `_REPLAY_FIRST` events at a time, twice as many after each page of small events (up to `_PAGE`), back to
+    `_REPLAY_FIRST` after a page of over `_REPLAY_PAGE_BYTES`: 500 events at a time, a session of runs with 5 MB
+    prompts had hundreds of megabytes of its history in memory at once for each client connecting with `since=0`."""
+    page = _REPLAY_FIRST
     while True:
-        events = await state.store.list_events(session_id, since=last, limit=_PAGE)
+        events = await state.store.list_events(session_id, since=last, limit=page)
+        sent = 0
         for event in events:
-            await _send(websocket, state, encode(event))
+            text = encode(event)
+            sent += len(text)
+            await _send(websocket, state, text)
             last = event.seq
-        if len(events) < _PAGE:
+        if len(events) < page:
             return last
+        page = _REPLAY_FIRST if sent > _REPLAY_PAGE_BYTES else min(2 * page, _PAGE)
 
 
 async def _session_over(state: ServerState, session_id: str) -> str | None:
