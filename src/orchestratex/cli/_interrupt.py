@@ -140,6 +140,11 @@ class RunGuard:
         self._stopping: asyncio.Task[bool] | None = None
         self._told = False
 
+    @property
+    def orchestration_id(self) -> str | None:
+        """The id of the orchestration run, once it is stored."""
+        return self._oid
+
     def interrupt(self, cause: str, detail: str = "") -> None:
         if self.cause is None:
             self.cause, self.detail = cause, detail

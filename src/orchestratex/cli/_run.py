@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..exceptions import UserError
+from ..exceptions import Conflict, UserError
 from ..orchestrator import Orchestrator, RunResult
 from ..providers import SimulatedProvider
 from ..routing import BayesianRouter
@@ -87,6 +87,10 @@ async def _run(args: argparse.Namespace, make: Callable[[Store], Orchestrator]) 
             if view is not None and stopped is not None:
                 _best_so_far(view, stopped)
             raise
+        except Conflict:  # (its lease taken over: see `_taken_over`)
+            if guard.orchestration_id is None:
+                raise
+            result = await _taken_over(orchestrator, guard.orchestration_id, store_option(getattr(args, "store", None)))
         finally:
             starting.cancel()
             spinner.close()
@@ -99,6 +103,25 @@ async def _run(args: argparse.Namespace, make: Callable[[Store], Orchestrator]) 
         return result
     finally:
         await store.close()
+
+
+async def _taken_over(orchestrator: Orchestrator, oid: str, store: str) -> RunResult:
+    """The run as another process left it, after it took the run over: a command stopped (Ctrl-Z) or frozen (a laptop
+    asleep) past its lease (60 s) leaves its run to a server on the same store, which resumes it. The command then
+    ended with `Conflict: orchestration … is not leased to '5690-2e95…': another process runs it`, and printed nothing
+    of the run, which the server had finished. It now says so, and shows the run as it is (the `--json` document, the
+    final answer, the exit code of how it ended)."""
+    stored = await orchestrator.store.get_orchestration(oid)
+    events = await orchestrator.store.list_events(stored.session_id, orchestration_id=oid, limit=100_000)
+    going = stored.status in ("pending", "running")
+    print(
+        f"orchestratex: orchestration {oid} was taken over by another process (a server on this store resumes a run "
+        "whose process has not answered for its lease, 60 s, as this one had not: stopped or asleep); "
+        + (f"it goes on there: `orchestratex runs show {oid}{store}`" if going else f"it ended {stored.status} there"),
+        file=sys.stderr,
+        flush=True,
+    )
+    return RunResult(stored, events, orchestrator.simulated)
 
 
 def _best_so_far(view: LiveView, stopped: RunResult) -> None:
