@@ -155,3 +155,29 @@ def test_a_model_in_another_letter_case_is_named_as_meant(store_url: str, given:
         "exactly); known models: "
     )
     assert run_cli("run", "Hello", "--models", meant, "--max-iterations", "1", "--store", store_url).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (["run", "--", "-5x+3=0", "--json"], ["run", "--json", "--", "-5x+3=0"]),
+        (
+            ["-v", "run", "--cost-limit", "1", "--", "-5 squared?", "--max-iterations", "1", "--json"],
+            ["-v", "run", "--cost-limit", "1", "--max-iterations", "1", "--json", "--", "-5 squared?"],
+        ),
+    ],
+)
+def test_options_typed_after_the_double_dash_are_told_to_go_before_it(
+    store_url: str, typed: list[str], meant: list[str]
+) -> None:
+    """`orchestratex run -- -5x+3=0 --json`, as docs/cli.md gives a prompt that starts with '-' plus an option at the
+    end: "unrecognized arguments: --json", as if `run` had no `--json`. The error now says options go before `--`,
+    with the command to type."""
+    env = cli_env(ORCHESTRATEX_STORE_URL=store_url)
+    done = run_cli(*typed, env=env)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "; after `--` every word is the prompt's, so options go before it: orchestratex " in done.stderr
+    hint = done.stderr.strip().split("so options go before it: orchestratex ", 1)[1]
+    assert shlex.split(hint) == meant
+    again = run_cli(*shlex.split(hint), env=env)  # (the hint, copied, runs as meant)
+    assert again.returncode in (0, 1), again.stderr

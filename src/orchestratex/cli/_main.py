@@ -222,7 +222,8 @@ def _main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}{_unquoted_prompt(parser, argv, args, extra)}")
+        hint = _options_after_dashes(argv, args, extra) or _unquoted_prompt(parser, argv, args, extra)
+        parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if sys.stdout is None and args.command != "serve":  # `>&-`: nowhere to show anything, so do nothing
         print(f"orchestratex: error: {CLOSED_STDOUT}", file=sys.stderr)
         return EXIT_USAGE
@@ -286,6 +287,23 @@ def _unquoted_prompt(
         return f"; a prompt of several words goes in quotes, as one argument: orchestratex run {prompt}"
     kept.insert(at, prompt)
     return f"; a prompt of several words goes in quotes, as one argument: orchestratex {' '.join(kept)}"
+
+
+def _options_after_dashes(argv: Sequence[str], args: argparse.Namespace, extra: list[str]) -> str:
+    """The hint for `orchestratex run -- -5x+3=0 --json`: after `--` every word is an argument, so the options typed
+    after the prompt were "unrecognized arguments: --json", as if `run` had no such option. The command to type
+    instead has them before `--`."""
+    if getattr(args, "command", None) != "run" or "--" not in argv or not extra or not extra[0].startswith("-"):
+        return ""
+    dashes = list(argv).index("--")
+    after = list(argv[dashes + 1 :])
+    if after[-len(extra) :] != extra or len(after) != len(extra) + 1:  # (the prompt, then the options only)
+        return ""
+    command = [*argv[:dashes], *extra, "--", after[0]]
+    return (
+        "; after `--` every word is the prompt's, so options go before it: "
+        f"orchestratex {' '.join(shlex.quote(token) for token in command)}"
+    )
 
 
 def _options_with_a_value(parser: argparse.ArgumentParser) -> list[str]:
