@@ -423,10 +423,12 @@ trace.set_tracer_provider(provider)
 never by the clock, only when flushed), by an exporter that writes their names to `SPAN_FILE`."""
 
 
-def test_a_server_stopped_by_sigterm_exports_its_last_spans(tmp_path: Path) -> None:
+@pytest.mark.parametrize("uvicorn_args", [None, []], ids=["serve", "uvicorn"])
+def test_a_server_stopped_by_sigterm_exports_its_last_spans(tmp_path: Path, uvicorn_args: list[str] | None) -> None:
     """uvicorn raises the SIGTERM that stopped it again once it has stopped, which ends the process without its exit
     handlers: the OpenTelemetry SDK's, which export the spans still batched, never ran, so the traces of the server's
-    last seconds (its last requests, the runs it handed back) were lost at every stop of a container or service."""
+    last seconds (its last requests, the runs it handed back) were lost at every stop of a container or service;
+    `orchestratex serve` and an app served by uvicorn itself alike."""
     import os
 
     site = tmp_path / "site"
@@ -437,7 +439,7 @@ def test_a_server_stopped_by_sigterm_exports_its_last_spans(tmp_path: Path) -> N
     key = create_key(url, "alice")
     path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
     env = {"PYTHONPATH": path, "SPAN_FILE": str(spans), "ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}
-    with ServerProcess(url, tmp_path, env=env) as server:
+    with ServerProcess(url, tmp_path, env=env, uvicorn_args=uvicorn_args) as server:
         body = {"model": "orchestratex/fast", "messages": [{"role": "user", "content": "Explain TCP"}]}
         headers = {"Authorization": f"Bearer {key}"}
         answer = httpx.post(f"{server.base_url}/v1/chat/completions", json=body, headers=headers, timeout=60)

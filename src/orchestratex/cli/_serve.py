@@ -159,40 +159,12 @@ def _forcible_server(config: Any) -> Any:
                     logging.getLogger("orchestratex.server").error(
                         "the forced stop did not finish within %g s: exiting without it", _FORCED_SHUTDOWN_S
                     )
-            _flush_telemetry()
 
     return Server(config)
 
 
 _FORCED_SHUTDOWN_S = 30.0
 """How long the app's shutdown may take after a forced stop (its runs are handed back at once then)."""
-_FLUSH_MS = 5000
-"""How long each OpenTelemetry provider may take to export what it holds once the server has stopped."""
-
-
-def _flush_telemetry() -> None:
-    """Export what OpenTelemetry's SDK still holds (batched spans, logs, metrics) once the server has stopped.
-
-    uvicorn ends by raising again the SIGTERM (or SIGHUP) that stopped it, and the signal ends the process without
-    its exit handlers, among them the SDK's, which export the last batch: the spans of a server's last seconds (its
-    last requests, the runs it handed back) were lost at every stop of a container or a service."""
-    if "opentelemetry.trace" not in sys.modules:
-        return
-    from opentelemetry import trace
-
-    providers: list[object] = [trace.get_tracer_provider()]
-    for module in ("opentelemetry.metrics", "opentelemetry._logs"):
-        found = sys.modules.get(module)
-        getter = getattr(found, "get_meter_provider" if module.endswith("metrics") else "get_logger_provider", None)
-        if getter is not None:
-            providers.append(getter())
-    for provider in providers:
-        flush = getattr(provider, "force_flush", None)  # (the SDK's providers; the API's no-op ones have none)
-        if callable(flush):
-            try:
-                flush(_FLUSH_MS)
-            except Exception as exc:  # an exporter's failure must not turn a clean stop into a traceback
-                logging.getLogger("orchestratex.server").warning("exporting the last telemetry failed: %s", exc)
 
 
 def _free_port(host: str, port: int) -> int:

@@ -118,6 +118,7 @@ def create_app(
     )
     orchestrator.handlers.append(state.hub.publish)
     from ..telemetry import add_observer, remove_observer
+    from ._flush import flush_telemetry
     from ._metrics import Metrics, MetricsMiddleware
     from ._tracing import RequestTracing
 
@@ -155,6 +156,7 @@ def create_app(
             if owns_store:
                 await store.close()
             state.running = False
+            flush_telemetry()  # (the spans of the stop itself included: the process may end without exit handlers)
 
     app = FastAPI(
         title="OrchestrateX",
