@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import faulthandler
 import gc
+import logging
 import sys
 from pathlib import Path
 
@@ -93,3 +94,28 @@ def test_serve_sets_the_collectors_threshold_from_its_settings(
     assert main(["serve", "--port", "0", "--store", f"sqlite:///{tmp_path}/s.db"]) == 2
     assert "ORCHESTRATEX_GC_THRESHOLD: Input should be greater than or equal to 100" in capfd.readouterr().err
     assert len(seen) == 2 and gc.get_threshold() == before
+
+
+def test_serve_vv_shows_the_librarys_debug_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`-vv` is DEBUG for every command (its help says so, `serve -h` too), but `serve` configured the library's loggers
+    at INFO whatever it was given: its DEBUG lines (a checkpoint of the database skipped, an observer failing again)
+    never showed."""
+    seen: list[int] = []
+
+    def run(server: uvicorn.Server, sockets: object = None) -> None:
+        seen.append(logging.getLogger("orchestratex").getEffectiveLevel())
+        logging.getLogger("orchestratex.server").debug("a debug line of the library")
+        server.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    try:
+        assert main(["serve", "--port", "0", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0
+        assert main(["serve", "-vv", "--port", "0", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0
+        assert main(["-v", "serve", "-v", "--port", "0", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0
+    finally:
+        gc.unfreeze()
+        faulthandler.enable(sys.__stderr__ or sys.stderr)  # (`serve` pointed it at the captured descriptor)
+    assert seen == [logging.INFO, logging.DEBUG, logging.DEBUG]
+    assert capfd.readouterr().err.count("a debug line of the library") == 2

@@ -69,7 +69,9 @@ def _serve(args: argparse.Namespace) -> int:
     # The server's logging first: opening the store may say it migrates the database (minutes for a large one), and
     # `uvicorn_options` may warn (connections lowered to the open-file limit, no httptools); before uvicorn configured
     # its logging (in `uvicorn.Config`) those lines went to the command's own handler, which shows errors only.
-    logging.config.dictConfig(_log_config(settings.log_format))
+    # (`-vv`, as for every command: the library's DEBUG lines too; serving, its INFO lines are always shown)
+    level = "DEBUG" if getattr(args, "verbose", 0) + getattr(args, "verbose_after", 0) >= 2 else "INFO"
+    logging.config.dictConfig(_log_config(settings.log_format, level))
     asyncio.run(_check_store(url))  # a store that cannot open is one clear line, not uvicorn's start-up traceback
     faulthandler.enable()  # a fatal signal (e.g. SIGBUS from a damaged database mapping) still leaves a trace
     try:
@@ -111,7 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
         app,
         host=args.host,
         port=port,
-        log_config=_log_config(settings.log_format),
+        log_config=_log_config(settings.log_format, level),
         access_log=settings.access_log,
         **options,
     )
@@ -223,13 +225,13 @@ def _say_json(line: str, level: int = logging.INFO) -> None:
     print(JsonFormatter().format(record), file=sys.stderr, flush=True)
 
 
-def _log_config(log_format: str = "text") -> dict[str, Any]:
+def _log_config(log_format: str = "text", level: str = "INFO") -> dict[str, Any]:
     """uvicorn's logging, plus the `orchestratex` loggers (resumed runs, failures) on the same handler; with
     `log_format="json"`, every line (uvicorn's access and error logs too) is one JSON object."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["orchestratex"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config["loggers"]["orchestratex"] = {"handlers": ["default"], "level": level, "propagate": False}
     # (stdout's reader gone: one warning, not a "Logging error" traceback for every request; see `_access_log`)
     config["handlers"]["access"] = {"()": "orchestratex.cli._access_log.StdoutLogHandler", "formatter": "access"}
     if log_format == "json":
