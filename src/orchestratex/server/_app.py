@@ -150,13 +150,15 @@ def create_app(
             finally:
                 forget_forced()
                 remove_observer(orchestrator, metrics)
-            await state.hub.aclose()
-            if owns_orchestrator:
-                await orchestrator.aclose()
-            if owns_store:
-                await store.close()
-            state.running = False
-            flush_telemetry()  # (the spans of the stop itself included: the process may end without exit handlers)
+            try:
+                await state.hub.aclose()
+                if owns_orchestrator:
+                    await orchestrator.aclose()
+                if owns_store:
+                    await store.close()
+                state.running = False
+            finally:  # (the stop's own spans too, a failed stop's included: the process may end without exit handlers)
+                flush_telemetry()
 
     app = FastAPI(
         title="OrchestrateX",
