@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ..server_process import ServerProcess, create_key
+from ..server_process import CLI, ServerProcess, child_env, create_key
 from .conftest import LATENCY, Console, Watched
 
 pytestmark = pytest.mark.slow
@@ -154,10 +154,32 @@ def test_a_wrong_key_is_refused_with_a_message(desktop: Watched, console: Consol
     page.get_by_label("User id").fill("alice")
     page.get_by_label("API key").fill("ox_not-a-key")
     page.get_by_role("button", name="Log in").click()
-    alert = page.get_by_role("alert").filter(has_text="does not know this API key")
+    alert = page.get_by_role("alert").filter(has_text="The server refused this API key: unknown API key")
     alert.wait_for()
     assert page.locator("#app-view").is_hidden()
     # only the 401 of the refused key reaches the console log
+    assert all("401" in p for p in desktop.problems())
+
+
+def test_a_revoked_key_is_said_to_be_revoked(desktop: Watched, console: Console) -> None:
+    """Logging in with a revoked key said "The server does not know this API key.", as for a mistyped one: the user
+    pasted it again, while the server had said it was revoked and a new one was needed."""
+    import json
+    import subprocess
+
+    url = console.server.store_url
+    key = create_key(url, "erin")
+    listed = subprocess.run([*CLI, "keys", "list", "--user", "erin", "--json", "--store", url], capture_output=True,
+                            text=True, env=child_env(), timeout=60, check=True)  # fmt: skip
+    (entry,) = json.loads(listed.stdout)
+    subprocess.run([*CLI, "keys", "revoke", entry["_id"], "--store", url], env=child_env(), timeout=60, check=True)
+    page = desktop.page
+    page.goto(console.server.base_url)
+    page.get_by_label("User id").fill("erin")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("alert").filter(has_text="this API key was revoked: ask for a new one").wait_for()
+    assert page.locator("#app-view").is_hidden()
     assert all("401" in p for p in desktop.problems())
 
 

@@ -53,7 +53,8 @@ async function login(key, userId, { quiet } = {}) {
   try {
     sessions = await api.sessions(userId);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) throw new Error("The server does not know this API key.");
+    // (in the server's words: a revoked key is not a mistyped one, and pasting it again would not help)
+    if (err instanceof ApiError && err.status === 401) throw new Error(`The server refused this API key: ${err.message}.`);
     if (err instanceof ApiError && err.status === 404) throw new Error(`This key cannot open user "${userId}".`);
     throw err;
   }
