@@ -81,8 +81,11 @@ def _states(catalog: ModelCatalog, env: Mapping[str, str] | None = None) -> dict
         key_env = None
         if name not in installed:
             configured = False
-        elif name in KNOWN_ENV_VARS:  # (the adapter, and its SDK, loaded only when a variable is set: as `run` does)
-            configured = key_set and load_provider_class(name).is_configured(env)
+        elif name in KNOWN_ENV_VARS:
+            # a key configures the provider; a base URL alone may not (OpenAI's own server needs a key): the adapter,
+            # and its SDK, is loaded to ask it only then
+            keyed = any(env_value(env, v) for v in KNOWN_ENV_VARS[name] if v.endswith("_API_KEY"))
+            configured = keyed or (key_set and load_provider_class(name).is_configured(env))
             if key_set and not configured:
                 # (`OPENAI_BASE_URL=https://api.openai.com/v1` alone: OpenAI's own server, which needs a key, was shown
                 # "configured" and its models "ready", while `run` used the simulator)
