@@ -19,7 +19,7 @@ any other status (a proxy's 407 says what to set)       → ProviderHTTPError   
 
 `connection_error` is the one mapping of a request that got no answer from the vendor: a connection error, retried,
 unless the HTTP proxy refused to open the tunnel to the vendor (407: it wants a user and password; 403: it does not
-let the host through), which no retry cures.
+let the host through) or the server's certificate is not trusted (a TLS-inspecting proxy's), which no retry cures.
 
 Whatever the status, an answer carrying `x-should-retry: false` is not retried, and one carrying `x-should-retry:
 true` is, as the OpenAI and Anthropic SDKs decide (their own retries are off: the orchestrator retries instead).
@@ -28,6 +28,7 @@ true` is, as the OpenAI and Anthropic SDKs decide (their own retries are off: th
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -133,6 +134,15 @@ def connection_error(
     only "cannot reach …: 407 Proxy Authentication Required".) `at` follows the provider's name in the message (` at
     <base URL>`, for a server the user pointed the provider at)."""
     said = str(reason)
+    if _untrusted(reason):
+        error = ProviderConnectionError(
+            f"cannot reach {provider}: its server's certificate is not trusted here ({said}); if a TLS-inspecting proxy"
+            " or a private CA signs it, set SSL_CERT_FILE to a CA bundle (PEM) holding that CA",
+            model=model,
+            provider=provider,
+        )
+        error.retryable = False  # (no retry makes a certificate trusted: it was retried on every model)
+        return error
     refused = _PROXY_STATUS.match(said) if proxy else None
     if refused is None:
         return ProviderConnectionError(f"cannot reach {provider}{at}: {said}", model=model, provider=provider)
@@ -149,6 +159,19 @@ def connection_error(
     )
     error.retryable = False
     return error
+
+
+def _untrusted(reason: object) -> bool:
+    """Whether `reason` (an exception) comes of a server certificate that could not be verified (`ssl`'s
+    `SSLCertVerificationError`, wrapped by the HTTP library)."""
+    seen: set[int] = set()
+    exc = reason if isinstance(reason, BaseException) else None
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _unless_told_not_to_retry(exc: _E, headers: Mapping[str, str]) -> _E:

@@ -18,7 +18,7 @@ __all__ = [
     "checked_api_key",
     "checked_base_url",
     "checked_client",
-    "checked_proxies",
+    "checked_http_environment",
     "checked_timeout",
     "env_value",
     "retry_after_seconds",
@@ -103,8 +103,10 @@ _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 """The proxy URLs httpx can use (SOCKS ones with the socksio package)."""
 
 
-def checked_proxies(provider: str) -> None:
-    """Refuse, with a `ConfigurationError` naming the variable, a proxy of the environment (`HTTPS_PROXY`,
+def checked_http_environment(provider: str) -> None:
+    """Refuse, with a `ConfigurationError` naming the variable, what of the environment the SDK's HTTP client, made
+    next, reads and cannot use: a CA bundle (`SSL_CERT_FILE`, `SSL_CERT_DIR`) that is missing or holds no certificate
+    (a `FileNotFoundError` or `ssl.SSLError` traceback from `orchestratex run`), or a proxy (`HTTPS_PROXY`,
     `ALL_PROXY`, …, read as httpx reads them, through `urllib.request.getproxies`) that the SDK's HTTP client, made
     next, cannot use: a SOCKS proxy (`ALL_PROXY=socks5://proxy:1080`) without the socksio package, or one of another
     scheme (`ftp://`). The client failed as it was made, with a raw `ImportError` ("… install httpx using `pip install
@@ -114,6 +116,7 @@ def checked_proxies(provider: str) -> None:
     import os
     from urllib.request import getproxies
 
+    _check_ca_variables(provider, os.environ)
     found = getproxies()
     if any(host.strip() == "*" for host in found.get("no", "").split(",")):
         return  # (NO_PROXY=*: httpx uses no proxy)
@@ -136,6 +139,31 @@ def checked_proxies(provider: str) -> None:
                 f"{provider}: the proxy {var}={shown_url(url)!r} is a SOCKS proxy, which the SDK's HTTP client uses"
                 " with the socksio package only: pip install socksio"
             )
+
+
+def _check_ca_variables(provider: str, env: Mapping[str, str]) -> None:
+    """`SSL_CERT_FILE` or `SSL_CERT_DIR` (which httpx reads as its trusted CAs) that cannot be loaded: refused."""
+    import os
+    import ssl
+
+    for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        path = env_value(env, var)
+        if path is None:
+            continue
+        try:
+            if var == "SSL_CERT_FILE":
+                ssl.create_default_context(cafile=path)
+            elif not os.path.isdir(path):  # (a missing directory is read lazily: every handshake failed)
+                raise NotADirectoryError(0, "not a directory")
+            else:
+                ssl.create_default_context(capath=path)
+        except (OSError, ssl.SSLError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigurationError(
+                f"{provider}: {var}={path!r}, the CA certificates trusted for HTTPS, cannot be loaded ({why}): point it"
+                " at a PEM bundle of CA certificates, or unset it"
+            ) from None
+        break  # (httpx reads the first one set)
 
 
 def checked_client(client: object, wrong: type, *, provider: str, name: str, why: str) -> None:

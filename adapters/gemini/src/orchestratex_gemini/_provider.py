@@ -23,7 +23,7 @@ from orchestratex.providers._support import (
     checked_api_key,
     checked_base_url,
     checked_client,
-    checked_proxies,
+    checked_http_environment,
     checked_timeout,
     env_value,
 )
@@ -112,7 +112,7 @@ class GeminiProvider(Provider):
             )
             build = functools.partial(genai.Client, api_key=api_key, vertexai=False, http_options=http_options)
             if http_client is None:  # (the SDK makes its HTTP client, with the environment's proxy)
-                checked_proxies(self.name)
+                checked_http_environment(self.name)
             sdk = build()
             self._clients = LoopClients.unless_injected(
                 sdk, build, lambda own: own.aio.aclose(), injected=http_client is not None

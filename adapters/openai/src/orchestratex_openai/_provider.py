@@ -25,7 +25,7 @@ from orchestratex.providers._support import (
     checked_api_key,
     checked_base_url,
     checked_client,
-    checked_proxies,
+    checked_http_environment,
     checked_timeout,
     env_value,
     without_query,
@@ -213,7 +213,7 @@ class OpenAIProvider(Provider):
                 timeout=timeout,
             )
             if http_client is None:  # (the SDK makes its HTTP client, with the environment's proxy)
-                checked_proxies(self.name)
+                checked_http_environment(self.name)
             sdk = build(http_client=http_client)
             self._clients = LoopClients.unless_injected(
                 sdk, build, lambda own: own.close(), injected=http_client is not None
