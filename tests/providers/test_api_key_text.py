@@ -92,6 +92,21 @@ def test_a_key_no_header_can_carry_is_refused_without_showing_it(tmp_path: Path,
     assert "sk-test" not in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("key", [f'"{KEY}"', f"'{KEY}'"])
+def test_a_key_in_quotes_is_refused_without_showing_it(tmp_path: Path, server: str, key: str) -> None:
+    """`OPENAI_API_KEY="sk-…"` in a docker `--env-file`, which keeps the quotes: sent with them, every call was refused
+    with "set OPENAI_API_KEY to a valid key", though the key inside was valid."""
+    done = run_cli(tmp_path, server, key)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "openai: the API key (OPENAI_API_KEY or api_key=) is in quotes, which no key holds: remove them" in (
+        done.stderr
+    )
+    assert KEY not in done.stdout + done.stderr
+    for cls in (OpenAIProvider, AnthropicProvider, GeminiProvider):
+        with pytest.raises(ConfigurationError, match="is in quotes"):
+            cls(api_key=key)
+
+
 def _chat(request: httpx2.Request) -> httpx2.Response:
     return httpx2.Response(
         200, content=_completion(json.loads(request.content)), headers={"content-type": "application/json"}

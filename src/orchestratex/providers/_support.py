@@ -45,7 +45,8 @@ def checked_api_key(key: str | None, *, provider: str, where: str) -> str | None
     """`key` without the white space around it (the line break a key file, a secret store or an env file left), or
     a `ConfigurationError` when it holds a character no HTTP header can carry (a space or a line break inside, `…`), as
     the message says where it came from (`where`: `OPENAI_API_KEY or api_key=`) and never shows the key. Sent as it
-    was, such a key failed every call as a retried connection error quoting the key, or a raw `UnicodeEncodeError`."""
+    was, such a key failed every call as a retried connection error quoting the key, or a raw `UnicodeEncodeError`.
+    So is a key in quotes (docker's `--env-file` keeps them), which every vendor refused."""
     if key is None:
         return None
     stripped = key.strip()
@@ -57,6 +58,10 @@ def checked_api_key(key: str | None, *, provider: str, where: str) -> str | None
                 f"{provider}: the API key ({where}) holds {what} at character {i + 1}, which no HTTP header can carry"
                 " and no key holds: set it again, copied whole"
             )
+    if len(stripped) > 1 and stripped[0] == stripped[-1] and stripped[0] in "\"'":
+        # (`OPENAI_API_KEY="sk-…"` in a docker `--env-file`, which keeps the quotes: sent with them, every call was
+        # refused, "set OPENAI_API_KEY to a valid key", though the key inside was valid)
+        raise ConfigurationError(f"{provider}: the API key ({where}) is in quotes, which no key holds: remove them")
     return stripped or None
 
 
