@@ -37,6 +37,8 @@ __all__ = ["AnthropicProvider"]
 
 
 _STREAMING_REQUIRED = "Streaming is required"
+_SECONDS_PER_TOKEN = 60 * 60 / 128_000
+"""The SDK's reckoning of how long an answer may take to write, per output token (an hour for 128,000)."""
 """How the SDK refuses, before sending it, an unstreamed call whose answer may take more than 10 minutes."""
 
 
@@ -169,7 +171,10 @@ class AnthropicProvider(Provider):
         with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
             start = time.perf_counter()
             try:
-                message = await self._sdk_warnings.call(self._client.messages.create(**params))
+                if self._may_outlast_its_timeout(params["max_tokens"]):
+                    message = await self._streamed(params, _ignore)
+                else:
+                    message = await self._sdk_warnings.call(self._client.messages.create(**params))
             except ValueError as exc:
                 if not str(exc).startswith(_STREAMING_REQUIRED):
                     raise
@@ -180,6 +185,17 @@ class AnthropicProvider(Provider):
             generation = generation_from_message(message, request)
         generation.latency_ms = latency_ms
         return generation
+
+    def _may_outlast_its_timeout(self, max_tokens: int) -> bool:
+        """Whether an unstreamed call allowed `max_tokens` may take longer than the client's read timeout (`timeout=`,
+        120 s by default), by the SDK's own reckoning of an answer's time (an hour for 128,000 tokens): nothing comes
+        back until the answer is whole, so such a call timed out, to be retried and billed again, each attempt the
+        same. Streamed, as the SDK advises for long answers, its events keep arriving while the model writes."""
+        timeout = self._client.timeout
+        read = getattr(timeout, "read", timeout)  # (seconds, an httpx Timeout, or None: no limit)
+        if isinstance(read, bool) or not isinstance(read, int | float):
+            return False
+        return _SECONDS_PER_TOKEN * max_tokens > read
 
     async def _streamed(self, params: dict[str, Any], on_text: TextSink) -> Message:
         """`client.messages.stream(**params)`, each text delta handed to `on_text`; the final message."""
