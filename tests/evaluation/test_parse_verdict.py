@@ -35,6 +35,7 @@ from orchestratex.exceptions import EvaluationError
         ('{"evaluation": {"score": 7, "feedback": "Nested."}}', 7.0, "Nested."),
         ('{"feedback": "Handle None.", "score": 5,}', 5.0, "Handle None."),
         ('Score: 7\nFeedback: "Clear" but it misses the edge cases.', 7.0, '"Clear" but it misses the edge cases.'),
+        ('Score: 8\nFeedback: "Correct", though thin.', 8.0, '"Correct", though thin.'),  # prose, kept whole
         # feedback given as a list of points, or per criterion: one per line, not Python's "['Add tests.', ...]"
         ('{"score": 6, "feedback": ["Add tests.", "Handle None.", ""]}', 6.0, "- Add tests.\n- Handle None."),
         (

@@ -28,8 +28,9 @@ _OUT_OF_TEN = re.compile(rf"(?<![\w.,+-])({_NUMBER}\s*(?:/|out\s+of)\s*10)(?![\d
 _FEEDBACK_WORD = re.compile(
     rf"(?:feedback|comments?|critique)\s*{_MARKUP}\s*[:=]\s*(?:\*+|_+)?\s*(.+)", re.IGNORECASE | re.DOTALL
 )
-_QUOTED = re.compile(r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*(?:[,}]|$)""")
-"""A feedback written as a JSON string, ended by what ends a JSON value (`,`, `}`) or by the text's end."""
+_QUOTED = re.compile(r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*(?:,\s*)?(?:\}|["']\w+["']\s*:|$)""")
+"""A feedback written as a JSON string: followed by what follows a value in an object (its end, the next key) or by
+the text's end (prose that begins with a quoted word, `"Correct", though …`, is prose)."""
 _KEYS = ("score", "rating", "grade", "overall")
 _RUBRIC_KEYS = frozenset({"score", "feedback"})
 """The keys of the object the rubric asks for: already lower-case."""
