@@ -186,13 +186,14 @@ async def test_rate_limit_is_retried_honouring_retry_after() -> None:
 @pytest.mark.parametrize(
     "error",
     [
-        RateLimited("Rate limit reached for requests per minute", retry_after=60),
-        ProviderServerError("overloaded", status_code=529, retry_after=45),
+        RateLimited("Rate limit reached for tokens per day. Please try again in 7m12s.", retry_after=432),
+        ProviderServerError("overloaded", status_code=529, retry_after=90),
     ],
 )
 async def test_a_retry_after_longer_than_the_policy_waits_falls_back_at_once(error: Exception) -> None:
-    # a model asking to be called again in 60 s was waited for max_wait (30 s), asked again (429 again: too early),
-    # waited for again: the run stalled a minute before it fell back to another model; it falls back now
+    # a model asking to be called again in 7 minutes was waited for max_wait (30 s), asked again (429 again: too
+    # early), waited for again and asked a third time: the run stalled a minute before it fell back to another
+    # model, which it could have done at once; it does now
     waits: list[float] = []
     asked: list[str] = []
 
@@ -211,6 +212,27 @@ async def test_a_retry_after_longer_than_the_policy_waits_falls_back_at_once(err
     assert result.status == "completed" and result.final_model != "function:a"
     assert asked.count("function:a") == 1 and waits == []
     assert result.orchestration.iterations[0].errors == [f"function:a: {type(error).__name__}: {error}"]
+
+
+async def test_a_retry_after_the_waits_left_can_reach_is_still_waited_for() -> None:
+    # 45 s: more than max_wait, but the two retries left can wait 60 s in all; a run of one model still gets its
+    # answer (capped waits, as before)
+    waits: list[float] = []
+    calls = {"n": 0}
+
+    def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 9, "feedback": "ok"}'
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RateLimited("slow down", retry_after=45)
+        return "answer"
+
+    policy = RetryPolicy(max_attempts=3, initial_wait=0.1, max_wait=30, sleep=waits.append)
+    orch = make(FunctionProvider(fn), "a", "b", retry=policy)
+    result = await orch.run("Hello there", preferred_models=["function:a"], max_iterations=1)
+    assert result.status == "completed" and result.final_model == "function:a"
+    assert waits == [30]
 
 
 async def test_retries_are_bounded_then_fallback_to_next_model() -> None:

@@ -24,8 +24,9 @@ class RetryPolicy:
 
     Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and full
     jitter; the `Retry-After` of a 429 or a 5xx (503, Anthropic's 529) is honoured (waited at
-    least); one longer than `max_wait` is not retried: the orchestrator falls back to the next-best model at
-    once, as it does after `max_attempts`.
+    least, up to `max_wait`); one longer than all the waits left (`max_wait` before each attempt left) is not
+    retried, as every retry would come too early: the orchestrator falls back to the next-best model at once, as
+    it does after `max_attempts`.
     """
 
     max_attempts: int = 3

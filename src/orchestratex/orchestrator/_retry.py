@@ -43,13 +43,14 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, ProviderError) and exc.retryable
 
 
-def _later(policy: RetryPolicy, exc: BaseException | None) -> bool:
-    """Whether `exc` (a 429, 503 or 529) asks to be retried later than the policy waits: a retry after `max_wait`
-    would come before the model takes calls again, and only make the run wait."""
+def _later(policy: RetryPolicy, exc: BaseException | None, attempt: int) -> bool:
+    """Whether `exc`, the failure of attempt number `attempt`, is a 429, 503 or 529 asking to be retried later than
+    the waits left can reach (`max_wait` before each attempt left): every retry would come before the model takes
+    calls again, and only make the run wait."""
     return (
         isinstance(exc, RateLimited | ProviderServerError)
         and exc.retry_after is not None
-        and exc.retry_after > policy.max_wait
+        and exc.retry_after > policy.max_wait * (policy.max_attempts - attempt)
     )
 
 
@@ -71,11 +72,11 @@ async def retry_after(
 ) -> T:
     """Retry a model call whose first attempt, made by the caller (`Spending._call`: a successful call pays nothing
     for retrying), failed with `first`: retryable `ProviderError`s per `policy` (tenacity owns the loop), every
-    failed attempt shown to `on_failure`. A failure whose `Retry-After` is longer than `policy.max_wait` is not
-    retried: it is raised at once, and the run falls back to another model. Once `allowed()` is false (the model's
-    circuit opened, by these failures or by other runs' calls) no further attempt is made: the last failure is
-    raised, and the run falls back. Its own function: the fast path's frame holds no closure cells, objects the
-    cyclic garbage collector would track while the call is in flight."""
+    failed attempt shown to `on_failure`. A failure whose `Retry-After` is longer than the waits left can reach
+    (`policy.max_wait` before each attempt left) is not retried: it is raised at once, and the run falls back.
+    Once `allowed()` is false (the model's circuit opened, by these failures or by other runs' calls) no further
+    attempt is made: the last failure is raised, and the run falls back. Its own function: the fast path's frame
+    holds no closure cells, objects the cyclic garbage collector would track while the call is in flight."""
     last = first
 
     async def attempt() -> T:
@@ -100,7 +101,7 @@ async def retry_after(
         if state.attempt_number >= policy.max_attempts or (allowed is not None and not allowed()):
             return True
         outcome = state.outcome  # (a Retry-After beyond `max_wait`: the run falls back now rather than wait for a
-        return _later(policy, outcome.exception() if outcome else None)  # retry that would come too early)
+        return _later(policy, outcome.exception() if outcome else None, state.attempt_number)  # too early)
 
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome
@@ -112,7 +113,7 @@ async def retry_after(
             and _retryable(exc)
             and state.attempt_number < policy.max_attempts
             and (allowed is None or allowed())
-            and not _later(policy, exc)
+            and not _later(policy, exc, state.attempt_number)
         ):
             _say_retry(exc, seconds, state.attempt_number + 1, policy.max_attempts)
         return seconds
