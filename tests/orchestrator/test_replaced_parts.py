@@ -287,3 +287,63 @@ def test_a_store_the_orchestrator_made_is_closed_with_it_after_another_replaced_
         asyncio.run(made.get_orchestration(first.id))
     assert not [t.name for t in threading.enumerate() if str(tmp_path / "a.db") in t.name or t.name.endswith("a.db")]
     assert not (tmp_path / "a.db-wal").exists()
+
+
+async def test_a_router_or_evaluator_replaced_while_a_run_is_in_flight_applies_from_the_next_run(
+    tmp_path: Path,
+) -> None:
+    # the run in flight took the new router up at its next step: unattached to the store, it stored none of that
+    # run's observations, and an unfitted `FittedRouter` (or an evaluator meant for later runs) changed a run begun
+    # with another; the docs say a change applies from the next run
+    import asyncio
+    import json
+
+    from orchestratex import FunctionProvider, ModelCatalog, ModelProfile, RoutingDecision
+    from orchestratex.providers import GenerationRequest
+    from orchestratex.routing import Task
+
+    answered = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 5.0, "feedback": "Say more."})
+        if not answered.is_set():
+            answered.set()
+            await go_on.wait()
+        return "An answer."
+
+    class Later(BayesianRouter):
+        """A router meant for the next runs: it counts what it is asked."""
+
+        asked = 0
+
+        async def select(self, task: Task, candidates: Any) -> RoutingDecision:
+            type(self).asked += 1
+            return await super().select(task, candidates)
+
+    class LaterJudge(LLMJudgeEvaluator):
+        asked = 0
+
+        async def evaluate(self, task: Any, generation: Any) -> Any:
+            type(self).asked += 1
+            return await super().evaluate(task, generation)
+
+    catalog = ModelCatalog([ModelProfile(name=f"function:{n}", cost_per_1k_tokens=0.001) for n in ("a", "b", "c")])
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    async with Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog, store=url) as orchestrator:
+        first = orchestrator.router
+        running = asyncio.create_task(orchestrator.run("Explain recursion", max_iterations=2, evaluation_threshold=9))
+        await answered.wait()
+        orchestrator.router = Later()
+        orchestrator.evaluator = LaterJudge()
+        go_on.set()
+        result = await running
+        assert result.status == "completed", result.error
+        assert len(result.orchestration.iterations) == 2
+        assert (Later.asked, LaterJudge.asked) == (0, 0)  # the run went on with what it began with
+        stats = await orchestrator.store.routing_stats(first.name)
+        assert sum(s.n for s in stats) == 2  # both of its judged answers, learned by the router it began with
+        second = await orchestrator.run("Explain recursion again", max_iterations=1)
+        assert second.status == "completed", second.error
+        assert (Later.asked, LaterJudge.asked) == (1, 1)  # the next run takes them up

@@ -135,7 +135,7 @@ class JudgePlanner:
         (`LLMJudgeEvaluator(judges=[...])`), so that a model is routed to only if a judge it would get can judge it."""
         run = self.run
         models = run.o.judge_models(run.judges)
-        evaluator = run.o.evaluator
+        evaluator = run.evaluator
         if not isinstance(evaluator, LLMJudgeEvaluator) or evaluator.pinned is None:
             return models
         pins = tuple(evaluator.pinned)
@@ -148,10 +148,10 @@ class JudgePlanner:
         """The output cap of `judge`'s request: its learned cap within the orchestrator's `judge_max_output_tokens`
         and the default evaluator's `max_output_tokens` (the request it builds asks no more), so the judging
         reserve prices what the judge may write, not more."""
-        o = self.run.o
+        o, evaluator = self.run.o, self.run.evaluator
         limit = o.judge_max_output_tokens
-        if isinstance(o.evaluator, LLMJudgeEvaluator):
-            limit = min(limit, o.evaluator.max_output_tokens)
+        if isinstance(evaluator, LLMJudgeEvaluator):
+            limit = min(limit, evaluator.max_output_tokens)
         return o.output_lengths.cap(judge, "judge", limit)[0]
 
     def reserve_for(self, author: str, answer_cap: int) -> float | None:
@@ -167,7 +167,7 @@ class JudgePlanner:
         if ranked is None:  # priced once per cap for every candidate author (a judge's price is the author's too)
             ranked = self._ranked[answer_cap] = self._ranking(self._judges, author, answer_cap)
         pool = [m for m in self._judges if m.name != author]
-        panel = run.o.evaluator.panel_size_for(pool)
+        panel = run.evaluator.panel_size_for(pool)
         if panel <= 0:  # an evaluator that calls no model (a rubric, a test): nothing to keep for judging
             return 0.0
         costs = [cost for cost, name in ranked if name != author][:panel]
@@ -222,7 +222,7 @@ class JudgePlanner:
         bound = self._bounds.get(key)
         if bound is not None:
             return bound
-        evaluator = _verbatim(self.run.o.evaluator)
+        evaluator = _verbatim(self.run.evaluator)
         doc = self.run.doc
         if evaluator is not None and provider._counts_bytes():
             empty = ("", 0, -1)  # the same for every byte-counting provider
@@ -263,7 +263,7 @@ class JudgePlanner:
         those of the judges it asks); otherwise each judge's request is built and counted."""
         run = self.run
         self._capped.clear()  # (copies made for an earlier answer)
-        verbatim = _verbatim(run.o.evaluator)
+        verbatim = _verbatim(run.evaluator)
         counted: tuple[int, tuple[Message, Message]] | None = None
         bounds: dict[int, int | None] = {}  # per provider: its count of those messages, when it needs no request
         out = []
@@ -305,7 +305,7 @@ class JudgePlanner:
         `sent` is false (a stand-in, only priced), its capped copy is kept for `with_cap`."""
         cap = min(etask.max_output_tokens, self.judge_cap(judge))
         try:
-            request = self.run.o.evaluator.build_request(etask, judge, answer)
+            request = self.run.evaluator.build_request(etask, judge, answer)
         except NotImplementedError:
             framing = "x" * _RUBRIC_ALLOWANCE
             text = f"{framing}{etask.prompt}{etask.context or ''}{answer}"

@@ -167,7 +167,7 @@ class Run(Committing):
         if last.phase == "selected":
             return 1
         if last.phase == "generated" and self.planner.needed(last.index):
-            return self.o.evaluator.panel_size_for(self.planner.pool(last.model_name))
+            return self.evaluator.panel_size_for(self.planner.pool(last.model_name))
         return 0
 
     def _stop_reason(self) -> StopReason | None:
@@ -192,7 +192,7 @@ class Run(Committing):
         self._sent = (prompt, self.o.system_prompt, messages)
         task = self._task(prompt, messages)
         candidates = self._candidates(task)
-        decision = checked_decision(self.o.router, await self.o.router.select(task, candidates))
+        decision = checked_decision(self.router, await self.router.select(task, candidates))
         self.picked = next((m for m in candidates if m.name == decision.model_name), None)
         if self.picked is None:
             raise Stop("error", _not_a_candidate(decision.model_name, candidates, self.o.catalog))
@@ -371,7 +371,7 @@ class Run(Committing):
                 raise Stop("budget", detail, ledger) from None
             stop.ledger = ledger
             raise
-        decision = checked_decision(self.o.router, await self.o.router.select(task, candidates))
+        decision = checked_decision(self.router, await self.router.select(task, candidates))
         self.picked = next((m for m in candidates if m.name == decision.model_name), None)
         if self.picked is None:
             raise Stop("error", _not_a_candidate(decision.model_name, candidates, self.o.catalog), ledger)
@@ -402,7 +402,7 @@ class Run(Committing):
         # what was reserved for the judges with the answer stays theirs, even after an overage of the answer
         budget = None if remaining is None else max(remaining, 0.0) + self.prepaid
         eligible = self.planner.eligible(etask, it.response or "", budget)
-        if etask.judges and not eligible and self.o.evaluator.panel_size_for(etask.judges) > 0:  # say why
+        if etask.judges and not eligible and self.evaluator.panel_size_for(etask.judges) > 0:  # say why
             answer_text = it.response or ""
             by_budget = bool(self.planner.eligible(etask, answer_text, None))
             left = max(budget or 0.0, 0.0)
@@ -424,7 +424,7 @@ class Run(Committing):
         try:
             try:
                 with self.telemetry.judgment(it) as judgment:
-                    evaluation = checked_evaluation(self.o.evaluator, await self.o.evaluator.evaluate(etask, answer[1]))
+                    evaluation = checked_evaluation(self.evaluator, await self.evaluator.evaluate(etask, answer[1]))
                     judgment.done(evaluation)
             except BudgetExceeded:
                 # the judges chosen cost more than was held for them with the answer, and the session's other runs
@@ -434,7 +434,7 @@ class Run(Committing):
                     raise
                 with self.telemetry.judgment(it) as judgment:
                     evaluation = checked_evaluation(
-                        self.o.evaluator, await self.o.evaluator.evaluate(replace(etask, judges=held), answer[1])
+                        self.evaluator, await self.evaluator.evaluate(replace(etask, judges=held), answer[1])
                     )
                     judgment.done(evaluation)
         except (BudgetExceeded, EvaluationError) as exc:
@@ -490,7 +490,7 @@ class Run(Committing):
         They are best effort: a fault there does not fail the run."""
         with collect() as outcomes:
             try:
-                await self.o.router.observe(feedback)
+                await self.router.observe(feedback)
             except OrchestrateXError as exc:
                 logger.warning("the router could not record %s's outcome: %s", feedback.model_name, exc.message)
         return outcomes

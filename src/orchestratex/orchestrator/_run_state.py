@@ -46,6 +46,12 @@ class RunState:
         new_thread: Thread | None = None,
     ) -> None:
         self.o = orchestrator
+        self.router = orchestrator.router
+        """The router this run started with, to its end: one set on the orchestrator meanwhile routes from the next
+        run on (a run in flight took it up from its next step: unattached, it stored none of its observations, and an
+        unfitted `FittedRouter` failed the run)."""
+        self.evaluator = orchestrator.evaluator
+        """The evaluator this run started with, to its end (as `router`)."""
         self.doc = doc
         seal((doc,))  # its records share one "every field set" marker per class (see `_seal`)
         self.handlers = handlers
