@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any, cast
 
 import pytest
 
@@ -164,4 +165,31 @@ async def test_aclose_from_a_handler_of_one_of_its_runs_is_refused_not_a_hang(on
     assert said and said[0].startswith(f"aclose() was called from an event handler of orchestration {result.id}: ")
     assert result.status == ("cancelled" if on == "orchestration_failed" else "completed")
     assert (await orch.run("And again", max_iterations=1)).status == "completed"  # not left half closed
+    await orch.aclose()
+
+
+async def test_cancel_and_suspend_take_the_orchestration_as_start_and_drive_do() -> None:
+    # `doc = await orchestrator.prepare(...)`, `orchestrator.start(doc)`, then `await orchestrator.cancel(doc)` raised
+    # "TypeError: unhashable type: 'Orchestration'" (suspend too), though start and drive take the Orchestration
+    calls: list[tuple[str, str]] = []
+    orch = _orchestrator(calls, waits=True)
+    pending = await orch.prepare("Say something", max_iterations=1)
+    assert await orch.cancel(pending) is True
+    assert (await orch.store.get_orchestration(pending.id)).status == "cancelled"
+    held = asyncio.Event()
+    started = await orch.prepare("Say something else", max_iterations=3, patience=5)
+
+    def note(event: Event) -> None:
+        if event.type == "response_generated":
+            held.set()
+
+    orch.handlers = note
+    task = orch.start(started)
+    await held.wait()
+    assert await orch.suspend(started) is True
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (await orch.store.get_orchestration(started.id)).status == "running"  # suspended, to be resumed
+    with pytest.raises(UserError, match=r"^cancel\(\) takes an orchestration's id \(or the Orchestration\), not int"):
+        await orch.cancel(cast(Any, 5))
     await orch.aclose()

@@ -586,13 +586,15 @@ class Orchestrator:
         check_delta_sink(on_delta)
         return start_task(self, orchestration, on_delta)
 
-    async def cancel(self, orchestration_id: str) -> bool:
+    async def cancel(self, orchestration_id: Orchestration | str) -> bool:
         """Cancel a running orchestration of this process (one whose task is still starting too); it ends with
         `stop_reason="cancelled"`. The task `start` made is cancelled; a caller of `run` (or a stream) gets the
         cancelled `RunResult`, not a `CancelledError` it did not ask for. Returns once the run has ended. It may be
         awaited on another event loop than the run's (a `run_sync` run, from `asyncio.run` in another thread): it
         acts on the run's loop. A run `prepare` stored that no task drives yet (`pending`) is ended `cancelled` at
-        once, before any call, so that no later `start` or `resume_pending` runs it."""
+        once, before any call, so that no later `start` or `resume_pending` runs it. Takes the orchestration's id, or
+        the `Orchestration` itself (as `start` and `drive` do)."""
+        orchestration_id = _orchestration_id("cancel", orchestration_id)
         task = self._tasks.get(orchestration_id)
         if task is None:
             return await self._cancel_pending(orchestration_id)
@@ -633,7 +635,7 @@ class Orchestrator:
             await task
         return (await self.store.get_orchestration(orchestration_id)).status == "cancelled"
 
-    async def suspend(self, orchestration_id: str) -> bool:
+    async def suspend(self, orchestration_id: Orchestration | str) -> bool:
         """Stop driving a running orchestration of this process without ending it (a graceful shutdown).
 
         The step in progress is abandoned — what it already spent is counted, its reservations are
@@ -642,6 +644,7 @@ class Orchestrator:
         `running` and its lease is given up, so `resume_pending()` in any process continues it from its
         last committed step.
         """
+        orchestration_id = _orchestration_id("suspend", orchestration_id)
         task = self._tasks.get(orchestration_id)
         if task is None or task.done():
             return False
@@ -693,6 +696,19 @@ async def _on_loop_of(task: asyncio.Task[RunResult], call: Coroutine[Any, Any, b
         call.close()
         return False
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, loop))
+
+
+def _orchestration_id(what: str, orchestration: object) -> str:
+    """The id `cancel` or `suspend` is given, or the `Orchestration`'s (it was "TypeError: unhashable type:
+    'Orchestration'", though `start` and `drive` take one); `UserError` for anything else."""
+    if isinstance(orchestration, Orchestration):
+        return orchestration.id
+    if not isinstance(orchestration, str):
+        raise UserError(
+            f"{what}() takes an orchestration's id (or the Orchestration), not {type(orchestration).__name__} "
+            f"{orchestration!r:.60}"
+        )
+    return orchestration
 
 
 def _check_names(name: str, names: object) -> None:
