@@ -119,3 +119,23 @@ def test_serve_vv_shows_the_librarys_debug_lines(
         faulthandler.enable(sys.__stderr__ or sys.stderr)  # (`serve` pointed it at the captured descriptor)
     assert seen == [logging.INFO, logging.DEBUG, logging.DEBUG]
     assert capfd.readouterr().err.count("a debug line of the library") == 2
+
+
+def test_serve_interrupted_as_it_starts_says_so_in_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """With `--log-format json` every line of `serve` is JSON, but a Ctrl-C while it opened its store (a migration of
+    minutes, a database server that does not answer) printed the text line "orchestratex: interrupted"."""
+    import json
+
+    from orchestratex.cli import _serve
+
+    async def interrupted(url: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_serve, "_check_store", interrupted)
+    assert main(["serve", "--port", "0", "--log-format", "json", "--store", f"sqlite:///{tmp_path}/s.db"]) == 130
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines()]
+    assert [(line["level"], line["message"]) for line in lines] == [
+        ("WARNING", "interrupted: the server did not start")
+    ]

@@ -40,6 +40,9 @@ def serve_command(args: argparse.Namespace) -> int:
     except OrchestrateXError as exc:
         _say_json(f"{type(exc).__name__}: {exc.message}", logging.ERROR)
         return 1
+    except KeyboardInterrupt:  # (Ctrl-C before uvicorn handles it: opening the store, a migration)
+        _say_json("interrupted: the server did not start", logging.WARNING)
+        return 130  # (as the command line says "orchestratex: interrupted")
 
 
 def _serve(args: argparse.Namespace) -> int:
