@@ -271,8 +271,14 @@ class OpenAIProvider(Provider):
 
     @classmethod
     def _needs_key(cls, base_url: str) -> bool:
-        """Whether calls to `base_url` need a key: those to the provider's own hosted server do."""
-        return cls.requires_api_key and base_url.rstrip("/") == cls.default_base_url.rstrip("/")
+        """Whether calls to `base_url` need a key: those to the provider's own hosted server do, however its URL is
+        written (`https://API.openai.com/v1/`) and wherever it serves (OpenAI's regional `eu.api.openai.com`). (Compared
+        as text, such a URL without a key counted as a server of one's own: shown "configured", its every call was
+        refused 401.)"""
+        if not cls.requires_api_key:
+            return False
+        own = urlsplit(cls.default_base_url).hostname
+        return urlsplit(base_url).hostname == own or (is_openai_api(base_url) and is_openai_api(cls.default_base_url))
 
     @classmethod
     def is_configured(cls, env: Mapping[str, str] | None = None) -> bool:
