@@ -41,6 +41,7 @@ from ._ledger import EPS, Ledger, Ready, Stop, assign
 from ._observe import collect
 from ._prompts import build_messages
 from ._result import dollars
+from ._watch import ending_here
 
 __all__ = ["Run"]
 
@@ -509,6 +510,7 @@ class Run(Committing):
         if self.unknown is not None:
             raise self.unknown
         self.done = True
+        ending_here(self.doc.id)  # (`cancel` or `suspend` from a handler of its last event must not wait for it)
         doc = self.doc
         ledger = ledger or self._open
         last = doc.iterations[-1] if doc.iterations else None

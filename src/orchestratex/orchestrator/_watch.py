@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ._run import Run
     from .orchestrator import Orchestrator
 
-__all__ = ["CancelWatcher"]
+__all__ = ["CancelWatcher", "ending_here"]
 
 CANCEL_REQUESTED = "a cancel was requested through the store (Store.request_cancel, or the server's cancel endpoint)"
 """The `error` of a run stopped because a cancel was requested, perhaps by another process."""
@@ -30,7 +30,15 @@ _SLACK_S = 0.001
 """A run due this close to now is asked about now (timers may fire a hair early)."""
 
 _DRIVING: ContextVar[str | None] = ContextVar("orchestratex_driving", default=None)
-"""The orchestration driven in this context: its task's, and that of the tasks it makes (its handlers' too)."""
+"""The orchestration ending in this context: its task's, and that of the tasks it makes from then on (the handlers of
+its last event too)."""
+
+
+def ending_here(orchestration_id: str) -> None:
+    """Mark the calling context (the run's task) as that of `orchestration_id` as it ends: `ending_within` reads it.
+    Set as the run ends, not as it starts: set for each run in flight, the variable held a context mapping per run
+    while it waited for its models."""
+    _DRIVING.set(orchestration_id)
 
 
 @dataclass(slots=True, eq=False)
@@ -86,7 +94,6 @@ class CancelWatcher:
         if oid in self._stop_on_entry:  # cancelled while its task was still claiming or reading it: stopped now
             self._stop_on_entry.discard(oid)
             task.cancel()  # (raised at the run's first await, inside it: it ends `cancelled`)
-        driving = _DRIVING.set(oid)
         try:
             await run.drive()
         except asyncio.CancelledError:
@@ -96,7 +103,8 @@ class CancelWatcher:
             if task.uncancel() > 0:  # the task was cancelled by someone else too
                 raise
         finally:
-            _DRIVING.reset(driving)
+            if _DRIVING.get() == oid:  # (`run` drives in its caller's task, which goes on)
+                _DRIVING.set(None)
             if watched.ended is not None and not watched.ended.done():
                 watched.ended.set_result(None)
             if self._runs.get(oid) is watched:
@@ -152,11 +160,12 @@ class CancelWatcher:
         """The run whose event handler calls this (in the run's task, or in that of its last event's handlers as it
         ends), if any: `Orchestrator.aclose` waiting there for every run to end would wait for that one, which waits
         for the handler."""
-        oid = _DRIVING.get()
+        oid = _DRIVING.get()  # (set as a run ends: its last event's handlers may run in a task of their own)
         watched = self._runs.get(oid) if oid is not None else None
-        if watched is None or not (watched.task is asyncio.current_task() or watched.run.done):
-            return None
-        return oid
+        if watched is not None and watched.run.done:
+            return oid
+        task = asyncio.current_task()  # (a handler of an earlier event runs in the run's task: looked for, as aclose
+        return next((oid for oid, watched in self._runs.items() if watched.task is task), None)  # is rare)
 
     def ending_within(self, orchestration_id: str) -> bool:
         """Whether this is called within the run (by a handler of its events) as it ends (its final commit is under
