@@ -143,3 +143,40 @@ async def test_a_bare_model_id_of_two_endpoints_pins_both_and_is_ambiguous_to_ro
         "name one in full"
     )
     assert raised.value.ambiguous == ["laptop:llama", "gpu:llama"]
+
+
+async def test_a_model_behind_another_endpoint_never_judges_its_own_answer() -> None:
+    # docs/evaluation.md: "a model never judges its own answer". The same model behind a second endpoint did: a run
+    # routed to `dear:llama` had its answer judged by `cheap:llama` (the cheapest judge, so the first one asked), and
+    # `openrouter:openai/gpt-4o` judged `openai:gpt-4o`'s
+    calls = Calls()
+    models = catalog()
+    for name, price in (("dear:llama", 0.01), ("cheap:llama", 0.0001), ("other:mistral", 0.001)):
+        models.add(ModelProfile(name=name, input_cost_per_1k=price, output_cost_per_1k=price))
+    orch = Orchestrator(
+        providers={name: FunctionProvider(calls, name=name) for name in ("dear", "cheap", "other")},
+        catalog=models,
+        store=MemoryStore(),
+        retry=NO_WAIT,
+    )
+    for author in ("dear:llama", "cheap:llama"):
+        calls.made.clear()
+        result = await orch.run("Hello", preferred_models=[author], max_iterations=1)
+        assert result.status == "completed", result.error
+        assert calls.made == [(author, "generate"), ("other:mistral", "judge")]
+    # with no other model to judge it, the run is refused before any call, saying why
+    models.remove("other:mistral")
+    with pytest.raises(ConfigurationError, match=r"the same model behind another endpoint"):
+        await orch.run("Hello", preferred_models=["dear:llama"], max_iterations=1)
+    assert len(calls.made) == 2
+
+
+async def test_a_vendors_model_through_a_gateway_is_the_same_model() -> None:
+    from orchestratex.catalog import model_identity
+
+    def profile(name: str) -> ModelProfile:
+        return ModelProfile(name=name, cost_per_1k_tokens=0.001)
+
+    assert model_identity(profile("openai:gpt-4o")) == model_identity(profile("openrouter:openai/GPT-4o"))
+    assert model_identity(profile("openai:gpt-4o")) != model_identity(profile("openai:gpt-4o-mini"))
+    assert model_identity(profile("ollama:llama3.2:1b")) != model_identity(profile("ollama:llama3.2:3b"))

@@ -228,7 +228,16 @@ async def test_an_overbilled_answer_is_still_judged_within_the_judges_reservatio
 def planner_of(orch: Orchestrator, prompt: str = "Name three primes.") -> JudgePlanner:
     """A judge planner over a stand-in run of `orch` (what the planner reads of a run, and nothing else)."""
     doc = Orchestration(thread_id="t", session_id="s", user_id="u", prompt=prompt, domain="general")
-    run = SimpleNamespace(o=orch, doc=doc, failed=set(), not_judging=set(), judges=None, judging="always")
+    run = SimpleNamespace(
+        o=orch,
+        evaluator=orch.evaluator,
+        picked=None,
+        doc=doc,
+        failed=set(),
+        not_judging=set(),
+        judges=None,
+        judging="always",
+    )
     return JudgePlanner(cast(Run, run))
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from .._seal import made
-from ..catalog import ModelProfile
+from ..catalog import ModelProfile, model_identity
 from ..exceptions import BudgetExceeded, EvaluationError, OrchestrateXError, UserError
 from ..providers import Generation, GenerationRequest, Message
 from ..records import Evaluation, JudgeVerdict
@@ -115,6 +115,9 @@ class LLMJudgeEvaluator(Evaluator):
     def choose_judges(self, task: EvaluationTask) -> list[ModelProfile]:
         """The panel for `task`: pinned judges if given, else the best value among `task.judges`."""
         eligible = [j for j in task.judges if j.name != task.generating_model]
+        if task.generator is not None:  # (nor the same model behind another endpoint: `laptop:llama`, `gpu:llama`)
+            author = model_identity(task.generator)
+            eligible = [j for j in eligible if model_identity(j) != author]
         if self.pinned is not None:
             return [j for j in eligible if self.admits(j)][: self.panel_size]
         if len(eligible) < 2:  # no choice to make (a panel has at least one seat)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .._awaited import check_async
-from ..catalog import ModelCatalog, ModelProfile
+from ..catalog import ModelCatalog, ModelProfile, model_identity
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..exceptions import ConfigurationError, UnknownPriceError, UserError
 from ..records import OrchestrationSettings, Session, Thread
@@ -104,7 +104,7 @@ def _check_runnable(
             )
     usable = [m for m in orchestrator.judge_models(judges) if evaluator.admits(m)]
     priced = [m for m in generators if m.priced and not m.judge_only]
-    if priced and not any(j.name != g.name for g in priced for j in usable):
+    if priced and not _any_other(priced, usable):
         only = priced[0].name if len(priced) == 1 else ", ".join(m.name for m in priced)
         limits = [f"judges={list(judges)}"] if judges else []
         if evaluator.pinned is not None:
@@ -114,16 +114,29 @@ def _check_runnable(
                 "none (a judge must be enabled, priced, served by a configured provider and allowed by each)"
             )
             raise ConfigurationError(
-                f"no model can judge the answers of {only}: a judge must be another model, and the judges allowed "
+                f"no model can judge the answers of {only}: a judge must be another model"
+                f"{_same_model_note(priced, usable)}, and the judges allowed "
                 f"({' and '.join(limits)}) are {found}. Allow another judge, or route to other models "
                 "(preferred_models)"
             )
         raise ConfigurationError(
-            f"no model can judge the answers of {only}: a judge must be another model. Add a judge: configure a "
+            f"no model can judge the answers of {only}: a judge must be another model"
+            f"{_same_model_note(priced, usable)}. Add a judge: configure a "
             "second provider (e.g. set ANTHROPIC_API_KEY or GEMINI_API_KEY), add a second model to your catalog "
             "file (a local one at price 0 will do), or pass Orchestrator(evaluator=...) with an evaluator that "
             'needs no judge model; or take single answers unjudged: judging="when_needed" and max_iterations=1'
         )
+
+
+def _any_other(generators: list[ModelProfile], judges: list[ModelProfile]) -> bool:
+    """Whether some generator has a judge that is another model (not itself, nor itself behind another endpoint)."""
+    return any(model_identity(j) != model_identity(g) for g in generators for j in judges)
+
+
+def _same_model_note(generators: list[ModelProfile], judges: list[ModelProfile]) -> str:
+    """What to add when the only judges are the generators behind other endpoints."""
+    twins = sorted({j.name for g in generators for j in judges if j.name != g.name})
+    return f" ({', '.join(twins)}: the same model behind another endpoint)" if twins else ""
 
 
 def _check_judged(
@@ -135,12 +148,13 @@ def _check_judged(
     if evaluator.panel_size_for(usable) <= 0:
         return  # it calls no model: nothing to judge with, nothing kept for judging
     priced = [m for m in generators if m.priced and not m.judge_only]
-    if priced and not any(j.name != g.name for g in priced for j in usable):
+    if priced and not _any_other(priced, usable):
         only = priced[0].name if len(priced) == 1 else ", ".join(m.name for m in priced)
         name = type(evaluator).__name__
         raise ConfigurationError(
             f"no model can judge the answers of {only}: {name}.panel_size_for says each evaluation calls a judge "
-            "model, and a judge must be another model. If your evaluator calls no model, override "
+            f"model, and a judge must be another model{_same_model_note(priced, usable)}. If your evaluator calls no "
+            "model, override "
             "panel_size_for to return 0; otherwise add a judge (a second model or provider)"
         )
 

@@ -3,12 +3,12 @@ whether a verdict is needed at all."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from ..catalog import ModelProfile
+from ..catalog import ModelProfile, _identity, model_identity
 from ..evaluation import EvaluationTask, LLMJudgeEvaluator
-from ..exceptions import UnknownPriceError
+from ..exceptions import UnknownPriceError, UserError
 from ..providers import Generation, GenerationRequest, Message
 from ..providers._base import estimate_message_tokens
 from ..usage import PICO, add_costs
@@ -49,6 +49,11 @@ def _judge_messages(
     return (len(system.content) + len(built.user.content)) // _BYTES_PER_TOKEN_ESTIMATE, (system, built.user)
 
 
+def _identity_of_name(name: str) -> str:
+    """`model_identity` of a model known by its name alone (`provider:model id`)."""
+    return _identity(name.partition(":")[2] or name)
+
+
 def _history_chars(history: Sequence[Message]) -> int:
     """How many characters the default evaluator's judge prompt spends on `history` (the conversation before the
     prompt: a thread's earlier turns, or the turns of a list of messages)."""
@@ -73,6 +78,8 @@ class JudgePlanner:
         """Per judge: the last request `request` capped, and its capped copy."""
         self._terms: dict[str, _Terms] = {}
         """Per judge, what `_ranking` reads of it, looked up once per decision."""
+        self._author_keys: dict[str, str] = {}
+        """Per author, its `model_identity` (its twins judge it no more than it does)."""
         self.fits: dict[tuple[str, int, int, int, float | None], tuple[int, float] | None] | None = None
         """`Candidates._fit`'s answers in this decision (the chosen model's request is fitted as its candidacy was);
         None between decisions."""
@@ -99,6 +106,7 @@ class JudgePlanner:
         self._judges = None
         self._ranked.clear()
         self._terms.clear()
+        self._author_keys.clear()
         self.fits = None
         self._state = None
 
@@ -121,14 +129,39 @@ class JudgePlanner:
         return any(it.response is not None and it.index != index for it in doc.iterations)
 
     def pool(self, author: str) -> list[ModelProfile]:
-        """Models that may judge `author`'s answer: the judge set, never the author, circuit closed, not failed in a way
-        that rules out judging (a model whose own answer came back empty may judge another's: `_failures`)."""
+        """Models that may judge `author`'s answer: the judge set, never the author (nor the same model behind another
+        endpoint: `twin`), circuit closed, not failed in a way that rules out judging (a model whose own answer came
+        back empty may judge another's: `_failures`)."""
         run = self.run
+        twin = self._twin_test(author)
         return [
             m
             for m in self.judge_set()
-            if m.name != author and run.o.circuit.allows(m.name) and m.name not in run.not_judging
+            if m.name != author and run.o.circuit.allows(m.name) and m.name not in run.not_judging and not twin(m)
         ]
+
+    def twin(self, judge: ModelProfile, author: str) -> bool:
+        """Whether `judge` is `author` behind another endpoint (`catalog.model_identity`): it judges `author`'s
+        answers no more than `author` itself does."""
+        return self._twin_test(author)(judge)
+
+    def _twin_test(self, author: str) -> Callable[[ModelProfile], bool]:
+        key = self._author_keys.get(author)
+        if key is None:
+            key = self._author_keys[author] = self._identity_of(author)
+        return lambda m: m.name != author and model_identity(m) == key
+
+    def _identity_of(self, author: str) -> str:
+        """`model_identity` of the model called `author` (as the catalog has it, or as it was picked if it has left
+        the catalog since, else as its name reads)."""
+        run = self.run
+        try:
+            return model_identity(run.o.catalog.get(author))
+        except UserError:
+            picked = run.picked
+            if picked is not None and picked.name == author:
+                return model_identity(picked)
+            return _identity_of_name(author)
 
     def judge_set(self) -> list[ModelProfile]:
         """The models that may judge in this run: the run's judge set, narrowed to the judges the evaluator pins
@@ -166,11 +199,24 @@ class JudgePlanner:
         ranked = self._ranked.get(answer_cap)
         if ranked is None:  # priced once per cap for every candidate author (a judge's price is the author's too)
             ranked = self._ranked[answer_cap] = self._ranking(self._judges, author, answer_cap)
-        pool = [m for m in self._judges if m.name != author]
+        twin = self._twin_test(author)
+        pool: list[ModelProfile] = []
+        twins = False
+        for m in self._judges:
+            if m.name == author:
+                continue
+            if twin(m):  # (the author behind another endpoint: no seat on its panel)
+                twins = True
+                continue
+            pool.append(m)
         panel = run.evaluator.panel_size_for(pool)
         if panel <= 0:  # an evaluator that calls no model (a rubric, a test): nothing to keep for judging
             return 0.0
-        costs = [cost for cost, name in ranked if name != author][:panel]
+        if twins:
+            kept = {m.name for m in pool}
+            costs = [cost for cost, name in ranked if name in kept][:panel]
+        else:
+            costs = [cost for cost, name in ranked if name != author][:panel]
         if not costs:
             return None
         return add_costs(*costs)

@@ -590,6 +590,11 @@ class _JudgeCall:
                 f"{judge.name} wrote the answer being judged: a model never judges its own answer "
                 "(ask one of EvaluationTask.judges)"
             )
+        if run.planner.twin(judge, self.author):
+            raise EvaluationError(
+                f"{judge.name} is {self.author}, which wrote the answer being judged, behind another endpoint: a model "
+                "never judges its own answer (ask one of EvaluationTask.judges)"
+            )
         if all(m.name != judge.name for m in run.planner.judge_set()):
             raise EvaluationError(
                 f"{judge.name} may not judge in this run (disabled, not in the judge set, or not in the catalog): "
