@@ -27,6 +27,7 @@ from orchestratex.exceptions import (
     ProviderServerError,
     ProviderTimeout,
     RateLimited,
+    UserError,
 )
 from orchestratex.providers import (
     Faults,
@@ -771,3 +772,24 @@ async def test_a_simulator_given_a_catalog_of_real_models_says_to_simulate_the_c
     )
     simulated = Orchestrator(providers=[sim(seed=7)], catalog=ModelCatalog.default().simulated())
     assert (await simulated.run("Hello", max_iterations=1)).status == "completed"
+
+
+@pytest.mark.parametrize(
+    ("faults", "named"),
+    [
+        (Faults().fail_next("sim:gpt-41", "rate_limit"), "'sim:gpt-41'"),
+        (Faults(models={"GPT4"}, timeout_rate=1.0), "'GPT4' \\(did you mean 'gpt4'\\?\\)"),
+    ],
+)
+def test_faults_naming_no_model_of_the_catalog_are_refused_when_a_run_starts(faults: Faults, named: str) -> None:
+    # `fail_next("sim:gpt-41", …)` (a typo) was taken and never fired: a test of the retries passed without a fault
+    orchestrator = Orchestrator(
+        providers=[SimulatedProvider(latency_scale=0, faults=faults)], retry=RetryPolicy(sleep=_no_sleep)
+    )
+    with pytest.raises(UserError, match=rf"^the simulator's Faults name {named}, which is no model of this "):
+        orchestrator.run_sync("Explain recursion", max_iterations=1)
+    faults.script.clear()
+    faults.models = {"gpt4", "openai:gpt-4.1", "sim:gpt-4.1", "gpt-4.1"}  # a catalog's names, aliases and ids
+    faults.timeout_rate = 0.0
+    assert orchestrator.run_sync("Explain recursion", max_iterations=1).status == "completed"
+    orchestrator.close()

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from .._awaited import check_async
 from ..catalog import ModelCatalog, ModelProfile, model_identity
 from ..evaluation import Evaluator, LLMJudgeEvaluator
-from ..exceptions import ConfigurationError, UnknownPriceError, UserError
+from ..exceptions import ConfigurationError, UnknownModelError, UnknownPriceError, UserError
 from ..records import OrchestrationSettings, Session, Thread
 from ._chat import blank, check_text
 from ._result import RunOptions
@@ -56,6 +56,10 @@ def check_runnable(
     while the catalog (its version), the providers, the evaluator and its pinned judges, the judge set and
     `preferred` are the same."""
     catalog, evaluator = orchestrator.catalog, orchestrator.evaluator
+    for provider in orchestrator.providers.values():  # (checked every run: a script may change between runs)
+        faults = getattr(provider, "faults", None)
+        if faults is not None and (getattr(faults, "script", None) or getattr(faults, "models", None)):
+            check_fault_names(catalog, faults.script, faults.models)
     pinned = getattr(evaluator, "pinned", None)
     judges = judges or orchestrator.judges
     values = (
@@ -71,6 +75,23 @@ def check_runnable(
         return
     _check_runnable(orchestrator, preferred, judges, unjudged)
     orchestrator._runnable = (catalog, evaluator, values)
+
+
+def check_fault_names(catalog: ModelCatalog, script: Mapping[str, object], models: Collection[str] | None) -> None:
+    """`UserError` for a model a simulator's `Faults` names (`fail_next("sim:gpt-41", …)`, `Faults(models={…})`) that no
+    model of the catalog is: its faults never happened, and a test of the retries passed without a fault."""
+    for name in [*script, *(models or ())]:
+        try:
+            catalog.get(name)
+        except UnknownModelError as exc:
+            if exc.ambiguous:  # (a bare id several models have: the faults hit each of them)
+                continue
+            meant = f" (did you mean {exc.meant!r}?)" if exc.meant else ""
+            raise UserError(
+                f"the simulator's Faults name {name!r}{meant}, which is no model of this orchestrator's catalog: its "
+                "faults would never happen. Name a model as the catalog does (sim:gpt-4.1, openai:gpt-4.1, gpt4, "
+                "gpt-4.1)"
+            ) from None
 
 
 def _check_runnable(
