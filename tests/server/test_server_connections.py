@@ -283,6 +283,36 @@ def test_a_websocket_client_that_does_not_read_is_dropped_early(
     assert httpx.get(f"{proc.base_url}/api/models/", headers=auth, timeout=10).status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/api/threads/session/{sid}", "/api/threads/{tid}"])
+def test_an_http_client_that_does_not_read_its_answer_is_dropped(server: tuple[ServerProcess, str], path: str) -> None:
+    """A client that asked for large documents (a list of threads with 1 MB prompts, streamed; or one thread of
+    4 MB, answered whole) and read nothing held its connection, the answer's unsent megabytes and, for a list, the
+    request's handler, for ever: no timer runs while an answer is being sent. It is now reset after
+    `body_timeout_s` in which it took nothing."""
+    proc, key = server
+    auth = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=proc.base_url, headers=auth, timeout=30) as client:
+        sid = client.post("/api/sessions/", json={}).json()["_id"]
+        for size in (1_000_000, 1_000_000, 1_000_000, 4_000_000):
+            body = {"session_id": sid, "original_prompt": "x" * size}
+            tid = client.post("/api/threads/", json=body).json()["_id"]  # (the last: more than the kernel takes)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", proc.port))
+    with sock:
+        target = path.format(sid=sid, tid=tid)
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode())
+        client_port = sock.getsockname()[1]
+        deadline = time.monotonic() + 15  # the answer fills the socket's buffers and stalls: past 1 s, it is dropped
+        while (state := _server_side_state(proc.port, client_port)) is not None:
+            assert time.monotonic() < deadline, (
+                f"the server still holds the answer of a client that does not read: {state}"
+            )
+            time.sleep(0.2)
+    assert httpx.get(f"{proc.base_url}/api/models/", headers=auth, timeout=10).status_code == 200
+
+
 def _server_side_state(server_port: int, client_port: int) -> tuple[str, int] | None:
     """The TCP state (`01` established, `04` FIN-WAIT-1, ...) and send queue in bytes of the server's end of the
     loopback connection from `client_port`, or None once the kernel holds nothing of it (Linux)."""

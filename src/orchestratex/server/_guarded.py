@@ -22,7 +22,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from ._ops import HEALTH_BODY, HEALTH_HEADERS
-from ._protocol import REFUSALS, ConnectionLimits, raw_error
+from ._protocol import MIN_TAKEN_BYTES, REFUSALS, ConnectionLimits, abort_transport, backlog_of, raw_error
 from ._stopping import server_stopping
 
 __all__ = ["GuardedProtocol"]
@@ -55,6 +55,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self._draining = False
         """Answered while its request's body is still arriving: the rest is read and dropped, within one body
         timeout in all (not per pause: a client dribbling it must not hold the connection for ever)."""
+        self._stall: asyncio.TimerHandle | None = None
+        """While writing is paused: the check that the client takes some of its answer (`_check_stall`)."""
 
     # -- the connection ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -109,8 +111,38 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timer()
+        self._stop_stall()
         self._leave_host()
         super().connection_lost(exc)
+
+    # -- an answer the client does not take -------------------------------------------------
+    def pause_writing(self) -> None:
+        """The answer waits for the client (its buffers are full): it must take `MIN_TAKEN_BYTES` of it in every
+        `body_timeout_s`, else the connection is reset. Nothing timed an answer being sent: a client that asked for
+        a large one and read nothing held the connection, the unsent megabytes and (for a streamed list) the
+        request's handler for ever, closing after `keep_alive_s` included (a close waits for the data to go)."""
+        super().pause_writing()
+        self._stop_stall()
+        self._stall = self.loop.call_later(self.limits.body_timeout_s, self._check_stall, backlog_of(self.transport)())
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._stop_stall()
+
+    def _stop_stall(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def _check_stall(self, mark: int) -> None:
+        self._stall = None
+        if not self.flow.write_paused:
+            return
+        left = backlog_of(self.transport)()
+        if mark - left >= MIN_TAKEN_BYTES:  # slow, but taking it
+            self._stall = self.loop.call_later(self.limits.body_timeout_s, self._check_stall, left)
+            return
+        abort_transport(self.transport)  # (a reset: the kernel drops what it holds for the client too)
 
     def _leave_host(self) -> None:
         """This connection no longer counts against its client's HTTP connections (closed, or now a WebSocket:

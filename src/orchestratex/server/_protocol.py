@@ -26,7 +26,8 @@ import json
 import logging
 import socket
 import struct
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +35,13 @@ if TYPE_CHECKING:
     from ._settings import ServerSettings
 
 __all__ = [
+    "MIN_TAKEN_BYTES",
     "REFUSALS",
     "TRANSPORT_KEY",
     "ConnectionLimits",
     "abort_connection",
+    "abort_transport",
+    "backlog_of",
     "guarded_http_protocol",
     "raw_error",
     "transport_of",
@@ -117,12 +121,44 @@ def abort_connection(scope: Mapping[str, Any]) -> bool:
     transport = transport_of(scope)
     if transport is None:
         return False
+    abort_transport(transport)
+    return True
+
+
+def abort_transport(transport: asyncio.BaseTransport) -> None:
+    """Reset the connection of `transport`: what it has not sent is dropped at once, the kernel's share too."""
     sock = transport.get_extra_info("socket")
     if sock is not None:  # a reset, not a FIN queued behind the data: the kernel drops its send buffer too
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
-    return True
+    transport.abort()  # type: ignore[attr-defined]
+
+
+MIN_TAKEN_BYTES = 16 * 1024
+"""What a client must take of what it is sent within each timeout to be waited for (`backlog_of`)."""
+
+
+def backlog_of(transport: asyncio.BaseTransport) -> Callable[[], int]:
+    """A function giving the bytes sent to `transport`'s client that it has not taken yet: what the transport's
+    buffer holds plus what the kernel has not seen acknowledged (`SIOCOUTQ`, on Linux; the buffer alone elsewhere).
+    The kernel takes megabytes at once and frees room only in large steps, so the buffer alone can stand still for
+    seconds while the client reads."""
+    buffered = transport.get_write_buffer_size  # type: ignore[attr-defined]
+    sock = transport.get_extra_info("socket")
+    if sock is None or not sys.platform.startswith("linux"):
+        return lambda: int(buffered())
+    import fcntl
+    import termios
+
+    fd = sock.fileno()
+
+    def backlog() -> int:
+        unsent = 0
+        with contextlib.suppress(OSError):
+            unsent = struct.unpack("i", fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        return int(buffered()) + unsent
+
+    return backlog
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,26 +8,19 @@ was cut off again, for ever: it never saw the rest of the stream. The wait is no
 fails only after `timeout_s` in which the client took less than `MIN_TAKEN_BYTES` of the backlog, so a client that
 does not read is still cut off after `timeout_s`, and one that reads slowly gets its events.
 
-The backlog is what the connection's buffer holds plus what the kernel has not yet seen acknowledged (`SIOCOUTQ`, on
-Linux): the kernel takes megabytes at once and frees room only in large steps, so the buffer alone can stand still
-for seconds while the client reads.
+The backlog is what the connection's buffer holds plus what the kernel has not yet seen acknowledged
+(`_protocol.backlog_of`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import struct
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from ._protocol import transport_of
+from ._protocol import MIN_TAKEN_BYTES, backlog_of, transport_of
 
-__all__ = ["MIN_TAKEN_BYTES", "backlog_taken"]
-
-MIN_TAKEN_BYTES = 16 * 1024
-"""What a client must take of its backlog within each `timeout_s` to be waited for."""
+__all__ = ["backlog_taken"]
 
 _CHECK_S = 0.05
 """How often the backlog is looked at while it drains."""
@@ -44,32 +37,13 @@ async def backlog_taken(scope: Mapping[str, Any], timeout_s: float) -> None:
     low, _ = transport.get_write_buffer_limits()  # (uvicorn's sends go on once the buffer is down to `low`)
     if transport.get_write_buffer_size() <= low:
         return
-    unsent = _kernel_unsent(transport)
+    backlog = backlog_of(transport)
     loop = asyncio.get_running_loop()
-    mark, deadline = transport.get_write_buffer_size() + unsent(), loop.time() + timeout_s
+    mark, deadline = backlog(), loop.time() + timeout_s
     while transport.get_write_buffer_size() > low and not transport.is_closing():
         await asyncio.sleep(_CHECK_S)
-        left = transport.get_write_buffer_size() + unsent()
+        left = backlog()
         if mark - left >= MIN_TAKEN_BYTES:
             mark, deadline = left, loop.time() + timeout_s
         elif loop.time() >= deadline:
             raise TimeoutError
-
-
-def _kernel_unsent(transport: asyncio.Transport) -> Callable[[], int]:
-    """A function giving the bytes of `transport`'s socket the client has not acknowledged yet (0 where unknown)."""
-    sock = transport.get_extra_info("socket")
-    if sock is None or not sys.platform.startswith("linux"):
-        return lambda: 0
-    import fcntl
-    import termios
-
-    fd = sock.fileno()
-
-    def unsent() -> int:
-        with contextlib.suppress(OSError):
-            value: int = struct.unpack("i", fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-            return value
-        return 0
-
-    return unsent
