@@ -289,6 +289,29 @@ def test_a_list_path_with_its_id_left_empty_says_so(api: Api, path: str, detail:
     assert (r.status_code, r.json()["detail"]) == (404, detail)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "detail"),
+    [
+        (
+            "PATCH",
+            "/api/sessions//status",
+            "no session given: the status of a session is set at /api/sessions/{session_id}/status",
+        ),
+        (
+            "POST",
+            "/api/orchestration//cancel",
+            "no orchestration given: an orchestration is cancelled at /api/orchestration/{orchestration_id}/cancel",
+        ),
+    ],
+)
+def test_a_stop_with_its_id_left_empty_says_so(api: Api, method: str, path: str, detail: str) -> None:
+    """`f"/api/orchestration/{oid}/cancel"` or `f"/api/sessions/{sid}/status"` with an empty id (a script whose
+    variable held nothing, trying to stop what it pays for) was answered a bare "Not Found", as if the route did not
+    exist, where the reading routes say which id is missing."""
+    r = api.client.request(method, path, json={"status": "cancelled"}, headers=api.alice)
+    assert (r.status_code, r.json()["detail"]) == (404, detail)
+
+
 def test_settings_null_is_settings_left_out(api: Api) -> None:
     """`"settings": null` (an unset option, as typed clients serialise it) was refused with 422 "Input should be a
     valid dictionary or object to extract fields from", although `"user_id": null` and `"max_iterations": null` mean

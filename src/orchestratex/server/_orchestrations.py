@@ -79,6 +79,14 @@ async def no_orchestration_named() -> Response:
     )
 
 
+@router.post("//cancel", include_in_schema=False)
+async def no_orchestration_to_cancel() -> Response:
+    """`POST /api/orchestration//cancel` (an orchestration id left empty) answered a bare "Not Found"."""
+    raise NotFound(
+        "no orchestration given: an orchestration is cancelled at /api/orchestration/{orchestration_id}/cancel"
+    )
+
+
 @router.post(
     "/{orchestration_id}/cancel",
     status_code=202,

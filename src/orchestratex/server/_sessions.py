@@ -73,6 +73,12 @@ async def get_session(session_id: str, request: Request) -> Response:
     return document(session, headers=await state.rate.hit(session.id))
 
 
+@router.patch("//status", include_in_schema=False)
+async def no_session_to_update() -> Response:
+    """`PATCH /api/sessions//status` (a session id left empty) answered a bare "Not Found"."""
+    raise NotFound("no session given: the status of a session is set at /api/sessions/{session_id}/status")
+
+
 @router.patch("/{session_id}/status", response_model=Session, summary="Update Session Status")
 async def update_session_status(session_id: str, body: SessionStatusUpdate, request: Request) -> Response:
     """`active` ⇄ `paused`, or to `completed` / `cancelled` (final; sets `session_end`). 409 otherwise.
