@@ -110,12 +110,14 @@ def test_serve_vv_shows_the_librarys_debug_lines(
         server.started = True
 
     monkeypatch.setattr(uvicorn.Server, "run", run)
+    before = gc.get_threshold()
     try:
         assert main(["serve", "--port", "0", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0
         assert main(["serve", "-vv", "--port", "0", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0
         assert main(["-v", "serve", "-v", "--port", "0", "--store", f"sqlite:///{tmp_path}/s.db"]) == 0
     finally:
         gc.unfreeze()
+        gc.set_threshold(*before)
         faulthandler.enable(sys.__stderr__ or sys.stderr)  # (`serve` pointed it at the captured descriptor)
     assert seen == [logging.INFO, logging.DEBUG, logging.DEBUG]
     assert capfd.readouterr().err.count("a debug line of the library") == 2
