@@ -60,8 +60,10 @@ class SDKWarnings:
                 if said not in self._told:
                     self._told.add(said)
                     self._logger.warning("%s: %s%s", self._provider, said, self._hint)
-            else:
-                warnings.warn_explicit(caught.message, caught.category, caught.filename, caught.lineno)
+            else:  # (it passed the filters as it was raised, where its module is known: shown as they said)
+                warnings.showwarning(
+                    caught.message, caught.category, caught.filename, caught.lineno, caught.file, caught.line
+                )
 
     async def call(self, call: Coroutine[Any, Any, T]) -> T:
         """Await `call` (an SDK call), each of its steps run `logged`."""
