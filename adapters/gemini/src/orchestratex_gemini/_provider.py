@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import logging
 import math
@@ -44,6 +45,32 @@ _UNKNOWN_VALUE = r"\S+ is not a valid [A-Z][A-Za-z]*$"
 """How google-genai warns of a value of an answer it does not know, newer than the installed SDK ("NEW_REASON is not a
 valid FinishReason", a block reason, a harm category), which it keeps as it came: logged once instead
 (`SDKWarnings`)."""
+
+
+_choosing = contextvars.ContextVar("_choosing", default=False)
+"""Whether the adapter is building a client with the key it chose (see `_KeyChosenHere`)."""
+
+
+class _KeyChosenHere(logging.Filter):
+    """Leaves out google-genai's "Both GOOGLE_API_KEY and GEMINI_API_KEY are set. Using GOOGLE_API_KEY." while the
+    adapter builds a client with the key it chose itself (the same, or `api_key=`): logged for every client built
+    (one per event loop), it was printed by Python's last-resort handler at the top of `orchestratex run`'s output, and
+    said "Using GOOGLE_API_KEY" of a key passed as `api_key=`. A client of one's own still says it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_choosing.get() and record.getMessage().startswith("Both GOOGLE_API_KEY and GEMINI_API_KEY"))
+
+
+logging.getLogger("google_genai._api_client").addFilter(_KeyChosenHere())
+
+
+def _client(*, api_key: str, http_options: types.HttpOptions) -> genai.Client:
+    """A Gemini API client with `api_key` (not Vertex AI's, whatever `GOOGLE_GENAI_USE_VERTEXAI` says)."""
+    token = _choosing.set(True)
+    try:
+        return genai.Client(api_key=api_key, vertexai=False, http_options=http_options)
+    finally:
+        _choosing.reset(token)
 
 
 class GeminiProvider(Provider):
@@ -110,7 +137,7 @@ class GeminiProvider(Provider):
                 retry_options=types.HttpRetryOptions(attempts=1),
                 httpx_async_client=http_client,
             )
-            build = functools.partial(genai.Client, api_key=api_key, vertexai=False, http_options=http_options)
+            build = functools.partial(_client, api_key=api_key, http_options=http_options)
             if http_client is None:  # (the SDK makes its HTTP client, with the environment's proxy)
                 checked_http_environment(self.name)
             sdk = build()
