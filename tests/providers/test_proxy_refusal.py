@@ -9,6 +9,7 @@ to do; a proxy that fails (502) is still retried as a connection error is.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -151,3 +152,48 @@ def test_a_proxys_407_answer_says_what_to_set() -> None:
     )
     assert error.retryable is False
     assert "proxy" in error.message and "http://USER:PASSWORD@HOST:PORT" in error.message, error.message
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+async def test_a_connection_error_through_a_proxy_names_it(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`OLLAMA_BASE_URL=http://localhost:11434/v1` with a corporate `HTTP_PROXY`: the request went to the proxy, which
+    could not be reached (or could not reach this machine), and the error said "cannot reach ollama: All connection
+    attempts failed" of a server that was running."""
+    for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)
+    proxy = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    base = f"http://localhost:{_closed_port()}"
+    model = ModelCatalog.default().get(MODELS[name])
+    request = GenerationRequest(model=model, messages=[Message(role="user", content="Hello")])
+
+    async def failure() -> str:
+        provider: Provider
+        if name == "openai":
+            provider = OpenAIProvider(api_key="sk-test", base_url=f"{base}/v1")
+        elif name == "anthropic":
+            provider = AnthropicProvider(api_key="sk-ant-test", base_url=base)
+        else:
+            provider = GeminiProvider(api_key="AIza-test", base_url=f"{base}/")
+        try:
+            with pytest.raises(ProviderConnectionError) as caught:
+                await provider.generate(request)
+        finally:
+            await provider.aclose()
+        assert caught.value.retryable
+        return caught.value.message
+
+    said = await failure()
+    assert said.endswith(
+        f" (through the proxy HTTP_PROXY={proxy!r}: a server on this machine is reached without it, add localhost to"
+        " NO_PROXY)"
+    ), said
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    assert "proxy" not in await failure()

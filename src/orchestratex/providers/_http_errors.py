@@ -124,7 +124,7 @@ def http_error(
 
 
 def connection_error(
-    reason: object, *, provider: str, model: str, proxy: bool = False, at: str = ""
+    reason: object, *, provider: str, model: str, proxy: bool = False, at: str = "", url: str | None = None
 ) -> ProviderConnectionError:
     """The error of a request that got no answer from `provider`: the HTTP library's `reason` (a refused connection, a
     failed DNS lookup, a reset) is a `ProviderConnectionError`, retried with backoff. `proxy` says `reason` is the HTTP
@@ -145,7 +145,8 @@ def connection_error(
         return error
     refused = _PROXY_STATUS.match(said) if proxy else None
     if refused is None:
-        return ProviderConnectionError(f"cannot reach {provider}{at}: {said}", model=model, provider=provider)
+        through = _through_a_proxy(url) if url else ""
+        return ProviderConnectionError(f"cannot reach {provider}{at}: {said}{through}", model=model, provider=provider)
     hint = (
         _PROXY_AUTH
         if refused.group(1) == "407"
@@ -159,6 +160,44 @@ def connection_error(
     )
     error.retryable = False
     return error
+
+
+_LOCAL = ("localhost", "127.0.0.1", "::1")
+
+
+def _through_a_proxy(url: str) -> str:
+    """What a connection error to `url` (the request's) should add when the environment's proxy carried the request
+    (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, not bypassed by `NO_PROXY`, as httpx reads them): the proxy it went
+    through, and for a server on this machine (`OLLAMA_BASE_URL=http://localhost:11434/v1` with a corporate
+    `HTTP_PROXY`) that such a server is reached without it. It said "cannot reach ollama: All connection attempts
+    failed" of a server that was running, the proxy being what could not be reached or could not reach it."""
+    import os
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies
+
+    from ._support import shown_url
+
+    parts = urlsplit(url)
+    proxies = getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    host = parts.hostname or ""
+    if not proxy or _bypassed(host.lower(), proxies.get("no", "")):
+        return ""
+    scheme = parts.scheme if proxies.get(parts.scheme) else "all"
+    var = next((k for k, v in os.environ.items() if k.lower() == f"{scheme}_proxy" and v), f"{scheme.upper()}_PROXY")
+    said = f" (through the proxy {var}={shown_url(proxy)!r}"
+    if host in _LOCAL or host.startswith("127."):
+        return f"{said}: a server on this machine is reached without it, add {host} to NO_PROXY)"
+    return f"{said})"
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """Whether `NO_PROXY` (`no_proxy`) lists `host`: itself, a domain it is in (`example.com`, `.example.com`), or
+    `*`."""
+    for entry in (e.strip().lower().lstrip(".") for e in no_proxy.split(",")):
+        if entry == "*" or (entry and (host == entry or host.endswith(f".{entry}"))):
+            return True
+    return False
 
 
 def _untrusted(reason: object) -> bool:

@@ -75,7 +75,8 @@ def map_anthropic_errors(*, provider: str, model: str, api_key_env: str) -> Iter
     except anthropic.APIConnectionError as exc:
         cause = exc.__cause__ or exc
         proxy = isinstance(cause, httpx2.ProxyError)
-        raise connection_error(cause, provider=provider, model=model, proxy=proxy) from exc
+        url = str(exc.request.url)  # (the request's: through a proxy or not)
+        raise connection_error(cause, provider=provider, model=model, proxy=proxy, url=url) from exc
     except anthropic.APIStatusError as exc:
         raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
     except (  # UnicodeDecodeError: a body that is not UTF-8

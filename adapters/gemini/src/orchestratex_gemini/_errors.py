@@ -46,6 +46,15 @@ _NO_QUOTA = re.compile(r"\blimit: 0(?![\d.])")
 """A 429's words for a quota of none (no free tier for the model on the key's plan): "…, limit: 0, model: …"."""
 
 
+def _request_url(exc: BaseException) -> str | None:
+    """The URL of the request an HTTP library's error is about, when it knows it."""
+    try:
+        request = exc.request  # type: ignore[attr-defined]  # (httpx: a property raising when there is none)
+    except (AttributeError, RuntimeError):
+        return None
+    return str(request.url)
+
+
 def _seconds(value: str) -> float | None:
     try:
         seconds = float(value.removesuffix("s"))
@@ -162,7 +171,8 @@ def map_gemini_errors(*, provider: str, model: str, api_key_env: str) -> Iterato
     except _TIMEOUTS as exc:
         raise ProviderTimeout(f"{provider} did not answer in time", model=model, provider=provider) from exc
     except _TRANSPORT as exc:
-        raise connection_error(exc, provider=provider, model=model, proxy=isinstance(exc, _PROXY)) from exc
+        proxy = isinstance(exc, _PROXY)
+        raise connection_error(exc, provider=provider, model=model, proxy=proxy, url=_request_url(exc)) from exc
     except UnicodeDecodeError as exc:  # google-genai reads a 200 leniently but an error's body strictly
         raise MalformedResponse(
             f"{provider} answered an HTTP error whose body is not UTF-8 (google-genai reads neither it nor its"

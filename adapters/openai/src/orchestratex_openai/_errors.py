@@ -197,7 +197,8 @@ def map_openai_errors(
     except openai.APIConnectionError as exc:
         cause = exc.__cause__ or exc
         proxy = isinstance(cause, httpx2.ProxyError)
-        raise connection_error(cause, provider=provider, model=model, proxy=proxy, at=at) from exc
+        url = str(exc.request.url)  # (the request's: through a proxy or not)
+        raise connection_error(cause, provider=provider, model=model, proxy=proxy, at=at, url=url) from exc
     except openai.APIStatusError as exc:
         raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
     except (  # UnicodeDecodeError: a body that is not UTF-8
