@@ -356,6 +356,38 @@ async def test_circuit_opens_after_repeated_failures() -> None:
     assert result.orchestration.iterations[0].errors == []
 
 
+async def test_a_refused_key_opens_the_models_circuit_at_once() -> None:
+    # a refused key failed one call a run, and each run asked that model again until five runs had opened its circuit
+    # (then again after each cool-down): with a gateway's key refused for several models, every run began with as many
+    # failed calls
+    calls: list[str] = []
+
+    def fn(request: GenerationRequest) -> str:
+        calls.append(request.model.name)
+        if request.purpose == "judge":
+            return '{"score": 9, "feedback": "ok"}'
+        if request.model.name == "function:a":
+            raise AuthenticationError(
+                "function refused the key (401): key not allowed to access this model", status_code=401
+            )
+        return "fine"
+
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=catalog("a", "b", "c", quality={"a": 9.9, "b": 6.0, "c": 6.0}),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
+    first = await orch.run("first", max_iterations=1)
+    assert first.status == "completed" and first.final_model != "function:a"
+    assert orch.model_status("function:a") == "circuit_open"  # (after one refusal; the other models are not)
+    assert orch.model_status("function:b") == orch.model_status("function:c") == "active"
+    calls.clear()
+    second = await orch.run("second", max_iterations=1)
+    assert second.status == "completed"
+    assert "function:a" not in calls and second.orchestration.iterations[0].errors == []
+
+
 @pytest.mark.parametrize("trial_ends", ["cancelled", "prompt too long"])
 async def test_a_trial_call_that_says_nothing_of_the_model_does_not_shut_it_out(trial_ends: str) -> None:
     """A half-open circuit lets one trial call through. A trial that ended without a verdict on the model — its

@@ -77,11 +77,13 @@ class CircuitBreaker:
         if model in self._models:
             del self._models[model]
 
-    def record_failure(self, model: str) -> None:
+    def record_failure(self, model: str, *, at_once: bool = False) -> None:
+        """One more failed attempt of `model`: its circuit opens after `failure_threshold` in a row, or `at_once` (a
+        failure no later attempt can cure in the meantime, such as a refused key)."""
         entry = self._models.setdefault(model, _Model())
         entry.trial_in_flight = False
         entry.failures += 1
-        if entry.opened_at is not None or entry.failures >= self.policy.failure_threshold:
+        if at_once or entry.opened_at is not None or entry.failures >= self.policy.failure_threshold:
             entry.opened_at = self._clock()
 
     def snapshot(self) -> dict[str, CircuitState]:

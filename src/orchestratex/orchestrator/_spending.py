@@ -11,6 +11,7 @@ from functools import partial
 from .._seal import share
 from ..catalog import ModelProfile
 from ..exceptions import (
+    AuthenticationError,
     BudgetExceeded,
     CircuitOpen,
     ContextLengthExceeded,
@@ -291,9 +292,11 @@ class Spending(RunState):
 
 
 def _count_failure(circuit: CircuitBreaker, model_name: str, exc: BaseException) -> None:
-    """A failed attempt opens the model's circuit (after enough of them), unless the request was too long for it."""
+    """A failed attempt opens the model's circuit (after enough of them), unless the request was too long for it; a
+    refused key (`AuthenticationError`) opens it at once: every run would otherwise try that model again, and each of
+    the provider's other models (a key refused for one model may be good for others: a gateway's virtual key)."""
     if not isinstance(exc, ContextLengthExceeded):
-        circuit.record_failure(model_name)
+        circuit.record_failure(model_name, at_once=isinstance(exc, AuthenticationError))
 
 
 def _empty_answer(model: ModelProfile, gen: Generation, request: GenerationRequest) -> EmptyAnswer:
