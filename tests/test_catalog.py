@@ -348,5 +348,9 @@ def test_the_simulated_copy_keeps_models_of_one_id_served_by_two_providers() -> 
     assert simulated.get("acme:house").name == "sim:acme/house"
     two = ModelCatalog(m for m in catalog if m.version == "llama3.2")
     with Orchestrator(catalog=two, simulate=True) as orchestrator:
-        result = orchestrator.run_sync("Name three prime numbers", max_iterations=1)
+        # (one model behind two endpoints: neither judges the other's answers, a model never judges its own)
+        with pytest.raises(ConfigurationError, match=r"sim:vllm/llama3.2: the same model behind another endpoint"):
+            orchestrator.run_sync("Name three prime numbers", max_iterations=1)
+    with Orchestrator(catalog=two, simulate=True, judging="when_needed") as orchestrator:
+        result = orchestrator.run_sync("Name three prime numbers", max_iterations=1)  # (unjudged: it runs)
     assert result.status == "completed", result.error

@@ -113,7 +113,7 @@ async def test_a_function_or_count_tokens_swapped_in_on_a_provider_in_use_is_che
         return 10
 
     provider = FunctionProvider(lambda r: json.dumps(VERDICT) if r.purpose == "judge" else "first")
-    catalog = ModelCatalog([MODEL, MODEL.model_copy(update={"name": "function:other"})])
+    catalog = ModelCatalog([MODEL, MODEL.model_copy(update={"name": "function:other", "version": "other"})])
     orchestrator = Orchestrator(providers=[provider], catalog=catalog)
     with pytest.raises(UserError, match=r"^FunctionProvider needs a callable .* got '42'$"):
         provider.fn = "42"  # type: ignore[assignment]
