@@ -333,6 +333,41 @@ async def test_content_filter_is_recorded_and_falls_back() -> None:
     assert result.status == "completed"
 
 
+async def test_an_answer_a_content_filter_withheld_is_counted_at_what_it_was_billed() -> None:
+    # a refusal (Anthropic's stop_reason "refusal", OpenAI's finish_reason "content_filter", Gemini's SAFETY) comes
+    # with the usage the vendor bills, and was counted at $0: the run's total, the session's and the limit missed it
+    def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 9, "feedback": "ok"}'
+        if request.model.name == "function:a":
+            raise ContentFiltered(
+                "Claude declined to answer: refusal", status_code=200, usage=Usage(input_tokens=20, output_tokens=400)
+            )
+        return "fine"
+
+    models = catalog("a", "b", "c", quality={"a": 9.9, "b": 6.0, "c": 6.0})
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=models,
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+        judges=["function:c"],  # (function:a's calls are then its refused answer alone)
+    )
+    result = await orch.run("Hello there", max_iterations=1, cost_limit=1.0)
+    assert result.status == "completed"
+    first = result.orchestration.iterations[0]
+    assert "ContentFiltered" in first.errors[0]
+    refused = models.get("function:a").cost(Usage(input_tokens=20, output_tokens=400))
+    assert refused > 0
+    analytics = await orch.store.session_analytics(result.orchestration.session_id)
+    by_model = {m.model_name: m for m in analytics.models}
+    assert (by_model["function:a"].cost, by_model["function:a"].errors) == (pytest.approx(refused, abs=1e-12), 1)
+    assert result.total_cost == pytest.approx(sum(m.cost for m in analytics.models), abs=1e-12)
+    assert result.total_cost > refused
+    session = await orch.store.get_session(result.orchestration.session_id)
+    assert session.total_cost == pytest.approx(result.total_cost, abs=1e-12)
+
+
 async def test_circuit_opens_after_repeated_failures() -> None:
     def fn(request: GenerationRequest) -> str:
         if request.purpose == "judge":

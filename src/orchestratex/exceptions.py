@@ -35,6 +35,10 @@ status codes in one place.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .usage import Usage
 
 __all__ = [
     "AuthenticationError",
@@ -211,7 +215,23 @@ class ContextLengthExceeded(ProviderHTTPError):
 
 
 class ContentFiltered(ProviderHTTPError):
-    """The provider refused the prompt or the answer on content grounds: recorded, then fallback."""
+    """The provider refused the prompt or the answer on content grounds: recorded, then fallback. `usage` is what the
+    provider reported the call used, when it answered with usage (a refusal or a withheld answer is billed as any
+    answer): the orchestrator counts its cost."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: object = None,
+        headers: Mapping[str, str] | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        usage: Usage | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, body=body, headers=headers, model=model, provider=provider)
+        self.usage = usage
 
 
 class ProviderTimeout(ProviderError):

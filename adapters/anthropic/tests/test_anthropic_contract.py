@@ -50,6 +50,7 @@ def message(
 class TestAnthropicContract(ProviderContract):
     provider_class = AnthropicProvider
     api_key_env = "ANTHROPIC_API_KEY"
+    blocked_usage = Usage(input_tokens=40, output_tokens=3)
     sdk_modules = ("anthropic",)
 
     def make_provider(self, server: MockServer) -> AnthropicProvider:

@@ -55,6 +55,7 @@ def gemini_response(usage: Usage, *, text: str, finish: str = "STOP", thought: s
 class TestGeminiContract(ProviderContract):
     provider_class = GeminiProvider
     api_key_env = "GEMINI_API_KEY"
+    blocked_usage = Usage(input_tokens=12, output_tokens=0)
     sdk_modules = ("google.genai",)
 
     def make_provider(self, server: MockServer) -> GeminiProvider:

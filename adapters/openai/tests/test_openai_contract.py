@@ -120,6 +120,7 @@ def responses_object(usage: Usage, *, text: str, incomplete: str | None = None) 
 class TestOpenAIChatContract(ProviderContract):
     provider_class = OpenAIProvider
     api_key_env = "OPENAI_API_KEY"
+    blocked_usage = Usage(input_tokens=30, output_tokens=0)
     sdk_modules = ("openai",)
 
     def make_provider(self, server: MockServer) -> OpenAIProvider:

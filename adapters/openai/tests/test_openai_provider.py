@@ -28,7 +28,7 @@ from orchestratex_openai._errors import retry_after_seconds
 from orchestratex_openai._mapping import is_reasoning_model, responses_only_models
 
 from .test_openai_contract import chat_completion, responses_object
-from .test_openai_streaming import EVENTS
+from .test_openai_streaming import EVENTS, chunk
 
 CATALOG = ModelCatalog.default()
 
@@ -202,8 +202,33 @@ async def test_more_error_bodies(status: int, error: dict[str, object], expected
 async def test_refusal_is_content_filtered() -> None:
     body = chat_completion(Usage(input_tokens=10, output_tokens=5), text="")
     body["choices"][0]["message"] = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
-    with pytest.raises(ContentFiltered, match="can't help"):
+    with pytest.raises(ContentFiltered, match="can't help") as refused:
         await provider_on(MockServer(Reply(200, json=body))).generate(request())
+    # (billed as any answer: the orchestrator counts what the usage costs)
+    assert refused.value.usage == Usage(input_tokens=10, output_tokens=5)
+
+
+async def test_an_answer_the_content_filter_withheld_carries_its_usage_streamed_or_not() -> None:
+    body = chat_completion(Usage(input_tokens=30, output_tokens=12), text="", finish="content_filter")
+    events = [
+        chunk({"role": "assistant", "content": ""}),
+        chunk({}, finish="content_filter"),
+        chunk({}, usage=Usage(input_tokens=30, output_tokens=12)),
+        b"data: [DONE]\n\n",
+    ]
+    server = MockServer(Reply(200, json=body))
+    server.queue(Reply(200, content=b"".join(events), headers={"content-type": "text/event-stream"}))
+    provider = provider_on(server)
+    with pytest.raises(ContentFiltered) as withheld:
+        await provider.generate(request())
+    assert withheld.value.usage == Usage(input_tokens=30, output_tokens=12)
+
+    async def on_text(text: str) -> None:
+        return None
+
+    with pytest.raises(ContentFiltered) as streamed:
+        await provider.generate_stream(request(), on_text)
+    assert streamed.value.usage == Usage(input_tokens=30, output_tokens=12)
 
 
 async def test_missing_usage_is_malformed() -> None:
@@ -231,8 +256,9 @@ def responses_provider(server: MockServer) -> OpenAIProvider:
 async def test_responses_refusal_is_content_filtered() -> None:
     body = responses_object(Usage(input_tokens=10, output_tokens=5), text="")
     body["output"][0]["content"] = [{"type": "refusal", "refusal": "I can't help with that."}]
-    with pytest.raises(ContentFiltered, match="can't help"):
+    with pytest.raises(ContentFiltered, match="can't help") as refused:
         await responses_provider(MockServer(Reply(200, json=body))).generate(request())
+    assert refused.value.usage == Usage(input_tokens=10, output_tokens=5)
 
 
 async def test_failed_response_is_a_server_error() -> None:

@@ -14,13 +14,15 @@ from ..exceptions import (
     AuthenticationError,
     BudgetExceeded,
     CircuitOpen,
+    ContentFiltered,
     ContextLengthExceeded,
     EmptyAnswer,
     ProviderError,
+    UnknownPriceError,
 )
 from ..providers import Generation, GenerationRequest, Provider, TextSink
 from ..providers._base import checked_generation
-from ..usage import Usage, add_costs
+from ..usage import MAX_AMOUNT, Usage, add_costs
 from ._budget import price_generation, reserve_waiting
 from ._chat import blank, mended
 from ._circuit import CircuitBreaker
@@ -99,9 +101,7 @@ class Spending(RunState):
                 call.done(gen, gen.cost, empty)
         except ProviderError as exc:
             circuit.end_trial(model.name)  # (a failure was recorded already, unless it says nothing of the model)
-            ledger.calls += (self._record(model.name, role, 0.0, Usage(), 0.0, None, error=type(exc).__name__),)
-            if role == "judge" and not keeps_judging(exc):  # (its key refused, a timeout past the retries, …)
-                self.not_judging |= {model.name}  # unusable as a judge for the rest of the run
+            self._count_failed(model, exc, ledger, role, worst)
             raise
         except asyncio.CancelledError:  # abandoned in flight (the provider may bill it): see `RunState.abandoned`
             self.abandoned += 1
@@ -112,6 +112,18 @@ class Spending(RunState):
             raise
         self._count_answer(model, request, gen, ledger, role, worst, empty)
         return gen
+
+    def _count_failed(self, model: ModelProfile, exc: ProviderError, ledger: Ledger, role: Role, worst: float) -> None:
+        """Count a failed call: its record, and its cost when the provider billed it (a refusal, or an answer withheld
+        by a content filter, after the model read the prompt: counted as an answer's, so the limit holds)."""
+        usage, cost = _billed(model, exc)
+        if cost:
+            ledger.spent += (cost,)
+            if cost > worst + EPS:
+                self._overage(model, cost, worst, ledger)
+        ledger.calls += (self._record(model.name, role, cost, usage, 0.0, None, error=type(exc).__name__),)
+        if role == "judge" and not keeps_judging(exc):  # (its key refused, a timeout past the retries, …)
+            self.not_judging |= {model.name}  # unusable as a judge for the rest of the run
 
     def _count_answer(
         self,
@@ -289,6 +301,20 @@ class Spending(RunState):
     async def _refresh_session(self) -> None:
         session = await self.o.store.get_session(self.doc.session_id)
         self.session_base = session.total_cost - self.doc.total_cost
+
+
+def _billed(model: ModelProfile, exc: ProviderError) -> tuple[Usage, float]:
+    """The usage and cost of a failed call the provider billed: a `ContentFiltered` that came with usage (an answer
+    refused or withheld after the model read the prompt, and perhaps wrote), at the catalog's prices. Usage that
+    cannot be priced (a negative count, more than any one call may cost) is counted at nothing, as for an answer."""
+    usage = exc.usage if isinstance(exc, ContentFiltered) else None
+    if usage is None or min(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens) < 0:
+        return Usage(), 0.0
+    try:
+        cost = model.cost(usage)
+    except UnknownPriceError:
+        return usage, 0.0
+    return (usage, cost) if cost <= MAX_AMOUNT else (Usage(), 0.0)
 
 
 def _count_failure(circuit: CircuitBreaker, model_name: str, exc: BaseException) -> None:

@@ -267,6 +267,9 @@ class ProviderContract(ABC):
     reports_token_details: ClassVar[bool] = True
     """Whether the vendor reports cached input and reasoning tokens; False for one that reports input and output
     tokens only: the success scenario then sends a usage without them."""
+    blocked_usage: ClassVar[Usage | None] = None
+    """The usage `blocked_reply` reports, when it reports one: its `ContentFiltered` must carry it (`usage`), as a
+    refused or withheld answer is billed as any answer and the orchestrator counts what it cost."""
 
     # -- hooks -----------------------------------------------------------------------------------
     @abstractmethod
@@ -498,6 +501,8 @@ class ProviderContract(ABC):
         error = await self._fail(provider, server, self.blocked_reply())
         assert isinstance(error, ContentFiltered)
         assert not error.retryable
+        if self.blocked_usage is not None:
+            assert error.usage == self.blocked_usage
 
     @pytest.mark.asyncio
     async def test_errors_name_model_and_provider(self, provider: Provider, server: MockServer) -> None:

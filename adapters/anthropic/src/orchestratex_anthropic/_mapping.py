@@ -74,20 +74,13 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
             f"Claude declined to answer: {getattr(details, 'explanation', None) or 'refusal'}",
             status_code=200,
             body=message.model_dump() if hasattr(message, "model_dump") else None,
+            usage=_usage(usage) if usage is not None else None,  # (billed as any answer)
         )
     if not isinstance(content, list) or usage is None or not isinstance(stop_reason, str):
         raise MalformedResponse("message without content, usage or stop reason")
-    input_tokens, output_tokens = getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)
-    if not isinstance(input_tokens, int) or not isinstance(output_tokens, int):
+    tokens = _usage(usage)
+    if tokens is None:
         raise MalformedResponse("message usage without token counts")
-    cache_read = _int(getattr(usage, "cache_read_input_tokens", 0))
-    cache_write = _int(getattr(usage, "cache_creation_input_tokens", 0))
-    tokens = Usage(
-        input_tokens=input_tokens + cache_read + cache_write,
-        output_tokens=output_tokens,
-        cached_input_tokens=cache_read,
-        reasoning_tokens=_int(getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", 0)),
-    )
     text = "".join(block.text for block in content if getattr(block, "type", None) == "text")
     finish = _FINISH.get(stop_reason, stop_reason)
     text, cut = _cut_at_whitespace_stops(text, request.stop)
@@ -103,6 +96,22 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
         cost=request.model.cost(tokens),
         response_model=_text(getattr(message, "model", None)),
         reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
+    )
+
+
+def _usage(usage: Any) -> Usage | None:
+    """The `Usage` of a Messages API `usage` object (None without token counts): input tokens add the cache reads and
+    writes, which Anthropic reports apart; output tokens include thinking."""
+    input_tokens, output_tokens = getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)
+    if not isinstance(input_tokens, int) or not isinstance(output_tokens, int):
+        return None
+    cache_read = _int(getattr(usage, "cache_read_input_tokens", 0))
+    cache_write = _int(getattr(usage, "cache_creation_input_tokens", 0))
+    return Usage(
+        input_tokens=input_tokens + cache_read + cache_write,
+        output_tokens=output_tokens,
+        cached_input_tokens=cache_read,
+        reasoning_tokens=_int(getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", 0)),
     )
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "NO_SDK_RETRIES",
     "generate_content_args",
     "generation_from_response",
+    "meta_usage",
     "model_version",
     "unwrap_json_object",
 ]
@@ -83,6 +84,7 @@ def generation_from_response(response: types.GenerateContentResponse, request: G
             f"Gemini blocked the prompt: {block} {feedback.block_reason_message or ''}".strip(),  # type: ignore[union-attr]
             status_code=200,
             body=response.model_dump(mode="json", exclude_none=True),
+            usage=meta_usage(response.usage_metadata),  # (billed as reported)
         )
     candidates = response.candidates
     meta = response.usage_metadata
@@ -95,18 +97,15 @@ def generation_from_response(response: types.GenerateContentResponse, request: G
             f"Gemini withheld the answer: {finish}",
             status_code=200,
             body=response.model_dump(mode="json", exclude_none=True),
+            usage=meta_usage(meta),  # (billed as any answer)
         )
     parts = candidate.content.parts if candidate.content is not None else None
     text = "".join(p.text for p in parts or () if p.text and not p.thought)
     if request.json_output:
         text = unwrap_json_object(text)
-    thoughts = _int(meta.thoughts_token_count)
-    usage = Usage(
-        input_tokens=meta.prompt_token_count,
-        output_tokens=_int(meta.candidates_token_count) + thoughts,
-        cached_input_tokens=_int(meta.cached_content_token_count),
-        reasoning_tokens=thoughts,
-    )
+    usage = meta_usage(meta)
+    if usage is None:
+        raise MalformedResponse("response without candidates or usage metadata")
     return Generation(
         text=text,
         usage=usage,
@@ -115,6 +114,20 @@ def generation_from_response(response: types.GenerateContentResponse, request: G
         cost=request.model.cost(usage),
         response_model=model_version(response),
         reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
+    )
+
+
+def meta_usage(meta: types.GenerateContentResponseUsageMetadata | None) -> Usage | None:
+    """The `Usage` of a response's `usageMetadata` (None without a prompt token count): output tokens are
+    `candidatesTokenCount` plus `thoughtsTokenCount`, which Gemini reports apart."""
+    if meta is None or not isinstance(meta.prompt_token_count, int):
+        return None
+    thoughts = _int(meta.thoughts_token_count)
+    return Usage(
+        input_tokens=meta.prompt_token_count,
+        output_tokens=_int(meta.candidates_token_count) + thoughts,
+        cached_input_tokens=_int(meta.cached_content_token_count),
+        reasoning_tokens=thoughts,
     )
 
 

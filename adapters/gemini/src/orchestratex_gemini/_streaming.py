@@ -13,9 +13,8 @@ from google.genai import types
 
 from orchestratex.exceptions import ContentFiltered, MalformedResponse
 from orchestratex.providers import Generation, GenerationRequest, TextSink
-from orchestratex.usage import Usage
 
-from ._mapping import _FILTERED, _FINISH, _int, _name, model_version
+from ._mapping import _FILTERED, _FINISH, _name, meta_usage, model_version
 
 __all__ = ["generation_from_stream"]
 
@@ -34,7 +33,11 @@ async def generation_from_stream(
         block = _name(feedback.block_reason) if feedback is not None else None
         if block:
             detail = feedback.block_reason_message if feedback is not None else None
-            raise ContentFiltered(f"Gemini blocked the prompt: {block} {detail or ''}".strip(), status_code=200)
+            raise ContentFiltered(
+                f"Gemini blocked the prompt: {block} {detail or ''}".strip(),
+                status_code=200,
+                usage=meta_usage(chunk.usage_metadata or meta),
+            )
         if chunk.usage_metadata is not None:
             meta = chunk.usage_metadata
         candidate = chunk.candidates[0] if chunk.candidates else None
@@ -46,18 +49,12 @@ async def generation_from_stream(
                 pieces.append(part.text)
                 await on_text(part.text)
     if finish in _FILTERED:
-        raise ContentFiltered(f"Gemini withheld the answer: {finish}", status_code=200)
+        raise ContentFiltered(f"Gemini withheld the answer: {finish}", status_code=200, usage=meta_usage(meta))
     if finish is None:  # every chunk carries usage so far: without the last one, a cut answer would pass as whole
         raise MalformedResponse("the response stream ended without a finish reason: the answer is incomplete")
-    if meta is None or not isinstance(meta.prompt_token_count, int):
+    usage = meta_usage(meta)
+    if usage is None:
         raise MalformedResponse("the response stream ended without usage metadata")
-    thoughts = _int(meta.thoughts_token_count)
-    usage = Usage(
-        input_tokens=meta.prompt_token_count,
-        output_tokens=_int(meta.candidates_token_count) + thoughts,
-        cached_input_tokens=_int(meta.cached_content_token_count),
-        reasoning_tokens=thoughts,
-    )
     return Generation(
         text="".join(pieces),
         usage=usage,

@@ -6,6 +6,7 @@ Pure functions over plain data and the SDK's response objects; no I/O, no client
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 from typing import Any, Literal, get_args, get_origin
 
@@ -22,6 +23,7 @@ from orchestratex.usage import Usage
 
 __all__ = [
     "FINISH_REASONS",
+    "billed_usage",
     "chat_params",
     "chat_usage",
     "content_text",
@@ -288,6 +290,7 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
             f"the answer was withheld: {getattr(message, 'refusal', None) or 'content filter'}",
             status_code=200,
             body=completion.model_dump() if hasattr(completion, "model_dump") else None,
+            usage=billed_usage(chat_usage, usage),
         )
     if not isinstance(finish, str) or (content is None and getattr(message, "content", None) is not None):
         raise MalformedResponse("chat completion choice without a finish reason or text")
@@ -307,6 +310,30 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         stop_sent=stop_sent,
         reported=reported_cost(usage),
         answered_by=getattr(completion, "model", None),
+    )
+
+
+def billed_usage(read: Callable[[Any], Usage], usage: Any) -> Usage | None:
+    """`read(usage)` of an answer withheld by a content filter (billed as any answer: `ContentFiltered.usage`), or
+    None when it came without usable usage."""
+    if usage is None:
+        return None
+    try:
+        return read(usage)
+    except (MalformedResponse, TypeError, ValueError):
+        return None
+
+
+def _response_usage(usage: Any) -> Usage:
+    """The `Usage` of a Responses API `usage` object."""
+    input_tokens, output_tokens = getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)
+    if not isinstance(input_tokens, int) or not isinstance(output_tokens, int):
+        raise MalformedResponse("response usage without token counts")
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_input_tokens=_int(getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", 0)),
+        reasoning_tokens=_int(getattr(getattr(usage, "output_tokens_details", None), "reasoning_tokens", 0)),
     )
 
 
@@ -339,7 +366,9 @@ def generation_from_response(response: Any, request: GenerationRequest) -> Gener
         raise response_error(code if isinstance(code, str) else None, str(getattr(error, "message", error)))
     reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
     if reason == "content_filter":
-        raise ContentFiltered("the answer was withheld by the content filter", status_code=200)
+        raise ContentFiltered(
+            "the answer was withheld by the content filter", status_code=200, usage=billed_usage(_response_usage, usage)
+        )
     if usage is None or not isinstance(getattr(response, "output", None), list):
         raise MalformedResponse("response without output or usage")
     input_tokens, output_tokens = getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)
@@ -348,13 +377,10 @@ def generation_from_response(response: Any, request: GenerationRequest) -> Gener
     for item in response.output:
         for part in getattr(item, "content", None) or ():
             if getattr(part, "type", None) == "refusal":
-                raise ContentFiltered(f"the answer was withheld: {part.refusal}", status_code=200)
+                raise ContentFiltered(
+                    f"the answer was withheld: {part.refusal}", status_code=200, usage=_response_usage(usage)
+                )
     finish = "length" if reason == "max_output_tokens" else "stop" if status == "completed" else str(reason or status)
-    tokens = Usage(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cached_input_tokens=_int(getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", 0)),
-        reasoning_tokens=_int(getattr(getattr(usage, "output_tokens_details", None), "reasoning_tokens", 0)),
-    )
+    tokens = _response_usage(usage)
     answered_by = getattr(response, "model", None)
     return _generation(response.output_text, finish, tokens, request, stop_sent=False, answered_by=answered_by)

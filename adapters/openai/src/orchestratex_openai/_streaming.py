@@ -18,6 +18,7 @@ from orchestratex.usage import Usage
 
 from ._mapping import (
     FINISH_REASONS,
+    billed_usage,
     chat_usage,
     content_text,
     cut_short,
@@ -59,7 +60,11 @@ async def generation_from_chat_stream(
                 finish = choice.finish_reason
     text = "".join(parts)
     if finish == "content_filter" or (not text and refusal):
-        raise ContentFiltered(f"the answer was withheld: {''.join(refusal) or 'content filter'}", status_code=200)
+        raise ContentFiltered(
+            f"the answer was withheld: {''.join(refusal) or 'content filter'}",
+            status_code=200,
+            usage=billed_usage(chat_usage, usage),
+        )
     if finish is None:
         raise MalformedResponse("the chat completion stream ended without a finish reason")
     failed = cut_short(finish)
