@@ -313,6 +313,30 @@ def test_an_http_client_that_does_not_read_its_answer_is_dropped(server: tuple[S
     assert httpx.get(f"{proc.base_url}/api/models/", headers=auth, timeout=10).status_code == 200
 
 
+def test_a_kept_alive_connection_whose_client_left_its_answer_unread_is_reset(tmp_path: Path) -> None:
+    """An answer the kernel took whole (a 1 MB thread) sat there for a client that read none of it; once the
+    connection had been idle `keep_alive_s`, it was closed, and the close waited behind that data, in FIN-WAIT-1,
+    for minutes. It is now reset then: the kernel drops what the client left."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    with ServerProcess(url, tmp_path, env={**LIMITS, "ORCHESTRATEX_KEEP_ALIVE_S": "2"}) as proc:
+        with httpx.Client(base_url=proc.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            sid = client.post("/api/sessions/", json={}).json()["_id"]
+            body = {"session_id": sid, "original_prompt": "x" * 1_000_000}
+            tid = client.post("/api/threads/", json=body).json()["_id"]
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", proc.port))
+        with sock:
+            sock.sendall(f"GET /api/threads/{tid} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode())
+            client_port = sock.getsockname()[1]
+            deadline = time.monotonic() + 15  # kept alive 2 s, then let go
+            while (state := _server_side_state(proc.port, client_port)) is not None:
+                assert time.monotonic() < deadline, f"the server still holds the unread answer: {state}"
+                time.sleep(0.2)
+
+
 def _server_side_state(server_port: int, client_port: int) -> tuple[str, int] | None:
     """The TCP state (`01` established, `04` FIN-WAIT-1, ...) and send queue in bytes of the server's end of the
     loopback connection from `client_port`, or None once the kernel holds nothing of it (Linux)."""

@@ -129,6 +129,15 @@ class GuardedProtocol(HttpToolsProtocol):
         super().resume_writing()
         self._stop_stall()
 
+    def timeout_keep_alive_handler(self) -> None:
+        """Idle `keep_alive_s` with part of its last answer still not taken (one the kernel took whole, so writing
+        never paused): the client is not reading. Reset rather than closed: a close waits behind that data, the
+        connection left in FIN-WAIT-1 for minutes with the kernel holding it."""
+        if not self.transport.is_closing() and backlog_of(self.transport)() > 0:
+            abort_transport(self.transport)
+            return
+        super().timeout_keep_alive_handler()
+
     def _stop_stall(self) -> None:
         if self._stall is not None:
             self._stall.cancel()
