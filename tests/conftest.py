@@ -1,11 +1,12 @@
 """Real provider requests are blocked, and provider keys hidden, for the whole test run; the loggers a server
-configures are put back after each test; `ast.parse` runs in one thread at a time."""
+configures, and the recursion limit, are put back after each test; `ast.parse` runs in one thread at a time."""
 
 from __future__ import annotations
 
 import ast
 import functools
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables
 
-__all__ = ["hide_provider_variables", "server_logging_restored"]
+__all__ = ["hide_provider_variables", "recursion_limit_restored", "server_logging_restored"]
 
 block_model_requests()
 
@@ -37,6 +38,16 @@ def server_logging_restored() -> Iterator[None]:
         logger.propagate = propagate
         logger.disabled = disabled
         logger.handlers[:] = handlers
+
+
+@pytest.fixture(autouse=True)
+def recursion_limit_restored() -> Iterator[None]:
+    """mypy run in-process (`mypy.api.run`, by the typing tests) raises the interpreter's recursion limit to 16,384 and
+    leaves it there: a later test of a body nested 2,000 levels deep, which the server refuses as too deep under the
+    default limit, was then parsed whole (a 422 where the test expects the 400 a real server gives)."""
+    limit = sys.getrecursionlimit()
+    yield
+    sys.setrecursionlimit(limit)
 
 
 def _one_thread_at_a_time(parse: Any) -> Any:
