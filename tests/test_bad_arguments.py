@@ -261,6 +261,17 @@ def test_usable_models_refuses_a_name_the_catalog_does_not_know() -> None:
     orchestrator.close()
 
 
+def test_judge_models_refuses_a_name_the_catalog_does_not_know() -> None:
+    # `judge_models(["gtp4"])` answered [] without a word, as `usable_models` did
+    orchestrator = Orchestrator(simulate=True)
+    with pytest.raises(UnknownModelError, match=r"^unknown model 'gtp4'"):
+        orchestrator.judge_models(["claude", "gtp4"])
+    assert [m.name for m in orchestrator.judge_models(["claude"])] == ["sim:claude-sonnet-5-5"]
+    orchestrator.catalog.remove("claude")  # a session's stored judge removed since: left out of its runs' judges
+    assert orchestrator._judge_pool(["sim:claude-sonnet-5-5"]) == []
+    orchestrator.close()
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [

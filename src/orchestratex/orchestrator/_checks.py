@@ -123,7 +123,7 @@ def _check_runnable(
                 f"LLMJudgeEvaluator(judges=...) names {unknown[0]!r}, which is not a model of the catalog: pin judges "
                 f"among {known}"
             )
-    usable = [m for m in orchestrator.judge_models(judges) if evaluator.admits(m)]
+    usable = [m for m in orchestrator._judge_pool(judges) if evaluator.admits(m)]
     priced = [m for m in generators if m.priced and not m.judge_only]
     if priced and not _any_other(priced, usable):
         only = priced[0].name if len(priced) == 1 else ", ".join(m.name for m in priced)
@@ -165,7 +165,7 @@ def _check_judged(
 ) -> None:
     """Another evaluator than the default: one that says it calls judge models (`panel_size_for`, 1 unless it is
     overridden) needs another model to judge each answer, as the default does."""
-    usable = orchestrator.judge_models(judges)
+    usable = orchestrator._judge_pool(judges)
     if evaluator.panel_size_for(usable) <= 0:
         return  # it calls no model: nothing to judge with, nothing kept for judging
     priced = [m for m in generators if m.priced and not m.judge_only]

@@ -167,7 +167,7 @@ class JudgePlanner:
         """The models that may judge in this run: the run's judge set, narrowed to the judges the evaluator pins
         (`LLMJudgeEvaluator(judges=[...])`), so that a model is routed to only if a judge it would get can judge it."""
         run = self.run
-        models = run.o.judge_models(run.judges)
+        models = run.o._judge_pool(run.judges)
         evaluator = run.evaluator
         if not isinstance(evaluator, LLMJudgeEvaluator) or evaluator.pinned is None:
             return models

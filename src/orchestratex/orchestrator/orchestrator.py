@@ -16,7 +16,7 @@ from .._ids import forks
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import EventHandler
-from ..exceptions import NotFound, ProviderNotConfigured, UserError
+from ..exceptions import NotFound, ProviderNotConfigured, UnknownModelError, UserError
 from ..providers import Provider
 from ..providers._registry import key_hint
 from ..records import Orchestration, Session, Thread
@@ -426,10 +426,22 @@ class Orchestrator:
 
     def judge_models(self, judges: Sequence[str] | None = None) -> list[ModelProfile]:
         """Models that may judge: not disabled, provider configured, priced, among `judges` when given (else
-        the orchestrator's `judges`, else every such model); judge-only models included."""
+        the orchestrator's `judges`, else every such model); judge-only models included. A name the catalog does
+        not know is an `UnknownModelError`, as in `usable_models`."""
         if isinstance(judges, str):
             raise UserError(f"judges must be a list of model names, not the string {judges!r}: [{judges!r}]")
         _check_names("judges", judges)
+        for name in judges or ():  # (a mistyped name was left out without a word: `["gtp4"]` gave [])
+            try:
+                self.catalog.get(name)
+            except UnknownModelError as exc:
+                if not exc.ambiguous:  # (a bare id several endpoints serve names them all)
+                    raise
+        return self._judge_pool(judges)
+
+    def _judge_pool(self, judges: Sequence[str] | None) -> list[ModelProfile]:
+        """`judge_models` of a run's or a session's stored judges: a name the catalog no longer lists (removed
+        meanwhile) is left out, not an error."""
         judges = judges or self.judges
         key = ("judge", *judges) if judges else ("judge",)
         return self._pools.get(self.catalog, self.providers, key, judges, judges=True)
