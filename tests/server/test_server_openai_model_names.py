@@ -39,3 +39,19 @@ def test_a_catalog_name_with_a_line_ending_is_quoted_visibly(api: Api) -> None:
     with pytest.raises(NotFoundError) as chat:
         _client(api).chat.completions.create(model="gpt4\r", messages=PROMPT)
     assert "'gpt4\\r'" in chat.value.message and "did you mean `gpt4`" in chat.value.message
+
+
+def test_a_bare_model_id_of_two_endpoints_is_said_to_be_ambiguous(api: Api) -> None:
+    """`model="llama3.2"` with `laptop:llama3.2` and `gpu:llama3.2` in the catalog said "The model `llama3.2` does not
+    exist", of a model the catalog holds twice: the client is told to name one in full, as the library says."""
+    from orchestratex import ModelProfile
+
+    catalog = api.client.app.state.server.orchestrator.catalog  # type: ignore[attr-defined]
+    for endpoint in ("laptop", "gpu"):
+        catalog.add(ModelProfile(name=f"{endpoint}:llama3.2", cost_per_1k_tokens=0))
+    with pytest.raises(NotFoundError) as chat:
+        _client(api).chat.completions.create(model="llama3.2", messages=PROMPT)
+    assert (chat.value.code, chat.value.param) == ("model_not_found", "model")
+    assert chat.value.message.endswith(
+        "The model `llama3.2` is ambiguous: it is the model id of `gpu:llama3.2`, `laptop:llama3.2`; name one in full"
+    )

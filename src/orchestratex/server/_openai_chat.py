@@ -104,6 +104,9 @@ def usable_model(name: str, state: ServerState, fix: str) -> ModelProfile | str:
                 f"The model {shown}{full} is in the catalog, but its provider {provider!r} is not in use on this server"
                 f" (its API key is not set, or its adapter not installed): {fix}"
             )
+        if exc.ambiguous:  # (one model behind two endpoints: `laptop:llama3.2`, `gpu:llama3.2`)
+            names = ", ".join(f"`{n}`" for n in sorted(exc.ambiguous))
+            return f"The model {shown} is ambiguous: it is the model id of {names}; name one in full"
         meant = f" (did you mean `{exc.meant}`? names are matched exactly)" if exc.meant is not None else ""
         return f"The model {shown} does not exist{meant}: {fix}"
     why = unusable(model, state)
