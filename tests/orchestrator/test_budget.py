@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -297,6 +298,9 @@ async def test_a_fallback_refused_by_the_budget_does_not_go_back_to_a_model_the_
     assert len(chosen) == len(set(chosen)) == 6, chosen
     errors = result.orchestration.iterations[0].errors
     assert len(errors) == len(chosen) and all(": BudgetExceeded: " in e for e in errors)
+    # each says how long it waited: the first the iteration's wait, the others none (they said "for 0.05s" each)
+    assert re.search(r"held \$0\.049900 for the 0\.\d+s it waited$", errors[0]), errors[0]
+    assert all(e.endswith("held $0.049900, and this iteration's wait had run out") for e in errors[1:]), errors
     # the run says why: the other runs' reservations, not "no model's worst-case cost fits the $0.050000 left"
     error = result.orchestration.error or ""
     assert error.startswith("the session's budget cannot cover a call") and "other runs of the session held" in error

@@ -246,10 +246,16 @@ class Spending(RunState):
                 own=self.inflight,
                 timeout=self.wait_left,
             )
-            self.wait_left = max(self.wait_left - (time.monotonic() - began), 0.0)
+            spent = time.monotonic() - began
+            self.wait_left = max(self.wait_left - spent, 0.0)
             if not ok:
-                waited = (
-                    f"; other runs of the session held {dollars(held)} for {self.o.reservation_wait_s:g}s"
+                waited = (  # (the time this call waited: a fallback after the iteration's wait has run out waits none)
+                    f"; other runs of the session held {dollars(held)}"
+                    + (
+                        f" for the {spent:.2g}s it waited"
+                        if spent >= 0.01
+                        else ", and this iteration's wait had run out"
+                    )
                     if held
                     else ""
                 )
