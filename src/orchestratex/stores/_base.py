@@ -474,14 +474,15 @@ class Store(ABC):
         """`claim` for each of `orchestration_ids` at once: take or renew the lease for `ttl_s` seconds
         where it is free, expired or already `owner`'s. Returns the ids whose lease `owner` now holds;
         a lease another owner holds, and an unknown id, are left out (no `NotFound`). `ValueError` when
-        `ttl_s <= 0`, as `claim`.
+        `ttl_s <= 0`, as `claim`; `UserError` for one id given as a string (`checks.check_ids`).
 
         An orchestrator renews the leases of all the runs it drives with one call every `lease_ttl_s / 3`.
         This default calls `claim` once per id; a store overrides it to renew them in one statement.
         """
         from ..exceptions import NotFound
-        from .checks import check_ttl
+        from .checks import check_ids, check_ttl
 
+        check_ids(orchestration_ids)
         check_ttl(ttl_s)
         held: set[str] = set()
         for oid in dict.fromkeys(orchestration_ids):
@@ -529,8 +530,12 @@ class Store(ABC):
         cancel was requested, or the session has ended); unknown ids are left out.
 
         An orchestrator asks this once every `cancel_check_s` for all the runs it drives. This default
-        calls `cancel_requested` once per id; a store overrides it to answer in one query.
+        calls `cancel_requested` once per id; a store overrides it to answer in one query. `UserError` for one id
+        given as a string (`checks.check_ids`).
         """
+        from .checks import check_ids
+
+        check_ids(orchestration_ids)
         return {oid for oid in dict.fromkeys(orchestration_ids) if await self.cancel_requested(oid)}
 
     # -- counters (rate limits, concurrency) ----------------------------------------------------

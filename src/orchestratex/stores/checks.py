@@ -26,6 +26,7 @@ __all__ = [
     "MAX_AMOUNT",
     "check_amount",
     "check_commit",
+    "check_ids",
     "check_incr",
     "check_page",
     "check_start",
@@ -142,6 +143,15 @@ def check_ttl(ttl_s: float | None, kind: Literal["lease", "counter"] = "lease") 
         return
     if isinstance(ttl_s, bool) or not isinstance(ttl_s, Real) or not ttl_s > 0:  # (a str: a raw TypeError from `>`)
         raise UserError(f"a {kind} ttl_s must be > 0 seconds, not {ttl_s!r}")
+
+
+def check_ids(orchestration_ids: object) -> None:
+    """Refuse one id given where a list of them goes (`renew_leases`, `cancel_requests`): a string is a sequence of its
+    letters, none of them an id, and every store answered an empty set without a word."""
+    if isinstance(orchestration_ids, str | bytes):
+        raise UserError(
+            f"orchestration_ids is a list of ids, not the string {orchestration_ids!r:.40}: [{orchestration_ids!r:.40}]"
+        )
 
 
 def check_incr(amount: int) -> None:

@@ -44,7 +44,17 @@ from ._memory_rows import (
 )
 from ._memory_server import MemoryServerTables
 from ._memory_state import Budget, RoutingSums
-from .checks import check_amount, check_commit, check_page, check_start, check_step, check_ttl, from_pico, to_pico
+from .checks import (
+    check_amount,
+    check_commit,
+    check_ids,
+    check_page,
+    check_start,
+    check_step,
+    check_ttl,
+    from_pico,
+    to_pico,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -441,6 +451,7 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
     # -- one call for all of an orchestrator's runs ---------------------------------------------
     @fused
     async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
+        check_ids(orchestration_ids)
         check_ttl(ttl_s)
         now = time.time()
         held: set[str] = set()
@@ -453,6 +464,7 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
 
     @fused
     async def cancel_requests(self, orchestration_ids: Sequence[str]) -> set[str]:
+        check_ids(orchestration_ids)
         ended = ("completed", "cancelled")
         stop: set[str] = set()
         for oid in orchestration_ids:

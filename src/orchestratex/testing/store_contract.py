@@ -922,6 +922,8 @@ class StoreContract:
         assert await store.renew_leases([theirs.id], "me", 30) == set()
         assert await store.renew_leases([], "me", 30) == set()
         await _refused(ValueError, store.renew_leases([mine[0].id], "me", 0))
+        # (one id where a list goes: its letters are no ids, and the store answered an empty set without a word)
+        await _refused(UserError, store.renew_leases(mine[0].id, "me", 30))
 
     async def test_list_resumable(self, store: Store) -> None:
         session = await _session(store)
@@ -992,6 +994,7 @@ class StoreContract:
             assert (oid in stop) == await store.cancel_requested(oid)
         assert await store.cancel_requests([going.id]) == set()
         assert await store.cancel_requests([]) == set()
+        await _refused(UserError, store.cancel_requests(asked.id))  # (one id, not a list)
 
     async def test_an_ended_session_cancels_its_orchestrations(self, store: Store) -> None:
         session, _, o = await _tree(store)

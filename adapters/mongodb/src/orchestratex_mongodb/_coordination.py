@@ -12,7 +12,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from orchestratex.exceptions import NotFound, StoreError
-from orchestratex.stores.checks import COUNTER_MAX, COUNTER_MIN, check_incr, check_ttl, counter_overflow
+from orchestratex.stores.checks import COUNTER_MAX, COUNTER_MIN, check_ids, check_incr, check_ttl, counter_overflow
 
 from ._base import CAS_ATTEMPTS, RESUMABLE, MongoBase, expires_in, now_utc
 from ._codec import check_page, doc_id
@@ -175,6 +175,7 @@ class Coordination(MongoBase):
         """One `update_many` extends the leases `owner` still holds (the usual case: one round trip); any
         other id (a lease free, expired and taken, or another's) then goes through `claim`, which rolls
         forward what a previous owner left half-done when it takes a lease over."""
+        check_ids(orchestration_ids)
         check_ttl(ttl_s)
         ids = {doc_id(oid): oid for oid in orchestration_ids}
         if not ids:
@@ -195,6 +196,7 @@ class Coordination(MongoBase):
 
     async def cancel_requests(self, orchestration_ids: Sequence[str]) -> set[str]:
         """Two queries whatever the number of ids: the orchestrations, then the sessions of those not asked to stop."""
+        check_ids(orchestration_ids)
         ids = {doc_id(oid): oid for oid in orchestration_ids}
         if not ids:
             return set()

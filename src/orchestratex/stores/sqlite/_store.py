@@ -19,7 +19,7 @@ from ...exceptions import ConfigurationError, Conflict, NotFound, UserError
 from ...records import CallRecord, Orchestration, Thread
 from .._base import RoutingOutcome, Started, fused
 from .._url import sqlite_url
-from ..checks import check_commit, check_page, check_start, check_step, check_ttl, to_pico
+from ..checks import check_commit, check_ids, check_page, check_start, check_step, check_ttl, to_pico
 from ._commit import Step, commit_step, start_step
 from ._orchestrations import Parts, WrittenCache, insert_orchestration, read_orchestrations, split
 from ._records import SQLiteRecords
@@ -474,6 +474,7 @@ class SQLiteStore(SQLiteRecords):
 
     @fused
     async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
+        check_ids(orchestration_ids)
         check_ttl(ttl_s)
         ids = list(dict.fromkeys(orchestration_ids))
         held = await self._run(self._renew_leases_sync, ids, owner, ttl_s) if ids else set()
@@ -498,6 +499,7 @@ class SQLiteStore(SQLiteRecords):
 
     @fused
     async def cancel_requests(self, orchestration_ids: Sequence[str]) -> set[str]:
+        check_ids(orchestration_ids)
         ids = list(dict.fromkeys(orchestration_ids))
         return await self._read(self._cancel_requests_sync, ids) if ids else set()
 
