@@ -219,7 +219,6 @@ class ModelProfile(BaseModel):
         return float(total.quantize(_PLACES))
 
 
-@lru_cache(maxsize=4096)
 def model_identity(model: ModelProfile) -> str:
     """What tells one model from another whoever serves it: its model id without a vendor's prefix, in any letter case.
     `laptop:llama3.2` and `gpu:llama3.2` are one model behind two endpoints, and so are `openai:gpt-4o` and
@@ -232,6 +231,7 @@ def _identity(model_id: str) -> str:
     return model_id.rpartition("/")[2].casefold()
 
 
+@lru_cache(maxsize=4096)
 def _decimal_prices(inp: float, out: float, cached: float | None) -> tuple[Decimal, Decimal, Decimal]:
     return Decimal(repr(inp)), Decimal(repr(out)), Decimal(repr(cached if cached is not None else inp))
 

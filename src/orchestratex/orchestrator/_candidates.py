@@ -78,7 +78,7 @@ class Candidates(Spending):
             and (not exclude or m.name not in exclude)
             and m.context_window >= self.min_context
             and task.input_tokens // 4 + min(task.max_output_tokens, m.max_output_tokens) <= m.context_window
-            and self.o.circuit.allows(m.name)
+            and self.circuit.allows(m.name)
         ]
         if not usable:
             raise self._none_usable(task, allowed, refused)

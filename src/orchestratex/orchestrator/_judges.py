@@ -3,12 +3,13 @@ whether a verdict is needed at all."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from ..catalog import ModelProfile, _identity, model_identity
+from ..catalog import ModelCatalog, ModelProfile, model_identity
 from ..evaluation import EvaluationTask, LLMJudgeEvaluator
-from ..exceptions import UnknownPriceError, UserError
+from ..exceptions import UnknownPriceError
 from ..providers import Generation, GenerationRequest, Message
 from ..providers._base import estimate_message_tokens
 from ..usage import PICO, add_costs
@@ -49,9 +50,21 @@ def _judge_messages(
     return (len(system.content) + len(built.user.content)) // _BYTES_PER_TOKEN_ESTIMATE, (system, built.user)
 
 
-def _identity_of_name(name: str) -> str:
-    """`model_identity` of a model known by its name alone (`provider:model id`)."""
-    return _identity(name.partition(":")[2] or name)
+_NO_TWINS: frozenset[str] = frozenset()
+_TWINS: weakref.WeakKeyDictionary[ModelCatalog, tuple[int, dict[str, frozenset[str]]]] = weakref.WeakKeyDictionary()
+"""Per catalog, at its version: each model that has twins (the same model behind other endpoints), with their names."""
+
+
+def _twins_of(catalog: ModelCatalog) -> dict[str, frozenset[str]]:
+    by_identity: dict[str, list[str]] = {}
+    for model in catalog:
+        by_identity.setdefault(model_identity(model), []).append(model.name)
+    return {
+        name: frozenset(n for n in names if n != name)
+        for names in by_identity.values()
+        if len(names) > 1
+        for name in names
+    }
 
 
 def _history_chars(history: Sequence[Message]) -> int:
@@ -78,8 +91,6 @@ class JudgePlanner:
         """Per judge: the last request `request` capped, and its capped copy."""
         self._terms: dict[str, _Terms] = {}
         """Per judge, what `_ranking` reads of it, looked up once per decision."""
-        self._author_keys: dict[str, str] = {}
-        """Per author, its `model_identity` (its twins judge it no more than it does)."""
         self.fits: dict[tuple[str, int, int, int, float | None], tuple[int, float] | None] | None = None
         """`Candidates._fit`'s answers in this decision (the chosen model's request is fitted as its candidacy was);
         None between decisions."""
@@ -94,7 +105,7 @@ class JudgePlanner:
         open or half-open (the run's judges and prompt are fixed)."""
         o = self.run.o
         state = (o.catalog.version, o.output_lengths.version, len(self.run.failed), len(self.run.not_judging))
-        quiet = o.circuit.quiet
+        quiet = self.run.circuit.quiet
         if quiet and state == self._state:  # (the decision under way, or one priced since with nothing changed)
             return
         self.decided()
@@ -106,7 +117,6 @@ class JudgePlanner:
         self._judges = None
         self._ranked.clear()
         self._terms.clear()
-        self._author_keys.clear()
         self.fits = None
         self._state = None
 
@@ -133,35 +143,25 @@ class JudgePlanner:
         endpoint: `twin`), circuit closed, not failed in a way that rules out judging (a model whose own answer came
         back empty may judge another's: `_failures`)."""
         run = self.run
-        twin = self._twin_test(author)
+        twins = self._twins(author)
         return [
             m
             for m in self.judge_set()
-            if m.name != author and run.o.circuit.allows(m.name) and m.name not in run.not_judging and not twin(m)
+            if m.name != author and run.circuit.allows(m.name) and m.name not in run.not_judging and m.name not in twins
         ]
 
     def twin(self, judge: ModelProfile, author: str) -> bool:
         """Whether `judge` is `author` behind another endpoint (`catalog.model_identity`): it judges `author`'s
         answers no more than `author` itself does."""
-        return self._twin_test(author)(judge)
+        return judge.name in self._twins(author)
 
-    def _twin_test(self, author: str) -> Callable[[ModelProfile], bool]:
-        key = self._author_keys.get(author)
-        if key is None:
-            key = self._author_keys[author] = self._identity_of(author)
-        return lambda m: m.name != author and model_identity(m) == key
-
-    def _identity_of(self, author: str) -> str:
-        """`model_identity` of the model called `author` (as the catalog has it, or as it was picked if it has left
-        the catalog since, else as its name reads)."""
-        run = self.run
-        try:
-            return model_identity(run.o.catalog.get(author))
-        except UserError:
-            picked = run.picked
-            if picked is not None and picked.name == author:
-                return model_identity(picked)
-            return _identity_of_name(author)
+    def _twins(self, author: str) -> frozenset[str]:
+        """The names of `author`'s twins in the catalog (none, in all but a catalog serving one model twice)."""
+        catalog = self.run.o.catalog
+        known = _TWINS.get(catalog)
+        if known is None or known[0] != catalog.version:
+            known = _TWINS[catalog] = (catalog.version, _twins_of(catalog))
+        return known[1].get(author, _NO_TWINS)
 
     def judge_set(self) -> list[ModelProfile]:
         """The models that may judge in this run: the run's judge set, narrowed to the judges the evaluator pins
@@ -193,30 +193,16 @@ class JudgePlanner:
         the window (the answer could never be judged: do not pay for it)."""
         run = self.run
         if self._judges is None:  # (the first judge priced in this decision: see `decision`, which callers start)
-            self._judges = [
-                m for m in self.judge_set() if run.o.circuit.allows(m.name) and m.name not in run.not_judging
-            ]
+            self._judges = [m for m in self.judge_set() if run.circuit.allows(m.name) and m.name not in run.not_judging]
         ranked = self._ranked.get(answer_cap)
         if ranked is None:  # priced once per cap for every candidate author (a judge's price is the author's too)
             ranked = self._ranked[answer_cap] = self._ranking(self._judges, author, answer_cap)
-        twin = self._twin_test(author)
-        pool: list[ModelProfile] = []
-        twins = False
-        for m in self._judges:
-            if m.name == author:
-                continue
-            if twin(m):  # (the author behind another endpoint: no seat on its panel)
-                twins = True
-                continue
-            pool.append(m)
+        twins = self._twins(author)  # (the author behind another endpoint: no seat on its panel)
+        pool = [m for m in self._judges if m.name != author and m.name not in twins]
         panel = run.evaluator.panel_size_for(pool)
         if panel <= 0:  # an evaluator that calls no model (a rubric, a test): nothing to keep for judging
             return 0.0
-        if twins:
-            kept = {m.name for m in pool}
-            costs = [cost for cost, name in ranked if name in kept][:panel]
-        else:
-            costs = [cost for cost, name in ranked if name != author][:panel]
+        costs = [cost for cost, name in ranked if name != author and name not in twins][:panel]
         if not costs:
             return None
         return add_costs(*costs)

@@ -245,7 +245,7 @@ class Run(Committing):
         if self.session_limit is None or self.prepaid:
             return None
         model = self._model(it.model_name)
-        if not self.o.circuit.allows(model.name):
+        if not self.circuit.allows(model.name):
             return None
         try:
             request, prepay, input_bound = self._generation_request(model, it)

@@ -52,6 +52,9 @@ class RunState:
         unfitted `FittedRouter` failed the run)."""
         self.evaluator = orchestrator.evaluator
         """The evaluator this run started with, to its end (as `router`)."""
+        self.circuit = orchestrator.circuit
+        """The orchestrator's circuit breaker (read here, not through its property, at each of the run's checks; a
+        `CircuitPolicy` set meanwhile changes this breaker's policy in place)."""
         self.doc = doc
         seal((doc,))  # its records share one "every field set" marker per class (see `_seal`)
         self.handlers = handlers

@@ -55,7 +55,7 @@ class Spending(RunState):
     ) -> Generation:
         """Make one call; `reserved`, when given, is its worst case, held already (reserved with the previous
         commit, priced on this very request)."""
-        circuit = self.o.circuit
+        circuit = self.circuit
         if not circuit.allows(model.name):
             raise CircuitOpen(f"{model.name} is cooling down after repeated failures", model=model.name)
         provider = self.o.provider_for(model)
@@ -137,7 +137,7 @@ class Spending(RunState):
     ) -> None:
         """Count an answered call: its cost, what it teaches the caps and the circuit, its record (a judge's; an
         answer's is recorded with its iteration); an empty answer (`empty`) is then raised as the model's failure."""
-        circuit = self.o.circuit
+        circuit = self.circuit
         (circuit.record_failure if empty is not None else circuit.record_success)(model.name)
         self.o.output_lengths.observe(
             model.name, role, gen.usage.output_tokens, finish_reason=gen.finish_reason, cap=request.max_output_tokens
