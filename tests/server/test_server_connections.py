@@ -316,7 +316,8 @@ def test_an_http_client_that_does_not_read_its_answer_is_dropped(server: tuple[S
 def test_a_kept_alive_connection_whose_client_left_its_answer_unread_is_reset(tmp_path: Path) -> None:
     """An answer the kernel took whole (a 1 MB thread) sat there for a client that read none of it; once the
     connection had been idle `keep_alive_s`, it was closed, and the close waited behind that data, in FIN-WAIT-1,
-    for minutes. It is now reset then: the kernel drops what the client left."""
+    for minutes. It is now reset once the client has taken nothing of it for `body_timeout_s` more: the kernel drops
+    what the client left."""
     url = f"sqlite:///{tmp_path / 'server.db'}"
     key = create_key(url, "alice")
     with ServerProcess(url, tmp_path, env={**LIMITS, "ORCHESTRATEX_KEEP_ALIVE_S": "2"}) as proc:

@@ -131,12 +131,27 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def timeout_keep_alive_handler(self) -> None:
         """Idle `keep_alive_s` with part of its last answer still not taken (one the kernel took whole, so writing
-        never paused): the client is not reading. Reset rather than closed: a close waits behind that data, the
-        connection left in FIN-WAIT-1 for minutes with the kernel holding it."""
-        if not self.transport.is_closing() and backlog_of(self.transport)() > 0:
-            abort_transport(self.transport)
+        never paused): closed once the client has taken it, waiting while it takes `MIN_TAKEN_BYTES` of it in every
+        `body_timeout_s`, else reset. A close at once waited behind that data, the connection left in FIN-WAIT-1 for
+        minutes with the kernel holding it (a reset then would cut a slow client's answer short)."""
+        left = 0 if self.transport.is_closing() else backlog_of(self.transport)()
+        if left > 0:
+            self._stop_stall()
+            self._stall = self.loop.call_later(self.limits.body_timeout_s, self._check_taken, left)
             return
         super().timeout_keep_alive_handler()
+
+    def _check_taken(self, mark: int) -> None:
+        self._stall = None
+        if self.transport.is_closing() or (self.cycle is not None and not self.cycle.response_complete):
+            return  # (closed meanwhile, or its client sent another request: it is alive)
+        left = backlog_of(self.transport)()
+        if left == 0:
+            self.transport.close()
+        elif mark - left >= MIN_TAKEN_BYTES:
+            self._stall = self.loop.call_later(self.limits.body_timeout_s, self._check_taken, left)
+        else:
+            abort_transport(self.transport)
 
     def _stop_stall(self) -> None:
         if self._stall is not None:
