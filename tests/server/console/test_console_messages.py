@@ -59,6 +59,38 @@ def test_a_rate_limit_says_when_to_retry_once(desktop: Watched, console: Console
     assert [p for p in desktop.problems() if "429" not in p] == []
 
 
+def test_a_slow_read_answered_late_does_not_erase_a_newer_refusal(desktop: Watched, console: Console) -> None:
+    """Reads of the session overlap: the first one (with its threads) was slow, a poll meanwhile was refused by a rate
+    limit and said so, and the first read's late success erased that message (CI saw it shown, then gone)."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    page.clock.install()
+    log_in(page, console)
+    held: list[Any] = []
+    page.route("**/api/threads/session/**", lambda route: held.append(route))  # the next session's threads wait
+    with page.expect_request("**/api/threads/session/**"):
+        session_id = new_session(page)
+    detail = f"rate limit reached: 100 requests per 60 s for session {session_id}; retry in 42 s"
+
+    def limited(route: Any) -> None:
+        body = json.dumps({"detail": detail, "status_code": 429})
+        route.fulfill(status=429, content_type="application/json", body=body, headers={"Retry-After": "42"})
+
+    page.route(f"**/api/sessions/{session_id}", limited)
+    error = page.locator("#sessions-error")
+    for _ in range(4):  # the poll is refused
+        page.clock.fast_forward(10_000)
+        if _shown_within(error, detail):
+            break
+    expect(error).to_have_text(detail)
+    assert len(held) == 1
+    with page.expect_request_finished(lambda request: "/api/threads/session/" in request.url):
+        held[0].continue_()  # the first read now succeeds, older than the refusal shown
+    assert not _shown_within(error, "", ms=1500)
+    expect(error).to_have_text(detail)
+
+
 def _shown_within(locator: Any, text: str, ms: float = 3000) -> bool:
     """Whether `locator` shows `text` within `ms` milliseconds."""
     from playwright.sync_api import expect

@@ -36,6 +36,10 @@ const state = {
   sessionEnded: false,
   /** The last read of the selected session failed: its message is shown until a read succeeds. */
   readFailed: false,
+  /** Reads of the selected session started so far, and the newest of them whose answer is shown: the reads overlap
+   * (a poll while the first read of threads is slow), and an older answer must not undo a newer one. */
+  reads: 0,
+  shownRead: 0,
 };
 
 // -- log in and out --------------------------------------------------------------------------------
@@ -185,6 +189,7 @@ function selectSession(sessionId) {
 async function refreshSession({ threads: withThreads = true } = {}) {
   const sessionId = state.sessionId;
   const known = state.threads;
+  const read = ++state.reads;
   try {
     const [session, newer] = await Promise.all([
       state.api.session(sessionId),
@@ -193,6 +198,13 @@ async function refreshSession({ threads: withThreads = true } = {}) {
     if (sessionId !== state.sessionId) return;
     const threads = newer === null ? null : known.concat(newer);
     if (threads !== null && threads.length > state.threads.length) state.threads = threads;
+    // (an answer older than the one shown: its threads count, its figures and its success do not — a poll refused
+    // by a rate limit while the first read was slow showed its message, and that read's late success erased it)
+    if (read < state.shownRead) {
+      if (threads !== null) drawThreads();
+      return;
+    }
+    state.shownRead = read;
     if (state.readFailed) byId("sessions-error").textContent = ""; // (fresh figures: that failure has passed)
     state.readFailed = false;
     state.sessionEnded = ENDED.has(session.status);
@@ -210,18 +222,23 @@ async function refreshSession({ threads: withThreads = true } = {}) {
         ["models", (settings.preferred_models || []).join(", ") || "all"],
       ].map(([name, value]) => [h("dt", null, name), h("dd", null, String(value))]),
     );
-    if (threads === null) return;
-    fill(
-      byId("thread-list"),
-      state.threads
-        .slice()
-        .reverse()
-        .map((t) => h("li", null, h("span", { class: "tag" }, t.domain || "auto"), " ", shorten(t.original_prompt, 120))),
-    );
+    if (threads !== null) drawThreads();
   } catch (err) {
+    if (sessionId !== state.sessionId || read < state.shownRead) return; // (a newer answer is shown)
+    state.shownRead = read;
     byId("sessions-error").textContent = err.message;
     state.readFailed = true;
   }
+}
+
+function drawThreads() {
+  fill(
+    byId("thread-list"),
+    state.threads
+      .slice()
+      .reverse()
+      .map((t) => h("li", null, h("span", { class: "tag" }, t.domain || "auto"), " ", shorten(t.original_prompt, 120))),
+  );
 }
 
 /** Read the selected session again while the page is seen, until it has ended (an end is final). */
