@@ -257,6 +257,23 @@ class StoreContract:
         assert await store.get_api_key("no-such-hash") is None
         assert await store.list_sessions("nobody") == [] and await store.list_threads(missing) == []
 
+    async def test_an_id_that_is_none_is_not_found(self, store: Store) -> None:
+        # (an id read from a request or a config that lacked it: MongoStore raised a TypeError from its id pattern)
+        none: Any = None
+        calls: list[Callable[[], Awaitable[object]]] = [
+            lambda: store.get_session(none),
+            lambda: store.get_thread(none),
+            lambda: store.get_orchestration(none),
+            lambda: store.list_events(none),
+            lambda: store.claim(none, "worker", 10),
+            lambda: store.request_cancel(none),
+            lambda: store.session_analytics(none),
+        ]
+        for call in calls:
+            await _refused(NotFound, call())
+        assert await store.cancel_requested(none) is False
+        await store.release(none, "worker")
+
     async def test_list_sessions_oldest_first_with_limit_and_offset(self, store: Store) -> None:
         made = [await _session(store, created_at=_at(s)) for s in (30, 10, 20, 40, 0)]
         await _session(store, user_id="bob")

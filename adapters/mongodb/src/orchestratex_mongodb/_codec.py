@@ -71,8 +71,10 @@ def check_key(name: str, value: str) -> None:
 
 
 def doc_id(value: str) -> ObjectId | str:
-    """The `_id` for a record id: an ObjectId for a 24-hex id (every id OrchestrateX makes), else the string."""
-    return ObjectId(value) if _HEX24.fullmatch(value) else value
+    """The `_id` for a record id: an ObjectId for a 24-hex id (every id OrchestrateX makes), else the string (or
+    whatever else was given, which no record has: `get_session(None)` is then `NotFound`, as in the other stores,
+    where it was a `TypeError` from the pattern)."""
+    return ObjectId(value) if isinstance(value, str) and _HEX24.fullmatch(value) else value
 
 
 def _str_id(doc: Mapping[str, Any]) -> dict[str, Any]:
