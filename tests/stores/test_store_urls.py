@@ -205,3 +205,19 @@ async def test_an_empty_url_is_refused_not_taken_for_the_default_store(
         assert Path(getattr(default, "path", "")).parent == tmp_path / "data" / "orchestratex"
     finally:
         await default.close()
+
+
+@pytest.mark.parametrize("url", ["memory:", "MEMORY:", "memory:/"])
+def test_a_memory_url_without_its_slashes_is_refused_as_the_other_stores_refuse_theirs(
+    tmp_path: Path, url: str
+) -> None:
+    # `memory:` was taken for `memory://` (`sqlite:x.db` and `mongodb:host`, without their `//`, are refused): the
+    # docs give exactly `memory://`, and `--store memory:` ran with a store that kept nothing, without a word
+    with pytest.raises(ConfigurationError) as refused:
+        store_from_url(url)
+    says = f"a memory store URL is exactly 'memory://', not {url!r}"
+    assert str(refused.value) == says
+    done = run_cli("run", "hello", "--store", url, cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == "", done
+    assert done.stderr.splitlines() == [f"orchestratex: error: {says}"]
+    assert isinstance(store_from_url("memory://"), MemoryStore) and isinstance(store_from_url("Memory://"), MemoryStore)

@@ -93,6 +93,18 @@ def test_store_urls_resolve_through_the_entry_point() -> None:
         MongoStore("postgres://u:pw@localhost/db")
 
 
+@pytest.mark.parametrize("url", ["mongodb:", "mongodb:localhost", "mongodb:app:pw@db/runs", "mongodb:/localhost"])
+def test_a_url_without_its_slashes_says_how_a_mongodb_url_starts(url: str) -> None:
+    # `mongodb:` alone (or `mongodb:host`) was taken, and `open()` then failed with PyMongo's "Port contains non-digit
+    # characters. Hint: username and password must be escaped ..."
+    with pytest.raises(ConfigurationError) as refused:
+        store_from_url(url)
+    assert str(refused.value) == (
+        f"a MongoDB store URL starts with mongodb:// or mongodb+srv://, not {redact_url(url)!r}"
+    )
+    assert "pw" not in str(refused.value)
+
+
 def test_an_injected_client_is_named_as_such(client: Any) -> None:
     store = MongoStore(client=client)
     assert store.url is None and store.database == "orchestratex"

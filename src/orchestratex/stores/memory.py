@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import Self, TypeVar
-from urllib.parse import urlsplit
 
 from .._ids import epoch_seconds, utcnow
 from ..events import Event
@@ -93,8 +92,7 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
     @classmethod
     def from_url(cls, url: str) -> Self:
         """`memory://` (nothing else may follow the scheme)."""
-        parts = urlsplit(url)
-        if parts.scheme != "memory" or parts.netloc or parts.path or parts.query or parts.fragment:
+        if url.lower() != "memory://":  # (`memory:`, without its `//`, was taken: every other store refuses that form)
             from ._url import redacted_url  # (here: `_url` imports this module)
 
             raise ConfigurationError(f"a memory store URL is exactly 'memory://', not {redacted_url(url)!r}")

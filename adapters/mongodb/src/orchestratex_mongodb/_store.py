@@ -99,11 +99,12 @@ class MongoStore(Records, Orchestrations, Events, Coordination, Statistics):
             )
         if url is None and client is None:
             url = _DEFAULT_URL
-        parts = urlsplit(url or "")
-        if url is not None and parts.scheme not in ("mongodb", "mongodb+srv"):
+        # (`mongodb:` alone, or `mongodb:host`, without its `//`: PyMongo said "Port contains non-digit characters")
+        if url is not None and not (isinstance(url, str) and url.startswith(("mongodb://", "mongodb+srv://"))):
             raise ConfigurationError(
-                f"a MongoDB store URL starts with mongodb:// or mongodb+srv://, not {redact_url(url)!r}"
+                f"a MongoDB store URL starts with mongodb:// or mongodb+srv://, not {redact_url(str(url))!r}"
             )
+        parts = urlsplit(url or "")
         numbers = {
             "server_selection_timeout_ms": server_selection_timeout_ms,
             "retries": retries,
