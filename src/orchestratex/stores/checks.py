@@ -28,6 +28,7 @@ __all__ = [
     "check_commit",
     "check_ids",
     "check_incr",
+    "check_orchestration",
     "check_page",
     "check_start",
     "check_step",
@@ -82,6 +83,28 @@ def check_amount(name: str, amount: float | Decimal) -> None:
         raise UserError(f"{name} must be a number of US dollars between 0 and {MAX_AMOUNT:,.0f}, not {amount!r}")
     if not 0 <= amount <= MAX_AMOUNT:
         raise UserError(f"{name} must be a number of US dollars between 0 and {MAX_AMOUNT:,.0f}, not {amount!r}")
+
+
+_MAX_TOTAL = COUNTER_MAX // _PICO
+"""The largest orchestration total a store keeps: whole dollars whose pico-dollars fit in 64 bits (about $9.2M)."""
+
+
+def check_orchestration(orchestration: Orchestration) -> None:
+    """Refuse an orchestration whose `total_cost` or `overage_cost` is not an amount a store can keep and read back:
+    not a number, NaN, an infinity, negative or past about $9.2 million (the orchestrator computes them; code that
+    sets them by hand can get a NaN, a missing value of an imported table). A `MemoryStore` kept a NaN as `null` and
+    the run could then not be read, listed or counted; SQLite and MongoDB failed with a bare "cannot convert float NaN
+    to integer"."""
+    o = orchestration
+    total, overage = o.total_cost, o.overage_cost
+    if type(total) is float and type(overage) is float and 0 <= total <= _MAX_TOTAL and 0 <= overage <= _MAX_TOTAL:
+        return  # the common case, without the ABC check of `Real`
+    for name, value in (("total_cost", total), ("overage_cost", overage)):
+        if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value <= _MAX_TOTAL:  # (NaN is not)
+            raise UserError(
+                f"orchestration {o.id}: {name} must be a number of US dollars between 0 and {_MAX_TOTAL:,},"
+                f" not {value!r}; nothing was stored"
+            )
 
 
 def check_page(limit: int, offset: int, *, offset_name: str = "offset") -> None:
@@ -191,8 +214,10 @@ def check_start(
 ) -> None:
     """Refuse a `Store.start` whose lease, events, reservation or new thread is invalid (`ValueError`): `ttl_s`
     not > 0, events of another session, a `reserve` that is not a valid amount or any `reserve` for an
-    ended orchestration, a new `thread` that is not the orchestration's (its id and session)."""
+    ended orchestration, a new `thread` that is not the orchestration's (its id and session), amounts of the
+    orchestration a store cannot keep (`check_orchestration`)."""
     check_ttl(ttl_s)
+    check_orchestration(orchestration)
     check_commit(orchestration.session_id, events, (), 0.0, 0.0)
     if reserve:
         check_amount("reserve", reserve)

@@ -47,6 +47,7 @@ from .checks import (
     check_amount,
     check_commit,
     check_ids,
+    check_orchestration,
     check_page,
     check_start,
     check_step,
@@ -181,6 +182,7 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
     async def create_orchestration(self, orchestration: Orchestration) -> Orchestration:
         if orchestration.id in self._orchestrations:
             raise Conflict(f"orchestration {orchestration.id!r} already exists")
+        check_orchestration(orchestration)
         self._session(orchestration.session_id)
         if orchestration.thread_id not in self._threads:
             raise NotFound(f"no thread {orchestration.thread_id!r}")
@@ -240,6 +242,7 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
         if budget is None:
             raise NotFound(f"no session {session_id!r}")
         check_commit(session_id, events, calls, spent, released)
+        check_orchestration(orchestration)
         if owner is not None:
             lease = self._leases.get(orchestration.id)
             if lease is None or lease[0] != owner:

@@ -472,6 +472,27 @@ class StoreContract:
         await store.commit(o, calls=[good], spent=0.5)
         assert [m.latency_p50_ms for m in (await store.user_analytics("alice")).models] == [100.0]
 
+    async def test_an_orchestration_whose_costs_cannot_be_kept_is_refused(self, store: Store) -> None:
+        # (a total set by hand from a table's missing value: a MemoryStore kept a NaN `total_cost` as null, and the run
+        # could no longer be read, listed or counted; SQLite and MongoDB failed with "cannot convert float NaN to
+        # integer")
+        session, thread, o = await _tree(store)
+        o.total_cost = 0.25
+        await store.commit(o, spent=0.25)
+        for bad in ({"total_cost": math.nan}, {"overage_cost": math.inf}, {"total_cost": -1.0}, {"total_cost": 1e13}):
+            changed = o.model_copy(update=bad)
+            await _refused(UserError, store.commit(changed, [_selected(changed)], spent=0.5))
+            await _refused(UserError, store.commit_step(changed, spent=0.5))
+            new = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p", **bad)
+            await _refused(UserError, store.create_orchestration(new))
+            await _refused(UserError, store.start(new, owner="w", ttl_s=10, events=[_selected(new)]))
+            await _refused(NotFound, store.get_orchestration(new.id))
+        assert (await store.get_orchestration(o.id)).total_cost == 0.25
+        assert [r.total_cost for r in await store.list_orchestrations(session_id=session.id)] == [0.25]
+        assert (await store.get_session(session.id)).total_cost == 0.25
+        assert await store.list_events(session.id) == []
+        assert (await store.user_analytics("alice")).total_cost == 0.25
+
     async def test_list_events_since_limit_and_orchestration(self, store: Store) -> None:
         session, thread, a = await _tree(store)
         b = await _orchestration(store, thread)

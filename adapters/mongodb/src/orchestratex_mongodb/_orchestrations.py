@@ -16,7 +16,7 @@ from orchestratex.events import Event
 from orchestratex.exceptions import Conflict, NotFound, StoreError
 from orchestratex.records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Orchestration, Thread
 from orchestratex.stores import RoutingOutcome, Started
-from orchestratex.stores.checks import check_start, check_step
+from orchestratex.stores.checks import check_orchestration, check_start, check_step
 
 from ._base import CAS_ATTEMPTS, RESUMABLE, MongoBase, expires_in, now_utc
 from ._codec import (
@@ -50,6 +50,7 @@ class Orchestrations(MongoBase):
     # -- orchestrations -----------------------------------------------------------------------
     async def create_orchestration(self, orchestration: Orchestration) -> Orchestration:
         check_key("an orchestration id", orchestration.id)
+        check_orchestration(orchestration)
         if not await self._exists(self._c.sessions, orchestration.session_id):
             raise NotFound(f"no session {orchestration.session_id!r}")
         if not await self._exists(self._c.threads, orchestration.thread_id):
@@ -92,6 +93,7 @@ class Orchestrations(MongoBase):
         owner: str | None = None,
     ) -> Sequence[Event]:
         check_commit(orchestration.session_id, events, calls, spent, released)
+        check_orchestration(orchestration)
         check_key("an orchestration id", orchestration.id)
         self._c  # noqa: B018 -- fail before changing anything when the store is not open
         if owner is not None:  # fencing (checked before the journal: a lease taken over meanwhile is not seen)

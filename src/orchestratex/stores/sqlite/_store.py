@@ -19,7 +19,16 @@ from ...exceptions import ConfigurationError, Conflict, NotFound, UserError
 from ...records import CallRecord, Orchestration, Thread
 from .._base import RoutingOutcome, Started, fused
 from .._url import sqlite_url
-from ..checks import check_commit, check_ids, check_page, check_start, check_step, check_ttl, to_pico
+from ..checks import (
+    check_commit,
+    check_ids,
+    check_orchestration,
+    check_page,
+    check_start,
+    check_step,
+    check_ttl,
+    to_pico,
+)
 from ._commit import Step, commit_step, start_step
 from ._orchestrations import Parts, WrittenCache, insert_orchestration, read_orchestrations, split
 from ._records import SQLiteRecords
@@ -215,6 +224,7 @@ class SQLiteStore(SQLiteRecords):
 
     # -- orchestrations -----------------------------------------------------------------------
     async def create_orchestration(self, orchestration: Orchestration) -> Orchestration:
+        check_orchestration(orchestration)
         parts = split(orchestration)
         await self._run(self._create_orchestration_sync, parts)
         self._written.put(parts.id, parts, 0)
@@ -271,6 +281,7 @@ class SQLiteStore(SQLiteRecords):
         owner: str | None = None,
     ) -> Sequence[Event]:
         check_commit(orchestration.session_id, events, calls, spent, released)
+        check_orchestration(orchestration)
         orchestration.updated_at = utcnow()
         await self._committed(orchestration, events, calls, spent, released, owner, 0, None, False)
         return events
@@ -384,6 +395,7 @@ class SQLiteStore(SQLiteRecords):
     ) -> bool:
         check_commit(orchestration.session_id, events, calls, spent, released)
         check_step(orchestration, reserve, owner, release_lease)
+        check_orchestration(orchestration)
         orchestration.updated_at = utcnow()
         return await self._committed(
             orchestration,
