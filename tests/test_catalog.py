@@ -136,6 +136,25 @@ def test_an_alias_that_is_another_models_name_is_refused_from_code_as_from_a_fil
     assert catalog.get("acme").name == "acme:mini"
 
 
+def test_an_alias_another_model_holds_is_not_moved_silently_by_add_or_update() -> None:
+    # Before: `add` moved `gpt4` to the new model without a word (runs asking for gpt4 ran acme:mini), and removing
+    # acme:mini then left `gpt4` resolving to nothing at all.
+    catalog = ModelCatalog.default()
+    mini = ModelProfile(name="acme:mini", cost_per_1k_tokens=0.001, aliases=("gpt4",))
+    with pytest.raises(ConfigurationError, match=r"^model 'acme:mini': alias 'gpt4' already names 'openai:gpt-4.1': "):
+        catalog.add(mini)
+    assert "acme:mini" not in catalog and catalog.get("gpt4").name == "openai:gpt-4.1"
+    with pytest.raises(ConfigurationError, match=r"alias 'gpt4' already names 'openai:gpt-4.1'.*catalog.alias"):
+        catalog.update("openai:gpt-4o", aliases=("gpt4",))
+    assert catalog.get("gpt4").name == "openai:gpt-4.1" and catalog.get("openai:gpt-4o").aliases == ()
+    catalog.add(mini.model_copy(update={"aliases": ("mini",)}))
+    catalog.alias("gpt4", "acme:mini")  # moving it is said explicitly
+    assert catalog.get("gpt4").name == "acme:mini"
+    catalog.add(mini.model_copy(update={"aliases": ("gpt4", "mini")}), replace=True)  # its own alias: fine
+    copied = ModelCatalog(catalog, aliases=catalog.aliases)  # (as `copy()` builds a catalog)
+    assert copied.get("gpt4").name == "acme:mini"
+
+
 def test_a_catalog_is_made_of_profiles_and_says_how_to_read_a_file() -> None:
     with pytest.raises(UserError, match=r"ModelCatalog\('models.toml'\) takes ModelProfile objects: .*from_file"):
         ModelCatalog("models.toml")  # type: ignore[arg-type]

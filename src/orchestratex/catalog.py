@@ -293,8 +293,9 @@ class ModelCatalog:
                 "ModelCatalog aliases must be a mapping of alias to model name "
                 f'({{"fast": "openai:gpt-4.1-mini"}}), not {type(aliases).__name__}'
             )
+        settled = frozenset(aliases or ())  # (aliases the mapping points: models given it may share them, as a copy's)
         for model in models:
-            self.add(model)
+            self._add(model, replace=False, settled=settled)
         for alias, target in (aliases or {}).items():
             self.alias(alias, target)
         self._local.clear()
@@ -393,7 +394,11 @@ class ModelCatalog:
 
     # -- changes (each takes effect on the next decision of a running orchestrator) -----------
     def add(self, model: ModelProfile, *, replace: bool = False) -> ModelProfile:
-        """Add `model`; with `replace=True` an existing model of the same name is overridden."""
+        """Add `model`; with `replace=True` an existing model of the same name is overridden. An alias of `model`
+        that another model holds is refused (move it with `alias` once the model is added)."""
+        return self._add(model, replace=replace, settled=frozenset())
+
+    def _add(self, model: ModelProfile, *, replace: bool, settled: frozenset[str]) -> ModelProfile:
         self._sync()
         if not isinstance(model, ModelProfile):
             raise UserError(
@@ -403,6 +408,7 @@ class ModelCatalog:
         if model.name in self._models and not replace:
             raise ConfigurationError(f"model {model.name!r} is already in the catalog (pass replace=True)")
         self._refuse_aliases_naming_models(model.name, model.aliases)
+        self._refuse_held_aliases(model.name, (a for a in model.aliases if a not in settled))
         self._record(partial(self._put, model))
         return model
 
@@ -426,6 +432,7 @@ class ModelCatalog:
                 f"cannot update {current.name!r}: {where + ': ' if where else ''}{message}"
             ) from exc
         self._refuse_aliases_naming_models(model.name, model.aliases)
+        self._refuse_held_aliases(model.name, model.aliases)
         self._put(model)
         if self._derivation is not None:  # (replayed over each rebuild: the fields given, not this whole profile)
             self._local.append(partial(self._update, model.name, dict(fields)))
@@ -619,6 +626,18 @@ class ModelCatalog:
             if alias != name and alias in self._models:
                 raise ConfigurationError(
                     f"model {name!r}: alias {alias!r} is already a model's name: pick another alias"
+                )
+
+    def _refuse_held_aliases(self, name: str, aliases: Iterable[str]) -> None:
+        """An alias another model holds was silently moved to `name` (`add(ModelProfile(..., aliases=("gpt4",)))`:
+        `gpt4` then ran the new model, and removing it left `gpt4` resolving to nothing): refused, naming the holder
+        and the explicit way to move it."""
+        for alias in aliases:
+            holder = self._aliases.get(alias)
+            if holder is not None and holder != name and holder in self._models:
+                raise ConfigurationError(
+                    f"model {name!r}: alias {alias!r} already names {holder!r}: pick another alias, or move it with"
+                    f" catalog.alias({alias!r}, {name!r}) once the model is in the catalog"
                 )
 
     def _peek(self, name: str) -> ModelProfile | None:
