@@ -155,6 +155,28 @@ def test_an_alias_another_model_holds_is_not_moved_silently_by_add_or_update() -
     assert copied.get("gpt4").name == "acme:mini"
 
 
+def test_an_unknown_model_of_a_large_catalog_names_the_closest_models_not_all_of_them() -> None:
+    # Before: every name of the catalog, sorted, in one message (hundreds for OpenRouter's models, ~15,000 characters
+    # here), in which `openrouter:acme/model-17` was lost.
+    catalog = ModelCatalog.default()
+    for i in range(400):
+        catalog.add(ModelProfile(name=f"openrouter:acme/model-{i}", cost_per_1k_tokens=0.001))
+    with pytest.raises(UnknownModelError) as caught:
+        catalog.get("openrouter:acme/model-17x")
+    message = str(caught.value)
+    assert message.startswith("unknown model 'openrouter:acme/model-17x'; known models: openrouter:acme/model-17, ")
+    assert message.endswith("(the closest of 422; list(catalog) or `orchestratex models` lists them all)")
+    assert len(message) < 600
+    with pytest.raises(UnknownModelError, match=r"known models: sim:claude-haiku-4-5, .*\(the closest of 422"):
+        Orchestrator(catalog=catalog, simulate=True).run_sync("hi", preferred_models=["claud"])
+    with pytest.raises(UnknownModelError, match=r"… \(10 of 422; list\(catalog\)") as caught:
+        catalog.get("zzzz")
+    assert len(str(caught.value)) < 600
+    small = ModelCatalog.default()  # a catalog of a few dozen models is still listed whole
+    with pytest.raises(UnknownModelError, match=r"; known models: anthropic:claude-haiku-4-5, .*, openai:o4-mini$"):
+        small.get("zzzz")
+
+
 def test_a_catalog_is_made_of_profiles_and_says_how_to_read_a_file() -> None:
     with pytest.raises(UserError, match=r"ModelCatalog\('models.toml'\) takes ModelProfile objects: .*from_file"):
         ModelCatalog("models.toml")  # type: ignore[arg-type]

@@ -106,6 +106,35 @@ class ProviderNotConfigured(UserError):
         self.env_var = env_var
 
 
+_LISTED = 30
+"""The most model names an `UnknownModelError` lists: a catalog of hundreds (OpenRouter's models, say) made a message
+of thousands of characters in which the name one meant could not be found."""
+_CLOSEST = 10
+"""The most names listed of a longer catalog: the closest to the name given, else the first."""
+
+
+def _listing(name: str, known: list[str]) -> str:
+    """`known`, sorted, when it is short; else the names closest to `name` (by full name or bare model id) or the
+    first few, saying how many there are and where to see them all."""
+    names = sorted(set(known))
+    if len(names) <= _LISTED:
+        return ", ".join(names)
+    import difflib
+
+    wanted = name.strip().casefold()[:200]  # (a 60 KB name compared with hundreds would take seconds)
+    by_id: dict[str, list[str]] = {}
+    for full in names:
+        by_id.setdefault(full.partition(":")[2].casefold() or full.casefold(), []).append(full)
+        by_id.setdefault(full.casefold(), []).append(full)
+    started = [full for key, fulls in by_id.items() if len(wanted) >= 3 and key.startswith(wanted) for full in fulls]
+    close = [full for key in difflib.get_close_matches(wanted, list(by_id), n=8, cutoff=0.6) for full in by_id[key]]
+    shown = list(dict.fromkeys([*sorted(started), *close]))[:_CLOSEST]
+    where = "list(catalog) or `orchestratex models` lists them all"
+    if shown:
+        return f"{', '.join(shown)} (the closest of {len(names)}; {where})"
+    return f"{', '.join(names[:_CLOSEST])}, … ({_CLOSEST} of {len(names)}; {where})"
+
+
 class UnknownModelError(UserError):
     """A model name (or alias) that the catalog does not know, a bare model id that several of its models share
     (`ambiguous`: their full names), or (`unserved`: its full name) a model of the catalog that this orchestrator
@@ -120,7 +149,7 @@ class UnknownModelError(UserError):
         meant: str | None = None,
         ambiguous: list[str] | None = None,
     ) -> None:
-        hint = f"; known models: {', '.join(sorted(known))}" if known else ""
+        hint = f"; known models: {_listing(name, known)}" if known else ""
         if meant is not None:  # (`GPT4` for the alias `gpt4`: the list of full names did not show the alias)
             hint = f": did you mean {meant!r}? (names and aliases are matched exactly){hint}"
         if ambiguous:  # (the same model behind two endpoints: `dear:llama` and `cheap:llama`)
@@ -136,7 +165,7 @@ class UnknownModelError(UserError):
                 f"model {name!r} is {unserved}, whose provider {provider!r} is not in use here (a provider is used "
                 f"once its API key is set and its adapter installed; in use: {in_use})"
             )
-            hint = f"; usable models: {', '.join(sorted(known))}" if known else ""
+            hint = f"; usable models: {_listing(name, known)}" if known else ""
         else:
             message = f"unknown model {name!r}"
         super().__init__(message + hint)
