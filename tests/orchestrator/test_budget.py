@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -506,3 +508,59 @@ async def test_a_paid_answer_is_judged_by_the_judge_held_for_it_when_the_preferr
     final = await store.get_session(session.id)
     assert final.total_cost == first.total_cost + second.total_cost <= 0.012
     assert final.reserved_cost == 0
+
+
+async def test_a_run_waiting_for_other_runs_reservations_says_so_while_it_waits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Before: a run of a session whose other run held the budget waited (up to `reservation_wait_s`, 30 s by default)
+    # without a word, no event and no log line: it looked hung. It now logs when it starts waiting, for what and for
+    # how long at most, and how the wait ended.
+    gate = asyncio.Event()
+    started: list[str] = []
+    inner = answering({}, [])
+
+    async def slow(request: GenerationRequest) -> Generation:
+        if request.purpose == "generate":
+            started.append(request.model.name)
+            await gate.wait()
+        result = inner.fn(request)
+        assert isinstance(result, Generation)
+        return result
+
+    store = MemoryStore()
+    orch = Orchestrator(
+        providers=[FunctionProvider(slow, count_tokens=chars4)],
+        catalog=gpt41_like(),
+        store=store,
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+        reservation_wait_s=30,
+    )
+    caplog.set_level(logging.INFO, logger="orchestratex.orchestrator")
+    session = await orch.create_session(cost_limit=0.03)  # one run's reservation fits, two do not
+    first = asyncio.create_task(orch.run(PROMPT, session=session, max_iterations=1))
+    while not started:
+        await asyncio.sleep(0.001)
+    second = asyncio.create_task(orch.run(PROMPT, session=session, max_iterations=1))
+    for _ in range(2000):  # said while it waits, not once it is over
+        if any(getattr(r, "wait_s", None) for r in caplog.records) or second.done():
+            break
+        await asyncio.sleep(0.005)
+    assert not second.done()
+    said = next((r for r in caplog.records if getattr(r, "wait_s", None)), None)
+    if said is None:
+        gate.set()
+        await asyncio.gather(first, second)
+    assert said is not None, "nothing said while the run waited"
+    assert re.match(
+        rf"waiting up to \d+(\.\d+)? s for other runs of session {session.id} to release the \$0\.0\d+ they hold: "
+        r"this call needs \$0\.0\d+ of the session's \$0\.030000 budget$",
+        said.getMessage(),
+    ), said.getMessage()
+    assert said.session_id == session.id and 0 < said.held_usd <= 0.03  # type: ignore[attr-defined]
+    gate.set()
+    assert [r.status for r in await asyncio.gather(first, second)] == ["completed", "completed"]
+    over = [r for r in caplog.records if getattr(r, "waited_s", None) is not None]
+    assert len(over) == 1 and over[0].reserved is True  # type: ignore[attr-defined]
+    assert over[0].getMessage().endswith(f"needs in session {session.id} was reserved")

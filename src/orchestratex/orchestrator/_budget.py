@@ -255,18 +255,65 @@ async def reserve_waiting(
     its other runs to release what they hold when only their reservations are in the way (`own` is what
     this run holds itself). Returns (reserved, what the others held at the last look: 0 when what the session has
     spent leaves no room, so that their reservations are not what refused it)."""
-    deadline = time.monotonic() + timeout
+    began = time.monotonic()
+    deadline = began + timeout
     delay = 0.01
     held = 0.0
+    waiting = False  # (said once it waits: a wait of up to 30 s showed nothing at all, as if the run hung)
     while True:
         if await reserve():
+            if waiting:
+                _say_wait_over(session_id, amount, began, reserved=True)
             return True, held
         session = await store.get_session(session_id)
         held = max(session.reserved_cost - own, 0.0)
         if session.total_cost + own + amount > limit + _EPS:  # spending alone leaves no room: waiting cannot help
+            if waiting:
+                _say_wait_over(session_id, amount, began, reserved=False)
             return False, 0.0  # (not "other runs … held $x for 30s": it waited for nothing, and they did not refuse it)
         now = time.monotonic()
         if now >= deadline:
+            if waiting:
+                _say_wait_over(session_id, amount, began, reserved=False)
             return False, held
+        if not waiting:
+            waiting = True
+            _say_waiting(session_id, amount, held, limit, deadline - now)
         await asyncio.sleep(min(delay, deadline - now))
         delay = min(delay * 1.5, 0.25)
+
+
+def _say_waiting(session_id: str, amount: float, held: float, limit: float, seconds: float) -> None:
+    logger.info(
+        "waiting up to %.3g s for other runs of session %s to release the $%.6f they hold: this call needs $%.6f of"
+        " the session's $%.6f budget",
+        seconds,
+        session_id,
+        held,
+        amount,
+        limit,
+        extra={
+            "session_id": session_id,
+            "held_usd": held,
+            "needed_usd": amount,
+            "cost_limit_usd": limit,
+            "wait_s": round(seconds, 3),
+        },
+    )
+
+
+def _say_wait_over(session_id: str, amount: float, began: float, *, reserved: bool) -> None:
+    waited = time.monotonic() - began
+    logger.info(
+        "after %.3g s of waiting, the $%.6f this call needs in session %s was %s",
+        waited,
+        amount,
+        session_id,
+        "reserved" if reserved else "not freed: the call is not made",
+        extra={
+            "session_id": session_id,
+            "needed_usd": amount,
+            "waited_s": round(waited, 3),
+            "reserved": reserved,
+        },
+    )
