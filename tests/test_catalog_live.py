@@ -179,6 +179,23 @@ def test_an_alias_removed_from_a_watched_file_goes_back_to_what_it_was(tmp_path:
     assert catalog.get("gpt4").name == "openai:gpt-4.1"  # the file overrode it: back to the default's
 
 
+def test_an_alias_a_watched_files_model_took_over_goes_back_when_the_model_leaves_the_file(tmp_path: Path) -> None:
+    # Before: a model of the file carrying `aliases = ["gpt4"]` took `gpt4` over, and once the file no longer had it
+    # (or no longer gave it that alias) `gpt4` resolved to nothing: every run asking for gpt4 failed.
+    path = tmp_path / "models.toml"
+    write(path, '[[models]]\nname = "house:a"\ncost_per_1k_tokens = 0\naliases = ["gpt4", "house"]\n')
+    catalog = ModelCatalog.default().watch(path, interval=0)
+    assert catalog.get("gpt4").name == catalog.get("house").name == "house:a"
+    write(path, '[[models]]\nname = "house:a"\ncost_per_1k_tokens = 0.001\naliases = ["gpt4", "house"]\n')
+    assert catalog.get("gpt4").cost_per_1k_tokens == 0.001  # an edit of the model keeps what it carries
+    write(path, '[[models]]\nname = "house:a"\ncost_per_1k_tokens = 0\naliases = ["house"]\n')
+    assert catalog.get("gpt4").name == "openai:gpt-4.1" and catalog.get("house").name == "house:a"
+    write(path, '[[models]]\nname = "house:a"\ncost_per_1k_tokens = 0\naliases = ["gpt4"]\n')
+    assert catalog.get("gpt4").name == "house:a"
+    write(path, '[[models]]\nname = "house:b"\ncost_per_1k_tokens = 0\n')
+    assert catalog.get("gpt4").name == "openai:gpt-4.1" and "house" not in catalog and "house:a" not in catalog
+
+
 def test_watching_the_same_file_again_layers_it_once(tmp_path: Path) -> None:
     """`catalog.watch(path)` run a second time (a notebook cell run again, a setup function called twice) laid a
     second layer of the file over the first: a model or alias removed from the file then stayed in the catalog

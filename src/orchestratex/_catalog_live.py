@@ -141,21 +141,28 @@ class WatchedFile:
                     catalog._drop(name)
                 else:
                     catalog._put(earlier)
+        carried = {alias: name for name, model in models.items() for alias in model.aliases}
         for name, model in models.items():
             if name not in self.underlay:
                 self.underlay[name] = catalog._peek(name)
-            catalog._put(model)
+            self._note_aliases(catalog, model.aliases)  # (an alias a model of the file takes from another model:
+            catalog._put(model)  # `gpt4` went nowhere once the file no longer had the model)
         aliases = content.resolve_aliases(catalog)
         for alias, earlier_target in list(self.alias_underlay.items()):
-            if alias not in aliases:
+            if alias not in aliases and alias not in carried:
                 del self.alias_underlay[alias]
                 catalog._aliases.pop(alias, None)
                 if earlier_target is not None:
                     catalog._alias(alias, earlier_target)
         for alias, target in aliases.items():
+            self._note_aliases(catalog, (alias,))
+            catalog._alias(alias, target)
+
+    def _note_aliases(self, catalog: ModelCatalog, aliases: tuple[str, ...]) -> None:
+        """Remember what `aliases` name before the file first points them (restored once the file drops them)."""
+        for alias in aliases:
             if alias not in self.alias_underlay:
                 self.alias_underlay[alias] = catalog._aliases.get(alias)
-            catalog._alias(alias, target)
 
 
 @dataclass(slots=True)
