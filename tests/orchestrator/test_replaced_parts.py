@@ -347,3 +347,32 @@ async def test_a_router_or_evaluator_replaced_while_a_run_is_in_flight_applies_f
         second = await orchestrator.run("Explain recursion again", max_iterations=1)
         assert second.status == "completed", second.error
         assert (Later.asked, LaterJudge.asked) == (1, 1)  # the next run takes them up
+
+
+async def test_providers_replaced_by_a_list_are_filed_by_name_as_the_constructor_files_them() -> None:
+    # `orchestrator.providers = [FunctionProvider(...)]` (a list, as `providers=` takes it) was kept as the list, and
+    # every later run failed with "AttributeError: 'list' object has no attribute 'values'"
+    from orchestratex import FunctionProvider, ModelCatalog, ModelProfile
+
+    def old(request: Any) -> str:
+        return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "old"
+
+    def new(request: Any) -> str:
+        return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "new"
+
+    catalog = ModelCatalog([ModelProfile(name=n, cost_per_1k_tokens=0.001) for n in ("function:a", "function:b")])
+    orchestrator = Orchestrator(providers=[FunctionProvider(old)], catalog=catalog)
+    orchestrator.providers = cast(Any, [FunctionProvider(new)])
+    assert list(orchestrator.providers) == ["function"]
+    result = await orchestrator.run("Hello", max_iterations=1)
+    assert (result.status, result.final_response) == ("completed", "new")
+    with pytest.raises(UserError, match=r"^two providers are named 'function'"):
+        orchestrator.providers = cast(Any, [FunctionProvider(old), FunctionProvider(new)])
+    with pytest.raises(UserError, match=r"^providers must hold Provider objects .* not str 'function'"):
+        orchestrator.providers = cast(Any, ["function"])
+    with pytest.raises(UserError, match=r"^providers must be a list of providers"):
+        orchestrator.providers = cast(Any, None)
+    assert (
+        await orchestrator.run("Hello", max_iterations=1)
+    ).final_response == "new"  # the refused ones changed nothing
+    await orchestrator.aclose()

@@ -12,7 +12,7 @@ from ..exceptions import ProviderNotConfigured, UnknownModelError, UserError
 from ..providers import Provider, provider_names, providers_from_env
 from ..providers._registry import key_hint
 
-__all__ = ["ModelPools", "judge_names", "resolve_providers"]
+__all__ = ["ModelPools", "judge_names", "providers_by_name", "resolve_providers"]
 
 
 def resolve_providers(
@@ -89,6 +89,21 @@ def _given(providers: object) -> list[Provider]:
                 f"not {type(provider).__name__} {provider!r:.60}"
             )
     return given
+
+
+def providers_by_name(providers: object) -> dict[str, Provider]:
+    """`orchestrator.providers = ...` taken as `providers=` is (a list filed under each one's name, or a mapping of
+    names to providers), checked as it is: a list was kept as it was, and every run then failed with
+    `AttributeError: 'list' object has no attribute 'values'`."""
+    given = _given(providers)
+    if isinstance(providers, Mapping):
+        for name in providers:
+            if not isinstance(name, str) or not name:
+                raise UserError(
+                    f"providers' names must be non-empty strings (the prefix of their models' names), not {name!r}"
+                )
+        return dict(providers)
+    return _by_name(given)
 
 
 def _by_name(providers: Iterable[Provider]) -> dict[str, Provider]:
