@@ -358,14 +358,14 @@ TOOL_CALL = {"id": "a", "type": "function", "function": {"name": "f", "arguments
         ({"messages": [{"role": "user", "content": [IMAGE]}]}, "messages.0.content.0.type", "unsupported_parameter"),
         ({"messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages.0.content.0.text", "invalid_value"),
         (
-            {"messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}, *PROMPT]},
+            {"messages": [{"role": "tool", "content": "x", "tool_call_id": "1"}, *PROMPT]},  # (answers no call)
             "messages.0.role",
-            "unsupported_parameter",
+            "invalid_value",
         ),
         (
             {"messages": [*PROMPT, {"role": "assistant", "content": None, "tool_calls": [TOOL_CALL]}, *PROMPT]},
-            "messages.1.tool_calls",
-            "unsupported_parameter",
+            "messages.1.tool_calls",  # (its call is not answered)
+            "invalid_value",
         ),
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role", "invalid_value"),
         ({"stream_options": {"include_usage": True}}, "stream_options", "invalid_value"),

@@ -43,6 +43,7 @@ from ._errors import quoted
 from ._openai_errors import OpenAIError
 from ._openai_presets import Preset
 from ._openai_schemas import ChatMessageIn, ChatRequest, ContentPart, OrchestrationOptions
+from ._openai_tool_turns import ToolTurns
 from ._quota import stored_bytes, text_bytes
 
 __all__ = [
@@ -134,19 +135,28 @@ def _shown(name: str) -> str:
 
 
 def chat_messages(request: ChatRequest) -> list[Message]:
-    """The conversation as plain text messages (`developer` is a system message); 400 for anything else."""
+    """The conversation as plain text messages (`developer` is a system message; earlier tool calls and their results
+    as text, `ToolTurns`); 400 for anything else."""
     messages = []
+    tools = ToolTurns()
     for i, m in enumerate(request.messages):
         param = f"messages.{i}"
-        if m.role in ("tool", "function"):
-            raise _unsupported(f"{param}.role", f"{m.role} messages are not supported (no tools here)")
-        for field in ("tool_calls", "function_call"):
-            if getattr(m, field, None):
-                raise _unsupported(f"{param}.{field}", "tool calls are not supported (no tools here)")
+        if m.role != "assistant":
+            for field in ("tool_calls", "function_call"):
+                if getattr(m, field, None):
+                    raise _invalid(f"{param}.{field}", f"only an assistant message has {field}, not a {m.role} message")
         if isinstance(m.content, list):
             content = "\n".join(_part_text(part, m.role, f"{param}.content.{j}") for j, part in enumerate(m.content))
         else:
             content = m.content or _refusal(m)
+        if m.role in ("tool", "function"):
+            messages.append(tools.result(m, i, content))
+            continue
+        if m.role == "assistant":
+            calls = tools.calls_text(m, i)
+            content = f"{content}\n{calls}" if content and calls else content or calls
+        else:
+            tools.close(i)
         role = "system" if m.role == "developer" else m.role
         messages.append(Message(role=role, content=content))
     last = len(messages) - 1
@@ -156,6 +166,7 @@ def chat_messages(request: ChatRequest) -> list[Message]:
             f"the last message is {request.messages[last].role!r}: end the conversation with the user message to"
             " answer",
         )
+    tools.close(last + 1)
     if blank(messages[last].content):
         raise _invalid(f"messages.{last}.content", "the last user message has no text: give the text to answer")
     return messages

@@ -1,0 +1,102 @@
+"""Earlier tool turns of a `/v1` conversation, as text the models can read.
+
+An agent framework that has called tools asks for its final answer with the tools offered under
+`tool_choice: "none"` (or with none offered), sending the conversation so far: the assistant turns that called
+tools (`tool_calls`, or the legacy `function_call`) and the tool results (`tool` / `function` messages). OpenAI
+answers such a call in text from those results. No tool is offered to the models here, so each call becomes a line
+of its assistant turn and each result a message of its own that the models read as the conversation's next turn;
+the pairing is checked as OpenAI checks it (a tool message answers a call of the assistant turn before it, and every
+call is answered), with a 400 `invalid_value` naming the message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..providers import Message
+from ._openai_errors import OpenAIError
+from ._openai_schemas import ChatMessageIn
+
+__all__ = ["ToolTurns"]
+
+
+class ToolTurns:
+    """Reads the tool turns of one conversation in order: the calls of an assistant turn, then their results."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, str] = {}
+        """The calls of the last assistant turn not yet answered: id → tool name."""
+        self.opened_at = -1
+        self.function: str | None = None
+        """The legacy `function_call` of the last assistant turn, while its `function` message may follow."""
+
+    def calls_text(self, message: ChatMessageIn, index: int) -> str:
+        """The calls an assistant turn made, one line each (empty when it made none); it opens them."""
+        self.close(index)
+        extra = message.model_extra or {}
+        calls, legacy = extra.get("tool_calls"), extra.get("function_call")
+        lines = []
+        if calls:
+            if not isinstance(calls, list):
+                raise _invalid(f"messages.{index}.tool_calls", "tool_calls must be a list of tool calls")
+            for j, call in enumerate(calls):
+                call_id, name, arguments = _call(call, f"messages.{index}.tool_calls.{j}")
+                self.open[call_id] = name
+                lines.append(f"[called the tool {name} with {arguments} (tool call {call_id})]")
+            self.opened_at = index
+        if legacy:
+            name, arguments = _function(legacy, f"messages.{index}.function_call")
+            self.function = name
+            lines.append(f"[called the function {name} with {arguments}]")
+        return "\n".join(lines)
+
+    def result(self, message: ChatMessageIn, index: int, text: str) -> Message:
+        """A `tool` (or legacy `function`) message as the conversation's next turn, naming the call it answers."""
+        param = f"messages.{index}"
+        if message.role == "function":
+            name = message.name or self.function
+            if name is None:
+                raise _invalid(f"{param}.name", "a function message needs the `name` of the function it answers")
+            return Message(role="user", content=f"[result of the function {name}]\n{text}")
+        call_id = (message.model_extra or {}).get("tool_call_id")
+        if not isinstance(call_id, str) or call_id not in self.open:
+            raise _invalid(
+                f"{param}.role",
+                "a tool message must answer a tool call of the assistant message right before it"
+                + (f" (no such tool call: {call_id!r})" if isinstance(call_id, str) else " (it has no tool_call_id)"),
+            )
+        name = self.open.pop(call_id)
+        return Message(role="user", content=f"[result of the tool {name} (tool call {call_id})]\n{text}")
+
+    def close(self, index: int) -> None:
+        """A message other than a tool result comes at `index`: every call opened before must have been answered."""
+        self.function = None
+        if self.open:
+            missing = ", ".join(sorted(self.open))
+            raise _invalid(
+                f"messages.{self.opened_at}.tool_calls",
+                f"an assistant message with tool_calls must be followed by tool messages answering each tool_call_id:"
+                f" {missing} got none",
+            )
+
+
+def _call(call: Any, param: str) -> tuple[str, str, str]:
+    if not isinstance(call, dict) or not isinstance(call.get("id"), str):
+        raise _invalid(param, "a tool call is an object with an `id` and its `function`")
+    kind = call.get("type", "function")
+    body = call.get(kind) if isinstance(kind, str) else None
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+        raise _invalid(f"{param}.{kind}", f"a tool call needs its {kind!r} object with the tool's `name`")
+    arguments = body.get("arguments", body.get("input", ""))
+    return call["id"], body["name"], arguments if isinstance(arguments, str) else str(arguments)
+
+
+def _function(call: Any, param: str) -> tuple[str, str]:
+    if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+        raise _invalid(param, "a function_call is an object with the function's `name` and `arguments`")
+    arguments = call.get("arguments", "")
+    return call["name"], arguments if isinstance(arguments, str) else str(arguments)
+
+
+def _invalid(param: str, why: str) -> OpenAIError:
+    return OpenAIError(400, f"{param}: {why}", param=param, code="invalid_value")
