@@ -54,6 +54,29 @@ def test_rest_refuses_a_boolean_or_a_string_for_a_number_with_422(
         assert api.client.get("/api/sessions/user/alice", headers=api.alice).json() == []
 
 
+@pytest.mark.parametrize(
+    ("route", "path"),
+    [
+        ("/api/sessions/", "max_iterations"),
+        ("/api/sessions/", "settings.cost_limit"),
+        ("/api/orchestration/start", "settings.max_iterations"),
+        ("/api/orchestration/start", "settings.evaluation_threshold"),
+        ("/api/orchestration/start", "settings.cost_limit"),
+    ],
+)
+def test_a_string_holding_a_lone_surrogate_for_a_number_is_refused_not_a_500(api: Api, route: str, path: str) -> None:
+    # `"\ud800"` in the body (half of an escaped pair: an emoji cut in two by a UTF-16 client): the 422 quoting it
+    # could not be encoded, and the answer was a 500 "internal server error" with a traceback in the log
+    body = _nested(path, "\ud800")
+    if route == "/api/orchestration/start":
+        body["thread_id"] = api.thread(api.session()["_id"])["_id"]
+    headers = {**api.alice, "Content-Type": "application/json"}  # (sent as `json.dumps` writes it: escaped)
+    r = api.client.post(route, content=json.dumps(body), headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith(f"{path}: must be {'a whole number' if 'iter' in path else 'a number'}, not")
+    assert 'not the string "\\ud800": write the number without quotes' in r.json()["detail"]
+
+
 def test_rest_still_takes_an_integer_where_a_fraction_may_be(api: Api) -> None:
     session = api.session(max_iterations=2, settings={"cost_limit": 10})
     assert (session["max_iterations"], session["settings"]["cost_limit"]) == (2, 10.0)

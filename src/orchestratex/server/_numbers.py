@@ -63,4 +63,8 @@ def _flag_message(value: object, default: str) -> str:
 
 
 def _shown(value: str) -> str:
-    return json.dumps(value if len(value) <= _SHOWN else value[:_SHOWN] + "…", ensure_ascii=False)
+    """`value` quoted as JSON, cut past `_SHOWN` characters. A lone surrogate (`"\\ud800"`: half of an escaped pair, an
+    emoji cut in two by a UTF-16 client) is written as its JSON escape: as itself it cannot be encoded in UTF-8, and
+    the answer failed with a 500."""
+    text = json.dumps(value if len(value) <= _SHOWN else value[:_SHOWN] + "…", ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
