@@ -107,3 +107,43 @@ def test_a_browser_app_on_the_openai_js_sdk_passes_preflight_on_a_real_server(tm
         spent = client.post("/v1/chat/completions", json=body, headers=headers)  # a failure the SDK must not retry
         assert spent.status_code == 402 and spent.headers["x-should-retry"] == "false"
         assert "x-should-retry" in spent.headers["access-control-expose-headers"].lower()
+
+
+@pytest.mark.parametrize(
+    ("origin", "method", "headers", "says"),
+    [
+        (
+            "https://app.example.com",
+            "POST",
+            "x-stainless-os, X-Request-Id",
+            "the server does not read the header 'X-Request-Id' (a browser may send Authorization, X-API-Key,"
+            " Content-Type, traceparent, tracestate and the OpenAI SDK's headers)",
+        ),
+        (
+            "https://evil.example.com",
+            "POST",
+            "x-api-key",
+            "the origin 'https://evil.example.com' may not call this API from a browser (the server allows the"
+            " origins of ORCHESTRATEX_CORS_ORIGINS)",
+        ),
+        ("https://app.example.com", "PUT", "x-api-key", "the method 'PUT' is not one of the API's (GET, POST, PATCH"),
+    ],
+)
+def test_a_refused_preflight_answers_the_api_error_body_naming_what_is_refused(
+    make_api: Callable[..., Api], origin: str, method: str, headers: str, says: str
+) -> None:
+    # it was Starlette's text "Disallowed CORS headers" (or "origin", "method"), not {"detail", "status_code"}, and
+    # named neither the header nor the origin to allow
+    api = make_api(cors_origins=("https://app.example.com",))
+    asked = {"Origin": origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": headers}
+    r = api.client.options("/api/sessions/", headers=asked)
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/json"
+    assert r.json()["status_code"] == 400
+    assert r.json()["detail"].startswith(f"CORS preflight refused: {says}"), r.json()
+    assert "Origin" in r.headers["vary"]  # (still a CORS answer: caches keep it apart per origin)
+    allowed = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "PATCH"}
+    assert (
+        api.client.options("/api/sessions/", headers={**allowed, "Access-Control-Request-Headers": "x-api-key"}).text
+        == "OK"
+    )

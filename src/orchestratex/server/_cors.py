@@ -16,6 +16,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
+from ._errors import error_response, quoted
+
 __all__ = ["ALLOW_HEADERS", "ALLOW_METHODS", "EXPOSE_HEADERS", "ApiCors"]
 
 ALLOW_HEADERS = (
@@ -48,11 +50,46 @@ class ApiCors(CORSMiddleware):
         )
 
     def preflight_response(self, request_headers: Headers) -> Response:
+        response = self._preflight(request_headers)
+        if response.status_code != 400:
+            return response
+        # (Starlette's refusal is the text "Disallowed CORS headers": neither the API's error body nor which one)
+        kept = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
+        return error_response(400, self._refusal(request_headers), kept)
+
+    def _refusal(self, request_headers: Headers) -> str:
+        """What a refused preflight asked for that is not allowed."""
+        reasons = []
+        origin = request_headers["origin"]
+        if not self.is_allowed_origin(origin=origin):
+            reasons.append(
+                f"the origin {quoted(origin)} may not call this API from a browser (the server allows the origins"
+                " of ORCHESTRATEX_CORS_ORIGINS)"
+            )
+        method = request_headers["access-control-request-method"]
+        if method not in self.allow_methods:
+            methods = ", ".join(m for m in ALLOW_METHODS if m != "OPTIONS")
+            reasons.append(f"the method {quoted(method)} is not one of the API's ({methods})")
+        requested = request_headers.get("access-control-request-headers")
+        if requested is not None:
+            refused = [h.strip() for h in requested.split(",") if h.strip().lower() not in self.allow_headers]
+            refused = [h for h in refused if not _sdk_header(h.lower())]
+            if refused:
+                names = ", ".join(quoted(h) for h in refused)
+                reasons.append(
+                    f"the server does not read the header{'s' if len(refused) > 1 else ''} {names} (a browser may"
+                    f" send {', '.join(ALLOW_HEADERS[:5])} and the OpenAI SDK's headers)"
+                )
+        if request_headers.get("access-control-request-private-network") is not None:
+            reasons.append("a request from a public site to this server's private network address is not allowed")
+        return "CORS preflight refused: " + ("; ".join(reasons) or "the request is not allowed from a browser")
+
+    def _preflight(self, request_headers: Headers) -> Response:
         requested = request_headers.get("access-control-request-headers")
         if requested is None:
             return super().preflight_response(request_headers)
         names = [h.strip().lower() for h in requested.split(",")]
-        sdk = [n for n in names if n.startswith(_SDK_PREFIX) and len(n) > len(_SDK_PREFIX)]
+        sdk = [n for n in names if _sdk_header(n)]
         if not sdk:
             return super().preflight_response(request_headers)
         rest = ", ".join(n for n in names if n not in sdk)
@@ -64,3 +101,8 @@ class ApiCors(CORSMiddleware):
             allowed = response.headers.get("access-control-allow-headers", "")
             response.headers["Access-Control-Allow-Headers"] = ", ".join([*filter(None, [allowed]), *sdk])
         return response
+
+
+def _sdk_header(name: str) -> bool:
+    """Whether `name` (lowercase) is one of the OpenAI SDK's `X-Stainless-*` headers."""
+    return name.startswith(_SDK_PREFIX) and len(name) > len(_SDK_PREFIX)
