@@ -270,6 +270,10 @@ class SQLiteConnections(Store):
         checkpointer, self._checkpointer = self._checkpointer, None
         if checkpointer is not None:
             checkpointer.stop()
+        # The writer's connection closes last, alone: the last connection to close checkpoints the WAL into the file
+        # and deletes `-wal` and `-shm`, but two closing at once each see the other open and leave them (with the
+        # last commits in the WAL only: a copy of the database file alone missed them).
+        await _joined(self.path, reader, checkpointer)
         try:
             if worker is None or conn is None:
                 return
