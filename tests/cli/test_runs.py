@@ -154,6 +154,43 @@ def test_runs_show_gives_the_cost_limit_as_it_was_set(store_url: str, limit: str
     assert f" · cost limit {shown} for its session · " in settings
 
 
+def test_the_json_document_gives_the_cost_limit_the_run_ran_under(store_url: str) -> None:
+    """`run --cost-limit 0.5 --json` (and `runs show --json`) said `"settings": {"cost_limit": null, …}`, as if the
+    run had no limit: `--cost-limit` is its session's budget, which the document did not show."""
+    run = run_cli("run", "Say hello", "--cost-limit", "0.5", "--max-iterations", "1", "--json", "--store", store_url)
+    assert run.returncode in (0, 1), run.stderr
+    doc = json.loads(run.stdout)
+    assert doc["settings"]["cost_limit"] == 0.5
+    shown = run_cli("runs", "show", doc["_id"], "--json", "--store", store_url)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["settings"]["cost_limit"] == 0.5
+    # a run without a limit still says it has none
+    free = json.loads(run_cli("run", "Say hello", "--max-iterations", "1", "--json", "--store", store_url).stdout)
+    assert free["settings"]["cost_limit"] is None
+    # an orchestration's own cap within its session's budget (a server's run): the lower of the two
+    import asyncio
+
+    from orchestratex import Orchestrator
+    from orchestratex.providers import SimulatedProvider
+    from orchestratex.stores import open_store
+
+    async def capped(session_limit: float, own: float) -> str:
+        store = await open_store(store_url)
+        try:
+            orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)], store=store)
+            session = await orchestrator.create_session("alice", cost_limit=session_limit)
+            result = await orchestrator.run("Say hello", session=session, cost_limit=own, max_iterations=1)
+            await orchestrator.aclose()
+            return result.id
+        finally:
+            await store.close()
+
+    for session_limit, own in ((1.0, 0.2), (0.1, 0.2)):
+        oid = asyncio.run(capped(session_limit, own))
+        shown = run_cli("runs", "show", oid, "--json", "--store", store_url)
+        assert json.loads(shown.stdout)["settings"]["cost_limit"] == min(session_limit, own)
+
+
 def test_show_with_a_session_or_thread_id_names_its_orchestrations(store_url: str) -> None:
     """`runs show` prints a run's session and thread ids next to its own, and the server's API returns them: given
     one of them, it said only "no orchestration '…'", as if the id had been mistyped."""

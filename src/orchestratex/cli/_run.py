@@ -277,8 +277,11 @@ def _check_detach(args: argparse.Namespace) -> None:
         )
 
 
-def _print_json(result: RunResult) -> None:
-    Output().verbatim(json_text(result.to_dict()))
+def _print_json(result: RunResult, cost_limit: float | None) -> None:
+    """`result`'s document; `cost_limit` is its session's (`--cost-limit`: the run made its session with it)."""
+    from ._runs import run_document
+
+    Output().verbatim(json_text(run_document(result, cost_limit)))
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -300,11 +303,11 @@ def run_command(args: argparse.Namespace) -> int:
     except Interrupted as exc:
         if args.json and exc.result is not None:  # a script reading stdout gets the run's document (and its id)
             with contextlib.suppress(StdoutFailed):  # (the message on stderr names the run either way)
-                _print_json(exc.result)
+                _print_json(exc.result, getattr(args, "cost_limit", None))
         raise
     if args.json:
         try:
-            _print_json(result)
+            _print_json(result, getattr(args, "cost_limit", None))
         except StdoutFailed as exc:
             if args.command == "run":
                 store = f" --store {shown_url(args.store)}" if args.store else ""

@@ -17,11 +17,12 @@ from ._stores import shown_url, store_option
 
 if TYPE_CHECKING:
     from ..events import Event
+    from ..orchestrator import RunResult
     from ..records import Iteration, Orchestration
     from ..stores import Store
     from ._output import Output
 
-__all__ = ["add_runs_parser", "an_id", "answer_so_far", "runs_command"]
+__all__ = ["add_runs_parser", "an_id", "answer_so_far", "run_document", "runs_command"]
 
 _STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 _PAGE = 500
@@ -268,7 +269,7 @@ async def _show(url: str, args: argparse.Namespace) -> int:
 
     out = Output()
     if args.json:
-        out.verbatim(json_text(RunResult(doc, events, simulated).to_dict()))
+        out.verbatim(json_text(run_document(RunResult(doc, events, simulated), session_limit)))
         return 0
     for line in _describe(doc, simulated, session_limit):
         out.line(line)
@@ -288,6 +289,17 @@ async def _show(url: str, args: argparse.Namespace) -> int:
         out.line(Text(f"── {title} ──", "bold"))
         out.verbatim(answer)
     return 0
+
+
+def run_document(result: RunResult, session_limit: float | None) -> dict[str, Any]:
+    """The `--json` document of `run` and `runs show`: `RunResult.to_dict()`, its `settings.cost_limit` the limit the
+    run ran under, its session's (where `run --cost-limit` puts it) or its own cap when that is lower. (It said
+    `null` of a run made with `--cost-limit 0.5`, as if it had none.)"""
+    data = result.to_dict()
+    own = result.orchestration.settings.cost_limit
+    if session_limit is not None:
+        data["settings"]["cost_limit"] = session_limit if own is None else min(own, session_limit)
+    return data
 
 
 def answer_so_far(doc: Orchestration, simulated: bool) -> tuple[str, str] | None:
