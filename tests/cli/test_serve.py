@@ -185,3 +185,36 @@ def test_serve_with_stdout_closed_serves(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        (
+            "localhost:8000",
+            "'localhost:8000' is an address with its port: --host takes the address alone (its port goes"
+            " in --port): --host localhost --port 8000",
+        ),
+        (
+            "http://127.0.0.1:9000/",
+            "'http://127.0.0.1:9000/' is a URL: --host takes the address alone (its port goes"
+            " in --port): --host 127.0.0.1 --port 9000",
+        ),
+        (
+            "[::1]:8000",
+            "'[::1]:8000' is an address with its port: --host takes the address alone (its port goes in"
+            " --port): --host ::1 --port 8000",
+        ),
+        ("http://localhost", "'http://localhost' is a URL: --host takes the address alone: --host localhost"),
+    ],
+)
+def test_a_host_given_with_its_port_or_as_a_url_is_refused_with_the_options_to_type(
+    tmp_path: Path, given: str, says: str
+) -> None:
+    """`serve --host localhost:8000` (the address as a client is given it, or as `serve` prints it) was looked up as a
+    host name: "cannot listen on localhost:8000:8000: Name or service not known: give another --port", though the port
+    was no fault."""
+    done = run_cli("serve", "--host", given, "--store", f"sqlite:///{tmp_path / 's.db'}")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [f"orchestratex serve: error: argument --host: {says}"]
+    assert list(tmp_path.iterdir()) == []

@@ -63,9 +63,36 @@ def given(what: str) -> Callable[[str], str]:
 
 def host(text: str) -> str:
     """`--host`'s value: not blank (see `given`); an IPv6 address in the brackets URLs put around it (`[::1]`, as
-    `serve` prints it in `http://[::1]:8000`) is the address inside them, which it could not listen on otherwise."""
+    `serve` prints it in `http://[::1]:8000`) is the address inside them, which it could not listen on otherwise.
+    A URL or an address with its port (`http://127.0.0.1:8000`, `localhost:8000`, as `serve` prints and a client is
+    given) is refused with the options to type: it was looked up as a host name, "cannot listen on
+    localhost:8000:8000: Name or service not known: give another --port"."""
     text = given(HOST)(text)
+    address, port = _address_and_port(text)
+    if address != text:
+        port_option = f" --port {port}" if port else ""
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is {'a URL' if '://' in text else 'an address with its port'}: --host takes the address alone"
+            f"{' (its port goes in --port)' if port else ''}: --host {address or '127.0.0.1'}{port_option}"
+        )
     return text[1:-1] if text.startswith("[") and text.endswith("]") else text
+
+
+def _address_and_port(text: str) -> tuple[str, str]:
+    """The address in `text` (a URL's or `host:port`'s), and the port written with it (`""` when none); `text`
+    itself when it is an address alone (`127.0.0.1`, `::1`, `[::1]`, `localhost`)."""
+    rest = text.split("://", 1)[1] if "://" in text else text
+    rest = rest.split("/", 1)[0]
+    if rest.startswith("[") and "]" in rest:  # `[::1]` or `[::1]:8000`
+        inside, _, after = rest[1:].partition("]")
+        port = after[1:] if after.startswith(":") else ""
+        if rest == text and not port:
+            return text, ""
+        return inside, port
+    if rest.count(":") == 1:  # `localhost:8000` (an IPv6 address has two or more)
+        address, _, port = rest.partition(":")
+        return address, port
+    return (text, "") if rest == text else (rest, "")
 
 
 def whole_number(text: str) -> int:
