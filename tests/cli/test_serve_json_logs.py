@@ -211,3 +211,32 @@ def test_a_start_that_fails_says_why_in_json_too(tmp_path: Path) -> None:
         timeout=60,
     )
     assert text.stderr.decode().startswith("orchestratex: error: ORCHESTRATEX_RATE_LIMIT")  # (text as before)
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "said"),
+    [
+        (["--port", "abc", "--log-format", "json"], {}, "argument --port: 'abc' is not a whole number"),
+        (["--port=abc", "--log-f=json"], {}, "argument --port: 'abc' is not a whole number"),
+        (["--host", "", "--port", "0"], {"ORCHESTRATEX_LOG_FORMAT": "json"}, "argument --host:"),
+        (["--bogus", "--log-format", "json"], {}, "unrecognized arguments: --bogus"),
+    ],
+)
+def test_an_option_serve_cannot_read_is_a_json_line_too(options: list[str], env: dict[str, str], said: str) -> None:
+    """`orchestratex serve --port abc --log-format json` wrote argparse's text line `orchestratex serve: error: …`:
+    the one line saying why the server did not start was the one a JSON log pipeline could not read."""
+    done = subprocess.run([*CLI, "serve", *options], env=cli_env(**env), capture_output=True, timeout=60)
+    assert done.returncode == 2
+    (line,) = [json.loads(text) for text in done.stderr.decode().splitlines()]
+    assert (line["level"], line["logger"]) == ("ERROR", "orchestratex.server") and line["message"].startswith(said)
+
+
+def test_an_option_serve_cannot_read_stays_text_when_the_logs_are_text() -> None:
+    done = subprocess.run(
+        [*CLI, "serve", "--log-format", "text", "--port", "abc"],
+        env=cli_env(ORCHESTRATEX_LOG_FORMAT="json"),  # (the option wins)
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.decode() == "orchestratex serve: error: argument --port: 'abc' is not a whole number\n"

@@ -16,6 +16,7 @@ from ._logs import hide_logs, show_logs
 from ._options import CATALOG_FILE, STORE_URL, USER_ID, TypedOption, given, host, number, whole_number
 from ._output import StdoutFailed, lossless_stdout, silence
 from ._runs import add_runs_parser
+from ._usage_json import serve_logs_json, usage_errors_in_json
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -220,10 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str]) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        hint = _options_after_dashes(argv, args, extra) or _unquoted_prompt(parser, argv, args, extra)
-        parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+    with usage_errors_in_json() if serve_logs_json(argv) else contextlib.nullcontext():
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            hint = _options_after_dashes(argv, args, extra) or _unquoted_prompt(parser, argv, args, extra)
+            parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if sys.stdout is None and args.command != "serve":  # `>&-`: nowhere to show anything, so do nothing
         print(f"orchestratex: error: {CLOSED_STDOUT}", file=sys.stderr)
         return EXIT_USAGE
