@@ -363,10 +363,18 @@ def test_refusals_and_statistics_as_clients_see_them_against_a_real_server(tmp_p
         assert "coding" in mine
 
 
-def test_a_second_ctrl_c_ends_the_grace_period_and_hands_the_runs_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM, signal.SIGTERM), (signal.SIGTERM, signal.SIGHUP)],
+    ids=["ctrl-c", "sigterm", "sigterm-sighup"],
+)
+def test_a_second_ctrl_c_ends_the_grace_period_and_hands_the_runs_back(
+    tmp_path: Path, first: signal.Signals, second: signal.Signals
+) -> None:
     """uvicorn says "CTRL+C to force quit", but a second Ctrl-C during the grace period of the running orchestrations
     did nothing: the stop went on for the whole `shutdown_grace_s` (minutes, set so), and killing the process instead
-    left the runs under leases no server could take until they expired. It now hands them back at once."""
+    left the runs under leases no server could take until they expired. It now hands them back at once; a second
+    SIGTERM (`kill` again, a service manager repeating its stop) or SIGHUP too, which uvicorn ignored."""
     url = f"sqlite:///{tmp_path / 'ox.db'}"
     key = create_key(url, "alice")
     env = {
@@ -381,15 +389,15 @@ def test_a_second_ctrl_c_ends_the_grace_period_and_hands_the_runs_back(tmp_path:
             oid = client.post("/api/orchestration/start", json={"thread_id": tid}).json()["_id"]
             wait_status(client, oid, lambda doc: doc["status"] == "running")
         assert server.proc is not None
-        server.proc.send_signal(signal.SIGINT)
+        server.proc.send_signal(first)
         deadline = time.monotonic() + 30
         while "stopping: waiting up to 600 s" not in server.log():
             assert time.monotonic() < deadline, server.log()
             time.sleep(0.05)
-        server.proc.send_signal(signal.SIGINT)
+        server.proc.send_signal(second)
         server.proc.wait(timeout=60)  # (not the 600 s of the grace)
         log = server.log()
-    forced = log.index("stopping: forced (a second Ctrl-C): the grace period ends now")
+    forced = log.index("stopping: forced (a second Ctrl-C or stop signal): the grace period ends now")
     assert forced < log.index(
         f"stopping: handing back 1 orchestration(s) still running, for the next server on this store to resume: {oid}"
     )

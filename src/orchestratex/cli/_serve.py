@@ -129,10 +129,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _forcible_server(config: Any) -> Any:
-    """uvicorn's server for `config`, which also tells the app when its stop is forced: a second Ctrl-C ("CTRL+C to
-    force quit") only set a flag uvicorn reads while it waits for connections, so during the app's grace period
-    (`shutdown_grace_s`, for its running orchestrations) it did nothing, and the stop went on for the whole grace.
-    The app then hands its runs back at once (`_stopping.on_forced`)."""
+    """uvicorn's server for `config`, which also tells the app when its stop is forced (a second Ctrl-C, SIGTERM or
+    SIGHUP): a second Ctrl-C ("CTRL+C to force quit") only set a flag uvicorn reads while it waits for connections,
+    so during the app's grace period (`shutdown_grace_s`, for its running orchestrations) it did nothing, and the stop
+    went on for the whole grace. The app then hands its runs back at once (`_stopping.on_forced`)."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -144,6 +144,11 @@ def _forcible_server(config: Any) -> Any:
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             super().handle_exit(sig, frame)
+            if len(self._captured_signals) > 1:
+                # uvicorn forces only on a second SIGINT: a second SIGTERM (`kill` again, a service manager's stop
+                # repeated) or SIGHUP did nothing, the grace period ran on, and only SIGKILL was left, leaving the runs
+                # under their leases. Any second stop signal forces, as a second Ctrl-C does.
+                self.force_exit = True
             loop = self.loop
             if self.force_exit and loop is not None and not loop.is_closed():
                 from ..server._stopping import server_forced

@@ -36,7 +36,7 @@ class Runner:
         self._handing_back = False
         """The grace period is over: a run launched from now on is handed back at once."""
         self._hurry = asyncio.Event()
-        """The stop was forced (a second Ctrl-C): the grace period ends now."""
+        """The stop was forced (a second Ctrl-C or stop signal): the grace period ends now."""
 
     @property
     def running(self) -> int:
@@ -141,7 +141,7 @@ class Runner:
                 ended.cancel()
                 hurried.cancel()
             if self._hurry.is_set() and self._tasks:
-                logger.info("stopping: forced (a second Ctrl-C): the grace period ends now")
+                logger.info("stopping: forced (a second Ctrl-C or stop signal): the grace period ends now")
         self._handing_back = True
         left = list(self._tasks.items())
         if left:
