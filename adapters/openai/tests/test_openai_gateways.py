@@ -420,3 +420,68 @@ def test_a_server_that_ignores_stream_options_is_answered_unstreamed_after_its_f
         await orchestrator.aclose()
 
     asyncio.run(twice())
+
+
+class AzureDeployments:
+    """A stand-in for Azure OpenAI's classic deployments API: the key in `api-key` only; a key sent as a bearer token is
+    read as a Microsoft Entra ID token, and refused 401 as Azure words it."""
+
+    def __init__(self) -> None:
+        self.headers: list[httpx2.Headers] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.headers.append(request.headers)
+        if request.headers.get("api-key") != "azure-key":
+            return httpx2.Response(
+                401,
+                json={
+                    "error": {
+                        "code": "401",
+                        "message": "Access denied due to invalid subscription key or wrong API endpoint. Make sure to"
+                        " provide a valid key for an active subscription and use a correct regional API endpoint for"
+                        " your resource.",
+                    }
+                },
+            )
+        assert request.url.path == "/openai/deployments/gpt-4o/chat/completions", request.url
+        assert request.url.params["api-version"] == "2024-10-21", request.url
+        if json.loads(request.content).get("stream"):
+            usage = Usage(input_tokens=5, output_tokens=2)
+            events = [chunk({"content": "Hi!"}), chunk({}, finish="stop"), chunk({}, usage=usage)]
+            content = b"".join(events) + b"data: [DONE]\n\n"
+            return httpx2.Response(200, content=content, headers={"content-type": "text/event-stream"})
+        text = '{"score": 9, "feedback": "ok"}' if b"response_format" in request.content else "Hi!"
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=5, output_tokens=2), text=text))
+
+
+def test_azure_s_deployments_url_with_api_key_sends_the_key_as_azure_documents() -> None:
+    """`base_url="https://NAME.openai.azure.com/openai/deployments/DEPLOYMENT?api-version=…"` with `api_key=`: the key
+    went as `Authorization: Bearer`, which that API refuses 401, so every call failed "invalid subscription key"."""
+    server = AzureDeployments()
+    base = "https://contoso.openai.azure.com/openai/deployments/gpt-4o?api-version=2024-10-21"
+    provider = OpenAIProvider(
+        api_key="azure-key", base_url=base, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(server))
+    )
+    models = ModelCatalog(
+        [
+            ModelProfile(name="openai:gpt-4o", cost_per_1k_tokens=0.001, quality=9),
+            ModelProfile(name="openai:gpt-4o-mini", cost_per_1k_tokens=0.0005, quality=6),
+        ]
+    )
+    with Orchestrator(catalog=models, providers=[provider], router=BayesianRouter(explore=False)) as orchestrator:
+        result = orchestrator.run_sync("Hello", preferred_models=["openai:gpt-4o"], max_iterations=1)
+        assert result.status == "completed" and result.final_response == "Hi!", result.error
+    pieces: list[str] = []
+
+    async def streamed() -> str:
+        async def collect(text: str) -> None:
+            pieces.append(text)
+
+        request = GenerationRequest(model=models.get("openai:gpt-4o"), messages=[Message(role="user", content="Hi")])
+        generation = await provider.generate_stream(request, collect)
+        await provider.aclose()
+        return generation.text
+
+    assert asyncio.run(streamed()) == "Hi!" and pieces == ["Hi!"]
+    for headers in server.headers:
+        assert headers["api-key"] == "azure-key" and "authorization" not in headers, headers

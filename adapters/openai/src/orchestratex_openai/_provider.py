@@ -31,6 +31,7 @@ from orchestratex.providers._support import (
     without_query,
 )
 
+from ._azure import AzureKeyClient
 from ._errors import answer_error, map_openai_errors
 from ._mapping import (
     chat_params,
@@ -205,7 +206,9 @@ class OpenAIProvider(Provider):
                 api_key = "unused"  # local servers ignore it, but the SDK needs a string
             base_url, query = without_query(base_url)
             build = functools.partial(
-                AsyncOpenAIClient,
+                AzureKeyClient
+                if is_azure_openai(base_url)
+                else AsyncOpenAIClient,  # (Azure takes the key as `api-key`)
                 api_key=api_key,
                 base_url=base_url,
                 default_query=query,
