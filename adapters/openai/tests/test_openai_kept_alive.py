@@ -63,7 +63,7 @@ async def test_an_unstreamed_call_kept_alive_with_blank_lines_times_out(kept_ali
     minutes at DeepSeek), so a run could hang on one call far past its timeout. It now ends at the timeout as a
     `ProviderTimeout`, retried and then given up like any other."""
     provider = OpenAIProvider(api_key="sk-test", base_url=kept_alive, timeout=0.5)
-    request = GenerationRequest(model=MODEL, messages=[Message(role="user", content="Hi")], max_output_tokens=20)
+    request = GenerationRequest(model=MODEL, messages=[Message(role="user", content="Hi")], max_output_tokens=16)
     with pytest.raises(ProviderTimeout, match=r"did not answer in 0\.5 s") as raised:
         await provider.generate(request)
     assert raised.value.retryable and raised.value.model == MODEL.name

@@ -23,6 +23,7 @@ __all__ = [
     "env_value",
     "retry_after_seconds",
     "shown_url",
+    "time_to_write",
     "unwrap_json_object",
     "without_query",
 ]
@@ -208,6 +209,21 @@ def checked_timeout(timeout: object, *, provider: str) -> float | None:
             f"{provider}: timeout must be a number of seconds > 0 (or None for no time limit), got {timeout!r}"
         )
     return float(timeout)
+
+
+SECONDS_PER_OUTPUT_TOKEN = 60 * 60 / 128_000
+"""How long a model may take to write one token of its answer, reasoning included: the Anthropic SDK's reckoning (an
+hour for 128,000 tokens)."""
+
+
+def time_to_write(timeout: float | None, max_output_tokens: int) -> float | None:
+    """The time a call allowed `max_output_tokens` may take: `timeout`, or more when the answer may take longer to write
+    (by `SECONDS_PER_OUTPUT_TOKEN`: above about 4,300 tokens with a 120 s timeout); None (no limit) stays None. Nothing
+    comes back while a model reasons, nor of an unstreamed answer until it is whole: held to `timeout`, a long answer
+    timed out, to be retried and billed again, each attempt the same."""
+    if timeout is None:
+        return None
+    return max(timeout, SECONDS_PER_OUTPUT_TOKEN * max_output_tokens)
 
 
 def _number(value: str) -> float | None:

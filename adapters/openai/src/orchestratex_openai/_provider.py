@@ -28,6 +28,7 @@ from orchestratex.providers._support import (
     checked_http_environment,
     checked_timeout,
     env_value,
+    time_to_write,
     without_query,
 )
 
@@ -177,9 +178,10 @@ class OpenAIProvider(Provider):
             raise UserError(f"{type(self).__name__}: api must be 'auto', 'chat' or 'responses', got {api!r}")
         timeout = checked_timeout(timeout, provider=self.name)
         self._deadline = None if client is not None else timeout
-        """The most an unstreamed call may take in all (None: no limit, or an injected client's own timeouts): the
-        SDK's timeout bounds each read, which a server keeping the connection alive with blank lines never lets run
-        out (DeepSeek's API does so under load, for up to 30 minutes)."""
+        """The most an unstreamed call may take in all (None: no limit, or an injected client's own timeouts), more for
+        a call whose answer may take longer to write (`time_to_write`): the SDK's timeout bounds each read, which a
+        server keeping the connection alive with blank lines never lets run out (DeepSeek's API does so under load, for
+        up to 30 minutes)."""
         self.api: ApiMode = api or self.default_api
         """Which API serves calls (see `ApiMode`)."""
         if client is not None:
@@ -363,32 +365,39 @@ class OpenAIProvider(Provider):
         if self._owns_connection:
             check_allow_model_requests()
         reasoning = is_reasoning_model(model.version)
+        deadline = time_to_write(self._deadline, request.max_output_tokens)
         with map_openai_errors(
             provider=self.name, model=model.name, api_key_env=self.api_key_env, base_url=self.base_url
         ):
             try:
-                async with asyncio.timeout(self._deadline):
-                    generation = await self._call(request, reasoning)
+                async with asyncio.timeout(deadline):
+                    generation = await self._call(request, reasoning, **self._time_limit(request))
             except TimeoutError:
                 raise ProviderTimeout(
-                    f"{self.name} did not answer in {self._deadline:g} s (the connection was kept open without an"
-                    " answer)",
+                    f"{self.name} did not answer in {deadline:g} s (the connection was kept open without an answer)",
                     model=model.name,
                     provider=self.name,
                 ) from None
         return generation
 
-    async def _call(self, request: GenerationRequest, reasoning: bool) -> Generation:
+    def _time_limit(self, request: GenerationRequest) -> dict[str, Any]:
+        """The SDK's `timeout=` for a call whose answer may take longer to write than the provider's `timeout` leaves
+        (`time_to_write`), else nothing (the client's own): an unstreamed answer comes back only once it is whole, and
+        a stream stays silent while the model reasons."""
+        limit = time_to_write(self._deadline, request.max_output_tokens)
+        return {} if limit == self._deadline else {"timeout": limit}
+
+    async def _call(self, request: GenerationRequest, reasoning: bool, **extra: Any) -> Generation:
         params: dict[str, Any]
         start = time.perf_counter()  # latency covers the HTTP round trip, not the mapping
         if self._uses_responses(request.model.version):
             params = response_params(request, reasoning=reasoning)
-            response = await self._respond(params)
+            response = await self._respond(params, **extra)
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_response(response, request)
         else:
             params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
-            completion = await self._chat(params)
+            completion = await self._chat(params, **extra)
             latency_ms = (time.perf_counter() - start) * 1000
             failed = answer_error(completion, f"{self.base_url}chat/completions")
             if failed is not None:  # (OpenRouter's upstream failure, sent with a 200)
@@ -476,13 +485,15 @@ class OpenAIProvider(Provider):
         ):
             if self._uses_responses(model.version):
                 params = response_params(request, reasoning=reasoning)
-                events = await self._respond(params, stream=True)
+                events = await self._respond(params, stream=True, **self._time_limit(request))
                 async with events:
                     generation = await generation_from_response_stream(events, request, on_text)
             else:
                 params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
                 try:
-                    chunks = await self._chat(params, stream=True, stream_options={"include_usage": True})
+                    chunks = await self._chat(
+                        params, stream=True, stream_options={"include_usage": True}, **self._time_limit(request)
+                    )
                 except _StopRefused:  # (learnt now: answered whole and cut, as the next calls of that model are)
                     return await super().generate_stream(request, on_text)
                 except openai.APIStatusError as exc:
