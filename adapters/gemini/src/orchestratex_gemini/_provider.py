@@ -10,7 +10,7 @@ import math
 import os
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from google import genai
 from google.genai import types
@@ -27,10 +27,11 @@ from orchestratex.providers._support import (
     checked_http_environment,
     checked_timeout,
     env_value,
+    time_to_write,
 )
 
 from ._errors import map_gemini_errors
-from ._mapping import generate_content_args, generation_from_response
+from ._mapping import NO_SDK_RETRIES, generate_content_args, generation_from_response
 from ._streaming import generation_from_stream
 
 if TYPE_CHECKING:
@@ -112,6 +113,9 @@ class GeminiProvider(Provider):
         timeout: float | None = 120.0,
     ) -> None:
         timeout = checked_timeout(timeout, provider=self.name)
+        self._timeout = None if client is not None else timeout
+        """The client's timeout (None: no limit, or an injected client's own), which a call whose answer may take
+        longer to write gets more of (`time_to_write`)."""
         self._key_named = self.api_key_env
         """The variable a refused key's message says to set: the one the key came from."""
         if client is not None:
@@ -198,6 +202,18 @@ class GeminiProvider(Provider):
         provider._key_named = cls._key_variable(env)
         return provider
 
+    def _content_args(self, request: GenerationRequest) -> dict[str, Any]:
+        """`generate_content_args(request)`, with more time for an answer that may take longer to write than the
+        client's timeout leaves (`time_to_write`). The SDK sends the timeout as `X-Server-Timeout`, after which
+        Google's server ends the call, streamed or not, with a 504 `DEADLINE_EXCEEDED`: a long answer (a thinking
+        model's, reasoning before its first word) was cut at 120 s, retried and billed again, each attempt the same."""
+        args = generate_content_args(request)
+        limit = time_to_write(self._timeout, request.max_output_tokens)
+        if limit is not None and limit != self._timeout:
+            options = NO_SDK_RETRIES.model_copy(update={"timeout": math.ceil(limit * 1000)})  # (milliseconds)
+            args["config"] = args["config"].model_copy(update={"http_options": options})
+        return args
+
     async def generate(self, request: GenerationRequest) -> Generation:
         """One `generate_content` call to `request.model.version`; errors are mapped to `orchestratex.exceptions`."""
         model = request.model
@@ -205,7 +221,7 @@ class GeminiProvider(Provider):
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         if self._owns_connection:
             check_allow_model_requests()
-        args = generate_content_args(request)
+        args = self._content_args(request)
         with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named):
             start = time.perf_counter()
             response = await self._sdk_warnings.call(self._client.aio.models.generate_content(**args))
@@ -224,7 +240,7 @@ class GeminiProvider(Provider):
             return await super().generate_stream(request, on_text)
         if self._owns_connection:
             check_allow_model_requests()
-        args = generate_content_args(request)
+        args = self._content_args(request)
         with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named):
             start = time.perf_counter()
             chunks = await self._sdk_warnings.call(self._client.aio.models.generate_content_stream(**args))
