@@ -485,3 +485,41 @@ def test_azure_s_deployments_url_with_api_key_sends_the_key_as_azure_documents()
     assert asyncio.run(streamed()) == "Hi!" and pieces == ["Hi!"]
     for headers in server.headers:
         assert headers["api-key"] == "azure-key" and "authorization" not in headers, headers
+
+
+def test_an_azure_api_version_before_max_completion_tokens_is_sent_max_tokens() -> None:
+    """Azure OpenAI's API versions before 2024-09-01-preview (2024-06-01 and 2024-02-01 are GA versions many pin) do not
+    know `max_completion_tokens`, which the adapter sends to Azure hosts: every call failed with a non-retried 400
+    "Unrecognized request argument supplied: max_completion_tokens". Such a server is asked again with `max_tokens`,
+    and sent it from then on."""
+    bodies: list[dict[str, Any]] = []
+
+    def azure(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        for unknown in ("max_completion_tokens", "stream_options"):
+            if unknown in body:
+                error = {
+                    "message": f"Unrecognized request argument supplied: {unknown}",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+                return httpx2.Response(400, json={"error": error})
+        text = '{"score": 9, "feedback": "clear"}' if "response_format" in body else "Four."
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=12, output_tokens=6), text=text))
+
+    base = "https://my-resource.openai.azure.com/openai/deployments/gpt-4o?api-version=2024-06-01"
+    provider = OpenAIProvider(
+        api_key="azure-key", base_url=base, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(azure))
+    )
+    writer = ModelProfile(name="openai:gpt-4o", input_cost_per_1k=0.0025, output_cost_per_1k=0.01, quality=9)
+    judge = ModelProfile(name="openai:gpt-4o-mini", input_cost_per_1k=0.00015, output_cost_per_1k=0.0006, quality=6)
+    with Orchestrator(
+        catalog=ModelCatalog([writer, judge]), providers=[provider], router=BayesianRouter(explore=False)
+    ) as orchestrator:
+        for _ in range(2):
+            result = orchestrator.run_sync("2+2?", preferred_models=["openai:gpt-4o"], max_iterations=1)
+            assert result.status == "completed" and result.final_response == "Four.", result.error
+    assert sum("max_completion_tokens" in body for body in bodies) == 1, "asked once, then sent max_tokens"
+    assert all("max_tokens" in body for body in bodies[1:]), bodies

@@ -116,6 +116,14 @@ def _without(params: dict[str, Any], param: str) -> None:
         params["max_completion_tokens"] = value
 
 
+def _unknown_output_limit(exc: openai.APIStatusError) -> bool:
+    """Whether a 400 says the server does not know `max_completion_tokens`, as Azure OpenAI's API versions before
+    2024-09-01-preview (2024-06-01 and 2024-02-01 are GA versions many pin) answer it: "Unrecognized request argument
+    supplied: max_completion_tokens"."""
+    said = f"{exc.body} {exc.message}"
+    return exc.status_code == 400 and "max_completion_tokens" in said and "nrecognized" in said
+
+
 def _refuses_stream_options(exc: openai.APIStatusError) -> bool:
     """Whether a 400 or 422 refuses `stream_options`, as Azure OpenAI's API versions before 2024-09-01-preview do
     ("Unrecognized request argument supplied: stream_options"), and Mistral's API, which refuses any field it does not
@@ -456,6 +464,11 @@ class OpenAIProvider(Provider):
         if any(m["role"] == "system" for m in params["messages"]) and _refuses_system_role(exc):
             self.without_system_role.add(params["model"])
             params["messages"] = system_folded(params["messages"])
+            return True
+        model_refuses_max_tokens = "max_tokens" in self.refused_parameters.get(params["model"], ())
+        if "max_completion_tokens" in params and not model_refuses_max_tokens and _unknown_output_limit(exc):
+            self.output_limit_param = "max_tokens"  # (the server's API version: so for every model from then on)
+            params["max_tokens"] = params.pop("max_completion_tokens")
             return True
         refused = _refused_parameter(exc)
         if refused is not None and refused in params:
