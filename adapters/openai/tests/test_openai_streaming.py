@@ -306,3 +306,63 @@ async def test_a_json_request_streamed_hands_on_the_unwrapped_object_as_generate
     ask = GenerationRequest(model=MODEL, messages=[Message(role="user", content="Judge it.")], json_output=True)
     generation = await provider.generate_stream(ask, collect)
     assert generation.text == '{"score": 8, "feedback": "clear"}' and pieces == [generation.text]
+
+
+UNVERIFIED = {  # OpenAI's answer to a stream of `o3` or `gpt-5` asked by an organization it has not verified
+    "error": {
+        "message": "Your organization must be verified to stream this model. Please go to:"
+        " https://platform.openai.com/settings/organization/general and click on Verify Organization. If you just"
+        " verified, it can take up to 15 minutes for access to propagate.",
+        "type": "invalid_request_error",
+        "param": "stream",
+        "code": "unsupported_value",
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "api"),
+    [
+        (ModelProfile(name="openai:o3", input_cost_per_1k=0.002, output_cost_per_1k=0.008), "chat"),
+        (ModelProfile(name="openai:gpt-5-pro", input_cost_per_1k=0.015, output_cost_per_1k=0.12), "responses"),
+    ],
+)
+async def test_a_model_an_unverified_organization_may_not_stream_is_answered_unstreamed(
+    model: ModelProfile, api: str
+) -> None:
+    """`run_stream` (and `/v1`'s live streams) with `o3` or `gpt-5` for an organization OpenAI has not verified: every
+    streamed call failed with a non-retried 400 "Your organization must be verified to stream this model", though the
+    same model answers that organization unstreamed, so the run fell back to other models. Such a call is now answered
+    unstreamed, in one piece, and that model is not asked for a stream again."""
+    from .test_openai_contract import responses_object
+
+    bodies: list[dict[str, Any]] = []
+    paths: list[str] = []
+
+    def openai_api(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        paths.append(request.url.path)
+        if body.get("stream"):
+            return httpx2.Response(400, json=UNVERIFIED)
+        usage = Usage(input_tokens=9, output_tokens=60, reasoning_tokens=56)
+        if request.url.path.endswith("/responses"):
+            return httpx2.Response(200, json=responses_object(usage, text="Four."))
+        return httpx2.Response(200, json=chat_completion(usage, text="Four.", model="o3-2025-04-16"))
+
+    provider = OpenAIProvider(
+        api_key="sk-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(openai_api))
+    )
+    ask = GenerationRequest(model=model, messages=[Message(role="user", content="2+2?")], max_output_tokens=100)
+    pieces: list[str] = []
+
+    async def collect(text: str) -> None:
+        pieces.append(text)
+
+    for _ in range(2):
+        generation = await provider.generate_stream(ask, collect)
+        assert generation.text == "Four." and generation.usage.reasoning_tokens == 56
+    assert pieces == ["Four.", "Four."]
+    assert [bool(body.get("stream")) for body in bodies] == [True, False, False]
+    endpoint = "/responses" if api == "responses" else "/chat/completions"
+    assert all(path.endswith(endpoint) for path in paths), paths

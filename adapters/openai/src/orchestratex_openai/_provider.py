@@ -131,6 +131,14 @@ def _refuses_stream_options(exc: openai.APIStatusError) -> bool:
     return exc.status_code in (400, 422) and "stream_options" in f"{exc.body} {exc.message}"
 
 
+def _refuses_streaming(exc: openai.APIStatusError) -> bool:
+    """Whether a 400 refuses `stream` itself, as OpenAI answers a stream of `o3` or `gpt-5` asked by an organization
+    it has not verified ("Your organization must be verified to stream this model. …", `param: "stream"`,
+    `code: "unsupported_value"`), which the same model answers unstreamed."""
+    body = exc.body if isinstance(exc.body, Mapping) else {}
+    return exc.status_code == 400 and (body.get("param") == "stream" or "verified to stream" in str(exc.message))
+
+
 class _StopRefused(Exception):
     """A streamed call's model refused its `stop` sequences (before any text came): the stream cannot cut its pieces at
     them, so the call is made again unstreamed, whose whole text is cut."""
@@ -240,6 +248,9 @@ class OpenAIProvider(Provider):
         """Model ids whose chat template refused a system message: their system text goes in the first user message."""
         self.refused_parameters: dict[str, set[str]] = {}
         """Parameters each model id refused as `unsupported_parameter` (`max_tokens`, `temperature`, `stop`)."""
+        self.unstreamed: set[str] = set()
+        """Model ids whose streams the server refused (an organization OpenAI has not verified, for `o3`, `gpt-5`):
+        their calls are answered unstreamed, each answer handed on in one piece."""
         self.stream_usage = True
         """Whether the server streams usage (`stream_options`); off once it refuses them, or once a priced model's
         stream came without usage (the server ignored them): calls are then not streamed, as a stream without usage
@@ -486,7 +497,7 @@ class OpenAIProvider(Provider):
         reasoning = is_reasoning_model(model.version)
         refused = "stop" in self.refused_parameters.get(model.version, ())
         whole = request.json_output or (request.stop and (reasoning or refused or self._uses_responses(model.version)))
-        if whole or not (self.stream_usage or self._uses_responses(model.version)):
+        if whole or model.version in self.unstreamed or not (self.stream_usage or self._uses_responses(model.version)):
             # the JSON object is unwrapped, the stop cut applied, from the whole text (or the server streams no usage,
             # whose stream could not be priced): not streamed, handed on in one piece (`Provider`'s way)
             return await super().generate_stream(request, on_text)
@@ -498,7 +509,13 @@ class OpenAIProvider(Provider):
         ):
             if self._uses_responses(model.version):
                 params = response_params(request, reasoning=reasoning)
-                events = await self._respond(params, stream=True, **self._time_limit(request))
+                try:
+                    events = await self._respond(params, stream=True, **self._time_limit(request))
+                except openai.APIStatusError as exc:
+                    if not _refuses_streaming(exc):
+                        raise
+                    self.unstreamed.add(model.version)
+                    return await super().generate_stream(request, on_text)  # (answered whole, in one piece)
                 async with events:
                     generation = await generation_from_response_stream(events, request, on_text)
             else:
@@ -510,9 +527,12 @@ class OpenAIProvider(Provider):
                 except _StopRefused:  # (learnt now: answered whole and cut, as the next calls of that model are)
                     return await super().generate_stream(request, on_text)
                 except openai.APIStatusError as exc:
-                    if not _refuses_stream_options(exc):
+                    if _refuses_streaming(exc):
+                        self.unstreamed.add(model.version)
+                    elif _refuses_stream_options(exc):
+                        self.stream_usage = False
+                    else:
                         raise
-                    self.stream_usage = False
                     return await super().generate_stream(request, on_text)  # (answered whole, in one piece)
                 async with chunks:
                     try:
