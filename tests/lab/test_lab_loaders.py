@@ -524,3 +524,32 @@ def test_a_data_directory_from_the_environment_variable_is_named_as_such(
         lab.load_routerbench(tmp_path / "nowhere", "test")
     monkeypatch.setenv("ORCHESTRATEX_DATA_DIR", str(tmp_path))
     assert len(lab.load_routerbench(None, "test", tasks=["mbpp"])) == 1
+
+
+async def test_history_leaves_out_refinements_which_answered_another_prompt() -> None:
+    """Before: `load_history` took a refinement's score as the model's outcome on the original prompt: a model that
+    was handed a rejected answer and the judges' feedback on it and scored 9 was recorded as scoring 9 on the
+    question, flattering the models that rescue others' answers (a router fitted on the table took it first). A
+    run through a real `Orchestrator`: `a` answers the question (4), `b` refines (9); only `a` answered the question."""
+    from orchestratex import Orchestrator
+
+    from ..helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
+
+    orchestrator = Orchestrator(
+        providers=[scripted(answer_attempt, score_of_answer({1: 4.0, 2: 9.0}))],
+        catalog=catalog("a", "b", "j"),
+        judges=["function:j"],
+        retry=NO_WAIT,
+    )
+    async with orchestrator:
+        refined = await orchestrator.run(
+            "Fix my bug", preferred_models=["function:a", "function:b"], max_iterations=2, evaluation_threshold=8
+        )
+        table = await lab.load_history(orchestrator.store)
+    tried = [(it.model_name, it.score) for it in refined.orchestration.iterations]
+    assert [score for _, score in tried] == [4.0, 9.0]
+    (first, _), (rescuer, _) = tried
+    assert first != rescuer  # (the loop refines with a model other than the one that failed)
+    assert table.models == (first,)  # before: (first, rescuer), the rescuer's cell 9.0
+    assert table.prompts == ("Fix my bug",)
+    np.testing.assert_allclose(table.quality, [[4.0]])

@@ -17,6 +17,7 @@ from ._files import cell_number, read_csv, read_jsonl
 from ._table import OutcomeTable
 
 if TYPE_CHECKING:
+    from ..records import Orchestration
     from ..stores import Store
 
 __all__ = [
@@ -409,7 +410,9 @@ async def load_history(
     `store` is a `Store` (opened: `orchestrator.store` inside `async with`) or a store URL
     (`"sqlite:///runs.db"`, as `Orchestrator(store=...)` takes one), opened for the read and closed after it.
     One row per orchestration (its original prompt and domain); a model's cell holds its first
-    evaluated attempt in that orchestration. Models never tried on a prompt are unobserved (NaN):
+    evaluated answer to that prompt as asked. A refinement (an answer to the prompt with an earlier answer and the
+    judges' feedback on it) is not the model's outcome on the prompt and is left out. Models never tried on a
+    prompt are unobserved (NaN):
     fit a router on the table, or replay on `table.complete()`. `models` (a list of the store's model names)
     chooses the columns and their order; `page_size` is the number of orchestrations read per store call.
     """
@@ -426,10 +429,7 @@ async def load_history(
             session_id=session_id, thread_id=thread_id, limit=page_size, offset=offset
         )
         for orch in page:
-            cells: dict[str, tuple[float, float]] = {}
-            for it in sorted(orch.iterations, key=lambda i: i.index):
-                if it.evaluation is not None and it.model_name not in cells:
-                    cells[it.model_name] = (float(it.evaluation.score), float(it.cost))
+            cells = _answers_to_the_prompt(orch)
             if cells:
                 found.append((orch.prompt, orch.domain or "general", cells))
                 ids.append(orch.id)
@@ -439,6 +439,24 @@ async def load_history(
     if not found:
         raise UserError("the store holds no evaluated orchestrations for this selection")
     return _history_table(found, ids, models)
+
+
+def _answers_to_the_prompt(orch: Orchestration) -> dict[str, tuple[float, float]]:
+    """Each model's (score, cost) of its first evaluated answer to the orchestration's prompt as asked.
+
+    A refinement answered another prompt (the question with an earlier answer and the judges' feedback on it):
+    its score is not the model's outcome on the question, and counted as one it flattered the models that rescue
+    others' answers. An attempt is on the question as asked when its prompt is the first attempt's.
+    """
+    iterations = sorted(orch.iterations, key=lambda i: i.index)
+    cells: dict[str, tuple[float, float]] = {}
+    if not iterations:
+        return cells
+    asked = iterations[0].prompt
+    for it in iterations:
+        if it.evaluation is not None and it.prompt == asked and it.model_name not in cells:
+            cells[it.model_name] = (float(it.evaluation.score), float(it.cost))
+    return cells
 
 
 def _history_table(
