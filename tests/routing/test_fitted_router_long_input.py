@@ -73,3 +73,47 @@ def test_a_table_prompt_alone_is_priced_as_before() -> None:
     assert fitted.decide(task, candidates).model_name == "function:a"
     framed = Task(prompt="question 3", input_tokens=len(b"question 3") + 1000)
     assert fitted.decide(framed, candidates).reasoning == fitted.decide(task, candidates).reasoning
+
+
+CHEAP = ModelProfile(name="function:c", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001)
+LONG_ANSWER = "A first answer that goes on and on about the design. " * 800  # ~43 KB, rejected
+
+
+def refining_router() -> FittedRouter:
+    """`c` is the cheapest and always right on the table (the first choice); after its rejection `a` (dear input,
+    cheap output) is the cheaper of the two others on a table-sized prompt."""
+    n = 60
+    table = OutcomeTable(
+        name="short prompts",
+        models=("a", "b", "c"),
+        prompts=tuple(f"question {i}" for i in range(n)),
+        quality=np.ones((n, 3)),
+        cost=np.tile([0.0015, 0.0051, 0.0001], (n, 1)),
+    )
+    return FittedRouter(cost_weight=10, text=False).fit(table, profiles=[DEAR_INPUT, DEAR_OUTPUT, CHEAP])
+
+
+def refined_answer(request: GenerationRequest) -> str:
+    last = request.messages[-1].content
+    if request.purpose == "judge":
+        return json.dumps({"score": 3 if "on and on" in last.split("Previous answer")[-1] else 9, "feedback": "long"})
+    return "A short answer." if "Previous answer" in last else LONG_ANSWER
+
+
+async def test_a_refinement_carrying_a_long_answer_is_priced_with_it() -> None:
+    """Before: a refinement's prompt carries the rejected answer and the judges' feedback (here ~43 KB), but the
+    router priced the call as a table prompt: the model whose input is dear looked cheaper and was chosen, its
+    reasoning saying ~$0.0015 for a call whose input alone cost about $0.1. The refinement's text now counts as input
+    sent beyond the table's prompt."""
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(refined_answer)],
+        catalog=ModelCatalog([DEAR_INPUT, DEAR_OUTPUT, CHEAP, JUDGE]),
+        router=refining_router(),
+    )
+    result = await orchestrator.run("What is missing?", max_iterations=2, evaluation_threshold=8)
+    first, refinement = result.orchestration.iterations
+    assert (first.model_name, first.score) == ("function:c", 3.0)
+    assert refinement.model_name == "function:b", refinement.reasoning
+    estimate = float(refinement.reasoning.partition("~$")[2].split()[0].rstrip(".)"))
+    assert estimate > 0.0051  # the table's cost of `b` on a short prompt, and the ~43 KB it was sent on top
+    await orchestrator.aclose()

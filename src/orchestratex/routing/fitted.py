@@ -472,14 +472,15 @@ the messages' framing, which the table's costs are taken to include."""
 
 def _unpaid_input(task: Task, pairs: list[tuple[ModelProfile, int]]) -> Any:
     """What each candidate's call costs beyond the table's mean cost per call: its input price for what a run sends
-    that the table's prompts did not — a conversation's earlier turns (a thread's, a list of messages') and the run's
-    context — read, as the orchestrator bounds its input, as bytes (about four a token). A long thread otherwise cost
-    what a table prompt costs, so a model whose input is dear looked cheap and was chosen for every turn."""
+    that the table's prompts did not — a conversation's earlier turns (a thread's, a list of messages'), the run's
+    context and, in a refinement, the rejected answer and the judges' feedback the prompt carries — read, as the
+    orchestrator bounds its input, as bytes (about four a token). A long thread otherwise cost what a table prompt
+    costs, so a model whose input is dear looked cheap and was chosen for every turn (and for every refinement of a
+    long answer)."""
     np = load_numpy()
     sent = task.input_tokens  # (the bytes of every message the call sends)
-    earlier = max(sent - len(task.prompt.encode()) - _FRAMING, 0)  # (the prompt carries the context: counted apart)
-    context = len(task.context.encode()) if task.context else 0
-    tokens = (earlier + context) / 4
+    asked = task.original_prompt or task.prompt  # (the user's prompt: what a table's prompt is)
+    tokens = max(sent - len(asked.encode()) - _FRAMING, 0) / 4
     return np.asarray([tokens * (model.input_cost_per_1k or 0.0) / 1000 for model, _ in pairs], dtype=np.float64)
 
 
