@@ -3,6 +3,7 @@ runs) is checked as the constructor's, and a new router is attached to the orche
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,6 +24,23 @@ async def test_a_router_put_in_place_after_a_run_learns_into_the_store(tmp_path:
             assert result.status == "completed", result.error
         stats = await orchestrator.store.routing_stats("bayesian")
     assert sum(s.n for s in stats) == 3  # one judged answer per run, the two after the change included
+
+
+async def test_a_router_put_in_place_and_two_runs_started_at_once_load_the_store_once(tmp_path: Path) -> None:
+    # both runs attached the new router: the second forgot what the first was loading, and the first then loaded the
+    # cascade statistics on top of the second's, so the router counted each stored answer (and every answer after a
+    # rejection) twice and planned as if it had seen twice as much
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    async with Orchestrator(providers=[SimulatedProvider(seed=1, latency_scale=0)], store=url) as orchestrator:
+        for i in range(3):
+            await orchestrator.run(f"Prove that {i} is a number", max_iterations=3, evaluation_threshold=9.9)
+        router = orchestrator.router = BayesianRouter(explore=False)
+        await asyncio.gather(orchestrator.run("Say hello", max_iterations=1), orchestrator.run("Hi", max_iterations=1))
+        fresh = BayesianRouter(explore=False)
+        await fresh.attach(orchestrator.store)  # what the store holds
+    assert sum(n for n, _ in fresh.memory.single.values()) >= 5  # (three runs of up to three answers, and two)
+    assert router.memory.single == fresh.memory.single  # before: about twice the store's counts
+    assert router.memory.pairs == fresh.memory.pairs
 
 
 @pytest.mark.parametrize(

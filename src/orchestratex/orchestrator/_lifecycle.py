@@ -40,10 +40,9 @@ async def ensure_ready(orchestrator: Orchestrator) -> None:
         o._ready = asyncio.get_running_loop().create_future()
         try:
             await open_checked(o.store)
-            if not o._attached:  # (once: `attach` adds the stored statistics to the router's)
-                # (its statistics are then written with the runs' commits: see _observe.py)
-                await o.router.attach(cast(Store, RouterStore(o.store)))
-                o._attached = True
+            # (once: `attach` adds the stored statistics to the router's; they are then written with the runs'
+            # commits: see _observe.py)
+            await _attach_router(o)
         except BaseException as exc:
             o._ready.set_exception(exc)
             o._ready.exception()  # mark retrieved
@@ -52,9 +51,28 @@ async def ensure_ready(orchestrator: Orchestrator) -> None:
         o._ready.set_result(None)
     elif not o._ready.done():
         await o._ready
-    if not o._attached:  # a router put in place since the store was opened (`orchestrator.router = ...`)
-        await o.router.attach(cast(Store, RouterStore(o.store)))
-        o._attached = True
+    await _attach_router(o)  # a router put in place since the store was opened (`orchestrator.router = ...`)
+
+
+async def _attach_router(o: Orchestrator) -> None:
+    """Attach the orchestrator's router to its store unless it is: once, the runs that need it meanwhile waiting for
+    that attach (two runs started at once after `orchestrator.router = ...` each attached it: the second forgot what
+    the first was loading, and the first then loaded the cascade statistics on top of the second's, so the router
+    counted every stored answer after a rejection twice). A failed attach is tried again by the next caller."""
+    loop = asyncio.get_running_loop()
+    while not o._attached:
+        pending = o._attaching
+        if pending is not None and not pending.done() and pending.get_loop() is loop:
+            await asyncio.wait((pending,))  # (not cancelled with a waiter that is)
+            continue
+        o._attaching = done = loop.create_future()
+        router = o.router
+        try:
+            await router.attach(cast(Store, RouterStore(o.store)))
+            if o.router is router:  # (a router put in place meanwhile is attached next)
+                o._attached = True
+        finally:
+            done.set_result(None)
 
 
 class LeaseKeeper:

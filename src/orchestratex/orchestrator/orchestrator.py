@@ -156,6 +156,7 @@ class Orchestrator:
         self._owner_forks = -1
         self._ready: asyncio.Future[None] | None = None
         self._attached = False
+        self._attaching: asyncio.Future[None] | None = None  # (`_lifecycle._attach_router`'s, while it attaches)
         self._tasks: dict[str, asyncio.Task[RunResult]] = {}
         self._started: weakref.WeakSet[asyncio.Task[RunResult]] = weakref.WeakSet()
         """The tasks `start` made (each drives one run, and `cancel` cancels it)."""
