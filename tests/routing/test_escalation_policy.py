@@ -65,7 +65,8 @@ def test_a_cascade_starts_cheap_and_escalates_where_a_failure_is_least_likely_to
     after_a = router.decide(task(Attempt("t:a", 3.0, 0.0001, "wrong")), PROFILES)
     # b is better than c on average, but it fails exactly where a fails: c is the rescue
     assert after_a.model_name == "t:c"
-    assert "after a scored below the threshold" in after_a.reasoning
+    # the run's name of the rejected model, as the online routers say it (before: the table's, "after a scored below")
+    assert "after t:a scored below the threshold" in after_a.reasoning
     both = router.decide(task(Attempt("t:a", 3.0), Attempt("t:c", 3.0)), PROFILES)
     assert both.model_name == "t:strong"
 

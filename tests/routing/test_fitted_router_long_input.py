@@ -114,6 +114,7 @@ async def test_a_refinement_carrying_a_long_answer_is_priced_with_it() -> None:
     first, refinement = result.orchestration.iterations
     assert (first.model_name, first.score) == ("function:c", 3.0)
     assert refinement.model_name == "function:b", refinement.reasoning
+    assert "after function:c scored below the threshold" in refinement.reasoning
     estimate = float(refinement.reasoning.partition("~$")[2].split()[0].rstrip(".)"))
     assert estimate > 0.0051  # the table's cost of `b` on a short prompt, and the ~43 KB it was sent on top
     await orchestrator.aclose()

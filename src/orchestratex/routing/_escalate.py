@@ -55,7 +55,8 @@ def escalate(
     )
     pick = best.order[0]
     names = " → ".join(pairs[i][0].name for i in best.order)
-    after = f" after {', '.join(router.models[j] for j in sorted(failed))} scored below the threshold" if failed else ""
+    # (the run's names of the rejected models, in the order they failed: the table's were not the run's, "after c")
+    after = f" after {', '.join(task.failed_models)} scored below the threshold" if failed else ""
     how = f"plans {names}{after} (P(accepted right answer) {best.success:.2f} at ~${best.cost:.5f})"
     _, right = beliefs(frozenset())
     return router._decision(task, pairs, pick, how, right[pick] / (1 - e), c[pick], np.asarray(best.values))
