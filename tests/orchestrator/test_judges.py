@@ -130,6 +130,27 @@ async def test_the_cheapest_adequate_panel_judges() -> None:
     assert it.evaluation is not None and it.evaluation.cost < it.cost
 
 
+async def test_pinned_judges_beyond_the_panel_are_chosen_as_any_judges_are_not_by_catalog_order() -> None:
+    """Three judges pinned for a panel of one: the first of them in catalog order judged (the dearest here, priced at
+    50 times the cheapest adequate one), where an unpinned panel is the cheapest adequate one. Pinning narrows the
+    judges the panel is chosen from; it does not choose it."""
+    rec = Recorder()
+    pinned = LLMJudgeEvaluator(panel_size=1, judges=["function:pricey", "function:cheap", "function:weak"])
+    orch = orchestrator(
+        rec,
+        model("gen", 0.001, 8.0),
+        model("pricey", 0.005, 9.5),
+        model("cheap", 0.0001, 7.8),
+        model("weak", 0.00001, 5.0),
+        model("other", 0.00005, 8.0),
+        evaluator=pinned,
+    )
+    for prompt in ("Explain recursion", "Explain iteration"):  # (a second run on the same orchestrator, too)
+        result = await orch.run(prompt, evaluation_threshold=5, preferred_models=["gen"])
+        assert result.status == "completed"
+    assert rec.by("judge") == Counter({"function:cheap": 2})  # (not "other", cheaper but not pinned)
+
+
 async def test_a_paid_answer_is_judged_by_a_judge_that_still_fits() -> None:
     rec = Recorder()
     # the evaluator prefers the best judge whatever it costs; the budget leaves room only for the cheap one

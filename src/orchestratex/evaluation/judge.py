@@ -113,13 +113,13 @@ class LLMJudgeEvaluator(Evaluator):
         )
 
     def choose_judges(self, task: EvaluationTask) -> list[ModelProfile]:
-        """The panel for `task`: pinned judges if given, else the best value among `task.judges`."""
+        """The panel for `task`: the best value among `task.judges` (among those pinned, when judges are pinned)."""
         eligible = [j for j in task.judges if j.name != task.generating_model]
         if task.generator is not None:  # (nor the same model behind another endpoint: `laptop:llama`, `gpu:llama`)
             author = model_identity(task.generator)
             eligible = [j for j in eligible if model_identity(j) != author]
-        if self.pinned is not None:
-            return [j for j in eligible if self.admits(j)][: self.panel_size]
+        if self.pinned is not None:  # (more pinned than seats: chosen among them as among any judges, not by order)
+            eligible = [j for j in eligible if self.admits(j)]
         if len(eligible) < 2:  # no choice to make (a panel has at least one seat)
             return eligible
         generator = task.generator
