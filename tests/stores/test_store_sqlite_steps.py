@@ -386,7 +386,7 @@ async def test_a_version_1_run_this_version_cannot_read_does_not_keep_the_databa
     # A version-1 database upgraded with one run written by a provider's NaN latency (stored as `null` before such
     # latencies were refused): its migration stopped at that document, and the store, every command and the server
     # failed to open with "cannot migrate the orchestration at rowid 2 to schema version 2". That run is migrated as
-    # it is stored (reading it fails as it did in version 1) and the others are read as before.
+    # it is stored (reading it fails, saying why) and the others are read as before.
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.executescript(V1_DDL)
@@ -404,8 +404,11 @@ async def test_a_version_1_run_this_version_cannot_read_does_not_keep_the_databa
     with caplog.at_level("WARNING", logger="orchestratex.stores.sqlite"):
         async with SQLiteStore(path) as store:
             assert await store.get_orchestration(good.id) == good
-            with pytest.raises(ValueError, match="latency_ms"):  # (as in version 1: pydantic's ValidationError)
-                await store.get_orchestration(bad.id)
+            with pytest.raises(
+                StoreError, match=rf"orchestration {bad.id} .* cannot read .*: iterations\[0\]\.latency_ms"
+            ):
+                await store.get_orchestration(bad.id)  # (as in version 1, then with pydantic's bare ValidationError)
+            assert [o.status for o in await store.list_orchestrations()] == ["pending", "failed"]
             assert (await store.user_analytics("u")).overage_cost == 0.5
     assert any(bad.id in r.getMessage() and "latency_ms" in r.getMessage() for r in caplog.records)
     conn = sqlite3.connect(path)

@@ -748,3 +748,23 @@ async def test_wrong_credentials_are_a_configuration_error_not_an_unreachable_se
     with pytest.raises(StoreError, match="refused the connection: not authorized") as refused:
         await MongoStore(client=client).open()
     assert not isinstance(refused.value, StoreUnavailable)
+
+
+async def test_a_run_this_version_cannot_read_is_named_and_the_listings_go_on(store: MongoStore, client: Any) -> None:
+    # a newer version's status (or a hand edit) made `get_orchestration` raise pydantic's bare ValidationError and
+    # every listing that included the run fail with it
+    session, first = await _tree(store)
+    later = [first.created_at + timedelta(seconds=s) for s in (1, 2)]
+    odd = first.model_copy(update={"id": str(ObjectId()), "prompt": "odd one", "created_at": later[0]})
+    last = first.model_copy(update={"id": str(ObjectId()), "created_at": later[1]})
+    await store.create_orchestration(odd)
+    await store.create_orchestration(last)
+    client.get_database("orchestratex").raw("orchestrations").update_one(
+        {"_id": ObjectId(odd.id)}, {"$set": {"status": "paused"}}
+    )
+    with pytest.raises(StoreError, match=rf"^orchestration {odd.id} is stored in a form this version .* 'paused'\)$"):
+        await store.get_orchestration(odd.id)
+    listed = await store.list_orchestrations(session_id=session.id)
+    assert [o.id for o in listed] == [first.id, odd.id, last.id]
+    assert (listed[1].status, listed[1].prompt) == ("failed", "odd one")
+    assert listed[1].error is not None and "cannot read" in listed[1].error

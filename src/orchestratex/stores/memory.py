@@ -28,6 +28,7 @@ from ._base import RoutingOutcome, RoutingStat, Started, check_session_transitio
 from ._memory_analytics import MemoryAnalytics
 from ._memory_rows import (
     O_CREATED,
+    O_DOC,
     O_SESSION,
     O_USER,
     THREAD_CREATED,
@@ -43,6 +44,7 @@ from ._memory_rows import (
 )
 from ._memory_server import MemoryServerTables
 from ._memory_state import Budget, RoutingSums
+from ._unreadable import listed_orchestrations
 from .checks import (
     check_amount,
     check_commit,
@@ -208,7 +210,7 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
         found = (self._orchestrations[i] for i in ids)
         if session_id is not None and thread_id is not None:
             found = (row for row in found if row[O_SESSION] == session_id)
-        return [load_orchestration(row) for row in _page(found, limit, offset, _orchestration_created)]
+        return listed_orchestrations(row[O_DOC] for row in _page(found, limit, offset, _orchestration_created))
 
     async def count_active_orchestrations(self, user_id: str) -> int:
         orchestrations = self._orchestrations

@@ -19,7 +19,7 @@ derived fields the store queries and aggregates on:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from bson import Int64, ObjectId
 from orchestratex.events import EVENT_ADAPTER, Event
 from orchestratex.exceptions import UserError
 from orchestratex.records import ApiKey, CallRecord, Orchestration, Session, Thread
+from orchestratex.stores._unreadable import listed_orchestrations, read_orchestration
 from orchestratex.stores.checks import MAX_AMOUNT, check_amount, check_commit, check_page, from_pico, to_pico
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "micros",
     "orchestration_fields",
     "orchestration_from",
+    "orchestrations_from",
     "session_doc",
     "session_from",
     "thread_doc",
@@ -156,7 +158,13 @@ def orchestration_fields(orchestration: Orchestration) -> dict[str, Any]:
 
 
 def orchestration_from(doc: Mapping[str, Any]) -> Orchestration:
-    return Orchestration.model_validate(_str_id(doc))
+    """The orchestration stored as `doc`; a `StoreError` saying what is wrong when this version cannot read it."""
+    return read_orchestration(_str_id(doc))
+
+
+def orchestrations_from(docs: Iterable[Mapping[str, Any]]) -> list[Orchestration]:
+    """The orchestrations stored as `docs`, one this version cannot read listed as a stand-in saying so (logged)."""
+    return listed_orchestrations(_str_id(doc) for doc in docs)
 
 
 def event_doc(event: Event) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from ._codec import (
     from_pico,
     orchestration_fields,
     orchestration_from,
+    orchestrations_from,
     thread_doc,
     to_pico,
 )
@@ -77,7 +78,7 @@ class Orchestrations(MongoBase):
         if thread_id is not None:
             query["thread_id"] = thread_id
         docs = await self._find("listing orchestrations", self._c.orchestrations, query, limit=limit, skip=offset)
-        return [orchestration_from(doc) for doc in docs]
+        return orchestrations_from(docs)
 
     async def count_active_orchestrations(self, user_id: str) -> int:
         return await self._count(self._c.orchestrations, {"user_id": user_id, "status": {"$in": RESUMABLE}})

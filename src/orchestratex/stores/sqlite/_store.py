@@ -18,6 +18,7 @@ from ...events import Event
 from ...exceptions import ConfigurationError, Conflict, NotFound, UserError
 from ...records import CallRecord, Orchestration, Thread
 from .._base import RoutingOutcome, Started, fused
+from .._unreadable import listed_orchestrations, read_orchestration
 from .._url import sqlite_url
 from ..checks import (
     check_commit,
@@ -250,7 +251,7 @@ class SQLiteStore(SQLiteRecords):
         docs = await self._lookup(self._read_orchestrations_sync, "WHERE id = ?", (orchestration_id,), "")
         if not docs:
             raise NotFound(f"no orchestration {orchestration_id!r}")
-        return Orchestration.model_validate_json(docs[0])
+        return read_orchestration(docs[0])
 
     async def list_orchestrations(
         self, *, session_id: str | None = None, thread_id: str | None = None, limit: int = 100, offset: int = 0
@@ -265,7 +266,7 @@ class SQLiteStore(SQLiteRecords):
             params.append(thread_id)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         docs = await self._read(self._read_orchestrations_sync, clause, (*params, limit, offset), "LIMIT ? OFFSET ?")
-        return [Orchestration.model_validate_json(doc) for doc in docs]
+        return listed_orchestrations(docs)
 
     def _read_orchestrations_sync(self, where: str, params: tuple[Any, ...], page: str) -> list[str]:
         return read_orchestrations(self._db, where, params, page)

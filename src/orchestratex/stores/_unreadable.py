@@ -1,0 +1,104 @@
+"""Stored orchestrations this version cannot read (one written by a newer version with a status it does not know,
+one edited by hand, one an older version stored with a `null` where a number goes).
+
+Reading one by its id raises a `StoreError` saying which run and what is wrong with it, where it was pydantic's bare
+`ValidationError` (a traceback from `orchestratex runs show`). A listing does not fail for it: it lists, in its
+place, a stand-in that says so (`status` "failed", `stop_reason` "error", `error` the reason; the fields that could
+be read kept) and logs a WARNING, so the run keeps its position (pages, offsets and counts stay right) and every
+other run can still be listed (one such run made every listing that included it fail: `runs list`, the server's
+listings, the WebSocket's end-of-session check).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..exceptions import StoreError
+from ..records import Orchestration
+
+__all__ = ["listed_orchestrations", "read_orchestration"]
+
+logger = logging.getLogger("orchestratex.stores")
+
+Raw = str | bytes | Mapping[str, Any]
+"""A stored orchestration: its JSON (SQLite, memory), or its document as a dict with a str `_id` (MongoDB)."""
+
+_REQUIRED_TEXT = ("thread_id", "session_id", "user_id", "prompt")
+
+
+def _validate(raw: Raw) -> Orchestration:
+    if isinstance(raw, str | bytes):
+        return Orchestration.model_validate_json(raw)
+    return Orchestration.model_validate(raw)
+
+
+def _fields(raw: Raw) -> dict[str, Any]:
+    if not isinstance(raw, str | bytes):
+        return dict(raw)
+    try:
+        fields = json.loads(raw)
+    except ValueError:
+        return {}
+    return fields if isinstance(fields, dict) else {}
+
+
+def _problem(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+    found = f" (stored: {err['input']!r:.60})" if "input" in err and not isinstance(err["input"], dict | list) else ""
+    more = len(exc.errors()) - 1
+    return f"{where or 'the document'}: {err['msg']}{found}{f'; and {more} more' if more else ''}"
+
+
+def _reason(oid: object, exc: ValidationError) -> str:
+    from .. import __version__
+
+    return (
+        f"orchestration {oid} is stored in a form this version of OrchestrateX ({__version__}) cannot read (written"
+        f" by another version, or edited by hand): {_problem(exc)}"
+    )
+
+
+def read_orchestration(raw: Raw) -> Orchestration:
+    """The orchestration stored as `raw`; a `StoreError` saying what is wrong when this version cannot read it."""
+    try:
+        return _validate(raw)
+    except ValidationError as exc:
+        fields = _fields(raw)
+        raise StoreError(_reason(fields.get("_id") or fields.get("id"), exc)) from None
+
+
+def listed_orchestrations(raws: Iterable[Raw]) -> list[Orchestration]:
+    """The orchestrations stored as `raws`, in order; one this version cannot read is a stand-in saying so (logged)."""
+    listed = []
+    for raw in raws:
+        try:
+            listed.append(_validate(raw))
+        except ValidationError as exc:
+            listed.append(_stand_in(raw, exc))
+    return listed
+
+
+def _stand_in(raw: Raw, exc: ValidationError) -> Orchestration:
+    fields = _fields(raw)
+    oid = fields.pop("_id", None) or fields.pop("id", None)
+    reason = _reason(oid, exc)
+    logger.warning("%s; it is listed as failed, with that error", reason)
+    for err in exc.errors():  # drop what cannot be read, keep the rest (ids, prompt, times, costs)
+        if err["loc"]:
+            fields.pop(str(err["loc"][0]), None)
+    for name in _REQUIRED_TEXT:
+        if not isinstance(fields.get(name), str):
+            fields[name] = ""
+    fields.update(_id=str(oid), status="failed", stop_reason="error", error=reason)
+    try:
+        return Orchestration.model_validate(fields)
+    except ValidationError:  # (a field that failed only beside another: keep the ids alone)
+        return Orchestration.model_validate(
+            {name: fields[name] for name in (*_REQUIRED_TEXT, "_id", "status", "error")}
+        )

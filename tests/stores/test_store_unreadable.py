@@ -1,0 +1,82 @@
+"""A stored orchestration this version cannot read (a newer version's status, a document edited by hand): reading it
+says which run and what is wrong; a listing shows a stand-in saying so in its place, and every other run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from orchestratex.exceptions import StoreError
+from orchestratex.records import Orchestration, Session, Thread
+from orchestratex.stores import SQLiteStore
+
+from ..cli.conftest import run_cli
+
+
+async def _three_runs(path: Path) -> list[str]:
+    async with SQLiteStore(path) as store:
+        session = await store.create_session(Session(user_id="ada"))
+        thread = await store.create_thread(Thread(session_id=session.id, user_id="ada", original_prompt="p"))
+        ids = []
+        for i in range(3):
+            o = Orchestration(thread_id=thread.id, session_id=session.id, user_id="ada", prompt=f"question {i}")
+            o.status, o.total_cost, o.final_score = "completed", 0.25, 8.0
+            await store.create_orchestration(o)
+            ids.append(o.id)
+        return ids
+
+
+def _newer_status(path: Path, oid: str) -> None:
+    """What a newer version with a status of its own, or a hand edit, leaves in the file."""
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE orchestrations SET state = json_set(state, '$.status', 'paused') WHERE id = ?", (oid,))
+    db.close()
+
+
+_SAYS = (
+    "is stored in a form this version of OrchestrateX ({version}) cannot read (written by another version, or edited"
+    " by hand): status: Input should be 'pending', 'running', 'completed', 'failed' or 'cancelled' (stored: 'paused')"
+)
+
+
+def test_a_run_this_version_cannot_read_is_named_and_the_listings_go_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # reading it raised pydantic's bare ValidationError, and every listing that included it failed with it: `runs
+    # list` showed a traceback and no run at all, and nothing could be listed past it
+    from orchestratex import __version__
+
+    path = tmp_path / "runs.db"
+    first, odd, last = asyncio.run(_three_runs(path))
+    _newer_status(path, odd)
+    says = f"orchestration {odd} " + _SAYS.format(version=__version__)
+
+    async def read() -> None:
+        async with SQLiteStore(path) as store:
+            with pytest.raises(StoreError) as refused:
+                await store.get_orchestration(odd)
+            assert str(refused.value) == says
+            with caplog.at_level(logging.WARNING, logger="orchestratex.stores"):
+                listed = await store.list_orchestrations()
+            assert [r.getMessage() for r in caplog.records] == [f"{says}; it is listed as failed, with that error"]
+            assert [o.id for o in listed] == [first, odd, last]  # in its place: pages and offsets stay right
+            stand_in = listed[1]
+            assert (stand_in.status, stand_in.error, stand_in.prompt) == ("failed", says, "question 1")
+            assert (stand_in.total_cost, stand_in.user_id) == (0.25, "ada")
+            assert [o.id for o in await store.list_orchestrations(limit=1, offset=1)] == [odd]
+            assert [o.id for o in await store.list_orchestrations(limit=1, offset=2)] == [last]
+
+    asyncio.run(read())
+    url = f"sqlite:///{path}"
+    listing = run_cli("runs", "list", "--store", url, cwd=tmp_path)
+    assert listing.returncode == 0, listing
+    shown = [line.split()[0] for line in listing.stdout.splitlines()[1:]]
+    assert shown == [last, odd, first]
+    assert "failed" in listing.stdout.splitlines()[2]
+    show = run_cli("runs", "show", odd, "--store", url, cwd=tmp_path)
+    assert (show.returncode, show.stdout) == (1, ""), show
+    assert show.stderr.splitlines() == [f"orchestratex: StoreError: {says}"]
