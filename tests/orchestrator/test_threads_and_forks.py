@@ -9,6 +9,7 @@ import concurrent.futures
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
 import threading
 from multiprocessing.connection import Connection
@@ -143,12 +144,19 @@ def test_forked_children_hold_leases_under_owners_of_their_own() -> None:
     assert owner != orch.owner
 
 
+_PARENT = (
+    "import json, sys\n"
+    "from tests.orchestrator.test_threads_and_forks import preloaded_workers_drive\n"
+    "print(json.dumps(preloaded_workers_drive(sys.argv[1], sys.argv[2])))\n"
+)
+
+
 def _drive_in_child(orch: Orchestrator, oid: str, start: Any, outcomes: Any) -> None:
     async def main() -> str:
-        start.wait(10)  # both workers drive at once
         try:
+            start.wait(60)  # both workers drive at once
             return (await orch.drive(oid)).status
-        except Exception as exc:
+        except Exception as exc:  # (a broken barrier too: said, not a child gone without a word)
             return type(exc).__name__
         finally:
             await orch.aclose()
@@ -156,11 +164,27 @@ def _drive_in_child(orch: Orchestrator, oid: str, start: Any, outcomes: Any) -> 
     outcomes.put(asyncio.run(main()))
 
 
+def preloaded_workers_drive(url: str, oid: str) -> list[str]:
+    """What two workers forked from a parent holding one preloaded orchestrator return from driving run `oid`, sorted.
+    Run in a fresh interpreter (`_PARENT`): a worker forked from the test process inherits the other tests'
+    threads, and one holding a lock at the fork (logging's, a store thread's) left it hung until the wait for its
+    answer ran out, a flake under load."""
+    preloaded = orchestrator(url)  # (gunicorn --preload: made in the parent, used by each worker)
+    context = multiprocessing.get_context("fork")
+    start, outcomes = context.Barrier(2), context.Queue()
+    workers = [context.Process(target=_drive_in_child, args=(preloaded, oid, start, outcomes)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    results = sorted(outcomes.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(30)
+    return results
+
+
 @needs_fork
 def test_two_forked_workers_driving_one_orchestration_do_not_both_run_it(tmp_path: Path) -> None:
     """Both children held their parent's lease owner: each claimed the run and paid for its calls."""
     url = f"sqlite:///{tmp_path / 'preload.db'}"
-    preloaded = orchestrator(url)  # (gunicorn --preload: made in the parent, used by each worker)
 
     async def prepare() -> tuple[str, str]:
         async with orchestrator(url) as other:
@@ -168,14 +192,16 @@ def test_two_forked_workers_driving_one_orchestration_do_not_both_run_it(tmp_pat
             return prepared.id, prepared.session_id
 
     oid, session_id = asyncio.run(prepare())
-    context = multiprocessing.get_context("fork")
-    start, outcomes = context.Barrier(2), context.Queue()
-    workers = [context.Process(target=_drive_in_child, args=(preloaded, oid, start, outcomes)) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    results = sorted(outcomes.get(timeout=30) for _ in workers)
-    for worker in workers:
-        worker.join(10)
+    parent = subprocess.run(
+        [sys.executable, "-c", _PARENT, url, oid],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=Path(__file__).parents[2],
+    )
+    assert parent.returncode == 0, parent.stderr
+    results = json.loads(parent.stdout)
     # (the second refused while the first runs it; or, far behind, it finds the run already ended and returns it)
     assert results in (["Conflict", "completed"], ["completed", "completed"])
 
