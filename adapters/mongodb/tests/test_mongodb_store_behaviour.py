@@ -768,3 +768,14 @@ async def test_a_run_this_version_cannot_read_is_named_and_the_listings_go_on(st
     assert [o.id for o in listed] == [first.id, odd.id, last.id]
     assert (listed[1].status, listed[1].prompt) == ("failed", "odd one")
     assert listed[1].error is not None and "cannot read" in listed[1].error
+
+
+async def test_an_event_this_version_cannot_read_is_left_out(store: MongoStore, client: Any) -> None:
+    # a newer version's event type made `list_events` (and `watch_events`, the WebSocket's replay) raise pydantic's
+    # bare ValidationError for the whole session
+    session, o = await _tree(store)
+    await store.commit(o, [_selected(o, 1), _selected(o, 2), _selected(o, 3)])
+    client.get_database("orchestratex").raw("events").update_one(
+        {"session_id": session.id, "seq": 2}, {"$set": {"type": "tool_called"}}
+    )
+    assert [e.seq for e in await store.list_events(session.id)] == [1, 3]

@@ -7,6 +7,10 @@ place, a stand-in that says so (`status` "failed", `stop_reason` "error", `error
 be read kept) and logs a WARNING, so the run keeps its position (pages, offsets and counts stay right) and every
 other run can still be listed (one such run made every listing that included it fail: `runs list`, the server's
 listings, the WebSocket's end-of-session check).
+
+An event this version cannot read (a newer version's event type) is left out of `list_events`, with a WARNING: the
+session's other events are still listed, replayed on the WebSocket and shown by `runs show` (one such event made them
+all fail).
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..events import EVENT_ADAPTER, Event
 from ..exceptions import StoreError
 from ..records import Orchestration
 
-__all__ = ["listed_orchestrations", "read_orchestration"]
+__all__ = ["listed_events", "listed_orchestrations", "read_orchestration"]
 
 logger = logging.getLogger("orchestratex.stores")
 
@@ -52,7 +57,8 @@ def _problem(exc: ValidationError) -> str:
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
     found = f" (stored: {err['input']!r:.60})" if "input" in err and not isinstance(err["input"], dict | list) else ""
     more = len(exc.errors()) - 1
-    return f"{where or 'the document'}: {err['msg']}{found}{f'; and {more} more' if more else ''}"
+    said = f"{err['msg']}{found}{f'; and {more} more' if more else ''}"
+    return f"{where}: {said}" if where else said
 
 
 def _reason(oid: object, exc: ValidationError) -> str:
@@ -102,3 +108,24 @@ def _stand_in(raw: Raw, exc: ValidationError) -> Orchestration:
         return Orchestration.model_validate(
             {name: fields[name] for name in (*_REQUIRED_TEXT, "_id", "status", "error")}
         )
+
+
+def listed_events(raws: Iterable[Raw]) -> list[Event]:
+    """The events stored as `raws`, in order, leaving out (with a WARNING) one this version cannot read."""
+    listed = []
+    for raw in raws:
+        try:
+            listed.append(
+                EVENT_ADAPTER.validate_json(raw) if isinstance(raw, str | bytes) else EVENT_ADAPTER.validate_python(raw)
+            )
+        except ValidationError as exc:
+            fields = _fields(raw)
+            logger.warning(
+                "event %s of session %s (%r) is stored in a form this version of OrchestrateX cannot read (written by"
+                " another version, or edited by hand): %s; it is left out",
+                fields.get("seq"),
+                fields.get("session_id"),
+                fields.get("type"),
+                _problem(exc),
+            )
+    return listed

@@ -28,7 +28,7 @@ from bson import Int64, ObjectId
 from orchestratex.events import EVENT_ADAPTER, Event
 from orchestratex.exceptions import UserError
 from orchestratex.records import ApiKey, CallRecord, Orchestration, Session, Thread
-from orchestratex.stores._unreadable import listed_orchestrations, read_orchestration
+from orchestratex.stores._unreadable import listed_events, listed_orchestrations, read_orchestration
 from orchestratex.stores.checks import MAX_AMOUNT, check_amount, check_commit, check_page, from_pico, to_pico
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "doc_id",
     "event_doc",
     "event_from",
+    "events_from",
     "from_pico",
     "micros",
     "orchestration_fields",
@@ -177,6 +178,11 @@ def event_from(doc: Mapping[str, Any]) -> Event:
     fields = dict(doc)
     fields.pop("_id", None)
     return EVENT_ADAPTER.validate_python(fields)
+
+
+def events_from(docs: Iterable[Mapping[str, Any]]) -> list[Event]:
+    """The events stored as `docs`, leaving out (with a WARNING) one this version cannot read (a newer version's)."""
+    return listed_events({k: v for k, v in doc.items() if k != "_id"} for doc in docs)
 
 
 def call_doc(call: CallRecord) -> dict[str, Any]:

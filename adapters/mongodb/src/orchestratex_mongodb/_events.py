@@ -15,7 +15,7 @@ from orchestratex.events import Event
 from orchestratex.exceptions import StoreError, StoreUnavailable, UserError
 
 from ._base import MongoBase
-from ._codec import check_page, event_from
+from ._codec import check_page, events_from
 
 __all__ = ["Events"]
 
@@ -42,7 +42,7 @@ class Events(MongoBase):
         async def read() -> list[_Doc]:
             return await c.events.find(query).sort("seq", 1).limit(limit).to_list(limit)
 
-        return [event_from(doc) for doc in await self._run("reading events", read)]
+        return events_from(await self._run("reading events", read))
 
     async def watch_events(
         self, session_id: str, since: int = 0, *, poll_interval_s: float = 0.25, batch: int = 1000

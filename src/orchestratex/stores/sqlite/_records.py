@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from ..._ids import epoch_seconds, utcnow
-from ...events import EVENT_ADAPTER, Event
+from ...events import Event
 from ...exceptions import Conflict, NotFound, StoreError, UserError
 from ...records import ApiKey, Session, SessionStatus, Thread
 from .._base import Analytics, ModelStats, RoutingOutcome, RoutingStat, check_session_transition
+from .._unreadable import listed_events
 from ..checks import (
     check_amount,
     check_incr,
@@ -162,7 +163,7 @@ class SQLiteRecords(SQLiteConnections):
     ) -> list[Event]:
         check_page(limit, since, offset_name="since")
         docs = await self._read(self._events_sync, session_id, since, limit, orchestration_id)
-        return [EVENT_ADAPTER.validate_json(doc) for doc in docs]
+        return listed_events(docs)
 
     def _events_sync(self, session_id: str, since: int, limit: int, orchestration_id: str | None) -> list[bytes]:
         params: tuple[Any, ...]
