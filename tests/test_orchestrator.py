@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import typing
+from decimal import Decimal
 from types import ModuleType
 
 import pytest
@@ -944,3 +945,22 @@ async def test_a_nan_setting_is_refused_as_not_a_number(option: str) -> None:
         await orch.run("Hello", **{option: float("nan")})  # type: ignore[arg-type]
     with pytest.raises(UserError, match=r"^cost_limit must be a number, not NaN$"):
         await orch.create_session("u", cost_limit=float("nan"))
+
+
+@pytest.mark.parametrize("option", ["cost_limit", "evaluation_threshold", "max_iterations"])
+async def test_a_nan_of_numpy_float32_or_decimal_is_refused_as_not_a_number(option: str) -> None:
+    """A NaN of another numeric type (a float32 column of a pandas frame, `Decimal("NaN")`) said "cost_limit: Input
+    should be less than or equal to 1000000" (or "max_iterations: Input should be a finite number"), while a float
+    NaN says what is wrong."""
+    import numpy as np
+
+    orch = make(scripted(answer_attempt, score_of_answer({1: 9.0})), "a", "b")
+    for nan in (np.float32("nan"), Decimal("NaN")):
+        with pytest.raises(UserError, match=rf"^{option} must be a number, not NaN$"):
+            await orch.run("Hello", **{option: nan})  # type: ignore[arg-type]
+        with pytest.raises(UserError, match=rf"^{option} must be a number, not NaN$"):
+            if option == "cost_limit":
+                await orch.create_session("u", cost_limit=nan)  # type: ignore[arg-type]
+            else:
+                Orchestrator(simulate=True, **{option: nan})  # type: ignore[arg-type]
+    assert await orch.store.list_orchestrations() == []  # nothing stored

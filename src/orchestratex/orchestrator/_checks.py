@@ -324,10 +324,18 @@ def check_numbers(**values: object) -> None:
     for name, value in values.items():
         if value is None or type(value) is int or (type(value) is float and value == value):  # (the common cases)
             continue
-        if isinstance(value, float) and value != value:  # NaN: pydantic would say it is not <= the maximum
-            raise UserError(f"{name} must be a number, not NaN")
         if isinstance(value, bool | str | bytes):
             raise UserError(f"{name} must be a number, not {type(value).__name__} {value!r}")
+        if _nan(value):  # NaN: pydantic would say it is not <= the maximum (NumPy's float32 and Decimal's too)
+            raise UserError(f"{name} must be a number, not NaN")
+
+
+def _nan(value: object) -> bool:
+    """Whether `value` is a NaN of any numeric type (`float("nan")`, `numpy.float32("nan")`, `Decimal("NaN")`)."""
+    try:
+        return bool(value != value)
+    except (ArithmeticError, TypeError, ValueError):  # (a signalling NaN refuses to compare; an array to be a bool)
+        return False
 
 
 def check_where(session: object, thread: object, user_id: object = None) -> None:
