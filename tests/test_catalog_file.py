@@ -105,6 +105,26 @@ def test_bad_catalog_files_say_what_is_wrong(tmp_path: Path, text: str, message:
         Orchestrator(catalog=write(tmp_path, text), env={})
 
 
+def test_an_alias_two_models_of_one_file_claim_is_refused(tmp_path: Path) -> None:
+    # Before: the last model (or the [aliases] table) silently had it, so `fast` ran another model than the one whose
+    # entry says `aliases = ["fast"]`.
+    entry = '[[models]]\nname = "loc:{}"\ncost_per_1k_tokens = 0\naliases = ["fast"]\n'
+    with pytest.raises(
+        ConfigurationError,
+        match=r"models.toml: models\[1\] aliases: 'fast' is already an alias of models\[0\] \('loc:a'\): an alias",
+    ):
+        Orchestrator(catalog=write(tmp_path, entry.format("a") + entry.format("b")), env={})
+    both = entry.format("a") + '[[models]]\nname = "loc:b"\ncost_per_1k_tokens = 0\n'
+    with pytest.raises(
+        ConfigurationError, match=r"aliases.fast: 'fast' is already an alias of models\[0\] \('loc:a'\)"
+    ):
+        ModelCatalog.from_mapping({"models": [], "aliases": {}}).merge_file(
+            write(tmp_path, both + '[aliases]\nfast = "loc:b"\n')
+        )
+    same = ModelCatalog.default().merge_file(write(tmp_path, both + '[aliases]\nfast = "loc:a"\n'))  # (agrees)
+    assert same.get("fast").name == "loc:a"
+
+
 def test_a_missing_catalog_file_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="cannot read catalog file"):
         Orchestrator(catalog=tmp_path / "nope.toml", env={})

@@ -208,6 +208,12 @@ def parse_catalog(data: Mapping[str, Any], source: str, *, file: bool = True) ->
             raise ConfigurationError(f"{source}: aliases: {exc}") from None
         if not isinstance(target, str) or not target:
             raise ConfigurationError(f"{source}: aliases.{alias}: must be a model's name (a string), not {target!r}")
+        holder = next(((i, m) for i, m in enumerate(models) if alias in m.aliases), None)
+        if holder is not None and target not in (holder[1].name, *holder[1].aliases, holder[1].version):
+            raise ConfigurationError(
+                f"{source}: aliases.{alias}: {alias!r} is already an alias of models[{holder[0]}]"
+                f" ({holder[1].name!r}): an alias names one model"
+            )
     providers = _provider_specs(data.get("providers", {}), source)
     return CatalogContent(source, include_default, providers, models, dict(aliases))
 
@@ -217,6 +223,7 @@ def _models(entries: list[dict[str, Any]], source: str, *, require_prices: bool)
 
     models: dict[str, ModelProfile] = {}
     first: dict[str, int] = {}
+    carried: dict[str, tuple[int, str]] = {}
     for i, entry in enumerate(entries):
         try:
             model = ModelProfile.model_validate(with_vendor_prices(entry))
@@ -236,6 +243,14 @@ def _models(entries: list[dict[str, Any]], source: str, *, require_prices: bool)
                 f"model {model.name!r} in {source} has no price and the price source does not know it: "
                 "set input_cost_per_1k and output_cost_per_1k (0 for a free local model)"
             )
+        for alias in model.aliases:  # (two models of one file claiming an alias: the last silently had it)
+            holder = carried.get(alias)
+            if holder is not None and holder[1] != model.name:
+                raise ConfigurationError(
+                    f"{source}: models[{i}] aliases: {alias!r} is already an alias of models[{holder[0]}]"
+                    f" ({holder[1]!r}): an alias names one model"
+                )
+            carried[alias] = (i, model.name)
         models[model.name], first[model.name] = model, i
     return list(models.values())
 
