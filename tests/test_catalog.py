@@ -155,6 +155,31 @@ def test_an_alias_another_model_holds_is_not_moved_silently_by_add_or_update() -
     assert copied.get("gpt4").name == "acme:mini"
 
 
+def test_an_alias_moved_to_a_model_goes_back_when_that_model_is_removed() -> None:
+    # Before: `catalog.alias("gpt4", "acme:mini")` then `catalog.remove("acme:mini")` left `gpt4` naming nothing: the
+    # model it had named (openai:gpt-4.1, still in the catalog) lost it for good.
+    catalog = ModelCatalog.default()
+    for name in ("acme:mini", "acme:max"):
+        catalog.add(ModelProfile(name=name, cost_per_1k_tokens=0.001))
+    catalog.alias("gpt4", "acme:mini")
+    catalog.remove("acme:mini")
+    assert catalog.get("gpt4").name == "openai:gpt-4.1"
+    catalog.alias("gpt4", "acme:max")
+    catalog.alias("gpt4", "openai:gpt-4.1")  # moved back: removing acme:max then changes nothing
+    catalog.remove("acme:max")
+    assert catalog.get("gpt4").name == "openai:gpt-4.1"
+    catalog.alias("fast", "openai:gpt-4o")  # an alias no model had: gone with its model
+    catalog.remove("openai:gpt-4o")
+    assert "fast" not in catalog
+    source = ModelCatalog.default()  # on a derived catalog, through its source's later changes too
+    source.add(ModelProfile(name="acme:x", cost_per_1k_tokens=0.001))
+    derived = source.with_only(["openai", "acme"])
+    derived.alias("gpt4", "acme:x")
+    derived.remove("acme:x")
+    source.update("openai:gpt-4o", quality=8.1)  # (rebuilt from the source, its own changes replayed)
+    assert derived.get("gpt4").name == "openai:gpt-4.1"
+
+
 def test_an_unknown_model_of_a_large_catalog_names_the_closest_models_not_all_of_them() -> None:
     # Before: every name of the catalog, sorted, in one message (hundreds for OpenRouter's models, ~15,000 characters
     # here), in which `openrouter:acme/model-17` was lost.

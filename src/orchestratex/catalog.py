@@ -262,6 +262,9 @@ class ModelCatalog:
     def __init__(self, models: Iterable[ModelProfile] = (), *, aliases: Mapping[str, str] | None = None) -> None:
         self._models: dict[str, ModelProfile] = {}
         self._aliases: dict[str, str] = {}
+        self._moved: dict[str, str] = {}
+        """The model each alias `alias()` moved named before (it names it again once the model it was moved to is
+        removed)."""
         self._version = 0
         self._files: list[WatchedFile] = []
         self._derivation: Derivation | None = None
@@ -443,13 +446,16 @@ class ModelCatalog:
         return self.update(name, status=status)
 
     def alias(self, alias: str, target: str) -> None:
-        """Make `alias` resolve to the model `target`."""
+        """Make `alias` resolve to the model `target`. An alias moved from another model goes back to it when
+        `target` is removed."""
         _check_alias(alias)
         resolved = self.get(target).name
         self._refuse_aliases_naming_models(resolved, (alias,))
-        self._record(partial(self._alias, alias, resolved))
+        self._record(partial(self._move_alias, alias, resolved))
 
     def remove(self, name: str) -> None:
+        """Remove the model `name` (a name, alias or bare model id) and its aliases; an alias `alias()` moved to it
+        from another model names that model again."""
         resolved = self.get(name).name
         self._record(partial(self._drop, resolved))
 
@@ -594,7 +600,7 @@ class ModelCatalog:
         link.seen = link.source.version
         models, aliases = link.build(link.source)
         self._models = {m.name: m for m in models}
-        self._aliases = {}
+        self._aliases, self._moved = {}, {}
         for model in models:
             for alias in model.aliases:
                 self._aliases[alias] = model.name
@@ -611,11 +617,12 @@ class ModelCatalog:
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """Changes made inside are undone if it raises."""
-        saved = dict(self._models), dict(self._aliases), dict(self._endpoints), len(self._local)
+        saved = dict(self._models), dict(self._aliases), dict(self._endpoints), len(self._local), dict(self._moved)
         try:
             yield
         except BaseException:
             self._models, self._aliases, self._endpoints = saved[:3]
+            self._moved = saved[4]
             del self._local[saved[3] :]
             self._version += 1
             raise
@@ -670,7 +677,24 @@ class ModelCatalog:
     def _drop(self, name: str) -> None:
         if self._models.pop(name, None) is not None:
             self._aliases = {a: t for a, t in self._aliases.items() if t != name}
+            for alias, earlier in list(self._moved.items()):  # (`gpt4` moved to a model then removed named nothing)
+                if earlier != name and alias not in self._aliases and earlier in self._models:
+                    self._aliases[alias] = earlier
+                if earlier == name or self._aliases.get(alias) == earlier or alias not in self._aliases:
+                    del self._moved[alias]
             self._version += 1
+
+    def _move_alias(self, alias: str, target: str) -> None:
+        """`alias()`'s change: point `alias` at `target`, remembering the model it named before (the first, when it
+        is moved again), which it names again once `target` is removed."""
+        if target not in self._models:
+            return
+        earlier = self._aliases.get(alias)
+        if self._moved.get(alias) == target:  # (moved back where it was)
+            del self._moved[alias]
+        elif earlier is not None and earlier != target and earlier in self._models:
+            self._moved.setdefault(alias, earlier)
+        self._alias(alias, target)
 
     def _alias(self, alias: str, target: str) -> None:
         if target in self._models:
