@@ -193,3 +193,30 @@ async def test_cancel_and_suspend_take_the_orchestration_as_start_and_drive_do()
     with pytest.raises(UserError, match=r"^cancel\(\) takes an orchestration's id \(or the Orchestration\), not int"):
         await orch.cancel(cast(Any, 5))
     await orch.aclose()
+
+
+@pytest.mark.parametrize("on", ["response_generated", "orchestration_completed"])
+def test_close_from_a_plain_handler_of_a_run_sync_run_says_why_it_cannot(on: str) -> None:
+    # `orchestrator.close()` in a plain `def` handler of a `run_sync` run (close once the answer is in) said "close()
+    # cannot stop the runs under way on the running event loop (a notebook's) … Use `await orchestrator.aclose()`
+    # there", in a script with no notebook, pointing at what a plain handler cannot do and a handler is refused anyway
+    calls: list[tuple[str, str]] = []
+    orch = _orchestrator(calls, waits=True)
+    said: list[str] = []
+
+    def close(event: Event) -> None:
+        if event.type == on and not said:
+            try:
+                orch.close()
+            except UserError as exc:
+                said.append(str(exc))
+
+    result = orch.run_sync("Say something", max_iterations=1, on_event=close)
+    assert said == [
+        f"close() was called from an event handler of orchestration {result.id}: it waits for every run of this "
+        "orchestrator to end, that one too, which waits for its handler. Close the orchestrator once the run has "
+        "returned (to stop the run from its handler, use cancel())"
+    ]
+    assert result.status == "completed"
+    assert orch.run_sync("And again", max_iterations=1).status == "completed"
+    orch.close()

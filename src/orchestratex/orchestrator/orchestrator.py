@@ -374,6 +374,13 @@ class Orchestrator:
         """`aclose` for synchronous code (after `run_sync`); also stops `run_sync`'s event loop thread. In a notebook
         cell (inside the kernel's running loop) with runs under way on that loop (`asyncio.create_task(orchestrator
         .run(...))`), `UserError`: it would wait for them while blocking the loop they need; `await aclose()`."""
+        handled = self._watcher.handling() if _in_a_loop() else None
+        if handled is not None:  # (it said "… on the running event loop (a notebook's) … use `await aclose()`", which a
+            raise UserError(  # plain handler cannot, and which a handler is refused too)
+                f"close() was called from an event handler of orchestration {handled}: it waits for every run of "
+                "this orchestrator to end, that one too, which waits for its handler. Close the orchestrator once "
+                "the run has returned (to stop the run from its handler, use cancel())"
+            )
         with contextlib.suppress(RuntimeError):  # (no running loop: nothing of it to wait for)
             if self._closer.under_way_on(asyncio.get_running_loop(), list(self._tasks.values())):
                 raise UserError(
@@ -769,6 +776,15 @@ def _evaluator(value: object) -> None:
         raise UserError("evaluator must be like LLMJudgeEvaluator(), not None")
     check_parts(evaluator=(value, Evaluator, "LLMJudgeEvaluator()"))
     check_async(value, "evaluate", "task, response")
+
+
+def _in_a_loop() -> bool:
+    """Whether this runs inside a running event loop (an event handler, a notebook cell, an async function)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 _PARTS: dict[str, Callable[[object], None]] = {"router": _router, "evaluator": _evaluator}
