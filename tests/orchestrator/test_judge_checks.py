@@ -74,6 +74,26 @@ async def test_a_sessions_judges_are_checked_too() -> None:
     assert result.status == "completed"
 
 
+async def test_a_sessions_judge_removed_or_disabled_since_is_named_with_why() -> None:
+    # A session's only judge removed from the catalog since (or disabled) refused every run with "the judges allowed
+    # (judges=['function:m3']) are none (a judge must be enabled, priced, served by a configured provider and
+    # allowed by each)", naming no reason, while the same for a preferred model says "no longer in the catalog: …"
+    calls = Calls()
+    models = catalog("m1", "m2", "m3")
+    orch = Orchestrator(providers=[FunctionProvider(calls)], catalog=models, store=MemoryStore(), retry=NO_WAIT)
+    session = await orch.create_session(judges=["m3"], preferred_models=["m1", "m2"])
+    models.remove("function:m3")
+    with pytest.raises(
+        ConfigurationError, match=r"judges allowed \(judges=\['function:m3'\]\) are none \(no longer in the catalog: "
+    ):
+        await orch.run("Hello", session=session)
+    other = await orch.create_session(judges=["m2"], preferred_models=["m1"])
+    models.set_status("function:m2", "disabled")
+    with pytest.raises(ConfigurationError, match=r"are none \(disabled: function:m2\)\. Allow another judge"):
+        await orch.run("Hello", session=other)
+    assert calls.made == []
+
+
 async def test_a_model_an_allowed_judge_can_judge_runs() -> None:
     calls = Calls()
     orch = orchestrator(calls, judges=["m2"], evaluator=LLMJudgeEvaluator(judges=["m2"]))  # (a bare model id)

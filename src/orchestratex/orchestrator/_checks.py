@@ -132,7 +132,9 @@ def _check_runnable(
             limits.append(f"LLMJudgeEvaluator(judges={evaluator.pinned})")
         if limits:
             found = ", ".join(m.name for m in usable) or (
-                "none (a judge must be enabled, priced, served by a configured provider and allowed by each)"
+                f"none ({_unusable_judges(orchestrator, judges)})"
+                if judges and _unusable_judges(orchestrator, judges)
+                else "none (a judge must be enabled, priced, served by a configured provider and allowed by each)"
             )
             raise ConfigurationError(
                 f"no model can judge the answers of {only}: a judge must be another model"
@@ -147,6 +149,26 @@ def _check_runnable(
             "file (a local one at price 0 will do), or pass Orchestrator(evaluator=...) with an evaluator that "
             'needs no judge model; or take single answers unjudged: judging="when_needed" and max_iterations=1'
         )
+
+
+def _unusable_judges(orchestrator: Orchestrator, judges: Sequence[str]) -> str:
+    """Why each judge of `judges` cannot judge, when it is one of the catalog's own rules (`"no longer in the catalog:
+    function:c"`, a session's judge removed since; `"disabled: …"`), else "": the message said only that a judge must
+    be enabled, priced and served, naming none."""
+    reasons: dict[str, list[str]] = {}
+    for name in judges:
+        try:
+            model = orchestrator.catalog.get(name)
+        except UnknownModelError:
+            reasons.setdefault("no longer in the catalog", []).append(name)
+            continue
+        if model.status == "disabled":
+            reasons.setdefault("disabled", []).append(model.name)
+        elif model.provider not in orchestrator.providers:
+            reasons.setdefault(f"provider {model.provider!r} not configured", []).append(model.name)
+        elif not model.priced:
+            reasons.setdefault("no price", []).append(model.name)
+    return "; ".join(f"{why}: {', '.join(names)}" for why, names in reasons.items())
 
 
 def _any_other(generators: list[ModelProfile], judges: list[ModelProfile]) -> bool:
