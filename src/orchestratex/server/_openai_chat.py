@@ -238,6 +238,13 @@ class DefaultSessions:
             generation = await store.incr(key, 1)  # the user ended it: the next generation
         raise OpenAIError(503, "could not open a /v1 session: retry", code="session_unavailable")
 
+    async def is_default(self, session: Session) -> bool:
+        """Whether `session` is its user's current `/v1` session (one this class made, not one the user created)."""
+        if self._known.get(session.user_id) == session.id:
+            return True
+        generation = await self.state.store.incr(f"v1-session:{session.user_id}", 0)
+        return session.id == self.session_id(session.user_id, generation)
+
     async def _read(self, sid: str) -> Session | None:
         try:
             return await self.state.store.get_session(sid)
@@ -349,6 +356,10 @@ async def prepare_call(
     settings = _settings(state, target, request, options)
     messages = chat_messages(request)
     session, thread = await _session_and_thread(state, sessions, user, options)
+    if settings["max_iterations"] is None and await sessions.is_default(session):
+        # the server's default now, not the one of when the user's `/v1` session was made (a server restarted with
+        # another default kept running the old one, the session's)
+        settings["max_iterations"] = state.orchestrator.defaults.max_iterations
     headers = await state.rate.hit(session.id)
     doc, new_thread, _ = await state.orchestrator._plan(messages, session=session, thread=thread, **settings)
     check_output_cap(state, doc, request)
