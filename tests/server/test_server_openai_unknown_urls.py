@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from openai import NotFoundError, OpenAI
+from openai import APIStatusError, NotFoundError, OpenAI
 
 from .conftest import Api
 from .test_server_openai import PROMPT as _PROMPT
@@ -45,3 +45,26 @@ def test_an_api_this_server_does_not_serve_is_named(api: Api) -> None:
     unknown = api.client.post("/v1/nothing-here", headers=api.alice, json={})
     assert unknown.status_code == 404
     assert unknown.json()["error"]["message"].startswith("Unknown request URL: POST /v1/nothing-here;")
+
+
+def test_the_stored_chat_completions_api_is_said_not_to_be_served_with_where_the_call_is(api: Api) -> None:
+    """`store: true` is accepted and not acted on; asking for the stored completion afterwards was answered "Unknown
+    request URL", as if the completion were missing, and listing them "GET is not allowed …: use POST"."""
+    client = _client(api, "http://testserver/v1")
+    done = client.chat.completions.create(
+        model="orchestratex/fast", messages=[{"role": "user", "content": "hi"}], store=True
+    )
+    oid = done.id.removeprefix("chatcmpl-")
+    for call in (
+        lambda: client.chat.completions.retrieve(done.id),
+        lambda: client.chat.completions.messages.list(done.id),
+        lambda: client.chat.completions.delete(done.id),
+    ):
+        with pytest.raises(NotFoundError) as missing:
+            call()
+        assert "stored chat completions" in missing.value.message, missing.value.message
+        assert f"GET /api/orchestration/status/{oid}" in missing.value.message
+    with pytest.raises(APIStatusError) as listed:
+        client.chat.completions.list()
+    assert listed.value.status_code == 405 and "stored chat completions" in listed.value.message
+    assert api.client.get(f"/api/orchestration/status/{oid}", headers=api.alice).json()["final_response"]

@@ -37,7 +37,7 @@ from ._openai_results import completion, failure
 from ._openai_schemas import ChatRequest, parse_chat_request
 from ._openai_stream import EventTap, settled, sse_stream
 from ._openai_wait import wait_for_run
-from ._v1_unknown import unknown_v1_url
+from ._v1_unknown import stored_completions, unknown_v1_url
 
 __all__ = ["OpenAIRoutes", "mount_openai"]
 
@@ -99,6 +99,10 @@ class OpenAIRoutes:
             headers = dict(exc.headers or {})  # (a 405's `Allow`)
             if status == 405 and headers.get("Allow"):
                 message = f"{request.method} is not allowed on {request.url.path}: use {headers['Allow']}"
+                rest = request.url.path.removeprefix(request.scope.get("root_path", ""))
+                stored = stored_completions(rest) if request.method == "GET" else None
+                if stored is not None:  # (`client.chat.completions.list()`: a list of stored completions)
+                    message += f" ({stored})"
             return openai_error_response(OpenAIError(status, message, code=code, headers=headers))
 
         # A FastAPI app (with no schema nor docs pages of its own), not a bare Starlette one: FastAPI's routing names

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-__all__ = ["unknown_v1_url"]
+__all__ = ["stored_completions", "unknown_v1_url"]
 
 _SERVED = ("/chat/completions", "/models")
 """The paths below `/v1` this server serves (and `/models/{model}`)."""
@@ -48,7 +48,31 @@ def unknown_v1_url(method: str, rest: str, url: str) -> str:
                 f"{method} {path[:200]} is not a URL of this API: the client's base URL ends in {rest[:at][:100]} too"
                 f" many; set it to {base[:200]} (the client adds {served}): {_SERVES}"
             )
+    stored = stored_completions(rest)
+    if stored is not None:
+        return f"{method} {path[:200]}: {stored}"
     for prefix, what in _NOT_SERVED.items():
         if rest == prefix or rest.startswith(prefix + "/"):
             return f"{what} ({path[:200]}) is not served here: {_SERVES}; use the client's Chat Completions API"
     return f"Unknown request URL: {method} {path[:200]}; {_SERVES}"
+
+
+_STORED = (
+    "stored chat completions (OpenAI's `GET /v1/chat/completions/{id}`, its list and messages) are not served here:"
+    " `store` is accepted and not acted on; every call is an orchestration, kept with its answer"
+)
+
+
+def stored_completions(rest: str) -> str | None:
+    """Why a URL of OpenAI's stored chat completions (`client.chat.completions.retrieve(id)`, `.list()`,
+    `.messages.list(id)`, `.update`, `.delete`) is not served, and where the call's record is; None for another URL.
+    Such a call was answered "Unknown request URL", as if the completion were missing, or, for the list, "use POST"."""
+    if rest.rstrip("/") == "/chat/completions":
+        return f"{_STORED}: GET /api/orchestration/status/{{id}} (the id after `chatcmpl-`) shows one"
+    if not rest.startswith("/chat/completions/"):
+        return None
+    name = rest.removeprefix("/chat/completions/").split("/", 1)[0]
+    oid = name.removeprefix("chatcmpl-")
+    if len(oid) == 24 and all(c in "0123456789abcdef" for c in oid):
+        return f"{_STORED}: follow GET /api/orchestration/status/{oid}"
+    return f"{_STORED}: GET /api/orchestration/status/{{id}} (the id after `chatcmpl-`) shows one"
