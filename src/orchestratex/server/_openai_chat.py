@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from ._openai_presets import Preset
 from ._openai_schemas import ChatMessageIn, ChatRequest, ContentPart, OrchestrationOptions
 from ._openai_tool_turns import ToolTurns
 from ._quota import stored_bytes, text_bytes
+
+logger = logging.getLogger("orchestratex.server")
 
 __all__ = [
     "ChatCall",
@@ -329,7 +332,10 @@ def _settings(
         model = usable_model(name, state, "name models of GET /v1/models")
         if isinstance(model, str):
             raise _invalid("preferred_models", model)
-    preferred = [target.model.name] if target.model is not None else pick("preferred_models")
+    if target.model is not None:
+        preferred: Any = [target.model.name]
+    else:
+        preferred = options.preferred_models or _preset_models(state, target)
     cap = request.output_cap
     return {
         "max_iterations": pick("max_iterations"),
@@ -341,6 +347,35 @@ def _settings(
         "domain": pick("domain"),
         "stop_sequences": request.stop_sequences or None,
     }
+
+
+def _preset_models(state: ServerState, target: Target) -> list[str] | None:
+    """The models of the preset `target` names that this server can still route to: a catalog file watched for changes
+    may since have removed or disabled some (the presets are checked when the server starts). Those left are routed
+    among; with none left, the 404 names the preset and why (it said "unknown model 'X'; known models: …" with
+    `param: "model"`, as if the preset the client named did not exist)."""
+    names = target.preset.preferred_models
+    if not names:
+        return None
+    usable, reasons = [], []
+    for name in names:
+        model = usable_model(name, state, "")
+        if isinstance(model, str):
+            reasons.append(model.rstrip(": "))
+        else:
+            usable.append(name)
+    if reasons:
+        logger.warning("/v1 preset %r: %s", target.requested, "; ".join(reasons))
+    if not usable:
+        raise OpenAIError(
+            404,
+            f"The model `{target.requested}` is a preset of this server whose preferred models it can no longer route"
+            f" to ({'; '.join(reasons)}): the server's presets need updating; meanwhile use another preset or a model"
+            " of GET /v1/models",
+            param="model",
+            code="model_not_found",
+        )
+    return usable
 
 
 async def prepare_call(
