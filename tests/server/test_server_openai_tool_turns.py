@@ -83,6 +83,10 @@ def test_the_legacy_function_call_and_its_result_are_read_too(api: Api) -> None:
         ([ASKED, CALLED, ASKED], "messages.1.tool_calls"),
         ([ASKED, {**CALLED, "tool_calls": [{"id": "c"}]}, *RESULTS], "messages.1.tool_calls.0.function"),
         ([{**ASKED, "tool_calls": [_call("call_1", "Paris")]}], "messages.0.tool_calls"),
+        (  # arguments as an object, not JSON text: OpenAI refuses it (it was sent to the models as a Python repr)
+            [ASKED, {**CALLED, "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": {"a": 1}}}]}],
+            "messages.1.tool_calls.0.function.arguments",
+        ),
     ],
 )
 def test_tool_turns_that_do_not_pair_are_refused_naming_the_message(api: Api, messages: Any, param: str) -> None:

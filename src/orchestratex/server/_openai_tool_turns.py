@@ -87,15 +87,20 @@ def _call(call: Any, param: str) -> tuple[str, str, str]:
     body = call.get(kind) if isinstance(kind, str) else None
     if not isinstance(body, dict) or not isinstance(body.get("name"), str):
         raise _invalid(f"{param}.{kind}", f"a tool call needs its {kind!r} object with the tool's `name`")
-    arguments = body.get("arguments", body.get("input", ""))
-    return call["id"], body["name"], arguments if isinstance(arguments, str) else str(arguments)
+    field = "input" if kind == "custom" else "arguments"
+    arguments = body.get(field, "")
+    if not isinstance(arguments, str):  # (as OpenAI refuses it: the arguments are JSON text, not an object)
+        raise _invalid(f"{param}.{kind}.{field}", f"a tool call's {field} must be a string (JSON text)")
+    return call["id"], body["name"], arguments
 
 
 def _function(call: Any, param: str) -> tuple[str, str]:
     if not isinstance(call, dict) or not isinstance(call.get("name"), str):
         raise _invalid(param, "a function_call is an object with the function's `name` and `arguments`")
     arguments = call.get("arguments", "")
-    return call["name"], arguments if isinstance(arguments, str) else str(arguments)
+    if not isinstance(arguments, str):
+        raise _invalid(f"{param}.arguments", "a function_call's arguments must be a string (JSON text)")
+    return call["name"], arguments
 
 
 def _invalid(param: str, why: str) -> OpenAIError:
