@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import http.client
 import json
 import socket
 import time
@@ -290,3 +291,27 @@ def test_a_domain_holding_a_control_or_invisible_character_is_refused(served: Se
     assert r.status_code == 422, r.text
     assert f"holds the character {code}, which shows as nothing or breaks a line" in r.json()["detail"]
     assert served.alice.get(f"/api/threads/session/{sid}").json() == []
+
+
+class _Http10Connection(http.client.HTTPConnection):
+    """`http.client` speaking HTTP/1.0 (its own switch)."""
+
+    _http_vsn = 10
+    _http_vsn_str = "HTTP/1.0"
+
+
+def test_an_http_1_0_client_reads_a_streamed_list_as_json(served: Served) -> None:
+    """A list is streamed (its length unknown when it starts): it was sent chunked to HTTP/1.0 clients too (ApacheBench,
+    `curl --http1.0`, a proxy speaking HTTP/1.0 to its upstream), which read `1\r\n[\r\n16f\r\n{…` as the body."""
+    for _ in range(2):
+        served.alice.post("/api/sessions/", json={})
+    connection = _Http10Connection("127.0.0.1", served.server.port, timeout=30)
+    try:
+        connection.request("GET", "/api/sessions/user/alice?limit=2", headers={"X-API-Key": served.alice_key})
+        answer = connection.getresponse()
+        assert answer.status == 200
+        assert answer.getheader("transfer-encoding") is None
+        sessions = json.loads(answer.read())
+    finally:
+        connection.close()
+    assert [s["user_id"] for s in sessions] == ["alice", "alice"]

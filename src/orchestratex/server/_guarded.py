@@ -239,6 +239,8 @@ class GuardedProtocol(HttpToolsProtocol):
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         """uvicorn's hook for running a request (a request of its own, or the next pipelined one)."""
         scope = cycle.scope
+        if scope.get("http_version") == "1.0":
+            _unchunked(cycle)
         if (
             self.limits.answer_health
             and scope["path"] == "/health"
@@ -346,6 +348,29 @@ _LINGER_S = 2.0
 
 _EARLY_S = 0.001
 """A timer firing this close to its deadline counts as on time (the loop may run a timer a hair early)."""
+
+
+def _unchunked(cycle: RequestResponseCycle) -> None:
+    """Send the answer of an HTTP/1.0 request whose length is unknown when it starts (a streamed list, a `/v1` stream)
+    as it is, ended by closing the connection (which uvicorn does after every HTTP/1.0 answer). An HTTP/1.0 client
+    reads no chunked coding (RFC 9112, 6.1: it is never sent to one), yet uvicorn chunked such an answer whatever the
+    request's version: the client (ApacheBench, `curl --http1.0`, a proxy speaking HTTP/1.0 to its upstream) read
+    the chunks' sizes as part of the JSON."""
+    send = cycle.send
+    unsized = False
+
+    async def send_unchunked(message: Any) -> None:
+        nonlocal unsized
+        if message["type"] == "http.response.start":
+            names = {bytes(name).lower() for name, _ in message.get("headers", [])}
+            unsized = b"content-length" not in names and b"transfer-encoding" not in names
+            if unsized:
+                cycle.chunked_encoding = False
+        elif unsized and message["type"] == "http.response.body" and not cycle.response_complete:
+            cycle.expected_content_length = len(message.get("body", b""))  # (each piece as it comes)
+        await send(message)
+
+    cycle.send = send_unchunked  # type: ignore[method-assign]
 
 
 def _answer_now(cycle: RequestResponseCycle, message: dict[str, Any]) -> None:
