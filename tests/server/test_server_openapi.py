@@ -84,3 +84,31 @@ def test_the_schema_says_answers_carry_every_field_of_their_documents(api: Api) 
     assert _missing(done, "Orchestration", schemas) == []
     assert _missing(analytics, "Analytics", schemas) == []
     assert _missing(model, "ModelOut", schemas) == []
+
+
+def _example(schema: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    """The body `/docs` ("Try it out") sends for the operation: its request schema's first example."""
+    ref = schema["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    example: dict[str, Any] = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["examples"][0]
+    return example
+
+
+def test_the_bodies_try_it_out_sends_are_accepted(api: Api) -> None:
+    """Without examples, Swagger UI made every body of `"string"` values: `"user_id": "string"` (404 "no user
+    'string'"), `"preferred_models": ["string"]`, `"judges": ["string"]` (400 unknown model), so no POST could be
+    tried from `/docs`. The examples (the spec's, ids aside) are accepted as they are, once given real ids."""
+    schema = api.client.get("/openapi.json").json()
+    r = api.client.post("/api/sessions/", json=_example(schema, "/api/sessions/", "post"), headers=api.alice)
+    assert r.status_code == 201, r.text
+    session = r.json()
+    assert (session["user_id"], session["max_iterations"], session["settings"]["cost_limit"]) == ("alice", 5, 10.0)
+    body = {**_example(schema, "/api/threads/", "post"), "session_id": session["_id"]}
+    r = api.client.post("/api/threads/", json=body, headers=api.alice)
+    assert r.status_code == 201, r.text
+    body = {**_example(schema, "/api/orchestration/start", "post"), "thread_id": r.json()["_id"]}
+    r = api.client.post("/api/orchestration/start", json=body, headers=api.alice)
+    assert r.status_code == 202, r.text
+    api.wait(r.json()["_id"])
+    status = _example(schema, "/api/sessions/{session_id}/status", "patch")
+    r = api.client.patch(f"/api/sessions/{session['_id']}/status", json=status, headers=api.alice)
+    assert (r.status_code, r.json()["status"]) == (200, "completed"), r.text

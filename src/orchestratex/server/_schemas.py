@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from ..domains import check_domain
@@ -122,8 +123,16 @@ def _unset_if_null(value: object) -> object:
 Settings = BeforeValidator(_unset_if_null)
 
 
+def _example(body: JsonDict) -> ConfigDict:
+    """A request model's example, which `/docs` ("Try it out") sends as it is: without one, Swagger UI made up a body
+    of `"string"` values (`"user_id": "string"`, `"preferred_models": ["string"]`) that every request refused."""
+    return ConfigDict(json_schema_extra={"examples": [body]})
+
+
 class SessionCreate(_In):
     """`POST /api/sessions/`."""
+
+    model_config = _example({"max_iterations": 5, "settings": {"cost_limit": 10.0}})
 
     user_id: UserId | None = None
     """The session's owner; defaults to the API key's user. A non-admin key may only name its own user."""
@@ -134,6 +143,8 @@ class SessionCreate(_In):
 
 class SessionStatusUpdate(_In):
     """`PATCH /api/sessions/{session_id}/status`: `active` ⇄ `paused`, then `completed` or `cancelled` (final)."""
+
+    model_config = _example({"status": "completed"})
 
     status: SessionStatus
 
@@ -146,6 +157,15 @@ def _no_blank_context(value: object) -> object:
 
 class ThreadCreate(_In):
     """`POST /api/threads/`."""
+
+    model_config = _example(
+        {
+            "session_id": "68b2c9faa82de4230e87701c",
+            "original_prompt": "Write a Python function to calculate fibonacci numbers",
+            "domain": "coding",
+            "context": "This is for a beginner programming tutorial",
+        }
+    )
 
     session_id: str = _ID
     original_prompt: str = Field(min_length=1)
@@ -167,6 +187,10 @@ class StartSettings(_In):
 
 class OrchestrationStart(_In):
     """`POST /api/orchestration/start`."""
+
+    model_config = _example(
+        {"thread_id": "68b2c9faa82de4230e87701d", "settings": {"max_iterations": 5, "evaluation_threshold": 8.0}}
+    )
 
     thread_id: str = _ID
     prompt: str | None = Field(default=None, min_length=1)
