@@ -147,3 +147,27 @@ def test_a_refused_preflight_answers_the_api_error_body_naming_what_is_refused(
         api.client.options("/api/sessions/", headers={**allowed, "Access-Control-Request-Headers": "x-api-key"}).text
         == "OK"
     )
+
+
+@pytest.mark.parametrize("path", ["/api/sessions/", "/api/orchestration/start", "/v1/chat/completions", "/health"])
+def test_a_preflight_to_a_server_allowing_no_origin_says_so(make_api: Callable[..., Api], path: str) -> None:
+    """With `ORCHESTRATEX_CORS_ORIGINS` unset, a browser's preflight was answered as a request: `/api/…` 401 "missing
+    API key" (a preflight never carries one: the page does send its key), counted as a failed key check against the
+    address, and the others 405 "Method Not Allowed" (`Allow: POST`, the method the page was using)."""
+    api = make_api(auth_failure_limit=3)
+    asked = {
+        "Origin": "http://localhost:5173",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "x-api-key, content-type",
+    }
+    for _ in range(5):
+        r = api.client.options(path, headers=asked)
+        assert r.status_code == 403, r.text
+        assert r.json() == {
+            "detail": "this server allows no cross-origin requests from a browser: to call it from a page of"
+            " 'http://localhost:5173', set ORCHESTRATEX_CORS_ORIGINS to that origin (comma-separated for several)",
+            "status_code": 403,
+        }
+        assert "access-control-allow-origin" not in r.headers
+    assert api.client.get("/api/models/gpt4", headers=api.alice).status_code == 200  # (no failed key check counted)
+    assert api.client.options(path).status_code in (401, 405)  # (an OPTIONS request that is no preflight, as before)

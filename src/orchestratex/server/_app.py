@@ -183,6 +183,10 @@ def create_app(
         from ._cors import ApiCors
 
         app.add_middleware(ApiCors, origins=settings.cors_origins)  # before authentication: a preflight has no key
+    else:
+        from ._cors import CorsOff
+
+        app.add_middleware(CorsOff)  # (a preflight says so, not "missing API key")
     app.add_middleware(RequestTracing)  # (outside the middlewares above: their refusals' spans name their route)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     from ._forms import SpecForms

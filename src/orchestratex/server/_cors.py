@@ -14,11 +14,11 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._errors import error_response, quoted
 
-__all__ = ["ALLOW_HEADERS", "ALLOW_METHODS", "EXPOSE_HEADERS", "ApiCors"]
+__all__ = ["ALLOW_HEADERS", "ALLOW_METHODS", "EXPOSE_HEADERS", "ApiCors", "CorsOff"]
 
 ALLOW_HEADERS = (
     "Authorization",
@@ -106,3 +106,27 @@ class ApiCors(CORSMiddleware):
 def _sdk_header(name: str) -> bool:
     """Whether `name` (lowercase) is one of the OpenAI SDK's `X-Stainless-*` headers."""
     return name.startswith(_SDK_PREFIX) and len(name) > len(_SDK_PREFIX)
+
+
+class CorsOff:
+    """ASGI middleware of a server allowing no browser origin (`ORCHESTRATEX_CORS_ORIGINS` empty): a browser's
+    preflight is answered 403 saying that, and what to set. It went on to the routes, which answered it as any
+    request: `/api/…` 401 "missing API key" (a preflight carries no key: the page's developer was sent after a key
+    the page does send) and counted it as a failed key check against the address, others 405 "Method Not
+    Allowed"."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+            headers = Headers(scope=scope)
+            origin = headers.get("origin")
+            if origin is not None and "access-control-request-method" in headers:
+                detail = (
+                    f"this server allows no cross-origin requests from a browser: to call it from a page of"
+                    f" {quoted(origin)}, set ORCHESTRATEX_CORS_ORIGINS to that origin (comma-separated for several)"
+                )
+                await error_response(403, detail, {"Vary": "Origin"})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
