@@ -218,3 +218,22 @@ def test_a_host_given_with_its_port_or_as_a_url_is_refused_with_the_options_to_t
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [f"orchestratex serve: error: argument --host: {says}"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_host_that_is_not_this_machines_is_told_to_change_the_host_not_the_port(tmp_path: Path) -> None:
+    """A host name that does not resolve (`--host lcoalhost`) or an address of another machine was told "give another
+    --port (or a --host of this machine)", though no port would do."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    unknown = run_cli("serve", "--host", "no-such-host.invalid", "--port", "0", "--store", url)
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert re.fullmatch(
+        r"orchestratex: error: cannot listen on no-such-host\.invalid:0: no such host \(.+\): give a --host of this"
+        r" machine \(127\.0\.0\.1, or 0\.0\.0\.0 for every address\)\n",
+        unknown.stderr,
+    ), unknown.stderr
+    elsewhere = run_cli("serve", "--host", "192.0.2.1", "--port", "0", "--store", url)  # (TEST-NET-1: no one's)
+    assert elsewhere.returncode == 1 and elsewhere.stdout == ""
+    assert elsewhere.stderr.splitlines() == [
+        "orchestratex: error: cannot listen on 192.0.2.1:0: Cannot assign requested address: it is not an address of"
+        " this machine: give one (127.0.0.1, or 0.0.0.0 for every address)"
+    ]

@@ -80,11 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         port = _free_port(args.host, args.port)
     except OSError as exc:
-        why = (
-            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}: give another --port (or a --host of this"
-            " machine)"
-        )
-        return _cannot_serve(why, settings.log_format)
+        return _cannot_serve(f"cannot listen on {args.host}:{args.port}: {_listen_fix(exc)}", settings.log_format)
     app = create_app(store_url=url, settings=settings)
     state = app.state.server
     where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
@@ -210,6 +206,27 @@ async def _check_store(url: str) -> None:
 
     store = await open_store(url)
     await store.close()
+
+
+def _listen_fix(exc: OSError) -> str:
+    """Why binding failed, and what to change: the port when it is taken (or reserved), else the host. Every failure
+    said "give another --port (or a --host of this machine)", a host name that does not resolve (`--host lcoalhost`)
+    and an address of another machine too, though no port would do."""
+    import errno
+
+    why = exc.strerror or str(exc)
+    if isinstance(exc, socket.gaierror):
+        return f"no such host ({why}): give a --host of this machine ({HOST_EXAMPLES})"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{why}: give another --port (or a --host of this machine)"
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EINVAL):
+        return f"{why}: it is not an address of this machine: give one ({HOST_EXAMPLES})"
+    if exc.errno == errno.EACCES:
+        return f"{why}: a port below 1024 needs privileges: give --port 1024 or above (8000, say)"
+    return f"{why}: give another --port (or a --host of this machine)"
+
+
+HOST_EXAMPLES = "127.0.0.1, or 0.0.0.0 for every address"
 
 
 def _cannot_serve(why: str, log_format: str) -> int:
