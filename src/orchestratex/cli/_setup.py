@@ -58,11 +58,32 @@ def run_orchestrator(args: argparse.Namespace, file: CatalogFile | None) -> Orch
             provider=first.name,
             env_var=first.key_env,
         )
+    _check_models_of(names, args.models, setup)
     if file is None:
         return lambda store: Orchestrator(store=store, catalog=setup.catalog.with_only(names), simulate=False)
     if args.models is None:  # route only to the named providers' models (any usable model may judge)
         args.models = [m.name for m in setup.catalog if m.provider in names]
     return lambda store: Orchestrator(store=store, catalog=setup.catalog, simulate=False)  # it builds the endpoints
+
+
+def _check_models_of(names: list[str], models: list[str] | None, setup: CatalogSetup) -> None:
+    """`UserError` for a `--models` name that is a model of a provider `--provider` leaves out: it was said to be an
+    "unknown model 'claude'" (the catalog it was looked up in held only the providers named), and with a catalog
+    file it was routed to anyway, `--provider` ignored."""
+    from ..exceptions import UnknownModelError
+
+    for name in models or ():
+        try:
+            model = setup.catalog.get(name)
+        except UnknownModelError:
+            continue  # (the run says it is unknown, with the names it knows)
+        if model.provider not in names:
+            shown = name if name == model.name else f"{name} ({model.name})"
+            raise UserError(
+                f"--models {shown} is a model of {model.provider}, which --provider {','.join(names)} leaves out: "
+                f"name models of {', '.join(names)}, or add {model.provider} (--provider {','.join(names)},"
+                f"{model.provider})"
+            )
 
 
 def _check_known(names: list[str], setup: CatalogSetup) -> None:
