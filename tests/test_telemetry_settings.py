@@ -59,6 +59,33 @@ def test_an_orchestrator_refuses_a_mistyped_variable_when_it_is_constructed(monk
     Orchestrator(simulate=True)
 
 
+def test_a_tracer_provider_named_by_the_environment_that_cannot_be_loaded_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    """`OTEL_PYTHON_TRACER_PROVIDER=bogus` (a provider no installed package has) failed the first run inside the
+    orchestration: OpenTelemetry's logged traceback, then "RuntimeError: coroutine raised StopIteration" (exit 1),
+    and the orchestration was left `pending`, for a server on the store to resume and fail on again."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("ORCHESTRATEX_")}
+    env.update(OTEL_PYTHON_TRACER_PROVIDER="bogus", ORCHESTRATEX_SIM_LATENCY_SCALE="0")
+    says = (
+        "orchestratex: error: OTEL_PYTHON_TRACER_PROVIDER: OpenTelemetry cannot load the tracer provider 'bogus' (no"
+        " installed package provides one of that name); name one of "
+    )
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    for args in (["run", "Say hi", "--max-iterations", "1"], ["serve", "--port", str(_free_port())]):
+        command = [sys.executable, "-m", "orchestratex", *args, "--store", url]
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+        assert done.returncode == 2 and done.stdout == "", done
+        [line] = done.stderr.splitlines()
+        assert line.startswith(says) and "sdk_tracer_provider" in line and line.endswith(", or unset it"), line
+    run = [sys.executable, "-m", "orchestratex", "runs", "list", "--json", "--store", url]
+    assert subprocess.run(run, capture_output=True, text=True, env=env, timeout=60, check=False).stdout in ("", "[]\n")
+    # tracing off: no run looks for a tracer provider, so none is refused
+    env["ORCHESTRATEX_TRACING"] = "false"
+    command = [sys.executable, "-m", "orchestratex", "run", "Say hi", "--max-iterations", "1", "--store", url]
+    assert subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False).returncode == 0
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

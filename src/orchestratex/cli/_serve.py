@@ -18,6 +18,7 @@ from typing import Any
 
 from ..exceptions import OrchestrateXError, UserError
 from ..telemetry import telemetry_settings
+from ..telemetry._hooks import check_tracer_provider
 from ._stores import chosen_store_url, in_memory, shown_url
 
 __all__ = ["serve_command"]
@@ -75,6 +76,8 @@ def _serve(args: argparse.Namespace) -> int:
     # (`-vv`, as for every command: the library's DEBUG lines too; serving, its INFO lines are always shown)
     level = "DEBUG" if getattr(args, "verbose", 0) + getattr(args, "verbose_after", 0) >= 2 else "INFO"
     logging.config.dictConfig(_log_config(settings.log_format, level))
+    # (an OTEL_PYTHON_TRACER_PROVIDER naming no installed provider; once the logging is set: loading one may warn)
+    check_tracer_provider()
     asyncio.run(_check_store(url))  # a store that cannot open is one clear line, not uvicorn's start-up traceback
     faulthandler.enable()  # a fatal signal (e.g. SIGBUS from a damaged database mapping) still leaves a trace
     try:

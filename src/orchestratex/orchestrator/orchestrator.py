@@ -24,6 +24,7 @@ from ..routing import BayesianRouter, Router
 from ..routing._base import check_router
 from ..stores import Store
 from ..telemetry import telemetry_settings
+from ..telemetry._hooks import check_tracer_provider
 from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput
 from ._checks import (
@@ -105,6 +106,7 @@ class Orchestrator:
         reservation_wait_s: float = 30.0,
     ) -> None:
         telemetry_settings()  # a mistyped ORCHESTRATEX_TRACING or _LOG_CONTENT is an error here, not at the first run
+        check_tracer_provider()  # (and an OTEL_PYTHON_TRACER_PROVIDER that names no installed provider)
         check_parts(
             router=(router, Router, "BayesianRouter()"),
             evaluator=(evaluator, Evaluator, "LLMJudgeEvaluator()"),

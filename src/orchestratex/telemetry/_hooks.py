@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..providers import GenerationRequest
     from ..records import Iteration, Orchestration
 
-__all__ = ["NOOP", "RunTelemetry", "run_telemetry"]
+__all__ = ["NOOP", "RunTelemetry", "check_tracer_provider", "run_telemetry"]
 
 _INFO = logging.INFO
 
@@ -53,6 +53,43 @@ def _spans_module() -> ModuleType | None:
         _SPANS.append(_spans)
     spans = _SPANS[0]
     return spans if spans.active() else None
+
+
+TRACER_PROVIDER_ENV = "OTEL_PYTHON_TRACER_PROVIDER"
+
+
+def check_tracer_provider() -> None:
+    """`ConfigurationError` when `OTEL_PYTHON_TRACER_PROVIDER` names a tracer provider OpenTelemetry cannot load (a
+    name no installed package provides, mistyped): the first run looked for it and failed inside the orchestration,
+    with OpenTelemetry's logged traceback and "RuntimeError: coroutine raised StopIteration", the orchestration left
+    `pending` for a server to resume and fail on again. Checked when an `Orchestrator` is made, as the other
+    variables are; nothing to check when tracing is off or OpenTelemetry is not installed (no run looks for it)."""
+    import os
+
+    name = os.environ.get(TRACER_PROVIDER_ENV)
+    if not name or not telemetry_settings().tracing:
+        return
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return
+    otel_log = logging.getLogger("opentelemetry.util._providers")  # (it logs the failure with a traceback, then raises)
+    was_disabled, otel_log.disabled = otel_log.disabled, True
+    try:
+        trace.get_tracer_provider()
+    except Exception as exc:
+        from importlib.metadata import entry_points
+
+        from ..exceptions import ConfigurationError
+
+        known = sorted(ep.name for ep in entry_points(group="opentelemetry_tracer_provider"))
+        why = "no installed package provides one of that name" if isinstance(exc, StopIteration) else repr(exc)
+        raise ConfigurationError(
+            f"{TRACER_PROVIDER_ENV}: OpenTelemetry cannot load the tracer provider {name!r} ({why}); name one of "
+            f"{', '.join(known) or 'none installed'}, or unset it"
+        ) from None
+    finally:
+        otel_log.disabled = was_disabled
 
 
 def run_telemetry(orchestrator: object, doc: Orchestration) -> RunTelemetry | _Noop:
