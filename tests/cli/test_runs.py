@@ -191,6 +191,44 @@ def test_the_json_document_gives_the_cost_limit_the_run_ran_under(store_url: str
         assert json.loads(shown.stdout)["settings"]["cost_limit"] == min(session_limit, own)
 
 
+def test_show_gives_the_conversation_a_prompt_answered(store_url: str) -> None:
+    """A run of a conversation (`/v1/chat/completions`, `run(messages)`) was shown by its prompt alone, `And times 3?`:
+    what the model answered (a system message, the turns before) was in `--json` only."""
+    import asyncio
+
+    from orchestratex import Orchestrator
+    from orchestratex.stores import open_store
+
+    conversation = [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": "4"},
+        {"role": "user", "content": "And times 3?"},
+    ]
+
+    async def run(prompt: object) -> str:
+        store = await open_store(store_url)
+        try:
+            orchestrator = Orchestrator(simulate=True, store=store)
+            result = await orchestrator.run(prompt, max_iterations=1)  # type: ignore[arg-type]
+            await orchestrator.aclose()
+            return result.id
+        finally:
+            await store.close()
+
+    shown = run_cli("runs", "show", asyncio.run(run(conversation)), "--store", store_url)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[1:6] == [
+        "conversation: 3 messages before the prompt",
+        "   system:    Be terse.",
+        "   user:      What is 2+2?",
+        "   assistant: 4",
+        "prompt:   And times 3?",
+    ]
+    alone = run_cli("runs", "show", asyncio.run(run("What is 2+2?")), "--store", store_url)
+    assert alone.stdout.splitlines()[1] == "prompt:   What is 2+2?"
+
+
 def test_show_with_a_session_or_thread_id_names_its_orchestrations(store_url: str) -> None:
     """`runs show` prints a run's session and thread ids next to its own, and the server's API returns them: given
     one of them, it said only "no orchestration '…'", as if the id had been mistyped."""

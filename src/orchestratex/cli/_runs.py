@@ -327,6 +327,14 @@ def _describe(doc: Orchestration, simulated: bool, session_limit: float | None =
     limits += [f"{_usd(session_limit)} for its session"] if session_limit is not None else []
     limit = ", ".join(limits) or "none"
     yield f"orchestration {doc.id}: {doc.status}" + (" (simulated models)" if simulated else "")
+    # (a conversation's run, from `/v1/chat/completions` or `run(messages)`: its prompt alone, "And times 3?", was
+    # all that was shown of what the model answered)
+    earlier = doc.messages[:-1]
+    if earlier:
+        yield f"conversation: {len(earlier)} message{'' if len(earlier) == 1 else 's'} before the prompt"
+        width = max(len(m.role) for m in earlier) + 1
+        for m in earlier:
+            yield f"   {m.role + ':':<{width}} {m.content}"
     yield f"prompt:   {doc.prompt}"
     if doc.context:
         yield f"context:  {doc.context}"
