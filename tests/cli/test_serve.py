@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import signal
@@ -60,6 +61,46 @@ def test_port_0_prints_the_port_the_server_listens_on(tmp_path: Path) -> None:
         proc.wait(timeout=30)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_the_port_printed_is_held_from_then_on_so_no_other_process_can_take_it(tmp_path: Path) -> None:
+    """`serve --port 0` bound a free port to learn it, closed it, printed "serving http://127.0.0.1:P" and bound P again
+    only once the app had started: in between, another process could take P, and the server then failed to listen
+    (exit code 3) on the port it had printed, or another program answered there. The port is now bound once."""
+    args = [*CLI, "serve", "--port", "0", "--store", f"sqlite:///{tmp_path / 's.db'}"]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=cli_env())
+    try:
+        assert proc.stderr is not None
+        found = re.match(r"orchestratex: serving http://127\.0\.0\.1:(\d+) \(store ", proc.stderr.readline())
+        assert found is not None
+        port = int(found.group(1))
+        with socket.socket() as other, pytest.raises(OSError) as refused:  # (at once: the app is still starting)
+            other.bind(("127.0.0.1", port))
+        assert refused.value.errno == errno.EADDRINUSE
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        assert f"Uvicorn running on http://127.0.0.1:{port} " in _lines_until(proc, "Uvicorn running on")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def _lines_until(proc: subprocess.Popen[str], text: str) -> str:
+    assert proc.stderr is not None
+    seen = ""
+    while text not in seen:
+        line = proc.stderr.readline()
+        assert line, seen
+        seen += line
+    return seen
 
 
 def _serving(args: list[str], env: dict[str, str], **kwargs: Any) -> tuple[subprocess.Popen[str], int]:

@@ -19,6 +19,7 @@ from typing import Any
 from ..exceptions import OrchestrateXError, UserError
 from ..telemetry import telemetry_settings
 from ..telemetry._hooks import check_tracer_provider
+from ._listen import listen_sockets
 from ._stores import chosen_store_url, in_memory, shown_url
 
 __all__ = ["serve_command"]
@@ -81,20 +82,51 @@ def _serve(args: argparse.Namespace) -> int:
     asyncio.run(_check_store(url))  # a store that cannot open is one clear line, not uvicorn's start-up traceback
     faulthandler.enable()  # a fatal signal (e.g. SIGBUS from a damaged database mapping) still leaves a trace
     try:
-        port = _free_port(args.host, args.port)
+        sockets = listen_sockets(args.host, args.port)
     except OSError as exc:
         return _cannot_serve(f"cannot listen on {args.host}:{args.port}: {_listen_fix(exc)}", settings.log_format)
-    app = create_app(store_url=url, settings=settings)
-    state = app.state.server
-    where = "simulated models (no provider key set)" if state.orchestrator.simulated else "configured providers"
+    try:
+        port = sockets[0].getsockname()[1]
+        app = create_app(store_url=url, settings=settings)
+        _say_where(args.host, port, url, settings, app.state.server.orchestrator.simulated)
+        # The SQLite store works in its own thread; under load the event loop holds the GIL most of the time and
+        # that thread would wait up to the default 5 ms switch interval for every statement. 0.5 ms keeps it moving.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
+        gc.collect()
+        gc.freeze()  # modules, schemas and the app live as long as the process: keep them out of every collection
+        gc.set_threshold(settings.gc_threshold, *gc.get_threshold()[1:])
+        _stop_on_hangup()
+        options = uvicorn_options(settings)
+        config = uvicorn.Config(
+            app,
+            host=args.host,
+            port=port,
+            log_config=_log_config(settings.log_format, level),
+            access_log=settings.access_log,
+            **options,
+        )
+        server = _forcible_server(config)
+        with contextlib.suppress(KeyboardInterrupt):  # (as `uvicorn.run`)
+            server.run(sockets=sockets)  # (the port held from now on: none can take it before uvicorn listens)
+        if not server.started:
+            return 3  # uvicorn's exit status for a failed start-up
+        return 0
+    finally:  # (uvicorn closes them as it stops; not when the app could not be made, nor when it never ran)
+        for sock in sockets:
+            sock.close()
+
+
+def _say_where(host: str, port: int, url: str, settings: Any, simulated: bool) -> None:
+    """The start-up lines: where the server serves (from what store, with which models), its docs and console."""
+    where = "simulated models (no provider key set)" if simulated else "configured providers"
     # a wildcard host is no address to open: browsers refuse http://0.0.0.0 (Chrome since 2024), Windows always did
-    every = args.host in ("0.0.0.0", "::")
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host, args.host)
-    base = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    every = host in ("0.0.0.0", "::")
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    base = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
     say = _say_json if settings.log_format == "json" else _say_text
     say(f"serving {base} (store {shown_url(url)}, {where})")  # (logs are shipped and read: no password)
     if every:
-        say(f"listening on every address of this machine (--host {args.host}): from elsewhere, use one of them")
+        say(f"listening on every address of this machine (--host {host}): from elsewhere, use one of them")
     if settings.docs == "open":
         say(f"API docs at {base}/docs")
     say(f"web console at {base}/")
@@ -103,28 +135,6 @@ def _serve(args: argparse.Namespace) -> int:
             f"note: the store {shown_url(url)} lives in this process only, so it holds no API key and `orchestratex "
             "keys create` cannot give it one: every request that needs a key is refused (serve a sqlite:///… store)"
         )
-    # The SQLite store works in its own thread; under load the event loop holds the GIL most of the time and
-    # that thread would wait up to the default 5 ms switch interval for every statement. 0.5 ms keeps it moving.
-    sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
-    gc.collect()
-    gc.freeze()  # modules, schemas and the app live as long as the process: keep them out of every collection
-    gc.set_threshold(settings.gc_threshold, *gc.get_threshold()[1:])
-    _stop_on_hangup()
-    options = uvicorn_options(settings)
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=port,
-        log_config=_log_config(settings.log_format, level),
-        access_log=settings.access_log,
-        **options,
-    )
-    server = _forcible_server(config)
-    with contextlib.suppress(KeyboardInterrupt):  # (as `uvicorn.run`)
-        server.run()
-    if not server.started:
-        return 3  # uvicorn's exit status for a failed start-up
-    return 0
 
 
 def _forcible_server(config: Any) -> Any:
@@ -140,6 +150,11 @@ def _forcible_server(config: Any) -> Any:
         async def serve(self, sockets: list[socket.socket] | None = None) -> None:
             self.loop = asyncio.get_running_loop()
             await super().serve(sockets)
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if sockets is not None and self.started:  # (uvicorn says where it listens only on sockets it bound)
+                self._log_started_message(sockets)
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             super().handle_exit(sig, frame)
@@ -174,19 +189,6 @@ def _forcible_server(config: Any) -> Any:
 
 _FORCED_SHUTDOWN_S = 30.0
 """How long the app's shutdown may take after a forced stop (its runs are handed back at once then)."""
-
-
-def _free_port(host: str, port: int) -> int:
-    """The port uvicorn will listen on, bound once here as uvicorn binds it, so that a port in use or a host that
-    is not this machine's is one clear line before anything says "serving" (uvicorn would log its start-up, then
-    fail with exit code 3); `--port 0` becomes the free port the system picked, so the printed URL is the real one.
-    Raises `OSError` as binding does."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (as uvicorn: a port in TIME_WAIT is free)
-        sock.bind((host, port))
-        bound: int = sock.getsockname()[1]
-        return bound
 
 
 def _stop_on_hangup() -> None:
