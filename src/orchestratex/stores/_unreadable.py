@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -32,6 +34,25 @@ logger = logging.getLogger("orchestratex.stores")
 
 Raw = str | bytes | Mapping[str, Any]
 """A stored orchestration: its JSON (SQLite, memory), or its document as a dict with a str `_id` (MongoDB)."""
+
+_told: OrderedDict[object, None] = OrderedDict()
+"""What was already logged (an orchestration's id, an event's session and seq), the most recent 1,024: a WebSocket's
+poll or a watcher reads the same unreadable event again every fraction of a second, and logged a WARNING each time."""
+
+
+_telling = threading.Lock()  # (a SQLite store reads in threads of its own)
+
+
+def _first_time(key: object) -> bool:
+    with _telling:
+        if key in _told:
+            _told.move_to_end(key)
+            return False
+        _told[key] = None
+        if len(_told) > 1024:
+            _told.popitem(last=False)
+        return True
+
 
 _REQUIRED_TEXT = ("thread_id", "session_id", "user_id", "prompt")
 
@@ -94,7 +115,8 @@ def _stand_in(raw: Raw, exc: ValidationError) -> Orchestration:
     fields = _fields(raw)
     oid = fields.pop("_id", None) or fields.pop("id", None)
     reason = _reason(oid, exc)
-    logger.warning("%s; it is listed as failed, with that error", reason)
+    if _first_time(("orchestration", oid)):
+        logger.warning("%s; it is listed as failed, with that error", reason)
     for err in exc.errors():  # drop what cannot be read, keep the rest (ids, prompt, times, costs)
         if err["loc"]:
             fields.pop(str(err["loc"][0]), None)
@@ -120,6 +142,8 @@ def listed_events(raws: Iterable[Raw]) -> list[Event]:
             )
         except ValidationError as exc:
             fields = _fields(raw)
+            if not _first_time(("event", fields.get("session_id"), fields.get("seq"))):
+                continue
             logger.warning(
                 "event %s of session %s (%r) is stored in a form this version of OrchestrateX cannot read (written by"
                 " another version, or edited by hand): %s; it is left out",
