@@ -214,3 +214,24 @@ def test_two_forked_workers_driving_one_orchestration_do_not_both_run_it(tmp_pat
 
     spent_by_run, spent_by_session = asyncio.run(books())
     assert spent_by_run > 0 and spent_by_session == spent_by_run  # the loser paid for nothing
+
+
+def test_an_orchestrator_handed_to_a_process_pool_or_copied_is_refused_with_what_to_do() -> None:
+    # `pool.submit(work, orchestrator)` (spawn) failed with "Can't pickle local object 'WeakSet.__init__.<locals>
+    # ._remove'"; `copy.deepcopy` of a config holding one that had run, with a RecursionError; and `copy.copy` made a
+    # twin sharing its event loop thread, leases and runs, which closing one broke for the other
+    import copy
+    import pickle
+
+    orchestrator = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b"))
+    assert orchestrator.run_sync("Hello", max_iterations=1).status == "completed"
+    for attempt in (pickle.dumps, copy.deepcopy, copy.copy, lambda o: copy.deepcopy({"orchestrator": o})):
+        with pytest.raises(
+            UserError, match=r"^an Orchestrator cannot be copied or pickled: .* Make one in each process"
+        ):
+            attempt(orchestrator)
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with pytest.raises(UserError, match=r"^an Orchestrator cannot be copied or pickled"):
+            pool.submit(repr, orchestrator).result()
+    assert orchestrator.run_sync("Hello again", max_iterations=1).status == "completed"  # untouched
+    orchestrator.close()

@@ -8,7 +8,7 @@ import os
 import uuid
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from typing import Any, Self, cast
+from typing import Any, NoReturn, Self, SupportsIndex, cast
 
 from typing_extensions import Unpack
 
@@ -173,6 +173,15 @@ class Orchestrator:
         of them (it is not checked again while all of it is the same)."""
         self._portal = Portal()
         weakref.finalize(self, self._portal.close)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        """An orchestrator is not copied nor pickled: `copy.copy` made a twin sharing its event loop thread, leases and
+        runs (closing one broke the other), `copy.deepcopy` failed with a `RecursionError` once it had run, and
+        `pickle` (handing it to a process pool) with "Can't pickle local object 'WeakSet…'"."""
+        raise UserError(
+            "an Orchestrator cannot be copied or pickled: it holds an event loop, connections, leases and the runs "
+            "under way. Make one in each process (or task) that needs one, with the same settings and store URL"
+        )
 
     def __setattr__(self, name: str, value: Any) -> None:
         """The settings a program may change on a built orchestrator (`cancel_check_s`, `lease_ttl_s`, …) are checked
