@@ -72,6 +72,21 @@ def test_a_catalog_file_serves_several_openai_compatible_endpoints_by_name(tmp_p
     assert sorted(without_openai.providers) == ["ollama", "router"]
 
 
+def test_a_catalog_files_endpoints_go_along_with_its_with_only_catalog(tmp_path: Path) -> None:
+    # `Orchestrator(catalog=ModelCatalog.from_file(path).with_only(["ollama"]))` (one endpoint of the file) lost the
+    # file's endpoints: no provider served its models, and the orchestrator ran the simulator instead, without a word
+    # beyond the simulated answers
+    catalog = ModelCatalog.from_file(write(tmp_path, LOCAL))
+    orch = Orchestrator(catalog=catalog.with_only(["ollama"]), env={"MY_ROUTER_KEY": "sk-or-test"})
+    assert not orch.simulated and sorted(orch.providers) == ["ollama"]
+    assert orch.providers["ollama"].base_url.startswith("http://localhost:11434/v1")  # type: ignore[attr-defined]
+    assert [m.name for m in orch.usable_models(None)] == ["ollama:llama3.2"]
+    both = Orchestrator(catalog=catalog.with_only(["ollama", "router"]), env={"MY_ROUTER_KEY": "sk-or-test"})
+    assert sorted(both.providers) == ["ollama", "router"]
+    again = Orchestrator(catalog=orch.catalog, env={})  # (an orchestrator's own catalog, given to another)
+    assert sorted(again.providers) == ["ollama"] and not again.simulated
+
+
 def test_the_catalog_variable_is_read_when_no_catalog_is_given(tmp_path: Path) -> None:
     path = write(tmp_path, LOCAL)
     orch = Orchestrator(env={"ORCHESTRATEX_CATALOG": str(path), "MY_ROUTER_KEY": "k"})

@@ -549,7 +549,12 @@ class ModelCatalog:
             raise UserError(f"with_only takes a list of provider names: write with_only([{providers!r:.60}])")
         if not isinstance(providers, Iterable):
             raise UserError(f"with_only takes a list of provider names, not {type(providers).__name__}")
-        return self._derive(partial(_only_providers, frozenset(providers)))
+        keep = frozenset(providers)
+        derived = self._derive(partial(_only_providers, keep))
+        # (the named endpoints of the kept providers go along: without them `Orchestrator(catalog=ModelCatalog
+        # .from_file("models.toml").with_only(["laptop"]))` had no provider for its models and ran the simulator)
+        derived._endpoints = {name: spec for name, spec in self._endpoints.items() if name in keep}
+        return derived
 
     def simulated(self) -> ModelCatalog:
         """A catalog where every model is served by the offline simulator as `sim:<model>` (it follows this
