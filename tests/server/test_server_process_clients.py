@@ -315,3 +315,48 @@ def test_an_http_1_0_client_reads_a_streamed_list_as_json(served: Served) -> Non
     finally:
         connection.close()
     assert [s["user_id"] for s in sessions] == ["alice", "alice"]
+
+
+_H2C_OFFER = b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+"""The cleartext HTTP/2 offer Java's `HttpClient`, Spring's `RestClient`, Ktor and `curl --http2` add to a request."""
+
+
+def _answers(port: int, segments: list[bytes], count: int) -> list[tuple[int, bytes]]:
+    """Send `segments` one at a time on one connection; the first `count` answers (status, body)."""
+    answers: list[tuple[int, bytes]] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        for segment in segments:
+            sock.sendall(segment)
+            time.sleep(0.2)  # (each its own TCP segment, as the clients write headers and body)
+        stream = sock.makefile("rb")
+        for _ in range(count):
+            status = int(stream.readline().split()[1])
+            headers = {}
+            while (line := stream.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                headers[name.strip().lower()] = value.strip()
+            answers.append((status, stream.read(int(headers["content-length"]))))
+    return answers
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_request_offering_an_upgrade_to_http2_is_answered_with_its_body(served: Served, framing: str) -> None:
+    """`Upgrade: h2c` (from a Java, Kotlin or Spring client) stopped the parser at the end of the headers: the session
+    was refused 422 "the request body is empty", and the body, arriving after, was read as a request of its own (400).
+    The offer is declined, the request answered as HTTP/1.1 with its body, and the next one on the connection too."""
+    body = b'{"max_iterations": 4, "settings": {"cost_limit": 2.5}}'
+    head = b"POST /api/sessions/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + _H2C_OFFER
+    head += f"X-API-Key: {served.alice_key}\r\n".encode()
+    if framing == "length":
+        segments = [head + f"Content-Length: {len(body)}\r\n\r\n".encode(), body]
+    else:
+        segments = [head + b"Transfer-Encoding: chunked\r\n\r\n", b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)]
+    then = f"GET /api/models/gpt4 HTTP/1.1\r\nHost: x\r\nX-API-Key: {served.alice_key}\r\n\r\n".encode()
+    (status, answer), (next_status, _) = _answers(served.server.port, [*segments, then], 2)
+    assert status == 201, answer
+    session = json.loads(answer)
+    assert (session["max_iterations"], session["settings"]["cost_limit"]) == (4, 2.5)
+    assert next_status == 200
+    offered_get = f"GET /api/models/gpt4 HTTP/1.1\r\nHost: x\r\nX-API-Key: {served.alice_key}\r\n".encode() + _H2C_OFFER
+    assert [s for s, _ in _answers(served.server.port, [offered_get + b"\r\n", then], 2)] == [200, 200]
+    assert "Unsupported upgrade request" not in served.server.log()

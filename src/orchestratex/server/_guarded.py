@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from ._ops import HEALTH_BODY, HEALTH_HEADERS
@@ -57,6 +58,8 @@ class GuardedProtocol(HttpToolsProtocol):
         timeout in all (not per pause: a client dribbling it must not hold the connection for ever)."""
         self._stall: asyncio.TimerHandle | None = None
         """While writing is paused: the check that the client takes some of its answer (`_check_stall`)."""
+        self._replaying = False
+        """Feeding a new parser the head of a request whose `Upgrade` was declined (`_decline_upgrade`)."""
 
     # -- the connection ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -190,7 +193,47 @@ class GuardedProtocol(HttpToolsProtocol):
             self._tail = data[-3:]
         elif self._deadline is not None and not self._draining:  # a body arriving: its idle timeout starts again
             self._arm(self.limits.body_timeout_s)
-        super().data_received(data)
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.send_400_response("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade as upgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._decline_upgrade(data[upgrade.args[0] :] if upgrade.args else b"")
+
+    def _decline_upgrade(self, rest: bytes) -> None:
+        """Answer a request offering an upgrade other than WebSocket's as the HTTP/1.1 request it also is (RFC 9110,
+        7.8), its body included. The offer is `Upgrade: h2c` (cleartext HTTP/2), which Java's `HttpClient`, Spring's
+        `RestClient` and Ktor (JetBrains' AI Assistant) add to ordinary requests, `curl --http2` too: the parser
+        stopped at the end of its headers, so uvicorn ran the request with an empty body (422 "the request body is
+        empty") and read the body arriving after as the next request (400). Here a new parser is given the request's
+        head without its offer (its callbacks skipped: the request is under way already), then what came after it."""
+        cycle = self.cycle
+        if cycle is not None and _expects_body(self.headers) and not cycle.response_started:
+            cycle.more_body = True  # (the parser had ended the request at its headers)
+            cycle.message_event.clear()
+            self._in_headers = False
+            self._arm(self.limits.body_timeout_s)
+        head = [self.scope["method"].encode(), b" ", bytes(self.url), b" HTTP/1.1\r\n"]
+        for name, value in self.headers:
+            if name in (b"upgrade", b"http2-settings"):
+                continue
+            if name == b"connection":
+                value = b", ".join(t for t in (v.strip() for v in value.split(b",")) if t.lower() != b"upgrade")
+                if not value:
+                    continue
+            head += [name, b": ", value, b"\r\n"]
+        self.parser = httptools.HttpRequestParser(self)
+        self._replaying = True
+        try:
+            self.parser.feed_data(b"".join([*head, b"\r\n"]))
+        finally:
+            self._replaying = False
+        if rest:
+            self.data_received(rest)
 
     def _headers_end_within(self, data: bytes) -> bool:
         """Whether the headers end in `data` before the limit (the rest of `data` being body)."""
@@ -203,13 +246,25 @@ class GuardedProtocol(HttpToolsProtocol):
 
     # -- parser callbacks -------------------------------------------------------------------
     def on_message_begin(self) -> None:
+        if self._replaying:
+            return
         super().on_message_begin()
         self._unset_keepalive_if_required()  # a request is under way: the connection is not idle (a `/health`
         # answered at once arms the keep-alive timeout while a request pipelined behind it may still be arriving)
         if self._deadline is None:  # the next request on a kept-alive connection: its headers have a deadline too
             self._arm(self.limits.header_timeout_s)
 
+    def on_url(self, url: bytes) -> None:
+        if not self._replaying:
+            super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._replaying:
+            super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
+        if self._replaying:
+            return
         self._in_headers = False
         self._disarm()
         super().on_headers_complete()
