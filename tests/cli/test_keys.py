@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -125,3 +126,36 @@ def test_a_key_waiting_for_a_busy_store_says_so(tmp_path: Path) -> None:
     waiting, created = done.stderr.splitlines()
     assert waiting == f"orchestratex: waiting for the store sqlite:///{path} (another process may hold its write lock)…"
     assert created.startswith("orchestratex: new key for user 'alice'")
+
+
+def test_a_store_server_that_does_not_answer_is_not_said_to_be_locked_by_another_process() -> None:
+    """`keys create` on a MongoDB that does not answer said `waiting for the store mongodb://… (another process may
+    hold its write lock)…`, a SQLite file's trouble: a MongoDB server has no such lock, it was down or unreachable."""
+    pytest.importorskip("orchestratex_mongodb")
+    done = run_cli("keys", "create", "alice", "--store", "mongodb://127.0.0.1:1/ox")  # (a port nothing listens on)
+    assert done.returncode == 1 and done.stdout == ""
+    waiting, failed = done.stderr.splitlines()
+    assert waiting == "orchestratex: waiting for the store mongodb://127.0.0.1:1/ox (it has not answered yet)…"
+    assert failed.startswith("orchestratex: StoreUnavailable: cannot reach MongoDB at mongodb://127.0.0.1:1/ox")
+
+
+def test_a_run_stopping_on_a_store_that_does_not_answer_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    """The same of an interrupted run whose end the store was slow to record: `(it retries while another process
+    holds the store)` was said of every store, a MongoDB server that does not answer too."""
+    from orchestratex import Orchestrator
+    from orchestratex.cli._interrupt import RunGuard
+    from orchestratex.stores import MemoryStore, SQLiteStore
+
+    async def said(store: object) -> str:
+        guard = RunGuard(Orchestrator(simulate=True, store=store))  # type: ignore[arg-type]
+        guard._oid, guard._stopping = "6b11ff88809f1d5848432615", asyncio.ensure_future(asyncio.sleep(1, True))
+        guard._say_still_stopping()
+        guard._stopping.cancel()
+        return capsys.readouterr().err
+
+    assert asyncio.run(said(MemoryStore())).endswith(
+        "waiting for the store to record it (it retries until the store answers)\n"
+    )
+    assert asyncio.run(said(SQLiteStore())).endswith(
+        "waiting for the store to record it (it retries while another process holds the store)\n"
+    )

@@ -174,9 +174,16 @@ class RunGuard:
             return
         self._told = True
         action = "detaching" if self.detach else "cancelling"
+        from ..stores.sqlite import SQLiteStore
+
+        # (a MongoDB server that does not answer was said to be "held by another process" too)
+        why = (
+            "it retries while another process holds the store"
+            if isinstance(self.orchestrator.store, SQLiteStore)
+            else "it retries until the store answers"
+        )
         print(
-            f"orchestratex: {action} orchestration {self._oid}: waiting for the store to record it "
-            "(it retries while another process holds the store)",
+            f"orchestratex: {action} orchestration {self._oid}: waiting for the store to record it ({why})",
             file=sys.stderr,
             flush=True,
         )

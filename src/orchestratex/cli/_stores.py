@@ -106,8 +106,13 @@ def patiently(url: str, work: Coroutine[Any, Any, T]) -> T:
 
 
 def _say_waiting(url: str) -> None:
-    print(
-        f"orchestratex: waiting for the store {shown_url(url)} (another process may hold its write lock)…",
-        file=sys.stderr,
-        flush=True,
-    )
+    """Say what the command waits for: a SQLite file's write lock, another process's; any other store (a MongoDB
+    server that does not answer) was said to be held by "another process … its write lock" too."""
+    from ..stores.sqlite import SQLiteStore
+
+    try:
+        sqlite = isinstance(store_from_url(url), SQLiteStore)
+    except Exception:  # (the store was opened from it: no error is expected, and none may replace the wait)
+        sqlite = False
+    why = "another process may hold its write lock" if sqlite else "it has not answered yet"
+    print(f"orchestratex: waiting for the store {shown_url(url)} ({why})…", file=sys.stderr, flush=True)
