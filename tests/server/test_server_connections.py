@@ -528,3 +528,49 @@ def test_a_handshake_refusal_keeps_websockets_status_and_headers_with_the_json_b
     failed = handshake_refusal(reject(500, "Failed to open a WebSocket connection.\n"), RuntimeError())
     assert json.loads(failed.body)["detail"] == "the WebSocket handshake failed on the server: see its log"
     assert failed.headers["Content-Type"] == "application/json"
+
+
+def test_the_protocols_refusals_count_in_the_limits_metric(tmp_path: Path) -> None:
+    """The 408s (headers or a body too slow), 431s (headers too large) and 503s (past the connection limits) are
+    answered by the server's HTTP protocol, before any request reaches the app: `orchestratex_limits_hit_total`
+    counted none of them, so a slowloris flood or clients with oversized cookies moved no metric at all."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    env = {**LIMITS, "ORCHESTRATEX_METRICS": "open", "ORCHESTRATEX_MAX_CONNECTIONS_PER_CLIENT": "2"}
+
+    def hits(proc: ServerProcess) -> dict[str, float]:
+        text = httpx.get(f"{proc.base_url}/metrics", timeout=10).text
+        (family,) = [f for f in text_string_to_metric_families(text) if f.name == "orchestratex_limits_hit"]
+        return {s.labels["limit"]: s.value for s in family.samples if s.name == "orchestratex_limits_hit_total"}
+
+    with ServerProcess(url, tmp_path, env=env) as proc:
+        before = hits(proc)
+        assert {before[k] for k in ("header_timeout", "body_timeout", "header_size", "client_connections")} == {0.0}
+        with _connect(proc) as sock:
+            sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            assert _status(_answer(sock)[0]) == 408
+        with _connect(proc) as sock:
+            sock.sendall(
+                b"POST /api/sessions/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key.encode() + b"\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+            )
+            assert _status(_answer(sock)[0]) == 408
+        with _connect(proc) as sock:
+            sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9_000 + b"\r\n\r\n")
+            assert _status(_answer(sock)[0]) == 431
+        with (
+            _connect(proc, "127.0.0.2") as one,
+            _connect(proc, "127.0.0.2") as two,
+            _connect(proc, "127.0.0.2") as third,
+        ):
+            assert _status(_answer(third)[0]) == 503
+            del one, two
+        after = hits(proc)
+    assert {k: after[k] - before[k] for k in after if after[k] != before[k]} == {
+        "header_timeout": 1.0,
+        "body_timeout": 1.0,
+        "header_size": 1.0,
+        "client_connections": 1.0,
+    }

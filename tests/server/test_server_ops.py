@@ -290,7 +290,11 @@ def test_every_limit_has_its_series_at_zero_before_its_first_refusal(make_api: C
         dict(labels)["limit"]: v for (name, labels), v in samples.items() if name == "orchestratex_limits_hit_total"
     }
     assert limits == dict.fromkeys(
-        ("rate", "user_rate", "concurrency", "body_size", "storage_quota", "streams", "auth_failures"), 0
+        (
+            *("rate", "user_rate", "concurrency", "body_size", "storage_quota", "streams", "auth_failures"),
+            *("header_timeout", "body_timeout", "header_size", "connections", "client_connections"),
+        ),
+        0,
     )
     sid = api.session()["_id"]
     assert api.client.get(f"/api/sessions/{sid}", headers=api.alice).status_code == 200

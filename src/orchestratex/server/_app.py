@@ -21,6 +21,7 @@ from ._limits import BodySizeLimit, ConcurrencyLimiter, RateLimiter, StreamLimit
 from ._paths import ControlCharacterGuard
 from ._quota import StorageQuota
 from ._redact import install_token_redaction
+from ._refusals import on_refused
 from ._runner import Runner
 from ._settings import ServerSettings
 from ._stopping import on_forced, on_stopping
@@ -141,10 +142,12 @@ def create_app(
         state.runner.start_resuming()
         forget = on_stopping(lambda: state.runner.begin_close(settings.shutdown_grace_s))
         forget_forced = on_forced(state.runner.hurry)
+        forget_refused = on_refused(metrics.connection_refused)  # (the protocol's 408, 431 and 503: `_refusals`)
         try:
             yield
         finally:
             forget()
+            forget_refused()
             try:
                 await state.runner.aclose(settings.shutdown_grace_s)  # (a second Ctrl-C may cut its grace short)
             finally:

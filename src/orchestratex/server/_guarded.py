@@ -24,6 +24,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from ._ops import HEALTH_BODY, HEALTH_HEADERS
 from ._protocol import MIN_TAKEN_BYTES, REFUSALS, ConnectionLimits, abort_transport, backlog_of, raw_error
+from ._refusals import connection_refused
 from ._stopping import server_stopping
 
 __all__ = ["GuardedProtocol"]
@@ -66,6 +67,7 @@ class GuardedProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections and not self._reclaim_idle():
             REFUSALS.note(self.loop.time(), self.limits.max_connections, loop=self.loop)
+            connection_refused(self.loop, "connections")
             detail = "the server has too many open connections: retry in a moment"
             self._refuse(503, detail, {"retry-after": "1"})
             return
@@ -76,6 +78,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._host = host
             if count > self.limits.max_connections_per_client and not self._reclaim_idle(host, _ABANDONED_S):
                 REFUSALS.note(self.loop.time(), self.limits.max_connections_per_client, host, self.loop)
+                connection_refused(self.loop, "client_connections")
                 detail = f"too many open connections from {host}: retry in a moment"
                 self._refuse(503, detail, {"retry-after": "1"})
                 return
@@ -187,6 +190,7 @@ class GuardedProtocol(HttpToolsProtocol):
             return
         if self._in_headers:
             if self._header_bytes + len(data) > self.limits.max_header_bytes and not self._headers_end_within(data):
+                connection_refused(self.loop, "header_size")
                 self._refuse(431, f"request headers too large: the limit is {self.limits.max_header_bytes} bytes")
                 return
             self._header_bytes += len(data)
@@ -348,6 +352,7 @@ class GuardedProtocol(HttpToolsProtocol):
             if self._header_bytes == 0 and (self.cycle is None or self.cycle.response_complete):
                 self.transport.close()  # nothing asked (an idle connection): nothing to answer
                 return
+            connection_refused(self.loop, "header_timeout")
             self._refuse(408, f"the request headers took longer than {self.limits.header_timeout_s:g} s to arrive")
             return
         if self._draining:  # the answer is sent: the rest of a body nobody reads took too long
@@ -357,6 +362,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._arm(self.limits.body_timeout_s)
             return
         cycle = self.cycle
+        connection_refused(self.loop, "body_timeout")
         detail = f"the request body stalled for {self.limits.body_timeout_s:g} s"
         if cycle is not None and not cycle.response_started:
             self.transport.write(raw_error(408, detail))

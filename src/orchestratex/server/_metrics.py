@@ -22,6 +22,7 @@ from ..telemetry import CallOutcome
 from ._errors import Limit, forget_limit, refused_by
 from ._forms import ASKED_METHOD
 from ._paths import CONTROL
+from ._refusals import ConnectionLimit
 
 if TYPE_CHECKING:
     from ..records import Orchestration
@@ -134,13 +135,15 @@ class Metrics:
             "orchestratex_limits_hit",
             "Requests refused by a limit: rate (429 per session), user_rate (429 per user), concurrency (429:"
             " orchestrations per user), body_size (413), storage_quota (413), streams (429: WebSocket streams per"
-            " user), auth_failures (429: failed key checks per client address).",
+            " user), auth_failures (429: failed key checks per client address); connections refused by the server's"
+            " HTTP protocol: header_timeout (408), body_timeout (408), header_size (431), connections (503: open"
+            " connections), client_connections (503: open connections per client address).",
             ["limit"],
             registry=r,
         )
         # Each limit's series is there, at 0, from the start: a series that first appears at 1 has no earlier sample,
         # so `increase()` and `rate()` read the first refusal by a limit as no change, and an alert on them missed it.
-        for limit in get_args(Limit):
+        for limit in (*get_args(Limit), *get_args(ConnectionLimit)):
             self.limits.labels(limit)
         self.request_count = _Children(self.requests)
         self.request_time = _Children(self.request_seconds)
@@ -158,6 +161,10 @@ class Metrics:
         if doc.status in ("completed", "failed", "cancelled"):
             self.orchestrations.labels(doc.status, doc.stop_reason or "none").inc()
             self.orchestration_seconds.labels(doc.status).observe(duration_s)
+
+    def connection_refused(self, limit: ConnectionLimit) -> None:
+        """A connection (or its request) refused by the HTTP protocol of `orchestratex serve` (`_refusals`)."""
+        self.limits.labels(limit).inc()
 
     def model_called(self, call: CallOutcome) -> None:
         self._calls(call.model, call.provider, call.role, call.outcome).inc()
