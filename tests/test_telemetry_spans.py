@@ -366,3 +366,44 @@ async def test_the_background_tasks_of_the_runs_are_in_no_callers_trace(
     callers = {s.context.span_id for s in spans.get_finished_spans() if s.name.endswith("request")}
     assert len(callers) == 2
     assert not [sc for sc in store.seen if sc.span_id in callers]
+
+
+async def test_json_log_lines_of_a_traced_run_carry_its_trace_and_span_ids(spans: InMemorySpanExporter) -> None:
+    """The JSON log lines (`orchestratex serve --log-format json`, `JsonFormatter`) of a traced run carried no trace
+    id, so a log pipeline could not link a model call's line to its span, nor find the lines of a slow trace. A line
+    written inside a span now has its `trace_id` and `span_id`: a call's line its `chat` span's, the run's last line
+    its orchestration span's."""
+    import io
+    import logging
+
+    from orchestratex.telemetry import JsonFormatter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("orchestratex")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        async with _orchestrator(score=9.0) as orch:
+            await orch.run(PROMPT, max_iterations=2)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    finished = spans.get_finished_spans()
+
+    def ids(span: ReadableSpan) -> tuple[str, str]:
+        context = span.get_span_context()
+        assert context is not None
+        return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+    calls = [line for line in lines if line.get("event") == "model_call"]
+    assert calls and {(line["trace_id"], line["span_id"]) for line in calls} == {
+        ids(s) for s in _by_name(finished, "chat ")
+    }
+    (stop,) = [line for line in lines if line.get("event") == "stop"]
+    (root,) = _by_name(finished, "invoke_agent")
+    assert (stop["trace_id"], stop["span_id"]) == ids(root)
+    assert all(line["trace_id"] == ids(root)[0] for line in lines if line["logger"].startswith("orchestratex."))

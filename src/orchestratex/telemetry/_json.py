@@ -3,7 +3,8 @@
 A line is `{"time": …, "level": …, "logger": …, "message": …}` plus the record's own fields: the library's
 event lines (`orchestratex.telemetry`) give their `event` and every field their logfmt message carries, with
 their JSON types (numbers stay numbers); uvicorn's access lines give `client_addr`, `method`, `path`,
-`http_version` and `status`. An event line's `message` is its event name alone, as its fields are all there.
+`http_version` and `status`. An event line's `message` is its event name alone, as its fields are all there. A line
+written inside an OpenTelemetry span (a run traced) has its `trace_id` and `span_id`.
 Lines are ASCII (any other character is a `\\uXXXX` escape): one line whatever the text, and written as it is to a
 stream of any encoding.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 import time
 from typing import Any
 
@@ -36,6 +38,17 @@ def _plain(value: object) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     return str(value)
+
+
+def _trace_ids() -> dict[str, str]:
+    """`trace_id` and `span_id` of the span current where the line is written (as OpenTelemetry writes them: 32 and 16
+    hex digits), so that a log pipeline links the line to its trace; nothing outside a span."""
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {}
+    return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -76,6 +89,8 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_") and value is not None and key not in line:
                 line[key] = _plain(value)
+        if "opentelemetry.trace" in sys.modules and "trace_id" not in line:
+            line.update(_trace_ids())
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:

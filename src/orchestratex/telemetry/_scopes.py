@@ -99,8 +99,6 @@ class OrchestrationScope:
                 # a failure whatever its stop reason: `orchestration_budget`, `orchestration_max_iterations`, …)
                 reason = doc.stop_reason or "error"
                 t.spans.fail(root, None, f"orchestration_{reason}", doc.error or reason)
-            t.spans.detach(self.token)
-            root.end()
         for observer in t.observers:
             notify(observer.orchestration_ended, doc, duration)
         if t.logs and ORCHESTRATOR.isEnabledFor(_INFO):
@@ -118,6 +116,9 @@ class OrchestrationScope:
             # (a run that ended `failed` gave no answer, whatever its stop reason: `budget` when no model fit)
             level = logging.WARNING if doc.stop_reason == "error" or doc.status == "failed" else _INFO
             emit(ORCHESTRATOR, level, "stop" if ended else "suspended", fields)
+        if t.spans is not None and t.root is not None:  # (after its line: written in the span, it carries its ids)
+            t.spans.detach(self.token)
+            t.root.end()
 
 
 def _finish_reason(doc: Orchestration) -> str | None:
@@ -206,8 +207,6 @@ class CallScope:
                 spans.fail(span, exc, error_type or "error", f"{error_type}: {exc}")
             elif outcome == "cancelled":
                 span.set_attribute("orchestratex.outcome", "cancelled")
-            spans.detach(self.token)
-            span.end()
         if t.observers:
             call = CallOutcome(
                 model=model.name,
@@ -243,6 +242,10 @@ class CallScope:
             # (a call cut short by a cancellation — the run cancelled, or handed back on a graceful stop — did not fail:
             # a WARNING per call in flight at every deployment would teach operators to ignore warnings)
             emit(CALLS, logging.WARNING if outcome == "error" else _INFO, "model_call", fields)
+        if self.span is not None:  # (after its line: written in the call's span, the line carries its ids)
+            assert t.spans is not None
+            t.spans.detach(self.token)
+            self.span.end()
 
 
 class JudgmentScope:
