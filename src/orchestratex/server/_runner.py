@@ -129,7 +129,7 @@ class Runner:
             # (a long grace period was a long silence after uvicorn's "Shutting down": say what the stop waits for)
             logger.info(
                 "stopping: waiting up to %g s (shutdown_grace_s) for %d running orchestration(s) to finish"
-                " (under `orchestratex serve`, a second Ctrl-C hands them back at once)",
+                " (under `orchestratex serve`, a second Ctrl-C or SIGTERM hands them back at once)",
                 grace_s,
                 len(tasks),
             )
