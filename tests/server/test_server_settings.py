@@ -49,3 +49,26 @@ def test_serve_refuses_an_infinite_lease_in_one_line_naming_the_variable(tmp_pat
     assert done.stderr.strip().splitlines() == [
         "orchestratex: error: ORCHESTRATEX_LEASE_TTL_S: Input should be a finite number, not 'inf'"
     ]
+
+
+def test_a_named_value_is_taken_in_any_case() -> None:
+    """`ORCHESTRATEX_METRICS=Open` was refused ("Input should be 'admin', 'key', 'open' or 'off', not 'Open'"), though
+    the on/off variables take theirs in any case and white space around it was taken."""
+    env = {"ORCHESTRATEX_METRICS": "Open", "ORCHESTRATEX_DOCS": "KEY", "ORCHESTRATEX_LOG_FORMAT": " Json "}
+    s = ServerSettings.from_env(env)
+    assert (s.metrics, s.docs, s.log_format) == ("open", "key", "json")
+    with pytest.raises(ConfigurationError, match="ORCHESTRATEX_METRICS: Input should be 'admin', 'key', 'open' or"):
+        ServerSettings.from_env({"ORCHESTRATEX_METRICS": "public"})
+
+
+def test_serve_with_log_format_json_in_capitals_writes_json(tmp_path: Path) -> None:
+    """`ORCHESTRATEX_LOG_FORMAT=JSON` made `orchestratex serve` write, as a JSON line, that `JSON` was no log format
+    (`'text'` or `'json'`) and exit: the command read the variable in any case, the settings did not."""
+    import json
+
+    env = child_env({"ORCHESTRATEX_LOG_FORMAT": "JSON", "ORCHESTRATEX_TRACING": "enabled"})
+    args = [*CLI, "serve", "--port", str(free_port()), "--store", f"sqlite:///{tmp_path / 'ox.db'}"]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 2
+    (line,) = [json.loads(text) for text in done.stderr.splitlines()]  # (the next refused setting: the format taken)
+    assert line["message"].startswith("ORCHESTRATEX_TRACING: Input should be true or false"), line

@@ -124,6 +124,13 @@ class ServerSettings(BaseModel):
     every request checks the store, so a key revoked by any process is refused on its next request. Above
     0, a key revoked by another process (the CLI, another server) still works up to that long here."""
 
+    @field_validator("log_format", "metrics", "docs", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        """`ORCHESTRATEX_LOG_FORMAT=JSON`, `ORCHESTRATEX_METRICS=Open`: a named value in any case, as the on/off
+        variables take theirs (`JSON` was refused, and `orchestratex serve` said so in a JSON line)."""
+        return value.lower() if isinstance(value, str) else value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
