@@ -30,6 +30,7 @@ def _error(status: int, **kwargs: object) -> ProviderError:
         (400, {"refused_key": True}, AuthenticationError),
         (429, {}, RateLimited),
         (429, {"quota_exhausted": True}, ProviderHTTPError),
+        (429, {"over_limit": True}, ProviderHTTPError),
         (400, {"too_long": True}, ContextLengthExceeded),
         (500, {"too_long": True}, ContextLengthExceeded),
         (400, {"filtered": True}, ContentFiltered),

@@ -183,6 +183,18 @@ def test_a_class_that_names_its_output_limit_parameter_keeps_it() -> None:
             ContentFiltered,
         ),
         (503, {"message": "The engine is currently overloaded", "type": "server_error"}, ProviderServerError),
+        (  # the request alone is larger than the organization's per-minute limit: every attempt gets it (was retried)
+            429,
+            {
+                "message": "Request too large for gpt-4o in organization org-2itOgSdqw0DhUYp0QyLhttLL on tokens per min"
+                " (TPM): Limit 30000, Requested 36278. The input or output tokens must be reduced in order to run"
+                " successfully. Visit https://platform.openai.com/account/rate-limits to learn more.",
+                "type": "tokens",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            },
+            ProviderHTTPError,
+        ),
         (
             404,
             {"message": "The model `gpt-9` does not exist", "type": "invalid_request_error", "code": "model_not_found"},

@@ -6,7 +6,7 @@ a prompt too long, content filtered, …) and `http_error` decides the class, in
 ```
 refused key (401, 403 not filtered, or what the adapter
 says is one)                                            → AuthenticationError  never retried
-429 (quota exhausted)                                   → ProviderHTTPError    never retried
+429 (quota exhausted, or the request alone over a limit) → ProviderHTTPError    never retried
 429                                                     → RateLimited          retried after Retry-After
 prompt too long (the adapter says so)                   → ContextLengthExceeded next, larger, model
 content filtered (the adapter says so; a 403 too)       → ContentFiltered      next model
@@ -71,6 +71,7 @@ def http_error(
     retry_after: float | None = None,
     refused_key: bool = False,
     quota_exhausted: bool = False,
+    over_limit: bool = False,
     too_long: bool = False,
     filtered: bool = False,
     timed_out: bool | None = None,
@@ -83,7 +84,9 @@ def http_error(
     overloaded_error`). `retry_after` is the wait a 429 or 5xx asks for, when the vendor says it elsewhere than
     in the headers (read from `retry-after-ms` or `retry-after` otherwise). The flags are what the adapter read
     in the vendor's codes: `refused_key` (a key refused with another status, as Gemini's 400
-    `API_KEY_INVALID`), `quota_exhausted` (a 429 that waiting will not cure), `too_long` (the prompt does not
+    `API_KEY_INVALID`), `quota_exhausted` (a 429 that waiting will not cure), `over_limit` (a 429 for a request
+    larger by itself than a per-minute limit, as OpenAI's "Request too large for gpt-4o … on tokens per min (TPM):
+    Limit 30000, Requested 36278": every attempt gets it), `too_long` (the prompt does not
     fit the model's context), `filtered` (blocked by the vendor's safety system), `timed_out` (the default:
     the status is 408), `server_failed` (the server failed while answering, under a status below 500: Hugging Face
     TGI's 424 for an error of its model's shards, a CUDA out-of-memory say).
@@ -103,8 +106,9 @@ def http_error(
         hint = f"set {api_key_env} to a valid key" if api_key_env else "check the server's API key"
         return http(AuthenticationError, f"{provider} {what} ({status}): {detail}; {hint}")
     if status == 429:
-        if quota_exhausted:
-            return http(ProviderHTTPError, f"{provider} quota exhausted (429): {detail}")
+        if quota_exhausted or over_limit:
+            what = "quota exhausted" if quota_exhausted else "request larger than its rate limit allows"
+            return http(ProviderHTTPError, f"{provider} {what} (429): {detail}")
         return http(RateLimited, f"{provider} rate limit (429): {detail}", retry_after=wait())
     if too_long:
         return http(ContextLengthExceeded, f"{provider} model {model}: prompt too long ({status}): {detail}")

@@ -27,6 +27,10 @@ _CONTEXT_SIZE_PHRASES = (
     "`inputs` must have less than",
 )
 _FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "invalid_prompt"})
+_OVER_LIMIT = "Request too large for"
+"""How OpenAI begins a 429 for a request larger by itself than a per-minute limit ("Request too large for gpt-4o in
+organization org-… on tokens per min (TPM): Limit 30000, Requested 36278. The input or output tokens must be reduced
+in order to run successfully."): waiting does not help, every attempt gets it."""
 _GENERATION_FAILED = 424
 """Hugging Face TGI's status for a `GenerationError`: its model's shards failed while generating (CUDA out of memory,
 …), a failure of the server, retried as a 5xx is."""
@@ -115,6 +119,7 @@ def _classified(
         body=exc.body,
         headers=headers,
         quota_exhausted=code == "insufficient_quota",
+        over_limit=status == 429 and _OVER_LIMIT in detail,
         too_long=_too_long(exc, code, status, detail.lower()),
         filtered=code in _FILTER_CODES or _flagged(exc, status),
         server_failed=status == _GENERATION_FAILED,
