@@ -28,6 +28,7 @@ def _error(status: int, **kwargs: object) -> ProviderError:
         (401, {}, AuthenticationError),
         (403, {}, AuthenticationError),
         (400, {"refused_key": True}, AuthenticationError),
+        (403, {"key_accepted": True}, ProviderHTTPError),
         (429, {}, RateLimited),
         (429, {"quota_exhausted": True}, ProviderHTTPError),
         (429, {"over_limit": True}, ProviderHTTPError),

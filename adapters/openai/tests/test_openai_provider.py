@@ -183,6 +183,26 @@ def test_a_class_that_names_its_output_limit_parameter_keeps_it() -> None:
             ContentFiltered,
         ),
         (503, {"message": "The engine is currently overloaded", "type": "server_error"}, ProviderServerError),
+        (  # where the request comes from, not the key (was an AuthenticationError saying to set a valid key)
+            403,
+            {
+                "code": "unsupported_country_region_territory",
+                "message": "Country, region, or territory not supported",
+                "param": None,
+                "type": "request_forbidden",
+            },
+            ProviderHTTPError,
+        ),
+        (  # a model the key's project may not use: the key is good for the others
+            403,
+            {
+                "message": "Project `proj_Fk3lD` does not have access to model `o3-pro`",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "model_not_found",
+            },
+            ProviderHTTPError,
+        ),
         (  # the request alone is larger than the organization's per-minute limit: every attempt gets it (was retried)
             429,
             {

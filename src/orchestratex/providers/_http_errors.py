@@ -70,6 +70,7 @@ def http_error(
     label: str = "",
     retry_after: float | None = None,
     refused_key: bool = False,
+    key_accepted: bool = False,
     quota_exhausted: bool = False,
     over_limit: bool = False,
     too_long: bool = False,
@@ -82,14 +83,16 @@ def http_error(
     `api_key_env` is the variable a refused key's message says to set (None: a server of one's own, whose key
     the message says to check). `label` is the vendor's error type, shown after the status (`529
     overloaded_error`). `retry_after` is the wait a 429 or 5xx asks for, when the vendor says it elsewhere than
-    in the headers (read from `retry-after-ms` or `retry-after` otherwise). The flags are what the adapter read
-    in the vendor's codes: `refused_key` (a key refused with another status, as Gemini's 400
-    `API_KEY_INVALID`), `quota_exhausted` (a 429 that waiting will not cure), `over_limit` (a 429 for a request
-    larger by itself than a per-minute limit, as OpenAI's "Request too large for gpt-4o … on tokens per min (TPM):
-    Limit 30000, Requested 36278": every attempt gets it), `too_long` (the prompt does not
-    fit the model's context), `filtered` (blocked by the vendor's safety system), `timed_out` (the default:
-    the status is 408), `server_failed` (the server failed while answering, under a status below 500: Hugging Face
-    TGI's 424 for an error of its model's shards, a CUDA out-of-memory say).
+    in the headers (read from `retry-after-ms` or `retry-after` otherwise). The flags are what the adapter read in
+    the vendor's codes: `refused_key` (a key refused with another status, as Gemini's 400 `API_KEY_INVALID`),
+    `key_accepted` (a 403 that is not about the key: OpenAI's for a country it does not serve,
+    `unsupported_country_region_territory`, or a model the key's project may not use, `model_not_found`),
+    `quota_exhausted` (a 429 that waiting will not cure), `over_limit` (a 429 for a request larger by itself than a
+    per-minute limit, as OpenAI's "Request too large for gpt-4o … on tokens per min (TPM): Limit 30000, Requested
+    36278": every attempt gets it), `too_long` (the prompt does not fit the model's context), `filtered` (blocked by
+    the vendor's safety system), `timed_out` (the default: the status is 408), `server_failed` (the server failed
+    while answering, under a status below 500: Hugging Face TGI's 424 for an error of its model's shards, a CUDA
+    out-of-memory say).
     """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     shown = f"{status} {label}" if label else str(status)
@@ -101,7 +104,7 @@ def http_error(
     def wait() -> float | None:
         return retry_after if retry_after is not None else retry_after_seconds(headers)
 
-    if (status in (401, 403) and not filtered) or refused_key:  # (OpenRouter refuses a flagged input with a 403)
+    if (status in (401, 403) and not filtered and not key_accepted) or refused_key:  # (OpenRouter: a flagged input)
         what = "refused access (permission denied)" if status == 403 else "rejected the API key"
         hint = f"set {api_key_env} to a valid key" if api_key_env else "check the server's API key"
         return http(AuthenticationError, f"{provider} {what} ({status}): {detail}; {hint}")

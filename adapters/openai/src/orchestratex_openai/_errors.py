@@ -27,6 +27,9 @@ _CONTEXT_SIZE_PHRASES = (
     "`inputs` must have less than",
 )
 _FILTER_CODES = frozenset({"content_filter", "content_policy_violation", "invalid_prompt"})
+_NOT_THE_KEY = frozenset({"unsupported_country_region_territory", "model_not_found"})
+"""Codes of OpenAI's 403s that are not about the key: "Country, region, or territory not supported" (where the request
+comes from), "Project `proj_…` does not have access to model `o3-pro`" (a model the key's project may not use)."""
 _OVER_LIMIT = "Request too large for"
 """How OpenAI begins a 429 for a request larger by itself than a per-minute limit ("Request too large for gpt-4o in
 organization org-… on tokens per min (TPM): Limit 30000, Requested 36278. The input or output tokens must be reduced
@@ -118,6 +121,7 @@ def _classified(
         api_key_env=api_key_env,
         body=exc.body,
         headers=headers,
+        key_accepted=code in _NOT_THE_KEY,
         quota_exhausted=code == "insufficient_quota",
         over_limit=status == 429 and _OVER_LIMIT in detail,
         too_long=_too_long(exc, code, status, detail.lower()),
