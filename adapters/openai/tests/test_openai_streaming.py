@@ -366,3 +366,35 @@ async def test_a_model_an_unverified_organization_may_not_stream_is_answered_uns
     assert [bool(body.get("stream")) for body in bodies] == [True, False, False]
     endpoint = "/responses" if api == "responses" else "/chat/completions"
     assert all(path.endswith(endpoint) for path in paths), paths
+
+
+async def test_through_openrouter_too() -> None:
+    """OpenRouter with one's own OpenAI key (BYOK) passes OpenAI's refusal on as "Provider returned error", OpenAI's
+    own error quoted in `metadata.raw`."""
+    from orchestratex_openai import OpenRouterProvider
+
+    raw = json.dumps(UNVERIFIED, indent=2)
+    refused = {"error": {"message": "Provider returned error", "code": 400, "metadata": {"raw": raw}}}
+    streamed: list[bool] = []
+
+    def openrouter(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        streamed.append(bool(body.get("stream")))
+        if body.get("stream"):
+            return httpx2.Response(400, json=refused)
+        usage = Usage(input_tokens=9, output_tokens=60, reasoning_tokens=56)
+        return httpx2.Response(200, json=chat_completion(usage, text="Four.", model="openai/o3"))
+
+    provider = OpenRouterProvider(
+        api_key="sk-or-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(openrouter))
+    )
+    model = ModelProfile(name="openrouter:openai/o3", input_cost_per_1k=0.002, output_cost_per_1k=0.008)
+    ask = GenerationRequest(model=model, messages=[Message(role="user", content="2+2?")], max_output_tokens=100)
+    pieces: list[str] = []
+
+    async def collect(text: str) -> None:
+        pieces.append(text)
+
+    assert (await provider.generate_stream(ask, collect)).text == "Four."
+    assert (await provider.generate_stream(ask, collect)).text == "Four."
+    assert pieces == ["Four.", "Four."] and streamed == [True, False, False]

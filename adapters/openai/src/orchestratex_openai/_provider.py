@@ -136,7 +136,8 @@ def _refuses_streaming(exc: openai.APIStatusError) -> bool:
     it has not verified ("Your organization must be verified to stream this model. …", `param: "stream"`,
     `code: "unsupported_value"`), which the same model answers unstreamed."""
     body = exc.body if isinstance(exc.body, Mapping) else {}
-    return exc.status_code == 400 and (body.get("param") == "stream" or "verified to stream" in str(exc.message))
+    said = f"{exc.body} {exc.message}"  # (OpenRouter passes it on in `metadata.raw`: "Provider returned error")
+    return exc.status_code == 400 and (body.get("param") == "stream" or "verified to stream" in said)
 
 
 class _StopRefused(Exception):
