@@ -523,3 +523,21 @@ def test_an_azure_api_version_before_max_completion_tokens_is_sent_max_tokens() 
             assert result.status == "completed" and result.final_response == "Four.", result.error
     assert sum("max_completion_tokens" in body for body in bodies) == 1, "asked once, then sent max_tokens"
     assert all("max_tokens" in body for body in bodies[1:]), bodies
+
+
+async def test_an_entra_id_token_given_as_the_key_of_an_azure_host_stays_a_bearer_token() -> None:
+    headers: list[httpx2.Headers] = []
+
+    def azure(request: httpx2.Request) -> httpx2.Response:
+        headers.append(request.headers)
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=5, output_tokens=2), text="Hi!"))
+
+    token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL2NvZ25pdGl2ZXNlcnZpY2VzLmF6dXJlLmNvbSJ9.c2ln"
+    provider = OpenAIProvider(
+        api_key=token,
+        base_url="https://my-resource.openai.azure.com/openai/v1/",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(azure)),
+    )
+    model = ModelProfile(name="openai:gpt-4o", cost_per_1k_tokens=0.001)
+    await provider.generate(GenerationRequest(model=model, messages=[Message(role="user", content="Hi")]))
+    assert headers[0]["authorization"] == f"Bearer {token}" and "api-key" not in headers[0]

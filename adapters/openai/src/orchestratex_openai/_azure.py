@@ -15,11 +15,21 @@ from ._sse import AsyncOpenAIClient
 __all__ = ["AzureKeyClient"]
 
 
+def _is_token(key: str) -> bool:
+    """Whether `key` is a Microsoft Entra ID access token (a JWT: `eyJ…`, three dot-separated parts), which Azure takes
+    as `Authorization: Bearer`, not a resource's API key."""
+    return key.startswith("eyJ") and key.count(".") == 2
+
+
 class AzureKeyClient(AsyncOpenAIClient):
-    """`AsyncOpenAIClient` sending its key as `api-key: <key>`, not `Authorization: Bearer <key>`."""
+    """`AsyncOpenAIClient` sending its key as `api-key: <key>`, not `Authorization: Bearer <key>` (an Entra ID token
+    passed as the key still goes as a bearer token)."""
 
     def _auth_headers(self, security: Any) -> dict[str, str]:
-        return {"api-key": self.api_key} if self.api_key else {}
+        key = self.api_key
+        if not key:
+            return {}
+        return {"Authorization": f"Bearer {key}"} if _is_token(key) else {"api-key": key}
 
     def _validate_headers(self, headers: Any, custom_headers: Any) -> None:
         return None  # (the key is in `api-key`, which the SDK's check for `Authorization` does not look for)
