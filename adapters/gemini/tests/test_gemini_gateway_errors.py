@@ -6,7 +6,7 @@ import httpx2
 import pytest
 
 from orchestratex.catalog import ModelCatalog
-from orchestratex.exceptions import ProviderHTTPError
+from orchestratex.exceptions import ProviderHTTPError, ProviderTimeout
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex_gemini import GeminiProvider
 
@@ -69,3 +69,19 @@ async def test_google_s_own_404_keeps_its_message_without_a_hint() -> None:
     with pytest.raises(ProviderHTTPError) as raised:
         await provider.generate(request())
     assert str(raised.value) == f"gemini error (404): NOT_FOUND {error['message']}"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"text": "<html><body><h1>408 Request Time-out</h1></body></html>", "headers": {"content-type": "text/html"}},
+        {"json": {"error": {"code": 408, "message": "Request Timeout", "status": "UNKNOWN"}}},
+    ],
+)
+async def test_a_408_is_a_timeout_retried_as_every_adapter_s_is(reply: dict[str, object]) -> None:
+    """A load balancer's or proxy's 408 (no `DEADLINE_EXCEEDED` in it) was a non-retried `ProviderHTTPError`, though a
+    408 is a `ProviderTimeout`, retried with backoff, for every other adapter and in the documented table."""
+    provider = GeminiProvider(api_key="k", http_client=answering(408, **reply))
+    with pytest.raises(ProviderTimeout) as raised:
+        await provider.generate(request())
+    assert raised.value.retryable and "408" in str(raised.value)

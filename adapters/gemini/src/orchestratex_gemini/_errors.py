@@ -150,7 +150,9 @@ def _status_error(exc: errors.APIError, *, provider: str, model: str, api_key_en
         refused_key=bool(reasons & set(_AUTH_REASONS)),  # Gemini answers a bad key 400 API_KEY_INVALID
         quota_exhausted=status == 429 and _quota_exhausted(body, exc.message or ""),
         too_long=status in (400, 413) and any(p in (exc.message or "").lower() for p in _CONTEXT_PHRASES),
-        timed_out=status in (408, 504) and exc.status == "DEADLINE_EXCEEDED",
+        # (a 408 is a timeout, a proxy's or a load balancer's too, unless Google's status says the call was cancelled)
+        timed_out=(status == 504 and exc.status == "DEADLINE_EXCEEDED")
+        or (status == 408 and exc.status != "CANCELLED"),
     )
 
 
