@@ -43,21 +43,31 @@ _FILTERED = frozenset(
 )
 
 
-def generate_content_args(request: GenerationRequest) -> dict[str, Any]:
-    """Keyword arguments for `client.aio.models.generate_content`."""
-    contents = [
-        types.Content(role=_ROLES[m.role], parts=[types.Part(text=m.content)])
-        for m in request.messages
-        if m.role != "system"
-    ]
+def generate_content_args(
+    request: GenerationRequest, *, system_instruction: bool = True, json_mode: bool = True
+) -> dict[str, Any]:
+    """Keyword arguments for `client.aio.models.generate_content`. Without `system_instruction` (a model that refuses
+    one: Gemma's, "Developer instruction is not enabled for models/gemma-3-27b-it") the system text goes at the start of
+    the first user message; without `json_mode` ("JSON mode is not enabled for models/…") no `response_mime_type` is
+    sent, the messages asking for JSON and the object being read from the answer's text."""
+    system = request.system
+    folded = system is not None and not system_instruction
+    contents = []
+    for m in request.messages:
+        if m.role == "system":
+            continue
+        text = m.content
+        if folded and m.role == "user":
+            text, folded = f"{system}\n\n{text}", False
+        contents.append(types.Content(role=_ROLES[m.role], parts=[types.Part(text=text)]))
     if not contents:
         raise UserError("a Gemini request needs at least one user message besides the system prompt")
     config = types.GenerateContentConfig(
-        system_instruction=request.system,
+        system_instruction=system if system_instruction else None,
         max_output_tokens=request.max_output_tokens,
         temperature=request.temperature,
         stop_sequences=request.stop or None,
-        response_mime_type="application/json" if request.json_output else None,
+        response_mime_type="application/json" if request.json_output and json_mode else None,
         http_options=NO_SDK_RETRIES,
     )
     return {"model": request.model.version, "contents": contents, "config": config}

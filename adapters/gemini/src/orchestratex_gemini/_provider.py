@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from google import genai
-from google.genai import types
+from google.genai import errors, types
 from google.genai.client import AsyncClient
 
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
@@ -149,6 +149,11 @@ class GeminiProvider(Provider):
                 sdk, build, lambda own: own.aio.aclose(), injected=http_client is not None
             )
         self._owns_connection = self._clients.owned
+        self.without_system_instruction: set[str] = set()
+        """Model ids that refused a system instruction (Gemma's on the Gemini API): their system text goes at the start
+        of the first user message."""
+        self.without_json_mode: set[str] = set()
+        """Model ids that refused JSON mode (`response_mime_type`, Gemma's): the answer's JSON is read from its text."""
         self._sdk_warnings = SDKWarnings(
             _logger,
             self.name,
@@ -207,12 +212,33 @@ class GeminiProvider(Provider):
         client's timeout leaves (`time_to_write`). The SDK sends the timeout as `X-Server-Timeout`, after which
         Google's server ends the call, streamed or not, with a 504 `DEADLINE_EXCEEDED`: a long answer (a thinking
         model's, reasoning before its first word) was cut at 120 s, retried and billed again, each attempt the same."""
-        args = generate_content_args(request)
+        model_id = request.model.version
+        args = generate_content_args(
+            request,
+            system_instruction=model_id not in self.without_system_instruction,
+            json_mode=model_id not in self.without_json_mode,
+        )
         limit = time_to_write(self._timeout, request.max_output_tokens)
         if limit is not None and limit != self._timeout:
             options = NO_SDK_RETRIES.model_copy(update={"timeout": math.ceil(limit * 1000)})  # (milliseconds)
             args["config"] = args["config"].model_copy(update={"http_options": options})
         return args
+
+    def _adapted(self, request: GenerationRequest, exc: errors.ClientError) -> bool:
+        """Whether the model refused, with `exc`, something of the request it can do without, now left out for that
+        model from then on (each change removes what was refused: a request is asked again at most twice)."""
+        said = str(exc.message or "").lower()
+        model_id = request.model.version
+        if request.system and "developer instruction is not enabled" in said:
+            refused = self.without_system_instruction
+        elif request.json_output and "json mode is not enabled" in said:
+            refused = self.without_json_mode
+        else:
+            return False
+        if model_id in refused:
+            return False
+        refused.add(model_id)
+        return True
 
     async def generate(self, request: GenerationRequest) -> Generation:
         """One `generate_content` call to `request.model.version`; errors are mapped to `orchestratex.exceptions`."""
@@ -221,10 +247,16 @@ class GeminiProvider(Provider):
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         if self._owns_connection:
             check_allow_model_requests()
-        args = self._content_args(request)
         with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named):
             start = time.perf_counter()
-            response = await self._sdk_warnings.call(self._client.aio.models.generate_content(**args))
+            while True:
+                try:
+                    call = self._client.aio.models.generate_content(**self._content_args(request))
+                    response = await self._sdk_warnings.call(call)
+                    break
+                except errors.ClientError as exc:
+                    if not self._adapted(request, exc):
+                        raise
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_response(response, request)
         generation.latency_ms = latency_ms
@@ -240,12 +272,25 @@ class GeminiProvider(Provider):
             return await super().generate_stream(request, on_text)
         if self._owns_connection:
             check_allow_model_requests()
-        args = self._content_args(request)
+        handed = False
+
+        async def sink(text: str) -> None:
+            nonlocal handed
+            handed = True
+            await on_text(text)
+
         with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named):
             start = time.perf_counter()
-            chunks = await self._sdk_warnings.call(self._client.aio.models.generate_content_stream(**args))
-            async with contextlib.aclosing(self._sdk_warnings.each(chunks)) as logged:
-                generation = await generation_from_stream(logged, request, on_text)
+            while True:
+                try:
+                    call = self._client.aio.models.generate_content_stream(**self._content_args(request))
+                    chunks = await self._sdk_warnings.call(call)
+                    async with contextlib.aclosing(self._sdk_warnings.each(chunks)) as logged:
+                        generation = await generation_from_stream(logged, request, sink)
+                    break
+                except errors.ClientError as exc:  # (a stream's refusal comes as its first chunk is read)
+                    if handed or not self._adapted(request, exc):
+                        raise
             latency_ms = (time.perf_counter() - start) * 1000
         generation.latency_ms = latency_ms
         return generation
