@@ -30,6 +30,9 @@ BAD = [
     "http://localhost:11434/v1\r",
     "'http://localhost:11434/v1'",
     "http://localhost:11434/v1/chat/completions",
+    # Azure's portal shows a deployment's "target URI" with its query: it was taken, and every call went to
+    # `…/chat/completions/chat/completions?api-version=…` (404)
+    "https://contoso.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21",
 ]
 
 
@@ -82,3 +85,12 @@ def test_a_catalog_endpoint_naming_the_endpoint_is_refused_when_the_file_is_read
     done = cli("models", "--catalog", str(catalog))
     assert done.returncode == 2, done.stdout
     assert f"providers.local: base_url '{url}' names the endpoint; write the API root" in done.stderr, done.stderr
+
+
+def test_an_endpoint_url_with_a_query_is_told_its_api_root_with_the_query() -> None:
+    target = "https://contoso.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
+    with pytest.raises(ConfigurationError) as raised:
+        OpenAIProvider(api_key="azure-key", base_url=target)
+    assert "write the API root, https://contoso.openai.azure.com/openai/deployments/gpt-4o?api-version=2024-10-21" in (
+        str(raised.value)
+    )

@@ -90,9 +90,10 @@ def base_url_problem(base_url: str, *, endpoint: str | None = None) -> str | Non
         return "names no host: write the scheme, '://' and the server's host, e.g. http://localhost:4000"
     if parts.scheme.lower() not in ("http", "https"):
         return f"is not an http:// or https:// URL: write it whole, e.g. http://{shown_url(base_url).split('://')[-1]}"
-    root = base_url.rstrip("/")
-    if endpoint and root.endswith(endpoint):  # (the endpoint's URL, as tools asking for "the endpoint URL" take it)
-        api_root = shown_url(root.removesuffix(endpoint))
+    path = parts.path.rstrip("/")
+    if endpoint and path.endswith(endpoint):  # (the endpoint's URL, as tools asking for "the endpoint URL" take it;
+        # with its query, as Azure's portal shows a deployment's target URI: `…/chat/completions?api-version=…`)
+        api_root = shown_url(urlunsplit(parts._replace(path=path.removesuffix(endpoint))))
         return f"names the endpoint; write the API root, {api_root} (calls add {endpoint})"
     return None
 
