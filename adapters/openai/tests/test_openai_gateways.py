@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx2
 import openai
+import pytest
 
 from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.exceptions import ConfigurationError
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.usage import Usage
 from orchestratex_openai import OpenAIProvider
@@ -541,3 +543,16 @@ async def test_an_entra_id_token_given_as_the_key_of_an_azure_host_stays_a_beare
     model = ModelProfile(name="openai:gpt-4o", cost_per_1k_tokens=0.001)
     await provider.generate(GenerationRequest(model=model, messages=[Message(role="user", content="Hi")]))
     assert headers[0]["authorization"] == f"Bearer {token}" and "api-key" not in headers[0]
+
+
+@pytest.mark.parametrize(
+    "base_url", ["https://contoso.openai.azure.com/", "https://contoso.cognitiveservices.azure.com"]
+)
+def test_an_azure_resource_s_endpoint_without_the_api_path_is_refused_saying_what_to_write(base_url: str) -> None:
+    """The endpoint Azure's portal shows for a resource (`https://NAME.openai.azure.com/`) was taken as the API root:
+    every call went to `/chat/completions`, which Azure answers 404 "Resource not found", saying nothing of the path."""
+    with pytest.raises(ConfigurationError) as raised:
+        OpenAIProvider(api_key="azure-key", base_url=base_url)
+    host = base_url.split("//")[1].strip("/")
+    assert f"write https://{host}/openai/v1 (Azure's v1 API)" in str(raised.value), str(raised.value)
+    assert "azure-key" not in str(raised.value)
