@@ -33,6 +33,7 @@ BAD = [
     # Azure's portal shows a deployment's "target URI" with its query: it was taken, and every call went to
     # `…/chat/completions/chat/completions?api-version=…` (404)
     "https://contoso.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21",
+    "https://contoso.openai.azure.com/",  # (an Azure resource's endpoint, without its API's `/openai/…` path)
 ]
 
 

@@ -95,7 +95,20 @@ def base_url_problem(base_url: str, *, endpoint: str | None = None) -> str | Non
         # with its query, as Azure's portal shows a deployment's target URI: `…/chat/completions?api-version=…`)
         api_root = shown_url(urlunsplit(parts._replace(path=path.removesuffix(endpoint))))
         return f"names the endpoint; write the API root, {api_root} (calls add {endpoint})"
+    host = parts.hostname or ""
+    if endpoint == "/chat/completions" and host.endswith(_AZURE_OPENAI_HOSTS) and not path.startswith("/openai"):
+        # (an Azure OpenAI resource's endpoint as the portal shows it, `https://NAME.openai.azure.com/`: every call
+        # went to `/chat/completions`, which Azure answers 404 "Resource not found")
+        root = f"{parts.scheme}://{host}"
+        return (
+            f"is an Azure OpenAI resource without its API's path: write {root}/openai/v1 (Azure's v1 API), or"
+            f" {root}/openai/deployments/DEPLOYMENT?api-version=VERSION"
+        )
     return None
+
+
+_AZURE_OPENAI_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
+"""The hosts of Azure OpenAI resources, whose OpenAI-compatible APIs are under `/openai/`."""
 
 
 def checked_base_url(base_url: str, *, provider: str, where: str, endpoint: str | None = None) -> None:

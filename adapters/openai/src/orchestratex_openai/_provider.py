@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import openai
 
 from orchestratex.exceptions import (
-    ConfigurationError,
     ProviderNotConfigured,
     ProviderTimeout,
     UnknownPriceError,
@@ -29,7 +28,6 @@ from orchestratex.providers._support import (
     checked_http_environment,
     checked_timeout,
     env_value,
-    shown_url,
     time_to_write,
     without_query,
 )
@@ -295,15 +293,6 @@ class OpenAIProvider(Provider):
         of a `.env` file written on Windows): the SDK sent `…/v1%20/chat/completions`, which a server answers 404, or
         raised a bare `InvalidURL`."""
         checked_base_url(base_url, provider=cls.name, where=where, endpoint="/chat/completions")
-        if is_azure_openai(base_url) and not urlsplit(base_url).path.startswith("/openai"):
-            # (an Azure OpenAI resource's endpoint as the portal shows it, `https://NAME.openai.azure.com/`: every call
-            # went to `/chat/completions`, which Azure answers 404 "Resource not found")
-            root = f"{urlsplit(base_url).scheme}://{urlsplit(base_url).hostname}"
-            raise ConfigurationError(
-                f"{cls.name}: the base URL {shown_url(base_url)!r} ({where}) is an Azure OpenAI resource without its"
-                f" API's path: write {root}/openai/v1 (Azure's v1 API), or"
-                f" {root}/openai/deployments/DEPLOYMENT?api-version=VERSION"
-            )
 
     @classmethod
     def _needs_key(cls, base_url: str) -> bool:
