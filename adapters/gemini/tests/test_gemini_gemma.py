@@ -97,3 +97,26 @@ def test_runs_with_gemma_models_answer_and_judge() -> None:
             )
             assert result.status == "completed" and result.final_response == "Ahoy! (26)", result.error
             assert result.final_score == 9
+
+
+async def test_calls_made_at_once_are_each_asked_again() -> None:
+    """Two calls at once (a judge panel, concurrent runs) both carried the system instruction: the one refused second
+    found the model already known to refuse it, and failed."""
+    import asyncio
+
+    server = GemmaServer()
+    both_sent = asyncio.Event()
+    first: list[httpx2.Request] = []
+
+    async def together(request: httpx2.Request) -> httpx2.Response:
+        if len(first) < 2:
+            first.append(request)
+            if len(first) == 2:
+                both_sent.set()
+            await both_sent.wait()  # (both refused only once both were sent)
+        return server(request)
+
+    provider = GeminiProvider(api_key="k", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(together)))
+    request = GenerationRequest(model=GEMMA, messages=conversation())
+    answers = await asyncio.gather(provider.generate(request), provider.generate(request))
+    assert [a.text for a in answers] == ["Ahoy! (26)", "Ahoy! (26)"]

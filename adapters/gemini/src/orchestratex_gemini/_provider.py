@@ -224,21 +224,19 @@ class GeminiProvider(Provider):
             args["config"] = args["config"].model_copy(update={"http_options": options})
         return args
 
-    def _adapted(self, request: GenerationRequest, exc: errors.ClientError) -> bool:
-        """Whether the model refused, with `exc`, something of the request it can do without, now left out for that
-        model from then on (each change removes what was refused: a request is asked again at most twice)."""
+    def _adapted(self, request: GenerationRequest, sent: dict[str, Any], exc: errors.ClientError) -> bool:
+        """Whether the model refused, with `exc`, something the request `sent` carried that it can do without: left out
+        for that model from then on (a call made meanwhile, which carried it too, is asked again as well; each asks
+        again without what was refused, so at most twice)."""
         said = str(exc.message or "").lower()
-        model_id = request.model.version
-        if request.system and "developer instruction is not enabled" in said:
-            refused = self.without_system_instruction
-        elif request.json_output and "json mode is not enabled" in said:
-            refused = self.without_json_mode
-        else:
-            return False
-        if model_id in refused:
-            return False
-        refused.add(model_id)
-        return True
+        config = sent["config"]
+        if config.system_instruction is not None and "developer instruction is not enabled" in said:
+            self.without_system_instruction.add(request.model.version)
+            return True
+        if config.response_mime_type is not None and "json mode is not enabled" in said:
+            self.without_json_mode.add(request.model.version)
+            return True
+        return False
 
     async def generate(self, request: GenerationRequest) -> Generation:
         """One `generate_content` call to `request.model.version`; errors are mapped to `orchestratex.exceptions`."""
@@ -250,12 +248,12 @@ class GeminiProvider(Provider):
         with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named):
             start = time.perf_counter()
             while True:
+                args = self._content_args(request)
                 try:
-                    call = self._client.aio.models.generate_content(**self._content_args(request))
-                    response = await self._sdk_warnings.call(call)
+                    response = await self._sdk_warnings.call(self._client.aio.models.generate_content(**args))
                     break
                 except errors.ClientError as exc:
-                    if not self._adapted(request, exc):
+                    if not self._adapted(request, args, exc):
                         raise
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_response(response, request)
@@ -282,14 +280,14 @@ class GeminiProvider(Provider):
         with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named):
             start = time.perf_counter()
             while True:
+                args = self._content_args(request)
                 try:
-                    call = self._client.aio.models.generate_content_stream(**self._content_args(request))
-                    chunks = await self._sdk_warnings.call(call)
+                    chunks = await self._sdk_warnings.call(self._client.aio.models.generate_content_stream(**args))
                     async with contextlib.aclosing(self._sdk_warnings.each(chunks)) as logged:
                         generation = await generation_from_stream(logged, request, sink)
                     break
                 except errors.ClientError as exc:  # (a stream's refusal comes as its first chunk is read)
-                    if handed or not self._adapted(request, exc):
+                    if handed or not self._adapted(request, args, exc):
                         raise
             latency_ms = (time.perf_counter() - start) * 1000
         generation.latency_ms = latency_ms
