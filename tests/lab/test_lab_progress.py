@@ -161,6 +161,43 @@ def test_each_long_operation_reports_when_asked_and_is_silent_when_told(
     assert "quality 1.000, $0.0" in err  # replay_loop's running figures
 
 
+def test_a_count_of_unknown_end_shows_the_count_and_rate_without_a_bar() -> None:
+    out, clock = Terminal(), Clock()
+    with Progress("load_history", None, stream=out, clock=clock, unit="orchestrations") as bar:
+        clock.now += 1.5
+        bar.advance(3000)
+    first, final = out.getvalue().split("\r")[1:]
+    assert first.rstrip() == "load_history: 3,000 orchestrations [00:01, 2,000/s]" and final.endswith("\n")
+    piped, clock = io.StringIO(), Clock()
+    with Progress("load_history", None, stream=piped, clock=clock, show=True, unit="orchestrations") as bar:
+        clock.now += 2
+        bar.advance(500)
+    assert piped.getvalue().splitlines() == [
+        "load_history: 500 orchestrations, 00:02 elapsed, 250/s",
+        "load_history: done: 500 orchestrations in 00:02, 250/s",
+    ]
+
+
+async def test_load_history_reports_the_orchestrations_read(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: a long history (about 3,500 orchestrations a second from SQLite here: minutes for a server's year)
+    was read without a word, while the lab's other long operations show their progress."""
+    from orchestratex import Orchestrator, SimulatedProvider
+
+    monkeypatch.setattr(_progress, "DELAY", 0.0)
+    async with Orchestrator(providers=[SimulatedProvider(latency_scale=0)]) as orchestrator:
+        for i in range(3):
+            await orchestrator.run(f"Explain recursion, take {i}", max_iterations=1)
+        await lab.load_history(orchestrator.store, progress=False)
+        assert capsys.readouterr().err == ""
+        table = await lab.load_history(orchestrator.store, progress=True, page_size=2)
+        assert len(table) == 3
+        assert "load_history: done: 3 orchestrations in 00:00" in capsys.readouterr().err
+        with pytest.raises(UserError, match=r"^progress is None"):
+            await lab.load_history(orchestrator.store, progress="yes")  # type: ignore[arg-type]
+
+
 def test_a_minilm_fit_reports_the_prompts_embedded(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -65,20 +65,23 @@ def _clock(seconds: float) -> str:
 class Progress:
     """Counts `done` out of `total` units of a long operation and shows it on `stream` (stderr) as told.
 
-    Use it as a context manager; `update(done)` is cheap (one clock read) when nothing is drawn.
+    `total=None`: a count of unknown end (units read as they come): the line shows the count, elapsed time and rate,
+    no bar and no time left. Use it as a context manager; `update(done)` is cheap (one clock read) when nothing is
+    drawn.
     """
 
     def __init__(
         self,
         label: str,
-        total: int,
+        total: int | None,
         *,
         show: ProgressOption = None,
         unit: str = "prompts",
         stream: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.label, self.total, self.unit = label, max(int(total), 0), unit
+        self.label, self.unit = label, unit
+        self.total: int | None = max(int(total), 0) if total is not None else None
         given = stream if stream is not None else sys.stderr  # (None without a console: pythonw, some services)
         self.stream: TextIO = given if given is not None else io.StringIO()
         self.clock = clock
@@ -153,13 +156,18 @@ class Progress:
 
     def _counts(self, elapsed: float) -> tuple[str, str, str]:
         rate = self.done / elapsed if elapsed > 0 else 0.0
+        speed = f"{rate:,.1f}" if rate < 10 else f"{rate:,.0f}"
+        if self.total is None:
+            return f"{self.done:,} {self.unit}", "?", f"{speed}/s"
         left = (self.total - self.done) / rate if rate > 0 else None
         eta = _clock(left) if left is not None else "?"
-        speed = f"{rate:,.1f}" if rate < 10 else f"{rate:,.0f}"
         return f"{self.done:,}/{self.total:,} {self.unit}", eta, f"{speed}/s"
 
     def _live_line(self, elapsed: float) -> str:
         count, eta, speed = self._counts(elapsed)
+        if self.total is None:  # (no end known: the count, elapsed time and rate)
+            line = f"{self.label}: {count} [{_clock(elapsed)}, {speed}]" + (f" {self.postfix}" if self.postfix else "")
+            return line[: shutil.get_terminal_size((100, 24)).columns - 1] if _is_terminal(self.stream) else line
         fraction = min(self.done / self.total, 1.0) if self.total else 1.0
         tail = f"| {count} [{_clock(elapsed)}<{eta}, {speed}]" + (f" {self.postfix}" if self.postfix else "")
         head = f"{self.label}: {fraction:4.0%}|"
@@ -178,7 +186,9 @@ class Progress:
 
     def _plain_line(self, elapsed: float, *, end: bool) -> str:
         count, eta, speed = self._counts(elapsed)
-        if end:
+        if self.total is None:
+            status = f"done: {count} in {_clock(elapsed)}" if end else f"{count}, {_clock(elapsed)} elapsed"
+        elif end:
             status = f"done: {count} in {_clock(elapsed)}" if self.done >= self.total else f"stopped at {count}"
         else:
             status = f"{count} ({self.done / max(self.total, 1):.0%}), {_clock(elapsed)} elapsed, ~{eta} left"
