@@ -126,6 +126,36 @@ def test_exploration_of_pricier_models_stays_within_its_budget() -> None:
         ContextualRouter(explore_share=2)
 
 
+def test_exploration_stays_within_its_budget_when_the_router_plans_the_loop() -> None:
+    """Before: with attempts left after this one (a run's default 5 iterations: the router plans the cascade), the
+    plan was made on the sampled scores with no exploration budget: `explore_share=0` still sent first attempts to
+    dearer models than the best expected plan's, and no exploring spend was counted."""
+
+    def picks(share: float) -> tuple[set[str], ContextualRouter]:
+        router = ContextualRouter(cost_weight=10.0, score_sd=0.2, explore_share=share, min_tries=0, seed=1)
+        for model, score in (("sim:cheap", 6.0), ("sim:good", 6.5), ("sim:pricey", 7.0)):
+            for _ in range(5):
+                router.update(
+                    RoutingFeedback(domain="d", model_name=model, score=score, cost=0, latency_ms=0, output_tokens=300)
+                )
+        task = Task(prompt="p" * 400, domain="d", max_iterations=3, threshold=8.0)
+        return {router.decide(task, MODELS).model_name for _ in range(200)}, router
+
+    greedy = ContextualRouter(cost_weight=10.0, score_sd=0.2, explore=False)
+    for model, score in (("sim:cheap", 6.0), ("sim:good", 6.5), ("sim:pricey", 7.0)):
+        for _ in range(5):
+            greedy.update(
+                RoutingFeedback(domain="d", model_name=model, score=score, cost=0, latency_ms=0, output_tokens=300)
+            )
+    expected = greedy.decide(Task(prompt="p" * 400, domain="d", max_iterations=3, threshold=8.0), MODELS)
+    assert expected.model_name == "sim:cheap" and "plans" in expected.reasoning
+    chosen, capped = picks(0.0)
+    assert chosen == {"sim:cheap"}  # before: sim:good and sim:pricey too
+    assert capped._explore_spent == 0
+    chosen, free = picks(1.0)
+    assert len(chosen) > 1 and free._explore_spent > 0  # a budget lets it explore, and what it spends is counted
+
+
 async def test_drives_an_orchestrator(monkeypatch: pytest.MonkeyPatch) -> None:
     from orchestratex import Orchestrator
 

@@ -21,6 +21,9 @@ __all__ = ["ContextualRouter"]
 
 _CHARS_PER_TOKEN = 4.0
 
+_Row = tuple[float, float, float, int, float, ModelProfile]
+"""A candidate as `decide` weighs it: (sampled value, expected value, expected score, observations, cost, model)."""
+
 
 @dataclass(slots=True)
 class _Stat:
@@ -200,7 +203,7 @@ class ContextualRouter(EscalatingRouter):
         ]
         if not affordable:
             affordable = [min(zip(candidates, costs, strict=True), key=lambda mc: mc[1])]
-        rows = []
+        rows: list[_Row] = []
         for model, cost in affordable:
             mean, sd, n = self.posterior(model.name, task.domain)
             drawn = self._rng.gauss(mean, sd) if self.explore else mean
@@ -211,13 +214,10 @@ class ContextualRouter(EscalatingRouter):
         greedy = max(rows, key=lambda r: r[1])
         pick, how = sampled, "best sampled value"
         if sampled is not greedy:
-            extra = max(sampled[4] - greedy[4], 0.0)
-            allowed = self.explore_share * (self._spent + sampled[4])
-            if sampled[3] >= self.min_tries and self._explore_spent + extra > allowed:
-                pick, how = greedy, "best expected value (exploration budget spent)"
-            else:
-                self._explore_spent += extra
+            if self._explores(sampled, greedy):
                 how = "exploring"
+            else:
+                pick, how = greedy, "best expected value (exploration budget spent)"
         self._spent += pick[4]
         _, _, mean, n, cost, best = pick
         basis = "no observation yet" if n == 0 else f"{n} observed answer{'s' if n != 1 else ''}"
@@ -230,11 +230,29 @@ class ContextualRouter(EscalatingRouter):
             domain=task.domain,
         )
 
-    def _plan(self, task: Task, rows: list[tuple[float, float, float, int, float, ModelProfile]]) -> RoutingDecision:
+    def _explores(self, sampled: _Row, greedy: _Row) -> bool:
+        """Whether the `sampled` choice, not the `greedy` one, is taken: exploring a model that is dearer than the
+        best expected one only while the extra spend stays under `explore_share` of all expected spend (each model
+        gets `min_tries` tries regardless; a cheaper one is free); counts the extra spend when it is taken."""
+        extra = max(sampled[4] - greedy[4], 0.0)
+        allowed = self.explore_share * (self._spent + sampled[4])
+        if sampled[3] >= self.min_tries and self._explore_spent + extra > allowed:
+            return False
+        self._explore_spent += extra
+        return True
+
+    def _plan(self, task: Task, rows: list[_Row]) -> RoutingDecision:
         models = [r[5] for r in rows]
         costs = [r[4] for r in rows]
         base = [accept_prior(10 * (r[0] + self.cost_weight * r[4]), task.threshold) for r in rows]
         pick, best = self.escalate(task, models, base, costs, self.cost_weight)
+        if self.explore:  # the plan of the sampled scores explores within the budget, as a single choice does
+            # (it went uncapped: with attempts left, as in every run of the default 5 iterations, `explore_share`
+            # held nothing back and no exploring spend was counted)
+            means = [accept_prior(10 * r[2], task.threshold) for r in rows]
+            expected, plan = self.escalate(task, models, means, costs, self.cost_weight)
+            if expected != pick and not self._explores(rows[pick], rows[expected]):
+                pick, best = expected, plan
         _, _, mean, n, cost, model = rows[pick]
         self._spent += cost
         basis = "no observation yet" if n == 0 else f"{n} observed answer{'s' if n != 1 else ''}"
