@@ -553,3 +553,6 @@ async def test_history_leaves_out_refinements_which_answered_another_prompt() ->
     assert table.models == (first,)  # before: (first, rescuer), the rescuer's cell 9.0
     assert table.prompts == ("Fix my bug",)
     np.testing.assert_allclose(table.quality, [[4.0]])
+    async with orchestrator:
+        with pytest.raises(UserError, match=r"no evaluated answer of \['function:b'\] to a prompt as asked .*refine"):
+            await lab.load_history(orchestrator.store, models=[rescuer])

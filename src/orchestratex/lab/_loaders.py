@@ -484,8 +484,8 @@ def _history_table(
     never = [m for m in names if m not in seen]
     if never:  # (an alias such as "gpt4", or a bare id: a column of nothing, which only failed later)
         raise UserError(
-            f"load_history(models=...): no evaluated answer of {never} in this selection; the store names its "
-            f"models in full, as runs record them: {list(seen)}"
+            f"load_history(models=...): no evaluated answer of {never} to a prompt as asked in this selection "
+            f"(refinements are left out); the store names its models in full, as runs record them: {list(seen)}"
         )
     quality = np.full((len(found), len(names)), np.nan)
     cost = np.full((len(found), len(names)), np.nan)
