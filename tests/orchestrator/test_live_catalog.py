@@ -20,6 +20,7 @@ from orchestratex import (
     ModelProfile,
     Orchestrator,
 )
+from orchestratex.exceptions import ConfigurationError
 from orchestratex.server import ServerSettings, create_app, issue_api_key
 
 from ..helpers import NO_WAIT
@@ -300,3 +301,26 @@ def test_a_model_disabled_after_it_was_picked_gets_no_call(cost_limit: float | N
     assert it.model_name != "function:big" and it.response == "an answer"
     assert not [key for key in calls.calls if key[0] == "function:big"]  # neither answered nor judged
     assert result.total_cost == pytest.approx(it.cost + (it.evaluation.cost if it.evaluation else 0.0))
+
+
+async def test_a_model_left_without_a_judge_by_disabling_the_others_is_told_to_enable_one() -> None:
+    """Before: with the other models of the catalog disabled while the orchestrator ran (one left active), the next
+    run was refused with "Add a judge: configure a second provider (e.g. set ANTHROPIC_API_KEY …), add a second
+    model to your catalog file", sending the user after keys and files for models they have, merely disabled."""
+
+    def answer(request: GenerationRequest) -> str:
+        return json.dumps({"score": 9, "feedback": "ok"}) if request.purpose == "judge" else "An answer."
+
+    catalog = ModelCatalog([profile("a", 0.001, 8.0), profile("b", 0.001, 7.0), profile("c", 0.002, 7.5)])
+    async with Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog, retry=NO_WAIT) as orchestrator:
+        assert (await orchestrator.run("Hello", max_iterations=1)).status == "completed"
+        catalog.set_status("function:b", "disabled")
+        catalog.set_status("function:c", "disabled")
+        with pytest.raises(ConfigurationError) as refused:
+            await orchestrator.run("Hello", max_iterations=1)
+        message = refused.value.message
+        assert message.startswith("no model can judge the answers of function:a: a judge must be another model")
+        assert "disabled (function:b, function:c)" in message and "Enable one to judge" in message
+        assert "configure a second provider" not in message
+        catalog.set_status("function:c", "active")
+        assert (await orchestrator.run("Hello", max_iterations=1)).status == "completed"

@@ -142,6 +142,14 @@ def _check_runnable(
                 f"({' and '.join(limits)}) are {found}. Allow another judge, or route to other models "
                 "(preferred_models)"
             )
+        disabled = _disabled_judges(orchestrator, priced, judges)
+        if disabled:  # (the fix is to enable one, not to configure a provider: it said "configure a second provider")
+            raise ConfigurationError(
+                f"no model can judge the answers of {only}: a judge must be another model, and the catalog's others "
+                f"are disabled ({', '.join(disabled)}). Enable one to judge (catalog.set_status(name, 'active'), or "
+                'status = "active" in the catalog file), add another model, or take single answers unjudged: '
+                'judging="when_needed" and max_iterations=1'
+            )
         raise ConfigurationError(
             f"no model can judge the answers of {only}: a judge must be another model"
             f"{_same_model_note(priced, usable)}. Add a judge: configure a "
@@ -169,6 +177,24 @@ def _unusable_judges(orchestrator: Orchestrator, judges: Sequence[str]) -> str:
         elif not model.priced:
             reasons.setdefault("no price", []).append(model.name)
     return "; ".join(f"{why}: {', '.join(names)}" for why, names in reasons.items())
+
+
+def _disabled_judges(
+    orchestrator: Orchestrator, generators: list[ModelProfile], judges: Sequence[str] | None
+) -> list[str]:
+    """The disabled models of the catalog that would judge the `generators`' answers if enabled: priced, of a
+    configured provider, among the judges allowed, another model than each generator."""
+    allowed = set(judges) if judges else None
+    own = {model_identity(g) for g in generators}
+    return [
+        m.name
+        for m in orchestrator.catalog
+        if m.status == "disabled"
+        and m.provider in orchestrator.providers
+        and m.priced
+        and (allowed is None or m.name in allowed)
+        and model_identity(m) not in own
+    ]
 
 
 def _any_other(generators: list[ModelProfile], judges: list[ModelProfile]) -> bool:
