@@ -69,6 +69,7 @@ async def test_an_error_event_mid_stream_stands_for_the_status_of_its_type() -> 
         ("overloaded_error", ProviderServerError),
         ("rate_limit_error", RateLimited),
         ("invalid_request_error", ProviderHTTPError),
+        ("billing_error", ProviderHTTPError),  # (the credit ran out: was a 500, retried like a server error)
     ):
         error = sse({"type": "error", "error": {"type": kind, "message": "mid-stream trouble"}})
         server = MockServer(Reply(200, content=start + error, headers={"content-type": "text/event-stream"}))
@@ -80,7 +81,9 @@ async def test_an_error_event_mid_stream_stands_for_the_status_of_its_type() -> 
             await provider_on(server).generate_stream(request(), on_text)
         assert "mid-stream trouble" in raised.value.message
         if expected is ProviderHTTPError:
-            assert type(raised.value) is ProviderHTTPError and raised.value.status_code == 400
+            status = 402 if kind == "billing_error" else 400
+            assert type(raised.value) is ProviderHTTPError and raised.value.status_code == status
+            assert not raised.value.retryable
 
 
 async def test_a_stream_that_is_not_utf8_is_a_malformed_response() -> None:
