@@ -200,3 +200,22 @@ async def test_a_vendors_model_through_a_gateway_is_the_same_model() -> None:
     assert model_identity(profile("openai:gpt-4o")) == model_identity(profile("openrouter:openai/GPT-4o"))
     assert model_identity(profile("openai:gpt-4o")) != model_identity(profile("openai:gpt-4o-mini"))
     assert model_identity(profile("ollama:llama3.2:1b")) != model_identity(profile("ollama:llama3.2:3b"))
+
+
+async def test_a_refused_run_leaves_no_session_behind() -> None:
+    """Before: `run(prompt)` without a session made one, stored it, and only then found the run could not be judged:
+    each refused run left an empty session in the store (with the run's `cost_limit`), which the console and
+    `list_sessions` showed. A run refused before any call now stores nothing."""
+    calls = Calls()
+    orch = Orchestrator(providers=[FunctionProvider(calls)], catalog=catalog("solo"), store=MemoryStore())
+    for _ in range(3):
+        with pytest.raises(ConfigurationError, match="no model can judge the answers of function:solo"):
+            await orch.run("Hello", cost_limit=0.5)
+    with pytest.raises(UnknownModelError):
+        await orch.run("Hello", preferred_models=["nosuch"])
+    assert await orch.store.list_sessions("local") == []
+    assert await orch.store.list_orchestrations() == []
+    judged = Orchestrator(providers=[FunctionProvider(calls)], catalog=catalog("a", "b"), store=orch.store)
+    result = await judged.run("Hello", cost_limit=0.5, max_iterations=1)
+    [session] = await orch.store.list_sessions("local")  # a run that goes ahead has its session, as before
+    assert (session.id, session.settings.cost_limit) == (result.orchestration.session_id, 0.5)

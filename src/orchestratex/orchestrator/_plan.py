@@ -1,6 +1,7 @@
 """Planning a run: `prepare`'s checks of the request, then the orchestration to store, in its session and thread
 (either made when not given), with its settings resolved from the request's, the session's and the orchestrator's.
-Nothing is stored but a session made here: `prepare` stores the rest, `run` has the run store it."""
+Nothing is stored but a session made here, once every check has passed: `prepare` stores the rest, `run` has the run
+store it."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from ._checks import (
     validated_settings,
 )
 from ._lifecycle import ensure_ready
-from ._sessions import thread_orchestrations
+from ._sessions import new_session, thread_orchestrations
 
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
@@ -73,9 +74,10 @@ async def plan(
         session = await o.store.get_session(session)
     if session is None and thread is not None:
         session = await o.store.get_session(thread.session_id)
-    if session is None:
+    made: Session | None = None
+    if session is None:  # stored once the run is found runnable: a refused run left an empty session behind
         owner = "local" if user_id is None else user_id
-        session = await o.create_session(owner, cost_limit=cost_limit, max_iterations=max_iterations)
+        session = made = new_session(o, owner, max_iterations, None, cost_limit, None, None)
         cost_limit = None  # the session carries it
     check_owner(session, user_id)
     if session.status != "active":
@@ -120,4 +122,6 @@ async def plan(
         )
     except ValidationError as exc:  # a `domain` or `context` of the wrong type, say
         raise UserError(first_error(exc)) from None
+    if made is not None:
+        session = await o.store.create_session(made)
     return doc, new_thread, session
