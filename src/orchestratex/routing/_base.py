@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -13,6 +13,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from .._awaited import check_async
 from ..catalog import ModelProfile
+from ..exceptions import UserError
 from ..records import RoutingDecision
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ __all__ = [
     "Router",
     "RoutingFeedback",
     "Task",
+    "check_inputs",
     "check_router",
     "checked_decision",
     "offline",
@@ -205,6 +207,33 @@ def check_router(router: Router) -> None:
     'await' expression" (logged as failing unexpectedly, the run stored as failed)."""
     for method, arguments in (("select", "task, candidates"), ("observe", "feedback"), ("attach", "store")):
         check_async(router, method, arguments)
+
+
+def check_inputs(task: object, candidates: object) -> None:
+    """Refuse with a `UserError` saying what to give, a `task` or `candidates` of the wrong kind handed to a router's
+    `decide` or `select` (a prompt for the task, model names or one profile for the candidates): they failed deep
+    inside with an `AttributeError` ("'str' object has no attribute 'name'")."""
+    if not isinstance(task, Task):
+        hint = f": write Task(prompt={task!r:.60})" if isinstance(task, str) else ""
+        raise UserError(f"task is a routing Task(prompt=...), not {type(task).__name__}{hint}")
+    for field_name in ("prompt", "domain", "original_prompt"):
+        value = getattr(task, field_name)
+        if not isinstance(value, str):
+            raise UserError(f"Task.{field_name} is text, not {type(value).__name__} {value!r:.60}")
+    if isinstance(candidates, ModelProfile):
+        raise UserError("candidates is a list of ModelProfile: give [profile] for one model")
+    if isinstance(candidates, str | bytes) or not isinstance(candidates, Iterable):
+        raise UserError(
+            f"candidates is a list of ModelProfile (catalog.get(name) gives one, a catalog is one), not "
+            f"{type(candidates).__name__} {candidates!r:.60}"
+        )
+    for odd in candidates:
+        if isinstance(odd, ModelProfile):
+            continue
+        raise UserError(
+            f"candidates are ModelProfile objects (catalog.get(name) gives one, a catalog is a list of them), not "
+            f"{type(odd).__name__} {odd!r:.60}"
+        )
 
 
 def checked_decision(router: Router, decision: object) -> RoutingDecision:
