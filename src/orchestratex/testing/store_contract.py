@@ -257,6 +257,17 @@ class StoreContract:
         assert await store.get_api_key("no-such-hash") is None
         assert await store.list_sessions("nobody") == [] and await store.list_threads(missing) == []
 
+    async def test_a_session_whose_cost_limit_cannot_be_kept_is_refused(self, store: Store) -> None:
+        # (a limit set on the settings after they were validated: a NaN failed with "cannot convert float NaN to
+        # integer", $10 trillion with an OverflowError, and a negative one was stored: MemoryStore kept it, SQLite
+        # and MongoDB kept a session they could no longer read)
+        for bad in (math.nan, math.inf, -1.0, 1e13):
+            session = Session(user_id="alice")
+            session.settings.cost_limit = bad
+            await _refused(UserError, store.create_session(session))
+            await _refused(NotFound, store.get_session(session.id))
+        assert await store.list_sessions("alice") == []
+
     async def test_an_id_that_is_none_is_not_found(self, store: Store) -> None:
         # (an id read from a request or a config that lacked it: MongoStore raised a TypeError from its id pattern)
         none: Any = None

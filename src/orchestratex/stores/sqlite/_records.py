@@ -43,6 +43,8 @@ class SQLiteRecords(SQLiteConnections):
         if session.reserved_cost != 0:
             raise UserError("a new session cannot hold reserved budget (reserved_cost must be 0)")
         check_amount("total_cost", session.total_cost)
+        if session.settings.cost_limit is not None:  # (set after validation: a NaN failed with a bare ValueError, a
+            check_amount("cost_limit", session.settings.cost_limit)  # negative one made an unreadable session)
         limit = session.settings.cost_limit
         row = (
             session.id,
