@@ -569,3 +569,32 @@ async def test_listing_api_keys_does_not_wait_for_another_processs_write_lock(tm
             await waiting
     finally:
         holder.stop()
+
+
+async def test_a_record_missing_a_required_field_is_not_said_to_exist_already(tmp_path: Path) -> None:
+    # a field set to None after the record was made (`session.user_id = request.headers.get("X-User")`) failed SQLite's
+    # NOT NULL constraint, which the store reported as "session '…' already exists": a Conflict for a new id
+    from typing import Any
+
+    from orchestratex.exceptions import Conflict, UserError
+
+    async with SQLiteStore(tmp_path / "runs.db") as store:
+        session = Session(user_id="ada")
+        unset: Any = None
+        session.user_id = unset
+        with pytest.raises(UserError) as refused:
+            await store.create_session(session)
+        assert not isinstance(refused.value, Conflict)
+        assert str(refused.value) == (
+            f"session {session.id!r} cannot be stored: NOT NULL constraint failed: sessions.user_id (a field set to"
+            " None after the record was made?)"
+        )
+        session.user_id = "ada"
+        await store.create_session(session)  # nothing was stored: the same id is free
+        with pytest.raises(Conflict, match="already exists"):
+            await store.create_session(session)
+        thread = await store.create_thread(Thread(session_id=session.id, user_id="ada", original_prompt="p"))
+        run = Orchestration(thread_id=thread.id, session_id=session.id, user_id="ada", prompt="p")
+        run.user_id = unset
+        with pytest.raises(UserError, match=r"orchestration .* cannot be stored: NOT NULL constraint failed"):
+            await store.create_orchestration(run)

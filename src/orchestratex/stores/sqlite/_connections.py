@@ -25,7 +25,7 @@ from ._errors import code_of, is_transient, not_writable, translate
 from ._schema import check_not_foreign, connect, create_private, create_schema
 from ._worker import LoopWriter, Stopped, Worker
 
-__all__ = ["SQLiteConnections"]
+__all__ = ["SQLiteConnections", "refused_insert"]
 
 _T = TypeVar("_T")
 
@@ -391,7 +391,7 @@ class SQLiteConnections(Store):
         try:
             (cur or self._cursor()).execute(sql, row)
         except sqlite3.IntegrityError as exc:
-            raise Conflict(f"{kind} {row[0]!r} already exists") from exc
+            raise refused_insert(kind, row[0], exc) from exc
 
     def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return self._db.execute(sql, params).fetchall()
@@ -457,3 +457,14 @@ def _release(
     if reader is not None:
         reader.stop(rconn.close if rconn is not None else None)
     worker.stop(conn.close if conn is not None else None)
+
+
+_TAKEN = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
+
+
+def refused_insert(kind: str, record_id: object, exc: sqlite3.IntegrityError) -> Conflict | UserError:
+    """The error of an insert SQLite refused: `Conflict` when the id is taken, else a `UserError` saying which
+    constraint failed (a required field set to None after the record was made: it said the id already existed)."""
+    if getattr(exc, "sqlite_errorname", None) in _TAKEN:
+        return Conflict(f"{kind} {record_id!r} already exists")
+    return UserError(f"{kind} {record_id!r} cannot be stored: {exc} (a field set to None after the record was made?)")

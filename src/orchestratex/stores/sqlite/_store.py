@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..._ids import utcnow
 from ...events import Event
-from ...exceptions import ConfigurationError, Conflict, NotFound, UserError
+from ...exceptions import ConfigurationError, NotFound, UserError
 from ...records import CallRecord, Orchestration, Thread
 from .._base import RoutingOutcome, Started, fused
 from .._unreadable import listed_orchestrations, read_orchestration
@@ -31,6 +31,7 @@ from ..checks import (
     to_pico,
 )
 from ._commit import Step, commit_step, start_step
+from ._connections import refused_insert
 from ._orchestrations import Parts, WrittenCache, insert_orchestration, read_orchestrations, split
 from ._records import SQLiteRecords
 from ._rows import RELEASE_LEASE, Write, call_row, outcome_row, session_from, thread_row
@@ -245,7 +246,7 @@ class SQLiteStore(SQLiteRecords):
         try:
             insert_orchestration(cur or self._cursor(), parts, owner, expires)
         except sqlite3.IntegrityError as exc:
-            raise Conflict(f"orchestration {parts.id!r} already exists") from exc
+            raise refused_insert("orchestration", parts.id, exc) from exc
 
     async def get_orchestration(self, orchestration_id: str) -> Orchestration:
         docs = await self._lookup(self._read_orchestrations_sync, "WHERE id = ?", (orchestration_id,), "")
