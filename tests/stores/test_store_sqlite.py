@@ -19,7 +19,7 @@ import pytest
 
 from orchestratex.events import ModelSelected
 from orchestratex.exceptions import ConfigurationError, StoreError, StoreUnavailable
-from orchestratex.records import Orchestration, Session, SessionSettings, Thread
+from orchestratex.records import ApiKey, Orchestration, Session, SessionSettings, Thread
 from orchestratex.stores import SQLiteStore, open_store, store_from_url
 
 from ..cli.conftest import run_cli
@@ -598,3 +598,11 @@ async def test_a_record_missing_a_required_field_is_not_said_to_exist_already(tm
         run.user_id = unset
         with pytest.raises(UserError, match=r"orchestration .* cannot be stored: NOT NULL constraint failed"):
             await store.create_orchestration(run)
+        key = ApiKey(key_hash="h", user_id="ada")
+        key.user_id = unset
+        with pytest.raises(
+            UserError, match=r"API key .* cannot be stored: NOT NULL constraint failed: api_keys\.user_id"
+        ):
+            await store.create_api_key(key)
+        key.user_id = "ada"
+        await store.create_api_key(key)

@@ -26,7 +26,7 @@ from ..checks import (
     to_pico,
 )
 from . import _analytics
-from ._connections import SQLiteConnections
+from ._connections import SQLiteConnections, refused_insert
 from ._rows import INCR, INSERT_SESSION, RECORD_OUTCOME, RESERVE, Read, Write, outcome_row, session_from, thread_row
 
 __all__ = ["SQLiteRecords"]
@@ -241,8 +241,12 @@ class SQLiteRecords(SQLiteConnections):
         try:
             await self._run(self._fetch, "INSERT INTO api_keys VALUES (?, ?, ?, ?)", row)
         except StoreError as exc:
-            if isinstance(exc.__cause__, sqlite3.IntegrityError):
-                raise Conflict("an API key with this hash (or id) already exists") from exc
+            cause = exc.__cause__
+            if isinstance(cause, sqlite3.IntegrityError):
+                refused = refused_insert("API key", key.id, cause)
+                if isinstance(refused, Conflict):
+                    raise Conflict("an API key with this hash (or id) already exists") from exc
+                raise refused from exc
             raise
         return key
 
