@@ -197,7 +197,11 @@ def _stream_until_revoked(
         data = [line for line in lines if line.startswith("data: ")]
     took = time.monotonic() - revoked_at
     assert len(data) == 1, data  # no answer: only the error
-    return first.split()[3], json.loads(data[0][6:])["error"], took
+    payload = json.loads(data[0][6:])
+    # which run it is, beside the error (its message only named it): to follow it without parsing the text
+    assert payload["orchestratex"]["orchestration_id"] == first.split()[3], payload
+    assert payload["orchestratex"]["status"] == "cancelled"
+    return first.split()[3], payload["error"], took
 
 
 def test_revoking_a_key_ends_its_v1_streams_and_stops_their_orchestrations(make_api: Callable[..., Api]) -> None:
@@ -263,6 +267,8 @@ def test_revoking_a_key_stops_its_v1_calls_that_are_not_streamed(make_api: Calla
     assert took < 2  # at once
     oid = error["message"].split("orchestration ")[1].split()[0]
     assert api.wait(oid, api.admin)["status"] == "cancelled"
+    extension = r.json()["orchestratex"]  # (which run it is, beside the error: its message only named it)
+    assert (extension["orchestration_id"], extension["status"]) == (oid, "cancelled"), extension
 
 
 @pytest.mark.slow

@@ -419,7 +419,12 @@ def test_sigterm_answers_waiting_calls_within_the_grace_and_hands_their_runs_bac
     assert plain.status_code == 503 and plain.headers["x-should-retry"] == "false", plain.text
     assert plain.json()["error"]["code"] == "stopped"
     plain_id = plain.json()["error"]["message"].split()[4].rstrip(";")
-    stopped = json.loads(answers["stream"][-1].removeprefix("data: "))["error"]
+    # which run each is, beside the error (their messages only named it), as a failure's answer says it
+    assert plain.json()["orchestratex"]["orchestration_id"] == plain_id
+    assert plain.json()["orchestratex"]["status"] == "running"  # (it resumes on the next server)
+    payload = json.loads(answers["stream"][-1].removeprefix("data: "))
+    assert payload["orchestratex"]["orchestration_id"] == answers["stream_id"]
+    stopped = payload["error"]
     assert stopped["code"] == "stopped"
     # the stream's error names its run, as the plain call's does (the SDK shows no comment: its message is all a
     # client has; it said "the server stopped the orchestration")

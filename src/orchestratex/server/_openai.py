@@ -33,7 +33,7 @@ from ._bodies import content_coding
 from ._openai_chat import ChatCall, DefaultSessions, prepare_call, resolve_target, unusable
 from ._openai_errors import NO_RETRY, OpenAIError, from_exception, openai_error_response
 from ._openai_presets import Preset, merge_presets
-from ._openai_results import completion, failure
+from ._openai_results import completion, failure, started_extension
 from ._openai_schemas import ChatRequest, parse_chat_request
 from ._openai_stream import EventTap, settled, sse_stream
 from ._openai_wait import wait_for_run
@@ -219,6 +219,9 @@ class OpenAIRoutes:
             oid = call.orchestration.id
             error.message += f" (orchestration {oid} had started: follow GET /api/orchestration/status/{oid})"
             error.headers.update({**call.headers, **NO_RETRY})
+            error.extra.setdefault(
+                "orchestratex", started_extension(call.orchestration, call.target, self.state.orchestrator.simulated)
+            )
             raise error from None
 
     async def _answer(
@@ -226,6 +229,11 @@ class OpenAIRoutes:
     ) -> Response:
         """The answer of a call without `stream`, once its run (`task`) has ended."""
         state, target = self.state, call.target
+        simulated = state.orchestrator.simulated
+
+        def which(status: str) -> dict[str, Any]:  # (the orchestration the error is about, as a failure names it)
+            return {"orchestratex": started_extension(call.orchestration, target, simulated, status)}
+
         waited = await wait_for_run(state, request, user, task)
         if waited == "revoked":
             await state.orchestrator.cancel(call.orchestration.id)
@@ -235,6 +243,7 @@ class OpenAIRoutes:
                 " is stopped; ask for a new key",
                 code="invalid_api_key",
                 headers={**call.headers, **NO_RETRY},
+                extra=which("cancelled"),
             )
         if waited == "gone":  # (nobody reads this answer: it is what the metrics count)
             await state.orchestrator.cancel(call.orchestration.id)
@@ -243,6 +252,7 @@ class OpenAIRoutes:
                 f"the client disconnected before the answer: orchestration {call.orchestration.id} is cancelled",
                 code="client_disconnected",
                 headers={**call.headers, **NO_RETRY},
+                extra=which("cancelled"),
             )
         doc = await settled(state, task, call.orchestration.id)  # (ended `cancelled` when stopped from elsewhere)
         if doc is None:
@@ -252,8 +262,8 @@ class OpenAIRoutes:
                 f" follow GET /api/orchestration/status/{call.orchestration.id}",
                 code="stopped",
                 headers={**call.headers, **NO_RETRY},  # it resumes after a restart: a retry would run it twice
+                extra=which("running"),  # (it stays running in the store, for the next server)
             )
-        simulated = state.orchestrator.simulated
         if doc.status != "completed":
             error = failure(doc, target, simulated)
             error.headers.update(call.headers)

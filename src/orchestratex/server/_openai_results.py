@@ -24,6 +24,7 @@ __all__ = [
     "first_extension",
     "interrupted",
     "openai_usage",
+    "started_extension",
     "total_usage",
 ]
 
@@ -81,6 +82,19 @@ def first_extension(doc: Orchestration, target: Target, simulated: bool) -> dict
         "requested_model": target.requested,
         "simulated": simulated,
     }
+
+
+def started_extension(doc: Orchestration, target: Target, simulated: bool, status: str | None = None) -> dict[str, Any]:
+    """The `orchestratex` field of an error about an orchestration that had started but whose end the answer does not
+    hold (the server stopped it, the key was revoked, the store failed as it ended): which orchestration it is, to
+    follow with `GET /api/orchestration/status/{id}` (such errors named it in their message only), and its `status`
+    when known."""
+    ext = first_extension(doc, target, simulated)
+    if status is None:
+        del ext["status"]
+    else:
+        ext["status"] = status
+    return ext
 
 
 class StopFilter:

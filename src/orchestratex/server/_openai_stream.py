@@ -40,6 +40,7 @@ from ._openai_results import (
     first_extension,
     interrupted,
     openai_usage,
+    started_extension,
     total_usage,
 )
 from ._openai_wait import client_gone
@@ -447,6 +448,10 @@ async def sse_stream(
         if not isinstance(exc, OpenAIError):  # (the store lost as the run ends, say: "retry" would run and pay again)
             oid = call.orchestration.id
             error.message += f" (orchestration {oid} had started: follow GET /api/orchestration/status/{oid})"
+        if "orchestratex" not in error.extra:  # (the server stopped it, its key was revoked, …: which run it is)
+            status = {"stopped": "running", "invalid_api_key": "cancelled"}.get(error.code or "")
+            ext = started_extension(call.orchestration, call.target, state.orchestrator.simulated, status)
+            error.extra = {**error.extra, "orchestratex": ext}
         yield data(error.body())
     finally:
         stream.close()
