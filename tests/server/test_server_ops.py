@@ -130,6 +130,24 @@ def test_a_405_allows_head_where_head_is_answered(api: Api) -> None:
     assert api.client.get("/api/sessions/", headers=api.alice).headers["allow"] == "POST"  # (no GET: no HEAD)
 
 
+def test_an_orchestrator_served_by_one_app_after_another_keeps_no_stopped_apps_event_hub() -> None:
+    """Each app added its event hub to its orchestrator's handlers when it was made, and never took it off: given to
+    one app after another (one per test, say), the orchestrator kept them all, handing every event of its runs to
+    each, and `orchestrator.handlers` showed hubs of apps long gone."""
+    from fastapi.testclient import TestClient
+
+    from orchestratex import Orchestrator
+    from orchestratex.server import create_app
+
+    orchestrator = Orchestrator(store=MemoryStore())
+    before = list(orchestrator.handlers)
+    for _ in range(3):
+        app = create_app(orchestrator=orchestrator)
+        with TestClient(app):
+            assert app.state.server.hub.publish in orchestrator.handlers  # (its WebSocket streams' events)
+        assert orchestrator.handlers == before
+
+
 def test_an_app_that_stopped_counts_no_run_of_the_next_app_on_its_orchestrator(monkeypatch: pytest.MonkeyPatch) -> None:
     """An orchestrator given to one app after another (one per test, say) kept every stopped app's metrics as an
     observer of its runs for good: they piled up, each counting the runs of the apps that came after it."""

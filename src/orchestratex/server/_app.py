@@ -117,13 +117,14 @@ def create_app(
         hub=EventHub(store, settings.poll_interval_s),
         runner=Runner(orchestrator, settings.resume_every_s),
     )
-    orchestrator.handlers.append(state.hub.publish)
     from ..telemetry import add_observer, remove_observer
     from ._flush import flush_telemetry
     from ._metrics import Metrics, MetricsMiddleware
     from ._tracing import RequestTracing
 
     state.metrics = metrics = Metrics()
+    own_handlers: list[Any] = [state.hub.publish]
+    """The handlers of the orchestrator's events this app adds while it runs (its WebSocket hub, `/v1`'s tap)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -139,6 +140,9 @@ def create_app(
         # (while the app runs only: an orchestrator given to several apps in turn, one per test say, kept every earlier
         # app's metrics as an observer of its runs for good, counting runs those apps never served)
         add_observer(orchestrator, metrics)
+        # (while the app runs only, likewise: an orchestrator given to one app after another kept every app's event hub
+        # and `/v1` tap as handlers of its runs for good, each event handed to all of them)
+        orchestrator.handlers.extend(own_handlers)
         state.runner.start_resuming()
         forget = on_stopping(lambda: state.runner.begin_close(settings.shutdown_grace_s))
         forget_forced = on_forced(state.runner.hurry)
@@ -153,6 +157,7 @@ def create_app(
             finally:
                 forget_forced()
                 remove_observer(orchestrator, metrics)
+                _drop_handlers(orchestrator, own_handlers)
             try:
                 await state.hub.aclose()
                 if owns_orchestrator:
@@ -204,7 +209,9 @@ def create_app(
     app.include_router(_ws.router)
     from ._openai import mount_openai
 
+    handlers = list(orchestrator.handlers)
     mount_openai(app, state)  # /v1: the OpenAI-compatible API
+    own_handlers += _drop_handlers(orchestrator, [h for h in orchestrator.handlers if h not in handlers])  # (its tap)
     from ._docs import install_docs
 
     install_docs(app, app.title)
@@ -212,6 +219,15 @@ def create_app(
     _ws.install_not_found(app)  # (after the last mount)
     _document_security(app)
     return app
+
+
+def _drop_handlers(orchestrator: Orchestrator, handlers: list[Any]) -> list[Any]:
+    """Take `handlers` off the orchestrator's event handlers (those still there: they may have been replaced);
+    returns them."""
+    for handler in handlers:
+        with contextlib.suppress(ValueError):
+            orchestrator.handlers.remove(handler)
+    return handlers
 
 
 def _document_security(app: FastAPI) -> None:
