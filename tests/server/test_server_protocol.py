@@ -250,3 +250,33 @@ async def test_past_max_connections_per_client_a_connection_the_client_abandoned
     assert answer.startswith(b"HTTP/1.1 503 ")
     for w in (abandoned[1], recent[1], writer, third_writer):
         w.close()
+
+
+async def test_a_connection_its_client_resets_is_not_held_for_the_keep_alive_time(
+    serve: Callable[..., Awaitable[Served]],
+) -> None:
+    """A kept-alive connection reset by its client (a load balancer's health check, a killed client) stayed in memory
+    for `keep_alive_s` (75 s by default) after it was gone: uvicorn cancels the keep-alive timer only on a clean
+    close, and the timer held the connection's protocol, its last request and its transport."""
+    import gc
+    import socket
+    import struct
+
+    served = await serve(keep_alive_s=60.0)
+
+    def alive() -> int:
+        gc.collect()
+        return sum(isinstance(o, _guarded.GuardedProtocol) for o in gc.get_objects())
+
+    before = alive()
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert (await _responses(reader, "GET"))[0][0] == 200  # (kept alive: its keep-alive timer runs)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()  # (a reset, not a close)
+    for _ in range(10):  # (until the server has seen the reset)
+        await asyncio.sleep(0.2)
+        if alive() == before:
+            break
+    assert alive() == before

@@ -119,6 +119,9 @@ class GuardedProtocol(HttpToolsProtocol):
         self._stop_timer()
         self._stop_stall()
         self._leave_host()
+        # (uvicorn cancels the keep-alive timer only on a clean close: a connection reset by its client was held by the
+        # timer, its protocol, last request and transport with it, for `keep_alive_s` after it was gone)
+        self._unset_keepalive_if_required()
         super().connection_lost(exc)
 
     # -- an answer the client does not take -------------------------------------------------
