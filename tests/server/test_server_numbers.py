@@ -66,15 +66,21 @@ def test_rest_refuses_a_boolean_or_a_string_for_a_number_with_422(
 )
 def test_a_string_holding_a_lone_surrogate_for_a_number_is_refused_not_a_500(api: Api, route: str, path: str) -> None:
     # `"\ud800"` in the body (half of an escaped pair: an emoji cut in two by a UTF-16 client): the 422 quoting it
-    # could not be encoded, and the answer was a 500 "internal server error" with a traceback in the log
+    # could not be encoded, and the answer was a 500 "internal server error" with a traceback in the log; it is now the
+    # 400 of a lone surrogate in any other field
     body = _nested(path, "\ud800")
     if route == "/api/orchestration/start":
         body["thread_id"] = api.thread(api.session()["_id"])["_id"]
     headers = {**api.alice, "Content-Type": "application/json"}  # (sent as `json.dumps` writes it: escaped)
     r = api.client.post(route, content=json.dumps(body), headers=headers)
-    assert r.status_code == 422, r.text
-    assert r.json()["detail"].startswith(f"{path}: must be {'a whole number' if 'iter' in path else 'a number'}, not")
-    assert 'not the string "\\ud800": write the number without quotes' in r.json()["detail"]
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"] == (
+        f"{path} holds a lone surrogate ('\\ud800' at character 0), which is not text: send valid Unicode (a JSON \\u"
+        " escape of a surrogate must be one of a pair)"
+    )
+    said = number_message({"type": "int_type", "loc": (), "msg": "", "input": "\ud800"})  # (as /v1 says it)
+    assert said == 'must be a whole number, not the string "\\ud800": write the number without quotes'
+    said.encode()  # (UTF-8 text: the answer can be sent)
 
 
 def test_rest_still_takes_an_integer_where_a_fraction_may_be(api: Api) -> None:

@@ -208,10 +208,11 @@ def _message(error: Any) -> str:
 
 def _lone_surrogate(exc: RequestValidationError) -> str | None:
     """The library's refusal of a text holding a lone surrogate (`"\\ud83d"`, half a JSON escape pair: an emoji cut
-    in two by a UTF-16 client), for a field pydantic refused as such (one with a length limit: a prompt, an id), so
-    that it is answered as the library answers it for the others (`context`: 400 naming the field and where)."""
+    in two by a UTF-16 client), for a field pydantic refused as such (one with a length limit: a prompt, an id) or for
+    its type (`"max_iterations": "\\ud800"`, which was answered 500), so that it is answered as the library answers it
+    for the others (`context`: 400 naming the field and where)."""
     for err in exc.errors():
-        if err["type"] == "string_unicode" and isinstance(err.get("input"), str):
+        if isinstance(err.get("input"), str):
             try:
                 check_text(_field(_loc(err["loc"])), err["input"])
             except UserError as refused:
