@@ -8,6 +8,7 @@ import pytest
 from orchestratex import Orchestrator
 from orchestratex.cli._interrupt import Interrupted, RunGuard
 from orchestratex.events import Event
+from orchestratex.records import Orchestration
 from orchestratex.stores import MemoryStore
 
 from .conftest import PROMPT
@@ -53,3 +54,32 @@ async def test_an_uninterrupted_run_returns_its_result(monkeypatch: pytest.Monke
     async with Orchestrator(simulate=True) as orchestrator:
         result = await RunGuard(orchestrator).run(PROMPT, user_id="u")
     assert result.status == "completed"
+
+
+async def test_an_interruption_while_the_run_is_being_stored_ends_it_before_any_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C (or SIGTERM) while the run was being stored — kept waiting by a SQLite file another process held,
+    say — was acted on at its first event: by then its first model call was on its way, and the run ended
+    `cancelled` having paid for it ($0.000129 spent, 1 iteration, for a run stopped before it started)."""
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    guards: list[RunGuard] = []
+
+    class SlowToStore(MemoryStore):
+        async def create_orchestration(self, orchestration: Orchestration) -> Orchestration:
+            stored = await super().create_orchestration(orchestration)
+            guards[0].interrupt("SIGTERM")  # (the signal came while the store wrote)
+            return stored
+
+    store = SlowToStore()
+    seen: list[str] = []
+    async with Orchestrator(store=store, simulate=True) as orchestrator:
+        guards.append(RunGuard(orchestrator))
+        with pytest.raises(Interrupted) as stopped:
+            await guards[0].run(PROMPT, user_id="u", on_event=lambda e: seen.append(e.type))
+    interrupted = stopped.value
+    assert interrupted.exit_code == 143 and interrupted.status == "cancelled"
+    doc = await store.get_orchestration(interrupted.orchestration_id or "")
+    assert (doc.status, doc.stop_reason, doc.iterations, doc.total_cost) == ("cancelled", "cancelled", [], 0.0)
+    assert "model_selected" not in seen and seen[-1] == "orchestration_failed"
+    assert await store.list_resumable() == []

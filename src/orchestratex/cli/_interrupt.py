@@ -226,16 +226,23 @@ class RunGuard:
         )
         orchestrator.handlers.extend(handlers)
         try:
-            task = orchestrator.start(doc)
-            try:
-                result = await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if self.cause is None or (current is not None and current.cancelling()):
-                    raise
+            if self.cause is not None and not self.detach:
+                # interrupted while it was being stored (a store another process held, say): not started, but ended
+                # `cancelled` as it is, before any call. It was started and stopped at its first event, by when its
+                # first model call was on its way: paid for, after the Ctrl-C
+                self._started = True
+                self._stop_when_possible()
             else:
-                if self.cause is None:
-                    return result
+                task = orchestrator.start(doc)
+                try:
+                    result = await task
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if self.cause is None or (current is not None and current.cancelling()):
+                        raise
+                else:
+                    if self.cause is None:
+                        return result
             if self._stopping is not None:
                 await self._stopping
             stored = await orchestrator.store.get_orchestration(doc.id)
