@@ -48,3 +48,20 @@ def test_a_model_of_a_provider_left_out_is_refused_naming_both(tmp_path: Path) -
         "--max-iterations", "1", "--json", "--store", f"sqlite:///{store}", env=env,
     )  # fmt: skip
     assert [it["model_name"] for it in json.loads(done.stdout)["iterations_detail"]] == ["local:foo"], done.stderr
+
+
+def test_a_model_no_other_can_judge_is_told_what_the_command_can_do(tmp_path: Path) -> None:
+    """A catalog file of one model said to "pass Orchestrator(evaluator=...) …; or take single answers unjudged:
+    judging="when_needed" and max_iterations=1": no option of the command does either, and `--max-iterations 1`,
+    tried as told, failed the same."""
+    (tmp_path / "models.toml").write_text(CATALOG)  # (no provider key set: its model is the only one configured)
+    for extra in ([], ["--max-iterations", "1"]):
+        done = run_cli(
+            "run", "hi", "--catalog", str(tmp_path / "models.toml"), *extra, "--store", f"sqlite:///{tmp_path / 'r.db'}"
+        )
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.splitlines() == [
+            "orchestratex: error: no model can judge the answers of local:foo: a judge must be another model. Add a"
+            " judge: configure a second provider (e.g. set ANTHROPIC_API_KEY or GEMINI_API_KEY), or add a second"
+            " model to a catalog file (--catalog FILE; a local one at price 0 will do)"
+        ]

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..exceptions import Conflict, UserError
+from ..exceptions import ConfigurationError, Conflict, UserError
 from ..orchestrator import Orchestrator, RunResult
 from ..providers import SimulatedProvider
 from ..routing import BayesianRouter
@@ -28,7 +28,7 @@ from ._stores import shown_url, store_option
 if TYPE_CHECKING:
     from .._catalog_file import CatalogFile
 
-__all__ = ["DEMO_PROMPT", "run_command"]
+__all__ = ["DEMO_PROMPT", "in_command_words", "run_command"]
 
 DEMO_PROMPT = "Write a Python function to calculate fibonacci numbers"
 DEMO_THRESHOLD = 9.0
@@ -277,6 +277,28 @@ def _check_detach(args: argparse.Namespace) -> None:
         )
 
 
+_LIBRARY_ONLY = (
+    # (what the library's message says a program can do, which the command cannot: no option gives an evaluator, nor
+    # `judging="when_needed"`, so a user who tried `--max-iterations 1` as told got the same error again)
+    (
+        ", add a second model to your catalog file (a local one at price 0 will do), or pass"
+        " Orchestrator(evaluator=...) with an evaluator that needs no judge model; or take single answers unjudged:"
+        ' judging="when_needed" and'
+        " max_iterations=1",
+        ", or add a second model to a catalog file (--catalog FILE; a local one at price 0 will do)",
+    ),
+    ("route to other models (preferred_models)", "route to other models (--models)"),
+)
+
+
+def in_command_words(message: str) -> str:
+    """A library's error `message` with what it tells a program to pass (`Orchestrator(evaluator=...)`,
+    `preferred_models`) said as the command's options, or left out where no option does it."""
+    for library, command in _LIBRARY_ONLY:
+        message = message.replace(library, command)
+    return message
+
+
 def _print_json(result: RunResult, cost_limit: float | None) -> None:
     """`result`'s document; `cost_limit` is its session's (`--cost-limit`: the run made its session with it)."""
     from ._runs import run_document
@@ -300,6 +322,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise UserError("the prompt is empty: give the text to orchestrate")
     try:
         result = asyncio.run(_run(args, make))
+    except ConfigurationError as exc:
+        raise ConfigurationError(in_command_words(exc.message)) from None
     except Interrupted as exc:
         if args.json and exc.result is not None:  # a script reading stdout gets the run's document (and its id)
             with contextlib.suppress(StdoutFailed):  # (the message on stderr names the run either way)
