@@ -574,3 +574,40 @@ def test_the_protocols_refusals_count_in_the_limits_metric(tmp_path: Path) -> No
         "header_size": 1.0,
         "client_connections": 1.0,
     }
+
+
+def test_a_client_dribbling_its_body_does_not_hold_a_graceful_stop(tmp_path: Path) -> None:
+    """A graceful stop waited for every connection to close: a client sending its request body a byte every second
+    (within the body timeout each time) held SIGTERM's stop for as long as it went on, long past the runs' grace,
+    until a service manager's SIGKILL. The stop now ends `shutdown_grace_s` plus 5 s after it began."""
+    import signal
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    key = create_key(url, "alice")
+    env = {**LIMITS, "ORCHESTRATEX_BODY_TIMEOUT_S": "30", "ORCHESTRATEX_SHUTDOWN_GRACE_S": "1"}
+    stop = threading.Event()
+    with ServerProcess(url, tmp_path, env=env) as proc, _connect(proc) as sock:
+        sock.sendall(
+            b"POST /api/sessions/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
+        )
+
+        def dribble() -> None:
+            while not stop.wait(1.0):
+                try:
+                    sock.sendall(b" ")
+                except OSError:
+                    return
+
+        dribbler = threading.Thread(target=dribble)
+        dribbler.start()
+        try:
+            time.sleep(1.5)  # (the request is under way: its app task reads the body)
+            assert proc.proc is not None
+            proc.proc.send_signal(signal.SIGTERM)
+            proc.proc.wait(timeout=60)  # (it waited as long as the client went on: for ever)
+        finally:
+            stop.set()
+            dribbler.join()
+    assert "timeout graceful shutdown exceeded" in proc.log()

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MIN_TAKEN_BYTES",
     "REFUSALS",
+    "STOP_MARGIN_S",
     "TRANSPORT_KEY",
     "ConnectionLimits",
     "abort_connection",
@@ -207,6 +208,10 @@ def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
         "timeout_keep_alive": settings.keep_alive_s,
         "ws_max_size": settings.ws_max_message_bytes,
         "ws_max_queue": 4,
+        # A graceful stop waited for every connection to close: a client still sending its body a byte at a time
+        # (within `body_timeout_s` per pause) or slow to take its answer held the stop for as long as it cared to,
+        # long after the runs' grace. Past the grace and `STOP_MARGIN_S`, uvicorn cancels what is left and stops.
+        "timeout_graceful_shutdown": settings.shutdown_grace_s + STOP_MARGIN_S,
     }
     protocol = guarded_http_protocol(limits)
     if protocol is not None:
@@ -218,6 +223,11 @@ def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
     else:
         options["ws"] = LingeringWebSocketProtocol
     return options
+
+
+STOP_MARGIN_S = 5.0
+"""On a graceful stop, how long the requests still being answered get after the runs' grace (`shutdown_grace_s`):
+the answers of the calls waiting for their runs (503 `stopped`) are sent in it."""
 
 
 def _open_file_budget() -> int:
