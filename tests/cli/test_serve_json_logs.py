@@ -240,3 +240,57 @@ def test_an_option_serve_cannot_read_stays_text_when_the_logs_are_text() -> None
     )
     assert done.returncode == 2
     assert done.stderr.decode() == "orchestratex serve: error: argument --port: 'abc' is not a whole number\n"
+
+
+_FAILING_THREAD_SITE = """
+import os
+import threading
+import time
+
+
+class Leaky:
+    def __del__(self):
+        raise ValueError("closing a client failed")
+
+
+def fail_later():
+    while not os.path.exists(os.environ["FAIL_NOW"]):
+        time.sleep(0.05)
+    leaky = Leaky()
+    del leaky
+    raise RuntimeError("the exporter's connection broke")
+
+
+threading.Thread(target=fail_later, name="exporter", daemon=True).start()
+"""
+"""A `sitecustomize` starting a thread (as an OpenTelemetry exporter does) that, once told, drops an object whose
+`__del__` raises, then fails with an exception nobody catches."""
+
+
+def test_an_uncaught_exception_in_a_thread_is_a_json_line(tmp_path: Path) -> None:
+    """An exception nobody caught in a thread (an exporter's, a library's) or in a `__del__` was written by Python
+    itself, "Exception in thread exporter:" or "Exception ignored in: …" and a traceback: lines of text among the JSON
+    ones, which a JSON log pipeline cannot read. They are now ERROR lines with the traceback in `exception`."""
+    import os
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_FAILING_THREAD_SITE, encoding="utf-8")
+    flag = tmp_path / "fail-now"
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    proc, _, _, err = _serve(tmp_path, "--log-format", "json", PYTHONPATH=path, FAIL_NOW=str(flag))
+    try:
+        flag.touch()
+        deadline = time.monotonic() + 30
+        while "the exporter's connection broke" not in err.read_text():
+            assert time.monotonic() < deadline and proc.poll() is None, err.read_text()
+            time.sleep(0.05)
+    finally:
+        _stop(proc)
+    lines = _lines(err)  # (each one JSON)
+    (thread,) = [line for line in lines if line["logger"] == "py.threading"]
+    assert (thread["level"], thread["message"]) == ("ERROR", "exception in thread exporter")
+    assert thread["exception"].endswith("RuntimeError: the exporter's connection broke")
+    (unraisable,) = [line for line in lines if line["logger"] == "py.unraisable"]
+    assert unraisable["message"].startswith("Exception ignored in: <function Leaky.__del__")
+    assert unraisable["exception"].endswith("ValueError: closing a client failed")

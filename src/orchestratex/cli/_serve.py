@@ -21,6 +21,7 @@ from ..telemetry import telemetry_settings
 from ..telemetry._hooks import check_tracer_provider
 from ._listen import listen_sockets
 from ._stores import chosen_store_url, in_memory, shown_url
+from ._uncaught import log_uncaught
 
 __all__ = ["serve_command"]
 
@@ -71,6 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
     telemetry_settings()  # a mistyped ORCHESTRATEX_TRACING or _LOG_CONTENT: one line, before the store is opened
     if settings.log_format == "json":
         logging.captureWarnings(True)  # (a warning is then a line of `py.warnings`, in JSON, not two lines of text)
+        log_uncaught()  # (a thread's uncaught exception, an unraisable one: JSON lines, not text tracebacks)
     # The server's logging first: opening the store may say it migrates the database (minutes for a large one), and
     # `uvicorn_options` may warn (connections lowered to the open-file limit, no httptools); before uvicorn configured
     # its logging (in `uvicorn.Config`) those lines went to the command's own handler, which shows errors only.
