@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -347,3 +348,66 @@ async def test_a_tracing_wrapper_of_the_async_client_is_still_taken() -> None:
     client = openai.AsyncOpenAI(api_key="sk-test", http_client=httpx2.AsyncClient(transport=server.httpx2_transport()))
     provider = OpenAIProvider(client=Traced(client))  # type: ignore[arg-type]
     assert (await provider.generate(request())).text == "Hi."
+
+
+TOKENS_LIMITED = {
+    "error": {
+        "message": "Rate limit reached for gpt-4.1 in organization org-abc on tokens per min (TPM): Limit 30000, Used"
+        " 29500, Requested 1200. Please try again in 1.4s. Visit https://platform.openai.com/account/rate-limits to"
+        " learn more.",
+        "type": "tokens",
+        "param": None,
+        "code": "rate_limit_exceeded",
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"x-ratelimit-reset-tokens": "6m0s", "x-ratelimit-reset-requests": "120ms"}, 360.0),
+        ({"x-ratelimit-reset-tokens": "1.4s"}, 1.4),
+        ({"x-ratelimit-reset-tokens": "1h2m3.5s"}, 3723.5),
+        ({"x-ratelimit-reset-tokens": "6m0s", "retry-after": "2"}, 2.0),  # (retry-after, when sent, says it)
+        ({"x-ratelimit-reset-tokens": "soon"}, None),
+    ],
+)
+async def test_a_429_without_retry_after_waits_what_openai_s_reset_headers_say(
+    headers: dict[str, str], wait: float | None
+) -> None:
+    """OpenAI's 429 for a limit of tokens (or requests) says when it lifts in `x-ratelimit-reset-tokens` (or
+    `-requests`), often without `retry-after`: the wait was then a short backoff, each retry refused alike while the
+    limit lasted, rather than the reset's wait (or, for one past the retries' reach, the next model at once)."""
+    server = MockServer(Reply(429, json=TOKENS_LIMITED, headers=headers))
+    with pytest.raises(RateLimited) as raised:
+        await provider_on(server).generate(request())
+    assert raised.value.retry_after == pytest.approx(wait) if wait is not None else raised.value.retry_after is None
+
+
+def test_a_run_goes_on_with_the_next_model_at_once_when_the_tokens_reset_in_minutes() -> None:
+    from orchestratex import BayesianRouter, Orchestrator
+
+    asked: list[str] = []
+
+    def openai_api(req: httpx2.Request) -> httpx2.Response:
+        body = json.loads(req.content)
+        asked.append(body["model"])
+        if body["model"] == "gpt-4.1":
+            return httpx2.Response(429, json=TOKENS_LIMITED, headers={"x-ratelimit-reset-tokens": "6m0s"})
+        text = '{"score": 9, "feedback": "ok"}' if "response_format" in body else "Four."
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=9, output_tokens=3), text=text))
+
+    provider = OpenAIProvider(
+        api_key="sk-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(openai_api))
+    )
+    models = ModelCatalog(
+        [
+            ModelProfile(name="openai:gpt-4.1", input_cost_per_1k=0.002, output_cost_per_1k=0.008, quality=9),
+            ModelProfile(name="openai:gpt-4.1-mini", input_cost_per_1k=0.0004, output_cost_per_1k=0.0016, quality=7),
+            ModelProfile(name="openai:gpt-4.1-nano", input_cost_per_1k=0.0001, output_cost_per_1k=0.0004, quality=5),
+        ]
+    )
+    with Orchestrator(catalog=models, providers=[provider], router=BayesianRouter(explore=False)) as orchestrator:
+        result = orchestrator.run_sync("2+2?", max_iterations=1)
+    assert result.status == "completed" and result.final_response == "Four.", result.error
+    assert asked[0] == "gpt-4.1" and asked.count("gpt-4.1") == 1, asked  # (not retried: back in six minutes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -102,6 +103,34 @@ def _stream_message(exc: openai.APIError) -> str:
     return exc.message
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+"""A part of OpenAI's reset durations ("1s", "6m0s", "20ms", "1h2m3.5s")."""
+
+
+def _reset_seconds(value: str) -> float | None:
+    """Seconds of a reset duration as OpenAI writes it in `x-ratelimit-reset-tokens` / `-requests`, else None."""
+    value = value.strip()
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + unit for n, unit in parts) != value:
+        return None
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    return sum(float(n) * scale[unit] for n, unit in parts)
+
+
+def _rate_limit_wait(exc: openai.APIError, status: int, headers: Mapping[str, str]) -> float | None:
+    """The wait a 429 without `retry-after(-ms)` asks for in OpenAI's rate-limit headers: `x-ratelimit-reset-tokens`
+    for a limit of tokens (the error's `type` is `tokens`), `x-ratelimit-reset-requests` for one of requests. (Else
+    the retries came after a short backoff, each refused alike while the limit lasted: "6m0s" for a minute's tokens.)"""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if status != 429 or "retry-after" in lowered or "retry-after-ms" in lowered:
+        return None
+    kind = str(exc.type or "")
+    if kind not in ("tokens", "requests"):
+        return None
+    reset = lowered.get(f"x-ratelimit-reset-{kind}")
+    return _reset_seconds(reset) if reset else None
+
+
 def _classified(
     exc: openai.APIError,
     status: int,
@@ -121,6 +150,7 @@ def _classified(
         api_key_env=api_key_env,
         body=exc.body,
         headers=headers,
+        retry_after=_rate_limit_wait(exc, status, headers),
         key_accepted=code in _NOT_THE_KEY,
         quota_exhausted=code == "insufficient_quota",
         over_limit=status == 429 and _OVER_LIMIT in detail,
