@@ -104,3 +104,21 @@ async def test_a_short_answer_is_still_held_to_the_timeout(reasoning: str) -> No
     with pytest.raises(ProviderTimeout):
         await provider.generate(ask(10))
     await provider.aclose()
+
+
+async def test_connecting_is_still_held_to_the_timeout() -> None:
+    """The longer time is the answer's to write: a call allowed 200 tokens still gives up connecting after `timeout`."""
+    import httpx2
+
+    timeouts: list[dict[str, float | None]] = []
+
+    def record(request: httpx2.Request) -> httpx2.Response:
+        timeouts.append(request.extensions["timeout"])
+        usage = Usage(input_tokens=9, output_tokens=2)
+        return httpx2.Response(200, json=chat_completion(usage, text="Four.", model="o3"))
+
+    provider = OpenAIProvider(
+        api_key="sk-test", timeout=0.5, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(record))
+    )
+    await provider.generate(ask(200))
+    assert timeouts[0]["connect"] == 0.5 and timeouts[0]["read"] == pytest.approx(200 * 3600 / 128_000)

@@ -7,9 +7,10 @@ import functools
 import os
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
+import httpx2
 import openai
 
 from orchestratex.exceptions import (
@@ -45,9 +46,6 @@ from ._mapping import (
 )
 from ._sse import AsyncOpenAIClient
 from ._streaming import NoStreamedUsage, generation_from_chat_stream, generation_from_response_stream
-
-if TYPE_CHECKING:
-    import httpx2
 
 __all__ = ["ApiMode", "OpenAIProvider", "is_azure_openai", "is_openai_api"]
 
@@ -403,9 +401,12 @@ class OpenAIProvider(Provider):
     def _time_limit(self, request: GenerationRequest) -> dict[str, Any]:
         """The SDK's `timeout=` for a call whose answer may take longer to write than the provider's `timeout` leaves
         (`time_to_write`), else nothing (the client's own): an unstreamed answer comes back only once it is whole, and
-        a stream stays silent while the model reasons."""
+        a stream stays silent while the model reasons. Connecting is still held to `timeout` (a server that cannot be
+        reached is not waited for longer)."""
         limit = time_to_write(self._deadline, request.max_output_tokens)
-        return {} if limit == self._deadline else {"timeout": limit}
+        if limit is None or limit == self._deadline:
+            return {}
+        return {"timeout": httpx2.Timeout(limit, connect=self._deadline)}
 
     async def _call(self, request: GenerationRequest, reasoning: bool, **extra: Any) -> Generation:
         params: dict[str, Any]
