@@ -127,3 +127,32 @@ async def test_one_model_behind_two_endpoints_is_priced_at_each_endpoints_price(
     decision = next(e for e in result.events if e.type == "model_selected")
     assert result.final_model == "cheap:llama", decision.reasoning
     assert decision.scores["cheap:llama"] > decision.scores["dear:llama"]
+
+
+async def test_a_model_added_to_the_live_catalog_that_the_router_cannot_choose_is_named_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before: a model added to the catalog while the orchestrator ran (docs/catalog.md: "a new model takes effect on
+    the next routing decision") was never chosen by a FittedRouter not fitted on it, without a word."""
+    import json
+
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile
+
+    def answer(request: GenerationRequest) -> str:
+        return json.dumps({"score": 9, "feedback": "ok"}) if request.purpose == "judge" else "An answer."
+
+    def model(name: str, **kwargs: object) -> ModelProfile:
+        return ModelProfile(name=f"function:{name}", input_cost_per_1k=0.001, output_cost_per_1k=0.001, **kwargs)  # type: ignore[arg-type]
+
+    caplog.set_level(logging.WARNING, "orchestratex.routing")
+    catalog = ModelCatalog([model("a"), model("b"), model("judge", judge_only=True)])
+    router = fitted_on(("function:a", "function:b"))
+    async with Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog, router=router) as orchestrator:
+        await orchestrator.run("Write a function", domain="coding", max_iterations=1)
+        assert warnings_of(caplog) == []  # the catalog it was given: nothing to say
+        catalog.add(model("c", quality=9.9, specialties=("coding",)))
+        runs = [await orchestrator.run("Write a function", domain="coding", max_iterations=1) for _ in range(2)]
+    [message] = warnings_of(caplog)  # once, not at every decision
+    assert message.startswith("['function:c'] is offered to this FittedRouter since its first decision, but it was")
+    assert "it never chooses it; fit it on outcomes that include it" in message
+    assert all(r.orchestration.iterations[0].model_name != "function:c" for r in runs)

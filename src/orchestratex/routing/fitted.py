@@ -152,6 +152,7 @@ class FittedRouter(Router):
         self._judge_cost = (0, 0.0)  # (evaluations seen, their total cost)
         self._retries: dict[tuple[str, str], tuple[int, int]] = {}  # (domain, model) -> (retries, accepted)
         self._warned_unknown = False  # warned that no candidate is one of the router's models
+        self._offered: set[str] | None = None  # the candidates of the first decision, then those warned of as new
 
     # -- fitting ------------------------------------------------------------------------------
     @property
@@ -171,6 +172,7 @@ class FittedRouter(Router):
         """
         _fit.fit(self, table, profiles=profiles, progress=progress)
         self._judge_cost, self._retries, self._warned_unknown = (0, 0.0), {}, False
+        self._offered = None
         return self
 
     @property
@@ -348,6 +350,10 @@ class FittedRouter(Router):
                 scores={c.name: c.quality / 10 for c in candidates},
                 domain=task.domain,
             )
+        if self._offered is None:
+            self._offered = {c.name for c in candidates}
+        elif len(pairs) < len(candidates):
+            self._warn_new(known)
         # the user's prompt: not the prompt sent, which ends with the run's context ("Context: …", whose paragraph
         # the features would read instead of the question) or, after a rejection, with the refinement's
         text = task.original_prompt or task.prompt
@@ -370,6 +376,27 @@ class FittedRouter(Router):
             )
             return self._decision(task, pairs, pick, how, q[pick], c[pick], utility)
         return escalate(self, task, pairs, q_all, c, failed)
+
+    def _warn_new(self, known: list[tuple[ModelProfile, int | None]]) -> None:
+        """Warn, once per model, of a candidate offered since the first decision (a model added to a live catalog,
+        one enabled again) that the router was not fitted on: it is never chosen while the router knows another
+        candidate, and it was left out without a word."""
+        offered = self._offered if self._offered is not None else set()
+        new = [c.name for c, j in known if j is None and c.name not in offered]
+        if new:
+            offered.update(new)
+            them = "them" if len(new) > 1 else "it"
+            logger.warning(
+                "%s %s offered to this FittedRouter since its first decision, but it was fitted on %s: it never "
+                "chooses %s; fit it on outcomes that include %s (lab.load_history(store) gives your runs') to route "
+                "to %s (warned once per model)",
+                new,
+                "are" if len(new) > 1 else "is",
+                list(self.models),
+                them,
+                them,
+                them,
+            )
 
     # -- the loop -----------------------------------------------------------------------------
     def observe_judging(self, cost: float) -> None:
