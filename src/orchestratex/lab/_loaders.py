@@ -414,7 +414,8 @@ async def load_history(
     page_size: int = 500,
     progress: bool | None = None,
 ) -> OutcomeTable:
-    """A user's own orchestrations as an outcome table: the judges' score (0–10) and cost of each model tried.
+    """A user's own orchestrations as an outcome table: the judges' score (0–10) and cost of each model that answered
+    the prompt as asked.
 
     `store` is a `Store` (opened: `orchestrator.store` inside `async with`) or a store URL
     (`"sqlite:///runs.db"`, as `Orchestrator(store=...)` takes one), opened for the read and closed after it.
@@ -422,7 +423,8 @@ async def load_history(
     evaluated answer to that prompt as asked. A refinement (an answer to the prompt with an earlier answer and the
     judges' feedback on it) is not the model's outcome on the prompt and is left out. Models never tried on a
     prompt are unobserved (NaN):
-    fit a router on the table, or replay on `table.complete()`. `models` (a list of the store's model names)
+    fit a router on the table, or replay on `table.complete()` (the rows every model answered as asked: few,
+    as a run asks one model first). `models` (a list of the store's model names)
     chooses the columns and their order; `page_size` is the number of orchestrations read per store call.
     `progress`: the count of orchestrations read so far on stderr, as the lab's other long operations show theirs
     (None: on a terminal or in Jupyter once the read has run a second; True: always; False: never).
