@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -357,13 +358,15 @@ def _preset_models(state: ServerState, target: Target) -> list[str] | None:
     names = target.preset.preferred_models
     if not names:
         return None
+    routed = {m.name for m in state.orchestrator.usable_models(None)}  # (once per call, not once per model)
     usable, reasons = [], []
     for name in names:
-        model = usable_model(name, state, "")
-        if isinstance(model, str):
-            reasons.append(model.rstrip(": "))
-        else:
-            usable.append(name)
+        with contextlib.suppress(UnknownModelError):
+            if state.orchestrator.catalog.get(name).name in routed:
+                usable.append(name)
+                continue
+        why = usable_model(name, state, "")
+        reasons.append(why.rstrip(": ") if isinstance(why, str) else f"`{name}` cannot answer")
     if reasons:
         logger.warning("/v1 preset %r: %s", target.requested, "; ".join(reasons))
     if not usable:
