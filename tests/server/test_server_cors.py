@@ -171,3 +171,16 @@ def test_a_preflight_to_a_server_allowing_no_origin_says_so(make_api: Callable[.
         assert "access-control-allow-origin" not in r.headers
     assert api.client.get("/api/models/gpt4", headers=api.alice).status_code == 200  # (no failed key check counted)
     assert api.client.options(path).status_code in (401, 405)  # (an OPTIONS request that is no preflight, as before)
+
+
+def test_a_preflight_from_a_page_opened_from_a_file_is_told_to_serve_it_over_http(make_api: Callable[..., Api]) -> None:
+    """A page opened from a file (origin `null`) was told to set ORCHESTRATEX_CORS_ORIGINS to 'null', which the server
+    refuses to start with (no setting can allow `null`: any page may claim it)."""
+    asked = {"Origin": "null", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-api-key"}
+    for api in (make_api(), make_api(cors_origins=("https://app.example.com",))):
+        r = api.client.options("/api/sessions/", headers=asked)
+        assert r.status_code in (400, 403), r.text
+        assert r.json()["detail"].endswith(
+            "a page opened from a file or in a sandboxed frame has the origin 'null', which no setting can allow (any"
+            " other page could claim it): serve the page over http:// or https://"
+        ), r.json()

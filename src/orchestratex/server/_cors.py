@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._errors import error_response, quoted
 
-__all__ = ["ALLOW_HEADERS", "ALLOW_METHODS", "EXPOSE_HEADERS", "ApiCors", "CorsOff"]
+__all__ = ["ALLOW_HEADERS", "ALLOW_METHODS", "EXPOSE_HEADERS", "NULL_ORIGIN", "ApiCors", "CorsOff"]
 
 ALLOW_HEADERS = (
     "Authorization",
@@ -34,6 +34,11 @@ ALLOW_HEADERS = (
 ALLOW_METHODS = ("GET", "POST", "PATCH", "DELETE", "OPTIONS")
 EXPOSE_HEADERS = ("RateLimit", "RateLimit-Policy", "Retry-After", "x-should-retry")
 _SDK_PREFIX = "x-stainless-"
+NULL_ORIGIN = (
+    "a page opened from a file or in a sandboxed frame has the origin 'null', which no setting can allow (any other"
+    " page could claim it): serve the page over http:// or https://"
+)
+"""Why a preflight from the origin `null` is refused (ORCHESTRATEX_CORS_ORIGINS refuses `null`)."""
 
 
 class ApiCors(CORSMiddleware):
@@ -61,7 +66,9 @@ class ApiCors(CORSMiddleware):
         """What a refused preflight asked for that is not allowed."""
         reasons = []
         origin = request_headers["origin"]
-        if not self.is_allowed_origin(origin=origin):
+        if origin == "null":
+            reasons.append(NULL_ORIGIN)
+        elif not self.is_allowed_origin(origin=origin):
             reasons.append(
                 f"the origin {quoted(origin)} may not call this API from a browser (the server allows the origins"
                 " of ORCHESTRATEX_CORS_ORIGINS)"
@@ -123,9 +130,11 @@ class CorsOff:
             headers = Headers(scope=scope)
             origin = headers.get("origin")
             if origin is not None and "access-control-request-method" in headers:
-                detail = (
-                    f"this server allows no cross-origin requests from a browser: to call it from a page of"
-                    f" {quoted(origin)}, set ORCHESTRATEX_CORS_ORIGINS to that origin (comma-separated for several)"
+                detail = "this server allows no cross-origin requests from a browser: " + (
+                    NULL_ORIGIN
+                    if origin == "null"
+                    else f"to call it from a page of {quoted(origin)}, set ORCHESTRATEX_CORS_ORIGINS to that origin"
+                    " (comma-separated for several)"
                 )
                 await error_response(403, detail, {"Vary": "Origin"})(scope, receive, send)
                 return
