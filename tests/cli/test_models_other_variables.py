@@ -65,3 +65,33 @@ def test_openais_own_base_url_without_a_key_is_not_configured() -> None:
     assert "`orchestratex run` uses the offline simulator" in done.stdout
     run = run_cli("run", "What is RAID 5?", "--max-iterations", "1", "--store", "memory://", env=env)
     assert run.returncode == 0 and "simulated" in run.stdout, run.stdout + run.stderr
+
+
+def test_a_provider_set_up_without_a_model_in_the_catalog_is_why_runs_are_simulated(tmp_path: Path) -> None:
+    """`OLLAMA_BASE_URL` set (as the providers page says) but no ollama model in the catalog: `run` used the simulator
+    and said "SIMULATED — no provider API key is set", and `models` "No provider is configured", neither naming the
+    variable set for nothing; so too `OPENAI_API_KEY` with a catalog file of other models."""
+    env = cli_env(OLLAMA_BASE_URL="http://127.0.0.1:9/v1")
+    why = (
+        "OLLAMA_BASE_URL is set, but the catalog has no ollama model: name its models in a catalog file (--catalog"
+        " FILE)"
+    )
+    done = run_cli("run", "hi", "--max-iterations", "1", "--store", f"sqlite:///{tmp_path / 'r.db'}", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].endswith(f"SIMULATED — {why}; no real model is called")
+    listed = run_cli("models", env=env)
+    assert f"No provider is configured: `orchestratex run` uses the offline simulator ({why})." in listed.stdout
+    (tmp_path / "models.toml").write_text(
+        'include_default = false\n\n[[models]]\nname = "mystery:m1"\ncost_per_1k_tokens = 0.001\n\n'
+        '[[models]]\nname = "mystery:m2"\ncost_per_1k_tokens = 0.001\n'
+    )
+    env = cli_env(OPENAI_API_KEY="sk-test")
+    done = run_cli(
+        "run", "hi", "--max-iterations", "1", "--catalog", str(tmp_path / "models.toml"),
+        "--store", f"sqlite:///{tmp_path / 'r.db'}", env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "SIMULATED — OPENAI_API_KEY is set, but the catalog has no openai model" in done.stdout.splitlines()[0]
+    # with nothing set, as before
+    done = run_cli("run", "hi", "--max-iterations", "1", "--store", f"sqlite:///{tmp_path / 'r.db'}")
+    assert done.stdout.splitlines()[0].endswith("SIMULATED — no provider API key is set; no real model is called")

@@ -28,6 +28,7 @@ __all__ = [
     "ProviderState",
     "catalog_file",
     "catalog_setup",
+    "modelless_providers",
     "models_command",
     "provider_states",
     "simulation_reason",
@@ -143,7 +144,21 @@ def simulation_reason(catalog: ModelCatalog | None = None, env: Mapping[str, str
             f"{_set_variable(s.name, env)} is set but the {s.name} adapter is not installed ({s.install})"
             for s in missing
         )
-    return "no provider API key is set"
+    return "; ".join(modelless_providers(catalog or ModelCatalog.default(), env)) or "no provider API key is set"
+
+
+def modelless_providers(catalog: ModelCatalog, env: Mapping[str, str] | None = None) -> list[str]:
+    """What is set for a provider the catalog has no model of (`OLLAMA_BASE_URL is set, but the catalog has no
+    ollama model: …`): a run routes only among the catalog's models, so it used the simulator while the command
+    said "no provider API key is set"."""
+    env = os.environ if env is None else env
+    ours = set(catalog.providers())
+    return [
+        f"{_set_variable(name, env)} is set, but the catalog has no {name} model: name its models in a catalog file"
+        " (--catalog FILE)"
+        for name, variables in KNOWN_ENV_VARS.items()
+        if name not in ours and any(env_value(env, v) for v in variables)
+    ]
 
 
 def _set_variable(provider: str, env: Mapping[str, str]) -> str:
@@ -255,7 +270,8 @@ def models_command(args: argparse.Namespace) -> int:
         mark = Text("✔", "green") if state.configured else Text("✘", "red")
         out.line(Text.assemble(mark, f" {name}: {state.describe()}"))  # Text: `[openai]` is not markup
     if simulated:
-        out.line(Text("No provider is configured: `orchestratex run` uses the offline simulator.", "yellow"))
+        why = "".join(f" ({reason})" for reason in modelless_providers(catalog))
+        out.line(Text(f"No provider is configured: `orchestratex run` uses the offline simulator{why}.", "yellow"))
     if setup.blocked:
         names = ", ".join(s.name for s in setup.blocked)
         out.line(Text(f"`orchestratex run` refuses this catalog file until {names} can be used (see ✘ above).", "red"))

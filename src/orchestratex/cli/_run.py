@@ -49,7 +49,9 @@ _STARTING_AFTER_S = 2.0
 starting."""
 
 
-async def _run(args: argparse.Namespace, make: Callable[[Store], Orchestrator]) -> RunResult:
+async def _run(
+    args: argparse.Namespace, make: Callable[[Store], Orchestrator], file: CatalogFile | None = None
+) -> RunResult:
     demo = args.command == "demo"
     store = await open_store("memory://" if demo else args.store)
     try:
@@ -57,7 +59,7 @@ async def _run(args: argparse.Namespace, make: Callable[[Store], Orchestrator]) 
         guard = RunGuard(
             orchestrator, detach=getattr(args, "detach", False), store=store_option(getattr(args, "store", None))
         )
-        view = None if args.json else _live_view(args, guard)
+        view = None if args.json else _live_view(args, guard, file)
         # `--json` prints nothing until the run ends: what it waits for goes to stderr, when that is a terminal
         spinner = _stderr_spinner() if view is None else view.spinner
         # (a store whose write lock another process holds keeps the run from its first event for up to its busy
@@ -169,7 +171,7 @@ MAX_USER_ID_CHARS = 200
 cannot import: the server is an extra)."""
 
 
-def _live_view(args: argparse.Namespace, guard: RunGuard) -> LiveView:
+def _live_view(args: argparse.Namespace, guard: RunGuard, file: CatalogFile | None = None) -> LiveView:
     """The live view on stdout; a reader that goes away (`| head -1`) interrupts the run like SIGPIPE would, and
     a stdout that fails otherwise (`> /dev/full`) interrupts it too."""
 
@@ -186,7 +188,8 @@ def _live_view(args: argparse.Namespace, guard: RunGuard) -> LiveView:
     # reader (`| tee run.log`, `| grep`, `| cat`) may write each line onto that same terminal, where the spinner's
     # frames were left stuck to the lines (`⠙ … is answering…   answered 414 tokens …`)
     spinner = None if output.rich or _a_pipe(sys.stdout) else _stderr_spinner()
-    return LiveView(output, simulated_note=note or simulation_reason(), spinner=spinner)
+    catalog = None if file is None else file.catalog
+    return LiveView(output, simulated_note=note or simulation_reason(catalog), spinner=spinner)
 
 
 def _a_pipe(file: object) -> bool:
@@ -321,7 +324,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "run" and not args.prompt.strip():
         raise UserError("the prompt is empty: give the text to orchestrate")
     try:
-        result = asyncio.run(_run(args, make))
+        result = asyncio.run(_run(args, make, file))
     except ConfigurationError as exc:
         raise ConfigurationError(in_command_words(exc.message)) from None
     except Interrupted as exc:
