@@ -294,3 +294,39 @@ def test_an_uncaught_exception_in_a_thread_is_a_json_line(tmp_path: Path) -> Non
     (unraisable,) = [line for line in lines if line["logger"] == "py.unraisable"]
     assert unraisable["message"].startswith("Exception ignored in: <function Leaky.__del__")
     assert unraisable["exception"].endswith("ValueError: closing a client failed")
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_a_sigterm_while_the_server_starts_says_it_did_not_start(tmp_path: Path, log_format: str) -> None:
+    """SIGTERM (a service manager, a container stopping) before uvicorn took the signals — while the store opened (a
+    database server that does not answer yet, a migration), here while its catalog file is read from a pipe that
+    takes its time — ended the process and not a word in its log, as if it had crashed; Ctrl-C there said
+    "interrupted". It now says it was stopped before it served."""
+    import os
+
+    catalog = tmp_path / "catalog.toml"
+    os.mkfifo(catalog)
+    err = tmp_path / "err.log"
+    args = [*CLI, "serve", "--port", "0", "--store", f"sqlite:///{tmp_path / 's.db'}", "--log-format", log_format]
+    with err.open("wb") as stderr:
+        proc = subprocess.Popen([*args, "--catalog", str(catalog)], stdout=subprocess.DEVNULL, stderr=stderr,
+                                env=cli_env())  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:  # (until the server has the pipe open: it then waits for the catalog's text)
+        try:
+            writer = os.open(catalog, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, err.read_text()
+            time.sleep(0.05)
+    try:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == -signal.SIGTERM  # (ended by the signal still, as service managers expect)
+    finally:
+        os.close(writer)
+    said = "stopped by SIGTERM while starting: the server did not start"
+    if log_format == "json":
+        (line,) = _lines(err)
+        assert (line["level"], line["logger"], line["message"]) == ("WARNING", "orchestratex.server", said)
+    else:
+        assert err.read_text().splitlines() == [f"orchestratex: {said}"]

@@ -13,6 +13,7 @@ import logging.config
 import os
 import socket
 import sys
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..exceptions import OrchestrateXError, UserError
 from ..telemetry import telemetry_settings
 from ..telemetry._hooks import check_tracer_provider
 from ._listen import listen_sockets
+from ._start_signals import StoppedStarting, stopping_starts
 from ._stores import chosen_store_url, in_memory, shown_url
 from ._uncaught import log_uncaught
 
@@ -33,22 +35,36 @@ def serve_command(args: argparse.Namespace) -> int:
     if sys.stdout is None:  # `>&-` (a service manager's closed stdout): uvicorn's log formatters fail on it (`isatty`)
         sys.stdout = open(os.devnull, "w")  # (for the rest of the process: the access log goes nowhere)
     wanted = args.log_format or os.environ.get("ORCHESTRATEX_LOG_FORMAT", "")
-    if wanted.strip().lower() != "json":
-        return _serve(args)
+    json_lines = wanted.strip().lower() == "json"
     try:
-        return _serve(args)
+        with stopping_starts() as serving:
+            return _serve(args, serving)
+    except StoppedStarting as exc:
+        if json_lines:
+            _say_json(exc.message, logging.WARNING)
+        else:
+            print(f"orchestratex: {exc.message}", file=sys.stderr, flush=True)
+        exc.end_by_the_signal()  # (as uvicorn does once stopped: a service manager reads a stop by its signal)
+        return exc.exit_code
     except UserError as exc:
+        if not json_lines:
+            raise
         _say_json(exc.message, logging.ERROR)
         return 2  # (as the command line's usage errors)
     except OrchestrateXError as exc:
+        if not json_lines:
+            raise
         _say_json(f"{type(exc).__name__}: {exc.message}", logging.ERROR)
         return 1
     except KeyboardInterrupt:  # (Ctrl-C before uvicorn handles it: opening the store, a migration)
+        if not json_lines:
+            raise
         _say_json("interrupted: the server did not start", logging.WARNING)
         return 130  # (as the command line says "orchestratex: interrupted")
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, serving: Callable[[], None]) -> int:
+    """Serve; `serving()` is called as uvicorn is about to take the stop signals (see `_start_signals`)."""
     try:
         import uvicorn
     except ImportError:
@@ -108,6 +124,7 @@ def _serve(args: argparse.Namespace) -> int:
             **options,
         )
         server = _forcible_server(config)
+        serving()  # (uvicorn takes SIGTERM and SIGHUP from here: a graceful stop)
         with contextlib.suppress(KeyboardInterrupt):  # (as `uvicorn.run`)
             server.run(sockets=sockets)  # (the port held from now on: none can take it before uvicorn listens)
         if not server.started:
