@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections import Counter
@@ -324,3 +325,59 @@ async def test_a_model_left_without_a_judge_by_disabling_the_others_is_told_to_e
         assert "configure a second provider" not in message
         catalog.set_status("function:c", "active")
         assert (await orchestrator.run("Hello", max_iterations=1)).status == "completed"
+
+
+async def test_a_model_disabled_while_its_call_waited_for_the_budget_gets_no_call() -> None:
+    """A run waiting for the budget its session's other run held (up to `reservation_wait_s`) called its model once
+    the budget was free, though the model had been disabled meanwhile: "a disabled model gets no further call" held
+    only until the wait began. It now falls back (here to nothing: the run fails and says why), the model uncalled."""
+    calls: list[tuple[str, str, str]] = []
+    release = asyncio.Event()
+    catalog = ModelCatalog(
+        [
+            ModelProfile(
+                name=f"function:{n}",
+                input_cost_per_1k=0.001,
+                output_cost_per_1k=0.001,
+                max_output_tokens=1000,
+                context_window=8000,
+                quality=q,
+            )
+            for n, q in (("a", 9.0), ("j", 5.0))
+        ]
+    )
+
+    async def answer(request: GenerationRequest) -> str:
+        calls.append((request.model.name, request.purpose, catalog.get(request.model.name).status))
+        if request.purpose == "judge":
+            return json.dumps({"score": 9, "feedback": "ok"})
+        if len(calls) == 1:
+            await release.wait()  # the first run holds most of the session's budget while its model answers
+        return "an answer"
+
+    store = MemoryStore()
+    o = Orchestrator(
+        providers=[FunctionProvider(answer)], catalog=catalog, store=store, judges=["function:j"], reservation_wait_s=30
+    )
+    async with o:
+        session = await o.create_session("u", cost_limit=0.01)
+        options = {"session": session, "max_iterations": 1, "preferred_models": ["function:a"]}
+        first = asyncio.create_task(o.run("first", **options))  # type: ignore[arg-type]
+        while not calls:
+            await asyncio.sleep(0.01)
+        second = asyncio.create_task(o.run("second", **options))  # type: ignore[arg-type]
+        while True:  # the second run has picked function:a; then its call waits for the first run's reservation
+            runs = await store.list_orchestrations(session_id=session.id)
+            if len(runs) == 2 and all(r.iterations for r in runs):
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # (the second run's call reaches its wait: nothing else to do until a release)
+        catalog.set_status("function:a", "disabled")
+        release.set()
+        done, refused = await asyncio.gather(first, second)
+    assert done.status == "completed"
+    assert ("function:a", "generate", "disabled") not in calls
+    assert refused.status == "failed"
+    assert "function:a was disabled in the catalog while its call waited: not called" in (
+        refused.orchestration.error or ""
+    )

@@ -224,13 +224,6 @@ class Run(Committing):
                 raise
             return self.picked
 
-    def _disabled(self, name: str) -> bool:
-        """Whether the catalog now says `name` is disabled (a disabled model gets no further call)."""
-        try:
-            return self.o.catalog.get(name).status == "disabled"
-        except UnknownModelError:  # (removed: it still gives the answer it was picked for)
-            return False
-
     def _known(self, name: str) -> ModelProfile | None:
         """`_model(name)`, or None for a model that left the catalog before this run was resumed (its answer, paid
         for, is judged all the same)."""
@@ -295,6 +288,11 @@ class Run(Committing):
                 )
         except (ProviderError, BudgetExceeded) as exc:
             await self._fallback(it, model.name, exc, ledger, window=model.context_window)
+            return
+        except ConfigurationError as exc:  # (disabled while its call waited for the session's budget: `_call`)
+            if not self._disabled(model.name):
+                raise
+            await self._fallback(it, model.name, exc, ledger)
             return
         assign(
             it,

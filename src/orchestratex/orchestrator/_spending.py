@@ -14,10 +14,12 @@ from ..exceptions import (
     AuthenticationError,
     BudgetExceeded,
     CircuitOpen,
+    ConfigurationError,
     ContentFiltered,
     ContextLengthExceeded,
     EmptyAnswer,
     ProviderError,
+    UnknownModelError,
     UnknownPriceError,
 )
 from ..providers import Generation, GenerationRequest, Provider, TextSink
@@ -64,6 +66,7 @@ class Spending(RunState):
         worst = reserved or model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
         if not reserved:
             await self._reserve(worst, ledger, prepay=prepay)
+            self._still_callable(model.name)  # (the reservation may have waited for the budget other runs held)
         circuit.before_call(model.name)
         streams = role == "generate" and self.on_delta is not None  # (each attempt streams from the start)
         try:
@@ -112,6 +115,20 @@ class Spending(RunState):
             raise
         self._count_answer(model, request, gen, ledger, role, worst, empty)
         return gen
+
+    def _still_callable(self, name: str) -> None:
+        """Raise a `ConfigurationError` if `name` was disabled in the catalog since `_call` began, while its
+        reservation waited (a disabled model gets no further call). What was reserved is released with the step, as
+        for a call that failed."""
+        if self._disabled(name):
+            raise ConfigurationError(f"{name} was disabled in the catalog while its call waited: not called")
+
+    def _disabled(self, name: str) -> bool:
+        """Whether the catalog now says `name` is disabled (a disabled model gets no further call)."""
+        try:
+            return self.o.catalog.get(name).status == "disabled"
+        except UnknownModelError:  # (removed: it still gives the answer it was picked for)
+            return False
 
     def _count_failed(self, model: ModelProfile, exc: ProviderError, ledger: Ledger, role: Role, worst: float) -> None:
         """Count a failed call: its record, and its cost when the provider billed it (a refusal, or an answer withheld
