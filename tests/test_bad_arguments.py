@@ -344,6 +344,46 @@ def test_a_router_or_evaluator_of_ones_own_with_a_plain_def_is_refused_when_give
     assert Orchestrator(simulate=True, router=AsyncFirst()).run_sync("Hello", max_iterations=1).status == "completed"
 
 
+def test_a_provider_of_ones_own_with_a_plain_def_generate_is_refused_when_given() -> None:
+    # A provider whose `generate` was written without `async` (as a router's `select` was) was taken; every run then
+    # failed "unexpectedly" with "TypeError: object Generation can't be used in 'await' expression", stored failed.
+    from orchestratex import (
+        FunctionProvider,
+        Generation,
+        GenerationRequest,
+        ModelCatalog,
+        ModelProfile,
+        Provider,
+        Usage,
+    )
+
+    class Echo(Provider):
+        name = "echo"
+
+        def generate(self, request: GenerationRequest) -> Generation:  # type: ignore[override]
+            return Generation(text="x", usage=Usage(input_tokens=1, output_tokens=1))
+
+    class Streaming(Provider):
+        name = "echo"
+
+        async def generate(self, request: GenerationRequest) -> Generation:
+            return Generation(text="x", usage=Usage(input_tokens=1, output_tokens=1))
+
+        def generate_stream(self, request: GenerationRequest, on_text: Any) -> Generation:  # type: ignore[override]
+            return Generation(text="x", usage=Usage(input_tokens=1, output_tokens=1))
+
+    catalog = ModelCatalog([ModelProfile(name=f"echo:{n}", cost_per_1k_tokens=0.001) for n in "ab"])
+    with pytest.raises(UserError, match=r"^Echo\.generate must be a coroutine function, .* `async def generate\("):
+        Orchestrator(providers=[Echo()], catalog=catalog)
+    with pytest.raises(UserError, match=r"^Echo\.generate must be a coroutine function"):
+        Orchestrator(providers={"echo": Echo()}, catalog=catalog)
+    with pytest.raises(UserError, match=r"^Streaming\.generate_stream must be a coroutine function"):
+        Orchestrator(providers=[Streaming()], catalog=catalog)
+    orchestrator = Orchestrator(providers=[FunctionProvider(lambda r: "x")], catalog=catalog)  # (its own plain def)
+    with pytest.raises(UserError, match=r"^Echo\.generate must be a coroutine function"):
+        orchestrator.providers = cast(Any, [Echo()])
+
+
 async def test_a_session_routing_only_to_the_orchestrators_only_judge_is_refused_when_created() -> None:
     # With `Orchestrator(judges=["gpt4"])`, `create_session(preferred_models=["gpt4"])` was stored (the check read the
     # session's own judges only), then every run of it was refused: "no model can judge the answers of sim:gpt-4.1".

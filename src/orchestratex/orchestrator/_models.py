@@ -7,6 +7,7 @@ import contextlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 
+from .._awaited import check_async
 from ..catalog import ModelCatalog, ModelProfile
 from ..exceptions import ProviderNotConfigured, UnknownModelError, UserError
 from ..providers import Provider, provider_names, providers_from_env
@@ -88,7 +89,19 @@ def _given(providers: object) -> list[Provider]:
                 "providers must hold Provider objects (FunctionProvider(fn), SimulatedProvider(), an adapter's), "
                 f"not {type(provider).__name__} {provider!r:.60}"
             )
+        _check_awaited(provider)
     return given
+
+
+def _check_awaited(provider: Provider) -> None:
+    """A provider of one's own whose `generate` (or `generate_stream`) is a plain `def`, as a router's
+    `select` is refused: every run failed with "TypeError: object Generation can't be used in 'await' expression",
+    stored `failed`. (`FunctionProvider.generate` is a plain `def` returning `generate_stream`'s coroutine.)"""
+    from ..providers.function import FunctionProvider
+
+    if type(provider).generate is not FunctionProvider.generate:
+        check_async(provider, "generate", "request")
+    check_async(provider, "generate_stream", "request, on_text")
 
 
 def providers_by_name(providers: object) -> dict[str, Provider]:
