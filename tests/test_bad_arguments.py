@@ -344,6 +344,20 @@ def test_a_router_or_evaluator_of_ones_own_with_a_plain_def_is_refused_when_give
     assert Orchestrator(simulate=True, router=AsyncFirst()).run_sync("Hello", max_iterations=1).status == "completed"
 
 
+def test_a_provider_class_given_for_an_instance_says_to_make_one() -> None:
+    # `providers=[SimulatedProvider]` said "providers must hold Provider objects (…), not ABCMeta <class
+    # 'orchestratex.providers.simulated._provider.SimulatedProvider'>", as a router class given says what to write
+    from orchestratex import SimulatedProvider
+
+    for given in ([SimulatedProvider], {"sim": SimulatedProvider}):
+        with pytest.raises(
+            UserError,
+            match=r"^providers must hold Provider instances, not the class SimulatedProvider: write "
+            r"providers=\[SimulatedProvider\(\)\]$",
+        ):
+            Orchestrator(providers=cast(Any, given))
+
+
 def test_a_provider_of_ones_own_with_a_plain_def_generate_is_refused_when_given() -> None:
     # A provider whose `generate` was written without `async` (as a router's `select` was) was taken; every run then
     # failed "unexpectedly" with "TypeError: object Generation can't be used in 'await' expression", stored failed.

@@ -84,6 +84,11 @@ def _given(providers: object) -> list[Provider]:
         raise UserError(f"providers must be a list of providers (or a mapping of names to them), not {providers!r:.60}")
     given = list(providers.values() if isinstance(providers, Mapping) else providers)
     for provider in given:
+        if isinstance(provider, type) and issubclass(provider, Provider):  # (it said "not ABCMeta <class '…'>")
+            raise UserError(
+                f"providers must hold Provider instances, not the class {provider.__name__}: write "
+                f"providers=[{provider.__name__}()]"
+            )
         if not isinstance(provider, Provider):
             raise UserError(
                 "providers must hold Provider objects (FunctionProvider(fn), SimulatedProvider(), an adapter's), "
