@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from openai import NotFoundError, OpenAI
+from openai import BadRequestError, NotFoundError, OpenAI
 
 from .conftest import Api
 from .test_server_openai import PROMPT as _PROMPT
@@ -55,3 +55,15 @@ def test_a_bare_model_id_of_two_endpoints_is_said_to_be_ambiguous(api: Api) -> N
     assert chat.value.message.endswith(
         "The model `llama3.2` is ambiguous: it is the model id of `gpu:llama3.2`, `laptop:llama3.2`; name one in full"
     )
+
+
+def test_a_preset_in_preferred_models_is_said_to_be_a_preset_not_a_missing_model(api: Api) -> None:
+    """`preferred_models: ["orchestratex/fast"]` was "The model `orchestratex/fast` does not exist: name models of GET
+    /v1/models", which lists that very name (the presets come first)."""
+    with pytest.raises(BadRequestError) as refused:
+        _client(api).chat.completions.create(
+            model="orchestratex/auto", messages=PROMPT, extra_body={"preferred_models": ["gpt4", "orchestratex/fast"]}
+        )
+    assert (refused.value.code, refused.value.param) == ("invalid_value", "preferred_models")
+    assert "`orchestratex/fast` is a preset (orchestration settings), not a model" in refused.value.message
+    assert "does not exist" not in refused.value.message

@@ -191,7 +191,7 @@ class OpenAIRoutes:
         body, options = parse_chat_request(await request.body())
         target = resolve_target(body.model, self.presets, self.state)
         state = self.state
-        call = await prepare_call(state, self.sessions, user, body, options, target)
+        call = await prepare_call(state, self.sessions, user, body, options, target, self.presets)
         if body.stream:
             include_usage = body.stream_options is not None and body.stream_options.include_usage
             key = key_of(request)

@@ -314,7 +314,11 @@ async def _owned(load: Any, param: str) -> Any:
 
 
 def _settings(
-    state: ServerState, target: Target, request: ChatRequest, options: OrchestrationOptions
+    state: ServerState,
+    target: Target,
+    request: ChatRequest,
+    options: OrchestrationOptions,
+    presets: Mapping[str, Preset] | None = None,
 ) -> dict[str, Any]:
     preset = target.preset
     if target.model is not None and options.preferred_models is not None:
@@ -330,6 +334,12 @@ def _settings(
         return value if value is not None else getattr(preset, name)
 
     for name in options.preferred_models or ():
+        if name in (presets or {}):  # (GET /v1/models lists the presets first: "does not exist" sent a client there)
+            raise _invalid(
+                "preferred_models",
+                f"`{name}` is a preset (orchestration settings), not a model: name models of the catalog, which GET"
+                " /v1/models lists after the presets, or ask for the preset as `model`",
+            )
         model = usable_model(name, state, "name models of GET /v1/models")
         if isinstance(model, str):
             raise _invalid("preferred_models", model)
@@ -388,10 +398,11 @@ async def prepare_call(
     request: ChatRequest,
     options: OrchestrationOptions,
     target: Target,
+    presets: Mapping[str, Preset] | None = None,
 ) -> ChatCall:
     """Check the request, count it against the session's rate and the user's concurrency, and store its
     `pending` orchestration (which then holds the user's slot until it ends)."""
-    settings = _settings(state, target, request, options)
+    settings = _settings(state, target, request, options, presets)
     messages = chat_messages(request)
     session, thread = await _session_and_thread(state, sessions, user, options)
     if settings["max_iterations"] is None and await sessions.is_default(session):
