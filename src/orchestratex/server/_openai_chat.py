@@ -38,7 +38,7 @@ from ..orchestrator._window import too_long
 from ..providers import Message
 from ..providers._base import estimate_message_tokens
 from ..records import Orchestration, Session, Thread
-from ._access import load_session, load_thread
+from ._access import load_orchestration, load_session, load_thread
 from ._app import ServerState
 from ._auth import Principal
 from ._errors import quoted
@@ -283,7 +283,7 @@ async def _session_and_thread(
 ) -> tuple[Session, Thread | None]:
     thread = None
     if options.thread_id is not None:
-        thread = await _owned(load_thread(state, user, options.thread_id), "thread_id")
+        thread = await _owned(state, user, load_thread(state, user, options.thread_id), "thread_id", options.thread_id)
         if options.session_id is not None and options.session_id != thread.session_id:
             raise OpenAIError(
                 400,
@@ -294,7 +294,7 @@ async def _session_and_thread(
     sid = thread.session_id if thread is not None else options.session_id
     if sid is None:
         return await sessions.get(user.user_id), None
-    session = await _owned(load_session(state, user, sid), "session_id")
+    session = await _owned(state, user, load_session(state, user, sid), "session_id", sid)
     if session.status != "active":
         whose = f"thread {thread.id}'s session" if thread is not None else "session"
         raise OpenAIError(
@@ -306,11 +306,29 @@ async def _session_and_thread(
     return session, thread
 
 
-async def _owned(load: Any, param: str) -> Any:
+async def _owned(state: ServerState, user: Principal, load: Any, param: str, given: str) -> Any:
     try:
         return await load
     except NotFound as exc:
-        raise OpenAIError(404, exc.message, param=param, code="not_found") from None
+        message = await _completion_id(state, user, param, given) or exc.message
+        raise OpenAIError(404, message, param=param, code="not_found") from None
+
+
+async def _completion_id(state: ServerState, user: Principal, param: str, given: str) -> str | None:
+    """What to send instead when the `thread_id` (or `session_id`) given is a chat completion's `id`
+    (`chatcmpl-<orchestration id>`, or that id bare) of the caller's: continuing a conversation with the answer's `id`,
+    as the Responses API's `previous_response_id` does, was answered "no thread 'chatcmpl-…' (ids are 24 hexadecimal
+    digits)", which did not say which id to send. None when it is no such id."""
+    oid = given.removeprefix("chatcmpl-")
+    try:
+        doc = await load_orchestration(state, user, oid)
+    except NotFound:
+        return None
+    value = doc.thread_id if param == "thread_id" else doc.session_id
+    return (
+        f"{given!r} is the id of a chat completion (orchestration {oid}), not of a {param.removesuffix('_id')}: its"
+        f" {param} is {value!r} (the answer's `orchestratex.{param}`); send that"
+    )
 
 
 def _settings(
