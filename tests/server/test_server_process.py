@@ -365,8 +365,8 @@ def test_refusals_and_statistics_as_clients_see_them_against_a_real_server(tmp_p
 
 @pytest.mark.parametrize(
     ("first", "second"),
-    [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM, signal.SIGTERM), (signal.SIGTERM, signal.SIGHUP)],
-    ids=["ctrl-c", "sigterm", "sigterm-sighup"],
+    [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM, signal.SIGTERM), (signal.SIGHUP, signal.SIGTERM)],
+    ids=["ctrl-c", "sigterm", "sighup-sigterm"],
 )
 def test_a_second_ctrl_c_ends_the_grace_period_and_hands_the_runs_back(
     tmp_path: Path, first: signal.Signals, second: signal.Signals
@@ -374,7 +374,7 @@ def test_a_second_ctrl_c_ends_the_grace_period_and_hands_the_runs_back(
     """uvicorn says "CTRL+C to force quit", but a second Ctrl-C during the grace period of the running orchestrations
     did nothing: the stop went on for the whole `shutdown_grace_s` (minutes, set so), and killing the process instead
     left the runs under leases no server could take until they expired. It now hands them back at once; a second
-    SIGTERM (`kill` again, a service manager repeating its stop) or SIGHUP too, which uvicorn ignored."""
+    SIGTERM too (`kill` again, a service manager repeating its stop), which uvicorn ignored."""
     url = f"sqlite:///{tmp_path / 'ox.db'}"
     key = create_key(url, "alice")
     env = {
@@ -406,6 +406,30 @@ def test_a_second_ctrl_c_ends_the_grace_period_and_hands_the_runs_back(
             ended = ("completed", "failed", "cancelled")
             done = wait_status(client, oid, lambda doc: doc["status"] in ended, timeout=60)
     assert done["status"] == "completed"  # resumed by the next server: its lease (of 10 min) had been given up
+
+
+def test_the_two_hangups_of_a_closed_terminal_stop_gracefully(tmp_path: Path) -> None:
+    """A terminal that closes sends the server two SIGHUPs (its shell's, then the kernel's as the shell exits): the
+    second must not force the stop, which would cut the runs' grace short."""
+    url = f"sqlite:///{tmp_path / 'ox.db'}"
+    key = create_key(url, "alice")
+    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "200", "ORCHESTRATEX_SHUTDOWN_GRACE_S": "2"}
+    with ServerProcess(url, tmp_path, env=env) as server:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            sid = client.post("/api/sessions/", json={}).json()["_id"]
+            tid = client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain TCP"}).json()["_id"]
+            oid = client.post("/api/orchestration/start", json={"thread_id": tid}).json()["_id"]
+            wait_status(client, oid, lambda doc: doc["status"] == "running")
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while "stopping: waiting up to 2 s" not in server.log():
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.05)
+        server.proc.send_signal(signal.SIGHUP)
+        server.proc.wait(timeout=60)
+        log = server.log()
+    assert "stopping: forced" not in log and "stopping: handing back 1 orchestration(s) still running" in log, log
 
 
 _BATCHED_SPANS_SITE = """

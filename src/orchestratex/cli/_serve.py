@@ -11,6 +11,7 @@ import gc
 import logging
 import logging.config
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -157,8 +158,8 @@ def _say_where(host: str, port: int, url: str, settings: Any, simulated: bool) -
 
 
 def _forcible_server(config: Any) -> Any:
-    """uvicorn's server for `config`, which also tells the app when its stop is forced (a second Ctrl-C, SIGTERM or
-    SIGHUP): a second Ctrl-C ("CTRL+C to force quit") only set a flag uvicorn reads while it waits for connections,
+    """uvicorn's server for `config`, which also tells the app when its stop is forced (a second Ctrl-C or SIGTERM):
+    a second Ctrl-C ("CTRL+C to force quit") only set a flag uvicorn reads while it waits for connections,
     so during the app's grace period (`shutdown_grace_s`, for its running orchestrations) it did nothing, and the stop
     went on for the whole grace. The app then hands its runs back at once (`_stopping.on_forced`)."""
     import uvicorn
@@ -177,10 +178,11 @@ def _forcible_server(config: Any) -> Any:
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             super().handle_exit(sig, frame)
-            if len(self._captured_signals) > 1:
+            if len(self._captured_signals) > 1 and sig == signal.SIGTERM:
                 # uvicorn forces only on a second SIGINT: a second SIGTERM (`kill` again, a service manager's stop
-                # repeated) or SIGHUP did nothing, the grace period ran on, and only SIGKILL was left, leaving the runs
-                # under their leases. Any second stop signal forces, as a second Ctrl-C does.
+                # repeated) did nothing, the grace period ran on, and only SIGKILL was left, leaving the runs under
+                # their leases. It now forces, as a second Ctrl-C does. (Not a SIGHUP: a terminal that closes sends
+                # two, its shell's and the kernel's, and means one graceful stop.)
                 self.force_exit = True
             loop = self.loop
             if self.force_exit and loop is not None and not loop.is_closed():

@@ -25,7 +25,7 @@ _CALLBACKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Callable[[
 )
 """What to call when the server of an event loop begins to stop (each app served on that loop)."""
 _FORCED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Callable[[], object]]] = weakref.WeakKeyDictionary()
-"""What to call when the stop of the server of an event loop is forced (a second Ctrl-C, SIGTERM or SIGHUP)."""
+"""What to call when the stop of the server of an event loop is forced (a second Ctrl-C or SIGTERM)."""
 
 
 def on_stopping(callback: Callable[[], object]) -> Callable[[], None]:
