@@ -34,6 +34,9 @@ def _thread_exception(args: Any) -> None:
 
 def _unraisable(args: Any) -> None:
     where = args.err_msg or "Exception ignored in"
-    described = f"{where}: {args.object!r}" if args.object is not None else where
+    try:
+        described = f"{where}: {args.object!r}" if args.object is not None else where
+    except Exception:  # (an object whose repr fails too: its type then)
+        described = f"{where}: a {type(args.object).__name__}"
     exc_info = (args.exc_type, args.exc_value, args.exc_traceback) if args.exc_type is not None else None
     logging.getLogger("py.unraisable").error("%s", described, exc_info=exc_info)
