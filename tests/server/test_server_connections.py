@@ -501,6 +501,32 @@ def test_an_invalid_websocket_handshake_gets_the_json_error_body(
         assert error["detail"].endswith("Sec-WebSocket-Version: 13, as WebSocket clients do")
 
 
+@pytest.mark.parametrize(
+    ("request_head", "said"),
+    [
+        ("GET /ws/0123456789abcdef01234567 HTTP/1.1\r\nContent-Length: 3\r\n", "unsupported request body"),
+        ("POST /ws/0123456789abcdef01234567 HTTP/1.1\r\nContent-Length: 3\r\n", "unsupported request body"),
+    ],
+)
+def test_a_handshake_websockets_cannot_read_gets_the_json_error_body(
+    server: tuple[ServerProcess, str], request_head: str, said: str
+) -> None:
+    """An opening request sent with a body was answered uvicorn's plain text "Failed to open a WebSocket connection:
+    invalid request.", not the JSON error of every other refused handshake, nor why."""
+    proc, key = server
+    with _connect(proc) as sock:
+        sock.sendall(
+            f"{request_head}Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {key}\r\n\r\nabc".encode()
+        )
+        answer, _ = _answer(sock)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert _status(answer) == 400
+    assert b"\r\ncontent-type: application/json" in head.lower()
+    assert json.loads(body) == {"detail": f"not a valid WebSocket handshake: {said}", "status_code": 400}
+
+
 def test_a_handshake_refusal_keeps_websockets_status_and_headers_with_the_json_body() -> None:
     from websockets.exceptions import InvalidHeader, InvalidUpgrade
     from websockets.server import ServerProtocol

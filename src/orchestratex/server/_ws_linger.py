@@ -56,6 +56,20 @@ class LingeringWebSocketProtocol(WebSocketsSansIOProtocol):
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.transport.close()
 
+    def handle_handshake_exception(self) -> None:
+        """websockets could not read the opening request (one sent with a body, or with another method than `GET`):
+        answered with the API's JSON error naming why, as every other refused handshake, not uvicorn's plain text
+        "Failed to open a WebSocket connection: invalid request."."""
+        self.handshake_complete = self.close_sent = True
+        answer = b"".join(self.conn.data_to_send())  # (websockets' own answer to a request over its limits)
+        exc = self.conn.handshake_exc
+        if not answer and exc is not None:
+            why = exc.__cause__ or exc
+            plain = self.conn.reject(400, f"Failed to open a WebSocket connection: {why}.\n")
+            answer = handshake_refusal(plain, exc).serialize()
+        self.transport.write(answer)
+        self.transport.close()
+
     def send_receive_event_to_app(self) -> None:
         if self.curr_msg_data_type == "text" and not self.close_sent:
             try:
