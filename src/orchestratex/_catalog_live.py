@@ -35,10 +35,25 @@ def read_catalog_file(path: Path) -> dict[str, Any]:
     try:  # `utf-8-sig`: a byte order mark (Notepad saves one) marks the encoding; TOML refused it at line 1, column 1
         data = json.loads(raw) if kind == "JSON" else tomllib.loads(raw.decode("utf-8-sig"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"catalog file {str(path)!r} is not valid {kind}: {exc}") from exc
+        if kind == "JSON" or not _json_like(raw):
+            raise ConfigurationError(f"catalog file {str(path)!r} is not valid {kind}: {exc}") from exc
+        # JSON whose file's name does not end in `.json` (`--catalog <(curl …)`, `/dev/stdin`, `models.conf`): it was
+        # refused as "not valid TOML: Invalid statement (at line 1, column 1)", though nothing in it was wrong
+        try:
+            data = json.loads(raw.decode("utf-8-sig"))
+        except ValueError as json_exc:
+            raise ConfigurationError(f"catalog file {str(path)!r} is not valid JSON: {json_exc}") from json_exc
     if not isinstance(data, dict):
         raise ConfigurationError(f"catalog file {str(path)!r} must hold a table (an object) at the top")
     return data
+
+
+def _json_like(raw: bytes) -> bool:
+    """Whether `raw` reads as JSON, an object: no TOML document starts with `{`."""
+    try:
+        return raw.decode("utf-8-sig").lstrip().startswith("{")
+    except UnicodeDecodeError:
+        return False
 
 
 def _signature(path: Path) -> tuple[int, int] | None:

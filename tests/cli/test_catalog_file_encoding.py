@@ -90,3 +90,31 @@ def test_a_catalog_variable_in_quotes_is_said_to_be(tmp_path: Path, quote: str) 
         f"orchestratex: error: catalog file {quote + str(path) + quote!r} is in quotes: remove them, they are not part"
         " of the path (the catalog named by ORCHESTRATEX_CATALOG)\n"
     )
+
+
+def test_a_json_catalog_by_a_name_that_does_not_end_in_json_is_read_as_json(tmp_path: Path) -> None:
+    """`curl …/models.json | orchestratex models --catalog /dev/stdin` (or `--catalog <(…)`, a `models.conf`) was
+    refused as "not valid TOML: Invalid statement (at line 1, column 1)", though nothing in the JSON was wrong."""
+    import subprocess
+
+    from .conftest import CLI
+
+    done = subprocess.run(
+        [*CLI, "models", "--json", "--catalog", "/dev/stdin"],
+        input=json.dumps(JSON),
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ollama:llama3.2" in [m["name"] for m in json.loads(done.stdout)["models"]]
+    # JSON with a mistake in it is said to be JSON, where the mistake is
+    (tmp_path / "models.conf").write_text('{"models": [')
+    bad = run_cli("models", "--catalog", str(tmp_path / "models.conf"))
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines() == [
+        f"orchestratex: error: catalog file '{tmp_path / 'models.conf'}' is not valid JSON: Expecting value: line 1"
+        " column 13 (char 12)"
+    ]
