@@ -42,6 +42,11 @@ __all__ = [
 ]
 
 JSON_INSTRUCTION = "Answer with a single JSON object and nothing else."
+JUDGE_REASONING_EFFORT = "low"
+"""The reasoning effort a reasoning model is asked to judge with. At the default (`medium`) a judge's reasoning, which
+counts toward its output cap (the orchestrator's `judge_max_output_tokens`, 512), could spend the whole cap on a
+verdict of a few dozen tokens, leaving none for the verdict: the call came back empty and failed. `low` is one every
+reasoning model of OpenAI's takes but those that reason at one effort only (`gpt-5-pro`: see the provider)."""
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5", "gpt-6")
 FINISH_REASONS = {
     "stop": "stop",
@@ -108,6 +113,8 @@ def chat_params(request: GenerationRequest, *, max_tokens_param: str, reasoning:
         params["temperature"] = request.temperature
     if request.stop and not reasoning:
         params["stop"] = request.stop
+    if reasoning and request.purpose == "judge":
+        params["reasoning_effort"] = JUDGE_REASONING_EFFORT
     if request.json_output:
         params["response_format"] = {"type": "json_object"}
     return params
@@ -142,6 +149,8 @@ def response_params(request: GenerationRequest, *, reasoning: bool) -> dict[str,
         params["instructions"] = instructions
     if request.temperature is not None and not reasoning:
         params["temperature"] = request.temperature
+    if reasoning and request.purpose == "judge":
+        params["reasoning"] = {"effort": JUDGE_REASONING_EFFORT}
     if request.json_output:
         params["text"] = {"format": {"type": "json_object"}}
     return params

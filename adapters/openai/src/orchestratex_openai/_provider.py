@@ -82,10 +82,15 @@ def _refuses_system_role(exc: openai.APIStatusError) -> bool:
     return exc.status_code in (400, 422, 500) and any(p in said for p in _NO_SYSTEM_ROLE)
 
 
-_UNSUPPORTED = frozenset({"max_tokens", "temperature", "stop"})
+_UNSUPPORTED = frozenset({"max_tokens", "temperature", "stop", "reasoning_effort", "reasoning"})
 """Parameters a model may refuse (OpenAI's reasoning models behind a gateway or Azure, under a deployment name the
 adapter cannot recognise) that a call can do without: the output limit goes as `max_completion_tokens`, the
-temperature is left to the model, the stop sequences are applied to the answer's text."""
+temperature is left to the model, the stop sequences are applied to the answer's text, a judge's reasoning effort
+(`reasoning_effort`, the Responses API's `reasoning`) is left to the model (`gpt-5-pro` reasons at `high` only; an
+older gateway or Azure API version may not know the field)."""
+
+_EFFORT_PARAMS = {"reasoning_effort": "reasoning_effort", "reasoning": "reasoning", "reasoning.effort": "reasoning"}
+"""How a 400 names a refused reasoning effort (its `param`), and the request's field it is."""
 
 
 def _refused_parameter(exc: openai.APIStatusError) -> str | None:
@@ -104,6 +109,10 @@ def _refused_parameter(exc: openai.APIStatusError) -> str | None:
         # OpenAI's reasoning models: "Unsupported value: 'temperature' does not support 0.0 with this model. Only the
         # default (1) value is supported." (`unsupported_value`)
         return "temperature"
+    if param in _EFFORT_PARAMS:  # ("Unsupported value: 'reasoning_effort' does not support 'low' with this model")
+        return _EFFORT_PARAMS[str(param)]
+    if "reasoning_effort" in said and ("nrecognized" in said or "nsupported" in said):  # (Azure's older versions)
+        return "reasoning_effort"
     return None
 
 
@@ -453,18 +462,20 @@ class OpenAIProvider(Provider):
 
     async def _respond(self, params: dict[str, Any], **extra: Any) -> Any:
         """`responses.create(**params, **extra)`; a model refusing `temperature` (a reasoning model under a name the
-        adapter cannot tell, an Azure deployment) is asked again without it, and sent none from then on, as on Chat
-        Completions."""
-        if "temperature" in self.refused_parameters.get(params["model"], ()):
-            params.pop("temperature", None)
+        adapter cannot tell, an Azure deployment) or a judge's reasoning effort is asked again without it, and sent
+        none from then on, as on Chat Completions."""
+        for param in self.refused_parameters.get(params["model"], ()):
+            if param in ("temperature", "reasoning"):
+                params.pop(param, None)
         while True:
             try:
                 return await self._client.responses.create(**params, **extra)
             except openai.APIStatusError as exc:
-                if "temperature" not in params or _refused_parameter(exc) != "temperature":
+                refused = _refused_parameter(exc)
+                if refused not in ("temperature", "reasoning") or refused not in params:
                     raise
-                self.refused_parameters.setdefault(params["model"], set()).add("temperature")
-                params.pop("temperature")
+                self.refused_parameters.setdefault(params["model"], set()).add(refused)
+                params.pop(refused)
 
     def _adapt(self, params: dict[str, Any], exc: openai.APIStatusError) -> bool:
         """Change `params` (and this provider's settings) to what the server that refused them with `exc` accepts;
