@@ -278,3 +278,30 @@ def test_a_host_that_is_not_this_machines_is_told_to_change_the_host_not_the_por
         "orchestratex: error: cannot listen on 192.0.2.1:0: Cannot assign requested address: it is not an address of"
         " this machine: give one (127.0.0.1, or 0.0.0.0 for every address)"
     ]
+
+
+def test_a_catalog_that_cannot_be_read_twice_is_refused_not_replaced_by_the_shipped_one(tmp_path: Path) -> None:
+    """`serve --catalog <(curl …)` (a pipe) was checked, then read again, empty, by the server as it started: it
+    served the shipped catalog, simulated ("serving … simulated models"), the file's models and endpoints gone."""
+    read, write = os.pipe()
+    os.write(write, b'[providers.local]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\n')
+    os.close(write)
+    args = [*CLI, "serve", "--port", "0", "--store", f"sqlite:///{tmp_path / 's.db'}", "--catalog", f"/dev/fd/{read}"]
+    proc = subprocess.Popen(
+        args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=cli_env(), pass_fds=(read,)
+    )
+    os.close(read)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert first == (
+            f"orchestratex: error: --catalog /dev/fd/{read}: the server reads its catalog file again as it starts, and"
+            " this is no regular file (a pipe, as <(…) or /dev/stdin give) that could be read twice: save it to a file"
+            " and give that file\n"
+        ), first
+        assert proc.wait(timeout=60) == 2
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()

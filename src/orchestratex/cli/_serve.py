@@ -82,6 +82,7 @@ def _serve(args: argparse.Namespace, serving: Callable[[], None]) -> int:
     if args.catalog:  # checked now (a clear error, not a failed start-up); the app's Orchestrator reads it
         from .._catalog_file import CATALOG_ENV, load_catalog_file
 
+        _reread(args.catalog)
         load_catalog_file(args.catalog)
         os.environ[CATALOG_ENV] = args.catalog
     url = chosen_store_url(args.store)
@@ -210,6 +211,23 @@ def _forcible_server(config: Any) -> Any:
 
 _FORCED_SHUTDOWN_S = 30.0
 """How long the app's shutdown may take after a forced stop (its runs are handed back at once then)."""
+
+
+def _reread(path: str) -> None:
+    """`UserError` for a `--catalog` the server could not read again as it starts: a pipe (`--catalog <(curl …)`,
+    `/dev/stdin`) was read empty the second time, and the server served the shipped catalog, simulated, in its place,
+    having checked the file and said nothing."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # (reading it says what is wrong)
+    if not stat.S_ISREG(mode):
+        raise UserError(
+            f"--catalog {path}: the server reads its catalog file again as it starts, and this is no regular file (a"
+            " pipe, as <(…) or /dev/stdin give) that could be read twice: save it to a file and give that file"
+        )
 
 
 def _stop_on_hangup() -> None:
