@@ -9,7 +9,7 @@ gives the float that `orchestratex.usage.add_costs` gives.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from numbers import Real
@@ -17,7 +17,7 @@ from typing import Literal
 
 from ..events import Event
 from ..exceptions import UserError
-from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Document, Orchestration, Thread
+from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Document, Iteration, Orchestration, Thread
 from ..usage import MAX_AMOUNT, exact_pico
 
 __all__ = [
@@ -89,21 +89,73 @@ _MAX_TOTAL = COUNTER_MAX // _PICO
 """The largest orchestration total a store keeps: whole dollars whose pico-dollars fit in 64 bits (about $9.2M)."""
 
 
-def check_orchestration(orchestration: Orchestration) -> None:
-    """Refuse an orchestration whose `total_cost` or `overage_cost` is not an amount a store can keep and read back:
-    not a number, NaN, an infinity, negative or past about $9.2 million (the orchestrator computes them; code that
-    sets them by hand can get a NaN, a missing value of an imported table). A `MemoryStore` kept a NaN as `null` and
-    the run could then not be read, listed or counted; SQLite and MongoDB failed with a bare "cannot convert float NaN
-    to integer"."""
+def check_orchestration(orchestration: Orchestration, iterations: Iterable[int] | None = None) -> None:
+    """Refuse an orchestration a store could not keep and read back: a `total_cost` or `overage_cost` that is not
+    a number, NaN, an infinity, negative or past about $9.2 million, or an iteration (those at the positions
+    `iterations` gives, every one when None) holding a cost, a latency or a score that is not a finite number (the
+    orchestrator computes them; code that sets them by hand can get a NaN, a missing value of an imported table).
+    JSON cannot hold a NaN: it was kept as `null`, and the run could then not be read, listed or counted (SQLite and
+    MongoDB failed on a NaN total with a bare "cannot convert float NaN to integer")."""
     o = orchestration
     total, overage = o.total_cost, o.overage_cost
-    if type(total) is float and type(overage) is float and 0 <= total <= _MAX_TOTAL and 0 <= overage <= _MAX_TOTAL:
-        return  # the common case, without the ABC check of `Real`
-    for name, value in (("total_cost", total), ("overage_cost", overage)):
-        if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value <= _MAX_TOTAL:  # (NaN is not)
+    if not (
+        type(total) is float and type(overage) is float and 0 <= total <= _MAX_TOTAL and 0 <= overage <= _MAX_TOTAL
+    ):  # (the common case, without the ABC check of `Real`)
+        for name, value in (("total_cost", total), ("overage_cost", overage)):
+            if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value <= _MAX_TOTAL:  # (NaN is not)
+                raise UserError(
+                    f"orchestration {o.id}: {name} must be a number of US dollars between 0 and {_MAX_TOTAL:,},"
+                    f" not {value!r}; nothing was stored"
+                )
+    steps = o.iterations
+    for i in range(len(steps)) if iterations is None else iterations:
+        if not _finite_iteration(steps[i]):
+            _refuse_iteration(o.id, i, steps[i])
+
+
+def _finite_iteration(it: Iteration) -> bool:
+    """Whether every number of `it` is finite (a NaN or an infinity makes the sum non-finite; a value that is not a
+    number raises): the common case in about a microsecond, without naming the culprit."""
+    try:
+        total = it.cost + it.latency_ms + (it.catalog_cost or 0.0) + (it.reported_cost or 0.0)
+        ev = it.evaluation
+        if ev is not None:
+            total += ev.score + ev.cost + (ev.raw_score or 0.0) + (ev.probability or 0.0)
+            for v in ev.verdicts:
+                total += v.cost + v.latency_ms + (v.score or 0.0) + (v.catalog_cost or 0.0) + (v.reported_cost or 0.0)
+        return math.isfinite(total)
+    except TypeError:
+        return False
+
+
+def _refuse_iteration(orchestration_id: str, index: int, it: Iteration) -> None:
+    """Raise the `UserError` naming the first number of `it` that is not finite (none, if only their sum overflowed)."""
+    numbers: list[tuple[str, object, bool]] = [
+        ("cost", it.cost, False),
+        ("latency_ms", it.latency_ms, False),
+        ("catalog_cost", it.catalog_cost, True),
+        ("reported_cost", it.reported_cost, True),
+    ]
+    ev = it.evaluation
+    if ev is not None:
+        numbers += [
+            ("evaluation.score", ev.score, False),
+            ("evaluation.cost", ev.cost, False),
+            ("evaluation.raw_score", ev.raw_score, True),
+            ("evaluation.probability", ev.probability, True),
+        ]
+        for j, v in enumerate(ev.verdicts):
+            numbers += [
+                (f"evaluation.verdicts[{j}].{name}", getattr(v, name), name != "cost" and name != "latency_ms")
+                for name in ("cost", "latency_ms", "score", "catalog_cost", "reported_cost")
+            ]
+    for name, value, optional in numbers:
+        if value is None and optional:
+            continue
+        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
             raise UserError(
-                f"orchestration {o.id}: {name} must be a number of US dollars between 0 and {_MAX_TOTAL:,},"
-                f" not {value!r}; nothing was stored"
+                f"orchestration {orchestration_id}: iterations[{index}].{name} must be a finite number"
+                f"{' or None' if optional else ''}, not {value!r}; nothing was stored"
             )
 
 

@@ -42,7 +42,9 @@ from ..exceptions import Conflict, NotFound, UserError
 from ..records import (
     ApiKey,
     CallRecord,
+    Evaluation,
     Iteration,
+    JudgeVerdict,
     Orchestration,
     OrchestrationStatus,
     Session,
@@ -503,6 +505,55 @@ class StoreContract:
         assert (await store.get_session(session.id)).total_cost == 0.25
         assert await store.list_events(session.id) == []
         assert (await store.user_analytics("alice")).total_cost == 0.25
+
+    async def test_an_iteration_whose_numbers_cannot_be_kept_is_refused(self, store: Store) -> None:
+        # (a latency or a cost set by hand from a table's missing value: JSON keeps a NaN as null, and every store
+        # took it, after which the run could not be read: `get_orchestration` raised and listings showed a stand-in)
+        session, thread, o = await _tree(store)
+        verdict = JudgeVerdict(judge_model="sim:beta", score=7.0, latency_ms=80.0, cost=0.01)
+        evaluation = Evaluation(score=7.0, feedback="ok", judge_models=["sim:beta"], verdicts=[verdict], cost=0.01)
+        first = Iteration(
+            index=1,
+            model_name="sim:alpha",
+            prompt="p",
+            cost=0.1,
+            catalog_cost=0.1,
+            latency_ms=120.0,
+            evaluation=evaluation,
+        )
+        o.iterations.append(first)
+        o.total_cost = 0.11
+        await store.commit(o, spent=0.11)  # (stored: a later commit may write only what changed)
+        for target, name, bad in (
+            (first, "latency_ms", math.nan),
+            (first, "cost", math.inf),
+            (first, "catalog_cost", math.nan),
+            (evaluation, "cost", math.nan),
+            (verdict, "latency_ms", math.inf),
+            (verdict, "score", math.nan),
+        ):
+            good = getattr(target, name)
+            setattr(target, name, bad)
+            await _refused(UserError, store.commit(o, [_selected(o)], spent=0.5))
+            await _refused(UserError, store.commit_step(o, spent=0.5))
+            setattr(target, name, good)
+        o.iterations.append(Iteration(index=2, model_name="sim:alpha", prompt="p", latency_ms=math.nan))
+        await _refused(UserError, store.commit_step(o, spent=0.5))
+        new = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
+        new.iterations.append(Iteration(index=1, model_name="sim:alpha", prompt="p", cost=math.nan))
+        await _refused(UserError, store.create_orchestration(new))
+        await _refused(UserError, store.start(new, owner="w", ttl_s=10, events=[_selected(new)]))
+        await _refused(NotFound, store.get_orchestration(new.id))
+        got = await store.get_orchestration(o.id)
+        assert [(it.latency_ms, it.cost) for it in got.iterations] == [(120.0, 0.1)]
+        assert got.iterations[0].evaluation == evaluation
+        listed = await store.list_orchestrations(session_id=session.id)
+        assert [(r.id, r.status, len(r.iterations)) for r in listed] == [(o.id, "pending", 1)]
+        assert (await store.get_session(session.id)).total_cost == 0.11
+        assert await store.list_events(session.id) == []
+        o.iterations.pop()
+        await store.commit(o, [_selected(o)], spent=0.1)  # (the store still takes the run's good commits)
+        assert (await store.get_orchestration(o.id)).iterations[0].latency_ms == 120.0
 
     async def test_list_events_since_limit_and_orchestration(self, store: Store) -> None:
         session, thread, a = await _tree(store)

@@ -283,7 +283,7 @@ class SQLiteStore(SQLiteRecords):
         owner: str | None = None,
     ) -> Sequence[Event]:
         check_commit(orchestration.session_id, events, calls, spent, released)
-        check_orchestration(orchestration)
+        check_orchestration(orchestration, ())  # (its changed iterations: by `_committed`)
         orchestration.updated_at = utcnow()
         await self._committed(orchestration, events, calls, spent, released, owner, 0, None, False)
         return events
@@ -303,11 +303,18 @@ class SQLiteStore(SQLiteRecords):
         """Run `_commit_sync` and remember what it wrote (see `_orchestrations.WrittenCache`); the events get back
         the `seq` they had when it fails (its job, or the commit of the batch it shared): they were not stored."""
         parts = split(orchestration)
+        before = self._written.get(parts.id)
+        steps = parts.steps
+        if before is None:
+            check_orchestration(orchestration, range(len(steps)))
+        else:  # only the iterations this commit writes (a NaN is written `null`: the run could not be read back)
+            old = before[2]
+            check_orchestration(orchestration, [i for i in range(len(steps)) if i >= len(old) or steps[i] != old[i]])
         previous = [e.seq for e in events]
         try:
             step = Step(
                 parts,
-                self._written.get(parts.id),
+                before,
                 events,
                 [call_row(c) for c in calls] if calls else None,
                 to_pico(spent) if spent else 0,
@@ -397,7 +404,7 @@ class SQLiteStore(SQLiteRecords):
     ) -> bool:
         check_commit(orchestration.session_id, events, calls, spent, released)
         check_step(orchestration, reserve, owner, release_lease)
-        check_orchestration(orchestration)
+        check_orchestration(orchestration, ())  # (its changed iterations: by `_committed`)
         orchestration.updated_at = utcnow()
         return await self._committed(
             orchestration,
