@@ -394,3 +394,31 @@ async def test_providers_replaced_by_a_list_are_filed_by_name_as_the_constructor
         await orchestrator.run("Hello", max_iterations=1)
     ).final_response == "new"  # the refused ones changed nothing
     await orchestrator.aclose()
+
+
+def test_providers_set_as_the_constructor_takes_them_pass_mypy_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `orchestrator.providers = [FunctionProvider(...)]` works (see above), but the attribute was typed
+    # `dict[str, Provider]`: mypy --strict refused the user's line ("Incompatible types in assignment (expression has
+    # type "list[FunctionProvider]", variable has type "dict[str, Provider]")")
+    api = pytest.importorskip("mypy.api")
+    program = tmp_path / "user_code.py"
+    program.write_text(
+        "from orchestratex import FunctionProvider, Orchestrator, SimulatedProvider\n"
+        "from orchestratex.providers import GenerationRequest, Provider\n\n\n"
+        "def answer(request: GenerationRequest) -> str:\n"
+        "    return 'hi'\n\n\n"
+        "orchestrator = Orchestrator(store='memory://')\n"
+        "orchestrator.providers = [FunctionProvider(answer)]\n"
+        "orchestrator.providers = (SimulatedProvider(), FunctionProvider(answer))\n"
+        "orchestrator.providers = {'function': FunctionProvider(answer)}\n"
+        "orchestrator.providers['sim'] = SimulatedProvider()\n"
+        "served: dict[str, Provider] = orchestrator.providers\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("MYPYPATH", str(Path(__file__).resolve().parents[2] / "src"))  # (this tree's package)
+    out, err, status = api.run(
+        ["--strict", "--follow-imports=silent", f"--cache-dir={tmp_path / '.mypy_cache'}", str(program)]
+    )
+    assert status == 0, out + err

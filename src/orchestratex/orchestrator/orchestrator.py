@@ -71,6 +71,7 @@ class Orchestrator:
     ```
     """
 
+    _providers: dict[str, Provider]
     _store: Store
     _owns_store: bool
     _retired: list[Store]
@@ -195,8 +196,6 @@ class Orchestrator:
             check(name, value)
         if name == "judges" and "catalog" in self.__dict__:  # the catalog's names, as the constructor keeps them
             value = judge_names(self.catalog, value)
-        if name == "providers" and "providers" in self.__dict__:  # (a list, as the constructor takes it)
-            value = providers_by_name(value)
         if name == "catalog" and "catalog" in self.__dict__ and not isinstance(value, ModelCatalog):
             raise UserError(
                 f"catalog must be a ModelCatalog (ModelCatalog.from_file(path) reads a catalog file), not "
@@ -230,6 +229,17 @@ class Orchestrator:
         object.__setattr__(self, "_owns_store", owned)
         object.__setattr__(self, "_ready", None)  # opened (and the router attached to it) by the next run
         object.__setattr__(self, "_attached", False)
+
+    @property
+    def providers(self) -> dict[str, Provider]:
+        """The providers serving the catalog's models, by name (the prefix of their models' names)."""
+        return self._providers
+
+    @providers.setter
+    def providers(self, value: Mapping[str, Provider] | Iterable[Provider]) -> None:
+        # (a list, as the constructor takes it, filed under each one's name: typed `dict[str, Provider]`, a plain
+        # attribute made `mypy --strict` refuse `orchestrator.providers = [FunctionProvider(...)]`, which works)
+        object.__setattr__(self, "_providers", providers_by_name(value))
 
     @property
     def circuit(self) -> CircuitBreaker:
