@@ -420,3 +420,32 @@ def test_the_simulated_copy_keeps_models_of_one_id_served_by_two_providers() -> 
     with Orchestrator(catalog=two, simulate=True, judging="when_needed") as orchestrator:
         result = orchestrator.run_sync("Name three prime numbers", max_iterations=1)  # (unjudged: it runs)
     assert result.status == "completed", result.error
+
+
+def test_with_only_refuses_a_name_that_is_no_provider_of_the_catalog() -> None:
+    # `with_only(["opnai"])` or `with_only(["OpenAI"])` (a typo, a capital) gave an empty catalog without a word: the
+    # orchestrator given it then said no model was served, far from the mistake
+    catalog = ModelCatalog.default()
+    with pytest.raises(
+        UserError, match=r"^'opnai' is no provider of this catalog \(its providers: openai, .*did you mean 'openai'\?$"
+    ):
+        catalog.with_only(["opnai"])
+    with pytest.raises(UserError, match=r"^'OpenAI' is no provider of this catalog .*did you mean 'openai'\?$"):
+        catalog.with_only(["anthropic", "OpenAI"])
+    with pytest.raises(UserError, match=r"^'ollama' is no provider of this catalog \(its providers: [a-z, ]+\)$"):
+        catalog.with_only(["ollama"])
+    with pytest.raises(UserError, match=r"^with_only takes provider names \(strings\), not NoneType None"):
+        catalog.with_only(cast(Any, [None]))
+    kept = catalog.with_only(["openai", "gemini"])  # the providers it has are kept, as ever
+    assert {m.provider for m in kept} == {"openai", "gemini"}
+    assert list(catalog.with_only([])) == []
+
+
+def test_an_orchestrator_given_providers_the_catalog_has_no_models_of_still_says_so() -> None:
+    # the orchestrator keeps the models of the providers it is given, which may serve none of the catalog's: it is
+    # built (and a run says no model is served), not refused by `with_only`'s check
+    from orchestratex import FunctionProvider, Orchestrator
+
+    orchestrator = Orchestrator(providers=[FunctionProvider(lambda request: "hi")], catalog=None)
+    assert len(orchestrator.catalog) == 0
+    orchestrator.close()

@@ -219,6 +219,21 @@ class ModelProfile(BaseModel):
         return float(total.quantize(_PLACES))
 
 
+def _not_a_provider(name: object, known: list[str]) -> str:
+    """What `with_only` says of `name`, no provider of a catalog whose providers are `known`: the one meant, when it
+    is one in another letter case or one typo away."""
+    listed = ", ".join(known) or "none: it has no models"
+    if not isinstance(name, str):
+        kind = type(name).__name__
+        return f"with_only takes provider names (strings), not {kind} {name!r:.60} (its providers: {listed})"
+    import difflib  # (only for a name the catalog does not know)
+
+    folded = {k.casefold(): k for k in known}
+    meant = folded.get(name.strip().casefold()) or next(iter(difflib.get_close_matches(name, known, n=1)), None)
+    hint = f": did you mean {meant!r}?" if meant else ""
+    return f"{name!r} is no provider of this catalog (its providers: {listed}){hint}"
+
+
 def model_identity(model: ModelProfile) -> str:
     """What tells one model from another whoever serves it: its model id without a vendor's prefix, in any letter case.
     `laptop:llama3.2` and `gpu:llama3.2` are one model behind two endpoints, and so are `openai:gpt-4o` and
@@ -544,11 +559,22 @@ class ModelCatalog:
 
     def with_only(self, providers: Iterable[str]) -> ModelCatalog:
         """A catalog keeping only the models of `providers` (and the aliases that still resolve); it follows
-        this catalog's later changes."""
+        this catalog's later changes. A name that is no provider of this catalog (of its models or its named
+        endpoints) is refused (`UserError`): `["opnai"]` or `["OpenAI"]` silently kept no model at all."""
         if isinstance(providers, str):  # (read letter by letter, it kept no model)
             raise UserError(f"with_only takes a list of provider names: write with_only([{providers!r:.60}])")
         if not isinstance(providers, Iterable):
             raise UserError(f"with_only takes a list of provider names, not {type(providers).__name__}")
+        providers = list(providers)
+        known = list(dict.fromkeys([*self.providers(), *self._endpoints]))
+        for name in providers:
+            if name not in known:
+                raise UserError(_not_a_provider(name, known))
+        return self._with_only(providers)
+
+    def _with_only(self, providers: Iterable[str]) -> ModelCatalog:
+        """`with_only` unchecked: an orchestrator keeps the models of the providers it was given, which may serve
+        none of them (it then says no model is served)."""
         keep = frozenset(providers)
         derived = self._derive(partial(_only_providers, keep))
         # (the named endpoints of the kept providers go along: without them `Orchestrator(catalog=ModelCatalog

@@ -45,14 +45,14 @@ def resolve_providers(
         _check_simulate(simulate, found)
         if catalog is None:
             base = base.simulated() if simulated else base
-            base = base.with_only(found)
+            base = base._with_only(found)
         return found, base, simulated, []
     if simulate is not True:
         found = build_endpoints(base, env)  # the named endpoints of its catalog files
         names = [n for n in base.providers() if n in provider_names() and n not in found]
         found.update(providers_from_env(names, env))
         if found:
-            return found, base.with_only(found), False, list(found.values())
+            return found, base._with_only(found), False, list(found.values())
         if simulate is False:
             wanted = " or ".join(f"{n} ({key_hint(n)})" for n in base.providers())
             raise ProviderNotConfigured(f"no provider is configured: set the API key of {wanted}", provider="*")
