@@ -4,6 +4,7 @@ the spending (issue #14, item 4); per-model analytics include every paid call (i
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -145,3 +146,35 @@ async def test_a_reported_cost_above_the_largest_amount_is_ignored_for_the_catal
         assert first.model_name == "function:a" and first.cost == pytest.approx(15 * 0.001 / 1000)
         assert result.status == "completed"
         assert await ledger_problems(store, result.orchestration.session_id) == []
+
+
+@pytest.mark.parametrize("factory", STORES)
+async def test_cached_or_reasoning_tokens_reported_apart_are_priced_not_free(factory: Callable[[], Store]) -> None:
+    # an adapter of one's own reporting cache reads apart from the input tokens, as Anthropic's API does
+    # (`input_tokens=10, cached_input_tokens=100`): the 10 uncached tokens were billed at $0 (input taken as including
+    # the cached ones), and reasoning tokens reported apart from the output tokens were not billed at all
+    from orchestratex import ModelCatalog, ModelProfile
+
+    prices: dict[str, Any] = {"input_cost_per_1k": 0.3, "output_cost_per_1k": 1.5, "cached_input_cost_per_1k": 0.03}
+    models = ModelCatalog(
+        [ModelProfile(name="function:a", quality=9.0, **prices), ModelProfile(name="function:b", **prices)]
+    )
+    usage = Usage(input_tokens=10, cached_input_tokens=100, output_tokens=20, reasoning_tokens=50)
+    store = factory()
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(misreporting(usage=usage))],
+        catalog=models,
+        store=store,
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
+    async with orchestrator:
+        result = await orchestrator.run("Hello", cost_limit=5.0, max_iterations=1, max_output_tokens=100)
+    assert result.status == "completed", result.error
+    [first] = result.orchestration.iterations
+    assert first.model_name == "function:a", first.errors
+    expected = add_costs(10 * 0.3 / 1000, 100 * 0.03 / 1000, (20 + 50) * 1.5 / 1000)
+    assert first.cost == pytest.approx(expected)
+    assert first.usage == Usage(input_tokens=110, cached_input_tokens=100, output_tokens=70, reasoning_tokens=50)
+    assert result.total_cost >= first.cost
+    assert await ledger_problems(store, result.orchestration.session_id) == []

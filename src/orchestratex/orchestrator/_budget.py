@@ -18,7 +18,7 @@ from ..catalog import ModelProfile
 from ..exceptions import MalformedResponse, UserError
 from ..providers import Generation
 from ..stores import Store
-from ..usage import MAX_AMOUNT, add_costs, exact_pico
+from ..usage import MAX_AMOUNT, Usage, add_costs, exact_pico
 from ._ledger import assign
 
 __all__ = ["OutputCapPolicy", "OutputLengths", "affordable_cap", "price_generation", "reserve_waiting"]
@@ -32,13 +32,14 @@ def price_generation(model: ModelProfile, gen: Generation, worst: float) -> floa
     """Fill in `gen.catalog_cost` and `gen.cost` (the provider's reported cost when it gave a usable
     one, else the catalog price of the usage); return the counted cost.
 
-    Usage that cannot be priced — a negative token count, or a cost above `MAX_AMOUNT`, the most any one amount
-    may be in a store — is a `MalformedResponse` (the call is recorded failed, at no cost, and the run goes on
-    with another model): counted, it would make the step's commit fail and leave the run unfinished. A reported
-    cost that is negative, not finite or above `MAX_AMOUNT` is ignored for the catalog price; a usable one is
-    counted rounded to the pico-dollar, as every total adds it. A priced model's
-    answer with neither usage nor a usable reported cost is counted at `worst`, the call's reserved worst case
-    (never as free), with a warning."""
+    Cached input (or reasoning) tokens above the input (or output) tokens that include them were reported apart:
+    they are added in (with a warning), so that every token is priced. Usage that cannot be priced — a negative
+    token count, or a cost above `MAX_AMOUNT`, the most any one amount may be in a store — is a `MalformedResponse`
+    (the call is recorded failed, at no cost, and the run goes on with another model): counted, it would make the
+    step's commit fail and leave the run unfinished. A reported cost that is negative, not finite or above
+    `MAX_AMOUNT` is ignored for the catalog price; a usable one is counted rounded to the pico-dollar, as every
+    total adds it. A priced model's answer with neither usage nor a usable reported cost is counted at `worst`, the
+    call's reserved worst case (never as free), with a warning."""
     usage = gen.usage
     if min(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens) < 0:
         raise MalformedResponse(
@@ -46,6 +47,9 @@ def price_generation(model: ModelProfile, gen: Generation, worst: float) -> floa
             f" {usage.cached_input_tokens} cached, {usage.reasoning_tokens} reasoning): its cost cannot be known",
             model=model.name,
         )
+    if usage.cached_input_tokens > usage.input_tokens or usage.reasoning_tokens > usage.output_tokens:
+        usage = _parts_added(model, usage)
+        assign(gen, usage=usage)
     catalog_cost = model.cost(usage)
     if catalog_cost > MAX_AMOUNT:
         raise MalformedResponse(
@@ -71,6 +75,31 @@ def price_generation(model: ModelProfile, gen: Generation, worst: float) -> floa
         cost = worst
     assign(gen, catalog_cost=catalog_cost, cost=cost)
     return cost
+
+
+def _parts_added(model: ModelProfile, usage: Usage) -> Usage:
+    """`usage` whose cached input (or reasoning) tokens are more than its input (or output) tokens, which include them:
+    an adapter of one's own reporting them apart, as Anthropic's API reports cache reads (and Gemini thinking tokens).
+    They are added in, so every token is priced: `input_tokens=10, cached_input_tokens=100` was priced as 100 cached
+    tokens and the 10 others at $0."""
+    logger.warning(
+        "%s reported %d input tokens with %d cached and %d output tokens with %d reasoning: the cached (or reasoning)"
+        " tokens are counted as reported apart and added in; a provider should count them in input_tokens (or"
+        " output_tokens)",
+        model.name,
+        usage.input_tokens,
+        usage.cached_input_tokens,
+        usage.output_tokens,
+        usage.reasoning_tokens,
+    )
+    return usage.model_copy(
+        update={
+            "input_tokens": usage.input_tokens
+            + (usage.cached_input_tokens if usage.cached_input_tokens > usage.input_tokens else 0),
+            "output_tokens": usage.output_tokens
+            + (usage.reasoning_tokens if usage.reasoning_tokens > usage.output_tokens else 0),
+        }
+    )
 
 
 @dataclass(frozen=True, slots=True)
