@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from orchestratex import BayesianRouter, Event, Orchestrator, UserError
+from orchestratex import BayesianRouter, Event, ModelCatalog, Orchestrator, UserError
 from orchestratex.exceptions import UnknownModelError
 from orchestratex.orchestrator import CircuitPolicy, OutputCapPolicy, RetryPolicy
 
@@ -22,6 +22,15 @@ from orchestratex.orchestrator import CircuitPolicy, OutputCapPolicy, RetryPolic
         (
             lambda: Orchestrator(simulate=True, catalog=cast(Any, 5)),
             r"catalog must be a ModelCatalog or the path .* not int",
+        ),
+        # the class where a catalog goes said "not type"
+        (
+            lambda: Orchestrator(simulate=True, catalog=cast(Any, ModelCatalog)),
+            r"^catalog=ModelCatalog is the class, not a catalog: write catalog=ModelCatalog.default\(\) \(the shipped",
+        ),
+        (
+            lambda: setattr(Orchestrator(simulate=True), "catalog", ModelCatalog),
+            r"^catalog=ModelCatalog is the class, not a catalog: write catalog=ModelCatalog.default\(\)",
         ),
         (lambda: Orchestrator(simulate=True, store=cast(Any, 5)), r"store must be a Store .* or a store URL"),
         (lambda: Orchestrator(simulate=True, store="ftp://x"), r"no store is installed for ftp:// URLs"),

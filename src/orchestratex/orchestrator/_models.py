@@ -13,7 +13,7 @@ from ..exceptions import ProviderNotConfigured, UnknownModelError, UserError
 from ..providers import Provider, provider_names, providers_from_env
 from ..providers._registry import key_hint
 
-__all__ = ["ModelPools", "judge_names", "providers_by_name", "resolve_providers"]
+__all__ = ["ModelPools", "check_not_the_class", "judge_names", "providers_by_name", "resolve_providers"]
 
 
 def resolve_providers(
@@ -28,6 +28,7 @@ def resolve_providers(
 
     file: CatalogFile | None = None
     if catalog is not None and not isinstance(catalog, ModelCatalog | str | os.PathLike):
+        check_not_the_class(catalog)
         raise UserError(
             f"catalog must be a ModelCatalog or the path of a catalog file (TOML or JSON), not {type(catalog).__name__}"
         )
@@ -60,6 +61,16 @@ def resolve_providers(
 
     sim = SimulatedProvider.from_env(env)
     return {"sim": sim}, base.simulated(), True, [sim]
+
+
+def check_not_the_class(catalog: object) -> None:
+    """`UserError` for `catalog=ModelCatalog`, the class where a catalog goes: it said "not type", which told nothing
+    of what to write."""
+    if isinstance(catalog, type) and issubclass(catalog, ModelCatalog):
+        raise UserError(
+            f"catalog={catalog.__name__} is the class, not a catalog: write catalog={catalog.__name__}.default() (the"
+            f" shipped catalog), {catalog.__name__}.from_file(path) or {catalog.__name__}([ModelProfile(...), ...])"
+        )
 
 
 def _check_simulate(simulate: bool | None, found: Mapping[str, Provider]) -> None:

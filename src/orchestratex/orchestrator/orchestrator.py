@@ -41,7 +41,7 @@ from ._driving import drive_stored, run_prompt, start_task, stream_run
 from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
 from ._lifecycle import LeaseKeeper, ensure_ready, resolve_store
-from ._models import ModelPools, judge_names, providers_by_name, resolve_providers
+from ._models import ModelPools, check_not_the_class, judge_names, providers_by_name, resolve_providers
 from ._plan import plan
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
@@ -197,6 +197,7 @@ class Orchestrator:
         if name == "judges" and "catalog" in self.__dict__:  # the catalog's names, as the constructor keeps them
             value = judge_names(self.catalog, value)
         if name == "catalog" and "catalog" in self.__dict__ and not isinstance(value, ModelCatalog):
+            check_not_the_class(value)
             raise UserError(
                 f"catalog must be a ModelCatalog (ModelCatalog.from_file(path) reads a catalog file), not "
                 f"{type(value).__name__} {value!r:.60}"
