@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any, cast
@@ -449,3 +450,20 @@ def test_an_orchestrator_given_providers_the_catalog_has_no_models_of_still_says
     orchestrator = Orchestrator(providers=[FunctionProvider(lambda request: "hi")], catalog=None)
     assert len(orchestrator.catalog) == 0
     orchestrator.close()
+
+
+def test_worst_case_cost_refuses_token_counts_that_are_no_count() -> None:
+    # `worst_case_cost(-5, 100)` gave less than the 100 output tokens alone cost (a "worst case" below what the call
+    # can cost), and `True` was taken as 1 token, "5" failed with a TypeError deep in the arithmetic
+    import numpy as np
+
+    model = ModelProfile(name="acme:x", input_cost_per_1k=1.0, output_cost_per_1k=2.0)
+    assert model.worst_case_cost(5, 100) == pytest.approx(0.205)
+    assert model.worst_case_cost(cast(Any, np.int64(5)), 100) == pytest.approx(0.205)  # numpy's integers are counts
+    assert model.worst_case_cost(cast(Any, 4.2), 100) == pytest.approx(0.205)  # a fraction rounds up: still a bound
+    for bad, field in [((-5, 100), "input_tokens"), ((5, -1), "max_output_tokens"), ((math.nan, 1), "input_tokens")]:
+        with pytest.raises(UserError, match=rf"^{field} must be a whole number of tokens >= 0, not -?\w+$"):
+            model.worst_case_cost(*cast(Any, bad))
+    for value in (True, "5", -0.5, None):
+        with pytest.raises(UserError, match=r"^input_tokens must be a whole number of tokens >= 0"):
+            model.worst_case_cost(cast(Any, value), 100)

@@ -8,6 +8,8 @@ A catalog is live: its changes (and a watched file's) reach running orchestrator
 
 from __future__ import annotations
 
+import math
+import operator
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -210,7 +212,14 @@ class ModelProfile(BaseModel):
         return float(total.quantize(_PLACES))
 
     def worst_case_cost(self, input_tokens: int, max_output_tokens: int) -> float:
-        """The most a call can cost with `input_tokens` in and at most `max_output_tokens` out."""
+        """The most a call can cost with `input_tokens` in and at most `max_output_tokens` out (whole numbers >= 0:
+        `worst_case_cost(-5, 100)` gave less than the output alone costs, a bound below what the call can cost)."""
+        if (
+            type(input_tokens) is not int
+            or type(max_output_tokens) is not int
+            or min(input_tokens, max_output_tokens) < 0
+        ):
+            input_tokens, max_output_tokens = _token_counts(input_tokens, max_output_tokens)
         per_token = self._pico_prices()
         if per_token is not None:
             return (input_tokens * per_token[0] + max_output_tokens * per_token[1]) / PICO
@@ -232,6 +241,26 @@ def _not_a_provider(name: object, known: list[str]) -> str:
     meant = folded.get(name.strip().casefold()) or next(iter(difflib.get_close_matches(name, known, n=1)), None)
     hint = f": did you mean {meant!r}?" if meant else ""
     return f"{name!r} is no provider of this catalog (its providers: {listed}){hint}"
+
+
+def _token_counts(*counts: object) -> tuple[int, int]:
+    """`worst_case_cost`'s token counts as ints (numpy's integers too; a fraction, as a provider's own estimate may
+    give, rounded up: the bound stays a bound); `UserError` for one that is negative, not finite, a bool or no
+    number."""
+    found: list[int] = []
+    for field, count in zip(("input_tokens", "max_output_tokens"), counts, strict=True):
+        tokens = -1
+        if isinstance(count, float) and math.isfinite(count) and count >= 0:
+            tokens = math.ceil(count)
+        elif not isinstance(count, bool | float):
+            try:
+                tokens = operator.index(count)  # type: ignore[arg-type]
+            except TypeError:
+                pass
+        if tokens < 0:
+            raise UserError(f"{field} must be a whole number of tokens >= 0, not {count!r:.60}")
+        found.append(tokens)
+    return found[0], found[1]
 
 
 def model_identity(model: ModelProfile) -> str:
