@@ -239,7 +239,12 @@ class DefaultSessions:
                     " or pass session_id",
                     code="session_not_active",  # (no `param`: the request named no session)
                 )
-            generation = await store.incr(key, 1)  # the user ended it: the next generation
+            # The user ended it: the next generation. Calls that found it ended at once (in this process or another)
+            # all go on to the same one; only the first of them moves the counter, once per ended generation (each
+            # moving it by one made two calls after the end open two new sessions, three calls three).
+            if await store.incr(f"{key}:{generation}:ended", 1) == 1:
+                await store.incr(key, 1)
+            generation += 1
         raise OpenAIError(503, "could not open a /v1 session: retry", code="session_unavailable")
 
     async def is_default(self, session: Session) -> bool:
