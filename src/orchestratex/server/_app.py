@@ -25,6 +25,7 @@ from ._refusals import on_refused
 from ._runner import Runner
 from ._settings import ServerSettings
 from ._stopping import on_forced, on_stopping
+from ._transfer import TransferCodingGuard
 
 if TYPE_CHECKING:
     from ._keys import OpenSockets
@@ -182,6 +183,7 @@ def create_app(
 
     app.add_middleware(AuthMiddleware, authenticator=state.auth, rate=state.rate)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TransferCodingGuard)  # (a `gzip, chunked` body would reach the routes still compressed)
     app.add_middleware(ControlCharacterGuard)
     if settings.docs != "open":
         from ._docs import DocsAccess
