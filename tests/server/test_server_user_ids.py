@@ -72,3 +72,16 @@ def test_the_longest_user_id_a_key_is_given_is_one_the_api_names(api: Api) -> No
     assert api.client.get(f"/api/sessions/user/{longest}", headers=bearer(key)).status_code == 200
     with pytest.raises(UserError, match="at most 200 characters, not 201"):
         in_app_loop(api.client).call(issue_api_key, api.store, longest + "u")
+
+
+@pytest.mark.parametrize("route", ["/api/sessions/user/{}", "/api/analytics/user/{}"])
+def test_a_user_id_longer_than_any_user_s_is_refused_by_the_routes_naming_a_user(api: Api, route: str) -> None:
+    """An admin's was answered 200 (`[]`, or analytics echoing the whole id back), while `?user_id=` of the admin
+    API refuses it with 422: no user can have it, so it is a mistake to say, as there."""
+    longest = "u" * 200
+    assert api.client.get(route.format(longest), headers=api.admin).status_code == 200
+    too_long = "u" * 201
+    for headers in (api.admin, api.alice):
+        r = api.client.get(route.format(too_long), headers=headers)
+        assert (r.status_code, r.json()["detail"]) == (422, "user_id: String should have at most 200 characters")
+        assert too_long not in r.text

@@ -10,6 +10,7 @@ from ._app import state_of
 from ._auth import principal_of
 from ._errors import ERROR_RESPONSES, quoted
 from ._schemas import Analytics, document
+from ._users import PathUserId
 
 __all__ = ["router"]
 
@@ -27,7 +28,7 @@ async def session_analytics(session_id: str, request: Request) -> Response:
 
 
 @router.get("/user/{user_id}", response_model=Analytics, summary="Get User Analytics")
-async def user_analytics(user_id: str, request: Request) -> Response:
+async def user_analytics(user_id: PathUserId, request: Request) -> Response:
     """The same aggregates over all of a user's sessions (a non-admin key may only ask for its own user)."""
     user = principal_of(request)
     if not user.may_see(user_id):

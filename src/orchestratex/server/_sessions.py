@@ -20,6 +20,7 @@ from ._schemas import (
     document,
     stream_documents,
 )
+from ._users import PathUserId
 
 __all__ = ["router"]
 
@@ -48,7 +49,7 @@ async def create_session(body: SessionCreate, request: Request) -> Response:
 
 
 @router.get("/user/{user_id}", response_model=list[Session], summary="List User Sessions")
-async def list_user_sessions(user_id: str, request: Request, limit: Limit = 100, offset: Offset = 0) -> Response:
+async def list_user_sessions(user_id: PathUserId, request: Request, limit: Limit = 100, offset: Offset = 0) -> Response:
     """The user's sessions, oldest first (a non-admin key may only ask for its own user)."""
     check_page(request)
     user = principal_of(request)

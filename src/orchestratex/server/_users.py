@@ -18,12 +18,13 @@ import re
 import unicodedata
 from typing import Annotated
 
+from fastapi import Path
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from .._unseen import unseen
 
-__all__ = ["MAX_USER_ID_CHARS", "UserId", "user_id_problem"]
+__all__ = ["MAX_USER_ID_CHARS", "PathUserId", "UserId", "user_id_problem"]
 
 MAX_USER_ID_CHARS = 200
 """The longest user id, in characters: what the routes taking a user id (a session's owner, the admin API's
@@ -65,3 +66,7 @@ def _checked(user_id: str) -> str:
 
 UserId = Annotated[str, Field(min_length=1, max_length=MAX_USER_ID_CHARS), AfterValidator(_checked)]
 """A user id in a request body: one that the routes naming a user can reach (else 422 saying why)."""
+
+PathUserId = Annotated[str, Path(max_length=MAX_USER_ID_CHARS)]
+"""A user id in a route's path (`/api/sessions/user/{user_id}`, `/api/analytics/user/…`): one over the longest a user
+id may be is answered 422, as the admin API's `?user_id=` (an admin's got `[]`, or analytics echoing the whole id)."""
