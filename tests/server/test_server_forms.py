@@ -3,7 +3,8 @@ ending in `/` asked without it, another asked with a trailing `/`, and `HEAD` fo
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import pytest
 
@@ -117,3 +118,21 @@ def test_metrics_count_them_under_the_spec_route_and_their_method(api: Api) -> N
     assert 'orchestratex_http_requests_total{method="POST",route="/api/sessions/",status="201"} 1.0' in text
     assert 'orchestratex_http_requests_total{method="HEAD",route="/api/models/",status="200"} 1.0' in text
     assert 'method="GET",route="/api/models/"' not in text  # (answered as a GET, counted as the HEAD it was)
+
+
+@pytest.mark.parametrize("docs", ["open", "key", "off"])
+def test_the_api_docs_asked_with_a_trailing_slash_answer_as_without(
+    make_api: Callable[..., Api], docs: Literal["open", "key", "off"]
+) -> None:
+    """`/docs/`, `/redoc/` and `/openapi.json/` answered an empty 307, which `curl -f` (or a check taking a 3xx for a
+    success) passed with nothing shown, where `/health/` answers as `/health`."""
+    api = make_api(docs=docs)
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        for headers in ({}, api.alice):
+            plain = api.client.get(path, headers=headers, follow_redirects=False)
+            slashed = api.client.get(f"{path}/", headers=headers, follow_redirects=False)
+            assert (slashed.status_code, slashed.content) == (plain.status_code, plain.content), (path, docs)
+            assert plain.status_code != 307
+    if docs == "open":
+        assert api.client.get("/openapi.json/", follow_redirects=False).json()["info"]["title"] == "OrchestrateX"
+        assert "swagger-ui" in api.client.get("/docs/", follow_redirects=False).text

@@ -7,7 +7,8 @@
 - The other way round, an `/api/` path the schema lists without a trailing slash (`GET /api/sessions/{id}`,
   `PATCH /api/sessions/{id}/status`) asked with one is answered as the listed path, for the same reason; so are
   `/health/`, `/health/ready/` and `/metrics/`: a probe's empty 307 passed `curl -f` (a Docker `HEALTHCHECK`) and
-  any check that takes a 3xx for a success, also while the store was unreachable.
+  any check that takes a 3xx for a success, also while the store was unreachable. So are the API docs (`/docs/`,
+  `/redoc/`, `/openapi.json/`), which the schema does not list: their empty 307 passed `curl -f` with nothing shown.
 - `HEAD` is answered as `GET`, without the body (FastAPI's routes answer 405 to it); a path with no
   `GET` answers as a `GET` would (405 with `Allow`, or 404).
 """
@@ -27,6 +28,10 @@ ASKED_METHOD = "orchestratex.asked_method"
 """The scope key holding the method a `HEAD` request was sent with, once answered as `GET` (for `/metrics`)."""
 
 
+_UNLISTED = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+"""Paths outside `/api/` that the OpenAPI schema does not list (the docs and the schema itself), none ending in `/`."""
+
+
 class SpecForms:
     """ASGI middleware; `documented()` returns the app's OpenAPI schema (read once, at the first request)."""
 
@@ -36,12 +41,12 @@ class SpecForms:
         self._slashed: frozenset[str] | None = None
         """The documented paths that end in `/`."""
         self._fixed: frozenset[str] = frozenset()
-        """The documented paths outside `/api/` (`/health`, `/health/ready`, `/metrics`), none ending in `/`."""
+        """The documented paths outside `/api/` (`/health`, `/health/ready`, `/metrics`) and `_UNLISTED`."""
 
     def slashed(self) -> frozenset[str]:
         if self._slashed is None:
             paths = self.documented()["paths"]
-            self._fixed = frozenset(p for p in paths if not p.startswith("/api/") and not p.endswith("/"))
+            self._fixed = _UNLISTED | {p for p in paths if not p.startswith("/api/") and not p.endswith("/")}
             self._slashed = frozenset(p for p in paths if len(p) > 1 and p.endswith("/"))
         return self._slashed
 
