@@ -53,6 +53,21 @@ async def _run(
     args: argparse.Namespace, make: Callable[[Store], Orchestrator], file: CatalogFile | None = None
 ) -> RunResult:
     demo = args.command == "demo"
+    options = (
+        {}
+        if demo
+        else {
+            "domain": args.domain,
+            "context": args.context,
+            "max_iterations": args.max_iterations,
+            "evaluation_threshold": args.threshold,
+            "preferred_models": args.models,
+            "cost_limit": args.cost_limit,
+        }
+    )
+    options = {k: v for k, v in options.items() if v is not None}
+    if not demo:
+        await _check_first(make, args.prompt, options)
     store = await open_store("memory://" if demo else args.store)
     try:
         orchestrator = make(store)
@@ -66,23 +81,8 @@ async def _run(
         # timeout, which went by without a sign of life; a run that starts at once shows its first lines first)
         starting = asyncio.get_running_loop().call_later(_STARTING_AFTER_S, spinner.unless_waiting, "starting…")
         try:
-            options = (
-                {}
-                if demo
-                else {
-                    "domain": args.domain,
-                    "context": args.context,
-                    "max_iterations": args.max_iterations,
-                    "evaluation_threshold": args.threshold,
-                    "preferred_models": args.models,
-                    "cost_limit": args.cost_limit,
-                }
-            )
             result = await guard.run(
-                DEMO_PROMPT if demo else args.prompt,
-                user_id=local_user(),
-                on_event=view or spinner,
-                **{k: v for k, v in options.items() if v is not None},
+                DEMO_PROMPT if demo else args.prompt, user_id=local_user(), on_event=view or spinner, **options
             )
         except Interrupted as exc:
             stopped = exc.result
@@ -105,6 +105,21 @@ async def _run(
         return result
     finally:
         await store.close()
+
+
+async def _check_first(make: Callable[[Store], Orchestrator], prompt: str, options: dict[str, object]) -> None:
+    """The run's checks (its model names, domain, numbers, whether any model could judge it), made on an orchestrator
+    over a store in memory before the run's store is opened: a mistyped `--models`, a misspelt `--domain` was refused
+    once the store was open, and a mistyped `--store` path had been created meanwhile, an empty database and its
+    directories left behind."""
+    from ..orchestrator._plan import plan
+    from ..stores import MemoryStore
+
+    orchestrator = make(MemoryStore())
+    try:
+        await plan(orchestrator, prompt, user_id=local_user(), **options)  # type: ignore[arg-type]
+    finally:
+        await orchestrator.aclose()
 
 
 async def _taken_over(orchestrator: Orchestrator, oid: str, store: str) -> RunResult:
