@@ -40,11 +40,14 @@ def test_listing_a_store_that_does_not_exist_says_so_and_does_not_create_it(tmp_
         f"orchestratex: no orchestrations: the store {url} does not exist (yet); "
         "check --store or ORCHESTRATEX_STORE_URL"
     ]
+    as_json = run_cli("runs", "list", "--json", "--store", url)  # (`[]` alone hid the mistyped path)
+    assert as_json.stdout == "[]\n" and as_json.stderr == runs.stderr
     keys = run_cli("keys", "list", "--store", url)
     assert keys.returncode == 0 and keys.stderr.splitlines() == [
         f"orchestratex: no API keys: the store {url} does not exist (yet)"
     ]
-    assert run_cli("keys", "list", "--json", "--store", url).stdout == "[]\n"
+    keys_json = run_cli("keys", "list", "--json", "--store", url)
+    assert keys_json.stdout == "[]\n" and keys_json.stderr == keys.stderr
     revoke = run_cli("keys", "revoke", "6b11ff87809f1d5848432613", "--store", url)
     assert revoke.returncode == 2 and "does not exist (yet)" in revoke.stderr
     assert not path.exists()

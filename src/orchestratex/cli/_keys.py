@@ -152,6 +152,8 @@ def keys_command(args: argparse.Namespace) -> int:
         keys = [] if absent else asyncio.run(_list(url, args.user_id))
         if args.json:
             Output().verbatim(json_text([_public(k) for k in keys]))
+            if absent:  # (`[]` alone hid a mistyped path: said on stderr, as without `--json`)
+                print(f"orchestratex: no API keys: the store {shown_url(url)} does not exist (yet)", file=sys.stderr)
         elif keys:
             Output().verbatim(_table(keys))
         elif absent:

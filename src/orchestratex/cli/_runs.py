@@ -129,8 +129,11 @@ async def _list(url: str, args: argparse.Namespace) -> int:
         finally:
             await store.close()
     out = Output()
-    if args.json:
+    if args.json:  # (what it does not show is said on stderr, as under the table: a script's `jq` reads stdout only)
         out.verbatim(json_text([_summary(d) for d in docs]))
+        if store is None:
+            print(f"orchestratex: {_nothing(url, True, args)}", file=sys.stderr)
+        _more(docs, total, args)
         return 0
     if not docs:
         print(f"orchestratex: {_nothing(url, store is None, args)}", file=sys.stderr)
@@ -153,13 +156,19 @@ async def _list(url: str, args: argparse.Namespace) -> int:
         out.verbatim(plain_table(headers, rows, right=_RIGHT))
     else:
         _on_screen(out, f"Orchestrations in {shown_url(url)} (newest first)", headers, rows)
-    if args.status is None and args.user is None and total > len(docs):  # (it ended as if that were all of them)
+    _more(docs, total, args)
+    return 0
+
+
+def _more(docs: list[Orchestration], total: int, args: argparse.Namespace) -> None:
+    """Say on stderr that the store holds more orchestrations than `--limit` showed: the list ended as if that were
+    all of them (and `--json`'s, 20 by default, said nothing of the others)."""
+    if args.status is None and args.user is None and total > len(docs):
         print(
             f"orchestratex: the {len(docs)} most recent of {total:,} orchestrations; --limit N shows more, --limit 0 "
             "all of them",
             file=sys.stderr,
         )
-    return 0
 
 
 def _nothing(url: str, absent: bool, args: argparse.Namespace) -> str:
