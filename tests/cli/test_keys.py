@@ -159,3 +159,11 @@ def test_a_run_stopping_on_a_store_that_does_not_answer_says_so(capsys: pytest.C
     assert asyncio.run(said(SQLiteStore())).endswith(
         "waiting for the store to record it (it retries while another process holds the store)\n"
     )
+
+
+def test_a_new_admin_key_is_said_to_be_of_its_user(tmp_path: Path) -> None:
+    """`keys create ops --admin` said "new admin key (store …)": not whose, which `keys list` shows and a server's
+    access log names."""
+    done = run_cli("keys", "create", "ops", "--admin", "--store", f"sqlite:///{tmp_path / 'keys.db'}")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("orchestratex: new admin key for user 'ops' (store ")

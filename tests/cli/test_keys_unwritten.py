@@ -65,4 +65,4 @@ def test_a_key_whose_reader_went_away_is_revoked(store_url: str) -> None:
     assert done.returncode == 141, done.stderr
     (key,) = _keys(store_url)
     assert key["revoked_at"] is not None and key["admin"] is True
-    assert "cannot write to stdout (Broken pipe): the new admin key" in done.stderr
+    assert "cannot write to stdout (Broken pipe): the new admin key for user 'bob' " in done.stderr

@@ -181,7 +181,8 @@ def keys_command(args: argparse.Namespace) -> int:
     if args.keys_command != "create":
         raise UserError(f"unknown keys command {args.keys_command!r}: use `orchestratex keys create|list|revoke`")
     key = patiently(url, _create(url, args.user_id, args.admin, args.label))
-    kind = "admin key" if args.admin else f"key for user {args.user_id.strip()!r}"
+    # (the user of an admin key too: "new admin key" left out whose key it is, which `keys list` shows)
+    kind = f"{'admin key' if args.admin else 'key'} for user {args.user_id.strip()!r}"
     try:
         Output().verbatim(key)
     except StdoutFailed as exc:  # (a full disk, a reader gone): a working key no one could read
