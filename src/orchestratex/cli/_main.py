@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from ..exceptions import OrchestrateXError, StoreUnavailable, UserError
 from ._interrupt import EXIT_CODES, Interrupted
 from ._logs import hide_logs, show_logs
-from ._options import CATALOG_FILE, STORE_URL, USER_ID, TypedOption, given, host, number, whole_number
+from ._options import CATALOG_FILE, STORE_URL, USER_ID, TypedOption, given, host, named, number, whole_number
 from ._output import StdoutFailed, lossless_stdout, silence
 from ._runs import add_runs_parser
 from ._usage_json import serve_logs_json, usage_errors_in_json
@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--catalog", type=given(CATALOG_FILE), help=catalog_help)
     serve.add_argument(
         "--log-format",
+        type=named,
         choices=["text", "json"],
         help="log lines as text, or one JSON object per line (default: ORCHESTRATEX_LOG_FORMAT, else text)",
     )

@@ -24,6 +24,7 @@ __all__ = [
     "check_run_options",
     "given",
     "host",
+    "named",
     "number",
     "whole_number",
 ]
@@ -59,6 +60,12 @@ def given(what: str) -> Callable[[str], str]:
         return text
 
     return parse
+
+
+def named(text: str) -> str:
+    """A named value of a `choices` option (`runs list --status`, `serve --log-format`) in any case, as `--domain`
+    and `ORCHESTRATEX_LOG_FORMAT` take theirs: `--status Completed` was an "invalid choice"."""
+    return text.strip().lower()
 
 
 def host(text: str) -> str:

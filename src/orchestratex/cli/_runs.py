@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .._ids import in_utc
 from ..exceptions import NotFound, UserError
 from ._interrupt import abandoned_note
-from ._options import STORE_URL, USER_ID, given, whole_number
+from ._options import STORE_URL, USER_ID, given, named, whole_number
 from ._stores import shown_url, store_option
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def add_runs_parser(sub: Any) -> None:
     store_help = "store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
     listing = runs_sub.add_parser("list", help="the most recent orchestrations, newest first")
     listing.add_argument("--limit", type=whole_number, default=20, help="how many to show (default 20; 0 for all)")
-    listing.add_argument("--status", choices=_STATUSES, help="only orchestrations with this status")
+    listing.add_argument("--status", type=named, choices=_STATUSES, help="only orchestrations with this status")
     # (blank, as `--user "$UNSET"` gives it, is refused: it listed "no orchestrations of user ''", exit 0)
     listing.add_argument("--user", type=given(USER_ID), help="only this user's orchestrations")
     listing.add_argument("--json", action="store_true", help="print a JSON list of summaries")
