@@ -281,6 +281,28 @@ def _read_stdin(bound: tuple[int, str]) -> str:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _check_stdin_once(args: argparse.Namespace) -> None:
+    """`UserError` for `run -` with a catalog file that is standard input itself (`--catalog /dev/stdin`, or
+    `ORCHESTRATEX_CATALOG` naming it): piped, the catalog took the whole input and the prompt was said to be empty;
+    redirected from a file, the file was read twice, and its catalog text sent to the models as the prompt."""
+    from .._catalog_file import env_catalog_path
+
+    given = getattr(args, "catalog", None)
+    path = given or env_catalog_path()
+    if args.prompt != "-" or path is None or sys.stdin is None:
+        return
+    try:
+        same = os.path.samestat(os.stat(os.path.expanduser(path)), os.fstat(sys.stdin.fileno()))
+    except (OSError, ValueError, AttributeError):  # (no such file: the catalog's own check says so)
+        return
+    if same:
+        option = f"--catalog {path}" if given else f"ORCHESTRATEX_CATALOG={path}"
+        raise UserError(
+            f"run - reads the prompt from standard input, and {option} names standard input too: one input cannot "
+            "be both; save the catalog to a file (--catalog models.toml), or give the prompt as an argument"
+        )
+
+
 def _check_detach(args: argparse.Namespace) -> None:
     """`--detach` hands an interrupted run to a server on the same store: refused with a store that ends with this
     process (`memory://`, `sqlite://`), where it would only be lost, while the command said a server resumes it."""
@@ -329,6 +351,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "run":
         check_run_options(args)  # (before standard input is read or a store opened)
         _check_detach(args)
+        _check_stdin_once(args)
         file = catalog_file(args)  # (read once: its models bound what standard input may hold)
     make = run_orchestrator(args, file) if args.command == "run" else _demo(args)
     if args.command == "run" and args.prompt == "-":
