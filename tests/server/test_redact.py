@@ -29,6 +29,12 @@ _KEY = "ox_" + "Zq3-x_9" * 6 + "K"
         (f"/api/models/?api_key={_KEY}", "/api/models/?api_key=ox_***"),
         (f"/api/models/?key={_KEY}&x=1", "/api/models/?key=ox_***&x=1"),
         (f"/api/sessions/user/{_KEY}", "/api/sessions/user/ox_***"),
+        # percent-encoded in part, as a client wrote it (uvicorn logs the path as sent; the server decodes it)
+        (f"/api/sessions/user/%6f{_KEY[1:]}", "/api/sessions/user/ox_***"),
+        (f"/api/sessions/user/%6F%78%5F{_KEY[3:]}", "/api/sessions/user/ox_***"),
+        (f"/api/x?api_key={_KEY[:10]}%2d{_KEY[11:]}", "/api/x?api_key=ox_***"),
+        (f"/api/sessions/user%2F{_KEY}", "/api/sessions/user%2Fox_***"),
+        ("/api/models/%6fx_short", "/api/models/%6fx_short"),
         (
             "/api/models/box_of_words_that_is_long_enough_to_look_like_it",
             "/api/models/box_of_words_that_is_long_enough_to_look_like_it",

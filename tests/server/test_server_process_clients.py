@@ -130,6 +130,16 @@ def test_a_key_sent_in_another_query_parameter_stays_out_of_the_log(served: Serv
     assert "/api/models/?api_key=ox_*** HTTP/1.1" in served.server.log()
 
 
+def test_a_key_percent_encoded_in_the_path_stays_out_of_the_log(served: Served) -> None:
+    """uvicorn logs the path as sent: `%6fx_…` (a client that encodes more than it must) is the key all the same."""
+    encoded = "%6f" + served.alice_key[1:]
+    r = httpx.get(f"{served.server.base_url}/api/sessions/user/{encoded}", timeout=30)
+    assert r.status_code == 401
+    log = served.server.log()
+    assert encoded not in log and served.alice_key[1:] not in log
+    assert "/api/sessions/user/ox_*** HTTP/1.1" in log
+
+
 def test_a_key_in_quotes_is_named_as_such(served: Served) -> None:
     """`KEY="ox_…"` from an env file that keeps the quotes, sent as it is."""
     r = httpx.get(f"{served.server.base_url}/api/models/", headers={"X-API-Key": f'"{served.alice_key}"'}, timeout=30)

@@ -31,9 +31,12 @@ def _redact_param(match: re.Match[str]) -> str:
     return f"{sep}{match.group(2)}=***" if name.lower() == "token" and value else match.group(0)
 
 
-_KEY = re.compile(r"(?<![A-Za-z0-9_-])ox_[A-Za-z0-9_-]{32,}")
+_KEY_CHAR = r"(?:[A-Za-z0-9_-]|%(?:2[Dd]|3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|5[Ff]|6[1-9A-Fa-f]|7[0-9Aa]))"
+"""A character of a key, as sent or percent-encoded (`%6f` is `o`)."""
+_KEY = re.compile(rf"(?:(?<![A-Za-z0-9_-])|(?<=%[0-9A-Fa-f]{{2}}))(?:o|%6[Ff])(?:x|%78)(?:_|%5[Ff]){_KEY_CHAR}{{32,}}")
 """An API key (`ox_` and 43 URL-safe characters) wherever a client put it: `?api_key=`, `?key=` (as other APIs take
-theirs), a path segment. The server reads none of those, but uvicorn logs the path as sent."""
+theirs), a path segment. The server reads none of those, but uvicorn logs the path as sent: percent-encoded in part
+(`%6fx_…`, `/keys%2Fox_…`) as a client wrote it, which the server decodes."""
 
 
 def redact(text: str) -> str:
@@ -41,7 +44,7 @@ def redact(text: str) -> str:
     API key elsewhere in it by `ox_***`."""
     if "=" in text:
         text = _PARAM.sub(_redact_param, text)
-    return _KEY.sub("ox_***", text) if "ox_" in text else text
+    return _KEY.sub("ox_***", text) if "ox_" in text or "%" in text else text
 
 
 class TokenRedactingFilter(logging.Filter):
