@@ -75,6 +75,35 @@ def test_readiness_answers_503_while_the_store_is_unreachable(make_api: Callable
     assert api.client.get("/health/ready").status_code == 200
 
 
+def test_readiness_logs_an_outage_once_and_the_recovery_once(
+    make_api: Callable[..., Api], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A probe every few seconds wrote the same WARNING each time for as long as the store was down."""
+    store = _DownStore()
+    api = make_api(store)
+    caplog.set_level(logging.INFO, logger="orchestratex.server")
+
+    def lines() -> list[tuple[int, str]]:
+        return [
+            (rec.levelno, rec.getMessage())
+            for rec in caplog.records
+            if rec.name == "orchestratex.server" and "ready" in rec.getMessage()
+        ]
+
+    assert api.client.get("/health/ready").status_code == 200
+    store.down = True
+    for _ in range(5):
+        assert api.client.get("/health/ready").status_code == 503
+    assert lines() == [(logging.WARNING, "not ready: the store is unreachable: connection refused")]
+    store.down = False
+    for _ in range(3):
+        assert api.client.get("/health/ready").status_code == 200
+    assert lines()[1:] == [(logging.INFO, "ready again: the store answers")]
+    store.down = True  # (a second outage is logged again)
+    assert api.client.get("/health/ready").status_code == 503
+    assert len(lines()) == 3 and lines()[2][0] == logging.WARNING
+
+
 class _SlowStore(MemoryStore):
     slow = False
 

@@ -20,6 +20,7 @@ from ._hub import EventHub
 from ._limits import BodySizeLimit, ConcurrencyLimiter, RateLimiter, StreamLimit
 from ._paths import ControlCharacterGuard
 from ._quota import StorageQuota
+from ._readiness import ReadinessLog
 from ._redact import install_token_redaction
 from ._refusals import on_refused
 from ._runner import Runner
@@ -60,6 +61,8 @@ class ServerState:
     """The Prometheus metrics of this app (`/metrics`)."""
     running: bool = False
     """Whether the app's lifespan has started (an app serves one event loop at a time)."""
+    readiness: ReadinessLog = field(default_factory=ReadinessLog)
+    """What the readiness probes last found of the store (logged once per outage)."""
 
 
 def _open_sockets() -> OpenSockets:

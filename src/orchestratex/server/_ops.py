@@ -14,7 +14,7 @@ from ..exceptions import OrchestrateXError
 from ._app import state_of
 from ._auth import key_of, no_key_reason
 from ._auth_limit import client_address
-from ._errors import ApiError, ErrorBody, error_response, logger, public_reason
+from ._errors import ApiError, ErrorBody, error_response, public_reason
 from ._paths import route_path
 from ._span_route import name_span
 
@@ -49,12 +49,13 @@ async def ready(request: Request) -> Response:
         await asyncio.wait_for(state.store.ping(), _READY_TIMEOUT_S)
     except TimeoutError:
         detail = f"not ready: the store did not answer within {_READY_TIMEOUT_S:g} s"
-        logger.warning("%s (%s)", detail, type(state.store).__name__)  # (probes saw 503s, the log said nothing)
+        state.readiness.down("timeout", "%s (%s)", detail, type(state.store).__name__)  # (503s, and a log saying why)
         return error_response(503, detail, store="timeout")
     except OrchestrateXError as exc:  # (anyone may ask: the database's location stays in the server's log)
-        logger.warning("not ready: the store is unreachable: %s", exc.message)
+        state.readiness.down("unreachable", "not ready: the store is unreachable: %s", exc.message)
         detail = f"not ready: the store is unreachable: {public_reason(exc.message)}"
         return error_response(503, detail, store="unreachable")
+    state.readiness.up()
     return JSONResponse({"status": "ready", "store": "ok"})
 
 
