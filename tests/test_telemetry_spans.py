@@ -13,7 +13,16 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from orchestratex import FunctionProvider, Generation, GenerationRequest, MemoryStore, Message, Orchestrator
+from orchestratex import (
+    FunctionProvider,
+    Generation,
+    GenerationRequest,
+    MemoryStore,
+    Message,
+    ModelCatalog,
+    ModelProfile,
+    Orchestrator,
+)
 from orchestratex.exceptions import ProviderError
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.telemetry import configure_telemetry
@@ -189,6 +198,31 @@ async def test_the_response_model_is_the_model_the_provider_says_answered(spans:
     assert calls["generate"]["gen_ai.request.model"] != "a-2026-01-01"
     judge = calls["judge"]  # (a provider that names no model: the one asked for)
     assert judge["gen_ai.response.model"] == judge["gen_ai.request.model"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "reported"),
+    [("mistral", "mistral_ai"), ("xai", "x_ai"), ("azure", "azure.ai.openai"), ("deepseek", "deepseek")],
+)
+async def test_providers_are_reported_under_the_conventions_names(
+    spans: InMemorySpanExporter, provider: str, reported: str
+) -> None:
+    """An endpoint named `mistral` or `xai` (as docs/catalog.md's endpoints are named) was reported as
+    `gen_ai.provider.name=mistral`, not the conventions' `mistral_ai`: a backend's GenAI views did not know it."""
+
+    def answer(request: GenerationRequest) -> str:
+        return json.dumps({"score": 9.5, "feedback": "fine"}) if request.purpose == "judge" else "an answer"
+
+    models = ModelCatalog(
+        ModelProfile(name=f"{provider}:{m}", input_cost_per_1k=0.001, output_cost_per_1k=0.001, context_window=100_000)
+        for m in ("m", "judge")
+    )
+    async with Orchestrator(
+        providers=[FunctionProvider(answer, name=provider)], catalog=models, store=MemoryStore()
+    ) as o:
+        await o.run(PROMPT, max_iterations=1, preferred_models=[f"{provider}:m"])
+    calls = _by_name(spans.get_finished_spans(), "chat ")
+    assert {_attrs(c)["gen_ai.provider.name"] for c in calls} == {reported}
 
 
 async def test_content_is_recorded_only_when_asked_for(spans: InMemorySpanExporter) -> None:

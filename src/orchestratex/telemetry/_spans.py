@@ -15,9 +15,29 @@ __all__ = ["active", "tracer"]
 
 _cache: list[Any] = [None, None]
 
-PROVIDER_NAMES = {"gemini": "gcp.gemini", "google": "gcp.gemini", "vertex": "gcp.vertex_ai", "bedrock": "aws.bedrock"}
-"""Our provider names that differ from the semantic conventions' well-known `gen_ai.provider.name` values
-(`openai` and `anthropic` are the same; any other provider is reported under its own name)."""
+PROVIDER_NAMES = {
+    "gemini": "gcp.gemini",
+    "google": "gcp.gemini",
+    "vertex": "gcp.vertex_ai",
+    "vertex_ai": "gcp.vertex_ai",
+    "vertexai": "gcp.vertex_ai",
+    "bedrock": "aws.bedrock",
+    "aws_bedrock": "aws.bedrock",
+    "mistral": "mistral_ai",
+    "mistralai": "mistral_ai",
+    "xai": "x_ai",
+    "azure": "azure.ai.openai",
+    "azure_openai": "azure.ai.openai",
+    "azure-openai": "azure.ai.openai",
+    "azure_ai": "azure.ai.inference",
+    "azure-ai": "azure.ai.inference",
+    "azure_inference": "azure.ai.inference",
+    "watsonx": "ibm.watsonx.ai",
+    "ibm": "ibm.watsonx.ai",
+}
+"""Provider names (ours, or as users name an endpoint of their own) that differ from the semantic conventions'
+well-known `gen_ai.provider.name` values (v1.37+: `openai`, `anthropic`, `cohere`, `deepseek`, `groq`, `perplexity`
+are the same; any other provider is reported under its own name)."""
 
 
 def active() -> bool:
@@ -85,7 +105,9 @@ def output_messages(text: str, finish_reason: str | None) -> str:
 
 
 def provider_name(provider: str) -> str:
-    return PROVIDER_NAMES.get(provider, provider)
+    """`provider`'s `gen_ai.provider.name`: the conventions' name for it (`mistral` is `mistral_ai`), whatever its
+    case (`Mistral`, as an endpoint may be named), else its own."""
+    return PROVIDER_NAMES.get(provider.lower(), provider)
 
 
 def _clean(attributes: dict[str, Any]) -> dict[str, Any]:
