@@ -150,7 +150,7 @@ def test_the_warning_that_connections_were_lowered_to_the_open_file_limit_is_log
             "max_connections lowered from 1000 to 448 to fit the open-file limit (raise it with `ulimit -n`)"
         )
     else:
-        assert "WARNING:  max_connections lowered from 1000 to 448" in err.read_text()
+        assert " orchestratex.server WARNING max_connections lowered from 1000 to 448" in err.read_text()
 
 
 def test_a_migration_of_the_database_at_start_up_is_logged(tmp_path: Path) -> None:

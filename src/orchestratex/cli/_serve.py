@@ -299,10 +299,17 @@ def _log_config(log_format: str = "text", level: str = "INFO") -> dict[str, Any]
     `log_format="json"`, every line (uvicorn's access and error logs too) is one JSON object."""
     from uvicorn.config import LOGGING_CONFIG
 
+    from ._log_text import TEXT_ACCESS_FORMAT, TEXT_FORMAT
+
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["orchestratex"] = {"handlers": ["default"], "level": level, "propagate": False}
     # (stdout's reader gone: one warning, not a "Logging error" traceback for every request; see `_access_log`)
     config["handlers"]["access"] = {"()": "orchestratex.cli._access_log.StdoutLogHandler", "formatter": "access"}
+    if log_format == "text":  # (uvicorn's format gives neither the time nor the logger: see `_log_text`)
+        config["formatters"] = {
+            "default": {"()": "orchestratex.cli._log_text.TextFormatter", "fmt": TEXT_FORMAT},
+            "access": {"()": "orchestratex.cli._log_text.TextAccessFormatter", "fmt": TEXT_ACCESS_FORMAT},
+        }
     if log_format == "json":
         json_formatter = {"()": "orchestratex.telemetry.JsonFormatter"}
         config["formatters"] = {"default": json_formatter, "access": json_formatter}
