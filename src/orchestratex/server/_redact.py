@@ -17,6 +17,8 @@ from urllib.parse import unquote_plus
 
 from starlette.types import Scope
 
+from ._log_floods import RepeatedWarningFilter
+
 __all__ = ["HandshakeLogFilter", "TokenRedactingFilter", "install_token_redaction", "redact_span_url"]
 
 _PARAM = re.compile(r"([?&;])([^=&;?\s\"']*)=([^&;\s\"']*)")
@@ -89,8 +91,8 @@ class HandshakeLogFilter(logging.Filter):
 
 
 def install_token_redaction(loggers: tuple[str, ...] = LOGGERS) -> None:
-    """Attach one `TokenRedactingFilter` to each named logger, and `HandshakeLogFilter` to `uvicorn.error`
-    (idempotent)."""
+    """Attach one `TokenRedactingFilter` to each named logger, and `HandshakeLogFilter` and `RepeatedWarningFilter`
+    to `uvicorn.error` (idempotent)."""
     for name in loggers:
         logger = logging.getLogger(name)
         if not any(isinstance(f, TokenRedactingFilter) for f in logger.filters):
@@ -98,6 +100,8 @@ def install_token_redaction(loggers: tuple[str, ...] = LOGGERS) -> None:
     errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, HandshakeLogFilter) for f in errors.filters):
         errors.addFilter(HandshakeLogFilter())
+    if not any(isinstance(f, RepeatedWarningFilter) for f in errors.filters):
+        errors.addFilter(RepeatedWarningFilter())  # (a flood of unreadable requests: not a line each)
 
 
 _URL_ATTRIBUTES = ("url.query", "url.full", "url.path", "http.target", "http.url")
