@@ -250,8 +250,10 @@ class OpenAIProvider(Provider):
         self._owns_connection = self._clients.owned
         self.base_url: str = str(sdk.base_url)
         """The server the provider talks to."""
-        self.json_mode = True
-        """Whether calls wanting JSON send `response_format={"type": "json_object"}` (off once the server refuses)."""
+        self.without_json_mode: set[str] = set()
+        """Model ids whose calls refused JSON mode (`response_format={"type": "json_object"}`: LM Studio's and TGI's
+        every model, OpenAI's `o1-mini`): their calls wanting JSON ask for it in words, and the object is read from the
+        answer's text. Per model: one model's refusal keeps no other model of the server from JSON mode."""
         self.without_system_role: set[str] = set()
         """Model ids whose chat template refused a system message: their system text goes in the first user message."""
         self.refused_parameters: dict[str, set[str]] = {}
@@ -438,12 +440,13 @@ class OpenAIProvider(Provider):
 
     async def _chat(self, params: dict[str, Any], **extra: Any) -> Any:
         """`chat.completions.create(**params, **extra)`; a server that refuses JSON mode (LM Studio takes only
-        `json_schema`, Hugging Face TGI a schema as `value`) is asked again without it, and no more from then on: the
+        `json_schema`, Hugging Face TGI a schema as `value`, OpenAI's `o1-mini`) is asked again without it, and that
+        model no more from then on: the
         messages ask for JSON and the answer's object is read from its text. Likewise a model whose chat template
         refuses a system message (Gemma's: "System role not supported") is asked again with the system text in the
         first user message, and one refusing `max_tokens` (for `max_completion_tokens`), `temperature` or `stop`
         without it (see `_UNSUPPORTED`)."""
-        if not self.json_mode:
+        if params["model"] in self.without_json_mode:
             params.pop("response_format", None)
         if params["model"] in self.without_system_role:
             params["messages"] = system_folded(params["messages"])
@@ -482,7 +485,7 @@ class OpenAIProvider(Provider):
         whether anything changed (each change removes what was refused, so a request is asked again only a few
         times)."""
         if "response_format" in params and _refuses_json_mode(exc):
-            self.json_mode = False
+            self.without_json_mode.add(params["model"])
             params.pop("response_format")
             return True
         if any(m["role"] == "system" for m in params["messages"]) and _refuses_system_role(exc):
