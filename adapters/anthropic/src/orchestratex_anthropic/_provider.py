@@ -13,6 +13,7 @@ import anthropic
 
 from orchestratex.exceptions import MalformedResponse, ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
+from orchestratex.providers._broken_stream import StreamProgress, broken_stream
 from orchestratex.providers._loops import LoopClients
 from orchestratex.providers._sdk_warnings import SDKWarnings
 from orchestratex.providers._support import (
@@ -201,17 +202,25 @@ class AnthropicProvider(Provider):
         """`client.messages.stream(**params)`, each text delta handed to `on_text`; the final message."""
         with self._sdk_warnings.logged():  # (the SDK warns of a deprecated model here)
             streaming = self._client.messages.stream(**params)
+        progress = StreamProgress(on_text)
         async with streaming as stream:
-            async for text in stream.text_stream:
-                if text:
-                    await on_text(text)
             try:
+                async for text in stream.text_stream:
+                    if text:
+                        await progress(text)
                 return await stream.get_final_message()
             except AssertionError:  # (the SDK's words for a stream without `message_start`: a bare AssertionError)
                 raise MalformedResponse(
                     "the message stream ended before its message began (no message_start event: an empty body, a"
                     " connection closed after the status, or an answer that is not server-sent events)"
                 ) from None
+            except anthropic.APIConnectionError as exc:  # (a reset, a read timeout: not "cannot reach", it answered)
+                raise broken_stream(
+                    exc.__cause__ or exc,
+                    provider=self.name,  # (the model named by `map_anthropic_errors`)
+                    received=progress.chars,
+                    timed_out=isinstance(exc, anthropic.APITimeoutError),
+                ) from exc
 
     async def generate_stream(self, request: GenerationRequest, on_text: TextSink) -> Generation:
         """`generate`, streamed (`client.messages.stream`): each text delta goes to `on_text` as it arrives;

@@ -9,7 +9,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from google import genai
@@ -18,6 +18,7 @@ from google.genai.client import AsyncClient
 
 from orchestratex.exceptions import ProviderNotConfigured, UnknownPriceError, UserError
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
+from orchestratex.providers._broken_stream import StreamProgress, broken_stream
 from orchestratex.providers._loops import LoopClients
 from orchestratex.providers._sdk_warnings import SDKWarnings
 from orchestratex.providers._support import (
@@ -30,7 +31,7 @@ from orchestratex.providers._support import (
     time_to_write,
 )
 
-from ._errors import map_gemini_errors
+from ._errors import _TIMEOUTS, _TRANSPORT, map_gemini_errors
 from ._mapping import NO_SDK_RETRIES, generate_content_args, generation_from_response
 from ._streaming import generation_from_stream
 
@@ -270,25 +271,30 @@ class GeminiProvider(Provider):
             return await super().generate_stream(request, on_text)
         if self._owns_connection:
             check_allow_model_requests()
-        handed = False
-
-        async def sink(text: str) -> None:
-            nonlocal handed
-            handed = True
-            await on_text(text)
-
+        progress = StreamProgress(on_text)
         with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named):
             start = time.perf_counter()
             while True:
                 args = self._content_args(request)
+                counted: _Counted | None = None
                 try:
                     chunks = await self._sdk_warnings.call(self._client.aio.models.generate_content_stream(**args))
                     async with contextlib.aclosing(self._sdk_warnings.each(chunks)) as logged:
-                        generation = await generation_from_stream(logged, request, sink)
+                        counted = _Counted(logged)
+                        generation = await generation_from_stream(counted, request, progress)
                     break
                 except errors.ClientError as exc:  # (a stream's refusal comes as its first chunk is read)
-                    if handed or not self._adapted(request, args, exc):
+                    if progress.chars or not self._adapted(request, args, exc):
                         raise
+                except _TRANSPORT as exc:  # (a reset, a read timeout once chunks came: not "cannot reach", it answered)
+                    if counted is None or not counted.arrived:
+                        raise
+                    raise broken_stream(
+                        exc,
+                        provider=self.name,
+                        received=progress.chars,
+                        timed_out=isinstance(exc, _TIMEOUTS),
+                    ) from exc
             latency_ms = (time.perf_counter() - start) * 1000
         generation.latency_ms = latency_ms
         return generation
@@ -297,3 +303,19 @@ class GeminiProvider(Provider):
         """Close the running loop's SDK client and its connections if this provider created them
         (an injected `client=` or `http_client=` is left open); a later call opens new ones."""
         await self._clients.aclose()
+
+
+class _Counted:
+    """The chunks of a stream, counting those that arrived (the server answered: a failure then broke its stream)."""
+
+    def __init__(self, chunks: AsyncIterator[types.GenerateContentResponse]) -> None:
+        self._chunks = chunks
+        self.arrived = 0
+
+    def __aiter__(self) -> _Counted:
+        return self
+
+    async def __anext__(self) -> types.GenerateContentResponse:
+        chunk = await self._chunks.__anext__()
+        self.arrived += 1
+        return chunk

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
@@ -20,6 +20,7 @@ from orchestratex.exceptions import (
     UserError,
 )
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
+from orchestratex.providers._broken_stream import StreamProgress, broken_stream
 from orchestratex.providers._loops import LoopClients
 from orchestratex.providers._support import (
     SYNC_CLIENT,
@@ -29,6 +30,7 @@ from orchestratex.providers._support import (
     checked_http_environment,
     checked_timeout,
     env_value,
+    shown_url,
     time_to_write,
     without_query,
 )
@@ -532,8 +534,7 @@ class OpenAIProvider(Provider):
                         raise
                     self.unstreamed.add(model.version)
                     return await super().generate_stream(request, on_text)  # (answered whole, in one piece)
-                async with events:
-                    generation = await generation_from_response_stream(events, request, on_text)
+                generation = await self._read(events, generation_from_response_stream, request, on_text)
             else:
                 params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
                 try:
@@ -550,14 +551,37 @@ class OpenAIProvider(Provider):
                     else:
                         raise
                     return await super().generate_stream(request, on_text)  # (answered whole, in one piece)
-                async with chunks:
-                    try:
-                        generation = await generation_from_chat_stream(chunks, request, on_text)
-                    except NoStreamedUsage:  # (the server ignores stream_options: its streams cannot be priced)
-                        self.stream_usage = False
-                        raise
+                try:
+                    generation = await self._read(chunks, generation_from_chat_stream, request, on_text)
+                except NoStreamedUsage:  # (the server ignores stream_options: its streams cannot be priced)
+                    self.stream_usage = False
+                    raise
         generation.latency_ms = (time.perf_counter() - start) * 1000
         return generation
+
+    async def _read(
+        self,
+        stream: Any,
+        read: Callable[[Any, GenerationRequest, TextSink], Awaitable[Generation]],
+        request: GenerationRequest,
+        on_text: TextSink,
+    ) -> Generation:
+        """`read(stream, request, on_text)`, the stream closed after; a connection that broke, or went silent, once the
+        server had answered is said to have (not "cannot reach …", which read as the server being down though part of
+        its answer may have been handed on)."""
+        progress = StreamProgress(on_text)
+        async with stream:
+            try:
+                return await read(stream, request, progress)
+            except openai.APIConnectionError as exc:  # (a reset, a read timeout: the server had answered)
+                raise broken_stream(
+                    exc.__cause__ or exc,
+                    provider=self.name,
+                    model=request.model.name,
+                    at=f" at {shown_url(self.base_url.rstrip('/'))}",
+                    received=progress.chars,
+                    timed_out=isinstance(exc, openai.APITimeoutError),
+                ) from exc
 
     async def aclose(self) -> None:
         """Close the running loop's SDK client and its connections if this provider created them
