@@ -422,3 +422,34 @@ def test_providers_set_as_the_constructor_takes_them_pass_mypy_strict(
         ["--strict", "--follow-imports=silent", f"--cache-dir={tmp_path / '.mypy_cache'}", str(program)]
     )
     assert status == 0, out + err
+
+
+async def test_a_store_put_in_place_while_the_router_attaches_gets_the_router_attached_to_it() -> None:
+    # the store was replaced while the first run attached the router to the former one: that run failed with
+    # "'NoneType' object has no attribute 'set_result'", and the router was marked attached to the new store, which it
+    # never read from nor learned into
+    from orchestratex import MemoryStore
+    from orchestratex.stores import Store
+
+    gate = asyncio.Event()
+    attached: list[Store] = []
+
+    class Slow(BayesianRouter):
+        async def attach(self, store: Store) -> None:
+            attached.append(store)
+            if len(attached) == 1:
+                await gate.wait()
+            await super().attach(store)
+
+    first, second = MemoryStore(), MemoryStore()
+    orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)], store=first, router=Slow())
+    run = asyncio.create_task(orchestrator.run("Hello", max_iterations=1))
+    while not attached:
+        await asyncio.sleep(0)
+    orchestrator.store = second
+    gate.set()
+    result = await run
+    assert result.status == "completed", result.error
+    assert len(attached) == 2  # the second attach: to the store in place
+    assert sum(s.n for s in await second.routing_stats("bayesian")) == 1  # learned into the store in place
+    await orchestrator.aclose()

@@ -34,33 +34,44 @@ def resolve_store(store: Store | str | None) -> tuple[Store, bool]:
 
 async def ensure_ready(orchestrator: Orchestrator) -> None:
     """Open the orchestrator's store and attach its router to the stored statistics (once; concurrent callers wait
-    for the first, and a failure lets the next caller try again); a router put in place since is attached then."""
+    for the first, and a failure lets the next caller try again); a router put in place since is attached then, and a
+    store put in place meanwhile is opened (and the router attached to it) in turn."""
     o = orchestrator
-    if o._ready is None:
-        o._ready = asyncio.get_running_loop().create_future()
-        try:
-            await open_checked(o.store)
-            # (once: `attach` adds the stored statistics to the router's; they are then written with the runs'
-            # commits: see _observe.py)
-            await _attach_router(o)
-        except BaseException as exc:
-            o._ready.set_exception(exc)
-            o._ready.exception()  # mark retrieved
-            o._ready = None
-            raise
-        o._ready.set_result(None)
-    elif not o._ready.done():
-        await o._ready
-    await _attach_router(o)  # a router put in place since the store was opened (`orchestrator.router = ...`)
+    while True:
+        ready = o._ready
+        if ready is None:
+            ready = o._ready = asyncio.get_running_loop().create_future()
+            store = o.store
+            try:
+                await open_checked(store)
+                # (once: `attach` adds the stored statistics to the router's; they are then written with the runs'
+                # commits: see _observe.py)
+                await _attach_router(o, store)
+            except BaseException as exc:
+                ready.set_exception(exc)
+                ready.exception()  # mark retrieved
+                if o._ready is ready:
+                    o._ready = None
+                raise
+            ready.set_result(None)
+        elif not ready.done():
+            await ready
+        if o._ready is ready:
+            break
+        # (`orchestrator.store = ...` meanwhile: it set `_ready` to None, "'NoneType' object has no attribute
+        # 'set_result'" failed the run, and the router was marked attached to the new store it never read)
+    await _attach_router(o, o.store)  # a router put in place since the store was opened (`orchestrator.router = ...`)
 
 
-async def _attach_router(o: Orchestrator) -> None:
-    """Attach the orchestrator's router to its store unless it is: once, the runs that need it meanwhile waiting for
-    that attach (two runs started at once after `orchestrator.router = ...` each attached it: the second forgot what
-    the first was loading, and the first then loaded the cascade statistics on top of the second's, so the router
-    counted every stored answer after a rejection twice). A failed attach is tried again by the next caller."""
+async def _attach_router(o: Orchestrator, store: Store) -> None:
+    """Attach the orchestrator's router to `store` (opened) unless it is: once, the runs that need it meanwhile waiting
+    for that attach (two runs started at once after `orchestrator.router = ...` each attached it: the second forgot
+    what the first was loading, and the first then loaded the cascade statistics on top of the second's, so the router
+    counted every stored answer after a rejection twice). A failed attach is tried again by the next caller; once
+    `store` is no longer the orchestrator's (replaced meanwhile), nothing is marked attached: `ensure_ready` opens
+    the new one and attaches the router to it."""
     loop = asyncio.get_running_loop()
-    while not o._attached:
+    while not o._attached and o.store is store:
         pending = o._attaching
         if pending is not None and not pending.done() and pending.get_loop() is loop:
             await asyncio.wait((pending,))  # (not cancelled with a waiter that is)
@@ -68,8 +79,8 @@ async def _attach_router(o: Orchestrator) -> None:
         o._attaching = done = loop.create_future()
         router = o.router
         try:
-            await router.attach(cast(Store, RouterStore(o.store)))
-            if o.router is router:  # (a router put in place meanwhile is attached next)
+            await router.attach(cast(Store, RouterStore(store)))
+            if o.router is router and o.store is store:  # (a router or store put in place meanwhile: attached next)
                 o._attached = True
         finally:
             done.set_result(None)
