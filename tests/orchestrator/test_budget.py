@@ -564,3 +564,28 @@ async def test_a_run_waiting_for_other_runs_reservations_says_so_while_it_waits(
     over = [r for r in caplog.records if getattr(r, "waited_s", None) is not None]
     assert len(over) == 1 and over[0].reserved is True  # type: ignore[attr-defined]
     assert over[0].getMessage().endswith(f"needs in session {session.id} was reserved")
+
+
+@pytest.mark.parametrize("length", [3, 5000])  # a short answer, and one as long as its cap allows
+async def test_a_budget_that_cannot_judge_a_full_length_answer_buys_a_shorter_one_and_its_judging(length: int) -> None:
+    # the judging was kept aside for an answer of the full 2,048 tokens: with a judge dearer than the answering model,
+    # $0.006 refused every model ("no model's worst-case cost (with judging) fits the $0.006000 left") for a prompt
+    # whose answer and judging cost a fraction of it, though a shorter answer and its judging fit
+    sent: list[tuple[str, str, int]] = []
+    catalog = ModelCatalog(
+        [
+            ModelProfile(name="function:cheap", input_cost_per_1k=0.0001, output_cost_per_1k=0.0004, quality=7.0),
+            ModelProfile(
+                name="function:judge", input_cost_per_1k=0.002, output_cost_per_1k=0.008, quality=8.0, judge_only=True
+            ),
+        ]
+    )
+    orch = Orchestrator(providers=[answering({"function:cheap": length}, sent)], catalog=catalog, retry=NO_WAIT)
+    result = await orch.run(PROMPT, cost_limit=0.006, max_iterations=1, evaluation_threshold=8)
+    assert result.status == "completed", result.error
+    assert result.final_score == 9  # judged
+    (name, purpose, cap), judge_call = sent[0], sent[1]
+    assert (name, purpose) == ("function:cheap", "generate") and 256 <= cap < 2048
+    assert judge_call[:2] == ("function:judge", "judge")
+    assert result.total_cost <= 0.006
+    await orch.aclose()

@@ -200,12 +200,31 @@ class Candidates(Spending):
         self, model: ModelProfile, input_bound: int, limit: int, index: int, remaining: float | None
     ) -> tuple[int, float] | None:
         cap, need = self.o.output_lengths.cap(model, "generate", limit)
-        judge_reserve = 0.0
-        if self.planner.needed(index):
-            reserve = self.planner.reserve_for(model.name, cap)
-            if reserve is None:
-                return None
-            judge_reserve = reserve
-        budget = None if remaining is None else remaining - judge_reserve
-        sent = affordable_cap(model, input_bound, cap, need, budget)
-        return None if sent is None else (sent, judge_reserve)
+        if not self.planner.needed(index):
+            sent = affordable_cap(model, input_bound, cap, need, remaining)
+            return None if sent is None else (sent, 0.0)
+        fit = self._fit_at(model, input_bound, cap, need, remaining)
+        if fit is not None or remaining is None or cap <= need or self.planner.reserve_for(model.name, cap) is None:
+            return fit
+        # the judging of an answer as long as `cap` leaves too little for the answer, but a shorter answer costs less
+        # to judge too (a $0.006 budget refused every model for "What is 2+2?", whose answer and judging cost
+        # $0.0003: it kept aside the judging of a 2,048-token answer): the longest cap, down to `need`, that fits
+        lo, hi = need, cap - 1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            at = self._fit_at(model, input_bound, mid, need, remaining)
+            if at is None:
+                hi = mid - 1
+            else:
+                fit, lo = at, mid + 1
+        return fit
+
+    def _fit_at(
+        self, model: ModelProfile, input_bound: int, cap: int, need: int, remaining: float | None
+    ) -> tuple[int, float] | None:
+        """(output cap, judging reserve) for an answer of up to `cap` tokens judged, or None."""
+        reserve = self.planner.reserve_for(model.name, cap)
+        if reserve is None:
+            return None
+        sent = affordable_cap(model, input_bound, cap, need, None if remaining is None else remaining - reserve)
+        return None if sent is None else (sent, reserve)
