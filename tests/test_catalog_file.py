@@ -388,3 +388,14 @@ def test_endpoint_errors_at_build_name_the_file_the_key_and_what_to_set(tmp_path
     path = write(tmp_path, '[providers.mine]\nkind = "nope"\n[[models]]\nname = "mine:m1"\ncost_per_1k_tokens = 0\n')
     with pytest.raises(ProviderNotConfigured, match=rf"{path}: providers.mine: kind: no provider 'nope' is installed"):
         Orchestrator(catalog=path, env={})
+
+
+async def test_several_unpriced_models_are_named_in_the_plural() -> None:
+    # "model 'function:x', 'function:y' has no price, so its cost cannot be counted" read as one model named oddly
+    provider, calls = calls_counted()
+    orch = Orchestrator(
+        providers=[provider], catalog=ModelCatalog([ModelProfile(name="function:x"), ModelProfile(name="function:y")])
+    )
+    with pytest.raises(UnknownPriceError, match=r"^models 'function:x', 'function:y' have no price, so their cost "):
+        await orch.run("Hello")
+    assert calls == []

@@ -105,7 +105,8 @@ def _check_runnable(
     unpriced = [m.name for m in generators if not m.priced]
     if unpriced and (allowed is not None or len(unpriced) == len(generators)):
         names = ", ".join(repr(n) for n in unpriced)
-        raise UnknownPriceError(f"model {names} has no price, so its cost cannot be counted: {_PRICE_FIX}")
+        said = "model {} has no price, so its cost" if len(unpriced) == 1 else "models {} have no price, so their cost"
+        raise UnknownPriceError(f"{said.format(names)} cannot be counted: {_PRICE_FIX}")
     if unjudged:  # (its one answer is returned unjudged: no judge is needed, a one-model catalog runs)
         return
     evaluator = orchestrator.evaluator
