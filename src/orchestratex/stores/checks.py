@@ -17,7 +17,16 @@ from typing import Literal
 
 from ..events import Event
 from ..exceptions import UserError
-from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Document, Iteration, Orchestration, Thread
+from ..records import (
+    TERMINAL_ORCHESTRATION_STATUSES,
+    CallRecord,
+    Document,
+    Iteration,
+    Orchestration,
+    Session,
+    SessionSettings,
+    Thread,
+)
 from ..usage import MAX_AMOUNT, exact_pico
 
 __all__ = [
@@ -30,8 +39,10 @@ __all__ = [
     "check_incr",
     "check_orchestration",
     "check_page",
+    "check_session",
     "check_start",
     "check_step",
+    "check_thread",
     "check_ttl",
     "counter_overflow",
     "created_order",
@@ -159,6 +170,72 @@ def _refuse_iteration(orchestration_id: str, index: int, it: Iteration) -> None:
             )
 
 
+_SESSION_STATUSES = ("active", "paused", "completed", "cancelled")
+_JUDGING = (None, "always", "when_needed")
+
+
+def check_session(session: Session) -> None:
+    """Refuse a new session a store could not keep and read back (a field set by hand after the session was made:
+    None or a number where text goes, a status of a newer version, settings that are not `SessionSettings`), one
+    holding reserved budget, or whose `total_cost` or `cost_limit` is not an amount (`UserError`). Such a session was
+    stored, and then `get_session` raised pydantic's `ValidationError` and every `list_sessions` of its user failed."""
+    if session.reserved_cost != 0:
+        raise UserError("a new session cannot hold reserved budget (reserved_cost must be 0)")
+    check_amount("total_cost", session.total_cost)
+    problem = _document_problem(session, ("user_id",), ()) or _session_problem(session)
+    if problem is not None:
+        raise UserError(f"session {session.id!r}: {problem}; nothing was stored")
+    if session.settings.cost_limit is not None:  # (set after validation: a NaN failed with a bare ValueError, a
+        check_amount("cost_limit", session.settings.cost_limit)  # negative one made an unreadable session)
+
+
+def _session_problem(session: Session) -> str | None:
+    """What in `session`'s own fields could not be read back, or None."""
+    settings = session.settings
+    if not isinstance(settings, SessionSettings):
+        return f"settings must be SessionSettings, not {settings!r:.60}"
+    if session.status not in _SESSION_STATUSES:
+        return f"status must be one of {', '.join(map(repr, _SESSION_STATUSES))}, not {session.status!r:.60}"
+    if type(session.max_iterations) is not int or not 1 <= session.max_iterations <= 50:
+        return f"max_iterations must be an int from 1 to 50, not {session.max_iterations!r:.60}"
+    if not isinstance(session.session_start, datetime):
+        return f"session_start must be a datetime, not {session.session_start!r:.60}"
+    if session.session_end is not None and not isinstance(session.session_end, datetime):
+        return f"session_end must be a datetime or None, not {session.session_end!r:.60}"
+    if settings.judging not in _JUDGING:
+        return f"settings.judging must be 'always', 'when_needed' or None, not {settings.judging!r:.60}"
+    for name in ("preferred_models", "judges"):
+        names = getattr(settings, name)
+        if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            return f"settings.{name} must be a list of model names or None, not {names!r:.60}"
+    return None
+
+
+def check_thread(thread: Thread) -> None:
+    """Refuse a new thread a store could not keep and read back (a field set by hand after the thread was made: None
+    or a number where text goes), with a `UserError`. Such a thread was stored, and then `get_thread` raised pydantic's
+    `ValidationError` and every `list_threads` of its session failed."""
+    problem = _document_problem(thread, ("session_id", "user_id", "original_prompt"), ("domain", "context"))
+    if problem is not None:
+        raise UserError(f"thread {thread.id!r}: {problem}; nothing was stored")
+
+
+def _document_problem(document: Document, texts: tuple[str, ...], optional_texts: tuple[str, ...]) -> str | None:
+    """What in `document`'s id, times and text fields could not be read back, or None."""
+    fields = document.__dict__
+    for name in ("id", *texts):
+        if not isinstance(fields[name], str):
+            return f"{name} must be a string, not {fields[name]!r:.60}"
+    for name in optional_texts:
+        value = fields[name]
+        if value is not None and not isinstance(value, str):
+            return f"{name} must be a string or None, not {value!r:.60}"
+    for name in ("created_at", "updated_at"):
+        if not isinstance(fields[name], datetime):
+            return f"{name} must be a datetime, not {fields[name]!r:.60}"
+    return None
+
+
 def check_page(limit: int, offset: int, *, offset_name: str = "offset") -> None:
     """Refuse a page size or offset (named `offset_name` in the message: `since` for events) that is negative, not an
     `int` (a `float`, a `bool`, a `str`, None) or past 2**63 - 1 (which SQLite cannot take)."""
@@ -277,3 +354,5 @@ def check_start(
             raise UserError("an ended orchestration holds no reservation: it cannot reserve for a call")
     if thread is not None and (thread.id != orchestration.thread_id or thread.session_id != orchestration.session_id):
         raise UserError("the new thread must be the orchestration's, in its session")
+    if thread is not None:
+        check_thread(thread)

@@ -22,7 +22,7 @@ from typing import Self, TypeVar
 
 from .._ids import epoch_seconds, utcnow
 from ..events import Event
-from ..exceptions import ConfigurationError, Conflict, NotFound, UserError
+from ..exceptions import ConfigurationError, Conflict, NotFound
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, CallRecord, Orchestration, Session, SessionStatus, Thread
 from ._base import RoutingOutcome, RoutingStat, Started, check_session_transition, fused
 from ._memory_analytics import MemoryAnalytics
@@ -51,8 +51,10 @@ from .checks import (
     check_ids,
     check_orchestration,
     check_page,
+    check_session,
     check_start,
     check_step,
+    check_thread,
     check_ttl,
     from_pico,
     to_pico,
@@ -105,11 +107,7 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
     async def create_session(self, session: Session) -> Session:
         if session.id in self._sessions:
             raise Conflict(f"session {session.id!r} already exists")
-        if session.reserved_cost != 0:
-            raise UserError("a new session cannot hold reserved budget (reserved_cost must be 0)")
-        check_amount("total_cost", session.total_cost)
-        if session.settings.cost_limit is not None:  # (set after validation: a NaN failed with a bare ValueError, a
-            check_amount("cost_limit", session.settings.cost_limit)  # negative one made an unreadable session)
+        check_session(session)
         limit = session.settings.cost_limit
         stored = snapshot(session)
         stored.__dict__["settings"] = snapshot(session.settings)
@@ -153,6 +151,7 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
     async def create_thread(self, thread: Thread) -> Thread:
         if thread.id in self._threads:
             raise Conflict(f"thread {thread.id!r} already exists")
+        check_thread(thread)
         self._session(thread.session_id)
         self._threads[thread.id] = thread_row(thread)
         self._threads_by_session.setdefault(thread.session_id, []).append(thread.id)

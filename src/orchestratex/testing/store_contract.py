@@ -270,6 +270,37 @@ class StoreContract:
             await _refused(NotFound, store.get_session(session.id))
         assert await store.list_sessions("alice") == []
 
+    async def test_a_session_or_thread_that_could_not_be_read_back_is_refused(self, store: Store) -> None:
+        # (a field set by hand after the record was made, or a status of a newer version: SQLite and MongoDB stored
+        # it, then `get_session` raised pydantic's ValidationError and every `list_sessions` of the user failed;
+        # MemoryStore kept it, and some of them (`settings=None`) failed with a bare AttributeError)
+        for name, bad in (
+            ("status", "archived"),
+            ("user_id", None),
+            ("max_iterations", None),
+            ("settings", None),
+            ("session_start", None),
+            ("created_at", "2026-01-01"),
+        ):
+            session = Session(user_id="alice")
+            setattr(session, name, bad)
+            await _refused(UserError, store.create_session(session))
+            await _refused(NotFound, store.get_session(session.id))
+        session = Session(user_id="alice")
+        session.settings.judges = "sim:beta"  # type: ignore[assignment]
+        await _refused(UserError, store.create_session(session))
+        assert await store.list_sessions("alice") == []
+        session = await _session(store)
+        for field, value in (("original_prompt", None), ("user_id", None), ("domain", 5), ("context", b"x")):
+            thread = Thread(session_id=session.id, user_id="alice", original_prompt="p")
+            setattr(thread, field, value)
+            await _refused(UserError, store.create_thread(thread))
+            o = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
+            await _refused(UserError, store.start(o, thread=thread, owner="w", ttl_s=10))
+            await _refused(NotFound, store.get_thread(thread.id))
+        assert await store.list_threads(session.id) == []
+        assert [s.id for s in await store.list_sessions("alice")] == [session.id]
+
     async def test_an_id_that_is_none_is_not_found(self, store: Store) -> None:
         # (an id read from a request or a config that lacked it: MongoStore raised a TypeError from its id pattern)
         none: Any = None

@@ -9,16 +9,16 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from orchestratex._ids import utcnow
-from orchestratex.exceptions import Conflict, NotFound, StoreError, UserError
+from orchestratex.exceptions import Conflict, NotFound, StoreError
 from orchestratex.records import ApiKey, Session, SessionStatus, Thread
 from orchestratex.stores import check_session_transition
+from orchestratex.stores.checks import check_session, check_thread
 
 from ._base import CAS_ATTEMPTS, MongoBase
 from ._codec import (
     SESSION_PROJECTION,
     api_key_doc,
     api_key_from,
-    check_amount,
     check_page,
     doc_id,
     session_doc,
@@ -37,11 +37,7 @@ class Records(MongoBase):
 
     # -- sessions -----------------------------------------------------------------------------
     async def create_session(self, session: Session) -> Session:
-        if session.reserved_cost != 0:
-            raise UserError("a new session cannot hold reserved budget (reserved_cost must be 0)")
-        check_amount("total_cost", session.total_cost)
-        if session.settings.cost_limit is not None:  # (set after validation: a NaN failed with a bare ValueError, a
-            check_amount("cost_limit", session.settings.cost_limit)  # negative one made an unreadable session)
+        check_session(session)
         await self._insert("session", self._c.sessions, session_doc(session))
         return session
 
@@ -78,6 +74,7 @@ class Records(MongoBase):
 
     # -- threads ------------------------------------------------------------------------------
     async def create_thread(self, thread: Thread) -> Thread:
+        check_thread(thread)
         if not await self._exists(self._c.sessions, thread.session_id):
             raise NotFound(f"no session {thread.session_id!r}")
         await self._insert("thread", self._c.threads, thread_doc(thread))

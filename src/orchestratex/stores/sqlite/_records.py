@@ -11,7 +11,7 @@ from typing import Any
 
 from ..._ids import epoch_seconds, utcnow
 from ...events import Event
-from ...exceptions import Conflict, NotFound, StoreError, UserError
+from ...exceptions import Conflict, NotFound, StoreError
 from ...records import ApiKey, Session, SessionStatus, Thread
 from .._base import Analytics, ModelStats, RoutingOutcome, RoutingStat, check_session_transition
 from .._unreadable import listed_events
@@ -19,6 +19,8 @@ from ..checks import (
     check_amount,
     check_incr,
     check_page,
+    check_session,
+    check_thread,
     check_ttl,
     counter_overflow,
     created_order,
@@ -40,11 +42,7 @@ class SQLiteRecords(SQLiteConnections):
 
     # -- sessions -----------------------------------------------------------------------------
     async def create_session(self, session: Session) -> Session:
-        if session.reserved_cost != 0:
-            raise UserError("a new session cannot hold reserved budget (reserved_cost must be 0)")
-        check_amount("total_cost", session.total_cost)
-        if session.settings.cost_limit is not None:  # (set after validation: a NaN failed with a bare ValueError, a
-            check_amount("cost_limit", session.settings.cost_limit)  # negative one made an unreadable session)
+        check_session(session)
         limit = session.settings.cost_limit
         row = (
             session.id,
@@ -100,6 +98,7 @@ class SQLiteRecords(SQLiteConnections):
 
     # -- threads ------------------------------------------------------------------------------
     async def create_thread(self, thread: Thread) -> Thread:
+        check_thread(thread)
         await self._run(self._create_thread_sync, thread_row(thread))
         return thread
 
