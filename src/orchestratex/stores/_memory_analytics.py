@@ -32,7 +32,7 @@ from ._memory_rows import (
 )
 from ._memory_state import MemoryState
 from .aggregate import counted_score, mean_score, score_units
-from .checks import from_pico, to_pico
+from .checks import check_name, from_pico, to_pico
 
 __all__ = ["MemoryAnalytics", "rank_offset"]
 
@@ -58,6 +58,7 @@ class MemoryAnalytics(MemoryState):
         )
 
     async def user_analytics(self, user_id: str) -> Analytics:
+        check_name("user_id", user_id)
         session_ids = self._sessions_by_user.get(user_id, ())
         orchestrations = [row for row in self._orchestrations.values() if row[O_USER] == user_id]
         threads = sum(1 for row in self._threads.values() if row[THREAD_USER] == user_id)
@@ -71,6 +72,7 @@ class MemoryAnalytics(MemoryState):
         )
 
     async def model_stats(self, model_name: str) -> ModelStats:
+        check_name("model_name", model_name)
         calls = self._calls_by_model.get(model_name, ())
         if not calls:
             return ModelStats(model_name=model_name)

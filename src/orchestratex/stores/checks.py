@@ -37,6 +37,7 @@ __all__ = [
     "check_commit",
     "check_ids",
     "check_incr",
+    "check_name",
     "check_orchestration",
     "check_page",
     "check_session",
@@ -304,6 +305,13 @@ def check_ids(orchestration_ids: object) -> None:
         raise UserError(
             f"orchestration_ids is a list of ids, not the string {orchestration_ids!r:.40}: [{orchestration_ids!r:.40}]"
         )
+
+
+def check_name(name: str, value: object) -> None:
+    """Refuse a user id or a model name that is not a string (`user_analytics`, `model_stats`): None, a value read from
+    a request or a config that lacked it, failed with pydantic's bare `ValidationError` about `scope_id`."""
+    if not isinstance(value, str):
+        raise UserError(f"{name} must be a string, not {value!r:.60}")
 
 
 def check_incr(amount: int) -> None:

@@ -317,6 +317,11 @@ class StoreContract:
             await _refused(NotFound, call())
         assert await store.cancel_requested(none) is False
         await store.release(none, "worker")
+        # (a user's analytics and a model's statistics have no NotFound, an unknown one is all zeros; given None, every
+        # store failed with pydantic's ValidationError about `scope_id` or `model_name`)
+        await _refused(UserError, store.user_analytics(none))
+        await _refused(UserError, store.model_stats(none))
+        await _refused(UserError, store.user_analytics(5))  # type: ignore[arg-type]
 
     async def test_list_sessions_oldest_first_with_limit_and_offset(self, store: Store) -> None:
         made = [await _session(store, created_at=_at(s)) for s in (30, 10, 20, 40, 0)]

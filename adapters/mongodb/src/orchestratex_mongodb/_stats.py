@@ -9,6 +9,7 @@ from pymongo.errors import DuplicateKeyError
 
 from orchestratex.exceptions import NotFound, StoreError
 from orchestratex.stores import Analytics, ModelStats, RoutingStat
+from orchestratex.stores.checks import check_name
 
 from . import _analytics
 from ._base import CAS_ATTEMPTS, MongoBase
@@ -92,6 +93,7 @@ class Statistics(MongoBase):
         )
 
     async def user_analytics(self, user_id: str) -> Analytics:
+        check_name("user_id", user_id)
         c = self._c
         sessions = await self._count(c.sessions, {"user_id": user_id})
         threads = await self._count(c.threads, {"user_id": user_id})
@@ -100,4 +102,5 @@ class Statistics(MongoBase):
         )
 
     async def model_stats(self, model_name: str) -> ModelStats:
+        check_name("model_name", model_name)
         return await _analytics.model_stats(self._run, self._c.calls, model_name)

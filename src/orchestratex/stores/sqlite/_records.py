@@ -18,6 +18,7 @@ from .._unreadable import listed_events
 from ..checks import (
     check_amount,
     check_incr,
+    check_name,
     check_page,
     check_session,
     check_thread,
@@ -291,6 +292,7 @@ class SQLiteRecords(SQLiteConnections):
             return _analytics.scope_analytics(db, "session", session_id, 1, threads)
 
     async def user_analytics(self, user_id: str) -> Analytics:
+        check_name("user_id", user_id)
         return await self._read(self._user_analytics_sync, user_id)
 
     def _user_analytics_sync(self, user_id: str) -> Analytics:
@@ -300,6 +302,7 @@ class SQLiteRecords(SQLiteConnections):
             return _analytics.scope_analytics(db, "user", user_id, sessions, threads)
 
     async def model_stats(self, model_name: str) -> ModelStats:
+        check_name("model_name", model_name)
         return await self._read(self._model_stats_sync, model_name)
 
     def _model_stats_sync(self, model_name: str) -> ModelStats:
