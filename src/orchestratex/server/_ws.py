@@ -368,6 +368,8 @@ async def _fill_gap(websocket: WebSocket, state: ServerState, session_id: str, l
     deadline = loop.time() + _GAP_WAIT_S
     while True:
         for event in await state.store.list_events(session_id, since=last, limit=min(seq - last - 1, _PAGE)):
+            if event.seq >= seq:  # (past an event this version cannot read: `seq` itself is sent by the caller)
+                break
             await _send(websocket, state, encode(event))
             last = event.seq
         if last >= seq - 1 or loop.time() > deadline:

@@ -35,14 +35,21 @@ class Events(MongoBase):
         horizon = await self._committer.horizon(session_id, self.recover_after_s)
         if limit == 0 or horizon <= since:
             return []
-        query: _Doc = {"session_id": session_id, "seq": {"$gt": since, "$lte": horizon}}
-        if orchestration_id is not None:
-            query["orchestration_id"] = orchestration_id
+        events: list[Event] = []
+        while True:  # (again past events this version cannot read: `limit` counts those it lists)
+            query: _Doc = {"session_id": session_id, "seq": {"$gt": since, "$lte": horizon}}
+            if orchestration_id is not None:
+                query["orchestration_id"] = orchestration_id
+            wanted = limit - len(events)
 
-        async def read() -> list[_Doc]:
-            return await c.events.find(query).sort("seq", 1).limit(limit).to_list(limit)
+            async def read(query: _Doc = query, wanted: int = wanted) -> list[_Doc]:
+                return await c.events.find(query).sort("seq", 1).limit(wanted).to_list(wanted)
 
-        return events_from(await self._run("reading events", read))
+            docs = await self._run("reading events", read)
+            events += events_from(docs)
+            if len(docs) < wanted or len(events) >= limit:
+                return events
+            since = docs[-1]["seq"]
 
     async def watch_events(
         self, session_id: str, since: int = 0, *, poll_interval_s: float = 0.25, batch: int = 1000

@@ -164,21 +164,29 @@ class SQLiteRecords(SQLiteConnections):
         self, session_id: str, *, since: int = 0, limit: int = 1000, orchestration_id: str | None = None
     ) -> list[Event]:
         check_page(limit, since, offset_name="since")
-        docs = await self._read(self._events_sync, session_id, since, limit, orchestration_id)
-        return listed_events(docs)
+        events: list[Event] = []
+        while True:  # (again past events this version cannot read: `limit` counts those it lists)
+            wanted = limit - len(events)
+            rows = await self._read(self._events_sync, session_id, since, wanted, orchestration_id)
+            events += listed_events(doc for _, doc in rows)
+            if len(rows) < wanted or len(events) >= limit:
+                return events
+            since = rows[-1][0]
 
-    def _events_sync(self, session_id: str, since: int, limit: int, orchestration_id: str | None) -> list[bytes]:
+    def _events_sync(
+        self, session_id: str, since: int, limit: int, orchestration_id: str | None
+    ) -> list[tuple[int, bytes]]:
         params: tuple[Any, ...]
         if orchestration_id is None:
             sql, params = "", (session_id, since, limit)
         else:
             sql, params = " AND orchestration_id = ?", (session_id, since, orchestration_id, limit)
         rows = self._db.execute(
-            f"SELECT doc FROM events WHERE session_id = ? AND seq > ?{sql} ORDER BY seq LIMIT ?", params
+            f"SELECT seq, doc FROM events WHERE session_id = ? AND seq > ?{sql} ORDER BY seq LIMIT ?", params
         ).fetchall()
         if not rows and not self._exists("sessions", session_id):
             raise NotFound(f"no session {session_id!r}")
-        return [doc for (doc,) in rows]
+        return rows
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
