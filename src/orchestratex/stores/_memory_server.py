@@ -15,7 +15,7 @@ from ..exceptions import Conflict, NotFound
 from ..records import ApiKey
 from ._memory_rows import snapshot
 from ._memory_state import SWEEP_AT, MemoryState
-from .checks import COUNTER_MAX, COUNTER_MIN, check_incr, check_ttl, counter_overflow, created_order
+from .checks import COUNTER_MAX, COUNTER_MIN, check_incr, check_name, check_ttl, counter_overflow, created_order
 
 __all__ = ["MemoryServerTables"]
 
@@ -56,6 +56,7 @@ class MemoryServerTables(MemoryState):
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        check_name("a counter's key", key)
         check_incr(amount)
         check_ttl(ttl_s, "counter")
         now = time.time()

@@ -1178,6 +1178,11 @@ class StoreContract:
         with pytest.raises(UserError, match=rf"counter 'low' is at {bottom}: adding -2 would leave the range"):
             await store.incr("low", -2)
         assert await store.incr("low", top) == -1
+        # (a key read from a config that lacked it: SQLite failed with "StoreError: SQLite error: NOT NULL constraint
+        # failed: counters.key", MemoryStore and MongoDB kept a counter under None)
+        key: Any = None
+        with pytest.raises(UserError, match="a counter's key must be a string, not None"):
+            await store.incr(key)
 
     # -- router statistics --------------------------------------------------------------------
     async def test_routing_stats(self, store: Store) -> None:

@@ -12,7 +12,15 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from orchestratex.exceptions import NotFound, StoreError
-from orchestratex.stores.checks import COUNTER_MAX, COUNTER_MIN, check_ids, check_incr, check_ttl, counter_overflow
+from orchestratex.stores.checks import (
+    COUNTER_MAX,
+    COUNTER_MIN,
+    check_ids,
+    check_incr,
+    check_name,
+    check_ttl,
+    counter_overflow,
+)
 
 from ._base import CAS_ATTEMPTS, RESUMABLE, MongoBase, expires_in, now_utc
 from ._codec import check_page, doc_id
@@ -100,6 +108,7 @@ class Coordination(MongoBase):
         """One round trip, exactly once despite lost replies (see `_once.py`): the pipeline update leaves a
         counter whose `ops` already hold its token as it is, and every attempt returns the value recorded with
         the token (what the first application made it)."""
+        check_name("a counter's key", key)
         check_incr(amount)
         check_ttl(ttl_s, "counter")
         value, refused = await self._unresolved.once(

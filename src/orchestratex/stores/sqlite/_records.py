@@ -190,6 +190,7 @@ class SQLiteRecords(SQLiteConnections):
 
     # -- counters -----------------------------------------------------------------------------
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        check_name("a counter's key", key)
         check_incr(amount)
         check_ttl(ttl_s, "counter")
         return await self._run(self._incr_sync, key, amount, ttl_s)
