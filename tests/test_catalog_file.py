@@ -399,3 +399,25 @@ async def test_several_unpriced_models_are_named_in_the_plural() -> None:
     with pytest.raises(UnknownPriceError, match=r"^models 'function:x', 'function:y' have no price, so their cost "):
         await orch.run("Hello")
     assert calls == []
+
+
+async def test_one_model_of_providers_given_is_told_how_to_add_a_judge_to_the_catalog_given() -> None:
+    # with `providers=[FunctionProvider(fn)]` and a catalog of one model (the usual test set-up), the run was refused
+    # saying to "set ANTHROPIC_API_KEY or GEMINI_API_KEY" (no key is read when providers are given) or "add a second
+    # model to your catalog file" (there is none); it now says what to add, and doing so works
+    from orchestratex import ModelProfile
+
+    provider, calls = calls_counted()
+    catalog = function_catalog("solo")
+    orch = Orchestrator(providers=[provider], catalog=catalog)
+    with pytest.raises(ConfigurationError) as refused:
+        await orch.run("Hello")
+    message = refused.value.message
+    assert message.startswith("no model can judge the answers of function:solo: a judge must be another model. Add a")
+    assert "catalog.add(ModelProfile(name='function:judge', cost_per_1k_tokens=0, judge_only=True))" in message
+    assert "ANTHROPIC_API_KEY" not in message and "catalog file" not in message
+    assert calls == []
+    catalog.add(ModelProfile(name="function:judge", cost_per_1k_tokens=0, judge_only=True))  # as it says
+    result = await orch.run("Hello", max_iterations=1)
+    assert result.status == "completed" and result.final_model == "function:solo", result.error
+    await orch.aclose()

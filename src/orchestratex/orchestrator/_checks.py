@@ -151,6 +151,22 @@ def _check_runnable(
                 'status = "active" in the catalog file), add another model, or take single answers unjudged: '
                 'judging="when_needed" and max_iterations=1'
             )
+        if not orchestrator._owned_providers:  # (given `providers=`: no key of the environment is read)
+            from ..providers.function import FunctionProvider
+
+            prefix = priced[0].provider
+            example = (
+                f" (e.g. catalog.add(ModelProfile(name={prefix + ':judge'!r}, cost_per_1k_tokens=0, judge_only=True)),"
+                f" which your FunctionProvider answers as it answers {priced[0].name})"
+                if isinstance(orchestrator.providers.get(prefix), FunctionProvider)
+                else ""
+            )
+            raise ConfigurationError(
+                f"no model can judge the answers of {only}: a judge must be another model"
+                f"{_same_model_note(priced, usable)}. Add a judge: add a second model to the catalog, served by a "
+                f"provider you gave{example}, or pass Orchestrator(evaluator=...) with an evaluator that needs no "
+                'judge model; or take single answers unjudged: judging="when_needed" and max_iterations=1'
+            )
         raise ConfigurationError(
             f"no model can judge the answers of {only}: a judge must be another model"
             f"{_same_model_note(priced, usable)}. Add a judge: configure a "
