@@ -221,3 +221,19 @@ def test_a_memory_url_without_its_slashes_is_refused_as_the_other_stores_refuse_
     assert done.returncode == 2 and done.stdout == "", done
     assert done.stderr.splitlines() == [f"orchestratex: error: {says}"]
     assert isinstance(store_from_url("memory://"), MemoryStore) and isinstance(store_from_url("Memory://"), MemoryStore)
+
+
+def test_sqlites_memory_name_as_a_store_url_says_what_to_write() -> None:
+    # `Orchestrator(store=":memory:")` (SQLite's name for a database in memory, as `sqlite3.connect` takes it) said
+    # only that the URL had no scheme, leaving the user to guess which of the three URLs it listed meant "in memory"
+    from orchestratex import Orchestrator
+
+    with pytest.raises(ConfigurationError) as refused:
+        Orchestrator(store=":memory:", simulate=True)
+    assert str(refused.value) == (
+        "store URL ':memory:' has no scheme: use memory://, sqlite:///path.db or mongodb://… (for a store in memory:"
+        " memory://, or sqlite:// for a SQLite database in memory)"
+    )
+    for url in ("memory://", "sqlite://"):  # each works as said
+        with Orchestrator(store=url, simulate=True) as orchestrator:
+            assert orchestrator.run_sync("Hello", max_iterations=1).status == "completed"

@@ -92,6 +92,8 @@ def store_from_url(url: str) -> Store:
     if not scheme:
         looks_like_a_file = "://" not in url and any(c in url for c in "./\\")
         path = f" (for the SQLite file {url}: {sqlite_url(url)})" if looks_like_a_file else ""
+        if url.casefold() == ":memory:":  # (SQLite's own name for a database in memory, as `sqlite3.connect` takes)
+            path = " (for a store in memory: memory://, or sqlite:// for a SQLite database in memory)"
         raise ConfigurationError(
             f"store URL {_shown(url)} has no scheme: use memory://, sqlite:///path.db or mongodb://…{path}"
         )
