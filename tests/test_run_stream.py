@@ -243,3 +243,47 @@ async def test_items_can_be_told_apart_by_their_type_deltas_included() -> None:
     assert kinds.index("answer_delta") < kinds.index("response_generated")
     assert AnswerDelta("x", 1, "a:b", "hi").type == "answer_delta"
     await orch.aclose()
+
+
+def held(release: asyncio.Event) -> FunctionProvider:
+    """Answers once `release` is set (judges at once)."""
+
+    async def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return judge(request)
+        await release.wait()
+        return "an answer"
+
+    return FunctionProvider(fn)
+
+
+async def test_reading_on_in_the_block_after_a_break_gets_the_rest_of_the_run() -> None:
+    # `async for` left with a `break` (at the model chosen, say) and a second `async for` in the same block: the break
+    # dropped the iterator, which cancelled the run, and the second loop raised a bare `CancelledError` into the
+    # caller (a BaseException, taken by asyncio as the caller's own task being cancelled)
+    release = asyncio.Event()
+    orch = orchestrator(held(release))
+    async with orch.run_stream("Hello") as stream:
+        async for item in stream:
+            if isinstance(item, ModelSelected):
+                break
+        for _ in range(5):
+            await asyncio.sleep(0)  # (the dropped iterator is finalised: it cancelled the run here)
+        release.set()
+        rest = [item.type async for item in stream]
+    assert rest[-1] == "orchestration_completed" and "response_generated" in rest
+    assert stream.result.status == "completed" and stream.result.final_response == "an answer"
+    await orch.aclose()
+
+
+async def test_a_stream_read_again_after_a_break_without_a_block_ends_with_the_cancelled_run() -> None:
+    # without a block, the `break` cancels the run (as documented); a second `async for` raised `CancelledError`
+    orch = orchestrator(held(asyncio.Event()))  # (never released: the run waits for its answer until cancelled)
+    stream = orch.run_stream("Hello")
+    async for item in stream:
+        if isinstance(item, ModelSelected):
+            break
+    rest = [item.type async for item in stream]  # what was queued before the cancel, then the end
+    assert "orchestration_completed" not in rest
+    assert (stream.result.status, stream.result.stop_reason) == ("cancelled", "cancelled")
+    await orch.aclose()

@@ -61,11 +61,10 @@ class RunStream:
     print(stream.result.final_score)
     ```
 
-    The run starts on entering the `async with` block (or on the first `async for`). Leaving the
-    block (or dropping the iterator) before the end cancels the run: it ends `cancelled`, with its
-    spending settled, and `result` is then the cancelled run. Errors of the run (a bad option, a store
-    failure) are raised by the iteration, and by `result` after it. A stream is one run, entered once
-    (again: `UserError`).
+    The run starts on entering the `async with` block (or on the first `async for`). Leaving the block (or, without
+    one, dropping the iterator: a `break`) before the end cancels the run: it ends `cancelled`, with its spending
+    settled, and `result` is then the cancelled run. Errors of the run (a bad option, a store failure) are raised by
+    the iteration, and by `result` after it. A stream is one run, entered once (again: `UserError`).
     """
 
     def __init__(
@@ -156,14 +155,18 @@ class RunStream:
                     self._final = True
                 yield cast(StreamItem, item)
         finally:
-            if not self._finished:
+            # (dropped early — a `break` — it cancels the run unless a block holds the stream: the block's exit does,
+            # and reading on in the block after a `break` got a bare `CancelledError` from the next `async for`)
+            if not self._finished and not self._entered:
                 await self.aclose()
 
     async def _finish(self, task: asyncio.Task[RunResult]) -> None:
         """The run's task is done: its result, or its error raised. A run that `Orchestrator.cancel` stopped (its
         task cancelled, not by this stream) has ended `cancelled` like any other end: its result is the stored one."""
-        if task.cancelled() and not self._closing and self._ended is not None and self._orchestration_id is not None:
-            self._result = await self._ended(self._orchestration_id)
+        if task.cancelled() and self._ended is not None and self._orchestration_id is not None:
+            self._result = await self._ended(self._orchestration_id)  # (by `cancel`, or by this stream's closing)
+        elif task.cancelled() and self._closing:  # (an `async for` after one dropped before the first event)
+            raise UserError("the stream was left before its run's first event: the run was cancelled")
         else:
             self._result = task.result()  # raises the run's error, if any
         self._finished = True
