@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from openai import OpenAI
 
+from orchestratex.exceptions import ConfigurationError
 from orchestratex.server import ServerSettings, create_app, issue_api_key
 from orchestratex.stores import MemoryStore
 
@@ -33,3 +35,31 @@ def test_a_toml_presets_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> N
         assert model.model_extra is not None
         assert model.model_extra["orchestratex"]["preset"] == {"max_iterations": 6, "evaluation_threshold": 9.5}
         assert model.model_extra["description"] == "Six attempts towards 9.5."
+
+
+def test_a_preset_takes_threshold_as_a_request_does(tmp_path: Path) -> None:
+    """`threshold`, the short name a request may use for `evaluation_threshold` (docs: "a preset takes the settings of a
+    request"), stopped the server from starting: "presets: 'team/quick': threshold: Extra inputs are not permitted"."""
+    path = tmp_path / "presets.toml"
+    path.write_text('[presets."team/quick"]\nmax_iterations = 1\nthreshold = 7.5\n')
+    settings = ServerSettings.from_env({"ORCHESTRATEX_PRESETS": str(path)})
+    store = MemoryStore()
+    with TestClient(create_app(store, settings=settings)) as http:
+        key = http.portal.call(issue_api_key, store, "alice")  # type: ignore[union-attr]
+        client = OpenAI(base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0)
+        model = client.models.retrieve("team/quick")
+        assert model.model_extra is not None
+        assert model.model_extra["orchestratex"]["preset"] == {"max_iterations": 1, "evaluation_threshold": 7.5}
+        reply = client.chat.completions.create(
+            model="team/quick", messages=[{"role": "user", "content": "Name a prime"}]
+        )
+        oid = reply.model_extra["orchestratex"]["orchestration_id"]  # type: ignore[index]
+        status = http.get(f"/api/orchestration/status/{oid}", headers={"Authorization": f"Bearer {key}"}).json()
+        assert status["settings"]["evaluation_threshold"] == 7.5
+
+
+def test_a_preset_with_both_threshold_names_is_refused_naming_them(tmp_path: Path) -> None:
+    path = tmp_path / "presets.toml"
+    path.write_text('[presets."team/quick"]\nthreshold = 7.5\nevaluation_threshold = 9\n')
+    with pytest.raises(ConfigurationError, match="threshold and evaluation_threshold are the same setting"):
+        ServerSettings.from_env({"ORCHESTRATEX_PRESETS": str(path)})

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from ..exceptions import ConfigurationError
 from ..usage import MAX_AMOUNT
@@ -30,12 +31,15 @@ AUTO = "orchestratex/auto"
 class Preset(BaseModel):
     """Orchestration settings a model name of `/v1/chat/completions` stands for (unset: the defaults)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, populate_by_name=True)
 
     description: str = ""
     """Shown in `/v1/models` (as `description`)."""
     max_iterations: Integer | None = Field(default=None, ge=1, le=50)
-    evaluation_threshold: Number | None = Field(default=None, ge=0, le=10)
+    evaluation_threshold: Number | None = Field(
+        default=None, ge=0, le=10, validation_alias=AliasChoices("evaluation_threshold", "threshold")
+    )
+    """Also written `threshold`, its short name, as in a request (one of the two)."""
     preferred_models: tuple[str, ...] | None = Field(default=None, min_length=1, max_length=100)
     """Route only among these models (catalog names or aliases)."""
     cost_limit: Number | None = Field(default=None, ge=0, le=MAX_AMOUNT)
@@ -44,6 +48,16 @@ class Preset(BaseModel):
     patience: Integer | None = Field(default=None, ge=1)
     domain: Domain = None
     """Read as a request's `domain` is (a built-in domain misspelt is refused when the presets are read)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_threshold(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "threshold" in data and "evaluation_threshold" in data:
+            raise PydanticCustomError(
+                "threshold_twice",
+                "threshold and evaluation_threshold are the same setting (threshold is its short name): give one",
+            )
+        return data
 
 
 DEFAULT_PRESETS: Mapping[str, Preset] = {
