@@ -67,7 +67,30 @@ def test_unknown_paths_answer_404_in_the_error_format(make_api: Callable[..., Ap
     api = make_api()
     r = api.client.get("/api/nothing", headers=api.alice)
     assert r.status_code == 404
-    assert r.json() == {"detail": "Not Found", "status_code": 404}
+    assert r.json() == {
+        "detail": "Not Found: GET /api/nothing is no route of this API; its routes begin /api/admin/, /api/analytics/,"
+        " /api/models/, /api/orchestration/, /api/sessions/, /api/threads/",
+        "status_code": 404,
+    }
+    assert api.client.get("/nothing").json() == {"detail": "Not Found", "status_code": 404}
+
+
+def test_a_guessed_api_url_is_told_apart_from_a_missing_record(make_api: Callable[..., Api]) -> None:
+    """`GET /api/orchestration/{id}` (the status is at `/api/orchestration/status/{id}`) answered a bare "Not Found",
+    read as "no such orchestration" for a run just started: it now says the URL is no route and names the near ones."""
+    api = make_api()
+    sid = api.session(api.alice)["_id"]
+    r = api.client.get(f"/api/orchestration/{sid}", headers=api.alice)
+    assert (r.status_code, r.json()["detail"]) == (
+        404,
+        f"Not Found: GET /api/orchestration/{sid} is no route of this API; the routes under /api/orchestration/ are"
+        " POST /api/orchestration/start, GET /api/orchestration/status/{orchestration_id},"
+        " POST /api/orchestration/{orchestration_id}/cancel",
+    )
+    r = api.client.get(f"/api/sessions/{sid}/threads", headers=api.alice)
+    assert r.status_code == 404
+    assert "GET /api/sessions/{session_id}" in r.json()["detail"]
+    assert api.client.get(f"/api/orchestration/{sid}").status_code == 401  # (no key: nothing said of the API)
 
 
 @pytest.mark.parametrize("path", ["/api/models/%0A", "/api/sessions/%0A", "/api/models/gpt4%0D", "/api/models/a%00b"])

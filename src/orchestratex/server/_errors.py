@@ -30,6 +30,7 @@ from ..exceptions import (
     UserError,
 )
 from ..orchestrator._chat import check_text
+from ._api_unknown import unknown_api_url
 from ._missing_v1 import missing_v1
 from ._numbers import number_message
 from ._openai_shape import openai_error_object
@@ -246,6 +247,9 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         hint = missing_v1(request.url.path.removeprefix(root), str(request.base_url))
         if hint is not None:  # (OpenAI's `error` too: the SDK's exception shows only its message)
             return error_response(404, hint, error=openai_error_object(hint, "not_found"))
+        detail = unknown_api_url(request.method, request.url.path.removeprefix(root), request.app.openapi()["paths"])
+        if detail is not None:  # (a bare "Not Found" read as "no such record")
+            return error_response(404, detail)
     headers = exc.headers
     if exc.status_code == 405 and headers:
         headers = _with_head(headers)

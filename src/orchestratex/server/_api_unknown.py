@@ -1,0 +1,29 @@
+"""The 404 of a URL under `/api/` that no route serves, naming the routes near it.
+
+`GET /api/orchestration/{id}` (the status route is `/api/orchestration/status/{id}`), `/api/session/{id}` or
+`/api/sessions/{id}/threads` — the URLs a client guesses — answered a bare "Not Found", which reads as "no such
+record": the user went looking for a run they had just started. It now says the URL is no route of the API and
+lists the routes of the same part of it (from the OpenAPI schema, so it never goes stale).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["unknown_api_url"]
+
+_METHODS = ("get", "post", "patch", "put", "delete")
+
+
+def unknown_api_url(method: str, path: str, documented: Mapping[str, Any]) -> str | None:
+    """The detail of the 404 of `method path` when `path` is under `/api/`, from the schema's `paths`; else None."""
+    if not path.startswith("/api/"):  # (`/api` itself needs no key: it tells nothing of the API)
+        return None
+    parts = [p for p in path.split("/") if p]
+    prefix = "/" + "/".join(parts[:2]) + "/"
+    near = [f"{m.upper()} {p}" for p, item in documented.items() if p.startswith(prefix) for m in _METHODS if m in item]
+    if not near:
+        groups = sorted({"/".join(p.split("/")[:3]) + "/" for p in documented if p.startswith("/api/")})
+        return f"Not Found: {method} {path[:200]} is no route of this API; its routes begin {', '.join(groups)}"
+    return f"Not Found: {method} {path[:200]} is no route of this API; the routes under {prefix} are {', '.join(near)}"
