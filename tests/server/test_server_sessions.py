@@ -248,7 +248,20 @@ def test_authentication_comes_before_validation(api: Api) -> None:
 def test_wrong_method_answers_405_in_the_error_format(api: Api) -> None:
     r = api.client.delete("/api/sessions/", headers=api.alice)
     assert r.status_code == 405
-    assert r.json() == {"detail": "Method Not Allowed", "status_code": 405}
+    assert r.json() == {
+        "detail": "Method Not Allowed: DELETE is not allowed on /api/sessions/: use POST",
+        "status_code": 405,
+    }
+
+
+def test_a_status_sent_with_put_is_told_to_use_patch(api: Api) -> None:
+    """`requests.put(…/status)` (or `curl -X PUT`) got only "Method Not Allowed": the method to use was in the
+    `Allow` header alone, which clients do not show. The answer now names it, as `/v1`'s 405 does."""
+    sid = api.session(api.alice)["_id"]
+    r = api.client.put(f"/api/sessions/{sid}/status", json={"status": "paused"}, headers=api.alice)
+    assert (r.status_code, r.headers["allow"]) == (405, "PATCH")
+    assert r.json()["detail"] == f"Method Not Allowed: PUT is not allowed on /api/sessions/{sid}/status: use PATCH"
+    assert api.client.get(f"/api/sessions/{sid}", headers=api.alice).json()["status"] == "active"
 
 
 def test_a_session_whose_only_judge_is_its_only_model_is_refused(api: Api) -> None:

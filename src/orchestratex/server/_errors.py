@@ -251,9 +251,14 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         if detail is not None:  # (a bare "Not Found" read as "no such record")
             return error_response(404, detail)
     headers = exc.headers
+    detail = str(exc.detail)
     if exc.status_code == 405 and headers:
         headers = _with_head(headers)
-    return error_response(exc.status_code, str(exc.detail), rate_headers(headers))
+        allow = next((value for name, value in headers.items() if name.lower() == "allow"), None)
+        if allow and detail == "Method Not Allowed":  # (as /v1 says it: most clients show the body alone)
+            path = request.url.path.removeprefix(request.scope.get("root_path", ""))
+            detail = f"Method Not Allowed: {request.method} is not allowed on {path[:200]}: use {allow}"
+    return error_response(exc.status_code, detail, rate_headers(headers))
 
 
 def _with_head(headers: Mapping[str, str]) -> dict[str, str]:
