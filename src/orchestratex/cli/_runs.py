@@ -70,10 +70,11 @@ async def _open(url: str) -> Store | None:
 
 
 # -- list -----------------------------------------------------------------------------------------------
-async def _recent(store: Store, args: argparse.Namespace) -> tuple[list[Orchestration], int]:
+async def _recent(store: Store, args: argparse.Namespace) -> tuple[list[Orchestration], int, bool]:
     """The last `limit` orchestrations matching the filters, newest first, read a page at a time from the end of the
     store's list (oldest first) back: `runs list` reads what it shows, not the whole history (unless the filters
-    pass few of them)."""
+    pass few of them); the store's count of orchestrations; and whether older ones may match too (read and left
+    out past `limit`, or not read)."""
     want = args.limit or None
     kept: list[Orchestration] = []
     seen: set[str] = set()
@@ -87,7 +88,7 @@ async def _recent(store: Store, args: argparse.Namespace) -> tuple[list[Orchestr
                 seen.add(doc.id)
                 kept.append(doc)
         end, size = start, min(size * 2, _PAGE)
-    return kept[:want], total
+    return kept[:want], total, want is not None and (len(kept) > want or end > 0)
 
 
 async def _count(store: Store) -> int:
@@ -122,10 +123,10 @@ async def _list(url: str, args: argparse.Namespace) -> int:
 
     store = await _open(url)
     docs: list[Orchestration] = []
-    total = 0
+    total, older = 0, False
     if store is not None:
         try:
-            docs, total = await _recent(store, args)
+            docs, total, older = await _recent(store, args)
         finally:
             await store.close()
     out = Output()
@@ -133,7 +134,7 @@ async def _list(url: str, args: argparse.Namespace) -> int:
         out.verbatim(json_text([_summary(d) for d in docs]))
         if store is None:
             print(f"orchestratex: {_nothing(url, True, args)}", file=sys.stderr)
-        _more(docs, total, args)
+        _more(docs, total, older, args)
         return 0
     if not docs:
         print(f"orchestratex: {_nothing(url, store is None, args)}", file=sys.stderr)
@@ -156,17 +157,25 @@ async def _list(url: str, args: argparse.Namespace) -> int:
         out.verbatim(plain_table(headers, rows, right=_RIGHT))
     else:
         _on_screen(out, f"Orchestrations in {shown_url(url)} (newest first)", headers, rows)
-    _more(docs, total, args)
+    _more(docs, total, older, args)
     return 0
 
 
-def _more(docs: list[Orchestration], total: int, args: argparse.Namespace) -> None:
+def _more(docs: list[Orchestration], total: int, older: bool, args: argparse.Namespace) -> None:
     """Say on stderr that the store holds more orchestrations than `--limit` showed: the list ended as if that were
-    all of them (and `--json`'s, 20 by default, said nothing of the others)."""
+    all of them (and `--json`'s, 20 by default, said nothing of the others). With `--status` or `--user`, when
+    older orchestrations may pass them too: `runs list --status failed` showed 20 failures, said nothing, and read
+    as every failure there was."""
     if args.status is None and args.user is None and total > len(docs):
         print(
             f"orchestratex: the {len(docs)} most recent of {total:,} orchestrations; --limit N shows more, --limit 0 "
             "all of them",
+            file=sys.stderr,
+        )
+    elif older:
+        print(
+            f"orchestratex: the {len(docs)} most recent orchestrations {_filters(args)} (of {total:,} in the store); "
+            "older ones may pass too: --limit N shows more, --limit 0 all of them",
             file=sys.stderr,
         )
 
@@ -178,13 +187,15 @@ def _nothing(url: str, absent: bool, args: argparse.Namespace) -> str:
             f"no orchestrations: the store {shown_url(url)} does not exist (yet); check --store or "
             "ORCHESTRATEX_STORE_URL"
         )
+    filters = _filters(args)
+    return f"no orchestrations {filters} in {shown_url(url)}" if filters else f"no orchestrations in {shown_url(url)}"
+
+
+def _filters(args: argparse.Namespace) -> str:
+    """`with status failed of user 'alice'`: what `--status` and `--user` keep, as the command's notes say it."""
     filters = [f"with status {args.status}"] if args.status else []
     filters += [f"of user {args.user!r}"] if args.user is not None else []
-    return (
-        f"no orchestrations {' '.join(filters)} in {shown_url(url)}"
-        if filters
-        else f"no orchestrations in {shown_url(url)}"
-    )
+    return " ".join(filters)
 
 
 _RIGHT = (3, 4, 5)
