@@ -8,7 +8,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from ..exceptions import OrchestrateXError, StoreUnavailable, UserError
 from ._interrupt import EXIT_CODES, Interrupted
@@ -74,6 +74,23 @@ def _providers(text: str) -> list[str]:
     return parse_providers(text)
 
 
+class _Listed(argparse.Action):
+    """A list option given more than once (`--models gpt4 --models claude`) is the list of all its values, each once:
+    the last one alone was kept, and the run routed without the models named before it, without a word. The list
+    is parsed again as one (`--provider sim --provider openai` is refused as `--provider sim,openai` is)."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: str | None = None
+    ) -> None:
+        listed = list(dict.fromkeys([*(getattr(namespace, self.dest, None) or []), *values]))
+        if callable(self.type):
+            try:
+                listed = cast("list[Any]", self.type(",".join(listed)))
+            except argparse.ArgumentTypeError as exc:
+                raise argparse.ArgumentError(self, str(exc)) from None
+        setattr(namespace, self.dest, listed)
+
+
 _VERBOSE_FLAGS = ("-v", "--verbose")
 _VERBOSE_OPTIONS: dict[str, Any] = {
     "action": "count",
@@ -104,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         action=TypedOption,
         help="stop once the judges' score reaches this (0–10, default 8)",
     )
-    run.add_argument("--models", type=_models, help="comma-separated models to route among (names or aliases)")
+    run.add_argument(
+        "--models", type=_models, action=_Listed, help="comma-separated models to route among (names or aliases)"
+    )
     run.add_argument("--cost-limit", type=number, action=TypedOption, help="most US dollars to spend")
     run.add_argument("--json", action="store_true", help="print the result document as JSON instead of the live view")
     run.add_argument(
@@ -114,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--provider",
         type=_providers,
+        action=_Listed,
         help="'sim' forces the offline simulator; a name (or comma-separated list) routes only among those providers",
     )
     run.add_argument(
