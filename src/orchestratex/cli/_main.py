@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 from ..exceptions import OrchestrateXError, StoreUnavailable, UserError
 from ._interrupt import EXIT_CODES, Interrupted
 from ._logs import hide_logs, show_logs
-from ._options import CATALOG_FILE, STORE_URL, USER_ID, TypedOption, given, host, named, number, whole_number
+from ._options import (
+    CATALOG_FILE,
+    STORE_URL,
+    TypedOption,
+    given,
+    host,
+    named,
+    number,
+    user_option,
+    whole_number,
+)
 from ._output import StdoutFailed, lossless_stdout, silence
 from ._runs import add_runs_parser
 from ._usage_json import serve_logs_json, usage_errors_in_json
@@ -180,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
     )
     listing = keys_sub.add_parser("list", help="list API keys (id, user, admin, created, last used; never the key)")
-    listing.add_argument("--user", dest="user_id", type=given(USER_ID), help="only this user's keys")
+    listing.add_argument("--user", dest="user_id", type=user_option, help="only this user's keys")
     listing.add_argument("--json", action="store_true", help="print the keys as JSON")
     listing.add_argument(
         "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"

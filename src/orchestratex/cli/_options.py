@@ -26,6 +26,7 @@ __all__ = [
     "host",
     "named",
     "number",
+    "user_option",
     "whole_number",
 ]
 
@@ -60,6 +61,13 @@ def given(what: str) -> Callable[[str], str]:
         return text
 
     return parse
+
+
+def user_option(text: str) -> str:
+    """`--user ID` of `runs list` and `keys list`, without the white space around it (copied from a table's padded
+    column, say): `keys create " alice"` gives the key to `alice`, as no user id begins or ends with white space, while
+    `keys list --user " alice"` said there was no key of user ' alice'."""
+    return given(USER_ID)(text).strip()
 
 
 def named(text: str) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .._ids import in_utc
 from ..exceptions import NotFound, UserError
 from ._interrupt import abandoned_note
-from ._options import STORE_URL, USER_ID, given, named, whole_number
+from ._options import STORE_URL, given, named, user_option, whole_number
 from ._stores import shown_url, store_option
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def add_runs_parser(sub: Any) -> None:
     listing.add_argument("--limit", type=whole_number, default=20, help="how many to show (default 20; 0 for all)")
     listing.add_argument("--status", type=named, choices=_STATUSES, help="only orchestrations with this status")
     # (blank, as `--user "$UNSET"` gives it, is refused: it listed "no orchestrations of user ''", exit 0)
-    listing.add_argument("--user", type=given(USER_ID), help="only this user's orchestrations")
+    listing.add_argument("--user", type=user_option, help="only this user's orchestrations")
     listing.add_argument("--json", action="store_true", help="print a JSON list of summaries")
     listing.add_argument("--store", type=given(STORE_URL), help=store_help)
     show = runs_sub.add_parser("show", help="one orchestration: iterations, routing, each judge's verdict, answer")
