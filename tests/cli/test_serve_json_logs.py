@@ -108,14 +108,16 @@ def test_the_variable_chooses_json_and_a_wrong_value_is_one_line(tmp_path: Path)
     assert done.returncode == 2 and "argument --log-format: invalid choice: 'yaml' (choose from" in done.stderr
 
 
-def test_other_libraries_warnings_are_json_lines_too(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_other_libraries_warnings_are_json_lines_too(tmp_path: Path, log_format: str) -> None:
     """The root logger had no handler: a warning of OpenTelemetry's SDK (here about its sampler's setting, read when
     the first run looks for the tracer provider the environment names), of an exporter whose collector is down or of
-    asyncio was written by Python's last resort as a bare line of text among the JSON ones."""
+    asyncio was written by Python's last resort as a bare line of text among the JSON ones (and with no time, logger
+    nor level among the text ones)."""
     proc, port, _, err = _serve(
         tmp_path,
         "--log-format",
-        "json",
+        log_format,
         OTEL_PYTHON_TRACER_PROVIDER="sdk_tracer_provider",
         OTEL_TRACES_SAMPLER="parentbased_traceidratio",
         OTEL_TRACES_SAMPLER_ARG="abc",
@@ -129,6 +131,10 @@ def test_other_libraries_warnings_are_json_lines_too(tmp_path: Path) -> None:
         assert answered.status_code == 200, answered.text
     finally:
         _stop(proc)
+    if log_format == "text":
+        (said,) = [line for line in err.read_text().splitlines() if "TRACES_SAMPLER_ARG" in line]
+        assert re.match(r"\S+Z opentelemetry\.sdk\.trace\.sampling WARNING ", said), said
+        return
     lines = _lines(err)  # (each one JSON)
     (sampler,) = [line for line in lines if "TRACES_SAMPLER_ARG" in line["message"]]
     assert (sampler["level"], sampler["logger"]) == ("WARNING", "opentelemetry.sdk.trace.sampling")

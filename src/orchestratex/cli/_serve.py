@@ -313,8 +313,8 @@ def _log_config(log_format: str = "text", level: str = "INFO") -> dict[str, Any]
     if log_format == "json":
         json_formatter = {"()": "orchestratex.telemetry.JsonFormatter"}
         config["formatters"] = {"default": json_formatter, "access": json_formatter}
-        # Other libraries' warnings and errors (OpenTelemetry's SDK and exporters, asyncio, Python's warnings once
-        # `captureWarnings` sends them to logging) reach the root logger, which had no handler: Python's last
-        # resort wrote them as bare text lines among the JSON ones.
-        config["root"] = {"handlers": ["default"], "level": "WARNING"}
+    # Other libraries' warnings and errors (OpenTelemetry's SDK and exporters, asyncio, Python's warnings once
+    # `captureWarnings` sends them to logging) reach the root logger, which had no handler: Python's last resort wrote
+    # them as bare lines of text, among the JSON ones, or with no time, logger nor level among the text ones.
+    config["root"] = {"handlers": ["default"], "level": "WARNING"}
     return config
