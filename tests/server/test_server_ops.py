@@ -104,6 +104,36 @@ def test_readiness_logs_an_outage_once_and_the_recovery_once(
     assert len(lines()) == 3 and lines()[2][0] == logging.WARNING
 
 
+class _BrokenStore(MemoryStore):
+    """A store of one's own whose driver's error gets through its `ping` (it should raise `StoreUnavailable`)."""
+
+    async def ping(self) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+def test_readiness_answers_503_when_a_stores_ping_raises_its_drivers_error(
+    make_api: Callable[..., Api], caplog: pytest.LogCaptureFixture
+) -> None:
+    """It answered 500 `internal server error`, with an ERROR and its traceback in the log at every probe."""
+    api = make_api(_BrokenStore())
+    caplog.set_level(logging.WARNING)
+    for _ in range(3):
+        r = api.client.get("/health/ready")
+        assert r.status_code == 503, r.text
+        assert r.json()["store"] == "unreachable"
+        assert r.json()["detail"] == (
+            "not ready: the store failed to answer (ConnectionRefusedError): the server's log says why"
+        )
+    assert api.client.head("/health/ready").status_code == 503
+    (line,) = [rec for rec in caplog.records if rec.levelno >= logging.WARNING]
+    assert line.name == "orchestratex.server" and line.levelno == logging.WARNING
+    assert (
+        line.getMessage()
+        == "not ready: the store's ping raised ConnectionRefusedError ([Errno 111] Connection refused)"
+    )
+    assert line.exc_info is not None
+
+
 class _SlowStore(MemoryStore):
     slow = False
 

@@ -55,6 +55,12 @@ async def ready(request: Request) -> Response:
         state.readiness.down("unreachable", "not ready: the store is unreachable: %s", exc.message)
         detail = f"not ready: the store is unreachable: {public_reason(exc.message)}"
         return error_response(503, detail, store="unreachable")
+    except Exception as exc:  # (a store of one's own whose driver's error got through: a probe is not a crash)
+        state.readiness.down(
+            "failed", "not ready: the store's ping raised %s (%s)", type(exc).__name__, exc, exc_info=exc
+        )
+        detail = f"not ready: the store failed to answer ({type(exc).__name__}): the server's log says why"
+        return error_response(503, detail, store="unreachable")
     state.readiness.up()
     return JSONResponse({"status": "ready", "store": "ok"})
 

@@ -15,12 +15,12 @@ class ReadinessLog:
     def __init__(self) -> None:
         self._down: str | None = None
 
-    def down(self, kind: str, message: str, *args: object) -> None:
-        """The store failed a probe (`kind`: `"unreachable"`, `"timeout"`): log `message % args` as a WARNING
-        unless the last probe already failed so."""
+    def down(self, kind: str, message: str, *args: object, exc_info: BaseException | None = None) -> None:
+        """The store failed a probe (`kind`: `"unreachable"`, `"timeout"`, `"failed"`): log `message % args` as a
+        WARNING (with `exc_info`'s traceback) unless the last probe already failed so."""
         if self._down != kind:
             self._down = kind
-            logger.warning(message, *args)
+            logger.warning(message, *args, exc_info=exc_info)
 
     def up(self) -> None:
         """The store answered a probe: log once that it is ready again after an outage."""
