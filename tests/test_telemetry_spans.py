@@ -202,7 +202,14 @@ async def test_the_response_model_is_the_model_the_provider_says_answered(spans:
 
 @pytest.mark.parametrize(
     ("provider", "reported"),
-    [("mistral", "mistral_ai"), ("xai", "x_ai"), ("azure", "azure.ai.openai"), ("deepseek", "deepseek")],
+    [
+        ("mistral", "mistral_ai"),
+        ("xai", "x_ai"),
+        ("azure", "azure.ai.openai"),
+        ("deepseek", "deepseek"),
+        ("DeepSeek", "deepseek"),
+        ("Mistral", "mistral_ai"),
+    ],
 )
 async def test_providers_are_reported_under_the_conventions_names(
     spans: InMemorySpanExporter, provider: str, reported: str

@@ -104,10 +104,15 @@ def output_messages(text: str, finish_reason: str | None) -> str:
     return json.dumps([message])
 
 
+_SAME_NAMES = frozenset({"openai", "anthropic", "cohere", "deepseek", "groq", "perplexity"})
+"""The conventions' well-known names that are ours too."""
+
+
 def provider_name(provider: str) -> str:
     """`provider`'s `gen_ai.provider.name`: the conventions' name for it (`mistral` is `mistral_ai`), whatever its
-    case (`Mistral`, as an endpoint may be named), else its own."""
-    return PROVIDER_NAMES.get(provider.lower(), provider)
+    case (`Mistral`, `DeepSeek`, as an endpoint may be named), else its own."""
+    lower = provider.lower()
+    return PROVIDER_NAMES.get(lower) or (lower if lower in _SAME_NAMES else provider)
 
 
 def _clean(attributes: dict[str, Any]) -> dict[str, Any]:
