@@ -46,7 +46,13 @@ def _openai_part() -> bytes:
 
 def _anthropic_part() -> bytes:
     """The first events of a documented Messages stream: "Hello there", no `message_stop`."""
-    message = {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": "claude-haiku-4-5"}
+    message: dict[str, Any] = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "model": "claude-haiku-4-5",
+    }
     message |= {"stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 25, "output_tokens": 1}}
     return _sse(
         [
