@@ -375,9 +375,9 @@ def run_command(args: argparse.Namespace) -> int:
             _print_json(result, getattr(args, "cost_limit", None))
         except StdoutFailed as exc:
             if args.command == "run":
-                store = f" --store {shown_url(args.store)}" if args.store else ""
                 exc.note = (
-                    f"orchestration {result.id} ended {result.status}: see `orchestratex runs show {result.id}{store}`"
+                    f"orchestration {result.id} ended {result.status}: see `orchestratex runs show {result.id}"
+                    f"{store_option(args.store)}`"
                 )
             raise
     return 0 if result.status == "completed" else 1

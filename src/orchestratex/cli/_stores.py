@@ -86,8 +86,12 @@ def shown_url(url: str) -> str:
 
 def store_option(given: str | None) -> str:
     """` --store URL` when the command was given `--store URL`, for the commands its messages suggest (`orchestratex
-    runs list`, `orchestratex serve`): without it, the suggested command reads another store, the default one."""
-    return f" --store {shown_url(given)}" if given else ""
+    runs list`, `orchestratex serve`): without it, the suggested command reads another store, the default one. The
+    URL is quoted for the shell where it must be: a path with a space (`sqlite:////data/my runs.db`), or a MongoDB
+    URL's `&` (which ran the suggested command in the background, without its options), broke the command copied."""
+    import shlex
+
+    return f" --store {shlex.quote(shown_url(given))}" if given else ""
 
 
 def patiently(url: str, work: Coroutine[Any, Any, T]) -> T:
