@@ -1,7 +1,9 @@
 """The one place where google-genai and HTTP exceptions become `orchestratex.exceptions` (as httpx maps httpcore's).
 
 The google-genai SDK raises `errors.ClientError`/`errors.ServerError` for HTTP errors and lets the
-HTTP library's own timeouts and connection errors through, so both httpx2's and httpx's are mapped.
+HTTP library's own timeouts and connection errors through, so both httpx2's and httpx's are mapped, and aiohttp's:
+with aiohttp installed (google-genai's `aiohttp` extra, or any package needing it), the SDK sends a client's calls
+through it rather than httpx.
 """
 
 from __future__ import annotations
@@ -31,8 +33,22 @@ except ImportError:  # pragma: no cover - httpx is optional for the SDK
 
 __all__ = ["map_gemini_errors", "retry_after_seconds"]
 
-_TIMEOUTS: tuple[type[BaseException], ...] = (httpx2.TimeoutException,) + ((httpx.TimeoutException,) if httpx else ())
-_TRANSPORT: tuple[type[BaseException], ...] = (httpx2.TransportError,) + ((httpx.TransportError,) if httpx else ())
+try:
+    import aiohttp  # type: ignore[import-not-found, unused-ignore]
+except ImportError:  # (the SDK then sends through httpx)
+    aiohttp = None
+
+_TIMEOUTS: tuple[type[BaseException], ...] = (
+    (httpx2.TimeoutException,)
+    + ((httpx.TimeoutException,) if httpx else ())
+    + ((aiohttp.ServerTimeoutError, TimeoutError) if aiohttp else ())  # (its `ClientTimeout(total=…)`: TimeoutError)
+)
+_TRANSPORT: tuple[type[BaseException], ...] = (
+    (httpx2.TransportError,)
+    + ((httpx.TransportError,) if httpx else ())
+    # (refused, reset, closed mid-body: a raw aiohttp error was raised, not retried, and the run failed with it)
+    + ((aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) if aiohttp else ())
+)
 _PROXY: tuple[type[BaseException], ...] = (httpx2.ProxyError,) + ((httpx.ProxyError,) if httpx else ())
 _UNPARSED: tuple[type[BaseException], ...] = tuple(
     error for error in (getattr(errors, "UnknownApiResponseError", None),) if isinstance(error, type)

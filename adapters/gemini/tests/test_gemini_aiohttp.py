@@ -1,0 +1,116 @@
+"""With aiohttp installed (google-genai's `aiohttp` extra, or any package that needs it), google-genai sends a client's
+calls through aiohttp rather than httpx: its connection errors and timeouts were not mapped, so a Gemini server that
+could not be reached raised a raw `aiohttp.ClientConnectorError` out of `Orchestrator.run` instead of falling back to
+another model, and a stream cut mid-answer came out as aiohttp's error too."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+import orchestratex.providers
+from orchestratex import FunctionProvider, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.exceptions import ProviderConnectionError
+from orchestratex.orchestrator import RetryPolicy
+from orchestratex_gemini import GeminiProvider
+
+from .test_gemini_provider import request
+from .test_gemini_streaming import chunk, sse
+
+pytest.importorskip("aiohttp")
+pytestmark = pytest.mark.filterwarnings(  # (google-genai's own session class, as aiohttp 3.12+ warns of it)
+    "ignore:Inheritance class AiohttpClientSession from ClientSession is discouraged:DeprecationWarning"
+)
+
+
+@pytest.fixture(autouse=True)
+def _local_server_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local server, not the vendor
+
+
+def _nothing_listening() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@contextlib.contextmanager
+def _closing_mid_stream() -> Iterator[str]:
+    """A server answering 200 with the first chunks of a stream ("Hello, world"), then closing the connection."""
+    part = sse(chunk("Hello"), chunk(", world"))
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+            conn.sendall(head + f"{len(part):x}\r\n".encode() + part + b"\r\n")
+            conn.shutdown(socket.SHUT_WR)
+            held.append(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+async def test_the_sdk_sends_through_aiohttp_and_a_server_not_reached_is_a_connection_error() -> None:
+    provider = GeminiProvider(api_key="AIza-test", base_url=_nothing_listening())
+    assert provider._client._api_client._use_aiohttp()  # (what this file is about)
+    with pytest.raises(ProviderConnectionError, match="cannot reach gemini") as raised:
+        await provider.generate(request())
+    assert raised.value.retryable
+
+    async def on_text(text: str) -> None:
+        return None
+
+    with pytest.raises(ProviderConnectionError, match="cannot reach gemini"):
+        await provider.generate_stream(request(), on_text)
+    await provider.aclose()
+
+
+async def test_a_run_falls_back_to_another_model_when_gemini_cannot_be_reached() -> None:
+    gemini = ModelProfile(name="gemini:gemini-x", input_cost_per_1k=0.001, output_cost_per_1k=0.004, quality=9)
+    other = ModelProfile(name="function:other", input_cost_per_1k=0.002, output_cost_per_1k=0.002, quality=5)
+    judge = ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=5)
+
+    def answer(req: object) -> str:
+        return json.dumps({"score": 9, "feedback": "ok"}) if "judge" in str(req) else "Paris."
+
+    orchestrator = Orchestrator(
+        providers=[GeminiProvider(api_key="AIza-test", base_url=_nothing_listening()), FunctionProvider(answer)],
+        catalog=ModelCatalog([gemini, other, judge]),
+        retry=RetryPolicy(max_attempts=1),
+        judges=["function:judge"],
+    )
+    result = await orchestrator.run("The capital of France?", preferred_models=["gemini:gemini-x", "function:other"])
+    assert (result.status, result.final_model) == ("completed", "function:other"), result.error
+    await orchestrator.aclose()
+
+
+async def test_a_stream_closed_mid_answer_through_aiohttp_says_so() -> None:
+    pieces: list[str] = []
+
+    async def on_text(text: str) -> None:
+        pieces.append(text)
+
+    with _closing_mid_stream() as url:
+        provider = GeminiProvider(api_key="AIza-test", base_url=url)
+        with pytest.raises(ProviderConnectionError, match="broke mid-stream, after 12 characters") as raised:
+            await provider.generate_stream(request(), on_text)
+        await provider.aclose()
+    assert pieces == ["Hello", ", world"] and raised.value.retryable
