@@ -95,3 +95,12 @@ def test_lazy_names_are_the_real_objects() -> None:
     assert orchestratex.SQLiteStore is SQLiteStore
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         orchestratex.Nope  # noqa: B018
+
+
+def test_a_routers_contract_imports_from_one_place() -> None:
+    # `from orchestratex.routing import Router, RoutingDecision, Task` (what a router of one's own needs, as the
+    # routing page shows the contract) failed with an ImportError: `RoutingDecision` was only in `orchestratex`
+    from orchestratex import RoutingDecision, routing
+    from orchestratex.routing import RoutingDecision as FromRouting
+
+    assert FromRouting is RoutingDecision and {"Router", "RoutingDecision", "Task"} <= set(routing.__all__)
