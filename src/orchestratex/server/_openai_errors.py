@@ -78,6 +78,8 @@ class OpenAIError(Exception):
 
     def body(self) -> dict[str, Any]:
         error = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+        if "orchestratex" in self.extra:  # (inside `error` too: the openai SDK's exception keeps `error` alone as its
+            error["orchestratex"] = self.extra["orchestratex"]  # `body`, and a stream's error has nothing else)
         return {"error": error, **self.extra}
 
 
