@@ -9,7 +9,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from google import genai
@@ -64,6 +64,22 @@ class _KeyChosenHere(logging.Filter):
 
 
 logging.getLogger("google_genai._api_client").addFilter(_KeyChosenHere())
+
+
+def _connect_within(seconds: float) -> Callable[[httpx2.Request], Awaitable[None]]:
+    """A request hook holding connecting to `seconds`: google-genai gives a request one timeout for everything, so a
+    call allowed more time to write a long answer (`time_to_write`: half an hour for 65,536 tokens) also waited that
+    long to connect to a server that could not be reached (its packets dropped), where the OpenAI adapter gives up
+    connecting after `timeout`."""
+
+    async def hook(request: httpx2.Request) -> None:
+        timeout = request.extensions.get("timeout")
+        if isinstance(timeout, dict) and not (
+            isinstance(timeout.get("connect"), int | float) and timeout["connect"] <= seconds
+        ):
+            request.extensions["timeout"] = {**timeout, "connect": seconds}
+
+    return hook
 
 
 def _client(*, api_key: str, http_options: types.HttpOptions) -> genai.Client:
@@ -141,6 +157,10 @@ class GeminiProvider(Provider):
                 timeout=None if timeout is None else math.ceil(timeout * 1000),  # (milliseconds)
                 retry_options=types.HttpRetryOptions(attempts=1),
                 httpx_async_client=http_client,
+                # (a call given more time to write its answer still connects within `timeout`: see `_connect_within`)
+                async_client_args=None
+                if http_client is not None or timeout is None
+                else {"event_hooks": {"request": [_connect_within(timeout)]}},
             )
             build = functools.partial(_client, api_key=api_key, http_options=http_options)
             if http_client is None:  # (the SDK makes its HTTP client, with the environment's proxy)
