@@ -593,7 +593,9 @@ async def test_a_record_missing_a_required_field_is_not_said_to_exist_already(tm
         thread = await store.create_thread(Thread(session_id=session.id, user_id="ada", original_prompt="p"))
         run = Orchestration(thread_id=thread.id, session_id=session.id, user_id="ada", prompt="p")
         run.user_id = unset
-        with pytest.raises(UserError, match=r"orchestration .* cannot be stored: NOT NULL constraint failed"):
+        with pytest.raises(
+            UserError, match=r"^orchestration \w+: user_id must be a string, not None; nothing was stored$"
+        ):
             await store.create_orchestration(run)
         key = ApiKey(key_hash="h", user_id="ada")
         key.user_id = unset

@@ -101,11 +101,18 @@ _MAX_TOTAL = COUNTER_MAX // _PICO
 """The largest orchestration total a store keeps: whole dollars whose pico-dollars fit in 64 bits (about $9.2M)."""
 
 
+_ORCHESTRATION_TEXTS = ("thread_id", "session_id", "user_id", "prompt")
+_ORCHESTRATION_OPTIONAL_TEXTS = ("domain", "context", "final_response", "final_model", "error")
+_ORCHESTRATION_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+_STOP_REASONS = ("threshold", "max_iterations", "budget", "no_improvement", "cancelled", "error")
+
+
 def check_orchestration(orchestration: Orchestration, iterations: Iterable[int] | None = None) -> None:
     """Refuse an orchestration a store could not keep and read back: a `total_cost` or `overage_cost` that is not
     a number, NaN, an infinity, negative or past about $9.2 million, or an iteration (those at the positions
     `iterations` gives, every one when None) holding a cost, a latency or a score that is not a finite number (the
-    orchestrator computes them; code that sets them by hand can get a NaN, a missing value of an imported table).
+    orchestrator computes them; code that sets them by hand can get a NaN, a missing value of an imported table), a
+    status or stop reason this version does not know, or None (or a number) where text goes.
     JSON cannot hold a NaN: it was kept as `null`, and the run could then not be read, listed or counted (SQLite and
     MongoDB failed on a NaN total with a bare "cannot convert float NaN to integer")."""
     o = orchestration
@@ -119,6 +126,13 @@ def check_orchestration(orchestration: Orchestration, iterations: Iterable[int] 
                     f"orchestration {o.id}: {name} must be a number of US dollars between 0 and {_MAX_TOTAL:,},"
                     f" not {value!r}; nothing was stored"
                 )
+    problem = _document_problem(o, _ORCHESTRATION_TEXTS, _ORCHESTRATION_OPTIONAL_TEXTS)
+    if problem is None and o.status not in _ORCHESTRATION_STATUSES:
+        problem = f"status must be one of {', '.join(map(repr, _ORCHESTRATION_STATUSES))}, not {o.status!r:.60}"
+    if problem is None and o.stop_reason is not None and o.stop_reason not in _STOP_REASONS:
+        problem = f"stop_reason must be one of {', '.join(map(repr, _STOP_REASONS))} or None, not {o.stop_reason!r:.60}"
+    if problem is not None:  # (a newer version's status, a field set to None by hand: the run could not be read back)
+        raise UserError(f"orchestration {o.id}: {problem}; nothing was stored")
     steps = o.iterations
     for i in range(len(steps)) if iterations is None else iterations:
         if not _finite_iteration(steps[i]):

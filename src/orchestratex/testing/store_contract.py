@@ -542,6 +542,25 @@ class StoreContract:
         assert await store.list_events(session.id) == []
         assert (await store.user_analytics("alice")).total_cost == 0.25
 
+    async def test_an_orchestration_that_could_not_be_read_back_is_refused(self, store: Store) -> None:
+        # (a status of a newer version, or a field set to None by hand: every store took it, after which
+        # `get_orchestration` raised and listings showed a failed stand-in in its place)
+        session, thread, o = await _tree(store)
+        for field, value in (("status", "archived"), ("prompt", None), ("stop_reason", "timeout"), ("error", 5)):
+            new = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p")
+            setattr(new, field, value)
+            await _refused(UserError, store.create_orchestration(new))
+            await _refused(UserError, store.start(new, owner="w", ttl_s=10, events=[_selected(new)]))
+            await _refused(NotFound, store.get_orchestration(new.id))
+            good = getattr(o, field)
+            setattr(o, field, value)
+            await _refused(UserError, store.commit(o, [_selected(o)], spent=0.5))
+            await _refused(UserError, store.commit_step(o, spent=0.5))
+            setattr(o, field, good)
+        assert [(r.id, r.status, r.prompt) for r in await store.list_orchestrations()] == [(o.id, "pending", o.prompt)]
+        assert (await store.get_session(session.id)).total_cost == 0.0
+        assert await store.list_events(session.id) == []
+
     async def test_an_iteration_whose_numbers_cannot_be_kept_is_refused(self, store: Store) -> None:
         # (a latency or a cost set by hand from a table's missing value: JSON keeps a NaN as null, and every store
         # took it, after which the run could not be read: `get_orchestration` raised and listings showed a stand-in)
