@@ -66,3 +66,14 @@ async def test_a_ttl_that_is_not_a_number_of_seconds_is_refused_by_name(kind: st
             with pytest.raises(UserError, match=r"^a lease ttl_s must be > 0 seconds, not "):
                 await call
         assert await store.incr("k", 1) == 1  # nothing was counted by the refused call
+
+
+def test_an_iteration_that_is_not_an_iteration_is_refused_with_a_user_error() -> None:
+    # (a dict appended to `iterations` by hand: the check of its numbers raised a bare AttributeError)
+    from orchestratex.records import Orchestration
+    from orchestratex.stores.checks import check_orchestration
+
+    run = Orchestration(thread_id="t" * 24, session_id="s" * 24, user_id="ada", prompt="p")
+    run.iterations.append({"index": 1, "model_name": "m", "prompt": "p"})  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"iterations\[0\] must be an Iteration, not dict; nothing was stored$"):
+        check_orchestration(run)

@@ -150,12 +150,17 @@ def _finite_iteration(it: Iteration) -> bool:
             for v in ev.verdicts:
                 total += v.cost + v.latency_ms + (v.score or 0.0) + (v.catalog_cost or 0.0) + (v.reported_cost or 0.0)
         return math.isfinite(total)
-    except TypeError:
+    except (TypeError, AttributeError):  # (AttributeError: not an `Iteration`, a dict appended by hand)
         return False
 
 
 def _refuse_iteration(orchestration_id: str, index: int, it: Iteration) -> None:
     """Raise the `UserError` naming the first number of `it` that is not finite (none, if only their sum overflowed)."""
+    if not isinstance(it, Iteration):
+        raise UserError(
+            f"orchestration {orchestration_id}: iterations[{index}] must be an Iteration, not {type(it).__name__}"
+            "; nothing was stored"
+        )
     numbers: list[tuple[str, object, bool]] = [
         ("cost", it.cost, False),
         ("latency_ms", it.latency_ms, False),
