@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from ..exceptions import ConfigurationError, UserError
@@ -99,14 +100,57 @@ def patiently(url: str, work: Coroutine[Any, Any, T]) -> T:
     up to the store's busy timeout (10 s) while another process holds a SQLite file's write lock, and `keys create`
     said nothing meanwhile, as if it hung."""
 
+    caught: list[str] = []
+
     async def said() -> T:
-        notice = asyncio.get_running_loop().call_later(SLOW_STORE_S, _say_waiting, url)
+        loop = asyncio.get_running_loop()
+        notice = loop.call_later(SLOW_STORE_S, _say_waiting, url)
+
+        def interrupted() -> None:
+            notice.cancel()  # (what it waits for is said now)
+            _say_interrupted(url, caught)
+
+        heard = _on_sigint(loop, interrupted)
         try:
             return await work
         finally:
             notice.cancel()
+            if heard:
+                loop.remove_signal_handler(signal.SIGINT)
 
-    return asyncio.run(said())
+    try:
+        return asyncio.run(said())
+    except Exception:
+        if caught:  # (the write failed, kept waiting for the lock: what ended the command was the Ctrl-C)
+            raise KeyboardInterrupt from None
+        raise
+
+
+def _on_sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> bool:
+    """Whether `handler` now runs on SIGINT instead of asyncio's cancelling of the command's work (not when SIGINT is
+    ignored, as in a script's background job, nor where the platform has no such handler)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return False
+    try:
+        loop.add_signal_handler(signal.SIGINT, handler)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return False
+    return True
+
+
+def _say_interrupted(url: str, caught: list[str]) -> None:
+    """Ctrl-C while a write waits for the store (another process holding a SQLite file's write lock): the write
+    cannot be abandoned half way, so the command ends once the store has answered, as it said at once. It said
+    nothing for up to its busy timeout (10 s), then ended with the store's error and exit code 1, the Ctrl-C
+    forgotten: a write that was made is still shown (a key created is printed), one that was not ends it with 130."""
+    if not caught:
+        print(
+            f"orchestratex: interrupted: waiting for the store {shown_url(url)} to answer the write under way, to "
+            "end without leaving it half done…",
+            file=sys.stderr,
+            flush=True,
+        )
+    caught.append("SIGINT")
 
 
 def _say_waiting(url: str) -> None:
