@@ -56,7 +56,7 @@ def check_runnable(
     while the catalog (its version), the providers, the evaluator and its pinned judges, the judge set and
     `preferred` are the same."""
     catalog, evaluator = orchestrator.catalog, orchestrator.evaluator
-    for provider in orchestrator.providers.values():  # (checked every run: a script may change between runs)
+    for provider in orchestrator._providers.values():  # (checked every run: a script may change between runs)
         faults = getattr(provider, "faults", None)
         if faults is not None and (getattr(faults, "script", None) or getattr(faults, "models", None)):
             check_fault_names(catalog, faults.script, faults.models)
@@ -64,7 +64,7 @@ def check_runnable(
     judges = judges or orchestrator.judges
     values = (
         catalog.version,
-        tuple(orchestrator.providers),
+        tuple(orchestrator._providers),
         None if pinned is None else tuple(pinned),
         None if judges is None else tuple(judges),
         None if preferred is None else tuple(preferred),
@@ -97,7 +97,7 @@ def check_fault_names(catalog: ModelCatalog, script: Mapping[str, object], model
 def _check_runnable(
     orchestrator: Orchestrator, preferred: Sequence[str] | None, judges: Sequence[str] | None, unjudged: bool
 ) -> None:
-    served = [m for m in orchestrator.catalog if m.status != "disabled" and m.provider in orchestrator.providers]
+    served = [m for m in orchestrator.catalog if m.status != "disabled" and m.provider in orchestrator._providers]
     allowed = set(preferred) if preferred else None
     generators = [m for m in served if allowed is None or m.name in allowed]
     if all(m.judge_only for m in generators):
@@ -158,7 +158,7 @@ def _check_runnable(
             example = (
                 f" (e.g. catalog.add(ModelProfile(name={prefix + ':judge'!r}, cost_per_1k_tokens=0, judge_only=True)),"
                 f" which your FunctionProvider answers as it answers {priced[0].name})"
-                if isinstance(orchestrator.providers.get(prefix), FunctionProvider)
+                if isinstance(orchestrator._providers.get(prefix), FunctionProvider)
                 else ""
             )
             raise ConfigurationError(
@@ -189,7 +189,7 @@ def _unusable_judges(orchestrator: Orchestrator, judges: Sequence[str]) -> str:
             continue
         if model.status == "disabled":
             reasons.setdefault("disabled", []).append(model.name)
-        elif model.provider not in orchestrator.providers:
+        elif model.provider not in orchestrator._providers:
             reasons.setdefault(f"provider {model.provider!r} not configured", []).append(model.name)
         elif not model.priced:
             reasons.setdefault("no price", []).append(model.name)
@@ -207,7 +207,7 @@ def _disabled_judges(
         m.name
         for m in orchestrator.catalog
         if m.status == "disabled"
-        and m.provider in orchestrator.providers
+        and m.provider in orchestrator._providers
         and m.priced
         and (allowed is None or m.name in allowed)
         and model_identity(m) not in own
@@ -247,7 +247,7 @@ def _check_judged(
 
 def _no_model(orchestrator: Orchestrator, allowed: set[str] | None) -> str:
     """Why no model can answer: no provider, or each model of the catalog (or of `allowed`) and what rules it out."""
-    providers = orchestrator.providers
+    providers = orchestrator._providers
     if not providers:
         return (
             "no provider is configured: set a provider's API key (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY), "

@@ -430,7 +430,7 @@ class Orchestrator:
     # -- models -------------------------------------------------------------------------------
     def provider_for(self, model: ModelProfile) -> Provider:
         try:
-            return self.providers[model.provider]
+            return self._providers[model.provider]
         except KeyError:
             raise ProviderNotConfigured(
                 f"model {model.name} needs provider {model.provider!r}, which is not configured: "
@@ -454,7 +454,7 @@ class Orchestrator:
         """`usable_models` of a run's stored `preferred_models`: a name the catalog no longer lists (removed while the
         run went on) is left out, not an error."""
         key = ("route", *preferred) if preferred else ("route",)
-        return self._pools.get(self.catalog, self.providers, key, preferred, judges=False)
+        return self._pools.get(self.catalog, self._providers, key, preferred, judges=False)
 
     def judge_models(self, judges: Sequence[str] | None = None) -> list[ModelProfile]:
         """Models that may judge: not disabled, provider configured, priced, among `judges` when given (else
@@ -476,7 +476,7 @@ class Orchestrator:
         meanwhile) is left out, not an error."""
         judges = judges or self.judges
         key = ("judge", *judges) if judges else ("judge",)
-        return self._pools.get(self.catalog, self.providers, key, judges, judges=True)
+        return self._pools.get(self.catalog, self._providers, key, judges, judges=True)
 
     def model_status(self, name: str) -> str:
         """`active`, `deprecated` or `disabled` from the catalog, or the circuit state when it is not closed."""
