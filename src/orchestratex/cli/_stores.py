@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from ..exceptions import ConfigurationError, UserError
+from ..exceptions import ConfigurationError, StoreUnavailable, UserError
 from ..stores import Store, default_store_url, store_from_url
 from ..stores._url import redacted_url
 
@@ -120,7 +120,7 @@ def patiently(url: str, work: Coroutine[Any, Any, T]) -> T:
 
     try:
         return asyncio.run(said())
-    except Exception:
+    except StoreUnavailable:
         if caught:  # (the write failed, kept waiting for the lock: what ended the command was the Ctrl-C)
             raise KeyboardInterrupt from None
         raise
