@@ -15,7 +15,16 @@ from ..exceptions import Conflict, NotFound
 from ..records import ApiKey
 from ._memory_rows import snapshot
 from ._memory_state import SWEEP_AT, MemoryState
-from .checks import COUNTER_MAX, COUNTER_MIN, check_incr, check_name, check_ttl, counter_overflow, created_order
+from .checks import (
+    COUNTER_MAX,
+    COUNTER_MIN,
+    check_api_key,
+    check_incr,
+    check_name,
+    check_ttl,
+    counter_overflow,
+    created_order,
+)
 
 __all__ = ["MemoryServerTables"]
 
@@ -25,6 +34,7 @@ class MemoryServerTables(MemoryState):
 
     # -- API keys -----------------------------------------------------------------------------
     async def create_api_key(self, key: ApiKey) -> ApiKey:
+        check_api_key(key)
         if key.key_hash in self._api_keys or any(k.id == key.id for k in self._api_keys.values()):
             raise Conflict("an API key with this hash (or id) already exists")
         self._api_keys[key.key_hash] = snapshot(key)

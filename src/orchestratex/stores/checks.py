@@ -19,6 +19,7 @@ from ..events import Event
 from ..exceptions import UserError
 from ..records import (
     TERMINAL_ORCHESTRATION_STATUSES,
+    ApiKey,
     CallRecord,
     Document,
     Iteration,
@@ -34,6 +35,7 @@ __all__ = [
     "COUNTER_MIN",
     "MAX_AMOUNT",
     "check_amount",
+    "check_api_key",
     "check_commit",
     "check_ids",
     "check_incr",
@@ -238,6 +240,22 @@ def check_thread(thread: Thread) -> None:
     problem = _document_problem(thread, ("session_id", "user_id", "original_prompt"), ("domain", "context"))
     if problem is not None:
         raise UserError(f"thread {thread.id!r}: {problem}; nothing was stored")
+
+
+def check_api_key(key: ApiKey) -> None:
+    """Refuse a new API key a store could not keep and read back (a field set by hand after the key was made: None
+    where text goes, `admin=None`), with a `UserError`. Such a key was stored, and then every `list_api_keys`
+    (`orchestratex keys list`, the server's admin routes) failed with pydantic's `ValidationError`, and so did the
+    server's every request with that key."""
+    problem = _document_problem(key, ("key_hash", "user_id"), ("label",))
+    if problem is None and type(key.admin) is not bool:
+        problem = f"admin must be True or False, not {key.admin!r:.60}"
+    for name in ("revoked_at", "last_used_at"):
+        value = getattr(key, name)
+        if problem is None and value is not None and not isinstance(value, datetime):
+            problem = f"{name} must be a datetime or None, not {value!r:.60}"
+    if problem is not None:
+        raise UserError(f"API key {key.id!r}: {problem}; nothing was stored")
 
 
 def _document_problem(document: Document, texts: tuple[str, ...], optional_texts: tuple[str, ...]) -> str | None:

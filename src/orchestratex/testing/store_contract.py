@@ -301,6 +301,17 @@ class StoreContract:
         assert await store.list_threads(session.id) == []
         assert [s.id for s in await store.list_sessions("alice")] == [session.id]
 
+    async def test_an_api_key_that_could_not_be_read_back_is_refused(self, store: Store) -> None:
+        # (a field set by hand after the key was made: SQLite and MongoDB stored `admin=None` or a number for a label,
+        # then every `list_api_keys` and every request with the key failed with pydantic's ValidationError)
+        for field, value in (("admin", None), ("label", 5), ("user_id", None), ("revoked_at", "yesterday")):
+            key = ApiKey(key_hash="cd" * 32, user_id="alice")
+            setattr(key, field, value)
+            await _refused(UserError, store.create_api_key(key))
+            assert await store.get_api_key("cd" * 32) is None
+        if _implements(store, "list_api_keys"):
+            assert await store.list_api_keys() == []
+
     async def test_an_id_that_is_none_is_not_found(self, store: Store) -> None:
         # (an id read from a request or a config that lacked it: MongoStore raised a TypeError from its id pattern)
         none: Any = None

@@ -12,7 +12,7 @@ from orchestratex._ids import utcnow
 from orchestratex.exceptions import Conflict, NotFound, StoreError
 from orchestratex.records import ApiKey, Session, SessionStatus, Thread
 from orchestratex.stores import check_session_transition
-from orchestratex.stores.checks import check_session, check_thread
+from orchestratex.stores.checks import check_api_key, check_session, check_thread
 
 from ._base import CAS_ATTEMPTS, MongoBase
 from ._codec import (
@@ -96,6 +96,7 @@ class Records(MongoBase):
 
     # -- API keys -----------------------------------------------------------------------------
     async def create_api_key(self, key: ApiKey) -> ApiKey:
+        check_api_key(key)
         try:
             await self._run(
                 "inserting an API key", lambda: self._c.api_keys.insert_one(api_key_doc(key)), idempotent=False

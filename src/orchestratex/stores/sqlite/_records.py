@@ -17,6 +17,7 @@ from .._base import Analytics, ModelStats, RoutingOutcome, RoutingStat, check_se
 from .._unreadable import listed_events
 from ..checks import (
     check_amount,
+    check_api_key,
     check_incr,
     check_name,
     check_page,
@@ -246,6 +247,7 @@ class SQLiteRecords(SQLiteConnections):
 
     # -- API keys -----------------------------------------------------------------------------
     async def create_api_key(self, key: ApiKey) -> ApiKey:
+        check_api_key(key)
         row = (key.id, key.key_hash, key.user_id, key.model_dump_json())
         try:
             await self._run(self._fetch, "INSERT INTO api_keys VALUES (?, ?, ?, ?)", row)
