@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -28,6 +28,7 @@ __all__ = [
     "check_inputs",
     "check_router",
     "checked_decision",
+    "decided",
     "offline",
     "persisting",
 ]
@@ -234,6 +235,18 @@ def check_inputs(task: object, candidates: object) -> None:
             f"candidates are ModelProfile objects (catalog.get(name) gives one, a catalog is a list of them), not "
             f"{type(odd).__name__} {odd!r:.60}"
         )
+
+
+def decided(
+    decide: Callable[[Task, Sequence[ModelProfile]], RoutingDecision], task: Task, candidates: Sequence[ModelProfile]
+) -> RoutingDecision:
+    """`decide(task, candidates)` (a router's own decision), with a `task` or `candidates` of the wrong kind refused by
+    `check_inputs` when the decision fails on them, at no cost to a decision that succeeds."""
+    try:
+        return decide(task, candidates)
+    except (AttributeError, TypeError, ValueError):
+        check_inputs(task, candidates)  # (a `UserError` saying what to give, when given something else)
+        raise
 
 
 def checked_decision(router: Router, decision: object) -> RoutingDecision:

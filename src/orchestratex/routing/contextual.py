@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
-from ._base import RoutingFeedback, Task, check_inputs
+from ._base import RoutingFeedback, Task, decided
 from ._knobs import Knob, flag, fraction, number, seeded, whole
 from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning, planned_scores
 
@@ -193,11 +193,7 @@ class ContextualRouter(EscalatingRouter):
 
     def decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         """The synchronous core of `select`."""
-        try:
-            return self._decide(task, candidates)
-        except (AttributeError, TypeError, ValueError):
-            check_inputs(task, candidates)  # (a `UserError` saying what to give, when given something else)
-            raise
+        return decided(self._decide, task, candidates)
 
     def _decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         if not candidates:

@@ -23,7 +23,7 @@ from ..domains import DOMAINS
 from ..exceptions import UserError
 from ..records import RoutingDecision
 from . import _fit
-from ._base import Router, RoutingFeedback, Task, check_inputs
+from ._base import Router, RoutingFeedback, Task, decided
 from ._escalate import escalate
 from ._features import TextFeaturizer, load_numpy
 from ._fit import price_per_1k
@@ -319,11 +319,7 @@ class FittedRouter(Router):
 
     def decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         """The synchronous core of `select`."""
-        try:
-            return self._decide(task, candidates)
-        except (AttributeError, TypeError, ValueError):
-            check_inputs(task, candidates)  # (a `UserError` saying what to give, when given something else)
-            raise
+        return decided(self._decide, task, candidates)
 
     def _decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
         if not candidates:
