@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import openai
 import pytest
 
 import orchestratex.providers
@@ -106,6 +107,10 @@ async def test_a_short_answer_is_still_held_to_the_timeout(reasoning: str) -> No
     await provider.aclose()
 
 
+@pytest.mark.skipif(
+    int(openai.__version__.split(".", 1)[0]) < 3,
+    reason="openai 2.x fails a request given an httpx2.Timeout: the adapter gives it the whole limit, connecting too",
+)
 async def test_connecting_is_still_held_to_the_timeout() -> None:
     """The longer time is the answer's to write: a call allowed 200 tokens still gives up connecting after `timeout`."""
     import httpx2

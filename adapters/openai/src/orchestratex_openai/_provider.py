@@ -84,6 +84,9 @@ def _refuses_system_role(exc: openai.APIStatusError) -> bool:
     return exc.status_code in (400, 422, 500) and any(p in said for p in _NO_SYSTEM_ROLE)
 
 
+_SDK_MAJOR = int(openai.__version__.split(".", 1)[0])
+"""The installed openai SDK's major version."""
+
 _UNSUPPORTED = frozenset({"max_tokens", "temperature", "stop", "reasoning_effort", "reasoning"})
 """Parameters a model may refuse (OpenAI's reasoning models behind a gateway or Azure, under a deployment name the
 adapter cannot recognise) that a call can do without: the output limit goes as `max_completion_tokens`, the
@@ -419,6 +422,8 @@ class OpenAIProvider(Provider):
         limit = time_to_write(self._deadline, request.max_output_tokens)
         if limit is None or limit == self._deadline:
             return {}
+        if _SDK_MAJOR < 3:  # (openai 2.x fails a request given an `httpx2.Timeout` on a real connection: the whole
+            return {"timeout": limit}  # limit then bounds connecting too)
         return {"timeout": httpx2.Timeout(limit, connect=self._deadline)}
 
     async def _call(self, request: GenerationRequest, reasoning: bool, **extra: Any) -> Generation:
