@@ -90,18 +90,25 @@ def breaking_server(part: bytes, *, then: str) -> Iterator[str]:
                 conn, _ = listener.accept()
             except OSError:
                 return
-            conn.recv(65536)
-            head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-            conn.sendall(head + f"{len(part):x}\r\n".encode() + part + b"\r\n")
-            if then == "closed":  # (before the stream's last chunk: the client reads all that came, then the end)
-                conn.shutdown(socket.SHUT_WR)
-            held.append(conn)
+            held.append(conn)  # (closed when the test ends, whatever happens to it here)
+            try:
+                conn.recv(65536)
+                head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+                conn.sendall(head + f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                if then == "closed":  # (before the stream's last chunk: the client reads all that came, then the end)
+                    conn.shutdown(socket.SHUT_WR)
+            except OSError:  # (the client left first)
+                continue
 
-    threading.Thread(target=serve, daemon=True).start()
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
     try:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # (wakes the `accept` under way: closing alone does not)
         listener.close()
+        server.join(timeout=10)  # (a connection accepted as the test ended is in `held` before it is closed)
         for conn in held:
             conn.close()
 
