@@ -21,6 +21,8 @@ from orchestratex.exceptions import (
 from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
 from orchestratex.usage import Usage
 
+from ._thinking import without_thinking
+
 __all__ = [
     "FINISH_REASONS",
     "billed_usage",
@@ -294,6 +296,8 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
     message = getattr(choice, "message", None)
     finish = getattr(choice, "finish_reason", None)
     content = content_text(getattr(message, "content", None))
+    if content is not None:
+        content = without_thinking(content)  # (a local reasoning model's `<think>…</think>`: not the answer)
     if finish == "content_filter" or (not content and getattr(message, "refusal", None)):
         raise ContentFiltered(
             f"the answer was withheld: {getattr(message, 'refusal', None) or 'content filter'}",

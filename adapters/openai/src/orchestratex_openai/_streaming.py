@@ -26,6 +26,7 @@ from ._mapping import (
     reported_cost,
     response_model,
 )
+from ._thinking import ThinkingFilter
 
 __all__ = ["NoStreamedUsage", "generation_from_chat_stream", "generation_from_response_stream"]
 
@@ -44,13 +45,14 @@ async def generation_from_chat_stream(
     usage: Any = None
     refusal: list[str] = []
     answered_by: str | None = None
+    thinking = ThinkingFilter()  # (a local reasoning model's `<think>…</think>`: not the answer, not shown)
     async for chunk in chunks:
         if getattr(chunk, "usage", None) is not None:
             usage = chunk.usage
         answered_by = answered_by or response_model(getattr(chunk, "model", None))
         for choice in _answer_choices(getattr(chunk, "choices", None) or ()):
             delta = getattr(choice, "delta", None)
-            content = content_text(getattr(delta, "content", None))  # (Magistral's: a list of typed blocks)
+            content = thinking.feed(content_text(getattr(delta, "content", None)) or "")  # (Magistral's: blocks)
             if content:
                 parts.append(content)
                 await on_text(content)
@@ -58,6 +60,10 @@ async def generation_from_chat_stream(
                 refusal.append(delta.refusal)  # type: ignore[union-attr]
             if getattr(choice, "finish_reason", None):
                 finish = choice.finish_reason
+    rest = thinking.flush()
+    if rest:
+        parts.append(rest)
+        await on_text(rest)
     text = "".join(parts)
     if finish == "content_filter" or (not text and refusal):
         raise ContentFiltered(
