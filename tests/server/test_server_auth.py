@@ -125,7 +125,42 @@ def test_a_gateways_bearer_token_beside_x_api_key_leaves_the_key_to_x_api_key(ap
     gateway = {"Authorization": both["Authorization"]}
     with api.client.websocket_connect(f"/ws/{sid}?token={api.keys['alice']}", headers=gateway):
         pass  # (a browser behind the proxy: its key in `?token=`)
-    ours = {"Authorization": f"Bearer {api.keys['alice']}", "X-API-Key": api.keys["bob"]}  # (both ours: Bearer first)
-    assert api.client.get(f"/api/sessions/{sid}", headers=ours).status_code == 200
+    ours = {"Authorization": f"Bearer {api.keys['alice']}", "X-API-Key": api.keys["bob"]}  # (both ours: refused)
+    assert api.client.get(f"/api/sessions/{sid}", headers=ours).status_code == 400
     alone = api.client.get("/api/models/", headers={"Authorization": "Bearer eyJhbGciOiJSUzI1NiJ9.gateway-token"})
     assert alone.status_code == 401
+
+
+def test_a_request_carrying_two_different_keys_is_refused_naming_where_they_are(api: Api) -> None:
+    """A request with alice's key in `Authorization` and bob's in `X-API-Key` acted as alice without a word (the first
+    header read won): whose request it is was the server's guess. It is now 400 on every route taking a key, before
+    either key is looked at; the same key twice, or a value of another service beside the key, is still fine."""
+    alice, bob, sid = api.keys["alice"], api.keys["bob"], api.session()["_id"]
+    two = {"Authorization": f"Bearer {alice}", "X-API-Key": bob}
+    for method, path in (("GET", f"/api/sessions/{sid}"), ("POST", "/api/sessions/"), ("GET", "/metrics")):
+        r = api.client.request(method, path, headers=two, json={})
+        assert (r.status_code, r.json()["detail"]) == (
+            400,
+            "the request carries two different API keys (in `Authorization: Bearer` and `X-API-Key`): send one key, so"
+            " that it is clear whose request it is",
+        ), (path, r.text)
+        assert alice not in r.text and bob not in r.text
+    assert (
+        api.client.get("/v1/models", headers=two)
+        .json()["error"]["message"]
+        .startswith("the request carries two different API keys")
+    )
+    twice = api.client.get("/api/models/", headers=[("X-API-Key", alice), ("X-API-Key", bob)])
+    assert twice.status_code == 400 and "(in `X-API-Key`, given twice)" in twice.json()["detail"]
+    with (
+        pytest.raises(WebSocketDenialResponse) as refused,
+        api.client.websocket_connect(f"/ws/{sid}?token={bob}", headers={"X-API-Key": alice}),
+    ):
+        pass
+    assert refused.value.status_code == 400 and "(in `?token=` and `X-API-Key`)" in refused.value.json()["detail"]
+    same = {"Authorization": f"Bearer {alice}", "X-API-Key": alice}
+    assert api.client.get(f"/api/sessions/{sid}", headers=same).status_code == 200
+    with api.client.websocket_connect(f"/ws/{sid}?token={alice}", headers=same):
+        pass
+    aws = {"Authorization": f"Bearer {alice}", "X-API-Key": "d41d8cd98f00b204e9800998ecf8427e"}  # (an API gateway's)
+    assert api.client.get(f"/api/sessions/{sid}", headers=aws).status_code == 200

@@ -202,6 +202,24 @@ def test_a_key_in_x_api_key_behind_a_gateway_that_sends_its_own_bearer_token(ser
     assert r.status_code == 200, r.text
 
 
+def test_two_different_keys_in_one_request_are_refused_by_the_served_api_and_stream(served: Served) -> None:
+    """`httpx` with a client-wide `Authorization` and a call's own `X-API-Key` sent both: the first acted silently."""
+    bob = create_key(served.store_url, "bob-two-keys")
+    r = served.alice.get("/api/sessions/user/bob-two-keys", headers={"X-API-Key": bob})
+    assert r.status_code == 400 and r.json()["detail"].startswith("the request carries two different API keys")
+    sid = served.alice.post("/api/sessions/", json={}).json()["_id"]
+
+    async def handshake() -> websockets.InvalidStatus:
+        url = f"{served.server.ws_url}/ws/{sid}?token={bob}"
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await websockets.connect(url, additional_headers={"Authorization": f"Bearer {served.alice_key}"})
+        return refused.value
+
+    refused = asyncio.run(handshake())
+    assert refused.response.status_code == 400
+    assert b"(in `?token=` and `Authorization: Bearer`)" in refused.response.body
+
+
 def test_the_status_asked_with_the_threads_id_says_it_is_a_thread(served: Served) -> None:
     sid = served.alice.post("/api/sessions/", json={"max_iterations": 1}).json()["_id"]
     tid = served.alice.post("/api/threads/", json={"session_id": sid, "original_prompt": "Name a prime"}).json()["_id"]

@@ -235,7 +235,8 @@ _VENDOR_KEYS = (("sk-ant-", "an Anthropic"), ("sk-or-", "an OpenRouter"), ("sk-"
 def key_of(connection: HTTPConnection) -> str | None:
     """The key a request or WebSocket carries (header first, then `?token=` for WebSockets only): `Authorization:
     Bearer`, else `X-API-Key`, else `?token=`; the latter two also win over a bearer token that is no key of this
-    server (a gateway's)."""
+    server (a gateway's). 400 when it carries two different keys of this server (see `_one_key`)."""
+    _one_key(connection)
     headers = connection.headers
     auth = headers.get("authorization")
     key = headers.get("x-api-key")
@@ -250,6 +251,34 @@ def key_of(connection: HTTPConnection) -> str | None:
     if key:
         return key.strip()
     return token.strip() if token else token  # (a key read from a file with its line's end: `%0A`, as headers drop it)
+
+
+def _one_key(connection: HTTPConnection) -> None:
+    """400 when a request carries two different keys of this server (values beginning `ox_`): in `Authorization:
+    Bearer` and `X-API-Key`, in either header given twice, or in a header and a WebSocket's `?token=`. Which one
+    it acts as is not for the server to guess (it took the first silently: alice's key and bob's acted as alice),
+    and no key is looked at, so the answer tells nothing of either. A value of another service (a gateway's bearer
+    token, an API gateway's `x-api-key`) beside the key is left alone."""
+    headers = connection.headers
+    found: dict[str, str] = {}
+    for value in headers.getlist("authorization"):
+        scheme, _, rest = value.strip().partition(" ")
+        if scheme.lower() == "bearer":
+            found.setdefault(rest.strip(), "`Authorization: Bearer`")
+    for value in headers.getlist("x-api-key"):
+        found.setdefault(value.strip(), "`X-API-Key`")
+    if connection.scope["type"] == "websocket":
+        for value in connection.query_params.getlist("token"):
+            found.setdefault(value.strip(), "`?token=`")
+    keys = {key: where for key, where in found.items() if key.startswith(KEY_PREFIX)}
+    if len(keys) > 1:
+        places = sorted(set(keys.values()))
+        named = f"in {places[0]} and {places[1]}" if len(places) > 1 else f"in {places[0]}, given twice"
+        raise ApiError(
+            400,
+            f"the request carries two different API keys ({named}): send one key, so that it is clear whose"
+            " request it is",
+        )
 
 
 def no_key_reason(connection: HTTPConnection) -> str:

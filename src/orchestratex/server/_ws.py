@@ -151,9 +151,9 @@ async def not_a_websocket(session_id: str) -> JSONResponse:
 @router.websocket("/ws/{session_id}")
 async def stream_events(websocket: WebSocket, session_id: str) -> None:
     state: ServerState = websocket.app.state.server
-    key = key_of(websocket)
     try:
         _once(websocket, "token")  # (before the key is read: which of them is it?)
+        key = key_of(websocket)
         principal = await state.auth.principal(key, client_address(websocket.scope), missing=no_key_reason(websocket))
         await state.rate.hit_user(principal.user_id)
         since = _since(websocket)
