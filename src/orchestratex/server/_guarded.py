@@ -376,7 +376,9 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """A request the HTTP parser cannot read: answered with the API's error body (uvicorn's is plain text,
-        which a client reading every error as JSON could not), saying what to check."""
+        which a client reading every error as JSON could not), saying what to check. Counted as `invalid_request`:
+        answered here, before any app, and logged by nothing, a flood of them moved no metric either."""
+        connection_refused(self.loop, "invalid_request")
         self._refuse(400, _UNREADABLE)
 
     def _refuse(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
