@@ -178,3 +178,48 @@ async def test_cached_or_reasoning_tokens_reported_apart_are_priced_not_free(fac
     assert first.usage == Usage(input_tokens=110, cached_input_tokens=100, output_tokens=70, reasoning_tokens=50)
     assert result.total_cost >= first.cost
     assert await ledger_problems(store, result.orchestration.session_id) == []
+
+
+@pytest.mark.parametrize("factory", STORES)
+async def test_a_filtered_answer_with_cached_tokens_reported_apart_is_billed_as_an_answer(
+    factory: Callable[[], Store],
+) -> None:
+    # a refusal billed with usage whose cache reads were reported apart from the input tokens (as Anthropic's API
+    # reports them) was priced as 100 cached tokens and the 10 others at $0, and its reasoning tokens not at all; an
+    # answer with that usage is priced in full
+    from orchestratex import ModelCatalog, ModelProfile
+    from orchestratex.exceptions import ContentFiltered
+
+    prices: dict[str, Any] = {"input_cost_per_1k": 0.3, "output_cost_per_1k": 1.5, "cached_input_cost_per_1k": 0.03}
+    models = ModelCatalog(
+        [ModelProfile(name="function:a", quality=9.0, **prices), ModelProfile(name="function:b", **prices)]
+    )
+    usage = Usage(input_tokens=10, cached_input_tokens=100, output_tokens=20, reasoning_tokens=50)
+
+    def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 9.0, "feedback": "ok"}'
+        if request.model.name == "function:a":
+            raise ContentFiltered("the answer was withheld", status_code=400, usage=usage)
+        return "a fine answer"
+
+    store = factory()
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=models,
+        store=store,
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+    )
+    async with orchestrator:
+        result = await orchestrator.run("Hello", cost_limit=5.0, max_iterations=1, max_output_tokens=100)
+    assert result.status == "completed", result.error
+    [first] = result.orchestration.iterations
+    assert first.model_name == "function:b" and first.errors[0].startswith("function:a: ContentFiltered")
+    assert first.evaluation is not None
+    filtered = add_costs(result.total_cost, -first.cost, -first.evaluation.cost)
+    assert filtered == add_costs(10 * 0.3 / 1000, 100 * 0.03 / 1000, (20 + 50) * 1.5 / 1000)
+    analytics = await store.session_analytics(result.orchestration.session_id)
+    [a] = [m for m in analytics.models if m.model_name == "function:a"]
+    assert a.errors == 1 and a.cost == add_costs(filtered, first.evaluation.cost)  # (it judged b's answer)
+    assert await ledger_problems(store, result.orchestration.session_id) == []

@@ -21,7 +21,14 @@ from ..stores import Store
 from ..usage import MAX_AMOUNT, Usage, add_costs, exact_pico
 from ._ledger import assign
 
-__all__ = ["OutputCapPolicy", "OutputLengths", "affordable_cap", "price_generation", "reserve_waiting"]
+__all__ = [
+    "OutputCapPolicy",
+    "OutputLengths",
+    "affordable_cap",
+    "price_generation",
+    "reserve_waiting",
+    "whole_usage",
+]
 
 logger = logging.getLogger("orchestratex.orchestrator")
 
@@ -47,8 +54,8 @@ def price_generation(model: ModelProfile, gen: Generation, worst: float) -> floa
             f" {usage.cached_input_tokens} cached, {usage.reasoning_tokens} reasoning): its cost cannot be known",
             model=model.name,
         )
-    if usage.cached_input_tokens > usage.input_tokens or usage.reasoning_tokens > usage.output_tokens:
-        usage = _parts_added(model, usage)
+    if (whole := whole_usage(model, usage)) is not usage:
+        usage = whole
         assign(gen, usage=usage)
     catalog_cost = model.cost(usage)
     if catalog_cost > MAX_AMOUNT:
@@ -75,6 +82,15 @@ def price_generation(model: ModelProfile, gen: Generation, worst: float) -> floa
         cost = worst
     assign(gen, catalog_cost=catalog_cost, cost=cost)
     return cost
+
+
+def whole_usage(model: ModelProfile, usage: Usage) -> Usage:
+    """`usage` with every token priced: itself, or (with a warning) its cached input (or reasoning) tokens added in
+    when they are more than the input (or output) tokens that include them (`_parts_added`). An answer's usage and a
+    billed failure's (`ContentFiltered.usage`) are priced alike."""
+    if usage.cached_input_tokens > usage.input_tokens or usage.reasoning_tokens > usage.output_tokens:
+        return _parts_added(model, usage)
+    return usage
 
 
 def _parts_added(model: ModelProfile, usage: Usage) -> Usage:

@@ -25,7 +25,7 @@ from ..exceptions import (
 from ..providers import Generation, GenerationRequest, Provider, TextSink
 from ..providers._base import checked_generation
 from ..usage import MAX_AMOUNT, Usage, add_costs
-from ._budget import price_generation, reserve_waiting
+from ._budget import price_generation, reserve_waiting, whole_usage
 from ._chat import blank, mended
 from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
@@ -328,11 +328,17 @@ class Spending(RunState):
 
 def _billed(model: ModelProfile, exc: ProviderError) -> tuple[Usage, float]:
     """The usage and cost of a failed call the provider billed: a `ContentFiltered` that came with usage (an answer
-    refused or withheld after the model read the prompt, and perhaps wrote), at the catalog's prices. Usage that
-    cannot be priced (a negative count, more than any one call may cost) is counted at nothing, as for an answer."""
+    refused or withheld after the model read the prompt, and perhaps wrote), at the catalog's prices, every token
+    priced as an answer's are (`whole_usage`: cached tokens reported apart from the input were billed alone, the
+    other input tokens at $0). Usage that cannot be priced (a negative count, more than any one call may cost) is
+    counted at nothing, as for an answer."""
     usage = exc.usage if isinstance(exc, ContentFiltered) else None
-    if usage is None or min(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens) < 0:
+    if (
+        usage is None
+        or min(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens) < 0
+    ):
         return Usage(), 0.0
+    usage = whole_usage(model, usage)
     try:
         cost = model.cost(usage)
     except UnknownPriceError:
