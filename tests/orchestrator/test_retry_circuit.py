@@ -87,3 +87,82 @@ async def test_retries_go_on_while_the_circuit_stays_closed() -> None:
     await orch.run("Hello there", max_iterations=1)
     assert calls == ["function:a"] * 3 + ["function:b"]
     await orch.aclose()
+
+
+async def test_a_recovering_model_gets_one_trial_call_when_two_runs_waited_for_the_sessions_budget(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Model `a` is recovering (its circuit half-open: one trial call at a time). Two runs of one session picked it
+    while a third run held the session's budget; both passed the circuit's check, waited for the budget, then both
+    called `a`: two trial calls of a model just seen failing. The second now falls back to another model."""
+    import asyncio
+
+    from orchestratex import ModelCatalog, ModelProfile
+
+    models = ModelCatalog(
+        [
+            ModelProfile(name="function:a", input_cost_per_1k=0.01, output_cost_per_1k=0.01, quality=9.0),
+            ModelProfile(name="function:b", input_cost_per_1k=0.01, output_cost_per_1k=0.01, quality=5.0),
+            ModelProfile(name="function:hold", input_cost_per_1k=0.1, output_cost_per_1k=0.1, quality=1.0),
+            ModelProfile(name="function:j", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, judge_only=True),
+        ]
+    )
+    failing, held, released = [True], asyncio.Event(), asyncio.Event()
+    in_flight, most, trials = [0], [0], []
+
+    async def fn(request: GenerationRequest) -> str:
+        name = request.model.name
+        if request.purpose == "judge":
+            return '{"score": 9, "feedback": "ok"}'
+        if name == "function:hold":
+            held.set()
+            await released.wait()
+        elif name == "function:a":
+            if failing[0]:
+                raise ProviderServerError("down", status_code=503)
+            trials.append(name)
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            if in_flight[0] == 1:
+                await released_a.wait()  # until the other run's call is made (to `a` or, fixed, to `b`)
+            released_a.set()
+            in_flight[0] -= 1
+        elif name == "function:b" and "warm" not in request.messages[-1].content:
+            released_a.set()
+        return "fine"
+
+    released_a = asyncio.Event()
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=models,
+        retry=RetryPolicy(max_attempts=1),
+        router=BayesianRouter(explore=False),
+        circuit=CircuitPolicy(failure_threshold=1, cooldown_s=0),  # half-open as soon as it fails
+        judges=["function:j"],  # (a judge call to `a` would be its trial)
+        reservation_wait_s=600,
+    )
+    async with orch:
+        warm = await orch.run("warm up", max_iterations=1, preferred_models=["function:a", "function:b"])
+        assert warm.orchestration.iterations[0].errors[0].startswith("function:a: ProviderServerError")
+        assert orch.circuit.state("function:a") == "half_open"
+        failing[0] = False
+        session = await orch.create_session(cost_limit=0.105)  # the third run's $0.102 leaves too little for `a`
+        holder = asyncio.create_task(
+            orch.run("hold", session=session, max_iterations=1, preferred_models=["function:hold"])
+        )
+        await held.wait()
+        pair = ["function:a", "function:b"]
+        runs = [
+            asyncio.create_task(orch.run(f"question {n}", session=session, max_iterations=1, preferred_models=pair))
+            for n in (1, 2)
+        ]
+        with caplog.at_level(logging.INFO, logger="orchestratex.orchestrator"):
+            while sum("waiting up to" in r.getMessage() for r in caplog.records) < 2:  # both wait for the holder
+                await asyncio.sleep(0.01)
+        released.set()
+        results = await asyncio.wait_for(asyncio.gather(holder, *runs), 60)
+    assert [r.status for r in results] == ["completed"] * 3, [r.error for r in results]
+    assert most[0] == 1 and trials == ["function:a"]
+    assert sorted(str(r.final_model) for r in results[1:]) == ["function:a", "function:b"]
+    second = next(r for r in results[1:] if r.final_model == "function:b")
+    assert second.orchestration.iterations[0].errors[0].startswith("function:a: CircuitOpen")

@@ -118,10 +118,21 @@ class Spending(RunState):
 
     def _still_callable(self, name: str) -> None:
         """Raise a `ConfigurationError` if `name` was disabled in the catalog since `_call` began, while its
-        reservation waited (a disabled model gets no further call). What was reserved is released with the step, as
-        for a call that failed."""
+        reservation waited (a disabled model gets no further call), or `CircuitOpen` if its circuit no longer lets
+        the call through: opened meanwhile, or half-open with its one trial call made by another run that waited
+        too (two runs of a session passed the check, waited for the budget, and both called a recovering model).
+        What was reserved is released with the step, as for a call that failed."""
         if self._disabled(name):
             raise ConfigurationError(f"{name} was disabled in the catalog while its call waited: not called")
+        if not self.circuit.allows(name):
+            state = (
+                "open" if self.circuit.state(name) == "open" else "half-open, its one trial call made by another run"
+            )
+            raise CircuitOpen(
+                f"{name} is cooling down after repeated failures (its circuit {state} while this call waited for the"
+                " session's budget): not called",
+                model=name,
+            )
 
     def _disabled(self, name: str) -> bool:
         """Whether the catalog now says `name` is disabled (a disabled model gets no further call)."""
