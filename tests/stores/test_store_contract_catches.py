@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ import pytest
 
 from orchestratex.events import Event
 from orchestratex.records import ApiKey, Orchestration, Session, Thread
-from orchestratex.stores import MemoryStore, Store
+from orchestratex.stores import MemoryStore, Started, Store
+from orchestratex.stores.checks import check_start, to_pico
 from orchestratex.testing.store_contract import StoreContract, StoreFactory
 
 
@@ -161,6 +163,70 @@ class PagesOnlyBySession(MemoryStore):
 async def test_a_store_paging_orchestrations_only_by_session_fails_the_suite(store_class: type[Store]) -> None:
     # the suite paged `list_orchestrations` only with a session id: such a store passed it
     assert await _fails(store_class(), "test_orchestrations") == (store_class is not MemoryStore)
+
+
+class StartReservesAgainstReservationsOnly(MemoryStore):
+    """`start`'s reservation weighs the session's reservations but not what it has spent (`reserved + amount <=
+    limit`): a run started in a session that had spent most of its budget was granted its first call's worst case."""
+
+    async def start(
+        self,
+        orchestration: Orchestration,
+        *,
+        thread: Thread | None = None,
+        owner: str,
+        ttl_s: float,
+        events: Sequence[Event] = (),
+        reserve: float = 0.0,
+    ) -> Started:
+        check_start(orchestration, thread, ttl_s, events, reserve)
+        started = await super().start(orchestration, thread=thread, owner=owner, ttl_s=ttl_s, events=events)
+        if not reserve:
+            return started
+        session = started.session
+        if session.settings.cost_limit is not None and session.reserved_cost + reserve > session.settings.cost_limit:
+            return started._replace(reserved=False)
+        budget, key = self._budgets[orchestration.session_id], (orchestration.session_id, orchestration.id)
+        budget.reserved += to_pico(reserve)
+        self._reservations[key] = self._reservations.get(key, 0) + to_pico(reserve)
+        return Started(await self.get_session(orchestration.session_id), True)
+
+
+class StartLeasesForTtlMilliseconds(MemoryStore):
+    """`start` gives the lease `ttl_s` taken as milliseconds (a unit slip): the run of a process that dies after its
+    start stays leased a thousand times too long, not resumed by another."""
+
+    async def start(
+        self,
+        orchestration: Orchestration,
+        *,
+        thread: Thread | None = None,
+        owner: str,
+        ttl_s: float,
+        events: Sequence[Event] = (),
+        reserve: float = 0.0,
+    ) -> Started:
+        started = await super().start(
+            orchestration, thread=thread, owner=owner, ttl_s=ttl_s, events=events, reserve=reserve
+        )
+        await self.claim(orchestration.id, owner, ttl_s * 1000)
+        return started
+
+
+@pytest.mark.parametrize(
+    ("store_class", "test"),
+    [
+        (StartReservesAgainstReservationsOnly, "test_start_reserves_within_what_the_session_has_spent"),
+        (StartLeasesForTtlMilliseconds, "test_a_started_orchestrations_lease_expires_after_ttl_s"),
+    ],
+)
+async def test_a_store_whose_start_gets_the_budget_or_the_lease_wrong_fails_the_suite(
+    store_class: type[Store], test: str
+) -> None:
+    # the suite's starts reserved only in sessions that had spent nothing, and never waited for a start's lease to
+    # expire: both stores passed it
+    assert not await _fails(MemoryStore(), test)
+    assert await _fails(store_class(), test)
 
 
 class WithoutTheOptionalKeyMethods(MemoryStore):

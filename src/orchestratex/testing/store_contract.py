@@ -920,6 +920,32 @@ class StoreContract:
         started = await store.start(big, owner="me", ttl_s=60, reserve=1000.0)
         assert started.reserved and started.session.reserved_cost == 1000.0
 
+    async def test_start_reserves_within_what_the_session_has_spent(self, store: Store) -> None:
+        session, thread, first = await _tree(store, cost_limit=1.0)
+        first.status = "completed"
+        await store.commit(first, spent=0.75)  # an earlier run of the session spent 0.75 of its 1.0
+        o = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p", status="running")
+        started = await store.start(o, owner="me", ttl_s=60, events=[_started(o)], reserve=0.5)
+        assert not started.reserved  # 0.75 spent + 0.5 > 1.0, however little is reserved
+        assert (started.session.total_cost, started.session.reserved_cost) == (0.75, 0.0)
+        assert (await store.get_orchestration(o.id)).status == "running"  # the start stands without it
+        again = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="q", status="running")
+        started = await store.start(again, owner="me", ttl_s=60, reserve=0.25)  # exactly up to the limit
+        assert started.reserved and (started.session.total_cost, started.session.reserved_cost) == (0.75, 0.25)
+        assert await store.release_reservations(session.id, o.id) == 0.0
+        assert await store.release_reservations(session.id, again.id) == 0.25
+
+    async def test_a_started_orchestrations_lease_expires_after_ttl_s(self, store: Store) -> None:
+        session = await _session(store)
+        thread = await _thread(store, session)
+        o = Orchestration(thread_id=thread.id, session_id=session.id, user_id="alice", prompt="p", status="running")
+        await store.start(o, owner="dead", ttl_s=0.05)
+        assert o.id not in await store.list_resumable()
+        await asyncio.sleep(0.1)  # its process died right after the start: the run is for another to resume
+        assert o.id in await store.list_resumable()
+        assert await store.claim(o.id, "next", 60)
+        await _refused(Conflict, store.commit(o, owner="dead"))
+
     async def test_a_failed_start_writes_nothing(self, store: Store) -> None:
         session, thread, o = await _tree(store, cost_limit=1.0)
 
