@@ -1,8 +1,8 @@
 """`Store.start`'s composed default (a third-party store without a `start` of its own, or a built-in store wrapped to
 count commits or inject faults, as docs/stores.md says tests do) is several writes. When one of them fails with
 `StoreUnavailable`, the orchestrator retries the start: the retry completes it. It answered
-`Conflict: thread '…' already exists` for the thread its own first attempt had made, `run()` raised that, and the
-orchestration stayed `running`."""
+`Conflict: thread '…' already exists` for the thread its own first attempt had made (or `orchestration '…' already
+exists`, when its claim had failed), `run()` raised that, and the orchestration stayed `running` (`pending`)."""
 
 from __future__ import annotations
 
@@ -77,11 +77,26 @@ class ReadFailsAfterTheStart(MemoryStore):
         return await super().get_session(session_id)
 
 
+class ClaimFailsOnce(MemoryStore):
+    """Wraps `claim` (so its `start` is the composed default): the start's claim, after it created the
+    orchestration, fails without taking the lease. The retry answered `Conflict: orchestration '…' already exists`
+    (the run it had just created), `run()` raised that, and the run stayed `pending`, unleased, for a server's
+    `resume_pending` to pay for."""
+
+    failed = False
+
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        if not self.failed:
+            self.failed = True
+            raise StoreUnavailable("connection reset by peer: nothing was written")
+        return await super().claim(orchestration_id, owner, ttl_s)
+
+
 class SQLiteCommitFailsOnce(FirstCommitFails, SQLiteStore):
     reason = "the SQLite database is busy: nothing was written"
 
 
-@pytest.mark.parametrize("make", [CommitFailsOnce, ReadFailsAfterTheStart, "sqlite"])
+@pytest.mark.parametrize("make", [CommitFailsOnce, ReadFailsAfterTheStart, ClaimFailsOnce, "sqlite"])
 async def test_a_start_retried_after_a_failure_part_way_completes_the_run(make: object, tmp_path: Path) -> None:
     store: Store = SQLiteCommitFailsOnce(tmp_path / "runs.db") if make == "sqlite" else make()  # type: ignore[operator]
     async with Orchestrator(providers=[SimulatedProvider(seed=1, latency_scale=0.01)], store=store) as orchestrator:
@@ -116,3 +131,21 @@ async def test_a_start_over_an_existing_orchestration_is_still_a_conflict() -> N
         assert (await store.get_session(session.id)).reserved_cost == 0.0
         with pytest.raises(Conflict, match="already exists"):  # another one's lease: not taken over either
             await store.start(run, owner="me", ttl_s=60)
+
+
+async def test_a_start_whose_claim_failed_is_not_completed_once_another_process_holds_the_run() -> None:
+    # (its retry claims the run it created; a process resuming it meanwhile keeps it)
+    from orchestratex.exceptions import Conflict
+    from orchestratex.records import Thread
+
+    async with ClaimFailsOnce() as store:
+        session = await store.create_session(Session(user_id="ada"))
+        thread = await store.create_thread(Thread(session_id=session.id, user_id="ada", original_prompt="p"))
+        run = Orchestration(thread_id=thread.id, session_id=session.id, user_id="ada", prompt="p")
+        with pytest.raises(StoreUnavailable):
+            await store.start(run, owner="me", ttl_s=60, reserve=0.5)
+        assert await store.claim(run.id, "resumer", 60)
+        with pytest.raises(Conflict, match="another process"):
+            await store.start(run, owner="me", ttl_s=60, reserve=0.5)
+        assert (await store.get_session(session.id)).reserved_cost == 0.0
+        assert not await store.claim(run.id, "me", 60)

@@ -48,7 +48,12 @@ async def composed_start(
     except Conflict:
         await _started_before(store, orchestration, owner, ttl_s, events)
     else:
-        if not await store.claim(oid, owner, ttl_s):
+        try:
+            claimed = await store.claim(oid, owner, ttl_s)
+        except BaseException:  # (`StoreUnavailable`: the orchestrator retries, and its retry finds the run stored)
+            _unclaimed(oid, owner)
+            raise
+        if not claimed:
             raise Conflict(f"orchestration {oid} is being run by another process") from None
         if events:
             await store.commit(orchestration, events, owner=owner)
@@ -79,6 +84,11 @@ async def _started_before(
             event.seq = stored.seq
     elif landed:
         raise exists
+    elif _UNCLAIMED.pop((oid, owner), False):  # the earlier attempt created it, then failed at its claim
+        if not await store.claim(oid, owner, ttl_s):  # (another process took it meanwhile, to resume it)
+            raise Conflict(f"orchestration {oid} is being run by another process")
+        if events:
+            await store.commit(orchestration, events, owner=owner)
     else:
         try:  # a commit fenced by `owner` applies only if the earlier attempt took the lease; else it writes nothing
             await store.commit(orchestration, events, owner=owner)
@@ -86,6 +96,20 @@ async def _started_before(
             raise exists from None
     # what the earlier attempt may have reserved before it failed (reserved again below): held twice otherwise
     await store.release_reservations(orchestration.session_id, oid)
+
+
+_UNCLAIMED: dict[tuple[str, str], bool] = {}
+"""(orchestration id, owner) of the starts that created their orchestration and then failed at its claim: a
+retry takes such a run for its own and claims it (the store cannot tell it from one created by
+`create_orchestration`, which a start refuses). The oldest are dropped past `_UNCLAIMED_KEPT`."""
+
+_UNCLAIMED_KEPT = 1024
+
+
+def _unclaimed(oid: str, owner: str) -> None:
+    _UNCLAIMED[oid, owner] = True
+    while len(_UNCLAIMED) > _UNCLAIMED_KEPT:
+        del _UNCLAIMED[next(iter(_UNCLAIMED))]
 
 
 def _same_thread(stored: Thread, given: Thread) -> bool:
