@@ -120,6 +120,43 @@ async def test_a_run_waits_out_another_process_holding_the_write_lock(tmp_path: 
         assert [e.model_dump() for e in stored] == [e.model_dump() for e in result.events]
 
 
+async def test_a_run_in_a_new_session_waits_out_another_process_holding_the_write_lock(tmp_path: Path) -> None:
+    # the session `run()` makes was stored without the retries of the run's other writes: the run raised
+    # StoreUnavailable ("the SQLite database is busy") at once, as the docs promise it retries such a write
+    db = tmp_path / "locked.db"
+    store = SQLiteStore(db, busy_timeout=0.05)
+    async with make(store, judged({1: 9.0}), PATIENT) as orch:
+        holder = LockHolder(db)
+        holder.start()
+        asyncio.get_running_loop().call_later(0.5, holder.stop)
+        result = await orch.run("Hello", user_id="alice", cost_limit=1.0, max_iterations=2, evaluation_threshold=8)
+        assert holder.times == 1 and holder.proc is None
+        assert result.status == "completed"
+        [session] = await store.list_sessions("alice")
+        assert session.id == result.orchestration.session_id
+        assert await ledger_problems(store, session.id) == []
+
+
+async def test_a_new_session_whose_insert_landed_but_raised_is_the_runs_own() -> None:
+    # a store whose reply was lost (StoreUnavailable after the insert applied, as on a network): the retry's
+    # Conflict is for the session's own, new id
+    class ReplyLost(MemoryStore):
+        lost = False
+
+        async def create_session(self, session: Session) -> Session:
+            stored = await super().create_session(session)
+            if not self.lost:
+                self.lost = True
+                raise StoreUnavailable("connection reset: the reply was lost")
+            return stored
+
+    store = ReplyLost()
+    async with make(store, judged({1: 9.0}), PATIENT) as orch:
+        result = await orch.run("Hello", user_id="alice", cost_limit=1.0, max_iterations=2, evaluation_threshold=8)
+        assert store.lost and result.status == "completed"
+        assert [s.id for s in await store.list_sessions("alice")] == [result.orchestration.session_id]
+
+
 async def test_a_step_commit_that_fails_once_is_carried_by_the_final_commit() -> None:
     """The issue's case: the step's commit fails, the run ends; the store must still hold the step's
     cost, release its reservation and have its events (before: total too low, reservation and

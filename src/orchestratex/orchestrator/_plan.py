@@ -25,6 +25,7 @@ from ._checks import (
     preferred_names,
     validated_settings,
 )
+from ._durable import with_store_retries
 from ._lifecycle import ensure_ready
 from ._sessions import new_session, thread_orchestrations
 
@@ -123,5 +124,25 @@ async def plan(
     except ValidationError as exc:  # a `domain` or `context` of the wrong type, say
         raise UserError(first_error(exc)) from None
     if made is not None:
-        session = await o.store.create_session(made)
+        session = await _store_session(o, made)
     return doc, new_thread, session
+
+
+async def _store_session(o: Orchestrator, made: Session) -> Session:
+    """`made`, stored, with the run's other writes' retries (`store_retry`): a SQLite file whose write lock another
+    process held past the busy timeout made `run()` raise `StoreUnavailable` at once. On a retry, the session's own
+    id already stored is the earlier attempt's insert, its reply lost (a new id: no one else's)."""
+    retried = False
+
+    async def store() -> Session:
+        nonlocal retried
+        try:
+            return await o.store.create_session(made)
+        except Conflict:
+            if not retried:
+                raise
+            return await o.store.get_session(made.id)
+        finally:
+            retried = True
+
+    return await with_store_retries(store, o.store_retry, f"storing session {made.id}")
