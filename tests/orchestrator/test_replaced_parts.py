@@ -9,7 +9,14 @@ from typing import Any, cast
 
 import pytest
 
-from orchestratex import BayesianRouter, LLMJudgeEvaluator, Orchestrator, SimulatedProvider, UserError
+from orchestratex import (
+    BayesianRouter,
+    LLMJudgeEvaluator,
+    OrchestrationStarted,
+    Orchestrator,
+    SimulatedProvider,
+    UserError,
+)
 
 
 async def test_a_router_put_in_place_after_a_run_learns_into_the_store(tmp_path: Path) -> None:
@@ -452,4 +459,38 @@ async def test_a_store_put_in_place_while_the_router_attaches_gets_the_router_at
     assert result.status == "completed", result.error
     assert len(attached) == 2  # the second attach: to the store in place
     assert sum(s.n for s in await second.routing_stats("bayesian")) == 1  # learned into the store in place
+    await orchestrator.aclose()
+
+
+async def test_providers_put_in_place_say_whether_the_runs_are_simulated() -> None:
+    # `Orchestrator()` without a key (the simulator), then real providers put in place: `simulated` stayed True, so
+    # every answer they wrote (and paid for) was shown "(simulated)", in the result, its events and the repr; and the
+    # other way round, simulated providers put in place of real ones were not said to be
+    from orchestratex import FunctionProvider, ModelCatalog, ModelProfile
+
+    def answer(request: Any) -> str:
+        return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "a real answer"
+
+    orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)])
+    assert orchestrator.simulated
+    orchestrator.providers = [FunctionProvider(answer)]
+    orchestrator.catalog = ModelCatalog(
+        [ModelProfile(name=n, cost_per_1k_tokens=0.001) for n in ("function:a", "function:b")]
+    )
+    result = await orchestrator.run("Hello", max_iterations=1)
+    assert (result.status, result.final_response) == ("completed", "a real answer")
+    assert not result.simulated
+    started = result.events[0]
+    assert isinstance(started, OrchestrationStarted) and not started.simulated
+    assert "simulated" not in repr(orchestrator)
+    await orchestrator.aclose()
+
+    orchestrator = Orchestrator(providers=[FunctionProvider(answer)], catalog=ModelCatalog.default().simulated())
+    assert not orchestrator.simulated
+    orchestrator.providers = {"sim": SimulatedProvider(latency_scale=0)}
+    result = await orchestrator.run("Hello", max_iterations=1)
+    assert result.status == "completed", result.error
+    started = result.events[0]
+    assert result.simulated and isinstance(started, OrchestrationStarted) and started.simulated
+    assert repr(orchestrator).endswith("simulated=True)")
     await orchestrator.aclose()

@@ -240,7 +240,11 @@ class Orchestrator:
     def providers(self, value: Mapping[str, Provider] | Iterable[Provider]) -> None:
         # (a list, as the constructor takes it, filed under each one's name: typed `dict[str, Provider]`, a plain
         # attribute made `mypy --strict` refuse `orchestrator.providers = [FunctionProvider(...)]`, which works)
-        object.__setattr__(self, "_providers", providers_by_name(value))
+        found = providers_by_name(value)
+        object.__setattr__(self, "_providers", found)
+        # (as the constructor says it of the providers it is given: `Orchestrator()` without a key, then real
+        # providers put in place, kept `simulated=True`, and each real, paid answer was shown "(simulated)")
+        object.__setattr__(self, "simulated", bool(found) and all(p.simulated for p in found.values()))
 
     @property
     def circuit(self) -> CircuitBreaker:
