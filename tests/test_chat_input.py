@@ -142,6 +142,9 @@ async def test_bad_stop_sequences_are_user_errors(stops: list[str], message: str
         ("\x00\x1b \x7f", "^the prompt is empty"),
         ([{"role": "tool", "content": "x"}, {"role": "user", "content": "x"}], "tool messages are not supported"),
         ([{"role": "wizard", "content": "x"}], r"messages\[0\]: role must be one of"),
+        # a role that is no string (a list, a dict: JSON decoded by hand) failed with "TypeError: unhashable type"
+        ([{"role": ["user"], "content": "x"}], r"messages\[0\]: role must be one of .*; got \['user'\]$"),
+        ([{"role": {"name": "user"}, "content": "x"}], r"messages\[0\]: role must be one of .*; got \{'name'"),
         ([{"role": "user"}], r"messages\[0\] has no content"),
         ([{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}], "only text content"),
         # "not a 'input_text' part", "not a 'input_audio' part"

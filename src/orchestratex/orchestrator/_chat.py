@@ -117,7 +117,7 @@ def _message(index: int, item: object) -> Message:
     if not isinstance(item, Mapping):
         raise UserError(f"{where} must be a Message or a mapping with 'role' and 'content', not {type(item).__name__}")
     role = item.get("role")
-    if role not in _ROLES:
+    if not isinstance(role, str) or role not in _ROLES:  # (a list or a dict failed `in` with "unhashable type")
         if role in ("tool", "function"):
             raise UserError(f"{where}: {role} messages are not supported (OrchestrateX does not call tools)")
         raise UserError(f"{where}: role must be one of system, developer, user, assistant; got {role!r}")
