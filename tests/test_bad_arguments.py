@@ -238,6 +238,12 @@ def test_simulate_contradicted_by_the_providers_given_is_refused() -> None:
         Orchestrator(simulate=True, providers=[FunctionProvider(lambda request: "x")], catalog=catalog)
     with pytest.raises(UserError, match=r"^simulate=False, but providers= gives only simulated ones \(sim\)"):
         Orchestrator(simulate=False, providers=[SimulatedProvider()])
+    # an empty list was taken, and each run then failed saying to "use the simulated models
+    # (Orchestrator(simulate=True))", as given
+    with pytest.raises(UserError, match=r"^simulate=True, but providers= is empty: .*Leave providers out to simulate"):
+        Orchestrator(simulate=True, providers=[])
+    with pytest.raises(UserError, match=r"^simulate=True, but providers= is empty"):
+        Orchestrator(simulate=True, providers={})
     assert Orchestrator(simulate=True, providers=[SimulatedProvider()]).simulated
     assert not Orchestrator(
         simulate=False, providers=[FunctionProvider(lambda request: "x")], catalog=catalog

@@ -77,6 +77,11 @@ def _check_simulate(simulate: bool | None, found: Mapping[str, Provider]) -> Non
     """`UserError` for a `simulate=` the providers given contradict: it was ignored, so `simulate=True` with a real
     provider made real, paid calls."""
     real = sorted(name for name, p in found.items() if not p.simulated)
+    if simulate is True and not found:  # (taken: each run then said to use Orchestrator(simulate=True), as given)
+        raise UserError(
+            "simulate=True, but providers= is empty: no model can answer. Leave providers out to simulate (or pass "
+            "providers=[SimulatedProvider()])"
+        )
     if simulate is True and real:
         raise UserError(
             f"simulate=True, but providers= gives providers that are not simulated ({', '.join(real)}), which "
