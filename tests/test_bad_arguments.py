@@ -3,6 +3,7 @@ never a bare `TypeError`, `AttributeError` or pydantic error from deep inside, a
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -273,6 +274,41 @@ def test_usable_models_refuses_a_name_the_catalog_does_not_know() -> None:
     assert [m.name for m in orchestrator.usable_models(["gpt4", "claude"])] == ["sim:gpt-4.1", "sim:claude-sonnet-5-5"]
     orchestrator.catalog.set_status("gpt4", "disabled")  # known but not usable: left out, as before
     assert [m.name for m in orchestrator.usable_models(["gpt4", "claude"])] == ["sim:claude-sonnet-5-5"]
+    orchestrator.close()
+
+
+def test_model_names_given_as_a_generator_or_an_array_are_read_once() -> None:
+    # `usable_models(name for name in ...)` used the generator up checking its names, answered [] and kept that empty
+    # pool for every later run, which then failed ("no model is available"), or was refused ("no model can judge the
+    # answers of …"), until the catalog changed; `judge_models(iter([...]))` alike. A numpy array of names (a
+    # notebook's `df["model"].unique()`) failed every call taking names with "The truth value of an array with more
+    # than one element is ambiguous".
+    np = pytest.importorskip("numpy")
+    from orchestratex import FunctionProvider, GenerationRequest, ModelProfile
+
+    def answer(request: GenerationRequest) -> str:
+        return '{"score": 9, "feedback": "ok"}' if request.purpose == "judge" else "42"
+
+    names = ["function:a", "function:b", "function:c"]
+    catalog = ModelCatalog([ModelProfile(name=n, cost_per_1k_tokens=0.001) for n in names])
+    orchestrator = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog)
+    assert [m.name for m in orchestrator.usable_models(cast(Any, (n for n in names[:1])))] == names[:1]
+    assert [m.name for m in orchestrator.judge_models(cast(Any, iter(names[1:])))] == names[1:]
+    assert [m.name for m in orchestrator.usable_models()] == names
+    assert [m.name for m in orchestrator.judge_models()] == names
+    assert orchestrator.run_sync("Hello", max_iterations=1).status == "completed"
+
+    two = np.array(names[:2])
+    assert [m.name for m in orchestrator.usable_models(two)] == names[:2]
+    assert [m.name for m in orchestrator.judge_models(two)] == names[:2]
+    result = orchestrator.run_sync("Hello", max_iterations=1, preferred_models=two)
+    assert result.status == "completed" and result.final_model in names[:2]
+    session = asyncio.run(orchestrator.create_session("u", preferred_models=two, judges=np.array(names[1:])))
+    assert (session.settings.preferred_models, session.settings.judges) == (names[:2], names[1:])
+    orchestrator.judges = np.array(names[1:])
+    assert orchestrator.judges == names[1:]
+    with pytest.raises(UserError, match=r"^preferred_models is empty"):
+        orchestrator.run_sync("Hello", preferred_models=np.array([], dtype=str))
     orchestrator.close()
 
 

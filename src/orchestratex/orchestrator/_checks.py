@@ -358,6 +358,7 @@ def preferred_names(catalog: ModelCatalog, preferred: Sequence[str]) -> list[str
         raise UserError(  # iterable")
             f"preferred_models is a list of model names, not {type(preferred).__name__} {preferred!r:.60}"
         )
+    preferred = list(preferred)  # (read once: a numpy array failed `not` with "The truth value of an array …")
     if not preferred:
         raise UserError("preferred_models is empty: name at least one model or leave it unset")
     return [catalog.get(n).name for n in preferred]

@@ -163,7 +163,7 @@ def judge_names(catalog: ModelCatalog, judges: Sequence[str] | None) -> list[str
     """`judges=` (of an orchestrator or a session) checked: the catalog's names of the models, or None."""
     if judges is None:
         return None
-    if isinstance(judges, str | bytes | Mapping) or not isinstance(judges, Iterable) or not judges:
+    if isinstance(judges, str | bytes | Mapping) or not isinstance(judges, Iterable) or not (judges := list(judges)):
         raise UserError(  # (`judges=5` was "TypeError: 'int' object is not iterable")
             "judges must be a non-empty list of model names (or None for every model)"
             + ("" if isinstance(judges, Iterable) else f", not {type(judges).__name__} {judges!r:.60}")

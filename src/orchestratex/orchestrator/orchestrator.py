@@ -449,7 +449,7 @@ class Orchestrator:
         the catalog, or to the file it watches, shows at the next call)."""
         if isinstance(preferred, str):  # (a name, not a list of them: its letters matched no model, and [] came back)
             raise UserError(f"preferred must be a list of model names, not the string {preferred!r}: [{preferred!r}]")
-        _check_names("preferred", preferred)
+        preferred = _names("preferred", preferred)
         for name in preferred or ():  # (a mistyped name was left out without a word: `["gtp4"]` gave [])
             self.catalog.get(name)  # `UnknownModelError`, as `run(preferred_models=...)` raises
         return self._routable(preferred)
@@ -466,7 +466,7 @@ class Orchestrator:
         not know is an `UnknownModelError`, as in `usable_models`."""
         if isinstance(judges, str):
             raise UserError(f"judges must be a list of model names, not the string {judges!r}: [{judges!r}]")
-        _check_names("judges", judges)
+        judges = _names("judges", judges)
         for name in judges or ():  # (a mistyped name was left out without a word: `["gtp4"]` gave [])
             try:
                 self.catalog.get(name)
@@ -759,11 +759,14 @@ def _orchestration_id(what: str, orchestration: object) -> str:
     return orchestration
 
 
-def _check_names(name: str, names: object) -> None:
-    """`UserError` unless `names` is None or a list of names (`usable_models(5)` was "TypeError: 'int' object is not
-    iterable")."""
+def _names(name: str, names: object) -> list[str] | None:
+    """`names` as a list, or None; `UserError` unless it is None or a list of names (`usable_models(5)` was
+    "TypeError: 'int' object is not iterable"). Read once: a generator was used up by the check of its names, and the
+    empty pool then read was kept for every later run (each failed, "no model is available"); a numpy array failed
+    with "The truth value of an array with more than one element is ambiguous"."""
     if names is not None and (not isinstance(names, Iterable) or isinstance(names, bytes | Mapping)):
         raise UserError(f"{name} must be a list of model names, not {type(names).__name__} {names!r:.60}")
+    return None if names is None else list(names)
 
 
 def _seconds(name: str, value: object) -> None:
