@@ -139,8 +139,8 @@ def _shown(name: str) -> str:
 
 
 def chat_messages(request: ChatRequest) -> list[Message]:
-    """The conversation as plain text messages (`developer` is a system message; earlier tool calls and their results
-    as text, `ToolTurns`); 400 for anything else."""
+    """The conversation as plain text messages (`developer` is a system message; a message's `name` is said before its
+    text; earlier tool calls and their results as text, `ToolTurns`); 400 for anything else."""
     messages = []
     tools = ToolTurns()
     for i, m in enumerate(request.messages):
@@ -156,6 +156,7 @@ def chat_messages(request: ChatRequest) -> list[Message]:
         if m.role in ("tool", "function"):
             messages.append(tools.result(m, i, content))
             continue
+        content = _named(m, content)
         if m.role == "assistant":
             calls = tools.calls_text(m, i)
             content = f"{content}\n{calls}" if content and calls else content or calls
@@ -174,6 +175,14 @@ def chat_messages(request: ChatRequest) -> list[Message]:
     if blank(messages[last].content):
         raise _invalid(f"messages.{last}.content", "the last user message has no text: give the text to answer")
     return messages
+
+
+def _named(message: ChatMessageIn, content: str) -> str:
+    """The text of a message with a `name` (OpenAI's participant name, "to differentiate between participants of the
+    same role": the speakers of a group chat, a few-shot example's `example_user`), which no provider's message holds:
+    said before its text, `alice: …`, so the model still tells who said what (it was dropped)."""
+    name = (message.name or "").strip()
+    return f"{name}: {content}" if name and not blank(content) else content
 
 
 def _part_text(part: ContentPart, role: str, param: str) -> str:
