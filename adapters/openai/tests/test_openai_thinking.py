@@ -1,5 +1,6 @@
-"""A local reasoning model's `<think>…</think>` in `content` (Ollama's OpenAI-compatible API serving DeepSeek-R1 or
-Qwen3, vLLM without `--reasoning-parser`, `llama-server --reasoning-format none`) is its reasoning, not its answer."""
+"""A local reasoning model's `<think>…</think>` in `content` (DeepSeek-R1 or Qwen3 served by vLLM without
+`--reasoning-parser`, `llama-server --reasoning-format none`, or an Ollama before its thinking support) is its
+reasoning, not its answer."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ THOUGHT = "<think>\nOkay, the user wants 2 + 2. That is 4. Let me answer briefly
 
 
 def completion(content: str) -> dict[str, Any]:
-    """Ollama's `/v1/chat/completions` answer of a thinking model (its reasoning in `content`)."""
+    """An Ollama `/v1/chat/completions` answer of a thinking model whose reasoning it does not split off (in
+    `content`)."""
     return {
         "id": "chatcmpl-544",
         "object": "chat.completion",

@@ -1,12 +1,13 @@
 """A local reasoning model's thinking, written into its answer: `<think>…</think>` before the answer.
 
 DeepSeek-R1, Qwen3, QwQ and their distillations write their reasoning first, between `<think>` and `</think>`. A
-server that does not split it off (Ollama's OpenAI-compatible API for such models, vLLM without `--reasoning-parser`,
-llama.cpp's `llama-server --reasoning-format none`, LM Studio without its "separate reasoning" setting) sends it as
-the beginning of `content`; servers that do split it off send it as `reasoning_content` (or `reasoning`), which is
-not read. Either way the reasoning is not the answer: it is left out, so the judges score the answer, stop sequences
-and JSON verdicts are looked for in it, and a thread continues from it (as DeepSeek asks: reasoning is not sent back).
-A reasoning never closed (the output cap ran out while the model thought) leaves no answer.
+server that does not split it off (vLLM without `--reasoning-parser`, llama.cpp's `llama-server --reasoning-format
+none`, Ollama before its thinking support, LM Studio without its "separate reasoning" setting) sends it as the
+beginning of `content`; servers that do split it off send it as `reasoning_content` (or `reasoning`, as recent Ollama
+does), which is not read. Either way the reasoning is not the answer: it is left out, so the judges score the
+answer, stop sequences and JSON verdicts are looked for in it, and a thread continues from it (as DeepSeek asks:
+reasoning is not sent back). A reasoning never closed (the output cap ran out while the model thought) leaves no
+answer.
 """
 
 from __future__ import annotations
