@@ -130,7 +130,8 @@ def abort_transport(transport: asyncio.BaseTransport) -> None:
     """Reset the connection of `transport`: what it has not sent is dropped at once, the kernel's share too."""
     sock = transport.get_extra_info("socket")
     if sock is not None:  # a reset, not a FIN queued behind the data: the kernel drops its send buffer too
-        with contextlib.suppress(OSError):
+        # (a connection the client has reset already has no descriptor: uvloop's socket of it raises ValueError)
+        with contextlib.suppress(OSError, ValueError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()  # type: ignore[attr-defined]
 
