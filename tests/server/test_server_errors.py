@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
 
 from orchestratex import exceptions as x
 from orchestratex.records import Session
@@ -205,3 +206,40 @@ def test_an_id_of_another_kind_of_ones_own_record_says_which_it_is(api: Api) -> 
     ):
         theirs = api.client.get(path.format(ident), headers=api.bob)
         assert (theirs.status_code, theirs.json()["detail"]) == (404, f"no {kind} '{ident}'")
+
+
+def test_every_422_lists_the_invalid_parameter_or_field_under_errors(api: Api) -> None:
+    """docs/server.md: "422 also lists the invalid fields under `errors`". It did when pydantic refused the value
+    (`?limit=ten`), not when the server did (`?limit=%2B5`, a parameter or body field given twice, a WebSocket's
+    `since`): a client reading `errors` from every 422 failed with a KeyError on those."""
+    sid = api.session()["_id"]
+    refused = [
+        (api.client.get(f"/api/threads/session/{sid}?limit=%2B5", headers=api.alice), ["query", "limit"]),
+        (api.client.get("/api/sessions/user/alice?offset=1_0", headers=api.alice), ["query", "offset"]),
+        (api.client.get("/api/sessions/user/alice?limit=5&limit=7", headers=api.alice), ["query", "limit"]),
+        (api.client.get("/api/admin/keys/?user_id=alice&user_id=bob", headers=api.admin), ["query", "user_id"]),
+        (
+            api.client.post(
+                "/api/sessions/",
+                content=b'{"max_iterations": 2, "max_iterations": 3}',
+                headers={**api.alice, "Content-Type": "application/json"},
+            ),
+            ["body", "max_iterations"],
+        ),
+    ]
+    for since in ("abc", "7", "1&since=2"):
+        with (
+            pytest.raises(WebSocketDenialResponse) as denied,
+            api.client.websocket_connect(f"/ws/{sid}?since={since}", headers=api.alice),
+        ):
+            pass
+        refused.append((denied.value, ["query", "since"]))
+    for answer, loc in refused:
+        body = answer.json()
+        assert answer.status_code == 422 == body["status_code"], body
+        (error,) = body["errors"]
+        assert error["loc"] == loc, body
+        assert body["detail"].endswith(error["msg"]) and error["type"], body
+    ten = api.client.get("/api/sessions/user/alice?limit=ten", headers=api.alice).json()
+    plus = api.client.get("/api/sessions/user/alice?limit=%2B5", headers=api.alice).json()
+    assert ten["errors"][0]["type"] == plus["errors"][0]["type"] == "int_parsing"

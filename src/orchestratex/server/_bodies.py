@@ -17,7 +17,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.types import Scope
 
-from ._errors import ApiError, quoted
+from ._errors import ApiError, invalid, quoted
 
 __all__ = ["CheckedJsonRoute", "GivenTwice", "content_coding", "object_once"]
 
@@ -57,10 +57,8 @@ class _CheckedRequest(Request):
             try:
                 self._json = json.loads(await self.body(), object_pairs_hook=object_once)
             except GivenTwice as twice:
-                raise ApiError(
-                    422,
-                    f"{quoted(twice.name)} is given more than once in an object of the body: give each field once",
-                ) from None
+                message = "given more than once in an object of the body: give each field once"
+                raise invalid("body", twice.name, message, detail=f"{quoted(twice.name)} is {message}") from None
         return self._json
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "error_response",
     "forget_limit",
     "install_error_handlers",
+    "invalid",
     "library_response",
     "note_limit",
     "note_rate",
@@ -130,12 +131,34 @@ class ApiError(StarletteHTTPException):
     limit names it (`limit`): the request is then counted as refused by that limit."""
 
     def __init__(
-        self, status_code: int, detail: str, headers: Mapping[str, str] | None = None, *, limit: Limit | None = None
+        self,
+        status_code: int,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        limit: Limit | None = None,
+        errors: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(status_code=status_code, detail=detail, headers=dict(headers) if headers else None)
         self.limit = limit
         if limit is not None:
             note_limit(limit)
+        self.errors = errors
+        """For a 422: the invalid parameter or field (`loc`, `msg`, `type`), as a validation error's 422 lists them."""
+
+    def body_extra(self) -> dict[str, Any]:
+        """What the error body carries beside `detail` and `status_code` (`errors`, for a 422)."""
+        return {"errors": self.errors} if self.errors else {}
+
+
+def invalid(
+    where: Literal["query", "body"], name: str, message: str, kind: str = "value_error", *, detail: str | None = None
+) -> ApiError:
+    """A 422 for the parameter or field `name` (in the URL's query or the body), worded `name: message` unless
+    `detail` says it, with the `errors` list every 422 carries (it had none when the server, not pydantic, refused the
+    value: a client reading `errors` failed on `?limit=%2B5` where it read `?limit=ten`'s)."""
+    error = {"loc": _loc([where, name]), "msg": message, "type": kind}
+    return ApiError(422, detail if detail is not None else f"{name}: {message}", errors=[error])
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -258,7 +281,8 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         if allow and detail == "Method Not Allowed":  # (as /v1 says it: most clients show the body alone)
             path = request.url.path.removeprefix(request.scope.get("root_path", ""))
             detail = f"Method Not Allowed: {request.method} is not allowed on {path[:200]}: use {allow}"
-    return error_response(exc.status_code, detail, rate_headers(headers))
+    extra = exc.body_extra() if isinstance(exc, ApiError) else {}
+    return error_response(exc.status_code, detail, rate_headers(headers), **extra)
 
 
 def _with_head(headers: Mapping[str, str]) -> dict[str, str]:

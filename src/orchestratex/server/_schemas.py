@@ -17,7 +17,7 @@ from ..orchestrator._chat import blank
 from ..records import Orchestration, Session, SessionStatus, Thread
 from ..stores import Analytics, ModelStats
 from ..usage import MAX_AMOUNT
-from ._errors import ApiError
+from ._errors import invalid
 from ._numbers import Integer, Number
 from ._users import UserId
 
@@ -51,7 +51,7 @@ def given_once(request: Request, name: str) -> str | None:
     one was meant is not for the server to guess), as the WebSocket's `since` and `token` are refused."""
     given = request.query_params.getlist(name)
     if len(given) > 1:
-        raise ApiError(422, f"{name}: given more than once in the URL: give it once")
+        raise invalid("query", name, "given more than once in the URL: give it once")
     return given[0] if given else None
 
 
@@ -61,7 +61,7 @@ def check_page(request: Request) -> None:
     for name in ("limit", "offset"):
         given = given_once(request, name)
         if given is not None and not (given.isascii() and given.isdigit()):
-            raise ApiError(422, f"{name}: must be a whole number in plain digits, not {given[:40]!r}")
+            raise invalid("query", name, f"must be a whole number in plain digits, not {given[:40]!r}", "int_parsing")
 
 
 MAX_DOMAIN_CHARS = 100

@@ -45,7 +45,7 @@ from ._access import load_session
 from ._app import ServerState
 from ._auth import key_of, no_key_reason
 from ._auth_limit import client_address
-from ._errors import ApiError, error_response, library_response, rate_headers
+from ._errors import ApiError, error_response, invalid, library_response, rate_headers
 from ._hub import Subscriber, encode
 from ._keys import watch_key
 from ._protocol import abort_connection
@@ -77,7 +77,7 @@ _MAX_SINCE = 2**63 - 1
 def _once(websocket: WebSocket, name: str) -> None:
     """422 for a query parameter given more than once: which one was meant is not for the server to guess."""
     if len(websocket.query_params.getlist(name)) > 1:
-        raise ApiError(422, f"{name}: given more than once in the URL: give it once")
+        raise invalid("query", name, "given more than once in the URL: give it once")
 
 
 def _since(websocket: WebSocket) -> int:
@@ -86,13 +86,21 @@ def _since(websocket: WebSocket) -> int:
     # ASCII digits only: int() also reads "1_0" as 10, "٣" as 3 and " 3 " as 3
     since = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else -1
     if not 0 <= since <= _MAX_SINCE:
-        raise ApiError(422, f"since: must be a whole number from 0 to {_MAX_SINCE}, not {raw[:40]!r}")
+        raise invalid(
+            "query", "since", f"must be a whole number from 0 to {_MAX_SINCE}, not {raw[:40]!r}", "int_parsing"
+        )
     return since
 
 
-async def _refuse(websocket: WebSocket, status: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
+async def _refuse(
+    websocket: WebSocket,
+    status: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
     try:
-        await websocket.send_denial_response(error_response(status, detail, headers))
+        await websocket.send_denial_response(error_response(status, detail, headers, **(extra or {})))
     except RuntimeError:  # the server does not support denial responses: say it with a close code
         await websocket.accept()
         await websocket.close(code=4000 + status, reason=detail[:120])
@@ -162,7 +170,7 @@ async def stream_events(websocket: WebSocket, session_id: str) -> None:
         await _check_since(state, session_id, since)
         state.streams.open(principal.user_id)  # (the key's user: an admin's streams are the admin's)
     except ApiError as exc:
-        await _refuse(websocket, exc.status_code, str(exc.detail), rate_headers(exc.headers))
+        await _refuse(websocket, exc.status_code, str(exc.detail), rate_headers(exc.headers), exc.body_extra())
         return
     except OrchestrateXError as exc:
         answer = library_response(exc, "WEBSOCKET", websocket.url.path)
@@ -278,7 +286,7 @@ async def _check_since(state: ServerState, session_id: str, since: int) -> None:
     if not await state.store.list_events(session_id, since=since - 1, limit=1):
         last = await state.store.list_events(session_id, since=0, limit=1)  # (is there any?)
         ending = "it has no event yet" if not last else "its events are numbered from 1, with no gap"
-        raise ApiError(422, f"since: session {session_id} has no event {since}: {ending}; reconnect with since=0")
+        raise invalid("query", "since", f"session {session_id} has no event {since}: {ending}; reconnect with since=0")
 
 
 async def _share_position(state: ServerState, session_id: str, since: int, last: int) -> None:
