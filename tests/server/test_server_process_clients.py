@@ -220,6 +220,19 @@ def test_two_different_keys_in_one_request_are_refused_by_the_served_api_and_str
     assert b"(in `?token=` and `Authorization: Bearer`)" in refused.response.body
 
 
+def test_a_prompt_with_a_raw_line_break_is_told_where_and_how_to_escape_it(served: Served) -> None:
+    """`curl -d "{\"original_prompt\": \"$PROMPT\"}"` with a multi-line prompt sends its line breaks raw: the answer
+    was "the request body is not valid JSON", with nothing of where or why."""
+    sid = served.alice.post("/api/sessions/", json={}).json()["_id"]
+    body = '{"session_id": "' + sid + '", "original_prompt": "Summarise:\nthe tides"}'
+    r = served.alice.post("/api/threads/", content=body.encode(), headers={"Content-Type": "application/json"})
+    assert (r.status_code, r.json()["detail"]) == (
+        400,
+        "the request body is not valid JSON: Invalid control character at: line 1 column 74 (char 73); a line break"
+        " or tab inside a string is written escaped (\\n, \\t)",
+    )
+
+
 def test_the_status_asked_with_the_threads_id_says_it_is_a_thread(served: Served) -> None:
     sid = served.alice.post("/api/sessions/", json={"max_iterations": 1}).json()["_id"]
     tid = served.alice.post("/api/threads/", json={"session_id": sid, "original_prompt": "Name a prime"}).json()["_id"]

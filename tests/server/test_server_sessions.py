@@ -104,7 +104,32 @@ def test_malformed_json_answers_400(api: Api) -> None:
         "/api/sessions/", content=b'{"user_id": ', headers={**api.alice, "Content-Type": "application/json"}
     )
     assert r.status_code == 400
-    assert r.json() == {"detail": "the request body is not valid JSON", "status_code": 400}
+    assert r.json() == {
+        "detail": "the request body is not valid JSON: Expecting value: line 1 column 13 (char 12)",
+        "status_code": 400,
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (
+            b'{"max_iterations": 2,\n "user_id": "alice"\n "settings": {}}',
+            "the request body is not valid JSON: Expecting ',' delimiter: line 3 column 2 (char 43)",
+        ),
+        (b'{"max_iterations": 2}{"max_iterations": 3}', "the request body is not valid JSON: Extra data: line 1"),
+        (
+            b'{"user_id": "alice\tbob"}',
+            "the request body is not valid JSON: Invalid control character at: line 1 column 19 (char 18); a line"
+            " break or tab inside a string is written escaped (\\n, \\t)",
+        ),
+    ],
+)
+def test_a_body_that_is_not_json_is_told_what_is_wrong_and_where(api: Api, body: bytes, detail: str) -> None:
+    """It was "the request body is not valid JSON" whatever the fault and wherever in the body it was, while `/v1`
+    names both."""
+    r = api.client.post("/api/sessions/", content=body, headers={**api.alice, "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["detail"].startswith(detail), r.text
 
 
 @pytest.mark.parametrize("value", ["NaN", "Infinity"])

@@ -210,7 +210,7 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"loc": _loc(err["loc"]), "msg": _message(err), "type": err["type"]} for err in exc.errors()]
     if any(err["type"] == "json_invalid" for err in errors):
-        return error_response(400, "the request body is not valid JSON")
+        return error_response(400, _not_json(exc))
     surrogate = _lone_surrogate(exc)
     if surrogate is not None:
         return error_response(400, surrogate)
@@ -218,6 +218,23 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     if detail is None:
         detail = "; ".join(f"{_field(err['loc'])}: {err['msg']}" for err in errors) or "invalid request"
     return error_response(422, detail, errors=errors)
+
+
+def _not_json(exc: RequestValidationError) -> str:
+    """What makes the body no JSON, and where, in the words of Python's parser (as `/v1` says it): "not valid JSON"
+    alone left a client to search its body — a prompt of megabytes — for what to fix, such as a line break left
+    unescaped in a string (`curl -d` with a multi-line shell variable), which the answer now points to."""
+    error = next(err for err in exc.errors() if err["type"] == "json_invalid")
+    doc, pos = exc.body, error["loc"][-1]
+    reason = str(error.get("ctx", {}).get("error", ""))
+    if not isinstance(doc, str) or not isinstance(pos, int) or not reason:
+        return "the request body is not valid JSON"
+    line = doc.count("\n", 0, pos) + 1
+    column = pos - doc.rfind("\n", 0, pos)
+    detail = f"the request body is not valid JSON: {reason}: line {line} column {column} (char {pos})"
+    if reason.startswith("Invalid control character"):
+        detail += "; a line break or tab inside a string is written escaped (\\n, \\t)"
+    return detail
 
 
 def _message(error: Any) -> str:
