@@ -6,13 +6,14 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from orchestratex import Orchestrator
 from orchestratex.stores import open_store
 
-from .conftest import CLI, PROMPT, cli_env, run_cli
+from .conftest import CLI, PROMPT, cli_env, run_cli, stored
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")]
 
@@ -50,3 +51,22 @@ def test_detach_with_a_store_that_ends_with_the_process_is_refused(url: str) -> 
         "this process only: give a store a server can open (--store sqlite:///runs.db), or leave --detach out\n"
     )
     assert run_cli("run", "Explain ICMP", "--store", url, "--max-iterations", "1").returncode == 0
+
+
+def test_a_detached_run_names_its_catalog_file_in_the_server_to_start(store_url: str, tmp_path: Path) -> None:
+    """The command said to start `orchestratex serve --store …` for a run of `--catalog models.toml`: a server so
+    started resumed it on other models (the simulator's, with no key set), the file's unknown to it."""
+    catalog = tmp_path / "my models.toml"
+    catalog.write_text('[[models]]\nname = "openai:gpt-4.1"\ninput_cost_per_1k = 0.0018\noutput_cost_per_1k = 0.0072\n')
+    args = [*CLI, "run", PROMPT, "--detach", "--store", store_url, "--catalog", str(catalog)]
+    env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="1")
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("▶ started")
+        assert "routed to" in proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "is detached" in err, err
+    assert f"(`orchestratex serve --store {store_url} --catalog '{catalog}'`) resumes it" in err, err
+    (_, resumable) = stored(store_url)
+    assert len(resumable) == 1

@@ -63,10 +63,14 @@ class Interrupted(Exception):
         detail: str = "",
         result: RunResult | None = None,
         store: str = "",
+        catalog: str = "",
     ) -> None:
         self.cause = cause
         self.store = store
         """` --store URL` when the command was given one (see `_stores.store_option`), for the server to start."""
+        self.catalog = catalog
+        """` --catalog FILE` when the command was given one: a server started without it resumed the run on other
+        models (the shipped catalog's, or the simulator's), the file's models unknown to it."""
         self.detail = detail
         self.orchestration_id = orchestration_id
         self.status = status
@@ -93,7 +97,7 @@ class Interrupted(Exception):
         if self.status == "running":
             return (
                 f"{what}: orchestration {oid} is detached ({spent}); a server on this store "
-                f"(`orchestratex serve{self.store}`) resumes it from its last completed step"
+                f"(`orchestratex serve{self.store}{self.catalog}`) resumes it from its last completed step"
             )
         if self.status in ("completed", "failed"):  # (it ended before the interruption was noticed: nothing stopped it)
             return f"{what}: orchestration {oid} had ended {self.status} ({spent})"
@@ -127,12 +131,14 @@ class RunGuard:
     its first event: from then on the orchestrator itself turns it into the `cancelled` end.
     """
 
-    def __init__(self, orchestrator: Orchestrator, *, detach: bool = False, store: str = "") -> None:
+    def __init__(self, orchestrator: Orchestrator, *, detach: bool = False, store: str = "", catalog: str = "") -> None:
         self.orchestrator = orchestrator
         self.detach = detach
         self.store = store
         """` --store URL` when the command was given one: the server a detached run is left for must be started on
         it (`orchestratex serve` alone serves the default store, which never resumes the run)."""
+        self.catalog = catalog
+        """` --catalog FILE` when the command was given one: the server must have the run's models too."""
         self.cause: str | None = None
         self.detail = ""
         self._oid: str | None = None
@@ -248,7 +254,9 @@ class RunGuard:
             stored = await orchestrator.store.get_orchestration(doc.id)
             events = await orchestrator.store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
             result = RunResult(stored, events, orchestrator.simulated)  # (what `run` returns, as stored now)
-            raise Interrupted(self.cause, doc.id, stored.status, stored.total_cost, self.detail, result, self.store)
+            raise Interrupted(
+                self.cause, doc.id, stored.status, stored.total_cost, self.detail, result, self.store, self.catalog
+            )
         finally:
             for handler in handlers:
                 orchestrator.handlers.remove(handler)

@@ -72,7 +72,10 @@ async def _run(
     try:
         orchestrator = make(store)
         guard = RunGuard(
-            orchestrator, detach=getattr(args, "detach", False), store=store_option(getattr(args, "store", None))
+            orchestrator,
+            detach=getattr(args, "detach", False),
+            store=store_option(getattr(args, "store", None)),
+            catalog=_catalog_option(getattr(args, "catalog", None)),
         )
         view = None if args.json else _live_view(args, guard, file)
         # `--json` prints nothing until the run ends: what it waits for goes to stderr, when that is a terminal
@@ -105,6 +108,15 @@ async def _run(
         return result
     finally:
         await store.close()
+
+
+def _catalog_option(given: str | None) -> str:
+    """` --catalog FILE` when the command was given one, for the server a detached run is left for: started as the
+    command said (`orchestratex serve --store …`), without the file, it resumed the run on other models — the
+    shipped catalog's, or the simulator's when no key is set —, the file's unknown to it."""
+    import shlex
+
+    return f" --catalog {shlex.quote(given)}" if given else ""
 
 
 async def _check_first(make: Callable[[Store], Orchestrator], prompt: str, options: dict[str, object]) -> None:
