@@ -70,3 +70,30 @@ def test_a_detached_run_names_its_catalog_file_in_the_server_to_start(store_url:
     assert f"(`orchestratex serve --store {store_url} --catalog '{catalog}'`) resumes it" in err, err
     (_, resumable) = stored(store_url)
     assert len(resumable) == 1
+
+
+async def test_runs_show_of_a_resumed_detached_run_does_not_say_a_process_died(store_url: str) -> None:
+    """`runs show` of a run detached by Ctrl-C and resumed by a server said `1 call(s) in flight when a process died
+    (maybe billed)`: no process had died, and the user was sent looking for a crash."""
+    args = [*CLI, "run", PROMPT, "--max-iterations", "1", "--detach", "--store", store_url]
+    env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="1")
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("▶ started")
+        assert "routed to" in proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    store = await open_store(store_url)
+    try:
+        async with Orchestrator(store=store, simulate=True) as orchestrator:  # as `serve` does on start-up
+            (result,) = await orchestrator.resume_pending()
+    finally:
+        await store.close()
+    assert result.orchestration.interrupted_calls == 1
+    shown = run_cli("runs", "show", result.id, "--store", store_url)
+    assert shown.returncode == 0, shown.stderr
+    assert (
+        "note:     1 call was in flight when an earlier process left the run (it died, or was interrupted with "
+        "--detach); made again, the provider may have billed it twice"
+    ) in shown.stdout.splitlines(), shown.stdout
