@@ -181,6 +181,31 @@ def test_input_that_is_not_utf8_is_one_line_and_exit_2(env: dict[str, str], tmp_
 
 
 @pytest.mark.parametrize(
+    ("stdin", "said"),
+    [
+        ("Explain DNS\r\n".encode("utf-16-le"), "UTF-16LE without a byte order mark: convert it (`iconv -f UTF-16LE"),
+        ("Explain DNS\r\n".encode("utf-16-be"), "UTF-16BE without a byte order mark: convert it (`iconv -f UTF-16BE"),
+        (b"notes.txt\x00\x00\x00\x000000644\x00Explain DNS\n", "(a NUL byte at offset 9): is it a binary file?"),
+    ],
+)
+def test_input_holding_nul_bytes_is_refused_as_not_text(
+    env: dict[str, str], tmp_path: Path, stdin: bytes, said: str
+) -> None:
+    """UTF-16 without a byte order mark (`iconv -t UTF-16LE`, .NET's `Encoding.Unicode`) is valid UTF-8, every other
+    byte a NUL: `run -` sent `E␀x␀p␀…` to the models, at twice the tokens, as it sent a tar archive of text
+    files. Standard input holding a NUL is refused as not text, before anything is stored."""
+    store = tmp_path / "cli.db"
+    command = [sys.executable, "-m", "orchestratex.cli", "run", "-", "--store", f"sqlite:///{store}"]
+    done = subprocess.run(command, input=stdin, capture_output=True, env=env, timeout=120, check=False)
+    stderr = done.stderr.decode()
+    assert done.returncode == 2 and stderr.count("\n") == 1, stderr
+    assert (
+        stderr.startswith("orchestratex: error: standard input is not text (a NUL byte at offset ") and said in stderr
+    )
+    assert done.stdout == b"" and not store.exists()
+
+
+@pytest.mark.parametrize(
     ("provider", "message"),
     [
         ("bogus", "orchestratex: error: unknown provider 'bogus'; known: sim\n"),

@@ -289,8 +289,22 @@ def _read_stdin(bound: tuple[int, str]) -> str:
         raise UserError(
             f"standard input is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}): {fix}"
         ) from None
+    if "\x00" in text:
+        raise UserError(f"standard input is not text (a NUL byte at offset {raw.index(0)}): {_nul_fix(raw)}")
     # a byte order mark (Notepad and other Windows editors save one) marks the encoding; it is not the prompt's text
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _nul_fix(raw: bytes) -> str:
+    """What to do with standard input holding NUL bytes, which no text does: UTF-16 without a byte order mark (every
+    other byte NUL, as `iconv -t UTF-16LE` or .NET's `Encoding.Unicode` writes it: valid UTF-8, so it was sent to the
+    models as `h␀e␀l␀l␀o␀`, at twice the tokens), or a binary file (a tar archive of text files is
+    valid UTF-8 too)."""
+    head = raw[:4096]
+    for zeros, name in ((head[1::2], "UTF-16LE"), (head[0::2], "UTF-16BE")):
+        if zeros and zeros.count(0) >= 0.9 * len(zeros):
+            return f"it looks like {name} without a byte order mark: convert it (`iconv -f {name} -t UTF-8`)"
+    return "is it a binary file? pipe the text to orchestrate"
 
 
 def _check_stdin_once(args: argparse.Namespace) -> None:
