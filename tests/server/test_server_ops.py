@@ -22,9 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import WebSocketDenialResponse
 
 from orchestratex.exceptions import StoreError, StoreUnavailable
+from orchestratex.server import issue_api_key
 from orchestratex.stores import MemoryStore
 
-from .conftest import Api, in_app_loop
+from .conftest import Api, bearer, in_app_loop
 from .server_process import ServerProcess, create_key
 
 
@@ -102,6 +103,58 @@ def test_readiness_logs_an_outage_once_and_the_recovery_once(
     store.down = True  # (a second outage is logged again)
     assert api.client.get("/health/ready").status_code == 503
     assert len(lines()) == 3 and lines()[2][0] == logging.WARNING
+
+
+class _OutageStore(MemoryStore):
+    """A store that cannot be reached while `down`: its reads of keys and its counters fail as a database's would."""
+
+    down = False
+
+    async def get_api_key(self, key_hash: str) -> Any:
+        if self.down:
+            raise StoreUnavailable("connection refused")
+        return await super().get_api_key(key_hash)
+
+    async def incr(self, *args: Any, **kwargs: Any) -> int:
+        if self.down:
+            raise StoreUnavailable("connection refused")
+        return await super().incr(*args, **kwargs)
+
+    async def ping(self) -> None:
+        if self.down:
+            raise StoreUnavailable("connection refused")
+
+
+def test_metrics_are_scraped_while_the_store_is_down(make_api: Callable[..., Api]) -> None:
+    """With a key to read `/metrics` (the default, `admin`), every scrape while the store was unreachable was refused
+    503: Prometheus saw the server as down (`up` 0) and none of the outage's errors until the store came back. A key
+    that read them before keeps reading them through an outage; one never seen, or revoked here, does not."""
+    store = _OutageStore()
+    api = make_api(store)
+    unseen = bearer(in_app_loop(api.client).call(lambda: issue_api_key(store, "ops", admin=True)))
+    assert api.client.get("/metrics", headers=api.admin).status_code == 200
+    store.down = True
+    assert api.client.get("/api/sessions/user/alice", headers=api.alice).status_code == 503
+    for _ in range(3):
+        r = api.client.get("/metrics", headers=api.admin)
+        assert r.status_code == 200, r.text
+    samples = _samples(r.text)
+    assert samples[("orchestratex_http_requests_total", (("method", "GET"), ("route", "/metrics"), ("status", "200")))]
+    assert api.client.get("/metrics", headers=api.alice).status_code == 503  # (never verified for it here)
+    assert api.client.get("/metrics", headers=unseen).status_code == 503
+    store.down = False
+    assert api.client.get("/metrics", headers=api.alice).status_code == 403  # (the store says: not an admin)
+
+
+def test_a_key_revoked_here_reads_no_metrics_while_the_store_is_down(make_api: Callable[..., Api]) -> None:
+    store = _OutageStore()
+    api = make_api(store)
+    ops = in_app_loop(api.client).call(lambda: issue_api_key(store, "ops", admin=True))
+    assert api.client.get("/metrics", headers=bearer(ops)).status_code == 200
+    (record,) = [k for k in api.client.get("/api/admin/keys/?user_id=ops", headers=api.admin).json()]
+    assert api.client.delete(f"/api/admin/keys/{record['_id']}", headers=api.admin).status_code in (200, 204)
+    store.down = True
+    assert api.client.get("/metrics", headers=bearer(ops)).status_code == 503
 
 
 class _BrokenStore(MemoryStore):

@@ -25,7 +25,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._ids import utcnow
-from ..exceptions import NotFound, OrchestrateXError, UserError
+from ..exceptions import NotFound, OrchestrateXError, StoreUnavailable, UserError
 from ..records import ApiKey
 from ..stores import Store
 from ._auth_limit import FailedAuthLimit, client_address
@@ -142,6 +142,8 @@ class Authenticator:
         self._reads = CoalescedReads(store.get_api_key)
         self._touched: dict[str, float] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._standing: dict[str, Principal] = {}
+        """The keys `standing_principal` verified, by digest."""
 
     async def principal(self, key: str | None, address: str | None = None, *, missing: str = MISSING_KEY) -> Principal:
         """The caller `key` authenticates, or 401 (`missing` when there is no key: see `no_key_reason`). With the
@@ -181,11 +183,35 @@ class Authenticator:
             self._touch(record.id, now)
         return principal
 
+    async def standing_principal(
+        self, key: str | None, address: str | None = None, *, missing: str = MISSING_KEY
+    ) -> Principal:
+        """`principal`, for the reader of `/metrics`, which is how an outage of the store is watched: while the store
+        cannot be asked (`StoreUnavailable`), a key this process verified for it before is taken as it was then. A
+        Prometheus scrape was refused 503 for as long as the store was down, so the outage looked like the server
+        being down and its errors were seen only once the store was back. A key revoked through this server is
+        forgotten at once (`forget`)."""
+        try:
+            principal = await self.principal(key, address, missing=missing)
+        except StoreUnavailable:
+            known = self._standing.get(hash_key(key)) if key else None
+            if known is None:
+                raise
+            return known
+        if key:
+            if len(self._standing) >= 1000:
+                self._standing.clear()
+            self._standing[hash_key(key)] = principal
+        return principal
+
     def forget(self, key_id: str) -> None:
         """Drop what this process remembers of key `key_id` (it was revoked)."""
         for digest, (principal, _) in list(self._cache.items()):
             if principal.key_id == key_id:
                 del self._cache[digest]
+        for digest, principal in list(self._standing.items()):
+            if principal.key_id == key_id:
+                del self._standing[digest]
 
     def _touch(self, key_id: str, now: float) -> None:
         """Record the key's use in the store, at most once a minute per key, without holding up the request."""

@@ -81,7 +81,7 @@ async def metrics(request: Request) -> Response:
     if access == "off":
         raise ApiError(404, "metrics are switched off (ORCHESTRATEX_METRICS=off)")
     if access != "open":
-        principal = await state.auth.principal(
+        principal = await state.auth.standing_principal(
             key_of(request), client_address(request.scope), missing=no_key_reason(request)
         )
         await state.rate.hit_user(principal.user_id)  # the per-user limit, as on every route
