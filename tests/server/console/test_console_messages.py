@@ -91,6 +91,33 @@ def test_a_slow_read_answered_late_does_not_erase_a_newer_refusal(desktop: Watch
     expect(error).to_have_text(detail)
 
 
+def test_a_reload_while_the_store_is_down_logs_in_again_once_it_answers(desktop: Watched, console: Console) -> None:
+    """A page reloaded while the server answered 503 (its store down for a moment, a restart) showed the login form
+    with the error and an empty key field, for good: the key kept in the tab was never tried again, and a key is
+    printed once. The console now tries it again after `Retry-After`, saying so, and logs in once the store answers."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    log_in(page, console)
+    refused: list[str] = []
+
+    def unavailable(route: Any) -> None:
+        refused.append(route.request.url)
+        detail = "the database is unavailable (busy or unreachable): retry in 1 s"
+        body = json.dumps({"detail": detail, "status_code": 503})
+        route.fulfill(status=503, content_type="application/json", body=body, headers={"Retry-After": "1"})
+
+    page.route("**/api/sessions/user/**", unavailable)
+    page.reload()
+    expect(page.locator("#login-error")).to_contain_text("trying again in 1 s")
+    expect(page.locator("#login-error")).to_contain_text("the database is unavailable")
+    page.unroute("**/api/sessions/user/**")
+    page.locator("#app-view").wait_for(state="visible", timeout=15_000)
+    assert page.locator("#who-user").text_content() == console.user
+    assert refused
+    assert [p for p in desktop.problems() if "503" not in p] == []
+
+
 def _shown_within(locator: Any, text: str, ms: float = 3000) -> bool:
     """Whether `locator` shows `text` within `ms` milliseconds."""
     from playwright.sync_api import expect

@@ -32,6 +32,8 @@ const state = {
   streamText: "",
   poll: 0,
   refreshTimer: 0,
+  /** The next try of `resume` (the key kept in the tab, refused for a moment). */
+  resumeTimer: 0,
   verdictsTimer: 0,
   sessionEnded: false,
   /** The last read of the selected session failed: its message is shown until a read succeeds. */
@@ -78,6 +80,27 @@ async function login(key, userId, { quiet } = {}) {
   showSessions(sessions, sessionStorage.getItem(SESSION));
   clearInterval(state.poll);
   state.poll = setInterval(pollSession, POLL_MS);
+}
+
+/**
+ * Log in again with the key kept in the tab (the page reloaded). A refusal the server lifts by itself — unreachable
+ * or restarting, its store down (5xx), a rate limit (429) — is tried again after its `Retry-After` (at most 10 s):
+ * it used to leave the login form with an empty key field, so a reload during a brief outage lost the key for good.
+ */
+function resume(key, user) {
+  login(key, user, { quiet: true }).catch((err) => {
+    const passing = err instanceof ApiError && (err.status === 0 || err.status === 429 || err.status >= 500);
+    if (!passing || sessionStorage.getItem(KEY) !== key) {
+      showLogin(err.message);
+      return;
+    }
+    const wait = Math.min(err.retryAfter === null ? 2000 : Math.max(err.retryAfter, 1) * 1000, POLL_MS);
+    showLogin(`Logging in again failed (${err.message}): trying again in ${wait / 1000} s…`);
+    clearTimeout(state.resumeTimer);
+    state.resumeTimer = setTimeout(() => {
+      if (sessionStorage.getItem(KEY) === key) resume(key, user); // (not after a log-out)
+    }, wait);
+  });
 }
 
 function logout(message) {
@@ -503,6 +526,7 @@ function init() {
       return;
     }
     byId("login-error").textContent = "Checking the key…";
+    clearTimeout(state.resumeTimer); // (the key typed replaces the one kept in the tab)
     try {
       await login(key, user);
     } catch (err) {
@@ -539,7 +563,7 @@ function init() {
   const key = sessionStorage.getItem(KEY);
   const user = sessionStorage.getItem(USER);
   if (key && user) {
-    login(key, user, { quiet: true }).catch((err) => showLogin(err.message));
+    resume(key, user);
   } else {
     showLogin("");
   }
