@@ -200,6 +200,9 @@ class Candidates(Spending):
         self, model: ModelProfile, input_bound: int, limit: int, index: int, remaining: float | None
     ) -> tuple[int, float] | None:
         cap, need = self.o.output_lengths.cap(model, "generate", limit)
+        least = self.o.provider_for(model).min_output_tokens(model)  # (the API refuses a smaller cap: it is sent that)
+        if need < least:
+            cap, need = max(cap, least), least
         if not self.planner.needed(index):
             sent = affordable_cap(model, input_bound, cap, need, remaining)
             return None if sent is None else (sent, 0.0)

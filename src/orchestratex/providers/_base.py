@@ -171,6 +171,12 @@ class Provider(ABC):
         """An upper bound of the input tokens (used to reserve budget); override with an exact tokenizer."""
         return estimate_input_tokens(request)
 
+    def min_output_tokens(self, model: ModelProfile) -> int:
+        """The smallest output cap (`max_output_tokens`) a call to `model` may be sent: the vendor refuses a smaller
+        one (OpenAI's Responses API: 16). The orchestrator sends, and reserves the budget for, at least that many; a
+        request with a smaller cap is refused before anything is sent. 1 unless the vendor sets a floor."""
+        return 1
+
     def _counts_bytes(self) -> bool:
         """Whether `count_input_tokens` is `estimate_input_tokens` (the same for every model and request
         with the same messages), so the orchestrator may count once for all of this provider's models."""

@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 import httpx2
 import openai
 
+from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import (
+    ProviderHTTPError,
     ProviderNotConfigured,
     ProviderTimeout,
     UnknownPriceError,
@@ -38,6 +40,7 @@ from orchestratex.providers._support import (
 from ._azure import AzureKeyClient
 from ._errors import answer_error, map_openai_errors
 from ._mapping import (
+    RESPONSES_MIN_OUTPUT_TOKENS,
     chat_params,
     generation_from_chat,
     generation_from_response,
@@ -385,6 +388,11 @@ class OpenAIProvider(Provider):
         api_key = checked_api_key(api_key, provider=name, where=api_key_env or "api_key")
         return named(api_key=api_key, base_url=base_url, api=api)
 
+    def min_output_tokens(self, model: ModelProfile) -> int:
+        """16 for a model the Responses API serves (it refuses a smaller `max_output_tokens`: "integer below minimum
+        value. Expected a value >= 16"), else 1."""
+        return RESPONSES_MIN_OUTPUT_TOKENS if self._uses_responses(model.version) else 1
+
     def _uses_responses(self, model_id: str) -> bool:
         if self.api == "auto":
             return model_id in responses_only_models()
@@ -398,6 +406,7 @@ class OpenAIProvider(Provider):
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         if self._owns_connection:
             check_allow_model_requests()
+        self._check_output_cap(request)
         reasoning = is_reasoning_model(model.version)
         deadline = time_to_write(self._deadline, request.max_output_tokens)
         with map_openai_errors(
@@ -413,6 +422,19 @@ class OpenAIProvider(Provider):
                     provider=self.name,
                 ) from None
         return generation
+
+    def _check_output_cap(self, request: GenerationRequest) -> None:
+        """Refuse, before sending it, a request whose output cap its API refuses (`min_output_tokens`), which OpenAI
+        would answer with a 400: the run reserves for at least that cap, so it never sends such a request."""
+        least = self.min_output_tokens(request.model)
+        if request.max_output_tokens < least:
+            raise ProviderHTTPError(
+                f"{request.model.name} (the Responses API) takes an output cap of at least {least} tokens, not"
+                f" max_output_tokens={request.max_output_tokens}: set max_output_tokens to {least} or more",
+                status_code=400,
+                model=request.model.name,
+                provider=self.name,
+            )
 
     def _time_limit(self, request: GenerationRequest) -> dict[str, Any]:
         """The SDK's `timeout=` for a call whose answer may take longer to write than the provider's `timeout` leaves
@@ -517,6 +539,7 @@ class OpenAIProvider(Provider):
         model = request.model
         if not model.priced:
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
+        self._check_output_cap(request)
         reasoning = is_reasoning_model(model.version)
         refused = "stop" in self.refused_parameters.get(model.version, ())
         whole = request.json_output or (request.stop and (reasoning or refused or self._uses_responses(model.version)))
