@@ -41,6 +41,7 @@ __all__ = [
     "response_params",
     "responses_only_models",
     "system_folded",
+    "unstated_finish",
     "unwrap_json_object",
 ]
 
@@ -66,6 +67,16 @@ _CUT_SHORT = frozenset({"abort", "error", "insufficient_system_resource"})
 """Finish reasons of an answer the server stopped before the model ended it: vLLM's `abort` and `error` (its engine
 aborted, or failed), DeepSeek's `insufficient_system_resource` ("the request is interrupted due to insufficient
 resource of the inference system")."""
+
+
+def unstated_finish(usage: Any, request: GenerationRequest) -> str | None:
+    """The finish reason of a whole answer that states none (`finish_reason: null` to the end, as some gateways and
+    proxies send it), read from its `usage` — sent once the answer is complete, so it was not cut off: `length` when
+    it used the whole output cap, else `stop`; None without usage (an answer that may have been cut off)."""
+    tokens = getattr(usage, "completion_tokens", None) if usage is not None else None
+    if not isinstance(tokens, int) or isinstance(tokens, bool):
+        return None
+    return "length" if tokens >= request.max_output_tokens else "stop"
 
 
 def cut_short(finish: object) -> ProviderServerError | None:
@@ -301,6 +312,8 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
     content = content_text(getattr(message, "content", None))
     if content is not None:
         content = without_thinking(content)  # (a local reasoning model's `<think>…</think>`: not the answer)
+    if finish is None and content:  # (a gateway that never states it)
+        finish = unstated_finish(usage, request)
     if finish == "content_filter" or (not content and getattr(message, "refusal", None)):
         raise ContentFiltered(
             f"the answer was withheld: {getattr(message, 'refusal', None) or 'content filter'}",

@@ -25,6 +25,7 @@ from ._mapping import (
     estimated_usage,
     reported_cost,
     response_model,
+    unstated_finish,
 )
 from ._thinking import ThinkingFilter
 
@@ -71,6 +72,8 @@ async def generation_from_chat_stream(
             status_code=200,
             usage=billed_usage(chat_usage, usage),
         )
+    if finish is None and text:  # (a gateway that never states it: its usage, sent last, says the answer is whole)
+        finish = unstated_finish(usage, request)
     if finish is None:
         raise MalformedResponse("the chat completion stream ended without a finish reason")
     failed = cut_short(finish)
