@@ -22,6 +22,7 @@ __all__ = [
     "checked_timeout",
     "env_value",
     "retry_after_seconds",
+    "server_named",
     "shown_url",
     "time_to_write",
     "unwrap_json_object",
@@ -31,6 +32,15 @@ __all__ = [
 _FENCE = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 _THINKING = re.compile(r"\A\s*<think>.*?</think>", re.DOTALL)
 """A reasoning model's thinking at the start of its answer (DeepSeek-R1, Qwen3 served without a reasoning parser)."""
+
+
+def server_named(base_url: str, default_base_url: str) -> str:
+    """` at <base URL>` (its secrets hidden) for a server other than the vendor's own (a gateway, a proxy, a server of
+    one's own that the base-URL variable names), else "": what follows the provider's name in the message of a server
+    that cannot be reached or stops answering, so that it is not read as the vendor's API being down."""
+    if urlsplit(base_url).hostname == urlsplit(default_base_url).hostname:
+        return ""
+    return f" at {shown_url(base_url.rstrip('/'))}"
 
 
 def env_value(env: Mapping[str, str], var: str) -> str | None:

@@ -60,10 +60,12 @@ def _status_error(exc: anthropic.APIStatusError, *, provider: str, model: str, a
 
 
 @contextmanager
-def map_anthropic_errors(*, provider: str, model: str, api_key_env: str) -> Iterator[None]:
+def map_anthropic_errors(*, provider: str, model: str, api_key_env: str, at: str = "") -> Iterator[None]:
     """Translate every exception the Anthropic SDK (or the response mapping) raises into the OrchestrateX tree.
 
-    `ProviderError`s raised inside the block get `model` and `provider` filled in when missing.
+    `ProviderError`s raised inside the block get `model` and `provider` filled in when missing. `at` follows the
+    provider's name in the message of a server that cannot be reached or does not answer in time (` at <base URL>`,
+    for a gateway or proxy `ANTHROPIC_BASE_URL` names: "cannot reach anthropic" read as Anthropic's API being down).
     """
     try:
         yield
@@ -72,12 +74,12 @@ def map_anthropic_errors(*, provider: str, model: str, api_key_env: str) -> Iter
         exc.provider = exc.provider or provider
         raise
     except anthropic.APITimeoutError as exc:
-        raise ProviderTimeout(f"{provider} did not answer in time", model=model, provider=provider) from exc
+        raise ProviderTimeout(f"{provider}{at} did not answer in time", model=model, provider=provider) from exc
     except anthropic.APIConnectionError as exc:
         cause = exc.__cause__ or exc
         proxy = isinstance(cause, httpx2.ProxyError)
         url = str(exc.request.url)  # (the request's: through a proxy or not)
-        raise connection_error(cause, provider=provider, model=model, proxy=proxy, url=url) from exc
+        raise connection_error(cause, provider=provider, model=model, proxy=proxy, at=at, url=url) from exc
     except anthropic.APIStatusError as exc:
         raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
     except (  # UnicodeDecodeError: a body that is not UTF-8

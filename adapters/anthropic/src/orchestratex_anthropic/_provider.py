@@ -24,6 +24,7 @@ from orchestratex.providers._support import (
     checked_http_environment,
     checked_timeout,
     env_value,
+    server_named,
     without_query,
 )
 
@@ -135,6 +136,7 @@ class AnthropicProvider(Provider):
         self._sdk_warnings = SDKWarnings(_logger, self.name, DeprecationWarning, _DEPRECATED)
         self.base_url: str = str(sdk.base_url)
         """The server the provider talks to."""
+        self._at = server_named(self.base_url, self.default_base_url)
 
     @property
     def _client(self) -> anthropic.AsyncAnthropic:
@@ -169,7 +171,7 @@ class AnthropicProvider(Provider):
         if self._owns_connection:
             check_allow_model_requests()
         params = message_params(request)
-        with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
+        with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env, at=self._at):
             start = time.perf_counter()
             try:
                 if self._may_outlast_its_timeout(params["max_tokens"]):
@@ -218,6 +220,7 @@ class AnthropicProvider(Provider):
                 raise broken_stream(
                     exc.__cause__ or exc,
                     provider=self.name,  # (the model named by `map_anthropic_errors`)
+                    at=self._at,
                     received=progress.chars,
                     timed_out=isinstance(exc, anthropic.APITimeoutError),
                 ) from exc
@@ -234,7 +237,7 @@ class AnthropicProvider(Provider):
         if self._owns_connection:
             check_allow_model_requests()
         params = message_params(request)
-        with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env):
+        with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env, at=self._at):
             start = time.perf_counter()
             message = await self._streamed(params, on_text)
             latency_ms = (time.perf_counter() - start) * 1000

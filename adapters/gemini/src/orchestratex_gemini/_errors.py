@@ -173,10 +173,12 @@ def _status_error(exc: errors.APIError, *, provider: str, model: str, api_key_en
 
 
 @contextmanager
-def map_gemini_errors(*, provider: str, model: str, api_key_env: str) -> Iterator[None]:
+def map_gemini_errors(*, provider: str, model: str, api_key_env: str, at: str = "") -> Iterator[None]:
     """Translate every exception google-genai (or the response mapping) raises into the OrchestrateX tree.
 
-    `ProviderError`s raised inside the block get `model` and `provider` filled in when missing.
+    `ProviderError`s raised inside the block get `model` and `provider` filled in when missing. `at` follows the
+    provider's name in the message of a server that cannot be reached or does not answer in time (` at <base URL>`,
+    for a gateway or proxy `GOOGLE_GEMINI_BASE_URL` names: "cannot reach gemini" read as Google's API being down).
     """
     try:
         yield
@@ -187,10 +189,10 @@ def map_gemini_errors(*, provider: str, model: str, api_key_env: str) -> Iterato
     except errors.APIError as exc:
         raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
     except _TIMEOUTS as exc:
-        raise ProviderTimeout(f"{provider} did not answer in time", model=model, provider=provider) from exc
+        raise ProviderTimeout(f"{provider}{at} did not answer in time", model=model, provider=provider) from exc
     except _TRANSPORT as exc:
         proxy = isinstance(exc, _PROXY)
-        raise connection_error(exc, provider=provider, model=model, proxy=proxy, url=_request_url(exc)) from exc
+        raise connection_error(exc, provider=provider, model=model, proxy=proxy, at=at, url=_request_url(exc)) from exc
     except UnicodeDecodeError as exc:  # google-genai reads a 200 leniently but an error's body strictly
         raise MalformedResponse(
             f"{provider} answered an HTTP error whose body is not UTF-8 (google-genai reads neither it nor its"

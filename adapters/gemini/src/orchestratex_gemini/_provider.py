@@ -28,6 +28,7 @@ from orchestratex.providers._support import (
     checked_http_environment,
     checked_timeout,
     env_value,
+    server_named,
     time_to_write,
 )
 
@@ -185,6 +186,7 @@ class GeminiProvider(Provider):
         options = getattr(getattr(sdk, "_api_client", None), "_http_options", None)
         self.base_url: str = str(getattr(options, "base_url", None) or self.default_base_url)
         """The server the provider talks to."""
+        self._at = server_named(self.base_url, self.default_base_url)
 
     @property
     def _client(self) -> genai.Client:
@@ -266,7 +268,7 @@ class GeminiProvider(Provider):
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         if self._owns_connection:
             check_allow_model_requests()
-        with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named):
+        with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named, at=self._at):
             start = time.perf_counter()
             while True:
                 args = self._content_args(request)
@@ -292,7 +294,7 @@ class GeminiProvider(Provider):
         if self._owns_connection:
             check_allow_model_requests()
         progress = StreamProgress(on_text)
-        with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named):
+        with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named, at=self._at):
             start = time.perf_counter()
             while True:
                 args = self._content_args(request)
@@ -312,6 +314,7 @@ class GeminiProvider(Provider):
                     raise broken_stream(
                         exc,
                         provider=self.name,
+                        at=self._at,
                         received=progress.chars,
                         timed_out=isinstance(exc, _TIMEOUTS),
                     ) from exc
