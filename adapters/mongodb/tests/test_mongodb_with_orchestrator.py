@@ -109,6 +109,30 @@ async def test_a_network_blip_while_a_run_starts_is_retried_not_a_conflict(
         assert (await store.get_session(result.orchestration.session_id)).reserved_cost == 0.0
 
 
+async def test_a_start_whose_last_read_failed_is_completed_by_its_retry(mock_client_factory: Callable[[], Any]) -> None:
+    # The start's events and reservation were written, then its read of the session (what the start left) failed
+    # past the store's own retries (an election): the orchestrator's retry answered "Conflict: orchestration …
+    # already exists" (its commit had moved the run on), `run()` raised it, and the run stayed leased and running.
+    client = mock_client_factory()
+    orchestrator = _orchestrator(client)
+    orchestrator.store._run.retries = 0  # type: ignore[attr-defined]  # the blip reaches the orchestrator
+    async with orchestrator:
+        # (the start reads the session first, then again once it reserved)
+        client.faults.fail("sessions", "find_one", AutoReconnect("no primary"), skip=1)
+        result = await orchestrator.run("Explain write concern majority", cost_limit=0.5)
+        assert not client.faults.pending  # the fault was met
+        assert result.status == "completed"
+        store = orchestrator.store
+        session_id = result.orchestration.session_id
+        assert [o.id for o in await store.list_orchestrations(session_id=session_id)] == [result.id]
+        events = await store.list_events(session_id)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert [e.type for e in events].count("orchestration_started") == 1  # stored once
+        assert [e.type for e in events].count("model_selected") == len(result.orchestration.iterations)
+        session = await store.get_session(session_id)
+        assert session.reserved_cost == 0.0 and session.total_cost == result.total_cost
+
+
 @pytest.mark.parametrize("store_retries", [3, 0])  # 0: the orchestrator's `with_store_retries` retries it
 async def test_a_reservation_whose_reply_is_lost_is_held_once_during_a_run(
     mock_client_factory: Callable[[], Any], store_retries: int

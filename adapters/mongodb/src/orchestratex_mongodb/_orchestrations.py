@@ -140,7 +140,8 @@ class Orchestrations(MongoBase):
         `create_thread`); a failure after it leaves a leased orchestration, resumed once its lease expires.
         Calling it again after `StoreUnavailable` (as the orchestrator does) completes it: the thread and the
         orchestration a failed attempt inserted are recognised (same session, creation time and, for the
-        orchestration, owner and no commit yet) instead of answering `Conflict`."""
+        orchestration, owner) instead of answering `Conflict`, its events are not committed twice, and what it
+        reserved is reserved once."""
         check_start(orchestration, thread, ttl_s, events, reserve)
         check_key("an orchestration id", orchestration.id)
         session = await self.get_session(orchestration.session_id)
@@ -158,12 +159,10 @@ class Orchestrations(MongoBase):
         doc = orchestration_fields(orchestration)
         lease = expires_in(now_utc(), ttl_s)
         doc.update(_id=doc_id(orchestration.id), stamp=Int64(0), lease_owner=owner, lease_expires=lease)
-        ours = ("session_id", "thread_id", "created_us", "stamp", "lease_owner")
+        ours = ("session_id", "thread_id", "created_us", "lease_owner")
         oid = orchestration.id
-        if not await self._insert("orchestration", self._c.orchestrations, doc, same=ours) and not await self.claim(
-            oid, owner, ttl_s
-        ):
-            raise Conflict(f"orchestration {oid} is not leased to {owner!r}: another process runs it")
+        if not await self._insert("orchestration", self._c.orchestrations, doc, same=ours):
+            events = await self._started_before(orchestration, owner, ttl_s, events)
 
         async def reserving() -> bool:
             try:
@@ -185,6 +184,26 @@ class Orchestrations(MongoBase):
         if reserve and granted:
             session = await self.get_session(orchestration.session_id)
         return Started(session, granted)
+
+    async def _started_before(
+        self, orchestration: Orchestration, owner: str, ttl_s: float, events: Sequence[Event]
+    ) -> Sequence[Event]:
+        """An earlier attempt of this start inserted the orchestration, leased to `owner`, then raised: take the
+        lease again and free what that attempt reserved (reserved again by this one). The events still to commit:
+        none when the attempt's commit was written (it moved the run's `stamp` on; they get its `seq` numbers)."""
+        oid, session_id = orchestration.id, orchestration.session_id
+        if not await self.claim(oid, owner, ttl_s):
+            raise Conflict(f"orchestration {oid} is not leased to {owner!r}: another process runs it")
+        there = await self._one("reading the orchestration", self._c.orchestrations, {"_id": doc_id(oid)}, {"stamp": 1})
+        if there is not None and there.get("stamp"):  # a commit of the run was written
+            landed = await self.list_events(session_id, orchestration_id=oid, limit=len(events) + 1)
+            if [e.type for e in landed] != [e.type for e in events]:  # (not this start's commit: another's)
+                raise Conflict(f"orchestration {oid!r} already exists")
+            for event, stored in zip(events, landed, strict=True):
+                event.seq = stored.seq
+            events = ()
+        await self.release_reservations(session_id, oid)
+        return events
 
     async def commit_step(
         self,
