@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
-from orchestratex import Orchestrator, SimulatedProvider
+from orchestratex import BayesianRouter, Orchestrator, SimulatedProvider
 from orchestratex.exceptions import StoreError
 from orchestratex.usage import add_costs
 from orchestratex_mongodb import MongoStore
@@ -131,6 +131,32 @@ async def test_a_start_whose_last_read_failed_is_completed_by_its_retry(mock_cli
         assert [e.type for e in events].count("model_selected") == len(result.orchestration.iterations)
         session = await store.get_session(session_id)
         assert session.reserved_cost == 0.0 and session.total_cost == result.total_cost
+
+
+async def test_a_start_retried_after_its_commit_failed_reserves_once(mock_client_factory: Callable[[], Any]) -> None:
+    # The start's commit failed (nothing written) while its reservation, made at the same time, landed: the retry
+    # reserved again, and the session held the first call's worst case twice until the call's commit.
+    async def held_while_the_first_call_runs(fail: bool) -> int:
+        client = mock_client_factory()
+        sessions = client.get_database("orchestratex").raw("sessions")
+        held: list[int] = []
+        orchestrator = _orchestrator(
+            client,
+            router=BayesianRouter(seed=0),
+            on_event=lambda e: (
+                held.append(sessions.find_one({})["reserved_pico"]) if e.type == "model_selected" else None
+            ),
+        )
+        orchestrator.store._run.retries = 0  # type: ignore[attr-defined]
+        async with orchestrator:
+            if fail:
+                client.faults.fail("commits", "insert_one", ServerSelectionTimeoutError("no primary"))
+            result = await orchestrator.run("Explain write concern majority", cost_limit=0.5, max_iterations=1)
+            assert result.status == "completed" and not client.faults.pending
+        assert sessions.find_one({})["reserved_pico"] == 0
+        return held[0]
+
+    assert await held_while_the_first_call_runs(fail=True) == await held_while_the_first_call_runs(fail=False) > 0
 
 
 @pytest.mark.parametrize("store_retries", [3, 0])  # 0: the orchestrator's `with_store_retries` retries it
