@@ -200,11 +200,14 @@ async def test_an_empty_url_is_refused_not_taken_for_the_default_store(
     with pytest.raises(ConfigurationError, match=says):
         create_app(store_url="")  # (`create_app(store_url=os.environ.get("APP_STORE", ""))`)
     assert not (tmp_path / "data").exists()
-    default = await open_store()  # (no URL at all: the default store, as documented)
-    try:
-        assert Path(getattr(default, "path", "")).parent == tmp_path / "data" / "orchestratex"
-    finally:
-        await default.close()
+    for unset in (None, "", " \n"):  # (the variable set but empty is unset, as docs/stores.md says)
+        if unset is not None:
+            monkeypatch.setenv("ORCHESTRATEX_STORE_URL", unset)
+        default = await open_store()  # (no URL at all: the default store, as documented)
+        try:
+            assert Path(getattr(default, "path", "")).parent == tmp_path / "data" / "orchestratex"
+        finally:
+            await default.close()
 
 
 @pytest.mark.parametrize("url", ["memory:", "MEMORY:", "memory:/"])
