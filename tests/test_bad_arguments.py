@@ -501,3 +501,45 @@ def test_model_lists_that_are_no_lists_are_refused_saying_so() -> None:
     with pytest.raises(UserError, match=r"^judges must be a non-empty list of model names .*, not int 5$"):
         orchestrator._portal.call(orchestrator.create_session("alice", judges=cast(Any, 5)))
     orchestrator.close()
+
+
+def test_numpy_numbers_are_taken_by_the_policies_and_settings_as_by_the_run_options(tmp_path: Path) -> None:
+    # a notebook's grid (`for attempts in np.arange(1, 4)`) or a dataframe's cell: `run(max_iterations=np.int64(3))`
+    # and the routers took numpy's numbers, but `RetryPolicy(max_attempts=np.int64(3))` said "max_attempts must be a
+    # whole number >= 1, not np.int64(3)", as did CircuitPolicy, OutputCapPolicy, `judge_max_output_tokens`,
+    # `SimulatedProvider(seed=...)` and `resume_pending(limit=...)`; `np.float32` seconds were "not a number"
+    np = pytest.importorskip("numpy")
+    from orchestratex import SimulatedProvider
+
+    retry = RetryPolicy(max_attempts=np.int64(3), initial_wait=np.float32(0.5), max_wait=np.int32(30))
+    assert (retry.max_attempts, retry.initial_wait, retry.max_wait) == (3, 0.5, 30)
+    assert all(type(v) in (int, float) for v in (retry.max_attempts, retry.initial_wait, retry.max_wait))
+    circuit = CircuitPolicy(failure_threshold=np.int64(2), cooldown_s=np.float32(5))
+    assert (circuit.failure_threshold, circuit.cooldown_s) == (2, 5.0) and type(circuit.failure_threshold) is int
+    cap = OutputCapPolicy(quantile=np.float32(0.5), headroom=np.float64(2), min_observations=np.int64(3))
+    assert (cap.quantile, cap.headroom, cap.min_observations) == (0.5, 2.0, 3) and type(cap.quantile) is float
+    simulator = SimulatedProvider(seed=np.int64(4), latency_scale=0)
+    assert simulator.seed == 4 and type(simulator.seed) is int
+    orchestrator = Orchestrator(
+        providers=[simulator],
+        retry=retry,
+        circuit=circuit,
+        output_cap=cap,
+        judge_max_output_tokens=np.int64(300),
+        lease_ttl_s=np.float32(30),
+        reservation_wait_s=np.int64(1),
+        store=f"sqlite:///{tmp_path / 'runs.db'}",
+    )
+    assert (orchestrator.judge_max_output_tokens, orchestrator.lease_ttl_s, orchestrator.reservation_wait_s) == (
+        300,
+        30.0,
+        1,
+    )
+    assert type(orchestrator.judge_max_output_tokens) is int and type(orchestrator.lease_ttl_s) is float
+    assert orchestrator.run_sync("Hello", max_iterations=1).status == "completed"
+    assert asyncio.run(orchestrator.resume_pending(limit=np.int64(5), concurrency=np.int64(2))) == []
+    with pytest.raises(UserError, match=r"^max_attempts must be a whole number >= 1, not np.float64\(3.0\)$"):
+        RetryPolicy(max_attempts=np.float64(3))
+    with pytest.raises(UserError, match=r"^judge_max_output_tokens must be an int >= 1, not True$"):
+        orchestrator.judge_max_output_tokens = True
+    orchestrator.close()

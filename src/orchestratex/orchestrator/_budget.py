@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
+from .._plain import is_real, is_whole, plain
 from ..catalog import ModelProfile
 from ..exceptions import MalformedResponse, UserError
 from ..providers import Generation
@@ -145,12 +146,14 @@ class OutputCapPolicy:
             raise UserError(f"learn must be True or False, not {self.learn!r}")
         for name in ("quantile", "headroom"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if not is_real(value):
                 raise UserError(f"{name} must be a number, not {type(value).__name__} {value!r}")
+            object.__setattr__(self, name, plain(value))  # (numpy's numbers too: `np.float32(0.9)` was "not float32")
         for name in ("min_observations", "min_tokens", "min_judge_tokens", "window"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
+            if not is_whole(value):
                 raise UserError(f"{name} must be a whole number, not {type(value).__name__} {value!r}")
+            object.__setattr__(self, name, plain(value))
         if not 0 < self.quantile <= 1:
             raise UserError(f"quantile must be in (0, 1], not {self.quantile!r}")
         if not 1 <= self.headroom < math.inf:

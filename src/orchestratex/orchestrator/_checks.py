@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .._awaited import check_async
+from .._plain import is_real
 from ..catalog import ModelCatalog, ModelProfile, model_identity
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..exceptions import ConfigurationError, UnknownModelError, UnknownPriceError, UserError
@@ -458,7 +459,7 @@ def check_parts(**parts: tuple[object, type | tuple[type, ...], str]) -> None:
 def check_seconds(**values: object) -> None:
     """Each value a finite number of seconds (`UserError` naming it otherwise); > 0 for `lease_ttl_s`."""
     for name, value in values.items():
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float("inf")
+        ok = is_real(value) and 0 <= value < float("inf")  # type: ignore[operator]
         if not ok or (name == "lease_ttl_s" and value == 0):
             least = "> 0" if name == "lease_ttl_s" else ">= 0"
             raise UserError(f"{name} must be a finite number of seconds {least}, not {value!r}")

@@ -8,14 +8,15 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from .._plain import is_real, is_whole, plain
 from ..exceptions import UserError
 
 __all__ = ["CircuitPolicy", "RetryPolicy"]
 
 
 def _seconds(value: object) -> bool:
-    """Whether `value` is a finite number of seconds >= 0 (not a bool, nor text)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf
+    """Whether `value` is a finite number of seconds >= 0 (not a bool, nor text; numpy's numbers too)."""
+    return is_real(value) and 0 <= value < math.inf  # type: ignore[operator]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +41,15 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if not callable(self.sleep):
             raise UserError(f"sleep must be a function taking the seconds to wait, not {self.sleep!r}")
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+        if not is_whole(self.max_attempts) or self.max_attempts < 1:  # (numpy's integers too: `np.arange`'s)
             raise UserError(f"max_attempts must be a whole number >= 1, not {self.max_attempts!r}")
         if not (_seconds(self.initial_wait) and _seconds(self.max_wait)):
             raise UserError(
                 f"initial_wait and max_wait must be finite numbers of seconds >= 0, not {self.initial_wait!r} and "
                 f"{self.max_wait!r}"
             )
+        for name in ("max_attempts", "initial_wait", "max_wait"):  # (`np.int64(3)` was refused as no whole number)
+            object.__setattr__(self, name, plain(getattr(self, name)))
 
 
 async def pause(policy: RetryPolicy, seconds: float) -> None:
@@ -70,7 +73,9 @@ class CircuitPolicy:
 
     def __post_init__(self) -> None:
         threshold = self.failure_threshold
-        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        if not is_whole(threshold) or threshold < 1:
             raise UserError(f"failure_threshold must be a whole number >= 1 of failed attempts, not {threshold!r}")
         if not _seconds(self.cooldown_s):
             raise UserError(f"cooldown_s must be a finite number of seconds >= 0, not {self.cooldown_s!r}")
+        object.__setattr__(self, "failure_threshold", plain(threshold))
+        object.__setattr__(self, "cooldown_s", plain(self.cooldown_s))

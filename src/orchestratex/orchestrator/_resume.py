@@ -7,6 +7,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from .._plain import is_whole
 from ..exceptions import Conflict, UserError
 from ._driving import stored_events
 from ._lifecycle import ensure_ready
@@ -26,8 +27,9 @@ async def resume_pending(orchestrator: Orchestrator, limit: int, concurrency: in
     orchestration as the store has it afterwards (left out when even that cannot be read). A `UserError` (this
     orchestrator refuses to run: it is closing, say) is raised once the others have returned."""
     for name, value in (("limit", limit), ("concurrency", concurrency)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_whole(value) or value < 1:
             raise UserError(f"resume_pending({name}=...) must be an int >= 1, not {value!r}")
+    limit, concurrency = int(limit), int(concurrency)  # (numpy's integers, which a SQLite query cannot take)
     await ensure_ready(orchestrator)
     ids = await orchestrator.store.list_resumable(limit=limit)
     gate = asyncio.Semaphore(concurrency)

@@ -13,6 +13,7 @@ from typing import Any, NoReturn, Self, SupportsIndex, cast
 from typing_extensions import Unpack
 
 from .._ids import forks
+from .._plain import is_real, is_whole, plain
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import EventHandler
@@ -194,6 +195,7 @@ class Orchestrator:
         check = _SETTINGS.get(name)
         if check is not None:
             check(name, value)
+            value = plain(value)  # (numpy's numbers, as taken, kept as Python's own: `np.int64(100)` was refused)
         if name == "judges" and "catalog" in self.__dict__:  # the catalog's names, as the constructor keeps them
             value = judge_names(self.catalog, value)
         if name == "catalog" and "catalog" in self.__dict__ and not isinstance(value, ModelCatalog):
@@ -774,12 +776,12 @@ def _seconds(name: str, value: object) -> None:
 
 
 def _positive_seconds(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+    if not is_real(value) or not 0 < value < float("inf"):  # type: ignore[operator]
         raise UserError(f"{name} must be a finite number of seconds > 0, not {value!r}")
 
 
 def _tokens(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_whole(value) or value < 1:  # type: ignore[operator]
         raise UserError(f"{name} must be an int >= 1, not {value!r}")
 
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import ClassVar, Self
 
+from ..._plain import is_whole
 from ...catalog import ModelProfile
 from ...domains import check_domain
 from ...exceptions import ConfigurationError, UserError
@@ -104,8 +105,9 @@ class SimulatedProvider(Provider):
         value read from the environment, failed every later call with a `TypeError`); a new `seed` forgets the
         hidden qualities and judge biases drawn with the old one (they were kept, so the simulator mixed two seeds)."""
         if name == "seed":
-            if isinstance(value, bool) or not isinstance(value, int):
+            if not is_whole(value):  # (numpy's integers too: a study's `for seed in np.arange(5)`)
                 raise ConfigurationError(f"SimulatedProvider seed must be an int, got {value!r}")
+            value = int(value)  # type: ignore[call-overload]
             self._offsets.clear()
             self._biases.clear()
         elif name in ("latency_scale", "judge_noise", "quality_noise"):
