@@ -467,3 +467,31 @@ def test_worst_case_cost_refuses_token_counts_that_are_no_count() -> None:
     for value in (True, "5", -0.5, None):
         with pytest.raises(UserError, match=r"^input_tokens must be a whole number of tokens >= 0"):
             model.worst_case_cost(cast(Any, value), 100)
+
+
+def test_a_blended_price_of_another_number_type_prices_the_model_as_the_two_prices_would() -> None:
+    # `cost_per_1k_tokens` given as numpy's `np.int64(0)` or `np.float32`, a Fraction or a Decimal (a catalog built
+    # from a dataframe or from exact prices) was dropped in silence: the model was left unpriced, every run refused
+    # it ("has no price: set input_cost_per_1k and output_cost_per_1k"), and `catalog.update(name,
+    # cost_per_1k_tokens=np.int64(0))` made a priced model unpriced; `input_cost_per_1k` of those types was taken
+    from decimal import Decimal
+    from fractions import Fraction
+
+    np = pytest.importorskip("numpy")
+    for given in (np.int64(0), np.float32(0.5), Fraction(1, 2), Decimal("0.5")):
+        model = ModelProfile(name="local:llama", cost_per_1k_tokens=cast(Any, given))
+        assert model.priced
+        assert model.input_cost_per_1k == model.output_cost_per_1k == model.cost_per_1k_tokens == float(given)
+        assert type(model.cost_per_1k_tokens) is float
+    catalog = ModelCatalog([ModelProfile(name="local:llama", cost_per_1k_tokens=0.1)])
+    updated = catalog.update("local:llama", cost_per_1k_tokens=np.int64(0))
+    assert updated.priced and catalog.get("local:llama").cost(Usage(input_tokens=10, output_tokens=10)) == 0
+    with pytest.raises(ValueError, match="input_cost_per_1k"):  # NaN, as a float NaN is
+        ModelProfile(name="local:llama", cost_per_1k_tokens=cast(Any, Decimal("NaN")))
+    with pytest.raises(ValueError, match="disagrees with the input and output prices"):
+        ModelProfile(
+            name="local:llama",
+            cost_per_1k_tokens=cast(Any, np.float32(0.5)),
+            input_cost_per_1k=np.float32(0.25),
+            output_cost_per_1k=np.float32(0.25),
+        )

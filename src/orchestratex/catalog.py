@@ -9,6 +9,7 @@ A catalog is live: its changes (and a watched file's) reach running orchestrator
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 import os
 import time
@@ -59,6 +60,16 @@ def _check_alias(alias: object) -> str:
             f"alias {alias!r}: an alias is a non-empty string without white space around it (e.g. 'fast')"
         )
     return alias
+
+
+def _as_price(value: object) -> object:
+    """A price given as another kind of number than `int` or `float` (numpy's `np.int64(0)` or `np.float32`, a
+    `Fraction`, a `Decimal`) as the `float` the price fields make of it; anything else as it is. (A blended
+    `cost_per_1k_tokens` of such a type was dropped in silence: the model was left unpriced, and
+    `catalog.update(name, cost_per_1k_tokens=np.int64(0))` unpriced a priced model.)"""
+    if type(value) in (int, float) or isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal):
+        return value
+    return float(value)
 
 
 class ModelProfile(BaseModel):
@@ -122,12 +133,12 @@ class ModelProfile(BaseModel):
             provider, _, model = name.partition(":")
             data.setdefault("provider", provider)
             data.setdefault("version", model)
-        blended = data.pop("cost_per_1k_tokens", None)
+        blended = _as_price(data.pop("cost_per_1k_tokens", None))
         if blended is None or not isinstance(blended, int | float) or isinstance(blended, bool):
             if blended is not None:
                 data["cost_per_1k_tokens"] = blended  # let field validation report it
             return data
-        inp, out = data.get("input_cost_per_1k"), data.get("output_cost_per_1k")
+        inp, out = _as_price(data.get("input_cost_per_1k")), _as_price(data.get("output_cost_per_1k"))
         if inp is not None and out is not None:  # given with both prices (a dumped profile): it must agree
             if isinstance(inp, int | float) and isinstance(out, int | float) and abs(_blend(inp, out) - blended) > 1e-9:
                 raise UserError(
