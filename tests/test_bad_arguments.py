@@ -518,8 +518,9 @@ def test_numpy_numbers_are_taken_by_the_policies_and_settings_as_by_the_run_opti
     assert (circuit.failure_threshold, circuit.cooldown_s) == (2, 5.0) and type(circuit.failure_threshold) is int
     cap = OutputCapPolicy(quantile=np.float32(0.5), headroom=np.float64(2), min_observations=np.int64(3))
     assert (cap.quantile, cap.headroom, cap.min_observations) == (0.5, 2.0, 3) and type(cap.quantile) is float
-    simulator = SimulatedProvider(seed=np.int64(4), latency_scale=0)
+    simulator = SimulatedProvider(seed=np.int64(4), latency_scale=np.float32(0), judge_noise=np.int64(1))
     assert simulator.seed == 4 and type(simulator.seed) is int
+    assert (simulator.latency_scale, simulator.judge_noise) == (0.0, 1.0) and type(simulator.judge_noise) is float
     orchestrator = Orchestrator(
         providers=[simulator],
         retry=retry,

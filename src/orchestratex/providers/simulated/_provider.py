@@ -10,7 +10,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import ClassVar, Self
 
-from ..._plain import is_whole
+from ..._plain import is_real, is_whole
 from ...catalog import ModelProfile
 from ...domains import check_domain
 from ...exceptions import ConfigurationError, UserError
@@ -47,9 +47,9 @@ def _clip(value: float) -> float:
 
 
 def _check_number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+    if not is_real(value) or not math.isfinite(value) or value < 0:  # type: ignore[arg-type, operator]
         raise ConfigurationError(f"SimulatedProvider {name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return float(value)  # type: ignore[arg-type]
 
 
 class SimulatedProvider(Provider):
