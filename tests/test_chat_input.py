@@ -325,3 +325,31 @@ async def test_a_blank_system_prompt_sends_no_system_message(blank: str) -> None
     explicit = Orchestrator(providers=orch.providers, catalog=orch.catalog, system_prompt=blank)
     assert (await explicit.run("Hello", max_iterations=1)).status == "completed"
     assert [m.role for m in seen[-2].messages] == ["user"]
+
+
+async def test_roles_of_a_str_enum_are_read_as_their_text() -> None:
+    # `class Role(str, Enum)` (a role type of one's own, as an application may keep its chat history) failed the run
+    # with a bare `KeyError: 'Role.SYSTEM'`: the role was looked up by `str(role)`, which is the member's name
+    from enum import Enum
+
+    class Role(str, Enum):  # noqa: UP042 (the mixin users write; StrEnum worked)
+        SYSTEM = "system"
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    orch, _ = recording({1: 9.0}, [])
+    result = await orch.run(
+        [
+            {"role": Role.SYSTEM, "content": "Be brief."},
+            {"role": Role.USER, "content": "Name a colour."},
+            {"role": Role.ASSISTANT, "content": "Red."},
+            {"role": Role.USER, "content": "Another?"},
+        ]
+    )
+    assert result.status == "completed", result.error
+    assert [(m.role, type(m.role)) for m in result.orchestration.messages] == [
+        ("system", str),
+        ("user", str),
+        ("assistant", str),
+        ("user", str),
+    ]

@@ -124,7 +124,7 @@ def _message(index: int, item: object) -> Message:
     content = item.get("content")
     if content is None and role == "assistant":  # (as OpenAI's own answers may be: no text, left out as empty ones)
         content = ""
-    return Message(role=_ROLES[str(role)], content=check_text(f"{where}'s content", _content(where, content)))
+    return Message(role=_ROLES[role], content=check_text(f"{where}'s content", _content(where, content)))
 
 
 def _content(where: str, content: object) -> str:
