@@ -235,3 +235,19 @@ def test_an_orchestrator_handed_to_a_process_pool_or_copied_is_refused_with_what
             pool.submit(repr, orchestrator).result()
     assert orchestrator.run_sync("Hello again", max_iterations=1).status == "completed"  # untouched
     orchestrator.close()
+
+
+def test_close_from_two_threads_at_once_returns_in_both(tmp_path: Path) -> None:
+    # two threads closing one orchestrator while runs were under way (a worker's shutdown hook and `atexit`, or two
+    # request threads' teardown): the first stopped run_sync's event loop under the second, whose close() raised a
+    # bare CancelledError
+    orch = orchestrator(f"sqlite:///{tmp_path / 'runs.db'}")
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        runs = [pool.submit(orch.run_sync, "Answer slowly") for _ in range(3)]
+        while sum(orch._closer._under_way.values()) < 3:  # the runs have begun on run_sync's loop
+            threading.Event().wait(0.005)
+        closes = [pool.submit(orch.close) for _ in range(3)]
+        assert [c.result(30) for c in closes] == [None, None, None]
+        assert {r.result(30).status for r in runs} <= {"cancelled", "completed"}
+    assert orch.run_sync("And after?").status == "completed"  # closed, it runs again
+    orch.close()

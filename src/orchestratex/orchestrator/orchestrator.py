@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 import uuid
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -174,6 +175,9 @@ class Orchestrator:
         """What `check_runnable` last passed with: the catalog, the evaluator (the very objects) and the values read
         of them (it is not checked again while all of it is the same)."""
         self._portal = Portal()
+        self._close_lock = threading.Lock()
+        """Held by `close()`: a second one, from another thread meanwhile, waits for the first to return (the first
+        stopped `run_sync`'s loop under it, and it raised a bare `CancelledError`)."""
         weakref.finalize(self, self._portal.close)
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
@@ -416,10 +420,11 @@ class Orchestrator:
                     "for them while blocking them. Use `await orchestrator.aclose()` there instead (it stops them), "
                     "or await those runs first"
                 )
-        try:
-            self._portal.call(self.aclose(), what="close()", fix="Use `await orchestrator.aclose()`")
-        finally:
-            self._portal.close()
+        with self._close_lock:
+            try:
+                self._portal.call(self.aclose(), what="close()", fix="Use `await orchestrator.aclose()`")
+            finally:
+                self._portal.close()
 
     def __enter__(self) -> Self:
         """Open what `async with` opens (the store, the router's stored statistics), on `run_sync`'s event loop."""
