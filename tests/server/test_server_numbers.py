@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from openai import BadRequestError, OpenAI
 from pydantic import ValidationError
 
 from orchestratex.exceptions import ConfigurationError
@@ -178,3 +179,26 @@ def test_number_message_words_only_the_number_errors() -> None:
         "max_iterations": "Input should be a valid integer",  # (pydantic's own)
         "patience": f'must be a whole number, not the string "{"x" * 40}…": write the number without quotes',
     }
+
+
+def test_a_whole_number_written_as_a_decimal_is_told_to_be_written_as_an_integer(api: Api) -> None:
+    """`max_tokens=budget / 2` (a Python float, `100.0` in JSON) was refused, as OpenAI refuses it, saying it "must be a
+    whole number, not 100.0", which it is; `1e3` was "not 1000.0", a number the client never wrote."""
+    client = OpenAI(base_url="http://testserver/v1", api_key=api.keys["alice"], http_client=api.client, max_retries=0)
+    with pytest.raises(BadRequestError) as refused:
+        half: Any = 200 / 2  # (a budget halved: 100.0)
+        asked: Any = PROMPT
+        client.chat.completions.create(model="orchestratex/fast", messages=asked, max_tokens=half)
+    assert (refused.value.param, refused.value.code) == ("max_tokens", "invalid_value")
+    assert refused.value.message.endswith(
+        " - max_tokens: must be an integer, written without a decimal point or exponent (100), not 100.0"
+    )
+    raw = b'{"model": "orchestratex/fast", "messages": [{"role": "user", "content": "hi"}], "seed": 1e3}'
+    r = api.client.post("/v1/chat/completions", content=raw, headers={**api.alice, "Content-Type": "application/json"})
+    assert (
+        r.json()["error"]["message"]
+        == "seed: must be an integer, written without a decimal point or exponent (1000), not 1000.0"
+    )
+    r = api.client.post("/api/sessions/", json={"user_id": "alice", "max_iterations": 3.0}, headers=api.alice)
+    assert r.status_code == 422 and "(3), not 3.0" in r.text, r.text
+    refused_v1_field(api, "max_tokens", 2.5, "max_tokens: must be a whole number, not 2.5")  # (a fraction: as it was)

@@ -48,6 +48,8 @@ def number_message(error: ErrorDetails) -> str:
     if isinstance(value, str):
         return f"must be {wanted}, not the string {_shown(value)}: write the number without quotes"
     if isinstance(value, float) and kind == "int_type":
+        if value.is_integer():  # (`100.0`, `1e3`: whole, but written as a decimal, which an integer field refuses)
+            return f"must be an integer, written without a decimal point or exponent ({int(value)}), not {value!r}"
         return f"must be a whole number, not {value!r}"
     if isinstance(value, int) and kind == "float_type":
         return f"is too large a number (the largest is {sys.float_info.max:.3g})"
