@@ -176,3 +176,27 @@ def test_an_answer_that_does_not_begin_with_thinking_is_kept_as_it_is() -> None:
         "Use <think> tags like this: <think>x</think>"
     )
     assert without_thinking("  plain") == "  plain"
+
+
+async def test_a_server_without_usage_has_the_thinking_counted_in_the_estimate() -> None:
+    """A free model's server that reports no usage has it estimated from the text (about four characters a token):
+    the thinking was written, so it is counted, streamed or not."""
+    written = THOUGHT + "2 + 2 = 4."
+    body = completion(written)
+    del body["usage"]
+    unstreamed = await provider(MockServer(Reply(200, content=json.dumps(body).encode()))).generate(ask())
+    stream = chunks([written[:20], written[20:]]).replace(
+        b'data: {"id": "chatcmpl-544", "object": "chat.completion.chunk", "created": 1767225600, "model": '
+        b'"deepseek-r1:8b", "system_fingerprint": "fp_ollama", "choices": [], "usage": {"prompt_tokens": 9, '
+        b'"completion_tokens": 31, "total_tokens": 40}}\n\n',
+        b"",
+    )
+    server = MockServer(Reply(200, headers={"content-type": "text/event-stream"}, content=stream))
+
+    async def on_text(text: str) -> None:
+        pass
+
+    streamed = await provider(server).generate_stream(ask(), on_text)
+    for generation in (unstreamed, streamed):
+        assert generation.text == "2 + 2 = 4."
+        assert generation.usage.output_tokens == (len(written) + 3) // 4

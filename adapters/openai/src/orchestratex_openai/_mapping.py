@@ -309,7 +309,7 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
     choice = choices[0]
     message = getattr(choice, "message", None)
     finish = getattr(choice, "finish_reason", None)
-    content = content_text(getattr(message, "content", None))
+    written = content = content_text(getattr(message, "content", None))
     if content is not None:
         content = without_thinking(content)  # (a local reasoning model's `<think>…</think>`: not the answer)
     if finish is None and content:  # (a gateway that never states it)
@@ -328,7 +328,7 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         raise failed
     finish = FINISH_REASONS.get(finish, finish)
     if usage is None:  # a local server that reports none: estimated for a free model, refused for a priced one
-        answer, estimated = content or "", estimated_usage(request, content or "")
+        answer, estimated = content or "", estimated_usage(request, written or "")  # (its thinking was written too)
         model = getattr(completion, "model", None)
         return _generation(answer, finish, estimated, request, stop_sent=stop_sent, answered_by=model)
     return _generation(

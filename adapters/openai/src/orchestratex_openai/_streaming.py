@@ -42,6 +42,8 @@ async def generation_from_chat_stream(
 ) -> Generation:
     """Hand each content delta of a Chat Completions stream to `on_text`; the `Generation` once it ends."""
     parts: list[str] = []
+    written: list[str] = []
+    """What the model wrote, its thinking included (what a usage estimate counts)."""
     finish: str | None = None
     usage: Any = None
     refusal: list[str] = []
@@ -53,7 +55,9 @@ async def generation_from_chat_stream(
         answered_by = answered_by or response_model(getattr(chunk, "model", None))
         for choice in _answer_choices(getattr(chunk, "choices", None) or ()):
             delta = getattr(choice, "delta", None)
-            content = thinking.feed(content_text(getattr(delta, "content", None)) or "")  # (Magistral's: blocks)
+            piece = content_text(getattr(delta, "content", None)) or ""  # (Magistral's: a list of typed blocks)
+            written.append(piece)
+            content = thinking.feed(piece)
             if content:
                 parts.append(content)
                 await on_text(content)
@@ -79,7 +83,7 @@ async def generation_from_chat_stream(
     failed = cut_short(finish)
     if failed is not None:
         raise failed
-    tokens = _usage(usage, request, text)
+    tokens = _usage(usage, request, "".join(written))
     return Generation(
         text=text,
         usage=tokens,
@@ -100,10 +104,10 @@ def _answer_choices(choices: Sequence[Any]) -> Sequence[Any]:
     return [c for c in choices if getattr(c, "index", None) in (0, None)]
 
 
-def _usage(usage: Any, request: GenerationRequest, text: str) -> Usage:
+def _usage(usage: Any, request: GenerationRequest, written: str) -> Usage:
     if usage is None:  # (stream_options include_usage ignored): estimated for a free model, refused for a priced one
         try:
-            return estimated_usage(request, text)
+            return estimated_usage(request, written)
         except MalformedResponse:
             raise NoStreamedUsage(
                 "the chat completion stream carried no usage (the server ignored stream_options): the cost of a priced"
