@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +66,22 @@ def test_a_preset_with_both_threshold_names_is_refused_naming_them(tmp_path: Pat
     path.write_text('[presets."team/quick"]\nthreshold = 7.5\nevaluation_threshold = 9\n')
     with pytest.raises(ConfigurationError, match="threshold and evaluation_threshold are the same setting"):
         ServerSettings.from_env({"ORCHESTRATEX_PRESETS": str(path)})
+
+
+def test_a_misspelt_or_per_call_setting_in_a_presets_file_is_named_with_the_settings_there_are(tmp_path: Path) -> None:
+    """`orchestratex serve` with `max_iteration = 3` in presets.toml stopped with "presets: 'team/quick': max_iteration:
+    Extra inputs are not permitted", pydantic's words, naming no setting a preset takes (a request's misspelt setting is
+    told them); `stream_events` or `session_id`, settings of a request, were said to be extra inputs too."""
+    path = tmp_path / "presets.toml"
+    path.write_text('[presets."team/quick"]\nmax_iteration = 3\n')
+    env = {**os.environ, "ORCHESTRATEX_PRESETS": str(path), "ORCHESTRATEX_STORE_URL": "memory://"}
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_BASE_URL"):
+        env.pop(key, None)
+    serve = [sys.executable, "-m", "orchestratex", "serve", "--port", "0"]
+    done = subprocess.run(serve, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "Extra inputs" not in done.stderr, done.stderr
+    assert "'team/quick': max_iteration: not a setting of a preset (did you mean 'max_iterations'?)" in done.stderr
+    assert "a preset takes: cost_limit, description, domain, evaluation_threshold, max_iterations" in done.stderr
+    with pytest.raises(ConfigurationError, match="stream_events: a setting of one request") as refused:
+        ServerSettings.from_env({"ORCHESTRATEX_PRESETS": '{"team/live": {"max_iterations": 1, "stream_events": true}}'})
+    assert "Extra inputs" not in str(refused.value)

@@ -8,6 +8,7 @@ JSON file) adds presets or changes these; a preset set to `null` (JSON) is remov
 
 from __future__ import annotations
 
+import difflib
 import json
 import tomllib
 from collections.abc import Mapping
@@ -135,10 +136,30 @@ def _read_file(path: Path) -> Any:
         raise ConfigurationError(f"presets: {path} is not valid {kind}: {exc}") from None
 
 
+_PER_CALL = frozenset({"session_id", "thread_id", "stream_events"})
+"""Settings of a request that say where one call runs or how it streams, which no preset holds."""
+
+
 def _first(exc: ValueError) -> str:
     errors = getattr(exc, "errors", None)
     if callable(errors):
         err = errors()[0]
         where = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":  # (it said "Extra inputs are not permitted", naming no setting there is)
+            return f"{where}: {_not_a_setting(where)}"
         return f"{where}: {number_message(err)}" if where else str(err["msg"])
     return str(exc)
+
+
+def _not_a_setting(name: str) -> str:
+    """Why `name` is refused in a preset: a request's setting for one call, or no setting at all (a typo)."""
+    names = sorted({*Preset.model_fields, "threshold"})
+    settings = ", ".join(names)
+    if name in _PER_CALL:
+        return (
+            f"a setting of one request (where a call runs, or how it streams), not of a preset; a preset takes:"
+            f" {settings}"
+        )
+    meant = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean {meant[0]!r}?)" if meant else ""
+    return f"not a setting of a preset{hint}; a preset takes: {settings}"
