@@ -545,10 +545,14 @@ class ModelCatalog:
 
     def _meant(self, name: str) -> str | None:
         """The one name, alias or model id that `name` matches in another letter case (`GPT4` → `gpt4`) or without
-        white space around it (`" claude"`, from a list split at its commas), or None."""
+        white space around it (`" claude"`, from a list split at its commas), or None. A name written as LiteLLM and
+        other gateways write them, `provider/model` (`ollama/llama3.2`), is matched as `provider:model`."""
         folded = name.strip().casefold()
         found = {n for n in [*self._models, *self._aliases] if n.casefold() == folded}
         found |= {m.version for m in self._models.values() if m.version.casefold() == folded}
+        provider, slash, model = folded.partition("/")
+        if not found and slash and provider and model and ":" not in provider:
+            found = {n for n in [*self._models, *self._aliases] if n.casefold() == f"{provider}:{model}"}
         return found.pop() if len(found) == 1 else None
 
     def _left_out(self, name: str) -> str | None:

@@ -67,3 +67,18 @@ def test_a_preset_in_preferred_models_is_said_to_be_a_preset_not_a_missing_model
     assert (refused.value.code, refused.value.param) == ("invalid_value", "preferred_models")
     assert "`orchestratex/fast` is a preset (orchestration settings), not a model" in refused.value.message
     assert "does not exist" not in refused.value.message
+
+
+def test_a_model_written_as_provider_slash_model_says_which_was_meant(api: Api) -> None:
+    """`ollama/llama3.2`, as LiteLLM (and tools built on it) names a model, was "The model `sim/gpt-4.1` does not
+    exist", though `sim:gpt-4.1` is served; the message now names it (the CLI's `--models` says the same)."""
+    client = _client(api)
+    with pytest.raises(NotFoundError) as chat:
+        client.chat.completions.create(model="sim/gpt-4.1", messages=PROMPT)
+    assert (chat.value.code, chat.value.param) == ("model_not_found", "model")
+    assert "(did you mean `sim:gpt-4.1`? names are matched exactly)" in chat.value.message
+    with pytest.raises(BadRequestError) as preferred:
+        client.chat.completions.create(
+            model="orchestratex/auto", messages=PROMPT, extra_body={"preferred_models": ["Sim/GPT-4.1"]}
+        )
+    assert preferred.value.param == "preferred_models" and "did you mean `sim:gpt-4.1`" in preferred.value.message
