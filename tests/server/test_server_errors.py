@@ -94,6 +94,28 @@ def test_a_guessed_api_url_is_told_apart_from_a_missing_record(make_api: Callabl
     assert api.client.get(f"/api/orchestration/{sid}").status_code == 401  # (no key: nothing said of the API)
 
 
+@pytest.mark.parametrize(
+    ("path", "single"),
+    [
+        ("//api/sessions/user/alice", "/api/sessions/user/alice"),
+        ("//api/models/", "/api/models/"),
+        ("/api//models", "/api/models"),
+        ("/api/sessions//user/alice", "/api/sessions/user/alice"),
+        ("//health", "/health"),
+    ],
+)
+def test_a_url_with_a_slash_too_many_is_told_so(api: Api, path: str, single: str) -> None:
+    """`BASE + "/api/..."` with a base URL ending in `/` sends `//api/...`: it answered a bare "Not Found", read as "no
+    such record" (and `/api//models/` was told OpenAI's API is under /v1), while `/v1` says what is wrong."""
+    r = api.client.get(f"http://testserver{path}", headers=api.alice)  # (`//api/…` alone would name a host `api`)
+    assert (r.status_code, r.json()["detail"]) == (
+        404,
+        f"Not Found: GET {path} is no URL of this server: it has a / too many (//), as when a client's base URL ending"
+        f" in / is joined to a path beginning with one; send GET {single}",
+    )
+    assert api.client.get(single, headers=api.alice).status_code == 200
+
+
 @pytest.mark.parametrize("path", ["/api/models/%0A", "/api/sessions/%0A", "/api/models/gpt4%0D", "/api/models/a%00b"])
 def test_a_path_with_a_control_character_answers_404_not_another_route(make_api: Callable[..., Api], path: str) -> None:
     api = make_api()

@@ -233,6 +233,16 @@ def test_a_prompt_with_a_raw_line_break_is_told_where_and_how_to_escape_it(serve
     )
 
 
+def test_a_base_url_ending_in_a_slash_joined_to_a_path_is_told_of_its_slash_too_many(served: Served) -> None:
+    base = served.server.base_url + "/"
+    r = httpx.get(base + "/api/sessions/user/alice", headers={"X-API-Key": served.alice_key}, timeout=30)
+    assert r.status_code == 404
+    assert r.json()["detail"].endswith(
+        "it has a / too many (//), as when a client's base URL ending in / is joined to"
+        " a path beginning with one; send GET /api/sessions/user/alice"
+    )
+
+
 def test_the_status_asked_with_the_threads_id_says_it_is_a_thread(served: Served) -> None:
     sid = served.alice.post("/api/sessions/", json={"max_iterations": 1}).json()["_id"]
     tid = served.alice.post("/api/threads/", json={"session_id": sid, "original_prompt": "Name a prime"}).json()["_id"]

@@ -8,10 +8,11 @@ lists the routes of the same part of it (from the OpenAPI schema, so it never go
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["unknown_api_url"]
+__all__ = ["doubled_slash", "unknown_api_url"]
 
 _METHODS = ("get", "post", "patch", "put", "delete")
 
@@ -27,3 +28,19 @@ def unknown_api_url(method: str, path: str, documented: Mapping[str, Any]) -> st
         groups = sorted({"/".join(p.split("/")[:3]) + "/" for p in documented if p.startswith("/api/")})
         return f"Not Found: {method} {path[:200]} is no route of this API; its routes begin {', '.join(groups)}"
     return f"Not Found: {method} {path[:200]} is no route of this API; the routes under {prefix} are {', '.join(near)}"
+
+
+_SLASHES = re.compile(r"//+")
+
+
+def doubled_slash(method: str, path: str) -> str | None:
+    """The detail of the 404 of `method path` when `path` holds `//`, which no URL of this server has: a client
+    joining a base URL that ends in `/` (`http://host:8000/`) to a path that begins with one sent `//api/sessions/`,
+    answered a bare "Not Found" that reads as "no such record" (`/v1` says it so); else None."""
+    single = _SLASHES.sub("/", path)
+    if single == path:
+        return None
+    return (
+        f"Not Found: {method} {path[:200]} is no URL of this server: it has a / too many (//), as when a client's"
+        f" base URL ending in / is joined to a path beginning with one; send {method} {single[:200]}"
+    )

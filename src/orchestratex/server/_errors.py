@@ -30,7 +30,7 @@ from ..exceptions import (
     UserError,
 )
 from ..orchestrator._chat import check_text
-from ._api_unknown import unknown_api_url
+from ._api_unknown import doubled_slash, unknown_api_url
 from ._missing_v1 import missing_v1
 from ._numbers import number_message
 from ._openai_shape import openai_error_object
@@ -284,6 +284,9 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         return error_response(400, _unparsable(exc.__cause__))
     if exc.status_code == 404 and exc.detail == "Not Found":  # (an unknown URL: the routes' own 404s say more)
         root = request.scope.get("root_path", "")  # (`base_url` holds it; the routes' paths do not)
+        doubled = doubled_slash(request.method, request.url.path.removeprefix(root))
+        if doubled is not None:
+            return error_response(404, doubled)
         hint = missing_v1(request.url.path.removeprefix(root), str(request.base_url))
         if hint is not None:  # (OpenAI's `error` too: the SDK's exception shows only its message)
             return error_response(404, hint, error=openai_error_object(hint, "not_found"))
