@@ -59,10 +59,12 @@ def run_orchestrator(args: argparse.Namespace, file: CatalogFile | None) -> Orch
             env_var=first.key_env,
         )
     _check_models_of(names, args.models, setup)
+    if args.models is None:  # route only to the named providers' models (any usable model may judge)
+        # (stored with the run, as its preferred models: a server resuming it, detached or left by a crash, has a
+        # catalog of its own, and routed the rest of a `--provider openai` run to any provider it had a key of)
+        args.models = [m.name for m in setup.catalog if m.provider in names]
     if file is None:
         return lambda store: Orchestrator(store=store, catalog=setup.catalog.with_only(names), simulate=False)
-    if args.models is None:  # route only to the named providers' models (any usable model may judge)
-        args.models = [m.name for m in setup.catalog if m.provider in names]
     return lambda store: Orchestrator(store=store, catalog=setup.catalog, simulate=False)  # it builds the endpoints
 
 
