@@ -74,7 +74,7 @@ def test_a_detached_run_names_its_catalog_file_in_the_server_to_start(store_url:
 
 async def test_runs_show_of_a_resumed_detached_run_does_not_say_a_process_died(store_url: str) -> None:
     """`runs show` of a run detached by Ctrl-C and resumed by a server said `1 call(s) in flight when a process died
-    (maybe billed)`: no process had died, and the user was sent looking for a crash."""
+    (maybe billed)`: no process had died, and the user was sent looking for a crash; nor does a simulated call bill."""
     args = [*CLI, "run", PROMPT, "--max-iterations", "1", "--detach", "--store", store_url]
     env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="1")
     with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
@@ -93,7 +93,20 @@ async def test_runs_show_of_a_resumed_detached_run_does_not_say_a_process_died(s
     assert result.orchestration.interrupted_calls == 1
     shown = run_cli("runs", "show", result.id, "--store", store_url)
     assert shown.returncode == 0, shown.stderr
-    assert (
+    assert (  # (simulated: no provider billed it)
         "note:     1 call was in flight when an earlier process left the run (it died, or was interrupted with "
-        "--detach); made again, the provider may have billed it twice"
+        "--detach), and made again"
     ) in shown.stdout.splitlines(), shown.stdout
+
+
+@pytest.mark.parametrize(("simulated", "end"), [(False, ", so the provider may have billed them twice"), (True, "")])
+def test_the_note_of_calls_made_again_says_billed_only_of_real_models(simulated: bool, end: str) -> None:
+    from orchestratex.cli._runs import _describe
+    from orchestratex.records import Orchestration
+
+    doc = Orchestration(thread_id="t", session_id="s", user_id="u", prompt="hi", status="completed")
+    doc.interrupted_calls = 2
+    assert (
+        "note:     2 calls were in flight when an earlier process left the run (it died, or was interrupted with "
+        f"--detach), and made again{end}"
+    ) in list(_describe(doc, simulated))

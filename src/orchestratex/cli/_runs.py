@@ -374,10 +374,10 @@ def _describe(doc: Orchestration, simulated: bool, session_limit: float | None =
         yield f"error:    {doc.error}"
     if doc.interrupted_calls:  # (not only a crash: a run detached by `run --detach` too, which was said to have died)
         calls = doc.interrupted_calls
+        billed = "" if simulated else f", so the provider may have billed {'it' if calls == 1 else 'them'} twice"
         yield (
             f"note:     {calls} call{' was' if calls == 1 else 's were'} in flight when an earlier process left the "
-            "run (it died, or was interrupted with --detach); made again, the provider may have billed "
-            f"{'it' if calls == 1 else 'them'} twice"
+            f"run (it died, or was interrupted with --detach), and made again{billed}"
         )
     if doc.abandoned_calls and not simulated:  # (a cancelled run's calls stopped in flight: their cost is unknown)
         yield f"note:     ${doc.total_cost:.6f} spent{abandoned_note(doc.abandoned_calls)}"
