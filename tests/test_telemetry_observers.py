@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from orchestratex import GenerationRequest, MemoryStore, Orchestrator
+from orchestratex.exceptions import StoreUnavailable
+from orchestratex.orchestrator import RetryPolicy
 from orchestratex.records import Orchestration
 from orchestratex.telemetry import CallOutcome, add_observer
 
 from .helpers import catalog, scripted
-from .telemetry_fixtures import _restore_settings
+from .telemetry_fixtures import _restore_settings, spans
 
-__all__ = ["_restore_settings"]
+__all__ = ["_restore_settings", "spans"]
 
 
 class _Counting:
@@ -113,3 +118,61 @@ async def test_an_observer_added_twice_sees_each_run_once() -> None:
         await o.run("Explain recursion", max_iterations=1)
     assert seen.seen.count("orchestration_started") == 1 and seen.seen.count("orchestration_ended") == 1
     assert seen.seen.count("model_called") == 2
+
+
+class _OutageStore(MemoryStore):
+    """A store whose writes fail (`StoreUnavailable`, as a database unreachable) once `down` is set."""
+
+    down = False
+
+    async def commit(self, *args: Any, **kwargs: Any) -> Any:
+        if self.down:
+            raise StoreUnavailable("connection refused")
+        return await super().commit(*args, **kwargs)
+
+    async def commit_step(self, *args: Any, **kwargs: Any) -> Any:
+        if self.down:
+            raise StoreUnavailable("connection refused")
+        return await super().commit_step(*args, **kwargs)
+
+
+async def test_a_run_whose_end_the_store_did_not_take_is_not_counted_as_ended(
+    caplog: pytest.LogCaptureFixture, spans: InMemorySpanExporter
+) -> None:
+    """A run whose final commit failed (the store unreachable) is still `running` in the store, and is resumed from
+    there — by this process or another — and ends then. Its observers (the server's `orchestratex_orchestrations_total`)
+    saw it end `failed` with reason `error`, the log wrote a `stop` line saying so and its span said
+    `orchestratex.status=failed`: each such run was counted as a failure that never happened, and once more when it
+    really ended. They now see it stop without ending, as a run handed back: `running`, a `suspended` line."""
+    caplog.set_level(logging.INFO, logger="orchestratex")
+    store = _OutageStore()
+    ended: list[tuple[str, str | None]] = []
+
+    class Recording(_Counting):
+        def orchestration_ended(self, doc: Orchestration, duration_s: float) -> None:
+            ended.append((doc.status, doc.stop_reason))
+
+    def score(request: GenerationRequest) -> float:
+        store.down = True  # (the answer is stored; the verdict and the end are not)
+        return 9.5
+
+    o = Orchestrator(
+        providers=[scripted(lambda r: f"answer by {r.model.name}", score)],
+        catalog=catalog("a", "b"),
+        store=store,
+        store_retry=RetryPolicy(max_attempts=1),
+    )
+    async with o:
+        add_observer(o, Recording())
+        with pytest.raises(StoreUnavailable):
+            await o.run("Explain recursion", max_iterations=1)
+        store.down = False
+        (stored,) = await store.list_orchestrations()
+    assert stored.status == "running"
+    assert ended == [("running", None)]
+    lines = [(r.levelno, r.__dict__.get("event")) for r in caplog.records if r.name == "orchestratex.orchestrator"]
+    assert lines == [(logging.INFO, "orchestration_started"), (logging.WARNING, "suspended")]
+    (root,) = [s for s in spans.get_finished_spans() if s.name.startswith("invoke_agent")]
+    assert dict(root.attributes or {})["orchestratex.status"] == "running"
+    assert "orchestratex.stop_reason" not in dict(root.attributes or {})
+    assert root.status.status_code is StatusCode.ERROR  # (the run stopped on the store's error, recorded)

@@ -6,6 +6,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import StoreError
 from ._logs import CALLS, EVALUATION, ORCHESTRATOR, emit
 from ._observers import CallOutcome, Outcome, notify
 
@@ -71,6 +72,12 @@ class OrchestrationScope:
     ) -> None:
         t, doc = self.t, self.t.doc
         duration = time.perf_counter() - self.started
+        unrecorded = isinstance(exc, StoreError) and doc.status != "running"
+        if unrecorded:
+            # Its end never reached the store (the final commit failed: unreachable, its lease taken): the store has
+            # it running, to be resumed from there, and it ends then. Said as it stands, like a run handed back: its
+            # observers (the server's metrics) counted it ended `failed`, a failure that never happened, then again.
+            doc = doc.model_copy(update={"status": "running", "stop_reason": None, "error": None})
         ended = doc.status in ("completed", "failed", "cancelled")
         if t.spans is not None and t.root is not None:
             t.end_iteration()
@@ -111,10 +118,11 @@ class OrchestrationScope:
                 "model": doc.final_model,
                 "cost_usd": doc.total_cost,
                 "duration_ms": round(duration * 1000, 1),
-                "error": doc.error,
+                "error": f"{type(exc).__name__}: {exc}" if unrecorded else doc.error,
             }
             # (a run that ended `failed` gave no answer, whatever its stop reason: `budget` when no model fit)
-            level = logging.WARNING if doc.stop_reason == "error" or doc.status == "failed" else _INFO
+            failed = doc.stop_reason == "error" or doc.status == "failed" or unrecorded
+            level = logging.WARNING if failed else _INFO
             emit(ORCHESTRATOR, level, "stop" if ended else "suspended", fields)
         if t.spans is not None and t.root is not None:  # (after its line: written in the span, it carries its ids)
             t.spans.detach(self.token)
