@@ -146,6 +146,24 @@ def test_metrics_are_scraped_while_the_store_is_down(make_api: Callable[..., Api
     assert api.client.get("/metrics", headers=api.alice).status_code == 403  # (the store says: not an admin)
 
 
+def test_a_key_in_the_path_of_a_request_failing_on_the_store_is_not_logged(
+    make_api: Callable[..., Api], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A request answered 503 because the store was unreachable (or failing otherwise) is logged with its path by the
+    server's own logger (`GET /api/sessions/user/ox_… answered 503: …`): a key pasted into the path — the user id
+    taken for the key, say — was written there in clear during an outage, while the access log masks it."""
+    store = _OutageStore()
+    api = make_api(store)
+    key = api.keys["alice"]
+    caplog.set_level(logging.WARNING, logger="orchestratex.server")
+    store.down = True
+    assert api.client.get(f"/api/sessions/user/{key}", headers=api.alice).status_code == 503
+    assert api.client.get(f"/v1/models/{key}", headers=api.alice).status_code == 503
+    lines = [r.getMessage() for r in caplog.records if r.name == "orchestratex.server"]
+    assert lines and all(key not in line and key[3:20] not in line for line in lines), lines
+    assert any("/api/sessions/user/ox_*** answered 503" in line for line in lines), lines
+
+
 def test_a_key_revoked_here_reads_no_metrics_while_the_store_is_down(make_api: Callable[..., Api]) -> None:
     store = _OutageStore()
     api = make_api(store)

@@ -22,8 +22,9 @@ from ._log_floods import RepeatedWarningFilter
 __all__ = ["HandshakeLogFilter", "TokenRedactingFilter", "install_token_redaction", "redact_span_url"]
 
 _PARAM = re.compile(r"([?&;])([^=&;?\s\"']*)=([^&;\s\"']*)")
-LOGGERS = ("uvicorn.access", "uvicorn.error")
-"""The loggers uvicorn writes request paths to."""
+LOGGERS = ("uvicorn.access", "uvicorn.error", "orchestratex.server")
+"""The loggers that write request paths: uvicorn's, and the server's own (a request failing on the store, `GET
+/api/sessions/user/ox_… answered 503`, wrote a key pasted into its path in clear while the access log masked it)."""
 
 
 def _redact_param(match: re.Match[str]) -> str:
