@@ -155,6 +155,31 @@ def _refuses_streaming(exc: openai.APIStatusError) -> bool:
     return exc.status_code == 400 and (body.get("param") == "stream" or "verified to stream" in said)
 
 
+class _NoChunkInTime(TimeoutError):
+    """A stream's next chunk did not come in time (`_Paced`): not a `TimeoutError` of whoever takes its text."""
+
+
+class _Paced:
+    """The chunks of an SDK stream, each awaited at most `limit` seconds (`_NoChunkInTime` then)."""
+
+    def __init__(self, stream: Any, limit: float) -> None:
+        self._chunks = stream.__aiter__()
+        self._limit = limit
+
+    def __aiter__(self) -> _Paced:
+        return self
+
+    async def __anext__(self) -> Any:
+        waiting = asyncio.timeout(self._limit)
+        try:
+            async with waiting:
+                return await self._chunks.__anext__()
+        except TimeoutError:
+            if waiting.expired():
+                raise _NoChunkInTime from None
+            raise
+
+
 class _StopRefused(Exception):
     """A streamed call's model refused its `stop` sequences (before any text came): the stream cannot cut its pieces at
     them, so the call is made again unstreamed, whose whole text is cut."""
@@ -596,11 +621,24 @@ class OpenAIProvider(Provider):
     ) -> Generation:
         """`read(stream, request, on_text)`, the stream closed after; a connection that broke, or went silent, once the
         server had answered is said to have (not "cannot reach …", which read as the server being down though part of
-        its answer may have been handed on)."""
+        its answer may have been handed on). Each chunk must come within the call's time limit of the one before: a
+        server keeping the connection alive with SSE comments (DeepSeek's `: keep-alive` under load, for up to 30
+        minutes; OpenRouter's `: OPENROUTER PROCESSING` while its upstream does not answer) never lets the read
+        timeout run out."""
         progress = StreamProgress(on_text)
+        limit = time_to_write(self._deadline, request.max_output_tokens)
         async with stream:
             try:
-                return await read(stream, request, progress)
+                return await read(stream if limit is None else _Paced(stream, limit), request, progress)
+            except _NoChunkInTime as exc:  # (no chunk in time, comments only)
+                raise broken_stream(
+                    exc,
+                    provider=self.name,
+                    model=request.model.name,
+                    at=f" at {shown_url(self.base_url.rstrip('/'))}",
+                    received=progress.chars,
+                    timed_out=True,
+                ) from None
             except openai.APIConnectionError as exc:  # (a reset, a read timeout: the server had answered)
                 raise broken_stream(
                     exc.__cause__ or exc,
