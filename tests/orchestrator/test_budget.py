@@ -160,7 +160,7 @@ async def test_a_wait_that_runs_out_is_a_clear_budget_stop() -> None:
         retry=NO_WAIT,
         reservation_wait_s=0.05,
     )
-    session = await orch.create_session(cost_limit=0.03)
+    session = await orch.create_session(cost_limit=0.018)  # the first run holds $0.0169: no answer fits beside it
     first = asyncio.create_task(orch.run(PROMPT, session=session, max_iterations=1))
     await asyncio.sleep(0.01)
     second = await orch.run(PROMPT, session=session, max_iterations=1)
@@ -168,6 +168,46 @@ async def test_a_wait_that_runs_out_is_a_clear_budget_stop() -> None:
     assert "other runs of the session held $" in " ".join(second.orchestration.iterations[0].errors)
     gate.set()
     assert (await first).status == "completed"
+
+
+async def test_a_wait_that_runs_out_asks_for_a_shorter_answer_that_fits_what_the_other_runs_leave() -> None:
+    # The first run holds $0.0166 of the session's $0.03 while its model answers; the second's full answer (2,048
+    # tokens) and its judging do not fit beside it. Once its wait ran out it stopped with `budget`, though an answer
+    # of some 1,400 tokens fit the $0.0134 the first run left (a budget spent by other runs shortens the cap so)
+    gate, started = asyncio.Event(), asyncio.Event()
+    sent: list[tuple[str, str, int]] = []
+    inner = answering({}, sent)
+
+    async def slow(request: GenerationRequest) -> Generation:
+        if "first" in request.messages[-1].content:
+            started.set()
+            await gate.wait()
+        result = inner.fn(request)
+        assert isinstance(result, Generation)
+        return result
+
+    store = MemoryStore()
+    orch = Orchestrator(
+        providers=[FunctionProvider(slow, count_tokens=chars4)],
+        catalog=gpt41_like(),
+        store=store,
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+        reservation_wait_s=0.05,
+    )
+    session = await orch.create_session(cost_limit=0.03)
+    first = asyncio.create_task(orch.run(f"{PROMPT} (first)", session=session, max_iterations=1))
+    await started.wait()
+    held = (await store.get_session(session.id)).reserved_cost
+    second = await orch.run(PROMPT, session=session, max_iterations=1)
+    assert 0.015 < held <= 0.03
+    assert second.status == "completed" and second.final_model == "function:strong", second.error
+    [cap] = [cap for name, purpose, cap in sent if purpose == "generate"]  # (the first run's is yet to come)
+    assert 256 <= cap < 2048
+    gate.set()
+    assert (await first).status == "completed"
+    final = await store.get_session(session.id)
+    assert final.reserved_cost == 0 and final.total_cost <= 0.03
 
 
 async def test_a_run_refused_by_what_the_session_spent_does_not_blame_the_other_runs_reservations() -> None:
@@ -198,14 +238,15 @@ async def test_a_run_refused_by_what_the_session_spent_does_not_blame_the_other_
         router=BayesianRouter(explore=False),
         reservation_wait_s=600,
     )
-    session = await orch.create_session(cost_limit=0.03)  # one run's reservation fits, two do not
+    # one run's reservation fits, two do not; once the first has answered, no answer of the second fits what is left
+    session = await orch.create_session(cost_limit=0.0175)
     first = asyncio.create_task(orch.run(PROMPT, session=session, max_iterations=1))
     while not started:
         await asyncio.sleep(0.001)
     second = asyncio.create_task(orch.run(PROMPT, session=session, max_iterations=1))
     await asyncio.sleep(0.05)
     assert not second.done()  # waiting for the first run's reservation
-    gate.set()  # the first answers (about $0.0153 of the $0.03) and holds its judging while the judge reads
+    gate.set()  # the first answers (about $0.0153 of the $0.0175) and holds its judging while the judge reads
     await judging.wait()
     refused = await second  # (with the first's judging still held: it did not wait out the 600 s)
     assert refused.stop_reason == "budget" and refused.total_cost == 0
@@ -215,7 +256,7 @@ async def test_a_run_refused_by_what_the_session_spent_does_not_blame_the_other_
     judged.set()
     assert (await first).status == "completed"
     final = await store.get_session(session.id)
-    assert final.reserved_cost == 0 and final.total_cost <= 0.03
+    assert final.reserved_cost == 0 and final.total_cost <= 0.0175
 
 
 class CountingStore(MemoryStore):
@@ -252,7 +293,7 @@ async def test_an_iteration_waits_for_other_runs_once_not_once_per_fallback() ->
     orch = Orchestrator(
         providers=[FunctionProvider(fn)], catalog=catalog, store=store, retry=NO_WAIT, reservation_wait_s=0.2
     )
-    session = await orch.create_session(cost_limit=0.045)  # the first run holds $0.0304; no model fits beside it
+    session = await orch.create_session(cost_limit=0.033)  # the first run holds $0.0304: no answer fits beside it
     first = asyncio.create_task(
         orch.run("The first question", session=session, max_iterations=1, max_output_tokens=1000)
     )
@@ -427,6 +468,7 @@ async def test_an_answer_is_not_paid_for_unless_its_judging_is_held_too() -> Non
         retry=NO_WAIT,
         router=BayesianRouter(explore=False),
         reservation_wait_s=2,
+        output_cap=OutputCapPolicy(min_tokens=2048),  # (no shorter answer is worth asking for once the wait is over)
     )
     # the first run spends $0.0168 (answer and judge); the second's answer ($0.0165) fits beside it, its judging not
     session = await orch.create_session(cost_limit=0.0334)

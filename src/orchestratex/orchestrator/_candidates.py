@@ -192,6 +192,16 @@ class Candidates(Spending):
         fits[key] = fit = self._fit_anew(model, input_bound, limit, index, remaining)
         return fit
 
+    def _fit_within(
+        self, model: ModelProfile, input_bound: int, limit: int, index: int, budget: float
+    ) -> tuple[int, float] | None:
+        """`_fit` within `budget` rather than what is left of the run's budget (`Spending._shorter`)."""
+        self.planner.decision()
+        try:
+            return self._fit_anew(model, input_bound, limit, index, budget)
+        finally:
+            self.planner.decided()
+
     def _cap(self, model: ModelProfile, limit: int) -> int:
         """The output cap `model`'s answer is planned with (its learned cap within `limit`)."""
         return self.o.output_lengths.cap(model, "generate", limit)[0]

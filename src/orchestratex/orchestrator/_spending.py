@@ -63,10 +63,7 @@ class Spending(RunState):
         provider = self.o.provider_for(model)
         if role == "judge":  # (built by the evaluator; a generation's is `made` sealed, its messages the run's own)
             share(request, *request.messages)
-        worst = reserved or model.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
-        if not reserved:
-            await self._reserve(worst, ledger, prepay=prepay)
-            self._still_callable(model.name)  # (the reservation may have waited for the budget other runs held)
+        worst = reserved or await self._reserve_call(model, provider, request, ledger, role, prepay, iteration)
         circuit.before_call(model.name)
         streams = role == "generate" and self.on_delta is not None  # (each attempt streams from the start)
         try:
@@ -115,6 +112,69 @@ class Spending(RunState):
             raise
         self._count_answer(model, request, gen, ledger, role, worst, empty)
         return gen
+
+    async def _reserve_call(
+        self,
+        model: ModelProfile,
+        provider: Provider,
+        request: GenerationRequest,
+        ledger: Ledger,
+        role: Role,
+        prepay: float,
+        iteration: int,
+    ) -> float:
+        """Reserve the call's worst case (and `prepay` for judging its answer); return it. A generation the session's
+        budget refused asks for a shorter answer that fits (`_shorter`)."""
+        input_bound = provider.count_input_tokens(request)
+        worst = model.worst_case_cost(input_bound, request.max_output_tokens)
+        try:
+            await self._reserve(worst, ledger, prepay=prepay)
+        except BudgetExceeded:
+            if role != "generate" or (shorter := await self._shorter(model, request, input_bound, iteration)) is None:
+                raise
+            worst, prepay = shorter
+            await self._reserve(worst, ledger, prepay=prepay)  # (within what is left of the iteration's wait)
+        self._still_callable(model.name)  # (the reservation may have waited for the budget other runs held)
+        return worst
+
+    async def _shorter(
+        self, model: ModelProfile, request: GenerationRequest, input_bound: int, iteration: int
+    ) -> tuple[float, float] | None:
+        """After the session's budget refused a generation (the session's other runs held what it needed until its
+        wait ran out, or spent it meanwhile): lower `request`'s output cap to the longest answer that fits, with its
+        judging, what the session has free now, as a budget spent by others shortens it before the call (down to what
+        the model's answers need); its worst case and judging reserve. None when no such cap fits: the refusal
+        stands."""
+        if self.session_limit is None or self.prepaid:
+            return None
+        session = await self.o.store.get_session(self.doc.session_id)
+        self.session_base = session.total_cost - self.doc.total_cost  # (as `_refresh_session`)
+        free = self.session_limit - session.total_cost - max(session.reserved_cost, self.inflight)
+        remaining = self._remaining()
+        if remaining is not None:
+            free = min(free, remaining)
+        limit = max(min(self.doc.settings.max_output_tokens, model.max_output_tokens), 1)
+        fit = self._fit_within(model, input_bound, limit, iteration, max(free, 0.0))
+        if fit is None or fit[0] >= request.max_output_tokens:
+            return None
+        cap, judging = fit
+        logger.info(
+            "%s's answer is capped at %d output tokens, not %d, to fit the $%.6f session %s has free (its other runs"
+            " hold or spent the rest)",
+            model.name,
+            cap,
+            request.max_output_tokens,
+            free,
+            self.doc.session_id,
+        )
+        assign(request, max_output_tokens=cap)
+        return model.worst_case_cost(input_bound, cap), judging
+
+    def _fit_within(
+        self, model: ModelProfile, input_bound: int, limit: int, index: int, budget: float
+    ) -> tuple[int, float] | None:
+        """(output cap, judging reserve) of `model`'s answer as iteration `index` within `budget` (`Candidates`)."""
+        raise NotImplementedError
 
     def _still_callable(self, name: str) -> None:
         """Raise a `ConfigurationError` if `name` was disabled in the catalog since `_call` began, while its
