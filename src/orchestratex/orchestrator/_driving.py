@@ -5,11 +5,12 @@ hands the run to the cancel watcher, gives the lease back when the run has not, 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .._seal import seal
-from ..events import Event, EventHandler
+from ..events import Event, EventHandler, OrchestrationFailed
 from ..exceptions import Conflict
 from ..records import Orchestration, Session, Thread
 from ..stores import Store
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
 __all__ = ["drive_leased", "drive_stored", "run_prompt", "start_task", "stored_events", "stream_run"]
+
+logger = logging.getLogger("orchestratex.orchestrator")
 
 
 async def run_prompt(
@@ -152,7 +155,12 @@ async def drive_leased(
         o._leases.start()
         # (a tuple, no list kept aside: a run without handlers holds the shared empty one)
         handlers = (*o.handlers, *((on_event,) if callable(on_event) else on_event))
-        run = Run(o, doc, handlers, on_delta, session, start=start, new_thread=new_thread)
+        try:
+            run = Run(o, doc, handlers, on_delta, session, start=start, new_thread=new_thread)
+        except Exception as exc:
+            if not start:  # (a run to start is not stored yet: nothing is left behind)
+                await _end_unbuilt(o, doc, exc)
+            raise
         del handlers
         new_thread = None  # the run stores it, then drops it: nothing else keeps it for the whole run
         await o._watcher.drive(run, fresh=session is not None and session.status == "active")
@@ -173,6 +181,32 @@ async def drive_leased(
     if run.resumed:  # (the run sealed its own records as it made them)
         seal(events)
     return RunResult(doc, events, o.simulated)
+
+
+async def _end_unbuilt(orchestrator: Orchestrator, doc: Orchestration, exc: Exception) -> None:
+    """End stored orchestration `doc`, whose `Run` could not be built (`exc`): `failed` with the reason and its
+    `orchestration_failed` event, what a dead process held reserved for it released, its lease given up. It was left
+    `pending` (or `running`) for the next process to take up and fail on the same way. When the store cannot take it,
+    it stays as it was (logged), to be resumed."""
+    o = orchestrator
+    error = f"{type(exc).__name__}: {exc}"
+    logger.error("orchestration %s could not be driven: %s", doc.id, error, exc_info=exc)
+    try:
+        if doc.status != "pending":
+            await o.store.release_reservations(doc.session_id, doc.id)
+        ended = doc.model_copy(update={"status": "failed", "stop_reason": "error", "error": error})
+        event = OrchestrationFailed(
+            orchestration_id=doc.id,
+            thread_id=doc.thread_id,
+            session_id=doc.session_id,
+            reason="error",
+            error=error,
+            iterations=len(doc.iterations),
+            total_cost=doc.total_cost,
+        )
+        await o.store.commit_step(ended, [event], owner=o.owner, release_lease=True)
+    except Exception as failed:
+        logger.warning("orchestration %s could not be ended failed: %s", doc.id, failed)
 
 
 async def stored_events(store: Store, doc: Orchestration) -> list[Event]:

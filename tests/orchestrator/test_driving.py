@@ -1,0 +1,56 @@
+"""Driving a stored orchestration (`Orchestrator.drive`, `resume_pending`): one whose run cannot even be set up ends
+`failed` with the reason, rather than staying `pending` for every process to take up and fail on again."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from orchestratex import FunctionProvider, Orchestrator
+from orchestratex.orchestrator import _driving
+from orchestratex.orchestrator._run import Run
+from orchestratex.providers import GenerationRequest
+from orchestratex.stores import SQLiteStore
+
+from ..helpers import NO_WAIT, catalog
+
+
+def _answer(request: GenerationRequest) -> str:
+    return json.dumps({"score": 9, "feedback": "fine"}) if request.purpose == "judge" else "an answer"
+
+
+class _Unbuildable(Run):
+    """A run whose setup fails (fault injection: nothing in the library is known to fail there)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the run could not be set up")
+
+
+@pytest.mark.parametrize("status", ["pending", "running"])
+async def test_a_stored_run_whose_setup_fails_ends_failed_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, status: str
+) -> None:
+    store = SQLiteStore(tmp_path / "runs.db")
+    orch = Orchestrator(providers=[FunctionProvider(_answer)], catalog=catalog("a", "b"), retry=NO_WAIT, store=store)
+    async with orch:
+        doc = await orch.prepare("Hello there", max_iterations=1, cost_limit=1.0)
+        if status == "running":  # (left so by a process that died)
+            doc.status = "running"
+            await store.commit(doc, [])
+            assert await store.reserve_budget(doc.session_id, doc.id, 0.25)
+        monkeypatch.setattr(_driving, "Run", _Unbuildable)
+        with pytest.raises(RuntimeError, match="could not be set up"):
+            await orch.drive(doc.id)
+        stored = await store.get_orchestration(doc.id)
+        assert (stored.status, stored.stop_reason) == ("failed", "error")
+        assert stored.error == "RuntimeError: the run could not be set up"
+        [event] = await store.list_events(doc.session_id, orchestration_id=doc.id)
+        assert event.type == "orchestration_failed" and event.error == stored.error
+        assert await store.list_resumable() == []  # not taken up again by the next process
+        assert (await store.get_session(doc.session_id)).reserved_cost == 0
+        assert await store.claim(doc.id, "another process", 30)  # the lease was given up
+        monkeypatch.undo()
+        result = await orch.run("Hello again", max_iterations=1)  # (the orchestrator goes on)
+        assert result.status == "completed"
