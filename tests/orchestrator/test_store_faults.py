@@ -137,6 +137,23 @@ async def test_a_run_in_a_new_session_waits_out_another_process_holding_the_writ
         assert await ledger_problems(store, session.id) == []
 
 
+async def test_prepare_waits_out_another_process_holding_the_write_lock(tmp_path: Path) -> None:
+    # `prepare` (then `drive`) stored its thread and orchestration without retries: StoreUnavailable at once,
+    # leaving the session (and thread) it had stored before, and a retried `prepare` stored another of each
+    db = tmp_path / "locked.db"
+    store = SQLiteStore(db, busy_timeout=0.05)
+    async with make(store, judged({1: 9.0}), PATIENT) as orch:
+        session = await orch.create_session("alice", cost_limit=1.0)
+        holder = LockHolder(db)
+        holder.start()
+        asyncio.get_running_loop().call_later(0.5, holder.stop)
+        doc = await orch.prepare("Hello", session=session, max_iterations=2, evaluation_threshold=8)
+        assert holder.times == 1 and holder.proc is None
+        assert [t.id for t in await store.list_threads(session.id)] == [doc.thread_id]
+        assert [o.id for o in await store.list_orchestrations(session_id=session.id)] == [doc.id]
+        assert (await orch.drive(doc)).status == "completed"
+
+
 async def test_a_new_session_whose_insert_landed_but_raised_is_the_runs_own() -> None:
     # a store whose reply was lost (StoreUnavailable after the insert applied, as on a network): the retry's
     # Conflict is for the session's own, new id

@@ -5,8 +5,9 @@ store it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
@@ -32,7 +33,9 @@ from ._sessions import new_session, thread_orchestrations
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
-__all__ = ["plan"]
+__all__ = ["plan", "store_new"]
+
+T = TypeVar("T")
 
 
 async def plan(
@@ -124,25 +127,30 @@ async def plan(
     except ValidationError as exc:  # a `domain` or `context` of the wrong type, say
         raise UserError(first_error(exc)) from None
     if made is not None:
-        session = await _store_session(o, made)
+        session = await store_new(
+            o, partial(o.store.create_session, made), partial(o.store.get_session, made.id), f"session {made.id}"
+        )
     return doc, new_thread, session
 
 
-async def _store_session(o: Orchestrator, made: Session) -> Session:
-    """`made`, stored, with the run's other writes' retries (`store_retry`): a SQLite file whose write lock another
-    process held past the busy timeout made `run()` raise `StoreUnavailable` at once. On a retry, the session's own
-    id already stored is the earlier attempt's insert, its reply lost (a new id: no one else's)."""
+async def store_new(
+    o: Orchestrator, create: Callable[[], Awaitable[T]], read: Callable[[], Awaitable[T]], what: str
+) -> T:
+    """`create()` a record with a new id, with the run's other writes' retries (`store_retry`): a SQLite file whose
+    write lock another process held past the busy timeout made `run()` and `prepare()` raise `StoreUnavailable` at
+    once. On a retry, `Conflict` is the earlier attempt's insert, its reply lost (the id is new: no one else's):
+    `read()` returns it."""
     retried = False
 
-    async def store() -> Session:
+    async def store() -> T:
         nonlocal retried
         try:
-            return await o.store.create_session(made)
+            return await create()
         except Conflict:
             if not retried:
                 raise
-            return await o.store.get_session(made.id)
+            return await read()
         finally:
             retried = True
 
-    return await with_store_retries(store, o.store_retry, f"storing session {made.id}")
+    return await with_store_retries(store, o.store_retry, f"storing {what}")

@@ -9,6 +9,7 @@ import threading
 import uuid
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any, NoReturn, Self, SupportsIndex, cast
 
 from typing_extensions import Unpack
@@ -44,7 +45,7 @@ from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
 from ._lifecycle import LeaseKeeper, ensure_ready, resolve_store
 from ._models import ModelPools, check_not_the_class, judge_names, providers_by_name, resolve_providers
-from ._plan import plan
+from ._plan import plan, store_new
 from ._policies import CircuitPolicy, RetryPolicy
 from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
@@ -576,9 +577,14 @@ class Orchestrator:
             patience=patience,
             stop_sequences=stop_sequences,
         )
-        if thread_made is not None:
-            await self.store.create_thread(thread_made)
-        return await self.store.create_orchestration(doc)
+        store = self.store
+        if thread_made is not None:  # (with the store retries of a run's writes, as its session: `store_new`)
+            made = thread_made
+            await store_new(
+                self, partial(store.create_thread, made), partial(store.get_thread, made.id), f"thread {made.id}"
+            )
+        create, read = partial(store.create_orchestration, doc), partial(store.get_orchestration, doc.id)
+        return await store_new(self, create, read, f"orchestration {doc.id}")
 
     _plan = plan  # `prepare`'s checks, nothing stored (the server charges its quota before it stores the orchestration)
 
