@@ -251,3 +251,38 @@ def test_close_from_two_threads_at_once_returns_in_both(tmp_path: Path) -> None:
         assert {r.result(30).status for r in runs} <= {"cancelled", "completed"}
     assert orch.run_sync("And after?").status == "completed"  # closed, it runs again
     orch.close()
+
+
+def test_run_sync_racing_close_gets_a_result_or_a_user_error() -> None:
+    # threads calling run_sync while another closes the orchestrator again and again (a threaded app shutting down):
+    # a run begun just after close() had stopped the runs, but before it stopped run_sync's loop, was cancelled with
+    # that loop, and its caller got a bare CancelledError; another was refused with "runs under way on another event
+    # loop", and one raised "RuntimeError: Event loop is closed". Each now gets its RunResult (completed, or cancelled
+    # by the close) or the UserError of a run started while the orchestrator closes.
+    orch = orchestrator()
+    outcomes: list[str] = []
+    stop = threading.Event()
+
+    def keep_running() -> None:
+        while not stop.is_set():
+            try:
+                outcomes.append(orch.run_sync("Hello").status)
+            except UserError as exc:
+                outcomes.append("refused" if "is being closed" in exc.message else f"UserError: {exc.message}")
+            except BaseException as exc:  # (what the test is about)
+                outcomes.append(f"{type(exc).__name__}: {exc}")
+
+    workers = [threading.Thread(target=keep_running) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in range(12):
+            threading.Event().wait(0.05)
+            orch.close()
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(30)
+    orch.close()
+    assert set(outcomes) <= {"completed", "cancelled", "refused"}, sorted(set(outcomes) - {"completed", "cancelled"})
+    assert "completed" in outcomes

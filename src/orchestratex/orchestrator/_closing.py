@@ -37,6 +37,9 @@ class Closing:
     def __init__(self) -> None:
         self.closing = False
         """`aclose` is stopping the runs: new ones are refused; a run stopped now ends with `CLOSED_WHILE_RUNNING`."""
+        self.held = 0
+        """`close()`s under way: new runs are refused until each has also stopped `run_sync`'s loop (a run begun once
+        `aclose` had returned was cancelled with that loop, its caller getting a bare `CancelledError`)."""
         self._under_way: dict[asyncio.AbstractEventLoop, int] = {}
         """Runs under way, by the event loop each runs on."""
         self._forks: int | None = None
@@ -48,7 +51,7 @@ class Closing:
         """A run begins on the running loop; pair with `leave`. Refused (`UserError`) while the orchestrator is
         closing, while runs are under way on another running event loop, and in a process forked from the one where
         the orchestrator ran before being closed."""
-        if self.closing:
+        if self.closing or self.held:
             raise UserError(
                 "the orchestrator is being closed (aclose/close): start runs before closing it, or on a new one"
             )

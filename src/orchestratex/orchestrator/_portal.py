@@ -86,7 +86,7 @@ class Portal:
             pass
         else:
             if ipython_shell() is not None and threading.current_thread() is not self._thread:
-                return self._wait(coro)
+                return self._wait(coro, what)
             coro.close()
             raise UserError(
                 f"{what} cannot be called from a running event loop (an async function): it would "
@@ -95,13 +95,23 @@ class Portal:
         if threading.current_thread() is self._thread:  # pragma: no cover - guarded by the check above
             coro.close()
             raise UserError(f"{what} cannot be called from the orchestrator's own loop")
-        return self._wait(coro)
+        return self._wait(coro, what)
 
-    def _wait(self, coro: Coroutine[Any, Any, T]) -> T:
+    def _wait(self, coro: Coroutine[Any, Any, T], what: str) -> T:
         loop = self._start()
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, loop)
+        except RuntimeError:  # ("Event loop is closed": `close` stopped it since; the next call starts another)
+            if not loop.is_closed():
+                raise
+            future = asyncio.run_coroutine_threadsafe(coro, self._start())
         try:
             return future.result()  # the coroutine's exception, raised as it is
+        except concurrent.futures.CancelledError:  # (not begun as `close` stopped the loop: it said nothing more)
+            raise UserError(
+                f"{what} did not run: the orchestrator was closed (close()) as it was called. Call it again (a closed "
+                "orchestrator runs again), or before closing the orchestrator"
+            ) from None
         except KeyboardInterrupt:
             future.cancel()
             concurrent.futures.wait([future], timeout=30)

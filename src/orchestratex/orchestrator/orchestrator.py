@@ -422,10 +422,14 @@ class Orchestrator:
                     "or await those runs first"
                 )
         with self._close_lock:
+            self._closer.held += 1
             try:
                 self._portal.call(self.aclose(), what="close()", fix="Use `await orchestrator.aclose()`")
             finally:
-                self._portal.close()
+                try:
+                    self._portal.close()
+                finally:
+                    self._closer.held -= 1
 
     def __enter__(self) -> Self:
         """Open what `async with` opens (the store, the router's stored statistics), on `run_sync`'s event loop."""
