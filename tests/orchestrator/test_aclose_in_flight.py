@@ -137,3 +137,24 @@ async def test_runs_begun_while_closing_are_refused(tmp_path: Path) -> None:
         assert (await reader.get_orchestration(prepared.id)).status == "pending"  # as `prepare` left it
         assert (await reader.get_orchestration((await first).id)).status == "cancelled"
         assert len(await reader.list_orchestrations(limit=10)) == 2  # the refused run stored nothing
+
+
+async def test_aclose_from_several_tasks_at_once_returns_in_each(tmp_path: Path) -> None:
+    # `aclose()` awaited by two tasks at once (a shutdown hook's and a teardown's) while runs were in flight: each
+    # closed the store it opened, and the second raised the SQLite store's bare "Stopped: the worker thread was
+    # stopped"; the others now wait for the first and return
+    stuck = _Stuck()
+    stuck.want = 3
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(stuck)],
+        catalog=catalog("a", "b"),
+        store=f"sqlite:///{tmp_path / 'runs.db'}",
+        retry=NO_WAIT,
+    )
+    runs = [asyncio.create_task(orchestrator.run(f"Question {i}", max_iterations=1)) for i in range(3)]
+    await asyncio.wait_for(stuck.all_in.wait(), 10)
+    assert await asyncio.gather(*(orchestrator.aclose() for _ in range(3))) == [None, None, None]
+    assert {r.status for r in await asyncio.gather(*runs)} == {"cancelled"}
+    orchestrator.providers = [FunctionProvider(lambda request: '{"score": 9, "feedback": "ok"}')]
+    assert (await orchestrator.run("And after?", max_iterations=1)).status == "completed"  # closed, it runs again
+    await orchestrator.aclose()

@@ -176,6 +176,8 @@ class Orchestrator:
         """What `check_runnable` last passed with: the catalog, the evaluator (the very objects) and the values read
         of them (it is not checked again while all of it is the same)."""
         self._portal = Portal()
+        self._aclosing: asyncio.Future[None] | None = None
+        """Done once the `aclose` under way has returned: another one meanwhile (on its loop) waits for it."""
         self._close_lock = threading.Lock()
         """Held by `close()`: a second one, from another thread meanwhile, waits for the first to return (the first
         stopped `run_sync`'s loop under it, and it raised a bare `CancelledError`)."""
@@ -314,6 +316,20 @@ class Orchestrator:
                 "this orchestrator to end, that one too, which waits for its handler. Close the orchestrator once "
                 "the run has returned (to stop the run from its handler, use cancel())"
             )
+        loop = asyncio.get_running_loop()
+        under_way = self._aclosing
+        if under_way is not None and not under_way.done() and under_way.get_loop() is loop:
+            # (another task's `aclose` (a shutdown hook's, a teardown's): both closed the store, and the second
+            # raised the SQLite store's bare "Stopped: the worker thread was stopped")
+            await asyncio.shield(under_way)
+            return
+        self._aclosing = done = loop.create_future()
+        try:
+            await self._aclose()
+        finally:
+            done.set_result(None)
+
+    async def _aclose(self) -> None:
         await self._closer.stop_runs(self._watcher.stop_all, lambda: list(self._tasks.values()))
         await self._leases.aclose()
         await self._watcher.aclose()
