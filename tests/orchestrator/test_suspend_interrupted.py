@@ -163,3 +163,26 @@ def test_suspending_a_run_sync_run_from_another_thread_returns_it_suspended(tmp_
     result = got["result"]
     assert getattr(result, "status", None) == "running" and getattr(result, "id", None) == oid
     orch.close()
+
+
+@pytest.mark.parametrize("stop", ["cancel", "suspend"])
+async def test_a_run_awaited_with_drive_or_resumed_can_be_cancelled_or_suspended(store: Store, stop: str) -> None:
+    # `cancel(id)` and `suspend(id)` of a run driven by `await orchestrator.drive(id)`, or resumed by
+    # `resume_pending()`, returned False and left it going (here: waiting on its model for an hour), as they knew only
+    # the runs of `run` and `start`
+    calls = _Calls("generate")
+    orchestrator = calls.orchestrator(store)
+    doc = await orchestrator.prepare("Hello", max_iterations=2)
+    driving = asyncio.create_task(orchestrator.drive(doc))
+    await asyncio.wait_for(calls.waiting.wait(), 10)
+    assert await asyncio.wait_for(getattr(orchestrator, stop)(doc.id), 10) is True
+    result = await asyncio.wait_for(driving, 10)
+    assert result.status == ("cancelled" if stop == "cancel" else "running")
+    if stop == "suspend":  # left for `resume_pending`, whose run is stopped the same way
+        calls.waiting.clear()
+        resuming = asyncio.create_task(orchestrator.resume_pending())
+        await asyncio.wait_for(calls.waiting.wait(), 10)
+        assert await asyncio.wait_for(orchestrator.cancel(doc.id), 10) is True
+        assert [r.status for r in await asyncio.wait_for(resuming, 10)] == ["cancelled"]
+    assert (await orchestrator.store.get_orchestration(doc.id)).status == "cancelled"
+    await orchestrator.aclose()

@@ -621,7 +621,19 @@ class Orchestrator:
         is handed to it as an `AnswerDelta`."""
         check_handlers(on_event)  # (`on_event=None` raised "TypeError: Value after * must be an iterable" once the
         check_delta_sink(on_delta)  # lease was claimed, as run(on_event=None) says UserError)
-        return await drive_stored(self, orchestration, on_event, on_delta)
+        # the run is this task's, as a `run`'s is its caller's, for `cancel` and `suspend` to stop (they returned False
+        # and left it going: a run awaited with `drive`, or one `resume_pending` resumed); `start`'s task is its own
+        oid = orchestration.id if isinstance(orchestration, Orchestration) else orchestration
+        task = asyncio.current_task()
+        running = self._tasks.get(oid) if isinstance(oid, str) else None
+        mine = isinstance(oid, str) and task is not None and (running is None or running.done())
+        if mine:
+            self._tasks[oid] = cast(asyncio.Task[RunResult], task)
+        try:
+            return await drive_stored(self, orchestration, on_event, on_delta)
+        finally:
+            if mine and self._tasks.get(oid) is task:
+                del self._tasks[oid]
 
     async def run(self, prompt: ChatInput, **options: Unpack[RunOptions]) -> RunResult:
         """Orchestrate `prompt` (a string or a list of chat messages, see `prepare`) to the end and
