@@ -26,6 +26,7 @@ from ._thinking import without_thinking
 __all__ = [
     "FINISH_REASONS",
     "RESPONSES_MIN_OUTPUT_TOKENS",
+    "alternated",
     "billed_usage",
     "chat_params",
     "chat_usage",
@@ -148,6 +149,20 @@ def system_folded(messages: list[dict[str, str]]) -> list[dict[str, str]]:
             message["content"] = f"{system}\n\n{message['content']}"
             return rest
     return [{"role": "user", "content": system}, *rest]
+
+
+def alternated(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """`messages` with turns of one role in a row joined into one (their texts a blank line apart): for a model whose
+    chat template refuses them ("Conversation roles must alternate user/assistant/user/assistant/...": Mistral's,
+    Llama 2's, Gemma's), as a conversation's tool results, a group chat's speakers or the turns around an empty one
+    left out come in a row."""
+    out: list[dict[str, str]] = []
+    for message in messages:
+        if out and message["role"] == out[-1]["role"]:
+            out[-1] = {**out[-1], "content": f"{out[-1]['content']}\n\n{message['content']}"}
+        else:
+            out.append(dict(message))
+    return out
 
 
 def response_params(request: GenerationRequest, *, reasoning: bool) -> dict[str, Any]:

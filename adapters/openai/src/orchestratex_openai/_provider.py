@@ -41,6 +41,7 @@ from ._azure import AzureKeyClient
 from ._errors import answer_error, map_openai_errors
 from ._mapping import (
     RESPONSES_MIN_OUTPUT_TOKENS,
+    alternated,
     chat_params,
     generation_from_chat,
     generation_from_response,
@@ -85,6 +86,14 @@ def _refuses_system_role(exc: openai.APIStatusError) -> bool:
     """Whether the error is the model refusing a system message (400, or another status on other servers)."""
     said = f"{exc.body} {exc.message}".lower()
     return exc.status_code in (400, 422, 500) and any(p in said for p in _NO_SYSTEM_ROLE)
+
+
+def _refuses_turns_in_a_row(exc: openai.APIStatusError) -> bool:
+    """Whether the error is a chat template refusing two turns of one role in a row (Mistral's, Llama 2's and Gemma's
+    templates, as vLLM (400), Hugging Face TGI (422) and llama.cpp's `--jinja` (500) answer it: "Conversation roles
+    must alternate user/assistant/user/assistant/...")."""
+    said = f"{exc.body} {exc.message}".lower()
+    return exc.status_code in (400, 422, 500) and "roles must alternate" in said
 
 
 _SDK_MAJOR = int(openai.__version__.split(".", 1)[0])
@@ -289,6 +298,8 @@ class OpenAIProvider(Provider):
         answer's text. Per model: one model's refusal keeps no other model of the server from JSON mode."""
         self.without_system_role: set[str] = set()
         """Model ids whose chat template refused a system message: their system text goes in the first user message."""
+        self.alternating_only: set[str] = set()
+        """Model ids whose chat template refused two turns of one role in a row: such turns are sent joined."""
         self.refused_parameters: dict[str, set[str]] = {}
         """Parameters each model id refused as `unsupported_parameter` (`max_tokens`, `temperature`, `stop`)."""
         self.unstreamed: set[str] = set()
@@ -504,6 +515,8 @@ class OpenAIProvider(Provider):
             params.pop("response_format", None)
         if params["model"] in self.without_system_role:
             params["messages"] = system_folded(params["messages"])
+        if params["model"] in self.alternating_only:
+            params["messages"] = alternated(params["messages"])
         for param in self.refused_parameters.get(params["model"], ()):
             _without(params, param)
         while True:
@@ -545,6 +558,11 @@ class OpenAIProvider(Provider):
         if any(m["role"] == "system" for m in params["messages"]) and _refuses_system_role(exc):
             self.without_system_role.add(params["model"])
             params["messages"] = system_folded(params["messages"])
+            return True
+        joined = alternated(params["messages"])
+        if joined != params["messages"] and _refuses_turns_in_a_row(exc):
+            self.alternating_only.add(params["model"])
+            params["messages"] = joined
             return True
         model_refuses_max_tokens = "max_tokens" in self.refused_parameters.get(params["model"], ())
         if "max_completion_tokens" in params and not model_refuses_max_tokens and _unknown_output_limit(exc):
