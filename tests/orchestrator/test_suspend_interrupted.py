@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,28 @@ def test_suspending_a_run_sync_run_from_another_thread_returns_it_suspended(tmp_
     result = got["result"]
     assert getattr(result, "status", None) == "running" and getattr(result, "id", None) == oid
     orch.close()
+
+
+@pytest.mark.parametrize("order", [("cancel", "suspend"), ("suspend", "cancel")])
+@pytest.mark.parametrize("driven", ["drive", "start"])
+async def test_a_cancel_wins_over_a_suspend_asked_at_the_same_time(
+    store: Store, order: tuple[str, str], driven: str
+) -> None:
+    # a user's cancel arriving while a graceful shutdown suspended the runs: `cancel` returned True, but the run was
+    # suspended, left `running` for the next process's `resume_pending()` to carry on (and pay for)
+    calls = _Calls("generate")
+    orchestrator = calls.orchestrator(store)
+    doc = await orchestrator.prepare("Hello", max_iterations=2)
+    task = orchestrator.start(doc) if driven == "start" else asyncio.create_task(orchestrator.drive(doc))
+    await asyncio.wait_for(calls.waiting.wait(), 10)
+    answers = dict(zip(order, await asyncio.gather(*(getattr(orchestrator, n)(doc.id) for n in order)), strict=True))
+    assert answers["cancel"] is True
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    stored = await orchestrator.store.get_orchestration(doc.id)
+    assert (stored.status, stored.stop_reason) == ("cancelled", "cancelled")
+    assert await orchestrator.resume_pending() == []
+    await orchestrator.aclose()
 
 
 @pytest.mark.parametrize("stop", ["cancel", "suspend"])

@@ -168,6 +168,8 @@ class Orchestrator:
         """The tasks `start` made (each drives one run, and `cancel` cancels it)."""
         self.suspending: set[str] = set()
         """Orchestrations being suspended (see `suspend`); read by the run being stopped."""
+        self._cancelling: set[str] = set()
+        """Orchestrations `cancel` is stopping: a `suspend` meanwhile leaves them to end `cancelled`."""
         self._leases = LeaseKeeper(self)
         self._watcher = CancelWatcher(self)
         self._closer = Closing()
@@ -699,16 +701,23 @@ class Orchestrator:
             return False  # before hung there: it waited for the run to end, which waited for the handler)
         if task is asyncio.current_task():  # the run's own event handler: it stops at its next step
             return self._watcher.stop_own(orchestration_id)
-        if task not in self._started:  # `run` (or a stream) drives it in its caller's task, which goes on after it
-            ended = self._watcher.stop(orchestration_id)  # the caller gets the cancelled RunResult
-            if ended is not None:
-                await asyncio.shield(ended)
-                return True
-        if not self._watcher.stop_when_driven(orchestration_id, task):
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        return True
+        # (a cancel wins over a `suspend` under way or asked meanwhile, a graceful shutdown's: the run was left
+        # `running`, for the next process to resume and pay for, though this cancel returned True)
+        self.suspending.discard(orchestration_id)
+        self._cancelling.add(orchestration_id)
+        try:
+            if task not in self._started:  # `run` (or a stream) drives it in its caller's task, which goes on after it
+                ended = self._watcher.stop(orchestration_id)  # the caller gets the cancelled RunResult
+                if ended is not None:
+                    await asyncio.shield(ended)
+                    return True
+            if not self._watcher.stop_when_driven(orchestration_id, task):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            return True
+        finally:
+            self._cancelling.discard(orchestration_id)
 
     async def _cancel_pending(self, orchestration_id: str) -> bool:
         """`cancel` of a stored `pending` run no task of this orchestrator drives: driven here only to end it
@@ -743,6 +752,8 @@ class Orchestrator:
             return False
         if task.get_loop() is not asyncio.get_running_loop():
             return await _on_loop_of(task, self.suspend(orchestration_id))
+        if orchestration_id in self._cancelling:  # being cancelled: it ends `cancelled`, as that call asked
+            return False
         if self._watcher.ending_within(orchestration_id):  # a handler of its last event: nothing to suspend (that of a
             return False  # cancelled run waited for itself there)
         if task is asyncio.current_task():
