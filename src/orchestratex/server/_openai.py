@@ -85,6 +85,9 @@ class OpenAIRoutes:
     def app(self) -> FastAPI:
         routes: list[BaseRoute] = [
             Route("/chat/completions", self._endpoint(self.chat_completions), methods=["POST"]),
+            # (with a trailing slash, as an endpoint URL is sometimes written: it was a 307 with no body, which curl
+            # shows as nothing at all, and which points at `http://` behind a proxy that terminates TLS)
+            Route("/chat/completions/", self._endpoint(self.chat_completions), methods=["POST"]),
             Route("/models", self._endpoint(self.list_models), methods=["GET"]),
             Route("/models/{model:path}", self._endpoint(self.get_model), methods=["GET"]),
         ]
