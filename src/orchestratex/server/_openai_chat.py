@@ -499,8 +499,12 @@ def check_window(state: ServerState, doc: Orchestration, request: ChatRequest) -
     models = o._routable(doc.settings.preferred_models)
     why = too_long(models, estimate_message_tokens(sent), doc.settings.max_output_tokens)
     if why is not None:  # (here the answer's length is `max_tokens`)
-        field = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
-        why = why.replace("lower max_output_tokens", f"lower {field}")
+        cap = doc.settings.max_output_tokens
+        if request.output_cap is None:  # (the server's or the preset's cap: "lower max_tokens" to a request that sent
+            fix = f"send a smaller max_tokens (none was sent, so the default of {cap:,} applied)"  # none misled it)
+        else:
+            fix = f"lower {'max_completion_tokens' if request.max_completion_tokens is not None else 'max_tokens'}"
+        why = why.replace("lower max_output_tokens", fix)
         raise OpenAIError(400, why, param="messages", code="context_length_exceeded")
 
 
