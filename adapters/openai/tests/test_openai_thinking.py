@@ -157,6 +157,8 @@ async def test_a_run_judges_and_returns_the_answer_without_the_thinking() -> Non
         "4, as <think> says",
         "<b>4</b>",
         "<",
+        "<think>",
+        " \n<think>",
         "  \n",
         "4 </think>",
         "",

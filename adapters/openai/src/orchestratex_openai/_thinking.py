@@ -57,8 +57,11 @@ class ThinkingFilter:
         return self._pass() if self._held else ""
 
     def flush(self) -> str:
-        """What is still held once the answer ended: a beginning that was no tag after all ("<" alone)."""
-        return self._pass() if self._state == "start" else ""
+        """What is still held once the answer ended: a beginning that was no tag after all ("<" alone); nothing of a
+        thought just opened (`<think>` and no more)."""
+        if self._state != "start" or self._held.lstrip() == _OPEN:
+            return ""
+        return self._pass()
 
     def _pass(self) -> str:
         out, self._held, self._state = self._held, "", "answer"
