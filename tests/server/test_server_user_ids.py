@@ -85,3 +85,31 @@ def test_a_user_id_longer_than_any_user_s_is_refused_by_the_routes_naming_a_user
         r = api.client.get(route.format(too_long), headers=headers)
         assert (r.status_code, r.json()["detail"]) == (422, "user_id: String should have at most 200 characters")
         assert too_long not in r.text
+
+
+@pytest.mark.parametrize(("user_id", "problem"), [*LOOK_ALIKES, ("..", "must not be '..'")])
+def test_a_user_id_no_user_can_have_is_refused_by_the_routes_naming_a_user(
+    api: Api, user_id: str, problem: str
+) -> None:
+    """`alice ` copied with a table column's padding, or with a zero-width space from a chat: an admin asking for its
+    sessions, analytics or keys was answered `[]` (no sessions, no cost, no key), read as the truth about alice, and
+    alice herself "no user 'alice '". Such an id is refused where it is given out, so no user has it: it is now 422
+    saying what is wrong with it, as in `POST /api/sessions/`."""
+    from urllib.parse import quote
+
+    api.session(api.alice)
+    asked = quote(user_id, safe="").replace(".", "%2E")  # (`..` as sent, not resolved away by the client)
+    for path, where in (
+        (f"/api/sessions/user/{asked}", "path"),
+        (f"/api/analytics/user/{asked}", "path"),
+        (f"/api/admin/keys/?user_id={asked}", "query"),
+    ):
+        for headers in (api.admin, api.alice):
+            r = api.client.get(path, headers=headers)
+            if path.startswith("/api/admin/") and headers is api.alice:
+                assert r.status_code == 403  # (the keys API is an admin's)
+                continue
+            assert r.status_code == 422, (path, r.text)
+            assert r.json()["detail"].startswith("user_id: a user id ") and problem in r.json()["detail"], r.text
+            assert r.json()["errors"][0]["loc"] == [where, "user_id"]
+    assert len(api.client.get("/api/sessions/user/alice", headers=api.admin).json()) == 1

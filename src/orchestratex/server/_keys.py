@@ -18,9 +18,9 @@ from ._access import id_rule
 from ._app import state_of
 from ._auth import Principal, principal_of
 from ._bodies import CheckedJsonRoute
-from ._errors import ERROR_RESPONSES, ApiError, ErrorBody, quoted
+from ._errors import ERROR_RESPONSES, ApiError, ErrorBody, invalid, quoted
 from ._schemas import given_once
-from ._users import MAX_USER_ID_CHARS
+from ._users import MAX_USER_ID_CHARS, user_id_problem
 
 if TYPE_CHECKING:
     from ._app import ServerState
@@ -136,6 +136,9 @@ async def list_keys(
     """Every key (of `user_id` when given, once), revoked ones included, oldest first; admin keys only."""
     _admin(request)
     given_once(request, "user_id")
+    problem = None if user_id is None else user_id_problem(user_id)
+    if problem is not None:  # (`?user_id=%20alice` listed nothing, read as "alice has no keys")
+        raise invalid("query", "user_id", problem)
     return [key_info(k) for k in await state_of(request).store.list_api_keys(user_id)]
 
 

@@ -67,6 +67,8 @@ def _checked(user_id: str) -> str:
 UserId = Annotated[str, Field(min_length=1, max_length=MAX_USER_ID_CHARS), AfterValidator(_checked)]
 """A user id in a request body: one that the routes naming a user can reach (else 422 saying why)."""
 
-PathUserId = Annotated[str, Path(max_length=MAX_USER_ID_CHARS)]
-"""A user id in a route's path (`/api/sessions/user/{user_id}`, `/api/analytics/user/…`): one over the longest a user
-id may be is answered 422, as the admin API's `?user_id=` (an admin's got `[]`, or analytics echoing the whole id)."""
+PathUserId = Annotated[str, Path(max_length=MAX_USER_ID_CHARS), AfterValidator(_checked)]
+"""A user id in a route's path (`/api/sessions/user/{user_id}`, `/api/analytics/user/…`): one that no user can have —
+over the longest a user id may be, or one `user_id_problem` refuses (`alice ` copied with a table's padding, `..`) — is
+answered 422 saying why, as the admin API's `?user_id=`: an admin got `[]` or empty analytics, read as "alice has no
+sessions", and a user "no user 'alice '"."""
