@@ -90,11 +90,20 @@ def create_app(
         orchestrator: the orchestrator to run prompts with (its store is used); by default one is
             built on `store` with the providers configured in the environment (else the simulator).
         store_url: with neither `store` nor `orchestrator`, the store to open (and close) with the
-            app; default `ORCHESTRATEX_STORE_URL`, else the SQLite file in the user's data directory.
+            app; default `ORCHESTRATEX_STORE_URL`, else the SQLite file in the user's data directory. Given
+            with either, it is refused (`ConfigurationError`): it would be left unused.
         settings: limits and timings (default `ServerSettings.from_env()`).
     """
+    from ..exceptions import ConfigurationError
     from ..stores import default_store_url
 
+    if store_url is not None and (store is not None or orchestrator is not None):
+        # (it was ignored: `create_app(MemoryStore(), store_url="sqlite:///runs.db")` kept nothing past the process)
+        given = "a store" if store is not None else "an orchestrator"
+        raise ConfigurationError(
+            f"give either store_url or {given}, not both: store_url {store_url!r} would be left unused ({given}'s"
+            " store is the server's)"
+        )
     settings = settings or ServerSettings.from_env()
     owns_store = store is None and orchestrator is None
     owns_orchestrator = orchestrator is None
@@ -102,8 +111,6 @@ def create_app(
         store = store if store is not None else store_from_url(default_store_url() if store_url is None else store_url)
         orchestrator = Orchestrator(store=store, lease_ttl_s=settings.lease_ttl_s)
     elif store is not None and store is not orchestrator.store:
-        from ..exceptions import ConfigurationError
-
         raise ConfigurationError("give either an orchestrator or a store (the orchestrator's store is used)")
     store = orchestrator.store
     concurrency = ConcurrencyLimiter(store, settings.max_concurrent)
