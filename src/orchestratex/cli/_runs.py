@@ -41,7 +41,7 @@ def add_runs_parser(sub: Any) -> None:
     listing.add_argument("--json", action="store_true", help="print a JSON list of summaries")
     listing.add_argument("--store", type=given(STORE_URL), help=store_help)
     show = runs_sub.add_parser("show", help="one orchestration: iterations, routing, each judge's verdict, answer")
-    show.add_argument("id", help="the orchestration's id (as `runs list` shows it)")
+    show.add_argument("id", help="the orchestration's id (as `runs list` shows it, or a /v1 answer's chatcmpl-…)")
     show.add_argument("--json", action="store_true", help="print the document as `run --json` does")
     show.add_argument("--store", type=given(STORE_URL), help=store_help)
 
@@ -280,10 +280,20 @@ def an_id(given: str) -> str:
     return text.lower() if is_object_id(text.lower()) else text
 
 
+def _orchestration_id(given: str) -> str:
+    """`runs show`'s id (see `an_id`), also as the OpenAI-compatible API names its run: `chatcmpl-<orchestration id>`,
+    the `id` of a `/v1/chat/completions` answer, which was "no orchestration 'chatcmpl-6b15…'"."""
+    from .._ids import is_object_id
+
+    text = an_id(given)
+    inner = an_id(text.removeprefix("chatcmpl-"))
+    return inner if text.startswith("chatcmpl-") and is_object_id(inner) else text
+
+
 async def _show(url: str, args: argparse.Namespace) -> int:
     from ..orchestrator import RunResult
 
-    doc, events, session_limit = await _load(url, an_id(args.id), args.store)
+    doc, events, session_limit = await _load(url, _orchestration_id(args.id), args.store)
     simulated = any(getattr(e, "simulated", False) for e in events if e.type == "orchestration_started")
     from ._output import Output, json_text
 
