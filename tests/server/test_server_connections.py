@@ -560,7 +560,8 @@ def test_the_protocols_refusals_count_in_the_limits_metric(tmp_path: Path) -> No
     """The 408s (headers or a body too slow), 431s (headers too large) and 503s (past the connection limits) are
     answered by the server's HTTP protocol, before any request reaches the app: `orchestratex_limits_hit_total`
     counted none of them, so a slowloris flood or clients with oversized cookies moved no metric at all. Nor the 400s
-    for requests its parser cannot read, which it does not log either: a flood of those left no trace anywhere."""
+    for requests its parser cannot read, nor the WebSocket handshakes it refuses as invalid, which it does not log
+    either: a flood of those left no trace anywhere."""
     from prometheus_client.parser import text_string_to_metric_families
 
     url = f"sqlite:///{tmp_path / 'server.db'}"
@@ -587,10 +588,16 @@ def test_the_protocols_refusals_count_in_the_limits_metric(tmp_path: Path) -> No
         with _connect(proc) as sock:
             sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9_000 + b"\r\n\r\n")
             assert _status(_answer(sock)[0]) == 431
-        for unreadable in (b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n"):
+        upgrade = b"GET /ws/x HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        for unreadable, status in (
+            (b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", 400),
+            (upgrade + b"\r\n", 400),  # (no Sec-WebSocket-Key)
+            (upgrade + b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n", 426),
+        ):
             with _connect(proc) as sock:
                 sock.sendall(unreadable)
-                assert _status(_answer(sock)[0]) == 400
+                assert _status(_answer(sock)[0]) == status
         with (
             _connect(proc, "127.0.0.2") as one,
             _connect(proc, "127.0.0.2") as two,
@@ -604,7 +611,7 @@ def test_the_protocols_refusals_count_in_the_limits_metric(tmp_path: Path) -> No
         "body_timeout": 1.0,
         "header_size": 1.0,
         "client_connections": 1.0,
-        "invalid_request": 2.0,
+        "invalid_request": 4.0,
     }
 
 

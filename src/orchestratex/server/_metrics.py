@@ -138,7 +138,7 @@ class Metrics:
             " user), auth_failures (429: failed key checks per client address); connections refused by the server's"
             " HTTP protocol: header_timeout (408), body_timeout (408), header_size (431), connections (503: open"
             " connections), client_connections (503: open connections per client address), invalid_request (400: a"
-            " request it cannot read).",
+            " request or WebSocket handshake it cannot read).",
             ["limit"],
             registry=r,
         )

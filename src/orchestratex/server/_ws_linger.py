@@ -29,6 +29,7 @@ from websockets.exceptions import InvalidHeader, InvalidHeaderValue
 from websockets.http11 import Request, Response
 
 from ._protocol import TRANSPORT_KEY
+from ._refusals import connection_refused
 
 __all__ = ["LINGER_S", "LingeringWebSocketProtocol", "handshake_refusal"]
 
@@ -52,9 +53,18 @@ class LingeringWebSocketProtocol(WebSocketsSansIOProtocol):
             return
         self.request = event
         self.handshake_initiated = self.handshake_complete = self.close_sent = True
-        self.conn.send_response(handshake_refusal(response, self.conn.handshake_exc))
+        refusal = handshake_refusal(response, self.conn.handshake_exc)
+        self._count(refusal.status_code)
+        self.conn.send_response(refusal)
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.transport.close()
+
+    def _count(self, status: int) -> None:
+        """A handshake refused as not valid counts in `orchestratex_limits_hit_total{limit="invalid_request"}`, as the
+        HTTP requests the protocol cannot read: answered before any app, and logged by nothing, a flood of them left
+        no trace at all."""
+        if status < 500:  # (websockets' own failure is not the client's request)
+            connection_refused(self.loop, "invalid_request")
 
     def handle_handshake_exception(self) -> None:
         """websockets could not read the opening request (one sent with a body, or with another method than `GET`):
@@ -66,7 +76,11 @@ class LingeringWebSocketProtocol(WebSocketsSansIOProtocol):
         if not answer and exc is not None:
             why = exc.__cause__ or exc
             plain = self.conn.reject(400, f"Failed to open a WebSocket connection: {why}.\n")
-            answer = handshake_refusal(plain, exc).serialize()
+            refusal = handshake_refusal(plain, exc)
+            self._count(refusal.status_code)
+            answer = refusal.serialize()
+        elif answer:
+            self._count(400)  # (websockets' own answer: a request over its limits)
         self.transport.write(answer)
         self.transport.close()
 
