@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -143,7 +144,7 @@ def test_keys_list_and_revoke_from_the_cli_against_a_real_server(tmp_path: Path)
                 time.sleep(0.05)
             metrics = client.get("/metrics", headers=bearer(admin))
             assert metrics.status_code == 200 and "orchestratex_http_requests_total" in metrics.text
-            assert f'orchestratex_orchestrations_total{{status="{status}"' in metrics.text
+            assert re.search(rf'orchestratex_orchestrations_total{{status="{status}",[^}}]*}} 1\.0', metrics.text)
             log = server.log()  # `serve` shows the orchestratex loggers at INFO
             assert f"routing orchestration_id={oid}" in log and f"model_call orchestration_id={oid}" in log
             assert f"stop orchestration_id={oid}" in log and "Explain DNS" not in log

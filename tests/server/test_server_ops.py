@@ -199,7 +199,7 @@ def test_a_run_whose_end_the_store_missed_is_counted_once_when_it_ends(make_api:
     assert api.wait(run["_id"])["status"] == "completed"
     samples = _samples(api.client.get("/metrics", headers=api.admin).text)
     ended = {labels: v for (name, labels), v in samples.items() if name == "orchestratex_orchestrations_total"}
-    assert [(dict(labels)["status"], v) for labels, v in ended.items()] == [("completed", 1.0)]  # (once, as it ended)
+    assert [(dict(labels)["status"], v) for labels, v in ended.items() if v] == [("completed", 1.0)]  # (as it ended)
     assert samples[("orchestratex_orchestrations_running", ())] == 0
 
 
@@ -332,10 +332,10 @@ def test_an_app_that_stopped_counts_no_run_of_the_next_app_on_its_orchestrator(m
         while client.get(f"/api/orchestration/status/{oid}", headers=admin).json()["status"] in ("pending", "running"):
             time.sleep(0.02)
         served = _samples(client.get("/metrics", headers=admin).text)
-    ended = [v for (name, _), v in served.items() if name == "orchestratex_orchestrations_total"]
+    ended = [v for (name, _), v in served.items() if name == "orchestratex_orchestrations_total" and v]
     assert ended == [1]
     stopped = _samples(generate_latest(first.state.server.metrics.registry).decode())
-    assert not [v for (name, _), v in stopped.items() if name == "orchestratex_orchestrations_total"]
+    assert not [v for (name, _), v in stopped.items() if name == "orchestratex_orchestrations_total" and v]
     assert not [v for (name, _), v in stopped.items() if name == "orchestratex_model_calls_total"]
 
 
@@ -478,6 +478,32 @@ def test_every_limit_has_its_series_at_zero_before_its_first_refusal(make_api: C
     assert api.client.get(f"/api/sessions/{sid}", headers=api.alice).status_code == 429
     samples = _samples(api.client.get("/metrics", headers=api.admin).text)
     assert samples[("orchestratex_limits_hit_total", (("limit", "rate"),))] == 1
+
+
+def test_a_first_failed_run_adds_to_a_series_there_at_zero(make_api: Callable[..., Api]) -> None:
+    """`orchestratex_orchestrations_total{status="failed",...}` appeared only when a run first failed, at 1: with no
+    earlier sample, `increase()` read that failure as no change, and an alert on failed runs missed the first one
+    after every start of the server. The ways a run ends are there at 0 from the start, as the limits are."""
+    api = make_api()
+
+    def ended() -> dict[tuple[str, str], float]:
+        samples = _samples(api.client.get("/metrics", headers=api.admin).text)
+        return {
+            (dict(labels)["status"], dict(labels)["stop_reason"]): v
+            for (name, labels), v in samples.items()
+            if name == "orchestratex_orchestrations_total"
+        }
+
+    before = ended()
+    assert before[("failed", "budget")] == before[("failed", "error")] == before[("completed", "threshold")] == 0
+    assert before[("cancelled", "cancelled")] == 0 and set(before.values()) == {0}
+    sid = api.session()["_id"]
+    run = api.start(api.thread(sid)["_id"], settings={"cost_limit": 0.0000001})
+    doc = _wait_in_store(api, run["_id"])
+    assert (doc["status"], doc["stop_reason"]) == ("failed", "budget")
+    after = ended()
+    assert {k: after[k] - before[k] for k in after if after[k] != before[k]} == {("failed", "budget"): 1.0}
+    assert after.keys() == before.keys()  # (no series appeared: each was there)
 
 
 REQUEST_SECONDS = "orchestratex_http_request_duration_seconds_count"

@@ -72,6 +72,14 @@ class _Registry(CollectorRegistry):
             yield metric
 
 
+_ENDINGS = {
+    "completed": ("threshold", "max_iterations", "budget", "no_improvement", "error"),
+    "failed": ("max_iterations", "budget", "no_improvement", "error"),
+    "cancelled": ("cancelled",),
+}
+"""The (status, stop reason) pairs a run ends with: `orchestratex_orchestrations_total` has each series at 0 from the
+start. (`completed` with `error`: an answer was had before the run failed; `failed` has none, so no `threshold`.)"""
+
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 """HTTP requests: most take milliseconds, but a `/v1/chat/completions` call lasts as long as its orchestration (a
 minute and more with real models): with 10 s as the last bound, every such call fell in `+Inf` and
@@ -146,6 +154,11 @@ class Metrics:
         # so `increase()` and `rate()` read the first refusal by a limit as no change, and an alert on them missed it.
         for limit in (*get_args(Limit), *get_args(ConnectionLimit)):
             self.limits.labels(limit)
+        # (so do the ways a run ends: an alert on `increase()` of `orchestratex_orchestrations_total{status="failed"}`
+        # missed the first failed run after every start of the process, the series it made having no earlier sample)
+        for status, reasons in _ENDINGS.items():
+            for reason in reasons:
+                self.orchestrations.labels(status, reason)
         self.request_count = _Children(self.requests)
         self.request_time = _Children(self.request_seconds)
         self._calls = _Children(self.calls)
