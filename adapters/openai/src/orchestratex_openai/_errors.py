@@ -194,12 +194,32 @@ _BODY_SHOWN = 300
 """How much of an error body that is not OpenAI's JSON error the message shows."""
 
 
+def _upstream(body: Mapping[str, object]) -> str:
+    """What the upstream provider said, when a gateway passes its error on (OpenRouter's "Provider returned error",
+    its `metadata` holding `provider_name` and the upstream's `raw` answer): " (Azure: Invalid 'max_output_tokens':
+    …)", else "". Without it the error said only "Provider returned error", not what to change."""
+    metadata = body.get("metadata")
+    raw = metadata.get("raw") if isinstance(metadata, Mapping) else None
+    if not isinstance(raw, str) or not raw.strip():
+        return ""
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    error = parsed.get("error", parsed) if isinstance(parsed, dict) else None
+    said = error.get("message") if isinstance(error, dict) else None
+    shown = " ".join((said if isinstance(said, str) and said.strip() else raw).split())
+    shown = shown if len(shown) <= _BODY_SHOWN else shown[: _BODY_SHOWN - 1] + "…"
+    who = metadata.get("provider_name") if isinstance(metadata, Mapping) else None
+    return f" ({who}: {shown})" if isinstance(who, str) and who else f" ({shown})"
+
+
 def _message(exc: openai.APIStatusError) -> str:
     """The API's own message (`error.message`), else what the body says: a proxy's text or HTML page, a server's
     `{"error": "..."}` or `{"detail": ...}`, which the SDK leaves out of its message ("Error code: 502")."""
     body = exc.body
     if isinstance(body, Mapping) and isinstance(body.get("message"), str):
-        return str(body["message"])
+        return str(body["message"]) + _upstream(body)
     if isinstance(body, Mapping) and body:
         shown = json.dumps(body, ensure_ascii=False, default=str)
     elif isinstance(body, str):
