@@ -105,3 +105,61 @@ async def test_a_request_below_the_least_cap_is_refused_before_it_is_sent(stream
         await (provider.generate_stream(request, sink) if stream else provider.generate(request))
     assert not caught.value.retryable and server.sent == []
     await provider.aclose()
+
+
+GPT5 = ModelProfile(name="openrouter:openai/gpt-5", input_cost_per_1k=0.00125, output_cost_per_1k=0.01, quality=9)
+WRITER = ModelProfile(name="function:writer", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, quality=5)
+
+
+def _openrouter(sent: list[int]) -> httpx2.AsyncClient:
+    """OpenRouter passing OpenAI's (or Azure's) refusal of a cap below 16 on in its own error, as it does."""
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        cap = json.loads(request.content)["max_tokens"]
+        sent.append(cap)
+        if cap < 16:
+            raw = {
+                "error": {
+                    "message": f"Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16,"
+                    f" but got {cap} instead.",
+                    "type": "invalid_request_error",
+                    "param": "max_output_tokens",
+                    "code": "integer_below_min_value",
+                }
+            }
+            metadata = {"raw": json.dumps(raw, indent=2), "provider_name": "Azure"}
+            error = {"message": "Provider returned error", "code": 400, "metadata": metadata}
+            return httpx2.Response(400, json={"error": error, "user_id": "user_1"})
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=20, output_tokens=3), text="Yes."))
+
+    return httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+
+
+async def test_a_gateway_s_refusal_of_a_small_cap_is_remembered_for_the_next_runs() -> None:
+    """OpenRouter (or Azure) passes OpenAI's models on to the Responses API: its refusal of a cap below 16 failed every
+    run with a small `max_output_tokens` alike. The first refusal now says what the model takes: the next runs send,
+    and reserve, that."""
+    from orchestratex_openai import OpenRouterProvider
+
+    sent: list[int] = []
+    provider = OpenRouterProvider(api_key="sk-or-test", http_client=_openrouter(sent))
+    other = FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "good"}) if r.purpose == "judge" else "Yes!")
+    orch = Orchestrator(
+        providers=[provider, other],
+        catalog=ModelCatalog([GPT5, WRITER, JUDGE]),
+        router=BayesianRouter(explore=False),
+        judges=[JUDGE.name],
+    )
+    options: dict[str, Any] = {
+        "max_iterations": 1,
+        "max_output_tokens": 8,
+        "preferred_models": [GPT5.name, WRITER.name],
+    }
+    first = await orch.run("Is 7 prime? Yes or no.", **options)
+    assert (
+        first.final_response == "Yes!" and "integer below minimum value" in first.orchestration.iterations[0].errors[0]
+    )
+    assert provider.min_output_tokens(GPT5) == 16
+    second = await orch.run("Is 11 prime? Yes or no.", **options)
+    assert second.status == "completed" and second.final_response == "Yes." and second.final_model == GPT5.name
+    assert sent == [8, 16]

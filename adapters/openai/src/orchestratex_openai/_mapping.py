@@ -25,7 +25,6 @@ from ._thinking import without_thinking
 
 __all__ = [
     "FINISH_REASONS",
-    "RESPONSES_MIN_OUTPUT_TOKENS",
     "alternated",
     "billed_usage",
     "chat_params",
@@ -52,8 +51,6 @@ JUDGE_REASONING_EFFORT = "low"
 counts toward its output cap (the orchestrator's `judge_max_output_tokens`, 512), could spend the whole cap on a
 verdict of a few dozen tokens, leaving none for the verdict: the call came back empty and failed. `low` is one every
 reasoning model of OpenAI's takes but those that reason at one effort only (`gpt-5-pro`: see the provider)."""
-RESPONSES_MIN_OUTPUT_TOKENS = 16
-"""The smallest `max_output_tokens` the Responses API takes (a smaller one is a 400 `integer_below_min_value`)."""
 _REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5", "gpt-6")
 FINISH_REASONS = {
     "stop": "stop",

@@ -38,9 +38,9 @@ from orchestratex.providers._support import (
 )
 
 from ._azure import AzureKeyClient
+from ._caps import RESPONSES_MIN_OUTPUT_TOKENS, least_cap
 from ._errors import answer_error, map_openai_errors
 from ._mapping import (
-    RESPONSES_MIN_OUTPUT_TOKENS,
     alternated,
     chat_params,
     generation_from_chat,
@@ -50,6 +50,7 @@ from ._mapping import (
     responses_only_models,
     system_folded,
 )
+from ._pacing import NoChunkInTime, Paced
 from ._sse import AsyncOpenAIClient
 from ._streaming import NoStreamedUsage, generation_from_chat_stream, generation_from_response_stream
 
@@ -162,31 +163,6 @@ def _refuses_streaming(exc: openai.APIStatusError) -> bool:
     body = exc.body if isinstance(exc.body, Mapping) else {}
     said = f"{exc.body} {exc.message}"  # (OpenRouter passes it on in `metadata.raw`: "Provider returned error")
     return exc.status_code == 400 and (body.get("param") == "stream" or "verified to stream" in said)
-
-
-class _NoChunkInTime(TimeoutError):
-    """A stream's next chunk did not come in time (`_Paced`): not a `TimeoutError` of whoever takes its text."""
-
-
-class _Paced:
-    """The chunks of an SDK stream, each awaited at most `limit` seconds (`_NoChunkInTime` then)."""
-
-    def __init__(self, stream: Any, limit: float) -> None:
-        self._chunks = stream.__aiter__()
-        self._limit = limit
-
-    def __aiter__(self) -> _Paced:
-        return self
-
-    async def __anext__(self) -> Any:
-        waiting = asyncio.timeout(self._limit)
-        try:
-            async with waiting:
-                return await self._chunks.__anext__()
-        except TimeoutError:
-            if waiting.expired():
-                raise _NoChunkInTime from None
-            raise
 
 
 class _StopRefused(Exception):
@@ -302,6 +278,10 @@ class OpenAIProvider(Provider):
         """Model ids whose chat template refused two turns of one role in a row: such turns are sent joined."""
         self.refused_parameters: dict[str, set[str]] = {}
         """Parameters each model id refused as `unsupported_parameter` (`max_tokens`, `temperature`, `stop`)."""
+        self.least_output_tokens: dict[str, int] = {}
+        """The least output cap each model id was said to take, by a 400 refusing a smaller one ("Invalid
+        'max_output_tokens': integer below minimum value. Expected a value >= 16"): its calls are planned, sent and
+        reserved at least that from then on (`min_output_tokens`)."""
         self.unstreamed: set[str] = set()
         """Model ids whose streams the server refused (an organization OpenAI has not verified, for `o3`, `gpt-5`):
         their calls are answered unstreamed, each answer handed on in one piece."""
@@ -426,8 +406,17 @@ class OpenAIProvider(Provider):
 
     def min_output_tokens(self, model: ModelProfile) -> int:
         """16 for a model the Responses API serves (it refuses a smaller `max_output_tokens`: "integer below minimum
-        value. Expected a value >= 16"), else 1."""
-        return RESPONSES_MIN_OUTPUT_TOKENS if self._uses_responses(model.version) else 1
+        value. Expected a value >= 16"), else 1; or the least a refusal of the model's cap said (`least_output_tokens`:
+        a gateway passing the call on to that API, as OpenRouter and Azure do for OpenAI's models)."""
+        least = RESPONSES_MIN_OUTPUT_TOKENS if self._uses_responses(model.version) else 1
+        return max(least, self.least_output_tokens.get(model.version, 1))
+
+    def _learn_least_cap(self, model_id: str, exc: openai.APIStatusError) -> None:
+        """Remember the least output cap a 400 says `model_id` takes (`least_output_tokens`). The call itself is not
+        asked again with it: its budget was reserved for the smaller cap."""
+        least = least_cap(exc)
+        if least is not None:
+            self.least_output_tokens[model_id] = max(least, self.least_output_tokens.get(model_id, 1))
 
     def _uses_responses(self, model_id: str) -> bool:
         if self.api == "auto":
@@ -543,6 +532,7 @@ class OpenAIProvider(Provider):
             except openai.APIStatusError as exc:
                 refused = _refused_parameter(exc)
                 if refused not in ("temperature", "reasoning") or refused not in params:
+                    self._learn_least_cap(params["model"], exc)
                     raise
                 self.refused_parameters.setdefault(params["model"], set()).add(refused)
                 params.pop(refused)
@@ -551,6 +541,7 @@ class OpenAIProvider(Provider):
         """Change `params` (and this provider's settings) to what the server that refused them with `exc` accepts;
         whether anything changed (each change removes what was refused, so a request is asked again only a few
         times)."""
+        self._learn_least_cap(params["model"], exc)
         if "response_format" in params and _refuses_json_mode(exc):
             self.without_json_mode.add(params["model"])
             params.pop("response_format")
@@ -647,8 +638,8 @@ class OpenAIProvider(Provider):
         limit = time_to_write(self._deadline, request.max_output_tokens)
         async with stream:
             try:
-                return await read(stream if limit is None else _Paced(stream, limit), request, progress)
-            except _NoChunkInTime as exc:  # (no chunk in time, comments only)
+                return await read(stream if limit is None else Paced(stream, limit), request, progress)
+            except NoChunkInTime as exc:  # (no chunk in time, comments only)
                 raise broken_stream(
                     exc,
                     provider=self.name,
