@@ -32,6 +32,7 @@ __all__ = [
     "models_command",
     "provider_states",
     "simulation_reason",
+    "with_models",
 ]
 
 
@@ -240,9 +241,26 @@ def catalog_file(args: argparse.Namespace) -> CatalogFile | None:
 
     given = getattr(args, "catalog", None)
     if given:
-        return load_catalog_file(given)
+        return with_models(load_catalog_file(given))
     path = env_catalog_path()
-    return None if path is None else load_env_catalog_file(path)
+    return None if path is None else with_models(load_env_catalog_file(path), from_env=True)
+
+
+def with_models(file: CatalogFile, *, from_env: bool = False) -> CatalogFile:
+    """`file`, refused (`ConfigurationError`) when its catalog holds no model at all (`include_default = false` and
+    no `models`, as a file begun and not finished is): `run` failed with the library's hint to build
+    `Orchestrator(providers=[...], catalog=ModelCatalog([...]))` in Python, `models` showed an empty table under "`run`
+    uses the offline simulator", and `serve` started, to fail every request."""
+    from .._catalog_file import CATALOG_ENV
+
+    if len(file.catalog):
+        return file
+    where = f" (the catalog named by {CATALOG_ENV})" if from_env else ""
+    raise ConfigurationError(
+        f"catalog file '{file.path}' lists no model: it sets include_default = false and names none under models; "
+        f'add your models ([[models]] name = "provider:model" …), or drop include_default = false to start from the '
+        f"shipped catalog{where}"
+    )
 
 
 def models_command(args: argparse.Namespace) -> int:

@@ -81,9 +81,10 @@ def _serve(args: argparse.Namespace, serving: Callable[[], None]) -> int:
         raise UserError(f"--port must be between 0 and 65535, not {args.port}")
     if args.catalog:  # checked now (a clear error, not a failed start-up); the app's Orchestrator reads it
         from .._catalog_file import CATALOG_ENV, load_catalog_file
+        from ._models import with_models
 
         _reread(args.catalog)
-        load_catalog_file(args.catalog)
+        with_models(load_catalog_file(args.catalog))
         os.environ[CATALOG_ENV] = args.catalog
     url = chosen_store_url(args.store)
     settings = ServerSettings.from_env(**({"log_format": args.log_format} if args.log_format else {}))
