@@ -14,6 +14,7 @@ from orchestratex.providers import Generation, GenerationRequest, unwrap_json_ob
 from orchestratex.usage import Usage
 
 __all__ = [
+    "JUDGE_THINKING",
     "NO_SDK_RETRIES",
     "generate_content_args",
     "generation_from_response",
@@ -43,13 +44,22 @@ _FILTERED = frozenset(
 )
 
 
+JUDGE_THINKING = types.ThinkingConfig(thinking_level=types.ThinkingLevel.LOW)
+"""How much a thinking model is asked to think when it judges. Its thinking counts toward its output cap (the
+orchestrator's `judge_max_output_tokens`, 512), and Gemini 3's default level is `high`: a verdict of a few dozen tokens
+came back empty (`MAX_TOKENS`), the cap spent thinking, and the judge failed, paid for. `LOW` is the lowest level
+every model that takes levels has."""
+
+
 def generate_content_args(
-    request: GenerationRequest, *, system_instruction: bool = True, json_mode: bool = True
+    request: GenerationRequest, *, system_instruction: bool = True, json_mode: bool = True, thinking_level: bool = True
 ) -> dict[str, Any]:
     """Keyword arguments for `client.aio.models.generate_content`. Without `system_instruction` (a model that refuses
     one: Gemma's, "Developer instruction is not enabled for models/gemma-3-27b-it") the system text goes at the start of
     the first user message; without `json_mode` ("JSON mode is not enabled for models/…") no `response_mime_type` is
-    sent, the messages asking for JSON and the object being read from the answer's text."""
+    sent, the messages asking for JSON and the object being read from the answer's text. A judge is asked to think
+    little (`JUDGE_THINKING`), unless `thinking_level` is off (a model that takes no thinking level: Gemini 2.5's take a
+    budget, Gemma's none)."""
     system = request.system
     folded = system is not None and not system_instruction
     contents = []
@@ -68,6 +78,7 @@ def generate_content_args(
         temperature=request.temperature,
         stop_sequences=request.stop or None,
         response_mime_type="application/json" if request.json_output and json_mode else None,
+        thinking_config=JUDGE_THINKING if request.purpose == "judge" and thinking_level else None,
         http_options=NO_SDK_RETRIES,
     )
     return {"model": request.model.version, "contents": contents, "config": config}

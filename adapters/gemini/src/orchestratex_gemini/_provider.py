@@ -176,6 +176,9 @@ class GeminiProvider(Provider):
         of the first user message."""
         self.without_json_mode: set[str] = set()
         """Model ids that refused JSON mode (`response_mime_type`, Gemma's): the answer's JSON is read from its text."""
+        self.without_thinking_level: set[str] = set()
+        """Model ids that refused a judge's thinking level (Gemini 2.5's, which take a budget; Gemma's): they judge
+        thinking as much as they would."""
         self._sdk_warnings = SDKWarnings(
             _logger,
             self.name,
@@ -240,6 +243,7 @@ class GeminiProvider(Provider):
             request,
             system_instruction=model_id not in self.without_system_instruction,
             json_mode=model_id not in self.without_json_mode,
+            thinking_level=model_id not in self.without_thinking_level,
         )
         limit = time_to_write(self._timeout, request.max_output_tokens)
         if limit is not None and limit != self._timeout:
@@ -258,6 +262,9 @@ class GeminiProvider(Provider):
             return True
         if config.response_mime_type is not None and "json mode is not enabled" in said:
             self.without_json_mode.add(request.model.version)
+            return True
+        if config.thinking_config is not None and "thinking" in said:  # ("Thinking level is not supported …")
+            self.without_thinking_level.add(request.model.version)
             return True
         return False
 
