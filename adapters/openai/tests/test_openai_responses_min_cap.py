@@ -101,7 +101,9 @@ async def test_a_request_below_the_least_cap_is_refused_before_it_is_sent(stream
     async def sink(text: str) -> None:
         pass
 
-    with pytest.raises(ProviderHTTPError, match=r"at least 16 tokens, not max_output_tokens=10") as caught:
+    with pytest.raises(
+        ProviderHTTPError, match=r"at least 16 tokens \(its API refuses less\), not max_output_tokens=10"
+    ) as caught:
         await (provider.generate_stream(request, sink) if stream else provider.generate(request))
     assert not caught.value.retryable and server.sent == []
     await provider.aclose()

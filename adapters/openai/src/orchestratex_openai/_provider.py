@@ -454,7 +454,7 @@ class OpenAIProvider(Provider):
         least = self.min_output_tokens(request.model)
         if request.max_output_tokens < least:
             raise ProviderHTTPError(
-                f"{request.model.name} (the Responses API) takes an output cap of at least {least} tokens, not"
+                f"{request.model.name} takes an output cap of at least {least} tokens (its API refuses less), not"
                 f" max_output_tokens={request.max_output_tokens}: set max_output_tokens to {least} or more",
                 status_code=400,
                 model=request.model.name,
