@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -631,3 +632,57 @@ async def test_a_budget_that_cannot_judge_a_full_length_answer_buys_a_shorter_on
     assert judge_call[:2] == ("function:judge", "judge")
     assert result.total_cost <= 0.006
     await orch.aclose()
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "sqlite"])
+async def test_a_runs_cost_limit_holds_when_a_panel_of_judges_reserves_at_once(store_kind: str, tmp_path: Path) -> None:
+    # a run's own cost_limit under a session's limit, a panel of two dear judges whose worst cases fit what is left
+    # one at a time but not together: both checked the run's limit while the other's reservation was being written to
+    # the store, both were called, and the run spent $0.0207 of its $0.018 (SQLite; a MemoryStore, whose writes do
+    # not yield, refused the second)
+    from orchestratex import SQLiteStore
+    from orchestratex.evaluation import LLMJudgeEvaluator
+
+    def fn(request: GenerationRequest) -> Generation:
+        if request.purpose == "judge":  # (billed at its whole output cap)
+            usage = Usage(input_tokens=10, output_tokens=request.max_output_tokens)
+            return Generation(text=json.dumps({"score": 9, "feedback": "ok"}), usage=usage)
+        return Generation(text="Four.", usage=Usage(input_tokens=10, output_tokens=10))
+
+    def judge(name: str, price: float, quality: float) -> ModelProfile:
+        return ModelProfile(
+            name=f"function:{name}",
+            input_cost_per_1k=price,
+            output_cost_per_1k=2 * price,
+            quality=quality,
+            judge_only=True,
+        )
+
+    models = ModelCatalog(
+        [
+            ModelProfile(name="function:a", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=9.0),
+            *(judge(name, 0.01, 9.5) for name in ("dear1", "dear2")),  # the panel chosen: $0.0149 each at worst
+            *(judge(name, 0.0001, 5.0) for name in ("cheap1", "cheap2")),  # what is kept aside with the answer
+        ]
+    )
+    store = SQLiteStore(tmp_path / "runs.db") if store_kind == "sqlite" else MemoryStore()
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=models,
+        store=store,
+        retry=NO_WAIT,
+        evaluator=LLMJudgeEvaluator(panel_size=2),
+        router=BayesianRouter(explore=False),
+    )
+    async with orch:
+        session = await orch.create_session(cost_limit=10.0)
+        result = await orch.run(
+            "What is 2+2?", session=session, cost_limit=0.018, max_iterations=1, max_output_tokens=200
+        )
+    assert result.status == "completed", result.error
+    assert result.total_cost <= 0.018
+    [it] = result.orchestration.iterations
+    assert it.evaluation is not None
+    verdicts = {v.judge_model: v for v in it.evaluation.verdicts}
+    assert sorted(verdicts) == ["function:dear1", "function:dear2"]
+    assert sorted(str(v.error).partition(":")[0] for v in verdicts.values()) == ["BudgetExceeded", "None"]

@@ -44,6 +44,10 @@ logger = logging.getLogger("orchestratex.orchestrator")
 class Spending(RunState):
     """Calls made within the budget: reserved at their worst case, settled at what they cost."""
 
+    asking = 0.0
+    """What this run's calls have asked the store to reserve and it has not answered yet: counted as held by
+    `_remaining`, so that a call checked meanwhile (another judge of the panel) is checked against it."""
+
     async def _call(
         self,
         model: ModelProfile,
@@ -286,11 +290,12 @@ class Spending(RunState):
 
     def _remaining(self) -> float | None:
         doc = self.doc
+        held = self.inflight + self.asking
         limits = []
         if doc.settings.cost_limit is not None:
-            limits.append(doc.settings.cost_limit - doc.total_cost - self.inflight)
+            limits.append(doc.settings.cost_limit - doc.total_cost - held)
         if self.session_limit is not None:
-            limits.append(self.session_limit - self.session_base - doc.total_cost - self.inflight)
+            limits.append(self.session_limit - self.session_base - doc.total_cost - held)
         return min(limits) if limits else None
 
     async def _reserve(self, amount: float, ledger: Ledger, *, prepay: float = 0.0) -> None:
@@ -325,15 +330,21 @@ class Spending(RunState):
             )
         if self.session_limit is not None:
             began = time.monotonic()
-            ok, held = await reserve_waiting(
-                lambda: self._reserve_in_store(amount, ledger, prepay=prepay),
-                self.o.store,
-                self.doc.session_id,
-                amount + prepay,
-                limit=self.session_limit,
-                own=self.inflight,
-                timeout=self.wait_left,
-            )
+            # (counted while the store writes it: the panel's other judges checked the run's own cost_limit without
+            # it, all were called, and the run spent more than its limit)
+            self.asking += amount + prepay
+            try:
+                ok, held = await reserve_waiting(
+                    lambda: self._reserve_in_store(amount, ledger, prepay=prepay),
+                    self.o.store,
+                    self.doc.session_id,
+                    amount + prepay,
+                    limit=self.session_limit,
+                    own=self.inflight,
+                    timeout=self.wait_left,
+                )
+            finally:
+                self.asking = asking if (asking := self.asking - amount - prepay) > EPS else 0.0
             spent = time.monotonic() - began
             self.wait_left = max(self.wait_left - spent, 0.0)
             if not ok:
