@@ -166,3 +166,37 @@ async def test_a_recovering_model_gets_one_trial_call_when_two_runs_waited_for_t
     assert sorted(str(r.final_model) for r in results[1:]) == ["function:a", "function:b"]
     second = next(r for r in results[1:] if r.final_model == "function:b")
     assert second.orchestration.iterations[0].errors[0].startswith("function:a: CircuitOpen")
+
+
+async def test_prompts_a_model_refuses_on_content_grounds_do_not_open_its_circuit() -> None:
+    """A content-filter refusal says the prompt was refused, not that the model is failing: a few such prompts in a
+    row (a user's batch of flagged texts) opened the model's circuit, and every run of every user was kept from a
+    healthy model for the cool-down. The refusals fall back as before; the next prompt is answered by the model."""
+    from orchestratex.exceptions import ContentFiltered
+
+    answered: list[str] = []
+
+    def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 9, "feedback": "ok"}'
+        if request.model.name == "function:a" and "flagged" in request.messages[-1].content:
+            raise ContentFiltered("the prompt was refused by the content filter", status_code=400)
+        answered.append(request.model.name)
+        return "fine"
+
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=catalog("a", "b", "c", quality={"a": 9.9, "b": 6.0, "c": 5.0}),
+        retry=RetryPolicy(max_attempts=1),
+        router=BayesianRouter(explore=False),
+        circuit=CircuitPolicy(failure_threshold=2, cooldown_s=60),
+        judges=["function:c"],  # (a call of `a` as a judge would close its circuit)
+    )
+    async with orch:
+        for n in range(3):
+            refused = await orch.run(f"a flagged text {n}", max_iterations=1)
+            assert refused.status == "completed" and refused.final_model == "function:b"
+            assert refused.orchestration.iterations[0].errors[0].startswith("function:a: ContentFiltered")
+        assert orch.model_status("function:a") == "active"
+        result = await orch.run("A question", max_iterations=1)
+    assert result.final_model == "function:a" and answered[-1] == "function:a"

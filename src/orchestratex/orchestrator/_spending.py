@@ -429,10 +429,12 @@ def _billed(model: ModelProfile, exc: ProviderError) -> tuple[Usage, float]:
 
 
 def _count_failure(circuit: CircuitBreaker, model_name: str, exc: BaseException) -> None:
-    """A failed attempt opens the model's circuit (after enough of them), unless the request was too long for it; a
-    refused key (`AuthenticationError`) opens it at once: every run would otherwise try that model again, and each of
-    the provider's other models (a key refused for one model may be good for others: a gateway's virtual key)."""
-    if not isinstance(exc, ContextLengthExceeded):
+    """A failed attempt opens the model's circuit (after enough of them), unless the request was too long for it or
+    its content was refused (`ContentFiltered`: the prompt's failure, not the model's; a few refused prompts in a row
+    kept every run from a healthy model for the cool-down); a refused key (`AuthenticationError`) opens it at once:
+    every run would otherwise try that model again, and each of the provider's other models (a key refused for one
+    model may be good for others: a gateway's virtual key)."""
+    if not isinstance(exc, ContextLengthExceeded | ContentFiltered):
         circuit.record_failure(model_name, at_once=isinstance(exc, AuthenticationError))
 
 
