@@ -9,12 +9,15 @@ from typing import Any
 import pytest
 
 from orchestratex import FunctionProvider, Orchestrator
+from orchestratex.events import OrchestrationStarted
 from orchestratex.orchestrator import _driving
 from orchestratex.orchestrator._run import Run
 from orchestratex.providers import GenerationRequest
+from orchestratex.records import Iteration
 from orchestratex.stores import SQLiteStore
 
 from ..helpers import NO_WAIT, catalog
+from ..ledger import ledger_problems
 
 
 def _answer(request: GenerationRequest) -> str:
@@ -28,7 +31,7 @@ class _Unbuildable(Run):
         raise RuntimeError("the run could not be set up")
 
 
-@pytest.mark.parametrize("status", ["pending", "running"])
+@pytest.mark.parametrize("status", ["pending", "running", "generated"])
 async def test_a_stored_run_whose_setup_fails_ends_failed_with_the_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any, status: str
 ) -> None:
@@ -36,9 +39,23 @@ async def test_a_stored_run_whose_setup_fails_ends_failed_with_the_reason(
     orch = Orchestrator(providers=[FunctionProvider(_answer)], catalog=catalog("a", "b"), retry=NO_WAIT, store=store)
     async with orch:
         doc = await orch.prepare("Hello there", max_iterations=1, cost_limit=1.0)
-        if status == "running":  # (left so by a process that died)
+        if status != "pending":  # (left so by a process that died)
             doc.status = "running"
-            await store.commit(doc, [])
+            if status == "generated":  # its answer paid for, its judging yet to come
+                answer = Iteration(index=1, model_name="function:a", prompt=doc.prompt, phase="generated")
+                answer.response, answer.cost, answer.catalog_cost = "an answer", 0.002, 0.002
+                doc.iterations.append(answer)
+                doc.total_cost = 0.002
+            started = OrchestrationStarted(
+                orchestration_id=doc.id,
+                thread_id=doc.thread_id,
+                session_id=doc.session_id,
+                prompt=doc.prompt,
+                domain="general",
+                max_iterations=1,
+                evaluation_threshold=doc.settings.evaluation_threshold,
+            )
+            await store.commit(doc, [started], spent=doc.total_cost)
             assert await store.reserve_budget(doc.session_id, doc.id, 0.25)
         monkeypatch.setattr(_driving, "Run", _Unbuildable)
         with pytest.raises(RuntimeError, match="could not be set up"):
@@ -46,11 +63,17 @@ async def test_a_stored_run_whose_setup_fails_ends_failed_with_the_reason(
         stored = await store.get_orchestration(doc.id)
         assert (stored.status, stored.stop_reason) == ("failed", "error")
         assert stored.error == "RuntimeError: the run could not be set up"
-        [event] = await store.list_events(doc.session_id, orchestration_id=doc.id)
+        [first, event] = await store.list_events(doc.session_id, orchestration_id=doc.id)
+        assert first.type == "orchestration_started"
         assert event.type == "orchestration_failed" and event.error == stored.error
         assert await store.list_resumable() == []  # not taken up again by the next process
         assert (await store.get_session(doc.session_id)).reserved_cost == 0
         assert await store.claim(doc.id, "another process", 30)  # the lease was given up
+        if status == "generated":  # (made by hand, without the events of its selection and answer)
+            analytics = await store.session_analytics(doc.session_id)
+            assert [(m.model_name, m.cost) for m in analytics.models] == [("function:a", 0.002)]  # paid for: counted
+        else:
+            assert await ledger_problems(store, doc.session_id) == []
         monkeypatch.undo()
         result = await orch.run("Hello again", max_iterations=1)  # (the orchestrator goes on)
         assert result.status == "completed"

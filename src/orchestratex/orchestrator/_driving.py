@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .._seal import seal
-from ..events import Event, EventHandler, OrchestrationFailed
+from ..events import Event, EventHandler, OrchestrationFailed, OrchestrationStarted
 from ..exceptions import Conflict
-from ..records import Orchestration, Session, Thread
+from ..records import CallRecord, Iteration, Orchestration, Session, Thread
+from ..routing import detect_domain
 from ..stores import Store
 from ._chat import ChatInput
 from ._checks import check_handlers, check_options
@@ -194,19 +195,55 @@ async def _end_unbuilt(orchestrator: Orchestrator, doc: Orchestration, exc: Exce
     try:
         if doc.status != "pending":
             await o.store.release_reservations(doc.session_id, doc.id)
-        ended = doc.model_copy(update={"status": "failed", "stop_reason": "error", "error": error})
-        event = OrchestrationFailed(
-            orchestration_id=doc.id,
-            thread_id=doc.thread_id,
-            session_id=doc.session_id,
-            reason="error",
-            error=error,
-            iterations=len(doc.iterations),
-            total_cost=doc.total_cost,
+        ids = {"orchestration_id": doc.id, "thread_id": doc.thread_id, "session_id": doc.session_id}
+        events: list[Event] = []
+        domain = doc.domain
+        if doc.status == "pending":  # (its first event, as a run that began would have stored it)
+            domain = domain or detect_domain(doc.prompt)
+            events.append(
+                OrchestrationStarted(
+                    **ids,
+                    prompt=doc.prompt,
+                    domain=domain,
+                    max_iterations=doc.settings.max_iterations,
+                    evaluation_threshold=doc.settings.evaluation_threshold,
+                    simulated=o.simulated,
+                )
+            )
+        events.append(
+            OrchestrationFailed(
+                **ids,
+                reason="error",
+                error=error,
+                iterations=len(doc.iterations),
+                total_cost=doc.total_cost,
+            )
         )
-        await o.store.commit_step(ended, [event], owner=o.owner, release_lease=True)
+        ended = doc.model_copy(update={"status": "failed", "stop_reason": "error", "error": error, "domain": domain})
+        last = doc.iterations[-1] if doc.iterations else None
+        calls = [_unjudged(doc, last)] if last is not None and last.phase == "generated" else []
+        await o.store.commit_step(ended, events, calls=calls, owner=o.owner, release_lease=True)
     except Exception as failed:
         logger.warning("orchestration %s could not be ended failed: %s", doc.id, failed)
+
+
+def _unjudged(doc: Orchestration, it: Iteration) -> CallRecord:
+    """The call record of `it`'s answer, paid for and never judged (recorded with its evaluation, as a run's end
+    records it: else the session's analytics would leave out what it cost)."""
+    return CallRecord(
+        orchestration_id=doc.id,
+        session_id=doc.session_id,
+        user_id=doc.user_id,
+        model_name=it.model_name,
+        role="generate",
+        domain=doc.domain or "general",
+        cost=it.cost,
+        catalog_cost=it.catalog_cost,
+        reported_cost=it.reported_cost,
+        input_tokens=it.usage.input_tokens,
+        output_tokens=it.usage.output_tokens,
+        latency_ms=it.latency_ms,
+    )
 
 
 async def stored_events(store: Store, doc: Orchestration) -> list[Event]:
