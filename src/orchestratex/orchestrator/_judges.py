@@ -180,12 +180,15 @@ class JudgePlanner:
     def judge_cap(self, judge: ModelProfile) -> int:
         """The output cap of `judge`'s request: its learned cap within the orchestrator's `judge_max_output_tokens`
         and the default evaluator's `max_output_tokens` (the request it builds asks no more), so the judging
-        reserve prices what the judge may write, not more."""
+        reserve prices what the judge may write, not more; never below what its provider's API takes
+        (`Provider.min_output_tokens`: the request is sent that much)."""
         o, evaluator = self.run.o, self.run.evaluator
         limit = o.judge_max_output_tokens
         if isinstance(evaluator, LLMJudgeEvaluator):
             limit = min(limit, evaluator.max_output_tokens)
-        return o.output_lengths.cap(judge, "judge", limit)[0]
+        cap = o.output_lengths.cap(judge, "judge", limit)[0]
+        least = o.provider_for(judge).min_output_tokens(judge)
+        return cap if cap >= least else least
 
     def reserve_for(self, author: str, answer_cap: int) -> float | None:
         """What to keep for judging an answer of up to `answer_cap` tokens by `author`: the cheapest panel

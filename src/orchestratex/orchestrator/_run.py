@@ -601,6 +601,9 @@ class _JudgeCall:
         cap = run.planner.judge_cap(judge)
         if request.max_output_tokens > cap:
             request = run.planner.with_cap(judge, request, cap)
+        elif request.max_output_tokens < (least := run.o.provider_for(judge).min_output_tokens(judge)):
+            # (an evaluator's cap below what the judge's API takes, OpenAI's Responses API 16: refused unsent)
+            request = request.model_copy(update={"max_output_tokens": least})
         return run._call(judge, request, self.ledger, "judge")
 
     def judge_cap(self, judge: ModelProfile) -> int:
