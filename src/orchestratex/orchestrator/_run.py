@@ -507,6 +507,10 @@ class Run(Committing):
             return
         if self.unknown is not None:
             raise self.unknown
+        if self.done and reason == "error" and self.doc.stop_reason is not None:
+            # its final commit did not get through (the store unreachable past its retries): written again as the run
+            # ended, not as the store's error (a run that met its threshold was stored `error`, "StoreUnavailable")
+            reason, error = self.doc.stop_reason, self.doc.error
         self.done = True
         ending_here(self.doc.id)  # (`cancel` or `suspend` from a handler of its last event must not wait for it)
         doc = self.doc
