@@ -36,6 +36,7 @@ from ..routing._base import checked_decision
 from ..stores import RoutingOutcome
 from ..usage import Usage
 from ._commits import Committing
+from ._durable import with_store_retries
 from ._failures import keeps_judging, keeps_judging_recorded
 from ._ledger import EPS, Ledger, Ready, Stop, assign
 from ._observe import collect
@@ -121,12 +122,18 @@ class Run(Committing):
             )
             self._pending = (*self._pending, started)
         else:  # resumed after a crash: what the dead process held reserved is released
-            released = await store.release_reservations(doc.session_id, doc.id)
+            released = await with_store_retries(
+                lambda: store.release_reservations(doc.session_id, doc.id),
+                self.o.store_retry,
+                f"releasing what orchestration {doc.id} held",
+            )
             for it in doc.iterations:  # errors read "<model>: <exception>: <detail>"
                 self._failed_before(it.errors)
         session, self._session = self._session, None
-        if session is None or self.resumed:
-            session = await store.get_session(doc.session_id)
+        if session is None or self.resumed:  # (retried as the run's writes are: one blip failed a resumed run for good)
+            session = await with_store_retries(
+                lambda: store.get_session(doc.session_id), self.o.store_retry, f"reading session {doc.session_id}"
+            )
         self.session_limit = session.settings.cost_limit
         self.session_base = session.total_cost - doc.total_cost
         self.judges = session.settings.judges or self.o.judges
