@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import ModelProfile
-from ..exceptions import NotFound, UnknownModelError
+from ..exceptions import ConfigurationError, NotFound, UnknownModelError
 from ..orchestrator._chat import blank
 from ..orchestrator._prompts import build_messages
 from ..orchestrator._window import too_long
@@ -442,7 +442,10 @@ async def prepare_call(
         # another default kept running the old one, the session's)
         settings["max_iterations"] = state.orchestrator.defaults.max_iterations
     headers = await state.rate.hit(session.id)
-    doc, new_thread, _ = await state.orchestrator._plan(messages, session=session, thread=thread, **settings)
+    try:
+        doc, new_thread, _ = await state.orchestrator._plan(messages, session=session, thread=thread, **settings)
+    except ConfigurationError as exc:
+        raise _unjudgeable(exc) from None
     check_output_cap(state, doc, request)
     check_window(state, doc, request)
     check_cooling(state, doc)
@@ -467,6 +470,25 @@ async def prepare_call(
     finally:
         await state.concurrency.release(admitted)
     return ChatCall(doc, target, headers)
+
+
+_UNJUDGED = 'judging="when_needed" and max_iterations=1'
+"""How the library's "no model can judge" error ends: what a run takes to answer unjudged."""
+
+
+def _unjudgeable(exc: ConfigurationError) -> OpenAIError | ConfigurationError:
+    """The `/v1` answer when no model of the server can judge the call's answers (a catalog of one local model): the
+    library's words say to pass `Orchestrator(evaluator=...)` or `judging="when_needed"`, which a `/v1` call cannot;
+    they are followed by what it can do. Any other configuration error as it is."""
+    if not exc.message.endswith(_UNJUDGED):
+        return exc
+    return OpenAIError(
+        400,
+        f"{exc.message}. On /v1, a call answered unjudged runs in a session of yours created with"
+        ' {"max_iterations": 1, "settings": {"judging": "when_needed"}} (POST /api/sessions/): pass its session_id;'
+        " else the server needs a second model to judge",
+        code="invalid_value",
+    )
 
 
 def check_output_cap(state: ServerState, doc: Orchestration, request: ChatRequest) -> None:
