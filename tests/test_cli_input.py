@@ -157,6 +157,26 @@ def test_a_one_model_catalog_fails_before_any_call_saying_how_to_add_a_judge(
     assert done.returncode == 2 and "Add a judge" in done.stderr
 
 
+def test_a_catalog_whose_other_models_are_disabled_says_what_the_command_can_do(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The library's advice, `catalog.set_status(name, 'active')` or `judging="when_needed" and max_iterations=1`, was
+    no option of the command: `--max-iterations 1`, as told, met the same error again."""
+    path = tmp_path / "models.toml"
+    path.write_text(
+        'include_default = false\n[[models]]\nname = "sim:a"\ncost_per_1k_tokens = 0\n'
+        '[[models]]\nname = "sim:b"\ncost_per_1k_tokens = 0\nstatus = "disabled"\n',
+        encoding="utf-8",
+    )
+    for extra in ([], ["--max-iterations", "1"]):
+        done = cli(env, "run", "hi", "--catalog", str(path), "--provider", "sim", *extra)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.endswith(
+            'the catalog\'s others are disabled (sim:b). Enable one to judge (status = "active" in the catalog file), '
+            "or add another model\n"
+        ), done.stderr
+
+
 def test_input_that_is_not_utf8_is_one_line_and_exit_2(env: dict[str, str], tmp_path: Path) -> None:
     """Bytes that are not UTF-8 (a Latin-1 file, a binary) in the prompt, an option or standard input are refused
     before anything is stored, instead of a serialisation traceback."""

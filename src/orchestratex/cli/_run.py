@@ -354,6 +354,12 @@ _LIBRARY_ONLY = (
         ", or add a second model to a catalog file (--catalog FILE; a local one at price 0 will do)",
     ),
     ("route to other models (preferred_models)", "route to other models (--models)"),
+    (
+        # (a catalog file whose other models are disabled: `--max-iterations 1`, as told, met the same error again)
+        " (catalog.set_status(name, 'active'), or status = \"active\" in the catalog file), add another model, or take"
+        ' single answers unjudged: judging="when_needed" and max_iterations=1',
+        ' (status = "active" in the catalog file), or add another model',
+    ),
 )
 
 
