@@ -200,3 +200,37 @@ async def test_prompts_a_model_refuses_on_content_grounds_do_not_open_its_circui
         assert orch.model_status("function:a") == "active"
         result = await orch.run("A question", max_iterations=1)
     assert result.final_model == "function:a" and answered[-1] == "function:a"
+
+
+async def test_answers_cut_to_nothing_by_a_small_output_cap_do_not_open_the_models_circuit() -> None:
+    """A reasoning model given too small an output cap (a run's `max_output_tokens`, or what its budget pays for)
+    spends it thinking and answers nothing (finish reason `length`): the cap's failure, not the model's. A few such
+    runs in a row opened its circuit, and the runs that gave it room were kept from it for the cool-down."""
+    from orchestratex import Generation, Usage
+
+    def fn(request: GenerationRequest) -> str | Generation:
+        if request.purpose == "judge":
+            return '{"score": 9, "feedback": "ok"}'
+        if request.model.name == "function:a" and request.max_output_tokens < 500:  # all of it spent reasoning
+            usage = Usage(
+                input_tokens=10, output_tokens=request.max_output_tokens, reasoning_tokens=request.max_output_tokens
+            )
+            return Generation(text="", usage=usage, finish_reason="length")
+        return "fine"
+
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=catalog("a", "b", "c", quality={"a": 9.9, "b": 6.0, "c": 5.0}),
+        retry=RetryPolicy(max_attempts=1),
+        router=BayesianRouter(explore=False),
+        circuit=CircuitPolicy(failure_threshold=2, cooldown_s=60),
+        judges=["function:c"],  # (a call of `a` as a judge would close its circuit)
+    )
+    async with orch:
+        for n in range(3):
+            cut = await orch.run(f"A hard question {n}", max_iterations=1, max_output_tokens=300)
+            assert cut.status == "completed" and cut.final_model == "function:b"
+            assert "output cap ran out before any answer" in cut.orchestration.iterations[0].errors[0]
+        assert orch.model_status("function:a") == "active"
+        roomy = await orch.run("A hard question", max_iterations=1, max_output_tokens=1000)
+    assert roomy.final_model == "function:a"

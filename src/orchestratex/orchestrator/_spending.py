@@ -230,7 +230,12 @@ class Spending(RunState):
         """Count an answered call: its cost, what it teaches the caps and the circuit, its record (a judge's; an
         answer's is recorded with its iteration); an empty answer (`empty`) is then raised as the model's failure."""
         circuit = self.circuit
-        (circuit.record_failure if empty is not None else circuit.record_success)(model.name)
+        if empty is None:
+            circuit.record_success(model.name)
+        elif gen.finish_reason == "length":  # its output cap ran out first: the cap's failure, not the model's
+            circuit.end_trial(model.name)  # (a few tight caps in a row kept every run from a healthy model)
+        else:
+            circuit.record_failure(model.name)
         self.o.output_lengths.observe(
             model.name, role, gen.usage.output_tokens, finish_reason=gen.finish_reason, cap=request.max_output_tokens
         )
