@@ -353,3 +353,22 @@ async def test_roles_of_a_str_enum_are_read_as_their_text() -> None:
         ("assistant", str),
         ("user", str),
     ]
+
+
+@pytest.mark.parametrize("context", ["   ", "\n", "\u200b", "\ufeff \t"])
+async def test_a_context_that_shows_nothing_is_no_context(context: str) -> None:
+    # `run(..., context="  ")` (an empty form field sent with a space or a line break) and a thread made with such a
+    # context sent the models the prompt with a bare "Context:" label after it, and the judges a "CONTEXT:" section of
+    # nothing; the server's API already took it as no context
+    orch, seen = recording({1: 9.0}, [])
+    result = await orch.run("Name a colour.", context=context, max_iterations=1)
+    assert result.status == "completed", result.error
+    assert seen and all("Context:" not in m.content and "CONTEXT:" not in m.content for r in seen for m in r.messages)
+    session = await orch.create_session("u")
+    thread = await orch.create_thread(session, "Name a colour.", context=context)
+    seen.clear()
+    await orch.run(thread.original_prompt, thread=thread, max_iterations=1)
+    assert seen and all("Context:" not in m.content and "CONTEXT:" not in m.content for r in seen for m in r.messages)
+    seen.clear()
+    await orch.run("Name a colour.", context="for a child", max_iterations=1)  # a context that shows is sent
+    assert "Context: for a child" in seen[0].messages[-1].content

@@ -18,6 +18,7 @@ __all__ = [
     "conversation",
     "cut_at_stop",
     "mended",
+    "no_blank_context",
     "said",
     "thread_history",
     "to_messages",
@@ -43,6 +44,13 @@ def blank(text: str) -> bool:
     if text.isascii():  # (a flag: no scan)
         return not text.isprintable() and all(c.isspace() or unseen(c) for c in text)  # (a NUL, an escape…)
     return all(c.isspace() or unseen(c) for c in text)  # (stops at the first visible one)
+
+
+def no_blank_context(context: str | None) -> str | None:
+    """A `context` that shows nothing (white space, invisible characters: an empty form field sent with a space or a
+    line break) as an empty one: it was sent to the models, and to the judges, as a bare "Context:" label. Anything
+    else as it is (its type is checked where it is stored)."""
+    return "" if isinstance(context, str) and context and blank(context) else context
 
 
 def check_text(what: str, text: str) -> str:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from ..domains import check_domain
 from ..exceptions import Conflict, UserError
 from ..records import Orchestration, Session, Thread
-from ._chat import ChatInput, check_texts, said, thread_history, to_messages, with_history
+from ._chat import ChatInput, check_texts, no_blank_context, said, thread_history, to_messages, with_history
 from ._checks import (
     check_numbers,
     check_owner,
@@ -62,6 +62,7 @@ async def plan(
     await ensure_ready(o)
     messages = to_messages(prompt)
     check_texts(domain=domain, context=context, stop_sequences=stop_sequences)
+    context = no_blank_context(context)
     check_numbers(
         max_iterations=max_iterations,
         evaluation_threshold=evaluation_threshold,

@@ -12,7 +12,7 @@ from ..domains import check_domain
 from ..exceptions import Conflict, UserError
 from ..records import Orchestration, Session, SessionSettings, Thread
 from ..stores import Store
-from ._chat import check_text, check_texts
+from ._chat import check_text, check_texts, no_blank_context
 from ._checks import check_numbers, check_prompt, first_error, preferred_names
 from ._judges import Judging
 from ._models import judge_names
@@ -75,6 +75,7 @@ def new_thread(session: Session, prompt: str, domain: str | None, context: str |
         raise Conflict(f"session {session.id} is {session.status}: threads can only be added to an active session")
     domain = check_domain(domain)
     check_texts(prompt=check_prompt(prompt), domain=domain, context=context)
+    context = no_blank_context(context)
     try:  # (`context=5` raised pydantic's ValidationError, where `run(context=5)` says the same as a UserError)
         return Thread(
             session_id=session.id,
