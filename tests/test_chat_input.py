@@ -372,3 +372,15 @@ async def test_a_context_that_shows_nothing_is_no_context(context: str) -> None:
     seen.clear()
     await orch.run("Name a colour.", context="for a child", max_iterations=1)  # a context that shows is sent
     assert "Context: for a child" in seen[0].messages[-1].content
+
+
+@pytest.mark.parametrize("system_prompt", ["\u200b", "\ufeff", " \u2060\n"])
+async def test_a_system_prompt_that_shows_nothing_sends_no_system_message(system_prompt: str) -> None:
+    # `Orchestrator(system_prompt="\ufeff")` (a prompt file saved empty with a byte order mark) sent a system message
+    # of nothing, which Anthropic's and Gemini's APIs refuse, where a blank one sends none
+    orch, seen = recording({1: 9.0}, [])
+    orch.system_prompt = system_prompt
+    assert orch.system_prompt == ""
+    result = await orch.run("Name a colour.", max_iterations=1)
+    assert result.status == "completed", result.error
+    assert seen and all(m.role != "system" for m in seen[0].messages)

@@ -29,7 +29,7 @@ from ..stores import Store
 from ..telemetry import telemetry_settings
 from ..telemetry._hooks import check_tracer_provider
 from ._budget import OutputCapPolicy, OutputLengths
-from ._chat import ChatInput
+from ._chat import ChatInput, blank
 from ._checks import (
     check_async,
     check_delta_sink,
@@ -205,6 +205,9 @@ class Orchestrator:
         if check is not None:
             check(name, value)
             value = plain(value)  # (numpy's numbers, as taken, kept as Python's own: `np.int64(100)` was refused)
+        if name == "system_prompt" and isinstance(value, str) and value and blank(value):
+            value = ""  # (one of invisible characters only, a zero-width space or a BOM, was sent as a system message
+            # of nothing, which Anthropic's and Gemini's APIs refuse; white space alone was already none)
         if name == "judges" and "catalog" in self.__dict__:  # the catalog's names, as the constructor keeps them
             value = judge_names(self.catalog, value)
         if name == "catalog" and "catalog" in self.__dict__ and not isinstance(value, ModelCatalog):
