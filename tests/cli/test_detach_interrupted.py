@@ -110,3 +110,33 @@ def test_the_note_of_calls_made_again_says_billed_only_of_real_models(simulated:
         "note:     2 calls were in flight when an earlier process left the run (it died, or was interrupted with "
         f"--detach), and made again{end}"
     ) in list(_describe(doc, simulated))
+
+
+def test_runs_show_of_a_detached_run_says_no_process_runs_it(store_url: str) -> None:
+    """`runs show` of a run interrupted with `--detach`, before a server resumed it, said `running` and, of the call it
+    abandoned, `waiting for its answer`: as if it went on, while no process ran it."""
+    args = [*CLI, "run", PROMPT, "--max-iterations", "1", "--detach", "--store", store_url]
+    env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="1")
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("▶ started")
+        assert "routed to" in proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    (doc,), _ = stored(store_url)
+    shown = run_cli("runs", "show", doc.id, "--store", store_url)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert (
+        "note:     detached: no process runs it now; a server on this store (`orchestratex serve`) resumes it from its "
+        "last completed step"
+    ) in lines, shown.stdout
+    assert "waiting for its answer" not in shown.stdout
+    assert any(
+        line.endswith(
+            "(selected) · no answer: its call was abandoned as the run was detached (the server resuming it "
+            "makes it again)"
+        )
+        for line in lines
+    ), shown.stdout

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..stores import Store
     from ._output import Output
 
-__all__ = ["add_runs_parser", "an_id", "answer_so_far", "run_document", "runs_command"]
+__all__ = ["add_runs_parser", "an_id", "answer_so_far", "detached", "run_document", "runs_command"]
 
 _STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 _PAGE = 500
@@ -304,7 +304,7 @@ async def _show(url: str, args: argparse.Namespace) -> int:
     for line in _describe(doc, simulated, session_limit):
         out.line(line)
     for it in doc.iterations:
-        for line in _iteration(it, doc.status):
+        for line in _iteration(it, "detached" if detached(doc) else doc.status):
             out.line(line)
     from rich.text import Text
 
@@ -339,16 +339,29 @@ def answer_so_far(doc: Orchestration, simulated: bool) -> tuple[str, str] | None
     answered = [it for it in doc.iterations if it.response is not None]
     judged = [it for it in answered if it.score is not None]
     going = doc.status in ("pending", "running")
+    state = "the run is detached" if detached(doc) else "the run is still going" if going else None
     notes = ["simulated"] if simulated else []
     if judged:
         best = max(judged, key=lambda it: it.score or 0.0)  # (the first of equals, as the run keeps it)
-        notes += [f"score {best.score:.1f}/10", "the run is still going" if going else f"the run ended {doc.status}"]
+        notes += [f"score {best.score:.1f}/10", state or f"the run ended {doc.status}"]
         return f"best answer so far: #{best.index} by {best.model_name} ({'; '.join(notes)})", best.response or ""
     if not answered:
         return None
     last = answered[-1]
-    notes += ["not judged yet" if going else f"not judged: the run ended {doc.status}"]
+    notes += (
+        ["not judged yet", "the run is detached"]
+        if detached(doc)
+        else ["not judged yet"]
+        if going
+        else [f"not judged: the run ended {doc.status}"]
+    )
     return f"answer of #{last.index} by {last.model_name} ({'; '.join(notes)})", last.response or ""
+
+
+def detached(doc: Orchestration) -> bool:
+    """Whether `doc` is suspended (`run --detach` interrupted, `Orchestrator.suspend`): `running` with no process
+    running it until a server resumes it, its abandoned calls recorded for that server (a live run's are None)."""
+    return doc.status in ("pending", "running") and doc.abandoned_calls is not None
 
 
 def _describe(doc: Orchestration, simulated: bool, session_limit: float | None = None) -> Iterable[str]:
@@ -382,6 +395,11 @@ def _describe(doc: Orchestration, simulated: bool, session_limit: float | None =
     yield f"result:   {score} · {n} iteration{'' if n == 1 else 's'} · ${doc.total_cost:.6f}{stop}"
     if doc.error:
         yield f"error:    {doc.error}"
+    if detached(doc):  # (it read as a run going on: "running", its call "waiting for its answer")
+        yield (
+            "note:     detached: no process runs it now; a server on this store (`orchestratex serve`) resumes it from "
+            "its last completed step"
+        )
     if doc.interrupted_calls:  # (not only a crash: a run detached by `run --detach` too, which was said to have died)
         calls = doc.interrupted_calls
         billed = "" if simulated else f", so the provider may have billed {'it' if calls == 1 else 'them'} twice"
@@ -406,7 +424,9 @@ def _iteration(it: Iteration, status: str) -> Iterable[str]:
     if it.phase == "selected" and not u.total_tokens:  # its call has not answered: no "0 tokens · $0.000000 · 0.0 s"
         # (a run that failed with its model's call, as `error:` below says, was said to have abandoned it)
         waiting = (
-            "waiting for its answer"
+            "no answer: its call was abandoned as the run was detached (the server resuming it makes it again)"
+            if status == "detached"
+            else "waiting for its answer"
             if status in ("pending", "running")
             else "no answer: the call was abandoned"
             if status == "cancelled" or not it.errors
