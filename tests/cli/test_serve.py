@@ -214,6 +214,38 @@ def test_a_wildcard_host_prints_addresses_a_browser_can_open(tmp_path: Path, hos
     assert "http://0.0.0.0" not in said and "http://[::]" not in said
 
 
+@pytest.mark.parametrize("host", ["0", "0.0"])
+def test_a_wildcard_address_written_short_is_said_to_listen_on_every_address(tmp_path: Path, host: str) -> None:
+    """`serve --host 0` (as `python -m http.server --bind 0` takes it) listens on every address, as 0.0.0.0 does, but
+    said only `serving http://0:8000` — a URL browsers refuse — and not that the server was open to the network."""
+    args = [*CLI, "serve", "--host", host, "--port", "0", "--store", f"sqlite:///{tmp_path / 's.db'}"]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=cli_env())
+    lines: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("orchestratex: web console at ") or proc.poll() is not None:
+                break
+        said = "".join(lines)
+        found = re.search(r"serving http://127\.0\.0\.1:(\d+) \(store ", said)
+        assert found is not None, said
+        assert f"listening on every address of this machine (--host {host})" in said
+        deadline = time.monotonic() + 60
+        while True:  # (the URL it printed opens, once uvicorn has started)
+            try:
+                assert httpx.get(f"http://127.0.0.1:{found.group(1)}/health", timeout=5).status_code == 200
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="closing a file descriptor before exec is POSIX")
 def test_serve_with_stdout_closed_serves(tmp_path: Path) -> None:
     """`orchestratex serve >&-` (as a service manager may start it): the command lets `serve` run without a stdout,

@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
@@ -109,7 +109,7 @@ def _serve(args: argparse.Namespace, serving: Callable[[], None]) -> int:
     try:
         port = sockets[0].getsockname()[1]
         app = create_app(store_url=url, settings=settings)
-        _say_where(args.host, port, url, settings, app.state.server.orchestrator.simulated)
+        _say_where(args.host, port, url, settings, app.state.server.orchestrator.simulated, sockets)
         # The SQLite store works in its own thread; under load the event loop holds the GIL most of the time and
         # that thread would wait up to the default 5 ms switch interval for every statement. 0.5 ms keeps it moving.
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
@@ -138,12 +138,17 @@ def _serve(args: argparse.Namespace, serving: Callable[[], None]) -> int:
             sock.close()
 
 
-def _say_where(host: str, port: int, url: str, settings: Any, simulated: bool) -> None:
+def _say_where(
+    host: str, port: int, url: str, settings: Any, simulated: bool, sockets: Sequence[socket.socket] = ()
+) -> None:
     """The start-up lines: where the server serves (from what store, with which models), its docs and console."""
     where = "simulated models (no provider key set)" if simulated else "configured providers"
-    # a wildcard host is no address to open: browsers refuse http://0.0.0.0 (Chrome since 2024), Windows always did
-    every = host in ("0.0.0.0", "::")
-    shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    # a wildcard host is no address to open: browsers refuse http://0.0.0.0 (Chrome since 2024), Windows always did.
+    # Told by the addresses bound, not by how the host was written: `--host 0` (as `http.server --bind 0` takes it),
+    # `0.0` or `*` listened on every address too, and said only "serving http://0:8000" (or `http://*:8000`)
+    bound = {sock.getsockname()[0] for sock in sockets} or {host}
+    every = bool(bound & {"0.0.0.0", "::"})
+    shown = ("127.0.0.1" if "0.0.0.0" in bound else "::1") if every else host
     base = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
     say = _say_json if settings.log_format == "json" else _say_text
     say(f"serving {base} (store {shown_url(url)}, {where})")  # (logs are shipped and read: no password)
