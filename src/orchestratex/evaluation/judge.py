@@ -259,8 +259,15 @@ class LLMJudgeEvaluator(Evaluator):
 
     async def _panel(self, task: EvaluationTask, panel: list[ModelProfile], answer: str) -> list[JudgeVerdict]:
         """The verdicts of a panel of judges, asked together. (A function of its own: a generator expression in
-        `evaluate` would make cells of its variables, held by every evaluation while its judges answer.)"""
-        return list(await asyncio.gather(*(self._judge(task, judge, answer) for judge in panel)))
+        `evaluate` would make cells of its variables, held by every evaluation while its judges answer.) A judge
+        whose call raises what is no verdict (a bug: a provider's `KeyError`) fails the evaluation once every other
+        judge's call has ended: each is counted with the step, none left running after the run ends, its reservation
+        released while it answered and its cost never counted."""
+        verdicts = await asyncio.gather(*(self._judge(task, judge, answer) for judge in panel), return_exceptions=True)
+        for verdict in verdicts:
+            if isinstance(verdict, BaseException):
+                raise verdict
+        return verdicts  # type: ignore[return-value]  # (none is an exception)
 
     async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
         panel = self.choose_judges(task)
