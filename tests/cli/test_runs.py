@@ -138,6 +138,18 @@ def test_on_a_terminal_each_run_is_one_line_with_its_whole_id(store_url: str, co
         assert "created (UTC)" in lines[1] and "model" in lines[1]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+@pytest.mark.parametrize("columns", [16, 24])
+def test_on_a_terminal_narrower_than_an_id_the_id_is_still_whole(store_url: str, columns: int) -> None:
+    """docs/cli.md: `runs list` never cuts an id (copy it into `runs show`); on a terminal of 24 columns or fewer
+    (a split pane, a phone), each line cut to the screen's width gave `6b1562f4dea20159bf31eab…`."""
+    assert run_cli("run", PROMPT, "--json", "--store", store_url, "--max-iterations", "1").returncode == 0
+    (doc,), _ = stored(store_url)
+    env = cli_env(COLUMNS=str(columns), TERM="xterm-256color")
+    screen = on_a_terminal(["runs", "list", "--store", store_url], env)
+    assert any(line.startswith(doc.id) for line in screen_lines(screen)), screen
+
+
 @pytest.mark.parametrize(
     ("limit", "shown"),
     [("123456.78", "$123456.78"), ("0.00001", "$0.00001"), ("1000000", "$1000000"), ("2.50", "$2.5")],

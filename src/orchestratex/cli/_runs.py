@@ -212,6 +212,9 @@ def _on_screen(out: Output, title: str, headers: list[str], rows: list[list[str]
 
     rows = [[harmless(cell) for cell in row] for row in rows]  # (measured as they will be shown)
     kept, widths = fit_columns(headers, rows, out.console.width, drop=_DROP)
+    # (on a terminal narrower than an id, 24 cells, a row cut to one screen line cut the id it is there to give: its
+    # rows are then written whole, for the terminal to wrap)
+    show = out.row if widths[0] < out.console.width else out.line
     out.row(Text(title, "bold"))
     for r, row in enumerate([headers, *rows]):
         line = Text()
@@ -223,7 +226,7 @@ def _on_screen(out: Output, title: str, headers: list[str], rows: list[list[str]
                 cell.align("right" if i in _RIGHT else "left", width)
             line.append_text(cell)
             line.append("  " if n < len(kept) - 1 else "")
-        out.row(line)
+        show(line)
 
 
 # -- show -----------------------------------------------------------------------------------------------
