@@ -557,3 +557,30 @@ async def test_history_leaves_out_refinements_which_answered_another_prompt() ->
         never = re.escape(f"no evaluated answer of {[rescuer]} to a prompt as asked in this selection (refinements")
         with pytest.raises(UserError, match=never):
             await lab.load_history(orchestrator.store, models=[rescuer])
+
+
+def _judged_turns(tmp_path: Path, judgements: list[tuple[str, int, float]]) -> Path:
+    mt = tmp_path / "routellm" / "mt_bench"
+    mt.mkdir(parents=True)
+    (mt / "question.jsonl").write_text(json.dumps({"question_id": 81, "turns": ["Write a poem", "Shorter"]}) + "\n")
+    lines = [{"question_id": 81, "model": model, "turn": turn, "score": score} for model, turn, score in judgements]
+    (mt / "judgements.jsonl").write_text("".join(json.dumps(j) + "\n" for j in lines))
+    return tmp_path
+
+
+def test_an_mt_bench_turn_judged_twice_or_not_at_all_is_named(tmp_path: Path) -> None:
+    """Before: a judgement line given twice (two exports concatenated) counted its turn twice in the question's
+    mean, and a file cut at a line's end left a question's mean of the turns left: figures silently wrong."""
+    strong, weak = lab.ROUTELLM_STRONG, lab.ROUTELLM_WEAK
+    whole = [(strong, 1, 9.0), (strong, 2, 10.0), (weak, 1, 7.0), (weak, 2, 4.0)]
+    np.testing.assert_allclose(
+        lab.load_routellm(_judged_turns(tmp_path / "a", whole), "mt_bench").quality, [[9.5, 5.5]]
+    )
+    twice = _judged_turns(tmp_path / "b", [*whole, (weak, 1, 7.0)])
+    with pytest.raises(UserError, match=r"judgements.jsonl': lines 3 and 5 both judge turn 1 of question 81 answe"):
+        lab.load_routellm(twice, "mt_bench")  # before: the weak model's mean read 6.0, not 5.5
+    cut = _judged_turns(tmp_path / "c", whole[:3])
+    with pytest.raises(UserError, match=r"question 81 has 2 turns, and no judgement of turn 2 answered by mistralai"):
+        lab.load_routellm(cut, "mt_bench")  # before: the weak model's mean read 7.0, of its first turn alone
+    with pytest.raises(UserError, match=r"judgements.jsonl': line 1: 'turn' is 'one', not a turn's number"):
+        lab.load_routellm(_judged_turns(tmp_path / "d", [(strong, "one", 9.0), *whole[1:]]), "mt_bench")  # type: ignore[list-item]

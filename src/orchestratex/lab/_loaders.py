@@ -7,7 +7,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -301,16 +301,8 @@ def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
             raise UserError(f"{str(path)!r}: lines {lines[qid]} and {line} have the same question_id {qid}")
         lines[qid] = line
         questions.append({**q, "question_id": qid, "category": category or "general"})
-    scores: dict[tuple[int, str], list[float]] = {}
     path = folder / "judgements.jsonl"
-    for line, j in read_jsonl(path):
-        key = (_int(path, line, _field(path, line, j, "question_id")), str(_field(path, line, j, "model")))
-        score = _field(path, line, j, "score")
-        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
-            raise UserError(f"{str(path)!r}: line {line}: 'score' is {score!r}, not a finite number")
-        if not 1 <= score <= 10:
-            raise UserError(f"{str(path)!r}: line {line}: 'score' is {score!r}; a judge's score is between 1 and 10")
-        scores.setdefault(key, []).append(float(score))
+    scores, judged_turns = _judgements(path)
     prompts, quality, tasks, ids = [], [], [], []
     for q in questions:
         if q["turns"][0].strip() in skip:
@@ -320,12 +312,57 @@ def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
             got = scores.get((int(q["question_id"]), model))
             if not got:
                 raise UserError(f"MT-Bench question {q['question_id']} has no judgement of {model}")
+            _check_turns(path, q, model, judged_turns.get((int(q["question_id"]), model)))
             row.append(sum(got) / len(got))
         prompts.append(q["turns"][0])
         quality.append(row)
         tasks.append(q["category"])
         ids.append(f"mt_bench/{q['question_id']}")
     return _two_model_table("routellm/mt_bench", prompts, quality, tasks, ids)
+
+
+def _judgements(path: Path) -> tuple[dict[tuple[int, str], list[float]], dict[tuple[int, str], dict[int, int]]]:
+    """The scores of each (question, model) in MT-Bench's `judgements.jsonl`, and the turns judged (turn -> line)
+    where the judgements give their `turn`: a turn judged twice is a `UserError` naming both lines (counted twice,
+    it weighed double in the question's mean)."""
+    scores: dict[tuple[int, str], list[float]] = {}
+    turns: dict[tuple[int, str], dict[int, int]] = {}
+    for line, j in read_jsonl(path):
+        key = (_int(path, line, _field(path, line, j, "question_id")), str(_field(path, line, j, "model")))
+        score = _field(path, line, j, "score")
+        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+            raise UserError(f"{str(path)!r}: line {line}: 'score' is {score!r}, not a finite number")
+        if not 1 <= score <= 10:
+            raise UserError(f"{str(path)!r}: line {line}: 'score' is {score!r}; a judge's score is between 1 and 10")
+        if j.get("turn") is not None:
+            turn, seen = _turn(path, line, j["turn"]), turns.setdefault(key, {})
+            if turn in seen:
+                raise UserError(
+                    f"{str(path)!r}: lines {seen[turn]} and {line} both judge turn {turn} of question {key[0]} "
+                    f"answered by {key[1]}: keep one judgement of each turn"
+                )
+            seen[turn] = line
+        scores.setdefault(key, []).append(float(score))
+    return scores, turns
+
+
+def _check_turns(path: Path, question: dict[str, Any], model: str, judged: dict[int, int] | None) -> None:
+    """Every turn of `question` judged for `model`, when its judgements give their turns: a file cut at a line's end
+    otherwise left the mean of the turns left, without a word."""
+    count = len(question["turns"])
+    missing = [t for t in range(1, count + 1) if judged is not None and t not in judged]
+    if missing:
+        raise UserError(
+            f"{str(path)!r}: question {question['question_id']} has {count} turns, and no judgement of "
+            f"turn {', '.join(map(str, missing))} answered by {model}: is the file cut short?"
+        )
+
+
+def _turn(path: Path, line: int, value: object) -> int:
+    """A judgement's turn: a whole number from 1."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise UserError(f"{str(path)!r}: line {line}: 'turn' is {value!r}, not a turn's number (1, 2, ...)")
 
 
 def _int(path: Path, line: int, value: object) -> int:
