@@ -113,3 +113,15 @@ def test_a_damaged_calibration_or_a_bad_probability_is_refused_naming_it(make: A
     and scores and outcomes of different lengths a bare `zip()` error."""
     with pytest.raises(UserError, match=message):
         make()
+
+
+@pytest.mark.parametrize("kind", [IsotonicCalibration, LogisticCalibration])
+def test_score_for_takes_a_probability_of_numpy(kind: type[IsotonicCalibration | LogisticCalibration]) -> None:
+    # `fit` took numpy's arrays, but `score_for(np.float32(0.8))` (a probability read from a dataframe or a numpy
+    # computation) said "score_for takes a probability between 0 and 1 (0.8 for 80 %); got np.float32(0.8)"
+    np = pytest.importorskip("numpy")
+    calibration = kind.fit(np.array([9, 9, 8, 8, 7, 6, 6, 5, 3, 2]), np.array([1, 1, 1, 0, 1, 0, 1, 0, 0, 0]))
+    assert calibration.score_for(np.float32(0.75)) == calibration.score_for(0.75)
+    assert calibration.score_for(np.int64(1)) == calibration.score_for(1)
+    with pytest.raises(UserError, match=r"^score_for takes a probability between 0 and 1"):
+        calibration.score_for(np.float64(1.5))

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from itertools import pairwise
 from typing import Any
 
+from .._plain import is_real
 from ..exceptions import UserError
 
 __all__ = ["IsotonicCalibration", "LogisticCalibration", "ScoreCalibration", "calibration_from_dict"]
@@ -70,7 +71,7 @@ class ScoreCalibration(ABC):
 
     def score_for(self, probability: float) -> float:
         """The lowest judge score (to 0.01) whose calibrated probability reaches `probability` (10.01 if none)."""
-        if isinstance(probability, bool) or not isinstance(probability, int | float) or not 0 <= probability <= 1:
+        if not is_real(probability) or not 0 <= probability <= 1:  # (numpy's too: `np.float32(0.8)` was refused)
             raise UserError(f"score_for takes a probability between 0 and 1 (0.8 for 80 %); got {probability!r}")
         for hundredths in range(1001):
             if self.probability(hundredths / 100) >= probability:
