@@ -164,7 +164,7 @@ def invalid(
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in (
-        (400, "Bad request (the library refused the input)"),
+        (400, "Bad request (the library refused the input, or the request carries two different API keys)"),
         (401, "Missing or unknown API key"),
         (404, "No such resource, or not yours"),
         (409, "Conflicts with the resource's state (e.g. an invalid status transition)"),

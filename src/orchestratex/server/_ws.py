@@ -1,8 +1,8 @@
 """`/ws/{session_id}`: a session's events, stored ones with `seq > since` first, then live ones.
 
 Protocol:
-- Authenticate with `Authorization: Bearer <key>`, `X-API-Key`, or `?token=<key>`. A refused
-  handshake answers HTTP 401, 404, 422, 429 or 503 with the usual error body.
+- Authenticate with `Authorization: Bearer <key>`, `X-API-Key`, or `?token=<key>` (two different keys: 400). A
+  refused handshake answers HTTP 400, 401, 404, 422, 429 or 503 with the usual error body.
 - `token` and `since` are given at most once each (422 for a second: which one was meant is not guessed).
 - `?since=N` (default 0): replay every stored event with `seq > N`, in `seq` order, then stream
   new ones as they happen. Events arrive in `seq` order, each once, with no gap. An `N` the session
