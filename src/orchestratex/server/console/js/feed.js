@@ -56,7 +56,7 @@ const RENDER = {
     card(
       e,
       e.simulated ? "Started (simulated models: no provider key on the server)" : "Started",
-      h("p", { class: "prompt" }, shorten(e.prompt, 400)),
+      h("p", { class: "prompt", dir: "auto" }, shorten(e.prompt, 400)),
       facts([
         ["domain", e.domain],
         ["max iterations", e.max_iterations],
@@ -79,7 +79,7 @@ const RENDER = {
         ["cost", money(e.cost)],
         ["latency", `${(e.latency_ms / 1000).toFixed(2)} s`],
       ]),
-      h("pre", { class: "preview" }, e.response_preview),
+      h("pre", { class: "preview", dir: "auto" }, e.response_preview),
     ),
   evaluation_completed: (e) =>
     card(
@@ -89,7 +89,7 @@ const RENDER = {
         ["judges", e.evaluator_model],
         ["judging cost", money(e.cost)],
       ]),
-      h("p", { class: "feedback" }, e.feedback),
+      h("p", { class: "feedback", dir: "auto" }, e.feedback),
     ),
   orchestration_completed: (e) =>
     card(
@@ -101,7 +101,7 @@ const RENDER = {
         ["stop reason", e.stop_reason],
       ]),
       h("h3", { class: "answer-title" }, "Final answer"),
-      h("pre", { class: "answer" }, e.final_response),
+      h("pre", { class: "answer", dir: "auto" }, e.final_response),
     ),
   orchestration_failed: (e) =>
     card(
@@ -136,7 +136,7 @@ export function renderVerdicts(doc) {
           h("th", { scope: "row" }, verdict.judge_model),
           h("td", null, verdict.score === null ? "failed" : score(verdict.score)),
           h("td", null, money(verdict.cost)),
-          h("td", { class: "feedback" }, verdict.error ? `error: ${verdict.error}` : verdict.feedback),
+          h("td", { class: "feedback", dir: "auto" }, verdict.error ? `error: ${verdict.error}` : verdict.feedback),
         ),
       );
     }

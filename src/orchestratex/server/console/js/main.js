@@ -260,7 +260,9 @@ function drawThreads() {
     state.threads
       .slice()
       .reverse()
-      .map((t) => h("li", null, h("span", { class: "tag" }, t.domain || "auto"), " ", shorten(t.original_prompt, 120))),
+      .map((t) =>
+        h("li", null, h("span", { class: "tag" }, t.domain || "auto"), " ", h("bdi", null, shorten(t.original_prompt, 120))),
+      ),
   );
 }
 
@@ -351,7 +353,7 @@ function drawRunList(list, runs) {
           { type: "button", class: "pick", "data-orchestration": run.id },
           h("span", { class: "status" }),
           " ",
-          h("span", { class: "pick-title" }),
+          h("span", { class: "pick-title", dir: "auto" }),
           h("span", { class: "pick-meta" }),
         ),
       );
