@@ -3,6 +3,7 @@ opening a session with finished runs costs in requests, the list of runs under t
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -85,7 +86,10 @@ def test_the_score_chart_of_runs_without_a_score_says_so(desktop: Watched, conso
     # (the charts are drawn after the feed's replay: wait for them rather than read them at once)
     expect(page.locator("#cost-chart svg rect.bar")).to_have_count(1)
     hint = page.locator("#score-chart .hint")
-    expect(hint).to_have_text("No finished orchestration has a final score (a failed or cancelled one has none).")
+    expect(hint).to_have_text(
+        "No finished orchestration has a final score (a failed or cancelled one has none, nor an answer returned"
+        " unjudged)."
+    )
     assert desktop.problems() == []
 
 
@@ -214,4 +218,28 @@ def test_the_charts_summaries_count_one_run_in_the_singular(desktop: Watched, co
     log_in(page, console)
     expect(page.locator("#cost-svg-desc")).to_have_text(re.compile(r"^1 orchestration, \$"))
     expect(page.locator("#score-svg-desc")).to_have_text(re.compile(r"^1 scored orchestration, mean \d"))
+    assert desktop.problems() == []
+
+
+def test_an_answer_returned_unjudged_is_said_to_be(desktop: Watched, console: Console) -> None:
+    """A run of a session judging "when_needed" with one iteration completes with no score (`final_score` null, as
+    the API gives it): the console titled its end "Completed: — by …", listed it as "— · $…" like a fault, and said
+    under the score chart that only a failed or cancelled run has no score."""
+    from playwright.sync_api import expect
+
+    headers = {"Authorization": f"Bearer {console.key}"}
+    body = {"max_iterations": 1, "settings": {"judging": "when_needed"}}
+    made = httpx.post(f"{console.server.base_url}/api/sessions/", json=body, headers=headers)
+    assert made.status_code == 201, made.text
+    oid = run_to_the_end(console, made.json()["_id"], "Explain a hash map")
+    status = httpx.get(f"{console.server.base_url}/api/orchestration/status/{oid}", headers=headers).json()
+    assert (status["status"], status["final_score"]) == ("completed", None)
+    page = desktop.page
+    log_in(page, console)
+    title = page.locator("#feed li[data-type=orchestration_completed] .event-title")
+    expect(title).to_contain_text("Completed, unjudged: by sim:")
+    expect(page.locator(f"#orchestration-list button[data-orchestration='{oid}'] .pick-meta")).to_have_text(
+        re.compile(r"^unjudged · \$")
+    )
+    expect(page.locator("#score-chart .hint")).to_contain_text("nor an answer returned unjudged")
     assert desktop.problems() == []

@@ -71,7 +71,9 @@ export function scoreChart(figure, points, threshold) {
   const caption = "Final score per orchestration (0–10)";
   const scored = points.filter((p) => p.score !== null && p.score !== undefined);
   if (scored.length === 0) {
-    const why = points.length ? "No finished orchestration has a final score (a failed or cancelled one has none)." : undefined;
+    const why = points.length
+      ? "No finished orchestration has a final score (a failed or cancelled one has none, nor an answer returned unjudged)."
+      : undefined;
     return empty(figure, caption, why);
   }
   const mean = scored.reduce((sum, p) => sum + p.score, 0) / scored.length;

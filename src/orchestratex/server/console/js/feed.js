@@ -94,7 +94,8 @@ const RENDER = {
   orchestration_completed: (e) =>
     card(
       e,
-      `Completed: ${score(e.final_score)} by ${e.model_name}`,
+      // (no score: the answer was returned unjudged, judging "when_needed", and "Completed: —" read as a fault)
+      e.final_score === null ? `Completed, unjudged: by ${e.model_name}` : `Completed: ${score(e.final_score)} by ${e.model_name}`,
       facts([
         ["iterations", e.iterations],
         ["total cost", money(e.total_cost)],

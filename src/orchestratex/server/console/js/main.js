@@ -366,7 +366,7 @@ function drawRunList(list, runs) {
     setText(status, run.status);
     status.setAttribute("class", `status ${run.status}`);
     setText(title, shorten(run.prompt || run.id, 90));
-    setText(meta, `${score(run.score)} · ${money(run.cost)}`);
+    setText(meta, `${run.status === "completed" && run.score === null ? "unjudged" : score(run.score)} · ${money(run.cost)}`);
   }
 }
 
