@@ -111,11 +111,26 @@ function logout(message) {
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(USER);
   sessionStorage.removeItem(SESSION);
-  Object.assign(state, { api: null, userId: null, sessions: [], sessionId: null, watching: null });
+  Object.assign(state, { api: null, userId: null, sessions: [], sessionId: null, watching: null, threads: [] });
   state.runs = new Map();
+  unstarted = null;
   byId("session-view").hidden = true;
   byId("live-view").hidden = true;
+  forget();
   showLogin(typeof message === "string" ? message : "");
+}
+
+/**
+ * Take the user's data out of the page on a log-out: hidden views kept every session id, prompt, answer and error,
+ * and the start form kept a draft prompt that the next user to log in on that tab saw.
+ */
+function forget() {
+  byId("start-form").reset();
+  for (const id of ["session-list", "session-facts", "cost-chart", "score-chart", "orchestration-list", "thread-list",
+    "feed", "verdicts", "who-user", "session-title", "live-title", "stream-state", "sessions-error", "start-error"]) {
+    fill(byId(id));
+  }
+  byId("older-sessions").hidden = true;
 }
 
 // -- sessions ------------------------------------------------------------------------------------
