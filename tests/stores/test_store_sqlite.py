@@ -603,3 +603,33 @@ async def test_a_record_missing_a_required_field_is_not_said_to_exist_already(tm
             await store.create_api_key(key)
         key.user_id = "ada"
         await store.create_api_key(key)
+
+
+async def test_writes_queued_while_another_process_holds_the_lock_each_wait_one_busy_timeout(tmp_path: Path) -> None:
+    # Each write queued behind another that waited for the lock waited a busy timeout of its own after it: six writes
+    # sent a moment apart while another process held the lock were answered one busy timeout after another (a minute
+    # with the default 10 s), most after the lock was free. Each now waits the busy timeout from when it was sent.
+    db = tmp_path / "queued.db"
+    async with SQLiteStore(db):
+        pass
+    holder = LockHolder(db)
+    holder.start()
+    try:
+        async with SQLiteStore(db, busy_timeout=0.5) as store:
+
+            async def release_later() -> None:
+                await asyncio.sleep(2.5)  # (five busy timeouts: the queued writes would have run after it, and passed)
+                await asyncio.to_thread(holder.stop)
+
+            releasing = asyncio.create_task(release_later())
+            writes = []
+            for user in ("a", "b", "c", "d", "e", "f"):  # (one a turn of the loop: a batch each, queued in order)
+                writes.append(asyncio.create_task(store.create_session(Session(user_id=user))))
+                await asyncio.sleep(0.02)
+            outcomes = await asyncio.gather(*writes, return_exceptions=True)
+            assert not releasing.done()  # every write was answered while the lock was still held
+            assert [type(o) for o in outcomes] == [StoreUnavailable] * 6, outcomes
+            await releasing
+            assert (await store.create_session(Session(user_id="g"))).user_id == "g"  # (the lock is free again)
+    finally:
+        holder.stop()

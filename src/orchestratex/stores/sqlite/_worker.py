@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
@@ -410,6 +411,7 @@ class LoopWriter:
     def _hand_off(self, batch: list[_Job]) -> None:
         with self._counting:
             self._handed += 1
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000  # (each write waits the busy timeout at most)
 
         def done(handed: asyncio.Future[None]) -> None:
             error = handed.exception()  # (only before the batch ran: `_waiting` raises nothing after)
@@ -423,7 +425,7 @@ class LoopWriter:
 
         # (a future nobody awaits, so nothing cancels it: the batch's results are delivered once it has run, even
         # when the event loop shuts down meanwhile)
-        handed = self._worker.submit(self._waiting, batch)
+        handed = self._worker.submit(self._waiting, batch, deadline)
         if handed.done():  # (the worker was stopped: `_waiting` never runs)
             self._counted_down()
         handed.add_done_callback(done)
@@ -432,20 +434,25 @@ class LoopWriter:
         with self._counting:
             self._handed -= 1
 
-    def _waiting(self, batch: list[_Job]) -> None:
-        """In the worker thread: run `batch`, waiting for the write lock up to the busy timeout."""
+    def _waiting(self, batch: list[_Job], deadline: float) -> None:
+        """In the worker thread: run `batch`, waiting for the write lock until `deadline` (the busy timeout after it was
+        handed over)."""
         try:
-            self._waited(batch)
+            self._waited(batch, deadline)
         finally:
             self._counted_down()
 
-    def _waited(self, batch: list[_Job]) -> None:
+    def _waited(self, batch: list[_Job], deadline: float) -> None:
         with self._lock:
             if self._closed:
                 self._transact(batch, wait=True)
                 return
             conn = self._conn()
-            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            # What is left of the batch's own wait: a batch queued behind others that waited for another process's
+            # lock waits no more than the busy timeout from when it was sent (each waited a busy timeout of its own
+            # after the one before it: six writes sent together while the lock was held were answered after a minute)
+            left_ms = max(0, round((deadline - time.monotonic()) * 1000))
+            conn.execute(f"PRAGMA busy_timeout = {left_ms}")
             try:
                 self._transact(batch, wait=True)
             finally:
