@@ -4,6 +4,7 @@ import { Api, ApiError, EventStream } from "./api.js";
 import { costChart, scoreChart } from "./charts.js";
 import { byId, fill, h, money, score, shorten, when } from "./dom.js";
 import { renderEvent, renderVerdicts } from "./feed.js";
+import { progressOf } from "./progress.js";
 
 const KEY = "orchestratex.console.key";
 const USER = "orchestratex.console.user";
@@ -127,7 +128,8 @@ function logout(message) {
 function forget() {
   byId("start-form").reset();
   for (const id of ["session-list", "session-facts", "cost-chart", "score-chart", "orchestration-list", "thread-list",
-    "feed", "verdicts", "who-user", "session-title", "live-title", "stream-state", "sessions-error", "start-error"]) {
+    "feed", "run-progress", "verdicts", "who-user", "session-title", "live-title", "stream-state", "sessions-error",
+    "start-error"]) {
     fill(byId(id));
   }
   byId("older-sessions").hidden = true;
@@ -324,6 +326,7 @@ function onEvent(event) {
   if (shown) {
     const node = renderEvent(event);
     if (node) byId("feed").append(node);
+    drawProgress(run);
     if (last) verdictsSoon();
   }
   if (last) refreshSoon(); // its spend, and its status: ending a session cancels its runs
@@ -399,8 +402,17 @@ function watch(orchestrationId, { follow }) {
   byId("stream-state").textContent = state.streamText;
   fill(byId("verdicts"));
   fill(byId("feed"), (run ? run.events : []).map(renderEvent));
+  drawProgress(run || { status: "running", events: [] }); // (a run just started: none of its events has come yet)
   if (run && run.status !== "running") verdictsSoon();
   scheduleDraw();
+}
+
+/** What the run shown is waiting for, under its feed (nothing once it has ended). */
+function drawProgress(run) {
+  const line = byId("run-progress");
+  const text = progressOf(run);
+  setText(line, text);
+  line.hidden = text === "";
 }
 
 /**
