@@ -30,6 +30,7 @@ from ..exceptions import (
     UserError,
 )
 from ..providers import Generation, GenerationRequest
+from ..providers._base import RequestsBlocked
 from ..records import Iteration, StopReason
 from ..routing import RoutingFeedback, detect_domain
 from ..routing._base import checked_decision
@@ -81,6 +82,8 @@ class Run(Committing):
                     raise
                 except OrchestrateXError as exc:
                     await self._finish("error", f"{type(exc).__name__}: {exc.message}")
+                    if isinstance(exc, RequestsBlocked):  # a test that forgot its test double fails loudly
+                        raise
                 except Exception as exc:
                     logger.exception("orchestration %s failed unexpectedly", self.doc.id)
                     await self._finish("error", f"{type(exc).__name__}: {exc}")

@@ -21,6 +21,7 @@ __all__ = [
     "GenerationRequest",
     "Message",
     "Provider",
+    "RequestsBlocked",
     "TextSink",
     "check_allow_model_requests",
     "checked_generation",
@@ -29,12 +30,18 @@ __all__ = [
 ]
 
 
+class RequestsBlocked(UserError):
+    """A real model request refused by `ALLOW_MODEL_REQUESTS = False`: not a failure of the model, which a run would
+    fall back from or record as a failed verdict, but a test that forgot its test double, which `run()` raises (after
+    storing the run failed) so that the test fails loudly, as docs/testing.md says."""
+
+
 def check_allow_model_requests() -> None:
     """Raise when real model requests are switched off (`orchestratex.providers.ALLOW_MODEL_REQUESTS`)."""
     from . import ALLOW_MODEL_REQUESTS as allowed  # read at call time so tests can flip it
 
     if not allowed:
-        raise UserError("real model requests are disabled: orchestratex.providers.ALLOW_MODEL_REQUESTS is False")
+        raise RequestsBlocked("real model requests are disabled: orchestratex.providers.ALLOW_MODEL_REQUESTS is False")
 
 
 TextSink: TypeAlias = Callable[[str], Awaitable[None]]
