@@ -314,3 +314,29 @@ def test_a_comment_after_the_store_url_in_an_env_file_is_named(tmp_path: Path) -
         " ORCHESTRATEX_STORE_URL)"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_relative_path_names_the_file_in_the_working_directory_of_when_the_store_was_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `Orchestrator(store="sqlite:///runs.db")` made in one folder, then `%cd` elsewhere in the notebook before its
+    # first run: the runs went to a new `runs.db` in the other folder (the path was resolved when the store opened)
+    from orchestratex import Orchestrator, SimulatedProvider
+
+    made_in, moved_to = tmp_path / "project", tmp_path / "elsewhere"
+    made_in.mkdir()
+    moved_to.mkdir()
+    monkeypatch.chdir(made_in)
+    orch = Orchestrator(providers=[SimulatedProvider(seed=1, latency_scale=0)], store="sqlite:///runs.db")
+    store = SQLiteStore("other.db")
+    monkeypatch.chdir(moved_to)
+    for _ in range(2):  # (a second run on the same orchestrator)
+        result = await orch.run("Write a haiku about the sea", max_iterations=1)
+        assert result.status == "completed"
+    await orch.aclose()
+    async with store:
+        pass
+    assert sorted(p.name for p in made_in.iterdir() if p.suffix == ".db") == ["other.db", "runs.db"]
+    assert list(moved_to.iterdir()) == []
+    async with SQLiteStore(made_in / "runs.db") as reopened:
+        assert len(await reopened.list_orchestrations()) == 2

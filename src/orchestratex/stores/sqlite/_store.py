@@ -150,6 +150,10 @@ class SQLiteStore(SQLiteRecords):
             )
         self.path = str(path)
         """The database file, or `:memory:`."""
+        try:  # (a relative path names the file in the working directory of now: `%cd` before the first run moved it)
+            self._file = self.path if self.path == ":memory:" else os.path.abspath(self.path)
+        except FileNotFoundError:  # (the working directory was deleted: said when the store is opened)
+            pass
         self.busy_timeout = busy_timeout
         self.synchronous = synchronous
         """When a commit is durable: `normal`, past a crash of the process; `full`, past a power loss."""
