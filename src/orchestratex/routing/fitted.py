@@ -165,12 +165,22 @@ class FittedRouter(Router):
         """Learn from `table` (unobserved cells are skipped); `profiles` give the prices the costs were paid at.
 
         A router fitted again starts anew: what it learned before (the earlier fit, and what `observe` learned:
-        judging cost, re-asks; the one-time warning about unknown candidates) is dropped.
+        judging cost, re-asks; the one-time warning about unknown candidates) is dropped. A fit that fails or is
+        interrupted (Ctrl-C) leaves the router as it was: fitted as before, or not fitted.
 
         `progress`: the lab's progress display on stderr (see `orchestratex.lab`) while the prompts' features are
         computed: None shows it on a terminal or in Jupyter once the fit has run a second, True always, False never.
         """
-        _fit.fit(self, table, profiles=profiles, progress=progress)
+        # (a fit sets the means first, then the text's regression: cut short, it left a router that read as fitted,
+        # with the new table's models and means and no regression, which routed and saved without a word)
+        before = dict(self.__dict__)
+        self.featurizer = copy.copy(self.featurizer)  # (the fit learns its idf: the earlier fit's stays as it was)
+        try:
+            _fit.fit(self, table, profiles=profiles, progress=progress)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
         self._judge_cost, self._retries, self._warned_unknown = (0, 0.0), {}, False
         self._offered = None
         return self
