@@ -304,3 +304,23 @@ def test_a_process_without_stderr_replays_without_progress() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
     assert done.returncode == 0 and "60 prompts in" in done.stdout, (done.returncode, done.stdout)
+
+
+def test_a_phase_that_counts_nothing_is_named_on_the_line_at_once() -> None:
+    """Before: a fit's line stood at 100% under "fit fitted on t" while its regressions ran (2.4 s of MMLU's 4 s fit,
+    more on a bigger table): the "(regressions)" label it set was never drawn."""
+    out, clock = Terminal(), Clock()
+    with Progress("fit fitted on t", 100, stream=out, clock=clock) as bar:
+        for _ in range(100):
+            clock.now += 0.02
+            bar.advance()
+        bar.describe("fit fitted on t (regressions)")
+        assert out.getvalue().split("\r")[-1].startswith("fit fitted on t (regressions): 100%|")
+        clock.now += 3  # (the regressions)
+        bar.describe("fit fitted on t")
+    assert out.getvalue().split("\r")[-1].startswith("fit fitted on t: 100%|")
+    quiet = Terminal()
+    with Progress("fit fitted on t", 100, stream=quiet, clock=clock) as bar:
+        bar.advance(100)  # within the first second: nothing shown, and a phase's name shows nothing either
+        bar.describe("fit fitted on t (regressions)")
+    assert quiet.getvalue() == ""

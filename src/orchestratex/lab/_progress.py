@@ -111,8 +111,12 @@ class Progress:
         self.close()
 
     def describe(self, label: str) -> None:
-        """Change what the line says is being done (e.g. the phase of a fit)."""
+        """Change what the line says is being done (e.g. the phase of a fit): a line shown in place says so at once
+        (a phase that counts nothing, a fit's regressions, draws no update: its line stood at 100%, ~00:00 left,
+        under the earlier phase's name while it ran)."""
         self.label = label
+        if self._drawn_at is not None and self.mode == "live":
+            self._draw(self.clock(), end=False)
 
     def update(self, done: int, postfix: str = "") -> None:
         """`done` units are finished; `postfix` (e.g. the running accuracy) ends the line."""
