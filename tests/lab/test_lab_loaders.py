@@ -584,3 +584,27 @@ def test_an_mt_bench_turn_judged_twice_or_not_at_all_is_named(tmp_path: Path) ->
         lab.load_routellm(cut, "mt_bench")  # before: the weak model's mean read 7.0, of its first turn alone
     with pytest.raises(UserError, match=r"judgements.jsonl': line 1: 'turn' is 'one', not a turn's number"):
         lab.load_routellm(_judged_turns(tmp_path / "d", [(strong, "one", 9.0), *whole[1:]]), "mt_bench")  # type: ignore[list-item]
+
+
+def test_a_routellm_file_without_rows_is_named(tmp_path: Path) -> None:
+    """Before: a GSM8K file cut down to its header loaded as a table of 0 rows (refused later as "filtered empty?"),
+    an MMLU subject's file so cut dropped that subject without a word, and an empty MT-Bench question file said
+    nothing either; a RouterBench file so cut was already refused."""
+    header = f"prompt,{lab.ROUTELLM_STRONG},{lab.ROUTELLM_WEAK}\n"
+    gsm = tmp_path / "routellm" / "gsm8k"
+    gsm.mkdir(parents=True)
+    (gsm / "gsm8k_responses.csv").write_text(header)
+    with pytest.raises(UserError, match=r"gsm8k_responses.csv': no rows, only a header: is the file cut short\?"):
+        lab.load_routellm(tmp_path, "gsm8k")
+    mmlu = tmp_path / "routellm" / "mmlu"
+    mmlu.mkdir()
+    (mmlu / "mmlu_anatomy.csv").write_text(header + "What is a bone?,True,False\n")
+    (mmlu / "mmlu_virology.csv").write_text(header)
+    with pytest.raises(UserError, match=r"mmlu_virology.csv': no rows, only a header"):
+        lab.load_routellm(tmp_path, "mmlu")  # before: 1 row, of anatomy alone
+    mt = tmp_path / "routellm" / "mt_bench"
+    mt.mkdir()
+    (mt / "question.jsonl").write_text("\n")
+    (mt / "judgements.jsonl").write_text("")
+    with pytest.raises(UserError, match=r"question.jsonl': no questions: is the file cut short\?"):
+        lab.load_routellm(tmp_path, "mt_bench")

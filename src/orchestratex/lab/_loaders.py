@@ -249,7 +249,10 @@ def load_routellm(
     prompts, quality, tasks, ids = [], [], [], []
     for path in files:
         task = path.stem.removeprefix("mmlu_") if benchmark == "mmlu" else "gsm8k"
-        for line, row in enumerate(read_csv(path, required=("prompt", ROUTELLM_STRONG, ROUTELLM_WEAK))):
+        rows = read_csv(path, required=("prompt", ROUTELLM_STRONG, ROUTELLM_WEAK))
+        if not rows:  # (a header alone, a file cut short: an empty table, or an MMLU subject gone, without a word)
+            raise UserError(f"{str(path)!r}: no rows, only a header: is the file cut short?")
+        for line, row in enumerate(rows):
             if row["prompt"].strip() in skip:
                 continue
             prompts.append(row["prompt"])
@@ -301,6 +304,8 @@ def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
             raise UserError(f"{str(path)!r}: lines {lines[qid]} and {line} have the same question_id {qid}")
         lines[qid] = line
         questions.append({**q, "question_id": qid, "category": category or "general"})
+    if not questions:
+        raise UserError(f"{str(path)!r}: no questions: is the file cut short?")
     path = folder / "judgements.jsonl"
     scores, judged_turns = _judgements(path)
     prompts, quality, tasks, ids = [], [], [], []
