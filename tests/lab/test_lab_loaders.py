@@ -608,3 +608,30 @@ def test_a_routellm_file_without_rows_is_named(tmp_path: Path) -> None:
     (mt / "judgements.jsonl").write_text("")
     with pytest.raises(UserError, match=r"question.jsonl': no questions: is the file cut short\?"):
         lab.load_routellm(tmp_path, "mt_bench")
+
+
+def test_routerbench_files_with_their_models_in_another_column_order_load(tmp_path: Path) -> None:
+    """Before: a task's file re-saved with its columns sorted (pandas, a spreadsheet) was refused: "tables
+    'routerbench/arc_train' and 'routerbench/mbpp_train' have different models", though they have the same."""
+    folder = tmp_path / "routerbench"
+    _write_routerbench(folder, "arc", "train", [("Q1", ["1.0", "0.0"], ["0.01", "0.001"])])
+    _write_routerbench(folder, "mbpp", "train", [("Write code", ["0.0", "1.0"], ["0.02", "0.002"])])
+    path = folder / "mbpp_train.csv"
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    columns = list(rows[0])
+    with path.open("w", newline="", encoding="utf-8") as fh:  # the models' columns in reverse order
+        writer = csv.DictWriter(fh, fieldnames=columns[:4] + sorted(columns[4:-1], reverse=True) + columns[-1:])
+        writer.writeheader()
+        writer.writerows(rows)
+    table = lab.load_routerbench(tmp_path, "train", tasks=("arc", "mbpp"))
+    assert table.models == MODELS  # the first file's order, each row's cells under their own model
+    np.testing.assert_allclose(table.quality, [[1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(table.cost, [[0.01, 0.001], [0.02, 0.002]])
+    with path.open("w", newline="", encoding="utf-8") as fh:  # one model's columns left out
+        kept = [c for c in columns if not c.startswith(MODELS[0])]
+        writer = csv.DictWriter(fh, fieldnames=kept, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(UserError, match=rf"'routerbench/mbpp_train' lacks \['{MODELS[0]}'\]: give tables of the"):
+        lab.load_routerbench(tmp_path, "train", tasks=("arc", "mbpp"))

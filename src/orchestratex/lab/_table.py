@@ -266,7 +266,8 @@ class OutcomeTable:
 
     @staticmethod
     def concat(tables: Sequence[OutcomeTable], *, name: str | None = None) -> OutcomeTable:
-        """Rows of several tables with the same models, one after the other.
+        """Rows of several tables with the same models (in any column order: the first table's is kept), one after
+        the other.
 
         Ids stay as they are when they are distinct across the tables; when two tables share an id (e.g. two
         tables numbered from 0), every id is prefixed with its table's name (`<name>/<id>`, and with the
@@ -276,8 +277,19 @@ class OutcomeTable:
             raise UserError("nothing to concatenate")
         models = tables[0].models
         for t in tables[1:]:
-            if t.models != models:
-                raise UserError(f"tables {tables[0].name!r} and {t.name!r} have different models")
+            if set(t.models) != set(models):
+                lacks = [m for m in models if m not in t.models]
+                extra = [m for m in t.models if m not in models]
+                raise UserError(
+                    f"tables {tables[0].name!r} and {t.name!r} have different models: "
+                    + "; ".join(
+                        ([f"{t.name!r} lacks {lacks}"] if lacks else []) + ([f"it also has {extra}"] if extra else [])
+                    )
+                    + ": give tables of the same models (table.with_models(...) keeps some of them)"
+                )
+        # (the same models in another column order, as a CSV file re-saved with its columns sorted: before, refused
+        # as "different models")
+        tables = [t if t.models == models else t.with_models(*models) for t in tables]
         chars = [t.output_chars for t in tables]
         return OutcomeTable(
             name=name or "+".join(t.name for t in tables),
