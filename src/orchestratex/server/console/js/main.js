@@ -9,6 +9,8 @@ import { progressOf } from "./progress.js";
 const KEY = "orchestratex.console.key";
 const USER = "orchestratex.console.user";
 const SESSION = "orchestratex.console.session";
+/** The orchestration picked (or started) in the selected session, not one merely followed: a reload shows it again. */
+const RUN = "orchestratex.console.run";
 /**
  * How often the selected session is read again. Its status can change elsewhere (another tab, a script, the
  * API) and no event says so: the WebSocket carries orchestration events only (docs/console.md).
@@ -29,6 +31,8 @@ const state = {
   runs: new Map(),
   watching: null,
   follow: true,
+  /** The run kept in the tab (`RUN`) for the selected session: shown when its events replay, instead of the newest. */
+  pinned: null,
   redraw: 0,
   streamText: "",
   poll: 0,
@@ -112,6 +116,7 @@ function logout(message) {
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(USER);
   sessionStorage.removeItem(SESSION);
+  sessionStorage.removeItem(RUN);
   Object.assign(state, { api: null, userId: null, sessions: [], sessionId: null, watching: null, threads: [] });
   state.runs = new Map();
   unstarted = null;
@@ -206,6 +211,9 @@ function selectSession(sessionId) {
   state.watching = null;
   state.follow = true;
   state.sessionEnded = false;
+  // (a reload showed the newest run of the session again, not the one picked to read)
+  state.pinned = sessionStorage.getItem(SESSION) === sessionId ? sessionStorage.getItem(RUN) : null;
+  if (state.pinned === null) sessionStorage.removeItem(RUN);
   sessionStorage.setItem(SESSION, sessionId);
   byId("session-view").hidden = false;
   byId("session-title").textContent = `Session ${sessionId}`;
@@ -314,7 +322,8 @@ function onEvent(event) {
     run.prompt = event.prompt;
     run.threshold = event.evaluation_threshold;
     run.status = "running";
-    if (state.follow) watch(run.id, { follow: true });
+    if (run.id === state.pinned) watch(run.id, { follow: false });
+    else if (state.follow) watch(run.id, { follow: true });
   } else if (event.type === "response_generated" || event.type === "evaluation_completed") {
     run.cost += event.cost || 0;
   } else if (event.type === "orchestration_completed") {
@@ -394,6 +403,8 @@ function setText(node, text) {
 
 function watch(orchestrationId, { follow }) {
   state.follow = follow;
+  if (follow) sessionStorage.removeItem(RUN);
+  else sessionStorage.setItem(RUN, orchestrationId);
   if (state.watching === orchestrationId) return;
   state.watching = orchestrationId;
   const run = state.runs.get(orchestrationId);
