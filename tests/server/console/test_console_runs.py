@@ -243,3 +243,20 @@ def test_an_answer_returned_unjudged_is_said_to_be(desktop: Watched, console: Co
     )
     expect(page.locator("#score-chart .hint")).to_contain_text("nor an answer returned unjudged")
     assert desktop.problems() == []
+
+
+def test_the_prompt_of_a_run_is_shown_whole_with_its_lines(desktop: Watched, console: Console) -> None:
+    """The start of a run in the feed showed its prompt on one line, cut to 400 characters: a prompt with a snippet
+    of code pasted into it lost its line breaks and indentation, and its end (often the question itself) could not be
+    read anywhere in the console."""
+    from playwright.sync_api import expect
+
+    code = "\n".join(f"def step_{n}(x):\n    return x + {n}" for n in range(30))
+    prompt = f"Why does this fail?\n\n{code}\n\nThe question: which step is wrong?"
+    new_session_with_runs(console, prompt, max_iterations=1)
+    page = desktop.page
+    log_in(page, console)
+    shown = page.locator("#feed li[data-type=orchestration_started] .prompt")
+    expect(shown).to_have_text(prompt)  # (whole)
+    assert shown.evaluate("(e) => e.innerText") == prompt  # (its lines as typed)
+    assert desktop.problems() == []

@@ -1,6 +1,6 @@
 // One orchestration's events as cards in the live feed, and the judges' verdicts of its status document.
 
-import { h, money, score, shorten } from "./dom.js";
+import { h, money, score } from "./dom.js";
 
 function facts(pairs) {
   return h(
@@ -56,7 +56,8 @@ const RENDER = {
     card(
       e,
       e.simulated ? "Started (simulated models: no provider key on the server)" : "Started",
-      h("p", { class: "prompt", dir: "auto" }, shorten(e.prompt, 400)),
+      // (whole, its lines kept: cut to 400 characters on one line, a pasted snippet of code could not be read)
+      h("pre", { class: "prompt", dir: "auto" }, e.prompt),
       facts([
         ["domain", e.domain],
         ["max iterations", e.max_iterations],
