@@ -94,8 +94,8 @@ async def test_runs_show_of_a_resumed_detached_run_does_not_say_a_process_died(s
     shown = run_cli("runs", "show", result.id, "--store", store_url)
     assert shown.returncode == 0, shown.stderr
     assert (  # (simulated: no provider billed it)
-        "note:     1 call was in flight when an earlier process left the run (it died, or was interrupted with "
-        "--detach), and made again"
+        "note:     1 call was in flight when an earlier process left the run (it died, or handed the run on: "
+        "`run --detach` interrupted, a server stopped), and made again"
     ) in shown.stdout.splitlines(), shown.stdout
 
 
@@ -107,8 +107,8 @@ def test_the_note_of_calls_made_again_says_billed_only_of_real_models(simulated:
     doc = Orchestration(thread_id="t", session_id="s", user_id="u", prompt="hi", status="completed")
     doc.interrupted_calls = 2
     assert (
-        "note:     2 calls were in flight when an earlier process left the run (it died, or was interrupted with "
-        f"--detach), and made again{end}"
+        "note:     2 calls were in flight when an earlier process left the run (it died, or handed the run on: "
+        f"`run --detach` interrupted, a server stopped), and made again{end}"
     ) in list(_describe(doc, simulated))
 
 

@@ -408,7 +408,7 @@ def _describe(doc: Orchestration, simulated: bool, session_limit: float | None =
         billed = "" if simulated else f", so the provider may have billed {'it' if calls == 1 else 'them'} twice"
         yield (
             f"note:     {calls} call{' was' if calls == 1 else 's were'} in flight when an earlier process left the "
-            f"run (it died, or was interrupted with --detach), and made again{billed}"
+            f"run (it died, or handed the run on: `run --detach` interrupted, a server stopped), and made again{billed}"
         )
     if doc.abandoned_calls and not simulated:  # (a cancelled run's calls stopped in flight: their cost is unknown)
         yield f"note:     ${doc.total_cost:.6f} spent{abandoned_note(doc.abandoned_calls)}"
