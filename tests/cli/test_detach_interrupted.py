@@ -140,3 +140,24 @@ def test_runs_show_of_a_detached_run_says_no_process_runs_it(store_url: str) -> 
         )
         for line in lines
     ), shown.stdout
+
+
+def test_a_detached_run_of_a_piped_catalog_names_a_file_to_save_it_to(store_url: str) -> None:
+    """A catalog read from a pipe (`--catalog <(curl …)`, `/dev/stdin`) is gone once read, and `serve` refuses one: the
+    command to start names a file, not the pipe."""
+    args = [*CLI, "run", PROMPT, "--detach", "--store", store_url, "--catalog", "/dev/stdin"]
+    env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="1")
+    with subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write('[[models]]\nname = "openai:gpt-4.1"\n')
+        proc.stdin.close()
+        assert proc.stdout.readline().startswith("▶ started")
+        assert "routed to" in proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.stderr is not None
+        err = proc.stderr.read()  # (to its end: the process has exited)
+        proc.wait(timeout=60)
+    assert proc.returncode == 143, err
+    assert f"(`orchestratex serve --store {store_url} --catalog FILE`) resumes it" in err, err

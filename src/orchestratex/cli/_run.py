@@ -116,7 +116,14 @@ def _catalog_option(given: str | None) -> str:
     shipped catalog's, or the simulator's when no key is set —, the file's unknown to it."""
     import shlex
 
-    return f" --catalog {shlex.quote(given)}" if given else ""
+    if not given:
+        return ""
+    try:
+        regular = stat.S_ISREG(os.stat(os.path.expanduser(given)).st_mode)
+    except OSError:
+        regular = False
+    # (a pipe, `--catalog <(curl …)`, is gone once read, and `serve` refuses one: the file it was saved to, then)
+    return f" --catalog {shlex.quote(given)}" if regular else " --catalog FILE"
 
 
 async def _check_first(make: Callable[[Store], Orchestrator], prompt: str, options: dict[str, object]) -> None:
