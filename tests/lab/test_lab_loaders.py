@@ -635,3 +635,23 @@ def test_routerbench_files_with_their_models_in_another_column_order_load(tmp_pa
         writer.writerows(rows)
     with pytest.raises(UserError, match=rf"'routerbench/mbpp_train' lacks \['{MODELS[0]}'\]: give tables of the"):
         lab.load_routerbench(tmp_path, "train", tasks=("arc", "mbpp"))
+
+
+def test_a_prompt_with_half_an_emoji_escape_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """Before: an MT-Bench question whose JSON escapes half an emoji (`"\\ud83d"`, as a text cut between the two
+    halves of a pair leaves it) loaded, and `replay_loop` (or `replay`) on it failed with a UnicodeEncodeError."""
+    mt = tmp_path / "routellm" / "mt_bench"
+    mt.mkdir(parents=True)
+    questions = [{"question_id": 81, "turns": ["Write a poem"]}, {"question_id": 82, "turns": ["Smile \\ud83d please"]}]
+    (mt / "question.jsonl").write_text("".join(json.dumps(q).replace("\\\\", "\\") + "\n" for q in questions))
+    judged = [
+        {"question_id": q, "model": model, "score": 8}
+        for q in (81, 82)
+        for model in (lab.ROUTELLM_STRONG, lab.ROUTELLM_WEAK)
+    ]
+    (mt / "judgements.jsonl").write_text("".join(json.dumps(j) + "\n" for j in judged))
+    message = r"table 'routellm/mt_bench': the prompt of row 1 \(id 'mt_bench/82'\) holds a lone surrogate \('\\ud83d'"
+    with pytest.raises(UserError, match=message):
+        lab.load_routellm(tmp_path, "mt_bench")
+    with pytest.raises(UserError, match=r"table 'mine': the prompt of row 0 holds a lone surrogate"):
+        lab.OutcomeTable(name="mine", models=("a",), prompts=("\ud800",), quality=np.ones((1, 1)), cost=np.ones((1, 1)))

@@ -63,6 +63,7 @@ class OutcomeTable:
         bad = next((i for i, p in enumerate(self.prompts) if not isinstance(p, str)), None)
         if bad is not None:
             raise UserError(f"table {self.name!r}: the prompt of row {bad} is {self.prompts[bad]!r}, not a string")
+        self._check_text()
         quality = np.asarray(self.quality, dtype=np.float64)
         cost = np.asarray(self.cost, dtype=np.float64)
         for label, array in (("quality", quality), ("cost", cost)):
@@ -78,6 +79,22 @@ class OutcomeTable:
         object.__setattr__(self, "quality", quality)
         object.__setattr__(self, "cost", cost)
         self._check_rows(n, m)
+
+    def _check_text(self) -> None:
+        """Refuse a prompt holding a lone surrogate (`"\\ud83d"`: JSON's escape of half an emoji, as `json.loads`
+        reads it): no run takes one, and a replay failed on it with a `UnicodeEncodeError` from deep inside."""
+        for i, prompt in enumerate(self.prompts):
+            if prompt.isascii():  # (a flag: no scan)
+                continue
+            try:
+                prompt.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                row = f"row {i}" + (f" (id {self.ids[i]!r})" if len(self.ids) == len(self.prompts) else "")
+                raise UserError(
+                    f"table {self.name!r}: the prompt of {row} holds a lone surrogate ({prompt[exc.start]!r} at "
+                    f"character {exc.start}), which is not text and no run takes: mend the data (a JSON \\u escape "
+                    "of a surrogate must be one of a pair)"
+                ) from None
 
     def _as_tuples(self) -> None:
         """`models`, `prompts`, `tasks` and `ids` as tuples, whatever sequence gave them (a list, a numpy array of
