@@ -337,3 +337,28 @@ async def test_replay_keeps_a_production_router_s_store_free_of_recorded_outcome
     assert run.orchestration.status == "completed"
     learned = await lab.replay(router, table, profiles, progress=False)  # the orchestrator is closed now
     assert len(learned.choices) == len(replayed.choices) == 20
+
+
+def test_a_ranking_curve_takes_prompts_of_equal_gain_as_a_random_pick_not_in_file_order() -> None:
+    """Before: prompts the router scored alike were sent to the strong model in the table's order, so a router that
+    scores every prompt the same (the task-only router on one task) got the APGR of the data file's order: here 0.75
+    when the prompts that need the strong model come first, not the 0.5 of random routing it is."""
+    n = 8
+    needs_strong = [1.0] * 4 + [0.0] * 4  # the weak model fails the first four prompts, the strong one none
+    table = lab.OutcomeTable(
+        name="two",
+        models=("strong", "weak"),
+        prompts=tuple(f"question {i}" for i in range(n)),
+        quality=np.stack([np.ones(n), 1 - np.asarray(needs_strong)], axis=1),
+        cost=np.tile([1.0, 0.0], (n, 1)),
+    )
+    weak, strong = 0.5, 1.0
+    alike = lab.ranking_curve(table, np.zeros(n), name="alike")
+    assert lab.apgr(alike, weak=weak, strong=strong) == pytest.approx(0.5)
+    assert [p.quality for p in alike.points] == pytest.approx([0.5 + k / 16 for k in range(n + 1)])
+    # distinct gains are taken in their order, as before; a tie among some of them is a line between its ends
+    ranked = lab.ranking_curve(table, [4, 3, 2, 1, 0, 0, 0, -1], name="ranked")
+    assert [p.quality for p in ranked.points] == pytest.approx([0.5, 0.625, 0.75, 0.875, 1.0, 1.0, 1.0, 1.0, 1.0])
+    first = lab.ranking_curve(table, [1, 1, 0, 0, 0, 0, 0, 0], name="first")
+    assert [p.quality for p in first.points][:3] == pytest.approx([0.5, 0.625, 0.75])
+    assert first.points[5].quality == pytest.approx(0.75 + 3 * 0.25 / 6)  # 3 of the 6 tied rows, 2 of which need it

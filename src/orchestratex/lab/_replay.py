@@ -120,7 +120,8 @@ def ranking_curve(table: OutcomeTable, gain: FloatArray | Sequence[float], *, na
     """A two-model router's curve: send the `k` prompts of highest `gain` to model `strong`, for every k.
 
     `gain` is the router's score for "the strong model is needed" (e.g. predicted quality of
-    strong − weak). This is the threshold sweep RouteLLM's APGR and CPT are computed on.
+    strong − weak). This is the threshold sweep RouteLLM's APGR and CPT are computed on. No threshold separates
+    prompts of equal gain: within them the curve is the expected outcome of a random pick (a straight line).
     """
     table.require_complete()
     if len(table.models) != 2:
@@ -144,12 +145,32 @@ def ranking_curve(table: OutcomeTable, gain: FloatArray | Sequence[float], *, na
     # point k sends order[:k] to strong: running sums instead of re-reading the table for each of the n + 1 points
     quality = _running_means(table.quality[rows, weak], table.quality[order, strong] - table.quality[order, weak])
     cost = _running_means(table.cost[rows, weak], table.cost[order, strong] - table.cost[order, weak])
+    quality, cost = _untied(gain[order], quality), _untied(gain[order], cost)
     points = []
     for k in range(n + 1):
         share = {strong: k / n, weak: (n - k) / n}
         shares = {m: share[j] for j, m in enumerate(table.models) if share[j] > 0}
         points.append(OperatingPoint(cost=float(cost[k]), quality=float(quality[k]), knob=float(k), shares=shares))
     return Curve(name, tuple(points))
+
+
+def _untied(sorted_gain: FloatArray, means: FloatArray) -> FloatArray:
+    """`means` (n + 1 points) with the points inside each run of equal gains on the line between the run's ends.
+
+    No threshold separates prompts of equal gain: sending k of them to the strong model is a random pick of k, whose
+    expected outcome is that line. Before, they were taken in the table's order, so a router scoring many prompts
+    alike (the task-only router: one score per task) was credited with, or blamed for, the order of the data file.
+    """
+    out = means.copy()
+    n, start = len(sorted_gain), 0
+    while start < n:
+        end = start + 1
+        while end < n and sorted_gain[end] == sorted_gain[start]:
+            end += 1
+        if end - start > 1:
+            out[start : end + 1] = np.linspace(means[start], means[end], end - start + 1)
+        start = end
+    return out
 
 
 def _running_means(base: FloatArray, delta: FloatArray) -> FloatArray:
