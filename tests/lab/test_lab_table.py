@@ -9,6 +9,7 @@ import pytest
 from orchestratex.exceptions import UserError
 from orchestratex.lab import OutcomeTable, fit_prices, profiles_for
 from orchestratex.lab._loaders import routerbench_table
+from orchestratex.routing.fitted import FittedRouter
 
 from .lab_synthetic import MODELS, synthetic_table
 
@@ -235,3 +236,15 @@ def test_profiles_for_refuses_a_provider_that_is_not_a_plain_name(provider: Any)
     with pytest.raises(UserError, match=r"provider is a plain name .*e.g. provider='lab'"):
         profiles_for(table, provider=provider)
     assert [p.name for p in profiles_for(table, provider="routerbench")][:1] == ["routerbench:small"]
+
+
+def test_a_table_without_tasks_has_the_one_task_its_rows_are_replayed_and_fitted_under() -> None:
+    """Before: a table built without `tasks` (as the docs' examples build one) had no `task_names` and
+    `with_task("general")` raised KeyError "has no task ['general']; it has []", though every replay and fit takes
+    its rows as `general` (and so does the same table concatenated with one that has tasks)."""
+    table = OutcomeTable(name="mine", models=("a",), prompts=("p", "q"), quality=np.ones((2, 1)), cost=np.ones((2, 1)))
+    assert table.task_names == ("general",) and table.task_of(1) == "general"
+    assert table.with_task("general").prompts == ("p", "q")
+    with pytest.raises(KeyError, match=r"table 'mine' has no task \['facts'\]; it has \['general'\]"):
+        table.with_task("facts")
+    assert FittedRouter(text=False).fit(table).domain_row("general") == 0

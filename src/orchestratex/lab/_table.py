@@ -160,7 +160,10 @@ class OutcomeTable:
 
     @property
     def task_names(self) -> tuple[str, ...]:
-        """The distinct tasks, in order of first appearance."""
+        """The distinct tasks, in order of first appearance (`general` alone for a table built without tasks, whose
+        rows replays and fits take as `general`: before, none, and `with_task("general")` found no such task)."""
+        if not self.tasks:
+            return ("general",) if len(self.prompts) else ()
         return tuple(dict.fromkeys(self.tasks))
 
     def task_of(self, row: int) -> str:
@@ -234,7 +237,7 @@ class OutcomeTable:
         unknown = set(tasks) - set(self.task_names)
         if unknown:
             raise KeyError(f"table {self.name!r} has no task {sorted(unknown)}; it has {list(self.task_names)}")
-        rows = [i for i, t in enumerate(self.tasks) if t in tasks]
+        rows = [i for i in range(len(self)) if self.task_of(i) in tasks]
         return self.subset(rows, name=f"{self.name}[{','.join(tasks)}]")
 
     def with_models(self, *models: str) -> OutcomeTable:
