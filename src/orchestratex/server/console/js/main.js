@@ -5,6 +5,7 @@ import { costChart, scoreChart } from "./charts.js";
 import { byId, fill, h, money, score, shorten, when } from "./dom.js";
 import { renderEvent, renderVerdicts } from "./feed.js";
 import { progressOf } from "./progress.js";
+import { uncountedNotes } from "./uncounted.js";
 
 const KEY = "orchestratex.console.key";
 const USER = "orchestratex.console.user";
@@ -443,7 +444,8 @@ async function showVerdicts(orchestrationId) {
   try {
     const doc = await state.api.orchestration(orchestrationId);
     if (state.watching !== orchestrationId) return;
-    fill(byId("verdicts"), h("h3", null, "Judges' verdicts"), renderVerdicts(doc));
+    const simulated = Boolean(state.runs.get(orchestrationId)?.events[0]?.simulated);
+    fill(byId("verdicts"), uncountedNotes(doc, { simulated }), h("h3", null, "Judges' verdicts"), renderVerdicts(doc));
   } catch (err) {
     if (state.watching !== orchestrationId) return;
     fill(byId("verdicts"), h("p", { class: "error" }, `The verdicts could not be read: ${err.message}`));
