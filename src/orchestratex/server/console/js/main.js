@@ -139,6 +139,7 @@ function forget() {
     fill(byId(id));
   }
   byId("older-sessions").hidden = true;
+  document.title = TITLE;
 }
 
 // -- sessions ------------------------------------------------------------------------------------
@@ -221,6 +222,7 @@ function selectSession(sessionId) {
   fill(byId("feed"));
   fill(byId("verdicts"));
   byId("live-view").hidden = true;
+  document.title = TITLE;
   drawRuns();
   refreshSession();
   state.stream = new EventStream(state.api.key, sessionId, {
@@ -339,6 +341,7 @@ function onEvent(event) {
     drawProgress(run);
     if (last) verdictsSoon();
   }
+  if (shown) drawTitle();
   if (last) refreshSoon(); // its spend, and its status: ending a session cancels its runs
   scheduleDraw();
 }
@@ -415,8 +418,21 @@ function watch(orchestrationId, { follow }) {
   fill(byId("verdicts"));
   fill(byId("feed"), (run ? run.events : []).map(renderEvent));
   drawProgress(run || { status: "running", events: [] }); // (a run just started: none of its events has come yet)
+  drawTitle();
   if (run && run.status !== "running") verdictsSoon();
   scheduleDraw();
+}
+
+const TITLE = document.title;
+
+/**
+ * The tab's title names the run shown and its status ("running · Explain … · OrchestrateX console"), drawn at each
+ * of its events rather than at the next frame (none comes in a tab in the background): every tab was titled alike,
+ * so two tabs could not be told apart, nor a run seen to end from another tab.
+ */
+function drawTitle() {
+  const run = state.watching === null ? undefined : state.runs.get(state.watching);
+  document.title = run ? `${run.status} · ${shorten(run.prompt || run.id, 40)} · ${TITLE}` : TITLE;
 }
 
 /** What the run shown is waiting for, under its feed (nothing once it has ended). */
