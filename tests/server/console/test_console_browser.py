@@ -4,6 +4,7 @@ from the form and watch its events arrive, on a desktop and on a phone, and with
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,8 @@ def test_log_in_start_a_run_and_watch_its_events_arrive(desktop: Watched, consol
     # what the user typed is shown as text, never run or parsed as HTML
     assert page.locator("#feed img, #feed b, #orchestration-list img").count() == 0
     assert HOSTILE in page.locator("#feed li[data-type=orchestration_started] .prompt").inner_text()
-    assert page.title() == "OrchestrateX console"
+    # (the onerror would have made it "1"; the title names the run by its prompt, as text)
+    assert re.fullmatch(rf"(completed|failed) · {re.escape(HOSTILE[:39])}… · OrchestrateX console", page.title())
 
     # the session's list and charts include the run
     page.locator("#orchestration-list .status:not(.running)").first.wait_for()
