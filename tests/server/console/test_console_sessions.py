@@ -97,3 +97,28 @@ def test_the_newest_threads_of_a_session_with_many_are_listed(desktop: Watched, 
     expect(threads.first).to_contain_text("The newest prompt of all")
     expect(threads.last).to_contain_text("old prompt number 0")
     assert desktop.problems() == []
+
+
+def test_starting_in_an_ended_session_says_to_pick_another(desktop: Watched, console: Console) -> None:
+    """Pressing Start with an ended session selected (the newest, ended through the API) showed the server's refusal
+    of a step the user never asked for — "session … is completed: threads can only be added to an active
+    session" — instead of saying that no orchestration can start there, and what to do."""
+    from playwright.sync_api import expect
+
+    headers = {"Authorization": f"Bearer {console.key}"}
+    base = console.server.base_url
+    session_id = httpx.post(f"{base}/api/sessions/", json={}, headers=headers).json()["_id"]
+    ended = httpx.patch(f"{base}/api/sessions/{session_id}/status", json={"status": "completed"}, headers=headers)
+    assert ended.status_code == 200, ended.text
+    page = desktop.page
+    log_in(page, console)
+    expect(page.locator("#session-list button[aria-current=true]")).to_have_attribute("data-session", session_id)
+    expect(page.locator("#session-facts dd").first).to_have_text("completed")
+    page.get_by_label("Prompt").fill("Explain quicksort")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#start-error")).to_have_text(
+        "This session has ended (completed): no orchestration can start in it. Press New session, or pick an active"
+        " session."
+    )
+    expect(page.get_by_role("button", name="Start")).to_be_focused()
+    assert desktop.problems() == []

@@ -42,6 +42,8 @@ const state = {
   resumeTimer: 0,
   verdictsTimer: 0,
   sessionEnded: false,
+  /** The selected session's status, as last read. */
+  sessionStatus: null,
   /** The last read of the selected session failed: its message is shown until a read succeeds. */
   readFailed: false,
   /** Reads of the selected session started so far, and the newest of them whose answer is shown: the reads overlap
@@ -259,6 +261,7 @@ async function refreshSession({ threads: withThreads = true } = {}) {
     if (state.readFailed) byId("sessions-error").textContent = ""; // (fresh figures: that failure has passed)
     state.readFailed = false;
     state.sessionEnded = ENDED.has(session.status);
+    state.sessionStatus = session.status;
     const meta = byId("session-list").querySelector(`button[data-session="${CSS.escape(sessionId)}"] .pick-meta`);
     if (meta) meta.textContent = sessionMeta(session);
     const settings = session.settings || {};
@@ -548,6 +551,13 @@ async function start(form, prompt) {
   error.textContent = "";
   try {
     const settings = startSettings(form);
+    if (state.sessionId && state.sessionEnded) {
+      // (an end is final: the server's refusal spoke of adding a thread, a step the user never asked for)
+      throw new Error(
+        `This session has ended (${state.sessionStatus}): no orchestration can start in it. ` +
+          "Press New session, or pick an active session.",
+      );
+    }
     if (!state.sessionId) {
       const session = await state.api.createSession(state.userId);
       await reloadSessions(session._id);
