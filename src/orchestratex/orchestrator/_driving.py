@@ -153,6 +153,8 @@ async def drive_leased(
             o._leases.drop(oid)
             await o.store.release(oid, o.owner)
             return RunResult(doc, await stored_events(o.store, doc), o.simulated)
+        if not start and doc.status == "running":
+            await _check_same_kind(o, doc)
         o._leases.start()
         # (a tuple, no list kept aside: a run without handlers holds the shared empty one)
         handlers = (*o.handlers, *((on_event,) if callable(on_event) else on_event))
@@ -182,6 +184,33 @@ async def drive_leased(
     if run.resumed:  # (the run sealed its own records as it made them)
         seal(events)
     return RunResult(doc, events, o.simulated)
+
+
+class OtherModels(Conflict):
+    """A run began on simulated models and this orchestrator calls real ones, or the other way round: it is left for an
+    orchestrator of its own kind to resume (`resume_pending` leaves it out, as one another process runs)."""
+
+
+async def _check_same_kind(orchestrator: Orchestrator, doc: Orchestration) -> None:
+    """Raise `OtherModels` when running `doc` began on simulated models and `orchestrator` has real ones, or the other
+    way round (its `orchestration_started` says): a server given provider keys resumed a run detached from the offline
+    demo with real, paid calls (its simulated models unknown to it, every step fell back to a real one), and one
+    without keys finished a real run with the simulator's answers."""
+    o = orchestrator
+    first = await o.store.list_events(doc.session_id, orchestration_id=doc.id, limit=1)
+    if not first or not isinstance(first[0], OrchestrationStarted) or first[0].simulated == o.simulated:
+        return
+    if first[0].simulated:
+        why = "it began on the offline simulator's models and this orchestrator calls real, paid ones"
+        where = "an orchestrator without provider keys (the simulator) resumes it"
+    else:
+        why = "it began on real models and this orchestrator has only the offline simulator's"
+        where = "an orchestrator with the provider keys it ran with resumes it"
+    said = o._said_other_kind
+    if doc.id not in said:  # (once per run: `resume_pending` comes back to it at every round)
+        said.add(doc.id)
+        logger.warning("orchestration %s is not resumed here: %s; %s", doc.id, why, where)
+    raise OtherModels(f"orchestration {doc.id} is not resumed here: {why}; {where}")
 
 
 async def _end_unbuilt(orchestrator: Orchestrator, doc: Orchestration, exc: Exception) -> None:

@@ -171,6 +171,8 @@ class Orchestrator:
         self._cancelling: set[str] = set()
         """Orchestrations `cancel` is stopping: a `suspend` meanwhile leaves them to end `cancelled`."""
         self._leases = LeaseKeeper(self)
+        self._said_other_kind: set[str] = set()
+        """The runs left for an orchestrator of their kind (simulated or real models) to resume, said once each."""
         self._watcher = CancelWatcher(self)
         self._closer = Closing()
         self._pools = ModelPools()
