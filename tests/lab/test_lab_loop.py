@@ -286,3 +286,25 @@ async def test_a_run_that_fails_on_its_own_is_raised_not_counted_as_a_wrong_answ
         _check_run(table, 2, failed)
     budget = await lab.replay_loop(table, router=Scripted(["small"]), cost_limit=1e-9, progress=False)
     assert {o.stop_reason for o in budget.outcomes} == {"budget"} and budget.quality == 0.0
+
+
+async def test_a_cost_limit_the_recorded_costs_fit_lets_the_runs_answer_on_a_table_without_answer_lengths() -> None:
+    """Before: on a table that records no answer lengths (RouteLLM's, the docs' examples, one of your own),
+    `profiles_for` fitted each price on the prompt's tokens alone while the replay answered with 100 tokens at that
+    price too, so a call's reserved worst case was dozens of times its recorded cost: with `cost_limit=0.002` per
+    prompt, 20 times the cheap model's recorded $0.0001, every run stopped on its budget before any answer."""
+    n = 40
+    table = lab.OutcomeTable(
+        name="mine",
+        models=("cheap", "strong"),
+        prompts=tuple(f"question {i}" for i in range(n)),
+        quality=np.tile([1.0, 1.0], (n, 1)),
+        cost=np.tile([0.0001, 0.005], (n, 1)),
+    )
+    fits = lab.fit_prices(table)
+    assert [f.relative_error for f in fits] == pytest.approx([0.0, 0.0], abs=0.05)
+    router = FittedRouter(cost_weight=20, text=False).fit(table, profiles=lab.profiles_for(table))
+    replay = await lab.replay_loop(table, router=router, cost_limit=0.002, progress=False)
+    assert {o.stop_reason for o in replay.outcomes} == {"threshold"}  # before: {"budget"}, quality 0
+    assert replay.quality == 1.0 and replay.shares() == {"cheap": 1.0}
+    assert replay.cost == pytest.approx(0.0001 + replay.judge_cost)

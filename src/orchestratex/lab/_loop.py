@@ -31,7 +31,7 @@ from ..routing.fitted import FittedRouter
 from ..stores import MemoryStore
 from ..usage import Usage
 from ._metrics import OperatingPoint
-from ._profiles import CHARS_PER_TOKEN, profiles_for
+from ._profiles import CHARS_PER_TOKEN, DEFAULT_ANSWER_CHARS, profiles_for
 from ._progress import Progress, check_progress
 from ._table import FloatArray, OutcomeTable, check_arguments
 
@@ -210,8 +210,8 @@ class LoopReplay:
 _TEMPLATES = 8192
 """Tokens a replay's windows keep for the system prompt, the refinement and judging templates and feedback."""
 
-_DEFAULT_CHARS = 400.0
-"""The length of an answer when the table does not record it."""
+_DEFAULT_CHARS = DEFAULT_ANSWER_CHARS
+"""The length of an answer when the table does not record it (as `fit_prices` takes it)."""
 
 
 def _chars(chars: FloatArray | None, row: int, col: int) -> float:

@@ -16,6 +16,9 @@ __all__ = ["PriceFit", "fit_prices", "profiles_for"]
 CHARS_PER_TOKEN = 4.0
 """The token estimate used when a table has text but no token counts."""
 
+DEFAULT_ANSWER_CHARS = 400.0
+"""The length of an answer when the table does not record it (`replay_loop` answers so, and prices are fitted so)."""
+
 
 @dataclass(frozen=True, slots=True)
 class PriceFit:
@@ -31,8 +34,11 @@ class PriceFit:
 def fit_prices(table: OutcomeTable) -> list[PriceFit]:
     """Non-negative input and output prices per 1k tokens that best reproduce each model's costs.
 
-    Tokens are estimated as characters / 4 (prompt in, answer out). Without answer lengths in
-    the table, one blended price per 1k prompt tokens is fitted.
+    Tokens are estimated as characters / 4 (prompt in, answer out). Without answer lengths in the table, one
+    price per 1k tokens in and out is fitted, each answer taken as `DEFAULT_ANSWER_CHARS` (400 characters), as
+    `replay_loop` answers: before, the price was fitted on the prompt's tokens alone, so a replayed call's reserved
+    worst case (its answer's tokens at that price too) was many times its recorded cost, and a `cost_limit` that
+    the recorded costs fitted stopped the runs before any answer.
     """
     nnls = require("scipy.optimize").nnls
     prompt_tokens = np.asarray([len(p) for p in table.prompts], dtype=np.float64) / CHARS_PER_TOKEN
@@ -52,10 +58,10 @@ def fit_prices(table: OutcomeTable) -> list[PriceFit]:
             x = np.stack([x_in, table.output_chars[rows, j] / CHARS_PER_TOKEN / 1000], axis=1)
             (p_in, p_out), _ = nnls(x, y)
         else:
-            (p_in,), _ = nnls(x_in[:, None], y)
+            x = np.stack([x_in, np.full_like(x_in, DEFAULT_ANSWER_CHARS / CHARS_PER_TOKEN / 1000)], axis=1)
+            (p_in,), _ = nnls(x.sum(axis=1)[:, None], y)
             p_out = p_in
-            x = np.stack([x_in, np.zeros_like(x_in)], axis=1)
-        reproduced = x @ np.array([p_in, p_out if table.output_chars is not None else 0.0])
+        reproduced = x @ np.array([p_in, p_out])
         mean = float(y.mean()) if y.size else 0.0
         error = float(np.abs(reproduced - y).mean() / mean) if mean > 0 else 0.0
         fits.append(PriceFit(model, float(p_in), float(p_out), error))
