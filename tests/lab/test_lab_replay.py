@@ -362,3 +362,34 @@ def test_a_ranking_curve_takes_prompts_of_equal_gain_as_a_random_pick_not_in_fil
     first = lab.ranking_curve(table, [1, 1, 0, 0, 0, 0, 0, 0], name="first")
     assert [p.quality for p in first.points][:3] == pytest.approx([0.5, 0.625, 0.75])
     assert first.points[5].quality == pytest.approx(0.75 + 3 * 0.25 / 6)  # 3 of the 6 tied rows, 2 of which need it
+
+
+class _Recording(_Always):
+    """Records the domain of each task it is asked to route, as well as what it observes."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(model)
+        self.domains: list[str] = []
+
+    async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        self.domains.append(task.domain)
+        return await super().select(task, candidates)
+
+
+async def test_replay_passes_each_task_as_a_run_reads_it() -> None:
+    """Before: `replay` passed a table's task as written (`Coding`, ` MATH`), so a router learned it apart from the
+    `coding` of its runs (and of `replay_loop`, which passes it as a run reads it), and no `coding` specialty applied
+    to it; a task of your own keeps its case, without its surrounding spaces, as a run's domain does."""
+    n = 6
+    table = lab.OutcomeTable(
+        name="mixed",
+        models=("a", "b"),
+        prompts=tuple(f"question {i}" for i in range(n)),
+        quality=np.ones((n, 2)),
+        cost=np.tile([0.001, 0.002], (n, 1)),
+        tasks=("Coding", " MATH", "facts", "Facts ", "coding", "general"),
+    )
+    router = _Recording("lab:a")
+    await lab.replay(router, table, lab.profiles_for(table), progress=False)
+    assert router.domains == ["coding", "math", "facts", "Facts", "coding", "general"]
+    assert [f.domain for f in router.seen] == router.domains

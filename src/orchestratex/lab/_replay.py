@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog import ModelProfile
+from ..domains import DOMAINS
 from ..exceptions import UserError
 from ..routing import Router, RoutingFeedback, Task
 from ..routing._base import offline
@@ -292,10 +293,13 @@ async def replay(
     scale = score_scale if score_scale is not None else (10.0 if float(table.quality.max()) <= 1 else 1.0)
     chars = table.output_chars
     choices = np.empty(len(table), dtype=np.int64)
+    # each task as a run reads it (a built-in domain lowercase: `Coding` is `coding`, its models' specialty and
+    # statistics), as `replay_loop` passes it: before, `Coding` reached the router as given
+    domains = {task: _as_run_reads(task) for task in table.task_names}
     # (offline: a router also attached to an orchestrator keeps what it learns here in memory, not in that store)
     with Progress(f"replay {router.name} on {table.name}", len(table), show=progress) as bar, offline():
         for row, prompt in enumerate(table.prompts):
-            domain = table.task_of(row)
+            domain = domains[table.task_of(row)]
             task = Task(prompt=prompt, domain=domain, original_prompt=prompt, input_tokens=len(prompt.encode()))
             decision = await router.select(task, profiles)
             if decision.model_name not in index:
@@ -317,6 +321,13 @@ async def replay(
             bar.advance()
             await asyncio.sleep(0)  # a cancellation (Ctrl-C) stops the replay here; other tasks get their turn
     return Replay(table, choices)
+
+
+def _as_run_reads(task: str) -> str:
+    """A table's task as a run's domain reads it (`check_domain`, refusing nothing): without surrounding spaces, a
+    built-in one lowercase."""
+    stripped = task.strip()
+    return stripped.lower() if stripped.lower() in DOMAINS else stripped
 
 
 def fitted_curve(
