@@ -655,3 +655,20 @@ def test_a_prompt_with_half_an_emoji_escape_is_named_not_a_traceback(tmp_path: P
         lab.load_routellm(tmp_path, "mt_bench")
     with pytest.raises(UserError, match=r"table 'mine': the prompt of row 0 holds a lone surrogate"):
         lab.OutcomeTable(name="mine", models=("a",), prompts=("\ud800",), quality=np.ones((1, 1)), cost=np.ones((1, 1)))
+
+
+async def test_history_keeps_the_length_of_each_answer() -> None:
+    """Before: `load_history` dropped what each answer's length was, though the store keeps the answer: a replay of
+    the history answered 400 characters for each, and `profiles_for` priced the models' tokens without them."""
+    from orchestratex import Orchestrator
+
+    async with Orchestrator(simulate=True, store=MemoryStore(), max_iterations=2) as orchestrator:
+        results = [await orchestrator.run(f"Write a function that adds {i} to a number") for i in range(3)]
+        table = await lab.load_history(orchestrator.store)
+    assert table.output_chars is not None
+    for result in results:
+        row = table.ids.index(result.id)
+        first = result.orchestration.iterations[0]
+        assert first.response is not None
+        assert table.output_chars[row, table.model_index(first.model_name)] == len(first.response)
+    np.testing.assert_array_equal(np.isnan(table.output_chars), ~table.observed)

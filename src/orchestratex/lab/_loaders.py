@@ -477,7 +477,7 @@ async def load_history(
         return await _history_at(store, session_id, thread_id, models, int(page_size), progress)
     _check_store(store)
     page_size = int(page_size)  # (numpy's integers too; the stores take an int)
-    found: list[tuple[str, str, dict[str, tuple[float, float]]]] = []
+    found: list[tuple[str, str, dict[str, tuple[float, float, float]]]] = []
     ids: list[str] = []
     offset = 0
     # (a long history — about 3,500 orchestrations a second from SQLite here — was read without a word)
@@ -500,29 +500,32 @@ async def load_history(
     return _history_table(found, ids, models)
 
 
-def _answers_to_the_prompt(orch: Orchestration) -> dict[str, tuple[float, float]]:
-    """Each model's (score, cost) of its first evaluated answer to the orchestration's prompt as asked.
+def _answers_to_the_prompt(orch: Orchestration) -> dict[str, tuple[float, float, float]]:
+    """Each model's (score, cost, length of the answer in characters) of its first evaluated answer to the
+    orchestration's prompt as asked.
 
     A refinement answered another prompt (the question with an earlier answer and the judges' feedback on it):
     its score is not the model's outcome on the question, and counted as one it flattered the models that rescue
     others' answers. An attempt is on the question as asked when its prompt is the first attempt's.
     """
     iterations = sorted(orch.iterations, key=lambda i: i.index)
-    cells: dict[str, tuple[float, float]] = {}
+    cells: dict[str, tuple[float, float, float]] = {}
     if not iterations:
         return cells
     asked = iterations[0].prompt
     for it in iterations:
         if it.evaluation is not None and it.prompt == asked and it.model_name not in cells:
-            cells[it.model_name] = (float(it.evaluation.score), float(it.cost))
+            cells[it.model_name] = (float(it.evaluation.score), float(it.cost), float(len(it.response or "")))
     return cells
 
 
 def _history_table(
-    found: list[tuple[str, str, dict[str, tuple[float, float]]]], ids: list[str], models: Iterable[str] | None
+    found: list[tuple[str, str, dict[str, tuple[float, float, float]]]], ids: list[str], models: Iterable[str] | None
 ) -> OutcomeTable:
-    """`load_history`'s table of the orchestrations `found` (prompt, domain, model -> (score, cost)), with the
-    columns `models` (by default every model evaluated, in order of first answer)."""
+    """`load_history`'s table of the orchestrations `found` (prompt, domain, model -> (score, cost, answer's
+    characters)), with the columns `models` (by default every model evaluated, in order of first answer). The
+    answers' lengths are kept (before, dropped: `replay_loop` answered 400 characters for each, and `profiles_for`
+    priced tokens without them)."""
     seen = tuple(dict.fromkeys(m for _, _, c in found for m in c))
     names = tuple(models) if models is not None else seen
     never = [m for m in names if m not in seen]
@@ -533,10 +536,11 @@ def _history_table(
         )
     quality = np.full((len(found), len(names)), np.nan)
     cost = np.full((len(found), len(names)), np.nan)
+    chars = np.full((len(found), len(names)), np.nan)
     for r, (_, _, cells) in enumerate(found):
         for c, model in enumerate(names):
             if model in cells:
-                quality[r, c], cost[r, c] = cells[model]
+                quality[r, c], cost[r, c], chars[r, c] = cells[model]
     return OutcomeTable(
         name="history",
         models=names,
@@ -545,4 +549,5 @@ def _history_table(
         cost=cost,
         tasks=tuple(d for _, d, _ in found),
         ids=tuple(ids),
+        output_chars=chars,
     )
