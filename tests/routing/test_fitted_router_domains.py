@@ -54,3 +54,23 @@ def test_a_domain_that_is_not_text_reads_the_overall_means() -> None:
     router = FittedRouter(text=False).fit(_table())
     overall = router.predict_quality("question 1", "a task the table does not have")
     assert router.predict_quality("question 1", None).tolist() == overall.tolist()  # type: ignore[arg-type]
+
+
+def test_a_task_written_in_two_cases_is_one_domain() -> None:
+    """Before: a table whose rows say `Coding` and `coding` (two tables concatenated) was fitted as two domains, and
+    a run's `coding` (as every run, replay and prediction reads both) used the rows written `coding` alone."""
+    n = 40
+    tasks = ("Coding",) * n + ("coding",) * n + ("facts",) * n
+    quality = np.asarray([[0.0, 1.0]] * n + [[0.6, 0.5]] * n + [[1.0, 0.0]] * n)
+    table = lab.OutcomeTable(
+        name="mixed",
+        models=("a", "b"),
+        prompts=tuple(f"question {i}" for i in range(3 * n)),
+        quality=quality,
+        cost=np.ones((3 * n, 2)),
+        tasks=tasks,
+    )
+    router = FittedRouter(text=False, domain_prior=0).fit(table)
+    for domain in ("coding", "Coding", " CODING"):
+        np.testing.assert_allclose(router.predict_quality("question", domain), [0.3, 0.75])  # before: [0.6, 0.5]
+    np.testing.assert_allclose(router.predict_quality("question", "facts"), [1.0, 0.0])

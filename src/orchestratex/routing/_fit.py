@@ -66,7 +66,11 @@ def fit(router: FittedRouter, table: OutcomeTable, *, profiles: Sequence[ModelPr
     router.quality_scale = 1.0 if top <= 1.0 else 10.0
     quality = table.quality / router.quality_scale
     router.models = table.models
-    domains = [table.task_of(i) for i in range(len(table))]
+    from .fitted import _domain_key
+
+    # each task as a run reads it: `Coding` and `coding` (two tables concatenated, a column written by hand) are
+    # one domain, as every run, replay and prediction reads both; before, the rows of one of them were never used
+    domains = [_domain_key(table.task_of(i)) for i in range(len(table))]
     router._domains = {d: i for i, d in enumerate(dict.fromkeys(domains))}
     dom = np.asarray([router._domains[d] for d in domains])
     router._mean_q = _domain_means(router, quality, observed, dom)
