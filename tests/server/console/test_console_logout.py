@@ -35,3 +35,36 @@ def test_log_out_leaves_nothing_of_the_user_in_the_page(desktop: Watched, consol
     page.locator(ENDED).wait_for()
     expect(page.get_by_label("Prompt")).to_have_value("")
     assert desktop.problems() == []
+
+
+def test_a_start_refused_for_a_revoked_key_leaves_nothing_for_the_next_login(
+    desktop: Watched, console: Console
+) -> None:
+    """A key revoked while the page was open logs out at the next call: pressing Start did, and the refusal of that
+    start was then written into the (hidden) start form, where the next login on that tab found it — "this API key
+    was revoked" above the form of a key that works."""
+    import json
+    import subprocess
+
+    from playwright.sync_api import expect
+
+    from ..server_process import CLI, child_env, create_key
+
+    url = console.server.store_url
+    key = create_key(url, "frank")
+    page = desktop.page
+    log_in(page, Console(console.server, key, user="frank"))
+    page.get_by_label("Prompt").fill("Explain DNS")
+    listed = subprocess.run([*CLI, "keys", "list", "--user", "frank", "--json", "--store", url], capture_output=True,
+                            text=True, env=child_env(), timeout=60, check=True)  # fmt: skip
+    (entry,) = json.loads(listed.stdout)
+    subprocess.run([*CLI, "keys", "revoke", entry["_id"], "--store", url], env=child_env(), timeout=60, check=True)
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#login-error")).to_have_text("The server refused the key (was it revoked?): log in again.")
+    page.get_by_label("User id").fill("frank")  # (in the same page: a reload would empty it anyway)
+    page.get_by_label("API key").fill(create_key(url, "frank"))
+    page.get_by_role("button", name="Log in").click()
+    page.locator("#app-view").wait_for(state="visible")
+    expect(page.locator("#sessions-empty")).to_be_visible()  # (the start made none: its key was refused first)
+    expect(page.locator("#start-error")).to_have_text("")
+    assert all("401" in p for p in desktop.problems())

@@ -549,6 +549,7 @@ function startOrchestration(form) {
 async function start(form, prompt) {
   const error = byId("start-error");
   error.textContent = "";
+  const api = state.api; // (a refused key logs out while the start is on its way: nothing of it may show after that)
   try {
     const settings = startSettings(form);
     if (state.sessionId && state.sessionEnded) {
@@ -565,10 +566,11 @@ async function start(form, prompt) {
     const threadId = await threadFor(prompt, form.elements.domain.value);
     const doc = await state.api.start(threadId, settings);
     unstarted = null;
+    if (state.api !== api) return;
     watch(doc._id, { follow: false });
     refreshSession();
   } catch (err) {
-    error.textContent = err.message;
+    if (state.api === api) error.textContent = err.message;
   }
 }
 
