@@ -37,12 +37,15 @@ def test_log_out_leaves_nothing_of_the_user_in_the_page(desktop: Watched, consol
     assert desktop.problems() == []
 
 
-def test_a_start_refused_for_a_revoked_key_leaves_nothing_for_the_next_login(
-    desktop: Watched, console: Console
+@pytest.mark.parametrize(
+    ("button", "shown_in", "user"), [("Start", "#start-error", "frank"), ("New session", "#sessions-error", "grace")]
+)
+def test_a_press_refused_for_a_revoked_key_leaves_nothing_for_the_next_login(
+    desktop: Watched, console: Console, button: str, shown_in: str, user: str
 ) -> None:
-    """A key revoked while the page was open logs out at the next call: pressing Start did, and the refusal of that
-    start was then written into the (hidden) start form, where the next login on that tab found it — "this API key
-    was revoked" above the form of a key that works."""
+    """A key revoked while the page was open logs out at the next call: pressing Start (or New session) did, and the
+    refusal of that press was then written into the hidden form (or the sessions' box), where the next login on that
+    tab found it — "this API key was revoked" beside the views of a key that works."""
     import json
     import subprocess
 
@@ -51,20 +54,19 @@ def test_a_start_refused_for_a_revoked_key_leaves_nothing_for_the_next_login(
     from ..server_process import CLI, child_env, create_key
 
     url = console.server.store_url
-    key = create_key(url, "frank")
     page = desktop.page
-    log_in(page, Console(console.server, key, user="frank"))
+    log_in(page, Console(console.server, create_key(url, user), user=user))
     page.get_by_label("Prompt").fill("Explain DNS")
-    listed = subprocess.run([*CLI, "keys", "list", "--user", "frank", "--json", "--store", url], capture_output=True,
+    listed = subprocess.run([*CLI, "keys", "list", "--user", user, "--json", "--store", url], capture_output=True,
                             text=True, env=child_env(), timeout=60, check=True)  # fmt: skip
     (entry,) = json.loads(listed.stdout)
     subprocess.run([*CLI, "keys", "revoke", entry["_id"], "--store", url], env=child_env(), timeout=60, check=True)
-    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name=button).click()
     expect(page.locator("#login-error")).to_have_text("The server refused the key (was it revoked?): log in again.")
-    page.get_by_label("User id").fill("frank")  # (in the same page: a reload would empty it anyway)
-    page.get_by_label("API key").fill(create_key(url, "frank"))
+    page.get_by_label("User id").fill(user)  # (in the same page: a reload would empty it anyway)
+    page.get_by_label("API key").fill(create_key(url, user))
     page.get_by_role("button", name="Log in").click()
     page.locator("#app-view").wait_for(state="visible")
-    expect(page.locator("#sessions-empty")).to_be_visible()  # (the start made none: its key was refused first)
-    expect(page.locator("#start-error")).to_have_text("")
+    expect(page.locator("#sessions-empty")).to_be_visible()  # (the press made no session: its key was refused)
+    expect(page.locator(shown_in)).to_have_text("")
     assert all("401" in p for p in desktop.problems())

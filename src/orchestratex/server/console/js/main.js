@@ -618,11 +618,12 @@ function init() {
   byId("new-session").addEventListener("click", (ev) =>
     once(ev.currentTarget, async () => {
       byId("sessions-error").textContent = "";
+      const api = state.api; // (as for a start: a refused key logs out, and its refusal must not show after that)
       try {
         const session = await state.api.createSession(state.userId);
-        await reloadSessions(session._id);
+        if (state.api === api) await reloadSessions(session._id);
       } catch (err) {
-        byId("sessions-error").textContent = err.message;
+        if (state.api === api) byId("sessions-error").textContent = err.message;
       }
     }),
   );
