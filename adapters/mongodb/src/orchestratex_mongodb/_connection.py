@@ -119,8 +119,11 @@ async def handshake(client: AsyncMongoClient[_Doc], where: str, timeout_ms: int)
             ) from exc
         raise StoreError(f"MongoDB at {where} refused the connection: {redact_url(str(exc))}") from exc
     except PyMongoError as exc:
+        # (without what PyMongo adds after the reason: the timeout again, and its topology dump, which said each
+        # server's error a second time: about 700 characters of a one-line error)
+        reason = redact_url(str(exc)).split(", Timeout: ", 1)[0]
         raise StoreUnavailable(
-            f"cannot reach MongoDB at {where} (server selection timeout {timeout_ms} ms): {redact_url(str(exc))}"
+            f"cannot reach MongoDB at {where} (server selection timeout {timeout_ms} ms): {reason}"
         ) from exc
     if int(hello.get("maxWireVersion", 0)) < _MIN_WIRE_VERSION:
         raise ConfigurationError(
