@@ -248,3 +248,28 @@ def test_a_table_without_tasks_has_the_one_task_its_rows_are_replayed_and_fitted
     with pytest.raises(KeyError, match=r"table 'mine' has no task \['facts'\]; it has \['general'\]"):
         table.with_task("facts")
     assert FittedRouter(text=False).fit(table).domain_row("general") == 0
+
+
+def test_ids_given_as_numbers_are_strings_like_row_numbers() -> None:
+    """Before: ids from a pandas index or `np.arange` were kept as numbers: a replay's `LoopOutcome` holding one
+    could not be written as JSON ("Object of type int64 is not JSON serializable"), `concat` kept both the id 100
+    and the id "100", and an id of 1.5 or None was taken without a word."""
+    import json
+
+    def table(name: str, ids: object) -> OutcomeTable:
+        n = len(ids)  # type: ignore[arg-type]
+        return OutcomeTable(
+            name=name, models=("a",), prompts=tuple(f"p{i}" for i in range(n)), quality=np.ones((n, 1)),
+            cost=np.ones((n, 1)), ids=ids,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    numbered = table("n", np.arange(100, 103))
+    assert numbered.ids == ("100", "101", "102") and all(type(i) is str for i in numbered.ids)
+    assert table("m", [7, "x"]).ids == ("7", "x")
+    assert OutcomeTable.concat([numbered, table("s", ["100", "7"])]).ids == ("n/100", "n/101", "n/102", "s/100", "s/7")
+    for bad in (1.5, None, True):
+        with pytest.raises(
+            UserError, match=r"table 'b': the id of row 1 is .*: an id is a string \(or a whole number\)"
+        ):
+            table("b", ["x", bad])
+    assert json.loads(json.dumps(numbered.ids)) == ["100", "101", "102"]  # before: int64 is not JSON serializable

@@ -108,6 +108,18 @@ class OutcomeTable:
             if not isinstance(given, tuple) or any(type(x) is not str and isinstance(x, str) for x in given):
                 object.__setattr__(self, label, tuple(str(x) if isinstance(x, str) else x for x in given))
 
+    def _ids_as_text(self) -> None:
+        """Ids as strings, as the row numbers of a table built without ids are: a whole number (a pandas index,
+        `np.arange`) as its digits; anything else that is not a string is a `UserError`. Before, numbers were kept:
+        a `LoopOutcome` holding one could not be written as JSON, and `concat` kept both the id 100 and the id "100"."""
+        odd = next((i for i, x in enumerate(self.ids) if not isinstance(x, str) and not is_whole(x)), None)
+        if odd is not None:
+            raise UserError(
+                f"table {self.name!r}: the id of row {odd} is {self.ids[odd]!r}: an id is a string (or a whole number)"
+            )
+        if any(not isinstance(x, str) for x in self.ids):
+            object.__setattr__(self, "ids", tuple(x if isinstance(x, str) else str(int(x)) for x in self.ids))
+
     def _check_quality_range(self, quality: FloatArray, n: int) -> None:
         """Refuse a quality outside 0–10, naming the model and the first row that has one."""
         bad = np.argwhere((quality < 0) | (quality > 10))  # NaN (unobserved) compares false: allowed
@@ -128,7 +140,9 @@ class OutcomeTable:
             raise UserError(f"table {self.name!r}: the task of row {odd} is {self.tasks[odd]!r}: a task is a string")
         if not self.ids:
             object.__setattr__(self, "ids", tuple(str(i) for i in range(n)))
-        elif len(self.ids) != n:
+        else:
+            self._ids_as_text()
+        if len(self.ids) != n:
             raise UserError(f"table {self.name!r}: {len(self.ids)} ids for {n} rows")
         elif len(set(self.ids)) != n:
             twice = [i for i, count in Counter(self.ids).items() if count > 1]
