@@ -260,3 +260,21 @@ def test_the_prompt_of_a_run_is_shown_whole_with_its_lines(desktop: Watched, con
     expect(shown).to_have_text(prompt)  # (whole)
     assert shown.evaluate("(e) => e.innerText") == prompt  # (its lines as typed)
     assert desktop.problems() == []
+
+
+def test_a_run_completed_short_of_its_budget_says_why(desktop: Watched, console: Console) -> None:
+    """A run that completed with an answer but stopped for its budget (or an error) showed "stop reason: budget"
+    alone: why — no model's worst-case cost fitting what was left — is in the status document's `error`, which the
+    API and `orchestratex runs show` give, and its last event does not carry."""
+    from playwright.sync_api import expect
+
+    _, (oid,) = new_session_with_runs(
+        console, "Explain recursion", max_iterations=5, evaluation_threshold=10, cost_limit=0.0005
+    )
+    headers = {"Authorization": f"Bearer {console.key}"}
+    doc = httpx.get(f"{console.server.base_url}/api/orchestration/status/{oid}", headers=headers).json()
+    assert (doc["status"], doc["stop_reason"]) == ("completed", "budget") and doc["error"], doc
+    page = desktop.page
+    log_in(page, console)
+    expect(page.locator("#verdicts .note")).to_have_text(f"Stopped early (budget): {doc['error']}")
+    assert desktop.problems() == []

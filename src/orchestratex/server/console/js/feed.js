@@ -124,6 +124,15 @@ export function renderEvent(event) {
   return render ? render(event) : null;
 }
 
+/**
+ * Why a run that completed stopped short of its threshold and iterations (`stop_reason` budget or error: the status
+ * document's `error` says why; its last event does not), or null. The feed said "stop reason: budget" alone.
+ */
+export function renderEarlyStop(doc) {
+  if (doc.status !== "completed" || !doc.error) return null;
+  return h("p", { class: "note", dir: "auto" }, `Stopped early (${doc.stop_reason}): ${doc.error}`);
+}
+
 /** Every judge's score and feedback on every iteration, from the orchestration's status document. */
 export function renderVerdicts(doc) {
   const rows = [];

@@ -3,7 +3,7 @@
 import { Api, ApiError, EventStream } from "./api.js";
 import { costChart, scoreChart } from "./charts.js";
 import { byId, fill, h, money, score, shorten, when } from "./dom.js";
-import { renderEvent, renderVerdicts } from "./feed.js";
+import { renderEarlyStop, renderEvent, renderVerdicts } from "./feed.js";
 import { progressOf } from "./progress.js";
 import { uncountedNotes } from "./uncounted.js";
 
@@ -464,7 +464,8 @@ async function showVerdicts(orchestrationId) {
     const doc = await state.api.orchestration(orchestrationId);
     if (state.watching !== orchestrationId) return;
     const simulated = Boolean(state.runs.get(orchestrationId)?.events[0]?.simulated);
-    fill(byId("verdicts"), uncountedNotes(doc, { simulated }), h("h3", null, "Judges' verdicts"), renderVerdicts(doc));
+    const notes = [renderEarlyStop(doc), ...uncountedNotes(doc, { simulated })];
+    fill(byId("verdicts"), notes, h("h3", null, "Judges' verdicts"), renderVerdicts(doc));
   } catch (err) {
     if (state.watching !== orchestrationId) return;
     fill(byId("verdicts"), h("p", { class: "error" }, `The verdicts could not be read: ${err.message}`));
