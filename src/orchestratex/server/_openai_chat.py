@@ -519,7 +519,18 @@ def check_window(state: ServerState, doc: Orchestration, request: ChatRequest) -
     o = state.orchestrator
     _, sent = build_messages(doc, o.system_prompt)  # (what its first attempt sends)
     models = o._routable(doc.settings.preferred_models)
-    why = too_long(models, estimate_message_tokens(sent), doc.settings.max_output_tokens)
+    size = estimate_message_tokens(sent)
+    why = too_long(models, size, doc.settings.max_output_tokens)
+    if why is not None and request.output_cap is None:
+        # No cap was sent: the answer may take what the largest window leaves, as OpenAI's API and local servers
+        # (vLLM, llama.cpp) answer such a request, not the server's default cap or a 400 (a long prompt to a local
+        # model of 4,096 tokens was refused where the model itself would have answered it). The prompt is read as
+        # `too_long` reads it (a quarter as many tokens as bytes), with a tenth more for a tokenizer that makes more.
+        tokens = size // 4 + size // 40
+        room = max((min(m.max_output_tokens, m.context_window - tokens) for m in models), default=0)
+        if room >= 1:
+            doc.settings = doc.settings.model_copy(update={"max_output_tokens": room})
+            return
     if why is not None:  # (here the answer's length is `max_tokens`)
         cap = doc.settings.max_output_tokens
         if request.output_cap is None:  # (the server's or the preset's cap: "lower max_tokens" to a request that sent
