@@ -242,6 +242,12 @@ def test_an_answer_returned_unjudged_is_said_to_be(desktop: Watched, console: Co
         re.compile(r"^unjudged · \$")
     )
     expect(page.locator("#score-chart .hint")).to_contain_text("nor an answer returned unjudged")
+    # (and the session's facts say why: they left its judging settings out)
+    facts = page.locator("#session-facts")
+    expect(facts.locator("dt")).to_have_text(
+        ["status", "started", "spent", "cost limit", "max iterations", "models", "judges", "judging"]
+    )
+    expect(facts.locator("dd").last).to_have_text("when_needed")
     assert desktop.problems() == []
 
 

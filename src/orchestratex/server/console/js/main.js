@@ -274,6 +274,9 @@ async function refreshSession({ threads: withThreads = true } = {}) {
         ["cost limit", settings.cost_limit === null || settings.cost_limit === undefined ? "none" : money(settings.cost_limit)],
         ["max iterations", session.max_iterations],
         ["models", (settings.preferred_models || []).join(", ") || "all"],
+        // (the session's judging settings were left out: its runs answered unjudged with nothing saying why)
+        ["judges", (settings.judges || []).join(", ") || "the server's"],
+        ["judging", settings.judging || "the server's"],
       ].map(([name, value]) => [h("dt", null, name), h("dd", null, String(value))]),
     );
     if (threads !== null) drawThreads();
