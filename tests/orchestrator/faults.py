@@ -1,5 +1,5 @@
 """Faults injected into a real SQLite store: another process holding the write lock, I/O errors inside a
-transaction, a full database (`PRAGMA max_page_count`)."""
+transaction, a full database (`PRAGMA max_page_count`); and a store that misses runs' final commits (`EndLost`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orchestratex import SQLiteStore
+from orchestratex import MemoryStore, SQLiteStore
+from orchestratex.exceptions import StoreUnavailable
 
-__all__ = ["FaultyConnection", "LockHolder", "io_error", "limit_pages", "unlimit_pages"]
+__all__ = ["EndLost", "FaultyConnection", "LockHolder", "io_error", "limit_pages", "unlimit_pages"]
 
 _HOLDER = """
 import sqlite3, sys, time
@@ -133,3 +134,15 @@ async def limit_pages(store: SQLiteStore) -> int:
 
 async def unlimit_pages(store: SQLiteStore) -> None:
     await store._run(lambda: store._db.execute("PRAGMA max_page_count = 1073741823").fetchone())
+
+
+class EndLost(MemoryStore):
+    """A store that refuses the final commit of a run (unreachable) `failures` times, then takes it."""
+
+    failures = 0
+
+    async def commit_step(self, orchestration: Any, *args: Any, **kwargs: Any) -> Any:
+        if orchestration.status != "running" and self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable("connection refused")
+        return await super().commit_step(orchestration, *args, **kwargs)

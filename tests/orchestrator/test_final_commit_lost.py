@@ -4,23 +4,11 @@ again as it ended: it was stored `error` with the store's error, its real stop r
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from orchestratex import FunctionProvider, GenerationRequest, MemoryStore, ModelCatalog, ModelProfile, Orchestrator
-from orchestratex.exceptions import StoreUnavailable
+from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile, Orchestrator
 from orchestratex.orchestrator import RetryPolicy
 
-
-class EndLost(MemoryStore):
-    """A store that refuses the final commit of a run `failures` times, then takes it."""
-
-    failures = 0
-
-    async def commit_step(self, orchestration: Any, *args: Any, **kwargs: Any) -> Any:
-        if orchestration.status != "running" and self.failures > 0:
-            self.failures -= 1
-            raise StoreUnavailable("connection refused")
-        return await super().commit_step(orchestration, *args, **kwargs)
+from .faults import EndLost
 
 
 async def answer(request: GenerationRequest) -> str:

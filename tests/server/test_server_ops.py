@@ -25,6 +25,7 @@ from orchestratex.exceptions import StoreError, StoreUnavailable
 from orchestratex.server import issue_api_key
 from orchestratex.stores import MemoryStore
 
+from ..orchestrator.faults import EndLost
 from .conftest import Api, bearer, in_app_loop
 from .server_process import ServerProcess, create_key
 
@@ -175,23 +176,11 @@ def test_a_key_revoked_here_reads_no_metrics_while_the_store_is_down(make_api: C
     assert api.client.get("/metrics", headers=bearer(ops)).status_code == 503
 
 
-class _EndLost(MemoryStore):
-    """A store that cannot be reached for the final commits of runs, `failures` times (more than a run retries)."""
-
-    failures = 0
-
-    async def commit_step(self, orchestration: Any, *args: Any, **kwargs: Any) -> Any:
-        if orchestration.status != "running" and self.failures > 0:
-            self.failures -= 1
-            raise StoreUnavailable("connection refused")
-        return await super().commit_step(orchestration, *args, **kwargs)
-
-
 def test_a_run_whose_end_the_store_missed_is_counted_once_when_it_ends(make_api: Callable[..., Api]) -> None:
     """The store unreachable for a run's final commit: the run stays `running` in the store and is resumed, then ends.
     `orchestratex_orchestrations_total` counted it twice, once `failed` with `stop_reason="error"` — a failure that
     never happened, which an alert on failed runs fired on — and once as it really ended."""
-    store = _EndLost()
+    store = EndLost()
     store.failures = 12  # (the 6 tries of its last commit, then the 6 of its `error` ending: all refused)
     api = make_api(store, lease_ttl_s=0.5, resume_interval_s=0.1)
     sid = api.session()["_id"]

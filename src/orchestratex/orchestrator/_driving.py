@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .._seal import seal
 from ..events import Event, EventHandler, OrchestrationFailed, OrchestrationStarted
 from ..exceptions import Conflict
-from ..records import CallRecord, Iteration, Orchestration, Session, Thread
+from ..records import Orchestration, Session, Thread
 from ..routing import detect_domain
 from ..stores import Store
 from ._chat import ChatInput
@@ -21,6 +21,7 @@ from ._lifecycle import ensure_ready
 from ._plan import plan
 from ._result import RunOptions, RunResult
 from ._run import Run
+from ._run_state import answer_record
 from ._stream import DeltaSink, RunStream, StreamItem
 
 if TYPE_CHECKING:
@@ -250,29 +251,11 @@ async def _end_unbuilt(orchestrator: Orchestrator, doc: Orchestration, exc: Exce
         )
         ended = doc.model_copy(update={"status": "failed", "stop_reason": "error", "error": error, "domain": domain})
         last = doc.iterations[-1] if doc.iterations else None
-        calls = [_unjudged(doc, last)] if last is not None and last.phase == "generated" else []
+        # (an answer paid for and never judged: recorded, else the analytics would leave out what it cost)
+        calls = [answer_record(doc, last, None)] if last is not None and last.phase == "generated" else []
         await o.store.commit_step(ended, events, calls=calls, owner=o.owner, release_lease=True)
     except Exception as failed:
         logger.warning("orchestration %s could not be ended failed: %s", doc.id, failed)
-
-
-def _unjudged(doc: Orchestration, it: Iteration) -> CallRecord:
-    """The call record of `it`'s answer, paid for and never judged (recorded with its evaluation, as a run's end
-    records it: else the session's analytics would leave out what it cost)."""
-    return CallRecord(
-        orchestration_id=doc.id,
-        session_id=doc.session_id,
-        user_id=doc.user_id,
-        model_name=it.model_name,
-        role="generate",
-        domain=doc.domain or "general",
-        cost=it.cost,
-        catalog_cost=it.catalog_cost,
-        reported_cost=it.reported_cost,
-        input_tokens=it.usage.input_tokens,
-        output_tokens=it.usage.output_tokens,
-        latency_ms=it.latency_ms,
-    )
 
 
 async def stored_events(store: Store, doc: Orchestration) -> list[Event]:

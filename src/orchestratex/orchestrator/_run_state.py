@@ -25,7 +25,7 @@ from ._stream import DeltaSink
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
-__all__ = ["RunState"]
+__all__ = ["RunState", "answer_record", "call_record"]
 
 _NO_MODELS: frozenset[str] = frozenset()
 """The empty set every run starts with (`frozenset()` makes a new one each call)."""
@@ -147,39 +147,7 @@ class RunState:
 
     def _answer_record(self, it: Iteration, score: float | None) -> CallRecord:
         """The call record of an iteration's answer, committed when its evaluation ends (or its run does)."""
-        return self._record(it.model_name, "generate", it.cost, it.usage, it.latency_ms, score, gen=it)
-
-    def _record(
-        self,
-        model_name: str,
-        role: Role,
-        cost: float,
-        usage: Usage,
-        latency_ms: float,
-        score: float | None,
-        *,
-        error: str | None = None,
-        gen: Generation | Iteration | None = None,
-    ) -> CallRecord:
-        doc = self.doc
-        return made(
-            CallRecord,
-            orchestration_id=doc.id,
-            session_id=doc.session_id,
-            user_id=doc.user_id,
-            model_name=model_name,
-            role=role,
-            domain=doc.domain or "general",
-            cost=cost,
-            catalog_cost=gen.catalog_cost if gen is not None else None,
-            reported_cost=gen.reported_cost if gen is not None else None,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            latency_ms=latency_ms,
-            score=score,
-            error=error,
-            created_at=utcnow(),
-        )
+        return answer_record(self.doc, it, score)
 
     @staticmethod
     def _generation(it: Iteration) -> Generation:
@@ -194,3 +162,41 @@ class RunState:
             reported_cost=it.reported_cost,
             catalog_cost=it.catalog_cost,
         )
+
+
+def answer_record(doc: Orchestration, it: Iteration, score: float | None) -> CallRecord:
+    """The call record of iteration `it`'s answer in `doc`, scored `score` (None: never judged)."""
+    return call_record(doc, it.model_name, "generate", it.cost, it.usage, it.latency_ms, score, gen=it)
+
+
+def call_record(
+    doc: Orchestration,
+    model_name: str,
+    role: Role,
+    cost: float,
+    usage: Usage,
+    latency_ms: float,
+    score: float | None,
+    *,
+    error: str | None = None,
+    gen: Generation | Iteration | None = None,
+) -> CallRecord:
+    """The call record of one call of `doc`'s run (made sealed: its values are the run's own, already valid)."""
+    return made(
+        CallRecord,
+        orchestration_id=doc.id,
+        session_id=doc.session_id,
+        user_id=doc.user_id,
+        model_name=model_name,
+        role=role,
+        domain=doc.domain or "general",
+        cost=cost,
+        catalog_cost=gen.catalog_cost if gen is not None else None,
+        reported_cost=gen.reported_cost if gen is not None else None,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        latency_ms=latency_ms,
+        score=score,
+        error=error,
+        created_at=utcnow(),
+    )

@@ -33,7 +33,7 @@ from ._failures import keeps_judging
 from ._ledger import EPS, Ledger, Role, assign
 from ._result import dollars
 from ._retry import retry_after
-from ._run_state import RunState
+from ._run_state import RunState, call_record
 from ._stream import AnswerDelta
 
 __all__ = ["Spending"]
@@ -213,7 +213,7 @@ class Spending(RunState):
             ledger.spent += (cost,)
             if cost > worst + EPS:
                 self._overage(model, cost, worst, ledger)
-        ledger.calls += (self._record(model.name, role, cost, usage, 0.0, None, error=type(exc).__name__),)
+        ledger.calls += (call_record(self.doc, model.name, role, cost, usage, 0.0, None, error=type(exc).__name__),)
         if role == "judge" and not keeps_judging(exc):  # (its key refused, a timeout past the retries, …)
             self.not_judging |= {model.name}  # unusable as a judge for the rest of the run
 
@@ -247,13 +247,23 @@ class Spending(RunState):
             self._overage(model, gen.cost, worst, ledger)
         if empty is not None:
             ledger.calls += (
-                self._record(
-                    model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen, error=type(empty).__name__
+                call_record(
+                    self.doc,
+                    model.name,
+                    role,
+                    gen.cost,
+                    gen.usage,
+                    gen.latency_ms,
+                    None,
+                    gen=gen,
+                    error=type(empty).__name__,
                 ),
             )
             raise empty
         if role == "judge":
-            ledger.calls += (self._record(model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen),)
+            ledger.calls += (
+                call_record(self.doc, model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen),
+            )
 
     def _streamed(
         self, provider: Provider, request: GenerationRequest, model_name: str, iteration: int
