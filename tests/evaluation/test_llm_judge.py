@@ -11,7 +11,15 @@ from unittest.mock import AsyncMock, MagicMock
 import pytest
 from pydantic import ValidationError
 
-from orchestratex import EvaluationTask, Generation, GenerationRequest, LLMJudgeEvaluator, ModelCatalog, ModelProfile
+from orchestratex import (
+    EvaluationTask,
+    Generation,
+    GenerationRequest,
+    IsotonicCalibration,
+    LLMJudgeEvaluator,
+    ModelCatalog,
+    ModelProfile,
+)
 from orchestratex.exceptions import BudgetExceeded, EvaluationError, ProviderTimeout, UserError
 
 CATALOG = ModelCatalog(
@@ -243,6 +251,25 @@ def test_a_bad_setting_is_refused_when_the_evaluator_is_made(options: dict[str, 
     a pydantic error once the answer was paid for, `min_quality=nan` left no judge, `judges="gpt4"` pinned 'g'."""
     with pytest.raises(UserError, match=message):
         LLMJudgeEvaluator(**options)  # type: ignore[arg-type]
+
+
+def test_a_calibration_that_is_not_one_is_refused_when_given() -> None:
+    """The dict `to_dict()` saved (docs/evaluation.md reads it back with `calibration_from_dict`), or the class, was
+    taken: the first evaluation, its answer already paid for, failed with "'dict' object has no attribute
+    'probability'" and the run was stored `failed`."""
+    calibration = IsotonicCalibration.fit([9, 8, 3, 2], [1, 1, 0, 0])
+    with pytest.raises(
+        UserError, match=r"^calibration takes a calibration, not the dict its to_dict\(\) saved: read it"
+    ):
+        LLMJudgeEvaluator(calibration=calibration.to_dict())  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^calibration=IsotonicCalibration is the class, not a calibration: fit one"):
+        LLMJudgeEvaluator(calibration=IsotonicCalibration)  # type: ignore[arg-type]
+    evaluator = LLMJudgeEvaluator(calibration=calibration)
+    with pytest.raises(UserError, match=r"^calibration must be a ScoreCalibration .* or None; got str 'isotonic'$"):
+        evaluator.calibration = "isotonic"  # type: ignore[assignment]
+    assert evaluator.calibration is calibration
+    evaluator.calibration = None
+    assert evaluator.calibration is None and "calibration" not in repr(evaluator)
 
 
 def test_a_setting_changed_later_is_checked_too() -> None:

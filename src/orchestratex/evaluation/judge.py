@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -36,6 +36,27 @@ def _quality(name: str, value: Any) -> float:
     if not ok or not 0 <= value <= 10:
         raise UserError(f"{name} must be a quality from 0 to 10 (None: quality against price); got {value!r}")
     return float(value)
+
+
+def _calibration(name: str, value: Any) -> ScoreCalibration | None:
+    """None or a `ScoreCalibration` (`IsotonicCalibration`, `LogisticCalibration`, one of your own). The saved dict or
+    the class was taken, and failed the first evaluation with an `AttributeError`, once its answer was paid for."""
+    if value is None or isinstance(value, ScoreCalibration):
+        return value
+    if isinstance(value, Mapping):
+        raise UserError(
+            f"{name} takes a calibration, not the dict its to_dict() saved: read it back with "
+            f"calibration_from_dict(saved) (from orchestratex.evaluation)"
+        )
+    if isinstance(value, type) and issubclass(value, ScoreCalibration):
+        raise UserError(
+            f"{name}={value.__name__} is the class, not a calibration: fit one with {value.__name__}.fit(scores, "
+            "outcomes)"
+        )
+    raise UserError(
+        f"{name} must be a ScoreCalibration (IsotonicCalibration.fit(scores, outcomes), LogisticCalibration.fit(...)) "
+        f"or None; got {type(value).__name__} {value!r:.60}"
+    )
 
 
 def _pinned(judges: object) -> list[str] | None:
@@ -97,6 +118,15 @@ class LLMJudgeEvaluator(Evaluator):
         """The requests `build_request` made last, for one task and answer (the orchestrator builds each judge's
         request to check its window and price before the evaluation): `_judge` sends them rather than building
         them again, and builds the other judges' requests around the same user message."""
+
+    @property
+    def calibration(self) -> ScoreCalibration | None:
+        """Maps the judges' median score to P(acceptable) (the evaluation's score is then 10 × it); None: raw scores."""
+        return self._calibration
+
+    @calibration.setter
+    def calibration(self, value: ScoreCalibration | None) -> None:
+        self._calibration = _calibration("calibration", value)
 
     def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
         return min(self.panel_size, max(len(judges), 1))
