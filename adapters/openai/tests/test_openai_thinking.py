@@ -16,12 +16,14 @@ from orchestratex.orchestrator import RetryPolicy
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex_openai import OllamaProvider
-from orchestratex_openai._thinking import ThinkingFilter, without_thinking
+from orchestratex_openai._thinking import ThinkingFilter, opened_by_template, without_thinking
 
 R1 = ModelProfile(name="ollama:deepseek-r1:8b", cost_per_1k_tokens=0, context_window=131072, quality=9)
 JUDGE = ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=5)
 
 THOUGHT = "<think>\nOkay, the user wants 2 + 2. That is 4. Let me answer briefly.\n</think>\n\n"
+PREFILLED = "Okay, the user wants 2 + 2. That is 4. Let me answer briefly.\n</think>\n\n"
+"""The same answer from a template that opened the thinking itself (`<think>\\n` ends the prompt)."""
 
 
 def completion(content: str) -> dict[str, Any]:
@@ -129,14 +131,15 @@ async def test_a_thought_never_closed_leaves_no_answer_and_another_model_answers
     assert result.final_response == "Hello" and len(judged) == 1 and "think" not in judged[0]
 
 
-async def test_a_run_judges_and_returns_the_answer_without_the_thinking() -> None:
+@pytest.mark.parametrize("thought", [THOUGHT, PREFILLED])
+async def test_a_run_judges_and_returns_the_answer_without_the_thinking(thought: str) -> None:
     judged: list[str] = []
 
     def judge(request: GenerationRequest) -> str:
         judged.append(request.messages[-1].content)
         return json.dumps({"score": 9, "feedback": "good"})
 
-    server = MockServer().always(Reply(200, content=json.dumps(completion(THOUGHT + "2 + 2 = 4.")).encode()))
+    server = MockServer().always(Reply(200, content=json.dumps(completion(thought + "2 + 2 = 4.")).encode()))
     orch = Orchestrator(
         providers=[provider(server), FunctionProvider(judge)],
         catalog=ModelCatalog([R1, JUDGE]),
@@ -171,6 +174,84 @@ def test_streamed_in_any_pieces_the_answer_is_the_whole_answer_s(text: str) -> N
         f = ThinkingFilter()
         out = "".join(f.feed(text[i : i + size]) for i in range(0, len(text), size)) + f.flush()
         assert out == whole, (size, out)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PREFILLED + "2 + 2 = 4.",
+        "\n</think>\n\n4",
+        "Okay.\r\n</think>\r\n\r\n4",
+        "Okay.\n  </think>  \n4\n</think>\nmore",
+        "Okay, it is 4.\n</think>",
+        "Okay\n</thi",
+        "4, as the tag </think> says",
+        "Use <think> first:\n</think>\nthen",
+        "a\n</think>x\nb",
+        THOUGHT + "2 + 2 = 4.",
+        "<think>\nstill thinking",
+        "plain",
+        "",
+    ],
+)
+@pytest.mark.parametrize("prefilled", [False, True])
+def test_streamed_in_any_pieces_the_answer_after_a_template_s_thinking_is_the_whole_answer_s(
+    text: str, prefilled: bool
+) -> None:
+    """Prefilled (a model seen doing so), the pieces passed on are the answer; else the answer is read from them."""
+    whole = without_thinking(text)
+    for size in range(1, len(text) + 2):
+        f = ThinkingFilter(prefilled=prefilled)
+        out = "".join(f.feed(text[i : i + size]) for i in range(0, len(text), size)) + f.flush()
+        assert (out if prefilled else f.answer(out)) == whole, (size, out)
+        if prefilled and opened_by_template(text):
+            assert "Okay" not in out  # (the reasoning is never passed on)
+
+
+async def test_the_reasoning_a_template_opened_is_not_part_of_the_answer() -> None:
+    """DeepSeek-R1's template (and QwQ's) ends the prompt with `<think>\\n`: only `</think>` comes back."""
+    server = MockServer(Reply(200, content=json.dumps(completion(PREFILLED + "2 + 2 = 4.")).encode()))
+    generation = await provider(server).generate(ask())
+    assert generation.text == "2 + 2 = 4."
+
+
+async def test_a_model_seen_writing_a_template_s_reasoning_has_its_next_streams_held_until_it_ends() -> None:
+    pieces = ["Okay, the user", " wants 2 + 2.\n", "</think>", "\n\n", "2 + 2", " = 4."]
+    stream = Reply(200, headers={"content-type": "text/event-stream"}, content=chunks(pieces))
+    ollama = provider(MockServer(stream, stream))
+    shown: list[str] = []
+
+    async def on_text(text: str) -> None:
+        shown.append(text)
+
+    first = await ollama.generate_stream(ask(), on_text)  # (passed on before its end was seen: the answer is without)
+    assert first.text == "2 + 2 = 4." and "".join(shown).startswith("Okay")
+    shown.clear()
+    second = await ollama.generate_stream(ask(), on_text)
+    assert second.text == "".join(shown) == "2 + 2 = 4."
+
+
+async def test_an_unstreamed_answer_teaches_it_too_and_an_answer_without_reasoning_then_streams_whole() -> None:
+    whole = Reply(200, content=json.dumps(completion(PREFILLED + "4.")).encode())
+    plain = Reply(200, headers={"content-type": "text/event-stream"}, content=chunks(["Four", " it is."]))
+    ollama = provider(MockServer(whole, plain))
+    assert (await ollama.generate(ask())).text == "4."
+    shown: list[str] = []
+
+    async def on_text(text: str) -> None:
+        shown.append(text)
+
+    generation = await ollama.generate_stream(ask(), on_text)
+    assert generation.text == "".join(shown) == "Four it is."  # (held to its end, then passed on whole)
+
+
+def test_an_answer_that_talks_about_the_closing_tag_is_kept_as_it_is() -> None:
+    for text in [
+        "Strip everything up to the </think> tag.",
+        "Write it so:\n```\n<think>\nreasoning\n</think>\n```",
+        "`</think>`\nends it",
+    ]:
+        assert without_thinking(text) == text
 
 
 def test_an_answer_that_does_not_begin_with_thinking_is_kept_as_it_is() -> None:

@@ -197,9 +197,11 @@ def failure(doc: Orchestration, target: Target, simulated: bool) -> OpenAIError:
 
 def interrupted(doc: Orchestration, target: Target, simulated: bool) -> OpenAIError:
     """The error ending a live stream whose answer restarted after part of it was sent (a model failed
-    mid-answer and was retried, or another took over): the final answer is in the orchestration."""
+    mid-answer and was retried, or another took over), or whose final answer is not the text sent (a reasoning its
+    template opened, found at its `</think>`): the final answer is in the orchestration."""
     message = (
-        f"the answer was interrupted mid-stream (a model failed while answering and the call was retried):"
+        f"the answer was interrupted mid-stream (a model failed while answering and the call was retried, or a local"
+        f" reasoning model's thinking came before it, found to be thinking only at its end):"
         f" the final answer is in GET /api/orchestration/status/{doc.id}"
     )
     extra = {"orchestratex": extension(doc, target, simulated)}

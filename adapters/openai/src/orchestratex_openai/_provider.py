@@ -43,6 +43,7 @@ from ._errors import answer_error, map_openai_errors
 from ._mapping import (
     alternated,
     chat_params,
+    content_text,
     generation_from_chat,
     generation_from_response,
     is_reasoning_model,
@@ -53,6 +54,7 @@ from ._mapping import (
 from ._pacing import NoChunkInTime, Paced
 from ._sse import AsyncOpenAIClient
 from ._streaming import NoStreamedUsage, generation_from_chat_stream, generation_from_response_stream
+from ._thinking import ThinkingFilter, opened_by_template
 
 __all__ = ["ApiMode", "OpenAIProvider", "is_azure_openai", "is_openai_api"]
 
@@ -285,6 +287,9 @@ class OpenAIProvider(Provider):
         self.unstreamed: set[str] = set()
         """Model ids whose streams the server refused (an organization OpenAI has not verified, for `o3`, `gpt-5`):
         their calls are answered unstreamed, each answer handed on in one piece."""
+        self.prefilled_thinking: set[str] = set()
+        """Model ids seen writing only the end of a reasoning their chat template opened (DeepSeek-R1's, QwQ's: `…\n
+        </think>\n\n4.`, see `_thinking`): their streams are held until that end, so the reasoning is not passed on."""
         self.stream_usage = True
         """Whether the server streams usage (`stream_options`); off once it refuses them, or once a priced model's
         stream came without usage (the server ignored them): calls are then not streamed, as a stream without usage
@@ -489,6 +494,8 @@ class OpenAIProvider(Provider):
             if failed is not None:  # (OpenRouter's upstream failure, sent with a 200)
                 raise failed
             generation = generation_from_chat(completion, request, stop_sent="stop" in params)
+            if opened_by_template(content_text(getattr(completion.choices[0].message, "content", None)) or ""):
+                self.prefilled_thinking.add(request.model.version)  # (its streams are held until the reasoning ends)
         generation.latency_ms = latency_ms
         return generation
 
@@ -614,12 +621,25 @@ class OpenAIProvider(Provider):
                         raise
                     return await super().generate_stream(request, on_text)  # (answered whole, in one piece)
                 try:
-                    generation = await self._read(chunks, generation_from_chat_stream, request, on_text)
+                    generation = await self._read_chat(chunks, request, on_text)
                 except NoStreamedUsage:  # (the server ignores stream_options: its streams cannot be priced)
                     self.stream_usage = False
                     raise
         generation.latency_ms = (time.perf_counter() - start) * 1000
         return generation
+
+    async def _read_chat(self, chunks: Any, request: GenerationRequest, on_text: TextSink) -> Generation:
+        """`_read` of a Chat Completions stream, its thinking filtered out (held back from the start for a model seen
+        writing only the end of a reasoning its template opened: `prefilled_thinking`, learnt here too)."""
+        model_id = request.model.version
+        thinking = ThinkingFilter(prefilled=model_id in self.prefilled_thinking)
+        try:
+            return await self._read(
+                chunks, functools.partial(generation_from_chat_stream, thinking=thinking), request, on_text
+            )
+        finally:
+            if thinking.found:  # (its reasoning was passed on: its next streams are held until it ends)
+                self.prefilled_thinking.add(model_id)
 
     async def _read(
         self,

@@ -38,9 +38,10 @@ class NoStreamedUsage(MalformedResponse):
 
 
 async def generation_from_chat_stream(
-    chunks: AsyncIterable[Any], request: GenerationRequest, on_text: TextSink
+    chunks: AsyncIterable[Any], request: GenerationRequest, on_text: TextSink, *, thinking: ThinkingFilter | None = None
 ) -> Generation:
-    """Hand each content delta of a Chat Completions stream to `on_text`; the `Generation` once it ends."""
+    """Hand each content delta of a Chat Completions stream to `on_text`; the `Generation` once it ends. `thinking`
+    filters a local reasoning model's thinking out (a new `ThinkingFilter` when not given)."""
     parts: list[str] = []
     written: list[str] = []
     """What the model wrote, its thinking included (what a usage estimate counts)."""
@@ -48,7 +49,7 @@ async def generation_from_chat_stream(
     usage: Any = None
     refusal: list[str] = []
     answered_by: str | None = None
-    thinking = ThinkingFilter()  # (a local reasoning model's `<think>…</think>`: not the answer, not shown)
+    thinking = thinking or ThinkingFilter()  # (a local reasoning model's `<think>…</think>`: not the answer, not shown)
     async for chunk in chunks:
         if getattr(chunk, "usage", None) is not None:
             usage = chunk.usage
@@ -69,7 +70,7 @@ async def generation_from_chat_stream(
     if rest:
         parts.append(rest)
         await on_text(rest)
-    text = "".join(parts)
+    text = thinking.answer("".join(parts))  # (without a reasoning its template opened, found only at its end)
     if finish == "content_filter" or (not text and refusal):
         raise ContentFiltered(
             f"the answer was withheld: {''.join(refusal) or 'content filter'}",
