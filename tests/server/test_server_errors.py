@@ -116,6 +116,34 @@ def test_a_url_with_a_slash_too_many_is_told_so(api: Api, path: str, single: str
     assert api.client.get(single, headers=api.alice).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "single"),
+    [
+        ("GET", "/health//", "/health/"),
+        ("GET", "/health/ready//", "/health/ready/"),
+        ("GET", "/docs//", "/docs/"),
+        ("GET", "/api/sessions/user/alice//", "/api/sessions/user/alice/"),
+        ("GET", "/api/models//", "/api/models/"),
+        ("GET", "/api/models/gpt4//", "/api/models/gpt4/"),
+        ("POST", "/api/sessions//", "/api/sessions/"),
+        ("GET", "/console//", "/console/"),
+    ],
+)
+def test_a_url_ending_in_a_slash_too_many_is_told_so_not_redirected_or_read_as_another(
+    api: Api, method: str, path: str, single: str
+) -> None:
+    """A path ending in `//` was answered as another URL: an empty 307 to the path without its slashes (`/health//`,
+    which `curl -f` took for a success), the list of models (`/api/models//`), the model `gpt4/`, or 405 "use POST"
+    for the `POST` it was."""
+    r = api.client.request(method, path, headers=api.alice, json={}, follow_redirects=False)
+    assert (r.status_code, r.json()["detail"]) == (
+        404,
+        f"Not Found: {method} {path} is no URL of this server: it has a / too many (//), as when a client's base URL"
+        f" ending in / is joined to a path beginning with one; send {method} {single}",
+    )
+    assert api.client.get("/api/models/gpt4/", headers=api.alice).status_code == 200  # (one slash is still a form)
+
+
 @pytest.mark.parametrize("path", ["/api/models/%0A", "/api/sessions/%0A", "/api/models/gpt4%0D", "/api/models/a%00b"])
 def test_a_path_with_a_control_character_answers_404_not_another_route(make_api: Callable[..., Api], path: str) -> None:
     api = make_api()

@@ -243,6 +243,17 @@ def test_a_base_url_ending_in_a_slash_joined_to_a_path_is_told_of_its_slash_too_
     )
 
 
+@pytest.mark.parametrize("path", ["/health//", "/health/ready//", "/metrics//"])
+def test_a_probe_url_with_a_slash_too_many_is_a_404_not_an_empty_redirect(served: Served, path: str) -> None:
+    """`curl -f http://host:8000/health//` passed on an empty 307 (to `/health`), as a probe's 3xx does."""
+    r = httpx.get(served.server.base_url + path, headers={"X-API-Key": served.alice_key}, timeout=30)
+    assert (r.status_code, r.json()["detail"]) == (
+        404,
+        f"Not Found: GET {path} is no URL of this server: it has a / too many (//), as when a client's base URL ending"
+        f" in / is joined to a path beginning with one; send GET {path[:-1]}",
+    )
+
+
 def test_the_status_asked_with_the_threads_id_says_it_is_a_thread(served: Served) -> None:
     sid = served.alice.post("/api/sessions/", json={"max_iterations": 1}).json()["_id"]
     tid = served.alice.post("/api/threads/", json={"session_id": sid, "original_prompt": "Name a prime"}).json()["_id"]

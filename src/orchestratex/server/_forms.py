@@ -52,6 +52,8 @@ class SpecForms:
 
     def _form(self, path: str) -> str:
         """How the request's route path differs from the documented one: `+` a slash, `-` a slash, or ``."""
+        if "//" in path:  # (no form of a documented path: `/health//` is answered 404, `_paths.ControlCharacterGuard`)
+            return ""
         if path + "/" in self.slashed():
             return "+"
         if path.startswith("/api/") and path.endswith("/") and len(path) > len("/api/") and path not in self.slashed():

@@ -1,9 +1,14 @@
-"""Request paths: `route_path`, the path the app's routes see, and refusing paths holding control characters,
-which no resource of the API has.
+"""Request paths: `route_path`, the path the app's routes see, and refusing paths holding control characters or a
+slash too many (`//`), which no resource of the API has.
 
 Starlette anchors its route patterns with `$`, which in Python also matches before a trailing
 newline: `GET /api/models/%0A` would otherwise be answered by `GET /api/models/` (the list), and
 `/api/sessions/%0A` by the sessions list. Such a path names nothing, so it gets the API's 404.
+
+A path with `//` (`/health//`, `/api/models/gpt4//`, a base URL ending in `/` joined to a path ending in one) was
+answered as another URL: an empty 307 to the path without its trailing slashes (which `curl -f` took for a success),
+the model `gpt4/`, or `GET` not allowed on `/api/sessions/`. It gets the 404 saying so and naming the URL to send,
+as a path beginning with `//` does (`/v1` answers such URLs in OpenAI's shape itself).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._api_unknown import doubled_slash
 from ._errors import error_response
 
 __all__ = ["CONTROL", "ControlCharacterGuard", "route_path"]
@@ -32,7 +38,8 @@ def route_path(scope: Scope) -> str:
 
 
 class ControlCharacterGuard:
-    """ASGI middleware answering 404 to any HTTP request whose decoded path has a control character."""
+    """ASGI middleware answering 404 to any HTTP request whose decoded path has a control character, or `//`
+    (outside `/v1`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,4 +49,10 @@ class ControlCharacterGuard:
             response = error_response(404, f"no such resource: the path {scope['path']!r} holds a control character")
             await response(scope, receive, send)
             return
+        if scope["type"] == "http" and "//" in scope["path"]:
+            path = route_path(scope)
+            doubled = None if path.startswith("/v1/") else doubled_slash(scope["method"], path)
+            if doubled is not None:
+                await error_response(404, doubled)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
