@@ -52,7 +52,7 @@ class SpecForms:
 
     def _form(self, path: str) -> str:
         """How the request's route path differs from the documented one: `+` a slash, `-` a slash, or ``."""
-        if "//" in path:  # (no form of a documented path: `/health//` is answered 404, `_paths.ControlCharacterGuard`)
+        if path.endswith("//"):  # (no form of a documented path: `/health//` is answered 404, `_paths`)
             return ""
         if path + "/" in self.slashed():
             return "+"

@@ -5,10 +5,11 @@ Starlette anchors its route patterns with `$`, which in Python also matches befo
 newline: `GET /api/models/%0A` would otherwise be answered by `GET /api/models/` (the list), and
 `/api/sessions/%0A` by the sessions list. Such a path names nothing, so it gets the API's 404.
 
-A path with `//` (`/health//`, `/api/models/gpt4//`, a base URL ending in `/` joined to a path ending in one) was
+A path ending in `//` (`/health//`, `/api/models/gpt4//`: a path ending in `/` joined to one beginning with it) was
 answered as another URL: an empty 307 to the path without its trailing slashes (which `curl -f` took for a success),
 the model `gpt4/`, or `GET` not allowed on `/api/sessions/`. It gets the 404 saying so and naming the URL to send,
-as a path beginning with `//` does (`/v1` answers such URLs in OpenAI's shape itself).
+as a path with `//` elsewhere does once no route takes it (`/api/sessions//status`, an id left empty, is told so by its
+route; `/v1` answers in OpenAI's shape itself).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def route_path(scope: Scope) -> str:
 
 
 class ControlCharacterGuard:
-    """ASGI middleware answering 404 to any HTTP request whose decoded path has a control character, or `//`
+    """ASGI middleware answering 404 to any HTTP request whose decoded path has a control character, or ends in `//`
     (outside `/v1`)."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -49,10 +50,9 @@ class ControlCharacterGuard:
             response = error_response(404, f"no such resource: the path {scope['path']!r} holds a control character")
             await response(scope, receive, send)
             return
-        if scope["type"] == "http" and "//" in scope["path"]:
-            path = route_path(scope)
-            doubled = None if path.startswith("/v1/") else doubled_slash(scope["method"], path)
-            if doubled is not None:
-                await error_response(404, doubled)(scope, receive, send)
-                return
+        path = route_path(scope) if scope["type"] == "http" and scope["path"].endswith("//") else "/v1/"
+        doubled = None if path.startswith("/v1/") else doubled_slash(scope["method"], path)
+        if doubled is not None:
+            await error_response(404, doubled)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
