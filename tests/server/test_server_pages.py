@@ -30,6 +30,26 @@ def test_a_page_asked_ambiguously_is_refused(api: Api, query: str, detail: str) 
         assert {**r.json(), "errors": None} == {"detail": detail, "status_code": 422, "errors": None}
 
 
+@pytest.mark.parametrize("query", ["skip=2", "page=2", "status=active", "limit=1&cursor=abc", "order=desc"])
+def test_a_query_parameter_a_list_does_not_take_is_refused_not_ignored(api: Api, query: str) -> None:
+    """`?skip=2` (FastAPI's and MongoDB's name for `offset`) answered the first page again: a client paging on until a
+    page came back short never ended. `?status=active` answered every session, as if filtered."""
+    sid = api.session()["_id"]
+    for _ in range(3):
+        api.thread(sid)
+    name = query.split("&")[-1].split("=")[0]
+    for path in (f"/api/threads/session/{sid}", "/api/sessions/user/alice"):
+        r = api.client.get(f"{path}?{query}", headers=api.alice)
+        assert (r.status_code, r.json()["detail"]) == (
+            422,
+            f"{name}: not a query parameter of this list, which takes limit (most items, 1 to 1000) and offset (items"
+            " to skip, 0 to 1000000) and filters nothing",
+        )
+        assert r.json()["errors"][0]["loc"] == ["query", name]
+    r = api.client.get(f"/api/threads/session/{sid}?offset=2&token=unread", headers=api.alice)  # (a WebSocket's key)
+    assert r.status_code == 200 and len(r.json()) == 1
+
+
 def test_a_page_asked_plainly_is_served(api: Api) -> None:
     sid = api.session()["_id"]
     ids = [api.thread(sid)["_id"] for _ in range(3)]

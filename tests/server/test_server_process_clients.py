@@ -254,6 +254,26 @@ def test_a_probe_url_with_a_slash_too_many_is_a_404_not_an_empty_redirect(served
     )
 
 
+def test_a_client_paging_with_skip_is_told_to_page_with_offset_not_served_the_first_page_for_ever(
+    served: Served,
+) -> None:
+    """A client paging as FastAPI's tutorial and MongoDB do, `?skip=N&limit=M` until a page comes back short, was served
+    the first page again and again: it never ended."""
+    sid = served.alice.post("/api/sessions/", json={}).json()["_id"]
+    ids = [
+        served.alice.post("/api/threads/", json={"session_id": sid, "original_prompt": f"Name prime {n}"}).json()["_id"]
+        for n in range(3)
+    ]
+    r = served.alice.get(f"/api/threads/session/{sid}", params={"skip": 2, "limit": 2})
+    assert (r.status_code, r.json()["detail"]) == (
+        422,
+        "skip: not a query parameter of this list, which takes limit (most items, 1 to 1000) and offset (items to skip,"
+        " 0 to 1000000) and filters nothing",
+    )
+    page = served.alice.get(f"/api/threads/session/{sid}", params={"offset": 2, "limit": 2}).json()
+    assert [t["_id"] for t in page] == ids[2:]
+
+
 def test_the_status_asked_with_the_threads_id_says_it_is_a_thread(served: Served) -> None:
     sid = served.alice.post("/api/sessions/", json={"max_iterations": 1}).json()["_id"]
     tid = served.alice.post("/api/threads/", json={"session_id": sid, "original_prompt": "Name a prime"}).json()["_id"]

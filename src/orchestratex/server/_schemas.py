@@ -55,10 +55,25 @@ def given_once(request: Request, name: str) -> str | None:
     return given[0] if given else None
 
 
+_PAGE = ("limit", "offset")
+"""The query parameters of a list; `token` (a WebSocket's key, which a client may send everywhere) is left alone."""
+
+
 def check_page(request: Request) -> None:
     """422 for a `limit` or `offset` given more than once (`given_once`), or not in plain ASCII digits (`1_0`, `+5`,
-    `5.0` would be read as numbers), as the WebSocket's `since` is refused."""
-    for name in ("limit", "offset"):
+    `5.0` would be read as numbers), as the WebSocket's `since` is refused; and for a query parameter a list does not
+    take: `?skip=100` (FastAPI's and MongoDB's name for `offset`) or `?page=2` answered the first page again, so a
+    client paging on until a page came back short never ended, and `?status=active` answered every session."""
+    for name in request.query_params:
+        if name not in _PAGE and name != "token":
+            raise invalid(
+                "query",
+                name[:40],
+                "not a query parameter of this list, which takes limit (most items, 1 to 1000) and offset (items to"
+                " skip, 0 to 1000000) and filters nothing",
+                "extra_forbidden",
+            )
+    for name in _PAGE:
         given = given_once(request, name)
         if given is not None and not (given.isascii() and given.isdigit()):
             raise invalid("query", name, f"must be a whole number in plain digits, not {given[:40]!r}", "int_parsing")
