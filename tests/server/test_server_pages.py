@@ -64,3 +64,19 @@ def test_the_keys_of_a_user_given_twice_are_refused(api: Api) -> None:
     assert r.json()["detail"] == "user_id: given more than once in the URL: give it once"
     listed = api.client.get("/api/admin/keys/?user_id=alice", headers=api.admin).json()
     assert [k["user_id"] for k in listed] == ["alice"]
+
+
+@pytest.mark.parametrize("query", ["user=alice", "userId=alice", "user_id=alice&label=laptop"])
+def test_the_keys_list_asked_with_a_parameter_it_does_not_take_is_refused_not_every_users_keys(
+    api: Api, query: str
+) -> None:
+    """`?user=alice` (as `orchestratex keys list --user alice` names it) listed every user's keys: a script revoking
+    "alice's" keys would have revoked everyone's."""
+    name = query.split("&")[-1].split("=")[0]
+    r = api.client.get(f"/api/admin/keys/?{query}", headers=api.admin)
+    assert (r.status_code, r.json()["detail"]) == (
+        422,
+        f"{name}: not a query parameter of the keys list, which takes user_id only",
+    )
+    listed = api.client.get("/api/admin/keys/?user_id=alice", headers=api.admin).json()
+    assert {k["user_id"] for k in listed} == {"alice"}

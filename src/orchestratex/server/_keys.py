@@ -135,6 +135,9 @@ async def list_keys(
 ) -> list[ApiKeyInfo]:
     """Every key (of `user_id` when given, once), revoked ones included, oldest first; admin keys only."""
     _admin(request)
+    for name in request.query_params:  # (`?user=alice` listed every user's keys: revoking "alice's" revoked them all)
+        if name not in ("user_id", "token"):
+            raise invalid("query", name[:40], "not a query parameter of the keys list, which takes user_id only")
     given_once(request, "user_id")
     problem = None if user_id is None else user_id_problem(user_id)
     if problem is not None:  # (`?user_id=%20alice` listed nothing, read as "alice has no keys")
