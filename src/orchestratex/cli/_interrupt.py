@@ -200,9 +200,15 @@ class RunGuard:
             self._stop_when_possible()
 
     async def run(
-        self, prompt: str, *, on_event: EventHandler | Sequence[EventHandler] = (), **options: Any
+        self,
+        prompt: str,
+        *,
+        on_event: EventHandler | Sequence[EventHandler] = (),
+        judges: Sequence[str] | None = None,
+        **options: Any,
     ) -> RunResult:
-        """`Orchestrator.run`, interruptible: raises `Interrupted` when a signal or `interrupt` stopped it."""
+        """`Orchestrator.run`, interruptible: raises `Interrupted` when a signal or `interrupt` stopped it. `judges`
+        are stored with the run's new session (its `judges` setting), for any process that resumes the run."""
         loop = asyncio.get_running_loop()
         installed = []
         for sig in _SIGNALS:
@@ -213,10 +219,24 @@ class RunGuard:
                 installed.append(sig)
         handlers = [self._on_event, *([on_event] if callable(on_event) else on_event)]
         try:
+            if judges is not None:  # (`run --provider openai`: a server resuming it judged it with its own models)
+                options = await self._with_judges(judges, options)
             return await self._drive(prompt, handlers, options)
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
+
+    async def _with_judges(self, judges: Sequence[str], options: dict[str, Any]) -> dict[str, Any]:
+        """`options` with the run's session made now, holding `judges` and the budget (`cost_limit`) a session made by
+        `prepare` holds."""
+        options = dict(options)
+        session = await self.orchestrator.create_session(
+            options.get("user_id") or "local",
+            max_iterations=options.get("max_iterations"),
+            cost_limit=options.pop("cost_limit", None),
+            judges=judges,
+        )
+        return {**options, "session": session}
 
     async def _drive(self, prompt: str, handlers: list[EventHandler], options: dict[str, Any]) -> RunResult:
         from ..orchestrator import RunResult

@@ -85,7 +85,11 @@ async def _run(
         starting = asyncio.get_running_loop().call_later(_STARTING_AFTER_S, spinner.unless_waiting, "starting…")
         try:
             result = await guard.run(
-                DEMO_PROMPT if demo else args.prompt, user_id=local_user(), on_event=view or spinner, **options
+                DEMO_PROMPT if demo else args.prompt,
+                user_id=local_user(),
+                on_event=view or spinner,
+                judges=getattr(args, "judges", None),
+                **options,
             )
         except Interrupted as exc:
             stopped = exc.result

@@ -64,6 +64,8 @@ def run_orchestrator(args: argparse.Namespace, file: CatalogFile | None) -> Orch
         # catalog of its own, and routed the rest of a `--provider openai` run to any provider it had a key of)
         args.models = [m.name for m in setup.catalog if m.provider in names]
     if file is None:
+        # its judges too, stored with its session: a server resuming the run judged it with any model it had a key of
+        args.judges = [m.name for m in setup.catalog if m.provider in names]
         return lambda store: Orchestrator(store=store, catalog=setup.catalog.with_only(names), simulate=False)
     return lambda store: Orchestrator(store=store, catalog=setup.catalog, simulate=False)  # it builds the endpoints
 
