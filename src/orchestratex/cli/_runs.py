@@ -26,6 +26,8 @@ __all__ = ["add_runs_parser", "an_id", "answer_so_far", "detached", "run_documen
 
 _STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 _PAGE = 500
+_RESUMABLE = 10_000
+"""How many of the store's oldest unfinished runs free to resume `runs show` looks among for its own (`_stalled`)."""
 
 
 def add_runs_parser(sub: Any) -> None:
@@ -230,9 +232,9 @@ def _on_screen(out: Output, title: str, headers: list[str], rows: list[list[str]
 
 
 # -- show -----------------------------------------------------------------------------------------------
-async def _load(url: str, oid: str, given: str | None = None) -> tuple[Orchestration, list[Event], float | None]:
-    """The orchestration, its events and its session's cost limit (a run's `--cost-limit` is its session's); `given`
-    is the `--store` typed, which the commands suggested by an error repeat."""
+async def _load(url: str, oid: str, given: str | None = None) -> tuple[Orchestration, list[Event], float | None, bool]:
+    """The orchestration, its events, its session's cost limit (a run's `--cost-limit` is its session's) and whether
+    it is stalled (see `_stalled`); `given` is the `--store` typed, which the commands suggested by an error repeat."""
     store = await _open(url)
     if store is None:
         raise UserError(f"no orchestration {oid!r}: the store {shown_url(url)} does not exist yet")
@@ -253,9 +255,19 @@ async def _load(url: str, oid: str, given: str | None = None) -> tuple[Orchestra
             session_limit = (await store.get_session(doc.session_id)).settings.cost_limit
         except NotFound:
             session_limit = None
-        return doc, events, session_limit
+        return doc, events, session_limit, await _stalled(store, doc)
     finally:
         await store.close()
+
+
+async def _stalled(store: Store, doc: Orchestration) -> bool:
+    """Whether `doc` is `running` with no process running it: its lease expired, as when the process that ran it was
+    killed (SIGKILL, an out-of-memory kill) or crashed, and no server took it over yet. It was shown as going on, its
+    call "waiting for its answer", for as long as no server was started on the store. (A run `run --detach` left is
+    `detached` instead; a `pending` one, a server's about to start, is not stalled.)"""
+    if doc.status != "running" or detached(doc):
+        return False
+    return doc.id in await store.list_resumable(limit=_RESUMABLE)
 
 
 async def _other_id(store: Store, oid: str) -> str:
@@ -296,7 +308,7 @@ def _orchestration_id(given: str) -> str:
 async def _show(url: str, args: argparse.Namespace) -> int:
     from ..orchestrator import RunResult
 
-    doc, events, session_limit = await _load(url, _orchestration_id(args.id), args.store)
+    doc, events, session_limit, stalled = await _load(url, _orchestration_id(args.id), args.store)
     simulated = any(getattr(e, "simulated", False) for e in events if e.type == "orchestration_started")
     from ._output import Output, json_text
 
@@ -304,10 +316,10 @@ async def _show(url: str, args: argparse.Namespace) -> int:
     if args.json:
         out.verbatim(json_text(run_document(RunResult(doc, events, simulated), session_limit)))
         return 0
-    for line in _describe(doc, simulated, session_limit):
+    for line in _describe(doc, simulated, session_limit, stalled):
         out.line(line)
     for it in doc.iterations:
-        for line in _iteration(it, "detached" if detached(doc) else doc.status):
+        for line in _iteration(it, "detached" if detached(doc) else "stalled" if stalled else doc.status):
             out.line(line)
     from rich.text import Text
 
@@ -316,7 +328,9 @@ async def _show(url: str, args: argparse.Namespace) -> int:
         out.line("")
         out.line(Text(f"── final answer by {doc.final_model}{tag} ──", "bold"))
         out.verbatim(doc.final_response)
-    elif (so_far := answer_so_far(doc, simulated)) is not None:  # (a run still going, or stopped: paid for, too)
+    elif (
+        so_far := answer_so_far(doc, simulated, stalled)
+    ) is not None:  # (a run still going, or stopped: paid for, too)
         title, answer = so_far
         out.line("")
         out.line(Text(f"── {title} ──", "bold"))
@@ -335,14 +349,22 @@ def run_document(result: RunResult, session_limit: float | None) -> dict[str, An
     return data
 
 
-def answer_so_far(doc: Orchestration, simulated: bool) -> tuple[str, str] | None:
+def answer_so_far(doc: Orchestration, simulated: bool, stalled: bool = False) -> tuple[str, str] | None:
     """The title and text of the answer `runs show` ends with when the run has no final answer (yet): the best one its
     judges scored, as `run` shows it when interrupted, else the last one they had not scored. (The last answer was
     shown, titled `not judged yet` even when its judges had scored it, while a better one was left out.)"""
     answered = [it for it in doc.iterations if it.response is not None]
     judged = [it for it in answered if it.score is not None]
     going = doc.status in ("pending", "running")
-    state = "the run is detached" if detached(doc) else "the run is still going" if going else None
+    state = (
+        "the run is detached"
+        if detached(doc)
+        else "the run is stalled"
+        if stalled
+        else "the run is still going"
+        if going
+        else None
+    )
     notes = ["simulated"] if simulated else []
     if judged:
         best = max(judged, key=lambda it: it.score or 0.0)  # (the first of equals, as the run keeps it)
@@ -354,6 +376,8 @@ def answer_so_far(doc: Orchestration, simulated: bool) -> tuple[str, str] | None
     notes += (
         ["not judged yet", "the run is detached"]
         if detached(doc)
+        else ["not judged yet", "the run is stalled"]
+        if stalled
         else ["not judged yet"]
         if going
         else [f"not judged: the run ended {doc.status}"]
@@ -367,7 +391,9 @@ def detached(doc: Orchestration) -> bool:
     return doc.status in ("pending", "running") and doc.abandoned_calls is not None
 
 
-def _describe(doc: Orchestration, simulated: bool, session_limit: float | None = None) -> Iterable[str]:
+def _describe(
+    doc: Orchestration, simulated: bool, session_limit: float | None = None, stalled: bool = False
+) -> Iterable[str]:
     s = doc.settings
     limits = [_usd(s.cost_limit)] if s.cost_limit is not None else []
     limits += [f"{_usd(session_limit)} for its session"] if session_limit is not None else []
@@ -403,6 +429,12 @@ def _describe(doc: Orchestration, simulated: bool, session_limit: float | None =
             "note:     detached: no process runs it now; a server on this store (`orchestratex serve`) resumes it from "
             "its last completed step"
         )
+    if stalled:  # (a killed process's run read as going on: "running", its call "waiting for its answer")
+        yield (
+            "note:     stalled: its lease expired and no process renewed it — the process that ran it was killed, "
+            "crashed or is stopped (Ctrl-Z); a server on this store (`orchestratex serve`) resumes it from its last "
+            "completed step"
+        )
     if doc.interrupted_calls:  # (not only a crash: a run detached by `run --detach` too, which was said to have died)
         calls = doc.interrupted_calls
         billed = "" if simulated else f", so the provider may have billed {'it' if calls == 1 else 'them'} twice"
@@ -429,6 +461,9 @@ def _iteration(it: Iteration, status: str) -> Iterable[str]:
         waiting = (
             "no answer: its call was abandoned as the run was detached (the server resuming it makes it again)"
             if status == "detached"
+            else "no answer yet: its process stopped while the call was in flight (the server resuming the run makes "
+            "it again)"
+            if status == "stalled"
             else "waiting for its answer"
             if status in ("pending", "running")
             else "no answer: the call was abandoned"
