@@ -8,6 +8,7 @@ import functools
 import logging
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,12 +28,15 @@ _CONFIGURED = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi",
 def server_logging_restored() -> Iterator[None]:
     """A test that served in-process (`uvicorn.Config`, `main(["serve", ...])`) left uvicorn's loggers at WARNING
     and not propagating (and `orchestratex`'s not propagating): a later test reading them through `caplog` (which
-    listens on the root logger) saw nothing, so it failed after such a test only."""
+    listens on the root logger) saw nothing, so it failed after such a test only. `serve` also sends Python's
+    warnings, threads' uncaught exceptions and unraisable ones to logging: pytest's own hooks are put back."""
     saved = [
         (logger, logger.level, logger.propagate, logger.disabled, list(logger.handlers))
         for logger in map(logging.getLogger, _CONFIGURED)
     ]
+    hooks = (threading.excepthook, sys.unraisablehook, warnings.showwarning)
     yield
+    threading.excepthook, sys.unraisablehook, warnings.showwarning = hooks
     for logger, level, propagate, disabled, handlers in saved:
         logger.setLevel(level)
         logger.propagate = propagate

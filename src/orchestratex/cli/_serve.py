@@ -89,9 +89,9 @@ def _serve(args: argparse.Namespace, serving: Callable[[], None]) -> int:
     url = chosen_store_url(args.store)
     settings = ServerSettings.from_env(**({"log_format": args.log_format} if args.log_format else {}))
     telemetry_settings()  # a mistyped ORCHESTRATEX_TRACING or _LOG_CONTENT: one line, before the store is opened
-    if settings.log_format == "json":
-        logging.captureWarnings(True)  # (a warning is then a line of `py.warnings`, in JSON, not two lines of text)
-        log_uncaught()  # (a thread's uncaught exception, an unraisable one: JSON lines, not text tracebacks)
+    # (a warning, a thread's uncaught exception, an unraisable one: log lines of `py.warnings`, `py.threading` and
+    # `py.unraisable`, JSON or text as the others, not Python's own lines without a time, logger nor level)
+    log_uncaught()
     # The server's logging first: opening the store may say it migrates the database (minutes for a large one), and
     # `uvicorn_options` may warn (connections lowered to the open-file limit, no httptools); before uvicorn configured
     # its logging (in `uvicorn.Config`) those lines went to the command's own handler, which shows errors only.
@@ -320,7 +320,7 @@ def _log_config(log_format: str = "text", level: str = "INFO") -> dict[str, Any]
         json_formatter = {"()": "orchestratex.telemetry.JsonFormatter"}
         config["formatters"] = {"default": json_formatter, "access": json_formatter}
     # Other libraries' warnings and errors (OpenTelemetry's SDK and exporters, asyncio, Python's warnings once
-    # `captureWarnings` sends them to logging) reach the root logger, which had no handler: Python's last resort wrote
+    # `log_uncaught` sends them to logging) reach the root logger, which had no handler: Python's last resort wrote
     # them as bare lines of text, among the JSON ones, or with no time, logger nor level among the text ones.
     config["root"] = {"handlers": ["default"], "level": "WARNING"}
     return config
