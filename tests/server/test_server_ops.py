@@ -325,7 +325,7 @@ def test_an_app_that_stopped_counts_no_run_of_the_next_app_on_its_orchestrator(m
     assert ended == [1]
     stopped = _samples(generate_latest(first.state.server.metrics.registry).decode())
     assert not [v for (name, _), v in stopped.items() if name == "orchestratex_orchestrations_total" and v]
-    assert not [v for (name, _), v in stopped.items() if name == "orchestratex_model_calls_total"]
+    assert not [v for (name, _), v in stopped.items() if name == "orchestratex_model_calls_total" and v]
 
 
 def test_health_and_readiness_answer_head_as_get(api: Api) -> None:
@@ -355,7 +355,7 @@ def test_metrics_count_orchestrations_calls_cost_latency_and_limits(make_api: Ca
     generated = sum(v for (_, labels), v in calls.items() if ("role", "generate") in labels)
     judged = sum(v for (_, labels), v in calls.items() if ("role", "judge") in labels)
     assert generated == len(done["iterations"]) and judged >= len(done["iterations"])
-    assert all(dict(labels)["outcome"] == "ok" for _, labels in calls)
+    assert all(dict(labels)["outcome"] == "ok" for (_, labels), v in calls.items() if v)
     cost = sum(v for (name, _), v in samples.items() if name == "orchestratex_cost_usd_total")
     assert cost == pytest.approx(done["total_cost"])
     latency = sum(v for (name, _), v in samples.items() if name == "orchestratex_model_call_duration_seconds_count")
@@ -493,6 +493,83 @@ def test_a_first_failed_run_adds_to_a_series_there_at_zero(make_api: Callable[..
     after = ended()
     assert {k: after[k] - before[k] for k in after if after[k] != before[k]} == {("failed", "budget"): 1.0}
     assert after.keys() == before.keys()  # (no series appeared: each was there)
+
+
+def test_a_models_first_failed_call_adds_to_a_series_there_at_zero() -> None:
+    """`orchestratex_model_calls_total{outcome="error"}` of a model appeared only when it first failed, at 1: with no
+    earlier sample, `increase()` and `rate()` read that failure as no change, and an alert on a model's errors missed
+    the first one after every start of the server. Each model that may generate or judge has it at 0 from the start."""
+    from fastapi.testclient import TestClient
+
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile, Orchestrator
+    from orchestratex.exceptions import ProviderServerError
+    from orchestratex.orchestrator import RetryPolicy
+    from orchestratex.server import create_app
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 9, "feedback": "fine"}'
+        raise ProviderServerError("the model's server is down", status_code=503)
+
+    def profile(name: str) -> ModelProfile:
+        return ModelProfile(name=f"function:{name}", input_cost_per_1k=0.001, output_cost_per_1k=0.001)
+
+    store = MemoryStore()
+    orchestrator = Orchestrator(
+        catalog=ModelCatalog([profile("down"), profile("judge")]),
+        providers={"function": FunctionProvider(answer)},
+        store=store,
+        retry=RetryPolicy(max_attempts=1),
+    )
+    with TestClient(create_app(store, orchestrator)) as client:
+        admin = bearer(in_app_loop(client).call(lambda: issue_api_key(store, "root", admin=True)))
+
+        def errors() -> dict[tuple[str, str, str], float]:
+            samples = _samples(client.get("/metrics", headers=admin).text)
+            return {
+                (dict(labels)["model"], dict(labels)["provider"], dict(labels)["role"]): v
+                for (name, labels), v in samples.items()
+                if name == "orchestratex_model_calls_total" and dict(labels)["outcome"] == "error"
+            }
+
+        before = errors()
+        assert before == {
+            (f"function:{m}", "function", role): 0 for m in ("down", "judge") for role in ("generate", "judge")
+        }
+        sid = client.post("/api/sessions/", json={"user_id": "alice"}, headers=admin).json()["_id"]
+        body = {"session_id": sid, "original_prompt": "Name a prime"}
+        tid = client.post("/api/threads/", json=body, headers=admin).json()["_id"]
+        settings = {"preferred_models": ["function:down"], "max_iterations": 1}
+        oid = client.post("/api/orchestration/start", json={"thread_id": tid, "settings": settings}, headers=admin)
+        oid = oid.json()["_id"]
+        while client.get(f"/api/orchestration/status/{oid}", headers=admin).json()["status"] in ("pending", "running"):
+            time.sleep(0.02)
+        after = errors()
+    assert after[("function:down", "function", "generate")] == 1
+    assert after.keys() == before.keys()  # (no series appeared: it was there)
+
+
+def test_a_catalog_too_large_starts_no_series_of_failed_calls_at_zero() -> None:
+    """The series at 0 stay few: past 100 (a catalog of your own with hundreds of models), none is made ahead."""
+    from prometheus_client import generate_latest
+
+    from orchestratex import FunctionProvider, ModelCatalog, ModelProfile, Orchestrator
+    from orchestratex.server._metrics import Metrics
+
+    def made(models: int) -> int:
+        catalog = ModelCatalog(
+            [
+                ModelProfile(name=f"function:m{i}", input_cost_per_1k=0.001, output_cost_per_1k=0.001)
+                for i in range(models)
+            ]
+        )
+        metrics = Metrics()
+        metrics.expect_calls(Orchestrator(catalog=catalog, providers={"function": FunctionProvider(lambda r: "7")}))
+        text = generate_latest(metrics.registry).decode()
+        return sum(1 for (name, _) in _samples(text) if name == "orchestratex_model_calls_total")
+
+    assert made(50) == 100
+    assert made(51) == 0
 
 
 REQUEST_SECONDS = "orchestratex_http_request_duration_seconds_count"

@@ -151,6 +151,7 @@ def create_app(
         # (while the app runs only: an orchestrator given to several apps in turn, one per test say, kept every earlier
         # app's metrics as an observer of its runs for good, counting runs those apps never served)
         add_observer(orchestrator, metrics)
+        metrics.expect_calls(orchestrator)  # (each model's failed calls at 0)
         # (while the app runs only, likewise: an orchestrator given to one app after another kept every app's event hub
         # and `/v1` tap as handlers of its runs for good, each event handed to all of them)
         orchestrator.handlers.extend(own_handlers)

@@ -18,6 +18,7 @@ from prometheus_client.metrics_core import Metric
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..exceptions import OrchestrateXError
 from ..telemetry import CallOutcome
 from ._errors import Limit, forget_limit, refused_by
 from ._forms import ASKED_METHOD
@@ -25,6 +26,7 @@ from ._paths import CONTROL
 from ._refusals import ConnectionLimit
 
 if TYPE_CHECKING:
+    from ..orchestrator import Orchestrator
     from ..records import Orchestration
 
 __all__ = ["Metrics", "MetricsMiddleware", "route_template"]
@@ -85,6 +87,10 @@ _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 minute and more with real models): with 10 s as the last bound, every such call fell in `+Inf` and
 `histogram_quantile` gave 10 s for its p50 and p99 alike."""
 _SLOW = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+
+_MAX_EXPECTED = 100
+"""The most `outcome="error"` series of model calls made at 0 from the start (`Metrics.expect_calls`)."""
 
 
 class Metrics:
@@ -165,6 +171,22 @@ class Metrics:
         self._call_seconds = _Children(self.call_seconds)
         self._cost = _Children(self.cost)
         self._tokens = _Children(self.tokens)
+
+    def expect_calls(self, orchestrator: Orchestrator) -> None:
+        """The `outcome="error"` series of `orchestratex_model_calls_total` of the models that may generate and judge,
+        at 0 from the start: a series that first appears at 1 has no earlier sample, so `increase()` and `rate()` read
+        the first failed call of a model after each start of the process as no change, and an alert on them missed it.
+        Not for a catalog so large that these series would pass `_MAX_EXPECTED` (the shipped one makes 44): those
+        models' series appear as they are called."""
+        try:
+            expected = {(m.name, m.provider, "generate") for m in orchestrator.usable_models()}
+            expected |= {(m.name, m.provider, "judge") for m in orchestrator.judge_models()}
+        except OrchestrateXError:  # (its judges naming a model its catalog no longer has: each run says so)
+            return
+        if len(expected) > _MAX_EXPECTED:
+            return
+        for model, provider, role in sorted(expected):
+            self._calls(model, provider, role, "error")
 
     # -- RunObserver -------------------------------------------------------------------------------
     def orchestration_started(self, doc: Orchestration) -> None:
