@@ -15,6 +15,7 @@ from orchestratex.exceptions import MalformedResponse, ProviderNotConfigured, Un
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._broken_stream import StreamProgress, broken_stream
 from orchestratex.providers._loops import LoopClients
+from orchestratex.providers._pacing import NoChunkInTime, Paced
 from orchestratex.providers._sdk_warnings import SDKWarnings
 from orchestratex.providers._support import (
     SYNC_CLIENT,
@@ -25,6 +26,7 @@ from orchestratex.providers._support import (
     checked_timeout,
     env_value,
     server_named,
+    time_to_write,
     without_query,
 )
 
@@ -53,6 +55,13 @@ will reach end-of-life on January 22nd, 2027. …"): logged once per model inste
 
 async def _ignore(text: str) -> None:
     return None
+
+
+def _delta_text(event: Any) -> str:
+    """The text a stream event adds to the answer (a `text_delta`'s), else ''."""
+    delta = getattr(event, "delta", None) if getattr(event, "type", None) == "content_block_delta" else None
+    text = getattr(delta, "text", None) if getattr(delta, "type", None) == "text_delta" else None
+    return text if isinstance(text, str) else ""
 
 
 class AnthropicProvider(Provider):
@@ -93,6 +102,10 @@ class AnthropicProvider(Provider):
         timeout: float | None = 120.0,
     ) -> None:
         timeout = checked_timeout(timeout, provider=self.name)
+        self._deadline = None if client is not None else timeout
+        """The most a stream may go without an event (None: no limit, or an injected client's own timeouts), more for a
+        call whose answer may take longer to write (`time_to_write`): the SDK's timeout bounds each read, which the
+        `ping` events Anthropic sends while a stream waits never let run out."""
         if client is not None:
             if api_key is not None or base_url is not None or http_client is not None:
                 raise UserError("AnthropicProvider: pass either client= or api_key/base_url/http_client, not both")
@@ -205,12 +218,20 @@ class AnthropicProvider(Provider):
         with self._sdk_warnings.logged():  # (the SDK warns of a deprecated model here)
             streaming = self._client.messages.stream(**params)
         progress = StreamProgress(on_text)
+        limit = time_to_write(self._deadline, params["max_tokens"])
         async with streaming as stream:
             try:
-                async for text in stream.text_stream:
+                # each event within the time limit of the one before: `ping`s (which the SDK drops) do not count
+                events: Any = stream if limit is None else Paced(stream, limit)
+                async for event in events:
+                    text = _delta_text(event)
                     if text:
                         await progress(text)
                 return await stream.get_final_message()
+            except NoChunkInTime as exc:  # (no event in time, pings only)
+                raise broken_stream(
+                    exc, provider=self.name, at=self._at, received=progress.chars, timed_out=True
+                ) from None
             except AssertionError:  # (the SDK's words for a stream without `message_start`: a bare AssertionError)
                 raise MalformedResponse(
                     "the message stream ended before its message began (no message_start event: an empty body, a"

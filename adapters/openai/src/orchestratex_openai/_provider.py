@@ -24,6 +24,7 @@ from orchestratex.exceptions import (
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._broken_stream import StreamProgress, broken_stream
 from orchestratex.providers._loops import LoopClients
+from orchestratex.providers._pacing import NoChunkInTime, Paced
 from orchestratex.providers._support import (
     SYNC_CLIENT,
     checked_api_key,
@@ -51,7 +52,6 @@ from ._mapping import (
     responses_only_models,
     system_folded,
 )
-from ._pacing import NoChunkInTime, Paced
 from ._sse import AsyncOpenAIClient
 from ._streaming import NoStreamedUsage, generation_from_chat_stream, generation_from_response_stream
 from ._thinking import ThinkingFilter, opened_by_template
