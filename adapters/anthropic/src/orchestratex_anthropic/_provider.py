@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -11,7 +12,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import anthropic
 
-from orchestratex.exceptions import MalformedResponse, ProviderNotConfigured, UnknownPriceError, UserError
+from orchestratex.exceptions import (
+    MalformedResponse,
+    ProviderNotConfigured,
+    ProviderTimeout,
+    UnknownPriceError,
+    UserError,
+)
 from orchestratex.providers import Generation, GenerationRequest, Provider, TextSink, check_allow_model_requests
 from orchestratex.providers._broken_stream import StreamProgress, broken_stream
 from orchestratex.providers._loops import LoopClients
@@ -103,9 +110,10 @@ class AnthropicProvider(Provider):
     ) -> None:
         timeout = checked_timeout(timeout, provider=self.name)
         self._deadline = None if client is not None else timeout
-        """The most a stream may go without an event (None: no limit, or an injected client's own timeouts), more for a
-        call whose answer may take longer to write (`time_to_write`): the SDK's timeout bounds each read, which the
-        `ping` events Anthropic sends while a stream waits never let run out."""
+        """The most an unstreamed call may take in all, and a stream may go without an event (None: no limit, or an
+        injected client's own timeouts), more for a stream whose answer may take longer to write (`time_to_write`): the
+        SDK's timeout bounds each read, which blank lines or `ping` events sent while a server waits never let run
+        out."""
         if client is not None:
             if api_key is not None or base_url is not None or http_client is not None:
                 raise UserError("AnthropicProvider: pass either client= or api_key/base_url/http_client, not both")
@@ -190,7 +198,7 @@ class AnthropicProvider(Provider):
                 if self._may_outlast_its_timeout(params["max_tokens"]):
                     message = await self._streamed(params, _ignore)
                 else:
-                    message = await self._sdk_warnings.call(self._client.messages.create(**params))
+                    message = await self._unstreamed(params)
             except ValueError as exc:
                 if not str(exc).startswith(_STREAMING_REQUIRED):
                     raise
@@ -201,6 +209,24 @@ class AnthropicProvider(Provider):
             generation = generation_from_message(message, request)
         generation.latency_ms = latency_ms
         return generation
+
+    async def _unstreamed(self, params: dict[str, Any]) -> Message:
+        """`client.messages.create(**params)`, within the provider's `timeout` in all: the SDK's timeout bounds each
+        read, which a server keeping the connection alive with blank lines until its answer is ready never lets run out
+        (DeepSeek's Anthropic API, `ANTHROPIC_BASE_URL=https://api.deepseek.com/anthropic`, does so under load, for up
+        to 30 minutes)."""
+        waiting = asyncio.timeout(self._deadline)
+        try:
+            async with waiting:
+                return await self._sdk_warnings.call(self._client.messages.create(**params))
+        except TimeoutError:
+            if not waiting.expired():
+                raise
+            raise ProviderTimeout(
+                f"{self.name}{self._at} did not answer in {self._deadline:g} s (the connection was kept open without an"
+                " answer)",
+                provider=self.name,
+            ) from None
 
     def _may_outlast_its_timeout(self, max_tokens: int) -> bool:
         """Whether an unstreamed call allowed `max_tokens` may take longer than the client's read timeout (`timeout=`,
