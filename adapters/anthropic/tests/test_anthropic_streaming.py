@@ -193,3 +193,19 @@ async def test_a_stream_that_ends_before_its_message_starts_is_a_malformed_respo
     with pytest.raises(MalformedResponse, match="ended before its message began") as raised:
         await provider_on(server).generate_stream(request(), on_text)
     assert raised.value.model == MODEL.name and raised.value.retryable is False
+
+
+async def test_a_stream_cut_before_its_message_delta_says_the_answer_is_incomplete() -> None:
+    """A stream whose body ended cleanly after some text, without `message_delta` and `message_stop`, failed with
+    "message without content, usage or stop reason", though the message had both content and usage: it now says the
+    stream ended without a stop reason, the answer being incomplete."""
+    cut = STREAM.split(b"event: content_block_stop")[0]  # message_start, a text block and two deltas
+    server = MockServer(Reply(200, content=cut, headers={"content-type": "text/event-stream"}))
+    pieces: list[str] = []
+
+    async def on_text(text: str) -> None:
+        pieces.append(text)
+
+    with pytest.raises(MalformedResponse, match=r"ended without a stop reason .*the answer is incomplete"):
+        await provider_on(server).generate_stream(request(), on_text)
+    assert pieces == ["Hello", ", world"]

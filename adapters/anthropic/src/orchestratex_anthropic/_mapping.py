@@ -76,6 +76,10 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
             body=message.model_dump() if hasattr(message, "model_dump") else None,
             usage=_usage(usage) if usage is not None else None,  # (billed as any answer)
         )
+    if isinstance(content, list) and usage is not None and stop_reason is None:  # (a stream without its message_delta)
+        raise MalformedResponse(
+            "the message stream ended without a stop reason (no message_delta event): the answer is incomplete"
+        )
     if not isinstance(content, list) or usage is None or not isinstance(stop_reason, str):
         raise MalformedResponse("message without content, usage or stop reason")
     tokens = _usage(usage)
