@@ -100,12 +100,18 @@ async def _server(script: Callable[[Send], Awaitable[None]]) -> AsyncIterator[st
         await server.wait_closed()
 
 
-async def _pinged(send: Send) -> None:
+async def _pinged(send: Send, keep_alive: bytes = PING) -> None:
     await send(START + BLOCK + _text("The answer"))
     for _ in range(PINGS):
         await asyncio.sleep(0.05)
-        await send(PING)
+        await send(keep_alive)
     await send(_end(3))
+
+
+async def _commented(send: Send) -> None:
+    """DeepSeek's Anthropic API (`https://api.deepseek.com/anthropic`) keeps a stream alive under load with SSE
+    comments, as its OpenAI API does."""
+    await _pinged(send, b": keep-alive\n\n")
 
 
 async def _steady(send: Send) -> None:
@@ -125,8 +131,9 @@ def _request() -> GenerationRequest:
     return GenerationRequest(model=MODEL, messages=[Message(role="user", content="Hi")], max_output_tokens=10)
 
 
-async def test_a_stream_of_pings_times_out() -> None:
-    async with _server(_pinged) as url:
+@pytest.mark.parametrize("script", [_pinged, _commented], ids=["pings", "comments"])
+async def test_a_stream_of_pings_times_out(script: Callable[[Send], Awaitable[None]]) -> None:
+    async with _server(script) as url:
         provider = AnthropicProvider(api_key="sk-ant-test", base_url=url, timeout=0.5)
         pieces: list[str] = []
 
