@@ -18,6 +18,7 @@ __all__ = [
     "checked_api_key",
     "checked_base_url",
     "checked_client",
+    "checked_http_client",
     "checked_http_environment",
     "checked_timeout",
     "env_value",
@@ -204,6 +205,20 @@ def checked_client(client: object, wrong: type, *, provider: str, name: str, why
     if isinstance(client, wrong):
         given = f"{type(client).__module__}.{type(client).__qualname__}"
         raise UserError(f"{provider}: client= takes {name}, not {given} ({why})")
+
+
+def checked_http_client(http_client: object, *, provider: str, name: str) -> None:
+    """Refuse, with a `UserError` naming the class to pass (`name`: `an httpx2.AsyncClient`), an injected `http_client=`
+    that is a synchronous HTTP client (`httpx2.Client`, `httpx.Client`), which the SDK's async client cannot send
+    through: it was refused with a raw `TypeError` (the Anthropic SDK's saying to use `httpx2.Client`, another
+    synchronous one) or, by google-genai, with two pydantic validation errors of its `HttpOptions`."""
+    for cls in type(http_client).__mro__:
+        library = cls.__module__.partition(".")[0]
+        if cls.__name__ == "Client" and library in ("httpx", "httpx2"):
+            raise UserError(
+                f"{provider}: http_client= takes {name}, not {library}.Client (a synchronous HTTP client, which the"
+                " SDK's async client cannot send through)"
+            )
 
 
 SYNC_CLIENT = (

@@ -25,6 +25,7 @@ from orchestratex.providers._support import (
     checked_api_key,
     checked_base_url,
     checked_client,
+    checked_http_client,
     checked_http_environment,
     checked_timeout,
     env_value,
@@ -144,6 +145,9 @@ class GeminiProvider(Provider):
             sdk = client
             self._clients = LoopClients(sdk)
         else:
+            checked_http_client(
+                http_client, provider="GeminiProvider", name="an httpx2.AsyncClient or httpx.AsyncClient"
+            )
             where = "GOOGLE_API_KEY, GEMINI_API_KEY or api_key="
             if api_key is None:
                 self._key_named = self._key_variable(os.environ)

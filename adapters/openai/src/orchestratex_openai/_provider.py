@@ -30,6 +30,7 @@ from orchestratex.providers._support import (
     checked_api_key,
     checked_base_url,
     checked_client,
+    checked_http_client,
     checked_http_environment,
     checked_timeout,
     env_value,
@@ -261,6 +262,7 @@ class OpenAIProvider(Provider):
                 max_retries=0,
                 timeout=timeout,
             )
+            checked_http_client(http_client, provider=type(self).__name__, name="an httpx2.AsyncClient")
             if http_client is None:  # (the SDK makes its HTTP client, with the environment's proxy)
                 checked_http_environment(self.name)
             sdk = build(http_client=http_client)
