@@ -331,7 +331,7 @@ def test_judge_models_refuses_a_name_the_catalog_does_not_know() -> None:
         ("lease_ttl_s", -1, r"^lease_ttl_s must be a finite number of seconds > 0"),
         ("reservation_wait_s", math.nan, r"^reservation_wait_s must be a finite number of seconds >= 0"),
         ("judge_max_output_tokens", True, r"^judge_max_output_tokens must be an int >= 1, not True$"),
-        ("judging", "sometimes", r"^judging must be 'always' or 'when_needed', not 'sometimes'$"),
+        ("judging", "sometimes", r"^judging must be 'always', 'when_needed' or 'when_possible', not 'sometimes'$"),
         ("system_prompt", None, r"^system_prompt must be a string \(\"\" for none\), not NoneType None$"),
     ],
 )

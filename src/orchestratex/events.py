@@ -113,7 +113,7 @@ class OrchestrationCompleted(_EventBase):
     final_response: str
     iterations: int
     final_score: float | None
-    """None when the answer was returned unjudged (`judging="when_needed"`)."""
+    """None when the answer was returned unjudged (`judging="when_needed"`, or `"when_possible"` without a verdict)."""
     total_cost: float
     stop_reason: StopReason
     """Why it stopped; never `cancelled` (a cancelled orchestration ends with `orchestration_failed`)."""

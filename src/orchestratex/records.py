@@ -70,9 +70,10 @@ class SessionSettings(BaseModel):
     """US dollars the session may spend in all; spending never exceeds it. Unlimited when unset."""
     judges: list[str] | None = None
     """Models that may judge this session's answers (names or aliases); the orchestrator's `judges` when unset."""
-    judging: Literal["always", "when_needed"] | None = None
+    judging: Literal["always", "when_needed", "when_possible"] | None = None
     """`when_needed` returns an answer unjudged when no decision depends on its verdict (the last iteration
-    allowed, nothing earlier to compare with); the orchestrator's `judging` when unset."""
+    allowed, nothing earlier to compare with); `when_possible` returns one unjudged when no judge gave a verdict on
+    it, rather than dropping it; the orchestrator's `judging` when unset."""
 
 
 class Session(Document):
@@ -167,7 +168,8 @@ class Iteration(BaseModel):
     reasoning: str = ""
     prompt: str
     phase: Literal["selected", "generated", "evaluated", "failed"] = "selected"
-    """`evaluated` with no `evaluation`: the answer was returned unjudged (`judging="when_needed"`)."""
+    """`evaluated` with no `evaluation`: the answer was returned unjudged (`judging="when_needed"`, or
+    `"when_possible"` when no judge gave a verdict on it)."""
     response: str | None = None
     usage: Usage = Field(default_factory=Usage)
     cost: float = 0.0

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 
 __all__ = ["JudgePlanner", "Judging"]
 
-Judging = Literal["always", "when_needed"]
+Judging = Literal["always", "when_needed", "when_possible"]
 """`always`: every answer is judged. `when_needed`: an answer whose verdict cannot change the outcome
 (the last iteration allowed, with no earlier answer to compare it with — e.g. `max_iterations=1`) is
-returned unjudged, saving the judges' cost (its score is then None and the router learns nothing)."""
+returned unjudged, saving the judges' cost (its score is then None and the router learns nothing).
+`when_possible`: every answer is judged, but an answer no judge gave a verdict on (every judge failed, none fitted
+the budget or could read it) ends the run with that answer returned unjudged rather than dropped."""
 
 _RUBRIC_ALLOWANCE = 1200
 """Bytes allowed for the rubric and framing of a judge prompt when the evaluator cannot build it."""
@@ -131,7 +133,7 @@ class JudgePlanner:
 
     def needed(self, index: int) -> bool:
         """Whether iteration `index`'s answer must be judged (see `Judging`)."""
-        if self.judging == "always":
+        if self.judging != "when_needed":
             return True
         doc = self.run.doc
         if index < doc.settings.max_iterations:

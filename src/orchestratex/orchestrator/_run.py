@@ -421,8 +421,7 @@ class Run(Committing):
                 else "no judge's context window holds the prompt and this answer"
             )
             it.errors.append(f"evaluation: {'BudgetExceeded' if by_budget else 'EvaluationError'}: {why}")
-            it.phase = "failed"
-            ledger.calls += (self._answer_record(it, None),)  # paid for, though no judge can take it
+            self._no_verdict(it, ledger)  # paid for, though no judge can take it
             raise Stop("budget" if by_budget else "error", why, ledger)
         if len(eligible) != len(etask.judges):  # (`eligible` keeps the judges' order)
             etask = replace(etask, judges=eligible)
@@ -448,8 +447,7 @@ class Run(Committing):
                     judgment.done(evaluation)
         except (BudgetExceeded, EvaluationError) as exc:
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
-            it.phase = "failed"
-            ledger.calls += (self._answer_record(it, None),)  # paid for: counted in analytics as well
+            self._no_verdict(it, ledger)
             raise Stop("budget" if isinstance(exc, BudgetExceeded) else "error", exc.message, ledger) from exc
         except Exception as exc:  # the evaluator's own error: the run ends failed (`drive`), the step settled
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc}")
@@ -493,6 +491,12 @@ class Run(Committing):
             await self._commit([event], ledger, outcomes=outcomes)
         else:  # the evaluation ends the run: one commit for both
             await self._finish(reason, None, events=[event], ledger=ledger, outcomes=outcomes)
+
+    def _no_verdict(self, it: Iteration, ledger: Ledger) -> None:
+        """No judge gave a verdict on `it`'s answer, paid for (counted in analytics as well): the answer is dropped
+        (phase `failed`), or with `judging="when_possible"` kept, to be returned unjudged as the run ends."""
+        it.phase = "evaluated" if self.judging == "when_possible" else "failed"
+        ledger.calls += (self._answer_record(it, None),)
 
     async def _observe(self, feedback: RoutingFeedback) -> list[RoutingOutcome]:
         """Let the router learn; returns what it would write to the store's statistics, for the step's commit.

@@ -845,8 +845,8 @@ def _tokens(name: str, value: object) -> None:
 
 
 def _judging(name: str, value: object) -> None:
-    if value not in ("always", "when_needed"):
-        raise UserError(f"{name} must be 'always' or 'when_needed', not {value!r}")
+    if value not in ("always", "when_needed", "when_possible"):
+        raise UserError(f"{name} must be 'always', 'when_needed' or 'when_possible', not {value!r}")
 
 
 def _text(name: str, value: object) -> None:

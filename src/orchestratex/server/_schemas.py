@@ -125,8 +125,9 @@ class SessionSettingsIn(_In):
     """US dollars the session may spend in all; never exceeded."""
     judges: list[str] | None = Field(default=None, min_length=1, max_length=100)
     """Models that may judge the session's answers (names or aliases); the server's judges when unset."""
-    judging: Literal["always", "when_needed"] | None = None
-    """`when_needed` returns an answer unjudged when no decision depends on its verdict (e.g. one iteration)."""
+    judging: Literal["always", "when_needed", "when_possible"] | None = None
+    """`when_needed` returns an answer unjudged when no decision depends on its verdict (e.g. one iteration);
+    `when_possible` returns one unjudged when no judge gave a verdict on it (every judge failed), not failing."""
 
 
 def _unset_if_null(value: object) -> object:

@@ -193,7 +193,7 @@ def _refuse_iteration(orchestration_id: str, index: int, it: Iteration) -> None:
 
 
 _SESSION_STATUSES = ("active", "paused", "completed", "cancelled")
-_JUDGING = (None, "always", "when_needed")
+_JUDGING = (None, "always", "when_needed", "when_possible")
 
 
 def check_session(session: Session) -> None:
@@ -225,7 +225,9 @@ def _session_problem(session: Session) -> str | None:
     if session.session_end is not None and not isinstance(session.session_end, datetime):
         return f"session_end must be a datetime or None, not {session.session_end!r:.60}"
     if settings.judging not in _JUDGING:
-        return f"settings.judging must be 'always', 'when_needed' or None, not {settings.judging!r:.60}"
+        return (
+            f"settings.judging must be 'always', 'when_needed', 'when_possible' or None, not {settings.judging!r:.60}"
+        )
     for name in ("preferred_models", "judges"):
         names = getattr(settings, name)
         if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
