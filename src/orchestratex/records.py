@@ -247,6 +247,10 @@ class Orchestration(Document):
     overage_cost: float = 0.0
     """The part of `total_cost` that providers billed above the worst case reserved for their calls
     (usage they reported beyond the request's bounds); see the Guarantees page."""
+    usage: Usage | None = None
+    """The tokens of every call counted in `total_cost`: each answer and each judge, and the failed calls a provider
+    billed (an empty answer, a refusal), which no iteration holds. None for an orchestration stored by a version
+    that did not count them."""
 
     @property
     def best_iteration(self) -> Iteration | None:

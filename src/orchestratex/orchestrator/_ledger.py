@@ -8,13 +8,17 @@ from pydantic import BaseModel
 
 from ..providers import GenerationRequest
 from ..records import CallRecord, StopReason
+from ..usage import Usage
 
-__all__ = ["EPS", "Ledger", "Ready", "Role", "Stop", "assign"]
+__all__ = ["EPS", "NO_TOKENS", "Ledger", "Ready", "Role", "Stop", "assign"]
 
 EPS = 1e-12
 """Dollars of tolerance when comparing a cost with what is left."""
 
 Role = Literal["generate", "judge"]
+
+NO_TOKENS = Usage()
+"""The `usage` of a new orchestration (frozen: one for all; its first step's usage replaces it, not added to it)."""
 
 
 def assign(record: BaseModel, **fields: object) -> None:
@@ -41,7 +45,7 @@ class Ledger:
     waiting on a model then holds the shared empty tuple rather than three empty lists for the cyclic garbage
     collector to walk."""
 
-    __slots__ = ("calls", "overage", "reserved_in_store", "reserved_local", "settled", "spent")
+    __slots__ = ("calls", "overage", "reserved_in_store", "reserved_local", "settled", "spent", "usage")
 
     def __init__(self) -> None:
         self.reserved_in_store = 0.0
@@ -49,6 +53,8 @@ class Ledger:
         self.spent: tuple[float, ...] = ()
         self.overage: tuple[float, ...] = ()
         """What calls cost above the worst case reserved for them (see `Run._overage`)."""
+        self.usage: Usage | None = None
+        """The tokens of the calls that `spent` counts (of those that reported any)."""
         self.calls: tuple[CallRecord, ...] = ()
         self.settled: float | None = None
         """The step's spending once added to the orchestration's `total_cost` (it is added once)."""

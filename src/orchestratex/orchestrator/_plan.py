@@ -27,6 +27,7 @@ from ._checks import (
     validated_settings,
 )
 from ._durable import with_store_retries
+from ._ledger import NO_TOKENS
 from ._lifecycle import ensure_ready
 from ._sessions import new_session, thread_orchestrations
 
@@ -124,6 +125,7 @@ async def plan(
             domain=domain or thread.domain,
             context=context if context is not None else thread.context,
             settings=settings,
+            usage=NO_TOKENS,
         )
     except ValidationError as exc:  # a `domain` or `context` of the wrong type, say
         raise UserError(first_error(exc)) from None

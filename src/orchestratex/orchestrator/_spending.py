@@ -30,7 +30,7 @@ from ._chat import blank, mended
 from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
 from ._failures import keeps_judging
-from ._ledger import EPS, Ledger, Role, assign
+from ._ledger import EPS, NO_TOKENS, Ledger, Role, assign
 from ._result import dollars
 from ._retry import retry_after
 from ._run_state import RunState, call_record
@@ -209,6 +209,8 @@ class Spending(RunState):
         """Count a failed call: its record, and its cost when the provider billed it (a refusal, or an answer withheld
         by a content filter, after the model read the prompt: counted as an answer's, so the limit holds)."""
         usage, cost = _billed(model, exc)
+        if usage.total_tokens:
+            ledger.usage = usage if ledger.usage is None else ledger.usage + usage
         if cost:
             ledger.spent += (cost,)
             if cost > worst + EPS:
@@ -243,6 +245,7 @@ class Spending(RunState):
             gen.model_name = model.name
         share(gen, gen.usage)  # (kept while the run is in flight: see `_seal`)
         ledger.spent += (gen.cost,)
+        ledger.usage = gen.usage if ledger.usage is None else ledger.usage + gen.usage
         if gen.cost > worst + EPS:
             self._overage(model, gen.cost, worst, ledger)
         if empty is not None:
@@ -409,6 +412,8 @@ class Spending(RunState):
                 assign(doc, total_cost=add_costs(doc.total_cost, ledger.settled))
             if ledger.overage:
                 assign(doc, overage_cost=add_costs(doc.overage_cost, *ledger.overage))
+            if ledger.usage is not None and (usage := doc.usage) is not None:  # (None: stored before it was counted)
+                assign(doc, usage=ledger.usage if usage is NO_TOKENS else usage + ledger.usage)
         return ledger.settled
 
     def _release_prepaid(self, ledger: Ledger) -> None:

@@ -32,7 +32,10 @@ _FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter
 
 
 def total_usage(doc: Orchestration) -> Usage:
-    """Tokens of every call the orchestration made: each attempt's answer and each judge's verdict."""
+    """Tokens of every call the orchestration made: each attempt's answer and each judge's verdict, and the failed
+    calls a provider billed (`Orchestration.usage`; an orchestration stored before it was counted: its iterations')."""
+    if doc.usage is not None:
+        return doc.usage
     usage = Usage()
     for it in doc.iterations:
         usage = usage + it.usage
