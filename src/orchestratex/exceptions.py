@@ -261,6 +261,9 @@ class ContentFiltered(ProviderHTTPError):
     ) -> None:
         super().__init__(message, status_code=status_code, body=body, headers=headers, model=model, provider=provider)
         self.usage = usage
+        self.cost: float = 0.0
+        """What the orchestrator counted for the call once it priced `usage` (0 before, or without usage): a judge's
+        verdict carries it, so that the evaluation's cost is what its judges were billed."""
 
 
 class ProviderTimeout(ProviderError):

@@ -10,7 +10,7 @@ from typing import Any
 
 from .._seal import made
 from ..catalog import ModelProfile, model_identity
-from ..exceptions import BudgetExceeded, EvaluationError, OrchestrateXError, UserError
+from ..exceptions import BudgetExceeded, ContentFiltered, EvaluationError, OrchestrateXError, UserError
 from ..providers import Generation, GenerationRequest, Message
 from ..providers._base import RequestsBlocked
 from ..records import Evaluation, JudgeVerdict
@@ -266,7 +266,12 @@ class LLMJudgeEvaluator(Evaluator):
         except RequestsBlocked:  # (no verdict of the judge's: a test that forgot its test double, which `run` raises)
             raise
         except OrchestrateXError as exc:
-            return JudgeVerdict(judge_model=judge.name, error=f"{type(exc).__name__}: {exc.message}")
+            failed = f"{type(exc).__name__}: {exc.message}"
+            if isinstance(exc, ContentFiltered) and exc.cost and exc.usage is not None:  # a refusal, billed
+                return JudgeVerdict(
+                    judge_model=judge.name, cost=exc.cost, catalog_cost=exc.cost, usage=exc.usage, error=failed
+                )
+            return JudgeVerdict(judge_model=judge.name, error=failed)
         score: float | None = None
         feedback, error = "", None
         try:

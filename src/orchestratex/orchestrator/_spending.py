@@ -209,6 +209,8 @@ class Spending(RunState):
         """Count a failed call: its record, and its cost when the provider billed it (a refusal, or an answer withheld
         by a content filter, after the model read the prompt: counted as an answer's, so the limit holds)."""
         usage, cost = _billed(model, exc)
+        if cost and isinstance(exc, ContentFiltered):  # (for a judge's verdict: see `LLMJudgeEvaluator`)
+            exc.usage, exc.cost = usage, cost
         if usage.total_tokens:
             ledger.usage = usage if ledger.usage is None else ledger.usage + usage
         if cost:
