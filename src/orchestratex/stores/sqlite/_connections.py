@@ -21,7 +21,7 @@ from ..._ids import forks
 from ...exceptions import Conflict, StoreError, StoreUnavailable, UserError
 from .._base import Store
 from ._checkpoint import Checkpointer
-from ._errors import code_of, is_transient, not_writable, translate
+from ._errors import code_of, disk_full, is_transient, not_writable, translate
 from ._schema import check_not_foreign, connect, create_private, create_schema
 from ._worker import LoopWriter, Stopped, Worker
 
@@ -219,7 +219,8 @@ class SQLiteConnections(Store):
                 raise StoreError(why) from exc
             if isinstance(exc, sqlite3.Error):
                 kind = StoreUnavailable if is_transient(exc) else StoreError  # busy: another process holds the lock
-                raise kind(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+                full = disk_full(self._file, exc) if self.path != ":memory:" else ""
+                raise kind(f"cannot open SQLite database {self.path!r}: {exc}{full}") from exc
             if isinstance(exc, OSError):  # its folder cannot be made (a file on the way, no permission)
                 where = f" ({exc.filename})" if exc.filename not in (None, self.path, self._file) else ""
                 raise StoreError(f"cannot open SQLite database {self.path!r}: {exc.strerror or exc}{where}") from exc

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ...exceptions import StoreError, StoreUnavailable
 
-__all__ = ["TRANSIENT_CODES", "code_of", "is_transient", "not_writable", "translate"]
+__all__ = ["TRANSIENT_CODES", "code_of", "disk_full", "is_transient", "not_writable", "translate"]
 
 _WRITABLE_HINT = (
     "the store writes the file and makes its -wal and -shm files beside it: make the file and its folder writable"
@@ -86,3 +86,28 @@ def not_writable(path: str) -> str | None:
             if (missing or folder != file.parent) and not os.access(folder, os.W_OK):
                 why = f"its folder {str(folder)!r} is read-only"
     return f"cannot open SQLite database {path!r} for writing: {why}; {_WRITABLE_HINT}" if why else None
+
+
+_NEARLY_FULL = 1 << 20
+"""Free bytes under which a file system is taken as full: SQLite grows the `-shm` file 32 KiB at a time and writes
+whole pages, so a file system with less than this left fails it when nearly, not only exactly, full."""
+
+
+def disk_full(path: str, exc: sqlite3.Error) -> str:
+    """A clause saying that the disk holding the database at `path` is full when `exc` is an I/O error or a full disk
+    and it is (else ""): SQLite says only "disk I/O error" when it cannot grow the `-shm` file, which every
+    connection maps, so that even `orchestratex runs list` fails on a full disk, naming no cause."""
+    if code_of(exc) not in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL):
+        return ""
+    folder = Path(path).parent
+    try:
+        fs = os.statvfs(folder)
+    except OSError:
+        return ""
+    free = fs.f_bavail * fs.f_frsize
+    if free >= _NEARLY_FULL:
+        return ""
+    return (
+        f"; the disk holding {str(folder)!r} is full ({free:,} bytes free): free some space (the store makes its -wal"
+        " and -shm files beside the database even to read it); nothing was written"
+    )
