@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestratex import FunctionProvider, Orchestrator
+from orchestratex import FunctionProvider, Orchestrator, UserError
 from orchestratex.events import OrchestrationStarted
 from orchestratex.orchestrator import _driving
 from orchestratex.orchestrator._run import Run
@@ -77,3 +77,25 @@ async def test_a_stored_run_whose_setup_fails_ends_failed_with_the_reason(
         monkeypatch.undo()
         result = await orch.run("Hello again", max_iterations=1)  # (the orchestrator goes on)
         assert result.status == "completed"
+
+
+async def test_start_and_drive_refuse_what_is_no_orchestration_saying_what_to_pass() -> None:
+    """`start(result)` of a `RunResult` (a suspended run's, to resume it) raised "TypeError: unhashable type:
+    'RunResult'" and left a task failing with `NotFound` ("Task exception was never retrieved"); `drive(result)` and
+    `drive(None)` said `NotFound: no orchestration "RunResult(id=…"`, as if the run did not exist."""
+    orch = Orchestrator(providers=[FunctionProvider(_answer)], catalog=catalog("a", "b"), retry=NO_WAIT)
+    async with orch:
+        prepared = await orch.prepare("Say something", max_iterations=1)
+        result = await orch.drive(prepared.id)
+        assert result.status == "completed"
+        said = r"takes an orchestration's id \(or the Orchestration\), not RunResult RunResult\(id='" + result.id
+        with pytest.raises(UserError, match=rf"^start\(\) {said}'.*: pass its id, start\(result.id\)$"):
+            orch.start(result)  # type: ignore[arg-type]
+        with pytest.raises(UserError, match=rf"^drive\(\) {said}'.*: pass its id, drive\(result.id\)$"):
+            await orch.drive(result)  # type: ignore[arg-type]
+        with pytest.raises(UserError, match=r"^start\(\) takes an orchestration's id .*, not NoneType None$"):
+            orch.start(None)  # type: ignore[arg-type]
+        with pytest.raises(UserError, match=r"^drive\(\) takes an orchestration's id .*, not NoneType None$"):
+            await orch.drive(None)  # type: ignore[arg-type]
+        assert (await orch.drive(result.id)).status == "completed"  # the id, as the message says
+        assert not orch._tasks

@@ -626,6 +626,7 @@ class Orchestrator:
 
         With `on_delta`, generations stream (`Provider.generate_stream`) and each piece of their text
         is handed to it as an `AnswerDelta`."""
+        _orchestration_id("drive", orchestration)  # (None or a RunResult: "NotFound: no orchestration 'None'")
         check_handlers(on_event)  # (`on_event=None` raised "TypeError: Value after * must be an iterable" once the
         check_delta_sink(on_delta)  # lease was claimed, as run(on_event=None) says UserError)
         # the run is this task's, as a `run`'s is its caller's, for `cancel` and `suspend` to stop (they returned False
@@ -683,6 +684,7 @@ class Orchestrator:
                 "start() runs the orchestration in a task of the running event loop: call it from async code, or run "
                 "it to its end from synchronous code with run_sync(...) (or asyncio.run(orchestrator.drive(id)))"
             ) from None
+        _orchestration_id("start", orchestration)
         check_delta_sink(on_delta)
         return start_task(self, orchestration, on_delta)
 
@@ -808,14 +810,17 @@ async def _on_loop_of(task: asyncio.Task[RunResult], call: Coroutine[Any, Any, b
 
 
 def _orchestration_id(what: str, orchestration: object) -> str:
-    """The id `cancel` or `suspend` is given, or the `Orchestration`'s (it was "TypeError: unhashable type:
-    'Orchestration'", though `start` and `drive` take one); `UserError` for anything else."""
+    """The id `cancel`, `suspend`, `start` or `drive` is given, or the `Orchestration`'s (it was "TypeError: unhashable
+    type: 'Orchestration'"); `UserError` for anything else (`start(result)` of a `RunResult` raised "TypeError:
+    unhashable type: 'RunResult'" and left a task failing with `NotFound`; `drive(None)` said "no orchestration
+    'None'")."""
     if isinstance(orchestration, Orchestration):
         return orchestration.id
     if not isinstance(orchestration, str):
+        hint = f": pass its id, {what}(result.id)" if isinstance(orchestration, RunResult) else ""
         raise UserError(
             f"{what}() takes an orchestration's id (or the Orchestration), not {type(orchestration).__name__} "
-            f"{orchestration!r:.60}"
+            f"{orchestration!r:.60}{hint}"
         )
     return orchestration
 
