@@ -101,6 +101,23 @@ def test_a_bad_setting_is_refused_when_it_is_made(make: Callable[[], Any], messa
     assert isinstance(raised.value, ValueError)  # a bad argument, for code that catches ValueError
 
 
+def test_an_env_value_that_is_not_text_is_refused_without_showing_it() -> None:
+    """`Orchestrator(env={"OPENAI_API_KEY": settings.openai_api_key})` with a pydantic `SecretStr` (or a number, or
+    bytes) failed with "AttributeError: 'SecretStr' object has no attribute 'isspace'"."""
+    from pydantic import SecretStr
+
+    secret = "sk-do-not-show-me"
+    for value, fix in ((SecretStr(secret), "value.get_secret_value()"), (secret.encode(), "its text"), (5, "its text")):
+        with pytest.raises(
+            UserError, match=r"^env\['OPENAI_API_KEY'\] must be text, as an environment variable's"
+        ) as raised:
+            Orchestrator(env=cast(Any, {"OPENAI_API_KEY": value}))
+        assert str(raised.value).endswith(f"not {type(value).__name__}: pass {fix}") and secret not in str(raised.value)
+    with pytest.raises(UserError, match=r"^env maps names of environment variables \(text\) to their values, not 5$"):
+        Orchestrator(env=cast(Any, {5: "x"}))
+    assert list(Orchestrator(env={"ORCHESTRATEX_SIM_SEED": "3"}).providers) == ["sim"]
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

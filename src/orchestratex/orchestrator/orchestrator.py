@@ -126,6 +126,7 @@ class Orchestrator:
         check_async(evaluator, "evaluate", "task, response")
         if env is not None and not isinstance(env, Mapping):
             raise UserError(f"env must be a mapping of environment variables (like os.environ), not {env!r}")
+        _check_env(env)
         self.defaults = validated_settings(
             max_iterations=max_iterations,
             evaluation_threshold=evaluation_threshold,
@@ -807,6 +808,21 @@ async def _on_loop_of(task: asyncio.Task[RunResult], call: Coroutine[Any, Any, b
         call.close()
         return False
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, loop))
+
+
+def _check_env(env: Mapping[str, str] | None) -> None:
+    """`UserError` for an `env` whose names or values are not text, as the environment's are: a pydantic `SecretStr`
+    (a settings object's key), a number or bytes failed with "AttributeError: 'SecretStr' object has no attribute
+    'isspace'". The value is not shown: it may be a key."""
+    for name, value in (env or {}).items():
+        if not isinstance(name, str):
+            raise UserError(f"env maps names of environment variables (text) to their values, not {name!r}")
+        if value is not None and not isinstance(value, str):
+            fix = "value.get_secret_value()" if hasattr(value, "get_secret_value") else "its text"
+            raise UserError(
+                f"env[{name!r}] must be text, as an environment variable's value is, not {type(value).__name__}: "
+                f"pass {fix}"
+            )
 
 
 def _orchestration_id(what: str, orchestration: object) -> str:
