@@ -104,3 +104,44 @@ def test_a_provider_s_repr_hides_a_key_in_its_base_url_s_query() -> None:
     assert shown == (
         "GeminiProvider(name='gemini', base_url='https://bob:***@gw.example/gemini?api-key=***&region=eu&token=***')"
     )
+
+
+def test_the_store_circuit_breaker_and_calibrations_a_notebook_shows_say_what_they_are() -> None:
+    # `orchestrator.store` showed `<orchestratex.stores.memory.MemoryStore object at 0x7f…>` (the orchestrator's own
+    # repr says `store=MemoryStore()`), `orchestrator.circuit` `<…CircuitBreaker object at 0x7f…>` with nothing of
+    # which models it keeps out, and a fitted calibration `<…IsotonicCalibration object at 0x7f…>`.
+    import json
+
+    from orchestratex import FunctionProvider, GenerationRequest, IsotonicCalibration, LogisticCalibration
+    from orchestratex.exceptions import ProviderServerError
+    from orchestratex.orchestrator import CircuitPolicy
+
+    from ..helpers import NO_WAIT, catalog
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 9, "feedback": "fine"})
+        if request.model.name == "function:a":
+            raise ProviderServerError("down", status_code=503, model=request.model.name, provider="function")
+        return "an answer"
+
+    orch = Orchestrator(
+        providers=[FunctionProvider(answer)],
+        catalog=catalog("a", "b", "c", quality={"a": 9.5}),
+        circuit=CircuitPolicy(failure_threshold=1, cooldown_s=600),
+        retry=NO_WAIT,
+    )
+    assert repr(orch.circuit) == "CircuitBreaker(CircuitPolicy(failure_threshold=1, cooldown_s=600), all closed)"
+    assert orch.run_sync("Say something", max_iterations=1).status == "completed"
+    assert repr(orch.store) == "MemoryStore()"
+    assert repr(orch.circuit) == (
+        "CircuitBreaker(CircuitPolicy(failure_threshold=1, cooldown_s=600), open=['function:a'])"
+    )
+    orch.close()
+    assert repr(IsotonicCalibration.fit([9, 2], [1, 0])) == "IsotonicCalibration([(2.0, 0.0), (9.0, 1.0)])"
+    many = IsotonicCalibration([(x / 2, x / 20) for x in range(21)])
+    assert (
+        repr(many)
+        == "IsotonicCalibration([(0.0, 0.0), (0.5, 0.05), (1.0, 0.1), …, (9.5, 0.95), (10.0, 1.0)], 21 points)"
+    )
+    assert repr(LogisticCalibration(1.5, -9)) == "LogisticCalibration(slope=1.5, intercept=-9.0)"

@@ -132,6 +132,15 @@ class IsotonicCalibration(ScoreCalibration):
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "points": [list(p) for p in self.points]}
 
+    def __repr__(self) -> str:
+        """Its points, the first and last few of many (`IsotonicCalibration([(2.0, 0.0), (9.0, 1.0)])`), not
+        `<… object at 0x…>`: what a notebook shows for a fitted calibration."""
+        points = [(round(x, 4), round(p, 4)) for x, p in self.points]
+        if len(points) <= 6:
+            return f"{type(self).__name__}({points!r})"
+        head, tail = ", ".join(map(repr, points[:3])), ", ".join(map(repr, points[-2:]))
+        return f"{type(self).__name__}([{head}, …, {tail}], {len(points)} points)"
+
 
 class LogisticCalibration(ScoreCalibration):
     """P = 1 / (1 + exp(-(slope × score + intercept))): two parameters, smooth, fine with little data."""
@@ -176,6 +185,9 @@ class LogisticCalibration(ScoreCalibration):
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "slope": self.slope, "intercept": self.intercept}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(slope={self.slope!r}, intercept={self.intercept!r})"
 
 
 def _sigmoid(z: float) -> float:

@@ -29,6 +29,17 @@ class CircuitBreaker:
         self._clock = clock
         self._models: dict[str, _Model] = {}
 
+    def __repr__(self) -> str:
+        """Its policy and the models whose circuit is not closed (`CircuitBreaker(CircuitPolicy(…), open=['sim:o3'])`),
+        not `<… object at 0x…>`: what a notebook shows for `orchestrator.circuit`."""
+        states: dict[str, list[str]] = {}
+        for model in sorted(self._models):
+            state = self.state(model)
+            if state != "closed":
+                states.setdefault(state, []).append(model)
+        shown = "".join(f", {state}={names!r}" for state, names in states.items()) or ", all closed"
+        return f"CircuitBreaker({self.policy!r}{shown})"
+
     def state(self, model: str) -> CircuitState:
         entry = self._models.get(model)
         if entry is None or entry.opened_at is None:

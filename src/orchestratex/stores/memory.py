@@ -103,6 +103,10 @@ class MemoryStore(MemoryAnalytics, MemoryServerTables):
             raise ConfigurationError(f"a memory store URL is exactly 'memory://', not {redacted_url(url)!r}")
         return cls()
 
+    def __repr__(self) -> str:
+        """`MemoryStore()`, as `Orchestrator`'s repr shows it (not `<… object at 0x…>`, in a notebook)."""
+        return f"{type(self).__name__}()"
+
     # -- sessions -----------------------------------------------------------------------------
     async def create_session(self, session: Session) -> Session:
         if session.id in self._sessions:
