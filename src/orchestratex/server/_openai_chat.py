@@ -445,7 +445,7 @@ async def prepare_call(
     try:
         doc, new_thread, _ = await state.orchestrator._plan(messages, session=session, thread=thread, **settings)
     except ConfigurationError as exc:
-        raise _unjudgeable(exc) from None
+        raise _unjudgeable(exc, session, settings["max_iterations"], target, options) from None
     check_output_cap(state, doc, request)
     check_window(state, doc, request)
     check_cooling(state, doc)
@@ -476,12 +476,34 @@ _UNJUDGED = 'judging="when_needed" and max_iterations=1'
 """How the library's "no model can judge" error ends: what a run takes to answer unjudged."""
 
 
-def _unjudgeable(exc: ConfigurationError) -> OpenAIError | ConfigurationError:
+def _unjudgeable(
+    exc: ConfigurationError,
+    session: Session,
+    max_iterations: int | None,
+    target: Target,
+    options: OrchestrationOptions,
+) -> OpenAIError | ConfigurationError:
     """The `/v1` answer when no model of the server can judge the call's answers (a catalog of one local model): the
     library's words say to pass `Orchestrator(evaluator=...)` or `judging="when_needed"`, which a `/v1` call cannot;
-    they are followed by what it can do. Any other configuration error as it is."""
+    they are followed by what it can do. Any other configuration error as it is.
+
+    A call that already runs in a session taking answers unjudged, but asks for more than one attempt (a preset's
+    `max_iterations`, as `orchestratex/best`'s 8, or the request's), is told that, not to pass the `session_id` it
+    passed."""
     if not exc.message.endswith(_UNJUDGED):
         return exc
+    attempts = max_iterations if max_iterations is not None else session.max_iterations
+    if session.settings.judging == "when_needed" and attempts > 1:
+        mine = options.max_iterations is not None
+        where = "the request's" if mine else f"the preset {target.requested}'s" if max_iterations else "the session's"
+        return OpenAIError(
+            400,
+            f"{exc.message}. Session {session.id} takes answers unjudged, but this call asks for up to {attempts}"
+            f" attempts ({where} max_iterations), and each attempt but the last is judged: send"
+            ' "max_iterations": 1, or call orchestratex/fast or a model of GET /v1/models (one attempt each)',
+            param="max_iterations" if mine else "model",
+            code="invalid_value",
+        )
     return OpenAIError(
         400,
         f"{exc.message}. On /v1, a call answered unjudged runs in a session of yours created with"
