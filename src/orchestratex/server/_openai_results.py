@@ -185,12 +185,26 @@ def completion(doc: Orchestration, target: Target, stops: list[str], simulated: 
     }
 
 
+_NO_JUDGE_READS = "no judge can read this "
+"""How the error of a run begins when every judge's window is too small for its conversation and an answer
+(`orchestrator._candidates`): stopped before any call, for its prompt's length."""
+
+
 def failure(doc: Orchestration, target: Target, simulated: bool) -> OpenAIError:
-    """The error for an orchestration that ended without an answer (never retried by the SDK: it may have spent)."""
+    """The error for an orchestration that ended without an answer (never retried by the SDK: it may have spent).
+
+    One stopped before any call because no judge's window holds its conversation and an answer is a 400
+    `context_length_exceeded` (`param: "messages"`), as OpenAI answers a prompt too long: a 502 read as a server fault,
+    which clients retry, and which those that shorten a conversation on `context_length_exceeded` (LangChain's
+    `ContextOverflowError`, LiteLLM's) did not recognise."""
     reason = doc.stop_reason or "error"
     detail = doc.error or reason
     message = f"orchestration {doc.id} ended without an answer ({reason}): {detail}"
     extra = {"orchestratex": extension(doc, target, simulated)}
+    if reason == "error" and not doc.iterations and detail.startswith(_NO_JUDGE_READS):
+        return OpenAIError(
+            400, message, param="messages", code="context_length_exceeded", headers=NO_RETRY, extra=extra
+        )
     if reason == "budget":
         return OpenAIError(402, message, code="budget_exceeded", headers=NO_RETRY, extra=extra)
     if reason == "cancelled":

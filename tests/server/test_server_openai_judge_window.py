@@ -1,0 +1,62 @@
+"""A conversation every judge's window is too small for (a local judge of 4,096 tokens, a long document to summarise):
+the run stops before any call, and `/v1` answers it as OpenAI answers a prompt too long, a 400
+`context_length_exceeded` naming `messages`, which clients that shorten a conversation recognise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from openai import APIError, BadRequestError, OpenAI
+
+from orchestratex import Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.server import create_app, issue_api_key
+from orchestratex.stores import MemoryStore
+
+from .conftest import FAST
+
+LONG: Any = [{"role": "user", "content": "Summarise this document:\n" + "The tide rises twice a day. " * 400}]
+"""About 11 KB: some 2,800 tokens, more than the judge's window holds with an answer."""
+
+
+def catalog() -> ModelCatalog:
+    return ModelCatalog(
+        [
+            ModelProfile(name="sim:big", cost_per_1k_tokens=0, context_window=128_000, quality=9),
+            ModelProfile(
+                name="sim:small", cost_per_1k_tokens=0, context_window=2_048, max_output_tokens=512, quality=5
+            ),
+        ]
+    )
+
+
+def test_a_prompt_no_judge_can_read_is_a_400_context_length_exceeded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """It was a 502 `orchestration_failed` (`server_error`): a server fault to the clients, which retry one (LiteLLM's
+    `num_retries`, LangChain's `with_retry`), and no `context_length_exceeded` for those that trim the conversation
+    on it (LangChain's `ContextOverflowError`)."""
+    for name, value in FAST.items():
+        monkeypatch.setenv(name, value)
+    store = MemoryStore()
+    with TestClient(
+        create_app(store, orchestrator=Orchestrator(store=store, catalog=catalog(), simulate=True))
+    ) as http:
+        key = http.portal.call(issue_api_key, store, "alice")  # type: ignore[union-attr]
+        client = OpenAI(base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0)
+        with pytest.raises(BadRequestError) as refused:
+            client.chat.completions.create(model="orchestratex/fast", messages=LONG)
+        error = refused.value
+        assert (error.code, error.param, error.status_code) == ("context_length_exceeded", "messages", 400)
+        assert "no judge can read this prompt and its answer" in error.message
+        assert error.response.headers["x-should-retry"] == "false"  # (stored: the SDK must not start it again)
+        assert isinstance(error.body, dict)
+        ran = error.body["orchestratex"]
+        assert (ran["status"], ran["iterations"], ran["cost"]) == ("failed", 0, 0.0)  # (no call was made)
+        with pytest.raises(APIError) as streamed:
+            for _ in client.chat.completions.create(model="orchestratex/fast", messages=LONG, stream=True):
+                pass
+        assert (streamed.value.code, streamed.value.param) == ("context_length_exceeded", "messages")
+        short: Any = [{"role": "user", "content": "Summarise: the tide rises twice a day."}]
+        reply = client.chat.completions.create(model="orchestratex/fast", messages=short)
+        assert reply.choices[0].message.content
