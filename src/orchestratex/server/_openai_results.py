@@ -190,18 +190,27 @@ _NO_JUDGE_READS = "no judge can read this "
 (`orchestrator._candidates`): stopped before any call, for its prompt's length."""
 
 
+def _refused_as_too_long(doc: Orchestration) -> bool:
+    """Whether every call of the run failed as a prompt too long for the model's context (`ContextLengthExceeded`: a
+    server running a smaller window than the catalog says, as Ollama's 4,096 tokens by default), none answering."""
+    errors = [e for it in doc.iterations for e in it.errors]
+    answered = any(it.phase in ("generated", "evaluated") for it in doc.iterations)
+    return bool(errors) and not answered and all(": ContextLengthExceeded: " in e for e in errors)
+
+
 def failure(doc: Orchestration, target: Target, simulated: bool) -> OpenAIError:
     """The error for an orchestration that ended without an answer (never retried by the SDK: it may have spent).
 
-    One stopped before any call because no judge's window holds its conversation and an answer is a 400
-    `context_length_exceeded` (`param: "messages"`), as OpenAI answers a prompt too long: a 502 read as a server fault,
-    which clients retry, and which those that shorten a conversation on `context_length_exceeded` (LangChain's
-    `ContextOverflowError`, LiteLLM's) did not recognise."""
+    One stopped before any call because no judge's window holds its conversation and an answer, or whose every call
+    was refused as too long for the model's context, is a 400 `context_length_exceeded` (`param: "messages"`), as OpenAI
+    (and vLLM, llama.cpp) answer a prompt too long: a 502 read as a server fault, which clients retry, and which those
+    that shorten a conversation on `context_length_exceeded` (LangChain's `ContextOverflowError`, LiteLLM's) did not
+    recognise."""
     reason = doc.stop_reason or "error"
     detail = doc.error or reason
     message = f"orchestration {doc.id} ended without an answer ({reason}): {detail}"
     extra = {"orchestratex": extension(doc, target, simulated)}
-    if reason == "error" and not doc.iterations and detail.startswith(_NO_JUDGE_READS):
+    if reason == "error" and (_refused_as_too_long(doc) or (not doc.iterations and detail.startswith(_NO_JUDGE_READS))):
         return OpenAIError(
             400, message, param="messages", code="context_length_exceeded", headers=NO_RETRY, extra=extra
         )
