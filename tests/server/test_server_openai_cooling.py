@@ -79,3 +79,49 @@ def test_a_model_cooling_down_is_a_503_with_retry_after_and_nothing_stored(
         model="orchestratex/fast", messages=PROMPT, extra_body={"preferred_models": ["function:down", "function:up"]}
     )
     assert done.model == "function:up"
+
+
+def _judge_down(request: GenerationRequest) -> str:
+    if request.purpose == "judge":
+        raise ProviderServerError("the judge's server is down", status_code=503)
+    return "7"
+
+
+def test_every_judge_cooling_down_is_a_503_with_retry_after_and_nothing_stored() -> None:
+    """The model that answers is up, but the only model that can judge it cools down (a second local model serving as
+    the judge, its server down a while): the run stopped at once on "no judge is available", was stored `failed` and
+    answered 502 with `x-should-retry: false`, so the SDK never waited for the judge to come back."""
+    store = MemoryStore()
+    orchestrator = Orchestrator(
+        catalog=ModelCatalog([_profile("up"), _profile("judge")]),
+        providers={"function": FunctionProvider(_judge_down)},
+        store=store,
+        circuit=CircuitPolicy(failure_threshold=1, cooldown_s=600),
+        retry=RetryPolicy(max_attempts=1),
+    )
+    with TestClient(create_app(store, orchestrator)) as http:
+        key = in_app_loop(http).call(issue_api_key, store, "alice")
+        client = OpenAI(base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0)
+        with pytest.raises(InternalServerError) as first:  # (the judge's failure opens its circuit)
+            client.chat.completions.create(model="function:up", messages=PROMPT)
+        assert first.value.code == "orchestration_failed"
+        stored = len(in_app_loop(http).call(store.list_orchestrations))
+        for stream in (False, True):
+            with pytest.raises(InternalServerError) as cooling:
+                client.chat.completions.create(model="function:up", messages=PROMPT, stream=stream)
+            assert (cooling.value.status_code, cooling.value.code) == (503, "model_unavailable")
+            said = cooling.value.message
+            assert "every model that could judge this call's answers (function:judge) is cooling down" in said, said
+            retry_after = int(cooling.value.response.headers["Retry-After"])
+            assert 1 <= retry_after <= 600 and cooling.value.response.headers.get("x-should-retry") != "false"
+        assert len(in_app_loop(http).call(store.list_orchestrations)) == stored
+        # an answer that needs no verdict (one attempt, in a session taking answers unjudged) is still given
+        session = http.post(
+            "/api/sessions/",
+            json={"user_id": "alice", "max_iterations": 1, "settings": {"judging": "when_needed"}},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()
+        done = client.chat.completions.create(
+            model="function:up", messages=PROMPT, extra_body={"session_id": session["_id"]}
+        )
+        assert done.choices[0].message.content == "7"

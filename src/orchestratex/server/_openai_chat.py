@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +41,7 @@ from ._access import load_orchestration, load_session, load_thread
 from ._app import ServerState
 from ._auth import Principal
 from ._errors import quoted
+from ._openai_cooling import check_cooling
 from ._openai_errors import OpenAIError
 from ._openai_presets import Preset
 from ._openai_schemas import ChatMessageIn, ChatRequest, ContentPart, OrchestrationOptions
@@ -55,7 +55,6 @@ __all__ = [
     "DefaultSessions",
     "Target",
     "chat_messages",
-    "check_cooling",
     "check_output_cap",
     "check_window",
     "prepare_call",
@@ -448,7 +447,7 @@ async def prepare_call(
         raise _unjudgeable(exc, session, settings["max_iterations"], target, options) from None
     check_output_cap(state, doc, request)
     check_window(state, doc, request)
-    check_cooling(state, doc)
+    check_cooling(state, doc, session)
     # the storage quota, as `/api/orchestration/start` counts it: what the orchestration stores of the conversation (on
     # a thread, its earlier turns and their answers too), its stop sequences, and a new thread's prompt
     size = stored_bytes(doc) + text_bytes(*(doc.settings.stop_sequences or ()))
@@ -561,25 +560,3 @@ def check_window(state: ServerState, doc: Orchestration, request: ChatRequest) -
             fix = f"lower {'max_completion_tokens' if request.max_completion_tokens is not None else 'max_tokens'}"
         why = why.replace("lower max_output_tokens", fix)
         raise OpenAIError(400, why, param="messages", code="context_length_exceeded")
-
-
-def check_cooling(state: ServerState, doc: Orchestration) -> None:
-    """503 `model_unavailable` with `Retry-After` when every model the call may use is kept out of routing by its
-    circuit breaker (it failed several times in a row, and cools down): the run could only fail, "no model is
-    available", which was stored and answered 502 with `x-should-retry: false`, so nothing said to wait. Nothing is
-    stored; the SDK retries after the cooldown."""
-    o = state.orchestrator
-    models = o.usable_models(doc.settings.preferred_models)
-    if not models or any(o.circuit.allows(m.name) for m in models):
-        return
-    wait = max(1, math.ceil(min(o.circuit.retry_in(m.name) for m in models)))
-    which = (
-        f"the model {models[0].name} is" if len(models) == 1 else f"every model this call may use ({len(models)}) is"
-    )
-    raise OpenAIError(
-        503,
-        f"{which} cooling down after failing several times in a row (its circuit breaker is open): retry in {wait} s"
-        " (GET /v1/models shows each model's status)",
-        code="model_unavailable",
-        headers={"Retry-After": str(wait)},
-    )

@@ -1,0 +1,63 @@
+"""Models cooling down after failing several times in a row (their circuit breaker open): a `/v1` call that could only
+fail until one of them is tried again is answered 503 `model_unavailable` with `Retry-After`, before anything is stored,
+so the SDK waits and retries rather than paying for (or storing) a run that cannot answer."""
+
+from __future__ import annotations
+
+import math
+
+from ..catalog import ModelProfile
+from ..records import Orchestration, Session
+from ._app import ServerState
+from ._openai_errors import OpenAIError
+
+__all__ = ["check_cooling"]
+
+
+def check_cooling(state: ServerState, doc: Orchestration, session: Session | None = None) -> None:
+    """503 `model_unavailable` with `Retry-After` when every model the call may use is kept out of routing by its
+    circuit breaker (it failed several times in a row, and cools down): the run could only fail, "no model is
+    available", which was stored and answered 502 with `x-should-retry: false`, so nothing said to wait. Nothing is
+    stored; the SDK retries after the cooldown.
+
+    Likewise when the models that may answer can be, but every model that could judge their answers cools down (a
+    second local model serving as the judge, down for a while): the run stopped at once on "no judge is available",
+    stored `failed` and answered 502, though waiting for the judge was all it took. (Not when the call's answer needs
+    no verdict: one attempt, in a session that takes answers unjudged.)"""
+    o = state.orchestrator
+    models = o.usable_models(doc.settings.preferred_models)
+    if not models:
+        return
+    if not any(o.circuit.allows(m.name) for m in models):
+        which = (
+            f"the model {models[0].name} is"
+            if len(models) == 1
+            else f"every model this call may use ({len(models)}) is"
+        )
+        raise _cooling(state, which, models)
+    judging = (session.settings.judging if session is not None else None) or o.judging
+    if judging == "when_needed" and doc.settings.max_iterations <= 1:
+        return
+    judges = o._judge_pool(session.settings.judges if session is not None else None)
+    if o.evaluator.panel_size_for(judges) <= 0:  # (an evaluator that calls no model: no judge needed)
+        return
+    answering = [m for m in models if o.circuit.allows(m.name)]
+    if any(any(j.name != m.name and o.circuit.allows(j.name) for j in judges) for m in answering):
+        return
+    cooling = [j for j in judges if not o.circuit.allows(j.name) and any(j.name != m.name for m in answering)]
+    if not cooling:  # (no judge at all, for another reason: the run says which)
+        return
+    names = ", ".join(j.name for j in cooling[:5]) + (", …" if len(cooling) > 5 else "")
+    raise _cooling(state, f"every model that could judge this call's answers ({names}) is", cooling)
+
+
+def _cooling(state: ServerState, which: str, models: list[ModelProfile]) -> OpenAIError:
+    circuit = state.orchestrator.circuit
+    wait = max(1, math.ceil(min(circuit.retry_in(m.name) for m in models)))
+    return OpenAIError(
+        503,
+        f"{which} cooling down after failing several times in a row (its circuit breaker is open): retry in {wait} s"
+        " (GET /v1/models shows each model's status)",
+        code="model_unavailable",
+        headers={"Retry-After": str(wait)},
+    )
