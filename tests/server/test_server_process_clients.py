@@ -274,6 +274,23 @@ def test_a_client_paging_with_skip_is_told_to_page_with_offset_not_served_the_fi
     assert [t["_id"] for t in page] == ids[2:]
 
 
+def test_a_websocket_reconnecting_with_after_is_told_to_use_since(served: Served) -> None:
+    """The `websockets` client reconnecting with `?after=N` was sent the session's whole history again."""
+    sid = served.alice.post("/api/sessions/", json={}).json()["_id"]
+
+    async def connect() -> None:
+        url = f"{served.server.ws_url}/ws/{sid}?after=0&token={served.alice_key}"
+        async with websockets.connect(url, max_size=None):
+            pass
+
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        asyncio.run(connect())
+    assert refused.value.response.status_code == 422
+    assert json.loads(refused.value.response.body)["detail"] == (
+        "after: not a query parameter of the event stream, which takes since (the last seq received) and token"
+    )
+
+
 def test_the_status_asked_with_the_threads_id_says_it_is_a_thread(served: Served) -> None:
     sid = served.alice.post("/api/sessions/", json={"max_iterations": 1}).json()["_id"]
     tid = served.alice.post("/api/threads/", json={"session_id": sid, "original_prompt": "Name a prime"}).json()["_id"]

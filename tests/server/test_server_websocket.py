@@ -245,6 +245,23 @@ def test_a_token_or_since_given_twice_is_refused_as_ambiguous(api: Api) -> None:
         pass
 
 
+@pytest.mark.parametrize("name", ["after", "last_seq", "Since", "seq"])
+def test_a_position_under_another_name_is_refused_not_the_whole_history_replayed(api: Api, name: str) -> None:
+    """`?after=3` (or `last_seq`, `Since`: the names other streams give a position) was ignored: a client reconnecting
+    with it was sent the session's whole history again, every event it had already handled a second time."""
+    sid = api.session()["_id"]
+    api.wait(api.start(api.thread(sid)["_id"])["_id"])
+    with pytest.raises(WebSocketDenialResponse) as refused:
+        with api.client.websocket_connect(f"/ws/{sid}?{name}=3", headers=api.alice):
+            pass
+    assert (refused.value.status_code, refused.value.json()["detail"]) == (
+        422,
+        f"{name}: not a query parameter of the event stream, which takes since (the last seq received) and token",
+    )
+    with api.client.websocket_connect(f"/ws/{sid}?since=3", headers=api.alice) as ws:
+        assert receive_until_end(ws)[0]["seq"] == 4
+
+
 @pytest.mark.parametrize("since", ["1_0", "\u0663", "+3", "%203"])
 def test_a_since_that_is_not_plain_digits_is_refused(api: Api, since: str) -> None:
     """Formerly read by `int()`: `1_0` as 10, an Arabic-Indic digit as 3, `+3` and ` 3` as 3."""

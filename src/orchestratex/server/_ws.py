@@ -3,7 +3,8 @@
 Protocol:
 - Authenticate with `Authorization: Bearer <key>`, `X-API-Key`, or `?token=<key>` (two different keys: 400). A
   refused handshake answers HTTP 400, 401, 404, 422, 429 or 503 with the usual error body.
-- `token` and `since` are given at most once each (422 for a second: which one was meant is not guessed).
+- `token` and `since` are given at most once each (422 for a second: which one was meant is not guessed), and no
+  other query parameter is taken (422).
 - `?since=N` (default 0): replay every stored event with `seq > N`, in `seq` order, then stream
   new ones as they happen. Events arrive in `seq` order, each once, with no gap. An `N` the session
   has no event of (past its end) is refused with 422.
@@ -81,6 +82,13 @@ def _once(websocket: WebSocket, name: str) -> None:
 
 
 def _since(websocket: WebSocket) -> int:
+    for name in websocket.query_params:  # (`?after=12`, `?last_seq=12` replayed the whole history: every event again)
+        if name not in ("since", "token"):
+            raise invalid(
+                "query",
+                name[:40],
+                "not a query parameter of the event stream, which takes since (the last seq received) and token",
+            )
     _once(websocket, "since")
     raw = websocket.query_params.get("since", "0")
     # ASCII digits only: int() also reads "1_0" as 10, "٣" as 3 and " 3 " as 3
