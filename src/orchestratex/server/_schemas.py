@@ -23,6 +23,7 @@ from ._users import UserId
 
 __all__ = [
     "MAX_DOMAIN_CHARS",
+    "UNREAD",
     "Analytics",
     "Limit",
     "ModelOut",
@@ -56,7 +57,11 @@ def given_once(request: Request, name: str) -> str | None:
 
 
 _PAGE = ("limit", "offset")
-"""The query parameters of a list; `token` (a WebSocket's key, which a client may send everywhere) is left alone."""
+"""The query parameters of a list."""
+
+UNREAD = frozenset({"token", "_"})
+"""Query parameters a client may add to any URL, left alone: `token` (a WebSocket's key, which a client may send
+everywhere) and `_` (the cache buster of jQuery's `cache: false`, `?_=1733500000000`)."""
 
 
 def check_page(request: Request) -> None:
@@ -65,7 +70,7 @@ def check_page(request: Request) -> None:
     take: `?skip=100` (FastAPI's and MongoDB's name for `offset`) or `?page=2` answered the first page again, so a
     client paging on until a page came back short never ended, and `?status=active` answered every session."""
     for name in request.query_params:
-        if name not in _PAGE and name != "token":
+        if name not in _PAGE and name not in UNREAD:
             raise invalid(
                 "query",
                 name[:40],
