@@ -6,7 +6,7 @@ import httpx2
 import pytest
 
 from orchestratex.catalog import ModelCatalog
-from orchestratex.exceptions import ProviderHTTPError, ProviderTimeout
+from orchestratex.exceptions import ProviderHTTPError, ProviderServerError, ProviderTimeout
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex_gemini import GeminiProvider
 
@@ -85,3 +85,23 @@ async def test_a_408_is_a_timeout_retried_as_every_adapter_s_is(reply: dict[str,
     with pytest.raises(ProviderTimeout) as raised:
         await provider.generate(request())
     assert raised.value.retryable and "408" in str(raised.value)
+
+
+PAGE = (
+    "<!DOCTYPE html>\n<html>\n<head>\n<title>502 Bad Gateway</title>\n<style>\n"
+    + "body { font-family: sans-serif; margin: 0; padding: 0 }\n" * 80
+    + "</style>\n</head>\n<body>\n<h1>502 Bad Gateway</h1>\n</body>\n</html>\n"
+)
+"""A proxy's error page (4.7 KB, 91 lines), as a CDN or a load balancer in front of a gateway answers."""
+
+
+async def test_a_proxy_s_html_page_is_quoted_on_one_line_cut_to_300_characters() -> None:
+    """The page was quoted whole, line breaks and all, in the error's message, which `orchestratex run` printed for
+    each model that failed ("no judge produced a verdict (…: <the page>; …: <the page>)"); it is now on one line and cut
+    to 300 characters, as a gateway's JSON body is (and as the OpenAI adapter quotes such a page)."""
+    provider = GeminiProvider(api_key="k", http_client=answering(502, text=PAGE, headers={"content-type": "text/html"}))
+    with pytest.raises(ProviderServerError) as raised:
+        await provider.generate(request())
+    message = str(raised.value)
+    assert message.startswith("gemini server error (502): Bad Gateway <!DOCTYPE html> <html> <head> <title>502 Bad")
+    assert "\n" not in message and message.endswith("…") and len(message) < 360, message

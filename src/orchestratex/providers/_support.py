@@ -22,6 +22,7 @@ __all__ = [
     "checked_http_environment",
     "checked_timeout",
     "env_value",
+    "one_line",
     "retry_after_seconds",
     "server_named",
     "shown_url",
@@ -75,6 +76,15 @@ def checked_api_key(key: str | None, *, provider: str, where: str) -> str | None
         # refused, "set OPENAI_API_KEY to a valid key", though the key inside was valid)
         raise ConfigurationError(f"{provider}: the API key ({where}) is in quotes, which no key holds: remove them")
     return stripped or None
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """`text` (an error body that is not the vendor's JSON: a proxy's HTML page, a gateway's text) as it is quoted in an
+    error's message: on one line, its white space collapsed, cut to `limit` characters. Quoted whole, a proxy's page
+    put thousands of characters and dozens of line breaks in the message, which `orchestratex run` printed for each
+    model that failed."""
+    shown = " ".join(text.split())
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def base_url_problem(base_url: str, *, endpoint: str | None = None) -> str | None:

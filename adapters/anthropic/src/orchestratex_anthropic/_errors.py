@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,7 +14,7 @@ import pydantic
 from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error, retry_after_seconds
 from orchestratex.providers._http_errors import connection_error
-from orchestratex.providers._support import shown_url
+from orchestratex.providers._support import one_line, shown_url
 
 __all__ = ["map_anthropic_errors", "retry_after_seconds"]
 
@@ -43,7 +44,7 @@ def _status_error(exc: anthropic.APIStatusError, *, provider: str, model: str, a
     if status < 400:  # an `error` event inside a streamed 200 answer: it stands for the status of its type
         status = _STATUS_OF_TYPE.get(str(getattr(exc, "type", None) or ""), 500)
     headers = dict(exc.response.headers)
-    detail = (_api_message(exc) or exc.message) + _path_hint(exc)
+    detail = (_api_message(exc) or _quoted(exc)) + _path_hint(exc)
     lowered = detail.lower()
     return http_error(
         status,
@@ -104,6 +105,23 @@ def _path_hint(exc: anthropic.APIStatusError) -> str:
         f" ({exc.request.method} {url}: the base URL must not end in /v1, the SDK adds it;"
         " set ANTHROPIC_BASE_URL (or base_url=) without it)"
     )
+
+
+def _quoted(exc: anthropic.APIStatusError) -> str:
+    """What an error body that is not Anthropic's JSON says (a proxy's HTML page, a gateway's text or JSON): its status
+    and the body on one line, cut to 300 characters (`one_line`), as the SDK's message quotes it whole."""
+    body = exc.body
+    path = _SDK_PATH.search(exc.message)  # (the request's path, as the SDK adds it)
+    where = path.group(0) if path else ""
+    if isinstance(body, str) and body.strip():
+        return f"{exc.status_code} {one_line(body)}{where}"
+    if isinstance(body, dict) and body:
+        return f"{exc.status_code} {one_line(json.dumps(body, ensure_ascii=False, default=str))}{where}"
+    return one_line(exc.message)
+
+
+_SDK_PATH = re.compile(r" \(path: [^()\s]*\)\Z")
+"""How the SDK's message of an error ends: " (path: /v1/messages)"."""
 
 
 def _api_message(exc: anthropic.APIStatusError) -> str | None:

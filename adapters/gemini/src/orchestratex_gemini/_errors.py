@@ -24,7 +24,7 @@ from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTi
 from orchestratex.providers import http_error
 from orchestratex.providers import retry_after_seconds as header_retry_after
 from orchestratex.providers._http_errors import connection_error
-from orchestratex.providers._support import shown_url
+from orchestratex.providers._support import one_line, shown_url
 
 try:
     import httpx
@@ -119,6 +119,8 @@ _TWO_VERSIONS = re.compile(r"/(v1(?:alpha|beta)?)/(v1(?:alpha|beta)?)/")
 def _detail(exc: errors.APIError) -> str:
     """The error's status and message; for a body without Google's `message` (a gateway's `{"detail": "Not Found"}`,
     for which google-genai reads none), the body itself, cut to 300 characters."""
+    if _not_json(exc):  # (a proxy's HTML page: on one line, cut, not its thousands of characters as they came)
+        return f"{exc.status or ''} {one_line(str(exc.message), _BODY_SHOWN)}".strip()
     detail = f"{exc.status or ''} {exc.message or ''}".strip()
     if exc.message or not exc.details:
         return detail
@@ -128,6 +130,20 @@ def _detail(exc: errors.APIError) -> str:
         shown = str(exc.details)
     cut = shown if len(shown) <= _BODY_SHOWN else shown[: _BODY_SHOWN - 1] + "…"
     return f"{detail} {cut}".strip()
+
+
+def _not_json(exc: errors.APIError) -> bool:
+    """Whether the error's body was not JSON (a proxy's or load balancer's HTML page, a plain text): google-genai then
+    stands `{"message": <the body>, "status": <the reason phrase>}` for it, Google's own errors being
+    `{"error": {...}}`."""
+    details = exc.details
+    response = getattr(exc, "response", None)
+    return (
+        isinstance(details, dict)
+        and set(details) == {"message", "status"}
+        and isinstance(details["message"], str)
+        and details["status"] == getattr(response, "reason_phrase", None)
+    )
 
 
 def _path_hint(exc: errors.APIError) -> str:

@@ -1,0 +1,44 @@
+"""An error answered by a server between the adapter and Anthropic (a proxy's HTML page, a gateway's text): how the
+message quotes it."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestratex.exceptions import AuthenticationError, ProviderError, ProviderServerError
+from orchestratex.testing.provider_contract import MockServer, Reply
+
+from .test_anthropic_provider import provider_on, request
+
+PAGE = (
+    "<!DOCTYPE html>\n<html>\n<head>\n<title>502 Bad Gateway</title>\n<style>\n"
+    + "body { font-family: sans-serif; margin: 0; padding: 0 }\n" * 80
+    + "</style>\n</head>\n<body>\n<h1>502 Bad Gateway</h1>\n</body>\n</html>\n"
+)
+"""A proxy's error page (4.7 KB, 91 lines), as a CDN or a load balancer in front of a gateway answers."""
+
+
+@pytest.mark.parametrize(("status", "expected"), [(502, ProviderServerError), (403, AuthenticationError)])
+async def test_a_proxy_s_html_page_is_quoted_on_one_line_cut_to_300_characters(
+    status: int, expected: type[ProviderError]
+) -> None:
+    """The page was quoted whole, line breaks and all, in the error's message, which `orchestratex run` printed for
+    each model that failed ("no judge produced a verdict (…: <the page>; …: <the page>)"); it is now on one line and cut
+    to 300 characters, as the OpenAI adapter quotes such a page, the request's path kept after it."""
+    server = MockServer(Reply(status, content=PAGE.encode(), headers={"content-type": "text/html"}))
+    with pytest.raises(expected) as raised:
+        await provider_on(server).generate(request())
+    message = str(raised.value)
+    assert f"({status}): {status} <!DOCTYPE html> <html> <head> <title>502 Bad Gateway</title>" in message, message
+    assert "\n" not in message and message.count("font-family") < 10, message
+    assert "… (path: /v1/messages)" in message and len(message) < 420, message
+
+
+async def test_a_short_text_body_is_quoted_as_it_came() -> None:
+    server = MockServer(Reply(503, content=b"upstream connect error or disconnect/reset before headers"))
+    with pytest.raises(ProviderServerError) as raised:
+        await provider_on(server).generate(request())
+    assert str(raised.value) == (
+        "anthropic server error (503): 503 upstream connect error or disconnect/reset before headers"
+        " (path: /v1/messages)"
+    )
