@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestratex.exceptions import AuthenticationError, ProviderError, ProviderServerError
+from orchestratex.exceptions import AuthenticationError, MalformedResponse, ProviderError, ProviderServerError
 from orchestratex.testing.provider_contract import MockServer, Reply
 
 from .test_anthropic_provider import provider_on, request
@@ -42,3 +42,17 @@ async def test_a_short_text_body_is_quoted_as_it_came() -> None:
         "anthropic server error (503): 503 upstream connect error or disconnect/reset before headers"
         " (path: /v1/messages)"
     )
+
+
+async def test_a_web_page_answered_with_200_is_said_to_be_one() -> None:
+    """A 200 whose body is not JSON (a web page at the base URL, a captive portal's or a proxy's login page): the SDK
+    hands it on as its text, which was read as a message without its fields ("message without content, usage or stop
+    reason"), saying nothing of what the server sent."""
+    server = MockServer(Reply(200, content=PAGE.encode(), headers={"content-type": "text/html"}))
+    with pytest.raises(MalformedResponse) as raised:
+        await provider_on(server).generate(request())
+    message = str(raised.value)
+    assert message.startswith(
+        "the server answered with a body that is not JSON, not the API's answer (check the base URL): <!DOCTYPE html>"
+    )
+    assert "\n" not in message and len(message) < 420, message

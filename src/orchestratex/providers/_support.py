@@ -22,6 +22,7 @@ __all__ = [
     "checked_http_environment",
     "checked_timeout",
     "env_value",
+    "not_json",
     "one_line",
     "retry_after_seconds",
     "server_named",
@@ -85,6 +86,14 @@ def one_line(text: str, limit: int = 300) -> str:
     model that failed."""
     shown = " ".join(text.split())
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def not_json(body: str) -> str:
+    """What a success answer whose body is not JSON says: the SDKs hand such a body on as text (a web page answered at
+    the base URL, a captive portal's or a proxy's login page), which was read as an answer without its fields ("chat
+    completion without choices", "message without content, usage or stop reason")."""
+    quoted = one_line(body) if body.strip() else "an empty body"
+    return f"the server answered with a body that is not JSON, not the API's answer (check the base URL): {quoted}"
 
 
 def base_url_problem(base_url: str, *, endpoint: str | None = None) -> str | None:

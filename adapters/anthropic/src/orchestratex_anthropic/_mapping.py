@@ -9,6 +9,7 @@ from typing import Any
 
 from orchestratex.exceptions import ContentFiltered, MalformedResponse, UserError
 from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
+from orchestratex.providers._support import not_json
 from orchestratex.usage import Usage
 
 __all__ = ["generation_from_message", "message_params", "unwrap_json_object"]
@@ -65,6 +66,8 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
     Input tokens add the cache reads (and any cache writes) to `input_tokens`, which Anthropic
     reports without them; output tokens include thinking.
     """
+    if isinstance(message, str):  # (the SDK's way with a body that is not JSON: its text)
+        raise MalformedResponse(not_json(message))
     content = getattr(message, "content", None)
     usage = getattr(message, "usage", None)
     stop_reason = getattr(message, "stop_reason", None)

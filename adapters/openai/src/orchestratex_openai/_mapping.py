@@ -19,6 +19,7 @@ from orchestratex.exceptions import (
     RateLimited,
 )
 from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
+from orchestratex.providers._support import not_json
 from orchestratex.usage import Usage
 
 from ._thinking import without_thinking
@@ -314,6 +315,8 @@ def estimated_usage(request: GenerationRequest, text: str) -> Usage:
 
 def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_sent: bool) -> Generation:
     """A `Generation` with exact usage and cost from a `ChatCompletion` (the provider adds the latency)."""
+    if isinstance(completion, str):  # (the SDK's way with a body that is not JSON: its text)
+        raise MalformedResponse(not_json(completion))
     choices = getattr(completion, "choices", None)
     usage = getattr(completion, "usage", None)
     if not choices:
@@ -399,6 +402,8 @@ def response_error(code: str | None, message: str, *, streamed: bool = False) ->
 
 def generation_from_response(response: Any, request: GenerationRequest) -> Generation:
     """A `Generation` with exact usage and cost from a Responses API `Response`."""
+    if isinstance(response, str):  # (the SDK's way with a body that is not JSON: its text)
+        raise MalformedResponse(not_json(response))
     status = getattr(response, "status", None)
     usage = getattr(response, "usage", None)
     if status == "failed":

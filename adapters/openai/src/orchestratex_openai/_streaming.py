@@ -32,6 +32,12 @@ from ._thinking import ThinkingFilter
 __all__ = ["NoStreamedUsage", "generation_from_chat_stream", "generation_from_response_stream"]
 
 
+_NO_CHUNK = (
+    "the chat completion stream held no chunk: an empty body, or an answer that is not server-sent events (a web page"
+    " or a proxy's, not the API's: check the base URL)"
+)
+
+
 class NoStreamedUsage(MalformedResponse):
     """A priced model's stream ended without its usage: the server ignored `stream_options` (some gateways and older
     OpenAI-compatible servers do, silently), so the answer cannot be priced."""
@@ -50,7 +56,9 @@ async def generation_from_chat_stream(
     refusal: list[str] = []
     answered_by: str | None = None
     thinking = thinking or ThinkingFilter()  # (a local reasoning model's `<think>…</think>`: not the answer, not shown)
+    seen = False
     async for chunk in chunks:
+        seen = True
         if getattr(chunk, "usage", None) is not None:
             usage = chunk.usage
         answered_by = answered_by or response_model(getattr(chunk, "model", None))
@@ -79,8 +87,8 @@ async def generation_from_chat_stream(
         )
     if finish is None and text:  # (a gateway that never states it: its usage, sent last, says the answer is whole)
         finish = unstated_finish(usage, request)
-    if finish is None:
-        raise MalformedResponse("the chat completion stream ended without a finish reason")
+    if finish is None:  # (no chunk at all: a web page or a proxy's answered at the base URL, read as no event)
+        raise MalformedResponse("the chat completion stream ended without a finish reason" if seen else _NO_CHUNK)
     failed = cut_short(finish)
     if failed is not None:
         raise failed
