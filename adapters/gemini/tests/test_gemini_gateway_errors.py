@@ -6,7 +6,7 @@ import httpx2
 import pytest
 
 from orchestratex.catalog import ModelCatalog
-from orchestratex.exceptions import ProviderHTTPError, ProviderServerError, ProviderTimeout
+from orchestratex.exceptions import MalformedResponse, ProviderHTTPError, ProviderServerError, ProviderTimeout
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex_gemini import GeminiProvider
 
@@ -105,3 +105,23 @@ async def test_a_proxy_s_html_page_is_quoted_on_one_line_cut_to_300_characters()
     message = str(raised.value)
     assert message.startswith("gemini server error (502): Bad Gateway <!DOCTYPE html> <html> <head> <title>502 Bad")
     assert "\n" not in message and message.endswith("…") and len(message) < 360, message
+
+
+async def test_a_web_page_answered_with_200_is_said_to_be_one() -> None:
+    """A 200 whose body is not JSON (a web page at the base URL, a captive portal's or a proxy's sign-in page) said only
+    "gemini answered with a body that is not a valid response: Expecting value: line 1 column 1 (char 0)"."""
+    provider = GeminiProvider(api_key="k", http_client=answering(200, text=PAGE, headers={"content-type": "text/html"}))
+    with pytest.raises(MalformedResponse) as raised:
+        await provider.generate(request())
+    message = str(raised.value)
+    assert message.startswith(
+        "gemini: the server answered with a body that is not JSON, not the API's answer (check the base URL):"
+        " <!DOCTYPE html> <html> <head> <title>502 Bad Gateway</title>"
+    )
+    assert "\n" not in message and len(message) < 420, message
+
+
+async def test_json_cut_short_is_not_said_to_be_a_web_page() -> None:
+    provider = GeminiProvider(api_key="k", http_client=answering(200, text='{"candidates": [{"content": '))
+    with pytest.raises(MalformedResponse, match="answered with a body that is not a valid response: Expecting value"):
+        await provider.generate(request())

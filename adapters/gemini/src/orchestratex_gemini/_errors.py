@@ -24,7 +24,7 @@ from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTi
 from orchestratex.providers import http_error
 from orchestratex.providers import retry_after_seconds as header_retry_after
 from orchestratex.providers._http_errors import connection_error
-from orchestratex.providers._support import one_line, shown_url
+from orchestratex.providers._support import not_json, one_line, shown_url
 
 try:
     import httpx
@@ -216,9 +216,19 @@ def map_gemini_errors(*, provider: str, model: str, api_key_env: str, at: str = 
             model=model,
             provider=provider,
         ) from exc
+    except json.JSONDecodeError as exc:
+        if exc.doc.lstrip()[:1] in ("{", "["):  # (JSON cut short, or not quite JSON: said as any malformed body)
+            raise _malformed(exc, provider=provider, model=model) from exc
+        # (a 200 whose body is not JSON at all: a web page at the base URL, a captive portal's or a proxy's page)
+        raise MalformedResponse(f"{provider}: {not_json(exc.doc)}", model=model, provider=provider) from exc
     except _MALFORMED as exc:
-        said = " ".join(str(exc).split())  # (a streamed chunk's raw text is quoted: a proxy's whole HTML page, say)
-        said = said if len(said) <= _BODY_SHOWN else said[: _BODY_SHOWN - 1] + "…"
-        raise MalformedResponse(
-            f"{provider} answered with a body that is not a valid response: {said}", model=model, provider=provider
-        ) from exc
+        raise _malformed(exc, provider=provider, model=model) from exc
+
+
+def _malformed(exc: BaseException, *, provider: str, model: str) -> MalformedResponse:
+    """The error of a body (or a streamed chunk) that is not a valid response, quoting what was wrong with it."""
+    said = " ".join(str(exc).split())  # (a streamed chunk's raw text is quoted: a proxy's whole HTML page, say)
+    said = said if len(said) <= _BODY_SHOWN else said[: _BODY_SHOWN - 1] + "…"
+    return MalformedResponse(
+        f"{provider} answered with a body that is not a valid response: {said}", model=model, provider=provider
+    )
