@@ -177,3 +177,18 @@ async def test_a_run_falls_back_from_a_stream_of_pings() -> None:
         await orch.aclose()
     assert stream.result.final_response == "Hi there."
     assert "ProviderTimeout" in stream.result.orchestration.iterations[0].errors[0]
+
+
+async def test_a_timeout_of_whoever_takes_the_text_is_not_the_server_s() -> None:
+    """Only an event that did not come in time is the server's `ProviderTimeout` (retried, the model's circuit
+    charged): a `TimeoutError` raised while the text is handed on is passed on as it is."""
+    async with _server(_steady) as url:
+        provider = AnthropicProvider(api_key="sk-ant-test", base_url=url, timeout=0.5)
+
+        async def on_text(text: str) -> None:
+            raise TimeoutError("the client's own send timed out")
+
+        with pytest.raises(TimeoutError, match="the client's own send") as raised:
+            await provider.generate_stream(_request(), on_text)
+        await provider.aclose()
+    assert not isinstance(raised.value, ProviderTimeout)
