@@ -152,6 +152,25 @@ class JudgePlanner:
             if m.name != author and run.circuit.allows(m.name) and m.name not in run.not_judging and m.name not in twins
         ]
 
+    def why_none(self, author: str) -> str:
+        """Why no model may judge `author`'s answer (its `pool` is empty), though one could when `author` was picked
+        (it was a candidate only then): what has ruled out each model of the judge set since — the catalog (removed,
+        disabled), its circuit, or its failure as a judge in this run. "" when none of these says."""
+        from ._checks import _unusable_judges  # (only when a run has lost its judges)
+
+        run = self.run
+        twins = self._twins(author)
+        names = run.judges or [m.name for m in run.o.catalog]
+        reasons = [_unusable_judges(run.o, [n for n in names if n != author and n not in twins])]
+        pool = [m for m in self.judge_set() if m.name != author and m.name not in twins]
+        cooling = [m.name for m in pool if not run.circuit.allows(m.name)]
+        failed = [m.name for m in pool if m.name in run.not_judging and run.circuit.allows(m.name)]
+        if cooling:
+            reasons.append(f"cooling down after repeated failures: {', '.join(cooling)}")
+        if failed:
+            reasons.append(f"failed as a judge in this run: {', '.join(failed)}")
+        return "; ".join(r for r in reasons if r)
+
     def twin(self, judge: ModelProfile, author: str) -> bool:
         """Whether `judge` is `author` behind another endpoint (`catalog.model_identity`): it judges `author`'s
         answers no more than `author` itself does."""

@@ -446,9 +446,12 @@ class Run(Committing):
                     )
                     judgment.done(evaluation)
         except (BudgetExceeded, EvaluationError) as exc:
-            it.errors.append(f"evaluation: {type(exc).__name__}: {exc.message}")
+            detail = exc.message
+            if not etask.judges and (why := self.planner.why_none(it.model_name)):  # lost since it was picked
+                detail = f"{detail} (since {it.model_name} was picked, the judges it had are {why})"
+            it.errors.append(f"evaluation: {type(exc).__name__}: {detail}")
             self._no_verdict(it, ledger)
-            raise Stop("budget" if isinstance(exc, BudgetExceeded) else "error", exc.message, ledger) from exc
+            raise Stop("budget" if isinstance(exc, BudgetExceeded) else "error", detail, ledger) from exc
         except Exception as exc:  # the evaluator's own error: the run ends failed (`drive`), the step settled
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc}")
             it.phase = "failed"
