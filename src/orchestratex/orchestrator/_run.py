@@ -503,12 +503,23 @@ class Run(Committing):
 
     async def _observe(self, feedback: RoutingFeedback) -> list[RoutingOutcome]:
         """Let the router learn; returns what it would write to the store's statistics, for the step's commit.
-        They are best effort: a fault there does not fail the run."""
+        They are best effort: a fault there does not fail the run (a router of one's own whose `observe` raised
+        anything else, a learning service it posts to being unreachable, ended the run with the evaluation it had
+        just made stored without its `evaluation_completed` event, and raised from `run`)."""
         with collect() as outcomes:
             try:
                 await self.router.observe(feedback)
             except OrchestrateXError as exc:
                 logger.warning("the router could not record %s's outcome: %s", feedback.model_name, exc.message)
+            except Exception as exc:
+                logger.warning(
+                    "the router %s could not record %s's outcome (%s: %s); the run goes on",
+                    type(self.router).__name__,
+                    feedback.model_name,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=exc,
+                )
         return outcomes
 
     async def _finish(
