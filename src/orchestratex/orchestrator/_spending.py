@@ -217,9 +217,27 @@ class Spending(RunState):
             ledger.spent += (cost,)
             if cost > worst + EPS:
                 self._overage(model, cost, worst, ledger)
+        if role == "judge":
+            self._unused(ledger, worst, cost)
         ledger.calls += (call_record(self.doc, model.name, role, cost, usage, 0.0, None, error=type(exc).__name__),)
         if role == "judge" and not keeps_judging(exc):  # (its key refused, a timeout past the retries, …)
             self.not_judging |= {model.name}  # unusable as a judge for the rest of the run
+
+    def _unused(self, ledger: Ledger, worst: float, cost: float) -> None:
+        """A judge's call ended costing `cost` of the `worst` reserved for it: the rest is free for the step's other
+        judges at once, not at the step's commit. (The spare panel asked when the whole panel failed was refused
+        for the reservations of the failed judges' calls, unbilled: the paid answer was dropped with "no judge
+        produced a verdict", the session's budget unspent.) Held in the store, it is held for the run's judges
+        (`prepaid`, drawn first); otherwise the run's own count of what is in flight drops."""
+        free = worst - cost
+        if free <= EPS:
+            return
+        ledger.reserved_local = max(ledger.reserved_local - free, 0.0)
+        if self.session_limit is not None:
+            ledger.reserved_in_store = max(ledger.reserved_in_store - free, 0.0)
+            self.prepaid += free
+        else:
+            self.inflight = max(self.inflight - free, 0.0)
 
     def _count_answer(
         self,
@@ -266,6 +284,7 @@ class Spending(RunState):
             )
             raise empty
         if role == "judge":
+            self._unused(ledger, worst, gen.cost)
             ledger.calls += (
                 call_record(self.doc, model.name, role, gen.cost, gen.usage, gen.latency_ms, None, gen=gen),
             )
