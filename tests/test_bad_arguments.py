@@ -215,6 +215,29 @@ async def test_create_thread_takes_the_session_itself_and_says_what_a_prompt_of_
         assert [t.id for t in await orch.store.list_threads(session.id)] == [thread.id]
 
 
+async def test_a_session_or_thread_given_the_id_of_another_kind_of_record_says_which_it_is() -> None:
+    """`run(..., session=result.orchestration.thread_id)` (an `Orchestration` carries the three ids) said only "no
+    session '…'", as for an id that exists nowhere; the REST API says which record the id is."""
+    from orchestratex.exceptions import NotFound
+
+    async with Orchestrator(simulate=True) as orch:
+        orch.providers["sim"].latency_scale = 0  # type: ignore[attr-defined]
+        first = (await orch.run("What is TCP?", max_iterations=1)).orchestration
+        with pytest.raises(
+            NotFound, match=rf"^no session '{first.thread_id}': it is a thread's id: pass it as thread="
+        ):
+            await orch.run("And UDP?", session=first.thread_id, max_iterations=1)
+        with pytest.raises(NotFound, match=rf"^no thread '{first.session_id}': it is a session's id: pass it as sess"):
+            await orch.run("And UDP?", thread=first.session_id, max_iterations=1)
+        with pytest.raises(NotFound, match=rf"^no session '{first.id}': it is an orchestration's id: its session's is"):
+            await orch.create_thread(first.id, "And UDP?")
+        with pytest.raises(NotFound, match=r"^no session '0{24}'$"):  # (an id of nothing: as before)
+            await orch.run("And UDP?", session="0" * 24, max_iterations=1)
+        follow_up = await orch.run("And UDP?", thread=first.thread_id, max_iterations=1)  # as the message says
+        assert follow_up.orchestration.session_id == first.session_id
+        assert len(await orch.store.list_sessions("local")) == 1  # the refused runs stored nothing
+
+
 def test_a_retry_sleep_that_is_a_plain_function_records_the_waits_instead_of_failing_the_run() -> None:
     from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile
     from orchestratex.exceptions import RateLimited

@@ -29,6 +29,7 @@ from ._checks import (
 from ._durable import with_store_retries
 from ._ledger import NO_TOKENS
 from ._lifecycle import ensure_ready
+from ._lookup import read_session, read_thread
 from ._sessions import new_session, thread_orchestrations
 
 if TYPE_CHECKING:
@@ -75,9 +76,9 @@ async def plan(
     if preferred_models is not None:
         preferred_models = preferred_names(o.catalog, preferred_models)
     if isinstance(thread, str):
-        thread = await o.store.get_thread(thread)
+        thread = await read_thread(o.store, thread)
     if isinstance(session, str):
-        session = await o.store.get_session(session)
+        session = await read_session(o.store, session)
     if session is None and thread is not None:
         session = await o.store.get_session(thread.session_id)
     made: Session | None = None

@@ -44,6 +44,7 @@ from ._driving import drive_stored, run_prompt, start_task, stream_run
 from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
 from ._lifecycle import LeaseKeeper, ensure_ready, resolve_store
+from ._lookup import read_session
 from ._models import ModelPools, check_not_the_class, judge_names, providers_by_name, resolve_providers
 from ._plan import plan, store_new
 from ._policies import CircuitPolicy, RetryPolicy
@@ -551,7 +552,7 @@ class Orchestrator:
         if not isinstance(session_id, str):
             raise UserError(f"session_id must be a session's id (or the Session), not {type(session_id).__name__}")
         await ensure_ready(self)
-        session = await self.store.get_session(session_id)
+        session = await read_session(self.store, session_id)
         return await self.store.create_thread(new_thread(session, prompt, domain, context))
 
     # -- running ------------------------------------------------------------------------------
