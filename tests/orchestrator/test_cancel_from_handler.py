@@ -220,3 +220,37 @@ def test_close_from_a_plain_handler_of_a_run_sync_run_says_why_it_cannot(on: str
     assert result.status == "completed"
     assert orch.run_sync("And again", max_iterations=1).status == "completed"
     orch.close()
+
+
+@pytest.mark.parametrize("on", ["response_generated", "orchestration_completed"])
+def test_run_sync_from_a_plain_handler_of_a_run_sync_run_says_what_to_do_instead(on: str) -> None:
+    # a plain `def` handler starting a follow-up run with `run_sync` (to summarise the answer) was told "run_sync()
+    # cannot be called from a running event loop (an async function): … Use `await orchestrator.run(...)` there
+    # instead": no async function in sight, and a plain handler cannot await
+    calls: list[tuple[str, str]] = []
+    orch = _orchestrator(calls, waits=True)
+    said: list[str] = []
+
+    def follow_up(event: Event) -> None:
+        if event.type == on and not said:
+            try:
+                orch.run_sync("Summarise it", max_iterations=1)
+            except UserError as exc:
+                said.append(str(exc))
+
+    result = orch.run_sync("Say something", max_iterations=1, on_event=follow_up)
+    assert said == [
+        f"run_sync() was called from an event handler of orchestration {result.id}: handlers run on the event loop "
+        "of that run, which run_sync would block. Make the handler an `async def` and `await orchestrator.run(...)` "
+        "in it, or start the run once run_sync (or run) has returned"
+    ]
+    assert result.status == "completed"
+    followed: list[str] = []
+
+    async def async_follow_up(event: Event) -> None:  # what the message says: it works
+        if event.type == on and not followed:
+            followed.append((await orch.run("Summarise it", max_iterations=1)).status)
+
+    assert orch.run_sync("Say something", max_iterations=1, on_event=async_follow_up).status == "completed"
+    assert followed == ["completed"]
+    orch.close()

@@ -672,6 +672,13 @@ class Orchestrator:
         calls. Errors are raised as they are. Inside a running event loop (async code) it raises
         `UserError`: use `await orchestrator.run(...)` there; in Jupyter, whose cells run inside the
         kernel's loop, it blocks the cell as any synchronous call does. `close()` stops the loop."""
+        handled = self._watcher.handling() if _in_a_loop() else None
+        if handled is not None:  # (a plain `def` handler was told to `await orchestrator.run(...)` "there", which it
+            raise UserError(  # cannot: "cannot be called from a running event loop (an async function)")
+                f"run_sync() was called from an event handler of orchestration {handled}: handlers run on the event "
+                "loop of that run, which run_sync would block. Make the handler an `async def` and `await "
+                "orchestrator.run(...)` in it, or start the run once run_sync (or run) has returned"
+            )
         return self._portal.call(self.run(prompt, **options))
 
     def start(
