@@ -268,7 +268,7 @@ class OpenAIRoutes:
                 extra=which("running"),  # (it stays running in the store, for the next server)
             )
         if doc.status != "completed":
-            error = failure(doc, target, simulated)
+            error = failure(doc, target, simulated, state.orchestrator.circuit)
             error.headers.update(call.headers)
             raise error
         return _json(completion(doc, target, body.stop_sequences, simulated), call.headers)

@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from ..orchestrator import CircuitBreaker
 from ..records import Orchestration
 from ..usage import Usage
 from ._openai_chat import Target
@@ -190,30 +192,40 @@ _NO_JUDGE_READS = "no judge can read this "
 (`orchestrator._candidates`): stopped before any call, for its prompt's length."""
 
 
-def _refused_as_too_long(doc: Orchestration) -> bool:
-    """Whether every call of the run failed as a prompt too long for the model's context (`ContextLengthExceeded`: a
-    server running a smaller window than the catalog says, as Ollama's 4,096 tokens by default), none answering."""
-    errors = [e for it in doc.iterations for e in it.errors]
+def _failed_only_as(doc: Orchestration, kind: str) -> list[str]:
+    """The models of a run whose every call failed with `kind` (`ContextLengthExceeded`, `RateLimited`), none
+    answering; empty when any failed otherwise, or one answered."""
+    errors = [e for it in doc.iterations for e in it.errors]  # ("<model>: <exception>: <detail>")
     answered = any(it.phase in ("generated", "evaluated") for it in doc.iterations)
-    return bool(errors) and not answered and all(": ContextLengthExceeded: " in e for e in errors)
+    if not errors or answered or not all(f": {kind}: " in e for e in errors):
+        return []
+    return sorted({e.partition(": ")[0] for e in errors})
 
 
-def failure(doc: Orchestration, target: Target, simulated: bool) -> OpenAIError:
+def failure(doc: Orchestration, target: Target, simulated: bool, circuit: CircuitBreaker | None = None) -> OpenAIError:
     """The error for an orchestration that ended without an answer (never retried by the SDK: it may have spent).
 
     One stopped before any call because no judge's window holds its conversation and an answer, or whose every call
     was refused as too long for the model's context, is a 400 `context_length_exceeded` (`param: "messages"`), as OpenAI
     (and vLLM, llama.cpp) answer a prompt too long: a 502 read as a server fault, which clients retry, and which those
     that shorten a conversation on `context_length_exceeded` (LangChain's `ContextOverflowError`, LiteLLM's) did not
-    recognise."""
+    recognise. One whose every call was refused for its provider's rate limit (429, unpaid) is a 429
+    `rate_limit_exceeded` with `Retry-After` (until the models' circuit breakers let a call through, with `circuit`),
+    which the SDK waits out and retries: a 502 with `x-should-retry: false` said to give up."""
     reason = doc.stop_reason or "error"
     detail = doc.error or reason
     message = f"orchestration {doc.id} ended without an answer ({reason}): {detail}"
     extra = {"orchestratex": extension(doc, target, simulated)}
-    if reason == "error" and (_refused_as_too_long(doc) or (not doc.iterations and detail.startswith(_NO_JUDGE_READS))):
+    too_long = reason == "error" and _failed_only_as(doc, "ContextLengthExceeded")
+    if too_long or (reason == "error" and not doc.iterations and detail.startswith(_NO_JUDGE_READS)):
         return OpenAIError(
             400, message, param="messages", code="context_length_exceeded", headers=NO_RETRY, extra=extra
         )
+    limited = _failed_only_as(doc, "RateLimited") if reason == "error" else []
+    if limited:  # (refused for their providers' rate limits: nothing was paid, so the SDK may try again, later)
+        wait = max((circuit.retry_in(m) for m in limited), default=0.0) if circuit is not None else 0.0
+        headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+        return OpenAIError(429, message, code="rate_limit_exceeded", headers=headers, extra=extra)
     if reason == "budget":
         return OpenAIError(402, message, code="budget_exceeded", headers=NO_RETRY, extra=extra)
     if reason == "cancelled":

@@ -372,7 +372,7 @@ class _Stream:
     def _ending(self, final: Orchestration) -> list[bytes]:
         target, simulated = self.call.target, self.state.orchestrator.simulated
         if final.status != "completed":
-            return [data(failure(final, target, simulated).body())]
+            return [data(failure(final, target, simulated, self.state.orchestrator.circuit).body())]
         ext = extension(final, target, simulated)
         out = self.answer.finish(final, ext)
         if self.answer.broken:
