@@ -60,3 +60,33 @@ def test_a_prompt_no_judge_can_read_is_a_400_context_length_exceeded(monkeypatch
         short: Any = [{"role": "user", "content": "Summarise: the tide rises twice a day."}]
         reply = client.chat.completions.create(model="orchestratex/fast", messages=short)
         assert reply.choices[0].message.content
+
+
+def test_without_max_tokens_the_answer_asked_for_is_one_a_judge_can_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two local models of Ollama's default window (4,096 tokens), each judging the other, as docs/providers/openai.md
+    sets them up: with the default cap of 2,048 tokens no judge could read the answer to a prompt of some 1,400 tokens
+    (5.5 KB), and every such call was refused. Without `max_tokens`, the answer asked for is now no longer than a judge
+    can read; a `max_tokens` the client sends is kept (and refused when no judge can read that much)."""
+    for name, value in FAST.items():
+        monkeypatch.setenv(name, value)
+    local = ModelCatalog(
+        [
+            ModelProfile(name="sim:llama3.2", cost_per_1k_tokens=0, context_window=4_096, max_output_tokens=2_048),
+            ModelProfile(name="sim:qwen3", cost_per_1k_tokens=0, context_window=4_096, max_output_tokens=2_048),
+        ]
+    )
+    document: Any = [{"role": "user", "content": "Summarise this document:\n" + "The tide rises twice a day. " * 250}]
+    store = MemoryStore()
+    with TestClient(create_app(store, orchestrator=Orchestrator(store=store, catalog=local, simulate=True))) as http:
+        key = http.portal.call(issue_api_key, store, "alice")  # type: ignore[union-attr]
+        client = OpenAI(base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0)
+        for model in ("orchestratex/fast", "sim:llama3.2"):
+            reply = client.chat.completions.create(model=model, messages=document)
+            assert reply.choices[0].message.content and reply.model_extra is not None
+            assert reply.model_extra["orchestratex"]["score"] is not None  # (judged)
+            oid = reply.model_extra["orchestratex"]["orchestration_id"]
+            ran = http.get(f"/api/orchestration/status/{oid}", headers={"Authorization": f"Bearer {key}"}).json()
+            assert 1 <= ran["settings"]["max_output_tokens"] < 2_048
+        with pytest.raises(BadRequestError) as refused:
+            client.chat.completions.create(model="sim:llama3.2", messages=document, max_tokens=2_048)
+        assert refused.value.code == "context_length_exceeded"

@@ -43,6 +43,7 @@ from ._auth import Principal
 from ._errors import quoted
 from ._openai_cooling import check_cooling
 from ._openai_errors import OpenAIError
+from ._openai_judge_room import judge_room
 from ._openai_presets import Preset
 from ._openai_schemas import ChatMessageIn, ChatRequest, ContentPart, OrchestrationOptions
 from ._openai_tool_turns import ToolTurns
@@ -446,7 +447,7 @@ async def prepare_call(
     except ConfigurationError as exc:
         raise _unjudgeable(exc, session, settings["max_iterations"], target, options) from None
     check_output_cap(state, doc, request)
-    check_window(state, doc, request)
+    check_window(state, doc, request, session)
     check_cooling(state, doc, session)
     # the storage quota, as `/api/orchestration/start` counts it: what the orchestration stores of the conversation (on
     # a thread, its earlier turns and their answers too), its stop sequences, and a new thread's prompt
@@ -533,10 +534,11 @@ def check_output_cap(state: ServerState, doc: Orchestration, request: ChatReques
     raise OpenAIError(400, f"{param} is too large: {cap}. {which}: lower {param}", param=param, code="invalid_value")
 
 
-def check_window(state: ServerState, doc: Orchestration, request: ChatRequest) -> None:
+def check_window(state: ServerState, doc: Orchestration, request: ChatRequest, session: Session | None = None) -> None:
     """400 `context_length_exceeded` (OpenAI's answer) when the conversation, as its run would send it, and the
     answer it asks for fit no routable model's context window: the run could only fail, so nothing is stored. The
-    message names the cap's field as the request gave it (`max_completion_tokens`, else `max_tokens`)."""
+    message names the cap's field as the request gave it (`max_completion_tokens`, else `max_tokens`). Without a cap,
+    the answer is asked to be no longer than the window leaves, nor than a judge can read (`judge_room`)."""
     o = state.orchestrator
     _, sent = build_messages(doc, o.system_prompt)  # (what its first attempt sends)
     models = o._routable(doc.settings.preferred_models)
@@ -551,7 +553,11 @@ def check_window(state: ServerState, doc: Orchestration, request: ChatRequest) -
         room = max((min(m.max_output_tokens, m.context_window - tokens) for m in models), default=0)
         if room >= 1:
             doc.settings = doc.settings.model_copy(update={"max_output_tokens": room})
-            return
+            why = None
+    if why is None and request.output_cap is None:  # (nor more than a judge can read: `judge_room`)
+        readable = judge_room(state, doc, session)
+        if readable is not None and readable < doc.settings.max_output_tokens:
+            doc.settings = doc.settings.model_copy(update={"max_output_tokens": readable})
     if why is not None:  # (here the answer's length is `max_tokens`)
         cap = doc.settings.max_output_tokens
         if request.output_cap is None:  # (the server's or the preset's cap: "lower max_tokens" to a request that sent
