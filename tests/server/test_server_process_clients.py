@@ -291,6 +291,17 @@ def test_a_websocket_reconnecting_with_after_is_told_to_use_since(served: Served
     )
 
 
+def test_a_session_patched_at_its_document_is_told_where_its_status_is_set(served: Served) -> None:
+    sid = served.alice.post("/api/sessions/", json={}).json()["_id"]
+    r = served.alice.patch(f"/api/sessions/{sid}", json={"status": "completed"})
+    assert r.status_code == 405
+    assert r.json()["detail"].endswith(
+        f"; a session's status is set with PATCH /api/sessions/{sid}/status (completed or"
+        " cancelled ends it and stops its runs)"
+    )
+    assert served.alice.patch(f"/api/sessions/{sid}/status", json={"status": "completed"}).status_code == 200
+
+
 def test_the_status_asked_with_the_threads_id_says_it_is_a_thread(served: Served) -> None:
     sid = served.alice.post("/api/sessions/", json={"max_iterations": 1}).json()["_id"]
     tid = served.alice.post("/api/threads/", json={"session_id": sid, "original_prompt": "Name a prime"}).json()["_id"]

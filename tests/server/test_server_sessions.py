@@ -289,6 +289,27 @@ def test_a_status_sent_with_put_is_told_to_use_patch(api: Api) -> None:
     assert api.client.get(f"/api/sessions/{sid}", headers=api.alice).json()["status"] == "active"
 
 
+@pytest.mark.parametrize("method", ["PATCH", "PUT", "DELETE", "POST"])
+def test_a_session_ended_at_its_document_is_told_where_its_status_is_set(api: Api, method: str) -> None:
+    """`PATCH /api/sessions/{id}` with `{"status": "completed"}` (REST's way of changing a field), or `DELETE` of the
+    session, answered 405 "use GET, HEAD" alone: read as "a session cannot be ended", while its runs went on paying."""
+    sid = api.session(api.alice)["_id"]
+    r = api.client.request(method, f"/api/sessions/{sid}", json={"status": "completed"}, headers=api.alice)
+    assert (r.status_code, r.json()["detail"]) == (
+        405,
+        f"Method Not Allowed: {method} is not allowed on /api/sessions/{sid}: use GET, HEAD; a session's status is set"
+        f" with PATCH /api/sessions/{sid}/status (completed or cancelled ends it and stops its runs)",
+    )
+    r = api.client.delete(f"/api/orchestration/status/{sid}", headers=api.alice)
+    assert (r.status_code, r.json()["detail"]) == (
+        405,
+        f"Method Not Allowed: DELETE is not allowed on /api/orchestration/status/{sid}: use GET, HEAD; an"
+        f" orchestration is stopped with POST /api/orchestration/{sid}/cancel",
+    )
+    r = api.client.delete("/api/sessions/user/alice", headers=api.alice)  # (no session there: no hint)
+    assert r.json()["detail"] == "Method Not Allowed: DELETE is not allowed on /api/sessions/user/alice: use GET, HEAD"
+
+
 def test_a_session_whose_only_judge_is_its_only_model_is_refused(api: Api) -> None:
     """It was created (201), then every start in it answered 400 "no model can judge the answers of …"."""
     body = {"settings": {"preferred_models": ["sim:gpt-4.1"], "judges": ["sim:gpt-4.1"]}}

@@ -3,7 +3,8 @@
 `GET /api/orchestration/{id}` (the status route is `/api/orchestration/status/{id}`), `/api/session/{id}` or
 `/api/sessions/{id}/threads` — the URLs a client guesses — answered a bare "Not Found", which reads as "no such
 record": the user went looking for a run they had just started. It now says the URL is no route of the API and
-lists the routes of the same part of it (from the OpenAPI schema, so it never goes stale).
+lists the routes of the same part of it (from the OpenAPI schema, so it never goes stale). A request changing a
+session or a run sent to its document (`PATCH /api/sessions/{id}`) gets, with its 405, the route that does it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["doubled_slash", "unknown_api_url"]
+__all__ = ["doubled_slash", "stop_hint", "unknown_api_url"]
 
 _METHODS = ("get", "post", "patch", "put", "delete")
 
@@ -44,3 +45,28 @@ def doubled_slash(method: str, path: str) -> str | None:
         f"Not Found: {method} {path[:200]} is no URL of this server: it has a / too many (//), as when a client's"
         f" base URL ending in / is joined to a path beginning with one; send {method} {single[:200]}"
     )
+
+
+_STOPS = (
+    (
+        re.compile(r"/api/sessions/([0-9a-fA-F]{24})/?"),
+        "a session's status is set with PATCH /api/sessions/{}/status (completed or cancelled ends it and stops its"
+        " runs)",
+    ),
+    (
+        re.compile(r"/api/orchestration/status/([0-9a-fA-F]{24})/?"),
+        "an orchestration is stopped with POST /api/orchestration/{}/cancel",
+    ),
+)
+
+
+def stop_hint(method: str, path: str) -> str | None:
+    """Where to send a request changing a session or an orchestration that was sent to its document (`PATCH
+    /api/sessions/{id}` with `{"status": "completed"}`, `DELETE /api/orchestration/status/{id}`), which answered 405
+    "use GET, HEAD" alone: read as "sessions cannot be ended", while the runs went on paying; else None."""
+    if method in ("GET", "HEAD"):
+        return None
+    for pattern, hint in _STOPS:
+        if (match := pattern.fullmatch(path)) is not None:
+            return hint.format(match.group(1))
+    return None

@@ -30,7 +30,7 @@ from ..exceptions import (
     UserError,
 )
 from ..orchestrator._chat import check_text
-from ._api_unknown import doubled_slash, unknown_api_url
+from ._api_unknown import doubled_slash, stop_hint, unknown_api_url
 from ._missing_v1 import missing_v1
 from ._numbers import number_message
 from ._openai_shape import openai_error_object
@@ -301,6 +301,9 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         if allow and detail == "Method Not Allowed":  # (as /v1 says it: most clients show the body alone)
             path = request.url.path.removeprefix(request.scope.get("root_path", ""))
             detail = f"Method Not Allowed: {request.method} is not allowed on {path[:200]}: use {allow}"
+            hint = stop_hint(request.method, path)
+            if hint is not None:
+                detail = f"{detail}; {hint}"
     extra = exc.body_extra() if isinstance(exc, ApiError) else {}
     return error_response(exc.status_code, detail, rate_headers(headers), **extra)
 
