@@ -20,6 +20,19 @@ def test_list_models(api: Api) -> None:
     assert gpt4["provider"] == "sim"  # no provider key in tests: the simulated catalog
 
 
+def test_the_models_list_asked_with_a_filter_is_refused_not_answered_whole(api: Api) -> None:
+    """`?provider=openai` or `?status=active` answered every model, as if filtered: a client taking the answer for the
+    active models would route to models whose circuit was open."""
+    for query in ("provider=openai", "status=active"):
+        r = api.client.get(f"/api/models/?{query}", headers=api.alice)
+        name = query.split("=")[0]
+        assert (r.status_code, r.json()["detail"]) == (
+            422,
+            f"{name}: not a query parameter of the models list, which takes none: it lists every model",
+        )
+    assert api.client.get("/api/models/?_=1733500000000", headers=api.alice).status_code == 200
+
+
 def test_get_model_by_alias_with_live_statistics(api: Api) -> None:
     sid = api.session(settings={"preferred_models": ["gpt4"]})["_id"]
     final = api.wait(api.start(api.thread(sid, domain="coding")["_id"])["_id"])

@@ -10,7 +10,7 @@ from ..exceptions import NotFound, UnknownModelError
 from ._app import ServerState, state_of
 from ._auth import Principal, principal_of
 from ._errors import ERROR_RESPONSES, quoted
-from ._schemas import ModelOut, document
+from ._schemas import ModelOut, check_query, document
 
 __all__ = ["router"]
 
@@ -49,6 +49,8 @@ async def _describe(state: ServerState, model: ModelProfile, principal: Principa
 @router.get("/", response_model=list[ModelOut], summary="List Available Models")
 async def list_models(request: Request) -> Response:
     """Every model of the catalog (simulated ones are `sim:<model>` and answer to the real names)."""
+    # (`?provider=openai` or `?status=active` answered every model, as if filtered)
+    check_query(request, (), "not a query parameter of the models list, which takes none: it lists every model")
     state = state_of(request)
     principal = principal_of(request)
     return document([await _describe(state, m, principal) for m in state.orchestrator.catalog])

@@ -38,6 +38,7 @@ __all__ = [
     "Thread",
     "ThreadCreate",
     "check_page",
+    "check_query",
     "document",
     "given_once",
     "stream_documents",
@@ -64,20 +65,25 @@ UNREAD = frozenset({"token", "_"})
 everywhere) and `_` (the cache buster of jQuery's `cache: false`, `?_=1733500000000`)."""
 
 
+def check_query(request: Request, taken: Sequence[str], message: str) -> None:
+    """422 (`message`) for a query parameter other than `taken` and `UNREAD`: one a route does not read is not
+    ignored, so a filter or a position under another name is not answered as if it were not there."""
+    for name in request.query_params:
+        if name not in taken and name not in UNREAD:
+            raise invalid("query", name[:40], message, "extra_forbidden")
+
+
 def check_page(request: Request) -> None:
     """422 for a `limit` or `offset` given more than once (`given_once`), or not in plain ASCII digits (`1_0`, `+5`,
     `5.0` would be read as numbers), as the WebSocket's `since` is refused; and for a query parameter a list does not
     take: `?skip=100` (FastAPI's and MongoDB's name for `offset`) or `?page=2` answered the first page again, so a
     client paging on until a page came back short never ended, and `?status=active` answered every session."""
-    for name in request.query_params:
-        if name not in _PAGE and name not in UNREAD:
-            raise invalid(
-                "query",
-                name[:40],
-                "not a query parameter of this list, which takes limit (most items, 1 to 1000) and offset (items to"
-                " skip, 0 to 1000000) and filters nothing",
-                "extra_forbidden",
-            )
+    check_query(
+        request,
+        _PAGE,
+        "not a query parameter of this list, which takes limit (most items, 1 to 1000) and offset (items to skip, 0"
+        " to 1000000) and filters nothing",
+    )
     for name in _PAGE:
         given = given_once(request, name)
         if given is not None and not (given.isascii() and given.isdigit()):
