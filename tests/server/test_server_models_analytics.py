@@ -76,6 +76,22 @@ def test_session_and_user_analytics(api: Api) -> None:
     assert user["scope"] == "user" and user["sessions"] == 2 and user["orchestrations"] == 2
 
 
+def test_analytics_asked_for_a_period_or_a_domain_are_refused_not_answered_for_everything(api: Api) -> None:
+    """`?from=2026-11-01&to=2026-11-30` (last month's spend) or `?domain=coding` answered the figures of the whole
+    history, as if they were of the part asked for."""
+    sid = api.session()["_id"]
+    for path, scope in ((f"/api/analytics/session/{sid}", "session"), ("/api/analytics/user/alice", "user")):
+        for query in ("from=2026-11-01&to=2026-11-30", "domain=coding"):
+            r = api.client.get(f"{path}?{query}", headers=api.alice)
+            name = query.split("=")[0]
+            assert (r.status_code, r.json()["detail"]) == (
+                422,
+                f"{name}: not a query parameter of the analytics, which take none: they cover every orchestration of"
+                f" the {scope}",
+            )
+        assert api.client.get(f"{path}?_=1733500000000", headers=api.alice).status_code == 200
+
+
 def test_analytics_of_other_users_answer_404(api: Api) -> None:
     sid = api.session()["_id"]
     assert api.client.get(f"/api/analytics/session/{sid}", headers=api.bob).status_code == 404

@@ -9,17 +9,22 @@ from ._access import load_session
 from ._app import state_of
 from ._auth import principal_of
 from ._errors import ERROR_RESPONSES, quoted
-from ._schemas import Analytics, document
+from ._schemas import Analytics, check_query, document
 from ._users import PathUserId
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"], responses=ERROR_RESPONSES)
 
+_UNFILTERED = "not a query parameter of the analytics, which take none: they cover every orchestration of the {}"
+"""The 422 of a filter the analytics do not take (`?from=2026-11-01`, `?domain=coding`): the whole history was
+answered as if it were the part asked for."""
+
 
 @router.get("/session/{session_id}", response_model=Analytics, summary="Get Session Analytics")
 async def session_analytics(session_id: str, request: Request) -> Response:
     """Orchestrations by status, cost, tokens, iterations, scores, latency percentiles, per model and per domain."""
+    check_query(request, (), _UNFILTERED.format("session"))
     user = principal_of(request)
     state = state_of(request)
     await load_session(state, user, session_id)
@@ -30,6 +35,7 @@ async def session_analytics(session_id: str, request: Request) -> Response:
 @router.get("/user/{user_id}", response_model=Analytics, summary="Get User Analytics")
 async def user_analytics(user_id: PathUserId, request: Request) -> Response:
     """The same aggregates over all of a user's sessions (a non-admin key may only ask for its own user)."""
+    check_query(request, (), _UNFILTERED.format("user"))
     user = principal_of(request)
     if not user.may_see(user_id):
         raise NotFound(f"no user {quoted(user_id)}")
