@@ -62,14 +62,19 @@ def generate_content_args(
     budget, Gemma's none)."""
     system = request.system
     folded = system is not None and not system_instruction
-    contents = []
+    turns: list[tuple[str, list[types.Part]]] = []
     for m in request.messages:
         if m.role == "system":
             continue
         text = m.content
         if folded and m.role == "user":
             text, folded = f"{system}\n\n{text}", False
-        contents.append(types.Content(role=_ROLES[m.role], parts=[types.Part(text=text)]))
+        role = _ROLES[m.role]
+        if turns and turns[-1][0] == role:  # (turns of one role in a row, which Gemini refuses: one turn of parts)
+            turns[-1][1].append(types.Part(text=text))
+        else:
+            turns.append((role, [types.Part(text=text)]))
+    contents = [types.Content(role=role, parts=parts) for role, parts in turns]
     if not contents:
         raise UserError("a Gemini request needs at least one user message besides the system prompt")
     config = types.GenerateContentConfig(
