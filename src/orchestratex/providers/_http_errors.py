@@ -151,6 +151,10 @@ def connection_error(
         error.retryable = False  # (no retry makes a certificate trusted: it was retried on every model)
         return error
     refused = _PROXY_STATUS.match(said) if proxy else None
+    if refused is None and _cut_mid_body(reason):  # (the server answered: "cannot reach" read as it being down)
+        return ProviderConnectionError(
+            f"the connection to {provider}{at} broke while its answer was read: {said}", model=model, provider=provider
+        )
     if refused is None:
         through = _through_a_proxy(url) if url else ""
         return ProviderConnectionError(f"cannot reach {provider}{at}: {said}{through}", model=model, provider=provider)
@@ -205,6 +209,16 @@ def _bypassed(host: str, no_proxy: str) -> bool:
         if entry == "*" or (entry and (host == entry or host.endswith(f".{entry}"))):
             return True
     return False
+
+
+_MID_BODY = "peer closed connection without sending complete message body"
+"""httpx's words for a connection closed after the answer's status, before the end of its body."""
+
+
+def _cut_mid_body(reason: object) -> bool:
+    """Whether `reason` is a connection closed once the server had answered, while its body was read (httpx's
+    `RemoteProtocolError`, aiohttp's `ClientPayloadError`)."""
+    return str(reason).startswith(_MID_BODY) or type(reason).__name__ == "ClientPayloadError"
 
 
 def _untrusted(reason: object) -> bool:
