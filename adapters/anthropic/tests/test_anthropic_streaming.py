@@ -209,3 +209,17 @@ async def test_a_stream_cut_before_its_message_delta_says_the_answer_is_incomple
     with pytest.raises(MalformedResponse, match=r"ended without a stop reason .*the answer is incomplete"):
         await provider_on(server).generate_stream(request(), on_text)
     assert pieces == ["Hello", ", world"]
+
+
+async def test_an_assertion_of_whoever_takes_the_text_is_passed_on_as_it_is() -> None:
+    """The adapter reads the SDK's bare `AssertionError` (a stream without `message_start`) as a `MalformedResponse`;
+    one raised by `on_text` — an `on_delta` of `Orchestrator.drive` asserting in a test — was taken for it too: the
+    test's failure became "the message stream ended before its message began", and the run fell back to another
+    model. It is now passed on as it is."""
+    server = MockServer(Reply(200, content=STREAM, headers={"content-type": "text/event-stream"}))
+
+    async def on_text(text: str) -> None:
+        raise AssertionError(f"the test did not expect {text!r}")
+
+    with pytest.raises(AssertionError, match="the test did not expect 'Hello'"):
+        await provider_on(server).generate_stream(request(), on_text)

@@ -247,6 +247,7 @@ class AnthropicProvider(Provider):
             streaming = self._client.messages.stream(**params)
         progress = StreamProgress(on_text)
         limit = time_to_write(self._deadline, params["max_tokens"])
+        handing = False  # (while `on_text` takes a piece: an AssertionError of its own is not the SDK's)
         async with streaming as stream:
             try:
                 # each event within the time limit of the one before: `ping`s (which the SDK drops) do not count
@@ -254,13 +255,17 @@ class AnthropicProvider(Provider):
                 async for event in events:
                     text = _delta_text(event)
                     if text:
+                        handing = True
                         await progress(text)
+                        handing = False
                 return await stream.get_final_message()
             except NoChunkInTime as exc:  # (no event in time, pings only)
                 raise broken_stream(
                     exc, provider=self.name, at=self._at, received=progress.chars, timed_out=True
                 ) from None
             except AssertionError:  # (the SDK's words for a stream without `message_start`: a bare AssertionError)
+                if handing:  # (whoever takes the text failed an assertion of its own: passed on as it is)
+                    raise
                 raise MalformedResponse(
                     "the message stream ended before its message began (no message_start event: an empty body, a"
                     " connection closed after the status, or an answer that is not server-sent events)"
