@@ -154,6 +154,44 @@ async def test_a_lost_lease_fails_the_commit_and_writes_nothing(tmp_path: Path) 
         assert (await second.get_session(session.id)).total_cost == 0.0
 
 
+@pytest.mark.parametrize("second_ends_it", [True, False])
+async def test_a_lease_lost_then_taken_back_fails_the_commit_and_writes_nothing(
+    tmp_path: Path, second_ends_it: bool
+) -> None:
+    """A process paused past its lease (a stopped container) whose run another process took over, then completed
+    (its lease released) or left (its lease expired): the paused one's lease renewal takes the lease back, and its
+    next commit wrote the state it had over the other's, completing the run again with the other's spending no
+    longer in its `total_cost`. The row moved on since it last wrote it: the commit is refused."""
+    path = tmp_path / "x.db"
+    async with SQLiteStore(path) as first, SQLiteStore(path) as second:
+        session, (o,) = await _tree(first, limit=1.0)
+        assert await first.claim(o.id, "first", 0.05)
+        o.status = "running"
+        o.iterations.append(_iteration(1, "a"))
+        await first.commit_step(o, [_selected(o, 1)], owner="first")
+        await asyncio.sleep(0.06)  # first is paused past its lease
+        assert await second.claim(o.id, "second", 0.05)
+        theirs = await second.get_orchestration(o.id)
+        theirs.iterations[0] = _iteration(1, "a", 9.5)
+        theirs.total_cost = 0.25
+        if second_ends_it:
+            theirs.status, theirs.final_response = "completed", "a"
+        await second.commit_step(theirs, spent=0.25, owner="second", release_lease=second_ends_it)
+        await asyncio.sleep(0.06)
+        assert await first.renew_leases([o.id], "first", 30) == {o.id}  # free, or expired: taken back
+        stored = await second.get_orchestration(o.id)
+        o.iterations[0] = _iteration(1, "a", 3.0)
+        o.iterations.append(_iteration(2, "b"))
+        o.total_cost = 0.5
+        event = _selected(o, 2)
+        with pytest.raises(Conflict, match="written by another process since 'first' last wrote it"):
+            await first.commit_step(o, [event], owner="first", spent=0.5)
+        assert event.seq == 0
+        assert await second.get_orchestration(o.id) == stored
+        assert (await second.get_session(session.id)).total_cost == 0.25
+        assert len(await second.list_events(session.id)) == 1
+
+
 class _RecordedThenFails(SQLiteStore):
     """Commit number `fail_at` is written, then reported failed (the outcome unknown to the run): the run stops
     and stays resumable from what the store holds."""

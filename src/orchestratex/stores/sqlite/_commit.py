@@ -41,6 +41,9 @@ class Step:
     reserve: int
     outcome_rows: list[tuple[Any, ...]] | None
     release_lease: bool
+    held: bool = False
+    """Whether `owner` has held the lease since `before` was written, as far as this process knows: then a row that
+    moved on since was written by another process that took the run over meanwhile (see `write_orchestration`)."""
 
 
 def utc_text(timestamp: float) -> str:
@@ -58,7 +61,7 @@ def commit_step(db: Executor, step: Step) -> tuple[bool, int]:
     once. `events` get their `seq` numbers (the caller restores them if the transaction does not commit)."""
     parts, events, spent, released, reserve = step.parts, step.events, step.spent, step.released, step.reserve
     orchestration_id, session_id = parts.id, parts.session_id
-    rev = write_orchestration(db, parts, step.before, step.owner, step.release_lease)  # first: it checks the lease
+    rev = write_orchestration(db, parts, step.before, step.owner, step.release_lease, step.held)  # first: the lease
     key = (session_id, orchestration_id)
     if parts.terminal:  # an ended run holds nothing (see Store.commit)
         row = db.execute(

@@ -174,6 +174,10 @@ class WrittenCache:
         self._leased.pop(orchestration_id, None)
         self._remember(orchestration_id, written)
 
+    def held(self, orchestration_id: str) -> bool:
+        """Whether `orchestration_id` is remembered as written under a lease this process still holds."""
+        return orchestration_id in self._leased
+
     def unpin(self, orchestration_id: str) -> None:
         """The lease of `orchestration_id` is released or lost: keep its entry only in the bounded cache."""
         written = self._leased.pop(orchestration_id, None)
@@ -213,12 +217,21 @@ def insert_orchestration(
         db.executemany(_UPSERT_STEP, [(p.id, i, step) for i, step in enumerate(p.steps)])
 
 
-def write_orchestration(db: Executor, p: Parts, before: Written | None, owner: str | None, release_lease: bool) -> int:
+def write_orchestration(
+    db: Executor, p: Parts, before: Written | None, owner: str | None, release_lease: bool, held: bool = False
+) -> int:
     """Save `p` over the stored orchestration (inserting it when absent and no `owner` is given), writing only
     what changed since `before` when the row is still at its revision; returns the row's new revision.
 
     With `owner`, it applies only while `owner` holds the lease, else raises `Conflict` having written nothing
-    (the caller's transaction or savepoint is rolled back). `release_lease` gives the lease up with it."""
+    (the caller's transaction or savepoint is rolled back). `release_lease` gives the lease up with it.
+
+    `held`: `owner` has held the lease since this process wrote `before`, as far as it knows. Then a row at another
+    revision was written by another process meanwhile, so the lease lapsed and was taken over in between (this
+    process paused past its `ttl_s`: a stopped container, a suspended laptop), however it holds it now (its lease
+    renewal took it back once the other had released it, or let it expire): writing `p` would put the state this
+    process had over the other's steps, a run completed twice and its spending no longer its `total_cost`
+    (`Conflict`)."""
     lease = ", lease_owner = NULL, lease_expires = NULL" if release_lease else ""
     fence = " AND lease_owner = ?" if owner is not None else ""
     fenced: tuple[Any, ...] = (owner,) if owner is not None else ()
@@ -238,6 +251,11 @@ def write_orchestration(db: Executor, p: Parts, before: Written | None, owner: s
     row = db.execute("SELECT rev, lease_owner FROM orchestrations WHERE id = ?", (p.id,)).fetchone()
     if owner is not None and (row is None or row[1] != owner):
         raise Conflict(f"orchestration {p.id} is not leased to {owner!r}: another process runs it")
+    if held and before is not None and row is not None and row[0] != before[0]:
+        raise Conflict(
+            f"orchestration {p.id} was written by another process since {owner!r} last wrote it: its lease lapsed"
+            " meanwhile and another process took the run over"
+        )
     if row is None:
         insert_orchestration(db, p)
         return 0

@@ -327,6 +327,7 @@ class SQLiteStore(SQLiteRecords):
                 reserve,
                 outcome_rows,
                 release_lease,
+                owner is not None and self._written.held(parts.id),
             )
             granted, rev = await self._run(self._commit_sync, step)
         except BaseException:
