@@ -255,6 +255,23 @@ async def test_a_touch_api_key_of_its_own_must_record_the_time() -> None:
     assert await _fails(NeverTouches(), "test_api_keys_are_listed_revoked_and_touched")
 
 
+class StatusKeepsUpdatedAt(MemoryStore):
+    """Changes a session's status without moving its `updated_at` (as every built-in store does): the server's
+    answer to `PATCH /api/sessions/{id}/status`, and every later read, said the session was last changed when it
+    was made."""
+
+    async def set_session_status(self, session_id: str, status: Any) -> Session:
+        before = (await self.get_session(session_id)).updated_at
+        changed = await super().set_session_status(session_id, status)
+        self._sessions[session_id].updated_at = before
+        return changed.model_copy(update={"updated_at": before})
+
+
+async def test_a_status_change_must_move_the_sessions_updated_at() -> None:
+    assert not await _fails(MemoryStore(), "test_session_status_transitions")
+    assert await _fails(StatusKeepsUpdatedAt(), "test_session_status_transitions")
+
+
 @pytest.mark.parametrize("mode", ["strict", "auto"])
 def test_the_suite_runs_as_docs_stores_md_shows_in_either_asyncio_mode(tmp_path: Path, mode: str) -> None:
     # in pytest-asyncio's strict mode (its default, which a project may keep for its own tests) every test of the

@@ -374,12 +374,16 @@ class StoreContract:
 
     async def test_session_status_transitions(self, store: Store) -> None:
         session = await _session(store)
-        assert (await store.set_session_status(session.id, "paused")).status == "paused"
-        assert (await store.set_session_status(session.id, "paused")).status == "paused"
+        await asyncio.sleep(0.002)  # (so that "now" is after the session's creation on any clock)
+        paused = await store.set_session_status(session.id, "paused")
+        assert paused.status == "paused" and paused.updated_at > session.updated_at  # a change moves updated_at
+        assert await store.get_session(session.id) == paused
+        assert await store.set_session_status(session.id, "paused") == paused  # no change: nothing moves
         active = await store.set_session_status(session.id, "active")
         assert active.status == "active" and active.session_end is None
         done = await store.set_session_status(session.id, "completed")
         assert done.status == "completed" and done.session_end is not None
+        assert done.updated_at == done.session_end
         for status in ("active", "paused", "cancelled"):
             await _refused(Conflict, store.set_session_status(session.id, status))
         got = await store.get_session(session.id)
