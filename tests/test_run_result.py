@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from orchestratex import BayesianRouter, GenerationRequest, Orchestrator
@@ -54,3 +56,32 @@ async def test_the_repr_of_a_failed_run_says_why_and_a_tiny_cost_is_not_shown_as
     shown = re.findall(r"total_cost=\$(\d+\.\d+),", repr(result))  # (it was total_cost=$0.000000)
     assert shown and 0 < float(shown[0]) and abs(float(shown[0]) - result.total_cost) < 1e-7
     assert f"${shown[0]}" in result._repr_html_() and ", error=" not in repr(result) and result.error is None
+
+
+def test_status_and_stop_reason_are_typed_as_the_orchestrations_so_a_misspelt_one_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`RunResult.status` was typed `str` and `stop_reason` `str | None` (the orchestration's are `Literal`s), so
+    `mypy --strict` passed `if result.status == "complete":`, a test that is never true."""
+    api = pytest.importorskip("mypy.api")
+    monkeypatch.setenv("MYPYPATH", str(Path(__file__).resolve().parents[1] / "src"))
+    program = tmp_path / "user_code.py"
+    program.write_text(
+        "from typing import assert_type\n"
+        "from orchestratex import Orchestrator\n"
+        "from orchestratex.records import OrchestrationStatus, StopReason\n"
+        "result = Orchestrator().run_sync('Hello')\n"
+        "assert_type(result.status, OrchestrationStatus)\n"
+        "assert_type(result.stop_reason, StopReason | None)\n"
+        "if result.status == 'complete':\n"
+        "    print('never')\n",
+        encoding="utf-8",
+    )
+    out, err, status = api.run(
+        ["--strict", "--follow-imports=silent", f"--cache-dir={tmp_path / '.mypy_cache'}", str(program)]
+    )
+    assert status == 1, out + err
+    assert out.splitlines()[:-1] == [
+        f"{program}:7: error: Non-overlapping equality check (left operand type: \"Literal['pending', 'running', "
+        "'completed', 'failed', 'cancelled']\", right operand type: \"Literal['complete']\")  [comparison-overlap]"
+    ]

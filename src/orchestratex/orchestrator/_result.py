@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from ..events import EVENT_ADAPTER, Event, EventHandler
-from ..records import Orchestration, Session, Thread
+from ..records import Orchestration, OrchestrationStatus, Session, StopReason, Thread
 
 __all__ = ["RunOptions", "RunResult"]
 
@@ -69,11 +69,11 @@ class RunResult:
         return self.orchestration.overage_cost
 
     @property
-    def stop_reason(self) -> str | None:
+    def stop_reason(self) -> StopReason | None:
         return self.orchestration.stop_reason
 
     @property
-    def status(self) -> str:
+    def status(self) -> OrchestrationStatus:
         return self.orchestration.status
 
     @property
