@@ -132,3 +132,42 @@ def test_the_machines_telemetry_and_simulator_settings_do_not_reach_the_tests(tm
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+TRACER_PROVIDER = """
+from orchestratex import Orchestrator
+
+
+def test_makes_an_orchestrator_and_runs() -> None:
+    orchestrator = Orchestrator()  # (OTEL_PYTHON_TRACER_PROVIDER naming no installed provider made this fail)
+    orchestrator.providers["sim"].latency_scale = 0
+    assert orchestrator.run_sync("Hello", max_iterations=1).status == "completed"
+    orchestrator.close()
+"""
+
+
+def test_a_tracer_provider_named_on_the_machine_does_not_reach_the_tests(tmp_path: Path) -> None:
+    # OTEL_PYTHON_TRACER_PROVIDER in a developer's shell (for an application whose virtualenv has that provider)
+    # failed every test that made an Orchestrator ("ConfigurationError: OTEL_PYTHON_TRACER_PROVIDER: OpenTelemetry
+    # cannot load the tracer provider …"), and one the tests' virtualenv has made their runs trace
+    (tmp_path / "conftest.py").write_text(
+        "from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables  # noqa: F401\n\n"
+        "block_model_requests()\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "test_mine.py").write_text(TRACER_PROVIDER, encoding="utf-8")
+    env = {
+        **os.environ,
+        "OTEL_PYTHON_TRACER_PROVIDER": "acme_tracer_provider",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout

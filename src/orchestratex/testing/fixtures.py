@@ -45,10 +45,12 @@ PROVIDER_VARIABLES: tuple[str, ...] = (
     "ORCHESTRATEX_TRACING",
     "ORCHESTRATEX_LOG_CONTENT",
     "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+    "OTEL_PYTHON_TRACER_PROVIDER",
 )
 """The environment variables that would make a test depend on the developer's machine (the simulator's latency
 decides how concurrent runs interleave; a mistyped `ORCHESTRATEX_TRACING` made every `Orchestrator()` fail, and
-`ORCHESTRATEX_LOG_CONTENT` put prompts in the log lines a test reads)."""
+`ORCHESTRATEX_LOG_CONTENT` put prompts in the log lines a test reads; an `OTEL_PYTHON_TRACER_PROVIDER` naming a provider
+the tests' environment lacks made every `Orchestrator()` fail, and one it has made the runs trace)."""
 
 
 def block_model_requests() -> None:
