@@ -211,7 +211,10 @@ def failure(doc: Orchestration, target: Target, simulated: bool, circuit: Circui
     that shorten a conversation on `context_length_exceeded` (LangChain's `ContextOverflowError`, LiteLLM's) did not
     recognise. One whose every call was refused for its provider's rate limit (429, unpaid) is a 429
     `rate_limit_exceeded` with `Retry-After` (until the models' circuit breakers let a call through, with `circuit`),
-    which the SDK waits out and retries: a 502 with `x-should-retry: false` said to give up."""
+    which the SDK waits out and retries: a 502 with `x-should-retry: false` said to give up. One whose every call a
+    content filter refused (the prompt, or the answer withheld) is a 400 `content_policy_violation`: no retry or other
+    model passes it, and clients that fall back on a content policy violation (LiteLLM's `content_policy_fallbacks`)
+    recognise it."""
     reason = doc.stop_reason or "error"
     detail = doc.error or reason
     message = f"orchestration {doc.id} ended without an answer ({reason}): {detail}"
@@ -220,6 +223,10 @@ def failure(doc: Orchestration, target: Target, simulated: bool, circuit: Circui
     if too_long or (reason == "error" and not doc.iterations and detail.startswith(_NO_JUDGE_READS)):
         return OpenAIError(
             400, message, param="messages", code="context_length_exceeded", headers=NO_RETRY, extra=extra
+        )
+    if reason == "error" and _failed_only_as(doc, "ContentFiltered"):  # (every model refused it on content grounds)
+        return OpenAIError(
+            400, message, param="messages", code="content_policy_violation", headers=NO_RETRY, extra=extra
         )
     limited = _failed_only_as(doc, "RateLimited") if reason == "error" else []
     if limited:  # (refused for their providers' rate limits: nothing was paid, so the SDK may try again, later)
