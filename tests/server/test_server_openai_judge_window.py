@@ -66,7 +66,8 @@ def test_without_max_tokens_the_answer_asked_for_is_one_a_judge_can_read(monkeyp
     """Two local models of Ollama's default window (4,096 tokens), each judging the other, as docs/providers/openai.md
     sets them up: with the default cap of 2,048 tokens no judge could read the answer to a prompt of some 1,400 tokens
     (5.5 KB), and every such call was refused. Without `max_tokens`, the answer asked for is now no longer than a judge
-    can read; a `max_tokens` the client sends is kept (and refused when no judge can read that much)."""
+    can read; a `max_tokens` the client sends is kept, and refused before anything is stored when no judge can read that
+    much (the run stopped at once on it)."""
     for name, value in FAST.items():
         monkeypatch.setenv(name, value)
     local = ModelCatalog(
@@ -87,6 +88,14 @@ def test_without_max_tokens_the_answer_asked_for_is_one_a_judge_can_read(monkeyp
             oid = reply.model_extra["orchestratex"]["orchestration_id"]
             ran = http.get(f"/api/orchestration/status/{oid}", headers={"Authorization": f"Bearer {key}"}).json()
             assert 1 <= ran["settings"]["max_output_tokens"] < 2_048
+        runs = len(http.portal.call(store.list_orchestrations))  # type: ignore[union-attr]
         with pytest.raises(BadRequestError) as refused:
             client.chat.completions.create(model="sim:llama3.2", messages=document, max_tokens=2_048)
-        assert refused.value.code == "context_length_exceeded"
+        assert (refused.value.code, refused.value.param) == ("context_length_exceeded", "messages")
+        assert (
+            "max_tokens is too large for the judges" in refused.value.message
+            and "lower max_tokens" in refused.value.message
+        )
+        assert len(http.portal.call(store.list_orchestrations)) == runs  # type: ignore[union-attr]  # (nothing stored)
+        reply = client.chat.completions.create(model="sim:llama3.2", messages=document, max_tokens=200)
+        assert reply.choices[0].message.content

@@ -554,10 +554,21 @@ def check_window(state: ServerState, doc: Orchestration, request: ChatRequest, s
         if room >= 1:
             doc.settings = doc.settings.model_copy(update={"max_output_tokens": room})
             why = None
-    if why is None and request.output_cap is None:  # (nor more than a judge can read: `judge_room`)
-        readable = judge_room(state, doc, session)
-        if readable is not None and readable < doc.settings.max_output_tokens:
+    readable = judge_room(state, doc, session) if why is None else None  # (nor more than a judge can read)
+    longest = min(doc.settings.max_output_tokens, max((m.max_output_tokens for m in models), default=0))
+    if readable is not None and readable < longest:  # (each model writes up to its own limit at most)
+        if request.output_cap is None:
             doc.settings = doc.settings.model_copy(update={"max_output_tokens": readable})
+        else:  # (the run would stop at once: "no judge can read this prompt and its answer")
+            param = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
+            raise OpenAIError(
+                400,
+                f"{param} is too large for the judges: with this conversation, a judge can read an answer of at most"
+                f" {readable:,} tokens (its window holds the conversation, its rubric and its verdict too): lower"
+                f" {param}, or send none",
+                param="messages",
+                code="context_length_exceeded",
+            )
     if why is not None:  # (here the answer's length is `max_tokens`)
         cap = doc.settings.max_output_tokens
         if request.output_cap is None:  # (the server's or the preset's cap: "lower max_tokens" to a request that sent

@@ -5,7 +5,8 @@ context window. With the server's default cap (2,048 tokens) and the judges' win
 models, 4,096 tokens each), a prompt of some 1,400 tokens left no judge able to read its answer: the call was refused
 ("no judge can read this prompt and its answer") where a shorter answer would have been judged. A call that sent no cap
 asks for an answer of at most what the judge with the most room can read, as it asks for no more than the answering
-model's window leaves (`check_window`). The room is reckoned as the run's judge planning reckons it (`_judges`).
+model's window leaves (`check_window`), and one that asks for more is refused before anything is stored. The room is
+reckoned as the run's judge planning reckons it (`JudgePlanner._ranking`, with the judges' caps of `judge_cap`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def judge_room(state: ServerState, doc: Orchestration, session: Session | None) 
     text = (len(doc.prompt) + len(doc.context or "") + history + _RUBRIC_ALLOWANCE) // _BYTES_PER_TOKEN_ESTIMATE
     rooms = {}
     for judge in judges:
-        verdict = max(min(limit, judge.max_output_tokens), o.provider_for(judge).min_output_tokens(judge))
+        verdict = max(o.output_lengths.cap(judge, "judge", limit)[0], o.provider_for(judge).min_output_tokens(judge))
         rooms[judge.name] = judge.context_window - text - verdict
     authors = o._routable(doc.settings.preferred_models)  # (a model never judges its own answer)
     best = max((room for m in authors for name, room in rooms.items() if name != m.name), default=0)
