@@ -289,6 +289,27 @@ def test_a_status_sent_with_put_is_told_to_use_patch(api: Api) -> None:
     assert api.client.get(f"/api/sessions/{sid}", headers=api.alice).json()["status"] == "active"
 
 
+def test_a_record_created_with_a_field_in_the_url_is_refused_not_made_without_it(api: Api) -> None:
+    """An admin's `POST /api/sessions/?user_id=bob` (`requests.post(url, params=…, json={})`) made a session of the
+    admin's own, the parameter unread; a thread's or a run's field sent there was likewise left out without a word."""
+    detail = "{}: not a query parameter of this route, which reads its JSON body only: give it there"
+    r = api.client.post("/api/sessions/?user_id=bob", json={}, headers=api.admin)
+    assert (r.status_code, r.json()["detail"]) == (422, detail.format("user_id"))
+    sid = api.session()["_id"]
+    r = api.client.post(
+        "/api/threads/?domain=coding", json={"session_id": sid, "original_prompt": "Name a prime"}, headers=api.alice
+    )
+    assert (r.status_code, r.json()["detail"]) == (422, detail.format("domain"))
+    tid = api.thread(sid)["_id"]
+    r = api.client.post("/api/orchestration/start?max_iterations=1", json={"thread_id": tid}, headers=api.alice)
+    assert (r.status_code, r.json()["detail"]) == (422, detail.format("max_iterations"))
+    assert api.client.get(f"/api/threads/session/{sid}", headers=api.alice).json() == [
+        api.client.get(f"/api/threads/{tid}", headers=api.alice).json()
+    ]  # (nothing made by the refused requests)
+    assert api.client.get("/api/sessions/user/bob", headers=api.admin).json() == []
+    assert api.client.get(f"/api/analytics/session/{sid}", headers=api.alice).json()["orchestrations"] == 0
+
+
 @pytest.mark.parametrize("method", ["PATCH", "PUT", "DELETE", "POST"])
 def test_a_session_ended_at_its_document_is_told_where_its_status_is_set(api: Api, method: str) -> None:
     """`PATCH /api/sessions/{id}` with `{"status": "completed"}` (REST's way of changing a field), or `DELETE` of the

@@ -12,7 +12,7 @@ from ._auth import principal_of
 from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES
 from ._quota import stored_bytes
-from ._schemas import Orchestration, OrchestrationStart, document
+from ._schemas import BODY_ONLY, Orchestration, OrchestrationStart, check_query, document
 
 __all__ = ["router"]
 
@@ -31,6 +31,7 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
     thread's earlier turns) would pass the user's storage quota. Follow it on `/ws/{session_id}` or
     `GET /api/orchestration/status/{id}`.
     """
+    check_query(request, (), BODY_ONLY)
     user = principal_of(request)
     state = state_of(request)
     thread = await load_thread(state, user, body.thread_id)

@@ -22,6 +22,7 @@ from ._numbers import Integer, Number
 from ._users import UserId
 
 __all__ = [
+    "BODY_ONLY",
     "MAX_DOMAIN_CHARS",
     "UNREAD",
     "Analytics",
@@ -71,6 +72,11 @@ def check_query(request: Request, taken: Sequence[str], message: str) -> None:
     for name in request.query_params:
         if name not in taken and name not in UNREAD:
             raise invalid("query", name[:40], message, "extra_forbidden")
+
+
+BODY_ONLY = "not a query parameter of this route, which reads its JSON body only: give it there"
+"""The 422 of a query parameter sent to a route creating a record (`POST /api/sessions/?user_id=bob` made the admin's
+own session, the parameter unread)."""
 
 
 def check_page(request: Request) -> None:

@@ -11,12 +11,14 @@ from ._auth import principal_of
 from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES, quoted
 from ._schemas import (
+    BODY_ONLY,
     Limit,
     Offset,
     Session,
     SessionCreate,
     SessionStatusUpdate,
     check_page,
+    check_query,
     document,
     stream_documents,
 )
@@ -33,6 +35,7 @@ _FINAL = ("completed", "cancelled")
 async def create_session(body: SessionCreate, request: Request) -> Response:
     """A new active session. `user_id` defaults to the key's user; a non-admin key naming another
     user answers 404, as for anything of another user."""
+    check_query(request, (), BODY_ONLY)
     user = principal_of(request)
     user_id = body.user_id if body.user_id is not None else user.user_id
     if not user.may_see(user_id):

@@ -11,7 +11,17 @@ from ._auth import principal_of
 from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES
 from ._quota import text_bytes
-from ._schemas import Limit, Offset, Thread, ThreadCreate, check_page, document, stream_documents
+from ._schemas import (
+    BODY_ONLY,
+    Limit,
+    Offset,
+    Thread,
+    ThreadCreate,
+    check_page,
+    check_query,
+    document,
+    stream_documents,
+)
 
 __all__ = ["router"]
 
@@ -21,6 +31,7 @@ router = APIRouter(prefix="/api/threads", tags=["threads"], responses=ERROR_RESP
 @router.post("/", status_code=201, response_model=Thread, summary="Create Thread")
 async def create_thread(body: ThreadCreate, request: Request) -> Response:
     """A new thread in an active session (409 when the session is paused or ended)."""
+    check_query(request, (), BODY_ONLY)
     user = principal_of(request)
     state = state_of(request)
     session = await load_session(state, user, body.session_id)
