@@ -60,6 +60,8 @@ FINISH_REASONS = {
     "function_call": "tool_calls",
     "eos_token": "stop",  # Hugging Face TGI's names (its `FinishReason`: `length`, `eos_token`, `stop_sequence`)
     "stop_sequence": "stop",
+    "model_length": "length",  # Mistral's: the model's context window ran out (as Anthropic's
+    # `model_context_window_exceeded`), the answer cut there
 }
 """Finish reasons by their normalised (OpenAI) name, for answers and streams; any other is passed on as sent."""
 _CUT_SHORT = frozenset({"abort", "error", "insufficient_system_resource"})
