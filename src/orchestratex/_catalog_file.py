@@ -64,7 +64,7 @@ CATALOG_ENV = "ORCHESTRATEX_CATALOG"
 """The variable naming the catalog file that `Orchestrator()`, `orchestratex run`, `serve` and `models` use."""
 
 _FILE_KEYS = ("include_default", "providers", "models", "aliases")
-_SPEC_KEYS = frozenset({"kind", "base_url", "api_key_env", "api"})
+_SPEC_KEYS = frozenset({"kind", "base_url", "api_key_env", "api", "timeout"})
 _APIS = ("auto", "chat", "responses")
 """The values of `api` (for `kind = "openai"`)."""
 
@@ -287,7 +287,10 @@ def _provider_specs(table: object, source: str) -> dict[str, ProviderSpec]:
         # (a kind not installed here is reported where it would be used: `orchestratex models` shows it)
         if kind in provider_names() and not serves_named_endpoints(load_provider_class(kind)):
             raise ConfigurationError(_no_endpoints(where, name, kind))
-        options = {"api": spec["api"]} if "api" in spec else {}
+        timeout = spec.get("timeout")
+        if "timeout" in spec and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0):
+            raise ConfigurationError(f"{where}: timeout must be a number of seconds > 0, not {timeout!r}")
+        options = {key: spec[key] for key in ("api", "timeout") if key in spec}
         specs[name] = ProviderSpec(
             name=name,
             kind=kind,

@@ -383,11 +383,14 @@ class OpenAIProvider(Provider):
         """An OpenAI-compatible endpoint named `name` (a catalog file's `[providers.NAME]`, `kind = "openai"`).
 
         Anything but OpenAI's own server is spoken to as the compatible servers are (Chat Completions,
-        `max_tokens`); `api` (`auto`, `chat`, `responses`) overrides the API choice.
+        `max_tokens`); `api` (`auto`, `chat`, `responses`) overrides the API choice, and `timeout` (seconds) the
+        provider's `timeout=`.
         """
         from ._compatible import OpenAICompatibleProvider
 
         api = options.pop("api", None)
+        # (a slow server of one's own, a local model on a CPU, is given more time than the default 120 s)
+        timeout = checked_timeout(options.pop("timeout", 120.0), provider=name)
         if options:
             raise UserError(f"provider {name!r}: unknown option {sorted(options)[0]!r}")
         if api not in (None, "auto", "chat", "responses"):
@@ -409,7 +412,7 @@ class OpenAIProvider(Provider):
         )
         # (a catalog file passes the variable's value: a refusal names that variable)
         api_key = checked_api_key(api_key, provider=name, where=api_key_env or "api_key")
-        return named(api_key=api_key, base_url=base_url, api=api)
+        return named(api_key=api_key, base_url=base_url, api=api, timeout=timeout)
 
     def min_output_tokens(self, model: ModelProfile) -> int:
         """16 for a model the Responses API serves (it refuses a smaller `max_output_tokens`: "integer below minimum
