@@ -452,7 +452,8 @@ class OpenAIProvider(Provider):
                     generation = await self._call(request, reasoning, **self._time_limit(request))
             except TimeoutError:
                 raise ProviderTimeout(
-                    f"{self.name} did not answer in {deadline:g} s (the connection was kept open without an answer)",
+                    f"{self.name} at {shown_url(self.base_url.rstrip('/'))} did not answer in {deadline:g} s (the"
+                    " connection was kept open without an answer)",
                     model=model.name,
                     provider=self.name,
                 ) from None
