@@ -53,6 +53,7 @@ async def test_judges_lost_while_the_answer_was_written_are_named(
     change: str, judges: list[str] | None, said: str
 ) -> None:
     catalog = ModelCatalog([_profile("a", 9.0), _profile("b", 8.0), _profile("c", 7.0)])
+    catalog.add(ModelProfile(name="elsewhere:x", input_cost_per_1k=0.001, output_cost_per_1k=0.001))  # never a judge
     events: list[Event] = []
 
     def lose_the_judges(event: Event) -> None:

@@ -160,7 +160,8 @@ class JudgePlanner:
 
         run = self.run
         twins = self._twins(author)
-        names = run.judges or [m.name for m in run.o.catalog]
+        # (every model may judge: those disabled; not the models no configured provider serves, which never could)
+        names = run.judges or [m.name for m in run.o.catalog if m.status == "disabled"]
         reasons = [_unusable_judges(run.o, [n for n in names if n != author and n not in twins])]
         pool = [m for m in self.judge_set() if m.name != author and m.name not in twins]
         cooling = [m.name for m in pool if not run.circuit.allows(m.name)]
