@@ -501,6 +501,38 @@ async def test_two_processes_share_budget_leases_and_counters(client: Any) -> No
         assert _seqs(await a.list_events(session.id)) == list(range(1, 9))
 
 
+@pytest.mark.parametrize("b_ends_it", [True, False])
+async def test_a_lease_lost_then_taken_back_fails_the_commit_and_writes_nothing(client: Any, b_ends_it: bool) -> None:
+    # a process paused past its lease (a stopped container): another took the run over and completed it (its lease
+    # released) or left it (expired); the paused one's renewal took the lease back, and its next commit wrote the
+    # run it had over the other's, which then completed twice, the other's spending no longer in its total_cost
+    async with MongoStore(client=client) as a, MongoStore(client=client) as b:
+        session, o = await _tree(a, cost_limit=1.0)
+        assert await a.claim(o.id, "a", 0.05)
+        o.status = "running"
+        o.iterations.append(Iteration(index=1, model_name="m", prompt="p", response="mine"))
+        await a.commit_step(o, [_selected(o, 1)], owner="a")
+        await asyncio.sleep(0.06)  # a is paused past its lease
+        assert await b.claim(o.id, "b", 0.05)
+        theirs = await b.get_orchestration(o.id)
+        theirs.iterations[0].response, theirs.total_cost = "theirs", 0.25
+        if b_ends_it:
+            theirs.status, theirs.final_response = "completed", "theirs"
+        await b.commit_step(theirs, spent=0.25, owner="b", release_lease=b_ends_it)
+        await asyncio.sleep(0.06)
+        assert await a.renew_leases([o.id], "a", 30) == {o.id}  # free, or expired: taken back
+        stored = await b.get_orchestration(o.id)
+        o.iterations.append(Iteration(index=2, model_name="m", prompt="p"))
+        o.total_cost = 0.5
+        event = _selected(o, 2)
+        with pytest.raises(Conflict, match="written by another process since 'a' last wrote it"):
+            await a.commit_step(o, [event], owner="a", spent=0.5)
+        assert event.seq == 0
+        assert await b.get_orchestration(o.id) == stored
+        assert (await b.get_session(session.id)).total_cost == 0.25
+        assert _seqs(await b.list_events(session.id)) == [1]
+
+
 # -- live events --------------------------------------------------------------------------------------
 
 

@@ -46,6 +46,10 @@ def expires_in(now: datetime, ttl_s: float) -> datetime:
         return NEVER
 
 
+_HELD_WRITES = 65_536
+"""At most this many runs' last writes are remembered (as many as SQLite's store remembers leased runs)."""
+
+
 class MongoBase(Store):
     """The base of each part of `MongoStore` (records, orchestrations, events, coordination, statistics):
     the attributes `MongoStore` sets, the open collections, and the helpers every part uses."""
@@ -58,6 +62,18 @@ class MongoBase(Store):
     _committer: Committer
     _run: Retrier
     _unresolved: Unresolved
+    _wrote: dict[str, str]
+    """The `updated_at` this process last committed of each run under a lease it has held since (see
+    `Orchestrations.commit`): a run another process wrote meanwhile was taken over while its lease had lapsed."""
+
+    def _held_write(self, orchestration_id: str, updated_at: str | None) -> None:
+        """Remember (`updated_at`) or forget (None) what this process last committed of a run under its lease."""
+        wrote = self._wrote
+        wrote.pop(orchestration_id, None)
+        if updated_at is not None:
+            wrote[orchestration_id] = updated_at
+            if len(wrote) > _HELD_WRITES:  # (a run whose lease was never released: the oldest goes, unchecked)
+                del wrote[next(iter(wrote))]
 
     @property
     def redacted_url(self) -> str:

@@ -48,6 +48,7 @@ class Coordination(MongoBase):
             lambda: orchestrations.find_one_and_update(query, update, projection={"lease_owner": 1}),
         )
         if before is None:
+            self._held_write(orchestration_id, None)
             if not await self._exists(orchestrations, orchestration_id):
                 raise NotFound(f"no orchestration {orchestration_id!r}")
             return False
@@ -56,6 +57,7 @@ class Coordination(MongoBase):
         return True
 
     async def release(self, orchestration_id: str, owner: str) -> None:
+        self._held_write(orchestration_id, None)
         query = {"_id": doc_id(orchestration_id), "lease_owner": owner}
         update = {"$set": {"lease_owner": None, "lease_expires": None}}
         await self._run("releasing a lease", lambda: self._c.orchestrations.update_one(query, update))

@@ -97,11 +97,23 @@ class Orchestrations(MongoBase):
         check_orchestration(orchestration)
         check_key("an orchestration id", orchestration.id)
         self._c  # noqa: B018 -- fail before changing anything when the store is not open
+        oid = orchestration.id
         if owner is not None:  # fencing (checked before the journal: a lease taken over meanwhile is not seen)
-            query = {"_id": doc_id(orchestration.id)}
-            lease = await self._one("reading a lease", self._c.orchestrations, query, {"lease_owner": 1})
+            query = {"_id": doc_id(oid)}
+            fields = {"lease_owner": 1, "updated_at": 1}
+            lease = await self._one("reading a lease", self._c.orchestrations, query, fields)
             if lease is None or lease.get("lease_owner") != owner:
-                raise Conflict(f"orchestration {orchestration.id} is not leased to {owner!r}: another process runs it")
+                raise Conflict(f"orchestration {oid} is not leased to {owner!r}: another process runs it")
+            wrote = self._wrote.get(oid)
+            if wrote is not None and lease.get("updated_at") != wrote:
+                # Written by another process since this one last did under a lease it has held since, as far as it
+                # knows: the lease lapsed in between (this process paused past its ttl_s) and another took the run
+                # over, to its end perhaps; a renewal took the lease back since. The run is the other's now.
+                raise Conflict(
+                    f"orchestration {oid} was written by another process since {owner!r} last wrote it: its lease"
+                    " lapsed meanwhile and another process took the run over"
+                )
+        self._held_write(oid, None)  # (until this commit is known written)
         orchestration.updated_at = utcnow()
         journal: _Doc = {
             "_id": ObjectId(),
@@ -121,6 +133,8 @@ class Orchestrations(MongoBase):
             first = await self._committer.journaled(journal)
         for i, event in enumerate(events):
             event.seq = first + i
+        if owner is not None and orchestration.status not in TERMINAL_ORCHESTRATION_STATUSES:
+            self._held_write(oid, journal["orchestration"]["updated_at"])
         return events
 
     async def start(
@@ -183,6 +197,7 @@ class Orchestrations(MongoBase):
             granted = await reserving() if reserve else True
         if reserve and granted:
             session = await self.get_session(orchestration.session_id)
+        self._held_write(oid, orchestration.model_dump(mode="json", include={"updated_at"})["updated_at"])
         return Started(session, granted)
 
     async def _started_before(

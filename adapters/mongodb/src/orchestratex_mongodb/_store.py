@@ -142,6 +142,7 @@ class MongoStore(Records, Orchestrations, Events, Coordination, Statistics):
         self._opening = asyncio.Lock()
         self._run = Retrier(self.redacted_url, retries=retries, backoff_s=retry_backoff_s)
         self._unresolved = Unresolved()
+        self._wrote = {}
 
     # The fast paths of the mixins, marked here, where every primitive is in place: a subclass that overrides
     # one of their primitives (`commit`, to wrap it) runs `Store`'s composed default instead and sees every call.
