@@ -1,5 +1,6 @@
 """A store URL's query options: those PyMongo refuses are a `ConfigurationError` at `open()` (PyMongo only warned
-and ignored them), and the unreachable-server error names the server selection timeout actually in force."""
+and ignored them), and the unreachable-server error names the timeout actually in force (serverSelectionTimeoutMS,
+or timeoutMS)."""
 
 from __future__ import annotations
 
@@ -77,6 +78,17 @@ def test_the_unreachable_error_names_the_server_selection_timeout_in_force() -> 
     ), out
     out = _open_in_a_subprocess("mongodb://127.0.0.1:9/db", "300")
     assert "(server selection timeout 300 ms)" in out, out
+
+
+def test_the_unreachable_error_names_timeout_ms_when_it_is_the_limit_in_force() -> None:
+    # It said "(server selection timeout 5000 ms)" while the URL's timeoutMS, which bounds server selection too,
+    # gave up after 300 ms.
+    out = _open_in_a_subprocess("mongodb://127.0.0.1:9/db?timeoutMS=300", "5000")
+    assert out.startswith(
+        "StoreUnavailable cannot reach MongoDB at mongodb://127.0.0.1:9/db?timeoutMS=300 (timeoutMS 300 ms)"
+    ), out
+    out = _open_in_a_subprocess("mongodb://127.0.0.1:9/db?timeoutMS=9000", "200")
+    assert "(server selection timeout 200 ms)" in out, out
 
 
 def test_the_cli_refuses_a_bad_url_option_at_once_in_one_line() -> None:

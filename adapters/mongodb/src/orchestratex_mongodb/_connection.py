@@ -105,9 +105,14 @@ def make_client(url: str, *, server_selection_timeout_ms: int) -> AsyncMongoClie
 async def handshake(client: AsyncMongoClient[_Doc], where: str, timeout_ms: int) -> bool:
     """Ping the deployment (failing within the server selection timeout); whether it is a replica set or a
     sharded cluster (so transactions and change streams work). `ConfigurationError` before MongoDB 5.0."""
-    seconds = getattr(getattr(client, "options", None), "server_selection_timeout", None)
+    options = getattr(client, "options", None)
+    seconds = getattr(options, "server_selection_timeout", None)
     if isinstance(seconds, int | float):  # the client's own (the URL's, or the injected client's) rules
         timeout_ms = round(seconds * 1000)
+    limit = f"server selection timeout {timeout_ms} ms"
+    overall = getattr(options, "timeout", None)  # (`timeoutMS`, which bounds every operation, server selection too)
+    if isinstance(overall, int | float) and not isinstance(overall, bool) and overall * 1000 < timeout_ms:
+        limit = f"timeoutMS {round(overall * 1000)} ms"
     try:
         await client.admin.command("ping")
         hello: Mapping[str, Any] = await client.admin.command("hello")
@@ -122,9 +127,7 @@ async def handshake(client: AsyncMongoClient[_Doc], where: str, timeout_ms: int)
         # (without what PyMongo adds after the reason: the timeout again, and its topology dump, which said each
         # server's error a second time: about 700 characters of a one-line error)
         reason = redact_url(str(exc)).split(", Timeout: ", 1)[0]
-        raise StoreUnavailable(
-            f"cannot reach MongoDB at {where} (server selection timeout {timeout_ms} ms): {reason}"
-        ) from exc
+        raise StoreUnavailable(f"cannot reach MongoDB at {where} ({limit}): {reason}") from exc
     if int(hello.get("maxWireVersion", 0)) < _MIN_WIRE_VERSION:
         raise ConfigurationError(
             f"MongoDB at {where} is older than 5.0 (wire version {hello.get('maxWireVersion')}): the store needs"
