@@ -432,6 +432,56 @@ def test_the_two_hangups_of_a_closed_terminal_stop_gracefully(tmp_path: Path) ->
     assert "stopping: forced" not in log and "stopping: handing back 1 orchestration(s) still running" in log, log
 
 
+def test_a_second_sigterm_ends_a_stop_held_up_by_a_busy_store(tmp_path: Path) -> None:
+    """A stop whose hand-back of its runs waited for the store — another process holding SQLite's write lock (a
+    `sqlite3` shell left in a transaction, a backup), or a database server that does not answer — went on for minutes
+    (each write retried, waiting out the busy timeout each time), and a second SIGTERM or Ctrl-C did nothing: only
+    SIGKILL ended it. The second signal now gives the rest of the stop 30 s, then the server exits saying so; the run
+    it could not hand back stays `running` and the next server resumes it."""
+    import sqlite3
+    import subprocess
+
+    db = tmp_path / "ox.db"
+    url = f"sqlite:///{db}"
+    key = create_key(url, "alice")
+    env = {
+        "ORCHESTRATEX_SIM_LATENCY_SCALE": "200",
+        "ORCHESTRATEX_SHUTDOWN_GRACE_S": "0",
+        "ORCHESTRATEX_LEASE_TTL_S": "2",
+    }
+    with ServerProcess(url, tmp_path, env=env) as server:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            sid = client.post("/api/sessions/", json={}).json()["_id"]
+            tid = client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain TCP"}).json()["_id"]
+            oid = client.post("/api/orchestration/start", json={"thread_id": tid}).json()["_id"]
+            wait_status(client, oid, lambda doc: doc["status"] == "running")
+        assert server.proc is not None
+        holder = sqlite3.connect(db, isolation_level=None, timeout=30)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")  # (held until the server has exited: every write of its stop waits)
+            server.proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while "stopping: handing back 1 orchestration(s)" not in server.log():
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.05)
+            server.proc.send_signal(signal.SIGTERM)
+            try:
+                server.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                pytest.fail("a second SIGTERM did not end the stop while the store was busy")
+        finally:
+            if holder.in_transaction:
+                holder.execute("ROLLBACK")
+            holder.close()
+        log = server.log()
+    assert "the forced stop did not finish within 30 s: exiting without it" in log, log
+    with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}, name="next") as server:
+        with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            ended = ("completed", "failed", "cancelled")
+            done = wait_status(client, oid, lambda doc: doc["status"] in ended, timeout=90)
+    assert done["status"] == "completed"  # (resumed once its lease had expired: nothing was lost)
+
+
 _BATCHED_SPANS_SITE = """
 import os
 

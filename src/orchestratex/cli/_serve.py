@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from types import FrameType
 from typing import Any
 
@@ -173,9 +173,11 @@ def _forcible_server(config: Any) -> Any:
 
     class Server(uvicorn.Server):
         loop: asyncio.AbstractEventLoop | None = None
+        forced: asyncio.Event | None = None
 
         async def serve(self, sockets: list[socket.socket] | None = None) -> None:
             self.loop = asyncio.get_running_loop()
+            self.forced = asyncio.Event()
             await super().serve(sockets)
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -196,8 +198,17 @@ def _forcible_server(config: Any) -> Any:
                 from ..server._stopping import server_forced
 
                 loop.call_soon_threadsafe(server_forced, loop)  # (in a signal handler: the loop may be anywhere)
+                if self.forced is not None:
+                    loop.call_soon_threadsafe(self.forced.set)
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # A stop forced once the app's shutdown had begun — its runs' hand-back waiting for a store that is busy
+            # (another process holding SQLite's write lock) or unreachable, retried for minutes — was not cut short:
+            # a second Ctrl-C or SIGTERM did nothing and only SIGKILL ended the process. The forced stop now gives
+            # the rest of the stop `_FORCED_SHUTDOWN_S`, as when it is forced before the app's shutdown begins.
+            await _until_forced_for_long(self._stop(sockets), self.forced or asyncio.Event())
+
+        async def _stop(self, sockets: list[socket.socket] | None) -> None:
             await super().shutdown(sockets)
             # A stop forced while uvicorn waits for connections (a `/v1` call waiting for its run) skips the app's
             # shutdown: the loop's end then cancelled the app's lifespan, cutting off its stop (its runs handed back,
@@ -208,11 +219,30 @@ def _forcible_server(config: Any) -> Any:
                 try:
                     await asyncio.wait_for(self.lifespan.shutdown(), _FORCED_SHUTDOWN_S)
                 except TimeoutError:
-                    logging.getLogger("orchestratex.server").error(
-                        "the forced stop did not finish within %g s: exiting without it", _FORCED_SHUTDOWN_S
-                    )
+                    _say_forced_too_long()
 
     return Server(config)
+
+
+async def _until_forced_for_long(stopping: Coroutine[Any, Any, None], forced: asyncio.Event) -> None:
+    """Await `stopping`; once `forced` is set, for at most `_FORCED_SHUTDOWN_S` more (then say so and return)."""
+    stop = asyncio.ensure_future(stopping)
+    force = asyncio.ensure_future(forced.wait())
+    try:
+        await asyncio.wait([stop, force], return_when=asyncio.FIRST_COMPLETED)
+        if not stop.done():
+            await asyncio.wait_for(asyncio.shield(stop), _FORCED_SHUTDOWN_S)
+        stop.result()
+    except TimeoutError:
+        _say_forced_too_long()
+    finally:
+        force.cancel()
+
+
+def _say_forced_too_long() -> None:
+    logging.getLogger("orchestratex.server").error(
+        "the forced stop did not finish within %g s: exiting without it", _FORCED_SHUTDOWN_S
+    )
 
 
 _FORCED_SHUTDOWN_S = 30.0
