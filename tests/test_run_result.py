@@ -74,7 +74,9 @@ def test_status_and_stop_reason_are_typed_as_the_orchestrations_so_a_misspelt_on
         "assert_type(result.status, OrchestrationStatus)\n"
         "assert_type(result.stop_reason, StopReason | None)\n"
         "if result.status == 'complete':\n"
-        "    print('never')\n",
+        "    print('never')\n"
+        "if Orchestrator().model_status('gpt4') == 'open':  # (it says 'circuit_open')\n"
+        "    print('never either')\n",
         encoding="utf-8",
     )
     out, err, status = api.run(
@@ -83,5 +85,9 @@ def test_status_and_stop_reason_are_typed_as_the_orchestrations_so_a_misspelt_on
     assert status == 1, out + err
     assert out.splitlines()[:-1] == [
         f"{program}:7: error: Non-overlapping equality check (left operand type: \"Literal['pending', 'running', "
-        "'completed', 'failed', 'cancelled']\", right operand type: \"Literal['complete']\")  [comparison-overlap]"
+        "'completed', 'failed', 'cancelled']\", right operand type: \"Literal['complete']\")  [comparison-overlap]",
+        # `Orchestrator.model_status` was typed `str` too
+        f"{program}:9: error: Non-overlapping equality check (left operand type: \"Literal['active', 'deprecated', "
+        "'disabled', 'circuit_open', 'circuit_half_open']\", right operand type: \"Literal['open']\")  "
+        "[comparison-overlap]",
     ]

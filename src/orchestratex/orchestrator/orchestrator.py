@@ -10,13 +10,13 @@ import uuid
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from functools import partial
-from typing import Any, NoReturn, Self, SupportsIndex, cast
+from typing import Any, Literal, NoReturn, Self, SupportsIndex, cast
 
 from typing_extensions import Unpack
 
 from .._ids import forks
 from .._plain import is_real, is_whole, plain
-from ..catalog import ModelCatalog, ModelProfile
+from ..catalog import ModelCatalog, ModelProfile, ModelStatus
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..events import EventHandler
 from ..exceptions import NotFound, ProviderNotConfigured, UnknownModelError, UserError
@@ -519,8 +519,9 @@ class Orchestrator:
         key = ("judge", *judges) if judges else ("judge",)
         return self._pools.get(self.catalog, self._providers, key, judges, judges=True)
 
-    def model_status(self, name: str) -> str:
-        """`active`, `deprecated` or `disabled` from the catalog, or the circuit state when it is not closed."""
+    def model_status(self, name: str) -> ModelStatus | Literal["circuit_open", "circuit_half_open"]:
+        """`active`, `deprecated` or `disabled` from the catalog, or the circuit state when it is not closed. (Typed as
+        those five: it was `str`, so `mypy --strict` passed `model_status(m) == "open"`, never true.)"""
         model = self.catalog.get(name)
         state: CircuitState = self.circuit.state(model.name)
         return "circuit_open" if state == "open" else "circuit_half_open" if state == "half_open" else model.status
