@@ -203,7 +203,8 @@ def _failed_only_as(doc: Orchestration, kind: str) -> list[str]:
 
 
 def failure(doc: Orchestration, target: Target, simulated: bool, circuit: CircuitBreaker | None = None) -> OpenAIError:
-    """The error for an orchestration that ended without an answer (never retried by the SDK: it may have spent).
+    """The error for an orchestration that ended without an answer (never retried by the SDK, as it may have spent; but
+    for the providers' rate limits, which nothing was paid to).
 
     One stopped before any call because no judge's window holds its conversation and an answer, or whose every call
     was refused as too long for the model's context, is a 400 `context_length_exceeded` (`param: "messages"`), as OpenAI
