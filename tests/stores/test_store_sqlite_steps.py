@@ -192,6 +192,30 @@ async def test_a_lease_lost_then_taken_back_fails_the_commit_and_writes_nothing(
         assert len(await second.list_events(session.id)) == 1
 
 
+async def test_a_run_claimed_again_after_another_process_wrote_it_commits_what_it_read(tmp_path: Path) -> None:
+    """`claim` (a resumption, `drive`) is followed by a read of the run as stored: its commits are not refused for
+    what another process wrote before, even when this process drove the run once and never learnt it lost it."""
+    path = tmp_path / "x.db"
+    async with SQLiteStore(path) as first, SQLiteStore(path) as second:
+        session, (o,) = await _tree(first, limit=1.0)
+        assert await first.claim(o.id, "first", 0.05)
+        o.status = "running"
+        o.iterations.append(_iteration(1, "a"))
+        await first.commit_step(o, [_selected(o, 1)], owner="first")
+        await asyncio.sleep(0.06)
+        assert await second.claim(o.id, "second", 0.05)
+        theirs = await second.get_orchestration(o.id)
+        theirs.iterations.append(_iteration(2, "b"))
+        await second.commit_step(theirs, [_selected(theirs, 2)], spent=0.25, owner="second")
+        await asyncio.sleep(0.06)  # second died: its lease expired
+        assert await first.claim(o.id, "first", 30)  # resumed by the first process
+        mine = await first.get_orchestration(o.id)
+        mine.iterations.append(_iteration(3, "c"))
+        await first.commit_step(mine, [_selected(mine, 3)], owner="first")
+        assert await second.get_orchestration(o.id) == mine
+        assert [e.seq for e in await second.list_events(session.id)] == [1, 2, 3]
+
+
 class _RecordedThenFails(SQLiteStore):
     """Commit number `fail_at` is written, then reported failed (the outcome unknown to the run): the run stops
     and stays resumable from what the store holds."""

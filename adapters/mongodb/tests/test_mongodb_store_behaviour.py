@@ -533,6 +533,29 @@ async def test_a_lease_lost_then_taken_back_fails_the_commit_and_writes_nothing(
         assert _seqs(await b.list_events(session.id)) == [1]
 
 
+async def test_a_run_claimed_again_after_another_process_wrote_it_commits_what_it_read(client: Any) -> None:
+    # `claim` (a resumption, `drive`) is followed by a read of the run as stored: its commits are not refused for
+    # what another process wrote before, even when this process drove the run once and never learnt it lost it
+    async with MongoStore(client=client) as a, MongoStore(client=client) as b:
+        session, o = await _tree(a, cost_limit=1.0)
+        assert await a.claim(o.id, "a", 0.05)
+        o.status = "running"
+        o.iterations.append(Iteration(index=1, model_name="m", prompt="p"))
+        await a.commit_step(o, [_selected(o, 1)], owner="a")
+        await asyncio.sleep(0.06)
+        assert await b.claim(o.id, "b", 0.05)
+        theirs = await b.get_orchestration(o.id)
+        theirs.iterations.append(Iteration(index=2, model_name="m", prompt="p"))
+        await b.commit_step(theirs, [_selected(theirs, 2)], spent=0.25, owner="b")
+        await asyncio.sleep(0.06)  # b died: its lease expired
+        assert await a.claim(o.id, "a", 30)  # resumed by a
+        mine = await a.get_orchestration(o.id)
+        mine.iterations.append(Iteration(index=3, model_name="m", prompt="p"))
+        await a.commit_step(mine, [_selected(mine, 3)], owner="a")
+        assert len((await b.get_orchestration(o.id)).iterations) == 3
+        assert _seqs(await b.list_events(session.id)) == [1, 2, 3]
+
+
 # -- live events --------------------------------------------------------------------------------------
 
 

@@ -37,6 +37,12 @@ class Coordination(MongoBase):
 
     # -- leases -------------------------------------------------------------------------------
     async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        # Its caller reads the run as stored (`drive`, a resumption): a commit of it is not one of a run this process
+        # drove all along (see `Orchestrations.commit`), unlike one after `renew_leases`.
+        self._held_write(orchestration_id, None)
+        return await self._claim(orchestration_id, owner, ttl_s)
+
+    async def _claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
         check_ttl(ttl_s)
         now = now_utc()
         free = [{"lease_owner": None}, {"lease_owner": owner}, {"lease_expires": {"$lte": now}}]
@@ -48,7 +54,6 @@ class Coordination(MongoBase):
             lambda: orchestrations.find_one_and_update(query, update, projection={"lease_owner": 1}),
         )
         if before is None:
-            self._held_write(orchestration_id, None)
             if not await self._exists(orchestrations, orchestration_id):
                 raise NotFound(f"no orchestration {orchestration_id!r}")
             return False
@@ -201,7 +206,7 @@ class Coordination(MongoBase):
         held = {ids[doc["_id"]] for doc in found if doc["_id"] in ids}
         for oid in set(ids.values()) - held:
             with contextlib.suppress(NotFound):
-                if await self.claim(oid, owner, ttl_s):
+                if await self._claim(oid, owner, ttl_s):
                     held.add(oid)
         return held
 

@@ -437,8 +437,9 @@ class SQLiteStore(SQLiteRecords):
     async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
         check_ttl(ttl_s)
         claimed = await self._run(self._claim_sync, orchestration_id, owner, ttl_s)
-        if not claimed:
-            self._written.unpin(orchestration_id)
+        # Refused: the lease is lost. Taken: its caller reads the run as stored (`drive`, a resumption), so a commit
+        # of it is not one of a run this process drove all along (see `_orchestrations.write_orchestration`).
+        self._written.unpin(orchestration_id)
         return claimed
 
     def _claim_sync(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
