@@ -4,6 +4,7 @@ import { Api, ApiError, EventStream } from "./api.js";
 import { costChart, scoreChart } from "./charts.js";
 import { byId, fill, h, money, score, shorten, when } from "./dom.js";
 import { renderEarlyStop, renderEvent, renderVerdicts } from "./feed.js";
+import { decimalComma, readNumber } from "./numbers.js";
 import { progressOf } from "./progress.js";
 import { uncountedNotes } from "./uncounted.js";
 
@@ -486,20 +487,20 @@ async function showVerdicts(orchestrationId) {
 
 // -- starting an orchestration ------------------------------------------------------------------------
 /**
- * A number field's value (null when empty), checked against its `min`, `max` and whether it must be whole,
+ * A number field's value (null when empty), checked against its `data-min`, `data-max` and whether it must be whole,
  * here rather than by the server: a start the server refuses would leave behind the thread made for it.
  */
 function numberField(form, name, { whole = false } = {}) {
   const input = form.elements[name];
   const label = input.labels[0].textContent;
   const raw = input.value.trim();
-  if (input.validity.badInput) throw new Error(`${label}: write a number.`);
   if (raw === "") return null;
-  const value = Number(raw);
-  if (!Number.isFinite(value)) throw new Error(`${label}: "${raw}" is not a number.`);
+  const value = readNumber(raw, { comma: decimalComma(navigator.language) });
+  if (value instanceof Error) throw new Error(`${label}: ${value.message}`);
   if (whole && !Number.isInteger(value)) throw new Error(`${label}: "${raw}" is not a whole number.`);
-  if (input.min !== "" && value < Number(input.min)) throw new Error(`${label}: give at least ${input.min}.`);
-  if (input.max !== "" && value > Number(input.max)) throw new Error(`${label}: give at most ${input.max}.`);
+  const { min, max } = input.dataset;
+  if (min !== undefined && value < Number(min)) throw new Error(`${label}: give at least ${min}.`);
+  if (max !== undefined && value > Number(max)) throw new Error(`${label}: give at most ${max}.`);
   return value;
 }
 

@@ -1,0 +1,86 @@
+"""Numbers in the console, in a real headless Chromium against a real server process: the start form's fields typed
+with a decimal comma, as in a language that writes one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import Console, Watched, open_page
+from .test_console_browser import ENDED, log_in, new_session
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def german(browser: Any, request: pytest.FixtureRequest) -> Iterator[Watched]:
+    yield from open_page(browser, request, viewport={"width": 1280, "height": 900}, locale="de-DE")
+
+
+def sent_starts(page: Any) -> list[dict[str, Any]]:
+    """The settings of each start the page sends, as it sends them."""
+    starts: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda r: (
+            starts.append(json.loads(r.post_data or "{}")["settings"])
+            if r.url.endswith("/api/orchestration/start")
+            else None
+        ),
+    )
+    return starts
+
+
+def type_into(page: Any, label: str, text: str) -> None:
+    """Type `text` into the field as a person does, key by key (a fill would skip what a browser does with keys)."""
+    field = page.get_by_label(label)
+    field.fill("")
+    field.press_sequentially(text)
+
+
+def test_a_decimal_comma_is_read_as_such(german: Watched, console: Console) -> None:
+    """The number fields dropped a comma: in German, where 0.5 is written "0,5", the cost limit "0,5" was sent as
+    5 US$ — ten times the limit meant — and "1,5" iterations as 15, with nothing said."""
+    from playwright.sync_api import expect
+
+    page = german.page
+    starts = sent_starts(page)
+    log_in(page, console)
+    new_session(page)
+    page.get_by_label("Prompt").fill("Explain recursion")
+    type_into(page, "Max iterations", "1,5")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#start-error")).to_have_text('Max iterations: "1,5" is not a whole number.')
+    type_into(page, "Max iterations", "1")
+    type_into(page, "Threshold (0–10)", "7,5")
+    type_into(page, "Cost limit (US$)", "0,5")
+    page.get_by_role("button", name="Start").click()
+    page.locator(ENDED).wait_for(timeout=90_000)
+    assert starts == [{"max_iterations": 1, "evaluation_threshold": 7.5, "cost_limit": 0.5}]
+    assert german.problems() == []
+
+
+def test_a_comma_is_refused_where_the_language_writes_a_decimal_point(desktop: Watched, console: Console) -> None:
+    """In English "1,000" is a thousand, "0,5" a typo: neither may be sent as a number it does not say."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    starts = sent_starts(page)
+    log_in(page, console)
+    page.get_by_label("Prompt").fill("Explain recursion")
+    error = page.locator("#start-error")
+    for value in ("0,5", "1,000", "1.000,5"):
+        type_into(page, "Cost limit (US$)", value)
+        page.get_by_role("button", name="Start").click()
+        expect(error).to_have_text(
+            f'Cost limit (US$): "{value}" is not a number: write it with a decimal point ("0.5") and no thousands'
+            " separator."
+        )
+    type_into(page, "Cost limit (US$)", "0x10")
+    page.get_by_role("button", name="Start").click()
+    expect(error).to_have_text('Cost limit (US$): "0x10" is not a number.')
+    assert starts == []
+    assert desktop.problems() == []
