@@ -18,8 +18,17 @@ function frame(id, title, summary) {
   return svg;
 }
 
+/**
+ * Where the plot begins: right of the widest label of the axis (9px digits are about 5.5 units wide). A fixed 46
+ * units cut a longer label at its left: a highest cost of $1234.5000 read "234.5000".
+ */
+function plotLeft(labels) {
+  return Math.max(PAD.left, Math.ceil(8 + 5.6 * Math.max(...labels.map((label) => label.length))));
+}
+
+/** The axes, labelled `format(top)` and `format(0)`; the x where the plot begins. */
 function axis(svg, top, format) {
-  const x0 = PAD.left;
+  const x0 = plotLeft([format(top), format(0)]);
   const y0 = H - PAD.bottom;
   svg.append(
     s("line", { class: "axis", x1: x0, y1: PAD.top, x2: x0, y2: y0 }),
@@ -27,6 +36,7 @@ function axis(svg, top, format) {
     s("text", { class: "tick", x: x0 - 4, y: PAD.top + 8, "text-anchor": "end" }, format(top)),
     s("text", { class: "tick", x: x0 - 4, y: y0, "text-anchor": "end" }, format(0)),
   );
+  return x0;
 }
 
 /** "1 orchestration", "2 orchestrations": a chart's summary is read out by screen readers. */
@@ -45,8 +55,8 @@ export function costChart(figure, points) {
   const top = points.reduce((most, p) => Math.max(most, p.cost), 0);
   const total = points.reduce((sum, p) => sum + p.cost, 0);
   const svg = frame("cost-svg", caption, `${runs(points.length)}, ${money(total)} in all, at most ${money(top)}.`);
-  axis(svg, top, money); // (the highest cost as it is: runs that all cost nothing read "$0", not "$0.0000000010")
-  const width = (W - PAD.left - PAD.right) / points.length;
+  const left = axis(svg, top, money); // (the highest cost as it is: runs that all cost nothing read "$0", not "$0.0000000010")
+  const width = (W - left - PAD.right) / points.length;
   const plot = H - PAD.top - PAD.bottom;
   points.forEach((p, i) => {
     const height = top > 0 ? (p.cost / top) * plot : 0;
@@ -55,7 +65,7 @@ export function costChart(figure, points) {
         "rect",
         {
           class: "bar",
-          x: (PAD.left + i * width + width * 0.15).toFixed(2),
+          x: (left + i * width + width * 0.15).toFixed(2),
           y: (H - PAD.bottom - height).toFixed(2),
           width: Math.max(width * 0.7, 1).toFixed(2),
           height: Math.max(height, 0.5).toFixed(2),
@@ -78,18 +88,18 @@ export function scoreChart(figure, points, threshold) {
   }
   const mean = scored.reduce((sum, p) => sum + p.score, 0) / scored.length;
   const svg = frame("score-svg", caption, `${runs(scored.length, "scored ")}, mean ${mean.toFixed(1)}/10.`);
-  axis(svg, 10, (v) => String(v));
+  const left = axis(svg, 10, (v) => String(v));
   const plot = H - PAD.top - PAD.bottom;
-  const step = (W - PAD.left - PAD.right) / points.length;
+  const step = (W - left - PAD.right) / points.length;
   const y = (v) => (H - PAD.bottom - (v / 10) * plot).toFixed(2);
   if (threshold !== null && threshold !== undefined) {
-    svg.append(s("line", { class: "threshold", x1: PAD.left, x2: W - PAD.right, y1: y(threshold), y2: y(threshold) },
+    svg.append(s("line", { class: "threshold", x1: left, x2: W - PAD.right, y1: y(threshold), y2: y(threshold) },
       s("title", null, `threshold ${threshold}/10`)));
   }
   const coords = [];
   points.forEach((p, i) => {
     if (p.score === null || p.score === undefined) return;
-    const cx = (PAD.left + step * (i + 0.5)).toFixed(2);
+    const cx = (left + step * (i + 0.5)).toFixed(2);
     coords.push(`${cx},${y(p.score)}`);
     svg.append(s("circle", { class: "dot", cx, cy: y(p.score), r: 3.5 }, s("title", null, `${p.label}: ${p.score.toFixed(1)}/10`)));
   });
