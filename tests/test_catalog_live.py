@@ -154,6 +154,49 @@ def test_a_watched_edit_with_a_bad_alias_is_skipped_and_runs_go_on(
     assert {m.name for m in catalog} == {"sim:alpha", "sim:beta"} and "fast" not in catalog.aliases  # all or nothing
 
 
+def test_a_watched_file_caught_empty_as_it_is_saved_in_place_keeps_its_models(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An editor saving in place (or `open(path, "w")`) empties the file before writing it. Read at that moment, the
+    file was a valid catalog of no model: its models left the catalog until the next check, and runs naming one
+    failed with `UnknownModelError` (or went to another model); with `include_default = false` the warning said
+    "include_default changed … (restart to apply)", though nothing had changed."""
+    from orchestratex import Orchestrator, _catalog_file
+
+    path = tmp_path / "models.toml"
+    entry = '[[models]]\nname = "sim:house"\ncost_per_1k_tokens = {}\nquality = 9.9\n'
+    write(path, entry.format(0.001))
+    catalog = ModelCatalog.default().simulated().watch(path, interval=0)
+    with Orchestrator(catalog=catalog, simulate=True) as orchestrator:
+        write(path, "")  # truncated, not written yet
+        with caplog.at_level("WARNING", logger="orchestratex.catalog"):
+            result = orchestrator.run_sync("Name three prime numbers", max_iterations=1, preferred_models=["house"])
+        assert (result.status, result.final_model) == ("completed", "sim:house")
+        assert f"not reloaded, the previous models stay: {path} is empty (being written?)" in caplog.text
+        write(path, entry.format(0.002))  # written: read
+        assert catalog.get("house").input_cost_per_1k == 0.002
+        # read while it was being written (truncated after it was looked at): what was read is not applied
+        read = _catalog_file.read_catalog
+
+        def read_as_it_is_rewritten(at: Path) -> object:
+            content = read(at)
+            write(path, entry.format(0.004))
+            return content
+
+        write(path, "include_default = true\n")
+        monkeypatch.setattr(_catalog_file, "read_catalog", read_as_it_is_rewritten)
+        assert "house" in catalog
+        monkeypatch.setattr(_catalog_file, "read_catalog", read)
+        assert catalog.get("house").input_cost_per_1k == 0.004  # read again, whole
+    write(path, "include_default = false\n" + entry.format(0.001))
+    narrowed = ModelCatalog.from_file(path, watch=True, interval=0)
+    write(path, "")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="orchestratex.catalog"):
+        assert [m.name for m in narrowed] == ["sim:house"]
+    assert "is empty (being written?)" in caplog.text and "include_default changed" not in caplog.text
+
+
 def test_a_watched_file_layered_over_a_catalog_may_alias_its_models(tmp_path: Path) -> None:
     path = tmp_path / "override.toml"
     write(
@@ -208,7 +251,7 @@ def test_watching_the_same_file_again_layers_it_once(tmp_path: Path) -> None:
     write(path, entry.format("a", 0.005))
     assert "house:b" not in catalog and "fast" not in catalog
     assert catalog.get("house:a").cost_per_1k_tokens == 0.005
-    write(path, "")
+    write(path, "# no models for now\n")  # (an empty file is one being written: it is read once written)
     assert "house:a" not in catalog and "openai:gpt-4.1" in catalog
 
 

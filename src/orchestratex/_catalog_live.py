@@ -107,7 +107,14 @@ class WatchedFile:
 
         self.signature = signature or _signature(self.path)
         try:
+            if self.loaded and self.signature is not None and self.signature[1] == 0:
+                # (an editor saving in place, or `open(path, "w")`, empties the file before writing it: read so, it
+                # was a catalog of no model, and the file's models left the catalog until the next check)
+                raise ConfigurationError(f"{self.path} is empty (being written?)")
             content = content or read_catalog(self.path)
+            if self.loaded and _signature(self.path) != self.signature:  # written while it was read: what was read
+                logger.debug("catalog file %s changed as it was read: read again at the next check", self.path)
+                return False  # may be cut short (empty); the signature kept is the one before, so it is read again
             if content.include_default != self.include_default:
                 raise ConfigurationError(
                     f"{self.path}: include_default changed: the catalog it starts from is chosen when the file is"
