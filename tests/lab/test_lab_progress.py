@@ -324,3 +324,63 @@ def test_a_phase_that_counts_nothing_is_named_on_the_line_at_once() -> None:
         bar.advance(100)  # within the first second: nothing shown, and a phase's name shows nothing either
         bar.describe("fit fitted on t (regressions)")
     assert quiet.getvalue() == ""
+
+
+def test_a_fit_interrupted_in_its_regressions_says_it_stopped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: Ctrl-C during a fit's regressions (every prompt's features counted) left the line "fit fitted on t
+    (regressions): done: 300/300 prompts", as if the fit had finished, above the KeyboardInterrupt."""
+    from sklearn.linear_model import Ridge
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C arriving while the regressions run
+
+    monkeypatch.setattr(_progress, "DELAY", 0.0)
+    router = FittedRouter(alpha=1.0)
+    monkeypatch.setattr(Ridge, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        router.fit(synthetic_table(300), progress=True)
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("fit fitted on synthetic (regressions): stopped at 300/300 prompts after 00:00"), last
+    assert "done" not in last and not router.fitted
+    monkeypatch.undo()
+    out = Terminal()
+    with pytest.raises(KeyboardInterrupt), Progress("fit fitted on t", 10, stream=out, clock=Clock()) as bar:
+        bar.advance(10)
+        bar.describe("fit fitted on t (regressions)")
+        raise KeyboardInterrupt
+    assert out.getvalue() == ""  # (nothing shown before the first second: nothing to say it stopped either)
+    clock = Clock()
+    with pytest.raises(KeyboardInterrupt), Progress("fit fitted on t", 10, stream=out, clock=clock) as bar:
+        clock.now += 1.5
+        bar.advance(10)
+        raise KeyboardInterrupt
+    assert out.getvalue().split("\r")[-1].rstrip().endswith("10/10 prompts [00:01<00:00, 6.7/s] (stopped)")
+
+
+async def test_load_history_interrupted_says_it_stopped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: `load_history` stopped by Ctrl-C after a page ended on "load_history: done: 2 orchestrations"."""
+    from orchestratex import Orchestrator, SimulatedProvider
+    from orchestratex.stores import MemoryStore
+
+    class Interrupted(MemoryStore):
+        pages = 0
+
+        async def list_orchestrations(self, **kwargs: object) -> list[object]:  # type: ignore[override]
+            self.pages += 1
+            if self.pages > 1:
+                raise KeyboardInterrupt  # Ctrl-C while the second page is read
+            return await super().list_orchestrations(**kwargs)  # type: ignore[arg-type,return-value]
+
+    monkeypatch.setattr(_progress, "DELAY", 0.0)
+    store = Interrupted()
+    async with Orchestrator(providers=[SimulatedProvider(latency_scale=0)], store=store) as orchestrator:
+        for i in range(3):
+            await orchestrator.run(f"Explain recursion, take {i}", max_iterations=1)
+        with pytest.raises(KeyboardInterrupt):
+            await lab.load_history(orchestrator.store, progress=True, page_size=2)
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("load_history: stopped at 2 orchestrations after 00:00"), last
