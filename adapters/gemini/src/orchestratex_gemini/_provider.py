@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Self
+from urllib.parse import urlsplit
 
 from google import genai
 from google.genai import errors, types
@@ -80,6 +81,32 @@ def _connect_within(seconds: float) -> Callable[[httpx2.Request], Awaitable[None
             isinstance(timeout.get("connect"), int | float) and timeout["connect"] <= seconds
         ):
             request.extensions["timeout"] = {**timeout, "connect": seconds}
+
+    return hook
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(scheme: str, host: str | None, port: int | None) -> tuple[str, str, int | None]:
+    scheme = scheme.lower()
+    return scheme, (host or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def _key_stays_at(base_url: str) -> Callable[[httpx2.Request], Awaitable[None]]:
+    """A request hook keeping the key at the base URL's server: google-genai's HTTP client follows redirects, and
+    httpx drops only an `Authorization` header on one to another server, so a gateway (`GOOGLE_GEMINI_BASE_URL`)
+    answering 307 with another host's URL had `x-goog-api-key` sent on to that host with the prompt. The key now goes
+    only to the base URL's origin (scheme, host and port)."""
+    parts = urlsplit(base_url)
+    home = _origin(parts.scheme, parts.hostname, parts.port)
+
+    async def hook(request: httpx2.Request) -> None:
+        url = request.url
+        if _origin(url.scheme, url.host, url.port) != home:
+            for name in ("x-goog-api-key", "authorization"):
+                if name in request.headers:
+                    del request.headers[name]
 
     return hook
 
@@ -157,15 +184,16 @@ class GeminiProvider(Provider):
             where = "base_url" if base_url else self.base_url_env
             base_url = base_url or env_value(os.environ, self.base_url_env) or self.default_base_url
             checked_base_url(base_url, provider=self.name, where=where)  # (not at every call, as a connection error)
+            hooks = [_key_stays_at(base_url)]
+            if timeout is not None:
+                hooks.append(_connect_within(timeout))
             http_options = types.HttpOptions(
                 base_url=base_url,
                 timeout=None if timeout is None else math.ceil(timeout * 1000),  # (milliseconds)
                 retry_options=types.HttpRetryOptions(attempts=1),
                 httpx_async_client=http_client,
                 # (a call given more time to write its answer still connects within `timeout`: see `_connect_within`)
-                async_client_args=None
-                if http_client is not None or timeout is None
-                else {"event_hooks": {"request": [_connect_within(timeout)]}},
+                async_client_args=None if http_client is not None else {"event_hooks": {"request": hooks}},
             )
             build = functools.partial(_client, api_key=api_key, http_options=http_options)
             if http_client is None:  # (the SDK makes its HTTP client, with the environment's proxy)
