@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-from concurrent.futures import ThreadPoolExecutor
-
-import httpx
 import pytest
 
 from .conftest import Console, Watched
+from .scripted import user_with_a_run
 from .test_console_browser import log_in
 
 pytestmark = pytest.mark.slow
-
-
-def runs_costing(console: Console, user: str, cost: float) -> Console:
-    """A new user with one session holding one finished run whose two calls (an answer and its judge) each cost
-    `cost` US$, as its provider reported; the console of that user."""
-    from orchestratex import FunctionProvider, Orchestrator
-    from orchestratex.providers import Generation, GenerationRequest
-    from orchestratex.stores import open_store
-
-    from ...helpers import catalog
-    from ..server_process import create_key
-
-    key = create_key(console.server.store_url, user)
-    with httpx.Client(base_url=console.server.base_url, headers={"Authorization": f"Bearer {key}"}) as client:
-        session_id = client.post("/api/sessions/", json={}).json()["_id"]
-
-    def answer(request: GenerationRequest) -> Generation:
-        text = json.dumps({"score": 9, "feedback": "fine"}) if request.purpose == "judge" else "an answer"
-        return Generation(text=text, reported_cost=cost)
-
-    async def run() -> None:
-        store = await open_store(console.server.store_url)
-        try:
-            providers = [FunctionProvider(answer)]
-            async with Orchestrator(providers=providers, catalog=catalog("a", "b"), store=store) as orchestrator:
-                await orchestrator.run("Say hi", session=session_id, max_iterations=1)
-        finally:
-            await store.close()
-
-    with ThreadPoolExecutor(1) as pool:  # (Playwright's loop runs in this thread)
-        pool.submit(lambda: asyncio.run(run())).result()
-    return Console(console.server, key, user)
 
 
 @pytest.mark.parametrize(("user", "cost", "label"), [("olga", 617.25, "$1234.5000"), ("piet", 1.9e-7, "$0.00000038")])
@@ -56,7 +20,7 @@ def test_the_highest_cost_is_labelled_whole(
     from playwright.sync_api import expect
 
     page = desktop.page
-    log_in(page, runs_costing(console, user, cost))
+    log_in(page, user_with_a_run(console, user, cost=cost, score=9, max_iterations=1))
     ticks = page.locator("#cost-chart text.tick")
     expect(ticks.first).to_have_text(label)
     for tick in ticks.all():

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from .conftest import Console, Watched, open_page
+from .scripted import user_with_a_run
 from .test_console_browser import ENDED, log_in, new_session
 
 pytestmark = pytest.mark.slow
@@ -83,4 +84,20 @@ def test_a_comma_is_refused_where_the_language_writes_a_decimal_point(desktop: W
     page.get_by_role("button", name="Start").click()
     expect(error).to_have_text('Cost limit (US$): "0x10" is not a number.')
     assert starts == []
+    assert desktop.problems() == []
+
+
+def test_a_score_just_under_the_threshold_is_not_shown_reaching_it(desktop: Watched, console: Console) -> None:
+    """Scores were rounded to one decimal: an answer judged 8.96 under a threshold of 9 read "judged 9.0/10", and
+    the run then refined it "after … scored below the threshold" and stopped for its iterations, not its score."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    log_in(page, user_with_a_run(console, "quinn", cost=1e-6, score=8.96, max_iterations=2, evaluation_threshold=9))
+    page.locator(ENDED).wait_for()
+    judged = page.locator("#feed li[data-type=evaluation_completed] .event-title")
+    expect(judged).to_have_text(["#4 Iteration 1: judged 8.96/10", "#7 Iteration 2: judged 8.96/10"])
+    expect(page.locator("#feed li[data-type=orchestration_completed] .event-title")).to_contain_text("8.96/10")
+    expect(page.locator("#orchestration-list .pick-meta")).to_have_text("8.96/10 · $0.0000040")
+    expect(page.locator("#verdicts td", has_text="/10")).to_have_text(["8.96/10", "8.96/10"])
     assert desktop.problems() == []

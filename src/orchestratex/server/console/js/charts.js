@@ -1,6 +1,6 @@
 // Per-session charts as hand-written SVG: each orchestration's cost (bars) and final score (points).
 
-import { fill, h, money, s } from "./dom.js";
+import { fill, h, money, s, score } from "./dom.js";
 
 const W = 320;
 const H = 150;
@@ -101,7 +101,7 @@ export function scoreChart(figure, points, threshold) {
     if (p.score === null || p.score === undefined) return;
     const cx = (left + step * (i + 0.5)).toFixed(2);
     coords.push(`${cx},${y(p.score)}`);
-    svg.append(s("circle", { class: "dot", cx, cy: y(p.score), r: 3.5 }, s("title", null, `${p.label}: ${p.score.toFixed(1)}/10`)));
+    svg.append(s("circle", { class: "dot", cx, cy: y(p.score), r: 3.5 }, s("title", null, `${p.label}: ${score(p.score)}`)));
   });
   if (coords.length > 1) svg.insertBefore(s("polyline", { class: "line", points: coords.join(" ") }), svg.querySelector("circle"));
   fill(figure, h("figcaption", null, caption, h("span", { class: "total" }, ` · mean ${mean.toFixed(1)}`)), svg);

@@ -56,8 +56,17 @@ export function money(value) {
   return `$${n.toFixed(decimals)}`;
 }
 
+/**
+ * A score out of 10 to two decimals at most, cut rather than rounded, and one at least ("9.0", "8.96", "7.33"):
+ * rounded to one, 8.96 read "9.0/10" under a threshold of 9 that it had missed, and the run went on refining.
+ */
+function scoreText(value) {
+  const cut = Math.floor(Number(value) * 100 + 1e-6) / 100;
+  return cut.toFixed(2).replace(/(\.\d)0$/, "$1");
+}
+
 export function score(value) {
-  return value === null || value === undefined ? "—" : `${Number(value).toFixed(1)}/10`;
+  return value === null || value === undefined ? "—" : `${scoreText(value)}/10`;
 }
 
 export function when(iso) {
