@@ -672,3 +672,41 @@ async def test_history_keeps_the_length_of_each_answer() -> None:
         assert first.response is not None
         assert table.output_chars[row, table.model_index(first.model_name)] == len(first.response)
     np.testing.assert_array_equal(np.isnan(table.output_chars), ~table.observed)
+
+
+def test_an_mt_bench_question_file_cut_at_a_line_end_is_named(tmp_path: Path) -> None:
+    """Before: a `question.jsonl` cut at a line's end (a copy stopped short) loaded the questions left as the whole
+    benchmark without a word (the real file cut to 60 lines: 52 prompts, not 72), though `judgements.jsonl` judges
+    the questions it lost."""
+    mt = tmp_path / "routellm" / "mt_bench"
+    mt.mkdir(parents=True)
+    questions = [{"question_id": q, "turns": [f"Question {q}"], "category": "writing"} for q in (81, 82, 83)]
+    (mt / "question.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions[:1]))
+    judged = [
+        {"question_id": q, "model": model, "turn": 1, "score": 8.0}
+        for q in (81, 82, 83)
+        for model in (lab.ROUTELLM_STRONG, lab.ROUTELLM_WEAK, "claude-v1")
+    ]
+    (mt / "judgements.jsonl").write_text("".join(json.dumps(j) + "\n" for j in judged))
+    cut = re.escape(f"judges 2 questions (82, 83) that {str(mt / 'question.jsonl')!r} does not have (1 questions)")
+    with pytest.raises(UserError, match=cut + r": is the question file cut short\?"):
+        lab.load_routellm(tmp_path, "mt_bench")
+    (mt / "question.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
+    assert len(lab.load_routellm(tmp_path, "mt_bench")) == 3
+    # judgements of other models on questions the file does not hold are not this benchmark's: ignored, as before
+    others = [{"question_id": 99, "model": "claude-v1", "turn": 1, "score": 5.0}]
+    (mt / "judgements.jsonl").write_text("".join(json.dumps(j) + "\n" for j in [*judged, *others]))
+    assert len(lab.load_routellm(tmp_path, "mt_bench")) == 3
+
+
+@pytest.mark.skipif(not (DATA / "routellm").is_dir(), reason=f"routing data not found at {DATA} (set {lab.DATA_ENV})")
+def test_the_real_mt_bench_question_file_cut_short_is_refused(tmp_path: Path) -> None:
+    real = DATA / "routellm" / "mt_bench"
+    mt = tmp_path / "routellm" / "mt_bench"
+    mt.mkdir(parents=True)
+    for name in ("judgements.jsonl", "contaminated_prompts.jsonl"):
+        (mt / name).write_bytes((real / name).read_bytes())
+    (mt / "question.jsonl").write_text("".join((real / "question.jsonl").read_text().splitlines(keepends=True)[:60]))
+    with pytest.raises(UserError, match=r"judges 20 questions \(141, 142, 143, 144, 145, …\) that .* \(60 questions\)"):
+        lab.load_routellm(tmp_path, "mt_bench")
+    assert len(lab.load_routellm(DATA, "mt_bench")) == 72  # the whole file loads as before

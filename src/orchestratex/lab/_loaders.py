@@ -308,6 +308,7 @@ def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
         raise UserError(f"{str(path)!r}: no questions: is the file cut short?")
     path = folder / "judgements.jsonl"
     scores, judged_turns = _judgements(path)
+    _check_questions(path, folder / "question.jsonl", lines, scores)
     prompts, quality, tasks, ids = [], [], [], []
     for q in questions:
         if q["turns"][0].strip() in skip:
@@ -324,6 +325,20 @@ def _mt_bench(folder: Path, skip: set[str]) -> OutcomeTable:
         tasks.append(q["category"])
         ids.append(f"mt_bench/{q['question_id']}")
     return _two_model_table("routellm/mt_bench", prompts, quality, tasks, ids)
+
+
+def _check_questions(
+    path: Path, questions: Path, lines: dict[int, int], scores: dict[tuple[int, str], list[float]]
+) -> None:
+    """Refuse judgements of the two models on a question `questions` lacks: its file was cut at a line's end (a copy
+    stopped short), and the questions left loaded as the whole benchmark, without a word."""
+    missing = sorted({qid for qid, model in scores if qid not in lines and model in (ROUTELLM_STRONG, ROUTELLM_WEAK)})
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (", …" if len(missing) > 5 else "")
+        raise UserError(
+            f"{str(path)!r} judges {len(missing)} question{'s' if len(missing) > 1 else ''} ({shown}) that "
+            f"{str(questions)!r} does not have ({len(lines)} questions): is the question file cut short?"
+        )
 
 
 def _judgements(path: Path) -> tuple[dict[tuple[int, str], list[float]], dict[tuple[int, str], dict[int, int]]]:
