@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..records import Iteration, Orchestration
     from ..stores import Store
     from ._output import Output
+    from ._progress import Progress
 
 __all__ = ["add_runs_parser", "an_id", "answer_so_far", "detached", "run_document", "runs_command"]
 
@@ -72,11 +73,13 @@ async def _open(url: str) -> Store | None:
 
 
 # -- list -----------------------------------------------------------------------------------------------
-async def _recent(store: Store, args: argparse.Namespace) -> tuple[list[Orchestration], int, bool]:
+async def _recent(
+    store: Store, args: argparse.Namespace, progress: Progress | None = None
+) -> tuple[list[Orchestration], int, bool]:
     """The last `limit` orchestrations matching the filters, newest first, read a page at a time from the end of the
     store's list (oldest first) back: `runs list` reads what it shows, not the whole history (unless the filters
     pass few of them); the store's count of orchestrations; and whether older ones may match too (read and left
-    out past `limit`, or not read)."""
+    out past `limit`, or not read). `progress`, when given, is told how far the reading is."""
     want = args.limit or None
     kept: list[Orchestration] = []
     seen: set[str] = set()
@@ -90,6 +93,8 @@ async def _recent(store: Store, args: argparse.Namespace) -> tuple[list[Orchestr
                 seen.add(doc.id)
                 kept.append(doc)
         end, size = start, min(size * 2, _PAGE)
+        if progress is not None:
+            progress.say(f"reading the store's orchestrations… {total - end:,} of {total:,}")
     return kept[:want], total, want is not None and (len(kept) > want or end > 0)
 
 
@@ -121,25 +126,51 @@ def _summary(doc: Orchestration) -> dict[str, Any]:
 
 
 async def _list(url: str, args: argparse.Namespace) -> int:
-    from ._output import Output, json_text, one_line, plain_table
+    from ._progress import Progress
 
     store = await _open(url)
     docs: list[Orchestration] = []
     total, older = 0, False
-    if store is not None:
-        try:
-            docs, total, older = await _recent(store, args)
-        finally:
-            await store.close()
+    # (a history of thousands took seconds to read, and on a terminal as long again to lay out, with nothing shown)
+    progress = Progress("reading the store's orchestrations…")
+    progress.start()
+    try:
+        if store is not None:
+            try:
+                docs, total, older = await _recent(store, args, progress)
+            finally:
+                await store.close()
+        progress.say(f"listing {len(docs):,} orchestrations…")
+        return _listed(url, args, store is None, docs, total, older, progress)
+    finally:
+        progress.close()
+
+
+def _listed(
+    url: str,
+    args: argparse.Namespace,
+    absent: bool,
+    docs: list[Orchestration],
+    total: int,
+    older: bool,
+    progress: Progress,
+) -> int:
+    """`runs list`'s output of `docs` (read from the store, of `total`; `older`: older ones may pass the filters);
+    `progress` is erased before anything is written."""
+    from ._output import Output, json_text, one_line, plain_table
+
     out = Output()
     if args.json:  # (what it does not show is said on stderr, as under the table: a script's `jq` reads stdout only)
-        out.verbatim(json_text([_summary(d) for d in docs]))
-        if store is None:
+        text = json_text([_summary(d) for d in docs])
+        progress.close()
+        out.verbatim(text)
+        if absent:
             print(f"orchestratex: {_nothing(url, True, args)}", file=sys.stderr)
         _more(docs, total, older, args)
         return 0
     if not docs:
-        print(f"orchestratex: {_nothing(url, store is None, args)}", file=sys.stderr)
+        progress.close()
+        print(f"orchestratex: {_nothing(url, absent, args)}", file=sys.stderr)
         return 0
     headers = ["id", "created (UTC)", "status", "score", "cost $", "iter", "model", "prompt"]
     rows = [
@@ -156,9 +187,11 @@ async def _list(url: str, args: argparse.Namespace) -> int:
         for d in docs
     ]
     if not out.rich:
-        out.verbatim(plain_table(headers, rows, right=_RIGHT))
+        table = plain_table(headers, rows, right=_RIGHT)
+        progress.close()
+        out.verbatim(table)
     else:
-        _on_screen(out, f"Orchestrations in {shown_url(url)} (newest first)", headers, rows)
+        _on_screen(out, f"Orchestrations in {shown_url(url)} (newest first)", headers, rows, progress.close)
     _more(docs, total, older, args)
     return 0
 
@@ -206,8 +239,11 @@ _DROP = (5, 1, 6, 4, 3)
 _COLOURS = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan", "pending": "cyan"}
 
 
-def _on_screen(out: Output, title: str, headers: list[str], rows: list[list[str]]) -> None:
-    """One screen line per orchestration: ids whole (to copy into `runs show`), the prompt in the width left."""
+def _on_screen(
+    out: Output, title: str, headers: list[str], rows: list[list[str]], laid_out: Callable[[], None]
+) -> None:
+    """One screen line per orchestration: ids whole (to copy into `runs show`), the prompt in the width left;
+    `laid_out()` is called before the first is written."""
     from rich.text import Text
 
     from ._output import fit_columns, harmless
@@ -217,6 +253,7 @@ def _on_screen(out: Output, title: str, headers: list[str], rows: list[list[str]
     # (on a terminal narrower than an id, 24 cells, a row cut to one screen line cut the id it is there to give: its
     # rows are then written whole, for the terminal to wrap)
     show = out.row if widths[0] < out.console.width else out.line
+    laid_out()
     out.row(Text(title, "bold"))
     for r, row in enumerate([headers, *rows]):
         line = Text()
