@@ -29,3 +29,21 @@ def test_every_command_works_on_a_stdout_that_cannot_write_unicode(store_url: st
         assert done.returncode == 0 and done.stderr == "", (args, done.stderr)
     listed = json.loads(run_cli("runs", "list", "--json", "--store", store_url, env=env).stdout)
     assert listed[0]["prompt"] == PROMPT
+
+
+def test_the_c_locale_without_utf8_mode_takes_utf8_arguments_and_writes_what_it_can(store_url: str) -> None:
+    """`LC_ALL=C` with Python's UTF-8 mode off (`PYTHONUTF8=0`): arguments are read as ASCII, stdout is ASCII that
+    escapes lone surrogates only. `run "Écris ☃"` was refused as "not valid UTF-8" (it is), and with an ASCII prompt
+    the live view printed a traceback for every event and the command ended with one."""
+    env = {k: v for k, v in cli_env(PYTHONUTF8="0", PYTHONCOERCECLOCALE="0", LC_ALL="C").items() if k != "LANG"}
+    prompt = "Écris un poème ☃"
+    as_json = run_cli("run", prompt, "--max-iterations", "1", "--json", "--store", store_url, env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["prompt"] == prompt
+    ran = run_cli("run", "Explain DNS", "--max-iterations", "1", "--store", store_url, env=env, encoding="ascii")
+    assert ran.returncode == 0 and "Traceback" not in ran.stderr, ran.stderr
+    assert "\\u25b6 started" in ran.stdout
+    listed = run_cli("runs", "list", "--store", store_url, env=env, encoding="ascii")
+    assert listed.returncode == 0 and "\\xc9cris un po\\xe8me \\u2603" in listed.stdout, listed.stderr
+    refused = run_cli("run", "hi", "--context", "caf\udce9", "--store", store_url, env=env)  # (a Latin-1 byte)
+    assert refused.returncode == 2 and "b'caf\\xe9' is not valid UTF-8" in refused.stderr, refused.stderr

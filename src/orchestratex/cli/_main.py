@@ -231,9 +231,24 @@ def _not_utf8(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _as_utf8(arg: str) -> str:
+    """An argument as the UTF-8 text its bytes are, where Python decoded them otherwise: in the C locale without UTF-8
+    mode (`LC_ALL=C PYTHONUTF8=0`) it reads arguments as ASCII, keeping every other byte as a lone surrogate, and
+    `orchestratex run "Écris un poème"` was refused as "not valid UTF-8". Bytes that are not UTF-8 are left as they
+    were, for `_not_utf8` to refuse."""
+    try:
+        arg.encode("utf-8")
+        return arg
+    except UnicodeEncodeError:
+        try:
+            return os.fsencode(arg).decode("utf-8")
+        except (UnicodeError, ValueError):
+            return arg
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `orchestratex` command; returns the exit code."""
-    argv = sys.argv[1:] if argv is None else argv
+    argv = [_as_utf8(arg) for arg in (sys.argv[1:] if argv is None else argv)]
     if sys.stderr is None:  # `2>&-`: `print(..., file=sys.stderr)` wrote its messages to stdout, into a key or JSON
         sys.stderr = open(os.devnull, "w")  # (for the rest of the process)
     if (bad := _not_utf8(argv)) is not None:

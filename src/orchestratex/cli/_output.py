@@ -166,26 +166,34 @@ def lossless_stdout() -> Iterator[None]:
     locale, a Windows code page when redirected; a lone surrogate in UTF-8) is written as a `\\u` escape instead
     of failing the command with a traceback (Python's stdout is strict; its stderr already escapes)."""
     stream = sys.stdout
-    if not isinstance(stream, io.TextIOWrapper) or stream.errors != "strict":
+    # (the C locale without Python's UTF-8 mode, `LC_ALL=C PYTHONUTF8=0`, has an ASCII stdout that escapes only lone
+    # surrogates: `orchestratex run … | less` failed on the first `▶`, a traceback for each event)
+    if not isinstance(stream, io.TextIOWrapper) or not (
+        stream.errors == "strict" or (stream.errors == "surrogateescape" and not _unicode(stream.encoding))
+    ):
         yield
         return
+    errors = stream.errors
     stream.reconfigure(errors="backslashreplace")
     try:
         yield
     finally:
         with contextlib.suppress(Exception):
-            stream.reconfigure(errors="strict")
+            stream.reconfigure(errors=errors)
 
 
 def json_text(data: object) -> str:
     """`data` as indented JSON for stdout: non-ASCII text as it is where stdout writes UTF-8, else as `\\u` escapes
     (which every JSON reader decodes to the same text) rather than characters its encoding cannot write."""
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    return json.dumps(data, indent=2, ensure_ascii=not _unicode(getattr(sys.stdout, "encoding", None) or "utf-8"))
+
+
+def _unicode(encoding: str) -> bool:
+    """Whether `encoding` writes every character (UTF-8, UTF-16, …)."""
     try:
-        unicode = codecs.lookup(encoding).name.startswith("utf")
+        return codecs.lookup(encoding).name.startswith("utf")
     except LookupError:
-        unicode = False
-    return json.dumps(data, indent=2, ensure_ascii=not unicode)
+        return False
 
 
 def isatty(file: IO[str] | None) -> bool:
