@@ -5,7 +5,7 @@ import { costChart, scoreChart } from "./charts.js";
 import { byId, fill, h, money, score, shorten, when } from "./dom.js";
 import { renderEarlyStop, renderEvent, renderVerdicts } from "./feed.js";
 import { decimalComma, readNumber } from "./numbers.js";
-import { progressOf } from "./progress.js";
+import { progressOf, statusOf } from "./progress.js";
 import { uncountedNotes } from "./uncounted.js";
 
 const KEY = "orchestratex.console.key";
@@ -42,6 +42,8 @@ const state = {
   /** The next try of `resume` (the key kept in the tab, refused for a moment). */
   resumeTimer: 0,
   verdictsTimer: 0,
+  /** The next change of what a screen reader is told of the run shown (`announce`). */
+  announceTimer: 0,
   sessionEnded: false,
   /** The selected session's status, as last read. */
   sessionStatus: null,
@@ -116,6 +118,7 @@ function logout(message) {
   clearInterval(state.poll);
   clearTimeout(state.refreshTimer);
   clearTimeout(state.verdictsTimer);
+  clearTimeout(state.announceTimer);
   closeStream();
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(USER);
@@ -137,7 +140,7 @@ function logout(message) {
 function forget() {
   byId("start-form").reset();
   for (const id of ["session-list", "session-facts", "cost-chart", "score-chart", "orchestration-list", "thread-list",
-    "feed", "run-progress", "verdicts", "who-user", "session-title", "live-title", "stream-state", "sessions-error",
+    "feed", "run-progress", "run-status", "verdicts", "who-user", "session-title", "live-title", "stream-state", "sessions-error",
     "start-error"]) {
     fill(byId(id));
   }
@@ -224,6 +227,8 @@ function selectSession(sessionId) {
   byId("session-title").textContent = `Session ${sessionId}`;
   fill(byId("feed"));
   fill(byId("verdicts"));
+  clearTimeout(state.announceTimer);
+  fill(byId("run-status"));
   byId("live-view").hidden = true;
   document.title = TITLE;
   drawRuns();
@@ -448,6 +453,17 @@ function drawProgress(run) {
   const text = progressOf(run);
   setText(line, text);
   line.hidden = text === "";
+  announce(run);
+}
+
+/**
+ * Tell a screen reader, in one line, what the run shown waits for or how it ended, once its events pause for a
+ * moment. The feed itself was the live region: each card was read out whole as it came (the router's table of
+ * every candidate, a 200 KB answer), and opening a session read out every event of every run it replayed.
+ */
+function announce(run) {
+  clearTimeout(state.announceTimer);
+  state.announceTimer = setTimeout(() => setText(byId("run-status"), statusOf(run)), 500);
 }
 
 /**
