@@ -284,3 +284,26 @@ def test_a_run_completed_short_of_its_budget_says_why(desktop: Watched, console:
     log_in(page, console)
     expect(page.locator("#verdicts .note")).to_have_text(f"Stopped early (budget): {doc['error']}")
     assert desktop.problems() == []
+
+
+@pytest.mark.parametrize(
+    "character",
+    [
+        "\N{REGIONAL INDICATOR SYMBOL LETTER D}\N{REGIONAL INDICATOR SYMBOL LETTER E}",
+        "e\N{COMBINING ACUTE ACCENT}",
+        "\N{MAN}\N{ZERO WIDTH JOINER}\N{WOMAN}\N{ZERO WIDTH JOINER}\N{GIRL}",
+    ],
+    ids=["flag", "combining", "zwj"],
+)
+def test_a_prompt_cut_short_keeps_each_character_whole(desktop: Watched, console: Console, character: str) -> None:
+    """Prompts were cut by code point: a flag where the cut fell showed half of itself (a lone "D"), a family emoji its
+    man alone, and an "é" written e + U+0301 lost its accent."""
+    from playwright.sync_api import expect
+
+    prompt = "x" * 88 + character + "y" * 40
+    new_session_with_runs(console, prompt, max_iterations=1)
+    page = desktop.page
+    log_in(page, console)
+    expect(page.locator("#orchestration-list .pick-title").first).to_have_text("x" * 88 + character + "…")
+    expect(page.locator("#thread-list li").first).to_have_text("auto " + "x" * 88 + character + "y" * 30 + "…")
+    assert desktop.problems() == []

@@ -75,11 +75,14 @@ export function when(iso) {
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
 }
 
-/** `text` on one line, cut to `width` characters with "…": counted and cut by code point, never inside one (an emoji
- * or a CJK character beyond U+FFFF is two UTF-16 units, and cutting between them showed a "�"). */
+const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/** `text` on one line, cut to `width` characters with "…": counted and cut by character as a reader sees one (a
+ * grapheme), never inside one. Cut by code point, a flag (two regional indicators) showed half of itself as a lone
+ * letter, a family emoji (joined by U+200D) its first member only, and "é" written e + U+0301 lost its accent. */
 export function shorten(text, width = 80) {
   const flat = String(text ?? "").replace(/\s+/g, " ").trim();
   if (flat.length <= width) return flat;
-  const chars = Array.from(flat);
+  const chars = Array.from(GRAPHEMES.segment(flat), (part) => part.segment);
   return chars.length <= width ? flat : `${chars.slice(0, width - 1).join("")}…`;
 }
