@@ -7,7 +7,7 @@ import pytest
 
 from ..server_process import create_key
 from .conftest import Console, Watched
-from .test_console_browser import log_in
+from .test_console_browser import ENDED, log_in
 
 pytestmark = pytest.mark.slow
 
@@ -122,3 +122,35 @@ def test_starting_in_an_ended_session_says_to_pick_another(desktop: Watched, con
     )
     expect(page.get_by_role("button", name="Start")).to_be_focused()
     assert desktop.problems() == []
+
+
+def test_starting_in_a_session_paused_since_it_was_read_says_so(desktop: Watched, console: Console) -> None:
+    """A session paused elsewhere (another tab, the API) after the page last read it: Start showed the server's
+    refusal, "session … is paused: threads can only be added to an active session", a step the user never asked
+    for, and the session's facts still said "active"."""
+    from playwright.sync_api import expect
+
+    headers = {"Authorization": f"Bearer {console.key}"}
+    base = console.server.base_url
+    session_id = httpx.post(f"{base}/api/sessions/", json={}, headers=headers).json()["_id"]
+    page = desktop.page
+    log_in(page, console)
+    expect(page.locator("#session-list button[aria-current=true]")).to_have_attribute("data-session", session_id)
+    expect(page.locator("#session-facts dd").first).to_have_text("active")
+    paused = httpx.patch(f"{base}/api/sessions/{session_id}/status", json={"status": "paused"}, headers=headers)
+    assert paused.status_code == 200, paused.text
+    page.get_by_label("Prompt").fill("Explain quicksort")
+    page.get_by_role("button", name="Start").click()
+    expect(page.locator("#start-error")).to_have_text(
+        "This session is paused: no orchestration can start in it until it is active again. Press New session, or"
+        " pick an active session."
+    )
+    expect(page.locator("#session-facts dd").first).to_have_text("paused")
+    resumed = httpx.patch(f"{base}/api/sessions/{session_id}/status", json={"status": "active"}, headers=headers)
+    assert resumed.status_code == 200, resumed.text
+    page.get_by_label("Max iterations").fill("1")
+    page.get_by_role("button", name="Start").click()  # (and once it is active again, a start goes through)
+    page.locator(ENDED).wait_for(timeout=90_000)
+    threads = httpx.get(f"{base}/api/threads/session/{session_id}", headers=headers).json()
+    assert [t["original_prompt"] for t in threads] == ["Explain quicksort"]
+    assert all("status of 409" in p for p in desktop.problems())  # (the refused start)

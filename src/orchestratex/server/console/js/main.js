@@ -567,6 +567,24 @@ function startOrchestration(form) {
   return once(byId("start-submit"), () => start(form, prompt));
 }
 
+/** Why no orchestration can start in the selected session, whose status is `status` (not active). */
+function notActive(status) {
+  const what = ENDED.has(status) ? `has ended (${status})` : `is ${status}`;
+  const until = ENDED.has(status) ? "" : " until it is active again";
+  return `This session ${what}: no orchestration can start in it${until}. Press New session, or pick an active session.`;
+}
+
+/**
+ * For a start the server refused (409) because the selected session is not active — paused, or ended elsewhere since
+ * it was last read — the error saying so, else null. The server's refusal, "session … is paused: threads can only
+ * be added to an active session", spoke of a step the user never asked for and not of what to do.
+ */
+async function inactiveSession(err) {
+  if (!(err instanceof ApiError) || err.status !== 409 || !state.sessionId) return null;
+  await refreshSession({ threads: false }); // (its status as it is now, shown in its facts too)
+  return state.sessionStatus === "active" ? null : new Error(notActive(state.sessionStatus));
+}
+
 async function start(form, prompt) {
   const error = byId("start-error");
   error.textContent = "";
@@ -575,17 +593,19 @@ async function start(form, prompt) {
     const settings = startSettings(form);
     if (state.sessionId && state.sessionEnded) {
       // (an end is final: the server's refusal spoke of adding a thread, a step the user never asked for)
-      throw new Error(
-        `This session has ended (${state.sessionStatus}): no orchestration can start in it. ` +
-          "Press New session, or pick an active session.",
-      );
+      throw new Error(notActive(state.sessionStatus));
     }
     if (!state.sessionId) {
       const session = await state.api.createSession(state.userId);
       await reloadSessions(session._id);
     }
-    const threadId = await threadFor(prompt, form.elements.domain.value);
-    const doc = await state.api.start(threadId, settings);
+    let doc;
+    try {
+      const threadId = await threadFor(prompt, form.elements.domain.value);
+      doc = await state.api.start(threadId, settings);
+    } catch (err) {
+      throw (await inactiveSession(err)) ?? err;
+    }
     unstarted = null;
     if (state.api !== api) return;
     watch(doc._id, { follow: false });
