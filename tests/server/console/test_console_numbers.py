@@ -100,4 +100,6 @@ def test_a_score_just_under_the_threshold_is_not_shown_reaching_it(desktop: Watc
     expect(page.locator("#feed li[data-type=orchestration_completed] .event-title")).to_contain_text("8.96/10")
     expect(page.locator("#orchestration-list .pick-meta")).to_have_text("8.96/10 · $0.0000040")
     expect(page.locator("#verdicts td", has_text="/10")).to_have_text(["8.96/10", "8.96/10"])
+    expect(page.locator("#score-chart figcaption")).to_have_text("Final score per orchestration (0–10) · mean 8.96/10")
+    expect(page.locator("#score-svg-desc")).to_have_text("1 scored orchestration, mean 8.96/10.")
     assert desktop.problems() == []

@@ -87,7 +87,7 @@ export function scoreChart(figure, points, threshold) {
     return empty(figure, caption, why);
   }
   const mean = scored.reduce((sum, p) => sum + p.score, 0) / scored.length;
-  const svg = frame("score-svg", caption, `${runs(scored.length, "scored ")}, mean ${mean.toFixed(1)}/10.`);
+  const svg = frame("score-svg", caption, `${runs(scored.length, "scored ")}, mean ${score(mean)}.`);
   const left = axis(svg, 10, (v) => String(v));
   const plot = H - PAD.top - PAD.bottom;
   const step = (W - left - PAD.right) / points.length;
@@ -104,5 +104,5 @@ export function scoreChart(figure, points, threshold) {
     svg.append(s("circle", { class: "dot", cx, cy: y(p.score), r: 3.5 }, s("title", null, `${p.label}: ${score(p.score)}`)));
   });
   if (coords.length > 1) svg.insertBefore(s("polyline", { class: "line", points: coords.join(" ") }), svg.querySelector("circle"));
-  fill(figure, h("figcaption", null, caption, h("span", { class: "total" }, ` · mean ${mean.toFixed(1)}`)), svg);
+  fill(figure, h("figcaption", null, caption, h("span", { class: "total" }, ` · mean ${score(mean)}`)), svg);
 }
