@@ -121,3 +121,44 @@ async def test_one_router_given_to_an_orchestrator_on_a_new_store_keeps_what_it_
     async with measured:
         pass
     assert ({k: s.n for k, s in router._stats.items()}, dict(router.memory.single)) == learned
+
+
+@pytest.mark.parametrize("make", [BayesianRouter, ContextualRouter])
+async def test_a_router_warmed_up_by_a_lab_replay_adds_the_stored_statistics_to_what_it_learned(
+    make: type[BayesianRouter] | type[ContextualRouter], tmp_path: Path
+) -> None:
+    """Before: a `BayesianRouter` warmed up by `lab.replay` on one's outcome table (never attached to a store), then
+    given to an orchestrator on a store holding its statistics (earlier runs), lost what the replay taught of every
+    (domain, model) the store held — 30 replayed answers of a model became the store's 1 — while its cascade memory
+    kept both; `ContextualRouter` added them. Both now hold the replay's and the store's."""
+    np = pytest.importorskip("numpy")
+    from orchestratex import lab
+
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    catalog = ModelCatalog(
+        ModelProfile(name=f"function:m{i}", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=7.0)
+        for i in range(3)
+    )
+    async with Orchestrator(
+        catalog=catalog, providers=[FunctionProvider(_judged)], router=make(explore=False), store=url
+    ) as earlier:
+        for i in range(4):
+            await earlier.run(f"What is {i} + 2?", domain="math", max_iterations=3)
+        stored = {(s.domain, s.model_name): s.n for s in await earlier.store.routing_stats(make.name)}
+    assert stored
+    rows = 30
+    table = lab.OutcomeTable(
+        name="mine",
+        models=tuple(m.name for m in catalog),
+        prompts=tuple(f"What is {i} times 3?" for i in range(rows)),
+        quality=np.tile([0.0, 0.0, 1.0], (rows, 1)),
+        cost=np.full((rows, 3), 0.001),
+        tasks=("math",) * rows,
+    )
+    router = make(explore=False)
+    await lab.replay(router, table, list(catalog), progress=False)
+    replayed = {k: s.n for k, s in router._stats.items()}
+    async with Orchestrator(catalog=catalog, providers=[FunctionProvider(_judged)], router=router, store=url):
+        pass  # attaches the warmed-up router to the store of the earlier runs
+    held = {k: s.n for k, s in router._stats.items()}
+    assert held == {k: replayed.get(k, 0) + stored.get(k, 0) for k in {*replayed, *stored}}

@@ -100,10 +100,15 @@ class BayesianRouter(EscalatingRouter):
         self.memory.clear()
 
     def restore(self, stats: Sequence[RoutingStat]) -> None:
+        # added to what the router holds, as `ContextualRouter` and the cascade memory add them: a router warmed up
+        # by `lab.replay` (never attached) lost what the replay taught of every (domain, model) the store held, while
+        # its cascade memory kept both (a router attached before forgets first: `attach`)
         for stat in stats:
-            self._stats[(stat.domain, stat.model_name)] = _Stat(
-                stat.n, stat.score_sum, stat.score_sq_sum, stat.output_tokens_sum
-            )
+            held = self._stats.setdefault((stat.domain, stat.model_name), _Stat())
+            held.n += stat.n
+            held.score_sum += stat.score_sum
+            held.score_sq_sum += stat.score_sq_sum
+            held.output_tokens_sum += stat.output_tokens_sum
 
     def update(self, feedback: RoutingFeedback) -> None:
         """Add one observation in memory only (what `observe` does before persisting it)."""
