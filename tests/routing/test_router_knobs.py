@@ -93,3 +93,23 @@ def test_a_numpy_seed_seeds_the_router_as_its_int_does(router: type[Any]) -> Non
     assert picks[0] == picks[1]
     with pytest.raises(UserError, match=r"seed is a whole number \(or None: unseeded\), e.g. seed=7; got \[3\]"):
         router(seed=[3])
+
+
+@pytest.mark.parametrize("router", [BayesianRouter, ContextualRouter])
+async def test_a_router_name_that_is_not_text_is_refused_when_made(router: type[Any], tmp_path: Any) -> None:
+    """Before: `BayesianRouter(name=["eu"])` was taken, and the first run on a SQLite store was stored, then failed
+    with "StoreError: SQLite error: Error binding parameter 1: type 'list' is not supported"; `name=5` was stored as
+    the number 5."""
+    from orchestratex import Orchestrator, SimulatedProvider
+
+    for bad in (["eu"], 5, b"eu"):
+        with pytest.raises(UserError, match=r"^name is the router's name in the store, a string \(e\.g\. name="):
+            router(name=bad)
+    named = router(name="eu", seed=1)
+    async with Orchestrator(
+        providers=[SimulatedProvider(latency_scale=0)], router=named, store=f"sqlite:///{tmp_path / 'runs.db'}"
+    ) as orchestrator:
+        result = await orchestrator.run("What is 2 + 2?", max_iterations=1)
+        assert result.orchestration.status == "completed"
+        assert await orchestrator.store.routing_stats("eu")
+    assert router(name=None).name == router(name="").name == router.name  # (the default name, as before)

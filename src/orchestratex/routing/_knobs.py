@@ -94,6 +94,18 @@ def seeded(seed: object) -> random.Random:
     raise UserError(f"seed is a whole number (or None: unseeded), e.g. seed=7; got {seed!r}")
 
 
+def router_name(name: object) -> str | None:
+    """A learning router's `name=` (what the store keeps its statistics under): None or a string; anything else is
+    a `UserError` (a list failed at the first run with "SQLite error: Error binding parameter 1", after the run was
+    stored; a number was stored as given, a key other stores read apart)."""
+    if name is None or isinstance(name, str):
+        return name
+    raise UserError(
+        f"name is the router's name in the store, a string (e.g. name='bayesian-eu'), not {type(name).__name__} "
+        f"{name!r:.60}"
+    )
+
+
 def flag(what: str) -> Callable[[str, Any], bool]:
     """A check refusing anything but True or False (a string such as "no" would otherwise read as True)."""
 

@@ -11,7 +11,7 @@ from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import RoutingFeedback, Task, decided
-from ._knobs import Knob, flag, number, seeded, whole
+from ._knobs import Knob, flag, number, router_name, seeded, whole
 from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning, planned_scores
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ class BayesianRouter(EscalatingRouter):
         self.prior_strength = prior_strength
         self.score_sd = score_sd
         self.specialty_bonus = specialty_bonus
+        name = router_name(name)
         if name:
             self.name = name
         self._rng = seeded(seed)

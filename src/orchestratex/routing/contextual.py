@@ -11,7 +11,7 @@ from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..records import RoutingDecision
 from ._base import RoutingFeedback, Task, decided
-from ._knobs import Knob, flag, fraction, number, seeded, whole
+from ._knobs import Knob, flag, fraction, number, router_name, seeded, whole
 from ._memory import EscalatingRouter, FailureMemory, accept_prior, plan_reasoning, planned_scores
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ class ContextualRouter(EscalatingRouter):
         self.default_output_tokens = default_output_tokens
         self.explore_share = explore_share
         self.min_tries = min_tries
+        name = router_name(name)
         if name:
             self.name = name
         self._rng = seeded(seed)
