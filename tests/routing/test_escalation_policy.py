@@ -229,3 +229,49 @@ async def test_a_router_fitted_on_judge_scores_plans_with_the_runs_threshold() -
         result = await orchestrator.run(PROMPT, max_iterations=2)
     assert [it.model_name for it in result.orchestration.iterations] == ["t:b"]
     assert result.stop_reason == "threshold"
+
+
+@pytest.mark.parametrize("kind", ["fitted-w0", "fitted-w20", "bayesian", "contextual"])
+async def test_when_every_candidate_was_rejected_the_best_of_them_is_asked_again(kind: str) -> None:
+    """docs/routing.md: "When every candidate was rejected, the best of them is asked again". Before, every retry
+    believed as hopeless as the next, the third attempt of a two-model run went to the first model of the catalog
+    (or, with a cost knob, the cheapest): the one whose answer had scored 2, not the one that scored 5."""
+    import json
+    from collections.abc import Callable
+
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, Orchestrator
+    from orchestratex.routing import Router
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":  # both answers rejected at 6; `good`'s nearer
+            good = "by function:good" in request.messages[-1].content
+            return json.dumps({"score": 5 if good else 2, "feedback": "not yet"})
+        return f"an answer by {request.model.name}"
+
+    catalog = ModelCatalog(  # the worse model first in the catalog, and the cheaper
+        [
+            ModelProfile(name="function:poor", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, quality=7.0),
+            ModelProfile(name="function:good", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=7.0),
+            ModelProfile(name="function:judge", input_cost_per_1k=0.0001, output_cost_per_1k=0.0001, judge_only=True),
+        ]
+    )
+    table = OutcomeTable(
+        name="two",
+        models=("poor", "good"),
+        prompts=tuple(f"question {i}" for i in range(40)),
+        quality=np.tile([0.6, 0.6], (40, 1)),
+        cost=np.tile([0.0001, 0.001], (40, 1)),
+    )
+    routers: dict[str, Callable[[], Router]] = {
+        "fitted-w0": lambda: FittedRouter(text=False).fit(table),
+        "fitted-w20": lambda: FittedRouter(cost_weight=20.0, text=False).fit(table),
+        "bayesian": lambda: BayesianRouter(explore=False),
+        "contextual": lambda: ContextualRouter(explore=False, cost_weight=20.0),
+    }
+    async with Orchestrator(
+        catalog=catalog, providers=[FunctionProvider(answer)], router=routers[kind](), evaluation_threshold=6.0
+    ) as orchestrator:
+        result = await orchestrator.run("Which option is right?", max_iterations=3)
+    answered = [it.model_name for it in result.orchestration.iterations]
+    assert sorted(answered[:2]) == ["function:good", "function:poor"], answered
+    assert answered[2] == "function:good", answered

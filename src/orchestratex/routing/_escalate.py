@@ -10,6 +10,7 @@ from ._base import Task
 from ._cascade import plan
 from ._features import load_numpy
 from ._joint import logit, sigmoid
+from ._memory import best_rejected
 
 if TYPE_CHECKING:
     from .fitted import FittedRouter
@@ -28,7 +29,9 @@ def escalate(
     fresh = [(p, j) for p, j in pairs if j not in failed or router.retry_success(router.models[j], task.domain) > 0]
     if fresh:  # a rejected model is asked again only once retries of it have been seen to succeed
         keep = [i for i, (_, j) in enumerate(pairs) if j not in failed or (pairs[i] in fresh)]
-        pairs, c = [pairs[i] for i in keep], c[keep]
+    else:  # every candidate was rejected: the best of them is asked again
+        keep = best_rejected(task, [p.name for p, _ in pairs])
+    pairs, c = [pairs[i] for i in keep], c[keep]
     cols = [j for _, j in pairs]
     shift = logit(q_all) - logit(router._mean_q[d])  # what the prompt's own features add to the domain's mean
     retry = np.asarray([router.retry_success(router.models[j], task.domain) for j in range(len(router.models))])

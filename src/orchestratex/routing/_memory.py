@@ -13,7 +13,7 @@ from ._cascade import Plan, plan
 if TYPE_CHECKING:
     from ..stores import RoutingStat, Store
 
-__all__ = ["EscalatingRouter", "FailureMemory", "Rates", "accept_prior", "planned_scores"]
+__all__ = ["EscalatingRouter", "FailureMemory", "Rates", "accept_prior", "best_rejected", "planned_scores"]
 
 _AFTER = " after "
 _LOW, _HIGH = 1e-4, 1 - 1e-4
@@ -296,7 +296,7 @@ class EscalatingRouter(LearningRouter):
         failed = frozenset(task.failed_models)
         allowed = [
             i for i, m in enumerate(candidates) if m.name not in failed or self.memory.retries_pay(task.domain, m.name)
-        ] or list(range(len(candidates)))
+        ] or best_rejected(task, [m.name for m in candidates])
         models = [candidates[i] for i in allowed]
         prior = [base[i] for i in allowed]
         spend = [costs[i] + self.memory.judging_cost for i in allowed]
@@ -325,6 +325,19 @@ class EscalatingRouter(LearningRouter):
 
 _NOT_PLANNED = -1e9
 """The value of a candidate the plan left out (rejected, and not worth asking again): below any it weighs."""
+
+
+def best_rejected(task: Task, names: Sequence[str]) -> list[int]:
+    """The indices of `names` (every one rejected in `task`, none whose retries were seen to pay) whose answer scored
+    best in this run: the best of them is asked again, as docs/routing.md says. Before, every retry being believed
+    as hopeless as the next, the plan took the first candidate in catalog order (or, with a cost knob, the cheapest),
+    re-asking a model whose answer scored 1 when another's scored 5.9."""
+    best: dict[str, float] = {}
+    for attempt in task.attempts:
+        if attempt.score is not None:
+            best[attempt.model] = max(attempt.score, best.get(attempt.model, attempt.score))
+    top = max((best.get(name, -1.0) for name in names), default=-1.0)
+    return [i for i, name in enumerate(names) if best.get(name, -1.0) == top]
 
 
 def planned_scores(models: Sequence[ModelProfile], values: Sequence[float], digits: int) -> dict[str, float]:
