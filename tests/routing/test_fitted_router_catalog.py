@@ -156,3 +156,34 @@ async def test_a_model_added_to_the_live_catalog_that_the_router_cannot_choose_i
     assert message.startswith("['function:c'] is offered to this FittedRouter since its first decision, but it was")
     assert "it never chooses it; fit it on outcomes that include it" in message
     assert all(r.orchestration.iterations[0].model_name != "function:c" for r in runs)
+
+
+async def test_a_router_that_knows_no_catalog_model_does_not_re_ask_a_rejected_model(tmp_path: Path) -> None:
+    """Before: a saved router fitted on models the catalog does not have (a paper's) answered every attempt of a run
+    with the catalog's best prior, so a run whose answers the judges rejected asked that one model three times (with
+    the simulator, `sim:claude-opus-5-5` scored 9.3, 9.2, 9.2 at a threshold of 9.9) and never another."""
+    import json
+
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 3, "feedback": "not yet"})  # every answer rejected
+        return f"an answer by {request.model.name}"
+
+    catalog = ModelCatalog(
+        [
+            *(
+                ModelProfile(name=f"function:m{q}", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=q)
+                for q in (6.0, 8.0, 7.0, 5.0)
+            ),
+            ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.001, judge_only=True),
+        ]
+    )
+    path = fitted_on(("gpt-from-a-paper", "another-paper-model")).save(tmp_path / "router.npz")
+    async with Orchestrator(
+        catalog=catalog, providers=[FunctionProvider(answer)], router=FittedRouter.load(path), max_iterations=3
+    ) as orchestrator:
+        result = await orchestrator.run("Write a Python function that reverses a list", domain="coding")
+    asked = [it.model_name for it in result.orchestration.iterations]
+    assert asked == ["function:m8.0", "function:m7.0", "function:m6.0"], asked  # the best prior not yet rejected

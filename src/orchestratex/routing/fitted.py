@@ -29,6 +29,7 @@ from ._features import TextFeaturizer, load_numpy
 from ._fit import price_per_1k
 from ._joint import JointOutcomes, judge_error_ok
 from ._knobs import Knob, flag, fraction, number, optional, whole
+from ._memory import best_rejected
 from ._saved import load_router, save_router
 
 if TYPE_CHECKING:
@@ -339,7 +340,12 @@ class FittedRouter(Router):
         known = [(c, index.get(c.name, index.get(c.version))) for c in candidates]
         pairs = [(c, j) for c, j in known if j is not None]
         if not pairs:
-            best = max(candidates, key=lambda c: c.quality)
+            # (the loop's policy holds here too: a rejected model is not asked again while another is left; before,
+            # the best prior was re-asked at every attempt, never trying the others)
+            rejected = set(task.failed_models)
+            left = [c for c in candidates if c.name not in rejected]
+            left = left or [candidates[i] for i in best_rejected(task, [c.name for c in candidates])]
+            best = max(left, key=lambda c: c.quality)
             if not self._warned_unknown:
                 self._warned_unknown = True
                 logger.warning(
