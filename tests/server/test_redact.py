@@ -34,6 +34,13 @@ _KEY = "ox_" + "Zq3-x_9" * 6 + "K"
         (f"/api/sessions/user/%6F%78%5F{_KEY[3:]}", "/api/sessions/user/ox_***"),
         (f"/api/x?api_key={_KEY[:10]}%2d{_KEY[11:]}", "/api/x?api_key=ox_***"),
         (f"/api/sessions/user%2F{_KEY}", "/api/sessions/user%2Fox_***"),
+        # another API's credential (a provider's key sent here by mistake): masked whatever it looks like
+        ("/v1/models?key=AIzaSyD-secret", "/v1/models?key=***"),
+        ("/v1/models?x=1&API_KEY=sk-proj-secret", "/v1/models?x=1&API_KEY=***"),
+        ("/v1/models?access_token=eyJ.secret.sig", "/v1/models?access_token=***"),
+        ("/v1/models?api-key=azure-secret&x=1", "/v1/models?api-key=***&x=1"),
+        ("/v1/models?k%65y=AIzaSyD-secret", "/v1/models?k%65y=***"),
+        ("/api/x?keys=3&monkey=1", "/api/x?keys=3&monkey=1"),
         ("/api/models/%6fx_short", "/api/models/%6fx_short"),
         (
             "/api/models/box_of_words_that_is_long_enough_to_look_like_it",

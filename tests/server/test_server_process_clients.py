@@ -130,6 +130,18 @@ def test_a_key_sent_in_another_query_parameter_stays_out_of_the_log(served: Serv
     assert "/api/models/?api_key=ox_*** HTTP/1.1" in served.server.log()
 
 
+def test_a_provider_key_sent_in_a_credential_query_parameter_stays_out_of_the_log(served: Served) -> None:
+    """A client given the wrong key — its OpenAI or Gemini key (`?key=AIza…`, as the Gemini API takes it) — in the
+    URL: the server answers 401, and its access log held that key whole, as it masked only keys of its own."""
+    secrets = {"key": "AIzaSyD-example-gemini-key-0123456789ab", "api_key": "sk-proj-example0123456789abcdefXYZ"}
+    for name, secret in secrets.items():
+        r = httpx.get(f"{served.server.base_url}/v1/models?{name}={secret}", timeout=30)
+        assert r.status_code == 401
+    log = served.server.log()
+    assert all(secret not in log for secret in secrets.values())
+    assert "/v1/models?key=*** HTTP/1.1" in log and "/v1/models?api_key=*** HTTP/1.1" in log
+
+
 def test_a_key_percent_encoded_in_the_path_stays_out_of_the_log(served: Served) -> None:
     """uvicorn logs the path as sent: `%6fx_…` (a client that encodes more than it must) is the key all the same."""
     encoded = "%6f" + served.alice_key[1:]

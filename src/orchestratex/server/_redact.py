@@ -4,7 +4,8 @@ a server span (FastAPI's own, an ASGI instrumentation's) records it as `url.quer
 A browser's WebSocket can only carry its key as `?token=<key>`; uvicorn writes that path to the
 `uvicorn.access` log (HTTP) and the `uvicorn.error` log (WebSocket handshakes). The filter here
 replaces the value of every `token` query parameter with `***` before a record is written, also when
-the parameter's name is percent-encoded (`?tok%65n=`), as the server decodes it, and any API key sent
+the parameter's name is percent-encoded (`?tok%65n=`), as the server decodes it, the value of a parameter other APIs
+take a credential in (`?key=`, `?api_key=`, `?access_token=`…) likewise, and any API key of this server sent
 elsewhere in the URL (`?api_key=ox_…`, a key pasted into the path) with `ox_***`; `redact_span_url` does the
 same to the URL attributes of the request's server span.
 """
@@ -27,11 +28,22 @@ LOGGERS = ("uvicorn.access", "uvicorn.error", "orchestratex.server")
 /api/sessions/user/ox_… answered 503`, wrote a key pasted into its path in clear while the access log masked it)."""
 
 
+_CREDENTIAL_PARAMS = frozenset(
+    {"key", "api_key", "apikey", "api-key", "x-api-key", "access_token", "auth", "authorization", "password", "secret"}
+)
+"""Query parameters other APIs take a credential in (Gemini's `?key=`, Azure's `?api-key=`, OAuth's `?access_token=`):
+a client sending the key of its provider there (`?key=AIza…`, `?api_key=sk-…`) had it logged whole, as only a key of
+this server's (`ox_…`) was masked."""
+
+
 def _redact_param(match: re.Match[str]) -> str:
     sep, name, value = match.groups()
     if "%" in name or "+" in name:
         name = unquote_plus(name)  # `?tok%65n=<key>` is `?token=<key>` to the server
-    return f"{sep}{match.group(2)}=***" if name.lower() == "token" and value else match.group(0)
+    name = name.lower()
+    if not value or (name != "token" and (name not in _CREDENTIAL_PARAMS or _KEY.fullmatch(value))):
+        return match.group(0)  # (a key of this server's is masked below, as `ox_***`)
+    return f"{sep}{match.group(2)}=***"
 
 
 _KEY_CHAR = r"(?:[A-Za-z0-9_-]|%(?:2[Dd]|3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|5[Ff]|6[1-9A-Fa-f]|7[0-9Aa]))"
