@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import signal
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 from .._ids import forks
@@ -86,7 +88,8 @@ class Portal:
             pass
         else:
             if ipython_shell() is not None and threading.current_thread() is not self._thread:
-                return self._wait(coro, what)
+                with _interruptible():
+                    return self._wait(coro, what)
             coro.close()
             raise UserError(
                 f"{what} cannot be called from a running event loop (an async function): it would "
@@ -151,6 +154,25 @@ def forked_error(what: str) -> UserError:
         "each process after the fork (gunicorn: in a post_fork hook), or run nothing on it before forking "
         "(or close() it, and the store you gave it, before forking)"
     )
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C raises `KeyboardInterrupt` while the kernel's loop is blocked. A Jupyter kernel running a cell with an
+    `await` in it turns SIGINT into a callback on that loop (to cancel the cell), which never runs while a synchronous
+    call blocks the loop: the interrupt was lost and the run went on to its end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if handler in (signal.default_int_handler, signal.SIG_IGN, signal.SIG_DFL, None):
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 async def _cancel_all() -> None:
