@@ -54,6 +54,7 @@ from ._result import RunOptions, RunResult
 from ._resume import resume_pending
 from ._sessions import new_session, new_thread
 from ._stream import DeltaSink, RunStream
+from ._unknown import check_new_attribute
 from ._watch import CancelWatcher
 
 __all__ = ["Orchestrator", "RunOptions", "RunResult"]
@@ -205,6 +206,8 @@ class Orchestrator:
         as the constructor's are: an unknown name failed each run with "no model can judge the answers of …". A
         `router` or `evaluator` put in place is checked as the constructor's, and a new router is attached to the store
         before the next run (it was never: it learned nothing the store kept, and loaded nothing it held)."""
+        if "_close_lock" in self.__dict__:  # (built: `on_event = f` or a typo made an attribute nothing read)
+            check_new_attribute(self, name)
         check = _SETTINGS.get(name)
         if check is not None:
             check(name, value)

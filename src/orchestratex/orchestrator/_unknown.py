@@ -1,0 +1,39 @@
+"""A setting assigned on a built orchestrator under a name it does not have: refused, not kept unread.
+
+`orchestrator.on_event = log` (the constructor's name for `handlers`) or `orchestrator.max_iteration = 1` (a typo, in a
+notebook between runs) made a new attribute that nothing read: the next runs ran as before, without a word.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from ..exceptions import UserError
+
+__all__ = ["check_new_attribute"]
+
+_CONSTRUCTOR_ONLY = {
+    "on_event": "set `orchestrator.handlers` (the handlers `on_event=` gave the constructor)",
+    "simulate": "it is read by the constructor only: make a new `Orchestrator(simulate=...)`",
+    "env": "it is read by the constructor only: make a new `Orchestrator(env=...)`",
+}
+
+
+def check_new_attribute(orchestrator: object, name: str) -> None:
+    """`UserError` for a public attribute the orchestrator does not have whose name is a constructor option it does not
+    keep, or close to one of its settings (a typo). Other new names (a subclass's own) are left alone."""
+    if name.startswith("_") or name in vars(orchestrator) or hasattr(type(orchestrator), name):
+        return
+    kind = type(orchestrator).__name__
+    fix = _CONSTRUCTOR_ONLY.get(name)
+    if fix is not None:
+        raise UserError(f"{kind} has no setting {name!r}: {fix}")
+    known = [n for n in (*vars(orchestrator), *_properties(type(orchestrator))) if not n.startswith("_")]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+    if close:
+        raise UserError(f"{kind} has no setting {name!r}: did you mean {close[0]!r}?")
+
+
+def _properties(cls: type) -> list[str]:
+    """The names of the settable properties of `cls` and its bases."""
+    return [n for c in cls.__mro__ for n, v in vars(c).items() if isinstance(v, property) and v.fset is not None]

@@ -1,0 +1,58 @@
+"""A setting assigned on a built orchestrator under a name it does not have (the constructor's `on_event`, a typo) is
+refused with a `UserError` naming the one meant; it made an attribute that no run read, without a word."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestratex import Orchestrator, UserError
+
+from ..kernel_cells import run_cells
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("on_event", r"^Orchestrator has no setting 'on_event': set `orchestrator.handlers`"),
+        ("max_iteration", r"^Orchestrator has no setting 'max_iteration': did you mean 'max_iterations'\?$"),
+        ("evaluation_treshold", r"did you mean 'evaluation_threshold'\?$"),
+        ("handler", r"did you mean 'handlers'\?$"),
+        ("judge", r"did you mean 'judges'\?$"),
+        ("simulate", r"read by the constructor only: make a new `Orchestrator\(simulate=...\)`$"),
+    ],
+)
+def test_a_setting_it_does_not_have_is_refused(name: str, message: str) -> None:
+    orchestrator = Orchestrator(simulate=True)
+    with pytest.raises(UserError, match=message):
+        setattr(orchestrator, name, 1)
+    assert name not in vars(orchestrator)
+
+
+def test_names_of_ones_own_are_kept() -> None:
+    class Mine(Orchestrator):
+        def __init__(self) -> None:
+            super().__init__(simulate=True)
+            self.team = "search"  # a subclass's own attribute
+
+    mine = Mine()
+    mine.label = "nightly"
+    mine.max_iterations = 2
+    assert (mine.team, mine.label, mine.max_iterations) == ("search", "nightly", 2)  # type: ignore[attr-defined]
+
+
+def test_handlers_set_in_a_notebook_cell_as_the_constructor_names_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cells = run_cells(
+        [
+            "from orchestratex import Orchestrator\norch = Orchestrator(simulate=True)",
+            "seen = []\norch.on_event = seen.append",
+            "result = await orch.run('Hello', max_iterations=1)\nprint('events seen:', len(seen), len(result.events))",
+        ],
+        tmp_path,
+        monkeypatch,
+    )
+    assert cells[1].errors == ["UserError"], cells[1].text
+    assert "events seen: 0 5" in cells[2].text, cells[2].text  # nothing was taken: the user knows it
