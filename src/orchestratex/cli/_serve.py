@@ -109,7 +109,11 @@ def _serve(args: argparse.Namespace, serving: Callable[[], None]) -> int:
     try:
         port = sockets[0].getsockname()[1]
         app = create_app(store_url=url, settings=settings)
-        _say_where(args.host, port, url, settings, app.state.server.orchestrator.simulated, sockets)
+        from ._models import simulation_reason
+
+        orchestrator = app.state.server.orchestrator
+        simulated = simulation_reason(orchestrator.catalog) if orchestrator.simulated else None
+        _say_where(args.host, port, url, settings, simulated, sockets)
         # The SQLite store works in its own thread; under load the event loop holds the GIL most of the time and
         # that thread would wait up to the default 5 ms switch interval for every statement. 0.5 ms keeps it moving.
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
@@ -139,10 +143,12 @@ def _serve(args: argparse.Namespace, serving: Callable[[], None]) -> int:
 
 
 def _say_where(
-    host: str, port: int, url: str, settings: Any, simulated: bool, sockets: Sequence[socket.socket] = ()
+    host: str, port: int, url: str, settings: Any, simulated: str | None, sockets: Sequence[socket.socket] = ()
 ) -> None:
-    """The start-up lines: where the server serves (from what store, with which models), its docs and console."""
-    where = "simulated models (no provider key set)" if simulated else "configured providers"
+    """The start-up lines: where the server serves (from what store, with which models), its docs and console;
+    `simulated` is why it serves simulated models (`OLLAMA_BASE_URL is set, but the catalog has no ollama model…`, as
+    `orchestratex models` says: it said "no provider key set" whatever was set), or None when it serves real ones."""
+    where = f"simulated models ({simulated})" if simulated is not None else "configured providers"
     # a wildcard host is no address to open: browsers refuse http://0.0.0.0 (Chrome since 2024), Windows always did.
     # Told by the addresses bound, not by how the host was written: `--host 0` (as `http.server --bind 0` takes it),
     # `0.0` or `*` listened on every address too, and said only "serving http://0:8000" (or `http://*:8000`)
