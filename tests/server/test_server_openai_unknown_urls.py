@@ -68,3 +68,19 @@ def test_the_stored_chat_completions_api_is_said_not_to_be_served_with_where_the
         client.chat.completions.list()
     assert listed.value.status_code == 405 and "stored chat completions" in listed.value.message
     assert api.client.get(f"/api/orchestration/status/{oid}", headers=api.alice).json()["final_response"]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+def test_v1_itself_says_what_is_served_there_rather_than_an_empty_redirect(api: Api, method: str) -> None:
+    """`curl host:8000/v1` (the base URL the docs give, opened as it is) answered an empty 307 to `/v1/`, which curl
+    shows as nothing and which then answered 404: it now answers that 404 at once, naming what is under /v1."""
+    answer = api.client.request(method, "/v1?x=1", headers=api.alice, follow_redirects=False)
+    assert (answer.status_code, answer.headers.get("location")) == (404, None)
+    if method != "HEAD":
+        assert answer.json()["error"] == {
+            "message": f"Unknown request URL: {method} /v1; this server serves POST /v1/chat/completions and GET"
+            " /v1/models (and /v1/models/{model})",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "not_found",
+        }

@@ -291,4 +291,16 @@ def mount_openai(app: FastAPI, state: ServerState) -> OpenAIRoutes:
     routes.check_presets()
     # first in the routing table: a /v1 request is not matched against every /api route before it
     app.router.routes.insert(0, Mount("/v1", app=routes.app(), name="openai"))
+    # `/v1` itself (a base URL opened in a browser, `curl host:8000/v1`) was an empty 307 to `/v1/`, which said 404:
+    # it is answered that 404 at once, saying what this server serves there
+    app.router.routes.insert(1, Route("/v1", _bare_v1, methods=_ANY, include_in_schema=False))
     return routes
+
+
+_ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+async def _bare_v1(request: Request) -> Response:
+    """The 404 of `/v1` (any method): the API's root, no endpoint of its own; the message names those it has."""
+    message = unknown_v1_url(request.method, "", str(request.url.replace(query="")))
+    return openai_error_response(OpenAIError(404, message, code="not_found"))
