@@ -54,3 +54,22 @@ def test_a_compressed_v1_body_is_refused_saying_so() -> None:
         assert "'Content-Encoding: gzip', which this server does not decode" in refused.value.message
         assert refused.value.type == "invalid_request_error"
         assert refused.value.response.headers["accept-encoding"] == "identity"
+
+
+def test_a_v1_body_sent_in_chunks_over_the_limit_says_so_in_openais_shape() -> None:
+    """A body without `Content-Length` (sent in chunks: a proxy re-chunking it, a client streaming its upload) is
+    counted as it is read, inside the mounted `/v1` app, which had moved the request's root path by then: its 413
+    came in the API's shape only, `{"detail", "status_code"}`, which the openai SDK shows as a raw dict. It now
+    carries OpenAI's `error`, as a body whose declared length is over the limit does."""
+    store = MemoryStore()
+    with TestClient(create_app(store, settings=ServerSettings(max_body_bytes=2048))) as http:
+        key = http.portal.call(issue_api_key, store, "alice")  # type: ignore[union-attr]
+        body = json.dumps({"model": "orchestratex/auto", "messages": [{"role": "user", "content": "long " * 1000}]})
+        chunks = iter([body[:1000].encode(), body[1000:].encode()])
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        refused = http.post("/v1/chat/completions", content=chunks, headers=headers)
+        assert refused.status_code == 413, refused.text
+        assert refused.json()["error"]["code"] == "request_too_large", refused.json()
+        assert "the limit is 2048 bytes" in refused.json()["error"]["message"]
+        other = http.post("/api/sessions/", content=iter([b"x" * 1000, b"x" * 3000]), headers=headers)
+        assert other.status_code == 413 and "error" not in other.json()  # (the spec's routes: their shape only)

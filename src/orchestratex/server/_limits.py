@@ -321,6 +321,8 @@ class _Guard:
 
     def __init__(self, limit: BodySizeLimit, scope: Scope, receive: Receive, send: Send) -> None:
         self.limit, self.scope, self._receive, self._send = limit, scope, receive, send
+        self.path = route_path(scope)
+        """The request's path as sent: mounted apps (`/v1`) move the scope's `root_path` while they answer."""
         self.read = 0
         self.refused = False
         self.started = False
@@ -336,7 +338,7 @@ class _Guard:
                 note_limit("body_size")
                 if not self.started:
                     self.started = True
-                    await self.limit.refusal(self.scope)(self.scope, self._receive, self._send)
+                    await self.limit.refusal(self.path)(self.scope, self._receive, self._send)
                 return {"type": "http.disconnect"}
         return message
 
@@ -355,11 +357,12 @@ class BodySizeLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    def refusal(self, scope: Scope) -> Response:
+    def refusal(self, path: str) -> Response:
+        """The 413 for a request to `path` (below the app's root path)."""
         mb = self.max_bytes / (1024 * 1024)
         size = f"{self.max_bytes} bytes" + (f" ({mb:g} MB)" if mb >= 1 else "")
         detail = f"request body too large: the limit is {size}"
-        if under_v1(route_path(scope)):  # (with OpenAI's `error`, whose message the openai SDK shows)
+        if under_v1(path):  # (with OpenAI's `error`, whose message the openai SDK shows)
             return error_response(413, detail, error=openai_error_object(detail, "request_too_large"))
         return error_response(413, detail)
 
@@ -369,7 +372,7 @@ class BodySizeLimit:
             return
         if _declared_length(scope) > self.max_bytes:
             note_limit("body_size")
-            await self.refusal(scope)(scope, receive, send)
+            await self.refusal(route_path(scope))(scope, receive, send)
             return
         guard = _Guard(self, scope, receive, send)
         try:
