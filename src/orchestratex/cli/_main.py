@@ -376,12 +376,25 @@ def _which_store(args: argparse.Namespace, message: str) -> str:
     return "" if shown in message else f" (store {shown})"
 
 
+def _run_command(args: argparse.Namespace) -> int:
+    """`run` and `demo`, saying so when `kill` (SIGTERM) or a closed terminal (SIGHUP) stops them before the run takes
+    those signals (reading `run -`'s standard input, opening the store): they ended the process without a word, where
+    Ctrl-C said "interrupted"."""
+    from ._run import run_command
+    from ._start_signals import StoppedStarting, stopping_starts
+
+    try:
+        with stopping_starts():
+            return run_command(args)
+    except StoppedStarting as exc:
+        _tell(f"orchestratex: interrupted by {exc.name} before the orchestration was stored")
+        return exc.exit_code
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command in ("run", "demo"):
-            from ._run import run_command
-
-            return run_command(args)
+            return _run_command(args)
         if args.command == "models":
             from ._models import models_command
 
