@@ -393,3 +393,30 @@ async def test_replay_passes_each_task_as_a_run_reads_it() -> None:
     await lab.replay(router, table, lab.profiles_for(table), progress=False)
     assert router.domains == ["coding", "math", "facts", "Facts", "coding", "general"]
     assert [f.domain for f in router.seen] == router.domains
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: ContextualRouter(seed=1), lambda: BayesianRouter(seed=1, cost_sensitivity=0.0)]
+)
+async def test_a_replay_of_a_table_without_answer_lengths_teaches_the_costs_it_recorded(
+    make: Callable[[], ContextualRouter | BayesianRouter],
+) -> None:
+    """Before: on a table that records no answer lengths (RouteLLM's sets, a table built by hand) `replay` told a
+    learning router every answer had 0 output tokens, so it expected each call to cost its input alone — a third or
+    less of the recorded cost that `profiles_for` prices (each answer taken as 400 characters, as `replay_loop`
+    answers): on RouteLLM's GSM8K, `ContextualRouter(cost_weight=0.3)` bought GPT-4 for 98 % of the prompts."""
+    rows = 60
+    table = lab.OutcomeTable(
+        name="no-lengths",
+        models=("weak", "strong"),
+        prompts=tuple(f"What is {i} + {i}?" for i in range(rows)),
+        quality=np.tile([0.0, 1.0], (rows, 1)),
+        cost=np.tile([0.0, 1.0], (rows, 1)),  # a share of strong-model calls, as load_routellm gives
+    )
+    assert table.output_chars is None
+    profiles = lab.profiles_for(table)
+    router = make()  # (quality first: the strong model is chosen, and its answers observed)
+    await lab.replay(router, table, profiles, progress=False)
+    task = Task(prompt=table.prompts[0], original_prompt=table.prompts[0], input_tokens=len(table.prompts[0]))
+    expected = router.expected_cost(profiles[1], task)
+    assert expected == pytest.approx(1.0, rel=0.15)  # before: 0.03, the prompt's tokens alone

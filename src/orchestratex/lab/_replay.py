@@ -18,6 +18,7 @@ from ..routing._base import offline
 from ..routing._fit import check_profiles
 from ..routing.fitted import FittedRouter
 from ._metrics import Curve, OperatingPoint
+from ._profiles import CHARS_PER_TOKEN, DEFAULT_ANSWER_CHARS
 from ._progress import Progress, check_progress
 from ._table import FloatArray, IntArray, OutcomeTable, check_arguments
 
@@ -268,7 +269,8 @@ async def replay(
     per table model, matched by name or version: see `profiles_for`). With `learn=True` the
     router then observes the chosen model's outcome only (bandit feedback): a score on the
     0–10 scale (`quality × score_scale`, by default 10 for 0/1 tables and 1 for 1–10 ones), its
-    cost, and its output tokens when the table knows them — in memory only: a learning router also attached to
+    cost, and its output tokens (the recorded answer's length / 4; 100 when the table records no lengths, as
+    `profiles_for` prices an answer) — in memory only: a learning router also attached to
     an orchestrator writes nothing of the replay into that orchestrator's store (nor needs it open). A
     `FittedRouter` fitted on none of the table's
     models is a `UserError`, on only some of them a warning. `progress`: the lab's progress display (None: on a
@@ -314,13 +316,21 @@ async def replay(
                         score=float(min(10.0, max(0.0, table.quality[row, col] * scale))),
                         cost=float(table.cost[row, col]),
                         latency_ms=0.0,
-                        output_tokens=int(chars[row, col] / 4) if chars is not None else 0,
+                        output_tokens=_output_tokens(chars, row, col),
                         prompt=prompt,
                     )
                 )
             bar.advance()
             await asyncio.sleep(0)  # a cancellation (Ctrl-C) stops the replay here; other tasks get their turn
     return Replay(table, choices)
+
+
+def _output_tokens(chars: FloatArray | None, row: int, col: int) -> int:
+    """The output tokens of a replayed answer: its recorded length's, or, when the table records none, those of the
+    400 characters `profiles_for` prices an answer at and `replay_loop` answers with. Before, 0: a learning router
+    then believed every answer free of output, its expected costs a fraction of the recorded ones (GSM8K's GPT-4
+    call, 1.0, expected at about 0.4), and `ContextualRouter`'s cost knob bought GPT-4 on 98 % of the prompts."""
+    return int((chars[row, col] if chars is not None else DEFAULT_ANSWER_CHARS) / CHARS_PER_TOKEN)
 
 
 def _as_run_reads(task: str) -> str:
