@@ -69,6 +69,24 @@ async def test_replay_loop_and_its_judge_take_numpy_integers() -> None:
     assert got.max_iterations == 2 and [o.models for o in got.outcomes] == [o.models for o in again.outcomes]
 
 
+async def test_a_replay_loop_of_a_numpy_threshold_is_written_as_json() -> None:
+    """Before: a threshold sweep (`for threshold in np.arange(5, 9)`, as docs/routing.md advises replaying at a few
+    thresholds) kept numpy's numbers in the replay's settings, and `json.dumps(replay.settings)` failed with
+    "Object of type int64 is not JSON serializable"."""
+    table = synthetic_table(20)
+    for threshold in np.arange(5, 7):
+        replay = await lab.replay_loop(
+            table,
+            router=FittedRouter(cost_weight=20.0).fit(table),
+            threshold=threshold,
+            cost_limit=np.float32(0.05),
+            progress=False,
+        )
+        written = json.loads(json.dumps({"settings": replay.settings, "summary": replay.summary()}))
+        assert written["settings"]["threshold"] == float(threshold)
+        assert written["settings"]["cost_limit"] == float(np.float32(0.05))
+
+
 async def test_load_history_takes_a_numpy_page_size() -> None:
     async with MemoryStore() as store:
         await store.create_session(SESSION)

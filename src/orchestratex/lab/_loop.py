@@ -374,8 +374,12 @@ async def replay_loop(
     settings: dict[str, object] = {
         "router": router.name,
         "judges": [j.name for j in judges],
-        "threshold": threshold,
-        "cost_limit": cost_limit,
+        # (plain floats: numpy's, from a sweep `for threshold in np.arange(5, 9)`, made `json.dumps(replay.settings)`
+        # fail with "Object of type int64 is not JSON serializable")
+        "threshold": float(threshold),
+        "cost_limit": float(cost_limit)
+        if isinstance(cost_limit, numbers.Real) and not isinstance(cost_limit, bool)
+        else cost_limit,
     }
     callback = progress if callable(progress) else None
     show = False if callback is not None else cast("bool | None", progress)  # a callback replaces the display
