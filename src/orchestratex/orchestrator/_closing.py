@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._ids import forks
+from .._shell import ipython_shell
 from ..exceptions import UserError
-from ._portal import forked_error
+from ._portal import RUN_SYNC_THREAD, forked_error
 
 __all__ = ["CLOSED_WHILE_RUNNING", "Closing"]
 
@@ -63,12 +64,9 @@ class Closing:
         loop = asyncio.get_running_loop()
         under_way = self._under_way
         with self._lock:
-            if any(other is not loop and _live(other) for other in under_way):
-                raise UserError(
-                    "this orchestrator has runs under way on another event loop (in another thread): its store's and "
-                    "providers' connections belong to one loop at a time. Use an orchestrator per event loop (one for "
-                    "run_sync, one for `await run(...)` in async code), or wait for those runs to end"
-                )
+            others = [other for other in under_way if other is not loop and _live(other)]
+            if others:
+                raise UserError(_elsewhere(others))
             under_way[loop] = under_way.get(loop, 0) + 1
         return loop
 
@@ -102,6 +100,28 @@ class Closing:
         return any(_live(loop) for loop in list(self._under_way)) or any(
             not task.done() and _live(task.get_loop()) for task in background
         )
+
+
+def _elsewhere(loops: list[asyncio.AbstractEventLoop]) -> str:
+    """Why a run is refused while runs are under way on `loops`. In Jupyter, `run_sync` while runs started in an
+    earlier cell are under way on the kernel's loop, in the notebook's own thread: "in another thread" misled there."""
+    main = threading.main_thread().ident
+    if (
+        threading.current_thread().name == RUN_SYNC_THREAD
+        and ipython_shell() is not None
+        and any(getattr(other, "_thread_id", None) == main for other in loops)
+    ):
+        return (
+            "run_sync() cannot run while this orchestrator has runs under way on the notebook's event loop (a task "
+            "made in an earlier cell, `asyncio.create_task(orchestrator.run(...))` or `start()`): run_sync runs on a "
+            "loop of its own, and the store's and providers' connections belong to one loop at a time. `await` those "
+            "runs first (`await task`), use `await orchestrator.run(...)` in this cell too, or another Orchestrator"
+        )
+    return (
+        "this orchestrator has runs under way on another event loop (in another thread): its store's and "
+        "providers' connections belong to one loop at a time. Use an orchestrator per event loop (one for "
+        "run_sync, one for `await run(...)` in async code), or wait for those runs to end"
+    )
 
 
 def _live(loop: asyncio.AbstractEventLoop) -> bool:

@@ -19,15 +19,18 @@ from .._ids import forks
 from .._shell import ipython_shell
 from ..exceptions import UserError
 
-__all__ = ["Portal", "forked_error"]
+__all__ = ["RUN_SYNC_THREAD", "Portal", "forked_error"]
 
 T = TypeVar("T")
+
+RUN_SYNC_THREAD = "orchestratex-run-sync"
+"""The name of the thread running a portal's loop (`run_sync`'s)."""
 
 
 class Portal:
     """Runs coroutines on its own event loop, in a daemon thread started on first use."""
 
-    def __init__(self, name: str = "orchestratex-run-sync") -> None:
+    def __init__(self, name: str = RUN_SYNC_THREAD) -> None:
         self._name = name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
