@@ -1,5 +1,5 @@
 """A kernel interrupt stops `run_sync` in a Jupyter cell that also awaits something: the cell ends with
-`KeyboardInterrupt`, the stored run is `cancelled`, and the next runs in the kernel work."""
+`KeyboardInterrupt`, the stored run is `cancelled` saying it was interrupted, and the next runs in the kernel work."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ print("run_sync returned:", result.status)
             """
 sim.latency_scale = 0
 stored = await orch.store.get_orchestration(ids[-1])
-print("stored:", stored.prompt, stored.status)
+print("stored:", stored.prompt, stored.status, stored.error)
 print("then:", orch.run_sync("And now?", max_iterations=1).status, (await orch.run("Again", max_iterations=1)).status)
 """,
         ],
@@ -45,5 +45,35 @@ print("then:", orch.run_sync("And now?", max_iterations=1).status, (await orch.r
     )
     assert cells[1].errors == ["KeyboardInterrupt"], cells[1].text
     assert "run_sync returned" not in cells[1].text
-    assert "stored: Explain TCP slow start cancelled" in cells[2].text, cells[2].text
+    assert "stored: Explain TCP slow start cancelled interrupted (KeyboardInterrupt" in cells[2].text, cells[2].text
     assert "then: completed completed" in cells[2].text
+
+
+def test_a_run_sync_interrupted_in_a_cell_says_so_where_it_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was stored `cancelled` with "the orchestration was cancelled", as if `cancel(id)` had stopped it."""
+    cells = run_cells(
+        [
+            SETUP,
+            """
+sim.latency_scale = 100  # every answer takes minutes
+orch.run_sync("Explain UDP", max_iterations=3)
+# interrupted after 3 s
+""",
+            """
+stored = await orch.store.get_orchestration(ids[-1])
+print("stored:", stored.status, stored.error)
+last = (await orch.store.list_events(stored.session_id))[-1]
+print("event:", last.type, last.error == stored.error)
+""",
+        ],
+        tmp_path,
+        monkeypatch,
+    )
+    assert cells[1].errors == ["KeyboardInterrupt"], cells[1].text
+    expected = (
+        "stored: cancelled interrupted (KeyboardInterrupt: Ctrl-C, or a kernel interrupt in Jupyter) as run_sync()"
+    )
+    assert expected in cells[2].text, cells[2].text
+    assert "event: orchestration_failed True" in cells[2].text

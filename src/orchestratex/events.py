@@ -129,7 +129,8 @@ class OrchestrationFailed(_EventBase):
     reason: StopReason
     error: str
     """What went wrong, in words. For a cancellation, why: `the orchestration was cancelled` (`Orchestrator.cancel`),
-    the orchestrator was closed, its session ended, or a cancel was requested through the store."""
+    the orchestrator was closed, its session ended, a cancel was requested through the store, or `run_sync` was
+    interrupted (Ctrl-C, a kernel interrupt)."""
     iterations: int
     total_cost: float
 

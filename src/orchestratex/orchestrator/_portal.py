@@ -19,12 +19,14 @@ from .._ids import forks
 from .._shell import ipython_shell
 from ..exceptions import UserError
 
-__all__ = ["RUN_SYNC_THREAD", "Portal", "forked_error"]
+__all__ = ["INTERRUPTED", "RUN_SYNC_THREAD", "Portal", "forked_error"]
 
 T = TypeVar("T")
 
 RUN_SYNC_THREAD = "orchestratex-run-sync"
 """The name of the thread running a portal's loop (`run_sync`'s)."""
+INTERRUPTED = "interrupted (KeyboardInterrupt: Ctrl-C, or a kernel interrupt in Jupyter) as run_sync() waited for it"
+"""The message a portal cancels its coroutine with when its caller is interrupted: the `error` of a run so stopped."""
 
 
 class Portal:
@@ -104,13 +106,22 @@ class Portal:
         return self._wait(coro, what)
 
     def _wait(self, coro: Coroutine[Any, Any, T], what: str) -> T:
+        tasks: list[asyncio.Task[Any]] = []
+
+        async def tracked() -> T:  # (its task, cancelled saying why if the caller is interrupted)
+            task = asyncio.current_task()
+            if task is not None:
+                tasks.append(task)
+            return await coro
+
+        wrapped = tracked()
         loop = self._start()
         try:
-            future = asyncio.run_coroutine_threadsafe(coro, loop)
+            future = asyncio.run_coroutine_threadsafe(wrapped, loop)
         except RuntimeError:  # ("Event loop is closed": `close` stopped it since; the next call starts another)
             if not loop.is_closed():
                 raise
-            future = asyncio.run_coroutine_threadsafe(coro, self._start())
+            future = asyncio.run_coroutine_threadsafe(wrapped, self._start())
         try:
             return future.result()  # the coroutine's exception, raised as it is
         except concurrent.futures.CancelledError:  # (not begun as `close` stopped the loop: it said nothing more)
@@ -119,7 +130,11 @@ class Portal:
                 "orchestrator runs again), or before closing the orchestrator"
             ) from None
         except KeyboardInterrupt:
-            future.cancel()
+            if tasks:  # (the run stored "the orchestration was cancelled", saying nothing of the interrupt)
+                with contextlib.suppress(RuntimeError):  # (its loop closed since)
+                    tasks[0].get_loop().call_soon_threadsafe(tasks[0].cancel, INTERRUPTED)
+            else:
+                future.cancel()
             concurrent.futures.wait([future], timeout=30)
             raise
 

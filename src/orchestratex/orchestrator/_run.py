@@ -41,6 +41,7 @@ from ._durable import with_store_retries
 from ._failures import keeps_judging, keeps_judging_recorded
 from ._ledger import EPS, Ledger, Ready, Stop, assign
 from ._observe import collect
+from ._portal import INTERRUPTED
 from ._prompts import build_messages
 from ._result import dollars
 from ._watch import ending_here
@@ -72,13 +73,14 @@ class Run(Committing):
                             await step
                 except Stop as stop:
                     await self._finish(stop.reason, stop.error, ledger=stop.ledger)
-                except asyncio.CancelledError:
+                except asyncio.CancelledError as exc:
                     if (self.done and not self._pending) or self.unknown is not None:  # ended, or writes nothing more
                         raise
                     if self.doc.id in self.o.suspending:
                         await asyncio.shield(self._suspend())
                     else:
-                        await self._finish("cancelled", self.stop_why or self.o.cancel_reason)
+                        said = INTERRUPTED if INTERRUPTED in exc.args else None  # (Ctrl-C in run_sync)
+                        await self._finish("cancelled", self.stop_why or said or self.o.cancel_reason)
                     raise
                 except OrchestrateXError as exc:
                     await self._finish("error", f"{type(exc).__name__}: {exc.message}")
