@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,18 @@ def test_status_and_stop_reason_are_typed_as_the_orchestrations_so_a_misspelt_on
         "'disabled', 'circuit_open', 'circuit_half_open']\", right operand type: \"Literal['open']\")  "
         "[comparison-overlap]",
     ]
+
+
+async def test_a_run_that_stopped_early_with_an_answer_says_why_in_a_notebook_and_with_rich() -> None:
+    # a run stopped by its budget after an answer showed "completed (budget)" and the answer, but not the error saying
+    # which call did not fit, which its plain repr gave
+    orch = Orchestrator(simulate=True)
+    orch.providers["sim"].latency_scale = 0  # type: ignore[attr-defined]
+    result = await orch.run("Write a long essay about the history of Rome", cost_limit=0.0004, evaluation_threshold=10)
+    assert result.status == "completed" and result.stop_reason == "budget" and result.final_response and result.error
+    shown = result._repr_html_()
+    assert "completed (budget)" in shown and "<th style='text-align:left'>error</th>" in shown
+    assert escape(result.error) in shown
+    out = io.StringIO()
+    Console(file=out, width=400).print(result)
+    assert "error" in out.getvalue() and result.error[:60] in out.getvalue()

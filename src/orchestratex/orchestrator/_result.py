@@ -99,13 +99,16 @@ class RunResult:
     def _summary_rows(self) -> list[tuple[str, str]]:
         score = "–" if self.final_score is None else f"{self.final_score:g} / 10"
         model = (self.final_model or "–") + (" (simulated)" if self.simulated else "")
-        return [
+        rows = [
             ("status", f"{self.status} ({self.stop_reason})" if self.stop_reason else self.status),
             ("model", model),
             ("score", score),
             ("iterations", str(self.iterations)),
             ("cost", dollars(self.total_cost)),
         ]
+        if self.error is not None and self.final_response:  # (with no answer, the error is shown in its place)
+            rows.append(("error", self.error))  # why a run with an answer stopped early (its budget, a cancel)
+        return rows
 
     def _repr_html_(self) -> str:
         """A summary table and the final answer, for Jupyter."""
