@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import traceback
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, Literal, TypeAlias
 
@@ -129,7 +131,7 @@ class OrchestrationFailed(_EventBase):
     reason: StopReason
     error: str
     """What went wrong, in words. For a cancellation, why: `the orchestration was cancelled` (`Orchestrator.cancel`),
-    the orchestrator was closed, its session ended, a cancel was requested through the store, or `run_sync` was
+    the orchestrator was closed, its session ended, a cancel was requested through the store, or `run_sync()` was
     interrupted (Ctrl-C, a kernel interrupt)."""
     iterations: int
     total_cost: float
@@ -169,10 +171,37 @@ async def dispatch(handlers: Sequence[EventHandler], event: Event) -> None:
             result = handler(event)
             if inspect.isawaitable(result):
                 await result
-        except Exception:
-            logger.exception("event handler %r failed on %s (seq %d)", handler, event.type, event.seq)
+        except Exception as exc:
+            _log_failure(handler, event, exc)
         except asyncio.CancelledError:  # the handler's own (it awaited something cancelled), unless the run's
             task = asyncio.current_task()
             if task is None or task.cancelling():
                 raise
             logger.exception("event handler %r was cancelled on %s (seq %d)", handler, event.type, event.seq)
+
+
+_TOLD: weakref.WeakKeyDictionary[Any, set[tuple[object, ...]]] = weakref.WeakKeyDictionary()
+"""The failures of each handler whose traceback was logged: by exception type and the lines it was raised through."""
+
+
+def _log_failure(handler: EventHandler, event: Event, exc: Exception) -> None:
+    """Log a handler's failure: its traceback the first time the handler fails so (the same exception raised by the
+    same lines), then one line. A handler with a bug fails on every event: each of them printed the whole traceback, a
+    dozen of them per run in a notebook cell."""
+    where = (type(exc).__qualname__, *((f.filename, f.lineno) for f in traceback.extract_tb(exc.__traceback__)))
+    try:
+        told = _TOLD.setdefault(handler, set())
+    except TypeError:  # (not weakly referable: a callable object of a class with __slots__)
+        told = set()
+    if where in told:
+        logger.error(
+            "event handler %r failed again on %s (seq %d): %s: %s (traceback logged at its first failure)",
+            handler,
+            event.type,
+            event.seq,
+            type(exc).__name__,
+            exc,
+        )
+        return
+    told.add(where)
+    logger.exception("event handler %r failed on %s (seq %d)", handler, event.type, event.seq)

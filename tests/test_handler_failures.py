@@ -1,0 +1,61 @@
+"""An event handler with a bug fails on every event: its traceback is logged the first time it fails so, then one line
+each time; every event's failure printed the whole traceback, a dozen per run in a notebook cell."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from orchestratex import Event, Orchestrator
+
+from .kernel_cells import run_cells
+
+
+def test_a_handler_failing_the_same_way_logs_its_traceback_once(caplog: pytest.LogCaptureFixture) -> None:
+    def bad(event: Event) -> float:
+        return event.score  # type: ignore[union-attr]  # (not every event has a score)
+
+    def worse(event: Event) -> None:
+        raise RuntimeError(f"no {event.type}")
+
+    orch = Orchestrator(simulate=True)
+    orch.providers["sim"].latency_scale = 0  # type: ignore[attr-defined]
+    with caplog.at_level(logging.ERROR, logger="orchestratex.events"):
+        first = orch.run_sync("Hello", max_iterations=2, on_event=[bad, worse])
+        second = orch.run_sync("Hello again", max_iterations=1, on_event=[bad, worse])
+    orch.close()
+    assert first.status == second.status == "completed"
+    failures = [r for r in caplog.records if "event handler" in r.getMessage()]
+    events = [e.type for e in (*first.events, *second.events)]
+    expected = len(events) + sum(t != "evaluation_completed" for t in events)  # (`worse` on each, `bad` on all but)
+    assert len(failures) == expected, [r.getMessage() for r in failures]
+    full = [r.exc_info[1] for r in failures if r.exc_info]
+    assert [type(e) for e in full] == [AttributeError, RuntimeError]  # each handler's traceback, once
+    again = [r.getMessage() for r in failures if not r.exc_info]
+    assert all(" failed again on " in m and "(traceback logged at its first failure)" in m for m in again)
+    assert any("RuntimeError: no orchestration_completed" in m for m in again)
+
+
+def test_a_failing_handler_in_a_notebook_cell_prints_one_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cells = run_cells(
+        [
+            """
+from orchestratex import Orchestrator
+orch = Orchestrator(simulate=True)
+orch.providers["sim"].latency_scale = 0
+def on_event(event):
+    print(event.score)  # not every event has a score
+result = await orch.run("Hello", max_iterations=2, evaluation_threshold=10, on_event=on_event)
+print("status:", result.status)
+""",
+        ],
+        tmp_path,
+        monkeypatch,
+    )
+    assert "status: completed" in cells[0].text
+    assert cells[0].stderr.count("Traceback (most recent call last)") == 1, cells[0].stderr
+    assert cells[0].stderr.count("failed again on") >= 3  # (on each other event but `evaluation_completed`)
