@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Sequence
 
 from ..events import (
@@ -10,6 +11,7 @@ from ..events import (
     dispatch,
 )
 from ..exceptions import (
+    Conflict,
     StoreUnavailable,
 )
 from ..records import CallRecord
@@ -89,9 +91,11 @@ class Committing(Candidates):
         no call: nothing is spent, released or recorded. A run that ends before it (no model could be chosen, it
         was cancelled while routing) is stored ended, and its lease given up at once."""
         doc = self.doc
+        asked = time.monotonic()
         started = await store.start(
             doc, thread=self._new_thread, owner=self.o.owner, ttl_s=self.o.lease_ttl_s, events=events, reserve=reserve
         )
+        self.o._leases.granted(doc.id, asked)
         self.session_base = started.session.total_cost - doc.total_cost
         session = started.session
         if session.status in ("completed", "cancelled"):  # ended before the caller's (stale) Session said so
@@ -149,6 +153,12 @@ class _Step:
         run = self.run
         if run.unstarted:
             return run._start(run.o.store, self.events, self.reserve, self.release_lease)
+        if run.doc.id in run.o._leases.lost:
+            raise Conflict(
+                f"orchestration {run.doc.id} is left to the process that resumes it: its lease may have lapsed, "
+                f"not renewed within lease_ttl_s={run.o.lease_ttl_s:g} s (the process was paused, or the store "
+                "unreachable), and another process may have taken the run over meanwhile"
+            )
         return run.o.store.commit_step(
             run.doc,
             self.events,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -117,6 +118,7 @@ async def drive_stored(
         if oid in o._leases.held:  # the lease is this process's: a second run would race the first
             raise Conflict(f"orchestration {oid} is already being run by this orchestrator")
         o._leases.held.add(oid)
+        asked = time.monotonic()
         try:
             claimed = await o.store.claim(oid, o.owner, o.lease_ttl_s)
         except BaseException:
@@ -125,6 +127,7 @@ async def drive_stored(
         if not claimed:
             o._leases.drop(oid)
             raise Conflict(f"orchestration {oid} is being run by another process")
+        o._leases.granted(oid, asked)
         return await drive_leased(o, oid, doc, None, on_event, on_delta)
     finally:
         o._closer.leave(loop)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import TYPE_CHECKING, cast
 
 from ..exceptions import UserError
@@ -90,14 +91,26 @@ class LeaseKeeper:
     """Renews the leases of an orchestrator's running orchestrations, so no other process resumes them: one
     `Store.renew_leases` call for all of them every `lease_ttl_s / 3` (a failed one is tried again then), from one
     background task that ends as soon as none is held (`drop`): a task left sleeping would keep the orchestrator,
-    and the store it opened, from being collected for up to `lease_ttl_s / 3`."""
+    and the store it opened, from being collected for up to `lease_ttl_s / 3`.
 
-    __slots__ = ("_o", "_sleeping", "_task", "held")
+    A lease that may have lapsed is not taken back: when more than `lease_ttl_s` passed since it was last granted
+    (the process was paused past it: a stopped container, a suspended VM; or its renewals failed that long), or a
+    renewal did not return it, another process may have taken the run over meanwhile, perhaps to its end and given
+    it up. Its run is `lost`: its next commit is refused (`Conflict`, nothing written), as a store that fences it
+    refuses it, and the run is left to whichever process resumes it. Before, a renewal took such a lease back (the
+    `Store` ABC's default `renew_leases`, MemoryStore) and the paused run wrote its stale state over the other's."""
+
+    __slots__ = ("_granted", "_o", "_sleeping", "_task", "held", "lost")
 
     def __init__(self, orchestrator: Orchestrator) -> None:
         self._o = orchestrator
         self.held: set[str] = set()
         """The orchestrations whose lease this process holds: those it drives (or is about to); `drop` removes one."""
+        self.lost: set[str] = set()
+        """Held orchestrations whose lease may have lapsed (see the class): their runs write nothing more."""
+        self._granted: dict[str, float] = {}
+        """When each held lease was last granted (`time.monotonic()` before the store call that granted it): a lease
+        is renewed only once granted (`granted`), by the `Store.start` or `Store.claim` of its run."""
         self._task: asyncio.Task[None] | None = None
         self._sleeping = False
 
@@ -107,10 +120,17 @@ class LeaseKeeper:
             leave(self._task)
             self._task = start_background(self._keep(), "orchestratex-lease-keeper")
 
+    def granted(self, oid: str, asked: float) -> None:
+        """The store gave this process the lease of held `oid` with a call made at `asked` (`time.monotonic()`)."""
+        if oid in self.held:
+            self._granted[oid] = asked
+
     def drop(self, oid: str) -> None:
         """This process no longer holds the lease of `oid`; when it held no other, the keeper ends now."""
         held = self.held
         held.discard(oid)
+        self.lost.discard(oid)
+        self._granted.pop(oid, None)
         task = self._task
         if not held and self._sleeping and here(task):
             assert task is not None
@@ -127,7 +147,27 @@ class LeaseKeeper:
                 self._sleeping = False
             if self.held:
                 with contextlib.suppress(Exception):
-                    await o.store.renew_leases(list(self.held), o.owner, o.lease_ttl_s)
+                    await self._renew(o)
+
+    async def _renew(self, o: Orchestrator) -> None:
+        """One renewal of the granted leases that cannot have lapsed; the others are lost."""
+        ttl, granted, lost = o.lease_ttl_s, self._granted, self.lost
+        asked = time.monotonic()
+        due = [oid for oid, at in granted.items() if oid not in lost]
+        lost.update(oid for oid in due if asked - granted[oid] > ttl)
+        due = [oid for oid in due if oid not in lost]
+        if not due:
+            return
+        renewed = await o.store.renew_leases(due, o.owner, ttl)
+        now = time.monotonic()
+        for oid in due:
+            at = granted.get(oid)
+            if at is None:  # (dropped meanwhile)
+                continue
+            if oid in renewed and now - at <= ttl:
+                granted[oid] = asked
+            else:  # not renewed, or renewed only after it had lapsed: another process may have had the run
+                lost.add(oid)
 
     async def aclose(self) -> None:
         """Stop renewing (`start` begins again)."""

@@ -1,0 +1,122 @@
+"""A process whose leases lapsed (paused past `lease_ttl_s`: SIGSTOP, a suspended VM; or its renewals failing that
+long) while another took its runs over must not take them back with its next renewal and write its stale run over
+the other's, whatever the store: the orchestrator itself treats such runs as lost. Two orchestrators (two processes)
+share a store of one's own built on the public `Store` ABC, which keeps the ABC's default `renew_leases`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+import pytest
+
+from orchestratex import FunctionProvider, Orchestrator
+from orchestratex.exceptions import Conflict, StoreUnavailable
+from orchestratex.providers import GenerationRequest
+from orchestratex.routing import BayesianRouter
+from orchestratex.stores import MemoryStore, Store
+
+from ..helpers import NO_WAIT, catalog
+
+TTL = 0.3
+
+
+class _OwnStore(MemoryStore):
+    """A third-party store: the `Store` ABC's default `renew_leases` (a `claim` per run), whose renewals for one owner
+    can be made to fail (the store unreachable from that process) or to say the lease is not held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing: str | None = None
+        self.denying: str | None = None
+        self.renewals: dict[str, int] = {}
+
+    async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
+        self.renewals[owner] = self.renewals.get(owner, 0) + 1
+        if owner == self.failing:
+            raise StoreUnavailable("the store cannot be reached from this process")
+        if owner == self.denying:
+            return set()
+        return await Store.renew_leases(self, orchestration_ids, owner, ttl_s)
+
+
+class _Gate:
+    """The model calls: the first answer waits for `go` (the paused process's call under way); all others answer at
+    once. Judges give 9/10."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.go = asyncio.Event()
+        self.answers = 0
+
+    async def __call__(self, request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 9.0, "feedback": "good"})
+        self.answers += 1
+        if self.answers == 1:
+            self.entered.set()
+            await self.go.wait()
+            return "STALE answer of the paused process"
+        return "answer of the process that took over"
+
+
+def _orchestrator(store: Store, gate: _Gate, ttl: float) -> Orchestrator:
+    return Orchestrator(
+        providers=[FunctionProvider(gate)],
+        catalog=catalog("a", "b", "c"),
+        retry=NO_WAIT,
+        router=BayesianRouter(explore=False),
+        store=store,
+        lease_ttl_s=ttl,
+    )
+
+
+async def _renewed(store: _OwnStore, owner: str, times: int) -> None:
+    """Wait until `owner` has tried `times` more renewals."""
+    target = store.renewals.get(owner, 0) + times
+    for _ in range(1000):
+        if store.renewals.get(owner, 0) >= target:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{owner} did not renew its leases")
+
+
+@pytest.mark.parametrize("how", ["renewals_fail_past_the_ttl", "renewal_says_lost"])
+async def test_a_lapsed_lease_is_not_taken_back_over_a_run_another_process_completed(how: str) -> None:
+    store = _OwnStore()
+    gate = _Gate()
+    async with (
+        _orchestrator(store, gate, TTL) as paused,
+        _orchestrator(store, gate, 60.0) as other,
+    ):
+        session = await paused.create_session(cost_limit=1.0)
+        doc = await paused.prepare("Write a sort function", session=session, evaluation_threshold=8)
+        first = asyncio.create_task(paused.drive(doc.id))
+        await asyncio.wait_for(gate.entered.wait(), 10)  # its answer is being written
+        if how == "renewals_fail_past_the_ttl":
+            store.failing = paused.owner
+            await asyncio.sleep(TTL * 2)  # its lease has expired: the other process resumes the run
+        else:
+            store.denying = paused.owner
+            await _renewed(store, paused.owner, 1)  # the store says the lease is not this process's any more
+            await store.release(doc.id, paused.owner)  # (as a lease taken over, then given up, leaves it)
+        (taken_over,) = await other.resume_pending()
+        assert taken_over.status == "completed"
+        assert taken_over.orchestration.final_response == "answer of the process that took over"
+        store.failing = store.denying = None
+        await asyncio.sleep(TTL)  # its renewals (every ttl / 3) would get through again: the freed lease is free
+        gate.go.set()
+        with pytest.raises(Conflict, match="lease"):
+            await asyncio.wait_for(first, 10)
+
+        stored = await store.get_orchestration(doc.id)
+        assert stored.status == "completed"
+        assert stored.final_response == "answer of the process that took over"
+        assert [it.response for it in stored.iterations] == [it.response for it in taken_over.orchestration.iterations]
+        events = await store.list_events(session.id, orchestration_id=doc.id)
+        assert [e.type for e in events].count("orchestration_completed") == 1
+        assert events[-1].type == "orchestration_completed"
+        ledger = await store.get_session(session.id)
+        assert ledger.total_cost == stored.total_cost
+        assert ledger.reserved_cost == 0.0
