@@ -38,11 +38,13 @@ class Committing(Candidates):
         ready: Ready | None = None,
         outcomes: Sequence[RoutingOutcome] = (),
         release_lease: bool = False,
+        deadline: float | None = None,
     ) -> None:
         """Commit the step: the orchestration, `events` (after any left pending) and `ledger`, all or nothing;
         with it (`Store.commit_step`), reserve `reserve` for the next call (the generation `ready`, held by
         the run once the store has reserved it), add the router's `outcomes` to its statistics and, for the
-        final commit, give up the lease. Outcomes a failed commit did not write go with the next one.
+        final commit, give up the lease. Outcomes a failed commit did not write go with the next one. With
+        `deadline` (`time.monotonic()`), `StoreUnavailable` is retried only while another attempt can end by then.
 
         The run's own bookkeeping changes only once the store has the commit: a commit that fails
         (after bounded retries of `StoreUnavailable`) leaves its events pending and its ledger open,
@@ -59,17 +61,19 @@ class Committing(Candidates):
             self._open = ledger  # until the store has it, the final commit still owes this step
 
         try:
-            await outcome(self._write(step), step.landed)
+            await outcome(self._write(step, deadline), step.landed)
         finally:
             if step.stored and self.handlers:  # handlers see every stored event, even if the run is cancelled meanwhile
                 for event in events:
                     await dispatch(self.handlers, event)
 
-    async def _write(self, step: _Step) -> bool:
+    async def _write(self, step: _Step, deadline: float | None = None) -> bool:
         """`_commit`'s write (`Store.commit_step`, or `Store.start` for the run's first), retried while the store
-        is unavailable; whether its reservation was made."""
+        is unavailable (until `deadline`); whether its reservation was made."""
         try:
-            return await with_store_retries(step.send, self.o.store_retry, f"committing orchestration {self.doc.id}")
+            return await with_store_retries(
+                step.send, self.o.store_retry, f"committing orchestration {self.doc.id}", deadline
+            )
         except StoreUnavailable:  # nothing was written: the run's final commit carries the step
             raise
         except Exception as exc:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .._seal import seal
 from ..events import Event, EventHandler, OrchestrationFailed, OrchestrationStarted
-from ..exceptions import Conflict
+from ..exceptions import Conflict, StoreUnavailable
 from ..records import Orchestration, Session, Thread
 from ..routing import detect_domain
 from ..stores import Store
@@ -175,9 +175,8 @@ async def drive_leased(
         o._leases.drop(oid)
         await asyncio.shield(o.store.release(oid, o.owner))
         raise
-    except BaseException:
-        o._leases.drop(oid)
-        await o.store.release(oid, o.owner)
+    except BaseException as exc:
+        await _let_go(o, oid, exc)
         raise
     o._leases.drop(oid)
     if not run.lease_released:  # (the final commit gives it up; a suspended run's is given up here)
@@ -188,6 +187,14 @@ async def drive_leased(
     if run.resumed:  # (the run sealed its own records as it made them)
         seal(events)
     return RunResult(doc, events, o.simulated)
+
+
+async def _let_go(orchestrator: Orchestrator, oid: str, exc: BaseException) -> None:
+    """Give up the lease of `oid`, whose run raised `exc`; not after a hand-back (`suspend`) the store did not take
+    (`StoreUnavailable`): the lease expires, rather than the stop wait for a busy store once more."""
+    orchestrator._leases.drop(oid)
+    if not (isinstance(exc, StoreUnavailable) and oid in orchestrator.suspending):
+        await orchestrator.store.release(oid, orchestrator.owner)
 
 
 class OtherModels(Conflict):

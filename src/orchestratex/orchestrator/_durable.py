@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, Generic, TypeVar, cast
 
@@ -105,16 +106,22 @@ async def _continue(coro: Coroutine[Any, Any, T], pending: Any) -> T:
     return await _Rest(coro, pending)
 
 
-async def with_store_retries(fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str) -> T:
-    """`await fn()`, retrying `StoreUnavailable` up to `policy.max_attempts` times with backoff."""
+async def with_store_retries(
+    fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str, deadline: float | None = None
+) -> T:
+    """`await fn()`, retrying `StoreUnavailable` up to `policy.max_attempts` times with backoff; with `deadline`
+    (`time.monotonic()`), not once another attempt, as long as the last one, would end past it."""
     attempt = 1
     while True:
+        began = time.monotonic() if deadline is not None else 0.0
         try:
             return await fn()
         except StoreUnavailable as exc:
             if attempt >= policy.max_attempts:
                 raise
             wait = retry_wait(policy, attempt, exc)
+            if deadline is not None and 2 * time.monotonic() - began + wait > deadline:
+                raise
             logger.warning(
                 "%s failed (attempt %d of %d), retrying in %.2f s: %s",
                 what,

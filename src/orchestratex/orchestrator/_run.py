@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 
@@ -51,6 +52,9 @@ __all__ = ["Run"]
 logger = logging.getLogger("orchestratex.orchestrator")
 
 _PREVIEW = 200
+HANDBACK_S = 10.0
+"""How long a suspended run's hand-back retries a store that is unavailable (the busy timeout of one SQLite write):
+a server's stop (`shutdown_grace_s` plus the hand-back) must end before its orchestrator kills it (Kubernetes: 30 s)."""
 _NO_USAGE = made(Usage)
 """The usage of an iteration not answered yet (frozen: one for all, replaced by its answer's)."""
 
@@ -594,13 +598,15 @@ class Run(Committing):
     async def _suspend(self) -> None:
         """Stop without ending: settle the step in progress (what it spent is counted, its reservations
         released, the calls it abandons recorded) and leave the orchestration `running`, for any process's
-        `resume_pending()`."""
+        `resume_pending()`. A store that stays unavailable (busy: another process holds SQLite's write lock) is
+        retried for `HANDBACK_S` at most, so that a server's stop ends in time: the run is then left as its last
+        commit stored it, its lease to expire (not released: that would wait for the store as long again)."""
         ledger = self._open
         if self.prepaid:
             ledger = ledger or Ledger()
             self._release_prepaid(ledger)
         self.doc.abandoned_calls = self.abandoned  # (for the run resuming it: see `_interrupted`)
-        await self._commit([], ledger)
+        await self._commit([], ledger, deadline=time.monotonic() + HANDBACK_S)
 
 
 class _JudgeCall:
