@@ -240,8 +240,9 @@ class Orchestration(Document):
     """Calls in flight when a previous process died or suspended the run, made again by the run that resumed it;
     the provider may have billed them."""
     abandoned_calls: int | None = None
-    """Set while the orchestration is suspended (`Orchestrator.suspend`): the calls it had in flight, which the run
-    resuming it makes again and adds to `interrupted_calls` (it is then None again). On a cancelled orchestration:
+    """Set while the orchestration is suspended (`Orchestrator.suspend`): the calls it had in flight (and the judges
+    of a panel that had answered before the rest, whose verdicts are not kept), which the run resuming it makes again
+    and adds to `interrupted_calls` (it is then None again). On a cancelled orchestration:
     the calls it had in flight when it was cancelled, which the provider may have billed (they are not counted in
     `total_cost`); None when it had none."""
     overage_cost: float = 0.0

@@ -209,3 +209,42 @@ async def test_a_run_awaited_with_drive_or_resumed_can_be_cancelled_or_suspended
         assert [r.status for r in await asyncio.wait_for(resuming, 10)] == ["cancelled"]
     assert (await orchestrator.store.get_orchestration(doc.id)).status == "cancelled"
     await orchestrator.aclose()
+
+
+class _OneJudgeAnswers(_Calls):
+    """The answer comes at once; of the panel of three, the first judge answers, the other two wait."""
+
+    async def __call__(self, request: GenerationRequest) -> Generation:
+        self.made.append(request.purpose)
+        if self.hang_in == "judge" and request.purpose == "judge" and self.made.count("judge") > 1:
+            if self.made.count("judge") == 3:
+                self.waiting.set()
+            await asyncio.sleep(3600)
+        return await self.base.generate(request)
+
+
+@pytest.mark.parametrize("cost_limit", [1.0, None])
+async def test_judges_that_had_answered_when_the_run_was_suspended_are_counted_when_asked_again(
+    store: Store, cost_limit: float | None
+) -> None:
+    # suspended while two judges of three were still answering: the resumed run asks the whole panel again, the judge
+    # that had answered too (its verdict is not kept), so it is paid twice; interrupted_calls said 2 (the two in
+    # flight), though docs/guarantees.md counts each call the resumed run makes again
+    calls = _OneJudgeAnswers("judge")
+    session = await _session(store, cost_limit)
+    first = calls.orchestrator(store)
+    doc = await first.prepare("Hello", session=session, max_iterations=1)
+    first.start(doc)
+    await asyncio.wait_for(calls.waiting.wait(), 10)
+    assert await first.suspend(doc.id)
+    await first.aclose()
+    suspended = await store.get_orchestration(doc.id)
+    assert (suspended.status, suspended.abandoned_calls) == ("running", 3)
+
+    calls.hang_in = None
+    async with calls.orchestrator(store) as second:
+        [result] = await second.resume_pending()
+    assert result.status == "completed" and result.final_score == 9.0
+    assert calls.made.count("judge") == 3 + 3  # the whole panel asked again
+    assert result.orchestration.interrupted_calls == 3
+    await store.close()

@@ -605,7 +605,12 @@ class Run(Committing):
         if self.prepaid:
             ledger = ledger or Ledger()
             self._release_prepaid(ledger)
-        self.doc.abandoned_calls = self.abandoned  # (for the run resuming it: see `_interrupted`)
+        # (for the run resuming it: see `_interrupted`) the calls in flight, and the judges of an answer that had
+        # answered before the rest of the panel: their verdicts are not kept, the resumed run asks them again
+        last = self.doc.iterations[-1] if self.doc.iterations else None
+        judging = ledger is not None and last is not None and last.phase == "generated"
+        answered = sum(c.role == "judge" for c in ledger.calls) if judging and ledger is not None else 0
+        self.doc.abandoned_calls = self.abandoned + answered
         await self._commit([], ledger, deadline=time.monotonic() + HANDBACK_S)
 
 
