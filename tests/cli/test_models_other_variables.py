@@ -39,6 +39,12 @@ cost_per_1k_tokens = 0
             "✘ vllm: the API key (VLLM_API_KEY) holds a line break at character 6",
             "holds a line break at character 6",
         ),
+        (  # (the time limit of the providers built from the environment, read as they are made)
+            {"VLLM_BASE_URL": "http://localhost:8000/v1", "ORCHESTRATEX_PROVIDER_TIMEOUT_S": "10 minutes"},
+            "✘ vllm: ORCHESTRATEX_PROVIDER_TIMEOUT_S must be a number of seconds > 0 (600 for ten minutes), not"
+            " '10 minutes'",
+            "ORCHESTRATEX_PROVIDER_TIMEOUT_S must be a number of seconds > 0",
+        ),
     ],
 )
 def test_models_says_what_run_would_refuse(tmp_path: Path, variables: dict[str, str], said: str, problem: str) -> None:

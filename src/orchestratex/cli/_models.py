@@ -17,7 +17,7 @@ from ..catalog import ModelCatalog, ModelProfile
 from ..exceptions import ConfigurationError, OrchestrateXError
 from ..providers import load_provider_class, provider_names
 from ..providers._registry import KNOWN_ENV_VARS, added_endpoint, install_hint, key_hint
-from ..providers._support import base_url_problem, checked_api_key, env_value, shown_url
+from ..providers._support import base_url_problem, checked_api_key, env_timeout, env_value, shown_url
 from ._output import Output, json_text, plain_table
 
 if TYPE_CHECKING:
@@ -127,6 +127,11 @@ def _bad_base_url(provider: str, env: Mapping[str, str]) -> str | None:
             problem = base_url_problem(url, endpoint=added_endpoint(provider))
             if problem is not None:
                 return f"{var} {shown_url(url)!r} {problem}"
+    if provider in KNOWN_ENV_VARS:  # (built from the environment, its timeout too: as `run` refuses a bad one)
+        try:
+            env_timeout(env)
+        except ConfigurationError as exc:
+            return str(exc)
     return None
 
 

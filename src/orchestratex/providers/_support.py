@@ -13,6 +13,7 @@ from .._shown import shown_url
 from ..exceptions import ConfigurationError, UserError
 
 __all__ = [
+    "PROVIDER_TIMEOUT_ENV",
     "SYNC_CLIENT",
     "base_url_problem",
     "checked_api_key",
@@ -21,6 +22,7 @@ __all__ = [
     "checked_http_client",
     "checked_http_environment",
     "checked_timeout",
+    "env_timeout",
     "env_value",
     "not_json",
     "one_line",
@@ -267,6 +269,27 @@ def checked_timeout(timeout: object, *, provider: str) -> float | None:
             f"{provider}: timeout must be a number of seconds > 0 (or None for no time limit), got {timeout!r}"
         )
     return float(timeout)
+
+
+PROVIDER_TIMEOUT_ENV = "ORCHESTRATEX_PROVIDER_TIMEOUT_S"
+"""The variable giving the `timeout` of the providers built from the environment (`from_env`)."""
+
+
+def env_timeout(env: Mapping[str, str], default: float = 120.0) -> float:
+    """The `timeout` of a provider configured by its environment variables (`OLLAMA_BASE_URL`, `OPENAI_BASE_URL`, a
+    key): `ORCHESTRATEX_PROVIDER_TIMEOUT_S` when set, else `default`. A catalog endpoint takes `timeout` in its table,
+    but a provider configured by variables alone had no way to wait longer than 120 s: a local model on a CPU, writing
+    a few tokens a second, timed out on every long unstreamed answer and was retried, each attempt the same. A value
+    that is no number of seconds > 0 is a `ConfigurationError` naming the variable."""
+    raw = env_value(env, PROVIDER_TIMEOUT_ENV)
+    if raw is None:
+        return default
+    seconds = _number(raw.strip())
+    if seconds is None or not seconds > 0:
+        raise ConfigurationError(
+            f"{PROVIDER_TIMEOUT_ENV} must be a number of seconds > 0 (600 for ten minutes), not {raw!r}"
+        )
+    return seconds
 
 
 SECONDS_PER_OUTPUT_TOKEN = 60 * 60 / 128_000

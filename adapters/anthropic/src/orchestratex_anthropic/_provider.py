@@ -32,6 +32,7 @@ from orchestratex.providers._support import (
     checked_http_client,
     checked_http_environment,
     checked_timeout,
+    env_timeout,
     env_value,
     server_named,
     time_to_write,
@@ -184,7 +185,7 @@ class AnthropicProvider(Provider):
         base_url = env_value(env, cls.base_url_env)
         if base_url is not None:
             checked_base_url(base_url, provider=cls.name, where=cls.base_url_env)
-        return cls(api_key=api_key, base_url=base_url or cls.default_base_url)
+        return cls(api_key=api_key, base_url=base_url or cls.default_base_url, timeout=env_timeout(env))
 
     async def generate(self, request: GenerationRequest) -> Generation:
         """One Messages API call to `request.model.version`; errors are mapped to `orchestratex.exceptions`."""

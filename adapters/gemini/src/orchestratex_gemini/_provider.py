@@ -29,6 +29,7 @@ from orchestratex.providers._support import (
     checked_http_client,
     checked_http_environment,
     checked_timeout,
+    env_timeout,
     env_value,
     server_named,
     time_to_write,
@@ -261,7 +262,7 @@ class GeminiProvider(Provider):
         base_url = env_value(env, cls.base_url_env)
         if base_url is not None:
             checked_base_url(base_url, provider=cls.name, where=cls.base_url_env)
-        provider = cls(api_key=api_key, base_url=base_url or cls.default_base_url)
+        provider = cls(api_key=api_key, base_url=base_url or cls.default_base_url, timeout=env_timeout(env))
         provider._key_named = cls._key_variable(env)
         return provider
 

@@ -33,6 +33,7 @@ from orchestratex.providers._support import (
     checked_http_client,
     checked_http_environment,
     checked_timeout,
+    env_timeout,
     env_value,
     shown_url,
     time_to_write,
@@ -368,6 +369,7 @@ class OpenAIProvider(Provider):
         return cls(
             api_key=cls._env(cls.api_key_env, env) or "unused",
             base_url=cls._env(cls.base_url_env, env) or cls.default_base_url,
+            timeout=env_timeout(os.environ if env is None else env),  # (a local model on a CPU needs more than 120 s)
         )
 
     @classmethod
