@@ -36,6 +36,7 @@ class OllamaProvider(OpenAICompatibleProvider):
     env_vars: ClassVar[tuple[str, ...]] = ("OLLAMA_BASE_URL",)
     base_url_env: ClassVar[str | None] = "OLLAMA_BASE_URL"
     default_base_url: ClassVar[str] = "http://localhost:11434/v1"
+    ollama_server: ClassVar[bool] = True
 
 
 class VLLMProvider(OpenAICompatibleProvider):

@@ -44,6 +44,7 @@ from ._azure import AzureKeyClient
 from ._caps import RESPONSES_MIN_OUTPUT_TOKENS, least_cap
 from ._errors import answer_error, map_openai_errors
 from ._mapping import (
+    JUDGE_REASONING_EFFORT,
     alternated,
     chat_params,
     content_text,
@@ -111,6 +112,10 @@ temperature is left to the model, the stop sequences are applied to the answer's
 (`reasoning_effort`, the Responses API's `reasoning`) is left to the model (`gpt-5-pro` reasons at `high` only; an
 older gateway or Azure API version may not know the field)."""
 
+OLLAMA_NO_THINKING = "none"
+"""The `reasoning_effort` that turns a thinking model's thinking off on Ollama's OpenAI-compatible API (`think: false`;
+a model that does not think ignores it)."""
+
 _EFFORT_PARAMS = {"reasoning_effort": "reasoning_effort", "reasoning": "reasoning", "reasoning.effort": "reasoning"}
 """How a 400 names a refused reasoning effort (its `param`), and the request's field it is."""
 
@@ -134,6 +139,8 @@ def _refused_parameter(exc: openai.APIStatusError) -> str | None:
     if param in _EFFORT_PARAMS:  # ("Unsupported value: 'reasoning_effort' does not support 'low' with this model")
         return _EFFORT_PARAMS[str(param)]
     if "reasoning_effort" in said and ("nrecognized" in said or "nsupported" in said):  # (Azure's older versions)
+        return "reasoning_effort"
+    if "think value" in said or "invalid reasoning value" in said:  # (Ollama's older versions refusing "none")
         return "reasoning_effort"
     return None
 
@@ -209,6 +216,9 @@ class OpenAIProvider(Provider):
     max_tokens_param: ClassVar[str | None] = None
     """The Chat Completions parameter carrying the output limit; None: `max_completion_tokens` on OpenAI's
     own API, `max_tokens` (what compatible servers accept) on any other server (see `output_limit_param`)."""
+    ollama_server: ClassVar[bool] = False
+    """Whether the server is Ollama (`OllamaProvider`); any other is found to be when it answers as Ollama does
+    (`system_fingerprint: "fp_ollama"`): see `judges_without_thinking`."""
 
     def __init__(
         self,
@@ -293,6 +303,12 @@ class OpenAIProvider(Provider):
         self.prefilled_thinking: set[str] = set()
         """Model ids seen writing only the end of a reasoning their chat template opened (DeepSeek-R1's, QwQ's: `…\n
         </think>\n\n4.`, see `_thinking`): their streams are held until that end, so the reasoning is not passed on."""
+        self.judges_without_thinking = self.ollama_server
+        """Whether judge calls ask the model not to think (`reasoning_effort: "none"`, Ollama's way to turn a thinking
+        model's thinking off): Qwen3 or DeepSeek-R1 served by Ollama thinks by default, and its thinking counts toward
+        the judge's 512-token output cap, so its verdict could come back empty (a failed judge). True for Ollama, and
+        for any server seen answering as Ollama (`OPENAI_BASE_URL` or a catalog endpoint pointed at it); off for a
+        model whose server refuses it (`refused_parameters`)."""
         self.stream_usage = True
         """Whether the server streams usage (`stream_options`); off once it refuses them, or once a priced model's
         stream came without usage (the server ignored them): calls are then not streamed, as a stream without usage
@@ -496,7 +512,13 @@ class OpenAIProvider(Provider):
             generation = generation_from_response(response, request)
         else:
             params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
+            if request.purpose == "judge" and self.judges_without_thinking and "reasoning_effort" not in params:
+                # (gpt-oss cannot stop thinking, and thinks at `medium` when asked not to: it is asked to think little)
+                effort = JUDGE_REASONING_EFFORT if "gpt-oss" in request.model.version else OLLAMA_NO_THINKING
+                params["reasoning_effort"] = effort
             completion = await self._chat(params, **extra)
+            if getattr(completion, "system_fingerprint", None) == "fp_ollama":  # (Ollama's, on every answer)
+                self.judges_without_thinking = True
             latency_ms = (time.perf_counter() - start) * 1000
             failed = answer_error(completion, f"{self.base_url}chat/completions")
             if failed is not None:  # (OpenRouter's upstream failure, sent with a 200)
