@@ -22,6 +22,8 @@ R1 = ModelProfile(name="ollama:deepseek-r1:8b", cost_per_1k_tokens=0, context_wi
 JUDGE = ModelProfile(name="function:judge", input_cost_per_1k=0.001, output_cost_per_1k=0.001, quality=5)
 
 THOUGHT = "<think>\nOkay, the user wants 2 + 2. That is 4. Let me answer briefly.\n</think>\n\n"
+HARMONY = "<|channel|>analysis<|message|>The user wants 2 + 2.<|end|><|start|>assistant<|channel|>final<|message|>"
+"""gpt-oss's channels, as `llama-server --reasoning-format none` leaves them in `content` (the answer follows)."""
 PREFILLED = "Okay, the user wants 2 + 2. That is 4. Let me answer briefly.\n</think>\n\n"
 """The same answer from a template that opened the thinking itself (`<think>\\n` ends the prompt)."""
 
@@ -156,6 +158,10 @@ async def test_a_run_judges_and_returns_the_answer_without_the_thinking(thought:
         THOUGHT + "2 + 2 = 4.",
         "\n" + THOUGHT + "4",
         "<think></think>4",
+        HARMONY + "2 + 2 = 4.",
+        "<|channel|>analysis<|message|>still thinking",
+        "<|channel|>final<|message|>4",
+        "<|4|>",
         "<think>\nstill thinking",
         "4, as <think> says",
         "<b>4</b>",
@@ -283,3 +289,11 @@ async def test_a_server_without_usage_has_the_thinking_counted_in_the_estimate()
     for generation in (unstreamed, streamed):
         assert generation.text == "2 + 2 = 4."
         assert generation.usage.output_tokens == (len(written) + 3) // 4
+
+
+def test_gpt_oss_s_analysis_channel_is_left_out_up_to_its_final_channel() -> None:
+    assert without_thinking(HARMONY + "2 + 2 = 4.") == "2 + 2 = 4."
+    assert without_thinking("<|channel|>analysis<|message|>The user wants 2 + 2. Let me") == ""  # (cap ran out)
+    assert without_thinking("Tags such as <|channel|>analysis<|message|> mark it") == (
+        "Tags such as <|channel|>analysis<|message|> mark it"
+    )

@@ -15,6 +15,12 @@ prompt ends with `<think>\n`) have the model write only the reasoning's end: `â€
 it inside other text, or opens it first): what comes before it is left out too. Unstreamed, that is read from the whole
 answer; streamed, a model seen doing so once has its later streams held until that line (`ThinkingFilter(prefilled=
 True)`), as the text before it cannot be taken back once passed on.
+
+gpt-oss writes in channels (OpenAI's harmony format): its reasoning in `analysis`, its answer in `final`. A server that
+leaves them unparsed (llama.cpp's `llama-server --reasoning-format none`, a server without gpt-oss's parser) sends
+`<|channel|>analysis<|message|>â€¦<|end|><|start|>assistant<|channel|>final<|message|>answer`: that reasoning, up to the
+`final` channel's header, is left out as a `<think>` block is (and the answer, sent back in a thread, no longer carries
+the tags its chat template refuses: "You have passed a message containing <|channel|> tags in the content field").
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ __all__ = ["ThinkingFilter", "opened_by_template", "prefilled_end", "without_thi
 
 _OPEN = "<think>"
 _CLOSE = "</think>"
+_TAGS = {_OPEN: _CLOSE, "<|channel|>analysis<|message|>": "<|channel|>final<|message|>"}
+"""What opens a reasoning at the start of an answer, and what ends it (gpt-oss's: the `final` channel's header)."""
 _CLOSE_LINE = re.compile(r"^[ \t]*</think>[ \t]*(?:\r?\n|$)", re.MULTILINE)
 """`</think>` alone on its line (ended by a line break, or by the end of the text)."""
 
@@ -48,11 +56,13 @@ def without_thinking(text: str) -> str:
     `</think>` line with no `<think>` before it), white space before and after it too; `text` as it is when it has
     neither."""
     stripped = text.lstrip()
-    if not stripped.startswith(_OPEN):
+    opened = next((tag for tag in _TAGS if stripped.startswith(tag)), None)
+    if opened is None:
         end = prefilled_end(text)
         return text if end is None else text[end:].lstrip()
-    end = stripped.find(_CLOSE, len(_OPEN))
-    return "" if end < 0 else stripped[end + len(_CLOSE) :].lstrip()
+    close = _TAGS[opened]
+    end = stripped.find(close, len(opened))
+    return "" if end < 0 else stripped[end + len(close) :].lstrip()
 
 
 class ThinkingFilter:
@@ -74,6 +84,8 @@ class ThinkingFilter:
         self._direct = False
         """Whether the text went to the answer from its start (no `<think>` block held back)."""
         self._scanned = 0
+        self._close = _CLOSE
+        """What ends the reasoning being held (`</think>`, or gpt-oss's `final` channel header)."""
 
     def feed(self, piece: str) -> str:
         if self._state == "answer":
@@ -81,23 +93,24 @@ class ThinkingFilter:
         self._held += piece
         if self._state == "start":
             begun = self._held.lstrip()
-            if _OPEN.startswith(begun):  # (nothing yet, or a beginning of the tag: "<thi")
+            if any(tag.startswith(begun) for tag in _TAGS):  # (nothing yet, or a beginning of a tag: "<thi")
                 return ""
-            if not begun.startswith(_OPEN):
+            opened = next((tag for tag in _TAGS if begun.startswith(tag)), None)
+            if opened is None:
                 if not self.prefilled:
                     self._direct = True
                     return self._pass()
                 self._state = "prefilled"
             else:
-                self._state, self._held = "thinking", begun[len(_OPEN) :]
+                self._state, self._held, self._close = "thinking", begun[len(opened) :], _TAGS[opened]
         if self._state == "prefilled":
             return self._prefilled()
         if self._state == "thinking":
-            end = self._held.find(_CLOSE)
+            end = self._held.find(self._close)
             if end < 0:
-                self._held = self._held[-(len(_CLOSE) - 1) :]  # (the tail that could begin `</think>`)
+                self._held = self._held[-(len(self._close) - 1) :]  # (the tail that could begin `</think>`)
                 return ""
-            self._state, self._held = "after", self._held[end + len(_CLOSE) :]
+            self._state, self._held = "after", self._held[end + len(self._close) :]
         self._held = self._held.lstrip()
         return self._pass() if self._held else ""
 
@@ -123,7 +136,7 @@ class ThinkingFilter:
         if self._state == "prefilled":
             end = prefilled_end(self._held)
             return self._pass() if end is None else self._pass()[end:].lstrip()
-        if self._state != "start" or self._held.lstrip() == _OPEN:
+        if self._state != "start" or self._held.lstrip() in _TAGS:
             return ""
         return self._pass()
 
