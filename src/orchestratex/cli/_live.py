@@ -21,6 +21,7 @@ from ..events import (
     ResponseGenerated,
 )
 from ._output import Output, one_line
+from ._scores import score_text
 from ._spinner import Spinner
 
 __all__ = ["LiveView"]
@@ -102,7 +103,7 @@ class LiveView:
             Text.assemble(
                 ("   judged", "bold"),
                 "    ",
-                (f"{e.score:.1f}/10", colour),
+                (f"{score_text(e.score)}/10", colour),
                 f" by {e.evaluator_model} (${e.cost:.6f}): ",
                 (one_line(e.feedback), "dim"),
             )
@@ -111,7 +112,7 @@ class LiveView:
 
     def _on_orchestration_completed(self, e: OrchestrationCompleted) -> None:
         self.close()
-        score = "unjudged" if e.final_score is None else f"score {e.final_score:.1f}/10"
+        score = "unjudged" if e.final_score is None else f"score {score_text(e.final_score)}/10"
         self.output.row(
             Text.assemble(
                 ("✔ completed", "bold green"),

@@ -21,6 +21,7 @@ from ._live import LiveView
 from ._models import catalog_file, simulation_reason
 from ._options import check_run_options
 from ._output import Output, StdoutFailed, json_text
+from ._scores import score_text
 from ._setup import run_orchestrator
 from ._spinner import Spinner
 from ._stores import shown_url, store_option
@@ -175,7 +176,7 @@ def _best_so_far(view: LiveView, stopped: RunResult) -> None:
         view.final_answer(stopped.final_response or "", f"final answer by {stopped.final_model}{tag}")
         return
     notes = ["simulated"] if stopped.simulated else []
-    notes += [] if stopped.final_score is None else [f"score {stopped.final_score:.1f}/10"]
+    notes += [] if stopped.final_score is None else [f"score {score_text(stopped.final_score)}/10"]
     notes += ["the run detached" if stopped.status == "running" else f"the run ended {stopped.status}"]
     view.final_answer(stopped.final_response or "", f"best answer so far by {stopped.final_model} ({'; '.join(notes)})")
 

@@ -13,6 +13,7 @@ from .._ids import in_utc
 from ..exceptions import NotFound, UserError
 from ._interrupt import abandoned_note
 from ._options import STORE_URL, given, named, user_option, whole_number
+from ._scores import score_text
 from ._stores import shown_url, store_option
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ def _listed(
             d.id,
             in_utc(d.created_at).strftime("%Y-%m-%d %H:%M:%S"),
             d.status,
-            "" if d.final_score is None else f"{d.final_score:.1f}",
+            "" if d.final_score is None else score_text(d.final_score),
             f"{d.total_cost:.6f}",
             str(len(d.iterations)),
             d.final_model or "",
@@ -405,7 +406,7 @@ def answer_so_far(doc: Orchestration, simulated: bool, stalled: bool = False) ->
     notes = ["simulated"] if simulated else []
     if judged:
         best = max(judged, key=lambda it: it.score or 0.0)  # (the first of equals, as the run keeps it)
-        notes += [f"score {best.score:.1f}/10", state or f"the run ended {doc.status}"]
+        notes += [f"score {score_text(best.score or 0.0)}/10", state or f"the run ended {doc.status}"]
         return f"best answer so far: #{best.index} by {best.model_name} ({'; '.join(notes)})", best.response or ""
     if not answered:
         return None
@@ -455,7 +456,7 @@ def _describe(
         f"settings: up to {s.max_iterations} iteration{'' if s.max_iterations == 1 else 's'} · "
         f"threshold {s.evaluation_threshold:g}/10 · cost limit {limit} · models {models}"
     )
-    score = "no score" if doc.final_score is None else f"score {doc.final_score:.1f}/10 by {doc.final_model}"
+    score = "no score" if doc.final_score is None else f"score {score_text(doc.final_score)}/10 by {doc.final_model}"
     stop = f" · stop: {doc.stop_reason}" if doc.stop_reason else ""
     n = len(doc.iterations)
     yield f"result:   {score} · {n} iteration{'' if n == 1 else 's'} · ${doc.total_cost:.6f}{stop}"
@@ -490,7 +491,7 @@ def _usd(limit: float) -> str:
 
 
 def _iteration(it: Iteration, status: str) -> Iterable[str]:
-    score = "" if it.score is None else f" · score {it.score:.1f}/10"
+    score = "" if it.score is None else f" · score {score_text(it.score)}/10"
     u = it.usage
     yield ""
     if it.phase == "selected" and not u.total_tokens:  # its call has not answered: no "0 tokens · $0.000000 · 0.0 s"
@@ -517,7 +518,7 @@ def _iteration(it: Iteration, status: str) -> Iterable[str]:
         yield f"   routing: {' '.join(it.reasoning.split())}"
     if it.evaluation is not None:
         for v in it.evaluation.verdicts:
-            verdict = "failed" if v.score is None else f"{v.score:.1f}/10"
+            verdict = "failed" if v.score is None else f"{score_text(v.score)}/10"
             said = v.error if v.error else " ".join(v.feedback.split())
             yield f"   judge {v.judge_model}: {verdict} (${v.cost:.6f}): {said}"
     for error in it.errors:
