@@ -34,11 +34,14 @@ def test_names_of_ones_own_are_kept() -> None:
     class Mine(Orchestrator):
         def __init__(self) -> None:
             super().__init__(simulate=True)
-            self.team = "search"  # a subclass's own attribute
+            self.team = "search"  # a subclass's own attributes, one whose name is close to a setting's too
+            self.max_iteration_count = 0
 
     mine = Mine()
     mine.label = "nightly"
     mine.max_iterations = 2
+    with pytest.raises(UserError, match=r"set `orchestrator\.handlers`"):
+        mine.on_event = print
     assert (mine.team, mine.label, mine.max_iterations) == ("search", "nightly", 2)  # type: ignore[attr-defined]
 
 

@@ -19,15 +19,18 @@ _CONSTRUCTOR_ONLY = {
 }
 
 
-def check_new_attribute(orchestrator: object, name: str) -> None:
+def check_new_attribute(orchestrator: object, name: str, *, typos: bool = True) -> None:
     """`UserError` for a public attribute the orchestrator does not have whose name is a constructor option it does not
-    keep, or close to one of its settings (a typo). Other new names (a subclass's own) are left alone."""
+    keep, or (with `typos`) close to one of its settings. Other new names are left alone; a subclass's own
+    (`max_iteration_count`) are not taken for typos: `typos=False` for a subclass."""
     if name.startswith("_") or name in vars(orchestrator) or hasattr(type(orchestrator), name):
         return
     kind = type(orchestrator).__name__
     fix = _CONSTRUCTOR_ONLY.get(name)
     if fix is not None:
         raise UserError(f"{kind} has no setting {name!r}: {fix}")
+    if not typos:
+        return
     known = [n for n in (*vars(orchestrator), *_properties(type(orchestrator))) if not n.startswith("_")]
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
     if close:

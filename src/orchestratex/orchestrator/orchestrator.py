@@ -207,7 +207,7 @@ class Orchestrator:
         `router` or `evaluator` put in place is checked as the constructor's, and a new router is attached to the store
         before the next run (it was never: it learned nothing the store kept, and loaded nothing it held)."""
         if "_close_lock" in self.__dict__:  # (built: `on_event = f` or a typo made an attribute nothing read)
-            check_new_attribute(self, name)
+            check_new_attribute(self, name, typos=type(self) is Orchestrator)
         check = _SETTINGS.get(name)
         if check is not None:
             check(name, value)
