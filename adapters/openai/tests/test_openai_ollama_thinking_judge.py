@@ -3,11 +3,13 @@ think by default and counts the thinking toward `max_tokens`, so under a judge's
 end and give no verdict (an empty `content`, its thinking in `reasoning`, finish `length`): a failed judge, and with
 it as the only judge ("docs/providers/openai.md": `ollama:qwen3` judges `ollama:llama3.2`) a failed run. Judge calls
 to Ollama now ask for no thinking (`reasoning_effort: "none"`, which Ollama documents), as OpenAI's reasoning models
-are asked for a low effort; a server refusing it is asked again without it."""
+are asked for a low effort; a server refusing it is asked again without it. vLLM's judge calls (whose reasoning, split
+off by `--reasoning-parser`, counts the same) send Qwen3's chat-template switch, `enable_thinking: false`."""
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +26,9 @@ from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import MockServer, Reply
 from orchestratex_openai import OllamaProvider
 
+FINGERPRINT = True
+"""Whether the fake answers as Ollama does (`system_fingerprint: "fp_ollama"`), or as vLLM (none)."""
+
 
 def _answer(model: str, content: str, *, finish: str, tokens: int, reasoning: str | None = None) -> dict[str, Any]:
     """An Ollama `/v1/chat/completions` body (its thinking, when split off, in `message.reasoning`)."""
@@ -35,7 +40,7 @@ def _answer(model: str, content: str, *, finish: str, tokens: int, reasoning: st
         "object": "chat.completion",
         "created": 1767225600,
         "model": model,
-        "system_fingerprint": "fp_ollama",
+        "system_fingerprint": "fp_ollama" if FINGERPRINT else None,
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {"prompt_tokens": 120, "completion_tokens": tokens, "total_tokens": 120 + tokens},
     }
@@ -53,7 +58,10 @@ class FakeOllama(BaseHTTPRequestHandler):
         request = json.loads(self.rfile.read(int(self.headers["content-length"])))
         self.sent.append(request)
         cap = request.get("max_tokens") or 2048
-        if request["model"] == "qwen3" and request.get("reasoning_effort") != "none":  # (Ollama: think unless "none")
+        off = request.get("reasoning_effort") == "none" or request.get("chat_template_kwargs") == {
+            "enable_thinking": False
+        }
+        if request["model"] == "qwen3" and not off:  # (Ollama: think unless "none"; vLLM: unless the template is told)
             body = _answer("qwen3", "", finish="length", tokens=cap, reasoning="Okay, let me weigh this answer. " * 60)
         elif request["model"] == "qwen3":
             verdict = json.dumps({"score": 8.5, "feedback": "Correct and clear."})
@@ -69,8 +77,11 @@ class FakeOllama(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def ollama(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def ollama(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local server, not a provider
+    monkeypatch.setattr(sys.modules[__name__], "FINGERPRINT", "vllm" not in request.node.name)
     sent: list[dict[str, Any]] = []
     handler = type("Handler", (FakeOllama,), {"sent": sent})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -91,14 +102,14 @@ def _catalog(tmp_path: Path, provider: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("variable", ["OLLAMA_BASE_URL", "OPENAI_BASE_URL"])
+@pytest.mark.parametrize("variable", ["OLLAMA_BASE_URL", "OPENAI_BASE_URL", "VLLM_BASE_URL"])
 async def test_a_thinking_judge_on_ollama_gives_its_verdict(
     tmp_path: Path, ollama: tuple[str, list[dict[str, Any]]], variable: str
 ) -> None:
     """With `OPENAI_BASE_URL` pointed at Ollama (the docs' first way), the server is known by its answers
     (`system_fingerprint: "fp_ollama"`), the answering model's coming first."""
     url, sent = ollama
-    provider = "ollama" if variable == "OLLAMA_BASE_URL" else "openai"
+    provider = {"OLLAMA_BASE_URL": "ollama", "OPENAI_BASE_URL": "openai", "VLLM_BASE_URL": "vllm"}[variable]
     orchestrator = Orchestrator(catalog=_catalog(tmp_path, provider), env={variable: url})
     try:
         result = await orchestrator.run(
@@ -108,8 +119,12 @@ async def test_a_thinking_judge_on_ollama_gives_its_verdict(
         await orchestrator.aclose()
     assert (result.status, result.final_score, result.error) == ("completed", 8.5, None)
     judged = [r for r in sent if r["model"] == "qwen3"]
-    assert judged and all(r["reasoning_effort"] == "none" for r in judged), judged
-    assert all("reasoning_effort" not in r for r in sent if r["model"] == "llama3.2")  # (answers think as they do)
+    if provider == "vllm":  # (vLLM's switch: Qwen3's chat template's `enable_thinking`)
+        assert judged and all(r["chat_template_kwargs"] == {"enable_thinking": False} for r in judged), judged
+    else:
+        assert judged and all(r["reasoning_effort"] == "none" for r in judged), judged
+    answers = [r for r in sent if r["model"] == "llama3.2"]  # (answers think as they do)
+    assert answers and all("reasoning_effort" not in r and "chat_template_kwargs" not in r for r in answers)
 
 
 QWEN3 = ModelProfile(name="ollama:qwen3", cost_per_1k_tokens=0, context_window=4096)

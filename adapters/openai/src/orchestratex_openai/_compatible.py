@@ -47,6 +47,7 @@ class VLLMProvider(OpenAICompatibleProvider):
     base_url_env: ClassVar[str | None] = "VLLM_BASE_URL"
     api_key_env: ClassVar[str | None] = "VLLM_API_KEY"
     default_base_url: ClassVar[str] = "http://localhost:8000/v1"
+    template_thinking_switch: ClassVar[bool] = True
 
 
 class LMStudioProvider(OpenAICompatibleProvider):

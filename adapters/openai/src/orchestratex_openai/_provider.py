@@ -219,6 +219,10 @@ class OpenAIProvider(Provider):
     ollama_server: ClassVar[bool] = False
     """Whether the server is Ollama (`OllamaProvider`); any other is found to be when it answers as Ollama does
     (`system_fingerprint: "fp_ollama"`): see `judges_without_thinking`."""
+    template_thinking_switch: ClassVar[bool] = False
+    """Whether the server passes `chat_template_kwargs` to the model's chat template (vLLM): judge calls then send
+    `enable_thinking: false`, the switch by which Qwen3's template turns its thinking off (as `judges_without_thinking`
+    does on Ollama; a template without it ignores it)."""
 
     def __init__(
         self,
@@ -516,6 +520,8 @@ class OpenAIProvider(Provider):
                 # (gpt-oss cannot stop thinking, and thinks at `medium` when asked not to: it is asked to think little)
                 effort = JUDGE_REASONING_EFFORT if "gpt-oss" in request.model.version else OLLAMA_NO_THINKING
                 params["reasoning_effort"] = effort
+            if request.purpose == "judge" and self.template_thinking_switch:
+                params["extra_body"] = {"chat_template_kwargs": {"enable_thinking": False}}
             completion = await self._chat(params, **extra)
             if getattr(completion, "system_fingerprint", None) == "fp_ollama":  # (Ollama's, on every answer)
                 self.judges_without_thinking = True
