@@ -24,7 +24,7 @@ from orchestratex import Orchestrator
 from orchestratex.catalog import ModelProfile
 from orchestratex.providers import GenerationRequest, Message
 from orchestratex.testing.provider_contract import MockServer, Reply
-from orchestratex_openai import OllamaProvider
+from orchestratex_openai import OllamaProvider, OpenAIProvider
 
 FINGERPRINT = True
 """Whether the fake answers as Ollama does (`system_fingerprint: "fp_ollama"`), or as vLLM (none)."""
@@ -172,3 +172,35 @@ async def test_gpt_oss_which_cannot_stop_thinking_is_asked_to_think_little() -> 
     )
     await provider.generate(call)
     assert server.requests[0].json["reasoning_effort"] == "low"
+
+
+async def test_a_server_known_as_ollama_by_a_streamed_answer_has_its_first_judge_call_without_thinking() -> None:
+    """`/v1`'s `orchestratex/fast` streams every answer: with `OPENAI_BASE_URL` pointed at Ollama, the server was known
+    only by an unstreamed answer, so the first judge call (after a streamed answer) let Qwen3 think its cap away."""
+    head = {"id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 1, "model": "llama3.2"}
+    events = [
+        {**head, "system_fingerprint": "fp_ollama", "choices": [{"index": 0, "delta": {"content": "Hi"}}]},
+        {**head, "system_fingerprint": "fp_ollama", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {**head, "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}},
+    ]
+    sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+    verdict = json.dumps(_answer("qwen3", '{"score": 7, "feedback": "ok"}', finish="stop", tokens=9)).encode()
+    server = MockServer(
+        Reply(200, headers={"content-type": "text/event-stream"}, content=sse.encode()), Reply(200, content=verdict)
+    )
+    provider = OpenAIProvider(
+        base_url="http://localhost:11434/v1", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    llama = ModelProfile(name="openai:llama3.2", cost_per_1k_tokens=0, context_window=4096)
+    answer = GenerationRequest(model=llama, messages=[Message(role="user", content="Hi")], max_output_tokens=64)
+
+    async def ignore(text: str) -> None:
+        return None
+
+    assert (await provider.generate_stream(answer, ignore)).text == "Hi"
+    qwen3 = ModelProfile(name="openai:qwen3", cost_per_1k_tokens=0, context_window=4096)
+    judge = GenerationRequest(
+        model=qwen3, messages=[Message(role="user", content="Score it")], max_output_tokens=512, purpose="judge"
+    )
+    await provider.generate(judge)
+    assert [r.json.get("reasoning_effort") for r in server.requests] == [None, "none"]

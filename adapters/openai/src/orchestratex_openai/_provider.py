@@ -6,7 +6,7 @@ import asyncio
 import functools
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
@@ -179,6 +179,22 @@ def _refuses_streaming(exc: openai.APIStatusError) -> bool:
 class _StopRefused(Exception):
     """A streamed call's model refused its `stop` sequences (before any text came): the stream cannot cut its pieces at
     them, so the call is made again unstreamed, whose whole text is cut."""
+
+
+class _Sniffed:
+    """The chunks of a stream, passed on as they come; a chunk of Ollama's marks `provider` as talking to Ollama."""
+
+    def __init__(self, provider: OpenAIProvider, chunks: AsyncIterator[Any]) -> None:
+        self._provider, self._chunks = provider, chunks
+
+    def __aiter__(self) -> _Sniffed:
+        return self
+
+    async def __anext__(self) -> Any:
+        chunk = await self._chunks.__anext__()
+        if getattr(chunk, "system_fingerprint", None) == "fp_ollama":
+            self._provider.judges_without_thinking = True
+        return chunk
 
 
 class OpenAIProvider(Provider):
@@ -669,13 +685,21 @@ class OpenAIProvider(Provider):
         writing only the end of a reasoning its template opened: `prefilled_thinking`, learnt here too)."""
         model_id = request.model.version
         thinking = ThinkingFilter(prefilled=model_id in self.prefilled_thinking)
+
+        def read(stream: Any, request: GenerationRequest, on_text: TextSink) -> Awaitable[Generation]:
+            return generation_from_chat_stream(self._known_by_its_chunks(stream), request, on_text, thinking=thinking)
+
         try:
-            return await self._read(
-                chunks, functools.partial(generation_from_chat_stream, thinking=thinking), request, on_text
-            )
+            return await self._read(chunks, read, request, on_text)
         finally:
             if thinking.found:  # (its reasoning was passed on: its next streams are held until it ends)
                 self.prefilled_thinking.add(model_id)
+
+    def _known_by_its_chunks(self, chunks: AsyncIterable[Any]) -> AsyncIterator[Any]:
+        """`chunks`, the server found to be Ollama when they say so (`system_fingerprint: "fp_ollama"`), as an
+        unstreamed answer does: a server streaming every answer (`/v1`'s `orchestratex/fast`) was known only after its
+        first judge call, sent as to any server (see `judges_without_thinking`)."""
+        return _Sniffed(self, chunks.__aiter__())
 
     async def _read(
         self,
