@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,7 @@ from orchestratex import FunctionProvider, Orchestrator
 from orchestratex.exceptions import Conflict, StoreUnavailable
 from orchestratex.providers import GenerationRequest
 from orchestratex.routing import BayesianRouter
-from orchestratex.stores import MemoryStore, Store
+from orchestratex.stores import MemoryStore, SQLiteStore, Store
 
 from ..helpers import NO_WAIT, catalog
 
@@ -23,8 +24,8 @@ TTL = 0.3
 
 
 class _OwnStore(MemoryStore):
-    """A third-party store: the `Store` ABC's default `renew_leases` (a `claim` per run), whose renewals for one owner
-    can be made to fail (the store unreachable from that process) or to say the lease is not held."""
+    """A third-party store: the `Store` ABC's default `renew_leases` (a `claim` per run); unreachable from one owner
+    while `failing` names it, or saying in its renewals that the lease is not that owner's while `denying` does."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -32,13 +33,48 @@ class _OwnStore(MemoryStore):
         self.denying: str | None = None
         self.renewals: dict[str, int] = {}
 
-    async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
-        self.renewals[owner] = self.renewals.get(owner, 0) + 1
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
         if owner == self.failing:
             raise StoreUnavailable("the store cannot be reached from this process")
+        return await super().claim(orchestration_id, owner, ttl_s)
+
+    async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
+        self.renewals[owner] = self.renewals.get(owner, 0) + 1
         if owner == self.denying:
             return set()
         return await Store.renew_leases(self, orchestration_ids, owner, ttl_s)
+
+
+class _FailingMemory(MemoryStore):
+    """MemoryStore's own leases, unreachable from one owner while `failing` names it."""
+
+    failing: str | None = None
+
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        if owner == self.failing:
+            raise StoreUnavailable("the store cannot be reached from this process")
+        return await super().claim(orchestration_id, owner, ttl_s)
+
+    async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
+        if owner == self.failing:
+            raise StoreUnavailable("the store cannot be reached from this process")
+        return await super().renew_leases(orchestration_ids, owner, ttl_s)
+
+
+class _FailingSQLite(SQLiteStore):
+    """SQLite's own leases, unreachable from one owner while `failing` names it."""
+
+    failing: str | None = None
+
+    async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
+        if owner == self.failing:
+            raise StoreUnavailable("the store cannot be reached from this process")
+        return await super().claim(orchestration_id, owner, ttl_s)
+
+    async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
+        if owner == self.failing:
+            raise StoreUnavailable("the store cannot be reached from this process")
+        return await super().renew_leases(orchestration_ids, owner, ttl_s)
 
 
 class _Gate:
@@ -120,3 +156,32 @@ async def test_a_lapsed_lease_is_not_taken_back_over_a_run_another_process_compl
         ledger = await store.get_session(session.id)
         assert ledger.total_cost == stored.total_cost
         assert ledger.reserved_cost == 0.0
+
+
+@pytest.mark.parametrize("kind", ["own", "memory", "sqlite"])
+async def test_a_lapsed_lease_no_other_process_took_is_taken_back_and_the_run_goes_on(
+    kind: str, tmp_path: Path
+) -> None:
+    """Paused past its lease (a laptop asleep during a run) with no other process taking the run over: the stored run
+    is as this process left it, so it takes its lease back and the run ends as it would have."""
+    store: _OwnStore | _FailingMemory | _FailingSQLite = (
+        _OwnStore()
+        if kind == "own"
+        else _FailingSQLite(tmp_path / "lapse.db")
+        if kind == "sqlite"
+        else _FailingMemory()
+    )
+    gate = _Gate()
+    async with _orchestrator(store, gate, TTL) as alone:
+        session = await alone.create_session(cost_limit=1.0)
+        doc = await alone.prepare("Write a sort function", session=session, evaluation_threshold=8)
+        run = asyncio.create_task(alone.drive(doc.id))
+        await asyncio.wait_for(gate.entered.wait(), 10)
+        store.failing = alone.owner
+        await asyncio.sleep(TTL * 2)  # its lease has expired
+        store.failing = None
+        await asyncio.sleep(TTL)  # (its renewal finds the run as it left it)
+        gate.go.set()
+        result = await asyncio.wait_for(run, 10)
+    assert result.status == "completed"
+    assert result.final_response == "STALE answer of the paused process"  # (its own: the only one)

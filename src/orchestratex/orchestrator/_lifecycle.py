@@ -93,14 +93,15 @@ class LeaseKeeper:
     background task that ends as soon as none is held (`drop`): a task left sleeping would keep the orchestrator,
     and the store it opened, from being collected for up to `lease_ttl_s / 3`.
 
-    A lease that may have lapsed is not taken back: when more than `lease_ttl_s` passed since it was last granted
-    (the process was paused past it: a stopped container, a suspended VM; or its renewals failed that long), or a
-    renewal did not return it, another process may have taken the run over meanwhile, perhaps to its end and given
-    it up. Its run is `lost`: its next commit is refused (`Conflict`, nothing written), as a store that fences it
+    A lease that may have lapsed is not simply taken back: when more than `lease_ttl_s` passed since it was last
+    granted (the process was paused past it: a stopped container, a suspended VM; or its renewals failed that long),
+    another process may have taken the run over meanwhile, perhaps to its end, and given it up. It is taken back only
+    when the stored run is still as this process last wrote it (`_take_back`); otherwise, and when a renewal did not
+    return it, its run is `lost`: its next commit is refused (`Conflict`, nothing written), as a store that fences it
     refuses it, and the run is left to whichever process resumes it. Before, a renewal took such a lease back (the
     `Store` ABC's default `renew_leases`, MemoryStore) and the paused run wrote its stale state over the other's."""
 
-    __slots__ = ("_granted", "_o", "_sleeping", "_task", "held", "lost")
+    __slots__ = ("_granted", "_lapsed", "_o", "_sleeping", "_task", "held", "lost")
 
     def __init__(self, orchestrator: Orchestrator) -> None:
         self._o = orchestrator
@@ -111,6 +112,8 @@ class LeaseKeeper:
         self._granted: dict[str, float] = {}
         """When each held lease was last granted (`time.monotonic()` before the store call that granted it): a lease
         is renewed only once granted (`granted`), by the `Store.start` or `Store.claim` of its run."""
+        self._lapsed: set[str] = set()
+        """Lost leases that may have lapsed, to be taken back if no other process wrote their runs (`_take_back`)."""
         self._task: asyncio.Task[None] | None = None
         self._sleeping = False
 
@@ -130,6 +133,7 @@ class LeaseKeeper:
         held = self.held
         held.discard(oid)
         self.lost.discard(oid)
+        self._lapsed.discard(oid)
         self._granted.pop(oid, None)
         task = self._task
         if not held and self._sleeping and here(task):
@@ -150,24 +154,50 @@ class LeaseKeeper:
                     await self._renew(o)
 
     async def _renew(self, o: Orchestrator) -> None:
-        """One renewal of the granted leases that cannot have lapsed; the others are lost."""
-        ttl, granted, lost = o.lease_ttl_s, self._granted, self.lost
+        """One renewal of the granted leases; one that may have lapsed is taken back only as `_take_back` says."""
+        ttl, granted, lost, lapsed = o.lease_ttl_s, self._granted, self.lost, self._lapsed
         asked = time.monotonic()
-        due = [oid for oid, at in granted.items() if oid not in lost]
-        lost.update(oid for oid in due if asked - granted[oid] > ttl)
+        due = [oid for oid in granted if oid not in lost]
+        for oid in due:
+            if asked - granted[oid] > ttl:
+                lapsed.add(oid)  # (its commits are refused until it is found to be as this process left it)
+        lost.update(lapsed)
         due = [oid for oid in due if oid not in lost]
-        if not due:
-            return
-        renewed = await o.store.renew_leases(due, o.owner, ttl)
+        renewed = await o.store.renew_leases(due, o.owner, ttl) if due else set()
         now = time.monotonic()
         for oid in due:
             at = granted.get(oid)
             if at is None:  # (dropped meanwhile)
                 continue
-            if oid in renewed and now - at <= ttl:
-                granted[oid] = asked
-            else:  # not renewed, or renewed only after it had lapsed: another process may have had the run
+            if oid not in renewed:  # another process holds it, or the run is gone
                 lost.add(oid)
+            elif now - at <= ttl:
+                granted[oid] = asked
+            else:  # renewed only after it may have lapsed
+                lost.add(oid)
+                lapsed.add(oid)
+        for oid in list(lapsed):
+            with contextlib.suppress(Exception):  # (tried again at the next renewal)
+                await self._take_back(o, oid)
+                lapsed.discard(oid)
+
+    async def _take_back(self, o: Orchestrator, oid: str) -> None:
+        """Hold the lease of `oid`, which may have lapsed, again if no other process wrote the run meanwhile: claimed,
+        then read, it must be as this process's run last committed it (its `updated_at`); else it stays lost and the
+        lease is given up. (A process paused past its leases where no other took its runs over, a laptop asleep during
+        a run, goes on.)"""
+        run = o._watcher.last_written(oid)
+        if run is None or oid not in self.held:
+            return
+        asked = time.monotonic()
+        if not await o.store.claim(oid, o.owner, o.lease_ttl_s):
+            return
+        stored = await o.store.get_orchestration(oid)
+        if oid in self.held and oid in self.lost and stored.updated_at == run.updated_at:
+            self.lost.discard(oid)
+            self._granted[oid] = asked
+        else:
+            await o.store.release(oid, o.owner)
 
     async def aclose(self) -> None:
         """Stop renewing (`start` begins again)."""
