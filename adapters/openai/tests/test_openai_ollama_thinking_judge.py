@@ -204,3 +204,38 @@ async def test_a_server_known_as_ollama_by_a_streamed_answer_has_its_first_judge
     )
     await provider.generate(judge)
     assert [r.json.get("reasoning_effort") for r in server.requests] == [None, "none"]
+
+
+def _llama_server_answer(text: str) -> bytes:
+    """llama.cpp's `llama-server` `/v1/chat/completions` body (its build as `system_fingerprint`)."""
+    body = _answer("qwen3-8b", text, finish="stop", tokens=9)
+    return json.dumps({**body, "system_fingerprint": "b6000-0c3a1f2"}).encode()
+
+
+async def test_a_judge_on_llama_cpp_s_server_is_asked_through_its_template_not_to_think() -> None:
+    """A catalog endpoint (`kind = "openai"`) at `llama-server -m Qwen3-8B.gguf --jinja`: its Qwen3 thinks unless its
+    chat template is told `enable_thinking: false` (`chat_template_kwargs`, which llama-server documents); a server
+    refusing the field is asked again without it."""
+    refused = json.dumps({"error": {"code": 400, "message": "Unknown field: chat_template_kwargs"}}).encode()
+    server = MockServer(
+        Reply(200, content=_llama_server_answer("RAID 5 stripes parity.")),
+        Reply(200, content=_llama_server_answer('{"score": 7, "feedback": "ok"}')),
+        Reply(400, content=refused),
+        Reply(200, content=_llama_server_answer('{"score": 7, "feedback": "ok"}')),
+        Reply(200, content=_llama_server_answer('{"score": 7, "feedback": "ok"}')),
+    )
+    provider = OpenAIProvider(
+        base_url="http://127.0.0.1:8080/v1", http_client=httpx2.AsyncClient(transport=server.httpx2_transport())
+    )
+    model = ModelProfile(name="openai:qwen3-8b", cost_per_1k_tokens=0, context_window=8192)
+    answer = GenerationRequest(model=model, messages=[Message(role="user", content="RAID 5?")], max_output_tokens=64)
+    judge = GenerationRequest(
+        model=model, messages=[Message(role="user", content="Score it")], max_output_tokens=512, purpose="judge"
+    )
+    await provider.generate(answer)
+    await provider.generate(judge)
+    assert [r.json.get("chat_template_kwargs") for r in server.requests] == [None, {"enable_thinking": False}]
+    await provider.generate(judge)  # (refused, asked again without it)
+    await provider.generate(judge)  # (and not sent it again)
+    sent = [r.json.get("chat_template_kwargs") for r in server.requests[2:]]
+    assert sent == [{"enable_thinking": False}, None, None]

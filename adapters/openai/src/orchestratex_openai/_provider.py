@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Literal, Self
@@ -105,12 +106,15 @@ def _refuses_turns_in_a_row(exc: openai.APIStatusError) -> bool:
 _SDK_MAJOR = int(openai.__version__.split(".", 1)[0])
 """The installed openai SDK's major version."""
 
-_UNSUPPORTED = frozenset({"max_tokens", "temperature", "stop", "reasoning_effort", "reasoning"})
+_UNSUPPORTED = frozenset({"max_tokens", "temperature", "stop", "reasoning_effort", "reasoning", "extra_body"})
 """Parameters a model may refuse (OpenAI's reasoning models behind a gateway or Azure, under a deployment name the
 adapter cannot recognise) that a call can do without: the output limit goes as `max_completion_tokens`, the
 temperature is left to the model, the stop sequences are applied to the answer's text, a judge's reasoning effort
 (`reasoning_effort`, the Responses API's `reasoning`) is left to the model (`gpt-5-pro` reasons at `high` only; an
 older gateway or Azure API version may not know the field)."""
+
+_LLAMA_CPP_BUILD = re.compile(r"b\d+-[0-9a-f]{6,40}")
+"""llama.cpp's server's `system_fingerprint`: its build number and commit (`b6000-0c3a1f2`)."""
 
 OLLAMA_NO_THINKING = "none"
 """The `reasoning_effort` that turns a thinking model's thinking off on Ollama's OpenAI-compatible API (`think: false`;
@@ -142,6 +146,8 @@ def _refused_parameter(exc: openai.APIStatusError) -> str | None:
         return "reasoning_effort"
     if "think value" in said or "invalid reasoning value" in said:  # (Ollama's older versions refusing "none")
         return "reasoning_effort"
+    if "chat_template_kwargs" in said:  # (a server refusing the template switch: an older llama.cpp, a gateway)
+        return "extra_body"
     return None
 
 
@@ -192,8 +198,7 @@ class _Sniffed:
 
     async def __anext__(self) -> Any:
         chunk = await self._chunks.__anext__()
-        if getattr(chunk, "system_fingerprint", None) == "fp_ollama":
-            self._provider.judges_without_thinking = True
+        self._provider._learn_server(getattr(chunk, "system_fingerprint", None))
         return chunk
 
 
@@ -236,9 +241,10 @@ class OpenAIProvider(Provider):
     """Whether the server is Ollama (`OllamaProvider`); any other is found to be when it answers as Ollama does
     (`system_fingerprint: "fp_ollama"`): see `judges_without_thinking`."""
     template_thinking_switch: ClassVar[bool] = False
-    """Whether the server passes `chat_template_kwargs` to the model's chat template (vLLM): judge calls then send
-    `enable_thinking: false`, the switch by which Qwen3's template turns its thinking off (as `judges_without_thinking`
-    does on Ollama; a template without it ignores it)."""
+    """Whether the server passes `chat_template_kwargs` to the model's chat template (vLLM; llama.cpp's server, found
+    by its answers' `system_fingerprint`, `b6000-…`): judge calls then send `enable_thinking: false`, the switch by
+    which Qwen3's template turns its thinking off (as `judges_without_thinking` does on Ollama; a template without it
+    ignores it)."""
 
     def __init__(
         self,
@@ -324,6 +330,8 @@ class OpenAIProvider(Provider):
         """Model ids seen writing only the end of a reasoning their chat template opened (DeepSeek-R1's, QwQ's: `…\n
         </think>\n\n4.`, see `_thinking`): their streams are held until that end, so the reasoning is not passed on."""
         self.judges_without_thinking = self.ollama_server
+        self.judges_template_switch = self.template_thinking_switch
+        """Whether judge calls send `chat_template_kwargs: {"enable_thinking": false}` (`template_thinking_switch`)."""
         """Whether judge calls ask the model not to think (`reasoning_effort: "none"`, Ollama's way to turn a thinking
         model's thinking off): Qwen3 or DeepSeek-R1 served by Ollama thinks by default, and its thinking counts toward
         the judge's 512-token output cap, so its verdict could come back empty (a failed judge). True for Ollama, and
@@ -536,11 +544,10 @@ class OpenAIProvider(Provider):
                 # (gpt-oss cannot stop thinking, and thinks at `medium` when asked not to: it is asked to think little)
                 effort = JUDGE_REASONING_EFFORT if "gpt-oss" in request.model.version else OLLAMA_NO_THINKING
                 params["reasoning_effort"] = effort
-            if request.purpose == "judge" and self.template_thinking_switch:
+            if request.purpose == "judge" and self.judges_template_switch:
                 params["extra_body"] = {"chat_template_kwargs": {"enable_thinking": False}}
             completion = await self._chat(params, **extra)
-            if getattr(completion, "system_fingerprint", None) == "fp_ollama":  # (Ollama's, on every answer)
-                self.judges_without_thinking = True
+            self._learn_server(getattr(completion, "system_fingerprint", None))
             latency_ms = (time.perf_counter() - start) * 1000
             failed = answer_error(completion, f"{self.base_url}chat/completions")
             if failed is not None:  # (OpenRouter's upstream failure, sent with a 200)
@@ -694,6 +701,14 @@ class OpenAIProvider(Provider):
         finally:
             if thinking.found:  # (its reasoning was passed on: its next streams are held until it ends)
                 self.prefilled_thinking.add(model_id)
+
+    def _learn_server(self, fingerprint: object) -> None:
+        """What an answer's `system_fingerprint` says of the server: Ollama's `fp_ollama`, or llama.cpp's build
+        (`b6000-0c3a1f2`), whose judge calls then ask the model not to think (see `judges_without_thinking`)."""
+        if fingerprint == "fp_ollama":  # (Ollama's, on every answer)
+            self.judges_without_thinking = True
+        elif isinstance(fingerprint, str) and _LLAMA_CPP_BUILD.fullmatch(fingerprint):
+            self.judges_template_switch = True
 
     def _known_by_its_chunks(self, chunks: AsyncIterable[Any]) -> AsyncIterator[Any]:
         """`chunks`, the server found to be Ollama when they say so (`system_fingerprint: "fp_ollama"`), as an
