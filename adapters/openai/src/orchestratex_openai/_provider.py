@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import re
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
@@ -44,8 +43,8 @@ from orchestratex.providers._support import (
 from ._azure import AzureKeyClient
 from ._caps import RESPONSES_MIN_OUTPUT_TOKENS, least_cap
 from ._errors import answer_error, map_openai_errors
+from ._judge_thinking import JudgeThinking
 from ._mapping import (
-    JUDGE_REASONING_EFFORT,
     alternated,
     chat_params,
     content_text,
@@ -112,13 +111,6 @@ adapter cannot recognise) that a call can do without: the output limit goes as `
 temperature is left to the model, the stop sequences are applied to the answer's text, a judge's reasoning effort
 (`reasoning_effort`, the Responses API's `reasoning`) is left to the model (`gpt-5-pro` reasons at `high` only; an
 older gateway or Azure API version may not know the field)."""
-
-_LLAMA_CPP_BUILD = re.compile(r"b\d+-[0-9a-f]{6,40}")
-"""llama.cpp's server's `system_fingerprint`: its build number and commit (`b6000-0c3a1f2`)."""
-
-OLLAMA_NO_THINKING = "none"
-"""The `reasoning_effort` that turns a thinking model's thinking off on Ollama's OpenAI-compatible API (`think: false`;
-a model that does not think ignores it)."""
 
 _EFFORT_PARAMS = {"reasoning_effort": "reasoning_effort", "reasoning": "reasoning", "reasoning.effort": "reasoning"}
 """How a 400 names a refused reasoning effort (its `param`), and the request's field it is."""
@@ -187,21 +179,6 @@ class _StopRefused(Exception):
     them, so the call is made again unstreamed, whose whole text is cut."""
 
 
-class _Sniffed:
-    """The chunks of a stream, passed on as they come; a chunk of Ollama's marks `provider` as talking to Ollama."""
-
-    def __init__(self, provider: OpenAIProvider, chunks: AsyncIterator[Any]) -> None:
-        self._provider, self._chunks = provider, chunks
-
-    def __aiter__(self) -> _Sniffed:
-        return self
-
-    async def __anext__(self) -> Any:
-        chunk = await self._chunks.__anext__()
-        self._provider._learn_server(getattr(chunk, "system_fingerprint", None))
-        return chunk
-
-
 class OpenAIProvider(Provider):
     """OpenAI models through the official SDK (`openai.AsyncOpenAI`), or any OpenAI-compatible server.
 
@@ -239,12 +216,11 @@ class OpenAIProvider(Provider):
     own API, `max_tokens` (what compatible servers accept) on any other server (see `output_limit_param`)."""
     ollama_server: ClassVar[bool] = False
     """Whether the server is Ollama (`OllamaProvider`); any other is found to be when it answers as Ollama does
-    (`system_fingerprint: "fp_ollama"`): see `judges_without_thinking`."""
+    (`system_fingerprint: "fp_ollama"`): its judges are asked not to think (`judge_thinking`)."""
     template_thinking_switch: ClassVar[bool] = False
     """Whether the server passes `chat_template_kwargs` to the model's chat template (vLLM; llama.cpp's server, found
     by its answers' `system_fingerprint`, `b6000-…`): judge calls then send `enable_thinking: false`, the switch by
-    which Qwen3's template turns its thinking off (as `judges_without_thinking` does on Ollama; a template without it
-    ignores it)."""
+    which Qwen3's template turns its thinking off (`judge_thinking`; a template without it ignores it)."""
 
     def __init__(
         self,
@@ -329,9 +305,9 @@ class OpenAIProvider(Provider):
         self.prefilled_thinking: set[str] = set()
         """Model ids seen writing only the end of a reasoning their chat template opened (DeepSeek-R1's, QwQ's: `…\n
         </think>\n\n4.`, see `_thinking`): their streams are held until that end, so the reasoning is not passed on."""
-        self.judges_without_thinking = self.ollama_server
-        self.judges_template_switch = self.template_thinking_switch
-        """Whether judge calls send `chat_template_kwargs: {"enable_thinking": false}` (`template_thinking_switch`)."""
+        self.judge_thinking = JudgeThinking(ollama=self.ollama_server, template_switch=self.template_thinking_switch)
+        """How judge calls ask a thinking model not to think (Qwen3 and DeepSeek-R1 think by default on local servers,
+        and their thinking counts toward the judge's 512-token cap): learnt from the server's answers too."""
         """Whether judge calls ask the model not to think (`reasoning_effort: "none"`, Ollama's way to turn a thinking
         model's thinking off): Qwen3 or DeepSeek-R1 served by Ollama thinks by default, and its thinking counts toward
         the judge's 512-token output cap, so its verdict could come back empty (a failed judge). True for Ollama, and
@@ -540,14 +516,10 @@ class OpenAIProvider(Provider):
             generation = generation_from_response(response, request)
         else:
             params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
-            if request.purpose == "judge" and self.judges_without_thinking and "reasoning_effort" not in params:
-                # (gpt-oss cannot stop thinking, and thinks at `medium` when asked not to: it is asked to think little)
-                effort = JUDGE_REASONING_EFFORT if "gpt-oss" in request.model.version else OLLAMA_NO_THINKING
-                params["reasoning_effort"] = effort
-            if request.purpose == "judge" and self.judges_template_switch:
-                params["extra_body"] = {"chat_template_kwargs": {"enable_thinking": False}}
+            if request.purpose == "judge":
+                self.judge_thinking.add_to(params, request.model.version)
             completion = await self._chat(params, **extra)
-            self._learn_server(getattr(completion, "system_fingerprint", None))
+            self.judge_thinking.learn(getattr(completion, "system_fingerprint", None))
             latency_ms = (time.perf_counter() - start) * 1000
             failed = answer_error(completion, f"{self.base_url}chat/completions")
             if failed is not None:  # (OpenRouter's upstream failure, sent with a 200)
@@ -694,27 +666,15 @@ class OpenAIProvider(Provider):
         thinking = ThinkingFilter(prefilled=model_id in self.prefilled_thinking)
 
         def read(stream: Any, request: GenerationRequest, on_text: TextSink) -> Awaitable[Generation]:
-            return generation_from_chat_stream(self._known_by_its_chunks(stream), request, on_text, thinking=thinking)
+            return generation_from_chat_stream(
+                self.judge_thinking.sniffed(stream.__aiter__()), request, on_text, thinking=thinking
+            )
 
         try:
             return await self._read(chunks, read, request, on_text)
         finally:
             if thinking.found:  # (its reasoning was passed on: its next streams are held until it ends)
                 self.prefilled_thinking.add(model_id)
-
-    def _learn_server(self, fingerprint: object) -> None:
-        """What an answer's `system_fingerprint` says of the server: Ollama's `fp_ollama`, or llama.cpp's build
-        (`b6000-0c3a1f2`), whose judge calls then ask the model not to think (see `judges_without_thinking`)."""
-        if fingerprint == "fp_ollama":  # (Ollama's, on every answer)
-            self.judges_without_thinking = True
-        elif isinstance(fingerprint, str) and _LLAMA_CPP_BUILD.fullmatch(fingerprint):
-            self.judges_template_switch = True
-
-    def _known_by_its_chunks(self, chunks: AsyncIterable[Any]) -> AsyncIterator[Any]:
-        """`chunks`, the server found to be Ollama when they say so (`system_fingerprint: "fp_ollama"`), as an
-        unstreamed answer does: a server streaming every answer (`/v1`'s `orchestratex/fast`) was known only after its
-        first judge call, sent as to any server (see `judges_without_thinking`)."""
-        return _Sniffed(self, chunks.__aiter__())
 
     async def _read(
         self,
