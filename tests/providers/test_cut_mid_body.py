@@ -33,13 +33,35 @@ def cut_mid_body(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             except OSError:
                 return
             with conn:
-                conn.recv(65536)
+                _read_request(conn)
                 head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n"
                 conn.sendall(head + b'{"id": "x", "choi')
+                conn.shutdown(socket.SHUT_WR)  # (the end of the body, cut: never a reset the client could read first)
 
     threading.Thread(target=serve, daemon=True).start()
     yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     listener.close()
+
+
+def _read_request(conn: socket.socket) -> None:
+    """The whole request, its body too: a socket closed with some of it unread is reset, and the client may see that
+    reset ("cannot reach …") before the answer's first bytes."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+        0,
+    )
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        body += chunk
 
 
 ADAPTERS: dict[str, Callable[[str], Provider]] = {

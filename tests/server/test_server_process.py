@@ -465,16 +465,20 @@ def test_a_second_sigterm_ends_a_stop_held_up_by_a_busy_store(tmp_path: Path) ->
                 assert time.monotonic() < deadline, server.log()
                 time.sleep(0.05)
             server.proc.send_signal(signal.SIGTERM)
+            second = time.monotonic()
             try:
                 server.proc.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 pytest.fail("a second SIGTERM did not end the stop while the store was busy")
+            took = time.monotonic() - second
         finally:
             if holder.in_transaction:
                 holder.execute("ROLLBACK")
             holder.close()
         log = server.log()
-    assert "the forced stop did not finish within 30 s: exiting without it" in log, log
+    # (the hand-back itself now gives up on a busy store within about 10 s; the forced stop's 30 s bound any other wait)
+    assert took < 40, (took, log)
+    assert "the forced stop did not finish within 30 s: exiting without it" in log or "StoreUnavailable" in log, log
     with ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}, name="next") as server:
         with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
             ended = ("completed", "failed", "cancelled")
