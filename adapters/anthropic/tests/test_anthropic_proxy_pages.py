@@ -3,6 +3,8 @@ message quotes it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from orchestratex.exceptions import AuthenticationError, MalformedResponse, ProviderError, ProviderServerError
@@ -16,6 +18,9 @@ PAGE = (
     + "</style>\n</head>\n<body>\n<h1>502 Bad Gateway</h1>\n</body>\n</html>\n"
 )
 """A proxy's error page (4.7 KB, 91 lines), as a CDN or a load balancer in front of a gateway answers."""
+
+_CUT_THEN_PATH = re.compile(r"…(?: \(path: /v1/messages\))?(?:;|\Z)")
+"""The page cut, then the request's path where the SDK's message gives it (newer SDKs do, the oldest allowed not)."""
 
 
 @pytest.mark.parametrize(("status", "expected"), [(502, ProviderServerError), (403, AuthenticationError)])
@@ -31,17 +36,15 @@ async def test_a_proxy_s_html_page_is_quoted_on_one_line_cut_to_300_characters(
     message = str(raised.value)
     assert f"({status}): {status} <!DOCTYPE html> <html> <head> <title>502 Bad Gateway</title>" in message, message
     assert "\n" not in message and message.count("font-family") < 10, message
-    assert "… (path: /v1/messages)" in message and len(message) < 420, message
+    assert _CUT_THEN_PATH.search(message) and len(message) < 420, message
 
 
 async def test_a_short_text_body_is_quoted_as_it_came() -> None:
     server = MockServer(Reply(503, content=b"upstream connect error or disconnect/reset before headers"))
     with pytest.raises(ProviderServerError) as raised:
         await provider_on(server).generate(request())
-    assert str(raised.value) == (
-        "anthropic server error (503): 503 upstream connect error or disconnect/reset before headers"
-        " (path: /v1/messages)"
-    )
+    quoted = "anthropic server error (503): 503 upstream connect error or disconnect/reset before headers"
+    assert str(raised.value) in (quoted + " (path: /v1/messages)", quoted), str(raised.value)
 
 
 async def test_a_web_page_answered_with_200_is_said_to_be_one() -> None:
