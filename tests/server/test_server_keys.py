@@ -158,8 +158,7 @@ def test_keys_list_and_revoke_from_the_cli_against_a_real_server(tmp_path: Path)
 
 
 async def test_concurrent_requests_share_key_reads(tmp_path: Path) -> None:
-    """Reads of one key that wait (a remote store, the reader thread) are coalesced, and never served from a read
-    older than the request."""
+    """Reads of one key are coalesced, and never served from a read older than the request."""
     import asyncio
 
     async with SQLiteStore(tmp_path / "k.db") as store:
@@ -172,7 +171,6 @@ async def test_concurrent_requests_share_key_reads(tmp_path: Path) -> None:
         async def counting(digest: str):  # type: ignore[no-untyped-def]
             nonlocal reads
             reads += 1
-            await asyncio.sleep(0.01)
             return await original(digest)
 
         auth._reads.read = counting
@@ -182,36 +180,6 @@ async def test_concurrent_requests_share_key_reads(tmp_path: Path) -> None:
         await store.revoke_api_key(principals[0].key_id or "")
         with pytest.raises(Exception, match="revoked"):
             await auth.principal(key)
-
-
-async def test_a_key_read_cancelled_with_its_request_holds_up_no_other(tmp_path: Path) -> None:
-    """A request that reads its key alone and is cancelled mid-read (its client went away) lets the requests that
-    arrived meanwhile read the key, and the next request reads it alone again."""
-    import asyncio
-
-    async with SQLiteStore(tmp_path / "k.db") as store:
-        key = await issue_api_key(store, "alice")
-        auth = create_app(store, settings=ServerSettings()).state.server.auth
-        original = store.get_api_key
-        reads = 0
-
-        async def slow(digest: str):  # type: ignore[no-untyped-def]
-            nonlocal reads
-            reads += 1
-            await asyncio.sleep(0.05)
-            return await original(digest)
-
-        auth._reads.read = slow
-        first = asyncio.create_task(auth.principal(key))
-        await asyncio.sleep(0.01)
-        waiting = [asyncio.create_task(auth.principal(key)) for _ in range(3)]
-        await asyncio.sleep(0)
-        first.cancel()
-        principals = await asyncio.wait_for(asyncio.gather(*waiting), 5)
-        assert {p.user_id for p in principals} == {"alice"} and reads == 2
-        assert first.cancelled()
-        assert not auth._reads._running and not auth._reads._next
-        assert (await auth.principal(key)).user_id == "alice" and reads == 3
 
 
 def _stream_until_revoked(

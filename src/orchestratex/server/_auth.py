@@ -91,8 +91,7 @@ async def issue_api_key(store: Store, user_id: str, *, admin: bool = False, labe
 
 class CoalescedReads:
     """Reads of one key by concurrent callers, shared: a caller joins a read that has not started yet (so
-    it started after the caller arrived), else waits for the running one and shares the next. A caller who finds
-    neither reads alone, in its own task."""
+    it started after the caller arrived), else waits for the running one and shares the next."""
 
     def __init__(self, read: Callable[[str], Awaitable[ApiKey | None]]) -> None:
         self.read = read
@@ -102,26 +101,12 @@ class CoalescedReads:
 
     async def get(self, digest: str) -> ApiKey | None:
         pending = self._next.get(digest)
-        if pending is None and digest not in self._running:
-            return await self._alone(digest)
         if pending is None:
             pending = self._next[digest] = asyncio.get_running_loop().create_future()
             task = asyncio.create_task(self._run(digest, pending, self._running.get(digest)))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return await asyncio.shield(pending)
-
-    async def _alone(self, digest: str) -> ApiKey | None:
-        """The read of a caller who finds none pending or running, made in its own task: a task and a shielded
-        future per request cost more than an indexed read of SQLite. Callers arriving while it runs share the next."""
-        running: asyncio.Future[ApiKey | None] = asyncio.get_running_loop().create_future()
-        self._running[digest] = running
-        try:
-            return await self.read(digest)
-        finally:
-            running.set_result(None)  # (only its end is awaited: by the next read's `_run`)
-            if self._running.get(digest) is running:
-                del self._running[digest]
 
     async def _run(
         self, digest: str, future: asyncio.Future[ApiKey | None], previous: asyncio.Future[ApiKey | None] | None
