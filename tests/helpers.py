@@ -10,14 +10,20 @@ from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, Mode
 from orchestratex.orchestrator import RetryPolicy
 
 
-def catalog(*names: str, price: float = 0.001, quality: Mapping[str, float] | None = None) -> ModelCatalog:
-    """Models `function:<name>` at `price` per 1k tokens in and out (distinct qualities steer the router)."""
+def catalog(
+    *names: str,
+    price: float = 0.001,
+    output_price: float | None = None,
+    quality: Mapping[str, float] | None = None,
+) -> ModelCatalog:
+    """Models `function:<name>` at `price` per 1k tokens in and out (`output_price` out, when given; distinct
+    qualities steer the router)."""
     quality = quality or {}
     return ModelCatalog(
         ModelProfile(
             name=f"function:{n}",
             input_cost_per_1k=price,
-            output_cost_per_1k=price,
+            output_cost_per_1k=price if output_price is None else output_price,
             context_window=100_000,
             max_output_tokens=1000,
             quality=quality.get(n, 7.0),

@@ -13,25 +13,13 @@ from orchestratex import (
     GenerationRequest,
     LLMJudgeEvaluator,
     MemoryStore,
-    ModelCatalog,
-    ModelProfile,
     Orchestrator,
 )
 from orchestratex.exceptions import ContentFiltered
 from orchestratex.usage import Usage
 
+from .. import helpers
 from ..helpers import NO_WAIT
-
-
-def _profile(name: str, quality: float) -> ModelProfile:
-    return ModelProfile(
-        name=f"function:{name}",
-        input_cost_per_1k=0.001,
-        output_cost_per_1k=0.002,
-        context_window=100_000,
-        max_output_tokens=1000,
-        quality=quality,
-    )
 
 
 def _answer(request: GenerationRequest) -> str:
@@ -47,7 +35,9 @@ async def test_a_judges_billed_refusal_is_in_the_evaluations_cost() -> None:
     store = MemoryStore()
     async with Orchestrator(
         providers=[FunctionProvider(_answer)],
-        catalog=ModelCatalog([_profile("writer", 9.0), _profile("shy", 8.0), _profile("judge", 7.9)]),
+        catalog=helpers.catalog(
+            "writer", "shy", "judge", output_price=0.002, quality={"writer": 9.0, "shy": 8.0, "judge": 7.9}
+        ),
         router=BayesianRouter(explore=False),
         evaluator=LLMJudgeEvaluator(panel_size=2, min_quality=None),
         judges=["function:shy", "function:judge"],

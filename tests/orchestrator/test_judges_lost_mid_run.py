@@ -15,23 +15,12 @@ from orchestratex import (
     FunctionProvider,
     GenerationRequest,
     MemoryStore,
-    ModelCatalog,
     ModelProfile,
     Orchestrator,
 )
 
+from .. import helpers
 from ..helpers import NO_WAIT
-
-
-def _profile(name: str, quality: float) -> ModelProfile:
-    return ModelProfile(
-        name=f"function:{name}",
-        input_cost_per_1k=0.001,
-        output_cost_per_1k=0.001,
-        context_window=100_000,
-        max_output_tokens=1000,
-        quality=quality,
-    )
 
 
 def _answer(request: GenerationRequest) -> str:
@@ -52,7 +41,7 @@ def _answer(request: GenerationRequest) -> str:
 async def test_judges_lost_while_the_answer_was_written_are_named(
     change: str, judges: list[str] | None, said: str
 ) -> None:
-    catalog = ModelCatalog([_profile("a", 9.0), _profile("b", 8.0), _profile("c", 7.0)])
+    catalog = helpers.catalog("a", "b", "c", quality={"a": 9.0, "b": 8.0, "c": 7.0})
     catalog.add(ModelProfile(name="elsewhere:x", input_cost_per_1k=0.001, output_cost_per_1k=0.001))  # never a judge
     events: list[Event] = []
 

@@ -15,23 +15,12 @@ from orchestratex import (
     GenerationRequest,
     LLMJudgeEvaluator,
     MemoryStore,
-    ModelCatalog,
-    ModelProfile,
     Orchestrator,
 )
 from orchestratex.exceptions import ProviderServerError
 from orchestratex.orchestrator import RetryPolicy
 
-
-def _profile(name: str, quality: float) -> ModelProfile:
-    return ModelProfile(
-        name=f"function:{name}",
-        input_cost_per_1k=0.001,
-        output_cost_per_1k=0.001,
-        context_window=100_000,
-        max_output_tokens=1000,
-        quality=quality,
-    )
+from .. import helpers
 
 
 def _answer(request: GenerationRequest) -> str:
@@ -47,7 +36,7 @@ async def test_the_spare_judge_is_paid_from_what_the_failed_judge_did_not_spend(
     store = MemoryStore()
     async with Orchestrator(
         providers=[FunctionProvider(_answer)],
-        catalog=ModelCatalog([_profile("writer", 9.0), _profile("down", 8.0), _profile("spare", 7.9)]),
+        catalog=helpers.catalog("writer", "down", "spare", quality={"writer": 9.0, "down": 8.0, "spare": 7.9}),
         router=BayesianRouter(explore=False),
         evaluator=LLMJudgeEvaluator(panel_size=1, min_quality=None),
         judges=["function:down", "function:spare"],
