@@ -468,7 +468,8 @@ class Store(ABC):
 
     @abstractmethod
     async def list_resumable(self, *, limit: int = 100) -> list[str]:
-        """Ids of orchestrations `pending` or `running` whose lease is free or expired, oldest first."""
+        """Ids of orchestrations `pending` or `running` whose lease is free or expired, oldest first, at most `limit`
+        (`UserError` unless an int from 0 to 2**63 - 1: `checks.check_page(limit, 0)`)."""
 
     async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
         """`claim` for each of `orchestration_ids` at once: take or renew the lease for `ttl_s` seconds
@@ -544,7 +545,8 @@ class Store(ABC):
         """Atomically add `amount` to counter `key` and return the new value. With `ttl_s`, a counter
         created by this call expires after that many seconds (fixed windows): the next `incr` of the key
         after that starts again from 0. `ValueError` when `ttl_s` is given and not > 0
-        (`checks.check_ttl(ttl_s, "counter")`), or `amount` is not an int of 64 bits (`checks.check_incr`).
+        (`checks.check_ttl(ttl_s, "counter")`), `amount` is not an int of 64 bits (`checks.check_incr`), or `key` is
+        not a string (`checks.check_name("a counter's key", key)`).
         Values are signed 64-bit integers: an `incr` whose sum would leave that range raises
         `checks.counter_overflow(key, value, amount)` (a `UserError`) and adds nothing."""
 
