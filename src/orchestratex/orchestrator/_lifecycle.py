@@ -56,7 +56,11 @@ async def ensure_ready(orchestrator: Orchestrator) -> None:
                 raise
             ready.set_result(None)
         elif not ready.done():
-            await ready
+            # (not `await ready`: a waiter cancelled cancelled the future, and with it every other run waiting and
+            # the opener's `set_result`; nor the opener's own cancellation handed to them: they open it themselves)
+            await asyncio.wait((ready,))
+            if not isinstance(ready.exception(), asyncio.CancelledError):
+                ready.result()  # (the opener's error)
         if o._ready is ready:
             break
         # (`orchestrator.store = ...` meanwhile: it set `_ready` to None, "'NoneType' object has no attribute
