@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from orchestratex import FunctionProvider, Orchestrator
+from orchestratex import FunctionProvider, Orchestrator, RetryPolicy
 from orchestratex.exceptions import Conflict, StoreUnavailable
 from orchestratex.providers import GenerationRequest
 from orchestratex.routing import BayesianRouter
@@ -185,3 +186,45 @@ async def test_a_lapsed_lease_no_other_process_took_is_taken_back_and_the_run_go
         result = await asyncio.wait_for(run, 10)
     assert result.status == "completed"
     assert result.final_response == "STALE answer of the paused process"  # (its own: the only one)
+
+
+async def test_a_run_committing_while_the_sqlite_file_is_locked_past_its_lease_goes_on(tmp_path: Path) -> None:
+    """Another process holds the SQLite file's write lock past `lease_ttl_s` while a run commits its answer (a long
+    write, a backup): the commit is retried, the lease's renewals fail meanwhile, and nobody else takes the run over.
+    Once the lock is free the run takes its lease back (the stored run is as it last committed it) and goes on. It
+    raised `Conflict` ('left to the process that resumes it'), hidden by the `StoreUnavailable` of its lease's
+    release, and stayed `running` for another process to resume."""
+    path = tmp_path / "locked.db"
+    store = SQLiteStore(path, busy_timeout=0.05)
+    gate = _Gate()
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(gate)],
+        catalog=catalog("a", "b", "c"),
+        retry=NO_WAIT,
+        store_retry=RetryPolicy(max_attempts=1000, initial_wait=0.02, max_wait=0.05),
+        router=BayesianRouter(explore=False),
+        store=store,
+        lease_ttl_s=TTL,
+    )
+    async with orchestrator:
+        session = await orchestrator.create_session(cost_limit=1.0)
+        run = asyncio.create_task(orchestrator.run("Write a sort function", session=session, evaluation_threshold=8))
+        await asyncio.wait_for(gate.entered.wait(), 10)
+        other = sqlite3.connect(path, isolation_level=None)  # another process's connection to the file
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            gate.go.set()  # the answer's commit meets the lock
+            await asyncio.sleep(TTL * 4)  # its lease expires in the store meanwhile
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        result = await asyncio.wait_for(run, 30)
+    assert result.status == "completed"
+    assert result.final_response == "STALE answer of the paused process"  # (its own: the only one)
+    async with SQLiteStore(path) as reopened:
+        stored = await reopened.get_orchestration(result.id)
+        assert stored.status == "completed"
+        assert await reopened.list_resumable() == []
+        ledger = await reopened.get_session(session.id)
+        assert ledger.total_cost == stored.total_cost
+        assert ledger.reserved_cost == 0.0

@@ -158,11 +158,24 @@ class _Step:
         if run.unstarted:
             return run._start(run.o.store, self.events, self.reserve, self.release_lease)
         if run.doc.id in run.o._leases.lost:
+            return self._regained()
+        return self._send()
+
+    async def _regained(self) -> bool:
+        """The write of a run whose lease is lost: after taking it back, when it may only have lapsed and the run is
+        stored as its last commit left it (the store unreachable past `lease_ttl_s` while this commit was retried:
+        still unreachable, the take-back raises `StoreUnavailable` and the commit is retried again)."""
+        run = self.run
+        if not await run.o._leases.regained(run.doc.id):
             raise Conflict(
                 f"orchestration {run.doc.id} is left to the process that resumes it: its lease may have lapsed, "
                 f"not renewed within lease_ttl_s={run.o.lease_ttl_s:g} s (the process was paused, or the store "
                 "unreachable), and another process may have taken the run over meanwhile"
             )
+        return await self._send()
+
+    def _send(self) -> Awaitable[bool]:
+        run = self.run
         return run.o.store.commit_step(
             run.doc,
             self.events,
@@ -178,6 +191,7 @@ class _Step:
     def landed(self, granted: bool) -> None:
         run, ledger, events = self.run, self.ledger, self.events
         self.stored = True
+        run.stored_at = run.doc.updated_at
         run.unstarted = False
         run._new_thread = None  # stored
         run._pending = ()

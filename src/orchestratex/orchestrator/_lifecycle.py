@@ -10,7 +10,7 @@ import contextlib
 import time
 from typing import TYPE_CHECKING, cast
 
-from ..exceptions import UserError
+from ..exceptions import StoreUnavailable, UserError
 from ..stores import MemoryStore, Store, store_from_url
 from ..stores._opening import open_checked
 from ._background import here, leave, start_background, stop
@@ -190,18 +190,31 @@ class LeaseKeeper:
         then read, it must be as this process's run last committed it (its `updated_at`); else it stays lost and the
         lease is given up. (A process paused past its leases where no other took its runs over, a laptop asleep during
         a run, goes on.)"""
-        run = o._watcher.last_written(oid)
-        if run is None or oid not in self.held:
+        written = o._watcher.last_written(oid)
+        if written is None or oid not in self.held:
             return
         asked = time.monotonic()
         if not await o.store.claim(oid, o.owner, o.lease_ttl_s):
             return
         stored = await o.store.get_orchestration(oid)
-        if oid in self.held and oid in self.lost and stored.updated_at == run.updated_at:
+        if oid in self.held and oid in self.lost and stored.updated_at == written:
             self.lost.discard(oid)
             self._granted[oid] = asked
-        else:
+        elif oid in self.lost or oid not in self.held:  # (not once taken back meanwhile: the run goes on with it)
             await o.store.release(oid, o.owner)
+
+    async def regained(self, oid: str) -> bool:
+        """Whether the run of `oid`, whose lease is lost, holds it again: taken back now if it may only have lapsed
+        (`_take_back`), for the run's commit; `StoreUnavailable` while the store cannot tell (the commit is retried)."""
+        if oid in self._lapsed:
+            try:
+                await self._take_back(self._o, oid)
+            except StoreUnavailable:
+                raise
+            except Exception:  # (as the renewal does: it is tried again there)
+                return False
+            self._lapsed.discard(oid)
+        return oid not in self.lost
 
     async def aclose(self) -> None:
         """Stop renewing (`start` begins again)."""

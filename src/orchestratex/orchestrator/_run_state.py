@@ -100,6 +100,9 @@ class RunState:
         """The orchestration's new thread, stored with it."""
         self._ready: Ready | None = None
         """The next generation's request and ledger, its reservation made with the commit of its selection."""
+        self.stored_at = doc.updated_at
+        """The orchestration's `updated_at` as the store has it from this run's last commit (or as read): a failed
+        commit may have set the document's own already (SQLite does), not the stored one's."""
         self.lease_released = False
         """The final commit gave the lease up (`commit_step(release_lease=True)`)."""
         self.done = False

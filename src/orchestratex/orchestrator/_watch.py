@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from ._background import here, leave, start_background, stop
 
 if TYPE_CHECKING:
-    from ..records import Orchestration
+    from datetime import datetime
+
     from ._run import Run
     from .orchestrator import Orchestrator
 
@@ -132,10 +133,10 @@ class CancelWatcher:
         self._end_on_entry.add(orchestration_id)
         task.add_done_callback(lambda _: self._end_on_entry.discard(orchestration_id))
 
-    def last_written(self, orchestration_id: str) -> Orchestration | None:
-        """The orchestration of the run being driven here, as its last commit stored it (its `updated_at`), if any."""
+    def last_written(self, orchestration_id: str) -> datetime | None:
+        """The `updated_at` of the run being driven here, as its last commit stored it, if any."""
         watched = self._runs.get(orchestration_id)
-        return watched.run.doc if watched is not None else None
+        return watched.run.stored_at if watched is not None else None
 
     def stop(self, orchestration_id: str) -> asyncio.Future[None] | None:
         """For `Orchestrator.cancel` from another task: stop the run being driven here as when the store says so (it
