@@ -236,3 +236,34 @@ def test_the_failures_a_resumed_run_reads_are_those_the_live_run_acted_on() -> N
     )
     assert run.failed == {"function:a", "function:b", "function:c", "function:d", "function:e", "function:g"}
     assert run.not_judging == {"function:c", "function:d", "function:e", "function:g"}
+
+
+@pytest.mark.parametrize(
+    "kind", [ProviderTimeout, ProviderServerError, RateLimited, ProviderConnectionError, ProviderHTTPError]
+)
+async def test_a_model_that_failed_as_a_judge_is_not_asked_to_answer_later_in_the_run(
+    kind: type[ProviderError],
+) -> None:
+    """A judge whose call failed past its retries (down, unreachable, rate limited, not found) is as unusable for
+    the rest of the run as a model whose answer failed so: it used to be the next iteration's pick to answer, and
+    the run waited out its retries again before falling back."""
+    asked: list[tuple[str, str]] = []
+
+    def fn(request: GenerationRequest) -> str:
+        asked.append((request.purpose, request.model.name))
+        if request.model.name == "function:b":
+            raise _failure(kind)
+        return '{"score": 3, "feedback": "try again"}' if request.purpose == "judge" else "an answer"
+
+    # a answers first; b, the best judge of another quality, judges it and fails; b would answer next
+    models = catalog("a", "b", "c", quality={"a": 9.9, "b": 9.5, "c": 8.0})
+    models.update("function:c", input_cost_per_1k=0.01, output_cost_per_1k=0.01)  # (b is the cheaper judge)
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)], catalog=models, retry=NO_WAIT, router=BayesianRouter(explore=False)
+    )
+    result = await orch.run("What is six times seven?", max_iterations=3, patience=3)
+    assert ("judge", "function:b") in asked
+    assert ("generate", "function:b") not in asked, asked
+    assert result.status == "completed" and len(result.orchestration.iterations) == 3
+    assert [it.errors for it in result.orchestration.iterations] == [[], [], []]
+    await orch.aclose()

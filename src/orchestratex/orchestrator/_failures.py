@@ -6,7 +6,8 @@ refused, it is not found, its server or its rate limit kept failing after the re
 answer in time, its circuit is open, its usage cannot be priced or cost more than reserved, the prompt is too
 long for it — a judge prompt holds the prompt and an answer) drops it; a failure of that one answer — an empty or
 truncated-to-nothing answer, or content the provider filtered — leaves it a judge of the other models' answers
-(never of its own)."""
+(never of its own). A model whose call as a judge failed so (not a judge prompt too long for it) is no routing
+candidate either: its next call would fail as that one did."""
 
 from __future__ import annotations
 

@@ -222,6 +222,8 @@ class Spending(RunState):
         ledger.calls += (call_record(self.doc, model.name, role, cost, usage, 0.0, None, error=type(exc).__name__),)
         if role == "judge" and not keeps_judging(exc):  # (its key refused, a timeout past the retries, …)
             self.not_judging |= {model.name}  # unusable as a judge for the rest of the run
+            if not isinstance(exc, ContextLengthExceeded):  # (a judge prompt holds an answer: the prompt may fit)
+                self.failed |= {model.name}  # and to answer: not the next iteration's pick, to wait out again
 
     def _unused(self, ledger: Ledger, worst: float, cost: float) -> None:
         """A judge's call ended costing `cost` of the `worst` reserved for it: the rest is free for the step's other
