@@ -232,3 +232,40 @@ def test_a_run_over_long_scripted_answers_keeps_its_cost_limit() -> None:
         assert result.status == "completed", result.error
         assert all(not it.errors for it in result.orchestration.iterations)
     orchestrator.close()
+
+
+async def test_a_generation_without_usage_longer_than_its_cap_is_cut_there_as_a_str_is() -> None:
+    # (it was counted at the cap but kept whole: the judges read, and were priced for, all of it)
+    answer = Generation(text="word " * 100, latency_ms=12.0)
+    generation = await FunctionProvider(lambda request: answer).generate(make_request(max_output_tokens=10))
+    assert generation.text == ("word " * 100)[:40]
+    assert (generation.usage.output_tokens, generation.finish_reason) == (10, "length")
+    assert generation.latency_ms == 12.0 and generation.cost == MODEL.cost(generation.usage)
+    verdict = '{"score": 9, "feedback": "' + "fine " * 50 + '"}'
+    judged = await FunctionProvider(lambda request: Generation(text=verdict)).generate(
+        make_request(max_output_tokens=8, purpose="judge", json_output=True)
+    )
+    assert judged.text == verdict and judged.usage.output_tokens == 8  # (a verdict is kept whole, as a str's is)
+    reported = Generation(text="word " * 100, usage=Usage(input_tokens=5, output_tokens=500))
+    assert (await FunctionProvider(lambda request: reported).generate(make_request(max_output_tokens=10))) is reported
+
+
+def test_a_run_over_long_scripted_generations_without_usage_is_judged_within_its_cost_limit() -> None:
+    # A function returning `Generation(text=...)` (to set its latency or finish reason) had its answer counted at
+    # the cap but kept whole: with $0.05 the 25,000-character answer was paid for, then no judge fitted what was
+    # left to read it ("no judge's worst case fits the $0.044690 left"), and the run failed where a str completed.
+    def answer(request: GenerationRequest) -> str | Generation:
+        if request.purpose == "judge":
+            return json.dumps({"score": 9, "feedback": "ok"})
+        return Generation(text="word " * 5000, latency_ms=5.0)
+
+    catalog = ModelCatalog(
+        ModelProfile(name=f"function:{n}", input_cost_per_1k=0.01, output_cost_per_1k=0.02) for n in "ab"
+    )
+    orchestrator = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog)
+    result = orchestrator.run_sync("Write at length", max_iterations=1, cost_limit=0.05)
+    assert result.status == "completed", result.error
+    assert result.total_cost <= 0.05 and result.overage_cost == 0
+    [iteration] = result.orchestration.iterations
+    assert iteration.response is not None and len(iteration.response) == 4 * iteration.usage.output_tokens
+    orchestrator.close()

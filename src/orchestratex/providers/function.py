@@ -47,9 +47,9 @@ class FunctionProvider(Provider):
       (kept whole: cut, it would not parse) is counted at that many tokens: a call never costs more than
       the worst case the budget reserved for it.
     - A returned `Generation` is passed through unchanged, unless it reports neither usage nor cost: then
-      its usage is estimated as a str's is (an answer is never counted free). Set its `reported_cost` to make the call
-      cost what your function says, as a provider that reports its own billing does (the orchestrator
-      counts a reported cost instead of the catalog price and records both):
+      it is taken as a str is (an answer is never counted free; one longer than the cap is cut there). Set
+      its `reported_cost` to make the call cost what your function says, as a provider that reports its own
+      billing does (the orchestrator counts a reported cost instead of the catalog price and records both):
       `Generation(text="42", usage=Usage(input_tokens=120, output_tokens=3), reported_cost=0.00031)`.
     - `count_tokens`, when given, counts a request's input tokens (your tokenizer): the budget
       reserves against that count instead of the byte bound. It must not undercount.
@@ -117,13 +117,20 @@ class FunctionProvider(Provider):
             if on_text is not None and text:
                 await on_text(text)
         elif isinstance(result, Generation):
-            if on_text is not None and result.text:
-                await on_text(result.text)
             usage = result.usage
             if result.text and not (usage.input_tokens or usage.output_tokens) and result.reported_cost is None:
-                # (no usage and no cost: a test's stand-in answer, estimated as a str is, never counted free)
-                usage = _estimated(request, result.text)
-                return result.model_copy(update={"usage": usage, "cost": _cost(request, usage)})
+                # (no usage and no cost: a test's stand-in answer, taken as a str is: never counted free, and cut at
+                # the call's cap, where it is counted: kept whole, the judges read and were priced for all of it)
+                text = result.text if len(result.text) <= room else result.text[:room]
+                if on_text is not None:
+                    await on_text(text)
+                usage = _estimated(request, text)
+                update: dict[str, object] = {"usage": usage, "cost": _cost(request, usage)}
+                if text is not result.text:
+                    update.update(text=text, finish_reason="length")
+                return result.model_copy(update=update)
+            if on_text is not None and result.text:
+                await on_text(result.text)
             return result
         elif isinstance(result, AsyncIterable) or (
             isinstance(result, Iterable) and not isinstance(result, (Mapping, bytes, bytearray))
