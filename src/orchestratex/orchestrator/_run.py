@@ -11,6 +11,7 @@ from dataclasses import replace
 from .._seal import made, seal
 from ..catalog import ModelCatalog, ModelProfile
 from ..evaluation import EvaluationTask
+from ..evaluation._base import _builtin_evaluate as builtin_evaluate
 from ..evaluation._base import checked_evaluation
 from ..events import (
     EvaluationCompleted,
@@ -36,7 +37,7 @@ from ..records import Iteration, StopReason
 from ..routing import RoutingFeedback, detect_domain
 from ..routing._base import checked_decision
 from ..stores import RoutingOutcome
-from ..usage import Usage
+from ..usage import Usage, add_costs
 from ._commits import Committing
 from ._durable import with_store_retries
 from ._failures import keeps_judging, keeps_judging_recorded
@@ -463,6 +464,10 @@ class Run(Committing):
             it.phase = "failed"
             ledger.calls += (self._answer_record(it, None),)
             raise
+        if type(self.evaluator).evaluate is not builtin_evaluate():
+            # one's own: its cost is what its `task.call`s were counted at (one leaving it out, as docs/evaluation.md's
+            # example of no call does, said $0 in the event, the iteration and the judging cost the routers learn)
+            evaluation.cost = add_costs(*ledger.spent)
         assign(it, evaluation=evaluation, phase="evaluated")
         seal((it,))  # (its usage and evaluation are new since its selection)
         self._release_prepaid(ledger)

@@ -1,0 +1,83 @@
+"""What an evaluator of one's own spends through `task.call` is its evaluation's cost, as the default's is."""
+
+from __future__ import annotations
+
+from orchestratex import (
+    Evaluation,
+    EvaluationCompleted,
+    EvaluationTask,
+    Evaluator,
+    Event,
+    FunctionProvider,
+    Generation,
+    GenerationRequest,
+    Message,
+    Orchestrator,
+)
+from orchestratex.records import JudgeVerdict
+
+from ..helpers import NO_WAIT, catalog
+
+
+class _OneJudge(Evaluator):
+    """Asks the first judge offered for a plain score, and reports it as docs/evaluation.md's example does: without a
+    cost (`MustCompile` calls no model, so its evaluations cost nothing)."""
+
+    def __init__(self, reported: float = 0.0) -> None:
+        self.reported = reported
+
+    async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
+        judge = task.judges[0]
+        request = GenerationRequest(
+            model=judge,
+            messages=[Message(role="user", content=f"Score this answer from 0 to 10: {response.text}")],
+            purpose="judge",
+            max_output_tokens=20,
+        )
+        verdict = await task.call(judge, request)
+        return Evaluation(
+            score=float(verdict.text), feedback="be more precise", judge_models=[judge.name], cost=self.reported
+        )
+
+
+def _answer(request: GenerationRequest) -> str:
+    return "4" if request.purpose == "judge" else "an answer " * 20
+
+
+async def test_the_judge_calls_an_evaluator_of_ones_own_made_are_its_evaluations_cost() -> None:
+    # Before: the evaluation said $0 (what the evaluator returned), so the `evaluation_completed` event, the stored
+    # iteration and the routers' judging cost left out judge calls counted in `total_cost`.
+    events: list[Event] = []
+    for reported in (0.0, 123.0):  # (nothing said, and a made-up figure: what was paid through `task.call` wins)
+        orch = Orchestrator(
+            providers=[FunctionProvider(_answer)],
+            catalog=catalog("a", "b", "c"),
+            evaluator=_OneJudge(reported),
+            retry=NO_WAIT,
+        )
+        result = await orch.run("What is two plus two?", max_iterations=2, on_event=events.append)
+        assert result.status == "completed" and result.iterations == 2, result.error
+        judged = [it.evaluation for it in result.orchestration.iterations]
+        assert all(e is not None and e.cost > 0 for e in judged)
+        costs = [it.cost + (it.evaluation.cost if it.evaluation else 0.0) for it in result.orchestration.iterations]
+        assert abs(sum(costs) - result.total_cost) < 1e-12
+        said = [e.cost for e in events if isinstance(e, EvaluationCompleted) and e.orchestration_id == result.id]
+        assert said == [e.cost for e in judged if e is not None]
+        await orch.aclose()
+
+
+async def test_an_evaluator_that_calls_no_model_costs_nothing() -> None:
+    class Fixed(Evaluator):
+        async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
+            verdict = JudgeVerdict(judge_model="rubric", score=5.0, feedback="ok")
+            return Evaluation(score=5.0, feedback="ok", judge_models=["rubric"], verdicts=[verdict])
+
+        def panel_size_for(self, judges: object) -> int:
+            return 0
+
+    orch = Orchestrator(providers=[FunctionProvider(_answer)], catalog=catalog("a"), evaluator=Fixed())
+    result = await orch.run("What is two plus two?", max_iterations=1)
+    [iteration] = result.orchestration.iterations
+    assert iteration.evaluation is not None and iteration.evaluation.cost == 0.0
+    assert result.total_cost == iteration.cost
+    await orch.aclose()
