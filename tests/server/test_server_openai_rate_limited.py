@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 from fastapi.testclient import TestClient
-from openai import APIError, OpenAI, RateLimitError
+from openai import APIError, InternalServerError, OpenAI, RateLimitError
 
 from orchestratex import Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
@@ -84,3 +84,40 @@ def test_a_call_every_model_of_which_is_rate_limited_is_a_429_with_retry_after()
         assert isinstance(error.body, dict) and error.body["orchestratex"]["cost"] == 0.0
         done = client.chat.completions.create(model="vllm:judge", messages=ASK)  # (another model answers)
         assert done.choices[0].message.content == "7"
+
+
+def test_an_answer_whose_judges_are_all_rate_limited_is_not_a_429_the_sdk_retries() -> None:
+    """The answer was written and paid for: the judges' 429s, quoted in the run's error ("no judge produced a verdict
+    (vllm:judge: RateLimited: …)"), made it a 429 without `x-should-retry: false`, so the SDK asked again and paid for
+    another answer each time."""
+    answers: list[str] = []
+
+    def judges_limited(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        if "TASK" in json.dumps(body["messages"]):  # (a judge's request)
+            return httpx2.Response(429, json=LIMITED, headers={"retry-after": "20"})
+        answers.append(body["model"])
+        return handler(request)
+
+    vllm = VLLMProvider(
+        base_url="http://gpu:8000/v1", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(judges_limited))
+    )
+    catalog = ModelCatalog(
+        [
+            ModelProfile(name="vllm:writer", input_cost_per_1k=0.01, output_cost_per_1k=0.01, quality=8),
+            ModelProfile(name="vllm:judge", input_cost_per_1k=0.01, output_cost_per_1k=0.01, quality=5),
+        ]
+    )
+    store = MemoryStore()
+    orchestrator = Orchestrator(store=store, catalog=catalog, providers=[vllm], retry=RetryPolicy(max_attempts=1))
+    with TestClient(create_app(store, orchestrator=orchestrator)) as http:
+        key = http.portal.call(issue_api_key, store, "alice")  # type: ignore[union-attr]
+        client = OpenAI(base_url="http://testserver/v1", api_key=key, http_client=http)  # (the SDK's own retries)
+        with pytest.raises(InternalServerError) as failed:
+            client.chat.completions.create(model="vllm:writer", messages=ASK)
+        error = failed.value
+        assert (error.status_code, error.code) == (502, "orchestration_failed")
+        assert "RateLimited" in error.message  # (the judges' failures, as the run recorded them)
+        assert error.response.headers["x-should-retry"] == "false"
+        assert isinstance(error.body, dict) and error.body["orchestratex"]["cost"] > 0
+        assert answers == ["writer"]  # (asked once: not again by the SDK's retries)

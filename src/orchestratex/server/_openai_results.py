@@ -192,14 +192,19 @@ _NO_JUDGE_READS = "no judge can read this "
 (`orchestrator._candidates`): stopped before any call, for its prompt's length."""
 
 
-def _failed_only_as(doc: Orchestration, kind: str) -> list[str]:
+def _failed_only_as(doc: Orchestration, kind: str, *, judges: bool = True) -> list[str]:
     """The models of a run whose every call failed with `kind` (`ContextLengthExceeded`, `RateLimited`), none
-    answering; empty when any failed otherwise, or one answered."""
-    errors = [e for it in doc.iterations for e in it.errors]  # ("<model>: <exception>: <detail>")
+    answering; empty when any failed otherwise, or one answered. A failed evaluation (`evaluation: EvaluationError: no
+    judge produced a verdict (<judge>: <kind>: …)`) counts with `judges` only: its answer was written and paid for."""
+    errors = [e.partition(": ") for it in doc.iterations for e in it.errors]  # ("<model>: <exception>: <detail>")
     answered = any(it.phase in ("generated", "evaluated") for it in doc.iterations)
-    if not errors or answered or not all(f": {kind}: " in e for e in errors):
+    if not errors or answered:
         return []
-    return sorted({e.partition(": ")[0] for e in errors})
+    for model, _, rest in errors:
+        failed_so = f": {kind}: " in rest if model == "evaluation" else rest.startswith(f"{kind}: ")
+        if not failed_so or (model == "evaluation" and not judges):
+            return []
+    return sorted({model for model, _, _ in errors})
 
 
 def failure(doc: Orchestration, target: Target, simulated: bool, circuit: CircuitBreaker | None = None) -> OpenAIError:
@@ -212,10 +217,11 @@ def failure(doc: Orchestration, target: Target, simulated: bool, circuit: Circui
     that shorten a conversation on `context_length_exceeded` (LangChain's `ContextOverflowError`, LiteLLM's) did not
     recognise. One whose every call was refused for its provider's rate limit (429, unpaid) is a 429
     `rate_limit_exceeded` with `Retry-After` (until the models' circuit breakers let a call through, with `circuit`),
-    which the SDK waits out and retries: a 502 with `x-should-retry: false` said to give up. One whose every call a
-    content filter refused (the prompt, or the answer withheld) is a 400 `content_policy_violation`: no retry or other
-    model passes it, and clients that fall back on a content policy violation (LiteLLM's `content_policy_fallbacks`)
-    recognise it."""
+    which the SDK waits out and retries: a 502 with `x-should-retry: false` said to give up (an answer written, then
+    its judges all rate-limited, stays that 502: the answer was paid for, and a retry pays again). One whose every
+    call a content filter refused (the prompt, or the answer withheld) is a 400 `content_policy_violation`: no retry or
+    other model passes it, and clients that fall back on a content policy violation (LiteLLM's
+    `content_policy_fallbacks`) recognise it."""
     reason = doc.stop_reason or "error"
     detail = doc.error or reason
     message = f"orchestration {doc.id} ended without an answer ({reason}): {detail}"
@@ -229,7 +235,7 @@ def failure(doc: Orchestration, target: Target, simulated: bool, circuit: Circui
         return OpenAIError(
             400, message, param="messages", code="content_policy_violation", headers=NO_RETRY, extra=extra
         )
-    limited = _failed_only_as(doc, "RateLimited") if reason == "error" else []
+    limited = _failed_only_as(doc, "RateLimited", judges=False) if reason == "error" else []
     if limited:  # (refused for their providers' rate limits: nothing was paid, so the SDK may try again, later)
         wait = max((circuit.retry_in(m) for m in limited), default=0.0) if circuit is not None else 0.0
         headers = {"Retry-After": str(max(1, math.ceil(wait)))}
