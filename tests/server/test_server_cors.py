@@ -126,7 +126,12 @@ def test_a_browser_app_on_the_openai_js_sdk_passes_preflight_on_a_real_server(tm
             "the origin 'https://evil.example.com' may not call this API from a browser (the server allows the"
             " origins of ORCHESTRATEX_CORS_ORIGINS)",
         ),
-        ("https://app.example.com", "PUT", "x-api-key", "the method 'PUT' is not one of the API's (GET, POST, PATCH"),
+        (
+            "https://app.example.com",
+            "PUT",
+            "x-api-key",
+            "the method 'PUT' is not one of the API's (GET, HEAD, POST, PATCH",
+        ),
     ],
 )
 def test_a_refused_preflight_answers_the_api_error_body_naming_what_is_refused(
@@ -184,3 +189,19 @@ def test_a_preflight_from_a_page_opened_from_a_file_is_told_to_serve_it_over_htt
             "a page opened from a file or in a sandboxed frame has the origin 'null', which no setting can allow (any"
             " other page could claim it): serve the page over http:// or https://"
         ), r.json()
+
+
+def test_a_head_request_with_a_key_passes_its_preflight(make_api: Callable[..., Api]) -> None:
+    """Every `GET` route answers `HEAD`, but a browser's preflight for a `HEAD` carrying a key (`fetch(url, {method:
+    "HEAD", headers: {Authorization}})`, to check that a session exists) was refused 400 "the method 'HEAD' is not one
+    of the API's", so the browser never sent the request."""
+    api = make_api(cors_origins=("https://app.example.com",))
+    session = api.session()
+    origin = {"Origin": "https://app.example.com"}
+    asked = {**origin, "Access-Control-Request-Method": "HEAD", "Access-Control-Request-Headers": "authorization"}
+    r = api.client.options(f"/api/sessions/{session['_id']}", headers=asked)
+    assert r.status_code == 200, r.text
+    assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+    r = api.client.head(f"/api/sessions/{session['_id']}", headers={**origin, **api.alice})
+    assert r.status_code == 200 and r.content == b""
+    assert r.headers["access-control-allow-origin"] == "https://app.example.com"

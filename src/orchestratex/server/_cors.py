@@ -31,7 +31,8 @@ ALLOW_HEADERS = (
     "OpenAI-Project",
     "OpenAI-Beta",
 )
-ALLOW_METHODS = ("GET", "POST", "PATCH", "DELETE", "OPTIONS")
+ALLOW_METHODS = ("GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS")
+"""`HEAD` too: every `GET` route answers it, and a browser asks before a `HEAD` that carries a key."""
 EXPOSE_HEADERS = ("RateLimit", "RateLimit-Policy", "Retry-After", "x-should-retry")
 _SDK_PREFIX = "x-stainless-"
 NULL_ORIGIN = (
