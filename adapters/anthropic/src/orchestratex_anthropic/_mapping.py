@@ -12,9 +12,14 @@ from orchestratex.providers import Generation, GenerationRequest, unwrap_json_ob
 from orchestratex.providers._support import not_json
 from orchestratex.usage import Usage
 
-__all__ = ["generation_from_message", "message_params", "unwrap_json_object"]
+__all__ = ["JUDGE_EFFORT", "generation_from_message", "message_params", "unwrap_json_object"]
 
 JSON_INSTRUCTION = "Answer with a single JSON object and nothing else: no prose, no code fence."
+JUDGE_EFFORT = "low"
+"""The effort a judge is asked to answer with (`output_config.effort`). Claude 5.5's models think adaptively by
+default, at effort `high` (Opus 5.5 and Haiku 5.5 at `medium`), and their thinking counts toward `max_tokens`: at the
+judge's cap (the orchestrator's `judge_max_output_tokens`, 512) a verdict of a few dozen tokens came back empty
+(`max_tokens`, the cap spent thinking), a failed judge paid for. `low` is an effort every model that takes one takes."""
 _FINISH = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -24,12 +29,13 @@ _FINISH = {
 }
 
 
-def message_params(request: GenerationRequest) -> dict[str, Any]:
+def message_params(request: GenerationRequest, *, effort: bool = True) -> dict[str, Any]:
     """Keyword arguments for `client.messages.create`.
 
     `temperature` is not sent: Anthropic's API version 2026-10-21 (the SDK's default) removed the
     sampling parameters and answers 400 to a request that carries one. Whitespace-only stop
-    sequences, which the API rejects, are applied to the returned text instead.
+    sequences, which the API rejects, are applied to the returned text instead. A judge is asked to spend little
+    (`JUDGE_EFFORT`), unless `effort` is off (a model that takes no effort: Claude Haiku 4.5's, older ones').
     """
     messages = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
     if not any(m["role"] == "user" for m in messages):  # (assistant turns alone: refused by the API after routing)
@@ -47,6 +53,8 @@ def message_params(request: GenerationRequest) -> dict[str, Any]:
     sendable = [s for s in request.stop or () if s.strip()]
     if sendable:
         params["stop_sequences"] = sendable
+    if effort and request.purpose == "judge":
+        params["output_config"] = {"effort": JUDGE_EFFORT}
     return params
 
 

@@ -7,7 +7,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import anthropic
@@ -64,6 +64,15 @@ will reach end-of-life on January 22nd, 2027. …"): logged once per model inste
 
 async def _ignore(text: str) -> None:
     return None
+
+
+def _refuses_effort(exc: anthropic.APIStatusError) -> bool:
+    """Whether a 400 (422 from a gateway) refuses a judge's `output_config`: a model that takes no effort ("This model
+    does not support the effort parameter.", Claude Haiku 4.5 and older models), one that takes other levels only
+    ("output_config.effort "low" is not supported by model …"), a gateway that knows no `output_config` ("output_config:
+    Extra inputs are not permitted")."""
+    said = f"{exc.message} {exc.body}".lower()
+    return exc.status_code in (400, 422) and ("effort" in said or "output_config" in said)
 
 
 def _delta_text(event: Any) -> str:
@@ -158,6 +167,9 @@ class AnthropicProvider(Provider):
             )
         self._owns_connection = self._clients.owned
         self._sdk_warnings = SDKWarnings(_logger, self.name, DeprecationWarning, _DEPRECATED)
+        self.without_effort: set[str] = set()
+        """Model ids that refused a judge's effort (`output_config`): their judges are sent none, and think as much as
+        they would."""
         self.base_url: str = str(sdk.base_url)
         """The server the provider talks to."""
         self._at = server_named(self.base_url, self.default_base_url)
@@ -194,24 +206,40 @@ class AnthropicProvider(Provider):
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         if self._owns_connection:
             check_allow_model_requests()
-        params = message_params(request)
         with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env, at=self._at):
             start = time.perf_counter()
-            try:
-                if self._may_outlast_its_timeout(params["max_tokens"]):
-                    message = await self._streamed(params, _ignore)
-                else:
-                    message = await self._unstreamed(params)
-            except ValueError as exc:
-                if not str(exc).startswith(_STREAMING_REQUIRED):
-                    raise
-                # (an SDK client with its default timeout, as `client=` injects one, refuses an answer of more than
-                # about 21,000 tokens unstreamed, before sending anything: the SDK's way is a stream)
-                message = await self._streamed(params, _ignore)
+            message = await self._adapting(request, self._answer)
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_message(message, request)
         generation.latency_ms = latency_ms
         return generation
+
+    async def _adapting(
+        self, request: GenerationRequest, call: Callable[[dict[str, Any]], Awaitable[Message]]
+    ) -> Message:
+        """`call(message_params(request))`; a judge call whose model refuses its effort (`_refuses_effort`: refused
+        before anything was written) is made again without it, and that model's judges are sent none from then on."""
+        while True:
+            params = message_params(request, effort=request.model.version not in self.without_effort)
+            try:
+                return await call(params)
+            except anthropic.APIStatusError as exc:
+                if "output_config" not in params or not _refuses_effort(exc):
+                    raise
+                self.without_effort.add(request.model.version)
+
+    async def _answer(self, params: dict[str, Any]) -> Message:
+        """The answer to `params`, unstreamed, or streamed when it may take longer to write than the read timeout."""
+        try:
+            if self._may_outlast_its_timeout(params["max_tokens"]):
+                return await self._streamed(params, _ignore)
+            return await self._unstreamed(params)
+        except ValueError as exc:
+            if not str(exc).startswith(_STREAMING_REQUIRED):
+                raise
+            # (an SDK client with its default timeout, as `client=` injects one, refuses an answer of more than
+            # about 21,000 tokens unstreamed, before sending anything: the SDK's way is a stream)
+            return await self._streamed(params, _ignore)
 
     async def _unstreamed(self, params: dict[str, Any]) -> Message:
         """`client.messages.create(**params)`, within the provider's `timeout` in all: the SDK's timeout bounds each
@@ -291,10 +319,9 @@ class AnthropicProvider(Provider):
             return await super().generate_stream(request, on_text)
         if self._owns_connection:
             check_allow_model_requests()
-        params = message_params(request)
         with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env, at=self._at):
             start = time.perf_counter()
-            message = await self._streamed(params, on_text)
+            message = await self._adapting(request, lambda params: self._streamed(params, on_text))
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_message(message, request)
         generation.latency_ms = latency_ms
