@@ -26,9 +26,19 @@ __all__ = [
 NO_SDK_RETRIES = types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1))
 """Per-request HTTP options: one attempt, so even an injected client never retries (the orchestrator does)."""
 
+_ONE_REQUEST: dict[str, Any] = (
+    {"automatic_continuation": False} if "automatic_continuation" in types.GenerateContentConfig.model_fields else {}
+)
+"""Per-request config: no follow-up requests. google-genai 3 follows a `CONTINUATION` answer's token itself by default
+(Gemini 4's long decode: an answer past the per-request output limit), each request billed and its prompt read again,
+and resumes a stream dropped after a checkpoint: one call was then several requests, a retry of the SDK's own, and its
+input more than the budget reserved for. (An SDK without the field follows no token.)"""
+
 _ROLES = {"user": "user", "assistant": "model"}
-_FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
-"""Finish reasons with an OpenAI name; any other (`MALFORMED_FUNCTION_CALL`, `OTHER`, …) is passed on lower-cased."""
+_FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "CONTINUATION": "length"}
+"""Finish reasons with an OpenAI name (`CONTINUATION`: the answer reached the per-request output limit before the
+request's `maxOutputTokens`, and is cut there); any other (`MALFORMED_FUNCTION_CALL`, `OTHER`, …) is passed on
+lower-cased."""
 _FILTERED = frozenset(
     {
         "SAFETY",
@@ -85,6 +95,7 @@ def generate_content_args(
         response_mime_type="application/json" if request.json_output and json_mode else None,
         thinking_config=JUDGE_THINKING if request.purpose == "judge" and thinking_level else None,
         http_options=NO_SDK_RETRIES,
+        **_ONE_REQUEST,
     )
     return {"model": request.model.version, "contents": contents, "config": config}
 
