@@ -44,14 +44,16 @@ def _blocks() -> list[tuple[str, str]]:
 def test_doc_example_runs(where: str, code: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, where, "exec"), {"__name__": "__docs__"})
+    # dont_inherit: compiled as a reader's script is, without this module's `from __future__ import annotations`
+    # (docs/evaluation.md's contract annotated with names it never imported: a NameError for a reader, not here)
+    exec(compile(code, where, "exec", dont_inherit=True), {"__name__": "__docs__"})
 
 
 @pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("*.py")), ids=lambda p: p.name)
 def test_example_script_runs(script: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
     monkeypatch.chdir(tmp_path)
-    exec(compile(script.read_text(encoding="utf-8"), str(script), "exec"), {"__name__": "__main__"})
+    exec(compile(script.read_text(encoding="utf-8"), str(script), "exec", dont_inherit=True), {"__name__": "__main__"})
 
 
 # What the docs say outside their Python blocks: commands and options, environment variables, settings tables,
@@ -284,7 +286,7 @@ def test_the_budget_example_shows_the_money_running_out(
     monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
     monkeypatch.chdir(tmp_path)
     script = ROOT / "examples" / "budget_and_events.py"
-    exec(compile(script.read_text(encoding="utf-8"), str(script), "exec"), {"__name__": "__main__"})
+    exec(compile(script.read_text(encoding="utf-8"), str(script), "exec", dont_inherit=True), {"__name__": "__main__"})
     lines = capsys.readouterr().out.splitlines()
     stopped = [i for i, line in enumerate(lines) if re.match(r"\S.{31} budget +\$", line)]
     assert stopped, "\n".join(lines)
@@ -439,7 +441,7 @@ def test_the_openai_pages_ollama_example_runs_with_ollama_alone(
     with _stand_in_ollama(set(re.findall(r'^name = "ollama:([^"]+)"', catalog.group(1), re.M))) as base_url:
         monkeypatch.setenv("OLLAMA_BASE_URL", base_url)
         scope: dict[str, object] = {"__name__": "__docs__"}
-        exec(compile(example.group(1), "docs/providers/openai.md (Ollama)", "exec"), scope)
+        exec(compile(example.group(1), "docs/providers/openai.md (Ollama)", "exec", dont_inherit=True), scope)
         scope["orchestrator"].close()  # type: ignore[attr-defined]
     result = scope["result"]
     assert isinstance(result, RunResult)
@@ -530,7 +532,7 @@ def test_the_orchestrator_pages_follow_up_runs_in_its_threads_context(
     (code,) = [c for where, c in _blocks() if where.startswith("docs/orchestrator.md") and "Now in one paragraph" in c]
     monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "docs/orchestrator.md", "exec"), {"__name__": "__docs__"})
+    exec(compile(code, "docs/orchestrator.md", "exec", dont_inherit=True), {"__name__": "__docs__"})
     assert capsys.readouterr().out.splitlines() == ["['user', 'assistant', 'user']", "True True"]
 
 

@@ -27,7 +27,7 @@ def _acme_class() -> type[Provider]:
     code = re.search(r"```python\n(import os\nimport time\n.*?class AcmeProvider.*?)```", DOC.read_text(), re.DOTALL)
     assert code is not None, "the AcmeProvider example is gone from docs/providers/index.md"
     namespace: dict[str, Any] = {"__name__": "acme_docs"}
-    exec(compile(code.group(1), str(DOC), "exec"), namespace)
+    exec(compile(code.group(1), str(DOC), "exec", dont_inherit=True), namespace)
     acme: type[Provider] = namespace["AcmeProvider"]
     return acme
 
