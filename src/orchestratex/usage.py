@@ -80,7 +80,7 @@ def add_costs(*costs: float) -> float:
     for cost in costs:
         pico = exact_pico(cost)
         if pico is None:  # more than 12 decimals, large, or not finite: exact decimal arithmetic
-            exact = sum((Decimal(repr(c)) for c in costs), Decimal(0))
+            exact = sum((Decimal(repr(float(c))) for c in costs), Decimal(0))  # (numpy's repr: np.float64(...))
             return float(exact.quantize(_COST_PLACES))
         total += pico
     return total / PICO

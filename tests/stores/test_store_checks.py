@@ -77,3 +77,32 @@ def test_an_iteration_that_is_not_an_iteration_is_refused_with_a_user_error() ->
     run.iterations.append({"index": 1, "model_name": "m", "prompt": "p"})  # type: ignore[arg-type]
     with pytest.raises(UserError, match=r"iterations\[0\] must be an Iteration, not dict; nothing was stored$"):
         check_orchestration(run)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_numpy_amounts_are_counted_as_the_floats_they_are(kind: str) -> None:
+    # a numpy float of more than 12 decimals (a sum of a dataframe's costs: np.float64(0.1) * 3 is 0.30000000000000004)
+    # failed every store and `add_costs` with decimal's "InvalidOperation: [<class 'decimal.ConversionSyntax'>]", from
+    # `Decimal(repr(amount))`: numpy 2 writes it np.float64(0.30000000000000004); so did a Fraction
+    np = pytest.importorskip("numpy")
+    from fractions import Fraction
+
+    from orchestratex.records import Orchestration, SessionSettings, Thread
+    from orchestratex.usage import add_costs
+
+    amount = np.float64(0.1) * 3
+    assert to_pico(amount) == to_pico(0.30000000000000004) == 300_000_000_000
+    assert to_pico(np.float64(2000.123456789012345)) == to_pico(2000.123456789012345)
+    assert to_pico(Fraction(1, 3)) == to_pico(1 / 3)  # type: ignore[arg-type]
+    assert add_costs(amount, np.float64(1 / 3)) == add_costs(0.30000000000000004, 1 / 3)
+    store = MemoryStore() if kind == "memory" else SQLiteStore(":memory:")
+    async with store:
+        session = await store.create_session(Session(user_id="u", settings=SessionSettings(cost_limit=1.0)))
+        thread = await store.create_thread(Thread(session_id=session.id, user_id="u", original_prompt="Hi"))
+        run = await store.create_orchestration(
+            Orchestration(thread_id=thread.id, session_id=session.id, user_id="u", prompt="Hi")
+        )
+        assert await store.reserve_budget(session.id, run.id, np.float64(1 / 3))
+        await store.commit(run, spent=amount, released=np.float64(1 / 3))
+        stored = await store.get_session(session.id)
+        assert (stored.total_cost, stored.reserved_cost) == (0.3, 0.0)

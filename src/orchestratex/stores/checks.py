@@ -74,12 +74,12 @@ def to_pico(amount: float | Decimal) -> int:
         short = exact_pico(amount)  # exact for an amount with at most 12 decimals (2.9e-05)
         if short is not None:
             return short
-        exact = Decimal(repr(amount))
+        exact = Decimal(repr(float(amount)))  # (a numpy float's repr is np.float64(...), a Fraction's Fraction(...))
     else:
         whole = int(amount)  # (raises on NaN and infinities, as it did)
         if whole == amount:  # whole dollars: exact at any size (`amount * 1e12` is not, past $9,007)
             return whole * _PICO
-        exact = Decimal(repr(amount))
+        exact = Decimal(repr(float(amount)))
     return int(exact.scaleb(12).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
