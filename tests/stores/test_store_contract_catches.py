@@ -17,7 +17,8 @@ import pytest
 
 from orchestratex.events import Event
 from orchestratex.records import ApiKey, Orchestration, Session, Thread
-from orchestratex.stores import MemoryStore, Started, Store
+from orchestratex.stores import MemoryStore, ModelStats, Started, Store
+from orchestratex.stores._memory_rows import C_DOMAIN, C_SCORE
 from orchestratex.stores.checks import check_start, to_pico
 from orchestratex.testing.store_contract import StoreContract, StoreFactory
 
@@ -298,3 +299,22 @@ def test_the_suite_runs_as_docs_stores_md_shows_in_either_asyncio_mode(tmp_path:
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert re.search(r"^\d+ passed in ", done.stdout.splitlines()[-1]), done.stdout[-500:]
+
+
+class ScoresItsJudges(MemoryStore):
+    """Averages every scored call of a model into `mean_score_by_domain`, its judge calls' verdicts too (a judge's
+    score is the verdict it gave, not one it earned: docs/stores.md and `Store.model_stats` say generations only)."""
+
+    async def model_stats(self, model_name: str) -> ModelStats:
+        stats = await super().model_stats(model_name)
+        by_domain: dict[str, list[float]] = {}
+        for c in self._calls_by_model.get(model_name, ()):
+            if c[C_SCORE] is not None:
+                by_domain.setdefault(c[C_DOMAIN], []).append(c[C_SCORE])
+        return stats.model_copy(update={"mean_score_by_domain": {d: sum(s) / len(s) for d, s in by_domain.items()}})
+
+
+async def test_a_store_counting_judge_verdicts_in_a_models_scores_fails_the_suite() -> None:
+    # (it passed: the suite asked model_stats only of models that generate, never of its judge)
+    assert not await _fails(MemoryStore(), "test_model_stats")
+    assert await _fails(ScoresItsJudges(), "test_model_stats")

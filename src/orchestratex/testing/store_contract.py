@@ -1565,4 +1565,14 @@ class StoreContract:
             latency_p95_ms=1000.0,
             mean_score_by_domain={"coding": 6.5},
         )
+        # a judge's calls have scores too, the verdicts it gave: not scores of its own (generations only)
+        assert await store.model_stats("m-b") == ModelStats(
+            model_name="m-b",
+            requests=4,
+            errors=0,
+            error_rate=0.0,
+            latency_p50_ms=40.0,  # 30 40 50 60
+            latency_p95_ms=60.0,
+            mean_score_by_domain={},
+        )
         assert await store.model_stats("unknown") == ModelStats(model_name="unknown")
