@@ -267,3 +267,32 @@ async def test_a_model_that_failed_as_a_judge_is_not_asked_to_answer_later_in_th
     assert result.status == "completed" and len(result.orchestration.iterations) == 3
     assert [it.errors for it in result.orchestration.iterations] == [[], [], []]
     await orch.aclose()
+
+
+async def test_a_judge_whose_verdict_could_not_be_read_judges_the_next_answers_too() -> None:
+    """docs/evaluation.md: a verdict without a usable score fails for that answer only; the judge, paid for, is asked
+    again for the run's next answers (and the spare judge after it, while it is the only one of its panel)."""
+    asked: list[tuple[int, str]] = []  # (answers so far, judge)
+    answers: list[str] = []
+
+    def fn(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            asked.append((len(answers), request.model.name))
+            return "A fine answer." if request.model.name == "function:c" else '{"score": 3, "feedback": "more"}'
+        answers.append(request.model.name)
+        return f"an answer by {request.model.name}"
+
+    models = catalog("a", "b", "c", "d", quality={"a": 9.9, "b": 9.0, "c": 8.0, "d": 8.0})
+    models.update("function:c", judge_only=True, input_cost_per_1k=0.0001, output_cost_per_1k=0.0001)
+    models.update("function:d", judge_only=True)
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)], catalog=models, retry=NO_WAIT, router=BayesianRouter(explore=False)
+    )
+    result = await orch.run("What is six times seven?", max_iterations=3, patience=3)
+    assert result.status == "completed" and len(result.orchestration.iterations) == 3
+    assert [n for n, judge in asked if judge == "function:c"] == [1, 2, 3]
+    for it in result.orchestration.iterations:
+        assert it.evaluation is not None and "function:c" not in it.evaluation.judge_models
+        failed = [v for v in it.evaluation.verdicts if v.judge_model == "function:c"]
+        assert len(failed) == 1 and failed[0].score is None and failed[0].cost > 0
+    await orch.aclose()
