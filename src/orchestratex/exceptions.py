@@ -321,4 +321,6 @@ class Conflict(StoreError):
 
 
 class OrchestrationCancelled(OrchestrateXError):
-    """The orchestration was cancelled before it finished."""
+    """The orchestration was cancelled before it finished. Not raised by a run: `run`, `run_sync`, `drive` and a
+    stream give a cancelled run's `RunResult` (`status == "cancelled"`); for code of one's own (the server answers
+    it with 409)."""

@@ -254,3 +254,21 @@ def test_run_sync_from_a_plain_handler_of_a_run_sync_run_says_what_to_do_instead
     assert orch.run_sync("Say something", max_iterations=1, on_event=async_follow_up).status == "completed"
     assert followed == ["completed"]
     orch.close()
+
+
+def test_a_cancelled_run_is_returned_not_raised_as_orchestration_cancelled() -> None:
+    """docs/errors.md: `except OrchestrationCancelled` around `run_sync` catches nothing; the result says it."""
+    from orchestratex.exceptions import OrchestrationCancelled
+
+    orch = _orchestrator([], waits=False)
+
+    async def stop(event: Event) -> None:
+        if event.type == "response_generated":
+            assert await orch.cancel(event.orchestration_id)
+
+    try:
+        result = orch.run_sync("What is six times seven?", on_event=stop)
+    except OrchestrationCancelled:  # pragma: no cover (what the page says does not happen)
+        pytest.fail("a cancelled run was raised")
+    assert (result.status, result.stop_reason) == ("cancelled", "cancelled")
+    orch.close()
