@@ -59,3 +59,16 @@ def test_handlers_set_in_a_notebook_cell_as_the_constructor_names_them(
     )
     assert cells[1].errors == ["UserError"], cells[1].text
     assert "events seen: 0 5" in cells[2].text, cells[2].text  # nothing was taken: the user knows it
+
+
+def test_simulated_follows_the_providers_and_is_not_set() -> None:
+    """`orchestrator.simulated = False` (meant to switch the simulator off) was kept: the next runs were still answered
+    by the simulator but said `simulated=False` (their events, `RunResult.simulated`, the notebook's summary), and an
+    orchestrator with real models would resume them, finishing them with real, paid calls."""
+    orchestrator = Orchestrator(simulate=True)
+    with pytest.raises(UserError, match=r"^Orchestrator\.simulated says whether every provider is the simulator"):
+        orchestrator.simulated = False
+    assert orchestrator.simulated is True
+    result = orchestrator.run_sync("Name a prime number", max_iterations=1)
+    assert result.simulated and all(e.simulated for e in result.events if e.type == "orchestration_started")
+    orchestrator.close()

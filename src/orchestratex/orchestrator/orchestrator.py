@@ -208,6 +208,11 @@ class Orchestrator:
         before the next run (it was never: it learned nothing the store kept, and loaded nothing it held)."""
         if "_close_lock" in self.__dict__:  # (built: `on_event = f` or a typo made an attribute nothing read)
             check_new_attribute(self, name, typos=type(self) is Orchestrator)
+            if name == "simulated":  # (set False to turn the simulator off, it mislabelled its answers as real)
+                raise UserError(
+                    "Orchestrator.simulated says whether every provider is the simulator, and follows them: set "
+                    "`orchestrator.providers` (a real provider's adapter), or make a new Orchestrator(simulate=False)"
+                )
         check = _SETTINGS.get(name)
         if check is not None:
             check(name, value)
