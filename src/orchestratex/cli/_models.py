@@ -297,7 +297,13 @@ def models_command(args: argparse.Namespace) -> int:
         out.line(Text(f"No provider is configured: `orchestratex run` uses the offline simulator{why}.", "yellow"))
     if setup.blocked:
         names = ", ".join(s.name for s in setup.blocked)
-        out.line(Text(f"`orchestratex run` refuses this catalog file until {names} can be used (see ✘ above).", "red"))
+        usable = ",".join(name for name, state in states.items() if state.configured)
+        unless = f", or runs with --provider {usable}, which leaves the others out" if usable else ""
+        out.line(
+            Text(
+                f"`orchestratex run` refuses this catalog file until {names} can be used (see ✘ above){unless}.", "red"
+            )
+        )
     headers = ["model", "aliases", "status", "in $/1M", "out $/1M", "context", "max out", "specialties"]
     rows = [
         [

@@ -67,7 +67,10 @@ def run_orchestrator(args: argparse.Namespace, file: CatalogFile | None) -> Orch
         # its judges too, stored with its session: a server resuming the run judged it with any model it had a key of
         args.judges = [m.name for m in setup.catalog if m.provider in names]
         return lambda store: Orchestrator(store=store, catalog=setup.catalog.with_only(names), simulate=False)
-    return lambda store: Orchestrator(store=store, catalog=setup.catalog, simulate=False)  # it builds the endpoints
+    # it builds the endpoints kept: those named, and the others that can be used (their models may judge); one left
+    # out that could not be built (its key unset) refused the run, `--provider ollama` or not
+    kept = [*names, *(n for n, state in setup.states.items() if n not in names and state.configured)]
+    return lambda store: Orchestrator(store=store, catalog=setup.catalog.with_only(kept), simulate=False)
 
 
 def _check_models_of(names: list[str], models: list[str] | None, setup: CatalogSetup) -> None:
