@@ -444,10 +444,10 @@ def _describe(
         yield f"conversation: {len(earlier)} message{'' if len(earlier) == 1 else 's'} before the prompt"
         width = max(len(m.role) for m in earlier) + 1
         for m in earlier:
-            yield f"   {m.role + ':':<{width}} {m.content}"
-    yield f"prompt:   {doc.prompt}"
+            yield f"   {m.role + ':':<{width}} {_hanging(m.content, width + 4)}"
+    yield f"prompt:   {_hanging(doc.prompt, 10)}"
     if doc.context:
-        yield f"context:  {doc.context}"
+        yield f"context:  {_hanging(doc.context, 10)}"
     yield f"domain:   {doc.domain or 'auto'} · user {doc.user_id} · session {doc.session_id} · thread {doc.thread_id}"
     created, updated = in_utc(doc.created_at), in_utc(doc.updated_at)
     yield f"created:  {created:%Y-%m-%d %H:%M:%S} UTC · updated {updated:%Y-%m-%d %H:%M:%S} UTC"
@@ -482,6 +482,14 @@ def _describe(
         )
     if doc.abandoned_calls and not simulated:  # (a cancelled run's calls stopped in flight: their cost is unknown)
         yield f"note:     ${doc.total_cost:.6f} spent{abandoned_note(doc.abandoned_calls)}"
+
+
+def _hanging(text: str, width: int) -> str:
+    """`text` with its lines after the first indented by `width` spaces, under the first (blank lines left blank): a
+    prompt, a context or a message of several lines (`git diff | orchestratex run -`, a conversation's system message)
+    went on at the left margin, where its lines read as fields of their own (a line `domain:   math` of the prompt)."""
+    first, *rest = text.split("\n")
+    return "\n".join([first, *(" " * width + line if line.strip() else line for line in rest)])
 
 
 def _usd(limit: float) -> str:
