@@ -70,8 +70,8 @@ class Spending(RunState):
         worst = reserved or await self._reserve_call(model, provider, request, ledger, role, prepay, iteration)
         circuit.before_call(model.name)
         streams = role == "generate" and self.on_delta is not None  # (each attempt streams from the start)
-        try:
-            with self.telemetry.call(model, request, role) as call:
+        with self.telemetry.call(model, request, role) as call:
+            try:
                 try:  # the first attempt here, not in a wrapper: no frame (nor partial) more while the model answers
                     if streams:
                         gen = await self._streamed(provider, request, model.name, iteration)
@@ -103,17 +103,19 @@ class Spending(RunState):
                 # says so: an error, not an answer)
                 empty = _empty_answer(model, gen, request) if role == "generate" and blank(gen.text) else None
                 call.done(gen, gen.cost, empty)
-        except ProviderError as exc:
-            circuit.end_trial(model.name)  # (a failure was recorded already, unless it says nothing of the model)
-            self._count_failed(model, exc, ledger, role, worst)
-            raise
-        except asyncio.CancelledError:  # abandoned in flight (the provider may bill it): see `RunState.abandoned`
-            self.abandoned += 1
-            circuit.end_trial(model.name)
-            raise
-        except Exception:
-            circuit.end_trial(model.name)
-            raise
+            except ProviderError as exc:
+                circuit.end_trial(model.name)  # (a failure was recorded already, unless it says nothing of the model)
+                usage, cost = self._count_failed(model, exc, ledger, role, worst)
+                if cost or usage.total_tokens:  # (billed: in the call's metrics, log line and span, as in the run's)
+                    call.billed(usage, cost)
+                raise
+            except asyncio.CancelledError:  # abandoned in flight (the provider may bill it): see `RunState.abandoned`
+                self.abandoned += 1
+                circuit.end_trial(model.name)
+                raise
+            except Exception:
+                circuit.end_trial(model.name)
+                raise
         self._count_answer(model, request, gen, ledger, role, worst, empty)
         return gen
 
@@ -205,9 +207,12 @@ class Spending(RunState):
         except UnknownModelError:  # (removed: it still gives the answer it was picked for)
             return False
 
-    def _count_failed(self, model: ModelProfile, exc: ProviderError, ledger: Ledger, role: Role, worst: float) -> None:
+    def _count_failed(
+        self, model: ModelProfile, exc: ProviderError, ledger: Ledger, role: Role, worst: float
+    ) -> tuple[Usage, float]:
         """Count a failed call: its record, and its cost when the provider billed it (a refusal, or an answer withheld
-        by a content filter, after the model read the prompt: counted as an answer's, so the limit holds)."""
+        by a content filter, after the model read the prompt: counted as an answer's, so the limit holds); returns
+        what it was billed (usage and cost, none when it was not)."""
         usage, cost = _billed(model, exc)
         if cost and isinstance(exc, ContentFiltered):  # (for a judge's verdict: see `LLMJudgeEvaluator`)
             exc.usage, exc.cost = usage, cost
@@ -224,6 +229,7 @@ class Spending(RunState):
             self.not_judging |= {model.name}  # unusable as a judge for the rest of the run
             if not isinstance(exc, ContextLengthExceeded):  # (a judge prompt holds an answer: the prompt may fit)
                 self.failed |= {model.name}  # and to answer: not the next iteration's pick, to wait out again
+        return usage, cost
 
     def _unused(self, ledger: Ledger, worst: float, cost: float) -> None:
         """A judge's call ended costing `cost` of the `worst` reserved for it: the rest is free for the step's other

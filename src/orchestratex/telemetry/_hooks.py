@@ -109,6 +109,9 @@ class _NullScope:
     def done(self, *args: Any) -> None:
         return None
 
+    def billed(self, *args: Any) -> None:
+        return None
+
 
 _NULL_SCOPE = _NullScope()
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..catalog import ModelProfile
     from ..providers import Generation, GenerationRequest
     from ..records import Evaluation, Iteration, Orchestration
+    from ..usage import Usage
     from ._hooks import RunTelemetry
 
 __all__ = ["CallScope", "JudgmentScope", "OrchestrationScope"]
@@ -136,7 +137,7 @@ def _finish_reason(doc: Orchestration) -> str | None:
 
 
 class CallScope:
-    __slots__ = ("cost", "error", "gen", "model", "request", "role", "span", "started", "t", "token")
+    __slots__ = ("cost", "error", "gen", "model", "request", "role", "span", "started", "t", "token", "usage")
 
     def __init__(self, t: RunTelemetry, model: ModelProfile, request: GenerationRequest, role: str) -> None:
         self.t, self.model, self.request, self.role = t, model, request, role
@@ -144,6 +145,7 @@ class CallScope:
         self.token: object = None
         self.gen: Generation | None = None
         self.cost = 0.0
+        self.usage: Usage | None = None
         self.started = 0.0
         self.error: BaseException | None = None
 
@@ -153,6 +155,12 @@ class CallScope:
         self.gen = gen
         self.cost = cost
         self.error = error
+
+    def billed(self, usage: Usage, cost: float) -> None:
+        """The call failed, but the provider billed it `usage`, costing `cost` (a refusal by its content filter after
+        the model read the prompt): the run counts that cost, and so do the call's metrics, log line and span."""
+        self.usage = usage
+        self.cost = cost
 
     def __enter__(self) -> CallScope:
         t, model, request = self.t, self.model, self.request
@@ -191,7 +199,7 @@ class CallScope:
             exc = self.error
         outcome: Outcome = "ok" if exc is None else "error" if isinstance(exc, Exception) else "cancelled"
         error_type = None if exc is None else type(exc).__name__
-        usage = gen.usage if gen is not None else None
+        usage = gen.usage if gen is not None else self.usage
         if self.span is not None:
             spans = t.spans
             assert spans is not None
@@ -209,6 +217,15 @@ class CallScope:
                         "gen_ai.output.messages": (
                             spans.output_messages(gen.text, gen.finish_reason) if t.include_content else None
                         ),
+                    },
+                )
+            elif usage is not None:  # (a failed call the provider billed: `billed`)
+                spans.set_attributes(
+                    span,
+                    {
+                        "gen_ai.usage.input_tokens": usage.input_tokens,
+                        "gen_ai.usage.output_tokens": usage.output_tokens,
+                        "orchestratex.cost_usd": self.cost,
                     },
                 )
             if outcome == "error":
@@ -239,7 +256,7 @@ class CallScope:
                 "outcome": outcome,
                 "input_tokens": usage.input_tokens if usage else None,
                 "output_tokens": usage.output_tokens if usage else None,
-                "cost_usd": self.cost if gen is not None else None,
+                "cost_usd": self.cost if usage is not None else None,
                 "latency_ms": round(duration * 1000, 1),
                 "finish_reason": gen.finish_reason if gen is not None else None,
                 "error_type": error_type,
