@@ -73,7 +73,10 @@ async def test_a_model_that_takes_no_thinking_level_judges_without_one_from_then
     for question in ("What is the capital of France?", "And of Italy?"):
         result = await orchestrator.run(question, max_iterations=1)
         assert result.status == "completed" and result.final_score == 9
-    assert ["thinkingConfig" in config for config in server.configs] == [True, False, False]
+    levels = [
+        ("thinkingLevel" in c["thinkingConfig"]) or ("thinking_level" in c["thinkingConfig"]) for c in server.configs
+    ]
+    assert levels == [True, False, False]  # (a thinking budget instead: test_gemini_judge_budget.py)
 
 
 async def test_an_answer_is_not_asked_to_think_less() -> None:

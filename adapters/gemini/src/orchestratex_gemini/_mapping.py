@@ -14,6 +14,7 @@ from orchestratex.providers import Generation, GenerationRequest, unwrap_json_ob
 from orchestratex.usage import Usage
 
 __all__ = [
+    "JUDGE_BUDGETS",
     "JUDGE_THINKING",
     "NO_SDK_RETRIES",
     "generate_content_args",
@@ -60,16 +61,27 @@ orchestrator's `judge_max_output_tokens`, 512), and Gemini 3's default level is 
 came back empty (`MAX_TOKENS`), the cap spent thinking, and the judge failed, paid for. `LOW` is the lowest level
 every model that takes levels has."""
 
+JUDGE_BUDGETS = (0, 128)
+"""The thinking budgets a judge is asked for, in turn, by a model that takes no thinking level (Gemini 2.5's, which
+refuse one): 0 turns Flash's and Flash-Lite's thinking off; Pro cannot stop thinking ("Budget 0 is invalid. This model
+only works in thinking mode.") and takes 128 tokens at least. Without a budget they think dynamically, up to 8,192
+tokens, counted toward the judge's 512-token cap: the verdict came back empty (`MAX_TOKENS`)."""
+
 
 def generate_content_args(
-    request: GenerationRequest, *, system_instruction: bool = True, json_mode: bool = True, thinking_level: bool = True
+    request: GenerationRequest,
+    *,
+    system_instruction: bool = True,
+    json_mode: bool = True,
+    thinking_level: bool = True,
+    thinking_budget: int | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `client.aio.models.generate_content`. Without `system_instruction` (a model that refuses
     one: Gemma's, "Developer instruction is not enabled for models/gemma-3-27b-it") the system text goes at the start of
     the first user message; without `json_mode` ("JSON mode is not enabled for models/…") no `response_mime_type` is
     sent, the messages asking for JSON and the object being read from the answer's text. A judge is asked to think
     little (`JUDGE_THINKING`), unless `thinking_level` is off (a model that takes no thinking level: Gemini 2.5's take a
-    budget, Gemma's none)."""
+    budget, `thinking_budget`, Gemma's none)."""
     system = request.system
     folded = system is not None and not system_instruction
     turns: list[tuple[str, list[types.Part]]] = []
@@ -85,6 +97,10 @@ def generate_content_args(
         else:
             turns.append((role, [types.Part(text=text)]))
     contents = [types.Content(role=role, parts=parts) for role, parts in turns]
+    thinking = None
+    if request.purpose == "judge":
+        budget = None if thinking_budget is None else types.ThinkingConfig(thinking_budget=thinking_budget)
+        thinking = JUDGE_THINKING if thinking_level else budget
     if not contents:
         raise UserError("a Gemini request needs at least one user message besides the system prompt")
     config = types.GenerateContentConfig(
@@ -93,7 +109,7 @@ def generate_content_args(
         temperature=request.temperature,
         stop_sequences=request.stop or None,
         response_mime_type="application/json" if request.json_output and json_mode else None,
-        thinking_config=JUDGE_THINKING if request.purpose == "judge" and thinking_level else None,
+        thinking_config=thinking,
         http_options=NO_SDK_RETRIES,
         **_ONE_REQUEST,
     )

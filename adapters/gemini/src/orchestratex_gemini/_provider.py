@@ -36,7 +36,7 @@ from orchestratex.providers._support import (
 )
 
 from ._errors import _TIMEOUTS, _TRANSPORT, map_gemini_errors
-from ._mapping import NO_SDK_RETRIES, generate_content_args, generation_from_response
+from ._mapping import JUDGE_BUDGETS, NO_SDK_RETRIES, generate_content_args, generation_from_response
 from ._streaming import generation_from_stream
 
 if TYPE_CHECKING:
@@ -210,8 +210,11 @@ class GeminiProvider(Provider):
         self.without_json_mode: set[str] = set()
         """Model ids that refused JSON mode (`response_mime_type`, Gemma's): the answer's JSON is read from its text."""
         self.without_thinking_level: set[str] = set()
-        """Model ids that refused a judge's thinking level (Gemini 2.5's, which take a budget; Gemma's): they judge
-        thinking as much as they would."""
+        """Model ids that refused a judge's thinking level (Gemini 2.5's, which take a budget; Gemma's): they judge with
+        a thinking budget (`judge_thinking_budget`), or thinking as much as they would."""
+        self.judge_thinking_budget: dict[str, int | None] = {}
+        """The thinking budget each model of `without_thinking_level` judges with (`JUDGE_BUDGETS`: the first when not
+        listed; None: none, the model took no budget either)."""
         self._sdk_warnings = SDKWarnings(
             _logger,
             self.name,
@@ -272,11 +275,13 @@ class GeminiProvider(Provider):
         Google's server ends the call, streamed or not, with a 504 `DEADLINE_EXCEEDED`: a long answer (a thinking
         model's, reasoning before its first word) was cut at 120 s, retried and billed again, each attempt the same."""
         model_id = request.model.version
+        levels = model_id not in self.without_thinking_level
         args = generate_content_args(
             request,
             system_instruction=model_id not in self.without_system_instruction,
             json_mode=model_id not in self.without_json_mode,
-            thinking_level=model_id not in self.without_thinking_level,
+            thinking_level=levels,
+            thinking_budget=None if levels else self.judge_thinking_budget.get(model_id, JUDGE_BUDGETS[0]),
         )
         limit = time_to_write(self._timeout, request.max_output_tokens)
         if limit is not None and limit != self._timeout:
@@ -287,7 +292,8 @@ class GeminiProvider(Provider):
     def _adapted(self, request: GenerationRequest, sent: dict[str, Any], exc: errors.ClientError) -> bool:
         """Whether the model refused, with `exc`, something the request `sent` carried that it can do without: left out
         for that model from then on (a call made meanwhile, which carried it too, is asked again as well; each asks
-        again without what was refused, so at most twice)."""
+        again without what was refused, a judge's thinking level replaced by the next of `JUDGE_BUDGETS`, so a few
+        times at most)."""
         said = str(exc.message or "").lower()
         config = sent["config"]
         if config.system_instruction is not None and "developer instruction is not enabled" in said:
@@ -296,8 +302,19 @@ class GeminiProvider(Provider):
         if config.response_mime_type is not None and "json mode is not enabled" in said:
             self.without_json_mode.add(request.model.version)
             return True
-        if config.thinking_config is not None and "thinking" in said:  # ("Thinking level is not supported …")
-            self.without_thinking_level.add(request.model.version)
+        thinking = config.thinking_config
+        if thinking is not None and ("thinking" in said or "budget" in said):
+            model_id = request.model.version
+            if thinking.thinking_level is not None:  # ("Thinking level is not supported for this model.")
+                self.without_thinking_level.add(model_id)
+                if "level" not in said:  # (no thinking setting at all: Gemma's)
+                    self.judge_thinking_budget[model_id] = None
+            elif self.judge_thinking_budget.get(model_id, JUDGE_BUDGETS[0]) == thinking.thinking_budget:
+                # ("Budget 0 is invalid. This model only works in thinking mode."): the next budget, or none
+                later = [
+                    b for b in JUDGE_BUDGETS if thinking.thinking_budget is not None and b > thinking.thinking_budget
+                ]
+                self.judge_thinking_budget[model_id] = later[0] if later else None
             return True
         return False
 
