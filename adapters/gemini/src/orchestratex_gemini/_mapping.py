@@ -51,6 +51,7 @@ _FILTERED = frozenset(
         "IMAGE_PROHIBITED_CONTENT",
         "IMAGE_RECITATION",
         "MODEL_ARMOR",  # (Vertex AI: the answer was blocked by a Model Armor policy)
+        "ESCALATION",  # (the Gemini API: "Request was filtered by an escalation rule")
     }
 )
 
