@@ -19,7 +19,17 @@ from orchestratex.providers._support import shown_url
 __all__ = ["ErrorInAnswer", "answer_error", "map_openai_errors", "retry_after_seconds"]
 
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
-_CONTEXT_PHRASES = ("maximum context length", "context length", "context window", "too many tokens")
+_CONTEXT_PHRASES = (
+    "maximum context length",
+    "context length",
+    "context window",
+    "too many tokens",
+    "maximum prompt length",  # xAI's ("This model's maximum prompt length is 131072 but the request contains …")
+    "prompt is too long",  # Anthropic's OpenAI compatibility ("prompt is too long: 215378 tokens > 200000 maximum")
+    "context limit",  # (and "input length and `max_tokens` exceed context limit: …")
+    "input token count",  # Gemini's ("The input token count (…) exceeds the maximum number of tokens allowed (…).")
+)
+"""How servers say, with a 400 or 413 and no code of OpenAI's, that the prompt does not fit the model's context."""
 _CONTEXT_TYPES = frozenset({"exceed_context_size_error"})  # llama.cpp's llama-server (400, older builds 500)
 _CONTEXT_SIZE_PHRASES = (
     "exceeds the available context size",  # llama.cpp, any status
@@ -218,6 +228,9 @@ def _message(exc: openai.APIStatusError) -> str:
     """The API's own message (`error.message`), else what the body says: a proxy's text or HTML page, a server's
     `{"error": "..."}` or `{"detail": ...}`, which the SDK leaves out of its message ("Error code: 502")."""
     body = exc.body
+    if isinstance(body, list) and body and isinstance(body[0], Mapping):  # (Gemini's OpenAI compatibility: a list)
+        error = body[0].get("error", body[0])
+        body = error if isinstance(error, Mapping) else body
     if isinstance(body, Mapping) and isinstance(body.get("message"), str):
         return str(body["message"]) + _upstream(body)
     if isinstance(body, Mapping) and body:
