@@ -594,6 +594,7 @@ class ModelCatalog:
 
     @property
     def aliases(self) -> dict[str, str]:
+        """Every alias and the full model name it stands for (a copy: change aliases with `alias`)."""
         self._sync()
         return dict(self._aliases)
 

@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("orchestratex.events")
+"""The `orchestratex.events` logger: a handler that raises is logged here."""
 
 
 class _EventBase(BaseModel):
@@ -55,11 +56,15 @@ class OrchestrationStarted(_EventBase):
     does not emit it again; its stream goes on from its last stored event."""
 
     type: Literal["orchestration_started"] = "orchestration_started"
+    """The event's discriminator."""
     prompt: str
+    """The user message being answered."""
     domain: str
     """The prompt's domain: the one the run was given, else the one detected from the prompt."""
     max_iterations: int
+    """The most attempts of the run."""
     evaluation_threshold: float
+    """The score that ends the run once an answer reaches it."""
     simulated: bool = False
     """True when the models are simulated offline (no provider key configured)."""
 
@@ -68,10 +73,13 @@ class ModelSelected(_EventBase):
     """The router chose the model for an iteration; again within the iteration when that model failed (a fallback)."""
 
     type: Literal["model_selected"] = "model_selected"
+    """The event's discriminator."""
     model_name: str
+    """The chosen model's full name."""
     reasoning: str
     """The router's reason for its choice, in words."""
     iteration: int
+    """The attempt it answers (1-based)."""
     scores: dict[str, float] = Field(default_factory=dict)
     """The router's score of each candidate model it weighed, by model name."""
 
@@ -80,29 +88,39 @@ class ResponseGenerated(_EventBase):
     """The chosen model answered."""
 
     type: Literal["response_generated"] = "response_generated"
+    """The event's discriminator."""
     model_name: str
+    """The model that answered."""
     response_preview: str
     """The answer's first 200 characters (the whole answer is in `orchestration_completed` and the store)."""
     tokens_used: int
     """`input_tokens + output_tokens`."""
     iteration: int
+    """The attempt (1-based)."""
     input_tokens: int = 0
+    """Tokens the model read."""
     output_tokens: int = 0
+    """Tokens the model wrote."""
     cost: float = 0.0
+    """What the answer cost (the judges' cost is on `evaluation_completed`)."""
     latency_ms: float = 0.0
+    """How long the model took to answer, in milliseconds."""
 
 
 class EvaluationCompleted(_EventBase):
     """The evaluator scored an answer."""
 
     type: Literal["evaluation_completed"] = "evaluation_completed"
+    """The event's discriminator."""
     evaluator_model: str
     """The judge, or the judges joined by commas when a panel scored it (those whose verdict counted)."""
     score: float
     """Out of 10. The default evaluator gives the median of its judges' scores (with a calibration, 10 times
     the probability it gives that median)."""
     feedback: str
+    """The judges' feedback, combined."""
     iteration: int
+    """The attempt whose answer was scored (1-based)."""
     cost: float = 0.0
     """What the judges' calls cost."""
 
@@ -112,11 +130,15 @@ class OrchestrationCompleted(_EventBase):
     when a later step failed (`stop_reason` `error` or `budget`) after an answer was had."""
 
     type: Literal["orchestration_completed"] = "orchestration_completed"
+    """The event's discriminator."""
     final_response: str
+    """The best-scoring answer."""
     iterations: int
+    """How many attempts the run made."""
     final_score: float | None
     """None when the answer was returned unjudged (`judging="when_needed"`, or `"when_possible"` without a verdict)."""
     total_cost: float
+    """US dollars the run spent in all: answers and judges."""
     stop_reason: StopReason
     """Why it stopped; never `cancelled` (a cancelled orchestration ends with `orchestration_failed`)."""
     model_name: str
@@ -128,13 +150,17 @@ class OrchestrationFailed(_EventBase):
     cancelled (`reason` `cancelled`, even when it had answers; its status is then `cancelled`, else `failed`)."""
 
     type: Literal["orchestration_failed"] = "orchestration_failed"
+    """The event's discriminator."""
     reason: StopReason
+    """Why it ended: a stop reason (`cancelled`, `error`, `budget`, …)."""
     error: str
     """What went wrong, in words. For a cancellation, why: `the orchestration was cancelled` (`Orchestrator.cancel`),
     the orchestrator was closed, its session ended, a cancel was requested through the store, or `run_sync()` was
     interrupted (Ctrl-C, a kernel interrupt)."""
     iterations: int
+    """How many attempts the run made."""
     total_cost: float
+    """US dollars the run spent in all: answers and judges."""
 
 
 Event: TypeAlias = Annotated[
@@ -159,6 +185,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "orchestration_completed",
     "orchestration_failed",
 )
+"""The six event types, in the order a run emits them."""
 
 EventHandler: TypeAlias = Callable[[Event], Awaitable[Any] | Any]
 """A sync or async callable that receives each event."""

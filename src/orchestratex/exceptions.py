@@ -75,6 +75,7 @@ class OrchestrateXError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        """What went wrong (also `str(error)`)."""
 
     def __reduce__(self) -> tuple[object, ...]:
         """Pickle (and `copy`) as the error it is: its message and attributes, without calling `__init__` again
@@ -103,7 +104,9 @@ class ProviderNotConfigured(UserError):
     def __init__(self, message: str, *, provider: str, env_var: str | None = None) -> None:
         super().__init__(message)
         self.provider = provider
+        """The provider that cannot be used."""
         self.env_var = env_var
+        """The environment variable that would configure it, when one would."""
 
 
 _LISTED = 30
@@ -170,6 +173,7 @@ class UnknownModelError(UserError):
             message = f"unknown model {name!r}"
         super().__init__(message + hint)
         self.name = name
+        """The name that was looked up."""
         self.unserved = unserved
         """The full name of the catalog's model `name` stands for, when its provider is not in use (else None)."""
         self.meant = meant
@@ -191,7 +195,9 @@ class ProviderError(OrchestrateXError):
     def __init__(self, message: str, *, model: str | None = None, provider: str | None = None) -> None:
         super().__init__(message)
         self.model = model
+        """The model whose call failed, when known."""
         self.provider = provider
+        """The provider that served the call, when known."""
 
 
 class ProviderHTTPError(ProviderError):
@@ -209,8 +215,11 @@ class ProviderHTTPError(ProviderError):
     ) -> None:
         super().__init__(message, model=model, provider=provider)
         self.status_code = status_code
+        """The HTTP status of the provider's answer."""
         self.body = body
+        """The body of the provider's error answer, as the adapter received it."""
         self.headers = dict(headers or {})
+        """The headers of the provider's answer."""
 
 
 class AuthenticationError(ProviderHTTPError):
@@ -221,11 +230,13 @@ class RateLimited(ProviderHTTPError):
     """429: too many requests. Retried after `retry_after` seconds when the provider says so."""
 
     retryable = True
+    """True: retried after `retry_after`, with backoff."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         kwargs.setdefault("status_code", 429)
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
+        """Seconds the provider asked to wait (its `Retry-After`), when it said."""
 
 
 class ProviderServerError(ProviderHTTPError):
@@ -233,10 +244,12 @@ class ProviderServerError(ProviderHTTPError):
     `retry_after` seconds when the provider says so (a 503 or 529 often carries `Retry-After`)."""
 
     retryable = True
+    """True: retried with backoff."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = retry_after
+        """Seconds the provider asked to wait (its `Retry-After`), when it said."""
 
 
 class ContextLengthExceeded(ProviderHTTPError):
@@ -261,6 +274,7 @@ class ContentFiltered(ProviderHTTPError):
     ) -> None:
         super().__init__(message, status_code=status_code, body=body, headers=headers, model=model, provider=provider)
         self.usage = usage
+        """The tokens the provider reported for the refused call, when it reported them."""
         self.cost: float = 0.0
         """What the orchestrator counted for the call once it priced `usage` (0 before, or without usage): a judge's
         verdict carries it, so that the evaluation's cost is what its judges were billed."""
@@ -270,12 +284,14 @@ class ProviderTimeout(ProviderError):
     """The provider did not answer in time. Retried with backoff."""
 
     retryable = True
+    """True: retried with backoff."""
 
 
 class ProviderConnectionError(ProviderError):
     """The provider could not be reached. Retried with backoff."""
 
     retryable = True
+    """True: retried with backoff."""
 
 
 class MalformedResponse(ProviderError):
@@ -301,7 +317,9 @@ class BudgetExceeded(OrchestrateXError):
     def __init__(self, message: str, *, remaining: float | None = None, needed: float | None = None) -> None:
         super().__init__(message)
         self.remaining = remaining
+        """US dollars left of the budget, when known."""
         self.needed = needed
+        """US dollars the call's worst case needed, when known."""
 
 
 class StoreError(OrchestrateXError):

@@ -88,9 +88,14 @@ class LLMJudgeEvaluator(Evaluator):
     """
 
     panel_size = Knob(whole(1, "of judges asked for each verdict", 3))
+    """How many judges score each answer (their median is the score)."""
     min_quality = Knob(optional(_quality))
+    """The catalog `quality` a judge should have; the cheapest adequate judges are chosen. None: the best quality for
+    the price."""
     cost_sensitivity = Knob(number("how much a judge's price weighs against its quality"))
+    """With `min_quality=None`, score points given up for a 10x cheaper judge."""
     max_output_tokens = Knob(whole(1, "of tokens each judge may write", 512))
+    """The most a judge may write for one verdict."""
 
     def __init__(
         self,
@@ -107,9 +112,11 @@ class LLMJudgeEvaluator(Evaluator):
         self.calibration = calibration
         self.panel_size = panel_size
         self.pinned = _pinned(judges)
+        """The judges `judges=` pins (names, aliases or bare model ids), or None to choose among every model allowed."""
         if not isinstance(rubric, str) or not rubric.strip():
             raise UserError(f"rubric must be the judges' instructions, a non-empty string; got {rubric!r}")
         self.rubric = rubric
+        """The judges' instructions (the system message), `DEFAULT_RUBRIC` unless given."""
         self.cost_sensitivity = cost_sensitivity
         self.max_output_tokens = max_output_tokens
         self._system: Message | None = None
@@ -129,6 +136,7 @@ class LLMJudgeEvaluator(Evaluator):
         self._calibration = _calibration("calibration", value)
 
     def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
+        """How many of `judges` sit on the panel: `panel_size`, or fewer when fewer are offered."""
         return min(self.panel_size, max(len(judges), 1))
 
     def admits(self, model: ModelProfile) -> bool:
@@ -175,6 +183,8 @@ class LLMJudgeEvaluator(Evaluator):
         return [*sorted(adequate, key=cost), *rest][: self.panel_size]
 
     def build_request(self, task: EvaluationTask, judge: ModelProfile, answer: str) -> GenerationRequest:
+        """The request `judge` is sent to score `answer` to the task (the orchestrator prices it and checks its window
+        before offering the judge)."""
         built, system = self._messages(task.prompt, task.context, task.history, answer)
         request = GenerationRequest(
             model=judge,
@@ -308,6 +318,8 @@ class LLMJudgeEvaluator(Evaluator):
         return verdicts  # type: ignore[return-value]  # (none is an exception)
 
     async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
+        """Ask the panel chosen among `task.judges` and aggregate their verdicts (median); when the whole panel fails,
+        ask the next judges offered once. `EvaluationError` when no verdict came."""
         panel = self.choose_judges(task)
         if not panel:
             raise EvaluationError(

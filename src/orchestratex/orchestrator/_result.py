@@ -40,27 +40,35 @@ class RunResult:
     """The outcome of one orchestration: its document (with every iteration) and its events."""
 
     orchestration: Orchestration
+    """The stored orchestration: its settings, every iteration (answer, evaluation, costs, errors) and how it ended."""
     events: list[Event] = field(default_factory=list)
+    """The events the run emitted, in order."""
     simulated: bool = False
+    """True when the answers came from the offline simulator, not real models."""
 
     @property
     def id(self) -> str:
+        """The orchestration's id (24 hex digits), as the store and the REST API know it."""
         return self.orchestration.id
 
     @property
     def final_response(self) -> str | None:
+        """The best-scoring answer (not merely the last); None when the run ended without one."""
         return self.orchestration.final_response
 
     @property
     def final_score(self) -> float | None:
+        """The judges' score (0–10) of `final_response`; None without an answer, or for one returned unjudged."""
         return self.orchestration.final_score
 
     @property
     def final_model(self) -> str | None:
+        """The model that wrote `final_response`."""
         return self.orchestration.final_model
 
     @property
     def total_cost(self) -> float:
+        """US dollars the run spent in all: every answer and every judge (exact)."""
         return self.orchestration.total_cost
 
     @property
@@ -70,10 +78,14 @@ class RunResult:
 
     @property
     def stop_reason(self) -> StopReason | None:
+        """Why the run stopped: `threshold`, `max_iterations`, `budget`, `no_improvement`, `cancelled` or `error`; None
+        while it runs."""
         return self.orchestration.stop_reason
 
     @property
     def status(self) -> OrchestrationStatus:
+        """`completed` (it has an answer), `failed`, `cancelled`, or `pending`/`running` for a run not ended
+        (suspended)."""
         return self.orchestration.status
 
     @property
@@ -83,6 +95,7 @@ class RunResult:
 
     @property
     def iterations(self) -> int:
+        """How many attempts the run made."""
         return len(self.orchestration.iterations)
 
     def __repr__(self) -> str:

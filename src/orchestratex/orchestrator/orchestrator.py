@@ -134,11 +134,17 @@ class Orchestrator:
             evaluation_threshold=evaluation_threshold,
             max_output_tokens=max_output_tokens,
         )
+        """The run defaults given to the constructor (`max_iterations`, `evaluation_threshold`, `max_output_tokens`), as
+        `OrchestrationSettings`; read and set them through those attributes."""
         self.providers, self.catalog, self.simulated, self._owned_providers = resolve_providers(
             providers, catalog, simulate, env
         )
         self.router: Router = router or BayesianRouter()
+        """Chooses the model of each attempt (`BayesianRouter()` by default); a router put in place applies from the
+        next run."""
         self.evaluator: Evaluator = evaluator or LLMJudgeEvaluator()
+        """Scores each answer (`LLMJudgeEvaluator()` by default); an evaluator put in place applies from the next run.
+        """
         self._retired = []
         self.store = store  # (resolved by its setter: a URL opens a store of the orchestrator's own)
         self.handlers = on_event
@@ -146,6 +152,7 @@ class Orchestrator:
         self.store_retry = store_retry
         self.circuit = circuit
         self.judge_max_output_tokens = judge_max_output_tokens
+        """The most a judge may write for one verdict (512 by default)."""
         self.judges: list[str] | None = judge_names(self.catalog, judges)
         """Models that may judge (names or aliases; sessions may set their own); every usable model when None.
         Models marked `judge_only` in the catalog judge but are never routing candidates."""
@@ -156,7 +163,11 @@ class Orchestrator:
         self.reservation_wait_s = reservation_wait_s
         """How long a run waits for the session's other runs to release reserved budget before `budget`."""
         self.system_prompt = system_prompt
+        """The system message sent before the user's prompt (a conversation's own system message replaces it); empty:
+        none is sent."""
         self.lease_ttl_s = lease_ttl_s
+        """Seconds a run's lease on its orchestration lasts without renewal (renewed every third of it); past it,
+        another process may resume the run."""
         self.cancel_check_s = 1.0
         """How often the store is asked which of this orchestrator's running orchestrations should stop (one
         `Store.cancel_requests` call for all of them: `request_cancel` from any process, or their session
@@ -478,6 +489,8 @@ class Orchestrator:
 
     # -- models -------------------------------------------------------------------------------
     def provider_for(self, model: ModelProfile) -> Provider:
+        """The provider serving `model` (by the prefix of its name); `ProviderNotConfigured`, naming what to set, when
+        none is."""
         try:
             return self._providers[model.provider]
         except KeyError:

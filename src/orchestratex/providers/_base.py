@@ -132,6 +132,7 @@ class Provider(ABC):
     env_vars: ClassVar[tuple[str, ...]] = ()
     """Environment variables that configure the provider (any one suffices)."""
     simulated: ClassVar[bool] = False
+    """True for a provider whose answers are simulated (the offline simulator): its runs say so."""
 
     @abstractmethod
     async def generate(self, request: GenerationRequest) -> Generation:

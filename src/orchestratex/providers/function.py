@@ -67,6 +67,7 @@ class FunctionProvider(Provider):
     """
 
     name: ClassVar[str] = "function"
+    """Serves the `function:*` models unless given another `name=`."""
 
     def __init__(
         self,

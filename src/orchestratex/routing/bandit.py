@@ -58,15 +58,24 @@ class BayesianRouter(EscalatingRouter):
     """
 
     name = "bayesian"
+    """The key its statistics are stored under; give routers that must learn apart their own `name=`."""
 
     # Checked whenever set, in __init__ or later (e.g. `router.cost_sensitivity = 2`); read plainly.
     cost_sensitivity = Knob(number("how much cost weighs, e.g. cost_sensitivity=1"))
+    """Score points given up for a 10x cheaper call: 0 picks the best model whatever it costs."""
     prior_strength = Knob(number("pseudo-observations, e.g. prior_strength=2", positive=True))
+    """How many observations the catalog's `quality` prior is worth."""
     score_sd = Knob(number("on the 0–10 scale, e.g. score_sd=1.5", positive=True))
+    """The assumed noise of one judged score (0–10 scale)."""
     horizon = Knob(whole(1, "of attempts", 3))
+    """The most attempts a cascade plan looks ahead."""
     specialty_bonus = Knob(number("score points added in a specialty's domain, e.g. specialty_bonus=0.5"))
+    """Score points added to a model's prior in the domains of its `specialties`."""
     explore = Knob(flag("False: no exploration, the best expected choice"))
+    """True: Thompson sampling (a model is tried in proportion to its chance of being best); False: the best expected
+    choice."""
     cascade = Knob(flag("False: one model at a time, no plan"))
+    """True: plan the attempts after a rejection (escalation); False: one model at a time, no plan."""
 
     def __init__(
         self,
@@ -94,6 +103,8 @@ class BayesianRouter(EscalatingRouter):
         self.cascade = cascade
         self.horizon = horizon
         self.memory = FailureMemory()
+        """What it learned of acceptances after each other model's rejection, per domain (stored under
+        `<name>.cascade`)."""
 
     # -- learning -----------------------------------------------------------------------------
     def _forget(self) -> None:
@@ -104,6 +115,7 @@ class BayesianRouter(EscalatingRouter):
         # added to what the router holds, as `ContextualRouter` and the cascade memory add them: a router warmed up
         # by `lab.replay` (never attached) lost what the replay taught of every (domain, model) the store held, while
         # its cascade memory kept both (a router attached before forgets first: `attach`)
+        """Add the statistics the store kept under this router's `name` to what it holds (what `attach` loads)."""
         for stat in stats:
             held = self._stats.setdefault((stat.domain, stat.model_name), _Stat())
             held.n += stat.n
@@ -121,6 +133,8 @@ class BayesianRouter(EscalatingRouter):
 
     # -- beliefs ------------------------------------------------------------------------------
     def prior_mean(self, model: ModelProfile, domain: str) -> float:
+        """The model's expected score in `domain` before any observation: its catalog `quality`, plus `specialty_bonus`
+        in a specialty."""
         return model.quality + (self.specialty_bonus if domain in model.specialties else 0.0)
 
     def posterior(self, model: ModelProfile, domain: str) -> tuple[float, float, int]:
@@ -132,6 +146,8 @@ class BayesianRouter(EscalatingRouter):
         return total / (n0 + n), self.score_sd / math.sqrt(n0 + n), n
 
     def expected_cost(self, model: ModelProfile, task: Task) -> float:
+        """US dollars the model is expected to cost on `task`: its input at about four bytes a token, and the output
+        tokens observed for it in the task's domain."""
         stat = self._stats.get((task.domain, model.name))
         if stat and stat.n:
             out = stat.output_tokens_sum / stat.n
@@ -145,6 +161,7 @@ class BayesianRouter(EscalatingRouter):
 
     # -- choice -------------------------------------------------------------------------------
     async def select(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:
+        """Choose among `candidates` (see `decide`)."""
         return self.decide(task, candidates)
 
     def decide(self, task: Task, candidates: Sequence[ModelProfile]) -> RoutingDecision:

@@ -67,8 +67,11 @@ class SimulatedProvider(Provider):
     """
 
     name: ClassVar[str] = "sim"
+    """Serves the `sim:*` models (the simulated copy of a catalog)."""
     env_vars: ClassVar[tuple[str, ...]] = ()
+    """None: the simulator needs no key."""
     simulated: ClassVar[bool] = True
+    """Always True: every answer it gives is simulated, and says so."""
 
     def __init__(
         self,
