@@ -214,7 +214,7 @@ class Iteration(BaseModel):
     latency_ms: float = 0.0
     """How long the model took to answer, in milliseconds."""
     finish_reason: str | None = None
-    """Why the model stopped writing (`stop`, or `length` at its output cap)."""
+    """Why the model stopped writing, e.g. `stop`, or `length` at its output cap."""
     evaluation: Evaluation | None = None
     """The judges' evaluation of the answer; None before it, or for an answer returned unjudged."""
     errors: list[str] = Field(default_factory=list)

@@ -319,7 +319,8 @@ class LLMJudgeEvaluator(Evaluator):
 
     async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
         """Ask the panel chosen among `task.judges` and aggregate their verdicts (median); when the whole panel fails,
-        ask the next judges offered once. `EvaluationError` when no verdict came."""
+        ask the next judges offered once. `EvaluationError` when no verdict came (`BudgetExceeded` when no judge fitted
+        the budget)."""
         panel = self.choose_judges(task)
         if not panel:
             raise EvaluationError(
