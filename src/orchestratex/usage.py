@@ -38,6 +38,7 @@ class Usage(BaseModel):
 
     @property
     def total_tokens(self) -> int:
+        """`input_tokens + output_tokens`."""
         return self.input_tokens + self.output_tokens
 
     def __add__(self, other: Usage) -> Usage:

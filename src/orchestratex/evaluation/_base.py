@@ -28,17 +28,24 @@ class EvaluationTask:
     prompt: str
     """The user's original prompt (the answer is judged against it, not against a refinement prompt)."""
     domain: str
+    """The task's domain."""
     generating_model: str
+    """The full name of the model that wrote the answer (it may not judge it)."""
     judges: Sequence[ModelProfile]
     """Models eligible as judges: never the generating model; active, affordable, circuit closed."""
     call: JudgeCall
+    """Calls a judge through the orchestrator (`await task.call(judge, request)`): its budget reserved, retries and
+    circuit breaker applied, its cost counted."""
     context: str | None = None
+    """The extra context the run was given, if any."""
     iteration: int = 1
+    """The attempt whose answer is judged (1-based)."""
     max_output_tokens: int = 512
     """The most a judge may write."""
     generator: ModelProfile | None = None
     """The generating model's profile, when known (judges from another maker are preferred)."""
     extra: dict[str, object] = field(default_factory=dict)
+    """Free-form data for an evaluator of your own (the orchestrator leaves it empty)."""
     history: Sequence[Message] = ()
     """The conversation before `prompt` (system messages and earlier turns), when there is one."""
 

@@ -84,6 +84,7 @@ class IsotonicCalibration(ScoreCalibration):
     score is never worse". Scores between the fitted points are interpolated linearly."""
 
     kind = "isotonic"
+    """`isotonic`, as `to_dict` writes it."""
 
     def __init__(self, points: Iterable[tuple[float, float]]) -> None:
         pts = sorted((float(x), float(p)) for x, p in points)
@@ -95,6 +96,7 @@ class IsotonicCalibration(ScoreCalibration):
         if any(b[1] < a[1] for a, b in pairwise(pts)):
             raise UserError("isotonic calibration points must not decrease")
         self.points = pts
+        """The fitted (judge score, probability) points, in score order."""
 
     @classmethod
     def fit(cls, scores: Iterable[float], outcomes: Iterable[bool | float]) -> IsotonicCalibration:
@@ -120,6 +122,7 @@ class IsotonicCalibration(ScoreCalibration):
         return cls(points)
 
     def probability(self, score: float) -> float:
+        """P(acceptable | judge score = `score`): the fitted points, interpolated linearly between them."""
         xs = [x for x, _ in self.points]
         i = bisect_right(xs, score)
         if i == 0:
@@ -130,6 +133,7 @@ class IsotonicCalibration(ScoreCalibration):
         return p0 + (p1 - p0) * (score - x0) / (x1 - x0)
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description; `calibration_from_dict` reads it back."""
         return {"kind": self.kind, "points": [list(p) for p in self.points]}
 
     def __repr__(self) -> str:
@@ -146,10 +150,13 @@ class LogisticCalibration(ScoreCalibration):
     """P = 1 / (1 + exp(-(slope × score + intercept))): two parameters, smooth, fine with little data."""
 
     kind = "logistic"
+    """`logistic`, as `to_dict` writes it."""
 
     def __init__(self, slope: float, intercept: float) -> None:
         self.slope = float(slope)
+        """The fitted slope (per score point)."""
         self.intercept = float(intercept)
+        """The fitted intercept."""
         if not (math.isfinite(self.slope) and math.isfinite(self.intercept)):
             raise UserError(f"a logistic calibration needs a finite slope and intercept; got {slope!r}, {intercept!r}")
 
@@ -181,9 +188,11 @@ class LogisticCalibration(ScoreCalibration):
         return cls(a, b)
 
     def probability(self, score: float) -> float:
+        """P(acceptable | judge score = `score`) = 1 / (1 + exp(-(slope × score + intercept)))."""
         return _sigmoid(self.slope * score + self.intercept)
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description; `calibration_from_dict` reads it back."""
         return {"kind": self.kind, "slope": self.slope, "intercept": self.intercept}
 
     def __repr__(self) -> str:

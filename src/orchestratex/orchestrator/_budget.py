@@ -134,12 +134,19 @@ class OutputCapPolicy:
     """
 
     learn: bool = True
+    """False: always send the run's `max_output_tokens` when the budget allows (no learned cap)."""
     quantile: float = 0.95
+    """The quantile of a model's recent answer lengths the learned cap starts from."""
     headroom: float = 1.5
+    """What the quantile is multiplied by."""
     min_observations: int = 5
+    """Answers a model must have given before its cap is learned."""
     min_tokens: int = 256
+    """The lowest learned cap of an answer."""
     min_judge_tokens: int = 64
+    """The lowest learned cap of a judge's verdict."""
     window: int = 200
+    """How many of a model's latest answers the quantile is taken over."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.learn, bool):  # ("no" or "false" from a config file would have meant True)

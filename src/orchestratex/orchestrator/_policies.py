@@ -31,9 +31,11 @@ class RetryPolicy:
     """
 
     max_attempts: int = 3
+    """Attempts on the same model, the first included, before falling back to another."""
     initial_wait: float = 0.5
     """Seconds before the first retry (doubling each time, with jitter)."""
     max_wait: float = 30.0
+    """The longest wait before a retry, in seconds (a `Retry-After` too)."""
     sleep: Callable[[float], Awaitable[None] | None] = field(default=asyncio.sleep, repr=False)
     """Injectable for tests, to record waits instead of sleeping: an `async def` (or a function returning an
     awaitable), or a plain function that records the wait (it is not awaited)."""
@@ -69,7 +71,9 @@ class CircuitPolicy:
     """
 
     failure_threshold: int = 5
+    """Failed attempts in a row that open a model's circuit."""
     cooldown_s: float = 30.0
+    """Seconds an open circuit keeps the model out before one trial call."""
 
     def __post_init__(self) -> None:
         threshold = self.failure_threshold

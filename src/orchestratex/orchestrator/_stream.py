@@ -30,6 +30,7 @@ class AnswerDelta:
     type: ClassVar[Literal["answer_delta"]] = "answer_delta"
     """Tells it from the events (whose `type` is theirs) when items are told apart by `item.type`."""
     orchestration_id: str
+    """The orchestration whose answer this is."""
     iteration: int
     """The 1-based iteration whose answer this is."""
     model_name: str

@@ -54,7 +54,9 @@ class Message(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True)
 
     role: Literal["system", "user", "assistant"]
+    """`system`, `user` or `assistant`."""
     content: str
+    """The message's text."""
 
 
 class GenerationRequest(BaseModel):
@@ -63,18 +65,25 @@ class GenerationRequest(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
     model: ModelProfile
+    """The model to ask (its profile: name, prices, limits)."""
     messages: list[Message]
+    """The conversation to answer, ending with the user message."""
     max_output_tokens: int = Field(default=2048, ge=1)
+    """The call's output cap: the most the model may write (what the budget reserved for)."""
     temperature: float | None = None
+    """The sampling temperature, or None for the provider's default (judges are sent 0)."""
     stop: list[str] | None = None
+    """Where the model should stop writing, if anywhere."""
     json_output: bool = False
     """Ask for a JSON object (judges use it); providers that support structured output enforce it."""
     purpose: Literal["generate", "judge"] = "generate"
+    """`generate` for an answer, `judge` for a verdict."""
     domain: str = "general"
     """The task's domain: informational for real providers, used by the simulator."""
 
     @property
     def system(self) -> str | None:
+        """The system messages' text, joined; None when there is none."""
         parts = [m.content for m in self.messages if m.role == "system"]
         return "\n\n".join(parts) if parts else None
 
@@ -85,11 +94,15 @@ class Generation(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     text: str
+    """The answer."""
     usage: Usage = Field(default_factory=Usage)
+    """The tokens the call used, as the provider reported them."""
     latency_ms: float = 0.0
+    """How long the call took, in milliseconds."""
     finish_reason: str | None = None
     """`stop`, `length`, `content_filter`, … as normalised by the adapter."""
     model_name: str = ""
+    """The full name of the model asked (`openai:gpt-4.1`)."""
     cost: float = 0.0
     """What the call is counted as costing, in US dollars: set by the orchestrator to `reported_cost` when
     the provider reported one, else to `catalog_cost`."""

@@ -54,19 +54,25 @@ class Task:
     prompt: str
     """The prompt the model will be sent (a refinement prompt after the first iteration)."""
     domain: str = "general"
+    """The task's domain: what routers keep their statistics by."""
     original_prompt: str = ""
     """The user's prompt, before any refinement."""
     context: str | None = None
+    """The extra context the run was given, if any."""
     iteration: int = 1
+    """The attempt being routed (1-based)."""
     input_tokens: int = 0
     """An upper bound of the prompt's tokens."""
     max_output_tokens: int = 2048
+    """The most the answer may write."""
     remaining_budget: float | None = None
     """US dollars left for this orchestration, or None when unlimited."""
     previous_models: tuple[str, ...] = ()
     """Models already tried in this orchestration, in order."""
     best_score: float | None = None
+    """The best score of this orchestration's answers so far, None before any."""
     threshold: float = 8.0
+    """The score that ends the orchestration (an answer below it is rejected)."""
     attempts: tuple[Attempt, ...] = ()
     """The attempts of this orchestration so far, in order (model, judges' score, cost, feedback)."""
     max_iterations: int | None = None
@@ -90,14 +96,23 @@ class RoutingFeedback:
     """One observed outcome: what `model_name` scored on a task of `domain`, and what it cost."""
 
     domain: str
+    """The task's domain."""
     model_name: str
+    """The model that answered."""
     score: float
+    """The judges' score of its answer (0–10)."""
     cost: float
+    """What the answer cost (its judging is `evaluation_cost`)."""
     latency_ms: float
+    """How long the model took to answer, in milliseconds."""
     output_tokens: int = 0
+    """Tokens the answer took."""
     prompt: str = ""
+    """The user's prompt."""
     iteration: int = 1
+    """The attempt (1-based)."""
     extra: dict[str, object] = field(default_factory=dict)
+    """Free-form data for a router of your own (the orchestrator leaves it empty)."""
     attempts: tuple[Attempt, ...] = ()
     """The orchestration's attempts *before* this one (what the answer was chosen after)."""
     threshold: float = 8.0

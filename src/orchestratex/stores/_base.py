@@ -177,25 +177,40 @@ class Analytics(BaseModel):
     scope: str
     """`session` or `user`."""
     scope_id: str
+    """The session's or the user's id."""
     sessions: int = 0
+    """How many sessions it counts."""
     threads: int = 0
+    """How many threads it counts."""
     orchestrations: int = 0
+    """How many orchestrations it counts."""
     by_status: dict[str, int] = Field(default_factory=dict)
+    """The orchestrations by status (`completed`, `failed`, …)."""
     total_cost: float = 0.0
+    """US dollars spent in all: answers and judges."""
     overage_cost: float = 0.0
     """The part of `total_cost` that providers billed above the worst case reserved for their calls
     (see `Orchestration.overage_cost`); 0 when every provider stayed within its bounds."""
     input_tokens: int = 0
+    """Tokens read by every model call."""
     output_tokens: int = 0
+    """Tokens written by every model call."""
     total_iterations: int = 0
+    """Attempts made by all its orchestrations."""
     mean_iterations: float | None = None
+    """Attempts per orchestration; None without orchestrations."""
     mean_final_score: float | None = None
+    """The mean final score of the orchestrations that have one."""
     median_final_score: float | None = None
+    """The median final score of the orchestrations that have one."""
     latency_p50_ms: float | None = None
     """Over all model calls."""
     latency_p95_ms: float | None = None
+    """Over all model calls."""
     models: list[ModelUsage] = Field(default_factory=list)
+    """Calls, cost, mean score, errors and latency per model."""
     domains: list[DomainUsage] = Field(default_factory=list)
+    """Orchestrations, cost and mean final score per domain."""
 
 
 class Store(ABC):
