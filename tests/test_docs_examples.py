@@ -49,6 +49,34 @@ def test_doc_example_runs(where: str, code: str, monkeypatch: pytest.MonkeyPatch
     exec(compile(code, where, "exec", dont_inherit=True), {"__name__": "__docs__"})
 
 
+@pytest.mark.parametrize("where", ["README.md", "examples/quickstart.py"])
+def test_the_readme_example_prints_a_run_whose_answer_no_judge_scored(
+    where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's first example (and examples/quickstart.py) printed each iteration's `{it.score:.1f}`: with real
+    models, an answer no judge could score (every verdict unparseable, a judge down) or an iteration whose every call
+    failed has no score, and the reader's first script ended in `TypeError: unsupported format string passed to
+    NoneType.__format__` instead of saying how the run went. Its printing part is run on such a run."""
+    from orchestratex import FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile, Orchestrator
+
+    def answer(request: GenerationRequest) -> str:
+        return "I would rather not say." if request.purpose == "judge" else "def fib(n): ..."
+
+    catalog = ModelCatalog(ModelProfile(name=f"function:{n}", cost_per_1k_tokens=0.001) for n in ("a", "b", "c"))
+    with Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog, judging="when_possible") as orchestrator:
+        result = orchestrator.run_sync("Write a Python function to calculate fibonacci numbers", cost_limit=0.05)
+    assert result.status == "completed" and result.orchestration.iterations[0].score is None
+    if where == "README.md":
+        code = next(code for at, code in _blocks() if at == "README.md#1")
+    else:
+        code = (ROOT / where).read_text(encoding="utf-8")
+    printing = code[code.index("for it in result.orchestration.iterations") :]
+    exec(compile(printing, where, "exec", dont_inherit=True), {"result": result})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("#1 function:") and " score -  $" in lines[0], lines
+    assert lines[-1].startswith("error: None/10 by function:"), lines
+
+
 @pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("*.py")), ids=lambda p: p.name)
 def test_example_script_runs(script: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
