@@ -819,7 +819,7 @@ class Orchestrator:
         from its last persisted step: no saved paid call is repeated, no event lost or duplicated.
 
         Up to `limit` of them, `concurrency` at a time, each on its own: one another process claims first is left
-        out, and one whose run raises (a store fault, a bug in an event handler) is logged on
+        out, and one whose run raises (a store fault: a failing event handler never does) is logged on
         `orchestratex.orchestrator` and returned as the store then has it, while the others go on. The results
         follow the store's order (oldest first). A `UserError` (this orchestrator refuses to run: it is closing) is
         raised once the others have returned."""
