@@ -171,3 +171,39 @@ def test_a_tracer_provider_named_on_the_machine_does_not_reach_the_tests(tmp_pat
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+PROVIDER_TIMEOUT = """
+import pytest
+
+from orchestratex import Orchestrator
+
+
+def test_my_app_uses_openai_when_its_key_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # (requests stay blocked: block_model_requests)
+    orchestrator = Orchestrator()
+    assert not orchestrator.simulated and "openai" in orchestrator.providers
+"""
+
+
+def test_a_provider_timeout_set_on_the_machine_does_not_reach_the_tests(tmp_path: Path) -> None:
+    # ORCHESTRATEX_PROVIDER_TIMEOUT_S in a developer's shell (set for a local model on a CPU, as docs/providers say)
+    # gave the providers their tests build from the environment another timeout than CI's, and a value that is no
+    # number failed every such test ("ConfigurationError: ORCHESTRATEX_PROVIDER_TIMEOUT_S must be a number …")
+    (tmp_path / "conftest.py").write_text(
+        "from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables  # noqa: F401\n\n"
+        "block_model_requests()\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "test_mine.py").write_text(PROVIDER_TIMEOUT, encoding="utf-8")
+    env = {**os.environ, "ORCHESTRATEX_PROVIDER_TIMEOUT_S": "ten minutes", "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout

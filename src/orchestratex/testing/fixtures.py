@@ -42,6 +42,7 @@ PROVIDER_VARIABLES: tuple[str, ...] = (
     "ORCHESTRATEX_CATALOG",
     "ORCHESTRATEX_SIM_SEED",
     "ORCHESTRATEX_SIM_LATENCY_SCALE",
+    "ORCHESTRATEX_PROVIDER_TIMEOUT_S",
     "ORCHESTRATEX_TRACING",
     "ORCHESTRATEX_LOG_CONTENT",
     "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
@@ -50,7 +51,8 @@ PROVIDER_VARIABLES: tuple[str, ...] = (
 """The environment variables that would make a test depend on the developer's machine (the simulator's latency
 decides how concurrent runs interleave; a mistyped `ORCHESTRATEX_TRACING` made every `Orchestrator()` fail, and
 `ORCHESTRATEX_LOG_CONTENT` put prompts in the log lines a test reads; an `OTEL_PYTHON_TRACER_PROVIDER` naming a provider
-the tests' environment lacks made every `Orchestrator()` fail, and one it has made the runs trace)."""
+the tests' environment lacks made every `Orchestrator()` fail, and one it has made the runs trace; an
+`ORCHESTRATEX_PROVIDER_TIMEOUT_S` set for a local model gave the providers made from the environment other timeouts)."""
 
 
 def block_model_requests() -> None:
