@@ -81,3 +81,28 @@ async def test_an_evaluator_that_calls_no_model_costs_nothing() -> None:
     assert iteration.evaluation is not None and iteration.evaluation.cost == 0.0
     assert result.total_cost == iteration.cost
     await orch.aclose()
+
+
+async def test_a_request_an_evaluator_of_ones_own_sends_through_task_call_is_a_judge_call() -> None:
+    # Before: a request built as `GenerationRequest(model=judge, messages=...)` (purpose "generate", the default)
+    # reached the provider as a generation, though counted as a judge call: a test double answering verdicts on
+    # `request.purpose == "judge"` (as docs/testing.md writes one) answered it with an answer, and the adapters' judge
+    # settings (a thinking model asked not to think its cap away, a verdict kept whole) were not applied.
+    purposes: list[str] = []
+
+    def answer(request: GenerationRequest) -> str:
+        purposes.append(request.purpose)
+        return "7" if request.purpose == "judge" else "an answer"
+
+    class Plain(Evaluator):
+        async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
+            judge = task.judges[0]
+            request = GenerationRequest(model=judge, messages=[Message(role="user", content=f"Score: {response.text}")])
+            verdict = await task.call(judge, request)
+            return Evaluation(score=float(verdict.text), feedback="ok", judge_models=[judge.name])
+
+    orch = Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog("a", "b"), evaluator=Plain())
+    result = await orch.run("What is two plus two?", max_iterations=1)
+    assert result.status == "completed" and result.final_score == 7.0, result.error
+    assert purposes == ["generate", "judge"]
+    await orch.aclose()
