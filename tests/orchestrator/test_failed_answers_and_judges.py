@@ -296,3 +296,60 @@ async def test_a_judge_whose_verdict_could_not_be_read_judges_the_next_answers_t
         failed = [v for v in it.evaluation.verdicts if v.judge_model == "function:c"]
         assert len(failed) == 1 and failed[0].score is None and failed[0].cost > 0
     await orch.aclose()
+
+
+async def test_a_resumed_run_reads_which_judges_failed_so_as_the_live_run_did() -> None:
+    """A judge whose call failed past its retries before the process died is neither asked to judge nor routed to by
+    the run resuming it (its failure is on the iteration's verdicts, which the resumed run did not read)."""
+    store = MemoryStore()
+    asked: list[tuple[str, str]] = []
+    dead = True
+
+    def fn(request: GenerationRequest) -> str:
+        asked.append((request.purpose, request.model.name))
+        if request.model.name == "function:b":
+            raise _failure(ProviderTimeout)
+        if request.purpose == "judge":
+            return '{"score": 3, "feedback": "try again"}'
+        if dead and sum(purpose == "generate" for purpose, _ in asked) == 2:  # dies as the second answer is asked
+            raise _Died
+        return "an answer"
+
+    def make() -> Orchestrator:
+        models = catalog("a", "b", "c", "d", quality={"a": 9.9, "b": 9.5, "c": 8.0, "d": 7.9})
+        models.update("function:c", input_cost_per_1k=0.01, output_cost_per_1k=0.01)  # (b is the cheaper judge)
+        return Orchestrator(
+            providers=[FunctionProvider(fn)],
+            catalog=models,
+            store=store,
+            retry=NO_WAIT,
+            router=BayesianRouter(explore=False),
+            lease_ttl_s=0.2,
+        )
+
+    await store.open()
+    session = await store.create_session(Session(user_id="alice", settings=SessionSettings()))
+    with pytest.raises(_Died):
+        await make().run("What is six times seven?", session=session, max_iterations=3, patience=3)
+    assert ("judge", "function:b") in asked
+    dead = False
+    asked.clear()
+    [result] = await make().resume_pending()
+    assert result.status == "completed" and len(result.orchestration.iterations) == 3, result.error
+    assert not [call for call in asked if call[1] == "function:b"], asked
+
+
+def test_the_judge_failures_a_resumed_run_reads_are_those_the_live_run_acted_on() -> None:
+    from orchestratex.orchestrator._failures import judge_failure_recorded
+
+    assert judge_failure_recorded("ProviderTimeout: function:b timed out") == (True, True)
+    assert judge_failure_recorded("AuthenticationError: 401 invalid key") == (True, True)
+    assert judge_failure_recorded("ContextLengthExceeded: the judge prompt is too long") == (True, False)
+    for said_nothing_of_the_model in (
+        "no score found in the judge's answer: 'A fine answer.'",  # unreadable: asked again (docs/evaluation.md)
+        "ContentFiltered: the provider refused the content",
+        "EmptyAnswer: function:b answered nothing",
+        "BudgetExceeded: a call may cost up to $0.1 but $0.05 is left",
+        "EvaluationError: function:a wrote the answer being judged",
+    ):
+        assert judge_failure_recorded(said_nothing_of_the_model) == (False, False)

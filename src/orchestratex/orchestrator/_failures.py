@@ -11,9 +11,9 @@ candidate either: its next call would fail as that one did."""
 
 from __future__ import annotations
 
-from ..exceptions import ContentFiltered, EmptyAnswer
+from ..exceptions import ContentFiltered, ContextLengthExceeded, EmptyAnswer, ProviderError
 
-__all__ = ["keeps_judging", "keeps_judging_recorded"]
+__all__ = ["judge_failure_recorded", "keeps_judging", "keeps_judging_recorded"]
 
 _KEEP_JUDGING = (ContentFiltered, EmptyAnswer)
 _KEEP_JUDGING_NAMES = frozenset(cls.__name__ for cls in _KEEP_JUDGING)
@@ -29,3 +29,19 @@ def keeps_judging_recorded(error: str) -> bool:
     _, _, rest = error.partition(": ")
     kind, _, _ = rest.partition(": ")
     return kind in _KEEP_JUDGING_NAMES
+
+
+def judge_failure_recorded(error: str) -> tuple[bool, bool]:
+    """What a judge's failed call says of its model, as a verdict recorded it (`JudgeVerdict.error`: `<exception>:
+    <detail>`), for a resumed run to act on it as the live run did (`Spending._count_failed`): (no judge any more, no
+    routing candidate either). A verdict that could not be read, one the budget or the evaluator refused, and a refusal
+    on content grounds say nothing of the model: (False, False)."""
+    kind, _, _ = error.partition(": ")
+    if kind in _KEEP_JUDGING_NAMES or kind not in _provider_errors(ProviderError):
+        return False, False
+    return True, kind != ContextLengthExceeded.__name__
+
+
+def _provider_errors(cls: type[ProviderError]) -> set[str]:
+    """The names of `cls` and its subclasses (an adapter's own among them)."""
+    return {cls.__name__}.union(*(_provider_errors(sub) for sub in cls.__subclasses__()))

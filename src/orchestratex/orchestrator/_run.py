@@ -33,14 +33,14 @@ from ..exceptions import (
 )
 from ..providers import Generation, GenerationRequest
 from ..providers._base import RequestsBlocked
-from ..records import Iteration, StopReason
+from ..records import Iteration, JudgeVerdict, StopReason
 from ..routing import RoutingFeedback, detect_domain
 from ..routing._base import checked_decision
 from ..stores import RoutingOutcome
 from ..usage import Usage, add_costs
 from ._commits import Committing
 from ._durable import with_store_retries
-from ._failures import keeps_judging, keeps_judging_recorded
+from ._failures import judge_failure_recorded, keeps_judging, keeps_judging_recorded
 from ._ledger import EPS, Ledger, Ready, Stop, assign
 from ._observe import collect
 from ._portal import INTERRUPTED
@@ -139,6 +139,8 @@ class Run(Committing):
             )
             for it in doc.iterations:  # errors read "<model>: <exception>: <detail>"
                 self._failed_before(it.errors)
+                if it.evaluation is not None:  # (a judge's failure is on its verdict)
+                    self._judges_failed_before(it.evaluation.verdicts)
         session, self._session = self._session, None
         if session is None or self.resumed:  # (retried as the run's writes are: one blip failed a resumed run for good)
             session = await with_store_retries(
@@ -162,6 +164,17 @@ class Run(Committing):
             self.failed |= {model}
             if not keeps_judging_recorded(error):
                 self.not_judging |= {model}
+
+    def _judges_failed_before(self, verdicts: Sequence[JudgeVerdict]) -> None:
+        """What a resumed run's failed verdicts say, as `_count_failed` said it: a judge whose call failed so is no
+        judge, nor (unless a judge prompt was too long for it) a candidate."""
+        for verdict in verdicts:
+            if verdict.score is None and verdict.error:
+                judging, routing = judge_failure_recorded(verdict.error)
+                if judging:
+                    self.not_judging |= {verdict.judge_model}
+                if routing:
+                    self.failed |= {verdict.judge_model}
 
     def _interrupted(self, released: float) -> int:
         """The calls a resumed run makes again that were in flight when its last driver stopped (`released`: what
