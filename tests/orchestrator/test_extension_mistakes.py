@@ -357,3 +357,35 @@ def test_a_router_choosing_by_alias_or_outside_the_candidates_is_told_what_to_re
     assert result.error == (
         "the router chose 'x:y', which is not among the candidates (function:a, function:b, function:c)"
     )
+
+
+class _Sized(Evaluator):
+    """An evaluator of one's own whose `panel_size_for` returns `size`."""
+
+    def __init__(self, size: object) -> None:
+        self.size = size
+
+    async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
+        return Evaluation(score=9.0, feedback="fine", judge_models=["rubric"])
+
+    def panel_size_for(self, judges: Sequence[ModelProfile]) -> int:
+        return self.size  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("size", [None, "1", 1.5, -1, True])
+def test_an_evaluators_panel_size_that_is_no_count_of_judges_is_named_before_the_run(size: object) -> None:
+    # `def panel_size_for(self, judges): 0` (the `return` forgotten) failed the run with "TypeError: '<=' not supported
+    # between instances of 'NoneType' and 'int'" (1.5: "slice indices must be integers", the run stored failed);
+    # -1 and True were taken as counts
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(lambda request: VERDICT if request.purpose == "judge" else "an answer")],
+        catalog=catalog("function"),
+        evaluator=_Sized(size),
+        store=MemoryStore(),
+    )
+    with pytest.raises(UserError, match=r"^_Sized\.panel_size_for returned .*: how many judge models one evaluation"):
+        orchestrator.run_sync("What is six times seven?", max_iterations=1)
+    assert asyncio.run(orchestrator.store.list_orchestrations()) == []  # (nothing stored)
+    orchestrator.evaluator = _Sized(0)
+    assert orchestrator.run_sync("What is six times seven?", max_iterations=1).status == "completed"
+    orchestrator.close()

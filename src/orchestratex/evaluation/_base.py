@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from ..catalog import ModelProfile
+from ..exceptions import UserError
 from ..providers import Generation, GenerationRequest, Message
 from ..records import Evaluation
 
@@ -78,6 +80,23 @@ class Evaluator(ABC):
         """The request `judge` would get for `answer`: the orchestrator prices it and checks it fits the judge's
         context window before choosing the judges it offers. Optional: without it an estimate is used."""
         raise NotImplementedError(f"{type(self).__name__}.build_request")
+
+
+def checked_panel_size(evaluator: Evaluator, judges: Sequence[ModelProfile]) -> int:
+    """`evaluator.panel_size_for(judges)` when it is a count of judge calls (an int >= 0): `UserError` naming the
+    evaluator otherwise. (One whose `return` was forgotten failed the run with "'<=' not supported between instances
+    of 'NoneType' and 'int'", 1.5 with "slice indices must be integers", the run stored failed; -1 and True passed.)"""
+    size = evaluator.panel_size_for(judges)
+    try:
+        count = operator.index(size) if not isinstance(size, bool) else -1
+    except TypeError:
+        count = -1
+    if count < 0:
+        raise UserError(
+            f"{type(evaluator).__name__}.panel_size_for returned {size!r}: how many judge models one evaluation "
+            "calls, a whole number >= 0 (0 for an evaluator that calls none; the default is 1)"
+        )
+    return count
 
 
 @functools.cache

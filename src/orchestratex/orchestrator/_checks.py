@@ -14,6 +14,7 @@ from .._awaited import check_async
 from .._plain import is_real
 from ..catalog import ModelCatalog, ModelProfile, model_identity
 from ..evaluation import Evaluator, LLMJudgeEvaluator
+from ..evaluation._base import checked_panel_size
 from ..exceptions import ConfigurationError, UnknownModelError, UnknownPriceError, UserError
 from ..records import OrchestrationSettings, Session, Thread
 from ._chat import blank, check_text
@@ -38,6 +39,8 @@ __all__ = [
     "validated_settings",
 ]
 
+_BUILT_IN_PANEL_SIZES = (Evaluator.panel_size_for, LLMJudgeEvaluator.panel_size_for)
+"""`panel_size_for` as the library defines it, which always returns a count (`checked_panel_size`)."""
 _PRICE_FIX = (
     "set input_cost_per_1k and output_cost_per_1k in your catalog (0 for a free local model; see docs/catalog.md)"
 )
@@ -74,6 +77,8 @@ def check_runnable(
     last = orchestrator._runnable
     if last is not None and last[0] is catalog and last[1] is evaluator and last[2] == values:
         return
+    if type(evaluator).panel_size_for not in _BUILT_IN_PANEL_SIZES:  # one's own: a count, or said so before the run
+        checked_panel_size(evaluator, orchestrator._judge_pool(judges))
     _check_runnable(orchestrator, preferred, judges, unjudged)
     orchestrator._runnable = (catalog, evaluator, values)
 
