@@ -345,6 +345,7 @@ def test_the_judge_failures_a_resumed_run_reads_are_those_the_live_run_acted_on(
     assert judge_failure_recorded("ProviderTimeout: function:b timed out") == (True, True)
     assert judge_failure_recorded("AuthenticationError: 401 invalid key") == (True, True)
     assert judge_failure_recorded("ContextLengthExceeded: the judge prompt is too long") == (True, False)
+    assert judge_failure_recorded("ProviderHTTPError: openai error (400): response_format") == (True, False)
     for said_nothing_of_the_model in (
         "no score found in the judge's answer: 'A fine answer.'",  # unreadable: asked again (docs/evaluation.md)
         "ContentFiltered: the provider refused the content",
@@ -353,3 +354,25 @@ def test_the_judge_failures_a_resumed_run_reads_are_those_the_live_run_acted_on(
         "EvaluationError: function:a wrote the answer being judged",
     ):
         assert judge_failure_recorded(said_nothing_of_the_model) == (False, False)
+
+
+async def test_a_model_whose_judge_request_was_refused_as_a_bad_request_may_still_answer() -> None:
+    """A 400 on a judge call may be the judge request's own (a JSON mode or judge setting its server does not take):
+    the model judges no more in the run, but its answers are still asked for."""
+    asked: list[tuple[str, str]] = []
+
+    def fn(request: GenerationRequest) -> str:
+        asked.append((request.purpose, request.model.name))
+        if request.model.name == "function:b" and request.purpose == "judge":
+            raise ProviderHTTPError("response_format is not supported", status_code=400)
+        return '{"score": 3, "feedback": "try again"}' if request.purpose == "judge" else "an answer"
+
+    models = catalog("a", "b", "c", quality={"a": 9.9, "b": 9.5, "c": 8.0})
+    models.update("function:c", input_cost_per_1k=0.01, output_cost_per_1k=0.01)  # (b is the cheaper judge)
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)], catalog=models, retry=NO_WAIT, router=BayesianRouter(explore=False)
+    )
+    result = await orch.run("What is six times seven?", max_iterations=2, patience=3)
+    assert result.status == "completed" and len(result.orchestration.iterations) == 2
+    assert asked.count(("judge", "function:b")) == 1 and ("generate", "function:b") in asked, asked
+    await orch.aclose()

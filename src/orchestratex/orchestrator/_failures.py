@@ -6,14 +6,15 @@ refused, it is not found, its server or its rate limit kept failing after the re
 answer in time, its circuit is open, its usage cannot be priced or cost more than reserved, the prompt is too
 long for it — a judge prompt holds the prompt and an answer) drops it; a failure of that one answer — an empty or
 truncated-to-nothing answer, or content the provider filtered — leaves it a judge of the other models' answers
-(never of its own). A model whose call as a judge failed so (not a judge prompt too long for it) is no routing
-candidate either: its next call would fail as that one did."""
+(never of its own). A model whose call as a judge failed so is no routing candidate either, its next call failing as
+that one did — unless what failed may be the judge request's own: a judge prompt too long for it, or a request the
+provider refused otherwise (a 400 or 422: a judge setting the server does not take)."""
 
 from __future__ import annotations
 
-from ..exceptions import ContentFiltered, ContextLengthExceeded, EmptyAnswer, ProviderError
+from ..exceptions import ContentFiltered, ContextLengthExceeded, EmptyAnswer, ProviderError, ProviderHTTPError
 
-__all__ = ["judge_failure_recorded", "keeps_judging", "keeps_judging_recorded"]
+__all__ = ["answers_after_judging", "judge_failure_recorded", "keeps_judging", "keeps_judging_recorded"]
 
 _KEEP_JUDGING = (ContentFiltered, EmptyAnswer)
 _KEEP_JUDGING_NAMES = frozenset(cls.__name__ for cls in _KEEP_JUDGING)
@@ -22,6 +23,15 @@ _KEEP_JUDGING_NAMES = frozenset(cls.__name__ for cls in _KEEP_JUDGING)
 def keeps_judging(exc: BaseException) -> bool:
     """Whether a model whose answer failed with `exc` may still judge other models' answers in the run."""
     return isinstance(exc, _KEEP_JUDGING)
+
+
+def answers_after_judging(exc: ProviderError) -> bool:
+    """Whether a model whose call as a judge failed with `exc` (and judges no more) may still answer in the run: when
+    the failure may be the judge request's own (a judge prompt too long for it; a plain HTTP error other than a 404,
+    such as a 400 for a judge setting its server does not take)."""
+    if isinstance(exc, ContextLengthExceeded):
+        return True
+    return type(exc) is ProviderHTTPError and exc.status_code != 404
 
 
 def keeps_judging_recorded(error: str) -> bool:
@@ -39,7 +49,7 @@ def judge_failure_recorded(error: str) -> tuple[bool, bool]:
     kind, _, _ = error.partition(": ")
     if kind in _KEEP_JUDGING_NAMES or kind not in _provider_errors(ProviderError):
         return False, False
-    return True, kind != ContextLengthExceeded.__name__
+    return True, kind not in (ContextLengthExceeded.__name__, ProviderHTTPError.__name__)  # (its status is not kept)
 
 
 def _provider_errors(cls: type[ProviderError]) -> set[str]:

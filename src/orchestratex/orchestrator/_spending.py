@@ -29,7 +29,7 @@ from ._budget import price_generation, reserve_waiting, whole_usage
 from ._chat import blank, mended
 from ._circuit import CircuitBreaker
 from ._durable import outcome, with_store_retries
-from ._failures import keeps_judging
+from ._failures import answers_after_judging, keeps_judging
 from ._ledger import EPS, NO_TOKENS, Ledger, Role, assign
 from ._result import dollars
 from ._retry import retry_after
@@ -227,8 +227,8 @@ class Spending(RunState):
         ledger.calls += (call_record(self.doc, model.name, role, cost, usage, 0.0, None, error=type(exc).__name__),)
         if role == "judge" and not keeps_judging(exc):  # (its key refused, a timeout past the retries, …)
             self.not_judging |= {model.name}  # unusable as a judge for the rest of the run
-            if not isinstance(exc, ContextLengthExceeded):  # (a judge prompt holds an answer: the prompt may fit)
-                self.failed |= {model.name}  # and to answer: not the next iteration's pick, to wait out again
+            if not answers_after_judging(exc):  # (a judge prompt too long, a judge setting refused: it may answer)
+                self.failed |= {model.name}  # nor to answer: not the next iteration's pick, to wait out again
         return usage, cost
 
     def _unused(self, ledger: Ledger, worst: float, cost: float) -> None:
