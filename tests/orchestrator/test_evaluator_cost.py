@@ -105,4 +105,18 @@ async def test_a_request_an_evaluator_of_ones_own_sends_through_task_call_is_a_j
     result = await orch.run("What is two plus two?", max_iterations=1)
     assert result.status == "completed" and result.final_score == 7.0, result.error
     assert purposes == ["generate", "judge"]
+
+    class Reference(Evaluator):  # asks the judge for an answer of its own to compare with: sent as it says
+        async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
+            judge = task.judges[0]
+            messages = [Message(role="user", content=task.prompt)]
+            reference = await task.call(judge, GenerationRequest(model=judge, messages=messages, purpose="generate"))
+            same = reference.text == response.text
+            return Evaluation(score=9.0 if same else 2.0, feedback="compared", judge_models=[judge.name])
+
+    purposes.clear()
+    orch.evaluator = Reference()
+    result = await orch.run("What is two plus two?", max_iterations=1)
+    assert result.status == "completed" and result.final_score == 9.0, result.error
+    assert purposes == ["generate", "generate"]
     await orch.aclose()

@@ -661,9 +661,10 @@ class _JudgeCall:
                 f"{judge.name} may not judge in this run (disabled, not in the judge set, or not in the catalog): "
                 "ask one of EvaluationTask.judges"
             )
-        if request.purpose != "judge":
+        if request.purpose != "judge" and "purpose" not in request.model_fields_set:
             # an evaluator's own request, built at the default purpose: it went out as a generation though counted as
-            # a judge's call (a test double answered it with an answer; the adapters' judge settings were not applied)
+            # a judge's call (a test double answered it with an answer; the adapters' judge settings were not applied).
+            # One that says `purpose="generate"` (a reference answer to compare with) is sent as it says.
             request = request.model_copy(update={"purpose": "judge"})
         cap = run.planner.judge_cap(judge)
         if request.max_output_tokens > cap:
