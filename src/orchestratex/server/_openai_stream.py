@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -326,25 +327,36 @@ class _Stream:
             yield piece
 
     async def _progress(self) -> AsyncIterator[bytes]:
-        """Comments (and opt-in chunks) for each event, the live answer's chunks, until the final event."""
+        """Comments (and opt-in chunks) for each event, the live answer's chunks, until the final event; `: keep-alive`
+        after `heartbeat_s` without a byte sent (a draft's pieces, which are not sent, are silence too)."""
         chunks = self.chunks
+        heartbeat = self.state.settings.heartbeat_s
+        sent = time.monotonic()
         while True:
             item = await _next(
                 self.queue,
                 self.task,
-                self.state.settings.heartbeat_s,
+                max(sent + heartbeat - time.monotonic(), 0.0),
                 self.revoked,
                 orchestration_id=self.call.orchestration.id,
             )
             self.started = self.started or item is not None
-            if item is None:
-                yield b": keep-alive\n\n"
-            elif isinstance(item, AnswerDelta):
+            if isinstance(item, AnswerDelta):
+                pieces = self.answer.delta(item)
                 if self.events:
-                    yield chunks.bare(orchestratex={"delta": _delta_json(item)})
-                for piece in self.answer.delta(item):
+                    pieces.insert(0, chunks.bare(orchestratex={"delta": _delta_json(item)}))
+                now = time.monotonic()
+                if not pieces and now - sent >= heartbeat:  # (a draft's pieces, not sent, are silence all the same)
+                    pieces = [b": keep-alive\n\n"]
+                if pieces:
+                    sent = now
+                for piece in pieces:
                     yield piece
+            elif item is None:
+                sent = time.monotonic()
+                yield b": keep-alive\n\n"
             else:
+                sent = time.monotonic()
                 yield comment(describe(item))
                 if self.events:
                     for piece in self._event_chunks(item):
