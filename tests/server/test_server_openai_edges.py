@@ -38,6 +38,25 @@ def test_an_unknown_model_of_any_length_is_not_echoed_whole(api: Api) -> None:
     assert "`no-such-model`" in error_of(chat(api, model="no-such-model"), 404)["message"]
 
 
+def test_a_field_name_of_any_length_is_not_echoed_whole(api: Api) -> None:
+    """A field name of 60,000 characters (a document sent as a key: `{text: 1}` with the text in a variable) came back
+    whole in the 400, twice (the message and `param`), for an unknown field, one in `orchestratex`, and a key of
+    `metadata` or `logit_bias` whose value is refused; `/api` and a field given twice cut it."""
+    name = "k" * 60_000
+    unknown: dict[str, Any] = {name: 1}
+    for response in (
+        chat(api, **unknown),
+        chat(api, orchestratex={name: 1}),
+        chat(api, metadata={name: 1}),
+        chat(api, logit_bias={name: "high"}),
+    ):
+        err = error_of(response, 400)
+        assert len(response.content) < 2_000, err["message"][:200]
+        assert "(60000 characters)" in err["message"] and "(60000 characters)" in err["param"], err["message"][:300]
+    assert error_of(chat(api, tempreature=1), 400)["param"] == "tempreature"  # (a short name as it is)
+    assert error_of(chat(api, metadata={"run": 1}), 400)["param"] == "metadata.run"
+
+
 class _Unreachable(MemoryStore):
     """A store whose database cannot be reached when a call's thread is stored (before any model ran)."""
 

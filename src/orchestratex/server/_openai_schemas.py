@@ -161,9 +161,9 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
                 param="orchestratex",
                 code="invalid_value",
             ) from None
-        param = ".".join(p for p in loc if p != "orchestratex") or None
         if err["type"] == "extra_forbidden" and loc[0] == "orchestratex":
-            raise _unknown([str(param)], where="in `orchestratex`") from None
+            raise _unknown([".".join(loc[1:])], where="in `orchestratex`") from None
+        param = ".".join(_shown_name(p) for p in loc if p != "orchestratex") or None
         raise OpenAIError(400, f"{param or 'body'}: {explain(err)}", param=param, code="invalid_value") from None
     _check_supported(request)
     return request, options
@@ -189,7 +189,7 @@ def _each_name_once(raw: bytes) -> None:
     try:
         json.loads(raw, object_pairs_hook=object_once)
     except GivenTwice as twice:
-        name = twice.name if len(twice.name) <= 80 else f"{twice.name[:40]}… ({len(twice.name)} characters)"
+        name = _shown_name(twice.name)
         raise OpenAIError(
             400,
             f"{name!r} is given more than once in an object of the request body: give each field once",
@@ -236,13 +236,20 @@ def _settings_list() -> str:
 
 
 def _unknown(names: list[str], where: str = "") -> OpenAIError:
-    listed = ", ".join(names) + (f" {where}" if where else "")
+    shown = [_shown_name(name) for name in names]
+    listed = ", ".join(shown) + (f" {where}" if where else "")
     return OpenAIError(
         400,
         f"Unrecognized request argument supplied: {listed} (orchestration settings are: {_settings_list()})",
-        param=names[0],
+        param=shown[0],
         code="unknown_parameter",
     )
+
+
+def _shown_name(name: str) -> str:
+    """A field name as an error says it (its message and `param`): cut past 80 characters, saying how long it was, as
+    `/api` cuts one. A document sent as a key (`{text: 1}`, the text in a variable) came back whole, twice."""
+    return name if len(name) <= 80 else f"{name[:40]}… ({len(name)} characters)"
 
 
 def _refuse(param: str, message: str) -> OpenAIError:
