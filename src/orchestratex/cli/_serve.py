@@ -22,6 +22,7 @@ from ..exceptions import OrchestrateXError, UserError
 from ..telemetry import telemetry_settings
 from ..telemetry._hooks import check_tracer_provider
 from ._listen import listen_sockets
+from ._serve_itself import calls_itself
 from ._start_signals import StoppedStarting, stopping_starts
 from ._stores import chosen_store_url, in_memory, shown_url
 from ._uncaught import log_uncaught
@@ -112,6 +113,9 @@ def _serve(args: argparse.Namespace, serving: Callable[[], None]) -> int:
         from ._models import simulation_reason
 
         orchestrator = app.state.server.orchestrator
+        itself = calls_itself(orchestrator, {sock.getsockname()[0] for sock in sockets}, port)
+        if itself is not None:  # (OPENAI_BASE_URL, set for the server's clients, in the server's shell too)
+            return _cannot_serve(itself, settings.log_format)
         simulated = simulation_reason(orchestrator.catalog) if orchestrator.simulated else None
         _say_where(args.host, port, url, settings, simulated, sockets)
         # The SQLite store works in its own thread; under load the event loop holds the GIL most of the time and
