@@ -279,6 +279,26 @@ def test_wrong_method_answers_405_in_the_error_format(api: Api) -> None:
     }
 
 
+def test_a_list_asked_of_the_route_creating_its_records_is_told_where_it_is(api: Api) -> None:
+    """`GET /api/sessions/` (REST's way of listing a collection) answered 405 "use POST" alone, read as "sessions
+    cannot be listed"; `GET /api/threads/` likewise. The answer now names the list route."""
+    r = api.client.get("/api/sessions/", headers=api.alice)
+    assert (r.status_code, r.json()["detail"]) == (
+        405,
+        "Method Not Allowed: GET is not allowed on /api/sessions/: use POST; a user's sessions are listed with GET"
+        " /api/sessions/user/alice",
+    )
+    assert api.client.get("/api/sessions/user/alice", headers=api.alice).status_code == 200
+    r = api.client.get("/api/threads", headers=api.alice)
+    assert (r.status_code, r.json()["detail"]) == (
+        405,
+        "Method Not Allowed: GET is not allowed on /api/threads/: use POST; a session's threads are listed with GET"
+        " /api/threads/session/{session_id}",
+    )
+    r = api.client.head("/api/sessions/", headers=api.alice)
+    assert (r.status_code, r.headers["allow"]) == (405, "POST")
+
+
 def test_a_status_sent_with_put_is_told_to_use_patch(api: Api) -> None:
     """`requests.put(…/status)` (or `curl -X PUT`) got only "Method Not Allowed": the method to use was in the
     `Allow` header alone, which clients do not show. The answer now names it, as `/v1`'s 405 does."""

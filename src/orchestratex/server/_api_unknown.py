@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
-__all__ = ["doubled_slash", "stop_hint", "unknown_api_url"]
+__all__ = ["doubled_slash", "list_hint", "stop_hint", "unknown_api_url"]
 
 _METHODS = ("get", "post", "patch", "put", "delete")
 
@@ -70,3 +71,19 @@ def stop_hint(method: str, path: str) -> str | None:
         if (match := pattern.fullmatch(path)) is not None:
             return hint.format(match.group(1))
     return None
+
+
+_LISTS = {
+    "/api/sessions/": "a user's sessions are listed with GET /api/sessions/user/{}",
+    "/api/threads/": "a session's threads are listed with GET /api/threads/session/{{session_id}}",
+}
+
+
+def list_hint(method: str, path: str, user_id: str | None) -> str | None:
+    """Where a list is read, for a `GET` of the route that creates its records (`GET /api/sessions/`, REST's way of
+    listing a collection), which answered 405 "use POST" alone: read as "sessions cannot be listed"; else None.
+    `user_id` (the caller's) fills in the sessions' list."""
+    if method not in ("GET", "HEAD"):
+        return None
+    hint = _LISTS.get(path if path.endswith("/") else path + "/")
+    return None if hint is None else hint.format("{user_id}" if user_id is None else quote(user_id, safe=""))

@@ -30,7 +30,7 @@ from ..exceptions import (
     UserError,
 )
 from ..orchestrator._chat import check_text
-from ._api_unknown import doubled_slash, stop_hint, unknown_api_url
+from ._api_unknown import doubled_slash, list_hint, stop_hint, unknown_api_url
 from ._missing_v1 import missing_v1
 from ._numbers import number_message
 from ._openai_shape import openai_error_object
@@ -301,11 +301,17 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         if allow and detail == "Method Not Allowed":  # (as /v1 says it: most clients show the body alone)
             path = request.url.path.removeprefix(request.scope.get("root_path", ""))
             detail = f"Method Not Allowed: {request.method} is not allowed on {path[:200]}: use {allow}"
-            hint = stop_hint(request.method, path)
+            hint = stop_hint(request.method, path) or list_hint(request.method, path, _caller(request))
             if hint is not None:
                 detail = f"{detail}; {hint}"
     extra = exc.body_extra() if isinstance(exc, ApiError) else {}
     return error_response(exc.status_code, detail, rate_headers(headers), **extra)
+
+
+def _caller(request: Request) -> str | None:
+    """The user id of the request's key, once authenticated (`/api/` routes: `_auth.principal_of`), else None."""
+    principal = request.scope.get("orchestratex.principal")
+    return getattr(principal, "user_id", None)
 
 
 def _with_head(headers: Mapping[str, str]) -> dict[str, str]:
