@@ -205,3 +205,31 @@ def test_a_head_request_with_a_key_passes_its_preflight(make_api: Callable[..., 
     r = api.client.head(f"/api/sessions/{session['_id']}", headers={**origin, **api.alice})
     assert r.status_code == 200 and r.content == b""
     assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+
+
+def test_a_page_of_an_allowed_origin_may_read_health(make_api: Callable[..., Api]) -> None:
+    """`GET /health` was answered before the CORS middleware (to stay cheap under load), without
+    `Access-Control-Allow-Origin`: a status page of an allowed origin polling it had every answer refused by its
+    browser ("Failed to fetch"), while `/health/ready` and the API worked. A probe (no `Origin`) is answered as
+    before."""
+    api = make_api(cors_origins=("https://app.example.com",))
+    for method in ("GET", "HEAD"):
+        r = api.client.request(method, "/health", headers={"Origin": "https://app.example.com"})
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+    r = api.client.get("/health")
+    assert (r.status_code, r.json()) == (200, {"status": "ok"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+@pytest.mark.slow
+def test_a_page_of_an_allowed_origin_may_read_health_on_a_real_server(tmp_path: Path) -> None:
+    """`orchestratex serve` answers `/health` in its HTTP protocol, before the app: a page's request (with `Origin`)
+    goes to the app's CORS middleware instead."""
+    url = f"sqlite:///{tmp_path / 'ox.db'}"
+    env = {"ORCHESTRATEX_CORS_ORIGINS": "https://app.example.com"}
+    with ServerProcess(url, tmp_path, env=env) as server, httpx.Client(base_url=server.base_url, timeout=30) as client:
+        r = client.get("/health", headers={"Origin": "https://app.example.com"})
+        assert (r.status_code, r.json()) == (200, {"status": "ok"})
+        assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+        assert "access-control-allow-origin" not in client.get("/health").headers

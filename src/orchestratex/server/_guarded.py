@@ -22,7 +22,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from ._ops import HEALTH_BODY, HEALTH_HEADERS
+from ._ops import HEALTH_BODY, HEALTH_HEADERS, from_a_page
 from ._protocol import MIN_TAKEN_BYTES, REFUSALS, ConnectionLimits, abort_transport, backlog_of, raw_error
 from ._refusals import connection_refused
 from ._stopping import server_stopping
@@ -310,6 +310,7 @@ class GuardedProtocol(HttpToolsProtocol):
             and app is self.app  # (not uvicorn's 503 for `limit_concurrency`)
             and not self.flow.write_paused
             and not cycle.disconnected
+            and not from_a_page(scope)  # (a browser's: the app's CORS middleware answers it)
         ):
             _answer_now(cycle, {"type": "http.response.start", "status": 200, "headers": HEALTH_HEADERS})
             _answer_now(cycle, {"type": "http.response.body", "body": HEALTH_BODY})  # (none sent for HEAD)

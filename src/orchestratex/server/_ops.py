@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -18,7 +20,7 @@ from ._errors import ApiError, ErrorBody, error_response, public_reason
 from ._paths import route_path
 from ._span_route import name_span
 
-__all__ = ["HEALTH_BODY", "HEALTH_HEADERS", "HealthShortcut", "router"]
+__all__ = ["HEALTH_BODY", "HEALTH_HEADERS", "HealthShortcut", "from_a_page", "router"]
 
 router = APIRouter(tags=["operations"])
 
@@ -91,16 +93,29 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+def from_a_page(scope: Mapping[str, Any]) -> bool:
+    """Whether the request carries an `Origin` header: a browser's, from a page (a status page of an origin that
+    `ORCHESTRATEX_CORS_ORIGINS` allows). Such a `/health` goes through the app, whose CORS middleware answers it with
+    `Access-Control-Allow-Origin`: answered before it, the browser refused the page the answer. Probes send none."""
+    return any(name == b"origin" for name, _ in scope["headers"])
+
+
 class HealthShortcut:
     """Answer `GET /health` before any other middleware (metrics, CORS, authentication, routing): the
     liveness probe stays cheap however loaded the server is. (`orchestratex serve` answers it even earlier,
-    in its HTTP protocol, with the same `HEALTH_HEADERS` and `HEALTH_BODY`: see `_guarded`.)"""
+    in its HTTP protocol, with the same `HEALTH_HEADERS` and `HEALTH_BODY`: see `_guarded`.) A request from a
+    browser's page goes on to the app (`from_a_page`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and route_path(scope) == "/health" and scope["method"] in ("GET", "HEAD"):
+        if (
+            scope["type"] == "http"
+            and route_path(scope) == "/health"
+            and scope["method"] in ("GET", "HEAD")
+            and not from_a_page(scope)
+        ):
             if "opentelemetry.trace" in sys.modules:  # (FastAPI traces requests itself: its span names no route yet)
                 name_span(scope, "/health")
             await send({"type": "http.response.start", "status": 200, "headers": HEALTH_HEADERS})
