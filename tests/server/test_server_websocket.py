@@ -227,6 +227,22 @@ def test_a_plain_http_request_to_the_stream_says_it_is_a_websocket(api: Api) -> 
     assert not [path for path in api.client.get("/openapi.json").json()["paths"] if path.startswith("/ws")]
 
 
+def test_a_plain_http_request_to_the_stream_with_a_slash_too_many_gets_the_404_of_its_websocket(api: Api) -> None:
+    """It got an empty 307 to the URL without the slash, its `?token=<key>` echoed in `Location` (where a proxy may log
+    it), and followed that answered 426 "this URL is a WebSocket" as if the URL were right: a WebSocket to it is 404."""
+    sid = api.session()["_id"]
+    key = api.alice["Authorization"].removeprefix("Bearer ")
+    for method in ("GET", "HEAD", "POST"):
+        answer = api.client.request(method, f"/ws/{sid}/?token={key}", follow_redirects=False)
+        assert answer.status_code == 404 and "location" not in answer.headers, method
+    detail = f"no WebSocket at /ws/{sid}/: the event stream of a session is /ws/{{session_id}}"
+    assert api.client.get(f"/ws/{sid}/?token={key}").json() == {"detail": detail, "status_code": 404}
+    with pytest.raises(WebSocketDenialResponse) as refused:
+        with api.client.websocket_connect(f"/ws/{sid}/?token={key}"):
+            pass
+    assert (refused.value.status_code, refused.value.json()["detail"]) == (404, detail)
+
+
 def test_a_token_or_since_given_twice_is_refused_as_ambiguous(api: Api) -> None:
     """Formerly the last one was used without a word (`?since=0&since=7` replayed from 7)."""
     sid = api.session()["_id"]

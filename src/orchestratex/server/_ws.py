@@ -32,7 +32,7 @@ import logging
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, WebSocket
+from fastapi import APIRouter, FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -162,6 +162,16 @@ async def not_a_websocket(session_id: str) -> JSONResponse:
         " pass the Upgrade and Connection headers on"
     )
     return error_response(426, detail, {"Upgrade": "websocket"})
+
+
+@router.api_route("/ws/{session_id}/", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def no_stream_here(request: Request) -> JSONResponse:
+    """A plain HTTP request to `/ws/{session_id}/` (a slash too many) got an empty 307 to the stream's URL, which echoed
+    its `?token=<key>` in the `Location` header (where a proxy may log it) and, followed, answered 426 as if the URL
+    were right: the 404 a WebSocket to it gets (`_refuse_unknown`), with the URL to use."""
+    root = request.scope.get("root_path", "")
+    detail = f"no WebSocket at {request.url.path}: the event stream of a session is {root}/ws/{{session_id}}"
+    return error_response(404, detail)
 
 
 @router.websocket("/ws/{session_id}")
