@@ -132,6 +132,7 @@ async def _list(url: str, args: argparse.Namespace) -> int:
     store = await _open(url)
     docs: list[Orchestration] = []
     total, older = 0, False
+    stalled: set[str] = set()
     # (a history of thousands took seconds to read, and on a terminal as long again to lay out, with nothing shown)
     progress = Progress("reading the store's orchestrations…")
     progress.start()
@@ -139,10 +140,12 @@ async def _list(url: str, args: argparse.Namespace) -> int:
         if store is not None:
             try:
                 docs, total, older = await _recent(store, args, progress)
+                if not args.json and any(d.status == "running" and not detached(d) for d in docs):
+                    stalled = set(await store.list_resumable(limit=_RESUMABLE))  # (see `_stalled`)
             finally:
                 await store.close()
         progress.say(f"listing {len(docs):,} orchestrations…")
-        return _listed(url, args, store is None, docs, total, older, progress)
+        return _listed(url, args, store is None, docs, total, older, progress, stalled)
     finally:
         progress.close()
 
@@ -155,9 +158,12 @@ def _listed(
     total: int,
     older: bool,
     progress: Progress,
+    stalled: set[str],
 ) -> int:
     """`runs list`'s output of `docs` (read from the store, of `total`; `older`: older ones may pass the filters);
-    `progress` is erased before anything is written."""
+    `progress` is erased before anything is written. A `running` run no process runs is shown `detached` (`run
+    --detach` interrupted) or `stalled` (its id in `stalled`: its process killed, its lease expired), as `runs show`
+    says of it: it was listed `running`, as if it went on, until a server resumes it."""
     from ._output import Output, json_text, one_line, plain_table
 
     out = Output()
@@ -178,7 +184,7 @@ def _listed(
         [
             d.id,
             in_utc(d.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-            d.status,
+            "detached" if detached(d) else "stalled" if d.status == "running" and d.id in stalled else d.status,
             "" if d.final_score is None else score_text(d.final_score),
             f"{d.total_cost:.6f}",
             str(len(d.iterations)),
@@ -237,7 +243,15 @@ def _filters(args: argparse.Namespace) -> str:
 _RIGHT = (3, 4, 5)
 _DROP = (5, 1, 6, 4, 3)
 """The columns a narrow terminal leaves out first: iter, created, model, cost, score (never id nor status)."""
-_COLOURS = {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan", "pending": "cyan"}
+_COLOURS = {
+    "completed": "green",
+    "failed": "red",
+    "cancelled": "yellow",
+    "running": "cyan",
+    "pending": "cyan",
+    "detached": "yellow",
+    "stalled": "yellow",
+}
 
 
 def _on_screen(
