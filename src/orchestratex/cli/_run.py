@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..exceptions import ConfigurationError, Conflict, UserError
+from ..exceptions import ConfigurationError, Conflict, ProviderNotConfigured, UserError
 from ..orchestrator import Orchestrator, RunResult
 from ..providers import SimulatedProvider
 from ..routing import BayesianRouter
@@ -383,6 +383,24 @@ def in_command_words(message: str) -> str:
     return message
 
 
+def _leave_out(exc: ProviderNotConfigured, args: argparse.Namespace, file: CatalogFile | None) -> ProviderNotConfigured:
+    """`exc` (an endpoint of the catalog file that cannot be built: its key unset), with the `--provider` that runs
+    the file without it when no provider was named: it said only what to set, while the run needs no key of an
+    endpoint `--provider` leaves out."""
+    from ._models import catalog_setup
+
+    if file is None or getattr(args, "provider", None) or exc.provider not in file.providers:
+        return exc
+    usable = [name for name, state in catalog_setup(file).states.items() if state.configured]
+    if not usable:
+        return exc
+    return ProviderNotConfigured(
+        f"{exc.message}; or leave {exc.provider} out of the run: --provider {','.join(usable)}",
+        provider=exc.provider,
+        env_var=exc.env_var,
+    )
+
+
 def _print_json(result: RunResult, cost_limit: float | None) -> None:
     """`result`'s document; `cost_limit` is its session's (`--cost-limit`: the run made its session with it)."""
     from ._runs import run_document
@@ -409,6 +427,8 @@ def run_command(args: argparse.Namespace) -> int:
         result = asyncio.run(_run(args, make, file))
     except ConfigurationError as exc:
         raise ConfigurationError(in_command_words(exc.message)) from None
+    except ProviderNotConfigured as exc:
+        raise _leave_out(exc, args, file) from None
     except Interrupted as exc:
         if args.json and exc.result is not None:  # a script reading stdout gets the run's document (and its id)
             with contextlib.suppress(StdoutFailed):  # (the message on stderr names the run either way)
