@@ -103,4 +103,10 @@ def _check_known(names: list[str], setup: CatalogSetup) -> None:
                 f"the catalog {setup.source} has no {name} model (its providers: {', '.join(known)}): "
                 f"add {name}: models to it, or name one of its providers"
             )
+        if setup.source is None and name in provider_names():  # (installed: `ollama`, `vllm` … of the OpenAI adapter)
+            # (it was an "unknown provider 'ollama'", set up with OLLAMA_BASE_URL as the docs say)
+            raise UserError(
+                f"the shipped catalog has no {name} model (its providers: {', '.join(known)}): name its models in a"
+                " catalog file (--catalog FILE)"
+            )
         raise UserError(f"unknown provider {name!r}; known: {', '.join(known)}")
