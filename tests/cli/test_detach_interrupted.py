@@ -128,9 +128,11 @@ def test_runs_show_of_a_detached_run_says_no_process_runs_it(store_url: str) -> 
     shown = run_cli("runs", "show", doc.id, "--store", store_url)
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
+    # (the server to start on the store given: `orchestratex serve` alone serves the default store, which never
+    # resumes the run)
     assert (
-        "note:     detached: no process runs it now; a server on this store (`orchestratex serve`) resumes it from its "
-        "last completed step"
+        f"note:     detached: no process runs it now; a server on this store (`orchestratex serve --store {store_url}`)"
+        " resumes it from its last completed step"
     ) in lines, shown.stdout
     assert "waiting for its answer" not in shown.stdout
     assert any(

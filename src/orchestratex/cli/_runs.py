@@ -368,7 +368,7 @@ async def _show(url: str, args: argparse.Namespace) -> int:
     if args.json:
         out.verbatim(json_text(run_document(RunResult(doc, events, simulated), session_limit)))
         return 0
-    for line in _describe(doc, simulated, session_limit, stalled):
+    for line in _describe(doc, simulated, session_limit, stalled, store_option(args.store)):
         out.line(line)
     for it in doc.iterations:
         for line in _iteration(it, "detached" if detached(doc) else "stalled" if stalled else doc.status):
@@ -444,8 +444,11 @@ def detached(doc: Orchestration) -> bool:
 
 
 def _describe(
-    doc: Orchestration, simulated: bool, session_limit: float | None = None, stalled: bool = False
+    doc: Orchestration, simulated: bool, session_limit: float | None = None, stalled: bool = False, store: str = ""
 ) -> Iterable[str]:
+    """The header of `runs show`; `store` is ` --store URL` when the command was given one (see `store_option`), for
+    the server its notes say to start: `orchestratex serve` alone serves the default store, which never resumes the
+    run."""
     s = doc.settings
     limits = [_usd(s.cost_limit)] if s.cost_limit is not None else []
     limits += [f"{_usd(session_limit)} for its session"] if session_limit is not None else []
@@ -478,14 +481,14 @@ def _describe(
         yield f"error:    {doc.error}"
     if detached(doc):  # (it read as a run going on: "running", its call "waiting for its answer")
         yield (
-            "note:     detached: no process runs it now; a server on this store (`orchestratex serve`) resumes it from "
-            "its last completed step"
+            "note:     detached: no process runs it now; a server on this store (`orchestratex serve"
+            f"{store}`) resumes it from its last completed step"
         )
     if stalled:  # (a killed process's run read as going on: "running", its call "waiting for its answer")
         yield (
             "note:     stalled: its lease expired and no process renewed it — the process that ran it was killed, "
-            "crashed or is stopped (Ctrl-Z); a server on this store (`orchestratex serve`) resumes it from its last "
-            "completed step"
+            "crashed or is stopped (Ctrl-Z); a server on this store (`orchestratex serve"
+            f"{store}`) resumes it from its last completed step"
         )
     if doc.interrupted_calls:  # (not only a crash: a run detached by `run --detach` too, which was said to have died)
         calls = doc.interrupted_calls
