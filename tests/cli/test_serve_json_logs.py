@@ -224,6 +224,8 @@ def test_a_start_that_fails_says_why_in_json_too(tmp_path: Path) -> None:
     [
         (["--port", "abc", "--log-format", "json"], {}, "argument --port: 'abc' is not a whole number"),
         (["--port=abc", "--log-f=json"], {}, "argument --port: 'abc' is not a whole number"),
+        # (in any case, as `--log-format` takes it: the server's lines were JSON, its usage error text)
+        (["--port", "abc", "--log-format", "JSON"], {}, "argument --port: 'abc' is not a whole number"),
         (["--host", "", "--port", "0"], {"ORCHESTRATEX_LOG_FORMAT": "json"}, "argument --host:"),
         (["--bogus", "--log-format", "json"], {}, "unrecognized arguments: --bogus"),
     ],

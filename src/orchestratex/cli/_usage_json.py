@@ -41,8 +41,8 @@ def serve_logs_json(argv: Sequence[str]) -> bool:
             continue
         if not eq:
             value = rest[i + 1] if i + 1 < len(rest) else ""
-        if value in _FORMATS:
-            wanted = value
+        if value.strip().lower() in _FORMATS:  # (in any case, as `--log-format` takes it: see `_options.named`)
+            wanted = value.strip().lower()
     if wanted is None:
         wanted = os.environ.get("ORCHESTRATEX_LOG_FORMAT", "").strip().lower()
     return wanted == "json"
