@@ -17,7 +17,8 @@ from .conftest import cli_env, run_cli
         (["keys"], "orchestratex keys: error: the following arguments are required: {create,list,revoke}"),
         (
             ["runs", "lst"],
-            "orchestratex runs: error: argument {list,show}: invalid choice: 'lst' (choose from 'list', 'show')",
+            "orchestratex runs: error: argument {list,show}: invalid choice: 'lst' (choose from 'list', 'show'); did"
+            " you mean `orchestratex runs list`?",
         ),
         (
             [],  # said "the following arguments are required: command", argparse's internal name, and no choices
@@ -32,7 +33,7 @@ from .conftest import cli_env, run_cli
         (
             ["rnu"],
             "orchestratex: error: argument {run,demo,models,serve,runs,keys}: invalid choice: 'rnu' (choose from "
-            "'run', 'demo', 'models', 'serve', 'runs', 'keys')",
+            "'run', 'demo', 'models', 'serve', 'runs', 'keys'); did you mean `orchestratex run`?",
         ),
     ],
 )

@@ -41,6 +41,9 @@ CLOSED_STDOUT = "stdout is closed: redirect it (> /dev/null) instead of closing 
 
 
 class _Parser(argparse.ArgumentParser):
+    argv: Sequence[str] = ()
+    """The command's arguments, for the hint of a command name left out (see `_choice_hint`)."""
+
     def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         """As argparse's, but a stdout that cannot be written is said (argparse ignores a failed write: `--version >
         /dev/full` and `run --help > /dev/full` exited 0 with nothing written)."""
@@ -68,7 +71,54 @@ class _Parser(argparse.ArgumentParser):
             message += f"; if that was the prompt, {_DASH_PROMPT}: orchestratex run -- PROMPT"
         elif self.prog == "orchestratex" and message.startswith("the following arguments are required"):
             message += " (`orchestratex --help` says what each command does)"
+        elif " invalid choice: " in message and message.startswith("argument {"):
+            message += _choice_hint(self.prog, message, _Parser.argv)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+_MEANT = {"list": "runs list", "show": "runs show", "key": "keys", "server": "serve", "model": "models"}
+"""Words typed for a command that name another's: `orchestratex list` for `orchestratex runs list`."""
+
+
+def _choice_hint(prog: str, message: str, argv: Sequence[str]) -> str:
+    """`; did you mean …` for a command name argparse refused (`invalid choice: 'lst' (choose from …)`): the command
+    a word is close to, or, for a word no command is near at the top level, `orchestratex run` with it as the prompt
+    (`orchestratex "Explain photosynthesis"`, as some tools take a prompt with no command: the error listed the
+    commands only)."""
+    import ast
+    import difflib
+    import re
+
+    found = re.search(r" invalid choice: (.+) \(choose from (.+)\)$", message)
+    if found is None:
+        return ""
+    try:
+        word = ast.literal_eval(found.group(1))
+        choices = list(ast.literal_eval(f"[{found.group(2)}]"))
+    except (ValueError, SyntaxError):
+        return ""
+    if not isinstance(word, str):
+        return ""
+    top = prog == "orchestratex"
+    if top and word.lower() in ("help", "-help"):
+        return "; for help: orchestratex --help (or orchestratex COMMAND --help)"
+    if top and word.lower() in ("version", "-version"):
+        return "; for the version: orchestratex --version"
+    meant = _MEANT.get(word.lower()) if top else None
+    close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
+    if meant is None and close:
+        meant = f"{prog.removeprefix('orchestratex').strip()} {close[0]}".strip()
+    if meant is not None:
+        return f"; did you mean `orchestratex {meant}`?"
+    if not top or word not in argv:
+        return ""
+    at = list(argv).index(word)
+    words = list(argv[at:])
+    end = next((i for i, w in enumerate(words) if w.startswith("-")), len(words))
+    prompt = " ".join(words[:end])
+    quoted = f'"{prompt}"' if not any(c in prompt for c in '"$`\\!') else shlex.quote(prompt)
+    command = [*(shlex.quote(w) for w in argv[:at]), "run", quoted, *(shlex.quote(w) for w in words[end:])]
+    return f"; to orchestrate a prompt: orchestratex {' '.join(command)}"
 
 
 def _models(text: str) -> list[str]:
@@ -267,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str]) -> int:
     parser = build_parser()
+    _Parser.argv = argv  # (for the hint of a command name left out: `orchestratex "Explain photosynthesis"`)
     with usage_errors_in_json() if serve_logs_json(argv) else contextlib.nullcontext():
         args, extra = parser.parse_known_args(argv)
         if extra:
