@@ -83,11 +83,15 @@ class OpenAIRoutes:
                     )
 
     def app(self) -> FastAPI:
+        # (with a trailing slash, as an endpoint URL is sometimes written: it was a 307 with no body, which curl
+        # shows as nothing at all, and which points at `http://` behind a proxy that terminates TLS)
+        slashed = Route("/chat/completions/", self._endpoint(self.chat_completions), methods=["POST"])
+        # Counted in the metrics and traced (`http.route`) as the endpoint it is: as `/v1/chat/completions/`, a route of
+        # its own, its calls were missing from every dashboard and alert on the documented route.
+        slashed.path_format = "/chat/completions"
         routes: list[BaseRoute] = [
             Route("/chat/completions", self._endpoint(self.chat_completions), methods=["POST"]),
-            # (with a trailing slash, as an endpoint URL is sometimes written: it was a 307 with no body, which curl
-            # shows as nothing at all, and which points at `http://` behind a proxy that terminates TLS)
-            Route("/chat/completions/", self._endpoint(self.chat_completions), methods=["POST"]),
+            slashed,
             Route("/models", self._endpoint(self.list_models), methods=["GET"]),
             Route("/models/{model:path}", self._endpoint(self.get_model), methods=["GET"]),
         ]
