@@ -54,3 +54,21 @@ def test_a_v1_call_with_a_trailing_slash_counts_under_the_endpoints_route(
         servers = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
         routes = {(s.attributes or {}).get("http.route") for s in servers if s.name.startswith("POST /v1")}
         assert routes == {"/v1/chat/completions"}, [s.name for s in servers]
+
+
+def test_the_model_list_with_a_trailing_slash_counts_under_its_route(make_api: Callable[..., Api]) -> None:
+    """`GET /v1/models/` answers the list of models, but was counted (and traced) as `/v1/models/{model}`, the route
+    of one model, and missing from `route="/v1/models"`."""
+    api = make_api()
+    listed = api.client.get("/v1/models/", headers=api.alice)
+    assert listed.status_code == 200 and listed.json()["object"] == "list"
+    assert api.client.get("/v1/models", headers=api.alice).status_code == 200
+    assert api.client.get("/v1/models/orchestratex/auto", headers=api.alice).status_code == 200
+    text = api.client.get("/metrics", headers=api.admin).text
+    counted = {
+        (s.labels["method"], s.labels["route"], s.labels["status"]): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "orchestratex_http_requests_total" and s.labels["route"].startswith("/v1")
+    }
+    assert counted == {("GET", "/v1/models", "200"): 2, ("GET", "/v1/models/{model}", "200"): 1}

@@ -89,10 +89,13 @@ class OpenAIRoutes:
         # Counted in the metrics and traced (`http.route`) as the endpoint it is: as `/v1/chat/completions/`, a route of
         # its own, its calls were missing from every dashboard and alert on the documented route.
         slashed.path_format = "/chat/completions"
+        listed = Route("/models/", self._endpoint(self.list_models), methods=["GET"])  # (the list: not a model "")
+        listed.path_format = "/models"
         routes: list[BaseRoute] = [
             Route("/chat/completions", self._endpoint(self.chat_completions), methods=["POST"]),
             slashed,
             Route("/models", self._endpoint(self.list_models), methods=["GET"]),
+            listed,
             Route("/models/{model:path}", self._endpoint(self.get_model), methods=["GET"]),
         ]
 
