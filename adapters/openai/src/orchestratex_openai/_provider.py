@@ -71,6 +71,12 @@ def is_openai_api(base_url: str) -> bool:
     return host == "api.openai.com" or host.endswith(".api.openai.com")
 
 
+def is_openrouter(base_url: str) -> bool:
+    """Whether `base_url` is OpenRouter's API (`openrouter.ai`), which takes `reasoning_effort` for every model."""
+    host = urlsplit(base_url).hostname or ""
+    return host == "openrouter.ai" or host.endswith(".openrouter.ai")
+
+
 def is_azure_openai(base_url: str) -> bool:
     """Whether `base_url` is an Azure OpenAI resource (`*.openai.azure.com`, `*.cognitiveservices.azure.com`), which
     serves OpenAI's models with OpenAI's parameters (`max_completion_tokens`: reasoning models refuse `max_tokens`)."""
@@ -305,7 +311,11 @@ class OpenAIProvider(Provider):
         self.prefilled_thinking: set[str] = set()
         """Model ids seen writing only the end of a reasoning their chat template opened (DeepSeek-R1's, QwQ's: `…\n
         </think>\n\n4.`, see `_thinking`): their streams are held until that end, so the reasoning is not passed on."""
-        self.judge_thinking = JudgeThinking(ollama=self.ollama_server, template_switch=self.template_thinking_switch)
+        self.judge_thinking = JudgeThinking(
+            ollama=self.ollama_server,
+            template_switch=self.template_thinking_switch,
+            openrouter=is_openrouter(self.base_url),
+        )
         """How judge calls ask a thinking model not to think (Qwen3 and DeepSeek-R1 think by default on local servers,
         and their thinking counts toward the judge's 512-token cap): learnt from the server's answers too."""
         """Whether judge calls ask the model not to think (`reasoning_effort: "none"`, Ollama's way to turn a thinking
