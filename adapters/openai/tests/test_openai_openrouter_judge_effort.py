@@ -101,3 +101,16 @@ def test_an_answer_through_openrouter_is_not_asked_for_less_effort() -> None:
     )
     asyncio.run(provider.generate(request))
     assert "reasoning_effort" not in server.bodies[0]
+
+
+def test_openrouter_behind_a_proxy_asks_its_judges_for_low_effort() -> None:
+    # (OPENROUTER_BASE_URL at a gateway in front of OpenRouter, Helicone's `https://openrouter.helicone.ai/api/v1`: its
+    # host is not openrouter.ai, but the server it speaks for is)
+    server = OpenRouter()
+    provider = OpenRouterProvider(
+        api_key="sk-or-test",
+        base_url="https://openrouter.helicone.ai/api/v1",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(server)),
+    )
+    assert _run(provider, JUDGE) == ("completed", 9)
+    assert server.bodies[0]["reasoning_effort"] == "low"

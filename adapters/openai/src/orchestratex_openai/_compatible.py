@@ -68,3 +68,4 @@ class OpenRouterProvider(OpenAICompatibleProvider):
     base_url_env: ClassVar[str | None] = "OPENROUTER_BASE_URL"
     default_base_url: ClassVar[str] = "https://openrouter.ai/api/v1"
     requires_api_key: ClassVar[bool] = True
+    openrouter_server: ClassVar[bool] = True

@@ -223,6 +223,10 @@ class OpenAIProvider(Provider):
     ollama_server: ClassVar[bool] = False
     """Whether the server is Ollama (`OllamaProvider`); any other is found to be when it answers as Ollama does
     (`system_fingerprint: "fp_ollama"`): its judges are asked not to think (`judge_thinking`)."""
+    openrouter_server: ClassVar[bool] = False
+    """Whether the server is OpenRouter (`OpenRouterProvider`, also behind a proxy such as Helicone's); any other is
+    found to be by its host, `openrouter.ai`: its judges are asked for `reasoning_effort: "low"` whatever their model
+    (`judge_thinking`)."""
     template_thinking_switch: ClassVar[bool] = False
     """Whether the server passes `chat_template_kwargs` to the model's chat template (vLLM; llama.cpp's server, found
     by its answers' `system_fingerprint`, `b6000-…`): judge calls then send `enable_thinking: false`, the switch by
@@ -314,7 +318,7 @@ class OpenAIProvider(Provider):
         self.judge_thinking = JudgeThinking(
             ollama=self.ollama_server,
             template_switch=self.template_thinking_switch,
-            openrouter=is_openrouter(self.base_url),
+            openrouter=self.openrouter_server or is_openrouter(self.base_url),
         )
         """How judge calls ask a thinking model not to think (Qwen3 and DeepSeek-R1 think by default on local servers,
         and their thinking counts toward the judge's 512-token cap): learnt from the server's answers too."""
