@@ -45,6 +45,7 @@ from ._caps import RESPONSES_MIN_OUTPUT_TOKENS, least_cap
 from ._errors import answer_error, map_openai_errors
 from ._judge_thinking import JudgeThinking
 from ._mapping import (
+    JUDGE_REASONING_EFFORT,
     alternated,
     chat_params,
     content_text,
@@ -464,6 +465,19 @@ class OpenAIProvider(Provider):
         if least is not None:
             self.least_output_tokens[model_id] = max(least, self.least_output_tokens.get(model_id, 1))
 
+    def _reasons(self, model_id: str) -> bool:
+        """Whether `model_id` is a reasoning model: one known by its id (`is_reasoning_model`), or one that refused a
+        `temperature` (an Azure deployment or a gateway's alias of one, `prod-sol`: OpenAI's reasoning models take the
+        default only), whose judges are then asked for a low reasoning effort too."""
+        return is_reasoning_model(model_id) or "temperature" in self.refused_parameters.get(model_id, ())
+
+    def _effort_due(self, params: dict[str, Any], param: str) -> bool:
+        """Whether a judge call whose model just refused its `temperature` (so reasons) should be sent the reasoning
+        effort `param` (`reasoning_effort`, the Responses API's `reasoning`) it was built without: not when it has one,
+        nor when the model refused one before."""
+        refused = self.refused_parameters.get(params["model"], ())
+        return "temperature" in refused and param not in params and param not in refused
+
     def _uses_responses(self, model_id: str) -> bool:
         if self.api == "auto":
             return model_id in responses_only_models()
@@ -478,7 +492,7 @@ class OpenAIProvider(Provider):
         if self._owns_connection:
             check_allow_model_requests()
         self._check_output_cap(request)
-        reasoning = is_reasoning_model(model.version)
+        reasoning = self._reasons(model.version)
         deadline = time_to_write(self._deadline, request.max_output_tokens)
         with map_openai_errors(
             provider=self.name, model=model.name, api_key_env=self.api_key_env, base_url=self.base_url
@@ -525,14 +539,14 @@ class OpenAIProvider(Provider):
         start = time.perf_counter()  # latency covers the HTTP round trip, not the mapping
         if self._uses_responses(request.model.version):
             params = response_params(request, reasoning=reasoning)
-            response = await self._respond(params, **extra)
+            response = await self._respond(params, judge=request.purpose == "judge", **extra)
             latency_ms = (time.perf_counter() - start) * 1000
             generation = generation_from_response(response, request)
         else:
             params = chat_params(request, max_tokens_param=self.output_limit_param, reasoning=reasoning)
             if request.purpose == "judge":
                 self.judge_thinking.add_to(params, request.model.version)
-            completion = await self._chat(params, **extra)
+            completion = await self._chat(params, judge=request.purpose == "judge", **extra)
             self.judge_thinking.learn(getattr(completion, "system_fingerprint", None))
             latency_ms = (time.perf_counter() - start) * 1000
             failed = answer_error(completion, f"{self.base_url}chat/completions")
@@ -544,14 +558,15 @@ class OpenAIProvider(Provider):
         generation.latency_ms = latency_ms
         return generation
 
-    async def _chat(self, params: dict[str, Any], **extra: Any) -> Any:
+    async def _chat(self, params: dict[str, Any], *, judge: bool = False, **extra: Any) -> Any:
         """`chat.completions.create(**params, **extra)`; a server that refuses JSON mode (LM Studio takes only
         `json_schema`, Hugging Face TGI a schema as `value`, OpenAI's `o1-mini`) is asked again without it, and that
         model no more from then on: the
         messages ask for JSON and the answer's object is read from its text. Likewise a model whose chat template
         refuses a system message (Gemma's: "System role not supported") is asked again with the system text in the
         first user message, and one refusing `max_tokens` (for `max_completion_tokens`), `temperature` or `stop`
-        without it (see `_UNSUPPORTED`)."""
+        without it (see `_UNSUPPORTED`); a `judge` call refused its temperature is asked for a low reasoning effort
+        (`_reasons`)."""
         if params["model"] in self.without_json_mode:
             params.pop("response_format", None)
         if params["model"] in self.without_system_role:
@@ -567,11 +582,13 @@ class OpenAIProvider(Provider):
                 stops = "stop" in params
                 if not self._adapt(params, exc):
                     raise
+                if judge and self._effort_due(params, "reasoning_effort"):
+                    params["reasoning_effort"] = JUDGE_REASONING_EFFORT
                 if stops and "stop" not in params and extra.get("stream"):
                     # (a stream's pieces are handed on as they come: they could not be cut at the stop sequences)
                     raise _StopRefused from exc
 
-    async def _respond(self, params: dict[str, Any], **extra: Any) -> Any:
+    async def _respond(self, params: dict[str, Any], *, judge: bool = False, **extra: Any) -> Any:
         """`responses.create(**params, **extra)`; a model refusing `temperature` (a reasoning model under a name the
         adapter cannot tell, an Azure deployment) or a judge's reasoning effort is asked again without it, and sent
         none from then on, as on Chat Completions."""
@@ -588,6 +605,8 @@ class OpenAIProvider(Provider):
                     raise
                 self.refused_parameters.setdefault(params["model"], set()).add(refused)
                 params.pop(refused)
+                if judge and self._effort_due(params, "reasoning"):
+                    params["reasoning"] = {"effort": JUDGE_REASONING_EFFORT}
 
     def _adapt(self, params: dict[str, Any], exc: openai.APIStatusError) -> bool:
         """Change `params` (and this provider's settings) to what the server that refused them with `exc` accepts;
@@ -626,7 +645,7 @@ class OpenAIProvider(Provider):
         if not model.priced:
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         self._check_output_cap(request)
-        reasoning = is_reasoning_model(model.version)
+        reasoning = self._reasons(model.version)
         refused = "stop" in self.refused_parameters.get(model.version, ())
         whole = request.json_output or (request.stop and (reasoning or refused or self._uses_responses(model.version)))
         if whole or model.version in self.unstreamed or not (self.stream_usage or self._uses_responses(model.version)):
