@@ -47,11 +47,13 @@ class JudgeThinking:
             self.template_switch = True
 
     def add_to(self, params: dict[str, Any], model_id: str) -> None:
-        """Add the switch to a judge call's Chat Completions `params` (a reasoning effort already set is kept)."""
+        """Add the switch to a judge call's Chat Completions `params` (a reasoning effort already set is kept); gpt-oss,
+        which always reasons, is asked for a low effort on any server."""
         if self.ollama and "reasoning_effort" not in params:
             # (gpt-oss cannot stop thinking, and thinks at `medium` when asked not to: it is asked to think little)
             params["reasoning_effort"] = JUDGE_REASONING_EFFORT if "gpt-oss" in model_id else "none"
-        if self.openrouter and "reasoning_effort" not in params:
+        if (self.openrouter or "gpt-oss" in model_id) and "reasoning_effort" not in params:
+            # (gpt-oss always reasons, at `medium` unless asked: on any server that serves it, Groq, Together, vLLM)
             params["reasoning_effort"] = JUDGE_REASONING_EFFORT
         if self.template_switch:
             params["extra_body"] = dict(_TEMPLATE_SWITCH)
