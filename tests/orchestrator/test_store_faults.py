@@ -292,3 +292,34 @@ async def test_a_commit_of_unknown_outcome_is_never_written_twice(fail_at: int) 
         [resumed] = await orch.resume_pending()
         assert resumed.status == "completed"
         assert await ledger_problems(store, session.id) == []
+
+
+async def test_a_run_stopped_by_a_store_error_raises_it_even_when_its_lease_cannot_be_released() -> None:
+    """A commit failing with an error that leaves unknown whether it was written (here SQLite finding the file
+    corrupt) stops the run, which raises it; giving the lease up then failed too (the file locked by another
+    process), and run() raised that `StoreUnavailable` instead, which says nothing was written and hid the
+    corruption. The lease is left to expire."""
+    seen = {"events": 0}
+
+    def fail(sql: str) -> BaseException | None:
+        if sql.startswith("INSERT INTO events"):
+            seen["events"] += 1
+            if seen["events"] == 2:  # the commit of the first answer
+                exc = sqlite3.DatabaseError("database disk image is malformed")
+                exc.sqlite_errorcode, exc.sqlite_errorname = sqlite3.SQLITE_CORRUPT, "SQLITE_CORRUPT"
+                return exc
+        if sql.startswith("UPDATE orchestrations SET lease_owner = NULL"):
+            exc = sqlite3.OperationalError("database is locked")
+            exc.sqlite_errorcode, exc.sqlite_errorname = sqlite3.SQLITE_BUSY, "SQLITE_BUSY"
+            return exc
+        return None
+
+    store = SQLiteStore()
+    async with make(store, judged({1: 5.0, 2: 9.0}), NO_RETRY) as orch:
+        session = await orch.create_session("alice", cost_limit=1.0)
+        FaultyConnection.install(store, fail)
+        with pytest.raises(StoreError, match="malformed") as raised:
+            await orch.run("Hello", session=session, max_iterations=3, evaluation_threshold=8)
+        assert not isinstance(raised.value, StoreUnavailable)
+        (doc,) = await store.list_orchestrations(session_id=session.id)
+        assert doc.status == "running"  # (as its last commit left it, for the process that resumes it)

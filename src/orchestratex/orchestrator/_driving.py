@@ -191,10 +191,16 @@ async def drive_leased(
 
 async def _let_go(orchestrator: Orchestrator, oid: str, exc: BaseException) -> None:
     """Give up the lease of `oid`, whose run raised `exc`; not after a hand-back (`suspend`) the store did not take
-    (`StoreUnavailable`): the lease expires, rather than the stop wait for a busy store once more."""
+    (`StoreUnavailable`): the lease expires, rather than the stop wait for a busy store once more. A release that
+    fails is logged, and the lease expires: the run's caller gets `exc`, not the release's error (a store failing
+    now, as it often is when the run failed, said `StoreUnavailable`, "nothing was written", for a run stopped by
+    an error that leaves unknown whether its step was written)."""
     orchestrator._leases.drop(oid)
     if not (isinstance(exc, StoreUnavailable) and oid in orchestrator.suspending):
-        await orchestrator.store.release(oid, orchestrator.owner)
+        try:
+            await orchestrator.store.release(oid, orchestrator.owner)
+        except Exception as failed:
+            logger.warning("releasing the lease of %s failed (it expires after lease_ttl_s): %s", oid, failed)
 
 
 class OtherModels(Conflict):
