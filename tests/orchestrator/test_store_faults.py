@@ -323,3 +323,35 @@ async def test_a_run_stopped_by_a_store_error_raises_it_even_when_its_lease_cann
         assert not isinstance(raised.value, StoreUnavailable)
         (doc,) = await store.list_orchestrations(session_id=session.id)
         assert doc.status == "running"  # (as its last commit left it, for the process that resumes it)
+
+
+async def test_a_cancelled_run_raises_cancelled_error_even_when_its_lease_cannot_be_released() -> None:
+    """A run cancelled (`asyncio.wait_for`'s timeout, a client gone) ends `cancelled`; giving its lease up once more
+    afterwards failed (the file locked by another process), and the caller got that `StoreUnavailable` in place of
+    its `CancelledError` (`asyncio.wait_for` then raised it, not `TimeoutError`)."""
+    gate = asyncio.Event()
+
+    async def slow(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return '{"score": 5, "feedback": "meh"}'
+        gate.set()
+        await asyncio.sleep(60)
+        return "late"
+
+    def fail(sql: str) -> BaseException | None:
+        if sql.startswith("UPDATE orchestrations SET lease_owner = NULL, lease_expires = NULL WHERE"):
+            exc = sqlite3.OperationalError("database is locked")
+            exc.sqlite_errorcode, exc.sqlite_errorname = sqlite3.SQLITE_BUSY, "SQLITE_BUSY"
+            return exc
+        return None
+
+    store = SQLiteStore()
+    async with make(store, FunctionProvider(slow), NO_RETRY) as orch:
+        session = await orch.create_session("alice", cost_limit=1.0)
+        FaultyConnection.install(store, fail)
+        run = asyncio.create_task(orch.run("Hello", session=session))
+        await asyncio.wait_for(gate.wait(), 10)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(run, 0.05)
+        (doc,) = await store.list_orchestrations(session_id=session.id)
+        assert doc.status == "cancelled"

@@ -173,7 +173,7 @@ async def drive_leased(
         await o._watcher.drive(run, fresh=session is not None and session.status == "active")
     except asyncio.CancelledError:
         o._leases.drop(oid)
-        await asyncio.shield(o.store.release(oid, o.owner))
+        await asyncio.shield(_release(o, oid))  # (a failure replaced the CancelledError: `wait_for` raised it)
         raise
     except BaseException as exc:
         await _let_go(o, oid, exc)
@@ -197,10 +197,16 @@ async def _let_go(orchestrator: Orchestrator, oid: str, exc: BaseException) -> N
     an error that leaves unknown whether its step was written)."""
     orchestrator._leases.drop(oid)
     if not (isinstance(exc, StoreUnavailable) and oid in orchestrator.suspending):
-        try:
-            await orchestrator.store.release(oid, orchestrator.owner)
-        except Exception as failed:
-            logger.warning("releasing the lease of %s failed (it expires after lease_ttl_s): %s", oid, failed)
+        await _release(orchestrator, oid)
+
+
+async def _release(orchestrator: Orchestrator, oid: str) -> None:
+    """Give up the lease of `oid`, whose run ended with an exception: a failure is logged, not raised in place of the
+    run's own (the lease expires)."""
+    try:
+        await orchestrator.store.release(oid, orchestrator.owner)
+    except Exception as failed:
+        logger.warning("releasing the lease of %s failed (it expires after lease_ttl_s): %s", oid, failed)
 
 
 class OtherModels(Conflict):
