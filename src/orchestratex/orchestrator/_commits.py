@@ -201,6 +201,8 @@ class _Step:
             if ledger is run._open:
                 run._open = None
         run.emitted.extend(events)
+        if run.session_limit is not None:  # (what the session has spent at least, for this orchestrator's next runs)
+            run.o._spent.saw(run.doc.session_id, run.session_base + run.doc.total_cost)
         if granted and self.reserve and self.ready is not None:
             run._held(self.ready)
         if self.release_lease:

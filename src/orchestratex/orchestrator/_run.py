@@ -147,7 +147,9 @@ class Run(Committing):
                 lambda: store.get_session(doc.session_id), self.o.store_retry, f"reading session {doc.session_id}"
             )
         self.session_limit = session.settings.cost_limit
-        self.session_base = session.total_cost - doc.total_cost
+        # (a `Session` object its caller read before earlier runs spent said the session had spent less: the first
+        # decision picked a model it could no longer afford, recorded as selected and then refused by the store)
+        self.session_base = self.o._spent.of(session) - doc.total_cost
         self.judges = session.settings.judges or self.o.judges
         self.judging = session.settings.judging or self.o.judging
         if released is not None:

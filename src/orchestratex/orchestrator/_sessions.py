@@ -20,7 +20,7 @@ from ._models import judge_names
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
-__all__ = ["new_session", "new_thread", "thread_orchestrations"]
+__all__ = ["SpentSoFar", "new_session", "new_thread", "thread_orchestrations"]
 
 
 def new_session(
@@ -86,6 +86,36 @@ def new_thread(session: Session, prompt: str, domain: str | None, context: str |
         )
     except ValidationError as exc:
         raise UserError(first_error(exc)) from None
+
+
+class SpentSoFar:
+    """The least each session with a cost limit has spent, as this orchestrator's own runs learned it from the store
+    (its figure at each run's start, plus what the run committed since): a `Session` object given to `run` is a copy
+    read before earlier runs spent, and the first routing decision of a run is made before the store is asked (the
+    run's start gives its figure, after the decision). A session's `total_cost` only grows, so the larger of the
+    object's and this is still at most what the store has (another process may have spent more: the store's
+    reservations keep the limit). The most recent `MOST` sessions are kept."""
+
+    MOST = 4096
+
+    __slots__ = ("_least",)
+
+    def __init__(self) -> None:
+        self._least: dict[str, float] = {}
+
+    def saw(self, session_id: str, spent: float) -> None:
+        """Session `session_id` has spent at least `spent`, as a run's commit just stored it."""
+        least = self._least
+        if spent <= least.get(session_id, 0.0):
+            return
+        least.pop(session_id, None)  # (the most recent last: the oldest goes first)
+        least[session_id] = spent
+        if len(least) > self.MOST:
+            least.pop(next(iter(least)), None)
+
+    def of(self, session: Session) -> float:
+        """What `session` has spent at least: its own `total_cost`, or more if a run of this orchestrator saw more."""
+        return max(session.total_cost, self._least.get(session.id, 0.0))
 
 
 async def thread_orchestrations(store: Store, thread_id: str) -> list[Orchestration]:

@@ -52,7 +52,7 @@ from ._portal import Portal
 from ._prompts import DEFAULT_SYSTEM_PROMPT
 from ._result import RunOptions, RunResult
 from ._resume import resume_pending
-from ._sessions import new_session, new_thread
+from ._sessions import SpentSoFar, new_session, new_thread
 from ._stream import DeltaSink, RunStream
 from ._unknown import check_new_attribute
 from ._watch import CancelWatcher
@@ -185,6 +185,9 @@ class Orchestrator:
         self._cancelling: set[str] = set()
         """Orchestrations `cancel` is stopping: a `suspend` meanwhile leaves them to end `cancelled`."""
         self._leases = LeaseKeeper(self)
+        self._spent = SpentSoFar()
+        """The least each session has spent, as this orchestrator's runs saw it: the basis of a run's first routing
+        decision when its caller's `Session` object is older (see `SpentSoFar`)."""
         self._said_other_kind: set[str] = set()
         """The runs left for an orchestrator of their kind (simulated or real models) to resume, said once each."""
         self._watcher = CancelWatcher(self)
