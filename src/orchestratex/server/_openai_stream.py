@@ -342,9 +342,8 @@ class _Stream:
             )
             self.started = self.started or item is not None
             if isinstance(item, AnswerDelta):
-                pieces = self.answer.delta(item)
-                if self.events:
-                    pieces.insert(0, chunks.bare(orchestratex={"delta": _delta_json(item)}))
+                pieces = [chunks.bare(orchestratex={"delta": _delta_json(item)})] if self.events else []
+                pieces += self.answer.delta(item)
                 now = time.monotonic()
                 if not pieces and now - sent >= heartbeat:  # (a draft's pieces, not sent, are silence all the same)
                     pieces = [b": keep-alive\n\n"]
