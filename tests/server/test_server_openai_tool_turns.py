@@ -93,3 +93,13 @@ def test_tool_turns_that_do_not_pair_are_refused_naming_the_message(api: Api, me
     with pytest.raises(BadRequestError) as refused:
         _client(api).chat.completions.create(model="orchestratex/fast", messages=messages)
     assert (refused.value.code, refused.value.param) == ("invalid_value", param), refused.value.message
+
+
+def test_a_tool_result_sent_twice_is_said_to_be_so(api: Api) -> None:
+    """An agent that ran a tool again and kept both results sends two tool messages of one call: the second was
+    refused as answering "no such tool call: 'call_1'", though call_1 is the first call of the message before."""
+    with pytest.raises(BadRequestError) as refused:
+        _client(api).chat.completions.create(model="orchestratex/fast", messages=[ASKED, CALLED, *RESULTS, RESULTS[0]])
+    error = refused.value
+    assert (error.code, error.param) == ("invalid_value", "messages.4.role")
+    assert "tool call 'call_1' is answered already, by messages.2: send one result per tool call" in error.message

@@ -27,6 +27,8 @@ class ToolTurns:
         self.open: dict[str, str] = {}
         """The calls of the last assistant turn not yet answered: id → tool name."""
         self.opened_at = -1
+        self.answered: dict[str, int] = {}
+        """The calls of the last assistant turn answered so far: id → the index of the tool message answering it."""
         self.function: str | None = None
         """The legacy `function_call` of the last assistant turn, while its `function` message may follow."""
 
@@ -59,6 +61,12 @@ class ToolTurns:
                 raise _invalid(f"{param}.name", "a function message needs the `name` of the function it answers")
             return Message(role="user", content=f"[result of the function {name}]\n{text}")
         call_id = (message.model_extra or {}).get("tool_call_id")
+        if isinstance(call_id, str) and call_id in self.answered:  # (an agent that kept a rerun tool's two results)
+            raise _invalid(
+                f"{param}.role",
+                f"tool call {call_id!r} is answered already, by messages.{self.answered[call_id]}: send one result per"
+                " tool call",
+            )
         if not isinstance(call_id, str) or call_id not in self.open:
             raise _invalid(
                 f"{param}.role",
@@ -66,11 +74,13 @@ class ToolTurns:
                 + (f" (no such tool call: {call_id!r})" if isinstance(call_id, str) else " (it has no tool_call_id)"),
             )
         name = self.open.pop(call_id)
+        self.answered[call_id] = index
         return Message(role="user", content=f"[result of the tool {name} (tool call {call_id})]\n{text}")
 
     def close(self, index: int) -> None:
         """A message other than a tool result comes at `index`: every call opened before must have been answered."""
         self.function = None
+        self.answered.clear()
         if self.open:
             missing = ", ".join(sorted(self.open))
             raise _invalid(
