@@ -9,7 +9,7 @@ from typing import Any
 
 from google.genai import types
 
-from orchestratex.exceptions import ContentFiltered, MalformedResponse, UserError
+from orchestratex.exceptions import AuthenticationError, ContentFiltered, MalformedResponse, UserError
 from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
 from orchestratex.usage import Usage
 
@@ -17,6 +17,7 @@ __all__ = [
     "JUDGE_BUDGETS",
     "JUDGE_THINKING",
     "NO_SDK_RETRIES",
+    "account_blocked",
     "generate_content_args",
     "generation_from_response",
     "meta_usage",
@@ -54,6 +55,23 @@ _FILTERED = frozenset(
         "ESCALATION",  # (the Gemini API: "Request was filtered by an escalation rule")
     }
 )
+
+
+_ACCOUNT_BLOCKED = "PUP_LIMITED_DISABLED"
+"""The finish reason of an answer stopped because the key's account is limited or disabled for Prohibited Use Policy
+violations: every call with the key ends so."""
+
+
+def account_blocked(finish: str) -> AuthenticationError | None:
+    """The error an answer stopped with `finish` stands for when its account is blocked (`PUP_LIMITED_DISABLED`): a
+    refused key, never retried (the run goes on with another provider's model), not a cut answer to judge."""
+    if finish != _ACCOUNT_BLOCKED:
+        return None
+    return AuthenticationError(
+        "Gemini stopped the answer: the key's account is limited or disabled for violations of the Prohibited Use"
+        f" Policy (finishReason {_ACCOUNT_BLOCKED}); every call with this key will fail: use another key or account",
+        status_code=403,
+    )
 
 
 JUDGE_THINKING = types.ThinkingConfig(thinking_level=types.ThinkingLevel.LOW)
@@ -146,6 +164,9 @@ def generation_from_response(response: types.GenerateContentResponse, request: G
         raise MalformedResponse("response without candidates or usage metadata")
     candidate = candidates[0]
     finish = _name(candidate.finish_reason) or ""
+    blocked = account_blocked(finish)
+    if blocked is not None:
+        raise blocked
     if finish in _FILTERED:
         raise ContentFiltered(
             f"Gemini withheld the answer: {finish}",

@@ -14,7 +14,7 @@ from google.genai import types
 from orchestratex.exceptions import ContentFiltered, MalformedResponse
 from orchestratex.providers import Generation, GenerationRequest, TextSink
 
-from ._mapping import _FILTERED, _FINISH, _name, meta_usage, model_version
+from ._mapping import _FILTERED, _FINISH, _name, account_blocked, meta_usage, model_version
 
 __all__ = ["generation_from_stream"]
 
@@ -48,6 +48,9 @@ async def generation_from_stream(
             if part.text and not part.thought:
                 pieces.append(part.text)
                 await on_text(part.text)
+    blocked = account_blocked(finish or "")
+    if blocked is not None:
+        raise blocked
     if finish in _FILTERED:
         raise ContentFiltered(f"Gemini withheld the answer: {finish}", status_code=200, usage=meta_usage(meta))
     if finish is None:  # every chunk carries usage so far: without the last one, a cut answer would pass as whole
