@@ -15,7 +15,15 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
-from orchestratex import BayesianRouter, FunctionProvider, GenerationRequest, ModelCatalog, ModelProfile, Orchestrator
+from orchestratex import (
+    BayesianRouter,
+    FunctionProvider,
+    GenerationRequest,
+    LLMJudgeEvaluator,
+    ModelCatalog,
+    ModelProfile,
+    Orchestrator,
+)
 from orchestratex.exceptions import ContentFiltered
 from orchestratex.server import ServerSettings, create_app, issue_api_key
 from orchestratex.stores import MemoryStore
@@ -110,3 +118,39 @@ def test_a_billed_refusal_counts_in_the_metrics_log_line_and_span(
     assert span.status.status_code is trace.StatusCode.ERROR
     assert (attributes["gen_ai.usage.input_tokens"], attributes["gen_ai.usage.output_tokens"]) == (300, 20)
     assert attributes["orchestratex.cost_usd"] == pytest.approx(refused, abs=1e-12)
+
+
+def test_a_judges_billed_refusal_counts_in_the_metrics() -> None:
+    """The same for a judge of the panel that refused after reading the answer: its cost is in the verdict's and the
+    run's, and now in `orchestratex_cost_usd_total{role="judge"}` too."""
+
+    def judged(request: GenerationRequest) -> str:
+        if request.purpose == "judge" and request.model.name == "function:shy":
+            raise ContentFiltered("the judge refused", status_code=200, usage=Usage(input_tokens=300, output_tokens=20))
+        return '{"score": 9, "feedback": "fine"}' if request.purpose == "judge" else "7"
+
+    store = MemoryStore()
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(judged)],
+        catalog=ModelCatalog([_model("writer", 9.0), _model("shy", 8.0), _model("judge", 7.9)]),
+        router=BayesianRouter(explore=False),
+        evaluator=LLMJudgeEvaluator(panel_size=2, min_quality=None),
+        judges=["function:shy", "function:judge"],
+        store=store,
+    )
+    app = create_app(orchestrator=orchestrator, settings=ServerSettings(metrics="open"))
+    with TestClient(app) as client:
+        key = in_app_loop(client).call(issue_api_key, store, "alice")
+        body = {"model": "orchestratex/auto", "messages": [{"role": "user", "content": "Name a prime"}]}
+        answer = client.post("/v1/chat/completions", json=body, headers=bearer(key))
+        metrics = client.get("/metrics").text
+    assert answer.status_code == 200, answer.text
+    total = answer.json()["orchestratex"]["cost"]
+    costs = {
+        (s.labels["model"], s.labels["role"]): s.value
+        for family in text_string_to_metric_families(metrics)
+        for s in family.samples
+        if s.name == "orchestratex_cost_usd_total"
+    }
+    assert costs[("function:shy", "judge")] == pytest.approx(0.3 * 0.001 + 0.02 * 0.002, abs=1e-12)
+    assert sum(costs.values()) == pytest.approx(total, abs=1e-12)
