@@ -210,3 +210,38 @@ async def test_a_judgment_cut_short_by_a_cancellation_is_logged_as_cancelled(cap
     assert [r.outcome for r in judge_calls] == ["cancelled"]  # type: ignore[attr-defined]
     # not failures: no WARNING (every graceful stop with runs in flight wrote one per call and per panel)
     assert [r.levelno for r in judge_calls] == [logging.INFO] and verdict.levelno == logging.INFO
+
+
+async def test_the_line_said_before_a_retry_names_its_run(caplog: pytest.LogCaptureFixture) -> None:
+    """`openai:gpt-4.1 failed (RateLimited); retrying in 2.0 s (attempt 2 of 3)` named no run: a server running many
+    runs, a provider rate-limiting them all, wrote these lines with nothing to tell which run waited on the model (the
+    `model_call` line, which names it, comes only once the retries are over)."""
+    from orchestratex.exceptions import RateLimited
+
+    caplog.set_level(logging.INFO, logger="orchestratex")
+    failed: list[str] = []
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose != "judge" and not failed:
+            failed.append(request.model.name)
+            raise RateLimited("slow down", model=request.model.name)
+        return "an answer"
+
+    async with Orchestrator(
+        providers=[scripted(answer, lambda r: 9.5)],
+        catalog=catalog("a", "b", quality={"a": 9.0, "b": 6.0}),
+        store=MemoryStore(),
+        retry=RetryPolicy(max_attempts=2, initial_wait=0, max_wait=0),
+    ) as o:
+        result = await o.run("Explain recursion", max_iterations=1)
+    assert result.status == "completed"
+    (retry,) = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    doc = result.orchestration
+    assert retry.getMessage().endswith(f"(attempt 2 of 2) for orchestration {doc.id}")
+    fields = retry.__dict__
+    assert (fields["orchestration_id"], fields["session_id"], fields["thread_id"]) == (
+        doc.id,
+        doc.session_id,
+        doc.thread_id,
+    )
+    assert (fields["model"], fields["error_type"], fields["attempt"]) == (failed[0], "RateLimited", 2)

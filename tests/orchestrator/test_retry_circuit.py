@@ -43,7 +43,7 @@ async def test_the_retries_stop_when_the_calls_own_failures_open_the_circuit(cap
         result = await orch.run("Hello there", max_iterations=1)
     assert calls == ["function:a", "function:a", "function:b"]
     assert [r.getMessage().partition("; ")[2] for r in caplog.records if "retrying" in r.getMessage()] == [
-        "retrying in 0.0 s (attempt 2 of 5)"
+        f"retrying in 0.0 s (attempt 2 of 5) for orchestration {result.orchestration.id}"
     ]
     assert len(waits) == 1  # (no wait for an attempt that is not made)
     assert result.status == "completed"

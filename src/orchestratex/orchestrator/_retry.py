@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,16 +26,28 @@ RETRY_IN = "retry_in_s"
 shows it; a 429's `Retry-After` may be tens of seconds during which the model is not answering)."""
 
 
-def _say_retry(exc: ProviderError, seconds: float, attempt: int, attempts: int) -> None:
+def _say_retry(
+    exc: ProviderError, seconds: float, attempt: int, attempts: int, ids: Mapping[str, str] | None = None
+) -> None:
+    """Say that the call is retried; `ids` (`orchestration_id`, `session_id`, `thread_id`) name the run it is for: a
+    server running many runs wrote the line with nothing to tell which run was waiting on the model."""
     model = exc.model or exc.provider or "a model"
+    run = f" for orchestration {ids['orchestration_id']}" if ids and "orchestration_id" in ids else ""
     logger.info(
-        "%s failed (%s); retrying in %.1f s (attempt %d of %d)",
+        "%s failed (%s); retrying in %.1f s (attempt %d of %d)%s",
         model,
         type(exc).__name__,
         seconds,
         attempt,
         attempts,
-        extra={"model": model, "error_type": type(exc).__name__, RETRY_IN: round(seconds, 3), "attempt": attempt},
+        run,
+        extra={
+            **(ids or {}),
+            "model": model,
+            "error_type": type(exc).__name__,
+            RETRY_IN: round(seconds, 3),
+            "attempt": attempt,
+        },
     )
 
 
@@ -69,14 +81,16 @@ async def retry_after(
     on_failure: Callable[[BaseException], None] | None,
     first: BaseException | None,
     allowed: Callable[[], bool] | None = None,
+    ids: Mapping[str, str] | None = None,
 ) -> T:
     """Retry a model call whose first attempt, made by the caller (`Spending._call`: a successful call pays nothing
     for retrying), failed with `first`: retryable `ProviderError`s per `policy` (tenacity owns the loop), every
     failed attempt shown to `on_failure`. A failure whose `Retry-After` is longer than the waits left can reach
     (`policy.max_wait` before each attempt left) is not retried: it is raised at once, and the run falls back.
     Once `allowed()` is false (the model's circuit opened, by these failures or by other runs' calls) no further
-    attempt is made: the last failure is raised, and the run falls back. Its own function: the fast path's frame
-    holds no closure cells, objects the cyclic garbage collector would track while the call is in flight."""
+    attempt is made: the last failure is raised, and the run falls back. `ids` name the run in the line said before
+    each retry. Its own function: the fast path's frame holds no closure cells, objects the cyclic garbage collector
+    would track while the call is in flight."""
     last = first
 
     async def attempt() -> T:
@@ -115,7 +129,7 @@ async def retry_after(
             and (allowed is None or allowed())
             and not _later(policy, exc, state.attempt_number)
         ):
-            _say_retry(exc, seconds, state.attempt_number + 1, policy.max_attempts)
+            _say_retry(exc, seconds, state.attempt_number + 1, policy.max_attempts, ids)
         return seconds
 
     retrying = AsyncRetrying(

@@ -94,6 +94,7 @@ class Spending(RunState):
                         partial(_count_failure, circuit, model.name),
                         exc,
                         partial(circuit.allows, model.name),
+                        self._ids(),  # (named in the line said before each retry)
                     )
                 gen = checked_generation(provider, gen)
                 if not gen.text.isascii() and (text := mended(gen.text)) is not gen.text:
