@@ -69,6 +69,7 @@ def test_simulated_follows_the_providers_and_is_not_set() -> None:
     with pytest.raises(UserError, match=r"^Orchestrator\.simulated says whether every provider is the simulator"):
         orchestrator.simulated = False
     assert orchestrator.simulated is True
+    orchestrator.providers["sim"].latency_scale = 0  # type: ignore[attr-defined]
     result = orchestrator.run_sync("Name a prime number", max_iterations=1)
     assert result.simulated and all(e.simulated for e in result.events if e.type == "orchestration_started")
     orchestrator.close()
