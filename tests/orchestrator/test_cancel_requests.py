@@ -216,3 +216,73 @@ async def test_cancel_ends_a_prepared_run_that_no_task_drives_before_any_call(in
         assert (await orch.drive(prepared.id)).status == "cancelled"
         assert calls == [] and (await orch.store.get_session(session.id)).total_cost == 0
         assert await orch.cancel("0" * 24) is False and await orch.cancel("not-an-id") is False
+
+
+def _instant(request: GenerationRequest) -> str:
+    """Models that answer at once (a FunctionProvider, a cached answer): a run ends before the cancel watcher asks."""
+    _judged[0] += int(request.purpose == "judge")
+    return json.dumps({"score": 3, "feedback": "go on"}) if request.purpose == "judge" else "an answer"
+
+
+@pytest.mark.parametrize("status", ["completed", "cancelled"])
+@pytest.mark.parametrize("how", ["drive", "start", "resume_pending"])
+async def test_a_prepared_run_whose_session_ended_before_it_is_driven_makes_no_call(
+    store: Store, status: SessionStatus, how: str
+) -> None:
+    # Before: `prepare` (a job queued), the session ended (`completed`, to stop its spending), then `drive`/`start`
+    # (or a server's `resume_pending`) ran it to its end and paid for it, when its models answered before the cancel
+    # watcher's first question to the store (at once with a MemoryStore); `run` given the session was refused
+    async with _orchestrator(store) as orch:
+        orch.providers = [FunctionProvider(_instant)]
+        session = await orch.create_session(cost_limit=1.0)
+        doc = await orch.prepare("Hello", session=session, max_iterations=3)
+        await store.set_session_status(session.id, status)
+        expected = f"session {session.id} is {status}: orchestrations start only in an active session"
+        if how == "drive":
+            with pytest.raises(Conflict, match=expected):
+                await orch.drive(doc.id)
+        elif how == "start":
+            with pytest.raises(Conflict, match=expected):
+                await orch.start(doc)
+        else:
+            assert await orch.resume_pending() == []  # (refused, as a run another process claimed)
+        stored = await store.get_orchestration(doc.id)
+        assert (stored.status, stored.error, stored.total_cost) == ("cancelled", expected, 0.0)
+        assert _judged[0] == 0 and not stored.iterations
+        assert (await store.get_session(session.id)).total_cost == 0
+
+
+class _Died(BaseException):
+    """The process dies while a call is in flight (a SIGKILL, in one process)."""
+
+
+async def test_a_run_left_running_whose_session_ended_is_not_resumed_into_new_calls() -> None:
+    # Before: the run resuming it made its calls (and paid) before the cancel watcher's first question
+    store = MemoryStore()
+    calls: list[str] = []
+    dead = True
+
+    def fn(request: GenerationRequest) -> str:
+        calls.append(request.purpose)
+        if dead and request.purpose == "generate" and calls.count("generate") == 2:
+            raise _Died
+        return _instant(request)
+
+    def make() -> Orchestrator:
+        return Orchestrator(
+            providers=[FunctionProvider(fn)], catalog=catalog("a", "b"), retry=NO_WAIT, store=store, lease_ttl_s=0.2
+        )
+
+    await store.open()
+    session = await make().create_session(cost_limit=1.0)
+    with pytest.raises(_Died):
+        await make().run("Hello", session=session, max_iterations=3)
+    await store.set_session_status(session.id, "completed")
+    dead, before = False, len(calls)
+    await asyncio.sleep(0.25)  # (the dead process's lease expires)
+    [result] = await make().resume_pending()
+    assert (result.status, result.orchestration.error) == (
+        "cancelled",
+        f"its session {session.id} is completed: orchestrations run only in an active session",
+    )
+    assert len(calls) == before

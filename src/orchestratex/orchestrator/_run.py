@@ -38,6 +38,7 @@ from ..routing import RoutingFeedback, detect_domain
 from ..routing._base import checked_decision
 from ..stores import RoutingOutcome
 from ..usage import Usage, add_costs
+from ._checks import inactive_session
 from ._commits import Committing
 from ._durable import with_store_retries
 from ._failures import judge_failure_recorded, keeps_judging, keeps_judging_recorded
@@ -154,6 +155,17 @@ class Run(Committing):
         self.judging = session.settings.judging or self.o.judging
         if released is not None:
             doc.interrupted_calls += self._interrupted(released)
+        if session.status in ("completed", "cancelled"):  # ended since the run was stored (`prepare`, then `drive`,
+            # `start` or `resume_pending`): it ends before its first call, as `run` given the session is refused (the
+            # cancel watcher's first question came after instant models had answered, and the run paid to its end)
+            self.stop_asked = True
+            if released is None:  # never started: its caller gets `Conflict`, as `run`'s does
+                self.refused = True
+                self.stop_why = inactive_session(session)
+            else:
+                self.stop_why = (
+                    f"its session {session.id} is {session.status}: orchestrations run only in an active session"
+                )
 
     def _failed_before(self, errors: Sequence[str]) -> None:
         """What a resumed run's recorded failures (`<model>: <exception>: <detail>`) say, as `_fallback` and
