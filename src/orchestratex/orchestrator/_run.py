@@ -28,6 +28,7 @@ from ..exceptions import (
     EvaluationError,
     OrchestrateXError,
     ProviderError,
+    ProviderNotConfigured,
     UnknownModelError,
     UserError,
 )
@@ -315,6 +316,15 @@ class Run(Committing):
             )
             await self._fallback(it, it.model_name, disabled, ledger)
             return
+        if model.provider not in self.o.providers:
+            # its provider was taken out of `orchestrator.providers` since it was picked, or the run was resumed by a
+            # process without it (a server restarted without that key): another model answers, as for a model the
+            # catalog disabled or no longer lists (the run ended `error`, "ProviderNotConfigured", with calls left)
+            try:
+                self.o.provider_for(model)
+            except ProviderNotConfigured as exc:
+                await self._fallback(it, it.model_name, exc, ledger)
+                return
         try:
             if ready is not None:
                 gen = await self._call(
