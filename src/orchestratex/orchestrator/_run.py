@@ -406,6 +406,14 @@ class Run(Committing):
         detail = exc.message if isinstance(exc, OrchestrateXError) else str(exc)
         it.errors.append(f"{name}: {type(exc).__name__}: {detail}")
         self._release_prepaid(ledger)
+        # the failed call is over: what it held and did not spend (its worst case and its answer's judging) is free
+        # for the fallback's decision, as it is released with the fallback's commit, before the next call reserves
+        # (a $0.0065 budget whose first model failed with a 500 stopped `budget`, "no model's worst-case cost (with
+        # judging) fits the $0.001247 left", with nothing spent)
+        free = ledger.reserved_local - (add_costs(*ledger.spent) if ledger.spent else 0.0)
+        if free > EPS:
+            ledger.reserved_local -= free
+            self.inflight = max(self.inflight - free, 0.0)
         if isinstance(exc, BudgetExceeded):
             await self._refresh_session()
         else:
