@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..exceptions import ProviderNotConfigured
 from ._base import Provider
-from ._support import env_value
+from ._support import env_timeout, env_value
 
 __all__ = [
     "install_hint",
@@ -111,8 +111,13 @@ def serves_named_endpoints(cls: type[Provider]) -> bool:
 
 
 def providers_from_env(names: list[str], env: Mapping[str, str] | None = None) -> dict[str, Provider]:
-    """Instantiate each named provider that is installed and configured in `env` (default: os.environ)."""
+    """Instantiate each named provider that is installed and configured in `env` (default: os.environ).
+
+    `ORCHESTRATEX_PROVIDER_TIMEOUT_S`, the timeout of the providers made here, is checked even when none is
+    configured yet: `orchestratex serve` with `=abc` and no key served the simulator without a word, and stopped
+    only once a key was added (docs/operate.md: a bad variable stops the program at its start)."""
     env = os.environ if env is None else env
+    env_timeout(env)  # (a `ConfigurationError` naming the variable)
     found: dict[str, Provider] = {}
     for name in names:
         if name not in _entry_points():
