@@ -130,7 +130,8 @@ class OutputCapPolicy:
     set — what the remaining budget can pay for. A model whose affordable cap falls below what it
     usually needs (its learned quantile, or `min_tokens` before it has been observed) does not fit.
     An answer cut at a learned cap (finish reason `length`) counts as twice as long, so the cap
-    grows back quickly. `learn=False` keeps the run's `max_output_tokens` whenever the budget allows.
+    grows back quickly; one cut at a smaller cap (the run's own `max_output_tokens`, or its budget's) is not
+    counted. `learn=False` keeps the run's `max_output_tokens` whenever the budget allows.
     """
 
     learn: bool = True
@@ -188,8 +189,18 @@ class OutputLengths:
         """Bumped when an observation changes a quantile (`typical`): caps derived from the lengths are valid
         while it stays."""
 
-    def observe(self, model: str, purpose: str, tokens: int, *, finish_reason: str | None, cap: int) -> None:
+    def observe(
+        self, model: str, purpose: str, tokens: int, *, finish_reason: str | None, cap: int, most: int | None = None
+    ) -> None:
+        """Learn from an answer of `tokens` output tokens sent with output cap `cap`, by a model that may write up to
+        `most` (its `max_output_tokens`; None: unknown). An answer cut at its cap (finish reason `length`) counts as
+        twice the cap when the cap was what this policy lets the model write; one cut at a smaller cap — the run's own
+        `max_output_tokens`, or what its budget could pay for — is not counted: it says only that the answer wanted
+        more than that cap (runs with `max_output_tokens=40` taught a learned cap of 256 tokens, which then cut a run
+        asking 4,000 with no budget)."""
         if finish_reason == "length" and tokens >= cap:  # censored: the answer wanted more than the cap
+            if most is not None and cap < self._let_write(model, purpose, most):
+                return
             tokens = 2 * cap
         window = self._seen.get((model, purpose))
         if window is None:
@@ -204,6 +215,14 @@ class OutputLengths:
         if self._quantile(ordered) != before:
             self.version += 1
             self._caps.clear()
+
+    def _let_write(self, model: str, purpose: str, most: int) -> int:
+        """The cap this policy sends the model when no run's limit or budget is lower: its learned cap, else `most`."""
+        typical = self.typical(model, purpose)
+        if typical is None:
+            return most
+        floor = self.policy.min_tokens if purpose == "generate" else self.policy.min_judge_tokens
+        return min(most, max(math.ceil(typical * self.policy.headroom), floor))
 
     def typical(self, model: str, purpose: str) -> int | None:
         """The policy's quantile of the model's recent output lengths (None before `min_observations`)."""

@@ -268,7 +268,12 @@ class Spending(RunState):
         else:
             circuit.record_failure(model.name)
         self.o.output_lengths.observe(
-            model.name, role, gen.usage.output_tokens, finish_reason=gen.finish_reason, cap=request.max_output_tokens
+            model.name,
+            role,
+            gen.usage.output_tokens,
+            finish_reason=gen.finish_reason,
+            cap=request.max_output_tokens,
+            most=model.max_output_tokens,
         )
         if not gen.model_name:
             gen.model_name = model.name
