@@ -94,6 +94,11 @@ export class Api {
     return this.get(`/api/orchestration/status/${encodeURIComponent(id)}`);
   }
 
+  /** Stop a pending or running orchestration (409 once it has ended); its last event says it was cancelled. */
+  cancel(id) {
+    return this.post(`/api/orchestration/${encodeURIComponent(id)}/cancel`);
+  }
+
   createSession(userId) {
     return this.post("/api/sessions/", { user_id: userId });
   }

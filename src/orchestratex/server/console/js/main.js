@@ -141,10 +141,11 @@ function forget() {
   byId("start-form").reset();
   for (const id of ["session-list", "session-facts", "cost-chart", "score-chart", "orchestration-list", "thread-list",
     "feed", "run-progress", "run-status", "verdicts", "who-user", "session-title", "live-title", "stream-state", "sessions-error",
-    "start-error"]) {
+    "start-error", "cancel-error"]) {
     fill(byId(id));
   }
   byId("older-sessions").hidden = true;
+  byId("run-cancel").hidden = true;
   document.title = TITLE;
 }
 
@@ -428,6 +429,7 @@ function watch(orchestrationId, { follow }) {
   byId("live-title").textContent = `Orchestration ${orchestrationId}`;
   byId("stream-state").textContent = state.streamText;
   fill(byId("verdicts"));
+  fill(byId("cancel-error"));
   fill(byId("feed"), (run ? run.events : []).map(renderEvent));
   drawProgress(run || { status: "running", events: [] }); // (a run just started: none of its events has come yet)
   drawTitle();
@@ -453,7 +455,35 @@ function drawProgress(run) {
   const text = progressOf(run);
   setText(line, text);
   line.hidden = text === "";
+  drawCancel(run);
   announce(run);
+}
+
+/**
+ * The Cancel button under the run shown, while it runs: the console could start a run but not stop one, so a run
+ * started with the wrong prompt or settings went on paying for every iteration until it ended by itself.
+ */
+function drawCancel(run) {
+  const button = byId("run-cancel");
+  const running = run.status === "running";
+  if (!running && document.activeElement === button) byId("live-title").focus(); // (a hidden button drops the focus)
+  button.hidden = !running;
+}
+
+/** Ask the server to stop the run shown; its last event (`orchestration_failed`, cancelled) says when it has. */
+async function cancelShown() {
+  const api = state.api;
+  const orchestrationId = state.watching;
+  if (!api || !orchestrationId) return;
+  const error = byId("cancel-error");
+  error.textContent = "";
+  try {
+    await api.cancel(orchestrationId);
+  } catch (err) {
+    if (state.api !== api || state.watching !== orchestrationId) return;
+    // (409: it ended on its own meanwhile, and its last event is on its way)
+    error.textContent = err instanceof ApiError && err.status === 409 ? err.message : `It could not be cancelled: ${err.message}`;
+  }
 }
 
 /**
@@ -656,6 +686,7 @@ function init() {
     if (button) watch(button.dataset.orchestration, { follow: false });
   });
   byId("older-sessions").addEventListener("click", showOlderSessions);
+  byId("run-cancel").addEventListener("click", (ev) => once(ev.currentTarget, cancelShown));
   byId("new-session").addEventListener("click", (ev) =>
     once(ev.currentTarget, async () => {
       byId("sessions-error").textContent = "";
