@@ -87,6 +87,33 @@ def test_a_comma_is_refused_where_the_language_writes_a_decimal_point(desktop: W
     assert desktop.problems() == []
 
 
+def test_a_thousands_point_is_refused_where_the_language_writes_a_decimal_comma(
+    german: Watched, console: Console
+) -> None:
+    """In German "1.000" is a thousand: the cost limit "1.000" was sent as 1 US$ and "10.000" as 10, with nothing
+    said. A point before each group of three digits is now refused there; "0.5" and "1.25" are still read."""
+    from playwright.sync_api import expect
+
+    page = german.page
+    starts = sent_starts(page)
+    log_in(page, console)
+    page.get_by_label("Prompt").fill("Explain recursion")
+    error = page.locator("#start-error")
+    for value in ("1.000", "10.000", "1.000.000"):
+        type_into(page, "Cost limit (US$)", value)
+        page.get_by_role("button", name="Start").click()
+        expect(error).to_have_text(
+            f'Cost limit (US$): "{value}" is not a number: write it with a decimal comma ("1,5") and no thousands'
+            ' separator ("1000").'
+        )
+    assert starts == []
+    type_into(page, "Cost limit (US$)", "1.25")
+    page.get_by_role("button", name="Start").click()
+    page.locator(ENDED).wait_for(timeout=90_000)
+    assert starts == [{"cost_limit": 1.25}]
+    assert german.problems() == []
+
+
 def test_a_score_just_under_the_threshold_is_not_shown_reaching_it(desktop: Watched, console: Console) -> None:
     """Scores were rounded to one decimal: an answer judged 8.96 under a threshold of 9 read "judged 9.0/10", and
     the run then refined it "after … scored below the threshold" and stopped for its iterations, not its score."""
