@@ -154,3 +154,40 @@ def test_starting_in_a_session_paused_since_it_was_read_says_so(desktop: Watched
     threads = httpx.get(f"{base}/api/threads/session/{session_id}", headers=headers).json()
     assert [t["original_prompt"] for t in threads] == ["Explain quicksort"]
     assert all("status of 409" in p for p in desktop.problems())  # (the refused start)
+
+
+def test_a_start_answered_after_another_session_is_picked_stays_in_its_own(desktop: Watched, console: Console) -> None:
+    """A session picked while a start was on its way (a slow server): the run started was shown in the session
+    picked, as "waiting for the orchestration to start" for good, since none of its events comes on that session's
+    stream. It stays in its own session now, and is shown there once that session is opened again."""
+    from playwright.sync_api import Route, expect
+
+    key = create_key(console.server.store_url, "hana")
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=console.server.base_url, headers=headers) as client:
+        other, first = (client.post("/api/sessions/", json={}).json()["_id"] for _ in range(2))
+    page = desktop.page
+    held: list[Route] = []
+    page.route("**/api/orchestration/start", lambda route: held.append(route))  # (held back: a slow server)
+    log_in(page, Console(console.server, key, "hana"))
+    expect(page.locator("#session-title")).to_have_text(f"Session {first}")
+    page.get_by_label("Prompt").fill("Explain tides")
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_function("() => document.getElementById('start-submit').getAttribute('aria-busy') === 'true'")
+    for _ in range(600):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the start was not sent"
+    page.locator(f"#session-list button[data-session='{other}']").click()
+    expect(page.locator("#session-title")).to_have_text(f"Session {other}")
+    held[0].continue_()
+    # (the button is free once the start's answer has been dealt with: a run it showed would be shown by then)
+    expect(page.locator("#start-submit")).not_to_have_attribute("aria-busy", "true")
+    expect(page.locator("#live-view")).to_be_hidden()  # (the session picked has no run)
+    expect(page.locator("#orchestration-list button")).to_have_count(0)
+
+    page.locator(f"#session-list button[data-session='{first}']").click()
+    page.locator(ENDED).wait_for(timeout=90_000)
+    expect(page.locator("#feed li[data-type=orchestration_started] pre")).to_have_text("Explain tides")
+    assert desktop.problems() == []

@@ -629,6 +629,7 @@ async function start(form, prompt) {
       const session = await state.api.createSession(state.userId);
       await reloadSessions(session._id);
     }
+    const sessionId = state.sessionId;
     let doc;
     try {
       const threadId = await threadFor(prompt, form.elements.domain.value);
@@ -637,7 +638,9 @@ async function start(form, prompt) {
       throw (await inactiveSession(err)) ?? err;
     }
     unstarted = null;
-    if (state.api !== api) return;
+    // (another session picked while the start was on its way: its run is shown when its own session is opened; shown
+    // here, it stood among the other session's runs as "waiting for the orchestration to start" for good)
+    if (state.api !== api || state.sessionId !== sessionId) return;
     watch(doc._id, { follow: false });
     refreshSession();
   } catch (err) {
