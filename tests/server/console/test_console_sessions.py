@@ -191,3 +191,36 @@ def test_a_start_answered_after_another_session_is_picked_stays_in_its_own(deskt
     page.locator(ENDED).wait_for(timeout=90_000)
     expect(page.locator("#feed li[data-type=orchestration_started] pre")).to_have_text("Explain tides")
     assert desktop.problems() == []
+
+
+def test_the_models_hint_names_the_models_of_a_session_limited_to_some(desktop: Watched, console: Console) -> None:
+    """A start with no models takes its session's: the hint under the field said "empty routes among all" in a
+    session limited to one model, and a user wanting every model left the field empty and got that one only."""
+    from playwright.sync_api import expect
+
+    key = create_key(console.server.store_url, "ines")
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=console.server.base_url, headers=headers) as client:
+        body = {"settings": {"preferred_models": ["sim:gpt-4o-mini", "sim:o3"]}}
+        limited = client.post("/api/sessions/", json=body).json()["_id"]
+        free = client.post("/api/sessions/", json={}).json()["_id"]
+    page = desktop.page
+    log_in(page, Console(console.server, key, "ines"))
+    hint = page.locator("#start-models-hint")
+    expect(page.locator("#session-title")).to_have_text(f"Session {free}")
+    expect(hint).to_have_text("Comma-separated names or aliases; empty routes among all.")
+    page.locator(f"#session-list button[data-session='{limited}']").click()
+    expect(hint).to_have_text(
+        "Comma-separated names or aliases; empty routes among this session's: sim:gpt-4o-mini, sim:o3."
+    )
+    page.get_by_label("Prompt").fill("Explain tides")
+    page.get_by_label("Max iterations").fill("1")
+    page.get_by_role("button", name="Start").click()  # (the field left empty)
+    page.locator(ENDED).wait_for(timeout=90_000)
+    routed = page.locator("#feed li[data-type=model_selected] table.alternatives tbody th")
+    assert {name.split(" ")[0] for name in routed.all_inner_texts()} == {"sim:gpt-4o-mini", "sim:o3"}
+    page.locator(f"#session-list button[data-session='{free}']").click()
+    expect(hint).to_have_text("Comma-separated names or aliases; empty routes among all.")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("#start-models-hint")).not_to_contain_text("sim:")  # (nothing of the user is left)
+    assert desktop.problems() == []

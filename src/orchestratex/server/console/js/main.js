@@ -146,6 +146,7 @@ function forget() {
   }
   byId("older-sessions").hidden = true;
   byId("run-cancel").hidden = true;
+  drawModelsHint([]);
   document.title = TITLE;
 }
 
@@ -226,6 +227,7 @@ function selectSession(sessionId) {
   sessionStorage.setItem(SESSION, sessionId);
   byId("session-view").hidden = false;
   byId("session-title").textContent = `Session ${sessionId}`;
+  drawModelsHint([]); // (until it is read: the session picked before may have had its own)
   fill(byId("feed"));
   fill(byId("verdicts"));
   clearTimeout(state.announceTimer);
@@ -286,6 +288,7 @@ async function refreshSession({ threads: withThreads = true } = {}) {
         ["judging", settings.judging || "the server's"],
       ].map(([name, value]) => [h("dt", null, name), h("dd", null, String(value))]),
     );
+    drawModelsHint(settings.preferred_models || []);
     if (threads !== null) drawThreads();
   } catch (err) {
     if (sessionId !== state.sessionId || read < state.shownRead) return; // (a newer answer is shown)
@@ -293,6 +296,19 @@ async function refreshSession({ threads: withThreads = true } = {}) {
     byId("sessions-error").textContent = err.message;
     state.readFailed = true;
   }
+}
+
+const MODELS_HINT = byId("start-models-hint").textContent;
+
+/**
+ * What an empty Models field routes among: the selected session's models when it has some (a start without models
+ * takes the session's). The hint said "empty routes among all" in a session limited to one model.
+ */
+function drawModelsHint(models) {
+  const text = models.length
+    ? `Comma-separated names or aliases; empty routes among this session's: ${models.join(", ")}.`
+    : MODELS_HINT;
+  setText(byId("start-models-hint"), text);
 }
 
 function drawThreads() {
