@@ -68,3 +68,42 @@ def test_orchestratex_models_does_not_print_it() -> None:
     assert done.returncode == 0, done.stderr
     assert "OPENAI_BASE_URL 'ada:***@proxy.example/v1' is not an http://" in done.stdout
     assert SECRET not in done.stdout + done.stderr
+
+
+KEY = "sk-gw-Zq8mR2vT5xY7wK3pL9nB4cD6"
+
+
+def quotes_the_key(request: httpx2.Request) -> httpx2.Response:
+    """A gateway that quotes the key it refuses in its error, as some OpenAI-compatible servers do."""
+    key = request.headers["authorization"].removeprefix("Bearer ")
+    error = {"message": f"Incorrect API key provided: {key}", "type": "invalid_request_error"}
+    return httpx2.Response(401, json={"error": {**error, "code": "invalid_api_key"}})
+
+
+def test_a_key_the_server_quotes_in_its_error_is_not_stored_with_the_run() -> None:
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(quotes_the_key))
+    provider = OpenAIProvider(api_key=KEY, base_url="https://gateway.example/v1", http_client=client)
+    with Orchestrator(catalog=MODELS, providers=[provider], router=BayesianRouter(explore=False)) as orchestrator:
+        result = orchestrator.run_sync("Hello", max_iterations=1)
+    assert result.status == "failed" and "Incorrect API key provided: ***" in (result.error or "")
+    stored = result.orchestration.model_dump_json() + "".join(e.model_dump_json() for e in result.events)
+    assert KEY not in stored  # its iterations' errors and its events: shown to the API's users, not its operator only
+
+
+async def test_the_401_error_itself_hides_the_key_in_its_message_and_body() -> None:
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(quotes_the_key))
+    provider = OpenAIProvider(api_key=KEY, base_url="https://gateway.example/v1", http_client=client)
+    request = GenerationRequest(model=MODELS.get("openai:llama3.2"), messages=[Message(role="user", content="Hi")])
+    with pytest.raises(ProviderHTTPError) as info:
+        await provider.generate(request)
+    assert info.value.status_code == 401 and KEY not in str(info.value) and KEY not in str(info.value.body)
+    assert "Incorrect API key provided: ***" in str(info.value)
+
+
+async def test_a_placeholder_key_of_a_local_server_is_not_masked_in_its_words() -> None:
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(quotes_the_key))
+    provider = OpenAIProvider(api_key="ollama", base_url="http://localhost:11434/v1", http_client=client)
+    request = GenerationRequest(model=MODELS.get("openai:llama3.2"), messages=[Message(role="user", content="Hi")])
+    with pytest.raises(ProviderHTTPError) as info:
+        await provider.generate(request)
+    assert "Incorrect API key provided: ollama" in str(info.value)

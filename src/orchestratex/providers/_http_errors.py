@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 import ssl
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from ..exceptions import (
     AuthenticationError,
@@ -48,6 +48,7 @@ from ._support import retry_after_seconds
 __all__ = ["connection_error", "http_error"]
 
 _E = TypeVar("_E", bound=ProviderError)
+_T = TypeVar("_T")
 
 _PROXY_AUTH = (
     "the proxy asks for a user name and password: put them in the proxy's URL, http://USER:PASSWORD@HOST:PORT"
@@ -77,6 +78,7 @@ def http_error(
     filtered: bool = False,
     timed_out: bool | None = None,
     server_failed: bool = False,
+    sent_key: str | None = None,
 ) -> ProviderError:
     """The exception for a vendor's HTTP error `status`, whose message says `detail` (the vendor's words).
 
@@ -92,8 +94,11 @@ def http_error(
     36278": every attempt gets it), `too_long` (the prompt does not fit the model's context), `filtered` (blocked by
     the vendor's safety system), `timed_out` (the default: the status is 408), `server_failed` (the server failed
     while answering, under a status below 500: Hugging Face TGI's 424 for an error of its model's shards, a CUDA
-    out-of-memory say).
+    out-of-memory say). `sent_key` is the API key the request carried: wherever the vendor's answer quotes it (a
+    gateway's "Incorrect API key provided: sk-…"), `detail` and `body` show `***` in its place, as the error's message
+    goes to logs, stored runs and the server's answers to its API users.
     """
+    detail, body = _masked(detail, sent_key), _masked(body, sent_key)
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     shown = f"{status} {label}" if label else str(status)
 
@@ -128,6 +133,25 @@ def http_error(
     if status == 409 and headers.get("x-should-retry", "").strip().lower() != "false":
         error.retryable = True  # (a conflict, a lock timeout: passing, as the OpenAI and Anthropic SDKs retry it)
     return error
+
+
+_MASKED_KEY_MIN = 12
+"""The shortest key `http_error` masks: a local server's placeholder (`ollama`, `EMPTY`) is no secret, and masking such
+a word would garble the vendor's message."""
+
+
+def _masked(said: _T, key: str | None) -> _T:
+    """`said` (a vendor's message, or its error body as parsed JSON or text) with `key` replaced by `***` in each of its
+    strings; as it is when `key` is None or shorter than `_MASKED_KEY_MIN`."""
+    if key is None or len(key) < _MASKED_KEY_MIN:
+        return said
+    if isinstance(said, str):
+        return cast(_T, said.replace(key, "***"))
+    if isinstance(said, Mapping):
+        return cast(_T, {k: _masked(v, key) for k, v in said.items()})
+    if isinstance(said, list):
+        return cast(_T, [_masked(v, key) for v in said])
+    return said
 
 
 def connection_error(

@@ -71,7 +71,9 @@ def answer_error(completion: object, url: str) -> ErrorInAnswer | None:
     return ErrorInAnswer(text, httpx2.Request("POST", url), body=error)
 
 
-def _status_error(exc: openai.APIStatusError, *, provider: str, model: str, api_key_env: str | None) -> ProviderError:
+def _status_error(
+    exc: openai.APIStatusError, *, provider: str, model: str, api_key_env: str | None, api_key: str | None
+) -> ProviderError:
     return _classified(
         exc,
         exc.status_code,
@@ -80,6 +82,7 @@ def _status_error(exc: openai.APIStatusError, *, provider: str, model: str, api_
         provider=provider,
         model=model,
         api_key_env=api_key_env,
+        api_key=api_key,
     )
 
 
@@ -150,6 +153,7 @@ def _classified(
     provider: str,
     model: str,
     api_key_env: str | None,
+    api_key: str | None,
 ) -> ProviderError:
     code = str(exc.code or "").lower()  # a string, though some servers (and older SDKs) give a number
     return http_error(
@@ -167,6 +171,7 @@ def _classified(
         too_long=_too_long(exc, code, status, detail.lower()),
         filtered=code in _FILTER_CODES or _flagged(exc, status),
         server_failed=status == _GENERATION_FAILED,
+        sent_key=api_key,
     )
 
 
@@ -249,13 +254,19 @@ def _message(exc: openai.APIStatusError) -> str:
 
 @contextmanager
 def map_openai_errors(
-    *, provider: str, model: str, api_key_env: str | None, base_url: str | None = None
+    *,
+    provider: str,
+    model: str,
+    api_key_env: str | None,
+    base_url: str | None = None,
+    api_key: str | None = None,
 ) -> Iterator[None]:
     """Translate every exception the OpenAI SDK (or the response mapping) raises into the OrchestrateX tree.
 
     `ProviderError`s raised inside the block get `model` and `provider` filled in when missing. A server that cannot be
     reached or does not answer in time is named by its `base_url` (its secrets hidden): "cannot reach openai" said
-    nothing of the local server `OPENAI_BASE_URL` pointed at, and read as OpenAI's API being down.
+    nothing of the local server `OPENAI_BASE_URL` pointed at, and read as OpenAI's API being down. Where an error
+    answer quotes `api_key` (the key the calls carry), the error shows `***` in its place.
     """
     at = f" at {shown_url(base_url.rstrip('/'))}" if base_url else ""
     try:
@@ -272,7 +283,7 @@ def map_openai_errors(
         url = str(exc.request.url)  # (the request's: through a proxy or not)
         raise connection_error(cause, provider=provider, model=model, proxy=proxy, at=at, url=url) from exc
     except openai.APIStatusError as exc:
-        raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
+        raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env, api_key=api_key) from exc
     except (  # UnicodeDecodeError: a body that is not UTF-8
         openai.APIResponseValidationError,
         json.JSONDecodeError,
@@ -291,6 +302,8 @@ def map_openai_errors(
             raise ProviderError(f"{provider} call failed: {message}", model=model, provider=provider) from exc
         where = "answered with status 200" if isinstance(exc, ErrorInAnswer) else "sent mid-stream"
         detail = f"{message} ({where})"
-        raise _classified(exc, status, {}, detail, provider=provider, model=model, api_key_env=api_key_env) from exc
+        raise _classified(
+            exc, status, {}, detail, provider=provider, model=model, api_key_env=api_key_env, api_key=api_key
+        ) from exc
     except openai.OpenAIError as exc:
         raise ProviderError(f"{provider} call failed: {exc}", model=model, provider=provider) from exc

@@ -296,6 +296,9 @@ class OpenAIProvider(Provider):
         self._owns_connection = self._clients.owned
         self.base_url: str = str(sdk.base_url)
         """The server the provider talks to."""
+        key = getattr(sdk, "api_key", None)
+        self._api_key: str | None = key if isinstance(key, str) else None
+        """The key the calls carry: masked where an error answer quotes it."""
         self.without_json_mode: set[str] = set()
         """Model ids whose calls refused JSON mode (`response_format={"type": "json_object"}`: LM Studio's and TGI's
         every model, OpenAI's `o1-mini`): their calls wanting JSON ask for it in words, and the object is read from the
@@ -495,7 +498,11 @@ class OpenAIProvider(Provider):
         reasoning = self._reasons(model.version)
         deadline = time_to_write(self._deadline, request.max_output_tokens)
         with map_openai_errors(
-            provider=self.name, model=model.name, api_key_env=self.api_key_env, base_url=self.base_url
+            provider=self.name,
+            model=model.name,
+            api_key_env=self.api_key_env,
+            base_url=self.base_url,
+            api_key=self._api_key,
         ):
             try:
                 async with asyncio.timeout(deadline):
@@ -656,7 +663,11 @@ class OpenAIProvider(Provider):
             check_allow_model_requests()
         start = time.perf_counter()
         with map_openai_errors(
-            provider=self.name, model=model.name, api_key_env=self.api_key_env, base_url=self.base_url
+            provider=self.name,
+            model=model.name,
+            api_key_env=self.api_key_env,
+            base_url=self.base_url,
+            api_key=self._api_key,
         ):
             if self._uses_responses(model.version):
                 params = response_params(request, reasoning=reasoning)
