@@ -26,3 +26,22 @@ async def test_anthropic_s_404_hint_hides_it_too() -> None:
     with pytest.raises(ProviderHTTPError) as info:
         await provider.generate(GenerationRequest(model=model, messages=[Message(role="user", content="Hi")]))
     assert "/v1/v1/messages" in str(info.value) and SECRET not in str(info.value)
+
+
+KEY = "sk-ant-gw-Zq8mR2vT5xY7wK3pL9nB4cD6"
+
+
+def quotes_the_key(request: httpx2.Request) -> httpx2.Response:
+    """A gateway (`ANTHROPIC_BASE_URL`) that quotes the key it refuses (this one) in its error."""
+    error = {"type": "authentication_error", "message": f"invalid x-api-key: {KEY}"}
+    return httpx2.Response(401, json={"type": "error", "error": error})
+
+
+async def test_a_key_the_gateway_quotes_in_its_error_is_shown_masked() -> None:
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(quotes_the_key))
+    provider = AnthropicProvider(api_key=KEY, base_url="https://gateway.example", http_client=client)
+    model = ModelProfile(name="anthropic:claude-haiku-4-5", input_cost_per_1k=0.001, output_cost_per_1k=0.005)
+    with pytest.raises(ProviderHTTPError) as info:
+        await provider.generate(GenerationRequest(model=model, messages=[Message(role="user", content="Hi")]))
+    assert info.value.status_code == 401 and "invalid x-api-key: ***" in str(info.value)
+    assert KEY not in str(info.value) and KEY not in str(info.value.body)

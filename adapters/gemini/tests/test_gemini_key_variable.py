@@ -76,3 +76,12 @@ def test_a_refused_key_names_the_variable_it_came_from(
         monkeypatch.setenv(var, value)
     assert refused(GeminiProvider(base_url=url)).endswith(named), "the key read by the constructor"
     assert refused(GeminiProvider(api_key="AIza-given", base_url=url)).endswith("set GEMINI_API_KEY to a valid key")
+
+
+def test_a_key_a_gateway_quotes_in_its_error_is_shown_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local server, not Google
+    key = "AIzaGatewayQuoted-Zq8mR2vT5xY7wK3pL9"
+    quoted = {"error": {**REFUSED["error"], "message": f"API key not valid: {key}"}}
+    with local_server(lambda sent: Reply(400, content=json.dumps(quoted).encode())) as base:
+        message = refused(GeminiProvider(api_key=key, base_url=base))
+    assert "API key not valid: ***" in message and key not in message

@@ -39,7 +39,9 @@ _STATUS_OF_TYPE = {
 """The HTTP status each of Anthropic's documented error types is answered with."""
 
 
-def _status_error(exc: anthropic.APIStatusError, *, provider: str, model: str, api_key_env: str) -> ProviderError:
+def _status_error(
+    exc: anthropic.APIStatusError, *, provider: str, model: str, api_key_env: str, api_key: str | None
+) -> ProviderError:
     status = exc.status_code
     if status < 400:  # an `error` event inside a streamed 200 answer: it stands for the status of its type
         status = _STATUS_OF_TYPE.get(str(getattr(exc, "type", None) or ""), 500)
@@ -57,16 +59,20 @@ def _status_error(exc: anthropic.APIStatusError, *, provider: str, model: str, a
         label=str(getattr(exc, "type", None) or ""),  # 529 overloaded_error, 500 api_error, 504 timeout_error, …
         too_long=status in (400, 413) and any(p in lowered for p in _CONTEXT_PHRASES),
         filtered=status == 400 and any(p in lowered for p in _FILTER_PHRASES),
+        sent_key=api_key,
     )
 
 
 @contextmanager
-def map_anthropic_errors(*, provider: str, model: str, api_key_env: str, at: str = "") -> Iterator[None]:
+def map_anthropic_errors(
+    *, provider: str, model: str, api_key_env: str, at: str = "", api_key: str | None = None
+) -> Iterator[None]:
     """Translate every exception the Anthropic SDK (or the response mapping) raises into the OrchestrateX tree.
 
     `ProviderError`s raised inside the block get `model` and `provider` filled in when missing. `at` follows the
     provider's name in the message of a server that cannot be reached or does not answer in time (` at <base URL>`,
     for a gateway or proxy `ANTHROPIC_BASE_URL` names: "cannot reach anthropic" read as Anthropic's API being down).
+    Where an error answer quotes `api_key` (the key the calls carry, as a gateway may), the error shows `***` instead.
     """
     try:
         yield
@@ -82,7 +88,7 @@ def map_anthropic_errors(*, provider: str, model: str, api_key_env: str, at: str
         url = str(exc.request.url)  # (the request's: through a proxy or not)
         raise connection_error(cause, provider=provider, model=model, proxy=proxy, at=at, url=url) from exc
     except anthropic.APIStatusError as exc:
-        raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
+        raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env, api_key=api_key) from exc
     except (  # UnicodeDecodeError: a body that is not UTF-8
         anthropic.APIResponseValidationError,
         json.JSONDecodeError,

@@ -173,6 +173,9 @@ class AnthropicProvider(Provider):
         self.base_url: str = str(sdk.base_url)
         """The server the provider talks to."""
         self._at = server_named(self.base_url, self.default_base_url)
+        key = getattr(sdk, "api_key", None)
+        self._api_key: str | None = key if isinstance(key, str) else None
+        """The key the calls carry: masked where an error answer quotes it."""
 
     @property
     def _client(self) -> anthropic.AsyncAnthropic:
@@ -206,7 +209,9 @@ class AnthropicProvider(Provider):
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         if self._owns_connection:
             check_allow_model_requests()
-        with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env, at=self._at):
+        with map_anthropic_errors(
+            provider=self.name, model=model.name, api_key_env=self.api_key_env, at=self._at, api_key=self._api_key
+        ):
             start = time.perf_counter()
             message = await self._adapting(request, self._answer)
             latency_ms = (time.perf_counter() - start) * 1000
@@ -319,7 +324,9 @@ class AnthropicProvider(Provider):
             return await super().generate_stream(request, on_text)
         if self._owns_connection:
             check_allow_model_requests()
-        with map_anthropic_errors(provider=self.name, model=model.name, api_key_env=self.api_key_env, at=self._at):
+        with map_anthropic_errors(
+            provider=self.name, model=model.name, api_key_env=self.api_key_env, at=self._at, api_key=self._api_key
+        ):
             start = time.perf_counter()
             message = await self._adapting(request, lambda params: self._streamed(params, on_text))
             latency_ms = (time.perf_counter() - start) * 1000

@@ -163,7 +163,9 @@ def _path_hint(exc: errors.APIError) -> str:
     return f" ({request.method} {url} not found: check the base URL)"
 
 
-def _status_error(exc: errors.APIError, *, provider: str, model: str, api_key_env: str) -> ProviderError:
+def _status_error(
+    exc: errors.APIError, *, provider: str, model: str, api_key_env: str, api_key: str | None
+) -> ProviderError:
     status = int(exc.code or 0)
     response = getattr(exc, "response", None)
     headers = {k.lower(): v for k, v in response.headers.items()} if response is not None else {}
@@ -185,16 +187,20 @@ def _status_error(exc: errors.APIError, *, provider: str, model: str, api_key_en
         # (a 408 is a timeout, a proxy's or a load balancer's too, unless Google's status says the call was cancelled)
         timed_out=(status == 504 and exc.status == "DEADLINE_EXCEEDED")
         or (status == 408 and exc.status != "CANCELLED"),
+        sent_key=api_key,
     )
 
 
 @contextmanager
-def map_gemini_errors(*, provider: str, model: str, api_key_env: str, at: str = "") -> Iterator[None]:
+def map_gemini_errors(
+    *, provider: str, model: str, api_key_env: str, at: str = "", api_key: str | None = None
+) -> Iterator[None]:
     """Translate every exception google-genai (or the response mapping) raises into the OrchestrateX tree.
 
     `ProviderError`s raised inside the block get `model` and `provider` filled in when missing. `at` follows the
     provider's name in the message of a server that cannot be reached or does not answer in time (` at <base URL>`,
     for a gateway or proxy `GOOGLE_GEMINI_BASE_URL` names: "cannot reach gemini" read as Google's API being down).
+    Where an error answer quotes `api_key` (the key the calls carry, as a gateway may), the error shows `***` instead.
     """
     try:
         yield
@@ -203,7 +209,7 @@ def map_gemini_errors(*, provider: str, model: str, api_key_env: str, at: str = 
         exc.provider = exc.provider or provider
         raise
     except errors.APIError as exc:
-        raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env) from exc
+        raise _status_error(exc, provider=provider, model=model, api_key_env=api_key_env, api_key=api_key) from exc
     except _TIMEOUTS as exc:
         raise ProviderTimeout(f"{provider}{at} did not answer in time", model=model, provider=provider) from exc
     except _TRANSPORT as exc:

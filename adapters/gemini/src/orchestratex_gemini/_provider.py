@@ -226,6 +226,9 @@ class GeminiProvider(Provider):
         self.base_url: str = str(getattr(options, "base_url", None) or self.default_base_url)
         """The server the provider talks to."""
         self._at = server_named(self.base_url, self.default_base_url)
+        key = getattr(getattr(sdk, "_api_client", None), "api_key", None)
+        self._api_key: str | None = key if isinstance(key, str) else None
+        """The key the calls carry: masked where an error answer quotes it."""
 
     @property
     def _client(self) -> genai.Client:
@@ -325,7 +328,9 @@ class GeminiProvider(Provider):
             raise UnknownPriceError(f"model {model.name!r} has no price: set input_cost_per_1k and output_cost_per_1k")
         if self._owns_connection:
             check_allow_model_requests()
-        with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named, at=self._at):
+        with map_gemini_errors(
+            provider=self.name, model=model.name, api_key_env=self._key_named, at=self._at, api_key=self._api_key
+        ):
             start = time.perf_counter()
             while True:
                 args = self._content_args(request)
@@ -351,7 +356,9 @@ class GeminiProvider(Provider):
         if self._owns_connection:
             check_allow_model_requests()
         progress = StreamProgress(on_text)
-        with map_gemini_errors(provider=self.name, model=model.name, api_key_env=self._key_named, at=self._at):
+        with map_gemini_errors(
+            provider=self.name, model=model.name, api_key_env=self._key_named, at=self._at, api_key=self._api_key
+        ):
             start = time.perf_counter()
             while True:
                 args = self._content_args(request)
