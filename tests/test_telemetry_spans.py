@@ -448,3 +448,29 @@ async def test_json_log_lines_of_a_traced_run_carry_its_trace_and_span_ids(spans
     (root,) = _by_name(finished, "invoke_agent")
     assert (stop["trace_id"], stop["span_id"]) == ids(root)
     assert all(line["trace_id"] == ids(root)[0] for line in lines if line["logger"].startswith("orchestratex."))
+
+
+async def test_a_provider_error_is_recorded_without_the_vendor_exception_it_came_from(
+    spans: InMemorySpanExporter,
+) -> None:
+    key = "sk-gw-Zq8mR2vT5xY7wK3pL9nB4cD6"
+
+    def answer(request: GenerationRequest) -> str:
+        try:  # (as an adapter translates its SDK's exception, whose message quotes what the vendor said)
+            raise RuntimeError(f"Error code: 401 - Incorrect API key provided: {key}")
+        except RuntimeError as exc:
+            raise ProviderError("rejected the API key (401): Incorrect API key provided: ***") from exc
+
+    orchestrator = Orchestrator(
+        providers=[scripted(answer, lambda r: 9.0)],
+        catalog=catalog("a", "b"),
+        store=MemoryStore(),
+        retry=RetryPolicy(max_attempts=1),
+    )
+    async with orchestrator as o:
+        result = await o.run(PROMPT, max_iterations=1)
+    assert result.status == "failed"
+    finished = spans.get_finished_spans()
+    recorded = [e for s in finished for e in s.events if e.name == "exception"]
+    assert recorded and all("Incorrect API key provided: ***" in _attrs(e)["exception.stacktrace"] for e in recorded)
+    assert not any(key in s.to_json() for s in finished)

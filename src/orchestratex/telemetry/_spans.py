@@ -4,12 +4,15 @@ i.e. `opentelemetry-api` is installed and the application has set a tracer provi
 from __future__ import annotations
 
 import json
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider, Span, SpanKind, Status, StatusCode
+
+from ..exceptions import ProviderError
 
 __all__ = ["active", "tracer"]
 
@@ -77,11 +80,22 @@ def set_attributes(span: Span, attributes: dict[str, Any]) -> None:
 
 
 def fail(span: Span, exc: BaseException | None, error_type: str, description: str) -> None:
-    """Mark `span` as failed: `error.type`, an ERROR status, and the exception when there is one."""
+    """Mark `span` as failed: `error.type`, an ERROR status, and the exception when there is one.
+
+    A provider's error is recorded without the exceptions it was raised from: those are the vendor SDK's, whose
+    message quotes what the vendor answered (a gateway's "Incorrect API key provided: sk-…", the key the adapter
+    masks in its own message), and the span's `exception.stacktrace` carried them whole to the trace backend."""
     span.set_attribute("error.type", error_type)
     if exc is not None:
-        span.record_exception(exc)
+        span.record_exception(exc, attributes=_unchained(exc))
     span.set_status(Status(StatusCode.ERROR, description))
+
+
+def _unchained(exc: BaseException) -> dict[str, str] | None:
+    """The stack trace to record of `exc`: for a `ProviderError`, without its cause and context (None: the default)."""
+    if not isinstance(exc, ProviderError):
+        return None
+    return {"exception.stacktrace": "".join(traceback.format_exception(exc, chain=False))}
 
 
 def add_event(span: Span, name: str, attributes: dict[str, Any]) -> None:
