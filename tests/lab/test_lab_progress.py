@@ -384,3 +384,24 @@ async def test_load_history_interrupted_says_it_stopped(
             await lab.load_history(orchestrator.store, progress=True, page_size=2)
     last = capsys.readouterr().err.splitlines()[-1]
     assert last.startswith("load_history: stopped at 2 orchestrations after 00:00"), last
+
+
+def test_the_percentage_reads_100_only_when_everything_is_done() -> None:
+    """Before: rounded, 942 of RouterBench test's 945 prompts read `100%` on the live line (and `(100%)` on a plain
+    one) while the replay still ran."""
+    out, clock = Terminal(), Clock()
+    with Progress("replay t", 945, stream=out, clock=clock) as bar:
+        clock.now += 2
+        bar.update(942)
+        assert out.getvalue().split("\r")[-1].startswith("replay t:  99%|")
+        clock.now += 1
+        bar.update(945)
+    assert out.getvalue().split("\r")[-1].startswith("replay t: 100%|")
+    piped, clock = io.StringIO(), Clock()
+    with Progress("fit", 945, stream=piped, clock=clock, show=True) as bar:
+        clock.now += 2
+        bar.update(942)
+        clock.now += 0.5
+        bar.update(945)
+    first, last = piped.getvalue().splitlines()
+    assert first.startswith("fit: 942/945 prompts (99%)") and last.startswith("fit: done: 945/945 prompts")
