@@ -176,3 +176,34 @@ def test_a_curve_of_cost_quality_pairs_says_to_write_operating_points() -> None:
         Curve("mine", pairs)
     made = Curve("mine", [OperatingPoint(c, q) for c, q in pairs])  # type: ignore[arg-type]
     assert isinstance(made.points, tuple) and aiq([made])["mine"] == pytest.approx(0.001 * 0.85 / 0.002)
+
+
+def test_plot_curves_says_how_to_give_a_loop_replays_point() -> None:
+    """Before: the docs give `LoopReplay.point()` "for `plot_curves`", and `plot_curves(curves, replay.point())` (or a
+    list of points, or a label's (cost, quality) pair) failed inside with "'OperatingPoint' object has no attribute
+    'items'"; now a `UserError` shows the mapping to write, and the mapping draws the labelled point."""
+    pytest.importorskip("matplotlib")
+    import asyncio
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from orchestratex.lab import SimulatedJudge, plot_curves, replay_loop
+    from orchestratex.routing.bandit import BayesianRouter
+
+    table = OutcomeTable(
+        name="toy",
+        models=("cheap", "strong"),
+        prompts=tuple(f"question {i}" for i in range(6)),
+        quality=np.array([[1.0, 1.0], [0.0, 1.0]] * 3),
+        cost=np.tile([0.001, 0.01], (6, 1)),
+    )
+    loop = asyncio.run(replay_loop(table, router=BayesianRouter(), judge=SimulatedJudge(), progress=False)).point()
+    curve = _curve("fitted", (0.0, 0.5), (1.0, 0.9))
+    for given in (loop, [loop]):
+        with pytest.raises(UserError, match=r'points maps each label to a lab.OperatingPoint, e.g. points=\{"loop"'):
+            plot_curves([curve], given)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"the point labelled 'loop' is tuple \(0.001, 0.8\), not a lab.OperatingPoint"):
+        plot_curves([curve], {"loop": (0.001, 0.8)})  # type: ignore[dict-item]
+    ax = plot_curves([curve], {"loop": loop})
+    assert [t.get_text() for t in ax.texts] == ["loop"]
