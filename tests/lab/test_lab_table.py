@@ -273,3 +273,22 @@ def test_ids_given_as_numbers_are_strings_like_row_numbers() -> None:
         ):
             table("b", ["x", bad])
     assert json.loads(json.dumps(numbered.ids)) == ["100", "101", "102"]  # before: int64 is not JSON serializable
+
+
+def test_a_bootstrap_of_a_bootstrap_sample_keeps_its_ids_distinct() -> None:
+    """Before: a bootstrap sample holds `x` and `x#2`; resampling it (a nested bootstrap) took both twice, named both
+    second copies `x#2`, and failed with "ids must be distinct, ['x#2'] repeat" about ids the user never gave."""
+    table = synthetic_table(40)
+    rng = np.random.default_rng(0)
+    sample = table.subset(rng.integers(0, len(table), len(table)))
+    assert any(i.endswith("#2") for i in sample.ids)  # (the sample repeats rows)
+    again = sample.subset(np.arange(len(sample)).repeat(2))  # every row of the sample twice
+    assert len(set(again.ids)) == len(again) == 2 * len(sample)
+    assert again.ids[::2] == sample.ids  # each row's first copy keeps its id
+    first = table.subset([0, 0, 1])
+    assert first.ids == ("0", "0#2", "1")
+    assert first.subset([0, 0, 1]).ids == ("0", "0#3", "0#2")  # `0#2` is taken: the next free number
+    for _ in range(20):
+        rows = rng.integers(0, len(sample), len(sample))
+        nested = sample.subset(rows)
+        assert len(set(nested.ids)) == len(nested) and nested.prompts == tuple(sample.prompts[i] for i in rows)

@@ -219,7 +219,8 @@ class OutcomeTable:
     # -- slicing ------------------------------------------------------------------------------
     def subset(self, rows: Sequence[int] | IntArray, *, name: str | None = None) -> OutcomeTable:
         """The table restricted to `rows` (in that order); a row taken again (a bootstrap sample) gets the id
-        `<id>#2`, `<id>#3`, … so that ids stay distinct."""
+        `<id>#2`, `<id>#3`, … so that ids stay distinct (the next free number when the table already has that id,
+        as a bootstrap sample has: a bootstrap of it keeps distinct ids too)."""
         given = np.asarray(rows)
         if given.size and (given.dtype.kind not in "iu" or given.ndim != 1):  # (1.5 or True would pass as 1)
             mask = " (for a True/False mask, give np.flatnonzero(mask))" if given.dtype.kind == "b" else ""
@@ -231,9 +232,19 @@ class OutcomeTable:
         pick = idx.tolist()
         taken: dict[int, int] = {}
         ids = []
+        known: set[str] | None = None  # the table's ids and those given so far, read once a row is taken again
         for i in pick:
             taken[i] = taken.get(i, 0) + 1
-            ids.append(self.ids[i] if taken[i] == 1 else f"{self.ids[i]}#{taken[i]}")
+            if taken[i] == 1:
+                ids.append(self.ids[i])
+                continue
+            if known is None:
+                known = {*self.ids, *ids}
+            # (a bootstrap of a bootstrap: its rows `x` and `x#2` both taken twice made `x#2` twice, a UserError)
+            while (again := f"{self.ids[i]}#{taken[i]}") in known:
+                taken[i] += 1
+            known.add(again)
+            ids.append(again)
         return OutcomeTable(
             name=name or self.name,
             models=self.models,
