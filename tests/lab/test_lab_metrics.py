@@ -207,3 +207,23 @@ def test_plot_curves_says_how_to_give_a_loop_replays_point() -> None:
         plot_curves([curve], {"loop": (0.001, 0.8)})  # type: ignore[dict-item]
     ax = plot_curves([curve], {"loop": loop})
     assert [t.get_text() for t in ax.texts] == ["loop"]
+
+
+def test_hull_takes_pairs_as_lists_or_array_rows_and_refuses_a_nan() -> None:
+    """Before: `hull([[0.1, 0.5], [0.2, 0.7]])` (pairs read from JSON) failed with "unhashable type: 'list'", a numpy
+    array with "truth value of an array ... is ambiguous", and a NaN quality (an unobserved cell's mean) returned
+    `[(0.1, nan)]`: a wrong hull that dropped the point of quality 0.7 without a word."""
+    pairs = [(0.1, 0.5), (0.2, 0.45), (0.3, 0.7)]
+    expected = [(0.1, 0.5), (0.3, 0.7)]
+    assert hull(pairs) == expected
+    assert hull([list(p) for p in pairs]) == expected  # type: ignore[misc]
+    assert hull(np.asarray(pairs)) == expected  # type: ignore[arg-type]
+    assert hull([OperatingPoint(c, q) for c, q in pairs]) == expected  # type: ignore[misc]
+    with pytest.raises(UserError, match=r"the point \(0.1, nan\) is not a \(cost, quality\) pair of finite numbers"):
+        hull([(0.1, float("nan")), (0.2, 0.7)])
+    with pytest.raises(UserError, match=r"the point \(0.1, 0.5, 1\) is not a \(cost, quality\) pair"):
+        hull([(0.1, 0.5, 1)])  # type: ignore[list-item]
+    with pytest.raises(UserError, match=r"for the curve 'fitted', call its \.hull\(\)"):
+        hull(_curve("fitted", (0.0, 0.5), (1.0, 0.9)))  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="no points"):
+        hull([])

@@ -7,6 +7,7 @@ import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from ..exceptions import UserError
 
@@ -83,11 +84,11 @@ def hull(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
 
     The upper convex hull from the cheapest point (best quality among the cheapest) up to the
     best-quality point (cheapest among the best): what a router can reach at each cost by
-    mixing its operating points at random, never paying more for less.
+    mixing its operating points at random, never paying more for less. The points are (cost, quality)
+    pairs (tuples, lists, the rows of a numpy array, or `OperatingPoint`s) of finite numbers, costs >= 0;
+    anything else is a `UserError`.
     """
-    if not points:
-        raise UserError("no points")
-    pts = sorted(set(points), key=lambda p: (p[0], -p[1]))
+    pts = sorted(set(_pairs(points)), key=lambda p: (p[0], -p[1]))
     start = pts[0]
     top = max(pts, key=lambda p: (p[1], -p[0]))
     pts = [p for p in pts if start[0] <= p[0] <= top[0]]
@@ -107,6 +108,37 @@ def hull(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
         if p[1] > out[-1][1]:
             out.append(p)
     return out
+
+
+def _pairs(points: object) -> list[tuple[float, float]]:
+    """`hull`'s points as (cost, quality) float pairs, else a `UserError` naming the first that is not one (before:
+    a list of lists or a numpy array failed with "unhashable type", and a NaN quality dropped every later point)."""
+    if isinstance(points, Curve):
+        raise UserError(f"hull(points) takes (cost, quality) pairs; for the curve {points.name!r}, call its .hull()")
+    if isinstance(points, str | bytes) or not isinstance(points, Iterable):
+        raise UserError(f"hull(points) takes a list of (cost, quality) pairs, not {type(points).__name__}")
+    pairs = []
+    for point in points:
+        if isinstance(point, OperatingPoint):
+            pair: tuple[object, ...] = (point.cost, point.quality)
+        elif isinstance(point, Iterable) and not isinstance(point, str | bytes):
+            pair = tuple(point)
+        else:
+            pair = (point,)
+        cost, quality = pair if len(pair) == 2 else (None, None)
+        if not all(_finite(v) for v in (cost, quality)) or cast(float, cost) < 0:
+            raise UserError(
+                f"hull(points): the point {point!r} is not a (cost, quality) pair of finite numbers with cost >= 0 "
+                "(was a table cell unobserved? use table.complete())"
+            )
+        pairs.append((float(cast(float, cost)), float(cast(float, quality))))
+    if not pairs:
+        raise UserError("no points")
+    return pairs
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def aiq(curves: Sequence[Curve], *, max_cost: float | None = None) -> dict[str, float]:
