@@ -728,8 +728,10 @@ class Orchestrator:
         cancelled `RunResult`, not a `CancelledError` it did not ask for. Returns once the run has ended. It may be
         awaited on another event loop than the run's (a `run_sync` run, from `asyncio.run` in another thread): it
         acts on the run's loop. A run `prepare` stored that no task drives yet (`pending`) is ended `cancelled` at
-        once, before any call, so that no later `start` or `resume_pending` runs it. Takes the orchestration's id, or
-        the `Orchestration` itself (as `start` and `drive` do)."""
+        once, before any call, so that no later `start` or `resume_pending` runs it; so is a `running` one whose
+        process died (a restarted kernel) once its lease has expired, releasing what it held (False while another
+        process still holds its lease). Takes the orchestration's id, or the `Orchestration` itself (as `start` and
+        `drive` do)."""
         orchestration_id = _orchestration_id("cancel", orchestration_id)
         task = self._tasks.get(orchestration_id)
         if task is None:
@@ -761,14 +763,14 @@ class Orchestrator:
             self._cancelling.discard(orchestration_id)
 
     async def _cancel_pending(self, orchestration_id: str) -> bool:
-        """`cancel` of a stored `pending` run no task of this orchestrator drives: driven here only to end it
-        `cancelled` as it begins (its `orchestration_failed` event committed, no call made). False when it is not
-        pending, or another process claimed it first."""
+        """`cancel` of a stored `pending` run no task of this orchestrator drives, or a `running` one a dead process
+        left: driven here only to end it `cancelled` as it begins (its `orchestration_failed` event committed, no call
+        made). False when it has ended, or another process holds its lease (claimed it first, or still drives it)."""
         if not isinstance(orchestration_id, str):
             return False
         await ensure_ready(self)
         try:
-            if (await self.store.get_orchestration(orchestration_id)).status != "pending":
+            if (await self.store.get_orchestration(orchestration_id)).status not in ("pending", "running"):
                 return False
             task = self.start(orchestration_id)
         except (NotFound, UserError):
