@@ -366,7 +366,11 @@ async def _pump(websocket: WebSocket, state: ServerState, subscriber: Subscriber
     heartbeat_s = state.settings.heartbeat_s
     while True:  # then live events, in seq order, filling any gap from the store
         try:
-            seq, text = await asyncio.wait_for(subscriber.queue.get(), heartbeat_s)
+            # (not `asyncio.wait_for`: on Python 3.11 it returns the event it got when the stream is cancelled at that
+            # moment, as it is when its queue overflows, so the pump went on alone, sending heartbeats for ever while
+            # every later event was dropped, and the stream was never closed with 4008)
+            async with asyncio.timeout(heartbeat_s):
+                seq, text = await subscriber.queue.get()
         except TimeoutError:
             over = None
             with contextlib.suppress(StoreError):  # (the store is down: the stream waits for it, heartbeats go on)
