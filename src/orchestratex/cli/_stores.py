@@ -89,10 +89,31 @@ def store_option(given: str | None) -> str:
     """` --store URL` when the command was given `--store URL`, for the commands its messages suggest (`orchestratex
     runs list`, `orchestratex serve`): without it, the suggested command reads another store, the default one. The
     URL is quoted for the shell where it must be: a path with a space (`sqlite:////data/my runs.db`), or a MongoDB
-    URL's `&` (which ran the suggested command in the background, without its options), broke the command copied."""
+    URL's `&` (which ran the suggested command in the background, without its options), broke the command copied. A
+    SQLite file's relative path is given whole (see `_whole_path`)."""
     import shlex
 
-    return f" --store {shlex.quote(shown_url(given))}" if given else ""
+    return f" --store {shlex.quote(shown_url(_whole_path(given)))}" if given else ""
+
+
+def _whole_path(url: str) -> str:
+    """`url` with a SQLite file's relative path made absolute (its options kept), for a command typed in another folder:
+    `orchestratex serve --store sqlite:///runs.db`, pasted into a new terminal (in the home folder), served another,
+    empty file and never resumed the run left for it. Any other URL as it is."""
+    from urllib.parse import urlsplit
+
+    from ..stores._url import sqlite_url
+    from ..stores.sqlite import SQLiteStore
+
+    try:
+        store = store_from_url(url)
+    except (UserError, ConfigurationError):
+        return url
+    path = store.path if isinstance(store, SQLiteStore) else ":memory:"
+    if path == ":memory:" or os.path.isabs(path) or path.startswith("~"):
+        return url
+    query = urlsplit(url).query
+    return sqlite_url(os.path.abspath(path)) + (f"?{query}" if query else "")
 
 
 def patiently(url: str, work: Coroutine[Any, Any, T]) -> T:
