@@ -97,6 +97,7 @@ def test_a_thousands_point_is_refused_where_the_language_writes_a_decimal_comma(
     page = german.page
     starts = sent_starts(page)
     log_in(page, console)
+    new_session(page)  # (no run ended in it yet)
     page.get_by_label("Prompt").fill("Explain recursion")
     error = page.locator("#start-error")
     for value in ("1.000", "10.000", "1.000.000"):
