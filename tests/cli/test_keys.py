@@ -19,6 +19,10 @@ def test_revoking_a_revoked_key_says_it_already_was(store_url: str) -> None:
     first = run_cli("keys", "revoke", key["_id"], "--store", store_url)
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith(f"orchestratex: revoked key {key['_id']} of user 'alice'; servers on ")
+    # (not "refuse it from now on": a server caching keys, and open streams, still take it a while, which someone
+    # revoking a leaked key must know)
+    assert "ORCHESTRATEX_AUTH_CACHE_S above 0) accepts it for up to that long" in first.stdout
+    assert "open WebSockets and /v1 calls within ORCHESTRATEX_WS_AUTH_CHECK_S (5 s)" in first.stdout
     (revoked,) = json.loads(run_cli("keys", "list", "--json", "--store", store_url).stdout)
 
     again = run_cli("keys", "revoke", key["_id"], "--store", store_url)

@@ -174,8 +174,10 @@ def keys_command(args: argparse.Namespace) -> int:
             )
         else:
             Output().verbatim(
-                f"orchestratex: revoked key {revoked.id} of user {revoked.user_id!r}; "
-                f"servers on {shown_url(url)} refuse it from now on"
+                f"orchestratex: revoked key {revoked.id} of user {revoked.user_id!r}; servers on {shown_url(url)}"
+                " refuse it at its next request and end its open WebSockets and /v1 calls within"
+                " ORCHESTRATEX_WS_AUTH_CHECK_S (5 s); one that caches keys (ORCHESTRATEX_AUTH_CACHE_S above 0)"
+                " accepts it for up to that long"
             )
         return 0
     if args.keys_command != "create":
