@@ -48,7 +48,7 @@ def test_an_adapter_that_fails_to_import_says_so(tmp_path: Path, monkeypatch: py
             providers_from_env(["broken"], env={})
     finally:
         monkeypatch.undo()
-        _registry._entry_points.cache_clear()
+        _registry._scan.cache_clear()
 
 
 def test_only_configured_providers_are_built() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 from ..exceptions import ProviderNotConfigured
@@ -68,11 +69,24 @@ def key_hint(provider: str) -> str:
     return " or ".join(KNOWN_ENV_VARS.get(provider, (f"{provider.upper()}_API_KEY",)))
 
 
-@cache
-def _entry_points() -> dict[str, object]:
+@lru_cache(maxsize=1)
+def _scan(_paths: tuple[tuple[str, int], ...]) -> dict[str, object]:
     from importlib.metadata import entry_points  # imported here: scanning distributions is slow
 
     return {ep.name: ep for ep in entry_points(group="orchestratex.providers")}
+
+
+def _entry_points() -> dict[str, object]:
+    """The installed providers' entry points, scanned again only once a directory of `sys.path` has changed (a
+    `%pip install` in a notebook's kernel adds a distribution to site-packages: `Orchestrator()` went on not seeing
+    the adapter, and simulated, until the kernel restarted). A few `stat` calls; the slow scan is remembered."""
+    stamps = []
+    for entry in sys.path:
+        try:
+            stamps.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except (OSError, TypeError, ValueError):  # (a path that does not exist, yet or any more, or is not one)
+            continue
+    return _scan(tuple(stamps))
 
 
 def provider_names() -> list[str]:
@@ -85,7 +99,7 @@ def load_provider_class(name: str) -> type[Provider]:
     the adapter is installed but fails to import)."""
     ep = _entry_points().get(name)
     if ep is None:  # installed since the last scan (`%pip install` in a notebook's kernel, say)?
-        _entry_points.cache_clear()
+        _scan.cache_clear()
         ep = _entry_points().get(name)
     if ep is None:
         install = install_hint(name)
