@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -29,17 +26,10 @@ from orchestratex.server import ServerSettings, create_app, issue_api_key
 from orchestratex.stores import MemoryStore
 from orchestratex.usage import Usage
 
+from ..telemetry_fixtures import spans
 from .conftest import bearer, in_app_loop
 
-
-@pytest.fixture
-def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
-    yield exporter
-    provider.shutdown()
+__all__ = ["spans"]  # (a fixture of tests/telemetry_fixtures.py)
 
 
 def _model(name: str, quality: float) -> ModelProfile:
