@@ -19,6 +19,24 @@ from orchestratex.stores import open_store
 CLI = [sys.executable, "-m", "orchestratex.cli"]
 PROMPT = "Write a Python function to reverse a string"
 
+LEASED_RUN = """
+import asyncio, sys
+from orchestratex import Orchestrator
+from orchestratex.stores import open_store
+
+async def main():
+    store = await open_store(sys.argv[1])
+    o = Orchestrator(store=store, simulate=True, lease_ttl_s=1.0)
+    def said(event):
+        if event.type == "model_selected":
+            print(event.orchestration_id, flush=True)
+    await o.run("Write a haiku about cats", on_event=said)
+
+asyncio.run(main())
+"""
+"""A script running one simulated run with a 1 s lease on the store URL it is given (`python -c LEASED_RUN URL`),
+printing the run's id once a model is selected: kill it then to leave a run whose lease expires."""
+
 
 def cli_env(**extra: str) -> dict[str, str]:
     """The environment of a CLI subprocess: no provider key (the simulator), no store variable."""

@@ -11,25 +11,9 @@ import time
 
 import pytest
 
-from .conftest import CLI, PROMPT, cli_env, run_cli
+from .conftest import CLI, LEASED_RUN, PROMPT, cli_env, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")]
-
-_CHILD = """
-import asyncio, sys
-from orchestratex import Orchestrator
-from orchestratex.stores import open_store
-
-async def main():
-    store = await open_store(sys.argv[1])
-    o = Orchestrator(store=store, simulate=True, lease_ttl_s=1.0)
-    def said(event):
-        if event.type == "model_selected":
-            print(event.orchestration_id, flush=True)
-    await o.run("Write a haiku about cats", on_event=said)
-
-asyncio.run(main())
-"""
 
 
 def _statuses(url: str) -> dict[str, str]:
@@ -53,13 +37,17 @@ def test_a_detached_run_and_a_stalled_one_are_not_listed_running(store_url: str)
     assert proc.returncode == 143 and "is detached" in err, err
 
     killed = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, store_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", LEASED_RUN, store_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert killed.stdout is not None
         stalled = killed.stdout.readline().strip()
         going = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, store_url],
+            [sys.executable, "-c", LEASED_RUN, store_url],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

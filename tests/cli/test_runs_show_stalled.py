@@ -10,25 +10,9 @@ import time
 
 import pytest
 
-from .conftest import cli_env, run_cli
+from .conftest import LEASED_RUN, cli_env, run_cli
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-
-_CHILD = """
-import asyncio, sys
-from orchestratex import Orchestrator
-from orchestratex.stores import open_store
-
-async def main():
-    store = await open_store(sys.argv[1])
-    o = Orchestrator(store=store, simulate=True, lease_ttl_s=1.0)
-    def said(event):
-        if event.type == "model_selected":
-            print(event.orchestration_id, flush=True)
-    await o.run("Write a haiku about cats", on_event=said)
-
-asyncio.run(main())
-"""
 
 
 def _show_once_stalled(oid: str, url: str) -> subprocess.CompletedProcess[str]:
@@ -44,7 +28,11 @@ def _show_once_stalled(oid: str, url: str) -> subprocess.CompletedProcess[str]:
 def test_a_killed_run_is_shown_stalled_not_waiting_for_its_answer(store_url: str) -> None:
     env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="100")  # (its model still answering when it is killed)
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, store_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", LEASED_RUN, store_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert child.stdout is not None
@@ -65,7 +53,11 @@ def test_a_run_going_on_is_not_stalled(store_url: str) -> None:
     """Its process renews the lease: the run is going on, its call waiting for its answer."""
     env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="100")
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, store_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", LEASED_RUN, store_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert child.stdout is not None
