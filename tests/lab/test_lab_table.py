@@ -292,3 +292,20 @@ def test_a_bootstrap_of_a_bootstrap_sample_keeps_its_ids_distinct() -> None:
         rows = rng.integers(0, len(sample), len(sample))
         nested = sample.subset(rows)
         assert len(set(nested.ids)) == len(nested) and nested.prompts == tuple(sample.prompts[i] for i in rows)
+
+
+def test_concat_takes_a_generator_of_tables_and_says_what_it_takes() -> None:
+    """Before: `OutcomeTable.concat(t for t in tables)` failed with "'generator' object is not subscriptable", one
+    table alone with "'OutcomeTable' object is not subscriptable", and a list holding something else with an
+    AttributeError on `.models`."""
+    a, b = synthetic_table(10, name="a"), synthetic_table(6, seed=1, name="b")
+    joined = OutcomeTable.concat(t for t in (a, b))
+    assert len(joined) == 16 and joined.prompts == a.prompts + b.prompts
+    with pytest.raises(UserError, match=r"concat takes a list of tables, not one table \('a'\): put them in a list"):
+        OutcomeTable.concat(a)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="concat takes a list of OutcomeTables; the list holds str 'b'"):
+        OutcomeTable.concat([a, "b"])  # type: ignore[list-item]
+    with pytest.raises(UserError, match=r"concat takes a list of OutcomeTables, e.g. OutcomeTable.concat\(\[a, b\]\)"):
+        OutcomeTable.concat({"a": a})  # type: ignore[dict-item]
+    with pytest.raises(UserError, match="nothing to concatenate"):
+        OutcomeTable.concat(t for t in cast(list[OutcomeTable], []))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -310,14 +310,24 @@ class OutcomeTable:
             yield everything[fold != f], everything[fold == f]
 
     @staticmethod
-    def concat(tables: Sequence[OutcomeTable], *, name: str | None = None) -> OutcomeTable:
-        """Rows of several tables with the same models (in any column order: the first table's is kept), one after
-        the other.
+    def concat(tables: Iterable[OutcomeTable], *, name: str | None = None) -> OutcomeTable:
+        """Rows of several tables (a list, or any iterable such as a generator) with the same models (in any column
+        order: the first table's is kept), one after the other; anything else is a `UserError`.
 
         Ids stay as they are when they are distinct across the tables; when two tables share an id (e.g. two
         tables numbered from 0), every id is prefixed with its table's name (`<name>/<id>`, and with the
         table's position too when names repeat), so that each row keeps a distinct id.
         """
+        if isinstance(tables, OutcomeTable):
+            raise UserError(
+                f"concat takes a list of tables, not one table ({tables.name!r}): put them in a list, [a, b]"
+            )
+        if isinstance(tables, str | bytes | Mapping) or not isinstance(tables, Iterable):
+            raise UserError(f"concat takes a list of OutcomeTables, e.g. OutcomeTable.concat([a, b]), not {tables!r}")
+        tables = list(tables)  # (a generator of tables, as well as a list: before, "not subscriptable")
+        odd = next((t for t in tables if not isinstance(t, OutcomeTable)), None)
+        if odd is not None:
+            raise UserError(f"concat takes a list of OutcomeTables; the list holds {type(odd).__name__} {odd!r}")
         if not tables:
             raise UserError("nothing to concatenate")
         models = tables[0].models
