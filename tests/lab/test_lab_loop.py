@@ -3,7 +3,9 @@ real judging path, the router seeing every attempt."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -308,3 +310,33 @@ async def test_a_cost_limit_the_recorded_costs_fit_lets_the_runs_answer_on_a_tab
     assert {o.stop_reason for o in replay.outcomes} == {"threshold"}  # before: {"budget"}, quality 0
     assert replay.quality == 1.0 and replay.shares() == {"cheap": 1.0}
     assert replay.cost == pytest.approx(0.0001 + replay.judge_cost)
+
+
+def test_a_replay_shown_in_a_notebook_cell_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dataclass's repr listed every `LoopOutcome`: a replay of 2,000 prompts, the last line of a cell, showed
+    360,000 characters (megabytes for a RouterBench split)."""
+    from ..kernel_cells import run_cells
+
+    cells = run_cells(
+        [
+            f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from lab_synthetic import synthetic_table
+from orchestratex import lab
+from orchestratex.routing.fitted import FittedRouter
+table = synthetic_table(2000)
+loop = await lab.replay_loop(table, router=FittedRouter().fit(table), max_iterations=2, progress=False)
+loop
+""",
+        ],
+        tmp_path,
+        monkeypatch,
+        timeout=240,
+    )
+    shown = cells[0].text
+    assert re.fullmatch(
+        r"LoopReplay\('synthetic', prompts=2000, max_iterations=2, "
+        r"quality=[01]\.\d{4}, cost=[0-9.e-]+, attempts=1\.\d\d\)",
+        shown.strip(),
+    ), shown[:500]

@@ -199,6 +199,14 @@ class LoopReplay:
             cost=self.cost, quality=self.quality, knob=float(self.max_iterations), shares=self.shares()
         )
 
+    def __repr__(self) -> str:
+        # (the dataclass's listed every LoopOutcome: a replay of a few thousand prompts, the last line of a notebook
+        # cell, filled it with megabytes of text)
+        return (
+            f"LoopReplay({self.table.name!r}, prompts={len(self.outcomes)}, max_iterations={self.max_iterations}, "
+            f"quality={self.quality:.4f}, cost={self.cost:.6g}, attempts={self.attempts:.2f})"
+        )
+
     def summary(self) -> str:
         return (
             f"quality {self.quality:.4f} at ${self.cost:.5f}/prompt (judging ${self.judge_cost:.5f}), "
