@@ -389,3 +389,17 @@ def test_an_evaluators_panel_size_that_is_no_count_of_judges_is_named_before_the
     orchestrator.evaluator = _Sized(0)
     assert orchestrator.run_sync("What is six times seven?", max_iterations=1).status == "completed"
     orchestrator.close()
+
+
+@pytest.mark.parametrize("size", [None, "1", 1.5])
+def test_an_evaluators_panel_size_that_is_no_count_of_judges_is_named_by_create_session(size: object) -> None:
+    # a session whose only judge is its only model asks the evaluator whether it calls a judge: None failed with
+    # "TypeError: '>' not supported between instances of 'NoneType' and 'int'" (a 500 on `POST /api/sessions/`)
+    orchestrator = Orchestrator(
+        providers=[FunctionProvider(lambda request: "an answer")], catalog=catalog("function"), evaluator=_Sized(size)
+    )
+    only = ["function:a"]
+    with pytest.raises(UserError, match=r"^_Sized\.panel_size_for returned .*: how many judge models one evaluation"):
+        asyncio.run(orchestrator.create_session(preferred_models=only, judges=only))
+    orchestrator.evaluator = _Sized(0)
+    assert asyncio.run(orchestrator.create_session(preferred_models=only, judges=only)).settings.judges == only

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from ..domains import check_domain
+from ..evaluation._base import checked_panel_size
 from ..exceptions import Conflict, UserError
 from ..records import Orchestration, Session, SessionSettings, Thread
 from ..stores import Store
@@ -61,7 +62,7 @@ def _check_judged_by_another(orchestrator: Orchestrator, preferred: list[str] | 
     evaluator calls no judge model)."""
     if not preferred or not judges or set(preferred) != set(judges) or len(set(judges)) != 1:
         return
-    if orchestrator.evaluator.panel_size_for([orchestrator.catalog.get(judges[0])]) > 0:
+    if checked_panel_size(orchestrator.evaluator, [orchestrator.catalog.get(judges[0])]) > 0:
         raise UserError(
             f"no model can judge the answers of {judges[0]}: a judge must be another model, and the session's only "
             "judge (judges, or the orchestrator's) is the only model it routes to (preferred_models): allow another "
