@@ -45,3 +45,19 @@ async def test_a_key_the_gateway_quotes_in_its_error_is_shown_masked() -> None:
         await provider.generate(GenerationRequest(model=model, messages=[Message(role="user", content="Hi")]))
     assert info.value.status_code == 401 and "invalid x-api-key: ***" in str(info.value)
     assert KEY not in str(info.value) and KEY not in str(info.value.body)
+
+
+async def test_a_key_quoted_where_a_long_page_is_cut_is_not_half_shown() -> None:
+    """A gateway's error page (not JSON) is quoted cut to 300 characters: the key was masked after the cut, so a key
+    the cut went through was left with its first characters shown."""
+
+    def page(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(401, text="x" * 280 + f" refused key {KEY} " + "y" * 200)
+
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(page))
+    provider = AnthropicProvider(api_key=KEY, base_url="https://gateway.example", http_client=client)
+    model = ModelProfile(name="anthropic:claude-haiku-4-5", input_cost_per_1k=0.001, output_cost_per_1k=0.005)
+    with pytest.raises(ProviderHTTPError) as info:
+        await provider.generate(GenerationRequest(model=model, messages=[Message(role="user", content="Hi")]))
+    assert info.value.status_code == 401 and "refused key ***" in str(info.value)
+    assert KEY[:10] not in str(info.value) and KEY not in str(info.value.body)

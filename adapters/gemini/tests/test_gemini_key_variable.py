@@ -85,3 +85,14 @@ def test_a_key_a_gateway_quotes_in_its_error_is_shown_masked(monkeypatch: pytest
     with local_server(lambda sent: Reply(400, content=json.dumps(quoted).encode())) as base:
         message = refused(GeminiProvider(api_key=key, base_url=base))
     assert "API key not valid: ***" in message and key not in message
+
+
+def test_a_key_quoted_where_a_long_page_is_cut_is_not_half_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway's error page (not JSON) is quoted cut to 300 characters: the key was masked after the cut, so a key
+    the cut went through was left with its first characters shown."""
+    monkeypatch.setattr(orchestratex.providers, "ALLOW_MODEL_REQUESTS", True)  # a local server, not Google
+    key = "AIzaGatewayQuoted-Zq8mR2vT5xY7wK3pL9"
+    page = ("x" * 270 + f" refused key {key} " + "y" * 200).encode()
+    with local_server(lambda sent: Reply(401, content=page, headers={"content-type": "text/plain"})) as base:
+        message = refused(GeminiProvider(api_key=key, base_url=base))
+    assert "refused key ***" in message and key[:10] not in message

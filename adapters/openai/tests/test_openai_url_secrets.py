@@ -107,3 +107,20 @@ async def test_a_placeholder_key_of_a_local_server_is_not_masked_in_its_words() 
     with pytest.raises(ProviderHTTPError) as info:
         await provider.generate(request)
     assert "Incorrect API key provided: ollama" in str(info.value)
+
+
+async def test_a_key_quoted_where_a_long_body_is_cut_is_not_half_shown() -> None:
+    """A gateway's error page (not JSON) is shown cut to 300 characters: the key was masked after the cut, so a key the
+    cut went through was left with its first characters shown."""
+
+    def page(request: httpx2.Request) -> httpx2.Response:
+        key = request.headers["authorization"].removeprefix("Bearer ")
+        return httpx2.Response(401, text="x" * 280 + f" refused key {key} " + "y" * 200)
+
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(page))
+    provider = OpenAIProvider(api_key=KEY, base_url="https://gateway.example/v1", http_client=client)
+    request = GenerationRequest(model=MODELS.get("openai:llama3.2"), messages=[Message(role="user", content="Hi")])
+    with pytest.raises(ProviderHTTPError) as info:
+        await provider.generate(request)
+    assert info.value.status_code == 401 and "refused key ***" in str(info.value)
+    assert KEY[:8] not in str(info.value) and KEY not in str(info.value.body)

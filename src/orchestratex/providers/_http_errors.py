@@ -45,7 +45,7 @@ from ..exceptions import (
 )
 from ._support import retry_after_seconds
 
-__all__ = ["connection_error", "http_error"]
+__all__ = ["connection_error", "http_error", "masked_key"]
 
 _E = TypeVar("_E", bound=ProviderError)
 _T = TypeVar("_T")
@@ -98,7 +98,7 @@ def http_error(
     gateway's "Incorrect API key provided: sk-…"), `detail` and `body` show `***` in its place, as the error's message
     goes to logs, stored runs and the server's answers to its API users.
     """
-    detail, body = _masked(detail, sent_key), _masked(body, sent_key)
+    detail, body = masked_key(detail, sent_key), masked_key(body, sent_key)
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     shown = f"{status} {label}" if label else str(status)
 
@@ -140,7 +140,7 @@ _MASKED_KEY_MIN = 12
 a word would garble the vendor's message."""
 
 
-def _masked(said: _T, key: str | None) -> _T:
+def masked_key(said: _T, key: str | None) -> _T:
     """`said` (a vendor's message, or its error body as parsed JSON or text) with `key` replaced by `***` in each of its
     strings; as it is when `key` is None or shorter than `_MASKED_KEY_MIN`."""
     if key is None or len(key) < _MASKED_KEY_MIN:
@@ -148,9 +148,9 @@ def _masked(said: _T, key: str | None) -> _T:
     if isinstance(said, str):
         return cast(_T, said.replace(key, "***"))
     if isinstance(said, Mapping):
-        return cast(_T, {k: _masked(v, key) for k, v in said.items()})
+        return cast(_T, {k: masked_key(v, key) for k, v in said.items()})
     if isinstance(said, list):
-        return cast(_T, [_masked(v, key) for v in said])
+        return cast(_T, [masked_key(v, key) for v in said])
     return said
 
 

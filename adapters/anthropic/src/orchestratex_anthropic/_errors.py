@@ -13,7 +13,7 @@ import pydantic
 
 from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error, retry_after_seconds
-from orchestratex.providers._http_errors import connection_error
+from orchestratex.providers._http_errors import connection_error, masked_key
 from orchestratex.providers._support import one_line, shown_url
 
 __all__ = ["map_anthropic_errors", "retry_after_seconds"]
@@ -46,7 +46,7 @@ def _status_error(
     if status < 400:  # an `error` event inside a streamed 200 answer: it stands for the status of its type
         status = _STATUS_OF_TYPE.get(str(getattr(exc, "type", None) or ""), 500)
     headers = dict(exc.response.headers)
-    detail = (_api_message(exc) or _quoted(exc)) + _path_hint(exc)
+    detail = (_api_message(exc) or _quoted(exc, api_key)) + _path_hint(exc)
     lowered = detail.lower()
     return http_error(
         status,
@@ -113,17 +113,18 @@ def _path_hint(exc: anthropic.APIStatusError) -> str:
     )
 
 
-def _quoted(exc: anthropic.APIStatusError) -> str:
+def _quoted(exc: anthropic.APIStatusError, api_key: str | None = None) -> str:
     """What an error body that is not Anthropic's JSON says (a proxy's HTML page, a gateway's text or JSON): its status
-    and the body on one line, cut to 300 characters (`one_line`), as the SDK's message quotes it whole."""
-    body = exc.body
+    and the body on one line, cut to 300 characters (`one_line`), as the SDK's message quotes it whole; `api_key`
+    masked before the cut (a key the cut went through was left half shown)."""
+    body = masked_key(exc.body, api_key)
     path = _SDK_PATH.search(exc.message)  # (the request's path, as the SDK adds it)
     where = path.group(0) if path else ""
     if isinstance(body, str) and body.strip():
         return f"{exc.status_code} {one_line(body)}{where}"
     if isinstance(body, dict) and body:
         return f"{exc.status_code} {one_line(json.dumps(body, ensure_ascii=False, default=str))}{where}"
-    return one_line(exc.message)
+    return one_line(masked_key(exc.message, api_key))
 
 
 _SDK_PATH = re.compile(r" \(path: [^()\s]*\)\Z")

@@ -23,7 +23,7 @@ from google.genai import errors
 from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error
 from orchestratex.providers import retry_after_seconds as header_retry_after
-from orchestratex.providers._http_errors import connection_error
+from orchestratex.providers._http_errors import connection_error, masked_key
 from orchestratex.providers._support import not_json, one_line, shown_url
 
 try:
@@ -116,11 +116,12 @@ _TWO_VERSIONS = re.compile(r"/(v1(?:alpha|beta)?)/(v1(?:alpha|beta)?)/")
 """A request path holding two API versions: a base URL ending in one (`…/v1beta`), to which the SDK added its own."""
 
 
-def _detail(exc: errors.APIError) -> str:
+def _detail(exc: errors.APIError, api_key: str | None = None) -> str:
     """The error's status and message; for a body without Google's `message` (a gateway's `{"detail": "Not Found"}`,
-    for which google-genai reads none), the body itself, cut to 300 characters."""
+    for which google-genai reads none), the body itself, cut to 300 characters, `api_key` masked before the cut (a
+    key the cut went through was left half shown)."""
     if _not_json(exc):  # (a proxy's HTML page: on one line, cut, not its thousands of characters as they came)
-        return f"{exc.status or ''} {one_line(str(exc.message), _BODY_SHOWN)}".strip()
+        return f"{exc.status or ''} {one_line(masked_key(str(exc.message), api_key), _BODY_SHOWN)}".strip()
     detail = f"{exc.status or ''} {exc.message or ''}".strip()
     if exc.message or not exc.details:
         return detail
@@ -128,6 +129,7 @@ def _detail(exc: errors.APIError) -> str:
         shown = json.dumps(exc.details, ensure_ascii=False, default=str)
     except ValueError:
         shown = str(exc.details)
+    shown = masked_key(shown, api_key)
     cut = shown if len(shown) <= _BODY_SHOWN else shown[: _BODY_SHOWN - 1] + "…"
     return f"{detail} {cut}".strip()
 
@@ -170,7 +172,7 @@ def _status_error(
     response = getattr(exc, "response", None)
     headers = {k.lower(): v for k, v in response.headers.items()} if response is not None else {}
     body = exc.details
-    detail = _detail(exc) + _path_hint(exc)
+    detail = _detail(exc, api_key) + _path_hint(exc)
     reasons = {str(d.get("reason")) for d in _details(body)}
     return http_error(
         status,

@@ -13,7 +13,7 @@ import pydantic
 
 from orchestratex.exceptions import MalformedResponse, ProviderError, ProviderTimeout
 from orchestratex.providers import http_error, retry_after_seconds
-from orchestratex.providers._http_errors import connection_error
+from orchestratex.providers._http_errors import connection_error, masked_key
 from orchestratex.providers._support import shown_url
 
 __all__ = ["ErrorInAnswer", "answer_error", "map_openai_errors", "retry_after_seconds"]
@@ -78,7 +78,7 @@ def _status_error(
         exc,
         exc.status_code,
         dict(exc.response.headers),
-        _message(exc) + _path_hint(exc),
+        _message(exc, api_key) + _path_hint(exc),
         provider=provider,
         model=model,
         api_key_env=api_key_env,
@@ -229,9 +229,10 @@ def _upstream(body: Mapping[str, object]) -> str:
     return f" ({who}: {shown})" if isinstance(who, str) and who else f" ({shown})"
 
 
-def _message(exc: openai.APIStatusError) -> str:
+def _message(exc: openai.APIStatusError, api_key: str | None = None) -> str:
     """The API's own message (`error.message`), else what the body says: a proxy's text or HTML page, a server's
-    `{"error": "..."}` or `{"detail": ...}`, which the SDK leaves out of its message ("Error code: 502")."""
+    `{"error": "..."}` or `{"detail": ...}`, which the SDK leaves out of its message ("Error code: 502"); `api_key`
+    masked before the body is cut (a key the cut went through was left half shown)."""
     body = exc.body
     if isinstance(body, list) and body and isinstance(body[0], Mapping):  # (Gemini's OpenAI compatibility: a list)
         error = body[0].get("error", body[0])
@@ -246,6 +247,7 @@ def _message(exc: openai.APIStatusError) -> str:
         return exc.message
     if not shown:
         return exc.message
+    shown = masked_key(shown, api_key)
     cut = shown if len(shown) <= _BODY_SHOWN else shown[: _BODY_SHOWN - 1] + "…"
     # (the SDK's own message for such a body differs between its versions: some quote the raw body, line breaks and
     # all, others not at all; this is the same whatever the version)
