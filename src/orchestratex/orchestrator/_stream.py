@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, Self, TypeAlias, cast
 
 from ..events import Event, OrchestrationCompleted, OrchestrationFailed
 from ..exceptions import UserError
@@ -48,6 +48,11 @@ DeltaSink: TypeAlias = Callable[[AnswerDelta], None]
 """Receives every `AnswerDelta` of a run (`Orchestrator.drive(on_delta=...)`)."""
 
 _DONE = object()
+_READ_ASYNC = (
+    "a stream is read asynchronously, not with {written}: write `async with orchestrator.run_stream(...) as stream:` "
+    "then `async for item in stream:` (in an `async def`, or a Jupyter cell, where top-level await works); from "
+    "synchronous code, `run_sync(..., on_event=handler)` hands each event to `handler` as it happens"
+)
 _END_EVENTS = (OrchestrationCompleted, OrchestrationFailed)
 
 
@@ -142,6 +147,18 @@ class RunStream:
 
     def __aiter__(self) -> AsyncIterator[StreamItem]:
         return self._iterate()
+
+    def __iter__(self) -> NoReturn:
+        """Refused with what to write: Python said only "'RunStream' object is not iterable"."""
+        raise UserError(_READ_ASYNC.format(written="`for item in orchestrator.run_stream(...)`"))
+
+    def __enter__(self) -> NoReturn:
+        """Refused with what to write: Python said only "'RunStream' object does not support the context manager
+        protocol"."""
+        raise UserError(_READ_ASYNC.format(written="`with orchestrator.run_stream(...)`"))
+
+    def __exit__(self, *exc: object) -> None:  # (never called: `__enter__` refuses; `with` needs both to be there)
+        return None
 
     async def _iterate(self) -> AsyncIterator[StreamItem]:
         task = self._ensure_started()
