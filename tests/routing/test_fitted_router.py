@@ -477,3 +477,11 @@ def test_save_to_a_path_ending_with_a_slash_is_refused_not_written_as_a_file(
         router.save(folder)
     assert not (tmp_path / "models").exists()
     assert router.save(folder + "router.npz").is_file()
+
+
+def test_a_featurizer_shows_its_settings_and_whether_it_is_fitted(router: FittedRouter) -> None:
+    """A notebook showed `router.featurizer` as `<orchestratex.routing._features.TextFeaturizer object at 0x…>`."""
+    assert repr(TextFeaturizer(bits=16, bigrams=False)) == (
+        "TextFeaturizer(bits=16, tail_chars=1500, bigrams=False, not fitted)"
+    )
+    assert repr(router.featurizer) == "TextFeaturizer(bits=18, tail_chars=1500, bigrams=True, fitted)"

@@ -57,6 +57,12 @@ class TextFeaturizer:
         self.bigrams = bigrams
         self.idf: NDArray[np.float64] | None = None
 
+    def __repr__(self) -> str:
+        """Its settings and whether `fit` has learned its weights, not `<… object at 0x…>` (what a notebook showed for
+        `router.featurizer`)."""
+        fitted = "fitted" if self.idf is not None else "not fitted"
+        return f"TextFeaturizer(bits={self.bits}, tail_chars={self.tail_chars}, bigrams={self.bigrams}, {fitted})"
+
     @property
     def size(self) -> int:
         return 1 << self.bits
