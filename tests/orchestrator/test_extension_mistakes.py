@@ -403,3 +403,32 @@ def test_an_evaluators_panel_size_that_is_no_count_of_judges_is_named_by_create_
         asyncio.run(orchestrator.create_session(preferred_models=only, judges=only))
     orchestrator.evaluator = _Sized(0)
     assert asyncio.run(orchestrator.create_session(preferred_models=only, judges=only)).settings.judges == only
+
+
+class _Counting(Provider):
+    """A provider of one's own with a tokenizer of its own, which counts `counted` input tokens for every request."""
+
+    name = "counting"
+
+    def __init__(self, counted: object) -> None:
+        self.counted = counted
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        text = VERDICT if request.purpose == "judge" else "an answer"
+        return Generation(text=text, usage=Usage(input_tokens=5, output_tokens=5))
+
+    def count_input_tokens(self, request: GenerationRequest) -> int:
+        return self.counted  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("counted", [3.5, -5, "12", None, True], ids=["float", "negative", "str", "none", "bool"])
+def test_a_providers_count_of_input_tokens_that_is_no_count_fails_the_run_naming_it(counted: object) -> None:
+    # as FunctionProvider(count_tokens=...) does: 3.5 reserved a fractional budget, -5 failed with "input_tokens must
+    # be a whole number of tokens >= 0, not -5", "12" and None with a TypeError from deep in the run
+    result = Orchestrator(providers=[_Counting(counted)], catalog=catalog("counting")).run_sync("Hi", max_iterations=1)
+    assert result.status == "failed" and result.total_cost == 0.0
+    assert (result.orchestration.error or "").startswith(
+        f"UserError: _Counting.count_input_tokens returned {counted!r}: return an upper bound of the request's input "
+        "tokens as an int >= 0"
+    )
+    assert Orchestrator(providers=[_Counting(7)], catalog=catalog("counting")).run_sync("Hi").status == "completed"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..catalog import ModelProfile
 from ..providers import GenerationRequest, Message
-from ..providers._base import estimate_message_tokens
+from ..providers._base import counted_input_tokens, estimate_message_tokens
 from ..routing import Attempt, Task
 from ._budget import affordable_cap
 from ._ledger import Stop
@@ -92,7 +92,9 @@ class Candidates(Spending):
                 bounds[id(provider)] = provider._message_bound(msgs)
             bound = bounds[id(provider)]
             if bound is None:
-                bound = provider.count_input_tokens(GenerationRequest(model=m, messages=msgs, max_output_tokens=limit))
+                bound = counted_input_tokens(
+                    provider, GenerationRequest(model=m, messages=msgs, max_output_tokens=limit)
+                )
             if self._fit(m, bound, limit, task.iteration) is not None:
                 fitting.append(m)
             elif self.planner.needed(task.iteration) and self.planner.reserve_for(m.name, self._cap(m, limit)) is None:

@@ -11,7 +11,7 @@ from ..catalog import ModelCatalog, ModelProfile, model_identity
 from ..evaluation import EvaluationTask, LLMJudgeEvaluator
 from ..exceptions import UnknownPriceError
 from ..providers import Generation, GenerationRequest, Message
-from ..providers._base import estimate_message_tokens
+from ..providers._base import counted_input_tokens, estimate_message_tokens
 from ..usage import PICO, add_costs
 
 if TYPE_CHECKING:
@@ -293,7 +293,7 @@ class JudgePlanner:
                 messages = _judge_messages(evaluator, doc.prompt, doc.context, tuple(doc.messages[:-1]), stand_in)[1]
                 bound = provider._message_bound(messages)
             if bound is None:
-                bound = provider.count_input_tokens(self._stand_in(judge, author, stand_in))
+                bound = counted_input_tokens(provider, self._stand_in(judge, author, stand_in))
         self._bounds[key] = bound
         return bound
 
@@ -350,7 +350,7 @@ class JudgePlanner:
                 estimate = sum(len(m.content) for m in request.messages) // _BYTES_PER_TOKEN_ESTIMATE
                 if estimate + request.max_output_tokens > judge.context_window:
                     continue
-                worst = judge.worst_case_cost(provider.count_input_tokens(request), request.max_output_tokens)
+                worst = judge.worst_case_cost(counted_input_tokens(provider, request), request.max_output_tokens)
             if budget is None or worst <= budget + 1e-12:
                 out.append(judge)
         return out

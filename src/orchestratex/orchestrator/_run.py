@@ -33,7 +33,7 @@ from ..exceptions import (
     UserError,
 )
 from ..providers import Generation, GenerationRequest
-from ..providers._base import RequestsBlocked
+from ..providers._base import RequestsBlocked, counted_input_tokens
 from ..records import Iteration, JudgeVerdict, StopReason
 from ..routing import RoutingFeedback, detect_domain
 from ..routing._base import checked_decision
@@ -389,7 +389,7 @@ class Run(Committing):
             domain=self.doc.domain or "general",
         )
         self.planner.decision()
-        input_bound = self.o.provider_for(model).count_input_tokens(request)
+        input_bound = counted_input_tokens(self.o.provider_for(model), request)
         fit = self._fit(model, input_bound, request.max_output_tokens, it.index)
         self.planner.decided()
         if fit is None:

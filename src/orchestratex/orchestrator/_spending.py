@@ -23,7 +23,7 @@ from ..exceptions import (
     UnknownPriceError,
 )
 from ..providers import Generation, GenerationRequest, Provider, TextSink
-from ..providers._base import checked_generation
+from ..providers._base import checked_generation, counted_input_tokens
 from ..usage import MAX_AMOUNT, Usage, add_costs
 from ._budget import price_generation, reserve_waiting, whole_usage
 from ._chat import blank, mended
@@ -132,7 +132,7 @@ class Spending(RunState):
     ) -> float:
         """Reserve the call's worst case (and `prepay` for judging its answer); return it. A generation the session's
         budget refused asks for a shorter answer that fits (`_shorter`)."""
-        input_bound = provider.count_input_tokens(request)
+        input_bound = counted_input_tokens(provider, request)
         worst = model.worst_case_cost(input_bound, request.max_output_tokens)
         try:
             await self._reserve(worst, ledger, prepay=prepay)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import operator
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -25,6 +26,7 @@ __all__ = [
     "TextSink",
     "check_allow_model_requests",
     "checked_generation",
+    "counted_input_tokens",
     "estimate_input_tokens",
     "estimate_message_tokens",
 ]
@@ -225,6 +227,26 @@ class Provider(ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def counted_input_tokens(provider: Provider, request: GenerationRequest) -> int:
+    """`provider.count_input_tokens(request)` when it is a count of tokens (an int >= 0): `UserError` naming the
+    provider otherwise. (A provider of one's own whose count returned -1000 reserved no budget for its calls and
+    judges, 3.5 a fractional one, "12" or None failed the run with a TypeError; `FunctionProvider(count_tokens=...)`
+    was already checked.)"""
+    counted = provider.count_input_tokens(request)
+    if type(counted) is int and counted >= 0:
+        return counted
+    try:  # an int (numpy's too); not a float, a str or a bool
+        tokens = operator.index(counted) if not isinstance(counted, bool) else -1
+    except TypeError:
+        tokens = -1
+    if tokens < 0:
+        raise UserError(
+            f"{type(provider).__name__}.count_input_tokens returned {counted!r}: return an upper bound of the "
+            "request's input tokens as an int >= 0 (it reserves the budget for the call)"
+        )
+    return tokens
 
 
 def checked_generation(provider: Provider, gen: object) -> Generation:
