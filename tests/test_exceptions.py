@@ -37,6 +37,7 @@ ERRORS: list[E.OrchestrateXError] = [
     E.BudgetExceeded("nothing fits", remaining=0.001, needed=0.002),
     E.StoreError("write failed"),
     E.StoreUnavailable("database is locked"),
+    E.StoreFull("the disk is full"),
     E.NotFound("no session 'x'"),
     E.Conflict("lease held"),
     E.OrchestrationCancelled("cancelled"),

@@ -23,6 +23,7 @@ OrchestrateXError
 ├── BudgetExceeded                no call fits what is left of the budget
 ├── StoreError                    the store failed
 │   ├── StoreUnavailable          the database cannot be reached (after bounded retries)
+│   │   └── StoreFull             the disk holding the database is full: free some space
 │   ├── NotFound                  no such record
 │   └── Conflict                  the record changed under us (invalid transition, lease held)
 └── OrchestrationCancelled        the run was cancelled
@@ -62,6 +63,7 @@ __all__ = [
     "ProviderTimeout",
     "RateLimited",
     "StoreError",
+    "StoreFull",
     "StoreUnavailable",
     "UnknownModelError",
     "UnknownPriceError",
@@ -328,6 +330,11 @@ class StoreError(OrchestrateXError):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached, even after bounded retries; nothing was half-written."""
+
+
+class StoreFull(StoreUnavailable):
+    """The disk holding the database is full (SQLite's `SQLITE_FULL`): nothing was written, and a write will fail
+    until some space is freed. Retried as any `StoreUnavailable` (space may be freed meanwhile)."""
 
 
 class NotFound(StoreError):

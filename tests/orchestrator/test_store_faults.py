@@ -12,7 +12,7 @@ import pytest
 
 from orchestratex import FunctionProvider, Generation, GenerationRequest, MemoryStore, Orchestrator, SQLiteStore
 from orchestratex.events import ModelSelected
-from orchestratex.exceptions import StoreError, StoreUnavailable
+from orchestratex.exceptions import StoreError, StoreFull, StoreUnavailable
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex.records import CallRecord, Orchestration, Session, SessionSettings, Thread
 from orchestratex.routing import BayesianRouter
@@ -91,8 +91,10 @@ def test_sqlite_errors_that_pass_are_store_unavailable_the_others_are_not() -> N
     full.sqlite_errorcode, full.sqlite_errorname = sqlite3.SQLITE_FULL, "SQLITE_FULL"
     unique = sqlite3.IntegrityError("UNIQUE constraint failed")
     unique.sqlite_errorcode = sqlite3.SQLITE_CONSTRAINT_UNIQUE
-    for exc in (locked, full, io_error()):
+    for exc in (locked, io_error()):
         assert type(translate(exc, "'x.db'")) is StoreUnavailable
+    assert type(translate(full, "'x.db'")) is StoreFull  # (a StoreUnavailable, saying that the disk is full)
+    assert "its disk is full" in str(translate(full, "'x.db'"))
     assert type(translate(unique, "'x.db'")) is StoreError
     assert type(translate(sqlite3.OperationalError("no such table: x"), "'x.db'")) is StoreError
 

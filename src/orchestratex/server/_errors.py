@@ -25,6 +25,7 @@ from ..exceptions import (
     OrchestrationCancelled,
     ProviderError,
     StoreError,
+    StoreFull,
     StoreUnavailable,
     UnknownModelError,
     UserError,
@@ -36,6 +37,7 @@ from ._numbers import number_message
 from ._openai_shape import openai_error_object
 
 __all__ = [
+    "DISK_FULL",
     "ERROR_RESPONSES",
     "RETRY_AFTER_S",
     "STORE_UNAVAILABLE",
@@ -68,6 +70,7 @@ _STATUS: tuple[tuple[type[OrchestrateXError], int], ...] = (
     (UserError, 400),
     (ProviderError, 502),
     (EvaluationError, 502),
+    (StoreFull, 507),
     (StoreUnavailable, 503),
     (StoreError, 500),
 )
@@ -173,6 +176,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (429, "Rate or concurrency limit reached, or too many failed key checks from the address"),
         (500, "Internal error"),
         (503, "The database is unavailable (busy or unreachable): retry after `Retry-After` seconds"),
+        (507, "The disk holding the database is full: nothing was written"),
     )
 }
 """The error answers every route documents in the OpenAPI schema."""
@@ -349,14 +353,20 @@ RETRY_AFTER_S = 1
 """`Retry-After` of a 503 when the store is unavailable (busy, unreachable)."""
 STORE_UNAVAILABLE = f"the database is unavailable (busy or unreachable): retry in {RETRY_AFTER_S} s"
 """The detail of that 503: the store's own message (its host, user or file) goes to the log only."""
+DISK_FULL = "the server's disk is full: nothing was written; retry once its operator has freed some space"
+"""The detail of the 507 answered when the store cannot write because its disk is full (`StoreFull`)."""
 
 
 def library_response(exc: OrchestrateXError, method: str, path: str) -> JSONResponse:
     """The answer for a library error. A server-side failure is logged in full and answered without file paths;
-    an unavailable store (busy, unreachable) answers 503 with `Retry-After`."""
+    an unavailable store (busy, unreachable) answers 503 with `Retry-After`, one whose disk is full 507 (a retry
+    in a second would fail alike: the operator must free space)."""
     status = status_for(exc)
     if status < 500:
         return error_response(status, client_message(exc))
+    if isinstance(exc, StoreFull):
+        logger.error("%s %s answered 507: %s", method, path, exc.message)
+        return error_response(507, DISK_FULL)
     if isinstance(exc, StoreUnavailable):
         logger.warning("%s %s answered 503: %s", method, path, exc.message)
         return error_response(503, STORE_UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)})

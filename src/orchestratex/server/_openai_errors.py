@@ -25,11 +25,12 @@ from ..exceptions import (
     OrchestrationCancelled,
     ProviderError,
     StoreError,
+    StoreFull,
     StoreUnavailable,
     UnknownModelError,
     UserError,
 )
-from ._errors import RETRY_AFTER_S, STORE_UNAVAILABLE, client_message, without_paths
+from ._errors import DISK_FULL, RETRY_AFTER_S, STORE_UNAVAILABLE, client_message, without_paths
 
 __all__ = ["NO_RETRY", "OpenAIError", "from_exception", "openai_error_response"]
 
@@ -101,6 +102,7 @@ _LIBRARY: tuple[tuple[type[OrchestrateXError], int, str], ...] = (
     (UserError, 400, "invalid_value"),
     (ProviderError, 502, "provider_error"),
     (EvaluationError, 502, "evaluation_failed"),
+    (StoreFull, 507, "disk_full"),
     (StoreUnavailable, 503, "store_unavailable"),
     (StoreError, 500, "store_error"),
 )
@@ -123,6 +125,9 @@ def from_exception(exc: Exception) -> OpenAIError:
         return OpenAIError(status, str(exc.detail), code=code, headers=headers)
     if isinstance(exc, OrchestrateXError):
         status, code = next(((s, c) for cls, s, c in _LIBRARY if isinstance(exc, cls)), (500, "internal_error"))
+        if isinstance(exc, StoreFull):  # (not retried by the SDK: a retry within seconds fails alike)
+            logger.error("/v1 answered 507: %s", exc.message)
+            return OpenAIError(507, DISK_FULL, code=code, headers=NO_RETRY)
         if isinstance(exc, StoreUnavailable):  # (as on /api: its message names the database's host or file)
             logger.warning("/v1 answered 503: %s", exc.message)
             return OpenAIError(503, STORE_UNAVAILABLE, code=code, headers={"Retry-After": str(RETRY_AFTER_S)})

@@ -2,7 +2,8 @@
 
 Every `SQLiteStore` write is one transaction that SQLite rolls back when it fails, so an error that
 goes away on its own — another process holding the write lock past the busy timeout, an I/O error, a
-full disk or database — becomes `StoreUnavailable`: nothing was written and the caller may retry.
+full disk or database — becomes `StoreUnavailable` (`StoreFull` for a full disk): nothing was written and the
+caller may retry.
 Anything else (a constraint, a corrupt file, a bug) stays a plain `StoreError`.
 """
 
@@ -12,7 +13,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from ...exceptions import StoreError, StoreUnavailable
+from ...exceptions import StoreError, StoreFull, StoreUnavailable
 
 __all__ = ["TRANSIENT_CODES", "code_of", "disk_full", "is_transient", "not_writable", "translate"]
 
@@ -47,6 +48,11 @@ def translate(exc: sqlite3.Error, where: str = "") -> StoreError:
         return StoreError(f"the SQLite database{on} cannot be written ({exc}): {_WRITABLE_HINT}; nothing was written")
     if is_transient(exc):
         name = getattr(exc, "sqlite_errorname", "") or "transient error"
+        if code_of(exc) == sqlite3.SQLITE_FULL:  # (the disk: the database's own limit, max_page_count, is not set)
+            return StoreFull(
+                f"the SQLite database{on} cannot be written: its disk is full ({name}: {exc}): free some space;"
+                " nothing was written"
+            )
         if code_of(exc) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return StoreUnavailable(
                 f"the SQLite database{on} is busy: another process held its write lock past the busy timeout"
