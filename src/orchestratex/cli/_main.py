@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     parser = _Parser(prog="orchestratex", description="Route, judge and refine LLM answers within a budget.")
-    parser.add_argument("--version", action="version", version=f"orchestratex {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"orchestratex {__version__}")
     catalog_help = "a catalog file of your own models, prices and endpoints (default: ORCHESTRATEX_CATALOG)"
     parser.add_argument(*_VERBOSE_FLAGS, **_VERBOSE_OPTIONS)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -253,19 +253,21 @@ def build_parser() -> argparse.ArgumentParser:
     # the choices as the metavar (set once they are all known): errors named argparse's `dest` instead, "the following
     # arguments are required: command", "argument command: invalid choice"
     sub.metavar = "{" + ",".join(sub.choices) + "}"
-    _add_common(parser)
+    _add_common(parser, f"orchestratex {__version__}")
     return parser
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    """Every subcommand (and theirs) accepts the common options too: `orchestratex run PROMPT -v`."""
+def _add_common(parser: argparse.ArgumentParser, version: str) -> None:
+    """Every subcommand (and theirs) accepts the common options too: `orchestratex run PROMPT -v`, and `-V`/`--version`
+    (`orchestratex run --version` said "the following arguments are required: prompt"), left out of its `--help`."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():
                 # (a dest of their own: argparse copies a subcommand's namespace over its parent's, so `-v run -v`
                 # counted 1, the subcommand's count replacing the one before the command's name)
                 child.add_argument(*_VERBOSE_FLAGS, **_VERBOSE_OPTIONS, dest="verbose_after")
-                _add_common(child)
+                child.add_argument("-V", "--version", action="version", version=version, help=argparse.SUPPRESS)
+                _add_common(child, version)
 
 
 def _not_utf8(argv: Sequence[str]) -> str | None:
