@@ -17,6 +17,7 @@ from ._options import (
     CATALOG_FILE,
     STORE_URL,
     TypedOption,
+    domain_option,
     given,
     host,
     named,
@@ -170,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="orchestrate one prompt and show its events live")
     run.add_argument("prompt", help="the prompt to orchestrate; - reads it from standard input")
-    run.add_argument("--domain", help="coding, math, science, writing, analysis, general (detected when omitted)")
+    run.add_argument(
+        "--domain", type=domain_option, help="coding, math, science, writing, analysis, general (detected when omitted)"
+    )
     run.add_argument("--context", help="extra context for the models")
     run.add_argument("--max-iterations", type=whole_number, action=TypedOption, help="most attempts (default 5)")
     run.add_argument(

@@ -22,6 +22,7 @@ __all__ = [
     "USER_ID",
     "TypedOption",
     "check_run_options",
+    "domain_option",
     "given",
     "host",
     "named",
@@ -61,6 +62,24 @@ def given(what: str) -> Callable[[str], str]:
         return text
 
     return parse
+
+
+def domain_option(text: str) -> str:
+    """`run --domain D`, checked as the library checks a domain, its error naming the option: `--domain ""` said
+    "domain is empty: … or leave it unset", and a misspelt one "domain 'codeing' looks like …", neither naming the
+    option to change."""
+    from ..domains import DOMAINS, check_domain
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"is empty: give a domain ({', '.join(DOMAINS)}, or a name of your own), or leave the option out to detect"
+            " it from the prompt"
+        )
+    try:
+        check_domain(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(exc.message.removeprefix("domain ")) from None
+    return text
 
 
 def user_option(text: str) -> str:
