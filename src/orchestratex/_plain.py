@@ -7,12 +7,23 @@ import numbers
 import operator
 from typing import cast
 
-__all__ = ["is_real", "is_whole", "plain"]
+__all__ = ["as_count", "is_real", "is_whole", "plain"]
 
 
 def is_whole(value: object) -> bool:
     """Whether `value` is a whole number: an `int` or numpy's integers, never a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def as_count(value: object) -> int | None:
+    """`value` as a count, an `int` >= 0 (numpy's integers too), or None for anything else: a negative number, a
+    float (3.5, and 3.0 too), a bool, a string, None."""
+    if type(value) is int:
+        return value if value >= 0 else None
+    if not is_whole(value):
+        return None
+    count = operator.index(cast(numbers.Integral, value))
+    return count if count >= 0 else None
 
 
 def is_real(value: object) -> bool:

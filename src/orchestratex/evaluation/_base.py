@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from .._plain import as_count
 from ..catalog import ModelProfile
 from ..exceptions import UserError
 from ..providers import Generation, GenerationRequest, Message
@@ -87,11 +87,8 @@ def checked_panel_size(evaluator: Evaluator, judges: Sequence[ModelProfile]) -> 
     evaluator otherwise. (One whose `return` was forgotten failed the run with "'<=' not supported between instances
     of 'NoneType' and 'int'", 1.5 with "slice indices must be integers", the run stored failed; -1 and True passed.)"""
     size = evaluator.panel_size_for(judges)
-    try:
-        count = operator.index(size) if not isinstance(size, bool) else -1
-    except TypeError:
-        count = -1
-    if count < 0:
+    count = as_count(size)
+    if count is None:
         raise UserError(
             f"{type(evaluator).__name__}.panel_size_for returned {size!r}: how many judge models one evaluation "
             "calls, a whole number >= 0 (0 for an evaluator that calls none; the default is 1)"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-import operator
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -11,6 +10,7 @@ from typing import ClassVar, Literal, Self, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .._plain import as_count
 from .._shown import shown_url
 from ..catalog import ModelProfile
 from ..exceptions import UserError
@@ -237,11 +237,8 @@ def counted_input_tokens(provider: Provider, request: GenerationRequest) -> int:
     counted = provider.count_input_tokens(request)
     if type(counted) is int and counted >= 0:
         return counted
-    try:  # an int (numpy's too); not a float, a str or a bool
-        tokens = operator.index(counted) if not isinstance(counted, bool) else -1
-    except TypeError:
-        tokens = -1
-    if tokens < 0:
+    tokens = as_count(counted)  # (an int, numpy's too; not a float, a str or a bool)
+    if tokens is None:
         raise UserError(
             f"{type(provider).__name__}.count_input_tokens returned {counted!r}: return an upper bound of the "
             "request's input tokens as an int >= 0 (it reserves the budget for the call)"

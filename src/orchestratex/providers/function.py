@@ -8,12 +8,12 @@ Nothing ever reaches the network, so it works with `ALLOW_MODEL_REQUESTS = False
 from __future__ import annotations
 
 import inspect
-import operator
 import sys
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, ClassVar, TypeAlias
 
+from .._plain import as_count
 from ..exceptions import UserError
 from ..usage import Usage
 from ._base import Generation, GenerationRequest, Provider, TextSink, estimate_input_tokens
@@ -196,11 +196,8 @@ class FunctionProvider(Provider):
         counted = self.count_tokens(request)
         if inspect.iscoroutine(counted):  # (an async callable object: never awaited, and not to be warned about)
             counted.close()
-        try:  # an int (numpy's too); not a float, a str or a bool, which `int()` would take
-            tokens = operator.index(counted) if not isinstance(counted, bool) else -1
-        except TypeError:
-            tokens = -1
-        if tokens < 0:
+        tokens = as_count(counted)  # (an int, numpy's too; not a float, a str or a bool, which `int()` would take)
+        if tokens is None:
             raise UserError(
                 f"count_tokens of FunctionProvider {self.name!r} returned {counted!r}; "
                 "return the request's input tokens as an int >= 0"
