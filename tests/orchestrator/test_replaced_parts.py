@@ -4,6 +4,7 @@ runs) is checked as the constructor's, and a new router is attached to the orche
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -136,6 +137,45 @@ async def test_handlers_set_on_a_built_orchestrator_are_taken_as_on_event_is() -
     assert orchestrator.handlers == [log]
     result = await orchestrator.run("Hello", max_iterations=1)
     assert result.status == "completed" and seen[0] == "orchestration_started" and seen[-1] == "orchestration_completed"
+    await orchestrator.aclose()
+
+
+async def test_handlers_added_to_the_list_are_checked_as_on_event_is(caplog: pytest.LogCaptureFixture) -> None:
+    # `orchestrator.handlers.append(None)` was taken: every event of every run then logged "'NoneType' object is not
+    # callable" with a traceback; an appended generator function never ran, without a word
+    from orchestratex import Event
+
+    seen: list[str] = []
+
+    def log(event: Event) -> None:
+        seen.append(event.type)
+
+    def gen(event: Event) -> Any:
+        yield event
+
+    orchestrator = Orchestrator(providers=[SimulatedProvider(latency_scale=0)])
+    handlers = orchestrator.handlers
+    refusals: list[tuple[Callable[[], object], str]] = [
+        (lambda: handlers.append(cast(Any, None)), r"^handlers\.append: a handler must be .* not NoneType None$"),
+        (lambda: handlers.append(gen), r"^handlers\.append: .*gen is a generator function"),
+        (lambda: handlers.extend([log, cast(Any, "print")]), r"^handlers\.extend: .* not str 'print'$"),
+        (lambda: handlers.insert(0, cast(Any, 5)), r"^handlers\.insert: .* not int 5$"),
+    ]
+    for refused, message in refusals:
+        with pytest.raises(UserError, match=message):
+            refused()
+    with pytest.raises(UserError, match=r"^handlers\.extend: .* not NoneType None$"):
+        orchestrator.handlers += cast(Any, [None])
+    assert orchestrator.handlers == []  # (nothing half-added)
+    handlers.append(log)
+    with pytest.raises(UserError, match=r"^handlers: .* not NoneType None$"):
+        handlers[0] = cast(Any, None)
+    orchestrator.handlers += [print]
+    assert orchestrator.handlers == [log, print]
+    orchestrator.handlers.remove(print)
+    result = await orchestrator.run("Hello", max_iterations=1)
+    assert result.status == "completed" and seen[0] == "orchestration_started" and seen[-1] == "orchestration_completed"
+    assert not [r for r in caplog.records if "failed on" in r.getMessage()]
     await orchestrator.aclose()
 
 

@@ -6,7 +6,7 @@ import difflib
 import functools
 import inspect
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self, SupportsIndex, overload
 
 from pydantic import ValidationError
 
@@ -15,6 +15,7 @@ from .._plain import is_real
 from ..catalog import ModelCatalog, ModelProfile, model_identity
 from ..evaluation import Evaluator, LLMJudgeEvaluator
 from ..evaluation._base import checked_panel_size
+from ..events import EventHandler
 from ..exceptions import ConfigurationError, UnknownModelError, UnknownPriceError, UserError
 from ..records import OrchestrationSettings, Session, Thread
 from ._chat import blank, check_text
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
 __all__ = [
+    "Handlers",
     "check_async",
     "check_delta_sink",
     "check_handlers",
@@ -309,7 +311,42 @@ def check_options(options: Mapping[str, object]) -> None:
         raise UserError(f"unknown option {name!r}{hint}")
 
 
-def check_handlers(on_event: object) -> None:
+class Handlers(list[EventHandler]):
+    """`orchestrator.handlers`: a list whose every way of adding a handler (`append`, `extend`, `insert`, `+=`, an
+    item or slice set) checks it as `on_event=` is checked. (`handlers.append(None)` was taken, then logged "'NoneType'
+    object is not callable" with a traceback on every event of every run; a generator function never ran.)"""
+
+    def append(self, handler: EventHandler) -> None:
+        check_handlers([handler], "handlers.append")
+        super().append(handler)
+
+    def extend(self, handlers: Iterable[EventHandler]) -> None:
+        handlers = list(handlers)
+        check_handlers(handlers, "handlers.extend")
+        super().extend(handlers)
+
+    def insert(self, index: SupportsIndex, handler: EventHandler) -> None:
+        check_handlers([handler], "handlers.insert")
+        super().insert(index, handler)
+
+    def __iadd__(self, handlers: Iterable[EventHandler]) -> Self:  # type: ignore[override,misc]
+        self.extend(handlers)
+        return self
+
+    @overload
+    def __setitem__(self, index: SupportsIndex, handler: EventHandler) -> None: ...
+    @overload
+    def __setitem__(self, index: slice, handler: Iterable[EventHandler]) -> None: ...
+    def __setitem__(self, index: SupportsIndex | slice, handler: Any) -> None:
+        if isinstance(index, slice):
+            handler = list(handler)
+            check_handlers(handler, "handlers")
+        else:
+            check_handlers([handler], "handlers")
+        super().__setitem__(index, handler)
+
+
+def check_handlers(on_event: object, what: str = "on_event") -> None:
     """`UserError` unless `on_event` is an event handler (a callable) or a collection of them. A generator function
     (`def` or `async def` with a `yield`) is refused: called with each event, it made a generator that nothing ran, so
     its body never ran, without a word."""
@@ -325,12 +362,17 @@ def check_handlers(on_event: object) -> None:
             inner = on_event.func if isinstance(on_event, functools.partial) else on_event
             name = getattr(inner, "__qualname__", None) or type(inner).__name__
             raise UserError(
-                f"on_event: {name} is a generator function: called with each event, it would only make a generator, "
+                f"{what}: {name} is a generator function: called with each event, it would only make a generator, "
                 "and its body would never run. Drop its `yield` (a handler is called, and awaited if async), or "
                 "iterate orchestrator.run_stream(...) to consume the events as they come"
             )
     raise UserError(
-        f"on_event must be a function taking an event (or a list of them), not {type(on_event).__name__} {on_event!r}"
+        (
+            "on_event must be a function taking an event (or a list of them)"
+            if what == "on_event"
+            else f"{what}: a handler must be a function taking an event"
+        )
+        + f", not {type(on_event).__name__} {on_event!r}"
     )
 
 

@@ -31,6 +31,7 @@ from ..telemetry._hooks import check_tracer_provider
 from ._budget import OutputCapPolicy, OutputLengths
 from ._chat import ChatInput, blank
 from ._checks import (
+    Handlers,
     check_async,
     check_delta_sink,
     check_handlers,
@@ -306,13 +307,14 @@ class Orchestrator:
 
     @property
     def handlers(self) -> list[EventHandler]:
-        """The handlers of every run's events (`on_event=`); set a function alone or a list, as `on_event=` takes."""
+        """The handlers of every run's events (`on_event=`); set a function alone or a list, as `on_event=` takes. A
+        handler added to the list (`append`, `extend`, `insert`, `+=`) is checked as `on_event=` is."""
         return self._handlers
 
     @handlers.setter
     def handlers(self, value: EventHandler | Sequence[EventHandler]) -> None:
         check_handlers(value)  # (a function alone failed each run with "Value after * must be an iterable", a None in
-        object.__setattr__(self, "_handlers", [value] if callable(value) else list(value))  # a list a TypeError)
+        object.__setattr__(self, "_handlers", Handlers([value] if callable(value) else value))  # a list a TypeError)
 
     @property
     def retry(self) -> RetryPolicy:
