@@ -363,6 +363,24 @@ def test_judge_models_refuses_a_name_the_catalog_does_not_know() -> None:
     orchestrator.close()
 
 
+def test_an_empty_list_of_judges_or_models_is_refused_as_the_runs_and_the_constructor_refuse_it() -> None:
+    # `judge_models([])` answered every model (and `usable_models([])` too), while `Orchestrator(judges=[])`,
+    # `create_session(judges=[])` and `run(preferred_models=[])` are refused: a list filtered down to nothing looked
+    # like every model could judge (or answer)
+    np = pytest.importorskip("numpy")
+    orchestrator = Orchestrator(simulate=True)
+    empties: list[Any] = [[], (), np.array([], dtype=str)]
+    for empty in empties:
+        with pytest.raises(UserError, match=r"^judges is empty: name at least one model, or leave it unset"):
+            orchestrator.judge_models(empty)
+        with pytest.raises(UserError, match=r"^preferred is empty: name at least one model, or leave it unset"):
+            orchestrator.usable_models(empty)
+    with pytest.raises(UserError, match=r"^judges must be a non-empty list"):
+        Orchestrator(simulate=True, judges=[])
+    assert len(orchestrator.judge_models(None)) == len(orchestrator.usable_models(None)) > 1
+    orchestrator.close()
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [

@@ -509,10 +509,13 @@ class Orchestrator:
         """Routing candidates: models that are not disabled nor judge-only, whose provider is configured and
         whose price is known, among `preferred` when given (a name the catalog does not know is an
         `UnknownModelError`, as in `run(preferred_models=...)`). Read from the catalog as it is now (a change to
-        the catalog, or to the file it watches, shows at the next call)."""
+        the catalog, or to the file it watches, shows at the next call). An empty `preferred` is a `UserError`, as in
+        `run(preferred_models=[])`."""
         if isinstance(preferred, str):  # (a name, not a list of them: its letters matched no model, and [] came back)
             raise UserError(f"preferred must be a list of model names, not the string {preferred!r}: [{preferred!r}]")
         preferred = _names("preferred", preferred)
+        if preferred == []:  # (every model came back, where `run(preferred_models=[])` is refused)
+            raise UserError("preferred is empty: name at least one model, or leave it unset for every model")
         for name in preferred or ():  # (a mistyped name was left out without a word: `["gtp4"]` gave [])
             self.catalog.get(name)  # `UnknownModelError`, as `run(preferred_models=...)` raises
         return self._routable(preferred)
@@ -526,10 +529,16 @@ class Orchestrator:
     def judge_models(self, judges: Sequence[str] | None = None) -> list[ModelProfile]:
         """Models that may judge: not disabled, provider configured, priced, among `judges` when given (else
         the orchestrator's `judges`, else every such model); judge-only models included. A name the catalog does
-        not know is an `UnknownModelError`, as in `usable_models`."""
+        not know is an `UnknownModelError`, as in `usable_models`; empty `judges`, a `UserError`, as
+        `Orchestrator(judges=[])` is."""
         if isinstance(judges, str):
             raise UserError(f"judges must be a list of model names, not the string {judges!r}: [{judges!r}]")
         judges = _names("judges", judges)
+        if judges == []:  # (every model came back, where `Orchestrator(judges=[])` and a session's are refused)
+            raise UserError(
+                "judges is empty: name at least one model, or leave it unset for the orchestrator's judges (else "
+                "every model)"
+            )
         for name in judges or ():  # (a mistyped name was left out without a word: `["gtp4"]` gave [])
             try:
                 self.catalog.get(name)
