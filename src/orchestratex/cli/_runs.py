@@ -198,7 +198,9 @@ def _listed(
         progress.close()
         out.verbatim(table)
     else:
-        _on_screen(out, f"Orchestrations in {shown_url(url)} (newest first)", headers, rows, progress.close)
+        # (the filters in the title: `runs list --status failed` was titled as every orchestration of the store)
+        filters = f" {_filters(args)}" if args.status or args.user is not None else ""
+        _on_screen(out, f"Orchestrations{filters} in {shown_url(url)} (newest first)", headers, rows, progress.close)
     _more(docs, total, older, args)
     return 0
 
