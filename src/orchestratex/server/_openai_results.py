@@ -201,10 +201,26 @@ def _failed_only_as(doc: Orchestration, kind: str, *, judges: bool = True) -> li
     if not errors or answered:
         return []
     for model, _, rest in errors:
-        failed_so = f": {kind}: " in rest if model == "evaluation" else rest.startswith(f"{kind}: ")
+        failed_so = _judges_failed_as(rest, kind) if model == "evaluation" else rest.startswith(f"{kind}: ")
         if not failed_so or (model == "evaluation" and not judges):
             return []
     return sorted({model for model, _, _ in errors})
+
+
+_NO_VERDICT = "EvaluationError: no judge produced a verdict ("
+"""How a failed evaluation's error begins (`LLMJudgeEvaluator.evaluate`), each judge's `<judge>: <error>` following,
+separated by `; `."""
+
+
+def _judges_failed_as(error: str, kind: str) -> bool:
+    """Whether every judge of a failed evaluation (its error, `EvaluationError: no judge produced a verdict (<judge>:
+    <kind>: …; <judge>: <kind>: …)`) failed with `kind`. Any part holding `: ` counts as a judge's (a judge's error may
+    hold `; `): one of another kind, or a part of a message read as one, gives False, the generic answer. (Read as the
+    whole text holding `: <kind>: `, one judge refusing the prompt as too long and another timing out was a 400.)"""
+    if not error.startswith(_NO_VERDICT) or not error.endswith(")"):
+        return False
+    parts = [p.partition(": ") for p in error[len(_NO_VERDICT) : -1].split("; ")]
+    return bool(parts[0][1]) and all(rest.startswith(f"{kind}: ") for _, said, rest in parts if said)
 
 
 def failure(doc: Orchestration, target: Target, simulated: bool, circuit: CircuitBreaker | None = None) -> OpenAIError:
