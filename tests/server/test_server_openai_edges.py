@@ -57,6 +57,38 @@ def test_a_field_name_of_any_length_is_not_echoed_whole(api: Api) -> None:
     assert error_of(chat(api, metadata={"run": 1}), 400)["param"] == "metadata.run"
 
 
+def test_a_value_of_any_length_is_not_echoed_whole(api: Api) -> None:
+    """A content part's `type`, `response_format.type`, a tool call's `type` and `id` and a tool message's
+    `tool_call_id` of 60,000 characters came back whole in the 400 (a tool call's `type` twice, in `param` too); they
+    are cut past 80 characters, saying how long they were, as a field name is."""
+    long = "t" * 60_000
+    asked: dict[str, Any] = PROMPT[0]
+
+    def called(call: dict[str, Any]) -> dict[str, Any]:
+        return {"role": "assistant", "content": None, "tool_calls": [call]}
+
+    function = {"name": "f", "arguments": "{}"}
+    answer: dict[str, Any] = {"role": "tool", "tool_call_id": "c1", "content": "4"}
+    for messages, extra in (
+        ([{"role": "user", "content": [{"type": long, "text": "Name a prime"}]}], {}),
+        ([asked], {"response_format": {"type": long}}),
+        ([asked], {"response_format": {"type": {"schema": long}}}),
+        ([asked, called({"id": "c1", "type": long, "function": function}), answer], {}),
+        ([asked, called({"id": "c1", "type": long, long: {"name": "f", "arguments": {}}}), answer], {}),
+        ([asked, called({"id": long, "type": "function", "function": function}), asked], {}),
+        ([asked, called({"id": "c1", "type": "function", "function": function}), {**answer, "tool_call_id": long}], {}),
+    ):
+        response = chat(api, messages=messages, **extra)
+        err = error_of(response, 400)
+        assert len(response.content) < 2_000, err["message"][:300]
+        assert "… (600" in err["message"], err["message"][:300]  # (cut, saying how long it was)
+        assert len(err["param"]) < 200
+    short = [asked, called({"id": "c1", "type": "functoin", "function": function}), answer]
+    assert error_of(chat(api, messages=short), 400)["param"] == "messages.1.tool_calls.0.functoin"  # (as it is)
+    typed = [asked, called({"id": "c1", "type": 7, "function": function}), answer]
+    assert error_of(chat(api, messages=typed), 400)["param"] == "messages.1.tool_calls.0.type"
+
+
 class _Unreachable(MemoryStore):
     """A store whose database cannot be reached when a call's thread is stored (before any model ran)."""
 

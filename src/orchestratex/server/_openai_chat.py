@@ -194,7 +194,7 @@ def _part_text(part: ContentPart, role: str, param: str) -> str:
             raise _invalid(f"{param}.refusal", "a refusal part needs its `refusal` text")
         return refusal
     if part.type != "text":
-        raise _unsupported(f"{param}.type", f"{part.type!r} parts are not supported (text only)")
+        raise _unsupported(f"{param}.type", f"{quoted(part.type)} parts are not supported (text only)")
     if part.text is None:
         raise _invalid(f"{param}.text", "a text part needs its `text`")
     return part.text

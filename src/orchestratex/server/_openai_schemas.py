@@ -15,12 +15,21 @@ from pydantic_core import from_json
 
 from ..usage import MAX_AMOUNT
 from ._bodies import GivenTwice, object_once
+from ._errors import quoted
 from ._numbers import Flag, Integer, Number
 from ._openai_errors import OpenAIError
 from ._openai_invalid import explain, first_error
 from ._schemas import Domain
 
-__all__ = ["ChatMessageIn", "ChatRequest", "ContentPart", "OrchestrationOptions", "StreamOptions", "parse_chat_request"]
+__all__ = [
+    "ChatMessageIn",
+    "ChatRequest",
+    "ContentPart",
+    "OrchestrationOptions",
+    "StreamOptions",
+    "parse_chat_request",
+    "shown_name",
+]
 
 
 class StreamOptions(BaseModel):
@@ -163,7 +172,7 @@ def parse_chat_request(raw: bytes) -> tuple[ChatRequest, OrchestrationOptions]:
             ) from None
         if err["type"] == "extra_forbidden" and loc[0] == "orchestratex":
             raise _unknown([".".join(loc[1:])], where="in `orchestratex`") from None
-        param = ".".join(_shown_name(p) for p in loc if p != "orchestratex") or None
+        param = ".".join(shown_name(p) for p in loc if p != "orchestratex") or None
         raise OpenAIError(400, f"{param or 'body'}: {explain(err)}", param=param, code="invalid_value") from None
     _check_supported(request)
     return request, options
@@ -189,7 +198,7 @@ def _each_name_once(raw: bytes) -> None:
     try:
         json.loads(raw, object_pairs_hook=object_once)
     except GivenTwice as twice:
-        name = _shown_name(twice.name)
+        name = shown_name(twice.name)
         raise OpenAIError(
             400,
             f"{name!r} is given more than once in an object of the request body: give each field once",
@@ -236,7 +245,7 @@ def _settings_list() -> str:
 
 
 def _unknown(names: list[str], where: str = "") -> OpenAIError:
-    shown = [_shown_name(name) for name in names]
+    shown = [shown_name(name) for name in names]
     listed = ", ".join(shown) + (f" {where}" if where else "")
     return OpenAIError(
         400,
@@ -246,7 +255,7 @@ def _unknown(names: list[str], where: str = "") -> OpenAIError:
     )
 
 
-def _shown_name(name: str) -> str:
+def shown_name(name: str) -> str:
     """A field name as an error says it (its message and `param`): cut past 80 characters, saying how long it was, as
     `/api` cuts one. A document sent as a key (`{text: 1}`, the text in a variable) came back whole, twice."""
     return name if len(name) <= 80 else f"{name[:40]}… ({len(name)} characters)"
@@ -282,7 +291,8 @@ def _check_supported(request: ChatRequest) -> None:
             raise _refuse(param, f"{param} is not supported: OrchestrateX orchestrates text answers (no tool calls)")
     fmt = (request.response_format or {}).get("type", "text")
     if fmt != "text":
-        raise _refuse("response_format", f"response_format {fmt!r} is not supported: only text answers are")
+        said = quoted(fmt) if isinstance(fmt, str) else shown_name(repr(fmt))  # (a type of any length, cut)
+        raise _refuse("response_format", f"response_format {said} is not supported: only text answers are")
     if request.logprobs or request.top_logprobs:
         param = "logprobs" if request.logprobs else "top_logprobs"
         raise _refuse(param, f"{param} are not supported: the answer is chosen by judges, not sampled once")

@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..providers import Message
+from ._errors import quoted
 from ._openai_errors import OpenAIError
-from ._openai_schemas import ChatMessageIn
+from ._openai_schemas import ChatMessageIn, shown_name
 
 __all__ = ["ToolTurns"]
 
@@ -64,14 +65,18 @@ class ToolTurns:
         if isinstance(call_id, str) and call_id in self.answered:  # (an agent that kept a rerun tool's two results)
             raise _invalid(
                 f"{param}.role",
-                f"tool call {call_id!r} is answered already, by messages.{self.answered[call_id]}: send one result per"
-                " tool call",
+                f"tool call {quoted(call_id)} is answered already, by messages.{self.answered[call_id]}: send one"
+                " result per tool call",
             )
         if not isinstance(call_id, str) or call_id not in self.open:
             raise _invalid(
                 f"{param}.role",
                 "a tool message must answer a tool call of the assistant message right before it"
-                + (f" (no such tool call: {call_id!r})" if isinstance(call_id, str) else " (it has no tool_call_id)"),
+                + (
+                    f" (no such tool call: {quoted(call_id)})"
+                    if isinstance(call_id, str)
+                    else " (it has no tool_call_id)"
+                ),
             )
         name = self.open.pop(call_id)
         self.answered[call_id] = index
@@ -82,7 +87,7 @@ class ToolTurns:
         self.function = None
         self.answered.clear()
         if self.open:
-            missing = ", ".join(sorted(self.open))
+            missing = ", ".join(shown_name(call_id) for call_id in sorted(self.open))
             raise _invalid(
                 f"messages.{self.opened_at}.tool_calls",
                 f"an assistant message with tool_calls must be followed by tool messages answering each tool_call_id:"
@@ -94,13 +99,17 @@ def _call(call: Any, param: str) -> tuple[str, str, str]:
     if not isinstance(call, dict) or not isinstance(call.get("id"), str):
         raise _invalid(param, "a tool call is an object with an `id` and its `function`")
     kind = call.get("type", "function")
-    body = call.get(kind) if isinstance(kind, str) else None
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-        raise _invalid(f"{param}.{kind}", f"a tool call needs its {kind!r} object with the tool's `name`")
+    if not isinstance(kind, str):
+        raise _invalid(f"{param}.type", 'a tool call\'s type is a string, e.g. "function"')
+    body = call.get(kind)
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str):  # (a type of any length: cut)
+        raise _invalid(
+            f"{param}.{shown_name(kind)}", f"a tool call needs its {quoted(kind)} object with the tool's `name`"
+        )
     field = "input" if kind == "custom" else "arguments"
     arguments = body.get(field, "")
     if not isinstance(arguments, str):  # (as OpenAI refuses it: the arguments are JSON text, not an object)
-        raise _invalid(f"{param}.{kind}.{field}", f"a tool call's {field} must be a string (JSON text)")
+        raise _invalid(f"{param}.{shown_name(kind)}.{field}", f"a tool call's {field} must be a string (JSON text)")
     return call["id"], body["name"], arguments
 
 
