@@ -363,6 +363,22 @@ def test_judge_models_refuses_a_name_the_catalog_does_not_know() -> None:
     orchestrator.close()
 
 
+def test_a_model_named_twice_by_its_alias_and_its_name_is_kept_once() -> None:
+    # `preferred_models=["gpt4", "sim:gpt-4.1"]` (an alias and its model's full name) was stored, shown by the REST
+    # API and listed in the session as ["sim:gpt-4.1", "sim:gpt-4.1"]; `judges=` alike
+    orchestrator = Orchestrator(simulate=True, judges=["claude", "sim:claude-sonnet-5-5", "claude"])
+    assert orchestrator.judges == ["sim:claude-sonnet-5-5"]
+    orchestrator.judges = ["gpt4", "claude", "sim:gpt-4.1"]
+    assert orchestrator.judges == ["sim:gpt-4.1", "sim:claude-sonnet-5-5"]
+    result = orchestrator.run_sync("Hello", preferred_models=["gpt4", "sim:gpt-4.1", "claude"], max_iterations=1)
+    assert result.orchestration.settings.preferred_models == ["sim:gpt-4.1", "sim:claude-sonnet-5-5"]
+    session = asyncio.run(
+        orchestrator.create_session(preferred_models=["gpt4", "sim:gpt-4.1"], judges=["claude", "claude"])
+    )
+    assert (session.settings.preferred_models, session.settings.judges) == (["sim:gpt-4.1"], ["sim:claude-sonnet-5-5"])
+    orchestrator.close()
+
+
 def test_an_empty_list_of_judges_or_models_is_refused_as_the_runs_and_the_constructor_refuse_it() -> None:
     # `judge_models([])` answered every model (and `usable_models([])` too), while `Orchestrator(judges=[])`,
     # `create_session(judges=[])` and `run(preferred_models=[])` are refused: a list filtered down to nothing looked

@@ -399,7 +399,9 @@ def check_delta_sink(on_delta: object) -> None:
 
 
 def preferred_names(catalog: ModelCatalog, preferred: Sequence[str]) -> list[str]:
-    """The catalog's names of the `preferred` models (names or aliases), or `UserError` / `UnknownModelError`."""
+    """The catalog's names of the `preferred` models (names or aliases), each once, or `UserError` /
+    `UnknownModelError`. (An alias and its model's name, `["gpt4", "openai:gpt-4.1"]`, were stored as the name twice.)
+    """
     if isinstance(preferred, str):
         raise UserError(f"preferred_models is a list of model names: write preferred_models=[{preferred!r}]")
     if not isinstance(preferred, Iterable) or isinstance(preferred, bytes | Mapping):  # ("'int' object is not
@@ -409,7 +411,7 @@ def preferred_names(catalog: ModelCatalog, preferred: Sequence[str]) -> list[str
     preferred = list(preferred)  # (read once: a numpy array failed `not` with "The truth value of an array …")
     if not preferred:
         raise UserError("preferred_models is empty: name at least one model or leave it unset")
-    return [catalog.get(n).name for n in preferred]
+    return list(dict.fromkeys(catalog.get(n).name for n in preferred))
 
 
 def check_prompt(prompt: object) -> str:

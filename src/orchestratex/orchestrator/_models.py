@@ -160,7 +160,8 @@ def _by_name(providers: Iterable[Provider]) -> dict[str, Provider]:
 
 
 def judge_names(catalog: ModelCatalog, judges: Sequence[str] | None) -> list[str] | None:
-    """`judges=` (of an orchestrator or a session) checked: the catalog's names of the models, or None."""
+    """`judges=` (of an orchestrator or a session) checked: the catalog's names of the models, each once (an alias and
+    its model's name were kept as the name twice), or None."""
     if judges is None:
         return None
     if isinstance(judges, str | bytes | Mapping) or not isinstance(judges, Iterable) or not (judges := list(judges)):
@@ -168,7 +169,7 @@ def judge_names(catalog: ModelCatalog, judges: Sequence[str] | None) -> list[str
             "judges must be a non-empty list of model names (or None for every model)"
             + ("" if isinstance(judges, Iterable) else f", not {type(judges).__name__} {judges!r:.60}")
         )
-    return [catalog.get(n).name for n in judges]
+    return list(dict.fromkeys(catalog.get(n).name for n in judges))
 
 
 class ModelPools:
