@@ -4,6 +4,7 @@ each time; every event's failure printed the whole traceback, a dozen per run in
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,38 @@ print("status:", result.status)
     assert "status: completed" in cells[0].text
     assert cells[0].stderr.count("Traceback (most recent call last)") == 1, cells[0].stderr
     assert cells[0].stderr.count("failed again on") >= 3  # (on each other event but `evaluation_completed`)
+
+
+@dataclass(slots=True)
+class _SlotsHandler:
+    """A callable object that cannot be weakly referenced (`__slots__`)."""
+
+    calls: int = 0
+
+    def __call__(self, event: Event) -> None:
+        raise RuntimeError(f"slots: no {event.type}")
+
+
+@dataclass
+class _DataclassHandler:
+    """A callable object that cannot be hashed (a dataclass compared by its fields)."""
+
+    calls: int = 0
+
+    def __call__(self, event: Event) -> None:
+        raise RuntimeError(f"dataclass: no {event.type}")
+
+
+def test_a_failing_handler_that_cannot_be_a_key_logs_its_traceback_once(caplog: pytest.LogCaptureFixture) -> None:
+    # a `@dataclass(slots=True)` callable (not weakly referable) or a plain `@dataclass` one (not hashable) logged the
+    # whole traceback on every event of every run
+    orch = Orchestrator(simulate=True, on_event=[_SlotsHandler(), _DataclassHandler()])
+    orch.providers["sim"].latency_scale = 0  # type: ignore[attr-defined]
+    with caplog.at_level(logging.ERROR, logger="orchestratex.events"):
+        first = orch.run_sync("Hello", max_iterations=1)
+        second = orch.run_sync("Hello again", max_iterations=1)
+    orch.close()
+    failures = [r for r in caplog.records if "event handler" in r.getMessage()]
+    assert len(failures) == 2 * (len(first.events) + len(second.events))
+    full = [str(r.exc_info[1]) for r in failures if r.exc_info]
+    assert full == ["slots: no orchestration_started", "dataclass: no orchestration_started"]

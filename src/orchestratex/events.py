@@ -208,7 +208,8 @@ async def dispatch(handlers: Sequence[EventHandler], event: Event) -> None:
 
 
 _TOLD: weakref.WeakKeyDictionary[Any, set[tuple[object, ...]]] = weakref.WeakKeyDictionary()
-"""The failures of each handler whose traceback was logged: by exception type and the lines it was raised through."""
+"""The failures of each handler whose traceback was logged: by exception type and the lines it was raised through (by
+the handler's class for one that cannot be a key: those of its instances fail through the same lines)."""
 
 
 def _log_failure(handler: EventHandler, event: Event, exc: Exception) -> None:
@@ -218,8 +219,8 @@ def _log_failure(handler: EventHandler, event: Event, exc: Exception) -> None:
     where = (type(exc).__qualname__, *((f.filename, f.lineno) for f in traceback.extract_tb(exc.__traceback__)))
     try:
         told = _TOLD.setdefault(handler, set())
-    except TypeError:  # (not weakly referable: a callable object of a class with __slots__)
-        told = set()
+    except TypeError:  # not weakly referable (an object of a class with __slots__) or not hashable (a dataclass's):
+        told = _TOLD.setdefault(type(handler), set())  # its class's failures (it logged every failure's traceback)
     if where in told:
         logger.error(
             "event handler %r failed again on %s (seq %d): %s: %s (traceback logged at its first failure)",
