@@ -432,3 +432,32 @@ def test_a_providers_count_of_input_tokens_that_is_no_count_fails_the_run_naming
         "tokens as an int >= 0"
     )
     assert Orchestrator(providers=[_Counting(7)], catalog=catalog("counting")).run_sync("Hi").status == "completed"
+
+
+class _Floored(Provider):
+    """A provider of one's own whose API refuses an output cap below `least` (`min_output_tokens`)."""
+
+    name = "floored"
+
+    def __init__(self, least: object) -> None:
+        self.least = least
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        text = VERDICT if request.purpose == "judge" else "an answer"
+        return Generation(text=text, usage=Usage(input_tokens=5, output_tokens=5))
+
+    def min_output_tokens(self, model: ModelProfile) -> int:
+        return self.least  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("least", [None, "16", 16.5, -5, True], ids=["none", "str", "float", "negative", "bool"])
+def test_a_providers_least_output_cap_that_is_no_count_fails_the_run_naming_it(least: object) -> None:
+    # `def min_output_tokens(self, model): 16` (the `return` forgotten) failed the run with "TypeError: '<' not
+    # supported between instances of 'int' and 'NoneType'"; -5 and 16.5 were taken
+    result = Orchestrator(providers=[_Floored(least)], catalog=catalog("floored")).run_sync("Hi", max_iterations=1)
+    assert result.status == "failed" and result.total_cost == 0.0
+    assert (result.orchestration.error or "").startswith(
+        f"UserError: _Floored.min_output_tokens returned {least!r} for floored:a: return the smallest output cap its "
+        "API takes, an int >= 1"
+    )
+    assert Orchestrator(providers=[_Floored(16)], catalog=catalog("floored")).run_sync("Hi").status == "completed"

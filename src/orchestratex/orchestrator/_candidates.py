@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..catalog import ModelProfile
 from ..providers import GenerationRequest, Message
-from ..providers._base import counted_input_tokens, estimate_message_tokens
+from ..providers._base import counted_input_tokens, estimate_message_tokens, least_output_tokens
 from ..routing import Attempt, Task
 from ._budget import affordable_cap
 from ._ledger import Stop
@@ -212,7 +212,9 @@ class Candidates(Spending):
         self, model: ModelProfile, input_bound: int, limit: int, index: int, remaining: float | None
     ) -> tuple[int, float] | None:
         cap, need = self.o.output_lengths.cap(model, "generate", limit)
-        least = self.o.provider_for(model).min_output_tokens(model)  # (the API refuses a smaller cap: it is sent that)
+        least = least_output_tokens(
+            self.o.provider_for(model), model
+        )  # (the API refuses a smaller cap: it is sent that)
         if need < least:
             cap, need = max(cap, least), least
         if not self.planner.needed(index):

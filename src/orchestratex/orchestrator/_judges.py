@@ -11,7 +11,7 @@ from ..catalog import ModelCatalog, ModelProfile, model_identity
 from ..evaluation import EvaluationTask, LLMJudgeEvaluator
 from ..exceptions import UnknownPriceError
 from ..providers import Generation, GenerationRequest, Message
-from ..providers._base import counted_input_tokens, estimate_message_tokens
+from ..providers._base import counted_input_tokens, estimate_message_tokens, least_output_tokens
 from ..usage import PICO, add_costs
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ class JudgePlanner:
         if isinstance(evaluator, LLMJudgeEvaluator):
             limit = min(limit, evaluator.max_output_tokens)
         cap = o.output_lengths.cap(judge, "judge", limit)[0]
-        least = o.provider_for(judge).min_output_tokens(judge)
+        least = least_output_tokens(o.provider_for(judge), judge)
         return cap if cap >= least else least
 
     def reserve_for(self, author: str, answer_cap: int) -> float | None:

@@ -33,7 +33,7 @@ from ..exceptions import (
     UserError,
 )
 from ..providers import Generation, GenerationRequest
-from ..providers._base import RequestsBlocked, counted_input_tokens
+from ..providers._base import RequestsBlocked, counted_input_tokens, least_output_tokens
 from ..records import Iteration, JudgeVerdict, StopReason
 from ..routing import RoutingFeedback, detect_domain
 from ..routing._base import checked_decision
@@ -701,7 +701,7 @@ class _JudgeCall:
         cap = run.planner.judge_cap(judge)
         if request.max_output_tokens > cap:
             request = run.planner.with_cap(judge, request, cap)
-        elif request.max_output_tokens < (least := run.o.provider_for(judge).min_output_tokens(judge)):
+        elif request.max_output_tokens < (least := least_output_tokens(run.o.provider_for(judge), judge)):
             # (an evaluator's cap below what the judge's API takes, OpenAI's Responses API 16: refused unsent)
             request = request.model_copy(update={"max_output_tokens": least})
         return run._call(judge, request, self.ledger, "judge")

@@ -29,6 +29,7 @@ __all__ = [
     "counted_input_tokens",
     "estimate_input_tokens",
     "estimate_message_tokens",
+    "least_output_tokens",
 ]
 
 
@@ -242,6 +243,25 @@ def counted_input_tokens(provider: Provider, request: GenerationRequest) -> int:
         raise UserError(
             f"{type(provider).__name__}.count_input_tokens returned {counted!r}: return an upper bound of the "
             "request's input tokens as an int >= 0 (it reserves the budget for the call)"
+        )
+    return tokens
+
+
+def least_output_tokens(provider: Provider, model: ModelProfile) -> int:
+    """`provider.min_output_tokens(model)` when it is a number of tokens (an int >= 0): `UserError` naming the provider
+    otherwise. (One whose `return` was forgotten failed the run with "'<' not supported between instances of 'int' and
+    'NoneType'"; 16.5 could be sent as a request's `max_output_tokens`.)"""
+    least = provider.min_output_tokens(model)
+    if type(least) is int and least >= 0:
+        return least
+    try:
+        tokens = operator.index(least) if not isinstance(least, bool) else -1
+    except TypeError:
+        tokens = -1
+    if tokens < 0:
+        raise UserError(
+            f"{type(provider).__name__}.min_output_tokens returned {least!r} for {model.name}: return the smallest "
+            "output cap its API takes, an int >= 1 (the default, 1, sets no floor)"
         )
     return tokens
 

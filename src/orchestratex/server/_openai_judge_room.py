@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..evaluation import LLMJudgeEvaluator
 from ..orchestrator._judges import _BYTES_PER_TOKEN_ESTIMATE, _RUBRIC_ALLOWANCE, _history_chars
+from ..providers._base import least_output_tokens
 from ..records import Orchestration, Session
 from ._app import ServerState
 
@@ -36,7 +37,7 @@ def judge_room(state: ServerState, doc: Orchestration, session: Session | None) 
     text = (len(doc.prompt) + len(doc.context or "") + history + _RUBRIC_ALLOWANCE) // _BYTES_PER_TOKEN_ESTIMATE
     rooms = {}
     for judge in judges:
-        verdict = max(o.output_lengths.cap(judge, "judge", limit)[0], o.provider_for(judge).min_output_tokens(judge))
+        verdict = max(o.output_lengths.cap(judge, "judge", limit)[0], least_output_tokens(o.provider_for(judge), judge))
         rooms[judge.name] = judge.context_window - text - verdict
     authors = o._routable(doc.settings.preferred_models)  # (a model never judges its own answer)
     best = max((room for m in authors for name, room in rooms.items() if name != m.name), default=0)
