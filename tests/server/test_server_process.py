@@ -129,7 +129,7 @@ def test_sigkill_mid_orchestration_then_restart_completes_it(tmp_path: Path) -> 
             assert final["status"] == "completed", final
             events = asyncio.run(collect(f"{second.ws_url}/ws/{sid}?token={key}", oid))
             session = client.get(f"/api/sessions/{sid}").json()
-        assert f"resumed 1 orchestration(s): {oid}" in second.log()
+        assert f"resuming 1 orchestration(s) left by a stopped process: {oid}" in second.log()
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert [e["type"] for e in events].count("orchestration_started") == 1
     assert sum(e["type"] in TERMINAL for e in events) == 1

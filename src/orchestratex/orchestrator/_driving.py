@@ -28,9 +28,13 @@ from ._stream import DeltaSink, RunStream, StreamItem
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
-__all__ = ["drive_leased", "drive_stored", "run_prompt", "start_task", "stored_events", "stream_run"]
+__all__ = ["NOT_CLAIMED", "drive_leased", "drive_stored", "run_prompt", "start_task", "stored_events", "stream_run"]
 
 logger = logging.getLogger("orchestratex.orchestrator")
+
+NOT_CLAIMED = "raised claiming the orchestration's lease: nothing of its run was done"
+"""The note (`add_note`) on an error `drive` raised claiming a stored run's lease (a store busy past its timeout): the
+run was not begun, as a caller's log should say (the server's said it "stopped")."""
 
 
 async def run_prompt(
@@ -121,8 +125,10 @@ async def drive_stored(
         asked = time.monotonic()
         try:
             claimed = await o.store.claim(oid, o.owner, o.lease_ttl_s)
-        except BaseException:
+        except BaseException as exc:
             o._leases.drop(oid)
+            if isinstance(exc, Exception):
+                exc.add_note(NOT_CLAIMED)
             raise
         if not claimed:
             o._leases.drop(oid)

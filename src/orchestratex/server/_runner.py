@@ -9,6 +9,7 @@ from typing import Any
 
 from ..exceptions import Conflict
 from ..orchestrator import Orchestrator
+from ..orchestrator._driving import NOT_CLAIMED
 from ..orchestrator._stream import DeltaSink
 from ..records import Orchestration
 
@@ -61,7 +62,18 @@ class Runner:
         self._tasks.pop(oid, None)
         if not task.cancelled():
             exc = task.exception()
-            if exc is not None and not isinstance(exc, Conflict):  # Conflict: another process holds its lease
+            if exc is None or isinstance(exc, Conflict):  # Conflict: another process holds its lease
+                return
+            if NOT_CLAIMED in getattr(exc, "__notes__", ()):  # (it never ran here: nothing of it "stopped")
+                logger.warning(
+                    "orchestration %s was not run: claiming its lease failed (%s: %s); it is left as it was and tried"
+                    " again within %g s",
+                    oid,
+                    type(exc).__name__,
+                    exc,
+                    self.resume_every_s,
+                )
+            else:
                 logger.error("orchestration %s stopped: %s: %s", oid, type(exc).__name__, exc)
 
     async def stop_session(self, session_id: str) -> int:
@@ -95,8 +107,10 @@ class Runner:
         while True:
             try:
                 launched = await self.resume_once()
-                if launched:
-                    logger.info("resumed %d orchestration(s): %s", len(launched), ", ".join(launched))
+                if launched:  # (each says `orchestration_started ... resumed=true` once its lease is claimed)
+                    logger.info(
+                        "resuming %d orchestration(s) left by a stopped process: %s", len(launched), ", ".join(launched)
+                    )
             except Exception as exc:
                 logger.warning("looking for orchestrations to resume failed: %s", exc)
             await asyncio.sleep(self.resume_every_s)

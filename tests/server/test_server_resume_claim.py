@@ -1,0 +1,82 @@
+"""A server resuming the runs a dead server left, while a third process holds the SQLite file's write lock past the
+busy timeout: its claim of each run's lease fails. Its log said "resumed 2 orchestration(s)", then ERROR
+"orchestration X stopped: StoreUnavailable" for runs it never drove, every resume interval; it now says it is
+resuming them and, for each claim that failed, that the run was not run and is tried again (a WARNING). Nothing is
+stored differently: once the lock is released, the runs are resumed and end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .server_process import ServerProcess, create_key
+
+pytestmark = pytest.mark.slow
+
+_HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
+
+
+def _wait_for(what: str, server: ServerProcess, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while what not in server.log():
+        assert time.monotonic() < deadline, f"{what!r} never logged:\n{server.log()}"
+        time.sleep(0.2)
+
+
+def test_a_failed_claim_is_logged_as_a_run_not_run_not_as_one_that_stopped(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    url = f"sqlite:///{db}"
+    key = create_key(url, "alice")
+    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "1.0", "ORCHESTRATEX_LEASE_TTL_S": "2"}
+    headers = {"Authorization": f"Bearer {key}"}
+    with ServerProcess(url, tmp_path, env=env, name="resumer") as resumer:
+        dead = ServerProcess(url, tmp_path, env=env, name="dead").start()
+        try:
+            with httpx.Client(base_url=dead.base_url, headers=headers, timeout=30) as client:
+                sid = client.post("/api/sessions/", json={}).json()["_id"]
+                tid = client.post("/api/threads/", json={"session_id": sid, "original_prompt": "Explain TCP"})
+                body = {"thread_id": tid.json()["_id"], "settings": {"max_iterations": 2, "evaluation_threshold": 10}}
+                oids = [client.post("/api/orchestration/start", json=body).json()["_id"] for _ in range(2)]
+                for oid in oids:  # (claimed by the server about to die: the other leaves it alone until it dies)
+                    while client.get(f"/api/orchestration/status/{oid}").json()["status"] != "running":
+                        time.sleep(0.05)
+            holder = subprocess.Popen(
+                [sys.executable, "-c", _HOLD_LOCK, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+        finally:
+            dead.kill()  # (its runs' next commits wait for the lock: none ends before it dies)
+        assert holder.stdin is not None and holder.stdout is not None
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            for oid in oids:  # (a claim waits the busy timeout, 10 s, then fails)
+                _wait_for(f"orchestration {oid} was not run: claiming its lease failed (StoreUnavailable: ", resumer)
+        finally:
+            holder.stdin.write("\n")
+            holder.stdin.close()
+            holder.wait(timeout=30)
+            holder.stdout.close()
+        with httpx.Client(base_url=resumer.base_url, headers=headers, timeout=30) as client:
+            deadline = time.monotonic() + 120
+            for oid in oids:
+                while (doc := client.get(f"/api/orchestration/status/{oid}").json())["status"] == "running":
+                    assert time.monotonic() < deadline, doc
+                    time.sleep(0.2)
+                assert doc["status"] == "completed", doc
+    log = resumer.log()
+    assert "it is left as it was and tried again within 1 s" in log
+    assert "resuming 1 orchestration(s) left by a stopped process" in log or "resuming 2 orchestration(s)" in log
+    assert " ERROR " not in log and "stopped: StoreUnavailable" not in log, log
+    for oid in oids:
+        assert f"orchestration_started orchestration_id={oid} " in log
