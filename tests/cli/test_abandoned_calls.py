@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,3 +62,53 @@ def test_an_interrupted_call_in_flight_is_said_to_be_maybe_billed(store_url: str
     )
     [call] = [line for line in lines if line.startswith("#1 ")]
     assert call.endswith("(selected) · no answer: the call was abandoned"), call  # not "0 tokens · $0.000000 · 0.0 s"
+
+
+_FREE_CATALOG = """
+include_default = false
+
+[providers.ollama]
+kind = "openai"
+base_url = "{base}/v1"
+
+[[models]]
+name = "ollama:llama3.2"
+cost_per_1k_tokens = 0
+
+[[models]]
+name = "ollama:qwen2.5"
+cost_per_1k_tokens = 0
+"""
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_call_abandoned_of_a_free_model_is_not_said_to_be_billed(
+    signame: str, store_url: str, tmp_path: Path
+) -> None:
+    """Ctrl-C on a run of Ollama models priced at $0 in a catalog file said the abandoned call was one "which the
+    provider may have billed": no provider bills a model the catalog says is free."""
+    called, release = threading.Event(), threading.Event()
+
+    def slow(sent: dict[str, Any]) -> Reply:
+        called.set()
+        release.wait(60)
+        return Reply(503)
+
+    with local_server(slow) as base:
+        catalog = tmp_path / "models.toml"
+        catalog.write_text(_FREE_CATALOG.format(base=base))
+        args = ["run", "What is 6*7?", "--catalog", str(catalog), "--provider", "ollama", "--store", store_url]
+        proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+        try:
+            assert called.wait(60), "the run made no call"
+            proc.send_signal(getattr(signal, signame))
+            _, err = proc.communicate(timeout=60)
+        finally:
+            release.set()
+            proc.kill()
+    (doc,), _ = stored(store_url)
+    assert doc.status == "cancelled" and doc.abandoned_calls == 1
+    assert err.strip() == (
+        f"orchestratex: interrupted by {signame}: orchestration {doc.id} ended cancelled ($0.000000 spent); nothing"
+        " will resume it"
+    )

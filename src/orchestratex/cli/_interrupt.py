@@ -64,8 +64,12 @@ class Interrupted(Exception):
         result: RunResult | None = None,
         store: str = "",
         catalog: str = "",
+        free: bool = False,
     ) -> None:
         self.cause = cause
+        self.free = free
+        """Every model the run could call is priced at $0 (local models of a catalog file): a call it abandoned has
+        nothing to bill."""
         self.store = store
         """` --store URL` when the command was given one (see `_stores.store_option`), for the server to start."""
         self.catalog = catalog
@@ -108,7 +112,7 @@ class Interrupted(Exception):
         real model answered has a cost no one knows (the answer never ended), so `$0.000000 spent` alone hid it."""
         return (
             abandoned_note(self.result.orchestration.abandoned_calls)
-            if self.result is not None and not self.result.simulated
+            if self.result is not None and not self.result.simulated and not self.free
             else ""
         )
 
@@ -275,8 +279,31 @@ class RunGuard:
             events = await orchestrator.store.list_events(doc.session_id, orchestration_id=doc.id, limit=100_000)
             result = RunResult(stored, events, orchestrator.simulated)  # (what `run` returns, as stored now)
             raise Interrupted(
-                self.cause, doc.id, stored.status, stored.total_cost, self.detail, result, self.store, self.catalog
+                self.cause,
+                doc.id,
+                stored.status,
+                stored.total_cost,
+                self.detail,
+                result,
+                self.store,
+                self.catalog,
+                free=bool(stored.abandoned_calls) and _all_free(orchestrator),
             )
         finally:
             for handler in handlers:
                 orchestrator.handlers.remove(handler)
+
+
+def _all_free(orchestrator: Orchestrator) -> bool:
+    """Whether every model `orchestrator` may call, to answer or to judge, is priced at $0 (the Ollama models of a
+    catalog file, say): a run of such models interrupted was said to abandon a call "which the provider may have
+    billed", which no provider of them does."""
+    from ..exceptions import OrchestrateXError
+
+    try:
+        models = [*orchestrator.usable_models(), *orchestrator.judge_models()]
+    except OrchestrateXError:
+        return False
+    return bool(models) and all(
+        m.input_cost_per_1k == 0 and m.output_cost_per_1k == 0 and not m.cached_input_cost_per_1k for m in models
+    )
