@@ -65,8 +65,12 @@ class Interrupted(Exception):
         store: str = "",
         catalog: str = "",
         free: bool = False,
+        needs: str = "",
     ) -> None:
         self.cause = cause
+        self.needs = needs
+        """`, with OPENROUTER_API_KEY set …`: what the server to start needs that the command did not (see
+        `RunGuard.needs`)."""
         self.free = free
         """Every model the run could call is priced at $0 (local models of a catalog file): a call it abandoned has
         nothing to bill."""
@@ -101,7 +105,7 @@ class Interrupted(Exception):
         if self.status == "running":
             return (
                 f"{what}: orchestration {oid} is detached ({spent}); a server on this store "
-                f"(`orchestratex serve{self.store}{self.catalog}`) resumes it from its last completed step"
+                f"(`orchestratex serve{self.store}{self.catalog}`{self.needs}) resumes it from its last completed step"
             )
         if self.status in ("completed", "failed"):  # (it ended before the interruption was noticed: nothing stopped it)
             return f"{what}: orchestration {oid} had ended {self.status} ({spent})"
@@ -135,7 +139,15 @@ class RunGuard:
     its first event: from then on the orchestrator itself turns it into the `cancelled` end.
     """
 
-    def __init__(self, orchestrator: Orchestrator, *, detach: bool = False, store: str = "", catalog: str = "") -> None:
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        *,
+        detach: bool = False,
+        store: str = "",
+        catalog: str = "",
+        needs: str = "",
+    ) -> None:
         self.orchestrator = orchestrator
         self.detach = detach
         self.store = store
@@ -143,6 +155,9 @@ class RunGuard:
         it (`orchestratex serve` alone serves the default store, which never resumes the run)."""
         self.catalog = catalog
         """` --catalog FILE` when the command was given one: the server must have the run's models too."""
+        self.needs = needs
+        """`, with OPENROUTER_API_KEY set …` when the catalog file has an endpoint the run left out (`--provider
+        ollama`) that cannot be built: a server builds every endpoint of its file, and refused to start."""
         self.cause: str | None = None
         self.detail = ""
         self._oid: str | None = None
@@ -288,6 +303,7 @@ class RunGuard:
                 self.store,
                 self.catalog,
                 free=bool(stored.abandoned_calls) and _all_free(orchestrator),
+                needs=self.needs,
             )
         finally:
             for handler in handlers:

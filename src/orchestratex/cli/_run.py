@@ -18,7 +18,7 @@ from ..routing import BayesianRouter
 from ..stores import Store, open_store
 from ._interrupt import STDOUT_FAILED, Interrupted, RunGuard
 from ._live import LiveView
-from ._models import catalog_file, simulation_reason
+from ._models import catalog_file, catalog_setup, simulation_reason
 from ._options import check_run_options
 from ._output import Output, StdoutFailed, json_text
 from ._scores import score_text
@@ -77,6 +77,7 @@ async def _run(
             detach=getattr(args, "detach", False),
             store=store_option(getattr(args, "store", None)),
             catalog=_catalog_option(getattr(args, "catalog", None)),
+            needs=_server_needs(file) if getattr(args, "detach", False) else "",
         )
         view = None if args.json else _live_view(args, guard, file)
         # `--json` prints nothing until the run ends: what it waits for goes to stderr, when that is a terminal
@@ -129,6 +130,23 @@ def _catalog_option(given: str | None) -> str:
         regular = False
     # (a pipe, `--catalog <(curl …)`, is gone once read, and `serve` refuses one: the file it was saved to, then)
     return f" --catalog {shlex.quote(given)}" if regular else " --catalog FILE"
+
+
+def _server_needs(file: CatalogFile | None) -> str:
+    """`, with OPENROUTER_API_KEY set (a server builds every endpoint of models.toml)` for a catalog file with an
+    endpoint that cannot be built, which `run --provider ollama` left out: the server a detached run is left for
+    refuses such a file ("provider 'openrouter' of models.toml needs an API key"), so the command it named to resume
+    the run never started."""
+    if file is None:
+        return ""
+    blocked = catalog_setup(file).blocked
+    if not blocked:
+        return ""
+    needs = [
+        f"{s.key_env} set" if s.installed and s.problem is None and s.key_env else f"{s.name} usable ({s.describe()})"
+        for s in blocked
+    ]
+    return f", with {' and '.join(needs)} (a server builds every endpoint of {file.path})"
 
 
 async def _check_first(make: Callable[[Store], Orchestrator], prompt: str, options: dict[str, object]) -> None:
