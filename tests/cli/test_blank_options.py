@@ -59,3 +59,28 @@ def test_a_sqlite_url_naming_no_file_or_an_unclear_one_is_refused(url: str, what
     assert done.returncode != 0 and what in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert list(tmp_path.iterdir()) == []  # nothing written in the working directory
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["runs", "show", ""],
+            "orchestratex runs show: error: argument id: is empty: give an orchestration's id, as `orchestratex runs"
+            " list` shows it",
+        ),
+        (
+            ["keys", "revoke", " "],
+            "orchestratex keys revoke: error: argument key_id: is empty: give a key's id, as `orchestratex keys list`"
+            " shows it (or the key itself, ox_…)",
+        ),
+    ],
+)
+def test_a_blank_id_is_refused_as_blank(args: list[str], line: str, tmp_path: Path) -> None:
+    """`runs show "$ID"` with ID unset said "no orchestration '' in sqlite:///…" (or that the store did not exist), as
+    if a run had been lost, and `keys revoke ""` "no API key ''"."""
+    data = tmp_path / "data"
+    done = run_cli(*args, env=cli_env(XDG_DATA_HOME=str(data), HOME=str(tmp_path)))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [line]
+    assert not data.exists()

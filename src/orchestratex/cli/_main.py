@@ -21,6 +21,7 @@ from ._options import (
     given,
     host,
     named,
+    not_blank,
     number,
     user_option,
     whole_number,
@@ -249,7 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
     )
     revoke = keys_sub.add_parser("revoke", help="revoke an API key by its id (servers refuse it from then on)")
-    revoke.add_argument("key_id", help="the key's id, as `orchestratex keys list` shows it (or the key itself, ox_…)")
+    revoke.add_argument(
+        "key_id",
+        type=not_blank("a key's id, as `orchestratex keys list` shows it (or the key itself, ox_…)"),
+        help="the key's id, as `orchestratex keys list` shows it (or the key itself, ox_…)",
+    )
     revoke.add_argument(
         "--store", type=given(STORE_URL), help="store URL (default: ORCHESTRATEX_STORE_URL, else a SQLite file)"
     )

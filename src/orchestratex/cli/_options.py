@@ -26,6 +26,7 @@ __all__ = [
     "given",
     "host",
     "named",
+    "not_blank",
     "number",
     "user_option",
     "whole_number",
@@ -80,6 +81,18 @@ def domain_option(text: str) -> str:
     except UserError as exc:
         raise argparse.ArgumentTypeError(exc.message.removeprefix("domain ")) from None
     return text
+
+
+def not_blank(what: str) -> Callable[[str], str]:
+    """The type of an argument that has no default and cannot be blank (`runs show "$ID"`, the variable unset): it was
+    looked up, "no orchestration '' in sqlite:///…", as if the store had lost it. `what` says what to give."""
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"is empty: give {what}")
+        return text
+
+    return parse
 
 
 def user_option(text: str) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .._ids import in_utc
 from ..exceptions import NotFound, UserError
 from ._interrupt import abandoned_note
-from ._options import STORE_URL, given, named, user_option, whole_number
+from ._options import STORE_URL, given, named, not_blank, user_option, whole_number
 from ._scores import score_text
 from ._stores import shown_url, store_option
 
@@ -45,7 +45,11 @@ def add_runs_parser(sub: Any) -> None:
     listing.add_argument("--json", action="store_true", help="print a JSON list of summaries")
     listing.add_argument("--store", type=given(STORE_URL), help=store_help)
     show = runs_sub.add_parser("show", help="one orchestration: iterations, routing, each judge's verdict, answer")
-    show.add_argument("id", help="the orchestration's id (as `runs list` shows it, or a /v1 answer's chatcmpl-…)")
+    show.add_argument(
+        "id",
+        type=not_blank("an orchestration's id, as `orchestratex runs list` shows it"),
+        help="the orchestration's id (as `runs list` shows it, or a /v1 answer's chatcmpl-…)",
+    )
     show.add_argument("--json", action="store_true", help="print the document as `run --json` does")
     show.add_argument("--store", type=given(STORE_URL), help=store_help)
 
