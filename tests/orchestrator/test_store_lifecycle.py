@@ -215,3 +215,27 @@ def test_an_orchestrator_closed_and_run_again_after_a_chdir_keeps_its_store_file
     with sqlite3.connect(tmp_path / "first" / "runs.db") as db:
         ids = {row[0] for row in db.execute("SELECT id FROM orchestrations")}
     assert {before.id, after.id} <= ids
+
+
+@pytest.mark.parametrize("first_to_close", ["maker", "sharer"])
+def test_a_store_made_from_a_url_and_handed_to_another_orchestrator_is_closed_by_the_last_to_close(
+    tmp_path: Path, first_to_close: str
+) -> None:
+    # `Orchestrator(store=first.store)` shares the store `first` made from its URL: `first.close()` closed it under the
+    # second, whose every later run failed with "SQLiteStore('runs.db') is not open" (it never opened it again)
+    db = tmp_path / "runs.db"
+    maker = orchestrator(f"sqlite:///{db}")
+    assert maker.run_sync("First").status == "completed"
+    sharer = orchestrator()
+    sharer.store = maker.store  # (as `Orchestrator(store=maker.store)`)
+    assert sharer.run_sync("Second").status == "completed"
+    first, last = (maker, sharer) if first_to_close == "maker" else (sharer, maker)
+    first.close()
+    assert last.run_sync("After the other closed").status == "completed"
+    assert first.run_sync("Closed, then run again").status == "completed"
+    first.close()
+    assert last.run_sync("Still open").status == "completed"
+    last.close()
+    assert store_threads(db) == []  # the last to close closed it
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM orchestrations").fetchone() == (5,)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import weakref
 from typing import TYPE_CHECKING, cast
 
 from ..exceptions import StoreUnavailable, UserError
@@ -19,18 +20,47 @@ from ._observe import RouterStore
 if TYPE_CHECKING:
     from .orchestrator import Orchestrator
 
-__all__ = ["LeaseKeeper", "ensure_ready", "resolve_store"]
+__all__ = ["LeaseKeeper", "ensure_ready", "release_store", "resolve_store"]
+
+
+_HOLDERS: weakref.WeakKeyDictionary[Store, weakref.WeakSet[Orchestrator]] = weakref.WeakKeyDictionary()
+"""Each store an orchestrator made (from a URL, or the default `MemoryStore`), with the orchestrators that hold it open
+(opened it for their runs and have not closed since). Handed to another orchestrator (`Orchestrator(store=first.store)`)
+it is theirs together, closed by the last of them to close: the first one's `close()` closed it under the other, whose
+every run then failed with "… is not open"."""
+
+
+def _holders(store: Store) -> weakref.WeakSet[Orchestrator] | None:
+    try:
+        return _HOLDERS.get(store)
+    except TypeError:  # (a store of one's own that is not hashable: no orchestrator made it)
+        return None
 
 
 def resolve_store(store: Store | str | None) -> tuple[Store, bool]:
-    """`Orchestrator(store=)` resolved: the store, and whether the orchestrator made it (then `aclose` closes it)."""
+    """`Orchestrator(store=)` resolved: the store, and whether the orchestrator made it, or shares one another made
+    (then `aclose` closes it, once no other orchestrator holds it open)."""
     if store is not None and not isinstance(store, Store | str):
         raise UserError(
             f"store must be a Store (MemoryStore(), SQLiteStore(path), …) or a store URL (sqlite:///runs.db), "
             f"not {type(store).__name__}"
         )
-    owned = store is None or isinstance(store, str)
-    return store_from_url(store) if isinstance(store, str) else store or MemoryStore(), owned
+    if store is not None and not isinstance(store, str):
+        return store, _holders(store) is not None
+    made = store_from_url(store) if store is not None else MemoryStore()
+    _HOLDERS[made] = weakref.WeakSet()
+    return made, True
+
+
+async def release_store(orchestrator: Orchestrator, store: Store) -> None:
+    """Close `store`, made by an orchestrator, as `orchestrator` closes, unless another orchestrator still holds it
+    open: the last of them to close closes it."""
+    holders = _holders(store)
+    if holders is not None:
+        holders.discard(orchestrator)
+        if holders:
+            return
+    await store.close()
 
 
 async def ensure_ready(orchestrator: Orchestrator) -> None:
@@ -43,12 +73,17 @@ async def ensure_ready(orchestrator: Orchestrator) -> None:
         if ready is None:
             ready = o._ready = asyncio.get_running_loop().create_future()
             store = o.store
+            holders = _holders(store)
+            if holders is not None:  # (held before it is opened: another orchestrator closing meanwhile leaves it be)
+                holders.add(o)
             try:
                 await open_checked(store)
                 # (once: `attach` adds the stored statistics to the router's; they are then written with the runs'
                 # commits: see _observe.py)
                 await _attach_router(o, store)
             except BaseException as exc:
+                if holders is not None:
+                    holders.discard(o)
                 ready.set_exception(exc)
                 ready.exception()  # mark retrieved
                 if o._ready is ready:

@@ -44,7 +44,7 @@ from ._closing import CLOSED_WHILE_RUNNING, Closing
 from ._driving import drive_stored, run_prompt, start_task, stream_run
 from ._durable import DEFAULT_STORE_RETRY
 from ._judges import Judging
-from ._lifecycle import LeaseKeeper, ensure_ready, resolve_store
+from ._lifecycle import LeaseKeeper, ensure_ready, release_store, resolve_store
 from ._lookup import read_session
 from ._models import ModelPools, check_not_the_class, judge_names, providers_by_name, resolve_providers
 from ._plan import plan, store_new
@@ -369,9 +369,9 @@ class Orchestrator:
         for provider in self._owned_providers:
             await provider.aclose()
         while self._retired:
-            await self._retired.pop().close()
+            await release_store(self, self._retired.pop())
         if self._owns_store:
-            await self.store.close()
+            await release_store(self, self.store)
             self._ready = None  # (a later run opens it again, as the providers open new connections)
 
     async def __aenter__(self) -> Self:
