@@ -420,3 +420,22 @@ async def test_a_replay_of_a_table_without_answer_lengths_teaches_the_costs_it_r
     task = Task(prompt=table.prompts[0], original_prompt=table.prompts[0], input_tokens=len(table.prompts[0]))
     expected = router.expected_cost(profiles[1], task)
     assert expected == pytest.approx(1.0, rel=0.15)  # before: 0.03, the prompt's tokens alone
+
+
+def test_sweep_breaks_ties_by_predicted_cost_as_the_oracle_does() -> None:
+    # at w = 0 the rule's ties went to the first column: a router predicting two models equally good was credited
+    # with the dearer one's cost (100x the oracle's at the same quality)
+    n = 20
+    table = lab.OutcomeTable(
+        name="ties",
+        models=("pricey", "cheap"),
+        prompts=tuple(f"question {i}" for i in range(n)),
+        quality=np.ones((n, 2)),
+        cost=np.tile([0.01, 0.0001], (n, 1)),
+    )
+    router = FittedRouter(text=False).fit(table, profiles=lab.profiles_for(table))
+    quality, cost = router.predict_table(table)
+    swept = lab.sweep(table, quality, cost, name="fitted", cost_weights=[0.0]).points[0]
+    oracle = lab.oracle_curve(table, cost_weights=[0.0]).points[0]
+    assert swept.shares == oracle.shares == {"cheap": 1.0}
+    assert swept.cost == pytest.approx(0.0001)

@@ -485,3 +485,29 @@ def test_a_featurizer_shows_its_settings_and_whether_it_is_fitted(router: Fitted
         "TextFeaturizer(bits=16, tail_chars=1500, bigrams=False, not fitted)"
     )
     assert repr(router.featurizer) == "TextFeaturizer(bits=18, tail_chars=1500, bigrams=True, fitted)"
+
+
+def _equally_good_table(quality: float, n: int = 20) -> OutcomeTable:
+    """Two models of the same `quality` on every prompt, the dearer one first in the table."""
+    return OutcomeTable(
+        name="ties",
+        models=("pricey", "cheap"),
+        prompts=tuple(f"question {i}" for i in range(n)),
+        quality=np.full((n, 2), quality),
+        cost=np.tile([0.01, 0.0001], (n, 1)),
+    )
+
+
+@pytest.mark.parametrize(("quality", "target"), [(1.0, None), (0.5, 0.9)])
+def test_of_models_predicted_equally_good_the_cheapest_is_chosen(quality: float, target: float | None) -> None:
+    # at cost_weight=0 (the default), and with a target no model reaches, a tie went to the first column: every prompt
+    # to the model costing 100x more for the same quality (the oracle breaks ties by cost)
+    from orchestratex import lab
+
+    table = _equally_good_table(quality)
+    profiles = lab.profiles_for(table)
+    router = FittedRouter(text=False, target_quality=target).fit(table, profiles=profiles)
+    predicted, cost = router.predict_table(table)
+    assert predicted[0, 0] == predicted[0, 1]  # (a tie indeed)
+    assert router.choose(predicted[0], cost[0]) == 1
+    assert router.decide(Task(prompt="question 3"), profiles).model_name == "lab:cheap"

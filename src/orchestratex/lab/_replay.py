@@ -15,7 +15,7 @@ from ..domains import DOMAINS
 from ..exceptions import UserError
 from ..routing import Router, RoutingFeedback, Task
 from ..routing._base import offline
-from ..routing._fit import check_profiles
+from ..routing._fit import cheapest_best, check_profiles
 from ..routing.fitted import FittedRouter
 from ._metrics import Curve, OperatingPoint
 from ._profiles import CHARS_PER_TOKEN, DEFAULT_ANSWER_CHARS
@@ -84,7 +84,8 @@ def sweep(
     name: str,
     cost_weights: Sequence[float] | None = None,
 ) -> Curve:
-    """The curve of the rule `argmax(predicted quality − w × predicted cost)` at each cost weight `w`.
+    """The curve of the rule `argmax(predicted quality − w × predicted cost)` at each cost weight `w` (of models
+    ranked equal, the one of least predicted cost, as `FittedRouter.choose` and the oracle pick).
 
     Predictions are (rows, models) arrays aligned with `table.models`; the outcome of each
     choice is read from the table.
@@ -97,7 +98,7 @@ def sweep(
     if predicted_quality.shape != shape or predicted_cost.shape != shape:
         raise UserError(f"predictions must have shape {shape} (rows, models of {table.name!r})")
     weights = _weights(predicted_cost, cost_weights)
-    points = [_point(table, np.argmax(predicted_quality - w * predicted_cost, axis=1), w) for w in weights]
+    points = [_point(table, cheapest_best(predicted_quality - w * predicted_cost, predicted_cost), w) for w in weights]
     return Curve(name, tuple(points))
 
 

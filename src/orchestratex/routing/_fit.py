@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..lab import OutcomeTable
     from .fitted import FittedRouter
 
-__all__ = ["check_profiles", "fit", "predict", "price_per_1k"]
+__all__ = ["cheapest_best", "check_profiles", "fit", "predict", "price_per_1k"]
 
 
 def price_per_1k(model: ModelProfile) -> float | None:
@@ -27,6 +27,14 @@ def price_per_1k(model: ModelProfile) -> float | None:
     if model.cost_per_1k_tokens is not None:
         return model.cost_per_1k_tokens
     return None
+
+
+def cheapest_best(utility: Any, cost: Any) -> Any:
+    """Along the last axis, the index of the highest `utility` and, of several equal, of the least `cost` (as the
+    oracle breaks ties): numpy's `argmax` took the first in the table's order, so at `cost_weight=0` a router sent
+    every prompt to the dearer of two models predicted equally good when it came first."""
+    np = load_numpy()
+    return np.lexsort((cost, -utility), axis=-1)[..., 0]
 
 
 def check_profiles(profiles: object, call: str) -> list[ModelProfile]:

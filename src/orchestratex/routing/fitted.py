@@ -26,7 +26,7 @@ from . import _fit
 from ._base import Router, RoutingFeedback, Task, decided
 from ._escalate import escalate
 from ._features import TextFeaturizer, load_numpy
-from ._fit import price_per_1k
+from ._fit import cheapest_best, price_per_1k
 from ._joint import JointOutcomes, judge_error_ok
 from ._knobs import Knob, flag, fraction, number, optional, whole
 from ._memory import best_rejected
@@ -312,14 +312,15 @@ class FittedRouter(Router):
 
     # -- choice -------------------------------------------------------------------------------
     def choose(self, quality: Any, cost: Any) -> int:
-        """The index (into the arrays) of the model the router's rule picks from expected quality and cost."""
+        """The index (into the arrays) of the model the router's rule picks from expected quality and cost: of models
+        the rule ranks equal, the cheapest."""
         np = load_numpy()
         if self.target_quality is not None:
             good = np.flatnonzero(quality >= self.target_quality)
             if good.size:
                 return int(good[np.argmin(cost[good])])
-            return int(np.argmax(quality))
-        return int(np.argmax(quality - self.cost_weight * cost))
+            return int(cheapest_best(quality, cost))
+        return int(cheapest_best(quality - self.cost_weight * cost, cost))
 
     async def attach(self, store: Store) -> None:
         """Refuse an unfitted router when an orchestrator opens, before any run is stored (nothing is loaded)."""
