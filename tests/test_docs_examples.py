@@ -102,7 +102,8 @@ def _options(parser: argparse.ArgumentParser) -> set[str]:
     return {option for action in parser._actions for option in action.option_strings}
 
 
-COMMAND = re.compile(r"(?<![\w./-])orchestratex ((?:run|demo|runs|models|serve|keys)\b[^`\n|#;&)]*)")
+COMMAND = re.compile(r"(?<![\w./-])orchestratex ((?:run|demo|runs|models|serve|keys)\b(?!:)[^`\n|#;&)]*)")
+"""A command the docs show; not an error line quoting its program's name (`orchestratex run: error: …`)."""
 
 
 def _documented_commands() -> list[tuple[str, str]]:

@@ -254,11 +254,8 @@ def least_output_tokens(provider: Provider, model: ModelProfile) -> int:
     least = provider.min_output_tokens(model)
     if type(least) is int and least >= 0:
         return least
-    try:
-        tokens = operator.index(least) if not isinstance(least, bool) else -1
-    except TypeError:
-        tokens = -1
-    if tokens < 0:
+    tokens = as_count(least)
+    if tokens is None:
         raise UserError(
             f"{type(provider).__name__}.min_output_tokens returned {least!r} for {model.name}: return the smallest "
             "output cap its API takes, an int >= 1 (the default, 1, sets no floor)"
