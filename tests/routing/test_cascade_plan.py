@@ -46,12 +46,14 @@ def reference_plan(
         return best
 
     accept, right = beliefs(frozenset())  # type: ignore[operator]
-    values = []
+    values, spends = [], []
     for j in range(n):
         fut = value(frozenset({j}), depth - 1, None if budget is None else max(budget - costs[j], 0.0))
         values.append(right[j] - cost_weight * costs[j] + (1.0 - accept[j]) * fut[0])
+        spends.append(costs[j] + (1.0 - accept[j]) * fut[2])
     allowed = [j for j in range(n) if budget is None or costs[j] <= budget] or list(range(n))
     first = max(allowed, key=lambda j: values[j])
+    first = min((j for j in allowed if values[j] == values[first]), key=spends.__getitem__, default=first)
     fut = value(frozenset({first}), depth - 1, None if budget is None else max(budget - costs[first], 0.0))
     miss = 1.0 - accept[first]
     return Plan((first, *fut[3]), tuple(values), right[first] + miss * fut[1], costs[first] + miss * fut[2])

@@ -511,3 +511,37 @@ def test_of_models_predicted_equally_good_the_cheapest_is_chosen(quality: float,
     assert predicted[0, 0] == predicted[0, 1]  # (a tie indeed)
     assert router.choose(predicted[0], cost[0]) == 1
     assert router.decide(Task(prompt="question 3"), profiles).model_name == "lab:cheap"
+
+
+def test_an_orchestrator_run_with_attempts_to_plan_starts_with_the_cheapest_of_equally_good_models() -> None:
+    # the cascade's plan took its first step by candidate order too: a run of 3 attempts (the default) at
+    # cost_weight=0 planned "function:pricey → function:pricey → function:cheap", each answer 100x the price of an
+    # equally good one
+    import json
+
+    from orchestratex import FunctionProvider, Orchestrator
+    from orchestratex.catalog import ModelCatalog
+
+    def answer(request: GenerationRequest) -> str:
+        if request.purpose == "judge":
+            return json.dumps({"score": 9.0, "feedback": "Right."})
+        return "An answer."
+
+    n = 20
+    table = OutcomeTable(
+        name="ties",
+        models=("function:pricey", "function:cheap"),
+        prompts=tuple(f"question {i}" for i in range(n)),
+        quality=np.ones((n, 2)),
+        cost=np.tile([0.01, 0.0001], (n, 1)),
+    )
+    profiles = [
+        ModelProfile(name="function:pricey", input_cost_per_1k=0.01, output_cost_per_1k=0.01, context_window=100_000),
+        ModelProfile(name="function:cheap", input_cost_per_1k=1e-4, output_cost_per_1k=1e-4, context_window=100_000),
+    ]
+    router = FittedRouter(text=False).fit(table, profiles=profiles)
+    orchestrator = Orchestrator(providers=[FunctionProvider(answer)], catalog=ModelCatalog(profiles), router=router)
+    result = orchestrator.run_sync("question 3", max_iterations=3)
+    orchestrator.close()
+    assert result.status == "completed"
+    assert [i.model_name for i in result.orchestration.iterations] == ["function:cheap"]

@@ -69,13 +69,17 @@ def plan(
     budget = _binding(budget, costs, depth)
     search = _Search(beliefs, costs, cost_weight, ceiling)
     accept, right = search.believe(rejected)
-    values = []
+    values, spends = [], []
     for j in range(n):
         c = costs[j]
         fut = search.value(rejected | {j}, depth - 1, None if budget is None else max(budget - c, 0.0))
         values.append(right[j] - cost_weight * c + (1.0 - accept[j]) * fut[0])
+        spends.append(c + (1.0 - accept[j]) * fut[2])
     allowed = [j for j in range(n) if budget is None or costs[j] <= budget] or list(range(n))
     first = max(allowed, key=lambda j: values[j])
+    ties = [j for j in allowed if values[j] == values[first]]
+    if len(ties) > 1:  # (the cheapest plan of equal worth: it was the first candidate, at cost_weight=0 of two models
+        first = min(ties, key=spends.__getitem__)  # believed equally good the dearer one when it came first)
     fut = search.value(rejected | {first}, depth - 1, None if budget is None else max(budget - costs[first], 0.0))
     miss = 1.0 - accept[first]
     return Plan(
