@@ -152,7 +152,8 @@ def test_v1_refuses_a_string_or_a_number_for_a_boolean_with_400(api: Api, field:
 
 def test_v1_still_takes_the_booleans_openai_clients_send(api: Api) -> None:
     body = {"model": "orchestratex/fast", "messages": PROMPT, "stream": False, "store": False, "logprobs": False}
-    r = api.client.post("/v1/chat/completions", json={**body, "parallel_tool_calls": True}, headers=api.alice)
+    tools = {"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "none"}
+    r = api.client.post("/v1/chat/completions", json={**body, **tools, "parallel_tool_calls": True}, headers=api.alice)
     assert r.status_code == 200 and r.json()["object"] == "chat.completion", r.text
 
 

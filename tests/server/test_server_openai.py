@@ -331,7 +331,7 @@ TOOL_CALL = {"id": "a", "type": "function", "function": {"name": "f", "arguments
     [
         ({"n": 2}, "n", "unsupported_parameter"),
         ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools", "unsupported_parameter"),
-        ({"tool_choice": "required"}, "tool_choice", "unsupported_parameter"),
+        ({"tool_choice": "required"}, "tool_choice", "invalid_value"),  # (only allowed with tools, as OpenAI says)
         ({"response_format": {"type": "json_object"}}, "response_format", "unsupported_parameter"),
         ({"logprobs": True}, "logprobs", "unsupported_parameter"),
         ({"top_logprobs": 3}, "top_logprobs", "unsupported_parameter"),  # (was blamed on `logprobs`, not sent)

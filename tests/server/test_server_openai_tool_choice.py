@@ -47,3 +47,33 @@ def test_tools_that_may_be_called_are_still_refused_naming_tools(api: Api, choic
         _client(api).chat.completions.create(model="orchestratex/fast", messages=PROMPT, tools=[WEATHER], **extra)
     assert (refused.value.code, refused.value.param) == ("unsupported_parameter", "tools")
     assert 'tool_choice: "none"' in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("param", "extra"),
+    [
+        ("tool_choice", {"tool_choice": "auto"}),
+        ("tool_choice", {"tool_choice": "required"}),
+        ("tool_choice", {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}}),
+        ("parallel_tool_calls", {"parallel_tool_calls": False}),
+        ("parallel_tool_calls", {"parallel_tool_calls": True, "tool_choice": "none"}),
+    ],
+)
+def test_tool_choice_or_parallel_tool_calls_without_tools_is_refused_as_openai_refuses_it(
+    api: Api, param: str, extra: dict[str, Any]
+) -> None:
+    """They were accepted and a run paid for, where OpenAI answers 400: a client built against `/v1` then failed on
+    OpenAI's API (Swarm sent `parallel_tool_calls` with no tools, and met it there)."""
+    with pytest.raises(BadRequestError) as refused:
+        _client(api).chat.completions.create(model="orchestratex/fast", messages=PROMPT, **extra)
+    assert refused.value.body == {
+        "message": f"Invalid value for '{param}': '{param}' is only allowed when 'tools' are specified.",
+        "type": "invalid_request_error",
+        "param": param,
+        "code": "invalid_value",
+    }
+
+
+def test_tool_choice_none_without_tools_is_still_answered(api: Api) -> None:
+    done = _client(api).chat.completions.create(model="orchestratex/fast", messages=PROMPT, tool_choice="none")
+    assert done.choices[0].message.content

@@ -115,7 +115,7 @@ class ChatRequest(BaseModel):
     moderation: Any = None
     store: Flag | None = None
     parallel_tool_calls: Flag | None = None
-    """Accepted (as booleans, as OpenAI checks them) and not acted on."""
+    """Accepted with `tools` (as booleans, as OpenAI checks them) and not acted on."""
     user: str | None = None
     metadata: dict[str, str] | None = None
     service_tier: str | None = None
@@ -274,9 +274,21 @@ _NOT_DONE = (
 done)."""
 
 
+def _check_tools_given(request: ChatRequest) -> None:
+    """`tool_choice` (but `"none"`, taken as vLLM takes it) and `parallel_tool_calls` only with `tools`, as OpenAI
+    refuses them, in its words: they were accepted, and a client built against `/v1` failed on OpenAI's API."""
+    if request.tools:
+        return
+    for param, value in (("tool_choice", request.tool_choice), ("parallel_tool_calls", request.parallel_tool_calls)):
+        if value is not None and not (param == "tool_choice" and value == "none"):
+            message = f"Invalid value for '{param}': '{param}' is only allowed when 'tools' are specified."
+            raise OpenAIError(400, message, param=param, code="invalid_value")
+
+
 def _check_supported(request: ChatRequest) -> None:
     if request.n is not None and request.n != 1:
         raise _refuse("n", "n must be 1: an orchestration gives one answer (its best one)")
+    _check_tools_given(request)
     offered = "tools" if request.tools else "functions" if request.functions else None
     choice = request.tool_choice if offered == "tools" else request.function_call
     if offered is not None and choice != "none":  # ("none": no tool may be called, the answer is text: honoured)
