@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,6 +60,14 @@ async def console_page(request: Request) -> HTMLResponse:
     return HTMLResponse(page, headers=SECURITY_HEADERS)
 
 
+@router.api_route("/console", methods=["GET", "HEAD"])
+@router.api_route("/console/", methods=["GET", "HEAD"])
+async def console_elsewhere(request: Request) -> RedirectResponse:
+    """`/console`, the URL a user guesses from the files' (`/console/…`), sends to the console at `/`: it was a 307 to
+    `/console/`, itself a 404 of the API, and counted as `unmatched` in the metrics."""
+    return RedirectResponse(f"{request.scope.get('root_path', '').rstrip('/')}/", headers=SECURITY_HEADERS)
+
+
 class _SecuredStatic:
     """The console's static files, each answer with `SECURITY_HEADERS` added."""
 
@@ -81,6 +89,7 @@ class _SecuredStatic:
 
 
 def install_console(app: FastAPI) -> None:
-    """Serve the console at `/` and its files under `/console/` (missing files get the API's 404 body)."""
+    """Serve the console at `/` (`/console` sends there) and its files under `/console/` (missing files get the API's
+    404 body)."""
     app.include_router(router)
     app.mount("/console", _SecuredStatic(StaticFiles(directory=CONSOLE_DIR)), name="console")

@@ -56,13 +56,27 @@ def test_every_local_reference_resolves(make_api: Callable[..., Api]) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/console/nothing.js", "/console/", "/console/js/../../_app.py", "/console/%2e%2e/_app.py", "/nothing"]
+    "path", ["/console/nothing.js", "/console/js/../../_app.py", "/console/%2e%2e/_app.py", "/nothing"]
 )
 def test_anything_else_answers_the_api_404(make_api: Callable[..., Api], path: str) -> None:
     api = make_api()
     r = api.client.get(path)
     assert r.status_code == 404
     assert r.json()["status_code"] == 404
+
+
+@pytest.mark.parametrize("path", ["/console", "/console/"])
+def test_the_console_url_a_user_guesses_sends_to_the_console(make_api: Callable[..., Api], path: str) -> None:
+    """`/console` was a 307 to `/console/`, a 404 of the API (JSON), counted `unmatched` in the metrics."""
+    api = make_api()
+    r = api.client.get(path, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (307, "/")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert api.client.head(path, follow_redirects=False).headers["location"] == "/"
+    followed = api.client.get(path)
+    assert followed.status_code == 200 and '<script type="module" src="/console/js/main.js">' in followed.text
+    metrics = api.client.get("/metrics", headers=api.admin).text
+    assert f'route="{path}",status="307"' in metrics and 'route="unmatched"' not in metrics
 
 
 def test_a_control_character_in_a_console_path_is_refused(make_api: Callable[..., Api]) -> None:
