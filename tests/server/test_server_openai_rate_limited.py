@@ -121,3 +121,32 @@ def test_an_answer_whose_judges_are_all_rate_limited_is_not_a_429_the_sdk_retrie
         assert error.response.headers["x-should-retry"] == "false"
         assert isinstance(error.body, dict) and error.body["orchestratex"]["cost"] > 0
         assert answers == ["writer"]  # (asked once: not again by the SDK's retries)
+
+
+def test_the_retry_after_a_provider_asked_for_is_passed_on() -> None:
+    """The run's recorded failure kept no wait, so a call whose model's circuit stayed closed was answered
+    `Retry-After: 1` when the provider had said 7 s: the SDK asked again at once, to be refused again."""
+
+    def limited_for_7_s(request: httpx2.Request) -> httpx2.Response:
+        if json.loads(request.content)["model"] == "busy":
+            return httpx2.Response(429, json=LIMITED, headers={"retry-after": "7"})
+        return handler(request)
+
+    vllm = VLLMProvider(
+        base_url="http://gpu:8000/v1", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(limited_for_7_s))
+    )
+    catalog = ModelCatalog(
+        [
+            ModelProfile(name="vllm:busy", cost_per_1k_tokens=0, context_window=32_768, quality=8),
+            ModelProfile(name="vllm:judge", cost_per_1k_tokens=0, context_window=32_768, quality=5),
+        ]
+    )
+    store = MemoryStore()
+    orchestrator = Orchestrator(store=store, catalog=catalog, providers=[vllm], retry=RetryPolicy(max_attempts=1))
+    with TestClient(create_app(store, orchestrator=orchestrator)) as http:
+        key = http.portal.call(issue_api_key, store, "alice")  # type: ignore[union-attr]
+        client = OpenAI(base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0)
+        with pytest.raises(RateLimitError) as limited:
+            client.chat.completions.create(model="vllm:busy", messages=ASK)
+        assert limited.value.response.headers["Retry-After"] == "7"
+        assert "(the provider asked to retry after 7 s)" in limited.value.message

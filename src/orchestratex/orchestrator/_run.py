@@ -29,6 +29,7 @@ from ..exceptions import (
     OrchestrateXError,
     ProviderError,
     ProviderNotConfigured,
+    RateLimited,
     UnknownModelError,
     UserError,
 )
@@ -50,7 +51,11 @@ from ._prompts import build_messages
 from ._result import dollars
 from ._watch import ending_here
 
-__all__ = ["Run"]
+__all__ = ["RETRY_AFTER_NOTE", "Run"]
+
+RETRY_AFTER_NOTE = " (the provider asked to retry after "
+"""How a rate-limited call's recorded failure ends when its provider said how long to wait (`Retry-After`), the
+seconds then `s)`: the stored text kept no wait, so `/v1` told its client to retry in 1 s when the provider said 7."""
 
 logger = logging.getLogger("orchestratex.orchestrator")
 
@@ -404,6 +409,8 @@ class Run(Committing):
         """The iteration's model `name` (context window `window`) failed: record it and let the router pick another
         model."""
         detail = exc.message if isinstance(exc, OrchestrateXError) else str(exc)
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:  # (`/v1` waits as the provider asked)
+            detail += f"{RETRY_AFTER_NOTE}{exc.retry_after:g} s)"
         it.errors.append(f"{name}: {type(exc).__name__}: {detail}")
         self._release_prepaid(ledger)
         # the failed call is over: what it held and did not spend (its worst case and its answer's judging) is free

@@ -9,9 +9,11 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from ..orchestrator import CircuitBreaker
+from ..orchestrator._run import RETRY_AFTER_NOTE
 from ..records import Orchestration
 from ..usage import Usage
 from ._openai_chat import Target
@@ -223,6 +225,16 @@ def _judges_failed_as(error: str, kind: str) -> bool:
     return bool(parts[0][1]) and all(rest.startswith(f"{kind}: ") for _, said, rest in parts if said)
 
 
+_PROVIDER_WAIT = re.compile(re.escape(RETRY_AFTER_NOTE) + r"([0-9.e+]+) s\)$")
+
+
+def _provider_wait(doc: Orchestration) -> float:
+    """The longest wait the providers of a run's rate-limited calls asked for (their `Retry-After`, as the run
+    recorded it: `RETRY_AFTER_NOTE`), 0 when none said."""
+    waits = (float(m[1]) for it in doc.iterations for e in it.errors if (m := _PROVIDER_WAIT.search(e)))
+    return max(waits, default=0.0)
+
+
 def failure(doc: Orchestration, target: Target, simulated: bool, circuit: CircuitBreaker | None = None) -> OpenAIError:
     """The error for an orchestration that ended without an answer (never retried by the SDK, as it may have spent; but
     for the providers' rate limits, which nothing was paid to).
@@ -254,6 +266,7 @@ def failure(doc: Orchestration, target: Target, simulated: bool, circuit: Circui
     limited = _failed_only_as(doc, "RateLimited", judges=False) if reason == "error" else []
     if limited:  # (refused for their providers' rate limits: nothing was paid, so the SDK may try again, later)
         wait = max((circuit.retry_in(m) for m in limited), default=0.0) if circuit is not None else 0.0
+        wait = max(wait, _provider_wait(doc))
         headers = {"Retry-After": str(max(1, math.ceil(wait)))}
         return OpenAIError(429, message, code="rate_limit_exceeded", headers=headers, extra=extra)
     if reason == "budget":
