@@ -332,6 +332,9 @@ def test_a_sigterm_while_the_server_starts_says_it_did_not_start(tmp_path: Path,
         assert proc.wait(timeout=60) == -signal.SIGTERM  # (ended by the signal still, as service managers expect)
     finally:
         os.close(writer)
+        if proc.poll() is None:  # (a failed wait: not left running for a later test to trip over)
+            proc.kill()
+            proc.wait()
     said = "stopped by SIGTERM while starting: the server did not start"
     if log_format == "json":
         (line,) = _lines(err)
