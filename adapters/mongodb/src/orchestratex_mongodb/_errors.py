@@ -6,7 +6,8 @@ only for operations that are safe to repeat (reads, and writes the store made id
 other PyMongo error, and a transient one that outlasts the retries, becomes a `StoreError` whose
 message carries the URL with its password redacted. So does a document PyMongo cannot encode
 (`bson.errors.InvalidDocument`, and `DocumentTooLarge` past MongoDB's 16 MB limit), which it raises
-before sending anything and which is not a `PyMongoError`.
+before sending anything and which is not a `PyMongoError`. A write the server refused because its disk is full
+(`OutOfDiskSpace`) is `StoreFull`, as SQLite's full disk is: retried as unavailable, answered 507 by the server.
 """
 
 from __future__ import annotations
@@ -18,21 +19,39 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from bson.errors import BSONError
-from pymongo.errors import BulkWriteError, ConnectionFailure, DocumentTooLarge, DuplicateKeyError, PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DocumentTooLarge,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+)
 
 from orchestratex._shown import shown_url
-from orchestratex.exceptions import StoreError, StoreUnavailable, UserError
+from orchestratex.exceptions import StoreError, StoreFull, StoreUnavailable, UserError
 
 __all__ = ["Retrier", "is_duplicate_only", "redact_url"]
 
 _T = TypeVar("_T")
 _DUPLICATE_KEY = 11000
+_OUT_OF_DISK_SPACE = 14031
+"""The server's `OutOfDiskSpace`: a write refused because the disk holding its data files is full."""
 
 
 def redact_url(url: str) -> str:
     """`url` with the password replaced by `***` (`mongodb://user:***@host/db`), also within a longer text (a
     driver's error quoting it): the core's one redaction of URLs."""
     return shown_url(url)
+
+
+def _out_of_disk_space(exc: OperationFailure) -> bool:
+    """Whether the server refused the write because its disk is full (a bulk write's errors, one by one, too)."""
+    if exc.code == _OUT_OF_DISK_SPACE:
+        return True
+    details = exc.details if isinstance(exc.details, dict) else {}
+    errors = [*details.get("writeErrors", []), *details.get("writeConcernErrors", [])]
+    return any(isinstance(e, dict) and e.get("code") == _OUT_OF_DISK_SPACE for e in errors)
 
 
 def is_duplicate_only(exc: BulkWriteError) -> bool:
@@ -78,6 +97,13 @@ class Retrier:
                     f"MongoDB at {self.where}: {what} failed: {exc} (MongoDB stores at most 16 MB per document: an"
                     " orchestration with its messages and iterations, and a commit's journal entry, which holds the"
                     " orchestration with the step's events)"
+                ) from exc
+            except OperationFailure as exc:
+                if not _out_of_disk_space(exc):
+                    raise StoreError(f"MongoDB at {self.where}: {what} failed: {redact_url(str(exc))}") from exc
+                raise StoreFull(
+                    f"MongoDB at {self.where}: {what} failed: the server's disk is full (OutOfDiskSpace): free some"
+                    " space on the disk holding its data files"
                 ) from exc
             except (PyMongoError, BSONError) as exc:
                 raise StoreError(f"MongoDB at {self.where}: {what} failed: {redact_url(str(exc))}") from exc
