@@ -1,22 +1,34 @@
 """Real provider requests are blocked, and provider keys hidden, for the whole test run; the loggers a server
-configures, and the recursion limit, are put back after each test; `ast.parse` runs in one thread at a time."""
+configures, and the recursion limit, are put back after each test; `ast.parse` runs in one thread at a time. Also
+`small_disk` (a tmpfs of 2 MiB) and `fill_disk`, for the tests of a full disk."""
 
 from __future__ import annotations
 
 import ast
+import errno
 import functools
 import logging
+import os
+import shutil
+import subprocess
 import sys
 import threading
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from orchestratex.testing.fixtures import block_model_requests, hide_provider_variables
 
-__all__ = ["hide_provider_variables", "recursion_limit_restored", "server_logging_restored"]
+__all__ = [
+    "fill_disk",
+    "hide_provider_variables",
+    "recursion_limit_restored",
+    "server_logging_restored",
+    "small_disk",
+]
 
 block_model_requests()
 
@@ -72,3 +84,34 @@ def _one_thread_at_a_time(parse: Any) -> Any:
 
 
 ast.parse = _one_thread_at_a_time(ast.parse)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a file system of its own of 2 MiB (a tmpfs; skipped where mounting one is not allowed)."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mount, umount = shutil.which("mount"), shutil.which("umount")
+    if os.geteuid() != 0 or mount is None or umount is None:
+        pytest.skip("mounting a small tmpfs needs root and mount(8)")
+    made = subprocess.run([mount, "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode(errors='replace').strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run([umount, "-l", str(folder)], check=True)
+
+
+def fill_disk(folder: Path) -> Path:
+    """A file taking every byte left on `folder`'s file system."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC, exc
+    finally:
+        os.close(fd)
+    return filler

@@ -6,51 +6,15 @@ The disk is a small tmpfs mounted for the test (root with the right to mount; sk
 
 from __future__ import annotations
 
-import errno
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
+from ..conftest import fill_disk
 from .conftest import FAST
 from .server_process import ServerProcess, create_key
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A folder on a file system of its own of 2 MiB (a tmpfs)."""
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    mount, umount = shutil.which("mount"), shutil.which("umount")
-    if os.geteuid() != 0 or mount is None or umount is None:
-        pytest.skip("mounting a small tmpfs needs root and mount(8)")
-    made = subprocess.run([mount, "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode(errors='replace').strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run([umount, "-l", str(folder)], check=True)
-
-
-def _fill(folder: Path) -> Path:
-    """A file taking every byte left on `folder`'s file system."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC, exc
-    finally:
-        os.close(fd)
-    return filler
-
 
 DISK_FULL = "the server's disk is full: nothing was written; retry once its operator has freed some space"
 
@@ -62,7 +26,7 @@ def test_a_write_on_a_full_disk_is_answered_507_saying_so_and_loses_nothing(smal
         session = httpx.post(f"{server.base_url}/api/sessions/", json={}, headers=headers)
         assert session.status_code == 201, session.text
         thread = {"session_id": session.json()["_id"], "original_prompt": "x" * 200_000}
-        filler = _fill(small_disk)
+        filler = fill_disk(small_disk)
 
         refused = httpx.post(f"{server.base_url}/api/threads/", json=thread, headers=headers)
 
