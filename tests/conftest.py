@@ -1,10 +1,12 @@
 """Real provider requests are blocked, and provider keys hidden, for the whole test run; the loggers a server
-configures, and the recursion limit, are put back after each test; `ast.parse` runs in one thread at a time. Also
-`small_disk` (a tmpfs of 2 MiB) and `fill_disk`, for the tests of a full disk."""
+configures, and the recursion limit, are put back after each test; a process a test started and left running is
+killed after it; `ast.parse` runs in one thread at a time. Also `small_disk` (a tmpfs of 2 MiB) and `fill_disk`, for
+the tests of a full disk."""
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import errno
 import functools
 import logging
@@ -25,6 +27,7 @@ from orchestratex.testing.fixtures import block_model_requests, hide_provider_va
 __all__ = [
     "fill_disk",
     "hide_provider_variables",
+    "processes_reaped",
     "recursion_limit_restored",
     "server_logging_restored",
     "small_disk",
@@ -64,6 +67,33 @@ def recursion_limit_restored() -> Iterator[None]:
     limit = sys.getrecursionlimit()
     yield
     sys.setrecursionlimit(limit)
+
+
+@pytest.fixture(autouse=True)
+def processes_reaped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test that failed with its subprocess still running (a server it could not stop, an assertion before its
+    `finally`) left the `Popen` to the garbage collector, which warned "subprocess N is still running" (and of its
+    unclosed pipes) in whichever later test it ran: with warnings as errors, an unrelated test failed too (CI's run
+    failed twice for one flaky test). Each process started during the test (its fixtures' too) and still running is
+    killed and reaped after it, and the pipes of each closed. (The processes of wider fixtures are started before and
+    are theirs to stop.)"""
+    started: list[subprocess.Popen[Any]] = []
+    init = subprocess.Popen.__init__
+
+    def tracked(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        started.append(self)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", tracked)
+    yield
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):  # (a write buffered for a process that is gone)
+                    pipe.close()
 
 
 def _one_thread_at_a_time(parse: Any) -> Any:
