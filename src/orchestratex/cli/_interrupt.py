@@ -163,6 +163,7 @@ class RunGuard:
         self._oid: str | None = None
         self._started = False
         self._stopping: asyncio.Task[bool] | None = None
+        self._storing: asyncio.TimerHandle | None = None
         self._told = False
 
     @property
@@ -173,7 +174,11 @@ class RunGuard:
     def interrupt(self, cause: str, detail: str = "") -> None:
         if self.cause is None:
             self.cause, self.detail = cause, detail
-        elif cause in _SIGNAL_NAMES and self._stopping is not None and not self._stopping.done():
+            if self._oid is None:  # (being stored: a store another process holds keeps the run from its end too)
+                self._storing = asyncio.get_running_loop().call_later(SLOW_STOP_S, self._say_still_stopping)
+        elif cause in _SIGNAL_NAMES and (
+            self._oid is None or (self._stopping is not None and not self._stopping.done())
+        ):
             # (a second Ctrl-C while the store is slow to record the end; not the output failing as the run ends:
             # Ctrl-C on `orchestratex run … | less` stops the reader too, and the line saying the run was cancelled
             # then met a closed pipe, which said "waiting for the store … (it retries while another process holds
@@ -195,7 +200,7 @@ class RunGuard:
     def _say_still_stopping(self) -> None:
         """Say, once, that the stop is under way: a store that is slow to answer (another process holding a SQLite
         file, an unreachable MongoDB) would otherwise leave an interrupted command silent for as long as it retries."""
-        if self._told or self._stopping is None or self._stopping.done():
+        if self._told or (self._oid is not None and (self._stopping is None or self._stopping.done())):
             return
         self._told = True
         action = "detaching" if self.detach else "cancelling"
@@ -207,11 +212,15 @@ class RunGuard:
             if isinstance(self.orchestrator.store, SQLiteStore)
             else "it retries until the store answers"
         )
-        print(
-            f"orchestratex: {action} orchestration {self._oid}: waiting for the store to record it ({why})",
-            file=sys.stderr,
-            flush=True,
+        said = (
+            # (Ctrl-C while the run was being stored, that store held: nothing was said for as long as it retried, a
+            # minute at most, a second and third Ctrl-C seemingly ignored too)
+            f"interrupted by {self.cause}: waiting for the store to record the orchestration, to end it "
+            f"{'detached' if self.detach else 'cancelled'}"
+            if self._oid is None
+            else f"{action} orchestration {self._oid}: waiting for the store to record it"
         )
+        print(f"orchestratex: {said} ({why})", file=sys.stderr, flush=True)
 
     def _on_event(self, event: Event) -> None:
         if not self._started:
@@ -242,6 +251,8 @@ class RunGuard:
                 options = await self._with_judges(judges, options)
             return await self._drive(prompt, handlers, options)
         finally:
+            if self._storing is not None:
+                self._storing.cancel()
             for sig in installed:
                 loop.remove_signal_handler(sig)
 
@@ -262,6 +273,8 @@ class RunGuard:
 
         orchestrator = self.orchestrator
         doc = await orchestrator.prepare(prompt, **options)
+        if self._storing is not None:
+            self._storing.cancel()
         self._oid = doc.id
         logger.info(
             "orchestration %s stored; interrupting it %s it",
