@@ -3,6 +3,9 @@
 Version 1 stored each orchestration whole in `orchestrations.doc`, and found overages with
 `json_extract(doc, '$.overage_cost')`. Version 2 splits it into head, state and steps (see
 `_orchestrations`), keeps the overage in `overage_pico`, and adds `sessions.granted`.
+
+The first release of version 1 had no `call_stats` (the running sums analytics read): `sum_calls` fills it from
+the calls recorded before it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from ...telemetry._logs import PROGRESS
 from ..checks import to_pico
 from ._orchestrations import HEAD_FIELDS, split
 
-__all__ = ["convert", "prepare"]
+__all__ = ["convert", "prepare", "sum_calls"]
 
 _BATCH = 500
 """Orchestrations converted per query (a bound on the memory a migration needs)."""
@@ -52,6 +55,35 @@ def convert(conn: sqlite3.Connection, version: int | None) -> None:
     """The data's conversion, once every table and index exists."""
     if version == 1:
         _split_orchestrations(conn)
+
+
+_SUM_CALLS = """
+    INSERT INTO call_stats SELECT
+        '{scope}', {scope_id}, model_name, {domain}, 1, role = 'generate', role = 'judge', failed,
+        cost_pico, input_tokens, output_tokens,
+        CASE WHEN role = 'generate' AND score IS NOT NULL THEN score ELSE 0.0 END,
+        role = 'generate' AND score IS NOT NULL
+    FROM calls WHERE true ORDER BY id
+    ON CONFLICT (scope, scope_id, model_name, domain) DO UPDATE SET
+        calls = calls + 1, generations = generations + excluded.generations,
+        judgements = judgements + excluded.judgements, errors = errors + excluded.errors,
+        cost_pico = cost_pico + excluded.cost_pico, input_tokens = input_tokens + excluded.input_tokens,
+        output_tokens = output_tokens + excluded.output_tokens, score_sum = score_sum + excluded.score_sum,
+        scored = scored + excluded.scored"""
+"""The trigger `calls_summarise`'s sums, of every call in the order they were recorded (so its float sums are
+the ones the trigger would have made)."""
+
+
+def sum_calls(conn: sqlite3.Connection) -> None:
+    """Fill `call_stats`, just made for a database that had calls before it (written by the first release of
+    version 1), with the sums of those calls: analytics read them there, and showed no model, no token and no
+    latency for every call made before the upgrade."""
+    for scope, scope_id, domain in (
+        ("user", "user_id", "''"),
+        ("session", "session_id", "''"),
+        ("model", "''", "domain"),
+    ):
+        conn.execute(_SUM_CALLS.format(scope=scope, scope_id=scope_id, domain=domain))
 
 
 def _split_orchestrations(conn: sqlite3.Connection) -> None:

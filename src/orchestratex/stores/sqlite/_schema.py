@@ -427,7 +427,10 @@ def create_schema(conn: sqlite3.Connection) -> None:
         old = version is not None and version < SCHEMA_VERSION
         if old:
             _migrate.prepare(conn, version)
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         _execute_script(conn, _TABLES)
+        if "calls" in tables and "call_stats" not in tables:  # (the first release of version 1)
+            _migrate.sum_calls(conn)
         if old:
             _migrate.convert(conn, version)
             conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
