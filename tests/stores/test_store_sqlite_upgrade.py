@@ -3,8 +3,12 @@ would have recorded it."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from orchestratex import Orchestrator, SQLiteStore
 from orchestratex.routing import BayesianRouter
@@ -75,3 +79,58 @@ async def test_analytics_of_a_first_release_file_count_the_calls_made_before_the
         assert {name: await upgraded.model_stats(name) for name in models} == models
     async with SQLiteStore(path) as reopened:  # summed once: opening it again counts nothing twice
         assert await reopened.user_analytics("alice") == user
+
+
+def _limit_stored_by_an_earlier_version(path: Path, table: str, oid: str, limit: float) -> None:
+    """Set the `cost_limit` of a session or orchestration document as versions before `MAX_AMOUNT` bounded it did
+    (they took any limit the store could hold)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"UPDATE {table} SET doc = json_set(doc, '$.settings.cost_limit', ?) WHERE id = ?", (limit, oid))
+    if table == "sessions":
+        conn.execute("UPDATE sessions SET limit_pico = ? WHERE id = ?", (int(limit * 10**12), oid))
+    conn.close()
+
+
+async def test_a_cost_limit_over_a_million_an_earlier_version_stored_is_read_and_the_session_goes_on(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.db"
+    provider = scripted(answer_attempt, score_of_answer({1: 9.0}))
+    options: dict[str, Any] = {"catalog": catalog("a", "b"), "retry": NO_WAIT, "judges": ["function:b"]}
+    async with Orchestrator(providers=[provider], store=SQLiteStore(path), **options) as orch:
+        session = await orch.create_session("alice", cost_limit=1.0)
+        first = await orch.run("Hello", session=session, cost_limit=1.0, max_iterations=1)
+    _limit_stored_by_an_earlier_version(path, "sessions", session.id, 5_000_000.0)
+    _limit_stored_by_an_earlier_version(path, "orchestrations", first.id, 4_000_000.0)
+
+    async with Orchestrator(providers=[provider], store=SQLiteStore(path), **options) as orch:
+        store = orch.store
+        got = await store.get_session(session.id)
+        assert got.settings.cost_limit == 5_000_000.0 and got.total_cost == first.total_cost
+        assert [s.id for s in await store.list_sessions("alice")] == [session.id]
+        run = await store.get_orchestration(first.id)
+        assert run.settings.cost_limit == 4_000_000.0 and run.status == "completed" and run.error is None
+        [listed] = await store.list_orchestrations(session_id=session.id)
+        assert listed == run
+        again = await orch.run("Again", session=session.id, max_iterations=1)
+        assert again.status == "completed"
+        assert (await store.get_session(session.id)).total_cost == first.total_cost + again.total_cost
+
+
+async def test_a_first_release_run_with_a_cost_limit_over_a_million_is_migrated_readable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source, path = tmp_path / "now.db", tmp_path / "first.db"
+    provider = scripted(answer_attempt, score_of_answer({1: 9.0}))
+    options: dict[str, Any] = {"catalog": catalog("a", "b"), "retry": NO_WAIT, "judges": ["function:b"]}
+    async with Orchestrator(providers=[provider], store=SQLiteStore(source), **options) as orch:
+        session = await orch.create_session("alice")
+        first = await orch.run("Hello", session=session, cost_limit=1.0, max_iterations=1)
+    await _to_first_release(source, path)
+    _limit_stored_by_an_earlier_version(path, "orchestrations", first.id, 5_000_000.0)
+
+    with caplog.at_level(logging.WARNING, logger="orchestratex"):
+        async with SQLiteStore(path) as upgraded:
+            run = await upgraded.get_orchestration(first.id)
+    assert run.settings.cost_limit == 5_000_000.0 and run.iterations == first.orchestration.iterations
+    assert "cannot read" not in caplog.text and "not a document" not in caplog.text

@@ -11,6 +11,11 @@ listings, the WebSocket's end-of-session check).
 An event this version cannot read (a newer version's event type) is left out of `list_events`, with a WARNING: the
 session's other events are still listed, replayed on the WebSocket and shown by `runs show` (one such event made them
 all fail).
+
+A session or orchestration an earlier version stored with a `cost_limit` above `MAX_AMOUNT` (versions before the bound
+took any limit the store could hold, up to about $9.2 million) is read with that limit, as stored (`stored_session`):
+it failed with pydantic's bare `ValidationError`, and with it every read of the session, its listing and every run
+in it.
 """
 
 from __future__ import annotations
@@ -20,17 +25,20 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from ..events import EVENT_ADAPTER, Event
 from ..exceptions import StoreError
-from ..records import Orchestration
+from ..records import Orchestration, Session
+from ..usage import MAX_AMOUNT, PICO
 
-__all__ = ["listed_events", "listed_orchestrations", "read_orchestration"]
+__all__ = ["listed_events", "listed_orchestrations", "read_orchestration", "stored_orchestration", "stored_session"]
 
 logger = logging.getLogger("orchestratex.stores")
+
+_M = TypeVar("_M", Session, Orchestration)
 
 Raw = str | bytes | Mapping[str, Any]
 """A stored orchestration: its JSON (SQLite, memory), or its document as a dict with a str `_id` (MongoDB)."""
@@ -58,9 +66,46 @@ _REQUIRED_TEXT = ("thread_id", "session_id", "user_id", "prompt")
 
 
 def _validate(raw: Raw) -> Orchestration:
-    if isinstance(raw, str | bytes):
-        return Orchestration.model_validate_json(raw)
-    return Orchestration.model_validate(raw)
+    try:
+        if isinstance(raw, str | bytes):
+            return Orchestration.model_validate_json(raw)
+        return Orchestration.model_validate(raw)
+    except ValidationError as exc:
+        return _with_stored_limits(Orchestration, raw, exc)
+
+
+_STORABLE = (2**63 - 1) / PICO
+"""The most dollars a store's 64-bit pico-dollar columns hold: the bound of a cost limit before `MAX_AMOUNT`."""
+
+
+def stored_orchestration(raw: Raw, exc: ValidationError) -> Orchestration:
+    """`stored_session` for an orchestration (its own `settings.cost_limit`)."""
+    return _with_stored_limits(Orchestration, raw, exc)
+
+
+def stored_session(raw: Raw, exc: ValidationError) -> Session:
+    """The session stored as `raw`, which failed to validate with `exc`: read with a cost limit above `MAX_AMOUNT` an
+    earlier version stored; `exc` raised again for anything else."""
+    return _with_stored_limits(Session, raw, exc)
+
+
+def _with_stored_limits(model: type[_M], raw: Raw, exc: ValidationError) -> _M:
+    """`raw` read as `model`, a `cost_limit` (of `settings`) above `MAX_AMOUNT` that an earlier version stored kept as
+    it is (it is under the stores' bound, so budgets count it exactly); `exc` raised again for any other error."""
+    fields = _fields(raw)
+    settings = fields.get("settings")
+    limit = settings.get("cost_limit") if isinstance(settings, dict) else None
+    errors = exc.errors()
+    if not (
+        isinstance(settings, dict)
+        and isinstance(limit, int | float)
+        and MAX_AMOUNT < limit <= _STORABLE
+        and all(err["loc"] == ("settings", "cost_limit") for err in errors)
+    ):
+        raise exc
+    doc = model.model_validate({**fields, "settings": {**settings, "cost_limit": None}})
+    doc.settings.cost_limit = float(limit)
+    return doc
 
 
 def _fields(raw: Raw) -> dict[str, Any]:

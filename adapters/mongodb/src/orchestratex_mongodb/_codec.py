@@ -24,11 +24,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import Int64, ObjectId
+from pydantic import ValidationError
 
 from orchestratex.events import EVENT_ADAPTER, Event
 from orchestratex.exceptions import UserError
 from orchestratex.records import ApiKey, CallRecord, Orchestration, Session, Thread
-from orchestratex.stores._unreadable import listed_events, listed_orchestrations, read_orchestration
+from orchestratex.stores._unreadable import listed_events, listed_orchestrations, read_orchestration, stored_session
 from orchestratex.stores.checks import MAX_AMOUNT, check_amount, check_commit, check_page, from_pico, to_pico
 
 __all__ = [
@@ -129,7 +130,10 @@ def session_from(doc: Mapping[str, Any]) -> Session:
     fields = _str_id(doc)
     fields["total_cost"] = from_pico(doc["total_pico"])
     fields["reserved_cost"] = from_pico(doc["reserved_pico"])
-    return Session.model_validate(fields)
+    try:
+        return Session.model_validate(fields)
+    except ValidationError as exc:  # (a cost limit an earlier version stored: read as stored)
+        return stored_session(fields, exc)
 
 
 # -- threads, orchestrations, events, calls, keys ------------------------------------------------------

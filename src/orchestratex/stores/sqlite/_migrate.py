@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from ...exceptions import StoreError
 from ...records import Orchestration
 from ...telemetry._logs import PROGRESS
+from .._unreadable import stored_orchestration
 from ..checks import to_pico
 from ._orchestrations import HEAD_FIELDS, split
 
@@ -136,7 +137,11 @@ def _parts(conn: sqlite3.Connection, rowid: int, oid: str, doc: str) -> tuple[st
     Only a document that is not a JSON object stops the migration (nothing is migrated: the transaction is rolled
     back)."""
     try:
-        parts = split(Orchestration.model_validate_json(doc))
+        try:
+            orchestration = Orchestration.model_validate_json(doc)
+        except ValidationError as exc:  # (a cost limit above MAX_AMOUNT an earlier version took: kept)
+            orchestration = stored_orchestration(doc, exc)
+        parts = split(orchestration)
     except ValidationError as exc:
         raw = _json_object(doc)
         if raw is None:

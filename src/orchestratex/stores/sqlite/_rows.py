@@ -5,9 +5,12 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..._ids import epoch_seconds
 from ...records import CallRecord, Session, Thread
 from .._base import RoutingOutcome
+from .._unreadable import stored_session
 from ..checks import from_pico, to_pico
 
 __all__ = [
@@ -153,7 +156,10 @@ INSERT_SESSION = (
 
 
 def session_from(row: tuple[Any, ...]) -> Session:
-    session = Session.model_validate_json(row[0])
+    try:
+        session = Session.model_validate_json(row[0])
+    except ValidationError as exc:  # (a cost limit an earlier version stored: read as stored)
+        session = stored_session(row[0], exc)
     session.total_cost = from_pico(row[1])
     session.reserved_cost = from_pico(row[2])
     return session
