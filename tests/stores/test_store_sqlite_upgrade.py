@@ -4,6 +4,7 @@ would have recorded it."""
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,11 @@ from typing import Any
 import pytest
 
 from orchestratex import Orchestrator, SQLiteStore
+from orchestratex.exceptions import ConfigurationError, UserError
+from orchestratex.records import Session
 from orchestratex.routing import BayesianRouter
+from orchestratex.stores import store_from_url
+from orchestratex.stores._url import sqlite_url
 
 from ..helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
 from .sqlite_v1 import V1_DDL
@@ -134,3 +139,31 @@ async def test_a_first_release_run_with_a_cost_limit_over_a_million_is_migrated_
             run = await upgraded.get_orchestration(first.id)
     assert run.settings.cost_limit == 5_000_000.0 and run.iterations == first.orchestration.iterations
     assert "cannot read" not in caplog.text and "not a document" not in caplog.text
+
+
+async def test_a_store_an_earlier_version_kept_in_a_folder_named_tilde_is_named_where_its_url_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Earlier versions took ORCHESTRATEX_STORE_URL=sqlite:///~/runs.db as it is: the store, its runs and API keys, went
+    # into a folder named '~' in the working directory. This one refuses the URL; told only the expanded path, the
+    # upgraded server opened a new, empty store there (every run gone from sight, every client's key refused).
+    monkeypatch.chdir(tmp_path)
+    async with SQLiteStore(tmp_path / "made.db") as store:
+        session = await store.create_session(Session(user_id="alice"))
+    (tmp_path / "~").mkdir()
+    (tmp_path / "made.db").rename(tmp_path / "~" / "runs.db")
+    kept = str(tmp_path / "~" / "runs.db")
+
+    with pytest.raises(ConfigurationError) as refused:
+        store_from_url("sqlite:///~/runs.db")
+    said = str(refused.value)
+    assert f"give {sqlite_url(kept)} to go on using that file" in said and "'~' is not expanded" in said
+    with pytest.raises(UserError, match="give " + re.escape(repr(kept))):
+        SQLiteStore("~/runs.db")
+    async with store_from_url(sqlite_url(kept)) as store:  # (as it says)
+        assert (await store.get_session(session.id)).user_id == "alice"
+
+    monkeypatch.chdir(tmp_path / "~")  # no such folder here: nothing more to say
+    with pytest.raises(ConfigurationError) as refused:
+        store_from_url("sqlite:///~/runs.db")
+    assert "earlier version" not in str(refused.value)

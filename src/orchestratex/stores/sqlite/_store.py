@@ -9,7 +9,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -55,6 +55,25 @@ def _unexpanded(path: str) -> str | None:
     return None
 
 
+def _made_there(path: str, name: Callable[[str], str] | None = None) -> str:
+    """What the refusal of the unexpanded `path` adds when the file it names as it is exists: earlier versions took
+    such a path as it is, and kept the store (its runs and API keys) in a folder named `~` (or `$HOME`) in the working
+    directory. Told only the new path, an upgraded server opened a new, empty store there: every run gone from
+    sight, every client's key refused. `name` writes the file's absolute path as the caller takes it (None: it cannot
+    be given, it still holds the variable)."""
+    try:
+        literal = os.path.abspath(path)
+        if not os.path.isfile(literal):
+            return ""
+    except (OSError, ValueError):
+        return ""
+    keep = f"give {name(literal)} to go on using that file, or " if name is not None else ""
+    return (
+        f". An earlier version, which took it as it is, keeps this store's runs and API keys in {literal!r}: {keep}"
+        "move it (with its -wal file, while no process uses it) to the path above first"
+    )
+
+
 def _check_expanded(url: str, path: str, query: str) -> None:
     """Refuse a URL path holding what a shell would have expanded, but an env file or a systemd unit leaves as it is
     (a `~`, a `$HOME`): it made a folder named so in the working directory, and kept the runs there."""
@@ -63,6 +82,7 @@ def _check_expanded(url: str, path: str, query: str) -> None:
         raise ConfigurationError(
             f"SQLite URL {url!r}: '~' is not expanded in a URL (it would be a folder named '~' here); give the"
             f" absolute path: {sqlite_url(os.path.expanduser(path))}{options}"
+            f"{_made_there(path, lambda literal: sqlite_url(literal) + options)}"
         )
     variable = _unexpanded(path)
     if variable is not None:
@@ -75,7 +95,7 @@ def _check_expanded(url: str, path: str, query: str) -> None:
         raise ConfigurationError(
             f"SQLite URL {url!r}: environment variables are not expanded in a URL (systemd's Environment= and"
             f" EnvironmentFile=, docker's --env-file leave them as written: {variable!r} would be part of the file's"
-            f" path as it is); {fix}"
+            f" path as it is); {fix}{_made_there(path)}"
         )
 
 
@@ -141,12 +161,14 @@ class SQLiteStore(SQLiteRecords):
             raise UserError(
                 f"SQLite database path {str(path)!r}: '~' is not expanded (it would be a folder named '~' in the"
                 f" working directory); give the path expanded: {os.path.expanduser(path)!r} (os.path.expanduser)"
+                f"{_made_there(str(path), repr)}"
             )
         if _unexpanded(os.fspath(path)):  # (a path read from a config file, a `Path` of one: a folder named `$HOME`)
             text = os.fspath(path)
             raise UserError(
                 f"SQLite database path {text!r}: {_unexpanded(text)!r} is not expanded (it would be part of the file's"
                 f" path as it is); give the path expanded: {os.path.expandvars(text)!r} (os.path.expandvars)"
+                f"{_made_there(text)}"
             )
         self.path = str(path)
         """The database file, or `:memory:`."""
