@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .._shown import shown_url
 from ..exceptions import ConfigurationError, OrchestrateXError, StoreError, UserError
@@ -26,7 +26,35 @@ redacted_url = shown_url
 def default_store_url() -> str:
     """`ORCHESTRATEX_STORE_URL` (white space around it dropped, as for the server's other `ORCHESTRATEX_*` settings),
     else a SQLite file in the user's data directory."""
-    return os.environ.get("ORCHESTRATEX_STORE_URL", "").strip() or _in_the_data_directory()
+    raw = os.environ.get("ORCHESTRATEX_STORE_URL", "")
+    url = raw.strip()
+    if url != raw and url:
+        _check_not_kept_as_written(raw, url)
+    return url or _in_the_data_directory()
+
+
+def _check_not_kept_as_written(raw: str, url: str) -> None:
+    """`ConfigurationError` when `raw`, `ORCHESTRATEX_STORE_URL` with white space after it, is a SQLite URL whose
+    file, named with that white space as earlier versions took it (before the variable's white space was dropped),
+    exists: it holds the store's runs and API keys, and `url` names another file (a new, empty store, opened without a
+    word: every run gone from sight, every client's key refused)."""
+    parts = urlsplit(raw)  # (as earlier versions read it: a space after the path is kept in the file's name)
+    if parts.scheme.lower() != "sqlite" or parts.netloc or parts.query or parts.fragment:
+        return
+    kept = unquote(parts.path)[1:]
+    if not kept or kept == kept.rstrip() or kept == ":memory:":
+        return
+    try:
+        if not os.path.isfile(kept):
+            return
+        kept, named = os.path.abspath(kept), os.path.abspath(unquote(urlsplit(url).path)[1:])
+    except (OSError, ValueError):
+        return
+    raise ConfigurationError(
+        f"ORCHESTRATEX_STORE_URL {raw!r} has white space after it, which this version drops (it names {named!r});"
+        f" an earlier version, which took it as it is, keeps this store's runs and API keys in {kept!r}: rename that"
+        " file (with its -wal file, while no process uses it) to the name without the white space to go on using it"
+    )
 
 
 def _in_the_data_directory() -> str:
