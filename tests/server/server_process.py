@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -37,8 +39,19 @@ def create_key(store_url: str, user_id: str, *, admin: bool = False) -> str:
     return done.stdout.strip()
 
 
+_SERIALS = itertools.count(1)
+
+_LISTENING = re.compile(r"(?:serving|Uvicorn running on) http://127\.0\.0\.1:(\d+)")
+"""The line saying where the server listens: `orchestratex serve`'s, or uvicorn's (with `uvicorn_args`)."""
+
+
 class ServerProcess:
-    """`with ServerProcess(url, log_dir) as server:` starts the server, waits until it answers, kills it after."""
+    """`with ServerProcess(url, log_dir) as server:` starts the server, waits until it answers, kills it after.
+
+    The server binds a free port itself (`--port 0`) and says which: a port chosen here, closed, then bound by the
+    server a second later could be taken meanwhile — by a client's connection on this machine, whose local ports come
+    from the same range, or by another suite's server — and the server then failed to start, or the health check
+    was answered by another."""
 
     def __init__(
         self,
@@ -48,17 +61,19 @@ class ServerProcess:
         name: str = "server",
         uvicorn_args: list[str] | None = None,
         app: str = "orchestratex.server:create_app",
+        port: int = 0,
     ) -> None:
         """`uvicorn_args`: run `uvicorn --factory <app>` with these arguments instead of `orchestratex serve` (the
-        store from `ORCHESTRATEX_STORE_URL`)."""
+        store from `ORCHESTRATEX_STORE_URL`). `port`: 0 (the default), a free one the server binds itself, known
+        (`port`, `base_url`, `ws_url`) once it has started; started again, it serves on the same one."""
         self.store_url = store_url
         self.uvicorn_args = uvicorn_args
         self.app = app
-        self.port = free_port()
+        self.port = port
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.env = child_env(env)
-        self.log_path = log_dir / f"{name}-{self.port}.log"
+        self.log_path = log_dir / f"{name}-{next(_SERIALS)}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
@@ -75,10 +90,11 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the server exited with {self.proc.returncode}:\n{self.log()}")
+            if not self.port and (found := _LISTENING.search(self.log())):
+                self.port = int(found.group(1))
+                self.base_url, self.ws_url = f"http://127.0.0.1:{self.port}", f"ws://127.0.0.1:{self.port}"
             try:
-                if (
-                    httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200
-                ):  # (uvicorn listens once started)
+                if self.port and httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

@@ -19,7 +19,7 @@ from websockets.exceptions import InvalidStatus
 
 from orchestratex.usage import add_costs
 
-from .server_process import ServerProcess, create_key
+from .server_process import ServerProcess, create_key, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -210,7 +210,8 @@ def test_the_documented_reconnecting_client_survives_a_server_restart(tmp_path: 
     assert found is not None
     url = f"sqlite:///{tmp_path / 'server.db'}"
     key = create_key(url, "alice")
-    server = ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0", "ORCHESTRATEX_HEARTBEAT_S": "1"})
+    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0", "ORCHESTRATEX_HEARTBEAT_S": "1"}
+    server = ServerProcess(url, tmp_path, env=env, port=free_port())  # (its client's URL is known before it starts)
     namespace: dict[str, Any] = {}
     exec(found.group(1).replace("127.0.0.1:8000", f"127.0.0.1:{server.port}"), namespace)
     headers = {"Authorization": f"Bearer {key}"}
