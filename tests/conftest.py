@@ -1,7 +1,7 @@
-"""Real provider requests are blocked, and provider keys hidden, for the whole test run; the loggers a server
-configures, and the recursion limit, are put back after each test; a process a test started and left running is
-killed after it; `ast.parse` runs in one thread at a time. Also `small_disk` (a tmpfs of 2 MiB) and `fill_disk`, for
-the tests of a full disk."""
+"""Real provider requests are blocked, and provider keys hidden, for the whole test run; the loggers and interpreter
+settings a server configures, and the recursion limit, are put back after each test; a process a test started and
+left running is killed after it; `ast.parse` runs in one thread at a time. Also `small_disk` (a tmpfs of 2 MiB) and
+`fill_disk`, for the tests of a full disk."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import ast
 import contextlib
 import errno
 import functools
+import gc
 import logging
 import os
 import shutil
@@ -29,6 +30,7 @@ __all__ = [
     "hide_provider_variables",
     "processes_reaped",
     "recursion_limit_restored",
+    "serve_process_settings_restored",
     "server_logging_restored",
     "small_disk",
 ]
@@ -57,6 +59,30 @@ def server_logging_restored() -> Iterator[None]:
         logger.propagate = propagate
         logger.disabled = disabled
         logger.handlers[:] = handlers
+
+
+try:
+    import uvicorn.server as _uvicorn_server
+except ImportError:  # (the server's extra is not installed)
+    _uvicorn_server = None  # type: ignore[assignment]
+
+
+@pytest.fixture(autouse=True)
+def serve_process_settings_restored() -> Iterator[None]:
+    """`orchestratex serve` tunes the whole process it runs in: the interpreter's thread switch interval (0.5 ms, not
+    5 ms), the cyclic collector's threshold and frozen objects, and SIGHUP added to the signals uvicorn handles.
+    Served in-process (`main(["serve", ...])`), it left them so for every later test: their threads took turns ten
+    times as often as when their file ran alone (a test could pass alone and fail in the suite, or the reverse), and
+    a uvicorn server run later on the main thread took SIGHUP too. They are put back."""
+    interval, threshold, frozen = sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()
+    handled = _uvicorn_server.HANDLED_SIGNALS if _uvicorn_server is not None else ()
+    yield
+    sys.setswitchinterval(interval)
+    gc.set_threshold(*threshold)
+    if not frozen and gc.get_freeze_count():
+        gc.unfreeze()
+    if _uvicorn_server is not None:
+        _uvicorn_server.HANDLED_SIGNALS = handled
 
 
 @pytest.fixture(autouse=True)
