@@ -167,3 +167,24 @@ async def test_a_store_an_earlier_version_kept_in_a_folder_named_tilde_is_named_
     with pytest.raises(ConfigurationError) as refused:
         store_from_url("sqlite:///~/runs.db")
     assert "earlier version" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("url", "earlier"), [("sqlite:/runs.db", "runs.db"), ("sqlite:runs.db", "uns.db")])
+async def test_a_url_without_its_slashes_names_the_file_an_earlier_version_read_it_as(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, earlier: str
+) -> None:
+    # earlier versions took these URLs, dropping the path's first character; this one refuses them, offering
+    # sqlite:///relative.db and sqlite:////absolute/path.db, one of which is a new, empty store
+    monkeypatch.chdir(tmp_path)
+    async with SQLiteStore(tmp_path / earlier) as store:
+        session = await store.create_session(Session(user_id="alice"))
+    with pytest.raises(ConfigurationError) as refused:
+        store_from_url(url)
+    kept = sqlite_url(str(tmp_path / earlier))
+    assert str(refused.value).endswith(f"runs and API keys: give {kept} to go on using it")
+    async with store_from_url(kept) as store:  # (as it says)
+        assert (await store.get_session(session.id)).user_id == "alice"
+    (tmp_path / earlier).unlink()
+    with pytest.raises(ConfigurationError) as refused:  # no such file: nothing more to say
+        store_from_url(url)
+    assert "earlier version" not in str(refused.value)

@@ -74,6 +74,22 @@ def _made_there(path: str, name: Callable[[str], str] | None = None) -> str:
     )
 
 
+def _read_before(path: str) -> str:
+    """What the refusal of `sqlite:` + `path` without its `//` adds when the file earlier versions read it as exists
+    (they dropped the path's first character: `sqlite:/runs.db` was `runs.db` here, `sqlite:runs.db` was `uns.db`):
+    it holds the store's runs and API keys, which one of the URLs offered would have left behind for a new store."""
+    try:
+        earlier = os.path.abspath(unquote(path)[1:])
+        if not unquote(path)[1:] or not os.path.isfile(earlier):
+            return ""
+    except (OSError, ValueError):
+        return ""
+    return (
+        f". An earlier version read it as the file {earlier!r}, which keeps this store's runs and API keys: give"
+        f" {sqlite_url(earlier)} to go on using it"
+    )
+
+
 def _check_expanded(url: str, path: str, query: str) -> None:
     """Refuse a URL path holding what a shell would have expanded, but an env file or a systemd unit leaves as it is
     (a `~`, a `$HOME`): it made a folder named so in the working directory, and kept the runs there."""
@@ -222,6 +238,7 @@ class SQLiteStore(SQLiteRecords):
         if parts.netloc or parts.fragment or not url[len("sqlite:") :].startswith("//"):  # (sqlite:/x.db: which x?)
             raise ConfigurationError(
                 f"unsupported SQLite URL {url!r}: use sqlite:///relative.db, sqlite:////absolute/path.db or sqlite://"
+                f"{_read_before(parts.path) if not (parts.netloc or parts.fragment or parts.query) else ''}"
             )
         options = parse_qsl(parts.query, keep_blank_values=True)
         if parts.query and not options:
