@@ -188,3 +188,22 @@ async def test_a_url_without_its_slashes_names_the_file_an_earlier_version_read_
     with pytest.raises(ConfigurationError) as refused:  # no such file: nothing more to say
         store_from_url(url)
     assert "earlier version" not in str(refused.value)
+
+
+async def test_a_path_with_white_space_names_the_file_an_earlier_version_made_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLiteStore(open("db-path.txt").read()): earlier versions kept the store in 'runs.db\n'; this one refuses the
+    # path, saying to remove the white space, which names a new, empty store
+    monkeypatch.chdir(tmp_path)
+    kept = tmp_path / "runs.db\n"
+    async with SQLiteStore(kept) as store:  # (a Path is taken as it is)
+        session = await store.create_session(Session(user_id="alice"))
+    with pytest.raises(UserError) as refused:
+        SQLiteStore("runs.db\n")
+    assert f"give pathlib.Path({str(kept)!r}) to go on using that file" in str(refused.value)
+    async with SQLiteStore(Path(str(kept))) as store:  # (as it says)
+        assert (await store.get_session(session.id)).user_id == "alice"
+    with pytest.raises(UserError) as refused:  # another name: nothing more to say
+        SQLiteStore(" runs.db")
+    assert "earlier version" not in str(refused.value)

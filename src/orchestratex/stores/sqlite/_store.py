@@ -55,12 +55,13 @@ def _unexpanded(path: str) -> str | None:
     return None
 
 
-def _made_there(path: str, name: Callable[[str], str] | None = None) -> str:
+def _made_there(path: str, name: Callable[[str], str] | None = None, to: str = "to the path above") -> str:
     """What the refusal of the unexpanded `path` adds when the file it names as it is exists: earlier versions took
     such a path as it is, and kept the store (its runs and API keys) in a folder named `~` (or `$HOME`) in the working
-    directory. Told only the new path, an upgraded server opened a new, empty store there: every run gone from
-    sight, every client's key refused. `name` writes the file's absolute path as the caller takes it (None: it cannot
-    be given, it still holds the variable)."""
+    directory, or in a file whose name has the white space around `path`. Told only the new path, an upgraded server
+    opened a new, empty store there: every run gone from sight, every client's key refused. `name` writes the file's
+    absolute path as the caller takes it (None: it cannot be given, it still holds the variable); `to` says where
+    to move it."""
     try:
         literal = os.path.abspath(path)
         if not os.path.isfile(literal):
@@ -70,7 +71,7 @@ def _made_there(path: str, name: Callable[[str], str] | None = None) -> str:
     keep = f"give {name(literal)} to go on using that file, or " if name is not None else ""
     return (
         f". An earlier version, which took it as it is, keeps this store's runs and API keys in {literal!r}: {keep}"
-        "move it (with its -wal file, while no process uses it) to the path above first"
+        f"move it (with its -wal file, while no process uses it) {to} first"
     )
 
 
@@ -171,6 +172,7 @@ class SQLiteStore(SQLiteRecords):
             raise UserError(
                 f"SQLite database path {path!r} has white space at its start or end (a line read from a file, say):"
                 " remove it (a pathlib.Path is taken as it is)"
+                f"{_made_there(path, lambda literal: f'pathlib.Path({literal!r})', 'to the name without it')}"
             )
         check_path(str(path))
         if str(path) == "~" or str(path).startswith(("~/", "~" + os.sep)):  # (it made a folder named `~` here)
