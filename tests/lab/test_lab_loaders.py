@@ -115,6 +115,21 @@ def test_data_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
         lab.load_routerbench(None, "train")
 
 
+def test_the_data_directory_variable_of_earlier_versions_is_named_when_it_alone_is_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # earlier versions read ORCHESTRATEX_ROUTING_DATA: set in a shell profile for them, it was ignored without a word
+    monkeypatch.delenv(lab.DATA_ENV, raising=False)
+    monkeypatch.setenv("ORCHESTRATEX_ROUTING_DATA", str(tmp_path))
+    told = f"ORCHESTRATEX_ROUTING_DATA, set here to {str(tmp_path)!r}, is its name in earlier versions"
+    with pytest.raises(FileNotFoundError, match=re.escape(told)):
+        lab.data_dir()
+    with pytest.raises(FileNotFoundError, match=re.escape(f"rename it {lab.DATA_ENV}")):
+        lab.load_routerbench(None, "train")
+    monkeypatch.setenv(lab.DATA_ENV, str(tmp_path / "now"))  # the current name wins, as it is
+    assert lab.data_dir() == tmp_path / "now"
+
+
 def _orchestration(prompt: str, tried: list[tuple[str, float, float]]) -> Orchestration:
     iterations = [
         Iteration(

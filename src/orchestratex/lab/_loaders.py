@@ -34,6 +34,8 @@ __all__ = [
 
 DATA_ENV = "ORCHESTRATEX_DATA_DIR"
 """Environment variable naming the routing data directory (the one holding `routerbench/` and `routellm/`)."""
+_EARLIER_DATA_ENV = "ORCHESTRATEX_ROUTING_DATA"
+"""`DATA_ENV`'s name in earlier versions."""
 ROUTERBENCH_TASKS = ("arc_challenge", "mbpp", "winograde")
 """The RouterBench files shipped in the data directory (file stems, as `<task>_<split>.csv`)."""
 ROUTELLM_STRONG = "gpt-4-1106-preview"
@@ -54,6 +56,12 @@ def data_dir(directory: str | Path | None = None) -> Path:
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser()
+    earlier = os.environ.get(_EARLIER_DATA_ENV)
+    if earlier:  # (set for an earlier version, it was read no more without a word about it)
+        raise FileNotFoundError(
+            f"no routing data directory: pass one, or set {DATA_ENV} to it ({_EARLIER_DATA_ENV}, set here to"
+            f" {earlier!r}, is its name in earlier versions, which this one no longer reads: rename it {DATA_ENV})"
+        )
     raise FileNotFoundError(f"no routing data directory: pass one, or set {DATA_ENV} to it")
 
 
