@@ -28,6 +28,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import StoreUnavailable
+
 if TYPE_CHECKING:
     from ..events import Event, EventHandler
     from ..orchestrator import Orchestrator, RunResult
@@ -66,8 +68,12 @@ class Interrupted(Exception):
         catalog: str = "",
         free: bool = False,
         needs: str = "",
+        unrecorded: str = "",
     ) -> None:
         self.cause = cause
+        self.unrecorded = unrecorded
+        """Why the store did not take the stop (it failed past its retries): the orchestration is still `running`
+        there, under the lease of this process until it expires."""
         self.needs = needs
         """`, with OPENROUTER_API_KEY set …`: what the server to start needs that the command did not (see
         `RunGuard.needs`)."""
@@ -101,6 +107,13 @@ class Interrupted(Exception):
         )
         if self.orchestration_id is None:
             return f"{what} before the orchestration was stored"
+        if self.unrecorded:
+            stop = "detached" if self.status == "running" else "ended cancelled"
+            return (
+                f"{what}: orchestration {self.orchestration_id} could not be {stop}, the store failing "
+                f"({self.unrecorded}): it is still running there, and a server on this store (`orchestratex "
+                f"serve{self.store}{self.catalog}`) resumes it once its lease has expired"
+            )
         oid, spent = self.orchestration_id, f"${self.spent:.6f} spent{self._abandoned()}"
         if self.status == "running":
             return (
@@ -318,6 +331,23 @@ class RunGuard:
                 free=bool(stored.abandoned_calls) and _all_free(orchestrator),
                 needs=self.needs,
             )
+        except StoreUnavailable as exc:
+            if self.cause is None:
+                raise
+            # (the store never took the stop, retried for a minute: the command ended "StoreUnavailable: …" with exit
+            # code 1, the signal forgotten and not a word of the run left `running`, which a server would resume)
+            if self._stopping is not None and self._stopping.done() and not self._stopping.cancelled():
+                self._stopping.exception()  # (the same failure: retrieved, not logged as never retrieved)
+            raise Interrupted(
+                self.cause,
+                doc.id,
+                "running" if self.detach else None,
+                0.0,
+                self.detail,
+                store=self.store,
+                catalog=self.catalog,
+                unrecorded=exc.message,
+            ) from exc
         finally:
             for handler in handlers:
                 orchestrator.handlers.remove(handler)
