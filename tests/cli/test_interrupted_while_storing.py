@@ -79,3 +79,42 @@ def test_ctrl_c_while_the_run_is_being_stored_says_what_it_waits_for(tmp_path: o
     docs, _ = stored(url)
     (doc,) = [d for d in docs if d.id in out.decode()]
     assert doc.status == ("running" if detach else "cancelled"), doc.status
+
+
+def test_ctrl_c_while_the_store_never_stores_the_run_ends_as_interrupted(tmp_path: object) -> None:
+    """The same, the store held past every retry (about a minute): the run was never stored, and the command ended
+    `StoreUnavailable: …` with exit code 1, having said it waited to end the run; it now ends as interrupted."""
+    import pty
+
+    path = f"{tmp_path}/runs.db"
+    url = f"sqlite:///{path}"
+    assert run_cli("run", "warm up", "--store", url, "--max-iterations", "1").returncode in (0, 1)
+    before = [d.id for d in stored(url)[0]]
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [*CLI, "run", PROMPT, "--json", "--store", url], stdout=subprocess.PIPE, stderr=secondary, env=cli_env()
+    )
+    os.close(secondary)
+    seen: list[str] = []
+    try:
+        assert read_until(primary, "starting…", seen), "".join(seen)
+        proc.send_signal(signal.SIGINT)
+        # (every retry waits out the busy timeout: about 70 s; the terminal read meanwhile, the spinner drawn on it)
+        read_until(primary, "before the orchestration was stored", seen, timeout=180)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        os.close(primary)
+    said = "".join(seen)
+    assert proc.returncode == 130, said
+    assert "orchestratex: interrupted by SIGINT before the orchestration was stored" in said, said
+    assert "StoreUnavailable" not in said, said
+    assert out == b""
+    assert [d.id for d in stored(url)[0]] == before

@@ -263,6 +263,12 @@ class RunGuard:
             if judges is not None:  # (`run --provider openai`: a server resuming it judged it with its own models)
                 options = await self._with_judges(judges, options)
             return await self._drive(prompt, handlers, options)
+        except StoreUnavailable as exc:
+            if self.cause is None or self._oid is not None:
+                raise
+            # (interrupted while the store, failing past its retries, never stored the run: it ended on the store's
+            # error, exit code 1, having said it waited to end the run)
+            raise Interrupted(self.cause, None, None, 0.0, self.detail) from exc
         finally:
             if self._storing is not None:
                 self._storing.cancel()
