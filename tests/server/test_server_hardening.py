@@ -132,6 +132,10 @@ class _SlowClaimStore(SQLiteStore):
         super().__init__(":memory:")
         self.when = when
 
+    # (the store's own start, one write that leases the run to the server accepting it: with `claim` overridden,
+    # `Store.start` would be its default made of `claim` and the others, and the request itself would wait)
+    start = SQLiteStore.start.__wrapped__  # type: ignore[attr-defined]
+
     async def claim(self, orchestration_id: str, owner: str, ttl_s: float) -> bool:
         if self.when == "before":
             await asyncio.sleep(0.3)

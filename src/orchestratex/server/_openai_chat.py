@@ -461,9 +461,7 @@ async def prepare_call(
         await state.quota.refund(session.user_id, charged)
         raise
     try:
-        if new_thread is not None:
-            await state.store.create_thread(new_thread)
-        doc = await state.store.create_orchestration(doc)
+        await state.runner.store_to_run(doc, new_thread)
     except BaseException:
         await state.quota.refund(session.user_id, charged)
         raise

@@ -51,7 +51,7 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
     try:
         admitted = await state.concurrency.acquire(session.user_id)
         try:
-            doc = await state.store.create_orchestration(doc)
+            await state.runner.store_to_run(doc)
         finally:
             await state.concurrency.release(admitted)  # stored `pending`, the orchestration now counts itself
     except BaseException:

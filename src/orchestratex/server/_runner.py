@@ -11,7 +11,7 @@ from ..exceptions import Conflict
 from ..orchestrator import Orchestrator
 from ..orchestrator._driving import NOT_CLAIMED
 from ..orchestrator._stream import DeltaSink
-from ..records import Orchestration
+from ..records import Orchestration, Thread
 
 __all__ = ["Runner"]
 
@@ -38,11 +38,23 @@ class Runner:
         """The grace period is over: a run launched from now on is handed back at once."""
         self._hurry = asyncio.Event()
         """The stop was forced (a second Ctrl-C or stop signal): the grace period ends now."""
+        self._unclaimed: set[str] = set()
+        """Runs whose claim failed here: tried again at the next resume pass (their lease may still be this
+        process's, from `store_to_run`, so the store does not list them as resumable)."""
 
     @property
     def running(self) -> int:
         """Orchestrations this process is driving now."""
         return len(self._tasks)
+
+    async def store_to_run(self, orchestration: Orchestration, thread: Thread | None = None) -> None:
+        """Store a new `pending` orchestration (and its new `thread`) for `launch`, leased to this process from the
+        start. Stored without a lease, it was resumable until the run claimed it: another server on the store whose
+        resume pass fell in between ran it as "left by a stopped process", and this one's run, refused its lease,
+        failed the request that started it (a `/v1` call answered 409 while its answer was being computed there).
+        Left unclaimed (this process stopped first), it is resumable once the lease expires, as a running one."""
+        o = self.orchestrator
+        await o.store.start(orchestration, thread=thread, owner=o.owner, ttl_s=o.lease_ttl_s)
 
     def launch(self, orchestration: Orchestration | str, *, on_delta: DeltaSink | None = None) -> asyncio.Task[Any]:
         """Drive the orchestration in the background (unless this process already does); returns its task.
@@ -65,6 +77,7 @@ class Runner:
             if exc is None or isinstance(exc, Conflict):  # Conflict: another process holds its lease
                 return
             if NOT_CLAIMED in getattr(exc, "__notes__", ()):  # (it never ran here: nothing of it "stopped")
+                self._unclaimed.add(oid)
                 logger.warning(
                     "orchestration %s was not run: claiming its lease failed (%s: %s); it is left as it was and tried"
                     " again within %g s",
@@ -97,7 +110,9 @@ class Runner:
     async def resume_once(self) -> list[str]:
         """Launch every resumable orchestration not already running here; returns their ids."""
         launched = []
-        for oid in await self.orchestrator.store.list_resumable(limit=100):
+        listed = await self.orchestrator.store.list_resumable(limit=100)
+        retried, self._unclaimed = self._unclaimed, set()
+        for oid in dict.fromkeys([*retried, *listed]):
             if oid not in self._tasks:
                 self.launch(oid)
                 launched.append(oid)
