@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -36,6 +37,13 @@ __all__ = [
 ]
 
 block_model_requests()
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # Run as a background job of a script (`scripts/test &`, a CI step that puts it there), the suite starts with
+    # SIGINT ignored, as the shell starts such jobs, and every process the tests start inherited that: the tests of
+    # Ctrl-C (a `run` interrupted, `keys create` waiting for the store, a server starting) saw it ignored and failed.
+    # With Python's own handler here, a process started from the suite begins with SIGINT's default action again.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _CONFIGURED = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "orchestratex")
 """The loggers that `uvicorn.Config` and `orchestratex serve` configure for the whole process."""
