@@ -247,6 +247,7 @@ _WORKER = textwrap.dedent(
         async with SQLiteStore(path) as store:
             o = await store.create_orchestration(
                 Orchestration(thread_id=thread_id, session_id=session_id, user_id="u", prompt="p"))
+            print("ready", flush=True)
             while not os.path.exists(go):
                 time.sleep(0.005)
             granted, seqs = 0, []
@@ -276,7 +277,9 @@ async def test_two_processes_commit_and_reserve_on_one_file(tmp_path: Path) -> N
         subprocess.Popen([sys.executable, "-c", _WORKER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for _ in range(2)
     ]
-    time.sleep(0.2)
+    for proc in procs:  # (both started and waiting: a sleep of 0.2 s let a worker still importing start late, and
+        assert proc.stdout is not None  # the other could make its 200 steps alone)
+        assert proc.stdout.readline() == b"ready\n", proc.communicate(timeout=60)[1].decode()
     go.touch()
     results = []
     for proc in procs:
