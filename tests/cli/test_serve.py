@@ -134,8 +134,11 @@ def test_a_closed_terminal_stops_the_server_gracefully_handing_back_its_runs(tmp
             thread = api.post("/api/threads/", json={"session_id": session, "original_prompt": "Explain DNS"}).json()
             body = {"thread_id": thread["_id"], "prompt": "Explain DNS"}
             started = api.post("/api/orchestration/start", json=body)
-        assert started.status_code in (200, 201, 202), started.text
-        time.sleep(1)
+            assert started.status_code in (200, 201, 202), started.text
+            deadline = time.monotonic() + 60
+            while api.get(f"/api/orchestration/status/{started.json()['_id']}").json()["status"] != "running":
+                assert time.monotonic() < deadline and proc.poll() is None  # (a second was not always enough)
+                time.sleep(0.1)
         proc.send_signal(signal.SIGHUP)
         assert proc.wait(timeout=60) == -signal.SIGHUP
     finally:
