@@ -3,6 +3,7 @@ whichever process revoked it — its open WebSockets are closed and its `/v1` st
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import re
@@ -18,7 +19,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from orchestratex.server import CLOSE_KEY_REVOKED, ServerSettings, create_app, hash_key, issue_api_key
-from orchestratex.stores import SQLiteStore
+from orchestratex.stores import SQLiteStore, open_store
 
 from .conftest import Api, bearer, in_app_loop
 from .server_process import CLI, ServerProcess, child_env, create_key
@@ -240,14 +241,16 @@ def test_a_v1_stream_ends_within_the_check_interval_when_the_cli_revokes_its_key
         assert status == "cancelled"
 
 
-def _call_until_revoked(client: Any, headers: dict[str, str], revoke: Callable[[], None]) -> tuple[Any, float]:
-    """A slow `/v1` call without `stream`, in a thread; `revoke` once it has begun. Returns its answer and how long
-    after `revoke` it came."""
+def _call_until_revoked(
+    client: Any, headers: dict[str, str], revoke: Callable[[], None], begun: Callable[[], bool]
+) -> tuple[Any, float]:
+    """A slow `/v1` call without `stream`, in a thread; `revoke` once it has begun (`begun()`: its run is stored,
+    so its key was taken). Returns its answer and how long after `revoke` it came."""
     body = {"model": "orchestratex/best", "messages": [{"role": "user", "content": "Explain DNS"}]}
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         answer = pool.submit(client.post, "/v1/chat/completions", json=body, headers=headers)
-        time.sleep(1.0)  # (the run takes far longer)
-        assert not answer.done()
+        _wait_until(begun)  # (a second's sleep was not always enough on a loaded machine: the key was revoked first)
+        assert not answer.done()  # (the run takes far longer)
         revoke()
         revoked_at = time.monotonic()
         response = answer.result()
@@ -261,7 +264,10 @@ def test_revoking_a_key_stops_its_v1_calls_that_are_not_streamed(make_api: Calla
     def revoke() -> None:
         assert api.client.delete(f"/api/admin/keys/{_key_id(api, 'alice')}", headers=api.admin).status_code == 200
 
-    r, took = _call_until_revoked(api.client, api.alice, revoke)
+    def begun() -> bool:
+        return bool(in_app_loop(api.client).call(api.store.count_active_orchestrations, "alice"))
+
+    r, took = _call_until_revoked(api.client, api.alice, revoke, begun)
     error = r.json()["error"]
     assert r.status_code == 401 and error["code"] == "invalid_api_key", r.text
     assert "revoked while the answer was computed" in error["message"] and r.headers["x-should-retry"] == "false"
@@ -289,7 +295,7 @@ def test_the_openai_sdk_gets_401_when_the_cli_revokes_the_key_of_its_call(tmp_pa
                     model="orchestratex/best", messages=[{"role": "user", "content": "Explain DNS"}]
                 )
             )
-            time.sleep(1.0)
+            _wait_until(lambda: asyncio.run(_active_runs(url, "alice")) > 0)  # (the call's run is stored)
             assert _cli("keys", "revoke", key_id, "--store", url).returncode == 0
             revoked_at = time.monotonic()
             with pytest.raises(openai.AuthenticationError) as refused:
@@ -298,3 +304,18 @@ def test_the_openai_sdk_gets_401_when_the_cli_revokes_the_key_of_its_call(tmp_pa
         oid = str(refused.value.message).split("orchestration ")[1].split()[0]
         status = client.get(f"/api/orchestration/status/{oid}", headers=bearer(admin)).json()["status"]
         assert status == "cancelled"
+
+
+def _wait_until(done: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 60
+    while not done():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+async def _active_runs(url: str, user_id: str) -> int:
+    store = await open_store(url)
+    try:
+        return await store.count_active_orchestrations(user_id)
+    finally:
+        await store.close()
