@@ -5,12 +5,14 @@ Pure functions; no I/O, no client.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import ContentFiltered, MalformedResponse, UserError
 from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
 from orchestratex.providers._support import not_json
-from orchestratex.usage import Usage
+from orchestratex.usage import Usage, add_costs
 
 __all__ = ["JUDGE_EFFORT", "generation_from_message", "message_params", "unwrap_json_object"]
 
@@ -20,6 +22,10 @@ JUDGE_EFFORT = "low"
 default, at effort `high` (Opus 5.5 and Haiku 5.5 at `medium`), and their thinking counts toward `max_tokens`: at the
 judge's cap (the orchestrator's `judge_max_output_tokens`, 512) a verdict of a few dozen tokens came back empty
 (`max_tokens`, the cap spent thinking), a failed judge paid for. `low` is an effort every model that takes one takes."""
+_CACHE_WRITE_PREMIUM_5M = Decimal("0.25")
+"""What a token written to the 5-minute prompt cache costs above the input price: Anthropic bills it at 1.25 times."""
+_CACHE_WRITE_PREMIUM_1H = Decimal(1)
+"""… and one written to the 1-hour cache at 2 times."""
 _FINISH = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -103,15 +109,33 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
         finish = "stop"
     if request.json_output:
         text = unwrap_json_object(text)
+    cost = request.model.cost(tokens)
+    premium = _cache_write_premium(usage, request.model)
     return Generation(
         text=text,
         usage=tokens,
         finish_reason=finish,
         model_name=request.model.name,
-        cost=request.model.cost(tokens),
+        cost=cost,
         response_model=_text(getattr(message, "model", None)),
-        reported_cost=None,  # (every field given: the orchestrator then shares its field set with others)
+        # (every field given: the orchestrator then shares its field set with others)
+        reported_cost=add_costs(cost, premium) if premium else None,
     )
+
+
+def _cache_write_premium(usage: Any, model: ModelProfile) -> float:
+    """What the call's prompt-cache writes cost above the input price `ModelProfile.cost` counts them at: a quarter
+    of it per token written to the 5-minute cache (`cache_creation.ephemeral_5m_input_tokens`, or
+    `cache_creation_input_tokens` without that breakdown: 5 minutes is the default), as much again per token
+    written to the 1-hour cache (`ephemeral_1h_input_tokens`). 0.0 when nothing was written."""
+    written = _int(getattr(usage, "cache_creation_input_tokens", 0))
+    if written <= 0 or not model.input_cost_per_1k:
+        return 0.0
+    breakdown = getattr(usage, "cache_creation", None)
+    hour = min(max(_int(getattr(breakdown, "ephemeral_1h_input_tokens", 0)), 0), written)
+    per_token = Decimal(repr(model.input_cost_per_1k)) / 1000
+    premium = per_token * ((written - hour) * _CACHE_WRITE_PREMIUM_5M + hour * _CACHE_WRITE_PREMIUM_1H)
+    return float(premium.quantize(Decimal("1e-12")))
 
 
 def _usage(usage: Any) -> Usage | None:

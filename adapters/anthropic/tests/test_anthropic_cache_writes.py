@@ -1,0 +1,98 @@
+"""Prompt-cache writes counted at what Anthropic bills for them: 1.25 times the input price for the 5-minute cache
+(`cache_creation.ephemeral_5m_input_tokens`, or `cache_creation_input_tokens` without that breakdown), 2 times for
+the 1-hour cache (`ephemeral_1h_input_tokens`). They were counted at the plain input price: a run whose calls wrote to
+the cache was short of its bill by a quarter (5-minute) or the whole (1-hour) input price per written token."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx2
+import pytest
+
+from orchestratex import BayesianRouter, FunctionProvider, MemoryStore, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex_anthropic import AnthropicProvider
+
+# Claude Sonnet's list prices: $3 / MTok in, $15 / MTok out, $0.30 / MTok read from the cache
+SONNET = ModelProfile(
+    name="anthropic:claude-sonnet-5-5",
+    input_cost_per_1k=0.003,
+    output_cost_per_1k=0.015,
+    cached_input_cost_per_1k=0.0003,
+    quality=9,
+)
+JUDGE = ModelProfile(name="function:judge", input_cost_per_1k=0.0, output_cost_per_1k=0.0, quality=5)
+
+
+def claude(usage: dict[str, Any]) -> httpx2.MockTransport:
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        message = {
+            "id": "msg_01",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [{"type": "text", "text": "Paris."}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        return httpx2.Response(200, json=message)
+
+    return httpx2.MockTransport(answer)
+
+
+async def _run(usage: dict[str, Any]) -> tuple[float, float, float]:
+    provider = AnthropicProvider(api_key="k", http_client=httpx2.AsyncClient(transport=claude(usage)))
+    store = MemoryStore()
+    judge = FunctionProvider(lambda r: '{"score": 9, "feedback": "ok"}')
+    async with Orchestrator(
+        providers=[provider, judge],
+        catalog=ModelCatalog([SONNET, JUDGE]),
+        router=BayesianRouter(explore=False),
+        judges=[JUDGE.name],
+        store=store,
+    ) as orchestrator:
+        result = await orchestrator.run("What is the capital of France?", max_iterations=1, cost_limit=1.0)
+    assert result.status == "completed", result.orchestration.iterations
+    session = await store.get_session(result.orchestration.session_id)
+    return result.total_cost, session.total_cost, session.reserved_cost
+
+
+@pytest.mark.parametrize(
+    ("usage", "billed"),
+    [
+        pytest.param(  # 50 x $3 + 800 x $3.75 + 200 x $6 + 20 x $15 (per MTok)
+            {
+                "input_tokens": 50,
+                "cache_creation_input_tokens": 1000,
+                "cache_creation": {"ephemeral_5m_input_tokens": 800, "ephemeral_1h_input_tokens": 200},
+                "cache_read_input_tokens": 0,
+                "output_tokens": 20,
+            },
+            0.00465,
+            id="5-minute-and-1-hour",
+        ),
+        pytest.param(  # 50 x $3 + 1000 x $3.75 + 400 x $0.30 + 20 x $15: a write without its breakdown is 5-minute
+            {
+                "input_tokens": 50,
+                "cache_creation_input_tokens": 1000,
+                "cache_read_input_tokens": 400,
+                "output_tokens": 20,
+            },
+            0.00432,
+            id="no-breakdown",
+        ),
+        pytest.param(  # 50 x $3 + 400 x $0.30 + 20 x $15: no write, no premium
+            {"input_tokens": 50, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 400, "output_tokens": 20},
+            0.00057,
+            id="read-only",
+        ),
+    ],
+)
+async def test_a_run_counts_cache_writes_at_what_anthropic_bills(usage: dict[str, Any], billed: float) -> None:
+    total, spent, reserved = await _run(usage)
+    assert total == billed
+    assert spent == billed and reserved == 0.0
