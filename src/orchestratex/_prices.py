@@ -21,7 +21,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-__all__ = ["PRICE_SOURCE", "render_prices_toml", "vendor_price", "with_vendor_prices"]
+__all__ = ["PRICE_SOURCE", "cache_write_ratio", "render_prices_toml", "vendor_price", "with_vendor_prices"]
 
 PRICE_SOURCE = "genai-prices"
 
@@ -57,6 +57,16 @@ def vendor_price(provider: str, model_id: str) -> dict[str, Any] | None:
     if found is None:
         found = models.get(_DATE_SUFFIX.sub("", model_id))
     return dict(found) if found is not None else None
+
+
+def cache_write_ratio(provider: str, model_id: str) -> Decimal | None:
+    """What a token written to `provider:model_id`'s prompt cache costs, as a multiple of its input price, by the
+    source (OpenAI's GPT-5.6 family on: 1.25); None when the source has no cache-write price for it (OpenAI's earlier
+    models write to the cache at no extra cost)."""
+    found = vendor_price(provider, model_id)
+    if not found or not found.get("input_cost_per_1k") or found.get("cache_write_cost_per_1k") is None:
+        return None
+    return Decimal(repr(found["cache_write_cost_per_1k"])) / Decimal(repr(found["input_cost_per_1k"]))
 
 
 def with_vendor_prices(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -129,14 +139,17 @@ def render_prices_toml() -> str:
             inp, in_limit = _per_1k(prices.input_mtok)
             out, out_limit = _per_1k(prices.output_mtok)
             cached, cached_limit = _per_1k(prices.cache_read_mtok)
+            write, write_limit = _per_1k(prices.cache_write_mtok)
             if inp is None or out is None:
                 continue
-            limits = [x for x in (in_limit, out_limit, cached_limit) if x is not None]
+            limits = [x for x in (in_limit, out_limit, cached_limit, write_limit) if x is not None]
             lines += ["", f'[{ours}."{model.id}"]']
             lines.append(f"input_cost_per_1k = {_number(inp)}")
             lines.append(f"output_cost_per_1k = {_number(out)}")
             if cached is not None:
                 lines.append(f"cached_input_cost_per_1k = {_number(cached)}")
+            if write is not None:
+                lines.append(f"cache_write_cost_per_1k = {_number(write)}")
             if model.context_window:
                 lines.append(f"context_window = {model.context_window}")
             if limits:

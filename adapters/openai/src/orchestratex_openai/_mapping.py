@@ -6,10 +6,14 @@ Pure functions over plain data and the SDK's response objects; no I/O, no client
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
+from decimal import Decimal
 from functools import cache
 from typing import Any, Literal, get_args, get_origin
 
+from orchestratex._prices import cache_write_ratio, vendor_price
+from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import (
     ContentFiltered,
     MalformedResponse,
@@ -20,7 +24,7 @@ from orchestratex.exceptions import (
 )
 from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
 from orchestratex.providers._support import not_json
-from orchestratex.usage import Usage
+from orchestratex.usage import Usage, add_costs
 
 from ._thinking import without_thinking
 
@@ -201,6 +205,7 @@ def _generation(
     stop_sent: bool,
     reported: float | None = None,
     answered_by: object = None,
+    cache_writes: int = 0,
 ) -> Generation:
     if not stop_sent and request.stop:
         text, cut = _cut_at_stop(text, request.stop)
@@ -214,8 +219,47 @@ def _generation(
         model_name=request.model.name,
         cost=request.model.cost(usage),
         response_model=response_model(answered_by),
-        reported_cost=reported,
+        reported_cost=reported if reported is not None else cache_write_cost(cache_writes, usage, request.model),
     )
+
+
+def cache_writes(details: Any) -> int:
+    """The prompt tokens an answer says were written to the prompt cache: `cache_write_tokens` of its usage's
+    `prompt_tokens_details` (Chat Completions) or `input_tokens_details` (Responses)."""
+    return _int(getattr(details, "cache_write_tokens", 0))
+
+
+_BILLS_WRITES = re.compile(r"gpt-(\d+)(?:\.(\d+))?(?![\d.])")
+"""An OpenAI model id's GPT version: from the GPT-5.6 family on, a prompt-cache write is billed at 1.25 times the
+input price (earlier models write to the cache at no extra cost)."""
+_WRITE_RATIO = Decimal("1.25")
+
+
+@cache
+def _write_ratio(model_id: str) -> Decimal | None:
+    """What a prompt-cache write of `model_id` costs, as a multiple of its input price: the price source's (see
+    `orchestratex._prices`), or for a model it does not list (one the shipped catalog prices itself, such as
+    GPT-6.2 Sol) 1.25 from the GPT-5.6 family on; None for a model that bills no write."""
+    if vendor_price("openai", model_id) is not None:
+        return cache_write_ratio("openai", model_id)
+    found = _BILLS_WRITES.search(model_id)
+    if found is None or (int(found[1]), int(found[2] or 0)) < (5, 6):
+        return None
+    return _WRITE_RATIO
+
+
+def cache_write_cost(writes: int, usage: Usage, model: ModelProfile) -> float | None:
+    """The cost of `usage` when `writes` of its input tokens were written to the prompt cache by a model that bills a
+    write above the input price (OpenAI's GPT-5.6 family on, at 1.25 times it: `cache_write_ratio`); None when none
+    was written or the model bills no write (then the catalog price of the usage is the cost)."""
+    if writes <= 0 or not model.input_cost_per_1k:
+        return None
+    ratio = _write_ratio(model.version)
+    if ratio is None or ratio <= 1:
+        return None
+    written = min(writes, max(usage.input_tokens - usage.cached_input_tokens, 0))
+    premium = Decimal(repr(model.input_cost_per_1k)) / 1000 * written * (ratio - 1)
+    return add_costs(model.cost(usage), float(premium.quantize(Decimal("1e-12"))))
 
 
 def response_model(value: object) -> str | None:
@@ -356,6 +400,7 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         stop_sent=stop_sent,
         reported=reported_cost(usage),
         answered_by=getattr(completion, "model", None),
+        cache_writes=cache_writes(getattr(usage, "prompt_tokens_details", None)),
     )
 
 
@@ -431,4 +476,7 @@ def generation_from_response(response: Any, request: GenerationRequest) -> Gener
     finish = "length" if reason == "max_output_tokens" else "stop" if status == "completed" else str(reason or status)
     tokens = _response_usage(usage)
     answered_by = getattr(response, "model", None)
-    return _generation(response.output_text, finish, tokens, request, stop_sent=False, answered_by=answered_by)
+    writes = cache_writes(getattr(usage, "input_tokens_details", None))
+    return _generation(
+        response.output_text, finish, tokens, request, stop_sent=False, answered_by=answered_by, cache_writes=writes
+    )

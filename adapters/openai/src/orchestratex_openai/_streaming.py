@@ -19,6 +19,8 @@ from orchestratex.usage import Usage
 from ._mapping import (
     FINISH_REASONS,
     billed_usage,
+    cache_write_cost,
+    cache_writes,
     chat_usage,
     content_text,
     cut_short,
@@ -100,8 +102,16 @@ async def generation_from_chat_stream(
         model_name=request.model.name,
         cost=request.model.cost(tokens),
         response_model=answered_by,
-        reported_cost=None if usage is None else reported_cost(usage),  # OpenRouter's `usage.cost`, in the last chunk
+        reported_cost=None if usage is None else _reported_cost(usage, tokens, request),
     )
+
+
+def _reported_cost(usage: Any, tokens: Usage, request: GenerationRequest) -> float | None:
+    """OpenRouter's `usage.cost`, in the last chunk; else the cost with the prompt-cache writes' premium, if any."""
+    reported = reported_cost(usage)
+    if reported is not None:
+        return reported
+    return cache_write_cost(cache_writes(getattr(usage, "prompt_tokens_details", None)), tokens, request.model)
 
 
 def _answer_choices(choices: Sequence[Any]) -> Sequence[Any]:
