@@ -14,7 +14,7 @@ import httpx2
 import openai
 import pytest
 
-from orchestratex import BayesianRouter, FunctionProvider, Orchestrator
+from orchestratex import BayesianRouter, FunctionProvider, MemoryStore, Orchestrator, RunResult
 from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.exceptions import ConfigurationError
 from orchestratex.providers import GenerationRequest, Message
@@ -368,9 +368,11 @@ def test_a_reasoning_deployment_on_the_responses_api_judges_without_a_temperatur
 
 def test_a_server_that_ignores_stream_options_is_answered_unstreamed_after_its_first_unpriced_stream() -> None:
     """A gateway (or an older OpenAI-compatible server) that ignores `stream_options` silently streams no usage: the
-    priced model's answer could not be priced (a cost is never guessed) and every streamed call of `run_stream` failed
-    so, run after run. The first one still fails (`MalformedResponse`, another model answers); that server is then
-    asked for no stream again, and its unstreamed answers carry their usage."""
+    priced model's answer cannot be priced (a cost is never guessed). It failed (`NoStreamedUsage`) and was counted at
+    $0, though the server billed it and its text had been streamed to the user; another model was then paid to answer
+    again. The answer is now kept, counted at the call's reserved worst case (its input bound and output cap at the
+    model's prices: the most the server can have billed, so the budget holds), and that server is asked for no stream
+    again: its unstreamed answers carry their usage."""
     from orchestratex import AnswerDelta
 
     bodies: list[dict[str, Any]] = []
@@ -393,32 +395,41 @@ def test_a_server_that_ignores_stream_options_is_answered_unstreamed_after_its_f
     )
     writer = ModelProfile(name="openai:gpt-4o", input_cost_per_1k=0.0025, output_cost_per_1k=0.01, quality=9)
     other = ModelProfile(name="openai:gpt-4o-mini", input_cost_per_1k=0.00015, output_cost_per_1k=0.0006, quality=6)
+    store = MemoryStore()
     orchestrator = Orchestrator(
         catalog=ModelCatalog([writer, other]),
         providers=[provider],
         router=BayesianRouter(explore=False),
         judging="when_needed",  # (one iteration: its answer is returned unjudged)
+        store=store,
     )
 
-    async def streamed() -> tuple[str | None, str | None, list[str]]:
-        async with orchestrator.run_stream("2+2?", max_iterations=1) as stream:
+    async def streamed() -> tuple[RunResult, list[str]]:
+        pieces: list[str] = []
+        async with orchestrator.run_stream("2+2?", max_iterations=1, cost_limit=1.0) as stream:
             async for item in stream:
-                assert not isinstance(item, AnswerDelta) or item.text == "Four."
-        result = stream.result
-        errors = [e for it in result.orchestration.iterations for e in it.errors]
-        return result.status, result.final_model, errors
+                if isinstance(item, AnswerDelta):
+                    pieces.append(item.text)
+        assert stream.result is not None
+        return stream.result, pieces
 
     async def twice() -> None:
-        status, model, errors = await streamed()
-        # gpt-4o's stream could not be priced; the fallback, on the same server, is answered unstreamed
-        assert (status, model) == ("completed", "openai:gpt-4o-mini"), errors
-        assert (
-            len(errors) == 1
-            and "openai:gpt-4o: NoStreamedUsage: the chat completion stream carried no usage" in errors[0]
-        )
-        asked = len(bodies)
-        assert await streamed() == ("completed", "openai:gpt-4o", [])
-        assert not any(body.get("stream") for body in bodies[asked:]), "no stream asked of that server again"
+        result, pieces = await streamed()
+        errors = [e for it in result.orchestration.iterations for e in it.errors]
+        assert (result.status, result.final_model, pieces, errors) == ("completed", "openai:gpt-4o", ["Four."], [])
+        [sent] = bodies
+        assert sent["stream"] is True
+        # the worst case reserved: every byte of the messages sent a token (plus 8 a message and 8 more), and the cap
+        input_bound = sum(len(m["content"]) + 8 for m in sent["messages"]) + 8
+        cap = sent.get("max_completion_tokens") or sent["max_tokens"]
+        worst = round(input_bound * 0.0025 / 1000 + cap * 0.01 / 1000, 12)
+        assert result.total_cost == worst and result.overage_cost == 0.0
+        session = await store.get_session(result.orchestration.session_id)
+        assert (session.total_cost, session.reserved_cost) == (worst, 0.0)
+        second, _ = await streamed()
+        assert (second.status, second.final_model) == ("completed", "openai:gpt-4o")
+        assert not any(body.get("stream") for body in bodies[1:]), "no stream asked of that server again"
+        assert second.total_cost == round(12 * 0.0025 / 1000 + 6 * 0.01 / 1000, 12)  # its usage, as reported
         await orchestrator.aclose()
 
     asyncio.run(twice())

@@ -98,15 +98,18 @@ async def test_generate_stream_hands_on_each_delta_and_returns_exact_usage() -> 
     assert generation.cost == MODEL.cost(USAGE)
 
 
-async def test_a_stream_without_usage_is_refused_for_a_priced_model_and_estimated_for_a_free_one() -> None:
+async def test_a_stream_without_usage_costs_a_priced_model_its_worst_case_and_is_estimated_for_a_free_one() -> None:
+    """A priced model's stream without usage was a `MalformedResponse`, counted at $0 though billed; it is now the
+    answer, at the call's worst case: 25 input tokens at most ("Say hello", 8 for the message, 8 more) at $2 / MTok
+    and its 50-token cap at $8 / MTok."""
     events = [e for e in EVENTS if b'"usage": {' not in e]
 
     async def on_text(text: str) -> None:
         return None
 
     provider = OpenAIProvider(api_key="sk-test", http_client=streaming_client(events=events))
-    with pytest.raises(MalformedResponse, match="no usage"):
-        await provider.generate_stream(request(), on_text)
+    generation = await provider.generate_stream(request(), on_text)
+    assert (generation.text, generation.usage, generation.reported_cost) == ("Hello there", Usage(), 0.00045)
     free = ModelProfile(name="openai:llama3.2", input_cost_per_1k=0, output_cost_per_1k=0)
     generation = await provider.generate_stream(request().model_copy(update={"model": free}), on_text)
     assert generation.text == "Hello there" and generation.cost == 0 and generation.usage.output_tokens > 0

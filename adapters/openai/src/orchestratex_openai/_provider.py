@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -61,6 +62,8 @@ from ._streaming import NoStreamedUsage, generation_from_chat_stream, generation
 from ._thinking import ThinkingFilter, opened_by_template
 
 __all__ = ["ApiMode", "OpenAIProvider", "is_azure_openai", "is_openai_api"]
+
+_logger = logging.getLogger("orchestratex.providers.openai")
 
 ApiMode = Literal["auto", "chat", "responses"]
 """Which OpenAI API serves a call: `chat` (Chat Completions), `responses`, or `auto`."""
@@ -697,11 +700,25 @@ class OpenAIProvider(Provider):
                     return await super().generate_stream(request, on_text)  # (answered whole, in one piece)
                 try:
                     generation = await self._read_chat(chunks, request, on_text)
-                except NoStreamedUsage:  # (the server ignores stream_options: its streams cannot be priced)
+                except NoStreamedUsage as exc:  # (the server ignores stream_options: its streams cannot be priced)
                     self.stream_usage = False
-                    raise
+                    generation = self._unpriced(exc.answer, request)
         generation.latency_ms = (time.perf_counter() - start) * 1000
         return generation
+
+    def _unpriced(self, answer: Generation, request: GenerationRequest) -> Generation:
+        """`answer`, a priced model's streamed without its usage, counted at the call's worst case (what the run
+        reserved for it: the bound of its input tokens and its output cap at the model's prices), as `reported_cost`:
+        the server billed it, at no more than that; its usage stays 0 tokens, unknown."""
+        worst = request.model.worst_case_cost(self.count_input_tokens(request), request.max_output_tokens)
+        _logger.warning(
+            "%s streamed its answer without usage (the server at %s ignored stream_options): counted at the call's"
+            " worst case, $%.6f; its next calls are answered unstreamed, with their usage",
+            request.model.name,
+            shown_url(self.base_url.rstrip("/")),
+            worst,
+        )
+        return answer.model_copy(update={"reported_cost": worst})
 
     async def _read_chat(self, chunks: Any, request: GenerationRequest, on_text: TextSink) -> Generation:
         """`_read` of a Chat Completions stream, its thinking filtered out (held back from the start for a model seen

@@ -1,10 +1,10 @@
 """Protocol mapping for streamed answers: Chat Completions chunks and Responses events → text pieces + `Generation`.
 
 Chat Completions streams with `stream_options={"include_usage": True}`: the last chunk carries the
-exact usage (and no choice), and OpenRouter's `usage.cost`. A server that sends no usage is accepted only
-for a free model (a local one, priced at zero), whose usage is then estimated; for a priced model it is a
-`MalformedResponse` (`NoStreamedUsage`), because a cost is never guessed: the provider then asks that server for
-no stream again (its unstreamed answers carry their usage).
+exact usage (and no choice), and OpenRouter's `usage.cost`. A server that sends no usage has a free model's (a local
+one, priced at zero) usage estimated; for a priced model, whose cost is never guessed, `NoStreamedUsage` carries the
+answer without usage: the provider counts it at the call's reserved worst case, and asks that server for no stream
+again (its unstreamed answers carry their usage).
 """
 
 from __future__ import annotations
@@ -42,7 +42,11 @@ _NO_CHUNK = (
 
 class NoStreamedUsage(MalformedResponse):
     """A priced model's stream ended without its usage: the server ignored `stream_options` (some gateways and older
-    OpenAI-compatible servers do, silently), so the answer cannot be priced."""
+    OpenAI-compatible servers do, silently), so the answer cannot be priced. `answer` is the answer, without usage."""
+
+    def __init__(self, message: str, answer: Generation) -> None:
+        super().__init__(message)
+        self.answer = answer
 
 
 async def generation_from_chat_stream(
@@ -94,16 +98,31 @@ async def generation_from_chat_stream(
     failed = cut_short(finish)
     if failed is not None:
         raise failed
-    tokens = _usage(usage, request, "".join(written))
-    return Generation(
+    return _answer(text, FINISH_REASONS.get(finish, finish), usage, request, "".join(written), answered_by)
+
+
+def _answer(
+    text: str, finish: str, usage: Any, request: GenerationRequest, written: str, answered_by: str | None
+) -> Generation:
+    """The `Generation` of a whole streamed answer; `NoStreamedUsage` carrying it, without usage, for a priced model's
+    that came without usage."""
+    tokens = _usage(usage, request, written)
+    generation = Generation(
         text=text,
-        usage=tokens,
-        finish_reason=FINISH_REASONS.get(finish, finish),
+        usage=tokens or Usage(),
+        finish_reason=finish,
         model_name=request.model.name,
-        cost=request.model.cost(tokens),
+        cost=request.model.cost(tokens or Usage()),
         response_model=answered_by,
-        reported_cost=None if usage is None else _reported_cost(usage, tokens, request),
+        reported_cost=None if usage is None or tokens is None else _reported_cost(usage, tokens, request),
     )
+    if tokens is None:
+        raise NoStreamedUsage(
+            "the chat completion stream carried no usage (the server ignored stream_options): the cost of a priced"
+            " model is unknown; this server's next calls are answered unstreamed, with their usage",
+            generation,
+        )
+    return generation
 
 
 def _reported_cost(usage: Any, tokens: Usage, request: GenerationRequest) -> float | None:
@@ -123,15 +142,14 @@ def _answer_choices(choices: Sequence[Any]) -> Sequence[Any]:
     return [c for c in choices if getattr(c, "index", None) in (0, None)]
 
 
-def _usage(usage: Any, request: GenerationRequest, written: str) -> Usage:
-    if usage is None:  # (stream_options include_usage ignored): estimated for a free model, refused for a priced one
+def _usage(usage: Any, request: GenerationRequest, written: str) -> Usage | None:
+    """The stream's usage; without one (stream_options include_usage ignored), a free model's estimated, and None for
+    a priced model's."""
+    if usage is None:
         try:
             return estimated_usage(request, written)
         except MalformedResponse:
-            raise NoStreamedUsage(
-                "the chat completion stream carried no usage (the server ignored stream_options): the cost of a priced"
-                " model is unknown; this server's next calls are answered unstreamed, with their usage"
-            ) from None
+            return None
     return chat_usage(usage)
 
 
