@@ -26,6 +26,9 @@ _CACHE_WRITE_PREMIUM_5M = Decimal("0.25")
 """What a token written to the 5-minute prompt cache costs above the input price: Anthropic bills it at 1.25 times."""
 _CACHE_WRITE_PREMIUM_1H = Decimal(1)
 """… and one written to the 1-hour cache at 2 times."""
+_US_ONLY = Decimal("1.1")
+"""What inference run in the US only (`inference_geo: "us"`) multiplies every rate by (Claude Opus 4.6 and later)."""
+_PLACES = Decimal("1e-12")
 _FINISH = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -110,7 +113,6 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
     if request.json_output:
         text = unwrap_json_object(text)
     cost = request.model.cost(tokens)
-    premium = _cache_write_premium(usage, request.model)
     return Generation(
         text=text,
         usage=tokens,
@@ -119,8 +121,23 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
         cost=cost,
         response_model=_text(getattr(message, "model", None)),
         # (every field given: the orchestrator then shares its field set with others)
-        reported_cost=add_costs(cost, premium) if premium else None,
+        reported_cost=_billed(usage, request.model, cost),
     )
+
+
+def _billed(usage: Any, model: ModelProfile, cost: float) -> float | None:
+    """What Anthropic bills for a call whose usage costs `cost` at the catalog's prices, when that is more: with its
+    prompt-cache writes' premium (`_cache_write_premium`), and every rate 1.1 times over for inference run in the
+    US only (`usage.inference_geo: "us"`, asked for by a request or set as the workspace's default); None when it
+    is `cost`."""
+    premium = _cache_write_premium(usage, model)
+    us_only = getattr(usage, "inference_geo", None) == "us"
+    if not premium and not us_only:
+        return None
+    if not us_only:
+        return add_costs(cost, premium)
+    billed = (Decimal(repr(cost)) + Decimal(repr(premium))) * _US_ONLY
+    return float(billed.quantize(_PLACES))
 
 
 def _cache_write_premium(usage: Any, model: ModelProfile) -> float:
@@ -135,7 +152,7 @@ def _cache_write_premium(usage: Any, model: ModelProfile) -> float:
     hour = min(max(_int(getattr(breakdown, "ephemeral_1h_input_tokens", 0)), 0), written)
     per_token = Decimal(repr(model.input_cost_per_1k)) / 1000
     premium = per_token * ((written - hour) * _CACHE_WRITE_PREMIUM_5M + hour * _CACHE_WRITE_PREMIUM_1H)
-    return float(premium.quantize(Decimal("1e-12")))
+    return float(premium.quantize(_PLACES))
 
 
 def _usage(usage: Any) -> Usage | None:
