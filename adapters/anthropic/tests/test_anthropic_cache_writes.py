@@ -11,7 +11,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from orchestratex import BayesianRouter, FunctionProvider, MemoryStore, Orchestrator
+from orchestratex import AnswerDelta, BayesianRouter, FunctionProvider, MemoryStore, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex_anthropic import AnthropicProvider
 
@@ -39,12 +39,45 @@ def claude(usage: dict[str, Any]) -> httpx2.MockTransport:
             "stop_sequence": None,
             "usage": usage,
         }
+        if body.get("stream"):
+            return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=_events(message))
         return httpx2.Response(200, json=message)
 
     return httpx2.MockTransport(answer)
 
 
-async def _run(usage: dict[str, Any]) -> tuple[float, float, float]:
+def _events(message: dict[str, Any]) -> bytes:
+    """`message` as the Messages API streams it: its usage in `message_start` (the cache-write breakdown and the
+    inference geo only there), the cumulative counts again in `message_delta`."""
+    usage = message["usage"]
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    text = message["content"][0]["text"]
+    delta_usage = {k: v for k, v in usage.items() if k not in ("cache_creation", "inference_geo")}
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"type": "message_start", "message": start}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": delta_usage,
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    return b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events)
+
+
+async def _run(usage: dict[str, Any], *, streamed: bool = False) -> tuple[float, float, float]:
     provider = AnthropicProvider(api_key="k", http_client=httpx2.AsyncClient(transport=claude(usage)))
     store = MemoryStore()
     judge = FunctionProvider(lambda r: '{"score": 9, "feedback": "ok"}')
@@ -55,8 +88,16 @@ async def _run(usage: dict[str, Any]) -> tuple[float, float, float]:
         judges=[JUDGE.name],
         store=store,
     ) as orchestrator:
-        result = await orchestrator.run("What is the capital of France?", max_iterations=1, cost_limit=1.0)
+        question = "What is the capital of France?"
+        if streamed:
+            async with orchestrator.run_stream(question, max_iterations=1, cost_limit=1.0) as stream:
+                pieces = [item.text async for item in stream if isinstance(item, AnswerDelta)]
+            assert pieces == ["Paris."] and stream.result is not None
+            result = stream.result
+        else:
+            result = await orchestrator.run(question, max_iterations=1, cost_limit=1.0)
     assert result.status == "completed", result.orchestration.iterations
+    assert result.overage_cost == 0.0
     session = await store.get_session(result.orchestration.session_id)
     return result.total_cost, session.total_cost, session.reserved_cost
 
@@ -92,7 +133,9 @@ async def _run(usage: dict[str, Any]) -> tuple[float, float, float]:
         ),
     ],
 )
-async def test_a_run_counts_cache_writes_at_what_anthropic_bills(usage: dict[str, Any], billed: float) -> None:
-    total, spent, reserved = await _run(usage)
-    assert total == billed
-    assert spent == billed and reserved == 0.0
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+async def test_a_run_counts_cache_writes_at_what_anthropic_bills(
+    usage: dict[str, Any], billed: float, streamed: bool
+) -> None:
+    total, spent, reserved = await _run(usage, streamed=streamed)
+    assert (total, spent, reserved) == (billed, billed, 0.0)

@@ -28,6 +28,9 @@ from .test_anthropic_cache_writes import _run
         ),
     ],
 )
-async def test_a_run_counts_us_only_inference_at_what_anthropic_bills(usage: dict[str, Any], billed: float) -> None:
-    total, spent, reserved = await _run(usage)
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+async def test_a_run_counts_us_only_inference_at_what_anthropic_bills(
+    usage: dict[str, Any], billed: float, streamed: bool
+) -> None:
+    total, spent, reserved = await _run(usage, streamed=streamed)
     assert (total, spent, reserved) == (billed, billed, 0.0)
