@@ -21,7 +21,15 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-__all__ = ["PRICE_SOURCE", "cache_write_ratio", "render_prices_toml", "vendor_price", "with_vendor_prices"]
+__all__ = [
+    "PRICE_SOURCE",
+    "SERVICE_TIERS",
+    "cache_write_ratio",
+    "render_prices_toml",
+    "service_tier_ratios",
+    "vendor_price",
+    "with_vendor_prices",
+]
 
 PRICE_SOURCE = "genai-prices"
 
@@ -32,6 +40,9 @@ _SKIP = re.compile(
     r"davinci|babbage|curie|^ada$|^ft:|:|-$|computer-use|vision|instruct|^gpt-oss"
 )
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
+SERVICE_TIERS = ("flex", "priority")
+"""OpenAI's service tiers billed at other prices than the default one (`service_tier` of an answer), whose prices the
+snapshot keeps as `<tier>_input_cost_per_1k`, … ."""
 _PRICE_KEYS = ("input_cost_per_1k", "output_cost_per_1k", "cached_input_cost_per_1k")
 
 
@@ -67,6 +78,23 @@ def cache_write_ratio(provider: str, model_id: str) -> Decimal | None:
     if not found or not found.get("input_cost_per_1k") or found.get("cache_write_cost_per_1k") is None:
         return None
     return Decimal(repr(found["cache_write_cost_per_1k"])) / Decimal(repr(found["input_cost_per_1k"]))
+
+
+def service_tier_ratios(provider: str, model_id: str, tier: str) -> tuple[Decimal, Decimal, Decimal] | None:
+    """What `provider:model_id`'s input, output and cached-input prices are multiplied by when a call is served at
+    service tier `tier` (OpenAI's `priority` and `flex`), by the source; None when it lists no such prices."""
+    found = vendor_price(provider, model_id)
+    if not found or tier not in SERVICE_TIERS or found.get(f"{tier}_input_cost_per_1k") is None:
+        return None
+
+    def ratio(kind: str, default: Decimal) -> Decimal:
+        base, billed = found.get(f"{kind}_cost_per_1k"), found.get(f"{tier}_{kind}_cost_per_1k")
+        if not base or billed is None:
+            return default
+        return Decimal(repr(billed)) / Decimal(repr(base))
+
+    inp = ratio("input", Decimal(1))
+    return inp, ratio("output", inp), ratio("cached_input", inp)
 
 
 def with_vendor_prices(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,4 +182,15 @@ def render_prices_toml() -> str:
                 lines.append(f"context_window = {model.context_window}")
             if limits:
                 lines.append(f"tier_limit = {min(limits)}")
+            for tier in SERVICE_TIERS:
+                variant = model.get_prices(now, {"service_tier": tier})
+                for kind, value in (
+                    ("input", variant.input_mtok),
+                    ("output", variant.output_mtok),
+                    ("cached_input", variant.cache_read_mtok),
+                    ("cache_write", variant.cache_write_mtok),
+                ):
+                    price, _ = _per_1k(value)
+                    if variant != prices and price is not None:
+                        lines.append(f"{tier}_{kind}_cost_per_1k = {_number(price)}")
     return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, Literal, get_args, get_origin
 
-from orchestratex._prices import cache_write_ratio, vendor_price
+from orchestratex._prices import cache_write_ratio, service_tier_ratios, vendor_price
 from orchestratex.catalog import ModelProfile
 from orchestratex.exceptions import (
     ContentFiltered,
@@ -24,7 +24,7 @@ from orchestratex.exceptions import (
 )
 from orchestratex.providers import Generation, GenerationRequest, unwrap_json_object
 from orchestratex.providers._support import not_json
-from orchestratex.usage import Usage, add_costs
+from orchestratex.usage import Usage
 
 from ._thinking import without_thinking
 
@@ -205,7 +205,8 @@ def _generation(
     stop_sent: bool,
     reported: float | None = None,
     answered_by: object = None,
-    cache_writes: int = 0,
+    writes: int = 0,
+    tier: object = None,
 ) -> Generation:
     if not stop_sent and request.stop:
         text, cut = _cut_at_stop(text, request.stop)
@@ -219,7 +220,7 @@ def _generation(
         model_name=request.model.name,
         cost=request.model.cost(usage),
         response_model=response_model(answered_by),
-        reported_cost=reported if reported is not None else cache_write_cost(cache_writes, usage, request.model),
+        reported_cost=reported if reported is not None else billed_cost(usage, request.model, writes=writes, tier=tier),
     )
 
 
@@ -233,6 +234,7 @@ _BILLS_WRITES = re.compile(r"gpt-(\d+)(?:\.(\d+))?(?![\d.])")
 """An OpenAI model id's GPT version: from the GPT-5.6 family on, a prompt-cache write is billed at 1.25 times the
 input price (earlier models write to the cache at no extra cost)."""
 _WRITE_RATIO = Decimal("1.25")
+_PLACES = Decimal("1e-12")
 
 
 @cache
@@ -248,18 +250,33 @@ def _write_ratio(model_id: str) -> Decimal | None:
     return _WRITE_RATIO
 
 
-def cache_write_cost(writes: int, usage: Usage, model: ModelProfile) -> float | None:
-    """The cost of `usage` when `writes` of its input tokens were written to the prompt cache by a model that bills a
-    write above the input price (OpenAI's GPT-5.6 family on, at 1.25 times it: `cache_write_ratio`); None when none
-    was written or the model bills no write (then the catalog price of the usage is the cost)."""
-    if writes <= 0 or not model.input_cost_per_1k:
+def billed_cost(usage: Usage, model: ModelProfile, *, writes: int = 0, tier: object = None) -> float | None:
+    """What OpenAI bills for `usage` when it is not the catalog price of it, else None: with `writes` of its input
+    tokens written to the prompt cache by a model that bills a write above the input price (OpenAI's GPT-5.6 family
+    on, at 1.25 times it: `_write_ratio`), and every price multiplied as the source's prices for the service tier
+    the call was served at say (`tier`: the answer's `service_tier`, `priority` or `flex`, which a project can set
+    as its default: `service_tier_ratios`)."""
+    if not model.priced:
         return None
-    ratio = _write_ratio(model.version)
-    if ratio is None or ratio <= 1:
+    ratios = service_tier_ratios("openai", model.version, tier) if isinstance(tier, str) else None
+    write_ratio = _write_ratio(model.version) if writes > 0 else None
+    if write_ratio is not None and write_ratio <= 1:
+        write_ratio = None
+    if ratios is None and write_ratio is None:
         return None
-    written = min(writes, max(usage.input_tokens - usage.cached_input_tokens, 0))
-    premium = Decimal(repr(model.input_cost_per_1k)) / 1000 * written * (ratio - 1)
-    return add_costs(model.cost(usage), float(premium.quantize(Decimal("1e-12"))))
+    r_in, r_out, r_cached = ratios or (Decimal(1), Decimal(1), Decimal(1))
+    p_in, p_out = Decimal(repr(model.input_cost_per_1k)), Decimal(repr(model.output_cost_per_1k))
+    cached_price = model.cached_input_cost_per_1k
+    p_cached = p_in if cached_price is None else Decimal(repr(cached_price))
+    cached = min(usage.cached_input_tokens, usage.input_tokens)
+    written = min(writes, usage.input_tokens - cached) if write_ratio is not None else 0
+    fresh = usage.input_tokens - cached - written
+    total = (
+        (fresh + written * (write_ratio or 1)) * p_in * r_in
+        + cached * p_cached * r_cached
+        + usage.output_tokens * p_out * r_out
+    ) / 1000
+    return float(total.quantize(_PLACES))
 
 
 def response_model(value: object) -> str | None:
@@ -400,7 +417,8 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         stop_sent=stop_sent,
         reported=reported_cost(usage),
         answered_by=getattr(completion, "model", None),
-        cache_writes=cache_writes(getattr(usage, "prompt_tokens_details", None)),
+        writes=cache_writes(getattr(usage, "prompt_tokens_details", None)),
+        tier=getattr(completion, "service_tier", None),
     )
 
 
@@ -476,7 +494,13 @@ def generation_from_response(response: Any, request: GenerationRequest) -> Gener
     finish = "length" if reason == "max_output_tokens" else "stop" if status == "completed" else str(reason or status)
     tokens = _response_usage(usage)
     answered_by = getattr(response, "model", None)
-    writes = cache_writes(getattr(usage, "input_tokens_details", None))
     return _generation(
-        response.output_text, finish, tokens, request, stop_sent=False, answered_by=answered_by, cache_writes=writes
+        response.output_text,
+        finish,
+        tokens,
+        request,
+        stop_sent=False,
+        answered_by=answered_by,
+        writes=cache_writes(getattr(usage, "input_tokens_details", None)),
+        tier=getattr(response, "service_tier", None),
     )

@@ -18,8 +18,8 @@ from orchestratex.usage import Usage
 
 from ._mapping import (
     FINISH_REASONS,
+    billed_cost,
     billed_usage,
-    cache_write_cost,
     cache_writes,
     chat_usage,
     content_text,
@@ -59,6 +59,7 @@ async def generation_from_chat_stream(
     """What the model wrote, its thinking included (what a usage estimate counts)."""
     finish: str | None = None
     usage: Any = None
+    tier: object = None
     refusal: list[str] = []
     answered_by: str | None = None
     thinking = thinking or ThinkingFilter()  # (a local reasoning model's `<think>…</think>`: not the answer, not shown)
@@ -67,6 +68,7 @@ async def generation_from_chat_stream(
         seen = True
         if getattr(chunk, "usage", None) is not None:
             usage = chunk.usage
+            tier = getattr(chunk, "service_tier", None)  # (the service tier it was billed at: each chunk says it)
         answered_by = answered_by or response_model(getattr(chunk, "model", None))
         for choice in _answer_choices(getattr(chunk, "choices", None) or ()):
             delta = getattr(choice, "delta", None)
@@ -98,11 +100,17 @@ async def generation_from_chat_stream(
     failed = cut_short(finish)
     if failed is not None:
         raise failed
-    return _answer(text, FINISH_REASONS.get(finish, finish), usage, request, "".join(written), answered_by)
+    return _answer(text, FINISH_REASONS.get(finish, finish), usage, tier, request, "".join(written), answered_by)
 
 
 def _answer(
-    text: str, finish: str, usage: Any, request: GenerationRequest, written: str, answered_by: str | None
+    text: str,
+    finish: str,
+    usage: Any,
+    tier: object,
+    request: GenerationRequest,
+    written: str,
+    answered_by: str | None,
 ) -> Generation:
     """The `Generation` of a whole streamed answer; `NoStreamedUsage` carrying it, without usage, for a priced model's
     that came without usage."""
@@ -114,7 +122,7 @@ def _answer(
         model_name=request.model.name,
         cost=request.model.cost(tokens or Usage()),
         response_model=answered_by,
-        reported_cost=None if usage is None or tokens is None else _reported_cost(usage, tokens, request),
+        reported_cost=None if usage is None or tokens is None else _reported_cost(usage, tokens, request, tier),
     )
     if tokens is None:
         raise NoStreamedUsage(
@@ -125,12 +133,14 @@ def _answer(
     return generation
 
 
-def _reported_cost(usage: Any, tokens: Usage, request: GenerationRequest) -> float | None:
-    """OpenRouter's `usage.cost`, in the last chunk; else the cost with the prompt-cache writes' premium, if any."""
+def _reported_cost(usage: Any, tokens: Usage, request: GenerationRequest, tier: object) -> float | None:
+    """OpenRouter's `usage.cost`, in the last chunk; else what OpenAI bills when it is not the catalog price of the
+    usage (prompt-cache writes, a service tier's prices: `billed_cost`)."""
     reported = reported_cost(usage)
     if reported is not None:
         return reported
-    return cache_write_cost(cache_writes(getattr(usage, "prompt_tokens_details", None)), tokens, request.model)
+    writes = cache_writes(getattr(usage, "prompt_tokens_details", None))
+    return billed_cost(tokens, request.model, writes=writes, tier=tier)
 
 
 def _answer_choices(choices: Sequence[Any]) -> Sequence[Any]:
