@@ -83,3 +83,28 @@ def test_a_call_is_answered_by_its_server_when_another_looks_for_runs_to_resume(
 async def _stored(path: Path, oid: str) -> Orchestration:
     async with SQLiteStore(path) as store:
         return await store.get_orchestration(oid)
+
+
+def test_a_run_accepted_once_the_stop_hands_runs_back_is_left_for_the_next_server_at_once(tmp_path: Path) -> None:
+    """Accepted after the stop's grace period (the runs handed back), a run is not begun here: it is stored without
+    a lease, so the next server on the store resumes it at once, not once a lease nobody renews has expired."""
+    path = tmp_path / "stopping.db"
+
+    async def make_key() -> str:
+        async with SQLiteStore(path) as store:
+            return await issue_api_key(store, "alice")
+
+    key = asyncio.run(make_key())
+    with TestClient(create_app(SQLiteStore(path), settings=ServerSettings())) as client:
+        client.app.state.server.runner._handing_back = True  # type: ignore[attr-defined]  # (as once the grace ended)
+        sid = client.post("/api/sessions/", json={}, headers=bearer(key)).json()["_id"]
+        body = {"session_id": sid, "original_prompt": "Explain DNS"}
+        tid = client.post("/api/threads/", json=body, headers=bearer(key)).json()["_id"]
+        started = client.post("/api/orchestration/start", json={"thread_id": tid}, headers=bearer(key))
+        assert started.status_code == 202, started.text
+
+    async def resumable() -> list[str]:
+        async with SQLiteStore(path) as store:
+            return await store.list_resumable()
+
+    assert asyncio.run(resumable()) == [started.json()["_id"]]

@@ -54,6 +54,11 @@ class Runner:
         failed the request that started it (a `/v1` call answered 409 while its answer was being computed there).
         Left unclaimed (this process stopped first), it is resumable once the lease expires, as a running one."""
         o = self.orchestrator
+        if self._handing_back:  # (the server stops: `launch` will not begin it, and the next server takes it at once)
+            if thread is not None:
+                await o.store.create_thread(thread)
+            await o.store.create_orchestration(orchestration)
+            return
         await o.store.start(orchestration, thread=thread, owner=o.owner, ttl_s=o.lease_ttl_s)
 
     def launch(self, orchestration: Orchestration | str, *, on_delta: DeltaSink | None = None) -> asyncio.Task[Any]:
