@@ -49,7 +49,8 @@ from orchestratex.cli._start_signals import stopping_starts
 with stopping_starts() as give_back:
     give_back()  # (as `serve` does when uvicorn takes the signals)
     print("descriptor:", signal.set_wakeup_fd(-1))
-time.sleep(0.2)
+for watching in [t for t in threading.enumerate() if t.name == "orchestratex-stop-signals"]:
+    watching.join(30)  # (it leaves once it reads that the descriptor was given back: 0.2 s was not always enough)
 print("threads left:", sorted(t.name for t in threading.enumerate() if t.name.startswith("orchestratex")))
 signal.signal(signal.SIGTERM, lambda *_: print("their own handler ran"))  # (the next owner's, as uvicorn's)
 signal.raise_signal(signal.SIGTERM)
