@@ -235,6 +235,7 @@ _BILLS_WRITES = re.compile(r"gpt-(\d+)(?:\.(\d+))?(?![\d.])")
 input price (earlier models write to the cache at no extra cost)."""
 _WRITE_RATIO = Decimal("1.25")
 _PLACES = Decimal("1e-12")
+_TICKS_PER_USD = 10**10
 
 
 @cache
@@ -285,14 +286,17 @@ def response_model(value: object) -> str | None:
 
 
 def reported_cost(usage: Any) -> float | None:
-    """The cost an OpenAI-compatible server reports in `usage.cost` (OpenRouter does, in US dollars), if any.
+    """The cost an OpenAI-compatible server reports in `usage.cost` (OpenRouter does, in US dollars), or in
+    `usage.cost_in_usd_ticks` (xAI does, in ten-billionths of a dollar: what it billed, cache discounts, its
+    long-context prices and server-side tools included), if any.
 
     With your own provider key behind OpenRouter (BYOK), `cost` is only what OpenRouter charges (its fee); the
     inference itself is billed to your key, `cost_details.upstream_inference_cost` (set for BYOK requests only):
     the call cost both, so both are counted."""
     cost = _usage_field(usage, "cost")
     if not _amount(cost):
-        return None
+        ticks = _usage_field(usage, "cost_in_usd_ticks")  # (xAI's: the exact bill, in 1e-10 $)
+        return ticks / _TICKS_PER_USD if _amount(ticks) and isinstance(ticks, int) else None
     details = _usage_field(usage, "cost_details")
     upstream: Any = details.get("upstream_inference_cost") if isinstance(details, dict) else None
     if _usage_field(usage, "is_byok") is not False and _amount(upstream):
