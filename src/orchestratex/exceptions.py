@@ -273,10 +273,15 @@ class ContentFiltered(ProviderHTTPError):
         model: str | None = None,
         provider: str | None = None,
         usage: Usage | None = None,
+        reported_cost: float | None = None,
     ) -> None:
         super().__init__(message, status_code=status_code, body=body, headers=headers, model=model, provider=provider)
         self.usage = usage
         """The tokens the provider reported for the refused call, when it reported them."""
+        self.reported_cost = reported_cost
+        """What the provider billed for the refused call, when it said so or its adapter knows it is not the catalog
+        price of `usage` (OpenRouter's `usage.cost`, a prompt-cache write, US-only inference, a service tier): the
+        orchestrator counts it instead, as it does an answer's `Generation.reported_cost`."""
         self.cost: float = 0.0
         """What the orchestrator counted for the call once it priced `usage` (0 before, or without usage): a judge's
         verdict carries it, so that the evaluation's cost is what its judges were billed."""

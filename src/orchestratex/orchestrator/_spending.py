@@ -465,7 +465,8 @@ class Spending(RunState):
 
 def _billed(model: ModelProfile, exc: ProviderError) -> tuple[Usage, float]:
     """The usage and cost of a failed call the provider billed: a `ContentFiltered` that came with usage (an answer
-    refused or withheld after the model read the prompt, and perhaps wrote), at the catalog's prices, every token
+    refused or withheld after the model read the prompt, and perhaps wrote), at its `reported_cost` when it has a
+    usable one, else at the catalog's prices, every token
     priced as an answer's are (`whole_usage`: cached tokens reported apart from the input were billed alone, the
     other input tokens at $0). Usage that cannot be priced (a negative count, more than any one call may cost) is
     counted at nothing, as for an answer."""
@@ -480,6 +481,9 @@ def _billed(model: ModelProfile, exc: ProviderError) -> tuple[Usage, float]:
         cost = model.cost(usage)
     except UnknownPriceError:
         return usage, 0.0
+    reported = exc.reported_cost if isinstance(exc, ContentFiltered) else None  # (billed, when not the catalog price)
+    if reported is not None and 0 <= reported <= MAX_AMOUNT:  # (NaN fails both)
+        cost = add_costs(float(reported))
     return (usage, cost) if cost <= MAX_AMOUNT else (Usage(), 0.0)
 
 

@@ -90,11 +90,13 @@ def generation_from_message(message: Any, request: GenerationRequest) -> Generat
     stop_reason = getattr(message, "stop_reason", None)
     if stop_reason == "refusal":
         details = getattr(message, "stop_details", None)
+        billed = _usage(usage) if usage is not None else None
         raise ContentFiltered(
             f"Claude declined to answer: {getattr(details, 'explanation', None) or 'refusal'}",
             status_code=200,
             body=message.model_dump() if hasattr(message, "model_dump") else None,
-            usage=_usage(usage) if usage is not None else None,  # (billed as any answer)
+            usage=billed,  # (billed as any answer)
+            reported_cost=None if billed is None else _billed(usage, request.model, request.model.cost(billed)),
         )
     if isinstance(content, list) and usage is not None and stop_reason is None:  # (a stream without its message_delta)
         raise MalformedResponse(

@@ -397,11 +397,12 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
     if finish is None and content:  # (a gateway that never states it)
         finish = unstated_finish(usage, request)
     if finish == "content_filter" or (not content and getattr(message, "refusal", None)):
-        raise ContentFiltered(
+        raise withheld(
             f"the answer was withheld: {getattr(message, 'refusal', None) or 'content filter'}",
-            status_code=200,
+            usage,
+            request,
+            getattr(completion, "service_tier", None),
             body=completion.model_dump() if hasattr(completion, "model_dump") else None,
-            usage=billed_usage(chat_usage, usage),
         )
     if not isinstance(finish, str) or (content is None and getattr(message, "content", None) is not None):
         raise MalformedResponse("chat completion choice without a finish reason or text")
@@ -424,6 +425,21 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
         writes=cache_writes(getattr(usage, "prompt_tokens_details", None)),
         tier=getattr(completion, "service_tier", None),
     )
+
+
+def withheld(
+    message: str, usage: Any, request: GenerationRequest, tier: object, body: object = None
+) -> ContentFiltered:
+    """The `ContentFiltered` of a Chat Completions answer withheld by a content filter, billed as any answer: with
+    its usage, and what the server said it cost or what the catalog's prices leave out (`billed_cost`), if any."""
+    tokens = billed_usage(chat_usage, usage)
+    cost = None
+    if tokens is not None:
+        cost = reported_cost(usage)
+        if cost is None:
+            writes = cache_writes(getattr(usage, "prompt_tokens_details", None))
+            cost = billed_cost(tokens, request.model, writes=writes, tier=tier)
+    return ContentFiltered(message, status_code=200, body=body, usage=tokens, reported_cost=cost)
 
 
 def billed_usage(read: Callable[[Any], Usage], usage: Any) -> Usage | None:

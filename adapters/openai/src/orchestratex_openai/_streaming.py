@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Sequence
 from typing import Any
 
-from orchestratex.exceptions import ContentFiltered, MalformedResponse
+from orchestratex.exceptions import MalformedResponse
 from orchestratex.providers import Generation, GenerationRequest, TextSink
 from orchestratex.usage import Usage
 
 from ._mapping import (
     FINISH_REASONS,
     billed_cost,
-    billed_usage,
     cache_writes,
     chat_usage,
     content_text,
@@ -28,6 +27,7 @@ from ._mapping import (
     reported_cost,
     response_model,
     unstated_finish,
+    withheld,
 )
 from ._thinking import ThinkingFilter
 
@@ -88,11 +88,7 @@ async def generation_from_chat_stream(
         await on_text(rest)
     text = thinking.answer("".join(parts))  # (without a reasoning its template opened, found only at its end)
     if finish == "content_filter" or (not text and refusal):
-        raise ContentFiltered(
-            f"the answer was withheld: {''.join(refusal) or 'content filter'}",
-            status_code=200,
-            usage=billed_usage(chat_usage, usage),
-        )
+        raise withheld(f"the answer was withheld: {''.join(refusal) or 'content filter'}", usage, request, tier)
     if finish is None and text:  # (a gateway that never states it: its usage, sent last, says the answer is whole)
         finish = unstated_finish(usage, request)
     if finish is None:  # (no chunk at all: a web page or a proxy's answered at the base URL, read as no event)
