@@ -95,11 +95,11 @@ def response(body: dict[str, Any], tier: str) -> httpx2.Response:
     )
 
 
-async def run(tier: str, api: str, *, streamed: bool) -> tuple[float, float, float]:
+async def run(tier: str, api: str, *, streamed: bool, model: ModelProfile = GPT_5) -> tuple[float, float, float]:
     store = MemoryStore()
     judge = FunctionProvider(lambda r: '{"score": 9, "feedback": "right"}', name="function")
     async with Orchestrator(
-        catalog=ModelCatalog([GPT_5, JUDGE]),
+        catalog=ModelCatalog([model, JUDGE]),
         providers=[openai(tier, api), judge],
         router=BayesianRouter(explore=False),
         judges=[JUDGE.name],
@@ -119,6 +119,18 @@ async def run(tier: str, api: str, *, streamed: bool) -> tuple[float, float, flo
     return result.total_cost, session.total_cost, session.reserved_cost
 
 
+# GPT-6.2 Sol, which the price source does not list (the shipped catalog prices it): $2 / $0.10 / $10 per MTok, twice
+# that at priority and half at flex, as the source lists them for every model of the GPT-5.6 family on
+SOL = ModelProfile(
+    name="openai:gpt-6.2-sol", input_cost_per_1k=0.002, cached_input_cost_per_1k=0.0001, output_cost_per_1k=0.01
+)
+SOL_BILLS = {
+    "default": 0.00262,  # 800 x $2 + 200 x $0.10 + 100 x $10 (per MTok)
+    "priority": 0.00524,  # 800 x $4 + 200 x $0.20 + 100 x $20
+    "flex": 0.00131,  # 800 x $1 + 200 x $0.05 + 100 x $5
+}
+
+
 @pytest.mark.parametrize("tier", ["priority", "flex", "default"])
 @pytest.mark.parametrize(
     ("api", "streamed"),
@@ -128,3 +140,9 @@ async def run(tier: str, api: str, *, streamed: bool) -> tuple[float, float, flo
 async def test_a_run_counts_the_service_tier_openai_billed(tier: str, api: str, streamed: bool) -> None:
     total, spent, reserved = await run(tier, api, streamed=streamed)
     assert (total, spent, reserved) == (BILLS[tier], BILLS[tier], 0.0)
+
+
+@pytest.mark.parametrize("tier", ["priority", "flex", "default"])
+async def test_a_model_of_gpt_5_6_on_the_source_does_not_list_is_counted_at_its_tier_too(tier: str) -> None:
+    total, spent, reserved = await run(tier, "chat", streamed=False, model=SOL)
+    assert (total, spent, reserved) == (SOL_BILLS[tier], SOL_BILLS[tier], 0.0)

@@ -245,10 +245,29 @@ def _write_ratio(model_id: str) -> Decimal | None:
     GPT-6.2 Sol) 1.25 from the GPT-5.6 family on; None for a model that bills no write."""
     if vendor_price("openai", model_id) is not None:
         return cache_write_ratio("openai", model_id)
+    return _WRITE_RATIO if _from_gpt_5_6(model_id) else None
+
+
+def _from_gpt_5_6(model_id: str) -> bool:
+    """Whether `model_id` is an OpenAI model of the GPT-5.6 family or a later one."""
     found = _BILLS_WRITES.search(model_id)
-    if found is None or (int(found[1]), int(found[2] or 0)) < (5, 6):
-        return None
-    return _WRITE_RATIO
+    return found is not None and (int(found[1]), int(found[2] or 0)) >= (5, 6)
+
+
+_TIER_RATIOS = {"priority": Decimal(2), "flex": Decimal("0.5")}
+"""What a service tier multiplies every price of a model of the GPT-5.6 family on by, as the price source lists it for
+each of them (for a model it does not list, such as GPT-6.2 Sol)."""
+
+
+@cache
+def _tier_ratios(model_id: str, tier: str) -> tuple[Decimal, Decimal, Decimal] | None:
+    """What `model_id`'s input, output and cached-input prices are multiplied by at service tier `tier`: the price
+    source's (`service_tier_ratios`), or for a model of the GPT-5.6 family on that it does not list `_TIER_RATIOS`;
+    None for the default tier (or one whose prices are unknown)."""
+    if vendor_price("openai", model_id) is not None:
+        return service_tier_ratios("openai", model_id, tier)
+    ratio = _TIER_RATIOS.get(tier)
+    return (ratio, ratio, ratio) if ratio is not None and _from_gpt_5_6(model_id) else None
 
 
 def billed_cost(usage: Usage, model: ModelProfile, *, writes: int = 0, tier: object = None) -> float | None:
@@ -259,7 +278,7 @@ def billed_cost(usage: Usage, model: ModelProfile, *, writes: int = 0, tier: obj
     as its default: `service_tier_ratios`)."""
     if not model.priced:
         return None
-    ratios = service_tier_ratios("openai", model.version, tier) if isinstance(tier, str) else None
+    ratios = _tier_ratios(model.version, tier) if isinstance(tier, str) else None
     write_ratio = _write_ratio(model.version) if writes > 0 else None
     if write_ratio is not None and write_ratio <= 1:
         write_ratio = None
