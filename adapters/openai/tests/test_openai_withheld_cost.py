@@ -25,6 +25,31 @@ USAGE: dict[str, Any] = {"prompt_tokens": 1000, "completion_tokens": 100, "total
 
 def filtering(usage: dict[str, Any], tier: str) -> httpx2.MockTransport:
     def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.endswith("/responses"):  # (an answer cut by the content filter, as the Responses API says)
+            return httpx2.Response(
+                200,
+                json={
+                    "id": "resp_1",
+                    "object": "response",
+                    "created_at": 1765000000,
+                    "status": "incomplete",
+                    "incomplete_details": {"reason": "content_filter"},
+                    "model": "gpt-5",
+                    "service_tier": tier,
+                    "output": [],
+                    "parallel_tool_calls": True,
+                    "tool_choice": "auto",
+                    "tools": [],
+                    "usage": {
+                        "input_tokens": usage["prompt_tokens"],
+                        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                        "output_tokens": usage["completion_tokens"],
+                        "output_tokens_details": {"reasoning_tokens": 0},
+                        "total_tokens": usage["total_tokens"],
+                        **({"cost": usage["cost"]} if "cost" in usage else {}),
+                    },
+                },
+            )
         base = {"id": "chatcmpl-1", "created": 1765000000, "model": "gpt-5", "service_tier": tier}
         if not json.loads(request.content).get("stream"):
             message = {"role": "assistant", "content": ""}
@@ -49,9 +74,11 @@ def filtering(usage: dict[str, Any], tier: str) -> httpx2.MockTransport:
         pytest.param(USAGE, "default", 0.00225, id="default"),  # 1,000 x $1.25 + 100 x $10
     ],
 )
-@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize(
+    ("api", "streamed"), [("chat", False), ("chat", True), ("responses", False)], ids=["whole", "streamed", "responses"]
+)
 async def test_a_withheld_answer_is_counted_at_its_bill(
-    usage: dict[str, Any], tier: str, billed: float, streamed: bool
+    usage: dict[str, Any], tier: str, billed: float, api: str, streamed: bool
 ) -> None:
     client = httpx2.AsyncClient(transport=filtering(usage, tier))
     store = MemoryStore()
@@ -61,7 +88,7 @@ async def test_a_withheld_answer_is_counted_at_its_bill(
 
     async with Orchestrator(
         catalog=ModelCatalog([GPT_5_FIRST, BACKUP, JUDGE]),
-        providers=[OpenAIProvider(api_key="sk-test", http_client=client), FunctionProvider(function)],
+        providers=[OpenAIProvider(api_key="sk-test", http_client=client, api=api), FunctionProvider(function)],  # type: ignore[arg-type]
         router=BayesianRouter(explore=False),
         judges=[JUDGE.name],
         store=store,

@@ -447,17 +447,18 @@ def generation_from_chat(completion: Any, request: GenerationRequest, *, stop_se
 
 
 def withheld(
-    message: str, usage: Any, request: GenerationRequest, tier: object, body: object = None
+    message: str, usage: Any, request: GenerationRequest, tier: object, body: object = None, *, responses: bool = False
 ) -> ContentFiltered:
-    """The `ContentFiltered` of a Chat Completions answer withheld by a content filter, billed as any answer: with
-    its usage, and what the server said it cost or what the catalog's prices leave out (`billed_cost`), if any."""
-    tokens = billed_usage(chat_usage, usage)
+    """The `ContentFiltered` of an answer withheld by a content filter (or refused), billed as any answer: with its
+    usage (a Chat Completions one, or with `responses` a Responses API one), and what the server said it cost or what
+    the catalog's prices leave out (`billed_cost`), if any."""
+    tokens = billed_usage(_response_usage if responses else chat_usage, usage)
     cost = None
     if tokens is not None:
         cost = reported_cost(usage)
         if cost is None:
-            writes = cache_writes(getattr(usage, "prompt_tokens_details", None))
-            cost = billed_cost(tokens, request.model, writes=writes, tier=tier)
+            details = getattr(usage, "input_tokens_details" if responses else "prompt_tokens_details", None)
+            cost = billed_cost(tokens, request.model, writes=cache_writes(details), tier=tier)
     return ContentFiltered(message, status_code=200, body=body, usage=tokens, reported_cost=cost)
 
 
@@ -515,10 +516,9 @@ def generation_from_response(response: Any, request: GenerationRequest) -> Gener
         code = getattr(error, "code", None)
         raise response_error(code if isinstance(code, str) else None, str(getattr(error, "message", error)))
     reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
+    tier = getattr(response, "service_tier", None)
     if reason == "content_filter":
-        raise ContentFiltered(
-            "the answer was withheld by the content filter", status_code=200, usage=billed_usage(_response_usage, usage)
-        )
+        raise withheld("the answer was withheld by the content filter", usage, request, tier, responses=True)
     if usage is None or not isinstance(getattr(response, "output", None), list):
         raise MalformedResponse("response without output or usage")
     input_tokens, output_tokens = getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)
@@ -527,9 +527,7 @@ def generation_from_response(response: Any, request: GenerationRequest) -> Gener
     for item in response.output:
         for part in getattr(item, "content", None) or ():
             if getattr(part, "type", None) == "refusal":
-                raise ContentFiltered(
-                    f"the answer was withheld: {part.refusal}", status_code=200, usage=_response_usage(usage)
-                )
+                raise withheld(f"the answer was withheld: {part.refusal}", usage, request, tier, responses=True)
     finish = "length" if reason == "max_output_tokens" else "stop" if status == "completed" else str(reason or status)
     tokens = _response_usage(usage)
     answered_by = getattr(response, "model", None)
@@ -541,5 +539,5 @@ def generation_from_response(response: Any, request: GenerationRequest) -> Gener
         stop_sent=False,
         answered_by=answered_by,
         writes=cache_writes(getattr(usage, "input_tokens_details", None)),
-        tier=getattr(response, "service_tier", None),
+        tier=tier,
     )
