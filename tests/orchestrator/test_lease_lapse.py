@@ -10,6 +10,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -226,5 +227,73 @@ async def test_a_run_committing_while_the_sqlite_file_is_locked_past_its_lease_g
         assert stored.status == "completed"
         assert await reopened.list_resumable() == []
         ledger = await reopened.get_session(session.id)
+        assert ledger.total_cost == stored.total_cost
+        assert ledger.reserved_cost == 0.0
+
+
+def _late_renewal_store(kind: str, tmp_path: Path) -> Store:
+    """A store (`kind`: memory or sqlite) whose renewal, once `slow` is set, comes back past the lease's ttl (the event
+    loop stalled: a long GC pause, a loaded machine), while the run's next commit, written, has not returned yet."""
+    base: type[Store] = SQLiteStore if kind == "sqlite" else MemoryStore
+
+    class LateRenewal(base):  # type: ignore[valid-type,misc]
+        slow = False
+        holding = False
+        renewing = asyncio.Event()
+        renewed = asyncio.Event()
+        read_back = asyncio.Event()
+
+        async def renew_leases(self, orchestration_ids: Sequence[str], owner: str, ttl_s: float) -> set[str]:
+            if self.slow:
+                self.slow = False
+                self.renewing.set()
+                await asyncio.sleep(ttl_s * 1.5)  # the lease has expired in the store when it comes back
+                held: set[str] = await super().renew_leases(orchestration_ids, owner, ttl_s)
+                self.renewed.set()
+                return held
+            renewed: set[str] = await super().renew_leases(orchestration_ids, owner, ttl_s)
+            return renewed
+
+        async def get_orchestration(self, orchestration_id: str) -> Any:
+            doc = await super().get_orchestration(orchestration_id)
+            if self.renewed.is_set():  # the late renewal's take-back reads the run while its commit is under way
+                self.read_back.set()
+            return doc
+
+        async def commit_step(self, *args: Any, **kwargs: Any) -> bool:
+            granted: bool = await super().commit_step(*args, **kwargs)
+            if self.holding:
+                self.holding = False
+                await asyncio.wait_for(self.read_back.wait(), 10)
+            return granted
+
+    return LateRenewal(tmp_path / "late.db") if kind == "sqlite" else LateRenewal()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+async def test_a_renewal_back_late_while_the_run_commits_takes_the_lease_back(kind: str, tmp_path: Path) -> None:
+    """A renewal comes back past `lease_ttl_s` (the process stalled) while the run's commit is under way: the stored
+    run is the one that commit wrote, not yet the one the run last knew it stored. It is still this run's, so the
+    lease is taken back and the run goes on. It was given up and the run failed with `Conflict` ('left to the process
+    that resumes it'), left `running` for another process: CI's SIGKILL-and-resume test found it, its resumption
+    lost under a loaded machine's pauses."""
+    store = _late_renewal_store(kind, tmp_path)
+    gate = _Gate()
+    async with _orchestrator(store, gate, TTL) as alone:
+        session = await alone.create_session(cost_limit=1.0)
+        run = asyncio.create_task(alone.run("Write a sort function", session=session, evaluation_threshold=8))
+        await asyncio.wait_for(gate.entered.wait(), 10)
+        store.slow = True  # type: ignore[attr-defined]
+        await asyncio.wait_for(store.renewing.wait(), 10)  # type: ignore[attr-defined]
+        store.holding = True  # type: ignore[attr-defined]
+        gate.go.set()  # the answer's commit is written, and returns once the take-back has read the run
+        result = await asyncio.wait_for(run, 10)
+        assert store.read_back.is_set()  # type: ignore[attr-defined]
+        assert result.status == "completed"
+        assert result.final_response == "STALE answer of the paused process"  # (its own: the only one)
+        stored = await store.get_orchestration(result.id)
+        assert stored.status == "completed"
+        assert await store.list_resumable() == []
+        ledger = await store.get_session(session.id)
         assert ledger.total_cost == stored.total_cost
         assert ledger.reserved_cost == 0.0

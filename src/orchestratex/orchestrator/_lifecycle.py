@@ -222,17 +222,20 @@ class LeaseKeeper:
 
     async def _take_back(self, o: Orchestrator, oid: str) -> None:
         """Hold the lease of `oid`, which may have lapsed, again if no other process wrote the run meanwhile: claimed,
-        then read, it must be as this process's run last committed it (its `updated_at`); else it stays lost and the
-        lease is given up. (A process paused past its leases where no other took its runs over, a laptop asleep during
-        a run, goes on.)"""
-        written = o._watcher.last_written(oid)
-        if written is None or oid not in self.held:
+        then read, it must be as this process's run committed it (its `updated_at`: the last commit's, or that of the
+        commit under way meanwhile, which may land before it returns); else it stays lost and the lease is given up.
+        (A process paused past its leases where no other took its runs over, a laptop asleep during a run, goes on.
+        Compared with the last commit's alone, a run whose commit was under way, as a run's nearly always is, was
+        lost to a renewal that came back late: a pause of the event loop, a long GC, was enough.)"""
+        written = o._watcher.written_here(oid)
+        if not written or oid not in self.held:
             return
         asked = time.monotonic()
         if not await o.store.claim(oid, o.owner, o.lease_ttl_s):
             return
         stored = await o.store.get_orchestration(oid)
-        if oid in self.held and oid in self.lost and stored.updated_at == written:
+        written |= o._watcher.written_here(oid)  # (a commit that landed meanwhile)
+        if oid in self.held and oid in self.lost and stored.updated_at in written:
             self.lost.discard(oid)
             self._granted[oid] = asked
         elif oid in self.lost or oid not in self.held:  # (not once taken back meanwhile: the run goes on with it)

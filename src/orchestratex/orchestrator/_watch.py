@@ -133,10 +133,12 @@ class CancelWatcher:
         self._end_on_entry.add(orchestration_id)
         task.add_done_callback(lambda _: self._end_on_entry.discard(orchestration_id))
 
-    def last_written(self, orchestration_id: str) -> datetime | None:
-        """The `updated_at` of the run being driven here, as its last commit stored it, if any."""
+    def written_here(self, orchestration_id: str) -> set[datetime]:
+        """The `updated_at` values the store may have of the run being driven here from this process (none when it is
+        not): its last commit's (or as read), and the one of its commit under way, which the store may have written
+        though the commit has not returned yet."""
         watched = self._runs.get(orchestration_id)
-        return watched.run.stored_at if watched is not None else None
+        return {watched.run.stored_at, watched.run.doc.updated_at} if watched is not None else set()
 
     def stop(self, orchestration_id: str) -> asyncio.Future[None] | None:
         """For `Orchestrator.cancel` from another task: stop the run being driven here as when the store says so (it
