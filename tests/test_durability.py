@@ -50,7 +50,9 @@ async def test_sigkill_mid_run_then_resume(tmp_path: Path, kill_after: int) -> N
 
     await asyncio.sleep(1.1)  # the dead process's lease expires
     store = SQLiteStore(db)
-    orch = Orchestrator(providers=[SimulatedProvider(seed=3, latency_scale=0)], store=store, lease_ttl_s=1.0)
+    # (the resuming process's own lease need not be short: a loaded runner's pause of its event loop past a 1 s lease,
+    # during its run, is test_lease_lapse.py's case)
+    orch = Orchestrator(providers=[SimulatedProvider(seed=3, latency_scale=0)], store=store, lease_ttl_s=30.0)
     results = await orch.resume_pending()
     assert [r.id for r in results] == [oid]
     result = results[0]
