@@ -218,7 +218,7 @@ class Candidates(Spending):
         if need < least:
             cap, need = max(cap, least), least
         if not self.planner.needed(index):
-            sent = affordable_cap(model, input_bound, cap, need, remaining)
+            sent = affordable_cap(model, input_bound, cap, need, self.o._surcharges.budget(model.name, remaining))
             return None if sent is None else (sent, 0.0)
         fit = self._fit_at(model, input_bound, cap, need, remaining)
         if fit is not None or remaining is None or cap <= need or self.planner.reserve_for(model.name, cap) is None:
@@ -243,5 +243,6 @@ class Candidates(Spending):
         reserve = self.planner.reserve_for(model.name, cap)
         if reserve is None:
             return None
-        sent = affordable_cap(model, input_bound, cap, need, None if remaining is None else remaining - reserve)
+        budget = None if remaining is None else self.o._surcharges.budget(model.name, remaining - reserve)
+        sent = affordable_cap(model, input_bound, cap, need, budget)
         return None if sent is None else (sent, reserve)

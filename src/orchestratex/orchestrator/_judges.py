@@ -13,6 +13,7 @@ from ..exceptions import UnknownPriceError
 from ..providers import Generation, GenerationRequest, Message
 from ..providers._base import counted_input_tokens, estimate_message_tokens, least_output_tokens
 from ..usage import PICO, add_costs
+from ._surcharges import surcharged
 
 if TYPE_CHECKING:
     from ._run_state import RunState
@@ -96,17 +97,23 @@ class JudgePlanner:
         self.fits: dict[tuple[str, int, int, int, float | None], tuple[int, float] | None] | None = None
         """`Candidates._fit`'s answers in this decision (the chosen model's request is fitted as its candidacy was);
         None between decisions."""
-        self._state: tuple[int, int, int, int] | None = None
+        self._state: tuple[int, int, int, int, int] | None = None
         self._pinned: tuple[list[ModelProfile], tuple[str, ...], list[ModelProfile]] | None = None
         """(the run's judge set, the evaluator's pinned judges, the models of the set it pins): see `judge_set`."""
 
     def decision(self) -> None:
         """Start a routing decision (call before pricing candidates, with no await until the decision is made):
         forget the judging prices of the previous one, unless nothing they depend on has changed since — the
-        catalog, the learned output caps and the run's failed models (candidates and judges) the same, no circuit
-        open or half-open (the run's judges and prompt are fixed)."""
+        catalog, the learned output caps and surcharges and the run's failed models (candidates and judges) the same,
+        no circuit open or half-open (the run's judges and prompt are fixed)."""
         o = self.run.o
-        state = (o.catalog.version, o.output_lengths.version, len(self.run.failed), len(self.run.not_judging))
+        state = (
+            o.catalog.version,
+            o.output_lengths.version,
+            o._surcharges.version,
+            len(self.run.failed),
+            len(self.run.not_judging),
+        )
         quiet = self.run.circuit.quiet
         if quiet and state == self._state:  # (the decision under way, or one priced since with nothing changed)
             return
@@ -239,7 +246,7 @@ class JudgePlanner:
         doc = self.run.doc
         history = _history_chars(doc.messages[:-1])  # (a judge reads the conversation before the prompt too)
         text = (len(doc.prompt) + len(doc.context or "") + history + _RUBRIC_ALLOWANCE) // _BYTES_PER_TOKEN_ESTIMATE
-        bounds, ranked = self._bounds, []
+        bounds, ranked, surcharges = self._bounds, [], self.run.o._surcharges.ratios
         for judge in judges:
             window, cap, provider, provider_id, prices = self._terms.get(judge.name) or self._judge_terms(judge)
             if text + answer_cap + cap > window:
@@ -251,6 +258,8 @@ class JudgePlanner:
                 cost = judge.worst_case_cost(bound, cap)
             else:  # `worst_case_cost` with integer pico-dollar prices
                 cost = (bound * prices[0] + cap * prices[1]) / PICO
+            if surcharges and (ratio := surcharges.get(judge.name)) is not None:  # (billed above its catalog price)
+                cost = surcharged(cost, ratio)
             ranked.append((cost, judge.name))
         ranked.sort()
         return ranked
@@ -323,7 +332,7 @@ class JudgePlanner:
         verbatim = _verbatim(run.evaluator)
         counted: tuple[int, tuple[Message, Message]] | None = None
         bounds: dict[int, int | None] = {}  # per provider: its count of those messages, when it needs no request
-        out = []
+        out, surcharges = [], run.o._surcharges
         for judge in etask.judges:
             provider = run.o.provider_for(judge)
             worst: float | None = None
@@ -344,13 +353,16 @@ class JudgePlanner:
                     )
                     if counted[0] + max_output > judge.context_window:
                         continue
-                    worst = judge.worst_case_cost(bound, max_output)
+                    worst = surcharges.worst(judge.name, judge.worst_case_cost(bound, max_output))
             if worst is None:
                 request = self.request(etask, judge, answer)
                 estimate = sum(len(m.content) for m in request.messages) // _BYTES_PER_TOKEN_ESTIMATE
                 if estimate + request.max_output_tokens > judge.context_window:
                     continue
-                worst = judge.worst_case_cost(counted_input_tokens(provider, request), request.max_output_tokens)
+                worst = surcharges.worst(
+                    judge.name,
+                    judge.worst_case_cost(counted_input_tokens(provider, request), request.max_output_tokens),
+                )
             if budget is None or worst <= budget + 1e-12:
                 out.append(judge)
         return out

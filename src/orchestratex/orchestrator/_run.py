@@ -144,10 +144,16 @@ class Run(Committing):
                 self.o.store_retry,
                 f"releasing what orchestration {doc.id} held",
             )
+            surcharges = self.o._surcharges  # (what its calls were billed above the catalog price is reserved again)
             for it in doc.iterations:  # errors read "<model>: <exception>: <detail>"
                 self._failed_before(it.errors)
+                if it.reported_cost is not None:
+                    surcharges.learn(it.model_name, it.cost, it.catalog_cost)
                 if it.evaluation is not None:  # (a judge's failure is on its verdict)
                     self._judges_failed_before(it.evaluation.verdicts)
+                    for verdict in it.evaluation.verdicts:
+                        if verdict.reported_cost is not None:
+                            surcharges.learn(verdict.judge_model, verdict.cost, verdict.catalog_cost)
         session, self._session = self._session, None
         if session is None or self.resumed:  # (retried as the run's writes are: one blip failed a resumed run for good)
             session = await with_store_retries(
@@ -292,7 +298,7 @@ class Run(Committing):
             return None
         try:
             request, prepay, input_bound = self._generation_request(model, it)
-            worst = model.worst_case_cost(input_bound, request.max_output_tokens)
+            worst = self.o._surcharges.worst(model.name, model.worst_case_cost(input_bound, request.max_output_tokens))
         except OrchestrateXError:  # _generate meets it again and handles it
             return None
         remaining = self._remaining()

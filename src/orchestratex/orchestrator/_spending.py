@@ -133,7 +133,7 @@ class Spending(RunState):
         """Reserve the call's worst case (and `prepay` for judging its answer); return it. A generation the session's
         budget refused asks for a shorter answer that fits (`_shorter`)."""
         input_bound = counted_input_tokens(provider, request)
-        worst = model.worst_case_cost(input_bound, request.max_output_tokens)
+        worst = self.o._surcharges.worst(model.name, model.worst_case_cost(input_bound, request.max_output_tokens))
         try:
             await self._reserve(worst, ledger, prepay=prepay)
         except BudgetExceeded:
@@ -175,7 +175,7 @@ class Spending(RunState):
             self.doc.session_id,
         )
         assign(request, max_output_tokens=cap)
-        return model.worst_case_cost(input_bound, cap), judging
+        return self.o._surcharges.worst(model.name, model.worst_case_cost(input_bound, cap)), judging
 
     def _fit_within(
         self, model: ModelProfile, input_bound: int, limit: int, index: int, budget: float
@@ -214,7 +214,9 @@ class Spending(RunState):
         """Count a failed call: its record, and its cost when the provider billed it (a refusal, or an answer withheld
         by a content filter, after the model read the prompt: counted as an answer's, so the limit holds); returns
         what it was billed (usage and cost, none when it was not)."""
-        usage, cost = _billed(model, exc)
+        usage, cost, catalog_cost = _billed(model, exc)
+        if cost > catalog_cost:  # billed above the catalog price: its next calls reserve the surcharge
+            self.o._surcharges.learn(model.name, cost, catalog_cost)
         if cost and isinstance(exc, ContentFiltered):  # (for a judge's verdict: see `LLMJudgeEvaluator`)
             exc.usage, exc.cost = usage, cost
         if usage.total_tokens:
@@ -278,6 +280,8 @@ class Spending(RunState):
         if not gen.model_name:
             gen.model_name = model.name
         share(gen, gen.usage)  # (kept while the run is in flight: see `_seal`)
+        if gen.reported_cost is not None:  # billed above the catalog price: its next calls reserve the surcharge
+            self.o._surcharges.learn(model.name, gen.cost, gen.catalog_cost)
         ledger.spent += (gen.cost,)
         ledger.usage = gen.usage if ledger.usage is None else ledger.usage + gen.usage
         if gen.cost > worst + EPS:
@@ -463,10 +467,10 @@ class Spending(RunState):
         self.session_base = session.total_cost - self.doc.total_cost
 
 
-def _billed(model: ModelProfile, exc: ProviderError) -> tuple[Usage, float]:
-    """The usage and cost of a failed call the provider billed: a `ContentFiltered` that came with usage (an answer
-    refused or withheld after the model read the prompt, and perhaps wrote), at its `reported_cost` when it has a
-    usable one, else at the catalog's prices, every token
+def _billed(model: ModelProfile, exc: ProviderError) -> tuple[Usage, float, float]:
+    """The usage, cost and catalog cost of a failed call the provider billed: a `ContentFiltered` that came with usage
+    (an answer refused or withheld after the model read the prompt, and perhaps wrote), at its `reported_cost` when it
+    has a usable one, else at the catalog's prices, every token
     priced as an answer's are (`whole_usage`: cached tokens reported apart from the input were billed alone, the
     other input tokens at $0). Usage that cannot be priced (a negative count, more than any one call may cost) is
     counted at nothing, as for an answer."""
@@ -475,16 +479,16 @@ def _billed(model: ModelProfile, exc: ProviderError) -> tuple[Usage, float]:
         usage is None
         or min(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens) < 0
     ):
-        return Usage(), 0.0
+        return Usage(), 0.0, 0.0
     usage = whole_usage(model, usage)
     try:
-        cost = model.cost(usage)
+        catalog_cost = cost = model.cost(usage)
     except UnknownPriceError:
-        return usage, 0.0
+        return usage, 0.0, 0.0
     reported = exc.reported_cost if isinstance(exc, ContentFiltered) else None  # (billed, when not the catalog price)
     if reported is not None and 0 <= reported <= MAX_AMOUNT:  # (NaN fails both)
         cost = add_costs(float(reported))
-    return (usage, cost) if cost <= MAX_AMOUNT else (Usage(), 0.0)
+    return (usage, cost, catalog_cost) if cost <= MAX_AMOUNT and catalog_cost <= MAX_AMOUNT else (Usage(), 0.0, 0.0)
 
 
 def _count_failure(circuit: CircuitBreaker, model_name: str, exc: BaseException) -> None:

@@ -55,6 +55,7 @@ from ._result import RunOptions, RunResult
 from ._resume import resume_pending
 from ._sessions import SpentSoFar, new_session, new_thread
 from ._stream import DeltaSink, RunStream
+from ._surcharges import Surcharges
 from ._unknown import check_new_attribute
 from ._watch import CancelWatcher
 
@@ -161,6 +162,8 @@ class Orchestrator:
         """Whether an answer no decision depends on is judged anyway (see `Judging`)."""
         self.output_lengths = OutputLengths(output_cap or OutputCapPolicy())
         """Observed output lengths per model, from which each call's output cap is derived."""
+        self._surcharges = Surcharges()
+        """What vendors billed each model above its catalog price: its later calls are reserved at that ratio."""
         self.reservation_wait_s = reservation_wait_s
         """How long a run waits for the session's other runs to release reserved budget before `budget`."""
         self.system_prompt = system_prompt

@@ -1,0 +1,136 @@
+"""A project whose default service tier is `priority` is billed about twice the list prices, which the request cannot
+know (it sends no `service_tier`). Calls were reserved at the catalog's prices all the same: an answer longer than
+about half its output cap cost more than was reserved, counted as an overage, and the model was dropped from the run,
+in every run. Once a model was billed above its catalog price, its later calls are reserved at that ratio."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx2
+
+from orchestratex import BayesianRouter, FunctionProvider, GenerationRequest, MemoryStore, Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.stores import Store
+from orchestratex_openai import OpenAIProvider
+
+# GPT-5's list prices: $1.25 / MTok in, $10 / MTok out; twice that at priority
+GPT_5 = ModelProfile(
+    name="openai:gpt-5", input_cost_per_1k=0.00125, cached_input_cost_per_1k=0.000125, output_cost_per_1k=0.01
+)
+JUDGE = ModelProfile(name="function:judge", cost_per_1k_tokens=0, quality=5)
+PROMPT_TOKENS = 20  # (below any bound of the prompt the orchestrator reserves for)
+BILL = 0.01605  # 20 x $2.50 + 800 x $20 (per MTok): an answer of 800 tokens, 80% of its 1,000-token cap
+
+
+class PriorityProject:
+    """OpenAI's API for a project whose default service tier is `priority`: each answer writes 80% of its cap."""
+
+    def __init__(self) -> None:
+        self.caps: list[int] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        assert "service_tier" not in body
+        cap = body["max_completion_tokens"]
+        self.caps.append(cap)
+        out = cap * 4 // 5
+        message = {"role": "assistant", "content": "A long answer. " * 20}
+        return httpx2.Response(
+            200,
+            json={
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": 1765000000,
+                "model": "gpt-5-2025-08-07",
+                "service_tier": "priority",
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+                "usage": {
+                    "prompt_tokens": PROMPT_TOKENS,
+                    "completion_tokens": out,
+                    "total_tokens": PROMPT_TOKENS + out,
+                },
+            },
+        )
+
+
+class Judge:
+    """Scores every answer 5 (so runs go on to their last iteration); its `hang_at`-th call never answers."""
+
+    def __init__(self, hang_at: int | None = None) -> None:
+        self.calls, self.hang_at, self.waiting = 0, hang_at, asyncio.Event()
+
+    async def __call__(self, request: GenerationRequest) -> str:
+        self.calls += 1
+        if self.calls == self.hang_at:
+            self.waiting.set()
+            await asyncio.sleep(3600)
+        return '{"score": 5, "feedback": "say more"}'
+
+
+def orchestrator(api: PriorityProject, store: Store, judge: Judge | None = None) -> Orchestrator:
+    openai = OpenAIProvider(api_key="sk-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(api)))
+    return Orchestrator(
+        catalog=ModelCatalog([GPT_5, JUDGE]),
+        providers=[openai, FunctionProvider(judge or Judge(), name="function")],
+        router=BayesianRouter(explore=False),
+        judges=[JUDGE.name],
+        store=store,
+        max_output_tokens=1000,
+    )
+
+
+async def test_after_its_first_priority_bill_a_model_is_reserved_at_the_priority_prices_and_kept() -> None:
+    api, store = PriorityProject(), MemoryStore()
+    async with orchestrator(api, store) as o:
+        session = await o.create_session(cost_limit=1.0)
+        first = await o.run("Explain TCP slow start", session=session, max_iterations=3)
+        second = await o.run("Explain TCP congestion avoidance", session=session, max_iterations=3)
+    # the first bill could not be known: over its reservation, and the model left that run
+    assert first.total_cost == BILL and first.overage_cost > 0
+    assert [it.errors[0].split(": ")[1] for it in first.orchestration.iterations] == ["CostOverrun"]
+    # from then on each call reserves twice its catalog worst case: no overage, the model answers every iteration
+    assert [(it.model_name, it.cost, it.errors) for it in second.orchestration.iterations] == [
+        (GPT_5.name, BILL, [])
+    ] * 3
+    assert (second.overage_cost, second.stop_reason) == (0.0, "max_iterations")
+    assert api.caps == [1000] * 4  # (the budget allows the whole cap)
+    spent = await store.get_session(session.id)
+    assert (spent.total_cost, spent.reserved_cost) == (4 * BILL, 0.0)
+
+
+async def test_a_session_budget_the_surcharged_worst_case_no_longer_fits_stops_the_run_uncalled() -> None:
+    api, store = PriorityProject(), MemoryStore()
+    limit = BILL + 0.004  # after the first run, $0.004: a 256-token answer at the list prices, not at priority
+    async with orchestrator(api, store) as o:
+        session = await o.create_session(cost_limit=limit)
+        first = await o.run("Explain TCP slow start", session=session, max_iterations=1)
+        second = await o.run("Explain TCP congestion avoidance", session=session, max_iterations=1)
+    assert first.total_cost == BILL
+    assert (second.status, second.stop_reason, second.total_cost) == ("failed", "budget", 0.0)
+    assert "fits the $0.004000 left" in (second.error or "")
+    assert len(api.caps) == 1  # not called: a priority answer of the cap the budget allows would have overspent it
+    spent = await store.get_session(session.id)
+    assert (spent.total_cost, spent.reserved_cost) == (BILL, 0.0)
+
+
+async def test_a_run_resumed_by_a_new_orchestrator_reserves_what_its_recorded_calls_were_billed() -> None:
+    api, store = PriorityProject(), MemoryStore()
+    judge = Judge(hang_at=3)  # the first run's judge, then the second run's first: its second call hangs
+    first = orchestrator(api, store, judge)
+    async with first:
+        session = await first.create_session(cost_limit=1.0)
+        await first.run("Explain TCP slow start", session=session, max_iterations=1)  # learns the surcharge
+        doc = await first.prepare("Explain TCP congestion avoidance", session=session, max_iterations=3)
+        first.start(doc)
+        await asyncio.wait_for(judge.waiting.wait(), 10)
+        assert await first.suspend(doc.id)
+    suspended = await store.get_orchestration(doc.id)
+    assert [(it.cost, it.catalog_cost) for it in suspended.iterations] == [(BILL, BILL / 2)] * 2
+    # a new orchestrator (another process, a restarted server) has seen no bill, but the run's records say what its
+    # calls were billed: its next call is reserved at that ratio, not the list prices
+    async with orchestrator(api, store) as second:
+        result = await second.drive(doc.id)
+    assert [(it.model_name, it.errors) for it in result.orchestration.iterations] == [(GPT_5.name, [])] * 3
+    assert (result.overage_cost, result.stop_reason, result.total_cost) == (0.0, "max_iterations", 3 * BILL)

@@ -1,0 +1,76 @@
+"""What vendors bill above the catalog's prices, learnt from their bills and reserved before the next call.
+
+A project whose default OpenAI service tier is `priority` (about twice the list prices), an Anthropic workspace whose
+default inference geography is the US (1.1 times), cache writes (1.25 or 2 times the input price), a gateway's own
+`usage.cost`: the request cannot know these in advance, so a call reserved at the catalog's prices could cost more
+than was reserved (an overage, and the model was dropped from the run). Once a model's call was billed above the
+catalog price of its usage, its later calls in the same orchestrator are reserved at that ratio (the highest seen,
+at most `MAX_SURCHARGE`), so the surcharge is held before the call is made and a call it no longer fits is not made.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from ..usage import PICO
+
+__all__ = ["MAX_SURCHARGE", "Surcharges"]
+
+logger = logging.getLogger("orchestratex.orchestrator")
+
+MAX_SURCHARGE = 4.0
+"""The most a learnt surcharge multiplies a model's reservations by: a bill far above the catalog price says the
+catalog's prices are wrong, not that a tier surcharged them (what exceeds is then an overage, as before)."""
+_PICO_DOLLAR = 1 / PICO
+
+
+class Surcharges:
+    """Per model name, the ratio of a bill to the catalog price of its usage (above 1 only), as one orchestrator saw
+    it: its runs' answers and billed failures, and a resumed run's recorded calls (`Run._prepare`)."""
+
+    __slots__ = ("ratios", "version")
+
+    def __init__(self) -> None:
+        self.ratios: dict[str, float] = {}
+        """Model name → what its reservations are multiplied by (only models billed above their catalog price)."""
+        self.version = 0
+        """Bumped when a ratio is learnt or raised: prices derived from the former ones are stale (`JudgePlanner`)."""
+
+    def learn(self, name: str, cost: float, catalog_cost: float | None) -> None:
+        """A call of `name` was billed `cost` for usage that costs `catalog_cost` at the catalog's prices: when it is
+        more (by over a pico-dollar of rounding), its later reservations are priced at that ratio, rounded up (the
+        bill was rounded to the pico-dollar), at most `MAX_SURCHARGE`; a lower ratio than one seen is ignored."""
+        if catalog_cost is None or not 0 < catalog_cost < cost - _PICO_DOLLAR:  # (NaN fails too)
+            return
+        ratio = min((cost + _PICO_DOLLAR) / catalog_cost, MAX_SURCHARGE)
+        if ratio <= self.ratios.get(name, 1.0):
+            return
+        self.ratios[name] = ratio
+        self.version += 1
+        logger.info(
+            "%s was billed $%.6f for usage the catalog prices at $%.6f: its calls are reserved at %.3g times their"
+            " catalog worst case from now on",
+            name,
+            cost,
+            catalog_cost,
+            ratio,
+        )
+
+    def worst(self, name: str, worst: float) -> float:
+        """A call of `name` whose worst case at the catalog's prices is `worst`: what to reserve for it."""
+        ratio = self.ratios.get(name)
+        return worst if ratio is None else surcharged(worst, ratio)
+
+    def budget(self, name: str, budget: float | None) -> float | None:
+        """What of `budget` a call of `name` may spend at the catalog's prices (its output cap is sized on it): all of
+        it, or a surcharged model's share, so that its surcharged worst case (`worst`) stays within `budget`."""
+        ratio = self.ratios.get(name)
+        if ratio is None or budget is None:
+            return budget
+        return budget / ratio - _PICO_DOLLAR  # (`affordable_cap` allows a pico-dollar over; `surcharged` rounds up)
+
+
+def surcharged(worst: float, ratio: float) -> float:
+    """`worst` times `ratio`, rounded up to the pico-dollar (a bound stays a bound)."""
+    return math.ceil(worst * ratio * PICO) / PICO
