@@ -134,3 +134,55 @@ async def test_a_run_resumed_by_a_new_orchestrator_reserves_what_its_recorded_ca
         result = await second.drive(doc.id)
     assert [(it.model_name, it.errors) for it in result.orchestration.iterations] == [(GPT_5.name, [])] * 3
     assert (result.overage_cost, result.stop_reason, result.total_cost) == (0.0, "max_iterations", 3 * BILL)
+
+
+class PriorityJudge(PriorityProject):
+    """`PriorityProject` whose model judges: each verdict writes 80% of its cap."""
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        answered = super().__call__(request)
+        body = answered.json()
+        body["choices"][0]["message"]["content"] = '{"score": 5, "feedback": "say more"}'
+        return httpx2.Response(200, json=body)
+
+
+WRITER = ModelProfile(name="function:writer", cost_per_1k_tokens=0, quality=9)
+VERDICT = 0.00823  # 20 x $2.50 + 409 x $20 (per MTok): a verdict of 409 tokens, 80% of its 512-token cap
+
+
+def judged_by_gpt_5(api: PriorityJudge, store: Store, max_output_tokens: int = 1000) -> Orchestrator:
+    openai = OpenAIProvider(api_key="sk-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(api)))
+    return Orchestrator(
+        catalog=ModelCatalog([WRITER, GPT_5]),
+        providers=[openai, FunctionProvider(lambda request: "A long answer. " * 20, name="function")],
+        router=BayesianRouter(explore=False),
+        judges=[GPT_5.name],
+        store=store,
+        max_output_tokens=max_output_tokens,
+    )
+
+
+async def test_a_judge_billed_at_priority_is_reserved_at_the_priority_prices_and_keeps_judging() -> None:
+    api, store = PriorityJudge(), MemoryStore()
+    async with judged_by_gpt_5(api, store) as o:
+        session = await o.create_session(cost_limit=1.0)
+        first = await o.run("Explain TCP slow start", session=session, max_iterations=3)
+        second = await o.run("Explain TCP congestion avoidance", session=session, max_iterations=3)
+    assert first.overage_cost > 0  # its first verdict, billed at priority, could not be known
+    assert [it.evaluation and it.evaluation.cost for it in second.orchestration.iterations] == [VERDICT] * 3
+    assert (second.overage_cost, second.stop_reason) == (0.0, "max_iterations")
+    assert (await store.get_session(session.id)).reserved_cost == 0.0
+
+
+async def test_a_session_budget_the_surcharged_judging_no_longer_fits_stops_the_run_before_its_answer() -> None:
+    api, store = PriorityJudge(), MemoryStore()
+    async with judged_by_gpt_5(api, store, max_output_tokens=100) as o:
+        session = await o.create_session(cost_limit=1.0)
+        await o.run("Explain TCP slow start", session=session, max_iterations=1)  # learns the surcharge
+        spent = (await store.get_session(session.id)).total_cost
+        # the verdict's worst case (512 tokens out, a prompt of a few hundred in) at the list prices, not at priority
+        tight = await o.create_session(cost_limit=0.008)
+        result = await o.run("Explain TCP congestion avoidance", session=tight, max_iterations=1)
+    assert spent == VERDICT
+    assert (result.stop_reason, result.total_cost, result.orchestration.iterations) == ("budget", 0.0, [])
+    assert len(api.caps) == 1  # the judge was not called again: at priority its verdict would have overspent
