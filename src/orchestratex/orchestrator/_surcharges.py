@@ -68,7 +68,7 @@ class Surcharges:
         ratio = self.ratios.get(name)
         if ratio is None or budget is None:
             return budget
-        return budget / ratio - _PICO_DOLLAR  # (`affordable_cap` allows a pico-dollar over; `surcharged` rounds up)
+        return budget / ratio - 2 * _PICO_DOLLAR  # (`affordable_cap` allows a pico-dollar over; `surcharged` rounds up)
 
 
 def surcharged(worst: float, ratio: float) -> float:
