@@ -27,15 +27,16 @@ BILL = 0.01605  # 20 x $2.50 + 800 x $20 (per MTok): an answer of 800 tokens, 80
 class PriorityProject:
     """OpenAI's API for a project whose default service tier is `priority`: each answer writes 80% of its cap."""
 
-    def __init__(self) -> None:
+    def __init__(self, share: float = 0.8) -> None:
         self.caps: list[int] = []
+        self.share = share
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         assert "service_tier" not in body
         cap = body["max_completion_tokens"]
         self.caps.append(cap)
-        out = cap * 4 // 5
+        out = int(cap * self.share)
         message = {"role": "assistant", "content": "A long answer. " * 20}
         return httpx2.Response(
             200,
@@ -87,17 +88,21 @@ async def test_after_its_first_priority_bill_a_model_is_reserved_at_the_priority
         session = await o.create_session(cost_limit=1.0)
         first = await o.run("Explain TCP slow start", session=session, max_iterations=3)
         second = await o.run("Explain TCP congestion avoidance", session=session, max_iterations=3)
-    # the first bill could not be known: over its reservation, and the model left that run
-    assert first.total_cost == BILL and first.overage_cost > 0
-    assert [it.errors[0].split(": ")[1] for it in first.orchestration.iterations] == ["CostOverrun"]
-    # from then on each call reserves twice its catalog worst case: no overage, the model answers every iteration
+    # the first bill could not be known: over its reservation, counted as overage; the model stays in the run (its
+    # excess was the surcharge), and from then on each call reserves twice its catalog worst case: no overage
+    [overrun], *rest = (it.errors for it in first.orchestration.iterations)
+    assert overrun.startswith(f"{GPT_5.name}: CostOverrun: reported usage cost $0.016050, $0.005")
+    assert overrun.endswith(
+        ": billed 2 times the catalog price of its usage, which its next calls reserve (kept in the run)"
+    )
+    assert rest == [[], []] and first.total_cost == 3 * BILL and 0 < first.overage_cost < BILL
     assert [(it.model_name, it.cost, it.errors) for it in second.orchestration.iterations] == [
         (GPT_5.name, BILL, [])
     ] * 3
     assert (second.overage_cost, second.stop_reason) == (0.0, "max_iterations")
-    assert api.caps == [1000] * 4  # (the budget allows the whole cap)
+    assert api.caps == [1000] * 6  # (the budget allows the whole cap)
     spent = await store.get_session(session.id)
-    assert (spent.total_cost, spent.reserved_cost) == (4 * BILL, 0.0)
+    assert (spent.total_cost, spent.reserved_cost) == (6 * BILL, 0.0)
 
 
 async def test_a_session_budget_the_surcharged_worst_case_no_longer_fits_stops_the_run_uncalled() -> None:
@@ -117,11 +122,10 @@ async def test_a_session_budget_the_surcharged_worst_case_no_longer_fits_stops_t
 
 async def test_a_run_resumed_by_a_new_orchestrator_reserves_what_its_recorded_calls_were_billed() -> None:
     api, store = PriorityProject(), MemoryStore()
-    judge = Judge(hang_at=3)  # the first run's judge, then the second run's first: its second call hangs
+    judge = Judge(hang_at=2)  # the second answer's judging hangs
     first = orchestrator(api, store, judge)
     async with first:
         session = await first.create_session(cost_limit=1.0)
-        await first.run("Explain TCP slow start", session=session, max_iterations=1)  # learns the surcharge
         doc = await first.prepare("Explain TCP congestion avoidance", session=session, max_iterations=3)
         first.start(doc)
         await asyncio.wait_for(judge.waiting.wait(), 10)
@@ -129,11 +133,27 @@ async def test_a_run_resumed_by_a_new_orchestrator_reserves_what_its_recorded_ca
     suspended = await store.get_orchestration(doc.id)
     assert [(it.cost, it.catalog_cost) for it in suspended.iterations] == [(BILL, BILL / 2)] * 2
     # a new orchestrator (another process, a restarted server) has seen no bill, but the run's records say what its
-    # calls were billed: its next call is reserved at that ratio, not the list prices
+    # calls were billed: the model billed a surcharge stays a candidate, and its next call is reserved at that ratio
     async with orchestrator(api, store) as second:
         result = await second.drive(doc.id)
-    assert [(it.model_name, it.errors) for it in result.orchestration.iterations] == [(GPT_5.name, [])] * 3
-    assert (result.overage_cost, result.stop_reason, result.total_cost) == (0.0, "max_iterations", 3 * BILL)
+    errors = [(it.model_name, len(it.errors)) for it in result.orchestration.iterations]
+    assert errors == [(GPT_5.name, 1), (GPT_5.name, 0), (GPT_5.name, 0)]
+    assert result.orchestration.iterations[0].errors[0].endswith("(kept in the run)")
+    assert (result.overage_cost, result.stop_reason, result.total_cost) == (
+        suspended.overage_cost,
+        "max_iterations",
+        3 * BILL,
+    )
+
+
+async def test_a_priority_answer_longer_than_its_cap_still_drops_the_model() -> None:
+    # the model ignored its output cap: its excess is no surcharge, and the overage policy stands
+    api, store = PriorityProject(share=1.5), MemoryStore()
+    async with orchestrator(api, store) as o:
+        result = await o.run("Explain TCP slow start", max_iterations=3, cost_limit=1.0)
+    [overrun] = [e for it in result.orchestration.iterations for e in it.errors]
+    assert overrun.startswith(f"{GPT_5.name}: CostOverrun: ") and overrun.endswith("reserved for the call")
+    assert len(api.caps) == 1 and result.overage_cost > 0
 
 
 class PriorityJudge(PriorityProject):

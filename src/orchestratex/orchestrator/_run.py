@@ -49,6 +49,7 @@ from ._observe import collect
 from ._portal import INTERRUPTED
 from ._prompts import build_messages
 from ._result import dollars
+from ._spending import KEPT
 from ._watch import ending_here
 
 __all__ = ["RETRY_AFTER_NOTE", "Run"]
@@ -181,11 +182,11 @@ class Run(Committing):
 
     def _failed_before(self, errors: Sequence[str]) -> None:
         """What a resumed run's recorded failures (`<model>: <exception>: <detail>`) say, as `_fallback` and
-        `_overage` said it: a model failed (not for the budget) is no candidate; unless only its answer failed, no
-        judge either."""
+        `_overage` said it: a model failed (not for the budget, nor billed a surcharge it was kept for) is no candidate;
+        unless only its answer failed, no judge either."""
         for error in errors:
             model, _, rest = error.partition(": ")
-            if model == "evaluation" or rest.startswith("BudgetExceeded: "):
+            if model == "evaluation" or rest.startswith("BudgetExceeded: ") or error.endswith(KEPT):
                 continue
             self.failed |= {model}
             if not keeps_judging_recorded(error):

@@ -36,9 +36,13 @@ from ._retry import retry_after
 from ._run_state import RunState, call_record
 from ._stream import AnswerDelta
 
-__all__ = ["Spending"]
+__all__ = ["KEPT", "Spending"]
 
 logger = logging.getLogger("orchestratex.orchestrator")
+
+KEPT = ", which its next calls reserve (kept in the run)"
+"""How an overage that was a surcharge over the catalog price ends its iteration's error: the model stayed in the run
+(a resumed run keeps it too: `Run._failed_before`)."""
 
 
 class Spending(RunState):
@@ -215,8 +219,6 @@ class Spending(RunState):
         by a content filter, after the model read the prompt: counted as an answer's, so the limit holds); returns
         what it was billed (usage and cost, none when it was not)."""
         usage, cost, catalog_cost = _billed(model, exc)
-        if cost > catalog_cost:  # billed above the catalog price: its next calls reserve the surcharge
-            self.o._surcharges.learn(model.name, cost, catalog_cost)
         if cost and isinstance(exc, ContentFiltered):  # (for a judge's verdict: see `LLMJudgeEvaluator`)
             exc.usage, exc.cost = usage, cost
         if usage.total_tokens:
@@ -224,7 +226,9 @@ class Spending(RunState):
         if cost:
             ledger.spent += (cost,)
             if cost > worst + EPS:
-                self._overage(model, cost, worst, ledger)
+                self._overage(model, cost, worst, ledger, catalog_cost)
+            elif cost > catalog_cost:  # billed above the catalog price: its next calls reserve the surcharge
+                self.o._surcharges.learn(model.name, cost, catalog_cost)
         if role == "judge":
             self._unused(ledger, worst, cost)
         ledger.calls += (call_record(self.doc, model.name, role, cost, usage, 0.0, None, error=type(exc).__name__),)
@@ -280,12 +284,13 @@ class Spending(RunState):
         if not gen.model_name:
             gen.model_name = model.name
         share(gen, gen.usage)  # (kept while the run is in flight: see `_seal`)
-        if gen.reported_cost is not None:  # billed above the catalog price: its next calls reserve the surcharge
-            self.o._surcharges.learn(model.name, gen.cost, gen.catalog_cost)
         ledger.spent += (gen.cost,)
         ledger.usage = gen.usage if ledger.usage is None else ledger.usage + gen.usage
+        billed = gen.reported_cost is not None  # (the vendor's bill: perhaps above the catalog price of the usage)
         if gen.cost > worst + EPS:
-            self._overage(model, gen.cost, worst, ledger)
+            self._overage(model, gen.cost, worst, ledger, gen.catalog_cost if billed else None)
+        elif billed:  # billed above the catalog price: its next calls reserve the surcharge
+            self.o._surcharges.learn(model.name, gen.cost, gen.catalog_cost)
         if empty is not None:
             ledger.calls += (
                 call_record(
@@ -324,25 +329,42 @@ class Spending(RunState):
 
         return on_text
 
-    def _overage(self, model: ModelProfile, cost: float, worst: float, ledger: Ledger) -> None:
-        """The provider reported more usage than the call's reserved worst case.
+    def _overage(
+        self, model: ModelProfile, cost: float, worst: float, ledger: Ledger, catalog_cost: float | None = None
+    ) -> None:
+        """The provider billed more than the call's reserved worst case (`catalog_cost`: the catalog price of the
+        usage, when the bill is the vendor's own, perhaps above it).
 
         The policy (docs/guarantees.md): the whole reported cost is counted — `total_cost` is what the
         provider bills — and the excess is recorded as `overage_cost`; the model is used no more in
         this run, and as the overage is counted against the limit, no further call is made unless its
-        own worst case still fits what is left.
+        own worst case still fits what is left. A bill whose excess is a surcharge over the catalog price (the usage
+        fit the reservation, at the prices it was reserved at) teaches the model's reservations that surcharge, and
+        the model stays: its next calls reserve what this one was billed.
         """
         over = add_costs(cost, -worst)
         ledger.overage += (over,)
-        self.failed |= {model.name}
-        self.not_judging |= {model.name}
+        surcharges = self.o._surcharges
+        kept = ""
+        if catalog_cost is not None:
+            fitted = catalog_cost * surcharges.ratios.get(model.name, 1.0) <= worst + EPS  # (as reserved)
+            surcharges.learn(model.name, cost, catalog_cost)
+            if fitted and cost <= catalog_cost * surcharges.ratios.get(model.name, 1.0) + EPS:  # (not capped)
+                kept = f"{cost / catalog_cost:.3g} times the catalog price of its usage{KEPT}"
+        if not kept:
+            self.failed |= {model.name}
+            self.not_judging |= {model.name}
         if self.doc.iterations:  # the iteration whose answer or judging it was
             self.doc.iterations[-1].errors.append(
                 f"{model.name}: CostOverrun: reported usage cost {dollars(cost)}, {dollars(over)} above the"
-                f" {dollars(worst)} reserved for the call"
+                f" {dollars(worst)} reserved for the call" + (f": billed {kept}" if kept else "")
             )
         logger.warning(
-            "%s cost $%.6f, $%.6f above its reserved worst case: excluded from the run", model.name, cost, over
+            "%s cost $%.6f, $%.6f above its reserved worst case: %s",
+            model.name,
+            cost,
+            over,
+            f"billed {kept}" if kept else "excluded from the run",
         )
 
     def _remaining(self) -> float | None:
