@@ -48,3 +48,39 @@ def test_a_write_on_a_full_disk_is_answered_507_saying_so_and_loses_nothing(smal
         assert stored.status_code == 201, stored.text
         listed = httpx.get(f"{server.base_url}/api/threads/session/{thread['session_id']}", headers=headers)
         assert [t["original_prompt"] for t in listed.json()] == [thread["original_prompt"]]
+
+
+def test_readiness_answers_503_while_the_disk_is_full_and_200_once_space_is_freed(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    """A load balancer kept sending runs to a server whose every write failed on a full disk: `/health/ready` said
+    200, since its store still answered reads. A write that failed so makes it 503 until space is freed."""
+    url = f"sqlite:///{small_disk / 'server.db'}"
+    headers = {"Authorization": f"Bearer {create_key(url, 'alice')}"}
+    with ServerProcess(url, tmp_path, env=FAST) as server:
+        session = httpx.post(f"{server.base_url}/api/sessions/", json={}, headers=headers)
+        assert session.status_code == 201, session.text
+        thread = {"session_id": session.json()["_id"], "original_prompt": "x" * 200_000}
+        assert httpx.get(f"{server.base_url}/health/ready").json() == {"status": "ready", "store": "ok"}
+        filler = fill_disk(small_disk)
+        assert httpx.get(f"{server.base_url}/health/ready").status_code == 200  # (nothing failed yet: no write made)
+
+        assert httpx.post(f"{server.base_url}/api/threads/", json=thread, headers=headers).status_code == 507
+        for _ in range(2):  # (each probe, not only the first after the failure)
+            not_ready = httpx.get(f"{server.base_url}/health/ready")
+            assert not_ready.status_code == 503, not_ready.text
+            assert not_ready.json() == {
+                "detail": "not ready: the store's disk is full: its writes fail; free some space",
+                "status_code": 503,
+                "store": "full",
+            }
+        assert str(small_disk) not in not_ready.text
+        assert httpx.get(f"{server.base_url}/health").status_code == 200  # alive: a restart would not free the disk
+        log = server.log()
+        assert log.count("not ready: the store's disk is full") == 1, log
+        assert str(small_disk) in log.split("not ready: the store's disk is full")[1].splitlines()[0], log
+
+        filler.unlink()
+        assert httpx.get(f"{server.base_url}/health/ready").json() == {"status": "ready", "store": "ok"}
+        assert "ready again: the store answers" in server.log()
+        assert httpx.post(f"{server.base_url}/api/threads/", json=thread, headers=headers).status_code == 201

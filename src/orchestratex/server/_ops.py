@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..exceptions import OrchestrateXError
+from ..exceptions import OrchestrateXError, StoreFull
 from ._app import state_of
 from ._auth import key_of, no_key_reason
 from ._auth_limit import client_address
@@ -39,11 +39,16 @@ async def health() -> Response:
 @router.get(
     "/health/ready",
     summary="Readiness",
-    responses={503: {"model": ErrorBody, "description": "Not ready: starting, stopping, or the store is unreachable"}},
+    responses={
+        503: {
+            "model": ErrorBody,
+            "description": "Not ready: starting, stopping, the store is unreachable, or its disk is full",
+        }
+    },
 )
 async def ready(request: Request) -> Response:
-    """200 `{"status": "ready"}` when the app has started and its store answers within 2 s, else 503.
-    No key needed."""
+    """200 `{"status": "ready"}` when the app has started and its store answers within 2 s, else 503 (also while
+    the store's disk is full: a write failed so, and there is no room yet). No key needed."""
     state = state_of(request)
     if not state.running:
         return error_response(503, "not ready: the server is starting or stopping", store="unknown")
@@ -53,6 +58,11 @@ async def ready(request: Request) -> Response:
         detail = f"not ready: the store did not answer within {_READY_TIMEOUT_S:g} s"
         state.readiness.down("timeout", "%s (%s)", detail, type(state.store).__name__)  # (503s, and a log saying why)
         return error_response(503, detail, store="timeout")
+    except StoreFull as exc:  # (its writes fail: every run sent here would fail to be stored, answered 507)
+        state.readiness.down("full", "not ready: the store's disk is full: %s", exc.message)
+        return error_response(
+            503, "not ready: the store's disk is full: its writes fail; free some space", store="full"
+        )
     except OrchestrateXError as exc:  # (anyone may ask: the database's location stays in the server's log)
         state.readiness.down("unreachable", "not ready: the store is unreachable: %s", exc.message)
         detail = f"not ready: the store is unreachable: {public_reason(exc.message)}"

@@ -16,8 +16,8 @@ class ReadinessLog:
         self._down: str | None = None
 
     def down(self, kind: str, message: str, *args: object, exc_info: BaseException | None = None) -> None:
-        """The store failed a probe (`kind`: `"unreachable"`, `"timeout"`, `"failed"`): log `message % args` as a
-        WARNING (with `exc_info`'s traceback) unless the last probe already failed so."""
+        """The store failed a probe (`kind`: `"unreachable"`, `"timeout"`, `"failed"`, `"full"`): log
+        `message % args` as a WARNING (with `exc_info`'s traceback) unless the last probe already failed so."""
         if self._down != kind:
             self._down = kind
             logger.warning(message, *args, exc_info=exc_info)

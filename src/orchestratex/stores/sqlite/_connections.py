@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ..._ids import forks
-from ...exceptions import Conflict, StoreError, StoreUnavailable, UserError
+from ...exceptions import Conflict, StoreError, StoreFull, StoreUnavailable, UserError
 from .._base import Store
 from ._checkpoint import Checkpointer
-from ._errors import code_of, disk_full, is_transient, not_writable, translate
+from ._errors import code_of, disk_full, free_space, is_transient, nearly_full, not_writable, translate
 from ._schema import check_not_foreign, connect, create_private, create_schema
 from ._worker import LoopWriter, Stopped, Worker
 
@@ -99,6 +99,9 @@ class SQLiteConnections(Store):
     _file: str
     """The absolute path of the database file (or `:memory:`), settled by `open`."""
     _file_id: tuple[int, int] | None
+    _full: bool
+    """Set when a write failed because the database's disk is full; `ping` fails while it still is, and clears it once
+    there is room again: a server's readiness check then takes it out of service without writing anything itself."""
     _memory_image: bytes | None
     """An in-memory database's content when it was last closed, to open it again with (as a file is opened again)."""
     _finalizer: weakref.finalize[Any, Any] | None
@@ -321,6 +324,8 @@ class SQLiteConnections(Store):
         try:
             return await writer.submit(fn, args)
         except sqlite3.Error as exc:  # (no file path in the message: it may reach an API client)
+            if self.path != ":memory:" and disk_full(self._file, exc):
+                self._full = True
             raise translate(exc) from exc
         except Stopped:  # (closed meanwhile, by another thread)
             raise self._closed() from None
@@ -400,7 +405,16 @@ class SQLiteConnections(Store):
     async def ping(self) -> None:
         """Check that the file opened is still the database's, and read it afresh (a read neither takes nor waits for
         the write lock another process may hold). A file deleted or replaced since it was opened would take writes
-        that the next process never sees: `StoreUnavailable`; a file that is no longer a database: `StoreError`."""
+        that the next process never sees: `StoreUnavailable`; a file that is no longer a database: `StoreError`. After a
+        write failed on a full disk, `StoreFull` while the disk is still full (reads go on working meanwhile)."""
+        if self._full:
+            free = free_space(self._file)
+            if nearly_full(free):
+                raise StoreFull(
+                    f"the disk holding the SQLite database {self.path!r} is full ({free:,} bytes free): its writes fail"
+                    "; free some space"
+                )
+            self._full = False
         if self._file_id is not None:
             if _file_identity(self._file) != self._file_id:
                 raise StoreUnavailable(

@@ -15,7 +15,16 @@ from pathlib import Path
 
 from ...exceptions import StoreError, StoreFull, StoreUnavailable
 
-__all__ = ["TRANSIENT_CODES", "code_of", "disk_full", "is_transient", "not_writable", "translate"]
+__all__ = [
+    "TRANSIENT_CODES",
+    "code_of",
+    "disk_full",
+    "free_space",
+    "is_transient",
+    "nearly_full",
+    "not_writable",
+    "translate",
+]
 
 _WRITABLE_HINT = (
     "the store writes the file and makes its -wal and -shm files beside it: make the file and its folder writable"
@@ -105,15 +114,26 @@ def disk_full(path: str, exc: sqlite3.Error) -> str:
     connection maps, so that even `orchestratex runs list` fails on a full disk, naming no cause."""
     if code_of(exc) not in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL):
         return ""
+    free = free_space(path)
+    if free is None or free >= _NEARLY_FULL:
+        return ""
     folder = Path(path).parent
-    try:
-        fs = os.statvfs(folder)
-    except OSError:
-        return ""
-    free = fs.f_bavail * fs.f_frsize
-    if free >= _NEARLY_FULL:
-        return ""
     return (
         f"; the disk holding {str(folder)!r} is full ({free:,} bytes free): free some space (the store makes its -wal"
         " and -shm files beside the database even to read it); nothing was written"
     )
+
+
+def free_space(path: str) -> int | None:
+    """The bytes this process may still write on the file system holding the database at `path` (one `statvfs`,
+    nothing written), or None when that cannot be told."""
+    try:
+        fs = os.statvfs(Path(path).parent)
+    except OSError:
+        return None
+    return fs.f_bavail * fs.f_frsize
+
+
+def nearly_full(free: int | None) -> bool:
+    """Whether `free` bytes (`free_space`) leave a file system full for SQLite (`_NEARLY_FULL`)."""
+    return free is not None and free < _NEARLY_FULL
