@@ -112,3 +112,40 @@ def test_a_call_abandoned_of_a_free_model_is_not_said_to_be_billed(
         f"orchestratex: interrupted by {signame}: orchestration {doc.id} ended cancelled ($0.000000 spent); nothing"
         " will resume it"
     )
+
+
+def test_runs_show_does_not_say_a_free_models_abandoned_call_was_billed(store_url: str, tmp_path: Path) -> None:
+    """`runs show` of a run of Ollama models priced at $0 said its abandoned call was one "which the provider may have
+    billed" (the command that ran it no longer did). Given the catalog (`--catalog`, or ORCHESTRATEX_CATALOG) it
+    knows the models are free; without it, the price of `ollama:llama3.2` is unknown, and it still says so."""
+    called, release = threading.Event(), threading.Event()
+
+    def slow(sent: dict[str, Any]) -> Reply:
+        called.set()
+        release.wait(60)
+        return Reply(503)
+
+    with local_server(slow) as base:
+        catalog = tmp_path / "models.toml"
+        catalog.write_text(_FREE_CATALOG.format(base=base))
+        args = ["run", "What is 6*7?", "--catalog", str(catalog), "--provider", "ollama", "--store", store_url]
+        proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+        try:
+            assert called.wait(60), "the run made no call"
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=60)
+        finally:
+            release.set()
+            proc.kill()
+    (doc,), _ = stored(store_url)
+    assert doc.status == "cancelled" and doc.abandoned_calls == 1
+
+    for env, extra in ((cli_env(), ["--catalog", str(catalog)]), (cli_env(ORCHESTRATEX_CATALOG=str(catalog)), [])):
+        shown = run_cli("runs", "show", doc.id, "--store", store_url, *extra, env=env)
+        assert shown.returncode == 0, shown.stderr
+        assert "billed" not in shown.stdout, shown.stdout
+        assert f"orchestration {doc.id}: cancelled" in shown.stdout.splitlines()
+    unknown = run_cli("runs", "show", doc.id, "--store", store_url)  # (the shipped catalog has no such model)
+    assert "note:     $0.000000 spent, not counting 1 call abandoned in flight, which the provider may have billed" in (
+        unknown.stdout.splitlines()
+    )

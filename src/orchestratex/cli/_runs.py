@@ -10,9 +10,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .._ids import in_utc
-from ..exceptions import NotFound, UserError
+from ..exceptions import NotFound, OrchestrateXError, UserError
 from ._interrupt import abandoned_note
-from ._options import STORE_URL, given, named, not_blank, user_option, whole_number
+from ._options import CATALOG_FILE, STORE_URL, given, named, not_blank, user_option, whole_number
 from ._scores import score_text
 from ._stores import shown_url, store_option
 
@@ -52,6 +52,12 @@ def add_runs_parser(sub: Any) -> None:
     )
     show.add_argument("--json", action="store_true", help="print the document as `run --json` does")
     show.add_argument("--store", type=given(STORE_URL), help=store_help)
+    show.add_argument(
+        "--catalog",
+        type=given(CATALOG_FILE),
+        help="the catalog file the run used (default: ORCHESTRATEX_CATALOG): its prices tell whether a call the run"
+        " abandoned in flight may have been billed",
+    )
 
 
 def runs_command(args: argparse.Namespace) -> int:
@@ -374,7 +380,8 @@ async def _show(url: str, args: argparse.Namespace) -> int:
     if args.json:
         out.verbatim(json_text(run_document(RunResult(doc, events, simulated), session_limit)))
         return 0
-    for line in _describe(doc, simulated, session_limit, stalled, store_option(args.store)):
+    free = not simulated and bool(doc.interrupted_calls or doc.abandoned_calls) and _free(doc, events, args.catalog)
+    for line in _describe(doc, simulated, session_limit, stalled, store_option(args.store), free):
         out.line(line)
     for it in doc.iterations:
         for line in _iteration(it, "detached" if detached(doc) else "stalled" if stalled else doc.status):
@@ -449,12 +456,45 @@ def detached(doc: Orchestration) -> bool:
     return doc.status in ("pending", "running") and doc.abandoned_calls is not None
 
 
+def _free(doc: Orchestration, events: list[Event], given: str | None) -> bool:
+    """Whether every model `doc` may have had a call in flight to is priced at $0 in the catalog the command reads
+    (`--catalog FILE`, else ORCHESTRATEX_CATALOG's, else the shipped one), as `run` tells of its own run (the Ollama
+    models of a catalog file): those the run names (its answers, judges and routing candidates), and, for a judge it
+    does not name, every model of a provider configured here. A model the catalog does not know may be priced."""
+    from ._models import catalog_file, catalog_setup
+
+    try:
+        setup = catalog_setup(catalog_file(argparse.Namespace(catalog=given)))
+    except OrchestrateXError:
+        if given:
+            raise
+        return False  # (a broken ORCHESTRATEX_CATALOG: the prices are unknown, and the run is shown all the same)
+    names = {it.model_name for it in doc.iterations}
+    names |= {v.judge_model for it in doc.iterations if it.evaluation is not None for v in it.evaluation.verdicts}
+    for event in events:
+        if event.type == "model_selected":
+            names |= {event.model_name, *event.scores}
+    models = {m.name: m for m in setup.catalog}
+    if not names <= models.keys():
+        return False
+    configured = [m for m in models.values() if (state := setup.states.get(m.provider)) and state.configured]
+    return all(
+        not m.input_cost_per_1k and not m.output_cost_per_1k and not m.cached_input_cost_per_1k
+        for m in [*(models[n] for n in names), *configured]
+    )
+
+
 def _describe(
-    doc: Orchestration, simulated: bool, session_limit: float | None = None, stalled: bool = False, store: str = ""
+    doc: Orchestration,
+    simulated: bool,
+    session_limit: float | None = None,
+    stalled: bool = False,
+    store: str = "",
+    free: bool = False,
 ) -> Iterable[str]:
     """The header of `runs show`; `store` is ` --store URL` when the command was given one (see `store_option`), for
     the server its notes say to start: `orchestratex serve` alone serves the default store, which never resumes the
-    run."""
+    run. `free`: every model the run may have called is priced at $0 (`_free`), so no call of it was billed."""
     s = doc.settings
     limits = [_usd(s.cost_limit)] if s.cost_limit is not None else []
     limits += [f"{_usd(session_limit)} for its session"] if session_limit is not None else []
@@ -498,12 +538,14 @@ def _describe(
         )
     if doc.interrupted_calls:  # (not only a crash: a run detached by `run --detach` too, which was said to have died)
         calls = doc.interrupted_calls
-        billed = "" if simulated else f", so the provider may have billed {'it' if calls == 1 else 'them'} twice"
+        billed = (
+            "" if simulated or free else f", so the provider may have billed {'it' if calls == 1 else 'them'} twice"
+        )
         yield (
             f"note:     {calls} call{' was' if calls == 1 else 's were'} in flight when an earlier process left the "
             f"run (it died, or handed the run on: `run --detach` interrupted, a server stopped), and made again{billed}"
         )
-    if doc.abandoned_calls and not simulated:  # (a cancelled run's calls stopped in flight: their cost is unknown)
+    if doc.abandoned_calls and not simulated and not free:  # (a cancelled run's calls stopped in flight: cost unknown)
         yield f"note:     ${doc.total_cost:.6f} spent{abandoned_note(doc.abandoned_calls)}"
 
 
