@@ -117,8 +117,7 @@ class Output:
             if self.rich:
                 self.console.print(_harmless_text(text))
             else:
-                self.file.write((text.plain if isinstance(text, Text) else text) + "\n")
-                self.file.flush()
+                _write(self.file, (text.plain if isinstance(text, Text) else text) + "\n")
         except OSError as exc:
             self._failed(exc)
 
@@ -138,8 +137,7 @@ class Output:
         if self.rich:
             text = harmless(text)
         try:
-            self.file.write(text if text.endswith("\n") else text + "\n")
-            self.file.flush()
+            _write(self.file, text if text.endswith("\n") else text + "\n")
         except OSError as exc:
             self._failed(exc)
 
@@ -158,6 +156,25 @@ class Output:
         if self.on_closed is None:
             raise StdoutFailed(error) from None
         self.on_closed(error)
+
+
+_PIECE = 512
+"""Characters written to a file at a time: at most 5 KiB however they are encoded (a `\\U0001f600` escape is 10 bytes),
+under the 8 KiB of its buffer (see `_write`)."""
+
+
+def _write(file: IO[str], text: str) -> None:
+    """Write `text` to `file` and flush it, raising `OSError` unless all of it was written. Python's buffered file,
+    given more than its buffer holds in one write, hands it to the system at once and drops what a short write
+    left (a pipe whose reader went away after 64 KiB, a disk that filled up) without an error: `runs list --json >
+    runs.json` left half a document and exited 0. Written a piece at a time through the buffer, every byte is
+    written or the write fails."""
+    if len(text) <= _PIECE:
+        file.write(text)
+    else:
+        for start in range(0, len(text), _PIECE):
+            file.write(text[start : start + _PIECE])
+    file.flush()
 
 
 @contextlib.contextmanager
