@@ -149,3 +149,65 @@ def test_runs_show_does_not_say_a_free_models_abandoned_call_was_billed(store_ur
     assert "note:     $0.000000 spent, not counting 1 call abandoned in flight, which the provider may have billed" in (
         unknown.stdout.splitlines()
     )
+
+
+_FUNCTION_RUN = """
+import asyncio, json, sys
+from orchestratex import FunctionProvider, ModelCatalog, ModelProfile, Orchestrator
+from orchestratex.stores import open_store
+
+PRICE = float(sys.argv[2])
+calls = 0
+
+
+async def answer(request):
+    global calls
+    if request.purpose == "judge":
+        return json.dumps({"score": 5.0, "feedback": "Say more."})
+    calls += 1
+    if calls == 2:  # the second answer never comes: the run is cancelled while it is awaited
+        print("in flight", flush=True)
+        await asyncio.sleep(60)
+    return "An answer of a local model."
+
+
+async def main():
+    store = await open_store(sys.argv[1])
+    catalog = ModelCatalog([ModelProfile(name=f"function:{n}", cost_per_1k_tokens=PRICE) for n in ("a", "b")])
+    async with Orchestrator(providers=[FunctionProvider(answer)], catalog=catalog, store=store) as o:
+        task = asyncio.ensure_future(o.run("Explain tides", max_iterations=3, evaluation_threshold=9))
+        while calls < 2 and not task.done():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(("price", "billed"), [(0.0, False), (0.001, True)])
+def test_runs_show_of_a_function_providers_free_model_does_not_say_billed(
+    store_url: str, price: float, billed: bool
+) -> None:
+    """A run of an SDK's `FunctionProvider` model priced at $0, cancelled while it answered, was said by `runs show`
+    to have abandoned a call "which the provider may have billed": no catalog the command reads knows the model,
+    but the run's own record shows it answered for $0. Priced, the note stays."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FUNCTION_RUN, store_url, str(price)],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (doc,), _ = stored(store_url)
+    assert doc.status == "cancelled" and doc.abandoned_calls == 1, doc
+    assert doc.iterations[0].usage.total_tokens > 0 and doc.iterations[0].evaluation is not None
+    shown = run_cli("runs", "show", doc.id, "--store", store_url)
+    assert shown.returncode == 0, shown.stderr
+    assert ("which the provider may have billed" in shown.stdout) is billed, shown.stdout

@@ -17,6 +17,7 @@ from ._scores import score_text
 from ._stores import shown_url, store_option
 
 if TYPE_CHECKING:
+    from ..catalog import ModelProfile
     from ..events import Event
     from ..orchestrator import RunResult
     from ..records import Iteration, Orchestration
@@ -457,10 +458,12 @@ def detached(doc: Orchestration) -> bool:
 
 
 def _free(doc: Orchestration, events: list[Event], given: str | None) -> bool:
-    """Whether every model `doc` may have had a call in flight to is priced at $0 in the catalog the command reads
-    (`--catalog FILE`, else ORCHESTRATEX_CATALOG's, else the shipped one), as `run` tells of its own run (the Ollama
-    models of a catalog file): those the run names (its answers, judges and routing candidates), and, for a judge it
-    does not name, every model of a provider configured here. A model the catalog does not know may be priced."""
+    """Whether every model `doc` may have had a call in flight to is priced at $0, as `run` tells of its own run (the
+    Ollama models of a catalog file, a `FunctionProvider`'s models priced at $0): those the run names (its answers,
+    judges and routing candidates), each free in the catalog the command reads (`--catalog FILE`, else
+    ORCHESTRATEX_CATALOG's, else the shipped one) or by the run's own record (a call of it that used tokens and cost
+    nothing), and, for a judge it does not name, every model of a provider configured here. A model neither tells of
+    may be priced; one the run paid for is."""
     from ._models import catalog_file, catalog_setup
 
     try:
@@ -468,20 +471,27 @@ def _free(doc: Orchestration, events: list[Event], given: str | None) -> bool:
     except OrchestrateXError:
         if given:
             raise
-        return False  # (a broken ORCHESTRATEX_CATALOG: the prices are unknown, and the run is shown all the same)
+        setup = None  # (a broken ORCHESTRATEX_CATALOG: the run's own record alone, and the run shown all the same)
     names = {it.model_name for it in doc.iterations}
-    names |= {v.judge_model for it in doc.iterations if it.evaluation is not None for v in it.evaluation.verdicts}
+    calls = [(it.model_name, it.cost, it.catalog_cost, it.usage.total_tokens) for it in doc.iterations]
+    for it in doc.iterations:
+        for v in it.evaluation.verdicts if it.evaluation is not None else ():
+            names.add(v.judge_model)
+            calls.append((v.judge_model, v.cost, v.catalog_cost, v.usage.total_tokens))
     for event in events:
         if event.type == "model_selected":
             names |= {event.model_name, *event.scores}
-    models = {m.name: m for m in setup.catalog}
-    if not names <= models.keys():
-        return False
-    configured = [m for m in models.values() if (state := setup.states.get(m.provider)) and state.configured]
-    return all(
-        not m.input_cost_per_1k and not m.output_cost_per_1k and not m.cached_input_cost_per_1k
-        for m in [*(models[n] for n in names), *configured]
-    )
+    paid = {name for name, cost, catalog, _ in calls if cost or catalog}
+    seen_free = {name for name, cost, catalog, tokens in calls if tokens and not cost and catalog == 0} - paid
+    models = {m.name: m for m in setup.catalog} if setup is not None else {}
+    configured = [m for m in models.values() if setup and (state := setup.states.get(m.provider)) and state.configured]
+    free = {name for name, m in models.items() if _priced_at_nothing(m)}
+    return not (names & paid) and names <= (free | seen_free) and all(_priced_at_nothing(m) for m in configured)
+
+
+def _priced_at_nothing(model: ModelProfile) -> bool:
+    """Whether the catalog prices `model` at $0 (an unpriced one is not: its price is unknown)."""
+    return model.input_cost_per_1k == 0 and model.output_cost_per_1k == 0 and not model.cached_input_cost_per_1k
 
 
 def _describe(
