@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -98,9 +99,17 @@ def test_ranking_curve_of_an_mmlu_sized_table_is_quick_and_exact() -> None:
         cost=np.tile([1.0, 0.0], (n, 1)),
     )
     gain = rng.random(n)
-    started = time.perf_counter()
-    curve = lab.ranking_curve(table, gain, name="random")
-    assert time.perf_counter() - started < 1.0
+    # This thread's CPU time, the collector held off: a loaded runner's wait for a core, another thread's work and a
+    # collection of the whole test process's heap (CI's serial run holds 2 GB) are no part of it; 0.2 s here under
+    # coverage. (Timed by the wall clock, a pause of 0.8 s failed it.)
+    gc.disable()
+    try:
+        started = time.thread_time()
+        curve = lab.ranking_curve(table, gain, name="random")
+        spent = time.thread_time() - started
+    finally:
+        gc.enable()
+    assert spent < 1.0
     order = np.argsort(-gain, kind="stable")
     for k in (0, 1, 7_777, n):
         choice = np.ones(n, dtype=np.int64)
