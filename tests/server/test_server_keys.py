@@ -214,7 +214,7 @@ def test_revoking_a_key_ends_its_v1_streams_and_stops_their_orchestrations(make_
 
     oid, error, took = _stream_until_revoked(api.client, api.alice, revoke)
     assert error["code"] == "invalid_api_key" and "revoked while the answer streamed" in error["message"]
-    assert took < 2  # at once (the run takes far longer)
+    assert took < 30  # by the signal, not the store's check after 60 s (generous: a loaded runner pauses the test)
     assert api.wait(oid, api.admin)["status"] == "cancelled"
 
 
@@ -232,7 +232,7 @@ def test_a_v1_stream_ends_within_the_check_interval_when_the_cli_revokes_its_key
 
         oid, error, took = _stream_until_revoked(client, bearer(alice), revoke)
         assert error["code"] == "invalid_api_key", error
-        assert took < 1 + 2  # the check interval, and time to answer (the run takes far longer)
+        assert took < 1 + 10  # the check interval, and time to answer on a loaded runner (the run takes far longer)
         for _ in range(100):
             status = client.get(f"/api/orchestration/status/{oid}", headers=bearer(admin)).json()["status"]
             if status != "running":
@@ -271,7 +271,7 @@ def test_revoking_a_key_stops_its_v1_calls_that_are_not_streamed(make_api: Calla
     error = r.json()["error"]
     assert r.status_code == 401 and error["code"] == "invalid_api_key", r.text
     assert "revoked while the answer was computed" in error["message"] and r.headers["x-should-retry"] == "false"
-    assert took < 2  # at once
+    assert took < 30  # by the signal, not the store's check after 60 s (generous: a loaded runner pauses the test)
     oid = error["message"].split("orchestration ")[1].split()[0]
     assert api.wait(oid, api.admin)["status"] == "cancelled"
     extension = r.json()["orchestratex"]  # (which run it is, beside the error: its message only named it)
@@ -300,7 +300,7 @@ def test_the_openai_sdk_gets_401_when_the_cli_revokes_the_key_of_its_call(tmp_pa
             revoked_at = time.monotonic()
             with pytest.raises(openai.AuthenticationError) as refused:
                 call.result()
-        assert time.monotonic() - revoked_at < 1 + 2  # the check interval, and time to answer
+        assert time.monotonic() - revoked_at < 1 + 10  # the check interval, and time to answer on a loaded runner
         oid = str(refused.value.message).split("orchestration ")[1].split()[0]
         status = client.get(f"/api/orchestration/status/{oid}", headers=bearer(admin)).json()["status"]
         assert status == "cancelled"
