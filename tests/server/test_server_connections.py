@@ -42,8 +42,12 @@ def _connect(server: ServerProcess, source: str = "127.0.0.1") -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=5, source_address=(source, 0))
 
 
-def _answer(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, float]:
-    """Everything the server sends until it closes the connection, and how long that took."""
+def _answer(sock: socket.socket, timeout: float = 30.0) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and how long that took.
+
+    The server's deadlines here are of 1 s: the tests bound what they take at 10 s, which no keep-alive (75 s) nor a
+    connection left waiting for ever meets, and which a loaded runner pausing the server or the test for a second or
+    two does not pass (bounds of 1 and 4 s did)."""
     began = time.monotonic()
     sock.settimeout(timeout)
     data = b""
@@ -80,13 +84,13 @@ def test_headers_that_never_end_get_408_and_the_connection_closed(server: tuple[
         sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         answer, took = _answer(sock)
     assert _status(answer) == 408 and b"request headers took longer than 1 s" in answer
-    assert took < 4
+    assert took < 10
 
 
 def test_an_idle_connection_is_closed(server: tuple[ServerProcess, str]) -> None:
     with _connect(server[0]) as sock:
         answer, took = _answer(sock)
-    assert answer == b"" and took < 4
+    assert answer == b"" and took < 10
 
 
 def test_a_half_sent_body_gets_408_and_the_connection_closed(server: tuple[ServerProcess, str]) -> None:
@@ -98,7 +102,7 @@ def test_a_half_sent_body_gets_408_and_the_connection_closed(server: tuple[Serve
         )
         answer, took = _answer(sock)
     assert _status(answer) == 408 and b"request body stalled for 1 s" in answer
-    assert took < 4
+    assert took < 10
 
 
 def test_oversized_headers_get_431_before_they_are_read_whole(server: tuple[ServerProcess, str]) -> None:
@@ -134,8 +138,8 @@ def test_connections_past_the_limit_are_refused_at_once(server: tuple[ServerProc
         answers = []
         for _ in range(times):
             with _connect(proc, source) as sock:
-                answer, took = _answer(sock)
-                assert took < 1 and _status(answer) == 503, answer
+                answer, _ = _answer(sock)
+                assert _status(answer) == 503, answer  # at once: accepted, it would be a 408 after the 1 s deadline
                 assert b"retry-after: 1" in answer.lower()
                 answers.append(answer)
         return answers
@@ -365,7 +369,7 @@ def test_the_next_request_on_a_kept_alive_connection_has_a_header_deadline_too(
         time.sleep(0.5)
         sock.sendall(b"GET /api/models/ HTTP/1.1\r\nHost: x\r\n")  # ... and the rest never comes
         answer, took = _answer(sock)
-    assert _status(answer) == 408 and took < 4
+    assert _status(answer) == 408 and took < 10
 
 
 def test_a_websocket_message_over_the_limit_closes_the_stream(server: tuple[ServerProcess, str]) -> None:
