@@ -117,7 +117,7 @@ def test_ending_a_session_stops_its_runs_and_frees_the_slots(make_api: Callable[
     r = api.client.patch(f"/api/sessions/{sid}/status", json={"status": "completed"}, headers=api.alice)
     assert r.status_code == 200
     for oid in running:
-        doc = api.wait(oid, timeout=5)
+        doc = api.wait(oid)
         assert doc["status"] == "cancelled" and doc["stop_reason"] == "cancelled"
     assert in_app_loop(api.client).call(api.store.count_active_orchestrations, "alice") == 0
     api.wait(api.start(other_tid, settings={"max_iterations": 1})["_id"])  # the slots are free again
@@ -156,7 +156,7 @@ def test_ending_a_session_while_its_runs_start_ends_them_at_once(make_api: Calla
     r = api.client.patch(f"/api/sessions/{sid}/status", json={"status": "completed"}, headers=api.alice)
     assert r.status_code == 200
     for oid in oids:
-        doc = api.wait(oid, timeout=3)
+        doc = api.wait(oid)  # (left pending, it would wait for the resume loop a lease later: 60 s)
         assert doc["status"] == "cancelled" and doc["stop_reason"] == "cancelled"
     assert in_app_loop(api.client).call(api.store.count_active_orchestrations, "alice") == 0
     other_tid = api.thread(api.session()["_id"])["_id"]
@@ -176,8 +176,10 @@ def test_a_cancel_requested_in_the_store_stops_a_run_of_this_process(make_api: C
     time.sleep(0.2)
     assert in_app_loop(api.client).call(api.store.request_cancel, oid)
     began = time.monotonic()
-    assert api.wait(oid, timeout=5)["status"] == "cancelled"
-    assert time.monotonic() - began < 3
+    assert api.wait(oid)["status"] == "cancelled"
+    # noticed within about a second (the watcher's poll): bounded at 10 s, as a loaded runner pauses the test process
+    # for a second or more (a bound of 3 s failed then)
+    assert time.monotonic() - began < 10
     _settled(api, sid)
 
 
