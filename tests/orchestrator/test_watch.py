@@ -211,17 +211,19 @@ async def test_renewed_leases_keep_a_long_run_from_another_orchestrator(tmp_path
     async with (
         _Counting(path) as store,
         SQLiteStore(path) as other_store,
-        _orchestrator(store, lease_ttl_s=0.3) as orch,
+        _orchestrator(store, lease_ttl_s=1.5) as orch,
         _orchestrator(other_store) as other,
     ):
+        # (a ttl of 1.5 s, not 0.3: a loaded runner pausing this process longer than the ttl lets the lease lapse, as it
+        # should, and `other` rightly took the run over; the keep-going run, 50 rounds of 0.1 s, outlasts the checks)
         docs = await _prepared(orch, 5, keep_going=0)
         runs = [orch.start(doc) for doc in docs]
         await _running(store, docs[0].id)
-        for _ in range(8):  # 1.2 s: four times the lease's ttl
+        for _ in range(8):  # 3.2 s: over twice the lease's ttl
             assert await other.resume_pending() == []
             with pytest.raises(Conflict):
                 await other.drive(docs[0].id)
-            await asyncio.sleep(0.15)
+            await asyncio.sleep(0.4)
         assert store.calls["renew_leases"]  # (one call for all the runs every ttl / 3)
         assert await orch.cancel(docs[0].id)
         results = await asyncio.wait_for(asyncio.gather(*runs[1:]), 30)
