@@ -50,7 +50,7 @@ def test_a_body_dribbled_after_the_answer_does_not_hold_the_connection(server: t
         assert _head(sock).startswith(b"HTTP/1.1 401 ")
         began = time.monotonic()
         closed = False
-        while time.monotonic() - began < 6:  # a byte every 0.2 s: never a pause of a body timeout (1 s)
+        while time.monotonic() - began < 20:  # a byte every 0.2 s: never a pause of a body timeout (1 s)
             try:
                 sock.sendall(b" ")
                 sock.settimeout(0.2)
@@ -61,8 +61,10 @@ def test_a_body_dribbled_after_the_answer_does_not_hold_the_connection(server: t
                 closed = True
             if closed:
                 break
-        assert closed, "the connection was still open 6 s after the answer"
-        assert time.monotonic() - began < 3
+        assert closed, "the connection was still open 20 s after the answer"
+        # one body timeout (1 s) in all; bounded at 10 s, as a loaded runner pauses the server or the test for a second
+        # or two (a bound of 3 s failed then)
+        assert time.monotonic() - began < 10
 
 
 def test_the_rest_of_a_body_sent_promptly_keeps_the_connection_for_the_next_request(
