@@ -172,8 +172,11 @@ async def _open_idle(port: int, path: str) -> tuple[asyncio.StreamReader, asynci
 
 
 async def _closed_by_server(reader: asyncio.StreamReader) -> bool:
+    """Whether the server closes the connection (it has by now, making room for another: its end is on its way).
+    Waits up to 10 s: a pause of the process past a shorter wait (0.5 s, a collection of CI's 2 GB heap) timed the
+    wait out before the loop had read the end waiting on the socket."""
     try:
-        return await asyncio.wait_for(reader.read(), 0.5) == b""
+        return await asyncio.wait_for(reader.read(), 10) == b""
     except TimeoutError:
         return False
 
