@@ -560,13 +560,15 @@ async def test_listing_api_keys_does_not_wait_for_another_processs_write_lock(tm
         key = await store.create_api_key(ApiKey(key_hash="ab" * 32, user_id="alice", label="laptop"))
     holder = LockHolder(db)
     try:
-        async with SQLiteStore(db, busy_timeout=3) as store:  # (a server's store, open when the lock is taken)
+        # (a busy timeout of 30 s and reads given 10: with 3 s and 1.5 s, a loaded runner pausing the test for a second
+        # or two timed a read out, or let the queued write fail, though nothing waited for the lock)
+        async with SQLiteStore(db, busy_timeout=30) as store:  # (a server's store, open when the lock is taken)
             holder.start()
             waiting = asyncio.create_task(store.create_session(Session(user_id="alice")))  # queued behind the lock
             await asyncio.sleep(0.05)
-            listed = await asyncio.wait_for(store.list_api_keys(), 1.5)  # (less than the busy timeout)
+            listed = await asyncio.wait_for(store.list_api_keys(), 10)  # (less than the busy timeout)
             assert [k.id for k in listed] == [key.id]
-            assert [k.id for k in await asyncio.wait_for(store.list_api_keys("alice"), 1.5)] == [key.id]
+            assert [k.id for k in await asyncio.wait_for(store.list_api_keys("alice"), 10)] == [key.id]
             assert not waiting.done()
             holder.stop()
             await waiting
