@@ -26,7 +26,7 @@ from orchestratex.stores import open_store
 
 async def main():
     store = await open_store(sys.argv[1])
-    o = Orchestrator(store=store, simulate=True, lease_ttl_s=1.0)
+    o = Orchestrator(store=store, simulate=True, lease_ttl_s=float(sys.argv[2]) if len(sys.argv) > 2 else 1.0)
     def said(event):
         if event.type == "model_selected":
             print(event.orchestration_id, flush=True)
@@ -34,8 +34,10 @@ async def main():
 
 asyncio.run(main())
 """
-"""A script running one simulated run with a 1 s lease on the store URL it is given (`python -c LEASED_RUN URL`),
-printing the run's id once a model is selected: kill it then to leave a run whose lease expires."""
+"""A script running one simulated run with a 1 s lease on the store URL it is given (`python -c LEASED_RUN URL
+[TTL]`), printing the run's id once a model is selected: kill it then to leave a run whose lease expires. A run meant
+to go on is given a longer TTL: a loaded runner that leaves its process without a core for a second lets a 1 s lease
+lapse, and the run is then rightly shown stalled."""
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -47,7 +47,7 @@ def test_a_detached_run_and_a_stalled_one_are_not_listed_running(store_url: str)
         assert killed.stdout is not None
         stalled = killed.stdout.readline().strip()
         going = subprocess.Popen(
-            [sys.executable, "-c", LEASED_RUN, store_url],
+            [sys.executable, "-c", LEASED_RUN, store_url, "60"],  # (its lease never lapses here: see LEASED_RUN)
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -53,7 +53,7 @@ def test_a_run_going_on_is_not_stalled(store_url: str) -> None:
     """Its process renews the lease: the run is going on, its call waiting for its answer."""
     env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="100")
     child = subprocess.Popen(
-        [sys.executable, "-c", LEASED_RUN, store_url],
+        [sys.executable, "-c", LEASED_RUN, store_url, "3"],  # (a 3 s lease: see LEASED_RUN)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -62,7 +62,7 @@ def test_a_run_going_on_is_not_stalled(store_url: str) -> None:
     try:
         assert child.stdout is not None
         oid = child.stdout.readline().strip()
-        time.sleep(2)  # (longer than the lease: renewed meanwhile)
+        time.sleep(4)  # (longer than the lease: renewed meanwhile)
         shown = run_cli("runs", "show", oid, "--store", store_url)
     finally:
         child.kill()
