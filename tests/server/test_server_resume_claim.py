@@ -55,11 +55,14 @@ def test_a_failed_claim_is_logged_as_a_run_not_run_not_as_one_that_stopped(tmp_p
             holder = subprocess.Popen(
                 [sys.executable, "-c", _HOLD_LOCK, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
             )
+            assert holder.stdin is not None and holder.stdout is not None
+            # Killed once the lock is held, not as the holder starts: its leases expire 2 s after its last renewal,
+            # and a holder slower to start (a loaded runner) let the resumer claim a run first and drive it, so the
+            # claim failure awaited below was never logged for that run.
+            assert holder.stdout.readline().strip() == "locked"
         finally:
             dead.kill()  # (its runs' next commits wait for the lock: none ends before it dies)
-        assert holder.stdin is not None and holder.stdout is not None
         try:
-            assert holder.stdout.readline().strip() == "locked"
             for oid in oids:  # (a claim waits the busy timeout, 10 s, then fails)
                 _wait_for(f"orchestration {oid} was not run: claiming its lease failed (StoreUnavailable: ", resumer)
         finally:
