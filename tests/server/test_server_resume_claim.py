@@ -39,7 +39,14 @@ def test_a_failed_claim_is_logged_as_a_run_not_run_not_as_one_that_stopped(tmp_p
     db = tmp_path / "shared.db"
     url = f"sqlite:///{db}"
     key = create_key(url, "alice")
-    env = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "1.0", "ORCHESTRATEX_LEASE_TTL_S": "2"}
+    # (a rate limit the test's polling cannot reach: the default, 100 requests a minute per session counted in the
+    # store both servers share, was reached by the status polls of runs slow to end on a loaded runner, and a 429's
+    # body has no `status`)
+    env = {
+        "ORCHESTRATEX_SIM_LATENCY_SCALE": "1.0",
+        "ORCHESTRATEX_LEASE_TTL_S": "2",
+        "ORCHESTRATEX_RATE_LIMIT": "100000",
+    }
     headers = {"Authorization": f"Bearer {key}"}
     with ServerProcess(url, tmp_path, env=env, name="resumer") as resumer:
         dead = ServerProcess(url, tmp_path, env=env, name="dead").start()
