@@ -18,7 +18,9 @@ pytestmark = pytest.mark.slow
 
 # an iteration takes >= 1 s, so no run ends by `no_improvement` (3 iterations) between being seen running and
 # its cancel landing
-SLOW = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "1.0"}
+SLOW = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "1.0", "ORCHESTRATEX_RATE_LIMIT": "100000"}
+"""(With a rate limit the polls of `_wait_status` cannot reach: the default, 100 requests a minute per session, can be
+reached by its 10 polls a second of runs slow to end on a loaded runner, and a 429's body has no `status`.)"""
 ENDLESS = {"max_iterations": 10, "evaluation_threshold": 10}
 # how long a run may take to end before the test calls it hung: no bound on how soon a cancel lands (a loaded
 # machine stretches it), which `_stopped` checks by the run's iterations instead
