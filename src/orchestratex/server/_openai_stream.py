@@ -25,10 +25,10 @@ from typing import Any
 from starlette.types import Receive
 
 from ..events import EVENT_ADAPTER, Event
-from ..exceptions import OrchestrateXError
+from ..exceptions import Conflict, OrchestrateXError
 from ..orchestrator import AnswerDelta, RunResult, StreamItem
 from ..orchestrator._chat import blank
-from ..records import Orchestration
+from ..records import TERMINAL_ORCHESTRATION_STATUSES, Orchestration
 from ._app import ServerState
 from ._keys import watch_key
 from ._openai_chat import ChatCall
@@ -83,13 +83,24 @@ class EventTap:
 async def settled(state: ServerState, task: asyncio.Task[RunResult], orchestration_id: str) -> Orchestration | None:
     """The run's orchestration once its task is done, or None when the server handed it back as it stopped (it
     stays `running` in the store, for the next server). A run stopped from elsewhere (its session ended,
-    `POST /api/orchestration/{id}/cancel`) has its task cancelled too: the store has it ended `cancelled`."""
+    `POST /api/orchestration/{id}/cancel`) has its task cancelled too: the store has it ended `cancelled`.
+
+    A run whose session another process ended after the call stored it, before its task began (a loaded server),
+    is stored `cancelled` by that task, which raises `Conflict` as `run` does for an ended session: that ended run
+    is the answer (503 `orchestration_cancelled`, as for a run stopped once begun), not a 409 `conflict` (the SDK
+    would retry that, and the run did not conflict with anything the caller sent). A `Conflict` of a run another
+    process holds (not ended) is raised as it is."""
     try:
         return (await asyncio.shield(task)).orchestration
     except asyncio.CancelledError:
         current = asyncio.current_task()
         if current is not None and current.cancelling():  # (this request's own task is being cancelled)
             raise
+    except Conflict:
+        doc = await state.store.get_orchestration(orchestration_id)
+        if doc.status in TERMINAL_ORCHESTRATION_STATUSES:
+            return doc
+        raise
     doc = await state.store.get_orchestration(orchestration_id)
     return None if doc.status in ("pending", "running") else doc
 
