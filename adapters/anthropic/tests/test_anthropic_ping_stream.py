@@ -114,12 +114,20 @@ async def _commented(send: Send) -> None:
     await _pinged(send, b": keep-alive\n\n")
 
 
+STEADY = 40
+"""Events of the steady stream, one every 0.1 s (a ping between): 4 s in all, longer than its tests' timeout
+(`STEADY_TIMEOUT_S`)."""
+STEADY_TIMEOUT_S = 3.0
+"""Each event comes well within it: with 0.5 s, a pause of the test process (which serves the stream too) past it, a
+collection of CI's 2 GB heap on a loaded runner, fired the timeout before the loop read the event already sent."""
+
+
 async def _steady(send: Send) -> None:
     await send(START + BLOCK)
-    for i in range(15):  # (1.5 s in all: longer than the timeout, each event well within it, a ping between)
+    for i in range(STEADY):
         await asyncio.sleep(0.1)
         await send(PING + _text(f"w{i} "))
-    await send(_end(15))
+    await send(_end(STEADY))
 
 
 @pytest.fixture(autouse=True)
@@ -148,7 +156,7 @@ async def test_a_stream_of_pings_times_out(script: Callable[[Send], Awaitable[No
 
 async def test_a_stream_whose_events_keep_coming_is_not_cut_by_the_timeout() -> None:
     async with _server(_steady) as url:
-        provider = AnthropicProvider(api_key="sk-ant-test", base_url=url, timeout=0.5)
+        provider = AnthropicProvider(api_key="sk-ant-test", base_url=url, timeout=STEADY_TIMEOUT_S)
         pieces: list[str] = []
 
         async def on_text(text: str) -> None:
@@ -156,8 +164,8 @@ async def test_a_stream_whose_events_keep_coming_is_not_cut_by_the_timeout() -> 
 
         generation = await provider.generate_stream(_request(), on_text)
         await provider.aclose()
-    assert generation.text == "".join(pieces) == "".join(f"w{i} " for i in range(15))
-    assert generation.finish_reason == "stop" and generation.usage.output_tokens == 15
+    assert generation.text == "".join(pieces) == "".join(f"w{i} " for i in range(STEADY))
+    assert generation.finish_reason == "stop" and generation.usage.output_tokens == STEADY
 
 
 async def test_a_run_falls_back_from_a_stream_of_pings() -> None:
@@ -183,7 +191,7 @@ async def test_a_timeout_of_whoever_takes_the_text_is_not_the_server_s() -> None
     """Only an event that did not come in time is the server's `ProviderTimeout` (retried, the model's circuit
     charged): a `TimeoutError` raised while the text is handed on is passed on as it is."""
     async with _server(_steady) as url:
-        provider = AnthropicProvider(api_key="sk-ant-test", base_url=url, timeout=0.5)
+        provider = AnthropicProvider(api_key="sk-ant-test", base_url=url, timeout=STEADY_TIMEOUT_S)
 
         async def on_text(text: str) -> None:
             raise TimeoutError("the client's own send timed out")

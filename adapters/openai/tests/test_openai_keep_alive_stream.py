@@ -80,12 +80,19 @@ async def _kept_alive(send: Callable[[bytes], Awaitable[None]]) -> None:
         await send(b": keep-alive\n\n")
 
 
+STEADY = 40
+"""Chunks of the steady stream, one every 0.1 s: 4 s in all, longer than its tests' timeout (`STEADY_TIMEOUT_S`)."""
+STEADY_TIMEOUT_S = 3.0
+"""Each chunk comes well within it: with 0.5 s, a pause of the test process (which serves the stream too) past it, a
+collection of CI's 2 GB heap on a loaded runner, fired the timeout before the loop read the chunk already sent."""
+
+
 async def _steady(send: Callable[[bytes], Awaitable[None]]) -> None:
-    for i in range(15):  # (1.5 s in all: longer than the timeout, each chunk well within it)
+    for i in range(STEADY):
         await asyncio.sleep(0.1)
         await send(_chunk(f"w{i} "))
     await send(_chunk(None, "stop"))
-    usage = {"prompt_tokens": 5, "completion_tokens": 15, "total_tokens": 20}
+    usage = {"prompt_tokens": 5, "completion_tokens": STEADY, "total_tokens": 5 + STEADY}
     await send(
         _event(
             {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [], "usage": usage}
@@ -119,14 +126,14 @@ async def test_a_stream_of_keep_alive_comments_times_out() -> None:
 
 async def test_a_stream_whose_chunks_keep_coming_is_not_cut_by_the_timeout() -> None:
     async with _server(_steady) as url:
-        provider = OpenAIProvider(api_key="sk-test", base_url=url, timeout=0.5)
+        provider = OpenAIProvider(api_key="sk-test", base_url=url, timeout=STEADY_TIMEOUT_S)
 
         async def on_text(text: str) -> None:
             return None
 
         generation = await provider.generate_stream(_request(), on_text)
         await provider.aclose()
-    assert generation.text == "".join(f"w{i} " for i in range(15)) and generation.finish_reason == "stop"
+    assert generation.text == "".join(f"w{i} " for i in range(STEADY)) and generation.finish_reason == "stop"
 
 
 async def test_a_run_falls_back_from_a_stream_kept_alive_without_an_answer() -> None:
@@ -152,7 +159,7 @@ async def test_a_timeout_of_whoever_takes_the_text_is_not_the_server_s() -> None
     """Only a chunk that did not come in time is the server's `ProviderTimeout` (retried, the model's circuit charged):
     a `TimeoutError` raised while the text is handed on is passed on as it is."""
     async with _server(_steady) as url:
-        provider = OpenAIProvider(api_key="sk-test", base_url=url, timeout=0.5)
+        provider = OpenAIProvider(api_key="sk-test", base_url=url, timeout=STEADY_TIMEOUT_S)
 
         async def on_text(text: str) -> None:
             raise TimeoutError("the client's own send timed out")
