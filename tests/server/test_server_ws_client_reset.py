@@ -36,7 +36,11 @@ def test_clients_resetting_their_connection_during_the_replay_leave_no_traceback
     url = f"sqlite:///{tmp_path / 'server.db'}"
     key = create_key(url, "alice")
     with (
-        ServerProcess(url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0"}) as server,
+        # (a rate limit its status polling, 20 a second, cannot reach: the default, 100 a minute per session, can be on
+        # a loaded runner, where the runs take longer, and a 429's body has no `status`)
+        ServerProcess(
+            url, tmp_path, env={"ORCHESTRATEX_SIM_LATENCY_SCALE": "0", "ORCHESTRATEX_RATE_LIMIT": "100000"}
+        ) as server,
         httpx.Client(base_url=server.base_url, headers={"X-API-Key": key}, timeout=30) as api,
     ):
         sid = api.post("/api/sessions/", json={"max_iterations": 3}).json()["_id"]
