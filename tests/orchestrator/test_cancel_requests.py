@@ -51,9 +51,12 @@ async def test_a_cancel_requested_in_the_store_ends_the_run_cancelled(store: Sto
         session = await orch.create_session(cost_limit=1.0)
         doc = await orch.prepare("Keep refining", session=session, max_iterations=50, evaluation_threshold=10)
         run = asyncio.create_task(orch.drive(doc))
-        await asyncio.sleep(0.3)
+        for _ in range(3000):  # (once it has stored an iteration: 0.3 s was not always enough on a loaded runner)
+            if (await store.get_orchestration(doc.id)).iterations or run.done():
+                break
+            await asyncio.sleep(0.01)
         assert await store.request_cancel(doc.id)
-        result = await asyncio.wait_for(run, 5)  # the caller did not cancel: it gets the result, no CancelledError
+        result = await asyncio.wait_for(run, 30)  # the caller did not cancel: it gets the result, no CancelledError
         assert result.status == "cancelled" and result.stop_reason == "cancelled"
         assert 0 < result.iterations < 50
         assert result.events[-1].type == "orchestration_failed"
