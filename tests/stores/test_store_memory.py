@@ -158,16 +158,19 @@ async def test_finished_orchestrations_keep_no_object_the_garbage_collector_walk
     store = MemoryStore()
     session = await store.create_session(Session(user_id="u"))
     await _finish(store, session, 20)  # the session's lists and indexes exist; pydantic's caches are warm
-    gc.collect()
-    before = len(gc.get_objects())
-    await _finish(store, session, 300)
-    gc.collect()
-    # fewer than one per run: the old forms kept ~40 per run (12,000 here); a few dozen objects made
+    grown = []
+    for _ in range(2):  # (the lesser of two batches: objects made meanwhile elsewhere in the process, by a thread
+        gc.collect()  # an earlier test left winding down on a loaded runner, are not the store's)
+        before = len(gc.get_objects())
+        await _finish(store, session, 300)
+        gc.collect()
+        grown.append(len(gc.get_objects()) - before)
+    # fewer than one per run: the old forms kept ~40 per run (12,000 a batch here); a few dozen objects made
     # elsewhere in the process (caches filled lazily by the tests run before) are not the store's
-    assert len(gc.get_objects()) - before < 300
+    assert min(grown) < 300, grown
     analytics = await store.session_analytics(session.id)
-    assert (analytics.orchestrations, analytics.total_iterations, analytics.mean_final_score) == (320, 320, 9.0)
-    assert len(await store.list_events(session.id, limit=10_000)) == 640
+    assert (analytics.orchestrations, analytics.total_iterations, analytics.mean_final_score) == (620, 620, 9.0)
+    assert len(await store.list_events(session.id, limit=10_000)) == 1240
 
 
 async def test_expired_counters_are_swept() -> None:
