@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
+from .helpers import mypy_strict
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["README.md", "docs/orchestrator.md", "docs/testing.md", "docs/catalog.md", "docs/events.md", "docs/errors.md"]
@@ -31,15 +31,11 @@ def _programs(tmp_path: Path) -> list[Path]:
     return written
 
 
-def test_the_library_pages_examples_pass_mypy_strict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_library_pages_examples_pass_mypy_strict(tmp_path: Path) -> None:
     # docs/evaluation.md read `result.orchestration.iterations[0].evaluation.probability` (and `.judge_models`):
     # `Iteration.evaluation` is `Evaluation | None`, so mypy --strict refused the copied example ("Item None of
     # Evaluation | None has no attribute probability")
-    api = pytest.importorskip("mypy.api")
-    monkeypatch.setenv("MYPYPATH", str(ROOT / "src"))  # (this tree's package, whatever the environment installed)
     programs = _programs(tmp_path)
     assert len(programs) > 20
-    out, err, status = api.run(
-        ["--strict", "--follow-imports=silent", f"--cache-dir={tmp_path / '.mypy_cache'}", *map(str, programs)]
-    )
+    out, err, status = mypy_strict(*programs, cache_dir=tmp_path / ".mypy_cache")  # (this tree's package)
     assert status == 0, out + err

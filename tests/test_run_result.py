@@ -7,13 +7,12 @@ import re
 from html import escape
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 
 from orchestratex import BayesianRouter, GenerationRequest, Orchestrator
 from orchestratex.exceptions import ProviderServerError
 
-from .helpers import NO_WAIT, answer_attempt, catalog, score_of_answer, scripted
+from .helpers import NO_WAIT, answer_attempt, catalog, mypy_strict, score_of_answer, scripted
 
 
 async def test_short_repr_html_and_rich() -> None:
@@ -59,13 +58,9 @@ async def test_the_repr_of_a_failed_run_says_why_and_a_tiny_cost_is_not_shown_as
     assert f"${shown[0]}" in result._repr_html_() and ", error=" not in repr(result) and result.error is None
 
 
-def test_status_and_stop_reason_are_typed_as_the_orchestrations_so_a_misspelt_one_is_caught(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_status_and_stop_reason_are_typed_as_the_orchestrations_so_a_misspelt_one_is_caught(tmp_path: Path) -> None:
     """`RunResult.status` was typed `str` and `stop_reason` `str | None` (the orchestration's are `Literal`s), so
     `mypy --strict` passed `if result.status == "complete":`, a test that is never true."""
-    api = pytest.importorskip("mypy.api")
-    monkeypatch.setenv("MYPYPATH", str(Path(__file__).resolve().parents[1] / "src"))
     program = tmp_path / "user_code.py"
     program.write_text(
         "from typing import assert_type\n"
@@ -80,9 +75,7 @@ def test_status_and_stop_reason_are_typed_as_the_orchestrations_so_a_misspelt_on
         "    print('never either')\n",
         encoding="utf-8",
     )
-    out, err, status = api.run(
-        ["--strict", "--follow-imports=silent", f"--cache-dir={tmp_path / '.mypy_cache'}", str(program)]
-    )
+    out, err, status = mypy_strict(program, cache_dir=tmp_path / ".mypy_cache")
     assert status == 1, out + err
     assert out.splitlines()[:-1] == [
         f"{program}:7: error: Non-overlapping equality check (left operand type: \"Literal['pending', 'running', "

@@ -19,6 +19,8 @@ from orchestratex import (
     UserError,
 )
 
+from ..helpers import mypy_strict
+
 
 async def test_a_router_put_in_place_after_a_run_learns_into_the_store(tmp_path: Path) -> None:
     # the new router was never attached to the store: the runs after it left no routing statistics there (a restart
@@ -302,14 +304,11 @@ def test_a_store_put_in_place_is_opened_and_used_by_the_next_run(tmp_path: Path)
     assert asyncio.run(stored()) == ("completed", "completed", 1)
 
 
-def test_parts_set_as_the_constructor_takes_them_pass_mypy_strict(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_parts_set_as_the_constructor_takes_them_pass_mypy_strict(tmp_path: Path) -> None:
     # `orchestrator.circuit = CircuitPolicy(...)` and `orchestrator.store = "sqlite:///runs.db"` work (see above), but
     # the attributes were typed `CircuitBreaker` and `Store`: mypy --strict refused the user's line ("Incompatible
     # types in assignment (expression has type "CircuitPolicy", variable has type "CircuitBreaker")"); so it did
     # `orchestrator.handlers = log` (a function alone, as `on_event=` takes it) and `orchestrator.retry = None`
-    api = pytest.importorskip("mypy.api")
     program = tmp_path / "user_code.py"
     program.write_text(
         "from orchestratex import CircuitPolicy, Event, Orchestrator, RetryPolicy, SQLiteStore\n"
@@ -329,10 +328,7 @@ def test_parts_set_as_the_constructor_takes_them_pass_mypy_strict(
         "store: SQLiteStore | None = orchestrator.store if isinstance(orchestrator.store, SQLiteStore) else None\n",
         encoding="utf-8",
     )
-    monkeypatch.setenv("MYPYPATH", str(Path(__file__).resolve().parents[2] / "src"))  # (this tree's package)
-    out, err, status = api.run(
-        ["--strict", "--follow-imports=silent", f"--cache-dir={tmp_path / '.mypy_cache'}", str(program)]
-    )
+    out, err, status = mypy_strict(program, cache_dir=tmp_path / ".mypy_cache")  # (this tree's package)
     assert status == 0, out + err
 
 
@@ -450,13 +446,10 @@ async def test_providers_replaced_by_a_list_are_filed_by_name_as_the_constructor
     await orchestrator.aclose()
 
 
-def test_providers_set_as_the_constructor_takes_them_pass_mypy_strict(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_providers_set_as_the_constructor_takes_them_pass_mypy_strict(tmp_path: Path) -> None:
     # `orchestrator.providers = [FunctionProvider(...)]` works (see above), but the attribute was typed
     # `dict[str, Provider]`: mypy --strict refused the user's line ("Incompatible types in assignment (expression has
     # type "list[FunctionProvider]", variable has type "dict[str, Provider]")")
-    api = pytest.importorskip("mypy.api")
     program = tmp_path / "user_code.py"
     program.write_text(
         "from orchestratex import FunctionProvider, Orchestrator, SimulatedProvider\n"
@@ -471,10 +464,7 @@ def test_providers_set_as_the_constructor_takes_them_pass_mypy_strict(
         "served: dict[str, Provider] = orchestrator.providers\n",
         encoding="utf-8",
     )
-    monkeypatch.setenv("MYPYPATH", str(Path(__file__).resolve().parents[2] / "src"))  # (this tree's package)
-    out, err, status = api.run(
-        ["--strict", "--follow-imports=silent", f"--cache-dir={tmp_path / '.mypy_cache'}", str(program)]
-    )
+    out, err, status = mypy_strict(program, cache_dir=tmp_path / ".mypy_cache")  # (this tree's package)
     assert status == 0, out + err
 
 
