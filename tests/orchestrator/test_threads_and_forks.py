@@ -55,7 +55,7 @@ def test_a_run_on_a_second_event_loop_while_runs_are_under_way_is_refused() -> N
             threading.Event().wait(0.005)
         with pytest.raises(UserError, match=r"runs under way on another event loop .* an orchestrator per event loop"):
             asyncio.run(orch.run("And this at the same time?"))
-        assert first.result(10).status == "completed"
+        assert first.result(30).status == "completed"
     assert asyncio.run(orch.run("Now it may")).status == "completed"  # one loop after another stays fine
     orch.close()
 
@@ -65,7 +65,7 @@ def _child(orch: Orchestrator, use: str, conn: Connection) -> None:
         if use == "run_sync":
             status = orch.run_sync("In the child").status
         else:
-            status = asyncio.run(asyncio.wait_for(orch.run("In the child"), 10)).status
+            status = asyncio.run(asyncio.wait_for(orch.run("In the child"), 30)).status
         conn.send(f"ran: {status}")
     except Exception as exc:
         conn.send(f"{type(exc).__name__}: {exc}")
@@ -78,7 +78,7 @@ def in_forked_child(orch: Orchestrator, use: str) -> str:
     child = context.Process(target=_child, args=(orch, use, sender))
     child.start()
     try:
-        assert receiver.poll(20), "the child got no answer (it waits for the parent's loop thread)"
+        assert receiver.poll(60), "the child got no answer (it waits for the parent's loop thread)"
         return str(receiver.recv())
     finally:
         child.kill()
