@@ -28,7 +28,7 @@ def _in_child(store: SQLiteStore) -> str:
         for step in ("read", "write"):
             call = store.list_sessions("ada") if step == "read" else store.create_session(Session(user_id="child"))
             try:
-                await asyncio.wait_for(call, 5)
+                await asyncio.wait_for(call, 30)
                 seen.append(f"{step}:done")
             except UserError as exc:
                 assert "was opened in the process this one was forked from" in str(exc), exc
@@ -37,8 +37,8 @@ def _in_child(store: SQLiteStore) -> str:
                 seen.append(f"{step}:hung")
         try:
             await store.open()  # opened afresh in this process
-            await asyncio.wait_for(store.create_session(Session(user_id="child")), 5)
-            seen.append(f"reopened:{len(await asyncio.wait_for(store.list_sessions('child'), 5))}")
+            await asyncio.wait_for(store.create_session(Session(user_id="child")), 30)
+            seen.append(f"reopened:{len(await asyncio.wait_for(store.list_sessions('child'), 30))}")
             await store.close()
         except TimeoutError:
             seen.append("reopened:hung")
