@@ -29,8 +29,10 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-LATENCY = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.15"}
-"""Simulated calls take a little time, so that a run's events arrive one after another."""
+SERVER_ENV = {"ORCHESTRATEX_SIM_LATENCY_SCALE": "0.15", "ORCHESTRATEX_RATE_LIMIT": "100000"}
+"""Simulated calls take a little time, so that a run's events arrive one after another; and a rate limit the tests'
+status polling cannot reach: the default, 100 requests a minute per session, was reached on a loaded runner by the
+polls of runs slow to end (several runs of one session, the page's reads besides), and a 429's body has no status."""
 
 
 @dataclass
@@ -87,7 +89,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     where = tmp_path_factory.mktemp("console")
     url = f"sqlite:///{where / 'console.db'}"
     key = create_key(url, "alice")
-    server = ServerProcess(url, where, env=LATENCY, name="console")
+    server = ServerProcess(url, where, env=SERVER_ENV, name="console")
     with server:
         yield Console(server, key)
 

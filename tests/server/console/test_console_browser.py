@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from ..server_process import CLI, ServerProcess, child_env, create_key
-from .conftest import LATENCY, Console, Watched
+from .conftest import SERVER_ENV, Console, Watched
 
 pytestmark = pytest.mark.slow
 
@@ -347,7 +347,7 @@ def test_the_console_works_under_a_path_prefix(desktop: Watched, tmp_path: Path)
     here = str(Path(__file__).resolve().parent)
     args = ["--app-dir", here]
     with ServerProcess(
-        url, tmp_path, env=LATENCY, name="prefixed", uvicorn_args=args, app="mounted_app:create"
+        url, tmp_path, env=SERVER_ENV, name="prefixed", uvicorn_args=args, app="mounted_app:create"
     ) as server:
         page = desktop.page
         page.goto(f"{server.base_url}/ox/")

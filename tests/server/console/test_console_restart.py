@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from ..server_process import ServerProcess, create_key
-from .conftest import LATENCY, Console, Watched
+from .conftest import SERVER_ENV, Console, Watched
 from .test_console_browser import ENDED, log_in
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 def restarted(server: ServerProcess, where: Path) -> ServerProcess:
     """A server (to start) on the store and the port of `server`, stopped: the page open on it reconnects by itself."""
-    again = ServerProcess(server.store_url, where, env=LATENCY, name="restarted")
+    again = ServerProcess(server.store_url, where, env=SERVER_ENV, name="restarted")
     again.port, again.base_url, again.ws_url = server.port, server.base_url, server.ws_url
     return again
 
@@ -29,7 +29,7 @@ def restarted(server: ServerProcess, where: Path) -> ServerProcess:
 def first(tmp_path: Path) -> Iterator[Console]:
     url = f"sqlite:///{tmp_path / 'restart.db'}"
     key = create_key(url, "alice")
-    with ServerProcess(url, tmp_path, env=LATENCY, name="first") as server:
+    with ServerProcess(url, tmp_path, env=SERVER_ENV, name="first") as server:
         yield Console(server, key)
 
 
