@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -196,17 +195,17 @@ def test_a_write_whose_loop_ended_while_it_waited_for_the_lock_does_not_hang_clo
     # The writer counted that batch as under way for good: every later write went through the worker, and
     # `asyncio.run(store.close())` never returned.
     path = tmp_path / "runs.db"
-    store = SQLiteStore(path, busy_timeout=5.0)
+    store = SQLiteStore(path, busy_timeout=30.0)
     asyncio.run(store.open())
-    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process, say, writing
-    released = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
-    released.start()
     try:
+        # (the lock is released once the loop has timed out and closed, not by a timer: a loaded runner pausing this
+        # thread past the timer's 0.5 s before the write began let the write find the lock free, and not time out)
         with pytest.raises(TimeoutError):
             asyncio.run(asyncio.wait_for(store.create_session(Session(user_id="ada")), 0.1))
     finally:
-        released.join()
+        holder.execute("COMMIT")  # (the worker waits up to its 30 s busy timeout for it)
         holder.close()
 
     async def later() -> int:
