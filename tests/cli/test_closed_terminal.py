@@ -26,7 +26,10 @@ def _hang_up(store_url: str, stderr: int | IO[str] | None) -> subprocess.Popen[b
 
     primary, secondary = pty.openpty()
     args = [*CLI, "run", PROMPT, "--threshold", "10", "--max-iterations", "3", "--store", store_url]
-    env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="1")  # (calls take seconds: the spinner spins meanwhile)
+    # (calls take tens of seconds: the spinner spins meanwhile, and no event line comes before the SIGHUP: with calls of
+    # a second or two, a loaded runner pausing this test between the close and the SIGHUP let the run write its next
+    # line to the terminal gone, which ended it as a stdout that failed, exit code 1, the SIGHUP too late)
+    env = cli_env(ORCHESTRATEX_SIM_LATENCY_SCALE="20")
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=secondary, stderr=stderr or secondary, env=env)
     os.close(secondary)
     seen = b""
