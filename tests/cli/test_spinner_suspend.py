@@ -58,8 +58,13 @@ def test_a_stopped_run_leaves_the_cursor_shown_and_spins_again_once_continued(st
         while _state(proc.pid) != "T":
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        time.sleep(0.3)  # (whatever it wrote before stopping has reached the terminal)
-        screen = b"".join(received)
+        # whatever it wrote before stopping reaches the reader (it writes nothing more while stopped): waited for, not
+        # slept on for 0.3 s, after which a loaded runner's reader thread could still be behind
+        settled = time.monotonic() + 10
+        while not (screen := b"".join(received)).endswith(b"\x1b[2K") or screen.rfind(SHOW) < screen.rfind(HIDE):
+            if time.monotonic() > settled:
+                break
+            time.sleep(0.05)
         assert screen.rfind(SHOW) > screen.rfind(HIDE), "stopped with the cursor hidden"
         assert screen.endswith(b"\x1b[2K"), "stopped with the spinner's line on screen"
         stopped_at = len(screen)
