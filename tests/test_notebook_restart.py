@@ -30,7 +30,10 @@ orch = Orchestrator(simulate=True, store="sqlite:///runs.db", lease_ttl_s=1)
 orch.providers["sim"].latency_scale = 100  # every answer takes minutes
 session = await orch.create_session(cost_limit=0.002)
 task = asyncio.create_task(orch.run("Explain TCP slow start", max_iterations=3, session=session.id))
-await asyncio.sleep(1)
+for _ in range(600):  # (until its first answer's reservation is held, not for 1 s: a loaded runner took longer)
+    if (await orch.store.get_session(session.id)).reserved_cost > 0:
+        break
+    await asyncio.sleep(0.05)
 """,
                 "os._exit(1)  # the kernel restarted",
             ],
