@@ -44,7 +44,7 @@ def test_ctrl_c_stops_a_replay_at_the_next_prompt(kind: str) -> None:
     counts = [int(line.split()[1]) for line in [first, *out.splitlines()] if line.startswith("done ")]
     assert proc.returncode != 0 and "KeyboardInterrupt" in err, err[-2000:]
     assert "finished" not in out
-    assert counts[-1] < ROWS, f"the replay ran to its end ({counts[-1]} prompts) before Ctrl-C stopped it"
+    assert counts[-1] < ROWS[kind], f"the replay ran to its end ({counts[-1]} prompts) before Ctrl-C stopped it"
 
 
 def test_other_tasks_run_while_a_replay_runs() -> None:
