@@ -81,12 +81,9 @@ cost_per_1k_tokens = 0
 """
 
 
-@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
-def test_a_call_abandoned_of_a_free_model_is_not_said_to_be_billed(
-    signame: str, store_url: str, tmp_path: Path
-) -> None:
-    """Ctrl-C on a run of Ollama models priced at $0 in a catalog file said the abandoned call was one "which the
-    provider may have billed": no provider bills a model the catalog says is free."""
+def _interrupted_free_run(store_url: str, catalog: Path, signame: str) -> str:
+    """`orchestratex run` of the Ollama models `catalog` prices at $0, sent `signame` while its first call waits: its
+    standard error."""
     called, release = threading.Event(), threading.Event()
 
     def slow(sent: dict[str, Any]) -> Reply:
@@ -95,7 +92,6 @@ def test_a_call_abandoned_of_a_free_model_is_not_said_to_be_billed(
         return Reply(503)
 
     with local_server(slow) as base:
-        catalog = tmp_path / "models.toml"
         catalog.write_text(_FREE_CATALOG.format(base=base))
         args = ["run", "What is 6*7?", "--catalog", str(catalog), "--provider", "ollama", "--store", store_url]
         proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
@@ -106,6 +102,16 @@ def test_a_call_abandoned_of_a_free_model_is_not_said_to_be_billed(
         finally:
             release.set()
             proc.kill()
+    return err
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_call_abandoned_of_a_free_model_is_not_said_to_be_billed(
+    signame: str, store_url: str, tmp_path: Path
+) -> None:
+    """Ctrl-C on a run of Ollama models priced at $0 in a catalog file said the abandoned call was one "which the
+    provider may have billed": no provider bills a model the catalog says is free."""
+    err = _interrupted_free_run(store_url, tmp_path / "models.toml", signame)
     (doc,), _ = stored(store_url)
     assert doc.status == "cancelled" and doc.abandoned_calls == 1
     assert err.strip() == (
@@ -118,25 +124,8 @@ def test_runs_show_does_not_say_a_free_models_abandoned_call_was_billed(store_ur
     """`runs show` of a run of Ollama models priced at $0 said its abandoned call was one "which the provider may have
     billed" (the command that ran it no longer did). Given the catalog (`--catalog`, or ORCHESTRATEX_CATALOG) it
     knows the models are free; without it, the price of `ollama:llama3.2` is unknown, and it still says so."""
-    called, release = threading.Event(), threading.Event()
-
-    def slow(sent: dict[str, Any]) -> Reply:
-        called.set()
-        release.wait(60)
-        return Reply(503)
-
-    with local_server(slow) as base:
-        catalog = tmp_path / "models.toml"
-        catalog.write_text(_FREE_CATALOG.format(base=base))
-        args = ["run", "What is 6*7?", "--catalog", str(catalog), "--provider", "ollama", "--store", store_url]
-        proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
-        try:
-            assert called.wait(60), "the run made no call"
-            proc.send_signal(signal.SIGINT)
-            proc.communicate(timeout=60)
-        finally:
-            release.set()
-            proc.kill()
+    catalog = tmp_path / "models.toml"
+    _interrupted_free_run(store_url, catalog, "SIGINT")
     (doc,), _ = stored(store_url)
     assert doc.status == "cancelled" and doc.abandoned_calls == 1
 

@@ -74,22 +74,20 @@ def test_output_cut_by_a_full_disk_is_an_error_not_a_cut_file(
     """`runs list --json > runs.json` on a disk with less room than the list: the file held the first 2 MB of the
     document, and the command exited 0 saying nothing."""
     target = small_disk / "runs.json"
-    with target.open("w") as out:
-        done = subprocess.run(
-            [*CLI, "runs", "list", "--limit", "0", *json_option, "--store", long_history],
-            stdout=out,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=cli_env(),
-            timeout=120,
-            check=False,
-        )
+    done = _runs_list_into(target, "--limit", "0", *json_option, "--store", long_history)
     assert done.returncode == 1, done.stderr
     assert done.stderr == "orchestratex: error: cannot write to stdout (No space left on device)\n"
     target.unlink()
-    with target.open("w") as out:  # room for it all: the whole list, exit 0
-        done = subprocess.run(
-            [*CLI, "runs", "list", "--limit", "5", "--json", "--store", long_history],
+    done = _runs_list_into(target, "--limit", "5", "--json", "--store", long_history)  # room for it all: exit 0
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(target.read_text())) == 5
+
+
+def _runs_list_into(target: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`orchestratex runs list ARGS > target`."""
+    with target.open("w") as out:
+        return subprocess.run(
+            [*CLI, "runs", "list", *args],
             stdout=out,
             stderr=subprocess.PIPE,
             text=True,
@@ -97,5 +95,3 @@ def test_output_cut_by_a_full_disk_is_an_error_not_a_cut_file(
             timeout=120,
             check=False,
         )
-    assert done.returncode == 0, done.stderr
-    assert len(json.loads(target.read_text())) == 5
