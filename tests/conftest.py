@@ -1,7 +1,7 @@
 """Real provider requests are blocked, and provider keys hidden, for the whole test run; the loggers and interpreter
-settings a server configures, and the recursion limit, are put back after each test; a process a test started and
-left running is killed after it; `ast.parse` runs in one thread at a time. Also `small_disk` (a tmpfs of 2 MiB) and
-`fill_disk`, for the tests of a full disk."""
+settings a server configures are put back after each test; a process a test started and left running is killed after
+it; `ast.parse` runs in one thread at a time. Also `small_disk` (a tmpfs of 2 MiB) and `fill_disk`, for the tests of a
+full disk."""
 
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ __all__ = [
     "fill_disk",
     "hide_provider_variables",
     "processes_reaped",
-    "recursion_limit_restored",
     "serve_process_settings_restored",
     "server_logging_restored",
     "small_disk",
@@ -91,16 +90,6 @@ def serve_process_settings_restored() -> Iterator[None]:
         gc.unfreeze()
     if _uvicorn_server is not None:
         _uvicorn_server.HANDLED_SIGNALS = handled
-
-
-@pytest.fixture(autouse=True)
-def recursion_limit_restored() -> Iterator[None]:
-    """mypy run in-process (`mypy.api.run`, by the typing tests) raises the interpreter's recursion limit to 16,384 and
-    leaves it there: a later test of a body nested 2,000 levels deep, which the server refuses as too deep under the
-    default limit, was then parsed whole (a 422 where the test expects the 400 a real server gives)."""
-    limit = sys.getrecursionlimit()
-    yield
-    sys.setrecursionlimit(limit)
 
 
 @pytest.fixture(autouse=True)
