@@ -30,6 +30,7 @@ from orchestratex.exceptions import (
     ProviderTimeout,
     RateLimited,
 )
+from orchestratex.orchestrator._failures import SET_ASIDE
 from orchestratex.orchestrator._run import Run
 from orchestratex.records import Session, SessionSettings
 from orchestratex.usage import Usage
@@ -269,9 +270,9 @@ async def test_a_model_that_failed_as_a_judge_is_not_asked_to_answer_later_in_th
     await orch.aclose()
 
 
-async def test_a_judge_whose_verdict_could_not_be_read_judges_the_next_answers_too() -> None:
-    """docs/evaluation.md: a verdict without a usable score fails for that answer only; the judge, paid for, is asked
-    again for the run's next answers (and the spare judge after it, while it is the only one of its panel)."""
+async def test_a_judge_whose_verdict_could_not_be_read_judges_no_more_in_the_run() -> None:
+    """docs/evaluation.md: a verdict without a usable score sets its judge aside (it was asked, and billed, again for
+    every answer of the run, failing each time); the spare judge judges that answer and the run's next ones."""
     asked: list[tuple[int, str]] = []  # (answers so far, judge)
     answers: list[str] = []
 
@@ -290,11 +291,13 @@ async def test_a_judge_whose_verdict_could_not_be_read_judges_the_next_answers_t
     )
     result = await orch.run("What is six times seven?", max_iterations=3, patience=3)
     assert result.status == "completed" and len(result.orchestration.iterations) == 3
-    assert [n for n, judge in asked if judge == "function:c"] == [1, 2, 3]
-    for it in result.orchestration.iterations:
-        assert it.evaluation is not None and "function:c" not in it.evaluation.judge_models
-        failed = [v for v in it.evaluation.verdicts if v.judge_model == "function:c"]
-        assert len(failed) == 1 and failed[0].score is None and failed[0].cost > 0
+    assert [n for n, judge in asked if judge == "function:c"] == [1]
+    first, *rest = result.orchestration.iterations
+    assert first.evaluation is not None and "function:c" not in first.evaluation.judge_models
+    (failed,) = [v for v in first.evaluation.verdicts if v.judge_model == "function:c"]
+    assert failed.score is None and failed.cost > 0 and (failed.error or "").endswith(SET_ASIDE)
+    for it in rest:
+        assert it.evaluation is not None and all(v.judge_model != "function:c" for v in it.evaluation.verdicts)
     await orch.aclose()
 
 
@@ -346,8 +349,12 @@ def test_the_judge_failures_a_resumed_run_reads_are_those_the_live_run_acted_on(
     assert judge_failure_recorded("AuthenticationError: 401 invalid key") == (True, True)
     assert judge_failure_recorded("ContextLengthExceeded: the judge prompt is too long") == (True, False)
     assert judge_failure_recorded("ProviderHTTPError: openai error (400): response_format") == (True, False)
+    assert judge_failure_recorded(f"no score found in the judge's answer: 'A fine answer.'{SET_ASIDE}") == (
+        True,
+        False,
+    )  # (judges no more, may answer)
     for said_nothing_of_the_model in (
-        "no score found in the judge's answer: 'A fine answer.'",  # unreadable: asked again (docs/evaluation.md)
+        "no score found in the judge's answer: 'A fine answer.'",  # (a verdict recorded before it set its judge aside)
         "ContentFiltered: the provider refused the content",
         "EmptyAnswer: function:b answered nothing",
         "BudgetExceeded: a call may cost up to $0.1 but $0.05 is left",

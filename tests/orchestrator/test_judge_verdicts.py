@@ -146,3 +146,46 @@ async def test_feedback_given_as_a_list_of_points_reaches_the_next_attempt_one_p
     first = result.orchestration.iterations[0].evaluation
     assert first is not None and first.feedback == "- Add tests.\n- Handle None."
     assert "Reviewers' feedback:\n- Add tests.\n- Handle None.\n\nPrevious answer:" in prompts[1]
+
+
+async def test_a_judge_whose_verdict_could_not_be_read_is_set_aside_for_the_rest_of_the_run() -> None:
+    """A judge writing prose instead of the rubric's JSON was asked (and billed) again for every answer of the run,
+    failing each time; it is now set aside after its first such verdict, saying so on the verdict. A verdict cut
+    short by its output cap is the cap's failure, not the judge's: that judge is asked again."""
+    from orchestratex import Generation, Usage
+
+    asked: list[tuple[str, str]] = []
+
+    def fn(request: GenerationRequest) -> str | Generation:
+        asked.append((request.purpose, request.model.name))
+        if request.purpose != "judge":
+            return "an answer"
+        if request.model.name == "function:b":
+            return "I liked it!"
+        if request.model.name == "function:c" and ("judge", "function:c") not in asked[:-1]:  # cut by its cap, once
+            return Generation(text='{"feedb', usage=Usage(input_tokens=90, output_tokens=3), finish_reason="length")
+        return json.dumps({"score": 5, "feedback": "more detail"})
+
+    models = catalog("a", "b", "c", "d", "e")
+    for cheap in ("function:b", "function:c"):  # (the cheapest panel)
+        models.update(cheap, input_cost_per_1k=0.0005, output_cost_per_1k=0.0005)
+    orch = Orchestrator(
+        providers=[FunctionProvider(fn)],
+        catalog=models,
+        evaluator=LLMJudgeEvaluator(panel_size=2),
+        retry=NO_WAIT,
+    )
+    result = await orch.run(
+        "Hello", max_iterations=3, patience=3, evaluation_threshold=9.5, preferred_models=["function:a"]
+    )
+    assert result.status == "completed" and len(result.orchestration.iterations) == 3, result.error
+    judged = [name for purpose, name in asked if purpose == "judge"]
+    assert judged.count("function:b") == 1, judged
+    assert judged.count("function:c") == 3, judged  # (cut short once: asked again)
+    verdicts = [v for it in result.orchestration.iterations if it.evaluation for v in it.evaluation.verdicts]
+    (unread,) = [v for v in verdicts if v.judge_model == "function:b"]
+    assert unread.error == (
+        "no score found in the judge's answer: 'I liked it!' (set aside as a judge for the rest of the run)"
+    )
+    assert [v.score for v in verdicts if v.judge_model == "function:c"] == [None, 5.0, 5.0]
+    await orch.aclose()

@@ -8,13 +8,18 @@ long for it — a judge prompt holds the prompt and an answer) drops it; a failu
 truncated-to-nothing answer, or content the provider filtered — leaves it a judge of the other models' answers
 (never of its own). A model whose call as a judge failed so is no routing candidate either, its next call failing as
 that one did — unless what failed may be the judge request's own: a judge prompt too long for it, or a request the
-provider refused otherwise (a 400 or 422: a judge setting the server does not take)."""
+provider refused otherwise (a 400 or 422: a judge setting the server does not take). A judge whose verdict could not
+be read (no score, a score out of range: not cut short by its output cap) judges no more in the run either, as its
+next verdicts would be read no better; it may still answer."""
 
 from __future__ import annotations
 
 from ..exceptions import ContentFiltered, ContextLengthExceeded, EmptyAnswer, ProviderError, ProviderHTTPError
 
-__all__ = ["answers_after_judging", "judge_failure_recorded", "keeps_judging", "keeps_judging_recorded"]
+__all__ = ["SET_ASIDE", "answers_after_judging", "judge_failure_recorded", "keeps_judging", "keeps_judging_recorded"]
+
+SET_ASIDE = " (set aside as a judge for the rest of the run)"
+"""The end of the error of a verdict that could not be read, whose judge the run asked no more (`_JudgeCall`)."""
 
 _KEEP_JUDGING = (ContentFiltered, EmptyAnswer)
 _KEEP_JUDGING_NAMES = frozenset(cls.__name__ for cls in _KEEP_JUDGING)
@@ -44,8 +49,11 @@ def keeps_judging_recorded(error: str) -> bool:
 def judge_failure_recorded(error: str) -> tuple[bool, bool]:
     """What a judge's failed call says of its model, as a verdict recorded it (`JudgeVerdict.error`: `<exception>:
     <detail>`), for a resumed run to act on it as the live run did (`Spending._count_failed`): (no judge any more, no
-    routing candidate either). A verdict that could not be read, one the budget or the evaluator refused, and a refusal
-    on content grounds say nothing of the model: (False, False)."""
+    routing candidate either). A verdict that could not be read was set aside as a judge (`SET_ASIDE`): (True, False);
+    one the budget or the evaluator refused, and a refusal on content grounds say nothing of the model: (False, False).
+    """
+    if error.endswith(SET_ASIDE):
+        return True, False
     kind, _, _ = error.partition(": ")
     if kind in _KEEP_JUDGING_NAMES or kind not in _provider_errors(ProviderError):
         return False, False

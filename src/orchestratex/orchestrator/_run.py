@@ -43,7 +43,7 @@ from ..usage import Usage, add_costs
 from ._checks import inactive_session
 from ._commits import Committing
 from ._durable import with_store_retries
-from ._failures import judge_failure_recorded, keeps_judging, keeps_judging_recorded
+from ._failures import SET_ASIDE, judge_failure_recorded, keeps_judging, keeps_judging_recorded
 from ._ledger import EPS, Ledger, Ready, Stop, assign
 from ._observe import collect
 from ._portal import INTERRUPTED
@@ -723,6 +723,12 @@ class _JudgeCall:
     def judge_cap(self, judge: ModelProfile) -> int:
         """The output cap `__call__` gives `judge`'s request (its learned cap)."""
         return self.run.planner.judge_cap(judge)
+
+    def unreadable(self, judge: ModelProfile) -> str:
+        """`judge` answered with a verdict that could not be read (no score, a score out of range): it judges no more
+        in the run (it may still answer), as a judge whose call failed; returns what its verdict's error adds."""
+        self.run.not_judging |= {judge.name}
+        return SET_ASIDE
 
 
 def _not_a_candidate(name: str, candidates: Sequence[ModelProfile], catalog: ModelCatalog) -> str:
