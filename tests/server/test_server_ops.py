@@ -459,6 +459,7 @@ def test_every_limit_has_its_series_at_zero_before_its_first_refusal(make_api: C
             *("rate", "user_rate", "concurrency", "body_size", "storage_quota", "streams", "auth_failures"),
             *("header_timeout", "body_timeout", "header_size", "connections", "client_connections"),
             "invalid_request",
+            "slow_stream",
         ),
         0,
     )

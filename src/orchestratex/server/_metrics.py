@@ -89,6 +89,9 @@ minute and more with real models): with 10 s as the last bound, every such call 
 _SLOW = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
+_SLOW_STREAM = "slow_stream"
+"""The `limit` of `orchestratex_limits_hit_total` counting WebSocket streams closed with 4008 (too slow)."""
+
 _MAX_EXPECTED = 100
 """The most `outcome="error"` series of model calls made at 0 from the start (`Metrics.expect_calls`)."""
 
@@ -152,13 +155,14 @@ class Metrics:
             " user), auth_failures (429: failed key checks per client address); connections refused by the server's"
             " HTTP protocol: header_timeout (408), body_timeout (408), header_size (431), connections (503: open"
             " connections), client_connections (503: open connections per client address), invalid_request (400: a"
-            " request or WebSocket handshake it cannot read).",
+            " request or WebSocket handshake it cannot read); WebSocket streams closed with 4008: slow_stream (its"
+            " client fell ws_queue_size events behind, or took nothing for ws_send_timeout_s).",
             ["limit"],
             registry=r,
         )
         # Each limit's series is there, at 0, from the start: a series that first appears at 1 has no earlier sample,
         # so `increase()` and `rate()` read the first refusal by a limit as no change, and an alert on them missed it.
-        for limit in (*get_args(Limit), *get_args(ConnectionLimit)):
+        for limit in (*get_args(Limit), *get_args(ConnectionLimit), _SLOW_STREAM):
             self.limits.labels(limit)
         # (so do the ways a run ends: an alert on `increase()` of `orchestratex_orchestrations_total{status="failed"}`
         # missed the first failed run after every start of the process, the series it made having no earlier sample)
@@ -201,6 +205,10 @@ class Metrics:
     def connection_refused(self, limit: ConnectionLimit) -> None:
         """A connection (or its request) refused by the HTTP protocol of `orchestratex serve` (`_refusals`)."""
         self.limits.labels(limit).inc()
+
+    def slow_stream(self) -> None:
+        """A WebSocket stream closed with 4008: its client was too slow (`_ws`)."""
+        self.limits.labels(_SLOW_STREAM).inc()
 
     def model_called(self, call: CallOutcome) -> None:
         self._calls(call.model, call.provider, call.role, call.outcome).inc()

@@ -227,6 +227,7 @@ async def _serve(
     if watch in done:
         await _close(websocket, state, CLOSE_KEY_REVOKED, "the API key was revoked")
     elif overflow in done or (pump in done and isinstance(pump.exception(), _TooSlow)):
+        _too_slow(state, subscriber.session_id, overflow in done)
         closed = False
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
@@ -253,6 +254,22 @@ async def _close(websocket: WebSocket, state: ServerState, code: int, reason: st
         await asyncio.wait_for(websocket.close(code, reason), timeout_s)
     except Exception:  # (it did not take its backlog, or is gone already)
         abort_connection(websocket.scope)
+
+
+def _too_slow(state: ServerState, session_id: str, overflowed: bool) -> None:
+    """Say in the server's log, and count in `orchestratex_limits_hit_total{limit="slow_stream"}`, that a stream is
+    closed with 4008: its client saw only the code, and nothing on the server side said that (or how often) clients
+    were dropped for being slow, nor which setting to raise."""
+    settings = state.settings
+    why = (
+        f"its client fell behind by more than ORCHESTRATEX_WS_QUEUE_SIZE={settings.ws_queue_size} events"
+        if overflowed
+        else "its client took nothing of what it was sent for"
+        f" ORCHESTRATEX_WS_SEND_TIMEOUT_S={settings.ws_send_timeout_s:g} s"
+    )
+    logger.warning("the event stream of session %s closed with 4008, too slow: %s", session_id, why)
+    if state.metrics is not None:
+        state.metrics.slow_stream()
 
 
 def _log_failure(session_id: str, exc: BaseException | None) -> None:
