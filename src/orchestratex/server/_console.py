@@ -62,9 +62,12 @@ async def console_page(request: Request) -> HTMLResponse:
 
 @router.api_route("/console", methods=["GET", "HEAD"])
 @router.api_route("/console/", methods=["GET", "HEAD"])
+@router.api_route("/console/index.html", methods=["GET", "HEAD"])
 async def console_elsewhere(request: Request) -> RedirectResponse:
     """`/console`, the URL a user guesses from the files' (`/console/…`), sends to the console at `/`: it was a 307 to
-    `/console/`, itself a 404 of the API, and counted as `unmatched` in the metrics."""
+    `/console/`, itself a 404 of the API, and counted as `unmatched` in the metrics. So does `/console/index.html`,
+    which served the page's template as a static file: its `{{root}}` left in every URL, the page loaded neither its
+    scripts nor its styles (a bare form that did nothing)."""
     return RedirectResponse(f"{request.scope.get('root_path', '').rstrip('/')}/", headers=SECURITY_HEADERS)
 
 

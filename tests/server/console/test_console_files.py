@@ -31,7 +31,7 @@ def test_the_page_is_served_at_the_root_with_a_strict_policy(make_api: Callable[
     assert head.status_code == 200 and head.content == b"" and head.headers["content-security-policy"] == csp
 
 
-@pytest.mark.parametrize("path", [p.relative_to(CONSOLE_DIR).as_posix() for p in FILES])
+@pytest.mark.parametrize("path", [p.relative_to(CONSOLE_DIR).as_posix() for p in FILES if p.name != "index.html"])
 def test_every_file_is_served_with_its_type_and_headers(make_api: Callable[..., Api], path: str) -> None:
     api = make_api()
     r = api.client.get(f"/console/{path}")
@@ -65,9 +65,10 @@ def test_anything_else_answers_the_api_404(make_api: Callable[..., Api], path: s
     assert r.json()["status_code"] == 404
 
 
-@pytest.mark.parametrize("path", ["/console", "/console/"])
+@pytest.mark.parametrize("path", ["/console", "/console/", "/console/index.html"])
 def test_the_console_url_a_user_guesses_sends_to_the_console(make_api: Callable[..., Api], path: str) -> None:
-    """`/console` was a 307 to `/console/`, a 404 of the API (JSON), counted `unmatched` in the metrics."""
+    """`/console` was a 307 to `/console/`, a 404 of the API (JSON), counted `unmatched` in the metrics; and
+    `/console/index.html` served the page's template, its URLs `{{root}}/console/…`: no script or style loaded."""
     api = make_api()
     r = api.client.get(path, follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (307, "/")
@@ -75,6 +76,7 @@ def test_the_console_url_a_user_guesses_sends_to_the_console(make_api: Callable[
     assert api.client.head(path, follow_redirects=False).headers["location"] == "/"
     followed = api.client.get(path)
     assert followed.status_code == 200 and '<script type="module" src="/console/js/main.js">' in followed.text
+    assert "{{root}}" not in followed.text
     metrics = api.client.get("/metrics", headers=api.admin).text
     assert f'route="{path}",status="307"' in metrics and 'route="unmatched"' not in metrics
 
