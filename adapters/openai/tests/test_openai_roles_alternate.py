@@ -89,8 +89,55 @@ async def test_a_run_of_such_a_conversation_is_answered_by_the_strict_model() ->
     assert (result.status, result.final_response, result.final_model) == ("completed", "Bob did.", MISTRAL.name)
 
 
+def template_server(sent: list[list[dict[str, str]]]) -> httpx2.MockTransport:
+    """A vLLM server applying Mistral's chat template as written: after the optional system message, user turns at
+    even places and assistant turns at odd ones (`(message['role'] == 'user') != (loop.index0 % 2 == 0)`)."""
+    refusal = f"After the optional system message, {ALTERNATE[0].lower()}{ALTERNATE[1:]}"
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        messages = json.loads(request.content)["messages"]
+        sent.append(messages)
+        turns = messages[1:] if messages and messages[0]["role"] == "system" else messages
+        if any((m["role"] == "user") != (i % 2 == 0) for i, m in enumerate(turns)):
+            error = {"object": "error", "message": refusal, "type": "BadRequestError", "param": None, "code": 400}
+            return httpx2.Response(400, json=error)
+        return httpx2.Response(200, json=chat_completion(Usage(input_tokens=40, output_tokens=4), text="Paris."))
+
+    return httpx2.MockTransport(handler)
+
+
+async def test_a_conversation_opening_with_the_assistant_is_answered_by_the_strict_model() -> None:
+    """A chat whose greeting comes first ("Hi! Which city…?") failed every call on such a model (ProviderHTTPError
+    400, the run failed when no other model was left): there was nothing to join. A user turn now goes first."""
+    sent: list[list[dict[str, str]]] = []
+    provider = VLLMProvider(
+        base_url="http://localhost:8000/v1", http_client=httpx2.AsyncClient(transport=template_server(sent))
+    )
+    orch = Orchestrator(
+        providers=[provider, FunctionProvider(lambda r: json.dumps({"score": 9, "feedback": "good"}))],
+        catalog=ModelCatalog([MISTRAL, JUDGE]),
+        judges=["function:judge"],
+        system_prompt="Be brief.",
+    )
+    chat = [
+        {"role": "assistant", "content": "Hi! Which city are you asking about?"},
+        {"role": "user", "content": "The capital of France."},
+    ]
+    result = await orch.run(chat, max_iterations=1)
+    assert (result.status, result.final_response, result.final_model) == ("completed", "Paris.", MISTRAL.name)
+    assert sent[-1] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "."},
+        {"role": "assistant", "content": "Hi! Which city are you asking about?"},
+        {"role": "user", "content": "The capital of France."},
+    ]
+    assert len(sent) == 2
+    again = await provider.generate(GenerationRequest(model=MISTRAL, messages=[Message(**m) for m in chat]))
+    assert again.text == "Paris." and len(sent) == 3 and sent[2][0] == {"role": "user", "content": "."}  # remembered
+
+
 async def test_a_refusal_that_joining_cannot_help_is_raised_as_it_was() -> None:
-    """A conversation already alternating (an assistant turn first, say) is not asked again."""
+    """A conversation already alternating, from a user turn, is not asked again."""
     sent: list[list[dict[str, str]]] = []
 
     def handler(request: httpx2.Request) -> httpx2.Response:
@@ -100,7 +147,11 @@ async def test_a_refusal_that_joining_cannot_help_is_raised_as_it_was() -> None:
     provider = VLLMProvider(
         base_url="http://localhost:8000/v1", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
     )
-    turns = [Message(role="assistant", content="Hi!"), Message(role="user", content="hi")]
+    turns = [
+        Message(role="user", content="Hi!"),
+        Message(role="assistant", content="Hello."),
+        Message(role="user", content="hi"),
+    ]
     with pytest.raises(ProviderHTTPError, match="roles must alternate"):
         await provider.generate(GenerationRequest(model=MISTRAL, messages=turns, max_output_tokens=50))
     assert len(sent) == 1

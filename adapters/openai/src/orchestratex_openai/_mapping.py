@@ -155,17 +155,26 @@ def system_folded(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{"role": "user", "content": system}, *rest]
 
 
+OPENING_TURN = "."
+"""The user turn put before a conversation that opens with an assistant turn, for a model whose chat template takes
+user turns first (as LiteLLM does for Anthropic's older API)."""
+
+
 def alternated(messages: list[dict[str, str]]) -> list[dict[str, str]]:
-    """`messages` with turns of one role in a row joined into one (their texts a blank line apart): for a model whose
-    chat template refuses them ("Conversation roles must alternate user/assistant/user/assistant/...": Mistral's,
-    Llama 2's, Gemma's), as a conversation's tool results, a group chat's speakers or the turns around an empty one
-    left out come in a row."""
+    """`messages` with turns of one role in a row joined into one (their texts a blank line apart), and a user turn
+    (`OPENING_TURN`) before an assistant turn that comes first after the system message: for a model whose chat
+    template refuses either ("Conversation roles must alternate user/assistant/user/assistant/...": Mistral's, Llama
+    2's, Gemma's), as a conversation's tool results, a group chat's speakers or the turns around an empty one left out
+    come in a row, and a chat's greeting ("Hi! How can I help?") comes before the user's first turn."""
     out: list[dict[str, str]] = []
     for message in messages:
         if out and message["role"] == out[-1]["role"]:
             out[-1] = {**out[-1], "content": f"{out[-1]['content']}\n\n{message['content']}"}
         else:
             out.append(dict(message))
+    first = next((i for i, m in enumerate(out) if m["role"] != "system"), None)
+    if first is not None and out[first]["role"] == "assistant":
+        out.insert(first, {"role": "user", "content": OPENING_TURN})
     return out
 
 

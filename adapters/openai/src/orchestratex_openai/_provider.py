@@ -105,9 +105,9 @@ def _refuses_system_role(exc: openai.APIStatusError) -> bool:
 
 
 def _refuses_turns_in_a_row(exc: openai.APIStatusError) -> bool:
-    """Whether the error is a chat template refusing two turns of one role in a row (Mistral's, Llama 2's and Gemma's
-    templates, as vLLM (400), Hugging Face TGI (422) and llama.cpp's `--jinja` (500) answer it: "Conversation roles
-    must alternate user/assistant/user/assistant/...")."""
+    """Whether the error is a chat template refusing two turns of one role in a row, or an assistant turn first
+    (Mistral's, Llama 2's and Gemma's templates, as vLLM (400), Hugging Face TGI (422) and llama.cpp's `--jinja` (500)
+    answer it: "Conversation roles must alternate user/assistant/user/assistant/...")."""
     said = f"{exc.body} {exc.message}".lower()
     return exc.status_code in (400, 422, 500) and "roles must alternate" in said
 
