@@ -203,3 +203,24 @@ def test_a_whole_number_written_as_a_decimal_is_told_to_be_written_as_an_integer
     r = api.client.post("/api/sessions/", json={"user_id": "alice", "max_iterations": 3.0}, headers=api.alice)
     assert r.status_code == 422 and "(3), not 3.0" in r.text, r.text
     refused_v1_field(api, "max_tokens", 2.5, "max_tokens: must be a whole number, not 2.5")  # (a fraction: as it was)
+
+
+def test_a_negative_zero_is_read_as_zero_not_shown_back_as_minus_zero(api: Api) -> None:
+    # `json.dumps(-0.0)` writes `-0.0` (a budget computed as a negated zero): it was accepted as the zero it equals,
+    # then shown back as `"cost_limit": -0.0` in the session, and `-0.0` in the orchestration's settings
+    r = api.client.post("/api/sessions/", content='{"settings": {"cost_limit": -0.0}}', headers={**api.alice, **_JSON})
+    assert r.status_code == 201, r.text
+    assert '"cost_limit":0.0' in r.text and ":-0" not in r.text
+    stored = api.client.get(f"/api/sessions/{r.json()['_id']}", headers=api.alice)
+    assert '"cost_limit":0.0' in stored.text and ":-0" not in stored.text
+    session = api.session(settings={"cost_limit": 1.0})
+    thread = api.thread(session["_id"])
+    body = json.dumps({"thread_id": thread["_id"], "settings": {"cost_limit": -0.0, "evaluation_threshold": -0.0}})
+    r = api.client.post("/api/orchestration/start", content=body, headers={**api.alice, **_JSON})
+    assert r.status_code == 202, r.text
+    settings = r.json()["settings"]
+    assert (settings["cost_limit"], settings["evaluation_threshold"]) == (0.0, 0.0)
+    assert ":-0" not in r.text
+
+
+_JSON = {"Content-Type": "application/json"}

@@ -6,7 +6,9 @@ budget and `"max_iterations": true` one attempt. Every numeric field of the requ
 fraction; an integer is a valid `Number`), as the library's run options do (`Orchestrator.run` refuses
 booleans and text for them). Likewise lax mode reads `"true"`, `"yes"`, `"0"` and `1` as booleans, so
 `"stream": "false"` streamed; every boolean field of `/v1` is a `Flag`, which takes `true` or `false` only,
-as OpenAI's API does. `number_message` says what to write instead, for both error shapes.
+as OpenAI's API does. `number_message` says what to write instead, for both error shapes. A `Number` given as `-0.0`
+(`json.dumps(-0.0)`, a budget computed as a negated zero) is read as `0.0`: it was accepted as the zero it equals and
+shown back as `"cost_limit": -0.0`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import sys
 from typing import Annotated
 
-from pydantic import Strict
+from pydantic import AfterValidator, Strict
 from pydantic_core import ErrorDetails
 
 __all__ = ["Flag", "Integer", "Number", "number_message"]
@@ -23,8 +25,13 @@ __all__ = ["Flag", "Integer", "Number", "number_message"]
 Integer = Annotated[int, Strict()]
 """A whole JSON number: not a boolean, not text, not `3.0`."""
 
-Number = Annotated[float, Strict()]
-"""A JSON number (`10` or `10.5`): not a boolean, not text."""
+
+def _no_negative_zero(value: float) -> float:
+    return value + 0.0  # (`-0.0 + 0.0` is `0.0`; any other number is itself)
+
+
+Number = Annotated[float, Strict(), AfterValidator(_no_negative_zero)]
+"""A JSON number (`10` or `10.5`): not a boolean, not text; `-0.0` is `0.0`."""
 
 Flag = Annotated[bool, Strict()]
 """A JSON boolean (`true` or `false`): not text, not a number."""
