@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from orchestratex import FunctionProvider, Generation, GenerationRequest, Orchestrator, RunResult, Usage
 from orchestratex.catalog import ModelCatalog, ModelProfile
-from orchestratex.exceptions import ProviderServerError
+from orchestratex.exceptions import ContentFiltered, ProviderServerError
 from orchestratex.providers import estimate_input_tokens
 from orchestratex.routing import BayesianRouter, RoutingFeedback, Task
+from orchestratex.stores.checks import to_pico
 
 from .helpers import NO_WAIT
 
@@ -49,6 +50,7 @@ def _run(s: dict[str, object]) -> tuple[RunResult, Orchestrator]:
     scores: list[float] = s["scores"]  # type: ignore[assignment]
     fractions: list[float] = s["out_fraction"]  # type: ignore[assignment]
     failures: list[bool] = s["failures"]  # type: ignore[assignment]
+    faults: list[str | None] = s.get("faults") or []  # type: ignore[assignment]
 
     def fn(request: GenerationRequest) -> Generation:
         bound = estimate_input_tokens(request)
@@ -57,11 +59,20 @@ def _run(s: dict[str, object]) -> tuple[RunResult, Orchestrator]:
         counter[kind] += 1
         out = int(request.max_output_tokens * fractions[i % len(fractions)])
         usage = Usage(input_tokens=bound // 3, output_tokens=out)
+        fault = faults[i % len(faults)] if faults else None
         if kind == "judge":
+            if fault == "refused":  # (billed: its verdict is a failed one)
+                raise ContentFiltered("refused", status_code=400, usage=usage, model=request.model.name)
+            if fault is not None:  # (no score to read)
+                return Generation(text="" if fault == "empty" else "I liked it.", usage=usage)
             text = json.dumps({"score": round(scores[i % len(scores)], 2), "feedback": "more detail"})
             return Generation(text=text, usage=usage)
         if failures[i % len(failures)]:
             raise ProviderServerError("flaky", status_code=500)
+        if fault == "refused":  # billed, then the fallback answers
+            raise ContentFiltered("refused", status_code=400, usage=usage, model=request.model.name)
+        if fault == "empty":
+            return Generation(text=" ", usage=usage)
         return Generation(text=f"answer {i}", usage=usage)
 
     orch = Orchestrator(
@@ -122,6 +133,23 @@ def test_loop_invariants(s: dict[str, object]) -> None:
         assert doc.final_response in [it.response for it in scored if it.evaluation.score == best]  # type: ignore[union-attr]
     else:
         assert doc.status in ("failed", "cancelled")
+
+
+@PROPS
+@given(scenarios(), st.lists(st.sampled_from([None, None, "refused", "empty", "unreadable"]), min_size=1, max_size=9))
+def test_the_iterations_add_up_to_the_run_s_total_cost(s: dict[str, object], faults: list[str | None]) -> None:
+    """An answer refused with its usage (billed), an empty answer, the judges of an answer no verdict was kept for:
+    each was in `total_cost` and on no iteration, so the iterations' costs did not add up to the run's. Each is now on
+    its iteration's `failed_cost`."""
+    result, orch = _run({**s, "faults": faults})
+    doc = result.orchestration
+    parts = [
+        to_pico(it.cost) + to_pico(it.failed_cost) + (to_pico(it.evaluation.cost) if it.evaluation else 0)
+        for it in doc.iterations
+    ]
+    assert sum(parts) == to_pico(doc.total_cost), [(it.errors, it.failed_cost) for it in doc.iterations]
+    session = asyncio.run(orch.store.get_session(doc.session_id))
+    assert session.total_cost == doc.total_cost and session.reserved_cost == 0
 
 
 @PROPS

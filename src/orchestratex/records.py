@@ -211,6 +211,11 @@ class Iteration(BaseModel):
     """The generation's cost at the catalog's prices."""
     reported_cost: float | None = None
     """The cost the provider reported for the generation, when it reports one."""
+    failed_cost: float = 0.0
+    """What the iteration's calls that gave nothing kept were billed, in neither `cost` nor `evaluation.cost`: an answer
+    refused on content grounds with its usage, or empty, before the model that answered (see `errors`), and the judges
+    whose verdicts were not kept (no verdict came, or the run was cancelled or suspended while they answered). The
+    iterations' `cost + failed_cost + evaluation.cost` add up to the orchestration's `total_cost`."""
     latency_ms: float = 0.0
     """How long the model took to answer, in milliseconds."""
     finish_reason: str | None = None

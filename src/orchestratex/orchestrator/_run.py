@@ -35,7 +35,7 @@ from ..exceptions import (
 )
 from ..providers import Generation, GenerationRequest
 from ..providers._base import RequestsBlocked, counted_input_tokens, least_output_tokens
-from ..records import Iteration, JudgeVerdict, StopReason
+from ..records import Evaluation, Iteration, JudgeVerdict, StopReason
 from ..routing import RoutingFeedback, detect_domain
 from ..routing._base import checked_decision
 from ..stores import RoutingOutcome
@@ -511,7 +511,11 @@ class Run(Committing):
                         self.evaluator, await self.evaluator.evaluate(replace(etask, judges=held), answer[1])
                     )
                     judgment.done(evaluation)
+        except asyncio.CancelledError:  # (cancelled or suspended while judges answered: their verdicts are not kept)
+            self._verdicts_lost(it, ledger)
+            raise
         except (BudgetExceeded, EvaluationError) as exc:
+            self._verdicts_lost(it, ledger)
             detail = exc.message
             if not etask.judges and (why := self.planner.why_none(it.model_name)):  # lost since it was picked
                 detail = f"{detail} (since {it.model_name} was picked, the judges it had are {why})"
@@ -519,6 +523,7 @@ class Run(Committing):
             self._no_verdict(it, ledger)
             raise Stop("budget" if isinstance(exc, BudgetExceeded) else "error", detail, ledger) from exc
         except Exception as exc:  # the evaluator's own error: the run ends failed (`drive`), the step settled
+            self._verdicts_lost(it, ledger)
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc}")
             it.phase = "failed"
             ledger.calls += (self._answer_record(it, None),)
@@ -530,9 +535,7 @@ class Run(Committing):
         assign(it, evaluation=evaluation, phase="evaluated")
         seal((it,))  # (its usage and evaluation are new since its selection)
         self._release_prepaid(ledger)
-        scores = {v.judge_model: v.score for v in evaluation.verdicts}
-        for record in ledger.calls:
-            assign(record, score=scores.get(record.model_name))
+        _score_calls(ledger, evaluation)
         ledger.calls += (self._answer_record(it, evaluation.score),)
         event = made(
             EvaluationCompleted,
@@ -564,6 +567,13 @@ class Run(Committing):
             await self._commit([event], ledger, outcomes=outcomes)
         else:  # the evaluation ends the run: one commit for both
             await self._finish(reason, None, events=[event], ledger=ledger, outcomes=outcomes)
+
+    @staticmethod
+    def _verdicts_lost(it: Iteration, ledger: Ledger) -> None:
+        """The judges of `it`'s answer gave no evaluation to keep: what they were billed (the step's spending, `ledger`)
+        goes on the iteration's `failed_cost`."""
+        if ledger.spent:
+            assign(it, failed_cost=add_costs(it.failed_cost, *ledger.spent))
 
     def _no_verdict(self, it: Iteration, ledger: Ledger) -> None:
         """No judge gave a verdict on `it`'s answer, paid for (counted in analytics as well): the answer is dropped
@@ -676,6 +686,13 @@ class Run(Committing):
         answered = sum(c.role == "judge" for c in ledger.calls) if judging and ledger is not None else 0
         self.doc.abandoned_calls = self.abandoned + answered
         await self._commit([], ledger, deadline=time.monotonic() + HANDBACK_S)
+
+
+def _score_calls(ledger: Ledger, evaluation: Evaluation) -> None:
+    """Give each judge's call record of the step its verdict's score."""
+    scores = {v.judge_model: v.score for v in evaluation.verdicts}
+    for record in ledger.calls:
+        assign(record, score=scores.get(record.model_name))
 
 
 class _JudgeCall:

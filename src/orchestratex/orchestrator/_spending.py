@@ -225,6 +225,8 @@ class Spending(RunState):
             ledger.usage = usage if ledger.usage is None else ledger.usage + usage
         if cost:
             ledger.spent += (cost,)
+            if role == "generate":
+                self._failed_answer(cost)
             if cost > worst + EPS:
                 self._overage(model, cost, worst, ledger, catalog_cost)
             elif cost > catalog_cost:  # billed above the catalog price: its next calls reserve the surcharge
@@ -237,6 +239,13 @@ class Spending(RunState):
             if not answers_after_judging(exc):  # (a judge prompt too long, a judge setting refused: it may answer)
                 self.failed |= {model.name}  # nor to answer: not the next iteration's pick, to wait out again
         return usage, cost
+
+    def _failed_answer(self, cost: float) -> None:
+        """The iteration's model was billed `cost` for an answer it does not keep (a refusal, an empty text): on the
+        iteration's `failed_cost`, so that its iterations add up to the run's `total_cost`."""
+        if cost and self.doc.iterations:
+            it = self.doc.iterations[-1]
+            assign(it, failed_cost=add_costs(it.failed_cost, cost))
 
     def _unused(self, ledger: Ledger, worst: float, cost: float) -> None:
         """A judge's call ended costing `cost` of the `worst` reserved for it: the rest is free for the step's other
@@ -292,6 +301,7 @@ class Spending(RunState):
         elif billed:  # billed above the catalog price: its next calls reserve the surcharge
             self.o._surcharges.learn(model.name, gen.cost, gen.catalog_cost)
         if empty is not None:
+            self._failed_answer(gen.cost)
             ledger.calls += (
                 call_record(
                     self.doc,

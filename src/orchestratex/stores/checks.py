@@ -145,7 +145,7 @@ def _finite_iteration(it: Iteration) -> bool:
     """Whether every number of `it` is finite (a NaN or an infinity makes the sum non-finite; a value that is not a
     number raises): the common case in about a microsecond, without naming the culprit."""
     try:
-        total = it.cost + it.latency_ms + (it.catalog_cost or 0.0) + (it.reported_cost or 0.0)
+        total = it.cost + it.failed_cost + it.latency_ms + (it.catalog_cost or 0.0) + (it.reported_cost or 0.0)
         ev = it.evaluation
         if ev is not None:
             total += ev.score + ev.cost + (ev.raw_score or 0.0) + (ev.probability or 0.0)
@@ -165,6 +165,7 @@ def _refuse_iteration(orchestration_id: str, index: int, it: Iteration) -> None:
         )
     numbers: list[tuple[str, object, bool]] = [
         ("cost", it.cost, False),
+        ("failed_cost", it.failed_cost, False),
         ("latency_ms", it.latency_ms, False),
         ("catalog_cost", it.catalog_cost, True),
         ("reported_cost", it.reported_cost, True),
