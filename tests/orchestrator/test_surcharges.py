@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from orchestratex import ModelProfile
 from orchestratex.orchestrator._budget import affordable_cap
 from orchestratex.orchestrator._ledger import EPS
-from orchestratex.orchestrator._surcharges import MAX_SURCHARGE, Surcharges
+from orchestratex.orchestrator._surcharges import FORGET_AFTER, MAX_SURCHARGE, Surcharges
 
 prices = st.one_of(
     st.integers(0, 10**7).map(lambda n: n / 10**5),
@@ -53,3 +53,34 @@ def test_a_cap_sized_for_a_surcharged_model_keeps_its_surcharged_worst_case_with
     sent = affordable_cap(model, input_tokens, cap, 1, surcharges.budget(model.name, budget))
     if sent is not None:
         assert surcharges.worst(model.name, model.worst_case_cost(input_tokens, sent)) <= budget + EPS
+
+
+def test_a_ratio_is_forgotten_after_bills_at_the_catalog_price_in_a_row_and_twice_as_many_the_next_time() -> None:
+    surcharges = Surcharges()
+    surcharges.billed("m", 0.002, 0.001)
+    for _ in range(FORGET_AFTER - 1):
+        surcharges.billed("m", 0.001, 0.001)
+    surcharges.billed("m", 0.0015, 0.001)  # (billed above again: the bills in a row start again)
+    assert surcharges.ratios["m"] > 2
+    for _ in range(FORGET_AFTER - 1):
+        surcharges.billed("m", 0.0005, 0.001)  # (flex: below the catalog price counts too)
+    version = surcharges.version
+    surcharges.billed("m", 0.001, 0.001)
+    assert "m" not in surcharges.ratios and surcharges.version == version + 1
+    assert surcharges.worst("m", 0.01) == 0.01
+    surcharges.billed("m", 0.002, 0.001)  # (surcharged again: learnt again at once)
+    for _ in range(2 * FORGET_AFTER - 1):
+        surcharges.billed("m", 0.001, 0.001)
+    assert "m" in surcharges.ratios
+    surcharges.billed("m", 0.001, 0.001)
+    assert "m" not in surcharges.ratios
+    for name in ("m", "n"):
+        surcharges.billed(name, 0.003, 0.001)
+    surcharges.reset("m")
+    assert surcharges.ratios.keys() == {"n"}
+    surcharges.billed("m", 0.003, 0.001)
+    for _ in range(FORGET_AFTER):  # (reset: forgotten after `FORGET_AFTER` again)
+        surcharges.billed("m", 0.001, 0.001)
+    assert surcharges.ratios.keys() == {"n"}
+    surcharges.reset()
+    assert surcharges.ratios == {} and surcharges.worst("n", 0.01) == 0.01

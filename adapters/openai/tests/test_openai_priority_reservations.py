@@ -206,3 +206,45 @@ async def test_a_session_budget_the_surcharged_judging_no_longer_fits_stops_the_
     assert spent == VERDICT
     assert (result.stop_reason, result.total_cost, result.orchestration.iterations) == ("budget", 0.0, [])
     assert len(api.caps) == 1  # the judge was not called again: at priority its verdict would have overspent
+
+
+class MovedProject(PriorityProject):
+    """`PriorityProject` whose default tier is `tier` (the project's owner may move it back to `default`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tier = "priority"
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        body = super().__call__(request).json()
+        body["service_tier"] = self.tier
+        return httpx2.Response(200, json=body)
+
+
+async def test_a_project_moved_back_to_the_default_tier_is_reserved_at_the_list_prices_again() -> None:
+    """A model once billed at priority was reserved at twice its list prices for the life of the orchestrator, however
+    many bills at the list prices followed (a tight budget kept refusing its calls), and nothing could read or
+    reset it. Its ratio is now readable (`surcharges`), forgotten after 5 bills in a row at the list prices, and
+    `reset_surcharges()` forgets it at once."""
+    api, store = MovedProject(), MemoryStore()
+    tight = 0.0125  # a 1,000-token answer's worst case at the list prices (about $0.0101), not at priority
+    async with orchestrator(api, store) as o:
+        await o.run("Explain TCP slow start", max_iterations=1)
+        assert o.surcharges.keys() == {GPT_5.name} and 2 <= o.surcharges[GPT_5.name] < 2.001
+        api.tier = "default"
+        await o.run("Explain TCP congestion avoidance", max_iterations=4, patience=4, cost_limit=1.0)
+        refused = await o.run("Explain TCP fast retransmit", max_iterations=1, cost_limit=tight)
+        # (4 bills at the list prices: still reserved at priority, which the budget does not fit: not called)
+        assert (refused.stop_reason, len(api.caps)) == ("budget", 5)
+        assert o.surcharges.keys() == {GPT_5.name}
+        await o.run("Explain TCP fast recovery", max_iterations=1, cost_limit=1.0)  # (the 5th: forgotten after it)
+        assert o.surcharges == {}
+        result = await o.run("Explain TCP Reno", max_iterations=1, cost_limit=tight)
+        assert api.caps[-1] == 1000 and result.overage_cost == 0.0  # (reserved at the list prices: the whole cap)
+        api.tier = "priority"  # moved to priority again: the first bill is over its reservation, learnt again
+        again = await o.run("Explain TCP Vegas", max_iterations=1, cost_limit=1.0)
+        assert again.overage_cost > 0 and o.surcharges.keys() == {GPT_5.name}
+        o.reset_surcharges("gpt-5")  # (an alias, as the catalog resolves it)
+        assert o.surcharges == {}
+    spent = await store.get_session(result.orchestration.session_id)
+    assert spent.reserved_cost == 0.0

@@ -229,8 +229,8 @@ class Spending(RunState):
                 self._failed_answer(cost)
             if cost > worst + EPS:
                 self._overage(model, cost, worst, ledger, catalog_cost)
-            elif cost > catalog_cost:  # billed above the catalog price: its next calls reserve the surcharge
-                self.o._surcharges.learn(model.name, cost, catalog_cost)
+            elif cost > catalog_cost or model.name in self.o._surcharges.ratios:
+                self.o._surcharges.billed(model.name, cost, catalog_cost)  # (above the catalog price: reserved next)
         if role == "judge":
             self._unused(ledger, worst, cost)
         ledger.calls += (call_record(self.doc, model.name, role, cost, usage, 0.0, None, error=type(exc).__name__),)
@@ -298,8 +298,9 @@ class Spending(RunState):
         billed = gen.reported_cost is not None  # (the vendor's bill: perhaps above the catalog price of the usage)
         if gen.cost > worst + EPS:
             self._overage(model, gen.cost, worst, ledger, gen.catalog_cost if billed else None)
-        elif billed:  # billed above the catalog price: its next calls reserve the surcharge
-            self.o._surcharges.learn(model.name, gen.cost, gen.catalog_cost)
+        elif billed or model.name in self.o._surcharges.ratios:
+            # above the catalog price: its next calls reserve the surcharge; at it, a surcharge may be forgotten
+            self.o._surcharges.billed(model.name, gen.cost, gen.catalog_cost)
         if empty is not None:
             self._failed_answer(gen.cost)
             ledger.calls += (

@@ -564,6 +564,21 @@ class Orchestrator:
         state: CircuitState = self.circuit.state(model.name)
         return "circuit_open" if state == "open" else "circuit_half_open" if state == "half_open" else model.status
 
+    @property
+    def surcharges(self) -> dict[str, float]:
+        """Per model billed above its catalog price, what its reservations are multiplied by (a copy): the highest ratio
+        of a bill to the catalog price of its usage seen, at most 4, forgotten after bills at the catalog price in a
+        row (see docs/guarantees.md, The budget). A model not named is reserved at the catalog's prices."""
+        return dict(self._surcharges.ratios)
+
+    def reset_surcharges(self, model: str | None = None) -> None:
+        """Forget what was learnt of `model` (a name or an alias; every model when None) billed above its catalog
+        price: its calls are reserved at the catalog's prices until a bill says otherwise (the first such bill may
+        then exceed its reservation, counted as an overage). For a project moved back to OpenAI's default tier."""
+        if model is not None and model not in self._surcharges.ratios:
+            model = self.catalog.get(model).name  # (an alias; a name the catalog does not know: `UnknownModelError`)
+        self._surcharges.reset(model)
+
     # -- sessions and threads -----------------------------------------------------------------------
     async def create_session(
         self,
