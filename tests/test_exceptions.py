@@ -28,6 +28,7 @@ ERRORS: list[E.OrchestrateXError] = [
     E.ProviderServerError("overloaded", status_code=529, retry_after=1.5, body="busy", model="a:b"),
     E.ContextLengthExceeded("too long", status_code=400, model="a:b"),
     E.ContentFiltered("refused", status_code=400, model="a:b"),
+    E.ModelNotFound("ollama does not serve the model ollama:x (404): not found", status_code=404, model="ollama:x"),
     E.ProviderTimeout("no answer in 60 s", model="a:b", provider="a"),
     E.ProviderConnectionError("refused", model="a:b"),
     E.MalformedResponse("no choices", model="a:b"),

@@ -13,7 +13,8 @@ OrchestrateXError
 │   │   ├── RateLimited           429: retried, honouring Retry-After
 │   │   ├── ProviderServerError   5xx (Anthropic 529): retried with backoff, honouring Retry-After
 │   │   ├── ContextLengthExceeded the prompt does not fit: fall back to a larger window
-│   │   └── ContentFiltered       the provider refused the content: recorded, then fallback
+│   │   ├── ContentFiltered       the provider refused the content: recorded, then fallback
+│   │   └── ModelNotFound         404: the server does not serve the model (an Ollama model not pulled)
 │   ├── ProviderTimeout           no answer in time: retried with backoff
 │   ├── ProviderConnectionError   could not reach the provider: retried with backoff
 │   ├── MalformedResponse         the body could not be understood
@@ -52,6 +53,7 @@ __all__ = [
     "EmptyAnswer",
     "EvaluationError",
     "MalformedResponse",
+    "ModelNotFound",
     "NotFound",
     "OrchestrateXError",
     "OrchestrationCancelled",
@@ -285,6 +287,11 @@ class ContentFiltered(ProviderHTTPError):
         self.cost: float = 0.0
         """What the orchestrator counted for the call once it priced `usage` (0 before, or without usage): a judge's
         verdict carries it, so that the evaluation's cost is what its judges were billed."""
+
+
+class ModelNotFound(ProviderHTTPError):
+    """404: the provider's server does not serve the model (an Ollama model not pulled, a model id a vLLM server was not
+    started with, an OpenAI model retired): never retried, the orchestrator falls back to another model."""
 
 
 class ProviderTimeout(ProviderError):

@@ -16,6 +16,7 @@ from orchestratex.exceptions import (
     ConfigurationError,
     ContextLengthExceeded,
     MalformedResponse,
+    ModelNotFound,
     ProviderError,
     ProviderHTTPError,
     ProviderServerError,
@@ -152,12 +153,35 @@ async def test_a_404_page_names_the_url_and_the_missing_v1() -> None:
     assert "/v1" in str(raised.value) and not raised.value.retryable
 
 
-async def test_a_404_json_error_of_the_api_is_left_as_it_is() -> None:
-    error = {"message": 'model "qwen3-4b" not found, try pulling it first', "type": "api_error", "code": None}
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"message": 'model "qwen3-4b" not found, try pulling it first', "type": "api_error", "code": None},  # Ollama
+        {
+            "message": "The model `qwen3-4b` does not exist.",
+            "type": "NotFoundError",
+            "param": None,
+            "code": 404,
+        },  # vLLM
+        {"message": "The model `gpt-9` does not exist", "type": "invalid_request_error", "code": "model_not_found"},
+    ],
+    ids=["ollama", "vllm", "openai"],
+)
+async def test_a_404_for_a_model_the_server_does_not_serve_is_model_not_found(error: dict[str, Any]) -> None:
+    """An Ollama model not pulled was a plain `ProviderHTTPError`, which `/v1` answered 502: it is `ModelNotFound`, the
+    server's words kept, never retried."""
     server = MockServer(Reply(404, json={"error": error}))
-    with pytest.raises(ProviderHTTPError) as raised:
+    with pytest.raises(ModelNotFound) as raised:
         await local(server).generate(ask(SMALL))
-    assert str(raised.value).endswith("try pulling it first")
+    assert str(raised.value).endswith(error["message"]) and not raised.value.retryable
+    assert raised.value.status_code == 404 and len(server.requests) == 1
+
+
+async def test_a_404_json_error_not_about_the_model_stays_a_plain_http_error() -> None:
+    error = {"message": "Invalid URL (POST /v1/chat/completion)", "type": "invalid_request_error", "code": None}
+    with pytest.raises(ProviderHTTPError) as raised:
+        await local(MockServer(Reply(404, json={"error": error}))).generate(ask(SMALL))
+    assert type(raised.value) is ProviderHTTPError and str(raised.value).endswith("(POST /v1/chat/completion)")
 
 
 async def test_an_answer_without_usage_is_estimated_for_a_free_model_and_refused_for_a_priced_one() -> None:

@@ -10,6 +10,7 @@ says is one)                                            → AuthenticationError 
 429                                                     → RateLimited          retried after Retry-After
 prompt too long (the adapter says so)                   → ContextLengthExceeded next, larger, model
 content filtered (the adapter says so; a 403 too)       → ContentFiltered      next model
+404 for the model (the adapter says so)                 → ModelNotFound        next model, never retried
 timed out (408 unless the adapter says otherwise)       → ProviderTimeout      retried with backoff
 5xx (Anthropic's 529 too), or a server failure the
 adapter reads in another status (TGI's 424)             → ProviderServerError  retried, after Retry-After
@@ -36,6 +37,7 @@ from ..exceptions import (
     AuthenticationError,
     ContentFiltered,
     ContextLengthExceeded,
+    ModelNotFound,
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
@@ -76,6 +78,7 @@ def http_error(
     over_limit: bool = False,
     too_long: bool = False,
     filtered: bool = False,
+    missing_model: bool = False,
     timed_out: bool | None = None,
     server_failed: bool = False,
     sent_key: str | None = None,
@@ -92,11 +95,12 @@ def http_error(
     `quota_exhausted` (a 429 that waiting will not cure), `over_limit` (a 429 for a request larger by itself than a
     per-minute limit, as OpenAI's "Request too large for gpt-4o … on tokens per min (TPM): Limit 30000, Requested
     36278": every attempt gets it), `too_long` (the prompt does not fit the model's context), `filtered` (blocked by
-    the vendor's safety system), `timed_out` (the default: the status is 408), `server_failed` (the server failed
-    while answering, under a status below 500: Hugging Face TGI's 424 for an error of its model's shards, a CUDA
-    out-of-memory say). `sent_key` is the API key the request carried: wherever the vendor's answer quotes it (a
-    gateway's "Incorrect API key provided: sk-…"), `detail` and `body` show `***` in its place, as the error's message
-    goes to logs, stored runs and the server's answers to its API users.
+    the vendor's safety system), `missing_model` (a 404 saying the server does not serve the model: an Ollama model
+    not pulled, "model \"llama3.2\" not found, try pulling it first"), `timed_out` (the default: the status is 408),
+    `server_failed` (the server failed while answering, under a status below 500: Hugging Face TGI's 424 for an error
+    of its model's shards, a CUDA out-of-memory say). `sent_key` is the API key the request carried: wherever the
+    vendor's answer quotes it (a gateway's "Incorrect API key provided: sk-…"), `detail` and `body` show `***` in its
+    place, as the error's message goes to logs, stored runs and the server's answers to its API users.
     """
     detail, body = masked_key(detail, sent_key), masked_key(body, sent_key)
     headers = {k.lower(): v for k, v in (headers or {}).items()}
@@ -118,10 +122,14 @@ def http_error(
             what = "quota exhausted" if quota_exhausted else "request larger than its rate limit allows"
             return http(ProviderHTTPError, f"{provider} {what} (429): {detail}")
         return http(RateLimited, f"{provider} rate limit (429): {detail}", retry_after=wait())
-    if too_long:
-        return http(ContextLengthExceeded, f"{provider} model {model}: prompt too long ({status}): {detail}")
-    if filtered:
-        return http(ContentFiltered, f"{provider} content filter ({status}): {detail}")
+    said: tuple[tuple[bool, type[ProviderHTTPError], str], ...] = (
+        (too_long, ContextLengthExceeded, f"model {model}: prompt too long"),
+        (filtered, ContentFiltered, "content filter"),
+        (missing_model and status == 404, ModelNotFound, f"does not serve the model {model}"),
+    )
+    for flagged, cls, what in said:  # (what the adapter read in the vendor's codes)
+        if flagged:
+            return http(cls, f"{provider} {what} ({status}): {detail}")
     if (status == 408) if timed_out is None else timed_out:
         timeout = ProviderTimeout(f"{provider} request timed out ({shown}): {detail}", model=model, provider=provider)
         return _unless_told_not_to_retry(timeout, headers)  # (a 408, a 504 saying so: retried unless told not to)

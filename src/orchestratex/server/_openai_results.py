@@ -249,7 +249,9 @@ def failure(doc: Orchestration, target: Target, simulated: bool, circuit: Circui
     its judges all rate-limited, stays that 502: the answer was paid for, and a retry pays again). One whose every
     call a content filter refused (the prompt, or the answer withheld) is a 400 `content_policy_violation`: no retry or
     other model passes it, and clients that fall back on a content policy violation (LiteLLM's
-    `content_policy_fallbacks`) recognise it."""
+    `content_policy_fallbacks`) recognise it. One whose every model's server answered that it does not serve the model
+    (an Ollama model not pulled: `ModelNotFound`) is a 404 `model_not_found` (`param: "model"`), as OpenAI answers a
+    model it does not have: a 502 read as a server fault."""
     reason = doc.stop_reason or "error"
     detail = doc.error or reason
     message = f"orchestration {doc.id} ended without an answer ({reason}): {detail}"
@@ -263,6 +265,8 @@ def failure(doc: Orchestration, target: Target, simulated: bool, circuit: Circui
         return OpenAIError(
             400, message, param="messages", code="content_policy_violation", headers=NO_RETRY, extra=extra
         )
+    if reason == "error" and _failed_only_as(doc, "ModelNotFound", judges=False):  # (not on the models' server)
+        return OpenAIError(404, message, param="model", code="model_not_found", headers=NO_RETRY, extra=extra)
     limited = _failed_only_as(doc, "RateLimited", judges=False) if reason == "error" else []
     if limited:  # (refused for their providers' rate limits: nothing was paid, so the SDK may try again, later)
         wait = max((circuit.retry_in(m) for m in limited), default=0.0) if circuit is not None else 0.0

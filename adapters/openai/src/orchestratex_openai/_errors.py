@@ -45,6 +45,9 @@ _OVER_LIMIT = "Request too large for"
 """How OpenAI begins a 429 for a request larger by itself than a per-minute limit ("Request too large for gpt-4o in
 organization org-… on tokens per min (TPM): Limit 30000, Requested 36278. The input or output tokens must be reduced
 in order to run successfully."): waiting does not help, every attempt gets it."""
+_MISSING_MODEL_PHRASES = ("not found", "does not exist", "no such model")
+"""How servers say, in a 404 of their API (a JSON error), that they do not serve the model asked for: Ollama's 'model
+"llama3.2" not found, try pulling it first', vLLM's "The model `qwen3-8b` does not exist."."""
 _GENERATION_FAILED = 424
 """Hugging Face TGI's status for a `GenerationError`: its model's shards failed while generating (CUDA out of memory,
 …), a failure of the server, retried as a 5xx is."""
@@ -170,6 +173,7 @@ def _classified(
         over_limit=status == 429 and _OVER_LIMIT in detail,
         too_long=_too_long(exc, code, status, detail.lower()),
         filtered=code in _FILTER_CODES or _flagged(exc, status),
+        missing_model=_missing_model(exc, code, status, detail.lower()),
         server_failed=status == _GENERATION_FAILED,
         sent_key=api_key,
     )
@@ -180,6 +184,17 @@ def _flagged(exc: openai.APIError, status: int) -> bool:
     the `reasons` and the `flagged_input` (its documented `ModerationErrorMetadata`), not a refused key."""
     metadata = exc.body.get("metadata") if isinstance(exc.body, Mapping) else None
     return status == 403 and isinstance(metadata, Mapping) and ("flagged_input" in metadata or "reasons" in metadata)
+
+
+def _missing_model(exc: openai.APIError, code: str, status: int, detail: str) -> bool:
+    """Whether a 404 says the server does not serve the model: OpenAI's `model_not_found`, or the API's own JSON error
+    naming a model not found (Ollama's for a model not pulled; not a server's "404 page not found" for a wrong URL)."""
+    if status != 404:
+        return False
+    if code == "model_not_found":
+        return True
+    said = exc.body.get("message") if isinstance(exc.body, Mapping) else None
+    return isinstance(said, str) and "model" in said.lower() and any(p in detail for p in _MISSING_MODEL_PHRASES)
 
 
 def _too_long(exc: openai.APIError, code: str, status: int, detail: str) -> bool:
