@@ -27,7 +27,7 @@ from orchestratex import (
     Orchestrator,
 )
 from orchestratex.exceptions import UnknownModelError, UserError
-from orchestratex.orchestrator._judges import JudgePlanner
+from orchestratex.orchestrator._judges import JudgePlanner, answer_room
 from orchestratex.orchestrator._run import Run
 from orchestratex.providers import estimate_input_tokens
 from orchestratex.records import Orchestration
@@ -465,3 +465,40 @@ async def test_an_answer_returned_unjudged_is_counted_in_analytics() -> None:
     analytics = await orch.store.session_analytics(session.id)
     assert sum(m.generations for m in analytics.models) == 2
     assert add_costs(*(m.cost for m in analytics.models)) == add_costs(one.total_cost, again.total_cost)
+
+
+@given(
+    windows=st.lists(st.sampled_from([2_048, 4_096, 8_192, 32_768]), min_size=2, max_size=4),
+    twins=st.booleans(),
+    pin=st.booleans(),
+    judge_only=st.booleans(),
+    words=st.integers(0, 3_000),
+)
+@settings(max_examples=60, deadline=None)
+def test_the_answer_room_is_the_longest_answer_the_planner_finds_a_judge_for(
+    windows: list[int], twins: bool, pin: bool, judge_only: bool, words: int
+) -> None:
+    """`answer_room` (what `/v1` asks of a call without `max_tokens`) is the planner's own reckoning: the longest
+    answer cap for which some author's judging can be reserved. (The server repeated the planner's arithmetic, without
+    the evaluator's pinned judges or a model's twin: with the same model on two endpoints, it counted one judging the
+    other, and a long prompt's call was refused where a shorter answer would have been judged.)"""
+    models = [
+        model(f"m{i}", 0.001 * (i + 1), window=window, **cast(Any, {"version": "llama3.2"} if twins and i < 2 else {}))
+        for i, window in enumerate(windows)
+    ]
+    if judge_only:
+        models[-1] = models[-1].model_copy(update={"judge_only": True})
+    evaluator = LLMJudgeEvaluator(judges=[models[-1].name]) if pin else None
+    orch = orchestrator(Recorder(), *models, evaluator=evaluator)
+    planner = planner_of(orch, "Summarise: " + "the tide turns " * words)
+    authors = orch.usable_models()
+    room = answer_room(orch, planner.run.doc, authors, orch.judge_models())
+
+    def judged(cap: int) -> bool:
+        planner.decision()
+        return any(planner.reserve_for(author.name, cap) is not None for author in authors)
+
+    if room is None:
+        assert not judged(1)
+    else:
+        assert judged(room) and not judged(room + 1)

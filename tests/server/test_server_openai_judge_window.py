@@ -99,3 +99,28 @@ def test_without_max_tokens_the_answer_asked_for_is_one_a_judge_can_read(monkeyp
         assert len(http.portal.call(store.list_orchestrations)) == runs  # type: ignore[union-attr]  # (nothing stored)
         reply = client.chat.completions.create(model="sim:llama3.2", messages=document, max_tokens=200)
         assert reply.choices[0].message.content
+
+
+def test_a_model_on_two_endpoints_is_not_counted_as_judging_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same model on a laptop (Ollama's 4,096 tokens) and on a GPU box (32,768), and a local judge of 4,096: a call
+    without `max_tokens` asks for an answer the judge can read. The room was reckoned with the GPU's copy judging the
+    laptop's, which no run lets happen (a model never judges its own answers): the default cap stayed, and the call
+    was refused, "no judge can read this prompt and its answer"."""
+    for name, value in FAST.items():
+        monkeypatch.setenv(name, value)
+    catalog = ModelCatalog(
+        [
+            ModelProfile(name="sim:laptop-llama", version="llama3.2", cost_per_1k_tokens=0, context_window=4_096),
+            ModelProfile(name="sim:gpu-llama", version="llama3.2", cost_per_1k_tokens=0, context_window=32_768),
+            ModelProfile(name="sim:qwen3", cost_per_1k_tokens=0, context_window=4_096, judge_only=True),
+        ]
+    )
+    document: Any = [{"role": "user", "content": "Summarise this document:\n" + "The tide rises twice a day. " * 250}]
+    store = MemoryStore()
+    with TestClient(create_app(store, orchestrator=Orchestrator(store=store, catalog=catalog, simulate=True))) as http:
+        key = http.portal.call(issue_api_key, store, "alice")  # type: ignore[union-attr]
+        client = OpenAI(base_url="http://testserver/v1", api_key=key, http_client=http, max_retries=0)
+        for model in ("sim:laptop-llama", "orchestratex/fast"):
+            reply = client.chat.completions.create(model=model, messages=document)
+            assert reply.model_extra is not None and reply.model_extra["orchestratex"]["status"] == "completed"
+            assert reply.model_extra["orchestratex"]["score"] is not None  # (judged by sim:qwen3)

@@ -16,9 +16,11 @@ from ..usage import PICO, add_costs
 from ._surcharges import surcharged
 
 if TYPE_CHECKING:
+    from ..records import Orchestration
     from ._run_state import RunState
+    from .orchestrator import Orchestrator
 
-__all__ = ["JudgePlanner", "Judging"]
+__all__ = ["JudgePlanner", "Judging", "answer_room"]
 
 Judging = Literal["always", "when_needed", "when_possible"]
 """`always`: every answer is judged. `when_needed`: an answer whose verdict cannot change the outcome
@@ -68,6 +70,57 @@ def _twins_of(catalog: ModelCatalog) -> dict[str, frozenset[str]]:
         if len(names) > 1
         for name in names
     }
+
+
+def _twins_in(catalog: ModelCatalog, author: str) -> frozenset[str]:
+    """The names of `author`'s twins in `catalog` (the same model behind other endpoints: none, in all but a catalog
+    serving one model twice), known once per catalog version."""
+    known = _TWINS.get(catalog)
+    if known is None or known[0] != catalog.version:
+        known = _TWINS[catalog] = (catalog.version, _twins_of(catalog))
+    return known[1].get(author, _NO_TWINS)
+
+
+def _judge_text_tokens(doc: Orchestration) -> int:
+    """What a judge reads of a run besides the answer, by a 4-bytes-a-token estimate: the prompt, its context, the
+    conversation before it and the rubric."""
+    history = _history_chars(doc.messages[:-1])  # (a judge reads the conversation before the prompt too)
+    return (len(doc.prompt) + len(doc.context or "") + history + _RUBRIC_ALLOWANCE) // _BYTES_PER_TOKEN_ESTIMATE
+
+
+def _judge_cap(o: Orchestrator, evaluator: object, judge: ModelProfile) -> int:
+    """`JudgePlanner.judge_cap` for the orchestrator `o` and the evaluator `evaluator`."""
+    limit = o.judge_max_output_tokens
+    if isinstance(evaluator, LLMJudgeEvaluator):
+        limit = min(limit, evaluator.max_output_tokens)
+    cap = o.output_lengths.cap(judge, "judge", limit)[0]
+    least = least_output_tokens(o.provider_for(judge), judge)
+    return cap if cap >= least else least
+
+
+def answer_room(
+    o: Orchestrator, doc: Orchestration, authors: Sequence[ModelProfile], judges: Sequence[ModelProfile]
+) -> int | None:
+    """The longest answer (in tokens) by one of `authors` that a judge of `judges` who may judge it can read with the
+    run's conversation, its rubric and its verdict, as a run's `JudgePlanner` reckons a judge's room (`_ranking`): a
+    judge the evaluator admits (its pinned judges), its circuit closed, neither the author nor its twin. None when no
+    judge can read an answer. (`/v1` asks a call that sent no `max_tokens` for no longer an answer.)"""
+    evaluator = o.evaluator
+    if isinstance(evaluator, LLMJudgeEvaluator) and evaluator.pinned is not None:
+        judges = [m for m in judges if evaluator.admits(m)]
+    text = _judge_text_tokens(doc)
+    rooms = [
+        (judge.name, judge.context_window - text - _judge_cap(o, evaluator, judge))
+        for judge in judges
+        if o.circuit.allows(judge.name)
+    ]
+    best = 0
+    for author in authors:
+        twins = _twins_in(o.catalog, author.name)
+        for name, room in rooms:
+            if room > best and name != author.name and name not in twins:
+                best = room
+    return best if best >= 1 else None
 
 
 def _history_chars(history: Sequence[Message]) -> int:
@@ -186,11 +239,7 @@ class JudgePlanner:
 
     def _twins(self, author: str) -> frozenset[str]:
         """The names of `author`'s twins in the catalog (none, in all but a catalog serving one model twice)."""
-        catalog = self.run.o.catalog
-        known = _TWINS.get(catalog)
-        if known is None or known[0] != catalog.version:
-            known = _TWINS[catalog] = (catalog.version, _twins_of(catalog))
-        return known[1].get(author, _NO_TWINS)
+        return _twins_in(self.run.o.catalog, author)
 
     def judge_set(self) -> list[ModelProfile]:
         """The models that may judge in this run: the run's judge set, narrowed to the judges the evaluator pins
@@ -211,13 +260,7 @@ class JudgePlanner:
         and the default evaluator's `max_output_tokens` (the request it builds asks no more), so the judging
         reserve prices what the judge may write, not more; never below what its provider's API takes
         (`Provider.min_output_tokens`: the request is sent that much)."""
-        o, evaluator = self.run.o, self.run.evaluator
-        limit = o.judge_max_output_tokens
-        if isinstance(evaluator, LLMJudgeEvaluator):
-            limit = min(limit, evaluator.max_output_tokens)
-        cap = o.output_lengths.cap(judge, "judge", limit)[0]
-        least = least_output_tokens(o.provider_for(judge), judge)
-        return cap if cap >= least else least
+        return _judge_cap(self.run.o, self.run.evaluator, judge)
 
     def reserve_for(self, author: str, answer_cap: int) -> float | None:
         """What to keep for judging an answer of up to `answer_cap` tokens by `author`: the cheapest panel
@@ -243,9 +286,7 @@ class JudgePlanner:
         """(worst case, name) of each judge whose window holds the judge prompt and an answer of up to `answer_cap`
         tokens (by a 4-bytes-a-token estimate), cheapest first. What it reads of a judge is looked up once per
         decision: a decision prices every judge for each distinct answer cap of its candidates."""
-        doc = self.run.doc
-        history = _history_chars(doc.messages[:-1])  # (a judge reads the conversation before the prompt too)
-        text = (len(doc.prompt) + len(doc.context or "") + history + _RUBRIC_ALLOWANCE) // _BYTES_PER_TOKEN_ESTIMATE
+        text = _judge_text_tokens(self.run.doc)  # (`answer_room` reckons a judge's room alike)
         bounds, ranked, surcharges = self._bounds, [], self.run.o._surcharges.ratios
         for judge in judges:
             window, cap, provider, provider_id, prices = self._terms.get(judge.name) or self._judge_terms(judge)

@@ -6,14 +6,13 @@ models, 4,096 tokens each), a prompt of some 1,400 tokens left no judge able to 
 ("no judge can read this prompt and its answer") where a shorter answer would have been judged. A call that sent no cap
 asks for an answer of at most what the judge with the most room can read, as it asks for no more than the answering
 model's window leaves (`check_window`), and one that asks for more is refused before anything is stored. The room is
-reckoned as the run's judge planning reckons it (`JudgePlanner._ranking`, with the judges' caps of `judge_cap`).
+reckoned by the run's judge planning itself (`orchestrator._judges.answer_room`): the judges a run would ask (those the
+evaluator pins, circuit closed, never the author nor the same model behind another endpoint), with their caps.
 """
 
 from __future__ import annotations
 
-from ..evaluation import LLMJudgeEvaluator
-from ..orchestrator._judges import _BYTES_PER_TOKEN_ESTIMATE, _RUBRIC_ALLOWANCE, _history_chars
-from ..providers._base import least_output_tokens
+from ..orchestrator._judges import answer_room
 from ..records import Orchestration, Session
 from ._app import ServerState
 
@@ -30,15 +29,4 @@ def judge_room(state: ServerState, doc: Orchestration, session: Session | None) 
     judges = o._judge_pool(session.settings.judges if session is not None else None)
     if not judges or o.evaluator.panel_size_for(judges) <= 0:
         return None
-    limit = o.judge_max_output_tokens
-    if isinstance(o.evaluator, LLMJudgeEvaluator):
-        limit = min(limit, o.evaluator.max_output_tokens)
-    history = _history_chars(doc.messages[:-1])
-    text = (len(doc.prompt) + len(doc.context or "") + history + _RUBRIC_ALLOWANCE) // _BYTES_PER_TOKEN_ESTIMATE
-    rooms = {}
-    for judge in judges:
-        verdict = max(o.output_lengths.cap(judge, "judge", limit)[0], least_output_tokens(o.provider_for(judge), judge))
-        rooms[judge.name] = judge.context_window - text - verdict
-    authors = o._routable(doc.settings.preferred_models)  # (a model never judges its own answer)
-    best = max((room for m in authors for name, room in rooms.items() if name != m.name), default=0)
-    return best if best >= 1 else None
+    return answer_room(o, doc, o._routable(doc.settings.preferred_models), judges)
