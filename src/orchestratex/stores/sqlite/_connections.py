@@ -102,6 +102,9 @@ class SQLiteConnections(Store):
     _full: bool
     """Set when a write failed because the database's disk is full; `ping` fails while it still is, and clears it once
     there is room again: a server's readiness check then takes it out of service without writing anything itself."""
+    _unwritable: str
+    """Why the last write failed, when it could not be written at all (its file system turned read-only, an I/O
+    error), else "": `ping` then fails until a write of its own goes through (it writes only while this is set)."""
     _memory_image: bytes | None
     """An in-memory database's content when it was last closed, to open it again with (as a file is opened again)."""
     _finalizer: weakref.finalize[Any, Any] | None
@@ -326,6 +329,8 @@ class SQLiteConnections(Store):
         except sqlite3.Error as exc:  # (no file path in the message: it may reach an API client)
             if self.path != ":memory:" and disk_full(self._file, exc):
                 self._full = True
+            elif code_of(exc) in _UNWRITABLE:
+                self._unwritable = f"{getattr(exc, 'sqlite_errorname', '') or type(exc).__name__}: {exc}"
             raise translate(exc) from exc
         except Stopped:  # (closed meanwhile, by another thread)
             raise self._closed() from None
@@ -402,11 +407,33 @@ class SQLiteConnections(Store):
     def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         return self._db.execute(sql, params).fetchall()
 
+    async def _write_again(self) -> None:
+        """Clear `_unwritable` once a write goes through (`_write_nothing`), else `StoreUnavailable` saying why the
+        store's writes fail."""
+        why = self._unwritable
+        try:
+            await self._run(self._write_nothing)
+        except StoreError:
+            raise StoreUnavailable(
+                f"the SQLite database {self.path!r} cannot be written ({self._unwritable or why}): every write fails;"
+                " is its file system read-only, or its disk failing?"
+            ) from None
+        self._unwritable = ""
+
+    def _write_nothing(self) -> None:
+        """A write that leaves the database as it was, but writes a page (a row rewritten as it is would not: SQLite
+        leaves a page whose content is unchanged unwritten)."""
+        db = self._db
+        db.execute("INSERT OR REPLACE INTO counters (key, value, expires_at) VALUES ('orchestratex:ping', 0, 0)")
+        db.execute("DELETE FROM counters WHERE key = 'orchestratex:ping'")
+
     async def ping(self) -> None:
         """Check that the file opened is still the database's, and read it afresh (a read neither takes nor waits for
         the write lock another process may hold). A file deleted or replaced since it was opened would take writes
         that the next process never sees: `StoreUnavailable`; a file that is no longer a database: `StoreError`. After a
-        write failed on a full disk, `StoreFull` while the disk is still full (reads go on working meanwhile)."""
+        write failed on a full disk, `StoreFull` while the disk is still full (reads go on working meanwhile). After a
+        write could not be written at all (its file system turned read-only under the store, an I/O error),
+        `StoreUnavailable` until a write goes through: only then does `ping` write (a row added and deleted)."""
         if self._full:
             free = free_space(self._file)
             if nearly_full(free):
@@ -415,6 +442,8 @@ class SQLiteConnections(Store):
                     "; free some space"
                 )
             self._full = False
+        if self._unwritable:
+            await self._write_again()
         if self._file_id is not None:
             if _file_identity(self._file) != self._file_id:
                 raise StoreUnavailable(
@@ -424,6 +453,10 @@ class SQLiteConnections(Store):
             await self._read(_read_afresh, self._file)
             return
         await self._lookup(self._fetch, "SELECT 1 FROM sessions LIMIT 1", ())
+
+
+_UNWRITABLE = frozenset({sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR})
+"""Primary result codes of a write that could not be written at all (not busy, not a full disk)."""
 
 
 def _forget_expired_counters(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:

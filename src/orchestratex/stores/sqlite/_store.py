@@ -212,6 +212,7 @@ class SQLiteStore(SQLiteRecords):
         self._opening_guard = threading.Lock()
         self._file_id = None
         self._full = False
+        self._unwritable = ""
         self._memory_image = None
         """The database file opened (device, inode): `ping` checks it is still the file at `path`."""
         self._incrs = 0
