@@ -92,3 +92,38 @@ def test_the_server_answers_507_when_mongodb_s_disk_is_full(
         client.faults.pending.clear()
         made = http.post("/api/sessions/", json={"settings": {"cost_limit": 0.5}}, headers=alice)
         assert made.status_code == 201, made.text
+
+
+def test_readiness_answers_503_while_mongodb_s_disk_is_full_and_200_once_a_write_goes_through(
+    mock_client_factory: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`/health/ready` answered 200 while every write was refused for a full disk (answered 507): its ping only read,
+    so the load balancer kept sending runs that could not be stored. A write refused so now makes the probe write
+    too, 503 `"store": "full"` while that is refused, ready again once it goes through; a ready store's probe writes
+    nothing."""
+    monkeypatch.setenv("ORCHESTRATEX_SIM_LATENCY_SCALE", "0")
+    client = mock_client_factory()
+    store = MongoStore(client=client, retry_backoff_s=0)
+    with TestClient(create_app(store, settings=ServerSettings())) as http:
+        assert http.portal is not None
+        alice = {"Authorization": f"Bearer {http.portal.call(issue_api_key, store, 'alice')}"}
+        assert http.get("/health/ready").json() == {"status": "ready", "store": "ok"}
+        assert "counters.update_one" not in client.faults.calls
+
+        client.faults.fail("sessions", "insert_one", _write_refused())
+        assert http.post("/api/sessions/", json={}, headers=alice).status_code == 507
+        client.faults.fail("counters", "update_one", _write_refused(), times=2)
+        for _ in range(2):  # (each probe, while writes are refused)
+            not_ready = http.get("/health/ready")
+            assert not_ready.status_code == 503, not_ready.text
+            assert not_ready.json() == {
+                "detail": "not ready: the store's disk is full: its writes fail; free some space",
+                "status_code": 503,
+                "store": "full",
+            }
+
+        assert http.get("/health/ready").json() == {"status": "ready", "store": "ok"}  # (room again: written)
+        written = client.faults.calls["counters.update_one"]
+        assert http.get("/health/ready").status_code == 200
+        assert client.faults.calls["counters.update_one"] == written  # (ready: no write)
+        assert http.post("/api/sessions/", json={}, headers=alice).status_code == 201

@@ -76,6 +76,9 @@ class Retrier:
         """The redacted URL (or a description of an injected client), for messages."""
         self.retries = retries
         self.backoff_s = backoff_s
+        self.full = False
+        """Set when the server refused a write because its disk is full (`StoreFull`): the store's `ping` then writes
+        to see whether there is room again, and clears it once there is."""
 
     async def __call__(self, what: str, op: Callable[[], Awaitable[_T]], *, idempotent: bool = True) -> _T:
         attempt = 0
@@ -101,6 +104,7 @@ class Retrier:
             except OperationFailure as exc:
                 if not _out_of_disk_space(exc):
                     raise StoreError(f"MongoDB at {self.where}: {what} failed: {redact_url(str(exc))}") from exc
+                self.full = True
                 raise StoreFull(
                     f"MongoDB at {self.where}: {what} failed: the server's disk is full (OutOfDiskSpace): free some"
                     " space on the disk holding its data files"

@@ -14,7 +14,7 @@ from orchestratex.records import ApiKey, Session, SessionStatus, Thread
 from orchestratex.stores import check_session_transition
 from orchestratex.stores.checks import check_api_key, check_session, check_thread
 
-from ._base import CAS_ATTEMPTS, MongoBase
+from ._base import CAS_ATTEMPTS, MongoBase, now_utc
 from ._codec import (
     SESSION_PROJECTION,
     api_key_doc,
@@ -140,4 +140,16 @@ class Records(MongoBase):
         )
 
     async def ping(self) -> None:
+        """An indexed read; after a write was refused because the server's disk is full, also a write (of a counter
+        that expires at once), `StoreFull` while the disk is still full: a server's readiness probe then takes it out
+        of service, as it does a SQLite store on a full disk, instead of sending it runs whose every write fails. A
+        probe of a store whose writes go through writes nothing."""
+        if self._run.full:
+            await self._run(
+                "writing to check that the disk has room again",
+                lambda: self._c.counters.update_one(
+                    {"_id": "orchestratex:ping"}, {"$set": {"expires_at": now_utc()}}, upsert=True
+                ),
+            )
+            self._run.full = False
         await self._one("pinging the database", self._c.api_keys, {"_id": ""}, {"_id": 1})  # an indexed read
