@@ -29,6 +29,11 @@ const state = {
   sessionId: null,
   /** The selected session's threads read so far, oldest first: a refresh reads only the newer ones. */
   threads: [],
+  /** Whether the selected session's threads have been read once (`threads` is then every one made before). */
+  threadsRead: false,
+  /** The ids of `threads`, and of the threads this page made in the selected session (not read yet, maybe): a run's
+   * start on any other thread reads the threads again. */
+  threadIds: new Set(),
   stream: null,
   runs: new Map(),
   watching: null,
@@ -217,6 +222,8 @@ function selectSession(sessionId) {
   closeStream();
   state.sessionId = sessionId;
   state.threads = [];
+  state.threadsRead = false;
+  state.threadIds = new Set();
   state.runs = new Map();
   state.watching = null;
   state.follow = true;
@@ -259,7 +266,11 @@ async function refreshSession({ threads: withThreads = true } = {}) {
     ]);
     if (sessionId !== state.sessionId) return;
     const threads = newer === null ? null : known.concat(newer);
-    if (threads !== null && threads.length > state.threads.length) state.threads = threads;
+    if (threads !== null && threads.length > state.threads.length) {
+      state.threads = threads;
+      for (const thread of newer) state.threadIds.add(thread._id);
+    }
+    if (threads !== null) state.threadsRead = true;
     // (an answer older than the one shown: its threads count, its figures and its success do not — a poll refused
     // by a rate limit while the first read was slow showed its message, and that read's late success erased it)
     if (read < state.shownRead) {
@@ -356,6 +367,9 @@ function onEvent(event) {
     run.status = "running";
     if (run.id === state.pinned) watch(run.id, { follow: false });
     else if (state.follow) watch(run.id, { follow: true });
+    // (a run started elsewhere — another tab, a script, the API — on a thread not read yet: its thread was listed
+    // only once the run had ended, when the session is read again)
+    if (state.threadsRead && !state.threadIds.has(event.thread_id)) refreshSoon();
   } else if (event.type === "response_generated" || event.type === "evaluation_completed") {
     run.cost += event.cost || 0;
   } else if (event.type === "orchestration_completed") {
@@ -584,6 +598,7 @@ async function threadFor(prompt, domain) {
   const wanted = { sessionId: state.sessionId, prompt, domain };
   if (unstarted && Object.entries(wanted).every(([k, v]) => unstarted[k] === v)) return unstarted.threadId;
   const thread = await state.api.createThread(state.sessionId, prompt, domain);
+  if (state.sessionId === wanted.sessionId) state.threadIds.add(thread._id);
   unstarted = { ...wanted, threadId: thread._id };
   return thread._id;
 }

@@ -1,0 +1,51 @@
+"""A session's threads in the console, in a real headless Chromium against a real server process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from ..server_process import ServerProcess, create_key
+from .conftest import SERVER_ENV, Console, Watched
+from .test_console_browser import log_in, new_session
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """A server whose simulated models take about as long as real ones: a run lasts tens of seconds."""
+    where = tmp_path_factory.mktemp("slow")
+    url = f"sqlite:///{where / 'slow.db'}"
+    key = create_key(url, "alice")
+    with ServerProcess(url, where, env={**SERVER_ENV, "ORCHESTRATEX_SIM_LATENCY_SCALE": "5"}, name="slow") as server:
+        yield Console(server, key)
+
+
+def test_a_thread_started_elsewhere_is_listed_while_its_run_goes_on(desktop: Watched, slow_server: Console) -> None:
+    """A run started on a new thread from elsewhere (another tab, a script, the API) showed in the console at once, but
+    its thread was listed only once the run had ended: the threads were read again at a run's end alone."""
+    from playwright.sync_api import expect
+
+    page = desktop.page
+    log_in(page, slow_server)
+    read: list[str] = []
+    page.on("requestfinished", lambda request: read.append(request.url))
+    session_id = new_session(page)
+    page.wait_for_function("() => true")  # (a round trip to the page: the events it has seen are in `read`)
+    while not any(f"/api/threads/session/{session_id}?" in url for url in read):  # its threads (none) have been read
+        page.wait_for_timeout(50)
+    headers = {"Authorization": f"Bearer {slow_server.key}"}
+    with httpx.Client(base_url=slow_server.server.base_url, headers=headers, timeout=30) as client:
+        body = {"session_id": session_id, "original_prompt": "Started by a script: compare B-trees and LSM-trees"}
+        thread = client.post("/api/threads/", json=body).json()
+        oid = client.post("/api/orchestration/start", json={"thread_id": thread["_id"]}).json()
+        page.locator(f"#orchestration-list button[data-orchestration='{oid['_id']}']").wait_for()
+        expect(page.locator("#thread-list li bdi")).to_have_text([body["original_prompt"]])
+        cancelled = client.post(f"/api/orchestration/{oid['_id']}/cancel")
+        assert cancelled.status_code == 200, (
+            cancelled.text
+        )  # (not 409: it was still running when its thread was listed)
+    assert desktop.problems() == []
