@@ -240,15 +240,16 @@ def test_long_words_do_not_widen_the_page_on_a_phone(phone: Watched, console: Co
     page.get_by_label("Prompt").fill("Explain recursion")
     page.get_by_label("Models").fill("m" * 300)
     page.get_by_role("button", name="Start").click()
-    page.get_by_role("alert").filter(has_text="unknown model").wait_for()
+    page.get_by_role("alert").filter(has_text=f"Models: no model '{'m' * 40}").wait_for()
     page.locator("#thread-list li").first.wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375, "the page scrolls sideways on a phone"
-    assert all("status of 400" in p for p in phone.problems())  # the refused start
+    assert all("status of 404" in p for p in phone.problems())  # the model looked up
 
 
 def test_a_refused_start_leaves_no_thread_behind(desktop: Watched, console: Console) -> None:
-    """The form's numbers are checked in the page (a whole number of iterations, the fields' ranges), and a
-    start the server refuses keeps its thread for the next start of the same prompt: a thread is made once."""
+    """The form's numbers are checked in the page (a whole number of iterations, the fields' ranges), and so are the
+    models: a start the server refused for an unknown model left behind the thread made for it (the API cannot delete
+    one), and the next start, its prompt changed, made another. Now no thread is made before the models are known."""
     from playwright.sync_api import expect
 
     page = desktop.page
@@ -272,17 +273,19 @@ def test_a_refused_start_leaves_no_thread_behind(desktop: Watched, console: Cons
         page.get_by_role("button", name="Start").click()
         expect(error).to_have_text(message)
         page.get_by_label(field).fill("")
-    page.get_by_label("Models").fill("no-such-model")
-    for _ in range(2):  # refused by the server, twice
+    page.get_by_label("Models").fill("sim:gpt-4o, no-such-model")
+    for _ in range(2):  # refused, twice
         page.get_by_role("button", name="Start").click()
-        page.get_by_role("alert").filter(has_text="unknown model 'no-such-model'").wait_for()
+        page.get_by_role("alert").filter(has_text="Models: unknown model 'no-such-model'").wait_for()
         error.evaluate("(node) => { node.textContent = ''; }")
+    assert prompts() == []
+    page.get_by_label("Prompt").fill("Explain recursion with two examples")  # (the user rewords it meanwhile)
     page.get_by_label("Models").fill("")
     page.get_by_label("Max iterations").fill("1")
     page.get_by_role("button", name="Start").click()
     page.locator(ENDED).wait_for(timeout=90_000)
-    assert prompts() == ["Explain recursion with an example"]
-    assert all("status of 400" in p for p in desktop.problems())  # the two refused starts
+    assert prompts() == ["Explain recursion with two examples"]
+    assert all("status of 404" in p for p in desktop.problems())  # the unknown model looked up, twice
 
 
 def test_a_session_ended_elsewhere_is_shown_ended(desktop: Watched, console: Console) -> None:

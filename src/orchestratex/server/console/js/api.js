@@ -90,6 +90,11 @@ export class Api {
     }
   }
 
+  /** One model of the server's catalog, by name or alias (a name may hold `/`: each part is encoded alone). */
+  model(name) {
+    return this.get(`/api/models/${name.split("/").map(encodeURIComponent).join("/")}`);
+  }
+
   orchestration(id) {
     return this.get(`/api/orchestration/status/${encodeURIComponent(id)}`);
   }

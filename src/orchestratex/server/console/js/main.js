@@ -591,6 +591,26 @@ function startSettings(form) {
   return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== null));
 }
 
+/**
+ * Refuse a model the server does not know before anything is made, in the server's words (`GET /api/models/{name}`,
+ * the lookup the start makes): the API cannot delete a thread, and the start the server refused for it left behind
+ * the thread made for it, for good once the prompt was changed. Any other failure of a lookup (a rate limit, the server
+ * unavailable) is left for the start to meet and say.
+ */
+async function checkModels(models) {
+  const names = [...new Set(models)].filter((name) => !name.split("/").some((part) => ["", ".", ".."].includes(part)));
+  const found = await Promise.all(
+    names.map((name) =>
+      state.api.model(name).then(
+        () => null,
+        (err) => (err instanceof ApiError && err.status === 404 ? err : null),
+      ),
+    ),
+  );
+  const unknown = found.find((err) => err !== null);
+  if (unknown) throw new Error(`Models: ${unknown.message}`);
+}
+
 /** The thread made for a start the server then refused: the next start of the same prompt uses it again. */
 let unstarted = null;
 
@@ -656,6 +676,7 @@ async function start(form, prompt) {
       // (an end is final: the server's refusal spoke of adding a thread, a step the user never asked for)
       throw new Error(notActive(state.sessionStatus));
     }
+    await checkModels(settings.preferred_models || []);
     if (!state.sessionId) {
       const session = await state.api.createSession(state.userId);
       await reloadSessions(session._id);
