@@ -16,14 +16,18 @@ import pytest
 import orchestratex.providers
 from orchestratex import FunctionProvider, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
-from orchestratex.exceptions import ProviderConnectionError
+from orchestratex.exceptions import ProviderConnectionError, ProviderHTTPError
 from orchestratex.orchestrator import RetryPolicy
 from orchestratex_gemini import GeminiProvider
 
 from .test_gemini_provider import request
+from .test_gemini_redirects import KEY, _Server, aiohttp_without_middlewares
+from .test_gemini_redirects import servers as servers  # (the fixture)
 from .test_gemini_streaming import chunk, sse
 
 pytest.importorskip("aiohttp")
+MIDDLEWARES = not aiohttp_without_middlewares()
+"""Whether the installed aiohttp takes client middlewares (3.12 and later)."""
 pytestmark = pytest.mark.filterwarnings(  # (google-genai's own session class, as aiohttp 3.12+ warns of it)
     "ignore:Inheritance class AiohttpClientSession from ClientSession is discouraged:DeprecationWarning"
 )
@@ -114,3 +118,42 @@ async def test_a_stream_closed_mid_answer_through_aiohttp_says_so() -> None:
             await provider.generate_stream(request(), on_text)
         await provider.aclose()
     assert pieces == ["Hello", ", world"] and raised.value.retryable
+
+
+@pytest.mark.skipif(not MIDDLEWARES, reason="aiohttp before 3.12 takes no client middleware")
+@pytest.mark.parametrize("cross", [True, False], ids=["to-another-host", "within-the-gateway"])
+async def test_the_key_stays_with_the_gateway_through_aiohttp_redirects(
+    servers: tuple[_Server, _Server], cross: bool
+) -> None:
+    """google-genai's aiohttp session took none of the httpx hooks that keep the key at the base URL's server, and
+    aiohttp drops only `Authorization` on a redirect to another one: `x-goog-api-key` went on to the host a gateway's
+    307 named, with the prompt."""
+    gateway, elsewhere = servers
+    gateway.location, gateway.redirects = (elsewhere.url if cross else ""), 1
+    provider = GeminiProvider(api_key=KEY, base_url=gateway.url)
+    assert provider._client._api_client._use_aiohttp()  # (what this file is about)
+    try:
+        generation = await provider.generate(request())
+    finally:
+        await provider.aclose()
+    assert generation.text == "Hello"
+    followed = elsewhere.headers if cross else gateway.headers[1:]
+    assert gateway.headers[0]["x-goog-api-key"] == KEY and len(followed) == 1
+    if cross:
+        assert all(KEY not in value for value in followed[0].values())
+    else:
+        assert followed[0]["x-goog-api-key"] == KEY
+
+
+@pytest.mark.skipif(MIDDLEWARES, reason="aiohttp 3.12 and later take a client middleware")
+async def test_an_aiohttp_without_middlewares_follows_no_redirect(servers: tuple[_Server, _Server]) -> None:
+    gateway, elsewhere = servers
+    gateway.location, gateway.redirects = elsewhere.url, 1
+    provider = GeminiProvider(api_key=KEY, base_url=gateway.url)
+    assert provider._client._api_client._use_aiohttp()
+    try:
+        with pytest.raises(ProviderHTTPError, match=r"\(307\)"):
+            await provider.generate(request())
+    finally:
+        await provider.aclose()
+    assert len(gateway.headers) == 1 and not elsewhere.headers

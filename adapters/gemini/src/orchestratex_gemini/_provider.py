@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import inspect
 import logging
 import math
 import os
@@ -112,6 +113,31 @@ def _key_stays_at(base_url: str) -> Callable[[httpx2.Request], Awaitable[None]]:
     return hook
 
 
+def _aiohttp_key_stays_at(base_url: str) -> dict[str, Any]:
+    """The aiohttp request arguments keeping the key at the base URL's server (`_key_stays_at`'s work): with aiohttp
+    installed, google-genai sends a client's calls through it, which takes no httpx event hook and, following a
+    redirect to another server, drops only `Authorization`: `x-goog-api-key` went on to the host a gateway's 307 named.
+    A client middleware (aiohttp 3.12 and later) takes it off each request leaving the base URL's origin; an older
+    aiohttp follows no redirect (one is answered as the error it is). No arguments when aiohttp is not installed."""
+    try:
+        import aiohttp  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return {}
+    if "middlewares" not in inspect.signature(aiohttp.ClientSession._request).parameters:
+        return {"allow_redirects": False}
+    parts = urlsplit(base_url)
+    home = _origin(parts.scheme, parts.hostname, parts.port)
+
+    async def middleware(request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+        url = request.url  # (a yarl URL)
+        if _origin(url.scheme, url.host, url.port) != home:
+            for name in ("x-goog-api-key", "authorization"):
+                request.headers.popall(name, None)
+        return await handler(request)
+
+    return {"middlewares": (middleware,)}
+
+
 def _client(*, api_key: str, http_options: types.HttpOptions) -> genai.Client:
     """A Gemini API client with `api_key` (not Vertex AI's, whatever `GOOGLE_GENAI_USE_VERTEXAI` says)."""
     token = _choosing.set(True)
@@ -194,7 +220,10 @@ class GeminiProvider(Provider):
                 retry_options=types.HttpRetryOptions(attempts=1),
                 httpx_async_client=http_client,
                 # (a call given more time to write its answer still connects within `timeout`: see `_connect_within`)
-                async_client_args=None if http_client is not None else {"event_hooks": {"request": hooks}},
+                # (each HTTP library takes the arguments it knows: httpx the hooks, aiohttp its own)
+                async_client_args=None
+                if http_client is not None
+                else {"event_hooks": {"request": hooks}, **_aiohttp_key_stays_at(base_url)},
             )
             build = functools.partial(_client, api_key=api_key, http_options=http_options)
             if http_client is None:  # (the SDK makes its HTTP client, with the environment's proxy)
