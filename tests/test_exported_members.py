@@ -17,6 +17,7 @@ PACKAGES = [
     "orchestratex.stores.aggregate",
     "orchestratex.stores.checks",
     "orchestratex.testing.fixtures",
+    "orchestratex.testing.runs",
     "orchestratex.orchestrator",
     "orchestratex.exceptions",
     "orchestratex.events",

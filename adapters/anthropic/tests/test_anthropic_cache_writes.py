@@ -11,8 +11,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from orchestratex import AnswerDelta, BayesianRouter, FunctionProvider, MemoryStore, Orchestrator
-from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.catalog import ModelProfile
+from orchestratex.testing.runs import FREE_JUDGE, judged_run
 from orchestratex_anthropic import AnthropicProvider
 
 # Claude Sonnet's list prices: $3 / MTok in, $15 / MTok out, $0.30 / MTok read from the cache
@@ -23,7 +23,7 @@ SONNET = ModelProfile(
     cached_input_cost_per_1k=0.0003,
     quality=9,
 )
-JUDGE = ModelProfile(name="function:judge", input_cost_per_1k=0.0, output_cost_per_1k=0.0, quality=5)
+JUDGE = FREE_JUDGE
 
 
 def claude(usage: dict[str, Any]) -> httpx2.MockTransport:
@@ -79,27 +79,7 @@ def _events(message: dict[str, Any]) -> bytes:
 
 async def _run(usage: dict[str, Any], *, streamed: bool = False) -> tuple[float, float, float]:
     provider = AnthropicProvider(api_key="k", http_client=httpx2.AsyncClient(transport=claude(usage)))
-    store = MemoryStore()
-    judge = FunctionProvider(lambda r: '{"score": 9, "feedback": "ok"}')
-    async with Orchestrator(
-        providers=[provider, judge],
-        catalog=ModelCatalog([SONNET, JUDGE]),
-        router=BayesianRouter(explore=False),
-        judges=[JUDGE.name],
-        store=store,
-    ) as orchestrator:
-        question = "What is the capital of France?"
-        if streamed:
-            async with orchestrator.run_stream(question, max_iterations=1, cost_limit=1.0) as stream:
-                pieces = [item.text async for item in stream if isinstance(item, AnswerDelta)]
-            assert pieces == ["Paris."] and stream.result is not None
-            result = stream.result
-        else:
-            result = await orchestrator.run(question, max_iterations=1, cost_limit=1.0)
-    assert result.status == "completed", result.orchestration.iterations
-    assert result.overage_cost == 0.0
-    session = await store.get_session(result.orchestration.session_id)
-    return result.total_cost, session.total_cost, session.reserved_cost
+    return await judged_run(provider, SONNET, "What is the capital of France?", streamed=streamed)
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,11 @@ from typing import Any
 import httpx2
 import pytest
 
-from orchestratex import BayesianRouter, FunctionProvider, MemoryStore, Orchestrator
-from orchestratex.catalog import ModelCatalog
+from orchestratex import MemoryStore
+from orchestratex.testing.runs import judged_orchestrator
 from orchestratex_anthropic import AnthropicProvider
 
-from .test_anthropic_cache_writes import JUDGE, SONNET, _run
+from .test_anthropic_cache_writes import SONNET, _run
 
 
 @pytest.mark.parametrize(
@@ -61,15 +61,10 @@ async def test_after_its_first_us_only_bill_a_model_is_reserved_at_it_and_kept()
         return httpx2.Response(200, json=message)
 
     provider = AnthropicProvider(api_key="k", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(answer)))
-    judge = FunctionProvider(lambda r: '{"score": 5, "feedback": "say more"}')
     store = MemoryStore()
-    async with Orchestrator(
-        providers=[provider, judge],
-        catalog=ModelCatalog([SONNET, JUDGE]),
-        router=BayesianRouter(explore=False),
-        judges=[JUDGE.name],
-        store=store,
-        max_output_tokens=1000,
+    verdict = '{"score": 5, "feedback": "say more"}'
+    async with judged_orchestrator(
+        provider, SONNET, verdict=verdict, store=store, max_output_tokens=1000
     ) as orchestrator:
         first = await orchestrator.run("Explain TCP slow start", max_iterations=3, cost_limit=1.0)
         second = await orchestrator.run("Explain TCP congestion avoidance", max_iterations=3, cost_limit=1.0)

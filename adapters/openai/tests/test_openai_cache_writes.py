@@ -12,8 +12,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from orchestratex import AnswerDelta, BayesianRouter, FunctionProvider, MemoryStore, Orchestrator
-from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.catalog import ModelProfile
+from orchestratex.testing.runs import judged_run
 from orchestratex_openai import OpenAIProvider
 
 # GPT-6.2 Sol's list prices: $2 / MTok in, $0.10 / MTok read from the cache, $10 / MTok out
@@ -24,7 +24,6 @@ SOL = ModelProfile(
 GPT_4_1 = ModelProfile(
     name="openai:gpt-4.1", input_cost_per_1k=0.002, cached_input_cost_per_1k=0.0005, output_cost_per_1k=0.008
 )
-JUDGE = ModelProfile(name="function:judge", cost_per_1k_tokens=0, quality=5)
 # 2,000 prompt tokens: 1,200 written to the cache, 500 read from it, 300 neither; 40 out
 CHAT_USAGE = {
     "prompt_tokens": 2000,
@@ -95,27 +94,8 @@ def openai(api: str) -> OpenAIProvider:
 
 
 async def run(model: ModelProfile, api: str, *, streamed: bool) -> tuple[float, float, float]:
-    store = MemoryStore()
-    judge = FunctionProvider(lambda r: '{"score": 9, "feedback": "right"}', name="function")
-    async with Orchestrator(
-        catalog=ModelCatalog([model, JUDGE]),
-        providers=[openai(api), judge],
-        router=BayesianRouter(explore=False),
-        judges=[JUDGE.name],
-        store=store,
-    ) as orchestrator:
-        question = "Read this long shared context. " * 70 + "What is the capital of France?"  # (2,000 tokens at most)
-        if streamed:
-            async with orchestrator.run_stream(question, max_iterations=1, cost_limit=1.0) as stream:
-                pieces = [item async for item in stream if isinstance(item, AnswerDelta)]
-            assert pieces and stream.result is not None
-            result = stream.result
-        else:
-            result = await orchestrator.run(question, max_iterations=1, cost_limit=1.0)
-    assert result.status == "completed", result.orchestration.iterations
-    assert result.overage_cost == 0.0  # (the prompt's reserved worst case covers its writes)
-    session = await store.get_session(result.orchestration.session_id)
-    return result.total_cost, session.total_cost, session.reserved_cost
+    question = "Read this long shared context. " * 70 + "What is the capital of France?"  # (2,000 tokens at most)
+    return await judged_run(openai(api), model, question, streamed=streamed)
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,13 @@ import httpx2
 from orchestratex import BayesianRouter, FunctionProvider, GenerationRequest, MemoryStore, Orchestrator
 from orchestratex.catalog import ModelCatalog, ModelProfile
 from orchestratex.stores import Store
+from orchestratex.testing.runs import judged_orchestrator
 from orchestratex_openai import OpenAIProvider
 
 # GPT-5's list prices: $1.25 / MTok in, $10 / MTok out; twice that at priority
 GPT_5 = ModelProfile(
     name="openai:gpt-5", input_cost_per_1k=0.00125, cached_input_cost_per_1k=0.000125, output_cost_per_1k=0.01
 )
-JUDGE = ModelProfile(name="function:judge", cost_per_1k_tokens=0, quality=5)
 PROMPT_TOKENS = 20  # (below any bound of the prompt the orchestrator reserves for)
 BILL = 0.01605  # 20 x $2.50 + 800 x $20 (per MTok): an answer of 800 tokens, 80% of its 1,000-token cap
 
@@ -72,14 +72,7 @@ class Judge:
 
 def orchestrator(api: PriorityProject, store: Store, judge: Judge | None = None) -> Orchestrator:
     openai = OpenAIProvider(api_key="sk-test", http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(api)))
-    return Orchestrator(
-        catalog=ModelCatalog([GPT_5, JUDGE]),
-        providers=[openai, FunctionProvider(judge or Judge(), name="function")],
-        router=BayesianRouter(explore=False),
-        judges=[JUDGE.name],
-        store=store,
-        max_output_tokens=1000,
-    )
+    return judged_orchestrator(openai, GPT_5, verdict=judge or Judge(), store=store, max_output_tokens=1000)
 
 
 async def test_after_its_first_priority_bill_a_model_is_reserved_at_the_priority_prices_and_kept() -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from orchestratex import AnswerDelta, BayesianRouter, FunctionProvider, MemoryStore, Orchestrator
-from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.catalog import ModelProfile
+from orchestratex.testing.runs import judged_run
 from orchestratex_openai import OpenAIProvider
 
 # GPT-5's list prices: $1.25 / MTok in, $0.125 / MTok read from the cache, $10 / MTok out; at priority $2.50, $0.25
@@ -20,7 +20,6 @@ from orchestratex_openai import OpenAIProvider
 GPT_5 = ModelProfile(
     name="openai:gpt-5", input_cost_per_1k=0.00125, cached_input_cost_per_1k=0.000125, output_cost_per_1k=0.01
 )
-JUDGE = ModelProfile(name="function:judge", cost_per_1k_tokens=0, quality=5)
 # 1,000 prompt tokens, 200 of them read from the cache; 100 out
 BILLS = {
     "default": 0.002025,  # 800 x $1.25 + 200 x $0.125 + 100 x $10 (per MTok)
@@ -96,27 +95,8 @@ def response(body: dict[str, Any], tier: str) -> httpx2.Response:
 
 
 async def run(tier: str, api: str, *, streamed: bool, model: ModelProfile = GPT_5) -> tuple[float, float, float]:
-    store = MemoryStore()
-    judge = FunctionProvider(lambda r: '{"score": 9, "feedback": "right"}', name="function")
-    async with Orchestrator(
-        catalog=ModelCatalog([model, JUDGE]),
-        providers=[openai(tier, api), judge],
-        router=BayesianRouter(explore=False),
-        judges=[JUDGE.name],
-        store=store,
-    ) as orchestrator:
-        question = "Read this long shared context. " * 35 + "What is the capital of France?"  # (1,000 tokens at most)
-        if streamed:
-            async with orchestrator.run_stream(question, max_iterations=1, cost_limit=1.0) as stream:
-                pieces = [item async for item in stream if isinstance(item, AnswerDelta)]
-            assert pieces and stream.result is not None
-            result = stream.result
-        else:
-            result = await orchestrator.run(question, max_iterations=1, cost_limit=1.0)
-    assert result.status == "completed", result.orchestration.iterations
-    assert result.overage_cost == 0.0
-    session = await store.get_session(result.orchestration.session_id)
-    return result.total_cost, session.total_cost, session.reserved_cost
+    question = "Read this long shared context. " * 35 + "What is the capital of France?"  # (1,000 tokens at most)
+    return await judged_run(openai(tier, api), model, question, streamed=streamed)
 
 
 # GPT-6.2 Sol, which the price source does not list (the shipped catalog prices it): $2 / $0.10 / $10 per MTok, twice
