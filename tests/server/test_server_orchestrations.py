@@ -5,9 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from fastapi.testclient import TestClient
+
+from orchestratex import Orchestrator
+from orchestratex.catalog import ModelCatalog, ModelProfile
+from orchestratex.records import Orchestration
+from orchestratex.server import create_app, issue_api_key
+from orchestratex.stores import MemoryStore
 from orchestratex.usage import add_costs
 
-from .conftest import Api
+from .conftest import Api, bearer, in_app_loop
 
 
 def test_start_answers_202_pending_then_the_run_completes(api: Api) -> None:
@@ -124,3 +131,54 @@ def test_status_shows_progress_while_running(make_api: Callable[..., Api]) -> No
     assert running, seen
     assert running == sorted(running)  # iterations only ever grow
     assert len(doc["iterations"]) >= max(running)
+
+
+def test_a_start_in_a_session_with_no_budget_is_refused_409_not_run_to_fail(api: Api) -> None:
+    # a session with `"cost_limit": 0` (a budget of nothing; sent, say, as "no limit"): each start answered 202, then
+    # its run failed `budget` without a call ("no model's worst-case cost fits the $0.000000 left")
+    session = api.session(settings={"cost_limit": 0})
+    tid = api.thread(session["_id"])["_id"]
+    r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice)
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"] == (
+        f"session {session['_id']} has a cost_limit of $0, a budget of nothing (not 'no limit': a session without one"
+        " leaves cost_limit out): no orchestration can spend anything in it; start it in a session with a budget"
+    )
+    assert "RateLimit" in r.headers  # (counted, as every 409 of a session is)
+    analytics = api.client.get(f"/api/analytics/session/{session['_id']}", headers=api.alice).json()
+    assert analytics["orchestrations"] == 0  # nothing was stored
+    # a session whose spending has reached its limit: the same, with what it spent
+    spent = api.session(settings={"cost_limit": 0.001})
+    tid = api.thread(spent["_id"])["_id"]
+    in_app_loop(api.client).call(_spend, api, tid, 0.001)
+    r = api.client.post("/api/orchestration/start", json={"thread_id": tid}, headers=api.alice)
+    assert r.status_code == 409, r.text
+    assert r.json()["detail"] == (
+        f"session {spent['_id']} has spent its whole budget ($0.001000 of its cost_limit $0.001000): nothing is left"
+        " for an orchestration; start it in a new session"
+    )
+    # a session with budget left still starts
+    assert api.start(api.thread(api.session(settings={"cost_limit": 0.001})["_id"])["_id"])["status"] == "pending"
+
+
+async def _spend(api: Api, thread_id: str, amount: float) -> None:
+    """`amount` spent in the thread's session, by a run (stored, then its commit adding what it spent)."""
+    thread = await api.store.get_thread(thread_id)
+    doc = Orchestration(thread_id=thread.id, session_id=thread.session_id, user_id=thread.user_id, prompt="Hi")
+    await api.store.create_orchestration(doc)
+    doc.status = "completed"
+    await api.store.commit(doc, spent=amount)
+
+
+def test_a_session_with_no_budget_still_runs_free_models() -> None:
+    # a free model (a local one, priced 0) spends nothing: a start with no budget left is the run's to decide
+    catalog = ModelCatalog(
+        [ModelProfile(name=f"sim:local-{n}", cost_per_1k_tokens=0, context_window=32_768) for n in ("a", "b")]
+    )
+    store = MemoryStore()
+    with TestClient(create_app(store, orchestrator=Orchestrator(store=store, catalog=catalog))) as client:
+        key = in_app_loop(client).call(issue_api_key, store, "alice")
+        api = Api(client, store, bearer(key), {}, {}, {"alice": key})
+        tid = api.thread(api.session(max_iterations=1, settings={"cost_limit": 0})["_id"])["_id"]
+        final = api.wait(api.start(tid)["_id"])
+        assert (final["status"], final["total_cost"]) == ("completed", 0.0)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from ..catalog import ModelCatalog
 from ..exceptions import Conflict, NotFound
-from ..records import TERMINAL_ORCHESTRATION_STATUSES
+from ..orchestrator._result import dollars
+from ..records import TERMINAL_ORCHESTRATION_STATUSES, Session
 from ._access import load_orchestration, load_session, load_thread, load_to_stop
 from ._app import state_of
 from ._auth import principal_of
@@ -26,7 +28,8 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
     """Store a `pending` orchestration of the thread's prompt (or `prompt`) and run it in the background.
 
     Unset settings take the session's (`max_iterations`, `preferred_models`); the session's
-    `cost_limit` bounds every call. 409 when the session is not active; 429 when the user already
+    `cost_limit` bounds every call. 409 when the session is not active, or has spent its whole `cost_limit` (and no
+    model of the catalog is free); 429 when the user already
     runs the most orchestrations allowed at once; 413 when what it stores (its prompt, the thread's context, the
     thread's earlier turns) would pass the user's storage quota. Follow it on `/ws/{session_id}` or
     `GET /api/orchestration/status/{id}`.
@@ -47,6 +50,8 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
         preferred_models=s.preferred_models,
         cost_limit=s.cost_limit,
     )
+    if (spent := _spent(session, state.orchestrator.catalog)) is not None:
+        raise Conflict(spent)
     charged = await state.quota.charge(session.user_id, stored_bytes(doc))
     try:
         admitted = await state.concurrency.acquire(session.user_id)
@@ -60,6 +65,27 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
     answer = document(doc, 202, headers)  # serialised before the run can change it
     state.runner.launch(doc)
     return answer
+
+
+def _spent(session: Session, catalog: ModelCatalog) -> str | None:
+    """Why no orchestration can run in `session`, whose spending has reached its `cost_limit` (the `Conflict` of its
+    start), or None. Such a start was answered 202, then its run failed `budget` without a call ("no model's
+    worst-case cost fits the $0.000000 left"). A run may still use a free model: with one in the catalog, the run
+    decides. Read from the session the start has read anyway: no store round trip."""
+    limit = session.settings.cost_limit
+    if limit is None or limit - session.total_cost > 1e-12:
+        return None
+    if any(m.input_cost_per_1k == 0 and m.output_cost_per_1k == 0 for m in catalog):
+        return None
+    if limit <= 1e-12:
+        return (
+            f"session {session.id} has a cost_limit of $0, a budget of nothing (not 'no limit': a session without one"
+            " leaves cost_limit out): no orchestration can spend anything in it; start it in a session with a budget"
+        )
+    return (
+        f"session {session.id} has spent its whole budget ({dollars(session.total_cost)} of its cost_limit"
+        f" {dollars(limit)}): nothing is left for an orchestration; start it in a new session"
+    )
 
 
 @router.get("/status/{orchestration_id}", response_model=Orchestration, summary="Get Orchestration Status")
