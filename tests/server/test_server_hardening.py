@@ -104,6 +104,33 @@ def test_cancel_one_run_through_the_api(make_api: Callable[..., Api], store: str
     assert session.total_cost == pytest.approx(sum(d["total_cost"] for d in docs), abs=1e-12)
 
 
+@pytest.mark.parametrize("store", ["sqlite", "memory"])
+def test_concurrent_cancels_of_one_run_end_it_once_one_200_the_others_409(
+    make_api: Callable[..., Api], store: str
+) -> None:
+    # a double-clicked "Cancel", or a client retrying its cancel while the first was still on its way: every one was
+    # answered 200 as the one that ended the run, where one sent a moment later is told it has already ended
+    api = make_api(SQLiteStore(":memory:") if store == "sqlite" else MemoryStore(), env=SLOW)
+    sid = api.session(settings={"cost_limit": 5.0})["_id"]
+    oid = api.start(api.thread(sid)["_id"], settings=ENDLESS)["_id"]
+    time.sleep(0.3)
+    answers = _post_all(api, [(f"/api/orchestration/{oid}/cancel", {})] * 4)
+    assert sorted(r.status_code for r in answers) == [200, 409, 409, 409], [r.text for r in answers]
+    for r in answers:
+        if r.status_code == 409:
+            assert (
+                r.json()["detail"] == f"orchestration {oid} has already ended (cancelled): there is nothing to cancel"
+            )
+        else:
+            assert (r.json()["status"], r.json()["stop_reason"]) == ("cancelled", "cancelled")
+    events = _events(api, sid, oid)
+    assert [e["type"] for e in events].count("orchestration_failed") == 1
+    session = _settled(api, sid)
+    assert (
+        session.total_cost == api.client.get(f"/api/orchestration/status/{oid}", headers=api.alice).json()["total_cost"]
+    )
+
+
 def test_ending_a_session_stops_its_runs_and_frees_the_slots(make_api: Callable[..., Api]) -> None:
     api = make_api(env=SLOW, max_concurrent=2)
     sid = api.session()["_id"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
+
 from fastapi import APIRouter, Request, Response
 
 from ..catalog import ModelCatalog
@@ -9,7 +12,7 @@ from ..exceptions import Conflict, NotFound
 from ..orchestrator._result import dollars
 from ..records import TERMINAL_ORCHESTRATION_STATUSES, Session
 from ._access import load_orchestration, load_session, load_thread, load_to_stop
-from ._app import state_of
+from ._app import ServerState, state_of
 from ._auth import principal_of
 from ._bodies import CheckedJsonRoute
 from ._errors import ERROR_RESPONSES
@@ -65,6 +68,20 @@ async def start_orchestration(body: OrchestrationStart, request: Request) -> Res
     answer = document(doc, 202, headers)  # serialised before the run can change it
     state.runner.launch(doc)
     return answer
+
+
+def _cancel_ended(
+    cancelling: dict[str, asyncio.Future[bool]], orchestration_id: str, done: asyncio.Future[bool]
+) -> None:
+    if cancelling.get(orchestration_id) is done:
+        del cancelling[orchestration_id]
+    if not done.cancelled():
+        done.exception()  # (raised to the request that began it, unless that request was cancelled meanwhile)
+
+
+async def _already_ended(state: ServerState, orchestration_id: str) -> Conflict:
+    now = await state.store.get_orchestration(orchestration_id)
+    return Conflict(f"orchestration {orchestration_id} has already ended ({now.status}): there is nothing to cancel")
 
 
 def _spent(session: Session, catalog: ModelCatalog) -> str | None:
@@ -137,9 +154,16 @@ async def cancel_orchestration(orchestration_id: str, request: Request) -> Respo
     ended = doc.status in TERMINAL_ORCHESTRATION_STATUSES
     headers = await state.rate.hit_stop(doc.session_id, user.user_id, stops=not ended, user_deferred=deferred)
     if ended or not await state.store.request_cancel(doc.id):
-        now = await state.store.get_orchestration(doc.id)
-        raise Conflict(f"orchestration {doc.id} has already ended ({now.status}): there is nothing to cancel")
-    if await state.orchestrator.cancel(doc.id):
+        raise await _already_ended(state, doc.id)
+    cancelling = state.runner.cancelling
+    underway = cancelling.get(doc.id)
+    if underway is not None:  # another request of this process is ending it: this one ends nothing
+        await asyncio.wait((underway,))
+        if not underway.cancelled() and underway.exception() is None and underway.result():
+            raise await _already_ended(state, doc.id)
+    underway = cancelling[doc.id] = asyncio.ensure_future(state.orchestrator.cancel(doc.id))
+    underway.add_done_callback(partial(_cancel_ended, cancelling, doc.id))
+    if await asyncio.shield(underway):
         return document(await state.store.get_orchestration(doc.id), 200, headers)
     state.runner.launch(doc.id)  # nobody may be running it (its process died): end it here
     return document(doc, 202, headers)

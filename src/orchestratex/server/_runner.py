@@ -38,6 +38,10 @@ class Runner:
         """The grace period is over: a run launched from now on is handed back at once."""
         self._hurry = asyncio.Event()
         """The stop was forced (a second Ctrl-C or stop signal): the grace period ends now."""
+        self.cancelling: dict[str, asyncio.Future[bool]] = {}
+        """The cancels of runs that a cancel request of this process is ending (`Orchestrator.cancel`): another request
+        asking meanwhile waits for it, then is answered 409 as it would be a moment later (two concurrent cancels both
+        answered 200, each as the one that ended the run)."""
         self._unclaimed: set[str] = set()
         """Runs whose claim failed here: tried again at the next resume pass (their lease may still be this
         process's, from `store_to_run`, so the store does not list them as resumable)."""
