@@ -64,7 +64,8 @@ async def test_a_resumed_run_rides_out_one_unreachable_store_call(method: str) -
     session = await store.create_session(Session(user_id="alice", settings=SessionSettings(cost_limit=1.0)))
     for _ in range(2):  # (a second run resumed by the same orchestrator)
         if method == "get_session":  # a prepared run, driven by `resume_pending`
-            doc = await make().prepare("Hello", session=session, max_iterations=1)
+            async with make() as preparing:  # (closed: it gives up the lease its `prepare` held the run with)
+                doc = await preparing.prepare("Hello", session=session, max_iterations=1)
         else:  # a run whose process died while its answer was being written: what it held is released
             dead = True
             with pytest.raises(_Died):

@@ -24,8 +24,8 @@ def test_orchestrations_left_pending_are_resumed_at_start_up(tmp_path: Path, mon
 
     async def leave_pending() -> tuple[str, str]:
         async with SQLiteStore(path) as store:
-            orchestrator = Orchestrator(store=store)
-            doc = await orchestrator.prepare("Explain recursion", user_id="alice")
+            async with Orchestrator(store=store) as orchestrator:  # (closed: it gives up the lease of what it prepared)
+                doc = await orchestrator.prepare("Explain recursion", user_id="alice")
             return doc.id, await issue_api_key(store, "alice")
 
     oid, key = asyncio.run(leave_pending())

@@ -35,10 +35,10 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict
 
     async def prepare() -> tuple[str, dict[str, str]]:
         async with SQLiteStore(path) as store:
-            orchestrator = Orchestrator(store=store)
-            session = await orchestrator.create_session("alice")
-            thread = await orchestrator.create_thread(session.id, "Write a haiku about the sea")
-            pending = await orchestrator.prepare(thread.original_prompt, thread=thread)  # resumed by the app
+            async with Orchestrator(store=store) as orchestrator:  # (closed: it gives up the lease of what it prepared)
+                session = await orchestrator.create_session("alice")
+                thread = await orchestrator.create_thread(session.id, "Write a haiku about the sea")
+                pending = await orchestrator.prepare(thread.original_prompt, thread=thread)  # resumed by the app
             ids = {"session_id": session.id, "thread_id": thread.id, "orchestration_id": pending.id}
             return await issue_api_key(store, "root", admin=True), ids
 

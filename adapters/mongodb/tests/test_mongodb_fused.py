@@ -58,8 +58,9 @@ async def test_a_wrapped_commit_sees_every_commit_of_a_run(mock_client_factory: 
 
 async def test_a_wrapped_claim_sees_the_renewals(mock_client_factory: Callable[[], Any]) -> None:
     async with _Claims(client=mock_client_factory(), retry_backoff_s=0) as store:
-        orchestrator = Orchestrator(providers=[SimulatedProvider(seed=3, latency_scale=0)], store=store)
-        o = await orchestrator.prepare("Explain the CAP theorem briefly", cost_limit=1.0)
+        # (closed: it gives up the lease its `prepare` held the run with)
+        async with Orchestrator(providers=[SimulatedProvider(seed=3, latency_scale=0)], store=store) as orchestrator:
+            o = await orchestrator.prepare("Explain the CAP theorem briefly", cost_limit=1.0)
         before = store.claims
         assert await store.renew_leases([o.id], "someone", 30) == {o.id}  # free: taken
         assert await store.renew_leases([o.id], "someone", 30) == {o.id}  # held: renewed, through `claim` too

@@ -22,9 +22,10 @@ async def test_a_run_with_a_lease_of_1e12_seconds_completes(mock_client_factory:
         result = await orchestrator.run("Say hello", cost_limit=0.1)
         assert result.orchestration.status == "completed"
         other = await orchestrator.prepare("Say hello again", cost_limit=0.1)
-        assert await store.claim(other.id, "me", 1e12)  # (prepare's lease was released)
-        assert not await store.claim(other.id, "another process", 1.0)  # held for good
-        assert await store.renew_leases([other.id], "me", 1e15) == {other.id}
+        assert not await store.claim(other.id, "me", 1e12)  # the lease `prepare` gave the orchestrator: for good
+    assert await store.claim(other.id, "me", 1e12)  # (given up as it closed)
+    assert not await store.claim(other.id, "another process", 1.0)  # held for good
+    assert await store.renew_leases([other.id], "me", 1e15) == {other.id}
 
 
 async def test_counters_with_a_ttl_past_year_9999_never_expire(mock_client_factory: Callable[[], Any]) -> None:

@@ -130,9 +130,13 @@ async def drive_stored(
             if isinstance(exc, Exception):
                 exc.add_note(NOT_CLAIMED)
             raise
+        o._leases.taken(oid)
         if not claimed:
             o._leases.drop(oid)
-            raise Conflict(f"orchestration {oid} is being run by another process")
+            raise Conflict(
+                f"orchestration {oid} is being run by another process, or was just prepared by another orchestrator, "
+                "whose start() it is held for (lease_ttl_s)"
+            )
         o._leases.granted(oid, asked)
         return await drive_leased(o, oid, doc, None, on_event, on_delta)
     finally:

@@ -140,7 +140,7 @@ class LeaseKeeper:
     refuses it, and the run is left to whichever process resumes it. Before, a renewal took such a lease back (the
     `Store` ABC's default `renew_leases`, MemoryStore) and the paused run wrote its stale state over the other's."""
 
-    __slots__ = ("_granted", "_lapsed", "_o", "_sleeping", "_task", "held", "lost")
+    __slots__ = ("_granted", "_lapsed", "_o", "_prepared", "_sleeping", "_task", "held", "lost")
 
     def __init__(self, orchestrator: Orchestrator) -> None:
         self._o = orchestrator
@@ -155,6 +155,9 @@ class LeaseKeeper:
         """Lost leases that may have lapsed, to be taken back if no other process wrote their runs (`_take_back`)."""
         self._task: asyncio.Task[None] | None = None
         self._sleeping = False
+        self._prepared: dict[str, float] = {}
+        """The orchestrations `prepare` stored leased to this process, with when that lease ends (`time.monotonic()`),
+        in the order they were prepared: given once for `lease_ttl_s`, not renewed (see `prepared`)."""
 
     def start(self) -> None:
         """Renew the held leases from now on, on the running event loop."""
@@ -166,6 +169,30 @@ class LeaseKeeper:
         """The store gave this process the lease of held `oid` with a call made at `asked` (`time.monotonic()`)."""
         if oid in self.held:
             self._granted[oid] = asked
+
+    def prepared(self, oid: str, asked: float) -> None:
+        """`prepare` stored `oid` leased to this process for `lease_ttl_s` with a call made at `asked`: a grace, given
+        once and not renewed, for this process's `start`, `drive` or `resume_pending` to run it before another
+        process's resume pass may (stored without one, a server on the same store ran it as "left by a stopped
+        process", and this `start` then failed with `Conflict`, or returned the server's result). A worker that
+        drives what an application prepares still takes it once the grace is over (`aclose` gives it up at once)."""
+        prepared, now = self._prepared, time.monotonic()
+        while prepared:  # (forget those whose grace is over: oldest first)
+            first, ends = next(iter(prepared.items()))
+            if ends > now:
+                break
+            del prepared[first]
+        prepared[oid] = asked + self._o.lease_ttl_s
+
+    def still_prepared(self) -> list[str]:
+        """The orchestrations prepared here whose grace is not over, oldest first: the store does not list them as
+        resumable meanwhile, this process's `resume_pending` runs them."""
+        now = time.monotonic()
+        return [oid for oid, ends in self._prepared.items() if ends > now]
+
+    def taken(self, oid: str) -> None:
+        """A run of this process claimed `oid` (or was refused its lease): no longer held for it by `prepare`."""
+        self._prepared.pop(oid, None)
 
     def drop(self, oid: str) -> None:
         """This process no longer holds the lease of `oid`; when it held no other, the keeper ends now."""
@@ -255,6 +282,15 @@ class LeaseKeeper:
         return oid not in self.lost
 
     async def aclose(self) -> None:
-        """Stop renewing (`start` begins again)."""
+        """Stop renewing (`start` begins again), and give up the leases `prepare` gave runs this process did not
+        start: another process resumes them at once, not once their grace is over (a store that fails meanwhile
+        leaves the others to expire)."""
         task, self._task = self._task, None
         await stop(task)
+        o, prepared = self._o, self.still_prepared()
+        self._prepared.clear()
+        for oid in prepared:
+            try:
+                await o.store.release(oid, o.owner)
+            except Exception:
+                break

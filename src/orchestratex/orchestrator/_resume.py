@@ -31,7 +31,9 @@ async def resume_pending(orchestrator: Orchestrator, limit: int, concurrency: in
             raise UserError(f"resume_pending({name}=...) must be an int >= 1, not {value!r}")
     limit, concurrency = int(limit), int(concurrency)  # (numpy's integers, which a SQLite query cannot take)
     await ensure_ready(orchestrator)
-    ids = await orchestrator.store.list_resumable(limit=limit)
+    listed = await orchestrator.store.list_resumable(limit=limit)
+    # with those this orchestrator prepared: leased to it for a while (`prepare`), the store does not list them yet
+    ids = list(dict.fromkeys([*listed, *orchestrator._leases.still_prepared()]))[:limit]
     gate = asyncio.Semaphore(concurrency)
     results = await asyncio.gather(*(_resume(orchestrator, oid, gate) for oid in ids), return_exceptions=True)
     for result in results:  # a `UserError`, that the orchestrator refused the run (it is closing, say), is not the

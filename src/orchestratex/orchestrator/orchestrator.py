@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
@@ -630,6 +631,10 @@ class Orchestrator:
         """Validate the request and store a `pending` orchestration (and its session and thread when
         not given); `drive` runs it. `run` is `prepare` then `drive`.
 
+        The orchestration is leased to this orchestrator for `lease_ttl_s`, once (not renewed): another
+        process's resume pass on the same store leaves it to this one's `start`, `drive` or `resume_pending`
+        meanwhile, and resumes it once that grace is over (at once after `aclose`).
+
         `prompt` is a string or a conversation: a list of `Message`s or `{"role", "content"}`
         mappings (roles `system`, `developer` (as system), `user`, `assistant`) ending with the
         user message to answer. On an existing `thread`, a prompt without earlier turns continues
@@ -660,14 +665,19 @@ class Orchestrator:
             patience=patience,
             stop_sequences=stop_sequences,
         )
-        store = self.store
-        if thread_made is not None:  # (with the store retries of a run's writes, as its session: `store_new`)
-            made = thread_made
-            await store_new(
-                self, partial(store.create_thread, made), partial(store.get_thread, made.id), f"thread {made.id}"
-            )
-        create, read = partial(store.create_orchestration, doc), partial(store.get_orchestration, doc.id)
-        return await store_new(self, create, read, f"orchestration {doc.id}")
+        store, owner, ttl_s = self.store, self.owner, self.lease_ttl_s
+        asked = time.monotonic()
+
+        async def create() -> Orchestration:
+            # (with its new thread, in one round trip) leased to this orchestrator for `lease_ttl_s`, not renewed: a
+            # resume pass of another process on the store leaves it to this one's `start` meanwhile (see `prepared`)
+            await store.start(doc, thread=thread_made, owner=owner, ttl_s=ttl_s)
+            return doc
+
+        # (with the store retries of a run's writes, as its session: `store_new`)
+        stored = await store_new(self, create, partial(store.get_orchestration, doc.id), f"orchestration {doc.id}")
+        self._leases.prepared(doc.id, asked)
+        return stored
 
     _plan = plan  # `prepare`'s checks, nothing stored (the server charges its quota before it stores the orchestration)
 

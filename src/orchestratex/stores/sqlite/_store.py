@@ -414,7 +414,9 @@ class SQLiteStore(SQLiteRecords):
             for event, seq in zip(events, previous, strict=True):  # they were not stored
                 event.seq = seq
             raise
-        self._written.put(parts.id, parts, 0, leased=True)
+        # (a `pending` one, `prepare`'s, is claimed before any commit of it: kept only in the bounded cache, not for
+        # as long as a lease it may never renew, one per run an application prepares for a worker to drive)
+        self._written.put(parts.id, parts, 0, leased=orchestration.status != "pending")
         return started
 
     def _start_sync(
