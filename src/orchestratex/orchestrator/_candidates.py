@@ -22,6 +22,8 @@ _HELD = "the session's budget cannot cover a call"
 class Candidates(Spending):
     """The router's task and candidates, each fitting the window, the budget and the judging it needs."""
 
+    __slots__ = ()
+
     def _messages(self, last_user: str) -> list[Message]:
         """`request_messages` for this run's conversation ending with `last_user` (the last ones built, reused:
         not to be changed in place)."""

@@ -29,6 +29,8 @@ logger = logging.getLogger("orchestratex.orchestrator")
 class Committing(Candidates):
     """Steps committed all or nothing (`Store.start`, then `Store.commit_step`), retried while the store is down."""
 
+    __slots__ = ()
+
     async def _commit(
         self,
         events: list[Event],

@@ -71,6 +71,8 @@ _NO_USAGE = made(Usage)
 class Run(Committing):
     """The state of one orchestration being driven by one orchestrator: the loop of DESIGN §4."""
 
+    __slots__ = ()
+
     # -- the loop -----------------------------------------------------------------------------
     # (one coroutine for the whole loop, not one per level: a run in flight holds every frame of its await chain)
     async def drive(self) -> None:

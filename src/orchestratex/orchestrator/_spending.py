@@ -48,9 +48,7 @@ KEPT = ", which its next calls reserve (kept in the run)"
 class Spending(RunState):
     """Calls made within the budget: reserved at their worst case, settled at what they cost."""
 
-    asking = 0.0
-    """What this run's calls have asked the store to reserve and it has not answered yet: counted as held by
-    `_remaining`, so that a call checked meanwhile (another judge of the panel) is checked against it."""
+    __slots__ = ()
 
     async def _call(
         self,
