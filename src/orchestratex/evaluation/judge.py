@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -306,22 +306,20 @@ class LLMJudgeEvaluator(Evaluator):
             error=error,
         )
 
-    async def _ask(self, task: EvaluationTask, panel: list[ModelProfile], answer: str) -> list[JudgeVerdict]:
-        if len(panel) == 1:  # no task to spawn for a single judge
-            return [await self._judge(task, panel[0], answer)]
-        return await self._panel(task, panel, answer)
-
-    async def _panel(self, task: EvaluationTask, panel: list[ModelProfile], answer: str) -> list[JudgeVerdict]:
-        """The verdicts of a panel of judges, asked together. (A function of its own: a generator expression in
-        `evaluate` would make cells of its variables, held by every evaluation while its judges answer.) A judge
-        whose call raises what is no verdict (a bug: a provider's `KeyError`) fails the evaluation once every other
-        judge's call has ended: each is counted with the step, none left running after the run ends, its reservation
-        released while it answered and its cost never counted."""
-        verdicts = await asyncio.gather(*(self._judge(task, judge, answer) for judge in panel), return_exceptions=True)
-        for verdict in verdicts:
-            if isinstance(verdict, BaseException):
-                raise verdict
-        return verdicts  # type: ignore[return-value]  # (none is an exception)
+    def _ask(
+        self, task: EvaluationTask, panel: list[ModelProfile], answer: str
+    ) -> Awaitable[JudgeVerdict | list[JudgeVerdict | BaseException]]:
+        """The verdict of a single judge (its coroutine: no task to spawn), or the verdicts of a panel asked
+        together (their `gather`), for `_verdicts` to read. Returned rather than awaited here: an evaluation waiting on
+        its judges holds no frame of this function, nor of another that awaits the gather (two frames, 0.5 KB a run in
+        flight). (A function of its own: a generator expression in `evaluate` would make cells of its variables, held
+        by every evaluation while its judges answer.) A judge whose call raises what is no verdict (a bug: a
+        provider's `KeyError`) fails the evaluation once every other judge's call has ended: each is counted with the
+        step, none left running after the run ends, its reservation released while it answered and its cost never
+        counted."""
+        if len(panel) == 1:
+            return self._judge(task, panel[0], answer)
+        return asyncio.gather(*(self._judge(task, judge, answer) for judge in panel), return_exceptions=True)
 
     async def evaluate(self, task: EvaluationTask, response: Generation) -> Evaluation:
         """Ask the panel chosen among `task.judges` and aggregate their verdicts (median); when the whole panel fails,
@@ -333,14 +331,14 @@ class LLMJudgeEvaluator(Evaluator):
                 f"no judge available for an answer by {task.generating_model}: a judge must be another model "
                 "that is active, fits the budget and is not failing"
             )
-        verdicts = await self._ask(task, panel, response.text)
+        verdicts = _verdicts(await self._ask(task, panel, response.text))
         if not any(v.score is not None for v in verdicts) and not _all_budget(verdicts):
             # the whole panel failed (an unparseable verdict, a timeout): the answer is paid for, so the next judges
             # offered are asked once before the evaluation fails (each call reserves: the budget still holds)
             asked = {j.name for j in panel}
             spare = self.choose_judges(replace(task, judges=[j for j in task.judges if j.name not in asked]))
             if spare:
-                verdicts += await self._ask(task, spare, response.text)
+                verdicts += _verdicts(await self._ask(task, spare, response.text))
         scored = [v for v in verdicts if v.score is not None]
         cost = add_costs(*(v.cost for v in verdicts))
         if not scored:
@@ -363,6 +361,16 @@ class LLMJudgeEvaluator(Evaluator):
             raw_score=raw,
             probability=probability,
         )
+
+
+def _verdicts(said: JudgeVerdict | list[JudgeVerdict | BaseException]) -> list[JudgeVerdict]:
+    """What `LLMJudgeEvaluator._ask` gave, as a list of verdicts: a panel's first exception is raised."""
+    if not isinstance(said, list):
+        return [said]
+    for verdict in said:
+        if isinstance(verdict, BaseException):
+            raise verdict
+    return said  # type: ignore[return-value]  # (none is an exception)
 
 
 def _all_budget(verdicts: list[JudgeVerdict]) -> bool:
