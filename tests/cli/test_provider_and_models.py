@@ -42,9 +42,9 @@ def test_a_model_of_a_provider_left_out_is_refused_naming_both(tmp_path: Path) -
         " name models of local, or add openai (--provider local,openai)"
     ]
     assert not store.exists()
-    # the provider's own models are taken, by any name
+    # the provider's own models are taken, by any name (judged by the providers named alone: openai, here)
     done = run_cli(
-        "run", "hi", "--catalog", str(tmp_path / "models.toml"), "--provider", "local", "--models", "foo",
+        "run", "hi", "--catalog", str(tmp_path / "models.toml"), "--provider", "local,openai", "--models", "foo",
         "--max-iterations", "1", "--json", "--store", f"sqlite:///{store}", env=env,
     )  # fmt: skip
     assert [it["model_name"] for it in json.loads(done.stdout)["iterations_detail"]] == ["local:foo"], done.stderr

@@ -93,3 +93,64 @@ def test_an_endpoint_left_out_by_provider_needs_no_key(tmp_path: Path, store_url
             f"orchestratex: error: provider 'openrouter' of {catalog} needs an API key: set OPENROUTER_API_KEY; or"
             " leave openrouter out of the run: --provider ollama"
         ]
+
+
+_LOCAL_AND_PAID = """
+include_default = false
+
+[providers.ollama]
+kind = "openai"
+base_url = "{base}/v1"
+
+[providers.paid]
+kind = "openai"
+base_url = "{base}/v1"
+api_key_env = "PAID_API_KEY"
+
+[[models]]
+name = "ollama:llama3.2"
+cost_per_1k_tokens = 0
+{second}
+[[models]]
+name = "paid:big-judge"
+input_cost_per_1k = 0.01
+output_cost_per_1k = 0.03
+quality = 9.5
+"""
+
+
+def test_the_providers_named_alone_judge(tmp_path: Path, store_url: str) -> None:
+    """`--provider ollama` of a file naming a paid endpoint too, whose key was set: the answer of a local model was
+    judged by the paid one — sent to, and paid to, a provider the command had left out —, while a run with the shipped
+    catalog is judged by the providers named alone. It is now judged by another local model; with only one, the run
+    is refused, saying which option lets the other provider judge."""
+    asked: list[str] = []
+
+    def reply(sent: dict[str, Any]) -> Reply:
+        asked.append(sent["model"])
+        return _reply(sent)
+
+    env = cli_env(PAID_API_KEY="sk-paid")
+    with local_server(reply) as base:
+        second = '[[models]]\nname = "ollama:qwen2.5"\ncost_per_1k_tokens = 0\n'
+        (tmp_path / "models.toml").write_text(_LOCAL_AND_PAID.format(base=base, second=second))
+        catalog = str(tmp_path / "models.toml")
+        done = run_cli(
+            "run", "hi", "--catalog", catalog, "--provider", "ollama", "--json", "--store", store_url, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        ran = json.loads(done.stdout)
+        judges = [v["judge_model"] for it in ran["iterations_detail"] for v in it["evaluation"]["verdicts"]]
+        assert judges and set(judges) <= {"ollama:llama3.2", "ollama:qwen2.5"}, judges
+        assert "big-judge" not in asked and ran["total_cost"] == 0
+
+        (tmp_path / "one.toml").write_text(_LOCAL_AND_PAID.format(base=base, second=""))
+        one = str(tmp_path / "one.toml")
+        done = run_cli("run", "hi", "--catalog", one, "--provider", "ollama", "--store", store_url, env=env)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("orchestratex: error: no model can judge the answers of ollama:llama3.2"), done.stderr
+    assert done.stderr.rstrip().endswith(
+        "; --provider ollama leaves out paid, whose models could judge (only the models of the providers named"
+        " judge a run's answers): --provider ollama,paid"
+    ), done.stderr
+    assert "big-judge" not in asked

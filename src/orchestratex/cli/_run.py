@@ -393,6 +393,19 @@ _LIBRARY_ONLY = (
 )
 
 
+def _judges_left_out(args: argparse.Namespace, message: str) -> str:
+    """`; or let paid judge: --provider ollama,paid` for a run that has no judge because `--provider` left out the
+    configured providers whose models could judge (only the named providers' models judge its answers)."""
+    left_out = getattr(args, "left_out", None)
+    if not left_out or not message.startswith("no model can judge"):
+        return ""
+    named = ",".join(args.provider)
+    return (
+        f"; --provider {named} leaves out {', '.join(left_out)}, whose models could judge (only the models of the"
+        f" providers named judge a run's answers): --provider {named},{left_out[0]}"
+    )
+
+
 def in_command_words(message: str) -> str:
     """A library's error `message` with what it tells a program to pass (`Orchestrator(evaluator=...)`,
     `preferred_models`) said as the command's options, or left out where no option does it."""
@@ -444,7 +457,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         result = asyncio.run(_run(args, make, file))
     except ConfigurationError as exc:
-        raise ConfigurationError(in_command_words(exc.message)) from None
+        raise ConfigurationError(in_command_words(exc.message) + _judges_left_out(args, exc.message)) from None
     except ProviderNotConfigured as exc:
         raise _leave_out(exc, args, file) from None
     except Interrupted as exc:

@@ -59,18 +59,16 @@ def run_orchestrator(args: argparse.Namespace, file: CatalogFile | None) -> Orch
             env_var=first.key_env,
         )
     _check_models_of(names, args.models, setup)
-    if args.models is None:  # route only to the named providers' models (any usable model may judge)
+    if args.models is None:  # route only to the named providers' models
         # (stored with the run, as its preferred models: a server resuming it, detached or left by a crash, has a
         # catalog of its own, and routed the rest of a `--provider openai` run to any provider it had a key of)
         args.models = [m.name for m in setup.catalog if m.provider in names]
-    if file is None:
-        # its judges too, stored with its session: a server resuming the run judged it with any model it had a key of
-        args.judges = [m.name for m in setup.catalog if m.provider in names]
-        return lambda store: Orchestrator(store=store, catalog=setup.catalog.with_only(names), simulate=False)
-    # it builds the endpoints kept: those named, and the others that can be used (their models may judge); one left
-    # out that could not be built (its key unset) refused the run, `--provider ollama` or not
-    kept = [*names, *(n for n, state in setup.states.items() if n not in names and state.configured)]
-    return lambda store: Orchestrator(store=store, catalog=setup.catalog.with_only(kept), simulate=False)
+    # its judges too, stored with its session: a server resuming the run judged it with any model it had a key of; and
+    # a catalog file's other endpoints are left out (`--provider ollama` of a file naming a paid endpoint too, whose key
+    # was set, had its answers judged there: sent to, and paid to, a provider the command left out)
+    args.judges = [m.name for m in setup.catalog if m.provider in names]
+    args.left_out = [n for n, state in setup.states.items() if n not in names and n != "sim" and state.configured]
+    return lambda store: Orchestrator(store=store, catalog=setup.catalog.with_only(names), simulate=False)
 
 
 def _check_models_of(names: list[str], models: list[str] | None, setup: CatalogSetup) -> None:
