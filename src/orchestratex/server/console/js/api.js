@@ -120,7 +120,8 @@ export class Api {
 /**
  * A session's events over `/ws/{session_id}`: the stored ones first, then live ones. On a drop it
  * reconnects with `since=<last seq received>`, so no event is lost or repeated; a close with 1000 means
- * the session has ended and it stops.
+ * the session has ended and it stops. A socket that never opened reports the state "refused": the browser tells
+ * nothing of a refused handshake (no status, no body, close code 1006), so why is for the caller to find out.
  */
 export class EventStream {
   constructor(key, sessionId, { onEvent, onState }) {
@@ -146,7 +147,9 @@ export class EventStream {
     this.onState("connecting", "Connecting to the live stream…");
     const socket = new WebSocket(this.url());
     this.socket = socket;
+    let opened = false;
     socket.addEventListener("open", () => {
+      opened = true;
       this.retryMs = 500;
       this.onState("open", "Live: events appear as they happen.");
     });
@@ -171,7 +174,9 @@ export class EventStream {
       const wait = this.retryMs;
       this.retryMs = Math.min(this.retryMs * 2, 10000);
       const why = close.reason ? ` (${close.reason})` : "";
-      this.onState("closed", `Disconnected${why}; reconnecting in ${Math.round(wait / 100) / 10} s…`);
+      const again = `reconnecting in ${Math.round(wait / 100) / 10} s…`;
+      if (opened) this.onState("closed", `Disconnected${why}; ${again}`);
+      else this.onState("refused", `The live stream could not be opened; ${again}`);
       this.timer = setTimeout(() => this.open(), wait);
     });
   }

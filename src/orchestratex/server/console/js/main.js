@@ -42,6 +42,9 @@ const state = {
   pinned: null,
   redraw: 0,
   streamText: "",
+  /** Changes of the stream's state so far (but for each retry's "connecting"): an answer about a refusal older than
+   * the stream's last change is stale. */
+  streamChanges: 0,
   poll: 0,
   refreshTimer: 0,
   /** The next try of `resume` (the key kept in the tab, refused for a moment). */
@@ -146,7 +149,7 @@ function forget() {
   byId("start-form").reset();
   for (const id of ["session-list", "session-facts", "cost-chart", "score-chart", "orchestration-list", "thread-list",
     "feed", "run-progress", "run-status", "verdicts", "who-user", "session-title", "live-title", "stream-state", "sessions-error",
-    "start-error", "cancel-error"]) {
+    "start-error", "cancel-error", "stream-error"]) {
     fill(byId(id));
   }
   byId("older-sessions").hidden = true;
@@ -239,6 +242,7 @@ function selectSession(sessionId) {
   fill(byId("verdicts"));
   clearTimeout(state.announceTimer);
   fill(byId("run-status"));
+  fill(byId("stream-error"));
   byId("live-view").hidden = true;
   document.title = TITLE;
   drawRuns();
@@ -248,10 +252,37 @@ function selectSession(sessionId) {
     onState: (what, text) => {
       state.streamText = text;
       byId("stream-state").textContent = text;
+      const change = what === "connecting" ? state.streamChanges : ++state.streamChanges; // (a retry is no news)
+      if (what === "open" || what === "ended") setText(byId("stream-error"), "");
       if (what === "closed") state.api.session(sessionId).catch(() => {}); // a refused key logs out
+      if (what === "refused") explainRefusal(sessionId, change);
     },
   });
   state.stream.open();
+}
+
+/**
+ * Say why the stream of the session could not be opened, under its orchestrations (shown or not, the live view
+ * waits for the stream's first event): the browser gives a refused handshake no status, and the console said only
+ * "Disconnected", in a view hidden until a run's first event, while the list of runs said "None yet". The session read
+ * over REST tells most refusals apart (a refused key logs out; a rate limit, the store down or the server unreachable
+ * say so); read, the refusal is the stream's own: the user's streams at the server's limit, or a proxy that drops
+ * WebSockets.
+ */
+function explainRefusal(sessionId, change) {
+  const stale = () => state.sessionId !== sessionId || state.streamChanges !== change;
+  const shown = (text) => stale() || setText(byId("stream-error"), `${text} The console keeps trying.`);
+  state.api.session(sessionId).then(
+    () =>
+      shown(
+        "The server refused the live stream of this session, so its orchestrations are not shown: this user may " +
+          "already hold as many streams as the server allows (other tabs, other programs: close some), or a proxy " +
+          "in between does not pass WebSockets on.",
+      ),
+    (err) => {
+      if (!(err instanceof ApiError && err.status === 401)) shown(`The live stream cannot be opened: ${err.message}.`);
+    },
+  );
 }
 
 /** Show the selected session's facts, and its threads unless `threads` is false (the poll needs only its status). */

@@ -1,0 +1,60 @@
+"""The console's live stream refused at its handshake, in real headless Chromiums against a real server process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ..server_process import ServerProcess, create_key
+from .conftest import SERVER_ENV, Console, Watched, open_page
+from .test_console_browser import log_in
+
+pytestmark = pytest.mark.slow
+
+LIVE = "Live: events appear as they happen."
+
+
+@pytest.fixture(scope="module")
+def one_stream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """A server that lets a user hold one event stream open at a time (`ws_max_per_user`, 20 by default)."""
+    where = tmp_path_factory.mktemp("one_stream")
+    url = f"sqlite:///{where / 'one.db'}"
+    key = create_key(url, "alice")
+    env = {**SERVER_ENV, "ORCHESTRATEX_WS_MAX_PER_USER": "1"}
+    with ServerProcess(url, where, env=env, name="one-stream") as server:
+        yield Console(server, key)
+
+
+@pytest.fixture
+def second(browser: Any, request: pytest.FixtureRequest) -> Iterator[Watched]:
+    """Another tab, of another browser window."""
+    yield from open_page(browser, request, viewport={"width": 1280, "height": 900})
+
+
+def test_a_stream_refused_at_its_handshake_says_why_and_opens_once_it_can(
+    desktop: Watched, second: Watched, one_stream: Console
+) -> None:
+    """A WebSocket the server refuses at its handshake (too many streams open for the user, here one: another tab
+    holds it) showed nothing but "Disconnected; reconnecting…", in the live view that a session's first run opens, so
+    the session's runs read "None yet in this session" with nothing said. The console now says the stream was refused
+    and what to do, keeps trying, and opens it once the other tab has closed."""
+    from playwright.sync_api import expect
+
+    first = desktop.page
+    log_in(first, one_stream)
+    first.get_by_role("button", name="New session").click()
+    expect(first.locator("#stream-state")).to_have_text(LIVE)
+
+    page = second.page
+    log_in(page, one_stream)
+    error = page.locator("#stream-error")
+    expect(error).to_contain_text("The server refused the live stream of this session")
+    expect(error).to_contain_text("close some")
+    expect(page.locator("#runs-empty")).to_be_visible()  # (what it says is doubtful: the error above says why)
+
+    first.goto("about:blank")  # the other tab leaves the console: its stream is given back
+    expect(error).to_be_empty(timeout=30_000)  # (the console tries again, at most 10 s apart)
+    expect(page.locator("#stream-state")).to_have_text(LIVE)
+    assert [p for p in second.problems() if "WebSocket" not in p] == []
