@@ -6,7 +6,7 @@ import { byId, fill, h, money, score, shorten, when } from "./dom.js";
 import { renderEarlyStop, renderEvent, renderVerdicts } from "./feed.js";
 import { decimalComma, readNumber } from "./numbers.js";
 import { progressOf, statusOf } from "./progress.js";
-import { uncountedNotes } from "./uncounted.js";
+import { freeRun, uncountedNotes } from "./uncounted.js";
 
 const KEY = "orchestratex.console.key";
 const USER = "orchestratex.console.user";
@@ -570,12 +570,33 @@ function verdictsSoon() {
   }, 250);
 }
 
+/**
+ * Whether no call of the run `doc` can have been billed, its models priced at $0 by the server's catalog (`freeRun`),
+ * read once per login; unread (a rate limit, the server unavailable), the calls may have been billed, as before.
+ */
+async function isFree(doc, events) {
+  const api = state.api;
+  if (!catalogs.has(api)) catalogs.set(api, api.get("/api/models/"));
+  try {
+    return freeRun(doc, events, await catalogs.get(api));
+  } catch {
+    catalogs.delete(api); // (read again next time)
+    return false;
+  }
+}
+
+/** The server's catalog (`GET /api/models/`, a promise), by the `Api` of the login that read it. */
+const catalogs = new WeakMap();
+
 async function showVerdicts(orchestrationId) {
   try {
     const doc = await state.api.orchestration(orchestrationId);
     if (state.watching !== orchestrationId) return;
-    const simulated = Boolean(state.runs.get(orchestrationId)?.events[0]?.simulated);
-    const notes = [renderEarlyStop(doc), ...uncountedNotes(doc, { simulated })];
+    const events = state.runs.get(orchestrationId)?.events || [];
+    const simulated = Boolean(events[0]?.simulated);
+    const free = !simulated && (doc.interrupted_calls || doc.abandoned_calls) ? await isFree(doc, events) : false;
+    if (state.watching !== orchestrationId) return;
+    const notes = [renderEarlyStop(doc), ...uncountedNotes(doc, { simulated, free })];
     fill(byId("verdicts"), notes, h("h3", null, "Judges' verdicts"), renderVerdicts(doc));
   } catch (err) {
     if (state.watching !== orchestrationId) return;
