@@ -374,6 +374,7 @@ class Run(Committing):
             phase="generated",
         )
         self._answer = (it.index, gen)
+        self._sent = None  # (answered: its messages are not sent again, the next attempt builds its own)
         event = made(
             ResponseGenerated,
             **self._ids(),
