@@ -189,3 +189,36 @@ async def test_a_judge_whose_verdict_could_not_be_read_is_set_aside_for_the_rest
     )
     assert [v.score for v in verdicts if v.judge_model == "function:c"] == [None, 5.0, 5.0]
     await orch.aclose()
+
+
+async def test_a_judge_whose_verdicts_its_longest_cap_cuts_short_is_set_aside_too() -> None:
+    """A reasoning model judging with all of its 512 tokens spent thinking: every verdict was cut by its cap at the
+    most a verdict may write, and billed, for every answer of the run; it is set aside as a judge after the first."""
+    from orchestratex import Generation, Usage
+
+    asked: list[tuple[str, str]] = []
+
+    def fn(request: GenerationRequest) -> str | Generation:
+        asked.append((request.purpose, request.model.name))
+        if request.purpose != "judge":
+            return "an answer"
+        if request.model.name == "function:b":  # (thinking to its cap: no verdict written)
+            cut = Usage(input_tokens=90, output_tokens=request.max_output_tokens)
+            return Generation(text="", usage=cut, finish_reason="length")
+        return json.dumps({"score": 5, "feedback": "more detail"})
+
+    models = catalog("a", "b", "c")
+    models.update("function:b", input_cost_per_1k=0.0005, output_cost_per_1k=0.0005)  # (the cheapest judge)
+    orch = Orchestrator(providers=[FunctionProvider(fn)], catalog=models, retry=NO_WAIT)
+    result = await orch.run(
+        "Hello", max_iterations=3, patience=3, evaluation_threshold=9.5, preferred_models=["function:a"]
+    )
+    assert result.status == "completed" and len(result.orchestration.iterations) == 3, result.error
+    judged = [name for purpose, name in asked if purpose == "judge"]
+    assert judged == ["function:b", "function:c", "function:c", "function:c"], judged  # (b once; c as the spare too)
+    (cut,) = [
+        v for it in result.orchestration.iterations if it.evaluation for v in it.evaluation.verdicts if v.score is None
+    ]
+    assert (cut.judge_model, cut.usage.output_tokens) == ("function:b", 512)
+    assert (cut.error or "").endswith("(set aside as a judge for the rest of the run)")
+    await orch.aclose()

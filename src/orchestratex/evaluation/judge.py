@@ -288,10 +288,10 @@ class LLMJudgeEvaluator(Evaluator):
             score, feedback = parse_verdict(generation.text)
         except EvaluationError as exc:
             error = exc.message
-            # (a run sets aside a judge whose verdict it could not read, unless its output cap cut the verdict short;
-            # a method of the call's class: a mock's made-up attribute is not asked)
-            if generation.finish_reason != "length" and getattr(type(task.call), "unreadable", None) is not None:
-                said = task.call.unreadable(judge)  # type: ignore[attr-defined]
+            # (a run sets aside a judge whose verdict it could not read; a method of the call's class: a mock's
+            # made-up attribute is not asked)
+            if getattr(type(task.call), "unreadable", None) is not None:
+                said = task.call.unreadable(judge, generation)  # type: ignore[attr-defined]
                 if type(said) is str:
                     error += said
         return JudgeVerdict(

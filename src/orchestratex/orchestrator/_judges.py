@@ -262,6 +262,14 @@ class JudgePlanner:
         (`Provider.min_output_tokens`: the request is sent that much)."""
         return _judge_cap(self.run.o, self.run.evaluator, judge)
 
+    def judge_limit(self, judge: ModelProfile) -> int:
+        """The most `judge` may write for a verdict: `judge_cap`'s limit, which its learned cap grows to at most."""
+        o, evaluator = self.run.o, self.run.evaluator
+        limit = o.judge_max_output_tokens
+        if isinstance(evaluator, LLMJudgeEvaluator):
+            limit = min(limit, evaluator.max_output_tokens)
+        return max(min(limit, judge.max_output_tokens), 1)
+
     def reserve_for(self, author: str, answer_cap: int) -> float | None:
         """What to keep for judging an answer of up to `answer_cap` tokens by `author`: the cheapest panel
         (at its worst case) among the judges whose window fits the judge prompt; None when no judge fits

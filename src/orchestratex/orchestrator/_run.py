@@ -744,10 +744,15 @@ class _JudgeCall:
         """The output cap `__call__` gives `judge`'s request (its learned cap)."""
         return self.run.planner.judge_cap(judge)
 
-    def unreadable(self, judge: ModelProfile) -> str:
+    def unreadable(self, judge: ModelProfile, generation: Generation) -> str | None:
         """`judge` answered with a verdict that could not be read (no score, a score out of range): it judges no more
-        in the run (it may still answer), as a judge whose call failed; returns what its verdict's error adds."""
-        self.run.not_judging |= {judge.name}
+        in the run (it may still answer), as a judge whose call failed; returns what its verdict's error adds. Not
+        when its output cap cut the verdict short below the most a verdict may write (its learned cap may grow):
+        None."""
+        run = self.run
+        if generation.finish_reason == "length" and generation.usage.output_tokens < run.planner.judge_limit(judge):
+            return None
+        run.not_judging |= {judge.name}
         return SET_ASIDE
 
 
