@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from ..catalog import ModelProfile
+from ..exceptions import UnknownPriceError
 from ..providers import GenerationRequest, Message
 from ..providers._base import counted_input_tokens, estimate_message_tokens, least_output_tokens
 from ..routing import Attempt, Task
+from ..usage import add_costs
 from ._budget import affordable_cap
 from ._ledger import Stop
 from ._prompts import request_messages
@@ -134,7 +138,42 @@ class Candidates(Spending):
         if held:  # (the models that fit were refused: the session's other runs hold the rest, as the refusal says)
             return Stop("budget", held[-1])
         remaining = task.remaining_budget or 0.0
-        return Stop("budget", f"no model's worst-case cost (with judging) fits the {dollars(max(remaining, 0))} left")
+        why = f"no model's worst-case cost (with judging) fits the {dollars(max(remaining, 0))} left"
+        least = self._least_needed(task, usable)
+        if least is not None:  # (how much would do: a user raising the limit by a guess found the next refusal)
+            cost, name, tokens = least
+            judged = " and its judging" if self.planner.needed(task.iteration) else ""
+            shown = math.ceil(cost * 1e6) / 1e6 if cost >= 1e-6 else cost  # (rounded up: that much does)
+            why += f": the least a call needs is {dollars(shown)} ({name}'s answer of up to {tokens} tokens{judged})"
+        return Stop("budget", why)
+
+    def _least_needed(self, task: Task, usable: list[ModelProfile]) -> tuple[float, str, int] | None:
+        """(cost, model, output cap) of the cheapest call of `usable` a budget could let through: the worst case of the
+        shortest answer worth asking for (its least cap) and of its judging; None when no model's can be priced or
+        judged. Only when none fits (a refusal's message), so its prompt is counted again."""
+        msgs = self._messages(task.prompt)
+        judged = self.planner.needed(task.iteration)
+        best: tuple[float, str, int] | None = None
+        for m in usable:
+            limit = max(min(task.max_output_tokens, m.max_output_tokens), 1)
+            provider = self.o.provider_for(m)
+            bound = provider._message_bound(msgs)
+            if bound is None:
+                bound = counted_input_tokens(
+                    provider, GenerationRequest(model=m, messages=msgs, max_output_tokens=limit)
+                )
+            need = max(self.o.output_lengths.cap(m, "generate", limit)[1], least_output_tokens(provider, m))
+            reserve = self.planner.reserve_for(m.name, need) if judged else 0.0
+            try:
+                worst = self.o._surcharges.worst(m.name, m.worst_case_cost(bound, need))
+            except UnknownPriceError:
+                continue
+            if reserve is None:
+                continue
+            cost = add_costs(worst, reserve)
+            if best is None or cost < best[0]:
+                best = (cost, m.name, need)
+        return best
 
     def _none_usable(self, task: Task, allowed: list[ModelProfile], refused: dict[str, str]) -> Stop:
         """Why no model is usable: the budget, when it refused the models left in this iteration (a `budget` stop
