@@ -4,6 +4,7 @@ case within the budget it was sized for."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -84,3 +85,21 @@ def test_a_ratio_is_forgotten_after_bills_at_the_catalog_price_in_a_row_and_twic
     assert surcharges.ratios.keys() == {"n"}
     surcharges.reset()
     assert surcharges.ratios == {} and surcharges.worst("n", 0.01) == 0.01
+
+
+def test_the_surcharges_an_orchestrator_learnt_are_read_and_reset_not_assigned() -> None:
+    from orchestratex import Orchestrator
+    from orchestratex.exceptions import UnknownModelError, UserError
+
+    orchestrator = Orchestrator(simulate=True)
+    orchestrator._surcharges.billed("sim:gpt-5", 0.002, 0.001)
+    seen = orchestrator.surcharges
+    seen.clear()  # (a copy: what was learnt stays)
+    assert orchestrator.surcharges.keys() == {"sim:gpt-5"}
+    with pytest.raises(UserError, match=r"read-only .* reset_surcharges\(\)"):
+        orchestrator.surcharges = {}  # type: ignore[misc]
+    with pytest.raises(UnknownModelError):
+        orchestrator.reset_surcharges("no-such-model")
+    orchestrator.reset_surcharges("gpt-5")  # (an alias)
+    assert orchestrator.surcharges == {}
+    orchestrator.close()

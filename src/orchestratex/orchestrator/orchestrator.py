@@ -227,6 +227,13 @@ class Orchestrator:
         before the next run (it was never: it learned nothing the store kept, and loaded nothing it held)."""
         if "_close_lock" in self.__dict__:  # (built: `on_event = f` or a typo made an attribute nothing read)
             check_new_attribute(self, name, typos=type(self) is Orchestrator)
+            if (
+                name == "surcharges"
+            ):  # (a copy, read-only: "property 'surcharges' of 'Orchestrator' object has no setter")
+                raise UserError(
+                    "Orchestrator.surcharges is read-only (a copy of what was learnt): forget a model's ratio with "
+                    "reset_surcharges('model') or every one with reset_surcharges()"
+                )
             if name == "simulated":  # (set False to turn the simulator off, it mislabelled its answers as real)
                 raise UserError(
                     "Orchestrator.simulated says whether every provider is the simulator, and follows them: set "
