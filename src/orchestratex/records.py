@@ -224,6 +224,12 @@ class Iteration(BaseModel):
     """The judges' evaluation of the answer; None before it, or for an answer returned unjudged."""
     errors: list[str] = Field(default_factory=list)
     """Failed calls of this iteration, e.g. a model that failed after retries before the fallback answered."""
+    failures: tuple[str, ...] = ()
+    """The kind of each of `errors`, in order, to be read by a program rather than a person: the class of the
+    exception tree it was (`RateLimited`, `ContextLengthExceeded`, `ModelNotFound`, …; an adapter's own subclass counts
+    as its base); for a failed evaluation, the kind every judge's call failed with, else `EvaluationError`. Empty for an
+    iteration stored by a version before it (its `errors` say the same in words). (A tuple: an iteration without
+    failures holds no list of its own.)"""
 
     @property
     def score(self) -> float | None:

@@ -14,12 +14,24 @@ next verdicts would be read no better; it may still answer."""
 
 from __future__ import annotations
 
+from .. import exceptions
 from ..exceptions import ContentFiltered, ContextLengthExceeded, EmptyAnswer, ProviderError, ProviderHTTPError
 
-__all__ = ["SET_ASIDE", "answers_after_judging", "judge_failure_recorded", "keeps_judging", "keeps_judging_recorded"]
+__all__ = [
+    "SET_ASIDE",
+    "answers_after_judging",
+    "failure_kind",
+    "judge_failure_recorded",
+    "judges_failure_kind",
+    "keeps_judging",
+    "keeps_judging_recorded",
+    "recorded_kind",
+]
 
 SET_ASIDE = " (set aside as a judge for the rest of the run)"
 """The end of the error of a verdict that could not be read, whose judge the run asked no more (`_JudgeCall`)."""
+
+_EVALUATION_FAILED = exceptions.EvaluationError.__name__
 
 _KEEP_JUDGING = (ContentFiltered, EmptyAnswer)
 _KEEP_JUDGING_NAMES = frozenset(cls.__name__ for cls in _KEEP_JUDGING)
@@ -63,3 +75,41 @@ def judge_failure_recorded(error: str) -> tuple[bool, bool]:
 def _provider_errors(cls: type[ProviderError]) -> set[str]:
     """The names of `cls` and its subclasses (an adapter's own among them)."""
     return {cls.__name__}.union(*(_provider_errors(sub) for sub in cls.__subclasses__()))
+
+
+def failure_kind(exc: BaseException) -> str:
+    """The kind of a failure as an iteration records it (`Iteration.failures`): the class of OrchestrateX's exception
+    tree `exc` is (an adapter's own subclass, as `NoStreamedUsage`, counts as its base, `MalformedResponse`), else its
+    class's name."""
+    return _kind_of(type(exc))
+
+
+def _kind_of(cls: type[BaseException]) -> str:
+    return next((c.__name__ for c in cls.__mro__ if c.__module__ == exceptions.__name__), cls.__name__)
+
+
+def judges_failure_kind(kinds: list[str | None]) -> str:
+    """The kind of a failed evaluation whose judges' calls ended with `kinds` (each judge's `failure_kind`, None for
+    one that answered without a verdict): the one kind they all failed with, else `EvaluationError`."""
+    first = kinds[0] if kinds else None
+    return first if first is not None and all(k == first for k in kinds) else _EVALUATION_FAILED
+
+
+def recorded_kind(error: str | None) -> str | None:
+    """`failure_kind` of a failed call as its `CallRecord.error` names it (its exception's class), None for a call that
+    did not fail."""
+    if error is None:
+        return None
+    cls = _classes().get(error)
+    return _kind_of(cls) if cls is not None else error
+
+
+def _classes() -> dict[str, type[BaseException]]:
+    """OrchestrateX's exceptions and their subclasses (an adapter's own among them), by class name."""
+    found: dict[str, type[BaseException]] = {}
+    todo: list[type[BaseException]] = [exceptions.OrchestrateXError]
+    while todo:
+        cls = todo.pop()
+        found.setdefault(cls.__name__, cls)
+        todo.extend(cls.__subclasses__())
+    return found

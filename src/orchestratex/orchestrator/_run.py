@@ -43,7 +43,15 @@ from ..usage import Usage, add_costs
 from ._checks import inactive_session
 from ._commits import Committing
 from ._durable import with_store_retries
-from ._failures import SET_ASIDE, judge_failure_recorded, keeps_judging, keeps_judging_recorded
+from ._failures import (
+    SET_ASIDE,
+    failure_kind,
+    judge_failure_recorded,
+    judges_failure_kind,
+    keeps_judging,
+    keeps_judging_recorded,
+    recorded_kind,
+)
 from ._ledger import EPS, Ledger, Ready, Stop, assign
 from ._observe import collect
 from ._portal import INTERRUPTED
@@ -422,6 +430,7 @@ class Run(Committing):
         if isinstance(exc, RateLimited) and exc.retry_after is not None:  # (`/v1` waits as the provider asked)
             detail += f"{RETRY_AFTER_NOTE}{exc.retry_after:g} s)"
         it.errors.append(f"{name}: {type(exc).__name__}: {detail}")
+        it.failures += (failure_kind(exc),)
         self._release_prepaid(ledger)
         # the failed call is over: what it held and did not spend (its worst case and its answer's judging) is free
         # for the fallback's decision, as it is released with the fallback's commit, before the next call reserves
@@ -490,6 +499,7 @@ class Run(Committing):
                 else "no judge's context window holds the prompt and this answer"
             )
             it.errors.append(f"evaluation: {'BudgetExceeded' if by_budget else 'EvaluationError'}: {why}")
+            it.failures += ("BudgetExceeded" if by_budget else "EvaluationError",)
             self._no_verdict(it, ledger)  # paid for, though no judge can take it
             raise Stop("budget" if by_budget else "error", why, ledger)
         if len(eligible) != len(etask.judges):  # (`eligible` keeps the judges' order)
@@ -523,11 +533,14 @@ class Run(Committing):
             if not etask.judges and (why := self.planner.why_none(it.model_name)):  # lost since it was picked
                 detail = f"{detail} (since {it.model_name} was picked, the judges it had are {why})"
             it.errors.append(f"evaluation: {type(exc).__name__}: {detail}")
+            judged = [recorded_kind(c.error) for c in ledger.calls if c.role == "judge"]  # (None: no verdict read)
+            it.failures += (failure_kind(exc) if isinstance(exc, BudgetExceeded) else judges_failure_kind(judged),)
             self._no_verdict(it, ledger)
             raise Stop("budget" if isinstance(exc, BudgetExceeded) else "error", detail, ledger) from exc
         except Exception as exc:  # the evaluator's own error: the run ends failed (`drive`), the step settled
             self._verdicts_lost(it, ledger)
             it.errors.append(f"evaluation: {type(exc).__name__}: {exc}")
+            it.failures += (failure_kind(exc),)
             it.phase = "failed"
             ledger.calls += (self._answer_record(it, None),)
             raise

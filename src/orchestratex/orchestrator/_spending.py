@@ -368,6 +368,7 @@ class Spending(RunState):
                 f"{model.name}: CostOverrun: reported usage cost {dollars(cost)}, {dollars(over)} above the"
                 f" {dollars(worst)} reserved for the call" + (f": billed {kept}" if kept else "")
             )
+            self.doc.iterations[-1].failures += ("CostOverrun",)
         logger.warning(
             "%s cost $%.6f, $%.6f above its reserved worst case: %s",
             model.name,

@@ -196,11 +196,31 @@ _NO_JUDGE_READS = "no judge can read this "
 
 def _failed_only_as(doc: Orchestration, kind: str, *, judges: bool = True) -> list[str]:
     """The models of a run whose every call failed with `kind` (`ContextLengthExceeded`, `RateLimited`), none
-    answering; empty when any failed otherwise, or one answered. A failed evaluation (`evaluation: EvaluationError: no
-    judge produced a verdict (<judge>: <kind>: …)`) counts with `judges` only: its answer was written and paid for."""
-    errors = [e.partition(": ") for it in doc.iterations for e in it.errors]  # ("<model>: <exception>: <detail>")
-    answered = any(it.phase in ("generated", "evaluated") for it in doc.iterations)
-    if not errors or answered:
+    answering; empty when any failed otherwise, or one answered. A failed evaluation (every judge's call failing with
+    `kind`) counts with `judges` only: its answer was written and paid for.
+
+    Read from the kinds the run recorded (`Iteration.failures`); an iteration stored by a version that did not record
+    them is read from its errors' words (`_failed_in_words`)."""
+    if any(it.phase in ("generated", "evaluated") for it in doc.iterations):
+        return []
+    models: set[str] = set()
+    for it in doc.iterations:
+        if len(it.failures) != len(it.errors):  # (stored before the kinds were)
+            return _failed_in_words(doc, kind, judges=judges)
+        for error, failed_as in zip(it.errors, it.failures, strict=True):
+            model = error.partition(": ")[0]  # ("<model>: <exception>: <detail>", or "evaluation: …")
+            if failed_as != kind or (model == "evaluation" and not judges):
+                return []
+            models.add(model)
+    return sorted(models)
+
+
+def _failed_in_words(doc: Orchestration, kind: str, *, judges: bool) -> list[str]:
+    """`_failed_only_as` of a run stored before its iterations recorded their failures' kinds: read from the errors'
+    words (`<model>: <exception>: <detail>`; a failed evaluation's, `evaluation: EvaluationError: no judge produced a
+    verdict (<judge>: <kind>: …)`)."""
+    errors = [e.partition(": ") for it in doc.iterations for e in it.errors]
+    if not errors:
         return []
     for model, _, rest in errors:
         failed_so = _judges_failed_as(rest, kind) if model == "evaluation" else rest.startswith(f"{kind}: ")
