@@ -164,8 +164,10 @@ async def test_a_404_page_names_the_url_and_the_missing_v1() -> None:
             "code": 404,
         },  # vLLM
         {"message": "The model `gpt-9` does not exist", "type": "invalid_request_error", "code": "model_not_found"},
+        {"message": "No models loaded. Please load a model in the developer page or use the `lms load` command."},
+        {"message": 'Invalid model identifier "qwen3-4b". Please specify a valid downloaded model (e.g., qwen3-14b).'},
     ],
-    ids=["ollama", "vllm", "openai"],
+    ids=["ollama", "vllm", "openai", "lmstudio-none-loaded", "lmstudio-unknown"],
 )
 async def test_a_404_for_a_model_the_server_does_not_serve_is_model_not_found(error: dict[str, Any]) -> None:
     """An Ollama model not pulled was a plain `ProviderHTTPError`, which `/v1` answered 502: it is `ModelNotFound`, the

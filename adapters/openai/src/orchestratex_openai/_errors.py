@@ -45,9 +45,17 @@ _OVER_LIMIT = "Request too large for"
 """How OpenAI begins a 429 for a request larger by itself than a per-minute limit ("Request too large for gpt-4o in
 organization org-… on tokens per min (TPM): Limit 30000, Requested 36278. The input or output tokens must be reduced
 in order to run successfully."): waiting does not help, every attempt gets it."""
-_MISSING_MODEL_PHRASES = ("not found", "does not exist", "no such model")
+_MISSING_MODEL_PHRASES = (
+    "not found",
+    "does not exist",
+    "no such model",
+    "no models loaded",
+    "invalid model identifier",
+)
 """How servers say, in a 404 of their API (a JSON error), that they do not serve the model asked for: Ollama's 'model
-"llama3.2" not found, try pulling it first', vLLM's "The model `qwen3-8b` does not exist."."""
+"llama3.2" not found, try pulling it first', vLLM's "The model `qwen3-8b` does not exist.", LM Studio's "No models
+loaded. Please load a model in the developer page or use the `lms load` command" and 'Invalid model identifier
+"qwen3-8b". Please specify a valid downloaded model …'."""
 _GENERATION_FAILED = 424
 """Hugging Face TGI's status for a `GenerationError`: its model's shards failed while generating (CUDA out of memory,
 …), a failure of the server, retried as a 5xx is."""
