@@ -480,6 +480,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     except OrchestrateXError as exc:
         print(f"orchestratex: {type(exc).__name__}: {exc.message}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("orchestratex: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # (Ctrl-C; or SIGTERM, SIGHUP while a write waited for the store: `patiently`)
+        name = getattr(exc, "name", "SIGINT")
+        print(f"orchestratex: interrupted{'' if name == 'SIGINT' else f' by {name}'}", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)

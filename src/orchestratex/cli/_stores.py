@@ -12,9 +12,11 @@ from typing import Any, TypeVar
 from ..exceptions import ConfigurationError, StoreUnavailable, UserError
 from ..stores import Store, default_store_url, store_from_url
 from ..stores._url import redacted_url
+from ._interrupt import EXIT_CODES
 
 __all__ = [
     "STORE_ENV",
+    "StoppedWaiting",
     "chosen_store_url",
     "in_memory",
     "lasting_store_url",
@@ -127,51 +129,74 @@ def patiently(url: str, work: Coroutine[Any, Any, T]) -> T:
         loop = asyncio.get_running_loop()
         notice = loop.call_later(SLOW_STORE_S, _say_waiting, url)
 
-        def interrupted() -> None:
+        def interrupted(name: str) -> None:
             notice.cancel()  # (what it waits for is said now)
-            _say_interrupted(url, caught)
+            _say_interrupted(url, caught, name)
 
-        heard = _on_sigint(loop, interrupted)
+        heard = _on_stop_signals(loop, interrupted)
         try:
             return await work
         finally:
             notice.cancel()
-            if heard:
-                loop.remove_signal_handler(signal.SIGINT)
+            for sig, previous in heard.items():
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, previous)  # (asyncio's removal left SIGTERM and SIGHUP at their default action)
 
     try:
         return asyncio.run(said())
     except StoreUnavailable:
-        if caught:  # (the write failed, kept waiting for the lock: what ended the command was the Ctrl-C)
-            raise KeyboardInterrupt from None
+        if caught:  # (the write failed, kept waiting for the lock: what ended the command was the signal)
+            raise StoppedWaiting(caught[0]) from None
         raise
 
 
-def _on_sigint(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> bool:
-    """Whether `handler` now runs on SIGINT instead of asyncio's cancelling of the command's work (not when SIGINT is
-    ignored, as in a script's background job, nor where the platform has no such handler)."""
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        return False
-    try:
-        loop.add_signal_handler(signal.SIGINT, handler)
-    except (NotImplementedError, RuntimeError, ValueError):
-        return False
-    return True
+class StoppedWaiting(KeyboardInterrupt):
+    """A stop signal (`name`) arrived while a write waited for the store, which did not make it: the command ends with
+    the signal's exit code (`exit_code`, 128 + its number)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.exit_code = EXIT_CODES.get(name, 130)
 
 
-def _say_interrupted(url: str, caught: list[str]) -> None:
-    """Ctrl-C while a write waits for the store (another process holding a SQLite file's write lock): the write
-    cannot be abandoned half way, so the command ends once the store has answered, as it said at once. It said
-    nothing for up to its busy timeout (10 s), then ended with the store's error and exit code 1, the Ctrl-C
-    forgotten: a write that was made is still shown (a key created is printed), one that was not ends it with 130."""
+_STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def _on_stop_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[str], None]) -> dict[int, Any]:
+    """The signals (SIGINT, SIGTERM, SIGHUP) on which `handler(name)` now runs instead of asyncio's cancelling of the
+    command's work, or the process ending at once, with their previous handlers: not one the process ignores (SIGINT in
+    a script's background job, SIGHUP under `nohup`), nor where the platform has no such handler. (SIGTERM and SIGHUP
+    ended the process without a word, and a key the store made at that moment was never shown.)"""
+    heard: dict[int, Any] = {}
+    for name in _STOP_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is None or signal.getsignal(sig) is signal.SIG_IGN:
+            continue
+        previous = signal.getsignal(sig)
+        try:
+            loop.add_signal_handler(sig, handler, name)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue
+        heard[sig] = previous
+    return heard
+
+
+def _say_interrupted(url: str, caught: list[str], name: str) -> None:
+    """Ctrl-C (or `kill`, a closed terminal) while a write waits for the store (another process holding a SQLite
+    file's write lock): the write cannot be abandoned half way, so the command ends once the store has answered, as it
+    said at once. It said nothing for up to its busy timeout (10 s), then ended with the store's error and exit code 1,
+    the Ctrl-C forgotten: a write that was made is still shown (a key created is printed), one that was not ends it
+    with the signal's exit code (130 for Ctrl-C)."""
     if not caught:
+        by = "" if name == "SIGINT" else f" by {name}"
         print(
-            f"orchestratex: interrupted: waiting for the store {shown_url(url)} to answer the write under way, to "
+            f"orchestratex: interrupted{by}: waiting for the store {shown_url(url)} to answer the write under way, to "
             "end without leaving it half done…",
             file=sys.stderr,
             flush=True,
         )
-    caught.append("SIGINT")
+    caught.append(name)
 
 
 def _say_waiting(url: str) -> None:
